@@ -1,0 +1,302 @@
+/* Node-API addon: the few system calls JavaScript cannot make (posix_spawn of the
+ * launcher with an exact fd layout, pidfds, memfd, Landlock probing, fd readiness on the
+ * event loop). Arguments are validated in TypeScript; here only their types are checked. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <node_api.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "sl_protocol.h"
+
+extern char **environ;
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+/* ---- argument and error macros: one family for every entry point ---- */
+
+#define SL_CALL(env, call)                                  \
+  do {                                                      \
+    if ((call) != napi_ok) {                                \
+      napi_throw_error((env), "SL_NAPI", "napi call failed: " #call); \
+      return NULL;                                          \
+    }                                                       \
+  } while (0)
+
+#define SL_ARGS(env, info, n)                                              \
+  size_t argc_ = (n);                                                      \
+  napi_value argv[(n) > 0 ? (n) : 1];                                      \
+  SL_CALL((env), napi_get_cb_info((env), (info), &argc_, argv, NULL, NULL)); \
+  if (argc_ < (n)) {                                                       \
+    napi_throw_type_error((env), "SL_ARGS", "expected " #n " arguments"); \
+    return NULL;                                                           \
+  }
+
+#define SL_ARG_INT(env, i, out)                                                         \
+  int32_t out;                                                                          \
+  if (napi_get_value_int32((env), argv[(i)], &out) != napi_ok) {                        \
+    napi_throw_type_error((env), "SL_ARGS", "argument " #i " must be an integer");     \
+    return NULL;                                                                        \
+  }
+
+/* Throws an Error carrying code "SL_ERRNO", errno (number) and syscall (name). */
+static napi_value throw_errno(napi_env env, const char *syscall_name, int err) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s: %s", syscall_name, strerror(err));
+  napi_value m, code, e, num, sys;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_string_utf8(env, "SL_ERRNO", NAPI_AUTO_LENGTH, &code);
+  napi_create_error(env, code, m, &e);
+  napi_create_int32(env, err, &num);
+  napi_set_named_property(env, e, "errno", num);
+  napi_create_string_utf8(env, syscall_name, NAPI_AUTO_LENGTH, &sys);
+  napi_set_named_property(env, e, "syscall", sys);
+  napi_throw(env, e);
+  return NULL;
+}
+
+static napi_value make_int(napi_env env, int64_t v) {
+  napi_value out;
+  napi_create_int64(env, v, &out);
+  return out;
+}
+
+static napi_value make_pair(napi_env env, int64_t a, int64_t b) {
+  napi_value arr;
+  napi_create_array_with_length(env, 2, &arr);
+  napi_set_element(env, arr, 0, make_int(env, a));
+  napi_set_element(env, arr, 1, make_int(env, b));
+  return arr;
+}
+
+/* ---- spawnLauncher(path, [stdin, stdout, stderr, plan, status, control]) -> [pid, pidfd] ---- */
+
+static napi_value sl_spawn_launcher(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  char path[4096];
+  size_t plen = 0;
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok || plen == 0 ||
+      plen >= sizeof path - 1) {
+    napi_throw_type_error(env, "SL_ARGS", "launcher path must be a non-empty string");
+    return NULL;
+  }
+  int fds[SL_FD_FIRST_FREE];
+  int top = SL_FD_FIRST_FREE;
+  for (uint32_t i = 0; i < SL_FD_FIRST_FREE; i++) {
+    napi_value v;
+    SL_CALL(env, napi_get_element(env, argv[1], i, &v));
+    if (napi_get_value_int32(env, v, &fds[i]) != napi_ok || fds[i] < 0) {
+      napi_throw_type_error(env, "SL_ARGS", "fd layout must hold six descriptors");
+      return NULL;
+    }
+    if (fds[i] >= top) top = fds[i] + 1;
+  }
+
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&attr);
+  /* Two passes: first lift every source above all of them, then place each one; a source
+   * that already sits on a target number can never be overwritten before it is read. */
+  for (int i = 0; i < SL_FD_FIRST_FREE; i++) posix_spawn_file_actions_adddup2(&fa, fds[i], top + i);
+  for (int i = 0; i < SL_FD_FIRST_FREE; i++) posix_spawn_file_actions_adddup2(&fa, top + i, i);
+  posix_spawn_file_actions_addclosefrom_np(&fa, SL_FD_FIRST_FREE);
+  /* Node ignores SIGPIPE and may block signals; the launcher starts from defaults. */
+  sigset_t all, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+
+  char *const args[] = {path, NULL};
+  pid_t pid;
+  int err = posix_spawn(&pid, path, &fa, &attr, args, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) return throw_errno(env, "posix_spawn", err);
+  /* Race-free: the launcher is our unreaped child, its pid cannot be reused yet. */
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd < 0) {
+    err = errno;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return throw_errno(env, "pidfd_open", err);
+  }
+  fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+  return make_pair(env, pid, pidfd);
+}
+
+/* ---- pipe() -> [read, write], both close-on-exec ---- */
+
+static napi_value sl_pipe(napi_env env, napi_callback_info info) {
+  (void)info;
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return throw_errno(env, "pipe2", errno);
+  return make_pair(env, p[0], p[1]);
+}
+
+/* ---- memfd(buffer) -> fd holding a copy of the bytes ---- */
+
+static napi_value sl_memfd(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  void *data;
+  size_t len;
+  if (napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "memfd expects a Buffer");
+    return NULL;
+  }
+  int fd = (int)syscall(SYS_memfd_create, "sandlock-plan", MFD_CLOEXEC);
+  if (fd < 0) return throw_errno(env, "memfd_create", errno);
+  const char *p = data;
+  size_t left = len;
+  while (left > 0) {
+    ssize_t n = write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      return throw_errno(env, "write(memfd)", err);
+    }
+    p += n;
+    left -= (size_t)n;
+  }
+  return make_int(env, fd);
+}
+
+/* ---- waitPidfd(pidfd) -> null while running, else [exitCode or -1, signal or 0] ---- */
+
+static napi_value sl_wait_pidfd(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_INT(env, 0, pidfd);
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG) < 0) return throw_errno(env, "waitid", errno);
+  napi_value out;
+  if (si.si_pid == 0) {
+    napi_get_null(env, &out);
+    return out;
+  }
+  if (si.si_code == CLD_EXITED) return make_pair(env, si.si_status, 0);
+  return make_pair(env, -1, si.si_status);
+}
+
+/* ---- landlockAbi() -> ABI version, or -errno when Landlock is unavailable ---- */
+
+static napi_value sl_landlock_abi(napi_env env, napi_callback_info info) {
+  (void)info;
+  long abi = syscall(444 /* landlock_create_ruleset */, NULL, 0, 1u /* LANDLOCK_CREATE_RULESET_VERSION */);
+  return make_int(env, abi < 0 ? -errno : abi);
+}
+
+/* ---- pollFd(fd, callback) -> handle: callback(status, events) on each readiness ---- */
+
+struct sl_poll {
+  uv_poll_t handle;
+  napi_env env;
+  napi_ref callback;
+  int closed;
+};
+
+static void poll_closed(uv_handle_t *h) {
+  struct sl_poll *p = h->data;
+  napi_delete_reference(p->env, p->callback);
+  free(p);
+}
+
+static void poll_ready(uv_poll_t *h, int status, int events) {
+  struct sl_poll *p = h->data;
+  napi_handle_scope scope;
+  napi_open_handle_scope(p->env, &scope);
+  napi_value cb, global, args[2], result;
+  napi_get_reference_value(p->env, p->callback, &cb);
+  napi_get_global(p->env, &global);
+  args[0] = make_int(p->env, status);
+  args[1] = make_int(p->env, events);
+  /* An exception thrown by the callback surfaces as an uncaught exception, as for any
+   * other event-loop callback. */
+  napi_make_callback(p->env, NULL, global, cb, 2, args, &result);
+  napi_close_handle_scope(p->env, scope);
+}
+
+static void poll_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  struct sl_poll *p = data;
+  if (!p->closed) {
+    p->closed = 1;
+    uv_close((uv_handle_t *)&p->handle, poll_closed);
+  }
+}
+
+static napi_value sl_poll_fd(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_INT(env, 0, fd);
+  napi_valuetype t;
+  SL_CALL(env, napi_typeof(env, argv[1], &t));
+  if (t != napi_function) {
+    napi_throw_type_error(env, "SL_ARGS", "pollFd expects a callback");
+    return NULL;
+  }
+  uv_loop_t *loop;
+  SL_CALL(env, napi_get_uv_event_loop(env, &loop));
+  struct sl_poll *p = calloc(1, sizeof *p);
+  if (p == NULL) return throw_errno(env, "calloc", ENOMEM);
+  p->env = env;
+  int rc = uv_poll_init(loop, &p->handle, fd);
+  if (rc != 0) {
+    free(p);
+    return throw_errno(env, "uv_poll_init", -rc);
+  }
+  p->handle.data = p;
+  napi_create_reference(env, argv[1], 1, &p->callback);
+  rc = uv_poll_start(&p->handle, UV_READABLE | UV_DISCONNECT, poll_ready);
+  if (rc != 0) {
+    p->closed = 1;
+    uv_close((uv_handle_t *)&p->handle, poll_closed);
+    return throw_errno(env, "uv_poll_start", -rc);
+  }
+  napi_value ext;
+  SL_CALL(env, napi_create_external(env, p, NULL, NULL, &ext));
+  return ext;
+}
+
+static napi_value sl_poll_close(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  void *data;
+  if (napi_get_value_external(env, argv[0], &data) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "pollClose expects a poll handle");
+    return NULL;
+  }
+  poll_finalize(env, data, NULL);
+  return NULL;
+}
+
+/* ---- module ---- */
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"spawnLauncher", NULL, sl_spawn_launcher, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pipe", NULL, sl_pipe, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"memfd", NULL, sl_memfd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"waitPidfd", NULL, sl_wait_pidfd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"landlockAbi", NULL, sl_landlock_abi, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pollFd", NULL, sl_poll_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pollClose", NULL, sl_poll_close, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,78 @@
+/* The wire contract between TypeScript and the native launcher: plan framing, step codes,
+ * launcher fd layout and status messages. src/plan/protocol.ts mirrors every number here,
+ * and a unit test reads this header to check that the two agree. */
+#ifndef SL_PROTOCOL_H
+#define SL_PROTOCOL_H
+
+#include <stdint.h>
+
+/* Plan blob: header, then steps. Every integer is little-endian (x86_64 native). */
+#define SL_PLAN_MAGIC 0x314c5053u /* "SPL1" */
+#define SL_PLAN_VERSION 1u
+#define SL_PLAN_MAX_BYTES (64u << 20)
+
+struct sl_plan_header {
+  uint32_t magic;
+  uint32_t version;
+  uint32_t total_len; /* header included */
+  uint32_t nsteps;
+};
+
+/* Each step: header then payload padded to 8 bytes. */
+struct sl_step_header {
+  uint32_t op;
+  uint32_t len; /* payload bytes, without padding */
+};
+
+/* Step codes, executed in the order the plan lists them (TypeScript chooses the order). */
+#define SL_STEP_PDEATHSIG 1          /* i32 signal */
+#define SL_STEP_SETPGID 2            /* no payload */
+#define SL_STEP_RLIMIT 3             /* u32 resource, u32 pad, u64 cur, u64 max */
+#define SL_STEP_AFFINITY 4           /* cpu_set bytes */
+#define SL_STEP_PERSONALITY 5        /* u64 persona */
+#define SL_STEP_THP_DISABLE 6        /* no payload */
+#define SL_STEP_NO_NEW_PRIVS 7       /* no payload */
+#define SL_STEP_CHDIR 8              /* NUL-terminated path */
+#define SL_STEP_LANDLOCK_CREATE 9    /* u64 handled_fs, u64 handled_net, u64 scoped */
+#define SL_STEP_LANDLOCK_PATH 10     /* u64 allowed_access, NUL-terminated path */
+#define SL_STEP_LANDLOCK_PORT 11     /* u64 allowed_access, u64 port */
+#define SL_STEP_LANDLOCK_RESTRICT 12 /* u32 flags */
+#define SL_STEP_SECCOMP 13           /* u32 flags, u32 pad, struct sock_filter[] */
+#define SL_STEP_CLOSE_FDS 14         /* u32 first fd: every fd >= it is closed at exec */
+#define SL_STEP_EXEC 15              /* u32 argc, u32 envc, path\0, argv\0..., envp\0... */
+#define SL_STEP_DUMPABLE 16          /* u32 value */
+#define SL_STEP_MAX 16
+
+/* Launcher file descriptors, as the launcher process receives them. */
+#define SL_FD_PLAN 3    /* memfd holding the plan */
+#define SL_FD_STATUS 4  /* launcher -> TypeScript: struct sl_msg records */
+#define SL_FD_CONTROL 5 /* TypeScript -> launcher: one command byte each */
+#define SL_FD_FIRST_FREE 6
+
+/* Status messages, launcher -> TypeScript. Fixed size, so every write is atomic. */
+struct sl_msg {
+  uint32_t type;
+  int32_t a;
+  int32_t b;
+  int32_t c;
+};
+
+#define SL_MSG_STARTED 1      /* a = pid of the command, after its exec succeeded */
+#define SL_MSG_SETUP_FAILED 2 /* a = step index, b = errno, c = step op */
+#define SL_MSG_EXIT 3         /* a = exit code or -1, b = signal or 0, c = processes killed at teardown */
+#define SL_MSG_ACK 4          /* a = command byte, b = processes affected, c = errno or 0 */
+#define SL_MSG_FATAL 5        /* a = launcher step, b = errno: the launcher itself failed */
+
+/* Launcher-internal failures reported with SL_MSG_FATAL. */
+#define SL_FATAL_PLAN_READ 1
+#define SL_FATAL_PLAN_FORMAT 2
+#define SL_FATAL_SIGNALS 3
+#define SL_FATAL_FORK 4
+#define SL_FATAL_SUBREAPER 5
+
+/* Control commands, TypeScript -> launcher. */
+#define SL_CMD_STOP 'S' /* SIGSTOP every process of the sandbox, ack when all are stopped */
+#define SL_CMD_CONT 'C' /* SIGCONT every process of the sandbox */
+#define SL_CMD_KILL 'K' /* SIGKILL every process of the sandbox; SL_MSG_EXIT follows */
+
+#endif

@@ -1,0 +1,221 @@
+// The TypeScript face of one native launcher process: starts it with the plan and stdio,
+// decodes its status messages, sends stop/continue/kill, and reaps it through its pidfd.
+
+import { closeSync, writeSync } from "node:fs";
+import { Socket } from "node:net";
+import { ConfinementError, SupervisorError } from "../errors.js";
+import { Cmd, Fatal, LauncherFd, Msg, MSG_BYTES, Step, SubCall, type StepOp } from "../plan/protocol.js";
+import type { PlanStep } from "../plan/plan.js";
+import { errnoName } from "./errno.js";
+import { launcherPath, native } from "./native.js";
+
+export interface LauncherExit {
+  /** Exit code of the root process, or null when it was killed by a signal. */
+  code: number | null;
+  /** Signal number that killed the root process, or null. */
+  signal: number | null;
+  /** Processes other than the root reaped at teardown. */
+  reaped: number;
+}
+
+type Pending = { cmd: string; resolve: (n: number) => void; reject: (e: Error) => void };
+
+const live = new Set<LauncherProcess>();
+let exitHookInstalled = false;
+
+/** If this Node process exits, every sandbox dies: closing the control pipe does that on
+ * its own, and the hook below asks explicitly first (it also covers fds leaked by a fork). */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    for (const l of live) l.kill();
+  });
+}
+
+export class LauncherProcess {
+  readonly pid: number;
+  rootPid: number | undefined;
+  readonly started: Promise<number>;
+  readonly exited: Promise<LauncherExit>;
+
+  private readonly pidfd: number;
+  private controlFd: number;
+  private readonly status: Socket;
+  private readonly steps: readonly PlanStep[];
+  private pending: Pending[] = [];
+  private exitMsg: LauncherExit | undefined;
+  private fatal: Error | undefined;
+  private resolveStarted!: (pid: number) => void;
+  private rejectStarted!: (e: Error) => void;
+  private startSettled = false;
+  private buffered: Buffer = Buffer.alloc(0);
+
+  /** Starts the launcher. stdio are the descriptors the command gets as 0, 1 and 2. */
+  constructor(blob: Buffer, steps: readonly PlanStep[], stdio: readonly [number, number, number]) {
+    const n = native();
+    this.steps = steps;
+    this.started = new Promise((resolve, reject) => {
+      this.resolveStarted = resolve;
+      this.rejectStarted = reject;
+    });
+    // Nobody may miss a rejection just because they only await exited.
+    this.started.catch(() => undefined);
+
+    const planFd = n.memfd(blob);
+    const [statusR, statusW] = n.pipe();
+    const [controlR, controlW] = n.pipe();
+    let pid: number, pidfd: number;
+    try {
+      const layout = [stdio[0], stdio[1], stdio[2], planFd, statusW, controlR];
+      if (layout.length !== LauncherFd.FIRST_FREE) throw new Error("launcher fd layout mismatch");
+      [pid, pidfd] = n.spawnLauncher(launcherPath(), layout);
+    } catch (e) {
+      for (const fd of [statusR, controlW]) closeSync(fd);
+      throw new SupervisorError(`cannot start the sandbox launcher ${launcherPath()}: ${(e as Error).message}`, { cause: e });
+    } finally {
+      for (const fd of [planFd, statusW, controlR]) closeSync(fd);
+    }
+    this.pid = pid;
+    this.pidfd = pidfd;
+    this.controlFd = controlW;
+    this.status = new Socket({ fd: statusR, readable: true, writable: false });
+    this.status.on("data", (chunk: Buffer) => this.onData(chunk));
+    this.status.on("error", () => undefined);
+    const statusEnded = new Promise<void>((resolve) => this.status.once("close", () => resolve()));
+    const reaped = new Promise<void>((resolve) => {
+      const handle = n.pollFd(pidfd, () => {
+        if (n.waitPidfd(pidfd) === null) return;
+        n.pollClose(handle);
+        resolve();
+      });
+    });
+    this.exited = Promise.all([statusEnded, reaped]).then(() => this.finish());
+    live.add(this);
+    installExitHook();
+  }
+
+  private finish(): LauncherExit {
+    live.delete(this);
+    closeSync(this.pidfd);
+    this.closeControl();
+    const gone = new SupervisorError("the sandbox launcher exited without reporting its command's exit");
+    this.settleStart(this.fatal ?? gone);
+    for (const p of this.pending) p.reject(this.fatal ?? gone);
+    this.pending = [];
+    if (this.exitMsg) return this.exitMsg;
+    // The launcher itself was killed from outside: the root died with it (PDEATHSIG).
+    if (this.fatal) throw this.fatal;
+    throw gone;
+  }
+
+  private settleStart(result: number | Error): void {
+    if (this.startSettled) return;
+    this.startSettled = true;
+    if (typeof result === "number") this.resolveStarted(result);
+    else this.rejectStarted(result);
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
+    while (this.buffered.length >= MSG_BYTES) {
+      const m = this.buffered;
+      this.onMessage(m.readUInt32LE(0), m.readInt32LE(4), m.readInt32LE(8), m.readInt32LE(12));
+      this.buffered = m.subarray(MSG_BYTES);
+    }
+  }
+
+  private onMessage(type: number, a: number, b: number, c: number): void {
+    switch (type) {
+      case Msg.STARTED:
+        this.rootPid = a;
+        this.settleStart(a);
+        break;
+      case Msg.SETUP_FAILED:
+        this.settleStart(this.stepError(a, b, c));
+        break;
+      case Msg.EXIT:
+        this.exitMsg = { code: a >= 0 ? a : null, signal: b > 0 ? b : null, reaped: c };
+        break;
+      case Msg.ACK: {
+        const p = this.pending.shift();
+        if (!p) break;
+        if (c !== 0) p.reject(new SupervisorError(`sandbox ${p.cmd === Cmd.STOP ? "pause" : "resume"} failed: ${errnoName(c)}`));
+        else p.resolve(b);
+        break;
+      }
+      case Msg.FATAL:
+        this.fatal = new SupervisorError(`sandbox launcher failed (${fatalName(a)}): ${errnoName(b)}`);
+        this.settleStart(this.fatal);
+        break;
+    }
+  }
+
+  private stepError(index: number, errno: number, opAndSub: number): ConfinementError {
+    const step = this.steps[index];
+    const sub = opAndSub >> 8;
+    const name = errnoName(errno);
+    let describe = step?.describe ?? `step ${index}`;
+    if (sub === SubCall.OPEN && step?.openDescribe) describe = step.openDescribe;
+    if (sub === SubCall.MALFORMED) describe = `${describe} [malformed plan step]`;
+    const hint = stepHint((opAndSub & 0xff) as StepOp, name, sub);
+    return new ConfinementError(`${describe}: ${name}${hint ? ` (${hint})` : ""}`, {
+      step: describe,
+      errno: name,
+      errnoNumber: errno,
+    });
+  }
+
+  /** Sends stop or continue and resolves with the number of processes affected. */
+  command(cmd: typeof Cmd.STOP | typeof Cmd.CONT): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (!this.writeControl(cmd)) {
+        reject(new SupervisorError("the sandbox launcher is gone"));
+        return;
+      }
+      this.pending.push({ cmd, resolve, reject });
+    });
+  }
+
+  /** Asks the launcher to SIGKILL every process of the sandbox; `exited` follows. */
+  kill(): void {
+    this.writeControl(Cmd.KILL);
+  }
+
+  private writeControl(cmd: string): boolean {
+    if (this.controlFd < 0) return false;
+    try {
+      writeSync(this.controlFd, cmd);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private closeControl(): void {
+    if (this.controlFd >= 0) closeSync(this.controlFd);
+    this.controlFd = -1;
+  }
+}
+
+function fatalName(step: number): string {
+  const names: Record<number, string> = {
+    [Fatal.PLAN_READ]: "reading the plan",
+    [Fatal.PLAN_FORMAT]: "plan format",
+    [Fatal.SIGNALS]: "signal setup",
+    [Fatal.FORK]: "fork",
+    [Fatal.SUBREAPER]: "prctl(PR_SET_CHILD_SUBREAPER)",
+  };
+  return names[step] ?? `step ${step}`;
+}
+
+/** A short explanation for the failures users meet most. */
+function stepHint(op: StepOp, errno: string, sub: number): string | undefined {
+  if (op === Step.EXEC) {
+    if (errno === "ENOENT") return "command not found";
+    if (errno === "EACCES") return "not executable, or not under fsReadable/fsWritable";
+  }
+  if (op === Step.LANDLOCK_PATH && sub === SubCall.OPEN && errno === "ENOENT") return "the path disappeared after the policy was checked";
+  if (op === Step.CHDIR && errno === "ENOENT") return "the working directory does not exist";
+  return undefined;
+}

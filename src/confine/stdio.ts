@@ -1,0 +1,111 @@
+// Standard streams of a sandbox: turns the stdin/stdout/stderr options into the three
+// descriptors the command receives, plus the parent-side Node streams and capture.
+
+import { closeSync, openSync } from "node:fs";
+import { Socket } from "node:net";
+import { Readable, Writable } from "node:stream";
+import { SandboxError } from "../errors.js";
+import { native } from "./native.js";
+
+export type StdinOption = Buffer | string | Readable | "pipe" | "inherit" | "ignore";
+export type OutputOption = "pipe" | "inherit" | "ignore" | Writable;
+
+export interface StdioOptions {
+  stdin?: StdinOption;
+  stdout?: OutputOption;
+  stderr?: OutputOption;
+}
+
+/** The parent side of a sandbox's stdio, once the launcher holds the child side. */
+export interface StdioSet {
+  childFds: [number, number, number];
+  stdin: Socket | null;
+  stdout: Socket | null;
+  stderr: Socket | null;
+  /** Closes the child-side descriptors in this process (after the launcher has them). */
+  releaseChildFds(): void;
+  /** Resolves with captured output ("pipe" streams only) once both streams ended. */
+  collected: Promise<{ stdout: Buffer | null; stderr: Buffer | null }>;
+}
+
+function devNull(write: boolean): number {
+  return openSync("/dev/null", write ? "w" : "r");
+}
+
+function pipeSocket(fd: number, readable: boolean): Socket {
+  return new Socket({ fd, readable, writable: !readable });
+}
+
+function collect(sock: Socket): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  sock.on("data", (c: Buffer) => chunks.push(c));
+  return new Promise((resolve) => {
+    sock.once("close", () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+export function openStdio(opts: StdioOptions, defaults: Required<StdioOptions>): StdioSet {
+  const n = native();
+  const toClose: number[] = [];
+  const childFds: [number, number, number] = [0, 1, 2];
+  let stdin: Socket | null = null;
+  const outputs: (Socket | null)[] = [null, null];
+  const captures: (Promise<Buffer> | null)[] = [null, null];
+  const drains: Promise<unknown>[] = [];
+
+  const inOpt = opts.stdin ?? defaults.stdin;
+  if (inOpt === "inherit") {
+    childFds[0] = 0;
+  } else if (inOpt === "ignore") {
+    childFds[0] = devNull(false);
+    toClose.push(childFds[0]);
+  } else {
+    const [r, w] = n.pipe();
+    childFds[0] = r;
+    toClose.push(r);
+    stdin = pipeSocket(w, false);
+    // A command that exits without reading its input closes the pipe: not an error here.
+    stdin.on("error", () => undefined);
+    if (typeof inOpt === "string" || Buffer.isBuffer(inOpt)) stdin.end(inOpt);
+    else if (inOpt instanceof Readable) inOpt.pipe(stdin);
+    else if (inOpt !== "pipe") throw new SandboxError(`stdin: unsupported option ${String(inOpt)}`);
+  }
+
+  ([opts.stdout ?? defaults.stdout, opts.stderr ?? defaults.stderr] as const).forEach((o, i) => {
+    const target = i + 1;
+    if (o === "inherit") {
+      childFds[target] = target;
+    } else if (o === "ignore") {
+      childFds[target] = devNull(true);
+      toClose.push(childFds[target]);
+    } else if (o === "pipe" || o instanceof Writable) {
+      const [r, w] = n.pipe();
+      childFds[target] = w;
+      toClose.push(w);
+      const sock = pipeSocket(r, true);
+      if (o === "pipe") {
+        outputs[i] = sock;
+        captures[i] = collect(sock);
+      } else {
+        sock.pipe(o, { end: false });
+        drains.push(new Promise((resolve) => sock.once("close", resolve)));
+      }
+    } else {
+      throw new SandboxError(`${i === 0 ? "stdout" : "stderr"}: unsupported option ${String(o)}`);
+    }
+  });
+
+  return {
+    childFds,
+    stdin: inOpt === "pipe" ? stdin : null,
+    stdout: outputs[0] ?? null,
+    stderr: outputs[1] ?? null,
+    releaseChildFds: () => {
+      for (const fd of toClose.splice(0)) closeSync(fd);
+    },
+    collected: Promise.all([captures[0], captures[1], ...drains]).then(([o, e]) => ({
+      stdout: o ?? null,
+      stderr: e ?? null,
+    })),
+  };
+}

@@ -1,0 +1,130 @@
+// Policy + host facts -> Features: named decisions about what this sandbox needs, with the
+// section-7 protections reconciled against the host's Landlock ABI (strict by default).
+
+import { statSync } from "node:fs";
+import { ConfinementError, PolicyError } from "../errors.js";
+import type { Policy } from "../policy/policy.js";
+import { PROTECTIONS, PROTECTION_ABI, PROTECTION_LABEL, type BindSpec, type Protection } from "../policy/types.js";
+import { blockedSyscalls } from "./blocklist.js";
+import type { NetGrants, PathGrant } from "./landlock.js";
+import type { SeccompSpec } from "./seccomp.js";
+
+export interface HostFacts {
+  /** Landlock ABI version, 0 when Landlock is unavailable. */
+  landlockAbi: number;
+  /** Number of CPUs the host has (for cpuCores checks). */
+  cpuCount: number;
+}
+
+export type EnforcementStatus = "active" | "degraded" | "disabled";
+export type Enforcement = Readonly<Record<Protection, EnforcementStatus>>;
+
+export interface Rlimit {
+  resource: number;
+  name: string;
+  cur: bigint;
+  max: bigint;
+}
+
+export const RLIMIT = { CORE: 4, NOFILE: 7 } as const;
+
+export interface Features {
+  enforcement: Enforcement;
+  active: ReadonlySet<Protection>;
+  grants: PathGrant[];
+  net: NetGrants;
+  seccomp: SeccompSpec;
+  rlimits: Rlimit[];
+  cpuCores: readonly number[] | undefined;
+  noRandomizeMemory: boolean;
+  noHugePages: boolean;
+}
+
+export function reconcileProtections(policy: Policy, host: HostFacts): Enforcement {
+  const out = {} as Record<Protection, EnforcementStatus>;
+  for (const p of PROTECTIONS) {
+    const need = PROTECTION_ABI[p];
+    if (policy.protection.disable.includes(p)) out[p] = "disabled";
+    else if (host.landlockAbi >= need) out[p] = "active";
+    else if (policy.protection.allowDegraded.includes(p)) out[p] = "degraded";
+    else {
+      throw new ConfinementError(
+        `protection "${p}" (${PROTECTION_LABEL[p]}) needs Landlock ABI ${need}, this kernel has ` +
+          `${host.landlockAbi === 0 ? "no Landlock" : `ABI ${host.landlockAbi}`}; ` +
+          `allow it to degrade with protection.allowDegraded or --allow-degraded ${p}`,
+        { protection: p, requiredAbi: need, hostAbi: host.landlockAbi },
+      );
+    }
+  }
+  return Object.freeze(out);
+}
+
+function pathGrants(field: "fsReadable" | "fsWritable", paths: readonly string[]): PathGrant[] {
+  return paths.map((path) => {
+    let isDir: boolean;
+    try {
+      isDir = statSync(path).isDirectory();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? "error";
+      const why = code === "ENOENT" || code === "ENOTDIR" ? "does not exist" : `cannot be inspected (${code})`;
+      throw new PolicyError(field, path, `${field}: ${JSON.stringify(path)} ${why}`);
+    }
+    return { path, isDir, writable: field === "fsWritable" };
+  });
+}
+
+/** Every port of the specs, or "any" when one of them covers all ports. */
+export function expandBindSpecs(specs: readonly BindSpec[]): readonly number[] | "any" {
+  const ports = new Set<number>();
+  for (const s of specs) {
+    if (s === "any") return "any";
+    for (let p = s.lo; p <= s.hi; p++) ports.add(p);
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
+/** TCP connect grants of the rules Landlock can enforce on its own (TCP, any address). */
+function connectGrants(policy: Policy): readonly number[] | "any" {
+  const ports = new Set<number>();
+  for (const rule of policy.netAllow) {
+    if (rule.target.kind !== "any" || !rule.protocols.includes("tcp")) continue;
+    if (rule.ports === "any") return "any";
+    for (const p of rule.ports) ports.add(p);
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
+export function computeFeatures(policy: Policy, host: HostFacts): Features {
+  const enforcement = reconcileProtections(policy, host);
+  const active = new Set(PROTECTIONS.filter((p) => enforcement[p] === "active"));
+
+  if (policy.cpuCores) {
+    for (const c of policy.cpuCores) {
+      if (c >= host.cpuCount) {
+        throw new PolicyError("cpuCores", policy.cpuCores, `cpuCores: CPU ${c} does not exist on this host (CPUs 0-${host.cpuCount - 1})`);
+      }
+    }
+  }
+  const rlimits: Rlimit[] = [];
+  if (policy.maxOpenFiles !== undefined) {
+    const n = BigInt(policy.maxOpenFiles);
+    rlimits.push({ resource: RLIMIT.NOFILE, name: "RLIMIT_NOFILE", cur: n, max: n });
+  }
+  if (policy.noCoredump) rlimits.push({ resource: RLIMIT.CORE, name: "RLIMIT_CORE", cur: 0n, max: 0n });
+
+  return {
+    enforcement,
+    active,
+    grants: [...pathGrants("fsReadable", policy.fsReadable), ...pathGrants("fsWritable", policy.fsWritable)],
+    net: { connect: connectGrants(policy), bind: expandBindSpecs(policy.netAllowBind) },
+    seccomp: {
+      blocked: blockedSyscalls(policy.extraDenySyscalls, policy.extraAllowSyscalls),
+      allowUdp: policy.netAllow.some((r) => r.protocols.includes("udp")),
+      allowPing: policy.netAllow.some((r) => r.protocols.includes("icmp")),
+    },
+    rlimits,
+    cpuCores: policy.cpuCores,
+    noRandomizeMemory: policy.noRandomizeMemory,
+    noHugePages: policy.noHugePages,
+  };
+}

@@ -1,0 +1,116 @@
+// Features + the command -> Plan: the ordered child-side steps, each with the name used in
+// error messages, encoded as the versioned blob the native launcher executes.
+
+import { encodeProgram } from "./bpf/assembler.js";
+import type { Features } from "./features.js";
+import { landlockNeeded, planLandlock, type LandlockPlan } from "./landlock.js";
+import { PLAN_MAGIC, PLAN_VERSION, Step, type StepOp } from "./protocol.js";
+import { buildSeccompProgram } from "./seccomp.js";
+
+export interface PlanStep {
+  op: StepOp;
+  payload: Buffer;
+  /** How the step is named in errors: the syscall and its key argument. */
+  describe: string;
+  /** For steps that open a path first: how that open is named. */
+  openDescribe?: string;
+}
+
+export interface CommandSpec {
+  /** Absolute path of the program to execute. */
+  path: string;
+  argv: readonly string[];
+  env: Readonly<Record<string, string>>;
+  cwd: string;
+  /** Put the sandbox in its own process group (not when it shares the terminal). */
+  ownProcessGroup: boolean;
+}
+
+export interface Plan {
+  steps: PlanStep[];
+  landlock: LandlockPlan;
+  seccompInsns: number;
+}
+
+const SIGKILL = 9;
+const ADDR_NO_RANDOMIZE = 0x0040000n;
+
+function u32(...values: number[]): Buffer {
+  const b = Buffer.alloc(4 * values.length);
+  values.forEach((v, i) => b.writeUInt32LE(v >>> 0, 4 * i));
+  return b;
+}
+
+function u64(...values: bigint[]): Buffer {
+  const b = Buffer.alloc(8 * values.length);
+  values.forEach((v, i) => b.writeBigUInt64LE(v, 8 * i));
+  return b;
+}
+
+function cstr(s: string): Buffer {
+  if (s.includes("\0")) throw new Error(`plan: string contains NUL: ${JSON.stringify(s)}`);
+  return Buffer.from(s + "\0", "utf8");
+}
+
+function affinityMask(cores: readonly number[]): Buffer {
+  const bytes = Math.max(8, Math.ceil((Math.max(...cores) + 1) / 64) * 8);
+  const mask = Buffer.alloc(bytes);
+  for (const c of cores) mask[c >> 3]! |= 1 << (c & 7);
+  return mask;
+}
+
+function execPayload(cmd: CommandSpec): Buffer {
+  const env = Object.entries(cmd.env).map(([k, v]) => `${k}=${v}`);
+  return Buffer.concat([u32(cmd.argv.length, env.length), cstr(cmd.path), ...cmd.argv.map(cstr), ...env.map(cstr)]);
+}
+
+/**
+ * Step order: process attributes first (they need no privilege and nothing restricts
+ * them yet), then chdir while every path is still reachable, then NO_NEW_PRIVS, Landlock,
+ * and the seccomp filter last, so nothing the launcher does after it can be refused.
+ */
+export function makePlan(features: Features, cmd: CommandSpec): Plan {
+  const steps: PlanStep[] = [];
+  const add = (op: StepOp, payload: Buffer, describe: string, openDescribe?: string): void => {
+    steps.push(openDescribe === undefined ? { op, payload, describe } : { op, payload, describe, openDescribe });
+  };
+
+  add(Step.PDEATHSIG, u32(SIGKILL), "prctl(PR_SET_PDEATHSIG)");
+  if (cmd.ownProcessGroup) add(Step.SETPGID, Buffer.alloc(0), "setpgid");
+  for (const r of features.rlimits) add(Step.RLIMIT, Buffer.concat([u32(r.resource, 0), u64(r.cur, r.max)]), `setrlimit(${r.name})`);
+  if (features.cpuCores) add(Step.AFFINITY, affinityMask(features.cpuCores), `sched_setaffinity(${features.cpuCores.join(",")})`);
+  if (features.noRandomizeMemory) add(Step.PERSONALITY, u64(ADDR_NO_RANDOMIZE), "personality(ADDR_NO_RANDOMIZE)");
+  if (features.noHugePages) add(Step.THP_DISABLE, Buffer.alloc(0), "prctl(PR_SET_THP_DISABLE)");
+  add(Step.CHDIR, cstr(cmd.cwd), `chdir(${cmd.cwd})`);
+  add(Step.CLOSE_FDS, u32(3), "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)");
+  add(Step.NO_NEW_PRIVS, Buffer.alloc(0), "prctl(PR_SET_NO_NEW_PRIVS)");
+
+  const landlock = planLandlock(features.active, features.grants, features.net);
+  if (landlockNeeded(landlock)) {
+    add(Step.LANDLOCK_CREATE, u64(landlock.handledFs, landlock.handledNet, landlock.scoped), "landlock_create_ruleset");
+    for (const p of landlock.paths) {
+      add(Step.LANDLOCK_PATH, Buffer.concat([u64(p.access), cstr(p.path)]), `landlock_add_rule(${p.path})`, `open(${p.path}, O_PATH)`);
+    }
+    for (const p of landlock.ports) {
+      add(Step.LANDLOCK_PORT, u64(p.access, BigInt(p.port)), `landlock_add_rule(port ${p.port})`);
+    }
+    add(Step.LANDLOCK_RESTRICT, u32(0), "landlock_restrict_self");
+  }
+
+  const insns = buildSeccompProgram(features.seccomp);
+  add(Step.SECCOMP, Buffer.concat([u32(0, 0), encodeProgram(insns)]), "seccomp(SET_MODE_FILTER)");
+  add(Step.EXEC, execPayload(cmd), `execve(${cmd.path})`);
+  return { steps, landlock, seccompInsns: insns.length };
+}
+
+/** The blob: header {magic, version, total length, step count}, then 8-byte aligned steps. */
+export function encodePlan(plan: Plan): Buffer {
+  const parts: Buffer[] = [];
+  let total = 16;
+  for (const s of plan.steps) {
+    const pad = (8 - (s.payload.length % 8)) % 8;
+    parts.push(u32(s.op, s.payload.length), s.payload, Buffer.alloc(pad));
+    total += 8 + s.payload.length + pad;
+  }
+  return Buffer.concat([u32(PLAN_MAGIC, PLAN_VERSION, total, plan.steps.length), ...parts], total);
+}

@@ -1,0 +1,37 @@
+// The TypeScript side of native/sl_protocol.h: plan framing, step codes, launcher fds and
+// status messages. test/unit/protocol.test.ts checks every number against the header.
+
+export const PLAN_MAGIC = 0x314c5053;
+export const PLAN_VERSION = 1;
+
+export const Step = {
+  PDEATHSIG: 1,
+  SETPGID: 2,
+  RLIMIT: 3,
+  AFFINITY: 4,
+  PERSONALITY: 5,
+  THP_DISABLE: 6,
+  NO_NEW_PRIVS: 7,
+  CHDIR: 8,
+  LANDLOCK_CREATE: 9,
+  LANDLOCK_PATH: 10,
+  LANDLOCK_PORT: 11,
+  LANDLOCK_RESTRICT: 12,
+  SECCOMP: 13,
+  CLOSE_FDS: 14,
+  EXEC: 15,
+  DUMPABLE: 16,
+} as const;
+export type StepOp = (typeof Step)[keyof typeof Step];
+
+export const LauncherFd = { PLAN: 3, STATUS: 4, CONTROL: 5, FIRST_FREE: 6 } as const;
+
+export const Msg = { STARTED: 1, SETUP_FAILED: 2, EXIT: 3, ACK: 4, FATAL: 5 } as const;
+export const MSG_BYTES = 16;
+
+export const Fatal = { PLAN_READ: 1, PLAN_FORMAT: 2, SIGNALS: 3, FORK: 4, SUBREAPER: 5 } as const;
+
+export const Cmd = { STOP: "S", CONT: "C", KILL: "K" } as const;
+
+/** Sub-call of a step that failed (high byte of the reported op). */
+export const SubCall = { MAIN: 0, OPEN: 1, MALFORMED: 2 } as const;

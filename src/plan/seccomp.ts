@@ -1,0 +1,130 @@
+// The seccomp-bpf program of a sandbox, computed from the seccomp part of the features:
+// architecture check, x32 refusal, the blocklist, and the argument filters.
+
+import { AUDIT_ARCH_X86_64, SYSCALLS, X32_SYSCALL_BIT } from "../kernel/syscalls.js";
+import { BpfAssembler, type Insn, Ret, SeccompData } from "./bpf/assembler.js";
+
+export const Errno = { EPERM: 1, ENOSYS: 38, EAFNOSUPPORT: 97 } as const;
+
+/** Namespace flags of clone(2). CLONE_NEWTIME (0x80) is absent: in clone(2) that bit is
+ * part of the exit signal, and new time namespaces need clone3 or unshare, both refused. */
+export const CLONE_NAMESPACE_FLAGS =
+  0x00020000 /* NEWNS */ | 0x02000000 /* NEWCGROUP */ | 0x04000000 /* NEWUTS */ | 0x08000000 /* NEWIPC */ |
+  0x10000000 /* NEWUSER */ | 0x20000000 /* NEWPID */ | 0x40000000; /* NEWNET */
+
+export const IOCTL_DENIED = { TIOCSTI: 0x5412, TIOCLINUX: 0x541c } as const;
+export const PRCTL_DENIED = { PR_SET_DUMPABLE: 4, PR_SET_SECUREBITS: 28, PR_SET_PTRACER: 0x59616d61 } as const;
+
+export const AF = { UNIX: 1, INET: 2, INET6: 10, NETLINK: 16 } as const;
+export const SOCK = { STREAM: 1, DGRAM: 2, RAW: 3, TYPE_MASK: 0xf } as const;
+export const IPPROTO = { IP: 0, ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;
+export const NETLINK_ROUTE = 0;
+
+export interface SeccompSpec {
+  /** Syscall names answered with EPERM. */
+  blocked: readonly string[];
+  /** UDP sockets may be created (a later network rule allows them). */
+  allowUdp: boolean;
+  /** Kernel ping sockets (SOCK_DGRAM + IPPROTO_ICMP[V6]) may be created. */
+  allowPing: boolean;
+}
+
+function nr(name: string): number {
+  const n = SYSCALLS[name];
+  if (n === undefined) throw new Error(`seccomp plan: unknown syscall ${name}`);
+  return n;
+}
+
+/**
+ * Layout: every special syscall is one inline block `jeq nr, 0, <skip block>; block...`
+ * whose paths all return, so jumps stay short and A still holds the syscall number after
+ * a skipped block. Syscalls that reach the end are allowed; the kernel's seccomp action
+ * cache then lets them bypass the filter entirely, because their verdict reads no argument.
+ */
+export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
+  const a = new BpfAssembler();
+  const EPERM = Ret.errno(Errno.EPERM);
+
+  a.load(SeccompData.ARCH).jeq(AUDIT_ARCH_X86_64, "arch_ok", 0).ret(Ret.KILL_PROCESS);
+  a.label("arch_ok").load(SeccompData.NR);
+  // x32 numbers reach the same kernel entry points through a second table; refusing them
+  // keeps every check below meaningful.
+  a.jge(X32_SYSCALL_BIT, 0, 1).ret(EPERM);
+
+  for (const name of [...new Set(spec.blocked)].sort((x, y) => nr(x) - nr(y))) {
+    a.jeq(nr(name), 0, 1).ret(EPERM);
+  }
+
+  // clone: flags are the first argument; namespace creation is refused. Only the low half
+  // matters: every CLONE_* flag of clone(2) lives in 32 bits.
+  block(a, "clone", (b) => {
+    b.load(SeccompData.argLow(0)).jset(CLONE_NAMESPACE_FLAGS, 0, 1).ret(EPERM).ret(Ret.ALLOW);
+  });
+  // clone3 passes its flags in memory, which a filter cannot read: ENOSYS makes libc fall
+  // back to clone(2), where the flags are visible.
+  block(a, "clone3", (b) => {
+    b.ret(Ret.errno(Errno.ENOSYS));
+  });
+  // ioctl: the kernel truncates the request to 32 bits, so comparing the low half cannot
+  // be bypassed by setting high bits.
+  block(a, "ioctl", (b) => {
+    b.load(SeccompData.argLow(1))
+      .jeq(IOCTL_DENIED.TIOCSTI, 1, 0)
+      .jeq(IOCTL_DENIED.TIOCLINUX, 0, 1)
+      .ret(EPERM)
+      .ret(Ret.ALLOW);
+  });
+  // prctl: the option is an int. Staying dumpable keeps the supervisor able to inspect the
+  // sandbox; securebits and ptracer would loosen what others may do to it.
+  block(a, "prctl", (b) => {
+    b.load(SeccompData.argLow(0))
+      .jeq(PRCTL_DENIED.PR_SET_DUMPABLE, 2, 0)
+      .jeq(PRCTL_DENIED.PR_SET_SECUREBITS, 1, 0)
+      .jeq(PRCTL_DENIED.PR_SET_PTRACER, 0, 1)
+      .ret(EPERM)
+      .ret(Ret.ALLOW);
+  });
+  block(a, "socket", (b) => socketBlock(b, spec));
+
+  a.ret(Ret.ALLOW);
+  return a.assemble();
+}
+
+/** Emits `if (nr == name) { body }`, body returning on every path. */
+function block(a: BpfAssembler, name: string, body: (b: BpfAssembler) => void): void {
+  const inner = new BpfAssembler();
+  body(inner);
+  const insns = inner.assemble();
+  a.jeq(nr(name), 0, insns.length);
+  for (const i of insns) a.raw(i);
+}
+
+/**
+ * socket(domain, type, protocol): AF_UNIX always; AF_NETLINK only for NETLINK_ROUTE
+ * (interface and address listing); AF_INET/AF_INET6 only as TCP streams unless a rule
+ * allows UDP or ping; raw sockets never. Every other family gets EAFNOSUPPORT. Other
+ * protocols on a stream socket (MPTCP, SCTP) are refused: Landlock's port rules are
+ * written for TCP.
+ */
+function socketBlock(b: BpfAssembler, spec: SeccompSpec): void {
+  const EPERM = Ret.errno(Errno.EPERM);
+  b.load(SeccompData.argLow(0))
+    .jeq(AF.UNIX, "allow", 0)
+    .jeq(AF.INET, "inet", 0)
+    .jeq(AF.INET6, "inet", 0)
+    .jeq(AF.NETLINK, 0, "nofamily")
+    .load(SeccompData.argLow(2))
+    .jeq(NETLINK_ROUTE, "allow", "nofamily");
+  b.label("inet").load(SeccompData.argLow(1)).and(SOCK.TYPE_MASK);
+  b.jeq(SOCK.STREAM, 0, "notstream")
+    .load(SeccompData.argLow(2))
+    .jeq(IPPROTO.IP, "allow", 0)
+    .jeq(IPPROTO.TCP, "allow", "deny");
+  b.label("notstream").jeq(SOCK.DGRAM, 0, "deny");
+  b.load(SeccompData.argLow(2));
+  if (spec.allowUdp) b.jeq(IPPROTO.IP, "allow", 0).jeq(IPPROTO.UDP, "allow", 0);
+  if (spec.allowPing) b.jeq(IPPROTO.ICMP, "allow", 0).jeq(IPPROTO.ICMPV6, "allow", 0);
+  b.label("deny").ret(EPERM);
+  b.label("nofamily").ret(Ret.errno(Errno.EAFNOSUPPORT));
+  b.label("allow").ret(Ret.ALLOW);
+}

@@ -1,0 +1,71 @@
+// RunResult: how a sandboxed command ended, its captured output, and which protections
+// were really in force.
+
+import type { Enforcement } from "./plan/features.js";
+
+export type RunStatus = "exited" | "signaled" | "killed" | "timeout";
+
+export interface RunResultFields {
+  status: RunStatus;
+  exitCode: number | null;
+  signal: string | null;
+  stdout: Buffer | null;
+  stderr: Buffer | null;
+  durationMs: number;
+  enforcement: Enforcement;
+  pid: number | undefined;
+}
+
+export class RunResult implements RunResultFields {
+  readonly status: RunStatus;
+  /** The command's exit code, or null when a signal ended it. */
+  readonly exitCode: number | null;
+  /** Name of the signal that ended the command ("SIGKILL"), or null. */
+  readonly signal: string | null;
+  readonly stdout: Buffer | null;
+  readonly stderr: Buffer | null;
+  readonly durationMs: number;
+  readonly enforcement: Enforcement;
+  readonly pid: number | undefined;
+
+  constructor(f: RunResultFields) {
+    this.status = f.status;
+    this.exitCode = f.exitCode;
+    this.signal = f.signal;
+    this.stdout = f.stdout;
+    this.stderr = f.stderr;
+    this.durationMs = f.durationMs;
+    this.enforcement = f.enforcement;
+    this.pid = f.pid;
+    Object.freeze(this);
+  }
+
+  /** Exit code 0. */
+  get success(): boolean {
+    return this.exitCode === 0;
+  }
+
+  /** Captured stdout as trimmed UTF-8 ("" when not captured). */
+  get stdoutText(): string {
+    return this.stdout?.toString("utf8").trim() ?? "";
+  }
+
+  /** Captured stderr as trimmed UTF-8 ("" when not captured). */
+  get stderrText(): string {
+    return this.stderr?.toString("utf8").trim() ?? "";
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      status: this.status,
+      exitCode: this.exitCode,
+      signal: this.signal,
+      success: this.success,
+      stdout: this.stdout?.toString("utf8") ?? null,
+      stderr: this.stderr?.toString("utf8") ?? null,
+      durationMs: this.durationMs,
+      enforcement: this.enforcement,
+      pid: this.pid ?? null,
+    };
+  }
+}

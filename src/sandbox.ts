@@ -1,0 +1,235 @@
+// The Sandbox: lifecycle of one confined command (created -> running <-> paused ->
+// stopped), built on Policy -> Features -> Plan -> launcher, ending in a RunResult.
+
+import type { Socket } from "node:net";
+import { SandboxError } from "./errors.js";
+import { signalName } from "./confine/errno.js";
+import { LauncherProcess, type LauncherExit } from "./confine/launcher.js";
+import { resolveCommand } from "./confine/resolve.js";
+import { openStdio, type StdioOptions, type StdioSet } from "./confine/stdio.js";
+import { probeHost } from "./kernel/probe.js";
+import { computeFeatures, type Enforcement } from "./plan/features.js";
+import { encodePlan, makePlan } from "./plan/plan.js";
+import { Cmd } from "./plan/protocol.js";
+import { Policy } from "./policy/policy.js";
+import type { PolicyInput } from "./policy/types.js";
+import { RunResult, type RunStatus } from "./result.js";
+
+export type SandboxState = "created" | "running" | "paused" | "stopped";
+
+export interface SpawnOptions extends StdioOptions {
+  /** Milliseconds; on expiry every process is killed and the status is "timeout". */
+  timeout?: number;
+  /** Aborting kills every process: status "timeout" for a TimeoutError reason, else "killed". */
+  signal?: AbortSignal;
+}
+
+const RUN_DEFAULTS = { stdin: "ignore", stdout: "pipe", stderr: "pipe" } as const;
+const INTERACTIVE_DEFAULTS = { stdin: "inherit", stdout: "inherit", stderr: "inherit" } as const;
+
+function checkArgv(cmd: readonly string[]): void {
+  if (!Array.isArray(cmd) || cmd.length === 0 || !cmd.every((a) => typeof a === "string")) {
+    throw new SandboxError("cmd must be a non-empty array of strings (argv)");
+  }
+  const bad = cmd.find((a) => a.includes("\0"));
+  if (bad !== undefined) throw new SandboxError(`cmd: argument ${JSON.stringify(bad)} contains a NUL byte`);
+}
+
+function checkTimeout(timeout: number | undefined): void {
+  if (timeout !== undefined && (!Number.isFinite(timeout) || timeout <= 0)) {
+    throw new SandboxError(`timeout: ${JSON.stringify(timeout)} must be a positive number of milliseconds`);
+  }
+}
+
+export class Sandbox {
+  readonly policy: Policy;
+  private stateValue: SandboxState = "created";
+  private launcher: LauncherProcess | undefined;
+  private stdio: StdioSet | undefined;
+  private enforcement: Enforcement | undefined;
+  private killReason: RunStatus | undefined;
+  private startedAt = 0;
+  private result: Promise<RunResult> | undefined;
+  private cleanups: (() => void)[] = [];
+
+  constructor(policy: Policy | PolicyInput) {
+    this.policy = Policy.from(policy);
+  }
+
+  /** Spawns, waits, and returns the result with stdout and stderr captured. */
+  static async run(policy: Policy | PolicyInput, cmd: readonly string[], opts: SpawnOptions = {}): Promise<RunResult> {
+    const sb = new Sandbox(policy);
+    await sb.spawnWith(cmd, opts, RUN_DEFAULTS, true);
+    return sb.wait();
+  }
+
+  /** Like run, with the caller's stdin, stdout and stderr. */
+  static async runInteractive(policy: Policy | PolicyInput, cmd: readonly string[], opts: SpawnOptions = {}): Promise<RunResult> {
+    const sb = new Sandbox(policy);
+    await sb.spawnWith(cmd, opts, INTERACTIVE_DEFAULTS, false);
+    return sb.wait();
+  }
+
+  get state(): SandboxState {
+    return this.stateValue;
+  }
+
+  /** The root process id, once spawned. */
+  get pid(): number | undefined {
+    return this.launcher?.rootPid;
+  }
+
+  get stdin(): Socket | null {
+    return this.stdio?.stdin ?? null;
+  }
+
+  get stdout(): Socket | null {
+    return this.stdio?.stdout ?? null;
+  }
+
+  get stderr(): Socket | null {
+    return this.stdio?.stderr ?? null;
+  }
+
+  /** Starts the command; resolves once it has exec'd, rejects if setup or exec failed. */
+  spawn(cmd: readonly string[], opts: SpawnOptions = {}): Promise<void> {
+    return this.spawnWith(cmd, opts, RUN_DEFAULTS, true);
+  }
+
+  private async spawnWith(
+    cmd: readonly string[],
+    opts: SpawnOptions,
+    defaults: Required<StdioOptions>,
+    ownProcessGroup: boolean,
+  ): Promise<void> {
+    if (this.stateValue !== "created") throw new SandboxError("spawn: this sandbox was already spawned; create a new Sandbox");
+    checkArgv(cmd);
+    checkTimeout(opts.timeout);
+    if (opts.signal?.aborted) throw new SandboxError("spawn: the AbortSignal is already aborted");
+
+    // Everything that can fail on bad input fails here, before a process exists.
+    const features = computeFeatures(this.policy, probeHost());
+    const env = this.commandEnv();
+    const cwd = this.policy.cwd ?? process.cwd();
+    const path = resolveCommand(cmd[0]!, env, cwd);
+    const plan = makePlan(features, { path, argv: cmd, env, cwd, ownProcessGroup });
+    this.enforcement = features.enforcement;
+
+    this.stateValue = "running";
+    this.startedAt = performance.now();
+    const stdio = openStdio(opts, defaults);
+    this.stdio = stdio;
+    let launcher: LauncherProcess;
+    try {
+      launcher = new LauncherProcess(encodePlan(plan), plan.steps, stdio.childFds);
+    } catch (e) {
+      this.stateValue = "stopped";
+      throw e;
+    } finally {
+      stdio.releaseChildFds();
+    }
+    this.launcher = launcher;
+    this.result = this.collect(launcher, stdio);
+    this.result.catch(() => undefined);
+    this.armKillers(opts);
+    try {
+      await launcher.started;
+    } catch (e) {
+      await this.result.catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private commandEnv(): Record<string, string> {
+    const base: Record<string, string> = {};
+    if (!this.policy.cleanEnv) {
+      for (const [k, v] of Object.entries(process.env)) if (v !== undefined) base[k] = v;
+    }
+    return Object.assign(base, this.policy.env);
+  }
+
+  private armKillers(opts: SpawnOptions): void {
+    if (opts.timeout !== undefined) {
+      const t = setTimeout(() => this.killFor("timeout"), opts.timeout);
+      this.cleanups.push(() => clearTimeout(t));
+    }
+    const signal = opts.signal;
+    if (signal) {
+      const onAbort = (): void => {
+        const reason = signal.reason as { name?: string } | undefined;
+        this.killFor(reason?.name === "TimeoutError" ? "timeout" : "killed");
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.cleanups.push(() => signal.removeEventListener("abort", onAbort));
+    }
+  }
+
+  private killFor(reason: RunStatus): void {
+    if (this.stateValue === "stopped" || this.killReason !== undefined) return;
+    this.killReason = reason;
+    this.launcher?.kill();
+  }
+
+  private async collect(launcher: LauncherProcess, stdio: StdioSet): Promise<RunResult> {
+    let exit: LauncherExit;
+    try {
+      exit = await launcher.exited;
+    } finally {
+      this.stateValue = "stopped";
+      for (const c of this.cleanups.splice(0)) c();
+    }
+    const output = await stdio.collected;
+    const durationMs = performance.now() - this.startedAt;
+    let status: RunStatus = exit.signal !== null ? "signaled" : "exited";
+    if (this.killReason !== undefined && exit.signal !== null) status = this.killReason;
+    return new RunResult({
+      status,
+      exitCode: exit.code,
+      signal: exit.signal !== null ? signalName(exit.signal) : null,
+      stdout: output.stdout,
+      stderr: output.stderr,
+      durationMs,
+      enforcement: this.enforcement!,
+      pid: launcher.rootPid,
+    });
+  }
+
+  /** Resolves with the RunResult once the command exits (and every process is gone). */
+  wait(): Promise<RunResult> {
+    if (this.result === undefined) return Promise.reject(new SandboxError("wait: not running (spawn first)"));
+    return this.result;
+  }
+
+  private requireLive(what: string): LauncherProcess {
+    if (this.launcher === undefined || this.stateValue === "created") throw new SandboxError(`${what}: not running (spawn first)`);
+    if (this.stateValue === "stopped") throw new SandboxError(`${what}: not running (the sandbox has exited)`);
+    return this.launcher;
+  }
+
+  /** Stops every process of the sandbox; resolves when all of them are stopped. */
+  async pause(): Promise<void> {
+    const l = this.requireLive("pause");
+    await l.command(Cmd.STOP);
+    if (this.stateValue === "running") this.stateValue = "paused";
+  }
+
+  /** Continues every process of the sandbox. */
+  async resume(): Promise<void> {
+    const l = this.requireLive("resume");
+    await l.command(Cmd.CONT);
+    if (this.stateValue === "paused") this.stateValue = "running";
+  }
+
+  /** SIGKILLs every process of the sandbox, daemonised ones included; resolves when all are gone. */
+  async kill(): Promise<void> {
+    this.requireLive("kill");
+    this.killFor("killed");
+    await this.result!.catch(() => undefined);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.launcher === undefined || this.stateValue === "stopped") return;
+    this.killFor("killed");
+    await this.result!.catch(() => undefined);
+  }
+}
