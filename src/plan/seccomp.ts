@@ -35,39 +35,32 @@ function nr(name: string): number {
   return n;
 }
 
+type Handler = (b: BpfAssembler) => void;
+
 /**
- * Layout: every special syscall is one inline block `jeq nr, 0, <skip block>; block...`
- * whose paths all return, so jumps stay short and A still holds the syscall number after
- * a skipped block. Syscalls that reach the end are allowed; the kernel's seccomp action
- * cache then lets them bypass the filter entirely, because their verdict reads no argument.
+ * Layout: architecture check, x32 refusal, then a binary search over the syscall number
+ * (JGE splits) down to small leaves of `jeq nr; <handler>` where every handler returns.
+ * A holds the syscall number everywhere in the tree. The tree keeps each path around
+ * twenty instructions, which matters twice: per trapped call, and when the kernel builds
+ * its seccomp action cache by emulating the filter for every syscall number at load time.
+ * Syscalls with no handler are allowed, and because that verdict reads no argument, the
+ * action cache lets them bypass the filter entirely afterwards.
  */
 export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
-  const a = new BpfAssembler();
   const EPERM = Ret.errno(Errno.EPERM);
-
-  a.load(SeccompData.ARCH).jeq(AUDIT_ARCH_X86_64, "arch_ok", 0).ret(Ret.KILL_PROCESS);
-  a.label("arch_ok").load(SeccompData.NR);
-  // x32 numbers reach the same kernel entry points through a second table; refusing them
-  // keeps every check below meaningful.
-  a.jge(X32_SYSCALL_BIT, 0, 1).ret(EPERM);
-
-  for (const name of [...new Set(spec.blocked)].sort((x, y) => nr(x) - nr(y))) {
-    a.jeq(nr(name), 0, 1).ret(EPERM);
-  }
+  const handlers = new Map<number, Handler>();
 
   // clone: flags are the first argument; namespace creation is refused. Only the low half
   // matters: every CLONE_* flag of clone(2) lives in 32 bits.
-  block(a, "clone", (b) => {
+  handlers.set(nr("clone"), (b) => {
     b.load(SeccompData.argLow(0)).jset(CLONE_NAMESPACE_FLAGS, 0, 1).ret(EPERM).ret(Ret.ALLOW);
   });
   // clone3 passes its flags in memory, which a filter cannot read: ENOSYS makes libc fall
   // back to clone(2), where the flags are visible.
-  block(a, "clone3", (b) => {
-    b.ret(Ret.errno(Errno.ENOSYS));
-  });
+  handlers.set(nr("clone3"), (b) => b.ret(Ret.errno(Errno.ENOSYS)));
   // ioctl: the kernel truncates the request to 32 bits, so comparing the low half cannot
   // be bypassed by setting high bits.
-  block(a, "ioctl", (b) => {
+  handlers.set(nr("ioctl"), (b) => {
     b.load(SeccompData.argLow(1))
       .jeq(IOCTL_DENIED.TIOCSTI, 1, 0)
       .jeq(IOCTL_DENIED.TIOCLINUX, 0, 1)
@@ -76,7 +69,7 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
   });
   // prctl: the option is an int. Staying dumpable keeps the supervisor able to inspect the
   // sandbox; securebits and ptracer would loosen what others may do to it.
-  block(a, "prctl", (b) => {
+  handlers.set(nr("prctl"), (b) => {
     b.load(SeccompData.argLow(0))
       .jeq(PRCTL_DENIED.PR_SET_DUMPABLE, 2, 0)
       .jeq(PRCTL_DENIED.PR_SET_SECUREBITS, 1, 0)
@@ -84,19 +77,40 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
       .ret(EPERM)
       .ret(Ret.ALLOW);
   });
-  block(a, "socket", (b) => socketBlock(b, spec));
+  handlers.set(nr("socket"), (b) => socketBlock(b, spec));
+  // Blocked names come last: an extraDenySyscalls entry overrides an argument filter.
+  for (const name of spec.blocked) handlers.set(nr(name), (b) => b.ret(EPERM));
 
-  a.ret(Ret.ALLOW);
+  const a = new BpfAssembler();
+  a.load(SeccompData.ARCH).jeq(AUDIT_ARCH_X86_64, 1, 0).ret(Ret.KILL_PROCESS);
+  a.load(SeccompData.NR);
+  // x32 numbers reach the same kernel entry points through a second table; refusing them
+  // keeps every check below meaningful.
+  a.jge(X32_SYSCALL_BIT, 0, 1).ret(EPERM);
+  const entries = [...handlers].sort((x, y) => x[0] - y[0]);
+  let labels = 0;
+  const tree = (list: [number, Handler][]): void => {
+    if (list.length <= 4) {
+      for (const [n, h] of list) {
+        const inner = new BpfAssembler();
+        h(inner);
+        const insns = inner.assemble();
+        a.jeq(n, 0, insns.length);
+        for (const i of insns) a.raw(i);
+      }
+      a.ret(Ret.ALLOW);
+      return;
+    }
+    const mid = list.length >> 1;
+    const right = `r${labels++}`;
+    // jge + ja: the left subtree may be longer than a conditional jump can skip.
+    a.jge(list[mid]![0], 0, 1).ja(right);
+    tree(list.slice(0, mid));
+    a.label(right);
+    tree(list.slice(mid));
+  };
+  tree(entries);
   return a.assemble();
-}
-
-/** Emits `if (nr == name) { body }`, body returning on every path. */
-function block(a: BpfAssembler, name: string, body: (b: BpfAssembler) => void): void {
-  const inner = new BpfAssembler();
-  body(inner);
-  const insns = inner.assemble();
-  a.jeq(nr(name), 0, insns.length);
-  for (const i of insns) a.raw(i);
 }
 
 /**

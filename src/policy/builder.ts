@@ -83,8 +83,24 @@ export class PolicyBuilder {
     return this.#set("protection", { ...p, disable: [...(p?.disable ?? []), ...protections] });
   }
 
+  /** What was collected so far, in object form, unvalidated (a copy). */
+  toInput(): PolicyInput {
+    return copyDraft(this.#draft);
+  }
+
   /** Validate what was collected; throws the same errors as `new Policy(object)`. */
   build(): Policy {
-    return new Policy({ ...this.#draft });
+    return new Policy(this.toInput());
   }
+}
+
+/** A copy deep enough that later builder calls cannot reach into it (policyFn is shared). */
+function copyDraft(draft: Draft): PolicyInput {
+  const copy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(draft)) {
+    if (Array.isArray(value)) copy[key] = [...value];
+    else if (value !== null && typeof value === "object" && !(value instanceof Date)) copy[key] = { ...value };
+    else copy[key] = value;
+  }
+  return copy as PolicyInput;
 }

@@ -8,16 +8,11 @@ export function checkBoolean(field: string, value: unknown): boolean {
   return value;
 }
 
-/**
- * An integer in [min, max]. `range` replaces the default out-of-range explanation, e.g.
- * "is outside 1..100 (percent of one core)".
- */
-export function checkInteger(field: string, value: unknown, min: number, max: number, range?: string): number {
+/** An integer in [min, max]; `range` explains the bounds, e.g. "is outside 1..100 (percent of one core)". */
+export function checkInteger(field: string, value: unknown, min: number, max: number, range: string): number {
   if (typeof value !== "number") throw invalid(field, value, "is not a number");
   if (!Number.isInteger(value)) throw invalid(field, value, Number.isFinite(value) ? "is not a whole number" : "is not a finite number");
-  if (value < min || value > max) {
-    throw invalid(field, value, range ?? (value < min ? `is less than ${min}` : `is more than ${max}`));
-  }
+  if (value < min || value > max) throw invalid(field, value, range);
   return value;
 }
 

@@ -7,6 +7,7 @@ export { parseNetRule } from "./net-rule.js";
 export { parseBindSpec, formatBindSpec } from "./bind-spec.js";
 export { parseByteSize, formatBytes, MAX_BYTE_SIZE } from "./bytes.js";
 export { validatePolicy, POLICY_FIELDS, DEFAULTS } from "./validate.js";
+export { policyToJSON } from "./serialize.js";
 export { assertSupported, NOT_YET_ENFORCED, type NotYetEnforced, type Gap } from "./support.js";
 export { DEFAULT_MAX_PROCESSES } from "./limits.js";
 export { COW_ACTIONS } from "./filesystem.js";

@@ -82,9 +82,13 @@ function splitTarget(field: string, raw: string, rest: string): Split {
   if (colons >= 2) {
     // Bare IPv6: a port cannot be told apart from the last group, so there is none.
     const address = rest.split("/")[0]!;
+    if (address.includes("%")) {
+      throw invalid(field, raw, "has an IPv6 zone index (%...), which rules do not take");
+    }
     if (!isIPv6Address(address)) {
+      // "host:80:90" is a mistaken port list; "::zz" or "1::2::3" a mistaken address.
       const head = rest.slice(0, rest.indexOf(":"));
-      const portsFollow = head === "*" || isIPv4(head) || isHostname(head) || (head === "" && !rest.startsWith("::"));
+      const portsFollow = !rest.includes("::") && (head === "" || head === "*" || isIPv4(head) || isHostname(head));
       if (portsFollow) {
         throw invalid(field, raw, `has more than one ":" (separate ports with ",")`);
       }

@@ -73,10 +73,12 @@ export const NOT_YET_ENFORCED: readonly NotYetEnforced[] = [
  * rule that is TCP-only and to every address is enforced now. Anything naming a host,
  * an IP or a CIDR, or allowing UDP or ICMP, needs the supervisor.
  */
+const TARGET_NAME = { any: "", host: "a host target", ip: "an IP target", cidr: "a CIDR target" } as const;
+
 function firstRuleGap(rules: readonly NetRule[]): Gap | undefined {
   for (const rule of rules) {
     const missing: string[] = [];
-    if (rule.target.kind !== "any") missing.push(`a ${rule.target.kind === "host" ? "host" : rule.target.kind === "ip" ? "IP" : "CIDR"} target`);
+    if (rule.target.kind !== "any") missing.push(TARGET_NAME[rule.target.kind]);
     if (rule.protocols.includes("udp")) missing.push("UDP");
     if (rule.protocols.includes("icmp")) missing.push("ICMP");
     if (missing.length === 0) continue;

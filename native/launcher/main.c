@@ -1,0 +1,206 @@
+/* sandlock-launcher: the small init of one sandbox. It reads the plan TypeScript computed,
+ * forks the command's process (which applies the plan and execs), then stays outside the
+ * confinement as a child subreaper: it reaps, answers stop/continue/kill, and when the
+ * command exits, or TypeScript's end of the control pipe closes, kills what is left. */
+#include "launcher.h"
+
+long sl_write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len > 0) {
+    long n = SL_RETRY(SC3(NR_write, fd, p, len));
+    if (n < 0) return n;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+static void send_msg(uint32_t type, int32_t a, int32_t b, int32_t c) {
+  struct sl_msg m = {type, a, b, c};
+  /* EPIPE when TypeScript is gone; teardown goes on regardless. */
+  (void)sl_write_all(SL_FD_STATUS, &m, sizeof m);
+}
+
+__attribute__((noreturn)) static void fatal(int step, long err) {
+  send_msg(SL_MSG_FATAL, step, (int32_t)-err, 0);
+  sl_exit_group(125);
+}
+
+static uint8_t *read_plan(size_t *len_out) {
+  struct sl_stat st;
+  long rc = SC2(NR_fstat, SL_FD_PLAN, &st);
+  if (rc < 0) fatal(SL_FATAL_PLAN_READ, rc);
+  if (st.size < (long)sizeof(struct sl_plan_header) || st.size > (long)SL_PLAN_MAX_BYTES) {
+    fatal(SL_FATAL_PLAN_READ, -EMSGSIZE);
+  }
+  size_t len = (size_t)st.size;
+  uint8_t *buf = sl_alloc(len); /* page-aligned, so every 8-byte aligned payload is too */
+  if (buf == NULL) fatal(SL_FATAL_PLAN_READ, -ENOMEM);
+  size_t got = 0;
+  while (got < len) {
+    long n = SL_RETRY(SC4(NR_pread64, SL_FD_PLAN, buf + got, len - got, got));
+    if (n < 0) fatal(SL_FATAL_PLAN_READ, n);
+    if (n == 0) fatal(SL_FATAL_PLAN_READ, -EMSGSIZE);
+    got += (size_t)n;
+  }
+  *len_out = len;
+  return buf;
+}
+
+/* Checks the framing only; the meaning of each step is the plan author's business. */
+static int parse_plan(const uint8_t *buf, size_t len, struct sl_plan *plan) {
+  struct sl_plan_header h;
+  memcpy(&h, buf, sizeof h);
+  if (h.magic != SL_PLAN_MAGIC || h.version != SL_PLAN_VERSION || h.total_len != len) return -1;
+  if (h.nsteps == 0 || h.nsteps > 1u << 20) return -1;
+  plan->steps = sl_alloc((size_t)h.nsteps * sizeof *plan->steps);
+  if (plan->steps == NULL) return -1;
+  size_t off = sizeof h;
+  for (uint32_t i = 0; i < h.nsteps; i++) {
+    struct sl_step_header sh;
+    if (len - off < sizeof sh) return -1;
+    memcpy(&sh, buf + off, sizeof sh);
+    off += sizeof sh;
+    if (sh.op == 0 || sh.op > SL_STEP_MAX || sh.len > len - off) return -1;
+    plan->steps[i] = (struct sl_step){sh.op, sh.len, buf + off};
+    size_t padded = ((size_t)sh.len + 7) & ~(size_t)7;
+    if (padded > len - off) return -1;
+    off += padded;
+  }
+  if (off != len) return -1;
+  plan->nsteps = h.nsteps;
+  return 0;
+}
+
+/* Waits for the command's exec: EOF on the close-on-exec report pipe means it happened. */
+static int await_exec(int report_rd, pid_t child) {
+  struct sl_msg m;
+  long n = SL_RETRY(SC3(NR_read, report_rd, &m, sizeof m));
+  SC1(NR_close, report_rd);
+  if (n == 0) {
+    send_msg(SL_MSG_STARTED, child, 0, 0);
+    return 0;
+  }
+  if (n != (long)sizeof m) m = (struct sl_msg){SL_MSG_SETUP_FAILED, -1, n < 0 ? (int32_t)-n : EIO, 0};
+  int status;
+  SL_RETRY(SC4(NR_wait4, child, &status, 0, 0));
+  send_msg(SL_MSG_SETUP_FAILED, m.a, m.b, m.c);
+  return -1;
+}
+
+__attribute__((noreturn)) static void teardown_and_exit(pid_t root, int root_status, int root_reaped) {
+  /* Fast path: every process of the sandbox descends from the launcher, so once the root
+   * is reaped and no child is left, nothing is left at all and /proc need not be read. */
+  int killed = 0;
+  if (!(root_reaped && SC4(NR_wait4, -1, NULL, WALL | WNOHANG, 0) == -ECHILD)) {
+    killed = sl_tree_kill(root, &root_status, &root_reaped);
+  }
+  int code = -1, sig = 0;
+  if (root_reaped && SL_WIFEXITED(root_status)) code = SL_WEXITSTATUS(root_status);
+  if (root_reaped && SL_WIFSIGNALED(root_status)) sig = SL_WTERMSIG(root_status);
+  send_msg(SL_MSG_EXIT, code, sig, killed < 0 ? 0 : killed);
+  sl_exit_group(0);
+}
+
+static void set_ignored(int sig) {
+  struct sl_sigaction sa = {.handler = SIG_IGN};
+  SC4(NR_rt_sigaction, sig, &sa, NULL, 8);
+}
+
+static void reap_children(pid_t root, int *root_status, int *root_reaped) {
+  int status;
+  long pid;
+  while ((pid = SC4(NR_wait4, -1, &status, WALL | WNOHANG, 0)) > 0) {
+    if (pid == root) {
+      *root_status = status;
+      *root_reaped = 1;
+    }
+  }
+}
+
+static void handle_command(char cmd, pid_t root, int root_status, int root_reaped) {
+  int count;
+  switch (cmd) {
+    case SL_CMD_STOP:
+      count = sl_tree_stop();
+      break;
+    case SL_CMD_CONT:
+      count = sl_tree_signal(SIGCONT);
+      break;
+    case SL_CMD_KILL:
+      teardown_and_exit(root, root_status, root_reaped);
+    default:
+      count = -EINVAL;
+  }
+  send_msg(SL_MSG_ACK, cmd, count < 0 ? 0 : count, count < 0 ? -count : 0);
+}
+
+int main(void) {
+  /* The launcher's own descriptors must never reach the command. */
+  for (int fd = SL_FD_PLAN; fd < SL_FD_FIRST_FREE; fd++) SC3(NR_fcntl, fd, F_SETFD, FD_CLOEXEC);
+
+  size_t len = 0;
+  uint8_t *buf = read_plan(&len);
+  SC1(NR_close, SL_FD_PLAN);
+  struct sl_plan plan = {0};
+  if (parse_plan(buf, len, &plan) < 0) fatal(SL_FATAL_PLAN_FORMAT, -EINVAL);
+
+  long rc = SC5(NR_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  if (rc < 0) fatal(SL_FATAL_SUBREAPER, rc);
+
+  /* Terminal signals are for the command; the launcher only listens for child exits and
+   * for requests to tear down. The command gets default dispositions back. */
+  set_ignored(SIGINT);
+  set_ignored(SIGQUIT);
+  set_ignored(SIGTSTP);
+  set_ignored(SIGTTIN);
+  set_ignored(SIGTTOU);
+  set_ignored(SIGPIPE);
+  uint64_t watched = (1ULL << (SIGCHLD - 1)) | (1ULL << (SIGTERM - 1)) | (1ULL << (SIGHUP - 1));
+  rc = SC4(NR_rt_sigprocmask, SIG_BLOCK, &watched, NULL, 8);
+  if (rc < 0) fatal(SL_FATAL_SIGNALS, rc);
+  long sfd = SC4(NR_signalfd4, -1, &watched, 8, SFD_CLOEXEC);
+  if (sfd < 0) fatal(SL_FATAL_SIGNALS, sfd);
+
+  pid_t self = (pid_t)SC0(NR_getpid);
+  int report[2];
+  rc = SC2(NR_pipe2, report, O_CLOEXEC);
+  if (rc < 0) fatal(SL_FATAL_FORK, rc);
+  long root = SC5(NR_clone, SIGCHLD, 0, 0, 0, 0); /* fork */
+  if (root < 0) fatal(SL_FATAL_FORK, root);
+  if (root == 0) {
+    SC1(NR_close, report[0]);
+    SC1(NR_close, sfd);
+    SC1(NR_close, SL_FD_STATUS);
+    SC1(NR_close, SL_FD_CONTROL);
+    sl_child_run(&plan, report[1], self);
+  }
+  SC1(NR_close, report[1]);
+  if (await_exec(report[0], (pid_t)root) < 0) sl_exit_group(0);
+
+  int root_status = 0, root_reaped = 0;
+  for (;;) {
+    struct sl_pollfd pfd[2] = {{(int)sfd, POLLIN, 0}, {SL_FD_CONTROL, POLLIN, 0}};
+    rc = SC5(NR_ppoll, pfd, 2, NULL, NULL, 8);
+    if (rc == -EINTR) continue;
+    if (rc < 0) teardown_and_exit((pid_t)root, root_status, root_reaped);
+    if (pfd[0].revents & POLLIN) {
+      struct sl_signalfd_siginfo si;
+      if (SC3(NR_read, sfd, &si, sizeof si) == (long)sizeof si) {
+        if (si.signo == SIGTERM || si.signo == SIGHUP) teardown_and_exit((pid_t)root, root_status, root_reaped);
+        /* SIGCHLD (or several merged into one): reap everything that has exited. */
+        reap_children((pid_t)root, &root_status, &root_reaped);
+        /* The sandbox lives as long as its root process: what it leaves behind dies. */
+        if (root_reaped) teardown_and_exit((pid_t)root, root_status, root_reaped);
+      }
+    }
+    if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      char cmd;
+      long n = SC3(NR_read, SL_FD_CONTROL, &cmd, 1);
+      if (n == -EINTR) continue;
+      /* EOF: the supervising Node process is gone, and its sandboxes go with it. */
+      if (n <= 0) teardown_and_exit((pid_t)root, root_status, root_reaped);
+      handle_command(cmd, (pid_t)root, root_status, root_reaped);
+    }
+  }
+}

@@ -1,0 +1,185 @@
+/* The step executor: runs in the freshly forked command process, applies each plan step in
+ * the order TypeScript wrote them, and execs. It decides nothing; a failing step is
+ * reported as {index, errno, op} on a close-on-exec pipe and the process exits. */
+#include "launcher.h"
+
+/* Landlock ABI structures, declared here so the build does not depend on the host's
+ * kernel headers (Debian 12 ships headers older than the running kernel). */
+struct sl_landlock_ruleset_attr {
+  uint64_t handled_access_fs;
+  uint64_t handled_access_net;
+  uint64_t scoped;
+};
+struct sl_landlock_path_beneath_attr {
+  uint64_t allowed_access;
+  int32_t parent_fd;
+} __attribute__((packed));
+struct sl_landlock_net_port_attr {
+  uint64_t allowed_access;
+  uint64_t port;
+};
+#define SL_LANDLOCK_RULE_PATH_BENEATH 1
+#define SL_LANDLOCK_RULE_NET_PORT 2
+#define SL_BPF_MAXINSNS 4096
+
+static uint32_t rd32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static uint64_t rd64(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+/* A string payload must hold its terminating NUL inside the payload. */
+static const char *payload_string(const uint8_t *p, uint32_t len) {
+  if (len == 0 || sl_memchr(p, '\0', len) == NULL) return NULL;
+  return (const char *)p;
+}
+
+/* Splits "argc envc path\0argv...\0envp...\0" into the vectors execve wants. */
+static long run_exec(const uint8_t *p, uint32_t len) {
+  if (len < 8) return -EINVAL;
+  uint32_t argc = rd32(p), envc = rd32(p + 4);
+  if (argc == 0 || argc > len || envc > len) return -EINVAL;
+  size_t bytes = ((size_t)argc + envc + 2) * sizeof(char *);
+  char **vec = sl_alloc(bytes);
+  if (vec == NULL) return -ENOMEM;
+  const char *cur = (const char *)p + 8, *end = (const char *)p + len, *path = NULL;
+  for (uint32_t i = 0; i < 1 + argc + envc; i++) {
+    const char *nul = sl_memchr(cur, '\0', (size_t)(end - cur));
+    if (nul == NULL) return -EINVAL;
+    if (i == 0) {
+      path = cur;
+    } else if (i <= argc) {
+      vec[i - 1] = (char *)cur;
+    } else {
+      vec[argc + 1 + (i - 1 - argc)] = (char *)cur;
+    }
+    cur = nul + 1;
+  }
+  /* vec[argc] and the final slot stay NULL: sl_alloc returns zeroed pages. */
+  return SC3(NR_execve, path, vec, vec + argc + 1);
+}
+
+struct exec_state {
+  long ruleset;
+  pid_t launcher;
+};
+
+/* Runs one step. Returns >= 0, or -errno with *sub naming the failing sub-call. */
+static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) {
+  const uint8_t *p = st->payload;
+  uint32_t len = st->len;
+  long rc;
+  *sub = 0;
+  switch (st->op) {
+    case SL_STEP_PDEATHSIG:
+      if (len < 4) break;
+      rc = SC2(NR_prctl, PR_SET_PDEATHSIG, rd32(p));
+      /* The launcher may have died before the death signal was armed. */
+      if (rc == 0 && SC0(NR_getppid) != es->launcher) sl_exit_group(127);
+      return rc;
+    case SL_STEP_SETPGID:
+      return SC2(NR_setpgid, 0, 0);
+    case SL_STEP_RLIMIT:
+      if (len < 24) break;
+      return SC4(NR_prlimit64, 0, rd32(p), p + 8, NULL); /* {cur, max} as two u64 */
+    case SL_STEP_AFFINITY:
+      if (len == 0) break;
+      return SC3(NR_sched_setaffinity, 0, len, p);
+    case SL_STEP_PERSONALITY:
+      if (len < 8) break;
+      return SC1(NR_personality, rd64(p));
+    case SL_STEP_THP_DISABLE:
+      return SC2(NR_prctl, PR_SET_THP_DISABLE, 1);
+    case SL_STEP_NO_NEW_PRIVS:
+      return SC2(NR_prctl, PR_SET_NO_NEW_PRIVS, 1);
+    case SL_STEP_DUMPABLE:
+      if (len < 4) break;
+      return SC2(NR_prctl, PR_SET_DUMPABLE, rd32(p));
+    case SL_STEP_CHDIR: {
+      const char *path = payload_string(p, len);
+      if (path == NULL) break;
+      return SC1(NR_chdir, path);
+    }
+    case SL_STEP_LANDLOCK_CREATE: {
+      if (len < 24) break;
+      struct sl_landlock_ruleset_attr attr = {rd64(p), rd64(p + 8), rd64(p + 16)};
+      rc = SC3(NR_landlock_create_ruleset, &attr, sizeof attr, 0);
+      if (rc >= 0) es->ruleset = rc;
+      return rc;
+    }
+    case SL_STEP_LANDLOCK_PATH: {
+      if (len < 9 || es->ruleset < 0) break;
+      const char *path = payload_string(p + 8, len - 8);
+      if (path == NULL) break;
+      long fd = SC3(NR_openat, AT_FDCWD, path, O_PATH | O_CLOEXEC);
+      if (fd < 0) {
+        *sub = 1; /* the open, not the rule */
+        return fd;
+      }
+      struct sl_landlock_path_beneath_attr attr = {.allowed_access = rd64(p), .parent_fd = (int32_t)fd};
+      rc = SC4(NR_landlock_add_rule, es->ruleset, SL_LANDLOCK_RULE_PATH_BENEATH, &attr, 0);
+      SC1(NR_close, fd);
+      return rc;
+    }
+    case SL_STEP_LANDLOCK_PORT: {
+      if (len < 16 || es->ruleset < 0) break;
+      struct sl_landlock_net_port_attr attr = {.allowed_access = rd64(p), .port = rd64(p + 8)};
+      return SC4(NR_landlock_add_rule, es->ruleset, SL_LANDLOCK_RULE_NET_PORT, &attr, 0);
+    }
+    case SL_STEP_LANDLOCK_RESTRICT:
+      if (len < 4 || es->ruleset < 0) break;
+      rc = SC2(NR_landlock_restrict_self, es->ruleset, rd32(p));
+      SC1(NR_close, es->ruleset);
+      es->ruleset = -1;
+      return rc;
+    case SL_STEP_SECCOMP: {
+      size_t n = (len - 8) / sizeof(struct sl_sock_filter);
+      if (len < 8 + sizeof(struct sl_sock_filter) || (len - 8) % sizeof(struct sl_sock_filter) != 0) break;
+      if (n > SL_BPF_MAXINSNS) break;
+      /* Payloads are 8-byte aligned in a page-aligned buffer. */
+      struct sl_sock_fprog prog = {.len = (unsigned short)n, .filter = (struct sl_sock_filter *)(uintptr_t)(p + 8)};
+      return SC3(NR_seccomp, SECCOMP_SET_MODE_FILTER, rd32(p), &prog);
+    }
+    case SL_STEP_CLOSE_FDS:
+      if (len < 4) break;
+      /* Marked close-on-exec rather than closed: the report pipe must live until exec. */
+      return SC3(NR_close_range, rd32(p), ~0U, CLOSE_RANGE_CLOEXEC);
+    case SL_STEP_EXEC:
+      return run_exec(p, len);
+    default:
+      break;
+  }
+  *sub = 2; /* malformed payload: a bug in the plan encoder */
+  return -EINVAL;
+}
+
+void sl_child_run(const struct sl_plan *plan, int report_fd, pid_t launcher) {
+  /* The launcher's own signal setup must not leak into the command. */
+  struct sl_sigaction dfl = {.handler = SIG_DFL};
+  for (int sig = 1; sig <= SL_NSIG; sig++) {
+    if (sig != SIGKILL && sig != SIGSTOP) SC4(NR_rt_sigaction, sig, &dfl, NULL, 8);
+  }
+  uint64_t none = 0;
+  SC4(NR_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
+
+  struct exec_state es = {.ruleset = -1, .launcher = launcher};
+  for (uint32_t i = 0; i < plan->nsteps; i++) {
+    int sub = 0;
+    long rc = run_step(&plan->steps[i], &es, &sub);
+    if (rc < 0) {
+      struct sl_msg m = {SL_MSG_SETUP_FAILED, (int32_t)i, (int32_t)-rc, (int32_t)(plan->steps[i].op | ((uint32_t)sub << 8))};
+      sl_write_all(report_fd, &m, sizeof m);
+      sl_exit_group(127);
+    }
+  }
+  /* A plan without an exec step is malformed. */
+  struct sl_msg m = {SL_MSG_SETUP_FAILED, (int32_t)plan->nsteps, EINVAL, 0};
+  sl_write_all(report_fd, &m, sizeof m);
+  sl_exit_group(127);
+}
