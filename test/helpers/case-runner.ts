@@ -1,0 +1,222 @@
+// Runs one integration case in its own Node process, as whichever user started it: sets
+// up the fixtures the case names (listeners, victims, directories), runs the scenario,
+// and prints one JSON line of observations for the test to assert on.
+
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo, type Server } from "node:net";
+import { join } from "node:path";
+import { Sandbox } from "../../src/index.js";
+import type { PolicyInput } from "../../src/index.js";
+import type { CaseSpec, CaseOutcome, Fixture } from "./case-types.js";
+
+type Vars = Record<string, string>;
+
+function substitute<T>(value: T, vars: Vars): T {
+  if (typeof value === "string") {
+    return value.replace(/\$\{(\w+)\}/g, (_, k: string) => {
+      if (!(k in vars)) throw new Error(`case template uses unknown variable ${k}`);
+      return vars[k]!;
+    }) as T;
+  }
+  if (Array.isArray(value)) return value.map((v) => substitute(v, vars)) as T;
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, vars)])) as T;
+  }
+  return value;
+}
+
+const cleanups: (() => void)[] = [];
+const counters: Record<string, () => unknown> = {};
+
+function listen(server: Server, opts: object): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts, () => resolve());
+  });
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await listen(s, { host: "127.0.0.1", port: 0 });
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function setup(fixture: Fixture, vars: Vars): Promise<void> {
+  switch (fixture) {
+    case "dirs": {
+      const base = mkdtempSync("/tmp/sandlock-case-");
+      cleanups.push(() => rmSync(base, { recursive: true, force: true }));
+      for (const d of ["data", "write", "secret"]) mkdirSync(join(base, d));
+      writeFileSync(join(base, "data", "file"), "data\n");
+      writeFileSync(join(base, "secret", "file"), "secret\n");
+      vars.BASE = base;
+      vars.DATA = join(base, "data");
+      vars.WRITE = join(base, "write");
+      vars.SECRET = join(base, "secret");
+      counters.secret = () => readFileSync(join(base, "secret", "file"), "utf8");
+      break;
+    }
+    case "victim": {
+      // A process of the same user outside the sandbox: only Landlock's signal scope
+      // stands between the sandbox and it.
+      const child = spawn("sleep", ["1000"], { stdio: "ignore" });
+      await new Promise((r) => child.once("spawn", r));
+      vars.VICTIM_PID = String(child.pid);
+      let exited = false;
+      child.once("exit", () => (exited = true));
+      counters.victimAlive = () => !exited;
+      cleanups.push(() => child.kill("SIGKILL"));
+      break;
+    }
+    case "abstract": {
+      const name = `sandlock-test-${process.pid}-${Date.now()}`;
+      let accepted = 0;
+      const server = createServer((s) => {
+        accepted++;
+        s.destroy();
+      });
+      await listen(server, { path: `\0${name}` });
+      vars.ABSTRACT_NAME = name;
+      counters.abstractAccepted = () => accepted;
+      cleanups.push(() => server.close());
+      break;
+    }
+    case "tcp": {
+      for (const which of ["TCP_OK", "TCP_DENIED"]) {
+        let accepted = 0;
+        const server = createServer((s) => {
+          accepted++;
+          s.on("data", (d) => s.end(d));
+          s.on("error", () => undefined);
+        });
+        await listen(server, { host: "127.0.0.1", port: 0 });
+        vars[which] = String((server.address() as AddressInfo).port);
+        counters[`${which}_accepted`] = () => accepted;
+        cleanups.push(() => server.close());
+      }
+      break;
+    }
+    case "ports":
+      vars.BIND_OK = String(await freePort());
+      vars.BIND_DENIED = String(await freePort());
+      break;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !/\) [ZX] /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function lines(buf: Buffer[]): string[] {
+  return Buffer.concat(buf).toString().split("\n").filter(Boolean);
+}
+
+async function scenario(spec: CaseSpec, policy: PolicyInput, cmd: string[], out: CaseOutcome): Promise<void> {
+  switch (spec.scenario ?? "run") {
+    case "run": {
+      const r = await Sandbox.run(policy, cmd, spec.timeout !== undefined ? { timeout: spec.timeout } : {});
+      out.result = r.toJSON();
+      return;
+    }
+    case "daemon-kill": {
+      // The root stays; its daemonised grandchild escaped with setsid and a double fork.
+      const sb = new Sandbox(policy);
+      await sb.spawn(cmd, { stdout: "pipe" });
+      const chunks: Buffer[] = [];
+      sb.stdout!.on("data", (c: Buffer) => chunks.push(c));
+      for (let i = 0; i < 200 && lines(chunks).length === 0; i++) await sleep(10);
+      const daemon = Number(lines(chunks)[0]);
+      out.observed.daemonPid = daemon;
+      out.observed.aliveBeforeKill = alive(daemon);
+      await sb.kill();
+      out.observed.aliveAfterKill = alive(daemon);
+      out.observed.rootAliveAfterKill = sb.pid !== undefined && alive(sb.pid);
+      out.result = (await sb.wait()).toJSON();
+      return;
+    }
+    case "daemon-exit": {
+      const r = await Sandbox.run(policy, cmd);
+      const daemon = Number(r.stdoutText.split("\n")[0]);
+      out.observed.daemonPid = daemon;
+      out.observed.aliveAfterExit = alive(daemon);
+      out.result = r.toJSON();
+      return;
+    }
+    case "pause": {
+      const sb = new Sandbox(policy);
+      await sb.spawn(cmd, { stdout: "pipe" });
+      const chunks: Buffer[] = [];
+      sb.stdout!.on("data", (c: Buffer) => chunks.push(c));
+      await sleep(300);
+      await sb.pause();
+      out.observed.state = sb.state;
+      await sleep(50); // output already in flight reaches us
+      const atPause = lines(chunks).length;
+      await sleep(400);
+      const afterWait = lines(chunks).length;
+      await sb.resume();
+      out.observed.stateAfterResume = sb.state;
+      await sleep(400);
+      const afterResume = lines(chunks).length;
+      Object.assign(out.observed, { atPause, afterWait, afterResume });
+      await sb.kill();
+      out.result = (await sb.wait()).toJSON();
+      return;
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const spec = JSON.parse(readFileSync(0, "utf8")) as CaseSpec;
+  const vars: Vars = { ...spec.vars };
+  const out: CaseOutcome = { observed: {} };
+  try {
+    for (const f of spec.fixtures ?? []) await setup(f, vars);
+    const policy = substitute(spec.policy, vars);
+    const cmd = substitute(spec.cmd, vars);
+    if (spec.prepare) {
+      for (const [op, ...args] of substitute(spec.prepare, vars)) prepare(op!, args);
+    }
+    await scenario(spec, policy, cmd, out);
+  } catch (e) {
+    const err = e as Error & Record<string, unknown>;
+    out.error = { name: err.name, message: err.message, code: err.code, step: err.step, errno: err.errno };
+  }
+  for (const [k, f] of Object.entries(counters)) {
+    try {
+      out.observed[k] = f();
+    } catch (e) {
+      out.observed[k] = `unreadable: ${(e as Error).message}`;
+    }
+  }
+  out.vars = vars;
+  for (const c of cleanups.splice(0)) c();
+  process.stdout.write(JSON.stringify(out) + "\n");
+  process.exit(0);
+}
+
+/** File operations done outside the sandbox before it runs (fixtures for escape tests). */
+function prepare(op: string, args: string[]): void {
+  switch (op) {
+    case "write":
+      writeFileSync(args[0]!, args[1] ?? "x\n");
+      break;
+    case "mkdir":
+      mkdirSync(args[0]!, { recursive: true });
+      break;
+    default:
+      throw new Error(`unknown prepare op ${op}`);
+  }
+}
+
+void main();

@@ -1,0 +1,77 @@
+// Prepares what a case needs to run as another user: the unprivileged test account, a
+// world-readable copy of the package (the checkout may sit under root's home), and the
+// static probe program compiled from test/fixtures/probe.c.
+
+import { execFileSync } from "node:child_process";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { ROOT } from "./system.js";
+
+export const TEST_USER = "sandlock-test";
+
+export interface TestUser {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+export const isRoot = process.getuid?.() === 0;
+
+/** Creates the unprivileged account once (needs root); fails loudly when it cannot. */
+export function ensureTestUser(): TestUser {
+  const lookup = (): TestUser | undefined => {
+    try {
+      const uid = Number(execFileSync("id", ["-u", TEST_USER], { stdio: ["ignore", "pipe", "ignore"] }).toString());
+      const gid = Number(execFileSync("id", ["-g", TEST_USER], { stdio: ["ignore", "pipe", "ignore"] }).toString());
+      return { name: TEST_USER, uid, gid };
+    } catch {
+      return undefined;
+    }
+  };
+  const found = lookup();
+  if (found) return found;
+  execFileSync("useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER], { stdio: "inherit" });
+  const created = lookup();
+  if (!created) throw new Error(`could not create the test user ${TEST_USER}`);
+  return created;
+}
+
+/** Compiles the probe (static, so a sandbox only needs the probe itself readable). */
+function buildProbe(): string {
+  const src = join(ROOT, "test", "fixtures", "probe.c");
+  const outDir = join(ROOT, "build", "test-fixtures");
+  const out = join(outDir, "sl-probe");
+  if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
+    mkdirSync(outDir, { recursive: true });
+    execFileSync("gcc", ["-O2", "-static", "-Wall", "-Wextra", "-Werror", "-o", out, src, "-lpthread"], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+  }
+  return out;
+}
+
+export interface Stage {
+  dir: string;
+  probe: string;
+  runner: string;
+}
+
+let stage: Stage | undefined;
+
+/** A copy of the package every user can read and execute, removed when the process exits. */
+export function stagePackage(): Stage {
+  if (stage) return stage;
+  const probe = buildProbe();
+  const dir = mkdtempSync("/tmp/sandlock-stage-");
+  chmodSync(dir, 0o755);
+  for (const part of ["dist", "bin", "package.json"]) cpSync(join(ROOT, part), join(dir, part), { recursive: true });
+  mkdirSync(join(dir, "build", "Release"), { recursive: true });
+  for (const f of ["sandlock-launcher", "sandlock_native.node"]) {
+    cpSync(join(ROOT, "build", "Release", f), join(dir, "build", "Release", f));
+  }
+  cpSync(probe, join(dir, "sl-probe"));
+  execFileSync("chmod", ["-R", "a+rX", dir]);
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  stage = { dir, probe: join(dir, "sl-probe"), runner: join(dir, "dist", "test", "helpers", "case-runner.js") };
+  return stage;
+}
