@@ -2,6 +2,7 @@
 // stopped), built on Policy -> Features -> Plan -> launcher, ending in a RunResult.
 
 import type { Socket } from "node:net";
+import type { Readable } from "node:stream";
 import { SandboxError } from "./errors.js";
 import { signalName } from "./confine/errno.js";
 import { LauncherProcess, type LauncherExit } from "./confine/launcher.js";
@@ -59,14 +60,14 @@ export class Sandbox {
   /** Spawns, waits, and returns the result with stdout and stderr captured. */
   static async run(policy: Policy | PolicyInput, cmd: readonly string[], opts: SpawnOptions = {}): Promise<RunResult> {
     const sb = new Sandbox(policy);
-    await sb.spawnWith(cmd, opts, RUN_DEFAULTS, true);
+    await sb.spawnWith(cmd, opts, RUN_DEFAULTS, true, false);
     return sb.wait();
   }
 
   /** Like run, with the caller's stdin, stdout and stderr. */
   static async runInteractive(policy: Policy | PolicyInput, cmd: readonly string[], opts: SpawnOptions = {}): Promise<RunResult> {
     const sb = new Sandbox(policy);
-    await sb.spawnWith(cmd, opts, INTERACTIVE_DEFAULTS, false);
+    await sb.spawnWith(cmd, opts, INTERACTIVE_DEFAULTS, false, false);
     return sb.wait();
   }
 
@@ -83,17 +84,18 @@ export class Sandbox {
     return this.stdio?.stdin ?? null;
   }
 
-  get stdout(): Socket | null {
+  /** The command's stdout when spawned with stdout "pipe" (also captured for wait()). */
+  get stdout(): Readable | null {
     return this.stdio?.stdout ?? null;
   }
 
-  get stderr(): Socket | null {
+  get stderr(): Readable | null {
     return this.stdio?.stderr ?? null;
   }
 
   /** Starts the command; resolves once it has exec'd, rejects if setup or exec failed. */
   spawn(cmd: readonly string[], opts: SpawnOptions = {}): Promise<void> {
-    return this.spawnWith(cmd, opts, RUN_DEFAULTS, true);
+    return this.spawnWith(cmd, opts, RUN_DEFAULTS, true, true);
   }
 
   private async spawnWith(
@@ -101,6 +103,7 @@ export class Sandbox {
     opts: SpawnOptions,
     defaults: Required<StdioOptions>,
     ownProcessGroup: boolean,
+    exposeStreams: boolean,
   ): Promise<void> {
     if (this.stateValue !== "created") throw new SandboxError("spawn: this sandbox was already spawned; create a new Sandbox");
     checkArgv(cmd);
@@ -117,7 +120,7 @@ export class Sandbox {
 
     this.stateValue = "running";
     this.startedAt = performance.now();
-    const stdio = openStdio(opts, defaults);
+    const stdio = openStdio(opts, defaults, exposeStreams);
     this.stdio = stdio;
     let launcher: LauncherProcess;
     try {

@@ -20,8 +20,8 @@ export interface StdioOptions {
 export interface StdioSet {
   childFds: [number, number, number];
   stdin: Socket | null;
-  stdout: Socket | null;
-  stderr: Socket | null;
+  stdout: Readable | null;
+  stderr: Readable | null;
   /** Closes the child-side descriptors in this process (after the launcher has them). */
   releaseChildFds(): void;
   /** Resolves with captured output ("pipe" streams only) once both streams ended. */
@@ -36,20 +36,32 @@ function pipeSocket(fd: number, readable: boolean): Socket {
   return new Socket({ fd, readable, writable: !readable });
 }
 
-function collect(sock: Socket): Promise<Buffer> {
+/**
+ * Captures everything the socket delivers. With `exposed`, each chunk is also pushed to a
+ * stream handed to the caller: it buffers without limit, so a listener attached late
+ * still sees the first bytes, and a caller that never reads cannot stall the command.
+ */
+function collect(sock: Socket, exposed: Readable | null): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  sock.on("data", (c: Buffer) => chunks.push(c));
+  sock.on("data", (c: Buffer) => {
+    chunks.push(c);
+    exposed?.push(c);
+  });
   return new Promise((resolve) => {
-    sock.once("close", () => resolve(Buffer.concat(chunks)));
+    sock.once("close", () => {
+      exposed?.push(null);
+      resolve(Buffer.concat(chunks));
+    });
   });
 }
 
-export function openStdio(opts: StdioOptions, defaults: Required<StdioOptions>): StdioSet {
+/** `expose`: give the caller streams of the piped outputs (spawn), not only the capture (run). */
+export function openStdio(opts: StdioOptions, defaults: Required<StdioOptions>, expose: boolean): StdioSet {
   const n = native();
   const toClose: number[] = [];
   const childFds: [number, number, number] = [0, 1, 2];
   let stdin: Socket | null = null;
-  const outputs: (Socket | null)[] = [null, null];
+  const outputs: (Readable | null)[] = [null, null];
   const captures: (Promise<Buffer> | null)[] = [null, null];
   const drains: Promise<unknown>[] = [];
 
@@ -84,8 +96,8 @@ export function openStdio(opts: StdioOptions, defaults: Required<StdioOptions>):
       toClose.push(w);
       const sock = pipeSocket(r, true);
       if (o === "pipe") {
-        outputs[i] = sock;
-        captures[i] = collect(sock);
+        outputs[i] = expose ? new Readable({ read: () => undefined }) : null;
+        captures[i] = collect(sock, outputs[i] ?? null);
       } else {
         sock.pipe(o, { end: false });
         drains.push(new Promise((resolve) => sock.once("close", resolve)));

@@ -159,9 +159,35 @@ export function seccompData(input: SeccompInput): Buffer {
   return b;
 }
 
+/**
+ * Programs already checked, so that sweeping thousands of inputs over one program checks it
+ * once. Keyed by the array or Buffer object; the cached copy is compared with the current
+ * content on every run, so a program changed after its check is checked again.
+ */
+const checked = new WeakMap<object, readonly BpfInsn[]>();
+
+function sameProgram(a: readonly BpfInsn[], b: readonly BpfInsn[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!, y = b[i]!;
+    if (x.code !== y.code || x.jt !== y.jt || x.jf !== y.jf || x.k !== y.k) return false;
+  }
+  return true;
+}
+
+function checkedProgram(insns: readonly BpfInsn[] | Buffer): readonly BpfInsn[] {
+  const hit = checked.get(insns);
+  if (hit !== undefined) {
+    if (Buffer.isBuffer(insns) ? sameProgram(hit, decodeProgram(insns)) : sameProgram(hit, insns)) return hit;
+  }
+  const prog = validateFilter(insns).map((i) => ({ ...i }));
+  checked.set(insns, prog);
+  return prog;
+}
+
 /** Runs the filter and reports the action, the instruction count and the path taken. */
 export function runFilterTrace(insns: readonly BpfInsn[] | Buffer, input: SeccompInput): FilterTrace {
-  const prog = validateFilter(insns);
+  const prog = checkedProgram(insns);
   const data = seccompData(input);
   const mem: (number | undefined)[] = new Array<number | undefined>(BPF_MEMWORDS).fill(undefined);
   let A = 0;

@@ -201,8 +201,8 @@ async function main(): Promise<void> {
   }
   out.vars = vars;
   for (const c of cleanups.splice(0)) c();
-  process.stdout.write(JSON.stringify(out) + "\n");
-  process.exit(0);
+  // Exit only once the (possibly large) line is flushed into the pipe.
+  process.stdout.write(JSON.stringify(out) + "\n", () => process.exit(0));
 }
 
 /** File operations done outside the sandbox before it runs (fixtures for escape tests). */

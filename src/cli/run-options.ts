@@ -1,0 +1,119 @@
+// `sandlock run` arguments -> RunOptions: the policy input (plain object, validated later
+// by Policy), the command, and the options of the run itself (timeout, output, status fd).
+
+import { parseArgs, type FlagUse } from "./args.js";
+import { RUN_FLAGS, type RunFlag } from "./run-flags.js";
+import { readStatusFd } from "./status-fd.js";
+import { UsageError, badValue } from "./usage-error.js";
+import { readEnvPair, readInteger, readIntegerList, readList, readMount, readSeconds, readUser } from "./values.js";
+
+export const RUN_HINT = `see "sandlock run --help"`;
+
+export interface RunOptions {
+  readonly help: boolean;
+  /** Policy input as given on the command line; Policy validates it. */
+  readonly policy: Record<string, unknown>;
+  /** Virtual paths of --fs-mount given with ":ro". */
+  readonly readOnlyMounts: readonly string[];
+  readonly cmd: readonly string[];
+  /** Milliseconds, and the text given (for "timeout after 0.5s"). */
+  readonly timeout: { readonly ms: number; readonly text: string } | undefined;
+  readonly interactive: boolean;
+  readonly json: boolean;
+  readonly statusFd: number | undefined;
+}
+
+type Draft = Record<string, unknown>;
+
+/** The object holding a (possibly dotted) field, created on the way, and the last key. */
+function slot(policy: Draft, field: string): [Draft, string] {
+  const parts = field.split(".");
+  let obj = policy;
+  for (const part of parts.slice(0, -1)) obj = (obj[part] ??= {}) as Draft;
+  return [obj, parts[parts.length - 1]!];
+}
+
+function append(policy: Draft, field: string, items: readonly unknown[]): void {
+  const [obj, key] = slot(policy, field);
+  obj[key] = [...((obj[key] as unknown[] | undefined) ?? []), ...items];
+}
+
+function applyPolicyFlag(policy: Draft, spec: RunFlag, value: string | undefined, readOnly: string[]): void {
+  const flag = `--${spec.long}`;
+  const text = value ?? "";
+  const [obj, key] = slot(policy, spec.field!);
+  switch (spec.kind) {
+    case "bool": obj[key] = true; break;
+    case "text": obj[key] = text; break;
+    case "int": obj[key] = readInteger(flag, text); break;
+    case "list": append(policy, spec.field!, [text]); break;
+    case "csv": append(policy, spec.field!, readList(flag, text)); break;
+    case "int-csv": append(policy, spec.field!, readIntegerList(flag, text)); break;
+    case "env": {
+      const [k, v] = readEnvPair(flag, text);
+      ((obj[key] ??= {}) as Draft)[k] = v;
+      break;
+    }
+    case "user": obj[key] = readUser(flag, text); break;
+    case "mount": {
+      const m = readMount(flag, text);
+      ((obj[key] ??= {}) as Draft)[m.virtual] = m.host;
+      const at = readOnly.indexOf(m.virtual);
+      if (at >= 0) readOnly.splice(at, 1);
+      if (m.readOnly) readOnly.push(m.virtual);
+      break;
+    }
+    case "gpu": {
+      const current = obj[key];
+      if (text.toLowerCase() === "all") {
+        if (Array.isArray(current)) throw badValue(flag, text, "cannot be combined with device numbers given before");
+        obj[key] = "all";
+      } else {
+        if (current === "all") throw badValue(flag, text, `cannot be combined with "all" given before`);
+        append(policy, spec.field!, readIntegerList(flag, text));
+      }
+      break;
+    }
+    default:
+      throw new Error(`run flag --${spec.long}: kind ${spec.kind} is not a policy kind`);
+  }
+}
+
+const HELP: RunOptions = {
+  help: true, policy: {}, readOnlyMounts: [], cmd: [], timeout: undefined, interactive: false, json: false, statusFd: undefined,
+};
+
+export function parseRunArgs(argv: readonly string[]): RunOptions {
+  const { uses, operands } = parseArgs(argv, RUN_FLAGS, { command: "sandlock run", hint: RUN_HINT });
+  if (uses.some((u) => u.spec.long === "help")) return HELP;
+  const later = uses.find((u) => u.spec.kind === "later");
+  if (later !== undefined) throw new UsageError(`sandlock: --${later.spec.long}: not supported yet (${later.spec.later})`);
+
+  const cli = new Map<string, FlagUse<RunFlag>>();
+  const policy: Draft = {};
+  const readOnlyMounts: string[] = [];
+  for (const use of uses) {
+    if (use.spec.kind === "cli") cli.set(use.spec.long, use); // scalars: the last one wins
+    else applyPolicyFlag(policy, use.spec, use.value, readOnlyMounts);
+  }
+
+  const shell = cli.get("exec-shell")?.value;
+  if (shell !== undefined && operands.length > 0) {
+    throw new UsageError(`sandlock run: -e runs a shell command; give either -e "..." or a command after "--", not both (got ${JSON.stringify(operands.join(" "))})`, RUN_HINT);
+  }
+  if (shell === undefined && operands.length === 0) {
+    throw new UsageError(`sandlock run: no command: give one after "--" (sandlock run -r /usr -- ls) or a shell command with -e "..."`, RUN_HINT);
+  }
+  const timeout = cli.get("timeout")?.value;
+  const statusFd = cli.get("status-fd")?.value;
+  return {
+    help: false,
+    policy,
+    readOnlyMounts,
+    cmd: shell !== undefined ? ["/bin/sh", "-c", shell] : operands,
+    timeout: timeout === undefined ? undefined : { ms: readSeconds("--timeout", timeout), text: timeout },
+    interactive: cli.has("interactive"),
+    json: cli.has("json"),
+    statusFd: statusFd === undefined ? undefined : readStatusFd("--status-fd", statusFd),
+  };
+}
