@@ -78,9 +78,12 @@ export function openStdio(opts: StdioOptions, defaults: Required<StdioOptions>, 
     stdin = pipeSocket(w, false);
     // A command that exits without reading its input closes the pipe: not an error here.
     stdin.on("error", () => undefined);
-    if (typeof inOpt === "string" || Buffer.isBuffer(inOpt)) stdin.end(inOpt);
+    // "pipe" is a keyword; any other string is data (use a Buffer to send the word itself).
+    if (inOpt === "pipe") {
+      // exposed as sb.stdin
+    } else if (typeof inOpt === "string" || Buffer.isBuffer(inOpt)) stdin.end(inOpt);
     else if (inOpt instanceof Readable) inOpt.pipe(stdin);
-    else if (inOpt !== "pipe") throw new SandboxError(`stdin: unsupported option ${String(inOpt)}`);
+    else throw new SandboxError(`stdin: unsupported option ${String(inOpt)}`);
   }
 
   ([opts.stdout ?? defaults.stdout, opts.stderr ?? defaults.stderr] as const).forEach((o, i) => {
