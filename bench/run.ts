@@ -1,0 +1,22 @@
+// `npm run bench`: runs every benchmark and prints ratios against the bare run measured in
+// the same invocation, with min/median/max over rounds. Results also go to
+// bench/results/latest.json.
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { benchCli, benchLibrary, report } from "./spawn.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const rounds = Number(process.env.BENCH_ROUNDS ?? 9);
+
+const library = await benchLibrary(rounds, 200);
+console.log(report("Library: Sandbox.run(/bin/true) vs child_process.spawn(/bin/true), per run", "child_process.spawn", library));
+console.log("  target: overhead within 0.5 ms (DESIGN 5)\n");
+const cli = benchCli(rounds, 20);
+console.log(report("CLI: sandlock run -- /bin/true vs node -e 0, per run", "node -e 0", cli));
+console.log("  target: overhead within 10 ms (DESIGN 5)\n");
+
+const out = join(ROOT, "bench", "results");
+mkdirSync(out, { recursive: true });
+writeFileSync(join(out, "latest.json"), JSON.stringify({ date: new Date().toISOString(), rounds, library, cli }, null, 2) + "\n");
