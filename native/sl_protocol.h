@@ -43,6 +43,11 @@ struct sl_step_header {
 #define SL_STEP_DUMPABLE 16          /* u32 value */
 #define SL_STEP_MAX 16
 
+/* Sub-call of a failed step, reported as op | sub << 8. */
+#define SL_SUB_MAIN 0      /* the step's own system call */
+#define SL_SUB_OPEN 1      /* the open that precedes it (Landlock path rules) */
+#define SL_SUB_MALFORMED 2 /* a payload the executor could not parse */
+
 /* Launcher file descriptors, as the launcher process receives them. */
 #define SL_FD_PLAN 3    /* memfd holding the plan */
 #define SL_FD_STATUS 4  /* launcher -> TypeScript: struct sl_msg records */

@@ -119,7 +119,7 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
       if (path == NULL) break;
       long fd = SC3(NR_openat, AT_FDCWD, path, O_PATH | O_CLOEXEC);
       if (fd < 0) {
-        *sub = 1; /* the open, not the rule */
+        *sub = SL_SUB_OPEN;
         return fd;
       }
       struct sl_landlock_path_beneath_attr attr = {.allowed_access = rd64(p), .parent_fd = (int32_t)fd};
@@ -155,7 +155,7 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
     default:
       break;
   }
-  *sub = 2; /* malformed payload: a bug in the plan encoder */
+  *sub = SL_SUB_MALFORMED; /* a bug in the plan encoder */
   return -EINVAL;
 }
 

@@ -4,7 +4,7 @@
 import { encodeProgram } from "./bpf/assembler.js";
 import type { Features } from "./features.js";
 import { landlockNeeded, planLandlock, type LandlockPlan } from "./landlock.js";
-import { PLAN_MAGIC, PLAN_VERSION, Step, type StepOp } from "./protocol.js";
+import { PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, Step, type StepOp } from "./protocol.js";
 import { buildSeccompProgram } from "./seccomp.js";
 
 export interface PlanStep {
@@ -112,5 +112,6 @@ export function encodePlan(plan: Plan): Buffer {
     parts.push(u32(s.op, s.payload.length), s.payload, Buffer.alloc(pad));
     total += 8 + s.payload.length + pad;
   }
+  if (total > PLAN_MAX_BYTES) throw new Error(`plan: ${total} bytes exceeds the launcher's limit of ${PLAN_MAX_BYTES}`);
   return Buffer.concat([u32(PLAN_MAGIC, PLAN_VERSION, total, plan.steps.length), ...parts], total);
 }

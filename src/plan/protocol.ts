@@ -3,6 +3,7 @@
 
 export const PLAN_MAGIC = 0x314c5053;
 export const PLAN_VERSION = 1;
+export const PLAN_MAX_BYTES = 64 << 20;
 
 export const Step = {
   PDEATHSIG: 1,
@@ -33,5 +34,5 @@ export const Fatal = { PLAN_READ: 1, PLAN_FORMAT: 2, SIGNALS: 3, FORK: 4, SUBREA
 
 export const Cmd = { STOP: "S", CONT: "C", KILL: "K" } as const;
 
-/** Sub-call of a step that failed (high byte of the reported op). */
+/** Sub-call of a step that failed: the reported value is op | sub << 8. */
 export const SubCall = { MAIN: 0, OPEN: 1, MALFORMED: 2 } as const;

@@ -123,6 +123,15 @@ export class BpfAssembler {
     });
     const last = out[out.length - 1];
     if (last === undefined || last.code !== BPF.RET_K) throw new Error("bpf: program must end with a return");
+    // A jump must land on an instruction: a label after the last one is a bug here, not
+    // something to leave for the kernel to refuse at load time.
+    out.forEach((ins, i) => {
+      const isJump = (ins.code & 0x07) === 0x05;
+      const targets = !isJump ? [] : ins.code === BPF.JMP_JA ? [ins.k] : [ins.jt, ins.jf];
+      for (const off of targets) {
+        if (i + 1 + off >= out.length) throw new Error(`bpf: jump from ${i} lands past the end of the program`);
+      }
+    });
     if (out.length > 4096) throw new Error(`bpf: program has ${out.length} instructions, above BPF_MAXINSNS`);
     return out;
   }
