@@ -64,7 +64,10 @@ export function parseArgs<S extends FlagSpec>(argv: readonly string[], specs: re
 
   const takeValue = (spec: S, written: string, i: number): string => {
     const next = argv[i + 1];
-    if (next === undefined || looksLikeFlag(next)) throw fail(`${written} needs a value (${spec.arg})`);
+    if (next === undefined || looksLikeFlag(next)) {
+      const name = written === `--${spec.long}` ? written : `${written} (--${spec.long})`;
+      throw fail(`${name} needs a value (${spec.arg})`);
+    }
     return next;
   };
 

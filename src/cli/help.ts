@@ -1,0 +1,69 @@
+// Help texts, generated from the flag table so every flag of `sandlock run` is documented
+// exactly once, with one line each, followed by the exit codes.
+
+import { PROTECTIONS } from "../policy/types.js";
+import { flagLabel } from "./args.js";
+import { RUN_FLAGS, type RunFlag } from "./run-flags.js";
+import { packageVersion } from "./version.js";
+
+const USAGE = `Usage:
+  sandlock run [flags] -- CMD [ARG...]      run CMD in a sandbox
+  sandlock run [flags] -e "shell command"   run /bin/sh -c "shell command" in a sandbox
+  sandlock check [--json]                   what this kernel supports
+  sandlock --version | --help
+`;
+
+const COMMANDS = `Commands:
+  run       run a command in a sandbox (flags below)
+  check     Landlock ABI, every protection and whether this kernel has it, seccomp
+  profile   list|show NAME: sandbox profiles (not supported yet)
+  ps        list running named sandboxes (not supported yet)
+  inspect   NAME: show a running sandbox (not supported yet)
+  kill      NAME: kill a running sandbox (not supported yet)
+`;
+
+const EXIT_CODES = `Exit codes:
+  N       the command's own exit code
+  128+N   the command was killed by signal N (or sandlock got SIGINT, SIGTERM or SIGHUP and killed it)
+  124     the timeout (-t) expired; "sandlock: timeout after Ns" on stderr
+  125     usage or policy error (the message names the flag and the value)
+  126     confinement failed before exec (the message names the step and errno, or the missing protection)
+  127     the command was not found
+`;
+
+const NOTES = `Flags stop at "--" or at the first argument that is not a flag. List flags repeat;
+flags given twice otherwise: the last one wins. Sizes: 512M, 2G (K, M, G, T: powers of 1024).
+Protections (--allow-degraded, --disable): ${PROTECTIONS.join(", ")}.
+`;
+
+function flagLine(f: RunFlag, width: number): string {
+  const label = (f.short === undefined ? "    " : "") + flagLabel(f) + (f.arg === undefined ? "" : ` ${f.arg}`);
+  const note = f.kind === "later" ? " (not supported yet)" : "";
+  return `  ${label.padEnd(width)}  ${f.help}${note}\n`;
+}
+
+function flagSections(): string {
+  const width = Math.max(...RUN_FLAGS.map((f) => (f.short === undefined ? 4 : 0) + flagLabel(f).length + (f.arg === undefined ? 0 : f.arg.length + 1)));
+  const sections = new Map<string, RunFlag[]>();
+  for (const f of RUN_FLAGS) sections.set(f.section, [...(sections.get(f.section) ?? []), f]);
+  let out = "";
+  for (const [section, flags] of sections) out += `\n${section}:\n${flags.map((f) => flagLine(f, width)).join("")}`;
+  return out;
+}
+
+export function mainHelp(): string {
+  return `sandlock ${packageVersion()}: run a command in a Linux sandbox (Landlock + seccomp), no root needed\n\n` +
+    `${USAGE}\n${COMMANDS}\nFlags of run:\n${flagSections()}\n${NOTES}\n${EXIT_CODES}`;
+}
+
+export function runHelp(): string {
+  return `sandlock run: run a command in a sandbox\n\n` +
+    `Usage:\n  sandlock run [flags] -- CMD [ARG...]\n  sandlock run [flags] -e "shell command"\n${flagSections()}\n${NOTES}\n${EXIT_CODES}`;
+}
+
+export function checkHelp(): string {
+  return `sandlock check: what this kernel supports\n\nUsage:\n  sandlock check [--json]\n\n` +
+    `Prints the kernel release, the Landlock ABI, every protection with the ABI it needs and\n` +
+    `whether this kernel has it, and seccomp. Exit 0 when Landlock ABI >= 1, else 1.\n\n` +
+    `  --json      print the same as one JSON object\n  -h, --help  show this help\n`;
+}

@@ -1,0 +1,56 @@
+// The sandlock command: dispatches to one subcommand, loading only that one's modules so
+// `sandlock run` starts fast. Returns the exit code; bin/sandlock.js sets it.
+
+import { closest } from "../policy/suggest.js";
+import { EXIT_USAGE, UsageError } from "./usage-error.js";
+
+const COMMANDS = ["run", "check", "profile", "ps", "inspect", "kill", "help"] as const;
+
+/** Commands of SPEC 9 whose machinery comes with later parts of sandlock. */
+const LATER: Readonly<Record<string, string>> = {
+  profile: "profiles arrive in a later version",
+  ps: "needs the registry of running named sandboxes",
+  inspect: "needs the registry of running named sandboxes",
+  kill: "needs the registry of running named sandboxes",
+};
+
+const MAIN_HINT = `see "sandlock --help"`;
+
+async function dispatch(argv: readonly string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  switch (first) {
+    case "run":
+      return (await import("./run.js")).runCommand(rest);
+    case "check":
+      return (await import("./check.js")).checkCommand(rest);
+    case "--version":
+      process.stdout.write(`sandlock ${(await import("./version.js")).packageVersion()}\n`);
+      return 0;
+    case "--help":
+    case "-h":
+    case "help": {
+      const help = await import("./help.js");
+      const topic = first === "help" ? rest[0] : undefined;
+      process.stdout.write(topic === "run" ? help.runHelp() : topic === "check" ? help.checkHelp() : help.mainHelp());
+      return 0;
+    }
+    case undefined:
+      throw new UsageError("sandlock: no command given (try: sandlock run -r /usr -- ls)", MAIN_HINT);
+  }
+  if (Object.hasOwn(LATER, first)) throw new UsageError(`sandlock: ${first}: not supported yet (${LATER[first]})`);
+  if (first.startsWith("-")) {
+    throw new UsageError(`sandlock: unknown flag ${first} (flags go after the command: sandlock run ${first} ...)`, MAIN_HINT);
+  }
+  const match = closest(first, COMMANDS);
+  throw new UsageError(`sandlock: unknown command ${JSON.stringify(first)}${match ? ` (did you mean ${JSON.stringify(match)}?)` : ""}`, MAIN_HINT);
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    return await dispatch(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`${e.message}\n${e.hint === undefined ? "" : `(${e.hint})\n`}`);
+    return EXIT_USAGE;
+  }
+}

@@ -1,0 +1,29 @@
+// RunResult -> sandlock's exit code (SPEC 9): the command's own code, 128+N for signal N,
+// 124 after a timeout (with "sandlock: timeout after Ns" on stderr).
+
+import { constants } from "node:os";
+import type { RunResult } from "../result.js";
+import { EXIT_TIMEOUT } from "./report.js";
+
+export const EXIT_SIGNAL_BASE = 128;
+
+function signalNumber(name: string): number {
+  const known = (constants.signals as Record<string, number | undefined>)[name];
+  if (known !== undefined) return known;
+  const m = /^SIG(\d+)$/.exec(name); // real-time signals have no name in Node's table
+  return m ? Number(m[1]) : constants.signals.SIGKILL;
+}
+
+/**
+ * `cliSignal`: a signal sandlock itself received and answered by killing the sandbox;
+ * it decides the code whatever the command's own ending was.
+ */
+export function exitCodeOf(result: RunResult, cliSignal: number | undefined, timeoutText: string | undefined): number {
+  if (cliSignal !== undefined) return EXIT_SIGNAL_BASE + cliSignal;
+  if (result.status === "timeout") {
+    process.stderr.write(`sandlock: timeout after ${timeoutText ?? "?"}s\n`);
+    return EXIT_TIMEOUT;
+  }
+  if (result.signal !== null) return EXIT_SIGNAL_BASE + signalNumber(result.signal);
+  return result.exitCode ?? EXIT_SIGNAL_BASE + constants.signals.SIGKILL;
+}

@@ -1,0 +1,76 @@
+// Errors of a run -> what the user reads and the exit code (SPEC 9): policy errors name the
+// flag that set the field; confinement failures are 126, or 127 for a missing command.
+
+import { FLAG_OF_FIELD } from "./run-flags.js";
+import { EXIT_USAGE, UsageError } from "./usage-error.js";
+
+export const EXIT_TIMEOUT = 124;
+export const EXIT_CONFINEMENT = 126;
+export const EXIT_NOT_FOUND = 127;
+
+export interface Failure {
+  readonly code: string;
+  readonly message: string;
+  readonly exitCode: number;
+}
+
+/** The fields of sandlock's error tree this module reads (branching on `code`, not class). */
+interface LibraryError {
+  code: string;
+  message: string;
+  field?: string;
+  step?: string;
+  errno?: string;
+}
+
+function isLibraryError(e: unknown): e is LibraryError {
+  return e instanceof Error && typeof (e as { code?: unknown }).code === "string";
+}
+
+/**
+ * "maxMemory: \"12X\" is not..." -> "--max-memory: \"12X\" is not...". A nested field keeps
+ * its sub-part: "user.uid: 5 is..." -> "--user (uid): 5 is...".
+ */
+export function flagMessage(field: string, message: string): string {
+  let flag = FLAG_OF_FIELD.get(field);
+  let sub = "";
+  if (flag === undefined) {
+    const base = /^[^.[]+/.exec(field)?.[0] ?? field;
+    flag = FLAG_OF_FIELD.get(base);
+    if (flag === undefined) return message;
+    sub = field.slice(base.length).replace(/^\./, "");
+    const bracket = /^\[(.*)\]$/.exec(sub);
+    if (bracket !== null) {
+      try {
+        sub = String(JSON.parse(bracket[1]!));
+      } catch {
+        sub = bracket[1]!;
+      }
+    }
+  }
+  const label = sub === "" ? flag : `${flag} (${sub})`;
+  return message.startsWith(`${field}:`) ? `${label}${message.slice(field.length)}` : `${label}: ${message}`;
+}
+
+/** How a thrown error ends the run, or undefined when it is not one of ours (a bug). */
+export function describeFailure(e: unknown): Failure | undefined {
+  if (e instanceof UsageError) return { code: "USAGE", message: e.message, exitCode: EXIT_USAGE };
+  if (!isLibraryError(e)) return undefined;
+  const say = (m: string): string => `sandlock: ${m}`;
+  switch (e.code) {
+    case "POLICY_INVALID":
+    case "POLICY_UNSUPPORTED":
+      return { code: e.code, message: say(e.field !== undefined ? flagMessage(e.field, e.message) : e.message), exitCode: EXIT_USAGE };
+    case "CONFINEMENT_STEP_FAILED":
+    case "CONFINEMENT_UNAVAILABLE": {
+      const notFound = e.step?.startsWith("execve") === true && e.errno === "ENOENT";
+      return { code: e.code, message: say(e.message), exitCode: notFound ? EXIT_NOT_FOUND : EXIT_CONFINEMENT };
+    }
+    case "SUPERVISOR_FAILED":
+    case "SANDBOX_STATE":
+    case "BRANCH_FAILED":
+      return { code: e.code, message: say(e.message), exitCode: EXIT_USAGE };
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,74 @@
+// Runs the command of `sandlock run` in a sandbox: the only CLI module that loads the
+// library's runtime. Chooses run / runInteractive / spawn+wait, reports, exits.
+
+import { isatty } from "node:tty";
+import { Policy } from "../policy/policy.js";
+import type { RunResult } from "../result.js";
+import { Sandbox, type SpawnOptions } from "../sandbox.js";
+import { EXIT_SIGNAL_BASE, exitCodeOf } from "./outcome.js";
+import { describeFailure } from "./report.js";
+import type { RunOptions } from "./run-options.js";
+import { SignalGuard } from "./signals.js";
+import { StatusWriter } from "./status-fd.js";
+import { UsageError } from "./usage-error.js";
+
+function spawnOptions(o: RunOptions, signal: AbortSignal): SpawnOptions {
+  const output = o.json ? "pipe" : "inherit";
+  const opts: SpawnOptions = { stdin: "inherit", stdout: output, stderr: output, signal };
+  if (o.timeout !== undefined) opts.timeout = o.timeout.ms;
+  return opts;
+}
+
+/** fsMount has no read-only flag yet: a ":ro" mount cannot be honoured, so it is refused. */
+function refuseReadOnlyMounts(o: RunOptions, policy: Policy): void {
+  const v = o.readOnlyMounts[0];
+  if (v === undefined) return;
+  const spec = `${v}:${policy.fsMount[v] ?? "?"}:ro`;
+  throw new UsageError(`sandlock: --fs-mount: ${JSON.stringify(spec)}: read-only mounts are not supported yet (the policy's fsMount has no read-only flag)`);
+}
+
+async function launch(o: RunOptions, policy: Policy, interactive: boolean, opts: SpawnOptions, status: StatusWriter | undefined): Promise<RunResult> {
+  if (status === undefined) {
+    return interactive ? Sandbox.runInteractive(policy, o.cmd, opts) : Sandbox.run(policy, o.cmd, opts);
+  }
+  const sb = new Sandbox(policy);
+  await sb.spawn(o.cmd, opts);
+  status.write({ event: "started", pid: sb.pid });
+  const result = await sb.wait();
+  status.write({ event: "exited", ...result.toJSON() });
+  return result;
+}
+
+export async function execute(o: RunOptions): Promise<number> {
+  const tty = isatty(0);
+  const interactive = o.interactive || tty;
+  if (o.statusFd !== undefined && interactive) {
+    // Sandbox.spawn always gives the command its own process group; in a terminal that
+    // group is in the background and stops (SIGTTIN) as soon as it reads the terminal.
+    throw new UsageError(
+      `sandlock: --status-fd: cannot be combined with an interactive run yet (${o.interactive ? "-i" : "stdin is a terminal"}); ` +
+        "run it with stdin redirected (e.g. </dev/null) and without -i",
+    );
+  }
+  const guard = new SignalGuard(tty); // a terminal on stdin implies an interactive run
+  const status = o.statusFd === undefined ? undefined : new StatusWriter(o.statusFd);
+  try {
+    const policy = new Policy(o.policy);
+    refuseReadOnlyMounts(o, policy);
+    if (guard.received !== undefined) return EXIT_SIGNAL_BASE + guard.received;
+    const result = await launch(o, policy, interactive, spawnOptions(o, guard.signal), status);
+    if (o.json) process.stdout.write(`${JSON.stringify(result.toJSON())}\n`);
+    return exitCodeOf(result, guard.received, o.timeout?.text);
+  } catch (e) {
+    if (guard.received !== undefined) return EXIT_SIGNAL_BASE + guard.received;
+    const failure = describeFailure(e);
+    if (failure === undefined) throw e;
+    process.stderr.write(`${failure.message}\n`);
+    const error = { code: failure.code, message: failure.message, exitCode: failure.exitCode };
+    if (o.json) process.stdout.write(`${JSON.stringify({ error })}\n`);
+    status?.write({ event: "error", ...error });
+    return failure.exitCode;
+  } finally {
+    guard.dispose();
+  }
+}
