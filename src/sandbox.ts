@@ -23,6 +23,11 @@ export interface SpawnOptions extends StdioOptions {
   timeout?: number;
   /** Aborting kills every process: status "timeout" for a TimeoutError reason, else "killed". */
   signal?: AbortSignal;
+  /**
+   * Keep the command in the caller's process group (default false: it gets its own). A
+   * command that reads the terminal needs this, or it stops as a background job.
+   */
+  foreground?: boolean;
 }
 
 const RUN_DEFAULTS = { stdin: "ignore", stdout: "pipe", stderr: "pipe" } as const;
@@ -60,14 +65,14 @@ export class Sandbox {
   /** Spawns, waits, and returns the result with stdout and stderr captured. */
   static async run(policy: Policy | PolicyInput, cmd: readonly string[], opts: SpawnOptions = {}): Promise<RunResult> {
     const sb = new Sandbox(policy);
-    await sb.spawnWith(cmd, opts, RUN_DEFAULTS, true, false);
+    await sb.spawnWith(cmd, opts, RUN_DEFAULTS, !opts.foreground, false);
     return sb.wait();
   }
 
   /** Like run, with the caller's stdin, stdout and stderr. */
   static async runInteractive(policy: Policy | PolicyInput, cmd: readonly string[], opts: SpawnOptions = {}): Promise<RunResult> {
     const sb = new Sandbox(policy);
-    await sb.spawnWith(cmd, opts, INTERACTIVE_DEFAULTS, false, false);
+    await sb.spawnWith(cmd, opts, INTERACTIVE_DEFAULTS, opts.foreground === false, false);
     return sb.wait();
   }
 
@@ -95,7 +100,7 @@ export class Sandbox {
 
   /** Starts the command; resolves once it has exec'd, rejects if setup or exec failed. */
   spawn(cmd: readonly string[], opts: SpawnOptions = {}): Promise<void> {
-    return this.spawnWith(cmd, opts, RUN_DEFAULTS, true, true);
+    return this.spawnWith(cmd, opts, RUN_DEFAULTS, !opts.foreground, true);
   }
 
   private async spawnWith(

@@ -42,21 +42,13 @@ async function launch(o: RunOptions, policy: Policy, interactive: boolean, opts:
 export async function execute(o: RunOptions): Promise<number> {
   const tty = isatty(0);
   const interactive = o.interactive || tty;
-  if (o.statusFd !== undefined && interactive) {
-    // Sandbox.spawn always gives the command its own process group; in a terminal that
-    // group is in the background and stops (SIGTTIN) as soon as it reads the terminal.
-    throw new UsageError(
-      `sandlock: --status-fd: cannot be combined with an interactive run yet (${o.interactive ? "-i" : "stdin is a terminal"}); ` +
-        "run it with stdin redirected (e.g. </dev/null) and without -i",
-    );
-  }
   const guard = new SignalGuard(tty); // a terminal on stdin implies an interactive run
   const status = o.statusFd === undefined ? undefined : new StatusWriter(o.statusFd);
   try {
     const policy = new Policy(o.policy);
     refuseReadOnlyMounts(o, policy);
     if (guard.received !== undefined) return EXIT_SIGNAL_BASE + guard.received;
-    const result = await launch(o, policy, interactive, spawnOptions(o, guard.signal), status);
+    const result = await launch(o, policy, interactive, { ...spawnOptions(o, guard.signal), foreground: interactive }, status);
     if (o.json) process.stdout.write(`${JSON.stringify(result.toJSON())}\n`);
     return exitCodeOf(result, guard.received, o.timeout?.text);
   } catch (e) {

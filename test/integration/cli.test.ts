@@ -323,11 +323,11 @@ test("--status-fd: not a number, not open, or one of Node's own descriptors", as
   assert.match(r.stderr, /^sandlock: --status-fd: "4" is not/);
 });
 
-test("--status-fd cannot be combined with -i (the command would get its own process group)", async () => {
+test("--status-fd works with -i (the command stays in the caller's process group)", async () => {
   const r = await sandlock(["run", ...RO, "-i", "--status-fd", "3", "--", "true"], { fd3: true });
-  assert.equal(r.code, 125);
-  assert.match(r.stderr, /^sandlock: --status-fd: cannot be combined with an interactive run yet \(-i\)/);
-  assert.equal(r.fd3, "", "no event for a run that never started");
+  assert.equal(r.code, 0, r.stderr);
+  const events = r.fd3.trim().split("\n").map((l) => JSON.parse(l) as { event: string });
+  assert.deepEqual(events.map((e) => e.event), ["started", "exited"]);
 });
 
 test("check: the host's Landlock ABI and every protection", async () => {
