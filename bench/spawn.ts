@@ -68,7 +68,7 @@ function timeCommand(file: string, args: string[]): number {
 }
 
 export function benchCli(rounds: number, perRound: number): PairResult {
-  const cli = join(ROOT, "bin", "sandlock.js");
+  const cli = join(ROOT, "bin", "sandlock.cjs");
   const sandlockArgs = [cli, "run", ...SYSTEM_RO.flatMap((p) => ["-r", p]), "--", "/bin/true"];
   const avg = (f: () => number): number => {
     let t = 0;

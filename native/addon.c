@@ -200,6 +200,16 @@ static napi_value sl_landlock_abi(napi_env env, napi_callback_info info) {
   return make_int(env, abi < 0 ? -errno : abi);
 }
 
+/* ---- isatty(fd) -> boolean (without loading node:tty and node:net) ---- */
+
+static napi_value sl_isatty(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_INT(env, 0, fd);
+  napi_value out;
+  napi_get_boolean(env, isatty(fd) == 1, &out);
+  return out;
+}
+
 /* ---- pollFd(fd, callback) -> handle: callback(status, events) on each readiness ---- */
 
 struct sl_poll {
@@ -292,6 +302,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"memfd", NULL, sl_memfd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"waitPidfd", NULL, sl_wait_pidfd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"landlockAbi", NULL, sl_landlock_abi, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"isatty", NULL, sl_isatty, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollFd", NULL, sl_poll_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollClose", NULL, sl_poll_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -30,6 +30,12 @@ export interface SpawnOptions extends StdioOptions {
   foreground?: boolean;
 }
 
+/** Milliseconds on the monotonic clock (the global `performance` loads perf_hooks lazily,
+ * which costs a CLI run a couple of milliseconds of start-up). */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
 const RUN_DEFAULTS = { stdin: "ignore", stdout: "pipe", stderr: "pipe" } as const;
 const INTERACTIVE_DEFAULTS = { stdin: "inherit", stdout: "inherit", stderr: "inherit" } as const;
 
@@ -124,7 +130,7 @@ export class Sandbox {
     this.enforcement = features.enforcement;
 
     this.stateValue = "running";
-    this.startedAt = performance.now();
+    this.startedAt = monotonicMs();
     const stdio = openStdio(opts, defaults, exposeStreams);
     this.stdio = stdio;
     let launcher: LauncherProcess;
@@ -187,7 +193,7 @@ export class Sandbox {
       for (const c of this.cleanups.splice(0)) c();
     }
     const output = await stdio.collected;
-    const durationMs = performance.now() - this.startedAt;
+    const durationMs = monotonicMs() - this.startedAt;
     let status: RunStatus = exit.signal !== null ? "signaled" : "exited";
     if (this.killReason !== undefined && exit.signal !== null) status = this.killReason;
     return new RunResult({

@@ -1,5 +1,5 @@
 // The sandlock command: dispatches to one subcommand, loading only that one's modules so
-// `sandlock run` starts fast. Returns the exit code; bin/sandlock.js sets it.
+// `sandlock run` starts fast. Returns the exit code; bin/sandlock.cjs sets it.
 
 import { closest } from "../policy/suggest.js";
 import { EXIT_USAGE, UsageError } from "./usage-error.js";
@@ -54,3 +54,5 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT_USAGE;
   }
 }
+
+export { warmUp } from "./warm-up.js";

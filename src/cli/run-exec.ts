@@ -1,7 +1,7 @@
 // Runs the command of `sandlock run` in a sandbox: the only CLI module that loads the
 // library's runtime. Chooses run / runInteractive / spawn+wait, reports, exits.
 
-import { isatty } from "node:tty";
+import { native } from "../confine/native.js";
 import { Policy } from "../policy/policy.js";
 import type { RunResult } from "../result.js";
 import { Sandbox, type SpawnOptions } from "../sandbox.js";
@@ -40,7 +40,7 @@ async function launch(o: RunOptions, policy: Policy, interactive: boolean, opts:
 }
 
 export async function execute(o: RunOptions): Promise<number> {
-  const tty = isatty(0);
+  const tty = native().isatty(0);
   const interactive = o.interactive || tty;
   const guard = new SignalGuard(tty); // a terminal on stdin implies an interactive run
   const status = o.statusFd === undefined ? undefined : new StatusWriter(o.statusFd);

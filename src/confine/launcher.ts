@@ -1,8 +1,7 @@
 // The TypeScript face of one native launcher process: starts it with the plan and stdio,
 // decodes its status messages, sends stop/continue/kill, and reaps it through its pidfd.
 
-import { closeSync, writeSync } from "node:fs";
-import { Socket } from "node:net";
+import { closeSync, readSync, writeSync } from "node:fs";
 import { ConfinementError, SupervisorError } from "../errors.js";
 import { Cmd, Fatal, LauncherFd, Msg, MSG_BYTES, Step, SubCall, type StepOp } from "../plan/protocol.js";
 import type { PlanStep } from "../plan/plan.js";
@@ -41,7 +40,6 @@ export class LauncherProcess {
 
   private readonly pidfd: number;
   private controlFd: number;
-  private readonly status: Socket;
   private readonly steps: readonly PlanStep[];
   private pending: Pending[] = [];
   private exitMsg: LauncherExit | undefined;
@@ -79,10 +77,26 @@ export class LauncherProcess {
     this.pid = pid;
     this.pidfd = pidfd;
     this.controlFd = controlW;
-    this.status = new Socket({ fd: statusR, readable: true, writable: false });
-    this.status.on("data", (chunk: Buffer) => this.onData(chunk));
-    this.status.on("error", () => undefined);
-    const statusEnded = new Promise<void>((resolve) => this.status.once("close", () => resolve()));
+    // Status messages are read straight off the pipe from an event-loop poll handle: no
+    // stream machinery (which also keeps node:net out of a CLI run's start-up).
+    const statusEnded = new Promise<void>((resolve) => {
+      const buf = Buffer.alloc(64 * MSG_BYTES);
+      const handle = n.pollFd(statusR, () => {
+        let got = 0;
+        try {
+          got = readSync(statusR, buf, 0, buf.length, null);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === "EAGAIN") return;
+        }
+        if (got > 0) {
+          this.onData(Buffer.from(buf.subarray(0, got)));
+          return;
+        }
+        n.pollClose(handle);
+        closeSync(statusR);
+        resolve();
+      });
+    });
     const reaped = new Promise<void>((resolve) => {
       const handle = n.pollFd(pidfd, () => {
         if (n.waitPidfd(pidfd) === null) return;

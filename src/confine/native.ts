@@ -12,6 +12,7 @@ export interface NativeAddon {
   memfd(data: Buffer): number;
   waitPidfd(pidfd: number): [code: number, signal: number] | null;
   landlockAbi(): number;
+  isatty(fd: number): boolean;
   pollFd(fd: number, cb: (status: number, events: number) => void): object;
   pollClose(handle: object): void;
 }

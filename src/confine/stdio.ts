@@ -2,8 +2,9 @@
 // descriptors the command receives, plus the parent-side Node streams and capture.
 
 import { closeSync, openSync } from "node:fs";
-import { Socket } from "node:net";
-import { Readable, Writable } from "node:stream";
+import { createRequire } from "node:module";
+import type { Socket } from "node:net";
+import type { Readable, Writable } from "node:stream";
 import { SandboxError } from "../errors.js";
 import { native } from "./native.js";
 
@@ -28,12 +29,20 @@ export interface StdioSet {
   collected: Promise<{ stdout: Buffer | null; stderr: Buffer | null }>;
 }
 
+// node:net and node:stream load only when a run pipes its output: a run with inherited
+// or ignored stdio (the CLI's) never pays for them at start-up.
+const load = createRequire(import.meta.url);
+let streamModule: typeof import("node:stream") | undefined;
+let netModule: typeof import("node:net") | undefined;
+const streams = (): typeof import("node:stream") => (streamModule ??= load("node:stream") as typeof import("node:stream"));
+const net = (): typeof import("node:net") => (netModule ??= load("node:net") as typeof import("node:net"));
+
 function devNull(write: boolean): number {
   return openSync("/dev/null", write ? "w" : "r");
 }
 
 function pipeSocket(fd: number, readable: boolean): Socket {
-  return new Socket({ fd, readable, writable: !readable });
+  return new (net().Socket)({ fd, readable, writable: !readable });
 }
 
 /**
@@ -82,7 +91,7 @@ export function openStdio(opts: StdioOptions, defaults: Required<StdioOptions>, 
     if (inOpt === "pipe") {
       // exposed as sb.stdin
     } else if (typeof inOpt === "string" || Buffer.isBuffer(inOpt)) stdin.end(inOpt);
-    else if (inOpt instanceof Readable) inOpt.pipe(stdin);
+    else if (typeof inOpt === "object" && inOpt instanceof streams().Readable) inOpt.pipe(stdin);
     else throw new SandboxError(`stdin: unsupported option ${String(inOpt)}`);
   }
 
@@ -93,13 +102,13 @@ export function openStdio(opts: StdioOptions, defaults: Required<StdioOptions>, 
     } else if (o === "ignore") {
       childFds[target] = devNull(true);
       toClose.push(childFds[target]);
-    } else if (o === "pipe" || o instanceof Writable) {
+    } else if (o === "pipe" || (typeof o === "object" && o instanceof streams().Writable)) {
       const [r, w] = n.pipe();
       childFds[target] = w;
       toClose.push(w);
       const sock = pipeSocket(r, true);
       if (o === "pipe") {
-        outputs[i] = expose ? new Readable({ read: () => undefined }) : null;
+        outputs[i] = expose ? new (streams().Readable)({ read: () => undefined }) : null;
         captures[i] = collect(sock, outputs[i] ?? null);
       } else {
         sock.pipe(o, { end: false });

@@ -11,9 +11,24 @@ let override: Partial<HostFacts> | undefined;
 export function probeHost(): HostFacts {
   if (cached === undefined) {
     const abi = native().landlockAbi();
-    cached = { landlockAbi: abi > 0 ? abi : 0, cpuCount: cpus().length };
+    // The CPU count reads /proc/cpuinfo: only policies with cpuCores ever ask for it.
+    let cpuCount: number | undefined;
+    cached = {
+      landlockAbi: abi > 0 ? abi : 0,
+      get cpuCount(): number {
+        return (cpuCount ??= cpus().length);
+      },
+    };
   }
-  return override ? { ...cached, ...override } : cached;
+  const real = cached;
+  const o = override;
+  if (o === undefined) return real;
+  return {
+    landlockAbi: o.landlockAbi ?? real.landlockAbi,
+    get cpuCount(): number {
+      return o.cpuCount ?? real.cpuCount;
+    },
+  };
 }
 
 /** For tests: pretend the host has these facts (undefined restores the real ones). */

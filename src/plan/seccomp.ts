@@ -35,7 +35,8 @@ function nr(name: string): number {
   return n;
 }
 
-type Handler = (b: BpfAssembler) => void;
+/** Emits the code for one syscall into the program; `p` prefixes its labels. */
+type Handler = (b: BpfAssembler, p: string) => void;
 
 /**
  * Layout: architecture check, x32 refusal, then a binary search over the syscall number
@@ -77,7 +78,7 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
       .ret(EPERM)
       .ret(Ret.ALLOW);
   });
-  handlers.set(nr("socket"), (b) => socketBlock(b, spec));
+  handlers.set(nr("socket"), (b, p) => socketBlock(b, p, spec));
   // Blocked names come last: an extraDenySyscalls entry overrides an argument filter.
   for (const name of spec.blocked) handlers.set(nr(name), (b) => b.ret(EPERM));
 
@@ -92,11 +93,10 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
   const tree = (list: [number, Handler][]): void => {
     if (list.length <= 4) {
       for (const [n, h] of list) {
-        const inner = new BpfAssembler();
-        h(inner);
-        const insns = inner.assemble();
-        a.jeq(n, 0, insns.length);
-        for (const i of insns) a.raw(i);
+        const p = `h${labels++}.`;
+        a.jeq(n, 0, `${p}next`);
+        h(a, p);
+        a.label(`${p}next`);
       }
       a.ret(Ret.ALLOW);
       return;
@@ -120,25 +120,25 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
  * protocols on a stream socket (MPTCP, SCTP) are refused: Landlock's port rules are
  * written for TCP.
  */
-function socketBlock(b: BpfAssembler, spec: SeccompSpec): void {
+function socketBlock(b: BpfAssembler, p: string, spec: SeccompSpec): void {
   const EPERM = Ret.errno(Errno.EPERM);
   b.load(SeccompData.argLow(0))
-    .jeq(AF.UNIX, "allow", 0)
-    .jeq(AF.INET, "inet", 0)
-    .jeq(AF.INET6, "inet", 0)
-    .jeq(AF.NETLINK, 0, "nofamily")
+    .jeq(AF.UNIX, `${p}allow`, 0)
+    .jeq(AF.INET, `${p}inet`, 0)
+    .jeq(AF.INET6, `${p}inet`, 0)
+    .jeq(AF.NETLINK, 0, `${p}nofamily`)
     .load(SeccompData.argLow(2))
-    .jeq(NETLINK_ROUTE, "allow", "nofamily");
-  b.label("inet").load(SeccompData.argLow(1)).and(SOCK.TYPE_MASK);
-  b.jeq(SOCK.STREAM, 0, "notstream")
+    .jeq(NETLINK_ROUTE, `${p}allow`, `${p}nofamily`);
+  b.label(`${p}inet`).load(SeccompData.argLow(1)).and(SOCK.TYPE_MASK);
+  b.jeq(SOCK.STREAM, 0, `${p}notstream`)
     .load(SeccompData.argLow(2))
-    .jeq(IPPROTO.IP, "allow", 0)
-    .jeq(IPPROTO.TCP, "allow", "deny");
-  b.label("notstream").jeq(SOCK.DGRAM, 0, "deny");
+    .jeq(IPPROTO.IP, `${p}allow`, 0)
+    .jeq(IPPROTO.TCP, `${p}allow`, `${p}deny`);
+  b.label(`${p}notstream`).jeq(SOCK.DGRAM, 0, `${p}deny`);
   b.load(SeccompData.argLow(2));
-  if (spec.allowUdp) b.jeq(IPPROTO.IP, "allow", 0).jeq(IPPROTO.UDP, "allow", 0);
-  if (spec.allowPing) b.jeq(IPPROTO.ICMP, "allow", 0).jeq(IPPROTO.ICMPV6, "allow", 0);
-  b.label("deny").ret(EPERM);
-  b.label("nofamily").ret(Ret.errno(Errno.EAFNOSUPPORT));
-  b.label("allow").ret(Ret.ALLOW);
+  if (spec.allowUdp) b.jeq(IPPROTO.IP, `${p}allow`, 0).jeq(IPPROTO.UDP, `${p}allow`, 0);
+  if (spec.allowPing) b.jeq(IPPROTO.ICMP, `${p}allow`, 0).jeq(IPPROTO.ICMPV6, `${p}allow`, 0);
+  b.label(`${p}deny`).ret(EPERM);
+  b.label(`${p}nofamily`).ret(Ret.errno(Errno.EAFNOSUPPORT));
+  b.label(`${p}allow`).ret(Ret.ALLOW);
 }

@@ -1,8 +1,6 @@
 // Syntax of the network targets a rule may name: IPv4, IPv6 (no zone index), CIDR
 // prefixes and RFC 1123 hostnames. Pure checks; nothing here resolves or connects.
 
-import { isIPv6 } from "node:net";
-
 /** Strict dotted quad: four decimal parts 0-255, no leading zeros (inet_aton would read them as octal). */
 export function isIPv4(text: string): boolean {
   const parts = text.split(".");
@@ -14,9 +12,35 @@ export function looksLikeIPv4(text: string): boolean {
   return /^[\d.]+$/.test(text);
 }
 
-/** A literal IPv6 address without brackets and without a zone index ("%eth0"). */
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
+/**
+ * A literal IPv6 address without brackets and without a zone index ("%eth0"): eight
+ * groups of 1-4 hex digits, or fewer with one "::", optionally ending in a dotted quad
+ * that stands for the last two groups. (Written here rather than taken from node:net,
+ * whose loading alone costs the CLI several milliseconds of start-up.)
+ */
 export function isIPv6Address(text: string): boolean {
-  return !text.includes("%") && isIPv6(text);
+  if (text.length < 2 || text.length > 45) return false;
+  let head = text;
+  let embedded = 0;
+  const lastColon = text.lastIndexOf(":");
+  const tail = text.slice(lastColon + 1);
+  if (tail.includes(".")) {
+    if (lastColon < 0 || !isIPv4(tail)) return false;
+    embedded = 2;
+    head = text.slice(0, lastColon + 1);
+    if (!head.endsWith("::")) head = head.slice(0, -1);
+  }
+  const gap = head.indexOf("::");
+  if (gap !== head.lastIndexOf("::")) return false; // a second "::", or ":::"
+  const groups = (s: string): string[] => (s === "" ? [] : s.split(":"));
+  if (gap >= 0) {
+    const all = [...groups(head.slice(0, gap)), ...groups(head.slice(gap + 2))];
+    return all.every((g) => HEX_GROUP.test(g)) && all.length + embedded <= 7;
+  }
+  const all = head.split(":");
+  return all.every((g) => HEX_GROUP.test(g)) && all.length + embedded === 8;
 }
 
 /**

@@ -7,7 +7,7 @@ import { join } from "node:path";
 
 /** The package root (dist/test/helpers -> ../../..). */
 export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-export const CLI = join(ROOT, "bin", "sandlock.js");
+export const CLI = join(ROOT, "bin", "sandlock.cjs");
 
 /** System trees to grant read access to so ordinary programs (sh, cat, node) run. */
 export const SYSTEM_RO: readonly string[] = ["/usr", "/lib", "/lib64", "/bin", "/etc"].filter((p) => existsSync(p));

@@ -1,4 +1,4 @@
-// The sandlock command as users run it: a child process of bin/sandlock.js, checked on its
+// The sandlock command as users run it: a child process of bin/sandlock.cjs, checked on its
 // exit code, its stdout and its stderr (messages name the flag and the value).
 
 import { spawn, type StdioOptions } from "node:child_process";
