@@ -2,52 +2,18 @@
 // Built from a plain object, JSON or the fluent builder; every path runs the same checks.
 
 import { PolicyBuilder } from "./builder.js";
-import type { PolicyFn } from "./policy-fn.js";
-import type { ProtectionChoice } from "./protection.js";
 import { invalid } from "./quote.js";
 import { policyToJSON } from "./serialize.js";
 import { assertSupported } from "./support.js";
-import type { BindSpec, CowAction, NetRule, PolicyFields, PolicyInput, PolicyJSON } from "./types.js";
+import type { PolicyFields, PolicyInput, PolicyJSON } from "./types.js";
 import { validatePolicy } from "./validate.js";
 
-export class Policy implements PolicyFields {
-  readonly fsReadable: readonly string[];
-  readonly fsWritable: readonly string[];
-  readonly fsDenied: readonly string[];
-  readonly extraDenySyscalls: readonly string[];
-  readonly extraAllowSyscalls: readonly string[];
-  readonly netAllow: readonly NetRule[];
-  readonly netDeny: readonly NetRule[];
-  readonly netAllowBind: readonly BindSpec[];
-  readonly netDenyBind: readonly BindSpec[];
-  readonly maxMemory: bigint | undefined;
-  readonly maxProcesses: number;
-  readonly maxProcessesExplicit: boolean;
-  readonly maxOpenFiles: number | undefined;
-  readonly maxCpu: number | undefined;
-  readonly cpuCores: readonly number[] | undefined;
-  readonly numCpus: number | undefined;
-  readonly randomSeed: bigint | undefined;
-  readonly deterministicDirs: boolean;
-  readonly noRandomizeMemory: boolean;
-  readonly noHugePages: boolean;
-  readonly noCoredump: boolean;
-  readonly name: string | undefined;
-  readonly workdir: string | undefined;
-  readonly cwd: string | undefined;
-  readonly fsStorage: string | undefined;
-  readonly maxDisk: bigint | undefined;
-  readonly onExit: CowAction;
-  readonly onError: CowAction;
-  readonly chroot: string | undefined;
-  readonly fsMount: Readonly<Record<string, string>>;
-  readonly cleanEnv: boolean;
-  readonly env: Readonly<Record<string, string>>;
-  readonly user: Readonly<{ uid: number; gid: number }> | undefined;
-  readonly gpuDevices: readonly number[] | "all" | undefined;
-  readonly portRemap: boolean;
-  readonly policyFn: PolicyFn | undefined;
-  readonly protection: ProtectionChoice;
+/** The validated fields, read-only; timeStart is a getter below (a Date is mutable). */
+// A class and an interface of the same name merge: the fields are declared once, in
+// PolicyFields, and the constructor copies them in.
+export interface Policy extends Readonly<Omit<PolicyFields, "timeStart">> {}
+
+export class Policy {
   /** A Date is mutable even when frozen, so the policy keeps the instant and hands out copies. */
   readonly #timeStartMs: number | undefined;
 
@@ -58,44 +24,9 @@ export class Policy implements PolicyFields {
   constructor(input: PolicyInput | Policy = {}) {
     const f: PolicyFields = input instanceof Policy ? input : validatePolicy(input);
     assertSupported(f);
-    this.fsReadable = f.fsReadable;
-    this.fsWritable = f.fsWritable;
-    this.fsDenied = f.fsDenied;
-    this.extraDenySyscalls = f.extraDenySyscalls;
-    this.extraAllowSyscalls = f.extraAllowSyscalls;
-    this.netAllow = f.netAllow;
-    this.netDeny = f.netDeny;
-    this.netAllowBind = f.netAllowBind;
-    this.netDenyBind = f.netDenyBind;
-    this.maxMemory = f.maxMemory;
-    this.maxProcesses = f.maxProcesses;
-    this.maxProcessesExplicit = f.maxProcessesExplicit;
-    this.maxOpenFiles = f.maxOpenFiles;
-    this.maxCpu = f.maxCpu;
-    this.cpuCores = f.cpuCores;
-    this.numCpus = f.numCpus;
-    this.randomSeed = f.randomSeed;
-    this.#timeStartMs = f.timeStart?.getTime();
-    this.deterministicDirs = f.deterministicDirs;
-    this.noRandomizeMemory = f.noRandomizeMemory;
-    this.noHugePages = f.noHugePages;
-    this.noCoredump = f.noCoredump;
-    this.name = f.name;
-    this.workdir = f.workdir;
-    this.cwd = f.cwd;
-    this.fsStorage = f.fsStorage;
-    this.maxDisk = f.maxDisk;
-    this.onExit = f.onExit;
-    this.onError = f.onError;
-    this.chroot = f.chroot;
-    this.fsMount = f.fsMount;
-    this.cleanEnv = f.cleanEnv;
-    this.env = f.env;
-    this.user = f.user;
-    this.gpuDevices = f.gpuDevices;
-    this.portRemap = f.portRemap;
-    this.policyFn = f.policyFn;
-    this.protection = f.protection;
+    const { timeStart, ...fields } = f;
+    Object.assign(this, fields);
+    this.#timeStartMs = timeStart?.getTime();
     Object.freeze(this);
   }
 

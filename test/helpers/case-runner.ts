@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
 import type { PolicyInput } from "../../src/index.js";
 import type { CaseSpec, CaseOutcome, Fixture } from "./case-types.js";
+import { alive } from "./proc.js";
 
 type Vars = Record<string, string>;
 
@@ -103,15 +104,6 @@ async function setup(fixture: Fixture, vars: Vars): Promise<void> {
       vars.BIND_OK = String(await freePort());
       vars.BIND_DENIED = String(await freePort());
       break;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !/\) [ZX] /.test(stat);
-  } catch {
-    return false;
   }
 }
 

@@ -8,6 +8,7 @@ import { Writable } from "node:stream";
 import { test } from "node:test";
 import { ConfinementError, PolicyError, Sandbox, SandboxError } from "../../src/index.js";
 import { overrideHost } from "../../src/kernel/probe.js";
+import { alive } from "../helpers/proc.js";
 import { ensureTestUser, isRoot, stagePackage } from "../helpers/stage.js";
 import { SYSTEM_RO } from "../helpers/system.js";
 
@@ -198,13 +199,6 @@ async function supervisorDies(asUser: boolean): Promise<void> {
     });
   });
   const { root, daemon } = JSON.parse(line) as { root: number; daemon: number };
-  const alive = (pid: number): boolean => {
-    try {
-      return !/\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-    } catch {
-      return false;
-    }
-  };
   assert.ok(alive(root) && alive(daemon), "both run before the supervisor dies");
   child.kill("SIGKILL");
   for (let i = 0; i < 200 && (alive(root) || alive(daemon)); i++) await new Promise((r) => setTimeout(r, 25));
