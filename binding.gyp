@@ -6,7 +6,7 @@
   "targets": [
     {
       "target_name": "sandlock_native",
-      "sources": ["native/addon.c"]
+      "sources": ["native/addon.c", "native/notify.c"]
     },
     {
       "target_name": "sandlock-launcher",

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "addon.h"
 #include "sl_protocol.h"
 
 extern char **environ;
@@ -24,34 +25,8 @@ extern char **environ;
 #define P_PIDFD 3
 #endif
 
-/* ---- argument and error macros: one family for every entry point ---- */
-
-#define SL_CALL(env, call)                                  \
-  do {                                                      \
-    if ((call) != napi_ok) {                                \
-      napi_throw_error((env), "SL_NAPI", "napi call failed: " #call); \
-      return NULL;                                          \
-    }                                                       \
-  } while (0)
-
-#define SL_ARGS(env, info, n)                                              \
-  size_t argc_ = (n);                                                      \
-  napi_value argv[(n) > 0 ? (n) : 1];                                      \
-  SL_CALL((env), napi_get_cb_info((env), (info), &argc_, argv, NULL, NULL)); \
-  if (argc_ < (n)) {                                                       \
-    napi_throw_type_error((env), "SL_ARGS", "expected " #n " arguments"); \
-    return NULL;                                                           \
-  }
-
-#define SL_ARG_INT(env, i, out)                                                         \
-  int32_t out;                                                                          \
-  if (napi_get_value_int32((env), argv[(i)], &out) != napi_ok) {                        \
-    napi_throw_type_error((env), "SL_ARGS", "argument " #i " must be an integer");     \
-    return NULL;                                                                        \
-  }
-
 /* Throws an Error carrying code "SL_ERRNO", errno (number) and syscall (name). */
-static napi_value throw_errno(napi_env env, const char *syscall_name, int err) {
+napi_value sl_throw_errno(napi_env env, const char *syscall_name, int err) {
   char msg[160];
   snprintf(msg, sizeof msg, "%s: %s", syscall_name, strerror(err));
   napi_value m, code, e, num, sys;
@@ -66,19 +41,20 @@ static napi_value throw_errno(napi_env env, const char *syscall_name, int err) {
   return NULL;
 }
 
-static napi_value make_int(napi_env env, int64_t v) {
+napi_value sl_make_int(napi_env env, int64_t v) {
   napi_value out;
   napi_create_int64(env, v, &out);
   return out;
 }
 
-static napi_value make_pair(napi_env env, int64_t a, int64_t b) {
+napi_value sl_make_pair(napi_env env, int64_t a, int64_t b) {
   napi_value arr;
   napi_create_array_with_length(env, 2, &arr);
-  napi_set_element(env, arr, 0, make_int(env, a));
-  napi_set_element(env, arr, 1, make_int(env, b));
+  napi_set_element(env, arr, 0, sl_make_int(env, a));
+  napi_set_element(env, arr, 1, sl_make_int(env, b));
   return arr;
 }
+
 
 /* ---- spawnLauncher(path, [stdin, stdout, stderr, plan, status, control]) -> [pid, pidfd] ---- */
 
@@ -125,17 +101,17 @@ static napi_value sl_spawn_launcher(napi_env env, napi_callback_info info) {
   int err = posix_spawn(&pid, path, &fa, &attr, args, environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
-  if (err != 0) return throw_errno(env, "posix_spawn", err);
+  if (err != 0) return sl_throw_errno(env, "posix_spawn", err);
   /* Race-free: the launcher is our unreaped child, its pid cannot be reused yet. */
   int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
   if (pidfd < 0) {
     err = errno;
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    return throw_errno(env, "pidfd_open", err);
+    return sl_throw_errno(env, "pidfd_open", err);
   }
   fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-  return make_pair(env, pid, pidfd);
+  return sl_make_pair(env, pid, pidfd);
 }
 
 /* ---- pipe() -> [read, write], both close-on-exec ---- */
@@ -143,8 +119,8 @@ static napi_value sl_spawn_launcher(napi_env env, napi_callback_info info) {
 static napi_value sl_pipe(napi_env env, napi_callback_info info) {
   (void)info;
   int p[2];
-  if (pipe2(p, O_CLOEXEC) < 0) return throw_errno(env, "pipe2", errno);
-  return make_pair(env, p[0], p[1]);
+  if (pipe2(p, O_CLOEXEC) < 0) return sl_throw_errno(env, "pipe2", errno);
+  return sl_make_pair(env, p[0], p[1]);
 }
 
 /* ---- memfd(buffer) -> fd holding a copy of the bytes ---- */
@@ -158,7 +134,7 @@ static napi_value sl_memfd(napi_env env, napi_callback_info info) {
     return NULL;
   }
   int fd = (int)syscall(SYS_memfd_create, "sandlock-plan", MFD_CLOEXEC);
-  if (fd < 0) return throw_errno(env, "memfd_create", errno);
+  if (fd < 0) return sl_throw_errno(env, "memfd_create", errno);
   const char *p = data;
   size_t left = len;
   while (left > 0) {
@@ -167,12 +143,12 @@ static napi_value sl_memfd(napi_env env, napi_callback_info info) {
     if (n < 0) {
       int err = errno;
       close(fd);
-      return throw_errno(env, "write(memfd)", err);
+      return sl_throw_errno(env, "write(memfd)", err);
     }
     p += n;
     left -= (size_t)n;
   }
-  return make_int(env, fd);
+  return sl_make_int(env, fd);
 }
 
 /* ---- waitPidfd(pidfd) -> null while running, else [exitCode or -1, signal or 0] ---- */
@@ -182,14 +158,14 @@ static napi_value sl_wait_pidfd(napi_env env, napi_callback_info info) {
   SL_ARG_INT(env, 0, pidfd);
   siginfo_t si;
   memset(&si, 0, sizeof si);
-  if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG) < 0) return throw_errno(env, "waitid", errno);
+  if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG) < 0) return sl_throw_errno(env, "waitid", errno);
   napi_value out;
   if (si.si_pid == 0) {
     napi_get_null(env, &out);
     return out;
   }
-  if (si.si_code == CLD_EXITED) return make_pair(env, si.si_status, 0);
-  return make_pair(env, -1, si.si_status);
+  if (si.si_code == CLD_EXITED) return sl_make_pair(env, si.si_status, 0);
+  return sl_make_pair(env, -1, si.si_status);
 }
 
 /* ---- landlockAbi() -> ABI version, or -errno when Landlock is unavailable ---- */
@@ -197,7 +173,7 @@ static napi_value sl_wait_pidfd(napi_env env, napi_callback_info info) {
 static napi_value sl_landlock_abi(napi_env env, napi_callback_info info) {
   (void)info;
   long abi = syscall(444 /* landlock_create_ruleset */, NULL, 0, 1u /* LANDLOCK_CREATE_RULESET_VERSION */);
-  return make_int(env, abi < 0 ? -errno : abi);
+  return sl_make_int(env, abi < 0 ? -errno : abi);
 }
 
 /* ---- isatty(fd) -> boolean (without loading node:tty and node:net) ---- */
@@ -232,8 +208,8 @@ static void poll_ready(uv_poll_t *h, int status, int events) {
   napi_value cb, global, args[2], result;
   napi_get_reference_value(p->env, p->callback, &cb);
   napi_get_global(p->env, &global);
-  args[0] = make_int(p->env, status);
-  args[1] = make_int(p->env, events);
+  args[0] = sl_make_int(p->env, status);
+  args[1] = sl_make_int(p->env, events);
   /* An exception thrown by the callback surfaces as an uncaught exception, as for any
    * other event-loop callback. */
   napi_make_callback(p->env, NULL, global, cb, 2, args, &result);
@@ -262,12 +238,12 @@ static napi_value sl_poll_fd(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
   SL_CALL(env, napi_get_uv_event_loop(env, &loop));
   struct sl_poll *p = calloc(1, sizeof *p);
-  if (p == NULL) return throw_errno(env, "calloc", ENOMEM);
+  if (p == NULL) return sl_throw_errno(env, "calloc", ENOMEM);
   p->env = env;
   int rc = uv_poll_init(loop, &p->handle, fd);
   if (rc != 0) {
     free(p);
-    return throw_errno(env, "uv_poll_init", -rc);
+    return sl_throw_errno(env, "uv_poll_init", -rc);
   }
   p->handle.data = p;
   napi_create_reference(env, argv[1], 1, &p->callback);
@@ -275,7 +251,7 @@ static napi_value sl_poll_fd(napi_env env, napi_callback_info info) {
   if (rc != 0) {
     p->closed = 1;
     uv_close((uv_handle_t *)&p->handle, poll_closed);
-    return throw_errno(env, "uv_poll_start", -rc);
+    return sl_throw_errno(env, "uv_poll_start", -rc);
   }
   napi_value ext;
   SL_CALL(env, napi_create_external(env, p, NULL, NULL, &ext));
@@ -307,6 +283,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"pollClose", NULL, sl_poll_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  sl_notify_register(env, exports);
   return exports;
 }
 

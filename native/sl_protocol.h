@@ -41,7 +41,8 @@ struct sl_step_header {
 #define SL_STEP_CLOSE_FDS 14         /* u32 first fd: every fd >= it is closed at exec */
 #define SL_STEP_EXEC 15              /* u32 argc, u32 envc, path\0, argv\0..., envp\0... */
 #define SL_STEP_DUMPABLE 16          /* u32 value */
-#define SL_STEP_MAX 16
+#define SL_STEP_LISTENER 17          /* no payload: hand the seccomp listener to the launcher */
+#define SL_STEP_MAX 17
 
 /* Sub-call of a failed step, reported as op | sub << 8. */
 #define SL_SUB_MAIN 0      /* the step's own system call */
@@ -67,6 +68,7 @@ struct sl_msg {
 #define SL_MSG_EXIT 3         /* a = exit code or -1, b = signal or 0, c = processes killed at teardown */
 #define SL_MSG_ACK 4          /* a = command byte, b = processes affected, c = errno or 0 */
 #define SL_MSG_FATAL 5        /* a = launcher step, b = errno: the launcher itself failed */
+#define SL_MSG_LISTENER 6     /* a = fd number of the seccomp listener in the launcher */
 
 /* Launcher-internal failures reported with SL_MSG_FATAL. */
 #define SL_FATAL_PLAN_READ 1
@@ -79,5 +81,7 @@ struct sl_msg {
 #define SL_CMD_STOP 'S' /* SIGSTOP every process of the sandbox, ack when all are stopped */
 #define SL_CMD_CONT 'C' /* SIGCONT every process of the sandbox */
 #define SL_CMD_KILL 'K' /* SIGKILL every process of the sandbox; SL_MSG_EXIT follows */
+#define SL_CMD_COUNT 'N' /* count the live processes of the sandbox, ack with the number */
+#define SL_CMD_LISTENER_TAKEN 'L' /* TypeScript holds its copy of the listener (no ack) */
 
 #endif

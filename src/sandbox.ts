@@ -9,12 +9,14 @@ import { LauncherProcess, type LauncherExit } from "./confine/launcher.js";
 import { resolveCommand } from "./confine/resolve.js";
 import { openStdio, type StdioOptions, type StdioSet } from "./confine/stdio.js";
 import { probeHost } from "./kernel/probe.js";
-import { computeFeatures, type Enforcement } from "./plan/features.js";
+import { computeFeatures, supervised, type Enforcement } from "./plan/features.js";
 import { encodePlan, makePlan } from "./plan/plan.js";
 import { Cmd } from "./plan/protocol.js";
 import { Policy } from "./policy/policy.js";
 import type { PolicyInput } from "./policy/types.js";
 import { RunResult, type RunStatus } from "./result.js";
+import { startSupervisor } from "./supervise/start.js";
+import type { Supervisor } from "./supervise/supervisor.js";
 
 export type SandboxState = "created" | "running" | "paused" | "stopped";
 
@@ -63,6 +65,7 @@ export class Sandbox {
   private startedAt = 0;
   private result: Promise<RunResult> | undefined;
   private cleanups: (() => void)[] = [];
+  private supervisor: Supervisor | undefined;
 
   constructor(policy: Policy | PolicyInput) {
     this.policy = Policy.from(policy);
@@ -136,6 +139,12 @@ export class Sandbox {
     let launcher: LauncherProcess;
     try {
       launcher = new LauncherProcess(encodePlan(plan), plan.steps, stdio.childFds);
+      if (supervised(features)) {
+        const l = launcher;
+        l.onListener = (fd) => {
+          this.supervisor = startSupervisor(fd, features.supervision, l);
+        };
+      }
     } catch (e) {
       this.stateValue = "stopped";
       throw e;
@@ -190,6 +199,7 @@ export class Sandbox {
       exit = await launcher.exited;
     } finally {
       this.stateValue = "stopped";
+      this.supervisor?.close();
       for (const c of this.cleanups.splice(0)) c();
     }
     const output = await stdio.collected;

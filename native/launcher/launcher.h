@@ -20,7 +20,13 @@ struct sl_plan {
 long sl_write_all(int fd, const void *buf, size_t len);
 
 /* Applies every step of the plan in the command's process; never returns. */
-__attribute__((noreturn)) void sl_child_run(const struct sl_plan *plan, int report_fd, pid_t launcher);
+/* Descriptors the command's process uses to talk to the launcher before exec. */
+struct sl_child_fds {
+  int report; /* close-on-exec pipe to the launcher: a failed step, or the listener */
+  int ack;    /* the launcher's go-ahead once it holds the listener */
+};
+
+__attribute__((noreturn)) void sl_child_run(const struct sl_plan *plan, struct sl_child_fds fds, pid_t launcher);
 
 /* Process-tree operations over every descendant of the launcher (tree.c). Each returns a
  * count, or -errno. */

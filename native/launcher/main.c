@@ -21,6 +21,22 @@ static void send_msg(uint32_t type, int32_t a, int32_t b, int32_t c) {
   (void)sl_write_all(SL_FD_STATUS, &m, sizeof m);
 }
 
+/* The launcher's copy of the seccomp listener until TypeScript has duplicated it. */
+static long listener_fd = -1;
+
+/* Exits, but never while TypeScript may still be duplicating the listener out of this
+ * process: it reads the listener's number from the status pipe and then calls
+ * pidfd_getfd on the launcher, which must still exist. It says so with 'L' on the control
+ * pipe (or disappears: EOF). */
+__attribute__((noreturn)) static void launcher_exit(int code) {
+  while (listener_fd >= 0) {
+    char cmd;
+    long n = SL_RETRY(SC3(NR_read, SL_FD_CONTROL, &cmd, 1));
+    if (n <= 0 || cmd == SL_CMD_LISTENER_TAKEN) break;
+  }
+  sl_exit_group(code);
+}
+
 __attribute__((noreturn)) static void fatal(int step, long err) {
   send_msg(SL_MSG_FATAL, step, (int32_t)-err, 0);
   sl_exit_group(125);
@@ -72,11 +88,31 @@ static int parse_plan(const uint8_t *buf, size_t len, struct sl_plan *plan) {
   return 0;
 }
 
-/* Waits for the command's exec: EOF on the close-on-exec report pipe means it happened. */
-static int await_exec(int report_rd, pid_t child) {
+/* Takes the seccomp listener out of the command's process and passes its number on to
+ * TypeScript, which duplicates it out of the launcher the same way. The launcher keeps its
+ * copy: it is trusted, and it dies with the sandbox. Returns the child's go-ahead (0 or an
+ * errno). */
+static int32_t take_listener(int child_pidfd, int32_t child_fd) {
+  long fd = SC3(NR_pidfd_getfd, child_pidfd, child_fd, 0);
+  if (fd < 0) return (int32_t)-fd;
+  listener_fd = fd;
+  send_msg(SL_MSG_LISTENER, (int32_t)fd, 0, 0);
+  return 0;
+}
+
+/* Waits for the command's exec: EOF on the close-on-exec report pipe means it happened.
+ * Before that the command may hand over its seccomp listener. */
+static int await_exec(int report_rd, int ack_wr, int child_pidfd, pid_t child) {
   struct sl_msg m;
-  long n = SL_RETRY(SC3(NR_read, report_rd, &m, sizeof m));
+  long n;
+  for (;;) {
+    n = SL_RETRY(SC3(NR_read, report_rd, &m, sizeof m));
+    if (n != (long)sizeof m || m.type != SL_MSG_LISTENER) break;
+    int32_t answer = take_listener(child_pidfd, m.a);
+    sl_write_all(ack_wr, &answer, sizeof answer);
+  }
   SC1(NR_close, report_rd);
+  SC1(NR_close, ack_wr);
   if (n == 0) {
     send_msg(SL_MSG_STARTED, child, 0, 0);
     return 0;
@@ -99,7 +135,7 @@ __attribute__((noreturn)) static void teardown_and_exit(pid_t root, int root_sta
   if (root_reaped && SL_WIFEXITED(root_status)) code = SL_WEXITSTATUS(root_status);
   if (root_reaped && SL_WIFSIGNALED(root_status)) sig = SL_WTERMSIG(root_status);
   send_msg(SL_MSG_EXIT, code, sig, killed < 0 ? 0 : killed);
-  sl_exit_group(0);
+  launcher_exit(0);
 }
 
 static void set_ignored(int sig) {
@@ -127,8 +163,15 @@ static void handle_command(char cmd, pid_t root, int root_status, int root_reape
     case SL_CMD_CONT:
       count = sl_tree_signal(SIGCONT);
       break;
+    case SL_CMD_COUNT:
+      count = sl_tree_signal(0); /* signal 0 reaches exactly the live ones */
+      break;
     case SL_CMD_KILL:
       teardown_and_exit(root, root_status, root_reaped);
+    case SL_CMD_LISTENER_TAKEN:
+      SC1(NR_close, listener_fd);
+      listener_fd = -1;
+      return;
     default:
       count = -EINVAL;
   }
@@ -163,20 +206,24 @@ int main(void) {
   if (sfd < 0) fatal(SL_FATAL_SIGNALS, sfd);
 
   pid_t self = (pid_t)SC0(NR_getpid);
-  int report[2];
+  int report[2], ack[2];
   rc = SC2(NR_pipe2, report, O_CLOEXEC);
+  if (rc == 0) rc = SC2(NR_pipe2, ack, O_CLOEXEC);
   if (rc < 0) fatal(SL_FATAL_FORK, rc);
-  long root = SC5(NR_clone, SIGCHLD, 0, 0, 0, 0); /* fork */
+  int root_pidfd = -1;
+  long root = SC5(NR_clone, SIGCHLD | CLONE_PIDFD, 0, &root_pidfd, 0, 0); /* fork */
   if (root < 0) fatal(SL_FATAL_FORK, root);
   if (root == 0) {
     SC1(NR_close, report[0]);
+    SC1(NR_close, ack[1]);
     SC1(NR_close, sfd);
     SC1(NR_close, SL_FD_STATUS);
     SC1(NR_close, SL_FD_CONTROL);
-    sl_child_run(&plan, report[1], self);
+    sl_child_run(&plan, (struct sl_child_fds){.report = report[1], .ack = ack[0]}, self);
   }
   SC1(NR_close, report[1]);
-  if (await_exec(report[0], (pid_t)root) < 0) sl_exit_group(0);
+  SC1(NR_close, ack[0]);
+  if (await_exec(report[0], ack[1], root_pidfd, (pid_t)root) < 0) launcher_exit(0);
 
   int root_status = 0, root_reaped = 0;
   for (;;) {

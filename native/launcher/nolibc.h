@@ -47,6 +47,7 @@ typedef int pid_t;
 #define NR_ppoll 271
 #define NR_signalfd4 289
 #define NR_pipe2 293
+#define NR_pidfd_getfd 438
 #define NR_prlimit64 302
 #define NR_seccomp 317
 #define NR_close_range 436
@@ -79,6 +80,7 @@ typedef int pid_t;
 #define SIGTSTP 20
 #define SIGTTIN 21
 #define SIGTTOU 22
+#define CLONE_PIDFD 0x00001000
 #define SL_NSIG 64
 #define SIG_DFL 0UL
 #define SIG_IGN 1UL

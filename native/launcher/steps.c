@@ -40,20 +40,28 @@ static const char *payload_string(const uint8_t *p, uint32_t len) {
   return (const char *)p;
 }
 
-/* Splits "argc envc path\0argv...\0envp...\0" into the vectors execve wants. */
-static long run_exec(const uint8_t *p, uint32_t len) {
+struct exec_args {
+  const char *path;
+  char **argv;
+  char **envp;
+};
+
+/* Splits "argc envc path\0argv...\0envp...\0" into the vectors execve wants. Done before
+ * any step runs: once the seccomp filter is in place, an allocation (mmap) could be a
+ * trapped call. */
+static long parse_exec(const uint8_t *p, uint32_t len, struct exec_args *out) {
   if (len < 8) return -EINVAL;
   uint32_t argc = rd32(p), envc = rd32(p + 4);
   if (argc == 0 || argc > len || envc > len) return -EINVAL;
   size_t bytes = ((size_t)argc + envc + 2) * sizeof(char *);
   char **vec = sl_alloc(bytes);
   if (vec == NULL) return -ENOMEM;
-  const char *cur = (const char *)p + 8, *end = (const char *)p + len, *path = NULL;
+  const char *cur = (const char *)p + 8, *end = (const char *)p + len;
   for (uint32_t i = 0; i < 1 + argc + envc; i++) {
     const char *nul = sl_memchr(cur, '\0', (size_t)(end - cur));
     if (nul == NULL) return -EINVAL;
     if (i == 0) {
-      path = cur;
+      out->path = cur;
     } else if (i <= argc) {
       vec[i - 1] = (char *)cur;
     } else {
@@ -62,13 +70,36 @@ static long run_exec(const uint8_t *p, uint32_t len) {
     cur = nul + 1;
   }
   /* vec[argc] and the final slot stay NULL: sl_alloc returns zeroed pages. */
-  return SC3(NR_execve, path, vec, vec + argc + 1);
+  out->argv = vec;
+  out->envp = vec + argc + 1;
+  return 0;
 }
 
 struct exec_state {
   long ruleset;
+  long listener;
   pid_t launcher;
+  struct sl_child_fds fds;
+  struct exec_args exec; /* path NULL when the plan's exec step is malformed */
 };
+
+/* Hands the seccomp listener over: the launcher duplicates it out of this process with
+ * pidfd_getfd, then says go; only then is this copy closed. The command must never hold
+ * its own listener (it could answer its own notifications). Nothing here is a trapped
+ * call: write, read and close are never routed to the supervisor. */
+static long hand_over_listener(struct exec_state *es) {
+  if (es->listener < 0) return -EINVAL;
+  struct sl_msg m = {SL_MSG_LISTENER, (int32_t)es->listener, 0, 0};
+  long rc = sl_write_all(es->fds.report, &m, sizeof m);
+  if (rc < 0) return rc;
+  int32_t answer = 0;
+  long n = SL_RETRY(SC3(NR_read, es->fds.ack, &answer, sizeof answer));
+  if (n != (long)sizeof answer) return n < 0 ? n : -EIO;
+  SC1(NR_close, es->listener);
+  SC1(NR_close, es->fds.ack);
+  es->listener = -1;
+  return answer == 0 ? 0 : -answer; /* the launcher's errno from pidfd_getfd */
+}
 
 /* Runs one step. Returns >= 0, or -errno with *sub naming the failing sub-call. */
 static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) {
@@ -144,14 +175,19 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
       if (n > SL_BPF_MAXINSNS) break;
       /* Payloads are 8-byte aligned in a page-aligned buffer. */
       struct sl_sock_fprog prog = {.len = (unsigned short)n, .filter = (struct sl_sock_filter *)(uintptr_t)(p + 8)};
-      return SC3(NR_seccomp, SECCOMP_SET_MODE_FILTER, rd32(p), &prog);
+      rc = SC3(NR_seccomp, SECCOMP_SET_MODE_FILTER, rd32(p), &prog);
+      if (rc > 0) es->listener = rc; /* SECCOMP_FILTER_FLAG_NEW_LISTENER returns an fd */
+      return rc;
     }
     case SL_STEP_CLOSE_FDS:
       if (len < 4) break;
       /* Marked close-on-exec rather than closed: the report pipe must live until exec. */
       return SC3(NR_close_range, rd32(p), ~0U, CLOSE_RANGE_CLOEXEC);
+    case SL_STEP_LISTENER:
+      return hand_over_listener(es);
     case SL_STEP_EXEC:
-      return run_exec(p, len);
+      if (es->exec.path == NULL) break;
+      return SC3(NR_execve, es->exec.path, es->exec.argv, es->exec.envp);
     default:
       break;
   }
@@ -159,7 +195,7 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
   return -EINVAL;
 }
 
-void sl_child_run(const struct sl_plan *plan, int report_fd, pid_t launcher) {
+void sl_child_run(const struct sl_plan *plan, struct sl_child_fds fds, pid_t launcher) {
   /* The launcher's own signal setup must not leak into the command. */
   struct sl_sigaction dfl = {.handler = SIG_DFL};
   for (int sig = 1; sig <= SL_NSIG; sig++) {
@@ -168,18 +204,22 @@ void sl_child_run(const struct sl_plan *plan, int report_fd, pid_t launcher) {
   uint64_t none = 0;
   SC4(NR_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
 
-  struct exec_state es = {.ruleset = -1, .launcher = launcher};
+  struct exec_state es = {.ruleset = -1, .listener = -1, .launcher = launcher, .fds = fds};
+  for (uint32_t i = 0; i < plan->nsteps; i++) {
+    const struct sl_step *st = &plan->steps[i];
+    if (st->op == SL_STEP_EXEC && parse_exec(st->payload, st->len, &es.exec) < 0) es.exec.path = NULL;
+  }
   for (uint32_t i = 0; i < plan->nsteps; i++) {
     int sub = 0;
     long rc = run_step(&plan->steps[i], &es, &sub);
     if (rc < 0) {
       struct sl_msg m = {SL_MSG_SETUP_FAILED, (int32_t)i, (int32_t)-rc, (int32_t)(plan->steps[i].op | ((uint32_t)sub << 8))};
-      sl_write_all(report_fd, &m, sizeof m);
+      sl_write_all(fds.report, &m, sizeof m);
       sl_exit_group(127);
     }
   }
   /* A plan without an exec step is malformed. */
   struct sl_msg m = {SL_MSG_SETUP_FAILED, (int32_t)plan->nsteps, EINVAL, 0};
-  sl_write_all(report_fd, &m, sizeof m);
+  sl_write_all(fds.report, &m, sizeof m);
   sl_exit_group(127);
 }

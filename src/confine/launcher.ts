@@ -49,8 +49,12 @@ export class LauncherProcess {
   private startSettled = false;
   private buffered: Buffer = Buffer.alloc(0);
 
+  /** Called with the supervisor's copy of the seccomp listener, before the command execs. */
+  onListener: ((fd: number) => void) | undefined;
+
   /** Starts the launcher. stdio are the descriptors the command gets as 0, 1 and 2. */
-  constructor(blob: Buffer, steps: readonly PlanStep[], stdio: readonly [number, number, number]) {
+  constructor(blob: Buffer, steps: readonly PlanStep[], stdio: readonly [number, number, number], onListener?: (fd: number) => void) {
+    this.onListener = onListener;
     const n = native();
     this.steps = steps;
     this.started = new Promise((resolve, reject) => {
@@ -154,8 +158,23 @@ export class LauncherProcess {
       case Msg.ACK: {
         const p = this.pending.shift();
         if (!p) break;
-        if (c !== 0) p.reject(new SupervisorError(`sandbox ${p.cmd === Cmd.STOP ? "pause" : "resume"} failed: ${errnoName(c)}`));
+        const what = { [Cmd.STOP]: "pause", [Cmd.CONT]: "resume", [Cmd.COUNT]: "process count" }[p.cmd] ?? p.cmd;
+        if (c !== 0) p.reject(new SupervisorError(`sandbox ${what} failed: ${errnoName(c)}`));
         else p.resolve(b);
+        break;
+      }
+      case Msg.LISTENER: {
+        // The launcher holds the sandbox's seccomp listener as fd `a`; take a duplicate.
+        const fd = native().pidfdGetfd(this.pidfd, a);
+        if (fd < 0) {
+          this.fatal = new SupervisorError(`cannot take the seccomp listener from the launcher: pidfd_getfd: ${errnoName(-fd)}`);
+          this.settleStart(this.fatal);
+          this.kill();
+        } else {
+          this.writeControl(Cmd.LISTENER_TAKEN); // the launcher may exit now
+          if (this.onListener) this.onListener(fd);
+          else closeSync(fd);
+        }
         break;
       }
       case Msg.FATAL:
@@ -181,7 +200,7 @@ export class LauncherProcess {
   }
 
   /** Sends stop or continue and resolves with the number of processes affected. */
-  command(cmd: typeof Cmd.STOP | typeof Cmd.CONT): Promise<number> {
+  command(cmd: typeof Cmd.STOP | typeof Cmd.CONT | typeof Cmd.COUNT): Promise<number> {
     return new Promise((resolve, reject) => {
       if (!this.writeControl(cmd)) {
         reject(new SupervisorError("the sandbox launcher is gone"));

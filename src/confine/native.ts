@@ -14,6 +14,17 @@ export interface NativeAddon {
   landlockAbi(): number;
   isatty(fd: number): boolean;
   pollFd(fd: number, cb: (status: number, events: number) => void): object;
+  /** Seccomp user notification and process access: each returns >= 0 or -errno. */
+  notifRecv(listener: number, out: Buffer): number;
+  notifSend(listener: number, id: Buffer, val: number, error: number, flags: number): number;
+  notifIdValid(listener: number, id: Buffer): number;
+  notifAddfd(listener: number, id: Buffer, srcfd: number, newfd: number, flags: number, newfdFlags: number): number;
+  notifSetSyncWakeup(listener: number): number;
+  readMemory(pid: number, address: number, out: Buffer): number;
+  pollNow(fd: number): number;
+  pidfdOpen(pid: number): number;
+  pidfdGetfd(pidfd: number, targetfd: number): number;
+  pidfdSendSignal(pidfd: number, signal: number): number;
   pollClose(handle: object): void;
 }
 

@@ -28,8 +28,15 @@ export interface Rlimit {
 
 export const RLIMIT = { CORE: 4, NOFILE: 7 } as const;
 
+/** What the seccomp supervisor must enforce; empty means no listener at all. */
+export interface Supervision {
+  /** Peak concurrent processes (threads not counted). */
+  maxProcesses?: number;
+}
+
 export interface Features {
   enforcement: Enforcement;
+  supervision: Supervision;
   active: ReadonlySet<Protection>;
   grants: PathGrant[];
   net: NetGrants;
@@ -94,6 +101,18 @@ function connectGrants(policy: Policy): readonly number[] | "any" {
   return [...ports].sort((a, b) => a - b);
 }
 
+/** The syscalls the filter routes to the supervisor, from what it must enforce. clone is
+ * routed only when it makes a process (no CLONE_THREAD): threads are not counted. */
+export function notifiedSyscalls(s: Supervision): string[] {
+  const out: string[] = [];
+  if (s.maxProcesses !== undefined) out.push("clone", "fork", "vfork");
+  return out;
+}
+
+export function supervised(f: Features): boolean {
+  return f.seccomp.notify.length > 0;
+}
+
 export function computeFeatures(policy: Policy, host: HostFacts): Features {
   const enforcement = reconcileProtections(policy, host);
   const active = new Set(PROTECTIONS.filter((p) => enforcement[p] === "active"));
@@ -105,6 +124,7 @@ export function computeFeatures(policy: Policy, host: HostFacts): Features {
       }
     }
   }
+  const supervision: Supervision = { maxProcesses: policy.maxProcesses };
   const rlimits: Rlimit[] = [];
   if (policy.maxOpenFiles !== undefined) {
     const n = BigInt(policy.maxOpenFiles);
@@ -117,8 +137,10 @@ export function computeFeatures(policy: Policy, host: HostFacts): Features {
     active,
     grants: [...pathGrants("fsReadable", policy.fsReadable), ...pathGrants("fsWritable", policy.fsWritable)],
     net: { connect: connectGrants(policy), bind: expandBindSpecs(policy.netAllowBind) },
+    supervision,
     seccomp: {
       blocked: blockedSyscalls(policy.extraDenySyscalls, policy.extraAllowSyscalls),
+      notify: notifiedSyscalls(supervision),
       allowUdp: policy.netAllow.some((r) => r.protocols.includes("udp")),
       allowPing: policy.netAllow.some((r) => r.protocols.includes("icmp")),
     },

@@ -2,7 +2,7 @@
 // error messages, encoded as the versioned blob the native launcher executes.
 
 import { encodeProgram } from "./bpf/assembler.js";
-import type { Features } from "./features.js";
+import { supervised, type Features } from "./features.js";
 import { landlockNeeded, planLandlock, type LandlockPlan } from "./landlock.js";
 import { PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, Step, type StepOp } from "./protocol.js";
 import { buildSeccompProgram } from "./seccomp.js";
@@ -33,6 +33,8 @@ export interface Plan {
 }
 
 const SIGKILL = 9;
+const SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3;
+const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 1 << 5;
 const ADDR_NO_RANDOMIZE = 0x0040000n;
 
 function u32(...values: number[]): Buffer {
@@ -98,7 +100,12 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
   }
 
   const insns = buildSeccompProgram(features.seccomp);
-  add(Step.SECCOMP, Buffer.concat([u32(0, 0), encodeProgram(insns)]), "seccomp(SET_MODE_FILTER)");
+  const listener = supervised(features);
+  // With a supervisor: a listener fd, and a notified task that only a fatal signal can
+  // pull out of a call the supervisor is already handling.
+  const flags = listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV : 0;
+  add(Step.SECCOMP, Buffer.concat([u32(flags, 0), encodeProgram(insns)]), listener ? "seccomp(SET_MODE_FILTER, NEW_LISTENER)" : "seccomp(SET_MODE_FILTER)");
+  if (listener) add(Step.LISTENER, Buffer.alloc(0), "pidfd_getfd(seccomp listener)");
   add(Step.EXEC, execPayload(cmd), `execve(${cmd.path})`);
   return { steps, landlock, seccompInsns: insns.length };
 }

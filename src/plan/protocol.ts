@@ -22,17 +22,18 @@ export const Step = {
   CLOSE_FDS: 14,
   EXEC: 15,
   DUMPABLE: 16,
+  LISTENER: 17,
 } as const;
 export type StepOp = (typeof Step)[keyof typeof Step];
 
 export const LauncherFd = { PLAN: 3, STATUS: 4, CONTROL: 5, FIRST_FREE: 6 } as const;
 
-export const Msg = { STARTED: 1, SETUP_FAILED: 2, EXIT: 3, ACK: 4, FATAL: 5 } as const;
+export const Msg = { STARTED: 1, SETUP_FAILED: 2, EXIT: 3, ACK: 4, FATAL: 5, LISTENER: 6 } as const;
 export const MSG_BYTES = 16;
 
 export const Fatal = { PLAN_READ: 1, PLAN_FORMAT: 2, SIGNALS: 3, FORK: 4, SUBREAPER: 5 } as const;
 
-export const Cmd = { STOP: "S", CONT: "C", KILL: "K" } as const;
+export const Cmd = { STOP: "S", CONT: "C", KILL: "K", COUNT: "N", LISTENER_TAKEN: "L" } as const;
 
 /** Sub-call of a step that failed: the reported value is op | sub << 8. */
 export const SubCall = { MAIN: 0, OPEN: 1, MALFORMED: 2 } as const;

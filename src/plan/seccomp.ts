@@ -27,7 +27,11 @@ export interface SeccompSpec {
   allowUdp: boolean;
   /** Kernel ping sockets (SOCK_DGRAM + IPPROTO_ICMP[V6]) may be created. */
   allowPing: boolean;
+  /** Syscalls answered by the supervisor (SECCOMP_RET_USER_NOTIF). */
+  notify: readonly string[];
 }
+
+export const CLONE_THREAD = 0x00010000;
 
 function nr(name: string): number {
   const n = SYSCALLS[name];
@@ -53,9 +57,17 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
 
   // clone: flags are the first argument; namespace creation is refused. Only the low half
   // matters: every CLONE_* flag of clone(2) lives in 32 bits.
+  // When the supervisor counts processes, a clone that makes one (no CLONE_THREAD) goes to
+  // it; threads never do.
+  const notify = new Set(spec.notify);
   handlers.set(nr("clone"), (b) => {
-    b.load(SeccompData.argLow(0)).jset(CLONE_NAMESPACE_FLAGS, 0, 1).ret(EPERM).ret(Ret.ALLOW);
+    b.load(SeccompData.argLow(0)).jset(CLONE_NAMESPACE_FLAGS, 0, 1).ret(EPERM);
+    if (notify.has("clone")) b.jset(CLONE_THREAD, 1, 0).ret(Ret.USER_NOTIF);
+    b.ret(Ret.ALLOW);
   });
+  for (const name of notify) {
+    if (name !== "clone") handlers.set(nr(name), (b) => b.ret(Ret.USER_NOTIF));
+  }
   // clone3 passes its flags in memory, which a filter cannot read: ENOSYS makes libc fall
   // back to clone(2), where the flags are visible.
   handlers.set(nr("clone3"), (b) => b.ret(Ret.errno(Errno.ENOSYS)));

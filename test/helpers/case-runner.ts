@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
 import type { PolicyInput } from "../../src/index.js";
 import type { CaseSpec, CaseOutcome, Fixture } from "./case-types.js";
-import { alive } from "./proc.js";
+import { alive, descendants } from "./proc.js";
 
 type Vars = Record<string, string>;
 
@@ -142,6 +142,25 @@ async function scenario(spec: CaseSpec, policy: PolicyInput, cmd: string[], out:
       out.observed.daemonPid = daemon;
       out.observed.aliveAfterExit = alive(daemon);
       out.result = r.toJSON();
+      return;
+    }
+    case "forkbomb": {
+      // Sample the sandbox's size and this event loop's lag while the bomb runs.
+      const sb = new Sandbox(policy);
+      await sb.spawn(cmd, { stdout: "ignore", stderr: "ignore", timeout: spec.timeout ?? 2000 });
+      let peak = 0;
+      let maxLag = 0;
+      let last = performance.now();
+      const timer = setInterval(() => {
+        const now = performance.now();
+        maxLag = Math.max(maxLag, now - last - 25);
+        last = now;
+        peak = Math.max(peak, descendants(process.pid).length - 1); // minus the launcher
+      }, 25);
+      out.result = (await sb.wait()).toJSON();
+      clearInterval(timer);
+      await sleep(100);
+      Object.assign(out.observed, { peak, maxLagMs: Math.round(maxLag), leftover: descendants(process.pid).length });
       return;
     }
     case "pause": {

@@ -3,7 +3,7 @@
 import type { PolicyInput } from "../../src/index.js";
 
 export type Fixture = "dirs" | "victim" | "abstract" | "tcp" | "ports";
-export type Scenario = "run" | "daemon-kill" | "daemon-exit" | "pause";
+export type Scenario = "run" | "daemon-kill" | "daemon-exit" | "pause" | "forkbomb";
 
 export interface CaseSpec {
   /** Policy; strings may use ${VAR} from fixtures (PROBE, WRITE, TCP_OK...). */
@@ -15,6 +15,9 @@ export interface CaseSpec {
   /** File operations done before the run, outside the sandbox: [op, ...args]. */
   prepare?: string[][];
   vars?: Record<string, string>;
+  /** A fork bomb's safety net: the runner's processes are capped at this many (a pids
+   * cgroup as root, RLIMIT_NPROC as the test user) in case containment fails. */
+  pidsMax?: number;
 }
 
 export interface CaseOutcome {

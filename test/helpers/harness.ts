@@ -3,6 +3,8 @@
 // process started as that user; the check asserts on what the runner observed.
 
 import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import type { CaseOutcome, CaseSpec } from "./case-types.js";
 import { ensureTestUser, isRoot, stagePackage } from "./stage.js";
@@ -10,6 +12,21 @@ import { ensureTestUser, isRoot, stagePackage } from "./stage.js";
 export type Who = "root" | "user";
 
 const RUNNER_TIMEOUT_MS = 60_000;
+
+const PIDS_V1 = "/sys/fs/cgroup/pids";
+
+/** Whether a fork bomb can run as root here with a safety net under it. */
+export const pidsSafetyNet = isRoot && existsSync(join(PIDS_V1, "cgroup.procs"));
+
+let cgroups = 0;
+
+function pidsCgroup(max: number): string {
+  if (!pidsSafetyNet) throw new Error("no pids cgroup for the safety net");
+  const dir = join(PIDS_V1, `sandlock-test-${process.pid}-${cgroups++}`);
+  mkdirSync(dir);
+  writeFileSync(join(dir, "pids.max"), String(max));
+  return dir;
+}
 
 export function runCase(spec: CaseSpec, who: Who): Promise<CaseOutcome> {
   const stage = stagePackage();
@@ -20,6 +37,16 @@ export function runCase(spec: CaseSpec, who: Who): Promise<CaseOutcome> {
     const u = ensureTestUser();
     file = "setpriv";
     args = [`--reuid=${u.uid}`, `--regid=${u.gid}`, "--clear-groups", "--", process.execPath, stage.runner];
+  }
+  let cgroup: string | undefined;
+  if (spec.pidsMax !== undefined) {
+    if (who === "root") {
+      cgroup = pidsCgroup(spec.pidsMax);
+    } else {
+      // RLIMIT_NPROC counts the real user's processes: the test user runs nothing else.
+      args = [`--nproc=${spec.pidsMax}`, "--", file, ...args];
+      file = "prlimit";
+    }
   }
   return new Promise((resolve, reject) => {
     const child = execFile(
@@ -35,6 +62,19 @@ export function runCase(spec: CaseSpec, who: Who): Promise<CaseOutcome> {
         }
       },
     );
+    // Into the safety-net cgroup before the runner reads its case (and so before it starts anything).
+    if (cgroup !== undefined) writeFileSync(join(cgroup, "cgroup.procs"), String(child.pid));
+    child.once("exit", () => {
+      if (cgroup === undefined) return;
+      const dir = cgroup;
+      setTimeout(() => {
+        try {
+          rmdirSync(dir);
+        } catch {
+          // still populated: the next run of the suite cleans nothing up, but nothing breaks
+        }
+      }, 200).unref();
+    });
     child.stdin!.end(input);
   });
 }
@@ -42,7 +82,12 @@ export function runCase(spec: CaseSpec, who: Who): Promise<CaseOutcome> {
 /** Registers `name [root]` and `name [user]`. Not running as root, the first is skipped
  * (and says why) and the second runs as the current, already unprivileged, user. */
 export function securityCase(name: string, spec: CaseSpec, check: (o: CaseOutcome, who: Who) => void): void {
-  test(`${name} [root]`, { skip: isRoot ? false : "tests are not running as root" }, async () => {
+  const rootSkip = !isRoot
+    ? "tests are not running as root"
+    : spec.pidsMax !== undefined && !pidsSafetyNet
+      ? "no pids cgroup to put a safety net under a fork bomb run as root"
+      : false;
+  test(`${name} [root]`, { skip: rootSkip }, async () => {
     check(await runCase(spec, "root"), "root");
   });
   test(`${name} [user]`, async () => {

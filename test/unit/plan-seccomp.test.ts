@@ -31,7 +31,7 @@ function sys(name: string): number {
 }
 
 function spec(over: Partial<SeccompSpec> = {}): SeccompSpec {
-  return { blocked: blockedSyscalls([], []), allowUdp: false, allowPing: false, ...over };
+  return { blocked: blockedSyscalls([], []), allowUdp: false, allowPing: false, notify: [], ...over };
 }
 
 const DEFAULT = buildSeccompProgram(spec());
@@ -236,6 +236,7 @@ const NAMESPACES: Record<string, number> = {
   NEWPID: 0x20000000, NEWNET: 0x40000000,
 };
 const SIGCHLD = 17;
+const NOTIFY = 0x7fc00000;
 const THREAD_FLAGS = CLONE.VM | CLONE.FS | CLONE.FILES | CLONE.SIGHAND | CLONE.THREAD | CLONE.SYSVSEM | CLONE.SETTLS |
   CLONE.PARENT_SETTID | CLONE.CHILD_CLEARTID;
 
@@ -265,6 +266,21 @@ test("clone: high 32 bits of the flags do not change the verdict of the low bits
       assert.equal(clone((high << 32n) | BigInt(flag)), EPERM, `CLONE_${name} with high ${high.toString(16)}`);
     }
   }
+});
+
+test("with process counting, clone that makes a process goes to the supervisor, threads never", () => {
+  const prog = buildSeccompProgram(spec({ notify: ["clone", "fork", "vfork"] }));
+  const clone = (flags: number): number => verdict(prog, "clone", [flags]);
+  assert.equal(clone(SIGCHLD), NOTIFY, "fork");
+  assert.equal(clone(CLONE.CHILD_SETTID | CLONE.CHILD_CLEARTID | SIGCHLD), NOTIFY, "glibc fork");
+  assert.equal(clone(CLONE.VM | CLONE.VFORK | SIGCHLD), NOTIFY, "vfork-style (posix_spawn)");
+  assert.equal(clone(THREAD_FLAGS), ALLOW, "pthread_create's flags");
+  assert.equal(clone(NAMESPACES.NEWUSER! | SIGCHLD), EPERM, "namespaces are refused before counting");
+  assert.equal(verdict(prog, "fork"), NOTIFY);
+  assert.equal(verdict(prog, "vfork"), NOTIFY);
+  assert.equal(verdict(prog, "getpid"), ALLOW);
+  // Without supervision nothing is ever routed to a listener.
+  for (let nr = 0; nr <= LAST_NR; nr++) assert.notEqual(runFilter(DEFAULT, { nr, args: [SIGCHLD] }), NOTIFY, `nr ${nr}`);
 });
 
 test("clone3 gets ENOSYS so that libc falls back to clone", () => {

@@ -23,7 +23,6 @@ const CASES: readonly [PolicyInput, string, unknown, string][] = [
   [{ fsDenied: ["/etc/shadow"] }, "fsDenied", ["/etc/shadow"], `${SUP} (path checks on open; Landlock cannot deny inside a granted tree)`],
   [{ maxMemory: "512M" }, "maxMemory", 512n << 20n, `${SUP} (memory accounting)`],
   [{ maxMemory: 0 }, "maxMemory", 0n, `${SUP} (memory accounting)`],
-  [{ maxProcesses: 64 }, "maxProcesses", 64, `${SUP} (fork accounting)`],
   [{ maxCpu: 50 }, "maxCpu", 50, "needs the CPU throttler (SIGSTOP/SIGCONT)"],
   [{ numCpus: 1 }, "numCpus", 1, `${SUP} (/proc/cpuinfo and sched_getaffinity virtualisation)`],
   [{ randomSeed: 0 }, "randomSeed", 0n, `${SUP} (getrandom and /dev/urandom)`],

@@ -219,7 +219,7 @@ test("the payloads have the layouts the launcher reads", () => {
   assert.deepEqual(ports, [[16, 2n, 443n], [16, 1n, 8080n]]);
   assert.equal(one(Step.LANDLOCK_RESTRICT).readUInt32LE(0), 0);
   const sec = one(Step.SECCOMP);
-  assert.equal(sec.readUInt32LE(0), 0, "flags");
+  assert.equal(sec.readUInt32LE(0), (1 << 3) | (1 << 5), "flags: NEW_LISTENER | WAIT_KILLABLE_RECV (the default process limit is supervised)");
   assert.equal(sec.readUInt32LE(4), 0, "pad");
   assert.equal((sec.length - 8) / 8, p.seccompInsns);
   const filter = sec.subarray(8);
@@ -240,7 +240,9 @@ test("makePlan orders the steps safely", () => {
       const where = JSON.stringify({ input, ownProcessGroup });
       assert.equal(ops[0], Step.PDEATHSIG, where);
       assert.equal(ops[ops.length - 1], Step.EXEC, where);
-      assert.equal(ops[ops.length - 2], Step.SECCOMP, where);
+      // The seccomp filter comes last; with a supervisor, only the listener's hand-over follows it.
+      assert.equal(ops[ops.length - 2], Step.LISTENER, where);
+      assert.equal(ops[ops.length - 3], Step.SECCOMP, where);
       assert.equal(ops.filter((o) => o === Step.EXEC).length, 1);
       assert.equal(ops.filter((o) => o === Step.SECCOMP).length, 1);
       assert.equal(ops.includes(Step.SETPGID), ownProcessGroup, where);
@@ -276,19 +278,20 @@ test("the full plan has exactly the expected steps", () => {
   assert.deepEqual(ops, [
     S.PDEATHSIG, S.SETPGID, S.RLIMIT, S.RLIMIT, S.AFFINITY, S.PERSONALITY, S.THP_DISABLE, S.CHDIR, S.CLOSE_FDS, S.NO_NEW_PRIVS,
     S.LANDLOCK_CREATE, S.LANDLOCK_PATH, S.LANDLOCK_PATH, S.LANDLOCK_PATH, S.LANDLOCK_PORT, S.LANDLOCK_PORT, S.LANDLOCK_RESTRICT,
-    S.SECCOMP, S.EXEC,
+    S.SECCOMP, S.LISTENER, S.EXEC,
   ]);
   const minimal = plan({}, { ownProcessGroup: false }).steps.map((s) => s.op);
-  assert.deepEqual(minimal, [S.PDEATHSIG, S.CHDIR, S.CLOSE_FDS, S.NO_NEW_PRIVS, S.LANDLOCK_CREATE, S.LANDLOCK_RESTRICT, S.SECCOMP, S.EXEC]);
+  assert.deepEqual(minimal, [S.PDEATHSIG, S.CHDIR, S.CLOSE_FDS, S.NO_NEW_PRIVS, S.LANDLOCK_CREATE, S.LANDLOCK_RESTRICT, S.SECCOMP, S.LISTENER, S.EXEC]);
   const noLandlock = plan({ protection: { allowDegraded: ["fs", "fs-refer", "fs-truncate", "net-tcp", "ioctl-dev", "scopes"] } }, { ownProcessGroup: false }, { landlockAbi: 0, cpuCount: 2 });
-  assert.deepEqual(noLandlock.steps.map((s) => s.op), [S.PDEATHSIG, S.CHDIR, S.CLOSE_FDS, S.NO_NEW_PRIVS, S.SECCOMP, S.EXEC]);
+  assert.deepEqual(noLandlock.steps.map((s) => s.op), [S.PDEATHSIG, S.CHDIR, S.CLOSE_FDS, S.NO_NEW_PRIVS, S.SECCOMP, S.LISTENER, S.EXEC]);
 });
 
 test("every step is described for error messages", () => {
   const p = plan();
   for (const s of p.steps) assert.ok(s.describe.length > 0, String(s.op));
   const describe = (op: number): string[] => p.steps.filter((s) => s.op === op).map((s) => s.describe);
-  assert.deepEqual(describe(Step.SECCOMP), ["seccomp(SET_MODE_FILTER)"]);
+  assert.deepEqual(describe(Step.SECCOMP), ["seccomp(SET_MODE_FILTER, NEW_LISTENER)"]);
+  assert.deepEqual(describe(Step.LISTENER), ["pidfd_getfd(seccomp listener)"]);
   assert.deepEqual(describe(Step.EXEC), ["execve(/usr/bin/env)"]);
   assert.deepEqual(describe(Step.LANDLOCK_PORT), ["landlock_add_rule(port 443)", "landlock_add_rule(port 8080)"]);
   assert.deepEqual(p.steps.filter((s) => s.op === Step.LANDLOCK_PATH).map((s) => s.openDescribe), ["open(/usr, O_PATH)", "open(/etc/hostname, O_PATH)", `open(${TMP}, O_PATH)`]);

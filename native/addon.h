@@ -1,0 +1,43 @@
+/* Shared by the addon's source files: the argument-checking macros and small value
+ * helpers every entry point uses. */
+#ifndef SL_ADDON_H
+#define SL_ADDON_H
+
+#include <node_api.h>
+#include <stdint.h>
+
+/* ---- argument and error macros: one family for every entry point ---- */
+
+#define SL_CALL(env, call)                                  \
+  do {                                                      \
+    if ((call) != napi_ok) {                                \
+      napi_throw_error((env), "SL_NAPI", "napi call failed: " #call); \
+      return NULL;                                          \
+    }                                                       \
+  } while (0)
+
+#define SL_ARGS(env, info, n)                                              \
+  size_t argc_ = (n);                                                      \
+  napi_value argv[(n) > 0 ? (n) : 1];                                      \
+  SL_CALL((env), napi_get_cb_info((env), (info), &argc_, argv, NULL, NULL)); \
+  if (argc_ < (n)) {                                                       \
+    napi_throw_type_error((env), "SL_ARGS", "expected " #n " arguments"); \
+    return NULL;                                                           \
+  }
+
+#define SL_ARG_INT(env, i, out)                                                         \
+  int32_t out;                                                                          \
+  if (napi_get_value_int32((env), argv[(i)], &out) != napi_ok) {                        \
+    napi_throw_type_error((env), "SL_ARGS", "argument " #i " must be an integer");     \
+    return NULL;                                                                        \
+  }
+
+/* Throws an Error carrying code "SL_ERRNO", errno (number) and syscall (name). */
+napi_value sl_throw_errno(napi_env env, const char *syscall_name, int err);
+napi_value sl_make_int(napi_env env, int64_t v);
+napi_value sl_make_pair(napi_env env, int64_t a, int64_t b);
+
+/* Registers the seccomp-notify, memory and pidfd functions (notify.c). */
+void sl_notify_register(napi_env env, napi_value exports);
+
+#endif

@@ -1,0 +1,51 @@
+// Reads a sandboxed thread's memory with process_vm_readv. What is read is only evidence:
+// the thread may have exited and its id been reused, so callers confirm with stillValid()
+// after reading and before acting on the bytes.
+
+import { native } from "../confine/native.js";
+import type { Notification } from "./notification.js";
+
+const PAGE = 4096;
+
+export class ChildMemory {
+  constructor(private readonly listener: number) {}
+
+  /** Exactly len bytes at addr, or null if any of them cannot be read. */
+  read(n: Notification, addr: number, len: number): Buffer | null {
+    if (len === 0) return Buffer.alloc(0);
+    const out = Buffer.allocUnsafe(len);
+    return native().readMemory(n.pid, addr, out) === len ? out : null;
+  }
+
+  /**
+   * A NUL-terminated string of at most max bytes (without the NUL), or null when it is
+   * unreadable or longer. Reads page by page so a string ending just before an unmapped
+   * page is still found.
+   */
+  readString(n: Notification, addr: number, max = PAGE): string | null {
+    const parts: Buffer[] = [];
+    let total = 0;
+    let at = addr;
+    while (total <= max) {
+      const chunk = Math.min(PAGE - (at % PAGE), max + 1 - total);
+      const buf = Buffer.allocUnsafe(chunk);
+      const got = native().readMemory(n.pid, at, buf);
+      if (got <= 0) return null;
+      const nul = buf.subarray(0, got).indexOf(0);
+      if (nul >= 0) {
+        parts.push(buf.subarray(0, nul));
+        return Buffer.concat(parts).toString("utf8");
+      }
+      parts.push(buf.subarray(0, got));
+      total += got;
+      at += got;
+    }
+    return null;
+  }
+
+  /** The notification is still pending: the thread that made it is blocked in it, so the
+   * memory read on its behalf was its own. */
+  stillValid(n: Notification): boolean {
+    return native().notifIdValid(this.listener, n.id) === 0;
+  }
+}

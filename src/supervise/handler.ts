@@ -1,0 +1,20 @@
+// The contract of a handler module: one concern (processes, network, /proc...), the
+// syscalls it answers, and the per-sandbox state it keeps.
+
+import type { Action } from "./action.js";
+import type { ChildMemory } from "./child-memory.js";
+import type { Notification } from "./notification.js";
+
+/** What a handler may use of its sandbox. */
+export interface SupervisorContext {
+  readonly memory: ChildMemory;
+  /** Live processes of the sandbox, counted by the launcher from /proc. */
+  countProcesses(): Promise<number>;
+  /** SIGKILL the process that contains thread tid. */
+  killProcess(tid: number): void;
+}
+
+export type Handler = (n: Notification) => Action | Promise<Action>;
+
+/** A concern's handlers, keyed by syscall name, created for one sandbox. */
+export type HandlerTable = Readonly<Record<string, Handler>>;

@@ -1,0 +1,12 @@
+// The handler registry: which concern's handlers a sandbox gets, from its supervision
+// features. Each concern lives in its own module.
+
+import type { Supervision } from "../../plan/features.js";
+import type { HandlerTable, SupervisorContext } from "../handler.js";
+import { processHandlers } from "./processes.js";
+
+export function handlerTables(s: Supervision, ctx: SupervisorContext): HandlerTable[] {
+  const tables: HandlerTable[] = [];
+  if (s.maxProcesses !== undefined) tables.push(processHandlers(s.maxProcesses, ctx));
+  return tables;
+}

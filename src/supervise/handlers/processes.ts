@@ -1,0 +1,58 @@
+// maxProcesses: the peak number of concurrent processes in the sandbox. clone (without
+// CLONE_THREAD), fork and vfork come here; threads never do. Beyond the limit the call
+// fails with EAGAIN, as fork does at RLIMIT_NPROC.
+
+import { readFileSync } from "node:fs";
+import { CONTINUE, deny, type Action } from "../action.js";
+import type { HandlerTable, SupervisorContext } from "../handler.js";
+import type { Notification } from "../notification.js";
+
+const EAGAIN = 11;
+
+/** Whether thread tid is still inside syscall nr (the fork we let it make). */
+function stillInSyscall(tid: number, nr: number): boolean {
+  try {
+    return readFileSync(`/proc/${tid}/syscall`, "latin1").split(" ", 1)[0] === String(nr);
+  } catch {
+    return false; // gone
+  }
+}
+
+/**
+ * Counting: an allowed fork adds one at once (JavaScript answers one notification at a
+ * time, so concurrent forks cannot both take the last slot). Exits are not seen one by
+ * one; instead, when the count reaches the limit, the launcher counts the live processes
+ * from /proc, plus the forks we allowed whose caller is still inside the call (the child
+ * may not exist yet), and only then is a fork refused. A reaped process therefore frees
+ * its slot at the latest when the slot is needed. A caller blocked in vfork while its
+ * child runs is counted twice; the error is on the strict side, by one.
+ */
+export function processHandlers(max: number, ctx: SupervisorContext): HandlerTable {
+  let count = 1; // the root process
+  const allowed = new Map<number, number>(); // thread id -> the fork syscall it was let into
+  let recount: Promise<void> | undefined;
+
+  const allow = (n: Notification): Action => {
+    count++;
+    allowed.set(n.pid, n.nr);
+    return CONTINUE;
+  };
+
+  const refresh = (): Promise<void> =>
+    (recount ??= ctx
+      .countProcesses()
+      .then((live) => {
+        for (const [tid, nr] of allowed) if (!stillInSyscall(tid, nr)) allowed.delete(tid);
+        count = live + allowed.size;
+      })
+      .finally(() => {
+        recount = undefined;
+      }));
+
+  const onFork = (n: Notification): Action | Promise<Action> => {
+    if (count < max) return allow(n);
+    return refresh().then(() => (count < max ? allow(n) : deny(EAGAIN)));
+  };
+
+  return { clone: onFork, fork: onFork, vfork: onFork };
+}

@@ -1,0 +1,28 @@
+// Builds the supervisor of one sandbox once its listener arrives: the context handlers
+// share (child memory, the launcher's process count, kill) and the handler tables its
+// supervision features call for.
+
+import type { LauncherProcess } from "../confine/launcher.js";
+import type { Supervision } from "../plan/features.js";
+import { Cmd } from "../plan/protocol.js";
+import { ChildMemory } from "./child-memory.js";
+import type { SupervisorContext } from "./handler.js";
+import { handlerTables } from "./handlers/index.js";
+import { Supervisor } from "./supervisor.js";
+
+function killProcess(tid: number): void {
+  try {
+    process.kill(tid, "SIGKILL"); // kill(2) on any thread id reaches its whole process
+  } catch {
+    // already gone
+  }
+}
+
+export function startSupervisor(listener: number, supervision: Supervision, launcher: LauncherProcess): Supervisor {
+  const ctx: SupervisorContext = {
+    memory: new ChildMemory(listener),
+    countProcesses: () => launcher.command(Cmd.COUNT),
+    killProcess,
+  };
+  return new Supervisor(listener, handlerTables(supervision, ctx), killProcess);
+}

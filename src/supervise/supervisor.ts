@@ -1,0 +1,134 @@
+// The notification loop of one sandbox: driven by a poll handle on the listener, it
+// receives one notification per readiness event (RECV blocks even on a non-blocking fd),
+// dispatches by syscall number, and answers exactly once. Never blocks the event loop.
+
+import { closeSync } from "node:fs";
+import { errnoName } from "../confine/errno.js";
+import { native } from "../confine/native.js";
+import { SYSCALLS } from "../kernel/syscalls.js";
+import type { Action } from "./action.js";
+import type { Handler, HandlerTable } from "./handler.js";
+import { NOTIF_BYTES, Notification } from "./notification.js";
+
+const UV_READABLE = 1;
+const SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1;
+const SECCOMP_ADDFD_FLAG_SEND = 1 << 1;
+const O_CLOEXEC = 0o2000000;
+const ENOENT = 2;
+const EINTR = 4;
+const EPERM = 1;
+const POLLHUP = 0x10;
+
+export interface SupervisorStats {
+  notifications: number;
+  /** Handler failures, answered with EPERM (fail closed). */
+  failures: string[];
+}
+
+export class Supervisor {
+  readonly stats: SupervisorStats = { notifications: 0, failures: [] };
+  private readonly table = new Map<number, Handler>();
+  private readonly buf = Buffer.alloc(NOTIF_BYTES);
+  private handle: object | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly listener: number,
+    tables: readonly HandlerTable[],
+    private readonly killProcess: (tid: number) => void,
+  ) {
+    for (const t of tables) {
+      for (const [name, h] of Object.entries(t)) {
+        const nr = SYSCALLS[name];
+        if (nr === undefined) throw new Error(`supervisor: handler for unknown syscall ${name}`);
+        if (this.table.has(nr)) throw new Error(`supervisor: two handlers for ${name}`);
+        this.table.set(nr, h);
+      }
+    }
+    const n = native();
+    // Best effort: without it (kernels before 6.6) each round trip costs a cross-CPU wake-up.
+    n.notifSetSyncWakeup(listener);
+    this.handle = n.pollFd(listener, (status, events) => this.onReady(status, events));
+  }
+
+  private onReady(status: number, events: number): void {
+    if (this.closed) return;
+    if (status < 0 || (events & UV_READABLE) === 0) {
+      // HUP alone: no task uses the filter any more.
+      this.close();
+      return;
+    }
+    const rc = native().notifRecv(this.listener, this.buf);
+    if (rc === -ENOENT || rc === -EINTR) {
+      // Either that caller died before we got to it, or no task uses the filter any more:
+      // libuv reports the hang-up as readable, so ask the kernel which it is.
+      if ((native().pollNow(this.listener) & POLLHUP) !== 0) this.close();
+      return;
+    }
+    if (rc < 0) {
+      this.stats.failures.push(`SECCOMP_IOCTL_NOTIF_RECV: ${errnoName(-rc)}`);
+      this.close();
+      return;
+    }
+    this.stats.notifications++;
+    const n = new Notification(this.buf);
+    const handler = this.table.get(n.nr);
+    if (handler === undefined) {
+      // A trapped syscall nobody answers for is a bug in the plan: fail closed.
+      this.stats.failures.push(`no handler for syscall ${n.nr}`);
+      this.respond(n, { kind: "errno", errno: EPERM });
+      return;
+    }
+    let action: Action | Promise<Action>;
+    try {
+      action = handler(n);
+    } catch (e) {
+      this.fail(n, e);
+      return;
+    }
+    if (action instanceof Promise) {
+      action.then((a) => this.respond(n, a), (e: unknown) => this.fail(n, e));
+    } else {
+      this.respond(n, action);
+    }
+  }
+
+  private fail(n: Notification, e: unknown): void {
+    this.stats.failures.push(`syscall ${n.nr}: ${(e as Error)?.message ?? String(e)}`);
+    this.respond(n, { kind: "errno", errno: EPERM });
+  }
+
+  /** Answers once. ENOENT means the caller is gone (or was interrupted): nothing to do. */
+  private respond(n: Notification, a: Action): void {
+    if (this.closed) return;
+    const nat = native();
+    switch (a.kind) {
+      case "continue":
+        nat.notifSend(this.listener, n.id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+        return;
+      case "errno":
+        nat.notifSend(this.listener, n.id, 0, -a.errno, 0);
+        return;
+      case "value":
+        nat.notifSend(this.listener, n.id, a.value, 0, 0);
+        return;
+      case "inject": {
+        const rc = nat.notifAddfd(this.listener, n.id, a.fd, 0, SECCOMP_ADDFD_FLAG_SEND, a.cloexec ? O_CLOEXEC : 0);
+        if (rc < 0 && rc !== -ENOENT) nat.notifSend(this.listener, n.id, 0, rc, 0);
+        return;
+      }
+      case "kill":
+        this.killProcess(n.pid);
+        nat.notifSend(this.listener, n.id, 0, -a.errno, 0);
+        return;
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.handle) native().pollClose(this.handle);
+    this.handle = undefined;
+    closeSync(this.listener);
+  }
+}

@@ -1,0 +1,47 @@
+// maxProcesses against the real kernel: the limit answers EAGAIN, threads do not count,
+// reaped processes free their slot, and a fork bomb stays contained and dies cleanly.
+
+import assert from "node:assert/strict";
+import { answer, securityCase } from "../helpers/harness.js";
+
+const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
+
+securityCase("maxProcesses: the fork beyond the limit gets EAGAIN", { policy: { fsReadable: ["${PROBE}"], maxProcesses: 5 }, cmd: probe("forks", "10") }, (o) =>
+  // The root process holds one of the five slots.
+  assert.equal(answer(o), "forked 4 EAGAIN"),
+);
+
+securityCase("maxProcesses: the default is 64", { policy: { fsReadable: ["${PROBE}"] }, cmd: probe("forks", "100") }, (o) =>
+  assert.equal(answer(o), "forked 63 EAGAIN"),
+);
+
+securityCase("maxProcesses: threads are not counted", { policy: { fsReadable: ["${PROBE}"], maxProcesses: 2 }, cmd: probe("threads", "20") }, (o) =>
+  assert.equal(answer(o), "threads 20"),
+);
+
+securityCase(
+  "maxProcesses: a reaped process frees its slot",
+  { policy: { fsReadable: ["${PROBE}"], maxProcesses: 3 }, cmd: probe("sequential", "300") },
+  (o) => assert.equal(answer(o), "sequential 300"),
+);
+
+securityCase(
+  "a fork bomb under maxProcesses 10 is contained and killed cleanly, the host stays responsive",
+  {
+    policy: { fsReadable: ["${PROBE}"], maxProcesses: 10 },
+    cmd: probe("forkbomb"),
+    scenario: "forkbomb",
+    timeout: 2000,
+    pidsMax: 400,
+  },
+  (o) => {
+    assert.equal(o.error, undefined, o.error?.message);
+    assert.equal(o.result?.status, "timeout");
+    const { peak, maxLagMs, leftover } = o.observed as Record<string, number>;
+    assert.ok(peak >= 5, `the bomb ran (peak ${peak})`);
+    assert.ok(peak <= 10, `never more than 10 processes in the sandbox (peak ${peak})`);
+    assert.equal(leftover, 0, "nothing is left after the kill");
+    // Generous: this only catches a supervisor that starves its own event loop.
+    assert.ok(maxLagMs < 1000, `the supervising event loop kept running (worst lag ${maxLagMs} ms)`);
+  },
+);
