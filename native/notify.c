@@ -132,6 +132,18 @@ static napi_value sl_read_memory(napi_env env, napi_callback_info info) {
   return result(env, process_vm_readv(pid, &local, 1, &remote, 1, 0));
 }
 
+/* writeMemory(pid, address, data: Buffer) -> bytes written, or -errno. Only ever into a
+ * buffer the notified call itself handed over (a getdents or uname result). */
+static napi_value sl_write_memory(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 3);
+  SL_ARG_INT(env, 0, pid);
+  SL_ARG_I64(env, 1, addr);
+  SL_ARG_BUFFER(env, 2, data, len);
+  struct iovec local = {.iov_base = data, .iov_len = len};
+  struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
+  return result(env, process_vm_writev(pid, &local, 1, &remote, 1, 0));
+}
+
 /* pidfdOpen(pid) -> pidfd (close-on-exec) or -errno. */
 static napi_value sl_pidfd_open(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 1);
@@ -175,6 +187,7 @@ void sl_notify_register(napi_env env, napi_value exports) {
       {"notifAddfd", NULL, sl_notif_addfd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"notifSetSyncWakeup", NULL, sl_notif_set_sync_wakeup, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readMemory", NULL, sl_read_memory, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"writeMemory", NULL, sl_write_memory, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollNow", NULL, sl_poll_now, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pidfdOpen", NULL, sl_pidfd_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pidfdGetfd", NULL, sl_pidfd_getfd, NULL, NULL, NULL, napi_enumerable, NULL},

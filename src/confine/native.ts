@@ -21,6 +21,7 @@ export interface NativeAddon {
   notifAddfd(listener: number, id: Buffer, srcfd: number, newfd: number, flags: number, newfdFlags: number): number;
   notifSetSyncWakeup(listener: number): number;
   readMemory(pid: number, address: number, out: Buffer): number;
+  writeMemory(pid: number, address: number, data: Buffer): number;
   pollNow(fd: number): number;
   pidfdOpen(pid: number): number;
   pidfdGetfd(pidfd: number, targetfd: number): number;

@@ -43,6 +43,12 @@ export class ChildMemory {
     return null;
   }
 
+  /** Writes data at addr in the calling thread's memory; true when all of it was written.
+   * Only for buffers the notified call handed over for its result. */
+  write(n: Notification, addr: number, data: Buffer): boolean {
+    return native().writeMemory(n.pid, addr, data) === data.length;
+  }
+
   /** The notification is still pending: the thread that made it is blocked in it, so the
    * memory read on its behalf was its own. */
   stillValid(n: Notification): boolean {

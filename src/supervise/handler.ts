@@ -12,9 +12,16 @@ export interface SupervisorContext {
   countProcesses(): Promise<number>;
   /** SIGKILL the process that contains thread tid. */
   killProcess(tid: number): void;
+  /** The sandbox's launcher pid: every process of the sandbox descends from it. */
+  readonly launcherPid: number;
 }
 
-export type Handler = (n: Notification) => Action | Promise<Action>;
+/**
+ * Answers a notification, or returns undefined when it is not this concern's business
+ * (an openat of a path the concern does not virtualise): the next concern's handler for
+ * the same syscall is asked, and when none answers, the call continues.
+ */
+export type Handler = (n: Notification) => Action | Promise<Action> | undefined;
 
 /** A concern's handlers, keyed by syscall name, created for one sandbox. */
 export type HandlerTable = Readonly<Record<string, Handler>>;

@@ -23,6 +23,7 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
     memory: new ChildMemory(listener),
     countProcesses: () => launcher.command(Cmd.COUNT),
     killProcess,
+    launcherPid: launcher.pid,
   };
   return new Supervisor(listener, handlerTables(supervision, ctx), killProcess);
 }

@@ -27,7 +27,8 @@ export interface SupervisorStats {
 
 export class Supervisor {
   readonly stats: SupervisorStats = { notifications: 0, failures: [] };
-  private readonly table = new Map<number, Handler>();
+  /** Per syscall number, the handlers of every concern that traps it, in table order. */
+  private readonly table = new Map<number, Handler[]>();
   private readonly buf = Buffer.alloc(NOTIF_BYTES);
   private handle: object | undefined;
   private closed = false;
@@ -41,8 +42,9 @@ export class Supervisor {
       for (const [name, h] of Object.entries(t)) {
         const nr = SYSCALLS[name];
         if (nr === undefined) throw new Error(`supervisor: handler for unknown syscall ${name}`);
-        if (this.table.has(nr)) throw new Error(`supervisor: two handlers for ${name}`);
-        this.table.set(nr, h);
+        const chain = this.table.get(nr);
+        if (chain) chain.push(h);
+        else this.table.set(nr, [h]);
       }
     }
     const n = native();
@@ -72,20 +74,25 @@ export class Supervisor {
     }
     this.stats.notifications++;
     const n = new Notification(this.buf);
-    const handler = this.table.get(n.nr);
-    if (handler === undefined) {
+    const chain = this.table.get(n.nr);
+    if (chain === undefined) {
       // A trapped syscall nobody answers for is a bug in the plan: fail closed.
       this.stats.failures.push(`no handler for syscall ${n.nr}`);
       this.respond(n, { kind: "errno", errno: EPERM });
       return;
     }
-    let action: Action | Promise<Action>;
+    let action: Action | Promise<Action> | undefined;
     try {
-      action = handler(n);
+      for (const h of chain) {
+        action = h(n);
+        if (action !== undefined) break;
+      }
     } catch (e) {
       this.fail(n, e);
       return;
     }
+    // No concern claimed it: the call runs as asked.
+    action ??= { kind: "continue" };
     if (action instanceof Promise) {
       action.then((a) => this.respond(n, a), (e: unknown) => this.fail(n, e));
     } else {
