@@ -83,5 +83,6 @@ struct sl_msg {
 #define SL_CMD_KILL 'K' /* SIGKILL every process of the sandbox; SL_MSG_EXIT follows */
 #define SL_CMD_COUNT 'N' /* count the live processes of the sandbox, ack with the number */
 #define SL_CMD_LISTENER_TAKEN 'L' /* TypeScript holds its copy of the listener (no ack) */
+#define SL_CMD_CPU 'T' /* CPU time used by the sandbox so far, in clock ticks (ack) */
 
 #endif

@@ -17,6 +17,7 @@ import type { PolicyInput } from "./policy/types.js";
 import { RunResult, type RunStatus } from "./result.js";
 import { startSupervisor } from "./supervise/start.js";
 import type { Supervisor } from "./supervise/supervisor.js";
+import { CpuThrottle } from "./supervise/cpu-throttle.js";
 
 export type SandboxState = "created" | "running" | "paused" | "stopped";
 
@@ -66,6 +67,8 @@ export class Sandbox {
   private result: Promise<RunResult> | undefined;
   private cleanups: (() => void)[] = [];
   private supervisor: Supervisor | undefined;
+  private throttle: CpuThrottle | undefined;
+  private pausing = false;
 
   constructor(policy: Policy | PolicyInput) {
     this.policy = Policy.from(policy);
@@ -161,6 +164,16 @@ export class Sandbox {
       await this.result.catch(() => undefined);
       throw e;
     }
+    if (features.maxCpu !== undefined && (this.stateValue as SandboxState) !== "stopped") {
+      const self = this;
+      this.throttle = new CpuThrottle(features.maxCpu, {
+        command: (cmd) => launcher.command(cmd),
+        get userPaused() {
+          return self.pausing || self.stateValue === "paused";
+        },
+      });
+      this.throttle.start();
+    }
   }
 
   private commandEnv(): Record<string, string> {
@@ -200,6 +213,7 @@ export class Sandbox {
     } finally {
       this.stateValue = "stopped";
       this.supervisor?.close();
+      this.throttle?.close();
       for (const c of this.cleanups.splice(0)) c();
     }
     const output = await stdio.collected;
@@ -233,8 +247,13 @@ export class Sandbox {
   /** Stops every process of the sandbox; resolves when all of them are stopped. */
   async pause(): Promise<void> {
     const l = this.requireLive("pause");
-    await l.command(Cmd.STOP);
-    if (this.stateValue === "running") this.stateValue = "paused";
+    this.pausing = true;
+    try {
+      await l.command(Cmd.STOP);
+      if (this.stateValue === "running") this.stateValue = "paused";
+    } finally {
+      this.pausing = false;
+    }
   }
 
   /** Continues every process of the sandbox. */

@@ -32,6 +32,7 @@ __attribute__((noreturn)) void sl_child_run(const struct sl_plan *plan, struct s
  * count, or -errno. */
 int sl_tree_signal(int sig);
 int sl_tree_stop(void);
+int sl_tree_cpu(void);
 int sl_tree_kill(pid_t root, int *root_status, int *root_reaped);
 
 /* Wait-status decoding, as the W* macros do. */

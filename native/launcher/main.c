@@ -166,6 +166,9 @@ static void handle_command(char cmd, pid_t root, int root_status, int root_reape
     case SL_CMD_COUNT:
       count = sl_tree_signal(0); /* signal 0 reaches exactly the live ones */
       break;
+    case SL_CMD_CPU:
+      count = sl_tree_cpu();
+      break;
     case SL_CMD_KILL:
       teardown_and_exit(root, root_status, root_reaped);
     case SL_CMD_LISTENER_TAKEN:

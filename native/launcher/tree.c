@@ -7,6 +7,7 @@
 struct proc_entry {
   pid_t pid;
   pid_t ppid;
+  long cpu; /* utime + stime + cutime + cstime, in clock ticks */
   char state;
   signed char mark; /* -1 unknown, 0 not ours, 1 descendant */
 };
@@ -16,9 +17,9 @@ struct proc_table {
   size_t n, cap; /* cap in entries; the mapping is cap * sizeof entry bytes */
 };
 
-/* Reads pid's parent and state from /proc/<pid>/stat. The command name may hold spaces
- * and parentheses, so fields are taken after the last ')'. */
-static int read_stat(pid_t pid, pid_t *ppid, char *state) {
+/* Reads pid's parent, state and CPU time from /proc/<pid>/stat. The command name may hold
+ * spaces and parentheses, so fields are taken after the last ')'. */
+static int read_stat(pid_t pid, pid_t *ppid, char *state, long *cpu) {
   char path[48], buf[512];
   sl_fmt_path(path, "/proc/", pid, "/stat");
   long fd = SC3(NR_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
@@ -34,6 +35,14 @@ static int read_stat(pid_t pid, pid_t *ppid, char *state) {
   if (close_paren == NULL || close_paren + 4 > buf + n || close_paren[1] != ' ') return -1;
   *state = close_paren[2];
   *ppid = (pid_t)sl_parse_long(close_paren + 4, NULL);
+  /* Fields 14-17 (utime, stime, cutime, cstime) are tokens 11-14 after the state. */
+  const char *p = close_paren + 2;
+  *cpu = 0;
+  for (int token = 0; token <= 14 && p < buf + n; token++) {
+    if (token >= 11) *cpu += sl_parse_long(p, NULL);
+    while (p < buf + n && *p != ' ') p++;
+    p++;
+  }
   return 0;
 }
 
@@ -121,7 +130,7 @@ static int scan(struct proc_table *t) {
       off += d->reclen;
       if (d->name[0] < '1' || d->name[0] > '9') continue;
       struct proc_entry e = {.pid = (pid_t)sl_parse_long(d->name, NULL), .mark = -1};
-      if (read_stat(e.pid, &e.ppid, &e.state) < 0) continue; /* exited meanwhile */
+      if (read_stat(e.pid, &e.ppid, &e.state, &e.cpu) < 0) continue; /* exited meanwhile */
       if (t->n == t->cap && grow(t) < 0) {
         SC1(NR_close, dir);
         return -ENOMEM;
@@ -159,6 +168,25 @@ int sl_tree_signal(int sig) {
   }
   release(&t);
   return count;
+}
+
+/* CPU time the sandbox has used, in clock ticks: the live (and zombie) processes' own and
+ * reaped children's time, plus what the launcher collected from the children it reaped.
+ * Saturates at INT32_MAX (over eight months of CPU at 100 Hz). */
+int sl_tree_cpu(void) {
+  struct proc_table t = {0};
+  int rc = scan(&t);
+  if (rc < 0) {
+    release(&t);
+    return rc;
+  }
+  long total = 0, self_cpu = 0;
+  pid_t ppid;
+  char state;
+  if (read_stat((pid_t)SC0(NR_getpid), &ppid, &state, &self_cpu) == 0) total += self_cpu;
+  for (size_t i = 0; i < t.n; i++) total += t.v[i].cpu;
+  release(&t);
+  return total > 0x7fffffff ? 0x7fffffff : (int)total;
 }
 
 /* Stops every process and returns once all of them are stopped. A process that forks

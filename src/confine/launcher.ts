@@ -158,7 +158,7 @@ export class LauncherProcess {
       case Msg.ACK: {
         const p = this.pending.shift();
         if (!p) break;
-        const what = { [Cmd.STOP]: "pause", [Cmd.CONT]: "resume", [Cmd.COUNT]: "process count" }[p.cmd] ?? p.cmd;
+        const what = { [Cmd.STOP]: "pause", [Cmd.CONT]: "resume", [Cmd.COUNT]: "process count", [Cmd.CPU]: "CPU time" }[p.cmd] ?? p.cmd;
         if (c !== 0) p.reject(new SupervisorError(`sandbox ${what} failed: ${errnoName(c)}`));
         else p.resolve(b);
         break;
@@ -200,7 +200,7 @@ export class LauncherProcess {
   }
 
   /** Sends stop or continue and resolves with the number of processes affected. */
-  command(cmd: typeof Cmd.STOP | typeof Cmd.CONT | typeof Cmd.COUNT): Promise<number> {
+  command(cmd: typeof Cmd.STOP | typeof Cmd.CONT | typeof Cmd.COUNT | typeof Cmd.CPU): Promise<number> {
     return new Promise((resolve, reject) => {
       if (!this.writeControl(cmd)) {
         reject(new SupervisorError("the sandbox launcher is gone"));

@@ -45,6 +45,8 @@ export interface Features {
   cpuCores: readonly number[] | undefined;
   noRandomizeMemory: boolean;
   noHugePages: boolean;
+  /** Percent of one core the whole sandbox may use (SIGSTOP/SIGCONT throttling). */
+  maxCpu: number | undefined;
 }
 
 export function reconcileProtections(policy: Policy, host: HostFacts): Enforcement {
@@ -148,5 +150,6 @@ export function computeFeatures(policy: Policy, host: HostFacts): Features {
     cpuCores: policy.cpuCores,
     noRandomizeMemory: policy.noRandomizeMemory,
     noHugePages: policy.noHugePages,
+    maxCpu: policy.maxCpu,
   };
 }

@@ -1,8 +1,12 @@
-// maxProcesses against the real kernel: the limit answers EAGAIN, threads do not count,
-// reaped processes free their slot, and a fork bomb stays contained and dies cleanly.
+// Limits against the real kernel. maxProcesses: the limit answers EAGAIN, threads do not
+// count, reaped processes free their slot, a fork bomb stays contained and dies cleanly.
+// maxCpu: a busy loop is slowed down.
 
 import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Sandbox } from "../../src/index.js";
 import { answer, securityCase } from "../helpers/harness.js";
+import { stagePackage } from "../helpers/stage.js";
 
 const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
 
@@ -45,3 +49,14 @@ securityCase(
     assert.ok(maxLagMs < 1000, `the supervising event loop kept running (worst lag ${maxLagMs} ms)`);
   },
 );
+
+test("maxCpu 25: a busy loop runs measurably slower than without a limit", async () => {
+  const { probe } = stagePackage();
+  const work = [probe, "burn", "300000000"];
+  const bare = await Sandbox.run({ fsReadable: [probe] }, work);
+  const throttled = await Sandbox.run({ fsReadable: [probe], maxCpu: 25 }, work, { timeout: 60_000 });
+  assert.equal(bare.stdoutText, "burned");
+  assert.equal(throttled.stdoutText, "burned");
+  // A quarter of a core should take about four times as long; ask for only twice.
+  assert.ok(throttled.durationMs > 2 * bare.durationMs, `bare ${bare.durationMs.toFixed(0)} ms, throttled ${throttled.durationMs.toFixed(0)} ms`);
+});

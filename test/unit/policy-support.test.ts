@@ -23,7 +23,6 @@ const CASES: readonly [PolicyInput, string, unknown, string][] = [
   [{ fsDenied: ["/etc/shadow"] }, "fsDenied", ["/etc/shadow"], `${SUP} (path checks on open; Landlock cannot deny inside a granted tree)`],
   [{ maxMemory: "512M" }, "maxMemory", 512n << 20n, `${SUP} (memory accounting)`],
   [{ maxMemory: 0 }, "maxMemory", 0n, `${SUP} (memory accounting)`],
-  [{ maxCpu: 50 }, "maxCpu", 50, "needs the CPU throttler (SIGSTOP/SIGCONT)"],
   [{ numCpus: 1 }, "numCpus", 1, `${SUP} (/proc/cpuinfo and sched_getaffinity virtualisation)`],
   [{ randomSeed: 0 }, "randomSeed", 0n, `${SUP} (getrandom and /dev/urandom)`],
   [{ timeStart: "2000-01-01T00:00:00Z" }, "timeStart", new Date("2000-01-01T00:00:00Z"), `${SUP} (clock virtualisation)`],
@@ -114,13 +113,13 @@ test("bind allowlists are supported", () => {
 
 test("assertSupported is exported and works on validated fields", () => {
   assert.doesNotThrow(() => assertSupported(validatePolicy({ fsReadable: ["/usr"] })));
-  assert.throws(() => assertSupported(validatePolicy({ maxCpu: 10 })), PolicyUnsupportedError);
+  assert.throws(() => assertSupported(validatePolicy({ user: { uid: 0, gid: 0 } })), PolicyUnsupportedError);
 });
 
 test("the builder reports unsupported fields the same way", () => {
-  assert.throws(() => Policy.builder().maxMemory("1G").build(), {
+  assert.throws(() => Policy.builder().user(1000, 1000).build(), {
     code: "POLICY_UNSUPPORTED",
-    field: "maxMemory",
-    message: `maxMemory: not supported yet (${SUP} (memory accounting))`,
+    field: "user",
+    message: "user: not supported yet (needs user namespace id mapping)",
   });
 });
