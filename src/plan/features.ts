@@ -32,6 +32,8 @@ export const RLIMIT = { CORE: 4, NOFILE: 7 } as const;
 export interface Supervision {
   /** Peak concurrent processes (threads not counted). */
   maxProcesses?: number;
+  /** Cap on private writable memory, bytes. */
+  maxMemory?: bigint;
 }
 
 export interface Features {
@@ -108,6 +110,7 @@ function connectGrants(policy: Policy): readonly number[] | "any" {
 export function notifiedSyscalls(s: Supervision): string[] {
   const out: string[] = [];
   if (s.maxProcesses !== undefined) out.push("clone", "fork", "vfork");
+  if (s.maxMemory !== undefined) out.push("mmap", "mremap", "brk");
   return out;
 }
 
@@ -127,6 +130,7 @@ export function computeFeatures(policy: Policy, host: HostFacts): Features {
     }
   }
   const supervision: Supervision = { maxProcesses: policy.maxProcesses };
+  if (policy.maxMemory !== undefined) supervision.maxMemory = policy.maxMemory;
   const rlimits: Rlimit[] = [];
   if (policy.maxOpenFiles !== undefined) {
     const n = BigInt(policy.maxOpenFiles);

@@ -19,11 +19,17 @@ function killProcess(tid: number): void {
 }
 
 export function startSupervisor(listener: number, supervision: Supervision, launcher: LauncherProcess): Supervisor {
+  const closers: (() => void)[] = [];
   const ctx: SupervisorContext = {
     memory: new ChildMemory(listener),
     countProcesses: () => launcher.command(Cmd.COUNT),
     killProcess,
     launcherPid: launcher.pid,
+    onClose: (fn) => closers.push(fn),
   };
-  return new Supervisor(listener, handlerTables(supervision, ctx), killProcess);
+  const supervisor = new Supervisor(listener, handlerTables(supervision, ctx), killProcess);
+  supervisor.onClose = () => {
+    for (const fn of closers.splice(0)) fn();
+  };
+  return supervisor;
 }

@@ -32,6 +32,8 @@ export class Supervisor {
   private readonly buf = Buffer.alloc(NOTIF_BYTES);
   private handle: object | undefined;
   private closed = false;
+  /** Run once when the supervisor closes (the handlers' own cleanup). */
+  onClose: (() => void) | undefined;
 
   constructor(
     private readonly listener: number,
@@ -137,5 +139,6 @@ export class Supervisor {
     if (this.handle) native().pollClose(this.handle);
     this.handle = undefined;
     closeSync(this.listener);
+    this.onClose?.();
   }
 }

@@ -7,6 +7,7 @@ import { test } from "node:test";
 import { Sandbox } from "../../src/index.js";
 import { answer, securityCase } from "../helpers/harness.js";
 import { stagePackage } from "../helpers/stage.js";
+import { SYSTEM_RO } from "../helpers/system.js";
 
 const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
 
@@ -60,3 +61,33 @@ test("maxCpu 25: a busy loop runs measurably slower than without a limit", async
   // A quarter of a core should take about four times as long; ask for only twice.
   assert.ok(throttled.durationMs > 2 * bare.durationMs, `bare ${bare.durationMs.toFixed(0)} ms, throttled ${throttled.durationMs.toFixed(0)} ms`);
 });
+
+securityCase(
+  "maxMemory 64M: a memory bomb is killed",
+  { policy: { fsReadable: ["${PROBE}"], maxMemory: "64M" }, cmd: probe("alloc", "4096"), timeout: 30_000 },
+  (o) => {
+    assert.equal(o.result?.status, "signaled");
+    assert.equal(o.result?.signal, "SIGKILL");
+    assert.equal(o.result?.stdout, "", "it never finished allocating");
+  },
+);
+
+securityCase(
+  "maxMemory 256M: a 64 MiB allocation works",
+  { policy: { fsReadable: ["${PROBE}"], maxMemory: "256M" }, cmd: probe("alloc", "64") },
+  (o) => assert.equal(answer(o), "allocated 64"),
+);
+
+securityCase(
+  "maxMemory: the cap is for the whole sandbox, not per process",
+  {
+    policy: { fsReadable: ["${PROBE}", ...SYSTEM_RO], maxMemory: "96M" },
+    // Two processes of 60 MiB each: either alone fits, both together do not.
+    cmd: ["/bin/sh", "-c", "${PROBE} alloc 60 & ${PROBE} alloc 60 & ${PROBE} sleep 1; wait; ${PROBE} sleep 1"],
+    timeout: 30_000,
+  },
+  (o) => {
+    const done = (o.result?.stdout ?? "").split("\n").filter((l) => l === "allocated 60");
+    assert.ok(done.length <= 1, `at most one of the two finished: ${JSON.stringify(o.result?.stdout)}`);
+  },
+);

@@ -3,10 +3,16 @@
 
 import type { Supervision } from "../../plan/features.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
+import { memoryGuard } from "./memory.js";
 import { processHandlers } from "./processes.js";
 
 export function handlerTables(s: Supervision, ctx: SupervisorContext): HandlerTable[] {
   const tables: HandlerTable[] = [];
   if (s.maxProcesses !== undefined) tables.push(processHandlers(s.maxProcesses, ctx));
+  if (s.maxMemory !== undefined) {
+    const guard = memoryGuard(s.maxMemory, ctx);
+    ctx.onClose(guard.close);
+    tables.push(guard.handlers);
+  }
   return tables;
 }

@@ -1,0 +1,148 @@
+// maxMemory: a cap on the sandbox's private writable memory. mmap, mremap and brk come
+// here; a request that would take the sandbox past the cap gets ENOMEM and its process
+// is killed. A watchdog catches growth no request announced (mprotect of a reservation).
+
+import { readdirSync, readFileSync } from "node:fs";
+import { CONTINUE, type Action } from "../action.js";
+import type { HandlerTable, SupervisorContext } from "../handler.js";
+import type { Notification } from "../notification.js";
+
+const ENOMEM = 12;
+const PROT_WRITE = 0x2;
+const MAP_SHARED = 0x01;
+const MAP_ANONYMOUS = 0x20;
+const PAGE = 4096;
+const WATCH_MS = 100;
+
+/**
+ * What a process is charged: VmData (the kernel's count of its private writable
+ * mappings, heap and anonymous memory included, PROT_NONE reservations excluded, the
+ * figure RLIMIT_DATA limits) plus RssShmem (shared anonymous memory it has touched).
+ * Returns the thread's process id with it, or null when the process is gone.
+ */
+export function chargeOf(tid: number): { tgid: number; bytes: number } | null {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${tid}/status`, "latin1");
+  } catch {
+    return null;
+  }
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
+  const tgid = Number(/^Tgid:\s+(\d+)/m.exec(status)?.[1] ?? tid);
+  return { tgid, bytes: (kb("VmData") + kb("RssShmem")) * 1024 };
+}
+
+/** The process ids descending from root (the sandbox's launcher), from /proc. */
+function sandboxProcesses(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const name of readdirSync("/proc")) {
+    if (name.charCodeAt(0) < 49 || name.charCodeAt(0) > 57) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "latin1");
+      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(")") + 4).split(" ", 1)[0]));
+    } catch {
+      // exited
+    }
+  }
+  const out: number[] = [];
+  for (const pid of parent.keys()) {
+    for (let p = parent.get(pid), d = 0; p !== undefined && d < 4096; p = parent.get(p), d++) {
+      if (p === root) {
+        out.push(pid);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function pageUp(n: number): number {
+  return Math.ceil(n / PAGE) * PAGE;
+}
+
+/** The end of the [heap] mapping, which is the current program break, or null. */
+function currentBreak(tgid: number): number | null {
+  try {
+    const heap = /^([0-9a-f]+)-([0-9a-f]+) [^\n]*\[heap\]$/m.exec(readFileSync(`/proc/${tgid}/maps`, "latin1"));
+    return heap ? parseInt(heap[2]!, 16) : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface MemoryGuard {
+  handlers: HandlerTable;
+  close(): void;
+}
+
+/**
+ * The check is "charged now + what this request adds > cap". Charges come from the kernel
+ * (fresh for the caller, at most one watchdog period old for the others), so unmaps and
+ * exits are credited without being trapped, and no address ranges need tracking here.
+ */
+export function memoryGuard(max: bigint, ctx: SupervisorContext): MemoryGuard {
+  const cap = Number(max);
+  const charged = new Map<number, number>(); // tgid -> bytes at the last look
+  const lastBreak = new Map<number, number>(); // tgid -> break we let it set
+
+  const total = (): number => {
+    let sum = 0;
+    for (const b of charged.values()) sum += b;
+    return sum;
+  };
+
+  const refreshAll = (): void => {
+    charged.clear();
+    for (const pid of sandboxProcesses(ctx.launcherPid)) {
+      const c = chargeOf(pid);
+      if (c) charged.set(c.tgid, c.bytes);
+    }
+  };
+
+  const decide = (n: Notification, growth: number): Action => {
+    if (growth <= 0) return CONTINUE;
+    const me = chargeOf(n.pid);
+    if (me === null) return CONTINUE; // the caller is gone; nothing to charge
+    charged.set(me.tgid, me.bytes);
+    if (total() + growth <= cap) return CONTINUE;
+    return { kind: "kill", errno: ENOMEM };
+  };
+
+  const watchdog = setInterval(() => {
+    refreshAll();
+    if (total() <= cap) return;
+    // Grown past the cap without asking (mprotect of a reservation, file-backed private
+    // writes...): the largest process goes.
+    let worst = 0;
+    let worstBytes = -1;
+    for (const [tgid, b] of charged) {
+      if (b > worstBytes) [worst, worstBytes] = [tgid, b];
+    }
+    if (worst > 0) ctx.killProcess(worst);
+  }, WATCH_MS);
+  watchdog.unref();
+
+  const handlers: HandlerTable = {
+    mmap: (n) => {
+      const prot = n.argU32(2);
+      const flags = n.argU32(3);
+      // Read-only and PROT_NONE mappings cost no private memory; shared file mappings
+      // are the file's pages.
+      if ((prot & PROT_WRITE) === 0) return CONTINUE;
+      if ((flags & MAP_SHARED) !== 0 && (flags & MAP_ANONYMOUS) === 0) return CONTINUE;
+      return decide(n, pageUp(n.argAddr(1)));
+    },
+    mremap: (n) => decide(n, pageUp(n.argAddr(2)) - pageUp(n.argAddr(1))),
+    brk: (n) => {
+      const want = n.argAddr(0);
+      if (want === 0) return CONTINUE; // a query
+      const me = chargeOf(n.pid);
+      if (me === null) return CONTINUE;
+      const before = lastBreak.get(me.tgid) ?? currentBreak(me.tgid) ?? want;
+      const action = decide(n, pageUp(want) - pageUp(before));
+      if (action.kind === "continue") lastBreak.set(me.tgid, want);
+      return action;
+    },
+  };
+  return { handlers, close: () => clearInterval(watchdog) };
+}
