@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchCli, benchLibrary, report } from "./spawn.js";
+import { benchTrap, reportTrap } from "./trap.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const rounds = Number(process.env.BENCH_ROUNDS ?? 9);
@@ -17,6 +18,10 @@ const cli = benchCli(rounds, 20);
 console.log(report("CLI: sandlock run -- /bin/true vs node -e 0, per run", "node -e 0", cli));
 console.log("  target: overhead within 10 ms (DESIGN 5)\n");
 
+const trap = await benchTrap(rounds);
+console.log(reportTrap(trap));
+console.log("  target: under 20 us median per call, within 2x the C floor (issue 3, DESIGN 5)\n");
+
 const out = join(ROOT, "bench", "results");
 mkdirSync(out, { recursive: true });
-writeFileSync(join(out, "latest.json"), JSON.stringify({ date: new Date().toISOString(), rounds, library, cli }, null, 2) + "\n");
+writeFileSync(join(out, "latest.json"), JSON.stringify({ date: new Date().toISOString(), rounds, library, cli, trap }, null, 2) + "\n");
