@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchCli, benchLibrary, report } from "./spawn.js";
+import { benchRedis, reportRedis } from "./redis.js";
 import { benchTrap, reportTrap } from "./trap.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -22,6 +23,10 @@ const trap = await benchTrap(rounds);
 console.log(reportTrap(trap));
 console.log("  target: under 20 us median per call, within 2x the C floor (issue 3, DESIGN 5)\n");
 
+const redis = await benchRedis(Math.max(3, Math.ceil(rounds / 2)));
+console.log(reportRedis(redis));
+console.log("  target: at least 97% of bare throughput (DESIGN 5)\n");
+
 const out = join(ROOT, "bench", "results");
 mkdirSync(out, { recursive: true });
-writeFileSync(join(out, "latest.json"), JSON.stringify({ date: new Date().toISOString(), rounds, library, cli, trap }, null, 2) + "\n");
+writeFileSync(join(out, "latest.json"), JSON.stringify({ date: new Date().toISOString(), rounds, library, cli, trap, redis }, null, 2) + "\n");
