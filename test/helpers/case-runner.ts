@@ -144,6 +144,13 @@ async function scenario(spec: CaseSpec, policy: PolicyInput, cmd: string[], out:
       out.result = r.toJSON();
       return;
     }
+    case "fifty": {
+      // Fifty sandboxes supervised at once by this one process, each at its own limit.
+      const results = await Promise.all(Array.from({ length: 50 }, () => Sandbox.run(policy, cmd, { timeout: 30_000 })));
+      out.observed.answers = results.map((r) => r.stdoutText);
+      out.observed.statuses = results.map((r) => r.status);
+      return;
+    }
     case "forkbomb": {
       // Sample the sandbox's size and this event loop's lag while the bomb runs.
       const sb = new Sandbox(policy);

@@ -3,7 +3,7 @@
 import type { PolicyInput } from "../../src/index.js";
 
 export type Fixture = "dirs" | "victim" | "abstract" | "tcp" | "ports";
-export type Scenario = "run" | "daemon-kill" | "daemon-exit" | "pause" | "forkbomb";
+export type Scenario = "run" | "daemon-kill" | "daemon-exit" | "pause" | "forkbomb" | "fifty";
 
 export interface CaseSpec {
   /** Policy; strings may use ${VAR} from fixtures (PROBE, WRITE, TCP_OK...). */
