@@ -6,7 +6,7 @@
   "targets": [
     {
       "target_name": "sandlock_native",
-      "sources": ["native/addon.c", "native/notify.c"]
+      "sources": ["native/addon.c", "native/notify.c", "native/net.c", "native/procfs.c"]
     },
     {
       "target_name": "sandlock-launcher",

@@ -284,6 +284,8 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   sl_notify_register(env, exports);
+  sl_net_register(env, exports);
+  sl_procfs_register(env, exports);
   return exports;
 }
 

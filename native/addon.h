@@ -40,4 +40,10 @@ napi_value sl_make_pair(napi_env env, int64_t a, int64_t b);
 /* Registers the seccomp-notify, memory and pidfd functions (notify.c). */
 void sl_notify_register(napi_env env, napi_value exports);
 
+/* Registers the network supervisor's socket calls and the sealed memfd (net.c). */
+void sl_net_register(napi_env env, napi_value exports);
+
+/* Registers getdents, openat2, uname, sched_getaffinity and read-only memfds (procfs.c). */
+void sl_procfs_register(napi_env env, napi_value exports);
+
 #endif

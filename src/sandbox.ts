@@ -10,6 +10,8 @@ import { resolveCommand } from "./confine/resolve.js";
 import { openStdio, type StdioOptions, type StdioSet } from "./confine/stdio.js";
 import { probeHost } from "./kernel/probe.js";
 import { computeFeatures, supervised, type Enforcement } from "./plan/features.js";
+import { resolveHosts } from "./kernel/resolve-hosts.js";
+import { ruleHosts, type ResolvedHosts } from "./plan/net-rules.js";
 import { encodePlan, makePlan } from "./plan/plan.js";
 import { Cmd } from "./plan/protocol.js";
 import { Policy } from "./policy/policy.js";
@@ -67,6 +69,8 @@ export class Sandbox {
   private result: Promise<RunResult> | undefined;
   private cleanups: (() => void)[] = [];
   private supervisor: Supervisor | undefined;
+  /** Set while spawn waits for host names (a second spawn must fail, not race it). */
+  private resolving = false;
   private throttle: CpuThrottle | undefined;
   private pausing = false;
 
@@ -122,13 +126,25 @@ export class Sandbox {
     ownProcessGroup: boolean,
     exposeStreams: boolean,
   ): Promise<void> {
-    if (this.stateValue !== "created") throw new SandboxError("spawn: this sandbox was already spawned; create a new Sandbox");
+    if (this.stateValue !== "created" || this.resolving) throw new SandboxError("spawn: this sandbox was already spawned; create a new Sandbox");
     checkArgv(cmd);
     checkTimeout(opts.timeout);
     if (opts.signal?.aborted) throw new SandboxError("spawn: the AbortSignal is already aborted");
 
     // Everything that can fail on bad input fails here, before a process exists.
-    const features = computeFeatures(this.policy, probeHost());
+    // Host names of the network rules resolve once, here: the only wait before the launch.
+    let resolved: ResolvedHosts | undefined;
+    const hosts = ruleHosts(this.policy);
+    if (hosts.length > 0) {
+      this.resolving = true;
+      try {
+        resolved = await resolveHosts(hosts);
+      } finally {
+        this.resolving = false;
+      }
+      if (opts.signal?.aborted) throw new SandboxError("spawn: aborted while resolving the host names of netAllow");
+    }
+    const features = computeFeatures(this.policy, probeHost(), resolved);
     const env = this.commandEnv();
     const cwd = this.policy.cwd ?? process.cwd();
     const path = resolveCommand(cmd[0]!, env, cwd);

@@ -27,6 +27,22 @@ export interface NativeAddon {
   pidfdGetfd(pidfd: number, targetfd: number): number;
   pidfdSendSignal(pidfd: number, signal: number): number;
   pollClose(handle: object): void;
+  /** Network supervision (native/net.c): each returns >= 0 or -errno unless noted. */
+  threadGetfd(tid: number, targetfd: number): number;
+  sockInfo(fd: number): [domain: number, type: number, protocol: number, fileFlags: number] | number;
+  netConnect(fd: number, addr: Buffer): number;
+  netSendmsg(fd: number, name: Buffer | null, data: Buffer, control: Buffer | null, flags: number): number;
+  /** 0 when started (cb gets the result later), or -errno with no callback. */
+  netConnectAsync(fd: number, addr: Buffer, cb: (rc: number) => void): number;
+  netSendmsgAsync(fd: number, name: Buffer | null, data: Buffer, control: Buffer | null, flags: number, cb: (rc: number) => void): number;
+  /** /proc and identity supervision (native/procfs.c): each returns >= 0 or -errno unless noted. */
+  getdents(fd: number, out: Buffer, legacy: 0 | 1): number;
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  /** The host's struct utsname, 390 bytes (throws on failure). */
+  uname(): Buffer;
+  schedGetaffinity(tid: number, len: number): number;
+  /** A sealed, close-on-exec memfd holding data, its offset at 0 (throws on failure). */
+  memfdReadonly(name: string, data: Buffer): number;
 }
 
 /** The package root: dist/src/confine -> ../../.. */

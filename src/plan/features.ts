@@ -7,7 +7,10 @@ import type { Policy } from "../policy/policy.js";
 import { PROTECTIONS, PROTECTION_ABI, PROTECTION_LABEL, type BindSpec, type Protection } from "../policy/types.js";
 import { blockedSyscalls } from "./blocklist.js";
 import type { NetGrants, PathGrant } from "./landlock.js";
+import { compileNet, type NetSupervision, type ResolvedHosts } from "./net-rules.js";
 import type { SeccompSpec } from "./seccomp.js";
+import { computeView, viewSyscalls, type ViewSpec } from "./view.js";
+import { procfsMounts } from "../kernel/mounts.js";
 
 export interface HostFacts {
   /** Landlock ABI version, 0 when Landlock is unavailable. */
@@ -32,8 +35,12 @@ export const RLIMIT = { CORE: 4, NOFILE: 7 } as const;
 export interface Supervision {
   /** Peak concurrent processes (threads not counted). */
   maxProcesses?: number;
+  /** Network destinations (rules Landlock cannot enforce alone) and the synthetic /etc/hosts. */
+  net?: NetSupervision;
   /** Cap on private writable memory, bytes. */
   maxMemory?: bigint;
+  /** What the sandbox sees of its host: hostname, CPUs, /proc (always set when computed). */
+  view?: ViewSpec;
 }
 
 export interface Features {
@@ -110,7 +117,12 @@ function connectGrants(policy: Policy): readonly number[] | "any" {
 export function notifiedSyscalls(s: Supervision): string[] {
   const out: string[] = [];
   if (s.maxProcesses !== undefined) out.push("clone", "fork", "vfork");
+  // sendto is routed only with a destination (see seccomp.ts): send() on a connected
+  // socket never reaches the supervisor.
+  if (s.net !== undefined) out.push("connect", "sendto", "sendmsg", "sendmmsg");
+  if (s.net?.hostsFile !== undefined) out.push(...["open", "openat", "openat2", "creat"].filter((x) => !out.includes(x)));
   if (s.maxMemory !== undefined) out.push("mmap", "mremap", "brk");
+  if (s.view !== undefined) out.push(...viewSyscalls(s.view).filter((x) => !out.includes(x)));
   return out;
 }
 
@@ -118,7 +130,8 @@ export function supervised(f: Features): boolean {
   return f.seccomp.notify.length > 0;
 }
 
-export function computeFeatures(policy: Policy, host: HostFacts): Features {
+/** `resolved`: the addresses of the host names in policy.netAllow (see resolveHosts). */
+export function computeFeatures(policy: Policy, host: HostFacts, resolved: ResolvedHosts = new Map()): Features {
   const enforcement = reconcileProtections(policy, host);
   const active = new Set(PROTECTIONS.filter((p) => enforcement[p] === "active"));
 
@@ -130,7 +143,15 @@ export function computeFeatures(policy: Policy, host: HostFacts): Features {
     }
   }
   const supervision: Supervision = { maxProcesses: policy.maxProcesses };
+  const net = compileNet(policy, resolved);
+  if (net !== undefined) supervision.net = net;
   if (policy.maxMemory !== undefined) supervision.maxMemory = policy.maxMemory;
+  if (policy.numCpus !== undefined && policy.numCpus > host.cpuCount) {
+    throw new PolicyError("numCpus", policy.numCpus, `numCpus: ${policy.numCpus} is more than this host's ${host.cpuCount} CPUs (a sandbox can be shown fewer CPUs than exist, not more)`);
+  }
+  const given = [...pathGrants("fsReadable", policy.fsReadable), ...pathGrants("fsWritable", policy.fsWritable)];
+  const { view, grants } = computeView(policy, given, active.has("fs"), procfsMounts());
+  supervision.view = view;
   const rlimits: Rlimit[] = [];
   if (policy.maxOpenFiles !== undefined) {
     const n = BigInt(policy.maxOpenFiles);
@@ -141,14 +162,16 @@ export function computeFeatures(policy: Policy, host: HostFacts): Features {
   return {
     enforcement,
     active,
-    grants: [...pathGrants("fsReadable", policy.fsReadable), ...pathGrants("fsWritable", policy.fsWritable)],
+    grants,
     net: { connect: connectGrants(policy), bind: expandBindSpecs(policy.netAllowBind) },
     supervision,
     seccomp: {
       blocked: blockedSyscalls(policy.extraDenySyscalls, policy.extraAllowSyscalls),
       notify: notifiedSyscalls(supervision),
-      allowUdp: policy.netAllow.some((r) => r.protocols.includes("udp")),
-      allowPing: policy.netAllow.some((r) => r.protocols.includes("icmp")),
+      // A denylist allows every protocol to every other address.
+      allowUdp: net?.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("udp")),
+      allowPing: net?.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("icmp")),
+      denySourceRouting: net !== undefined,
     },
     rlimits,
     cpuCores: policy.cpuCores,

@@ -38,6 +38,10 @@ export interface PathGrant {
   path: string;
   isDir: boolean;
   writable: boolean;
+  /** Directory rights only (listing; creating and removing entries when writable): the
+   * files beneath need rules of their own. Used to keep /proc's process directories out
+   * of a grant on an ancestor (plan/proc-grants.ts). */
+  dirOnly?: boolean;
 }
 
 export interface LandlockPlan {
@@ -76,6 +80,7 @@ export function planLandlock(active: ActiveSet, grants: readonly PathGrant[], ne
     for (const g of grants) {
       let access = (g.writable ? handledFs : FS_READ) & handledFs;
       if (!g.isDir) access &= FS_FILE_RIGHTS;
+      if (g.dirOnly) access &= ~FS_FILE_RIGHTS;
       paths.push({ path: g.path, access });
     }
   }

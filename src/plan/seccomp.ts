@@ -3,6 +3,7 @@
 
 import { AUDIT_ARCH_X86_64, SYSCALLS, X32_SYSCALL_BIT } from "../kernel/syscalls.js";
 import { BpfAssembler, type Insn, Ret, SeccompData } from "./bpf/assembler.js";
+import { sendtoWithDestination, sourceRoutingBlock } from "./seccomp-net.js";
 
 export const Errno = { EPERM: 1, ENOSYS: 38, EAFNOSUPPORT: 97 } as const;
 
@@ -29,6 +30,8 @@ export interface SeccompSpec {
   allowPing: boolean;
   /** Syscalls answered by the supervisor (SECCOMP_RET_USER_NOTIF). */
   notify: readonly string[];
+  /** Refuse the socket options that source-route (destinations are checked). */
+  denySourceRouting?: boolean;
 }
 
 export const CLONE_THREAD = 0x00010000;
@@ -91,6 +94,9 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
       .ret(Ret.ALLOW);
   });
   handlers.set(nr("socket"), (b, p) => socketBlock(b, p, spec));
+  // Network supervision: sendto only with a destination; no source routing.
+  if (notify.has("sendto")) handlers.set(nr("sendto"), sendtoWithDestination);
+  if (spec.denySourceRouting) handlers.set(nr("setsockopt"), sourceRoutingBlock);
   // Blocked names come last: an extraDenySyscalls entry overrides an argument filter.
   for (const name of spec.blocked) handlers.set(nr(name), (b) => b.ret(EPERM));
 

@@ -2,7 +2,7 @@
 // refused with PolicyUnsupportedError rather than run with the field silently ignored.
 
 import { PolicyUnsupportedError } from "../errors.js";
-import type { NetRule, PolicyFields } from "./types.js";
+import type { PolicyFields } from "./types.js";
 
 /** A field in use that cannot be enforced yet: the value to report and what is missing. */
 export interface Gap {
@@ -41,11 +41,9 @@ function whenSet(field: keyof PolicyFields, why: string): NotYetEnforced {
  */
 export const NOT_YET_ENFORCED: readonly NotYetEnforced[] = [
   whenSet("fsDenied", `${SUPERVISOR} (path checks on open; Landlock cannot deny inside a granted tree)`),
-  whenSet("numCpus", `${SUPERVISOR} (/proc/cpuinfo and sched_getaffinity virtualisation)`),
   whenSet("randomSeed", `${SUPERVISOR} (getrandom and /dev/urandom)`),
   whenSet("timeStart", `${SUPERVISOR} (clock virtualisation)`),
   whenSet("deterministicDirs", `${SUPERVISOR} (sorted getdents)`),
-  whenSet("name", `${SUPERVISOR} (uname and /etc/hostname)`),
   whenSet("workdir", COW),
   whenSet("fsStorage", COW),
   whenSet("maxDisk", COW),
@@ -57,34 +55,8 @@ export const NOT_YET_ENFORCED: readonly NotYetEnforced[] = [
   whenSet("gpuDevices", "needs GPU device rules"),
   whenSet("portRemap", `${SUPERVISOR} (bind virtualisation)`),
   whenSet("policyFn", `${SUPERVISOR} (dynamic policy)`),
-  { field: "netAllow", find: (p) => firstRuleGap(p.netAllow) },
-  whenSet("netDeny", `${SUPERVISOR} (destination checks on connect and sendto)`),
   whenSet("netDenyBind", `${SUPERVISOR} (Landlock can only allow bind ports, not deny them)`),
 ];
-
-/**
- * Landlock (ABI 4) enforces TCP connect ports for any destination address, so only a
- * rule that is TCP-only and to every address is enforced now. Anything naming a host,
- * an IP or a CIDR, or allowing UDP or ICMP, needs the supervisor.
- */
-const TARGET_NAME = { any: "", host: "a host target", ip: "an IP target", cidr: "a CIDR target" } as const;
-
-function firstRuleGap(rules: readonly NetRule[]): Gap | undefined {
-  for (const rule of rules) {
-    const missing: string[] = [];
-    if (rule.target.kind !== "any") missing.push(TARGET_NAME[rule.target.kind]);
-    if (rule.protocols.includes("udp")) missing.push("UDP");
-    if (rule.protocols.includes("icmp")) missing.push("ICMP");
-    if (missing.length === 0) continue;
-    const verb = missing.length === 1 ? "needs" : "need";
-    let why = `rule ${JSON.stringify(rule.raw)}: ${missing.join(" and ")} ${verb} the seccomp supervisor; only TCP to any address (tcp://:PORT) is enforced now`;
-    if (rule.target.kind === "any" && !rule.raw.includes("://")) {
-      why += `; for TCP only write ${JSON.stringify(`tcp://${rule.raw}`)}`;
-    }
-    return { value: rule.raw, why };
-  }
-  return undefined;
-}
 
 /** Throw PolicyUnsupportedError for the first field (in table order) not enforced yet. */
 export function assertSupported(policy: PolicyFields): void {

@@ -9,8 +9,9 @@ export type Action =
   | { kind: "errno"; errno: number }
   /** Complete the call with this return value, without running it. */
   | { kind: "value"; value: number }
-  /** Install `fd` of the supervisor into the caller and return the new number. */
-  | { kind: "inject"; fd: number; cloexec: boolean }
+  /** Install `fd` of the supervisor into the caller and return the new number; with
+   * `close`, the supervisor closes its own copy afterwards (whether or not it was installed). */
+  | { kind: "inject"; fd: number; cloexec: boolean; close?: boolean }
   /** Kill the caller's process (SIGKILL), then fail the call. */
   | { kind: "kill"; errno: number };
 

@@ -109,6 +109,18 @@ export class Supervisor {
 
   /** Answers once. ENOENT means the caller is gone (or was interrupted): nothing to do. */
   private respond(n: Notification, a: Action): void {
+    if (a.kind === "inject" && a.close) {
+      try {
+        this.respondNow(n, a);
+      } finally {
+        closeSync(a.fd);
+      }
+      return;
+    }
+    this.respondNow(n, a);
+  }
+
+  private respondNow(n: Notification, a: Action): void {
     if (this.closed) return;
     const nat = native();
     switch (a.kind) {

@@ -100,6 +100,33 @@ async function setup(fixture: Fixture, vars: Vars): Promise<void> {
       }
       break;
     }
+    case "tcp6": {
+      // A TCP echo server on ::1, for IPv6 destinations.
+      const server = createServer((s) => {
+        s.on("data", (d) => s.end(d));
+        s.on("error", () => undefined);
+      });
+      await listen(server, { host: "::1", port: 0 });
+      vars.TCP6_OK = String((server.address() as AddressInfo).port);
+      cleanups.push(() => server.close());
+      break;
+    }
+    case "udp": {
+      // Two UDP echo servers on 127.0.0.1, counting the datagrams that reach them.
+      const { createSocket } = await import("node:dgram");
+      for (const which of ["UDP_OK", "UDP_DENIED"]) {
+        let received = 0;
+        const sock = createSocket("udp4", (msg, from) => {
+          received++;
+          sock.send(msg, from.port, from.address);
+        });
+        await new Promise<void>((resolve) => sock.bind(0, "127.0.0.1", resolve));
+        vars[which] = String(sock.address().port);
+        counters[`${which}_received`] = () => received;
+        cleanups.push(() => sock.close());
+      }
+      break;
+    }
     case "ports":
       vars.BIND_OK = String(await freePort());
       vars.BIND_DENIED = String(await freePort());
@@ -196,7 +223,8 @@ async function scenario(spec: CaseSpec, policy: PolicyInput, cmd: string[], out:
 
 async function main(): Promise<void> {
   const spec = JSON.parse(readFileSync(0, "utf8")) as CaseSpec;
-  const vars: Vars = { ...spec.vars };
+  // The runner itself: a process outside the sandbox that tests can aim at.
+  const vars: Vars = { RUNNER_PID: String(process.pid), ...spec.vars };
   const out: CaseOutcome = { observed: {} };
   try {
     for (const f of spec.fixtures ?? []) await setup(f, vars);
@@ -210,6 +238,8 @@ async function main(): Promise<void> {
     const err = e as Error & Record<string, unknown>;
     out.error = { name: err.name, message: err.message, code: err.code, step: err.step, errno: err.errno };
   }
+  // Datagrams already sent may still wait in a fixture's socket: let them be counted.
+  if (spec.fixtures?.includes("udp")) await sleep(100);
   for (const [k, f] of Object.entries(counters)) {
     try {
       out.observed[k] = f();

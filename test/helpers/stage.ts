@@ -3,8 +3,8 @@
 // static probe program compiled from test/fixtures/probe.c.
 
 import { execFileSync } from "node:child_process";
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { ROOT } from "./system.js";
 
 export const TEST_USER = "sandlock-test";
@@ -41,7 +41,9 @@ function buildProbe(): string {
   const src = join(ROOT, "test", "fixtures", "probe.c");
   const outDir = join(ROOT, "build", "test-fixtures");
   const out = join(outDir, "sl-probe");
-  if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
+  // probe.c includes the other sources of test/fixtures (probe-net.h...).
+  const newest = Math.max(...readdirSync(dirname(src)).filter((f) => /\.[ch]$/.test(f)).map((f) => statSync(join(dirname(src), f)).mtimeMs));
+  if (!existsSync(out) || statSync(out).mtimeMs < newest) {
     mkdirSync(outDir, { recursive: true });
     execFileSync("gcc", ["-O2", "-static", "-Wall", "-Wextra", "-Werror", "-o", out, src, "-lpthread"], {
       stdio: ["ignore", "ignore", "pipe"],

@@ -424,3 +424,12 @@ test("unknown command: did you mean; commands of later parts: not supported yet"
   }
 });
 
+
+test("--net-allow: a host that does not resolve fails before exec (126), a local one runs", async () => {
+  const bad = await sandlock(["run", ...RO, "--net-allow", "no-such-host.invalid:443", "--", "true"]);
+  assert.equal(bad.code, 126, bad.stderr);
+  assert.match(bad.stderr, /^sandlock: netAllow: host "no-such-host\.invalid" does not resolve \(getaddrinfo: \w+\)/);
+  const ok = await sandlock(["run", "-r", "/usr", "-r", "/lib", "-r", "/lib64", "-r", "/bin", "--net-allow", "localhost:80", "--", "cat", "/etc/hosts"]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /^127\.0\.0\.1\tlocalhost$/m);
+});

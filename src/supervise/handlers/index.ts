@@ -5,14 +5,18 @@ import type { Supervision } from "../../plan/features.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import { memoryGuard } from "./memory.js";
 import { processHandlers } from "./processes.js";
+import { netHandlers } from "./net.js";
+import { viewHandlers } from "./view.js";
 
 export function handlerTables(s: Supervision, ctx: SupervisorContext): HandlerTable[] {
   const tables: HandlerTable[] = [];
   if (s.maxProcesses !== undefined) tables.push(processHandlers(s.maxProcesses, ctx));
+  if (s.net !== undefined) tables.push(netHandlers(s.net, ctx));
   if (s.maxMemory !== undefined) {
     const guard = memoryGuard(s.maxMemory, ctx);
     ctx.onClose(guard.close);
     tables.push(guard.handlers);
   }
+  if (s.view !== undefined) tables.push(...viewHandlers(s.view, ctx));
   return tables;
 }

@@ -1,0 +1,266 @@
+/* The network supervisor's system calls: a duplicate of a sandboxed thread's socket, what
+ * it is (domain, type, protocol, file flags), and connect and sendmsg performed on it, the
+ * ones that may block on a dedicated thread. Decisions are TypeScript's. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "addon.h"
+
+/* Worker threads run one blocking connect or send; they need little stack. */
+#define SL_NET_STACK (128 * 1024)
+
+/* An optional Buffer argument: null/undefined gives (NULL, 0). */
+static int opt_buffer(napi_env env, napi_value v, void **data, size_t *len) {
+  napi_valuetype t;
+  *data = NULL;
+  *len = 0;
+  if (napi_typeof(env, v, &t) != napi_ok) return -1;
+  if (t == napi_null || t == napi_undefined) return 0;
+  return napi_get_buffer_info(env, v, data, len) == napi_ok ? 0 : -1;
+}
+
+#define SL_ARG_OPT_BUFFER(env, i, ptr, len)                                                \
+  void *ptr;                                                                               \
+  size_t len;                                                                              \
+  if (opt_buffer((env), argv[(i)], &ptr, &len) != 0) {                                     \
+    napi_throw_type_error((env), "SL_ARGS", "argument " #i " must be a Buffer or null");   \
+    return NULL;                                                                           \
+  }
+
+/* sockInfo(fd) -> [domain, type, protocol, fileFlags], or -errno (ENOTSOCK for a file). */
+static napi_value sl_sock_info(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_INT(env, 0, fd);
+  int v[3];
+  const int opts[3] = {SO_DOMAIN, SO_TYPE, SO_PROTOCOL};
+  for (int i = 0; i < 3; i++) {
+    socklen_t len = sizeof v[i];
+    if (getsockopt(fd, SOL_SOCKET, opts[i], &v[i], &len) < 0) return sl_make_int(env, -errno);
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0) return sl_make_int(env, -errno);
+  napi_value arr;
+  SL_CALL(env, napi_create_array_with_length(env, 4, &arr));
+  const int out[4] = {v[0], v[1], v[2], fl};
+  for (uint32_t i = 0; i < 4; i++) SL_CALL(env, napi_set_element(env, arr, i, sl_make_int(env, out[i])));
+  return arr;
+}
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
+/* threadGetfd(tid, targetfd) -> a close-on-exec duplicate of descriptor targetfd of thread
+ * tid (its own descriptor table), or -errno. PIDFD_THREAD (Linux 6.9) names any thread; on
+ * older kernels a plain pidfd names a thread-group leader only, and EINVAL tells the
+ * caller to retry with the thread's group id. The caller re-checks the notification after
+ * this, which proves tid was not recycled in between. */
+static napi_value sl_thread_getfd(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_INT(env, 0, tid);
+  SL_ARG_INT(env, 1, targetfd);
+  int pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+  if (pidfd < 0 && errno == EINVAL) pidfd = (int)syscall(SYS_pidfd_open, tid, 0);
+  if (pidfd < 0) return sl_make_int(env, -errno);
+  long fd = syscall(SYS_pidfd_getfd, pidfd, targetfd, 0);
+  int err = errno;
+  close(pidfd);
+  return sl_make_int(env, fd < 0 ? -err : fd);
+}
+
+/* One operation on a socket, with private copies of every buffer (the JavaScript ones
+ * may move or be collected while a worker thread uses them). */
+struct net_job {
+  int connect; /* 1: connect(name); 0: sendmsg(name, data, control) */
+  int fd;
+  int flags;
+  long rc;
+  void *name, *data, *control;
+  size_t namelen, datalen, controllen;
+  napi_threadsafe_function tsfn;
+};
+
+static void job_free(struct net_job *j) {
+  free(j->name);
+  free(j->data);
+  free(j->control);
+  free(j);
+}
+
+static void *dup_bytes(const void *p, size_t n) {
+  if (n == 0) return NULL;
+  void *out = malloc(n);
+  if (out != NULL) memcpy(out, p, n);
+  return out;
+}
+
+static struct net_job *job_new(int is_connect, int fd, int flags, const void *name, size_t namelen, const void *data,
+                               size_t datalen, const void *control, size_t controllen) {
+  struct net_job *j = calloc(1, sizeof *j);
+  if (j == NULL) return NULL;
+  j->connect = is_connect;
+  j->fd = fd;
+  j->flags = flags;
+  j->namelen = namelen;
+  j->datalen = datalen;
+  j->controllen = controllen;
+  j->name = dup_bytes(name, namelen);
+  j->data = dup_bytes(data, datalen);
+  j->control = dup_bytes(control, controllen);
+  if ((namelen && !j->name) || (datalen && !j->data) || (controllen && !j->control)) {
+    job_free(j);
+    return NULL;
+  }
+  return j;
+}
+
+/* The system call itself. MSG_NOSIGNAL: a send must never raise SIGPIPE in Node. No EINTR
+ * retry for connect: a restarted connect reports EALREADY. Worker threads block every
+ * signal, so only the synchronous path can see EINTR, and it never blocks. */
+static long job_run(struct net_job *j) {
+  long rc;
+  if (j->connect) {
+    rc = connect(j->fd, (struct sockaddr *)j->name, (socklen_t)j->namelen);
+  } else {
+    struct iovec iov = {.iov_base = j->data, .iov_len = j->datalen};
+    struct msghdr m = {.msg_name = j->name, .msg_namelen = (socklen_t)j->namelen, .msg_iov = &iov, .msg_iovlen = 1,
+                       .msg_control = j->control, .msg_controllen = j->controllen};
+    do rc = sendmsg(j->fd, &m, j->flags | MSG_NOSIGNAL);
+    while (rc < 0 && errno == EINTR);
+  }
+  return rc < 0 ? -errno : rc;
+}
+
+/* netConnect(fd, addr) -> 0 or -errno, on the calling thread: only for calls that cannot
+ * block (datagram sockets: connect only sets the peer). */
+static napi_value sl_net_connect(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_INT(env, 0, fd);
+  SL_ARG_OPT_BUFFER(env, 1, addr, addrlen);
+  struct net_job j = {.connect = 1, .fd = fd, .name = addr, .namelen = addrlen};
+  return sl_make_int(env, job_run(&j));
+}
+
+/* netSendmsg(fd, name|null, data, control|null, flags) -> bytes sent or -errno, on the
+ * calling thread: the caller passes MSG_DONTWAIT so that it cannot block. */
+static napi_value sl_net_sendmsg(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 5);
+  SL_ARG_INT(env, 0, fd);
+  SL_ARG_OPT_BUFFER(env, 1, name, namelen);
+  SL_ARG_OPT_BUFFER(env, 2, data, datalen);
+  SL_ARG_OPT_BUFFER(env, 3, control, controllen);
+  SL_ARG_INT(env, 4, flags);
+  struct net_job j = {.fd = fd, .flags = flags, .name = name, .namelen = namelen, .data = data, .datalen = datalen,
+                      .control = control, .controllen = controllen};
+  return sl_make_int(env, job_run(&j));
+}
+
+static void job_deliver(napi_env env, napi_value cb, void *context, void *data) {
+  (void)context;
+  struct net_job *j = data;
+  if (env != NULL && cb != NULL) {
+    napi_value undefined, arg, result;
+    napi_get_undefined(env, &undefined);
+    arg = sl_make_int(env, j->rc);
+    napi_call_function(env, undefined, cb, 1, &arg, &result);
+  }
+  job_free(j);
+}
+
+static void *job_thread(void *arg) {
+  struct net_job *j = arg;
+  j->rc = job_run(j);
+  napi_threadsafe_function tsfn = j->tsfn;
+  if (napi_call_threadsafe_function(tsfn, j, napi_tsfn_blocking) != napi_ok) job_free(j);
+  napi_release_threadsafe_function(tsfn, napi_tsfn_release);
+  return NULL;
+}
+
+/* Starts j on its own detached thread, with every signal blocked there, and calls cb(rc)
+ * on the event loop when it is done. A dedicated thread rather than libuv's pool: a
+ * connect to an address that never answers holds its thread for minutes, and four of them
+ * would starve every fs and dns call of the Node process. The callback does not keep the
+ * loop alive: a process whose sandboxes are gone may exit with a connect still pending. */
+static napi_value start_job(napi_env env, struct net_job *j, napi_value cb) {
+  napi_value name;
+  napi_create_string_utf8(env, "sandlock.net", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, cb, NULL, name, 0, 1, NULL, NULL, NULL, job_deliver, &j->tsfn) != napi_ok) {
+    job_free(j);
+    napi_throw_error(env, "SL_NAPI", "napi_create_threadsafe_function failed");
+    return NULL;
+  }
+  napi_unref_threadsafe_function(env, j->tsfn);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, SL_NET_STACK);
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t t;
+  int err = pthread_create(&t, &attr, job_thread, j);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  if (err != 0) {
+    napi_release_threadsafe_function(j->tsfn, napi_tsfn_abort);
+    job_free(j);
+    return sl_make_int(env, -err);
+  }
+  return sl_make_int(env, 0);
+}
+
+static int is_function(napi_env env, napi_value v) {
+  napi_valuetype t;
+  return napi_typeof(env, v, &t) == napi_ok && t == napi_function;
+}
+
+/* netConnectAsync(fd, addr, cb) -> 0 (cb(rc) follows) or -errno (no thread; no callback). */
+static napi_value sl_net_connect_async(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 3);
+  SL_ARG_INT(env, 0, fd);
+  SL_ARG_OPT_BUFFER(env, 1, addr, addrlen);
+  if (!is_function(env, argv[2])) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 2 must be a function");
+    return NULL;
+  }
+  struct net_job *j = job_new(1, fd, 0, addr, addrlen, NULL, 0, NULL, 0);
+  if (j == NULL) return sl_make_int(env, -ENOMEM);
+  return start_job(env, j, argv[2]);
+}
+
+/* netSendmsgAsync(fd, name|null, data, control|null, flags, cb) -> 0 or -errno, as above. */
+static napi_value sl_net_sendmsg_async(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 6);
+  SL_ARG_INT(env, 0, fd);
+  SL_ARG_OPT_BUFFER(env, 1, name, namelen);
+  SL_ARG_OPT_BUFFER(env, 2, data, datalen);
+  SL_ARG_OPT_BUFFER(env, 3, control, controllen);
+  SL_ARG_INT(env, 4, flags);
+  if (!is_function(env, argv[5])) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 5 must be a function");
+    return NULL;
+  }
+  struct net_job *j = job_new(0, fd, flags, name, namelen, data, datalen, control, controllen);
+  if (j == NULL) return sl_make_int(env, -ENOMEM);
+  return start_job(env, j, argv[5]);
+}
+
+void sl_net_register(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"threadGetfd", NULL, sl_thread_getfd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sockInfo", NULL, sl_sock_info, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"netConnect", NULL, sl_net_connect, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"netSendmsg", NULL, sl_net_sendmsg, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"netConnectAsync", NULL, sl_net_connect_async, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"netSendmsgAsync", NULL, sl_net_sendmsg_async, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}

@@ -1,0 +1,148 @@
+/* The /proc and identity supervisor's system calls: getdents, openat2 with RESOLVE_*, the
+ * host's uname, sched_getaffinity's answer size, read-only memfds for virtual files. Each
+ * returns the kernel's answer (>= 0 or -errno); decisions are TypeScript's. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "addon.h"
+
+/* The struct utsname layout TypeScript rewrites (src/supervise/handlers/identity.ts). */
+_Static_assert(sizeof(struct utsname) == 390, "struct utsname is six 65-byte fields");
+
+#define SL_PROC_BUFFER(env, i, ptr, len)                                          \
+  void *ptr;                                                                      \
+  size_t len;                                                                     \
+  if (napi_get_buffer_info((env), argv[(i)], &ptr, &len) != napi_ok) {            \
+    napi_throw_type_error((env), "SL_ARGS", "argument " #i " must be a Buffer"); \
+    return NULL;                                                                  \
+  }
+
+#define SL_PROC_I64(env, i, out)                                                  \
+  int64_t out;                                                                    \
+  if (napi_get_value_int64((env), argv[(i)], &out) != napi_ok) {                  \
+    napi_throw_type_error((env), "SL_ARGS", "argument " #i " must be a number"); \
+    return NULL;                                                                  \
+  }
+
+static napi_value rc_value(napi_env env, long rc) {
+  return sl_make_int(env, rc < 0 ? -errno : rc);
+}
+
+/* getdents(fd, out: Buffer, legacy: 0|1) -> bytes read into out, or -errno. legacy picks
+ * getdents(2) (struct linux_dirent) over getdents64(2). The fd is the supervisor's
+ * duplicate of the sandboxed one: they share the directory offset. */
+static napi_value sl_getdents(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 3);
+  SL_ARG_INT(env, 0, fd);
+  SL_PROC_BUFFER(env, 1, out, len);
+  SL_ARG_INT(env, 2, legacy);
+  if (len > 0x7fffffff) len = 0x7fffffff;
+  long rc;
+  do {
+    rc = syscall(legacy ? SYS_getdents : SYS_getdents64, fd, out, (unsigned int)len);
+  } while (rc < 0 && errno == EINTR);
+  return rc_value(env, rc);
+}
+
+/* openat2(dirfd, path, flags, mode, resolve) -> fd or -errno. The caller adds O_CLOEXEC
+ * itself when it wants it; RESOLVE_* bounds what the path may cross. */
+static napi_value sl_openat2(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 5);
+  SL_ARG_INT(env, 0, dirfd);
+  char path[4096];
+  size_t plen = 0;
+  if (napi_get_value_string_utf8(env, argv[1], path, sizeof path, &plen) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 1 must be a string");
+    return NULL;
+  }
+  if (plen >= sizeof path - 1) return sl_make_int(env, -ENAMETOOLONG);
+  SL_PROC_I64(env, 2, flags);
+  SL_PROC_I64(env, 3, mode);
+  SL_PROC_I64(env, 4, resolve);
+  struct open_how how = {.flags = (uint64_t)flags, .mode = (uint64_t)mode, .resolve = (uint64_t)resolve};
+  long rc;
+  do {
+    rc = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+  } while (rc < 0 && errno == EINTR);
+  return rc_value(env, rc);
+}
+
+/* uname() -> the host's struct utsname as a 390-byte Buffer. */
+static napi_value sl_uname(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct utsname u;
+  if (uname(&u) < 0) return sl_throw_errno(env, "uname", errno);
+  napi_value buf;
+  void *data;
+  SL_CALL(env, napi_create_buffer_copy(env, sizeof u, &u, &data, &buf));
+  return buf;
+}
+
+/* schedGetaffinity(tid, len) -> the byte count the kernel's sched_getaffinity(tid, len)
+ * returns (its mask size), or -errno (EINVAL for a too small or misaligned len, ESRCH). */
+static napi_value sl_sched_getaffinity(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_INT(env, 0, tid);
+  SL_PROC_I64(env, 1, len);
+  /* The kernel refuses a length that is not a whole number of longs (EINVAL) and copies
+   * at most its cpumask size, which 1 KiB covers (NR_CPUS 8192): asking for less than a
+   * larger len changes neither answer. */
+  if (len < 0 || len > 0xffffffffLL || (len & 7) != 0) return sl_make_int(env, -EINVAL);
+  unsigned long mask[128];
+  unsigned int ask = len > (int64_t)sizeof mask ? (unsigned int)sizeof mask : (unsigned int)len;
+  return rc_value(env, syscall(SYS_sched_getaffinity, tid, ask, mask));
+}
+
+/* memfdReadonly(name, data) -> a close-on-exec memfd holding data, sealed against any
+ * change, its offset at 0: what a virtual file's opener reads. Throws on failure. */
+static napi_value sl_memfd_readonly(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  char name[64];
+  size_t nlen = 0;
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &nlen) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 0 must be a string");
+    return NULL;
+  }
+  SL_PROC_BUFFER(env, 1, data, len);
+  int fd = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return sl_throw_errno(env, "memfd_create(MFD_ALLOW_SEALING)", errno);
+  const char *p = data;
+  size_t left = len;
+  int err = 0;
+  while (left > 0 && err == 0) {
+    ssize_t n = write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      err = errno;
+      break;
+    }
+    p += n;
+    left -= (size_t)n;
+  }
+  if (err == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) err = errno;
+  if (err == 0 && lseek(fd, 0, SEEK_SET) < 0) err = errno;
+  if (err != 0) {
+    close(fd);
+    return sl_throw_errno(env, "memfd (virtual file)", err);
+  }
+  return sl_make_int(env, fd);
+}
+
+void sl_procfs_register(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"getdents", NULL, sl_getdents, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openat2", NULL, sl_openat2, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"uname", NULL, sl_uname, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"schedGetaffinity", NULL, sl_sched_getaffinity, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"memfdReadonly", NULL, sl_memfd_readonly, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}

@@ -1,0 +1,114 @@
+// Landlock grants that never reach another process's /proc directory: a grant on /proc or
+// an ancestor of it is split into rules on its entries, leaving out every process
+// directory and the kernel's secrets. The supervisor serves the sandbox's own.
+
+import { readdirSync, realpathSync } from "node:fs";
+import { PolicyError } from "../errors.js";
+import type { PathGrant } from "./landlock.js";
+
+/** Files under /proc no sandbox reads: kernel memory and symbols, the kernel log, keys,
+ * SysRq, physical page state, and the scheduler's and timers' lists of every task. */
+export const HIDDEN_PROC_FILES: readonly string[] = [
+  "kcore", "kmsg", "kallsyms", "keys", "key-users", "sysrq-trigger",
+  "kpagecount", "kpageflags", "kpagecgroup", "sched_debug", "timer_list",
+];
+
+export type EntryType = "dir" | "file" | "symlink";
+
+/** The filesystem as the planner sees it (a fake in unit tests). */
+export interface FsView {
+  realpath(path: string): string;
+  /** Entries of a directory; anything neither a directory nor a symlink is a "file". */
+  list(dir: string): { name: string; type: EntryType }[];
+}
+
+export const HOST_FS: FsView = {
+  realpath: (p) => realpathSync.native(p),
+  list: (dir) =>
+    readdirSync(dir, { withFileTypes: true }).map((d) => ({
+      name: d.name,
+      type: d.isSymbolicLink() ? "symlink" : d.isDirectory() ? "dir" : "file",
+    })),
+};
+
+export interface ProcGrants {
+  /** The grants to give Landlock. */
+  grants: PathGrant[];
+  /** Procfs mounts the original grants reached (their process directories are hidden). */
+  reached: string[];
+  /** Whether a writable grant reached one of them. */
+  writable: boolean;
+}
+
+const NUMERIC = /^[0-9]+$/;
+
+/** a is b or inside it. */
+export function within(a: string, b: string): boolean {
+  return a === b || b === "/" || a.startsWith(b + "/");
+}
+
+function join(dir: string, name: string): string {
+  return dir === "/" ? `/${name}` : `${dir}/${name}`;
+}
+
+/**
+ * Why this replaces rather than filters: Landlock rules only ever add access, so a rule on
+ * "/" cannot exclude /proc/1. Instead the directory keeps only its directory rights
+ * (listing, and creating or removing entries when writable: procfs refuses both), and
+ * each entry gets the full rights of the grant, except the branch leading to procfs, which
+ * is split the same way, and, in procfs, the process directories, procfs's symlinks into
+ * them (self, thread-self, net, mounts) and the hidden files. Symlinks elsewhere need no
+ * rule: Landlock checks the file a path resolves to, whose own rule applies.
+ *
+ * This is what makes the supervisor's /proc checks race-free: a path the supervisor let
+ * continue can be rewritten by another thread before the kernel reads it, but whatever it
+ * then names, Landlock still refuses a process directory or a hidden file.
+ */
+export function hideProcesses(grants: readonly PathGrant[], mounts: readonly string[], fs: FsView = HOST_FS): ProcGrants {
+  const out: PathGrant[] = [];
+  const reached = new Set<string>();
+  let writable = false;
+  for (const g of grants) {
+    const field = g.writable ? "fsWritable" : "fsReadable";
+    const real = fs.realpath(g.path);
+    const inside = mounts.find((m) => real !== m && within(real, m));
+    if (inside !== undefined) {
+      const first = real.slice(inside.length + 1).split("/")[0]!;
+      if (NUMERIC.test(first)) {
+        throw new PolicyError(field, g.path, `${field}: ${JSON.stringify(g.path)} names a process directory under ${inside}; grant ${JSON.stringify(inside)} instead (the sandbox then sees its own processes, and only those)`);
+      }
+      if (HIDDEN_PROC_FILES.includes(first)) {
+        throw new PolicyError(field, g.path, `${field}: ${JSON.stringify(g.path)} is always hidden from the sandbox (kernel memory, logs, keys and task lists under ${inside})`);
+      }
+      out.push(g);
+      continue;
+    }
+    const below = mounts.filter((m) => within(m, real));
+    if (below.length === 0) {
+      out.push(g);
+      continue;
+    }
+    for (const m of below) reached.add(m);
+    writable ||= g.writable;
+    try {
+      split(real, g.writable, below, fs, out);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? String(e);
+      throw new PolicyError(field, g.path, `${field}: ${JSON.stringify(g.path)} contains procfs (${below.join(", ")}), and its entries cannot be listed to leave the process directories out (${code}); grant its subdirectories instead`);
+    }
+  }
+  return { grants: out, reached: [...reached], writable };
+}
+
+function split(dir: string, writable: boolean, mounts: readonly string[], fs: FsView, out: PathGrant[]): void {
+  out.push({ path: dir, isDir: true, writable, dirOnly: true });
+  const isMount = mounts.includes(dir);
+  for (const e of fs.list(dir)) {
+    const path = join(dir, e.name);
+    if (e.type === "symlink") continue;
+    if (isMount && (NUMERIC.test(e.name) || HIDDEN_PROC_FILES.includes(e.name))) continue;
+    const deeper = mounts.filter((m) => within(m, path));
+    if (deeper.length > 0 && e.type === "dir") split(path, writable, deeper, fs, out);
+    else out.push({ path, isDir: e.type === "dir", writable });
+  }
+}

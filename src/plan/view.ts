@@ -1,0 +1,90 @@
+// What the sandbox sees of its host (SPEC 4.4): its hostname, its CPU count, the procfs
+// mounts where other processes are hidden, and the virtual files the supervisor serves.
+// Only files the grants reach are virtual: the others Landlock refuses, as it should.
+
+import { randomBytes } from "node:crypto";
+import type { PathGrant } from "./landlock.js";
+import { HOST_FS, hideProcesses, within, type FsView } from "./proc-grants.js";
+
+export type VirtualKind = "hostname" | "cpuinfo" | "cpulist";
+
+export interface VirtualFile {
+  path: string;
+  kind: VirtualKind;
+}
+
+export interface ViewSpec {
+  /** The hostname: uname's nodename, /etc/hostname, /proc/sys/kernel/hostname. */
+  name: string;
+  /** CPUs shown by sched_getaffinity, /proc/cpuinfo and /sys/devices/system/cpu/{online,...}. */
+  numCpus?: number;
+  /** Procfs mounts the grants reach, where only the sandbox's processes are visible. */
+  procfs?: { mounts: readonly string[]; writable: boolean };
+  /** Virtual files the grants reach. */
+  files: readonly VirtualFile[];
+}
+
+/** The syscalls the supervisor answers for this view. uname is always trapped: it costs
+ * nothing until called. Opens are trapped only when a virtual file or a procfs mount is
+ * reachable (each open then pays a round trip, see the README). */
+export function viewSyscalls(v: ViewSpec): string[] {
+  const out = ["uname"];
+  if (v.numCpus !== undefined) out.push("sched_getaffinity");
+  if (v.procfs !== undefined || v.files.length > 0) out.push("open", "openat", "openat2", "creat");
+  if (v.procfs !== undefined) out.push("getdents64", "getdents");
+  return out;
+}
+
+/** The policy's name, or "sandlock-" and 8 random hex digits. */
+export function sandboxName(given: string | undefined): string {
+  return given ?? `sandlock-${randomBytes(4).toString("hex")}`;
+}
+
+const CPU_LISTS = ["online", "possible", "present"].map((f) => `/sys/devices/system/cpu/${f}`);
+
+function candidates(mounts: readonly string[], numCpus: number | undefined): VirtualFile[] {
+  const files: VirtualFile[] = [{ path: "/etc/hostname", kind: "hostname" }];
+  for (const m of mounts) files.push({ path: `${m}/sys/kernel/hostname`, kind: "hostname" });
+  if (numCpus !== undefined) {
+    for (const m of mounts) files.push({ path: `${m}/cpuinfo`, kind: "cpuinfo" });
+    for (const path of CPU_LISTS) files.push({ path, kind: "cpulist" });
+  }
+  return files;
+}
+
+/**
+ * The view and the grants to give Landlock. With Landlock's filesystem protection off,
+ * everything is reachable: every procfs mount is virtualised, best effort (see
+ * handlers/procfs-open.ts on what only Landlock makes race-free).
+ */
+export function computeView(
+  policy: { name: string | undefined; numCpus: number | undefined },
+  grants: readonly PathGrant[],
+  fsActive: boolean,
+  mounts: readonly string[],
+  fs: FsView = HOST_FS,
+): { view: ViewSpec; grants: PathGrant[] } {
+  const real = (p: string): string => {
+    try {
+      return fs.realpath(p);
+    } catch {
+      return p;
+    }
+  };
+  let out = [...grants];
+  let procfs: ViewSpec["procfs"];
+  if (fsActive) {
+    const hidden = hideProcesses(grants, mounts, fs);
+    out = hidden.grants;
+    if (hidden.reached.length > 0) procfs = { mounts: hidden.reached, writable: hidden.writable };
+  } else {
+    procfs = { mounts, writable: true };
+  }
+  const roots = grants.map((g) => real(g.path));
+  const reachable = (f: string): boolean => !fsActive || roots.some((r) => within(real(f), r));
+  const files = candidates(mounts, policy.numCpus).filter((f) => reachable(f.path));
+  const view: ViewSpec = { name: sandboxName(policy.name), files };
+  if (policy.numCpus !== undefined) view.numCpus = policy.numCpus;
+  if (procfs !== undefined) view.procfs = procfs;
+  return { view, grants: out };
+}

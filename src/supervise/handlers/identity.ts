@@ -1,0 +1,83 @@
+// The sandbox's identity and CPU count (SPEC 4.4): uname's node name is the sandbox name,
+// sched_getaffinity shows numCpus CPUs, and the virtual files the grants reach (hostname,
+// cpuinfo, CPU lists) are sealed memfds. sethostname stays on the blocklist.
+
+import { readFileSync } from "node:fs";
+import { native } from "../../confine/native.js";
+import type { ViewSpec, VirtualKind } from "../../plan/view.js";
+import { deny, returnValue } from "../action.js";
+import type { Handler, HandlerTable, SupervisorContext } from "../handler.js";
+import { O, readOpen } from "../paths.js";
+import { cpuListText, hostnameText, trimCpuinfo } from "../virtual-content.js";
+
+const EACCES = 13;
+const EEXIST = 17;
+const EFAULT = 14;
+const ENOTDIR = 20;
+/** struct utsname: six fields of 65 bytes; nodename is the second. */
+const UTS_FIELD = 65;
+
+function utsname(name: string): Buffer {
+  const uts = native().uname();
+  uts.fill(0, UTS_FIELD, 2 * UTS_FIELD);
+  uts.write(name, UTS_FIELD, UTS_FIELD - 1, "utf8");
+  return uts;
+}
+
+export function identityHandlers(view: ViewSpec, ctx: SupervisorContext): HandlerTable {
+  let uts: Buffer | undefined;
+  const table: Record<string, Handler> = {
+    // Nothing the caller can change matters after the write: the answer is our bytes,
+    // written into the buffer it handed over while it is still blocked in the call.
+    uname: (n) => {
+      uts ??= utsname(view.name);
+      if (!ctx.memory.stillValid(n) || !ctx.memory.write(n, n.argAddr(0), uts)) return deny(EFAULT);
+      return returnValue(0);
+    },
+  };
+  const numCpus = view.numCpus;
+  if (numCpus !== undefined) {
+    table.sched_getaffinity = (n) => {
+      // The real call on the same thread and length gives the kernel's exact answer (its
+      // mask size, or EINVAL/ESRCH); only the mask's bits are ours. numCpus never exceeds
+      // the host's CPUs (plan/features.ts), so the mask size always holds them.
+      const pid = n.argI32(0);
+      const size = native().schedGetaffinity(pid === 0 ? n.pid : pid, n.argU32(1));
+      if (size < 0) return deny(-size);
+      const mask = Buffer.alloc(size);
+      for (let i = 0; i < numCpus && i < size * 8; i++) mask[i >> 3]! |= 1 << (i & 7);
+      if (!ctx.memory.stillValid(n) || !ctx.memory.write(n, n.argAddr(2), mask)) return deny(EFAULT);
+      return returnValue(size);
+    };
+  }
+  if (view.files.length > 0) {
+    const open = virtualFileHandler(view, ctx);
+    for (const name of ["open", "openat", "openat2", "creat"]) table[name] = open;
+  }
+  return table;
+}
+
+function virtualFileHandler(view: ViewSpec, ctx: SupervisorContext): Handler {
+  const kinds = new Map(view.files.map((f) => [f.path, f.kind]));
+  let cpuinfo: string | undefined;
+  const content = (kind: VirtualKind): string => {
+    if (kind === "hostname") return hostnameText(view.name);
+    if (kind === "cpulist") return cpuListText(view.numCpus!);
+    return (cpuinfo ??= trimCpuinfo(readFileSync("/proc/cpuinfo", "latin1"), view.numCpus!));
+  };
+  // Served from the supervisor's copy of the path, so this open cannot be redirected. A
+  // racing rewrite of some other path that we let continue can still reach the real file
+  // (the host's hostname or cpuinfo): Landlock grants it, and only this handler hides it.
+  return (n) => {
+    const req = readOpen(n, ctx.memory);
+    if (req === null || req.target.kind !== "path") return undefined;
+    const kind = kinds.get(req.target.path);
+    if (kind === undefined || (req.flags & O.PATH) !== 0) return undefined;
+    if (req.target.trailingSlash || (req.flags & O.DIRECTORY) !== 0) return deny(ENOTDIR);
+    if ((req.flags & (O.CREAT | O.EXCL)) === (O.CREAT | O.EXCL)) return deny(EEXIST);
+    // Read-only: writing the host's hostname would be sethostname by another name.
+    if ((req.flags & O.ACCMODE) !== 0 || (req.flags & O.TRUNC) !== 0) return deny(EACCES);
+    const fd = native().memfdReadonly(`sandlock-${kind}`, Buffer.from(content(kind), "latin1"));
+    return { kind: "inject", fd, cloexec: (req.flags & O.CLOEXEC) !== 0, close: true };
+  };
+}

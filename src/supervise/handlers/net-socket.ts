@@ -1,0 +1,76 @@
+// The caller's socket as the network supervisor sees it: a duplicate taken with
+// pidfd_getfd from the calling thread's own descriptor table, and what kind it is.
+
+import { closeSync, readFileSync } from "node:fs";
+import { native } from "../../confine/native.js";
+import { AF, IPPROTO, SOCK } from "../../plan/seccomp.js";
+import type { Protocol } from "../../policy/types.js";
+
+const EINVAL = 22;
+const O_NONBLOCK = 0o4000;
+
+export interface ChildSocket {
+  /** The supervisor's duplicate: the same open file description as the child's. */
+  readonly fd: number;
+  readonly domain: number;
+  /** SOCK_STREAM, SOCK_DGRAM... (SO_TYPE carries no creation flags). */
+  readonly type: number;
+  readonly protocol: number;
+  /** O_NONBLOCK of the shared description when it was inspected (the child may change it). */
+  readonly nonblocking: boolean;
+}
+
+/** The thread group of a thread, for kernels without PIDFD_THREAD (before 6.9). */
+function threadGroup(tid: number): number | undefined {
+  try {
+    const m = /^Tgid:\s+(\d+)$/m.exec(readFileSync(`/proc/${tid}/status`, "latin1"));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Duplicates descriptor `fd` of thread `tid` and inspects it; a negative errno when there
+ * is no such descriptor (EBADF), it is not a socket (ENOTSOCK), or the thread is gone.
+ * The caller re-checks the notification afterwards, which proves that tid was not
+ * recycled before the duplicate was taken.
+ */
+export function childSocket(tid: number, fd: number): ChildSocket | number {
+  const nat = native();
+  let dup = nat.threadGetfd(tid, fd);
+  if (dup === -EINVAL) {
+    // Only a thread-group leader has a plain pidfd before Linux 6.9: go through it (the
+    // descriptor table of a thread is its group's unless it was cloned without CLONE_FILES).
+    const tgid = threadGroup(tid);
+    if (tgid !== undefined && tgid !== tid) dup = nat.threadGetfd(tgid, fd);
+  }
+  if (dup < 0) return dup;
+  const info = nat.sockInfo(dup);
+  if (typeof info === "number") {
+    closeSync(dup);
+    return info;
+  }
+  const [domain, type, protocol, flags] = info;
+  return { fd: dup, domain, type, protocol, nonblocking: (flags & O_NONBLOCK) !== 0 };
+}
+
+export function isInet(s: ChildSocket): boolean {
+  return s.domain === AF.INET || s.domain === AF.INET6;
+}
+
+/**
+ * The rule protocol of an IP socket, or undefined for kinds no rule can allow. The socket
+ * filter only lets TCP streams, UDP and ping sockets be created, but a descriptor may also
+ * come from outside (an inherited stdio socket).
+ */
+export function ruleProtocol(s: ChildSocket): Protocol | undefined {
+  if (s.type === SOCK.STREAM && s.protocol === IPPROTO.TCP) return "tcp";
+  if (s.type === SOCK.DGRAM && s.protocol === IPPROTO.UDP) return "udp";
+  if (s.type === SOCK.DGRAM && (s.protocol === IPPROTO.ICMP || s.protocol === IPPROTO.ICMPV6)) return "icmp";
+  return undefined;
+}
+
+export function release(s: ChildSocket): void {
+  closeSync(s.fd);
+}

@@ -1,0 +1,131 @@
+// Opens under /proc (SPEC 4.4): another process's directory and the hidden kernel files
+// give EACCES; the sandbox's own process files are opened by the supervisor on the
+// caller's behalf, because Landlock (plan/proc-grants.ts) grants no process directory.
+
+import { closeSync, readSync } from "node:fs";
+import { native } from "../../confine/native.js";
+import { HIDDEN_PROC_FILES, within } from "../../plan/proc-grants.js";
+import { CONTINUE, deny, type Action } from "../action.js";
+import type { Handler, SupervisorContext } from "../handler.js";
+import type { Members } from "../members.js";
+import type { Notification } from "../notification.js";
+import { AT_FDCWD, O, RESOLVE, callerStatus, readOpen, readSmall, wantsWrite, type OpenRequest, type Resolved } from "../paths.js";
+
+const EACCES = 13;
+const ENOENT = 2;
+const NUMERIC = /^[0-9]+$/;
+/** Flags openat2 accepts (it refuses unknown bits where openat ignores them). */
+const VALID_FLAGS = 0o37777703;
+const BENEATH_ONLY = RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS | RESOLVE.NO_XDEV;
+
+/** Files of a fellow process the sandbox may read: world-readable, and none checks the
+ * opener's ptrace rights or remembers its credentials (what ps, top and pgrep read). */
+const INFO_FILES = new Set([
+  "stat", "statm", "status", "cmdline", "comm", "cgroup", "limits", "oom_score", "oom_score_adj",
+  "oom_adj", "loginuid", "sessionid", "wchan", "schedstat", "sched", "cpuset",
+]);
+
+export interface ProcStatus {
+  tgid: number;
+  ppid: number;
+  /** The Uid, Gid, Groups and CapEff lines: equal strings, equal credentials. */
+  creds: string;
+}
+
+export function parseStatus(text: string): ProcStatus | null {
+  const line = (key: string): string | undefined => new RegExp(`^${key}:(.*)$`, "m").exec(text)?.[1]?.trim();
+  const tgid = Number(line("Tgid"));
+  const ppid = Number(line("PPid"));
+  if (!Number.isInteger(tgid) || !Number.isInteger(ppid) || tgid <= 0) return null;
+  return { tgid, ppid, creds: ["Uid", "Gid", "Groups", "CapEff"].map((k) => line(k) ?? "").join("|") };
+}
+
+function statusAt(dirfd: number): ProcStatus | null {
+  const fd = native().openat2(dirfd, "status", O.CLOEXEC, 0, BENEATH_ONLY);
+  if (fd < 0) return null;
+  try {
+    const buf = Buffer.alloc(8192);
+    return parseStatus(buf.toString("latin1", 0, readSync(fd, buf)));
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+let ownCreds: string | undefined;
+function supervisorCreds(): string {
+  return (ownCreds ??= parseStatus(readSmall("/proc/self/status") ?? "")?.creds ?? "?");
+}
+
+/** rest (below a process directory) is that directory, task/, task/<tid>/, or an info file in one. */
+function infoPath(rest: readonly string[]): boolean {
+  const r = rest[0] === "task" && rest.length >= 2 && NUMERIC.test(rest[1]!) ? rest.slice(2) : rest[0] === "task" ? rest.slice(1) : rest;
+  return r.length === 0 || (r.length === 1 && INFO_FILES.has(r[0]!));
+}
+
+export function procfsOpenHandler(spec: { mounts: readonly string[]; writable: boolean }, ctx: SupervisorContext, members: Members): Handler {
+  return (n) => {
+    const req = readOpen(n, ctx.memory);
+    if (req === null || req.target.kind === "unknown") return undefined; // the kernel and Landlock decide
+    // Every process directory on the way counts: "/proc/1/cwd/x" and "/proc/1/exe" are
+    // /proc/1's. The caller's own process is a member too.
+    if (req.target.pids.some((pid) => pid !== n.pid && !members.has(pid))) return deny(EACCES);
+    if (req.target.kind === "magic") return undefined; // Landlock checks where the link leads
+    const path = req.target.path;
+    const mount = spec.mounts.find((m) => path !== m && within(path, m));
+    if (mount === undefined) return undefined;
+    const rel = path.slice(mount.length + 1).split("/");
+    // Denials act on the supervisor's copy of the path: whatever the caller's memory says
+    // later, this call fails. A racing rewrite of a path we let continue meets Landlock,
+    // which grants none of these.
+    if (HIDDEN_PROC_FILES.includes(rel[0]!)) return deny(EACCES);
+    if (!NUMERIC.test(rel[0]!)) return undefined; // meminfo, sys/...: granted entries
+    return openProcessFile(n, ctx, req, req.target, mount, Number(rel[0]), rel.slice(1), spec.writable, members);
+  };
+}
+
+function openProcessFile(
+  n: Notification, ctx: SupervisorContext, req: OpenRequest, target: Extract<Resolved, { kind: "path" }>,
+  mount: string, pid: number, rest: string[], writable: boolean, members: Members,
+): Action | undefined {
+  const nat = native();
+  const caller = parseStatus(callerStatus(n) ?? "");
+  if (caller === null) return deny(EACCES);
+  // The directory first, then who it is: a directory fd stays bound to its process, so a
+  // pid that dies and is reused after this check cannot swap what we open below.
+  const dirfd = nat.openat2(AT_FDCWD, `${mount}/${pid}`, O.PATH | O.DIRECTORY | O.CLOEXEC, 0, RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS);
+  if (dirfd < 0) return deny(-dirfd);
+  try {
+    // The caller's own process or thread needs no second look: it is blocked in this call
+    // (still valid after the directory was opened), so its pid cannot have been reused.
+    let own = (pid === caller.tgid || pid === n.pid) && ctx.memory.stillValid(n);
+    if (!own) {
+      const status = statusAt(dirfd);
+      if (status === null) return deny(ENOENT);
+      own = status.tgid === caller.tgid;
+      if (!own && !members.hasParent(status.ppid)) return deny(EACCES); // another process
+    }
+    // O_PATH gives no content and openat2 with RESOLVE_* flags is not reproduced here: the
+    // kernel decides, and Landlock refuses content of any process directory.
+    if ((req.flags & O.PATH) !== 0 || req.resolve !== 0) return CONTINUE;
+    if (target.symlinkLast && (req.flags & O.NOFOLLOW) !== 0) return CONTINUE; // the kernel's ELOOP
+    const write = wantsWrite(req.flags);
+    // What Landlock would have allowed had /proc been granted whole: writes only under a
+    // writable grant.
+    if (write && !writable) return deny(EACCES);
+    // The supervisor opens with its own credentials. That equals the caller's rights only
+    // for the caller's own process with the same credentials; anything else is limited to
+    // the files any process may read.
+    const trusted = own && caller.creds === supervisorCreds();
+    if (!trusted && (write || !infoPath(rest))) return deny(EACCES);
+    let sub = rest.length > 0 ? rest.join("/") : ".";
+    if (target.trailingSlash) sub += "/"; // ENOTDIR on a file, as the kernel answers
+    const creating = (req.flags & (O.CREAT | O.TMPFILE)) !== 0;
+    const fd = nat.openat2(dirfd, sub, (req.flags & VALID_FLAGS) | O.CLOEXEC, creating ? req.mode & 0o7777 : 0, BENEATH_ONLY);
+    if (fd < 0) return deny(-fd);
+    return { kind: "inject", fd, cloexec: (req.flags & O.CLOEXEC) !== 0, close: true };
+  } finally {
+    closeSync(dirfd);
+  }
+}

@@ -1,0 +1,65 @@
+// Which processes belong to a sandbox: those descending from its launcher, a child
+// subreaper, so an orphan is re-parented to it and never leaves the tree. Parent chains
+// come from /proc/<pid>/stat and are cached for a short burst.
+
+import { readFileSync } from "node:fs";
+
+/** How long a membership answer is reused. A live process never leaves the tree; a stale
+ * answer needs its pid to die and be reused in that time, i.e. the pid space to wrap. */
+const CACHE_MS = 100;
+
+/** A process's parent from the text of /proc/<pid>/stat (the comm may hold ") "). */
+export function parentFromStat(stat: string): number | undefined {
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ppid = Number(rest[1]);
+  return Number.isInteger(ppid) ? ppid : undefined;
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    return parentFromStat(readFileSync(`/proc/${pid}/stat`, "latin1"));
+  } catch {
+    return undefined; // gone
+  }
+}
+
+export class Members {
+  private cache = new Map<number, boolean>();
+  private since = 0;
+
+  constructor(private readonly launcherPid: number) {}
+
+  /** Whether process (or thread) pid descends from the launcher; the launcher does not. */
+  has(pid: number): boolean {
+    const now = performance.now();
+    if (now - this.since > CACHE_MS) {
+      this.cache.clear();
+      this.since = now;
+    }
+    const chain: number[] = [];
+    let answer = false;
+    for (let cur: number | undefined = pid; chain.length < 4096; ) {
+      if (cur === this.launcherPid) {
+        answer = chain.length > 0;
+        break;
+      }
+      if (cur === undefined || cur <= 1) break;
+      const known = this.cache.get(cur);
+      if (known !== undefined) {
+        answer = known;
+        break;
+      }
+      chain.push(cur);
+      cur = parentOf(cur);
+    }
+    for (const p of chain) this.cache.set(p, answer);
+    return answer;
+  }
+
+  /** Whether a process whose parent is ppid (read fresh by the caller) belongs. The
+   * parent is alive (else the process would have been re-parented), so its cached answer
+   * is about the same process. */
+  hasParent(ppid: number): boolean {
+    return ppid === this.launcherPid || this.has(ppid);
+  }
+}

@@ -1,0 +1,152 @@
+// The view plan (SPEC 4.4): grants split around procfs so Landlock never reaches another
+// process's directory, the virtual files the grants reach, the syscalls the view traps,
+// and the PolicyErrors for grants into /proc and for too many CPUs.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { PolicyError } from "../../src/errors.js";
+import { computeFeatures, type HostFacts } from "../../src/plan/features.js";
+import { planLandlock, type PathGrant } from "../../src/plan/landlock.js";
+import { hideProcesses, type EntryType, type FsView } from "../../src/plan/proc-grants.js";
+import { computeView, viewSyscalls } from "../../src/plan/view.js";
+import { Policy, type PolicyInput } from "../../src/policy/index.js";
+
+/** A small tree: directories list their entries; a symlink maps to its real path. */
+const TREE: Record<string, Record<string, EntryType>> = {
+  "/": { bin: "symlink", usr: "dir", etc: "dir", proc: "dir", vmlinuz: "file", lnk: "symlink" },
+  "/proc": { "1": "dir", "42": "dir", self: "symlink", "thread-self": "symlink", net: "symlink", meminfo: "file", sys: "dir", kallsyms: "file", kcore: "file", cpuinfo: "file" },
+};
+const REAL: Record<string, string> = { "/bin": "/usr/bin", "/lnk": "/proc", "/proc/self": "/proc/42", "/proc/self/status": "/proc/42/status" };
+
+function fakeFs(unlistable?: string): FsView {
+  return {
+    realpath: (p) => REAL[p] ?? p,
+    list: (dir) => {
+      if (dir === unlistable) throw Object.assign(new Error("denied"), { code: "EACCES" });
+      return Object.entries(TREE[dir] ?? {}).map(([name, type]) => ({ name, type }));
+    },
+  };
+}
+
+const read = (path: string, isDir = true): PathGrant => ({ path, isDir, writable: false });
+const PROC_ENTRIES = (writable: boolean): PathGrant[] => [
+  { path: "/proc", isDir: true, writable, dirOnly: true },
+  { path: "/proc/meminfo", isDir: false, writable },
+  { path: "/proc/sys", isDir: true, writable },
+  { path: "/proc/cpuinfo", isDir: false, writable },
+];
+
+test("a grant on / keeps its directory rights and grants each entry but procfs's processes, links and secrets", () => {
+  const out = hideProcesses([read("/")], ["/proc"], fakeFs());
+  assert.deepEqual(out.grants, [
+    { path: "/", isDir: true, writable: false, dirOnly: true },
+    read("/usr"),
+    read("/etc"),
+    ...PROC_ENTRIES(false),
+    read("/vmlinuz", false),
+  ]);
+  assert.deepEqual(out.reached, ["/proc"]);
+  assert.equal(out.writable, false);
+});
+
+test("a writable grant on /proc (through a symlink) is split the same way and marks procfs writable", () => {
+  const out = hideProcesses([{ path: "/lnk", isDir: true, writable: true }], ["/proc"], fakeFs());
+  assert.deepEqual(out.grants, PROC_ENTRIES(true));
+  assert.equal(out.writable, true);
+});
+
+test("grants beside or inside procfs (but not in a process directory) stay as they are", () => {
+  const grants = [read("/usr"), read("/proc/sys"), read("/proc/meminfo", false)];
+  const out = hideProcesses(grants, ["/proc"], fakeFs());
+  assert.deepEqual(out.grants, grants);
+  assert.deepEqual(out.reached, []);
+});
+
+const ERRORS: [PathGrant, string, string][] = [
+  [read("/proc/self"), "fsReadable", `fsReadable: "/proc/self" names a process directory under /proc; grant "/proc" instead (the sandbox then sees its own processes, and only those)`],
+  [{ path: "/proc/1/environ", isDir: false, writable: true }, "fsWritable", `fsWritable: "/proc/1/environ" names a process directory under /proc; grant "/proc" instead (the sandbox then sees its own processes, and only those)`],
+  [read("/proc/kallsyms", false), "fsReadable", `fsReadable: "/proc/kallsyms" is always hidden from the sandbox (kernel memory, logs, keys and task lists under /proc)`],
+];
+
+for (const [grant, field, message] of ERRORS) {
+  test(`PolicyError: ${grant.path}`, () => {
+    assert.throws(() => hideProcesses([grant], ["/proc"], fakeFs()), (e: unknown) => {
+      assert.ok(e instanceof PolicyError);
+      assert.equal(e.field, field);
+      assert.equal(e.value, grant.path);
+      assert.equal(e.message, message);
+      return true;
+    });
+  });
+}
+
+test("PolicyError: an ancestor of /proc that cannot be listed", () => {
+  assert.throws(() => hideProcesses([read("/")], ["/proc"], fakeFs("/")), (e: unknown) => {
+    assert.ok(e instanceof PolicyError);
+    assert.equal(e.message, `fsReadable: "/" contains procfs (/proc), and its entries cannot be listed to leave the process directories out (EACCES); grant its subdirectories instead`);
+    return true;
+  });
+});
+
+test("Landlock: a directory-only grant keeps listing (and, writable, entry creation) but no file right", () => {
+  const active = new Set(["fs", "fs-refer", "fs-truncate", "ioctl-dev"] as const);
+  const plan = planLandlock(active, [{ path: "/", isDir: true, writable: false, dirOnly: true }, { path: "/w", isDir: true, writable: true, dirOnly: true }], { connect: "any", bind: "any" });
+  assert.deepEqual(plan.paths.map((p) => p.access), [0x8n, 0x1ff8n | 0x2000n]);
+});
+
+const view = (input: { name?: string; numCpus?: number }, grants: PathGrant[], fsActive = true) =>
+  computeView({ name: input.name, numCpus: input.numCpus }, grants, fsActive, ["/proc"], fakeFs()).view;
+
+test("virtual files are served only where the grants reach", () => {
+  assert.deepEqual(view({ name: "b" }, [read("/usr")]).files, []);
+  assert.deepEqual(view({ name: "b" }, [read("/etc")]).files, [{ path: "/etc/hostname", kind: "hostname" }]);
+  assert.deepEqual(view({ name: "b", numCpus: 1 }, [read("/proc")]).files.map((f) => f.path), ["/proc/sys/kernel/hostname", "/proc/cpuinfo"]);
+  assert.deepEqual(view({ name: "b", numCpus: 1 }, [read("/proc/sys")]).files.map((f) => f.path), ["/proc/sys/kernel/hostname"]);
+  assert.equal(view({ name: "b", numCpus: 2 }, [read("/")]).files.length, 6);
+});
+
+test("the view hides processes only where the grants reach procfs, everywhere without Landlock", () => {
+  assert.equal(view({}, [read("/usr")]).procfs, undefined);
+  assert.deepEqual(view({}, [read("/")]).procfs, { mounts: ["/proc"], writable: false });
+  assert.deepEqual(view({}, [read("/usr")], false).procfs, { mounts: ["/proc"], writable: true });
+  assert.equal(view({ numCpus: 1 }, [], false).files.length, 6);
+});
+
+test("the name is the policy's, or sandlock- and 8 hex digits, new for every computation", () => {
+  assert.equal(view({ name: "box" }, []).name, "box");
+  const a = view({}, []).name;
+  assert.match(a, /^sandlock-[0-9a-f]{8}$/);
+  assert.notEqual(a, view({}, []).name);
+});
+
+test("the view traps uname always, the rest only when needed", () => {
+  assert.deepEqual(viewSyscalls({ name: "b", files: [] }), ["uname"]);
+  assert.deepEqual(viewSyscalls({ name: "b", numCpus: 1, files: [] }), ["uname", "sched_getaffinity"]);
+  assert.deepEqual(viewSyscalls({ name: "b", files: [{ path: "/etc/hostname", kind: "hostname" }] }), ["uname", "open", "openat", "openat2", "creat"]);
+  assert.deepEqual(viewSyscalls({ name: "b", procfs: { mounts: ["/proc"], writable: false }, files: [] }), ["uname", "open", "openat", "openat2", "creat", "getdents64", "getdents"]);
+});
+
+const host = (cpuCount: number): HostFacts => ({ landlockAbi: 7, cpuCount });
+const features = (input: PolicyInput, cpus = 2) => computeFeatures(new Policy(input), host(cpus));
+
+test("features: a / grant on this host reaches /proc and no process directory gets a rule", () => {
+  const f = features({ fsReadable: ["/"] });
+  assert.ok(f.grants.some((g) => g.path === "/proc" && g.dirOnly));
+  assert.ok(!f.grants.some((g) => /^\/proc\/\d+(\/|$)/.test(g.path) || g.path === "/proc/kallsyms"));
+  assert.deepEqual(f.supervision.view?.procfs, { mounts: ["/proc"], writable: false });
+  assert.ok(f.seccomp.notify.includes("getdents64"));
+});
+
+test("features: a grant into a process directory of this host's /proc is a PolicyError", () => {
+  assert.throws(() => features({ fsReadable: ["/proc/self"] }), (e: unknown) => e instanceof PolicyError && e.field === "fsReadable" && /names a process directory/.test(e.message));
+});
+
+test("features: numCpus up to the host's count is accepted, above it is a PolicyError", () => {
+  assert.equal(features({ numCpus: 2 }, 2).supervision.view?.numCpus, 2);
+  assert.throws(() => features({ numCpus: 3 }, 2), (e: unknown) => {
+    assert.ok(e instanceof PolicyError);
+    assert.equal(e.field, "numCpus");
+    assert.equal(e.message, "numCpus: 3 is more than this host's 2 CPUs (a sandbox can be shown fewer CPUs than exist, not more)");
+    return true;
+  });
+});
