@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import type { PathGrant } from "./landlock.js";
 import { HOST_FS, hideProcesses, within, type FsView } from "./proc-grants.js";
 
-export type VirtualKind = "hostname" | "cpuinfo" | "cpulist";
+export type VirtualKind = "hostname" | "cpuinfo" | "cpulist" | "meminfo";
 
 export interface VirtualFile {
   path: string;
@@ -18,6 +18,8 @@ export interface ViewSpec {
   name: string;
   /** CPUs shown by sched_getaffinity, /proc/cpuinfo and /sys/devices/system/cpu/{online,...}. */
   numCpus?: number;
+  /** maxMemory, shown as MemTotal in /proc/meminfo. */
+  memoryCap?: bigint;
   /** Procfs mounts the grants reach, where only the sandbox's processes are visible. */
   procfs?: { mounts: readonly string[]; writable: boolean };
   /** Virtual files the grants reach. */
@@ -42,13 +44,14 @@ export function sandboxName(given: string | undefined): string {
 
 const CPU_LISTS = ["online", "possible", "present"].map((f) => `/sys/devices/system/cpu/${f}`);
 
-function candidates(mounts: readonly string[], numCpus: number | undefined): VirtualFile[] {
+function candidates(mounts: readonly string[], numCpus: number | undefined, memoryCap: bigint | undefined): VirtualFile[] {
   const files: VirtualFile[] = [{ path: "/etc/hostname", kind: "hostname" }];
   for (const m of mounts) files.push({ path: `${m}/sys/kernel/hostname`, kind: "hostname" });
   if (numCpus !== undefined) {
     for (const m of mounts) files.push({ path: `${m}/cpuinfo`, kind: "cpuinfo" });
     for (const path of CPU_LISTS) files.push({ path, kind: "cpulist" });
   }
+  if (memoryCap !== undefined) for (const m of mounts) files.push({ path: `${m}/meminfo`, kind: "meminfo" });
   return files;
 }
 
@@ -58,7 +61,7 @@ function candidates(mounts: readonly string[], numCpus: number | undefined): Vir
  * handlers/procfs-open.ts on what only Landlock makes race-free).
  */
 export function computeView(
-  policy: { name: string | undefined; numCpus: number | undefined },
+  policy: { name: string | undefined; numCpus: number | undefined; maxMemory?: bigint | undefined },
   grants: readonly PathGrant[],
   fsActive: boolean,
   mounts: readonly string[],
@@ -82,9 +85,10 @@ export function computeView(
   }
   const roots = grants.map((g) => real(g.path));
   const reachable = (f: string): boolean => !fsActive || roots.some((r) => within(real(f), r));
-  const files = candidates(mounts, policy.numCpus).filter((f) => reachable(f.path));
+  const files = candidates(mounts, policy.numCpus, policy.maxMemory).filter((f) => reachable(f.path));
   const view: ViewSpec = { name: sandboxName(policy.name), files };
   if (policy.numCpus !== undefined) view.numCpus = policy.numCpus;
+  if (policy.maxMemory !== undefined) view.memoryCap = policy.maxMemory;
   if (procfs !== undefined) view.procfs = procfs;
   return { view, grants: out };
 }

@@ -91,3 +91,14 @@ securityCase(
     assert.ok(done.length <= 1, `at most one of the two finished: ${JSON.stringify(o.result?.stdout)}`);
   },
 );
+
+securityCase(
+  "maxMemory: /proc/meminfo shows the cap as MemTotal",
+  { policy: { fsReadable: ["${PROBE}", "/proc"], maxMemory: "256M" }, cmd: probe("cat", "/proc/meminfo") },
+  (o) => {
+    const text = o.result?.stdout ?? "";
+    assert.match(text, /^MemTotal:\s+262144 kB$/m);
+    const free = Number(/^MemAvailable:\s+(\d+) kB$/m.exec(text)?.[1]);
+    assert.ok(free > 0 && free <= 262144, `MemAvailable ${free} kB is what is left of the cap`);
+  },
+);

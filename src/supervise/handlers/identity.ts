@@ -1,6 +1,6 @@
 // The sandbox's identity and CPU count (SPEC 4.4): uname's node name is the sandbox name,
 // sched_getaffinity shows numCpus CPUs, and the virtual files the grants reach (hostname,
-// cpuinfo, CPU lists) are sealed memfds. sethostname stays on the blocklist.
+// cpuinfo, CPU lists, meminfo under maxMemory) are sealed memfds. sethostname stays on the blocklist.
 
 import { readFileSync } from "node:fs";
 import { native } from "../../confine/native.js";
@@ -9,6 +9,8 @@ import { deny, returnValue } from "../action.js";
 import type { Handler, HandlerTable, SupervisorContext } from "../handler.js";
 import { O, readOpen } from "../paths.js";
 import { cpuListText, hostnameText, trimCpuinfo } from "../virtual-content.js";
+import { sandboxCharge } from "./memory.js";
+import { virtualMeminfo } from "./meminfo.js";
 
 const EACCES = 13;
 const EEXIST = 17;
@@ -63,6 +65,9 @@ function virtualFileHandler(view: ViewSpec, ctx: SupervisorContext): Handler {
   const content = (kind: VirtualKind): string => {
     if (kind === "hostname") return hostnameText(view.name);
     if (kind === "cpulist") return cpuListText(view.numCpus!);
+    if (kind === "meminfo") {
+      return virtualMeminfo(readFileSync("/proc/meminfo", "latin1"), view.memoryCap!, BigInt(sandboxCharge(ctx.launcherPid)));
+    }
     return (cpuinfo ??= trimCpuinfo(readFileSync("/proc/cpuinfo", "latin1"), view.numCpus!));
   };
   // Served from the supervisor's copy of the path, so this open cannot be redirected. A

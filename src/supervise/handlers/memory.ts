@@ -56,6 +56,20 @@ function sandboxProcesses(root: number): number[] {
   return out;
 }
 
+/** Bytes the whole sandbox is charged right now. */
+export function sandboxCharge(launcherPid: number): number {
+  const seen = new Set<number>();
+  let sum = 0;
+  for (const pid of sandboxProcesses(launcherPid)) {
+    const c = chargeOf(pid);
+    if (c && !seen.has(c.tgid)) {
+      seen.add(c.tgid);
+      sum += c.bytes;
+    }
+  }
+  return sum;
+}
+
 function pageUp(n: number): number {
   return Math.ceil(n / PAGE) * PAGE;
 }
