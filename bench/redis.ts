@@ -2,7 +2,8 @@
 // SET and GET, bare and sandboxed (its port allowed), in the same invocation. Installs
 // redis with apt-get when it is missing.
 
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { promisify } from "node:util";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
@@ -11,6 +12,7 @@ import { Sandbox } from "../src/index.js";
 import { fmt, summarize, type Summary } from "./stats.js";
 
 const REQUESTS = 100_000;
+const run = promisify(execFile);
 
 function ensureRedis(): void {
   if (existsSync("/usr/bin/redis-server") && existsSync("/usr/bin/redis-benchmark")) return;
@@ -39,9 +41,10 @@ async function waitForPort(port: number): Promise<void> {
   throw new Error(`redis did not start listening on ${port}`);
 }
 
-/** requests per second for SET and GET. */
-function benchmark(port: number): { set: number; get: number } {
-  const out = execFileSync("redis-benchmark", ["-p", String(port), "-t", "set,get", "-n", String(REQUESTS), "-q"]).toString();
+/** requests per second for SET and GET. Asynchronous on purpose: this process supervises
+ * the sandboxed server, so it must keep its event loop running while the load runs. */
+async function benchmark(port: number): Promise<{ set: number; get: number }> {
+  const out = (await run("redis-benchmark", ["-p", String(port), "-t", "set,get", "-n", String(REQUESTS), "-q"])).stdout;
   const rate = (name: string): number => {
     const m = new RegExp(`${name}: ([\\d.]+) requests per second`).exec(out);
     if (!m) throw new Error(`cannot read ${name} from redis-benchmark: ${out}`);
@@ -63,7 +66,7 @@ export async function benchRedis(rounds: number, port = 16379): Promise<RedisRes
     for (let r = 0; r < rounds; r++) {
       const bare: ChildProcess = spawn("/usr/bin/redis-server", serverArgs(port, dir), { stdio: "ignore" });
       await waitForPort(port);
-      const b = benchmark(port);
+      const b = await benchmark(port);
       bare.kill("SIGKILL");
       await new Promise((res) => bare.once("exit", res));
 
@@ -74,7 +77,7 @@ export async function benchRedis(rounds: number, port = 16379): Promise<RedisRes
       });
       await sb.spawn(["/usr/bin/redis-server", ...serverArgs(port, dir)], { stdout: "ignore", stderr: "ignore" });
       await waitForPort(port);
-      const s = benchmark(port);
+      const s = await benchmark(port);
       await sb.kill();
 
       samples.set.bare.push(b.set);

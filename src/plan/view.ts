@@ -2,7 +2,6 @@
 // mounts where other processes are hidden, and the virtual files the supervisor serves.
 // Only files the grants reach are virtual: the others Landlock refuses, as it should.
 
-import { randomBytes } from "node:crypto";
 import type { PathGrant } from "./landlock.js";
 import { HOST_FS, hideProcesses, within, type FsView } from "./proc-grants.js";
 
@@ -37,9 +36,10 @@ export function viewSyscalls(v: ViewSpec): string[] {
   return out;
 }
 
-/** The policy's name, or "sandlock-" and 8 random hex digits. */
+/** The policy's name, or "sandlock-" and 8 random hex digits. The name is a label, not a
+ * secret: Math.random serves, and keeps node:crypto (several ms to load) off the CLI's start. */
 export function sandboxName(given: string | undefined): string {
-  return given ?? `sandlock-${randomBytes(4).toString("hex")}`;
+  return given ?? `sandlock-${Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, "0")}`;
 }
 
 const CPU_LISTS = ["online", "possible", "present"].map((f) => `/sys/devices/system/cpu/${f}`);
