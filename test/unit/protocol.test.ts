@@ -302,3 +302,17 @@ test("strings with NUL bytes are refused", () => {
   assert.throws(() => plan({}, { argv: ["a\0b"] }), /string contains NUL/);
   assert.throws(() => plan({}, { env: { A: "x\0y" } }), /string contains NUL/);
 });
+
+test("with nothing to supervise, the plan installs no listener at all", () => {
+  const f = computeFeatures(new Policy({ fsReadable: ["/usr"] }), HOST);
+  const bare = { ...f, supervision: {}, seccomp: { ...f.seccomp, notify: [] } };
+  const p = makePlan(bare, cmd());
+  assert.ok(!p.steps.some((s) => s.op === Step.LISTENER), "no hand-over step");
+  const sec = p.steps.find((s) => s.op === Step.SECCOMP)!;
+  assert.equal(sec.payload.readUInt32LE(0), 0, "no SECCOMP_FILTER_FLAG_NEW_LISTENER");
+  for (let nr = 0; nr <= 469; nr++) {
+    assert.notEqual(runFilter(sec.payload.subarray(8), { nr, args: [17] }), 0x7fc00000, `nr ${nr} is never routed to a listener`);
+  }
+  // The default policy is supervised: its process limit (64) needs fork accounting.
+  assert.ok(plan({ fsReadable: ["/usr"] }).steps.some((s) => s.op === Step.LISTENER));
+});
