@@ -2,7 +2,7 @@
 // subreaper, so an orphan is re-parented to it and never leaves the tree. Parent chains
 // come from /proc/<pid>/stat and are cached for a short burst.
 
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** How long a membership answer is reused. A live process never leaves the tree; a stale
  * answer needs its pid to die and be reused in that time, i.e. the pid space to wrap. */
@@ -13,6 +13,37 @@ export function parentFromStat(stat: string): number | undefined {
   const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ppid = Number(rest[1]);
   return Number.isInteger(ppid) ? ppid : undefined;
+}
+
+/**
+ * Every process descending from root, from one pass over /proc. Zombies (exited, not yet
+ * reaped) are left out unless asked for.
+ */
+export function descendantsOf(root: number, withZombies = false): number[] {
+  const parent = new Map<number, number>();
+  for (const name of readdirSync("/proc")) {
+    const first = name.charCodeAt(0);
+    if (first < 49 || first > 57) continue; // not a pid
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "latin1");
+      const state = stat[stat.lastIndexOf(")") + 2];
+      if (!withZombies && (state === "Z" || state === "X")) continue;
+      const ppid = parentFromStat(stat);
+      if (ppid !== undefined) parent.set(Number(name), ppid);
+    } catch {
+      // exited while we looked
+    }
+  }
+  const out: number[] = [];
+  for (const pid of parent.keys()) {
+    for (let p = parent.get(pid), depth = 0; p !== undefined && depth < 4096; p = parent.get(p), depth++) {
+      if (p === root) {
+        out.push(pid);
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 function parentOf(pid: number): number | undefined {

@@ -2,9 +2,10 @@
 // here; a request that would take the sandbox past the cap gets ENOMEM and its process
 // is killed. A watchdog catches growth no request announced (mprotect of a reservation).
 
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { CONTINUE, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
+import { descendantsOf } from "../members.js";
 import type { Notification } from "../notification.js";
 
 const ENOMEM = 12;
@@ -32,35 +33,11 @@ export function chargeOf(tid: number): { tgid: number; bytes: number } | null {
   return { tgid, bytes: (kb("VmData") + kb("RssShmem")) * 1024 };
 }
 
-/** The process ids descending from root (the sandbox's launcher), from /proc. */
-function sandboxProcesses(root: number): number[] {
-  const parent = new Map<number, number>();
-  for (const name of readdirSync("/proc")) {
-    if (name.charCodeAt(0) < 49 || name.charCodeAt(0) > 57) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "latin1");
-      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(")") + 4).split(" ", 1)[0]));
-    } catch {
-      // exited
-    }
-  }
-  const out: number[] = [];
-  for (const pid of parent.keys()) {
-    for (let p = parent.get(pid), d = 0; p !== undefined && d < 4096; p = parent.get(p), d++) {
-      if (p === root) {
-        out.push(pid);
-        break;
-      }
-    }
-  }
-  return out;
-}
-
 /** Bytes the whole sandbox is charged right now. */
 export function sandboxCharge(launcherPid: number): number {
   const seen = new Set<number>();
   let sum = 0;
-  for (const pid of sandboxProcesses(launcherPid)) {
+  for (const pid of descendantsOf(launcherPid, true)) {
     const c = chargeOf(pid);
     if (c && !seen.has(c.tgid)) {
       seen.add(c.tgid);
@@ -107,7 +84,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext): MemoryGuard {
 
   const refreshAll = (): void => {
     charged.clear();
-    for (const pid of sandboxProcesses(ctx.launcherPid)) {
+    for (const pid of descendantsOf(ctx.launcherPid, true)) {
       const c = chargeOf(pid);
       if (c) charged.set(c.tgid, c.bytes);
     }
