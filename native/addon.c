@@ -47,6 +47,10 @@ napi_value sl_make_int(napi_env env, int64_t v) {
   return out;
 }
 
+napi_value sl_result(napi_env env, long rc) {
+  return sl_make_int(env, rc < 0 ? -errno : rc);
+}
+
 napi_value sl_make_pair(napi_env env, int64_t a, int64_t b) {
   napi_value arr;
   napi_create_array_with_length(env, 2, &arr);

@@ -32,10 +32,27 @@
     return NULL;                                                                        \
   }
 
+#define SL_ARG_BUFFER(env, i, ptr, len)                                               \
+  void *ptr;                                                                          \
+  size_t len;                                                                         \
+  if (napi_get_buffer_info((env), argv[(i)], &ptr, &len) != napi_ok) {                \
+    napi_throw_type_error((env), "SL_ARGS", "argument " #i " must be a Buffer");     \
+    return NULL;                                                                      \
+  }
+
+#define SL_ARG_I64(env, i, out)                                                       \
+  int64_t out;                                                                        \
+  if (napi_get_value_int64((env), argv[(i)], &out) != napi_ok) {                      \
+    napi_throw_type_error((env), "SL_ARGS", "argument " #i " must be a number");     \
+    return NULL;                                                                      \
+  }
+
 /* Throws an Error carrying code "SL_ERRNO", errno (number) and syscall (name). */
 napi_value sl_throw_errno(napi_env env, const char *syscall_name, int err);
 napi_value sl_make_int(napi_env env, int64_t v);
 napi_value sl_make_pair(napi_env env, int64_t a, int64_t b);
+/* A syscall's return as a number: the value, or -errno when it failed. */
+napi_value sl_result(napi_env env, long rc);
 
 /* Registers the seccomp-notify, memory and pidfd functions (notify.c). */
 void sl_notify_register(napi_env env, napi_value exports);

@@ -27,25 +27,6 @@
 _Static_assert(sizeof(struct seccomp_notif) == 80, "struct seccomp_notif is 80 bytes");
 _Static_assert(offsetof(struct seccomp_notif, data) == 16, "seccomp_data at offset 16");
 
-#define SL_ARG_BUFFER(env, i, ptr, len)                                               \
-  void *ptr;                                                                          \
-  size_t len;                                                                         \
-  if (napi_get_buffer_info((env), argv[(i)], &ptr, &len) != napi_ok) {                \
-    napi_throw_type_error((env), "SL_ARGS", "argument " #i " must be a Buffer");     \
-    return NULL;                                                                      \
-  }
-
-#define SL_ARG_I64(env, i, out)                                                       \
-  int64_t out;                                                                        \
-  if (napi_get_value_int64((env), argv[(i)], &out) != napi_ok) {                      \
-    napi_throw_type_error((env), "SL_ARGS", "argument " #i " must be a number");     \
-    return NULL;                                                                      \
-  }
-
-static napi_value result(napi_env env, long rc) {
-  return sl_make_int(env, rc < 0 ? -errno : rc);
-}
-
 /* notifRecv(listener, out: Buffer(80)) -> 0 or -errno. One RECV per readiness event: it
  * blocks even on a non-blocking descriptor. */
 static napi_value sl_notif_recv(napi_env env, napi_callback_info info) {
@@ -57,7 +38,7 @@ static napi_value sl_notif_recv(napi_env env, napi_callback_info info) {
     return NULL;
   }
   memset(out, 0, sizeof(struct seccomp_notif));
-  return result(env, ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, out));
+  return sl_result(env, ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, out));
 }
 
 /* notifSend(listener, id: Buffer(8), val, error, flags) -> 0 or -errno. */
@@ -74,7 +55,7 @@ static napi_value sl_notif_send(napi_env env, napi_callback_info info) {
   }
   struct seccomp_notif_resp resp = {.val = val, .error = error, .flags = (uint32_t)flags};
   memcpy(&resp.id, idp, 8);
-  return result(env, ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp));
+  return sl_result(env, ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp));
 }
 
 /* notifIdValid(listener, id: Buffer(8)) -> 0 when the notification is still pending. */
@@ -88,7 +69,7 @@ static napi_value sl_notif_id_valid(napi_env env, napi_callback_info info) {
     return NULL;
   }
   memcpy(&id, idp, 8);
-  return result(env, ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id));
+  return sl_result(env, ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id));
 }
 
 /* notifAddfd(listener, id, srcfd, newfd, addfdFlags, newfdFlags) -> the fd number in the
@@ -108,7 +89,7 @@ static napi_value sl_notif_addfd(napi_env env, napi_callback_info info) {
   struct seccomp_notif_addfd add = {
       .flags = (uint32_t)flags, .srcfd = (uint32_t)srcfd, .newfd = (uint32_t)newfd, .newfd_flags = (uint32_t)newfd_flags};
   memcpy(&add.id, idp, 8);
-  return result(env, ioctl(fd, SECCOMP_IOCTL_NOTIF_ADDFD, &add));
+  return sl_result(env, ioctl(fd, SECCOMP_IOCTL_NOTIF_ADDFD, &add));
 }
 
 /* notifSetSyncWakeup(listener) -> 0 or -errno: wake the supervisor on the notified task's
@@ -116,7 +97,7 @@ static napi_value sl_notif_addfd(napi_env env, napi_callback_info info) {
 static napi_value sl_notif_set_sync_wakeup(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 1);
   SL_ARG_INT(env, 0, fd);
-  return result(env, ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP));
+  return sl_result(env, ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP));
 }
 
 /* readMemory(pid, address, out: Buffer) -> bytes read, or -errno. The address is a
@@ -129,7 +110,7 @@ static napi_value sl_read_memory(napi_env env, napi_callback_info info) {
   SL_ARG_BUFFER(env, 2, out, len);
   struct iovec local = {.iov_base = out, .iov_len = len};
   struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
-  return result(env, process_vm_readv(pid, &local, 1, &remote, 1, 0));
+  return sl_result(env, process_vm_readv(pid, &local, 1, &remote, 1, 0));
 }
 
 /* writeMemory(pid, address, data: Buffer) -> bytes written, or -errno. Only ever into a
@@ -141,14 +122,14 @@ static napi_value sl_write_memory(napi_env env, napi_callback_info info) {
   SL_ARG_BUFFER(env, 2, data, len);
   struct iovec local = {.iov_base = data, .iov_len = len};
   struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
-  return result(env, process_vm_writev(pid, &local, 1, &remote, 1, 0));
+  return sl_result(env, process_vm_writev(pid, &local, 1, &remote, 1, 0));
 }
 
 /* pidfdOpen(pid) -> pidfd (close-on-exec) or -errno. */
 static napi_value sl_pidfd_open(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 1);
   SL_ARG_INT(env, 0, pid);
-  return result(env, syscall(SYS_pidfd_open, pid, 0));
+  return sl_result(env, syscall(SYS_pidfd_open, pid, 0));
 }
 
 /* pidfdGetfd(pidfd, targetfd) -> a duplicate of the target's descriptor (close-on-exec),
@@ -157,7 +138,7 @@ static napi_value sl_pidfd_getfd(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 2);
   SL_ARG_INT(env, 0, pidfd);
   SL_ARG_INT(env, 1, targetfd);
-  return result(env, syscall(SYS_pidfd_getfd, pidfd, targetfd, 0));
+  return sl_result(env, syscall(SYS_pidfd_getfd, pidfd, targetfd, 0));
 }
 
 /* pidfdSendSignal(pidfd, signal) -> 0 or -errno. */
@@ -165,7 +146,7 @@ static napi_value sl_pidfd_send_signal(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 2);
   SL_ARG_INT(env, 0, pidfd);
   SL_ARG_INT(env, 1, sig);
-  return result(env, syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0));
+  return sl_result(env, syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0));
 }
 
 /* pollNow(fd) -> the poll(2) revents of fd right now (timeout 0), or -errno. libuv

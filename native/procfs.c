@@ -17,39 +17,20 @@
 /* The struct utsname layout TypeScript rewrites (src/supervise/handlers/identity.ts). */
 _Static_assert(sizeof(struct utsname) == 390, "struct utsname is six 65-byte fields");
 
-#define SL_PROC_BUFFER(env, i, ptr, len)                                          \
-  void *ptr;                                                                      \
-  size_t len;                                                                     \
-  if (napi_get_buffer_info((env), argv[(i)], &ptr, &len) != napi_ok) {            \
-    napi_throw_type_error((env), "SL_ARGS", "argument " #i " must be a Buffer"); \
-    return NULL;                                                                  \
-  }
-
-#define SL_PROC_I64(env, i, out)                                                  \
-  int64_t out;                                                                    \
-  if (napi_get_value_int64((env), argv[(i)], &out) != napi_ok) {                  \
-    napi_throw_type_error((env), "SL_ARGS", "argument " #i " must be a number"); \
-    return NULL;                                                                  \
-  }
-
-static napi_value rc_value(napi_env env, long rc) {
-  return sl_make_int(env, rc < 0 ? -errno : rc);
-}
-
 /* getdents(fd, out: Buffer, legacy: 0|1) -> bytes read into out, or -errno. legacy picks
  * getdents(2) (struct linux_dirent) over getdents64(2). The fd is the supervisor's
  * duplicate of the sandboxed one: they share the directory offset. */
 static napi_value sl_getdents(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 3);
   SL_ARG_INT(env, 0, fd);
-  SL_PROC_BUFFER(env, 1, out, len);
+  SL_ARG_BUFFER(env, 1, out, len);
   SL_ARG_INT(env, 2, legacy);
   if (len > 0x7fffffff) len = 0x7fffffff;
   long rc;
   do {
     rc = syscall(legacy ? SYS_getdents : SYS_getdents64, fd, out, (unsigned int)len);
   } while (rc < 0 && errno == EINTR);
-  return rc_value(env, rc);
+  return sl_result(env, rc);
 }
 
 /* openat2(dirfd, path, flags, mode, resolve) -> fd or -errno. The caller adds O_CLOEXEC
@@ -64,15 +45,15 @@ static napi_value sl_openat2(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (plen >= sizeof path - 1) return sl_make_int(env, -ENAMETOOLONG);
-  SL_PROC_I64(env, 2, flags);
-  SL_PROC_I64(env, 3, mode);
-  SL_PROC_I64(env, 4, resolve);
+  SL_ARG_I64(env, 2, flags);
+  SL_ARG_I64(env, 3, mode);
+  SL_ARG_I64(env, 4, resolve);
   struct open_how how = {.flags = (uint64_t)flags, .mode = (uint64_t)mode, .resolve = (uint64_t)resolve};
   long rc;
   do {
     rc = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
   } while (rc < 0 && errno == EINTR);
-  return rc_value(env, rc);
+  return sl_result(env, rc);
 }
 
 /* uname() -> the host's struct utsname as a 390-byte Buffer. */
@@ -91,14 +72,14 @@ static napi_value sl_uname(napi_env env, napi_callback_info info) {
 static napi_value sl_sched_getaffinity(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 2);
   SL_ARG_INT(env, 0, tid);
-  SL_PROC_I64(env, 1, len);
+  SL_ARG_I64(env, 1, len);
   /* The kernel refuses a length that is not a whole number of longs (EINVAL) and copies
    * at most its cpumask size, which 1 KiB covers (NR_CPUS 8192): asking for less than a
    * larger len changes neither answer. */
   if (len < 0 || len > 0xffffffffLL || (len & 7) != 0) return sl_make_int(env, -EINVAL);
   unsigned long mask[128];
   unsigned int ask = len > (int64_t)sizeof mask ? (unsigned int)sizeof mask : (unsigned int)len;
-  return rc_value(env, syscall(SYS_sched_getaffinity, tid, ask, mask));
+  return sl_result(env, syscall(SYS_sched_getaffinity, tid, ask, mask));
 }
 
 /* memfdReadonly(name, data) -> a close-on-exec memfd holding data, sealed against any
@@ -111,7 +92,7 @@ static napi_value sl_memfd_readonly(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "SL_ARGS", "argument 0 must be a string");
     return NULL;
   }
-  SL_PROC_BUFFER(env, 1, data, len);
+  SL_ARG_BUFFER(env, 1, data, len);
   int fd = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return sl_throw_errno(env, "memfd_create(MFD_ALLOW_SEALING)", errno);
   const char *p = data;
