@@ -197,7 +197,11 @@ struct sl_poll {
   napi_env env;
   napi_ref callback;
   int closed;
+  struct sl_poll *prev, *next; /* the open handles, closed when the environment goes */
 };
+
+static struct sl_poll *open_polls;
+static int cleanup_hooked;
 
 static void poll_closed(uv_handle_t *h) {
   struct sl_poll *p = h->data;
@@ -226,8 +230,19 @@ static void poll_finalize(napi_env env, void *data, void *hint) {
   struct sl_poll *p = data;
   if (!p->closed) {
     p->closed = 1;
+    if (p->prev) p->prev->next = p->next;
+    else open_polls = p->next;
+    if (p->next) p->next->prev = p->prev;
     uv_close((uv_handle_t *)&p->handle, poll_closed);
   }
+}
+
+/* When Node tears the environment down, handles that did not keep the loop alive (see
+ * pollRef) may still be open: close them before a late readiness calls into a dying
+ * JavaScript environment. */
+static void close_all_polls(void *arg) {
+  (void)arg;
+  while (open_polls) poll_finalize(open_polls->env, open_polls, NULL);
 }
 
 static napi_value sl_poll_fd(napi_env env, napi_callback_info info) {
@@ -251,10 +266,16 @@ static napi_value sl_poll_fd(napi_env env, napi_callback_info info) {
   }
   p->handle.data = p;
   napi_create_reference(env, argv[1], 1, &p->callback);
+  if (!cleanup_hooked) {
+    cleanup_hooked = 1;
+    napi_add_env_cleanup_hook(env, close_all_polls, NULL);
+  }
+  p->next = open_polls;
+  if (open_polls) open_polls->prev = p;
+  open_polls = p;
   rc = uv_poll_start(&p->handle, UV_READABLE | UV_DISCONNECT, poll_ready);
   if (rc != 0) {
-    p->closed = 1;
-    uv_close((uv_handle_t *)&p->handle, poll_closed);
+    poll_finalize(env, p, NULL);
     return sl_throw_errno(env, "uv_poll_start", -rc);
   }
   napi_value ext;
@@ -273,6 +294,23 @@ static napi_value sl_poll_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* pollRef(handle, ref): whether the handle keeps the event loop alive (uv_ref/uv_unref). */
+static napi_value sl_poll_ref(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  void *data;
+  bool ref;
+  if (napi_get_value_external(env, argv[0], &data) != napi_ok || napi_get_value_bool(env, argv[1], &ref) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "pollRef expects a poll handle and a boolean");
+    return NULL;
+  }
+  struct sl_poll *p = data;
+  if (!p->closed) {
+    if (ref) uv_ref((uv_handle_t *)&p->handle);
+    else uv_unref((uv_handle_t *)&p->handle);
+  }
+  return NULL;
+}
+
 /* ---- module ---- */
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -285,11 +323,14 @@ static napi_value init(napi_env env, napi_value exports) {
       {"isatty", NULL, sl_isatty, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollFd", NULL, sl_poll_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollClose", NULL, sl_poll_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pollRef", NULL, sl_poll_ref, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   sl_notify_register(env, exports);
   sl_net_register(env, exports);
   sl_procfs_register(env, exports);
+  sl_fork_register(env, exports);
+  sl_ptrace_register(env, exports);
   return exports;
 }
 

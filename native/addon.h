@@ -63,4 +63,10 @@ void sl_net_register(napi_env env, napi_value exports);
 /* Registers getdents, openat2, uname, sched_getaffinity and read-only memfds (procfs.c). */
 void sl_procfs_register(napi_env env, napi_value exports);
 
+/* Registers the zygote's fork, descriptor passing and reaping calls (fork.c). */
+void sl_fork_register(napi_env env, napi_value exports);
+
+/* Registers the checkpoint's ptrace calls: seize, interrupt, wait, get regset, detach (ptrace.c). */
+void sl_ptrace_register(napi_env env, napi_value exports);
+
 #endif

@@ -8,7 +8,9 @@ export type ErrorCode =
   | "CONFINEMENT_STEP_FAILED"
   | "SUPERVISOR_FAILED"
   | "BRANCH_FAILED"
-  | "SANDBOX_STATE";
+  | "SANDBOX_STATE"
+  | "CHECKPOINT_FAILED"
+  | "CHECKPOINT_INVALID";
 
 export class SandlockError extends Error {
   readonly code: ErrorCode;
@@ -82,7 +84,37 @@ export class BranchError extends SandlockError {
 
 /** Lifecycle misuse: pause before spawn, spawning twice... */
 export class SandboxError extends SandlockError {
-  constructor(message: string) {
-    super("SANDBOX_STATE", message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("SANDBOX_STATE", message, options);
+  }
+}
+
+export interface CheckpointDetails {
+  /** The sandboxed process (or thread) the failure is about. */
+  pid?: number;
+  /** The failing call, e.g. "ptrace(PTRACE_SEIZE)", and its errno name, e.g. "EPERM". */
+  syscall?: string;
+  errno?: string;
+  /** The file of a checkpoint directory that is missing or corrupt. */
+  path?: string;
+  cause?: unknown;
+}
+
+/**
+ * A checkpoint could not be taken or written (CHECKPOINT_FAILED: a process cannot be
+ * traced, did not stop, the directory cannot be written), or a saved one cannot be read
+ * back (CHECKPOINT_INVALID: missing, truncated, wrong version, bad checksum).
+ */
+export class CheckpointError extends SandlockError {
+  readonly pid: number | undefined;
+  readonly syscall: string | undefined;
+  readonly errno: string | undefined;
+  readonly path: string | undefined;
+  constructor(code: "CHECKPOINT_FAILED" | "CHECKPOINT_INVALID", message: string, details: CheckpointDetails = {}) {
+    super(code, message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.pid = details.pid;
+    this.syscall = details.syscall;
+    this.errno = details.errno;
+    this.path = details.path;
   }
 }

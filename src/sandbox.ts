@@ -20,6 +20,9 @@ import { RunResult, type RunStatus } from "./result.js";
 import { startSupervisor } from "./supervise/start.js";
 import type { Supervisor } from "./supervise/supervisor.js";
 import { CpuThrottle } from "./supervise/cpu-throttle.js";
+import type { SupervisorShared } from "./supervise/start.js";
+import { checkForkFunctions, type ForkFunctions, type ZygoteSpec } from "./fork/fns.js";
+import type { ForkGroup } from "./fork/zygote.js";
 
 export type SandboxState = "created" | "running" | "paused" | "stopped";
 
@@ -73,6 +76,10 @@ export class Sandbox {
   private resolving = false;
   private throttle: CpuThrottle | undefined;
   private pausing = false;
+  private readonly shared: SupervisorShared = {};
+  /** Set by newWithFns: what the zygote loads. */
+  private zygoteSpec: ZygoteSpec | undefined;
+  private forkGroup: Promise<ForkGroup> | undefined;
 
   constructor(policy: Policy | PolicyInput) {
     this.policy = Policy.from(policy);
@@ -90,6 +97,63 @@ export class Sandbox {
     const sb = new Sandbox(policy);
     await sb.spawnWith(cmd, opts, INTERACTIVE_DEFAULTS, opts.foreground === false, false);
     return sb.wait();
+  }
+
+  /**
+   * A sandbox prepared for COW forking (SPEC 3): fork(n) starts a confined Node zygote
+   * under the policy, runs init once, and forks n clones that each run work(cloneId).
+   */
+  static newWithFns(policy: Policy | PolicyInput, fns: ForkFunctions): Sandbox {
+    const spec = checkForkFunctions(fns);
+    const sb = new Sandbox(policy);
+    sb.zygoteSpec = spec;
+    return sb;
+  }
+
+  /**
+   * n copy-on-write clones of the zygote (started, with init run, on the first call),
+   * in clone order; clone i has CLONE_ID=i and runs work(i). Resolves once all exist.
+   */
+  async fork(n: number): Promise<Sandbox[]> {
+    if (!Number.isInteger(n) || n < 1) throw new SandboxError(`fork: n must be a positive integer, got ${JSON.stringify(n)}`);
+    if (this.zygoteSpec === undefined) throw new SandboxError("fork: this sandbox was not made by Sandbox.newWithFns");
+    if (this.forkGroup === undefined) {
+      if (this.stateValue !== "created") throw new SandboxError("fork: this sandbox was already spawned; create it with Sandbox.newWithFns");
+      const spec = this.zygoteSpec;
+      this.forkGroup = import("./fork/zygote.js").then(({ ForkGroup }) => ForkGroup.start(spec, this.zygoteHost()));
+    } else if (this.stateValue === "stopped") {
+      throw new SandboxError("fork: not running (the zygote has exited)");
+    }
+    return (await this.forkGroup).fork(n);
+  }
+
+  /**
+   * Waits for every clone, feeds their stdout concatenated in clone order to cmd as its
+   * stdin, and runs cmd in a new sandbox under this sandbox's policy (a reducer may have
+   * a policy of its own: call reduce on a sandbox made with it).
+   */
+  async reduce(cmd: readonly string[], clones: readonly Sandbox[], opts: Omit<SpawnOptions, "stdin"> = {}): Promise<RunResult> {
+    checkArgv(cmd);
+    if (!Array.isArray(clones) || !clones.every((c) => c instanceof Sandbox)) throw new SandboxError("reduce: clones must be an array of the Sandbox handles fork() returned");
+    const results = await Promise.all(clones.map((c) => c.wait()));
+    const input = Buffer.concat(results.map((r) => r.stdout ?? Buffer.alloc(0)));
+    return Sandbox.run(this.policy, cmd, { ...opts, stdin: input });
+  }
+
+  private zygoteHost(): import("./fork/zygote.js").ZygoteHost {
+    return {
+      policy: this.policy,
+      launch: (cmd, stdinFd, launchPolicy) => this.spawnWith(cmd, { stdin: stdinFd }, RUN_DEFAULTS, true, true, launchPolicy),
+      rootPid: () => this.launcher!.rootPid!,
+      countProcesses: () => this.launcher!.command(Cmd.COUNT),
+      result: () => this.result!,
+      setRef: (ref) => this.setRef(ref),
+      setForkParent: (pid) => {
+        this.shared.forkParent = pid;
+      },
+      enforcement: () => this.enforcement!,
+      kill: () => this.killFor("killed"),
+    };
   }
 
   get state(): SandboxState {
@@ -125,6 +189,7 @@ export class Sandbox {
     defaults: Required<StdioOptions>,
     ownProcessGroup: boolean,
     exposeStreams: boolean,
+    launchPolicy: Policy = this.policy,
   ): Promise<void> {
     if (this.stateValue !== "created" || this.resolving) throw new SandboxError("spawn: this sandbox was already spawned; create a new Sandbox");
     checkArgv(cmd);
@@ -134,7 +199,7 @@ export class Sandbox {
     // Everything that can fail on bad input fails here, before a process exists.
     // Host names of the network rules resolve once, here: the only wait before the launch.
     let resolved: ResolvedHosts | undefined;
-    const hosts = ruleHosts(this.policy);
+    const hosts = ruleHosts(launchPolicy);
     if (hosts.length > 0) {
       this.resolving = true;
       try {
@@ -144,7 +209,7 @@ export class Sandbox {
       }
       if (opts.signal?.aborted) throw new SandboxError("spawn: aborted while resolving the host names of netAllow");
     }
-    const features = computeFeatures(this.policy, probeHost(), resolved);
+    const features = computeFeatures(launchPolicy, probeHost(), resolved);
     const env = this.commandEnv();
     const cwd = this.policy.cwd ?? process.cwd();
     const path = resolveCommand(cmd[0]!, env, cwd);
@@ -161,7 +226,7 @@ export class Sandbox {
       if (supervised(features)) {
         const l = launcher;
         l.onListener = (fd) => {
-          this.supervisor = startSupervisor(fd, features.supervision, l);
+          this.supervisor = startSupervisor(fd, features.supervision, l, this.shared);
         };
       }
     } catch (e) {
@@ -216,8 +281,17 @@ export class Sandbox {
     }
   }
 
+  /** Whether this sandbox keeps Node's event loop alive (an idle zygote does not). */
+  private setRef(ref: boolean): void {
+    if (this.stateValue === "stopped") return;
+    this.launcher?.setRef(ref);
+    this.supervisor?.setRef(ref);
+    this.stdio?.setRef(ref);
+  }
+
   private killFor(reason: RunStatus): void {
     if (this.stateValue === "stopped" || this.killReason !== undefined) return;
+    this.setRef(true); // until the teardown is seen
     this.killReason = reason;
     this.launcher?.kill();
   }
@@ -251,6 +325,7 @@ export class Sandbox {
   /** Resolves with the RunResult once the command exits (and every process is gone). */
   wait(): Promise<RunResult> {
     if (this.result === undefined) return Promise.reject(new SandboxError("wait: not running (spawn first)"));
+    this.setRef(true); // whoever waits keeps the loop alive until the end
     return this.result;
   }
 

@@ -48,6 +48,10 @@ export class LauncherProcess {
   private rejectStarted!: (e: Error) => void;
   private startSettled = false;
   private buffered: Buffer = Buffer.alloc(0);
+  private readonly handles: object[] = [];
+  private closedHandles = new Set<object>();
+  private refWanted = true;
+  private refApplied = true;
 
   /** Called with the supervisor's copy of the seccomp listener, before the command execs. */
   onListener: ((fd: number) => void) | undefined;
@@ -85,7 +89,7 @@ export class LauncherProcess {
     // stream machinery (which also keeps node:net out of a CLI run's start-up).
     const statusEnded = new Promise<void>((resolve) => {
       const buf = Buffer.alloc(64 * MSG_BYTES);
-      const handle = n.pollFd(statusR, () => {
+      const handle: object = n.pollFd(statusR, () => {
         let got = 0;
         try {
           got = readSync(statusR, buf, 0, buf.length, null);
@@ -97,16 +101,20 @@ export class LauncherProcess {
           return;
         }
         n.pollClose(handle);
+        this.closedHandles.add(handle);
         closeSync(statusR);
         resolve();
       });
+      this.handles.push(handle);
     });
     const reaped = new Promise<void>((resolve) => {
-      const handle = n.pollFd(pidfd, () => {
+      const handle: object = n.pollFd(pidfd, () => {
         if (n.waitPidfd(pidfd) === null) return;
         n.pollClose(handle);
+        this.closedHandles.add(handle);
         resolve();
       });
+      this.handles.push(handle);
     });
     this.exited = Promise.all([statusEnded, reaped]).then(() => this.finish());
     live.add(this);
@@ -157,6 +165,7 @@ export class LauncherProcess {
         break;
       case Msg.ACK: {
         const p = this.pending.shift();
+        this.applyRef();
         if (!p) break;
         const what = { [Cmd.STOP]: "pause", [Cmd.CONT]: "resume", [Cmd.COUNT]: "process count", [Cmd.CPU]: "CPU time" }[p.cmd] ?? p.cmd;
         if (c !== 0) p.reject(new SupervisorError(`sandbox ${what} failed: ${errnoName(c)}`));
@@ -207,7 +216,22 @@ export class LauncherProcess {
         return;
       }
       this.pending.push({ cmd, resolve, reject });
+      this.applyRef();
     });
+  }
+
+  /** Whether watching this launcher keeps Node's event loop alive (it does by default). */
+  setRef(ref: boolean): void {
+    this.refWanted = ref;
+    this.applyRef();
+  }
+
+  /** Unreferenced or not, a command awaiting the launcher's answer keeps the loop alive. */
+  private applyRef(): void {
+    const ref = this.refWanted || this.pending.length > 0;
+    if (ref === this.refApplied) return;
+    this.refApplied = ref;
+    for (const h of this.handles) if (!this.closedHandles.has(h)) native().pollRef(h, ref);
   }
 
   /** Asks the launcher to SIGKILL every process of the sandbox; `exited` follows. */

@@ -27,6 +27,24 @@ export interface NativeAddon {
   pidfdGetfd(pidfd: number, targetfd: number): number;
   pidfdSendSignal(pidfd: number, signal: number): number;
   pollClose(handle: object): void;
+  pollRef(handle: object, ref: boolean): void;
+  /** The zygote's calls (native/fork.c). */
+  collapse(start: number, length: number): number;
+  forkClone(stdout: number, stderr: number, closeFds: readonly number[]): [pid: number, pidfd: number] | null;
+  reapClones(): [pid: number, code: number, signal: number][];
+  seqpacketPair(): [number, number];
+  sendFds(sock: number, data: Buffer, fds: readonly number[]): number;
+  recvFds(sock: number, out: Buffer): [bytes: number, fds: number[]] | number;
+  moveFd(fd: number, min: number): number;
+  emptyStdin(): number;
+  exitNow(code: number): never;
+  /** Checkpoint (native/ptrace.c), from Node's main thread only: each returns >= 0 or -errno. */
+  ptraceSeize(tid: number): number;
+  ptraceInterrupt(tid: number): number;
+  /** [tid, wait status] once it stopped or died, [0, 0] while not yet, [-errno, 0] on failure. */
+  ptraceWaitStop(tid: number): [rc: number, status: number];
+  ptraceGetRegset(tid: number, note: number, out: Buffer): number;
+  ptraceDetach(tid: number, signal: number): number;
   /** Network supervision (native/net.c): each returns >= 0 or -errno unless noted. */
   threadGetfd(tid: number, targetfd: number): number;
   sockInfo(fd: number): [domain: number, type: number, protocol: number, fileFlags: number] | number;

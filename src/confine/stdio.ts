@@ -8,7 +8,8 @@ import type { Readable, Writable } from "node:stream";
 import { SandboxError } from "../errors.js";
 import { native } from "./native.js";
 
-export type StdinOption = Buffer | string | Readable | "pipe" | "inherit" | "ignore";
+/** A number is a descriptor of this process that the command gets as its stdin. */
+export type StdinOption = Buffer | string | Readable | number | "pipe" | "inherit" | "ignore";
 export type OutputOption = "pipe" | "inherit" | "ignore" | Writable;
 
 export interface StdioOptions {
@@ -25,6 +26,8 @@ export interface StdioSet {
   stderr: Readable | null;
   /** Closes the child-side descriptors in this process (after the launcher has them). */
   releaseChildFds(): void;
+  /** Whether the output pipes keep Node's event loop alive (they do by default). */
+  setRef(ref: boolean): void;
   /** Resolves with captured output ("pipe" streams only) once both streams ended. */
   collected: Promise<{ stdout: Buffer | null; stderr: Buffer | null }>;
 }
@@ -64,6 +67,12 @@ function collect(sock: Socket, exposed: Readable | null): Promise<Buffer> {
   });
 }
 
+/** Reads a pipe's read end to its end: the captured bytes, and with `expose` a stream of them as they come. */
+export function captureFd(fd: number, expose: boolean): { stream: Readable | null; captured: Promise<Buffer> } {
+  const stream = expose ? new (streams().Readable)({ read: () => undefined }) : null;
+  return { stream, captured: collect(pipeSocket(fd, true), stream) };
+}
+
 /** `expose`: give the caller streams of the piped outputs (spawn), not only the capture (run). */
 export function openStdio(opts: StdioOptions, defaults: Required<StdioOptions>, expose: boolean): StdioSet {
   const n = native();
@@ -73,10 +82,14 @@ export function openStdio(opts: StdioOptions, defaults: Required<StdioOptions>, 
   const outputs: (Readable | null)[] = [null, null];
   const captures: (Promise<Buffer> | null)[] = [null, null];
   const drains: Promise<unknown>[] = [];
+  const sockets: Socket[] = [];
 
   const inOpt = opts.stdin ?? defaults.stdin;
   if (inOpt === "inherit") {
     childFds[0] = 0;
+  } else if (typeof inOpt === "number") {
+    if (!Number.isInteger(inOpt) || inOpt < 0) throw new SandboxError(`stdin: ${inOpt} is not a file descriptor`);
+    childFds[0] = inOpt;
   } else if (inOpt === "ignore") {
     childFds[0] = devNull(false);
     toClose.push(childFds[0]);
@@ -107,6 +120,7 @@ export function openStdio(opts: StdioOptions, defaults: Required<StdioOptions>, 
       childFds[target] = w;
       toClose.push(w);
       const sock = pipeSocket(r, true);
+      sockets.push(sock);
       if (o === "pipe") {
         outputs[i] = expose ? new (streams().Readable)({ read: () => undefined }) : null;
         captures[i] = collect(sock, outputs[i] ?? null);
@@ -124,6 +138,12 @@ export function openStdio(opts: StdioOptions, defaults: Required<StdioOptions>, 
     stdin: inOpt === "pipe" ? stdin : null,
     stdout: outputs[0] ?? null,
     stderr: outputs[1] ?? null,
+    setRef: (ref) => {
+      for (const sock of sockets) {
+        if (ref) sock.ref();
+        else sock.unref();
+      }
+    },
     releaseChildFds: () => {
       for (const fd of toClose.splice(0)) closeSync(fd);
     },

@@ -14,6 +14,8 @@ export interface SupervisorContext {
   killProcess(tid: number): void;
   /** The sandbox's launcher pid: every process of the sandbox descends from it. */
   readonly launcherPid: number;
+  /** The zygote's pid once the sandbox is a fork group (its clones are accounted apart). */
+  forkParent(): number | undefined;
   /** Registers cleanup (timers, descriptors) to run when the supervisor closes. */
   onClose(fn: () => void): void;
 }

@@ -16,10 +16,10 @@ export function parentFromStat(stat: string): number | undefined {
 }
 
 /**
- * Every process descending from root, from one pass over /proc. Zombies (exited, not yet
- * reaped) are left out unless asked for.
+ * The parent of every process descending from root (root itself left out), from one
+ * pass over /proc. Zombies (exited, not yet reaped) are left out unless asked for.
  */
-export function descendantsOf(root: number, withZombies = false): number[] {
+export function processTree(root: number, withZombies = false): Map<number, number> {
   const parent = new Map<number, number>();
   for (const name of readdirSync("/proc")) {
     const first = name.charCodeAt(0);
@@ -34,19 +34,40 @@ export function descendantsOf(root: number, withZombies = false): number[] {
       // exited while we looked
     }
   }
-  const out: number[] = [];
-  for (const pid of parent.keys()) {
-    for (let p = parent.get(pid), depth = 0; p !== undefined && depth < 4096; p = parent.get(p), depth++) {
+  const tree = new Map<number, number>();
+  for (const [pid, ppid] of parent) {
+    for (let p: number | undefined = ppid, depth = 0; p !== undefined && depth < 4096; p = parent.get(p), depth++) {
       if (p === root) {
-        out.push(pid);
+        tree.set(pid, ppid);
         break;
       }
     }
   }
-  return out;
+  return tree;
 }
 
-function parentOf(pid: number): number | undefined {
+/** Every process descending from root; see processTree. */
+export function descendantsOf(root: number, withZombies = false): number[] {
+  return [...processTree(root, withZombies).keys()];
+}
+
+/**
+ * The accounting unit of a process in a fork group: the clone it belongs to (a child of
+ * the zygote, or a process descending from one), or 0 for the zygote and everything else.
+ * `parentOf` gives a process's parent (undefined when gone).
+ */
+export function cloneUnit(pid: number, zygote: number | undefined, parentOf: (pid: number) => number | undefined): number {
+  if (zygote === undefined) return 0;
+  for (let p = pid, depth = 0; p > 1 && p !== zygote && depth < 4096; depth++) {
+    const pp = parentOf(p);
+    if (pp === zygote) return p;
+    if (pp === undefined) return 0;
+    p = pp;
+  }
+  return 0;
+}
+
+export function parentOf(pid: number): number | undefined {
   try {
     return parentFromStat(readFileSync(`/proc/${pid}/stat`, "latin1"));
   } catch {

@@ -18,13 +18,20 @@ function killProcess(tid: number): void {
   }
 }
 
-export function startSupervisor(listener: number, supervision: Supervision, launcher: LauncherProcess): Supervisor {
+/** What the sandbox may change after the supervisor started. */
+export interface SupervisorShared {
+  /** Set when the sandbox's root becomes a fork group's zygote. */
+  forkParent?: number;
+}
+
+export function startSupervisor(listener: number, supervision: Supervision, launcher: LauncherProcess, shared: SupervisorShared = {}): Supervisor {
   const closers: (() => void)[] = [];
   const ctx: SupervisorContext = {
     memory: new ChildMemory(listener),
     countProcesses: () => launcher.command(Cmd.COUNT),
     killProcess,
     launcherPid: launcher.pid,
+    forkParent: () => shared.forkParent,
     onClose: (fn) => closers.push(fn),
   };
   const supervisor = new Supervisor(listener, handlerTables(supervision, ctx), killProcess);

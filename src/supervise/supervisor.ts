@@ -145,6 +145,11 @@ export class Supervisor {
     }
   }
 
+  /** Whether the listener keeps Node's event loop alive (it does by default). */
+  setRef(ref: boolean): void {
+    if (this.handle) native().pollRef(this.handle, ref);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

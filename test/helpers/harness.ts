@@ -28,16 +28,19 @@ function pidsCgroup(max: number): string {
   return dir;
 }
 
+/** The command that runs `script args` with Node as `who`: itself as root, through setpriv as the test user. */
+function asWho(who: Who, script: string, scriptArgs: readonly string[] = []): { file: string; args: string[] } {
+  if (who === "user" && isRoot) {
+    const u = ensureTestUser();
+    return { file: "setpriv", args: [`--reuid=${u.uid}`, `--regid=${u.gid}`, "--clear-groups", "--", process.execPath, script, ...scriptArgs] };
+  }
+  return { file: process.execPath, args: [script, ...scriptArgs] };
+}
+
 export function runCase(spec: CaseSpec, who: Who): Promise<CaseOutcome> {
   const stage = stagePackage();
   const input = JSON.stringify({ ...spec, vars: { PROBE: stage.probe, ...spec.vars } });
-  let file = process.execPath;
-  let args = [stage.runner];
-  if (who === "user" && isRoot) {
-    const u = ensureTestUser();
-    file = "setpriv";
-    args = [`--reuid=${u.uid}`, `--regid=${u.gid}`, "--clear-groups", "--", process.execPath, stage.runner];
-  }
+  let { file, args } = asWho(who, stage.runner);
   let cgroup: string | undefined;
   if (spec.pidsMax !== undefined) {
     if (who === "root") {
@@ -99,4 +102,39 @@ export function securityCase(name: string, spec: CaseSpec, check: (o: CaseOutcom
 export function answer(o: CaseOutcome): string {
   if (o.error) throw new Error(`case failed before running: ${o.error.name}: ${o.error.message}`);
   return (o.result?.stdout ?? "").split("\n")[0] ?? "";
+}
+
+/**
+ * Runs a script of the staged package (a path under dist/, e.g.
+ * "dist/test/scripts/fork-case.js") with Node as `who`, in its own process, and resolves
+ * with the JSON value of the last line it printed. ${PROBE} in args becomes the staged probe.
+ */
+export function runScript(script: string, args: readonly string[], who: Who, timeoutMs = RUNNER_TIMEOUT_MS): Promise<unknown> {
+  const stage = stagePackage();
+  const { file, args: argv } = asWho(
+    who,
+    join(stage.dir, script),
+    args.map((a) => a.replaceAll("${PROBE}", stage.probe).replaceAll("${STAGE}", stage.dir)),
+  );
+  return new Promise((resolve, reject) => {
+    execFile(file, argv, { cwd: "/", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, timeout: timeoutMs, maxBuffer: 256 << 20 }, (err, stdout, stderr) => {
+      const line = stdout.trim().split("\n").pop() ?? "";
+      try {
+        resolve(JSON.parse(line));
+      } catch {
+        reject(new Error(`${script} (${who}) failed: ${err?.message ?? ""}\nstdout: ${stdout.slice(-4000)}\nstderr: ${stderr.slice(-4000)}`));
+      }
+    });
+  });
+}
+
+/** Registers `name [root]` and `name [user]`, each running a staged script as that user
+ * (see runScript); check asserts on the JSON it printed. */
+export function scriptCase(name: string, script: string, args: readonly string[], check: (out: any, who: Who) => void, timeoutMs?: number): void {
+  test(`${name} [root]`, { skip: isRoot ? false : "tests are not running as root" }, async () => {
+    check(await runScript(script, args, "root", timeoutMs), "root");
+  });
+  test(`${name} [user]`, async () => {
+    check(await runScript(script, args, "user", timeoutMs), "user");
+  });
 }

@@ -9,7 +9,7 @@ import { deny, returnValue } from "../action.js";
 import type { Handler, HandlerTable, SupervisorContext } from "../handler.js";
 import { O, readOpen } from "../paths.js";
 import { cpuListText, hostnameText, trimCpuinfo } from "../virtual-content.js";
-import { sandboxCharge } from "./memory.js";
+import { unitCharge } from "./memory.js";
 import { virtualMeminfo } from "./meminfo.js";
 
 const EACCES = 13;
@@ -62,11 +62,11 @@ export function identityHandlers(view: ViewSpec, ctx: SupervisorContext): Handle
 function virtualFileHandler(view: ViewSpec, ctx: SupervisorContext): Handler {
   const kinds = new Map(view.files.map((f) => [f.path, f.kind]));
   let cpuinfo: string | undefined;
-  const content = (kind: VirtualKind): string => {
+  const content = (kind: VirtualKind, caller: number): string => {
     if (kind === "hostname") return hostnameText(view.name);
     if (kind === "cpulist") return cpuListText(view.numCpus!);
     if (kind === "meminfo") {
-      return virtualMeminfo(readFileSync("/proc/meminfo", "latin1"), view.memoryCap!, BigInt(sandboxCharge(ctx.launcherPid)));
+      return virtualMeminfo(readFileSync("/proc/meminfo", "latin1"), view.memoryCap!, BigInt(unitCharge(ctx.launcherPid, ctx.forkParent(), caller)));
     }
     return (cpuinfo ??= trimCpuinfo(readFileSync("/proc/cpuinfo", "latin1"), view.numCpus!));
   };
@@ -82,7 +82,7 @@ function virtualFileHandler(view: ViewSpec, ctx: SupervisorContext): Handler {
     if ((req.flags & (O.CREAT | O.EXCL)) === (O.CREAT | O.EXCL)) return deny(EEXIST);
     // Read-only: writing the host's hostname would be sethostname by another name.
     if ((req.flags & O.ACCMODE) !== 0 || (req.flags & O.TRUNC) !== 0) return deny(EACCES);
-    const fd = native().memfdReadonly(`sandlock-${kind}`, Buffer.from(content(kind), "latin1"));
+    const fd = native().memfdReadonly(`sandlock-${kind}`, Buffer.from(content(kind, n.pid), "latin1"));
     return { kind: "inject", fd, cloexec: (req.flags & O.CLOEXEC) !== 0, close: true };
   };
 }

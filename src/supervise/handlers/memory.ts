@@ -1,11 +1,14 @@
 // maxMemory: a cap on the sandbox's private writable memory. mmap, mremap and brk come
 // here; a request that would take the sandbox past the cap gets ENOMEM and its process
 // is killed. A watchdog catches growth no request announced (mprotect of a reservation).
+// In a fork group the cap applies to each clone (with the processes it starts) and to
+// the zygote separately: clones share the zygote's memory copy-on-write, and each is
+// charged what it maps, inherited mappings included.
 
 import { readFileSync } from "node:fs";
 import { CONTINUE, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
-import { descendantsOf } from "../members.js";
+import { cloneUnit, parentOf, processTree } from "../members.js";
 import type { Notification } from "../notification.js";
 
 const ENOMEM = 12;
@@ -33,11 +36,16 @@ export function chargeOf(tid: number): { tgid: number; bytes: number } | null {
   return { tgid, bytes: (kb("VmData") + kb("RssShmem")) * 1024 };
 }
 
-/** Bytes the whole sandbox is charged right now. */
-export function sandboxCharge(launcherPid: number): number {
+/** Bytes charged right now to the accounting unit of process `caller` (the whole
+ * sandbox, or in a fork group the caller's clone; see memoryGuard). */
+export function unitCharge(launcherPid: number, forkParent: number | undefined, caller: number): number {
+  const tree = processTree(launcherPid, true);
+  const parentIn = (p: number): number | undefined => tree.get(p);
+  const unit = cloneUnit(caller, forkParent, parentIn);
   const seen = new Set<number>();
   let sum = 0;
-  for (const pid of descendantsOf(launcherPid, true)) {
+  for (const pid of tree.keys()) {
+    if (cloneUnit(pid, forkParent, parentIn) !== unit) continue;
     const c = chargeOf(pid);
     if (c && !seen.has(c.tgid)) {
       seen.add(c.tgid);
@@ -74,19 +82,31 @@ export interface MemoryGuard {
 export function memoryGuard(max: bigint, ctx: SupervisorContext): MemoryGuard {
   const cap = Number(max);
   const charged = new Map<number, number>(); // tgid -> bytes at the last look
+  const units = new Map<number, number>(); // tgid -> accounting unit (0, or a clone's pid)
   const lastBreak = new Map<number, number>(); // tgid -> break we let it set
 
-  const total = (): number => {
+  const unitOf = (tgid: number): number => {
+    let u = units.get(tgid);
+    if (u === undefined) units.set(tgid, (u = cloneUnit(tgid, ctx.forkParent(), parentOf)));
+    return u;
+  };
+
+  const total = (unit: number): number => {
     let sum = 0;
-    for (const b of charged.values()) sum += b;
+    for (const [tgid, b] of charged) if (unitOf(tgid) === unit) sum += b;
     return sum;
   };
 
   const refreshAll = (): void => {
     charged.clear();
-    for (const pid of descendantsOf(ctx.launcherPid, true)) {
+    units.clear();
+    const tree = processTree(ctx.launcherPid, true);
+    const zygote = ctx.forkParent();
+    for (const pid of tree.keys()) {
       const c = chargeOf(pid);
-      if (c) charged.set(c.tgid, c.bytes);
+      if (c === null) continue;
+      charged.set(c.tgid, c.bytes);
+      units.set(c.tgid, cloneUnit(c.tgid, zygote, (p) => tree.get(p)));
     }
   };
 
@@ -95,21 +115,25 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext): MemoryGuard {
     const me = chargeOf(n.pid);
     if (me === null) return CONTINUE; // the caller is gone; nothing to charge
     charged.set(me.tgid, me.bytes);
-    if (total() + growth <= cap) return CONTINUE;
+    if (total(unitOf(me.tgid)) + growth <= cap) return CONTINUE;
     return { kind: "kill", errno: ENOMEM };
   };
 
   const watchdog = setInterval(() => {
     refreshAll();
-    if (total() <= cap) return;
-    // Grown past the cap without asking (mprotect of a reservation, file-backed private
-    // writes...): the largest process goes.
-    let worst = 0;
-    let worstBytes = -1;
-    for (const [tgid, b] of charged) {
-      if (b > worstBytes) [worst, worstBytes] = [tgid, b];
+    const sums = new Map<number, number>();
+    for (const [tgid, b] of charged) sums.set(unitOf(tgid), (sums.get(unitOf(tgid)) ?? 0) + b);
+    for (const [unit, sum] of sums) {
+      if (sum <= cap) continue;
+      // Grown past the cap without asking (mprotect of a reservation, file-backed private
+      // writes...): the unit's largest process goes.
+      let worst = 0;
+      let worstBytes = -1;
+      for (const [tgid, b] of charged) {
+        if (unitOf(tgid) === unit && b > worstBytes) [worst, worstBytes] = [tgid, b];
+      }
+      if (worst > 0) ctx.killProcess(worst);
     }
-    if (worst > 0) ctx.killProcess(worst);
   }, WATCH_MS);
   watchdog.unref();
 

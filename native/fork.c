@@ -1,0 +1,270 @@
+/* The zygote's native side (src/fork/): making a Node process safe to fork, forking one
+ * clone with its own stdio, passing descriptors over a unix socket, reaping clones.
+ * Used inside the confined zygote and by the parent that talks to it. */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/auxv.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "addon.h"
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+/* SCM_RIGHTS carries at most this many descriptors per message (the kernel's SCM_MAX_FD). */
+#define SL_MAX_FDS 253
+
+/* collapse(start, length) -> bytes collapsed or -errno. The 2 MiB-aligned part of the
+ * range becomes huge pages (MADV_COLLAPSE), so each later fork copies one entry per
+ * 2 MiB of it instead of 512. The parent picks the ranges from /proc/<zygote>/smaps
+ * (the zygote itself may not read /proc). */
+static napi_value sl_collapse(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_I64(env, 0, start);
+  SL_ARG_I64(env, 1, length);
+  const uint64_t huge = 2UL << 20;
+  uint64_t a = ((uint64_t)start + huge - 1) & ~(huge - 1);
+  uint64_t b = ((uint64_t)start + (uint64_t)length) & ~(huge - 1);
+  if (start < 0 || length <= 0 || b <= a) return sl_make_int(env, 0);
+  if (madvise((void *)a, b - a, MADV_COLLAPSE) != 0) return sl_make_int(env, -errno);
+  return sl_make_int(env, (int64_t)(b - a));
+}
+
+/* MADV_DOFORK over the whole address space, skipping the vDSO's data pages ([vvar],
+ * [vvar_vclock]), which are VM_IO: madvise refuses those with EINVAL and stops there.
+ * V8 marks each new heap page MADV_DONTFORK, so this runs before every fork; on ranges
+ * already forkable it changes nothing and costs a walk over the mappings. The kernel
+ * reports ENOMEM for the holes between mappings after treating every mapping. */
+static int dofork_everything(void) {
+  static unsigned long vvar_pages = 0; /* how far below the vDSO the VM_IO pages start */
+  const unsigned long page = 4096, top = (1UL << 47) - page;
+  unsigned long vdso = getauxval(AT_SYSINFO_EHDR);
+  if (vdso == 0) return madvise((void *)page, top - page, MADV_DOFORK) == 0 || errno == ENOMEM ? 0 : -errno;
+  for (;;) {
+    unsigned long end = vdso - vvar_pages * page;
+    if (madvise((void *)page, end - page, MADV_DOFORK) == 0 || errno == ENOMEM) break;
+    if (errno != EINVAL || ++vvar_pages > 64) return -errno;
+  }
+  if (madvise((void *)vdso, top - vdso, MADV_DOFORK) != 0 && errno != ENOMEM) return -errno;
+  return 0;
+}
+
+/* Closes every descriptor listed in a JS array of numbers (child side: no allocation). */
+static int fd_list(napi_env env, napi_value arr, int *out, uint32_t max, uint32_t *n) {
+  if (napi_get_array_length(env, arr, n) != napi_ok || *n > max) return -1;
+  for (uint32_t i = 0; i < *n; i++) {
+    napi_value v;
+    if (napi_get_element(env, arr, i, &v) != napi_ok || napi_get_value_int32(env, v, &out[i]) != napi_ok) return -1;
+  }
+  return 0;
+}
+
+/* forkClone(stdout, stderr, closeFds[]) -> [pid, pidfd] in the zygote, null in the clone.
+ * The clone gets its own process group, stdout and stderr on the given descriptors, an
+ * empty stdin (a pipe whose writer is closed), closes closeFds, and gives libuv a fresh
+ * backend (epoll and eventfds are shared with the zygote until uv_loop_fork). */
+static napi_value sl_fork_clone(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 3);
+  SL_ARG_INT(env, 0, out_fd);
+  SL_ARG_INT(env, 1, err_fd);
+  static int closing[4 * SL_MAX_FDS];
+  uint32_t nclose = 0;
+  if (fd_list(env, argv[2], closing, sizeof closing / sizeof closing[0], &nclose) != 0) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 2 must be an array of at most 1012 descriptors");
+    return NULL;
+  }
+  uv_loop_t *loop;
+  SL_CALL(env, napi_get_uv_event_loop(env, &loop));
+  int rc = dofork_everything();
+  if (rc != 0) return sl_throw_errno(env, "madvise(MADV_DOFORK)", -rc);
+  int empty[2];
+  if (pipe2(empty, O_CLOEXEC) != 0) return sl_throw_errno(env, "pipe2", errno);
+  pid_t pid = fork();
+  if (pid < 0) {
+    int err = errno;
+    close(empty[0]);
+    close(empty[1]);
+    return sl_throw_errno(env, "fork", err);
+  }
+  if (pid == 0) {
+    setpgid(0, 0);
+    close(empty[1]);
+    if (dup2(empty[0], 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) _exit(127);
+    close(empty[0]);
+    if (out_fd > 2) close(out_fd);
+    if (err_fd > 2 && err_fd != out_fd) close(err_fd);
+    for (uint32_t i = 0; i < nclose; i++) close(closing[i]);
+    if (uv_loop_fork(loop) != 0) {
+      static const char msg[] = "sandlock clone: uv_loop_fork failed\n";
+      ssize_t ignored = write(2, msg, sizeof msg - 1);
+      (void)ignored;
+      _exit(127);
+    }
+    napi_value null;
+    napi_get_null(env, &null);
+    return null;
+  }
+  setpgid(pid, pid); /* also done by the clone: whichever runs first wins the race */
+  close(empty[0]);
+  close(empty[1]);
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd < 0) {
+    int err = errno;
+    kill(pid, SIGKILL);
+    return sl_throw_errno(env, "pidfd_open", err);
+  }
+  fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+  return sl_make_pair(env, pid, pidfd);
+}
+
+/* reapClones() -> [[pid, code, signal], ...] of every exited child, without blocking. */
+static napi_value sl_reap_clones(napi_env env, napi_callback_info info) {
+  napi_value arr;
+  SL_CALL(env, napi_create_array(env, &arr));
+  uint32_t n = 0;
+  for (;;) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) != 0 || si.si_pid == 0) break;
+    napi_value row;
+    SL_CALL(env, napi_create_array_with_length(env, 3, &row));
+    int exited = si.si_code == CLD_EXITED;
+    napi_set_element(env, row, 0, sl_make_int(env, si.si_pid));
+    napi_set_element(env, row, 1, sl_make_int(env, exited ? si.si_status : -1));
+    napi_set_element(env, row, 2, sl_make_int(env, exited ? 0 : si.si_status));
+    napi_set_element(env, arr, n++, row);
+  }
+  return arr;
+}
+
+/* seqpacketPair() -> [a, b]: a close-on-exec SOCK_SEQPACKET unix socket pair (message
+ * boundaries keep each message and its descriptors together). */
+static napi_value sl_seqpacket_pair(napi_env env, napi_callback_info info) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return sl_throw_errno(env, "socketpair", errno);
+  return sl_make_pair(env, sv[0], sv[1]);
+}
+
+/* sendFds(sock, data, fds[]) -> bytes sent or -errno. Blocks until the message fits. */
+static napi_value sl_send_fds(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 3);
+  SL_ARG_INT(env, 0, sock);
+  SL_ARG_BUFFER(env, 1, data, len);
+  int fds[SL_MAX_FDS];
+  uint32_t nfds = 0;
+  if (fd_list(env, argv[2], fds, SL_MAX_FDS, &nfds) != 0) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 2 must be an array of at most 253 descriptors");
+    return NULL;
+  }
+  union {
+    char buf[CMSG_SPACE(sizeof fds)];
+    struct cmsghdr align;
+  } control;
+  struct iovec iov = {.iov_base = data, .iov_len = len};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+  if (nfds > 0) {
+    msg.msg_control = control.buf;
+    msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+  }
+  ssize_t rc;
+  do rc = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (rc < 0 && errno == EINTR);
+  return sl_result(env, rc);
+}
+
+/* recvFds(sock, out) -> [bytes, fds[]] (bytes 0 at end of stream) or -errno. Received
+ * descriptors are close-on-exec. A message cut short (MSG_TRUNC/CTRUNC) is -EMSGSIZE,
+ * with whatever descriptors arrived closed. */
+static napi_value sl_recv_fds(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_INT(env, 0, sock);
+  SL_ARG_BUFFER(env, 1, out, len);
+  union {
+    char buf[CMSG_SPACE(SL_MAX_FDS * sizeof(int))];
+    struct cmsghdr align;
+  } control;
+  struct iovec iov = {.iov_base = out, .iov_len = len};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+  ssize_t rc;
+  do rc = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) return sl_make_int(env, -errno);
+  int fds[SL_MAX_FDS];
+  uint32_t nfds = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    uint32_t k = (uint32_t)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    for (uint32_t i = 0; i < k && nfds < SL_MAX_FDS; i++) memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+  }
+  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+    for (uint32_t i = 0; i < nfds; i++) close(fds[i]);
+    return sl_make_int(env, -EMSGSIZE);
+  }
+  napi_value arr, pair;
+  SL_CALL(env, napi_create_array_with_length(env, nfds, &arr));
+  for (uint32_t i = 0; i < nfds; i++) napi_set_element(env, arr, i, sl_make_int(env, fds[i]));
+  SL_CALL(env, napi_create_array_with_length(env, 2, &pair));
+  napi_set_element(env, pair, 0, sl_make_int(env, rc));
+  napi_set_element(env, pair, 1, arr);
+  return pair;
+}
+
+/* moveFd(fd, min) -> a close-on-exec duplicate at or above min, the original closed. */
+static napi_value sl_move_fd(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_INT(env, 0, fd);
+  SL_ARG_INT(env, 1, min);
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, min);
+  if (moved < 0) return sl_make_int(env, -errno);
+  close(fd);
+  return sl_make_int(env, moved);
+}
+
+/* emptyStdin() -> 0 or -errno: fd 0 becomes a pipe whose writer is closed (reads see EOF). */
+static napi_value sl_empty_stdin(napi_env env, napi_callback_info info) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return sl_make_int(env, -errno);
+  close(p[1]);
+  int rc = dup2(p[0], 0);
+  close(p[0]);
+  return sl_make_int(env, rc < 0 ? -errno : 0);
+}
+
+/* exitNow(code): _exit at once. A clone must not run Node's exit path: it would join
+ * the zygote's worker threads, which do not exist in the clone. */
+static napi_value sl_exit_now(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_INT(env, 0, code);
+  _exit(code & 0xff);
+}
+
+void sl_fork_register(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"collapse", NULL, sl_collapse, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"forkClone", NULL, sl_fork_clone, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"reapClones", NULL, sl_reap_clones, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"seqpacketPair", NULL, sl_seqpacket_pair, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sendFds", NULL, sl_send_fds, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"recvFds", NULL, sl_recv_fds, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"moveFd", NULL, sl_move_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"exitNow", NULL, sl_exit_now, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"emptyStdin", NULL, sl_empty_stdin, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}

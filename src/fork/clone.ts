@@ -1,0 +1,172 @@
+// A clone of a fork group, as a Sandbox handle: its pid, its own stdout and stderr, and
+// wait/pause/resume/kill. It is a child of the zygote, which reports its exit status;
+// signals go through a pidfd (and to its process group, which holds what it started).
+
+import { closeSync, readFileSync } from "node:fs";
+import type { Readable } from "node:stream";
+import { SandboxError } from "../errors.js";
+import { signalName } from "../confine/errno.js";
+import { native } from "../confine/native.js";
+import { captureFd } from "../confine/stdio.js";
+import type { Enforcement } from "../plan/features.js";
+import type { Policy } from "../policy/policy.js";
+import { RunResult, type RunStatus } from "../result.js";
+import { Sandbox, type SandboxState } from "../sandbox.js";
+
+const SIGKILL = 9;
+const SIGSTOP = 19;
+const SIGCONT = 18;
+
+export interface CloneStart {
+  id: number;
+  pid: number;
+  pidfd: number;
+  stdoutFd: number;
+  stderrFd: number;
+  enforcement: Enforcement;
+  /** When fork() was called, on the monotonic clock (ms). */
+  startedAt: number;
+}
+
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** The state letter of /proc/<pid>/stat, or undefined when the process is gone. */
+function procState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat[stat.lastIndexOf(")") + 2];
+  } catch {
+    return undefined;
+  }
+}
+
+export class Clone extends Sandbox {
+  /** CLONE_ID of this clone: its index in the array fork() returned. */
+  readonly cloneId: number;
+  readonly #pid: number;
+  #pidfd: number;
+  #state: SandboxState = "running";
+  #killed = false;
+  #exit: { code: number | null; signal: number | null } | undefined;
+  readonly #result: Promise<RunResult>;
+  #settle!: () => void;
+  readonly #stdout: Readable | null;
+  readonly #stderr: Readable | null;
+
+  constructor(policy: Policy, start: CloneStart) {
+    super(policy);
+    this.cloneId = start.id;
+    this.#pid = start.pid;
+    this.#pidfd = start.pidfd;
+    const out = captureFd(start.stdoutFd, true);
+    const err = captureFd(start.stderrFd, true);
+    this.#stdout = out.stream;
+    this.#stderr = err.stream;
+    const exited = new Promise<void>((resolve) => (this.#settle = resolve));
+    this.#result = Promise.all([exited, out.captured, err.captured]).then(([, stdout, stderr]) => {
+      const exit = this.#exit!;
+      let status: RunStatus = exit.signal !== null ? "signaled" : "exited";
+      if (this.#killed && exit.signal !== null) status = "killed";
+      return new RunResult({
+        status,
+        exitCode: exit.code,
+        signal: exit.signal !== null ? signalName(exit.signal) : null,
+        stdout,
+        stderr,
+        durationMs: monotonicMs() - start.startedAt,
+        enforcement: start.enforcement,
+        pid: this.#pid,
+      });
+    });
+  }
+
+  /** Called by the fork group when the zygote reaped this clone (code, or signal). */
+  exited(code: number | null, signal: number | null): void {
+    if (this.#exit !== undefined) return;
+    this.#exit = { code, signal };
+    this.#state = "stopped";
+    if (this.#pidfd >= 0) closeSync(this.#pidfd);
+    this.#pidfd = -1;
+    this.#settle();
+  }
+
+  /** The whole sandbox went down (its teardown SIGKILLs every process) before a report came. */
+  lost(): void {
+    this.#killed = true;
+    this.exited(null, SIGKILL);
+  }
+
+  override get state(): SandboxState {
+    return this.#state;
+  }
+
+  override get pid(): number {
+    return this.#pid;
+  }
+
+  override get stdin(): null {
+    return null;
+  }
+
+  override get stdout(): Readable | null {
+    return this.#stdout;
+  }
+
+  override get stderr(): Readable | null {
+    return this.#stderr;
+  }
+
+  override spawn(): Promise<void> {
+    return Promise.reject(new SandboxError("spawn: a clone is already running (fork started it)"));
+  }
+
+  override fork(): Promise<Sandbox[]> {
+    return Promise.reject(new SandboxError("fork: a clone cannot fork; call fork on the sandbox made by Sandbox.newWithFns"));
+  }
+
+  override wait(): Promise<RunResult> {
+    return this.#result;
+  }
+
+  /** Signals the clone and its process group (what it started and kept in its group). */
+  #signal(what: string, sig: number): void {
+    if (this.#state === "stopped") throw new SandboxError(`${what}: not running (the clone has exited)`);
+    native().pidfdSendSignal(this.#pidfd, sig);
+    try {
+      process.kill(-this.#pid, sig);
+    } catch {
+      // the group is empty or gone: the pidfd covered the clone itself
+    }
+  }
+
+  override async pause(): Promise<void> {
+    this.#signal("pause", SIGSTOP);
+    // Resolve once the clone is really stopped (or gone).
+    for (let i = 0; i < 1000; i++) {
+      const s = procState(this.#pid);
+      if (s === undefined || s === "T" || s === "Z" || this.#exit) break;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    if (this.#state === "running") this.#state = "paused";
+  }
+
+  override async resume(): Promise<void> {
+    this.#signal("resume", SIGCONT);
+    if (this.#state === "paused") this.#state = "running";
+  }
+
+  override async kill(): Promise<void> {
+    this.#killed = true;
+    this.#signal("kill", SIGKILL);
+    await this.#result;
+  }
+
+  override async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#state === "stopped") return;
+    this.#killed = true;
+    this.#signal("kill", SIGKILL);
+    await this.#result;
+  }
+}

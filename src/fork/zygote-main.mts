@@ -1,0 +1,219 @@
+// The zygote: the program a fork group's confined Node process runs (node --single-threaded
+// zygote-main.mjs). It loads the user's init and work, runs init once, then forks clones
+// on request. Each clone calls work(cloneId) and exits; the zygote reaps them and reports.
+//
+// It runs under the sandbox's Landlock rules, so it imports nothing but Node's built-ins
+// and the addon (both granted read-only by the parent). Messages are JSON, one per packet
+// on a SOCK_SEQPACKET socket that arrives as fd 0 (protocol in src/fork/messages.ts).
+
+import { closeSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+interface Native {
+  pollFd(fd: number, cb: () => void): object;
+  pollClose(handle: object): void;
+  pipe(): [number, number];
+  collapse(start: number, length: number): number;
+  forkClone(stdout: number, stderr: number, closeFds: readonly number[]): [number, number] | null;
+  reapClones(): [number, number, number][];
+  sendFds(sock: number, data: Buffer, fds: readonly number[]): number;
+  recvFds(sock: number, out: Buffer): [number, number[]] | number;
+  moveFd(fd: number, min: number): number;
+  emptyStdin(): number;
+  exitNow(code: number): never;
+}
+
+type FnSpec = { name: string; optional?: boolean } | { source: string };
+type Fn = (...args: unknown[]) => unknown;
+
+const EAGAIN = 11;
+/** Clones reported per message: three descriptors each, under SCM_RIGHTS' 253. */
+const BATCH = 64;
+
+const native: Native = createRequire(import.meta.url)(fileURLToPath(new URL("../../../build/Release/sandlock_native.node", import.meta.url))) as Native;
+
+function fail(text: string): never {
+  process.stderr.write(`sandlock zygote: ${text}\n`);
+  process.exit(70);
+}
+
+const ctl = native.moveFd(0, 100);
+if (ctl < 0) fail(`no control socket on fd 0 (errno ${-ctl})`);
+if (native.emptyStdin() < 0) fail("cannot replace stdin");
+
+function send(msg: object, fds: readonly number[] = []): void {
+  const rc = native.sendFds(ctl, Buffer.from(JSON.stringify(msg)), fds);
+  // The parent is gone: nothing is left to serve.
+  if (rc < 0) native.exitNow(0);
+}
+
+function describe(e: unknown): { message: string; stack?: string; name?: string } {
+  if (e instanceof Error) return { message: e.message, stack: e.stack, name: e.name };
+  return { message: String(e) };
+}
+
+/** A function from its source text: an expression (arrow, function) or a method ("init() {...}"). */
+function fromSource(source: string, what: string): Fn {
+  const indirectEval = eval;
+  let value: unknown;
+  try {
+    value = indirectEval(`(${source}\n)`);
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    const holder = indirectEval(`({${source}\n})`) as Record<string, unknown>;
+    value = Object.values(holder)[0];
+  }
+  if (typeof value !== "function") throw new TypeError(`${what}: the source does not evaluate to a function`);
+  return value as Fn;
+}
+
+function pick(mod: Record<string, unknown> | undefined, spec: FnSpec, what: string, where: string): Fn {
+  if ("source" in spec) return fromSource(spec.source, what);
+  const fromDefault = (mod?.default ?? undefined) as Record<string, unknown> | undefined;
+  const value = mod?.[spec.name] ?? (typeof fromDefault === "object" || typeof fromDefault === "function" ? fromDefault?.[spec.name] : undefined);
+  if (value === undefined && spec.optional) return () => undefined;
+  if (typeof value !== "function") {
+    const names = Object.keys(mod ?? {}).filter((k) => k !== "default");
+    throw new TypeError(`${where} has no function export named "${spec.name}" (its exports: ${names.length ? names.join(", ") : "none"})`);
+  }
+  return value as Fn;
+}
+
+/** A ReferenceError in a function shipped as source usually means it used its closure. */
+function explain(e: unknown, what: string, spec: FnSpec): unknown {
+  if ("source" in spec && e instanceof ReferenceError) {
+    e.message += ` (${what} was sent to the zygote as source text: variables of its surrounding scope do not travel; define everything inside the function, share state through globalThis, or use a module)`;
+  }
+  return e;
+}
+
+let work: Fn | undefined;
+let workSpec: FnSpec = { name: "work" };
+let handle: object | undefined;
+
+async function init(msg: { module?: string; init: FnSpec; work: FnSpec }): Promise<void> {
+  let mod: Record<string, unknown> | undefined;
+  try {
+    if (msg.module !== undefined) mod = (await import(msg.module)) as Record<string, unknown>;
+    const where = `module ${msg.module}`;
+    const initFn = pick(mod, msg.init, "init", where);
+    work = pick(mod, msg.work, "work", where);
+    workSpec = msg.work;
+    try {
+      await initFn();
+    } catch (e) {
+      throw explain(e, "init", msg.init);
+    }
+  } catch (e) {
+    send({ op: "failed", ...describe(e) });
+    await flushStdio();
+    native.exitNow(1);
+  }
+  // Instantiate the output streams now, so no clone has to build its own.
+  void process.stdout;
+  void process.stderr;
+  await flushStdio();
+  send({ op: "ready" });
+}
+
+function flushStdio(): Promise<unknown> {
+  const flush = (s: NodeJS.WriteStream): Promise<void> => new Promise((resolve) => (s.writableLength === 0 ? resolve() : s.write("", () => resolve())));
+  return Promise.all([flush(process.stdout), flush(process.stderr)]);
+}
+
+/** In the clone: leave the zygote's business, run work(id), flush, exit. */
+function becomeClone(id: number): void {
+  if (handle) native.pollClose(handle);
+  handle = undefined;
+  process.removeAllListeners("SIGCHLD");
+  process.env.CLONE_ID = String(id);
+  // Node's own exit path joins the zygote's worker threads, which do not exist here.
+  const exitNow = (code: number): never => native.exitNow(code);
+  (process as unknown as { reallyExit: (code: number) => never }).reallyExit = (code) => exitNow(Number(code ?? 0));
+  process.on("uncaughtException", (e) => {
+    process.stderr.write(`clone ${id}: uncaught ${describe(e).stack ?? describe(e).message}\n`, () => exitNow(1));
+    setTimeout(() => exitNow(1), 1000);
+  });
+  void (async () => {
+    let code = 0;
+    try {
+      await work!(id);
+      code = typeof process.exitCode === "number" ? process.exitCode : 0;
+    } catch (e) {
+      const err = explain(e, "work", workSpec);
+      process.stderr.write(`work(${id}) failed: ${describe(err).stack ?? describe(err).message}\n`);
+      code = 1;
+    }
+    await flushStdio();
+    exitNow(code);
+  })();
+}
+
+/** Forks n clones; returns true in a clone (which must stop serving at once). */
+function forkClones(n: number, collapse: [number, number][]): boolean {
+  for (const [start, length] of collapse) native.collapse(start, length);
+  let fds: number[] = [];
+  let pids: number[] = [];
+  const flush = (): void => {
+    if (pids.length === 0) return;
+    send({ op: "forked", pids }, fds);
+    for (const fd of fds) closeSync(fd);
+    fds = [];
+    pids = [];
+  };
+  for (let i = 0; i < n; i++) {
+    let out: [number, number] | undefined;
+    let err: [number, number] | undefined;
+    let clone: [number, number] | null;
+    try {
+      out = native.pipe();
+      err = native.pipe();
+      clone = native.forkClone(out[1], err[1], [ctl, out[0], err[0], ...fds]);
+    } catch (e) {
+      for (const fd of [...(out ?? []), ...(err ?? [])]) closeSync(fd);
+      flush();
+      const errno = (e as { errno?: number }).errno;
+      send({ op: "forkFailed", forked: i, errno, message: errno === EAGAIN ? "fork: EAGAIN (maxProcesses reached)" : describe(e).message });
+      return false;
+    }
+    if (clone === null) {
+      becomeClone(i);
+      return true;
+    }
+    closeSync(out[1]);
+    closeSync(err[1]);
+    pids.push(clone[0]);
+    fds.push(clone[1], out[0], err[0]);
+    if (pids.length === BATCH) flush();
+  }
+  flush();
+  return false;
+}
+
+process.on("SIGCHLD", () => {
+  const rows = native.reapClones();
+  if (rows.length > 0) send({ op: "exits", rows });
+});
+
+const buf = Buffer.alloc(1 << 20);
+handle = native.pollFd(ctl, () => {
+  for (;;) {
+    const got = native.recvFds(ctl, buf);
+    if (typeof got === "number") {
+      if (got === -EAGAIN) return;
+      native.exitNow(0); // the parent is gone
+    }
+    const [len, fds] = got;
+    for (const fd of fds) closeSync(fd);
+    if (len === 0) native.exitNow(0);
+    const msg = JSON.parse(buf.toString("utf8", 0, len)) as { op: string; [k: string]: unknown };
+    if (msg.op === "init") {
+      void init(msg as unknown as Parameters<typeof init>[0]);
+    } else if (msg.op === "fork") {
+      if (forkClones(msg.n as number, (msg.collapse as [number, number][]) ?? [])) return;
+    } else {
+      fail(`unknown message ${JSON.stringify(msg.op)}`);
+    }
+  }
+});

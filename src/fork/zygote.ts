@@ -1,0 +1,309 @@
+// The parent's side of a fork group: starts the confined zygote (node --single-threaded
+// zygote-main.mjs) through the sandbox's own launcher, sends it init and fork requests on
+// a SOCK_SEQPACKET socket, and turns what it reports into Clone handles.
+
+import { closeSync, existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { SandboxError } from "../errors.js";
+import { errnoName } from "../confine/errno.js";
+import { native } from "../confine/native.js";
+import type { Enforcement } from "../plan/features.js";
+import { Policy } from "../policy/policy.js";
+import type { RunResult } from "../result.js";
+import { Clone } from "./clone.js";
+import type { ZygoteSpec } from "./fns.js";
+
+const EAGAIN = 11;
+const SIGKILL = 9;
+/** Anonymous regions at least this large, mostly resident, become huge pages before forking. */
+const COLLAPSE_MIN = 4 << 20;
+
+/** What the fork group needs of the Sandbox that owns it. */
+export interface ZygoteHost {
+  readonly policy: Policy;
+  /** Starts the zygote command with stdin = stdinFd, under launchPolicy; resolves once it has exec'd. */
+  launch(cmd: string[], stdinFd: number, launchPolicy: Policy): Promise<void>;
+  rootPid(): number;
+  countProcesses(): Promise<number>;
+  /** The zygote sandbox's result (resolves when it is gone). */
+  result(): Promise<RunResult>;
+  /** Whether the zygote keeps Node's event loop alive. */
+  setRef(ref: boolean): void;
+  /** Tell the supervisor the zygote's pid (memory is accounted per clone). */
+  setForkParent(pid: number): void;
+  enforcement(): Enforcement;
+  /** SIGKILL every process of the sandbox (zygote and clones). */
+  kill(): void;
+}
+
+const ZYGOTE_MAIN = fileURLToPath(new URL("./zygote-main.mjs", import.meta.url));
+const ADDON = fileURLToPath(new URL("../../../build/Release/sandlock_native.node", import.meta.url));
+
+/** Files the zygote must read to start, granted read-only on top of the policy. */
+function runtimeGrants(spec: ZygoteSpec): string[] {
+  const grants = [process.execPath, ZYGOTE_MAIN, ADDON];
+  if (spec.modulePath !== undefined) grants.push(spec.modulePath);
+  // Node reads its OpenSSL configuration at start-up and gives up when that is refused.
+  const openssl = process.env.OPENSSL_CONF ?? "/etc/ssl/openssl.cnf";
+  if (openssl !== "" && existsSync(openssl)) grants.push(openssl);
+  return grants;
+}
+
+/** The regions worth collapsing into huge pages, from the zygote's smaps. */
+function collapsible(pid: number): [number, number][] {
+  let smaps: string;
+  try {
+    smaps = readFileSync(`/proc/${pid}/smaps`, "latin1");
+  } catch {
+    return [];
+  }
+  const out: [number, number][] = [];
+  for (const block of smaps.split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+\s*(.*)$/m.exec(block);
+    if (!head) continue;
+    const [, a, b, perms, name] = head;
+    if (perms![1] !== "w" || perms![3] !== "p" || (name !== "" && name !== "[heap]")) continue;
+    const start = parseInt(a!, 16);
+    const size = parseInt(b!, 16) - start;
+    const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(block)?.[1] ?? 0) * 1024;
+    if (size < COLLAPSE_MIN || / nh\b/.test(/^VmFlags:.*$/m.exec(block)?.[0] ?? "")) continue;
+    if (kb("Rss") * 2 < size || kb("AnonHugePages") * 2 >= kb("Rss")) continue;
+    out.push([start, size]);
+  }
+  return out;
+}
+
+type Message =
+  | { op: "ready" }
+  | { op: "failed"; message: string; name?: string; stack?: string }
+  | { op: "forked"; pids: number[] }
+  | { op: "forkFailed"; forked: number; errno?: number; message: string }
+  | { op: "exits"; rows: [number, number, number][] };
+
+interface PendingFork {
+  n: number;
+  clones: Clone[];
+  startedAt: number;
+  resolve(clones: Clone[]): void;
+  reject(e: Error): void;
+}
+
+export class ForkGroup {
+  private readonly ctl: number;
+  private readonly handle: object;
+  private readonly live = new Map<number, Clone>();
+  private pendingReady: { resolve(): void; reject(e: Error): void } | undefined;
+  private pendingFork: PendingFork | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private gone: Error | undefined;
+  private collapse: [number, number][] | undefined;
+  private readonly buf = Buffer.alloc(1 << 20);
+
+  private constructor(
+    private readonly host: ZygoteHost,
+    ctl: number,
+  ) {
+    this.ctl = ctl;
+    this.handle = native().pollFd(ctl, () => this.onReadable());
+  }
+
+  /** Starts the zygote and runs init; resolves once it is ready to fork. */
+  static async start(spec: ZygoteSpec, host: ZygoteHost): Promise<ForkGroup> {
+    const n = native();
+    const [mine, theirs] = n.seqpacketPair();
+    const launchPolicy = Policy.fromJSON({ ...host.policy.toJSON(), fsReadable: [...host.policy.fsReadable, ...runtimeGrants(spec)] });
+    try {
+      await host.launch([process.execPath, "--single-threaded", ZYGOTE_MAIN], theirs, launchPolicy);
+    } catch (e) {
+      closeSync(mine);
+      throw new SandboxError(`fork: the zygote (${process.execPath}) could not start under this policy: ${(e as Error).message}`, { cause: e });
+    } finally {
+      closeSync(theirs);
+    }
+    const group = new ForkGroup(host, mine);
+    host.setForkParent(host.rootPid());
+    void host.result().then((r) => group.onZygoteGone(r));
+    await group.init(spec);
+    return group;
+  }
+
+  private init(spec: ZygoteSpec): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pendingReady = { resolve, reject };
+      this.send({ op: "init", module: spec.moduleUrl, init: spec.init, work: spec.work });
+    });
+  }
+
+  private send(msg: object): void {
+    const rc = native().sendFds(this.ctl, Buffer.from(JSON.stringify(msg)), []);
+    if (rc < 0 && this.gone === undefined) this.fail(new SandboxError(`fork: cannot reach the zygote: ${errnoName(-rc)}`));
+  }
+
+  /** Forks n clones (one request at a time: a second fork waits for the first). */
+  fork(n: number): Promise<Clone[]> {
+    const run = this.queue.then(() => this.forkNow(n));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async forkNow(n: number): Promise<Clone[]> {
+    if (this.gone) throw this.gone;
+    const max = this.host.policy.maxProcesses;
+    this.updateRef(true);
+    let live: number;
+    try {
+      live = await this.host.countProcesses();
+    } finally {
+      this.updateRef(false);
+    }
+    if (live + n > max) {
+      throw new SandboxError(
+        `fork(${n}): ${n} clones would exceed maxProcesses ${max}: ${live} process${live === 1 ? "" : "es"} of this fork group already run (the zygote counts); raise maxProcesses to at least ${live + n}`,
+      );
+    }
+    if (this.gone) throw this.gone;
+    if (this.collapse === undefined) this.collapse = this.host.policy.noHugePages ? [] : collapsible(this.host.rootPid());
+    const collapse = this.collapse;
+    this.collapse = [];
+    return new Promise<Clone[]>((resolve, reject) => {
+      this.pendingFork = { n, clones: [], startedAt: Number(process.hrtime.bigint()) / 1e6, resolve, reject };
+      this.updateRef(true);
+      this.send({ op: "fork", n, collapse });
+    });
+  }
+
+  private onReadable(): void {
+    for (;;) {
+      const got = native().recvFds(this.ctl, this.buf);
+      if (typeof got === "number") {
+        if (got === -EAGAIN) return;
+        this.closeChannel();
+        return;
+      }
+      const [len, fds] = got;
+      if (len === 0) {
+        this.closeChannel();
+        return;
+      }
+      let msg: Message;
+      try {
+        msg = JSON.parse(this.buf.toString("utf8", 0, len)) as Message;
+      } catch {
+        for (const fd of fds) closeSync(fd);
+        this.fail(new SandboxError("fork: the zygote sent a malformed message"));
+        return;
+      }
+      this.onMessage(msg, fds);
+    }
+  }
+
+  private onMessage(msg: Message, fds: number[]): void {
+    switch (msg.op) {
+      case "ready":
+        this.pendingReady?.resolve();
+        this.pendingReady = undefined;
+        this.updateRef(false);
+        break;
+      case "failed": {
+        const e = new SandboxError(`fork: init failed in the zygote: ${msg.name ? `${msg.name}: ` : ""}${msg.message}`);
+        if (msg.stack) e.stack = `${e.name}: ${e.message}\n--- in the zygote ---\n${msg.stack}`;
+        this.fail(e);
+        break;
+      }
+      case "forked":
+        this.onForked(msg.pids, fds);
+        break;
+      case "forkFailed": {
+        const p = this.pendingFork;
+        this.pendingFork = undefined;
+        if (!p) break;
+        for (const c of p.clones) void c.kill().catch(() => undefined);
+        const why = msg.errno === EAGAIN ? "the process limit was reached (maxProcesses)" : msg.message;
+        p.reject(new SandboxError(`fork(${p.n}): clone ${msg.forked} could not be created: ${why}; the ${p.clones.length} clone(s) already made were killed`));
+        this.updateRef(this.live.size > 0);
+        break;
+      }
+      case "exits":
+        for (const [pid, code, signal] of msg.rows) {
+          const c = this.live.get(pid);
+          if (!c) continue;
+          this.live.delete(pid);
+          c.exited(code >= 0 ? code : null, signal > 0 ? signal : null);
+        }
+        if (this.live.size === 0 && !this.pendingFork) this.updateRef(false);
+        break;
+    }
+  }
+
+  private onForked(pids: number[], fds: number[]): void {
+    const p = this.pendingFork;
+    if (!p || fds.length !== pids.length * 3) {
+      for (const fd of fds) closeSync(fd);
+      for (const pid of pids) {
+        try {
+          process.kill(pid, SIGKILL);
+        } catch {
+          // gone
+        }
+      }
+      return;
+    }
+    pids.forEach((pid, i) => {
+      const clone = new Clone(this.host.policy, {
+        id: p.clones.length,
+        pid,
+        pidfd: fds[3 * i]!,
+        stdoutFd: fds[3 * i + 1]!,
+        stderrFd: fds[3 * i + 2]!,
+        enforcement: this.host.enforcement(),
+        startedAt: p.startedAt,
+      });
+      p.clones.push(clone);
+      this.live.set(pid, clone);
+    });
+    if (p.clones.length === p.n) {
+      this.pendingFork = undefined;
+      p.resolve(p.clones);
+    }
+  }
+
+  private updateRef(active: boolean): void {
+    const ref = active || this.live.size > 0 || this.pendingFork !== undefined || this.pendingReady !== undefined;
+    this.host.setRef(ref);
+    if (this.gone === undefined) native().pollRef(this.handle, ref);
+  }
+
+  /** End of the channel: the zygote is gone; the sandbox result says how. */
+  private closeChannel(): void {
+    if (this.gone) return;
+    void this.host.result().then((r) => this.onZygoteGone(r));
+  }
+
+  private onZygoteGone(r: RunResult): void {
+    if (this.gone) return;
+    this.onReadable(); // exit reports still queued on the socket come first
+    const how = r.signal !== null ? `killed by ${r.signal}` : `exit code ${r.exitCode}`;
+    const tail = r.stderr?.toString("utf8").trim().split("\n").slice(-5).join("\n");
+    this.fail(new SandboxError(`fork: the zygote exited (${how})${tail ? `; its stderr ends with:\n${tail}` : ""}`));
+  }
+
+  private fail(e: SandboxError): void {
+    if (this.gone) return;
+    this.gone = e;
+    this.host.kill(); // a no-op when the zygote is already gone
+    native().pollClose(this.handle);
+    closeSync(this.ctl);
+    this.pendingReady?.reject(e);
+    this.pendingReady = undefined;
+    const p = this.pendingFork;
+    this.pendingFork = undefined;
+    if (p) {
+      for (const c of p.clones) this.live.delete(c.pid);
+      for (const c of p.clones) c.lost();
+      p.reject(e);
+    }
+    // The launcher kills every process of the sandbox when its root (the zygote) is gone.
+    for (const c of this.live.values()) c.lost();
+    this.live.clear();
+  }
+}
