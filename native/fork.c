@@ -88,20 +88,20 @@ static napi_value sl_fork_clone(napi_env env, napi_callback_info info) {
   SL_CALL(env, napi_get_uv_event_loop(env, &loop));
   int rc = dofork_everything();
   if (rc != 0) return sl_throw_errno(env, "madvise(MADV_DOFORK)", -rc);
-  int empty[2];
-  if (pipe2(empty, O_CLOEXEC) != 0) return sl_throw_errno(env, "pipe2", errno);
-  pid_t pid = fork();
-  if (pid < 0) {
-    int err = errno;
-    close(empty[0]);
-    close(empty[1]);
-    return sl_throw_errno(env, "fork", err);
+  /* Every clone's stdin: the read end of one pipe whose writer is closed (reads see EOF). */
+  static int empty = -1;
+  if (empty < 0) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return sl_throw_errno(env, "pipe2", errno);
+    close(p[1]);
+    empty = p[0];
   }
+  pid_t pid = fork();
+  if (pid < 0) return sl_throw_errno(env, "fork", errno);
   if (pid == 0) {
     setpgid(0, 0);
-    close(empty[1]);
-    if (dup2(empty[0], 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) _exit(127);
-    close(empty[0]);
+    if (dup2(empty, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) _exit(127);
+    close(empty);
     if (out_fd > 2) close(out_fd);
     if (err_fd > 2 && err_fd != out_fd) close(err_fd);
     for (uint32_t i = 0; i < nclose; i++) close(closing[i]);
@@ -116,8 +116,6 @@ static napi_value sl_fork_clone(napi_env env, napi_callback_info info) {
     return null;
   }
   setpgid(pid, pid); /* also done by the clone: whichever runs first wins the race */
-  close(empty[0]);
-  close(empty[1]);
   int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
   if (pidfd < 0) {
     int err = errno;

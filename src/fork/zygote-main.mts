@@ -73,6 +73,9 @@ function pick(mod: Record<string, unknown> | undefined, spec: FnSpec, what: stri
   const fromDefault = (mod?.default ?? undefined) as Record<string, unknown> | undefined;
   const value = mod?.[spec.name] ?? (typeof fromDefault === "object" || typeof fromDefault === "function" ? fromDefault?.[spec.name] : undefined);
   if (value === undefined && spec.optional) return () => undefined;
+  if (value !== undefined && typeof value !== "function") {
+    throw new TypeError(`${where}: the export "${spec.name}" is ${value === null ? "null" : `a ${typeof value}`}, not a function`);
+  }
   if (typeof value !== "function") {
     const names = Object.keys(mod ?? {}).filter((k) => k !== "default");
     throw new TypeError(`${where} has no function export named "${spec.name}" (its exports: ${names.length ? names.join(", ") : "none"})`);

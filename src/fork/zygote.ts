@@ -3,6 +3,7 @@
 // a SOCK_SEQPACKET socket, and turns what it reports into Clone handles.
 
 import { closeSync, existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SandboxError } from "../errors.js";
 import { errnoName } from "../confine/errno.js";
@@ -42,7 +43,17 @@ const ADDON = fileURLToPath(new URL("../../../build/Release/sandlock_native.node
 /** Files the zygote must read to start, granted read-only on top of the policy. */
 function runtimeGrants(spec: ZygoteSpec): string[] {
   const grants = [process.execPath, ZYGOTE_MAIN, ADDON];
-  if (spec.modulePath !== undefined) grants.push(spec.modulePath);
+  if (spec.modulePath !== undefined) {
+    grants.push(spec.modulePath);
+    // Node reads the nearest package.json to know whether a .js file is an ES module.
+    for (let dir = dirname(spec.modulePath); ; dir = dirname(dir)) {
+      if (existsSync(join(dir, "package.json"))) {
+        grants.push(join(dir, "package.json"));
+        break;
+      }
+      if (dirname(dir) === dir) break;
+    }
+  }
   // Node reads its OpenSSL configuration at start-up and gives up when that is refused.
   const openssl = process.env.OPENSSL_CONF ?? "/etc/ssl/openssl.cnf";
   if (openssl !== "" && existsSync(openssl)) grants.push(openssl);
@@ -59,7 +70,7 @@ function collapsible(pid: number): [number, number][] {
   }
   const out: [number, number][] = [];
   for (const block of smaps.split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)) {
-    const head = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+\s*(.*)$/m.exec(block);
+    const head = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+[ \t]*(.*)$/m.exec(block);
     if (!head) continue;
     const [, a, b, perms, name] = head;
     if (perms![1] !== "w" || perms![3] !== "p" || (name !== "" && name !== "[heap]")) continue;
@@ -158,7 +169,7 @@ export class ForkGroup {
     }
     if (live + n > max) {
       throw new SandboxError(
-        `fork(${n}): ${n} clones would exceed maxProcesses ${max}: ${live} process${live === 1 ? "" : "es"} of this fork group already run (the zygote counts); raise maxProcesses to at least ${live + n}`,
+        `fork(${n}): ${n} clones would exceed maxProcesses ${max}: ${live} process${live === 1 ? " is" : "es are"} already running in this fork group (the zygote counts); raise maxProcesses to at least ${live + n}`,
       );
     }
     if (this.gone) throw this.gone;

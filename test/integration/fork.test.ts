@@ -1,0 +1,109 @@
+// COW fork and map-reduce against the real kernel: a confined Node zygote, clones that
+// share its memory, their statuses, limits and failure modes, and the reduce step. Each
+// scenario runs as root and as the unprivileged test user (test/scripts/fork-case.ts).
+
+import assert from "node:assert/strict";
+import { scriptCase } from "../helpers/harness.js";
+
+const SCRIPT = "dist/test/scripts/fork-case.js";
+type Json = any;
+
+function ok(o: Json): Json {
+  assert.equal(o.crashed, undefined, o.crashed);
+  return o;
+}
+
+scriptCase("fork: init state is in every clone, CLONE_ID 0..n-1 once each, in clone order; reduce sums the squares", SCRIPT, ["module"], (o: Json) => {
+  ok(o);
+  assert.deepEqual(
+    o.lines,
+    [0, 1, 2, 3, 4, 5].map((i) => `${i} ${i * i} ${i} built-by-${o.zygote}\n`),
+  );
+  assert.equal(new Set(o.pids).size, 6);
+  assert.ok(!o.pids.includes(o.zygote));
+  assert.deepEqual(o.statuses, Array(6).fill(["exited", 0]));
+  assert.deepEqual(o.states, Array(6).fill("stopped"));
+  assert.equal(o.isSandbox, true);
+  assert.deepEqual(o.reduced, { status: "exited", stdout: "55", stderr: "" });
+});
+
+scriptCase("fork: functions are shipped as source, a zygote forks again, a closure is explained", SCRIPT, ["functions"], (o: Json) => {
+  ok(o);
+  assert.deepEqual(o.first, ["0:10:0", "1:20:1", "2:30:2"]);
+  assert.deepEqual(o.second, ["0:10:0", "1:20:1"]);
+  assert.equal(o.closure.exitCode, 1);
+  assert.match(o.closure.stderr, /ReferenceError: outer is not defined \(work was sent to the zygote as source text: variables of its surrounding scope do not travel/);
+});
+
+scriptCase("fork: an init that throws rejects fork with its message; missing or non-function exports are named", SCRIPT, ["initErrors"], (o: Json) => {
+  ok(o);
+  assert.equal(o.thrown.name, "SandboxError");
+  assert.match(o.thrown.message, /^fork: init failed in the zygote: Error: boom in init$/);
+  assert.match(o.missing.message, /has no function export named "nope" \(its exports: failingInit, init, mapData, notAFunction, slowInit, value, work\)/);
+  assert.match(o.notFn.message, /the export "value" is a number, not a function/);
+  assert.equal(o.asyncInit, "0 undefined 0 async-init");
+});
+
+scriptCase("fork: clone statuses (throw, exitCode, process.exit, kill) and pause/resume of one clone", SCRIPT, ["statuses"], (o: Json) => {
+  ok(o);
+  const r = o.results;
+  assert.deepEqual(r[0], { status: "exited", exitCode: 0, signal: null, stderr: "" });
+  assert.equal(r[1].exitCode, 1);
+  assert.match(r[1].stderr, /^work\(1\) failed: Error: work 1 failed on purpose/);
+  assert.equal(r[2].exitCode, 3);
+  assert.equal(r[3].exitCode, 4);
+  assert.deepEqual(r[4], { status: "killed", exitCode: null, signal: "SIGKILL", stderr: "" });
+  assert.equal(r[5].exitCode, 0);
+  assert.equal(o.pausedState, "paused");
+  assert.equal(o.procStateWhilePaused, "T");
+  assert.equal(o.ticks, 40, "the paused clone resumed and finished its output");
+  assert.match(o.afterKill.message, /^kill: not running \(the clone has exited\)$/);
+});
+
+scriptCase("fork: the mapper reads data the reducer cannot (EACCES); a clone cannot read outside its grants", SCRIPT, ["grants"], (o: Json) => {
+  ok(o);
+  assert.deepEqual(o.reduced, { status: "exited", stdout: "EACCES 30", stderr: "" });
+  assert.equal(o.outside, "EACCES");
+});
+
+scriptCase("fork: maxMemory counts per clone (two 100 MiB clones fit 256M, a 400 MiB one is killed); fork beyond maxProcesses is refused whole", SCRIPT, ["limits"], (o: Json) => {
+  ok(o);
+  assert.deepEqual(o.memory[0], { status: "exited", signal: null, exitCode: 0, stdout: "100 1" });
+  assert.deepEqual(o.memory[1], { status: "exited", signal: null, exitCode: 0, stdout: "100 1" });
+  assert.equal(o.memory[2].signal, "SIGKILL");
+  assert.equal(o.memory[2].stdout, "");
+  assert.equal(o.tooMany.name, "SandboxError");
+  assert.equal(
+    o.tooMany.message,
+    "fork(10): 10 clones would exceed maxProcesses 10: 1 process is already running in this fork group (the zygote counts); raise maxProcesses to at least 11",
+  );
+  assert.deepEqual(o.nine, Array(9).fill(0));
+});
+
+scriptCase("fork: a zygote killed during fork rejects it and leaves no process behind", SCRIPT, ["zygoteDies"], (o: Json) => {
+  ok(o);
+  assert.equal(o.err.name, "SandboxError");
+  assert.match(o.err.message, /^fork: the zygote exited \(killed by SIGKILL\)/);
+  assert.equal(o.zygoteAlive, false);
+  assert.deepEqual(o.left, []);
+});
+
+scriptCase("fork: killing the parent Node process kills the zygote and every clone", SCRIPT, ["parentKilled"], (o: Json) => {
+  ok(o);
+  assert.equal(o.aliveBefore, o.total);
+  assert.deepEqual(o.left, []);
+});
+
+scriptCase(
+  "fork(1000): 1000 clones, each output correct and in order",
+  SCRIPT,
+  ["thousand"],
+  (o: Json) => {
+    ok(o);
+    assert.equal(o.count, 1000);
+    assert.deepEqual(o.wrong, []);
+    assert.equal(o.distinctPids, 1000);
+    assert.equal(o.reduced, String(Array.from({ length: 1000 }, (_, i) => i * i).reduce((a, b) => a + b, 0)));
+  },
+  120_000,
+);

@@ -1,0 +1,240 @@
+// One COW-fork scenario per run, as whichever user started it (the fork tests run it as
+// root and as the unprivileged test user). Prints one JSON line of what it observed.
+
+import { spawn } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Sandbox, type PolicyInput } from "../../src/index.js";
+import { alive, descendants } from "../helpers/proc.js";
+import { SYSTEM_RO } from "../helpers/system.js";
+
+const MODULE = fileURLToPath(new URL("./fork-module.js", import.meta.url));
+const base: PolicyInput = { fsReadable: [...SYSTEM_RO] };
+const scenario = process.argv[2];
+
+async function out(value: unknown): Promise<void> {
+  process.stdout.write(JSON.stringify(value) + "\n");
+}
+
+async function errorOf(p: Promise<unknown>): Promise<{ name: string; code?: string; message: string } | null> {
+  try {
+    await p;
+    return null;
+  } catch (e) {
+    const err = e as { name: string; code?: string; message: string };
+    return { name: err.name, code: err.code, message: err.message };
+  }
+}
+
+const sumStdin = 'let s=0;for (const l of require("fs").readFileSync(0,"utf8").split("\\n")) if (l) s+=Number(l.split(" ")[1] ?? l);console.log(s)';
+
+const scenarios: Record<string, () => Promise<unknown>> = {
+  /** Module form: init state in every clone, CLONE_ID, order, statuses, reduce. */
+  async module() {
+    await using sb = Sandbox.newWithFns(base, { module: MODULE });
+    const clones = await sb.fork(6);
+    const results = await Promise.all(clones.map((c) => c.wait()));
+    const reduced = await sb.reduce(["/usr/bin/node", "-e", sumStdin], clones);
+    return {
+      zygote: sb.pid,
+      pids: clones.map((c) => c.pid),
+      lines: results.map((r) => r.stdout!.toString()),
+      statuses: results.map((r) => [r.status, r.exitCode]),
+      states: clones.map((c) => c.state),
+      isSandbox: clones.every((c) => c instanceof Sandbox),
+      reduced: { status: reduced.status, stdout: reduced.stdoutText, stderr: reduced.stderrText },
+    };
+  },
+
+  /** Function form, a second fork on the same zygote, and the closure explanation. */
+  async functions() {
+    const outer = 7;
+    await using sb = Sandbox.newWithFns(base, {
+      init: () => {
+        (globalThis as { table?: number[] }).table = [10, 20, 30];
+      },
+      work: (id: number) => {
+        console.log(`${id}:${(globalThis as { table?: number[] }).table![id]}:${process.env.CLONE_ID}`);
+      },
+    });
+    const first = await Promise.all((await sb.fork(3)).map((c) => c.wait()));
+    const second = await Promise.all((await sb.fork(2)).map((c) => c.wait()));
+    await using closure = Sandbox.newWithFns(base, { work: () => console.log(outer) });
+    const [bad] = await Promise.all((await closure.fork(1)).map((c) => c.wait()));
+    return {
+      first: first.map((r) => r.stdoutText),
+      second: second.map((r) => r.stdoutText),
+      closure: { exitCode: bad!.exitCode, stderr: bad!.stderrText },
+    };
+  },
+
+  /** init that throws, a missing export, async init. */
+  async initErrors() {
+    const thrown = await errorOf(Sandbox.newWithFns(base, { module: MODULE, init: "failingInit" }).fork(2));
+    const missing = await errorOf(Sandbox.newWithFns(base, { module: MODULE, work: "nope" }).fork(1));
+    const notFn = await errorOf(Sandbox.newWithFns(base, { module: MODULE, work: "value" }).fork(1));
+    await using sb = Sandbox.newWithFns(base, { module: MODULE, init: "slowInit" });
+    const [r] = await Promise.all((await sb.fork(1)).map((c) => c.wait()));
+    return { thrown, missing, notFn, asyncInit: r!.stdoutText };
+  },
+
+  /** Exit statuses: throw, exitCode, process.exit, a killed clone, pause/resume. */
+  async statuses() {
+    await using sb = Sandbox.newWithFns(base, {
+      work: async (id: number) => {
+        if (id === 0) return;
+        if (id === 1) throw new Error(`work ${id} failed on purpose`);
+        if (id === 2) process.exitCode = 3;
+        if (id === 3) process.exit(4);
+        if (id === 4) await new Promise((r) => setTimeout(r, 60_000));
+        if (id === 5) {
+          for (let i = 0; i < 40; i++) {
+            console.log(`tick ${i}`);
+            await new Promise((r) => setTimeout(r, 25));
+          }
+        }
+      },
+    });
+    const clones = await sb.fork(6);
+    await new Promise((r) => setTimeout(r, 200));
+    await clones[5]!.pause();
+    const pausedState = clones[5]!.state;
+    const before = (await readState(clones[5]!.pid!)) ?? "gone";
+    await new Promise((r) => setTimeout(r, 300));
+    await clones[5]!.resume();
+    await clones[4]!.kill();
+    const results = await Promise.all(clones.map((c) => c.wait()));
+    const afterKill = await errorOf(clones[4]!.kill());
+    return {
+      results: results.map((r) => ({ status: r.status, exitCode: r.exitCode, signal: r.signal, stderr: r.stderrText })),
+      pausedState,
+      procStateWhilePaused: before,
+      ticks: results[5]!.stdoutText.split("\n").length,
+      afterKill,
+    };
+  },
+
+  /** The mapper reads a data file the reducer may not; a clone cannot read outside its grants. */
+  async grants() {
+    const data = mkdtempSync("/tmp/sandlock-fork-data-");
+    const secret = mkdtempSync("/tmp/sandlock-fork-secret-");
+    chmodSync(data, 0o755);
+    chmodSync(secret, 0o755);
+    try {
+      const file = join(data, "numbers.txt");
+      writeFileSync(file, "1\n2\n3\n4\n", { mode: 0o644 });
+      writeFileSync(join(secret, "s.txt"), "secret", { mode: 0o644 });
+      await using mapper = Sandbox.newWithFns({ ...base, fsReadable: [...SYSTEM_RO, data], env: { DATA_FILE: file } }, { module: MODULE, work: "mapData" });
+      const clones = await mapper.fork(4);
+      const reducer = new Sandbox(base);
+      const tryRead = `let code="read";try{require("fs").readFileSync(${JSON.stringify(file)})}catch(e){code=e.code};let s=0;for(const l of require("fs").readFileSync(0,"utf8").split("\\n"))if(l)s+=Number(l);console.log(code+" "+s)`;
+      const reduced = await reducer.reduce(["/usr/bin/node", "-e", tryRead], clones);
+      await using snoop = Sandbox.newWithFns(
+        { ...base, env: { SECRET: join(secret, "s.txt") } },
+        { module: `data:text/javascript,${encodeURIComponent('import {readFileSync} from "node:fs"; export function work(){ try { readFileSync(process.env.SECRET); console.log("read") } catch (e) { console.log(e.code) } }')}` },
+      );
+      const [outside] = await Promise.all((await snoop.fork(1)).map((c) => c.wait()));
+      return { reduced: { status: reduced.status, stdout: reduced.stdoutText, stderr: reduced.stderrText }, outside: outside!.stdoutText, outsideErr: outside!.stderrText };
+    } finally {
+      rmSync(data, { recursive: true, force: true });
+      rmSync(secret, { recursive: true, force: true });
+    }
+  },
+
+  /** maxMemory counts per clone; maxProcesses per fork group. */
+  async limits() {
+    const mod = (code: string): string => `data:text/javascript,${encodeURIComponent(code)}`;
+    await using sb = Sandbox.newWithFns(
+      { ...base, maxMemory: "256M" },
+      { module: mod("export function work(id){ const mb = id === 2 ? 400 : 100; const b = Buffer.alloc(mb << 20, 1); console.log(mb + ' ' + b[b.length - 1]); }") },
+    );
+    const results = await Promise.all((await sb.fork(3)).map((c) => c.wait()));
+    const tooMany = await errorOf(Sandbox.newWithFns({ ...base, maxProcesses: 10 }, { work: () => undefined }).fork(10));
+    await using nine = Sandbox.newWithFns({ ...base, maxProcesses: 10 }, { work: () => undefined });
+    const ok = await Promise.all((await nine.fork(9)).map((c) => c.wait()));
+    return {
+      memory: results.map((r) => ({ status: r.status, signal: r.signal, exitCode: r.exitCode, stdout: r.stdoutText })),
+      tooMany,
+      nine: ok.map((r) => r.exitCode),
+    };
+  },
+
+  /** A zygote that dies during fork: fork rejects and no clone survives. */
+  async zygoteDies() {
+    const sb = Sandbox.newWithFns({ ...base, maxProcesses: 1200 }, { work: async () => new Promise((r) => setTimeout(r, 30_000)) });
+    await (await sb.fork(1))[0]!.kill(); // the zygote is up
+    const zygote = sb.pid!;
+    const pending = sb.fork(800);
+    setTimeout(() => process.kill(zygote, "SIGKILL"), 5);
+    const err = await errorOf(pending);
+    await sb.wait().catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    return { err, zygoteAlive: alive(zygote), left: descendants(process.pid).filter((p) => alive(p)) };
+  },
+
+  /** Killing the parent Node process kills the zygote and every clone. */
+  async parentKilled() {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "parentChild"], { stdio: ["ignore", "pipe", "inherit"] });
+    let text = "";
+    const pids = await new Promise<{ zygote: number; clones: number[] }>((resolve, reject) => {
+      child.stdout.on("data", (c: Buffer) => {
+        text += c.toString();
+        if (text.includes("\n")) resolve(JSON.parse(text.split("\n")[0]!));
+      });
+      child.once("exit", () => reject(new Error(`child exited early: ${text}`)));
+    });
+    const aliveBefore = [pids.zygote, ...pids.clones].filter(alive).length;
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+    let left: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      left = [pids.zygote, ...pids.clones].filter(alive);
+      if (left.length === 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return { aliveBefore, total: pids.clones.length + 1, left };
+  },
+
+  async parentChild() {
+    const sb = Sandbox.newWithFns(base, { work: async () => new Promise((r) => setTimeout(r, 60_000)) });
+    const clones = await sb.fork(5);
+    process.stdout.write(JSON.stringify({ zygote: sb.pid, clones: clones.map((c) => c.pid) }) + "\n");
+    setInterval(() => undefined, 1000);
+    return new Promise(() => undefined);
+  },
+
+  /** fork(1000): every clone's output, in order. */
+  async thousand() {
+    await using sb = Sandbox.newWithFns({ ...base, maxProcesses: 1100 }, { module: MODULE });
+    const clones = await sb.fork(1000);
+    const results = await Promise.all(clones.map((c) => c.wait()));
+    const wrong = results.flatMap((r, i) => {
+      const want = `${i} ${i * i} ${i} `;
+      return r.exitCode === 0 && r.stdout!.toString().startsWith(want) ? [] : [{ i, status: r.status, exitCode: r.exitCode, stdout: r.stdoutText, stderr: r.stderrText.slice(0, 300) }];
+    });
+    const reduced = await sb.reduce(["/usr/bin/node", "-e", sumStdin], clones);
+    return { count: results.length, wrong: wrong.slice(0, 5), wrongCount: wrong.length, reduced: reduced.stdoutText, distinctPids: new Set(clones.map((c) => c.pid)).size };
+  },
+};
+
+async function readState(pid: number): Promise<string | undefined> {
+  const { readFileSync } = await import("node:fs");
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat[stat.lastIndexOf(")") + 2];
+  } catch {
+    return undefined;
+  }
+}
+
+const run = scenarios[scenario ?? ""];
+if (!run) {
+  process.stderr.write(`unknown scenario ${scenario}; known: ${Object.keys(scenarios).join(", ")}\n`);
+  process.exit(2);
+}
+try {
+  await out(await run());
+} catch (e) {
+  await out({ crashed: String((e as Error).stack ?? e) });
+}
