@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { benchCli, benchLibrary, report } from "./spawn.js";
 import { benchRedis, reportRedis } from "./redis.js";
 import { benchTrap, reportTrap } from "./trap.js";
+import { benchCheckpoint, reportCheckpoint } from "./checkpoint.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const rounds = Number(process.env.BENCH_ROUNDS ?? 9);
@@ -27,6 +28,10 @@ const redis = await benchRedis(Math.max(3, Math.ceil(rounds / 2)));
 console.log(reportRedis(redis));
 console.log("  target: at least 97% of bare throughput (DESIGN 5)\n");
 
+const checkpoint = await benchCheckpoint(rounds);
+console.log(reportCheckpoint(checkpoint));
+console.log("  no target set; the floor is copying the same pages with process_vm_readv (issue 5)\n");
+
 const out = join(ROOT, "bench", "results");
 mkdirSync(out, { recursive: true });
-writeFileSync(join(out, "latest.json"), JSON.stringify({ date: new Date().toISOString(), rounds, library, cli, trap, redis }, null, 2) + "\n");
+writeFileSync(join(out, "latest.json"), JSON.stringify({ date: new Date().toISOString(), rounds, library, cli, trap, redis, checkpoint }, null, 2) + "\n");

@@ -15,5 +15,10 @@ export {
   SupervisorError,
   BranchError,
   SandboxError,
+  CheckpointError,
   type ErrorCode,
 } from "./errors.js";
+export { Checkpoint, type CheckpointOptions } from "./checkpoint/checkpoint.js";
+export { pcAndSp, FORMAT_VERSION as CHECKPOINT_FORMAT_VERSION } from "./checkpoint/image.js";
+export type { ProcessImage, ThreadImage, RegisterSet, MapEntry, MemorySegment, FdEntry } from "./checkpoint/image.js";
+export type { ForkFunctions, ForkFunction } from "./fork/fns.js";

@@ -23,6 +23,10 @@ import { CpuThrottle } from "./supervise/cpu-throttle.js";
 import type { SupervisorShared } from "./supervise/start.js";
 import { checkForkFunctions, type ForkFunctions, type ZygoteSpec } from "./fork/fns.js";
 import type { ForkGroup } from "./fork/zygote.js";
+import type { Checkpoint, CheckpointOptions } from "./checkpoint/checkpoint.js";
+
+/** How long checkpoint() waits for a thread to reach its ptrace-stop. */
+const CHECKPOINT_STOP_TIMEOUT_MS = 5000;
 
 export type SandboxState = "created" | "running" | "paused" | "stopped";
 
@@ -359,6 +363,36 @@ export class Sandbox {
     this.requireLive("kill");
     this.killFor("killed");
     await this.result!.catch(() => undefined);
+  }
+
+  /** Set while checkpoint() runs: a concurrent second call is refused. */
+  private checkpointing = false;
+
+  /**
+   * Freezes every process (without signals), captures registers, maps, private memory,
+   * descriptors, cwd, exe, the policy and opts.appState, and thaws them exactly as they
+   * were (a paused sandbox stays paused). See docs/checkpoint.md.
+   */
+  async checkpoint(opts: CheckpointOptions = {}): Promise<Checkpoint> {
+    const l = this.requireLive("checkpoint");
+    const appState = opts.appState;
+    if (appState !== undefined && !(appState instanceof Uint8Array)) {
+      throw new SandboxError(`checkpoint: appState must be a Buffer or Uint8Array, got ${appState === null ? "null" : typeof appState}`);
+    }
+    if (this.checkpointing) throw new SandboxError("checkpoint: another checkpoint of this sandbox is in progress");
+    this.checkpointing = true;
+    try {
+      const [{ captureSandbox }, { Checkpoint }] = await Promise.all([import("./checkpoint/capture.js"), import("./checkpoint/checkpoint.js")]);
+      const data = await captureSandbox({
+        launcherPid: l.pid,
+        policy: this.policy.toJSON(),
+        appState: appState === undefined ? null : Buffer.from(appState),
+        stopTimeoutMs: CHECKPOINT_STOP_TIMEOUT_MS,
+      });
+      return new Checkpoint(data);
+    } finally {
+      this.checkpointing = false;
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -29,3 +29,60 @@ export type Handler = (n: Notification) => Action | Promise<Action> | undefined;
 
 /** A concern's handlers, keyed by syscall name, created for one sandbox. */
 export type HandlerTable = Readonly<Record<string, Handler>>;
+
+/**
+ * Holding a sandbox's forks while a checkpoint freezes it. A held fork's caller sits in
+ * a killable wait (the listener has SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV), which
+ * PTRACE_INTERRUPT cannot end; so once the freeze has interrupted a caller, restart()
+ * answers its fork with ERESTARTNOINTR: the pending interrupt makes the kernel stop the
+ * thread on its way out and then re-enter the fork from scratch, the process never sees
+ * the code. Forks still held at release() go on as usual.
+ */
+export interface ForkHold {
+  /** Restarts the held forks of these threads (each must have a ptrace interrupt pending). */
+  restart(tids: ReadonlySet<number>): void;
+  release(): void;
+}
+
+interface Held {
+  tid: number;
+  resume: (restart: boolean) => void;
+}
+
+/** Keyed by launcher pid (our unreaped child while the hold lasts, so not reused). */
+const forkHolds = new Map<number, { holders: number; held: Held[] }>();
+
+export function holdForks(launcherPid: number): ForkHold {
+  let hold = forkHolds.get(launcherPid);
+  if (hold === undefined) {
+    hold = { holders: 0, held: [] };
+    forkHolds.set(launcherPid, hold);
+  }
+  const h = hold;
+  h.holders++;
+  let released = false;
+  return {
+    restart(tids) {
+      const keep: Held[] = [];
+      for (const x of h.held) {
+        if (tids.has(x.tid)) x.resume(true);
+        else keep.push(x);
+      }
+      h.held = keep;
+    },
+    release() {
+      if (released) return;
+      released = true;
+      if (--h.holders > 0) return;
+      forkHolds.delete(launcherPid);
+      for (const x of h.held.splice(0)) x.resume(false);
+    },
+  };
+}
+
+/** While forks are held: a promise for when this caller may go on (true: restart its call). */
+export function forkHeld(launcherPid: number, tid: number): Promise<boolean> | undefined {
+  const hold = forkHolds.get(launcherPid);
+  if (hold === undefined) return undefined;
+  return new Promise((resume) => hold.held.push({ tid, resume }));
+}

@@ -4,10 +4,12 @@
 
 import { readFileSync } from "node:fs";
 import { CONTINUE, deny, type Action } from "../action.js";
-import type { HandlerTable, SupervisorContext } from "../handler.js";
+import { forkHeld, type HandlerTable, type SupervisorContext } from "../handler.js";
 import type { Notification } from "../notification.js";
 
 const EAGAIN = 11;
+/** Kernel-internal: "restart this call", handled on the way back to user space. */
+const ERESTARTNOINTR = 513;
 
 /** Whether thread tid is still inside syscall nr (the fork we let it make). */
 function stillInSyscall(tid: number, nr: number): boolean {
@@ -50,6 +52,11 @@ export function processHandlers(max: number, ctx: SupervisorContext): HandlerTab
       }));
 
   const onFork = (n: Notification): Action | Promise<Action> => {
+    // A checkpoint is freezing the sandbox: no process may appear until it thaws. Once the
+    // freeze has interrupted the caller, ERESTARTNOINTR makes the kernel re-enter its fork
+    // after the thaw (see ForkHold); it is never returned to the process.
+    const held = forkHeld(ctx.launcherPid, n.pid);
+    if (held !== undefined) return held.then((restart) => (restart ? deny(ERESTARTNOINTR) : onFork(n)));
     if (count < max) return allow(n);
     return refresh().then(() => (count < max ? allow(n) : deny(EAGAIN)));
   };

@@ -1,0 +1,266 @@
+// Taking a checkpoint of a live sandbox: hold its forks, freeze every thread (freeze.ts),
+// read each process's registers, maps, private memory, descriptors and identity, then
+// thaw. Everything is read from /proc and ptrace as the sandbox's parent, no privilege.
+
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from "node:fs";
+import { release as kernelRelease } from "node:os";
+import { errnoName } from "../confine/errno.js";
+import { native } from "../confine/native.js";
+import { CheckpointError, SandboxError } from "../errors.js";
+import type { PolicyJSON } from "../policy/types.js";
+import { holdForks } from "../supervise/handler.js";
+import { errnoCode } from "./errno.js";
+import { Freezer, type StoppedThread } from "./freeze.js";
+import { REGSET_NOTES, type CheckpointData, type FdEntry, type MapEntry, type MemorySegment, type ProcessImage, type RegisterSet, type ThreadImage } from "./image.js";
+import { auxvPageSize, parseFdinfo, parseMaps, parseStat, parseStatus, privatePageRuns } from "./procfs.js";
+
+const ESRCH = 3;
+/** Special mappings whose pages belong to the kernel: never captured (a restore gets its own). */
+const KERNEL_MAPPINGS = new Set(["[vvar]", "[vvar_vclock]", "[vdso]", "[vsyscall]", "[uprobes]"]);
+/** Pagemap entries read per call (8 bytes each: 512 KiB, 256 MiB of address space). */
+const PAGEMAP_CHUNK = 65536;
+/** Largest segment kept in one Buffer. */
+const MAX_SEGMENT = 256 << 20;
+
+export interface CaptureRequest {
+  launcherPid: number;
+  policy: PolicyJSON;
+  appState: Buffer | null;
+  /** How long a thread may take to reach its ptrace-stop. */
+  stopTimeoutMs: number;
+}
+
+/** The process vanished while it was captured (only SIGKILL can do that to a frozen one). */
+class Gone extends Error {}
+
+function readProc(pid: number, file: string): Buffer {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`);
+  } catch (e) {
+    throw procError(pid, `read /proc/${pid}/${file}`, e);
+  }
+}
+
+function linkProc(pid: number, file: string): string {
+  try {
+    return readlinkSync(`/proc/${pid}/${file}`);
+  } catch (e) {
+    throw procError(pid, `readlink /proc/${pid}/${file}`, e);
+  }
+}
+
+function procError(pid: number, what: string, e: unknown): Error {
+  const code = errnoCode(e);
+  if (code === "ENOENT" || code === "ESRCH") return new Gone();
+  return new CheckpointError("CHECKPOINT_FAILED", `checkpoint: ${what}: ${code ?? (e as Error).message}`, { pid, syscall: what, errno: code, cause: e });
+}
+
+export async function captureSandbox(req: CaptureRequest): Promise<CheckpointData> {
+  const notes = REGSET_NOTES[process.arch];
+  if (notes === undefined) {
+    throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint: architecture ${process.arch} is not supported (${Object.keys(REGSET_NOTES).join(", ")})`);
+  }
+  const forks = holdForks(req.launcherPid);
+  const freezer = new Freezer(req.launcherPid, req.stopTimeoutMs, (tids) => forks.restart(tids));
+  let result: CheckpointData | undefined;
+  let failure: unknown;
+  try {
+    const frozen = await freezer.freeze();
+    const processes: ProcessImage[] = [];
+    for (const [pid, threads] of frozen) {
+      try {
+        processes.push(captureProcess(pid, threads, notes));
+      } catch (e) {
+        if (!(e instanceof Gone)) throw e;
+      }
+    }
+    if (processes.length === 0) throw new SandboxError("checkpoint: not running (no process is left in the sandbox)");
+    result = {
+      createdAt: new Date().toISOString(),
+      arch: process.arch,
+      kernel: kernelRelease(),
+      policy: req.policy,
+      appState: req.appState,
+      processes: parentsFirst(processes),
+    };
+  } catch (e) {
+    failure = e;
+  }
+  const thawFailures = await freezer.thaw();
+  forks.release();
+  if (failure !== undefined) throw failure;
+  if (thawFailures.length > 0) {
+    throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint: the capture worked but thawing failed: ${thawFailures.join("; ")}`);
+  }
+  return result!;
+}
+
+/** Orders processes so that each comes after its parent (when the parent is captured). */
+function parentsFirst(ps: ProcessImage[]): ProcessImage[] {
+  const byPid = new Map(ps.map((p) => [p.pid, p]));
+  const depth = (p: ProcessImage): number => {
+    let d = 0;
+    for (let q = byPid.get(p.ppid); q !== undefined && d < ps.length; q = byPid.get(q.ppid)) d++;
+    return d;
+  };
+  return [...ps].sort((a, b) => depth(a) - depth(b) || a.pid - b.pid);
+}
+
+function captureProcess(pid: number, stopped: readonly StoppedThread[], notes: readonly (readonly [number, string, boolean])[]): ProcessImage {
+  const stat = parseStat(readProc(pid, "stat").toString("latin1"));
+  const status = parseStatus(readProc(pid, "status").toString("latin1"));
+  const auxv = readProc(pid, "auxv");
+  const pageSize = auxvPageSize(auxv) ?? 4096;
+  const maps = parseMaps(readProc(pid, "maps").toString("latin1"));
+  const cmdline = readProc(pid, "cmdline").toString("utf8").split("\0");
+  if (cmdline.at(-1) === "") cmdline.pop();
+  const umask = status.get("Umask");
+  const threads = [...stopped].sort((a, b) => (a.tid === pid ? -1 : b.tid === pid ? 1 : a.tid - b.tid)).map((t) => captureThread(t, notes));
+  return {
+    pid,
+    ppid: stat.ppid,
+    pgid: stat.pgid,
+    sid: stat.sid,
+    comm: stat.comm,
+    cmdline,
+    exe: linkProc(pid, "exe"),
+    cwd: linkProc(pid, "cwd"),
+    root: linkProc(pid, "root"),
+    umask: umask === undefined ? -1 : Number.parseInt(umask, 8),
+    pageSize,
+    auxv,
+    sigSharedPending: status.get("ShdPnd") ?? "",
+    sigIgnored: status.get("SigIgn") ?? "",
+    sigCaught: status.get("SigCgt") ?? "",
+    threads,
+    maps,
+    memory: captureMemory(pid, maps, pageSize),
+    fds: captureFds(pid),
+  };
+}
+
+let scratch: Buffer | undefined;
+
+function captureThread(t: StoppedThread, notes: readonly (readonly [number, string, boolean])[]): ThreadImage {
+  // Large enough for any XSAVE area (AMX tile data included, about 11 KiB).
+  scratch ??= Buffer.alloc(64 << 10);
+  const regsets: RegisterSet[] = [];
+  for (const [note, name, required] of notes) {
+    const rc = native().ptraceGetRegset(t.tid, note, scratch);
+    if (rc === -ESRCH) throw new Gone();
+    if (rc < 0) {
+      if (!required) continue; // the CPU lacks it (no XSAVE), nothing to save
+      throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint: ptrace(PTRACE_GETREGSET, ${name}) on thread ${t.tid}: ${errnoName(-rc)}`, {
+        pid: t.pid,
+        syscall: "ptrace(PTRACE_GETREGSET)",
+        errno: errnoName(-rc),
+      });
+    }
+    regsets.push({ note, name, data: Buffer.from(scratch.subarray(0, rc)) });
+  }
+  const status = parseStatus(readProc(t.pid, `task/${t.tid}/status`).toString("latin1"));
+  return {
+    tid: t.tid,
+    regsets,
+    stop: t.stop,
+    pendingSignal: t.signal,
+    sigBlocked: status.get("SigBlk") ?? "",
+    sigPending: status.get("SigPnd") ?? "",
+  };
+}
+
+/** [first page, page count] runs of a mapping to capture; every page when pagemap is unreadable. */
+function runsOf(pagemap: number | undefined, m: MapEntry, pageSize: number): [number, number][] {
+  const first = Number(m.start / BigInt(pageSize));
+  const count = Number((m.end - m.start) / BigInt(pageSize));
+  if (pagemap === undefined) return m.perms[1] === "w" ? [[first, count]] : [];
+  const runs: [number, number][] = [];
+  const buf = Buffer.allocUnsafe(Math.min(count, PAGEMAP_CHUNK) * 8);
+  for (let done = 0; done < count; ) {
+    const n = Math.min(count - done, PAGEMAP_CHUNK);
+    const got = readSync(pagemap, buf, 0, n * 8, (first + done) * 8);
+    if (got !== n * 8) throw new Gone();
+    for (const r of privatePageRuns(buf.subarray(0, got), first + done)) {
+      const last = runs.at(-1);
+      if (last !== undefined && last[0] + last[1] === r[0]) last[1] += r[1];
+      else runs.push(r);
+    }
+    done += n;
+  }
+  return runs;
+}
+
+/**
+ * The pages of private mappings that differ from their backing (see MemorySegment). A
+ * page the kernel will not let us read (a file mapping past its file's end) is left out.
+ */
+function captureMemory(pid: number, maps: readonly MapEntry[], pageSize: number): MemorySegment[] {
+  let pagemap: number | undefined;
+  try {
+    pagemap = openSync(`/proc/${pid}/pagemap`, "r");
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === "ENOENT" || code === "ESRCH") throw new Gone();
+    pagemap = undefined; // no page monitor in this kernel: take whole writable mappings
+  }
+  const segments: MemorySegment[] = [];
+  try {
+    for (const m of maps) {
+      if (m.perms[3] !== "p" || m.perms[0] !== "r" || KERNEL_MAPPINGS.has(m.path)) continue;
+      for (const [firstPage, pages] of runsOf(pagemap, m, pageSize)) {
+        for (let p = 0; p < pages; p += MAX_SEGMENT / pageSize) {
+          const len = Math.min(pages - p, MAX_SEGMENT / pageSize) * pageSize;
+          readRange(pid, (firstPage + p) * pageSize, len, pageSize, segments);
+        }
+      }
+    }
+  } finally {
+    if (pagemap !== undefined) closeSync(pagemap);
+  }
+  return segments;
+}
+
+function readRange(pid: number, address: number, length: number, pageSize: number, out: MemorySegment[]): void {
+  const buf = Buffer.allocUnsafe(length);
+  let segStart = 0;
+  let done = 0;
+  const flush = (): void => {
+    if (done > segStart) out.push({ start: BigInt(address + segStart), data: buf.subarray(segStart, done) });
+  };
+  while (done < length) {
+    const rc = native().readMemory(pid, address + done, buf.subarray(done));
+    if (rc === -ESRCH) throw new Gone();
+    if (rc > 0) {
+      done += rc - (rc % pageSize);
+      if (rc % pageSize === 0) continue;
+    }
+    // The page at `done` cannot be read: end the segment before it and skip it.
+    flush();
+    done += pageSize;
+    segStart = done;
+  }
+  flush();
+}
+
+function captureFds(pid: number): FdEntry[] {
+  let names: string[];
+  try {
+    names = readdirSync(`/proc/${pid}/fd`);
+  } catch (e) {
+    throw procError(pid, `readdir /proc/${pid}/fd`, e);
+  }
+  const fds: FdEntry[] = [];
+  for (const fd of names.map(Number).sort((a, b) => a - b)) {
+    let target: string;
+    let info: ReturnType<typeof parseFdinfo>;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      info = parseFdinfo(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "latin1"));
+    } catch (e) {
+      if (errnoCode(e) === "ENOENT") continue; // closed by a thread that was still running? not while frozen, but harmless
+      throw procError(pid, `read /proc/${pid}/fdinfo/${fd}`, e);
+    }
+    fds.push({ fd, target, ...info });
+  }
+  return fds;
+}

@@ -1,0 +1,245 @@
+// Freezing a sandbox for a checkpoint with ptrace alone: every thread of every process is
+// seized and interrupted (no signal is sent, so neither the processes nor their parents
+// see a stop), until a pass over the tree finds nothing new; thawing detaches each one,
+// which leaves it as it was (running, or still group-stopped when the sandbox was paused).
+
+import { readdirSync, readFileSync } from "node:fs";
+import { errnoName } from "../confine/errno.js";
+import { native } from "../confine/native.js";
+import { CheckpointError } from "../errors.js";
+import { descendantsOf } from "../supervise/members.js";
+import { parseStat, parseStatus } from "./procfs.js";
+import type { ThreadImage } from "./image.js";
+
+const ESRCH = 3;
+const EPERM = 1;
+const ECHILD = 10;
+const SIGTRAP = 5;
+const PTRACE_EVENT_STOP = 128;
+
+export interface StoppedThread {
+  pid: number;
+  tid: number;
+  stop: ThreadImage["stop"];
+  /** A signal that arrived while the thread was held: delivered again on detach. */
+  signal: number;
+}
+
+interface Traced extends StoppedThread {
+  state: "running" | "stopped" | "gone";
+}
+
+/** Resolves on the next turn of the event loop (the supervisor keeps answering meanwhile). */
+function nextTurn(polls: number): Promise<void> {
+  return new Promise((resolve) => (polls < 200 ? setImmediate(resolve) : setTimeout(resolve, 1)));
+}
+
+/** The state letter of a thread ("R", "S", "D", "Z"...), or undefined when it is gone. */
+function threadState(pid: number, tid: number): string | undefined {
+  try {
+    return parseStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, "latin1")).state;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The live threads of a process (zombie threads cannot be traced and hold nothing). */
+function threadsOf(pid: number): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return []; // exited
+  }
+  return names.map(Number).filter((tid) => {
+    const s = threadState(pid, tid);
+    return s !== undefined && s !== "Z" && s !== "X";
+  });
+}
+
+/** The system call a blocked thread is in (/proc/<tid>/syscall), or undefined. */
+function syscallOf(pid: number, tid: number): number | undefined {
+  try {
+    const nr = Number(readFileSync(`/proc/${pid}/task/${tid}/syscall`, "latin1").split(" ", 1)[0]);
+    return Number.isInteger(nr) && nr >= 0 ? nr : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function tracerOf(tid: number): number {
+  try {
+    return Number(parseStatus(readFileSync(`/proc/${tid}/status`, "latin1")).get("TracerPid") ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+export class Freezer {
+  private readonly traced = new Map<number, Traced>();
+
+  /**
+   * restartHeld(tids) is called whenever threads have an interrupt pending: it ends the
+   * held fork notifications of those threads (see ForkHold), whose killable wait the
+   * interrupt alone cannot end.
+   */
+  constructor(
+    private readonly launcherPid: number,
+    private readonly stopTimeoutMs: number,
+    private readonly restartHeld: (tids: ReadonlySet<number>) => void = () => undefined,
+  ) {}
+
+  private interrupted(): Set<number> {
+    const out = new Set<number>();
+    for (const t of this.traced.values()) if (t.state === "running") out.add(t.tid);
+    return out;
+  }
+
+  /**
+   * Stops every thread of the sandbox; resolves with them grouped by process. A process
+   * that forks before its stop lands shows its child in the next pass, which stops it too;
+   * a pass that finds no new thread ends the loop (every known thread is stopped then).
+   */
+  async freeze(): Promise<Map<number, StoppedThread[]>> {
+    const deadline = Date.now() + this.stopTimeoutMs;
+    for (;;) {
+      let added = 0;
+      for (const pid of descendantsOf(this.launcherPid)) {
+        for (const tid of threadsOf(pid)) {
+          if (!this.traced.has(tid) && this.seize(pid, tid)) added++;
+        }
+      }
+      await this.collectStops(deadline);
+      if (added === 0) break;
+    }
+    const byPid = new Map<number, StoppedThread[]>();
+    for (const t of this.traced.values()) {
+      if (t.state !== "stopped") continue;
+      const list = byPid.get(t.pid);
+      if (list) list.push(t);
+      else byPid.set(t.pid, [t]);
+    }
+    return byPid;
+  }
+
+  /** Seizes and interrupts one thread; false when it is already gone. */
+  private seize(pid: number, tid: number): boolean {
+    const n = native();
+    let rc = n.ptraceSeize(tid);
+    if (rc === -ESRCH) return false;
+    if (rc === -EPERM) {
+      const state = threadState(pid, tid);
+      if (state === undefined || state === "Z" || state === "X") return false; // exited meanwhile
+    }
+    if (rc < 0) {
+      const tracer = rc === -EPERM ? tracerOf(tid) : 0;
+      const why = tracer !== 0 ? `it is already traced by process ${tracer}` : "the caller may not trace it (another user, or not dumpable)";
+      throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint: process ${pid} cannot be traced: ptrace(PTRACE_SEIZE) on thread ${tid}: ${errnoName(-rc)} (${why})`, {
+        pid,
+        syscall: "ptrace(PTRACE_SEIZE)",
+        errno: errnoName(-rc),
+      });
+    }
+    this.traced.set(tid, { pid, tid, state: "running", stop: "interrupt", signal: 0 });
+    rc = n.ptraceInterrupt(tid);
+    if (rc === -ESRCH) {
+      this.traced.get(tid)!.state = "gone";
+      return false;
+    }
+    if (rc < 0) {
+      throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint: ptrace(PTRACE_INTERRUPT) on thread ${tid} of process ${pid}: ${errnoName(-rc)}`, {
+        pid,
+        syscall: "ptrace(PTRACE_INTERRUPT)",
+        errno: errnoName(-rc),
+      });
+    }
+    return true;
+  }
+
+  /** Takes one pending wait status of t, if any; true once t is stopped or gone. */
+  private poll(t: Traced): boolean {
+    const [rc, status] = native().ptraceWaitStop(t.tid);
+    if (rc === 0) return false;
+    if (rc < 0) {
+      if (rc !== -ECHILD) throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint: waitpid(${t.tid}, __WALL): ${errnoName(-rc)}`, { pid: t.pid, syscall: "waitpid", errno: errnoName(-rc) });
+      t.state = "gone";
+      return true;
+    }
+    if ((status & 0xff) !== 0x7f) {
+      t.state = "gone"; // exited or killed (SIGKILL cannot be held off)
+      return true;
+    }
+    const sig = (status >> 8) & 0xff;
+    const event = status >>> 16;
+    t.state = "stopped";
+    if (event === PTRACE_EVENT_STOP) {
+      // The interrupt's trap; with a stop signal instead of SIGTRAP, the group was stopped.
+      t.stop = sig === SIGTRAP ? "interrupt" : "group-stop";
+    } else {
+      // A signal reached the thread first: it stops for its delivery, which serves as well.
+      t.stop = "signal";
+      t.signal = sig;
+    }
+    return true;
+  }
+
+  private async collectStops(deadline: number): Promise<void> {
+    for (let polls = 0; ; polls++) {
+      this.restartHeld(this.interrupted());
+      let pending: Traced | undefined;
+      for (const t of this.traced.values()) if (t.state === "running" && !this.poll(t)) pending = t;
+      if (pending === undefined) return;
+      if (Date.now() > deadline) {
+        const state = threadState(pending.pid, pending.tid) ?? "gone";
+        const nr = syscallOf(pending.pid, pending.tid);
+        const why =
+          state !== "D" ? "" : nr !== undefined ? `, inside system call ${nr}: a supervised call not answered yet, or an uninterruptible wait` : ", uninterruptible sleep";
+        throw new CheckpointError(
+          "CHECKPOINT_FAILED",
+          `checkpoint: thread ${pending.tid} of process ${pending.pid} did not stop within ${this.stopTimeoutMs} ms (state ${state}${why})`,
+          { pid: pending.pid },
+        );
+      }
+      await nextTurn(polls);
+    }
+  }
+
+  /**
+   * Lets every thread go. A thread seized but not yet stopped (a failure cut the freeze
+   * short) must stop before it can be detached: its stop is awaited for a while, then in
+   * the background, so it never stays held.
+   * Returns the detach failures other than "gone".
+   */
+  async thaw(): Promise<string[]> {
+    const failures: string[] = [];
+    const detach = (t: Traced): void => {
+      const rc = native().ptraceDetach(t.tid, t.signal);
+      if (rc < 0 && rc !== -ESRCH) failures.push(`ptrace(PTRACE_DETACH) on thread ${t.tid}: ${errnoName(-rc)}`);
+      t.state = "gone";
+    };
+    const settle = (): Traced[] => {
+      const left: Traced[] = [];
+      for (const t of this.traced.values()) {
+        if (t.state === "running") {
+          try {
+            this.poll(t);
+          } catch {
+            t.state = "gone";
+          }
+        }
+        if (t.state === "stopped") detach(t);
+        else if (t.state === "running") left.push(t);
+      }
+      return left;
+    };
+    const deadline = Date.now() + 1000;
+    for (let polls = 0; settle().length > 0 && Date.now() < deadline; polls++) await nextTurn(polls);
+    if (settle().length > 0) {
+      const timer = setInterval(() => {
+        if (settle().length === 0) clearInterval(timer);
+      }, 10);
+      timer.unref(); // if Node exits first, the kernel detaches every tracee itself
+    }
+    return failures;
+  }
+}

@@ -1,0 +1,142 @@
+// What a checkpoint holds, as plain typed values: per process its threads' register sets,
+// memory maps, captured memory, descriptors and identity; plus the policy and app state.
+// Capture fills these, the format encodes them, a later restore will consume them.
+
+import type { PolicyJSON } from "../policy/types.js";
+
+export const FORMAT_NAME = "sandlock-checkpoint";
+export const FORMAT_VERSION = 1;
+
+/** One PTRACE_GETREGSET register set of a thread, as the kernel laid it out. */
+export interface RegisterSet {
+  /** The ELF note type (NT_PRSTATUS = 1, NT_PRFPREG = 2, NT_X86_XSTATE = 0x202...). */
+  note: number;
+  /** "prstatus", "fpregset", "xstate", "tls": see REGSET_NOTES. */
+  name: string;
+  data: Buffer;
+}
+
+export interface ThreadImage {
+  tid: number;
+  /** Register sets, prstatus first. */
+  regsets: RegisterSet[];
+  /**
+   * How the thread was stopped for the capture: "interrupt" (PTRACE_INTERRUPT while it
+   * ran or slept), "group-stop" (the sandbox was paused), or "signal" (a signal arrived
+   * first; it was delivered again on thaw and is recorded in pendingSignal).
+   */
+  stop: "interrupt" | "group-stop" | "signal";
+  /** Signal number delivered again on thaw, or 0. */
+  pendingSignal: number;
+  /** Blocked and pending-for-this-thread signal masks (/proc/<tid>/status SigBlk, SigPnd), hex. */
+  sigBlocked: string;
+  sigPending: string;
+}
+
+/** One line of /proc/<pid>/maps. Addresses are bigints: [vsyscall] lies above 2^53. */
+export interface MapEntry {
+  start: bigint;
+  end: bigint;
+  /** "rw-p", "r-xp", "rw-s"... */
+  perms: string;
+  /** Offset into the backing file (0 for anonymous mappings). */
+  offset: number;
+  /** "major:minor" of the backing file's device, hex as the kernel prints it. */
+  device: string;
+  inode: number;
+  /** Backing file, "[heap]", "[stack]", "[vdso]"..., or "" for anonymous memory. */
+  path: string;
+}
+
+/**
+ * Captured bytes of a process's memory, starting at `start`, a whole number of pages.
+ * Only pages that differ from their backing are captured: in a private mapping, the
+ * anonymous pages (written, or swapped out). A page of a private mapping that is not
+ * captured holds zeros (anonymous mapping) or the file's bytes at its offset.
+ */
+export interface MemorySegment {
+  start: bigint;
+  data: Buffer;
+}
+
+export interface FdEntry {
+  fd: number;
+  /** readlink of /proc/<pid>/fd/<fd>: a path, "pipe:[ino]", "socket:[ino]", "anon_inode:[eventfd]"... */
+  target: string;
+  /** open(2) flags from fdinfo, O_CLOEXEC included. */
+  flags: number;
+  /** The file offset from fdinfo. */
+  pos: number;
+  /** Mount id from fdinfo (to tell which mount a path was opened through), or -1. */
+  mntId: number;
+}
+
+export interface ProcessImage {
+  pid: number;
+  /** Parent pid; for the sandbox's root process this is the launcher (outside the image). */
+  ppid: number;
+  pgid: number;
+  sid: number;
+  comm: string;
+  cmdline: string[];
+  /** readlink of /proc/<pid>/exe, /proc/<pid>/cwd and /proc/<pid>/root. */
+  exe: string;
+  cwd: string;
+  root: string;
+  /** File creation mask, or -1 when the kernel does not report it. */
+  umask: number;
+  /** Page size the memory segments are counted in (from the auxiliary vector). */
+  pageSize: number;
+  /** The auxiliary vector (/proc/<pid>/auxv), raw. */
+  auxv: Buffer;
+  /** Process-wide signal state (/proc/<pid>/status ShdPnd, SigIgn, SigCgt), hex masks. */
+  sigSharedPending: string;
+  sigIgnored: string;
+  sigCaught: string;
+  threads: ThreadImage[];
+  maps: MapEntry[];
+  memory: MemorySegment[];
+  fds: FdEntry[];
+}
+
+export interface CheckpointData {
+  /** ISO time of the capture. */
+  createdAt: string;
+  /** process.arch of the capturing host ("x64", "arm64"): the register layouts depend on it. */
+  arch: string;
+  /** uname release of the capturing kernel. */
+  kernel: string;
+  policy: PolicyJSON;
+  appState: Buffer | null;
+  /** Parents before children. */
+  processes: ProcessImage[];
+}
+
+/** The register sets read per thread on each architecture: [note, name, required]. */
+export const REGSET_NOTES: Readonly<Record<string, readonly (readonly [number, string, boolean])[]>> = {
+  x64: [
+    [1, "prstatus", true], // NT_PRSTATUS: struct user_regs_struct (general registers, fs_base, gs_base)
+    [2, "fpregset", true], // NT_PRFPREG: struct user_fpregs_struct (fxsave area: x87, SSE)
+    [0x202, "xstate", false], // NT_X86_XSTATE: the XSAVE area (AVX and later), absent without XSAVE
+  ],
+  arm64: [
+    [1, "prstatus", true], // NT_PRSTATUS: struct user_pt_regs
+    [2, "fpregset", true], // NT_PRFPREG: struct user_fpsimd_state
+    [0x401, "tls", false], // NT_ARM_TLS: tpidr_el0
+  ],
+};
+
+/** Byte offsets of the program counter and stack pointer in prstatus, per architecture. */
+const PC_SP: Readonly<Record<string, readonly [number, number]>> = {
+  x64: [16 * 8, 19 * 8], // rip, rsp in struct user_regs_struct
+  arm64: [32 * 8, 31 * 8], // pc, sp in struct user_pt_regs
+};
+
+/** A thread's program counter and stack pointer, decoded from its prstatus. */
+export function pcAndSp(arch: string, t: ThreadImage): { pc: bigint; sp: bigint } {
+  const at = PC_SP[arch];
+  const prstatus = t.regsets.find((r) => r.name === "prstatus");
+  if (at === undefined) throw new Error(`registers: no layout known for architecture ${arch}`);
+  if (prstatus === undefined || prstatus.data.length < at[0] + 8) throw new Error(`registers: thread ${t.tid} has no prstatus`);
+  return { pc: prstatus.data.readBigUInt64LE(at[0]), sp: prstatus.data.readBigUInt64LE(at[1]) };
+}

@@ -1,0 +1,249 @@
+// Runs one checkpoint scenario against real processes, as whichever user runs it, and
+// prints what it saw as one JSON line for test/integration/checkpoint.test.ts to check.
+// Usage: checkpoint-case.js SCENARIO COUNTER, COUNTER being test/fixtures/checkpoint-counter.c built.
+
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { Checkpoint, Sandbox, pcAndSp, type ProcessImage } from "../../src/index.js";
+import { native } from "../../src/confine/native.js";
+import { descendantsOf, parentOf } from "../../src/supervise/members.js";
+import { holdForks } from "../../src/supervise/handler.js";
+import { SYSTEM_RO } from "../helpers/system.js";
+
+const [scenario, counter] = process.argv.slice(2);
+if (scenario === undefined || counter === undefined) throw new Error("usage: checkpoint-case.js SCENARIO COUNTER");
+const work = mkdtempSync(join(tmpdir(), "sl-cp-case-"));
+const countFile = join(work, "count");
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The counter's lines so far, as [value, forksOk, forksFailed]. */
+function lines(file = countFile): number[][] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "latin1")
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => l.split(" ").map(Number));
+}
+
+async function untilLines(n: number, file = countFile): Promise<void> {
+  for (let i = 0; i < 500 && lines(file).length < n; i++) await sleep(10);
+  if (lines(file).length < n) throw new Error(`the counter wrote fewer than ${n} lines to ${file}`);
+}
+
+const sha = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
+
+/** Every field of a checkpoint, byte buffers as length and digest: equal summaries, equal checkpoints. */
+function summary(cp: Checkpoint): unknown {
+  return JSON.parse(
+    JSON.stringify(
+      { createdAt: cp.createdAt, arch: cp.arch, kernel: cp.kernel, policy: cp.policyJSON, appState: cp.appState, processes: cp.processes },
+      (_k, v: unknown) => {
+        if (typeof v === "bigint") return `0x${v.toString(16)}`;
+        if (v && typeof v === "object" && (v as { type?: string }).type === "Buffer") {
+          const b = Buffer.from((v as { data: number[] }).data);
+          return `${b.length}:${sha(b)}`;
+        }
+        return v;
+      },
+    ),
+  );
+}
+
+const mapOf = (p: ProcessImage, addr: bigint) => p.maps.find((m) => m.start <= addr && addr < m.end);
+
+/** What the tests check about one captured process. */
+function describe(cp: Checkpoint, p: ProcessImage) {
+  return {
+    pid: p.pid,
+    ppid: p.ppid,
+    comm: p.comm,
+    exe: p.exe,
+    cwd: p.cwd,
+    cmdline: p.cmdline,
+    mapPaths: p.maps.map((m) => m.path),
+    stack: p.maps.filter((m) => m.path === "[stack]").map((m) => m.perms),
+    heapBytes: p.memory
+      .filter((s) => p.maps.some((m) => m.path === "[heap]" && m.start <= s.start && s.start < m.end))
+      .reduce((n, s) => n + s.data.length, 0),
+    memoryBytes: p.memory.reduce((n, s) => n + s.data.length, 0),
+    fds: p.fds,
+    threads: p.threads.map((t) => {
+      const { pc, sp } = pcAndSp(cp.arch, t);
+      const prstatus = t.regsets[0]!.data;
+      return {
+        tid: t.tid,
+        stop: t.stop,
+        regsets: Object.fromEntries(t.regsets.map((r) => [r.name, r.data.length])),
+        nonZeroRegs: [...Array(prstatus.length / 8).keys()].filter((i) => prstatus.readBigUInt64LE(i * 8) !== 0n).length,
+        pcMap: mapOf(p, pc)?.perms ?? null,
+        pcPath: mapOf(p, pc)?.path ?? null,
+        spMap: mapOf(p, sp)?.perms ?? null,
+        spPath: mapOf(p, sp)?.path ?? null,
+        // x86_64 struct user_regs_struct: rax is register 10, orig_rax register 15.
+        rax: cp.arch === "x64" ? prstatus.readBigInt64LE(80).toString() : null,
+        origRax: cp.arch === "x64" ? prstatus.readBigInt64LE(120).toString() : null,
+      };
+    }),
+  };
+}
+
+/** The counter's value in its heap block (after the marker "SLCOUNT!"), from the captured memory. */
+function heapCounter(p: ProcessImage): number | null {
+  for (const s of p.memory) {
+    const at = s.data.indexOf("SLCOUNT!");
+    if (at >= 0 && at + 16 <= s.data.length) return Number(s.data.readBigInt64LE(at + 8));
+  }
+  return null;
+}
+
+async function roundTrip(cp: Checkpoint): Promise<{ before: unknown; after: unknown; appStateAfter: string | null; files: string[] }> {
+  const dir = join(work, "image");
+  await cp.save(dir);
+  const loaded = await Checkpoint.load(dir);
+  const { readdirSync } = await import("node:fs");
+  return { before: summary(cp), after: summary(loaded), appStateAfter: loaded.appState?.toString("hex") ?? null, files: readdirSync(dir).sort() };
+}
+
+async function run(): Promise<unknown> {
+  switch (scenario) {
+    case "sleep": {
+      const sb = new Sandbox({ fsReadable: [...SYSTEM_RO] });
+      await sb.spawn(["sleep", "30"]);
+      await sleep(100);
+      const cp = await sb.checkpoint();
+      const out = { state: sb.state, rootPid: sb.pid, processes: cp.processes.map((p) => describe(cp, p)), ...(await roundTrip(cp)) };
+      await sb.kill();
+      return out;
+    }
+    case "counter": {
+      const sb = new Sandbox({ fsReadable: [counter], fsWritable: [work] });
+      await sb.spawn([counter, countFile, "thread", "fork"]);
+      await untilLines(5);
+      await untilLines(5, `${countFile}.child`);
+      const appState = Buffer.from([0, 0xff, 0x00, 0x41, 0xff, 0xfe, 0x00]);
+      const cp = await sb.checkpoint({ appState });
+      const root = cp.processes.find((p) => p.pid === sb.pid)!;
+      await sleep(300);
+      const content = readFileSync(countFile, "latin1");
+      const out = {
+        state: sb.state,
+        rootPid: sb.pid,
+        countFile,
+        processes: cp.processes.map((p) => describe(cp, p)),
+        heapCounter: heapCounter(root),
+        fileAfter: content,
+        childAfter: lines(`${countFile}.child`).map((l) => l[0]),
+        appStateBefore: cp.appState?.toString("hex") ?? null,
+        ...(await roundTrip(cp)),
+      };
+      await sb.kill();
+      return out;
+    }
+    case "paused": {
+      const sb = new Sandbox({ fsReadable: [counter], fsWritable: [work] });
+      await sb.spawn([counter, countFile, "thread"]);
+      await untilLines(3);
+      await sb.pause();
+      await sleep(50);
+      const atPause = lines().length;
+      const cp = await sb.checkpoint();
+      await sleep(200);
+      const afterCheckpoint = lines().length;
+      const stateAfterCheckpoint = sb.state;
+      await sb.resume();
+      await sleep(200);
+      const afterResume = lines().map((l) => l[0]);
+      await sb.kill();
+      return { atPause, afterCheckpoint, stateAfterCheckpoint, afterResume, stops: cp.processes.flatMap((p) => p.threads.map((t) => t.stop)) };
+    }
+    case "untraceable": {
+      const sb = new Sandbox({ fsReadable: [counter], fsWritable: [work] });
+      await sb.spawn([counter, countFile, "fork"]);
+      await untilLines(3);
+      await untilLines(3, `${countFile}.child`);
+      const child = descendantsOf(sb.pid!).at(-1)!;
+      // Tracing the child first makes the checkpoint's own PTRACE_SEIZE of it fail (EPERM:
+      // a thread has one tracer), after it has already frozen the parent.
+      const seized = native().ptraceSeize(child);
+      let error: Record<string, unknown> | null = null;
+      try {
+        await sb.checkpoint();
+      } catch (e) {
+        const err = e as Error & Record<string, unknown>;
+        error = { name: err.name, code: err.code, message: err.message, pid: err.pid, errno: err.errno, syscall: err.syscall };
+      }
+      const before = [lines().length, lines(`${countFile}.child`).length];
+      await sleep(300);
+      const after = [lines().length, lines(`${countFile}.child`).length];
+      const parentStat = readFileSync(`/proc/${sb.pid}/status`, "latin1");
+      const out = { seized, child, error, state: sb.state, before, after, parentTracer: /TracerPid:\s*(\d+)/.exec(parentStat)?.[1] };
+      // Let the child go again: a traced process that dies waits for its tracer to reap it.
+      native().ptraceInterrupt(child);
+      for (let i = 0; i < 1000 && native().ptraceWaitStop(child)[0] !== child; i++) await sleep(1);
+      native().ptraceDetach(child, 0);
+      await sb.kill();
+      return out;
+    }
+    case "trapped": {
+      // maxProcesses routes fork to the supervisor. Holding forks here (as a checkpoint
+      // does, and for longer) leaves the fork thread blocked in its trapped clone, in a
+      // killable wait, when the checkpoint interrupts it.
+      const sb = new Sandbox({ fsReadable: [counter], fsWritable: [work], maxProcesses: 16 });
+      await sb.spawn([counter, countFile, "forkloop"]);
+      await untilLines(3);
+      const hold = holdForks(parentOf(sb.pid!)!);
+      await sleep(100);
+      const cp = await sb.checkpoint();
+      const heldForks = lines().at(-1)![1]!;
+      await sleep(100);
+      const stillHeld = lines().at(-1)![1]!;
+      hold.release();
+      await sleep(300);
+      const last = lines().at(-1)!;
+      const out = {
+        state: sb.state,
+        threads: describe(cp, cp.processes[0]!).threads,
+        heldForks,
+        stillHeld,
+        forksAfter: last[1],
+        failedAfter: last[2],
+        values: lines().map((l) => l[0]),
+      };
+      await sb.kill();
+      return out;
+    }
+    case "forkstress":
+    case "forkstress-untrapped": {
+      // Checkpoints in a row of a process forking without pause: with maxProcesses its
+      // forks are trapped (and held, then restarted, by each freeze); without, the
+      // repeated passes over the tree catch every child that appears.
+      const trapped = scenario === "forkstress";
+      const sb = new Sandbox({ fsReadable: [counter], fsWritable: [work], ...(trapped ? { maxProcesses: 16 } : {}) });
+      await sb.spawn([counter, countFile, "forkloop"]);
+      await untilLines(3);
+      const captured: number[] = [];
+      const forksSeen: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const cp = await sb.checkpoint();
+        captured.push(cp.processes.length);
+        forksSeen.push(lines().at(-1)![1]!);
+        await sleep(10);
+      }
+      await sleep(200);
+      const last = lines().at(-1)!;
+      const out = { state: sb.state, captured, forksSeen, forksAfter: last[1], failedAfter: last[2], values: lines().map((l) => l[0]) };
+      await sb.kill();
+      return out;
+    }
+    default:
+      throw new Error(`unknown scenario ${scenario}`);
+  }
+}
+
+try {
+  console.log(JSON.stringify(await run()));
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
