@@ -9,6 +9,7 @@ import { benchCli, benchLibrary, report } from "./spawn.js";
 import { benchRedis, reportRedis } from "./redis.js";
 import { benchTrap, reportTrap } from "./trap.js";
 import { benchCheckpoint, reportCheckpoint } from "./checkpoint.js";
+import { benchFork, reportFork } from "./fork.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const rounds = Number(process.env.BENCH_ROUNDS ?? 9);
@@ -32,6 +33,10 @@ const checkpoint = await benchCheckpoint(rounds);
 console.log(reportCheckpoint(checkpoint));
 console.log("  no target set; the floor is copying the same pages with process_vm_readv (issue 5)\n");
 
+const fork = await benchFork(Math.max(3, Math.ceil(rounds / 3)));
+console.log(reportFork(fork));
+console.log("  targets: all 1000 started within 1 s, total memory under 2x the zygote's (issue 4, DESIGN 5)\n");
+
 const out = join(ROOT, "bench", "results");
 mkdirSync(out, { recursive: true });
-writeFileSync(join(out, "latest.json"), JSON.stringify({ date: new Date().toISOString(), rounds, library, cli, trap, redis, checkpoint }, null, 2) + "\n");
+writeFileSync(join(out, "latest.json"), JSON.stringify({ date: new Date().toISOString(), rounds, library, cli, trap, redis, checkpoint, fork }, null, 2) + "\n");

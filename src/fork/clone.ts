@@ -126,6 +126,14 @@ export class Clone extends Sandbox {
     return Promise.reject(new SandboxError("fork: a clone cannot fork; call fork on the sandbox made by Sandbox.newWithFns"));
   }
 
+  override checkpoint(): Promise<never> {
+    return Promise.reject(new SandboxError("checkpoint: a clone is not checkpointed alone; checkpoint the sandbox made by Sandbox.newWithFns (its zygote and every clone)"));
+  }
+
+  override reduce(): Promise<RunResult> {
+    return Promise.reject(new SandboxError("reduce: call reduce on the sandbox made by Sandbox.newWithFns, or on a sandbox with the reducer's policy"));
+  }
+
   override wait(): Promise<RunResult> {
     return this.#result;
   }

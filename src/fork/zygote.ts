@@ -131,7 +131,12 @@ export class ForkGroup {
     } finally {
       closeSync(theirs);
     }
-    const group = new ForkGroup(host, mine);
+    return ForkGroup.attach(spec, host, mine);
+  }
+
+  /** Takes over the control socket of a zygote already started by the host, and runs init. */
+  static async attach(spec: ZygoteSpec, host: ZygoteHost, ctl: number): Promise<ForkGroup> {
+    const group = new ForkGroup(host, ctl);
     host.setForkParent(host.rootPid());
     void host.result().then((r) => group.onZygoteGone(r));
     await group.init(spec);
