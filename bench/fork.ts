@@ -31,6 +31,19 @@ const fns = (hold: boolean): ForkFunctions => ({
   ) as (id: number) => void,
 });
 
+/** Bare zygotes and clones: nothing kills them with this process, so this does. */
+const bareProcesses = new Set<number>();
+process.on("exit", () => {
+  for (const pid of bareProcesses) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+});
+for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => process.exit(130));
+
 /** A fork group whose zygote runs without any sandbox: same program, same protocol. */
 async function bareGroup(f: ForkFunctions): Promise<{ group: ForkGroup; pid: number; kill(): void }> {
   const [mine, theirs] = native().seqpacketPair();
@@ -38,6 +51,7 @@ async function bareGroup(f: ForkFunctions): Promise<{ group: ForkGroup; pid: num
     stdio: [theirs, "ignore", "inherit"],
   });
   closeSync(theirs);
+  bareProcesses.add(child.pid!);
   const exited = new Promise<RunResult>((resolve) =>
     child.once("exit", (code, signal) =>
       resolve(new RunResult({ status: "exited", exitCode: code, signal, stdout: null, stderr: null, durationMs: 0, enforcement: {} as never, pid: child.pid })),
@@ -97,6 +111,7 @@ async function bare(hold: boolean): Promise<Forker> {
     fork: async (n) => {
       const clones = await b.group.fork(n);
       made.push(...clones);
+      for (const c of clones) bareProcesses.add(c.pid!);
       return clones;
     },
     pid: b.pid,

@@ -113,9 +113,13 @@ async function init(msg: { module?: string; init: FnSpec; work: FnSpec }): Promi
     await flushStdio();
     native.exitNow(1);
   }
-  // Instantiate the output streams now, so no clone has to build its own.
-  void process.stdout;
-  void process.stderr;
+  // Instantiate the output streams and run the paths every clone takes (a write and its
+  // callback, a tick, a settled promise) once here: V8 compiles functions on their first
+  // call, and what the zygote compiled, no clone compiles again.
+  await new Promise<void>((resolve) => process.nextTick(resolve));
+  await Promise.resolve();
+  await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
+  await new Promise<void>((resolve) => process.stderr.write("", () => resolve()));
   await flushStdio();
   send({ op: "ready" });
 }

@@ -15,6 +15,8 @@ import { Clone } from "./clone.js";
 import type { ZygoteSpec } from "./fns.js";
 
 const EAGAIN = 11;
+const EPIPE = 32;
+const ECONNRESET = 104;
 const SIGKILL = 9;
 /** Anonymous regions at least this large, mostly resident, become huge pages before forking. */
 const COLLAPSE_MIN = 4 << 20;
@@ -152,7 +154,10 @@ export class ForkGroup {
 
   private send(msg: object): void {
     const rc = native().sendFds(this.ctl, Buffer.from(JSON.stringify(msg)), []);
-    if (rc < 0 && this.gone === undefined) this.fail(new SandboxError(`fork: cannot reach the zygote: ${errnoName(-rc)}`));
+    if (rc >= 0 || this.gone !== undefined) return;
+    // EPIPE/ECONNRESET: the zygote is gone; its sandbox's result will say how.
+    if (rc === -EPIPE || rc === -ECONNRESET) this.closeChannel();
+    else this.fail(new SandboxError(`fork: cannot reach the zygote: ${errnoName(-rc)}`));
   }
 
   /** Forks n clones (one request at a time: a second fork waits for the first). */
