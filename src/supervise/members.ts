@@ -15,27 +15,48 @@ export function parentFromStat(stat: string): number | undefined {
   return Number.isInteger(ppid) ? ppid : undefined;
 }
 
-/**
- * The parent of every process descending from root (root itself left out), from one
- * pass over /proc. Zombies (exited, not yet reaped) are left out unless asked for.
- */
-export function processTree(root: number, withZombies = false): Map<number, number> {
+interface ProcessTable {
+  at: number;
+  /** pid -> parent, zombies included */
+  parent: Map<number, number>;
+  zombies: Set<number>;
+}
+
+let table: ProcessTable | undefined;
+
+/** One pass over /proc: every process's parent, and which are zombies. */
+function scanProcesses(): ProcessTable {
   const parent = new Map<number, number>();
+  const zombies = new Set<number>();
   for (const name of readdirSync("/proc")) {
     const first = name.charCodeAt(0);
     if (first < 49 || first > 57) continue; // not a pid
     try {
       const stat = readFileSync(`/proc/${name}/stat`, "latin1");
       const state = stat[stat.lastIndexOf(")") + 2];
-      if (!withZombies && (state === "Z" || state === "X")) continue;
       const ppid = parentFromStat(stat);
-      if (ppid !== undefined) parent.set(Number(name), ppid);
+      if (ppid === undefined) continue;
+      parent.set(Number(name), ppid);
+      if (state === "Z" || state === "X") zombies.add(Number(name));
     } catch {
       // exited while we looked
     }
   }
+  return { at: Date.now(), parent, zombies };
+}
+
+/**
+ * The parent of every process descending from root (root itself left out), from one
+ * pass over /proc. Zombies (exited, not yet reaped) are left out unless asked for.
+ * `maxAgeMs` lets periodic callers share one pass: the /proc scan costs in proportion to
+ * every process of the host, and fifty sandboxes' watchdogs must not each pay it.
+ */
+export function processTree(root: number, withZombies = false, maxAgeMs = 0): Map<number, number> {
+  if (table === undefined || maxAgeMs <= 0 || Date.now() - table.at > maxAgeMs) table = scanProcesses();
+  const { parent, zombies } = table;
   const tree = new Map<number, number>();
   for (const [pid, ppid] of parent) {
+    if (!withZombies && zombies.has(pid)) continue;
     for (let p: number | undefined = ppid, depth = 0; p !== undefined && depth < 4096; p = parent.get(p), depth++) {
       if (p === root) {
         tree.set(pid, ppid);

@@ -100,7 +100,8 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext): MemoryGuard {
   const refreshAll = (): void => {
     charged.clear();
     units.clear();
-    const tree = processTree(ctx.launcherPid, true);
+    // One /proc pass per period serves every sandbox of this process.
+    const tree = processTree(ctx.launcherPid, true, WATCH_MS / 2);
     const zygote = ctx.forkParent();
     for (const pid of tree.keys()) {
       const c = chargeOf(pid);
