@@ -94,6 +94,13 @@ scriptCase("fork: killing the parent Node process kills the zygote and every clo
   assert.deepEqual(o.left, []);
 });
 
+scriptCase("fork: a script that ends without disposing exits normally; the idle zygote goes with it", SCRIPT, ["idleExit"], (o: Json) => {
+  ok(o);
+  assert.deepEqual([o.code, o.signal, o.stderr], [0, null, ""]);
+  assert.deepEqual(o.outputs, ["clone 0", "clone 1"]);
+  assert.equal(o.zygoteAlive, false);
+});
+
 scriptCase(
   "fork(1000): 1000 clones, each output correct and in order",
   SCRIPT,

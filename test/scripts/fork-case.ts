@@ -196,6 +196,30 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     return { aliveBefore, total: pids.clones.length + 1, left };
   },
 
+  /** A script that forks and ends without disposing: an idle zygote does not keep it alive. */
+  async idleExit() {
+    const started = Date.now();
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "idleChild"], { stdio: ["ignore", "pipe", "pipe"] });
+    let text = "";
+    let err = "";
+    child.stdout.on("data", (c: Buffer) => (text += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.once("exit", (c, s) => resolve([c, s])));
+    clearTimeout(timer);
+    const info = JSON.parse(text.split("\n")[0] || "{}") as { zygote?: number; outputs?: string[] };
+    await new Promise((r) => setTimeout(r, 100));
+    return { code, signal, stderr: err, outputs: info.outputs, zygoteAlive: info.zygote ? alive(info.zygote) : null, seconds: (Date.now() - started) / 1000 };
+  },
+
+  async idleChild() {
+    const sb = Sandbox.newWithFns(base, { work: (id: number) => console.log(`clone ${id}`) });
+    const results = await Promise.all((await sb.fork(2)).map((c) => c.wait()));
+    await new Promise((r) => setTimeout(r, 300)); // idle for a while, then the script ends
+    process.stdout.write(JSON.stringify({ zygote: sb.pid, outputs: results.map((r) => r.stdoutText) }) + "\n");
+    return undefined;
+  },
+
   async parentChild() {
     const sb = Sandbox.newWithFns(base, { work: async () => new Promise((r) => setTimeout(r, 60_000)) });
     const clones = await sb.fork(5);
