@@ -6,6 +6,20 @@
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
 
+// The CLI never forks a zygote or checkpoints, and Sandbox loads those parts with dynamic
+// imports: leave them out of the bundle (they cost start-up to read and to load the code
+// cache) and put a module in their place that says so if ever reached.
+const libraryOnly = {
+  name: "library-only",
+  setup(b) {
+    b.onResolve({ filter: /\/(fork\/zygote|checkpoint\/capture|checkpoint\/checkpoint)\.js$/ }, (args) => ({ path: args.path, namespace: "library-only" }));
+    b.onLoad({ filter: /.*/, namespace: "library-only" }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`sandlock CLI bundle: ${args.path} is part of the library only`)});`,
+      loader: "js",
+    }));
+  },
+};
+
 await build({
   entryPoints: ["dist/src/cli/main.js"],
   outfile: "dist/src/cli/sandlock.bundle.cjs",
@@ -14,6 +28,7 @@ await build({
   format: "cjs",
   target: "node20",
   logLevel: "warning",
+  plugins: [libraryOnly],
   define: { "import.meta.url": "__sandlock_module_url" },
   banner: { js: 'const __sandlock_module_url = require("node:url").pathToFileURL(__filename).href;' },
 });

@@ -139,11 +139,15 @@ export class BpfAssembler {
 
 export function encodeProgram(insns: readonly Insn[]): Buffer {
   const buf = Buffer.alloc(insns.length * 8);
-  insns.forEach((ins, i) => {
-    buf.writeUInt16LE(ins.code, i * 8);
-    buf.writeUInt8(ins.jt, i * 8 + 2);
-    buf.writeUInt8(ins.jf, i * 8 + 3);
-    buf.writeUInt32LE(ins.k >>> 0, i * 8 + 4);
-  });
+  // DataView's setters are V8 built-ins: cheaper than Buffer's checked writers in the
+  // cold code of a CLI run, which encodes a few hundred instructions once.
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  for (let i = 0; i < insns.length; i++) {
+    const ins = insns[i]!;
+    view.setUint16(i * 8, ins.code, true);
+    view.setUint8(i * 8 + 2, ins.jt);
+    view.setUint8(i * 8 + 3, ins.jf);
+    view.setUint32(i * 8 + 4, ins.k >>> 0, true);
+  }
   return buf;
 }
