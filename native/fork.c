@@ -60,7 +60,7 @@ static int dofork_everything(void) {
   return 0;
 }
 
-/* Closes every descriptor listed in a JS array of numbers (child side: no allocation). */
+/* Reads a JS array of at most max descriptors into out; -1 when it is not one. */
 static int fd_list(napi_env env, napi_value arr, int *out, uint32_t max, uint32_t *n) {
   if (napi_get_array_length(env, arr, n) != napi_ok || *n > max) return -1;
   for (uint32_t i = 0; i < *n; i++) {
@@ -70,18 +70,27 @@ static int fd_list(napi_env env, napi_value arr, int *out, uint32_t max, uint32_
   return 0;
 }
 
-/* forkClone(stdout, stderr, closeFds[]) -> [pid, pidfd] in the zygote, null in the clone.
- * The clone gets its own process group, stdout and stderr on the given descriptors, an
- * empty stdin (a pipe whose writer is closed), closes closeFds, and gives libuv a fresh
- * backend (epoll and eventfds are shared with the zygote until uv_loop_fork). */
-static napi_value sl_fork_clone(napi_env env, napi_callback_info info) {
-  SL_ARGS(env, info, 3);
-  SL_ARG_INT(env, 0, out_fd);
-  SL_ARG_INT(env, 1, err_fd);
-  static int closing[4 * SL_MAX_FDS];
-  uint32_t nclose = 0;
-  if (fd_list(env, argv[2], closing, sizeof closing / sizeof closing[0], &nclose) != 0) {
-    napi_throw_type_error(env, "SL_ARGS", "argument 2 must be an array of at most 1012 descriptors");
+/* Most clones one forkBatch makes: each holds three descriptors (pidfd, stdout and stderr
+ * read ends) until the zygote has passed them on, and they travel in one SCM_RIGHTS
+ * message. */
+#define SL_BATCH_MAX 64
+
+/* forkBatch(n, control) -> in the zygote {pids, fds, errno, syscall}; in clone i, i.
+ * Forks up to n clones in one loop in C. The point is what the zygote does not do between
+ * two forks: every page it writes after a fork is copied for it and stays behind, private,
+ * with the clones made so far. A JavaScript loop writes dozens of pages per iteration
+ * (allocation, stack, malloc); this loop writes its stack and the arrays below.
+ * Each clone gets its own process group, stdout and stderr on its own pipes, an empty
+ * stdin (a pipe whose writer is closed), no descriptor of the control socket or of the
+ * other clones, and libuv a fresh backend (epoll and eventfds are shared with the zygote
+ * until uv_loop_fork). In the zygote, fds holds [pidfd, stdout, stderr] per clone made;
+ * errno is non-zero when the batch stopped early (syscall names the call). */
+static napi_value sl_fork_batch(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_INT(env, 0, n);
+  SL_ARG_INT(env, 1, control);
+  if (n < 1 || n > SL_BATCH_MAX) {
+    napi_throw_range_error(env, "SL_ARGS", "forkBatch: n must be 1..64");
     return NULL;
   }
   uv_loop_t *loop;
@@ -96,34 +105,66 @@ static napi_value sl_fork_clone(napi_env env, napi_callback_info info) {
     close(p[1]);
     empty = p[0];
   }
-  pid_t pid = fork();
-  if (pid < 0) return sl_throw_errno(env, "fork", errno);
-  if (pid == 0) {
-    setpgid(0, 0);
-    if (dup2(empty, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) _exit(127);
-    close(empty);
-    if (out_fd > 2) close(out_fd);
-    if (err_fd > 2 && err_fd != out_fd) close(err_fd);
-    for (uint32_t i = 0; i < nclose; i++) close(closing[i]);
-    if (uv_loop_fork(loop) != 0) {
-      static const char msg[] = "sandlock clone: uv_loop_fork failed\n";
-      ssize_t ignored = write(2, msg, sizeof msg - 1);
-      (void)ignored;
-      _exit(127);
+  int pids[SL_BATCH_MAX], fds[3 * SL_BATCH_MAX];
+  int made = 0, err = 0;
+  const char *failed = NULL;
+  for (; made < n; made++) {
+    int out[2], errp[2];
+    if (pipe2(out, O_CLOEXEC) != 0) {
+      err = errno, failed = "pipe2";
+      break;
     }
-    napi_value null;
-    napi_get_null(env, &null);
-    return null;
+    if (pipe2(errp, O_CLOEXEC) != 0) {
+      err = errno, failed = "pipe2";
+      close(out[0]), close(out[1]);
+      break;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+      err = errno, failed = "fork";
+      close(out[0]), close(out[1]), close(errp[0]), close(errp[1]);
+      break;
+    }
+    if (pid == 0) {
+      setpgid(0, 0);
+      if (dup2(empty, 0) < 0 || dup2(out[1], 1) < 0 || dup2(errp[1], 2) < 0) _exit(127);
+      close(empty);
+      close(out[0]), close(out[1]), close(errp[0]), close(errp[1]);
+      close(control);
+      for (int k = 0; k < 3 * made; k++) close(fds[k]);
+      if (uv_loop_fork(loop) != 0) {
+        static const char msg[] = "sandlock clone: uv_loop_fork failed\n";
+        ssize_t ignored = write(2, msg, sizeof msg - 1);
+        (void)ignored;
+        _exit(127);
+      }
+      return sl_make_int(env, made);
+    }
+    setpgid(pid, pid); /* also done by the clone: whichever runs first wins the race */
+    close(out[1]), close(errp[1]);
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0) {
+      err = errno, failed = "pidfd_open";
+      kill(pid, SIGKILL);
+      close(out[0]), close(errp[0]);
+      break;
+    }
+    fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+    pids[made] = pid;
+    fds[3 * made] = pidfd, fds[3 * made + 1] = out[0], fds[3 * made + 2] = errp[0];
   }
-  setpgid(pid, pid); /* also done by the clone: whichever runs first wins the race */
-  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  if (pidfd < 0) {
-    int err = errno;
-    kill(pid, SIGKILL);
-    return sl_throw_errno(env, "pidfd_open", err);
-  }
-  fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-  return sl_make_pair(env, pid, pidfd);
+  napi_value result, pid_arr, fd_arr, name;
+  SL_CALL(env, napi_create_object(env, &result));
+  SL_CALL(env, napi_create_array_with_length(env, (size_t)made, &pid_arr));
+  SL_CALL(env, napi_create_array_with_length(env, (size_t)(3 * made), &fd_arr));
+  for (int k = 0; k < made; k++) napi_set_element(env, pid_arr, (uint32_t)k, sl_make_int(env, pids[k]));
+  for (int k = 0; k < 3 * made; k++) napi_set_element(env, fd_arr, (uint32_t)k, sl_make_int(env, fds[k]));
+  napi_set_named_property(env, result, "pids", pid_arr);
+  napi_set_named_property(env, result, "fds", fd_arr);
+  napi_set_named_property(env, result, "errno", sl_make_int(env, err));
+  SL_CALL(env, napi_create_string_utf8(env, failed ? failed : "", NAPI_AUTO_LENGTH, &name));
+  napi_set_named_property(env, result, "syscall", name);
+  return result;
 }
 
 /* reapClones() -> [[pid, code, signal], ...] of every exited child, without blocking. */
@@ -255,7 +296,7 @@ static napi_value sl_exit_now(napi_env env, napi_callback_info info) {
 void sl_fork_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"collapse", NULL, sl_collapse, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"forkClone", NULL, sl_fork_clone, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"forkBatch", NULL, sl_fork_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reapClones", NULL, sl_reap_clones, NULL, NULL, NULL, napi_enumerable, NULL},
       {"seqpacketPair", NULL, sl_seqpacket_pair, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sendFds", NULL, sl_send_fds, NULL, NULL, NULL, napi_enumerable, NULL},

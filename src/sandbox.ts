@@ -81,6 +81,7 @@ export class Sandbox {
   private throttle: CpuThrottle | undefined;
   private pausing = false;
   private readonly shared: SupervisorShared = {};
+  private refPinned = false;
   /** Set by newWithFns: what the zygote loads. */
   private zygoteSpec: ZygoteSpec | undefined;
   private forkGroup: Promise<ForkGroup> | undefined;
@@ -285,9 +286,12 @@ export class Sandbox {
     }
   }
 
-  /** Whether this sandbox keeps Node's event loop alive (an idle zygote does not). */
-  private setRef(ref: boolean): void {
+  /** Whether this sandbox keeps Node's event loop alive (an idle zygote does not). Once
+   * someone waits for it or kills it, it does until the end, whatever the fork group says. */
+  private setRef(ref: boolean, pin = false): void {
     if (this.stateValue === "stopped") return;
+    if (pin) this.refPinned = true;
+    ref ||= this.refPinned;
     this.launcher?.setRef(ref);
     this.supervisor?.setRef(ref);
     this.stdio?.setRef(ref);
@@ -295,7 +299,7 @@ export class Sandbox {
 
   private killFor(reason: RunStatus): void {
     if (this.stateValue === "stopped" || this.killReason !== undefined) return;
-    this.setRef(true); // until the teardown is seen
+    this.setRef(true, true); // until the teardown is seen
     this.killReason = reason;
     this.launcher?.kill();
   }
@@ -329,7 +333,7 @@ export class Sandbox {
   /** Resolves with the RunResult once the command exits (and every process is gone). */
   wait(): Promise<RunResult> {
     if (this.result === undefined) return Promise.reject(new SandboxError("wait: not running (spawn first)"));
-    this.setRef(true); // whoever waits keeps the loop alive until the end
+    this.setRef(true, true); // whoever waits keeps the loop alive until the end
     return this.result;
   }
 

@@ -15,13 +15,21 @@ interface Native {
   pollClose(handle: object): void;
   pipe(): [number, number];
   collapse(start: number, length: number): number;
-  forkClone(stdout: number, stderr: number, closeFds: readonly number[]): [number, number] | null;
+  forkBatch(n: number, control: number): ForkBatch | number;
   reapClones(): [number, number, number][];
   sendFds(sock: number, data: Buffer, fds: readonly number[]): number;
   recvFds(sock: number, out: Buffer): [number, number[]] | number;
   moveFd(fd: number, min: number): number;
   emptyStdin(): number;
   exitNow(code: number): never;
+}
+
+/** What forkBatch returns in the zygote: pids, [pidfd, stdout, stderr] per clone, and why it stopped early. */
+interface ForkBatch {
+  pids: number[];
+  fds: number[];
+  errno: number;
+  syscall: string;
 }
 
 type FnSpec = { name: string; optional?: boolean } | { source: string };
@@ -38,7 +46,7 @@ function fail(text: string): never {
   process.exit(70);
 }
 
-const ctl = native.moveFd(0, 100);
+const ctl = native.moveFd(0, 3); // any free descriptor above stdio (maxOpenFiles may be small)
 if (ctl < 0) fail(`no control socket on fd 0 (errno ${-ctl})`);
 if (native.emptyStdin() < 0) fail("cannot replace stdin");
 
@@ -157,44 +165,33 @@ function becomeClone(id: number): void {
   })();
 }
 
-/** Forks n clones; returns true in a clone (which must stop serving at once). */
+/**
+ * Forks n clones, BATCH at a time in native code (see forkBatch: the zygote must write as
+ * few pages as possible while it forks), and reports each batch with its descriptors.
+ * Returns true in a clone, which must stop serving at once.
+ */
 function forkClones(n: number, collapse: [number, number][]): boolean {
   for (const [start, length] of collapse) native.collapse(start, length);
-  let fds: number[] = [];
-  let pids: number[] = [];
-  const flush = (): void => {
-    if (pids.length === 0) return;
-    send({ op: "forked", pids }, fds);
-    for (const fd of fds) closeSync(fd);
-    fds = [];
-    pids = [];
-  };
-  for (let i = 0; i < n; i++) {
-    let out: [number, number] | undefined;
-    let err: [number, number] | undefined;
-    let clone: [number, number] | null;
+  for (let base = 0; base < n; base += BATCH) {
+    let batch: ForkBatch | number;
     try {
-      out = native.pipe();
-      err = native.pipe();
-      clone = native.forkClone(out[1], err[1], [ctl, out[0], err[0], ...fds]);
+      batch = native.forkBatch(Math.min(BATCH, n - base), ctl);
     } catch (e) {
-      for (const fd of [...(out ?? []), ...(err ?? [])]) closeSync(fd);
-      flush();
-      const errno = (e as { errno?: number }).errno;
-      send({ op: "forkFailed", forked: i, errno, message: errno === EAGAIN ? "fork: EAGAIN (maxProcesses reached)" : describe(e).message });
+      send({ op: "forkFailed", forked: base, message: describe(e).message });
       return false;
     }
-    if (clone === null) {
-      becomeClone(i);
+    if (typeof batch === "number") {
+      becomeClone(base + batch);
       return true;
     }
-    closeSync(out[1]);
-    closeSync(err[1]);
-    pids.push(clone[0]);
-    fds.push(clone[1], out[0], err[0]);
-    if (pids.length === BATCH) flush();
+    if (batch.pids.length > 0) send({ op: "forked", pids: batch.pids }, batch.fds);
+    for (const fd of batch.fds) closeSync(fd);
+    if (batch.errno !== 0) {
+      const forked = base + batch.pids.length;
+      send({ op: "forkFailed", forked, errno: batch.errno, syscall: batch.syscall, message: `${batch.syscall} failed` });
+      return false;
+    }
   }
-  flush();
   return false;
 }
 

@@ -90,7 +90,7 @@ type Message =
   | { op: "ready" }
   | { op: "failed"; message: string; name?: string; stack?: string }
   | { op: "forked"; pids: number[] }
-  | { op: "forkFailed"; forked: number; errno?: number; message: string }
+  | { op: "forkFailed"; forked: number; errno?: number; syscall?: string; message: string }
   | { op: "exits"; rows: [number, number, number][] };
 
 interface PendingFork {
@@ -239,7 +239,12 @@ export class ForkGroup {
         this.pendingFork = undefined;
         if (!p) break;
         for (const c of p.clones) void c.kill().catch(() => undefined);
-        const why = msg.errno === EAGAIN ? "the process limit was reached (maxProcesses)" : msg.message;
+        const why =
+          msg.errno === EAGAIN && msg.syscall === "fork"
+            ? "the process limit was reached (maxProcesses)"
+            : msg.errno
+              ? `${msg.syscall}: ${errnoName(msg.errno)}`
+              : msg.message;
         p.reject(new SandboxError(`fork(${p.n}): clone ${msg.forked} could not be created: ${why}; the ${p.clones.length} clone(s) already made were killed`));
         this.updateRef(this.live.size > 0);
         break;

@@ -80,6 +80,14 @@ scriptCase("fork: maxMemory counts per clone (two 100 MiB clones fit 256M, a 400
   assert.deepEqual(o.nine, Array(9).fill(0));
 });
 
+scriptCase("fork: a fork that fails part-way kills the clones it made and names the failing call", SCRIPT, ["partial"], (o: Json) => {
+  ok(o);
+  assert.equal(o.err.name, "SandboxError");
+  assert.match(o.err.message, /^fork\(20\): clone (\d+) could not be created: pipe2: EMFILE; the \1 clone\(s\) already made were killed$/);
+  assert.equal(o.stateAfter, "running", "the zygote itself goes on");
+  assert.deepEqual(o.left, []);
+});
+
 scriptCase("fork: a zygote killed during fork rejects it and leaves no process behind", SCRIPT, ["zygoteDies"], (o: Json) => {
   ok(o);
   assert.equal(o.err.name, "SandboxError");

@@ -160,6 +160,16 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     };
   },
 
+  /** A fork that fails part-way (descriptors run out under maxOpenFiles) kills what it made. */
+  async partial() {
+    const sb = Sandbox.newWithFns({ ...base, maxOpenFiles: 32 }, { work: async () => new Promise((r) => setTimeout(r, 30_000)) });
+    const err = await errorOf(sb.fork(20));
+    const stateAfter = sb.state;
+    await sb[Symbol.asyncDispose]();
+    await new Promise((r) => setTimeout(r, 100));
+    return { err, stateAfter, left: descendants(process.pid).filter((p) => alive(p)) };
+  },
+
   /** A zygote that dies during fork: fork rejects and no clone survives. */
   async zygoteDies() {
     const sb = Sandbox.newWithFns({ ...base, maxProcesses: 1200 }, { work: async () => new Promise((r) => setTimeout(r, 30_000)) });
