@@ -70,6 +70,19 @@ static int fd_list(napi_env env, napi_value arr, int *out, uint32_t max, uint32_
   return 0;
 }
 
+/* The read end of one pipe whose writer is closed (reads see EOF), made once: the stdin of
+ * the zygote and of every clone. -1 with errno set when it cannot be made. */
+static int empty_reader(void) {
+  static int empty = -1;
+  if (empty < 0) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return -1;
+    close(p[1]);
+    empty = p[0];
+  }
+  return empty;
+}
+
 /* Most clones one forkBatch makes: each holds three descriptors (pidfd, stdout and stderr
  * read ends) until the zygote has passed them on, and they travel in one SCM_RIGHTS
  * message. */
@@ -97,14 +110,8 @@ static napi_value sl_fork_batch(napi_env env, napi_callback_info info) {
   SL_CALL(env, napi_get_uv_event_loop(env, &loop));
   int rc = dofork_everything();
   if (rc != 0) return sl_throw_errno(env, "madvise(MADV_DOFORK)", -rc);
-  /* Every clone's stdin: the read end of one pipe whose writer is closed (reads see EOF). */
-  static int empty = -1;
-  if (empty < 0) {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) return sl_throw_errno(env, "pipe2", errno);
-    close(p[1]);
-    empty = p[0];
-  }
+  int empty = empty_reader();
+  if (empty < 0) return sl_throw_errno(env, "pipe2", errno);
   int pids[SL_BATCH_MAX], fds[3 * SL_BATCH_MAX];
   int made = 0, err = 0;
   const char *failed = NULL;
@@ -277,12 +284,9 @@ static napi_value sl_move_fd(napi_env env, napi_callback_info info) {
 
 /* emptyStdin() -> 0 or -errno: fd 0 becomes a pipe whose writer is closed (reads see EOF). */
 static napi_value sl_empty_stdin(napi_env env, napi_callback_info info) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) return sl_make_int(env, -errno);
-  close(p[1]);
-  int rc = dup2(p[0], 0);
-  close(p[0]);
-  return sl_make_int(env, rc < 0 ? -errno : 0);
+  int empty = empty_reader();
+  if (empty < 0) return sl_make_int(env, -errno);
+  return sl_make_int(env, dup2(empty, 0) < 0 ? -errno : 0);
 }
 
 /* exitNow(code): _exit at once. A clone must not run Node's exit path: it would join

@@ -17,10 +17,9 @@ import { Cmd } from "./plan/protocol.js";
 import { Policy } from "./policy/policy.js";
 import type { PolicyInput } from "./policy/types.js";
 import { RunResult, type RunStatus } from "./result.js";
-import { startSupervisor } from "./supervise/start.js";
+import { startSupervisor, type SupervisorShared } from "./supervise/start.js";
 import type { Supervisor } from "./supervise/supervisor.js";
 import { CpuThrottle } from "./supervise/cpu-throttle.js";
-import type { SupervisorShared } from "./supervise/start.js";
 import { checkForkFunctions, type ForkFunctions, type ZygoteSpec } from "./fork/fns.js";
 import type { ForkGroup } from "./fork/zygote.js";
 import type { Checkpoint, CheckpointOptions } from "./checkpoint/checkpoint.js";
@@ -44,7 +43,7 @@ export interface SpawnOptions extends StdioOptions {
 
 /** Milliseconds on the monotonic clock (the global `performance` loads perf_hooks lazily,
  * which costs a CLI run a couple of milliseconds of start-up). */
-function monotonicMs(): number {
+export function monotonicMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 

@@ -48,8 +48,8 @@ export class LauncherProcess {
   private rejectStarted!: (e: Error) => void;
   private startSettled = false;
   private buffered: Buffer = Buffer.alloc(0);
-  private readonly handles: object[] = [];
-  private closedHandles = new Set<object>();
+  /** The poll handles still open (the status pipe's and the pidfd's), for setRef. */
+  private readonly openHandles = new Set<object>();
   private refWanted = true;
   private refApplied = true;
 
@@ -101,20 +101,20 @@ export class LauncherProcess {
           return;
         }
         n.pollClose(handle);
-        this.closedHandles.add(handle);
+        this.openHandles.delete(handle);
         closeSync(statusR);
         resolve();
       });
-      this.handles.push(handle);
+      this.openHandles.add(handle);
     });
     const reaped = new Promise<void>((resolve) => {
       const handle: object = n.pollFd(pidfd, () => {
         if (n.waitPidfd(pidfd) === null) return;
         n.pollClose(handle);
-        this.closedHandles.add(handle);
+        this.openHandles.delete(handle);
         resolve();
       });
-      this.handles.push(handle);
+      this.openHandles.add(handle);
     });
     this.exited = Promise.all([statusEnded, reaped]).then(() => this.finish());
     live.add(this);
@@ -231,7 +231,7 @@ export class LauncherProcess {
     const ref = this.refWanted || this.pending.length > 0;
     if (ref === this.refApplied) return;
     this.refApplied = ref;
-    for (const h of this.handles) if (!this.closedHandles.has(h)) native().pollRef(h, ref);
+    for (const h of this.openHandles) native().pollRef(h, ref);
   }
 
   /** Asks the launcher to SIGKILL every process of the sandbox; `exited` follows. */

@@ -70,9 +70,14 @@ const RELEASE = join(ROOT, "build", "Release");
 
 let addon: NativeAddon | undefined;
 
+/** The addon file (the fork group's zygote loads it too). */
+export function addonPath(): string {
+  return join(RELEASE, "sandlock_native.node");
+}
+
 export function native(): NativeAddon {
   if (addon === undefined) {
-    const file = join(RELEASE, "sandlock_native.node");
+    const file = addonPath();
     if (!existsSync(file)) {
       throw new Error(`sandlock: native addon missing at ${file}; run "npm install" (it builds the C part with node-gyp)`);
     }

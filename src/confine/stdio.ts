@@ -67,10 +67,12 @@ function collect(sock: Socket, exposed: Readable | null): Promise<Buffer> {
   });
 }
 
-/** Reads a pipe's read end to its end: the captured bytes, and with `expose` a stream of them as they come. */
-export function captureFd(fd: number, expose: boolean): { stream: Readable | null; captured: Promise<Buffer> } {
+/** Reads a pipe's read end to its end: the captured bytes, and with `expose` a stream of
+ * them as they come; `socket` is what reads it. */
+export function captureFd(fd: number, expose: boolean): { socket: Socket; stream: Readable | null; captured: Promise<Buffer> } {
+  const socket = pipeSocket(fd, true);
   const stream = expose ? new (streams().Readable)({ read: () => undefined }) : null;
-  return { stream, captured: collect(pipeSocket(fd, true), stream) };
+  return { socket, stream, captured: collect(socket, stream) };
 }
 
 /** `expose`: give the caller streams of the piped outputs (spawn), not only the capture (run). */
@@ -119,12 +121,14 @@ export function openStdio(opts: StdioOptions, defaults: Required<StdioOptions>, 
       const [r, w] = n.pipe();
       childFds[target] = w;
       toClose.push(w);
-      const sock = pipeSocket(r, true);
-      sockets.push(sock);
       if (o === "pipe") {
-        outputs[i] = expose ? new (streams().Readable)({ read: () => undefined }) : null;
-        captures[i] = collect(sock, outputs[i] ?? null);
+        const capture = captureFd(r, expose);
+        sockets.push(capture.socket);
+        outputs[i] = capture.stream;
+        captures[i] = capture.captured;
       } else {
+        const sock = pipeSocket(r, true);
+        sockets.push(sock);
         sock.pipe(o, { end: false });
         drains.push(new Promise((resolve) => sock.once("close", resolve)));
       }

@@ -2,7 +2,7 @@
 // wait/pause/resume/kill. It is a child of the zygote, which reports its exit status;
 // signals go through a pidfd (and to its process group, which holds what it started).
 
-import { closeSync, readFileSync } from "node:fs";
+import { closeSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { SandboxError } from "../errors.js";
 import { signalName } from "../confine/errno.js";
@@ -11,7 +11,8 @@ import { captureFd } from "../confine/stdio.js";
 import type { Enforcement } from "../plan/features.js";
 import type { Policy } from "../policy/policy.js";
 import { RunResult, type RunStatus } from "../result.js";
-import { Sandbox, type SandboxState } from "../sandbox.js";
+import { monotonicMs, Sandbox, type SandboxState } from "../sandbox.js";
+import { processState } from "../supervise/members.js";
 
 const SIGKILL = 9;
 const SIGSTOP = 19;
@@ -26,20 +27,6 @@ export interface CloneStart {
   enforcement: Enforcement;
   /** When fork() was called, on the monotonic clock (ms). */
   startedAt: number;
-}
-
-function monotonicMs(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
-}
-
-/** The state letter of /proc/<pid>/stat, or undefined when the process is gone. */
-function procState(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat[stat.lastIndexOf(")") + 2];
-  } catch {
-    return undefined;
-  }
 }
 
 export class Clone extends Sandbox {
@@ -153,7 +140,7 @@ export class Clone extends Sandbox {
     this.#signal("pause", SIGSTOP);
     // Resolve once the clone is really stopped (or gone).
     for (let i = 0; i < 1000; i++) {
-      const s = procState(this.#pid);
+      const s = processState(this.#pid);
       if (s === undefined || s === "T" || s === "Z" || this.#exit) break;
       await new Promise((r) => setTimeout(r, 1));
     }
@@ -172,9 +159,6 @@ export class Clone extends Sandbox {
   }
 
   override async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#state === "stopped") return;
-    this.#killed = true;
-    this.#signal("kill", SIGKILL);
-    await this.#result;
+    if (this.#state !== "stopped") await this.kill();
   }
 }

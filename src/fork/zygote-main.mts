@@ -126,9 +126,9 @@ async function init(msg: { module?: string; init: FnSpec; work: FnSpec }): Promi
   // call, and what the zygote compiled, no clone compiles again.
   await new Promise<void>((resolve) => process.nextTick(resolve));
   await Promise.resolve();
+  // (a write's callback runs once everything written before it is out: this also flushes)
   await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
   await new Promise<void>((resolve) => process.stderr.write("", () => resolve()));
-  await flushStdio();
   send({ op: "ready" });
 }
 
@@ -144,11 +144,10 @@ function becomeClone(id: number): void {
   process.removeAllListeners("SIGCHLD");
   process.env.CLONE_ID = String(id);
   // Node's own exit path joins the zygote's worker threads, which do not exist here.
-  const exitNow = (code: number): never => native.exitNow(code);
-  (process as unknown as { reallyExit: (code: number) => never }).reallyExit = (code) => exitNow(Number(code ?? 0));
+  (process as unknown as { reallyExit: (code: number) => never }).reallyExit = (code) => native.exitNow(Number(code ?? 0));
   process.on("uncaughtException", (e) => {
-    process.stderr.write(`clone ${id}: uncaught ${describe(e).stack ?? describe(e).message}\n`, () => exitNow(1));
-    setTimeout(() => exitNow(1), 1000);
+    process.stderr.write(`clone ${id}: uncaught ${describe(e).stack ?? describe(e).message}\n`, () => native.exitNow(1));
+    setTimeout(() => native.exitNow(1), 1000);
   });
   void (async () => {
     let code = 0;
@@ -161,7 +160,7 @@ function becomeClone(id: number): void {
       code = 1;
     }
     await flushStdio();
-    exitNow(code);
+    native.exitNow(code);
   })();
 }
 

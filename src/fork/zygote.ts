@@ -7,10 +7,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SandboxError } from "../errors.js";
 import { errnoName } from "../confine/errno.js";
-import { native } from "../confine/native.js";
+import { addonPath, native } from "../confine/native.js";
 import type { Enforcement } from "../plan/features.js";
 import { Policy } from "../policy/policy.js";
 import type { RunResult } from "../result.js";
+import { monotonicMs } from "../sandbox.js";
 import { Clone } from "./clone.js";
 import type { ZygoteSpec } from "./fns.js";
 
@@ -40,11 +41,11 @@ export interface ZygoteHost {
 }
 
 const ZYGOTE_MAIN = fileURLToPath(new URL("./zygote-main.mjs", import.meta.url));
-const ADDON = fileURLToPath(new URL("../../../build/Release/sandlock_native.node", import.meta.url));
+
 
 /** Files the zygote must read to start, granted read-only on top of the policy. */
 function runtimeGrants(spec: ZygoteSpec): string[] {
-  const grants = [process.execPath, ZYGOTE_MAIN, ADDON];
+  const grants = [process.execPath, ZYGOTE_MAIN, addonPath()];
   if (spec.modulePath !== undefined) {
     grants.push(spec.modulePath);
     // Node reads the nearest package.json to know whether a .js file is an ES module.
@@ -109,7 +110,8 @@ export class ForkGroup {
   private pendingFork: PendingFork | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private gone: Error | undefined;
-  private collapse: [number, number][] | undefined;
+  /** The zygote's large regions were collapsed into huge pages (with the first fork). */
+  private collapsed = false;
   private readonly buf = Buffer.alloc(1 << 20);
 
   private constructor(
@@ -170,25 +172,19 @@ export class ForkGroup {
   private async forkNow(n: number): Promise<Clone[]> {
     if (this.gone) throw this.gone;
     const max = this.host.policy.maxProcesses;
-    this.updateRef(true);
-    let live: number;
-    try {
-      live = await this.host.countProcesses();
-    } finally {
-      this.updateRef(false);
-    }
+    // (a launcher command keeps the event loop alive while it waits for its answer)
+    const live = await this.host.countProcesses();
     if (live + n > max) {
       throw new SandboxError(
         `fork(${n}): ${n} clones would exceed maxProcesses ${max}: ${live} process${live === 1 ? " is" : "es are"} already running in this fork group (the zygote counts); raise maxProcesses to at least ${live + n}`,
       );
     }
     if (this.gone) throw this.gone;
-    if (this.collapse === undefined) this.collapse = this.host.policy.noHugePages ? [] : collapsible(this.host.rootPid());
-    const collapse = this.collapse;
-    this.collapse = [];
+    const collapse = this.collapsed || this.host.policy.noHugePages ? [] : collapsible(this.host.rootPid());
+    this.collapsed = true;
     return new Promise<Clone[]>((resolve, reject) => {
-      this.pendingFork = { n, clones: [], startedAt: Number(process.hrtime.bigint()) / 1e6, resolve, reject };
-      this.updateRef(true);
+      this.pendingFork = { n, clones: [], startedAt: monotonicMs(), resolve, reject };
+      this.updateRef();
       this.send({ op: "fork", n, collapse });
     });
   }
@@ -223,7 +219,7 @@ export class ForkGroup {
       case "ready":
         this.pendingReady?.resolve();
         this.pendingReady = undefined;
-        this.updateRef(false);
+        this.updateRef();
         break;
       case "failed": {
         const e = new SandboxError(`fork: init failed in the zygote: ${msg.name ? `${msg.name}: ` : ""}${msg.message}`);
@@ -246,7 +242,7 @@ export class ForkGroup {
               ? `${msg.syscall}: ${errnoName(msg.errno)}`
               : msg.message;
         p.reject(new SandboxError(`fork(${p.n}): clone ${msg.forked} could not be created: ${why}; the ${p.clones.length} clone(s) already made were killed`));
-        this.updateRef(this.live.size > 0);
+        this.updateRef();
         break;
       }
       case "exits":
@@ -256,7 +252,7 @@ export class ForkGroup {
           this.live.delete(pid);
           c.exited(code >= 0 ? code : null, signal > 0 ? signal : null);
         }
-        if (this.live.size === 0 && !this.pendingFork) this.updateRef(false);
+        this.updateRef();
         break;
     }
   }
@@ -293,8 +289,9 @@ export class ForkGroup {
     }
   }
 
-  private updateRef(active: boolean): void {
-    const ref = active || this.live.size > 0 || this.pendingFork !== undefined || this.pendingReady !== undefined;
+  /** The zygote keeps Node alive while init or a fork runs or a clone lives, not when idle. */
+  private updateRef(): void {
+    const ref = this.live.size > 0 || this.pendingFork !== undefined || this.pendingReady !== undefined;
     this.host.setRef(ref);
     if (this.gone === undefined) native().pollRef(this.handle, ref);
   }
@@ -323,12 +320,9 @@ export class ForkGroup {
     this.pendingReady = undefined;
     const p = this.pendingFork;
     this.pendingFork = undefined;
-    if (p) {
-      for (const c of p.clones) this.live.delete(c.pid);
-      for (const c of p.clones) c.lost();
-      p.reject(e);
-    }
-    // The launcher kills every process of the sandbox when its root (the zygote) is gone.
+    p?.reject(e);
+    // The launcher kills every process of the sandbox when its root (the zygote) is gone;
+    // that includes the clones of a fork in progress, which are in live too.
     for (const c of this.live.values()) c.lost();
     this.live.clear();
   }

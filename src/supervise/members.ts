@@ -15,6 +15,20 @@ export function parentFromStat(stat: string): number | undefined {
   return Number.isInteger(ppid) ? ppid : undefined;
 }
 
+/** A process's state letter (R, S, T, Z...) from the text of /proc/<pid>/stat. */
+export function stateFromStat(stat: string): string | undefined {
+  return stat[stat.lastIndexOf(")") + 2];
+}
+
+/** The state letter of a live or zombie process, or undefined when it is gone. */
+export function processState(pid: number): string | undefined {
+  try {
+    return stateFromStat(readFileSync(`/proc/${pid}/stat`, "latin1"));
+  } catch {
+    return undefined;
+  }
+}
+
 interface ProcessTable {
   at: number;
   /** pid -> parent, zombies included */
@@ -33,7 +47,7 @@ function scanProcesses(): ProcessTable {
     if (first < 49 || first > 57) continue; // not a pid
     try {
       const stat = readFileSync(`/proc/${name}/stat`, "latin1");
-      const state = stat[stat.lastIndexOf(")") + 2];
+      const state = stateFromStat(stat);
       const ppid = parentFromStat(stat);
       if (ppid === undefined) continue;
       parent.set(Number(name), ppid);

@@ -6,6 +6,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Sandbox, type PolicyInput } from "../../src/index.js";
+import { processState } from "../../src/supervise/members.js";
 import { alive, descendants } from "../helpers/proc.js";
 import { SYSTEM_RO } from "../helpers/system.js";
 
@@ -100,7 +101,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     await new Promise((r) => setTimeout(r, 200));
     await clones[5]!.pause();
     const pausedState = clones[5]!.state;
-    const before = (await readState(clones[5]!.pid!)) ?? "gone";
+    const before = processState(clones[5]!.pid!) ?? "gone";
     await new Promise((r) => setTimeout(r, 300));
     await clones[5]!.resume();
     await clones[4]!.kill();
@@ -251,16 +252,6 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     return { count: results.length, wrong: wrong.slice(0, 5), wrongCount: wrong.length, reduced: reduced.stdoutText, distinctPids: new Set(clones.map((c) => c.pid)).size };
   },
 };
-
-async function readState(pid: number): Promise<string | undefined> {
-  const { readFileSync } = await import("node:fs");
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat[stat.lastIndexOf(")") + 2];
-  } catch {
-    return undefined;
-  }
-}
 
 const run = scenarios[scenario ?? ""];
 if (!run) {

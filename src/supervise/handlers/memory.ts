@@ -36,22 +36,25 @@ export function chargeOf(tid: number): { tgid: number; bytes: number } | null {
   return { tgid, bytes: (kb("VmData") + kb("RssShmem")) * 1024 };
 }
 
-/** Bytes charged right now to the accounting unit of process `caller` (the whole
- * sandbox, or in a fork group the caller's clone; see memoryGuard). */
-export function unitCharge(launcherPid: number, forkParent: number | undefined, caller: number): number {
-  const tree = processTree(launcherPid, true);
-  const parentIn = (p: number): number | undefined => tree.get(p);
-  const unit = cloneUnit(caller, forkParent, parentIn);
-  const seen = new Set<number>();
-  let sum = 0;
+/** Every process of the sandbox (zombies included): its charge and accounting unit (0,
+ * or in a fork group the clone it belongs to; see memoryGuard), keyed by process id.
+ * `maxAgeMs` lets callers share a recent /proc pass (see processTree). */
+function sandboxCharges(launcherPid: number, forkParent: number | undefined, maxAgeMs = 0): Map<number, { bytes: number; unit: number }> {
+  const tree = processTree(launcherPid, true, maxAgeMs);
+  const out = new Map<number, { bytes: number; unit: number }>();
   for (const pid of tree.keys()) {
-    if (cloneUnit(pid, forkParent, parentIn) !== unit) continue;
     const c = chargeOf(pid);
-    if (c && !seen.has(c.tgid)) {
-      seen.add(c.tgid);
-      sum += c.bytes;
-    }
+    if (c !== null) out.set(c.tgid, { bytes: c.bytes, unit: cloneUnit(c.tgid, forkParent, (p) => tree.get(p)) });
   }
+  return out;
+}
+
+/** Bytes charged right now to the accounting unit of process `caller`. */
+export function unitCharge(launcherPid: number, forkParent: number | undefined, caller: number): number {
+  const charges = sandboxCharges(launcherPid, forkParent);
+  const unit = charges.get(caller)?.unit ?? cloneUnit(caller, forkParent, parentOf);
+  let sum = 0;
+  for (const c of charges.values()) if (c.unit === unit) sum += c.bytes;
   return sum;
 }
 
@@ -101,13 +104,9 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext): MemoryGuard {
     charged.clear();
     units.clear();
     // One /proc pass per period serves every sandbox of this process.
-    const tree = processTree(ctx.launcherPid, true, WATCH_MS / 2);
-    const zygote = ctx.forkParent();
-    for (const pid of tree.keys()) {
-      const c = chargeOf(pid);
-      if (c === null) continue;
-      charged.set(c.tgid, c.bytes);
-      units.set(c.tgid, cloneUnit(c.tgid, zygote, (p) => tree.get(p)));
+    for (const [tgid, c] of sandboxCharges(ctx.launcherPid, ctx.forkParent(), WATCH_MS / 2)) {
+      charged.set(tgid, c.bytes);
+      units.set(tgid, c.unit);
     }
   };
 
