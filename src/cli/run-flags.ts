@@ -74,7 +74,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
   { long: "extra-deny-syscall", arg: "NAMES", kind: "csv", field: "extraDenySyscalls", section: SYS, help: "also block these syscalls or groups; comma list, repeatable" },
   { long: "extra-allow-syscall", arg: "GROUPS", kind: "csv", field: "extraAllowSyscalls", section: SYS, help: "lift these groups (sysv_ipc) from the default blocklist; comma list, repeatable" },
   { long: "allow-degraded", arg: "P", kind: "csv", field: "protection.allowDegraded", section: SYS, help: "run without protection P when the kernel lacks it (see sandlock check); repeatable" },
-  { long: "disable", arg: "P", kind: "csv", field: "protection.disable", section: SYS, help: "turn protection P off; repeatable" },
+  { long: "disable", arg: "P", kind: "csv", field: "protection.disable", section: SYS, help: "turn protection P off (not fs-refer: without it every cross-directory rename fails); repeatable" },
 
   { long: "exec-shell", short: "e", arg: "CMD", kind: "cli", section: RUN, help: "run CMD with /bin/sh -c instead of a command after --" },
   { long: "timeout", short: "t", arg: "SECS", kind: "cli", section: RUN, help: "kill everything after SECS seconds (decimals allowed) and exit 124" },

@@ -1,6 +1,7 @@
-// Host facts, probed once: the Landlock ABI and the CPU count. Tests override them to plan
-// for kernels other than the one they run on.
+// Host facts, probed once: the Landlock ABI, the CPU count and this process's hard
+// RLIMIT_NOFILE. Tests override them to plan for kernels other than the one they run on.
 
+import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { native } from "../confine/native.js";
 import type { HostFacts } from "../plan/features.js";
@@ -13,10 +14,17 @@ export function probeHost(): HostFacts {
     const abi = native().landlockAbi();
     // The CPU count reads /proc/cpuinfo: only policies with cpuCores ever ask for it.
     let cpuCount: number | undefined;
+    let openFiles: bigint | null | undefined;
     cached = {
       landlockAbi: abi > 0 ? abi : 0,
       get cpuCount(): number {
         return (cpuCount ??= cpus().length);
+      },
+      // Only policies with maxOpenFiles ask. Read each time the cache is empty: a process
+      // may lower its own limit while it runs, and the launcher inherits the current one.
+      get openFilesHardLimit(): bigint | undefined {
+        if (openFiles === undefined) openFiles = hardOpenFiles();
+        return openFiles ?? undefined;
       },
     };
   }
@@ -28,7 +36,20 @@ export function probeHost(): HostFacts {
     get cpuCount(): number {
       return o.cpuCount ?? real.cpuCount;
     },
+    get openFilesHardLimit(): bigint | undefined {
+      return "openFilesHardLimit" in o ? o.openFilesHardLimit : real.openFilesHardLimit;
+    },
   };
+}
+
+/** The hard RLIMIT_NOFILE of this process from /proc/self/limits; null when unlimited or unreadable. */
+export function hardOpenFiles(text?: string): bigint | null {
+  try {
+    const m = /^Max open files\s+\S+\s+(\S+)/m.exec(text ?? readFileSync("/proc/self/limits", "latin1"));
+    return m === null || m[1] === "unlimited" ? null : BigInt(m[1]!);
+  } catch {
+    return null;
+  }
 }
 
 /** For tests: pretend the host has these facts (undefined restores the real ones). */

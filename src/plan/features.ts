@@ -17,6 +17,16 @@ export interface HostFacts {
   landlockAbi: number;
   /** Number of CPUs the host has (for cpuCores checks). */
   cpuCount: number;
+  /** This process's hard RLIMIT_NOFILE (the launcher inherits it); undefined: unlimited. */
+  openFilesHardLimit?: bigint | undefined;
+}
+
+/** A policy value the host made us apply differently, reported in the RunResult. */
+export interface Adjustment {
+  readonly field: string;
+  readonly requested: number;
+  readonly applied: number;
+  readonly reason: string;
 }
 
 export type EnforcementStatus = "active" | "degraded" | "disabled";
@@ -27,6 +37,9 @@ export interface Rlimit {
   name: string;
   cur: bigint;
   max: bigint;
+  /** Applied after the listener hand-over, right before exec: the setup steps before it
+   * need descriptors of their own (a Landlock ruleset, an O_PATH per rule, the listener). */
+  late?: boolean;
 }
 
 export const RLIMIT = { CORE: 4, NOFILE: 7 } as const;
@@ -56,6 +69,8 @@ export interface Features {
   noHugePages: boolean;
   /** Percent of one core the whole sandbox may use (SIGSTOP/SIGCONT throttling). */
   maxCpu: number | undefined;
+  /** Values applied differently from the policy's, and why. */
+  adjustments: readonly Adjustment[];
 }
 
 export function reconcileProtections(policy: Policy, host: HostFacts): Enforcement {
@@ -153,9 +168,17 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   const { view, grants } = computeView(policy, given, active.has("fs"), procfsMounts());
   supervision.view = view;
   const rlimits: Rlimit[] = [];
+  const adjustments: Adjustment[] = [];
   if (policy.maxOpenFiles !== undefined) {
-    const n = BigInt(policy.maxOpenFiles);
-    rlimits.push({ resource: RLIMIT.NOFILE, name: "RLIMIT_NOFILE", cur: n, max: n });
+    let n = BigInt(policy.maxOpenFiles);
+    // Never above the hard limit we run under: raising it would fail (EPERM) for an
+    // unprivileged caller, and for root it would hand the sandbox more than its caller has.
+    const hard = host.openFilesHardLimit;
+    if (hard !== undefined && n > hard) {
+      adjustments.push({ field: "maxOpenFiles", requested: policy.maxOpenFiles, applied: Number(hard), reason: `above this process's hard RLIMIT_NOFILE (${hard})` });
+      n = hard;
+    }
+    rlimits.push({ resource: RLIMIT.NOFILE, name: "RLIMIT_NOFILE", cur: n, max: n, late: true });
   }
   if (policy.noCoredump) rlimits.push({ resource: RLIMIT.CORE, name: "RLIMIT_CORE", cur: 0n, max: 0n });
 
@@ -178,5 +201,6 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     noRandomizeMemory: policy.noRandomizeMemory,
     noHugePages: policy.noHugePages,
     maxCpu: policy.maxCpu,
+    adjustments,
   };
 }

@@ -2,7 +2,7 @@
 // error messages, encoded as the versioned blob the native launcher executes.
 
 import { encodeProgram } from "./bpf/assembler.js";
-import { supervised, type Features } from "./features.js";
+import { supervised, type Features, type Rlimit } from "./features.js";
 import { landlockNeeded, planLandlock, type LandlockPlan } from "./landlock.js";
 import { PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, Step, type StepOp } from "./protocol.js";
 import { buildSeccompProgram } from "./seccomp.js";
@@ -69,7 +69,8 @@ function execPayload(cmd: CommandSpec): Buffer {
 /**
  * Step order: process attributes first (they need no privilege and nothing restricts
  * them yet), then chdir while every path is still reachable, then NO_NEW_PRIVS, Landlock,
- * and the seccomp filter last, so nothing the launcher does after it can be refused.
+ * and the seccomp filter last, so nothing the launcher does after it can be refused: only
+ * the listener's hand-over and the descriptor limit follow it, neither of them trapped.
  */
 export function makePlan(features: Features, cmd: CommandSpec): Plan {
   const steps: PlanStep[] = [];
@@ -79,7 +80,8 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
 
   add(Step.PDEATHSIG, u32(SIGKILL), "prctl(PR_SET_PDEATHSIG)");
   if (cmd.ownProcessGroup) add(Step.SETPGID, Buffer.alloc(0), "setpgid");
-  for (const r of features.rlimits) add(Step.RLIMIT, Buffer.concat([u32(r.resource, 0), u64(r.cur, r.max)]), `setrlimit(${r.name})`);
+  const rlimit = (r: Rlimit): void => add(Step.RLIMIT, Buffer.concat([u32(r.resource, 0), u64(r.cur, r.max)]), `setrlimit(${r.name})`);
+  for (const r of features.rlimits) if (!r.late) rlimit(r);
   if (features.cpuCores) add(Step.AFFINITY, affinityMask(features.cpuCores), `sched_setaffinity(${features.cpuCores.join(",")})`);
   if (features.noRandomizeMemory) add(Step.PERSONALITY, u64(ADDR_NO_RANDOMIZE), "personality(ADDR_NO_RANDOMIZE)");
   if (features.noHugePages) add(Step.THP_DISABLE, Buffer.alloc(0), "prctl(PR_SET_THP_DISABLE)");
@@ -106,6 +108,8 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
   const flags = listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV : 0;
   add(Step.SECCOMP, Buffer.concat([u32(flags, 0), encodeProgram(insns)]), listener ? "seccomp(SET_MODE_FILTER, NEW_LISTENER)" : "seccomp(SET_MODE_FILTER)");
   if (listener) add(Step.LISTENER, Buffer.alloc(0), "pidfd_getfd(seccomp listener)");
+  // prlimit64 on the caller itself passes the filter without a round trip.
+  for (const r of features.rlimits) if (r.late) rlimit(r);
   add(Step.EXEC, execPayload(cmd), `execve(${cmd.path})`);
   return { steps, landlock, seccompInsns: insns.length };
 }

@@ -15,6 +15,14 @@ export function checkName(field: string, value: unknown): string {
   if (typeof value !== "string") throw invalid(field, value, "is not a string");
   if (value === "") throw invalid(field, value, "is empty");
   if (value.includes("\0")) throw invalid(field, value, "contains a NUL byte");
+  // The name is the hostname the sandbox sees (/etc/hostname is one line) and a label
+  // printed by the CLI: a newline would make two lines of it, an escape sequence would
+  // rewrite the terminal of whoever lists sandboxes.
+  const bad = /[\p{Cc}\p{Zl}\p{Zp}\s]/u.exec(value);
+  if (bad !== null) {
+    const code = bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
+    throw invalid(field, value, `contains U+${code} at position ${bad.index} (control characters and whitespace are not allowed in a name)`);
+  }
   if (value.includes("/")) throw invalid(field, value, `contains "/"`);
   if (value === "." || value === "..") throw invalid(field, value, `is reserved ("." and ".." name directories)`);
   const bytes = Buffer.byteLength(value, "utf8");

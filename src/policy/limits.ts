@@ -1,6 +1,7 @@
 // Resource fields: process, file and CPU limits, CPU affinity and GPU devices. Bounds that
 // the spec leaves open are the kernel's own limits, so a value here can never overflow later.
 
+import { formatBytes, parseByteSize } from "./bytes.js";
 import { checkArray, checkInteger } from "./field-checks.js";
 import { invalid } from "./quote.js";
 
@@ -12,6 +13,25 @@ export const MAX_OPEN_FILES_LIMIT = 2 ** 31 - 1;
 /** NR_CPUS of the largest x86_64 kernel configuration (CONFIG_MAXSMP). */
 export const MAX_CPUS = 8192;
 const MAX_GPU = 2 ** 31 - 1;
+
+/**
+ * The smallest maxMemory accepted. Measured on x86_64 (the charge is VmData + RssShmem):
+ * a dynamically linked /bin/true needs 128 KiB, sh 192 KiB, a static glibc program with
+ * threads 384 KiB, Node about 40 MiB. Below 1 MiB nearly every real program is killed
+ * at start, and the usual cause is a unit left out ("-m 64" is 64 bytes), so a smaller
+ * cap is refused rather than run into an exit 137.
+ */
+export const MIN_MAX_MEMORY = 1n << 20n;
+
+export function parseMaxMemory(field: string, value: unknown): bigint {
+  const bytes = parseByteSize(field, value);
+  if (bytes < MIN_MAX_MEMORY) {
+    const unitless = typeof value === "number" || typeof value === "bigint" || (typeof value === "string" && /^\d+b?$/i.test(value));
+    const hint = unitless && bytes > 0n ? ` (did you mean ${bytes}M?)` : "";
+    throw invalid(field, value, `is below the minimum of ${formatBytes(MIN_MAX_MEMORY)}: programs cannot start under a smaller cap${hint}`);
+  }
+  return bytes;
+}
 
 export function checkMaxProcesses(field: string, value: unknown): number {
   return checkInteger(field, value, 1, MAX_PROCESSES_LIMIT, `is outside 1..${MAX_PROCESSES_LIMIT} (the kernel's pid limit)`);

@@ -14,6 +14,19 @@ export interface ProtectionChoice {
   readonly disable: readonly Protection[];
 }
 
+/**
+ * Protections whose "off" would not mean "less restricted". Landlock refuses every
+ * cross-directory rename and link (EXDEV) when the refer right is not handled (its ABI 1
+ * behaviour); handling it and granting it inside the writable trees is what lets ordinary
+ * renames work, and it never refuses more than the write grants already do. So disabling
+ * it could only break builds, never open anything: refused, with the reason.
+ */
+export const NOT_DISABLABLE: Readonly<Partial<Record<Protection, string>>> = Object.freeze({
+  "fs-refer":
+    "cannot be disabled: without it Landlock refuses every cross-directory rename and link (EXDEV), " +
+    "and with it renames are already allowed wherever writes are (disable \"fs\" to drop every filesystem rule)",
+});
+
 export const STRICT: ProtectionChoice = Object.freeze({ allowDegraded: Object.freeze([]), disable: Object.freeze([]) });
 
 export function parseProtection(field: string, value: unknown): ProtectionChoice {
@@ -28,6 +41,9 @@ export function parseProtection(field: string, value: unknown): ProtectionChoice
     return list === undefined ? [] : parseNames(`${field}.${key}`, list);
   }) as [Protection[], Protection[]];
   for (const name of disable) {
+    const why = NOT_DISABLABLE[name];
+    // With "fs" itself disabled no filesystem right is handled at all: renames are free.
+    if (why !== undefined && !disable.includes("fs")) throw invalid(`${field}.disable`, name, why);
     if (allowDegraded.includes(name)) {
       throw invalid(`${field}.disable`, name, `is also in ${field}.allowDegraded (a protection is either degradable or disabled)`);
     }

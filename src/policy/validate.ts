@@ -10,7 +10,7 @@ import { checkCowAction, parseFsMount } from "./filesystem.js";
 import { checkName, parseEnv, parseUser } from "./identity.js";
 import {
   DEFAULT_MAX_PROCESSES, checkMaxCpu, checkMaxOpenFiles, checkMaxProcesses, checkNumCpus,
-  parseCpuCores, parseGpuDevices,
+  parseCpuCores, parseGpuDevices, parseMaxMemory,
 } from "./limits.js";
 import { parseNetRule } from "./net-rule.js";
 import { STRICT, parseProtection } from "./protection.js";
@@ -77,7 +77,7 @@ const PARSERS: { readonly [K in keyof PolicyInput]-?: FieldParser } = {
   netDeny: (v) => ({ netDeny: denyRules("netDeny", v) }),
   netAllowBind: (v) => ({ netAllowBind: bindSpecs("netAllowBind", v) }),
   netDenyBind: (v) => ({ netDenyBind: bindSpecs("netDenyBind", v) }),
-  maxMemory: (v) => ({ maxMemory: parseByteSize("maxMemory", v) }),
+  maxMemory: (v) => ({ maxMemory: parseMaxMemory("maxMemory", v) }),
   maxProcesses: (v) => ({ maxProcesses: checkMaxProcesses("maxProcesses", v), maxProcessesExplicit: true }),
   maxOpenFiles: (v) => ({ maxOpenFiles: checkMaxOpenFiles("maxOpenFiles", v) }),
   maxCpu: (v) => ({ maxCpu: checkMaxCpu("maxCpu", v) }),

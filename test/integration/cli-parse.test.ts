@@ -20,7 +20,7 @@ test("every policy flag maps to its field, and the result validates", () => {
     "--chroot", "/srv/root", "--fs-mount", "/data:/srv/data", "--fs-mount", "/cache:/srv/cache",
     "--clean-env", "--env", "A=1", "--env", "B=2=3", "--env", "A=4", "--user", "1000:100", "--gpu", "0,1", "--gpu", "3",
     "--extra-deny-syscall", "ptrace,io_uring", "--extra-allow-syscall", "sysv_ipc",
-    "--allow-degraded", "scopes,ioctl-dev", "--disable", "fs-refer",
+    "--allow-degraded", "scopes,ioctl-dev", "--disable", "fs-truncate",
     "--", "prog", "arg",
   ]);
   assert.deepEqual(o.policy, {
@@ -57,7 +57,7 @@ test("every policy flag maps to its field, and the result validates", () => {
     gpuDevices: [0, 1, 3],
     extraDenySyscalls: ["ptrace", "io_uring"],
     extraAllowSyscalls: ["sysv_ipc"],
-    protection: { allowDegraded: ["scopes", "ioctl-dev"], disable: ["fs-refer"] },
+    protection: { allowDegraded: ["scopes", "ioctl-dev"], disable: ["fs-truncate"] },
   });
   assert.deepEqual(o.cmd, ["prog", "arg"]);
   const fields = validatePolicy(o.policy); // the library accepts every value as the CLI shaped it

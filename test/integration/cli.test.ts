@@ -263,6 +263,15 @@ test("library checks of nested fields name the flag and the part", async () => {
   await usageError(["run", "--extra-deny-syscall", "ptrace,nosuchcall", "--", "true"], /^sandlock: --extra-deny-syscall: unknown syscall or group "nosuchcall"/);
 });
 
+test("caps too small to start, names with control characters and disabling fs-refer are refused", async () => {
+  for (const m of ["0", "1", "4K"]) {
+    await usageError(["run", "-m", m, "--", "true"], new RegExp(`^sandlock: --max-memory: "${m}" is below the minimum of 1M: programs cannot start under a smaller cap`));
+  }
+  await usageError(["run", "-m", "64", "--", "true"], /\(did you mean 64M\?\)/);
+  await usageError(["run", "--name", "a\nb", "--", "true"], /^sandlock: --name: "a\\nb" contains U\+000A at position 1 \(control characters and whitespace/);
+  await usageError(["run", "--disable", "fs-refer", "--", "true"], /^sandlock: --disable: "fs-refer" cannot be disabled: without it Landlock refuses every cross-directory rename/);
+});
+
 test("no command, or -e together with a command: usage errors", async () => {
   const none = await usageError(["run", ...RO], /^sandlock run: no command: /);
   assert.match(none.stderr, /sandlock run --help/);

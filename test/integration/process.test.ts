@@ -28,6 +28,14 @@ securityCase("maxOpenFiles sets RLIMIT_NOFILE", { policy: { ...base, maxOpenFile
   assert.equal(answer(o), "77 77"),
 );
 
+// The limit is applied right before exec: the setup's own descriptors (Landlock ruleset,
+// rule paths, the seccomp listener) do not count against it.
+for (const n of [1, 3]) {
+  securityCase(`maxOpenFiles ${n} still lets a static program start`, { policy: { ...base, maxOpenFiles: n }, cmd: probe("rlimit", "nofile") }, (o) =>
+    assert.equal(answer(o), `${n} ${n}`),
+  );
+}
+
 securityCase("noCoredump sets RLIMIT_CORE to 0", { policy: { ...base, noCoredump: true }, cmd: probe("rlimit", "core") }, (o) =>
   assert.equal(answer(o), "0 0"),
 );

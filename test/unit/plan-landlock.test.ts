@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfinementError, PolicyError } from "../../src/errors.js";
 import { PROTECTIONS, Policy, type PolicyInput, type Protection } from "../../src/policy/index.js";
+import { hardOpenFiles } from "../../src/kernel/probe.js";
 import { computeFeatures, reconcileProtections, type HostFacts } from "../../src/plan/features.js";
 import { FS, NET, SCOPE, handledFsRights, landlockNeeded, planLandlock, type ActiveSet } from "../../src/plan/landlock.js";
 
@@ -278,4 +279,22 @@ test("features carry the grants, the seccomp spec and the rlimits of the policy"
   assert.equal(f.seccomp.allowUdp, false);
   assert.equal(f.seccomp.allowPing, false);
   assert.deepEqual(f.rlimits.map((r) => [r.name, r.cur, r.max]), [["RLIMIT_NOFILE", 64n, 64n], ["RLIMIT_CORE", 0n, 0n]]);
+  assert.deepEqual(f.adjustments, []);
+});
+
+test("maxOpenFiles above the caller's hard limit is applied at the hard limit and reported", () => {
+  const f = computeFeatures(new Policy({ maxOpenFiles: 5000 }), { ...host(7), openFilesHardLimit: 4096n });
+  assert.deepEqual(f.rlimits.map((r) => [r.name, r.cur, r.max]), [["RLIMIT_NOFILE", 4096n, 4096n]]);
+  assert.deepEqual(f.adjustments, [{ field: "maxOpenFiles", requested: 5000, applied: 4096, reason: "above this process's hard RLIMIT_NOFILE (4096)" }]);
+  const within = computeFeatures(new Policy({ maxOpenFiles: 4096 }), { ...host(7), openFilesHardLimit: 4096n });
+  assert.deepEqual(within.rlimits.map((r) => r.cur), [4096n]);
+  assert.deepEqual(within.adjustments, []);
+});
+
+test("the hard RLIMIT_NOFILE is read from /proc/self/limits", () => {
+  const text = "Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 524288               files\n";
+  assert.equal(hardOpenFiles(text), 524288n);
+  assert.equal(hardOpenFiles(text.replace("524288", "unlimited")), null);
+  assert.equal(hardOpenFiles("garbage"), null);
+  assert.equal(typeof hardOpenFiles(), "bigint");
 });

@@ -25,6 +25,7 @@ function cases(group: string, list: readonly Case[]): void {
 }
 
 const REL = "is a relative path (an absolute path is needed)";
+const MIN = "is below the minimum of 1M: programs cannot start under a smaller cap";
 
 cases("shape", [
   ["not an object", "fsReadable", "policy", `policy: "fsReadable" is not an object of policy fields`],
@@ -98,6 +99,11 @@ cases("network", [
 
 cases("limits", [
   ["maxMemory garbage", { maxMemory: "12X" }, "maxMemory", `maxMemory: "12X" is not a byte size (use an integer with an optional K, M or G suffix)`],
+  ["maxMemory 0", { maxMemory: 0 }, "maxMemory", `maxMemory: 0 ${MIN}`],
+  ["maxMemory 1 (a number: bytes)", { maxMemory: 1 }, "maxMemory", `maxMemory: 1 ${MIN} (did you mean 1M?)`],
+  ["maxMemory \"64\" (no unit)", { maxMemory: "64" }, "maxMemory", `maxMemory: "64" ${MIN} (did you mean 64M?)`],
+  ["maxMemory 4K", { maxMemory: "4K" }, "maxMemory", `maxMemory: "4K" ${MIN}`],
+  ["maxMemory one byte short of 1M", { maxMemory: "1048575" }, "maxMemory", `maxMemory: "1048575" ${MIN} (did you mean 1048575M?)`],
   ["maxDisk negative", { workdir: "/w", maxDisk: -1 }, "maxDisk", `maxDisk: -1 is negative (a byte size is 0 or more)`],
   ["maxProcesses 0", { maxProcesses: 0 }, "maxProcesses", `maxProcesses: 0 is outside 1..4194304 (the kernel's pid limit)`],
   ["maxProcesses huge", { maxProcesses: 5_000_000 }, "maxProcesses", `maxProcesses: 5000000 is outside 1..4194304 (the kernel's pid limit)`],
@@ -165,6 +171,12 @@ cases("name", [
   ["NUL", { name: "a\0b" }, "name", `name: "a\\u0000b" contains a NUL byte`],
   ["dot", { name: "." }, "name", `name: "." is reserved ("." and ".." name directories)`],
   ["dot dot", { name: ".." }, "name", `name: ".." is reserved ("." and ".." name directories)`],
+  ["newline", { name: "box\nroot" }, "name", `name: "box\\nroot" contains U+000A at position 3 (control characters and whitespace are not allowed in a name)`],
+  ["escape sequence", { name: "a\u001b[2J" }, "name", `name: "a\\u001b[2J" contains U+001B at position 1 (control characters and whitespace are not allowed in a name)`],
+  ["DEL", { name: "a\u007f" }, "name", `name: "a\u007f" contains U+007F at position 1 (control characters and whitespace are not allowed in a name)`],
+  ["C1 control", { name: "a\u0085b" }, "name", `name: "a\u0085b" contains U+0085 at position 1 (control characters and whitespace are not allowed in a name)`],
+  ["space", { name: "my box" }, "name", `name: "my box" contains U+0020 at position 2 (control characters and whitespace are not allowed in a name)`],
+  ["line separator", { name: "a\u2028b" }, "name", `name: "a\u2028b" contains U+2028 at position 1 (control characters and whitespace are not allowed in a name)`],
   ["65 bytes", { name: "x".repeat(65) }, "name", `name: "${"x".repeat(65)}" is 65 bytes long in UTF-8 (at most 64)`],
   ["33 characters but 66 bytes", { name: "é".repeat(33) }, "name", `name: "${"é".repeat(33)}" is 66 bytes long in UTF-8 (at most 64)`],
 ]);
@@ -219,6 +231,9 @@ cases("protection", [
   ["unknown protection, no suggestion", { protection: { allowDegraded: ["landlock"] } }, "protection.allowDegraded",
     `protection.allowDegraded: "landlock" is not a protection ${VALID}`],
   ["non-string protection", { protection: { allowDegraded: [4] } }, "protection.allowDegraded", `protection.allowDegraded: 4 is not a protection ${VALID}`],
+  ["disable fs-refer", { protection: { disable: ["fs-refer"] } }, "protection.disable",
+    `protection.disable: "fs-refer" cannot be disabled: without it Landlock refuses every cross-directory rename and link (EXDEV), ` +
+      `and with it renames are already allowed wherever writes are (disable "fs" to drop every filesystem rule)`],
   ["in both lists", { protection: { allowDegraded: ["fs", "scopes"], disable: ["scopes"] } }, "protection.disable",
     `protection.disable: "scopes" is also in protection.allowDegraded (a protection is either degradable or disabled)`],
 ]);
@@ -301,4 +316,15 @@ test("randomSeed forms", () => {
   assert.equal(validatePolicy({ randomSeed: 0n }).randomSeed, 0n);
   assert.equal(validatePolicy({ randomSeed: "007" }).randomSeed, 7n);
   assert.equal(validatePolicy({ randomSeed: (1n << 64n) - 1n }).randomSeed, (1n << 64n) - 1n);
+});
+
+test("the smallest accepted maxMemory is 1M, and names that are plain words pass", () => {
+  assert.equal(new Policy({ maxMemory: "1M" }).maxMemory, 1n << 20n);
+  assert.equal(new Policy({ maxMemory: 1048576 }).maxMemory, 1n << 20n);
+  assert.equal(new Policy({ name: "build-42.ci_job" }).name, "build-42.ci_job");
+  assert.equal(new Policy({ name: "café" }).name, "café");
+});
+
+test("fs-refer can be disabled together with fs (no filesystem rule at all)", () => {
+  assert.deepEqual(new Policy({ protection: { disable: ["fs", "fs-refer"] } }).protection.disable, ["fs", "fs-refer"]);
 });

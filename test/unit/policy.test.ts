@@ -25,7 +25,7 @@ const FULL: PolicyInput = {
   cwd: "/tmp/work",
   cleanEnv: true,
   env: { PATH: "/usr/bin", LANG: "C.UTF-8" },
-  protection: { allowDegraded: ["scopes", "ioctl-dev"], disable: ["fs-refer"] },
+  protection: { allowDegraded: ["scopes", "ioctl-dev"], disable: ["fs-truncate"] },
 };
 
 function buildFull(): Policy {
@@ -51,7 +51,7 @@ function buildFull(): Policy {
     .env({ LANG: "C.UTF-8" })
     .allowDegraded("scopes")
     .allowDegraded("ioctl-dev")
-    .disable("fs-refer")
+    .disable("fs-truncate")
     .build();
 }
 
@@ -80,7 +80,7 @@ test("object form exposes normalised fields", () => {
   assert.equal(p.maxOpenFiles, 256);
   assert.deepEqual(p.cpuCores, [1, 0]);
   assert.deepEqual(p.env, { PATH: "/usr/bin", LANG: "C.UTF-8" });
-  assert.deepEqual(p.protection, { allowDegraded: ["scopes", "ioctl-dev"], disable: ["fs-refer"] });
+  assert.deepEqual(p.protection, { allowDegraded: ["scopes", "ioctl-dev"], disable: ["fs-truncate"] });
 });
 
 test("builder and object forms give equal policies", () => {
@@ -181,7 +181,7 @@ test("JSON round trip of every supported field", () => {
     cwd: "/tmp/work",
     cleanEnv: true,
     env: { PATH: "/usr/bin", LANG: "C.UTF-8" },
-    protection: { allowDegraded: ["scopes", "ioctl-dev"], disable: ["fs-refer"] },
+    protection: { allowDegraded: ["scopes", "ioctl-dev"], disable: ["fs-truncate"] },
   });
   const text = JSON.stringify(p);
   const back = Policy.fromJSON(text);

@@ -200,7 +200,7 @@ test("the payloads have the layouts the launcher reads", () => {
   };
   assert.equal(one(Step.PDEATHSIG).readUInt32LE(0), 9, "SIGKILL");
   const rl = d.steps.filter((s) => s.op === Step.RLIMIT).map((s) => [s.payload.length, s.payload.readUInt32LE(0), s.payload.readUInt32LE(4), s.payload.readBigUInt64LE(8), s.payload.readBigUInt64LE(16)]);
-  assert.deepEqual(rl, [[24, 7, 0, 128n, 128n], [24, 4, 0, 0n, 0n]]);
+  assert.deepEqual(rl, [[24, 4, 0, 0n, 0n], [24, 7, 0, 128n, 128n]]);
   const aff = one(Step.AFFINITY);
   assert.ok(aff.length >= 8 && aff.length % 8 === 0);
   assert.equal(aff[0], 0b10, "CPU 1 only");
@@ -240,9 +240,14 @@ test("makePlan orders the steps safely", () => {
       const where = JSON.stringify({ input, ownProcessGroup });
       assert.equal(ops[0], Step.PDEATHSIG, where);
       assert.equal(ops[ops.length - 1], Step.EXEC, where);
-      // The seccomp filter comes last; with a supervisor, only the listener's hand-over follows it.
-      assert.equal(ops[ops.length - 2], Step.LISTENER, where);
-      assert.equal(ops[ops.length - 3], Step.SECCOMP, where);
+      // The seccomp filter comes last; with a supervisor, only the listener's hand-over and
+      // the descriptor limit (which needs no descriptor after it) follow it.
+      const tail = ops.slice(at(Step.SECCOMP) + 1, -1);
+      assert.equal(tail[0], Step.LISTENER, where);
+      assert.ok(tail.slice(1).every((o) => o === Step.RLIMIT), where);
+      const nofile = plan(input, { ownProcessGroup }, host).steps.filter((s) => s.op === Step.RLIMIT && s.payload.readUInt32LE(0) === 7);
+      assert.equal(nofile.length, input.maxOpenFiles === undefined ? 0 : 1, where);
+      if (nofile.length > 0) assert.ok(last(Step.RLIMIT) > at(Step.LISTENER), "RLIMIT_NOFILE after the hand-over");
       assert.equal(ops.filter((o) => o === Step.EXEC).length, 1);
       assert.equal(ops.filter((o) => o === Step.SECCOMP).length, 1);
       assert.equal(ops.includes(Step.SETPGID), ownProcessGroup, where);
@@ -251,7 +256,7 @@ test("makePlan orders the steps safely", () => {
       assert.ok(at(Step.CHDIR) >= 0 && at(Step.CHDIR) < at(Step.NO_NEW_PRIVS), where);
       assert.ok(at(Step.CLOSE_FDS) >= 0 && at(Step.CLOSE_FDS) < at(Step.SECCOMP), where);
       assert.ok(!ops.includes(Step.DUMPABLE), "the sandbox stays dumpable");
-      for (const op of [Step.RLIMIT, Step.AFFINITY, Step.PERSONALITY, Step.THP_DISABLE]) {
+      for (const op of [Step.AFFINITY, Step.PERSONALITY, Step.THP_DISABLE]) {
         if (ops.includes(op)) assert.ok(last(op) < at(Step.NO_NEW_PRIVS), `${op} before NO_NEW_PRIVS`);
       }
       if (!ops.includes(Step.LANDLOCK_CREATE)) {
@@ -276,9 +281,9 @@ test("the full plan has exactly the expected steps", () => {
   const ops = plan().steps.map((s) => s.op);
   const S = Step;
   assert.deepEqual(ops, [
-    S.PDEATHSIG, S.SETPGID, S.RLIMIT, S.RLIMIT, S.AFFINITY, S.PERSONALITY, S.THP_DISABLE, S.CHDIR, S.CLOSE_FDS, S.NO_NEW_PRIVS,
+    S.PDEATHSIG, S.SETPGID, S.RLIMIT, S.AFFINITY, S.PERSONALITY, S.THP_DISABLE, S.CHDIR, S.CLOSE_FDS, S.NO_NEW_PRIVS,
     S.LANDLOCK_CREATE, S.LANDLOCK_PATH, S.LANDLOCK_PATH, S.LANDLOCK_PATH, S.LANDLOCK_PORT, S.LANDLOCK_PORT, S.LANDLOCK_RESTRICT,
-    S.SECCOMP, S.LISTENER, S.EXEC,
+    S.SECCOMP, S.LISTENER, S.RLIMIT, S.EXEC,
   ]);
   const minimal = plan({}, { ownProcessGroup: false }).steps.map((s) => s.op);
   assert.deepEqual(minimal, [S.PDEATHSIG, S.CHDIR, S.CLOSE_FDS, S.NO_NEW_PRIVS, S.LANDLOCK_CREATE, S.LANDLOCK_RESTRICT, S.SECCOMP, S.LISTENER, S.EXEC]);
