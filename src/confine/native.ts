@@ -57,6 +57,8 @@ export interface NativeAddon {
   /** /proc and identity supervision (native/procfs.c): each returns >= 0 or -errno unless noted. */
   getdents(fd: number, out: Buffer, legacy: 0 | 1): number;
   openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  /** openat2 with this thread's effective capabilities lowered to capEff for the call. */
+  openat2As(dirfd: number, path: string, flags: number, mode: number, resolve: number, capEff: bigint): number;
   /** The host's struct utsname, 390 bytes (throws on failure). */
   uname(): Buffer;
   schedGetaffinity(tid: number, len: number): number;

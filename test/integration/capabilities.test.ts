@@ -116,3 +116,19 @@ securityCase(
   (o) => assert.deepEqual(lines(o), ["EPERM", "EPERM", "ok"]),
 );
 
+
+// The supervisor opens the sandbox's own /proc files for it (Landlock grants no process
+// directory): it must do so with the caller's capabilities, not its own.
+test("positive control: bare root reads frame numbers and its kernel stack", { skip: isRoot ? false : "tests are not running as root" }, () => {
+  assert.equal(bare("root", "pagemap-pfn").trim(), "pfn-shown");
+  assert.equal(bare("root", "read", "/proc/self/stack").trim(), "ok");
+});
+
+securityCase(
+  "its own /proc files open with its own capabilities: maps yes, frame numbers and kernel stack no",
+  {
+    policy: { fsReadable: ["${PROBE}", "/proc", ...SYSTEM_RO] },
+    cmd: ["/bin/sh", "-c", `${"${PROBE}"} read /proc/self/maps; ${"${PROBE}"} pagemap-pfn; ${"${PROBE}"} read /proc/self/stack`],
+  },
+  (o) => assert.deepEqual(lines(o), ["ok", "pfn-hidden", "EACCES"]),
+);
