@@ -64,6 +64,8 @@ export interface NativeAddon {
   schedGetaffinity(tid: number, len: number): number;
   /** A sealed, close-on-exec memfd holding data, its offset at 0 (throws on failure). */
   memfdReadonly(name: string, data: Buffer): number;
+  /** Memory supervision (native/files.c): 0 or -errno. */
+  fallocate(fd: number, mode: number, offset: bigint, len: bigint): number;
 }
 
 /** The package root: dist/src/confine -> ../../.. */
