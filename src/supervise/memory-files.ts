@@ -221,12 +221,13 @@ export class MemoryFiles {
   }
 
   /**
-   * One look at the sandbox's processes (process id -> accounting unit). The growth of
+   * One look at the sandbox's processes (process id -> accounting unit and RssShmem
+   * bytes). The growth of
    * the memory-backed mounts under writable grants is charged to unit 0: statfs cannot
    * say who wrote, so whatever the host adds there while the sandbox runs counts too (the
    * baseline is the lowest use seen, so a host deleting files gives the sandbox no room).
    */
-  measure(procs: ReadonlyMap<number, number>): FileCharges {
+  measure(procs: ReadonlyMap<number, { unit: number; shmem: number }>): FileCharges {
     const files = new Map<number, number>();
     const mappedFilePages = new Map<number, number>();
     const charged = new Map<number, Set<string>>();
@@ -245,9 +246,10 @@ export class MemoryFiles {
       g.low = Math.min(g.low, used);
       if (used > g.low) files.set(0, (files.get(0) ?? 0) + used - g.low);
     }
-    for (const [pid, unit] of procs) {
+    for (const [pid, { unit, shmem }] of procs) {
       if (this.memfds) this.scanFds(pid, unit, grantDevs, charge);
-      this.scanMaps(pid, unit, grantDevs, charge, mappedFilePages, charged);
+      // Without memfds, mappings matter only for pages charged twice, which needs some.
+      if (this.memfds || shmem > 0) this.scanMaps(pid, unit, shmem > 0, grantDevs, charge, mappedFilePages, charged);
     }
     return { files, mappedFilePages };
   }
@@ -281,9 +283,10 @@ export class MemoryFiles {
 
   /** Mappings of memory-backed files: their resident file pages leave the process's
    * RssShmem figure (they are charged as the file), and a file held only by a mapping is
-   * charged by its size (map_files, or the last size seen), at least what is resident. */
+   * charged by its size (map_files, or the last size seen), at least what is resident.
+   * smaps (which walks page tables) is read only when some shmem page is resident. */
   private scanMaps(
-    pid: number, unit: number, grantDevs: ReadonlySet<string>, charge: (unit: number, key: string, bytes: number) => void,
+    pid: number, unit: number, resident: boolean, grantDevs: ReadonlySet<string>, charge: (unit: number, key: string, bytes: number) => void,
     mappedFilePages: Map<number, number>, charged: Map<number, Set<string>>,
   ): void {
     let maps: string;
@@ -294,11 +297,11 @@ export class MemoryFiles {
     }
     const hits = memoryMappings(maps);
     if (hits.length === 0) return;
-    const pages = filePagesOf(pid, new Set(hits.map((h) => h.range)));
+    const pages = resident ? filePagesOf(pid, new Set(hits.map((h) => h.range))) : new Map<string, number>();
     const unknown = new Map<string, number>(); // inode -> resident bytes, size unknown
     for (const h of hits) {
-      const resident = pages.get(h.range) ?? 0;
-      if (h.kind === "shmem") mappedFilePages.set(pid, (mappedFilePages.get(pid) ?? 0) + resident);
+      const inMapping = pages.get(h.range) ?? 0;
+      if (h.kind === "shmem") mappedFilePages.set(pid, (mappedFilePages.get(pid) ?? 0) + inMapping);
       if (grantDevs.has(h.dev)) continue;
       const key = `${h.dev}:${h.ino}`;
       if (charged.get(unit)?.has(key)) continue;
@@ -313,9 +316,9 @@ export class MemoryFiles {
         this.lastSize.set(key, size);
         charge(unit, key, size);
       } else {
-        unknown.set(key, (unknown.get(key) ?? 0) + resident);
+        unknown.set(key, (unknown.get(key) ?? 0) + inMapping);
       }
     }
-    for (const [key, resident] of unknown) charge(unit, key, Math.max(this.lastSize.get(key) ?? 0, resident));
+    for (const [key, inMappings] of unknown) charge(unit, key, Math.max(this.lastSize.get(key) ?? 0, inMappings));
   }
 }

@@ -145,20 +145,20 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
   const refreshAll = (): void => {
     charged.clear();
     units.clear();
-    const shmem = new Map<number, number>();
+    const procs = new Map<number, { unit: number; shmem: number }>();
     // One /proc pass per period serves every sandbox of this process.
     for (const [tgid, c] of sandboxCharges(ctx.launcherPid, ctx.forkParent(), WATCH_MS / 2)) {
       charged.set(tgid, c.bytes);
       units.set(tgid, c.unit);
-      shmem.set(tgid, c.shmem);
+      procs.set(tgid, { unit: c.unit, shmem: c.shmem });
     }
     if (!files.watching) return;
-    const look = files.measure(units);
+    const look = files.measure(procs);
     // Pages of memory-backed files a process maps are in its RssShmem and in the file's
     // blocks: charged once, as the file.
     for (const [tgid, pages] of look.mappedFilePages) {
       const b = charged.get(tgid);
-      if (b !== undefined) charged.set(tgid, b - Math.min(pages, shmem.get(tgid) ?? 0));
+      if (b !== undefined) charged.set(tgid, b - Math.min(pages, procs.get(tgid)?.shmem ?? 0));
     }
     inFiles = look.files;
     fileCharges.set(ctx.launcherPid, inFiles);
