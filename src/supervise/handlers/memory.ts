@@ -18,6 +18,7 @@ import type { Notification } from "../notification.js";
 
 const ENOMEM = 12;
 const EINVAL = 22;
+const EINTR = 4;
 const ENOSPC = 28;
 const EFBIG = 27;
 const FALLOC_FL_PUNCH_HOLE = 0x02;
@@ -140,7 +141,12 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     return sum;
   };
 
-  const exceeded = (used: number): LimitExceeded => ({ kind: "memory", field: "maxMemory", cap, used });
+  /** Records the kill for the RunResult: only for unit 0, the sandbox itself (in a fork
+   * group, its zygote); a clone's kill is the clone's, not the group's. */
+  const exceeded = (unit: number, used: number): void => {
+    const hit: LimitExceeded = { kind: "memory", field: "maxMemory", cap, used };
+    if (unit === 0) ctx.limitExceeded(hit);
+  };
 
   const refreshAll = (): void => {
     charged.clear();
@@ -169,9 +175,10 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     const me = chargeOf(n.pid);
     if (me === null) return CONTINUE; // the caller is gone; nothing to charge
     charged.set(me.tgid, me.bytes);
-    const used = total(unitOf(me.tgid)) + growth;
+    const unit = unitOf(me.tgid);
+    const used = total(unit) + growth;
     if (used <= cap) return CONTINUE;
-    ctx.limitExceeded(exceeded(used));
+    exceeded(unit, used);
     return { kind: "kill", errno: ENOMEM };
   };
 
@@ -182,7 +189,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     for (const [unit, bytes] of inFiles) sums.set(unit, (sums.get(unit) ?? 0) + bytes);
     for (const [unit, sum] of sums) {
       if (sum <= cap) continue;
-      ctx.limitExceeded(exceeded(sum));
+      exceeded(unit, sum);
       if ((inFiles.get(unit) ?? 0) > 0) {
         // Memory in files outlives the process that wrote it (another one may hold the
         // memfd, a tmpfs file stays): the whole unit goes.
@@ -212,6 +219,9 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     const dup = callerFd(n, n.argI32(0));
     if (dup < 0) return deny(-dup);
     try {
+      // The caller still waits in this call, so the thread id was not reused: the
+      // duplicate is of its descriptor, not of another process's.
+      if (!ctx.memory.stillValid(n)) return deny(EINTR);
       const mode = n.argU32(1);
       const offset = BigInt.asIntN(64, n.arg(2));
       const len = BigInt.asIntN(64, n.arg(3));
