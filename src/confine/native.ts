@@ -66,6 +66,10 @@ export interface NativeAddon {
   memfdReadonly(name: string, data: Buffer): number;
   /** Memory supervision (native/files.c): 0 or -errno. */
   fallocate(fd: number, mode: number, offset: bigint, len: bigint): number;
+  /** [read-write file for the caller, read-only probe] or -errno (see files.c). */
+  memfdCreate(name: Buffer, flags: number): [file: number, probe: number] | number;
+  /** 1: no open file of the inode but fd; 0: another exists; or -errno (see files.c). */
+  leaseFree(fd: number): number;
 }
 
 /** The package root: dist/src/confine -> ../../.. */

@@ -123,7 +123,7 @@ export function notifiedSyscalls(s: Supervision): string[] {
   // socket never reaches the supervisor.
   if (s.net !== undefined) out.push("connect", "sendto", "sendmsg", "sendmmsg");
   if (s.net?.hostsFile !== undefined) out.push(...["open", "openat", "openat2", "creat"].filter((x) => !out.includes(x)));
-  if (s.maxMemory !== undefined) out.push("mmap", "mremap", "brk", "memfd_create", "fallocate");
+  if (s.maxMemory !== undefined) out.push("mmap", "mremap", "brk", "memfd_create", "memfd_secret", "fallocate");
   if (s.view !== undefined) out.push(...viewSyscalls(s.view).filter((x) => !out.includes(x)));
   return out;
 }

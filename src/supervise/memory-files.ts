@@ -2,7 +2,7 @@
 // tmpfs/hugetlbfs files reachable through its processes' descriptors and mappings, and
 // what the memory-backed mounts beneath its writable grants grew by since it started.
 
-import { closeSync, readdirSync, readFileSync, realpathSync, statfsSync, statSync } from "node:fs";
+import { closeSync, fstatSync, readdirSync, readFileSync, realpathSync, statfsSync, statSync } from "node:fs";
 import { native } from "../confine/native.js";
 
 const TMPFS_MAGIC = 0x01021994; // tmpfs, devtmpfs and the kernel's memfd mount
@@ -172,11 +172,23 @@ function filePagesOf(pid: number, ranges: ReadonlySet<string>): Map<string, numb
   return out;
 }
 
+/** A memfd the sandbox created (the supervisor made it: see the memfd_create handler). */
+interface HeldMemfd {
+  /** The supervisor's read-only probe file of it. */
+  fd: number;
+  unit: number;
+}
+
 export class MemoryFiles {
   private memfds = false;
   private readonly grants: GrantMount[];
-  /** Last size seen per inode ("major:minor:ino"), for mappings whose file cannot be
-   * stat'ed (map_files needs CAP_SYS_ADMIN) once its descriptors are closed. */
+  /** Every memfd the sandbox created and may still hold, by inode: charged wherever the
+   * sandbox keeps it (descriptor, mapping, or a unix socket's queue, where no scan of
+   * /proc sees it), until no open file of it is left but the probe. */
+  private readonly held = new Map<string, HeldMemfd>();
+  /** Last size seen per inode ("major:minor:ino"), for mappings of a file the sandbox did
+   * not create (one passed in) that cannot be stat'ed (map_files needs CAP_SYS_ADMIN)
+   * once its descriptors are closed. */
   private readonly lastSize = new Map<string, number>();
 
   /** `writable`: the writable grants' paths. */
@@ -199,9 +211,22 @@ export class MemoryFiles {
     }
   }
 
-  /** The sandbox created a memfd: from now on its descriptors are looked at. */
-  sawMemfd(): void {
+  /** A memfd the supervisor made for the sandbox: `probe` is its read-only file, kept
+   * (and closed) here. From now on the sandbox's descriptors are looked at too. */
+  adopt(probe: number, unit: number): void {
     this.memfds = true;
+    try {
+      const st = fstatSync(probe, { bigint: true });
+      this.held.set(`${devKey(st.dev)}:${st.ino}`, { fd: probe, unit });
+    } catch {
+      closeSync(probe);
+    }
+  }
+
+  /** Closes the probes (the supervisor ends). */
+  close(): void {
+    for (const h of this.held.values()) closeSync(h.fd);
+    this.held.clear();
   }
 
   /** Whether there is anything to look at (else measure() is never needed). */
@@ -246,17 +271,46 @@ export class MemoryFiles {
       g.low = Math.min(g.low, used);
       if (used > g.low) files.set(0, (files.get(0) ?? 0) + used - g.low);
     }
+    const visible = new Set<string>();
     for (const [pid, { unit, shmem }] of procs) {
-      if (this.memfds) this.scanFds(pid, unit, grantDevs, charge);
+      if (this.memfds) this.scanFds(pid, unit, grantDevs, charge, visible);
       // Without memfds, mappings matter only for pages charged twice, which needs some.
-      if (this.memfds || shmem > 0) this.scanMaps(pid, unit, shmem > 0, grantDevs, charge, mappedFilePages, charged);
+      if (this.memfds || shmem > 0) this.scanMaps(pid, unit, shmem > 0, grantDevs, charge, mappedFilePages, charged, visible);
     }
+    this.chargeHeld(charge, visible);
     return { files, mappedFilePages };
+  }
+
+  /**
+   * The sandbox's memfds by their probe: charged by their allocated blocks while any
+   * open file of them but the probe exists (leaseFree: the inode's reader and writer
+   * counts, which every descriptor, mapping and queued SCM_RIGHTS message keeps up) or a
+   * descriptor of the sandbox still shows it (an O_PATH file counts in neither). Then
+   * the probe goes, and with it the supervisor's hold on the memory. Where leases are
+   * off (fs.leases-enable 0) only what /proc shows keeps a memfd charged.
+   */
+  private chargeHeld(charge: (unit: number, key: string, bytes: number) => void, visible: ReadonlySet<string>): void {
+    const nat = native();
+    for (const [key, h] of this.held) {
+      const free = nat.leaseFree(h.fd);
+      if (free !== 0 && !visible.has(key)) {
+        closeSync(h.fd);
+        this.held.delete(key);
+        continue;
+      }
+      try {
+        const bytes = Number(fstatSync(h.fd, { bigint: true }).blocks) * 512;
+        this.lastSize.set(key, bytes);
+        charge(h.unit, key, bytes);
+      } catch {
+        // the probe is ours: cannot fail
+      }
+    }
   }
 
   /** Every descriptor of pid that is a memory-backed file off the grant mounts: charged
    * by its allocated blocks, once per inode and unit. */
-  private scanFds(pid: number, unit: number, grantDevs: ReadonlySet<string>, charge: (unit: number, key: string, bytes: number) => void): void {
+  private scanFds(pid: number, unit: number, grantDevs: ReadonlySet<string>, charge: (unit: number, key: string, bytes: number) => void, visible: Set<string>): void {
     let names: string[];
     try {
       names = readdirSync(`/proc/${pid}/fd`);
@@ -276,6 +330,7 @@ export class MemoryFiles {
       if (grantDevs.has(dev) || kindAt(dev, path) === null) continue;
       const key = `${dev}:${st.ino}`;
       const bytes = Number(st.blocks) * 512;
+      visible.add(key);
       this.lastSize.set(key, bytes);
       charge(unit, key, bytes);
     }
@@ -287,7 +342,7 @@ export class MemoryFiles {
    * smaps (which walks page tables) is read only when some shmem page is resident. */
   private scanMaps(
     pid: number, unit: number, resident: boolean, grantDevs: ReadonlySet<string>, charge: (unit: number, key: string, bytes: number) => void,
-    mappedFilePages: Map<number, number>, charged: Map<number, Set<string>>,
+    mappedFilePages: Map<number, number>, charged: Map<number, Set<string>>, visible: Set<string>,
   ): void {
     let maps: string;
     try {
@@ -304,7 +359,8 @@ export class MemoryFiles {
       if (h.kind === "shmem") mappedFilePages.set(pid, (mappedFilePages.get(pid) ?? 0) + inMapping);
       if (grantDevs.has(h.dev)) continue;
       const key = `${h.dev}:${h.ino}`;
-      if (charged.get(unit)?.has(key)) continue;
+      visible.add(key);
+      if (charged.get(unit)?.has(key) || this.held.has(key)) continue; // a held memfd: its probe measures it
       let size: number | undefined;
       try {
         const st = statSync(`/proc/${pid}/map_files/${h.range}`, { bigint: true, throwIfNoEntry: false });

@@ -58,6 +58,40 @@ securityCase("positive control: 32 MiB of memfd pages, unmapped, are held", { po
 // would count as 64 and be killed.
 securityCase("positive control: 32 MiB of memfd pages, still mapped, are charged once and held", { policy: CAP, cmd: probe("memfd-mmap", "32", "mapped") }, held(32));
 
+// The memfds live only in a unix socket's queue: no /proc scan sees them; the supervisor's
+// probe of each memfd it made for the sandbox does.
+securityCase(
+  "8 memfds of 32 MiB, each sent over a unix socket and closed (256 MiB held in flight), are killed",
+  { policy: CAP, cmd: probe("memfd-inflight", "32", "8"), timeout: 30_000 },
+  killedByMemory,
+);
+securityCase("positive control: one 32 MiB memfd held in flight is held", { policy: CAP, cmd: probe("memfd-inflight", "32", "1") }, held(32));
+
+securityCase(
+  "positive control: 8 memfds of 32 MiB one after the other, each closed before the next, are freed and never add up",
+  { policy: CAP, cmd: probe("memfd-churn", "32", "8"), timeout: 30_000 },
+  (o) => {
+    assert.equal(o.result?.stdout, "churned 8\n", `stderr: ${o.result?.stderr}`);
+    assert.equal(o.result?.limit, null);
+  },
+);
+
+// The supervisor makes the memfd: the program must see what memfd_create gives it.
+const PROPS = ["name /memfd:sealme (deleted)", "cloexec 1", "accmode 2", "seals 4", "grow EPERM", "plain-seal EPERM"];
+securityCase("a memfd made by the supervisor has the name, flags and sealing the program asked for", { policy: CAP, cmd: probe("memfd-props") }, (o) =>
+  assert.deepEqual(o.result?.stdout?.trim().split("\n"), PROPS),
+);
+securityCase("positive control: the same memfd without maxMemory (the kernel's own)", { policy: { fsReadable: ["${PROBE}"] }, cmd: probe("memfd-props") }, (o) =>
+  assert.deepEqual(o.result?.stdout?.trim().split("\n"), PROPS),
+);
+
+securityCase("memfd_secret (memory counted nowhere) is not offered under maxMemory", { policy: CAP, cmd: probe("memfd-secret") }, (o) =>
+  assert.equal(o.result?.stdout, "ENOSYS\n"),
+);
+securityCase("positive control: memfd_secret without maxMemory is the kernel's", { policy: { fsReadable: ["${PROBE}"] }, cmd: probe("memfd-secret") }, (o) =>
+  assert.notEqual(o.result?.stdout, "ENOSYS\n"),
+);
+
 /** Why /dev/shm cannot serve as a writable tmpfs here, or false when it can. */
 function noWritableShm(): string | false {
   try {

@@ -22,6 +22,11 @@ const EINTR = 4;
 const ENOSPC = 28;
 const EFBIG = 27;
 const FALLOC_FL_PUNCH_HOLE = 0x02;
+const EFAULT = 14;
+const ENOSYS = 38;
+const MFD_CLOEXEC = 1;
+/** memfd_create's name limit: NAME_MAX less the "memfd:" prefix. */
+const MEMFD_NAME_MAX = 249;
 const PROT_WRITE = 0x2;
 const MAP_SHARED = 0x01;
 const MAP_ANONYMOUS = 0x20;
@@ -100,6 +105,29 @@ function ownFileSizeLimit(): number | null {
   } catch {
     return null;
   }
+}
+
+/** The NUL-terminated string at addr in the caller's memory, without its NUL: EFAULT
+ * when unreadable, EINVAL when longer than max (as the kernel answers), read page by page
+ * so a string ending before an unmapped page is found, and only used once the caller is
+ * known to still wait in its call (so the memory was its own). */
+function cString(n: Notification, ctx: SupervisorContext, addr: number, max: number): Buffer | number {
+  const parts: Buffer[] = [];
+  let total = 0;
+  for (let at = addr; total <= max; ) {
+    const chunk = Math.min(PAGE - (at % PAGE), max + 1 - total);
+    const buf = ctx.memory.read(n, at, chunk);
+    if (buf === null) return EFAULT;
+    const nul = buf.indexOf(0);
+    if (nul >= 0) {
+      parts.push(buf.subarray(0, nul));
+      return ctx.memory.stillValid(n) ? Buffer.concat(parts) : EINTR;
+    }
+    parts.push(buf);
+    total += chunk;
+    at += chunk;
+  }
+  return EINVAL;
 }
 
 /** The caller's duplicate of its descriptor fd, or -errno (see net-socket.ts: before
@@ -261,12 +289,24 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
       if (action.kind === "continue") lastBreak.set(me.tgid, want);
       return action;
     },
-    // Only noted: from now on the watchdog looks at the sandbox's descriptors. The answer
-    // rests on the syscall number alone (the name is never read), so it continues.
-    memfd_create: () => {
-      files.sawMemfd();
-      return CONTINUE;
+    memfd_create: (n) => {
+      // Made by the supervisor, which keeps a read-only probe of every memfd the sandbox
+      // creates (memory-files.ts): the name is copied out of the caller's memory and used
+      // from that copy, so the call is never continued.
+      const name = cString(n, ctx, n.argAddr(0), MEMFD_NAME_MAX);
+      if (typeof name === "number") return deny(name);
+      const flags = n.argU32(1);
+      const made = native().memfdCreate(name, flags);
+      if (typeof made === "number") return deny(-made);
+      const [file, probe] = made;
+      const me = chargeOf(n.pid);
+      files.adopt(probe, me === null ? 0 : unitOf(me.tgid));
+      return { kind: "inject", fd: file, cloexec: (flags & MFD_CLOEXEC) !== 0, close: true };
     },
+    // Secret memory is held out of the kernel's direct map and its pages are counted
+    // nowhere a supervisor can read: under a memory cap it is not offered (ENOSYS is what
+    // a kernel without it answers). The answer rests on the syscall number alone.
+    memfd_secret: () => deny(ENOSYS),
     fallocate,
   };
   return {
@@ -274,6 +314,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     close: () => {
       clearInterval(watchdog);
       fileCharges.delete(ctx.launcherPid);
+      files.close();
     },
   };
 }
