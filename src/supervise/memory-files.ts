@@ -1,6 +1,7 @@
-// Memory a sandbox holds in memory-backed files (maxMemory, SPEC 10): memfds and other
-// tmpfs/hugetlbfs files reachable through its processes' descriptors and mappings, and
-// what the memory-backed mounts beneath its writable grants grew by since it started.
+// Memory a sandbox holds in memory-backed files (maxMemory, SPEC 10): the memfds it made
+// (each watched through a probe file of the supervisor's, wherever the sandbox keeps it),
+// other tmpfs/hugetlbfs files reachable through its descriptors and mappings, and what
+// the memory-backed mounts beneath its writable grants grew by since it started.
 
 import { closeSync, fstatSync, readdirSync, readFileSync, realpathSync, statfsSync, statSync } from "node:fs";
 import { native } from "../confine/native.js";
