@@ -299,6 +299,7 @@ test("every step is described for error messages", () => {
   const describe = (op: number): string[] => p.steps.filter((s) => s.op === op).map((s) => s.describe);
   assert.deepEqual(describe(Step.SECCOMP), ["seccomp(SET_MODE_FILTER, NEW_LISTENER)"]);
   assert.deepEqual(describe(Step.LISTENER), ["pidfd_getfd(seccomp listener)"]);
+  assert.deepEqual(describe(Step.DROP_CAPS), ["capset(drop every capability, lock securebits)"]);
   assert.deepEqual(describe(Step.EXEC), ["execve(/usr/bin/env)"]);
   assert.deepEqual(describe(Step.LANDLOCK_PORT), ["landlock_add_rule(port 443)", "landlock_add_rule(port 8080)"]);
   assert.deepEqual(p.steps.filter((s) => s.op === Step.LANDLOCK_PATH).map((s) => s.openDescribe), ["open(/usr, O_PATH)", "open(/etc/hostname, O_PATH)", `open(${TMP}, O_PATH)`]);
