@@ -69,4 +69,7 @@ void sl_fork_register(napi_env env, napi_value exports);
 /* Registers the checkpoint's ptrace calls: seize, interrupt, wait, get regset, detach (ptrace.c). */
 void sl_ptrace_register(napi_env env, napi_value exports);
 
+/* native/files.c: file calls the memory supervisor performs on its duplicates. */
+void sl_files_register(napi_env env, napi_value exports);
+
 #endif

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <sched.h>
 #include <string.h>
@@ -54,6 +55,56 @@ static napi_value sl_openat2(napi_env env, napi_callback_info info) {
     rc = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
   } while (rc < 0 && errno == EINTR);
   return sl_result(env, rc);
+}
+
+/* openat2As(dirfd, path, flags, mode, resolve, capEff: bigint) -> fd or -errno: openat2
+ * made with the calling thread's effective capabilities lowered to capEff for the
+ * duration of the call, so the file is opened (and its f_cred recorded) with no more
+ * privilege than a sandboxed caller holding capEff has. Capabilities are per thread: only
+ * Node's main thread, which is inside this call, is affected. EPERM when capEff holds a
+ * capability this thread does not have permitted (it cannot act with more). */
+static napi_value sl_openat2_as(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 6);
+  SL_ARG_INT(env, 0, dirfd);
+  char path[4096];
+  size_t plen = 0;
+  if (napi_get_value_string_utf8(env, argv[1], path, sizeof path, &plen) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 1 must be a string");
+    return NULL;
+  }
+  if (plen >= sizeof path - 1) return sl_make_int(env, -ENAMETOOLONG);
+  SL_ARG_I64(env, 2, flags);
+  SL_ARG_I64(env, 3, mode);
+  SL_ARG_I64(env, 4, resolve);
+  uint64_t want = 0;
+  bool lossless = false;
+  if (napi_get_value_bigint_uint64(env, argv[5], &want, &lossless) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 5 must be a bigint");
+    return NULL;
+  }
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct saved[2], lowered[2];
+  if (syscall(SYS_capget, &hdr, saved) < 0) return sl_make_int(env, -errno);
+  uint64_t permitted = saved[0].permitted | (uint64_t)saved[1].permitted << 32;
+  if ((want & ~permitted) != 0) return sl_make_int(env, -EPERM);
+  memcpy(lowered, saved, sizeof lowered);
+  lowered[0].effective = (uint32_t)want;
+  lowered[1].effective = (uint32_t)(want >> 32);
+  if (syscall(SYS_capset, &hdr, lowered) < 0) return sl_make_int(env, -errno);
+  struct open_how how = {.flags = (uint64_t)flags, .mode = (uint64_t)mode, .resolve = (uint64_t)resolve};
+  long rc;
+  do {
+    rc = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+  } while (rc < 0 && errno == EINTR);
+  int err = rc < 0 ? errno : 0;
+  /* Raising the effective set back within the permitted one cannot fail; if it ever did,
+   * the supervisor would go on with less privilege, never more. */
+  hdr.pid = 0;
+  if (syscall(SYS_capset, &hdr, saved) < 0) {
+    if (rc >= 0) close((int)rc);
+    return sl_make_int(env, -errno);
+  }
+  return sl_make_int(env, rc < 0 ? -err : rc);
 }
 
 /* uname() -> the host's struct utsname as a 390-byte Buffer. */
@@ -121,6 +172,7 @@ void sl_procfs_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"getdents", NULL, sl_getdents, NULL, NULL, NULL, napi_enumerable, NULL},
       {"openat2", NULL, sl_openat2, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openat2As", NULL, sl_openat2_as, NULL, NULL, NULL, napi_enumerable, NULL},
       {"uname", NULL, sl_uname, NULL, NULL, NULL, napi_enumerable, NULL},
       {"schedGetaffinity", NULL, sl_sched_getaffinity, NULL, NULL, NULL, napi_enumerable, NULL},
       {"memfdReadonly", NULL, sl_memfd_readonly, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -42,7 +42,8 @@ struct sl_step_header {
 #define SL_STEP_EXEC 15              /* u32 argc, u32 envc, path\0, argv\0..., envp\0... */
 #define SL_STEP_DUMPABLE 16          /* u32 value */
 #define SL_STEP_LISTENER 17          /* no payload: hand the seccomp listener to the launcher */
-#define SL_STEP_MAX 17
+#define SL_STEP_DROP_CAPS 18         /* u32 securebits: empty every capability set, lock securebits */
+#define SL_STEP_MAX 18
 
 /* Sub-call of a failed step, reported as op | sub << 8. */
 #define SL_SUB_MAIN 0      /* the step's own system call */

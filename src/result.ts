@@ -5,6 +5,20 @@ import type { Enforcement } from "./plan/features.js";
 
 export type RunStatus = "exited" | "signaled" | "killed" | "timeout";
 
+/**
+ * A limit of the policy that killed a process of the sandbox (a timeout is a status of
+ * its own). One shape for every limit: `kind` says which, `field` the policy field that
+ * set it, `cap` and `used` are in that field's unit.
+ */
+export interface LimitExceeded {
+  /** "memory": maxMemory (bytes). "cpu": maxCpu (percent of one core). */
+  readonly kind: "memory" | "cpu";
+  readonly field: "maxMemory" | "maxCpu";
+  readonly cap: number;
+  /** What the supervisor measured when it acted, when it measured anything. */
+  readonly used?: number;
+}
+
 export interface RunResultFields {
   status: RunStatus;
   exitCode: number | null;
@@ -14,6 +28,8 @@ export interface RunResultFields {
   durationMs: number;
   enforcement: Enforcement;
   pid: number | undefined;
+  /** The limit that killed a process of the sandbox, if one did (the first one). */
+  limit?: LimitExceeded | null;
 }
 
 export class RunResult implements RunResultFields {
@@ -27,6 +43,9 @@ export class RunResult implements RunResultFields {
   readonly durationMs: number;
   readonly enforcement: Enforcement;
   readonly pid: number | undefined;
+  /** The limit that killed a process of the sandbox (the first one), or null. A run
+   * ended by maxMemory says so here: its status alone is "signaled" with SIGKILL. */
+  readonly limit: LimitExceeded | null;
 
   constructor(f: RunResultFields) {
     this.status = f.status;
@@ -37,6 +56,7 @@ export class RunResult implements RunResultFields {
     this.durationMs = f.durationMs;
     this.enforcement = f.enforcement;
     this.pid = f.pid;
+    this.limit = f.limit ? Object.freeze({ ...f.limit }) : null;
     Object.freeze(this);
   }
 
@@ -66,6 +86,7 @@ export class RunResult implements RunResultFields {
       durationMs: this.durationMs,
       enforcement: this.enforcement,
       pid: this.pid ?? null,
+      limit: this.limit,
     };
   }
 }

@@ -326,6 +326,7 @@ export class Sandbox {
       durationMs,
       enforcement: this.enforcement!,
       pid: launcher.rootPid,
+      limit: this.shared.limit ?? null,
     });
   }
 

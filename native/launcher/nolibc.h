@@ -38,6 +38,8 @@ typedef int pid_t;
 #define NR_chdir 80
 #define NR_getppid 110
 #define NR_setpgid 109
+#define NR_capget 125
+#define NR_capset 126
 #define NR_personality 135
 #define NR_prctl 157
 #define NR_sched_setaffinity 203
@@ -97,6 +99,10 @@ typedef int pid_t;
 #define PR_SET_NO_NEW_PRIVS 38
 #define PR_SET_CHILD_SUBREAPER 36
 #define PR_SET_THP_DISABLE 41
+#define PR_CAPBSET_DROP 24
+#define PR_SET_SECUREBITS 28
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
 #define SECCOMP_SET_MODE_FILTER 1
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #define EINTR 4
@@ -105,6 +111,7 @@ typedef int pid_t;
 #define ENOMEM 12
 #define EINVAL 22
 #define EMSGSIZE 90
+#define EPERM 1
 
 struct sl_sigaction {
   unsigned long handler;

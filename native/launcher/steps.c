@@ -101,6 +101,65 @@ static long hand_over_listener(struct exec_state *es) {
   return answer == 0 ? 0 : -answer; /* the launcher's errno from pidfd_getfd */
 }
 
+/* capget/capset, version 3: two 32-bit words per set. */
+struct sl_cap_header {
+  uint32_t version;
+  int32_t pid;
+};
+struct sl_cap_data {
+  uint32_t effective;
+  uint32_t permitted;
+  uint32_t inheritable;
+};
+#define SL_CAP_VERSION_3 0x20080522u
+#define SL_CAP_SETPCAP 8
+#define SL_CAP_MAX 64 /* PR_CAPBSET_DROP answers EINVAL past the kernel's last capability */
+
+/* Leaves the process with no capability at all, so root inside the sandbox is an ordinary
+ * user that happens to have uid 0 (it can no longer reconfigure interfaces, freeze file
+ * systems, make device nodes, use real-time scheduling or reach other users' processes).
+ *
+ * With CAP_SETPCAP (root): every capability leaves the bounding set, then the securebits
+ * TypeScript chose are set and locked (SECBIT_NOROOT: exec as uid 0 grants nothing;
+ * NO_SETUID_FIXUP, KEEP_CAPS off, NO_CAP_AMBIENT_RAISE; each with its lock), then the
+ * ambient, inheritable, permitted and effective sets are emptied.
+ *
+ * Without CAP_SETPCAP (an unprivileged caller, or root in a container that took it away)
+ * the bounding set and the securebits cannot be changed; the step skips those two and
+ * still empties the other sets, which needs no privilege. That is enough: with empty
+ * permitted, inheritable and ambient sets and NO_NEW_PRIVS (the next step), no execve can
+ * grant a capability (file capabilities and setuid bits are capped at the old permitted
+ * set, which is empty), and no call made later can add one; the bounding set and the
+ * securebits only limit gains that can no longer happen. Failing the run instead would
+ * make every unprivileged sandbox impossible. */
+static long drop_capabilities(uint32_t securebits) {
+  struct sl_cap_header hdr = {SL_CAP_VERSION_3, 0};
+  struct sl_cap_data data[2];
+  long rc = SC2(NR_capget, &hdr, data);
+  if (rc < 0) return rc;
+  if (data[0].effective & (1u << SL_CAP_SETPCAP)) {
+    for (int cap = 0; cap < SL_CAP_MAX; cap++) {
+      rc = SC2(NR_prctl, PR_CAPBSET_DROP, cap);
+      if (rc == -EINVAL) break; /* past the last capability this kernel knows */
+      if (rc < 0) return rc;
+    }
+    rc = SC2(NR_prctl, PR_SET_SECUREBITS, securebits);
+    if (rc < 0) return rc;
+  }
+  rc = SC5(NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  if (rc < 0) return rc;
+  memset(data, 0, sizeof data);
+  rc = SC2(NR_capset, &hdr, data);
+  if (rc < 0) return rc;
+  /* Read back: a capability still held is a failure, never a silent success. */
+  rc = SC2(NR_capget, &hdr, data);
+  if (rc < 0) return rc;
+  for (int i = 0; i < 2; i++) {
+    if (data[i].effective | data[i].permitted | data[i].inheritable) return -EPERM;
+  }
+  return 0;
+}
+
 /* Runs one step. Returns >= 0, or -errno with *sub naming the failing sub-call. */
 static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) {
   const uint8_t *p = st->payload;
@@ -185,6 +244,9 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
       return SC3(NR_close_range, rd32(p), ~0U, CLOSE_RANGE_CLOEXEC);
     case SL_STEP_LISTENER:
       return hand_over_listener(es);
+    case SL_STEP_DROP_CAPS:
+      if (len < 4) break;
+      return drop_capabilities(rd32(p));
     case SL_STEP_EXEC:
       if (es->exec.path == NULL) break;
       return SC3(NR_execve, es->exec.path, es->exec.argv, es->exec.envp);

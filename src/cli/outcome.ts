@@ -1,9 +1,10 @@
 // RunResult -> sandlock's exit code (SPEC 9): the command's own code, 128+N for signal N,
-// 124 after a timeout (with "sandlock: timeout after Ns" on stderr).
+// 124 after a timeout (with "sandlock: timeout after Ns" on stderr); a limit that killed
+// a process is named on stderr, the code stays the command's (137 for SIGKILL).
 
 import { constants } from "node:os";
 import type { RunResult } from "../result.js";
-import { EXIT_TIMEOUT } from "./report.js";
+import { EXIT_TIMEOUT, limitMessage } from "./report.js";
 
 export const EXIT_SIGNAL_BASE = 128;
 
@@ -20,6 +21,7 @@ function signalNumber(name: string): number {
  */
 export function exitCodeOf(result: RunResult, cliSignal: number | undefined, timeoutText: string | undefined): number {
   if (cliSignal !== undefined) return EXIT_SIGNAL_BASE + cliSignal;
+  if (result.limit !== null) process.stderr.write(`${limitMessage(result.limit)}\n`);
   if (result.status === "timeout") {
     process.stderr.write(`sandlock: timeout after ${timeoutText ?? "?"}s\n`);
     return EXIT_TIMEOUT;

@@ -1,6 +1,7 @@
 // Errors of a run -> what the user reads and the exit code (SPEC 9): policy errors name the
 // flag that set the field; confinement failures are 126, or 127 for a missing command.
 
+import type { LimitExceeded } from "../result.js";
 import { FLAG_OF_FIELD } from "./run-flags.js";
 import { EXIT_USAGE, UsageError } from "./usage-error.js";
 
@@ -73,4 +74,19 @@ export function describeFailure(e: unknown): Failure | undefined {
     default:
       return undefined;
   }
+}
+
+/** 67108864 -> "64 MiB": the largest binary unit that divides the size exactly. */
+export function sizeText(bytes: number): string {
+  for (const [unit, size] of [["GiB", 2 ** 30], ["MiB", 2 ** 20], ["KiB", 2 ** 10]] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
+/** The line that names the limit which killed a process of the sandbox, e.g.
+ * "sandlock: killed: memory limit 64 MiB exceeded (maxMemory)". */
+export function limitMessage(limit: LimitExceeded): string {
+  const cap = limit.kind === "memory" ? sizeText(limit.cap) : `${limit.cap}%`;
+  return `sandlock: killed: ${limit.kind} limit ${cap} exceeded (${limit.field})`;
 }

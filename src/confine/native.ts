@@ -57,11 +57,19 @@ export interface NativeAddon {
   /** /proc and identity supervision (native/procfs.c): each returns >= 0 or -errno unless noted. */
   getdents(fd: number, out: Buffer, legacy: 0 | 1): number;
   openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  /** openat2 with this thread's effective capabilities lowered to capEff for the call. */
+  openat2As(dirfd: number, path: string, flags: number, mode: number, resolve: number, capEff: bigint): number;
   /** The host's struct utsname, 390 bytes (throws on failure). */
   uname(): Buffer;
   schedGetaffinity(tid: number, len: number): number;
   /** A sealed, close-on-exec memfd holding data, its offset at 0 (throws on failure). */
   memfdReadonly(name: string, data: Buffer): number;
+  /** Memory supervision (native/files.c): 0 or -errno. */
+  fallocate(fd: number, mode: number, offset: bigint, len: bigint): number;
+  /** [read-write file for the caller, read-only probe] or -errno (see files.c). */
+  memfdCreate(name: Buffer, flags: number): [file: number, probe: number] | number;
+  /** 1: no open file of the inode but fd; 0: another exists; or -errno (see files.c). */
+  leaseFree(fd: number): number;
 }
 
 /** The package root: dist/src/confine -> ../../.. */

@@ -50,8 +50,10 @@ export interface Supervision {
   maxProcesses?: number;
   /** Network destinations (rules Landlock cannot enforce alone) and the synthetic /etc/hosts. */
   net?: NetSupervision;
-  /** Cap on private writable memory, bytes. */
+  /** Cap on private writable memory and memory-backed files, bytes. */
   maxMemory?: bigint;
+  /** With maxMemory: the writable grants (tmpfs beneath them is memory). */
+  memoryWritable?: readonly string[];
   /** What the sandbox sees of its host: hostname, CPUs, /proc (always set when computed). */
   view?: ViewSpec;
 }
@@ -136,7 +138,7 @@ export function notifiedSyscalls(s: Supervision): string[] {
   // socket never reaches the supervisor.
   if (s.net !== undefined) out.push("connect", "sendto", "sendmsg", "sendmmsg");
   if (s.net?.hostsFile !== undefined) out.push(...["open", "openat", "openat2", "creat"].filter((x) => !out.includes(x)));
-  if (s.maxMemory !== undefined) out.push("mmap", "mremap", "brk");
+  if (s.maxMemory !== undefined) out.push("mmap", "mremap", "brk", "memfd_create", "memfd_secret", "fallocate");
   if (s.view !== undefined) out.push(...viewSyscalls(s.view).filter((x) => !out.includes(x)));
   return out;
 }
@@ -167,6 +169,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   const given = [...pathGrants("fsReadable", policy.fsReadable), ...pathGrants("fsWritable", policy.fsWritable)];
   const { view, grants } = computeView(policy, given, active.has("fs"), procfsMounts());
   supervision.view = view;
+  if (policy.maxMemory !== undefined) supervision.memoryWritable = grants.filter((g) => g.writable).map((g) => g.path);
   const rlimits: Rlimit[] = [];
   const adjustments: Adjustment[] = [];
   if (policy.maxOpenFiles !== undefined) {

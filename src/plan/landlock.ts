@@ -68,17 +68,24 @@ export interface NetGrants {
   bind: readonly number[] | "any";
 }
 
+/** Rights no grant ever gives back: making character or block device nodes. They stay
+ * handled, so Landlock refuses them everywhere; with capabilities dropped mknod of a
+ * device needs CAP_MKNOD anyway, and this holds even where the drop could not be made
+ * complete. A device node of the host's disk inside a writable tree would be the disk. */
+const FS_NEVER = FS.MAKE_CHAR | FS.MAKE_BLOCK;
+
 /**
- * Read grants give execute, read and list; write grants give every handled right, device
- * ioctl included (a device the sandbox may write to, it may also drive). Refer needs the
- * right on both ends, so it is only ever granted inside writable trees.
+ * Read grants give execute, read and list; write grants give every handled right but
+ * making device nodes, device ioctl included (a device the sandbox may write to, it may
+ * also drive). Refer needs the right on both ends, so it is only ever granted inside
+ * writable trees.
  */
 export function planLandlock(active: ActiveSet, grants: readonly PathGrant[], net: NetGrants): LandlockPlan {
   const handledFs = handledFsRights(active);
   const paths: LandlockPlan["paths"] = [];
   if (handledFs !== 0n) {
     for (const g of grants) {
-      let access = (g.writable ? handledFs : FS_READ) & handledFs;
+      let access = (g.writable ? handledFs & ~FS_NEVER : FS_READ) & handledFs;
       if (!g.isDir) access &= FS_FILE_RIGHTS;
       if (g.dirOnly) access &= ~FS_FILE_RIGHTS;
       paths.push({ path: g.path, access });

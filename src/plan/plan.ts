@@ -37,6 +37,19 @@ const SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3;
 const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 1 << 5;
 const ADDR_NO_RANDOMIZE = 0x0040000n;
 
+/** linux/securebits.h: root gets nothing from exec or setuid, capabilities are never kept
+ * across setuid, no ambient capability can be raised; each locked so it stays that way. */
+const SECBIT = {
+  NOROOT: 1 << 0,
+  NOROOT_LOCKED: 1 << 1,
+  NO_SETUID_FIXUP: 1 << 2,
+  NO_SETUID_FIXUP_LOCKED: 1 << 3,
+  KEEP_CAPS_LOCKED: 1 << 5,
+  NO_CAP_AMBIENT_RAISE: 1 << 6,
+  NO_CAP_AMBIENT_RAISE_LOCKED: 1 << 7,
+} as const;
+export const SANDBOX_SECUREBITS = Object.values(SECBIT).reduce((a, b) => a | b, 0);
+
 function u32(...values: number[]): Buffer {
   const b = Buffer.alloc(4 * values.length);
   values.forEach((v, i) => b.writeUInt32LE(v >>> 0, 4 * i));
@@ -68,9 +81,10 @@ function execPayload(cmd: CommandSpec): Buffer {
 
 /**
  * Step order: process attributes first (they need no privilege and nothing restricts
- * them yet), then chdir while every path is still reachable, then NO_NEW_PRIVS, Landlock,
- * and the seccomp filter last, so nothing the launcher does after it can be refused: only
- * the listener's hand-over and the descriptor limit follow it, neither of them trapped.
+ * them yet), then chdir while every path is still reachable, then the capability drop,
+ * NO_NEW_PRIVS, Landlock, and the seccomp filter last, so nothing the launcher does after
+ * it can be refused: only the listener's hand-over and the descriptor limit follow it,
+ * neither of them trapped.
  */
 export function makePlan(features: Features, cmd: CommandSpec): Plan {
   const steps: PlanStep[] = [];
@@ -87,6 +101,11 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
   if (features.noHugePages) add(Step.THP_DISABLE, Buffer.alloc(0), "prctl(PR_SET_THP_DISABLE)");
   add(Step.CHDIR, cstr(cmd.cwd), `chdir(${cmd.cwd})`);
   add(Step.CLOSE_FDS, u32(3), "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)");
+  // Root inside holds no capability (SPEC 10). After the steps that may need privilege
+  // (chdir into a directory only root's capabilities reach), before NO_NEW_PRIVS and
+  // Landlock: the Landlock rules are opened with the credentials the command will have.
+  // The late descriptor limit needs none: it is never above the hard limit (features.ts).
+  add(Step.DROP_CAPS, u32(SANDBOX_SECUREBITS), "capset(drop every capability, lock securebits)");
   add(Step.NO_NEW_PRIVS, Buffer.alloc(0), "prctl(PR_SET_NO_NEW_PRIVS)");
 
   const landlock = planLandlock(features.active, features.grants, features.net);

@@ -23,6 +23,7 @@ export const Step = {
   EXEC: 15,
   DUMPABLE: 16,
   LISTENER: 17,
+  DROP_CAPS: 18,
 } as const;
 export type StepOp = (typeof Step)[keyof typeof Step];
 

@@ -1,6 +1,7 @@
 // The contract of a handler module: one concern (processes, network, /proc...), the
 // syscalls it answers, and the per-sandbox state it keeps.
 
+import type { LimitExceeded } from "../result.js";
 import type { Action } from "./action.js";
 import type { ChildMemory } from "./child-memory.js";
 import type { Notification } from "./notification.js";
@@ -18,6 +19,8 @@ export interface SupervisorContext {
   forkParent(): number | undefined;
   /** Registers cleanup (timers, descriptors) to run when the supervisor closes. */
   onClose(fn: () => void): void;
+  /** Records that a limit killed a process of the sandbox (its RunResult reports the first). */
+  limitExceeded(hit: LimitExceeded): void;
 }
 
 /**

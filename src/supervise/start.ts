@@ -4,6 +4,7 @@
 
 import type { LauncherProcess } from "../confine/launcher.js";
 import type { Supervision } from "../plan/features.js";
+import type { LimitExceeded } from "../result.js";
 import { Cmd } from "../plan/protocol.js";
 import { ChildMemory } from "./child-memory.js";
 import type { SupervisorContext } from "./handler.js";
@@ -22,6 +23,8 @@ function killProcess(tid: number): void {
 export interface SupervisorShared {
   /** Set when the sandbox's root becomes a fork group's zygote. */
   forkParent?: number;
+  /** The first limit that killed a process of the sandbox. */
+  limit?: LimitExceeded;
 }
 
 export function startSupervisor(listener: number, supervision: Supervision, launcher: LauncherProcess, shared: SupervisorShared = {}): Supervisor {
@@ -33,6 +36,9 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
     launcherPid: launcher.pid,
     forkParent: () => shared.forkParent,
     onClose: (fn) => closers.push(fn),
+    limitExceeded: (hit) => {
+      shared.limit ??= hit;
+    },
   };
   const supervisor = new Supervisor(listener, handlerTables(supervision, ctx), killProcess);
   supervisor.onClose = () => {

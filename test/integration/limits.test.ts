@@ -1,13 +1,15 @@
 // Limits against the real kernel. maxProcesses: the limit answers EAGAIN, threads do not
 // count, reaped processes free their slot, a fork bomb stays contained and dies cleanly.
-// maxCpu: a busy loop is slowed down.
+// maxCpu: a busy loop is slowed down. maxMemory: a bomb is killed, and the RunResult,
+// its JSON and the CLI say that the memory limit did it.
 
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { Sandbox } from "../../src/index.js";
 import { answer, securityCase } from "../helpers/harness.js";
 import { stagePackage } from "../helpers/stage.js";
-import { SYSTEM_RO } from "../helpers/system.js";
+import { CLI, SYSTEM_RO } from "../helpers/system.js";
 
 const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
 
@@ -69,8 +71,40 @@ securityCase(
     assert.equal(o.result?.status, "signaled");
     assert.equal(o.result?.signal, "SIGKILL");
     assert.equal(o.result?.stdout, "", "it never finished allocating");
+    // The status alone cannot say why: the result names the limit, with its cap.
+    const limit = o.result?.limit as { kind: string; field: string; cap: number; used: number };
+    assert.deepEqual({ ...limit, used: undefined }, { kind: "memory", field: "maxMemory", cap: 64 * 2 ** 20, used: undefined });
+    assert.ok(limit.used > 64 * 2 ** 20, `used ${limit.used} is past the cap`);
   },
 );
+
+securityCase(
+  "positive control: a SIGKILL that is not a limit's has no limit in its result",
+  { policy: { fsReadable: ["${PROBE}"], maxMemory: "64M" }, cmd: probe("raise", "9") },
+  (o) => {
+    assert.equal(o.result?.signal, "SIGKILL");
+    assert.equal(o.result?.limit, null);
+  },
+);
+
+test("CLI: a maxMemory kill is named on stderr, --json carries it, the exit code stays 137", () => {
+  const { probe: bin } = stagePackage();
+  const bomb = ["run", "-m", "64M", "-r", bin, "--", bin, "alloc", "4096"];
+  const plain = spawnSync(process.execPath, [CLI, ...bomb], { encoding: "utf8", timeout: 60_000 });
+  assert.equal(plain.status, 137);
+  assert.equal(plain.stderr, "sandlock: killed: memory limit 64 MiB exceeded (maxMemory)\n");
+  const json = spawnSync(process.execPath, [CLI, "run", "--json", ...bomb.slice(1)], { encoding: "utf8", timeout: 60_000 });
+  assert.equal(json.status, 137);
+  const out = JSON.parse(json.stdout) as { signal: string; limit: { kind: string; field: string; cap: number } };
+  assert.equal(out.signal, "SIGKILL");
+  assert.deepEqual([out.limit.kind, out.limit.field, out.limit.cap], ["memory", "maxMemory", 64 * 2 ** 20]);
+  assert.match(json.stderr, /^sandlock: killed: memory limit 64 MiB exceeded \(maxMemory\)$/m);
+  // Positive control: the same command under a cap it fits in says nothing.
+  const fits = spawnSync(process.execPath, [CLI, "run", "-m", "256M", "-r", bin, "--", bin, "alloc", "16"], { encoding: "utf8", timeout: 60_000 });
+  assert.equal(fits.status, 0);
+  assert.equal(fits.stdout, "allocated 16\n");
+  assert.equal(fits.stderr, "");
+});
 
 securityCase(
   "maxMemory 256M: a 64 MiB allocation works",

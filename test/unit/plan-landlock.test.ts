@@ -15,7 +15,7 @@ import { FS, NET, SCOPE, handledFsRights, landlockNeeded, planLandlock, type Act
 
 // Rights written out from the kernel's uapi, not taken from src/ (checked against it below).
 const R = {
-  EXECUTE: 0x1n, WRITE_FILE: 0x2n, READ_FILE: 0x4n, READ_DIR: 0x8n, REFER: 0x2000n, TRUNCATE: 0x4000n, IOCTL_DEV: 0x8000n,
+  EXECUTE: 0x1n, WRITE_FILE: 0x2n, READ_FILE: 0x4n, READ_DIR: 0x8n, MAKE_CHAR: 0x40n, MAKE_BLOCK: 0x800n, REFER: 0x2000n, TRUNCATE: 0x4000n, IOCTL_DEV: 0x8000n,
 } as const;
 const ABI1 = 0x1fffn; // the 13 rights of ABI 1
 const BIND = 0x1n;
@@ -105,11 +105,15 @@ test("path rules per ABI: read grants, write grants, single files", () => {
       [
         ["/usr", READ.toString(16)],
         ["/etc/hostname", (R.EXECUTE | R.READ_FILE).toString(16)],
-        [TMP, handled.toString(16)],
+        // Writable trees get every handled right but making device nodes.
+        [TMP, (handled & ~(R.MAKE_CHAR | R.MAKE_BLOCK)).toString(16)],
         [TMP_FILE, (handled & FILE).toString(16)],
       ],
       `ABI ${abi}`,
     );
+    // Device nodes stay handled, so Landlock refuses them everywhere.
+    assert.equal(handled & (R.MAKE_CHAR | R.MAKE_BLOCK), R.MAKE_CHAR | R.MAKE_BLOCK, `ABI ${abi}`);
+    for (const p of plan.paths) assert.equal(p.access & (R.MAKE_CHAR | R.MAKE_BLOCK), 0n, `${p.path} at ABI ${abi}: no device nodes`);
     // Every rule stays inside the handled rights (otherwise landlock_add_rule is EINVAL).
     for (const p of plan.paths) assert.equal(p.access & ~handled, 0n, `${p.path} at ABI ${abi}`);
     assert.ok(landlockNeeded(plan));

@@ -209,12 +209,15 @@ test("the payloads have the layouts the launcher reads", () => {
   assert.equal(one(Step.THP_DISABLE).length, 0);
   assert.equal(one(Step.SETPGID).length, 0);
   assert.equal(one(Step.NO_NEW_PRIVS).length, 0);
+  // SECBIT_NOROOT, NO_SETUID_FIXUP, KEEP_CAPS (off), NO_CAP_AMBIENT_RAISE, each locked.
+  assert.equal(one(Step.DROP_CAPS).readUInt32LE(0), 0xef);
   assert.deepEqual(cstrs(one(Step.CHDIR)), [TMP]);
   assert.equal(one(Step.CLOSE_FDS).readUInt32LE(0), 3);
   const create = one(Step.LANDLOCK_CREATE);
   assert.deepEqual([create.readBigUInt64LE(0), create.readBigUInt64LE(8), create.readBigUInt64LE(16)], [0xffffn, 3n, 3n]);
   const paths = d.steps.filter((s) => s.op === Step.LANDLOCK_PATH).map((s) => [s.payload.readBigUInt64LE(0), cstrs(s.payload.subarray(8))]);
-  assert.deepEqual(paths, [[0xdn, ["/usr"]], [0x5n, ["/etc/hostname"]], [0xffffn, [TMP]]]);
+  // The writable tree: every right but MAKE_CHAR (0x40) and MAKE_BLOCK (0x800).
+  assert.deepEqual(paths, [[0xdn, ["/usr"]], [0x5n, ["/etc/hostname"]], [0xf7bfn, [TMP]]]);
   const ports = d.steps.filter((s) => s.op === Step.LANDLOCK_PORT).map((s) => [s.payload.length, s.payload.readBigUInt64LE(0), s.payload.readBigUInt64LE(8)]);
   assert.deepEqual(ports, [[16, 2n, 443n], [16, 1n, 8080n]]);
   assert.equal(one(Step.LANDLOCK_RESTRICT).readUInt32LE(0), 0);
@@ -256,6 +259,10 @@ test("makePlan orders the steps safely", () => {
       assert.ok(at(Step.CHDIR) >= 0 && at(Step.CHDIR) < at(Step.NO_NEW_PRIVS), where);
       assert.ok(at(Step.CLOSE_FDS) >= 0 && at(Step.CLOSE_FDS) < at(Step.SECCOMP), where);
       assert.ok(!ops.includes(Step.DUMPABLE), "the sandbox stays dumpable");
+      // Capabilities go after the steps that may need them and before NO_NEW_PRIVS.
+      assert.equal(ops.filter((o) => o === Step.DROP_CAPS).length, 1, where);
+      assert.equal(at(Step.DROP_CAPS), at(Step.NO_NEW_PRIVS) - 1, where);
+      assert.ok(at(Step.CHDIR) < at(Step.DROP_CAPS), where);
       for (const op of [Step.AFFINITY, Step.PERSONALITY, Step.THP_DISABLE]) {
         if (ops.includes(op)) assert.ok(last(op) < at(Step.NO_NEW_PRIVS), `${op} before NO_NEW_PRIVS`);
       }
@@ -281,14 +288,14 @@ test("the full plan has exactly the expected steps", () => {
   const ops = plan().steps.map((s) => s.op);
   const S = Step;
   assert.deepEqual(ops, [
-    S.PDEATHSIG, S.SETPGID, S.RLIMIT, S.AFFINITY, S.PERSONALITY, S.THP_DISABLE, S.CHDIR, S.CLOSE_FDS, S.NO_NEW_PRIVS,
+    S.PDEATHSIG, S.SETPGID, S.RLIMIT, S.AFFINITY, S.PERSONALITY, S.THP_DISABLE, S.CHDIR, S.CLOSE_FDS, S.DROP_CAPS, S.NO_NEW_PRIVS,
     S.LANDLOCK_CREATE, S.LANDLOCK_PATH, S.LANDLOCK_PATH, S.LANDLOCK_PATH, S.LANDLOCK_PORT, S.LANDLOCK_PORT, S.LANDLOCK_RESTRICT,
     S.SECCOMP, S.LISTENER, S.RLIMIT, S.EXEC,
   ]);
   const minimal = plan({}, { ownProcessGroup: false }).steps.map((s) => s.op);
-  assert.deepEqual(minimal, [S.PDEATHSIG, S.CHDIR, S.CLOSE_FDS, S.NO_NEW_PRIVS, S.LANDLOCK_CREATE, S.LANDLOCK_RESTRICT, S.SECCOMP, S.LISTENER, S.EXEC]);
+  assert.deepEqual(minimal, [S.PDEATHSIG, S.CHDIR, S.CLOSE_FDS, S.DROP_CAPS, S.NO_NEW_PRIVS, S.LANDLOCK_CREATE, S.LANDLOCK_RESTRICT, S.SECCOMP, S.LISTENER, S.EXEC]);
   const noLandlock = plan({ protection: { allowDegraded: ["fs", "fs-refer", "fs-truncate", "net-tcp", "ioctl-dev", "scopes"] } }, { ownProcessGroup: false }, { landlockAbi: 0, cpuCount: 2 });
-  assert.deepEqual(noLandlock.steps.map((s) => s.op), [S.PDEATHSIG, S.CHDIR, S.CLOSE_FDS, S.NO_NEW_PRIVS, S.SECCOMP, S.LISTENER, S.EXEC]);
+  assert.deepEqual(noLandlock.steps.map((s) => s.op), [S.PDEATHSIG, S.CHDIR, S.CLOSE_FDS, S.DROP_CAPS, S.NO_NEW_PRIVS, S.SECCOMP, S.LISTENER, S.EXEC]);
 });
 
 test("every step is described for error messages", () => {
@@ -297,6 +304,7 @@ test("every step is described for error messages", () => {
   const describe = (op: number): string[] => p.steps.filter((s) => s.op === op).map((s) => s.describe);
   assert.deepEqual(describe(Step.SECCOMP), ["seccomp(SET_MODE_FILTER, NEW_LISTENER)"]);
   assert.deepEqual(describe(Step.LISTENER), ["pidfd_getfd(seccomp listener)"]);
+  assert.deepEqual(describe(Step.DROP_CAPS), ["capset(drop every capability, lock securebits)"]);
   assert.deepEqual(describe(Step.EXEC), ["execve(/usr/bin/env)"]);
   assert.deepEqual(describe(Step.LANDLOCK_PORT), ["landlock_add_rule(port 443)", "landlock_add_rule(port 8080)"]);
   assert.deepEqual(p.steps.filter((s) => s.op === Step.LANDLOCK_PATH).map((s) => s.openDescribe), ["open(/usr, O_PATH)", "open(/etc/hostname, O_PATH)", `open(${TMP}, O_PATH)`]);

@@ -45,10 +45,11 @@ const STATUS = "Name:\tsh\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t120\nNgid:
 
 test("parseStatus reads the thread group, the parent and the credential lines", () => {
   assert.deepEqual(parseStatus(STATUS), {
-    tgid: 120, ppid: 99, creds: "1000\t1000\t1000\t1000|1000\t1000\t1000\t1000|27 1000|0000000000000000",
+    tgid: 120, ppid: 99, ids: "1000\t1000\t1000\t1000|1000\t1000\t1000\t1000|27 1000", capEff: 0n,
   });
   assert.equal(parseStatus("Name:\tx\n"), null);
-  assert.notEqual(parseStatus(STATUS)!.creds, parseStatus(STATUS.replace("CapEff:\t0000000000000000", "CapEff:\t000001ffffffffff"))!.creds);
+  assert.equal(parseStatus(STATUS.replace("CapEff:\t0000000000000000", "CapEff:\t000001ffffffffff"))!.capEff, 0x1ffffffffffn);
+  assert.equal(parseStatus(STATUS.replace("CapEff:\t0000000000000000\n", ""))!.capEff, -1n, "unknown capabilities are never trusted");
 });
 
 test("parentFromStat reads the parent after a comm holding ') '", () => {

@@ -13,7 +13,7 @@ export function handlerTables(s: Supervision, ctx: SupervisorContext): HandlerTa
   if (s.maxProcesses !== undefined) tables.push(processHandlers(s.maxProcesses, ctx));
   if (s.net !== undefined) tables.push(netHandlers(s.net, ctx));
   if (s.maxMemory !== undefined) {
-    const guard = memoryGuard(s.maxMemory, ctx);
+    const guard = memoryGuard(s.maxMemory, ctx, s.memoryWritable);
     ctx.onClose(guard.close);
     tables.push(guard.handlers);
   }

@@ -1,17 +1,32 @@
-// maxMemory: a cap on the sandbox's private writable memory. mmap, mremap and brk come
-// here; a request that would take the sandbox past the cap gets ENOMEM and its process
-// is killed. A watchdog catches growth no request announced (mprotect of a reservation).
+// maxMemory: a cap on the sandbox's private writable memory and what it holds in
+// memory-backed files (memfds, tmpfs). mmap, mremap and brk come here; a request that
+// would take the sandbox past the cap gets ENOMEM and its process is killed; fallocate
+// of a memory-backed file past the cap is refused. A watchdog catches growth no request
+// announced (mprotect of a reservation, write() into a memfd or a tmpfs file).
 // In a fork group the cap applies to each clone (with the processes it starts) and to
 // the zygote separately: clones share the zygote's memory copy-on-write, and each is
 // charged what it maps, inherited mappings included.
 
-import { readFileSync } from "node:fs";
-import { CONTINUE, type Action } from "../action.js";
+import { closeSync, readFileSync } from "node:fs";
+import { native } from "../../confine/native.js";
+import type { LimitExceeded } from "../../result.js";
+import { CONTINUE, deny, returnValue, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import { cloneUnit, parentOf, processTree } from "../members.js";
+import { MemoryFiles } from "../memory-files.js";
 import type { Notification } from "../notification.js";
 
 const ENOMEM = 12;
+const EINVAL = 22;
+const EINTR = 4;
+const ENOSPC = 28;
+const EFBIG = 27;
+const FALLOC_FL_PUNCH_HOLE = 0x02;
+const EFAULT = 14;
+const ENOSYS = 38;
+const MFD_CLOEXEC = 1;
+/** memfd_create's name limit: NAME_MAX less the "memfd:" prefix. */
+const MEMFD_NAME_MAX = 249;
 const PROT_WRITE = 0x2;
 const MAP_SHARED = 0x01;
 const MAP_ANONYMOUS = 0x20;
@@ -24,7 +39,7 @@ const WATCH_MS = 100;
  * figure RLIMIT_DATA limits) plus RssShmem (shared anonymous memory it has touched).
  * Returns the thread's process id with it, or null when the process is gone.
  */
-export function chargeOf(tid: number): { tgid: number; bytes: number } | null {
+export function chargeOf(tid: number): { tgid: number; bytes: number; shmem: number } | null {
   let status: string;
   try {
     status = readFileSync(`/proc/${tid}/status`, "latin1");
@@ -33,18 +48,22 @@ export function chargeOf(tid: number): { tgid: number; bytes: number } | null {
   }
   const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
   const tgid = Number(/^Tgid:\s+(\d+)/m.exec(status)?.[1] ?? tid);
-  return { tgid, bytes: (kb("VmData") + kb("RssShmem")) * 1024 };
+  return { tgid, bytes: (kb("VmData") + kb("RssShmem")) * 1024, shmem: kb("RssShmem") * 1024 };
 }
+
+/** Bytes in memory-backed files per accounting unit, per sandbox (by launcher pid), as
+ * the last watchdog pass found them: /proc/meminfo's figures include them. */
+const fileCharges = new Map<number, ReadonlyMap<number, number>>();
 
 /** Every process of the sandbox (zombies included): its charge and accounting unit (0,
  * or in a fork group the clone it belongs to; see memoryGuard), keyed by process id.
  * `maxAgeMs` lets callers share a recent /proc pass (see processTree). */
-function sandboxCharges(launcherPid: number, forkParent: number | undefined, maxAgeMs = 0): Map<number, { bytes: number; unit: number }> {
+function sandboxCharges(launcherPid: number, forkParent: number | undefined, maxAgeMs = 0): Map<number, { bytes: number; shmem: number; unit: number }> {
   const tree = processTree(launcherPid, true, maxAgeMs);
-  const out = new Map<number, { bytes: number; unit: number }>();
+  const out = new Map<number, { bytes: number; shmem: number; unit: number }>();
   for (const pid of tree.keys()) {
     const c = chargeOf(pid);
-    if (c !== null) out.set(c.tgid, { bytes: c.bytes, unit: cloneUnit(c.tgid, forkParent, (p) => tree.get(p)) });
+    if (c !== null) out.set(c.tgid, { bytes: c.bytes, shmem: c.shmem, unit: cloneUnit(c.tgid, forkParent, (p) => tree.get(p)) });
   }
   return out;
 }
@@ -53,7 +72,7 @@ function sandboxCharges(launcherPid: number, forkParent: number | undefined, max
 export function unitCharge(launcherPid: number, forkParent: number | undefined, caller: number): number {
   const charges = sandboxCharges(launcherPid, forkParent);
   const unit = charges.get(caller)?.unit ?? cloneUnit(caller, forkParent, parentOf);
-  let sum = 0;
+  let sum = fileCharges.get(launcherPid)?.get(unit) ?? 0;
   for (const c of charges.values()) if (c.unit === unit) sum += c.bytes;
   return sum;
 }
@@ -77,16 +96,66 @@ export interface MemoryGuard {
   close(): void;
 }
 
+/** The supervisor's own RLIMIT_FSIZE in bytes (null: unlimited). A fallocate the
+ * supervisor performs past it would earn the supervisor SIGXFSZ. */
+function ownFileSizeLimit(): number | null {
+  try {
+    const m = /^Max file size\s+(\S+)/m.exec(readFileSync("/proc/self/limits", "latin1"));
+    return m === null || m[1] === "unlimited" ? null : Number(m[1]);
+  } catch {
+    return null;
+  }
+}
+
+/** The NUL-terminated string at addr in the caller's memory, without its NUL: EFAULT
+ * when unreadable, EINVAL when longer than max (as the kernel answers), read page by page
+ * so a string ending before an unmapped page is found, and only used once the caller is
+ * known to still wait in its call (so the memory was its own). */
+function cString(n: Notification, ctx: SupervisorContext, addr: number, max: number): Buffer | number {
+  const parts: Buffer[] = [];
+  let total = 0;
+  for (let at = addr; total <= max; ) {
+    const chunk = Math.min(PAGE - (at % PAGE), max + 1 - total);
+    const buf = ctx.memory.read(n, at, chunk);
+    if (buf === null) return EFAULT;
+    const nul = buf.indexOf(0);
+    if (nul >= 0) {
+      parts.push(buf.subarray(0, nul));
+      return ctx.memory.stillValid(n) ? Buffer.concat(parts) : EINTR;
+    }
+    parts.push(buf);
+    total += chunk;
+    at += chunk;
+  }
+  return EINVAL;
+}
+
+/** The caller's duplicate of its descriptor fd, or -errno (see net-socket.ts: before
+ * Linux 6.9 only a thread-group leader has a pidfd). */
+function callerFd(n: Notification, fd: number): number {
+  const nat = native();
+  let dup = nat.threadGetfd(n.pid, fd);
+  if (dup === -EINVAL) {
+    const status = chargeOf(n.pid);
+    if (status !== null && status.tgid !== n.pid) dup = nat.threadGetfd(status.tgid, fd);
+  }
+  return dup;
+}
+
 /**
  * The check is "charged now + what this request adds > cap". Charges come from the kernel
  * (fresh for the caller, at most one watchdog period old for the others), so unmaps and
  * exits are credited without being trapped, and no address ranges need tracking here.
+ * `writable`: the writable grants, beneath which tmpfs files are memory too.
  */
-export function memoryGuard(max: bigint, ctx: SupervisorContext): MemoryGuard {
+export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: readonly string[] = []): MemoryGuard {
   const cap = Number(max);
   const charged = new Map<number, number>(); // tgid -> bytes at the last look
   const units = new Map<number, number>(); // tgid -> accounting unit (0, or a clone's pid)
   const lastBreak = new Map<number, number>(); // tgid -> break we let it set
+  const files = new MemoryFiles(writable);
+  let inFiles = new Map<number, number>(); // unit -> bytes in memory-backed files
+  const fsizeLimit = ownFileSizeLimit();
 
   const unitOf = (tgid: number): number => {
     let u = units.get(tgid);
@@ -95,19 +164,38 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext): MemoryGuard {
   };
 
   const total = (unit: number): number => {
-    let sum = 0;
+    let sum = inFiles.get(unit) ?? 0;
     for (const [tgid, b] of charged) if (unitOf(tgid) === unit) sum += b;
     return sum;
+  };
+
+  /** Records the kill for the RunResult: only for unit 0, the sandbox itself (in a fork
+   * group, its zygote); a clone's kill is the clone's, not the group's. */
+  const exceeded = (unit: number, used: number): void => {
+    const hit: LimitExceeded = { kind: "memory", field: "maxMemory", cap, used };
+    if (unit === 0) ctx.limitExceeded(hit);
   };
 
   const refreshAll = (): void => {
     charged.clear();
     units.clear();
+    const procs = new Map<number, { unit: number; shmem: number }>();
     // One /proc pass per period serves every sandbox of this process.
     for (const [tgid, c] of sandboxCharges(ctx.launcherPid, ctx.forkParent(), WATCH_MS / 2)) {
       charged.set(tgid, c.bytes);
       units.set(tgid, c.unit);
+      procs.set(tgid, { unit: c.unit, shmem: c.shmem });
     }
+    if (!files.watching) return;
+    const look = files.measure(procs);
+    // Pages of memory-backed files a process maps are in its RssShmem and in the file's
+    // blocks: charged once, as the file.
+    for (const [tgid, pages] of look.mappedFilePages) {
+      const b = charged.get(tgid);
+      if (b !== undefined) charged.set(tgid, b - Math.min(pages, procs.get(tgid)?.shmem ?? 0));
+    }
+    inFiles = look.files;
+    fileCharges.set(ctx.launcherPid, inFiles);
   };
 
   const decide = (n: Notification, growth: number): Action => {
@@ -115,7 +203,10 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext): MemoryGuard {
     const me = chargeOf(n.pid);
     if (me === null) return CONTINUE; // the caller is gone; nothing to charge
     charged.set(me.tgid, me.bytes);
-    if (total(unitOf(me.tgid)) + growth <= cap) return CONTINUE;
+    const unit = unitOf(me.tgid);
+    const used = total(unit) + growth;
+    if (used <= cap) return CONTINUE;
+    exceeded(unit, used);
     return { kind: "kill", errno: ENOMEM };
   };
 
@@ -123,8 +214,16 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext): MemoryGuard {
     refreshAll();
     const sums = new Map<number, number>();
     for (const [tgid, b] of charged) sums.set(unitOf(tgid), (sums.get(unitOf(tgid)) ?? 0) + b);
+    for (const [unit, bytes] of inFiles) sums.set(unit, (sums.get(unit) ?? 0) + bytes);
     for (const [unit, sum] of sums) {
       if (sum <= cap) continue;
+      exceeded(unit, sum);
+      if ((inFiles.get(unit) ?? 0) > 0) {
+        // Memory in files outlives the process that wrote it (another one may hold the
+        // memfd, a tmpfs file stays): the whole unit goes.
+        for (const tgid of charged.keys()) if (unitOf(tgid) === unit) ctx.killProcess(tgid);
+        continue;
+      }
       // Grown past the cap without asking (mprotect of a reservation, file-backed private
       // writes...): the unit's largest process goes.
       let worst = 0;
@@ -137,12 +236,44 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext): MemoryGuard {
   }, WATCH_MS);
   watchdog.unref();
 
+  /**
+   * fallocate allocates a memory-backed file's pages at once: past the cap it is refused
+   * with ENOSPC (what a full tmpfs answers), so the memory is never taken. The decision
+   * rests on what the descriptor refers to, so the call is never continued: the
+   * supervisor performs it on its own duplicate (the file it inspected) and returns the
+   * result. The growth counted is the whole length (ranges already allocated included).
+   */
+  const fallocate = (n: Notification): Action => {
+    const dup = callerFd(n, n.argI32(0));
+    if (dup < 0) return deny(-dup);
+    try {
+      // The caller still waits in this call, so the thread id was not reused: the
+      // duplicate is of its descriptor, not of another process's.
+      if (!ctx.memory.stillValid(n)) return deny(EINTR);
+      const mode = n.argU32(1);
+      const offset = BigInt.asIntN(64, n.arg(2));
+      const len = BigInt.asIntN(64, n.arg(3));
+      if (offset >= 0n && len > 0n && (mode & FALLOC_FL_PUNCH_HOLE) === 0 && files.kindOfFd(dup) !== null) {
+        const me = chargeOf(n.pid);
+        if (me !== null) {
+          charged.set(me.tgid, me.bytes);
+          if (total(unitOf(me.tgid)) + Number(len) > cap) return deny(ENOSPC);
+        }
+      }
+      if (fsizeLimit !== null && offset + len > BigInt(fsizeLimit)) return deny(EFBIG);
+      const rc = native().fallocate(dup, mode, offset, len);
+      return rc < 0 ? deny(-rc) : returnValue(0);
+    } finally {
+      closeSync(dup);
+    }
+  };
+
   const handlers: HandlerTable = {
     mmap: (n) => {
       const prot = n.argU32(2);
       const flags = n.argU32(3);
       // Read-only and PROT_NONE mappings cost no private memory; shared file mappings
-      // are the file's pages.
+      // are the file's pages (a memory-backed file is charged as a file).
       if ((prot & PROT_WRITE) === 0) return CONTINUE;
       if ((flags & MAP_SHARED) !== 0 && (flags & MAP_ANONYMOUS) === 0) return CONTINUE;
       return decide(n, pageUp(n.argAddr(1)));
@@ -158,6 +289,32 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext): MemoryGuard {
       if (action.kind === "continue") lastBreak.set(me.tgid, want);
       return action;
     },
+    memfd_create: (n) => {
+      // Made by the supervisor, which keeps a read-only probe of every memfd the sandbox
+      // creates (memory-files.ts): the name is copied out of the caller's memory and used
+      // from that copy, so the call is never continued.
+      const name = cString(n, ctx, n.argAddr(0), MEMFD_NAME_MAX);
+      if (typeof name === "number") return deny(name);
+      const flags = n.argU32(1);
+      const made = native().memfdCreate(name, flags);
+      if (typeof made === "number") return deny(-made);
+      const [file, probe] = made;
+      const me = chargeOf(n.pid);
+      files.adopt(probe, me === null ? 0 : unitOf(me.tgid));
+      return { kind: "inject", fd: file, cloexec: (flags & MFD_CLOEXEC) !== 0, close: true };
+    },
+    // Secret memory is held out of the kernel's direct map and its pages are counted
+    // nowhere a supervisor can read: under a memory cap it is not offered (ENOSYS is what
+    // a kernel without it answers). The answer rests on the syscall number alone.
+    memfd_secret: () => deny(ENOSYS),
+    fallocate,
   };
-  return { handlers, close: () => clearInterval(watchdog) };
+  return {
+    handlers,
+    close: () => {
+      clearInterval(watchdog);
+      fileCharges.delete(ctx.launcherPid);
+      files.close();
+    },
+  };
 }

@@ -28,8 +28,10 @@ const INFO_FILES = new Set([
 export interface ProcStatus {
   tgid: number;
   ppid: number;
-  /** The Uid, Gid, Groups and CapEff lines: equal strings, equal credentials. */
-  creds: string;
+  /** The Uid, Gid and Groups lines: equal strings, equal identities. */
+  ids: string;
+  /** The effective capabilities (CapEff). */
+  capEff: bigint;
 }
 
 export function parseStatus(text: string): ProcStatus | null {
@@ -37,7 +39,8 @@ export function parseStatus(text: string): ProcStatus | null {
   const tgid = Number(line("Tgid"));
   const ppid = Number(line("PPid"));
   if (!Number.isInteger(tgid) || !Number.isInteger(ppid) || tgid <= 0) return null;
-  return { tgid, ppid, creds: ["Uid", "Gid", "Groups", "CapEff"].map((k) => line(k) ?? "").join("|") };
+  const capEff = /^[0-9a-f]{1,16}$/.test(line("CapEff") ?? "") ? BigInt(`0x${line("CapEff")}`) : -1n;
+  return { tgid, ppid, ids: ["Uid", "Gid", "Groups"].map((k) => line(k) ?? "").join("|"), capEff };
 }
 
 function statusAt(dirfd: number): ProcStatus | null {
@@ -53,9 +56,10 @@ function statusAt(dirfd: number): ProcStatus | null {
   }
 }
 
-let ownCreds: string | undefined;
-function supervisorCreds(): string {
-  return (ownCreds ??= parseStatus(readSmall("/proc/self/status") ?? "")?.creds ?? "?");
+let ownStatus: ProcStatus | null | undefined;
+function supervisorStatus(): ProcStatus | null {
+  if (ownStatus === undefined) ownStatus = parseStatus(readSmall("/proc/self/status") ?? "");
+  return ownStatus;
 }
 
 /** rest (below a process directory) is that directory, task/, task/<tid>/, or an info file in one. */
@@ -114,15 +118,22 @@ function openProcessFile(
     // What Landlock would have allowed had /proc been granted whole: writes only under a
     // writable grant.
     if (write && !writable) return deny(EACCES);
-    // The supervisor opens with its own credentials. That equals the caller's rights only
-    // for the caller's own process with the same credentials; anything else is limited to
-    // the files any process may read.
-    const trusted = own && caller.creds === supervisorCreds();
+    // The supervisor opens on the caller's behalf; that must give the caller no more than
+    // opening the file itself would. It does for the caller's own process when the
+    // identities (uid, gid, groups) are the same and the open is made with the caller's
+    // effective capabilities: the supervisor's thread lowers its own to the caller's for
+    // the call (root inside the sandbox holds none, the root supervisor all), so DAC
+    // override, CAP_SYS_ADMIN-only content (pagemap frame numbers, kernel stacks) and the
+    // credentials the kernel records in the open file are the caller's. Anything else is
+    // limited to the files any process may read.
+    const self = supervisorStatus();
+    const trusted = own && self !== null && caller.ids === self.ids && caller.capEff >= 0n;
     if (!trusted && (write || !infoPath(rest))) return deny(EACCES);
     let sub = rest.length > 0 ? rest.join("/") : ".";
     if (target.trailingSlash) sub += "/"; // ENOTDIR on a file, as the kernel answers
     const creating = (req.flags & (O.CREAT | O.TMPFILE)) !== 0;
-    const fd = nat.openat2(dirfd, sub, (req.flags & VALID_FLAGS) | O.CLOEXEC, creating ? req.mode & 0o7777 : 0, BENEATH_ONLY);
+    const how = [dirfd, sub, (req.flags & VALID_FLAGS) | O.CLOEXEC, creating ? req.mode & 0o7777 : 0, BENEATH_ONLY] as const;
+    const fd = trusted && caller.capEff !== self!.capEff ? nat.openat2As(...how, caller.capEff) : nat.openat2(...how);
     if (fd < 0) return deny(-fd);
     return { kind: "inject", fd, cloexec: (req.flags & O.CLOEXEC) !== 0, close: true };
   } finally {

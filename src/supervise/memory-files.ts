@@ -1,0 +1,381 @@
+// Memory a sandbox holds in memory-backed files (maxMemory, SPEC 10): the memfds it made
+// (each watched through a probe file of the supervisor's, wherever the sandbox keeps it),
+// other tmpfs/hugetlbfs files reachable through its descriptors and mappings, and what
+// the memory-backed mounts beneath its writable grants grew by since it started.
+
+import { closeSync, fstatSync, readdirSync, readFileSync, realpathSync, statfsSync, statSync } from "node:fs";
+import { native } from "../confine/native.js";
+
+const TMPFS_MAGIC = 0x01021994; // tmpfs, devtmpfs and the kernel's memfd mount
+const HUGETLBFS_MAGIC = 0x958458f6;
+/** How long a device number's file system type is trusted (anonymous device numbers are
+ * reused once a file system is unmounted). */
+const KIND_TTL_MS = 10_000;
+
+/** shmem pages count in a mapping process's RssShmem; hugetlb pages in no status figure. */
+export type MemoryKind = "shmem" | "hugetlb";
+
+/** "major:minor" of a device number as stat reports it (glibc's encoding). */
+export function devKey(dev: bigint): string {
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & 0xfffff000n);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & 0xffffff00n);
+  return `${major}:${minor}`;
+}
+
+function kindOfType(type: number): MemoryKind | null {
+  if (type === TMPFS_MAGIC) return "shmem";
+  if (type === HUGETLBFS_MAGIC) return "hugetlb";
+  return null; // ramfs keeps no count of its pages: it cannot be measured (docs/security.md)
+}
+
+let kinds = new Map<string, MemoryKind | null>();
+let kindsAt = 0;
+
+/** Device numbers known from mountinfo and the memfd mount, refreshed now and then. */
+function knownKinds(): Map<string, MemoryKind | null> {
+  if (Date.now() - kindsAt < KIND_TTL_MS) return kinds;
+  kinds = new Map();
+  kindsAt = Date.now();
+  for (const m of memoryMounts()) kinds.set(m.dev, m.kind);
+  try {
+    // The kernel's internal mount for memfds and shared anonymous memory.
+    const fd = native().memfd(Buffer.alloc(0));
+    try {
+      kinds.set(devKey(statSync(`/proc/self/fd/${fd}`, { bigint: true }).dev), "shmem");
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // without the addon nothing is supervised anyway
+  }
+  return kinds;
+}
+
+/** What kind of memory the file at `path` (a /proc/<pid>/fd/N link) lives in, or null. */
+function kindAt(dev: string, path: string): MemoryKind | null {
+  const known = knownKinds();
+  const k = known.get(dev);
+  if (k !== undefined) return k;
+  let kind: MemoryKind | null = null;
+  try {
+    kind = kindOfType(Number(statfsSync(path).type));
+  } catch {
+    return null; // gone: nothing to charge
+  }
+  known.set(dev, kind);
+  return kind;
+}
+
+interface MountEntry {
+  point: string;
+  dev: string;
+  kind: MemoryKind;
+}
+
+/** Unescapes mountinfo's octal escapes. */
+function unescape(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** The visible memory-backed mounts of this mount namespace (a mount hidden under a later
+ * one at the same point is left out). */
+function memoryMounts(): MountEntry[] {
+  let text: string;
+  try {
+    text = readFileSync("/proc/self/mountinfo", "utf8");
+  } catch {
+    return [];
+  }
+  const byPoint = new Map<string, MountEntry | null>();
+  for (const line of text.split("\n")) {
+    const f = line.split(" ");
+    const dash = f.indexOf("-");
+    if (dash < 5) continue;
+    const type = f[dash + 1]!;
+    const kind: MemoryKind | null = type === "tmpfs" || type === "devtmpfs" ? "shmem" : type === "hugetlbfs" ? "hugetlb" : null;
+    const point = unescape(f[4]!);
+    byPoint.delete(point); // keep mount order: the later mount hides the earlier
+    byPoint.set(point, kind === null ? null : { point, dev: f[2]!, kind });
+  }
+  return [...byPoint.values()].filter((m): m is MountEntry => m !== null);
+}
+
+function within(path: string, root: string): boolean {
+  return path === root || path.startsWith(root === "/" ? "/" : `${root}/`);
+}
+
+interface GrantMount {
+  point: string;
+  dev: string;
+  /** The lowest use seen since the sandbox started: growth is measured from it. */
+  low: number;
+}
+
+function usedBytes(point: string): number | null {
+  try {
+    const s = statfsSync(point);
+    return (s.blocks - s.bfree) * s.bsize;
+  } catch {
+    return null;
+  }
+}
+
+/** What one look found, for the sandbox's processes. */
+export interface FileCharges {
+  /** Bytes in memory-backed files, per accounting unit (see memoryGuard). */
+  files: Map<number, number>;
+  /** Per process: bytes of its RssShmem that are pages of those files (charged as files,
+   * so not again as the process's shared memory). */
+  mappedFilePages: Map<number, number>;
+}
+
+/** The mappings of a maps text whose file lives in memory (shared anonymous memory and
+ * SysV segments excluded: RssShmem charges those, and they have no other holder). */
+function memoryMappings(maps: string): { range: string; dev: string; ino: string; kind: MemoryKind }[] {
+  const out: { range: string; dev: string; ino: string; kind: MemoryKind }[] = [];
+  const known = knownKinds();
+  for (const line of maps.split("\n")) {
+    const m = /^([0-9a-f]+-[0-9a-f]+) \S+ \S+ ([0-9a-f]+):([0-9a-f]+) (\d+)\s*(.*)$/.exec(line);
+    if (m === null || m[4] === "0") continue;
+    const dev = `${parseInt(m[2]!, 16)}:${parseInt(m[3]!, 16)}`;
+    const kind = known.get(dev);
+    if (kind === undefined || kind === null) continue;
+    const path = m[5] ?? "";
+    if (path === "/dev/zero (deleted)" || path.startsWith("/SYSV")) continue;
+    out.push({ range: m[1]!, dev, ino: m[4]!, kind });
+  }
+  return out;
+}
+
+/** Resident pages that are file pages (not private copies) per mapping range, from smaps. */
+function filePagesOf(pid: number, ranges: ReadonlySet<string>): Map<string, number> {
+  const out = new Map<string, number>();
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/smaps`, "latin1");
+  } catch {
+    return out;
+  }
+  let current: string | undefined;
+  let rss = 0;
+  for (const line of text.split("\n")) {
+    const head = /^([0-9a-f]+-[0-9a-f]+) /.exec(line);
+    if (head !== null) {
+      current = ranges.has(head[1]!) ? head[1]! : undefined;
+      continue;
+    }
+    if (current === undefined) continue;
+    const kv = /^(Rss|Anonymous):\s+(\d+) kB$/.exec(line);
+    if (kv === null) continue;
+    if (kv[1] === "Rss") rss = Number(kv[2]) * 1024;
+    else out.set(current, Math.max(0, rss - Number(kv[2]) * 1024));
+  }
+  return out;
+}
+
+/** A memfd the sandbox created (the supervisor made it: see the memfd_create handler). */
+interface HeldMemfd {
+  /** The supervisor's read-only probe file of it. */
+  fd: number;
+  unit: number;
+}
+
+export class MemoryFiles {
+  private memfds = false;
+  private readonly grants: GrantMount[];
+  /** Every memfd the sandbox created and may still hold, by inode: charged wherever the
+   * sandbox keeps it (descriptor, mapping, or a unix socket's queue, where no scan of
+   * /proc sees it), until no open file of it is left but the probe. */
+  private readonly held = new Map<string, HeldMemfd>();
+  /** Last size seen per inode ("major:minor:ino"), for mappings of a file the sandbox did
+   * not create (one passed in) that cannot be stat'ed (map_files needs CAP_SYS_ADMIN)
+   * once its descriptors are closed. */
+  private readonly lastSize = new Map<string, number>();
+
+  /** `writable`: the writable grants' paths. */
+  constructor(writable: readonly string[]) {
+    const paths: string[] = [];
+    for (const p of writable) {
+      try {
+        const st = statSync(p);
+        // A device node (/dev/null) cannot hold memory; directories and regular files can.
+        if (st.isDirectory() || st.isFile()) paths.push(realpathSync(p));
+      } catch {
+        // gone since the policy was checked: it grants nothing
+      }
+    }
+    this.grants = [];
+    for (const m of memoryMounts()) {
+      if (!paths.some((g) => within(m.point, g) || within(g, m.point))) continue;
+      const used = usedBytes(m.point);
+      if (used !== null) this.grants.push({ point: m.point, dev: m.dev, low: used });
+    }
+  }
+
+  /** A memfd the supervisor made for the sandbox: `probe` is its read-only file, kept
+   * (and closed) here. From now on the sandbox's descriptors are looked at too. */
+  adopt(probe: number, unit: number): void {
+    this.memfds = true;
+    try {
+      const st = fstatSync(probe, { bigint: true });
+      this.held.set(`${devKey(st.dev)}:${st.ino}`, { fd: probe, unit });
+    } catch {
+      closeSync(probe);
+    }
+  }
+
+  /** Closes the probes (the supervisor ends). */
+  close(): void {
+    for (const h of this.held.values()) closeSync(h.fd);
+    this.held.clear();
+  }
+
+  /** Whether there is anything to look at (else measure() is never needed). */
+  get watching(): boolean {
+    return this.memfds || this.grants.length > 0;
+  }
+
+  /** The memory kind of an open file (a supervisor's duplicate), or null. */
+  kindOfFd(fd: number): MemoryKind | null {
+    const path = `/proc/self/fd/${fd}`;
+    try {
+      const st = statSync(path, { bigint: true });
+      return st.isFile() ? kindAt(devKey(st.dev), path) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * One look at the sandbox's processes (process id -> accounting unit and RssShmem
+   * bytes). The growth of
+   * the memory-backed mounts under writable grants is charged to unit 0: statfs cannot
+   * say who wrote, so whatever the host adds there while the sandbox runs counts too (the
+   * baseline is the lowest use seen, so a host deleting files gives the sandbox no room).
+   */
+  measure(procs: ReadonlyMap<number, { unit: number; shmem: number }>): FileCharges {
+    const files = new Map<number, number>();
+    const mappedFilePages = new Map<number, number>();
+    const charged = new Map<number, Set<string>>();
+    const charge = (unit: number, key: string, bytes: number): void => {
+      let set = charged.get(unit);
+      if (set === undefined) charged.set(unit, (set = new Set()));
+      if (set.has(key)) return;
+      set.add(key);
+      files.set(unit, (files.get(unit) ?? 0) + bytes);
+    };
+    const grantDevs = new Set<string>();
+    for (const g of this.grants) {
+      grantDevs.add(g.dev);
+      const used = usedBytes(g.point);
+      if (used === null) continue;
+      g.low = Math.min(g.low, used);
+      if (used > g.low) files.set(0, (files.get(0) ?? 0) + used - g.low);
+    }
+    const visible = new Set<string>();
+    for (const [pid, { unit, shmem }] of procs) {
+      if (this.memfds) this.scanFds(pid, unit, grantDevs, charge, visible);
+      // Without memfds, mappings matter only for pages charged twice, which needs some.
+      if (this.memfds || shmem > 0) this.scanMaps(pid, unit, shmem > 0, grantDevs, charge, mappedFilePages, charged, visible);
+    }
+    this.chargeHeld(charge, visible);
+    return { files, mappedFilePages };
+  }
+
+  /**
+   * The sandbox's memfds by their probe: charged by their allocated blocks while any
+   * open file of them but the probe exists (leaseFree: the inode's reader and writer
+   * counts, which every descriptor, mapping and queued SCM_RIGHTS message keeps up) or a
+   * descriptor of the sandbox still shows it (an O_PATH file counts in neither). Then
+   * the probe goes, and with it the supervisor's hold on the memory. Where leases are
+   * off (fs.leases-enable 0) only what /proc shows keeps a memfd charged.
+   */
+  private chargeHeld(charge: (unit: number, key: string, bytes: number) => void, visible: ReadonlySet<string>): void {
+    const nat = native();
+    for (const [key, h] of this.held) {
+      const free = nat.leaseFree(h.fd);
+      if (free !== 0 && !visible.has(key)) {
+        closeSync(h.fd);
+        this.held.delete(key);
+        continue;
+      }
+      try {
+        const bytes = Number(fstatSync(h.fd, { bigint: true }).blocks) * 512;
+        this.lastSize.set(key, bytes);
+        charge(h.unit, key, bytes);
+      } catch {
+        // the probe is ours: cannot fail
+      }
+    }
+  }
+
+  /** Every descriptor of pid that is a memory-backed file off the grant mounts: charged
+   * by its allocated blocks, once per inode and unit. */
+  private scanFds(pid: number, unit: number, grantDevs: ReadonlySet<string>, charge: (unit: number, key: string, bytes: number) => void, visible: Set<string>): void {
+    let names: string[];
+    try {
+      names = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      return; // gone
+    }
+    for (const name of names) {
+      const path = `/proc/${pid}/fd/${name}`;
+      let st;
+      try {
+        st = statSync(path, { bigint: true, throwIfNoEntry: false });
+      } catch {
+        continue;
+      }
+      if (st === undefined || !st.isFile()) continue;
+      const dev = devKey(st.dev);
+      if (grantDevs.has(dev) || kindAt(dev, path) === null) continue;
+      const key = `${dev}:${st.ino}`;
+      const bytes = Number(st.blocks) * 512;
+      visible.add(key);
+      this.lastSize.set(key, bytes);
+      charge(unit, key, bytes);
+    }
+  }
+
+  /** Mappings of memory-backed files: their resident file pages leave the process's
+   * RssShmem figure (they are charged as the file), and a file held only by a mapping is
+   * charged by its size (map_files, or the last size seen), at least what is resident.
+   * smaps (which walks page tables) is read only when some shmem page is resident. */
+  private scanMaps(
+    pid: number, unit: number, resident: boolean, grantDevs: ReadonlySet<string>, charge: (unit: number, key: string, bytes: number) => void,
+    mappedFilePages: Map<number, number>, charged: Map<number, Set<string>>, visible: Set<string>,
+  ): void {
+    let maps: string;
+    try {
+      maps = readFileSync(`/proc/${pid}/maps`, "latin1");
+    } catch {
+      return;
+    }
+    const hits = memoryMappings(maps);
+    if (hits.length === 0) return;
+    const pages = resident ? filePagesOf(pid, new Set(hits.map((h) => h.range))) : new Map<string, number>();
+    const unknown = new Map<string, number>(); // inode -> resident bytes, size unknown
+    for (const h of hits) {
+      const inMapping = pages.get(h.range) ?? 0;
+      if (h.kind === "shmem") mappedFilePages.set(pid, (mappedFilePages.get(pid) ?? 0) + inMapping);
+      if (grantDevs.has(h.dev)) continue;
+      const key = `${h.dev}:${h.ino}`;
+      visible.add(key);
+      if (charged.get(unit)?.has(key) || this.held.has(key)) continue; // a held memfd: its probe measures it
+      let size: number | undefined;
+      try {
+        const st = statSync(`/proc/${pid}/map_files/${h.range}`, { bigint: true, throwIfNoEntry: false });
+        if (st !== undefined) size = Number(st.blocks) * 512;
+      } catch {
+        // EPERM without CAP_SYS_ADMIN
+      }
+      if (size !== undefined) {
+        this.lastSize.set(key, size);
+        charge(unit, key, size);
+      } else {
+        unknown.set(key, (unknown.get(key) ?? 0) + inMapping);
+      }
+    }
+    for (const [key, inMappings] of unknown) charge(unit, key, Math.max(this.lastSize.get(key) ?? 0, inMappings));
+  }
+}

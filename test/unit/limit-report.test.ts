@@ -1,0 +1,40 @@
+// How a limit that killed a process is reported: RunResult.limit and its JSON, the CLI's
+// line, and the device numbers the memory-file watchdog compares with /proc/<pid>/maps.
+
+import assert from "node:assert/strict";
+import { readFileSync, statSync } from "node:fs";
+import { test } from "node:test";
+import { limitMessage, sizeText } from "../../src/cli/report.js";
+import type { Enforcement } from "../../src/plan/features.js";
+import { RunResult } from "../../src/result.js";
+import { devKey } from "../../src/supervise/memory-files.js";
+
+const base = {
+  status: "signaled" as const, exitCode: null, signal: "SIGKILL", stdout: null, stderr: null, durationMs: 1,
+  enforcement: {} as Enforcement, pid: 42,
+};
+
+test("RunResult.limit: the limit that killed, frozen, in toJSON; null when none did", () => {
+  const r = new RunResult({ ...base, limit: { kind: "memory", field: "maxMemory", cap: 64 * 2 ** 20, used: 70_000_000 } });
+  assert.deepEqual(r.limit, { kind: "memory", field: "maxMemory", cap: 67108864, used: 70_000_000 });
+  assert.ok(Object.isFrozen(r.limit));
+  assert.deepEqual(JSON.parse(JSON.stringify(r)).limit, { kind: "memory", field: "maxMemory", cap: 67108864, used: 70_000_000 });
+  assert.equal(new RunResult(base).limit, null);
+  assert.equal(JSON.parse(JSON.stringify(new RunResult(base))).limit, null);
+});
+
+test("the CLI's line names the limit, its cap and the policy field", () => {
+  assert.equal(limitMessage({ kind: "memory", field: "maxMemory", cap: 64 * 2 ** 20 }), "sandlock: killed: memory limit 64 MiB exceeded (maxMemory)");
+  assert.equal(limitMessage({ kind: "memory", field: "maxMemory", cap: 1.5 * 2 ** 30 }), "sandlock: killed: memory limit 1536 MiB exceeded (maxMemory)");
+  assert.equal(limitMessage({ kind: "cpu", field: "maxCpu", cap: 10 }), "sandlock: killed: cpu limit 10% exceeded (maxCpu)");
+  assert.deepEqual([sizeText(2 ** 30), sizeText(4096), sizeText(1000)], ["1 GiB", "4 KiB", "1000 bytes"]);
+});
+
+test("devKey decodes stat's device number into the major:minor of /proc/<pid>/maps", () => {
+  assert.equal(devKey(0x0801n), "8:1");
+  // glibc's encoding: major bits 8-19 and 44+, minor bits 0-7 and 20-43.
+  assert.equal(devKey((0x1000n << 32n) | (0x234n << 8n) | (0x12300n << 12n) | 0x45n), `${0x1234}:${0x12345}`);
+  // The root file system's device, as mountinfo spells it.
+  const line = /^\d+ \d+ (\d+:\d+) \/ \/ /m.exec(readFileSync("/proc/self/mountinfo", "utf8"));
+  if (line) assert.equal(devKey(statSync("/", { bigint: true }).dev), line[1]);
+});
