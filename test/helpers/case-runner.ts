@@ -2,7 +2,7 @@
 // up the fixtures the case names (listeners, victims, directories), runs the scenario,
 // and prints one JSON line of observations for the test to assert on.
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { join } from "node:path";
@@ -145,6 +145,12 @@ async function scenario(spec: CaseSpec, policy: PolicyInput, cmd: string[], out:
     case "run": {
       const r = await Sandbox.run(policy, cmd, spec.timeout !== undefined ? { timeout: spec.timeout } : {});
       out.result = r.toJSON();
+      return;
+    }
+    case "bare": {
+      // No sandbox at all, same user and command: shows what the attack gets when nothing stops it.
+      const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: "utf8", timeout: spec.timeout ?? 30_000 });
+      out.result = { status: r.signal === null ? "exited" : "signaled", exitCode: r.status, stdout: r.stdout, stderr: r.stderr };
       return;
     }
     case "daemon-kill": {

@@ -141,3 +141,32 @@ securityCase(
 securityCase("without a /proc grant, /proc stays closed (Landlock)", { policy: { fsReadable: ["${PROBE}"] }, cmd: probe("read", "/proc/self/status") }, (o) =>
   assert.equal(answer(o), "EACCES"),
 );
+
+// getdents on /proc is performed on a duplicate that shares the caller's offset: a call
+// whose buffer cannot be written must leave the offset where it was.
+function efaultListing(o: CaseOutcome): { bad: string; then: number; fresh: number } {
+  const [bad, then, fresh] = lines(o);
+  return { bad: bad ?? "", then: Number(then?.split(" ")[1]), fresh: Number(fresh?.split(" ")[1]) };
+}
+
+securityCase(
+  "a /proc listing into an unwritable buffer fails with EFAULT and consumes nothing: the next read lists everything",
+  { policy: PROC, cmd: probe("getdents-efault", "/proc") },
+  (o) => {
+    const r = efaultListing(o);
+    assert.equal(r.bad, "bad EFAULT");
+    assert.ok(r.fresh > 10, `a fresh listing of /proc has ${r.fresh} entries`);
+    assert.equal(r.then, r.fresh, "entries listed after the failed call");
+  },
+);
+
+securityCase(
+  "control: the kernel itself (no sandbox) leaves the offset in place after EFAULT",
+  { policy: PROC, scenario: "bare", cmd: probe("getdents-efault", "/proc/sys/kernel") },
+  (o) => {
+    const r = efaultListing(o);
+    assert.equal(r.bad, "bad EFAULT");
+    assert.ok(r.fresh > 10);
+    assert.equal(r.then, r.fresh);
+  },
+);

@@ -21,9 +21,9 @@ const REAL: Record<string, string> = { "/bin": "/usr/bin", "/lnk": "/proc", "/pr
 function fakeFs(unlistable?: string): FsView {
   return {
     realpath: (p) => REAL[p] ?? p,
-    list: (dir) => {
+    list: (dir, wanted) => {
       if (dir === unlistable) throw Object.assign(new Error("denied"), { code: "EACCES" });
-      return Object.entries(TREE[dir] ?? {}).map(([name, type]) => ({ name, type }));
+      return Object.entries(TREE[dir] ?? {}).filter(([name]) => wanted(name)).map(([name, type]) => ({ name, type }));
     },
   };
 }

@@ -51,20 +51,35 @@ export function procfsListHandler(mounts: readonly string[], ctx: SupervisorCont
   };
 }
 
+const SEEK_SET = 0;
+const SEEK_CUR = 1;
+
 function listFiltered(n: Notification, dup: number, ctx: SupervisorContext, members: Members, legacy: boolean): Action {
+  const nat = native();
   const count = n.argU32(2);
   const buf = Buffer.allocUnsafe(Math.max(1, Math.min(count, MAX_READ)));
   const keep = (name: string): boolean => !NUMERIC.test(name) || members.has(Number(name));
   // The duplicate shares the caller's directory offset: what we read is consumed for it
-  // too. A batch with nothing left after filtering is not an end of directory: read on.
+  // too. So the offset is saved first and put back when the caller does not receive the
+  // entries (its buffer is not writable, or it is gone): otherwise a failed call would
+  // silently skip them, and after a failure at the end of a batch every later read would
+  // report an empty directory.
+  const start = nat.lseek(dup, 0n, SEEK_CUR);
+  if (start < 0n) return deny(Number(-start));
+  const undo = (errno: number): Action => {
+    nat.lseek(dup, start, SEEK_SET);
+    return deny(errno);
+  };
+  // A batch with nothing left after filtering is not an end of directory: read on.
   for (;;) {
-    const got = native().getdents(dup, buf, legacy ? 1 : 0);
-    if (got <= 0) return got < 0 ? deny(-got) : returnValue(0);
+    const got = nat.getdents(dup, buf, legacy ? 1 : 0);
+    if (got < 0) return undo(-got);
+    if (got === 0) return returnValue(0);
     const kept = filterDirents(buf.subarray(0, got), legacy, keep);
     if (kept.length === 0) continue;
     // Written only into the buffer the call handed over, after confirming the thread is
     // still the one blocked in it.
-    if (!ctx.memory.stillValid(n) || !ctx.memory.write(n, n.argAddr(1), kept)) return deny(EFAULT);
+    if (!ctx.memory.stillValid(n) || !ctx.memory.write(n, n.argAddr(1), kept)) return undo(EFAULT);
     return returnValue(kept.length);
   }
 }
