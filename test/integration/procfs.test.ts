@@ -3,7 +3,7 @@
 // during the open; the kernel's secrets stay hidden; its own files keep working.
 
 import assert from "node:assert/strict";
-import { answer, securityCase } from "../helpers/harness.js";
+import { answer, scriptCase, securityCase } from "../helpers/harness.js";
 import type { CaseOutcome } from "../helpers/case-types.js";
 
 const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
@@ -169,4 +169,20 @@ securityCase(
     assert.ok(r.fresh > 10);
     assert.equal(r.then, r.fresh);
   },
+);
+
+// Start-up must not depend on other processes' timing: granting /proc lists it, and a
+// process that exits meanwhile used to fail the whole run with ENOENT (6 of 20,000
+// listings under this churn, before the fix). The churn itself is the control: it must
+// have made processes come and go throughout.
+scriptCase(
+  "200 starts with /proc granted while processes come and go: none fails",
+  "dist/test/scripts/proc-churn-case.js",
+  ["${PROBE}", "200", "20000"],
+  (out: { startFailures: string[]; planFailures: string[]; planFailureCount: number; pidsUsed: number }) => {
+    assert.deepEqual(out.startFailures, []);
+    assert.equal(out.planFailureCount, 0, out.planFailures.join("\n"));
+    assert.ok(out.pidsUsed > 2000, `the churn made only ${out.pidsUsed} processes`);
+  },
+  180_000,
 );

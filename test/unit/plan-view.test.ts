@@ -3,11 +3,14 @@
 // and the PolicyErrors for grants into /proc and for too many CPUs.
 
 import assert from "node:assert/strict";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { PolicyError } from "../../src/errors.js";
 import { computeFeatures, type HostFacts } from "../../src/plan/features.js";
 import { planLandlock, type PathGrant } from "../../src/plan/landlock.js";
-import { hideProcesses, type EntryType, type FsView } from "../../src/plan/proc-grants.js";
+import { HOST_FS, hideProcesses, type EntryType, type FsView } from "../../src/plan/proc-grants.js";
 import { computeView, viewSyscalls } from "../../src/plan/view.js";
 import { Policy, type PolicyInput } from "../../src/policy/index.js";
 
@@ -149,4 +152,28 @@ test("features: numCpus up to the host's count is accepted, above it is a Policy
     assert.equal(e.message, "numCpus: 3 is more than this host's 2 CPUs (a sandbox can be shown fewer CPUs than exist, not more)");
     return true;
   });
+});
+
+test("the host listing skips names it is told to, and leaves out entries that vanish while it lists", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sl-list-"));
+  try {
+    for (const f of ["a", "b", "c"]) writeFileSync(join(dir, f), "");
+    mkdirSync(join(dir, "d"));
+    symlinkSync("a", join(dir, "e"));
+    const asked: string[] = [];
+    // The first name asked about removes "b" (or "c" when it is "b" itself): the lstat after
+    // it finds the entry gone, as for a process that exits during the listing of /proc.
+    const got = HOST_FS.list(dir, (name) => {
+      if (asked.length === 0) rmSync(join(dir, name === "b" ? "c" : "b"));
+      asked.push(name);
+      return name !== "a";
+    });
+    const gone = existsSync(join(dir, "b")) ? "c" : "b";
+    assert.deepEqual(asked.sort(), ["a", "b", "c", "d", "e"]);
+    const want = [{ name: "d", type: "dir" }, { name: "e", type: "symlink" }, ...["b", "c"].filter((n) => n !== gone).map((name) => ({ name, type: "file" }))];
+    const byName = (x: { name: string }, y: { name: string }): number => x.name.localeCompare(y.name);
+    assert.deepEqual([...got].sort(byName), want.sort(byName));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
