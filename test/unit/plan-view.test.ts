@@ -110,8 +110,9 @@ test("virtual files are served only where the grants reach", () => {
 
 test("the view hides processes only where the grants reach procfs, everywhere without Landlock", () => {
   assert.equal(view({}, [read("/usr")]).procfs, undefined);
-  assert.deepEqual(view({}, [read("/")]).procfs, { mounts: ["/proc"], writable: false });
-  assert.deepEqual(view({}, [read("/usr")], false).procfs, { mounts: ["/proc"], writable: true });
+  assert.deepEqual(view({}, [read("/")]).procfs, { mounts: ["/proc"], writable: false, reach: ["/"] });
+  assert.deepEqual(view({}, [read("/lnk"), read("/usr")]).procfs, { mounts: ["/proc"], writable: false, reach: ["/proc", "/usr"] }, "reach: the grants' real paths");
+  assert.deepEqual(view({}, [read("/usr")], false).procfs, { mounts: ["/proc"], writable: true, reach: ["/"] }, "without Landlock every mount is reached");
   assert.equal(view({ numCpus: 1 }, [], false).files.length, 6);
 });
 
@@ -123,10 +124,11 @@ test("the name is the policy's, or sandlock- and 8 hex digits, new for every com
 });
 
 test("the view traps uname always, the rest only when needed", () => {
-  assert.deepEqual(viewSyscalls({ name: "b", files: [] }), ["uname"]);
-  assert.deepEqual(viewSyscalls({ name: "b", numCpus: 1, files: [] }), ["uname", "sched_getaffinity"]);
-  assert.deepEqual(viewSyscalls({ name: "b", files: [{ path: "/etc/hostname", kind: "hostname" }] }), ["uname", "open", "openat", "openat2", "creat"]);
-  assert.deepEqual(viewSyscalls({ name: "b", procfs: { mounts: ["/proc"], writable: false }, files: [] }), ["uname", "open", "openat", "openat2", "creat", "getdents64", "getdents"]);
+  const lo = "loopback" as const;
+  assert.deepEqual(viewSyscalls({ name: "b", files: [], interfaces: lo }), ["uname"]);
+  assert.deepEqual(viewSyscalls({ name: "b", numCpus: 1, files: [], interfaces: lo }), ["uname", "sched_getaffinity"]);
+  assert.deepEqual(viewSyscalls({ name: "b", files: [{ path: "/etc/hostname", kind: "hostname" }], interfaces: lo }), ["uname", "open", "openat", "openat2", "creat"]);
+  assert.deepEqual(viewSyscalls({ name: "b", procfs: { mounts: ["/proc"], writable: false, reach: ["/"] }, files: [], interfaces: lo }), ["uname", "open", "openat", "openat2", "creat", "getdents64", "getdents"]);
 });
 
 const host = (cpuCount: number): HostFacts => ({ landlockAbi: 7, cpuCount });
@@ -136,7 +138,7 @@ test("features: a / grant on this host reaches /proc and no process directory ge
   const f = features({ fsReadable: ["/"] });
   assert.ok(f.grants.some((g) => g.path === "/proc" && g.dirOnly));
   assert.ok(!f.grants.some((g) => /^\/proc\/\d+(\/|$)/.test(g.path) || g.path === "/proc/kallsyms"));
-  assert.deepEqual(f.supervision.view?.procfs, { mounts: ["/proc"], writable: false });
+  assert.deepEqual(f.supervision.view?.procfs, { mounts: ["/proc"], writable: false, reach: ["/"] });
   assert.ok(f.seccomp.notify.includes("getdents64"));
 });
 

@@ -13,7 +13,7 @@ export function viewHandlers(view: ViewSpec, ctx: SupervisorContext): HandlerTab
   const procfs = view.procfs;
   if (procfs !== undefined) {
     const members = new Members(ctx.launcherPid);
-    const open = procfsOpenHandler(procfs, ctx, members);
+    const open = procfsOpenHandler({ ...procfs, interfaces: view.interfaces, launcherPid: ctx.launcherPid }, ctx, members);
     // Before identity's table: a process file is never a virtual one, and the hidden
     // files are refused whatever else would answer.
     tables.unshift({
