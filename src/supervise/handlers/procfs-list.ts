@@ -1,6 +1,6 @@
-// Listing /proc (SPEC 4.4): getdents on a procfs root is performed by the supervisor on a
-// duplicate of the caller's descriptor, and the names of processes outside the sandbox
-// are dropped before the entries reach the caller's buffer.
+// Listing directories while /proc is reachable (SPEC 4.4): getdents is performed by the
+// supervisor on a duplicate of the caller's descriptor, and on a procfs root the names of
+// processes outside the sandbox are dropped before the entries reach the caller's buffer.
 
 import { closeSync, fstatSync, statSync } from "node:fs";
 import { native } from "../../confine/native.js";
@@ -9,7 +9,6 @@ import { filterDirents } from "../dirents.js";
 import type { Handler, SupervisorContext } from "../handler.js";
 import type { Members } from "../members.js";
 import type { Notification } from "../notification.js";
-import { readlinkPath } from "../paths.js";
 
 const EFAULT = 14;
 const NUMERIC = /^[0-9]+$/;
@@ -17,34 +16,29 @@ const NUMERIC = /^[0-9]+$/;
 const MAX_READ = 1 << 16;
 
 export function procfsListHandler(mounts: readonly string[], ctx: SupervisorContext, members: Members, legacy: boolean): Handler {
-  const roots = new Map<string, { dev: number; ino: number }>();
-  const rootOf = (m: string): { dev: number; ino: number } | undefined => {
-    if (!roots.has(m)) {
+  let roots: { dev: number; ino: number }[] | undefined;
+  const isProcRoot = (dev: number, ino: number): boolean => {
+    roots ??= mounts.flatMap((m) => {
       try {
         const st = statSync(m);
-        roots.set(m, { dev: st.dev, ino: st.ino });
+        return [{ dev: st.dev, ino: st.ino }];
       } catch {
-        return undefined;
+        return [];
       }
-    }
-    return roots.get(m);
+    });
+    return roots.some((r) => r.dev === dev && r.ino === ino);
   };
+  const keep = (name: string): boolean => !NUMERIC.test(name) || members.has(Number(name));
   return (n) => {
-    const fd = n.argI32(0);
-    const link = readlinkPath(`/proc/${n.pid}/fd/${fd}`);
-    // Any other directory lists as the kernel lists it. This look at the descriptor races
-    // with the caller's other threads (dup2 of a /proc fd onto this number right after):
-    // what that can reveal is the pid numbers in use, which stat(2) on /proc/<pid> shows
-    // anyway; no file of another process becomes readable (Landlock).
-    if (link === null || !mounts.includes(link)) return undefined;
-    const dup = native().threadGetfd(n.pid, fd);
-    if (dup < 0) return undefined;
+    // Every listing is performed here, on the duplicate, whatever the descriptor names: a
+    // decision "not /proc, continue" would rest on what the number refers to, and another
+    // thread could dup2 a /proc descriptor onto it before the kernel looks it up again,
+    // which would list every pid of the host. The duplicate is what we decide on and read.
+    const dup = native().threadGetfd(n.pid, n.argI32(0));
+    if (dup < 0) return deny(-dup); // EBADF for a bad descriptor, as the kernel answers
     try {
-      // Decide on the duplicate, not on the number: it is what we read from.
       const st = fstatSync(dup);
-      const root = rootOf(link);
-      if (root === undefined || st.dev !== root.dev || st.ino !== root.ino) return undefined;
-      return listFiltered(n, dup, ctx, members, legacy);
+      return list(n, dup, ctx, isProcRoot(st.dev, st.ino) ? keep : undefined, legacy);
     } finally {
       closeSync(dup);
     }
@@ -54,11 +48,11 @@ export function procfsListHandler(mounts: readonly string[], ctx: SupervisorCont
 const SEEK_SET = 0;
 const SEEK_CUR = 1;
 
-function listFiltered(n: Notification, dup: number, ctx: SupervisorContext, members: Members, legacy: boolean): Action {
+/** getdents on dup into the caller's buffer; with `keep`, only the entries it keeps. */
+function list(n: Notification, dup: number, ctx: SupervisorContext, keep: ((name: string) => boolean) | undefined, legacy: boolean): Action {
   const nat = native();
   const count = n.argU32(2);
   const buf = Buffer.allocUnsafe(Math.max(1, Math.min(count, MAX_READ)));
-  const keep = (name: string): boolean => !NUMERIC.test(name) || members.has(Number(name));
   // The duplicate shares the caller's directory offset: what we read is consumed for it
   // too. So the offset is saved first and put back when the caller does not receive the
   // entries (its buffer is not writable, or it is gone): otherwise a failed call would
@@ -75,7 +69,7 @@ function listFiltered(n: Notification, dup: number, ctx: SupervisorContext, memb
     const got = nat.getdents(dup, buf, legacy ? 1 : 0);
     if (got < 0) return undo(-got);
     if (got === 0) return returnValue(0);
-    const kept = filterDirents(buf.subarray(0, got), legacy, keep);
+    const kept = keep === undefined ? buf.subarray(0, got) : filterDirents(buf.subarray(0, got), legacy, keep);
     if (kept.length === 0) continue;
     // Written only into the buffer the call handed over, after confirming the thread is
     // still the one blocked in it.
