@@ -1,7 +1,8 @@
 // What the sandbox's /proc/<pid>/net shows (issue 9), file by file: the interface files
 // keep the lines of the interfaces it may see (plan/interface-view.ts), the socket tables
 // keep its own sockets, host-wide counters pass, and every other file is refused (routing
-// tries, netfilter, wireless... name or address host interfaces). Pure text filters.
+// tries, netfilter, wireless... name or address host interfaces). Also the directories of
+// /proc/sys/net with an entry per interface. Pure.
 
 /** How a /proc/net file is answered. */
 export type NetFileRule =
@@ -99,4 +100,22 @@ export function filterSockets(text: string, inodeColumn: number, own: ReadonlySe
     if (own.has(inode)) out.push(line);
   }
   return join(out);
+}
+
+/** Entries of every per-interface sysctl directory that name no interface. */
+const SYSCTL_ALWAYS = new Set(["all", "default"]);
+
+/**
+ * rel (the path below a procfs mount, as components) goes into a per-interface sysctl
+ * directory (sys/net/ipv4/conf, sys/net/ipv6/neigh, sys/net/mpls/conf...): the entry it
+ * names there ("eth0", "all"), or "" for the directory itself; undefined elsewhere.
+ */
+export function sysctlInterfaceEntry(rel: readonly string[]): string | undefined {
+  if (rel.length < 4 || rel[0] !== "sys" || rel[1] !== "net" || (rel[3] !== "conf" && rel[3] !== "neigh")) return undefined;
+  return rel[4] ?? "";
+}
+
+/** Whether an entry of a per-interface sysctl directory is shown. */
+export function sysctlEntryShown(name: string, visible: ReadonlySet<string>): boolean {
+  return SYSCTL_ALWAYS.has(name) || name === "." || name === ".." || visible.has(name);
 }

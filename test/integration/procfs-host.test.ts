@@ -150,3 +150,43 @@ for (const bad of ["/proc/self/mountinfo", "/proc/self/net/dev"]) {
     },
   );
 }
+
+/** A host interface that neither scope shows (not lo, no default route), if the host has one. */
+const hiddenInterface = (): string | undefined => {
+  const defaults = defaultRouteInterfaces(readFileSync("/proc/net/route", "latin1"), readFileSync("/proc/net/ipv6_route", "latin1"));
+  return hostInterfaces().find((n) => n !== "lo" && !defaults.includes(n));
+};
+
+securityCase(
+  "the per-interface sysctl directories list all, default and the visible interfaces only",
+  { policy: PROC, cmd: probe("listdir", "/proc/sys/net/ipv4/conf") },
+  (o) => assert.deepEqual(lines(o).filter((n) => n !== "." && n !== "..").sort(), ["all", "default", "lo"]),
+);
+
+securityCase(
+  "control: without a sandbox the same directory lists every host interface",
+  { policy: PROC, scenario: "bare", cmd: probe("listdir", "/proc/sys/net/ipv4/conf") },
+  (o) => assert.ok(lines(o).some((n) => ![".", "..", "all", "default", "lo"].includes(n)), lines(o).join(" ")),
+);
+
+{
+  const hidden = hiddenInterface() ?? "eth0";
+  securityCase(
+    `a hidden interface's sysctls do not exist for the sandbox (${hidden})`,
+    { policy: PROC, cmd: probe("open-each", `/proc/sys/net/ipv4/conf/${hidden}/forwarding`, `/proc/sys/net/ipv6/neigh/${hidden}`, "/proc/sys/net/ipv4/conf/lo/forwarding") },
+    (o) => {
+      const got = answers(o);
+      assert.equal(got[`/proc/sys/net/ipv4/conf/${hidden}/forwarding`], "ENOENT");
+      assert.equal(got[`/proc/sys/net/ipv6/neigh/${hidden}`], "ENOENT");
+      assert.equal(got["/proc/sys/net/ipv4/conf/lo/forwarding"], "ok", "lo's are there");
+    },
+  );
+  securityCase(
+    `control: without a sandbox ${hidden}'s sysctls open`,
+    { policy: PROC, scenario: "bare", cmd: probe("open-each", `/proc/sys/net/ipv4/conf/${hidden}/forwarding`) },
+    (o) => {
+      assert.ok(hiddenInterface() !== undefined, "this host has no interface beside lo and the default routes: the test cannot tell hiding from absence");
+      assert.equal(answers(o)[`/proc/sys/net/ipv4/conf/${hidden}/forwarding`], "ok");
+    },
+  );
+}

@@ -8,7 +8,7 @@ import { defaultRouteInterfaces, interfaceScope, visibleInterfaces } from "../..
 import { parseNetRule } from "../../src/policy/net-rule.js";
 import { virtualProcFile } from "../../src/supervise/handlers/procfs-virtual.js";
 import { filterMountinfo, filterMounts, filterMountstats, mountReached } from "../../src/supervise/proc-mounts.js";
-import { filterInterfaceBlocks, filterInterfaces, filterSockets, netFileRule } from "../../src/supervise/proc-net.js";
+import { filterInterfaceBlocks, filterInterfaces, filterSockets, netFileRule, sysctlEntryShown, sysctlInterfaceEntry } from "../../src/supervise/proc-net.js";
 
 const rules = (...raw: string[]) => raw.map((r) => parseNetRule("netAllow", r));
 
@@ -138,4 +138,17 @@ test("which process files are filtered copies, which pass, which are refused", (
   assert.equal(virtualProcFile(["net", "snmp"]), undefined, "host-wide counters pass");
   assert.equal(virtualProcFile(["status"]), undefined);
   assert.equal(virtualProcFile(["task", "mountinfo"]), undefined);
+});
+
+test("per-interface sysctl directories: which paths go into them, which entries are shown", () => {
+  assert.equal(sysctlInterfaceEntry(["sys", "net", "ipv4", "conf"]), "");
+  assert.equal(sysctlInterfaceEntry(["sys", "net", "ipv6", "neigh", "eth0"]), "eth0");
+  assert.equal(sysctlInterfaceEntry(["sys", "net", "ipv4", "conf", "eth0", "forwarding"]), "eth0");
+  assert.equal(sysctlInterfaceEntry(["sys", "net", "mpls", "conf", "eth1"]), "eth1");
+  assert.equal(sysctlInterfaceEntry(["sys", "net", "ipv4", "route"]), undefined);
+  assert.equal(sysctlInterfaceEntry(["sys", "kernel", "x", "conf"]), undefined);
+  assert.equal(sysctlInterfaceEntry(["net", "dev"]), undefined);
+  for (const name of ["all", "default", "lo", ".", ".."]) assert.ok(sysctlEntryShown(name, lo), name);
+  assert.ok(!sysctlEntryShown("eth0", lo));
+  assert.ok(sysctlEntryShown("eth0", new Set(["lo", "eth0"])));
 });

@@ -1,34 +1,59 @@
 // Listing directories while /proc is reachable (SPEC 4.4): getdents is performed by the
 // supervisor on a duplicate of the caller's descriptor, and on a procfs root the names of
-// processes outside the sandbox are dropped before the entries reach the caller's buffer.
+// processes outside the sandbox are dropped before the entries reach the caller's buffer,
+// in /proc/sys/net/*/{conf,neigh} the interfaces it may not see (issue 9).
 
-import { closeSync, fstatSync, statSync } from "node:fs";
+import { closeSync, fstatSync, readlinkSync, statSync } from "node:fs";
 import { native } from "../../confine/native.js";
 import { deny, returnValue, type Action } from "../action.js";
 import { filterDirents } from "../dirents.js";
 import type { Handler, SupervisorContext } from "../handler.js";
 import type { Members } from "../members.js";
 import type { Notification } from "../notification.js";
+import { visibleInterfaces, type InterfaceScope } from "../../plan/interface-view.js";
+import { within } from "../../plan/proc-grants.js";
+import { sysctlEntryShown, sysctlInterfaceEntry } from "../proc-net.js";
 
 const EFAULT = 14;
 const NUMERIC = /^[0-9]+$/;
 /** Our read size: the caller's count, capped (a smaller read only returns fewer entries). */
 const MAX_READ = 1 << 16;
 
-export function procfsListHandler(mounts: readonly string[], ctx: SupervisorContext, members: Members, legacy: boolean): Handler {
-  let roots: { dev: number; ino: number }[] | undefined;
-  const isProcRoot = (dev: number, ino: number): boolean => {
-    roots ??= mounts.flatMap((m) => {
+export function procfsListHandler(mounts: readonly string[], interfaces: InterfaceScope, ctx: SupervisorContext, members: Members, legacy: boolean): Handler {
+  let roots: { mount: string; dev: number; ino: number }[] | undefined;
+  /** The procfs mount whose superblock holds (dev), and whether ino is its root. */
+  const procfsOf = (dev: number, ino: number): { mount: string; root: boolean } | undefined => {
+    roots ??= mounts.flatMap((mount) => {
       try {
-        const st = statSync(m);
-        return [{ dev: st.dev, ino: st.ino }];
+        const st = statSync(mount);
+        return [{ mount, dev: st.dev, ino: st.ino }];
       } catch {
         return [];
       }
     });
-    return roots.some((r) => r.dev === dev && r.ino === ino);
+    const r = roots.find((x) => x.dev === dev);
+    return r === undefined ? undefined : { mount: r.mount, root: r.ino === ino };
   };
-  const keep = (name: string): boolean => !NUMERIC.test(name) || members.has(Number(name));
+  const keepPid = (name: string): boolean => !NUMERIC.test(name) || members.has(Number(name));
+  /** What to drop from a listing of the duplicate's directory; undefined: nothing. */
+  const filterFor = (dup: number): ((name: string) => boolean) | undefined => {
+    const st = fstatSync(dup);
+    const procfs = procfsOf(st.dev, st.ino);
+    if (procfs === undefined) return undefined;
+    if (procfs.root) return keepPid;
+    // Our own descriptor's path: what we read is this directory, whatever the caller's
+    // number names by now.
+    let path: string;
+    try {
+      path = readlinkSync(`/proc/self/fd/${dup}`);
+    } catch {
+      return undefined;
+    }
+    if (!within(path, procfs.mount) || path === procfs.mount) return undefined;
+    if (sysctlInterfaceEntry(path.slice(procfs.mount.length + 1).split("/")) !== "") return undefined;
+    const visible = visibleInterfaces(interfaces);
+    return (name) => sysctlEntryShown(name, visible);
+  };
   return (n) => {
     // Every listing is performed here, on the duplicate, whatever the descriptor names: a
     // decision "not /proc, continue" would rest on what the number refers to, and another
@@ -37,8 +62,7 @@ export function procfsListHandler(mounts: readonly string[], ctx: SupervisorCont
     const dup = native().threadGetfd(n.pid, n.argI32(0));
     if (dup < 0) return deny(-dup); // EBADF for a bad descriptor, as the kernel answers
     try {
-      const st = fstatSync(dup);
-      return list(n, dup, ctx, isProcRoot(st.dev, st.ino) ? keep : undefined, legacy);
+      return list(n, dup, ctx, filterFor(dup), legacy);
     } finally {
       closeSync(dup);
     }

@@ -18,8 +18,8 @@ export function viewHandlers(view: ViewSpec, ctx: SupervisorContext): HandlerTab
     // files are refused whatever else would answer.
     tables.unshift({
       open, openat: open, openat2: open, creat: open,
-      getdents64: procfsListHandler(procfs.mounts, ctx, members, false),
-      getdents: procfsListHandler(procfs.mounts, ctx, members, true),
+      getdents64: procfsListHandler(procfs.mounts, view.interfaces, ctx, members, false),
+      getdents: procfsListHandler(procfs.mounts, view.interfaces, ctx, members, true),
     });
   }
   return tables;
