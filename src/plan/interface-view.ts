@@ -1,7 +1,6 @@
-// Which host network interfaces a sandbox sees (issue 9), one rule for every place that
-// lists them (/proc/net files here; netlink and interface ioctls use the same): loopback
-// always; the interfaces carrying a default route when the policy allows egress beyond
-// loopback; no other.
+// Which host network interfaces a sandbox sees (issue 9), one rule for /proc/net, netlink
+// and interface ioctls alike: lo always; the interfaces carrying a default route when the
+// policy allows egress beyond loopback; no other.
 
 import { readFileSync } from "node:fs";
 import type { NetRule } from "../policy/types.js";

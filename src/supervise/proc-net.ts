@@ -1,8 +1,6 @@
-// What the sandbox's /proc/<pid>/net shows (issue 9), file by file: the interface files
-// keep the lines of the interfaces it may see (plan/interface-view.ts), the socket tables
-// keep its own sockets, host-wide counters pass, and every other file is refused (routing
-// tries, netfilter, wireless... name or address host interfaces). Also the directories of
-// /proc/sys/net with an entry per interface. Pure.
+// What /proc/<pid>/net and /proc/sys/net show the sandbox (issue 9), file by file: lines of
+// the interfaces it may see (plan/interface-view.ts), its own sockets, host-wide counters;
+// every other /proc/net file names host interfaces and is refused. Pure.
 
 /** How a /proc/net file is answered. */
 export type NetFileRule =

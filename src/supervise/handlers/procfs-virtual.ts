@@ -1,7 +1,6 @@
-// The process files under /proc whose kernel text tells the host's secrets (issue 9): the
-// mount tables and /proc/<pid>/net. The sandbox gets a filtered copy of its process's real
-// file as a sealed memfd: the mounts its grants reach, the interfaces it may see, its own
-// sockets. Other /proc/net files that name host interfaces are refused.
+// Process files whose kernel text tells the host's secrets (issue 9): the mount tables and
+// /proc/<pid>/net. The sandbox gets a filtered copy of its process's real file as a sealed
+// memfd; /proc/net files that name host interfaces and have no filtered form are refused.
 
 import { closeSync, readdirSync, readSync, readlinkSync } from "node:fs";
 import { native } from "../../confine/native.js";
