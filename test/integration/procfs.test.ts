@@ -171,6 +171,13 @@ securityCase(
   },
 );
 
+securityCase("getdents on a pipe or a regular file fails with ENOTDIR, as the kernel's own", { policy: PROC, cmd: probe("getdents-pipe", "/proc/meminfo") }, (o) =>
+  assert.equal(answer(o), "ENOTDIR ENOTDIR"),
+);
+securityCase("control: the kernel's own answer (no sandbox)", { policy: PROC, scenario: "bare", cmd: probe("getdents-pipe", "/proc/meminfo") }, (o) =>
+  assert.equal(answer(o), "ENOTDIR ENOTDIR"),
+);
+
 securityCase(
   "control: the kernel itself (no sandbox) leaves the offset in place after EFAULT",
   { policy: PROC, scenario: "bare", cmd: probe("getdents-efault", "/proc/sys/kernel") },

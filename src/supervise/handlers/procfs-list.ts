@@ -82,10 +82,11 @@ function list(n: Notification, dup: number, ctx: SupervisorContext, keep: ((name
   // entries (its buffer is not writable, or it is gone): otherwise a failed call would
   // silently skip them, and after a failure at the end of a batch every later read would
   // report an empty directory.
+  // (A descriptor that cannot seek is no directory: getdents fails on it with ENOTDIR
+  // before consuming anything, as the kernel's own would.)
   const start = nat.lseek(dup, 0n, SEEK_CUR);
-  if (start < 0n) return deny(Number(-start));
   const undo = (errno: number): Action => {
-    nat.lseek(dup, start, SEEK_SET);
+    if (start >= 0n) nat.lseek(dup, start, SEEK_SET);
     return deny(errno);
   };
   // A batch with nothing left after filtering is not an end of directory: read on.
