@@ -246,6 +246,9 @@ async function main(): Promise<void> {
   }
   // Datagrams already sent may still wait in a fixture's socket: let them be counted.
   if (spec.fixtures?.includes("udp")) await sleep(100);
+  // A signal the sandbox sent reaches the victim, and its exit this process's event loop,
+  // a little later than the sandbox's own exit: wait for it, bounded.
+  for (let i = 0; i < 50 && counters.victimAlive?.() === true; i++) await sleep(10);
   for (const [k, f] of Object.entries(counters)) {
     try {
       out.observed[k] = f();
