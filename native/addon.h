@@ -60,7 +60,7 @@ void sl_notify_register(napi_env env, napi_value exports);
 /* Registers the network supervisor's socket calls and the sealed memfd (net.c). */
 void sl_net_register(napi_env env, napi_value exports);
 
-/* Registers getdents, openat2, uname, sched_getaffinity and read-only memfds (procfs.c). */
+/* Registers getdents, lseek, openat2, uname, sched_getaffinity and read-only memfds (procfs.c). */
 void sl_procfs_register(napi_env env, napi_value exports);
 
 /* Registers the zygote's fork, descriptor passing and reaping calls (fork.c). */

@@ -1,10 +1,11 @@
-/* The /proc and identity supervisor's system calls: getdents, openat2 with RESOLVE_*, the
+/* The /proc and identity supervisor's system calls: getdents, lseek, openat2 with RESOLVE_*, the
  * host's uname, sched_getaffinity's answer size, read-only memfds for virtual files. Each
  * returns the kernel's answer (>= 0 or -errno); decisions are TypeScript's. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <stdbool.h>
 #include <linux/openat2.h>
 #include <sched.h>
 #include <string.h>
@@ -32,6 +33,26 @@ static napi_value sl_getdents(napi_env env, napi_callback_info info) {
     rc = syscall(legacy ? SYS_getdents : SYS_getdents64, fd, out, (unsigned int)len);
   } while (rc < 0 && errno == EINTR);
   return sl_result(env, rc);
+}
+
+/* lseek(fd, offset: bigint, whence) -> the new offset as a bigint, or -errno. A
+ * directory's offset is an opaque 64-bit cookie (a hash on some filesystems): a bigint
+ * carries it whole. The /proc listing saves the offset its duplicate shares with the
+ * caller before reading, and restores it when the caller never received the entries. */
+static napi_value sl_lseek(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 3);
+  int64_t offset;
+  bool lossless;
+  if (napi_get_value_bigint_int64(env, argv[1], &offset, &lossless) != napi_ok || !lossless) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 1 must be a 64-bit bigint");
+    return NULL;
+  }
+  SL_ARG_INT(env, 0, fd);
+  SL_ARG_INT(env, 2, whence);
+  off_t rc = lseek(fd, (off_t)offset, whence);
+  napi_value out;
+  SL_CALL(env, napi_create_bigint_int64(env, rc < 0 ? -(int64_t)errno : (int64_t)rc, &out));
+  return out;
 }
 
 /* openat2(dirfd, path, flags, mode, resolve) -> fd or -errno. The caller adds O_CLOEXEC
@@ -171,6 +192,7 @@ static napi_value sl_memfd_readonly(napi_env env, napi_callback_info info) {
 void sl_procfs_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"getdents", NULL, sl_getdents, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lseek", NULL, sl_lseek, NULL, NULL, NULL, napi_enumerable, NULL},
       {"openat2", NULL, sl_openat2, NULL, NULL, NULL, napi_enumerable, NULL},
       {"openat2As", NULL, sl_openat2_as, NULL, NULL, NULL, napi_enumerable, NULL},
       {"uname", NULL, sl_uname, NULL, NULL, NULL, napi_enumerable, NULL},

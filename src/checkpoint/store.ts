@@ -1,12 +1,14 @@
 // Saving and loading checkpoint directories. Save is atomic: every file goes into a
 // temporary sibling directory, is fsynced, and the directory is renamed into place, so
 // a reader sees either no checkpoint or a complete one. Files are private (0600): they
-// hold the sandboxed processes' memory.
+// hold the sandboxed processes' memory. Load trusts nothing it finds (see loadFiles).
 
-import { constants } from "node:fs";
-import { mkdtemp, open, readFile, rename, rm, stat } from "node:fs/promises";
+import { closeSync, constants, fstatSync, openSync, read, type Stats } from "node:fs";
+import { mkdtemp, open, rename, rm, stat } from "node:fs/promises";
+import { native } from "../confine/native.js";
 import { basename, dirname, join, resolve } from "node:path";
 import { CheckpointError } from "../errors.js";
+import { errnoName } from "../confine/errno.js";
 import { errnoCode } from "./errno.js";
 import { MANIFEST, readManifest } from "./format.js";
 
@@ -64,35 +66,99 @@ export async function saveFiles(dir: string, files: ReadonlyMap<string, Buffer>)
   await fsyncPath(parent);
 }
 
-/** Reads manifest.json and every file it lists (a missing one is left out for the decoder to name). */
+const ENOENT = 2;
+const ELOOP = 40;
+
+/** How large a manifest may be: one short line per file, two files per process. */
+export const MANIFEST_MAX_BYTES = 16 << 20;
+
+/** O_CLOEXEC (Node adds it to its own opens; openat2 here is the addon's). */
+const O_CLOEXEC = 0o2000000;
+const OPEN_FILE = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY | O_CLOEXEC;
+/** openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS: the name stays in the directory. */
+const RESOLVE_IN_DIR = 0x08 | 0x04 | 0x02;
+
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return "a directory";
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isSocket()) return "a socket";
+  return "not a regular file";
+}
+
+function readAt(fd: number, buf: Buffer, offset: number): Promise<number> {
+  return new Promise((res, rej) => read(fd, buf, offset, buf.length - offset, offset, (e, n) => (e ? rej(e) : res(n))));
+}
+
+/**
+ * Reads manifest.json and every file it lists (a missing one is left out for the decoder
+ * to name). A checkpoint directory comes from outside, so nothing in it is trusted: every
+ * file is opened relative to the directory's descriptor (renaming or swapping the
+ * directory afterwards redirects nothing), without following a symlink (one to a secret
+ * would leak its size and make the checksum a content oracle; one to /dev/zero would
+ * grow without end) and without blocking (a FIFO would hang the load forever), then
+ * must be a regular file of exactly the size the manifest records, and exactly that many
+ * bytes are read.
+ */
 export async function loadFiles(dir: string): Promise<{ where: string; files: Map<string, Buffer> }> {
   const where = resolve(dir);
-  const invalid = (message: string, cause?: unknown): CheckpointError =>
-    new CheckpointError("CHECKPOINT_INVALID", `checkpoint ${where}: ${message}`, { cause, errno: errnoCode(cause) });
-  let st;
+  const invalid = (message: string, extra: { cause?: unknown; path?: string } = {}): CheckpointError =>
+    new CheckpointError("CHECKPOINT_INVALID", `checkpoint ${where}: ${message}`, { ...extra, errno: errnoCode(extra.cause) });
+  let dirfd: number;
   try {
-    st = await stat(where);
+    // The path the caller gave may itself be a symlink to the directory: that is their choice.
+    dirfd = openSync(where, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NONBLOCK);
   } catch (e) {
-    if (errnoCode(e) === "ENOENT") throw invalid("the directory does not exist", e);
-    throw invalid(`cannot read the directory (${errnoCode(e) ?? (e as Error).message})`, e);
+    const code = errnoCode(e);
+    if (code === "ENOENT") throw invalid("the directory does not exist", { cause: e });
+    if (code === "ENOTDIR") throw invalid("is not a directory", { cause: e });
+    throw invalid(`cannot read the directory (${code ?? (e as Error).message})`, { cause: e });
   }
-  if (!st.isDirectory()) throw invalid("is not a directory");
-  const read = async (name: string): Promise<Buffer | undefined> => {
+  /** The file's bytes, or undefined when it does not exist. `bytes`: the size it must have. */
+  const load = async (name: string, bytes: number | undefined): Promise<Buffer | undefined> => {
+    const fd = native().openat2(dirfd, name, OPEN_FILE, 0, RESOLVE_IN_DIR);
+    if (fd === -ENOENT) return undefined;
+    if (fd === -ELOOP) throw invalid(`${name} is a symbolic link; the files of a checkpoint are never followed`, { path: name });
+    if (fd < 0) throw new CheckpointError("CHECKPOINT_INVALID", `checkpoint ${where}: cannot read ${name} (${errnoName(-fd)})`, { path: name, errno: errnoName(-fd) });
     try {
-      return await readFile(join(where, name));
-    } catch (e) {
-      if (errnoCode(e) === "ENOENT") return undefined;
-      throw invalid(`cannot read ${name} (${errnoCode(e) ?? (e as Error).message})`, e);
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw invalid(`${name} is ${kindOf(st)}, not a regular file`, { path: name });
+      const want = bytes ?? st.size;
+      if (bytes === undefined && st.size > MANIFEST_MAX_BYTES) {
+        throw invalid(`${name} is ${st.size} bytes, more than a manifest may hold (${MANIFEST_MAX_BYTES})`, { path: name });
+      }
+      if (st.size < want) throw invalid(`${name} is truncated: ${st.size} of ${want} bytes`, { path: name });
+      if (st.size > want) throw invalid(`${name} is ${st.size} bytes, ${st.size - want} more than ${MANIFEST} records (${want})`, { path: name });
+      const buf = Buffer.allocUnsafe(want);
+      for (let at = 0; at < want; ) {
+        let n: number;
+        try {
+          n = await readAt(fd, buf, at);
+        } catch (e) {
+          throw invalid(`cannot read ${name} (${errnoCode(e) ?? (e as Error).message})`, { cause: e, path: name });
+        }
+        if (n === 0) throw invalid(`${name} is truncated: it ended after ${at} of ${want} bytes while being read`, { path: name });
+        at += n;
+      }
+      return buf;
+    } finally {
+      closeSync(fd);
     }
   };
-  const files = new Map<string, Buffer>();
-  const manifest = await read(MANIFEST);
-  if (manifest !== undefined) {
-    files.set(MANIFEST, manifest);
-    for (const e of readManifest(where, () => manifest)) {
-      const data = await read(e.name);
-      if (data !== undefined) files.set(e.name, data);
+  try {
+    const files = new Map<string, Buffer>();
+    const manifest = await load(MANIFEST, undefined);
+    if (manifest !== undefined) {
+      files.set(MANIFEST, manifest);
+      // Names are checked here (flat, no dot files) before any of them is opened.
+      for (const e of readManifest(where, () => manifest)) {
+        const data = await load(e.name, e.bytes);
+        if (data !== undefined) files.set(e.name, data);
+      }
     }
+    return { where, files };
+  } finally {
+    closeSync(dirfd);
   }
-  return { where, files };
 }

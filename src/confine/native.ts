@@ -56,6 +56,8 @@ export interface NativeAddon {
   netSendmsgAsync(fd: number, name: Buffer | null, data: Buffer, control: Buffer | null, flags: number, cb: (rc: number) => void): number;
   /** /proc and identity supervision (native/procfs.c): each returns >= 0 or -errno unless noted. */
   getdents(fd: number, out: Buffer, legacy: 0 | 1): number;
+  /** lseek(2): the new offset, or -errno (a directory offset is an opaque 64-bit cookie). */
+  lseek(fd: number, offset: bigint, whence: number): bigint;
   openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
   /** openat2 with this thread's effective capabilities lowered to capEff for the call. */
   openat2As(dirfd: number, path: string, flags: number, mode: number, resolve: number, capEff: bigint): number;

@@ -1,5 +1,6 @@
 // The x86_64 system call numbers by name (from the kernel's syscall_64.tbl, common and 64
-// entries, up to Linux 6.17). x32 numbers (bit 30 set) are never valid in a sandbox.
+// entries, up to Linux 6.18, which added none after 6.17's file_setattr). x32 numbers
+// (bit 30 set) are never valid in a sandbox; numbers past LAST_SYSCALL get ENOSYS.
 
 export const AUDIT_ARCH_X86_64 = 0xc000003e;
 export const X32_SYSCALL_BIT = 0x40000000;
@@ -340,6 +341,8 @@ export const SYSCALLS: Readonly<Record<string, number>> = Object.freeze({
   statx: 332,
   io_pgetevents: 333,
   rseq: 334,
+  uretprobe: 335,
+  uprobe: 336,
   pidfd_send_signal: 424,
   io_uring_setup: 425,
   io_uring_enter: 426,
@@ -387,6 +390,9 @@ export const SYSCALLS: Readonly<Record<string, number>> = Object.freeze({
   file_getattr: 468,
   file_setattr: 469,
 });
+
+/** The highest number of the table: the filter answers ENOSYS above it. */
+export const LAST_SYSCALL = Math.max(...Object.values(SYSCALLS));
 
 export function syscallNumber(name: string): number | undefined {
   return Object.hasOwn(SYSCALLS, name) ? SYSCALLS[name] : undefined;

@@ -167,7 +167,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     throw new PolicyError("numCpus", policy.numCpus, `numCpus: ${policy.numCpus} is more than this host's ${host.cpuCount} CPUs (a sandbox can be shown fewer CPUs than exist, not more)`);
   }
   const given = [...pathGrants("fsReadable", policy.fsReadable), ...pathGrants("fsWritable", policy.fsWritable)];
-  const { view, grants } = computeView(policy, given, active.has("fs"), procfsMounts());
+  const { view, grants } = computeView(policy, given, active.has("fs"), procfsMounts(), undefined, resolved);
   supervision.view = view;
   if (policy.maxMemory !== undefined) supervision.memoryWritable = grants.filter((g) => g.writable).map((g) => g.path);
   const rlimits: Rlimit[] = [];

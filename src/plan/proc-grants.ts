@@ -2,7 +2,7 @@
 // an ancestor of it is split into rules on its entries, leaving out every process
 // directory and the kernel's secrets. The supervisor serves the sandbox's own.
 
-import { readdirSync, realpathSync } from "node:fs";
+import { lstatSync, readdirSync, realpathSync } from "node:fs";
 import { PolicyError } from "../errors.js";
 import type { PathGrant } from "./landlock.js";
 
@@ -18,17 +18,31 @@ export type EntryType = "dir" | "file" | "symlink";
 /** The filesystem as the planner sees it (a fake in unit tests). */
 export interface FsView {
   realpath(path: string): string;
-  /** Entries of a directory; anything neither a directory nor a symlink is a "file". */
-  list(dir: string): { name: string; type: EntryType }[];
+  /** Entries of a directory that `wanted` accepts, with their types; anything neither a
+   * directory nor a symlink is a "file". An entry that vanishes while listed is left out. */
+  list(dir: string, wanted: (name: string) => boolean): { name: string; type: EntryType }[];
 }
 
+/**
+ * Start-up must not depend on other processes' timing. readdir with file types is not
+ * enough: procfs reports a process that exits during the listing with type DT_UNKNOWN, and
+ * Node then lstat()s it and throws ENOENT for the whole listing. So names come first,
+ * names `wanted` rejects (process directories) are never looked at, and the type of each
+ * other entry comes from lstat, where ENOENT means it is gone and needs no rule (were it
+ * created again, it would have none: closed, not open).
+ */
 export const HOST_FS: FsView = {
   realpath: (p) => realpathSync.native(p),
-  list: (dir) =>
-    readdirSync(dir, { withFileTypes: true }).map((d) => ({
-      name: d.name,
-      type: d.isSymbolicLink() ? "symlink" : d.isDirectory() ? "dir" : "file",
-    })),
+  list: (dir, wanted) => {
+    const out: { name: string; type: EntryType }[] = [];
+    for (const name of readdirSync(dir)) {
+      if (!wanted(name)) continue;
+      const st = lstatSync(join(dir, name), { throwIfNoEntry: false });
+      if (st === undefined) continue;
+      out.push({ name, type: st.isSymbolicLink() ? "symlink" : st.isDirectory() ? "dir" : "file" });
+    }
+    return out;
+  },
 };
 
 export interface ProcGrants {
@@ -103,10 +117,10 @@ export function hideProcesses(grants: readonly PathGrant[], mounts: readonly str
 function split(dir: string, writable: boolean, mounts: readonly string[], fs: FsView, out: PathGrant[]): void {
   out.push({ path: dir, isDir: true, writable, dirOnly: true });
   const isMount = mounts.includes(dir);
-  for (const e of fs.list(dir)) {
+  const wanted = (name: string): boolean => !isMount || (!NUMERIC.test(name) && !HIDDEN_PROC_FILES.includes(name));
+  for (const e of fs.list(dir, wanted)) {
     const path = join(dir, e.name);
     if (e.type === "symlink") continue;
-    if (isMount && (NUMERIC.test(e.name) || HIDDEN_PROC_FILES.includes(e.name))) continue;
     const deeper = mounts.filter((m) => within(m, path));
     if (deeper.length > 0 && e.type === "dir") split(path, writable, deeper, fs, out);
     else out.push({ path, isDir: e.type === "dir", writable });

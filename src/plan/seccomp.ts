@@ -1,7 +1,7 @@
 // The seccomp-bpf program of a sandbox, computed from the seccomp part of the features:
 // architecture check, x32 refusal, the blocklist, and the argument filters.
 
-import { AUDIT_ARCH_X86_64, SYSCALLS, X32_SYSCALL_BIT } from "../kernel/syscalls.js";
+import { AUDIT_ARCH_X86_64, LAST_SYSCALL, SYSCALLS, X32_SYSCALL_BIT } from "../kernel/syscalls.js";
 import { BpfAssembler, type Insn, Ret, SeccompData } from "./bpf/assembler.js";
 import { sendtoWithDestination, sourceRoutingBlock } from "./seccomp-net.js";
 
@@ -106,6 +106,9 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
   // x32 numbers reach the same kernel entry points through a second table; refusing them
   // keeps every check below meaningful.
   a.jge(X32_SYSCALL_BIT, 0, 1).ret(EPERM);
+  // A syscall newer than the table was never reviewed (Linux 6.8's listmount listed the
+  // host's mounts): ENOSYS, as from an older kernel, which libc knows how to fall back from.
+  a.jge(LAST_SYSCALL + 1, 0, 1).ret(Ret.errno(Errno.ENOSYS));
   const entries = [...handlers].sort((x, y) => x[0] - y[0]);
   let labels = 0;
   const tree = (list: [number, Handler][]): void => {

@@ -2,7 +2,10 @@
 // mounts where other processes are hidden, and the virtual files the supervisor serves.
 // Only files the grants reach are virtual: the others Landlock refuses, as it should.
 
+import type { NetRule } from "../policy/types.js";
+import { interfaceScope, type InterfaceScope } from "./interface-view.js";
 import type { PathGrant } from "./landlock.js";
+import type { ResolvedHosts } from "./net-rules.js";
 import { HOST_FS, hideProcesses, within, type FsView } from "./proc-grants.js";
 
 export type VirtualKind = "hostname" | "cpuinfo" | "cpulist" | "meminfo";
@@ -19,8 +22,11 @@ export interface ViewSpec {
   numCpus?: number;
   /** maxMemory, shown as MemTotal in /proc/meminfo. */
   memoryCap?: bigint;
-  /** Procfs mounts the grants reach, where only the sandbox's processes are visible. */
-  procfs?: { mounts: readonly string[]; writable: boolean };
+  /** Procfs mounts the grants reach, where only the sandbox's processes are visible.
+   * reach: the grants' real paths; the mount tables show only the mounts they reach. */
+  procfs?: { mounts: readonly string[]; writable: boolean; reach: readonly string[] };
+  /** The host network interfaces the sandbox sees (plan/interface-view.ts). */
+  interfaces: InterfaceScope;
   /** Virtual files the grants reach. */
   files: readonly VirtualFile[];
 }
@@ -61,11 +67,18 @@ function candidates(mounts: readonly string[], numCpus: number | undefined, memo
  * handlers/procfs-open.ts on what only Landlock makes race-free).
  */
 export function computeView(
-  policy: { name: string | undefined; numCpus: number | undefined; maxMemory?: bigint | undefined },
+  policy: {
+    name: string | undefined;
+    numCpus: number | undefined;
+    maxMemory?: bigint | undefined;
+    netAllow?: readonly NetRule[];
+    netDeny?: readonly NetRule[];
+  },
   grants: readonly PathGrant[],
   fsActive: boolean,
   mounts: readonly string[],
   fs: FsView = HOST_FS,
+  resolved: ResolvedHosts = new Map(),
 ): { view: ViewSpec; grants: PathGrant[] } {
   const real = (p: string): string => {
     try {
@@ -76,17 +89,19 @@ export function computeView(
   };
   let out = [...grants];
   let procfs: ViewSpec["procfs"];
+  const roots = grants.map((g) => real(g.path));
   if (fsActive) {
     const hidden = hideProcesses(grants, mounts, fs);
     out = hidden.grants;
-    if (hidden.reached.length > 0) procfs = { mounts: hidden.reached, writable: hidden.writable };
+    if (hidden.reached.length > 0) procfs = { mounts: hidden.reached, writable: hidden.writable, reach: roots };
   } else {
-    procfs = { mounts, writable: true };
+    // No filesystem rules: every path is reached, so every mount is shown.
+    procfs = { mounts, writable: true, reach: ["/"] };
   }
-  const roots = grants.map((g) => real(g.path));
   const reachable = (f: string): boolean => !fsActive || roots.some((r) => within(real(f), r));
   const files = candidates(mounts, policy.numCpus, policy.maxMemory).filter((f) => reachable(f.path));
-  const view: ViewSpec = { name: sandboxName(policy.name), files };
+  const interfaces = interfaceScope({ netAllow: policy.netAllow ?? [], netDeny: policy.netDeny ?? [] }, resolved);
+  const view: ViewSpec = { name: sandboxName(policy.name), files, interfaces };
   if (policy.numCpus !== undefined) view.numCpus = policy.numCpus;
   if (policy.maxMemory !== undefined) view.memoryCap = policy.maxMemory;
   if (procfs !== undefined) view.procfs = procfs;

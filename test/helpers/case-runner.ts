@@ -2,7 +2,7 @@
 // up the fixtures the case names (listeners, victims, directories), runs the scenario,
 // and prints one JSON line of observations for the test to assert on.
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { join } from "node:path";
@@ -147,6 +147,12 @@ async function scenario(spec: CaseSpec, policy: PolicyInput, cmd: string[], out:
       out.result = r.toJSON();
       return;
     }
+    case "bare": {
+      // No sandbox at all, same user and command: shows what the attack gets when nothing stops it.
+      const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: "utf8", timeout: spec.timeout ?? 30_000 });
+      out.result = { status: r.signal === null ? "exited" : "signaled", exitCode: r.status, stdout: r.stdout, stderr: r.stderr };
+      return;
+    }
     case "daemon-kill": {
       // The root stays; its daemonised grandchild escaped with setsid and a double fork.
       const sb = new Sandbox(policy);
@@ -240,6 +246,9 @@ async function main(): Promise<void> {
   }
   // Datagrams already sent may still wait in a fixture's socket: let them be counted.
   if (spec.fixtures?.includes("udp")) await sleep(100);
+  // A signal the sandbox sent reaches the victim, and its exit this process's event loop,
+  // a little later than the sandbox's own exit: wait for it, bounded.
+  for (let i = 0; i < 50 && counters.victimAlive?.() === true; i++) await sleep(10);
   for (const [k, f] of Object.entries(counters)) {
     try {
       out.observed[k] = f();

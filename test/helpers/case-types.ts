@@ -3,7 +3,8 @@
 import type { PolicyInput } from "../../src/index.js";
 
 export type Fixture = "dirs" | "victim" | "abstract" | "tcp" | "tcp6" | "udp" | "ports";
-export type Scenario = "run" | "daemon-kill" | "daemon-exit" | "pause" | "forkbomb" | "fifty";
+/** "bare" runs the command without any sandbox: the positive control of an attack test. */
+export type Scenario = "run" | "bare" | "daemon-kill" | "daemon-exit" | "pause" | "forkbomb" | "fifty";
 
 export interface CaseSpec {
   /** Policy; strings may use ${VAR} from fixtures (PROBE, WRITE, TCP_OK...). */

@@ -305,3 +305,40 @@ test("load refuses a file that is not a directory", async () => {
   writeFileSync(file, "x");
   await refused(file, /: is not a directory$/);
 });
+
+// ---- loading what an attacker could leave in a checkpoint directory ----
+
+interface Refusal {
+  name: string;
+  code: string;
+  path: string;
+  message: string;
+}
+
+scriptCase(
+  "load opens nothing it would follow or block on: FIFO, symlinks (to /dev/zero, a secret, a good copy), a directory, a longer file are each refused by name",
+  "dist/test/scripts/checkpoint-load-case.js",
+  [],
+  (out: Record<string, Refusal | string>) => {
+    // The controls: the untouched copy loads, also through a symlinked directory path.
+    assert.equal(out.intact, "loaded");
+    assert.equal(out.dirLink, "loaded");
+    const refused = (name: string, path: string, message: RegExp): void => {
+      const r = out[name] as Refusal;
+      assert.notEqual(r, "hung", `${name}: the load hung`);
+      assert.equal(typeof r, "object", `${name}: ${JSON.stringify(r)}`);
+      assert.equal(r.name, "CheckpointError", name);
+      assert.equal(r.code, "CHECKPOINT_INVALID", name);
+      assert.equal(r.path, path, name);
+      assert.match(r.message, message, name);
+    };
+    const link = /: (\S+) is a symbolic link; the files of a checkpoint are never followed$/;
+    refused("fifo", "pages-100.bin", /: pages-100\.bin is a FIFO, not a regular file$/);
+    refused("devZero", "pages-100.bin", link);
+    refused("secret", "checkpoint.json", link);
+    refused("goodLink", "pages-100.bin", link);
+    refused("directory", "pages-100.bin", /: pages-100\.bin is a directory, not a regular file$/);
+    refused("longer", "pages-100.bin", /: pages-100\.bin is 16384 bytes, 4096 more than manifest\.json records \(12288\)$/);
+  },
+  60_000,
+);

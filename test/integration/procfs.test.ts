@@ -3,7 +3,7 @@
 // during the open; the kernel's secrets stay hidden; its own files keep working.
 
 import assert from "node:assert/strict";
-import { answer, securityCase } from "../helpers/harness.js";
+import { answer, scriptCase, securityCase } from "../helpers/harness.js";
 import type { CaseOutcome } from "../helpers/case-types.js";
 
 const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
@@ -140,4 +140,87 @@ securityCase(
 
 securityCase("without a /proc grant, /proc stays closed (Landlock)", { policy: { fsReadable: ["${PROBE}"] }, cmd: probe("read", "/proc/self/status") }, (o) =>
   assert.equal(answer(o), "EACCES"),
+);
+
+// getdents on /proc is performed on a duplicate that shares the caller's offset: a call
+// whose buffer cannot be written must leave the offset where it was.
+function efaultListing(o: CaseOutcome): { bad: string; then: number; fresh: number } {
+  const [bad, then, fresh] = lines(o);
+  return { bad: bad ?? "", then: Number(then?.split(" ")[1]), fresh: Number(fresh?.split(" ")[1]) };
+}
+
+securityCase(
+  "a /proc listing into an unwritable buffer fails with EFAULT and consumes nothing: the next read lists everything",
+  { policy: PROC, cmd: probe("getdents-efault", "/proc") },
+  (o) => {
+    const r = efaultListing(o);
+    assert.equal(r.bad, "bad EFAULT");
+    assert.ok(r.fresh > 10, `a fresh listing of /proc has ${r.fresh} entries`);
+    assert.equal(r.then, r.fresh, "entries listed after the failed call");
+  },
+);
+
+securityCase(
+  "the same for a directory that is not /proc (listed unfiltered, on the duplicate too)",
+  { policy: PROC, cmd: probe("getdents-efault", "/proc/sys/kernel") },
+  (o) => {
+    const r = efaultListing(o);
+    assert.equal(r.bad, "bad EFAULT");
+    assert.ok(r.fresh > 10);
+    assert.equal(r.then, r.fresh);
+  },
+);
+
+securityCase("getdents on a pipe or a regular file fails with ENOTDIR, as the kernel's own", { policy: PROC, cmd: probe("getdents-pipe", "/proc/meminfo") }, (o) =>
+  assert.equal(answer(o), "ENOTDIR ENOTDIR"),
+);
+securityCase("control: the kernel's own answer (no sandbox)", { policy: PROC, scenario: "bare", cmd: probe("getdents-pipe", "/proc/meminfo") }, (o) =>
+  assert.equal(answer(o), "ENOTDIR ENOTDIR"),
+);
+
+securityCase(
+  "control: the kernel itself (no sandbox) leaves the offset in place after EFAULT",
+  { policy: PROC, scenario: "bare", cmd: probe("getdents-efault", "/proc/sys/kernel") },
+  (o) => {
+    const r = efaultListing(o);
+    assert.equal(r.bad, "bad EFAULT");
+    assert.ok(r.fresh > 10);
+    assert.equal(r.then, r.fresh);
+  },
+);
+
+// getdents is decided on and performed on the supervisor's duplicate: a thread that
+// dup2()s a /proc descriptor onto the listed number mid-call never gets the host's pids
+// (with "not /proc, continue", 28 of 5,000 listings did).
+securityCase(
+  "a descriptor swapped to /proc by another thread during getdents never lists another process",
+  { policy: PROC, cmd: probe("race-getdents", "/proc/sys", "5000") },
+  (o) => {
+    const m = /^foreign (\d+) proc (\d+) other (\d+)$/.exec(answer(o));
+    assert.ok(m, answer(o));
+    assert.equal(Number(m[1]), 0, "listings that named another process");
+    assert.ok(Number(m[2]) > 0 && Number(m[3]) > 0, `the race ran: ${answer(o)}`);
+  },
+);
+
+securityCase(
+  "control: without a sandbox the same race lists other processes",
+  { policy: PROC, scenario: "bare", cmd: probe("race-getdents", "/proc/sys", "5000") },
+  (o) => assert.match(answer(o), /^foreign [1-9]\d* /),
+);
+
+// Start-up must not depend on other processes' timing: granting /proc lists it, and a
+// process that exits meanwhile used to fail the whole run with ENOENT (6 of 20,000
+// listings under this churn, before the fix). The churn itself is the control: it must
+// have made processes come and go throughout.
+scriptCase(
+  "200 starts with /proc granted while processes come and go: none fails",
+  "dist/test/scripts/proc-churn-case.js",
+  ["${PROBE}", "200", "20000"],
+  (out: { startFailures: string[]; planFailures: string[]; planFailureCount: number; pidsUsed: number }) => {
+    assert.deepEqual(out.startFailures, []);
+    assert.equal(out.planFailureCount, 0, out.planFailures.join("\n"));
+    assert.ok(out.pidsUsed > 500, `the churn made only ${out.pidsUsed} processes`);
+  },
+  180_000,
 );

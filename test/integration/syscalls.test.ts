@@ -108,3 +108,31 @@ securityCase(
   { fixtures: ["abstract"], policy: { ...policy, protection: { disable: ["scopes"] } }, cmd: probe("connect-abstract", "${ABSTRACT_NAME}") },
   (o) => assert.equal(answer(o), "ok"),
 );
+
+// The host's mount table through the Linux 6.8 calls: refused, where without a sandbox the
+// same probe lists every mount of the host.
+securityCase("listmount cannot list the host's mounts", { policy, cmd: probe("listmount") }, (o) => assert.equal(answer(o), "EPERM"));
+securityCase("control: without a sandbox, listmount lists the host's mounts", { policy, scenario: "bare", cmd: probe("listmount") }, (o) =>
+  assert.match(answer(o), /^ok [1-9][0-9]*$/),
+);
+securityCase("statmount cannot describe the host's root mount", { policy, cmd: probe("statmount") }, (o) => assert.equal(answer(o), "EPERM"));
+securityCase("control: without a sandbox, statmount describes it", { policy, scenario: "bare", cmd: probe("statmount") }, (o) => assert.equal(answer(o), "ok"));
+
+// file_setattr changes inode flags by path, with no open for Landlock to check.
+securityCase(
+  "file_setattr cannot change the flags of a file outside every grant",
+  { fixtures: ["dirs"], policy, cmd: probe("file-setattr", "${SECRET}/file") },
+  (o) => assert.deepEqual((o.result?.stdout ?? "").trim().split("\n"), ["EPERM", "nodump 0"]),
+);
+securityCase(
+  "control: without a sandbox, the same file_setattr sets the flag",
+  { fixtures: ["dirs"], policy, scenario: "bare", cmd: probe("file-setattr", "${SECRET}/file") },
+  (o) => assert.deepEqual((o.result?.stdout ?? "").trim().split("\n"), ["ok", "nodump 1"]),
+);
+
+securityCase("a syscall number past the table gets ENOSYS (never reviewed, so never reached)", { policy, cmd: probe("sys-nr", "470") }, (o) =>
+  assert.equal(answer(o), "ENOSYS"),
+);
+securityCase("control: the last number of the table reaches the filter's verdict (file_setattr: EPERM)", { policy, cmd: probe("sys-nr", "469") }, (o) =>
+  assert.equal(answer(o), "EPERM"),
+);

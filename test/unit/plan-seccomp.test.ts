@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { SYSCALLS, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT } from "../../src/kernel/syscalls.js";
 import { SYSCALL_GROUPS } from "../../src/kernel/syscall-groups.js";
-import { DEFAULT_BLOCKLIST, blockedSyscalls } from "../../src/plan/blocklist.js";
+import { DEFAULT_BLOCKLIST, REVIEWED_ALLOWED, blockedSyscalls } from "../../src/plan/blocklist.js";
 import { Ret, encodeProgram, type Insn } from "../../src/plan/bpf/assembler.js";
 import {
   AF, CLONE_NAMESPACE_FLAGS, Errno, IOCTL_DENIED, IPPROTO, NETLINK_ROUTE, PRCTL_DENIED, SOCK, buildSeccompProgram,
@@ -207,6 +207,20 @@ test("ordinary syscalls are allowed", () => {
   }
 });
 
+test("every syscall added since Linux 6.8 was reviewed: blocked, or allowed with a reason, never both", () => {
+  const blocked = new Set(DEFAULT_BLOCKLIST.flatMap((e) => e.names));
+  const allowed = new Set(REVIEWED_ALLOWED.flatMap((e) => e.names));
+  for (const name of allowed) {
+    assert.ok(Object.hasOwn(SYSCALLS, name), `${name} is not a syscall`);
+    assert.ok(!blocked.has(name), `${name} is both blocked and reviewed as allowed`);
+  }
+  // 6.8 brought statmount (457) onwards; 335 and 336 (uretprobe 6.11, uprobe 6.16) fill a gap below.
+  const newer = Object.entries(SYSCALLS).filter(([, n]) => n >= sys("statmount") || n === 335 || n === 336);
+  assert.equal(newer.length, 15);
+  for (const [name] of newer) assert.ok(blocked.has(name) || allowed.has(name), `${name} (Linux 6.8 or later) was not reviewed`);
+  for (const name of ["listmount", "statmount", "file_setattr", "lsm_set_self_attr", "open_tree_attr"]) assert.ok(blocked.has(name), name);
+});
+
 test("every syscall number 0..469 gets the verdict the blocklist and filters call for", () => {
   const blocked = new Set(blockedSyscalls([], []).map(sys));
   const filtered = new Set([...ARG_FILTERED].map(sys));
@@ -222,9 +236,9 @@ test("every syscall number 0..469 gets the verdict the blocklist and filters cal
     if (!filtered.has(nr)) expectAction(DEFAULT, { nr, args: [-1, -1, -1, -1, -1, -1], instructionPointer: -1 }, want, `nr ${nr} with arguments`);
   }
   assert.ok(allowed > 300, `only ${allowed} numbers allowed`);
-  // Numbers past the table are allowed too (the kernel answers ENOSYS itself).
-  expectAction(DEFAULT, { nr: 470 }, ALLOW, "nr 470");
-  expectAction(DEFAULT, { nr: 1000 }, ALLOW, "nr 1000");
+  // Numbers past the table were never reviewed: ENOSYS, as from an older kernel.
+  for (const nr of [LAST_NR + 1, 470, 1000, X32 - 1]) expectAction(DEFAULT, { nr }, ENOSYS, `nr ${nr}`);
+  expectAction(buildSeccompProgram(spec({ blocked: [] })), { nr: LAST_NR + 1 }, ENOSYS, "past the table with an empty blocklist");
 });
 
 const CLONE = {

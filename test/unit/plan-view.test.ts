@@ -3,11 +3,14 @@
 // and the PolicyErrors for grants into /proc and for too many CPUs.
 
 import assert from "node:assert/strict";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { PolicyError } from "../../src/errors.js";
 import { computeFeatures, type HostFacts } from "../../src/plan/features.js";
 import { planLandlock, type PathGrant } from "../../src/plan/landlock.js";
-import { hideProcesses, type EntryType, type FsView } from "../../src/plan/proc-grants.js";
+import { HOST_FS, hideProcesses, type EntryType, type FsView } from "../../src/plan/proc-grants.js";
 import { computeView, viewSyscalls } from "../../src/plan/view.js";
 import { Policy, type PolicyInput } from "../../src/policy/index.js";
 
@@ -21,9 +24,9 @@ const REAL: Record<string, string> = { "/bin": "/usr/bin", "/lnk": "/proc", "/pr
 function fakeFs(unlistable?: string): FsView {
   return {
     realpath: (p) => REAL[p] ?? p,
-    list: (dir) => {
+    list: (dir, wanted) => {
       if (dir === unlistable) throw Object.assign(new Error("denied"), { code: "EACCES" });
-      return Object.entries(TREE[dir] ?? {}).map(([name, type]) => ({ name, type }));
+      return Object.entries(TREE[dir] ?? {}).filter(([name]) => wanted(name)).map(([name, type]) => ({ name, type }));
     },
   };
 }
@@ -108,8 +111,9 @@ test("virtual files are served only where the grants reach", () => {
 
 test("the view hides processes only where the grants reach procfs, everywhere without Landlock", () => {
   assert.equal(view({}, [read("/usr")]).procfs, undefined);
-  assert.deepEqual(view({}, [read("/")]).procfs, { mounts: ["/proc"], writable: false });
-  assert.deepEqual(view({}, [read("/usr")], false).procfs, { mounts: ["/proc"], writable: true });
+  assert.deepEqual(view({}, [read("/")]).procfs, { mounts: ["/proc"], writable: false, reach: ["/"] });
+  assert.deepEqual(view({}, [read("/lnk"), read("/usr")]).procfs, { mounts: ["/proc"], writable: false, reach: ["/proc", "/usr"] }, "reach: the grants' real paths");
+  assert.deepEqual(view({}, [read("/usr")], false).procfs, { mounts: ["/proc"], writable: true, reach: ["/"] }, "without Landlock every mount is reached");
   assert.equal(view({ numCpus: 1 }, [], false).files.length, 6);
 });
 
@@ -121,10 +125,11 @@ test("the name is the policy's, or sandlock- and 8 hex digits, new for every com
 });
 
 test("the view traps uname always, the rest only when needed", () => {
-  assert.deepEqual(viewSyscalls({ name: "b", files: [] }), ["uname"]);
-  assert.deepEqual(viewSyscalls({ name: "b", numCpus: 1, files: [] }), ["uname", "sched_getaffinity"]);
-  assert.deepEqual(viewSyscalls({ name: "b", files: [{ path: "/etc/hostname", kind: "hostname" }] }), ["uname", "open", "openat", "openat2", "creat"]);
-  assert.deepEqual(viewSyscalls({ name: "b", procfs: { mounts: ["/proc"], writable: false }, files: [] }), ["uname", "open", "openat", "openat2", "creat", "getdents64", "getdents"]);
+  const lo = "loopback" as const;
+  assert.deepEqual(viewSyscalls({ name: "b", files: [], interfaces: lo }), ["uname"]);
+  assert.deepEqual(viewSyscalls({ name: "b", numCpus: 1, files: [], interfaces: lo }), ["uname", "sched_getaffinity"]);
+  assert.deepEqual(viewSyscalls({ name: "b", files: [{ path: "/etc/hostname", kind: "hostname" }], interfaces: lo }), ["uname", "open", "openat", "openat2", "creat"]);
+  assert.deepEqual(viewSyscalls({ name: "b", procfs: { mounts: ["/proc"], writable: false, reach: ["/"] }, files: [], interfaces: lo }), ["uname", "open", "openat", "openat2", "creat", "getdents64", "getdents"]);
 });
 
 const host = (cpuCount: number): HostFacts => ({ landlockAbi: 7, cpuCount });
@@ -134,7 +139,7 @@ test("features: a / grant on this host reaches /proc and no process directory ge
   const f = features({ fsReadable: ["/"] });
   assert.ok(f.grants.some((g) => g.path === "/proc" && g.dirOnly));
   assert.ok(!f.grants.some((g) => /^\/proc\/\d+(\/|$)/.test(g.path) || g.path === "/proc/kallsyms"));
-  assert.deepEqual(f.supervision.view?.procfs, { mounts: ["/proc"], writable: false });
+  assert.deepEqual(f.supervision.view?.procfs, { mounts: ["/proc"], writable: false, reach: ["/"] });
   assert.ok(f.seccomp.notify.includes("getdents64"));
 });
 
@@ -150,4 +155,28 @@ test("features: numCpus up to the host's count is accepted, above it is a Policy
     assert.equal(e.message, "numCpus: 3 is more than this host's 2 CPUs (a sandbox can be shown fewer CPUs than exist, not more)");
     return true;
   });
+});
+
+test("the host listing skips names it is told to, and leaves out entries that vanish while it lists", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sl-list-"));
+  try {
+    for (const f of ["a", "b", "c"]) writeFileSync(join(dir, f), "");
+    mkdirSync(join(dir, "d"));
+    symlinkSync("a", join(dir, "e"));
+    const asked: string[] = [];
+    // The first name asked about removes "b" (or "c" when it is "b" itself): the lstat after
+    // it finds the entry gone, as for a process that exits during the listing of /proc.
+    const got = HOST_FS.list(dir, (name) => {
+      if (asked.length === 0) rmSync(join(dir, name === "b" ? "c" : "b"));
+      asked.push(name);
+      return name !== "a";
+    });
+    const gone = existsSync(join(dir, "b")) ? "c" : "b";
+    assert.deepEqual(asked.sort(), ["a", "b", "c", "d", "e"]);
+    const want = [{ name: "d", type: "dir" }, { name: "e", type: "symlink" }, ...["b", "c"].filter((n) => n !== gone).map((name) => ({ name, type: "file" }))];
+    const byName = (x: { name: string }, y: { name: string }): number => x.name.localeCompare(y.name);
+    assert.deepEqual([...got].sort(byName), want.sort(byName));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

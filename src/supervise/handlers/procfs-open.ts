@@ -1,6 +1,7 @@
 // Opens under /proc (SPEC 4.4): another process's directory and the hidden kernel files
 // give EACCES; the sandbox's own process files are opened by the supervisor on the
-// caller's behalf, because Landlock (plan/proc-grants.ts) grants no process directory.
+// caller's behalf, because Landlock (plan/proc-grants.ts) grants no process directory;
+// its mount tables and /proc/net are filtered copies (procfs-virtual.ts).
 
 import { closeSync, readSync } from "node:fs";
 import { native } from "../../confine/native.js";
@@ -10,6 +11,9 @@ import type { Handler, SupervisorContext } from "../handler.js";
 import type { Members } from "../members.js";
 import type { Notification } from "../notification.js";
 import { AT_FDCWD, O, RESOLVE, callerStatus, readOpen, readSmall, wantsWrite, type OpenRequest, type Resolved } from "../paths.js";
+import { visibleInterfaces } from "../../plan/interface-view.js";
+import { sysctlEntryShown, sysctlInterfaceEntry } from "../proc-net.js";
+import { serveVirtual, virtualProcFile, type VirtualSpec } from "./procfs-virtual.js";
 
 const EACCES = 13;
 const ENOENT = 2;
@@ -68,7 +72,12 @@ function infoPath(rest: readonly string[]): boolean {
   return r.length === 0 || (r.length === 1 && INFO_FILES.has(r[0]!));
 }
 
-export function procfsOpenHandler(spec: { mounts: readonly string[]; writable: boolean }, ctx: SupervisorContext, members: Members): Handler {
+export interface ProcfsOpenSpec extends VirtualSpec {
+  mounts: readonly string[];
+  writable: boolean;
+}
+
+export function procfsOpenHandler(spec: ProcfsOpenSpec, ctx: SupervisorContext, members: Members): Handler {
   return (n) => {
     const req = readOpen(n, ctx.memory);
     if (req === null || req.target.kind === "unknown") return undefined; // the kernel and Landlock decide
@@ -84,14 +93,20 @@ export function procfsOpenHandler(spec: { mounts: readonly string[]; writable: b
     // later, this call fails. A racing rewrite of a path we let continue meets Landlock,
     // which grants none of these.
     if (HIDDEN_PROC_FILES.includes(rel[0]!)) return deny(EACCES);
+    // /proc/sys/net/*/{conf,neigh}/<interface>: an interface the sandbox may not see does
+    // not exist for it. (Landlock grants /proc/sys whole, so a racing rewrite of a path we
+    // let continue can still read these sysctls, for a name the sandbox already knows:
+    // stat, not trapped, tells which names exist anyway. Listing them is race-free.)
+    const sysctlEntry = sysctlInterfaceEntry(rel);
+    if (sysctlEntry !== undefined && sysctlEntry !== "" && !sysctlEntryShown(sysctlEntry, visibleInterfaces(spec.interfaces))) return deny(ENOENT);
     if (!NUMERIC.test(rel[0]!)) return undefined; // meminfo, sys/...: granted entries
-    return openProcessFile(n, ctx, req, req.target, mount, Number(rel[0]), rel.slice(1), spec.writable, members);
+    return openProcessFile(n, ctx, req, req.target, mount, Number(rel[0]), rel.slice(1), spec, members);
   };
 }
 
 function openProcessFile(
   n: Notification, ctx: SupervisorContext, req: OpenRequest, target: Extract<Resolved, { kind: "path" }>,
-  mount: string, pid: number, rest: string[], writable: boolean, members: Members,
+  mount: string, pid: number, rest: string[], spec: ProcfsOpenSpec, members: Members,
 ): Action | undefined {
   const nat = native();
   const caller = parseStatus(callerStatus(n) ?? "");
@@ -114,10 +129,13 @@ function openProcessFile(
     // kernel decides, and Landlock refuses content of any process directory.
     if ((req.flags & O.PATH) !== 0 || req.resolve !== 0) return CONTINUE;
     if (target.symlinkLast && (req.flags & O.NOFOLLOW) !== 0) return CONTINUE; // the kernel's ELOOP
+    // The mount tables and /proc/net: a filtered copy, for any process of the sandbox.
+    const virtual = virtualProcFile(rest);
+    if (virtual !== undefined) return serveVirtual(virtual, dirfd, rest.join("/"), req.flags, target.trailingSlash, spec);
     const write = wantsWrite(req.flags);
     // What Landlock would have allowed had /proc been granted whole: writes only under a
     // writable grant.
-    if (write && !writable) return deny(EACCES);
+    if (write && !spec.writable) return deny(EACCES);
     // The supervisor opens on the caller's behalf; that must give the caller no more than
     // opening the file itself would. It does for the caller's own process when the
     // identities (uid, gid, groups) are the same and the open is made with the caller's

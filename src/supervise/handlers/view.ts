@@ -13,13 +13,13 @@ export function viewHandlers(view: ViewSpec, ctx: SupervisorContext): HandlerTab
   const procfs = view.procfs;
   if (procfs !== undefined) {
     const members = new Members(ctx.launcherPid);
-    const open = procfsOpenHandler(procfs, ctx, members);
+    const open = procfsOpenHandler({ ...procfs, interfaces: view.interfaces, launcherPid: ctx.launcherPid }, ctx, members);
     // Before identity's table: a process file is never a virtual one, and the hidden
     // files are refused whatever else would answer.
     tables.unshift({
       open, openat: open, openat2: open, creat: open,
-      getdents64: procfsListHandler(procfs.mounts, ctx, members, false),
-      getdents: procfsListHandler(procfs.mounts, ctx, members, true),
+      getdents64: procfsListHandler(procfs.mounts, view.interfaces, ctx, members, false),
+      getdents: procfsListHandler(procfs.mounts, view.interfaces, ctx, members, true),
     });
   }
   return tables;
