@@ -6,6 +6,7 @@ import type { NetRule } from "../policy/types.js";
 import { interfaceScope, type InterfaceScope } from "./interface-view.js";
 import type { PathGrant } from "./landlock.js";
 import type { ResolvedHosts } from "./net-rules.js";
+import { carveOut } from "./carve.js";
 import { HOST_FS, hideProcesses, within, type FsView } from "./proc-grants.js";
 
 export type VirtualKind = "hostname" | "cpuinfo" | "cpulist" | "meminfo";
@@ -16,8 +17,9 @@ export interface VirtualFile {
 }
 
 export interface ViewSpec {
-  /** The hostname: uname's nodename, /etc/hostname, /proc/sys/kernel/hostname. */
-  name: string;
+  /** The hostname the sandbox sees (uname's nodename, /etc/hostname, /proc/sys/kernel/hostname)
+   * when the policy names the sandbox; without a name it sees the host's (SPEC 4.4). */
+  hostname?: string;
   /** CPUs shown by sched_getaffinity, /proc/cpuinfo and /sys/devices/system/cpu/{online,...}. */
   numCpus?: number;
   /** maxMemory, shown as MemTotal in /proc/meminfo. */
@@ -31,28 +33,25 @@ export interface ViewSpec {
   files: readonly VirtualFile[];
 }
 
-/** The syscalls the supervisor answers for this view. uname is always trapped: it costs
- * nothing until called. Opens are trapped only when a virtual file or a procfs mount is
- * reachable (each open then pays a round trip, see the README). */
+/** The syscalls the supervisor answers for this view: uname for a named sandbox, opens only
+ * when a virtual file or a procfs mount is reachable (each open then pays a round trip). */
 export function viewSyscalls(v: ViewSpec): string[] {
-  const out = ["uname"];
+  const out: string[] = [];
+  if (v.hostname !== undefined) out.push("uname");
   if (v.numCpus !== undefined) out.push("sched_getaffinity");
   if (v.procfs !== undefined || v.files.length > 0) out.push("open", "openat", "openat2", "creat");
   if (v.procfs !== undefined) out.push("getdents64", "getdents");
   return out;
 }
 
-/** The policy's name, or "sandlock-" and 8 random hex digits. The name is a label, not a
- * secret: Math.random serves, and keeps node:crypto (several ms to load) off the CLI's start. */
-export function sandboxName(given: string | undefined): string {
-  return given ?? `sandlock-${Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, "0")}`;
-}
-
 const CPU_LISTS = ["online", "possible", "present"].map((f) => `/sys/devices/system/cpu/${f}`);
 
-function candidates(mounts: readonly string[], numCpus: number | undefined, memoryCap: bigint | undefined): VirtualFile[] {
-  const files: VirtualFile[] = [{ path: "/etc/hostname", kind: "hostname" }];
-  for (const m of mounts) files.push({ path: `${m}/sys/kernel/hostname`, kind: "hostname" });
+function candidates(mounts: readonly string[], named: boolean, numCpus: number | undefined, memoryCap: bigint | undefined): VirtualFile[] {
+  const files: VirtualFile[] = [];
+  if (named) {
+    files.push({ path: "/etc/hostname", kind: "hostname" });
+    for (const m of mounts) files.push({ path: `${m}/sys/kernel/hostname`, kind: "hostname" });
+  }
   if (numCpus !== undefined) {
     for (const m of mounts) files.push({ path: `${m}/cpuinfo`, kind: "cpuinfo" });
     for (const path of CPU_LISTS) files.push({ path, kind: "cpulist" });
@@ -99,11 +98,22 @@ export function computeView(
     procfs = { mounts, writable: true, reach: ["/"] };
   }
   const reachable = (f: string): boolean => !fsActive || roots.some((r) => within(real(f), r));
-  const files = candidates(mounts, policy.numCpus, policy.maxMemory).filter((f) => reachable(f.path));
+  const files = candidates(mounts, policy.name !== undefined, policy.numCpus, policy.maxMemory).filter((f) => reachable(f.path));
+  // The real files behind the virtual ones get no Landlock rule (race-free serving).
+  if (fsActive) out = carveOut(out, files.flatMap((f) => realIfExists(fs, f.path)), fs).grants;
   const interfaces = interfaceScope({ netAllow: policy.netAllow ?? [], netDeny: policy.netDeny ?? [] }, resolved);
-  const view: ViewSpec = { name: sandboxName(policy.name), files, interfaces };
+  const view: ViewSpec = { files, interfaces };
+  if (policy.name !== undefined) view.hostname = policy.name;
   if (policy.numCpus !== undefined) view.numCpus = policy.numCpus;
   if (policy.maxMemory !== undefined) view.memoryCap = policy.maxMemory;
   if (procfs !== undefined) view.procfs = procfs;
   return { view, grants: out };
+}
+
+function realIfExists(fs: FsView, path: string): string[] {
+  try {
+    return [fs.realpath(path)];
+  } catch {
+    return []; // no such file: nothing to leave out
+  }
 }

@@ -17,6 +17,7 @@ import { Policy, type PolicyInput } from "../../src/policy/index.js";
 /** A small tree: directories list their entries; a symlink maps to its real path. */
 const TREE: Record<string, Record<string, EntryType>> = {
   "/": { bin: "symlink", usr: "dir", etc: "dir", proc: "dir", vmlinuz: "file", lnk: "symlink" },
+  "/etc": { hostname: "file", passwd: "file", ssl: "dir", mtab: "symlink" },
   "/proc": { "1": "dir", "42": "dir", self: "symlink", "thread-self": "symlink", net: "symlink", meminfo: "file", sys: "dir", kallsyms: "file", kcore: "file", cpuinfo: "file" },
 };
 const REAL: Record<string, string> = { "/bin": "/usr/bin", "/lnk": "/proc", "/proc/self": "/proc/42", "/proc/self/status": "/proc/42/status" };
@@ -114,22 +115,48 @@ test("the view hides processes only where the grants reach procfs, everywhere wi
   assert.deepEqual(view({}, [read("/")]).procfs, { mounts: ["/proc"], writable: false, reach: ["/"] });
   assert.deepEqual(view({}, [read("/lnk"), read("/usr")]).procfs, { mounts: ["/proc"], writable: false, reach: ["/proc", "/usr"] }, "reach: the grants' real paths");
   assert.deepEqual(view({}, [read("/usr")], false).procfs, { mounts: ["/proc"], writable: true, reach: ["/"] }, "without Landlock every mount is reached");
-  assert.equal(view({ numCpus: 1 }, [], false).files.length, 6);
+  assert.equal(view({ numCpus: 1 }, [], false).files.length, 4, "no hostname file without a name");
+  assert.equal(view({ name: "b", numCpus: 1 }, [], false).files.length, 6);
 });
 
-test("the name is the policy's, or sandlock- and 8 hex digits, new for every computation", () => {
-  assert.equal(view({ name: "box" }, []).name, "box");
-  const a = view({}, []).name;
-  assert.match(a, /^sandlock-[0-9a-f]{8}$/);
-  assert.notEqual(a, view({}, []).name);
+test("the hostname is the policy's name; without a name the host's shows and nothing is served", () => {
+  assert.equal(view({ name: "box" }, []).hostname, "box");
+  assert.equal(view({}, []).hostname, undefined);
+  assert.deepEqual(view({}, [read("/etc")]).files, []);
 });
 
-test("the view traps uname always, the rest only when needed", () => {
+test("the view traps uname for a named sandbox only, the rest only when needed", () => {
   const lo = "loopback" as const;
-  assert.deepEqual(viewSyscalls({ name: "b", files: [], interfaces: lo }), ["uname"]);
-  assert.deepEqual(viewSyscalls({ name: "b", numCpus: 1, files: [], interfaces: lo }), ["uname", "sched_getaffinity"]);
-  assert.deepEqual(viewSyscalls({ name: "b", files: [{ path: "/etc/hostname", kind: "hostname" }], interfaces: lo }), ["uname", "open", "openat", "openat2", "creat"]);
-  assert.deepEqual(viewSyscalls({ name: "b", procfs: { mounts: ["/proc"], writable: false, reach: ["/"] }, files: [], interfaces: lo }), ["uname", "open", "openat", "openat2", "creat", "getdents64", "getdents"]);
+  assert.deepEqual(viewSyscalls({ files: [], interfaces: lo }), []);
+  assert.deepEqual(viewSyscalls({ hostname: "b", files: [], interfaces: lo }), ["uname"]);
+  assert.deepEqual(viewSyscalls({ hostname: "b", numCpus: 1, files: [], interfaces: lo }), ["uname", "sched_getaffinity"]);
+  assert.deepEqual(viewSyscalls({ hostname: "b", files: [{ path: "/etc/hostname", kind: "hostname" }], interfaces: lo }), ["uname", "open", "openat", "openat2", "creat"]);
+  assert.deepEqual(viewSyscalls({ procfs: { mounts: ["/proc"], writable: false, reach: ["/"] }, files: [], interfaces: lo }), ["open", "openat", "openat2", "creat", "getdents64", "getdents"]);
+});
+
+const grantsOf = (input: { name?: string; numCpus?: number; maxMemory?: bigint }, grants: PathGrant[]) =>
+  computeView(input as { name: string | undefined; numCpus: number | undefined }, grants, true, ["/proc"], fakeFs()).grants;
+
+test("the real files behind virtual ones get no Landlock rule from a read-only grant", () => {
+  // /etc is split: the directory may be listed, every other entry keeps its rights.
+  assert.deepEqual(grantsOf({ name: "b" }, [read("/etc")]), [
+    { path: "/etc", isDir: true, writable: false, dirOnly: true },
+    read("/etc/passwd", false),
+    read("/etc/ssl"),
+  ]);
+  // Without a name nothing is virtual: the grant stays whole.
+  assert.deepEqual(grantsOf({}, [read("/etc")]), [read("/etc")]);
+  // A grant that is the file itself is dropped (the supervisor serves it).
+  assert.deepEqual(grantsOf({ name: "b" }, [read("/etc/hostname", false)]), []);
+  // A writable grant stays whole: split, files created later would have no rule.
+  const w: PathGrant = { path: "/etc", isDir: true, writable: true };
+  assert.deepEqual(grantsOf({ name: "b" }, [w]), [w]);
+  // In /proc: cpuinfo and meminfo get no rule of their own when served virtually.
+  const proc = grantsOf({ numCpus: 1, maxMemory: 1n << 30n }, [read("/proc")]).map((g) => g.path);
+  assert.ok(!proc.includes("/proc/cpuinfo") && !proc.includes("/proc/meminfo"), proc.join(","));
+  assert.ok(proc.includes("/proc/sys"), proc.join(","));
+  const plain = grantsOf({}, [read("/proc")]).map((g) => g.path);
+  assert.ok(plain.includes("/proc/cpuinfo") && plain.includes("/proc/meminfo"), plain.join(","));
 });
 
 const host = (cpuCount: number): HostFacts => ({ landlockAbi: 7, cpuCount });

@@ -27,16 +27,18 @@ function utsname(name: string): Buffer {
 }
 
 export function identityHandlers(view: ViewSpec, ctx: SupervisorContext): HandlerTable {
-  let uts: Buffer | undefined;
-  const table: Record<string, Handler> = {
+  const table: Record<string, Handler> = {};
+  const hostname = view.hostname;
+  if (hostname !== undefined) {
+    let uts: Buffer | undefined;
     // Nothing the caller can change matters after the write: the answer is our bytes,
     // written into the buffer it handed over while it is still blocked in the call.
-    uname: (n) => {
-      uts ??= utsname(view.name);
+    table.uname = (n) => {
+      uts ??= utsname(hostname);
       if (!ctx.memory.stillValid(n) || !ctx.memory.write(n, n.argAddr(0), uts)) return deny(EFAULT);
       return returnValue(0);
-    },
-  };
+    };
+  }
   const numCpus = view.numCpus;
   if (numCpus !== undefined) {
     table.sched_getaffinity = (n) => {
@@ -63,7 +65,7 @@ function virtualFileHandler(view: ViewSpec, ctx: SupervisorContext): Handler {
   const kinds = new Map(view.files.map((f) => [f.path, f.kind]));
   let cpuinfo: string | undefined;
   const content = (kind: VirtualKind, caller: number): string => {
-    if (kind === "hostname") return hostnameText(view.name);
+    if (kind === "hostname") return hostnameText(view.hostname!);
     if (kind === "cpulist") return cpuListText(view.numCpus!);
     if (kind === "meminfo") {
       return virtualMeminfo(readFileSync("/proc/meminfo", "latin1"), view.memoryCap!, BigInt(unitCharge(ctx.launcherPid, ctx.forkParent(), caller)));
@@ -71,8 +73,8 @@ function virtualFileHandler(view: ViewSpec, ctx: SupervisorContext): Handler {
     return (cpuinfo ??= trimCpuinfo(readFileSync("/proc/cpuinfo", "latin1"), view.numCpus!));
   };
   // Served from the supervisor's copy of the path, so this open cannot be redirected. A
-  // racing rewrite of some other path that we let continue can still reach the real file
-  // (the host's hostname or cpuinfo): Landlock grants it, and only this handler hides it.
+  // racing rewrite of some other path that we let continue cannot reach the real file
+  // either: Landlock has no rule on it (plan/carve.ts), unless a writable grant covers it.
   return (n) => {
     const req = readOpen(n, ctx.memory);
     if (req === null || req.target.kind !== "path") return undefined;
