@@ -1,7 +1,7 @@
 // RunResult: how a sandboxed command ended, its captured output, and which protections
 // were really in force.
 
-import type { Enforcement } from "./plan/features.js";
+import type { Adjustment, Enforcement } from "./plan/features.js";
 
 export type RunStatus = "exited" | "signaled" | "killed" | "timeout";
 
@@ -30,6 +30,9 @@ export interface RunResultFields {
   pid: number | undefined;
   /** The limit that killed a process of the sandbox, if one did (the first one). */
   limit?: LimitExceeded | null;
+  /** Policy values applied differently from what was asked (e.g. maxOpenFiles above the
+   * caller's hard limit), and why. */
+  adjustments?: readonly Adjustment[];
 }
 
 export class RunResult implements RunResultFields {
@@ -46,6 +49,8 @@ export class RunResult implements RunResultFields {
   /** The limit that killed a process of the sandbox (the first one), or null. A run
    * ended by maxMemory says so here: its status alone is "signaled" with SIGKILL. */
   readonly limit: LimitExceeded | null;
+  /** Policy values applied differently from what was asked, and why ([] when none). */
+  readonly adjustments: readonly Adjustment[];
 
   constructor(f: RunResultFields) {
     this.status = f.status;
@@ -57,6 +62,7 @@ export class RunResult implements RunResultFields {
     this.enforcement = f.enforcement;
     this.pid = f.pid;
     this.limit = f.limit ? Object.freeze({ ...f.limit }) : null;
+    this.adjustments = Object.freeze((f.adjustments ?? []).map((a) => Object.freeze({ ...a })));
     Object.freeze(this);
   }
 
@@ -87,6 +93,7 @@ export class RunResult implements RunResultFields {
       enforcement: this.enforcement,
       pid: this.pid ?? null,
       limit: this.limit,
+      adjustments: this.adjustments,
     };
   }
 }

@@ -9,7 +9,7 @@ import { LauncherProcess, type LauncherExit } from "./confine/launcher.js";
 import { resolveCommand } from "./confine/resolve.js";
 import { openStdio, type StdioOptions, type StdioSet } from "./confine/stdio.js";
 import { probeHost } from "./kernel/probe.js";
-import { computeFeatures, supervised, type Enforcement } from "./plan/features.js";
+import { computeFeatures, supervised, type Adjustment, type Enforcement } from "./plan/features.js";
 import { resolveHosts } from "./kernel/resolve-hosts.js";
 import { ruleHosts, type ResolvedHosts } from "./plan/net-rules.js";
 import { encodePlan, makePlan } from "./plan/plan.js";
@@ -70,6 +70,7 @@ export class Sandbox {
   private launcher: LauncherProcess | undefined;
   private stdio: StdioSet | undefined;
   private enforcement: Enforcement | undefined;
+  private adjustments: readonly Adjustment[] = [];
   private killReason: RunStatus | undefined;
   private startedAt = 0;
   private result: Promise<RunResult> | undefined;
@@ -219,6 +220,7 @@ export class Sandbox {
     const path = resolveCommand(cmd[0]!, env, cwd);
     const plan = makePlan(features, { path, argv: cmd, env, cwd, ownProcessGroup });
     this.enforcement = features.enforcement;
+    this.adjustments = features.adjustments;
 
     this.stateValue = "running";
     this.startedAt = monotonicMs();
@@ -327,6 +329,7 @@ export class Sandbox {
       enforcement: this.enforcement!,
       pid: launcher.rootPid,
       limit: this.shared.limit ?? null,
+      adjustments: this.adjustments,
     });
   }
 

@@ -4,7 +4,7 @@
 
 import { constants } from "node:os";
 import type { RunResult } from "../result.js";
-import { EXIT_TIMEOUT, limitMessage } from "./report.js";
+import { EXIT_TIMEOUT, adjustmentMessage, limitMessage } from "./report.js";
 
 export const EXIT_SIGNAL_BASE = 128;
 
@@ -20,6 +20,7 @@ function signalNumber(name: string): number {
  * it decides the code whatever the command's own ending was.
  */
 export function exitCodeOf(result: RunResult, cliSignal: number | undefined, timeoutText: string | undefined): number {
+  for (const a of result.adjustments) process.stderr.write(`${adjustmentMessage(a)}\n`);
   if (cliSignal !== undefined) return EXIT_SIGNAL_BASE + cliSignal;
   if (result.limit !== null) process.stderr.write(`${limitMessage(result.limit)}\n`);
   if (result.status === "timeout") {

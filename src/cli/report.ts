@@ -2,6 +2,7 @@
 // flag that set the field; confinement failures are 126, or 127 for a missing command.
 
 import type { LimitExceeded } from "../result.js";
+import type { Adjustment } from "../plan/features.js";
 import { FLAG_OF_FIELD } from "./run-flags.js";
 import { EXIT_USAGE, UsageError } from "./usage-error.js";
 
@@ -89,4 +90,10 @@ export function sizeText(bytes: number): string {
 export function limitMessage(limit: LimitExceeded): string {
   const cap = limit.kind === "memory" ? sizeText(limit.cap) : `${limit.cap}%`;
   return `sandlock: killed: ${limit.kind} limit ${cap} exceeded (${limit.field})`;
+}
+
+/** The line that says a policy value was applied differently, e.g. "sandlock:
+ * --max-open-files 5000 applied as 4096: above this process's hard RLIMIT_NOFILE (4096)". */
+export function adjustmentMessage(a: Adjustment): string {
+  return `sandlock: ${FLAG_OF_FIELD.get(a.field) ?? a.field} ${a.requested} applied as ${a.applied}: ${a.reason}`;
 }

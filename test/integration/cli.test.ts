@@ -263,6 +263,15 @@ test("library checks of nested fields name the flag and the part", async () => {
   await usageError(["run", "--extra-deny-syscall", "ptrace,nosuchcall", "--", "true"], /^sandlock: --extra-deny-syscall: unknown syscall or group "nosuchcall"/);
 });
 
+test("--max-open-files above the hard limit runs at the hard limit and says so on stderr", async () => {
+  const hard = /^Max open files\s+\S+\s+(\S+)/m.exec(readFileSync("/proc/self/limits", "utf8"))![1]!;
+  const nrOpen = Number(readFileSync("/proc/sys/fs/nr_open", "utf8"));
+  const r = await sandlock(["run", ...RO, "--max-open-files", String(nrOpen + 1), "--", "sh", "-c", "ulimit -n"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), hard);
+  assert.equal(r.stderr, `sandlock: --max-open-files ${nrOpen + 1} applied as ${hard}: above this process's hard RLIMIT_NOFILE (${hard})\n`);
+});
+
 test("caps too small to start, names with control characters and disabling fs-refer are refused", async () => {
   for (const m of ["0", "1", "4K"]) {
     await usageError(["run", "-m", m, "--", "true"], new RegExp(`^sandlock: --max-memory: "${m}" is below the minimum of 1M: programs cannot start under a smaller cap`));

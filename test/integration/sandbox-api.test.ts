@@ -87,6 +87,10 @@ test("maxOpenFiles above this process's hard limit runs at the hard limit (never
   const r = await Sandbox.run({ ...policy, maxOpenFiles: nrOpen + 1 }, [probe, "rlimit", "nofile"]);
   assert.equal(r.exitCode, 0, r.stderrText);
   assert.equal(r.stdoutText, `${hard} ${hard}`);
+  assert.deepEqual(r.adjustments, [{ field: "maxOpenFiles", requested: nrOpen + 1, applied: Number(hard), reason: `above this process's hard RLIMIT_NOFILE (${hard})` }]);
+  assert.deepEqual(r.toJSON().adjustments, r.adjustments);
+  const within = await Sandbox.run({ ...policy, maxOpenFiles: 64 }, [probe, "rlimit", "nofile"]);
+  assert.deepEqual(within.adjustments, []);
 });
 
 test("a missing fsReadable path is a PolicyError naming it", async () => {
