@@ -263,4 +263,5 @@ void sl_net_register(napi_env env, napi_value exports) {
       {"netSendmsgAsync", NULL, sl_net_sendmsg_async, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  sl_net_host_register(env, exports);
 }
