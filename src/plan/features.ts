@@ -157,7 +157,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   const given = [...pathGrants("fsReadable", policy.fsReadable), ...pathGrants("fsWritable", policy.fsWritable)];
   const { view, grants } = computeView(policy, given, active.has("fs"), procfsMounts());
   supervision.view = view;
-  const net = netSupervision(policy, resolved, { netTcp: active.has("net-tcp"), fs: active.has("fs"), grants });
+  const net = netSupervision(policy, resolved, { netTcp: active.has("net-tcp"), fs: active.has("fs"), grants, scopes: active.has("scopes") });
   supervision.net = net;
   const rlimits: Rlimit[] = [];
   if (policy.maxOpenFiles !== undefined) {

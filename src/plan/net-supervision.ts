@@ -23,6 +23,9 @@ export interface NetSupervision extends NetRules {
   /** Named unix sockets may be reached only beneath these writable grants; "any" when the
    * filesystem protection is not in force (its grants then bound nothing). */
   readonly unixGrants: readonly PathGrant[] | "any";
+  /** Landlock's abstract-socket scope is in force: abstract unix addresses are refused
+   * (a connect the supervisor performs is not scoped; see handlers/net-unix.ts). */
+  readonly abstractScoped: boolean;
 }
 
 export interface NetFacts {
@@ -32,6 +35,8 @@ export interface NetFacts {
   fs: boolean;
   /** Every grant of the plan (the writable ones bound named unix sockets). */
   grants: readonly PathGrant[];
+  /** Landlock's scopes (abstract unix sockets, signals) are in force. */
+  scopes: boolean;
 }
 
 const LOOPBACK_V4 = parseIp("127.0.0.0")!;
@@ -70,5 +75,6 @@ export function netSupervision(policy: Policy, resolved: ResolvedHosts, facts: N
     // The view follows what the policy allows, not what Landlock happens to enforce.
     interfaces: interfaceScope(rules.mode, compiled?.rules ?? policy.netAllow.flatMap((r) => compileRule(r, r.protocols, resolved))),
     unixGrants: facts.fs ? facts.grants.filter((g) => g.writable) : "any",
+    abstractScoped: facts.scopes,
   };
 }

@@ -2,7 +2,7 @@
 
 import type { PolicyInput } from "../../src/index.js";
 
-export type Fixture = "dirs" | "victim" | "abstract" | "tcp" | "tcp6" | "udp" | "ports";
+export type Fixture = "dirs" | "victim" | "abstract" | "tcp" | "tcp6" | "udp" | "ports" | "unix";
 export type Scenario = "run" | "daemon-kill" | "daemon-exit" | "pause" | "forkbomb" | "fifty";
 
 export interface CaseSpec {

@@ -48,7 +48,11 @@ export class UnixTargets {
    * rules to their inodes then: a grant renamed or replaced later keeps meaning the
    * directory that was granted. A grant that cannot be opened bounds nothing.
    */
-  constructor(grants: readonly PathGrant[] | "any", onClose: (fn: () => void) => void) {
+  constructor(
+    grants: readonly PathGrant[] | "any",
+    private readonly abstractScoped: boolean,
+    onClose: (fn: () => void) => void,
+  ) {
     if (grants === "any") {
       this.grants = "any";
       return;
@@ -77,15 +81,16 @@ export class UnixTargets {
    * Abstract addresses are refused (EPERM, what Landlock's abstract-socket scope answers
    * for a socket outside the sandbox): a connect or send the supervisor performs is not
    * scoped, so it would reach abstract sockets anywhere on the host, and the supervisor
-   * cannot tell a socket the sandbox bound from one of the host without a race. Sandboxed
-   * programs that talk among themselves over abstract sockets must use a named socket
-   * under a writable grant, or socketpair().
+   * cannot tell a socket the sandbox bound from one of the host without a race (the name
+   * is looked up again at the call). Sandboxed programs that talk among themselves over
+   * abstract sockets must use a named socket under a writable grant, or socketpair().
+   * With the scope protection disabled nothing scoped them: they go as they are.
    */
   target(tid: number, name: Buffer): UnixTarget | number {
     if (name.length < 2 || name.readUInt16LE(0) !== AF.UNIX) return { name };
     if (name.length > SOCKADDR_UN_MAX) return E.EINVAL;
     if (name.length === 2) return { name }; // no path: the kernel refuses it
-    if (name[2] === 0) return E.EPERM;
+    if (name[2] === 0) return this.abstractScoped ? E.EPERM : { name };
     const raw = name.subarray(2);
     const nul = raw.indexOf(0);
     const bytes = nul >= 0 ? raw.subarray(0, nul) : raw;

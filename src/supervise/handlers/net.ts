@@ -78,7 +78,7 @@ interface Prepared {
 export function netHandlers(net: NetSupervision, ctx: SupervisorContext): HandlerTable {
   const io = new NetIo();
   const mem = ctx.memory;
-  const unix = new UnixTargets(net.unixGrants, (fn) => ctx.onClose(fn));
+  const unix = new UnixTargets(net.unixGrants, net.abstractScoped, (fn) => ctx.onClose(fn));
   const netlink = new NetlinkSockets(net.interfaces, mem, ctx);
 
   // From here on the handlers act on copies only. The time-of-check/time-of-use gap
