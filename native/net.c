@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -35,7 +36,8 @@ static int opt_buffer(napi_env env, napi_value v, void **data, size_t *len) {
     return NULL;                                                                           \
   }
 
-/* sockInfo(fd) -> [domain, type, protocol, fileFlags], or -errno (ENOTSOCK for a file). */
+/* sockInfo(fd) -> [domain, type, protocol, fileFlags, inode], or -errno (ENOTSOCK for a
+ * file). The inode names the socket whatever descriptor number refers to it. */
 static napi_value sl_sock_info(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 1);
   SL_ARG_INT(env, 0, fd);
@@ -46,11 +48,12 @@ static napi_value sl_sock_info(napi_env env, napi_callback_info info) {
     if (getsockopt(fd, SOL_SOCKET, opts[i], &v[i], &len) < 0) return sl_make_int(env, -errno);
   }
   int fl = fcntl(fd, F_GETFL);
-  if (fl < 0) return sl_make_int(env, -errno);
+  struct stat st;
+  if (fl < 0 || fstat(fd, &st) < 0) return sl_make_int(env, -errno);
   napi_value arr;
-  SL_CALL(env, napi_create_array_with_length(env, 4, &arr));
-  const int out[4] = {v[0], v[1], v[2], fl};
-  for (uint32_t i = 0; i < 4; i++) SL_CALL(env, napi_set_element(env, arr, i, sl_make_int(env, out[i])));
+  SL_CALL(env, napi_create_array_with_length(env, 5, &arr));
+  const int64_t out[5] = {v[0], v[1], v[2], fl, (int64_t)st.st_ino};
+  for (uint32_t i = 0; i < 5; i++) SL_CALL(env, napi_set_element(env, arr, i, sl_make_int(env, out[i])));
   return arr;
 }
 

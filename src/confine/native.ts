@@ -48,7 +48,7 @@ export interface NativeAddon {
   ptraceDetach(tid: number, signal: number): number;
   /** Network supervision (native/net.c): each returns >= 0 or -errno unless noted. */
   threadGetfd(tid: number, targetfd: number): number;
-  sockInfo(fd: number): [domain: number, type: number, protocol: number, fileFlags: number] | number;
+  sockInfo(fd: number): [domain: number, type: number, protocol: number, fileFlags: number, inode: number] | number;
   netConnect(fd: number, addr: Buffer): number;
   netSendmsg(fd: number, name: Buffer | null, data: Buffer, control: Buffer | null, flags: number): number;
   /** 0 when started (cb gets the result later), or -errno with no callback. */

@@ -71,6 +71,9 @@ test("named unix sockets are bounded by the writable grants, unless the filesyst
   assert.deepEqual((f.supervision.net!.unixGrants as readonly { path: string }[]).map((g) => g.path), [dir]);
   const off = computeFeatures(new Policy({ fsWritable: [dir], protection: { disable: ["fs"] } }), HOST, RESOLVED);
   assert.equal(off.supervision.net!.unixGrants, "any");
+  assert.equal(f.supervision.net!.abstractScoped, true, "abstract names refused while the scope protection is in force");
+  const unscoped = computeFeatures(new Policy({ protection: { disable: ["scopes"] } }), HOST, RESOLVED);
+  assert.equal(unscoped.supervision.net!.abstractScoped, false);
 });
 
 test("UDP and ping sockets open only with a rule for them, or in deny mode", () => {

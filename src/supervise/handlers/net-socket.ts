@@ -1,7 +1,7 @@
 // The caller's socket as the network supervisor sees it: a duplicate taken with
 // pidfd_getfd from the calling thread's own descriptor table, and what kind it is.
 
-import { closeSync, fstatSync, readFileSync } from "node:fs";
+import { closeSync, readFileSync } from "node:fs";
 import { native } from "../../confine/native.js";
 import { AF, IPPROTO, SOCK } from "../../plan/seccomp.js";
 import type { Protocol } from "../../policy/types.js";
@@ -65,8 +65,8 @@ export function childSocket(tid: number, fd: number): ChildSocket | number {
     closeSync(dup);
     return info;
   }
-  const [domain, type, protocol, flags] = info;
-  return { fd: dup, domain, type, protocol, nonblocking: (flags & O_NONBLOCK) !== 0, inode: fstatSync(dup).ino };
+  const [domain, type, protocol, flags, inode] = info;
+  return { fd: dup, domain, type, protocol, nonblocking: (flags & O_NONBLOCK) !== 0, inode };
 }
 
 export function isInet(s: ChildSocket): boolean {
