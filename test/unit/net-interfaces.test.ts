@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { baseName, defaultRoutesV4, defaultRoutesV6, selectInterfaces } from "../../src/supervise/interface-view.js";
-import { DATAGRAM_MAX, NLMSG, NLM_F, RTM, answerRequests, messages } from "../../src/supervise/handlers/netlink-route.js";
+import { DATAGRAM_MAX, MAX_REQUESTS, NLMSG, NLM_F, RTM, answerRequests, messages } from "../../src/supervise/handlers/netlink-route.js";
 
 const ROUTE = `Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
 eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0
@@ -184,4 +184,9 @@ test("replies are packed into datagrams a page-sized reader takes whole", () => 
   const out = all(datagrams);
   assert.equal(out.length, 201);
   assert.equal(out.at(-1)!.type, NLMSG.DONE);
+});
+
+test("one datagram buys at most MAX_REQUESTS answers", () => {
+  const many = Buffer.concat(Array.from({ length: MAX_REQUESTS + 36 }, (_, i) => request(NLMSG.NOOP, NLM_F.REQUEST | NLM_F.ACK, i)));
+  assert.equal(all(answerRequests(many, PORT, VIEW, source)).length, MAX_REQUESTS);
 });

@@ -159,7 +159,14 @@ function getLink(req: Message, port: number, view: InterfaceView, dump: DumpSour
   return out;
 }
 
-/** Every datagram answering the requests of one datagram the sandbox sent, in order. */
+/** Requests answered per datagram: each dump costs the supervisor a dump of its own on
+ * the event loop, so one datagram of 1 MiB cannot buy thousands of them. */
+export const MAX_REQUESTS = 64;
+
+/** Every datagram answering the requests of one datagram the sandbox sent, in order
+ * (the first MAX_REQUESTS; the rest go unanswered, as on a receive overrun). */
 export function answerRequests(datagram: Buffer, port: number, view: InterfaceView, dump: DumpSource): Buffer[] {
-  return messages(datagram).flatMap((m) => answerOne(m, port, view, dump));
+  return messages(datagram)
+    .slice(0, MAX_REQUESTS)
+    .flatMap((m) => answerOne(m, port, view, dump));
 }

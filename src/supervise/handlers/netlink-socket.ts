@@ -29,6 +29,7 @@ const MAX_SOCKETS = 64;
  * CAP_ACK, EXT_ACK, GET_STRICT_CHK: accepted and without effect (no notification is
  * ever sent; replies are what they are). Others: ENOPROTOOPT. */
 const ACCEPTED_OPTIONS = new Set([1, 2, 3, 4, 5, 10, 11, 12]);
+const MAX_DATAGRAMS_PER_TURN = 64;
 
 interface Emulated {
   readonly inode: number;
@@ -193,10 +194,11 @@ export class NetlinkSockets {
     }
   }
 
-  /** Answers every request waiting on the supervisor's end; closes it once the sandbox's
-   * end is gone. */
+  /** Answers the requests waiting on the supervisor's end (a bounded number at a time: a
+   * sandbox writing as fast as they are read must not hold the event loop; the poll
+   * handle calls again); closes it once the sandbox's end is gone. */
   private drain(e: Emulated, hangup: boolean): void {
-    for (;;) {
+    for (let i = 0; i < MAX_DATAGRAMS_PER_TURN; i++) {
       let n: number;
       try {
         n = readSync(e.server, this.buf);
