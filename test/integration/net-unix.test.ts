@@ -119,3 +119,13 @@ securityCase(
     assert.equal(o.observed.unixOut_accepted, 1);
   },
 );
+
+securityCase(
+  "a send the supervisor performs on a broken stream raises SIGPIPE as the kernel would (not with MSG_NOSIGNAL)",
+  { policy: { fsReadable: ["${PROBE}"] }, cmd: probe("unix-epipe") },
+  (o) => {
+    assert.equal(o.result?.stdout, "nosignal EPIPE\n");
+    assert.equal(o.result?.status, "signaled");
+    assert.equal(o.result?.signal, "SIGPIPE");
+  },
+);
