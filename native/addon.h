@@ -60,6 +60,10 @@ void sl_notify_register(napi_env env, napi_value exports);
 /* Registers the network supervisor's socket calls and the sealed memfd (net.c). */
 void sl_net_register(napi_env env, napi_value exports);
 
+/* Registers the host interface calls: netlink dump, interface ioctls (net-host.c); called
+ * by sl_net_register. */
+void sl_net_host_register(napi_env env, napi_value exports);
+
 /* Registers getdents, lseek, openat2, uname, sched_getaffinity and read-only memfds (procfs.c). */
 void sl_procfs_register(napi_env env, napi_value exports);
 

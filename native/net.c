@@ -8,7 +8,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -35,7 +37,8 @@ static int opt_buffer(napi_env env, napi_value v, void **data, size_t *len) {
     return NULL;                                                                           \
   }
 
-/* sockInfo(fd) -> [domain, type, protocol, fileFlags], or -errno (ENOTSOCK for a file). */
+/* sockInfo(fd) -> [domain, type, protocol, fileFlags, inode], or -errno (ENOTSOCK for a
+ * file). The inode names the socket whatever descriptor number refers to it. */
 static napi_value sl_sock_info(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 1);
   SL_ARG_INT(env, 0, fd);
@@ -46,11 +49,12 @@ static napi_value sl_sock_info(napi_env env, napi_callback_info info) {
     if (getsockopt(fd, SOL_SOCKET, opts[i], &v[i], &len) < 0) return sl_make_int(env, -errno);
   }
   int fl = fcntl(fd, F_GETFL);
-  if (fl < 0) return sl_make_int(env, -errno);
+  struct stat st;
+  if (fl < 0 || fstat(fd, &st) < 0) return sl_make_int(env, -errno);
   napi_value arr;
-  SL_CALL(env, napi_create_array_with_length(env, 4, &arr));
-  const int out[4] = {v[0], v[1], v[2], fl};
-  for (uint32_t i = 0; i < 4; i++) SL_CALL(env, napi_set_element(env, arr, i, sl_make_int(env, out[i])));
+  SL_CALL(env, napi_create_array_with_length(env, 5, &arr));
+  const int64_t out[5] = {v[0], v[1], v[2], fl, (int64_t)st.st_ino};
+  for (uint32_t i = 0; i < 5; i++) SL_CALL(env, napi_set_element(env, arr, i, sl_make_int(env, out[i])));
   return arr;
 }
 
@@ -85,7 +89,8 @@ struct net_job {
   long rc;
   void *name, *data, *control;
   size_t namelen, datalen, controllen;
-  napi_threadsafe_function tsfn;
+  napi_ref cb;               /* the callback, called on the event loop with rc */
+  struct net_job *next;      /* the worker pool's queue */
 };
 
 static void job_free(struct net_job *j) {
@@ -163,41 +168,69 @@ static napi_value sl_net_sendmsg(napi_env env, napi_callback_info info) {
   return sl_make_int(env, job_run(&j));
 }
 
-static void job_deliver(napi_env env, napi_value cb, void *context, void *data) {
+/* Worker threads run the calls that may block. They persist between calls (an idle one
+ * exits after SL_NET_IDLE_S seconds), so a call costs a wake-up rather than a thread and a
+ * threadsafe function: one threadsafe function carries every result back to the event loop.
+ * Not libuv's pool: a connect to an address that never answers holds its thread for
+ * minutes, and four of them would starve every fs and dns call of the Node process. A
+ * thread is started whenever no idle one waits (TypeScript bounds the calls in flight per
+ * sandbox). Bound to the first Node environment that uses it; others get a thread each. */
+#define SL_NET_IDLE_S 30
+
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  struct net_job *head, *tail;
+  int idle;
+  napi_env env;
+  napi_threadsafe_function tsfn;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, NULL, NULL};
+
+/* On the event loop: the job's callback gets its result, then the job is freed. */
+static void job_deliver(napi_env env, napi_value unused, void *context, void *data) {
+  (void)unused;
   (void)context;
   struct net_job *j = data;
-  if (env != NULL && cb != NULL) {
-    napi_value undefined, arg, result;
-    napi_get_undefined(env, &undefined);
-    arg = sl_make_int(env, j->rc);
-    napi_call_function(env, undefined, cb, 1, &arg, &result);
+  if (env != NULL) {
+    napi_value cb, undefined, arg, result;
+    if (napi_get_reference_value(env, j->cb, &cb) == napi_ok && cb != NULL) {
+      napi_get_undefined(env, &undefined);
+      arg = sl_make_int(env, j->rc);
+      napi_call_function(env, undefined, cb, 1, &arg, &result);
+    }
+    napi_delete_reference(env, j->cb);
   }
   job_free(j);
 }
 
-static void *job_thread(void *arg) {
-  struct net_job *j = arg;
-  j->rc = job_run(j);
-  napi_threadsafe_function tsfn = j->tsfn;
-  if (napi_call_threadsafe_function(tsfn, j, napi_tsfn_blocking) != napi_ok) job_free(j);
-  napi_release_threadsafe_function(tsfn, napi_tsfn_release);
-  return NULL;
+static void *pool_thread(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&pool.mu);
+  for (;;) {
+    while (pool.head == NULL) {
+      struct timespec until;
+      clock_gettime(CLOCK_REALTIME, &until);
+      until.tv_sec += SL_NET_IDLE_S;
+      pool.idle++;
+      int rc = pthread_cond_timedwait(&pool.cv, &pool.mu, &until);
+      pool.idle--;
+      if (rc == ETIMEDOUT && pool.head == NULL) {
+        pthread_mutex_unlock(&pool.mu);
+        return NULL;
+      }
+    }
+    struct net_job *j = pool.head;
+    pool.head = j->next;
+    if (pool.head == NULL) pool.tail = NULL;
+    pthread_mutex_unlock(&pool.mu);
+    j->rc = job_run(j);
+    if (napi_call_threadsafe_function(pool.tsfn, j, napi_tsfn_blocking) != napi_ok) job_free(j);
+    pthread_mutex_lock(&pool.mu);
+  }
 }
 
-/* Starts j on its own detached thread, with every signal blocked there, and calls cb(rc)
- * on the event loop when it is done. A dedicated thread rather than libuv's pool: a
- * connect to an address that never answers holds its thread for minutes, and four of them
- * would starve every fs and dns call of the Node process. The callback does not keep the
- * loop alive: a process whose sandboxes are gone may exit with a connect still pending. */
-static napi_value start_job(napi_env env, struct net_job *j, napi_value cb) {
-  napi_value name;
-  napi_create_string_utf8(env, "sandlock.net", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, cb, NULL, name, 0, 1, NULL, NULL, NULL, job_deliver, &j->tsfn) != napi_ok) {
-    job_free(j);
-    napi_throw_error(env, "SL_NAPI", "napi_create_threadsafe_function failed");
-    return NULL;
-  }
-  napi_unref_threadsafe_function(env, j->tsfn);
+/* A detached thread with every signal blocked and a small stack. */
+static int spawn_thread(void *(*fn)(void *), void *arg) {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -206,11 +239,66 @@ static napi_value start_job(napi_env env, struct net_job *j, napi_value cb) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   pthread_t t;
-  int err = pthread_create(&t, &attr, job_thread, j);
+  int err = pthread_create(&t, &attr, fn, arg);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&attr);
+  return err;
+}
+
+/* The environment went away: workers must not call into it any more. They finish their
+ * calls and free the jobs (napi_call_threadsafe_function fails once it is aborted). */
+static void pool_teardown(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&pool.mu);
+  if (pool.tsfn != NULL) napi_release_threadsafe_function(pool.tsfn, napi_tsfn_abort);
+  pool.tsfn = NULL;
+  pthread_mutex_unlock(&pool.mu);
+}
+
+/* Queues j for a worker (starting one when none is idle); cb(rc) follows on the event loop.
+ * The callback does not keep the loop alive: a process whose sandboxes are gone may exit
+ * with a connect still pending. */
+static napi_value start_job(napi_env env, struct net_job *j, napi_value cb) {
+  if (napi_create_reference(env, cb, 1, &j->cb) != napi_ok) {
+    job_free(j);
+    napi_throw_error(env, "SL_NAPI", "napi_create_reference failed");
+    return NULL;
+  }
+  pthread_mutex_lock(&pool.mu);
+  if (pool.env == NULL) {
+    napi_value name;
+    napi_create_string_utf8(env, "sandlock.net", NAPI_AUTO_LENGTH, &name);
+    if (napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, NULL, job_deliver, &pool.tsfn) == napi_ok) {
+      napi_unref_threadsafe_function(env, pool.tsfn);
+      napi_add_env_cleanup_hook(env, pool_teardown, NULL);
+      pool.env = env;
+    }
+  }
+  if (pool.env != env || pool.tsfn == NULL) {
+    pthread_mutex_unlock(&pool.mu);
+    napi_delete_reference(env, j->cb);
+    job_free(j);
+    napi_throw_error(env, "SL_NAPI", "network worker pool: unavailable in this environment");
+    return NULL;
+  }
+  j->next = NULL;
+  if (pool.tail) pool.tail->next = j;
+  else pool.head = j;
+  pool.tail = j;
+  int err = 0;
+  if (pool.idle > 0) {
+    pthread_cond_signal(&pool.cv);
+  } else if ((err = spawn_thread(pool_thread, NULL)) != 0) {
+    /* No thread: take the job back; the call fails as the kernel's would (EAGAIN). */
+    struct net_job **p = &pool.head;
+    while (*p != j) p = &(*p)->next;
+    *p = j->next;
+    pool.tail = NULL;
+    for (struct net_job *q = pool.head; q; q = q->next) pool.tail = q;
+  }
+  pthread_mutex_unlock(&pool.mu);
   if (err != 0) {
-    napi_release_threadsafe_function(j->tsfn, napi_tsfn_abort);
+    napi_delete_reference(env, j->cb);
     job_free(j);
     return sl_make_int(env, -err);
   }
@@ -263,4 +351,5 @@ void sl_net_register(napi_env env, napi_value exports) {
       {"netSendmsgAsync", NULL, sl_net_sendmsg_async, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  sl_net_host_register(env, exports);
 }

@@ -48,12 +48,18 @@ export interface NativeAddon {
   ptraceDetach(tid: number, signal: number): number;
   /** Network supervision (native/net.c): each returns >= 0 or -errno unless noted. */
   threadGetfd(tid: number, targetfd: number): number;
-  sockInfo(fd: number): [domain: number, type: number, protocol: number, fileFlags: number] | number;
+  sockInfo(fd: number): [domain: number, type: number, protocol: number, fileFlags: number, inode: number] | number;
   netConnect(fd: number, addr: Buffer): number;
   netSendmsg(fd: number, name: Buffer | null, data: Buffer, control: Buffer | null, flags: number): number;
   /** 0 when started (cb gets the result later), or -errno with no callback. */
   netConnectAsync(fd: number, addr: Buffer, cb: (rc: number) => void): number;
   netSendmsgAsync(fd: number, name: Buffer | null, data: Buffer, control: Buffer | null, flags: number, cb: (rc: number) => void): number;
+  /** Host interfaces (native/net-host.c): a RTM_GETLINK/RTM_GETADDR dump's messages, the
+   * pair standing in for a netlink socket, interface ioctls. Each returns >= 0 or -errno. */
+  netlinkDump(type: number, family: number, extMask: number): Buffer | number;
+  netlinkPair(name: Buffer, childNonblock: 0 | 1): [server: number, child: number] | number;
+  ifIoctl(fd: number, request: number, ifreq: Buffer): number;
+  ifConf(fd: number): Buffer | number;
   /** /proc and identity supervision (native/procfs.c): each returns >= 0 or -errno unless noted. */
   getdents(fd: number, out: Buffer, legacy: 0 | 1): number;
   /** lseek(2): the new offset, or -errno (a directory offset is an opaque 64-bit cookie). */

@@ -7,7 +7,8 @@ import type { Policy } from "../policy/policy.js";
 import { PROTECTIONS, PROTECTION_ABI, PROTECTION_LABEL, type BindSpec, type Protection } from "../policy/types.js";
 import { blockedSyscalls } from "./blocklist.js";
 import type { NetGrants, PathGrant } from "./landlock.js";
-import { compileNet, type NetSupervision, type ResolvedHosts } from "./net-rules.js";
+import type { ResolvedHosts } from "./net-rules.js";
+import { netSupervision, type NetSupervision } from "./net-supervision.js";
 import type { SeccompSpec } from "./seccomp.js";
 import { computeView, viewSyscalls, type ViewSpec } from "./view.js";
 import { procfsMounts } from "../kernel/mounts.js";
@@ -48,7 +49,8 @@ export const RLIMIT = { CORE: 4, NOFILE: 7 } as const;
 export interface Supervision {
   /** Peak concurrent processes (threads not counted). */
   maxProcesses?: number;
-  /** Network destinations (rules Landlock cannot enforce alone) and the synthetic /etc/hosts. */
+  /** Network destinations, named unix sockets, the interface view and the synthetic
+   * /etc/hosts (always set by computeFeatures: every connect and send is supervised). */
   net?: NetSupervision;
   /** Cap on private writable memory and memory-backed files, bytes. */
   maxMemory?: bigint;
@@ -129,14 +131,19 @@ function connectGrants(policy: Policy): readonly number[] | "any" {
   return [...ports].sort((a, b) => a - b);
 }
 
+export const NET_SYSCALLS = ["connect", "sendto", "sendmsg", "sendmmsg", "socket", "bind", "getsockname", "setsockopt", "ioctl"] as const;
+
 /** The syscalls the filter routes to the supervisor, from what it must enforce. clone is
  * routed only when it makes a process (no CLONE_THREAD): threads are not counted. */
 export function notifiedSyscalls(s: Supervision): string[] {
   const out: string[] = [];
   if (s.maxProcesses !== undefined) out.push("clone", "fork", "vfork");
-  // sendto is routed only with a destination (see seccomp.ts): send() on a connected
-  // socket never reaches the supervisor.
-  if (s.net !== undefined) out.push("connect", "sendto", "sendmsg", "sendmmsg");
+  // Every connect and send that names a destination or carries a message in memory is
+  // performed by the supervisor (the kernel would re-read both after a continue).
+  // seccomp-net.ts narrows by argument: sendto only with a destination, bind only with a
+  // netlink-sized address, setsockopt only at SOL_NETLINK, socket only for NETLINK_ROUTE,
+  // ioctl only for interface queries; getsockname answers emulated netlink sockets.
+  if (s.net !== undefined) out.push(...NET_SYSCALLS);
   if (s.net?.hostsFile !== undefined) out.push(...["open", "openat", "openat2", "creat"].filter((x) => !out.includes(x)));
   if (s.maxMemory !== undefined) out.push("mmap", "mremap", "brk", "memfd_create", "memfd_secret", "fallocate");
   if (s.view !== undefined) out.push(...viewSyscalls(s.view).filter((x) => !out.includes(x)));
@@ -160,8 +167,6 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     }
   }
   const supervision: Supervision = { maxProcesses: policy.maxProcesses };
-  const net = compileNet(policy, resolved);
-  if (net !== undefined) supervision.net = net;
   if (policy.maxMemory !== undefined) supervision.maxMemory = policy.maxMemory;
   if (policy.numCpus !== undefined && policy.numCpus > host.cpuCount) {
     throw new PolicyError("numCpus", policy.numCpus, `numCpus: ${policy.numCpus} is more than this host's ${host.cpuCount} CPUs (a sandbox can be shown fewer CPUs than exist, not more)`);
@@ -170,6 +175,8 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   const { view, grants } = computeView(policy, given, active.has("fs"), procfsMounts(), undefined, resolved);
   supervision.view = view;
   if (policy.maxMemory !== undefined) supervision.memoryWritable = grants.filter((g) => g.writable).map((g) => g.path);
+  const net = netSupervision(policy, resolved, { netTcp: active.has("net-tcp"), fs: active.has("fs"), grants, scopes: active.has("scopes") });
+  supervision.net = net;
   const rlimits: Rlimit[] = [];
   const adjustments: Adjustment[] = [];
   if (policy.maxOpenFiles !== undefined) {
@@ -195,9 +202,10 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       blocked: blockedSyscalls(policy.extraDenySyscalls, policy.extraAllowSyscalls),
       notify: notifiedSyscalls(supervision),
       // A denylist allows every protocol to every other address.
-      allowUdp: net?.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("udp")),
-      allowPing: net?.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("icmp")),
-      denySourceRouting: net !== undefined,
+      allowUdp: net.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("udp")),
+      allowPing: net.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("icmp")),
+      // Port rules allow every address, so a source route reaches nothing they do not.
+      denySourceRouting: !net.portRulesOnly,
     },
     rlimits,
     cpuCores: policy.cpuCores,

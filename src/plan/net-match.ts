@@ -3,7 +3,7 @@
 
 import type { Protocol } from "../policy/types.js";
 import { inPrefix, type IpAddress } from "./net-address.js";
-import type { MatchRule, NetSupervision } from "./net-rules.js";
+import type { MatchRule, NetRules } from "./net-rules.js";
 
 export interface Destination {
   /** In compared form: IPv4-mapped IPv6 already folded to IPv4 (see unmapV4). */
@@ -21,7 +21,7 @@ export function ruleMatches(rule: MatchRule, protocol: Protocol, dest: Destinati
 }
 
 /** Allow mode: some rule matches. Deny mode: no rule matches. */
-export function netAllows(net: NetSupervision, protocol: Protocol, dest: Destination): boolean {
+export function netAllows(net: NetRules, protocol: Protocol, dest: Destination): boolean {
   const hit = net.rules.some((r) => ruleMatches(r, protocol, dest));
   return net.mode === "allow" ? hit : !hit;
 }

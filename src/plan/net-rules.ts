@@ -17,7 +17,8 @@ export interface MatchRule {
   readonly ports: ReadonlySet<number> | "any";
 }
 
-export interface NetSupervision {
+/** The destination rules the supervisor applies to IP sockets. */
+export interface NetRules {
   /** allow: only what a rule names; deny: everything but what a rule names. */
   readonly mode: "allow" | "deny";
   readonly rules: readonly MatchRule[];
@@ -54,7 +55,7 @@ function denyProtocols(r: NetRule): readonly Protocol[] {
   return r.raw.includes("://") || r.ports !== "any" ? r.protocols : ["tcp", "udp", "icmp"];
 }
 
-function compileRule(r: NetRule, protocols: readonly Protocol[], resolved: ResolvedHosts): MatchRule[] {
+export function compileRule(r: NetRule, protocols: readonly Protocol[], resolved: ResolvedHosts): MatchRule[] {
   const base = { raw: r.raw, protocols: new Set(protocols), ports: r.ports === "any" ? ("any" as const) : new Set(r.ports) };
   const t = r.target;
   const prefixOf = (text: string, prefix?: number): MatchRule => {
@@ -82,8 +83,9 @@ function compileRule(r: NetRule, protocols: readonly Protocol[], resolved: Resol
   }
 }
 
-/** The network supervision of a policy, or undefined when Landlock is enough. */
-export function compileNet(p: NetFields, resolved: ResolvedHosts): NetSupervision | undefined {
+/** The rules of a policy that only the supervisor can enforce, or undefined when Landlock
+ * enforces them all (see net-supervision.ts for what is supervised in every policy). */
+export function compileNet(p: NetFields, resolved: ResolvedHosts): NetRules | undefined {
   if (!netNeedsSupervisor(p)) return undefined;
   if (p.netDeny.length > 0) {
     return { mode: "deny", rules: p.netDeny.flatMap((r) => compileRule(r, denyProtocols(r), resolved)), hostsFile: undefined };

@@ -3,7 +3,7 @@
 
 import { AUDIT_ARCH_X86_64, LAST_SYSCALL, SYSCALLS, X32_SYSCALL_BIT } from "../kernel/syscalls.js";
 import { BpfAssembler, type Insn, Ret, SeccompData } from "./bpf/assembler.js";
-import { sendtoWithDestination, sourceRoutingBlock } from "./seccomp-net.js";
+import { interfaceIoctls, netArgumentFilters } from "./seccomp-net.js";
 
 export const Errno = { EPERM: 1, ENOSYS: 38, EAFNOSUPPORT: 97 } as const;
 
@@ -17,9 +17,10 @@ export const IOCTL_DENIED = { TIOCSTI: 0x5412, TIOCLINUX: 0x541c } as const;
 export const PRCTL_DENIED = { PR_SET_DUMPABLE: 4, PR_SET_SECUREBITS: 28, PR_SET_PTRACER: 0x59616d61 } as const;
 
 export const AF = { UNIX: 1, INET: 2, INET6: 10, NETLINK: 16 } as const;
-export const SOCK = { STREAM: 1, DGRAM: 2, RAW: 3, TYPE_MASK: 0xf } as const;
+export const SOCK = { STREAM: 1, DGRAM: 2, RAW: 3, SEQPACKET: 5, TYPE_MASK: 0xf } as const;
 export const IPPROTO = { IP: 0, ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;
 export const NETLINK_ROUTE = 0;
+export const SOCK_TYPE_FLAGS = { NONBLOCK: 0o4000, CLOEXEC: 0o2000000 } as const;
 
 export interface SeccompSpec {
   /** Syscall names answered with EPERM. */
@@ -75,13 +76,14 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
   // back to clone(2), where the flags are visible.
   handlers.set(nr("clone3"), (b) => b.ret(Ret.errno(Errno.ENOSYS)));
   // ioctl: the kernel truncates the request to 32 bits, so comparing the low half cannot
-  // be bypassed by setting high bits.
-  handlers.set(nr("ioctl"), (b) => {
+  // be bypassed by setting high bits. Interface requests: see interfaceIoctls.
+  handlers.set(nr("ioctl"), (b, p) => {
     b.load(SeccompData.argLow(1))
-      .jeq(IOCTL_DENIED.TIOCSTI, 1, 0)
-      .jeq(IOCTL_DENIED.TIOCLINUX, 0, 1)
-      .ret(EPERM)
-      .ret(Ret.ALLOW);
+      .jeq(IOCTL_DENIED.TIOCSTI, `${p}deny`, 0)
+      .jeq(IOCTL_DENIED.TIOCLINUX, `${p}deny`, 0);
+    interfaceIoctls(b, p, notify.has("ioctl"));
+    b.ret(Ret.ALLOW);
+    b.label(`${p}deny`).ret(EPERM);
   });
   // prctl: the option is an int. Staying dumpable keeps the supervisor able to inspect the
   // sandbox; securebits and ptracer would loosen what others may do to it.
@@ -93,10 +95,9 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
       .ret(EPERM)
       .ret(Ret.ALLOW);
   });
-  handlers.set(nr("socket"), (b, p) => socketBlock(b, p, spec));
-  // Network supervision: sendto only with a destination; no source routing.
-  if (notify.has("sendto")) handlers.set(nr("sendto"), sendtoWithDestination);
-  if (spec.denySourceRouting) handlers.set(nr("setsockopt"), sourceRoutingBlock);
+  handlers.set(nr("socket"), (b, p) => socketBlock(b, p, spec, notify.has("socket")));
+  // sendto, sendmsg, sendmmsg, bind, setsockopt: see seccomp-net.ts.
+  for (const [name, h] of netArgumentFilters(spec, notify)) handlers.set(nr(name), h);
   // Blocked names come last: an extraDenySyscalls entry overrides an argument filter.
   for (const name of spec.blocked) handlers.set(nr(name), (b) => b.ret(EPERM));
 
@@ -136,12 +137,13 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
 
 /**
  * socket(domain, type, protocol): AF_UNIX always; AF_NETLINK only for NETLINK_ROUTE
- * (interface and address listing); AF_INET/AF_INET6 only as TCP streams unless a rule
- * allows UDP or ping; raw sockets never. Every other family gets EAFNOSUPPORT. Other
- * protocols on a stream socket (MPTCP, SCTP) are refused: Landlock's port rules are
- * written for TCP.
+ * (interface and address listing), which the supervisor answers with an emulated socket
+ * when it runs (handlers/netlink-socket.ts); AF_INET/AF_INET6 only as TCP streams unless
+ * a rule allows UDP or ping; raw sockets never. Every other family gets EAFNOSUPPORT.
+ * Other protocols on a stream socket (MPTCP, SCTP) are refused: Landlock's port rules
+ * are written for TCP. All three arguments are ints in registers.
  */
-function socketBlock(b: BpfAssembler, p: string, spec: SeccompSpec): void {
+function socketBlock(b: BpfAssembler, p: string, spec: SeccompSpec, emulateNetlink: boolean): void {
   const EPERM = Ret.errno(Errno.EPERM);
   b.load(SeccompData.argLow(0))
     .jeq(AF.UNIX, `${p}allow`, 0)
@@ -149,7 +151,8 @@ function socketBlock(b: BpfAssembler, p: string, spec: SeccompSpec): void {
     .jeq(AF.INET6, `${p}inet`, 0)
     .jeq(AF.NETLINK, 0, `${p}nofamily`)
     .load(SeccompData.argLow(2))
-    .jeq(NETLINK_ROUTE, `${p}allow`, `${p}nofamily`);
+    .jeq(NETLINK_ROUTE, emulateNetlink ? `${p}notify` : `${p}allow`, `${p}nofamily`);
+  if (emulateNetlink) b.label(`${p}notify`).ret(Ret.USER_NOTIF);
   b.label(`${p}inet`).load(SeccompData.argLow(1)).and(SOCK.TYPE_MASK);
   b.jeq(SOCK.STREAM, 0, `${p}notstream`)
     .load(SeccompData.argLow(2))

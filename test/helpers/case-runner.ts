@@ -3,7 +3,7 @@
 // and prints one JSON line of observations for the test to assert on.
 
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
@@ -125,6 +125,28 @@ async function setup(fixture: Fixture, vars: Vars): Promise<void> {
         counters[`${which}_received`] = () => received;
         cleanups.push(() => sock.close());
       }
+      break;
+    }
+    case "unix": {
+      // Unix stream echo servers on the host: one under the directory a test grants
+      // writable (in), one under a read-only grant (ro), one outside every grant (out),
+      // counting connections; a symlink in the writable directory points outside.
+      const base = mkdtempSync("/tmp/sandlock-unix-");
+      cleanups.push(() => rmSync(base, { recursive: true, force: true }));
+      for (const d of ["write", "ro", "out"]) mkdirSync(join(base, d));
+      for (const [which, path] of [["unixIn", join(base, "write", "in.sock")], ["unixRo", join(base, "ro", "ro.sock")], ["unixOut", join(base, "out", "out.sock")]] as const) {
+        let accepted = 0;
+        const server = createServer((s) => {
+          accepted++;
+          s.on("data", (d) => s.end(d));
+          s.on("error", () => undefined);
+        });
+        await listen(server, { path });
+        counters[`${which}_accepted`] = () => accepted;
+        cleanups.push(() => server.close());
+      }
+      symlinkSync(join(base, "out", "out.sock"), join(base, "write", "link"));
+      Object.assign(vars, { UNIX_WRITE: join(base, "write"), UNIX_RO: join(base, "ro"), UNIX_OUT: join(base, "out") });
       break;
     }
     case "ports":

@@ -2,7 +2,7 @@
 
 import type { PolicyInput } from "../../src/index.js";
 
-export type Fixture = "dirs" | "victim" | "abstract" | "tcp" | "tcp6" | "udp" | "ports";
+export type Fixture = "dirs" | "victim" | "abstract" | "tcp" | "tcp6" | "udp" | "ports" | "unix";
 /** "bare" runs the command without any sandbox: the positive control of an attack test. */
 export type Scenario = "run" | "bare" | "daemon-kill" | "daemon-exit" | "pause" | "forkbomb" | "fifty";
 

@@ -7,17 +7,17 @@ import type { Protocol } from "../../src/policy/types.js";
 import { Policy } from "../../src/policy/index.js";
 import { parseIp, unmapV4 } from "../../src/plan/net-address.js";
 import { netAllows } from "../../src/plan/net-match.js";
-import { compileNet, type NetSupervision } from "../../src/plan/net-rules.js";
+import { compileNet, type NetRules } from "../../src/plan/net-rules.js";
 
 const RESOLVED = new Map([["api.example.com", ["93.184.216.34", "2606:2800:220:1::1"]]]);
 
-function net(input: object): NetSupervision {
+function net(input: object): NetRules {
   const n = compileNet(new Policy(input), RESOLVED);
   assert.ok(n);
   return n;
 }
 
-function allows(n: NetSupervision, protocol: Protocol, address: string, port = 0): boolean {
+function allows(n: NetRules, protocol: Protocol, address: string, port = 0): boolean {
   const a = parseIp(address);
   assert.ok(a, address);
   return netAllows(n, protocol, { address: unmapV4(a), port });

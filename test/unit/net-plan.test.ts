@@ -1,7 +1,7 @@
-// What network supervision adds to the plan: nothing at all for rules Landlock enforces
-// alone; otherwise connect/send* routed to the supervisor (sendto only with a
-// destination), open* for a pinned /etc/hosts, UDP and ping sockets per rule, and the
-// socket options that source-route refused.
+// What network supervision adds to the plan: connect/send* routed to the supervisor in
+// every policy (sendto only with a destination), Landlock's port rules applied by it too,
+// open* for a pinned /etc/hosts, UDP and ping sockets per rule, the socket options that
+// source-route refused, the interface view and the grants bounding named unix sockets.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -14,7 +14,7 @@ import { runFilter } from "../helpers/bpf-interpreter.js";
 
 const HOST = { landlockAbi: 7, cpuCount: 2 };
 const RESOLVED = new Map([["localhost", ["127.0.0.1"]]]);
-const NET_CALLS = ["connect", "sendto", "sendmsg", "sendmmsg"];
+const NET_CALLS = ["connect", "sendto", "sendmsg", "sendmmsg", "socket", "bind", "getsockname", "setsockopt", "ioctl"];
 const OPEN_CALLS = ["open", "openat", "openat2", "creat"];
 const ALLOW = 0x7fff0000;
 const NOTIFY = 0x7fc00000;
@@ -24,28 +24,56 @@ function features(input: object): Features {
   return computeFeatures(new Policy(input), HOST, RESOLVED);
 }
 
-test("rules Landlock enforces alone add nothing to the supervisor's list", () => {
+test("every policy traps connect and send*; only host rules also trap open*", () => {
   assert.deepEqual(notifiedSyscalls({}), [], "nothing to supervise: no listener at all");
-  for (const netAllow of [[], ["tcp://:443"], ["tcp://*:80,443"], ["tcp://*"]]) {
+  for (const netAllow of [[], ["tcp://:443"], ["tcp://*:80,443"], ["tcp://*"], ["tcp://10.0.0.1:443"]]) {
     const f = features({ netAllow, netAllowBind: [8080] });
-    assert.equal(f.supervision.net, undefined, JSON.stringify(netAllow));
-    assert.deepEqual(f.seccomp.notify.filter((s) => [...NET_CALLS, ...OPEN_CALLS].includes(s)), [], JSON.stringify(netAllow));
+    assert.deepEqual(NET_CALLS.filter((s) => f.seccomp.notify.includes(s)), NET_CALLS, JSON.stringify(netAllow));
+    assert.deepEqual(OPEN_CALLS.filter((s) => f.seccomp.notify.includes(s)), [], JSON.stringify(netAllow));
+    assert.equal(f.supervision.net?.hostsFile, undefined);
+  }
+  const host = features({ netAllow: ["tcp://localhost:443"] });
+  assert.deepEqual(OPEN_CALLS.filter((s) => host.seccomp.notify.includes(s)), OPEN_CALLS);
+  assert.match(host.supervision.net?.hostsFile ?? "", /^127\.0\.0\.1\tlocalhost$/m);
+});
+
+test("port rules: the supervisor applies Landlock's own rules and refuses as Landlock does", () => {
+  for (const netAllow of [[], ["tcp://:443"], ["tcp://*:80,443"], ["tcp://*"]]) {
+    const f = features({ netAllow });
+    const net = f.supervision.net!;
+    assert.equal(net.portRulesOnly, true, JSON.stringify(netAllow));
+    assert.equal(net.mode, "allow");
+    assert.ok(net.rules.every((r) => r.target === "any" && [...r.protocols].join() === "tcp"));
     assert.equal(f.seccomp.allowUdp, false);
     assert.equal(f.seccomp.allowPing, false);
     assert.ok(!f.seccomp.denySourceRouting);
   }
-  // The network adds nothing to what a policy without network rules traps.
-  assert.deepEqual(features({ netAllow: ["tcp://:443", "tcp://*:80"] }).seccomp.notify, features({}).seccomp.notify);
+  assert.deepEqual(features({ netAllow: ["tcp://*:80,443"] }).supervision.net!.rules.map((r) => (r.ports === "any" ? "*" : [...r.ports].join())), ["80,443"]);
+  assert.equal(features({ netAllow: ["tcp://10.0.0.1:443"] }).supervision.net!.portRulesOnly, false);
+  // Without Landlock's TCP protection nothing restricted TCP ports: neither does the supervisor.
+  const off = computeFeatures(new Policy({ netAllow: ["tcp://:443"], protection: { disable: ["net-tcp"] } }), HOST, RESOLVED).supervision.net!;
+  assert.deepEqual(off.rules.map((r) => [r.target, r.ports]), [["any", "any"]]);
 });
 
-test("IP rules trap connect and send*; only host rules also trap open*", () => {
-  const ip = features({ netAllow: ["tcp://10.0.0.1:443"] });
-  assert.deepEqual(NET_CALLS.filter((s) => ip.seccomp.notify.includes(s)), NET_CALLS);
-  assert.deepEqual(OPEN_CALLS.filter((s) => ip.seccomp.notify.includes(s)), []);
-  assert.equal(ip.supervision.net?.hostsFile, undefined);
-  const host = features({ netAllow: ["tcp://localhost:443"] });
-  assert.deepEqual(OPEN_CALLS.filter((s) => host.seccomp.notify.includes(s)), OPEN_CALLS);
-  assert.match(host.supervision.net?.hostsFile ?? "", /^127\.0\.0\.1\tlocalhost$/m);
+test("the interface view: loopback alone unless a rule reaches beyond loopback", () => {
+  const scope = (input: object): string => features(input).supervision.net!.interfaces;
+  for (const input of [{}, { netAllow: ["127.0.0.1:80"] }, { netAllow: ["tcp://127.0.0.0/8:80", "udp://[::1]:53"] }, { netAllow: ["localhost:80"] }, { netAllow: ["[::ffff:127.0.0.1]:80"] }]) {
+    assert.equal(scope(input), "loopback", JSON.stringify(input));
+  }
+  for (const input of [{ netAllow: ["tcp://:443"] }, { netAllow: ["10.0.0.1:80"] }, { netAllow: ["127.0.0.0/7:80"] }, { netAllow: ["[::]:80"] }, { netAllow: ["icmp://"] }, { netDeny: ["127.0.0.0/8"] }]) {
+    assert.equal(scope(input), "egress", JSON.stringify(input));
+  }
+});
+
+test("named unix sockets are bounded by the writable grants, unless the filesystem protection is off", () => {
+  const dir = process.cwd();
+  const f = features({ fsWritable: [dir], fsReadable: ["/usr"] });
+  assert.deepEqual((f.supervision.net!.unixGrants as readonly { path: string }[]).map((g) => g.path), [dir]);
+  const off = computeFeatures(new Policy({ fsWritable: [dir], protection: { disable: ["fs"] } }), HOST, RESOLVED);
+  assert.equal(off.supervision.net!.unixGrants, "any");
+  assert.equal(f.supervision.net!.abstractScoped, true, "abstract names refused while the scope protection is in force");
+  const unscoped = computeFeatures(new Policy({ protection: { disable: ["scopes"] } }), HOST, RESOLVED);
+  assert.equal(unscoped.supervision.net!.abstractScoped, false);
 });
 
 test("UDP and ping sockets open only with a rule for them, or in deny mode", () => {
@@ -64,7 +92,7 @@ test("UDP and ping sockets open only with a rule for them, or in deny mode", () 
   }
 });
 
-test("with supervised rules, Landlock still refuses TCP the child would connect itself", () => {
+test("Landlock still refuses TCP the child would connect itself", () => {
   const f = features({ netAllow: ["tcp://10.0.0.1:443", "tcp://:8443"] });
   const plan = planLandlock(f.active, f.grants, f.net);
   assert.equal(plan.handledNet & NET.CONNECT_TCP, NET.CONNECT_TCP);
@@ -95,5 +123,70 @@ test("the filter: source-routing socket options get EPERM, others pass", () => {
   assert.equal(setsockopt(41, 26), ALLOW, "IPV6_V6ONLY");
   assert.equal(setsockopt(6, 1), ALLOW, "TCP_NODELAY");
   const plain = buildSeccompProgram(features({ netAllow: ["tcp://:443"] }).seccomp);
-  assert.equal(runFilter(plain, { nr: sys("setsockopt"), args: [3, 0, 4, 0, 0] }), ALLOW, "without network supervision");
+  assert.equal(runFilter(plain, { nr: sys("setsockopt"), args: [3, 0, 4, 0, 0] }), ALLOW, "port rules reach every address anyway");
+});
+
+const EOPNOTSUPP = 0x0005005f;
+const ENOPROTOOPT = 0x0005005c;
+const MSG_FASTOPEN = 0x20000000;
+
+test("the filter: MSG_FASTOPEN is refused with EOPNOTSUPP in every policy, with or without a supervisor", () => {
+  const policies = [features({}).seccomp, features({ netAllow: ["tcp://:443"] }).seccomp, features({ netAllow: ["udp://1.1.1.1:53"] }).seccomp];
+  const unsupervised = { ...features({}).seccomp, notify: [] };
+  for (const spec of [...policies, unsupervised]) {
+    const prog = buildSeccompProgram(spec);
+    assert.equal(runFilter(prog, { nr: sys("sendto"), args: [3, 0x1000, 5, MSG_FASTOPEN, 0x2000, 16] }), EOPNOTSUPP, "sendto");
+    assert.equal(runFilter(prog, { nr: sys("sendto"), args: [3, 0x1000, 5, MSG_FASTOPEN | 0x4000, 0, 0] }), EOPNOTSUPP, "send() with MSG_FASTOPEN");
+    assert.equal(runFilter(prog, { nr: sys("sendmsg"), args: [3, 0x1000, MSG_FASTOPEN] }), EOPNOTSUPP, "sendmsg");
+    assert.equal(runFilter(prog, { nr: sys("sendmmsg"), args: [3, 0x1000, 1, MSG_FASTOPEN] }), EOPNOTSUPP, "sendmmsg");
+    // The flag in the high half of the register is not one the kernel reads (flags is an int).
+    assert.notEqual(runFilter(prog, { nr: sys("sendmsg"), args: [3, 0x1000, 1n << 61n] }), EOPNOTSUPP);
+    assert.equal(runFilter(prog, { nr: sys("sendto"), args: [3, 0x1000, 5, 0x4000, 0, 0] }), ALLOW, "send()");
+  }
+  assert.equal(runFilter(buildSeccompProgram(unsupervised), { nr: sys("sendmsg"), args: [3, 0x1000, 0] }), ALLOW, "nothing supervises");
+});
+
+test("the filter: TCP_FASTOPEN_CONNECT and SO_ZEROCOPY get ENOPROTOOPT in every policy", () => {
+  for (const spec of [features({}).seccomp, features({ netDeny: ["10.0.0.0/8"] }).seccomp]) {
+    const prog = buildSeccompProgram(spec);
+    const setsockopt = (level: number, name: number): number => runFilter(prog, { nr: sys("setsockopt"), args: [3, level, name, 0, 4] });
+    assert.equal(setsockopt(6, 30), ENOPROTOOPT, "TCP_FASTOPEN_CONNECT");
+    assert.equal(setsockopt(1, 60), ENOPROTOOPT, "SO_ZEROCOPY");
+    assert.equal(setsockopt(6, 23), ALLOW, "TCP_FASTOPEN (a listener's)");
+    assert.equal(setsockopt(6, 1), ALLOW, "TCP_NODELAY");
+    assert.equal(setsockopt(1, 2), ALLOW, "SO_REUSEADDR");
+    assert.equal(setsockopt(270, 11), NOTIFY, "SOL_NETLINK: answered for emulated netlink sockets");
+  }
+});
+
+test("the filter: netlink sockets, netlink-sized binds and getsockname reach the supervisor", () => {
+  const prog = buildSeccompProgram(features({}).seccomp);
+  assert.equal(runFilter(prog, { nr: sys("socket"), args: [16, 3, 0] }), NOTIFY, "NETLINK_ROUTE");
+  assert.equal(runFilter(prog, { nr: sys("socket"), args: [16, 3, 9] }), 0x00050061, "NETLINK_AUDIT");
+  assert.equal(runFilter(prog, { nr: sys("socket"), args: [1, 1, 0] }), ALLOW, "AF_UNIX");
+  assert.equal(runFilter(prog, { nr: sys("socket"), args: [2, 1, 0] }), ALLOW, "TCP");
+  assert.equal(runFilter(prog, { nr: sys("bind"), args: [3, 0x1000, 12] }), NOTIFY);
+  for (const len of [16, 28, 110, 0]) assert.equal(runFilter(prog, { nr: sys("bind"), args: [3, 0x1000, len] }), ALLOW, `bind ${len}`);
+  assert.equal(runFilter(prog, { nr: sys("getsockname"), args: [3, 0, 0] }), NOTIFY);
+  assert.equal(runFilter(prog, { nr: sys("getpeername"), args: [3, 0, 0] }), ALLOW);
+  const unsupervised = buildSeccompProgram({ ...features({}).seccomp, notify: [] });
+  assert.equal(runFilter(unsupervised, { nr: sys("socket"), args: [16, 3, 0] }), ALLOW, "no supervisor: a real one");
+  assert.equal(runFilter(unsupervised, { nr: sys("bind"), args: [3, 0x1000, 12] }), ALLOW);
+});
+
+test("the filter: interface queries go to the supervisor, interface changes get EPERM, device queries EOPNOTSUPP", () => {
+  const prog = buildSeccompProgram(features({}).seccomp);
+  const ioctl = (req: number): number => runFilter(prog, { nr: sys("ioctl"), args: [3, req, 0x1000] });
+  for (const req of [0x8910, 0x8912, 0x8913, 0x8915, 0x8921, 0x8927, 0x8933, 0x8942]) assert.equal(ioctl(req), NOTIFY, `0x${req.toString(16)}`);
+  // SIOCSIFFLAGS, SIOCSIFADDR, SIOCSIFMTU, SIOCSIFNAME, SIOCSIFHWADDR, SIOCADDRT, SIOCDELRT, SIOCSARP, SIOCBRADDBR, SIOCBONDENSLAVE
+  for (const req of [0x8914, 0x8916, 0x8922, 0x8923, 0x8924, 0x890b, 0x890c, 0x8955, 0x89a0, 0x8990, 0x89f0]) assert.equal(ioctl(req), EPERM, `0x${req.toString(16)}`);
+  for (const req of [0x8946 /* SIOCETHTOOL */, 0x8947, 0x8b01 /* SIOCGIWNAME */, 0x8b1b]) assert.equal(ioctl(req), EOPNOTSUPP, `0x${req.toString(16)}`);
+  // Socket and terminal requests outside the interface range pass: FIONREAD, SIOCATMARK,
+  // SIOCGSTAMP, SIOCOUTQNSD, TCGETS; TIOCSTI stays refused.
+  for (const req of [0x541b, 0x8905, 0x8906, 0x894b, 0x5401, 0x8c00, 0x8a00]) assert.equal(ioctl(req), ALLOW, `0x${req.toString(16)}`);
+  assert.equal(ioctl(0x5412), EPERM, "TIOCSTI");
+  assert.equal(ioctl(0x100008913), NOTIFY, "the kernel reads 32 bits of the request");
+  const unsupervised = buildSeccompProgram({ ...features({}).seccomp, notify: [] });
+  assert.equal(runFilter(unsupervised, { nr: sys("ioctl"), args: [3, 0x8912, 0] }), ALLOW, "no supervisor: SIOCGIFCONF");
+  assert.equal(runFilter(unsupervised, { nr: sys("ioctl"), args: [3, 0x8914, 0] }), EPERM, "no supervisor: SIOCSIFFLAGS");
 });

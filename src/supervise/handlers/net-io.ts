@@ -22,11 +22,12 @@ export class NetIo {
    * non-blocking TCP socket gets EINPROGRESS, a blocking one waits for the handshake. A
    * stream connect therefore always runs on a thread: the child can flip O_NONBLOCK
    * between any look at the flags and the call, and the event loop must never be the one
-   * left waiting. The child's flags are never changed. Datagram connect only records the
+   * left waiting. The child's flags are never changed. A unix stream or seqpacket connect
+   * waits too when the listener's backlog is full. Datagram connect only records the
    * peer and never blocks.
    */
   connect(sock: ChildSocket, name: Buffer): number | Promise<number> {
-    if (sock.type !== SOCK.STREAM) return native().netConnect(sock.fd, name);
+    if (sock.type !== SOCK.STREAM && sock.type !== SOCK.SEQPACKET) return native().netConnect(sock.fd, name);
     return this.threaded((cb) => native().netConnectAsync(sock.fd, name, cb));
   }
 

@@ -35,15 +35,20 @@ export function copyIn(mem: ChildMemory, n: Notification, addr: number, len: num
   return mem.read(n, addr, len) ?? EFAULT;
 }
 
-function gather(mem: ChildMemory, n: Notification, iovAddr: number, iovLen: number, max: number): Buffer | number {
+/** The iovecs' bytes; beyond `max`, EMSGSIZE, or with `truncate` (a stream, where a
+ * short send is a valid answer) the first `max` bytes. */
+function gather(mem: ChildMemory, n: Notification, iovAddr: number, iovLen: number, max: number, truncate: boolean): Buffer | number {
   const iov = copyIn(mem, n, iovAddr, iovLen * 16);
   if (typeof iov === "number") return iov;
   const parts: Buffer[] = [];
   let total = 0;
-  for (let i = 0; i < iovLen; i++) {
+  for (let i = 0; i < iovLen && total < max; i++) {
     const base = Number(iov.readBigUInt64LE(16 * i));
-    const len = iov.readBigUInt64LE(16 * i + 8);
-    if (len > BigInt(max - total)) return EMSGSIZE;
+    let len = iov.readBigUInt64LE(16 * i + 8);
+    if (len > BigInt(max - total)) {
+      if (!truncate) return EMSGSIZE;
+      len = BigInt(max - total);
+    }
     const part = copyIn(mem, n, base, Number(len));
     if (typeof part === "number") return part;
     parts.push(part);
@@ -54,8 +59,8 @@ function gather(mem: ChildMemory, n: Notification, iovAddr: number, iovLen: numb
 
 /** The struct msghdr at `addr`, with everything it points to (the name clamped to 128
  * bytes and dropped when its pointer or length is 0, as copy_msghdr_from_user does).
- * A payload above `max` bytes gives EMSGSIZE. */
-export function readMessage(mem: ChildMemory, n: Notification, addr: number, max = PAYLOAD_MAX): OutMessage | number {
+ * A payload above `max` bytes gives EMSGSIZE, or is cut there with `truncate`. */
+export function readMessage(mem: ChildMemory, n: Notification, addr: number, max = PAYLOAD_MAX, truncate = false): OutMessage | number {
   const h = copyIn(mem, n, addr, MSGHDR_BYTES);
   if (typeof h === "number") return h;
   const nameAddr = Number(h.readBigUInt64LE(0));
@@ -70,7 +75,7 @@ export function readMessage(mem: ChildMemory, n: Notification, addr: number, max
     name = got;
   }
   if (iovLen > BigInt(UIO_MAXIOV)) return EMSGSIZE;
-  const data = gather(mem, n, Number(h.readBigUInt64LE(16)), Number(iovLen), max);
+  const data = gather(mem, n, Number(h.readBigUInt64LE(16)), Number(iovLen), max, truncate);
   if (typeof data === "number") return data;
   let control: Buffer | null = null;
   if (controlLen > 0n) {

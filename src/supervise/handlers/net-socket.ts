@@ -18,16 +18,36 @@ export interface ChildSocket {
   readonly protocol: number;
   /** O_NONBLOCK of the shared description when it was inspected (the child may change it). */
   readonly nonblocking: boolean;
+  /** The socket's inode: what identifies it (an emulated netlink socket, for instance),
+   * whatever descriptor number the child uses for it. */
+  readonly inode: number;
 }
 
-/** The thread group of a thread, for kernels without PIDFD_THREAD (before 6.9). */
-function threadGroup(tid: number): number | undefined {
+/** The thread group of a thread (also for kernels without PIDFD_THREAD, before 6.9). */
+export function threadGroup(tid: number): number | undefined {
   try {
     const m = /^Tgid:\s+(\d+)$/m.exec(readFileSync(`/proc/${tid}/status`, "latin1"));
     return m ? Number(m[1]) : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A close-on-exec duplicate of descriptor `fd` of thread `tid`, or -errno (EBADF: no such
+ * descriptor). What it refers to is what the number referred to at that moment; the
+ * caller acts on the duplicate only, so a later dup2() in the child changes nothing.
+ */
+export function childFd(tid: number, fd: number): number {
+  const nat = native();
+  let dup = nat.threadGetfd(tid, fd);
+  if (dup === -EINVAL) {
+    // Only a thread-group leader has a plain pidfd before Linux 6.9: go through it (the
+    // descriptor table of a thread is its group's unless it was cloned without CLONE_FILES).
+    const tgid = threadGroup(tid);
+    if (tgid !== undefined && tgid !== tid) dup = nat.threadGetfd(tgid, fd);
+  }
+  return dup;
 }
 
 /**
@@ -38,21 +58,15 @@ function threadGroup(tid: number): number | undefined {
  */
 export function childSocket(tid: number, fd: number): ChildSocket | number {
   const nat = native();
-  let dup = nat.threadGetfd(tid, fd);
-  if (dup === -EINVAL) {
-    // Only a thread-group leader has a plain pidfd before Linux 6.9: go through it (the
-    // descriptor table of a thread is its group's unless it was cloned without CLONE_FILES).
-    const tgid = threadGroup(tid);
-    if (tgid !== undefined && tgid !== tid) dup = nat.threadGetfd(tgid, fd);
-  }
+  const dup = childFd(tid, fd);
   if (dup < 0) return dup;
   const info = nat.sockInfo(dup);
   if (typeof info === "number") {
     closeSync(dup);
     return info;
   }
-  const [domain, type, protocol, flags] = info;
-  return { fd: dup, domain, type, protocol, nonblocking: (flags & O_NONBLOCK) !== 0 };
+  const [domain, type, protocol, flags, inode] = info;
+  return { fd: dup, domain, type, protocol, nonblocking: (flags & O_NONBLOCK) !== 0, inode };
 }
 
 export function isInet(s: ChildSocket): boolean {

@@ -1,25 +1,34 @@
-// Network destinations (SPEC 4.3): connect, sendto, sendmsg and sendmmsg on IP sockets are
-// checked against the rules per protocol and, when allowed, performed by the supervisor
-// on a duplicate of the caller's socket with the bytes it copied. Denied: ECONNREFUSED.
+// Network supervision (SPEC 4.3, 10): every connect, every send that names a destination or
+// carries a message in memory, is performed by the supervisor on a duplicate of the
+// caller's socket with the bytes it copied, or refused. The socket's kind decides how: IP
+// destinations against the rules, named unix sockets beneath writable grants, emulated
+// netlink sockets answered here. No decision on a descriptor or on memory ends in CONTINUE.
 
-import { netAllows } from "../../plan/net-match.js";
-import type { NetSupervision } from "../../plan/net-rules.js";
-import { SOCK } from "../../plan/seccomp.js";
+import type { NetSupervision } from "../../plan/net-supervision.js";
+import { AF, SOCK } from "../../plan/seccomp.js";
 import { CONTINUE, deny, returnValue, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import type { Notification } from "../notification.js";
 import { hostsFileHandlers } from "./hosts-file.js";
+import { interfaceIoctl } from "./net-ioctl.js";
+import { ipName, refusal } from "./net-ip.js";
 import { NetIo } from "./net-io.js";
 import { MMSGHDR_BYTES, MMSG_LEN_OFFSET, PAYLOAD_MAX, UIO_MAXIOV, checkControl, copyIn, readMessage, type OutMessage } from "./net-msg.js";
+import { closeAll, translateRights } from "./net-rights.js";
+import { SOCKADDR_MAX } from "./net-sockaddr.js";
 import { childSocket, isInet, release, ruleProtocol, type ChildSocket } from "./net-socket.js";
-import { SOCKADDR_MAX, decodeDestination } from "./net-sockaddr.js";
+import { UnixTargets } from "./net-unix.js";
+import { NetlinkSockets } from "./netlink-socket.js";
 
 const EPERM = 1;
+const EPIPE = 32;
 const EINVAL = 22;
 const EMSGSIZE = 90;
-const EOPNOTSUPP = 95;
-const ECONNREFUSED = 111;
-const MSG_FASTOPEN = 0x20000000;
+const MSG_NOSIGNAL = 0x4000;
+const MSG_ZEROCOPY = 0x4000000;
+const AF_NETLINK = 16;
+const NETLINK_ROUTE = 0;
+const SOCKADDR_NL_BYTES = 12;
 
 type Answer = Action | Promise<Action>;
 
@@ -47,100 +56,150 @@ function withSocket(n: Notification, fd: number, body: (s: ChildSocket) => Answe
   return answer;
 }
 
-/**
- * TCP reads no address from a send, whatever the caller passes, except with MSG_FASTOPEN
- * (a connect folded into the send), which is refused as when the host disables it. The
- * flags are a register: the kernel acts on the value checked here. So continuing is safe.
- */
-function tcpSend(flags: number): Action {
-  return (flags & MSG_FASTOPEN) !== 0 ? deny(EOPNOTSUPP) : CONTINUE;
+/** Closes `fds` once rc is known, and passes rc on. */
+function after(rc: number | Promise<number>, fds: readonly number[]): number | Promise<number> {
+  if (fds.length === 0) return rc;
+  if (typeof rc === "number") {
+    closeAll(fds);
+    return rc;
+  }
+  return rc.finally(() => closeAll(fds));
+}
+
+/** A message ready to be sent on the supervisor's duplicate, and the descriptors to close
+ * after (SCM_RIGHTS duplicates, the pin of a named unix destination). */
+interface Prepared {
+  readonly name: Buffer | null;
+  readonly data: Buffer;
+  readonly control: Buffer | null;
+  readonly fds: number[];
 }
 
 export function netHandlers(net: NetSupervision, ctx: SupervisorContext): HandlerTable {
   const io = new NetIo();
   const mem = ctx.memory;
-
-  /** The name to hand to the kernel, or an errno: the rules decide on the decoded copy. */
-  const checkName = (sock: ChildSocket, name: Buffer | null, op: "connect" | "send"): Buffer | null | number => {
-    if (name === null) return null; // the connected peer, checked at connect
-    const target = decodeDestination(sock.domain, name, op);
-    if (target.kind === "invalid") return target.errno;
-    if (target.kind === "none") return name;
-    const protocol = ruleProtocol(sock);
-    if (protocol === undefined || !netAllows(net, protocol, target.dest)) return ECONNREFUSED;
-    return target.name;
-  };
-
-  /** A message's checks that need no kernel: ancillary data, then its destination. */
-  const checkMessage = (sock: ChildSocket, m: OutMessage): Buffer | null | number => {
-    const bad = m.control === null ? 0 : checkControl(m.control);
-    return bad !== 0 ? bad : checkName(sock, m.name, "send");
-  };
+  const unix = new UnixTargets(net.unixGrants, net.abstractScoped, (fn) => ctx.onClose(fn));
+  const netlink = new NetlinkSockets(net.interfaces, mem, ctx);
 
   // From here on the handlers act on copies only. The time-of-check/time-of-use gap
   // closes at mem.stillValid(): it proves the thread is still blocked in this very call,
   // so the bytes copied before it were its arguments; whatever the thread's siblings
-  // write afterwards, the kernel never reads the child's memory for this call again.
+  // write afterwards, the kernel never reads the child's memory for this call again. The
+  // socket is the duplicate taken once: a dup2() onto the number afterwards changes
+  // nothing, since the call is made on the duplicate.
+
+  /** A send's checks, on the copies: the destination and ancillary data per socket kind. */
+  const prepare = (n: Notification, sock: ChildSocket, m: OutMessage): Prepared | number => {
+    if (isInet(sock)) {
+      const protocol = ruleProtocol(sock);
+      if (protocol === undefined) return refusal(net);
+      const bad = m.control === null ? 0 : checkControl(m.control);
+      if (bad !== 0) return bad;
+      // TCP reads no address from a send (Fast Open, the one exception, is refused by the
+      // filter in every policy): sent without one, to the peer checked at connect.
+      const name = protocol === "tcp" ? null : ipName(net, sock, m.name, "send");
+      if (typeof name === "number") return name;
+      return { name, data: m.data, control: m.control, fds: [] };
+    }
+    if (sock.domain === AF.UNIX) {
+      const rights = m.control === null ? null : translateRights(n.pid, m.control);
+      if (typeof rights === "number") return rights;
+      const fds = rights?.fds ?? [];
+      const control = rights?.control ?? null;
+      // A stream socket refuses any name without reading it (EISCONN or EOPNOTSUPP).
+      if (m.name === null || sock.type === SOCK.STREAM) return { name: m.name, data: m.data, control, fds };
+      const t = unix.target(n.pid, m.name);
+      if (typeof t === "number") {
+        closeAll(fds);
+        return t;
+      }
+      if (t.pin !== undefined) fds.push(t.pin);
+      return { name: t.name, data: m.data, control, fds };
+    }
+    // A real netlink socket (one from outside: the sandbox's own are emulated) or another
+    // family: never sent on by the supervisor. Its privileges would apply: netlink checks
+    // CAP_NET_ADMIN of the task that sends, for destinations and for the request itself.
+    return EPERM;
+  };
+
+  /** Performs a prepared send; raises SIGPIPE as the kernel would for a stream. */
+  const perform = (n: Notification, sock: ChildSocket, p: Prepared, flags: number, mayBlock = true): number | Promise<number> => {
+    // MSG_ZEROCOPY would leave the supervisor's buffer pages in flight: a plain copy is the
+    // same send (SO_ZEROCOPY, without which the flag does nothing, is refused anyway).
+    const rc = after(io.send(sock, p.name, p.data, p.control, flags & ~MSG_ZEROCOPY, mayBlock), p.fds);
+    const signal = (r: number): number => {
+      if (r === -EPIPE && sock.type === SOCK.STREAM && (flags & MSG_NOSIGNAL) === 0 && mem.stillValid(n)) {
+        try {
+          process.kill(n.pid, "SIGPIPE");
+        } catch {
+          // the caller is gone
+        }
+      }
+      return r;
+    };
+    return typeof rc === "number" ? signal(rc) : rc.then(signal);
+  };
+
+  /** Payload limit: a stream may be sent in part (a short count is a valid answer). */
+  const isStream = (sock: ChildSocket): boolean => sock.type === SOCK.STREAM;
 
   const connect = (n: Notification): Answer =>
     withSocket(n, n.argI32(0), (sock) => {
-      // Only the socket's family decides how the kernel reads the address: an AF_UNIX or
-      // netlink socket rejects an IP address even if the child rewrites it after this
-      // look, so these continue untouched.
-      if (!isInet(sock)) return CONTINUE;
       const len = n.argU32(2);
       if (len > SOCKADDR_MAX) return deny(EINVAL);
       const copied = copyIn(mem, n, n.argAddr(1), len);
       if (typeof copied === "number") return deny(copied);
       if (!mem.stillValid(n)) return deny(EPERM);
-      const name = checkName(sock, copied, "connect");
-      if (typeof name === "number") return deny(name);
-      return settle(io.connect(sock, name ?? copied));
+      const emulated = netlink.find(sock);
+      if (emulated !== undefined) return netlink.connect(emulated, copied);
+      if (isInet(sock)) {
+        const name = ipName(net, sock, copied, "connect");
+        if (typeof name === "number") return deny(name);
+        return settle(io.connect(sock, name ?? copied));
+      }
+      if (sock.domain === AF.UNIX) {
+        const t = unix.target(n.pid, copied);
+        if (typeof t === "number") return deny(t);
+        return settle(after(io.connect(sock, t.name), t.pin === undefined ? [] : [t.pin]));
+      }
+      return deny(EPERM); // see prepare(): a real netlink socket or another family
     });
-
-  /** sendto and sendmsg on a socket that is not TCP: undefined when the kernel may act. */
-  const ipDatagram = (sock: ChildSocket, flags: number): Action | undefined => {
-    if (!isInet(sock)) return CONTINUE;
-    const protocol = ruleProtocol(sock);
-    if (sock.type === SOCK.STREAM && protocol === "tcp") return tcpSend(flags);
-    // A UDP or ping socket reads the destination from memory at any moment: performed here.
-    return protocol === undefined ? deny(ECONNREFUSED) : undefined;
-  };
 
   const sendto = (n: Notification): Answer =>
     withSocket(n, n.argI32(0), (sock) => {
       const flags = n.argU32(3);
-      const early = ipDatagram(sock, flags);
-      if (early !== undefined) return early;
-      const size = n.arg(2);
-      if (size > BigInt(PAYLOAD_MAX)) return deny(EMSGSIZE);
+      let size = n.arg(2);
+      if (size > BigInt(PAYLOAD_MAX)) {
+        if (!isStream(sock)) return deny(EMSGSIZE);
+        size = BigInt(PAYLOAD_MAX);
+      }
       const data = copyIn(mem, n, n.argAddr(1), Number(size));
       if (typeof data === "number") return deny(data);
-      let copied: Buffer | null = null;
+      let name: Buffer | null = null;
       if (n.argAddr(4) !== 0) {
         const len = n.argU32(5);
         if (len > SOCKADDR_MAX) return deny(EINVAL);
         const got = copyIn(mem, n, n.argAddr(4), len);
         if (typeof got === "number") return deny(got);
-        copied = got;
+        name = got;
       }
       if (!mem.stillValid(n)) return deny(EPERM);
-      const name = checkName(sock, copied, "send");
-      if (typeof name === "number") return deny(name);
-      return settle(io.send(sock, name, data, null, flags));
+      const emulated = netlink.find(sock);
+      if (emulated !== undefined) return toAction(netlink.send(emulated, name, data));
+      const p = prepare(n, sock, { name, data, control: null });
+      return typeof p === "number" ? deny(p) : settle(perform(n, sock, p, flags));
     });
 
   const sendmsg = (n: Notification): Answer =>
     withSocket(n, n.argI32(0), (sock) => {
       const flags = n.argU32(2);
-      const early = ipDatagram(sock, flags);
-      if (early !== undefined) return early;
-      const m = readMessage(mem, n, n.argAddr(1));
+      const m = readMessage(mem, n, n.argAddr(1), PAYLOAD_MAX, isStream(sock));
       if (typeof m === "number") return deny(m);
       if (!mem.stillValid(n)) return deny(EPERM);
-      const name = checkMessage(sock, m);
-      if (typeof name === "number") return deny(name);
-      return settle(io.send(sock, name, m.data, m.control, flags));
+      const emulated = netlink.find(sock);
+      if (emulated !== undefined) return toAction(netlink.send(emulated, m.name, m.data));
+      const p = prepare(n, sock, m);
+      return typeof p === "number" ? deny(p) : settle(perform(n, sock, p, flags));
     });
 
   /**
@@ -150,12 +209,11 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext): Handle
    * buffer space; a later one that would wait ends the batch early, which sendmmsg's
    * contract allows (the caller sends the rest again).
    */
-  const sendBatch = async (n: Notification, sock: ChildSocket, vec: number, msgs: OutMessage[], firstErrno: number, flags: number): Promise<Action> => {
+  const sendBatch = async (n: Notification, vec: number, msgs: OutMessage[], firstErrno: number, one: (m: OutMessage, first: boolean) => number | Promise<number>): Promise<Action> => {
     let sent = 0;
     let errno = firstErrno;
     for (const m of msgs) {
-      const name = checkMessage(sock, m);
-      const rc = typeof name === "number" ? -name : await io.send(sock, name, m.data, m.control, flags, sent === 0);
+      const rc = await one(m, sent === 0);
       if (rc < 0) {
         errno = -rc;
         break;
@@ -173,15 +231,13 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext): Handle
   const sendmmsg = (n: Notification): Answer =>
     withSocket(n, n.argI32(0), (sock) => {
       const flags = n.argU32(3);
-      const early = ipDatagram(sock, flags);
-      if (early !== undefined) return early;
       const vec = n.argAddr(1);
       const vlen = Math.min(n.argU32(2), UIO_MAXIOV);
       const msgs: OutMessage[] = [];
       let budget = PAYLOAD_MAX;
       let firstErrno = 0;
-      for (let i = 0; i < vlen; i++) {
-        const m = readMessage(mem, n, vec + i * MMSGHDR_BYTES, budget);
+      for (let i = 0; i < vlen && budget > 0; i++) {
+        const m = readMessage(mem, n, vec + i * MMSGHDR_BYTES, budget, isStream(sock) && i === 0);
         if (typeof m === "number") {
           firstErrno = m;
           break;
@@ -191,10 +247,49 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext): Handle
       }
       if (vlen === 0) return returnValue(0);
       if (!mem.stillValid(n)) return deny(EPERM);
-      return sendBatch(n, sock, vec, msgs, firstErrno, flags);
+      const emulated = netlink.find(sock);
+      if (emulated !== undefined) return sendBatch(n, vec, msgs, firstErrno, (m) => netlink.send(emulated, m.name, m.data));
+      return sendBatch(n, vec, msgs, firstErrno, (m, first) => {
+        const p = prepare(n, sock, m);
+        return typeof p === "number" ? -p : perform(n, sock, p, flags, first);
+      });
     });
 
-  const table: Record<string, (n: Notification) => Answer | undefined> = { connect, sendto, sendmsg, sendmmsg };
+  /**
+   * bind, getsockname and setsockopt(SOL_NETLINK) reach the supervisor only to answer for
+   * emulated netlink sockets (the filter narrows bind to netlink-sized addresses). For any
+   * other socket the supervisor decides nothing, so the call continues: the kernel and
+   * Landlock (bind ports, MAKE_SOCK for unix paths) decide at their own lookup, whatever
+   * the number then refers to, exactly as for the same call with another address length,
+   * which is never trapped. The worst a dup2() onto the number can do is put the
+   * sandbox's end of an emulated socket in the kernel's hands: a unix socket of its own.
+   */
+  const bind = (n: Notification): Answer =>
+    withSocket(n, n.argI32(0), (sock) => {
+      const emulated = netlink.find(sock);
+      if (emulated === undefined) return CONTINUE;
+      const copied = copyIn(mem, n, n.argAddr(1), SOCKADDR_NL_BYTES);
+      if (typeof copied === "number") return deny(copied);
+      if (!mem.stillValid(n)) return deny(EPERM);
+      return netlink.bind(emulated, copied);
+    });
+
+  const getsockname = (n: Notification): Answer =>
+    withSocket(n, n.argI32(0), (sock) => {
+      const emulated = netlink.find(sock);
+      return emulated === undefined ? CONTINUE : netlink.getsockname(emulated, n);
+    });
+
+  const setsockopt = (n: Notification): Answer =>
+    withSocket(n, n.argI32(0), (sock) => (netlink.find(sock) === undefined ? CONTINUE : netlink.setsockopt(n)));
+
+  /** socket(2): the filter sends only socket(AF_NETLINK, *, NETLINK_ROUTE) here. */
+  const socket = (n: Notification): Answer | undefined =>
+    n.argU32(0) === AF_NETLINK && n.argU32(2) === NETLINK_ROUTE ? netlink.socket(n) : undefined;
+
+  const ioctl = (n: Notification): Answer => interfaceIoctl(n, mem, net.interfaces);
+
+  const table: Record<string, (n: Notification) => Answer | undefined> = { connect, sendto, sendmsg, sendmmsg, bind, getsockname, setsockopt, socket, ioctl };
   if (net.hostsFile !== undefined) Object.assign(table, hostsFileHandlers(net.hostsFile, ctx));
   return table;
 }
