@@ -1,8 +1,7 @@
 // Which host network interfaces a sandbox sees (issue 9), one rule for /proc/net, netlink
 // and interface ioctls alike: lo always; the interfaces carrying a default route when the
-// policy allows egress beyond loopback; no other.
+// policy allows egress beyond loopback; no other. Pure: supervise/interface-view.ts applies it.
 
-import { readFileSync } from "node:fs";
 import type { NetRule } from "../policy/types.js";
 import { inPrefix, isUnspecified, parseIp, unmapV4, type IpAddress } from "./net-address.js";
 import type { ResolvedHosts } from "./net-rules.js";
@@ -85,25 +84,4 @@ export function defaultRouteInterfaces(route: string, ipv6Route: string): string
   }
   out.delete(LOOPBACK_INTERFACE);
   return [...out];
-}
-
-function readOr(path: string): string {
-  try {
-    return readFileSync(path, "latin1");
-  } catch {
-    return "";
-  }
-}
-
-/** The host's routes now, as the supervisor (outside the sandbox) sees them. */
-export function hostDefaultRouteInterfaces(): string[] {
-  return defaultRouteInterfaces(readOr("/proc/net/route"), readOr("/proc/net/ipv6_route"));
-}
-
-/**
- * The names of the interfaces a sandbox of this scope sees, under their real names. Read
- * afresh on each call: default routes move (DHCP, VPNs), and a listing is rare.
- */
-export function visibleInterfaces(scope: InterfaceScope, defaults: () => readonly string[] = hostDefaultRouteInterfaces): ReadonlySet<string> {
-  return new Set(scope === "egress" ? [LOOPBACK_INTERFACE, ...defaults()] : [LOOPBACK_INTERFACE]);
 }

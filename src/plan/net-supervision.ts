@@ -4,12 +4,8 @@
 
 import type { Policy } from "../policy/policy.js";
 import type { PathGrant } from "./landlock.js";
-import { inPrefix, parseIp } from "./net-address.js";
+import { interfaceScope, type InterfaceScope } from "./interface-view.js";
 import { compileNet, compileRule, type MatchRule, type NetRules, type ResolvedHosts } from "./net-rules.js";
-
-/** Which host interfaces the sandbox sees (src/supervise/interface-view.ts applies it):
- * loopback alone, or also the interfaces that carry a default route. */
-export type InterfaceScope = "loopback" | "egress";
 
 export interface NetSupervision extends NetRules {
   /**
@@ -39,27 +35,6 @@ export interface NetFacts {
   scopes: boolean;
 }
 
-const LOOPBACK_V4 = parseIp("127.0.0.0")!;
-const LOOPBACK_V6 = parseIp("::1")!;
-
-/** A compiled rule that can only ever match loopback addresses. */
-function loopbackOnly(r: MatchRule): boolean {
-  if (r.target === "any") return false;
-  const { net, prefix } = r.target;
-  if (net.family === 4) return prefix >= 8 && inPrefix(net, LOOPBACK_V4, 8);
-  return prefix === 128 && inPrefix(net, LOOPBACK_V6, 128);
-}
-
-/**
- * The interface view: egress to anything but loopback (any allow rule with another
- * target, or a denylist, which allows everything else) shows the host's default-route
- * interfaces too; a sandbox that can reach loopback only sees `lo` only.
- */
-export function interfaceScope(mode: "allow" | "deny", rules: readonly MatchRule[]): InterfaceScope {
-  if (mode === "deny") return "egress";
-  return rules.every(loopbackOnly) ? "loopback" : "egress";
-}
-
 /** TCP rules for any address, as Landlock reads them; every port when it is not in force. */
 function portRules(policy: Policy, netTcp: boolean, resolved: ResolvedHosts): MatchRule[] {
   if (!netTcp) return [{ raw: "(net-tcp protection not in force)", protocols: new Set(["tcp"]), target: "any", ports: "any" }];
@@ -73,7 +48,7 @@ export function netSupervision(policy: Policy, resolved: ResolvedHosts, facts: N
     ...rules,
     portRulesOnly: compiled === undefined,
     // The view follows what the policy allows, not what Landlock happens to enforce.
-    interfaces: interfaceScope(rules.mode, compiled?.rules ?? policy.netAllow.flatMap((r) => compileRule(r, r.protocols, resolved))),
+    interfaces: interfaceScope(policy, resolved),
     unixGrants: facts.fs ? facts.grants.filter((g) => g.writable) : "any",
     abstractScoped: facts.scopes,
   };

@@ -4,7 +4,7 @@
 // of interfaces (netlink, ioctls, /proc/net) so they always agree.
 
 import { readFileSync, readdirSync } from "node:fs";
-import type { InterfaceScope } from "../plan/net-supervision.js";
+import { defaultRouteInterfaces, type InterfaceScope } from "../plan/interface-view.js";
 
 export interface HostInterface {
   readonly name: string;
@@ -18,33 +18,6 @@ export interface InterfaceView {
 }
 
 const IFF_LOOPBACK = 0x8;
-const RTF_UP = 0x1;
-const RTF_REJECT = 0x200;
-
-/** The interfaces of /proc/net/route lines (IPv4, main table) that are default routes. */
-export function defaultRoutesV4(text: string): string[] {
-  const out: string[] = [];
-  for (const line of text.split("\n").slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 8) continue;
-    const [iface, dest, , flags, , , , mask] = f as [string, string, string, string, string, string, string, string];
-    if (dest === "00000000" && mask === "00000000" && (parseInt(flags, 16) & RTF_UP) !== 0) out.push(iface);
-  }
-  return out;
-}
-
-/** The interfaces of /proc/net/ipv6_route lines that are default routes (::/0), up and not
- * the "unreachable" entries the kernel keeps on lo. */
-export function defaultRoutesV6(text: string): string[] {
-  const out: string[] = [];
-  for (const line of text.split("\n")) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 10) continue;
-    const flags = parseInt(f[8]!, 16);
-    if (/^0{32}$/.test(f[0]!) && f[1] === "00" && (flags & RTF_UP) !== 0 && (flags & RTF_REJECT) === 0) out.push(f[9]!);
-  }
-  return out;
-}
 
 /** The rule, on facts: pure, so every view can be checked without a host. */
 export function selectInterfaces(scope: InterfaceScope, all: readonly HostInterface[], defaultRoutes: ReadonlySet<string>): InterfaceView {
@@ -83,7 +56,7 @@ export function hostInterfaces(): HostInterface[] {
 
 /** The view right now: interfaces and routes change, so it is read at each question. */
 export function visibleInterfaces(scope: InterfaceScope): InterfaceView {
-  const routes = scope === "egress" ? new Set([...defaultRoutesV4(readOr("/proc/net/route")), ...defaultRoutesV6(readOr("/proc/net/ipv6_route"))]) : new Set<string>();
+  const routes = scope === "egress" ? new Set(defaultRouteInterfaces(readOr("/proc/net/route"), readOr("/proc/net/ipv6_route"))) : new Set<string>();
   return selectInterfaces(scope, hostInterfaces(), routes);
 }
 

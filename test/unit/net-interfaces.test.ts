@@ -4,7 +4,8 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { baseName, defaultRoutesV4, defaultRoutesV6, selectInterfaces } from "../../src/supervise/interface-view.js";
+import { defaultRouteInterfaces } from "../../src/plan/interface-view.js";
+import { baseName, selectInterfaces } from "../../src/supervise/interface-view.js";
 import { DATAGRAM_MAX, MAX_REQUESTS, NLMSG, NLM_F, RTM, answerRequests, messages } from "../../src/supervise/handlers/netlink-route.js";
 
 const ROUTE = `Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
@@ -19,9 +20,9 @@ const ROUTE6 = `fd000000000000000000000000000000 40 0000000000000000000000000000
 `;
 
 test("default routes: IPv4 0.0.0.0/0 routes that are up; IPv6 ::/0 routes that are up and not the unreachable entry", () => {
-  assert.deepEqual(defaultRoutesV4(ROUTE), ["eth0"]);
-  assert.deepEqual(defaultRoutesV6(ROUTE6), ["eth1"]);
-  assert.deepEqual(defaultRoutesV4(""), []);
+  assert.deepEqual(defaultRouteInterfaces(ROUTE, ""), ["eth0"]);
+  assert.deepEqual(defaultRouteInterfaces("", ROUTE6), ["eth1"]);
+  assert.deepEqual(defaultRouteInterfaces("", ""), []);
 });
 
 const HOST = [

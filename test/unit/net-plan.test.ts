@@ -57,10 +57,11 @@ test("port rules: the supervisor applies Landlock's own rules and refuses as Lan
 
 test("the interface view: loopback alone unless a rule reaches beyond loopback", () => {
   const scope = (input: object): string => features(input).supervision.net!.interfaces;
-  for (const input of [{}, { netAllow: ["127.0.0.1:80"] }, { netAllow: ["tcp://127.0.0.0/8:80", "udp://[::1]:53"] }, { netAllow: ["localhost:80"] }, { netAllow: ["[::ffff:127.0.0.1]:80"] }]) {
+  for (const input of [{}, { netAllow: ["127.0.0.1:80"] }, { netAllow: ["tcp://127.0.0.0/8:80", "udp://[::1]:53"] }, { netAllow: ["localhost:80"] }, { netAllow: ["[::ffff:127.0.0.1]:80"] }, { netAllow: ["[::]:80"] }]) {
+    // A connect to the unspecified address (:: or 0.0.0.0) reaches this host's loopback.
     assert.equal(scope(input), "loopback", JSON.stringify(input));
   }
-  for (const input of [{ netAllow: ["tcp://:443"] }, { netAllow: ["10.0.0.1:80"] }, { netAllow: ["127.0.0.0/7:80"] }, { netAllow: ["[::]:80"] }, { netAllow: ["icmp://"] }, { netDeny: ["127.0.0.0/8"] }]) {
+  for (const input of [{ netAllow: ["tcp://:443"] }, { netAllow: ["10.0.0.1:80"] }, { netAllow: ["127.0.0.0/7:80"] }, { netAllow: ["icmp://"] }, { netDeny: ["127.0.0.0/8"] }]) {
     assert.equal(scope(input), "egress", JSON.stringify(input));
   }
 });

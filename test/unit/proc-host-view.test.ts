@@ -4,7 +4,8 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { defaultRouteInterfaces, interfaceScope, visibleInterfaces } from "../../src/plan/interface-view.js";
+import { defaultRouteInterfaces, interfaceScope } from "../../src/plan/interface-view.js";
+import { selectInterfaces } from "../../src/supervise/interface-view.js";
 import { parseNetRule } from "../../src/policy/net-rule.js";
 import { virtualProcFile } from "../../src/supervise/handlers/procfs-virtual.js";
 import { filterMountinfo, filterMounts, filterMountstats, mountReached } from "../../src/supervise/proc-mounts.js";
@@ -42,8 +43,9 @@ const ROUTE6 = [
 test("default-route interfaces: IPv4 and IPv6 defaults that are up and not reject routes, never lo", () => {
   assert.deepEqual(defaultRouteInterfaces(ROUTE, ROUTE6).sort(), ["eth0", "eth1"]);
   assert.deepEqual(defaultRouteInterfaces("", ""), []);
-  assert.deepEqual([...visibleInterfaces("loopback", () => ["eth0"])], ["lo"]);
-  assert.deepEqual([...visibleInterfaces("egress", () => ["eth0", "eth1"])], ["lo", "eth0", "eth1"]);
+  const host = [{ name: "lo", index: 1, loopback: true }, { name: "eth0", index: 2, loopback: false }, { name: "eth1", index: 3, loopback: false }, { name: "ifb0", index: 4, loopback: false }];
+  assert.deepEqual([...selectInterfaces("loopback", host, new Set(["eth0"])).names], ["lo"]);
+  assert.deepEqual([...selectInterfaces("egress", host, new Set(defaultRouteInterfaces(ROUTE, ROUTE6))).names], ["lo", "eth0", "eth1"]);
 });
 
 const MOUNTINFO = [

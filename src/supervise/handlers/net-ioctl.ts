@@ -4,7 +4,7 @@
 
 import { closeSync } from "node:fs";
 import { native } from "../../confine/native.js";
-import type { InterfaceScope } from "../../plan/net-supervision.js";
+import type { InterfaceScope } from "../../plan/interface-view.js";
 import { SIOC } from "../../plan/seccomp-net.js";
 import { deny, returnValue, type Action } from "../action.js";
 import type { ChildMemory } from "../child-memory.js";

@@ -5,7 +5,7 @@
 
 import { closeSync, fstatSync, readSync, writeSync } from "node:fs";
 import { native } from "../../confine/native.js";
-import type { InterfaceScope } from "../../plan/net-supervision.js";
+import type { InterfaceScope } from "../../plan/interface-view.js";
 import { SOCK, SOCK_TYPE_FLAGS } from "../../plan/seccomp.js";
 import { deny, returnValue, type Action } from "../action.js";
 import type { ChildMemory } from "../child-memory.js";

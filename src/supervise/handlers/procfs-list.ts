@@ -10,7 +10,8 @@ import { filterDirents } from "../dirents.js";
 import type { Handler, SupervisorContext } from "../handler.js";
 import type { Members } from "../members.js";
 import type { Notification } from "../notification.js";
-import { visibleInterfaces, type InterfaceScope } from "../../plan/interface-view.js";
+import type { InterfaceScope } from "../../plan/interface-view.js";
+import { visibleInterfaces } from "../interface-view.js";
 import { within } from "../../plan/proc-grants.js";
 import { sysctlEntryShown, sysctlInterfaceEntry } from "../proc-net.js";
 
@@ -51,7 +52,7 @@ export function procfsListHandler(mounts: readonly string[], interfaces: Interfa
     }
     if (!within(path, procfs.mount) || path === procfs.mount) return undefined;
     if (sysctlInterfaceEntry(path.slice(procfs.mount.length + 1).split("/")) !== "") return undefined;
-    const visible = visibleInterfaces(interfaces);
+    const visible = visibleInterfaces(interfaces).names;
     return (name) => sysctlEntryShown(name, visible);
   };
   return (n) => {

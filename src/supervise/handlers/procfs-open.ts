@@ -11,7 +11,7 @@ import type { Handler, SupervisorContext } from "../handler.js";
 import type { Members } from "../members.js";
 import type { Notification } from "../notification.js";
 import { AT_FDCWD, O, RESOLVE, callerStatus, readOpen, readSmall, wantsWrite, type OpenRequest, type Resolved } from "../paths.js";
-import { visibleInterfaces } from "../../plan/interface-view.js";
+import { visibleInterfaces } from "../interface-view.js";
 import { sysctlEntryShown, sysctlInterfaceEntry } from "../proc-net.js";
 import { serveVirtual, virtualProcFile, type VirtualSpec } from "./procfs-virtual.js";
 
@@ -98,7 +98,7 @@ export function procfsOpenHandler(spec: ProcfsOpenSpec, ctx: SupervisorContext, 
     // let continue can still read these sysctls, for a name the sandbox already knows:
     // stat, not trapped, tells which names exist anyway. Listing them is race-free.)
     const sysctlEntry = sysctlInterfaceEntry(rel);
-    if (sysctlEntry !== undefined && sysctlEntry !== "" && !sysctlEntryShown(sysctlEntry, visibleInterfaces(spec.interfaces))) return deny(ENOENT);
+    if (sysctlEntry !== undefined && sysctlEntry !== "" && !sysctlEntryShown(sysctlEntry, visibleInterfaces(spec.interfaces).names)) return deny(ENOENT);
     if (!NUMERIC.test(rel[0]!)) return undefined; // meminfo, sys/...: granted entries
     return openProcessFile(n, ctx, req, req.target, mount, Number(rel[0]), rel.slice(1), spec, members);
   };

@@ -4,7 +4,8 @@
 
 import { closeSync, readdirSync, readSync, readlinkSync } from "node:fs";
 import { native } from "../../confine/native.js";
-import { visibleInterfaces, type InterfaceScope } from "../../plan/interface-view.js";
+import type { InterfaceScope } from "../../plan/interface-view.js";
+import { visibleInterfaces } from "../interface-view.js";
 import { deny, type Action } from "../action.js";
 import { processTree } from "../members.js";
 import { O, RESOLVE } from "../paths.js";
@@ -89,7 +90,7 @@ function filtered(file: Exclude<VirtualProcFile, { kind: "refused" }>, text: str
   }
   const rule = file.rule;
   if (rule.kind === "sockets") return filterSockets(text, rule.inode, sandboxSocketInodes(spec.launcherPid));
-  const visible = visibleInterfaces(spec.interfaces);
+  const visible = visibleInterfaces(spec.interfaces).names;
   return rule.kind === "interface-blocks" ? filterInterfaceBlocks(text, visible) : filterInterfaces(text, rule, visible);
 }
 
