@@ -66,6 +66,27 @@ function kindAt(dev: string, path: string): MemoryKind | null {
   return kind;
 }
 
+const O_PATH = 0o10000000;
+
+/**
+ * Whether descriptor `fd` of the supervisor is an O_PATH handle on a memory-backed file.
+ * Such a handle keeps the file's memory alive without being an open reader or writer, so
+ * the probe's lease test (see MemoryFiles) cannot see it: while it sits in a socket's
+ * queue, in no descriptor table, nothing shows the memory it holds.
+ */
+export function isPathHandleOnMemory(fd: number): boolean {
+  let flags: number;
+  try {
+    const m = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "latin1"));
+    if (m === null) return false;
+    flags = parseInt(m[1]!, 8);
+  } catch {
+    return false;
+  }
+  if ((flags & O_PATH) === 0) return false;
+  return kindAt(devKey(fstatSync(fd, { bigint: true }).dev), `/proc/self/fd/${fd}`) !== null;
+}
+
 interface MountEntry {
   point: string;
   dev: string;

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { accessSync, constants, rmSync, statfsSync } from "node:fs";
 import { test } from "node:test";
 import type { CaseOutcome } from "../helpers/case-types.js";
-import { securityCase } from "../helpers/harness.js";
+import { answer, securityCase } from "../helpers/harness.js";
 
 const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
 const CAP = { fsReadable: ["${PROBE}"], maxMemory: "64M" };
@@ -66,6 +66,14 @@ securityCase(
   killedByMemory,
 );
 securityCase("positive control: one 32 MiB memfd held in flight is held", { policy: CAP, cmd: probe("memfd-inflight", "32", "1") }, held(32));
+
+// An O_PATH handle keeps the memory alive without being a reader or writer, so the probe's
+// lease test would call the memfd free while the handle sits in a socket's queue. Under
+// maxMemory the supervisor, which performs every unix send, refuses to pass one.
+securityCase("under maxMemory an O_PATH handle on a memfd cannot be passed with SCM_RIGHTS", { policy: CAP, cmd: probe("memfd-inflight", "32", "8", "path"), timeout: 30_000 }, (o) =>
+  assert.equal(answer(o), "EPERM"),
+);
+securityCase("positive control: without maxMemory the same O_PATH handle passes and holds", { policy: { fsReadable: ["${PROBE}"] }, cmd: probe("memfd-inflight", "32", "1", "path") }, held(32));
 
 securityCase(
   "positive control: 8 memfds of 32 MiB one after the other, each closed before the next, are freed and never add up",

@@ -11,7 +11,7 @@ import { viewHandlers } from "./view.js";
 export function handlerTables(s: Supervision, ctx: SupervisorContext): HandlerTable[] {
   const tables: HandlerTable[] = [];
   if (s.maxProcesses !== undefined) tables.push(processHandlers(s.maxProcesses, ctx));
-  if (s.net !== undefined) tables.push(netHandlers(s.net, ctx));
+  if (s.net !== undefined) tables.push(netHandlers(s.net, ctx, s.maxMemory !== undefined));
   if (s.maxMemory !== undefined) {
     const guard = memoryGuard(s.maxMemory, ctx, s.memoryWritable);
     ctx.onClose(guard.close);

@@ -35,10 +35,13 @@ export function closeAll(fds: readonly number[]): void {
  * supervisor's pid (the same uid and gid as the sandbox) for sends and connects it
  * performs; see docs/network.md.
  *
+ * `refuse` may turn a descriptor away (EPERM); it looks at the duplicate, which is what
+ * would be sent.
+ *
  * Race-free: the numbers come from the copy of the control data, and each is resolved
  * once, by pidfd_getfd, to the file it named at that moment; the send carries those files.
  */
-export function translateRights(tid: number, control: Buffer): Rights | number {
+export function translateRights(tid: number, control: Buffer, refuse: (dup: number) => boolean = () => false): Rights | number {
   const out = Buffer.from(control);
   const fds: number[] = [];
   const fail = (errno: number): number => {
@@ -58,6 +61,7 @@ export function translateRights(tid: number, control: Buffer): Rights | number {
         const dup = childFd(tid, control.readInt32LE(at + CMSG_HDR + 4 * i));
         if (dup < 0) return fail(E.EBADF);
         fds.push(dup);
+        if (refuse(dup)) return fail(E.EPERM);
         out.writeInt32LE(dup, at + CMSG_HDR + 4 * i);
       }
     }

@@ -14,6 +14,7 @@ import { interfaceIoctl } from "./net-ioctl.js";
 import { ipName, refusal } from "./net-ip.js";
 import { NetIo } from "./net-io.js";
 import { MMSGHDR_BYTES, MMSG_LEN_OFFSET, PAYLOAD_MAX, UIO_MAXIOV, checkControl, copyIn, readMessage, type OutMessage } from "./net-msg.js";
+import { isPathHandleOnMemory } from "../memory-files.js";
 import { closeAll, translateRights } from "./net-rights.js";
 import { SOCKADDR_MAX } from "./net-sockaddr.js";
 import { childSocket, isInet, release, ruleProtocol, type ChildSocket } from "./net-socket.js";
@@ -75,7 +76,13 @@ interface Prepared {
   readonly fds: number[];
 }
 
-export function netHandlers(net: NetSupervision, ctx: SupervisorContext): HandlerTable {
+/**
+ * `memoryCapped`: the sandbox has maxMemory. Then an O_PATH handle on a memory-backed file
+ * is never passed with SCM_RIGHTS (EPERM): in a socket's queue it would hold the file's
+ * memory where no count sees it (supervise/memory-files.ts). A descriptor open for
+ * reading or writing passes, and is counted wherever it is.
+ */
+export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryCapped = false): HandlerTable {
   const io = new NetIo();
   const mem = ctx.memory;
   const unix = new UnixTargets(net.unixGrants, net.abstractScoped, (fn) => ctx.onClose(fn));
@@ -102,7 +109,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext): Handle
       return { name, data: m.data, control: m.control, fds: [] };
     }
     if (sock.domain === AF.UNIX) {
-      const rights = m.control === null ? null : translateRights(n.pid, m.control);
+      const rights = m.control === null ? null : translateRights(n.pid, m.control, memoryCapped ? isPathHandleOnMemory : undefined);
       if (typeof rights === "number") return rights;
       const fds = rights?.fds ?? [];
       const control = rights?.control ?? null;
