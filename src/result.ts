@@ -14,6 +14,8 @@ export interface RunResultFields {
   durationMs: number;
   enforcement: Enforcement;
   pid: number | undefined;
+  /** Why maxCpu's throttle ended the run (it could not measure or hold the sandbox). */
+  cpuThrottleFailure?: string | null;
 }
 
 export class RunResult implements RunResultFields {
@@ -27,6 +29,9 @@ export class RunResult implements RunResultFields {
   readonly durationMs: number;
   readonly enforcement: Enforcement;
   readonly pid: number | undefined;
+  /** Set when maxCpu's throttle ended the run because it could not measure or hold the
+   * sandbox (status "killed"): the reason, in one sentence; null otherwise. */
+  readonly cpuThrottleFailure: string | null;
 
   constructor(f: RunResultFields) {
     this.status = f.status;
@@ -37,6 +42,7 @@ export class RunResult implements RunResultFields {
     this.durationMs = f.durationMs;
     this.enforcement = f.enforcement;
     this.pid = f.pid;
+    this.cpuThrottleFailure = f.cpuThrottleFailure ?? null;
     Object.freeze(this);
   }
 
@@ -66,6 +72,7 @@ export class RunResult implements RunResultFields {
       durationMs: this.durationMs,
       enforcement: this.enforcement,
       pid: this.pid ?? null,
+      cpuThrottleFailure: this.cpuThrottleFailure,
     };
   }
 }

@@ -78,6 +78,8 @@ export class Sandbox {
   /** Set while spawn waits for host names (a second spawn must fail, not race it). */
   private resolving = false;
   private throttle: CpuThrottle | undefined;
+  /** Why the CPU throttle ended the run, when it did. */
+  private cpuThrottleFailure: string | null = null;
   private pausing = false;
   private readonly shared: SupervisorShared = {};
   private refPinned = false;
@@ -256,6 +258,11 @@ export class Sandbox {
         get userPaused() {
           return self.pausing || self.stateValue === "paused";
         },
+        fail: (why) => {
+          if (this.stateValue === "stopped") return;
+          this.cpuThrottleFailure = why;
+          this.killFor("killed");
+        },
       });
       this.throttle.start();
     }
@@ -326,6 +333,7 @@ export class Sandbox {
       durationMs,
       enforcement: this.enforcement!,
       pid: launcher.rootPid,
+      cpuThrottleFailure: this.cpuThrottleFailure,
     });
   }
 

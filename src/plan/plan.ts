@@ -85,6 +85,9 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
   if (features.noHugePages) add(Step.THP_DISABLE, Buffer.alloc(0), "prctl(PR_SET_THP_DISABLE)");
   add(Step.CHDIR, cstr(cmd.cwd), `chdir(${cmd.cwd})`);
   add(Step.CLOSE_FDS, u32(3), "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)");
+  // maxCpu: the launcher (not the command) counts every process's CPU time with a counter
+  // they all inherit; it reads the step before it forks, the command's process skips it.
+  if (features.maxCpu !== undefined) add(Step.CPU_COUNTER, Buffer.alloc(0), "perf_event_open(task-clock, inherit)");
   add(Step.NO_NEW_PRIVS, Buffer.alloc(0), "prctl(PR_SET_NO_NEW_PRIVS)");
 
   const landlock = planLandlock(features.active, features.grants, features.net);
