@@ -172,6 +172,9 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       allowUdp: net?.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("udp")),
       allowPing: net?.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("icmp")),
       denySourceRouting: net !== undefined,
+      // The launcher scopes signals itself on ABI 6 (native/launcher/scope.c), whatever
+      // the policy; below that, the supervisor decides every signal.
+      trapSignals: host.landlockAbi < 6,
     },
     rlimits,
     cpuCores: policy.cpuCores,

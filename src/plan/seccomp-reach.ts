@@ -31,6 +31,9 @@ export const PRIO = { PROCESS: 0, PGRP: 1, USER: 2 } as const;
 /** ioprio_set/ioprio_get's `which`. */
 export const IOPRIO_WHO = { PROCESS: 1, PGRP: 2, USER: 3 } as const;
 
+/** Calls that send a signal; routed only when the kernel cannot scope signals. */
+export const SIGNAL_SENDERS = ["kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_send_signal"] as const;
+
 /** Every syscall these filters route. */
 export const REACH_SYSCALLS: readonly string[] = [...PID_FIRST, "setpriority", "getpriority", "ioprio_set", "ioprio_get", "setpgid"];
 
@@ -41,9 +44,12 @@ type Emit = (b: BpfAssembler, p: string) => void;
  * low halves are exactly what it will use; they are registers, so what is tested here is
  * what runs. `listener` false (no supervisor): a foreign target is refused outright.
  */
-export function reachFilters(listener: boolean): Map<string, Emit> {
+export function reachFilters(listener: boolean, signals = false): Map<string, Emit> {
   const other = listener ? Ret.USER_NOTIF : Ret.errno(EPERM);
   const out = new Map<string, Emit>();
+  // Without Landlock's signal scope (ABI < 6) every signal goes to the supervisor: even
+  // the caller's own pid cannot be recognised in a filter.
+  if (signals) for (const name of SIGNAL_SENDERS) out.set(name, (b) => b.ret(other));
   const zeroOrAsk = (arg: number): Emit => (b) => {
     b.load(SeccompData.argLow(arg)).jeq(0, 0, 1).ret(Ret.ALLOW).ret(other);
   };

@@ -33,6 +33,8 @@ export interface SeccompSpec {
   notify: readonly string[];
   /** Refuse the socket options that source-route (destinations are checked). */
   denySourceRouting?: boolean;
+  /** The kernel has no Landlock signal scope (ABI < 6): route signals to the supervisor. */
+  trapSignals?: boolean;
 }
 
 export const CLONE_THREAD = 0x00010000;
@@ -74,7 +76,7 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
   }
   // Calls aimed at other processes (seccomp-reach.ts). A syscall another concern already
   // routes whole stays routed whole: the supervisor checks its target first either way.
-  for (const [name, emit] of reachFilters(notify.size > 0)) {
+  for (const [name, emit] of reachFilters(notify.size > 0, spec.trapSignals === true)) {
     if (!notify.has(name)) handlers.set(nr(name), emit);
   }
   // clone3 passes its flags in memory, which a filter cannot read: ENOSYS makes libc fall

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { SYSCALLS } from "../../src/kernel/syscalls.js";
 import { blockedSyscalls } from "../../src/plan/blocklist.js";
 import { buildSeccompProgram, type SeccompSpec } from "../../src/plan/seccomp.js";
-import { PID_FIRST, REACH_SYSCALLS } from "../../src/plan/seccomp-reach.js";
+import { PID_FIRST, REACH_SYSCALLS, SIGNAL_SENDERS } from "../../src/plan/seccomp-reach.js";
 import { runFilter } from "../helpers/bpf-interpreter.js";
 
 // Written out rather than taken from src/.
@@ -93,4 +93,14 @@ test("extraDenySyscalls still wins over the argument filter", () => {
   const prog = program({ blocked: blockedSyscalls(["prlimit64", "setpgid"], []) });
   expect(prog, "prlimit64", [0, 7, 0, 0], EPERM);
   expect(prog, "setpgid", [0, 0], EPERM);
+});
+
+test("signals are the kernel's (Landlock's scope) unless the kernel has no scope: then all go to the supervisor", () => {
+  const trapped = program({ trapSignals: true });
+  for (const name of SIGNAL_SENDERS) {
+    expect(SUPERVISED, name, [1234, 9], ALLOW);
+    expect(trapped, name, [0, 0], NOTIFY);
+    expect(trapped, name, [1234, 9], NOTIFY);
+    expect(program({ trapSignals: true, notify: [] }), name, [1234, 9], EPERM);
+  }
 });

@@ -2,54 +2,12 @@
 // scheduling, I/O priority, pidfd_open, joining a process group): allowed on the sandbox's
 // own processes, EPERM on anything else, the launcher and the supervisor included.
 
-import { readdirSync, readFileSync } from "node:fs";
 import { IOPRIO_WHO, PID_FIRST, PRIO } from "../../plan/seccomp-reach.js";
-import { deny, type Action } from "../action.js";
+import { deny } from "../action.js";
 import type { Handler, HandlerTable, SupervisorContext } from "../handler.js";
-import { Members } from "../members.js";
-import type { Notification } from "../notification.js";
+import { Targets, tgidOf } from "../targets.js";
 
 const EPERM = 1;
-
-interface StatIds {
-  ppid: number;
-  pgrp: number;
-}
-
-/** A process's (or thread's) parent and process group, read now; undefined once it is gone. */
-function statIds(pid: number): StatIds | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ppid = Number(rest[1]);
-    const pgrp = Number(rest[2]);
-    return Number.isInteger(ppid) && Number.isInteger(pgrp) ? { ppid, pgrp } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The thread group (process) of thread tid, or undefined once it is gone. */
-function tgidOf(tid: number): number | undefined {
-  try {
-    const m = /^Tgid:\s*(\d+)$/m.exec(readFileSync(`/proc/${tid}/status`, "latin1"));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Every process whose process group is pgid, from one pass over /proc. */
-function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    const first = name.charCodeAt(0);
-    if (first < 49 || first > 57) continue;
-    const ids = statIds(Number(name));
-    if (ids?.pgrp === pgid) out.push(Number(name));
-  }
-  return out;
-}
 
 /*
  * Why answering CONTINUE is right here, and what it leaves. Every decision below rests on
@@ -70,43 +28,13 @@ function groupMembers(pgid: number): number[] {
  * every call (never cached), so the window is this handler's run and the wake-up only.
  */
 export function reachHandlers(ctx: SupervisorContext): HandlerTable {
-  const members = new Members(ctx.launcherPid);
-
-  /** Whether pid (a process or a thread) belongs to the sandbox: its parent, read now, is
-   * the launcher or descends from it (the launcher itself does not belong). */
-  const ours = (pid: number): boolean => {
-    if (pid === ctx.launcherPid) return false;
-    const ids = statIds(pid);
-    return ids !== undefined && members.hasParent(ids.ppid);
-  };
-
-  /** A pid argument: 0 is the caller, negative values the kernel refuses on its own. */
-  const pidTarget = (pid: number): Action | undefined => {
-    if (pid <= 0 || ours(pid)) return undefined; // allowed: other concerns may still answer
-    return deny(EPERM);
-  };
-
-  /** A process group: allowed only when every process in it is the sandbox's. An empty
-   * group is refused as the kernel would refuse it (ESRCH/EPERM), so nothing can be
-   * created under that number between the check and the call. */
-  const groupTarget = (pgid: number): Action | undefined => {
-    if (pgid < 0) return undefined;
-    const inGroup = groupMembers(pgid);
-    if (inGroup.length > 0 && inGroup.every(ours)) return undefined;
-    return deny(EPERM);
-  };
-
-  /** The caller's own process group (`who` 0 with a group `which`). */
-  const callerGroup = (n: Notification): number => statIds(n.pid)?.pgrp ?? -1;
+  const targets = new Targets(ctx.launcherPid);
 
   const whichWho = (w: { PROCESS: number; PGRP: number; USER: number }): Handler => (n) => {
     const which = n.argI32(0);
     const who = n.argI32(1);
-    if (which === w.PROCESS) return pidTarget(who);
-    if (which === w.PGRP) {
-      const pgid = who === 0 ? callerGroup(n) : who;
-      return pgid === -1 ? deny(EPERM) : groupTarget(pgid);
-    }
+    if (which === w.PROCESS) return targets.pid(who);
+    if (which === w.PGRP) return who === 0 ? targets.callerGroup(n) : targets.group(who);
     if (which === w.USER) return deny(EPERM); // the user's processes include the supervisor
     return undefined; // EINVAL from the kernel
   };
@@ -129,9 +57,9 @@ export function reachHandlers(ctx: SupervisorContext): HandlerTable {
       const pid = n.argI32(0);
       const target = pid === 0 ? tgidOf(n.pid) : pid;
       if (target === pgid) return undefined;
-      return groupTarget(pgid);
+      return targets.group(pgid);
     },
   };
-  for (const name of PID_FIRST) table[name] = (n) => pidTarget(n.argI32(0));
+  for (const name of PID_FIRST) table[name] = (n) => targets.pid(n.argI32(0));
   return table;
 }
