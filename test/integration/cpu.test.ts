@@ -23,3 +23,19 @@ for (const mode of ["ign-exit", "ign-signal", "nocldwait-segv"]) {
 scriptCase("control: without maxCpu the chain takes well over 25% of a core", SCRIPT, ["${PROBE}", "ign-exit", "10", "5"], (out) => {
   assert.ok(out.share > 0.3, `share ${(out.share * 100).toFixed(0)}% of a core (${out.children} children)`);
 });
+
+// The kernel stops counting a process that executes a file it may not read (it becomes
+// not dumpable). The throttle must not be fooled: such a process ends the run, reported.
+// As root with capabilities the file is readable, the process stays dumpable and counted.
+scriptCase("maxCpu: a process the kernel stops counting (not dumpable) ends the run, with the reason", SCRIPT, ["${PROBE}", "undumpable"], (out) => {
+  if (out.lines[0] === "dumpable 1") {
+    assert.deepEqual(out.lines, ["dumpable 1", "burned"], "still counted: throttled, not stopped");
+    assert.equal(out.cpuThrottleFailure, null);
+    return;
+  }
+  assert.equal(out.lines[0], "dumpable 0");
+  assert.equal(out.status, "killed");
+  assert.equal(out.signal, "SIGKILL");
+  assert.ok(!out.lines.includes("burned"), "killed before it burned 3 s of CPU");
+  assert.match(out.cpuThrottleFailure, /^maxCpu: .*process \d+ cannot be counted: it is not dumpable/);
+});
