@@ -29,12 +29,19 @@ void sl_tree_init(void) {
   proc_dir = SC3(NR_openat, AT_FDCWD, "/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-/* Out of descriptors: raise the soft RLIMIT_NOFILE to the hard one (no privilege needed).
- * Returns whether there is room to try again. */
+/* Out of descriptors: raise the soft RLIMIT_NOFILE to the hard one (no privilege needed),
+ * or, when the hard limit itself is too low, both to 64 (works only for a launcher with
+ * CAP_SYS_RESOURCE, i.e. started by root). Returns whether there is room to try again. */
 static int more_descriptors(void) {
   uint64_t lim[2];
-  if (SC4(NR_prlimit64, 0, RLIMIT_NOFILE, NULL, lim) < 0 || lim[0] >= lim[1]) return 0;
-  lim[0] = lim[1];
+  if (SC4(NR_prlimit64, 0, RLIMIT_NOFILE, NULL, lim) < 0) return 0;
+  if (lim[0] < lim[1]) {
+    lim[0] = lim[1];
+  } else if (lim[1] < 64) {
+    lim[0] = lim[1] = 64;
+  } else {
+    return 0;
+  }
   return SC4(NR_prlimit64, 0, RLIMIT_NOFILE, lim, NULL) == 0;
 }
 
