@@ -66,7 +66,7 @@ struct sl_msg {
 };
 
 #define SL_MSG_STARTED 1      /* a = pid of the command, after its exec succeeded; b = SL_LAUNCHER_* flags */
-#define SL_MSG_SETUP_FAILED 2 /* a = step index (-1: the launcher's signal-scope layer), b = errno, c = step op */
+#define SL_MSG_SETUP_FAILED 2 /* a = step index (-1: no report; -2: the launcher's signal-scope layer), b = errno, c = step op */
 #define SL_MSG_EXIT 3         /* a = exit code or -1, b = signal or 0, c = processes killed at teardown */
 #define SL_MSG_ACK 4          /* a = command byte, b = processes affected, c = errno or 0 */
 #define SL_MSG_FATAL 5        /* a = launcher step, b = errno: the launcher itself failed */

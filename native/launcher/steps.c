@@ -204,7 +204,7 @@ void sl_child_run(const struct sl_plan *plan, struct sl_child_fds fds, pid_t lau
   if (scoped) {
     long rc = sl_scope_child(plan);
     if (rc < 0) {
-      struct sl_msg m = {SL_MSG_SETUP_FAILED, -1, (int32_t)-rc, 0};
+      struct sl_msg m = {SL_MSG_SETUP_FAILED, -2, (int32_t)-rc, 0};
       sl_write_all(fds.report, &m, sizeof m);
       sl_exit_group(127);
     }

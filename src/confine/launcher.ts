@@ -204,7 +204,7 @@ export class LauncherProcess {
   }
 
   private stepError(index: number, errno: number, opAndSub: number): ConfinementError {
-    if (index === -1) {
+    if (index === -2) {
       // The launcher's signal-scope layer, added before any step of the plan.
       const describe = "landlock_restrict_self(signal scope of the launcher)";
       return new ConfinementError(`${describe}: ${errnoName(errno)}`, { step: describe, errno: errnoName(errno), errnoNumber: errno });
