@@ -43,7 +43,9 @@ struct sl_step_header {
 #define SL_STEP_DUMPABLE 16          /* u32 value */
 #define SL_STEP_LISTENER 17          /* no payload: hand the seccomp listener to the launcher */
 #define SL_STEP_DROP_CAPS 18         /* u32 securebits: empty every capability set, lock securebits */
-#define SL_STEP_MAX 18
+/* Run by the launcher itself, before it forks (the command's process skips it). */
+#define SL_STEP_CPU_COUNTER 19       /* no payload: count the CPU time of every process */
+#define SL_STEP_MAX 19
 
 /* Sub-call of a failed step, reported as op | sub << 8. */
 #define SL_SUB_MAIN 0      /* the step's own system call */
@@ -64,12 +66,16 @@ struct sl_msg {
   int32_t c;
 };
 
-#define SL_MSG_STARTED 1      /* a = pid of the command, after its exec succeeded */
-#define SL_MSG_SETUP_FAILED 2 /* a = step index, b = errno, c = step op */
+#define SL_MSG_STARTED 1      /* a = pid of the command, after its exec succeeded; b = SL_LAUNCHER_* flags */
+#define SL_MSG_SETUP_FAILED 2 /* a = step index (-1: no report; -2: the launcher's signal-scope layer), b = errno, c = step op */
 #define SL_MSG_EXIT 3         /* a = exit code or -1, b = signal or 0, c = processes killed at teardown */
 #define SL_MSG_ACK 4          /* a = command byte, b = processes affected, c = errno or 0 */
 #define SL_MSG_FATAL 5        /* a = launcher step, b = errno: the launcher itself failed */
 #define SL_MSG_LISTENER 6     /* a = fd number of the seccomp listener in the launcher */
+
+/* What the launcher has in force, reported with SL_MSG_STARTED. */
+#define SL_LAUNCHER_SCOPED 1      /* it is in a Landlock domain scoping signals: teardown is kill(-1) */
+#define SL_LAUNCHER_CPU_COUNTER 2 /* CPU time comes from a counter every process inherits */
 
 /* Launcher-internal failures reported with SL_MSG_FATAL. */
 #define SL_FATAL_PLAN_READ 1
@@ -84,6 +90,7 @@ struct sl_msg {
 #define SL_CMD_KILL 'K' /* SIGKILL every process of the sandbox; SL_MSG_EXIT follows */
 #define SL_CMD_COUNT 'N' /* count the live processes of the sandbox, ack with the number */
 #define SL_CMD_LISTENER_TAKEN 'L' /* TypeScript holds its copy of the listener (no ack) */
-#define SL_CMD_CPU 'T' /* CPU time used by the sandbox so far, in clock ticks (ack) */
+/* SL_CMD_CPU's ack: b = milliseconds; or errno EPERM and b = a process whose time cannot be counted. */
+#define SL_CMD_CPU 'T' /* CPU time used by the sandbox so far (ack) */
 
 #endif

@@ -17,6 +17,8 @@ export interface LimitExceeded {
   readonly cap: number;
   /** What the supervisor measured when it acted, when it measured anything. */
   readonly used?: number;
+  /** For a limit that could not be enforced (maxCpu's throttle lost its measure), why. */
+  readonly reason?: string;
 }
 
 export interface RunResultFields {
@@ -33,6 +35,8 @@ export interface RunResultFields {
   /** Policy values applied differently from what was asked (e.g. maxOpenFiles above the
    * caller's hard limit), and why. */
   adjustments?: readonly Adjustment[];
+  /** Why maxCpu's throttle ended the run (it could not measure or hold the sandbox). */
+  cpuThrottleFailure?: string | null;
 }
 
 export class RunResult implements RunResultFields {
@@ -51,6 +55,9 @@ export class RunResult implements RunResultFields {
   readonly limit: LimitExceeded | null;
   /** Policy values applied differently from what was asked, and why ([] when none). */
   readonly adjustments: readonly Adjustment[];
+  /** Set when maxCpu's throttle ended the run because it could not measure or hold the
+   * sandbox (status "killed"): the reason, in one sentence; null otherwise. */
+  readonly cpuThrottleFailure: string | null;
 
   constructor(f: RunResultFields) {
     this.status = f.status;
@@ -63,6 +70,7 @@ export class RunResult implements RunResultFields {
     this.pid = f.pid;
     this.limit = f.limit ? Object.freeze({ ...f.limit }) : null;
     this.adjustments = Object.freeze((f.adjustments ?? []).map((a) => Object.freeze({ ...a })));
+    this.cpuThrottleFailure = f.cpuThrottleFailure ?? null;
     Object.freeze(this);
   }
 
@@ -94,6 +102,7 @@ export class RunResult implements RunResultFields {
       pid: this.pid ?? null,
       limit: this.limit,
       adjustments: this.adjustments,
+      cpuThrottleFailure: this.cpuThrottleFailure,
     };
   }
 }

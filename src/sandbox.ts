@@ -79,6 +79,8 @@ export class Sandbox {
   /** Set while spawn waits for host names (a second spawn must fail, not race it). */
   private resolving = false;
   private throttle: CpuThrottle | undefined;
+  /** Why the CPU throttle ended the run, when it did. */
+  private cpuThrottleFailure: string | null = null;
   private pausing = false;
   private readonly shared: SupervisorShared = {};
   private refPinned = false;
@@ -258,6 +260,13 @@ export class Sandbox {
         get userPaused() {
           return self.pausing || self.stateValue === "paused";
         },
+        fail: (why) => {
+          if (this.stateValue === "stopped") return;
+          this.cpuThrottleFailure = why;
+          // The limit that ended the run, as for a memory kill: maxCpu could not be held.
+          this.shared.limit ??= { kind: "cpu", field: "maxCpu", cap: features.maxCpu!, reason: why };
+          this.killFor("killed");
+        },
       });
       this.throttle.start();
     }
@@ -330,6 +339,7 @@ export class Sandbox {
       pid: launcher.rootPid,
       limit: this.shared.limit ?? null,
       adjustments: this.adjustments,
+      cpuThrottleFailure: this.cpuThrottleFailure,
     });
   }
 

@@ -26,14 +26,40 @@ struct sl_child_fds {
   int ack;    /* the launcher's go-ahead once it holds the listener */
 };
 
-__attribute__((noreturn)) void sl_child_run(const struct sl_plan *plan, struct sl_child_fds fds, pid_t launcher);
+/* `scoped`: the launcher is in its signal-scope domain (scope.c), and the command's process
+ * must add a layer of its own unless its plan scopes signals already. */
+__attribute__((noreturn)) void sl_child_run(const struct sl_plan *plan, struct sl_child_fds fds, pid_t launcher, int scoped);
 
-/* Process-tree operations over every descendant of the launcher (tree.c). Each returns a
- * count, or -errno. */
+/* Landlock's ruleset attributes, declared here so the build does not depend on the host's
+ * kernel headers (Debian 12 ships headers older than the running kernel). */
+struct sl_landlock_ruleset_attr {
+  uint64_t handled_access_fs;
+  uint64_t handled_access_net;
+  uint64_t scoped;
+};
+
+/* The launcher's signal scope (scope.c): sl_scope_self returns 1 when it is in force;
+ * sl_scope_child adds the command's own layer when needed (0 or -errno). */
+int sl_scope_self(void);
+long sl_scope_child(const struct sl_plan *plan);
+
+/* Process-tree operations over every descendant of the launcher, from /proc (tree.c). Each
+ * returns a count (sl_tree_cpu: clock ticks; sl_tree_undumpable: a pid or 0), or -errno. */
+void sl_tree_init(void);
 int sl_tree_signal(int sig);
 int sl_tree_stop(void);
 int sl_tree_cpu(void);
-int sl_tree_kill(pid_t root, int *root_status, int *root_reaped);
+int sl_tree_kill_round(void);
+int sl_tree_undumpable(void);
+
+/* Kills and reaps every process of the sandbox (teardown.c); returns how many processes
+ * other than the root it reaped, and records the root's wait status when it reaps it. */
+int sl_teardown(pid_t root, int *root_status, int *root_reaped, int scoped);
+
+/* The sandbox's CPU time (cpu.c): sl_cpu_counter_open returns 1 when the counter is in
+ * force; sl_cpu_ms returns milliseconds or -errno (see there). */
+int sl_cpu_counter_open(void);
+long sl_cpu_ms(int32_t *pid);
 
 /* Wait-status decoding, as the W* macros do. */
 #define SL_WIFEXITED(s) (((s) & 0x7f) == 0)

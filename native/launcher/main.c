@@ -1,7 +1,8 @@
 /* sandlock-launcher: the small init of one sandbox. It reads the plan TypeScript computed,
- * forks the command's process (which applies the plan and execs), then stays outside the
- * confinement as a child subreaper: it reaps, answers stop/continue/kill, and when the
- * command exits, or TypeScript's end of the control pipe closes, kills what is left. */
+ * scopes its own signals (scope.c), forks the command's process (which applies the plan
+ * and execs), then stays outside the confinement as a child subreaper: it reaps, answers
+ * stop/continue/kill/count/CPU, and when the command exits, or TypeScript's end of the
+ * control pipe closes, kills what is left (teardown.c). */
 #include "launcher.h"
 
 long sl_write_all(int fd, const void *buf, size_t len) {
@@ -23,6 +24,9 @@ static void send_msg(uint32_t type, int32_t a, int32_t b, int32_t c) {
 
 /* The launcher's copy of the seccomp listener until TypeScript has duplicated it. */
 static long listener_fd = -1;
+
+/* What the launcher has in force (SL_LAUNCHER_* flags). */
+static int32_t launcher_flags = 0;
 
 /* Exits, but never while TypeScript may still be duplicating the listener out of this
  * process: it reads the listener's number from the status pipe and then calls
@@ -114,7 +118,7 @@ static int await_exec(int report_rd, int ack_wr, int child_pidfd, pid_t child) {
   SC1(NR_close, report_rd);
   SC1(NR_close, ack_wr);
   if (n == 0) {
-    send_msg(SL_MSG_STARTED, child, 0, 0);
+    send_msg(SL_MSG_STARTED, child, launcher_flags, 0);
     return 0;
   }
   if (n != (long)sizeof m) m = (struct sl_msg){SL_MSG_SETUP_FAILED, -1, n < 0 ? (int32_t)-n : EIO, 0};
@@ -129,7 +133,7 @@ __attribute__((noreturn)) static void teardown_and_exit(pid_t root, int root_sta
    * is reaped and no child is left, nothing is left at all and /proc need not be read. */
   int killed = 0;
   if (!(root_reaped && SC4(NR_wait4, -1, NULL, WALL | WNOHANG, 0) == -ECHILD)) {
-    killed = sl_tree_kill(root, &root_status, &root_reaped);
+    killed = sl_teardown(root, &root_status, &root_reaped, (launcher_flags & SL_LAUNCHER_SCOPED) != 0);
   }
   int code = -1, sig = 0;
   if (root_reaped && SL_WIFEXITED(root_status)) code = SL_WEXITSTATUS(root_status);
@@ -166,9 +170,13 @@ static void handle_command(char cmd, pid_t root, int root_status, int root_reape
     case SL_CMD_COUNT:
       count = sl_tree_signal(0); /* signal 0 reaches exactly the live ones */
       break;
-    case SL_CMD_CPU:
-      count = sl_tree_cpu();
-      break;
+    case SL_CMD_CPU: {
+      int32_t pid = 0;
+      long ms = sl_cpu_ms(&pid);
+      /* EPERM names the process whose time escapes the count. */
+      send_msg(SL_MSG_ACK, cmd, ms == -EPERM ? pid : ms < 0 ? 0 : (int32_t)ms, ms < 0 ? (int32_t)-ms : 0);
+      return;
+    }
     case SL_CMD_KILL:
       teardown_and_exit(root, root_status, root_reaped);
     case SL_CMD_LISTENER_TAKEN:
@@ -208,6 +216,13 @@ int main(void) {
   long sfd = SC4(NR_signalfd4, -1, &watched, 8, SFD_CLOEXEC);
   if (sfd < 0) fatal(SL_FATAL_SIGNALS, sfd);
 
+  /* Before the fork, so that the command's process and everything it starts inherit them. */
+  sl_tree_init();
+  if (sl_scope_self()) launcher_flags |= SL_LAUNCHER_SCOPED;
+  for (uint32_t i = 0; i < plan.nsteps; i++) {
+    if (plan.steps[i].op == SL_STEP_CPU_COUNTER && sl_cpu_counter_open()) launcher_flags |= SL_LAUNCHER_CPU_COUNTER;
+  }
+
   pid_t self = (pid_t)SC0(NR_getpid);
   int report[2], ack[2];
   rc = SC2(NR_pipe2, report, O_CLOEXEC);
@@ -222,7 +237,7 @@ int main(void) {
     SC1(NR_close, sfd);
     SC1(NR_close, SL_FD_STATUS);
     SC1(NR_close, SL_FD_CONTROL);
-    sl_child_run(&plan, (struct sl_child_fds){.report = report[1], .ack = ack[0]}, self);
+    sl_child_run(&plan, (struct sl_child_fds){.report = report[1], .ack = ack[0]}, self, (launcher_flags & SL_LAUNCHER_SCOPED) != 0);
   }
   SC1(NR_close, report[1]);
   SC1(NR_close, ack[0]);

@@ -98,3 +98,8 @@ long sl_parse_long(const char *s, const char **end) {
   if (end) *end = s;
   return neg ? -v : v;
 }
+
+void sl_sleep_us(long us) {
+  struct sl_timespec ts = {us / 1000000, (us % 1000000) * 1000};
+  SL_RETRY(SC2(NR_nanosleep, &ts, &ts));
+}

@@ -21,11 +21,13 @@ typedef int pid_t;
 #define NR_read 0
 #define NR_write 1
 #define NR_close 3
+#define NR_lseek 8
 #define NR_fstat 5
 #define NR_mmap 9
 #define NR_munmap 11
 #define NR_rt_sigaction 13
 #define NR_rt_sigprocmask 14
+#define NR_ioctl 16
 #define NR_pread64 17
 #define NR_nanosleep 35
 #define NR_getpid 39
@@ -50,6 +52,8 @@ typedef int pid_t;
 #define NR_signalfd4 289
 #define NR_pipe2 293
 #define NR_pidfd_getfd 438
+#define NR_pidfd_open 434
+#define NR_perf_event_open 298
 #define NR_prlimit64 302
 #define NR_seccomp 317
 #define NR_close_range 436
@@ -103,15 +107,21 @@ typedef int pid_t;
 #define PR_SET_SECUREBITS 28
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
+#define RLIMIT_NOFILE 7
+#define SEEK_SET 0
 #define SECCOMP_SET_MODE_FILTER 1
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
+#define EPERM 1
+#define ENOENT 2
+#define ESRCH 3
 #define EINTR 4
 #define ECHILD 10
 #define EIO 5
 #define ENOMEM 12
 #define EINVAL 22
+#define ENFILE 23
+#define EMFILE 24
 #define EMSGSIZE 90
-#define EPERM 1
 
 struct sl_sigaction {
   unsigned long handler;
@@ -203,5 +213,7 @@ void sl_free(void *p, size_t n);
 /* Formats "prefix<number>suffix" into buf (for /proc paths). */
 void sl_fmt_path(char *buf, const char *prefix, long number, const char *suffix);
 long sl_parse_long(const char *s, const char **end);
+/* Sleeps us microseconds (the rest of it when a signal interrupts). */
+void sl_sleep_us(long us);
 
 #endif

@@ -3,13 +3,7 @@
  * reported as {index, errno, op} on a close-on-exec pipe and the process exits. */
 #include "launcher.h"
 
-/* Landlock ABI structures, declared here so the build does not depend on the host's
- * kernel headers (Debian 12 ships headers older than the running kernel). */
-struct sl_landlock_ruleset_attr {
-  uint64_t handled_access_fs;
-  uint64_t handled_access_net;
-  uint64_t scoped;
-};
+/* Landlock ABI structures (the ruleset's is in launcher.h). */
 struct sl_landlock_path_beneath_attr {
   uint64_t allowed_access;
   int32_t parent_fd;
@@ -247,6 +241,8 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
     case SL_STEP_DROP_CAPS:
       if (len < 4) break;
       return drop_capabilities(rd32(p));
+    case SL_STEP_CPU_COUNTER:
+      return 0; /* the launcher's own step, done before the fork */
     case SL_STEP_EXEC:
       if (es->exec.path == NULL) break;
       return SC3(NR_execve, es->exec.path, es->exec.argv, es->exec.envp);
@@ -257,7 +253,7 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
   return -EINVAL;
 }
 
-void sl_child_run(const struct sl_plan *plan, struct sl_child_fds fds, pid_t launcher) {
+void sl_child_run(const struct sl_plan *plan, struct sl_child_fds fds, pid_t launcher, int scoped) {
   /* The launcher's own signal setup must not leak into the command. */
   struct sl_sigaction dfl = {.handler = SIG_DFL};
   for (int sig = 1; sig <= SL_NSIG; sig++) {
@@ -265,6 +261,16 @@ void sl_child_run(const struct sl_plan *plan, struct sl_child_fds fds, pid_t lau
   }
   uint64_t none = 0;
   SC4(NR_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
+
+  /* Before any step: from here on nothing of the sandbox can signal the launcher. */
+  if (scoped) {
+    long rc = sl_scope_child(plan);
+    if (rc < 0) {
+      struct sl_msg m = {SL_MSG_SETUP_FAILED, -2, (int32_t)-rc, 0};
+      sl_write_all(fds.report, &m, sizeof m);
+      sl_exit_group(127);
+    }
+  }
 
   struct exec_state es = {.ruleset = -1, .listener = -1, .launcher = launcher, .fds = fds};
   for (uint32_t i = 0; i < plan->nsteps; i++) {

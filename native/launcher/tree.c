@@ -1,13 +1,16 @@
-/* Finds every process of the sandbox and signals it. The launcher is a child subreaper,
- * so a process that double-forks or calls setsid is re-parented to the launcher, never to
- * the host's init: "descendants of the launcher" is exactly "processes of the sandbox".
- * This kernel has no /proc/<pid>/task/<tid>/children, so the tree comes from /proc/<pid>/stat. */
+/* Finds every process of the sandbox from /proc and signals, stops, times or inspects it.
+ * The launcher is a child subreaper, so a process that double-forks or calls setsid is
+ * re-parented to the launcher, never to the host's init: "descendants of the launcher" is
+ * exactly "processes of the sandbox". This kernel has no /proc/<pid>/task/<tid>/children,
+ * so the tree comes from /proc/<pid>/stat. A list that cannot be made whole is an error,
+ * never a shorter list. */
 #include "launcher.h"
 
 struct proc_entry {
   pid_t pid;
   pid_t ppid;
   long cpu; /* utime + stime + cutime + cstime, in clock ticks */
+  unsigned long flags; /* PF_* */
   char state;
   signed char mark; /* -1 unknown, 0 not ours, 1 descendant */
 };
@@ -17,29 +20,72 @@ struct proc_table {
   size_t n, cap; /* cap in entries; the mapping is cap * sizeof entry bytes */
 };
 
-/* Reads pid's parent, state and CPU time from /proc/<pid>/stat. The command name may hold
- * spaces and parentheses, so fields are taken after the last ')'. */
-static int read_stat(pid_t pid, pid_t *ppid, char *state, long *cpu) {
+#define PF_EXITING 0x4
+
+/* /proc, opened once at start: listing it later needs no new descriptor. */
+static long proc_dir = -1;
+
+void sl_tree_init(void) {
+  proc_dir = SC3(NR_openat, AT_FDCWD, "/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* Out of descriptors: raise the soft RLIMIT_NOFILE to the hard one (no privilege needed),
+ * or, when the hard limit itself is too low, both to 64 (works only for a launcher with
+ * CAP_SYS_RESOURCE, i.e. started by root). Returns whether there is room to try again. */
+static int more_descriptors(void) {
+  uint64_t lim[2];
+  if (SC4(NR_prlimit64, 0, RLIMIT_NOFILE, NULL, lim) < 0) return 0;
+  if (lim[0] < lim[1]) {
+    lim[0] = lim[1];
+  } else if (lim[1] < 64) {
+    lim[0] = lim[1] = 64;
+  } else {
+    return 0;
+  }
+  return SC4(NR_prlimit64, 0, RLIMIT_NOFILE, lim, NULL) == 0;
+}
+
+/* openat that retries once with a raised descriptor limit. */
+static long open_retry(long dir, const char *path, int flags) {
+  long fd = SC3(NR_openat, dir, path, flags);
+  if ((fd == -EMFILE || fd == -ENFILE) && more_descriptors()) fd = SC3(NR_openat, dir, path, flags);
+  return fd;
+}
+
+/* Reads pid's parent, state, flags and CPU time from /proc/<pid>/stat. The command name
+ * may hold spaces and parentheses, so fields are taken after the last ')'. Returns 0, or
+ * -errno: ENOENT/ESRCH when the process is gone, anything else is a failure to read. */
+static int read_stat(pid_t pid, struct proc_entry *e) {
   char path[48], buf[512];
-  sl_fmt_path(path, "/proc/", pid, "/stat");
-  long fd = SC3(NR_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
+  long fd;
+  if (proc_dir >= 0) {
+    sl_fmt_path(path, "", pid, "/stat");
+    fd = open_retry(proc_dir, path, O_RDONLY | O_CLOEXEC);
+  } else {
+    sl_fmt_path(path, "/proc/", pid, "/stat");
+    fd = open_retry(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  }
+  if (fd < 0) return (int)fd;
   long n = SC3(NR_read, fd, buf, sizeof buf - 1);
   SC1(NR_close, fd);
-  if (n <= 0) return -1;
+  if (n < 0) return (int)n;
+  if (n == 0) return -ESRCH;
   buf[n] = '\0';
   const char *close_paren = NULL;
   for (long i = 0; i < n; i++) {
     if (buf[i] == ')') close_paren = buf + i;
   }
-  if (close_paren == NULL || close_paren + 4 > buf + n || close_paren[1] != ' ') return -1;
-  *state = close_paren[2];
-  *ppid = (pid_t)sl_parse_long(close_paren + 4, NULL);
-  /* Fields 14-17 (utime, stime, cutime, cstime) are tokens 11-14 after the state. */
+  if (close_paren == NULL || close_paren + 4 > buf + n || close_paren[1] != ' ') return -EIO;
+  e->state = close_paren[2];
+  e->ppid = (pid_t)sl_parse_long(close_paren + 4, NULL);
+  /* Token k after the state is field 3 + k: flags (9) is token 6; utime, stime, cutime
+   * and cstime (14-17) are tokens 11-14. */
   const char *p = close_paren + 2;
-  *cpu = 0;
+  e->cpu = 0;
+  e->flags = 0;
   for (int token = 0; token <= 14 && p < buf + n; token++) {
-    if (token >= 11) *cpu += sl_parse_long(p, NULL);
+    if (token == 6) e->flags = (unsigned long)sl_parse_long(p, NULL);
+    if (token >= 11) e->cpu += sl_parse_long(p, NULL);
     while (p < buf + n && *p != ' ') p++;
     p++;
   }
@@ -116,29 +162,38 @@ struct linux_dirent64 {
   char name[];
 };
 
-/* Fills t with every live descendant of the calling process. */
+/* Fills t with every live descendant of the calling process. Fails rather than returning
+ * a partial list when a process's stat cannot be read for any reason but its exit. */
 static int scan(struct proc_table *t) {
   t->n = 0;
-  long dir = SC3(NR_openat, AT_FDCWD, "/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return (int)dir;
+  long dir = proc_dir;
+  if (dir >= 0) {
+    if (SC3(NR_lseek, dir, 0, SEEK_SET) < 0) return -EIO;
+  } else {
+    dir = open_retry(AT_FDCWD, "/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return (int)dir;
+  }
+  int rc = 0;
   char buf[8192] __attribute__((aligned(8)));
   for (;;) {
     long n = SC3(NR_getdents64, dir, buf, sizeof buf);
+    if (n < 0) rc = (int)n;
     if (n <= 0) break;
-    for (long off = 0; off < n;) {
+    for (long off = 0; off < n && rc == 0;) {
       struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
       off += d->reclen;
       if (d->name[0] < '1' || d->name[0] > '9') continue;
       struct proc_entry e = {.pid = (pid_t)sl_parse_long(d->name, NULL), .mark = -1};
-      if (read_stat(e.pid, &e.ppid, &e.state, &e.cpu) < 0) continue; /* exited meanwhile */
-      if (t->n == t->cap && grow(t) < 0) {
-        SC1(NR_close, dir);
-        return -ENOMEM;
-      }
-      t->v[t->n++] = e;
+      int err = read_stat(e.pid, &e);
+      if (err == -ENOENT || err == -ESRCH) continue; /* exited meanwhile */
+      if (err < 0) rc = err;
+      else if (t->n == t->cap && grow(t) < 0) rc = -ENOMEM;
+      else t->v[t->n++] = e;
     }
+    if (rc < 0) break;
   }
-  SC1(NR_close, dir);
+  if (dir != proc_dir) SC1(NR_close, dir);
+  if (rc < 0) return rc;
   pid_t self = (pid_t)SC0(NR_getpid);
   /* Mark everything first: the walk looks parents up in the full, sorted table. */
   for (size_t i = 0; i < t->n; i++) mark_descendant(t, &t->v[i], self);
@@ -148,11 +203,6 @@ static int scan(struct proc_table *t) {
   }
   t->n = kept;
   return 0;
-}
-
-static void sleep_us(long us) {
-  struct sl_timespec ts = {0, us * 1000};
-  SC2(NR_nanosleep, &ts, NULL);
 }
 
 int sl_tree_signal(int sig) {
@@ -180,10 +230,9 @@ int sl_tree_cpu(void) {
     release(&t);
     return rc;
   }
-  long total = 0, self_cpu = 0;
-  pid_t ppid;
-  char state;
-  if (read_stat((pid_t)SC0(NR_getpid), &ppid, &state, &self_cpu) == 0) total += self_cpu;
+  long total = 0;
+  struct proc_entry self;
+  if (read_stat((pid_t)SC0(NR_getpid), &self) == 0) total += self.cpu;
   for (size_t i = 0; i < t.n; i++) total += t.v[i].cpu;
   release(&t);
   return total > 0x7fffffff ? 0x7fffffff : (int)total;
@@ -213,41 +262,65 @@ int sl_tree_stop(void) {
       }
     }
     if (running == 0) break;
-    sleep_us(200);
+    sl_sleep_us(200);
   }
   release(&t);
   return stopped;
 }
 
-/* Kills every process of the sandbox and reaps all of them. Rounds repeat until the
- * launcher has no child left: a process forking while it is killed cannot complete the
- * fork once SIGKILL is pending, and orphans of killed processes come back to the launcher
- * (subreaper) where the next round finds them. The root's wait status is recorded when
- * it is reaped here. Returns how many processes other than the root it reaped. */
-int sl_tree_kill(pid_t root, int *root_status, int *root_reaped) {
+/* One round of the /proc teardown: SIGKILL every live descendant. Returns how many were
+ * signalled, or -errno when the list could not be made. */
+int sl_tree_kill_round(void) {
   struct proc_table t = {0};
-  int reaped = 0;
-  for (;;) {
-    /* /proc unreadable: nothing to signal, but keep reaping what dies. */
-    if (scan(&t) < 0) t.n = 0;
-    for (size_t i = 0; i < t.n; i++) {
-      if (t.v[i].state != 'Z') SC2(NR_kill, t.v[i].pid, SIGKILL);
-    }
-    int status;
-    long pid;
-    int reaped_any = 0;
-    while ((pid = SC4(NR_wait4, -1, &status, WALL | WNOHANG, 0)) > 0) {
-      reaped_any = 1;
-      if (pid != root) {
-        reaped++;
-      } else {
-        *root_status = status;
-        *root_reaped = 1;
-      }
-    }
-    if (pid == -ECHILD) break;
-    if (!reaped_any) sleep_us(100);
+  int rc = scan(&t);
+  int count = 0;
+  for (size_t i = 0; rc == 0 && i < t.n; i++) {
+    if (t.v[i].state != 'Z' && SC2(NR_kill, t.v[i].pid, SIGKILL) == 0) count++;
   }
   release(&t);
-  return reaped;
+  return rc < 0 ? rc : count;
+}
+
+/* struct pidfd_info up to coredump_mask (Linux 6.16), for PIDFD_GET_INFO. */
+struct sl_pidfd_info {
+  uint64_t mask;
+  uint64_t cgroupid;
+  uint32_t ids[11]; /* pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid */
+  int32_t exit_code;
+  uint32_t coredump_mask;
+  uint32_t spare;
+};
+#define SL_PIDFD_GET_INFO ((3UL << 30) | ((unsigned long)sizeof(struct sl_pidfd_info) << 16) | (0xFFUL << 8) | 11)
+#define SL_PIDFD_INFO_COREDUMP (1ULL << 4)
+#define SL_PIDFD_COREDUMP_USER (1U << 2)
+
+/* Whether pid's memory is marked not dumpable (it executed a file it may not read): the
+ * kernel then detaches inherited perf counters from it (fs/exec.c). A process that is
+ * exiting has no memory left and reads as not dumpable too, so the answer counts only
+ * while its stat shows it neither exiting nor a zombie, read after the question. Kernels
+ * without PIDFD_INFO_COREDUMP give no answer (0). */
+static int undumpable(pid_t pid) {
+  long fd = SC2(NR_pidfd_open, pid, 0);
+  if (fd < 0) return 0;
+  struct sl_pidfd_info info;
+  memset(&info, 0, sizeof info);
+  info.mask = SL_PIDFD_INFO_COREDUMP;
+  long rc = SC3(NR_ioctl, fd, SL_PIDFD_GET_INFO, &info);
+  SC1(NR_close, fd);
+  if (rc < 0 || !(info.mask & SL_PIDFD_INFO_COREDUMP) || (info.coredump_mask & SL_PIDFD_COREDUMP_USER)) return 0;
+  struct proc_entry e;
+  if (read_stat(pid, &e) < 0 || e.state == 'Z' || e.state == 'X' || (e.flags & PF_EXITING)) return 0;
+  return 1;
+}
+
+/* The first live descendant that is not dumpable, 0 when there is none, or -errno. */
+int sl_tree_undumpable(void) {
+  struct proc_table t = {0};
+  int rc = scan(&t);
+  for (size_t i = 0; rc == 0 && i < t.n; i++) {
+    if (t.v[i].state == 'Z' || t.v[i].state == 'X' || (t.v[i].flags & PF_EXITING)) continue;
+    if (undumpable(t.v[i].pid)) rc = t.v[i].pid;
+  }
+  release(&t);
+  return rc;
 }

@@ -89,6 +89,7 @@ export function sizeText(bytes: number): string {
  * "sandlock: killed: memory limit 64 MiB exceeded (maxMemory)". */
 export function limitMessage(limit: LimitExceeded): string {
   const cap = limit.kind === "memory" ? sizeText(limit.cap) : `${limit.cap}%`;
+  if (limit.reason !== undefined) return `sandlock: killed: ${limit.kind} limit ${cap} could not be enforced (${limit.field}): ${limit.reason}`;
   return `sandlock: killed: ${limit.kind} limit ${cap} exceeded (${limit.field})`;
 }
 

@@ -17,6 +17,8 @@ export interface LauncherExit {
   reaped: number;
 }
 
+const EPERM = 1;
+
 type Pending = { cmd: string; resolve: (n: number) => void; reject: (e: Error) => void };
 
 const live = new Set<LauncherProcess>();
@@ -35,6 +37,8 @@ function installExitHook(): void {
 export class LauncherProcess {
   readonly pid: number;
   rootPid: number | undefined;
+  /** What the launcher has in force (LauncherFlag bits), known once started. */
+  flags = 0;
   readonly started: Promise<number>;
   readonly exited: Promise<LauncherExit>;
 
@@ -155,6 +159,7 @@ export class LauncherProcess {
     switch (type) {
       case Msg.STARTED:
         this.rootPid = a;
+        this.flags = b;
         this.settleStart(a);
         break;
       case Msg.SETUP_FAILED:
@@ -168,8 +173,13 @@ export class LauncherProcess {
         this.applyRef();
         if (!p) break;
         const what = { [Cmd.STOP]: "pause", [Cmd.CONT]: "resume", [Cmd.COUNT]: "process count", [Cmd.CPU]: "CPU time" }[p.cmd] ?? p.cmd;
-        if (c !== 0) p.reject(new SupervisorError(`sandbox ${what} failed: ${errnoName(c)}`));
-        else p.resolve(b);
+        if (c === EPERM && p.cmd === Cmd.CPU) {
+          p.reject(new SupervisorError(`the CPU time of process ${b} cannot be counted: it is not dumpable (it executed a file it may not read), and the kernel stops counting such a process`));
+        } else if (c !== 0) {
+          p.reject(new SupervisorError(`sandbox ${what} failed: ${errnoName(c)}`));
+        } else {
+          p.resolve(b);
+        }
         break;
       }
       case Msg.LISTENER: {
@@ -194,6 +204,11 @@ export class LauncherProcess {
   }
 
   private stepError(index: number, errno: number, opAndSub: number): ConfinementError {
+    if (index === -2) {
+      // The launcher's signal-scope layer, added before any step of the plan.
+      const describe = "landlock_restrict_self(signal scope of the launcher)";
+      return new ConfinementError(`${describe}: ${errnoName(errno)}`, { step: describe, errno: errnoName(errno), errnoNumber: errno });
+    }
     const step = this.steps[index];
     const sub = opAndSub >> 8;
     const name = errnoName(errno);

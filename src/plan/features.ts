@@ -206,6 +206,9 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       allowPing: net.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("icmp")),
       // Port rules allow every address, so a source route reaches nothing they do not.
       denySourceRouting: !net.portRulesOnly,
+      // The launcher scopes signals itself on ABI 6 (native/launcher/scope.c), whatever
+      // the policy; below that, the supervisor decides every signal.
+      trapSignals: host.landlockAbi < 6,
     },
     rlimits,
     cpuCores: policy.cpuCores,

@@ -101,6 +101,9 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
   if (features.noHugePages) add(Step.THP_DISABLE, Buffer.alloc(0), "prctl(PR_SET_THP_DISABLE)");
   add(Step.CHDIR, cstr(cmd.cwd), `chdir(${cmd.cwd})`);
   add(Step.CLOSE_FDS, u32(3), "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)");
+  // maxCpu: the launcher (not the command) counts every process's CPU time with a counter
+  // they all inherit; it reads the step before it forks, the command's process skips it.
+  if (features.maxCpu !== undefined) add(Step.CPU_COUNTER, Buffer.alloc(0), "perf_event_open(task-clock, inherit)");
   // Root inside holds no capability (SPEC 10). After the steps that may need privilege
   // (chdir into a directory only root's capabilities reach), before NO_NEW_PRIVS and
   // Landlock: the Landlock rules are opened with the credentials the command will have.

@@ -24,6 +24,8 @@ export const Step = {
   DUMPABLE: 16,
   LISTENER: 17,
   DROP_CAPS: 18,
+  /** The launcher's own step, before it forks: count every process's CPU time. */
+  CPU_COUNTER: 19,
 } as const;
 export type StepOp = (typeof Step)[keyof typeof Step];
 
@@ -31,6 +33,9 @@ export const LauncherFd = { PLAN: 3, STATUS: 4, CONTROL: 5, FIRST_FREE: 6 } as c
 
 export const Msg = { STARTED: 1, SETUP_FAILED: 2, EXIT: 3, ACK: 4, FATAL: 5, LISTENER: 6 } as const;
 export const MSG_BYTES = 16;
+
+/** What the launcher has in force, reported with STARTED. */
+export const LauncherFlag = { SCOPED: 1, CPU_COUNTER: 2 } as const;
 
 export const Fatal = { PLAN_READ: 1, PLAN_FORMAT: 2, SIGNALS: 3, FORK: 4, SUBREAPER: 5 } as const;
 

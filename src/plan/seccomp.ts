@@ -4,6 +4,7 @@
 import { AUDIT_ARCH_X86_64, LAST_SYSCALL, SYSCALLS, X32_SYSCALL_BIT } from "../kernel/syscalls.js";
 import { BpfAssembler, type Insn, Ret, SeccompData } from "./bpf/assembler.js";
 import { interfaceIoctls, netArgumentFilters } from "./seccomp-net.js";
+import { reachFilters } from "./seccomp-reach.js";
 
 export const Errno = { EPERM: 1, ENOSYS: 38, EAFNOSUPPORT: 97 } as const;
 
@@ -33,6 +34,8 @@ export interface SeccompSpec {
   notify: readonly string[];
   /** Refuse the socket options that source-route (destinations are checked). */
   denySourceRouting?: boolean;
+  /** The kernel has no Landlock signal scope (ABI < 6): route signals to the supervisor. */
+  trapSignals?: boolean;
 }
 
 export const CLONE_THREAD = 0x00010000;
@@ -71,6 +74,11 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
   });
   for (const name of notify) {
     if (name !== "clone") handlers.set(nr(name), (b) => b.ret(Ret.USER_NOTIF));
+  }
+  // Calls aimed at other processes (seccomp-reach.ts). A syscall another concern already
+  // routes whole stays routed whole: the supervisor checks its target first either way.
+  for (const [name, emit] of reachFilters(notify.size > 0, spec.trapSignals === true)) {
+    if (!notify.has(name)) handlers.set(nr(name), emit);
   }
   // clone3 passes its flags in memory, which a filter cannot read: ENOSYS makes libc fall
   // back to clone(2), where the flags are visible.

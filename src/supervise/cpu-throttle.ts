@@ -1,17 +1,23 @@
 // maxCpu: holds the whole sandbox to a share of one core by stopping and continuing it
 // (SIGSTOP/SIGCONT through the launcher), from the CPU time its processes actually used.
+// It never gives up quietly: when it cannot measure or act, it ends the run and says why.
 
 import { Cmd } from "../plan/protocol.js";
 
 /** What the throttler needs of its sandbox. */
 export interface Throttled {
+  /** CPU: milliseconds used so far (every process, however it ended); STOP/CONT: count. */
   command(cmd: typeof Cmd.STOP | typeof Cmd.CONT | typeof Cmd.CPU): Promise<number>;
   /** The user paused the sandbox: the throttler must neither stop nor continue it. */
   readonly userPaused: boolean;
+  /** The throttle cannot hold the sandbox to its share: end the run, reporting `why`. */
+  fail(why: string): void;
 }
 
 const PERIOD_MS = 100;
-const MS_PER_TICK = 10; // /proc reports CPU time in USER_HZ (100 Hz) ticks
+/** Consecutive failed periods before the run is ended (a reading can fail once while a
+ * process is exiting; three in a row, 300 ms, cannot be that). */
+export const THROTTLE_ATTEMPTS = 3;
 
 /**
  * Every period the launcher reports the CPU time used so far. The sandbox earns
@@ -20,12 +26,13 @@ const MS_PER_TICK = 10; // /proc reports CPU time in USER_HZ (100 Hz) ticks
  */
 export class CpuThrottle {
   private readonly share: number;
-  private lastTicks = 0;
+  private lastMs = 0;
   private lastAt = 0;
   private debtMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private closed = false;
+  private failures = 0;
 
   constructor(percent: number, private readonly target: Throttled) {
     this.share = percent / 100;
@@ -33,47 +40,72 @@ export class CpuThrottle {
 
   start(): void {
     this.lastAt = Date.now();
-    this.schedule(PERIOD_MS);
+    this.schedule(PERIOD_MS, () => this.tick());
   }
 
-  private schedule(ms: number): void {
+  private schedule(ms: number, step: () => Promise<void>): void {
     if (this.closed) return;
-    this.timer = setTimeout(() => void this.tick(), ms);
+    this.timer = setTimeout(() => void step(), ms);
     this.timer.unref();
   }
 
+  /** A failed reading or action: try again next period; the third in a row ends the run.
+   * Once the sandbox has ended (close() ran), a failure means nothing. */
+  private failed(what: string, e: unknown, retry: () => Promise<void>): void {
+    if (this.closed) return;
+    this.failures++;
+    const why = (e as Error)?.message ?? String(e);
+    if (this.failures >= THROTTLE_ATTEMPTS) {
+      this.closed = true;
+      this.target.fail(`maxCpu: the sandbox was killed because its CPU use could not be ${what} ${THROTTLE_ATTEMPTS} times in a row (${why})`);
+      return;
+    }
+    this.schedule(PERIOD_MS, retry);
+  }
+
   private async tick(): Promise<void> {
+    let ms: number;
     try {
-      const ticks = await this.target.command(Cmd.CPU);
-      const now = Date.now();
-      const usedMs = Math.max(0, ticks - this.lastTicks) * MS_PER_TICK;
-      this.debtMs += usedMs - this.share * (now - this.lastAt);
-      this.debtMs = Math.max(this.debtMs, -this.share * PERIOD_MS);
-      this.lastTicks = ticks;
-      this.lastAt = now;
-      if (this.debtMs > 0 && !this.target.userPaused) {
-        const stopMs = Math.min(this.debtMs / this.share, 10_000);
+      ms = await this.target.command(Cmd.CPU);
+    } catch (e) {
+      this.failed("measured", e, () => this.tick());
+      return;
+    }
+    if (this.closed) return;
+    this.failures = 0;
+    const now = Date.now();
+    const usedMs = Math.max(0, ms - this.lastMs);
+    this.debtMs += usedMs - this.share * (now - this.lastAt);
+    this.debtMs = Math.max(this.debtMs, -this.share * PERIOD_MS);
+    this.lastMs = ms;
+    this.lastAt = now;
+    if (this.debtMs > 0 && !this.target.userPaused) {
+      const stopMs = Math.min(this.debtMs / this.share, 10_000);
+      try {
         await this.target.command(Cmd.STOP);
-        this.stopped = true;
-        this.timer = setTimeout(() => void this.resume(), stopMs);
-        this.timer.unref();
+      } catch (e) {
+        this.failed("held back", e, () => this.tick());
         return;
       }
-    } catch {
-      return; // the sandbox is gone
+      this.stopped = true;
+      this.schedule(stopMs, () => this.resume());
+      return;
     }
-    this.schedule(PERIOD_MS);
+    this.schedule(PERIOD_MS, () => this.tick());
   }
 
   private async resume(): Promise<void> {
-    this.stopped = false;
     if (this.closed) return;
     try {
       if (!this.target.userPaused) await this.target.command(Cmd.CONT);
-    } catch {
+    } catch (e) {
+      // Still stopped: keep asking, and end the run rather than leave it frozen for good.
+      this.failed("released", e, () => this.resume());
       return;
     }
-    this.schedule(PERIOD_MS);
+    this.stopped = false;
+    this.failures = 0;
+    this.schedule(PERIOD_MS, () => this.tick());
   }
 
   /** Whether the throttler currently holds the sandbox stopped. */

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { DEFAULT_BLOCKLIST } from "../../src/plan/blocklist.js";
 import { answer, securityCase } from "../helpers/harness.js";
 import type { CaseOutcome } from "../helpers/case-types.js";
+import { SYSTEM_RO } from "../helpers/system.js";
 
 const policy = { fsReadable: ["${PROBE}"] };
 const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
@@ -92,16 +93,29 @@ securityCase(
   },
 );
 
-// Controls: with the scopes protection disabled the same actions succeed, which shows the
-// two cases above fail for the right reason.
+// The launcher scopes signals itself (native/launcher/scope.c): disabling the protection
+// does not open signals to the outside; a process of the sandbox still gets them.
 securityCase(
-  "control: without the signal scope the same signal is delivered",
+  "with the scopes protection disabled, a signal to an outside process is still refused",
   { fixtures: ["victim"], policy: { ...policy, protection: { disable: ["scopes"] } }, cmd: probe("kill", "${VICTIM_PID}", "15") },
   (o) => {
-    assert.equal(answer(o), "ok");
-    assert.equal(o.observed.victimAlive, false);
+    assert.equal(answer(o), "EPERM");
+    assert.equal(o.observed.victimAlive, true);
   },
 );
+
+securityCase(
+  "control: the same signal to a process of the sandbox is delivered",
+  {
+    // dash gives a background job /dev/null as its stdin.
+    policy: { fsReadable: ["${PROBE}", "/dev/null", ...SYSTEM_RO], protection: { disable: ["scopes"] } },
+    cmd: ["/bin/sh", "-c", "${PROBE} sleep 30 & ${PROBE} kill $! 9; wait $!; echo $?"],
+  },
+  (o) => assert.deepEqual(o.result?.stdout?.trim().split("\n"), ["ok", "137"]),
+);
+
+// Control: with the scopes protection disabled an abstract socket connect succeeds, which
+// shows the case above fails for the right reason.
 
 securityCase(
   "control: without the abstract-socket scope the same connect succeeds",

@@ -26,6 +26,7 @@ test("RunResult.limit: the limit that killed, frozen, in toJSON; null when none 
 test("the CLI's line names the limit, its cap and the policy field", () => {
   assert.equal(limitMessage({ kind: "memory", field: "maxMemory", cap: 64 * 2 ** 20 }), "sandlock: killed: memory limit 64 MiB exceeded (maxMemory)");
   assert.equal(limitMessage({ kind: "memory", field: "maxMemory", cap: 1.5 * 2 ** 30 }), "sandlock: killed: memory limit 1536 MiB exceeded (maxMemory)");
+  assert.equal(limitMessage({ kind: "cpu", field: "maxCpu", cap: 10, reason: "maxCpu: the launcher could not measure" }), "sandlock: killed: cpu limit 10% could not be enforced (maxCpu): maxCpu: the launcher could not measure");
   assert.equal(limitMessage({ kind: "cpu", field: "maxCpu", cap: 10 }), "sandlock: killed: cpu limit 10% exceeded (maxCpu)");
   assert.deepEqual([sizeText(2 ** 30), sizeText(4096), sizeText(1000)], ["1 GiB", "4 KiB", "1000 bytes"]);
 });

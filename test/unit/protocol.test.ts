@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { Policy, type PolicyInput } from "../../src/policy/index.js";
 import { computeFeatures, type HostFacts } from "../../src/plan/features.js";
 import { encodePlan, makePlan, type CommandSpec, type Plan } from "../../src/plan/plan.js";
-import { Cmd, Fatal, LauncherFd, MSG_BYTES, Msg, PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, Step, SubCall } from "../../src/plan/protocol.js";
+import { Cmd, Fatal, LauncherFd, LauncherFlag, MSG_BYTES, Msg, PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, Step, SubCall } from "../../src/plan/protocol.js";
 import { runFilter } from "../helpers/bpf-interpreter.js";
 
 const HEADER = readFileSync(new URL("../../../native/sl_protocol.h", import.meta.url), "utf8");
@@ -90,6 +90,7 @@ test("launcher fds, status messages, fatal codes and commands agree", () => {
   sameTable("SL_FATAL_", Fatal);
   sameTable("SL_CMD_", Cmd);
   sameTable("SL_SUB_", SubCall);
+  sameTable("SL_LAUNCHER_", LauncherFlag);
 });
 
 test("the header's structs have the sizes TypeScript assumes", () => {

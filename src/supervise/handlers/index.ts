@@ -5,11 +5,16 @@ import type { Supervision } from "../../plan/features.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import { memoryGuard } from "./memory.js";
 import { processHandlers } from "./processes.js";
+import { reachHandlers } from "./reach.js";
+import { signalHandlers } from "./signals.js";
 import { netHandlers } from "./net.js";
 import { viewHandlers } from "./view.js";
 
 export function handlerTables(s: Supervision, ctx: SupervisorContext): HandlerTable[] {
-  const tables: HandlerTable[] = [];
+  // First in every chain: a call aimed at another process is refused before any other
+  // concern answers it (sched_getaffinity is also the view's).
+  // The signal handlers answer only what the filter routes (kernels without the scope).
+  const tables: HandlerTable[] = [reachHandlers(ctx), signalHandlers(ctx)];
   if (s.maxProcesses !== undefined) tables.push(processHandlers(s.maxProcesses, ctx));
   if (s.net !== undefined) tables.push(netHandlers(s.net, ctx, s.maxMemory !== undefined));
   if (s.maxMemory !== undefined) {
