@@ -10,6 +10,7 @@ import { benchRedis, reportRedis } from "./redis.js";
 import { benchTrap, reportTrap } from "./trap.js";
 import { benchCheckpoint, reportCheckpoint } from "./checkpoint.js";
 import { benchFork, reportFork } from "./fork.js";
+import { benchWorkloads, reportWorkloads } from "./workloads.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const rounds = Number(process.env.BENCH_ROUNDS ?? 9);
@@ -20,6 +21,10 @@ console.log("  target: overhead within 0.5 ms (DESIGN 5)\n");
 const cli = benchCli(rounds, 20);
 console.log(report("CLI: sandlock run -- /bin/true vs node -e 0, per run", "node -e 0", cli));
 console.log("  target: overhead within 10 ms (DESIGN 5)\n");
+
+const workloads = await benchWorkloads(Math.max(3, Math.ceil(rounds / 2)));
+console.log(reportWorkloads(workloads));
+console.log("");
 
 const trap = await benchTrap(rounds);
 console.log(reportTrap(trap));
@@ -39,4 +44,4 @@ console.log("  targets: all 1000 started within 1 s, total memory under 2x the z
 
 const out = join(ROOT, "bench", "results");
 mkdirSync(out, { recursive: true });
-writeFileSync(join(out, "latest.json"), JSON.stringify({ date: new Date().toISOString(), rounds, library, cli, trap, redis, checkpoint, fork }, null, 2) + "\n");
+writeFileSync(join(out, "latest.json"), JSON.stringify({ date: new Date().toISOString(), rounds, library, cli, workloads, trap, redis, checkpoint, fork }, null, 2) + "\n");

@@ -1,0 +1,158 @@
+// Ordinary workloads under the grants a user gives a build or an agent tool (system
+// directories including /etc and /proc, a writable work directory), sandboxed against the
+// same command bare, interleaved round by round: make, a Python program opening thousands
+// of files, git, and Node requiring many modules. Target (DESIGN 5): at most 1.15x bare.
+// `node dist/bench/workloads.js [rounds]` runs it alone.
+
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Sandbox } from "../src/index.js";
+import { fmt, summarize, type Summary } from "./stats.js";
+
+const SYSTEM = ["/usr", "/lib", "/lib64", "/bin", "/etc", "/proc"].filter((p) => existsSync(p));
+const TARGET = 1.15;
+
+interface Workload {
+  name: string;
+  /** Runs once before the rounds, outside any timing. */
+  setup(dir: string): void;
+  /** Before every run, outside its timing (e.g. make clean). */
+  reset?(dir: string): void;
+  cmd: string[];
+}
+
+function sh(cmd: string, cwd: string): void {
+  const r = spawnSync("/bin/sh", ["-c", cmd], { cwd, stdio: ["ignore", "ignore", "pipe"], env: cleanEnv() });
+  if (r.status !== 0) throw new Error(`workload setup failed: ${cmd}: ${r.stderr}`);
+}
+
+/** The same environment on both sides; TMPDIR inside the work dir (the sandbox may not
+ * write /tmp). */
+function cleanEnv(dir?: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: "/nonexistent", GIT_CONFIG_NOSYSTEM: "1", LC_ALL: "C" };
+  if (dir !== undefined) env.TMPDIR = join(dir, ".tmp");
+  delete env.NODE_EXTRA_CA_CERTS; // ~50 ms per Node start here (DESIGN 5)
+  return env;
+}
+
+const WORKLOADS: Workload[] = [
+  {
+    name: "make -s -j2, 25 C files",
+    setup(dir) {
+      for (let i = 0; i < 25; i++) writeFileSync(join(dir, `f${i}.c`), `#include <stdio.h>\n#include <string.h>\nint f${i}(int x) { char b[64]; snprintf(b, sizeof b, "%d", x); return (int)strlen(b) + ${i}; }\n`);
+      writeFileSync(join(dir, "main.c"), `int main(void) { return 0; }\n`);
+      const objs = [...Array.from({ length: 25 }, (_, i) => `f${i}.o`), "main.o"].join(" ");
+      writeFileSync(join(dir, "Makefile"), `prog: ${objs}\n\tcc -o $@ $^\n%.o: %.c\n\tcc -O1 -c -o $@ $<\nclean:\n\trm -f *.o prog\n`);
+    },
+    reset: (dir) => sh("make -s clean", dir),
+    cmd: ["make", "-s", "-j2"],
+  },
+  {
+    name: "python3 opening every file under /usr/include",
+    setup() {},
+    cmd: ["/usr/bin/python3", "-c", "import os\nn=0\nfor d,_,fs in os.walk('/usr/include'):\n  for f in fs:\n    try:\n      with open(os.path.join(d,f),'rb') as h: h.read(64); n+=1\n    except OSError: pass\nprint(n)"],
+  },
+  {
+    name: "git status; git log --stat -n300; git grep",
+    setup(dir) {
+      sh("git init -q . && git config user.email b@e && git config user.name bench", dir);
+      for (let i = 0; i < 60; i++) writeFileSync(join(dir, `file${i}.txt`), `line ${i}\n`.repeat(50));
+      sh("git add -A && git commit -qm init", dir);
+      // 300 commits, each touching one file.
+      sh("i=0; while [ $i -lt 300 ]; do echo $i >> file$((i % 60)).txt; git commit -qam c$i; i=$((i+1)); done", dir);
+    },
+    cmd: ["/bin/sh", "-c", "git status --short >/dev/null && git log --stat -n300 >/dev/null && git grep 'line 7' >/dev/null"],
+  },
+  {
+    name: "node requiring 500 small modules",
+    setup(dir) {
+      mkdirSync(join(dir, "mods"));
+      for (let i = 0; i < 500; i++) writeFileSync(join(dir, "mods", `m${i}.js`), `module.exports = ${i};\n`);
+      writeFileSync(join(dir, "main.js"), `let s = 0; for (let i = 0; i < 500; i++) s += require("./mods/m" + i + ".js"); console.log(s);\n`);
+    },
+    cmd: [process.execPath, "main.js"],
+  },
+];
+
+function bare(cmd: string[], cwd: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(cmd[0]!, cmd.slice(1), { cwd, stdio: "ignore", env: cleanEnv(cwd) });
+    c.once("error", reject);
+    c.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${cmd.join(" ")} exited ${code}`))));
+  });
+}
+
+async function sandboxed(cmd: string[], cwd: string): Promise<void> {
+  const policy = { fsReadable: [...SYSTEM, process.execPath], fsWritable: [cwd, "/dev/null"], cwd, cleanEnv: true, env: stringEnv(cwd) };
+  const r = await Sandbox.run(policy, cmd, { stdout: "ignore", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`sandboxed ${cmd.join(" ")} failed (${r.status} ${r.exitCode}): ${r.stderrText}`);
+}
+
+function stringEnv(dir: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(cleanEnv(dir)).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+async function timed(fn: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+export interface WorkloadResult {
+  name: string;
+  bareMs: Summary;
+  sandboxedMs: Summary;
+  ratio: Summary;
+}
+
+export async function benchWorkloads(rounds: number): Promise<WorkloadResult[]> {
+  const out: WorkloadResult[] = [];
+  for (const w of WORKLOADS) {
+    const dir = mkdtempSync(join(tmpdir(), "sandlock-bench-"));
+    try {
+      mkdirSync(join(dir, ".tmp"));
+      w.setup(dir);
+      const once = async (side: (c: string[], d: string) => Promise<void>): Promise<number> => {
+        w.reset?.(dir);
+        return timed(() => side(w.cmd, dir));
+      };
+      await once(bare); // warm the page cache and both paths
+      await once(sandboxed);
+      const b: number[] = [];
+      const s: number[] = [];
+      for (let r = 0; r < rounds; r++) {
+        // Alternate which side goes first, so drift does not always favour one.
+        if (r % 2 === 0) {
+          b.push(await once(bare));
+          s.push(await once(sandboxed));
+        } else {
+          s.push(await once(sandboxed));
+          b.push(await once(bare));
+        }
+      }
+      out.push({ name: w.name, bareMs: summarize(b), sandboxedMs: summarize(s), ratio: summarize(s.map((x, i) => x / b[i]!)) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return out;
+}
+
+export function reportWorkloads(results: readonly WorkloadResult[]): string {
+  const lines = [`Workloads under system grants (${SYSTEM.join(" ")}) and a writable work dir, sandboxed / bare`];
+  for (const r of results) {
+    lines.push(`  ${r.name}`);
+    lines.push(`    bare ${fmt(r.bareMs, " ms", 1)}`);
+    lines.push(`    sandboxed ${fmt(r.sandboxedMs, " ms", 1)}`);
+    lines.push(`    ratio ${fmt(r.ratio, "x", 2)}  target <= ${TARGET}x median: ${r.ratio.median <= TARGET ? "PASS" : "MISS"}`);
+  }
+  return lines.join("\n");
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const rounds = Number(process.argv[2] ?? 5);
+  console.log(reportWorkloads(await benchWorkloads(rounds)));
+}
