@@ -94,6 +94,10 @@ export function hideProcesses(grants: readonly PathGrant[], mounts: readonly str
       if (HIDDEN_PROC_FILES.includes(first)) {
         throw new PolicyError(field, g.path, `${field}: ${JSON.stringify(g.path)} is always hidden from the sandbox (kernel memory, logs, keys and task lists under ${inside})`);
       }
+      if (g.writable) {
+        // See split(): outside the process directories, procfs holds host-wide settings.
+        throw new PolicyError(field, g.path, `${field}: ${JSON.stringify(g.path)} is in ${inside}, whose files outside the process directories are the host's kernel settings: never writable from a sandbox (uid 0 without capabilities could change them); grant it readable, or grant ${JSON.stringify(inside)} writable for the sandbox's own process files`);
+      }
       out.push(g);
       continue;
     }
@@ -114,9 +118,19 @@ export function hideProcesses(grants: readonly PathGrant[], mounts: readonly str
   return { grants: out, reached: [...reached], writable };
 }
 
+/*
+ * Inside a procfs mount every rule is read-only, whatever the grant: the entries beside the
+ * process directories are the host's (sysctls under /proc/sys, IRQ affinities, binfmt_misc
+ * below it), and the kernel lets uid 0 write most of them on file mode alone, without any
+ * capability: a sandbox running as root with /proc (or /) granted writable could set
+ * kernel.core_pattern, a command the kernel runs as root outside any sandbox (second
+ * review of issue 9). The sandbox's own process files stay writable under such a grant:
+ * the supervisor opens those (ProcGrants.writable), Landlock never sees them.
+ */
 function split(dir: string, writable: boolean, mounts: readonly string[], fs: FsView, out: PathGrant[]): void {
-  out.push({ path: dir, isDir: true, writable, dirOnly: true });
   const isMount = mounts.includes(dir);
+  if (isMount) writable = false;
+  out.push({ path: dir, isDir: true, writable, dirOnly: true });
   const wanted = (name: string): boolean => !isMount || (!NUMERIC.test(name) && !HIDDEN_PROC_FILES.includes(name));
   for (const e of fs.list(dir, wanted)) {
     const path = join(dir, e.name);

@@ -24,6 +24,10 @@ export const PID_FIRST = [
   "migrate_pages",
   "move_pages",
   "pidfd_open",
+  // Read-only, but they tell the session and process group of any process on the host (a
+  // map of its logins and jobs: second review of issue 9); the sandbox's own stay visible.
+  "getsid",
+  "getpgid",
 ] as const;
 
 /** setpriority/getpriority's `which`. */

@@ -150,30 +150,43 @@ export interface FileCharges {
   mappedFilePages: Map<number, number>;
 }
 
-/** The mappings of a maps text whose file lives in memory (shared anonymous memory and
- * SysV segments excluded: RssShmem charges those, and they have no other holder). */
-function memoryMappings(maps: string): { range: string; dev: string; ino: string; kind: MemoryKind }[] {
-  const out: { range: string; dev: string; ino: string; kind: MemoryKind }[] = [];
+/** A mapping of a maps text whose file lives in memory. `anon`: shared anonymous memory
+ * (MAP_SHARED|MAP_ANONYMOUS, /dev/zero) or a SysV segment, an object of the kernel's
+ * internal shmem mount that only mappings hold; `extent`: how far into its object the
+ * mapping reaches (offset + length). */
+interface MemoryMapping {
+  range: string;
+  dev: string;
+  ino: string;
+  kind: MemoryKind;
+  anon: boolean;
+  extent: number;
+}
+
+/** The mappings of a maps text whose file lives in memory. */
+function memoryMappings(maps: string): MemoryMapping[] {
+  const out: MemoryMapping[] = [];
   const known = knownKinds();
   for (const line of maps.split("\n")) {
-    const m = /^([0-9a-f]+-[0-9a-f]+) \S+ \S+ ([0-9a-f]+):([0-9a-f]+) (\d+)\s*(.*)$/.exec(line);
-    if (m === null || m[4] === "0") continue;
-    const dev = `${parseInt(m[2]!, 16)}:${parseInt(m[3]!, 16)}`;
+    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ ([0-9a-f]+) ([0-9a-f]+):([0-9a-f]+) (\d+)\s*(.*)$/.exec(line);
+    if (m === null || m[6] === "0") continue;
+    const dev = `${parseInt(m[4]!, 16)}:${parseInt(m[5]!, 16)}`;
     const kind = known.get(dev);
     if (kind === undefined || kind === null) continue;
-    const path = m[5] ?? "";
-    if (path === "/dev/zero (deleted)" || path.startsWith("/SYSV")) continue;
-    out.push({ range: m[1]!, dev, ino: m[4]!, kind });
+    const path = m[7] ?? "";
+    const anon = path === "/dev/zero (deleted)" || path.startsWith("/SYSV");
+    const extent = parseInt(m[2]!, 16) - parseInt(m[1]!, 16) + parseInt(m[3]!, 16);
+    out.push({ range: `${m[1]}-${m[2]}`, dev, ino: m[6]!, kind, anon, extent });
   }
   return out;
 }
 
 /** Resident pages that are file pages (not private copies) per mapping range, from smaps. */
-function filePagesOf(pid: number, ranges: ReadonlySet<string>): Map<string, number> {
+function filePagesOf(task: number, ranges: ReadonlySet<string>): Map<string, number> {
   const out = new Map<string, number>();
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/smaps`, "latin1");
+    text = readFileSync(`/proc/${task}/smaps`, "latin1");
   } catch {
     return out;
   }
@@ -251,11 +264,6 @@ export class MemoryFiles {
     this.held.clear();
   }
 
-  /** Whether there is anything to look at (else measure() is never needed). */
-  get watching(): boolean {
-    return this.memfds || this.grants.length > 0;
-  }
-
   /** The memory kind of an open file (a supervisor's duplicate), or null. */
   kindOfFd(fd: number): MemoryKind | null {
     const path = `/proc/self/fd/${fd}`;
@@ -268,13 +276,13 @@ export class MemoryFiles {
   }
 
   /**
-   * One look at the sandbox's processes (process id -> accounting unit and RssShmem
-   * bytes). The growth of
+   * One look at the sandbox's processes (process id -> accounting unit, RssShmem bytes,
+   * and the thread whose /proc entry shows its memory and descriptors). The growth of
    * the memory-backed mounts under writable grants is charged to unit 0: statfs cannot
    * say who wrote, so whatever the host adds there while the sandbox runs counts too (the
    * baseline is the lowest use seen, so a host deleting files gives the sandbox no room).
    */
-  measure(procs: ReadonlyMap<number, { unit: number; shmem: number }>): FileCharges {
+  measure(procs: ReadonlyMap<number, { unit: number; shmem: number; task: number }>): FileCharges {
     const files = new Map<number, number>();
     const mappedFilePages = new Map<number, number>();
     const charged = new Map<number, Set<string>>();
@@ -294,10 +302,11 @@ export class MemoryFiles {
       if (used > g.low) files.set(0, (files.get(0) ?? 0) + used - g.low);
     }
     const visible = new Set<string>();
-    for (const [pid, { unit, shmem }] of procs) {
-      if (this.memfds) this.scanFds(pid, unit, grantDevs, charge, visible);
-      // Without memfds, mappings matter only for pages charged twice, which needs some.
-      if (this.memfds || shmem > 0) this.scanMaps(pid, unit, shmem > 0, grantDevs, charge, mappedFilePages, charged, visible);
+    for (const [pid, { unit, shmem, task }] of procs) {
+      if (this.memfds) this.scanFds(task, unit, grantDevs, charge, visible);
+      // Every process's mappings, every time: a shared anonymous object holds its pages
+      // whether or not any process has them in its page tables (RssShmem).
+      this.scanMaps(pid, task, unit, shmem > 0, grantDevs, charge, mappedFilePages, charged, visible);
     }
     this.chargeHeld(charge, visible);
     return { files, mappedFilePages };
@@ -330,17 +339,17 @@ export class MemoryFiles {
     }
   }
 
-  /** Every descriptor of pid that is a memory-backed file off the grant mounts: charged
-   * by its allocated blocks, once per inode and unit. */
-  private scanFds(pid: number, unit: number, grantDevs: ReadonlySet<string>, charge: (unit: number, key: string, bytes: number) => void, visible: Set<string>): void {
+  /** Every descriptor of a process (read through thread `task`) that is a memory-backed
+   * file off the grant mounts: charged by its allocated blocks, once per inode and unit. */
+  private scanFds(task: number, unit: number, grantDevs: ReadonlySet<string>, charge: (unit: number, key: string, bytes: number) => void, visible: Set<string>): void {
     let names: string[];
     try {
-      names = readdirSync(`/proc/${pid}/fd`);
+      names = readdirSync(`/proc/${task}/fd`);
     } catch {
       return; // gone
     }
     for (const name of names) {
-      const path = `/proc/${pid}/fd/${name}`;
+      const path = `/proc/${task}/fd/${name}`;
       let st;
       try {
         st = statSync(path, { bigint: true, throwIfNoEntry: false });
@@ -361,21 +370,31 @@ export class MemoryFiles {
   /** Mappings of memory-backed files: their resident file pages leave the process's
    * RssShmem figure (they are charged as the file), and a file held only by a mapping is
    * charged by its size (map_files, or the last size seen), at least what is resident.
-   * smaps (which walks page tables) is read only when some shmem page is resident. */
+   * smaps (which walks page tables) is read only when some shmem page is resident.
+   *
+   * Shared anonymous objects (and SysV segments) are charged the same way, by inode:
+   * MADV_DONTNEED drops a shared mapping's page table entries but not its pages, a forked
+   * child inherits the mapping with no pages in its tables, and a mapping unmapped but for
+   * one page still holds the whole object, so RssShmem alone let a sandbox hold any amount
+   * (second review of issue 9). Their true size is the object's blocks, through map_files
+   * (a supervisor with CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE); otherwise the furthest
+   * extent any mapping of it reaches, or was last seen to reach: an object cut down to a
+   * part between two looks is then charged for that part only (docs/security.md). */
   private scanMaps(
-    pid: number, unit: number, resident: boolean, grantDevs: ReadonlySet<string>, charge: (unit: number, key: string, bytes: number) => void,
+    pid: number, task: number, unit: number, resident: boolean, grantDevs: ReadonlySet<string>, charge: (unit: number, key: string, bytes: number) => void,
     mappedFilePages: Map<number, number>, charged: Map<number, Set<string>>, visible: Set<string>,
   ): void {
     let maps: string;
     try {
-      maps = readFileSync(`/proc/${pid}/maps`, "latin1");
+      maps = readFileSync(`/proc/${task}/maps`, "latin1");
     } catch {
       return;
     }
     const hits = memoryMappings(maps);
     if (hits.length === 0) return;
-    const pages = resident ? filePagesOf(pid, new Set(hits.map((h) => h.range))) : new Map<string, number>();
+    const pages = resident ? filePagesOf(task, new Set(hits.map((h) => h.range))) : new Map<string, number>();
     const unknown = new Map<string, number>(); // inode -> resident bytes, size unknown
+    const reach = new Map<string, number>(); // shared anonymous inode -> furthest extent
     for (const h of hits) {
       const inMapping = pages.get(h.range) ?? 0;
       if (h.kind === "shmem") mappedFilePages.set(pid, (mappedFilePages.get(pid) ?? 0) + inMapping);
@@ -385,7 +404,7 @@ export class MemoryFiles {
       if (charged.get(unit)?.has(key) || this.held.has(key)) continue; // a held memfd: its probe measures it
       let size: number | undefined;
       try {
-        const st = statSync(`/proc/${pid}/map_files/${h.range}`, { bigint: true, throwIfNoEntry: false });
+        const st = statSync(`/proc/${task}/map_files/${h.range}`, { bigint: true, throwIfNoEntry: false });
         if (st !== undefined) size = Number(st.blocks) * 512;
       } catch {
         // EPERM without CAP_SYS_ADMIN
@@ -395,8 +414,15 @@ export class MemoryFiles {
         charge(unit, key, size);
       } else {
         unknown.set(key, (unknown.get(key) ?? 0) + inMapping);
+        if (h.anon) reach.set(key, Math.max(reach.get(key) ?? 0, h.extent));
       }
     }
-    for (const [key, inMappings] of unknown) charge(unit, key, Math.max(this.lastSize.get(key) ?? 0, inMappings));
+    for (const [key, inMappings] of unknown) {
+      const extent = reach.get(key);
+      // A shared anonymous object has no other measure: what it was last seen to reach
+      // stays charged while any mapping of it is left.
+      if (extent !== undefined) this.lastSize.set(key, Math.max(this.lastSize.get(key) ?? 0, extent));
+      charge(unit, key, Math.max(this.lastSize.get(key) ?? 0, inMappings));
+    }
   }
 }

@@ -33,11 +33,12 @@ function fakeFs(unlistable?: string): FsView {
 }
 
 const read = (path: string, isDir = true): PathGrant => ({ path, isDir, writable: false });
-const PROC_ENTRIES = (writable: boolean): PathGrant[] => [
-  { path: "/proc", isDir: true, writable, dirOnly: true },
-  { path: "/proc/meminfo", isDir: false, writable },
-  { path: "/proc/sys", isDir: true, writable },
-  { path: "/proc/cpuinfo", isDir: false, writable },
+/** Rules inside procfs are read-only whatever the grant (uid 0 would write host sysctls). */
+const PROC_ENTRIES: PathGrant[] = [
+  { path: "/proc", isDir: true, writable: false, dirOnly: true },
+  { path: "/proc/meminfo", isDir: false, writable: false },
+  { path: "/proc/sys", isDir: true, writable: false },
+  { path: "/proc/cpuinfo", isDir: false, writable: false },
 ];
 
 test("a grant on / keeps its directory rights and grants each entry but procfs's processes, links and secrets", () => {
@@ -46,16 +47,16 @@ test("a grant on / keeps its directory rights and grants each entry but procfs's
     { path: "/", isDir: true, writable: false, dirOnly: true },
     read("/usr"),
     read("/etc"),
-    ...PROC_ENTRIES(false),
+    ...PROC_ENTRIES,
     read("/vmlinuz", false),
   ]);
   assert.deepEqual(out.reached, ["/proc"]);
   assert.equal(out.writable, false);
 });
 
-test("a writable grant on /proc (through a symlink) is split the same way and marks procfs writable", () => {
+test("a writable grant on /proc (through a symlink) is split the same way, read-only, and marks procfs writable (own process files)", () => {
   const out = hideProcesses([{ path: "/lnk", isDir: true, writable: true }], ["/proc"], fakeFs());
-  assert.deepEqual(out.grants, PROC_ENTRIES(true));
+  assert.deepEqual(out.grants, PROC_ENTRIES);
   assert.equal(out.writable, true);
 });
 
@@ -70,6 +71,11 @@ const ERRORS: [PathGrant, string, string][] = [
   [read("/proc/self"), "fsReadable", `fsReadable: "/proc/self" names a process directory under /proc; grant "/proc" instead (the sandbox then sees its own processes, and only those)`],
   [{ path: "/proc/1/environ", isDir: false, writable: true }, "fsWritable", `fsWritable: "/proc/1/environ" names a process directory under /proc; grant "/proc" instead (the sandbox then sees its own processes, and only those)`],
   [read("/proc/kallsyms", false), "fsReadable", `fsReadable: "/proc/kallsyms" is always hidden from the sandbox (kernel memory, logs, keys and task lists under /proc)`],
+  [
+    { path: "/proc/sys", isDir: true, writable: true },
+    "fsWritable",
+    `fsWritable: "/proc/sys" is in /proc, whose files outside the process directories are the host's kernel settings: never writable from a sandbox (uid 0 without capabilities could change them); grant it readable, or grant "/proc" writable for the sandbox's own process files`,
+  ],
 ];
 
 for (const [grant, field, message] of ERRORS) {

@@ -7,7 +7,7 @@
 // the zygote separately: clones share the zygote's memory copy-on-write, and each is
 // charged what it maps, inherited mappings included.
 
-import { closeSync, readFileSync } from "node:fs";
+import { closeSync, readdirSync, readFileSync } from "node:fs";
 import { native } from "../../confine/native.js";
 import type { LimitExceeded } from "../../result.js";
 import { CONTINUE, deny, returnValue, type Action } from "../action.js";
@@ -33,22 +33,54 @@ const MAP_ANONYMOUS = 0x20;
 const PAGE = 4096;
 const WATCH_MS = 100;
 
+/** The status text of a thread that is not a zombie, when thread-group leader `tgid` has
+ * exited while other threads of its process go on (SYS_exit from the main thread): the
+ * leader's own /proc entry then shows no memory, no mappings and no descriptors, though
+ * the process holds all of them. Returns the thread and its status, or null. */
+function liveThread(tgid: number): { task: number; status: string } | null {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${tgid}/task`);
+  } catch {
+    return null;
+  }
+  for (const t of tids) {
+    if (Number(t) === tgid) continue;
+    try {
+      const status = readFileSync(`/proc/${t}/status`, "latin1");
+      if (!/^State:\s+[ZX]/m.test(status)) return { task: Number(t), status };
+    } catch {
+      // that thread exited meanwhile
+    }
+  }
+  return null;
+}
+
 /**
  * What a process is charged: VmData (the kernel's count of its private writable
  * mappings, heap and anonymous memory included, PROT_NONE reservations excluded, the
- * figure RLIMIT_DATA limits) plus RssShmem (shared anonymous memory it has touched).
- * Returns the thread's process id with it, or null when the process is gone.
+ * figure RLIMIT_DATA limits), VmStk (stacks: the main one, and every MAP_GROWSDOWN
+ * mapping, which grow on page faults with no syscall and which VmData leaves out), plus
+ * RssShmem (shared memory it has touched; memory-files.ts charges the shared objects
+ * themselves). Returns the thread's process id with it, and `task`, the thread whose
+ * /proc entry shows the process's memory and descriptors (the process's own id, unless
+ * its leader has exited; see liveThread), or null when the process is gone.
  */
-export function chargeOf(tid: number): { tgid: number; bytes: number; shmem: number } | null {
+export function chargeOf(tid: number): { tgid: number; task: number; bytes: number; shmem: number } | null {
   let status: string;
   try {
     status = readFileSync(`/proc/${tid}/status`, "latin1");
   } catch {
     return null;
   }
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
   const tgid = Number(/^Tgid:\s+(\d+)/m.exec(status)?.[1] ?? tid);
-  return { tgid, bytes: (kb("VmData") + kb("RssShmem")) * 1024, shmem: kb("RssShmem") * 1024 };
+  let task = tid;
+  if (/^State:\s+[ZX]/m.test(status) && Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 1) > 1) {
+    const live = liveThread(tgid);
+    if (live !== null) [task, status] = [live.task, live.status];
+  }
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
+  return { tgid, task, bytes: (kb("VmData") + kb("VmStk") + kb("RssShmem")) * 1024, shmem: kb("RssShmem") * 1024 };
 }
 
 /** Bytes in memory-backed files per accounting unit, per sandbox (by launcher pid), as
@@ -58,12 +90,12 @@ const fileCharges = new Map<number, ReadonlyMap<number, number>>();
 /** Every process of the sandbox (zombies included): its charge and accounting unit (0,
  * or in a fork group the clone it belongs to; see memoryGuard), keyed by process id.
  * `maxAgeMs` lets callers share a recent /proc pass (see processTree). */
-function sandboxCharges(launcherPid: number, forkParent: number | undefined, maxAgeMs = 0): Map<number, { bytes: number; shmem: number; unit: number }> {
+function sandboxCharges(launcherPid: number, forkParent: number | undefined, maxAgeMs = 0): Map<number, { bytes: number; shmem: number; unit: number; task: number }> {
   const tree = processTree(launcherPid, true, maxAgeMs);
-  const out = new Map<number, { bytes: number; shmem: number; unit: number }>();
+  const out = new Map<number, { bytes: number; shmem: number; unit: number; task: number }>();
   for (const pid of tree.keys()) {
     const c = chargeOf(pid);
-    if (c !== null) out.set(c.tgid, { bytes: c.bytes, shmem: c.shmem, unit: cloneUnit(c.tgid, forkParent, (p) => tree.get(p)) });
+    if (c !== null) out.set(c.tgid, { bytes: c.bytes, shmem: c.shmem, task: c.task, unit: cloneUnit(c.tgid, forkParent, (p) => tree.get(p)) });
   }
   return out;
 }
@@ -82,9 +114,9 @@ function pageUp(n: number): number {
 }
 
 /** The end of the [heap] mapping, which is the current program break, or null. */
-function currentBreak(tgid: number): number | null {
+function currentBreak(tid: number): number | null {
   try {
-    const heap = /^([0-9a-f]+)-([0-9a-f]+) [^\n]*\[heap\]$/m.exec(readFileSync(`/proc/${tgid}/maps`, "latin1"));
+    const heap = /^([0-9a-f]+)-([0-9a-f]+) [^\n]*\[heap\]$/m.exec(readFileSync(`/proc/${tid}/maps`, "latin1"));
     return heap ? parseInt(heap[2]!, 16) : null;
   } catch {
     return null;
@@ -179,14 +211,15 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
   const refreshAll = (): void => {
     charged.clear();
     units.clear();
-    const procs = new Map<number, { unit: number; shmem: number }>();
+    const procs = new Map<number, { unit: number; shmem: number; task: number }>();
     // One /proc pass per period serves every sandbox of this process.
     for (const [tgid, c] of sandboxCharges(ctx.launcherPid, ctx.forkParent(), WATCH_MS / 2)) {
       charged.set(tgid, c.bytes);
       units.set(tgid, c.unit);
-      procs.set(tgid, { unit: c.unit, shmem: c.shmem });
+      procs.set(tgid, { unit: c.unit, shmem: c.shmem, task: c.task });
     }
-    if (!files.watching) return;
+    // Always: shared anonymous memory is held by mappings whose pages need not be in any
+    // process's RssShmem (MADV_DONTNEED, a fork, a mapping cut down to one page).
     const look = files.measure(procs);
     // Pages of memory-backed files a process maps are in its RssShmem and in the file's
     // blocks: charged once, as the file.
@@ -284,7 +317,8 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
       if (want === 0) return CONTINUE; // a query
       const me = chargeOf(n.pid);
       if (me === null) return CONTINUE;
-      const before = lastBreak.get(me.tgid) ?? currentBreak(me.tgid) ?? want;
+      // The calling thread's maps are its process's (the leader's are empty once it exits).
+      const before = lastBreak.get(me.tgid) ?? currentBreak(n.pid) ?? want;
       const action = decide(n, pageUp(want) - pageUp(before));
       if (action.kind === "continue") lastBreak.set(me.tgid, want);
       return action;

@@ -1,0 +1,189 @@
+// The second security review of issue 9: attacks that got past the first round's fixes,
+// each run for real inside a sandbox, as root and as the test user, with a positive control
+// that shows the test can tell the difference. Tests marked todo show a hole still open
+// (docs/security.md, known limits): they fail today and keep the suite green.
+
+import assert from "node:assert/strict";
+import { existsSync, statSync } from "node:fs";
+import { test } from "node:test";
+import type { CaseOutcome, CaseSpec } from "../helpers/case-types.js";
+import { answer, runCase, runScript, securityCase, type Who } from "../helpers/harness.js";
+import { isRoot } from "../helpers/stage.js";
+
+const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
+const BASE = { fsReadable: ["${PROBE}"] };
+const MEM = { ...BASE, maxMemory: "64M" };
+const MiB = 2 ** 20;
+
+/** securityCase with a todo reason for some runs (an open hole: the check fails there). */
+function openCase(name: string, spec: CaseSpec, check: (o: CaseOutcome, who: Who) => void, todo: Partial<Record<Who, string>>): void {
+  test(`${name} [root]`, { skip: isRoot ? false : "tests are not running as root", todo: todo.root }, async () => check(await runCase(spec, "root"), "root"));
+  test(`${name} [user]`, { todo: todo.user }, async () => check(await runCase(spec, "user"), "user"));
+}
+
+function killedByMemory(o: CaseOutcome): void {
+  if (o.error) throw new Error(`case failed before running: ${o.error.name}: ${o.error.message}`);
+  assert.equal(o.result?.stdout, "", "it never held the memory for its whole time");
+  assert.equal(o.result?.status, "signaled");
+  assert.equal(o.result?.signal, "SIGKILL");
+  const limit = o.result?.limit as { kind: string; field: string; cap: number; used: number } | null;
+  assert.equal(limit?.kind, "memory");
+  assert.equal(limit?.cap, 64 * MiB);
+  assert.ok(limit!.used > 64 * MiB, `used ${limit?.used}`);
+}
+
+function held(mb: number): (o: CaseOutcome) => void {
+  return (o) => {
+    if (o.error) throw new Error(`case failed before running: ${o.error.name}: ${o.error.message}`);
+    assert.equal(o.result?.stdout, `held ${mb}\n`, `stderr: ${o.result?.stderr}`);
+    assert.equal(o.result?.exitCode, 0);
+    assert.equal(o.result?.limit, null);
+  };
+}
+
+// --- A process whose thread-group leader exited while its threads go on. -------------
+// /proc/<pid> then shows a zombie with no memory and no descriptors, though the process
+// runs: the launcher did not count it (maxProcesses), stop it (maxCpu), and the memory
+// watchdog read nothing. Measured before the fix: 12 processes under maxProcesses 4,
+// 97-99% of a core under maxCpu 10, 400 MiB held under maxMemory 64M.
+
+securityCase("maxProcesses 4: children whose leaders exit (threads left running) are counted: the fourth fork fails", { policy: { ...BASE, maxProcesses: 4 }, cmd: probe("red-zombie-procs", "12") }, (o) =>
+  assert.equal(answer(o), "made 3 EAGAIN"),
+);
+securityCase("positive control: under maxProcesses 64 the same twelve children are made", { policy: { ...BASE, maxProcesses: 64 }, cmd: probe("red-zombie-procs", "12") }, (o) =>
+  assert.equal(answer(o), "made 12"),
+);
+
+function cpuPercent(o: CaseOutcome): number {
+  const m = /^cpu-percent (\d+)$/.exec(answer(o));
+  assert.ok(m, `stdout: ${o.result?.stdout}`);
+  return Number(m[1]);
+}
+// Generous bounds, as in cpu.test.ts: the throttle holds 10%, the escape got 97-99%.
+securityCase("maxCpu 10 holds a process whose leader exited (its thread burns 2 s) under 40% of a core", { policy: { ...BASE, maxCpu: 10 }, cmd: probe("red-zombie-burn", "2000") }, (o) => {
+  const p = cpuPercent(o);
+  assert.ok(p < 40, `${p}% of a core`);
+});
+securityCase("positive control: without maxCpu the same thread takes most of a core", { policy: BASE, cmd: probe("red-zombie-burn", "2000") }, (o) => {
+  const p = cpuPercent(o);
+  assert.ok(p > 60, `${p}% of a core`);
+});
+
+securityCase("maxMemory 64M: 256 MiB grown by a thread after its leader exited is killed", { policy: MEM, cmd: probe("red-zombie-mem", "256"), timeout: 30_000 }, killedByMemory);
+securityCase("positive control: 16 MiB grown the same way is held", { policy: MEM, cmd: probe("red-zombie-mem", "16") }, held(16));
+
+// --- Memory no figure of the charge showed. ---------------------------------------------
+
+// MADV_DONTNEED drops a shared mapping's page table entries, not its pages: RssShmem fell
+// to 0 while the object kept them (measured: 512 MiB held under 64M).
+securityCase("maxMemory 64M: 256 MiB of shared anonymous memory kept out of the page tables (MADV_DONTNEED) is killed", { policy: MEM, cmd: probe("red-shanon", "256", "16"), timeout: 30_000 }, killedByMemory);
+securityCase("positive control: 32 MiB of shared anonymous memory the same way is held", { policy: MEM, cmd: probe("red-shanon", "32", "16") }, held(32));
+
+// One page left mapped keeps the whole object. Its size is read through map_files, which
+// needs CAP_SYS_ADMIN: the unprivileged supervisor sees only the page that is mapped.
+openCase(
+  "maxMemory 64M: 256 MiB of shared anonymous objects each cut down to one mapped page is killed",
+  { policy: MEM, cmd: probe("red-shanon", "256", "16", "tail"), timeout: 30_000 },
+  killedByMemory,
+  { user: "an unprivileged supervisor cannot read a shared object's size (map_files needs CAP_SYS_ADMIN)" },
+);
+securityCase("positive control: 32 MiB of objects cut down the same way is held", { policy: MEM, cmd: probe("red-shanon", "32", "16", "tail") }, held(32));
+
+// Stacks grow on page faults, with no syscall, and VmData leaves them out (VmStk).
+securityCase("maxMemory 64M: the main stack grown by 256 MiB (RLIMIT_STACK raised) is killed", { policy: MEM, cmd: probe("red-stack", "256"), timeout: 30_000 }, killedByMemory);
+securityCase("positive control: the main stack grown by 16 MiB is held", { policy: MEM, cmd: probe("red-stack", "16") }, held(16));
+securityCase("maxMemory 64M: 256 MiB in MAP_GROWSDOWN mappings of one page each, grown by faults, is killed", { policy: MEM, cmd: probe("red-growsdown", "256"), timeout: 30_000 }, killedByMemory);
+securityCase("positive control: 16 MiB in MAP_GROWSDOWN mappings is held", { policy: MEM, cmd: probe("red-growsdown", "16") }, held(16));
+
+// Unix socket queues are kernel memory no figure of the charge shows: each pair may queue
+// up to twice net.core.wmem_max (8 MiB here). Measured: 784 MiB in 100 pairs under 64M.
+openCase(
+  "maxMemory 64M: 40 unix socket pairs filled without reading (about 300 MiB queued) are refused or killed",
+  { policy: MEM, cmd: probe("red-sockbuf", "40"), timeout: 30_000 },
+  (o) => assert.notEqual(o.result?.exitCode, 0, `stdout: ${o.result?.stdout}`),
+  { root: "socket buffers are not charged to maxMemory", user: "socket buffers are not charged to maxMemory" },
+);
+securityCase("positive control: one socket pair filled under 64M is held", { policy: MEM, cmd: probe("red-sockbuf", "1") }, (o) => {
+  const m = /^held (\d+)$/.exec(answer(o));
+  assert.ok(m && Number(m[1]) > 0 && Number(m[1]) < 64, `stdout: ${o.result?.stdout}`);
+});
+
+// Threads are not processes (SPEC 4.1), but each costs the host a kernel stack and a task
+// (about 24 KiB, charged nowhere) and a slot of kernel.threads-max, shared by the host.
+openCase(
+  "maxProcesses 4 and maxMemory 64M: 4096 threads (about 100 MiB of kernel memory) are not all made",
+  { policy: { ...MEM, maxProcesses: 4 }, cmd: probe("red-threads", "4096"), timeout: 30_000 },
+  (o) => assert.notEqual(answer(o), "threads 4096"),
+  { root: "threads are neither counted nor charged", user: "threads are neither counted nor charged" },
+);
+securityCase("positive control: 16 threads are made", { policy: { ...MEM, maxProcesses: 4 }, cmd: probe("red-threads", "16") }, (o) => assert.equal(answer(o), "threads 16"));
+
+// --- uid 0 without capabilities. --------------------------------------------------------
+
+// Under a writable /proc grant root wrote kernel sysctls on file mode alone (no capability
+// needed): kernel.core_pattern among them, a command the kernel runs as root, outside.
+securityCase("a writable /proc grant does not make host sysctls writable (kernel.printk_ratelimit, its own value written back)", { policy: { fsReadable: ["${PROBE}"], fsWritable: ["/proc"] }, cmd: probe("red-sysctl", "/proc/sys/kernel/printk_ratelimit") }, (o) =>
+  assert.equal(answer(o), "open EACCES"),
+);
+securityCase("a writable / grant does not either", { policy: { fsWritable: ["/"] }, cmd: probe("red-sysctl", "/proc/sys/kernel/core_pattern") }, (o) => assert.equal(answer(o), "open EACCES"));
+securityCase("positive control: the same grant writes the sandbox's own /proc/self/comm", { policy: { fsReadable: ["${PROBE}"], fsWritable: ["/proc"] }, cmd: probe("red-sysctl", "/proc/self/comm") }, (o) =>
+  assert.equal(answer(o), "ok"),
+);
+
+/** A device node of root's that only its owner may open (mode 0600), or undefined. */
+function rootOnlyDevice(): string | undefined {
+  return ["/dev/tty1", "/dev/loop0", "/dev/console"].find((p) => {
+    if (!existsSync(p)) return false;
+    const st = statSync(p);
+    return (st.isCharacterDevice() || st.isBlockDevice()) && st.uid === 0 && (st.mode & 0o077) === 0;
+  });
+}
+const DEVICE = rootOnlyDevice();
+// Root inside holds no capability, but it still owns root's files: under a read grant on
+// /dev it opens the console (/dev/tty1: keystrokes), loop and disk devices (/dev/sda: every
+// file of the host, whatever the Landlock rules).
+if (DEVICE !== undefined) {
+  openCase(
+    `a read grant on /dev does not open ${DEVICE} (root's, mode 0600)`,
+    { policy: { fsReadable: ["${PROBE}", "/dev"] }, cmd: probe("red-devopen", DEVICE) },
+    (o) => assert.equal(answer(o), "EACCES"),
+    { root: "uid 0 owns the host's device nodes: device files under read grants are not filtered" },
+  );
+}
+securityCase("positive control: the same grant opens /dev/null", { policy: { fsReadable: ["${PROBE}", "/dev"] }, cmd: probe("red-devopen", "/dev/null") }, (o) => assert.equal(answer(o), "ok"));
+
+// --- Host processes. ----------------------------------------------------------------------
+
+securityCase("getsid and getpgid do not tell the session and group of a host process (the runner)", { policy: BASE, cmd: probe("red-pgid", "${RUNNER_PID}") }, (o) =>
+  assert.equal(answer(o), "sid EPERM pgid EPERM"),
+);
+securityCase("positive control: getsid and getpgid of the sandbox's own child answer", { policy: BASE, cmd: probe("red-pgid", "child") }, (o) =>
+  assert.match(answer(o), /^sid \d+ pgid \d+$/),
+);
+
+// --- What a sandbox makes its supervisor hold. -----------------------------------------
+// A send the supervisor performs holds a duplicate of the socket and of every descriptor
+// passed with SCM_RIGHTS until it completes; a blocking send to a full queue never does,
+// and threads are not limited. Measured: 100 senders held 19,839 descriptors of the
+// supervising process (its limit: 20,000); 11,000 threads blocked in performed connects
+// (two descriptors each) made another sandbox of the same process fail: "pipe2: Too many
+// open files".
+const RED_SCRIPT = "dist/test/scripts/redteam-case.js";
+function scriptTodo(name: string, args: string[], check: (out: any) => void, todo?: string): void {
+  test(`${name} [root]`, { skip: isRoot ? false : "tests are not running as root", todo }, async () => check(await runScript(RED_SCRIPT, args, "root")));
+  test(`${name} [user]`, { todo }, async () => check(await runScript(RED_SCRIPT, args, "user")));
+}
+scriptTodo(
+  "20 blocked senders of 253 descriptors each do not make the supervisor hold more than 1,024 descriptors",
+  ["${PROBE}", "20"],
+  (out) => {
+    assert.equal(out.out, "senders 20");
+    assert.ok(out.during - out.before < 1024, `${out.during - out.before} descriptors held`);
+  },
+  "no bound on the descriptors a sandbox's pending performed calls hold in the supervisor",
+);
+scriptTodo("positive control: one blocked sender makes the supervisor hold its 253 descriptors (the count sees them)", ["${PROBE}", "1"], (out) => {
+  assert.equal(out.out, "senders 1");
+  assert.ok(out.during - out.before >= 253, `${out.during - out.before} descriptors held`);
+  assert.equal(out.second, "exited");
+});
