@@ -78,6 +78,10 @@ export interface NativeAddon {
   memfdCreate(name: Buffer, flags: number): [file: number, probe: number] | number;
   /** 1: no open file of the inode but fd; 0: another exists; or -errno (see files.c). */
   leaseFree(fd: number): number;
+  /** File metadata (native/meta.c): one of openat2, fchmodat2, fchmod, fchownat, fchown,
+   * utimensat, setxattr, fsetxattr, removexattr, fremovexattr, ioctl, made with this
+   * thread's effective capabilities lowered to capEff (null: as they are); >= 0 or -errno. */
+  syscallAs(nr: number, capEff: bigint | null, ...args: (number | bigint | Buffer | null)[]): number;
 }
 
 /** The package root: dist/src/confine -> ../../.. */
