@@ -93,16 +93,15 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
     b.load(SeccompData.argLow(1))
       .jeq(IOCTL_DENIED.TIOCSTI, `${p}deny`, 0)
       .jeq(IOCTL_DENIED.TIOCLINUX, `${p}deny`, 0);
-    const inode = spec.inodeIoctls;
-    for (const q of inode?.notify ?? []) b.jeq(q, `${p}inode`, 0);
-    for (const q of inode?.unsupported ?? []) b.jeq(q, `${p}unsupported`, 0);
+    const route = notify.size > 0 ? (spec.inodeIoctls?.notify ?? []) : [];
+    const refuse = spec.inodeIoctls?.unsupported ?? [];
+    for (const q of route) b.jeq(q, `${p}inode`, 0);
+    for (const q of refuse) b.jeq(q, `${p}unsupported`, 0);
     interfaceIoctls(b, p, notify.has("ioctl"));
     b.ret(Ret.ALLOW);
     b.label(`${p}deny`).ret(EPERM);
-    if (inode !== undefined) {
-      b.label(`${p}inode`).ret(Ret.USER_NOTIF);
-      b.label(`${p}unsupported`).ret(Ret.errno(Errno.EOPNOTSUPP));
-    }
+    if (route.length > 0) b.label(`${p}inode`).ret(Ret.USER_NOTIF);
+    if (refuse.length > 0) b.label(`${p}unsupported`).ret(Ret.errno(Errno.EOPNOTSUPP));
   });
   // prctl: the option is an int. Staying dumpable keeps the supervisor able to inspect the
   // sandbox; securebits and ptracer would loosen what others may do to it.
