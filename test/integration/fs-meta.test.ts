@@ -153,3 +153,26 @@ scriptCase(
   ["${PROBE}", "private"],
   (out) => assert.equal(out.line, "pipe ok socket ok"),
 );
+
+scriptCase(
+  "where a path leads: a symlink or .. out of the writable grant is refused (the symlink itself is the grant's), a hard link inside the grant is allowed and its outside name refused, /proc and missing files answer as the kernel's lookup",
+  SCRIPT,
+  ["${PROBE}", "links"],
+  (out) => {
+    assert.deepEqual(out.calls, {
+      "symlink-out-chmod": "EACCES",
+      "symlink-out-lchown": "ok",
+      "dotdot-chmod": "EACCES",
+      "hard-inside-chmod": "ok",
+      "hard-outside-name-chmod": "EACCES",
+      "proc-self-chmod": "EACCES",
+      "proc-1-chmod": "EACCES",
+      "missing-inside": "ENOENT",
+      "missing-outside": "ENOENT",
+    });
+    assert.equal(out.modes.t1, 0o644, "the symlink's target is unchanged");
+    assert.equal(out.modes.t3, 0o644, "the file reached by .. is unchanged");
+    // Control: the inode linked into the grant did change (Landlock allows writing it too).
+    assert.equal(out.modes.t2, 0o600);
+  },
+);

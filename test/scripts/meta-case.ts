@@ -2,10 +2,10 @@
 // sandboxes on files outside every grant, under a read-only grant and under the writable
 // grant, reads each file's state from outside before and after, and runs the same calls
 // unsandboxed as the positive control. Prints one JSON line.
-// Usage: meta-case.js PROBE families|credentials|races|programs|fs-off|private
+// Usage: meta-case.js PROBE families|credentials|races|programs|links|fs-off|private
 
 import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, lchownSync, linkSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
 
@@ -155,6 +155,35 @@ async function programs(): Promise<object> {
   };
 }
 
+/** Where a path leads: a symlink out of the grant, "..", a hard link into the grant,
+ * /proc, a missing file. Each line "what ok|ERRNO". */
+async function links(): Promise<object> {
+  const t = (name: string): string => {
+    const p = join(OUT, name);
+    writeFileSync(p, "x\n");
+    chmodSync(p, 0o644);
+    return p;
+  };
+  const [t1, t2, t3] = [t("t1"), t("t2"), t("t3")];
+  symlinkSync(t1, join(WRITE, "esc"));
+  linkSync(t2, join(WRITE, "hard"));
+  const cases: [string, string[]][] = [
+    ["symlink-out-chmod", ["chmod", join(WRITE, "esc")]],
+    ["symlink-out-lchown", ["lchown", join(WRITE, "esc"), join(WRITE, "esc")]],
+    ["dotdot-chmod", ["chmod", `${WRITE}/../out/t3`]],
+    ["hard-inside-chmod", ["chmod", join(WRITE, "hard")]],
+    ["hard-outside-name-chmod", ["fchmodat", t2]],
+    ["proc-self-chmod", ["chmod", "/proc/self/status"]],
+    ["proc-1-chmod", ["chmod", "/proc/1/status"]],
+    ["missing-inside", ["chmod", join(WRITE, "nope")]],
+    ["missing-outside", ["chmod", join(OUT, "nope")]],
+  ];
+  const out: Record<string, string> = {};
+  for (const [name, args] of cases) out[name] = (await sandboxed([probe, "meta", ...args]))[0]!;
+  const mode = (p: string): number => statSync(p).mode & 0o7777;
+  return { calls: out, modes: { t1: mode(t1), t2: mode(t2), t3: mode(t3) } };
+}
+
 /** With the filesystem protection disabled, nothing is trapped: the calls go as they are. */
 async function fsOff(): Promise<object> {
   const { f, l } = target(OUT);
@@ -165,7 +194,7 @@ async function fsOff(): Promise<object> {
 async function main(): Promise<void> {
   try {
     const parts: Record<string, () => Promise<object>> = {
-      families, credentials, races, programs, "fs-off": fsOff,
+      families, credentials, races, programs, links, "fs-off": fsOff,
       private: async () => ({ line: (await sandboxed([probe, "meta-private"]))[0] }),
     };
     const run = parts[part ?? ""];
