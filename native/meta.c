@@ -6,7 +6,11 @@
 #include <errno.h>
 #include <linux/capability.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -125,9 +129,74 @@ static napi_value sl_syscall_as(napi_env env, napi_callback_info info) {
   return sl_make_int(env, rc < 0 ? -err : rc);
 }
 
+/* fileId(fd) or fileId(dirfd, path: Buffer (NUL-terminated), resolve) -> [dev, ino,
+ * mode, nlink] (dev and ino as bigints: inode numbers may use all 64 bits) of fd, or of
+ * what path names from dirfd (opened O_PATH|O_NOFOLLOW with these RESOLVE_* bits, then
+ * closed); or -errno. One call where Node would need three and a Stats object. */
+static napi_value sl_file_id(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  SL_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 0 must be a descriptor");
+    return NULL;
+  }
+  int opened = -1;
+  if (argc >= 3) {
+    void *path;
+    size_t len;
+    int64_t resolve;
+    if (napi_get_buffer_info(env, argv[1], &path, &len) != napi_ok || len == 0 || ((char *)path)[len - 1] != '\0' ||
+        napi_get_value_int64(env, argv[2], &resolve) != napi_ok) {
+      napi_throw_type_error(env, "SL_ARGS", "fileId(dirfd, path: NUL-terminated Buffer, resolve)");
+      return NULL;
+    }
+    struct open_how how = {.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC, .resolve = (uint64_t)resolve};
+    long rc;
+    do {
+      rc = syscall(SYS_openat2, fd, path, &how, sizeof how);
+    } while (rc < 0 && errno == EINTR);
+    if (rc < 0) return sl_make_int(env, -errno);
+    opened = fd = (int)rc;
+  }
+  struct stat st;
+  int rc = fstat(fd, &st);
+  int err = errno;
+  if (opened >= 0) close(opened);
+  if (rc < 0) return sl_make_int(env, -err);
+  napi_value out, v;
+  SL_CALL(env, napi_create_array_with_length(env, 4, &out));
+  SL_CALL(env, napi_create_bigint_uint64(env, (uint64_t)st.st_dev, &v));
+  SL_CALL(env, napi_set_element(env, out, 0, v));
+  SL_CALL(env, napi_create_bigint_uint64(env, (uint64_t)st.st_ino, &v));
+  SL_CALL(env, napi_set_element(env, out, 1, v));
+  SL_CALL(env, napi_set_element(env, out, 2, sl_make_int(env, st.st_mode)));
+  SL_CALL(env, napi_set_element(env, out, 3, sl_make_int(env, (int64_t)st.st_nlink)));
+  return out;
+}
+
+/* fdPath(fd) -> the kernel's path of this process's descriptor fd (readlink of
+ * /proc/self/fd/N) as a Buffer, or -errno. */
+static napi_value sl_fd_path(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_INT(env, 0, fd);
+  char link[32], buf[4096];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, buf, sizeof buf);
+  if (n < 0) return sl_make_int(env, -errno);
+  if ((size_t)n >= sizeof buf) return sl_make_int(env, -ENAMETOOLONG);
+  napi_value out;
+  void *data;
+  SL_CALL(env, napi_create_buffer_copy(env, (size_t)n, buf, &data, &out));
+  return out;
+}
+
 void sl_meta_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"syscallAs", NULL, sl_syscall_as, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fileId", NULL, sl_file_id, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fdPath", NULL, sl_fd_path, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

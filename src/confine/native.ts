@@ -82,6 +82,11 @@ export interface NativeAddon {
    * utimensat, setxattr, fsetxattr, removexattr, fremovexattr, ioctl, made with this
    * thread's effective capabilities lowered to capEff (null: as they are); >= 0 or -errno. */
   syscallAs(nr: number, capEff: bigint | null, ...args: (number | bigint | Buffer | null)[]): number;
+  /** [dev, ino, mode, nlink] of fd, or of what a NUL-terminated path names from dirfd
+   * (O_PATH|O_NOFOLLOW with these RESOLVE_* bits); or -errno. */
+  fileId(fd: number, path?: Buffer, resolve?: number): [dev: bigint, ino: bigint, mode: number, nlink: number] | number;
+  /** readlink of /proc/self/fd/N as bytes, or -errno. */
+  fdPath(fd: number): Buffer | number;
 }
 
 /** The package root: dist/src/confine -> ../../.. */

@@ -2,10 +2,40 @@
 // caller's) lies beneath a writable grant, by reaching the very same inode from the
 // grant's own descriptor without any symlink. Shared by named unix sockets and file metadata.
 
-import { closeSync, fstatSync, readlinkSync, realpathSync, type BigIntStats } from "node:fs";
+import { closeSync, realpathSync } from "node:fs";
+import { native } from "../confine/native.js";
 import type { PathGrant } from "../plan/landlock.js";
 import { openat2Bytes } from "./caller-path.js";
 import { O, RESOLVE } from "./paths.js";
+
+/** What identifies a file, and its type and link count (native fileId). */
+export interface FileId {
+  readonly dev: bigint;
+  readonly ino: bigint;
+  /** st_mode: type and permission bits. */
+  readonly mode: number;
+  readonly nlink: number;
+}
+
+export const S_IFMT = 0o170000;
+export const S_IF = { SOCK: 0o140000, LNK: 0o120000, REG: 0o100000, DIR: 0o040000, FIFO: 0o010000 } as const;
+export const isType = (id: FileId, type: number): boolean => (id.mode & S_IFMT) === type;
+
+const toId = (r: [bigint, bigint, number, number] | number): FileId | number =>
+  typeof r === "number" ? r : { dev: r[0], ino: r[1], mode: r[2], nlink: r[3] };
+
+/** The identity of descriptor fd, or -errno. */
+export function fileId(fd: number): FileId | number {
+  return toId(native().fileId(fd));
+}
+
+/** The identity of what rel (bytes) names from dirfd without following its last
+ * component, within `resolve`'s bounds; or -errno. */
+function fileIdAt(dirfd: number, rel: Buffer, resolve: number): FileId | number {
+  const z = Buffer.alloc(rel.length + 1);
+  rel.copy(z);
+  return toId(native().fileId(dirfd, z, resolve));
+}
 
 interface OpenGrant {
   /** The grant's real path, as the kernel prints paths (readlink of /proc/self/fd/N). */
@@ -13,22 +43,19 @@ interface OpenGrant {
   /** A directory grant whose files are covered (not a split grant's directory-only rule). */
   readonly tree: boolean;
   readonly fd: number;
-  readonly stat: BigIntStats;
+  readonly stat: FileId;
 }
 
 const SLASH = 0x2f;
 const DELETED = Buffer.from(" (deleted)");
 const BENEATH = RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS;
 
-export const sameInode = (a: BigIntStats, b: BigIntStats): boolean => a.dev === b.dev && a.ino === b.ino;
+export const sameInode = (a: FileId, b: FileId): boolean => a.dev === b.dev && a.ino === b.ino;
 
 /** The kernel's path of an open descriptor of this process (bytes: any name is valid), or null. */
 export function descriptorPath(fd: number): Buffer | null {
-  try {
-    return readlinkSync(`/proc/self/fd/${fd}`, { encoding: "buffer" });
-  } catch {
-    return null;
-  }
+  const path = native().fdPath(fd);
+  return typeof path === "number" ? null : path;
 }
 
 /** rel of path below dir ("" for dir itself), or undefined when path is not dir or beneath it. */
@@ -57,7 +84,12 @@ export class WritableGrants {
         const path = realpathSync(g.path, { encoding: "buffer" });
         const fd = openat2Bytes(-100, path, O.PATH | O.CLOEXEC, 0, null);
         if (fd < 0) continue;
-        open.push({ path, tree: g.isDir && g.dirOnly !== true, fd, stat: fstatSync(fd, { bigint: true }) });
+        const stat = fileId(fd);
+        if (typeof stat === "number") {
+          closeSync(fd);
+          continue;
+        }
+        open.push({ path, tree: g.isDir && g.dirOnly !== true, fd, stat });
       } catch {
         // gone since planning: nothing beneath it to reach
       }
@@ -80,7 +112,7 @@ export class WritableGrants {
    * walk: it is beneath the grant when the directory it was removed from (the kernel
    * keeps the dentry's parent) is, on the same filesystem.
    */
-  contains(fd: number, st: BigIntStats = fstatSync(fd, { bigint: true })): boolean {
+  contains(fd: number, st: FileId): boolean {
     const real = descriptorPath(fd);
     if (real === null || real[0] !== SLASH) return false;
     for (const g of this.grants) {
@@ -93,20 +125,15 @@ export class WritableGrants {
       if (!g.tree) continue;
       if (this.reaches(g, rel, st)) return true;
     }
-    return st.nlink === 0n && !st.isDirectory() ? this.containsUnlinked(real, st) : false;
+    return st.nlink === 0 && !isType(st, S_IF.DIR) ? this.containsUnlinked(real, st) : false;
   }
 
-  private reaches(g: OpenGrant, rel: Buffer, st: BigIntStats): boolean {
-    const q = openat2Bytes(g.fd, rel, O.PATH | O.NOFOLLOW | O.CLOEXEC, BENEATH, null);
-    if (q < 0) return false;
-    try {
-      return sameInode(fstatSync(q, { bigint: true }), st);
-    } finally {
-      closeSync(q);
-    }
+  private reaches(g: OpenGrant, rel: Buffer, st: FileId): boolean {
+    const q = fileIdAt(g.fd, rel, BENEATH);
+    return typeof q !== "number" && sameInode(q, st);
   }
 
-  private containsUnlinked(real: Buffer, st: BigIntStats): boolean {
+  private containsUnlinked(real: Buffer, st: FileId): boolean {
     if (real.length <= DELETED.length || !real.subarray(real.length - DELETED.length).equals(DELETED)) return false;
     const name = real.subarray(0, real.length - DELETED.length);
     const slash = name.lastIndexOf(SLASH);
@@ -115,14 +142,8 @@ export class WritableGrants {
       if (!g.tree) continue;
       const rel = below(parent, g.path);
       if (rel === undefined) continue;
-      const q = rel.length === 0 ? -1 : openat2Bytes(g.fd, rel, O.PATH | O.NOFOLLOW | O.DIRECTORY | O.CLOEXEC, BENEATH, null);
-      if (rel.length > 0 && q < 0) continue;
-      try {
-        const dir = q < 0 ? g.stat : fstatSync(q, { bigint: true });
-        if (dir.isDirectory() && dir.dev === st.dev) return true;
-      } finally {
-        if (q >= 0) closeSync(q);
-      }
+      const dir = rel.length === 0 ? g.stat : fileIdAt(g.fd, rel, BENEATH);
+      if (typeof dir !== "number" && isType(dir, S_IF.DIR) && dir.dev === st.dev) return true;
     }
     return false;
   }

@@ -2,38 +2,34 @@
 // writable grants only: Landlock has no right for it, so every such call is performed by
 // the supervisor on a pinned inode it proved to be beneath a writable grant, or refused.
 
-import { closeSync, fstatSync, type BigIntStats } from "node:fs";
+import { closeSync } from "node:fs";
 import { native } from "../../confine/native.js";
 import { SYSCALLS } from "../../kernel/syscalls.js";
 import { INODE_IOCTLS, META_SYSCALLS, type MetaSupervision } from "../../plan/seccomp-meta.js";
 import { deny, returnValue, type Action } from "../action.js";
 import { pinCallerPath } from "../caller-path.js";
-import { descriptorPath, WritableGrants } from "../grant-proof.js";
+import { descriptorPath, fileId, isType, S_IF, WritableGrants, type FileId } from "../grant-proof.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import type { Notification } from "../notification.js";
 import { callerStatus, readSmall } from "../paths.js";
 import { DECODERS, E, type Change, type MetaRequest } from "./fs-meta-decode.js";
 import { childFd } from "./net-socket.js";
-import { parseStatus, type ProcStatus } from "./procfs-open.js";
+import { parseStatus } from "./procfs-open.js";
 
 const AT_SYMLINK_NOFOLLOW = 0x100;
 const AT_EMPTY_PATH = 0x1000;
 const EMPTY = Buffer.from([0]);
 const NR = SYSCALLS as Readonly<Record<string, number>>;
 
-let ownStatus: ProcStatus | null | undefined;
-function supervisorStatus(): ProcStatus | null {
-  if (ownStatus === undefined) ownStatus = parseStatus(readSmall("/proc/self/status") ?? "");
-  return ownStatus;
-}
-
 let memfdDev: bigint | undefined;
 /** The device of the kernel's internal tmpfs, where every memfd lives. */
 function memfdDevice(): bigint {
   if (memfdDev === undefined) {
     const fd = native().memfdReadonly("sandlock-dev", Buffer.alloc(0));
-    memfdDev = fstatSync(fd, { bigint: true }).dev;
+    const id = fileId(fd);
     closeSync(fd);
+    if (typeof id === "number") throw new Error(`fstat(memfd): errno ${-id}`);
+    memfdDev = id.dev;
   }
   return memfdDev;
 }
@@ -45,11 +41,21 @@ function memfdDevice(): bigint {
  * Other anonymous objects (namespace files, anonymous inodes) are shared with the host and
  * stay refused.
  */
-function privateObject(fd: number, st: BigIntStats): boolean {
+function privateObject(fd: number, st: FileId): boolean {
   if (st.dev === memfdDevice()) return true;
-  if (!st.isFIFO() && !st.isSocket()) return false;
+  const fifo = isType(st, S_IF.FIFO);
+  if (!fifo && !isType(st, S_IF.SOCK)) return false;
   const text = descriptorPath(fd)?.toString("latin1") ?? "";
-  return st.isFIFO() ? /^pipe:\[\d+\]$/.test(text) : /^socket:\[\d+\]$/.test(text);
+  return fifo ? /^pipe:\[\d+\]$/.test(text) : /^socket:\[\d+\]$/.test(text);
+}
+
+/** The Uid, Gid and Groups lines of a status, and whether each id line holds one value
+ * (real, effective, saved and filesystem ids alike). */
+function identities(status: string | null): { ids: string; uniform: boolean } | null {
+  const st = parseStatus(status ?? "");
+  if (st === null) return null;
+  const one = (key: string): boolean => new Set(new RegExp(`^${key}:(.*)$`, "m").exec(status!)?.[1]?.trim().split(/\s+/)).size === 1;
+  return { ids: st.ids, uniform: one("Uid") && one("Gid") };
 }
 
 /**
@@ -59,16 +65,35 @@ function privateObject(fd: number, st: BigIntStats): boolean {
  * where the caller's own would (CAP_FOWNER, CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID,
  * CAP_LINUX_IMMUTABLE, CAP_SYS_ADMIN for trusted.* attributes). null when the identities
  * differ: lowering capabilities would not make the supervisor the caller.
+ *
+ * Reading the caller's /proc status costs about 7 us, a fifth of a call, so it is read
+ * only when it could say something new. Every process of a sandbox holds no capability:
+ * the launcher empties every set and reads them back before NO_NEW_PRIVS, after which no
+ * execve or call can add one (native/launcher/steps.c). Its identities are the
+ * supervisor's at spawn; when those hold a single uid and a single gid (real, effective,
+ * saved and filesystem alike), a process without CAP_SETUID/CAP_SETGID can change none of
+ * them (set*id only moves among the values it holds; setgroups needs CAP_SETGID). So
+ * while the supervisor's own identities are still those, the caller's are too, with an
+ * empty effective set. Otherwise (a host that changed its own ids since, or mixed ids)
+ * both statuses are read for every call.
  */
-function callerCapabilities(n: Notification): bigint | null {
-  const caller = parseStatus(callerStatus(n) ?? "");
-  const self = supervisorStatus();
-  if (caller === null || self === null || caller.ids !== self.ids || caller.capEff < 0n) return null;
-  return caller.capEff;
+class CallerCredentials {
+  private readonly start = identities(readSmall("/proc/self/status"));
+  private readonly euid = process.geteuid!();
+  private readonly egid = process.getegid!();
+  private readonly groups = process.getgroups!().join(",");
+
+  forCall(n: Notification): bigint | null {
+    if (this.start?.uniform === true && process.geteuid!() === this.euid && process.getegid!() === this.egid && process.getgroups!().join(",") === this.groups) return 0n;
+    const caller = parseStatus(callerStatus(n) ?? "");
+    const self = identities(readSmall("/proc/self/status"));
+    if (caller === null || self === null || caller.ids !== self.ids || caller.capEff < 0n) return null;
+    return caller.capEff;
+  }
 }
 
 /** Performs the change on `fd` (pinned O_PATH, or a duplicate of the caller's). */
-function apply(fd: number, pinned: boolean, st: BigIntStats, change: Change, caps: bigint): number {
+function apply(fd: number, pinned: boolean, st: FileId, change: Change, caps: bigint): number {
   const nat = native();
   // The pin is the target: never follow it any further.
   const at = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
@@ -92,7 +117,7 @@ function apply(fd: number, pinned: boolean, st: BigIntStats, change: Change, cap
       // pinned symlink's own target, so a symlink's attributes are answered as the kernel
       // answers a caller without capabilities (the sandbox never holds any): user.*,
       // trusted.* and security.* are EPERM on a symlink, system.* ACLs do not exist there.
-      if (st.isSymbolicLink()) return change.name.toString("latin1").startsWith("system.") ? -E.EOPNOTSUPP : -E.EPERM;
+      if (isType(st, S_IF.LNK)) return change.name.toString("latin1").startsWith("system.") ? -E.EOPNOTSUPP : -E.EPERM;
       const via = Buffer.from(`/proc/self/fd/${fd}\0`);
       return set ? nat.syscallAs(NR.setxattr!, caps, via, change.name, change.value, change.value.length, change.flags) : nat.syscallAs(NR.removexattr!, caps, via, change.name);
     }
@@ -110,15 +135,16 @@ function apply(fd: number, pinned: boolean, st: BigIntStats, change: Change, cap
  *
  * Refusals answer EACCES, what Landlock answers for a write outside the grants.
  */
-function perform(n: Notification, request: MetaRequest, grants: WritableGrants, ctx: SupervisorContext): Action {
-  const caps = callerCapabilities(n);
+function perform(n: Notification, request: MetaRequest, grants: WritableGrants, creds: CallerCredentials, ctx: SupervisorContext): Action {
+  const caps = creds.forCall(n);
   if (caps === null) return deny(E.EPERM);
   const t = request.target;
   const fd = t.kind === "path" ? pinCallerPath(n, t.arg, caps) : childFd(n.pid, t.fd);
   if (fd < 0) return deny(-fd);
   try {
     if (!ctx.memory.stillValid(n)) return deny(E.EPERM);
-    const st = fstatSync(fd, { bigint: true });
+    const st = fileId(fd);
+    if (typeof st === "number") return deny(-st);
     if (!privateObject(fd, st) && !grants.contains(fd, st)) return deny(E.EACCES);
     const rc = apply(fd, t.kind === "path", st, request.change, caps);
     return rc < 0 ? deny(-rc) : returnValue(rc);
@@ -129,11 +155,12 @@ function perform(n: Notification, request: MetaRequest, grants: WritableGrants, 
 
 export function metaHandlers(spec: MetaSupervision, ctx: SupervisorContext): HandlerTable {
   const grants = new WritableGrants(spec.writable, (fn) => ctx.onClose(fn));
+  const creds = new CallerCredentials();
   const handle = (name: string) => (n: Notification): Action => {
     const decoded = DECODERS[name]!(n, ctx.memory);
     if (decoded === "done") return returnValue(0);
     if (typeof decoded === "number") return deny(decoded);
-    return perform(n, decoded, grants, ctx);
+    return perform(n, decoded, grants, creds, ctx);
   };
   const table: Record<string, (n: Notification) => Action | undefined> = {};
   for (const name of META_SYSCALLS) table[name] = handle(name);

@@ -2,17 +2,15 @@
 // socket's inode is pinned with an O_PATH descriptor and the call the supervisor performs
 // names that inode ("/proc/self/fd/N"), so a path swapped after the check cannot win.
 
-import { closeSync, fstatSync } from "node:fs";
+import { closeSync } from "node:fs";
 import type { PathGrant } from "../../plan/landlock.js";
 import { AF } from "../../plan/seccomp.js";
 import { pinCallerPath } from "../caller-path.js";
-import { WritableGrants } from "../grant-proof.js";
+import { fileId, isType, S_IF, WritableGrants } from "../grant-proof.js";
 import type { Notification } from "../notification.js";
 import { AT_FDCWD } from "../paths.js";
 
 const E = { EPERM: 1, EACCES: 13, EINVAL: 22, ECONNREFUSED: 111 } as const;
-const S_IFMT = 0o170000n;
-const S_IFSOCK = 0o140000n;
 /** sizeof(struct sockaddr_un): the kernel refuses longer unix addresses. */
 const SOCKADDR_UN_MAX = 110;
 
@@ -74,9 +72,9 @@ export class UnixTargets {
   private pin(n: Notification, path: Buffer): UnixTarget | number {
     const pinned = pinCallerPath(n, { dirfd: AT_FDCWD, path, follow: true, emptyPath: false }, null);
     if (pinned < 0) return -pinned; // ENOENT, ENOTDIR, ELOOP...: what the kernel would say
-    const st = fstatSync(pinned, { bigint: true });
+    const st = fileId(pinned);
     // connect(2) to a file that is not a socket: ECONNREFUSED, as the kernel says.
-    const ok = (st.mode & S_IFMT) !== S_IFSOCK ? E.ECONNREFUSED : this.grants === "any" || this.grants.contains(pinned, st) ? 0 : E.EACCES;
+    const ok = typeof st === "number" ? -st : !isType(st, S_IF.SOCK) ? E.ECONNREFUSED : this.grants === "any" || this.grants.contains(pinned, st) ? 0 : E.EACCES;
     if (ok !== 0) {
       closeSync(pinned);
       return ok;
