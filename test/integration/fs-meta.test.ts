@@ -176,3 +176,26 @@ scriptCase(
     assert.equal(out.modes.t2, 0o600);
   },
 );
+
+scriptCase(
+  "a path that is not UTF-8 is resolved as the bytes it is",
+  SCRIPT,
+  ["${PROBE}", "bytes"],
+  (out) => {
+    assert.equal(out.line, "chmod ok utimensat ok");
+    assert.equal(out.mode, 0o600);
+  },
+);
+
+scriptCase(
+  "when the supervisor's own identities change while a sandbox runs, its metadata calls are refused (EPERM) until they are back",
+  SCRIPT,
+  ["${PROBE}", "host-ids"],
+  (out) => {
+    assert.equal(out.before, "ok");
+    if (out.root) {
+      assert.equal(out.changed, "EPERM");
+      assert.equal(out.restored, "ok");
+    }
+  },
+);

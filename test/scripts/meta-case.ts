@@ -2,7 +2,7 @@
 // sandboxes on files outside every grant, under a read-only grant and under the writable
 // grant, reads each file's state from outside before and after, and runs the same calls
 // unsandboxed as the positive control. Prints one JSON line.
-// Usage: meta-case.js PROBE families|credentials|races|programs|links|fs-off|private
+// Usage: meta-case.js PROBE families|credentials|races|programs|links|bytes|host-ids|fs-off|private
 
 import { execFileSync } from "node:child_process";
 import { chmodSync, chownSync, lchownSync, linkSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
@@ -184,6 +184,43 @@ async function links(): Promise<object> {
   return { calls: out, modes: { t1: mode(t1), t2: mode(t2), t3: mode(t3) } };
 }
 
+/** The supervisor's own identities change while a sandbox runs (root only: setgroups):
+ * its calls are then refused (EPERM) rather than made with identities the caller lacks;
+ * back as they were, they work again. As the test user, only the unchanged case runs. */
+async function hostIds(): Promise<object> {
+  const f = join(WRITE, "f");
+  writeFileSync(f, "x\n");
+  const sb = new Sandbox(policy);
+  await sb.spawn([probe, "meta-each-line", f], { stdin: "pipe", stdout: "pipe" });
+  let text = "";
+  sb.stdout!.on("data", (c: Buffer) => (text += c.toString()));
+  const ask = async (): Promise<string> => {
+    const seen = text.split("\n").length;
+    sb.stdin!.write("go\n");
+    for (let i = 0; i < 500 && text.split("\n").length === seen; i++) await new Promise((r) => setTimeout(r, 10));
+    return text.split("\n")[seen - 1]!;
+  };
+  const out: Record<string, string> = { before: await ask() };
+  if (root) {
+    const groups = process.getgroups!();
+    process.setgroups!([...groups, 4242]);
+    try {
+      out.changed = await ask();
+    } finally {
+      process.setgroups!(groups);
+    }
+    out.restored = await ask();
+  }
+  sb.stdin!.end();
+  await sb.wait();
+  return out;
+}
+
+/** Paths that are not UTF-8 reach the kernel as the bytes they are. */
+async function bytes(): Promise<object> {
+  return { line: (await sandboxed([probe, "meta-bytes", WRITE]))[0], mode: statSync(Buffer.concat([Buffer.from(`${WRITE}/`), Buffer.from([0xff, 0xfe])])).mode & 0o7777 };
+}
+
 /** With the filesystem protection disabled, nothing is trapped: the calls go as they are. */
 async function fsOff(): Promise<object> {
   const { f, l } = target(OUT);
@@ -194,7 +231,7 @@ async function fsOff(): Promise<object> {
 async function main(): Promise<void> {
   try {
     const parts: Record<string, () => Promise<object>> = {
-      families, credentials, races, programs, links, "fs-off": fsOff,
+      families, credentials, races, programs, links, bytes, "host-ids": hostIds, "fs-off": fsOff,
       private: async () => ({ line: (await sandboxed([probe, "meta-private"]))[0] }),
     };
     const run = parts[part ?? ""];
