@@ -69,22 +69,28 @@ function identities(status: string | null): { ids: string; uniform: boolean } | 
  * Reading the caller's /proc status costs about 7 us, a fifth of a call, so it is read
  * only when it could say something new. Every process of a sandbox holds no capability:
  * the launcher empties every set and reads them back before NO_NEW_PRIVS, after which no
- * execve or call can add one (native/launcher/steps.c). Its identities are the
- * supervisor's at spawn; when those hold a single uid and a single gid (real, effective,
- * saved and filesystem alike), a process without CAP_SETUID/CAP_SETGID can change none of
- * them (set*id only moves among the values it holds; setgroups needs CAP_SETGID). So
- * while the supervisor's own identities are still those, the caller's are too, with an
- * empty effective set. Otherwise (a host that changed its own ids since, or mixed ids)
- * both statuses are read for every call.
+ * execve or call can add one (native/launcher/steps.c). Its identities are its
+ * launcher's (never changed); when those hold a single uid and a single gid (real,
+ * effective, saved and filesystem alike), a process without CAP_SETUID/CAP_SETGID can
+ * change none of them (set*id only moves among the values it holds; setgroups needs
+ * CAP_SETGID). So while the supervisor's own identities are still the launcher's, the
+ * caller's are too, with an empty effective set. Otherwise (a host that changed its own
+ * ids since, or mixed ids) both statuses are read for every call.
  */
 class CallerCredentials {
-  private readonly start = identities(readSmall("/proc/self/status"));
+  private readonly fast: boolean;
   private readonly euid = process.geteuid!();
   private readonly egid = process.getegid!();
   private readonly groups = process.getgroups!().join(",");
 
+  constructor(launcherPid: number) {
+    const sandbox = identities(readSmall(`/proc/${launcherPid}/status`));
+    const self = identities(readSmall("/proc/self/status"));
+    this.fast = sandbox !== null && self !== null && sandbox.uniform && sandbox.ids === self.ids;
+  }
+
   forCall(n: Notification): bigint | null {
-    if (this.start?.uniform === true && process.geteuid!() === this.euid && process.getegid!() === this.egid && process.getgroups!().join(",") === this.groups) return 0n;
+    if (this.fast && process.geteuid!() === this.euid && process.getegid!() === this.egid && process.getgroups!().join(",") === this.groups) return 0n;
     const caller = parseStatus(callerStatus(n) ?? "");
     const self = identities(readSmall("/proc/self/status"));
     if (caller === null || self === null || caller.ids !== self.ids || caller.capEff < 0n) return null;
@@ -155,7 +161,7 @@ function perform(n: Notification, request: MetaRequest, grants: WritableGrants, 
 
 export function metaHandlers(spec: MetaSupervision, ctx: SupervisorContext): HandlerTable {
   const grants = new WritableGrants(spec.writable, (fn) => ctx.onClose(fn));
-  const creds = new CallerCredentials();
+  const creds = new CallerCredentials(ctx.launcherPid);
   const handle = (name: string) => (n: Notification): Action => {
     const decoded = DECODERS[name]!(n, ctx.memory);
     if (decoded === "done") return returnValue(0);
