@@ -199,3 +199,20 @@ scriptCase(
     }
   },
 );
+
+scriptCase(
+  "descriptors the host passed are judged like any other: a file outside the grants as stdin and /dev/null (an ignored stdin) are refused, a file under the writable grant is changed",
+  SCRIPT,
+  ["${PROBE}", "host-fds"],
+  (out) => {
+    for (const c of ["fchmod", "fchown", "fsetxattr", "futimens", "setflags"]) {
+      assert.equal(out.out.calls[c], "EACCES", `outside: ${c}`);
+      assert.equal(out.write.calls[c], "ok", `writable grant (control): ${c}`);
+    }
+    assert.equal(out.out.after, out.out.before);
+    assert.equal(field(out.write.after, "mode"), "0600");
+    assert.equal(field(out.write.after, "sl"), "1");
+    for (const c of ["fchmod", "fchown", "fsetxattr", "futimens"]) assert.equal(out.devnull.calls[c], "EACCES", `/dev/null: ${c}`);
+    assert.equal(out.devnull.unchanged, true, "/dev/null keeps its mode");
+  },
+);

@@ -2,10 +2,10 @@
 // sandboxes on files outside every grant, under a read-only grant and under the writable
 // grant, reads each file's state from outside before and after, and runs the same calls
 // unsandboxed as the positive control. Prints one JSON line.
-// Usage: meta-case.js PROBE families|credentials|races|programs|links|bytes|host-ids|fs-off|private
+// Usage: meta-case.js PROBE families|credentials|races|programs|links|bytes|host-ids|host-fds|fs-off|private
 
 import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, lchownSync, linkSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, lchownSync, linkSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
 
@@ -216,6 +216,27 @@ async function hostIds(): Promise<object> {
   return out;
 }
 
+/** Descriptors the host passed (a file as stdin, /dev/null for an ignored stdin) are
+ * judged like any other: outside the writable grant refused, inside allowed. */
+async function hostFds(): Promise<object> {
+  const out: Record<string, object> = {};
+  for (const [name, d] of [["out", OUT], ["write", WRITE]] as const) {
+    const { f } = target(d);
+    const before = state(f);
+    const fd = openSync(f, "r");
+    try {
+      const r = await Sandbox.run(policy, [probe, "meta-stdin"], { stdin: fd });
+      out[name] = { calls: lines(r.stdoutText.trim().split("\n")), before, after: state(f) };
+    } finally {
+      closeSync(fd);
+    }
+  }
+  const nullBefore = statSync("/dev/null").mode;
+  const r = await Sandbox.run(policy, [probe, "meta-stdin"]);
+  out.devnull = { calls: lines(r.stdoutText.trim().split("\n")), unchanged: statSync("/dev/null").mode === nullBefore };
+  return out;
+}
+
 /** Paths that are not UTF-8 reach the kernel as the bytes they are. */
 async function bytes(): Promise<object> {
   return { line: (await sandboxed([probe, "meta-bytes", WRITE]))[0], mode: statSync(Buffer.concat([Buffer.from(`${WRITE}/`), Buffer.from([0xff, 0xfe])])).mode & 0o7777 };
@@ -231,7 +252,7 @@ async function fsOff(): Promise<object> {
 async function main(): Promise<void> {
   try {
     const parts: Record<string, () => Promise<object>> = {
-      families, credentials, races, programs, links, bytes, "host-ids": hostIds, "fs-off": fsOff,
+      families, credentials, races, programs, links, bytes, "host-ids": hostIds, "host-fds": hostFds, "fs-off": fsOff,
       private: async () => ({ line: (await sandboxed([probe, "meta-private"]))[0] }),
     };
     const run = parts[part ?? ""];
