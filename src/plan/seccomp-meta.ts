@@ -33,6 +33,7 @@ export const INODE_IOCTLS: ReadonlyMap<number, number> = new Map([
   [0x40086604, 4], // EXT4_IOC_SETVERSION
   [0x40046604, 4], // EXT4_IOC32_SETVERSION
   [0x4008941a, 8], // BTRFS_IOC_SUBVOL_SETFLAGS (a u64: read-only subvolume)
+  [0x6609, 0], // EXT4_IOC_MIGRATE (sets the extents flag; no argument)
 ]);
 
 /**

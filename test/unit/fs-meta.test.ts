@@ -33,7 +33,7 @@ test("with the fs protection every metadata call is trapped and the writable gra
 test("the filter: inode-flag ioctls go to the supervisor, verity and fscrypt policies get EOPNOTSUPP, reads pass", () => {
   const prog = buildSeccompProgram(computeFeatures(new Policy({}), HOST).seccomp);
   const ioctl = (req: number): number => runFilter(prog, { nr: sys("ioctl"), args: [3, req, 0x1000] });
-  for (const req of [0x40086602, 0x40046602, 0x401c5820, 0x40087602, 0x40086604, 0x4008941a]) assert.equal(ioctl(req), NOTIFY, `0x${req.toString(16)}`);
+  for (const req of [0x40086602, 0x40046602, 0x401c5820, 0x40087602, 0x40086604, 0x4008941a, 0x6609]) assert.equal(ioctl(req), NOTIFY, `0x${req.toString(16)}`);
   assert.equal(ioctl(0x140086602), NOTIFY, "the kernel reads 32 bits of the request");
   for (const req of [0x40806685, 0x800c6613]) assert.equal(ioctl(req), EOPNOTSUPP, `0x${req.toString(16)}`);
   // FS_IOC_GETFLAGS, FS_IOC_FSGETXATTR, FIONREAD
