@@ -76,4 +76,7 @@ void sl_ptrace_register(napi_env env, napi_value exports);
 /* native/files.c: file calls the memory supervisor performs on its duplicates. */
 void sl_files_register(napi_env env, napi_value exports);
 
+/* native/meta.c: the file-metadata calls the supervisor performs with the caller's capabilities. */
+void sl_meta_register(napi_env env, napi_value exports);
+
 #endif

@@ -78,6 +78,15 @@ export interface NativeAddon {
   memfdCreate(name: Buffer, flags: number): [file: number, probe: number] | number;
   /** 1: no open file of the inode but fd; 0: another exists; or -errno (see files.c). */
   leaseFree(fd: number): number;
+  /** File metadata (native/meta.c): one of openat2, fchmodat2, fchmod, fchownat, fchown,
+   * utimensat, setxattr, fsetxattr, removexattr, fremovexattr, ioctl, made with this
+   * thread's effective capabilities lowered to capEff (null: as they are); >= 0 or -errno. */
+  syscallAs(nr: number, capEff: bigint | null, ...args: (number | bigint | Buffer | null)[]): number;
+  /** [dev, ino, mode, nlink] of fd, or of what a NUL-terminated path names from dirfd
+   * (O_PATH|O_NOFOLLOW with these RESOLVE_* bits); or -errno. */
+  fileId(fd: number, path?: Buffer, resolve?: number): [dev: bigint, ino: bigint, mode: number, nlink: number] | number;
+  /** readlink of /proc/self/fd/N as bytes, or -errno. */
+  fdPath(fd: number): Buffer | number;
 }
 
 /** The package root: dist/src/confine -> ../../.. */

@@ -43,7 +43,7 @@ export const REVIEWED_ALLOWED: readonly BlockEntry[] = Object.freeze([
   { names: ["lsm_get_self_attr", "lsm_list_modules"], why: "read the caller's own LSM labels and the list of active LSMs (as /proc/self/attr and /sys/kernel/security/lsm do)" },
   { names: ["mseal"], why: "seals the caller's own mappings" },
   { names: ["uretprobe", "uprobe"], why: "only work from a uprobe trampoline the kernel installed (SIGILL otherwise); the kernel lets them bypass seccomp in any case" },
-  { names: ["setxattrat", "getxattrat", "listxattrat", "removexattrat"], why: "the dirfd forms of the xattr calls, which are allowed: same permission checks" },
+  { names: ["setxattrat", "getxattrat", "listxattrat", "removexattrat"], why: "the dirfd forms of the xattr calls, which are allowed: same permission checks; with the `fs` protection the two that change attributes are supervised like the others (only beneath a writable grant)" },
   { names: ["file_getattr"], why: "reads inode flags, like stat (which Landlock does not restrict either)" },
 ]);
 

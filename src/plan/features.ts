@@ -9,6 +9,7 @@ import { blockedSyscalls } from "./blocklist.js";
 import type { NetGrants, PathGrant } from "./landlock.js";
 import type { ResolvedHosts } from "./net-rules.js";
 import { netSupervision, type NetSupervision } from "./net-supervision.js";
+import { INODE_IOCTLS, META_SYSCALLS, UNSUPPORTED_INODE_IOCTLS, type MetaSupervision } from "./seccomp-meta.js";
 import type { SeccompSpec } from "./seccomp.js";
 import { computeView, viewSyscalls, type ViewSpec } from "./view.js";
 import { procfsMounts } from "../kernel/mounts.js";
@@ -58,6 +59,9 @@ export interface Supervision {
   memoryWritable?: readonly string[];
   /** What the sandbox sees of its host: hostname, CPUs, /proc (always set when computed). */
   view?: ViewSpec;
+  /** File metadata changes, allowed beneath the writable grants only (set while the
+   * filesystem protection is in force: Landlock has no right for them). */
+  meta?: MetaSupervision;
 }
 
 export interface Features {
@@ -147,6 +151,8 @@ export function notifiedSyscalls(s: Supervision): string[] {
   if (s.net?.hostsFile !== undefined) out.push(...["open", "openat", "openat2", "creat"].filter((x) => !out.includes(x)));
   if (s.maxMemory !== undefined) out.push("mmap", "mremap", "brk", "memfd_create", "memfd_secret", "fallocate");
   if (s.view !== undefined) out.push(...viewSyscalls(s.view).filter((x) => !out.includes(x)));
+  // ioctl is routed by request (plan/seccomp.ts), not whole.
+  if (s.meta !== undefined) out.push(...META_SYSCALLS);
   return out;
 }
 
@@ -177,6 +183,8 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   if (policy.maxMemory !== undefined) supervision.memoryWritable = grants.filter((g) => g.writable).map((g) => g.path);
   const net = netSupervision(policy, resolved, { netTcp: active.has("net-tcp"), fs: active.has("fs"), grants, scopes: active.has("scopes") });
   supervision.net = net;
+  // Without the filesystem protection nothing bounds writes, so metadata is not trapped.
+  if (active.has("fs")) supervision.meta = { writable: grants.filter((g) => g.writable) };
   const rlimits: Rlimit[] = [];
   const adjustments: Adjustment[] = [];
   if (policy.maxOpenFiles !== undefined) {
@@ -209,6 +217,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       // The launcher scopes signals itself on ABI 6 (native/launcher/scope.c), whatever
       // the policy; below that, the supervisor decides every signal.
       trapSignals: host.landlockAbi < 6,
+      inodeIoctls: supervision.meta !== undefined ? { notify: [...INODE_IOCTLS.keys()], unsupported: UNSUPPORTED_INODE_IOCTLS } : undefined,
     },
     rlimits,
     cpuCores: policy.cpuCores,

@@ -6,7 +6,7 @@ import { BpfAssembler, type Insn, Ret, SeccompData } from "./bpf/assembler.js";
 import { interfaceIoctls, netArgumentFilters } from "./seccomp-net.js";
 import { reachFilters } from "./seccomp-reach.js";
 
-export const Errno = { EPERM: 1, ENOSYS: 38, EAFNOSUPPORT: 97 } as const;
+export const Errno = { EPERM: 1, ENOSYS: 38, EOPNOTSUPP: 95, EAFNOSUPPORT: 97 } as const;
 
 /** Namespace flags of clone(2). CLONE_NEWTIME (0x80) is absent: in clone(2) that bit is
  * part of the exit signal, and new time namespaces need clone3 or unshare, both refused. */
@@ -36,6 +36,9 @@ export interface SeccompSpec {
   denySourceRouting?: boolean;
   /** The kernel has no Landlock signal scope (ABI < 6): route signals to the supervisor. */
   trapSignals?: boolean;
+  /** ioctl requests that change inode flags, routed to the supervisor, and those refused
+   * with EOPNOTSUPP (plan/seccomp-meta.ts); set with the filesystem protection. */
+  inodeIoctls?: { notify: readonly number[]; unsupported: readonly number[] } | undefined;
 }
 
 export const CLONE_THREAD = 0x00010000;
@@ -85,13 +88,20 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
   handlers.set(nr("clone3"), (b) => b.ret(Ret.errno(Errno.ENOSYS)));
   // ioctl: the kernel truncates the request to 32 bits, so comparing the low half cannot
   // be bypassed by setting high bits. Interface requests: see interfaceIoctls.
+  // Inode flag requests: see seccomp-meta.ts.
   handlers.set(nr("ioctl"), (b, p) => {
     b.load(SeccompData.argLow(1))
       .jeq(IOCTL_DENIED.TIOCSTI, `${p}deny`, 0)
       .jeq(IOCTL_DENIED.TIOCLINUX, `${p}deny`, 0);
+    const route = notify.size > 0 ? (spec.inodeIoctls?.notify ?? []) : [];
+    const refuse = spec.inodeIoctls?.unsupported ?? [];
+    for (const q of route) b.jeq(q, `${p}inode`, 0);
+    for (const q of refuse) b.jeq(q, `${p}unsupported`, 0);
     interfaceIoctls(b, p, notify.has("ioctl"));
     b.ret(Ret.ALLOW);
     b.label(`${p}deny`).ret(EPERM);
+    if (route.length > 0) b.label(`${p}inode`).ret(Ret.USER_NOTIF);
+    if (refuse.length > 0) b.label(`${p}unsupported`).ret(Ret.errno(Errno.EOPNOTSUPP));
   });
   // prctl: the option is an int. Staying dumpable keeps the supervisor able to inspect the
   // sandbox; securebits and ptracer would loosen what others may do to it.

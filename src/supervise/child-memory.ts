@@ -23,6 +23,13 @@ export class ChildMemory {
    * page is still found.
    */
   readString(n: Notification, addr: number, max = PAGE): string | null {
+    const bytes = this.readCString(n, addr, max);
+    return typeof bytes === "string" ? null : bytes.toString("utf8");
+  }
+
+  /** The bytes of a NUL-terminated string of at most max bytes (without the NUL), or why
+   * not: "fault" (unreadable before its end), "long" (no NUL within max + 1 bytes). */
+  readCString(n: Notification, addr: number, max: number): Buffer | "fault" | "long" {
     const parts: Buffer[] = [];
     let total = 0;
     let at = addr;
@@ -30,17 +37,17 @@ export class ChildMemory {
       const chunk = Math.min(PAGE - (at % PAGE), max + 1 - total);
       const buf = Buffer.allocUnsafe(chunk);
       const got = native().readMemory(n.pid, at, buf);
-      if (got <= 0) return null;
+      if (got <= 0) return "fault";
       const nul = buf.subarray(0, got).indexOf(0);
       if (nul >= 0) {
         parts.push(buf.subarray(0, nul));
-        return Buffer.concat(parts).toString("utf8");
+        return Buffer.concat(parts);
       }
       parts.push(buf.subarray(0, got));
       total += got;
       at += got;
     }
-    return null;
+    return "long";
   }
 
   /** Writes data at addr in the calling thread's memory; true when all of it was written.

@@ -36,8 +36,9 @@ export type Resolved =
    * /proc but went through 1). */
   | { kind: "path"; path: string; symlinkLast: boolean; trailingSlash: boolean; pids: number[] }
   /** The path ends at a magic link (fd/N, exe, cwd, root, map_files/X, ns/X): the kernel
-   * jumps to whatever the link points at, which Landlock checks as any other file. */
-  | { kind: "magic"; pids: number[] }
+   * jumps to whatever the link points at, which Landlock checks as any other file. path:
+   * the link's own path, with self and thread-self replaced by the caller's pids. */
+  | { kind: "magic"; pids: number[]; path: string }
   /** Cannot tell (a base that names no path, a deleted directory, too many links). */
   | { kind: "unknown" };
 
@@ -116,7 +117,7 @@ export function resolvePath(base: string | null, path: string, env: ResolveEnv):
       symlinkLast = last;
     } else if (isMagicLink(rel)) {
       through(rel);
-      if (last) return { kind: "magic", pids };
+      if (last) return { kind: "magic", pids, path: "/" + stack.join("/") };
       const target = env.readlink("/" + stack.join("/"));
       if (target === null || !target.startsWith("/") || ++links > MAX_LINKS) return UNKNOWN;
       stack = parts(target);

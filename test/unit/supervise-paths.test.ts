@@ -20,7 +20,7 @@ function env(over: Partial<ResolveEnv> = {}): ResolveEnv {
 }
 
 const path = (p: string, extra: Partial<Extract<Resolved, { kind: "path" }>> = {}): Resolved => ({ kind: "path", path: p, symlinkLast: false, trailingSlash: false, pids: [], ...extra });
-const magic = (...pids: number[]): Resolved => ({ kind: "magic", pids });
+const magic = (link: string, ...pids: number[]): Resolved => ({ kind: "magic", pids, path: link });
 
 const CASES: [string | null, string, Resolved][] = [
   [null, "/etc/hostname", path("/etc/hostname")],
@@ -54,10 +54,11 @@ const CASES: [string | null, string, Resolved][] = [
   // self only means something directly under a procfs mount.
   [null, "/home/self/x", path("/home/self/x")],
   [null, "/proc/40/self", path("/proc/40/self", { pids: [40] })],
-  [null, "/proc/self/exe", magic(40)],
+  [null, "/proc/self/exe", magic("/proc/40/exe", 40)],
   [null, "/proc/1/cwd/etc/passwd", path("/etc/passwd", { pids: [1] })],
-  [null, "/proc/self/fd/0", magic(40)],
-  [null, "/proc/self/task/41/root", magic(40)],
+  [null, "/proc/self/fd/0", magic("/proc/40/fd/0", 40)],
+  [null, "/proc/self/task/41/root", magic("/proc/40/task/41/root", 40)],
+  [null, "/mnt/p2/thread-self/fd/1", magic("/mnt/p2/40/task/41/fd/1", 40)],
   [null, "/proc/self/fd/4/x", { kind: "unknown" }],
   [null, "relative", { kind: "unknown" }],
   ["pipe:[12]", "relative", { kind: "unknown" }],

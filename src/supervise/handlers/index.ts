@@ -3,6 +3,7 @@
 
 import type { Supervision } from "../../plan/features.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
+import { metaHandlers } from "./fs-meta.js";
 import { memoryGuard } from "./memory.js";
 import { processHandlers } from "./processes.js";
 import { reachHandlers } from "./reach.js";
@@ -16,6 +17,8 @@ export function handlerTables(s: Supervision, ctx: SupervisorContext): HandlerTa
   // The signal handlers answer only what the filter routes (kernels without the scope).
   const tables: HandlerTable[] = [reachHandlers(ctx), signalHandlers(ctx)];
   if (s.maxProcesses !== undefined) tables.push(processHandlers(s.maxProcesses, ctx));
+  // Before the network's: it answers every other ioctl the filter routes.
+  if (s.meta !== undefined) tables.push(metaHandlers(s.meta, ctx));
   if (s.net !== undefined) tables.push(netHandlers(s.net, ctx, s.maxMemory !== undefined));
   if (s.maxMemory !== undefined) {
     const guard = memoryGuard(s.maxMemory, ctx, s.memoryWritable);

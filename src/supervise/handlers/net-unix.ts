@@ -2,25 +2,17 @@
 // socket's inode is pinned with an O_PATH descriptor and the call the supervisor performs
 // names that inode ("/proc/self/fd/N"), so a path swapped after the check cannot win.
 
-import { closeSync, fstatSync, openSync, readlinkSync, realpathSync, type Stats } from "node:fs";
-import { native } from "../../confine/native.js";
+import { closeSync } from "node:fs";
 import type { PathGrant } from "../../plan/landlock.js";
 import { AF } from "../../plan/seccomp.js";
-import { O, RESOLVE } from "../paths.js";
+import { pinCallerPath } from "../caller-path.js";
+import { fileId, isType, S_IF, WritableGrants } from "../grant-proof.js";
+import type { Notification } from "../notification.js";
+import { AT_FDCWD } from "../paths.js";
 
 const E = { EPERM: 1, EACCES: 13, EINVAL: 22, ECONNREFUSED: 111 } as const;
-const AT_FDCWD = -100;
-const S_IFMT = 0o170000;
-const S_IFSOCK = 0o140000;
 /** sizeof(struct sockaddr_un): the kernel refuses longer unix addresses. */
 const SOCKADDR_UN_MAX = 110;
-
-interface OpenGrant {
-  readonly path: string;
-  readonly isDir: boolean;
-  readonly fd: number;
-  readonly stat: Stats;
-}
 
 /** A unix address to hand the kernel, and the descriptor pinning its socket (to close
  * once the call is done). */
@@ -38,39 +30,17 @@ function sockaddrUn(path: string): Buffer {
   return out;
 }
 
-const sameFile = (a: Stats, b: Stats): boolean => a.dev === b.dev && a.ino === b.ino;
-
 export class UnixTargets {
-  private readonly grants: readonly OpenGrant[] | "any";
+  private readonly grants: WritableGrants | "any";
 
-  /**
-   * The writable grants are opened now, at the sandbox's start, as Landlock bound its
-   * rules to their inodes then: a grant renamed or replaced later keeps meaning the
-   * directory that was granted. A grant that cannot be opened bounds nothing.
-   */
+  /** `grants`: the writable grants (see WritableGrants), or "any" when the filesystem
+   * protection is not in force. */
   constructor(
     grants: readonly PathGrant[] | "any",
     private readonly abstractScoped: boolean,
     onClose: (fn: () => void) => void,
   ) {
-    if (grants === "any") {
-      this.grants = "any";
-      return;
-    }
-    const open: OpenGrant[] = [];
-    for (const g of grants) {
-      try {
-        const path = realpathSync(g.path);
-        const fd = openSync(path, O.PATH | O.CLOEXEC);
-        open.push({ path, isDir: g.isDir, fd, stat: fstatSync(fd) });
-      } catch {
-        // gone since planning: nothing beneath it to reach
-      }
-    }
-    this.grants = open;
-    onClose(() => {
-      for (const g of open) closeSync(g.fd);
-    });
+    this.grants = grants === "any" ? "any" : new WritableGrants(grants, onClose);
   }
 
   /**
@@ -86,72 +56,29 @@ export class UnixTargets {
    * abstract sockets must use a named socket under a writable grant, or socketpair().
    * With the scope protection disabled nothing scoped them: they go as they are.
    */
-  target(tid: number, name: Buffer): UnixTarget | number {
+  target(n: Notification, name: Buffer): UnixTarget | number {
     if (name.length < 2 || name.readUInt16LE(0) !== AF.UNIX) return { name };
     if (name.length > SOCKADDR_UN_MAX) return E.EINVAL;
     if (name.length === 2) return { name }; // no path: the kernel refuses it
     if (name[2] === 0) return this.abstractScoped ? E.EPERM : { name };
     const raw = name.subarray(2);
     const nul = raw.indexOf(0);
-    const bytes = nul >= 0 ? raw.subarray(0, nul) : raw;
-    const path = bytes.toString("utf8");
-    // A path that is not UTF-8 cannot be handed to openat2 unchanged: refused.
-    if (!Buffer.from(path).equals(bytes)) return E.EACCES;
-    return this.pin(tid, path);
+    return this.pin(n, nul >= 0 ? raw.subarray(0, nul) : raw);
   }
 
   /** Resolves `path` as the caller's connect would (relative to its working directory,
-   * following symlinks), pins the inode, and checks it lies beneath a writable grant. */
-  private pin(tid: number, path: string): UnixTarget | number {
-    const nat = native();
-    let base = AT_FDCWD;
-    if (!path.startsWith("/")) {
-      try {
-        base = openSync(`/proc/${tid}/cwd`, O.PATH | O.DIRECTORY | O.CLOEXEC);
-      } catch {
-        return E.ECONNREFUSED;
-      }
-    }
-    // Magic links (/proc/self/fd/N...) would be resolved in the supervisor's process, not
-    // the caller's: refused; the check below would refuse what they reach anyway.
-    const pinned = nat.openat2(base, path, O.PATH | O.CLOEXEC, 0, RESOLVE.NO_MAGICLINKS);
-    if (base !== AT_FDCWD) closeSync(base);
+   * following symlinks; magic links only of its own process), pins the inode, and checks
+   * it is a socket beneath a writable grant. */
+  private pin(n: Notification, path: Buffer): UnixTarget | number {
+    const pinned = pinCallerPath(n, { dirfd: AT_FDCWD, path, follow: true, emptyPath: false }, null);
     if (pinned < 0) return -pinned; // ENOENT, ENOTDIR, ELOOP...: what the kernel would say
-    const ok = this.beneathGrant(pinned);
+    const st = fileId(pinned);
+    // connect(2) to a file that is not a socket: ECONNREFUSED, as the kernel says.
+    const ok = typeof st === "number" ? -st : !isType(st, S_IF.SOCK) ? E.ECONNREFUSED : this.grants === "any" || this.grants.contains(pinned, st) ? 0 : E.EACCES;
     if (ok !== 0) {
       closeSync(pinned);
       return ok;
     }
     return { name: sockaddrUn(`/proc/self/fd/${pinned}`), pin: pinned };
-  }
-
-  /** 0 when the pinned inode is a socket beneath a writable grant, else the errno. */
-  private beneathGrant(pinned: number): number {
-    const st = fstatSync(pinned);
-    // connect(2) to a file that is not a socket: ECONNREFUSED, as the kernel says.
-    if ((st.mode & S_IFMT) !== S_IFSOCK) return E.ECONNREFUSED;
-    if (this.grants === "any") return 0;
-    let real: string;
-    try {
-      real = readlinkSync(`/proc/self/fd/${pinned}`);
-    } catch {
-      return E.EACCES;
-    }
-    for (const g of this.grants) {
-      if (!g.isDir) {
-        if (real === g.path && sameFile(st, g.stat)) return 0;
-        continue;
-      }
-      const rel = g.path === "/" ? real.slice(1) : real.startsWith(g.path + "/") ? real.slice(g.path.length + 1) : undefined;
-      if (rel === undefined || rel === "") continue;
-      // The path text is only a hint: the inode reached from the grant's own descriptor
-      // without any symlink and without leaving it must be the pinned one.
-      const q = native().openat2(g.fd, rel, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0, RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS);
-      if (q < 0) continue;
-      const same = sameFile(fstatSync(q), st);
-      closeSync(q);
-      if (same) return 0;
-    }
-    return E.EACCES;
   }
 }

@@ -115,7 +115,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
       const control = rights?.control ?? null;
       // A stream socket refuses any name without reading it (EISCONN or EOPNOTSUPP).
       if (m.name === null || sock.type === SOCK.STREAM) return { name: m.name, data: m.data, control, fds };
-      const t = unix.target(n.pid, m.name);
+      const t = unix.target(n, m.name);
       if (typeof t === "number") {
         closeAll(fds);
         return t;
@@ -165,7 +165,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
         return settle(io.connect(sock, name ?? copied));
       }
       if (sock.domain === AF.UNIX) {
-        const t = unix.target(n.pid, copied);
+        const t = unix.target(n, copied);
         if (typeof t === "number") return deny(t);
         return settle(after(io.connect(sock, t.name), t.pin === undefined ? [] : [t.pin]));
       }

@@ -1,0 +1,202 @@
+/* The file-metadata calls the supervisor performs on the sandbox's behalf (chmod, chown,
+ * times, extended attributes, inode flags) and the openat2 that pins their target, each
+ * made with the calling thread's effective capabilities lowered to the sandboxed caller's
+ * for the one call. Decisions are TypeScript's (src/supervise/handlers/fs-meta*.ts). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/capability.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "addon.h"
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+
+/* The only system calls syscallAs makes: a generic entry point limited to what the
+ * metadata supervisor needs, so no other caller can turn it into anything else. */
+static const long ALLOWED[] = {
+    SYS_openat2, SYS_fchmodat2, SYS_fchmod, SYS_fchownat, SYS_fchown, SYS_utimensat,
+    SYS_setxattr, SYS_fsetxattr, SYS_removexattr, SYS_fremovexattr, SYS_ioctl,
+};
+
+/* One argument: a number (an int64), a bigint (64 bits as they are), a Buffer (its
+ * address: valid for this synchronous call only), or null/undefined (0). */
+static bool arg_value(napi_env env, napi_value v, long *out) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return false;
+  if (t == napi_null || t == napi_undefined) {
+    *out = 0;
+    return true;
+  }
+  if (t == napi_number) {
+    int64_t n;
+    if (napi_get_value_int64(env, v, &n) != napi_ok) return false;
+    *out = (long)n;
+    return true;
+  }
+  if (t == napi_bigint) {
+    uint64_t n;
+    bool lossless;
+    if (napi_get_value_bigint_uint64(env, v, &n, &lossless) != napi_ok || !lossless) return false;
+    *out = (long)n;
+    return true;
+  }
+  bool is_buffer = false;
+  if (napi_is_buffer(env, v, &is_buffer) != napi_ok || !is_buffer) return false;
+  void *data;
+  size_t len;
+  if (napi_get_buffer_info(env, v, &data, &len) != napi_ok) return false;
+  *out = (long)(uintptr_t)data;
+  return true;
+}
+
+/* syscallAs(nr, capEff: bigint | null, ...args) -> the call's result, or -errno.
+ * With capEff, the calling thread's effective set is lowered to capEff for the call and
+ * restored afterwards (capabilities are per thread: only Node's main thread, which is
+ * inside this call, is affected); EPERM when capEff holds a capability this thread does
+ * not have permitted (it never acts with more than it has). */
+static napi_value sl_syscall_as(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  SL_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, "SL_ARGS", "expected nr, capEff and the arguments");
+    return NULL;
+  }
+  int64_t nr;
+  if (napi_get_value_int64(env, argv[0], &nr) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 0 must be a syscall number");
+    return NULL;
+  }
+  bool allowed = false;
+  for (size_t i = 0; i < sizeof ALLOWED / sizeof ALLOWED[0]; i++) allowed |= ALLOWED[i] == nr;
+  if (!allowed) {
+    napi_throw_range_error(env, "SL_ARGS", "syscallAs: this syscall is not one of the metadata calls");
+    return NULL;
+  }
+  long a[6] = {0};
+  for (size_t i = 2; i < argc; i++) {
+    if (!arg_value(env, argv[i], &a[i - 2])) {
+      napi_throw_type_error(env, "SL_ARGS", "syscallAs arguments must be numbers, bigints, Buffers or null");
+      return NULL;
+    }
+  }
+  napi_valuetype ct;
+  SL_CALL(env, napi_typeof(env, argv[1], &ct));
+  bool lower = ct == napi_bigint;
+  uint64_t want = 0;
+  if (lower) {
+    bool lossless;
+    SL_CALL(env, napi_get_value_bigint_uint64(env, argv[1], &want, &lossless));
+  }
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct saved[2], lowered[2];
+  if (lower) {
+    if (syscall(SYS_capget, &hdr, saved) < 0) return sl_make_int(env, -errno);
+    uint64_t permitted = saved[0].permitted | (uint64_t)saved[1].permitted << 32;
+    uint64_t effective = saved[0].effective | (uint64_t)saved[1].effective << 32;
+    if ((want & ~permitted) != 0) return sl_make_int(env, -EPERM);
+    lower = want != effective; /* already the caller's: nothing to change */
+    if (lower) {
+      memcpy(lowered, saved, sizeof lowered);
+      lowered[0].effective = (uint32_t)want;
+      lowered[1].effective = (uint32_t)(want >> 32);
+      if (syscall(SYS_capset, &hdr, lowered) < 0) return sl_make_int(env, -errno);
+    }
+  }
+  long rc;
+  do {
+    rc = syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  } while (rc < 0 && errno == EINTR); /* each of these calls may simply be made again */
+  int err = rc < 0 ? errno : 0;
+  if (lower) {
+    /* Raising the effective set back within the permitted one cannot fail; if it ever
+     * did, the supervisor would go on with less privilege, never more. */
+    hdr.pid = 0;
+    if (syscall(SYS_capset, &hdr, saved) < 0) {
+      if (rc >= 0 && nr == SYS_openat2) close((int)rc);
+      return sl_make_int(env, -errno);
+    }
+  }
+  return sl_make_int(env, rc < 0 ? -err : rc);
+}
+
+/* fileId(fd) or fileId(dirfd, path: Buffer (NUL-terminated), resolve) -> [dev, ino,
+ * mode, nlink] (dev and ino as bigints: inode numbers may use all 64 bits) of fd, or of
+ * what path names from dirfd (opened O_PATH|O_NOFOLLOW with these RESOLVE_* bits, then
+ * closed); or -errno. One call where Node would need three and a Stats object. */
+static napi_value sl_file_id(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  SL_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 0 must be a descriptor");
+    return NULL;
+  }
+  int opened = -1;
+  if (argc >= 3) {
+    void *path;
+    size_t len;
+    int64_t resolve;
+    if (napi_get_buffer_info(env, argv[1], &path, &len) != napi_ok || len == 0 || ((char *)path)[len - 1] != '\0' ||
+        napi_get_value_int64(env, argv[2], &resolve) != napi_ok) {
+      napi_throw_type_error(env, "SL_ARGS", "fileId(dirfd, path: NUL-terminated Buffer, resolve)");
+      return NULL;
+    }
+    struct open_how how = {.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC, .resolve = (uint64_t)resolve};
+    long rc;
+    do {
+      rc = syscall(SYS_openat2, fd, path, &how, sizeof how);
+    } while (rc < 0 && errno == EINTR);
+    if (rc < 0) return sl_make_int(env, -errno);
+    opened = fd = (int)rc;
+  }
+  struct stat st;
+  int rc = fstat(fd, &st);
+  int err = errno;
+  if (opened >= 0) close(opened);
+  if (rc < 0) return sl_make_int(env, -err);
+  napi_value out, v;
+  SL_CALL(env, napi_create_array_with_length(env, 4, &out));
+  SL_CALL(env, napi_create_bigint_uint64(env, (uint64_t)st.st_dev, &v));
+  SL_CALL(env, napi_set_element(env, out, 0, v));
+  SL_CALL(env, napi_create_bigint_uint64(env, (uint64_t)st.st_ino, &v));
+  SL_CALL(env, napi_set_element(env, out, 1, v));
+  SL_CALL(env, napi_set_element(env, out, 2, sl_make_int(env, st.st_mode)));
+  SL_CALL(env, napi_set_element(env, out, 3, sl_make_int(env, (int64_t)st.st_nlink)));
+  return out;
+}
+
+/* fdPath(fd) -> the kernel's path of this process's descriptor fd (readlink of
+ * /proc/self/fd/N) as a Buffer, or -errno. */
+static napi_value sl_fd_path(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_INT(env, 0, fd);
+  char link[32], buf[4096];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, buf, sizeof buf);
+  if (n < 0) return sl_make_int(env, -errno);
+  if ((size_t)n >= sizeof buf) return sl_make_int(env, -ENAMETOOLONG);
+  napi_value out;
+  void *data;
+  SL_CALL(env, napi_create_buffer_copy(env, (size_t)n, buf, &data, &out));
+  return out;
+}
+
+void sl_meta_register(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"syscallAs", NULL, sl_syscall_as, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fileId", NULL, sl_file_id, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fdPath", NULL, sl_fd_path, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}

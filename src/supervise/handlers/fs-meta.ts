@@ -1,0 +1,177 @@
+// File metadata (mode, owner, extended attributes, times, inode flags) beneath the
+// writable grants only: Landlock has no right for it, so every such call is performed by
+// the supervisor on a pinned inode it proved to be beneath a writable grant, or refused.
+
+import { closeSync } from "node:fs";
+import { native } from "../../confine/native.js";
+import { SYSCALLS } from "../../kernel/syscalls.js";
+import { INODE_IOCTLS, META_SYSCALLS, type MetaSupervision } from "../../plan/seccomp-meta.js";
+import { deny, returnValue, type Action } from "../action.js";
+import { pinCallerPath } from "../caller-path.js";
+import { descriptorPath, fileId, isType, S_IF, WritableGrants, type FileId } from "../grant-proof.js";
+import type { HandlerTable, SupervisorContext } from "../handler.js";
+import type { Notification } from "../notification.js";
+import { callerStatus, readSmall } from "../paths.js";
+import { DECODERS, E, type Change, type MetaRequest } from "./fs-meta-decode.js";
+import { childFd } from "./net-socket.js";
+import { parseStatus } from "./procfs-open.js";
+
+const AT_SYMLINK_NOFOLLOW = 0x100;
+const AT_EMPTY_PATH = 0x1000;
+const EMPTY = Buffer.from([0]);
+const NR = SYSCALLS as Readonly<Record<string, number>>;
+
+let memfdDev: bigint | undefined;
+/** The device of the kernel's internal tmpfs, where every memfd lives. */
+function memfdDevice(): bigint {
+  if (memfdDev === undefined) {
+    const fd = native().memfdReadonly("sandlock-dev", Buffer.alloc(0));
+    const id = fileId(fd);
+    closeSync(fd);
+    if (typeof id === "number") throw new Error(`fstat(memfd): errno ${-id}`);
+    memfdDev = id.dev;
+  }
+  return memfdDev;
+}
+
+/**
+ * Objects no path names: the sandbox's pipes and sockets (the kernel names them
+ * "pipe:[N]", "socket:[N]", which no real path can be) and memfds (on the kernel's
+ * internal tmpfs). Their metadata concerns nobody else: allowed wherever they came from.
+ * Other anonymous objects (namespace files, anonymous inodes) are shared with the host and
+ * stay refused.
+ */
+function privateObject(fd: number, st: FileId): boolean {
+  if (st.dev === memfdDevice()) return true;
+  const fifo = isType(st, S_IF.FIFO);
+  if (!fifo && !isType(st, S_IF.SOCK)) return false;
+  const text = descriptorPath(fd)?.toString("latin1") ?? "";
+  return fifo ? /^pipe:\[\d+\]$/.test(text) : /^socket:\[\d+\]$/.test(text);
+}
+
+/** The Uid, Gid and Groups lines of a status, and whether each id line holds one value
+ * (real, effective, saved and filesystem ids alike). */
+function identities(status: string | null): { ids: string; uniform: boolean } | null {
+  const st = parseStatus(status ?? "");
+  if (st === null) return null;
+  const one = (key: string): boolean => new Set(new RegExp(`^${key}:(.*)$`, "m").exec(status!)?.[1]?.trim().split(/\s+/)).size === 1;
+  return { ids: st.ids, uniform: one("Uid") && one("Gid") };
+}
+
+/**
+ * The capabilities to act with: the caller's effective set, when its identities (uid,
+ * gid, groups) are the supervisor's. The supervisor may run as root with every
+ * capability while the caller, root or not, holds none: a change it performs must fail
+ * where the caller's own would (CAP_FOWNER, CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID,
+ * CAP_LINUX_IMMUTABLE, CAP_SYS_ADMIN for trusted.* attributes). null when the identities
+ * differ: lowering capabilities would not make the supervisor the caller.
+ *
+ * Reading the caller's /proc status costs about 7 us, a fifth of a call, so it is read
+ * only when it could say something new. Every process of a sandbox holds no capability:
+ * the launcher empties every set and reads them back before NO_NEW_PRIVS, after which no
+ * execve or call can add one (native/launcher/steps.c). Its identities are its
+ * launcher's (never changed); when those hold a single uid and a single gid (real,
+ * effective, saved and filesystem alike), a process without CAP_SETUID/CAP_SETGID can
+ * change none of them (set*id only moves among the values it holds; setgroups needs
+ * CAP_SETGID). So while the supervisor's own identities are still the launcher's, the
+ * caller's are too, with an empty effective set. Otherwise (a host that changed its own
+ * ids since, or mixed ids) both statuses are read for every call.
+ */
+class CallerCredentials {
+  private readonly fast: boolean;
+  private readonly euid = process.geteuid!();
+  private readonly egid = process.getegid!();
+  private readonly groups = process.getgroups!().join(",");
+
+  constructor(launcherPid: number) {
+    const sandbox = identities(readSmall(`/proc/${launcherPid}/status`));
+    const self = identities(readSmall("/proc/self/status"));
+    this.fast = sandbox !== null && self !== null && sandbox.uniform && sandbox.ids === self.ids;
+  }
+
+  forCall(n: Notification): bigint | null {
+    if (this.fast && process.geteuid!() === this.euid && process.getegid!() === this.egid && process.getgroups!().join(",") === this.groups) return 0n;
+    const caller = parseStatus(callerStatus(n) ?? "");
+    const self = identities(readSmall("/proc/self/status"));
+    if (caller === null || self === null || caller.ids !== self.ids || caller.capEff < 0n) return null;
+    return caller.capEff;
+  }
+}
+
+/** Performs the change on `fd` (pinned O_PATH, or a duplicate of the caller's). */
+function apply(fd: number, pinned: boolean, st: FileId, change: Change, caps: bigint): number {
+  const nat = native();
+  // The pin is the target: never follow it any further.
+  const at = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
+  switch (change.op) {
+    case "chmod":
+      return pinned ? nat.syscallAs(NR.fchmodat2!, caps, fd, EMPTY, change.mode, at) : nat.syscallAs(NR.fchmod!, caps, fd, change.mode);
+    case "chown":
+      return pinned ? nat.syscallAs(NR.fchownat!, caps, fd, EMPTY, change.uid, change.gid, at) : nat.syscallAs(NR.fchown!, caps, fd, change.uid, change.gid);
+    case "times":
+      return pinned ? nat.syscallAs(NR.utimensat!, caps, fd, EMPTY, change.times, at) : nat.syscallAs(NR.utimensat!, caps, fd, null, change.times, 0);
+    case "ioctl":
+      return nat.syscallAs(NR.ioctl!, caps, fd, change.request, change.arg);
+    case "setxattr":
+    case "removexattr": {
+      const set = change.op === "setxattr";
+      if (!pinned) {
+        return set ? nat.syscallAs(NR.fsetxattr!, caps, fd, change.name, change.value, change.value.length, change.flags) : nat.syscallAs(NR.fremovexattr!, caps, fd, change.name);
+      }
+      // An O_PATH descriptor takes no f*xattr call, and the *xattrat calls refuse it:
+      // the path call through /proc/self/fd/N reaches the pinned inode. It would follow a
+      // pinned symlink's own target, so a symlink's attributes are answered as the kernel
+      // answers a caller without capabilities (the sandbox never holds any): user.*,
+      // trusted.* and security.* are EPERM on a symlink, system.* ACLs do not exist there.
+      if (isType(st, S_IF.LNK)) return change.name.toString("latin1").startsWith("system.") ? -E.EOPNOTSUPP : -E.EPERM;
+      const via = Buffer.from(`/proc/self/fd/${fd}\0`);
+      return set ? nat.syscallAs(NR.setxattr!, caps, via, change.name, change.value, change.value.length, change.flags) : nat.syscallAs(NR.removexattr!, caps, via, change.name);
+    }
+  }
+}
+
+/**
+ * One metadata call, race-free: the caller's bytes were copied once (decode); the target
+ * is pinned (a path: resolved as the caller's lookup, with its capabilities; a
+ * descriptor: duplicated with pidfd_getfd) and the notification re-checked, which proves
+ * the copies and the pin were the blocked caller's; the pinned inode is proved beneath a
+ * writable grant; the change is made on the pin, with the caller's capabilities. A
+ * sibling thread rewriting the path, swapping a symlink or dup2()ing another file onto
+ * the number after that changes nothing: the kernel never looks at them again.
+ *
+ * Refusals answer EACCES, what Landlock answers for a write outside the grants.
+ */
+function perform(n: Notification, request: MetaRequest, grants: WritableGrants, creds: CallerCredentials, ctx: SupervisorContext): Action {
+  const caps = creds.forCall(n);
+  if (caps === null) return deny(E.EPERM);
+  const t = request.target;
+  const fd = t.kind === "path" ? pinCallerPath(n, t.arg, caps) : childFd(n.pid, t.fd);
+  if (fd < 0) return deny(-fd);
+  try {
+    if (!ctx.memory.stillValid(n)) return deny(E.EPERM);
+    const st = fileId(fd);
+    if (typeof st === "number") return deny(-st);
+    if (!privateObject(fd, st) && !grants.contains(fd, st)) return deny(E.EACCES);
+    const rc = apply(fd, t.kind === "path", st, request.change, caps);
+    return rc < 0 ? deny(-rc) : returnValue(rc);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function metaHandlers(spec: MetaSupervision, ctx: SupervisorContext): HandlerTable {
+  const grants = new WritableGrants(spec.writable, (fn) => ctx.onClose(fn));
+  const creds = new CallerCredentials(ctx.launcherPid);
+  const handle = (name: string) => (n: Notification): Action => {
+    const decoded = DECODERS[name]!(n, ctx.memory);
+    if (decoded === "done") return returnValue(0);
+    if (typeof decoded === "number") return deny(decoded);
+    return perform(n, decoded, grants, creds, ctx);
+  };
+  const table: Record<string, (n: Notification) => Action | undefined> = {};
+  for (const name of META_SYSCALLS) table[name] = handle(name);
+  // Only the inode requests the filter routes here; interface queries are the network's.
+  const ioctl = handle("ioctl");
+  table.ioctl = (n) => (INODE_IOCTLS.has(n.argU32(1)) ? ioctl(n) : undefined);
+  return table;
+}
