@@ -59,14 +59,15 @@ function cpuPercent(o: CaseOutcome): number {
   assert.ok(m, `stdout: ${o.result?.stdout}`);
   return Number(m[1]);
 }
-// Generous bounds, as in cpu.test.ts: the throttle holds 10%, the escape got 97-99%.
-securityCase("maxCpu 10 holds a process whose leader exited (its thread burns 2 s) under 40% of a core", { policy: { ...BASE, maxCpu: 10 }, cmd: probe("red-zombie-burn", "2000") }, (o) => {
+// Generous bounds, as in cpu.test.ts: the throttle holds 10%, the escape got 97-99%; on a
+// loaded 2-CPU machine an unthrottled thread still gets about half a core.
+securityCase("maxCpu 10 holds a process whose leader exited (its thread burns 2 s) under 25% of a core", { policy: { ...BASE, maxCpu: 10 }, cmd: probe("red-zombie-burn", "2000") }, (o) => {
   const p = cpuPercent(o);
-  assert.ok(p < 40, `${p}% of a core`);
+  assert.ok(p < 25, `${p}% of a core`);
 });
-securityCase("positive control: without maxCpu the same thread takes most of a core", { policy: BASE, cmd: probe("red-zombie-burn", "2000") }, (o) => {
+securityCase("positive control: without maxCpu the same thread takes well over that", { policy: BASE, cmd: probe("red-zombie-burn", "2000") }, (o) => {
   const p = cpuPercent(o);
-  assert.ok(p > 60, `${p}% of a core`);
+  assert.ok(p > 30, `${p}% of a core`);
 });
 
 securityCase("maxMemory 64M: 256 MiB grown by a thread after its leader exited is killed", { policy: MEM, cmd: probe("red-zombie-mem", "256"), timeout: 30_000 }, killedByMemory);
