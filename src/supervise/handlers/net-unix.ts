@@ -117,7 +117,13 @@ export class UnixTargets {
     const pinned = nat.openat2(base, path, O.PATH | O.CLOEXEC, 0, RESOLVE.NO_MAGICLINKS);
     if (base !== AT_FDCWD) closeSync(base);
     if (pinned < 0) return -pinned; // ENOENT, ENOTDIR, ELOOP...: what the kernel would say
-    const ok = this.beneathGrant(pinned);
+    let ok: number;
+    try {
+      ok = this.beneathGrant(pinned);
+    } catch (e) {
+      closeSync(pinned);
+      throw e;
+    }
     if (ok !== 0) {
       closeSync(pinned);
       return ok;
@@ -148,8 +154,12 @@ export class UnixTargets {
       // without any symlink and without leaving it must be the pinned one.
       const q = native().openat2(g.fd, rel, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0, RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS);
       if (q < 0) continue;
-      const same = sameFile(fstatSync(q), st);
-      closeSync(q);
+      let same: boolean;
+      try {
+        same = sameFile(fstatSync(q), st);
+      } finally {
+        closeSync(q);
+      }
       if (same) return 0;
     }
     return E.EACCES;
