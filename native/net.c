@@ -181,10 +181,11 @@ static struct {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   struct net_job *head, *tail;
-  int idle;
+  int queued; /* jobs in the queue, not yet taken by a thread */
+  int idle;   /* threads waiting for a job, including those woken but not yet running */
   napi_env env;
   napi_threadsafe_function tsfn;
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, NULL, NULL};
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, NULL, NULL};
 
 /* On the event loop: the job's callback gets its result, then the job is freed. */
 static void job_deliver(napi_env env, napi_value unused, void *context, void *data) {
@@ -222,10 +223,14 @@ static void *pool_thread(void *arg) {
     struct net_job *j = pool.head;
     pool.head = j->next;
     if (pool.head == NULL) pool.tail = NULL;
+    pool.queued--;
     pthread_mutex_unlock(&pool.mu);
     j->rc = job_run(j);
-    if (napi_call_threadsafe_function(pool.tsfn, j, napi_tsfn_blocking) != napi_ok) job_free(j);
     pthread_mutex_lock(&pool.mu);
+    /* Under the lock: pool_teardown may release the function while this thread was in a
+     * call that never returned before the process began to exit. The queue is unbounded,
+     * so the call does not block. */
+    if (pool.tsfn == NULL || napi_call_threadsafe_function(pool.tsfn, j, napi_tsfn_nonblocking) != napi_ok) job_free(j);
   }
 }
 
@@ -285,8 +290,13 @@ static napi_value start_job(napi_env env, struct net_job *j, napi_value cb) {
   if (pool.tail) pool.tail->next = j;
   else pool.head = j;
   pool.tail = j;
+  pool.queued++;
   int err = 0;
-  if (pool.idle > 0) {
+  /* Every queued job must have a thread of its own coming: a call may block for minutes,
+   * so a job left behind another sandbox's blocked calls would wait for them. An idle
+   * thread counts once signalled until it takes a job, hence the comparison with every
+   * job still queued rather than "is any thread idle". */
+  if (pool.idle >= pool.queued) {
     pthread_cond_signal(&pool.cv);
   } else if ((err = spawn_thread(pool_thread, NULL)) != 0) {
     /* No thread: take the job back; the call fails as the kernel's would (EAGAIN). */
@@ -295,6 +305,7 @@ static napi_value start_job(napi_env env, struct net_job *j, napi_value cb) {
     *p = j->next;
     pool.tail = NULL;
     for (struct net_job *q = pool.head; q; q = q->next) pool.tail = q;
+    pool.queued--;
   }
   pthread_mutex_unlock(&pool.mu);
   if (err != 0) {
