@@ -21,6 +21,9 @@ export interface SupervisorContext {
   onClose(fn: () => void): void;
   /** Records that a limit killed a process of the sandbox (its RunResult reports the first). */
   limitExceeded(hit: LimitExceeded): void;
+  /** Charges milliseconds the supervisor spent on the sandbox's behalf outside a
+   * notification (answering requests it wrote to an emulated socket) to its maxCpu. */
+  chargeCpu(ms: number): void;
 }
 
 /**

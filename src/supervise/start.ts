@@ -25,10 +25,16 @@ export interface SupervisorShared {
   forkParent?: number;
   /** The first limit that killed a process of the sandbox. */
   limit?: LimitExceeded;
+  /** With maxCpu: milliseconds the supervisor spent on the sandbox's behalf and the CPU
+   * throttle has not charged yet (undefined: nothing is measured). */
+  supervisorMs?: number;
 }
 
 export function startSupervisor(listener: number, supervision: Supervision, launcher: LauncherProcess, shared: SupervisorShared = {}): Supervisor {
   const closers: (() => void)[] = [];
+  const chargeCpu = (ms: number): void => {
+    if (shared.supervisorMs !== undefined) shared.supervisorMs += ms;
+  };
   const ctx: SupervisorContext = {
     memory: new ChildMemory(listener),
     countProcesses: () => launcher.command(Cmd.COUNT),
@@ -39,8 +45,9 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
     limitExceeded: (hit) => {
       shared.limit ??= hit;
     },
+    chargeCpu,
   };
-  const supervisor = new Supervisor(listener, handlerTables(supervision, ctx), killProcess);
+  const supervisor = new Supervisor(listener, handlerTables(supervision, ctx), killProcess, shared.supervisorMs === undefined ? undefined : chargeCpu);
   supervisor.onClose = () => {
     for (const fn of closers.splice(0)) fn();
   };

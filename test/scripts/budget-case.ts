@@ -5,6 +5,7 @@
 //                       after, a second sandbox's own performed calls)
 //   errors PROBE ROUNDS the error paths of performed calls (descriptors before and after)
 //   netlink PROBE MS HOW [CPU]  a netlink dump flood (this process's CPU and event-loop lag)
+//   busy PROBE MS       a control: this process blocks its own event loop for MS
 
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -77,24 +78,41 @@ async function errorFlood(rounds: string, dir: string): Promise<object> {
 async function netlinkFlood(ms: string, how: string, cpu?: string): Promise<object> {
   const policy = { fsReadable: [probe], ...(cpu === undefined ? {} : { maxCpu: Number(cpu) }) };
   await Sandbox.run(policy, [probe, "exit", "0"]);
+  // Measured while the flood runs: from the sandbox's start to its report.
   const lag = monitorEventLoopDelay({ resolution: 10 });
   const sb = new Sandbox(policy);
+  await sb.spawn([probe, "budget-netlink-flood", ms, how], { stdout: "pipe" });
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   lag.enable();
-  await sb.spawn([probe, "budget-netlink-flood", ms, how], { stdout: "pipe" });
-  const line = firstLine(sb);
-  const r = await sb.wait();
+  const line = await firstLine(sb);
   lag.disable();
   const c = process.cpuUsage(c0);
+  const wallMs = Math.round(performance.now() - t0);
+  const r = await sb.wait();
   return {
-    line: await line,
+    line,
     status: r.status,
-    wallMs: Math.round(performance.now() - t0),
+    wallMs,
     cpuMs: Math.round((c.user + c.system) / 1000),
     lagMaxMs: Math.round(lag.max / 1e6),
     lagP99Ms: Math.round(lag.percentile(99) / 1e6),
   };
+}
+
+/** A control: this process's own event loop blocked for `ms` once, and busy for a while,
+ * as the measurement above must see it. */
+async function busyControl(ms: string): Promise<object> {
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  lag.enable();
+  await sleep(200);
+  for (const end = performance.now() + Number(ms); performance.now() < end; );
+  await sleep(200);
+  lag.disable();
+  const c = process.cpuUsage(c0);
+  return { wallMs: Math.round(performance.now() - t0), cpuMs: Math.round((c.user + c.system) / 1000), lagMaxMs: Math.round(lag.max / 1e6) };
 }
 
 async function main(): Promise<void> {
@@ -104,6 +122,7 @@ async function main(): Promise<void> {
     if (mode === "connect") out = await connectFlood(args[0]!, dir);
     else if (mode === "errors") out = await errorFlood(args[0]!, dir);
     else if (mode === "netlink") out = await netlinkFlood(args[0]!, args[1]!, args[2]);
+    else if (mode === "busy") out = await busyControl(args[0]!);
     else throw new Error(`budget-case: unknown mode ${mode}`);
     process.stdout.write(JSON.stringify(out) + "\n");
   } finally {

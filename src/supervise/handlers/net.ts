@@ -43,19 +43,26 @@ function settle(rc: number | Promise<number>): Answer {
   return typeof rc === "number" ? toAction(rc) : rc.then(toAction);
 }
 
-/** Runs body with the caller's socket, and closes the duplicate once the answer is known. */
-function withSocket(n: Notification, fd: number, body: (s: ChildSocket) => Answer): Answer {
+/** Runs body with the caller's socket, and closes the duplicate once the answer is known,
+ * or earlier when body calls `done` (it needs the socket no more: an answer that waits
+ * then holds no descriptor). */
+function withSocket(n: Notification, fd: number, body: (s: ChildSocket, done: () => void) => Answer): Answer {
   const sock = childSocket(n.pid, fd);
   if (typeof sock === "number") return deny(-sock);
+  let open = true;
+  const done = (): void => {
+    if (open) release(sock);
+    open = false;
+  };
   let answer: Answer;
   try {
-    answer = body(sock);
+    answer = body(sock, done);
   } catch (e) {
-    release(sock);
+    done();
     throw e;
   }
-  if (answer instanceof Promise) return answer.finally(() => release(sock));
-  release(sock);
+  if (answer instanceof Promise) return answer.finally(done);
+  done();
   return answer;
 }
 
@@ -195,7 +202,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
     });
 
   const sendto = (n: Notification): Answer =>
-    withSocket(n, n.argI32(0), (sock) => {
+    withSocket(n, n.argI32(0), (sock, done) => {
       const flags = n.argU32(3);
       let size = n.arg(2);
       if (size > BigInt(PAYLOAD_MAX)) {
@@ -214,19 +221,25 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
       }
       if (!mem.stillValid(n)) return deny(EPERM);
       const emulated = netlink.find(sock);
-      if (emulated !== undefined) return toAction(netlink.send(emulated, name, data));
+      if (emulated !== undefined) {
+        done(); // known by inode: an answer that waits for the rate holds no descriptor
+        return settle(netlink.send(emulated, name, data));
+      }
       const p = prepare(n, sock, { name, data, control: null });
       return typeof p === "number" ? deny(p) : settle(perform(n, sock, p, flags));
     });
 
   const sendmsg = (n: Notification): Answer =>
-    withSocket(n, n.argI32(0), (sock) => {
+    withSocket(n, n.argI32(0), (sock, done) => {
       const flags = n.argU32(2);
       const m = readMessage(mem, n, n.argAddr(1), PAYLOAD_MAX, isStream(sock));
       if (typeof m === "number") return deny(m);
       if (!mem.stillValid(n)) return deny(EPERM);
       const emulated = netlink.find(sock);
-      if (emulated !== undefined) return toAction(netlink.send(emulated, m.name, m.data));
+      if (emulated !== undefined) {
+        done();
+        return settle(netlink.send(emulated, m.name, m.data));
+      }
       const p = prepare(n, sock, m);
       return typeof p === "number" ? deny(p) : settle(perform(n, sock, p, flags));
     });
@@ -258,7 +271,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
   };
 
   const sendmmsg = (n: Notification): Answer =>
-    withSocket(n, n.argI32(0), (sock) => {
+    withSocket(n, n.argI32(0), (sock, done) => {
       const flags = n.argU32(3);
       const vec = n.argAddr(1);
       const vlen = Math.min(n.argU32(2), UIO_MAXIOV);
@@ -277,7 +290,10 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
       if (vlen === 0) return returnValue(0);
       if (!mem.stillValid(n)) return deny(EPERM);
       const emulated = netlink.find(sock);
-      if (emulated !== undefined) return sendBatch(n, vec, msgs, firstErrno, (m) => netlink.send(emulated, m.name, m.data));
+      if (emulated !== undefined) {
+        done();
+        return sendBatch(n, vec, msgs, firstErrno, (m) => netlink.send(emulated, m.name, m.data));
+      }
       return sendBatch(n, vec, msgs, firstErrno, (m, first) => {
         const p = prepare(n, sock, m);
         return typeof p === "number" ? -p : perform(n, sock, p, flags, first);
