@@ -80,6 +80,15 @@ static napi_value sl_thread_getfd(napi_env env, napi_callback_info info) {
   return sl_make_int(env, fd < 0 ? -err : fd);
 }
 
+/* threadPidfd(tid) -> a pidfd naming thread tid itself (PIDFD_THREAD, Linux 6.9; a signal
+ * sent through it goes to that thread), or -errno: EINVAL on older kernels, where the
+ * caller falls back to its thread group's pidfd. */
+static napi_value sl_thread_pidfd(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_INT(env, 0, tid);
+  return sl_result(env, syscall(SYS_pidfd_open, tid, PIDFD_THREAD));
+}
+
 /* One operation on a socket, with private copies of every buffer (the JavaScript ones
  * may move or be collected while a worker thread uses them). */
 struct net_job {
@@ -355,6 +364,7 @@ static napi_value sl_net_sendmsg_async(napi_env env, napi_callback_info info) {
 void sl_net_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"threadGetfd", NULL, sl_thread_getfd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"threadPidfd", NULL, sl_thread_pidfd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sockInfo", NULL, sl_sock_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netConnect", NULL, sl_net_connect, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netSendmsg", NULL, sl_net_sendmsg, NULL, NULL, NULL, napi_enumerable, NULL},

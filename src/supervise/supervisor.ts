@@ -8,6 +8,7 @@ import { native } from "../confine/native.js";
 import { SYSCALLS } from "../kernel/syscalls.js";
 import type { Action } from "./action.js";
 import type { Handler, HandlerTable } from "./handler.js";
+import { SIGKILL, signalCaller } from "./kill.js";
 import { NOTIF_BYTES, Notification } from "./notification.js";
 
 const UV_READABLE = 1;
@@ -45,7 +46,6 @@ export class Supervisor {
   constructor(
     private readonly listener: number,
     tables: readonly HandlerTable[],
-    private readonly killProcess: (tid: number) => void,
     private readonly chargeCpu?: (ms: number) => void,
   ) {
     for (const t of tables) {
@@ -160,7 +160,8 @@ export class Supervisor {
         return;
       }
       case "kill":
-        this.killProcess(n.pid);
+        // Through a pidfd of the caller, confirmed to be blocked in this call (kill.ts).
+        signalCaller(n, SIGKILL, (x) => nat.notifIdValid(this.listener, x.id) === 0);
         nat.notifSend(this.listener, n.id, 0, -a.errno, 0);
         return;
     }

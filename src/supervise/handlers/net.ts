@@ -15,6 +15,7 @@ import { ipName, refusal } from "./net-ip.js";
 import { NO_ROOM, NetIo } from "./net-io.js";
 import { MMSGHDR_BYTES, MMSG_LEN_OFFSET, PAYLOAD_MAX, UIO_MAXIOV, checkControl, copyIn, readMessage, type OutMessage } from "./net-msg.js";
 import { isPathHandleOnMemory } from "../memory-files.js";
+import { SIGPIPE, signalCaller } from "../kill.js";
 import { closeAll, translateRights } from "./net-rights.js";
 import { SOCKADDR_MAX } from "./net-sockaddr.js";
 import { childSocket, isInet, release, ruleProtocol, type ChildSocket } from "./net-socket.js";
@@ -163,13 +164,9 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
     // same send (SO_ZEROCOPY, without which the flag does nothing, is refused anyway).
     const rc = after(() => io.send(n, sock, p.name, p.data, p.control, flags & ~MSG_ZEROCOPY, mayBlock, 1 + p.fds.length), p.fds);
     const signal = (r: number): number => {
-      if (r === -EPIPE && sock.type === SOCK.STREAM && (flags & MSG_NOSIGNAL) === 0 && mem.stillValid(n)) {
-        try {
-          process.kill(n.pid, "SIGPIPE");
-        } catch {
-          // the caller is gone
-        }
-      }
+      // To the thread that sent, as the kernel raises it; through a pidfd of that thread
+      // confirmed (after it was opened) to be blocked in this call, never by its id alone.
+      if (r === -EPIPE && sock.type === SOCK.STREAM && (flags & MSG_NOSIGNAL) === 0) signalCaller(n, SIGPIPE, (x) => mem.stillValid(x));
       return r;
     };
     return typeof rc === "number" ? signal(rc) : rc.then(signal);
