@@ -224,6 +224,10 @@ export class NetlinkSockets {
       } finally {
         this.waitingSends--;
       }
+      // Closed meanwhile (another thread closed the sandbox's end, or the sandbox ended):
+      // its server descriptor is gone, and its number may be another's by now. The
+      // request was sent; its answer is lost, as with a socket closed under a reader.
+      if (this.closed || this.byInode.get(e.inode) !== e) return data.length;
       const t0 = performance.now();
       try {
         return this.answerSend(e, data);
