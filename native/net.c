@@ -80,6 +80,15 @@ static napi_value sl_thread_getfd(napi_env env, napi_callback_info info) {
   return sl_make_int(env, fd < 0 ? -err : fd);
 }
 
+/* threadPidfd(tid) -> a pidfd naming thread tid itself (PIDFD_THREAD, Linux 6.9; a signal
+ * sent through it goes to that thread), or -errno: EINVAL on older kernels, where the
+ * caller falls back to its thread group's pidfd. */
+static napi_value sl_thread_pidfd(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_INT(env, 0, tid);
+  return sl_result(env, syscall(SYS_pidfd_open, tid, PIDFD_THREAD));
+}
+
 /* One operation on a socket, with private copies of every buffer (the JavaScript ones
  * may move or be collected while a worker thread uses them). */
 struct net_job {
@@ -181,10 +190,11 @@ static struct {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   struct net_job *head, *tail;
-  int idle;
+  int queued; /* jobs in the queue, not yet taken by a thread */
+  int idle;   /* threads waiting for a job, including those woken but not yet running */
   napi_env env;
   napi_threadsafe_function tsfn;
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, NULL, NULL};
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, NULL, NULL};
 
 /* On the event loop: the job's callback gets its result, then the job is freed. */
 static void job_deliver(napi_env env, napi_value unused, void *context, void *data) {
@@ -222,10 +232,14 @@ static void *pool_thread(void *arg) {
     struct net_job *j = pool.head;
     pool.head = j->next;
     if (pool.head == NULL) pool.tail = NULL;
+    pool.queued--;
     pthread_mutex_unlock(&pool.mu);
     j->rc = job_run(j);
-    if (napi_call_threadsafe_function(pool.tsfn, j, napi_tsfn_blocking) != napi_ok) job_free(j);
     pthread_mutex_lock(&pool.mu);
+    /* Under the lock: pool_teardown may release the function while this thread was in a
+     * call that never returned before the process began to exit. The queue is unbounded,
+     * so the call does not block. */
+    if (pool.tsfn == NULL || napi_call_threadsafe_function(pool.tsfn, j, napi_tsfn_nonblocking) != napi_ok) job_free(j);
   }
 }
 
@@ -285,8 +299,13 @@ static napi_value start_job(napi_env env, struct net_job *j, napi_value cb) {
   if (pool.tail) pool.tail->next = j;
   else pool.head = j;
   pool.tail = j;
+  pool.queued++;
   int err = 0;
-  if (pool.idle > 0) {
+  /* Every queued job must have a thread of its own coming: a call may block for minutes,
+   * so a job left behind another sandbox's blocked calls would wait for them. An idle
+   * thread counts once signalled until it takes a job, hence the comparison with every
+   * job still queued rather than "is any thread idle". */
+  if (pool.idle >= pool.queued) {
     pthread_cond_signal(&pool.cv);
   } else if ((err = spawn_thread(pool_thread, NULL)) != 0) {
     /* No thread: take the job back; the call fails as the kernel's would (EAGAIN). */
@@ -295,6 +314,7 @@ static napi_value start_job(napi_env env, struct net_job *j, napi_value cb) {
     *p = j->next;
     pool.tail = NULL;
     for (struct net_job *q = pool.head; q; q = q->next) pool.tail = q;
+    pool.queued--;
   }
   pthread_mutex_unlock(&pool.mu);
   if (err != 0) {
@@ -344,6 +364,7 @@ static napi_value sl_net_sendmsg_async(napi_env env, napi_callback_info info) {
 void sl_net_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"threadGetfd", NULL, sl_thread_getfd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"threadPidfd", NULL, sl_thread_pidfd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sockInfo", NULL, sl_sock_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netConnect", NULL, sl_net_connect, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netSendmsg", NULL, sl_net_sendmsg, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -233,6 +233,8 @@ export class Sandbox {
       launcher = new LauncherProcess(encodePlan(plan), plan.steps, stdio.childFds);
       if (supervised(features)) {
         const l = launcher;
+        // With maxCpu the supervisor's work for the sandbox is measured and charged to it.
+        if (features.maxCpu !== undefined) this.shared.supervisorMs = 0;
         l.onListener = (fd) => {
           this.supervisor = startSupervisor(fd, features.supervision, l, this.shared);
         };
@@ -259,6 +261,11 @@ export class Sandbox {
         command: (cmd) => launcher.command(cmd),
         get userPaused() {
           return self.pausing || self.stateValue === "paused";
+        },
+        supervisorMs: () => {
+          const ms = this.shared.supervisorMs ?? 0;
+          if (this.shared.supervisorMs !== undefined) this.shared.supervisorMs = 0;
+          return ms;
         },
         fail: (why) => {
           if (this.stateValue === "stopped") return;

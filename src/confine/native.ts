@@ -48,6 +48,8 @@ export interface NativeAddon {
   ptraceDetach(tid: number, signal: number): number;
   /** Network supervision (native/net.c): each returns >= 0 or -errno unless noted. */
   threadGetfd(tid: number, targetfd: number): number;
+  /** A pidfd of thread tid itself (PIDFD_THREAD), or -errno (EINVAL before Linux 6.9). */
+  threadPidfd(tid: number): number;
   sockInfo(fd: number): [domain: number, type: number, protocol: number, fileFlags: number, inode: number] | number;
   netConnect(fd: number, addr: Buffer): number;
   netSendmsg(fd: number, name: Buffer | null, data: Buffer, control: Buffer | null, flags: number): number;

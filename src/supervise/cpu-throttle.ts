@@ -12,6 +12,9 @@ export interface Throttled {
   readonly userPaused: boolean;
   /** The throttle cannot hold the sandbox to its share: end the run, reporting `why`. */
   fail(why: string): void;
+  /** Milliseconds the supervisor spent on the sandbox's behalf since the last call (its
+   * handlers, the requests it answered): counted as the sandbox's own CPU time. */
+  supervisorMs?(): number;
 }
 
 const PERIOD_MS = 100;
@@ -74,7 +77,9 @@ export class CpuThrottle {
     if (this.closed) return;
     this.failures = 0;
     const now = Date.now();
-    const usedMs = Math.max(0, ms - this.lastMs);
+    // What the sandbox made its supervisor do is its CPU too: a flood of cheap requests
+    // that each cost the supervisor much (netlink dumps) is held to the same share.
+    const usedMs = Math.max(0, ms - this.lastMs) + (this.target.supervisorMs?.() ?? 0);
     this.debtMs += usedMs - this.share * (now - this.lastAt);
     this.debtMs = Math.max(this.debtMs, -this.share * PERIOD_MS);
     this.lastMs = ms;

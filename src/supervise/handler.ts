@@ -11,8 +11,9 @@ export interface SupervisorContext {
   readonly memory: ChildMemory;
   /** Live processes of the sandbox, counted by the launcher from /proc. */
   countProcesses(): Promise<number>;
-  /** SIGKILL the process that contains thread tid. */
-  killProcess(tid: number): void;
+  /** SIGKILL process pid (a thread-group id) if it is still one of the sandbox's: through
+   * a pidfd, membership checked once the pidfd pins it (kill.ts), never by number. */
+  killProcess(pid: number): void;
   /** The sandbox's launcher pid: every process of the sandbox descends from it. */
   readonly launcherPid: number;
   /** The zygote's pid once the sandbox is a fork group (its clones are accounted apart). */
@@ -21,6 +22,9 @@ export interface SupervisorContext {
   onClose(fn: () => void): void;
   /** Records that a limit killed a process of the sandbox (its RunResult reports the first). */
   limitExceeded(hit: LimitExceeded): void;
+  /** Charges milliseconds the supervisor spent on the sandbox's behalf outside a
+   * notification (answering requests it wrote to an emulated socket) to its maxCpu. */
+  chargeCpu(ms: number): void;
 }
 
 /**

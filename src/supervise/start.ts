@@ -9,15 +9,8 @@ import { Cmd } from "../plan/protocol.js";
 import { ChildMemory } from "./child-memory.js";
 import type { SupervisorContext } from "./handler.js";
 import { handlerTables } from "./handlers/index.js";
+import { descendsFrom, killMember } from "./kill.js";
 import { Supervisor } from "./supervisor.js";
-
-function killProcess(tid: number): void {
-  try {
-    process.kill(tid, "SIGKILL"); // kill(2) on any thread id reaches its whole process
-  } catch {
-    // already gone
-  }
-}
 
 /** What the sandbox may change after the supervisor started. */
 export interface SupervisorShared {
@@ -25,22 +18,30 @@ export interface SupervisorShared {
   forkParent?: number;
   /** The first limit that killed a process of the sandbox. */
   limit?: LimitExceeded;
+  /** With maxCpu: milliseconds the supervisor spent on the sandbox's behalf and the CPU
+   * throttle has not charged yet (undefined: nothing is measured). */
+  supervisorMs?: number;
 }
 
 export function startSupervisor(listener: number, supervision: Supervision, launcher: LauncherProcess, shared: SupervisorShared = {}): Supervisor {
   const closers: (() => void)[] = [];
+  const chargeCpu = (ms: number): void => {
+    if (shared.supervisorMs !== undefined) shared.supervisorMs += ms;
+  };
   const ctx: SupervisorContext = {
     memory: new ChildMemory(listener),
     countProcesses: () => launcher.command(Cmd.COUNT),
-    killProcess,
+    // A pid from a /proc scan may be another process's by now: pinned, then checked (kill.ts).
+    killProcess: (pid) => void killMember(pid, (p) => descendsFrom(p, launcher.pid)),
     launcherPid: launcher.pid,
     forkParent: () => shared.forkParent,
     onClose: (fn) => closers.push(fn),
     limitExceeded: (hit) => {
       shared.limit ??= hit;
     },
+    chargeCpu,
   };
-  const supervisor = new Supervisor(listener, handlerTables(supervision, ctx), killProcess);
+  const supervisor = new Supervisor(listener, handlerTables(supervision, ctx), shared.supervisorMs === undefined ? undefined : chargeCpu);
   supervisor.onClose = () => {
     for (const fn of closers.splice(0)) fn();
   };

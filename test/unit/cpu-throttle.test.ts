@@ -46,6 +46,33 @@ test("a sandbox over its share is stopped, then continued", async () => {
   assert.deepEqual(t.failures, []);
 });
 
+test("what the supervisor spent on the sandbox's behalf counts: an idle sandbox whose supervisor worked is stopped", async () => {
+  // The sandbox's own CPU never moves; its supervisor reports 1000 ms at the first look.
+  const t = fake({ [Cmd.CPU]: [0] });
+  let owed = 1000;
+  t.supervisorMs = () => {
+    const ms = owed;
+    owed = 0;
+    return ms;
+  };
+  const throttle = new CpuThrottle(10, t);
+  throttle.start();
+  for (let i = 0; i < 50 && !t.calls.includes(Cmd.STOP); i++) await new Promise((r) => setTimeout(r, 20));
+  throttle.close();
+  assert.ok(t.calls.includes(Cmd.STOP), t.calls.join(","));
+});
+
+test("positive control: the same idle sandbox without supervisor work is never stopped", async () => {
+  const t = fake({ [Cmd.CPU]: [0] });
+  t.supervisorMs = () => 0;
+  const throttle = new CpuThrottle(10, t);
+  throttle.start();
+  for (let i = 0; i < 5 && t.calls.filter((c) => c === Cmd.CPU).length < 3; i++) await new Promise((r) => setTimeout(r, 120));
+  throttle.close();
+  assert.ok(t.calls.filter((c) => c === Cmd.CPU).length >= 2, t.calls.join(","));
+  assert.ok(!t.calls.includes(Cmd.STOP), t.calls.join(","));
+});
+
 test(`a reading that fails ${THROTTLE_ATTEMPTS} times in a row ends the run with the reason`, async () => {
   const t = fake({ [Cmd.CPU]: [new Error("sandbox CPU time failed: EMFILE")] });
   const throttle = new CpuThrottle(10, t);

@@ -9,8 +9,9 @@ const E = { EPERM: 1, EBADF: 9, EINVAL: 22 } as const;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
 const SCM_CREDENTIALS = 2;
-/** SCM_MAX_FD: the kernel refuses more descriptors in one message. */
-const SCM_MAX_FD = 253;
+/** SCM_MAX_FD: the kernel refuses more descriptors in one message, counted over all its
+ * SCM_RIGHTS headers together (scm_fp_copy). */
+export const SCM_MAX_FD = 253;
 const CMSG_HDR = 16;
 
 export interface Rights {
@@ -48,6 +49,7 @@ export function translateRights(tid: number, control: Buffer, refuse: (dup: numb
     closeAll(fds);
     return errno;
   };
+  let total = 0;
   for (let at = 0; control.length - at >= CMSG_HDR; ) {
     const len = control.readBigUInt64LE(at);
     if (len < BigInt(CMSG_HDR) || len > BigInt(control.length - at)) return fail(E.EINVAL);
@@ -56,12 +58,23 @@ export function translateRights(tid: number, control: Buffer, refuse: (dup: numb
     if (level === SOL_SOCKET && type === SCM_CREDENTIALS) return fail(E.EPERM);
     if (level === SOL_SOCKET && type === SCM_RIGHTS) {
       const count = Math.floor((Number(len) - CMSG_HDR) / 4);
-      if (count > SCM_MAX_FD) return fail(E.EINVAL);
+      // Checked before any duplicate is taken, for the whole message: one send never makes
+      // the supervisor hold more than SCM_MAX_FD duplicates (a 64 KiB control of many
+      // SCM_RIGHTS headers would otherwise name thousands).
+      total += count;
+      if (total > SCM_MAX_FD) return fail(E.EINVAL);
       for (let i = 0; i < count; i++) {
         const dup = childFd(tid, control.readInt32LE(at + CMSG_HDR + 4 * i));
         if (dup < 0) return fail(E.EBADF);
         fds.push(dup);
-        if (refuse(dup)) return fail(E.EPERM);
+        let refused: boolean;
+        try {
+          refused = refuse(dup);
+        } catch (e) {
+          closeAll(fds);
+          throw e;
+        }
+        if (refused) return fail(E.EPERM);
         out.writeInt32LE(dup, at + CMSG_HDR + 4 * i);
       }
     }

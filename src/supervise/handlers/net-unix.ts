@@ -72,9 +72,15 @@ export class UnixTargets {
   private pin(n: Notification, path: Buffer): UnixTarget | number {
     const pinned = pinCallerPath(n, { dirfd: AT_FDCWD, path, follow: true, emptyPath: false }, null);
     if (pinned < 0) return -pinned; // ENOENT, ENOTDIR, ELOOP...: what the kernel would say
-    const st = fileId(pinned);
-    // connect(2) to a file that is not a socket: ECONNREFUSED, as the kernel says.
-    const ok = typeof st === "number" ? -st : !isType(st, S_IF.SOCK) ? E.ECONNREFUSED : this.grants === "any" || this.grants.contains(pinned, st) ? 0 : E.EACCES;
+    let ok: number;
+    try {
+      const st = fileId(pinned);
+      // connect(2) to a file that is not a socket: ECONNREFUSED, as the kernel says.
+      ok = typeof st === "number" ? -st : !isType(st, S_IF.SOCK) ? E.ECONNREFUSED : this.grants === "any" || this.grants.contains(pinned, st) ? 0 : E.EACCES;
+    } catch (e) {
+      closeSync(pinned);
+      throw e;
+    }
     if (ok !== 0) {
       closeSync(pinned);
       return ok;

@@ -12,9 +12,10 @@ import type { Notification } from "../notification.js";
 import { hostsFileHandlers } from "./hosts-file.js";
 import { interfaceIoctl } from "./net-ioctl.js";
 import { ipName, refusal } from "./net-ip.js";
-import { NetIo } from "./net-io.js";
+import { NO_ROOM, NetIo } from "./net-io.js";
 import { MMSGHDR_BYTES, MMSG_LEN_OFFSET, PAYLOAD_MAX, UIO_MAXIOV, checkControl, copyIn, readMessage, type OutMessage } from "./net-msg.js";
 import { isPathHandleOnMemory } from "../memory-files.js";
+import { SIGPIPE, signalCaller } from "../kill.js";
 import { closeAll, translateRights } from "./net-rights.js";
 import { SOCKADDR_MAX } from "./net-sockaddr.js";
 import { childSocket, isInet, release, ruleProtocol, type ChildSocket } from "./net-socket.js";
@@ -22,6 +23,8 @@ import { UnixTargets } from "./net-unix.js";
 import { NetlinkSockets } from "./netlink-socket.js";
 
 const EPERM = 1;
+const EAGAIN = 11;
+const ENOBUFS = 105;
 const EPIPE = 32;
 const EINVAL = 22;
 const EMSGSIZE = 90;
@@ -41,30 +44,50 @@ function settle(rc: number | Promise<number>): Answer {
   return typeof rc === "number" ? toAction(rc) : rc.then(toAction);
 }
 
-/** Runs body with the caller's socket, and closes the duplicate once the answer is known. */
-function withSocket(n: Notification, fd: number, body: (s: ChildSocket) => Answer): Answer {
+/** Runs body with the caller's socket, and closes the duplicate once the answer is known,
+ * or earlier when body calls `done` (it needs the socket no more: an answer that waits
+ * then holds no descriptor). */
+function withSocket(n: Notification, fd: number, body: (s: ChildSocket, done: () => void) => Answer): Answer {
   const sock = childSocket(n.pid, fd);
   if (typeof sock === "number") return deny(-sock);
+  let open = true;
+  const done = (): void => {
+    if (open) release(sock);
+    open = false;
+  };
   let answer: Answer;
   try {
-    answer = body(sock);
+    answer = body(sock, done);
   } catch (e) {
-    release(sock);
+    done();
     throw e;
   }
-  if (answer instanceof Promise) return answer.finally(() => release(sock));
-  release(sock);
+  if (answer instanceof Promise) return answer.finally(done);
+  done();
   return answer;
 }
 
-/** Closes `fds` once rc is known, and passes rc on. */
-function after(rc: number | Promise<number>, fds: readonly number[]): number | Promise<number> {
-  if (fds.length === 0) return rc;
+/** Makes a call and closes `fds` once its result is known (also when it throws), and
+ * passes the result on. */
+function after(call: () => number | Promise<number>, fds: readonly number[]): number | Promise<number> {
+  if (fds.length === 0) return call();
+  let rc: number | Promise<number>;
+  try {
+    rc = call();
+  } catch (e) {
+    closeAll(fds);
+    throw e;
+  }
   if (typeof rc === "number") {
     closeAll(fds);
     return rc;
   }
   return rc.finally(() => closeAll(fds));
+}
+
+/** The answer a call got when it found no room in the hold budget. */
+function isNoRoom(a: Action): boolean {
+  return a.kind === "errno" && a.errno === -NO_ROOM;
 }
 
 /** A message ready to be sent on the supervisor's duplicate, and the descriptors to close
@@ -115,7 +138,13 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
       const control = rights?.control ?? null;
       // A stream socket refuses any name without reading it (EISCONN or EOPNOTSUPP).
       if (m.name === null || sock.type === SOCK.STREAM) return { name: m.name, data: m.data, control, fds };
-      const t = unix.target(n, m.name);
+      let t: ReturnType<typeof unix.target>;
+      try {
+        t = unix.target(n, m.name);
+      } catch (e) {
+        closeAll(fds);
+        throw e;
+      }
       if (typeof t === "number") {
         closeAll(fds);
         return t;
@@ -133,15 +162,11 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
   const perform = (n: Notification, sock: ChildSocket, p: Prepared, flags: number, mayBlock = true): number | Promise<number> => {
     // MSG_ZEROCOPY would leave the supervisor's buffer pages in flight: a plain copy is the
     // same send (SO_ZEROCOPY, without which the flag does nothing, is refused anyway).
-    const rc = after(io.send(sock, p.name, p.data, p.control, flags & ~MSG_ZEROCOPY, mayBlock), p.fds);
+    const rc = after(() => io.send(n, sock, p.name, p.data, p.control, flags & ~MSG_ZEROCOPY, mayBlock, 1 + p.fds.length), p.fds);
     const signal = (r: number): number => {
-      if (r === -EPIPE && sock.type === SOCK.STREAM && (flags & MSG_NOSIGNAL) === 0 && mem.stillValid(n)) {
-        try {
-          process.kill(n.pid, "SIGPIPE");
-        } catch {
-          // the caller is gone
-        }
-      }
+      // To the thread that sent, as the kernel raises it; through a pidfd of that thread
+      // confirmed (after it was opened) to be blocked in this call, never by its id alone.
+      if (r === -EPIPE && sock.type === SOCK.STREAM && (flags & MSG_NOSIGNAL) === 0) signalCaller(n, SIGPIPE, (x) => mem.stillValid(x));
       return r;
     };
     return typeof rc === "number" ? signal(rc) : rc.then(signal);
@@ -162,18 +187,19 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
       if (isInet(sock)) {
         const name = ipName(net, sock, copied, "connect");
         if (typeof name === "number") return deny(name);
-        return settle(io.connect(sock, name ?? copied));
+        return settle(io.connect(n, sock, name ?? copied, 1));
       }
       if (sock.domain === AF.UNIX) {
         const t = unix.target(n, copied);
         if (typeof t === "number") return deny(t);
-        return settle(after(io.connect(sock, t.name), t.pin === undefined ? [] : [t.pin]));
+        const pins = t.pin === undefined ? [] : [t.pin];
+        return settle(after(() => io.connect(n, sock, t.name, 1 + pins.length), pins));
       }
       return deny(EPERM); // see prepare(): a real netlink socket or another family
     });
 
   const sendto = (n: Notification): Answer =>
-    withSocket(n, n.argI32(0), (sock) => {
+    withSocket(n, n.argI32(0), (sock, done) => {
       const flags = n.argU32(3);
       let size = n.arg(2);
       if (size > BigInt(PAYLOAD_MAX)) {
@@ -192,19 +218,25 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
       }
       if (!mem.stillValid(n)) return deny(EPERM);
       const emulated = netlink.find(sock);
-      if (emulated !== undefined) return toAction(netlink.send(emulated, name, data));
+      if (emulated !== undefined) {
+        done(); // known by inode: an answer that waits for the rate holds no descriptor
+        return settle(netlink.send(emulated, name, data));
+      }
       const p = prepare(n, sock, { name, data, control: null });
       return typeof p === "number" ? deny(p) : settle(perform(n, sock, p, flags));
     });
 
   const sendmsg = (n: Notification): Answer =>
-    withSocket(n, n.argI32(0), (sock) => {
+    withSocket(n, n.argI32(0), (sock, done) => {
       const flags = n.argU32(2);
       const m = readMessage(mem, n, n.argAddr(1), PAYLOAD_MAX, isStream(sock));
       if (typeof m === "number") return deny(m);
       if (!mem.stillValid(n)) return deny(EPERM);
       const emulated = netlink.find(sock);
-      if (emulated !== undefined) return toAction(netlink.send(emulated, m.name, m.data));
+      if (emulated !== undefined) {
+        done();
+        return settle(netlink.send(emulated, m.name, m.data));
+      }
       const p = prepare(n, sock, m);
       return typeof p === "number" ? deny(p) : settle(perform(n, sock, p, flags));
     });
@@ -236,7 +268,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
   };
 
   const sendmmsg = (n: Notification): Answer =>
-    withSocket(n, n.argI32(0), (sock) => {
+    withSocket(n, n.argI32(0), (sock, done) => {
       const flags = n.argU32(3);
       const vec = n.argAddr(1);
       const vlen = Math.min(n.argU32(2), UIO_MAXIOV);
@@ -255,7 +287,10 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
       if (vlen === 0) return returnValue(0);
       if (!mem.stillValid(n)) return deny(EPERM);
       const emulated = netlink.find(sock);
-      if (emulated !== undefined) return sendBatch(n, vec, msgs, firstErrno, (m) => netlink.send(emulated, m.name, m.data));
+      if (emulated !== undefined) {
+        done();
+        return sendBatch(n, vec, msgs, firstErrno, (m) => netlink.send(emulated, m.name, m.data));
+      }
       return sendBatch(n, vec, msgs, firstErrno, (m, first) => {
         const p = prepare(n, sock, m);
         return typeof p === "number" ? -p : perform(n, sock, p, flags, first);
@@ -296,7 +331,53 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
 
   const ioctl = (n: Notification): Answer => interfaceIoctl(n, mem, net.interfaces);
 
-  const table: Record<string, (n: Notification) => Answer | undefined> = { connect, sendto, sendmsg, sendmmsg, bind, getsockname, setsockopt, socket, ioctl };
+  /**
+   * A performed call that would wait on a worker thread takes room in the sandbox's hold
+   * budget first (net-io.ts). Without room it answers NO_ROOM having done nothing, and its
+   * descriptors are already closed: the caller stays blocked in its call, the supervisor
+   * holds nothing for it but the notification, and once room is reserved the call is made
+   * again from the start (new duplicates, new copies, new checks: nothing of the first
+   * attempt is trusted). More waiters than the budget queues get what a kernel short of
+   * resources answers: EAGAIN for connect, ENOBUFS for a send.
+   */
+  const budgeted = (h: (n: Notification) => Answer, refusal: number): ((n: Notification) => Answer) => {
+    const attempt = (n: Notification): Answer => {
+      let a: Answer;
+      try {
+        a = h(n);
+      } finally {
+        // Room reserved for this attempt is taken synchronously, when it is used at all.
+        io.budget.drop(n);
+      }
+      return a instanceof Promise ? a.then(retry(n)) : retry(n)(a);
+    };
+    const retry = (n: Notification) => (a: Action): Answer => {
+      if (!isNoRoom(a)) return a;
+      return io.budget.wait(n).then((granted) => {
+        if (!granted) return deny(refusal);
+        // Still blocked in this very call? Otherwise its thread may be gone and its id reused.
+        if (!mem.stillValid(n)) {
+          io.budget.drop(n);
+          return deny(EPERM);
+        }
+        return attempt(n);
+      });
+    };
+    return attempt;
+  };
+  ctx.onClose(() => io.budget.close());
+
+  const table: Record<string, (n: Notification) => Answer | undefined> = {
+    connect: budgeted(connect, EAGAIN),
+    sendto: budgeted(sendto, ENOBUFS),
+    sendmsg: budgeted(sendmsg, ENOBUFS),
+    sendmmsg: budgeted(sendmmsg, ENOBUFS),
+    bind,
+    getsockname,
+    setsockopt,
+    socket,
+    ioctl,
+  };
   if (net.hostsFile !== undefined) Object.assign(table, hostsFileHandlers(net.hostsFile, ctx));
   return table;
 }

@@ -1,20 +1,22 @@
 // Emulated NETLINK_ROUTE sockets: socket(AF_NETLINK, ..., NETLINK_ROUTE) gets one end of a
 // unix SOCK_SEQPACKET pair whose other end the supervisor serves, so the sandbox never
 // holds a real netlink socket and sees only the interfaces of its view. An emulated socket
-// is known by the inode of the sandbox's end, never by a descriptor number.
+// is known by the inode of the sandbox's end, never by a descriptor number. The work its
+// requests cost the supervisor is rate-limited per sandbox and charged to maxCpu.
 
-import { closeSync, fstatSync, readSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, readSync } from "node:fs";
 import { native } from "../../confine/native.js";
 import type { InterfaceScope } from "../../plan/interface-view.js";
 import { SOCK, SOCK_TYPE_FLAGS } from "../../plan/seccomp.js";
 import { deny, returnValue, type Action } from "../action.js";
 import type { ChildMemory } from "../child-memory.js";
 import type { SupervisorContext } from "../handler.js";
-import { visibleInterfaces } from "../interface-view.js";
 import type { Notification } from "../notification.js";
+import { WorkRate } from "../work-rate.js";
 import type { ChildSocket } from "./net-socket.js";
 import { threadGroup } from "./net-socket.js";
-import { answerRequests } from "./netlink-route.js";
+import { hostDump, recentView } from "./netlink-host.js";
+import { MAX_REQUESTS, answerRequests, messages } from "./netlink-route.js";
 
 const E = { EPERM: 1, EFAULT: 14, EINVAL: 22, EADDRINUSE: 98, ENOBUFS: 105, ENOPROTOOPT: 92, ESOCKTNOSUPPORT: 94 } as const;
 const AF_UNSPEC = 0;
@@ -22,6 +24,7 @@ const AF_UNIX = 1;
 const AF_NETLINK = 16;
 const SOCKADDR_NL_BYTES = 12;
 const UV_DISCONNECT = 4;
+const MSG_DONTWAIT = 0x40;
 /** Emulated sockets one sandbox may hold open at once: each costs the supervisor a
  * descriptor and a poll handle. Programs use one or two. */
 const MAX_SOCKETS = 64;
@@ -29,12 +32,24 @@ const MAX_SOCKETS = 64;
  * CAP_ACK, EXT_ACK, GET_STRICT_CHK: accepted and without effect (no notification is
  * ever sent; replies are what they are). Others: ENOPROTOOPT. */
 const ACCEPTED_OPTIONS = new Set([1, 2, 3, 4, 5, 10, 11, 12]);
-const MAX_DATAGRAMS_PER_TURN = 64;
+/**
+ * Requests one sandbox may have answered: REQUEST_BURST at once, REQUEST_RATE a second
+ * after that (a getifaddrs() is two; `ip addr` three). Beyond, the supervisor stops
+ * reading the sandbox's requests until the rate allows (its writes then fill the socket
+ * and wait, as against a busy kernel), and a trapped send waits in its call.
+ */
+export const REQUEST_RATE = 1000;
+export const REQUEST_BURST = 256;
+/** Requests answered per socket in one turn of the event loop: one datagram's worth. */
+const REQUESTS_PER_TURN = MAX_REQUESTS;
+/** Trapped sends of a sandbox that may wait for the rate at once; beyond, ENOBUFS. */
+const MAX_WAITING_SENDS = 64;
 
 interface Emulated {
   readonly inode: number;
   readonly server: number;
   readonly tgid: number;
+  /** The poll handle on the server end; undefined while reading is paused by the rate. */
   poll: object | undefined;
   /** The port id (nl_pid) once bound or autobound; 0 before. */
   port: number;
@@ -59,13 +74,22 @@ export class NetlinkSockets {
   private readonly ports = new Set<number>();
   private rover = -4096;
   private readonly buf = Buffer.alloc(65536);
+  private readonly rate = new WorkRate(REQUEST_RATE, REQUEST_BURST);
+  /** Sockets whose reading waits for the rate, and the timer that resumes them. */
+  private readonly paused = new Set<Emulated>();
+  private resumeTimer: NodeJS.Timeout | undefined;
+  /** Trapped sends waiting for the rate. */
+  private waitingSends = 0;
+  private closed = false;
 
   constructor(
     private readonly scope: InterfaceScope,
     private readonly mem: ChildMemory,
-    ctx: SupervisorContext,
+    private readonly ctx: SupervisorContext,
   ) {
     ctx.onClose(() => {
+      this.closed = true;
+      if (this.resumeTimer !== undefined) clearTimeout(this.resumeTimer);
       for (const e of [...this.byInode.values()]) this.close(e);
     });
   }
@@ -85,11 +109,37 @@ export class NetlinkSockets {
     const [server, child] = pair;
     const e: Emulated = { inode: fstatSync(child).ino, server, tgid: threadGroup(n.pid) ?? n.pid, poll: undefined, port: 0 };
     this.byInode.set(e.inode, e);
-    // Requests written with write() or send() (no destination, so never trapped) arrive
-    // here; the poll handle does not keep Node's event loop alive.
-    e.poll = nat.pollFd(server, (status, events) => this.drain(e, status < 0 || (events & UV_DISCONNECT) !== 0));
-    nat.pollRef(e.poll, false);
+    this.listen(e);
     return { kind: "inject", fd: child, cloexec: (type & SOCK_TYPE_FLAGS.CLOEXEC) !== 0, close: true };
+  }
+
+  /** Requests written with write() or send() (no destination, so never trapped) arrive on
+   * the server end; the poll handle does not keep Node's event loop alive. The time spent
+   * answering them is the sandbox's. */
+  private listen(e: Emulated): void {
+    const nat = native();
+    e.poll = nat.pollFd(e.server, (status, events) => {
+      const t0 = performance.now();
+      this.drain(e, status < 0 || (events & UV_DISCONNECT) !== 0);
+      this.ctx.chargeCpu(performance.now() - t0);
+    });
+    nat.pollRef(e.poll, false);
+  }
+
+  /** Stops reading e's requests until the rate allows more. */
+  private pause(e: Emulated): void {
+    if (e.poll !== undefined) native().pollClose(e.poll);
+    e.poll = undefined;
+    this.paused.add(e);
+    if (this.resumeTimer !== undefined || this.closed) return;
+    this.resumeTimer = setTimeout(() => {
+      this.resumeTimer = undefined;
+      for (const p of [...this.paused]) {
+        this.paused.delete(p);
+        if (this.byInode.get(p.inode) === p) this.listen(p);
+      }
+    }, Math.max(1, this.rate.delayMs()));
+    this.resumeTimer.unref();
   }
 
   /** The emulated socket a duplicate is the sandbox's end of, by inode. */
@@ -154,12 +204,41 @@ export class NetlinkSockets {
    * first part before sendmsg returns), after any request already written with write(),
    * so replies keep the order of requests. Returns the bytes "sent" or -errno.
    */
-  send(e: Emulated, name: Buffer | null, data: Buffer): number {
+  send(e: Emulated, name: Buffer | null, data: Buffer): number | Promise<number> {
     if (name !== null) {
       if (name.length < 2 || name.readUInt16LE(0) !== AF_NETLINK) return -E.EINVAL;
       const bad = this.checkPeer(name);
       if (bad !== 0) return -bad;
     }
+    if (this.rate.ready) return this.answerSend(e, data);
+    // Beyond the rate the caller waits in its call, as a sender to a busy kernel would;
+    // it holds nothing of the supervisor's but its notification (and those are bounded).
+    if (this.waitingSends >= MAX_WAITING_SENDS) return -E.ENOBUFS;
+    this.waitingSends++;
+    const later = async (): Promise<number> => {
+      try {
+        while (!this.rate.ready) {
+          if (this.closed) return -E.ENOBUFS;
+          await new Promise((r) => setTimeout(r, Math.max(1, this.rate.delayMs())));
+        }
+      } finally {
+        this.waitingSends--;
+      }
+      // Closed meanwhile (another thread closed the sandbox's end, or the sandbox ended):
+      // its server descriptor is gone, and its number may be another's by now. The
+      // request was sent; its answer is lost, as with a socket closed under a reader.
+      if (this.closed || this.byInode.get(e.inode) !== e) return data.length;
+      const t0 = performance.now();
+      try {
+        return this.answerSend(e, data);
+      } finally {
+        this.ctx.chargeCpu(performance.now() - t0);
+      }
+    };
+    return later();
+  }
+
+  private answerSend(e: Emulated, data: Buffer): number {
     this.drain(e, false);
     this.answer(e, data);
     return data.length;
@@ -182,23 +261,32 @@ export class NetlinkSockets {
     this.ports.add(port);
   }
 
-  private answer(e: Emulated, datagram: Buffer): void {
+  /** Answers one datagram's requests; returns how many it held (at least 1: an empty or
+   * malformed datagram costs a read too). */
+  private answer(e: Emulated, datagram: Buffer): number {
     this.autobind(e);
-    const replies = answerRequests(datagram, e.port, visibleInterfaces(this.scope), (type, family, ext) => native().netlinkDump(type, family, ext));
+    const count = Math.max(1, Math.min(messages(datagram).length, MAX_REQUESTS));
+    this.rate.spend(count);
+    const replies = answerRequests(datagram, e.port, recentView(this.scope), hostDump);
+    const nat = native();
     for (const r of replies) {
-      try {
-        writeSync(e.server, r);
-      } catch {
-        return; // the sandbox does not read its replies: the rest is dropped, as on overrun
-      }
+      // The sandbox does not read its replies: the rest is dropped, as on overrun. (A
+      // call that returns the errno: a thrown error per reply would cost more than it.)
+      if (nat.netSendmsg(e.server, null, r, null, MSG_DONTWAIT) < 0) break;
     }
+    return count;
   }
 
-  /** Answers the requests waiting on the supervisor's end (a bounded number at a time: a
-   * sandbox writing as fast as they are read must not hold the event loop; the poll
-   * handle calls again); closes it once the sandbox's end is gone. */
+  /** Answers the requests waiting on the supervisor's end, a bounded number at a time (a
+   * sandbox writing as fast as they are read must not hold the event loop: the poll
+   * handle calls again on the next turn) and within the sandbox's rate (beyond it,
+   * reading pauses); closes it once the sandbox's end is gone. */
   private drain(e: Emulated, hangup: boolean): void {
-    for (let i = 0; i < MAX_DATAGRAMS_PER_TURN; i++) {
+    for (let done = 0; done < REQUESTS_PER_TURN; ) {
+      if (!this.rate.ready) {
+        if (e.poll !== undefined) this.pause(e);
+        return;
+      }
       let n: number;
       try {
         n = readSync(e.server, this.buf);
@@ -211,15 +299,17 @@ export class NetlinkSockets {
         if (hangup) this.close(e);
         return;
       }
-      this.answer(e, Buffer.from(this.buf.subarray(0, n)));
+      done += this.answer(e, Buffer.from(this.buf.subarray(0, n)));
     }
   }
 
   private close(e: Emulated): void {
     if (this.byInode.get(e.inode) !== e) return;
     this.byInode.delete(e.inode);
+    this.paused.delete(e);
     if (e.port !== 0) this.ports.delete(e.port);
     if (e.poll !== undefined) native().pollClose(e.poll);
+    e.poll = undefined;
     closeSync(e.server);
   }
 }

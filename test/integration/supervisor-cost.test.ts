@@ -1,0 +1,39 @@
+// What a sandbox can make its supervisor spend (docs/security.md, "The supervisor's
+// share"): a flood of netlink dump requests, each a dump the supervisor answers, is
+// rate-limited and charged to maxCpu; the hosting process's event loop keeps turning.
+// Measured from inside the supervising process, as root and as the test user. Bounds are
+// generous (the flood measured 85% of a core and 534 ms of lag before).
+
+import assert from "node:assert/strict";
+import { scriptCase } from "../helpers/harness.js";
+
+const SCRIPT = "dist/test/scripts/budget-case.js";
+const replyBytes = (line: string): number => Number(/^requests \d+ replies (\d+)$/.exec(line)?.[1] ?? -1);
+
+scriptCase(
+  "3 s of datagrams of 64 dump requests sent (trapped) on an emulated netlink socket under maxCpu 10 cost the supervisor under 30% of a core, and replies keep coming",
+  SCRIPT,
+  ["netlink", "${PROBE}", "3000", "sendto", "10"],
+  (out) => {
+    assert.equal(out.status, "exited");
+    assert.ok(replyBytes(out.line) > 0, out.line);
+    assert.ok(out.cpuMs < 0.3 * out.wallMs, `${out.cpuMs} ms of CPU in ${out.wallMs} ms`);
+  },
+);
+
+scriptCase(
+  "3 s of the same datagrams written (never trapped) under maxCpu 10 keep the hosting process's event loop lag under 100 ms",
+  SCRIPT,
+  ["netlink", "${PROBE}", "3000", "write", "10"],
+  (out) => {
+    assert.equal(out.status, "exited");
+    assert.ok(replyBytes(out.line) > 0, out.line);
+    assert.ok(out.lagMaxMs < 100, `worst lag ${out.lagMaxMs} ms (p99 ${out.lagP99Ms} ms)`);
+    assert.ok(out.cpuMs < 0.3 * out.wallMs, `${out.cpuMs} ms of CPU in ${out.wallMs} ms`);
+  },
+);
+
+scriptCase("positive control: the same measurements see this process block its own event loop for 300 ms", SCRIPT, ["busy", "${PROBE}", "300"], (out) => {
+  assert.ok(out.lagMaxMs >= 250, `worst lag ${out.lagMaxMs} ms`);
+  assert.ok(out.cpuMs >= 250, `${out.cpuMs} ms of CPU`);
+});

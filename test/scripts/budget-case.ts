@@ -1,0 +1,133 @@
+// Measures, from the supervising process itself, what a flooding sandbox makes it hold or
+// spend, and whether another sandbox of the same process still works meanwhile. Prints
+// one JSON line. Usage: budget-case.js MODE PROBE ARGS...
+//   connect PROBE N     N threads blocked in performed connects (descriptors during and
+//                       after, a second sandbox's own performed calls)
+//   errors PROBE ROUNDS the error paths of performed calls (descriptors before and after)
+//   netlink PROBE MS HOW [CPU]  a netlink dump flood (this process's CPU and event-loop lag)
+//   busy PROBE MS       a control: this process blocks its own event loop for MS
+
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { Sandbox } from "../../src/index.js";
+
+const [mode, probe, ...args] = process.argv.slice(2) as [string, string, ...string[]];
+
+const fds = (): number => readdirSync("/proc/self/fd").length;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The descriptor count once it is back to at most `target` (or after 10 s, whatever it is). */
+async function settledFds(target: number): Promise<number> {
+  for (let i = 0; i < 100 && fds() > target; i++) await sleep(100);
+  return fds();
+}
+
+/** The first line the sandbox prints on stdout. */
+function firstLine(sb: Sandbox): Promise<string> {
+  return new Promise((resolve) => {
+    let out = "";
+    sb.stdout!.on("data", (c: Buffer) => {
+      out += c.toString();
+      if (out.includes("\n")) resolve(out.split("\n")[0]!);
+    });
+    sb.stdout!.on("end", () => resolve(out.trim()));
+  });
+}
+
+async function connectFlood(n: string, dir: string): Promise<object> {
+  // Warm up: the first sandbox of a process opens descriptors that stay (worker pool...).
+  await Sandbox.run({ fsReadable: [probe], fsWritable: [dir] }, [probe, "budget-errors", "1", dir]);
+  const before = fds();
+  const sb = new Sandbox({ fsReadable: [probe], fsWritable: [dir] });
+  await sb.spawn([probe, "budget-connect-flood", n, dir], { stdout: "pipe" });
+  const line = await firstLine(sb);
+  const during = fds();
+  // Another sandbox of this process, with performed calls of its own, while the flood waits.
+  const other = mkdtempSync(join(tmpdir(), "sl-budget-"));
+  let second: string;
+  try {
+    const r = await Sandbox.run({ fsReadable: [probe], fsWritable: [other] }, [probe, "budget-errors", "1", other], { timeout: 30_000 });
+    second = `${r.status} ${r.stdoutText}`;
+  } catch (e) {
+    second = `${(e as Error).name}: ${(e as Error).message}`;
+  }
+  rmSync(other, { recursive: true, force: true });
+  await sb.kill();
+  await sb.wait();
+  return { line, before, during, after: await settledFds(before), second };
+}
+
+async function errorFlood(rounds: string, dir: string): Promise<object> {
+  const policy = { fsReadable: [probe], fsWritable: [dir] };
+  await Sandbox.run(policy, [probe, "budget-errors", "1", dir]);
+  const before = fds();
+  const r = await Sandbox.run(policy, [probe, "budget-errors", rounds, dir], { timeout: 50_000 });
+  // A sandbox killed while its senders wait in performed calls: what they held goes too.
+  const sb = new Sandbox({ fsReadable: [probe] });
+  await sb.spawn([probe, "red-rights-flood", "20"], { stdout: "pipe" });
+  const flood = await firstLine(sb);
+  await sleep(500);
+  const during = fds();
+  await sb.kill();
+  await sb.wait();
+  return { line: r.stdoutText, status: r.status, flood, before, during, after: await settledFds(before) };
+}
+
+async function netlinkFlood(ms: string, how: string, cpu?: string): Promise<object> {
+  const policy = { fsReadable: [probe], ...(cpu === undefined ? {} : { maxCpu: Number(cpu) }) };
+  await Sandbox.run(policy, [probe, "exit", "0"]);
+  // Measured while the flood runs: from the sandbox's start to its report.
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  const sb = new Sandbox(policy);
+  await sb.spawn([probe, "budget-netlink-flood", ms, how], { stdout: "pipe" });
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  lag.enable();
+  const line = await firstLine(sb);
+  lag.disable();
+  const c = process.cpuUsage(c0);
+  const wallMs = Math.round(performance.now() - t0);
+  const r = await sb.wait();
+  return {
+    line,
+    status: r.status,
+    wallMs,
+    cpuMs: Math.round((c.user + c.system) / 1000),
+    lagMaxMs: Math.round(lag.max / 1e6),
+    lagP99Ms: Math.round(lag.percentile(99) / 1e6),
+  };
+}
+
+/** A control: this process's own event loop blocked for `ms` once, and busy for a while,
+ * as the measurement above must see it. */
+async function busyControl(ms: string): Promise<object> {
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  lag.enable();
+  await sleep(200);
+  for (const end = performance.now() + Number(ms); performance.now() < end; );
+  await sleep(200);
+  lag.disable();
+  const c = process.cpuUsage(c0);
+  return { wallMs: Math.round(performance.now() - t0), cpuMs: Math.round((c.user + c.system) / 1000), lagMaxMs: Math.round(lag.max / 1e6) };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "sl-budget-"));
+  try {
+    let out: object;
+    if (mode === "connect") out = await connectFlood(args[0]!, dir);
+    else if (mode === "errors") out = await errorFlood(args[0]!, dir);
+    else if (mode === "netlink") out = await netlinkFlood(args[0]!, args[1]!, args[2]);
+    else if (mode === "busy") out = await busyControl(args[0]!);
+    else throw new Error(`budget-case: unknown mode ${mode}`);
+    process.stdout.write(JSON.stringify(out) + "\n");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+void main();
