@@ -76,4 +76,7 @@ void sl_ptrace_register(napi_env env, napi_value exports);
 /* native/files.c: file calls the memory supervisor performs on its duplicates. */
 void sl_files_register(napi_env env, napi_value exports);
 
+/* native/answer.c: capget on a sandbox process, a pseudo-terminal's peer. */
+void sl_answer_register(napi_env env, napi_value exports);
+
 #endif

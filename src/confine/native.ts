@@ -78,6 +78,10 @@ export interface NativeAddon {
   memfdCreate(name: Buffer, flags: number): [file: number, probe: number] | number;
   /** 1: no open file of the inode but fd; 0: another exists; or -errno (see files.c). */
   leaseFree(fd: number): number;
+  /** Answers for a caller (native/answer.c): capget with our own header (out: 24 bytes),
+   * 0 or -errno; the peer of a pseudo-terminal master, an fd or -errno. */
+  capget(version: number, pid: number, out: Buffer): number;
+  ptyPeer(master: number, flags: number): number;
 }
 
 /** The package root: dist/src/confine -> ../../.. */

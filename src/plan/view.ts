@@ -2,14 +2,20 @@
 // mounts where other processes are hidden, and the virtual files the supervisor serves.
 // Only files the grants reach are virtual: the others Landlock refuses, as it should.
 
+import { hostMounts, type MountEntry } from "../kernel/mounts.js";
 import type { NetRule } from "../policy/types.js";
 import { interfaceScope, type InterfaceScope } from "./interface-view.js";
 import type { PathGrant } from "./landlock.js";
 import type { ResolvedHosts } from "./net-rules.js";
 import { carveOut } from "./carve.js";
+import { deviceTrees, limitDevices } from "./dev-grants.js";
+import { kernelFsMounts, readOnlyKernelFs } from "./kernel-fs-grants.js";
 import { HOST_FS, hideProcesses, within, type FsView } from "./proc-grants.js";
 
-export type VirtualKind = "hostname" | "cpuinfo" | "cpulist" | "meminfo";
+/** locks, sysvipc, loadavg, last-pid, stat: /proc files that name host processes (their
+ * pids, or the newest pid and fork count of the host), served filtered
+ * (supervise/proc-host.ts). */
+export type VirtualKind = "hostname" | "cpuinfo" | "cpulist" | "meminfo" | "locks" | "sysvipc" | "loadavg" | "last-pid" | "stat";
 
 export interface VirtualFile {
   path: string;
@@ -31,6 +37,9 @@ export interface ViewSpec {
   interfaces: InterfaceScope;
   /** Virtual files the grants reach. */
   files: readonly VirtualFile[];
+  /** devpts mounts the grants reach: the sandbox opens its own pseudo-terminals there
+   * through the supervisor (Landlock grants none of them); writable: a writable grant. */
+  pts?: { mounts: readonly string[]; writable: boolean };
 }
 
 /** The syscalls the supervisor answers for this view: uname for a named sandbox, opens only
@@ -39,7 +48,7 @@ export function viewSyscalls(v: ViewSpec): string[] {
   const out: string[] = [];
   if (v.hostname !== undefined) out.push("uname");
   if (v.numCpus !== undefined) out.push("sched_getaffinity");
-  if (v.procfs !== undefined || v.files.length > 0) out.push("open", "openat", "openat2", "creat");
+  if (v.procfs !== undefined || v.files.length > 0 || v.pts !== undefined) out.push("open", "openat", "openat2", "creat");
   if (v.procfs !== undefined) out.push("getdents64", "getdents");
   return out;
 }
@@ -57,6 +66,11 @@ function candidates(mounts: readonly string[], named: boolean, numCpus: number |
     for (const path of CPU_LISTS) files.push({ path, kind: "cpulist" });
   }
   if (memoryCap !== undefined) for (const m of mounts) files.push({ path: `${m}/meminfo`, kind: "meminfo" });
+  for (const m of mounts) {
+    files.push({ path: `${m}/locks`, kind: "locks" });
+    for (const f of ["shm", "msg", "sem"]) files.push({ path: `${m}/sysvipc/${f}`, kind: "sysvipc" });
+    files.push({ path: `${m}/loadavg`, kind: "loadavg" }, { path: `${m}/sys/kernel/ns_last_pid`, kind: "last-pid" }, { path: `${m}/stat`, kind: "stat" });
+  }
   return files;
 }
 
@@ -78,6 +92,7 @@ export function computeView(
   mounts: readonly string[],
   fs: FsView = HOST_FS,
   resolved: ResolvedHosts = new Map(),
+  table: readonly MountEntry[] = hostMounts(),
 ): { view: ViewSpec; grants: PathGrant[] } {
   const real = (p: string): string => {
     try {
@@ -89,10 +104,16 @@ export function computeView(
   let out = [...grants];
   let procfs: ViewSpec["procfs"];
   const roots = grants.map((g) => real(g.path));
+  let pts: ViewSpec["pts"];
   if (fsActive) {
-    const hidden = hideProcesses(grants, mounts, fs);
-    out = hidden.grants;
+    // Kernel interfaces first, on the policy's own grants (a writable one naming sysfs is
+    // refused), then the process directories, then the device nodes.
+    out = readOnlyKernelFs(grants, kernelFsMounts(table), fs);
+    const hidden = hideProcesses(out, mounts, fs);
     if (hidden.reached.length > 0) procfs = { mounts: hidden.reached, writable: hidden.writable, reach: roots };
+    const devices = limitDevices(hidden.grants, deviceTrees(table, realIfExists(fs, "/dev")[0]), fs);
+    out = devices.grants;
+    pts = devices.pts;
   } else {
     // No filesystem rules: every path is reached, so every mount is shown.
     procfs = { mounts, writable: true, reach: ["/"] };
@@ -107,6 +128,7 @@ export function computeView(
   if (policy.numCpus !== undefined) view.numCpus = policy.numCpus;
   if (policy.maxMemory !== undefined) view.memoryCap = policy.maxMemory;
   if (procfs !== undefined) view.procfs = procfs;
+  if (pts !== undefined) view.pts = pts;
   return { view, grants: out };
 }
 
