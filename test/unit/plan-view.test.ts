@@ -105,15 +105,20 @@ test("Landlock: a directory-only grant keeps listing (and, writable, entry creat
   assert.deepEqual(plan.paths.map((p) => p.access), [0x8n, (0x1ff8n | 0x2000n) & ~0x840n]);
 });
 
+/** Served whatever the policy: they name host processes (supervise/proc-host.ts). */
+const HOST_FILES = ["/proc/locks", "/proc/sysvipc/shm", "/proc/sysvipc/msg", "/proc/sysvipc/sem", "/proc/loadavg", "/proc/sys/kernel/ns_last_pid", "/proc/stat"];
+
 const view = (input: { name?: string; numCpus?: number }, grants: PathGrant[], fsActive = true) =>
   computeView({ name: input.name, numCpus: input.numCpus }, grants, fsActive, ["/proc"], fakeFs()).view;
 
 test("virtual files are served only where the grants reach", () => {
   assert.deepEqual(view({ name: "b" }, [read("/usr")]).files, []);
   assert.deepEqual(view({ name: "b" }, [read("/etc")]).files, [{ path: "/etc/hostname", kind: "hostname" }]);
-  assert.deepEqual(view({ name: "b", numCpus: 1 }, [read("/proc")]).files.map((f) => f.path), ["/proc/sys/kernel/hostname", "/proc/cpuinfo"]);
-  assert.deepEqual(view({ name: "b", numCpus: 1 }, [read("/proc/sys")]).files.map((f) => f.path), ["/proc/sys/kernel/hostname"]);
-  assert.equal(view({ name: "b", numCpus: 2 }, [read("/")]).files.length, 6);
+  assert.deepEqual(view({ name: "b", numCpus: 1 }, [read("/proc")]).files.map((f) => f.path), ["/proc/sys/kernel/hostname", "/proc/cpuinfo", ...HOST_FILES]);
+  assert.deepEqual(view({ name: "b", numCpus: 1 }, [read("/proc/sys")]).files.map((f) => f.path), ["/proc/sys/kernel/hostname", "/proc/sys/kernel/ns_last_pid"]);
+  assert.equal(view({ name: "b", numCpus: 2 }, [read("/")]).files.length, 6 + HOST_FILES.length);
+  // The /proc files naming host processes are served whenever a grant reaches them.
+  assert.deepEqual(view({}, [read("/proc/locks", false)]).files, [{ path: "/proc/locks", kind: "locks" }]);
 });
 
 test("the view hides processes only where the grants reach procfs, everywhere without Landlock", () => {
@@ -121,8 +126,8 @@ test("the view hides processes only where the grants reach procfs, everywhere wi
   assert.deepEqual(view({}, [read("/")]).procfs, { mounts: ["/proc"], writable: false, reach: ["/"] });
   assert.deepEqual(view({}, [read("/lnk"), read("/usr")]).procfs, { mounts: ["/proc"], writable: false, reach: ["/proc", "/usr"] }, "reach: the grants' real paths");
   assert.deepEqual(view({}, [read("/usr")], false).procfs, { mounts: ["/proc"], writable: true, reach: ["/"] }, "without Landlock every mount is reached");
-  assert.equal(view({ numCpus: 1 }, [], false).files.length, 4, "no hostname file without a name");
-  assert.equal(view({ name: "b", numCpus: 1 }, [], false).files.length, 6);
+  assert.equal(view({ numCpus: 1 }, [], false).files.length, 4 + HOST_FILES.length, "no hostname file without a name");
+  assert.equal(view({ name: "b", numCpus: 1 }, [], false).files.length, 6 + HOST_FILES.length);
 });
 
 test("the hostname is the policy's name; without a name the host's shows and nothing is served", () => {
