@@ -9,7 +9,7 @@ import type { PathGrant } from "./landlock.js";
 import type { ResolvedHosts } from "./net-rules.js";
 import { carveOut } from "./carve.js";
 import { deviceTrees, limitDevices } from "./dev-grants.js";
-import { kernelFsMounts, readOnlyKernelFs } from "./kernel-fs-grants.js";
+import { kernelFs, readOnlyKernelFs } from "./kernel-fs-grants.js";
 import { HOST_FS, hideProcesses, within, type FsView } from "./proc-grants.js";
 
 /** locks, sysvipc, loadavg, last-pid, stat: /proc files that name host processes (their
@@ -107,8 +107,9 @@ export function computeView(
   let pts: ViewSpec["pts"];
   if (fsActive) {
     // Kernel interfaces first, on the policy's own grants (a writable one naming sysfs is
-    // refused), then the process directories, then the device nodes.
-    out = readOnlyKernelFs(grants, kernelFsMounts(table), fs);
+    // refused; debugfs and tracefs are left out), then the process directories, then the
+    // device nodes.
+    out = readOnlyKernelFs(grants, kernelFs(table, (p) => realIfExists(fs, p).length > 0), fs);
     const hidden = hideProcesses(out, mounts, fs);
     if (hidden.reached.length > 0) procfs = { mounts: hidden.reached, writable: hidden.writable, reach: roots };
     const devices = limitDevices(hidden.grants, deviceTrees(table, realIfExists(fs, "/dev")[0]), fs);

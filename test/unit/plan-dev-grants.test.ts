@@ -7,7 +7,7 @@ import { test } from "node:test";
 import { PolicyError } from "../../src/errors.js";
 import { parseMounts, type MountEntry } from "../../src/kernel/mounts.js";
 import { DEVICE_ALLOWLIST, deviceTrees, limitDevices } from "../../src/plan/dev-grants.js";
-import { kernelFsMounts, readOnlyKernelFs } from "../../src/plan/kernel-fs-grants.js";
+import { kernelFs, readOnlyKernelFs } from "../../src/plan/kernel-fs-grants.js";
 import type { PathGrant } from "../../src/plan/landlock.js";
 import type { EntryType, FsView } from "../../src/plan/proc-grants.js";
 import { computeView } from "../../src/plan/view.js";
@@ -28,6 +28,7 @@ const TREE: Record<string, Record<string, EntryType>> = {
   "/sys": { fs: "dir", kernel: "dir", module: "dir" },
   "/sys/fs": { cgroup: "dir" },
   "/sys/fs/cgroup": { pids: "dir" },
+  "/sys/kernel": { debug: "dir", tracing: "dir", mm: "dir" },
   "/proc": { sys: "dir", meminfo: "file", "1": "dir" },
   "/etc": { passwd: "file" },
   "/tmp": {},
@@ -61,6 +62,7 @@ const MOUNTINFO = [
 ].join("\n");
 const TABLE: MountEntry[] = parseMounts(MOUNTINFO);
 const TREES = deviceTrees(TABLE, "/dev");
+const K = kernelFs(TABLE);
 
 const read = (path: string, isDir = true): PathGrant => ({ path, isDir, writable: false });
 const write = (path: string, isDir = true): PathGrant => ({ path, isDir, writable: true });
@@ -69,8 +71,10 @@ const listOnly = (path: string): PathGrant => ({ path, isDir: true, writable: fa
 test("the mount table: points and types, the device trees and the kernel filesystems of it", () => {
   assert.deepEqual(TABLE[3], { point: "/dev/shm", fstype: "tmpfs" });
   assert.deepEqual(TREES, { roots: ["/dev"], keep: ["/dev/shm"], devpts: ["/dev/pts"] });
-  // /sys/fs/cgroup/pids and tracefs are inside sysfs: its read-only rule covers them.
-  assert.deepEqual(kernelFsMounts(TABLE), [{ point: "/sys", fstype: "sysfs" }, { point: "/run/cg2", fstype: "cgroup2" }]);
+  // /sys/fs/cgroup/pids is inside sysfs: its read-only rule covers it. tracefs is hidden,
+  // and so are the usual debugfs and tracefs mount points (automounted on first access).
+  assert.deepEqual(kernelFs(TABLE), { readOnly: [{ point: "/sys", fstype: "sysfs" }, { point: "/run/cg2", fstype: "cgroup2" }], hidden: ["/sys/kernel/tracing", "/sys/kernel/debug"] });
+  assert.deepEqual(kernelFs(TABLE, () => false).hidden, ["/sys/kernel/tracing"]);
   // A devtmpfs mounted elsewhere is a device tree of its own.
   const more = deviceTrees([...TABLE, { point: "/mnt/dev", fstype: "devtmpfs" }], "/dev");
   assert.deepEqual(more.roots, ["/dev", "/mnt/dev"]);
@@ -139,23 +143,31 @@ test("a device node named by a grant is the policy's choice and keeps its rule; 
   assert.deepEqual(limitDevices([write("/dev/shm"), read("/etc")], TREES, fakeFs).grants, [write("/dev/shm"), read("/etc")]);
 });
 
-test("kernel filesystems: a writable grant above one is split, the mount point read-only whole; read grants are untouched", () => {
-  assert.deepEqual(readOnlyKernelFs([write("/")], kernelFsMounts(TABLE), fakeFs), [
+test("kernel filesystems: a writable grant above one is split, the mount point read-only (debugfs and tracefs left out)", () => {
+  assert.deepEqual(readOnlyKernelFs([write("/")], K, fakeFs), [
     listOnly("/"),
     write("/dev"),
-    read("/sys"),
+    listOnly("/sys"),
+    read("/sys/fs"),
+    listOnly("/sys/kernel"),
+    read("/sys/kernel/mm"),
+    read("/sys/module"),
     write("/proc"),
     write("/etc"),
     write("/tmp"),
   ]);
-  const reads = [read("/"), read("/sys"), read("/sys/fs/cgroup/pids")];
-  assert.deepEqual(readOnlyKernelFs(reads, kernelFsMounts(TABLE), fakeFs), reads);
-  assert.deepEqual(readOnlyKernelFs([write("/etc")], kernelFsMounts(TABLE), fakeFs), [write("/etc")]);
+  assert.deepEqual(readOnlyKernelFs([write("/etc")], K, fakeFs), [write("/etc")]);
+});
+
+test("kernel filesystems: a read grant above debugfs or tracefs is split around them; one naming them is kept", () => {
+  assert.deepEqual(readOnlyKernelFs([read("/sys")], K, fakeFs), [listOnly("/sys"), read("/sys/fs"), listOnly("/sys/kernel"), read("/sys/kernel/mm"), read("/sys/module")]);
+  const kept = [read("/sys/fs/cgroup/pids"), read("/sys/kernel/tracing"), read("/etc")];
+  assert.deepEqual(readOnlyKernelFs(kept, K, fakeFs), kept);
 });
 
 for (const [path, fs] of [["/sys", "sysfs (/sys)"], ["/sys/fs/cgroup", "sysfs (/sys)"], ["/sys/fs/cgroup/pids", "sysfs (/sys)"]] as const) {
   test(`PolicyError: a writable grant on ${path}`, () => {
-    assert.throws(() => readOnlyKernelFs([write(path)], kernelFsMounts(TABLE), fakeFs), (e: unknown) => {
+    assert.throws(() => readOnlyKernelFs([write(path)], K, fakeFs), (e: unknown) => {
       assert.ok(e instanceof PolicyError);
       assert.equal(e.field, "fsWritable");
       assert.equal(e.value, path);
@@ -168,9 +180,10 @@ for (const [path, fs] of [["/sys", "sysfs (/sys)"], ["/sys/fs/cgroup", "sysfs (/
   });
 }
 
-test("the view: / writable reaches procfs, sysfs read-only and /dev split; the pts view is set where devpts is reached", () => {
+test("the view: / writable reaches procfs, sysfs read-only (but debugfs, tracefs) and /dev split; the pts view is set where devpts is reached", () => {
   const { view, grants } = computeView({ name: undefined, numCpus: undefined }, [write("/")], true, ["/proc"], fakeFs, new Map(), TABLE);
-  assert.ok(grants.some((g) => g.path === "/sys" && !g.writable && !g.dirOnly));
+  assert.ok(grants.some((g) => g.path === "/sys/fs" && !g.writable && !g.dirOnly));
+  assert.ok(!grants.some((g) => g.path.startsWith("/sys/kernel/") && g.path !== "/sys/kernel/mm"), "debugfs and tracefs get no rule");
   assert.ok(grants.some((g) => g.path === "/dev/null" && g.writable));
   assert.ok(!grants.some((g) => g.path === "/dev/vda" || g.path === "/dev/tty1"));
   assert.ok(grants.filter((g) => g.dirOnly).every((g) => !g.writable), "split directories may only be listed");
