@@ -12,10 +12,9 @@ import { deviceTrees, limitDevices } from "./dev-grants.js";
 import { kernelFs, readOnlyKernelFs } from "./kernel-fs-grants.js";
 import { HOST_FS, hideProcesses, within, type FsView } from "./proc-grants.js";
 
-/** locks, sysvipc, loadavg, last-pid, stat: /proc files that name host processes (their
- * pids, or the newest pid and fork count of the host), served filtered
- * (supervise/proc-host.ts). */
-export type VirtualKind = "hostname" | "cpuinfo" | "cpulist" | "meminfo" | "locks" | "sysvipc" | "loadavg" | "last-pid" | "stat";
+/** locks, sysvipc: /proc files that list host processes' pids, served with the
+ * sandbox's own lines (supervise/proc-host.ts). */
+export type VirtualKind = "hostname" | "cpuinfo" | "cpulist" | "meminfo" | "locks" | "sysvipc";
 
 export interface VirtualFile {
   path: string;
@@ -69,7 +68,6 @@ function candidates(mounts: readonly string[], named: boolean, numCpus: number |
   for (const m of mounts) {
     files.push({ path: `${m}/locks`, kind: "locks" });
     for (const f of ["shm", "msg", "sem"]) files.push({ path: `${m}/sysvipc/${f}`, kind: "sysvipc" });
-    files.push({ path: `${m}/loadavg`, kind: "loadavg" }, { path: `${m}/sys/kernel/ns_last_pid`, kind: "last-pid" }, { path: `${m}/stat`, kind: "stat" });
   }
   return files;
 }

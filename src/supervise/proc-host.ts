@@ -1,7 +1,6 @@
-// What the /proc files that name host processes show a sandbox (second review of issue 9):
-// /proc/locks and /proc/sysvipc/* keep only the lines of the sandbox's own processes,
-// /proc/loadavg, /proc/stat and ns_last_pid tell the newest pid and the fork count of the
-// sandbox instead of the host's. Pure text functions.
+// What the /proc files that list host processes show a sandbox (second review of issue 9):
+// /proc/locks and /proc/sysvipc/* keep only the lines of the sandbox's own processes.
+// Pure text functions.
 
 function lines(text: string): string[] {
   const all = text.split("\n");
@@ -52,17 +51,4 @@ export function filterSysvipc(text: string, own: ReadonlySet<number>): string {
     if (cols.some((i) => own.has(Number(f[i])))) out.push(line);
   }
   return join(out);
-}
-
-/** /proc/loadavg with its last field, the newest pid of the host, replaced by `newest`. */
-export function loadavgText(text: string, newest: number): string {
-  const f = text.trim().split(/\s+/);
-  if (f.length < 5) return text;
-  f[4] = String(newest);
-  return f.join(" ") + "\n";
-}
-
-/** /proc/stat with the host's fork count ("processes N") replaced by `forks`. */
-export function statText(text: string, forks: number): string {
-  return text.replace(/^processes \d+$/m, `processes ${forks}`);
 }

@@ -1,9 +1,9 @@
 // Runs a probe in a sandbox while something of the host stands beside it: a holder (an
 // unsandboxed probe keeping a lock, a SysV segment or a terminal open, its first line
-// becoming ${HELD}), processes started outside during the run (forkDuring), and the same
-// command run bare as the control. Prints one JSON line. Usage: host-case.js PROBE SPEC_JSON
+// becoming ${HELD}), and the same command run bare as the control. Prints one JSON line.
+// Usage: host-case.js PROBE SPEC_JSON
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, chmodSync } from "node:fs";
 import { Sandbox, type PolicyInput } from "../../src/index.js";
 
@@ -11,8 +11,6 @@ interface Spec {
   holder?: string[];
   policy: PolicyInput;
   cmd: string[];
-  /** Start this many processes outside while the sandbox runs (its command waits first). */
-  forkDuring?: number;
   bare?: boolean;
 }
 
@@ -44,23 +42,13 @@ async function main(): Promise<void> {
       out.holderPid = holder.pid;
     }
     const cmd = sub(spec.cmd);
-    const run = Sandbox.run(sub(spec.policy), cmd, { timeout: 20_000 });
-    if (spec.forkDuring) {
-      await new Promise((r) => setTimeout(r, 150));
-      for (let i = 0; i < spec.forkDuring; i++) spawnSync("/bin/true");
-    }
-    const r = await run;
+    const r = await Sandbox.run(sub(spec.policy), cmd, { timeout: 20_000 });
     out.sandboxed = { status: r.status, exitCode: r.exitCode, stdout: r.stdout?.toString() ?? "", stderr: r.stderr?.toString() ?? "" };
     if (spec.bare) {
       const bare = spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
       let stdout = "";
       bare.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-      const done = new Promise((r) => bare.once("close", r));
-      if (spec.forkDuring) {
-        await new Promise((r) => setTimeout(r, 150));
-        for (let i = 0; i < spec.forkDuring; i++) spawnSync("/bin/true");
-      }
-      await done;
+      await new Promise((r) => bare.once("close", r));
       out.bare = { stdout };
     }
   } catch (e) {

@@ -12,7 +12,7 @@ import { O, readOpen } from "../paths.js";
 import { cpuListText, hostnameText, trimCpuinfo } from "../virtual-content.js";
 import { unitCharge } from "./memory.js";
 import { virtualMeminfo } from "./meminfo.js";
-import { HostFiles, type HostFileKind } from "./procfs-host.js";
+import { hostFileContent } from "./procfs-host.js";
 
 const EACCES = 13;
 const EEXIST = 17;
@@ -66,11 +66,8 @@ export function identityHandlers(view: ViewSpec, ctx: SupervisorContext): Handle
 function virtualFileHandler(view: ViewSpec, ctx: SupervisorContext): Handler {
   const kinds = new Map(view.files.map((f) => [f.path, f.kind]));
   let cpuinfo: string | undefined;
-  const isHost = (k: VirtualKind): k is HostFileKind => k === "locks" || k === "sysvipc" || k === "loadavg" || k === "last-pid" || k === "stat";
-  // Made now: /proc/stat's fork count is the one at the sandbox's start.
-  const host = view.files.some((f) => isHost(f.kind)) ? new HostFiles(ctx.launcherPid) : undefined;
   const content = (kind: VirtualKind, path: string, caller: number): string => {
-    if (isHost(kind)) return host!.content(kind, path, caller);
+    if (kind === "locks" || kind === "sysvipc") return hostFileContent(kind, path, ctx.launcherPid);
     if (kind === "hostname") return hostnameText(view.hostname!);
     if (kind === "cpulist") return cpuListText(view.numCpus!);
     if (kind === "meminfo") {
