@@ -92,6 +92,9 @@ export function computeView(
   resolved: ResolvedHosts = new Map(),
   table: readonly MountEntry[] = hostMounts(),
 ): { view: ViewSpec; grants: PathGrant[] } {
+  // Each pass below asks for the real path of every grant it sees, most of them the
+  // entries an earlier pass produced: one lookup per path for the whole computation.
+  fs = cachedRealpath(fs);
   const real = (p: string): string => {
     try {
       return fs.realpath(p);
@@ -137,4 +140,24 @@ function realIfExists(fs: FsView, path: string): string[] {
   } catch {
     return []; // no such file: nothing to leave out
   }
+}
+
+function cachedRealpath(fs: FsView): FsView {
+  const seen = new Map<string, string | Error>();
+  const realpath = (p: string): string => {
+    let r = seen.get(p);
+    if (r === undefined) {
+      try {
+        r = fs.realpath(p);
+      } catch (e) {
+        r = e as Error;
+      }
+      seen.set(p, r);
+    }
+    if (r instanceof Error) throw r;
+    return r;
+  };
+  const out: FsView = { realpath, list: (dir, wanted) => fs.list(dir, wanted) };
+  if (fs.type !== undefined) out.type = (p) => fs.type!(p);
+  return out;
 }
