@@ -38,41 +38,52 @@ const same = (a: TtyId, b: TtyId): boolean => a.dev === b.dev && a.rdev === b.rd
  * fdinfo's tty-index, confirmed by asking the master for its peer, TIOCGPTPEER, on our
  * duplicate of it: the peer is that pair's terminal, in its own devpts instance).
  */
-function held(launcherPid: number, id: TtyId, index: number): boolean {
-  const nat = native();
-  for (const pid of processTree(launcherPid).keys()) {
-    let fds: string[];
-    try {
-      fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue; // exited meanwhile
+function held(launcherPid: number, caller: number, id: TtyId, index: number): boolean {
+  // The caller first (it made the pair, most often), then the sandbox's other processes
+  // from a recent pass over /proc, then from a fresh one (a process forked since).
+  const seen = new Set<number>();
+  for (const tree of [() => [caller], () => processTree(launcherPid, false, TREE_AGE_MS).keys(), () => processTree(launcherPid).keys()]) {
+    for (const pid of tree()) {
+      if (seen.has(pid)) continue;
+      seen.add(pid);
+      if (holds(pid, id, index)) return true;
     }
-    for (const fd of fds) {
-      let link: string;
-      try {
-        link = readlinkSync(`/proc/${pid}/fd/${fd}`);
-      } catch {
-        continue;
+  }
+  return false;
+}
+
+/** How old a pass over /proc may be for the first look (see proc-net.ts). */
+const TREE_AGE_MS = 100;
+
+/** Whether process pid has a descriptor on an end of the terminal (see held). */
+function holds(pid: number, id: TtyId, index: number): boolean {
+  const nat = native();
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false; // exited meanwhile
+  }
+  for (const fd of fds) {
+    try {
+      const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (link.endsWith(`/${index}`)) {
+        const st = statSync(`/proc/${pid}/fd/${fd}`);
+        if (st.isCharacterDevice() && same(st, id)) return true;
+      } else if (link.endsWith("/ptmx")) {
+        const tty = /^tty-index:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "latin1"));
+        if (tty === null || Number(tty[1]) !== index) continue;
+        const dup = nat.threadGetfd(pid, Number(fd));
+        if (dup < 0) continue;
+        const peer = nat.ptyPeer(dup, O_NOCTTY | O.CLOEXEC);
+        closeSync(dup);
+        if (peer < 0) continue;
+        const st = fstatSync(peer);
+        closeSync(peer);
+        if (same(st, id)) return true;
       }
-      try {
-        if (link.endsWith(`/${index}`)) {
-          const st = statSync(`/proc/${pid}/fd/${fd}`);
-          if (st.isCharacterDevice() && same(st, id)) return true;
-        } else if (link.endsWith("/ptmx")) {
-          const tty = /^tty-index:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "latin1"));
-          if (tty === null || Number(tty[1]) !== index) continue;
-          const dup = nat.threadGetfd(pid, Number(fd));
-          if (dup < 0) continue;
-          const peer = nat.ptyPeer(dup, O_NOCTTY | O.CLOEXEC);
-          closeSync(dup);
-          if (peer < 0) continue;
-          const st = fstatSync(peer);
-          closeSync(peer);
-          if (same(st, id)) return true;
-        }
-      } catch {
-        // closed or exited meanwhile
-      }
+    } catch {
+      // closed or exited meanwhile
     }
   }
   return false;
@@ -125,7 +136,7 @@ function open(n: Notification, ctx: SupervisorContext, path: string, index: numb
     closeSync(fd);
     return deny(EACCES);
   }
-  if (!held(ctx.launcherPid, st, index)) {
+  if (!held(ctx.launcherPid, caller.tgid, st, index)) {
     closeSync(fd);
     return deny(EACCES);
   }
