@@ -41,11 +41,10 @@ export function capgetHandler(ctx: SupervisorContext, members: Members): Handler
   return (n) => {
     const hdrAddr = n.argAddr(0);
     const dataAddr = n.argAddr(1);
-    const hdr = ctx.memory.read(n, hdrAddr, 8);
-    if (hdr === null || !ctx.memory.stillValid(n)) return deny(EFAULT);
-    const version = hdr.readUInt32LE(0);
-    const pid = hdr.readInt32LE(4);
-    const words = WORDS.get(version);
+    // The kernel reads the version, and the pid only when it needs it: so do we.
+    const v = ctx.memory.read(n, hdrAddr, 4);
+    if (v === null || !ctx.memory.stillValid(n)) return deny(EFAULT);
+    const words = WORDS.get(v.readUInt32LE(0));
     if (words === undefined) {
       const preferred = Buffer.alloc(4);
       preferred.writeUInt32LE(CAP_VERSION.V3);
@@ -53,6 +52,10 @@ export function capgetHandler(ctx: SupervisorContext, members: Members): Handler
       return dataAddr === 0 ? returnValue(0) : deny(EINVAL);
     }
     if (dataAddr === 0) return returnValue(0);
+    const p = ctx.memory.read(n, hdrAddr + 4, 4);
+    if (p === null || !ctx.memory.stillValid(n)) return deny(EFAULT);
+    const version = v.readUInt32LE(0);
+    const pid = p.readInt32LE(0);
     if (pid < 0) return deny(EINVAL);
     const target = pid === 0 ? n.pid : pid;
     return target === n.pid ? perform(n, ctx, version, target, words, dataAddr, -1) : other(n, ctx, members, version, target, words, dataAddr);
@@ -83,6 +86,7 @@ function perform(n: Notification, ctx: SupervisorContext, version: number, targe
     if (alive < 0) return deny(ESRCH); // it died meanwhile: the pid may be another's now
     closeSync(alive);
   }
-  if (!ctx.memory.write(n, dataAddr, data.subarray(0, words * DATA_BYTES)) || !ctx.memory.stillValid(n)) return deny(EFAULT);
+  // Written only while the caller is still blocked in this call (its thread id not reused).
+  if (!ctx.memory.stillValid(n) || !ctx.memory.write(n, dataAddr, data.subarray(0, words * DATA_BYTES))) return deny(EFAULT);
   return returnValue(0);
 }
