@@ -25,9 +25,9 @@ const WORDS: ReadonlyMap<number, number> = new Map([[CAP_VERSION.V1, 1], [CAP_VE
 const DATA_BYTES = 12;
 
 /**
- * Race-free by construction: the header is copied once (then ID_VALID, so the copy is this
- * call's), the supervisor runs capget itself with the copied version and pid, and writes
- * the sets back while the caller is still blocked; nothing the caller rewrites afterwards
+ * Race-free by construction: each field of the header is copied once (then ID_VALID, so
+ * the copy is this call's), the supervisor runs capget itself with the copied version and
+ * pid, and writes the sets back while the caller is still blocked; nothing the caller rewrites afterwards
  * is ever read again, so no answer ends in CONTINUE. The kernel's own checks come first,
  * in its order: an unknown version is answered with the preferred one written back
  * (EINVAL, or 0 when data is NULL), a NULL data pointer with 0, a negative pid with EINVAL.
