@@ -78,5 +78,7 @@ void sl_files_register(napi_env env, napi_value exports);
 
 /* native/meta.c: the file-metadata calls the supervisor performs with the caller's capabilities. */
 void sl_meta_register(napi_env env, napi_value exports);
+/* native/answer.c: capget on a sandbox process, a pseudo-terminal's peer. */
+void sl_answer_register(napi_env env, napi_value exports);
 
 #endif

@@ -89,6 +89,10 @@ export interface NativeAddon {
   fileId(fd: number, path?: Buffer, resolve?: number): [dev: bigint, ino: bigint, mode: number, nlink: number] | number;
   /** readlink of /proc/self/fd/N as bytes, or -errno. */
   fdPath(fd: number): Buffer | number;
+  /** Answers for a caller (native/answer.c): capget with our own header (out: 24 bytes),
+   * 0 or -errno; the peer of a pseudo-terminal master, an fd or -errno. */
+  capget(version: number, pid: number, out: Buffer): number;
+  ptyPeer(master: number, flags: number): number;
 }
 
 /** The package root: dist/src/confine -> ../../.. */

@@ -1,5 +1,6 @@
-// Where procfs is mounted on this host (usually only /proc), read once from
-// /proc/self/mountinfo: the plan hides process directories under every one of them.
+// The mounts of this host, read once from /proc/self/mountinfo: where procfs is mounted
+// (the plan hides process directories under every one), and every mount point with its
+// filesystem type (kernel interfaces are read-only, device trees are filtered).
 
 import { readFileSync } from "node:fs";
 
@@ -10,17 +11,43 @@ function unescape(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
-/** Mount points of fstype "proc" in a mountinfo text, in order, without duplicates. */
-export function parseProcMounts(mountinfo: string): string[] {
-  const out: string[] = [];
+export interface MountEntry {
+  point: string;
+  fstype: string;
+}
+
+/** Every mount point of a mountinfo text with its filesystem type, in order (a point
+ * mounted over again appears once per mount). */
+export function parseMounts(mountinfo: string): MountEntry[] {
+  const out: MountEntry[] = [];
   for (const line of mountinfo.split("\n")) {
     const fields = line.split(" ");
     const dash = fields.indexOf("-");
-    if (dash < 0 || fields[dash + 1] !== "proc" || fields.length < 5) continue;
-    const point = unescape(fields[4]!);
-    if (!out.includes(point)) out.push(point);
+    if (dash < 0 || fields.length < 5 || fields[dash + 1] === undefined) continue;
+    out.push({ point: unescape(fields[4]!), fstype: fields[dash + 1]! });
   }
   return out;
+}
+
+/** Mount points of fstype "proc" in a mountinfo text, in order, without duplicates. */
+export function parseProcMounts(mountinfo: string): string[] {
+  const out: string[] = [];
+  for (const m of parseMounts(mountinfo)) if (m.fstype === "proc" && !out.includes(m.point)) out.push(m.point);
+  return out;
+}
+
+let table: readonly MountEntry[] | undefined;
+
+/** The calling process's mount table (read once; [] when it cannot be read). */
+export function hostMounts(): readonly MountEntry[] {
+  if (table === undefined) {
+    try {
+      table = Object.freeze(parseMounts(readFileSync("/proc/self/mountinfo", "utf8")));
+    } catch {
+      table = Object.freeze([]);
+    }
+  }
+  return table;
 }
 
 /** Procfs mount points of the calling process's mount namespace ("/proc" first if present). */

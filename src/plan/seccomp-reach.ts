@@ -1,6 +1,7 @@
 // The argument filters for calls aimed at another process that Landlock has no hook for
-// (resource limits, priorities, scheduling, I/O priority, process groups): the caller
-// itself passes inline, any other target goes to the supervisor, which checks membership.
+// (resource limits, priorities, scheduling, I/O priority, process groups, capget): the
+// caller itself passes inline, any other target goes to the supervisor, which checks
+// membership.
 
 import { type BpfAssembler, Ret, SeccompData } from "./bpf/assembler.js";
 
@@ -39,7 +40,7 @@ export const IOPRIO_WHO = { PROCESS: 1, PGRP: 2, USER: 3 } as const;
 export const SIGNAL_SENDERS = ["kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_send_signal"] as const;
 
 /** Every syscall these filters route. */
-export const REACH_SYSCALLS: readonly string[] = [...PID_FIRST, "setpriority", "getpriority", "ioprio_set", "ioprio_get", "setpgid"];
+export const REACH_SYSCALLS: readonly string[] = [...PID_FIRST, "setpriority", "getpriority", "ioprio_set", "ioprio_get", "setpgid", "capget"];
 
 type Emit = (b: BpfAssembler, p: string) => void;
 
@@ -74,6 +75,14 @@ export function reachFilters(listener: boolean, signals = false): Map<string, Em
     b.label(`${p}allow`).ret(Ret.ALLOW);
     b.label(`${p}ask`).ret(other);
   };
+  // capget(header, data): the target pid is in the header, in memory, which a filter
+  // cannot read; every call with a header goes to the supervisor, which performs it
+  // (handlers/capget.ts). A NULL header gets the kernel's EFAULT. Without a supervisor
+  // no capget with a header can be decided, and none is allowed.
+  out.set("capget", (b, p) => {
+    b.load(SeccompData.argLow(0)).jeq(0, 0, `${p}ask`).load(SeccompData.argHigh(0)).jeq(0, 0, `${p}ask`).ret(Ret.ALLOW);
+    b.label(`${p}ask`).ret(other);
+  });
   out.set("setpriority", whichWho(PRIO));
   out.set("getpriority", whichWho(PRIO));
   out.set("ioprio_set", whichWho(IOPRIO_WHO));

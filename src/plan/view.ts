@@ -2,14 +2,19 @@
 // mounts where other processes are hidden, and the virtual files the supervisor serves.
 // Only files the grants reach are virtual: the others Landlock refuses, as it should.
 
+import { hostMounts, type MountEntry } from "../kernel/mounts.js";
 import type { NetRule } from "../policy/types.js";
 import { interfaceScope, type InterfaceScope } from "./interface-view.js";
 import type { PathGrant } from "./landlock.js";
 import type { ResolvedHosts } from "./net-rules.js";
 import { carveOut } from "./carve.js";
+import { deviceTrees, limitDevices } from "./dev-grants.js";
+import { kernelFs, readOnlyKernelFs } from "./kernel-fs-grants.js";
 import { HOST_FS, hideProcesses, within, type FsView } from "./proc-grants.js";
 
-export type VirtualKind = "hostname" | "cpuinfo" | "cpulist" | "meminfo";
+/** locks, sysvipc: /proc files that list host processes' pids, served with the
+ * sandbox's own lines (supervise/proc-host.ts). */
+export type VirtualKind = "hostname" | "cpuinfo" | "cpulist" | "meminfo" | "locks" | "sysvipc";
 
 export interface VirtualFile {
   path: string;
@@ -31,6 +36,9 @@ export interface ViewSpec {
   interfaces: InterfaceScope;
   /** Virtual files the grants reach. */
   files: readonly VirtualFile[];
+  /** devpts mounts the grants reach: the sandbox opens its own pseudo-terminals there
+   * through the supervisor (Landlock grants none of them); writable: a writable grant. */
+  pts?: { mounts: readonly string[]; writable: boolean };
 }
 
 /** The syscalls the supervisor answers for this view: uname for a named sandbox, opens only
@@ -39,7 +47,7 @@ export function viewSyscalls(v: ViewSpec): string[] {
   const out: string[] = [];
   if (v.hostname !== undefined) out.push("uname");
   if (v.numCpus !== undefined) out.push("sched_getaffinity");
-  if (v.procfs !== undefined || v.files.length > 0) out.push("open", "openat", "openat2", "creat");
+  if (v.procfs !== undefined || v.files.length > 0 || v.pts !== undefined) out.push("open", "openat", "openat2", "creat");
   if (v.procfs !== undefined) out.push("getdents64", "getdents");
   return out;
 }
@@ -57,6 +65,10 @@ function candidates(mounts: readonly string[], named: boolean, numCpus: number |
     for (const path of CPU_LISTS) files.push({ path, kind: "cpulist" });
   }
   if (memoryCap !== undefined) for (const m of mounts) files.push({ path: `${m}/meminfo`, kind: "meminfo" });
+  for (const m of mounts) {
+    files.push({ path: `${m}/locks`, kind: "locks" });
+    for (const f of ["shm", "msg", "sem"]) files.push({ path: `${m}/sysvipc/${f}`, kind: "sysvipc" });
+  }
   return files;
 }
 
@@ -78,7 +90,11 @@ export function computeView(
   mounts: readonly string[],
   fs: FsView = HOST_FS,
   resolved: ResolvedHosts = new Map(),
+  table: readonly MountEntry[] = hostMounts(),
 ): { view: ViewSpec; grants: PathGrant[] } {
+  // Each pass below asks for the real path of every grant it sees, most of them the
+  // entries an earlier pass produced: one lookup per path for the whole computation.
+  fs = cachedRealpath(fs);
   const real = (p: string): string => {
     try {
       return fs.realpath(p);
@@ -89,10 +105,17 @@ export function computeView(
   let out = [...grants];
   let procfs: ViewSpec["procfs"];
   const roots = grants.map((g) => real(g.path));
+  let pts: ViewSpec["pts"];
   if (fsActive) {
-    const hidden = hideProcesses(grants, mounts, fs);
-    out = hidden.grants;
+    // Kernel interfaces first, on the policy's own grants (a writable one naming sysfs is
+    // refused; debugfs and tracefs are left out), then the process directories, then the
+    // device nodes.
+    out = readOnlyKernelFs(grants, kernelFs(table, (p) => realIfExists(fs, p).length > 0), fs);
+    const hidden = hideProcesses(out, mounts, fs);
     if (hidden.reached.length > 0) procfs = { mounts: hidden.reached, writable: hidden.writable, reach: roots };
+    const devices = limitDevices(hidden.grants, deviceTrees(table, realIfExists(fs, "/dev")[0]), fs);
+    out = devices.grants;
+    pts = devices.pts;
   } else {
     // No filesystem rules: every path is reached, so every mount is shown.
     procfs = { mounts, writable: true, reach: ["/"] };
@@ -107,6 +130,7 @@ export function computeView(
   if (policy.numCpus !== undefined) view.numCpus = policy.numCpus;
   if (policy.maxMemory !== undefined) view.memoryCap = policy.maxMemory;
   if (procfs !== undefined) view.procfs = procfs;
+  if (pts !== undefined) view.pts = pts;
   return { view, grants: out };
 }
 
@@ -116,4 +140,24 @@ function realIfExists(fs: FsView, path: string): string[] {
   } catch {
     return []; // no such file: nothing to leave out
   }
+}
+
+function cachedRealpath(fs: FsView): FsView {
+  const seen = new Map<string, string | Error>();
+  const realpath = (p: string): string => {
+    let r = seen.get(p);
+    if (r === undefined) {
+      try {
+        r = fs.realpath(p);
+      } catch (e) {
+        r = e as Error;
+      }
+      seen.set(p, r);
+    }
+    if (r instanceof Error) throw r;
+    return r;
+  };
+  const out: FsView = { realpath, list: (dir, wanted) => fs.list(dir, wanted) };
+  if (fs.type !== undefined) out.type = (p) => fs.type!(p);
+  return out;
 }

@@ -3,7 +3,8 @@
 // and the PolicyErrors for grants into /proc and for too many CPUs.
 
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -105,15 +106,20 @@ test("Landlock: a directory-only grant keeps listing (and, writable, entry creat
   assert.deepEqual(plan.paths.map((p) => p.access), [0x8n, (0x1ff8n | 0x2000n) & ~0x840n]);
 });
 
+/** Served whatever the policy: they name host processes (supervise/proc-host.ts). */
+const HOST_FILES = ["/proc/locks", "/proc/sysvipc/shm", "/proc/sysvipc/msg", "/proc/sysvipc/sem"];
+
 const view = (input: { name?: string; numCpus?: number }, grants: PathGrant[], fsActive = true) =>
   computeView({ name: input.name, numCpus: input.numCpus }, grants, fsActive, ["/proc"], fakeFs()).view;
 
 test("virtual files are served only where the grants reach", () => {
   assert.deepEqual(view({ name: "b" }, [read("/usr")]).files, []);
   assert.deepEqual(view({ name: "b" }, [read("/etc")]).files, [{ path: "/etc/hostname", kind: "hostname" }]);
-  assert.deepEqual(view({ name: "b", numCpus: 1 }, [read("/proc")]).files.map((f) => f.path), ["/proc/sys/kernel/hostname", "/proc/cpuinfo"]);
+  assert.deepEqual(view({ name: "b", numCpus: 1 }, [read("/proc")]).files.map((f) => f.path), ["/proc/sys/kernel/hostname", "/proc/cpuinfo", ...HOST_FILES]);
   assert.deepEqual(view({ name: "b", numCpus: 1 }, [read("/proc/sys")]).files.map((f) => f.path), ["/proc/sys/kernel/hostname"]);
-  assert.equal(view({ name: "b", numCpus: 2 }, [read("/")]).files.length, 6);
+  assert.equal(view({ name: "b", numCpus: 2 }, [read("/")]).files.length, 6 + HOST_FILES.length);
+  // The /proc files listing host processes are served whenever a grant reaches them.
+  assert.deepEqual(view({}, [read("/proc/locks", false)]).files, [{ path: "/proc/locks", kind: "locks" }]);
 });
 
 test("the view hides processes only where the grants reach procfs, everywhere without Landlock", () => {
@@ -121,8 +127,8 @@ test("the view hides processes only where the grants reach procfs, everywhere wi
   assert.deepEqual(view({}, [read("/")]).procfs, { mounts: ["/proc"], writable: false, reach: ["/"] });
   assert.deepEqual(view({}, [read("/lnk"), read("/usr")]).procfs, { mounts: ["/proc"], writable: false, reach: ["/proc", "/usr"] }, "reach: the grants' real paths");
   assert.deepEqual(view({}, [read("/usr")], false).procfs, { mounts: ["/proc"], writable: true, reach: ["/"] }, "without Landlock every mount is reached");
-  assert.equal(view({ numCpus: 1 }, [], false).files.length, 4, "no hostname file without a name");
-  assert.equal(view({ name: "b", numCpus: 1 }, [], false).files.length, 6);
+  assert.equal(view({ numCpus: 1 }, [], false).files.length, 4 + HOST_FILES.length, "no hostname file without a name");
+  assert.equal(view({ name: "b", numCpus: 1 }, [], false).files.length, 6 + HOST_FILES.length);
 });
 
 test("the hostname is the policy's name; without a name the host's shows and nothing is served", () => {
@@ -190,25 +196,24 @@ test("features: numCpus up to the host's count is accepted, above it is a Policy
   });
 });
 
-test("the host listing skips names it is told to, and leaves out entries that vanish while it lists", () => {
+test("the host listing gives each entry's own type (links not followed) and skips names it is told to", () => {
   const dir = mkdtempSync(join(tmpdir(), "sl-list-"));
   try {
-    for (const f of ["a", "b", "c"]) writeFileSync(join(dir, f), "");
+    for (const f of ["a", "b"]) writeFileSync(join(dir, f), "");
     mkdirSync(join(dir, "d"));
-    symlinkSync("a", join(dir, "e"));
+    symlinkSync("d", join(dir, "e"));
+    execFileSync("mkfifo", [join(dir, "f")]);
     const asked: string[] = [];
-    // The first name asked about removes "b" (or "c" when it is "b" itself): the lstat after
-    // it finds the entry gone, as for a process that exits during the listing of /proc.
     const got = HOST_FS.list(dir, (name) => {
-      if (asked.length === 0) rmSync(join(dir, name === "b" ? "c" : "b"));
       asked.push(name);
       return name !== "a";
     });
-    const gone = existsSync(join(dir, "b")) ? "c" : "b";
-    assert.deepEqual(asked.sort(), ["a", "b", "c", "d", "e"]);
-    const want = [{ name: "d", type: "dir" }, { name: "e", type: "symlink" }, ...["b", "c"].filter((n) => n !== gone).map((name) => ({ name, type: "file" }))];
+    assert.deepEqual(asked.sort(), ["a", "b", "d", "e", "f"]);
     const byName = (x: { name: string }, y: { name: string }): number => x.name.localeCompare(y.name);
-    assert.deepEqual([...got].sort(byName), want.sort(byName));
+    assert.deepEqual([...got].sort(byName), [{ name: "b", type: "file" }, { name: "d", type: "dir" }, { name: "e", type: "symlink" }, { name: "f", type: "fifo" }]);
+    assert.equal(HOST_FS.type!(join(dir, "e")), "dir", "type() follows links");
+    assert.equal(HOST_FS.type!("/dev/null"), "device");
+    assert.equal(HOST_FS.type!(join(dir, "missing")), undefined);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

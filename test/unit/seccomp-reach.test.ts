@@ -104,3 +104,12 @@ test("signals are the kernel's (Landlock's scope) unless the kernel has no scope
     expect(program({ trapSignals: true, notify: [] }), name, [1234, 9], EPERM);
   }
 });
+
+test("capget: a NULL header passes (the kernel's EFAULT), any header goes to the supervisor, none without one", () => {
+  expect(SUPERVISED, "capget", [0, 0], ALLOW);
+  expect(SUPERVISED, "capget", [0, 0x7ffd_0000_1000n], ALLOW);
+  // The header is a 64-bit pointer: a set high half alone is not NULL.
+  for (const hdr of [0x7ffd_0000_1000n, 0x1_0000_0000n, 8]) expect(SUPERVISED, "capget", [hdr, 0], NOTIFY);
+  expect(UNSUPERVISED, "capget", [0x7ffd_0000_1000n, 0x7ffd_0000_2000n], EPERM);
+  expect(UNSUPERVISED, "capget", [0, 0], ALLOW);
+});

@@ -1,6 +1,7 @@
 // The sandbox's identity and CPU count (SPEC 4.4): uname's node name is the sandbox name,
 // sched_getaffinity shows numCpus CPUs, and the virtual files the grants reach (hostname,
-// cpuinfo, CPU lists, meminfo under maxMemory) are sealed memfds. sethostname stays on the blocklist.
+// cpuinfo, CPU lists, meminfo under maxMemory, the /proc files naming host processes) are
+// sealed memfds. sethostname stays on the blocklist.
 
 import { readFileSync } from "node:fs";
 import { native } from "../../confine/native.js";
@@ -11,6 +12,7 @@ import { O, readOpen } from "../paths.js";
 import { cpuListText, hostnameText, trimCpuinfo } from "../virtual-content.js";
 import { unitCharge } from "./memory.js";
 import { virtualMeminfo } from "./meminfo.js";
+import { hostFileContent } from "./procfs-host.js";
 
 const EACCES = 13;
 const EEXIST = 17;
@@ -64,7 +66,8 @@ export function identityHandlers(view: ViewSpec, ctx: SupervisorContext): Handle
 function virtualFileHandler(view: ViewSpec, ctx: SupervisorContext): Handler {
   const kinds = new Map(view.files.map((f) => [f.path, f.kind]));
   let cpuinfo: string | undefined;
-  const content = (kind: VirtualKind, caller: number): string => {
+  const content = (kind: VirtualKind, path: string, caller: number): string => {
+    if (kind === "locks" || kind === "sysvipc") return hostFileContent(kind, path, ctx.launcherPid);
     if (kind === "hostname") return hostnameText(view.hostname!);
     if (kind === "cpulist") return cpuListText(view.numCpus!);
     if (kind === "meminfo") {
@@ -84,7 +87,7 @@ function virtualFileHandler(view: ViewSpec, ctx: SupervisorContext): Handler {
     if ((req.flags & (O.CREAT | O.EXCL)) === (O.CREAT | O.EXCL)) return deny(EEXIST);
     // Read-only: writing the host's hostname would be sethostname by another name.
     if ((req.flags & O.ACCMODE) !== 0 || (req.flags & O.TRUNC) !== 0) return deny(EACCES);
-    const fd = native().memfdReadonly(`sandlock-${kind}`, Buffer.from(content(kind, n.pid), "latin1"));
+    const fd = native().memfdReadonly(`sandlock-${kind}`, Buffer.from(content(kind, req.target.path, n.pid), "latin1"));
     return { kind: "inject", fd, cloexec: (req.flags & O.CLOEXEC) !== 0, close: true };
   };
 }

@@ -47,7 +47,8 @@ export function parseStatus(text: string): ProcStatus | null {
   return { tgid, ppid, ids: ["Uid", "Gid", "Groups"].map((k) => line(k) ?? "").join("|"), capEff };
 }
 
-function statusAt(dirfd: number): ProcStatus | null {
+/** The status of the process whose /proc directory dirfd is (null: gone or unreadable). */
+export function statusAt(dirfd: number): ProcStatus | null {
   const fd = native().openat2(dirfd, "status", O.CLOEXEC, 0, BENEATH_ONLY);
   if (fd < 0) return null;
   try {
@@ -61,7 +62,8 @@ function statusAt(dirfd: number): ProcStatus | null {
 }
 
 let ownStatus: ProcStatus | null | undefined;
-function supervisorStatus(): ProcStatus | null {
+/** The supervising process's own status (identities and capabilities), read once. */
+export function supervisorStatus(): ProcStatus | null {
   if (ownStatus === undefined) ownStatus = parseStatus(readSmall("/proc/self/status") ?? "");
   return ownStatus;
 }

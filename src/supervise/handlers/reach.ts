@@ -1,11 +1,13 @@
 // Calls aimed at another process that Landlock cannot see (prlimit64, priorities,
-// scheduling, I/O priority, pidfd_open, joining a process group): allowed on the sandbox's
-// own processes, EPERM on anything else, the launcher and the supervisor included.
+// scheduling, I/O priority, pidfd_open, joining a process group, capget): allowed on the
+// sandbox's own processes, EPERM on anything else, the launcher and the supervisor included.
 
 import { IOPRIO_WHO, PID_FIRST, PRIO } from "../../plan/seccomp-reach.js";
 import { deny } from "../action.js";
 import type { Handler, HandlerTable, SupervisorContext } from "../handler.js";
+import { Members } from "../members.js";
 import { Targets, tgidOf } from "../targets.js";
+import { capgetHandler } from "./capget.js";
 
 const EPERM = 1;
 
@@ -61,5 +63,7 @@ export function reachHandlers(ctx: SupervisorContext): HandlerTable {
     },
   };
   for (const name of PID_FIRST) table[name] = (n) => targets.pid(n.argI32(0));
+  // Not a register decision: the pid is in memory, so the supervisor performs the call.
+  table.capget = capgetHandler(ctx, new Members(ctx.launcherPid));
   return table;
 }
