@@ -49,6 +49,9 @@ export const RLIMIT = { CORE: 4, NOFILE: 7 } as const;
 export interface Supervision {
   /** Peak concurrent processes (threads not counted). */
   maxProcesses?: number;
+  /** Threads of the whole sandbox, main threads included (derived from maxProcesses:
+   * handlers/threads.ts). */
+  maxThreads?: number;
   /** Network destinations, named unix sockets, the interface view and the synthetic
    * /etc/hosts (always set by computeFeatures: every connect and send is supervised). */
   net?: NetSupervision;
@@ -133,8 +136,25 @@ function connectGrants(policy: Policy): readonly number[] | "any" {
 
 export const NET_SYSCALLS = ["connect", "sendto", "sendmsg", "sendmmsg", "socket", "bind", "getsockname", "setsockopt", "ioctl"] as const;
 
+/** Threads of the whole sandbox (every process's main thread included) per allowed
+ * process, and the least cap: one large program (a JVM on a many-core host starts a
+ * hundred threads or more) must fit under a small maxProcesses. */
+export const THREADS_PER_PROCESS = 64;
+export const MIN_THREADS = 256;
+
+/**
+ * The thread cap that goes with a process limit. Threads are not processes (SPEC 4.1),
+ * but each holds a kernel stack and a task (24 KiB measured on 6.18) and a slot of the
+ * host-wide kernel.threads-max: without a cap, maxProcesses 2 made 8000 threads. RLIMIT_NPROC
+ * cannot do it: it counts every task of the uid on the host and does not bind root.
+ */
+export function threadCap(maxProcesses: number): number {
+  return Math.max(MIN_THREADS, THREADS_PER_PROCESS * maxProcesses);
+}
+
 /** The syscalls the filter routes to the supervisor, from what it must enforce. clone is
- * routed only when it makes a process (no CLONE_THREAD): threads are not counted. */
+ * listed when it makes a process (counted); one that makes a thread is routed apart, see
+ * threadClones and SeccompSpec.notifyThreads. */
 export function notifiedSyscalls(s: Supervision): string[] {
   const out: string[] = [];
   if (s.maxProcesses !== undefined) out.push("clone", "fork", "vfork");
@@ -148,6 +168,12 @@ export function notifiedSyscalls(s: Supervision): string[] {
   if (s.maxMemory !== undefined) out.push("mmap", "mremap", "brk", "memfd_create", "memfd_secret", "fallocate");
   if (s.view !== undefined) out.push(...viewSyscalls(s.view).filter((x) => !out.includes(x)));
   return out;
+}
+
+/** Whether thread clones go to the supervisor: for the thread cap, and for the memory cap,
+ * which charges each thread's kernel stack and task (handlers/memory.ts). */
+export function threadClones(s: Supervision): boolean {
+  return s.maxThreads !== undefined || s.maxMemory !== undefined;
 }
 
 export function supervised(f: Features): boolean {
@@ -166,7 +192,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       }
     }
   }
-  const supervision: Supervision = { maxProcesses: policy.maxProcesses };
+  const supervision: Supervision = { maxProcesses: policy.maxProcesses, maxThreads: threadCap(policy.maxProcesses) };
   if (policy.maxMemory !== undefined) supervision.maxMemory = policy.maxMemory;
   if (policy.numCpus !== undefined && policy.numCpus > host.cpuCount) {
     throw new PolicyError("numCpus", policy.numCpus, `numCpus: ${policy.numCpus} is more than this host's ${host.cpuCount} CPUs (a sandbox can be shown fewer CPUs than exist, not more)`);
@@ -201,6 +227,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     seccomp: {
       blocked: blockedSyscalls(policy.extraDenySyscalls, policy.extraAllowSyscalls),
       notify: notifiedSyscalls(supervision),
+      notifyThreads: threadClones(supervision),
       // A denylist allows every protocol to every other address.
       allowUdp: net.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("udp")),
       allowPing: net.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("icmp")),

@@ -36,6 +36,8 @@ export interface SeccompSpec {
   denySourceRouting?: boolean;
   /** The kernel has no Landlock signal scope (ABI < 6): route signals to the supervisor. */
   trapSignals?: boolean;
+  /** clone with CLONE_THREAD goes to the supervisor too (thread cap, memory charge). */
+  notifyThreads?: boolean;
 }
 
 export const CLONE_THREAD = 0x00010000;
@@ -65,11 +67,15 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
   // clone: flags are the first argument; namespace creation is refused. Only the low half
   // matters: every CLONE_* flag of clone(2) lives in 32 bits.
   // When the supervisor counts processes, a clone that makes one (no CLONE_THREAD) goes to
-  // it; threads never do.
+  // it; with notifyThreads, a clone that makes a thread does too (capped and charged).
   const notify = new Set(spec.notify);
+  const procs = notify.has("clone");
+  const threads = spec.notifyThreads === true;
   handlers.set(nr("clone"), (b) => {
     b.load(SeccompData.argLow(0)).jset(CLONE_NAMESPACE_FLAGS, 0, 1).ret(EPERM);
-    if (notify.has("clone")) b.jset(CLONE_THREAD, 1, 0).ret(Ret.USER_NOTIF);
+    if (procs && threads) b.ret(Ret.USER_NOTIF);
+    else if (procs) b.jset(CLONE_THREAD, 1, 0).ret(Ret.USER_NOTIF);
+    else if (threads) b.jset(CLONE_THREAD, 0, 1).ret(Ret.USER_NOTIF);
     b.ret(Ret.ALLOW);
   });
   for (const name of notify) {

@@ -109,12 +109,12 @@ securityCase("positive control: one socket pair filled under 64M is held", { pol
 });
 
 // Threads are not processes (SPEC 4.1), but each costs the host a kernel stack and a task
-// (about 24 KiB, charged nowhere) and a slot of kernel.threads-max, shared by the host.
-openCase(
+// (about 24 KiB) and a slot of kernel.threads-max, shared by the host. Now capped (64 per
+// allowed process, at least 256) and charged to maxMemory: kernel-memory.test.ts.
+securityCase(
   "maxProcesses 4 and maxMemory 64M: 4096 threads (about 100 MiB of kernel memory) are not all made",
   { policy: { ...MEM, maxProcesses: 4 }, cmd: probe("red-threads", "4096"), timeout: 30_000 },
-  (o) => assert.notEqual(answer(o), "threads 4096"),
-  { root: "threads are neither counted nor charged", user: "threads are neither counted nor charged" },
+  (o) => assert.equal(answer(o), "threads 255"),
 );
 securityCase("positive control: 16 threads are made", { policy: { ...MEM, maxProcesses: 4 }, cmd: probe("red-threads", "16") }, (o) => assert.equal(answer(o), "threads 16"));
 

@@ -7,6 +7,7 @@ import { memoryGuard } from "./memory.js";
 import { processHandlers } from "./processes.js";
 import { reachHandlers } from "./reach.js";
 import { signalHandlers } from "./signals.js";
+import { threadHandlers } from "./threads.js";
 import { netHandlers } from "./net.js";
 import { viewHandlers } from "./view.js";
 
@@ -22,6 +23,9 @@ export function handlerTables(s: Supervision, ctx: SupervisorContext): HandlerTa
     ctx.onClose(guard.close);
     tables.push(guard.handlers);
   }
+  // After the memory cap, which may refuse a thread it cannot charge: only a thread both
+  // allow is counted.
+  if (s.maxThreads !== undefined) tables.push(threadHandlers(s.maxThreads, ctx));
   if (s.view !== undefined) tables.push(...viewHandlers(s.view, ctx));
   return tables;
 }
