@@ -332,6 +332,7 @@ static napi_value init(napi_env env, napi_value exports) {
   sl_fork_register(env, exports);
   sl_ptrace_register(env, exports);
   sl_files_register(env, exports);
+  sl_kmem_register(env, exports);
   return exports;
 }
 

@@ -76,4 +76,7 @@ void sl_ptrace_register(napi_env env, napi_value exports);
 /* native/files.c: file calls the memory supervisor performs on its duplicates. */
 void sl_files_register(napi_env env, napi_value exports);
 
+/* native/kmem.c: sockets and pipes the memory supervisor charges (sock_diag, fd tables). */
+void sl_kmem_register(napi_env env, napi_value exports);
+
 #endif

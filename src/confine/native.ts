@@ -78,6 +78,18 @@ export interface NativeAddon {
   memfdCreate(name: Buffer, flags: number): [file: number, probe: number] | number;
   /** 1: no open file of the inode but fd; 0: another exists; or -errno (see files.c). */
   leaseFree(fd: number): number;
+  /** Kernel buffers (native/kmem.c): u32 records, or -errno. Unix sockets (ino 0: all of
+   * the network namespace): ino, type, state, peer, rqueue, wmem_alloc, vfs ino, flags
+   * (1: named), n, n pending-connection inodes. */
+  unixSockets(ino: number): Buffer | number;
+  /** IP sockets of a family and protocol: ino, state, local port, rmem_alloc, wmem_queued, wmem_alloc. */
+  inetSockets(family: number, protocol: number): Buffer | number;
+  /** Pairs (kind: 1 socket, 2 pipe; inode) of a process's descriptor table. */
+  fdObjects(pid: number): Buffer | number;
+  /** setsockopt of an int option on the supervisor's descriptor: 0 or -errno. */
+  setsockoptInt(fd: number, level: number, name: number, value: number): number;
+  /** shmctl(id, IPC_RMID): 0 or -errno. */
+  shmRemove(id: number): number;
 }
 
 /** The package root: dist/src/confine -> ../../.. */

@@ -228,6 +228,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       blocked: blockedSyscalls(policy.extraDenySyscalls, policy.extraAllowSyscalls),
       notify: notifiedSyscalls(supervision),
       notifyThreads: threadClones(supervision),
+      capBuffers: supervision.maxMemory !== undefined,
       // A denylist allows every protocol to every other address.
       allowUdp: net.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("udp")),
       allowPing: net.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("icmp")),

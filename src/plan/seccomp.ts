@@ -5,6 +5,7 @@ import { AUDIT_ARCH_X86_64, LAST_SYSCALL, SYSCALLS, X32_SYSCALL_BIT } from "../k
 import { BpfAssembler, type Insn, Ret, SeccompData } from "./bpf/assembler.js";
 import { interfaceIoctls, netArgumentFilters } from "./seccomp-net.js";
 import { reachFilters } from "./seccomp-reach.js";
+import { fcntlBlock } from "./seccomp-kmem.js";
 
 export const Errno = { EPERM: 1, ENOSYS: 38, EAFNOSUPPORT: 97 } as const;
 
@@ -38,6 +39,9 @@ export interface SeccompSpec {
   trapSignals?: boolean;
   /** clone with CLONE_THREAD goes to the supervisor too (thread cap, memory charge). */
   notifyThreads?: boolean;
+  /** maxMemory charges kernel buffers: pipes may not grow past their charge (seccomp-kmem.ts)
+   * and setsockopt(SO_SNDBUF/SO_RCVBUF) goes to the supervisor, which clamps the size. */
+  capBuffers?: boolean;
 }
 
 export const CLONE_THREAD = 0x00010000;
@@ -110,6 +114,7 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
       .ret(Ret.ALLOW);
   });
   handlers.set(nr("socket"), (b, p) => socketBlock(b, p, spec, notify.has("socket")));
+  if (spec.capBuffers === true) handlers.set(nr("fcntl"), fcntlBlock);
   // sendto, sendmsg, sendmmsg, bind, setsockopt: see seccomp-net.ts.
   for (const [name, h] of netArgumentFilters(spec, notify)) handlers.set(nr(name), h);
   // Blocked names come last: an extraDenySyscalls entry overrides an argument filter.

@@ -4,6 +4,7 @@
 import type { Supervision } from "../../plan/features.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import { memoryGuard } from "./memory.js";
+import { socketBufferHandlers } from "./socket-buffers.js";
 import { processHandlers } from "./processes.js";
 import { reachHandlers } from "./reach.js";
 import { signalHandlers } from "./signals.js";
@@ -17,11 +18,11 @@ export function handlerTables(s: Supervision, ctx: SupervisorContext): HandlerTa
   // The signal handlers answer only what the filter routes (kernels without the scope).
   const tables: HandlerTable[] = [reachHandlers(ctx), signalHandlers(ctx)];
   if (s.maxProcesses !== undefined) tables.push(processHandlers(s.maxProcesses, ctx));
-  if (s.net !== undefined) tables.push(netHandlers(s.net, ctx, s.maxMemory !== undefined));
-  if (s.maxMemory !== undefined) {
-    const guard = memoryGuard(s.maxMemory, ctx, s.memoryWritable);
+  const guard = s.maxMemory === undefined ? undefined : memoryGuard(s.maxMemory, ctx, s.memoryWritable);
+  if (s.net !== undefined) tables.push(netHandlers(s.net, ctx, guard !== undefined, guard?.passed));
+  if (guard !== undefined) {
     ctx.onClose(guard.close);
-    tables.push(guard.handlers);
+    tables.push(guard.handlers, socketBufferHandlers(ctx));
   }
   // After the memory cap, which may refuse a thread it cannot charge: only a thread both
   // allow is counted.

@@ -14,7 +14,9 @@ import { CONTINUE, deny, returnValue, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import { cloneUnit, parentOf, processTree } from "../members.js";
 import { MemoryFiles } from "../memory-files.js";
+import { KernelBuffers } from "../kernel-buffers.js";
 import type { Notification } from "../notification.js";
+import type { PassedHook } from "./net.js";
 import { CLONE_THREAD } from "../../plan/seccomp.js";
 
 const ENOMEM = 12;
@@ -137,6 +139,8 @@ function currentBreak(tid: number): number | null {
 
 export interface MemoryGuard {
   handlers: HandlerTable;
+  /** Descriptors a performed unix send of thread tid passed in flight (net.ts). */
+  passed: PassedHook;
   close(): void;
 }
 
@@ -198,6 +202,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
   const units = new Map<number, number>(); // tgid -> accounting unit (0, or a clone's pid)
   const lastBreak = new Map<number, number>(); // tgid -> break we let it set
   const files = new MemoryFiles(writable);
+  const buffers = new KernelBuffers();
   let inFiles = new Map<number, number>(); // unit -> bytes in memory-backed files
   const fsizeLimit = ownFileSizeLimit();
 
@@ -233,6 +238,8 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     // Always: shared anonymous memory is held by mappings whose pages need not be in any
     // process's RssShmem (MADV_DONTNEED, a fork, a mapping cut down to one page).
     const look = files.measure(procs);
+    // Socket queues and pipes: memory like a file's, held apart from any process's figures.
+    for (const [unit, bytes] of buffers.measure(procs, WATCH_MS / 2)) look.files.set(unit, (look.files.get(unit) ?? 0) + bytes);
     // Pages of memory-backed files a process maps are in its RssShmem and in the file's
     // blocks: charged once, as the file.
     for (const [tgid, pages] of look.mappedFilePages) {
@@ -370,6 +377,10 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
   };
   return {
     handlers,
+    passed: (tid, sender, destVfs, fds) => {
+      const me = chargeOf(tid);
+      buffers.passed(me === null ? 0 : unitOf(me.tgid), sender, destVfs, fds);
+    },
     close: () => {
       clearInterval(watchdog);
       fileCharges.delete(ctx.launcherPid);
