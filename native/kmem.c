@@ -231,16 +231,13 @@ static uint32_t link_object(const char *link, uint32_t *kind) {
   return (uint32_t)strtoul(rest, NULL, 10);
 }
 
-/* fdObjects(pid) -> Buffer of u32 pairs (kind, inode): kind 1 a socket, 2 a pipe, for every
- * descriptor of /proc/<pid>/fd that is one; or -errno (ENOENT: the process is gone). */
-static napi_value sl_fd_objects(napi_env env, napi_callback_info info) {
-  SL_ARGS(env, info, 1);
-  SL_ARG_INT(env, 0, pid);
+/* Appends (index, kind, inode) for every descriptor of /proc/<pid>/fd that is a socket or
+ * a pipe; -errno when the directory cannot be read (ENOENT: the process is gone). */
+static int fd_objects_of(int pid, uint32_t index, struct words *o) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/fd", pid);
   int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return sl_make_int(env, -errno);
-  struct words o = {0};
+  if (dir < 0) return -errno;
   int rc = 0;
   char buf[8192] __attribute__((aligned(8)));
   for (;;) {
@@ -251,7 +248,7 @@ static napi_value sl_fd_objects(napi_env env, napi_callback_info info) {
       break;
     }
     if (got == 0) break;
-    for (long at = 0; at < got;) {
+    for (long at = 0; at < got && rc == 0;) {
       struct dirent64 *d = (struct dirent64 *)(buf + at);
       at += d->d_reclen;
       if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
@@ -262,11 +259,39 @@ static napi_value sl_fd_objects(napi_env env, napi_callback_info info) {
       uint32_t kind;
       uint32_t ino = link_object(link, &kind);
       if (kind == 0) continue;
-      if ((rc = words_push(&o, kind)) < 0 || (rc = words_push(&o, ino)) < 0) break;
+      if ((rc = words_push(o, index)) < 0 || (rc = words_push(o, kind)) < 0) break;
+      rc = words_push(o, ino);
     }
     if (rc < 0) break;
   }
   close(dir);
+  return rc;
+}
+
+/* fdObjects(pids: number[]) -> Buffer of u32 triples (index in pids, kind, inode): kind 1 a
+ * socket, 2 a pipe, for every descriptor of each process that is one. A process that is
+ * gone (or whose table cannot be read) contributes nothing. One call for a whole sandbox:
+ * the watchdog pays the crossing into C once per period, not once per process. */
+static napi_value sl_fd_objects(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  uint32_t count = 0;
+  if (napi_get_array_length(env, argv[0], &count) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 0 must be an array of pids");
+    return NULL;
+  }
+  struct words o = {0};
+  int rc = 0;
+  for (uint32_t i = 0; i < count && rc >= 0; i++) {
+    napi_value v;
+    int32_t pid;
+    if (napi_get_element(env, argv[0], i, &v) != napi_ok || napi_get_value_int32(env, v, &pid) != napi_ok) {
+      free(o.w);
+      napi_throw_type_error(env, "SL_ARGS", "argument 0 must be an array of pids");
+      return NULL;
+    }
+    int r = fd_objects_of(pid, i, &o);
+    if (r == -ENOBUFS || r == -ENOMEM) rc = r;
+  }
   return words_result(env, &o, rc);
 }
 

@@ -59,6 +59,9 @@ export interface Supervision {
   maxMemory?: bigint;
   /** With maxMemory: the writable grants (tmpfs beneath them is memory). */
   memoryWritable?: readonly string[];
+  /** With maxMemory: SysV shared memory is allowed (sysv_ipc lifted), so segments are
+   * charged and removed at the end (supervise/sysv-segments.ts). */
+  sysvShm?: boolean;
   /** What the sandbox sees of its host: hostname, CPUs, /proc (always set when computed). */
   view?: ViewSpec;
 }
@@ -166,6 +169,7 @@ export function notifiedSyscalls(s: Supervision): string[] {
   if (s.net !== undefined) out.push(...NET_SYSCALLS);
   if (s.net?.hostsFile !== undefined) out.push(...["open", "openat", "openat2", "creat"].filter((x) => !out.includes(x)));
   if (s.maxMemory !== undefined) out.push("mmap", "mremap", "brk", "memfd_create", "memfd_secret", "fallocate");
+  if (s.maxMemory !== undefined && s.sysvShm === true) out.push("shmget");
   if (s.view !== undefined) out.push(...viewSyscalls(s.view).filter((x) => !out.includes(x)));
   return out;
 }
@@ -200,7 +204,11 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   const given = [...pathGrants("fsReadable", policy.fsReadable), ...pathGrants("fsWritable", policy.fsWritable)];
   const { view, grants } = computeView(policy, given, active.has("fs"), procfsMounts(), undefined, resolved);
   supervision.view = view;
-  if (policy.maxMemory !== undefined) supervision.memoryWritable = grants.filter((g) => g.writable).map((g) => g.path);
+  const blocked = blockedSyscalls(policy.extraDenySyscalls, policy.extraAllowSyscalls);
+  if (policy.maxMemory !== undefined) {
+    supervision.memoryWritable = grants.filter((g) => g.writable).map((g) => g.path);
+    if (!blocked.includes("shmget")) supervision.sysvShm = true;
+  }
   const net = netSupervision(policy, resolved, { netTcp: active.has("net-tcp"), fs: active.has("fs"), grants, scopes: active.has("scopes") });
   supervision.net = net;
   const rlimits: Rlimit[] = [];
@@ -225,7 +233,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     net: { connect: connectGrants(policy), bind: expandBindSpecs(policy.netAllowBind) },
     supervision,
     seccomp: {
-      blocked: blockedSyscalls(policy.extraDenySyscalls, policy.extraAllowSyscalls),
+      blocked,
       notify: notifiedSyscalls(supervision),
       notifyThreads: threadClones(supervision),
       capBuffers: supervision.maxMemory !== undefined,

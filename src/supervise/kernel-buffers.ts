@@ -203,12 +203,20 @@ export class KernelBuffers {
       if (set === undefined) into.set(unit, (set = new Set()));
       set.add(ino);
     };
-    for (const { unit, task } of procs.values()) {
-      const buf = native().fdObjects(task);
-      if (typeof buf === "number") continue; // gone
-      for (let at = 0; at + 8 <= buf.length; at += 8) {
-        const kind = buf.readUInt32LE(at);
-        const ino = buf.readUInt32LE(at + 4);
+    const list = [...procs.values()];
+    const buf = native().fdObjects(list.map((p) => p.task));
+    if (typeof buf === "number") {
+      // More sockets and pipes than the supervisor lists (over five million): more than
+      // any cap can be told to hold, so the sandbox is charged past every cap.
+      const out = new Map<number, number>();
+      for (const p of list) out.set(p.unit, Number.MAX_SAFE_INTEGER);
+      return out;
+    }
+    {
+      for (let at = 0; at + 12 <= buf.length; at += 12) {
+        const unit = list[buf.readUInt32LE(at)]!.unit;
+        const kind = buf.readUInt32LE(at + 4);
+        const ino = buf.readUInt32LE(at + 8);
         add(kind === 1 ? socks : pipes, unit, ino);
         seen.add(`${kind === 1 ? "socket" : "pipe"}:${ino}`);
       }

@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { native } from "../../src/confine/native.js";
 import type { CaseOutcome } from "../helpers/case-types.js";
 import { answer, securityCase } from "../helpers/harness.js";
 
@@ -33,15 +34,16 @@ securityCase("positive control: under maxProcesses 4, 200 threads are made", { p
 
 // --- Threads: each charged 24 KiB of kernel memory under maxMemory. ---------------------
 
-securityCase("maxMemory 16M: a thread whose kernel stack and task would pass the cap gets EAGAIN, nothing is killed", { policy: { ...BASE, maxMemory: "16M" }, cmd: probe("kmem-threads", "4000") }, (o) => {
+// The probe's own static arrays take about 14 MiB of the cap.
+securityCase("maxMemory 32M: a thread whose kernel stack and task would pass the cap gets EAGAIN, nothing is killed", { policy: { ...BASE, maxMemory: "32M" }, cmd: probe("kmem-threads", "4000") }, (o) => {
   const [made, err] = threads(o);
   assert.equal(err, "EAGAIN");
-  assert.ok(made >= 100 && made * 24 * KiB < 16 * MiB, `${made} threads made`);
+  assert.ok(made >= 200 && made * 24 * KiB < 32 * MiB, `${made} threads made`);
   assert.equal(o.result?.exitCode, 0);
   assert.equal(o.result?.limit, null);
 });
-securityCase("positive control: under maxMemory 16M, 100 threads are made", { policy: { ...BASE, maxMemory: "16M" }, cmd: probe("kmem-threads", "100") }, (o) =>
-  assert.deepEqual(threads(o), [100, ""]),
+securityCase("positive control: under maxMemory 32M, 200 threads are made", { policy: { ...BASE, maxMemory: "32M" }, cmd: probe("kmem-threads", "200") }, (o) =>
+  assert.deepEqual(threads(o), [200, ""]),
 );
 
 // --- Socket queues and pipes, charged under maxMemory. ----------------------------------
@@ -133,3 +135,46 @@ securityCase("maxMemory 64M: 100 loopback TCP connections never accepted, filled
 securityCase("positive control: 2 such connections are held under 64M", { fixtures: ["ports"], policy: tcpPolicy, cmd: probe("kmem-tcp", "${BIND_OK}", "2") }, (o) =>
   assert.ok(heldMiB(o) >= 1),
 );
+
+// --- Page tables: a read-only mapping costs no VmData, its page tables are kernel memory.
+
+securityCase("maxMemory 64M: page tables of a 64 GiB read-only mapping read every 2 MiB (128 MiB of them) are killed", { policy: MEM, cmd: probe("kmem-pte", "64"), timeout: 30_000 }, killedByMemory);
+securityCase("positive control: a 4 GiB mapping read the same way (8 MiB of page tables) is held", { policy: MEM, cmd: probe("kmem-pte", "4") }, (o) => assert.equal(heldMiB(o), 4));
+
+// --- SysV segments (sysv_ipc lifted): in the host's IPC namespace, in no process. -------
+
+const SYSV = { ...MEM, extraAllowSyscalls: ["sysv_ipc"] };
+
+/** Ids of the host's SysV segments. */
+function segmentIds(): Set<number> {
+  return new Set(
+    readFileSync("/proc/sysvipc/shm", "latin1")
+      .split("\n")
+      .slice(1)
+      .map((l) => Number(l.trim().split(/\s+/)[1]))
+      .filter((n) => Number.isInteger(n)),
+  );
+}
+
+/** "held MiB ids A,B,..." -> the ids. */
+function heldSegments(o: CaseOutcome, mb: number): number[] {
+  if (o.error) throw new Error(`case failed before running: ${o.error.name}: ${o.error.message}`);
+  const m = /^held (\d+) ids ([\d,]+)$/.exec(answer(o));
+  assert.ok(m, `stdout: ${o.result?.stdout} stderr: ${o.result?.stderr}`);
+  assert.equal(Number(m[1]), mb);
+  assert.equal(o.result?.limit, null);
+  return m[2]!.split(",").map(Number);
+}
+
+securityCase("maxMemory 64M with sysv_ipc lifted: 256 MiB in SysV segments, each detached once written, is killed", { policy: SYSV, cmd: probe("kmem-shm", "256", "16"), timeout: 30_000 }, killedByMemory);
+securityCase("positive control: 32 MiB in segments is held, and the segments are removed when the sandbox ends", { policy: SYSV, cmd: probe("kmem-shm", "32", "16") }, (o) => {
+  const ids = heldSegments(o, 32);
+  const left = segmentIds();
+  assert.deepEqual(ids.filter((id) => left.has(id)), []);
+});
+securityCase("positive control: without maxMemory the segments outlive the sandbox (the test removes them)", { policy: { ...BASE, extraAllowSyscalls: ["sysv_ipc"] }, cmd: probe("kmem-shm", "32", "16") }, (o) => {
+  const ids = heldSegments(o, 32);
+  const left = segmentIds();
+  for (const id of ids) native().shmRemove(id);
+  assert.deepEqual(ids.filter((id) => left.has(id)), ids);
+});

@@ -18,7 +18,7 @@ export function handlerTables(s: Supervision, ctx: SupervisorContext): HandlerTa
   // The signal handlers answer only what the filter routes (kernels without the scope).
   const tables: HandlerTable[] = [reachHandlers(ctx), signalHandlers(ctx)];
   if (s.maxProcesses !== undefined) tables.push(processHandlers(s.maxProcesses, ctx));
-  const guard = s.maxMemory === undefined ? undefined : memoryGuard(s.maxMemory, ctx, s.memoryWritable);
+  const guard = s.maxMemory === undefined ? undefined : memoryGuard(s.maxMemory, ctx, s.memoryWritable, s.sysvShm === true);
   if (s.net !== undefined) tables.push(netHandlers(s.net, ctx, guard !== undefined, guard?.passed));
   if (guard !== undefined) {
     ctx.onClose(guard.close);

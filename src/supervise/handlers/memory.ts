@@ -13,7 +13,8 @@ import type { LimitExceeded } from "../../result.js";
 import { CONTINUE, deny, returnValue, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import { cloneUnit, parentOf, processTree } from "../members.js";
-import { MemoryFiles } from "../memory-files.js";
+import { MemoryFiles, sysvKey } from "../memory-files.js";
+import { SysvSegments } from "../sysv-segments.js";
 import { KernelBuffers } from "../kernel-buffers.js";
 import type { Notification } from "../notification.js";
 import type { PassedHook } from "./net.js";
@@ -74,7 +75,9 @@ function liveThread(tgid: number): { task: number; status: string } | null {
  * figure RLIMIT_DATA limits), VmStk (stacks: the main one, and every MAP_GROWSDOWN
  * mapping, which grow on page faults with no syscall and which VmData leaves out), plus
  * RssShmem (shared memory it has touched; memory-files.ts charges the shared objects
- * themselves), plus its threads' kernel memory (THREAD_KERNEL_BYTES each). Returns the
+ * themselves), plus kernel memory: its page tables (VmPTE: a read-only mapping costs no
+ * VmData, but touching it a byte every 2 MiB costs a page table page each, measured 128
+ * MiB for 64 GiB mapped) and its threads' (THREAD_KERNEL_BYTES each). Returns the
  * thread's process id with it, and `task`, the thread whose /proc entry shows the
  * process's memory and descriptors (the process's own id, unless its leader has exited;
  * see liveThread), or null when the process is gone.
@@ -94,7 +97,8 @@ export function chargeOf(tid: number): { tgid: number; task: number; bytes: numb
   }
   const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
   const threads = Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 1);
-  return { tgid, task, bytes: (kb("VmData") + kb("VmStk") + kb("RssShmem")) * 1024 + threads * THREAD_KERNEL_BYTES, shmem: kb("RssShmem") * 1024 };
+  const bytes = (kb("VmData") + kb("VmStk") + kb("RssShmem") + kb("VmPTE")) * 1024 + threads * THREAD_KERNEL_BYTES;
+  return { tgid, task, bytes, shmem: kb("RssShmem") * 1024 };
 }
 
 /** Bytes in memory-backed files per accounting unit, per sandbox (by launcher pid), as
@@ -196,13 +200,14 @@ function callerFd(n: Notification, fd: number): number {
  * exits are credited without being trapped, and no address ranges need tracking here.
  * `writable`: the writable grants, beneath which tmpfs files are memory too.
  */
-export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: readonly string[] = []): MemoryGuard {
+export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: readonly string[] = [], sysvShm = false): MemoryGuard {
   const cap = Number(max);
   const charged = new Map<number, number>(); // tgid -> bytes at the last look
   const units = new Map<number, number>(); // tgid -> accounting unit (0, or a clone's pid)
   const lastBreak = new Map<number, number>(); // tgid -> break we let it set
   const files = new MemoryFiles(writable);
   const buffers = new KernelBuffers();
+  const segments = sysvShm ? new SysvSegments() : undefined;
   let inFiles = new Map<number, number>(); // unit -> bytes in memory-backed files
   const fsizeLimit = ownFileSizeLimit();
 
@@ -237,7 +242,8 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     }
     // Always: shared anonymous memory is held by mappings whose pages need not be in any
     // process's RssShmem (MADV_DONTNEED, a fork, a mapping cut down to one page).
-    const look = files.measure(procs);
+    const sysv = segments?.look().map((g) => ({ unit: g.unit, key: sysvKey(g.id), bytes: g.bytes })) ?? [];
+    const look = files.measure(procs, sysv);
     // Socket queues and pipes: memory like a file's, held apart from any process's figures.
     for (const [unit, bytes] of buffers.measure(procs, WATCH_MS / 2)) look.files.set(unit, (look.files.get(unit) ?? 0) + bytes);
     // Pages of memory-backed files a process maps are in its RssShmem and in the file's
@@ -369,6 +375,13 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
       charged.set(me.tgid, me.bytes);
       return total(unitOf(me.tgid)) + THREAD_KERNEL_BYTES > cap ? deny(EAGAIN) : undefined;
     },
+    // With sysv_ipc lifted: the caller may be making a segment (sysv-segments.ts). Only
+    // noted, nothing decided, so the call continues (the next concern, or the default).
+    shmget: (n) => {
+      const me = chargeOf(n.pid);
+      if (me !== null) segments?.calling(me.tgid, unitOf(me.tgid));
+      return undefined;
+    },
     // Secret memory is held out of the kernel's direct map and its pages are counted
     // nowhere a supervisor can read: under a memory cap it is not offered (ENOSYS is what
     // a kernel without it answers). The answer rests on the syscall number alone.
@@ -383,6 +396,8 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     },
     close: () => {
       clearInterval(watchdog);
+      // Segments live in the host's IPC namespace: they would outlive the sandbox.
+      segments?.removeAll();
       fileCharges.delete(ctx.launcherPid);
       files.close();
     },
