@@ -368,12 +368,25 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     // decision rests on the flags register and the kernel's figures, so CONTINUE (here:
     // undefined, for the thread cap to count it) is race-free. A process clone is charged
     // by what its process maps.
+    //
+    // A process's main thread is answered from the last look (the watchdog's, or a
+    // request's) plus the threads allowed since, without reading /proc: what grows
+    // between looks without a request is the watchdog's anyway, and a /proc read per
+    // thread tripled the cost of pthread_create. Other threads read their process's
+    // figures first (a thread id says nothing of its process).
     clone: (n) => {
       if ((n.argU32(0) & CLONE_THREAD) === 0) return undefined;
-      const me = chargeOf(n.pid);
-      if (me === null) return undefined;
-      charged.set(me.tgid, me.bytes);
-      return total(unitOf(me.tgid)) + THREAD_KERNEL_BYTES > cap ? deny(EAGAIN) : undefined;
+      let tgid = n.pid;
+      let bytes = charged.get(tgid);
+      if (bytes === undefined) {
+        const me = chargeOf(n.pid);
+        if (me === null) return undefined;
+        [tgid, bytes] = [me.tgid, me.bytes];
+        charged.set(tgid, bytes);
+      }
+      if (total(unitOf(tgid)) + THREAD_KERNEL_BYTES > cap) return deny(EAGAIN);
+      charged.set(tgid, bytes + THREAD_KERNEL_BYTES);
+      return undefined;
     },
     // With sysv_ipc lifted: the caller may be making a segment (sysv-segments.ts). Only
     // noted, nothing decided, so the call continues (the next concern, or the default).
