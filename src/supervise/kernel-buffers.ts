@@ -170,7 +170,7 @@ export class KernelBuffers {
    * A send the supervisor performed for `unit` on socket `sender` passed the supervisor's
    * duplicates `fds` (SCM_RIGHTS), to a named socket file `destVfs` (0: the sender's
    * peer). A socket or pipe in a queue is in no descriptor table: it stays charged while
-   * the sockets that carry it live, until a descriptor table of the sandbox shows it.
+   * the message that carries it may still be queued (mayHold).
    */
   passed(unit: number, sender: number, destVfs: number, fds: readonly number[]): void {
     let dest = 0;
@@ -197,7 +197,6 @@ export class KernelBuffers {
   measure(procs: ReadonlyMap<number, { unit: number; task: number }>, maxAgeMs: number): Map<number, number> {
     const socks = new Map<number, Set<number>>();
     const pipes = new Map<number, Set<number>>();
-    const seen = new Set<string>();
     const add = (into: Map<number, Set<number>>, unit: number, ino: number): void => {
       let set = into.get(unit);
       if (set === undefined) into.set(unit, (set = new Set()));
@@ -212,21 +211,17 @@ export class KernelBuffers {
       for (const p of list) out.set(p.unit, Number.MAX_SAFE_INTEGER);
       return out;
     }
-    {
-      for (let at = 0; at + 12 <= buf.length; at += 12) {
-        const unit = list[buf.readUInt32LE(at)]!.unit;
-        const kind = buf.readUInt32LE(at + 4);
-        const ino = buf.readUInt32LE(at + 8);
-        add(kind === 1 ? socks : pipes, unit, ino);
-        seen.add(`${kind === 1 ? "socket" : "pipe"}:${ino}`);
-      }
+    for (let at = 0; at + 12 <= buf.length; at += 12) {
+      const unit = list[buf.readUInt32LE(at)]!.unit;
+      add(buf.readUInt32LE(at + 4) === 1 ? socks : pipes, unit, buf.readUInt32LE(at + 8));
     }
     const out = new Map<number, number>();
     if (socks.size === 0 && pipes.size === 0 && this.inFlight.size === 0) return out;
     const unix = socks.size > 0 || this.inFlight.size > 0 ? unixTable(maxAgeMs) : null;
     for (const [key, f] of this.inFlight) {
-      if (seen.has(key) || !this.mayHold(unix, f)) {
-        // Received by the sandbox (its tables count it now), or by no one any more.
+      // Kept even while a table of the sandbox shows it too (the sets count it once): the
+      // sandbox may close that descriptor and leave only the one in flight.
+      if (!this.mayHold(unix, f)) {
         this.inFlight.delete(key);
         continue;
       }

@@ -117,6 +117,7 @@ securityCase("positive control: without maxMemory the same 10 pairs queue over 6
 // table or in flight in a socket's queue.
 securityCase("maxMemory 64M: 2000 full pipes are killed", { policy: MEM, cmd: probe("kmem-pipes", "2000", "keep"), timeout: 30_000 }, killedByMemory);
 securityCase("maxMemory 64M: 2000 full pipes held only in flight (SCM_RIGHTS in a socket's queue) are killed", { policy: MEM, cmd: probe("kmem-pipes", "2000", "flight"), timeout: 30_000 }, killedByMemory);
+securityCase("maxMemory 64M: 2000 full pipes passed in flight in rounds of 250, each round kept 300 ms before it is closed, are killed", { policy: MEM, cmd: probe("kmem-pipes", "2000", "linger"), timeout: 30_000 }, killedByMemory);
 securityCase("positive control: 100 full pipes, kept or in flight, are held under 64M", { policy: MEM, cmd: probe("kmem-pipes", "100", "flight") }, (o) =>
   assert.ok(heldMiB(o) >= 1),
 );
