@@ -215,9 +215,50 @@ static napi_value sl_inet_sockets(napi_env env, napi_callback_info info) {
   return words_result(env, &o, rc);
 }
 
-/* The inode in a descriptor link "socket:[N]" or "pipe:[N]": 1 or 2 in *kind, else 0. */
+/* The watches of the epoll file at /proc/<pid>/fdinfo/<fd>: its "tfd:" lines. */
+static uint32_t epoll_watches(int pid, const char *fd) {
+  char path[300];
+  snprintf(path, sizeof path, "/proc/%d/fdinfo/%.255s", pid, fd);
+  int f = open(path, O_RDONLY | O_CLOEXEC);
+  if (f < 0) return 0;
+  uint32_t count = 0;
+  char buf[16384];
+  int at_line = 1; /* at the start of a line */
+  int matched = 0; /* characters of "tfd:" matched at this line's start */
+  for (;;) {
+    ssize_t n = read(f, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (ssize_t i = 0; i < n; i++) {
+      char c = buf[i];
+      if (c == '\n') {
+        at_line = 1;
+        matched = 0;
+        continue;
+      }
+      if (!at_line) continue;
+      if (c == "tfd:"[matched]) {
+        if (++matched == 4) {
+          count++;
+          at_line = 0;
+        }
+      } else {
+        at_line = 0;
+      }
+    }
+  }
+  close(f);
+  return count;
+}
+
+/* The inode in a descriptor link "socket:[N]" or "pipe:[N]": 1 or 2 in *kind; an epoll
+ * file (anon_inode:[eventpoll], whose inode all anonymous files share): 3; else 0. */
 static uint32_t link_object(const char *link, uint32_t *kind) {
   const char *rest = NULL;
+  if (strcmp(link, "anon_inode:[eventpoll]") == 0) {
+    *kind = 3;
+    return 0;
+  }
   if (strncmp(link, "socket:[", 8) == 0) {
     *kind = 1;
     rest = link + 8;
@@ -259,6 +300,7 @@ static int fd_objects_of(int pid, uint32_t index, struct words *o) {
       uint32_t kind;
       uint32_t ino = link_object(link, &kind);
       if (kind == 0) continue;
+      if (kind == 3) ino = epoll_watches(pid, d->d_name);
       if ((rc = words_push(o, index)) < 0 || (rc = words_push(o, kind)) < 0) break;
       rc = words_push(o, ino);
     }
@@ -269,7 +311,8 @@ static int fd_objects_of(int pid, uint32_t index, struct words *o) {
 }
 
 /* fdObjects(pids: number[]) -> Buffer of u32 triples (index in pids, kind, inode): kind 1 a
- * socket, 2 a pipe, for every descriptor of each process that is one. A process that is
+ * socket, 2 a pipe, for every descriptor of each process that is one; kind 3 an epoll
+ * file, with its count of watches in place of the inode. A process that is
  * gone (or whose table cannot be read) contributes nothing. One call for a whole sandbox:
  * the watchdog pays the crossing into C once per period, not once per process. */
 static napi_value sl_fd_objects(napi_env env, napi_callback_info info) {

@@ -84,7 +84,8 @@ export interface NativeAddon {
   unixSockets(ino: number): Buffer | number;
   /** IP sockets of a family and protocol: ino, state, local port, rmem_alloc, wmem_queued, wmem_alloc. */
   inetSockets(family: number, protocol: number): Buffer | number;
-  /** Triples (index in pids; kind: 1 socket, 2 pipe; inode) of the processes' descriptor tables. */
+  /** Triples (index in pids; kind: 1 socket, 2 pipe, inode; 3 epoll, its watches) of the
+   * processes' descriptor tables. */
   fdObjects(pids: readonly number[]): Buffer | number;
   /** setsockopt of an int option on the supervisor's descriptor: 0 or -errno. */
   setsockoptInt(fd: number, level: number, name: number, value: number): number;

@@ -2,7 +2,7 @@
 // have queued (unix and IP, read with NETLINK_SOCK_DIAG, which needs no privilege) and its
 // pipes, found through its descriptor tables and the descriptors it passed in flight.
 
-import { fstatSync } from "node:fs";
+import { fstatSync, readFileSync, readlinkSync } from "node:fs";
 import { native } from "../confine/native.js";
 import { PIPE_CHARGE_BYTES } from "../plan/seccomp-kmem.js";
 import { defaultSendBuffer, sysctlInt } from "./handlers/socket-buffers.js";
@@ -17,6 +17,13 @@ const IPPROTO_UDP = 17;
 const S_IFMT = 0o170000;
 const S_IFSOCK = 0o140000;
 const S_IFIFO = 0o010000;
+/**
+ * One epoll watch (struct epitem and its wait-queue entry): measured 223 bytes of
+ * MemAvailable each, 500,000 watches taking 106 MiB with 1,500 descriptors (every
+ * descriptor in every epoll instance), under a per-user limit of 5.5 million here
+ * (fs.epoll.max_user_watches, about 4% of memory).
+ */
+export const EPOLL_WATCH_BYTES = 224;
 
 interface UnixSock {
   type: number;
@@ -119,9 +126,28 @@ function inetTable(maxAgeMs: number): InetTable {
   return inetCache.table;
 }
 
+/** Whether the supervisor's descriptor fd is an epoll file. */
+function epollFile(fd: number): boolean {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`) === "anon_inode:[eventpoll]";
+  } catch {
+    return false;
+  }
+}
+
+/** The watches of the supervisor's epoll descriptor fd. */
+function epollWatches(fd: number): number {
+  try {
+    return readFileSync(`/proc/self/fdinfo/${fd}`, "latin1").split("\n").filter((l) => l.startsWith("tfd:")).length;
+  } catch {
+    return 0;
+  }
+}
+
 /** A descriptor the sandbox passed with SCM_RIGHTS, in a socket's queue or received. */
 interface InFlight {
-  kind: "socket" | "pipe";
+  kind: "socket" | "pipe" | "epoll";
+  /** The inode; an epoll file's count of watches when it was sent. */
   ino: number;
   unit: number;
   /** The socket it was sent on, and the one it was sent to (0: unknown). */
@@ -150,13 +176,15 @@ interface InFlight {
  *   client is gone;
  * - an IP socket: its receive queue and its send queue; a listener, the queues of its
  *   connections not yet accepted;
- * - a pipe: PIPE_CHARGE_BYTES, its whole size (F_SETPIPE_SZ may not raise it: seccomp-kmem.ts).
+ * - a pipe: PIPE_CHARGE_BYTES, its whole size (F_SETPIPE_SZ may not raise it: seccomp-kmem.ts);
+ * - an epoll file: EPOLL_WATCH_BYTES per watch (one per descriptor it watches).
  *
  * Charges err on the side of the cap: a socket whose peer went away is charged a
  * send buffer until it is closed, even once read.
  */
 export class KernelBuffers {
   private readonly inFlight = new Map<string, InFlight>();
+  private passedEpolls = 0;
   private readonly residue: number;
   private readonly unconnected: number;
 
@@ -186,9 +214,11 @@ export class KernelBuffers {
         continue;
       }
       const type = st.mode & S_IFMT;
-      const kind = type === S_IFSOCK ? "socket" : type === S_IFIFO ? "pipe" : undefined;
+      const kind = type === S_IFSOCK ? "socket" : type === S_IFIFO ? "pipe" : epollFile(fd) ? "epoll" : undefined;
       if (kind === undefined) continue; // files: memory-files.ts
-      this.inFlight.set(`${kind}:${st.ino}`, { kind, ino: st.ino, unit, sender, dest, destVfs });
+      // Epoll files share one anonymous inode: each passed one is its own record.
+      const key = kind === "epoll" ? `epoll:${this.passedEpolls++}` : `${kind}:${st.ino}`;
+      this.inFlight.set(key, { kind, ino: kind === "epoll" ? epollWatches(fd) : st.ino, unit, sender, dest, destVfs });
     }
   }
 
@@ -211,11 +241,15 @@ export class KernelBuffers {
       for (const p of list) out.set(p.unit, Number.MAX_SAFE_INTEGER);
       return out;
     }
+    const out = new Map<number, number>();
+    const charge = (unit: number, bytes: number): void => void out.set(unit, (out.get(unit) ?? 0) + bytes);
     for (let at = 0; at + 12 <= buf.length; at += 12) {
       const unit = list[buf.readUInt32LE(at)]!.unit;
-      add(buf.readUInt32LE(at + 4) === 1 ? socks : pipes, unit, buf.readUInt32LE(at + 8));
+      const kind = buf.readUInt32LE(at + 4);
+      // An epoll file shared by two descriptors or processes is charged for each.
+      if (kind === 3) charge(unit, buf.readUInt32LE(at + 8) * EPOLL_WATCH_BYTES);
+      else add(kind === 1 ? socks : pipes, unit, buf.readUInt32LE(at + 8));
     }
-    const out = new Map<number, number>();
     if (socks.size === 0 && pipes.size === 0 && this.inFlight.size === 0) return out;
     const unix = socks.size > 0 || this.inFlight.size > 0 ? unixTable(maxAgeMs) : null;
     for (const [key, f] of this.inFlight) {
@@ -225,12 +259,13 @@ export class KernelBuffers {
         this.inFlight.delete(key);
         continue;
       }
-      add(f.kind === "socket" ? socks : pipes, f.unit, f.ino);
+      if (f.kind === "epoll") charge(f.unit, f.ino * EPOLL_WATCH_BYTES);
+      else add(f.kind === "socket" ? socks : pipes, f.unit, f.ino);
     }
-    for (const [unit, set] of pipes) out.set(unit, set.size * PIPE_CHARGE_BYTES);
+    for (const [unit, set] of pipes) charge(unit, set.size * PIPE_CHARGE_BYTES);
     let inet: InetTable | undefined;
     for (const [unit, set] of socks) {
-      let bytes = out.get(unit) ?? 0;
+      let bytes = 0;
       for (const ino of set) {
         if (unix === null) {
           // No unix_diag on this host: every socket is charged what a peer that went away
@@ -249,7 +284,7 @@ export class KernelBuffers {
         bytes += s.bytes;
         if (s.state === TCP_LISTEN) bytes += inet.unowned.get(`${s.family}/${s.protocol}/${s.port}`) ?? 0;
       }
-      out.set(unit, bytes);
+      charge(unit, bytes);
     }
     return out;
   }

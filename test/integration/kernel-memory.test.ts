@@ -137,6 +137,11 @@ securityCase("positive control: 2 such connections are held under 64M", { fixtur
   assert.ok(heldMiB(o) >= 1),
 );
 
+// --- Epoll watches: every descriptor in every epoll instance, about 224 bytes each. -----
+
+securityCase("maxMemory 64M: 400,000 epoll watches (1,000 eventfds in 400 epoll instances, about 85 MiB) are killed", { policy: MEM, cmd: probe("kmem-epoll", "1000", "400"), timeout: 30_000 }, killedByMemory);
+securityCase("positive control: 40,000 epoll watches (about 8 MiB) are held under 64M", { policy: MEM, cmd: probe("kmem-epoll", "1000", "40") }, (o) => assert.equal(heldMiB(o), 8));
+
 // --- Page tables: a read-only mapping costs no VmData, its page tables are kernel memory.
 
 securityCase("maxMemory 64M: page tables of a 64 GiB read-only mapping read every 2 MiB (128 MiB of them) are killed", { policy: MEM, cmd: probe("kmem-pte", "64"), timeout: 30_000 }, killedByMemory);
