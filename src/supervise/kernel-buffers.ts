@@ -1,6 +1,7 @@
 // Memory a sandbox holds in kernel buffers (maxMemory, SPEC 10): the bytes its sockets
-// have queued (unix and IP, read with NETLINK_SOCK_DIAG, which needs no privilege) and its
-// pipes, found through its descriptor tables and the descriptors it passed in flight.
+// have queued (unix and IP, read with NETLINK_SOCK_DIAG, which needs no privilege), its
+// pipes and its epoll watches, found through its descriptor tables and the descriptors it
+// passed in flight.
 
 import { fstatSync, readFileSync, readlinkSync } from "node:fs";
 import { native } from "../confine/native.js";

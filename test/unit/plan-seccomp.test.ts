@@ -323,6 +323,16 @@ test("the thread cap is 64 per allowed process, at least 256, and every policy r
   assert.equal(f.seccomp.notifyThreads, true);
 });
 
+test("shmget goes to the supervisor only under maxMemory with sysv_ipc lifted (segments are charged)", () => {
+  const host = { landlockAbi: 7, cpuCount: 2 };
+  const notify = (input: object): readonly string[] => computeFeatures(new Policy(input), host).seccomp.notify;
+  assert.ok(notify({ maxMemory: "64M", extraAllowSyscalls: ["sysv_ipc"] }).includes("shmget"));
+  assert.ok(!notify({ maxMemory: "64M" }).includes("shmget"), "blocked: EPERM in the filter");
+  assert.ok(!notify({ extraAllowSyscalls: ["sysv_ipc"] }).includes("shmget"), "no memory cap");
+  assert.equal(computeFeatures(new Policy({ maxMemory: "64M" }), host).seccomp.capBuffers, true);
+  assert.equal(computeFeatures(new Policy({}), host).seccomp.capBuffers, false);
+});
+
 test("clone3 gets ENOSYS so that libc falls back to clone", () => {
   for (const args of [[], [0, 88], [0x10000000, 88], [-1, -1]]) {
     assert.equal(verdict(DEFAULT, "clone3", args), ENOSYS);
