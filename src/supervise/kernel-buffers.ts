@@ -41,34 +41,59 @@ interface UnixSock {
   pending: number[];
 }
 
-interface UnixTable {
-  socks: Map<number, UnixSock>;
-  /** Inode -> the inodes of the sockets whose peer it is. */
-  sendersTo: Map<number, number[]>;
-  /** Inode of a socket file (a path bound) -> the socket's inode. */
-  byVfs: Map<number, number>;
-}
+/**
+ * A dump of the host's unix sockets, indexed by inode. Only the sockets a sandbox holds
+ * are looked at, so records are read out of the dump's words when asked for, and the
+ * reverse indexes (who points at a socket, which socket a path is) are built on first use:
+ * the host may have thousands of sockets, and fifty sandboxes share one dump per period.
+ */
+class UnixTable {
+  private readonly w: Uint32Array;
+  private readonly at = new Map<number, number>(); // inode -> word offset of its record
+  private senders: Map<number, number[]> | undefined;
+  private paths: Map<number, number> | undefined;
 
-function parseUnix(buf: Buffer): UnixTable {
-  const socks = new Map<number, UnixSock>();
-  const sendersTo = new Map<number, number[]>();
-  const byVfs = new Map<number, number>();
-  const w = (i: number): number => buf.readUInt32LE(i * 4);
-  for (let i = 0; i + 9 <= buf.length / 4; ) {
-    const n = w(i + 8);
-    const ino = w(i);
-    const s: UnixSock = { type: w(i + 1), state: w(i + 2), peer: w(i + 3), rq: w(i + 4), wmem: w(i + 5), vfs: w(i + 6), named: (w(i + 7) & 1) !== 0, pending: [] };
-    for (let k = 0; k < n; k++) s.pending.push(w(i + 9 + k));
-    i += 9 + n;
-    socks.set(ino, s);
-    if (s.peer !== 0) {
-      const list = sendersTo.get(s.peer);
-      if (list === undefined) sendersTo.set(s.peer, [ino]);
-      else list.push(ino);
-    }
-    if (s.vfs !== 0) byVfs.set(s.vfs, ino);
+  constructor(buf: Buffer) {
+    this.w = buf.byteOffset % 4 === 0 ? new Uint32Array(buf.buffer, buf.byteOffset, buf.length >> 2) : new Uint32Array(Uint8Array.from(buf).buffer);
+    const w = this.w;
+    for (let i = 0; i + 9 <= w.length; i += 9 + w[i + 8]!) this.at.set(w[i]!, i);
   }
-  return { socks, sendersTo, byVfs };
+
+  has(ino: number): boolean {
+    return this.at.has(ino);
+  }
+
+  get(ino: number): UnixSock | undefined {
+    const i = this.at.get(ino);
+    if (i === undefined) return undefined;
+    const w = this.w;
+    const n = w[i + 8]!;
+    return { type: w[i + 1]!, state: w[i + 2]!, peer: w[i + 3]!, rq: w[i + 4]!, wmem: w[i + 5]!, vfs: w[i + 6]!, named: (w[i + 7]! & 1) !== 0, pending: Array.from(w.subarray(i + 9, i + 9 + n)) };
+  }
+
+  /** The sockets whose peer is `ino` (a pending connection's client, a datagram's senders). */
+  sendersTo(ino: number): number[] | undefined {
+    if (this.senders === undefined) {
+      this.senders = new Map();
+      for (const [s, i] of this.at) {
+        const peer = this.w[i + 3]!;
+        if (peer === 0) continue;
+        const list = this.senders.get(peer);
+        if (list === undefined) this.senders.set(peer, [s]);
+        else list.push(s);
+      }
+    }
+    return this.senders.get(ino);
+  }
+
+  /** The socket bound to the socket file of inode `vfs`. */
+  byVfs(vfs: number): number | undefined {
+    if (this.paths === undefined) {
+      this.paths = new Map();
+      for (const [s, i] of this.at) if (this.w[i + 6] !== 0) this.paths.set(this.w[i + 6]!, s);
+    }
+    return this.paths.get(vfs);
+  }
 }
 
 interface InetSock {
@@ -117,7 +142,7 @@ let inetCache: { at: number; table: InetTable } | undefined;
 function unixTable(maxAgeMs: number): UnixTable | null {
   if (unixCache === undefined || Date.now() - unixCache.at > maxAgeMs) {
     const buf = native().unixSockets(0);
-    unixCache = { at: Date.now(), table: typeof buf === "number" ? null : parseUnix(buf) };
+    unixCache = { at: Date.now(), table: typeof buf === "number" ? null : new UnixTable(buf) };
   }
   return unixCache.table;
 }
@@ -205,7 +230,7 @@ export class KernelBuffers {
     let dest = 0;
     if (destVfs === 0) {
       const one = native().unixSockets(sender);
-      if (typeof one !== "number") dest = parseUnix(one).socks.get(sender)?.peer ?? 0;
+      if (typeof one !== "number") dest = new UnixTable(one).get(sender)?.peer ?? 0;
     }
     for (const fd of fds) {
       let st;
@@ -274,7 +299,7 @@ export class KernelBuffers {
           bytes += this.residue;
           continue;
         }
-        const u = unix.socks.get(ino);
+        const u = unix.get(ino);
         if (u !== undefined) {
           bytes += this.unixCharge(unix, u, set);
           continue;
@@ -300,10 +325,10 @@ export class KernelBuffers {
    */
   private mayHold(unix: UnixTable | null, f: InFlight): boolean {
     if (unix === null) return true;
-    const sender = unix.socks.get(f.sender);
+    const sender = unix.get(f.sender);
     if (sender !== undefined) return sender.wmem > 0;
-    const destIno = f.dest !== 0 ? f.dest : (unix.byVfs.get(f.destVfs) ?? 0);
-    const dest = destIno === 0 ? undefined : unix.socks.get(destIno);
+    const destIno = f.dest !== 0 ? f.dest : (unix.byVfs(f.destVfs) ?? 0);
+    const dest = destIno === 0 ? undefined : unix.get(destIno);
     if (dest === undefined) return false;
     return dest.type === SOCK_STREAM ? dest.rq > 0 : true;
   }
@@ -311,15 +336,15 @@ export class KernelBuffers {
   /** One unix socket of the set `mine` (see the class comment). */
   private unixCharge(t: UnixTable, u: UnixSock, mine: ReadonlySet<number>): number {
     let bytes = u.wmem;
-    const other = (ino: number): number => (mine.has(ino) ? 0 : (t.socks.get(ino)?.wmem ?? 0));
+    const other = (ino: number): number => (mine.has(ino) ? 0 : (t.get(ino)?.wmem ?? 0));
     if (u.state === TCP_LISTEN) {
       for (const e of u.pending) {
-        const client = t.sendersTo.get(e)?.[0];
+        const client = t.sendersTo(e)?.[0];
         bytes += client === undefined ? this.residue : other(client);
       }
       return bytes;
     }
-    if (u.peer !== 0 && t.socks.has(u.peer)) {
+    if (u.peer !== 0 && t.has(u.peer)) {
       bytes += other(u.peer);
     } else if (u.type !== SOCK_STREAM || u.rq > 0) {
       bytes += this.residue;

@@ -245,7 +245,8 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     const sysv = segments?.look().map((g) => ({ unit: g.unit, key: sysvKey(g.id), bytes: g.bytes })) ?? [];
     const look = files.measure(procs, sysv);
     // Socket queues and pipes: memory like a file's, held apart from any process's figures.
-    for (const [unit, bytes] of buffers.measure(procs, WATCH_MS / 2)) look.files.set(unit, (look.files.get(unit) ?? 0) + bytes);
+    // The socket dumps, shared by every sandbox of this process, are taken once a period.
+    for (const [unit, bytes] of buffers.measure(procs, WATCH_MS)) look.files.set(unit, (look.files.get(unit) ?? 0) + bytes);
     // Pages of memory-backed files a process maps are in its RssShmem and in the file's
     // blocks: charged once, as the file.
     for (const [tgid, pages] of look.mappedFilePages) {
