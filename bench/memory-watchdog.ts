@@ -1,7 +1,9 @@
 // The maxMemory watchdog's cost with 50 sandboxes supervised by one Node process: CPU
 // time the supervising process spends while they idle, with no memory cap, with a cap,
 // with a cap and a memfd each (descriptors and mappings looked at every period), and with
-// a cap and a writable tmpfs grant. Run: node dist/bench/memory-watchdog.js
+// a cap and a writable tmpfs grant, with a cap and its output piped (two pipes the
+// watchdog charges), and with a cap and 4 unix socket pairs holding data each (the host's
+// socket table read every period). Run: node dist/bench/memory-watchdog.js
 
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -23,9 +25,10 @@ function build(): string {
 }
 
 /** CPU milliseconds per second of wall time the supervisor spends while N sandboxes idle. */
-async function measure(policy: PolicyInput, cmd: string[]): Promise<number> {
+async function measure(policy: PolicyInput, cmd: string[], piped = false): Promise<number> {
   const boxes = Array.from({ length: N }, () => new Sandbox(policy));
-  await Promise.all(boxes.map((b) => b.spawn(cmd, { stdout: "ignore", stderr: "ignore" })));
+  const io = piped ? "pipe" : "ignore";
+  await Promise.all(boxes.map((b) => b.spawn(cmd, { stdout: io, stderr: io })));
   await sleep(1000);
   const before = process.cpuUsage();
   const t0 = performance.now();
@@ -46,6 +49,8 @@ try {
     rows.push(["maxMemory", await measure({ fsReadable: [bin], maxMemory: "256M" }, idle)]);
     rows.push(["maxMemory + a memfd each", await measure({ fsReadable: [bin], maxMemory: "256M" }, [bin, "memfd", "30"])]);
     rows.push(["maxMemory + writable tmpfs grant", await measure({ fsReadable: [bin], fsWritable: [shm], maxMemory: "256M" }, idle)]);
+    rows.push(["maxMemory + output piped", await measure({ fsReadable: [bin], maxMemory: "256M" }, idle, true)]);
+    rows.push(["maxMemory + 4 socket pairs each", await measure({ fsReadable: [bin], maxMemory: "256M" }, [bin, "sockets", "30"])]);
   }
   console.log(`${N} idle sandboxes, supervisor CPU (ms per second of wall time = permille of one core), 3 rounds:`);
   for (const name of [...new Set(rows.map((r) => r[0]))]) {

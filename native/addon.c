@@ -334,6 +334,7 @@ static napi_value init(napi_env env, napi_value exports) {
   sl_files_register(env, exports);
   sl_meta_register(env, exports);
   sl_answer_register(env, exports);
+  sl_kmem_register(env, exports);
   return exports;
 }
 

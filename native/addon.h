@@ -80,5 +80,7 @@ void sl_files_register(napi_env env, napi_value exports);
 void sl_meta_register(napi_env env, napi_value exports);
 /* native/answer.c: capget on a sandbox process, a pseudo-terminal's peer. */
 void sl_answer_register(napi_env env, napi_value exports);
+/* native/kmem.c: sockets and pipes the memory supervisor charges (sock_diag, fd tables). */
+void sl_kmem_register(napi_env env, napi_value exports);
 
 #endif

@@ -93,6 +93,19 @@ export interface NativeAddon {
    * 0 or -errno; the peer of a pseudo-terminal master, an fd or -errno. */
   capget(version: number, pid: number, out: Buffer): number;
   ptyPeer(master: number, flags: number): number;
+  /** Kernel buffers (native/kmem.c): u32 records, or -errno. Unix sockets (ino 0: all of
+   * the network namespace): ino, type, state, peer, rqueue, wmem_alloc, vfs ino, flags
+   * (1: named), n, n pending-connection inodes. */
+  unixSockets(ino: number): Buffer | number;
+  /** IP sockets of a family and protocol: ino, state, local port, rmem_alloc, wmem_queued, wmem_alloc. */
+  inetSockets(family: number, protocol: number): Buffer | number;
+  /** Triples (index in pids; kind: 1 socket, 2 pipe, inode; 3 epoll, its watches) of the
+   * processes' descriptor tables. */
+  fdObjects(pids: readonly number[]): Buffer | number;
+  /** setsockopt of an int option on the supervisor's descriptor: 0 or -errno. */
+  setsockoptInt(fd: number, level: number, name: number, value: number): number;
+  /** shmctl(id, IPC_RMID): 0 or -errno. */
+  shmRemove(id: number): number;
 }
 
 /** The package root: dist/src/confine -> ../../.. */

@@ -50,6 +50,9 @@ export const RLIMIT = { CORE: 4, NOFILE: 7 } as const;
 export interface Supervision {
   /** Peak concurrent processes (threads not counted). */
   maxProcesses?: number;
+  /** Threads of the whole sandbox, main threads included (derived from maxProcesses:
+   * handlers/threads.ts). */
+  maxThreads?: number;
   /** Network destinations, named unix sockets, the interface view and the synthetic
    * /etc/hosts (always set by computeFeatures: every connect and send is supervised). */
   net?: NetSupervision;
@@ -57,6 +60,9 @@ export interface Supervision {
   maxMemory?: bigint;
   /** With maxMemory: the writable grants (tmpfs beneath them is memory). */
   memoryWritable?: readonly string[];
+  /** With maxMemory: SysV shared memory is allowed (sysv_ipc lifted), so segments are
+   * charged and removed at the end (supervise/sysv-segments.ts). */
+  sysvShm?: boolean;
   /** What the sandbox sees of its host: hostname, CPUs, /proc (always set when computed). */
   view?: ViewSpec;
   /** File metadata changes, allowed beneath the writable grants only (set while the
@@ -137,8 +143,25 @@ function connectGrants(policy: Policy): readonly number[] | "any" {
 
 export const NET_SYSCALLS = ["connect", "sendto", "sendmsg", "sendmmsg", "socket", "bind", "getsockname", "setsockopt", "ioctl"] as const;
 
+/** Threads of the whole sandbox (every process's main thread included) per allowed
+ * process, and the least cap: one large program (a JVM on a many-core host starts a
+ * hundred threads or more) must fit under a small maxProcesses. */
+export const THREADS_PER_PROCESS = 64;
+export const MIN_THREADS = 256;
+
+/**
+ * The thread cap that goes with a process limit. Threads are not processes (SPEC 4.1),
+ * but each holds a kernel stack and a task (24 KiB measured on 6.18) and a slot of the
+ * host-wide kernel.threads-max: without a cap, maxProcesses 2 made 8000 threads. RLIMIT_NPROC
+ * cannot do it: it counts every task of the uid on the host and does not bind root.
+ */
+export function threadCap(maxProcesses: number): number {
+  return Math.max(MIN_THREADS, THREADS_PER_PROCESS * maxProcesses);
+}
+
 /** The syscalls the filter routes to the supervisor, from what it must enforce. clone is
- * routed only when it makes a process (no CLONE_THREAD): threads are not counted. */
+ * listed when it makes a process (counted); one that makes a thread is routed apart, see
+ * threadClones and SeccompSpec.notifyThreads. */
 export function notifiedSyscalls(s: Supervision): string[] {
   const out: string[] = [];
   if (s.maxProcesses !== undefined) out.push("clone", "fork", "vfork");
@@ -150,10 +173,17 @@ export function notifiedSyscalls(s: Supervision): string[] {
   if (s.net !== undefined) out.push(...NET_SYSCALLS);
   if (s.net?.hostsFile !== undefined) out.push(...["open", "openat", "openat2", "creat"].filter((x) => !out.includes(x)));
   if (s.maxMemory !== undefined) out.push("mmap", "mremap", "brk", "memfd_create", "memfd_secret", "fallocate");
+  if (s.maxMemory !== undefined && s.sysvShm === true) out.push("shmget");
   if (s.view !== undefined) out.push(...viewSyscalls(s.view).filter((x) => !out.includes(x)));
   // ioctl is routed by request (plan/seccomp.ts), not whole.
   if (s.meta !== undefined) out.push(...META_SYSCALLS);
   return out;
+}
+
+/** Whether thread clones go to the supervisor: for the thread cap, and for the memory cap,
+ * which charges each thread's kernel stack and task (handlers/memory.ts). */
+export function threadClones(s: Supervision): boolean {
+  return s.maxThreads !== undefined || s.maxMemory !== undefined;
 }
 
 export function supervised(f: Features): boolean {
@@ -172,7 +202,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       }
     }
   }
-  const supervision: Supervision = { maxProcesses: policy.maxProcesses };
+  const supervision: Supervision = { maxProcesses: policy.maxProcesses, maxThreads: threadCap(policy.maxProcesses) };
   if (policy.maxMemory !== undefined) supervision.maxMemory = policy.maxMemory;
   if (policy.numCpus !== undefined && policy.numCpus > host.cpuCount) {
     throw new PolicyError("numCpus", policy.numCpus, `numCpus: ${policy.numCpus} is more than this host's ${host.cpuCount} CPUs (a sandbox can be shown fewer CPUs than exist, not more)`);
@@ -180,7 +210,11 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   const given = [...pathGrants("fsReadable", policy.fsReadable), ...pathGrants("fsWritable", policy.fsWritable)];
   const { view, grants } = computeView(policy, given, active.has("fs"), procfsMounts(), undefined, resolved);
   supervision.view = view;
-  if (policy.maxMemory !== undefined) supervision.memoryWritable = grants.filter((g) => g.writable).map((g) => g.path);
+  const blocked = blockedSyscalls(policy.extraDenySyscalls, policy.extraAllowSyscalls);
+  if (policy.maxMemory !== undefined) {
+    supervision.memoryWritable = grants.filter((g) => g.writable).map((g) => g.path);
+    if (!blocked.includes("shmget")) supervision.sysvShm = true;
+  }
   const net = netSupervision(policy, resolved, { netTcp: active.has("net-tcp"), fs: active.has("fs"), grants, scopes: active.has("scopes") });
   supervision.net = net;
   // Without the filesystem protection nothing bounds writes, so metadata is not trapped.
@@ -207,8 +241,10 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     net: { connect: connectGrants(policy), bind: expandBindSpecs(policy.netAllowBind) },
     supervision,
     seccomp: {
-      blocked: blockedSyscalls(policy.extraDenySyscalls, policy.extraAllowSyscalls),
+      blocked,
       notify: notifiedSyscalls(supervision),
+      notifyThreads: threadClones(supervision),
+      capBuffers: supervision.maxMemory !== undefined,
       // A denylist allows every protocol to every other address.
       allowUdp: net.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("udp")),
       allowPing: net.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("icmp")),

@@ -49,6 +49,9 @@ export const REFUSED_OPTIONS = {
   SO_ZEROCOPY: 60,
 } as const;
 
+/** Buffer sizes the supervisor clamps under maxMemory (handlers/socket-buffers.ts). */
+export const BUFFER_OPTIONS = { SO_SNDBUF: 7, SO_RCVBUF: 8 } as const;
+
 export const SOL_NETLINK = 270;
 /** sizeof(struct sockaddr_nl): the only address length a netlink bind can have. */
 export const SOCKADDR_NL_BYTES = 12;
@@ -147,8 +150,9 @@ function bindBlock(b: BpfAssembler, p: string): void {
   b.label(`${p}allow`).ret(Ret.ALLOW);
 }
 
-/** setsockopt(fd, level, optname, ...): level and optname are ints (low halves). */
-function setsockoptBlock(denySourceRouting: boolean, notifyNetlink: boolean) {
+/** setsockopt(fd, level, optname, ...): level and optname are ints (low halves).
+ * `notifyBuffers`: SO_SNDBUF and SO_RCVBUF go to the supervisor (maxMemory). */
+function setsockoptBlock(denySourceRouting: boolean, notifyNetlink: boolean, notifyBuffers: boolean) {
   const S = SOURCE_ROUTING;
   const R = REFUSED_OPTIONS;
   return (b: BpfAssembler, p: string): void => {
@@ -158,7 +162,9 @@ function setsockoptBlock(denySourceRouting: boolean, notifyNetlink: boolean) {
     if (denySourceRouting) b.jeq(S.SOL_IP, `${p}ip`, 0).jeq(S.SOL_IPV6, `${p}ip6`, 0);
     b.ret(Ret.ALLOW);
     b.label(`${p}tcp`).load(SeccompData.argLow(2)).jeq(R.TCP_FASTOPEN_CONNECT, `${p}noopt`, `${p}allow`);
-    b.label(`${p}sock`).load(SeccompData.argLow(2)).jeq(R.SO_ZEROCOPY, `${p}noopt`, `${p}allow`);
+    b.label(`${p}sock`).load(SeccompData.argLow(2));
+    if (notifyBuffers) b.jeq(BUFFER_OPTIONS.SO_SNDBUF, `${p}notify`, 0).jeq(BUFFER_OPTIONS.SO_RCVBUF, `${p}notify`, 0);
+    b.jeq(R.SO_ZEROCOPY, `${p}noopt`, `${p}allow`);
     if (denySourceRouting) {
       b.label(`${p}ip`).load(SeccompData.argLow(2)).jeq(S.IP_OPTIONS, `${p}deny`, `${p}allow`);
       b.label(`${p}ip6`)
@@ -168,7 +174,7 @@ function setsockoptBlock(denySourceRouting: boolean, notifyNetlink: boolean) {
         .jeq(S.IPV6_RTHDR, `${p}deny`, `${p}allow`);
       b.label(`${p}deny`).ret(Ret.errno(E.EPERM));
     }
-    if (notifyNetlink) b.label(`${p}notify`).ret(Ret.USER_NOTIF);
+    if (notifyNetlink || notifyBuffers) b.label(`${p}notify`).ret(Ret.USER_NOTIF);
     b.label(`${p}noopt`).ret(Ret.errno(E.ENOPROTOOPT));
     b.label(`${p}allow`).ret(Ret.ALLOW);
   };
@@ -184,7 +190,7 @@ export function netArgumentFilters(spec: SeccompSpec, notify: ReadonlySet<string
     ["sendto", sendtoBlock(notify.has("sendto"))],
     ["sendmsg", messageBlock(2, notify.has("sendmsg"))],
     ["sendmmsg", messageBlock(3, notify.has("sendmmsg"))],
-    ["setsockopt", setsockoptBlock(spec.denySourceRouting === true, notify.has("setsockopt"))],
+    ["setsockopt", setsockoptBlock(spec.denySourceRouting === true, notify.has("setsockopt"), spec.capBuffers === true && notify.has("setsockopt"))],
   ];
   if (notify.has("bind")) out.push(["bind", bindBlock]);
   return out;

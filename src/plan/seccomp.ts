@@ -5,6 +5,7 @@ import { AUDIT_ARCH_X86_64, LAST_SYSCALL, SYSCALLS, X32_SYSCALL_BIT } from "../k
 import { BpfAssembler, type Insn, Ret, SeccompData } from "./bpf/assembler.js";
 import { interfaceIoctls, netArgumentFilters } from "./seccomp-net.js";
 import { reachFilters } from "./seccomp-reach.js";
+import { fcntlBlock } from "./seccomp-kmem.js";
 
 export const Errno = { EPERM: 1, ENOSYS: 38, EOPNOTSUPP: 95, EAFNOSUPPORT: 97 } as const;
 
@@ -39,6 +40,11 @@ export interface SeccompSpec {
   /** ioctl requests that change inode flags, routed to the supervisor, and those refused
    * with EOPNOTSUPP (plan/seccomp-meta.ts); set with the filesystem protection. */
   inodeIoctls?: { notify: readonly number[]; unsupported: readonly number[] } | undefined;
+  /** clone with CLONE_THREAD goes to the supervisor too (thread cap, memory charge). */
+  notifyThreads?: boolean;
+  /** maxMemory charges kernel buffers: pipes may not grow past their charge (seccomp-kmem.ts)
+   * and setsockopt(SO_SNDBUF/SO_RCVBUF) goes to the supervisor, which clamps the size. */
+  capBuffers?: boolean;
 }
 
 export const CLONE_THREAD = 0x00010000;
@@ -68,11 +74,15 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
   // clone: flags are the first argument; namespace creation is refused. Only the low half
   // matters: every CLONE_* flag of clone(2) lives in 32 bits.
   // When the supervisor counts processes, a clone that makes one (no CLONE_THREAD) goes to
-  // it; threads never do.
+  // it; with notifyThreads, a clone that makes a thread does too (capped and charged).
   const notify = new Set(spec.notify);
+  const procs = notify.has("clone");
+  const threads = spec.notifyThreads === true;
   handlers.set(nr("clone"), (b) => {
     b.load(SeccompData.argLow(0)).jset(CLONE_NAMESPACE_FLAGS, 0, 1).ret(EPERM);
-    if (notify.has("clone")) b.jset(CLONE_THREAD, 1, 0).ret(Ret.USER_NOTIF);
+    if (procs && threads) b.ret(Ret.USER_NOTIF);
+    else if (procs) b.jset(CLONE_THREAD, 1, 0).ret(Ret.USER_NOTIF);
+    else if (threads) b.jset(CLONE_THREAD, 0, 1).ret(Ret.USER_NOTIF);
     b.ret(Ret.ALLOW);
   });
   for (const name of notify) {
@@ -114,6 +124,7 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
       .ret(Ret.ALLOW);
   });
   handlers.set(nr("socket"), (b, p) => socketBlock(b, p, spec, notify.has("socket")));
+  if (spec.capBuffers === true) handlers.set(nr("fcntl"), fcntlBlock);
   // sendto, sendmsg, sendmmsg, bind, setsockopt: see seccomp-net.ts.
   for (const [name, h] of netArgumentFilters(spec, notify)) handlers.set(nr(name), h);
   // Blocked names come last: an extraDenySyscalls entry overrides an argument filter.

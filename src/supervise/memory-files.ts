@@ -30,6 +30,9 @@ function kindOfType(type: number): MemoryKind | null {
 
 let kinds = new Map<string, MemoryKind | null>();
 let kindsAt = 0;
+/** The device of the kernel's internal shmem mount (memfds, shared anonymous memory, SysV
+ * segments, whose inode number there is their id). */
+let internalDev: string | undefined;
 
 /** Device numbers known from mountinfo and the memfd mount, refreshed now and then. */
 function knownKinds(): Map<string, MemoryKind | null> {
@@ -41,7 +44,8 @@ function knownKinds(): Map<string, MemoryKind | null> {
     // The kernel's internal mount for memfds and shared anonymous memory.
     const fd = native().memfd(Buffer.alloc(0));
     try {
-      kinds.set(devKey(statSync(`/proc/self/fd/${fd}`, { bigint: true }).dev), "shmem");
+      internalDev = devKey(statSync(`/proc/self/fd/${fd}`, { bigint: true }).dev);
+      kinds.set(internalDev, "shmem");
     } finally {
       closeSync(fd);
     }
@@ -49,6 +53,12 @@ function knownKinds(): Map<string, MemoryKind | null> {
     // without the addon nothing is supervised anyway
   }
   return kinds;
+}
+
+/** The key ("major:minor:inode") a SysV segment's mappings are charged under. */
+export function sysvKey(id: number): string {
+  knownKinds();
+  return `${internalDev ?? "0:0"}:${id}`;
 }
 
 /** What kind of memory the file at `path` (a /proc/<pid>/fd/N link) lives in, or null. */
@@ -277,12 +287,13 @@ export class MemoryFiles {
 
   /**
    * One look at the sandbox's processes (process id -> accounting unit, RssShmem bytes,
-   * and the thread whose /proc entry shows its memory and descriptors). The growth of
+   * and the thread whose /proc entry shows its memory and descriptors), and `objects`
+   * measured elsewhere, by key ("major:minor:inode"). The growth of
    * the memory-backed mounts under writable grants is charged to unit 0: statfs cannot
    * say who wrote, so whatever the host adds there while the sandbox runs counts too (the
    * baseline is the lowest use seen, so a host deleting files gives the sandbox no room).
    */
-  measure(procs: ReadonlyMap<number, { unit: number; shmem: number; task: number }>): FileCharges {
+  measure(procs: ReadonlyMap<number, { unit: number; shmem: number; task: number }>, objects: readonly { unit: number; key: string; bytes: number }[] = []): FileCharges {
     const files = new Map<number, number>();
     const mappedFilePages = new Map<number, number>();
     const charged = new Map<number, Set<string>>();
@@ -293,6 +304,9 @@ export class MemoryFiles {
       set.add(key);
       files.set(unit, (files.get(unit) ?? 0) + bytes);
     };
+    // Objects measured elsewhere (SysV segments: sysv-segments.ts), charged once with
+    // their mappings, which scanMaps then skips.
+    for (const o of objects) charge(o.unit, o.key, o.bytes);
     const grantDevs = new Set<string>();
     for (const g of this.grants) {
       grantDevs.add(g.dev);

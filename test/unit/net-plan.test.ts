@@ -191,3 +191,27 @@ test("the filter: interface queries go to the supervisor, interface changes get 
   assert.equal(runFilter(unsupervised, { nr: sys("ioctl"), args: [3, 0x8912, 0] }), ALLOW, "no supervisor: SIOCGIFCONF");
   assert.equal(runFilter(unsupervised, { nr: sys("ioctl"), args: [3, 0x8914, 0] }), EPERM, "no supervisor: SIOCSIFFLAGS");
 });
+
+test("the filter: under maxMemory SO_SNDBUF and SO_RCVBUF go to the supervisor, F_SETPIPE_SZ past 64 KiB gets EPERM", () => {
+  const capped = buildSeccompProgram(features({ maxMemory: "64M" }).seccomp);
+  const free = buildSeccompProgram(features({}).seccomp);
+  const setsockopt = (prog: ReturnType<typeof buildSeccompProgram>, level: number, name: number): number => runFilter(prog, { nr: sys("setsockopt"), args: [3, level, name, 0x1000, 4] });
+  assert.equal(setsockopt(capped, 1, 7), NOTIFY, "SO_SNDBUF");
+  assert.equal(setsockopt(capped, 1, 8), NOTIFY, "SO_RCVBUF");
+  assert.equal(setsockopt(capped, 1, 32), ALLOW, "SO_SNDBUFFORCE: the kernel refuses it without CAP_NET_ADMIN");
+  assert.equal(setsockopt(capped, 1, 60), ENOPROTOOPT, "SO_ZEROCOPY");
+  assert.equal(setsockopt(capped, 1, 2), ALLOW, "SO_REUSEADDR");
+  assert.equal(setsockopt(capped, 6, 7), ALLOW, "level TCP, option number 7");
+  assert.equal(setsockopt(free, 1, 7), ALLOW, "SO_SNDBUF without maxMemory");
+  const fcntl = (prog: ReturnType<typeof buildSeccompProgram>, cmd: number, arg: number | bigint): number => runFilter(prog, { nr: sys("fcntl"), args: [3, cmd, arg] });
+  const F_SETPIPE_SZ = 1031;
+  assert.equal(fcntl(capped, F_SETPIPE_SZ, 1 << 20), EPERM);
+  assert.equal(fcntl(capped, F_SETPIPE_SZ, 65537), EPERM);
+  assert.equal(fcntl(capped, F_SETPIPE_SZ, 0xffffffff), EPERM, "the kernel reads an unsigned int");
+  assert.equal(fcntl(capped, F_SETPIPE_SZ, 65536), ALLOW);
+  assert.equal(fcntl(capped, F_SETPIPE_SZ, 4096), ALLOW, "a pipe made smaller");
+  assert.equal(fcntl(capped, F_SETPIPE_SZ, (1n << 32n) | 4096n), ALLOW, "high bits the kernel drops");
+  assert.equal(fcntl(capped, 1032, 0), ALLOW, "F_GETPIPE_SZ");
+  assert.equal(fcntl(capped, 4, 1 << 20), ALLOW, "F_SETFL");
+  assert.equal(fcntl(free, F_SETPIPE_SZ, 1 << 20), ALLOW, "without maxMemory");
+});

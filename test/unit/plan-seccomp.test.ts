@@ -13,6 +13,8 @@ import {
   type SeccompSpec,
 } from "../../src/plan/seccomp.js";
 import { REACH_SYSCALLS } from "../../src/plan/seccomp-reach.js";
+import { computeFeatures, threadCap } from "../../src/plan/features.js";
+import { Policy } from "../../src/policy/index.js";
 import { decodeProgram, runFilter, runFilterTrace, type SeccompInput } from "../helpers/bpf-interpreter.js";
 
 // Expected actions, written out rather than taken from src/ (checked against it below).
@@ -297,6 +299,38 @@ test("with process counting, clone that makes a process goes to the supervisor, 
   assert.equal(verdict(prog, "getpid"), ALLOW);
   // Without supervision nothing is ever routed to a listener.
   for (let nr = 0; nr <= LAST_NR; nr++) assert.notEqual(runFilter(DEFAULT, { nr, args: [SIGCHLD] }), NOTIFY, `nr ${nr}`);
+});
+
+test("with the thread cap or the memory cap, clone that makes a thread goes to the supervisor too", () => {
+  const both = buildSeccompProgram(spec({ notify: ["clone", "fork", "vfork"], notifyThreads: true }));
+  assert.equal(verdict(both, "clone", [THREAD_FLAGS]), NOTIFY, "pthread_create's flags");
+  assert.equal(verdict(both, "clone", [SIGCHLD]), NOTIFY, "fork");
+  assert.equal(verdict(both, "clone", [(THREAD_FLAGS | NAMESPACES.NEWNET!) >>> 0]), EPERM, "namespaces are refused first");
+  // Memory cap without a process count: only threads are routed.
+  const threadsOnly = buildSeccompProgram(spec({ notify: ["mmap"], notifyThreads: true }));
+  assert.equal(verdict(threadsOnly, "clone", [THREAD_FLAGS]), NOTIFY, "pthread_create's flags");
+  assert.equal(verdict(threadsOnly, "clone", [SIGCHLD]), ALLOW, "fork");
+  assert.equal(verdict(threadsOnly, "clone", [NAMESPACES.NEWUSER! | SIGCHLD]), EPERM);
+});
+
+test("the thread cap is 64 per allowed process, at least 256, and every policy routes threads", () => {
+  assert.equal(threadCap(1), 256);
+  assert.equal(threadCap(4), 256);
+  assert.equal(threadCap(8), 512);
+  assert.equal(threadCap(64), 4096);
+  const f = computeFeatures(new Policy({}), { landlockAbi: 7, cpuCount: 2 });
+  assert.equal(f.supervision.maxThreads, 4096, "from the default maxProcesses 64");
+  assert.equal(f.seccomp.notifyThreads, true);
+});
+
+test("shmget goes to the supervisor only under maxMemory with sysv_ipc lifted (segments are charged)", () => {
+  const host = { landlockAbi: 7, cpuCount: 2 };
+  const notify = (input: object): readonly string[] => computeFeatures(new Policy(input), host).seccomp.notify;
+  assert.ok(notify({ maxMemory: "64M", extraAllowSyscalls: ["sysv_ipc"] }).includes("shmget"));
+  assert.ok(!notify({ maxMemory: "64M" }).includes("shmget"), "blocked: EPERM in the filter");
+  assert.ok(!notify({ extraAllowSyscalls: ["sysv_ipc"] }).includes("shmget"), "no memory cap");
+  assert.equal(computeFeatures(new Policy({ maxMemory: "64M" }), host).seccomp.capBuffers, true);
+  assert.equal(computeFeatures(new Policy({}), host).seccomp.capBuffers, false);
 });
 
 test("clone3 gets ENOSYS so that libc falls back to clone", () => {

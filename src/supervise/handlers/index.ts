@@ -5,9 +5,11 @@ import type { Supervision } from "../../plan/features.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import { metaHandlers } from "./fs-meta.js";
 import { memoryGuard } from "./memory.js";
+import { socketBufferHandlers } from "./socket-buffers.js";
 import { processHandlers } from "./processes.js";
 import { reachHandlers } from "./reach.js";
 import { signalHandlers } from "./signals.js";
+import { threadHandlers } from "./threads.js";
 import { netHandlers } from "./net.js";
 import { viewHandlers } from "./view.js";
 
@@ -19,12 +21,15 @@ export function handlerTables(s: Supervision, ctx: SupervisorContext): HandlerTa
   if (s.maxProcesses !== undefined) tables.push(processHandlers(s.maxProcesses, ctx));
   // Before the network's: it answers every other ioctl the filter routes.
   if (s.meta !== undefined) tables.push(metaHandlers(s.meta, ctx));
-  if (s.net !== undefined) tables.push(netHandlers(s.net, ctx, s.maxMemory !== undefined));
-  if (s.maxMemory !== undefined) {
-    const guard = memoryGuard(s.maxMemory, ctx, s.memoryWritable);
+  const guard = s.maxMemory === undefined ? undefined : memoryGuard(s.maxMemory, ctx, s.memoryWritable, s.sysvShm === true);
+  if (s.net !== undefined) tables.push(netHandlers(s.net, ctx, guard !== undefined, guard?.passed));
+  if (guard !== undefined) {
     ctx.onClose(guard.close);
-    tables.push(guard.handlers);
+    tables.push(guard.handlers, socketBufferHandlers(ctx));
   }
+  // After the memory cap, which may refuse a thread it cannot charge: only a thread both
+  // allow is counted.
+  if (s.maxThreads !== undefined) tables.push(threadHandlers(s.maxThreads, ctx));
   if (s.view !== undefined) tables.push(...viewHandlers(s.view, ctx));
   return tables;
 }

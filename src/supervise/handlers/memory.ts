@@ -13,8 +13,12 @@ import type { LimitExceeded } from "../../result.js";
 import { CONTINUE, deny, returnValue, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import { cloneUnit, parentOf, processTree } from "../members.js";
-import { MemoryFiles } from "../memory-files.js";
+import { MemoryFiles, sysvKey } from "../memory-files.js";
+import { SysvSegments } from "../sysv-segments.js";
+import { KernelBuffers } from "../kernel-buffers.js";
 import type { Notification } from "../notification.js";
+import type { PassedHook } from "./net.js";
+import { CLONE_THREAD } from "../../plan/seccomp.js";
 
 const ENOMEM = 12;
 const EINVAL = 22;
@@ -32,6 +36,15 @@ const MAP_SHARED = 0x01;
 const MAP_ANONYMOUS = 0x20;
 const PAGE = 4096;
 const WATCH_MS = 100;
+const EAGAIN = 11;
+/**
+ * The kernel memory of one thread, charged for every thread of every process: its kernel
+ * stack (THREAD_SIZE, 16 KiB on x86_64: /proc/meminfo's KernelStack grew by exactly that
+ * per thread) and its task (task_struct 5,952 bytes on this 6.18 kernel, with the pid and
+ * the rest of its slab objects about 8 KiB). Measured: 4,096 threads on 1 KiB user stacks
+ * took 16.7-20.4 KiB of MemAvailable each, charged nowhere before.
+ */
+export const THREAD_KERNEL_BYTES = 24 * 1024;
 
 /** The status text of a thread that is not a zombie, when thread-group leader `tgid` has
  * exited while other threads of its process go on (SYS_exit from the main thread): the
@@ -62,9 +75,12 @@ function liveThread(tgid: number): { task: number; status: string } | null {
  * figure RLIMIT_DATA limits), VmStk (stacks: the main one, and every MAP_GROWSDOWN
  * mapping, which grow on page faults with no syscall and which VmData leaves out), plus
  * RssShmem (shared memory it has touched; memory-files.ts charges the shared objects
- * themselves). Returns the thread's process id with it, and `task`, the thread whose
- * /proc entry shows the process's memory and descriptors (the process's own id, unless
- * its leader has exited; see liveThread), or null when the process is gone.
+ * themselves), plus kernel memory: its page tables (VmPTE: a read-only mapping costs no
+ * VmData, but touching it a byte every 2 MiB costs a page table page each, measured 128
+ * MiB for 64 GiB mapped) and its threads' (THREAD_KERNEL_BYTES each). Returns the
+ * thread's process id with it, and `task`, the thread whose /proc entry shows the
+ * process's memory and descriptors (the process's own id, unless its leader has exited;
+ * see liveThread), or null when the process is gone.
  */
 export function chargeOf(tid: number): { tgid: number; task: number; bytes: number; shmem: number } | null {
   let status: string;
@@ -80,7 +96,9 @@ export function chargeOf(tid: number): { tgid: number; task: number; bytes: numb
     if (live !== null) [task, status] = [live.task, live.status];
   }
   const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
-  return { tgid, task, bytes: (kb("VmData") + kb("VmStk") + kb("RssShmem")) * 1024, shmem: kb("RssShmem") * 1024 };
+  const threads = Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 1);
+  const bytes = (kb("VmData") + kb("VmStk") + kb("RssShmem") + kb("VmPTE")) * 1024 + threads * THREAD_KERNEL_BYTES;
+  return { tgid, task, bytes, shmem: kb("RssShmem") * 1024 };
 }
 
 /** Bytes in memory-backed files per accounting unit, per sandbox (by launcher pid), as
@@ -125,6 +143,8 @@ function currentBreak(tid: number): number | null {
 
 export interface MemoryGuard {
   handlers: HandlerTable;
+  /** Descriptors a performed unix send of thread tid passed in flight (net.ts). */
+  passed: PassedHook;
   close(): void;
 }
 
@@ -180,12 +200,14 @@ function callerFd(n: Notification, fd: number): number {
  * exits are credited without being trapped, and no address ranges need tracking here.
  * `writable`: the writable grants, beneath which tmpfs files are memory too.
  */
-export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: readonly string[] = []): MemoryGuard {
+export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: readonly string[] = [], sysvShm = false): MemoryGuard {
   const cap = Number(max);
   const charged = new Map<number, number>(); // tgid -> bytes at the last look
   const units = new Map<number, number>(); // tgid -> accounting unit (0, or a clone's pid)
   const lastBreak = new Map<number, number>(); // tgid -> break we let it set
   const files = new MemoryFiles(writable);
+  const buffers = new KernelBuffers();
+  const segments = sysvShm ? new SysvSegments() : undefined;
   let inFiles = new Map<number, number>(); // unit -> bytes in memory-backed files
   const fsizeLimit = ownFileSizeLimit();
 
@@ -220,7 +242,11 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     }
     // Always: shared anonymous memory is held by mappings whose pages need not be in any
     // process's RssShmem (MADV_DONTNEED, a fork, a mapping cut down to one page).
-    const look = files.measure(procs);
+    const sysv = segments?.look().map((g) => ({ unit: g.unit, key: sysvKey(g.id), bytes: g.bytes })) ?? [];
+    const look = files.measure(procs, sysv);
+    // Socket queues and pipes: memory like a file's, held apart from any process's figures.
+    // The socket dumps, shared by every sandbox of this process, are taken once a period.
+    for (const [unit, bytes] of buffers.measure(procs, WATCH_MS)) look.files.set(unit, (look.files.get(unit) ?? 0) + bytes);
     // Pages of memory-backed files a process maps are in its RssShmem and in the file's
     // blocks: charged once, as the file.
     for (const [tgid, pages] of look.mappedFilePages) {
@@ -337,6 +363,39 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
       files.adopt(probe, me === null ? 0 : unitOf(me.tgid));
       return { kind: "inject", fd: file, cloexec: (flags & MFD_CLOEXEC) !== 0, close: true };
     },
+    // A thread's kernel stack and task are charged (chargeOf): one that would take the unit
+    // past the cap is refused with EAGAIN, what pthread_create answers when the kernel has
+    // no room for a thread, and nothing is killed (the memory was never taken). The
+    // decision rests on the flags register and the kernel's figures, so CONTINUE (here:
+    // undefined, for the thread cap to count it) is race-free. A process clone is charged
+    // by what its process maps.
+    //
+    // A process's main thread is answered from the last look (the watchdog's, or a
+    // request's) plus the threads allowed since, without reading /proc: what grows
+    // between looks without a request is the watchdog's anyway, and a /proc read per
+    // thread tripled the cost of pthread_create. Other threads read their process's
+    // figures first (a thread id says nothing of its process).
+    clone: (n) => {
+      if ((n.argU32(0) & CLONE_THREAD) === 0) return undefined;
+      let tgid = n.pid;
+      let bytes = charged.get(tgid);
+      if (bytes === undefined) {
+        const me = chargeOf(n.pid);
+        if (me === null) return undefined;
+        [tgid, bytes] = [me.tgid, me.bytes];
+        charged.set(tgid, bytes);
+      }
+      if (total(unitOf(tgid)) + THREAD_KERNEL_BYTES > cap) return deny(EAGAIN);
+      charged.set(tgid, bytes + THREAD_KERNEL_BYTES);
+      return undefined;
+    },
+    // With sysv_ipc lifted: the caller may be making a segment (sysv-segments.ts). Only
+    // noted, nothing decided, so the call continues (the next concern, or the default).
+    shmget: (n) => {
+      const me = chargeOf(n.pid);
+      if (me !== null) segments?.calling(me.tgid, unitOf(me.tgid));
+      return undefined;
+    },
     // Secret memory is held out of the kernel's direct map and its pages are counted
     // nowhere a supervisor can read: under a memory cap it is not offered (ENOSYS is what
     // a kernel without it answers). The answer rests on the syscall number alone.
@@ -345,8 +404,14 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
   };
   return {
     handlers,
+    passed: (tid, sender, destVfs, fds) => {
+      const me = chargeOf(tid);
+      buffers.passed(me === null ? 0 : unitOf(me.tgid), sender, destVfs, fds);
+    },
     close: () => {
       clearInterval(watchdog);
+      // Segments live in the host's IPC namespace: they would outlive the sandbox.
+      segments?.removeAll();
       fileCharges.delete(ctx.launcherPid);
       files.close();
     },

@@ -4,6 +4,7 @@
 // destinations against the rules, named unix sockets beneath writable grants, emulated
 // netlink sockets answered here. No decision on a descriptor or on memory ends in CONTINUE.
 
+import { fstatSync } from "node:fs";
 import type { NetSupervision } from "../../plan/net-supervision.js";
 import { AF, SOCK } from "../../plan/seccomp.js";
 import { CONTINUE, deny, returnValue, type Action } from "../action.js";
@@ -33,6 +34,7 @@ const MSG_ZEROCOPY = 0x4000000;
 const AF_NETLINK = 16;
 const NETLINK_ROUTE = 0;
 const SOCKADDR_NL_BYTES = 12;
+const SOL_NETLINK = 270;
 
 type Answer = Action | Promise<Action>;
 
@@ -97,7 +99,15 @@ interface Prepared {
   readonly data: Buffer;
   readonly control: Buffer | null;
   readonly fds: number[];
+  /** The SCM_RIGHTS duplicates among fds, and the inode of the named destination's socket
+   * file (0: none): for the memory cap's count of descriptors in flight. */
+  readonly passed?: readonly number[];
+  readonly destVfs?: number;
 }
+
+/** Told of the descriptors a performed unix send passed (tid: the caller; sender: the
+ * socket's inode), before the supervisor closes its duplicates (kernel-buffers.ts). */
+export type PassedHook = (tid: number, sender: number, destVfs: number, fds: readonly number[]) => void;
 
 /**
  * `memoryCapped`: the sandbox has maxMemory. Then an O_PATH handle on a memory-backed file
@@ -105,7 +115,7 @@ interface Prepared {
  * memory where no count sees it (supervise/memory-files.ts). A descriptor open for
  * reading or writing passes, and is counted wherever it is.
  */
-export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryCapped = false): HandlerTable {
+export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryCapped = false, onPassed?: PassedHook): HandlerTable {
   const io = new NetIo();
   const mem = ctx.memory;
   const unix = new UnixTargets(net.unixGrants, net.abstractScoped, (fn) => ctx.onClose(fn));
@@ -136,8 +146,9 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
       if (typeof rights === "number") return rights;
       const fds = rights?.fds ?? [];
       const control = rights?.control ?? null;
+      const passed = [...fds];
       // A stream socket refuses any name without reading it (EISCONN or EOPNOTSUPP).
-      if (m.name === null || sock.type === SOCK.STREAM) return { name: m.name, data: m.data, control, fds };
+      if (m.name === null || sock.type === SOCK.STREAM) return { name: m.name, data: m.data, control, fds, passed };
       let t: ReturnType<typeof unix.target>;
       try {
         t = unix.target(n, m.name);
@@ -149,8 +160,12 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
         closeAll(fds);
         return t;
       }
-      if (t.pin !== undefined) fds.push(t.pin);
-      return { name: t.name, data: m.data, control, fds };
+      let destVfs = 0;
+      if (t.pin !== undefined) {
+        fds.push(t.pin);
+        if (passed.length > 0) destVfs = fstatSync(t.pin).ino;
+      }
+      return { name: t.name, data: m.data, control, fds, passed, destVfs };
     }
     // A real netlink socket (one from outside: the sandbox's own are emulated) or another
     // family: never sent on by the supervisor. Its privileges would apply: netlink checks
@@ -162,7 +177,14 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
   const perform = (n: Notification, sock: ChildSocket, p: Prepared, flags: number, mayBlock = true): number | Promise<number> => {
     // MSG_ZEROCOPY would leave the supervisor's buffer pages in flight: a plain copy is the
     // same send (SO_ZEROCOPY, without which the flag does nothing, is refused anyway).
-    const rc = after(() => io.send(n, sock, p.name, p.data, p.control, flags & ~MSG_ZEROCOPY, mayBlock, 1 + p.fds.length), p.fds);
+    const note = (r: number): number => {
+      if (r >= 0 && onPassed !== undefined && p.passed !== undefined && p.passed.length > 0) onPassed(n.pid, sock.inode, p.destVfs ?? 0, p.passed);
+      return r;
+    };
+    const rc = after(() => {
+      const sent = io.send(n, sock, p.name, p.data, p.control, flags & ~MSG_ZEROCOPY, mayBlock, 1 + p.fds.length);
+      return typeof sent === "number" ? note(sent) : sent.then(note);
+    }, p.fds);
     const signal = (r: number): number => {
       // To the thread that sent, as the kernel raises it; through a pidfd of that thread
       // confirmed (after it was opened) to be blocked in this call, never by its id alone.
@@ -322,8 +344,9 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
       return emulated === undefined ? CONTINUE : netlink.getsockname(emulated, n);
     });
 
-  const setsockopt = (n: Notification): Answer =>
-    withSocket(n, n.argI32(0), (sock) => (netlink.find(sock) === undefined ? CONTINUE : netlink.setsockopt(n)));
+  // Other levels reach here only for the memory cap's buffer sizes (socket-buffers.ts).
+  const setsockopt = (n: Notification): Answer | undefined =>
+    n.argI32(1) !== SOL_NETLINK ? undefined : withSocket(n, n.argI32(0), (sock) => (netlink.find(sock) === undefined ? CONTINUE : netlink.setsockopt(n)));
 
   /** socket(2): the filter sends only socket(AF_NETLINK, *, NETLINK_ROUTE) here. */
   const socket = (n: Notification): Answer | undefined =>

@@ -1,18 +1,19 @@
 // maxProcesses: the peak number of concurrent processes in the sandbox. clone (without
-// CLONE_THREAD), fork and vfork come here; threads never do. Beyond the limit the call
-// fails with EAGAIN, as fork does at RLIMIT_NPROC.
+// CLONE_THREAD), fork and vfork are counted here; threads are not processes (threads.ts
+// caps them apart). Beyond the limit the call fails with EAGAIN, as fork does at RLIMIT_NPROC.
 
 import { readFileSync } from "node:fs";
 import { CONTINUE, deny, type Action } from "../action.js";
 import { forkHeld, type HandlerTable, type SupervisorContext } from "../handler.js";
 import type { Notification } from "../notification.js";
+import { CLONE_THREAD } from "../../plan/seccomp.js";
 
 const EAGAIN = 11;
 /** Kernel-internal: "restart this call", handled on the way back to user space. */
 const ERESTARTNOINTR = 513;
 
 /** Whether thread tid is still inside syscall nr (the fork we let it make). */
-function stillInSyscall(tid: number, nr: number): boolean {
+export function stillInSyscall(tid: number, nr: number): boolean {
   try {
     return readFileSync(`/proc/${tid}/syscall`, "latin1").split(" ", 1)[0] === String(nr);
   } catch {
@@ -61,5 +62,7 @@ export function processHandlers(max: number, ctx: SupervisorContext): HandlerTab
     return refresh().then(() => (count < max ? allow(n) : deny(EAGAIN)));
   };
 
-  return { clone: onFork, fork: onFork, vfork: onFork };
+  // A thread clone reaches here too when threads are capped (threads.ts): not a process.
+  const clone = (n: Notification): Action | Promise<Action> | undefined => ((n.argU32(0) & CLONE_THREAD) !== 0 ? undefined : onFork(n));
+  return { clone, fork: onFork, vfork: onFork };
 }

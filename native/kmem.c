@@ -1,0 +1,370 @@
+/* Kernel buffers the memory supervisor charges (src/supervise/kernel-buffers.ts): the
+ * host's unix and IP sockets with their queued bytes (NETLINK_SOCK_DIAG, which needs no
+ * privilege), the sockets and pipes in a process's descriptor table, and the int socket
+ * options it performs on a duplicate. Each returns what the kernel said, or -errno;
+ * decisions are TypeScript's. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <arpa/inet.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "addon.h"
+
+/* Records are gathered as u32 words into one growing array; no host lists more than this. */
+#define SL_WORDS_MAX (16u << 20)
+
+struct words {
+  uint32_t *w;
+  size_t len, cap;
+};
+
+static int words_push(struct words *o, uint32_t v) {
+  if (o->len == o->cap) {
+    size_t cap = o->cap ? o->cap * 2 : 4096;
+    if (cap > SL_WORDS_MAX) return -ENOBUFS;
+    uint32_t *grown = realloc(o->w, cap * sizeof *grown);
+    if (grown == NULL) return -ENOMEM;
+    o->w = grown;
+    o->cap = cap;
+  }
+  o->w[o->len++] = v;
+  return 0;
+}
+
+/* The words as a Buffer (copied), or rc when it is an error; frees the words. */
+static napi_value words_result(napi_env env, struct words *o, int rc) {
+  napi_value out = NULL;
+  if (rc < 0) {
+    free(o->w);
+    return sl_make_int(env, rc);
+  }
+  void *copy = NULL;
+  napi_status st = napi_create_buffer_copy(env, o->len * sizeof(uint32_t), o->len ? (void *)o->w : (void *)"", &copy, &out);
+  free(o->w);
+  if (st != napi_ok) {
+    napi_throw_error(env, "SL_NAPI", "napi_create_buffer_copy failed");
+    return NULL;
+  }
+  return out;
+}
+
+/* Sends req on a fresh NETLINK_SOCK_DIAG socket and hands each reply message to `each`
+ * until NLMSG_DONE (a dump) or the first reply (an exact request). */
+static int diag_run(const void *req, size_t len, int dump, int (*each)(struct nlmsghdr *, struct words *), struct words *o) {
+  int s = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (s < 0) return -errno;
+  int rc = 0;
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  ssize_t sent;
+  do {
+    sent = sendto(s, req, len, 0, (struct sockaddr *)&kernel, sizeof kernel);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) {
+    rc = -errno;
+    goto out;
+  }
+  /* Node calls from its main thread only. */
+  static char buf[1 << 16] __attribute__((aligned(8)));
+  for (;;) {
+    ssize_t got = recv(s, buf, sizeof buf, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      rc = -errno;
+      goto out;
+    }
+    if (got == 0) goto out;
+    int left = (int)got;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+      if (h->nlmsg_type == NLMSG_DONE) goto out;
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        struct nlmsgerr *e = NLMSG_DATA(h);
+        rc = e->error;
+        goto out;
+      }
+      rc = each(h, o);
+      if (rc < 0 || !dump) goto out;
+    }
+  }
+out:
+  close(s);
+  return rc;
+}
+
+/* One unix socket as words: ino, type, state, peer, rqueue, wmem_alloc, vfs inode (0: not
+ * bound to a path), flags (1: it has a name, a path or an abstract one), then the count of
+ * pending connections and their inodes (a listener's). */
+static int unix_each(struct nlmsghdr *h, struct words *o) {
+  if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct unix_diag_msg))) return 0;
+  struct unix_diag_msg *m = NLMSG_DATA(h);
+  uint32_t peer = 0, rq = 0, wmem = 0, vfs = 0, flags = 0, nicons = 0;
+  const uint32_t *icons = NULL;
+  int alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
+  for (struct rtattr *a = (struct rtattr *)(m + 1); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+    size_t n = RTA_PAYLOAD(a);
+    if (a->rta_type == UNIX_DIAG_PEER && n >= 4) memcpy(&peer, RTA_DATA(a), 4);
+    if (a->rta_type == UNIX_DIAG_RQLEN && n >= sizeof(struct unix_diag_rqlen)) {
+      struct unix_diag_rqlen q;
+      memcpy(&q, RTA_DATA(a), sizeof q);
+      rq = q.udiag_rqueue;
+    }
+    if (a->rta_type == UNIX_DIAG_MEMINFO && n >= (SK_MEMINFO_WMEM_ALLOC + 1) * 4) memcpy(&wmem, (char *)RTA_DATA(a) + SK_MEMINFO_WMEM_ALLOC * 4, 4);
+    if (a->rta_type == UNIX_DIAG_VFS && n >= sizeof(struct unix_diag_vfs)) {
+      struct unix_diag_vfs v;
+      memcpy(&v, RTA_DATA(a), sizeof v);
+      vfs = v.udiag_vfs_ino;
+    }
+    if (a->rta_type == UNIX_DIAG_NAME && n > 0) flags |= 1;
+    if (a->rta_type == UNIX_DIAG_ICONS) {
+      icons = RTA_DATA(a);
+      nicons = (uint32_t)(n / 4);
+    }
+  }
+  /* A listening socket's RQLEN is its count of pending connections, not bytes. */
+  if (m->udiag_state == 10 /* TCP_LISTEN */) rq = 0;
+  uint32_t rec[] = {m->udiag_ino, m->udiag_type, m->udiag_state, peer, rq, wmem, vfs, flags, nicons};
+  for (size_t i = 0; i < sizeof rec / sizeof rec[0]; i++) {
+    int rc = words_push(o, rec[i]);
+    if (rc < 0) return rc;
+  }
+  for (uint32_t i = 0; i < nicons; i++) {
+    uint32_t ino;
+    memcpy(&ino, icons + i, 4);
+    int rc = words_push(o, ino);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+/* unixSockets(ino) -> Buffer of u32 records (see unix_each), or -errno. ino 0: every unix
+ * socket of this network namespace (a dump); otherwise that one socket (ENOENT: none). */
+static napi_value sl_unix_sockets(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_I64(env, 0, ino);
+  struct {
+    struct nlmsghdr h;
+    struct unix_diag_req r;
+  } req;
+  memset(&req, 0, sizeof req);
+  req.h.nlmsg_len = sizeof req;
+  req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  req.h.nlmsg_flags = NLM_F_REQUEST | (ino == 0 ? NLM_F_DUMP : 0);
+  req.r.sdiag_family = AF_UNIX;
+  req.r.udiag_states = ~0u;
+  req.r.udiag_ino = (uint32_t)ino;
+  req.r.udiag_cookie[0] = req.r.udiag_cookie[1] = INET_DIAG_NOCOOKIE;
+  req.r.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN | UDIAG_SHOW_MEMINFO | UDIAG_SHOW_VFS | UDIAG_SHOW_ICONS;
+  struct words o = {0};
+  int rc = diag_run(&req, sizeof req, ino == 0, unix_each, &o);
+  return words_result(env, &o, rc);
+}
+
+/* One IP socket as words: ino (0: not yet accepted, or orphaned), state, local port,
+ * rmem_alloc, wmem_queued, wmem_alloc. */
+static int inet_each(struct nlmsghdr *h, struct words *o) {
+  if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg))) return 0;
+  struct inet_diag_msg *m = NLMSG_DATA(h);
+  uint32_t mem[SK_MEMINFO_VARS];
+  memset(mem, 0, sizeof mem);
+  int alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
+  for (struct rtattr *a = (struct rtattr *)(m + 1); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+    size_t n = RTA_PAYLOAD(a);
+    if (a->rta_type == INET_DIAG_SKMEMINFO) memcpy(mem, RTA_DATA(a), n < sizeof mem ? n : sizeof mem);
+  }
+  uint32_t rec[] = {m->idiag_inode, m->idiag_state, ntohs(m->id.idiag_sport), mem[SK_MEMINFO_RMEM_ALLOC], mem[SK_MEMINFO_WMEM_QUEUED], mem[SK_MEMINFO_WMEM_ALLOC]};
+  for (size_t i = 0; i < sizeof rec / sizeof rec[0]; i++) {
+    int rc = words_push(o, rec[i]);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+/* inetSockets(family, protocol) -> Buffer of u32 records (see inet_each) for every socket of
+ * that family and protocol (IPPROTO_TCP, IPPROTO_UDP) in this network namespace, or -errno. */
+static napi_value sl_inet_sockets(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_INT(env, 0, family);
+  SL_ARG_INT(env, 1, protocol);
+  struct {
+    struct nlmsghdr h;
+    struct inet_diag_req_v2 r;
+  } req;
+  memset(&req, 0, sizeof req);
+  req.h.nlmsg_len = sizeof req;
+  req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  req.r.sdiag_family = (uint8_t)family;
+  req.r.sdiag_protocol = (uint8_t)protocol;
+  req.r.idiag_states = ~0u;
+  req.r.idiag_ext = 1u << (INET_DIAG_SKMEMINFO - 1);
+  struct words o = {0};
+  int rc = diag_run(&req, sizeof req, 1, inet_each, &o);
+  return words_result(env, &o, rc);
+}
+
+/* The watches of the epoll file at /proc/<pid>/fdinfo/<fd>: its "tfd:" lines. */
+static uint32_t epoll_watches(int pid, const char *fd) {
+  char path[300];
+  snprintf(path, sizeof path, "/proc/%d/fdinfo/%.255s", pid, fd);
+  int f = open(path, O_RDONLY | O_CLOEXEC);
+  if (f < 0) return 0;
+  uint32_t count = 0;
+  char buf[16384];
+  int at_line = 1; /* at the start of a line */
+  int matched = 0; /* characters of "tfd:" matched at this line's start */
+  for (;;) {
+    ssize_t n = read(f, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (ssize_t i = 0; i < n; i++) {
+      char c = buf[i];
+      if (c == '\n') {
+        at_line = 1;
+        matched = 0;
+        continue;
+      }
+      if (!at_line) continue;
+      if (c == "tfd:"[matched]) {
+        if (++matched == 4) {
+          count++;
+          at_line = 0;
+        }
+      } else {
+        at_line = 0;
+      }
+    }
+  }
+  close(f);
+  return count;
+}
+
+/* The inode in a descriptor link "socket:[N]" or "pipe:[N]": 1 or 2 in *kind; an epoll
+ * file (anon_inode:[eventpoll], whose inode all anonymous files share): 3; else 0. */
+static uint32_t link_object(const char *link, uint32_t *kind) {
+  const char *rest = NULL;
+  if (strcmp(link, "anon_inode:[eventpoll]") == 0) {
+    *kind = 3;
+    return 0;
+  }
+  if (strncmp(link, "socket:[", 8) == 0) {
+    *kind = 1;
+    rest = link + 8;
+  } else if (strncmp(link, "pipe:[", 6) == 0) {
+    *kind = 2;
+    rest = link + 6;
+  } else {
+    *kind = 0;
+    return 0;
+  }
+  return (uint32_t)strtoul(rest, NULL, 10);
+}
+
+/* Appends (index, kind, inode) for every descriptor of /proc/<pid>/fd that is a socket or
+ * a pipe; -errno when the directory cannot be read (ENOENT: the process is gone). */
+static int fd_objects_of(int pid, uint32_t index, struct words *o) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/fd", pid);
+  int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return -errno;
+  int rc = 0;
+  char buf[8192] __attribute__((aligned(8)));
+  for (;;) {
+    long got = syscall(SYS_getdents64, dir, buf, sizeof buf);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      rc = -errno;
+      break;
+    }
+    if (got == 0) break;
+    for (long at = 0; at < got && rc == 0;) {
+      struct dirent64 *d = (struct dirent64 *)(buf + at);
+      at += d->d_reclen;
+      if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
+      char link[64];
+      ssize_t n = readlinkat(dir, d->d_name, link, sizeof link - 1);
+      if (n <= 0) continue; /* closed meanwhile */
+      link[n] = '\0';
+      uint32_t kind;
+      uint32_t ino = link_object(link, &kind);
+      if (kind == 0) continue;
+      if (kind == 3) ino = epoll_watches(pid, d->d_name);
+      if ((rc = words_push(o, index)) < 0 || (rc = words_push(o, kind)) < 0) break;
+      rc = words_push(o, ino);
+    }
+    if (rc < 0) break;
+  }
+  close(dir);
+  return rc;
+}
+
+/* fdObjects(pids: number[]) -> Buffer of u32 triples (index in pids, kind, inode): kind 1 a
+ * socket, 2 a pipe, for every descriptor of each process that is one; kind 3 an epoll
+ * file, with its count of watches in place of the inode. A process that is
+ * gone (or whose table cannot be read) contributes nothing. One call for a whole sandbox:
+ * the watchdog pays the crossing into C once per period, not once per process. */
+static napi_value sl_fd_objects(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  uint32_t count = 0;
+  if (napi_get_array_length(env, argv[0], &count) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 0 must be an array of pids");
+    return NULL;
+  }
+  struct words o = {0};
+  int rc = 0;
+  for (uint32_t i = 0; i < count && rc >= 0; i++) {
+    napi_value v;
+    int32_t pid;
+    if (napi_get_element(env, argv[0], i, &v) != napi_ok || napi_get_value_int32(env, v, &pid) != napi_ok) {
+      free(o.w);
+      napi_throw_type_error(env, "SL_ARGS", "argument 0 must be an array of pids");
+      return NULL;
+    }
+    int r = fd_objects_of(pid, i, &o);
+    if (r == -ENOBUFS || r == -ENOMEM) rc = r;
+  }
+  return words_result(env, &o, rc);
+}
+
+/* setsockoptInt(fd, level, name, value) -> 0 or -errno: an int option set on the
+ * supervisor's duplicate with the value TypeScript decided. */
+static napi_value sl_setsockopt_int(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 4);
+  SL_ARG_INT(env, 0, fd);
+  SL_ARG_INT(env, 1, level);
+  SL_ARG_INT(env, 2, name);
+  SL_ARG_INT(env, 3, value);
+  int rc = setsockopt(fd, level, name, &value, sizeof value);
+  return sl_make_int(env, rc < 0 ? -errno : 0);
+}
+
+/* shmRemove(id) -> 0 or -errno: IPC_RMID of a SysV segment (destroyed once unmapped). */
+static napi_value sl_shm_remove(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_INT(env, 0, id);
+  int rc = shmctl(id, IPC_RMID, NULL);
+  return sl_make_int(env, rc < 0 ? -errno : 0);
+}
+
+void sl_kmem_register(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"unixSockets", NULL, sl_unix_sockets, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"inetSockets", NULL, sl_inet_sockets, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fdObjects", NULL, sl_fd_objects, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setsockoptInt", NULL, sl_setsockopt_int, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"shmRemove", NULL, sl_shm_remove, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}

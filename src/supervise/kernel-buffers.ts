@@ -1,0 +1,355 @@
+// Memory a sandbox holds in kernel buffers (maxMemory, SPEC 10): the bytes its sockets
+// have queued (unix and IP, read with NETLINK_SOCK_DIAG, which needs no privilege), its
+// pipes and its epoll watches, found through its descriptor tables and the descriptors it
+// passed in flight.
+
+import { fstatSync, readFileSync, readlinkSync } from "node:fs";
+import { native } from "../confine/native.js";
+import { PIPE_CHARGE_BYTES } from "../plan/seccomp-kmem.js";
+import { defaultSendBuffer, sysctlInt } from "./handlers/socket-buffers.js";
+
+const SOCK_STREAM = 1;
+const SOCK_DGRAM = 2;
+const TCP_LISTEN = 10;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const IPPROTO_TCP = 6;
+const IPPROTO_UDP = 17;
+const S_IFMT = 0o170000;
+const S_IFSOCK = 0o140000;
+const S_IFIFO = 0o010000;
+/**
+ * One epoll watch (struct epitem and its wait-queue entry): measured 223 bytes of
+ * MemAvailable each, 500,000 watches taking 106 MiB with 1,500 descriptors (every
+ * descriptor in every epoll instance), under a per-user limit of 5.5 million here
+ * (fs.epoll.max_user_watches, about 4% of memory).
+ */
+export const EPOLL_WATCH_BYTES = 224;
+
+interface UnixSock {
+  type: number;
+  state: number;
+  /** The peer's inode; 0 when there is none or it has been closed. */
+  peer: number;
+  /** Bytes queued to it (a datagram socket: the first datagram's only). */
+  rq: number;
+  /** What it has sent that is still queued somewhere, in bytes with overhead. */
+  wmem: number;
+  vfs: number;
+  named: boolean;
+  /** A listener's connections not yet accepted (inodes). */
+  pending: number[];
+}
+
+/**
+ * A dump of the host's unix sockets, indexed by inode. Only the sockets a sandbox holds
+ * are looked at, so records are read out of the dump's words when asked for, and the
+ * reverse indexes (who points at a socket, which socket a path is) are built on first use:
+ * the host may have thousands of sockets, and fifty sandboxes share one dump per period.
+ */
+class UnixTable {
+  private readonly w: Uint32Array;
+  private readonly at = new Map<number, number>(); // inode -> word offset of its record
+  private senders: Map<number, number[]> | undefined;
+  private paths: Map<number, number> | undefined;
+
+  constructor(buf: Buffer) {
+    this.w = buf.byteOffset % 4 === 0 ? new Uint32Array(buf.buffer, buf.byteOffset, buf.length >> 2) : new Uint32Array(Uint8Array.from(buf).buffer);
+    const w = this.w;
+    for (let i = 0; i + 9 <= w.length; i += 9 + w[i + 8]!) this.at.set(w[i]!, i);
+  }
+
+  has(ino: number): boolean {
+    return this.at.has(ino);
+  }
+
+  get(ino: number): UnixSock | undefined {
+    const i = this.at.get(ino);
+    if (i === undefined) return undefined;
+    const w = this.w;
+    const n = w[i + 8]!;
+    return { type: w[i + 1]!, state: w[i + 2]!, peer: w[i + 3]!, rq: w[i + 4]!, wmem: w[i + 5]!, vfs: w[i + 6]!, named: (w[i + 7]! & 1) !== 0, pending: Array.from(w.subarray(i + 9, i + 9 + n)) };
+  }
+
+  /** The sockets whose peer is `ino` (a pending connection's client, a datagram's senders). */
+  sendersTo(ino: number): number[] | undefined {
+    if (this.senders === undefined) {
+      this.senders = new Map();
+      for (const [s, i] of this.at) {
+        const peer = this.w[i + 3]!;
+        if (peer === 0) continue;
+        const list = this.senders.get(peer);
+        if (list === undefined) this.senders.set(peer, [s]);
+        else list.push(s);
+      }
+    }
+    return this.senders.get(ino);
+  }
+
+  /** The socket bound to the socket file of inode `vfs`. */
+  byVfs(vfs: number): number | undefined {
+    if (this.paths === undefined) {
+      this.paths = new Map();
+      for (const [s, i] of this.at) if (this.w[i + 6] !== 0) this.paths.set(this.w[i + 6]!, s);
+    }
+    return this.paths.get(vfs);
+  }
+}
+
+interface InetSock {
+  state: number;
+  port: number;
+  family: number;
+  protocol: number;
+  bytes: number;
+}
+
+interface InetTable {
+  socks: Map<number, InetSock>;
+  /** "family/protocol/port" -> bytes of the sockets there with no descriptor yet (a
+   * listener's connections not yet accepted) or none any more (orphans). */
+  unowned: Map<string, number>;
+}
+
+function readInet(): InetTable {
+  const socks = new Map<number, InetSock>();
+  const unowned = new Map<string, number>();
+  for (const family of [AF_INET, AF_INET6]) {
+    for (const protocol of [IPPROTO_TCP, IPPROTO_UDP]) {
+      const buf = native().inetSockets(family, protocol);
+      if (typeof buf === "number") continue; // no inet_diag for it: nothing to charge here
+      for (let at = 0; at + 24 <= buf.length; at += 24) {
+        const ino = buf.readUInt32LE(at);
+        const port = buf.readUInt32LE(at + 8);
+        // The receive queue, and the send queue (TCP) or what is in flight below (UDP).
+        const bytes = buf.readUInt32LE(at + 12) + Math.max(buf.readUInt32LE(at + 16), buf.readUInt32LE(at + 20));
+        if (ino !== 0) socks.set(ino, { state: buf.readUInt32LE(at + 4), port, family, protocol, bytes });
+        else {
+          const key = `${family}/${protocol}/${port}`;
+          unowned.set(key, (unowned.get(key) ?? 0) + bytes);
+        }
+      }
+    }
+  }
+  return { socks, unowned };
+}
+
+// One look serves every sandbox of this process for a period, as processTree does: the
+// dumps cost in proportion to the host's sockets.
+let unixCache: { at: number; table: UnixTable | null } | undefined;
+let inetCache: { at: number; table: InetTable } | undefined;
+
+function unixTable(maxAgeMs: number): UnixTable | null {
+  if (unixCache === undefined || Date.now() - unixCache.at > maxAgeMs) {
+    const buf = native().unixSockets(0);
+    unixCache = { at: Date.now(), table: typeof buf === "number" ? null : new UnixTable(buf) };
+  }
+  return unixCache.table;
+}
+
+function inetTable(maxAgeMs: number): InetTable {
+  if (inetCache === undefined || Date.now() - inetCache.at > maxAgeMs) inetCache = { at: Date.now(), table: readInet() };
+  return inetCache.table;
+}
+
+/** Whether the supervisor's descriptor fd is an epoll file. */
+function epollFile(fd: number): boolean {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`) === "anon_inode:[eventpoll]";
+  } catch {
+    return false;
+  }
+}
+
+/** The watches of the supervisor's epoll descriptor fd. */
+function epollWatches(fd: number): number {
+  try {
+    return readFileSync(`/proc/self/fdinfo/${fd}`, "latin1").split("\n").filter((l) => l.startsWith("tfd:")).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** A descriptor the sandbox passed with SCM_RIGHTS, in a socket's queue or received. */
+interface InFlight {
+  kind: "socket" | "pipe" | "epoll";
+  /** The inode; an epoll file's count of watches when it was sent. */
+  ino: number;
+  unit: number;
+  /** The socket it was sent on, and the one it was sent to (0: unknown). */
+  sender: number;
+  dest: number;
+  destVfs: number;
+}
+
+/**
+ * What is charged, per socket the sandbox holds (S: in its descriptor tables, or passed
+ * in flight and not yet seen received), from the kernel's own figures:
+ *
+ * - its wmem: what it sent that is still queued, wherever (a unix socket's data sits in
+ *   the receiver's queue but counts against the sender), with the kernel's overhead;
+ * - a connected socket (stream, seqpacket, datagram pair) whose peer is alive: the peer's
+ *   wmem when the peer is not the sandbox's (data queued to it that it does not read);
+ * - a connected socket whose peer is gone: up to RESIDUE, what a sender may have queued
+ *   before it closed (its send buffer, which SO_SNDBUF may not raise past the default
+ *   under maxMemory, plus one message). The kernel shows a datagram queue's first message
+ *   only (and zero-length datagrams not at all), so a datagram socket without a live peer
+ *   is charged RESIDUE whatever its queue shows; a stream socket when its queue is not
+ *   empty;
+ * - a named datagram socket with messages queued: also (max_dgram_qlen + 1) messages of a
+ *   send buffer each, what senders not connected to it may have left;
+ * - a listener: per connection not yet accepted, its client's wmem, or RESIDUE when the
+ *   client is gone;
+ * - an IP socket: its receive queue and its send queue; a listener, the queues of its
+ *   connections not yet accepted;
+ * - a pipe: PIPE_CHARGE_BYTES, its whole size (F_SETPIPE_SZ may not raise it: seccomp-kmem.ts);
+ * - an epoll file: EPOLL_WATCH_BYTES per watch (one per descriptor it watches).
+ *
+ * Charges err on the side of the cap: a socket whose peer went away is charged a
+ * send buffer until it is closed, even once read.
+ */
+export class KernelBuffers {
+  private readonly inFlight = new Map<string, InFlight>();
+  private passedEpolls = 0;
+  private readonly residue: number;
+  private readonly unconnected: number;
+
+  constructor() {
+    const sendBuffer = defaultSendBuffer();
+    this.residue = 2 * sendBuffer;
+    this.unconnected = (sysctlInt("/proc/sys/net/unix/max_dgram_qlen", 10) + 1) * sendBuffer;
+  }
+
+  /**
+   * A send the supervisor performed for `unit` on socket `sender` passed the supervisor's
+   * duplicates `fds` (SCM_RIGHTS), to a named socket file `destVfs` (0: the sender's
+   * peer). A socket or pipe in a queue is in no descriptor table: it stays charged while
+   * the message that carries it may still be queued (mayHold).
+   */
+  passed(unit: number, sender: number, destVfs: number, fds: readonly number[]): void {
+    let dest = 0;
+    if (destVfs === 0) {
+      const one = native().unixSockets(sender);
+      if (typeof one !== "number") dest = new UnixTable(one).get(sender)?.peer ?? 0;
+    }
+    for (const fd of fds) {
+      let st;
+      try {
+        st = fstatSync(fd);
+      } catch {
+        continue;
+      }
+      const type = st.mode & S_IFMT;
+      const kind = type === S_IFSOCK ? "socket" : type === S_IFIFO ? "pipe" : epollFile(fd) ? "epoll" : undefined;
+      if (kind === undefined) continue; // files: memory-files.ts
+      // Epoll files share one anonymous inode: each passed one is its own record.
+      const key = kind === "epoll" ? `epoll:${this.passedEpolls++}` : `${kind}:${st.ino}`;
+      this.inFlight.set(key, { kind, ino: kind === "epoll" ? epollWatches(fd) : st.ino, unit, sender, dest, destVfs });
+    }
+  }
+
+  /** Bytes per accounting unit, for the processes given (id -> unit and the thread whose
+   * /proc entry shows its descriptors). `maxAgeMs`: how old a shared socket dump may be. */
+  measure(procs: ReadonlyMap<number, { unit: number; task: number }>, maxAgeMs: number): Map<number, number> {
+    const socks = new Map<number, Set<number>>();
+    const pipes = new Map<number, Set<number>>();
+    const add = (into: Map<number, Set<number>>, unit: number, ino: number): void => {
+      let set = into.get(unit);
+      if (set === undefined) into.set(unit, (set = new Set()));
+      set.add(ino);
+    };
+    const list = [...procs.values()];
+    const buf = native().fdObjects(list.map((p) => p.task));
+    if (typeof buf === "number") {
+      // More sockets and pipes than the supervisor lists (over five million): more than
+      // any cap can be told to hold, so the sandbox is charged past every cap.
+      const out = new Map<number, number>();
+      for (const p of list) out.set(p.unit, Number.MAX_SAFE_INTEGER);
+      return out;
+    }
+    const out = new Map<number, number>();
+    const charge = (unit: number, bytes: number): void => void out.set(unit, (out.get(unit) ?? 0) + bytes);
+    for (let at = 0; at + 12 <= buf.length; at += 12) {
+      const unit = list[buf.readUInt32LE(at)]!.unit;
+      const kind = buf.readUInt32LE(at + 4);
+      // An epoll file shared by two descriptors or processes is charged for each.
+      if (kind === 3) charge(unit, buf.readUInt32LE(at + 8) * EPOLL_WATCH_BYTES);
+      else add(kind === 1 ? socks : pipes, unit, buf.readUInt32LE(at + 8));
+    }
+    if (socks.size === 0 && pipes.size === 0 && this.inFlight.size === 0) return out;
+    const unix = socks.size > 0 || this.inFlight.size > 0 ? unixTable(maxAgeMs) : null;
+    for (const [key, f] of this.inFlight) {
+      // Kept even while a table of the sandbox shows it too (the sets count it once): the
+      // sandbox may close that descriptor and leave only the one in flight.
+      if (!this.mayHold(unix, f)) {
+        this.inFlight.delete(key);
+        continue;
+      }
+      if (f.kind === "epoll") charge(f.unit, f.ino * EPOLL_WATCH_BYTES);
+      else add(f.kind === "socket" ? socks : pipes, f.unit, f.ino);
+    }
+    for (const [unit, set] of pipes) charge(unit, set.size * PIPE_CHARGE_BYTES);
+    let inet: InetTable | undefined;
+    for (const [unit, set] of socks) {
+      let bytes = 0;
+      for (const ino of set) {
+        if (unix === null) {
+          // No unix_diag on this host: every socket is charged what a peer that went away
+          // may have left (docs/security.md).
+          bytes += this.residue;
+          continue;
+        }
+        const u = unix.get(ino);
+        if (u !== undefined) {
+          bytes += this.unixCharge(unix, u, set);
+          continue;
+        }
+        inet ??= inetTable(maxAgeMs);
+        const s = inet.socks.get(ino);
+        if (s === undefined) continue; // gone, or a kind no dump shows (docs/security.md)
+        bytes += s.bytes;
+        if (s.state === TCP_LISTEN) bytes += inet.unowned.get(`${s.family}/${s.protocol}/${s.port}`) ?? 0;
+      }
+      charge(unit, bytes);
+    }
+    return out;
+  }
+
+  /**
+   * Whether a passed descriptor may still sit in a queue. While its sender lives, exactly
+   * when the sender has anything queued (its wmem counts every message it sent until the
+   * receiver takes it). Once the sender is closed, by the socket it was sent to: a stream
+   * while its queue holds bytes (a stream message with descriptors carries at least one),
+   * a datagram socket while it lives (a zero-length datagram with descriptors shows in no
+   * figure). IP sockets and pipes in flight are charged while this holds.
+   */
+  private mayHold(unix: UnixTable | null, f: InFlight): boolean {
+    if (unix === null) return true;
+    const sender = unix.get(f.sender);
+    if (sender !== undefined) return sender.wmem > 0;
+    const destIno = f.dest !== 0 ? f.dest : (unix.byVfs(f.destVfs) ?? 0);
+    const dest = destIno === 0 ? undefined : unix.get(destIno);
+    if (dest === undefined) return false;
+    return dest.type === SOCK_STREAM ? dest.rq > 0 : true;
+  }
+
+  /** One unix socket of the set `mine` (see the class comment). */
+  private unixCharge(t: UnixTable, u: UnixSock, mine: ReadonlySet<number>): number {
+    let bytes = u.wmem;
+    const other = (ino: number): number => (mine.has(ino) ? 0 : (t.get(ino)?.wmem ?? 0));
+    if (u.state === TCP_LISTEN) {
+      for (const e of u.pending) {
+        const client = t.sendersTo(e)?.[0];
+        bytes += client === undefined ? this.residue : other(client);
+      }
+      return bytes;
+    }
+    if (u.peer !== 0 && t.has(u.peer)) {
+      bytes += other(u.peer);
+    } else if (u.type !== SOCK_STREAM || u.rq > 0) {
+      bytes += this.residue;
+    }
+    if (u.type === SOCK_DGRAM && u.named && u.rq > 0) bytes += this.unconnected;
+    return bytes;
+  }
+}
