@@ -55,27 +55,54 @@ static napi_value sl_lseek(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* The arguments openat2 and openat2As share: (dirfd, path, flags, mode, resolve). Returns
+ * 0, -ENAMETOOLONG, or -1 with a JavaScript exception pending. */
+struct open_args {
+  int dirfd;
+  char path[4096];
+  struct open_how how;
+};
+
+static int read_open_args(napi_env env, napi_value *argv, struct open_args *a) {
+  if (napi_get_value_int32(env, argv[0], &a->dirfd) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 0 must be an integer");
+    return -1;
+  }
+  size_t plen = 0;
+  if (napi_get_value_string_utf8(env, argv[1], a->path, sizeof a->path, &plen) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 1 must be a string");
+    return -1;
+  }
+  if (plen >= sizeof a->path - 1) return -ENAMETOOLONG;
+  int64_t v[3];
+  for (int i = 0; i < 3; i++) {
+    if (napi_get_value_int64(env, argv[2 + i], &v[i]) != napi_ok) {
+      static const char *const msg[] = {"argument 2 must be a number", "argument 3 must be a number", "argument 4 must be a number"};
+      napi_throw_type_error(env, "SL_ARGS", msg[i]);
+      return -1;
+    }
+  }
+  a->how = (struct open_how){.flags = (uint64_t)v[0], .mode = (uint64_t)v[1], .resolve = (uint64_t)v[2]};
+  return 0;
+}
+
+static long open_with(const struct open_args *a) {
+  long rc;
+  do {
+    rc = syscall(SYS_openat2, a->dirfd, a->path, &a->how, sizeof a->how);
+  } while (rc < 0 && errno == EINTR);
+  return rc;
+}
+
 /* openat2(dirfd, path, flags, mode, resolve) -> fd or -errno. The caller adds O_CLOEXEC
  * itself when it wants it; RESOLVE_* bounds what the path may cross. */
 static napi_value sl_openat2(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 5);
-  SL_ARG_INT(env, 0, dirfd);
-  char path[4096];
-  size_t plen = 0;
-  if (napi_get_value_string_utf8(env, argv[1], path, sizeof path, &plen) != napi_ok) {
-    napi_throw_type_error(env, "SL_ARGS", "argument 1 must be a string");
-    return NULL;
-  }
-  if (plen >= sizeof path - 1) return sl_make_int(env, -ENAMETOOLONG);
-  SL_ARG_I64(env, 2, flags);
-  SL_ARG_I64(env, 3, mode);
-  SL_ARG_I64(env, 4, resolve);
-  struct open_how how = {.flags = (uint64_t)flags, .mode = (uint64_t)mode, .resolve = (uint64_t)resolve};
-  long rc;
-  do {
-    rc = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
-  } while (rc < 0 && errno == EINTR);
-  return sl_result(env, rc);
+  struct open_args a;
+  int bad = read_open_args(env, argv, &a);
+  if (bad == -1) return NULL;
+  if (bad < 0) return sl_make_int(env, bad);
+  return sl_result(env, open_with(&a));
 }
 
 /* openat2As(dirfd, path, flags, mode, resolve, capEff: bigint) -> fd or -errno: openat2
@@ -86,17 +113,10 @@ static napi_value sl_openat2(napi_env env, napi_callback_info info) {
  * capability this thread does not have permitted (it cannot act with more). */
 static napi_value sl_openat2_as(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 6);
-  SL_ARG_INT(env, 0, dirfd);
-  char path[4096];
-  size_t plen = 0;
-  if (napi_get_value_string_utf8(env, argv[1], path, sizeof path, &plen) != napi_ok) {
-    napi_throw_type_error(env, "SL_ARGS", "argument 1 must be a string");
-    return NULL;
-  }
-  if (plen >= sizeof path - 1) return sl_make_int(env, -ENAMETOOLONG);
-  SL_ARG_I64(env, 2, flags);
-  SL_ARG_I64(env, 3, mode);
-  SL_ARG_I64(env, 4, resolve);
+  struct open_args a;
+  int bad = read_open_args(env, argv, &a);
+  if (bad == -1) return NULL;
+  if (bad < 0) return sl_make_int(env, bad);
   uint64_t want = 0;
   bool lossless = false;
   if (napi_get_value_bigint_uint64(env, argv[5], &want, &lossless) != napi_ok) {
@@ -112,11 +132,7 @@ static napi_value sl_openat2_as(napi_env env, napi_callback_info info) {
   lowered[0].effective = (uint32_t)want;
   lowered[1].effective = (uint32_t)(want >> 32);
   if (syscall(SYS_capset, &hdr, lowered) < 0) return sl_make_int(env, -errno);
-  struct open_how how = {.flags = (uint64_t)flags, .mode = (uint64_t)mode, .resolve = (uint64_t)resolve};
-  long rc;
-  do {
-    rc = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
-  } while (rc < 0 && errno == EINTR);
+  long rc = open_with(&a);
   int err = rc < 0 ? errno : 0;
   /* Raising the effective set back within the permitted one cannot fail; if it ever did,
    * the supervisor would go on with less privilege, never more. */

@@ -7,11 +7,11 @@ import { readFileSync } from "node:fs";
 import { native } from "../../src/confine/native.js";
 import type { CaseOutcome } from "../helpers/case-types.js";
 import { answer, securityCase } from "../helpers/harness.js";
+import { killedByMemory, MiB } from "../helpers/memory-checks.js";
 
 const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
 const BASE = { fsReadable: ["${PROBE}"] };
 const KiB = 1024;
-const MiB = 2 ** 20;
 
 /** "threads K ERRNO" or "threads K": [K, errno or ""]. */
 function threads(o: CaseOutcome): [number, string] {
@@ -50,17 +50,6 @@ securityCase("positive control: under maxMemory 32M, 200 threads are made", { po
 
 const MEM = { ...BASE, maxMemory: "64M" };
 
-function killedByMemory(o: CaseOutcome): void {
-  if (o.error) throw new Error(`case failed before running: ${o.error.name}: ${o.error.message}`);
-  assert.equal(o.result?.stdout, "", "it never held the memory for its whole time");
-  assert.equal(o.result?.status, "signaled", `stderr: ${o.result?.stderr}`);
-  assert.equal(o.result?.signal, "SIGKILL");
-  const limit = o.result?.limit as { kind: string; cap: number; used: number } | null;
-  assert.equal(limit?.kind, "memory");
-  assert.equal(limit?.cap, 64 * MiB);
-  assert.ok(limit!.used > 64 * MiB, `used ${limit?.used}`);
-}
-
 /** "held MiB", exit 0, no limit: the MiB held. */
 function heldMiB(o: CaseOutcome): number {
   if (o.error) throw new Error(`case failed before running: ${o.error.name}: ${o.error.message}`);
@@ -72,15 +61,15 @@ function heldMiB(o: CaseOutcome): number {
 }
 
 // Unix socket pairs filled without reading: each queues a send buffer (232 KiB of data).
-securityCase("maxMemory 64M: 400 unix stream pairs filled without reading (about 90 MiB queued) are killed", { policy: MEM, cmd: probe("kmem-pairs", "400", "stream", "keep"), timeout: 30_000 }, killedByMemory);
+securityCase("maxMemory 64M: 400 unix stream pairs filled without reading (about 90 MiB queued) are killed", { policy: MEM, cmd: probe("kmem-pairs", "400", "stream", "keep"), timeout: 30_000 }, killedByMemory());
 securityCase("positive control: 32 unix stream pairs filled under 64M are held", { policy: MEM, cmd: probe("kmem-pairs", "32", "stream", "keep") }, (o) =>
   assert.ok(heldMiB(o) >= 5, "the pairs did queue data"),
 );
 
 // The sender closed: its data stays in the receiver's queue, which the kernel shows only
 // in part for datagrams (the first message) and not at all for empty ones.
-securityCase("maxMemory 64M: 400 datagram pairs filled, senders closed, are killed", { policy: MEM, cmd: probe("kmem-pairs", "400", "dgram", "close"), timeout: 30_000 }, killedByMemory);
-securityCase("maxMemory 64M: 400 seqpacket pairs filled with empty messages, senders closed, are killed", { policy: MEM, cmd: probe("kmem-pairs", "400", "seqpacket", "zero"), timeout: 30_000 }, killedByMemory);
+securityCase("maxMemory 64M: 400 datagram pairs filled, senders closed, are killed", { policy: MEM, cmd: probe("kmem-pairs", "400", "dgram", "close"), timeout: 30_000 }, killedByMemory());
+securityCase("maxMemory 64M: 400 seqpacket pairs filled with empty messages, senders closed, are killed", { policy: MEM, cmd: probe("kmem-pairs", "400", "seqpacket", "zero"), timeout: 30_000 }, killedByMemory());
 securityCase("positive control: 32 datagram pairs filled, senders closed, are held under 64M", { policy: MEM, cmd: probe("kmem-pairs", "32", "dgram", "close") }, (o) =>
   assert.ok(heldMiB(o) >= 3, "the pairs did queue data"),
 );
@@ -92,7 +81,7 @@ securityCase("positive control: 32 seqpacket pairs filled with empty messages, s
 securityCase(
   "maxMemory 64M: a listener with 400 connections never accepted, each filled by a client that closed, is killed",
   { fixtures: ["dirs"], policy: { ...MEM, fsWritable: ["${WRITE}"] }, cmd: probe("kmem-listen", "${WRITE}/l.sock", "400"), timeout: 30_000 },
-  killedByMemory,
+  killedByMemory(),
 );
 securityCase("positive control: 16 such connections are held under 64M", { fixtures: ["dirs"], policy: { ...MEM, fsWritable: ["${WRITE}"] }, cmd: probe("kmem-listen", "${WRITE}/l.sock", "16") }, (o) =>
   assert.ok(heldMiB(o) >= 3, "the clients did queue data"),
@@ -115,9 +104,9 @@ securityCase("positive control: without maxMemory the same 10 pairs queue over 6
 
 // Pipes: 64 KiB each (F_SETPIPE_SZ may not raise it under maxMemory), in a descriptor
 // table or in flight in a socket's queue.
-securityCase("maxMemory 64M: 2000 full pipes are killed", { policy: MEM, cmd: probe("kmem-pipes", "2000", "keep"), timeout: 30_000 }, killedByMemory);
-securityCase("maxMemory 64M: 2000 full pipes held only in flight (SCM_RIGHTS in a socket's queue) are killed", { policy: MEM, cmd: probe("kmem-pipes", "2000", "flight"), timeout: 30_000 }, killedByMemory);
-securityCase("maxMemory 64M: 2000 full pipes passed in flight in rounds of 250, each round kept 300 ms before it is closed, are killed", { policy: MEM, cmd: probe("kmem-pipes", "2000", "linger"), timeout: 30_000 }, killedByMemory);
+securityCase("maxMemory 64M: 2000 full pipes are killed", { policy: MEM, cmd: probe("kmem-pipes", "2000", "keep"), timeout: 30_000 }, killedByMemory());
+securityCase("maxMemory 64M: 2000 full pipes held only in flight (SCM_RIGHTS in a socket's queue) are killed", { policy: MEM, cmd: probe("kmem-pipes", "2000", "flight"), timeout: 30_000 }, killedByMemory());
+securityCase("maxMemory 64M: 2000 full pipes passed in flight in rounds of 250, each round kept 300 ms before it is closed, are killed", { policy: MEM, cmd: probe("kmem-pipes", "2000", "linger"), timeout: 30_000 }, killedByMemory());
 securityCase("positive control: 100 full pipes, kept or in flight, are held under 64M", { policy: MEM, cmd: probe("kmem-pipes", "100", "flight") }, (o) =>
   assert.ok(heldMiB(o) >= 1),
 );
@@ -132,19 +121,19 @@ securityCase("positive control: F_SETPIPE_SZ to 1 MiB without maxMemory works", 
 // TCP on loopback: the receive queues of connections never accepted, autotuned well past
 // the default buffer with no setsockopt at all.
 const tcpPolicy = { ...MEM, netAllow: ["tcp://127.0.0.1:${BIND_OK}"], netAllowBind: ["${BIND_OK}"] };
-securityCase("maxMemory 64M: 100 loopback TCP connections never accepted, filled by their clients, are killed", { fixtures: ["ports"], policy: tcpPolicy, cmd: probe("kmem-tcp", "${BIND_OK}", "100"), timeout: 30_000 }, killedByMemory);
+securityCase("maxMemory 64M: 100 loopback TCP connections never accepted, filled by their clients, are killed", { fixtures: ["ports"], policy: tcpPolicy, cmd: probe("kmem-tcp", "${BIND_OK}", "100"), timeout: 30_000 }, killedByMemory());
 securityCase("positive control: 2 such connections are held under 64M", { fixtures: ["ports"], policy: tcpPolicy, cmd: probe("kmem-tcp", "${BIND_OK}", "2") }, (o) =>
   assert.ok(heldMiB(o) >= 1),
 );
 
 // --- Epoll watches: every descriptor in every epoll instance, about 224 bytes each. -----
 
-securityCase("maxMemory 64M: 400,000 epoll watches (1,000 eventfds in 400 epoll instances, about 85 MiB) are killed", { policy: MEM, cmd: probe("kmem-epoll", "1000", "400"), timeout: 30_000 }, killedByMemory);
+securityCase("maxMemory 64M: 400,000 epoll watches (1,000 eventfds in 400 epoll instances, about 85 MiB) are killed", { policy: MEM, cmd: probe("kmem-epoll", "1000", "400"), timeout: 30_000 }, killedByMemory());
 securityCase("positive control: 40,000 epoll watches (about 8 MiB) are held under 64M", { policy: MEM, cmd: probe("kmem-epoll", "1000", "40") }, (o) => assert.equal(heldMiB(o), 8));
 
 // --- Page tables: a read-only mapping costs no VmData, its page tables are kernel memory.
 
-securityCase("maxMemory 64M: page tables of a 64 GiB read-only mapping read every 2 MiB (128 MiB of them) are killed", { policy: MEM, cmd: probe("kmem-pte", "64"), timeout: 30_000 }, killedByMemory);
+securityCase("maxMemory 64M: page tables of a 64 GiB read-only mapping read every 2 MiB (128 MiB of them) are killed", { policy: MEM, cmd: probe("kmem-pte", "64"), timeout: 30_000 }, killedByMemory());
 securityCase("positive control: a 4 GiB mapping read the same way (8 MiB of page tables) is held", { policy: MEM, cmd: probe("kmem-pte", "4") }, (o) => assert.equal(heldMiB(o), 4));
 
 // --- SysV segments (sysv_ipc lifted): in the host's IPC namespace, in no process. -------
@@ -172,7 +161,7 @@ function heldSegments(o: CaseOutcome, mb: number): number[] {
   return m[2]!.split(",").map(Number);
 }
 
-securityCase("maxMemory 64M with sysv_ipc lifted: 256 MiB in SysV segments, each detached once written, is killed", { policy: SYSV, cmd: probe("kmem-shm", "256", "16"), timeout: 30_000 }, killedByMemory);
+securityCase("maxMemory 64M with sysv_ipc lifted: 256 MiB in SysV segments, each detached once written, is killed", { policy: SYSV, cmd: probe("kmem-shm", "256", "16"), timeout: 30_000 }, killedByMemory());
 securityCase("positive control: 32 MiB in segments is held, and the segments are removed when the sandbox ends", { policy: SYSV, cmd: probe("kmem-shm", "32", "16") }, (o) => {
   const ids = heldSegments(o, 32);
   const left = segmentIds();

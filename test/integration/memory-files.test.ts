@@ -8,31 +8,10 @@ import { accessSync, constants, rmSync, statfsSync } from "node:fs";
 import { test } from "node:test";
 import type { CaseOutcome } from "../helpers/case-types.js";
 import { answer, securityCase } from "../helpers/harness.js";
+import { killedByMemory, held } from "../helpers/memory-checks.js";
 
 const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
 const CAP = { fsReadable: ["${PROBE}"], maxMemory: "64M" };
-const MiB = 2 ** 20;
-
-function killedByMemory(o: CaseOutcome): void {
-  if (o.error) throw new Error(`case failed before running: ${o.error.name}: ${o.error.message}`);
-  assert.equal(o.result?.stdout, "", "it never held the memory for its whole time");
-  assert.equal(o.result?.status, "signaled");
-  assert.equal(o.result?.signal, "SIGKILL");
-  const limit = o.result?.limit as { kind: string; field: string; cap: number; used: number } | null;
-  assert.equal(limit?.kind, "memory");
-  assert.equal(limit?.field, "maxMemory");
-  assert.equal(limit?.cap, 64 * MiB);
-  assert.ok(limit!.used > 64 * MiB, `used ${limit?.used}`);
-}
-
-function held(mb: number): (o: CaseOutcome) => void {
-  return (o) => {
-    if (o.error) throw new Error(`case failed before running: ${o.error.name}: ${o.error.message}`);
-    assert.equal(o.result?.stdout, `held ${mb}\n`, `stderr: ${o.result?.stderr}`);
-    assert.equal(o.result?.exitCode, 0);
-    assert.equal(o.result?.limit, null);
-  };
-}
 
 securityCase("memfd + fallocate of 256 MiB under maxMemory 64M is refused (ENOSPC)", { policy: CAP, cmd: probe("memfd-fallocate", "256") }, (o) => {
   assert.equal(o.result?.stdout, "ENOSPC\n");
@@ -40,18 +19,18 @@ securityCase("memfd + fallocate of 256 MiB under maxMemory 64M is refused (ENOSP
 });
 securityCase("positive control: memfd + fallocate of 32 MiB under 64M is held", { policy: CAP, cmd: probe("memfd-fallocate", "32") }, held(32));
 
-securityCase("memfd + a write() loop of 256 MiB under maxMemory 64M is killed", { policy: CAP, cmd: probe("memfd-write", "256"), timeout: 30_000 }, killedByMemory);
+securityCase("memfd + a write() loop of 256 MiB under maxMemory 64M is killed", { policy: CAP, cmd: probe("memfd-write", "256"), timeout: 30_000 }, killedByMemory());
 securityCase("positive control: memfd + write() of 32 MiB under 64M is held", { policy: CAP, cmd: probe("memfd-write", "32") }, held(32));
 
 securityCase(
   "memfd + ftruncate + pages touched through a mapping, then unmapped (256 MiB) is killed",
   { policy: CAP, cmd: probe("memfd-mmap", "256", "unmapped"), timeout: 30_000 },
-  killedByMemory,
+  killedByMemory(),
 );
 securityCase(
   "memfd held only by its mapping once its descriptor is closed (256 MiB) is killed",
   { policy: CAP, cmd: probe("memfd-mmap", "256", "fd-closed"), timeout: 30_000 },
-  killedByMemory,
+  killedByMemory(),
 );
 securityCase("positive control: 32 MiB of memfd pages, unmapped, are held", { policy: CAP, cmd: probe("memfd-mmap", "32", "unmapped") }, held(32));
 // Mapped pages are in the process's RssShmem and in the file: charged once, or 32 MiB
@@ -63,7 +42,7 @@ securityCase("positive control: 32 MiB of memfd pages, still mapped, are charged
 securityCase(
   "8 memfds of 32 MiB, each sent over a unix socket and closed (256 MiB held in flight), are killed",
   { policy: CAP, cmd: probe("memfd-inflight", "32", "8"), timeout: 30_000 },
-  killedByMemory,
+  killedByMemory(),
 );
 securityCase("positive control: one 32 MiB memfd held in flight is held", { policy: CAP, cmd: probe("memfd-inflight", "32", "1") }, held(32));
 
@@ -126,7 +105,7 @@ if (shmSkip !== false) {
     rmSync(`/dev/shm/sandlock-memtest-${o.vars?.RUNNER_PID}`, { recursive: true, force: true });
     check(o);
   };
-  securityCase("a 256 MiB file under a writable tmpfs grant (closed, so held by no process) is killed", inDir("256"), cleaned(killedByMemory));
+  securityCase("a 256 MiB file under a writable tmpfs grant (closed, so held by no process) is killed", inDir("256"), cleaned(killedByMemory()));
   securityCase("positive control: a 32 MiB file under a writable tmpfs grant is held", inDir("32"), cleaned(held(32)));
 
   const FILE = "/dev/shm/sandlock-memtest-file-${RUNNER_PID}";
@@ -137,7 +116,7 @@ if (shmSkip !== false) {
   securityCase(
     "a 256 MiB file in /dev/shm, granted writable, is killed",
     { policy: { ...CAP, fsWritable: ["/dev/shm"] }, cmd: probe("file-fill", FILE, "256"), timeout: 30_000 },
-    granted(killedByMemory),
+    granted(killedByMemory()),
   );
   securityCase(
     "positive control: a 32 MiB file in /dev/shm, granted writable, is held",

@@ -8,37 +8,17 @@ import { existsSync, statSync } from "node:fs";
 import { test } from "node:test";
 import type { CaseOutcome, CaseSpec } from "../helpers/case-types.js";
 import { answer, runCase, runScript, securityCase, type Who } from "../helpers/harness.js";
+import { killedByMemory, held } from "../helpers/memory-checks.js";
 import { isRoot } from "../helpers/stage.js";
 
 const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
 const BASE = { fsReadable: ["${PROBE}"] };
 const MEM = { ...BASE, maxMemory: "64M" };
-const MiB = 2 ** 20;
 
 /** securityCase with a todo reason for some runs (an open hole: the check fails there). */
 function openCase(name: string, spec: CaseSpec, check: (o: CaseOutcome, who: Who) => void, todo: Partial<Record<Who, string>>): void {
   test(`${name} [root]`, { skip: isRoot ? false : "tests are not running as root", todo: todo.root }, async () => check(await runCase(spec, "root"), "root"));
   test(`${name} [user]`, { todo: todo.user }, async () => check(await runCase(spec, "user"), "user"));
-}
-
-function killedByMemory(o: CaseOutcome): void {
-  if (o.error) throw new Error(`case failed before running: ${o.error.name}: ${o.error.message}`);
-  assert.equal(o.result?.stdout, "", "it never held the memory for its whole time");
-  assert.equal(o.result?.status, "signaled");
-  assert.equal(o.result?.signal, "SIGKILL");
-  const limit = o.result?.limit as { kind: string; field: string; cap: number; used: number } | null;
-  assert.equal(limit?.kind, "memory");
-  assert.equal(limit?.cap, 64 * MiB);
-  assert.ok(limit!.used > 64 * MiB, `used ${limit?.used}`);
-}
-
-function held(mb: number): (o: CaseOutcome) => void {
-  return (o) => {
-    if (o.error) throw new Error(`case failed before running: ${o.error.name}: ${o.error.message}`);
-    assert.equal(o.result?.stdout, `held ${mb}\n`, `stderr: ${o.result?.stderr}`);
-    assert.equal(o.result?.exitCode, 0);
-    assert.equal(o.result?.limit, null);
-  };
 }
 
 // --- A process whose thread-group leader exited while its threads go on. -------------
@@ -70,14 +50,14 @@ securityCase("positive control: without maxCpu the same thread takes well over t
   assert.ok(p > 30, `${p}% of a core`);
 });
 
-securityCase("maxMemory 64M: 256 MiB grown by a thread after its leader exited is killed", { policy: MEM, cmd: probe("red-zombie-mem", "256"), timeout: 30_000 }, killedByMemory);
+securityCase("maxMemory 64M: 256 MiB grown by a thread after its leader exited is killed", { policy: MEM, cmd: probe("red-zombie-mem", "256"), timeout: 30_000 }, killedByMemory());
 securityCase("positive control: 16 MiB grown the same way is held", { policy: MEM, cmd: probe("red-zombie-mem", "16") }, held(16));
 
 // --- Memory no figure of the charge showed. ---------------------------------------------
 
 // MADV_DONTNEED drops a shared mapping's page table entries, not its pages: RssShmem fell
 // to 0 while the object kept them (measured: 512 MiB held under 64M).
-securityCase("maxMemory 64M: 256 MiB of shared anonymous memory kept out of the page tables (MADV_DONTNEED) is killed", { policy: MEM, cmd: probe("red-shanon", "256", "16"), timeout: 30_000 }, killedByMemory);
+securityCase("maxMemory 64M: 256 MiB of shared anonymous memory kept out of the page tables (MADV_DONTNEED) is killed", { policy: MEM, cmd: probe("red-shanon", "256", "16"), timeout: 30_000 }, killedByMemory());
 securityCase("positive control: 32 MiB of shared anonymous memory the same way is held", { policy: MEM, cmd: probe("red-shanon", "32", "16") }, held(32));
 
 // One page left mapped keeps the whole object. Its size is read through map_files, which
@@ -85,15 +65,15 @@ securityCase("positive control: 32 MiB of shared anonymous memory the same way i
 openCase(
   "maxMemory 64M: 256 MiB of shared anonymous objects each cut down to one mapped page is killed",
   { policy: MEM, cmd: probe("red-shanon", "256", "16", "tail"), timeout: 30_000 },
-  killedByMemory,
+  killedByMemory(),
   { user: "an unprivileged supervisor cannot read a shared object's size (map_files needs CAP_SYS_ADMIN)" },
 );
 securityCase("positive control: 32 MiB of objects cut down the same way is held", { policy: MEM, cmd: probe("red-shanon", "32", "16", "tail") }, held(32));
 
 // Stacks grow on page faults, with no syscall, and VmData leaves them out (VmStk).
-securityCase("maxMemory 64M: the main stack grown by 256 MiB (RLIMIT_STACK raised) is killed", { policy: MEM, cmd: probe("red-stack", "256"), timeout: 30_000 }, killedByMemory);
+securityCase("maxMemory 64M: the main stack grown by 256 MiB (RLIMIT_STACK raised) is killed", { policy: MEM, cmd: probe("red-stack", "256"), timeout: 30_000 }, killedByMemory());
 securityCase("positive control: the main stack grown by 16 MiB is held", { policy: MEM, cmd: probe("red-stack", "16") }, held(16));
-securityCase("maxMemory 64M: 256 MiB in MAP_GROWSDOWN mappings of one page each, grown by faults, is killed", { policy: MEM, cmd: probe("red-growsdown", "256"), timeout: 30_000 }, killedByMemory);
+securityCase("maxMemory 64M: 256 MiB in MAP_GROWSDOWN mappings of one page each, grown by faults, is killed", { policy: MEM, cmd: probe("red-growsdown", "256"), timeout: 30_000 }, killedByMemory());
 securityCase("positive control: 16 MiB in MAP_GROWSDOWN mappings is held", { policy: MEM, cmd: probe("red-growsdown", "16") }, held(16));
 
 // Unix socket queues are kernel memory no figure of the charge showed: each pair may queue
@@ -105,7 +85,7 @@ securityCase(
   { policy: MEM, cmd: probe("red-sockbuf", "40"), timeout: 30_000 },
   (o) => {
     const m = /^held (\d+)$/.exec(answer(o));
-    if (m === null) killedByMemory(o);
+    if (m === null) killedByMemory()(o);
     else assert.ok(Number(m[1]) < 64, `held ${m[1]} MiB under a 64 MiB cap`);
   },
 );
