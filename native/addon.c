@@ -3,6 +3,9 @@
  * event loop). Arguments are validated in TypeScript; here only their types are checked. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/seccomp.h>
+#include <sys/ioctl.h>
+#include <time.h>
 #include <fcntl.h>
 #include <node_api.h>
 #include <signal.h>
@@ -17,6 +20,7 @@
 #include <uv.h>
 
 #include "addon.h"
+#include "fastpath.h"
 #include "sl_protocol.h"
 
 extern char **environ;
@@ -197,6 +201,13 @@ struct sl_poll {
   napi_env env;
   napi_ref callback;
   int closed;
+  /* With a fast path (pollFast): the listener's notifications are received here, into
+   * notif (a Buffer of TypeScript's, kept alive by notif_ref), and those fastpath.c
+   * answers never reach JavaScript. */
+  struct sl_fast *fast;
+  int fd;
+  void *notif;
+  napi_ref notif_ref;
   struct sl_poll *prev, *next; /* the open handles, closed when the environment goes */
 };
 
@@ -206,21 +217,43 @@ static int cleanup_hooked;
 static void poll_closed(uv_handle_t *h) {
   struct sl_poll *p = h->data;
   napi_delete_reference(p->env, p->callback);
+  if (p->notif_ref) napi_delete_reference(p->env, p->notif_ref);
+  sl_fast_free(p->fast);
   free(p);
+}
+
+static uint64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
 static void poll_ready(uv_poll_t *h, int status, int events) {
   struct sl_poll *p = h->data;
+  int argc = 2;
+  int received = 0;
+  if (p->fast != NULL && status == 0 && (events & UV_READABLE)) {
+    /* One RECV per readiness event (it blocks even on a non-blocking descriptor). */
+    uint64_t t0 = now_ns();
+    memset(p->notif, 0, sizeof(struct seccomp_notif));
+    received = ioctl(p->fd, SECCOMP_IOCTL_NOTIF_RECV, p->notif) < 0 ? -errno : 0;
+    if (received == 0 && sl_fast_try(p->fast, p->fd, p->notif)) {
+      sl_fast_add_ns(p->fast, now_ns() - t0);
+      return;
+    }
+    argc = 3;
+  }
   napi_handle_scope scope;
   napi_open_handle_scope(p->env, &scope);
-  napi_value cb, global, args[2], result;
+  napi_value cb, global, args[3], result;
   napi_get_reference_value(p->env, p->callback, &cb);
   napi_get_global(p->env, &global);
   args[0] = sl_make_int(p->env, status);
   args[1] = sl_make_int(p->env, events);
+  args[2] = sl_make_int(p->env, received);
   /* An exception thrown by the callback surfaces as an uncaught exception, as for any
    * other event-loop callback. */
-  napi_make_callback(p->env, NULL, global, cb, 2, args, &result);
+  napi_make_callback(p->env, NULL, global, cb, (size_t)argc, args, &result);
   napi_close_handle_scope(p->env, scope);
 }
 
@@ -259,6 +292,7 @@ static napi_value sl_poll_fd(napi_env env, napi_callback_info info) {
   struct sl_poll *p = calloc(1, sizeof *p);
   if (p == NULL) return sl_throw_errno(env, "calloc", ENOMEM);
   p->env = env;
+  p->fd = fd;
   int rc = uv_poll_init(loop, &p->handle, fd);
   if (rc != 0) {
     free(p);
@@ -311,6 +345,122 @@ static napi_value sl_poll_ref(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Reads a JavaScript array of strings into a NULL-padded C array (freed by the caller
+ * with free_strings); -1 with an exception pending. */
+static int read_strings(napi_env env, napi_value arr, char ***out, uint32_t *n) {
+  *out = NULL;
+  *n = 0;
+  bool is_array;
+  if (napi_is_array(env, arr, &is_array) != napi_ok || !is_array || napi_get_array_length(env, arr, n) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "expected an array of strings");
+    return -1;
+  }
+  *out = calloc(*n ? *n : 1, sizeof **out);
+  if (*out == NULL) {
+    sl_throw_errno(env, "calloc", ENOMEM);
+    return -1;
+  }
+  for (uint32_t i = 0; i < *n; i++) {
+    napi_value v;
+    size_t len;
+    if (napi_get_element(env, arr, i, &v) != napi_ok || napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
+      napi_throw_type_error(env, "SL_ARGS", "expected an array of strings");
+      return -1;
+    }
+    (*out)[i] = malloc(len + 1);
+    if ((*out)[i] == NULL) {
+      sl_throw_errno(env, "malloc", ENOMEM);
+      return -1;
+    }
+    napi_get_value_string_utf8(env, v, (*out)[i], len + 1, &len);
+  }
+  return 0;
+}
+
+static void free_strings(char **s, uint32_t n) {
+  if (s == NULL) return;
+  for (uint32_t i = 0; i < n; i++) free(s[i]);
+  free(s);
+}
+
+/* pollFast(handle, notif: Buffer(80), trees: string[], exacts: string[], procDevs: bigint[],
+ * opens: bool, getdents: bool): from now on the handle receives each notification itself
+ * into notif, answers what fastpath.c can, and calls back (status, events, received) with
+ * received 0 (a notification waits in notif) or -errno of the receive. */
+static napi_value sl_poll_fast(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 7);
+  void *data;
+  if (napi_get_value_external(env, argv[0], &data) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "pollFast expects a poll handle");
+    return NULL;
+  }
+  struct sl_poll *p = data;
+  SL_ARG_BUFFER(env, 1, notif, notif_len);
+  if (notif_len < sizeof(struct seccomp_notif)) {
+    napi_throw_range_error(env, "SL_ARGS", "notification buffer must hold 80 bytes");
+    return NULL;
+  }
+  char **trees = NULL, **exacts = NULL;
+  uint32_t ntrees = 0, nexacts = 0, ndevs = 0;
+  uint64_t *devs = NULL;
+  bool opens = false, getdents = false;
+  napi_value result = NULL;
+  if (read_strings(env, argv[2], &trees, &ntrees) < 0 || read_strings(env, argv[3], &exacts, &nexacts) < 0) goto out;
+  if (napi_get_array_length(env, argv[4], &ndevs) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 4 must be an array of bigints");
+    goto out;
+  }
+  devs = calloc(ndevs ? ndevs : 1, sizeof *devs);
+  if (devs == NULL) {
+    sl_throw_errno(env, "calloc", ENOMEM);
+    goto out;
+  }
+  for (uint32_t i = 0; i < ndevs; i++) {
+    napi_value v;
+    bool lossless;
+    if (napi_get_element(env, argv[4], i, &v) != napi_ok || napi_get_value_bigint_uint64(env, v, &devs[i], &lossless) != napi_ok) {
+      napi_throw_type_error(env, "SL_ARGS", "argument 4 must be an array of bigints");
+      goto out;
+    }
+  }
+  if (napi_get_value_bool(env, argv[5], &opens) != napi_ok || napi_get_value_bool(env, argv[6], &getdents) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "arguments 5 and 6 must be booleans");
+    goto out;
+  }
+  if (p->closed || p->fast != NULL) {
+    napi_throw_error(env, "SL_ARGS", "pollFast: handle closed or already fast");
+    goto out;
+  }
+  p->fast = sl_fast_new((const char *const *)trees, ntrees, (const char *const *)exacts, nexacts, devs, ndevs, opens, getdents);
+  if (p->fast == NULL) {
+    sl_throw_errno(env, "sl_fast_new", ENOMEM);
+    goto out;
+  }
+  p->notif = notif;
+  napi_create_reference(env, argv[1], 1, &p->notif_ref);
+  napi_get_undefined(env, &result);
+out:
+  free_strings(trees, ntrees);
+  free_strings(exacts, nexacts);
+  free(devs);
+  return result;
+}
+
+/* pollFastStats(handle) -> [answered, ns]: what the fast path answered so far, and the
+ * time it spent (receive to answer). */
+static napi_value sl_poll_fast_stats(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  void *data;
+  if (napi_get_value_external(env, argv[0], &data) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "pollFastStats expects a poll handle");
+    return NULL;
+  }
+  struct sl_poll *p = data;
+  uint64_t answered = 0, ns = 0;
+  if (p->fast != NULL) sl_fast_stats(p->fast, &answered, &ns);
+  return sl_make_pair(env, (int64_t)answered, (int64_t)ns);
+}
+
 /* ---- module ---- */
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -324,6 +474,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"pollFd", NULL, sl_poll_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollClose", NULL, sl_poll_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollRef", NULL, sl_poll_ref, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pollFast", NULL, sl_poll_fast, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pollFastStats", NULL, sl_poll_fast_stats, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   sl_notify_register(env, exports);

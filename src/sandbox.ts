@@ -263,7 +263,7 @@ export class Sandbox {
           return self.pausing || self.stateValue === "paused";
         },
         supervisorMs: () => {
-          const ms = this.shared.supervisorMs ?? 0;
+          const ms = (this.shared.supervisorMs ?? 0) + (this.supervisor?.takeFastMs() ?? 0);
           if (this.shared.supervisorMs !== undefined) this.shared.supervisorMs = 0;
           return ms;
         },

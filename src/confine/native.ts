@@ -13,7 +13,13 @@ export interface NativeAddon {
   waitPidfd(pidfd: number): [code: number, signal: number] | null;
   landlockAbi(): number;
   isatty(fd: number): boolean;
-  pollFd(fd: number, cb: (status: number, events: number) => void): object;
+  /** cb(status, events) on each readiness; after pollFast, cb(status, events, received):
+   * received 0 when a notification waits in the buffer given, else -errno of the receive. */
+  pollFd(fd: number, cb: (status: number, events: number, received?: number) => void): object;
+  /** The supervisor's fast path (native/fastpath.c, src/supervise/fast-path.ts). */
+  pollFast(handle: object, notif: Buffer, trees: readonly string[], exacts: readonly string[], procDevs: readonly bigint[], opens: boolean, getdents: boolean): void;
+  /** [notifications the fast path answered, nanoseconds it spent]. */
+  pollFastStats(handle: object): [answered: number, ns: number];
   /** Seccomp user notification and process access: each returns >= 0 or -errno. */
   notifRecv(listener: number, out: Buffer): number;
   notifSend(listener: number, id: Buffer, val: number, error: number, flags: number): number;

@@ -10,6 +10,7 @@ import { ChildMemory } from "./child-memory.js";
 import type { SupervisorContext } from "./handler.js";
 import { handlerTables } from "./handlers/index.js";
 import { descendsFrom, killMember } from "./kill.js";
+import { fastPathSpec } from "./fast-path.js";
 import { Supervisor } from "./supervisor.js";
 
 /** What the sandbox may change after the supervisor started. */
@@ -41,7 +42,7 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
     },
     chargeCpu,
   };
-  const supervisor = new Supervisor(listener, handlerTables(supervision, ctx), shared.supervisorMs === undefined ? undefined : chargeCpu);
+  const supervisor = new Supervisor(listener, handlerTables(supervision, ctx), shared.supervisorMs === undefined ? undefined : chargeCpu, fastPathSpec(supervision));
   supervisor.onClose = () => {
     for (const fn of closers.splice(0)) fn();
   };

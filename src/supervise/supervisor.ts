@@ -9,6 +9,7 @@ import { SYSCALLS } from "../kernel/syscalls.js";
 import type { Action } from "./action.js";
 import type { Handler, HandlerTable } from "./handler.js";
 import { SIGKILL, signalCaller } from "./kill.js";
+import type { FastPathSpec } from "./fast-path.js";
 import { NOTIF_BYTES, Notification } from "./notification.js";
 
 const UV_READABLE = 1;
@@ -33,6 +34,8 @@ export class Supervisor {
   private readonly buf = Buffer.alloc(NOTIF_BYTES);
   private handle: object | undefined;
   private closed = false;
+  /** Nanoseconds of the fast path already charged to maxCpu. */
+  private fastNsCharged = 0;
   /** Run once when the supervisor closes (the handlers' own cleanup). */
   onClose: (() => void) | undefined;
 
@@ -47,6 +50,7 @@ export class Supervisor {
     private readonly listener: number,
     tables: readonly HandlerTable[],
     private readonly chargeCpu?: (ms: number) => void,
+    fast?: FastPathSpec,
   ) {
     for (const t of tables) {
       for (const [name, h] of Object.entries(t)) {
@@ -64,26 +68,47 @@ export class Supervisor {
     this.handle = n.pollFd(
       listener,
       charge === undefined
-        ? (status, events) => this.onReady(status, events)
-        : (status, events) => {
+        ? (status, events, received) => this.onReady(status, events, received)
+        : (status, events, received) => {
             const t0 = performance.now();
             try {
-              this.onReady(status, events);
+              this.onReady(status, events, received);
             } finally {
               charge(performance.now() - t0);
             }
           },
     );
+    // From here on the handle receives each notification into buf and answers in C what
+    // needs no decision (fast-path.ts); the others arrive with `received` set.
+    if (fast !== undefined && (fast.opens || fast.getdents)) {
+      n.pollFast(this.handle, this.buf, fast.trees, fast.exacts, fast.procDevs, fast.opens, fast.getdents);
+    }
   }
 
-  private onReady(status: number, events: number): void {
+  /** Notifications answered by the native fast path, never seen here. */
+  get fastAnswered(): number {
+    return this.handle === undefined ? 0 : native().pollFastStats(this.handle)[0];
+  }
+
+  /** Milliseconds the fast path spent since the last call (charged to maxCpu like the
+   * handlers' time). */
+  takeFastMs(): number {
+    if (this.handle === undefined) return 0;
+    const ns = native().pollFastStats(this.handle)[1];
+    const ms = (ns - this.fastNsCharged) / 1e6;
+    this.fastNsCharged = ns;
+    return ms;
+  }
+
+  private onReady(status: number, events: number, received?: number): void {
     if (this.closed) return;
     if (status < 0 || (events & UV_READABLE) === 0) {
       // HUP alone: no task uses the filter any more.
       this.close();
       return;
     }
-    const rc = native().notifRecv(this.listener, this.buf);
+    // With the fast path the handle has received already (one RECV per readiness event).
+    const rc = received ?? native().notifRecv(this.listener, this.buf);
     if (rc === -ENOENT || rc === -EINTR) {
       // Either that caller died before we got to it, or no task uses the filter any more:
       // libuv reports the hang-up as readable, so ask the kernel which it is.

@@ -7,7 +7,7 @@ import { deny } from "../action.js";
 import type { Handler, HandlerTable, SupervisorContext } from "../handler.js";
 import { O, readOpen } from "../paths.js";
 
-const HOSTS = "/etc/hosts";
+export const HOSTS = "/etc/hosts";
 const EACCES = 13;
 const EEXIST = 17;
 const ENOTDIR = 20;

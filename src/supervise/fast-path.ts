@@ -1,0 +1,44 @@
+// What the native fast path (native/fastpath.c) may answer without JavaScript, from the
+// same supervision spec the handlers are built from.
+//
+// Opens: every handler that traps open, openat, openat2 or creat (the /proc view, the
+// sandbox's pseudo-terminals, the virtual files, /etc/hosts under host rules) acts only on
+// a path that, resolved as paths.ts resolves it, passes through a procfs or devpts mount or
+// ends on one of its virtual files; on any other it passes and the call continues. So the
+// fast path continues those itself, in C, and hands the rest over. The list of trees is
+// every procfs mount of the host (paths.ts expands /proc/self and walks magic links in
+// any of them) and the granted devpts mounts; the exact paths are the virtual files and
+// /etc/hosts. Getdents64: performed in C on a duplicate unless the directory is on a
+// procfs mount the view filters (handlers/procfs-list.ts).
+//
+// A new handler trapping opens must be added here, or `opens` must be false for it:
+// notifiedSyscalls (plan/features.ts) routes opens only for the features listed below.
+
+import { statSync } from "node:fs";
+import { procfsMounts } from "../kernel/mounts.js";
+import type { Supervision } from "../plan/features.js";
+import { HOSTS } from "./handlers/hosts-file.js";
+
+export interface FastPathSpec {
+  trees: string[];
+  exacts: string[];
+  procDevs: bigint[];
+  opens: boolean;
+  getdents: boolean;
+}
+
+export function fastPathSpec(s: Supervision): FastPathSpec {
+  const view = s.view;
+  const trees = [...procfsMounts(), ...(view?.pts?.mounts ?? [])];
+  const exacts = (view?.files ?? []).map((f) => f.path);
+  if (s.net?.hostsFile !== undefined) exacts.push(HOSTS);
+  const procDevs: bigint[] = [];
+  for (const m of view?.procfs?.mounts ?? []) {
+    try {
+      procDevs.push(statSync(m, { bigint: true }).dev);
+    } catch {
+      // gone: nothing there to filter
+    }
+  }
+  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: true, getdents: view?.procfs !== undefined };
+}
