@@ -15,7 +15,7 @@ import { checkForkFunctions, type ForkFunctions } from "../src/fork/fns.js";
 import { Policy } from "../src/policy/policy.js";
 import { RunResult } from "../src/result.js";
 import { descendantsOf } from "../src/supervise/members.js";
-import { summarize, type Summary } from "./stats.js";
+import { summarize, verdict, type Summary } from "./stats.js";
 
 const CLONES = 1000;
 const STATE_BYTES = 50 * 1024 * 1024;
@@ -96,15 +96,21 @@ export interface ForkRound {
 
 type Forker = { fork(n: number): Promise<{ wait(): Promise<RunResult>; pid?: number }[]>; pid: number; dispose(): Promise<void> };
 
+/** The warm-up clone: one that holds never ends and is killed; one that does not is waited
+ * for (killing it would race its own exit). */
+async function warmUp(clones: Sandbox[], hold: boolean): Promise<void> {
+  await Promise.all(clones.map((c) => (hold ? c.kill() : c.wait())));
+}
+
 async function sandboxed(hold: boolean): Promise<Forker> {
   const sb = Sandbox.newWithFns({ fsReadable: SYSTEM, maxProcesses: CLONES + 50 }, fns(hold));
-  await Promise.all((await sb.fork(1)).map((c) => c.kill())); // zygote up, init run
+  await warmUp(await sb.fork(1), hold); // zygote up, init run
   return { fork: (n) => sb.fork(n), pid: sb.pid!, dispose: () => sb[Symbol.asyncDispose]() };
 }
 
 async function bare(hold: boolean): Promise<Forker> {
   const b = await bareGroup(fns(hold));
-  await Promise.all((await b.group.fork(1)).map((c) => c.kill()));
+  await warmUp(await b.group.fork(1), hold);
   // Without a sandbox nothing kills the clones with their zygote: this does.
   const made: Sandbox[] = [];
   return {
@@ -178,6 +184,14 @@ export function reportFork(b: ForkBench): string {
   }
   rows.push(line("ratio sandboxed / bare: all forked", summarize(b.sandboxed.map((r, i) => r.forkedMs / b.bare[i]!.forkedMs)), "x", 2));
   rows.push(line("ratio sandboxed / bare: all done", summarize(b.sandboxed.map((r, i) => r.doneMs / b.bare[i]!.doneMs)), "x", 2));
+  const perClone = summarize(b.sandboxed.map((r) => (r.totalPssMb - r.zygotePssMb) / CLONES));
+  const drop = summarize(b.sandboxed.map((r) => r.memDeltaMb));
+  const total = summarize(b.sandboxed.map((r) => r.totalPssMb / r.zygotePssMb));
+  rows.push(line("sandboxed: PSS per live clone", perClone, " MB", 3));
+  rows.push(`  ${verdict("PSS per clone at most 0.2 MiB (issue 17, DESIGN 5)", perClone.median <= 0.2)}`);
+  rows.push(`  ${verdict(`MemAvailable drop for ${CLONES} clones under 400 MiB (issue 17)`, drop.median < 400)}`);
+  rows.push(`  ${verdict("zygote and all clones under 2x the zygote's PSS (issue 4)", total.median < 2)}`);
+  rows.push(`  ${verdict(`all ${CLONES} forked within 1 s (issue 4)`, summarize(b.sandboxed.map((r) => r.forkedMs)).median <= 1000)}`);
   return rows.join("\n");
 }
 

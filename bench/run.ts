@@ -1,47 +1,42 @@
 // `npm run bench`: runs every benchmark and prints ratios against the bare run measured in
-// the same invocation, with min/median/max over rounds. Results also go to
-// bench/results/latest.json.
+// the same invocation, with min/median/max over rounds, and each target with PASS or MISS.
+// Results also go to bench/results/latest.json. BENCH_ONLY=name,name runs a subset
+// (library, cli, workloads, trap, scale, redis, checkpoint, fork).
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { benchCli, benchLibrary, report } from "./spawn.js";
+import { benchCli, benchLibrary, reportCli, reportLibrary } from "./spawn.js";
 import { benchRedis, reportRedis } from "./redis.js";
 import { benchTrap, reportTrap } from "./trap.js";
 import { benchCheckpoint, reportCheckpoint } from "./checkpoint.js";
 import { benchFork, reportFork } from "./fork.js";
 import { benchWorkloads, reportWorkloads } from "./workloads.js";
+import { benchScale, reportScale } from "./scale.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const rounds = Number(process.env.BENCH_ROUNDS ?? 9);
+const only = process.env.BENCH_ONLY?.split(",");
+const results: Record<string, unknown> = {};
 
-const library = await benchLibrary(rounds, 200);
-console.log(report("Library: Sandbox.run(/bin/true) vs child_process.spawn(/bin/true), per run", "child_process.spawn", library));
-console.log("  target: overhead within 0.5 ms (DESIGN 5)\n");
-const cli = benchCli(rounds, 20);
-console.log(report("CLI: sandlock run -- /bin/true vs node -e 0, per run", "node -e 0", cli));
-console.log("  target: overhead within 10 ms (DESIGN 5)\n");
+async function bench<T>(name: string, measure: () => T | Promise<T>, report: (r: T) => string, note?: string): Promise<void> {
+  if (only !== undefined && !only.includes(name)) return;
+  const r = await measure();
+  results[name] = r;
+  console.log(report(r));
+  if (note !== undefined) console.log(`  ${note}`);
+  console.log("");
+}
 
-const workloads = await benchWorkloads(Math.max(3, Math.ceil(rounds / 2)));
-console.log(reportWorkloads(workloads));
-console.log("");
-
-const trap = await benchTrap(rounds);
-console.log(reportTrap(trap));
-console.log("  target: under 20 us median per call, within 2x the C floor (issue 3, DESIGN 5)\n");
-
-const redis = await benchRedis(Math.max(3, Math.ceil(rounds / 2)));
-console.log(reportRedis(redis));
-console.log("  target: at least 97% of bare throughput (DESIGN 5)\n");
-
-const checkpoint = await benchCheckpoint(rounds);
-console.log(reportCheckpoint(checkpoint));
-console.log("  no target set; the floor is copying the same pages with process_vm_readv (issue 5)\n");
-
-const fork = await benchFork(Math.max(3, Math.ceil(rounds / 3)));
-console.log(reportFork(fork));
-console.log("  targets: all 1000 started within 1 s, total memory under 2x the zygote's (issue 4, DESIGN 5)\n");
+await bench("library", () => benchLibrary(rounds, 200), reportLibrary);
+await bench("cli", () => benchCli(rounds, 20), reportCli);
+await bench("workloads", () => benchWorkloads(Math.max(3, Math.ceil(rounds / 2))), reportWorkloads);
+await bench("trap", () => benchTrap(rounds), reportTrap);
+await bench("scale", () => benchScale(Math.max(3, Math.ceil(rounds / 3))), reportScale);
+await bench("redis", () => benchRedis(Math.max(3, Math.ceil(rounds / 2))), reportRedis);
+await bench("checkpoint", () => benchCheckpoint(rounds), reportCheckpoint, "no target set; the floor is copying the same pages with process_vm_readv (issue 5)");
+await bench("fork", () => benchFork(Math.max(3, Math.ceil(rounds / 3))), reportFork);
 
 const out = join(ROOT, "bench", "results");
 mkdirSync(out, { recursive: true });
-writeFileSync(join(out, "latest.json"), JSON.stringify({ date: new Date().toISOString(), rounds, library, cli, workloads, trap, redis, checkpoint, fork }, null, 2) + "\n");
+writeFileSync(join(out, only === undefined ? "latest.json" : `latest-${only.join("-")}.json`), JSON.stringify({ date: new Date().toISOString(), rounds, ...results }, null, 2) + "\n");

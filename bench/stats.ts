@@ -17,3 +17,8 @@ export function summarize(samples: readonly number[]): Summary {
 export function fmt(s: Summary, unit: string, digits = 3): string {
   return `min ${s.min.toFixed(digits)}${unit}  median ${s.median.toFixed(digits)}${unit}  max ${s.max.toFixed(digits)}${unit}`;
 }
+
+/** One target's line: what it asks and whether this run met it. */
+export function verdict(target: string, met: boolean): string {
+  return `target: ${target}: ${met ? "PASS" : "MISS"}`;
+}
