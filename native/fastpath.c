@@ -54,9 +54,12 @@ struct sl_fast {
   size_t nprocdevs;
   int opens;    /* open, openat, creat are trapped and may be answered here */
   int getdents; /* getdents64 is trapped and may be performed here */
-  uint64_t answered;
+  uint64_t answered; /* read by the main thread while a receiving thread adds: atomics */
   uint64_t ns;
   char *dents; /* MAX_READ bytes, allocated on first use */
+  /* Scratch for one open's path, per listener (each may have a thread of its own). */
+  char raw[PATH_MAXLEN + 2];
+  char out[2 * PATH_MAXLEN + 2];
 };
 
 static char **copy_list(const char *const *src, size_t n) {
@@ -107,8 +110,8 @@ void sl_fast_free(struct sl_fast *f) {
 }
 
 void sl_fast_stats(const struct sl_fast *f, uint64_t *answered, uint64_t *ns) {
-  *answered = f->answered;
-  *ns = f->ns;
+  *answered = __atomic_load_n(&f->answered, __ATOMIC_RELAXED);
+  *ns = __atomic_load_n(&f->ns, __ATOMIC_RELAXED);
 }
 
 /* "/proc/<tid>/<what>" into out. */
@@ -171,8 +174,9 @@ static int is_exact(const struct sl_fast *f, const char *path, size_t len) {
 }
 
 /* Whether the TypeScript handlers may act on this open (1), or would let it continue (0). */
-static int open_interesting(const struct sl_fast *f, int tid, int dirfd, const char *raw) {
-  static char out[2 * PATH_MAXLEN + 2];
+static int open_interesting(struct sl_fast *f, int tid, int dirfd, const char *raw) {
+  char *out = f->out;
+  const size_t out_cap = sizeof f->out;
   size_t len = 0;
   if (raw[0] != '/') {
     char link[64];
@@ -210,7 +214,7 @@ static int open_interesting(const struct sl_fast *f, int tid, int dirfd, const c
       if (len > 0) len--; /* the slash before the component */
       continue;
     }
-    if (len + 1 + cl >= sizeof out) return 1; /* too long to follow here */
+    if (len + 1 + cl >= out_cap) return 1; /* too long to follow here */
     out[len++] = '/';
     memcpy(out + len, c, cl);
     len += cl;
@@ -241,9 +245,8 @@ static int try_open(struct sl_fast *f, int listener, const struct seccomp_notif 
     default:
       return 0;
   }
-  static char raw[PATH_MAXLEN + 2];
   /* Unreadable or too long: paths.ts returns no request and the call continues. */
-  if (read_path((int)n->pid, addr, raw) >= 0 && open_interesting(f, (int)n->pid, dirfd, raw)) return 0;
+  if (read_path((int)n->pid, addr, f->raw) >= 0 && open_interesting(f, (int)n->pid, dirfd, f->raw)) return 0;
   send_resp(listener, n->id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
   return 1;
 }
@@ -302,7 +305,7 @@ static int try_getdents(struct sl_fast *f, int listener, const struct seccomp_no
 }
 
 void sl_fast_add_ns(struct sl_fast *f, uint64_t ns) {
-  f->ns += ns;
+  __atomic_fetch_add(&f->ns, ns, __ATOMIC_RELAXED);
 }
 
 int sl_fast_try(struct sl_fast *f, int listener, const void *notif) {
@@ -310,6 +313,6 @@ int sl_fast_try(struct sl_fast *f, int listener, const void *notif) {
   int done = 0;
   if (f->opens && (n->data.nr == NR_OPEN || n->data.nr == NR_OPENAT || n->data.nr == NR_CREAT)) done = try_open(f, listener, n);
   else if (f->getdents && n->data.nr == NR_GETDENTS64) done = try_getdents(f, listener, n);
-  if (done) f->answered++;
+  if (done) __atomic_fetch_add(&f->answered, 1, __ATOMIC_RELAXED);
   return done;
 }

@@ -5,7 +5,7 @@ import { encodeProgram } from "./bpf/assembler.js";
 import { supervised, type Features, type Rlimit } from "./features.js";
 import { landlockNeeded, planLandlock, type LandlockPlan } from "./landlock.js";
 import { PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, Step, type StepOp } from "./protocol.js";
-import { buildSeccompProgram } from "./seccomp.js";
+import { buildSeccompProgram, type SeccompSpec } from "./seccomp.js";
 
 export interface PlanStep {
   op: StepOp;
@@ -123,20 +123,37 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
     add(Step.LANDLOCK_RESTRICT, u32(0), "landlock_restrict_self");
   }
 
-  const insns = buildSeccompProgram(features.seccomp);
+  const program = seccompProgram(features.seccomp);
   const listener = supervised(features);
   // With a supervisor: a listener fd, and a notified task that only a fatal signal can
   // pull out of a call the supervisor is already handling.
   const flags = listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV : 0;
-  add(Step.SECCOMP, Buffer.concat([u32(flags, 0), encodeProgram(insns)]), listener ? "seccomp(SET_MODE_FILTER, NEW_LISTENER)" : "seccomp(SET_MODE_FILTER)");
+  add(Step.SECCOMP, Buffer.concat([u32(flags, 0), program]), listener ? "seccomp(SET_MODE_FILTER, NEW_LISTENER)" : "seccomp(SET_MODE_FILTER)");
   if (listener) add(Step.LISTENER, Buffer.alloc(0), "pidfd_getfd(seccomp listener)");
   // prlimit64 on the caller itself passes the filter without a round trip.
   for (const r of features.rlimits) if (r.late) rlimit(r);
   add(Step.EXEC, execPayload(cmd), `execve(${cmd.path})`);
-  return { steps, landlock, seccompInsns: insns.length };
+  return { steps, landlock, seccompInsns: program.length / 8 };
 }
 
 /** The blob: header {magic, version, total length, step count}, then 8-byte aligned steps. */
+/** Encoded filters by their spec: the program is a pure function of it, and assembling one
+ * cost about 0.3 ms of each start (the binary-search tree over every syscall number). A
+ * process starts sandboxes from a few policies, so a small cache serves them. */
+const programs = new Map<string, Buffer>();
+const PROGRAMS_KEPT = 32;
+
+function seccompProgram(spec: SeccompSpec): Buffer {
+  const key = JSON.stringify(spec);
+  let program = programs.get(key);
+  if (program === undefined) {
+    program = encodeProgram(buildSeccompProgram(spec));
+    if (programs.size >= PROGRAMS_KEPT) programs.delete(programs.keys().next().value!);
+    programs.set(key, program);
+  }
+  return program;
+}
+
 export function encodePlan(plan: Plan): Buffer {
   const parts: Buffer[] = [];
   let total = 16;
