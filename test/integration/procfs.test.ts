@@ -132,6 +132,20 @@ securityCase(
   },
 );
 
+// The same race where the path read first is one the native fast path answers itself
+// (native/fastpath.c: outside every procfs mount, so it continues without JavaScript):
+// the rewrite that follows meets Landlock, which grants no process directory.
+securityCase(
+  "the same race from a path the fast path continues (the probe itself) never reaches another process's files",
+  { policy: PROC, cmd: probe("race", "${PROBE}", "/proc/1/cmdline", "20000") },
+  (o) => {
+    const m = /^bad (\d+) good (\d+)$/.exec(answer(o));
+    assert.ok(m, answer(o));
+    assert.equal(Number(m[1]), 0, "opens that reached /proc/1/cmdline");
+    assert.ok(Number(m[2]) > 0, "the race ran (some opens reached the probe)");
+  },
+);
+
 securityCase(
   "the same race against a hidden file",
   { policy: { fsReadable: ["/"] }, cmd: probe("race", "/proc/meminfo", "/proc/kallsyms", "5000") },
@@ -195,6 +209,19 @@ securityCase(
 securityCase(
   "a descriptor swapped to /proc by another thread during getdents never lists another process",
   { policy: PROC, cmd: probe("race-getdents", "/proc/sys", "5000") },
+  (o) => {
+    const m = /^foreign (\d+) proc (\d+) other (\d+)$/.exec(answer(o));
+    assert.ok(m, answer(o));
+    assert.equal(Number(m[1]), 0, "listings that named another process");
+    assert.ok(Number(m[2]) > 0 && Number(m[3]) > 0, `the race ran: ${answer(o)}`);
+  },
+);
+
+// The same race from a directory outside procfs, which the native fast path lists itself:
+// it decides on its own duplicate too, so a swap to /proc goes to the filtering handler.
+securityCase(
+  "a descriptor swapped to /proc during getdents of a directory outside procfs (the fast path) never lists another process",
+  { policy: { ...PROC, fsReadable: [...PROC.fsReadable, "/usr"] }, cmd: probe("race-getdents", "/usr", "5000") },
   (o) => {
     const m = /^foreign (\d+) proc (\d+) other (\d+)$/.exec(answer(o));
     assert.ok(m, answer(o));
