@@ -1,0 +1,64 @@
+// A graceful stop asked for by `sandlock kill`: the signal to every process of the
+// sandbox, then, if any is left after the grace period, the launcher's SIGKILL of all.
+// Done by the owner, which knows its sandbox, never by the client from a pid it was told.
+
+import { closeSync } from "node:fs";
+import { native } from "../confine/native.js";
+import type { RunResult } from "../result.js";
+import { descendsFrom } from "../supervise/kill.js";
+import { sandboxProcesses } from "./processes.js";
+import type { Stopped } from "./protocol.js";
+
+const SIGKILL = 9;
+
+/** The part of a Sandbox a stop uses. */
+export interface Stoppable {
+  readonly state: string;
+  resume(): Promise<void>;
+  kill(): Promise<void>;
+  wait(): Promise<RunResult>;
+}
+
+/**
+ * Sends `signal` to process `pid` if it is one of the sandbox's. As for the supervisor's
+ * own kills (src/supervise/kill.ts): the pidfd is opened first and membership checked
+ * after, so a pid that was reused since the /proc scan is never signalled.
+ */
+function signalMember(pid: number, launcherPid: number, signal: number): boolean {
+  const fd = native().pidfdOpen(pid);
+  if (fd < 0) return false; // gone
+  try {
+    return descendsFrom(pid, launcherPid) && native().pidfdSendSignal(fd, signal) === 0;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Every process gets the signal (as systemd's default stop of a service does), so a shell
+ * waiting for a child runs its trap once the child ends, and a daemon that left the root's
+ * process group is asked too. A paused sandbox is resumed after the signal, to handle it.
+ */
+export async function stopGracefully(sb: Stoppable, launcherPid: number, signal: number, killAfterMs: number): Promise<Stopped> {
+  let signalled = 0;
+  let forced = false;
+  if (signal === SIGKILL || killAfterMs === 0) {
+    forced = signal !== SIGKILL;
+    await sb.kill();
+  } else {
+    for (const p of await sandboxProcesses(launcherPid)) if (signalMember(p.pid, launcherPid, signal)) signalled++;
+    if (sb.state === "paused") await sb.resume().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), killAfterMs);
+    });
+    const ended = await Promise.race([sb.wait().then(() => true), grace]);
+    clearTimeout(timer);
+    if (!ended) {
+      forced = true;
+      await sb.kill().catch(() => undefined); // it may have ended just now
+    }
+  }
+  const r = await sb.wait();
+  return { event: "stopped", forced, signalled, status: r.status, exitCode: r.exitCode, signal: r.signal };
+}
