@@ -59,6 +59,7 @@ export function checkDir(path: string, create: boolean): DirCheck {
       st = lstatSync(path);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EACCES") return { ok: false, path, why: "cannot be examined (lstat: EACCES): a directory above it is not open to this user", missing: false };
       if (code !== "ENOENT") return { ok: false, path, why: `lstat: ${code ?? String(e)}`, missing: false };
       if (!create) return { ok: false, path, why: "does not exist", missing: true };
       try {
@@ -79,27 +80,20 @@ export function checkDir(path: string, create: boolean): DirCheck {
   return { ok: false, path, why: "appeared and vanished while being created", missing: false };
 }
 
-let chosen: DirCheck[] | undefined;
+let chosen: DirCheck | undefined;
 
 /**
- * The directory new entries go to: the first candidate that is usable (created if need
- * be), checked once per process (see checkDir for why a checked path stays valid). Also
- * every refusal met on the way, for the warning.
+ * The directory new entries go to: the first candidate only (created if need be), checked
+ * once per process (see checkDir for why a checked path stays valid). A refused one is not
+ * replaced by the next candidate: a planted or loosened directory is an anomaly to report,
+ * and where a process registers must not depend on what someone else created.
  */
 export function registrationDir(): { dir: string | undefined; refused: Refusal[] } {
-  const refused: Refusal[] = [];
-  chosen ??= [];
-  const ok = chosen.find((c) => c.ok);
-  if (ok !== undefined) return { dir: ok.path, refused };
-  for (const path of candidateDirs()) {
-    const c = checkDir(path, true);
-    if (c.ok) {
-      chosen.push(c);
-      return { dir: path, refused };
-    }
-    refused.push(c);
-  }
-  return { dir: undefined, refused };
+  if (chosen?.ok) return { dir: chosen.path, refused: [] };
+  const c = checkDir(candidateDirs()[0]!, true);
+  if (!c.ok) return { dir: undefined, refused: [c] };
+  chosen = c;
+  return { dir: c.path, refused: [] };
 }
 
 /** Forgets the checked directory (it was removed while this process ran). */
