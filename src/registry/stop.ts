@@ -20,17 +20,24 @@ export interface Stoppable {
 }
 
 /**
- * Sends `signal` to process `pid` if it is one of the sandbox's. As for the supervisor's
- * own kills (src/supervise/kill.ts): the pidfd is opened first and membership checked
- * after, so a pid that was reused since the /proc scan is never signalled.
+ * Sends `signal` to every process in `pids` that is one of the sandbox's; returns how many
+ * got it. As for the supervisor's own kills (src/supervise/kill.ts): each pidfd is opened
+ * first and membership checked after, so a pid reused since the /proc scan is never
+ * signalled. All are pinned and checked before the first signal goes, so that one process
+ * ending on it (and the launcher then killing the rest) does not race the checks.
  */
-function signalMember(pid: number, launcherPid: number, signal: number): boolean {
-  const fd = native().pidfdOpen(pid);
-  if (fd < 0) return false; // gone
+function signalMembers(pids: readonly number[], launcherPid: number, signal: number): number {
+  const pinned: number[] = [];
   try {
-    return descendsFrom(pid, launcherPid) && native().pidfdSendSignal(fd, signal) === 0;
+    for (const pid of pids) {
+      const fd = native().pidfdOpen(pid);
+      if (fd < 0) continue; // gone
+      if (descendsFrom(pid, launcherPid)) pinned.push(fd);
+      else closeSync(fd);
+    }
+    return pinned.filter((fd) => native().pidfdSendSignal(fd, signal) === 0).length;
   } finally {
-    closeSync(fd);
+    for (const fd of pinned) closeSync(fd);
   }
 }
 
@@ -46,7 +53,7 @@ export async function stopGracefully(sb: Stoppable, launcherPid: number, signal:
     forced = signal !== SIGKILL;
     await sb.kill();
   } else {
-    for (const p of await sandboxProcesses(launcherPid)) if (signalMember(p.pid, launcherPid, signal)) signalled++;
+    signalled = signalMembers((await sandboxProcesses(launcherPid)).map((p) => p.pid), launcherPid, signal);
     if (sb.state === "paused") await sb.resume().catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<false>((resolve) => {
