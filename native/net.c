@@ -58,6 +58,22 @@ static napi_value sl_sock_info(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+/* peerCred(fd) -> [pid, uid, gid] of the peer of a connected unix socket (SO_PEERCRED:
+ * the process that connected, or for a client the one that listened), or -errno. The
+ * registry of named sandboxes (src/registry) serves only its own user with it. */
+static napi_value sl_peer_cred(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_INT(env, 0, fd);
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return sl_make_int(env, -errno);
+  napi_value arr;
+  SL_CALL(env, napi_create_array_with_length(env, 3, &arr));
+  const int64_t out[3] = {cred.pid, cred.uid, cred.gid};
+  for (uint32_t i = 0; i < 3; i++) SL_CALL(env, napi_set_element(env, arr, i, sl_make_int(env, out[i])));
+  return arr;
+}
+
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL
 #endif
@@ -366,6 +382,7 @@ void sl_net_register(napi_env env, napi_value exports) {
       {"threadGetfd", NULL, sl_thread_getfd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"threadPidfd", NULL, sl_thread_pidfd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sockInfo", NULL, sl_sock_info, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"peerCred", NULL, sl_peer_cred, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netConnect", NULL, sl_net_connect, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netSendmsg", NULL, sl_net_sendmsg, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netConnectAsync", NULL, sl_net_connect_async, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -23,6 +23,7 @@ import { CpuThrottle } from "./supervise/cpu-throttle.js";
 import { checkForkFunctions, type ForkFunctions, type ZygoteSpec } from "./fork/fns.js";
 import type { ForkGroup } from "./fork/zygote.js";
 import type { Checkpoint, CheckpointOptions } from "./checkpoint/checkpoint.js";
+import type { Registration } from "./registry/server.js";
 
 /** How long checkpoint() waits for a thread to reach its ptrace-stop. */
 const CHECKPOINT_STOP_TIMEOUT_MS = 5000;
@@ -87,6 +88,8 @@ export class Sandbox {
   /** Set by newWithFns: what the zygote loads. */
   private zygoteSpec: ZygoteSpec | undefined;
   private forkGroup: Promise<ForkGroup> | undefined;
+  /** A named sandbox's entry in the user's registry (sandlock ps, inspect, kill). */
+  private registration: Registration | undefined;
 
   constructor(policy: Policy | PolicyInput) {
     this.policy = Policy.from(policy);
@@ -223,6 +226,7 @@ export class Sandbox {
     const plan = makePlan(features, { path, argv: cmd, env, cwd, ownProcessGroup });
     this.enforcement = features.enforcement;
     this.adjustments = features.adjustments;
+    if (this.policy.name !== undefined) await this.register(this.policy.name, opts);
 
     this.stateValue = "running";
     this.startedAt = monotonicMs();
@@ -241,6 +245,7 @@ export class Sandbox {
       }
     } catch (e) {
       this.stateValue = "stopped";
+      this.registration?.close();
       throw e;
     } finally {
       stdio.releaseChildFds();
@@ -255,6 +260,7 @@ export class Sandbox {
       await this.result.catch(() => undefined);
       throw e;
     }
+    this.registration?.attach({ sandbox: this, launcherPid: launcher.pid, command: cmd, enforcement: features.enforcement });
     if (features.maxCpu !== undefined && (this.stateValue as SandboxState) !== "stopped") {
       const self = this;
       this.throttle = new CpuThrottle(features.maxCpu, {
@@ -276,6 +282,21 @@ export class Sandbox {
         },
       });
       this.throttle.start();
+    }
+  }
+
+  /** Claims the name in the registry (loaded only for named sandboxes); a name already
+   * running is refused, a registry that cannot be used only warns (src/registry). */
+  private async register(name: string, opts: SpawnOptions): Promise<void> {
+    this.resolving = true; // a second spawn meanwhile fails, as while resolving hosts
+    try {
+      this.registration = await (await import("./registry/server.js")).claimName(name);
+    } finally {
+      this.resolving = false;
+    }
+    if (opts.signal?.aborted) {
+      this.registration?.close();
+      throw new SandboxError("spawn: aborted while registering the name");
     }
   }
 
@@ -327,6 +348,7 @@ export class Sandbox {
       exit = await launcher.exited;
     } finally {
       this.stateValue = "stopped";
+      this.registration?.close();
       this.supervisor?.close();
       this.throttle?.close();
       for (const c of this.cleanups.splice(0)) c();

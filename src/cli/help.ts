@@ -10,6 +10,9 @@ const USAGE = `Usage:
   sandlock run [flags] -- CMD [ARG...]      run CMD in a sandbox
   sandlock run [flags] -e "shell command"   run /bin/sh -c "shell command" in a sandbox
   sandlock check [--json]                   what this kernel supports
+  sandlock ps [--json]                      list running named sandboxes (run --name NAME)
+  sandlock inspect [--json] NAME            show one: policy, enforcement, processes, usage
+  sandlock kill [-s SIG] [--kill-after SECS] NAME   stop one: SIG, then SIGKILL after SECS
   sandlock --version | --help
 `;
 
@@ -17,9 +20,9 @@ const COMMANDS = `Commands:
   run       run a command in a sandbox (flags below)
   check     Landlock ABI, every protection and whether this kernel has it, seccomp
   profile   list|show NAME: sandbox profiles (not supported yet)
-  ps        list running named sandboxes (not supported yet)
-  inspect   NAME: show a running sandbox (not supported yet)
-  kill      NAME: kill a running sandbox (not supported yet)
+  ps        list this user's running named sandboxes (sandlock ps --help)
+  inspect   NAME: a running sandbox's policy, enforcement, processes and usage
+  kill      NAME: stop a running sandbox (TERM, then KILL after --kill-after SECS, default 5)
 `;
 
 const EXIT_CODES = `Exit codes:

@@ -9,9 +9,6 @@ const COMMANDS = ["run", "check", "profile", "ps", "inspect", "kill", "help"] as
 /** Commands of SPEC 9 whose machinery comes with later parts of sandlock. */
 const LATER: Readonly<Record<string, string>> = {
   profile: "profiles arrive in a later version",
-  ps: "needs the registry of running named sandboxes",
-  inspect: "needs the registry of running named sandboxes",
-  kill: "needs the registry of running named sandboxes",
 };
 
 const MAIN_HINT = `see "sandlock --help"`;
@@ -23,6 +20,12 @@ async function dispatch(argv: readonly string[]): Promise<number> {
       return (await import("./run.js")).runCommand(rest);
     case "check":
       return (await import("./check.js")).checkCommand(rest);
+    case "ps":
+      return (await import("./manage.js")).psCommand(rest);
+    case "inspect":
+      return (await import("./manage.js")).inspectCommand(rest);
+    case "kill":
+      return (await import("./manage.js")).killCommand(rest);
     case "--version":
       process.stdout.write(`sandlock ${(await import("./version.js")).packageVersion()}\n`);
       return 0;
@@ -31,6 +34,10 @@ async function dispatch(argv: readonly string[]): Promise<number> {
     case "help": {
       const help = await import("./help.js");
       const topic = first === "help" ? rest[0] : undefined;
+      if (topic === "ps" || topic === "inspect" || topic === "kill") {
+        process.stdout.write((await import("./manage-help.js")).manageHelp(topic));
+        return 0;
+      }
       process.stdout.write(topic === "run" ? help.runHelp() : topic === "check" ? help.checkHelp() : help.mainHelp());
       return 0;
     }

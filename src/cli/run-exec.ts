@@ -47,6 +47,10 @@ export async function execute(o: RunOptions): Promise<number> {
   try {
     const policy = new Policy(o.policy);
     refuseReadOnlyMounts(o, policy);
+    if (policy.name !== undefined) {
+      // A named run registers for sandlock ps; if it cannot, the run goes on and says so.
+      (await import("../registry/server.js")).setRegistryWarning((m) => process.stderr.write(`sandlock: warning: ${m}\n`));
+    }
     if (guard.received !== undefined) return EXIT_SIGNAL_BASE + guard.received;
     const result = await launch(o, policy, interactive, { ...spawnOptions(o, guard.signal), foreground: interactive }, status);
     if (o.json) process.stdout.write(`${JSON.stringify(result.toJSON())}\n`);

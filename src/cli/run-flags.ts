@@ -66,7 +66,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
   { long: "no-huge-pages", kind: "bool", field: "noHugePages", section: DET, help: "turn transparent huge pages off" },
   { long: "no-coredump", kind: "bool", field: "noCoredump", section: DET, help: "never write core dumps (RLIMIT_CORE 0)" },
 
-  { long: "name", arg: "NAME", kind: "text", field: "name", section: PROC, help: "sandbox name, also the hostname the command sees" },
+  { long: "name", arg: "NAME", kind: "text", field: "name", section: PROC, help: "sandbox name (sandlock ps, inspect, kill reach it by it), also the hostname the command sees" },
   { long: "clean-env", kind: "bool", field: "cleanEnv", section: PROC, help: "start from an empty environment" },
   { long: "env", arg: "K=V", kind: "env", field: "env", section: PROC, help: "set variable K to V; repeatable" },
   { long: "user", arg: "UID:GID", kind: "user", field: "user", section: PROC, help: "appear to run as this uid and gid" },

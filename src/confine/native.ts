@@ -57,6 +57,8 @@ export interface NativeAddon {
   /** A pidfd of thread tid itself (PIDFD_THREAD), or -errno (EINVAL before Linux 6.9). */
   threadPidfd(tid: number): number;
   sockInfo(fd: number): [domain: number, type: number, protocol: number, fileFlags: number, inode: number] | number;
+  /** SO_PEERCRED of a connected unix socket: [pid, uid, gid], or -errno. */
+  peerCred(fd: number): [pid: number, uid: number, gid: number] | number;
   netConnect(fd: number, addr: Buffer): number;
   netSendmsg(fd: number, name: Buffer | null, data: Buffer, control: Buffer | null, flags: number): number;
   /** 0 when started (cb gets the result later), or -errno with no callback. */

@@ -1,0 +1,81 @@
+// The processes of a running sandbox and what they use, read from /proc without blocking
+// the owner's event loop (the owner also supervises: a synchronous scan of every process
+// of the host would stall every trapped call of every sandbox it runs).
+
+import { readFile, readdir } from "node:fs/promises";
+import { parentFromStat, stateFromStat } from "../supervise/members.js";
+import type { ProcessRow } from "./protocol.js";
+
+/** USER_HZ: the unit of utime and stime in /proc/<pid>/stat, 100 on every Linux ABI. */
+const CLOCK_TICKS = 100;
+/** At most this many /proc files are read at once. */
+const BATCH = 64;
+
+export interface SandboxProcess extends ProcessRow {
+  readonly rssAnonBytes: number;
+  readonly cpuSeconds: number;
+}
+
+async function readOr(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "latin1");
+  } catch {
+    return undefined; // exited while we looked
+  }
+}
+
+async function inBatches<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += BATCH) out.push(...(await Promise.all(items.slice(i, i + BATCH).map(fn))));
+  return out;
+}
+
+/** utime + stime (fields 14 and 15) in seconds. */
+function cpuFromStat(stat: string): number {
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(rest[11]) + Number(rest[12])) / CLOCK_TICKS || 0;
+}
+
+function rssAnon(status: string | undefined): number {
+  const m = status === undefined ? null : /^RssAnon:\s+(\d+) kB$/m.exec(status);
+  return m === null ? 0 : Number(m[1]) * 1024;
+}
+
+/** The command line as one string (NUL-separated arguments joined by spaces). */
+function commandText(cmdline: string | undefined, stat: string): string {
+  if (cmdline !== undefined && cmdline.length > 0) return cmdline.replace(/\0$/, "").split("\0").join(" ");
+  return `[${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))}]`;
+}
+
+/** Every process descending from the launcher (the launcher itself left out), in pid order. */
+export async function sandboxProcesses(launcherPid: number): Promise<SandboxProcess[]> {
+  const pids = (await readdir("/proc")).filter((n) => /^\d+$/.test(n)).map(Number);
+  const stats = await inBatches(pids, async (pid) => [pid, await readOr(`/proc/${pid}/stat`)] as const);
+  const parent = new Map<number, number>();
+  const statOf = new Map<number, string>();
+  for (const [pid, stat] of stats) {
+    if (stat === undefined) continue;
+    const ppid = parentFromStat(stat);
+    if (ppid === undefined) continue;
+    parent.set(pid, ppid);
+    statOf.set(pid, stat);
+  }
+  const members = pids.filter((pid) => {
+    for (let p = parent.get(pid), depth = 0; p !== undefined && depth < 4096; p = parent.get(p), depth++) {
+      if (p === launcherPid) return true;
+    }
+    return false;
+  });
+  return inBatches(members, async (pid) => {
+    const stat = statOf.get(pid)!;
+    const [cmdline, status] = await Promise.all([readOr(`/proc/${pid}/cmdline`), readOr(`/proc/${pid}/status`)]);
+    return {
+      pid,
+      ppid: parent.get(pid)!,
+      state: stateFromStat(stat) ?? "?",
+      command: commandText(cmdline, stat),
+      rssAnonBytes: rssAnon(status),
+      cpuSeconds: cpuFromStat(stat),
+    };
+  });
+}

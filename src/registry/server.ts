@@ -1,0 +1,298 @@
+// The owner's side of the registry: a named sandbox claims its name by binding a unix
+// socket in the user's runtime directory, and the process that spawned it answers info,
+// inspect and stop requests there, without blocking its event loop, until it ends.
+
+import { timingSafeEqual, randomBytes } from "node:crypto";
+import { lstatSync, unlinkSync } from "node:fs";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { join } from "node:path";
+import { native } from "../confine/native.js";
+import { SandboxError } from "../errors.js";
+import type { Enforcement } from "../plan/features.js";
+import type { Policy } from "../policy/policy.js";
+import { sandboxProcesses } from "./processes.js";
+import { PROTOCOL_VERSION, TOKEN_BYTES, entryFile, readLines, sendLine, socketFd, type Request, type SandboxDetails, type SandboxInfo } from "./protocol.js";
+import { forgetRegistrationDir, registrationDir } from "./runtime-dir.js";
+import { stopGracefully, type Stoppable } from "./stop.js";
+
+/** An idle client is dropped after this long (a stop in progress is not idle). */
+const IDLE_MS = 10_000;
+const MAX_CONNECTIONS = 16;
+
+/** What the registry reads of a running sandbox. */
+export interface RegisteredSandbox {
+  readonly sandbox: Stoppable & { readonly policy: Policy; readonly pid: number | undefined };
+  readonly launcherPid: number;
+  readonly command: readonly string[];
+  readonly enforcement: Enforcement;
+}
+
+// ---- warnings: a registry that cannot be used never fails a spawn ----
+
+let warn: (message: string) => void = (message) => process.emitWarning(message, { code: "SANDLOCK_REGISTRY" });
+let warned = false;
+
+/** Where registry warnings go (the CLI prints them as "sandlock: warning: ..."). */
+export function setRegistryWarning(fn: (message: string) => void): void {
+  warn = fn;
+}
+
+function warnOnce(message: string): void {
+  if (warned) return;
+  warned = true;
+  warn(message);
+}
+
+// ---- the token: proof that a client may act on this process ----
+
+/**
+ * A client must read this process's token from /proc/<pid>/fd/<tokenFd>. Opening another
+ * process's fd link needs ptrace read access to it (same user, and Landlock forbids it from
+ * inside a sandbox to a process outside its domain), so a sandboxed process of the same
+ * user that reaches the socket (a writable grant over /tmp covers /tmp/sandlock-<uid>, and
+ * its supervisor performs the connect) cannot stop or inspect its neighbours, or itself.
+ */
+let token: { bytes: Buffer; fd: number } | undefined;
+
+function theToken(): { bytes: Buffer; fd: number } {
+  if (token === undefined) {
+    const bytes = randomBytes(TOKEN_BYTES);
+    token = { bytes, fd: native().memfd(bytes) }; // close-on-exec; kept for the process's life
+  }
+  return token;
+}
+
+// ---- claiming a name ----
+
+function listen(path: string): Promise<Server> {
+  const server = createServer();
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    // exclusive: a cluster worker binds itself rather than asking the primary to.
+    server.listen({ path, exclusive: true, backlog: MAX_CONNECTIONS }, () => {
+      server.off("error", reject);
+      resolve(server);
+    });
+  });
+}
+
+type Probe = { live: true; pid: number | undefined } | { live: false; reason: "stale" | "gone" | "other"; code?: string };
+
+/** Whether someone listens on the entry at path (and who, by SO_PEERCRED). */
+function probe(path: string): Promise<Probe> {
+  return new Promise((resolve) => {
+    const s = createConnection({ path });
+    s.once("connect", () => {
+      const fd = socketFd(s);
+      const cred = fd === undefined ? -1 : native().peerCred(fd);
+      s.destroy();
+      resolve({ live: true, pid: typeof cred === "number" ? undefined : cred[0] });
+    });
+    s.once("error", (e: NodeJS.ErrnoException) => {
+      resolve({ live: false, reason: e.code === "ECONNREFUSED" ? "stale" : e.code === "ENOENT" ? "gone" : "other", code: e.code });
+    });
+  });
+}
+
+/** Removes a stale entry: only a socket, only the very inode found stale. Without a lock a
+ * second claimant may still remove and replace it in between; both are this user's. */
+export function removeStale(path: string, ino: number | undefined): boolean {
+  try {
+    const st = lstatSync(path);
+    if (!st.isSocket() || (ino !== undefined && st.ino !== ino)) return false;
+    unlinkSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function inodeOf(path: string): number | undefined {
+  try {
+    return lstatSync(path).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Claims `name` for a sandbox about to start: resolves with its Registration, or with
+ * undefined (and one warning per process) when the runtime directory cannot be used.
+ * Rejects with a SandboxError when a sandbox of this user runs under that name already.
+ */
+export async function claimName(name: string): Promise<Registration | undefined> {
+  const notRegistered = `sandbox ${JSON.stringify(name)} runs without a registry entry (sandlock ps, inspect and kill will not see it)`;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const { dir, refused } = registrationDir();
+    if (dir === undefined) {
+      warnOnce(`${notRegistered}: ${refused.map((r) => `${r.path} ${r.why}`).join("; ")}`);
+      return undefined;
+    }
+    const path = join(dir, entryFile(name));
+    try {
+      return new Registration(name, path, await listen(path));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") {
+        forgetRegistrationDir(); // the directory was removed: make it again
+        continue;
+      }
+      if (code !== "EADDRINUSE") {
+        warnOnce(`${notRegistered}: listen(${path}): ${code ?? String(e)}`);
+        return undefined;
+      }
+    }
+    const ino = inodeOf(path);
+    const p = await probe(path);
+    if (p.live) {
+      throw new SandboxError(`spawn: name ${JSON.stringify(name)} is in use by a running sandbox of this user (owner process ${p.pid ?? "?"}); choose another name, or stop that one first: sandlock kill ${name}`);
+    }
+    if (p.reason === "stale" && !removeStale(path, ino)) {
+      warnOnce(`${notRegistered}: ${path} is in the way and is not a stale socket`);
+      return undefined;
+    }
+    if (p.reason === "other") {
+      warnOnce(`${notRegistered}: connect(${path}): ${p.code ?? "?"}`);
+      return undefined;
+    }
+  }
+  warnOnce(`${notRegistered}: ${name} kept being claimed and released while this one tried`);
+  return undefined;
+}
+
+// ---- serving one entry ----
+
+export class Registration {
+  private target: RegisteredSandbox | undefined;
+  private readonly startedAt = Date.now();
+  private closed = false;
+  private readonly sockets = new Set<Socket>();
+  /** Clients waiting for a stop to complete: they get their answer after close(). */
+  private readonly stopping = new Set<Socket>();
+
+  constructor(
+    readonly name: string,
+    readonly path: string,
+    private readonly server: Server,
+  ) {
+    server.maxConnections = MAX_CONNECTIONS;
+    server.unref(); // the registry never keeps the owner's process alive
+    server.on("connection", (s) => this.serve(s));
+    server.on("error", () => undefined);
+    theToken();
+  }
+
+  /** The sandbox has exec'd its command: requests now reach it. */
+  attach(target: RegisteredSandbox): void {
+    this.target = target;
+  }
+
+  /** The sandbox ended (or never started): the entry goes, clients still connected are dropped. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.server.close(); // libuv unlinks the socket path of a listening pipe it closes
+    for (const s of this.sockets) if (!this.stopping.has(s)) s.destroy();
+  }
+
+  private serve(s: Socket): void {
+    s.unref();
+    this.sockets.add(s);
+    s.on("close", () => this.sockets.delete(s));
+    s.on("error", () => undefined);
+    s.setTimeout(IDLE_MS, () => s.destroy());
+    // Same user only. The directory (0700) already keeps other users out; root passes its
+    // permission check, and is refused here.
+    const fd = socketFd(s);
+    const cred = fd === undefined ? -1 : native().peerCred(fd);
+    if (typeof cred === "number" || cred[1] !== process.geteuid?.()) {
+      s.destroy();
+      return;
+    }
+    sendLine(s, { sandlock: PROTOCOL_VERSION, tokenFd: theToken().fd });
+    let answered = false;
+    readLines(s, (line) => {
+      if (answered) return;
+      answered = true;
+      void this.answer(s, line).catch((e: unknown) => sendLine(s, { ok: false, error: String((e as Error).message ?? e) }));
+    });
+  }
+
+  private async answer(s: Socket, line: string): Promise<void> {
+    let req: Request;
+    try {
+      req = JSON.parse(line) as Request;
+    } catch {
+      sendLine(s, { ok: false, error: "malformed request" });
+      return void s.end();
+    }
+    const given = typeof req?.token === "string" ? Buffer.from(req.token, "hex") : Buffer.alloc(0);
+    const mine = theToken().bytes;
+    if (given.length !== mine.length || !timingSafeEqual(given, mine)) {
+      sendLine(s, { ok: false, error: "refused: the token does not match (the client could not read this process's token)" });
+      return void s.end();
+    }
+    switch (req.op) {
+      case "info":
+        sendLine(s, { ok: true, ...this.info() });
+        break;
+      case "inspect":
+        sendLine(s, { ok: true, ...(await this.details()) });
+        break;
+      case "stop": {
+        const t = this.target;
+        if (t === undefined || t.sandbox.state === "stopped") {
+          sendLine(s, { ok: false, error: "not running" });
+          break;
+        }
+        const signal = Number.isInteger(req.signal) && req.signal! > 0 && req.signal! < 65 ? req.signal! : 15;
+        const killAfterMs = Number.isFinite(req.killAfterMs) && req.killAfterMs! >= 0 ? req.killAfterMs! : 5000;
+        s.setTimeout(0); // a stop in progress is not idle
+        this.stopping.add(s);
+        try {
+          sendLine(s, { ok: true, ...(await stopGracefully(t.sandbox, t.launcherPid, signal, killAfterMs)) });
+        } finally {
+          this.stopping.delete(s);
+        }
+        break;
+      }
+      default:
+        sendLine(s, { ok: false, error: `unknown request ${JSON.stringify(String(req.op))}` });
+    }
+    s.end();
+  }
+
+  private info(): SandboxInfo {
+    const t = this.target;
+    return {
+      name: this.name,
+      state: t === undefined ? "starting" : t.sandbox.state,
+      pid: t?.sandbox.pid ?? null,
+      launcherPid: t?.launcherPid ?? null,
+      ownerPid: process.pid,
+      startedAt: this.startedAt,
+      command: t?.command ?? [],
+      policy: (t?.sandbox.policy.toJSON() ?? {}) as Record<string, unknown>,
+    };
+  }
+
+  private async details(): Promise<SandboxDetails> {
+    const info = this.info();
+    const t = this.target;
+    const procs = t === undefined || t.sandbox.state === "stopped" ? [] : await sandboxProcesses(t.launcherPid);
+    const policy = t?.sandbox.policy;
+    return {
+      ...info,
+      enforcement: t === undefined ? null : { ...t.enforcement },
+      processes: procs.map(({ pid, ppid, state, command }) => ({ pid, ppid, state, command })),
+      usage: {
+        processes: procs.length,
+        maxProcesses: policy?.maxProcesses ?? 0,
+        memoryBytes: procs.reduce((a, p) => a + p.rssAnonBytes, 0),
+        maxMemory: policy?.maxMemory === undefined ? null : Number(policy.maxMemory),
+        cpuSeconds: procs.reduce((a, p) => a + p.cpuSeconds, 0),
+        maxCpu: policy?.maxCpu ?? null,
+      },
+    };
+  }
+}
