@@ -8,7 +8,6 @@ const COMMANDS = ["run", "check", "profile", "ps", "inspect", "kill", "help"] as
 
 /** Commands of SPEC 9 whose machinery comes with later parts of sandlock. */
 const LATER: Readonly<Record<string, string>> = {
-  profile: "profiles arrive in a later version",
   ps: "needs the registry of running named sandboxes",
   inspect: "needs the registry of running named sandboxes",
   kill: "needs the registry of running named sandboxes",
@@ -23,6 +22,8 @@ async function dispatch(argv: readonly string[]): Promise<number> {
       return (await import("./run.js")).runCommand(rest);
     case "check":
       return (await import("./check.js")).checkCommand(rest);
+    case "profile":
+      return (await import("./profile-command.js")).profileCommand(rest);
     case "--version":
       process.stdout.write(`sandlock ${(await import("./version.js")).packageVersion()}\n`);
       return 0;
@@ -31,11 +32,12 @@ async function dispatch(argv: readonly string[]): Promise<number> {
     case "help": {
       const help = await import("./help.js");
       const topic = first === "help" ? rest[0] : undefined;
-      process.stdout.write(topic === "run" ? help.runHelp() : topic === "check" ? help.checkHelp() : help.mainHelp());
+      if (topic === "profile") process.stdout.write((await import("./profile-command.js")).profileHelp());
+      else process.stdout.write(topic === "run" ? help.runHelp() : topic === "check" ? help.checkHelp() : help.mainHelp());
       return 0;
     }
     case undefined:
-      throw new UsageError("sandlock: no command given (try: sandlock run -r /usr -- ls)", MAIN_HINT);
+      throw new UsageError("sandlock: no command given (try: sandlock run -p workspace -- ls)", MAIN_HINT);
   }
   if (Object.hasOwn(LATER, first)) throw new UsageError(`sandlock: ${first}: not supported yet (${LATER[first]})`);
   if (first.startsWith("-")) {
