@@ -35,12 +35,22 @@ const MAX_DEPTH = 8;
 export function lookupName(name: string, env: NodeJS.ProcessEnv = process.env): ProfileRef | { kind: "preset"; name: string } {
   checkProfileName(name);
   const path = profilePath(name, env);
-  const exists = lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  let exists: boolean;
+  let unreadable: string | undefined;
+  try {
+    exists = lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch (e) {
+    // HOME may name a directory this user cannot enter (HOME=/root kept across setpriv or
+    // su): then there is no profile of theirs there, and a preset name is the preset.
+    exists = false;
+    unreadable = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+  }
   if (isPresetName(name)) {
     if (exists) throw new PolicyError("profile", name, `profile: ${JSON.stringify(name)} is a built-in preset and also the file ${path}; rename the file (it can start with extends = "${name}")`);
     return { kind: "preset", name };
   }
   if (exists) return { kind: "file", path };
+  if (unreadable !== undefined) throw new PolicyError("profile", name, `profile: ${JSON.stringify(name)} is not a preset, and ${path} cannot be looked at (${unreadable})`);
   const known = [...PRESET_NAMES, ...userProfileNames(env)];
   const match = closest(name, known);
   throw new PolicyError("profile", name, `profile: ${JSON.stringify(name)} is neither a preset (${PRESET_NAMES.join(", ")}) nor a profile (${path} does not exist)${match === undefined ? "" : `; did you mean ${JSON.stringify(match)}?`}`);
