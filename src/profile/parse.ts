@@ -28,7 +28,7 @@ interface TomlDateLike extends Date {
 
 function describe(v: unknown): string {
   if (Array.isArray(v)) return "an array";
-  if (v instanceof Date) return `a date (${String(v)})`;
+  if (v instanceof Date) return `a date (${v.toISOString()})`;
   if (isPlainObject(v)) return "a table";
   return `${typeof v} ${JSON.stringify(v)}`;
 }
@@ -48,7 +48,7 @@ function convert(kind: KeyKind, v: unknown): { ok: true; value: unknown } | { ok
     case "seed": return int(v) || str(v) ? ok(v) : { ok: false };
     case "ports": return Array.isArray(v) && v.every((x) => int(x) || str(x)) ? ok(v) : { ok: false };
     case "ints": return Array.isArray(v) && v.every(int) ? ok(v) : { ok: false };
-    case "table": return isPlainObject(v) && Object.values(v).every(str) ? ok(v) : { ok: false };
+    case "table": return isPlainObject(v) && Object.values(v).every(str) ? ok({ ...v }) : { ok: false };
     case "gpu": return v === "all" || (Array.isArray(v) && v.every(int)) ? ok(v) : { ok: false };
     case "time": {
       if (str(v)) return ok(v);
