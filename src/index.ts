@@ -4,7 +4,7 @@ export { Sandbox, type SandboxState, type SpawnOptions } from "./sandbox.js";
 export { RunResult, type RunStatus } from "./result.js";
 export { Policy, PolicyBuilder } from "./policy/index.js";
 export type { PolicyInput, PolicyJSON, NetRule, NetTarget, BindSpec, Protection, Protocol, CowAction } from "./policy/index.js";
-export { PROTECTIONS, PROTECTION_ABI, PROTECTION_LABEL } from "./policy/index.js";
+export { PROTECTIONS, PROTECTION_ABI, PROTECTION_LABEL, PRESET_NAMES, PRESET_SUMMARY, type PresetName } from "./policy/index.js";
 export type { Enforcement, EnforcementStatus } from "./plan/features.js";
 export type { StdinOption, OutputOption } from "./confine/stdio.js";
 export {

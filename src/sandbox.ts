@@ -8,6 +8,7 @@ import { signalName } from "./confine/errno.js";
 import { LauncherProcess, type LauncherExit } from "./confine/launcher.js";
 import { resolveCommand } from "./confine/resolve.js";
 import { openStdio, type StdioOptions, type StdioSet } from "./confine/stdio.js";
+import { HOME_VARIABLES, makePrivateTmp, type PrivateTmp } from "./confine/private-tmp.js";
 import { probeHost } from "./kernel/probe.js";
 import { computeFeatures, supervised, type Adjustment, type Enforcement } from "./plan/features.js";
 import { resolveHosts } from "./kernel/resolve-hosts.js";
@@ -219,22 +220,40 @@ export class Sandbox {
       }
       if (opts.signal?.aborted) throw new SandboxError("spawn: aborted while resolving the host names of netAllow");
     }
-    const features = computeFeatures(launchPolicy, probeHost(), resolved);
-    const env = this.commandEnv();
-    const cwd = this.policy.cwd ?? process.cwd();
-    const path = resolveCommand(cmd[0]!, env, cwd);
-    const plan = makePlan(features, { path, argv: cmd, env, cwd, ownProcessGroup });
+    // privateTmp: the directory exists from here on; every way out below removes it.
+    const priv = launchPolicy.privateTmp ? makePrivateTmp() : undefined;
+    let features: ReturnType<typeof computeFeatures>;
+    let plan: ReturnType<typeof makePlan>;
+    try {
+      if (priv !== undefined) launchPolicy = launchPolicy.with({ fsWritable: [...launchPolicy.fsWritable, priv.dir] });
+      features = computeFeatures(launchPolicy, probeHost(), resolved);
+      const env = this.commandEnv(priv);
+      const cwd = this.policy.cwd ?? process.cwd();
+      const path = resolveCommand(cmd[0]!, env, cwd);
+      plan = makePlan(features, { path, argv: cmd, env, cwd, ownProcessGroup });
+    } catch (e) {
+      priv?.remove();
+      throw e;
+    }
     this.enforcement = features.enforcement;
     this.adjustments = features.adjustments;
     if (this.policy.name !== undefined) await this.register(this.policy.name, opts);
 
     this.stateValue = "running";
     this.startedAt = monotonicMs();
-    const stdio = openStdio(opts, defaults, exposeStreams);
+    let stdio: StdioSet;
+    try {
+      stdio = openStdio(opts, defaults, exposeStreams);
+    } catch (e) {
+      priv?.remove();
+      throw e;
+    }
     this.stdio = stdio;
     let launcher: LauncherProcess;
     try {
       launcher = new LauncherProcess(encodePlan(plan), plan.steps, stdio.childFds);
+      // Removed once the launcher reports every process of the sandbox gone (collect).
+      if (priv !== undefined) this.cleanups.push(priv.remove);
       if (supervised(features)) {
         const l = launcher;
         // With maxCpu the supervisor's work for the sandbox is measured and charged to it.
@@ -246,6 +265,7 @@ export class Sandbox {
     } catch (e) {
       this.stateValue = "stopped";
       this.registration?.close();
+      priv?.remove();
       throw e;
     } finally {
       stdio.releaseChildFds();
@@ -300,10 +320,15 @@ export class Sandbox {
     }
   }
 
-  private commandEnv(): Record<string, string> {
+  /** The caller's environment (unless cleanEnv), then privateTmp's TMPDIR and HOME, then policy.env. */
+  private commandEnv(priv?: PrivateTmp): Record<string, string> {
     const base: Record<string, string> = {};
     if (!this.policy.cleanEnv) {
       for (const [k, v] of Object.entries(process.env)) if (v !== undefined) base[k] = v;
+    }
+    if (priv !== undefined) {
+      for (const k of HOME_VARIABLES) delete base[k];
+      Object.assign(base, priv.env);
     }
     return Object.assign(base, this.policy.env);
   }

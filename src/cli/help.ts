@@ -10,6 +10,7 @@ const USAGE = `Usage:
   sandlock run [flags] -- CMD [ARG...]      run CMD in a sandbox
   sandlock run [flags] -e "shell command"   run /bin/sh -c "shell command" in a sandbox
   sandlock check [--json]                   what this kernel supports
+  sandlock profile list | show NAME         presets and your profiles
   sandlock ps [--json]                      list running named sandboxes (run --name NAME)
   sandlock inspect [--json] NAME            show one: policy, enforcement, processes, usage
   sandlock kill [-s SIG] [--kill-after SECS] NAME   stop one: SIG, then SIGKILL after SECS
@@ -19,7 +20,7 @@ const USAGE = `Usage:
 const COMMANDS = `Commands:
   run       run a command in a sandbox (flags below)
   check     Landlock ABI, every protection and whether this kernel has it, seccomp
-  profile   list|show NAME: sandbox profiles (not supported yet)
+  profile   list: built-in presets and your profiles; show NAME: one resolved, as TOML
   ps        list this user's running named sandboxes (sandlock ps --help)
   inspect   NAME: a running sandbox's policy, enforcement, processes and usage
   kill      NAME: stop a running sandbox (TERM, then KILL after --kill-after SECS, default 5)
@@ -35,7 +36,8 @@ const EXIT_CODES = `Exit codes:
 `;
 
 const NOTES = `Flags stop at "--" or at the first argument that is not a flag. List flags repeat;
-flags given twice otherwise: the last one wins. Sizes: 512M, 2G (K, M, G, T: powers of 1024).
+flags given twice otherwise: the last one wins. Presets and profiles (-p, --profile-file) come
+first, in the order given; flags add to their lists and override their other values. Sizes: 512M, 2G (K, M, G, T: powers of 1024).
 Protections (--allow-degraded, --disable): ${PROTECTIONS.join(", ")}.
 `;
 

@@ -6,11 +6,6 @@ import { EXIT_USAGE, UsageError } from "./usage-error.js";
 
 const COMMANDS = ["run", "check", "profile", "ps", "inspect", "kill", "help"] as const;
 
-/** Commands of SPEC 9 whose machinery comes with later parts of sandlock. */
-const LATER: Readonly<Record<string, string>> = {
-  profile: "profiles arrive in a later version",
-};
-
 const MAIN_HINT = `see "sandlock --help"`;
 
 async function dispatch(argv: readonly string[]): Promise<number> {
@@ -20,6 +15,8 @@ async function dispatch(argv: readonly string[]): Promise<number> {
       return (await import("./run.js")).runCommand(rest);
     case "check":
       return (await import("./check.js")).checkCommand(rest);
+    case "profile":
+      return (await import("./profile-command.js")).profileCommand(rest);
     case "ps":
       return (await import("./manage.js")).psCommand(rest);
     case "inspect":
@@ -38,13 +35,13 @@ async function dispatch(argv: readonly string[]): Promise<number> {
         process.stdout.write((await import("./manage-help.js")).manageHelp(topic));
         return 0;
       }
-      process.stdout.write(topic === "run" ? help.runHelp() : topic === "check" ? help.checkHelp() : help.mainHelp());
+      if (topic === "profile") process.stdout.write((await import("./profile-command.js")).profileHelp());
+      else process.stdout.write(topic === "run" ? help.runHelp() : topic === "check" ? help.checkHelp() : help.mainHelp());
       return 0;
     }
     case undefined:
-      throw new UsageError("sandlock: no command given (try: sandlock run -r /usr -- ls)", MAIN_HINT);
+      throw new UsageError("sandlock: no command given (try: sandlock run -p workspace -- ls)", MAIN_HINT);
   }
-  if (Object.hasOwn(LATER, first)) throw new UsageError(`sandlock: ${first}: not supported yet (${LATER[first]})`);
   if (first.startsWith("-")) {
     throw new UsageError(`sandlock: unknown flag ${first} (flags go after the command: sandlock run ${first} ...)`, MAIN_HINT);
   }

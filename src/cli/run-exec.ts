@@ -2,12 +2,13 @@
 // library's runtime. Chooses run / runInteractive / spawn+wait, reports, exits.
 
 import { native } from "../confine/native.js";
+import { composeInputs } from "../policy/compose.js";
 import { Policy } from "../policy/policy.js";
 import type { RunResult } from "../result.js";
 import { Sandbox, type SpawnOptions } from "../sandbox.js";
 import { EXIT_SIGNAL_BASE, exitCodeOf } from "./outcome.js";
 import { describeFailure } from "./report.js";
-import type { RunOptions } from "./run-options.js";
+import { RUN_HINT, type RunOptions } from "./run-options.js";
 import { SignalGuard } from "./signals.js";
 import { StatusWriter } from "./status-fd.js";
 import { UsageError } from "./usage-error.js";
@@ -27,6 +28,19 @@ function refuseReadOnlyMounts(o: RunOptions, policy: Policy): void {
   throw new UsageError(`sandlock: --fs-mount: ${JSON.stringify(spec)}: read-only mounts are not supported yet (the policy's fsMount has no read-only flag)`);
 }
 
+/** The presets and profiles of -p and --profile-file, then the flags on top of them. */
+async function withProfiles(o: RunOptions): Promise<RunOptions> {
+  if (o.profiles.length === 0) return o;
+  const { resolveProfiles } = await import("../profile/resolve.js");
+  const flagCwd = typeof o.policy.cwd === "string" ? o.policy.cwd : undefined;
+  const r = await resolveProfiles(o.profiles, { cwd: flagCwd });
+  const cmd = o.cmd.length > 0 ? o.cmd : r.cmd;
+  if (cmd === undefined) {
+    throw new UsageError(`sandlock run: no command: give one after "--", a shell command with -e "...", or [program] exec in a profile (composed: ${r.layers.join(", ")})`, RUN_HINT);
+  }
+  return { ...o, policy: composeInputs(r.input, o.policy) as Record<string, unknown>, cmd };
+}
+
 async function launch(o: RunOptions, policy: Policy, interactive: boolean, opts: SpawnOptions, status: StatusWriter | undefined): Promise<RunResult> {
   if (status === undefined) {
     return interactive ? Sandbox.runInteractive(policy, o.cmd, opts) : Sandbox.run(policy, o.cmd, opts);
@@ -39,12 +53,14 @@ async function launch(o: RunOptions, policy: Policy, interactive: boolean, opts:
   return result;
 }
 
-export async function execute(o: RunOptions): Promise<number> {
+export async function execute(options: RunOptions): Promise<number> {
+  let o = options;
   const tty = native().isatty(0);
   const interactive = o.interactive || tty;
   const guard = new SignalGuard(tty); // a terminal on stdin implies an interactive run
   const status = o.statusFd === undefined ? undefined : new StatusWriter(o.statusFd);
   try {
+    o = await withProfiles(o);
     const policy = new Policy(o.policy);
     refuseReadOnlyMounts(o, policy);
     if (policy.name !== undefined) {

@@ -8,9 +8,10 @@ import type { FlagSpec } from "./args.js";
  * bool: true | text: the string, last wins | int: an integer, last wins
  * list: appended | csv: comma-separated items appended | int-csv: integers appended
  * env: KEY=VALUE | user: UID:GID | mount: VIRTUAL:HOST[:ro] | gpu: "all" or int-csv
- * cli: read by the run command itself | later: recognised, answered "not supported yet"
+ * cli: read by the run command itself | profile: a preset, profile or profile file, composed
+ * first in command-line order | later: recognised, answered "not supported yet"
  */
-export type ValueKind = "bool" | "text" | "int" | "list" | "csv" | "int-csv" | "env" | "user" | "mount" | "gpu" | "cli" | "later";
+export type ValueKind = "bool" | "text" | "int" | "list" | "csv" | "int-csv" | "env" | "user" | "mount" | "gpu" | "cli" | "profile" | "later";
 
 export interface RunFlag extends FlagSpec {
   readonly kind: ValueKind;
@@ -29,13 +30,18 @@ const DET = "Determinism";
 const PROC = "Process";
 const SYS = "Syscalls and protections";
 const RUN = "Running";
+const PROFILES = "Presets and profiles (flags add to their lists and override the rest)";
 
 export const RUN_FLAGS: readonly RunFlag[] = [
+  { long: "profile", short: "p", arg: "NAME", kind: "profile", section: PROFILES, help: "start from preset NAME (minimal, system, workspace, system-net, workspace-net) or profile ~/.config/sandlock/profiles/NAME.toml; repeatable" },
+  { long: "profile-file", arg: "PATH", kind: "profile", section: PROFILES, help: "start from the TOML profile in file PATH; repeatable" },
+
   { long: "fs-read", short: "r", arg: "PATH", kind: "list", field: "fsReadable", section: FS, help: "grant read and execute on PATH (a subtree or a file); repeatable" },
   { long: "fs-write", short: "w", arg: "PATH", kind: "list", field: "fsWritable", section: FS, help: "grant write, read and execute on PATH; repeatable" },
   { long: "fs-deny", arg: "PATH", kind: "list", field: "fsDenied", section: FS, help: "deny PATH even inside a granted tree; repeatable" },
   { long: "chroot", arg: "PATH", kind: "text", field: "chroot", section: FS, help: "make PATH the root the command sees (emulated, no root needed)" },
   { long: "fs-mount", arg: "V:H[:ro]", kind: "mount", field: "fsMount", section: FS, help: "map host directory H to V inside --chroot, :ro for read-only; repeatable" },
+  { long: "private-tmp", kind: "bool", field: "privateTmp", section: FS, help: "a private writable directory per run, removed after; TMPDIR and HOME point into it" },
   { long: "cwd", arg: "PATH", kind: "text", field: "cwd", section: FS, help: "working directory of the command (default: --workdir, else the current one)" },
 
   { long: "workdir", arg: "PATH", kind: "text", field: "workdir", section: COW, help: "copy-on-write directory: writes under PATH are staged until exit" },
@@ -81,8 +87,6 @@ export const RUN_FLAGS: readonly RunFlag[] = [
   { long: "interactive", short: "i", kind: "cli", section: RUN, help: "keep the command in the terminal's process group (default when stdin is a terminal)" },
   { long: "json", kind: "cli", section: RUN, help: "capture stdout and stderr and print the result and enforcement report as JSON" },
   { long: "status-fd", arg: "FD", kind: "cli", section: RUN, help: "write JSON lines (started with the pid, exited with the result) to open descriptor FD" },
-  { long: "profile", short: "p", arg: "NAME", kind: "later", later: "profiles arrive in a later version", section: RUN, help: "start from profile NAME (~/.config/sandlock/profiles/NAME.toml)" },
-  { long: "profile-file", arg: "PATH", kind: "later", later: "profiles arrive in a later version", section: RUN, help: "start from the profile in the TOML file PATH" },
   { long: "help", short: "h", kind: "cli", section: RUN, help: "show this help" },
 ];
 

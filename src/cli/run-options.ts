@@ -1,6 +1,7 @@
 // `sandlock run` arguments -> RunOptions: the policy input (plain object, validated later
 // by Policy), the command, and the options of the run itself (timeout, output, status fd).
 
+import type { ProfileRef } from "../profile/resolve.js";
 import { parseArgs, type FlagUse } from "./args.js";
 import { RUN_FLAGS, type RunFlag } from "./run-flags.js";
 import { readStatusFd } from "./status-fd.js";
@@ -15,6 +16,9 @@ export interface RunOptions {
   readonly policy: Record<string, unknown>;
   /** Virtual paths of --fs-mount given with ":ro". */
   readonly readOnlyMounts: readonly string[];
+  /** -p and --profile-file in command-line order; composed before the flags. */
+  readonly profiles: readonly ProfileRef[];
+  /** Empty only when profiles are given: the last one's [program] may supply it. */
   readonly cmd: readonly string[];
   /** Milliseconds, and the text given (for "timeout after 0.5s"). */
   readonly timeout: { readonly ms: number; readonly text: string } | undefined;
@@ -79,8 +83,13 @@ function applyPolicyFlag(policy: Draft, spec: RunFlag, value: string | undefined
   }
 }
 
+function profileRef(flag: string, value: string): ProfileRef {
+  if (value === "") throw badValue(`--${flag}`, value, flag === "profile" ? "is empty (give a preset or profile name)" : "is empty (give the path of a TOML file)");
+  return flag === "profile" ? { kind: "name", name: value } : { kind: "file", path: value };
+}
+
 const HELP: RunOptions = {
-  help: true, policy: {}, readOnlyMounts: [], cmd: [], timeout: undefined, interactive: false, json: false, statusFd: undefined,
+  help: true, policy: {}, readOnlyMounts: [], profiles: [], cmd: [], timeout: undefined, interactive: false, json: false, statusFd: undefined,
 };
 
 export function parseRunArgs(argv: readonly string[]): RunOptions {
@@ -92,8 +101,10 @@ export function parseRunArgs(argv: readonly string[]): RunOptions {
   const cli = new Map<string, FlagUse<RunFlag>>();
   const policy: Draft = {};
   const readOnlyMounts: string[] = [];
+  const profiles: ProfileRef[] = [];
   for (const use of uses) {
     if (use.spec.kind === "cli") cli.set(use.spec.long, use); // scalars: the last one wins
+    else if (use.spec.kind === "profile") profiles.push(profileRef(use.spec.long, use.value ?? ""));
     else applyPolicyFlag(policy, use.spec, use.value, readOnlyMounts);
   }
 
@@ -101,8 +112,8 @@ export function parseRunArgs(argv: readonly string[]): RunOptions {
   if (shell !== undefined && operands.length > 0) {
     throw new UsageError(`sandlock run: -e runs a shell command; give either -e "..." or a command after "--", not both (got ${JSON.stringify(operands.join(" "))})`, RUN_HINT);
   }
-  if (shell === undefined && operands.length === 0) {
-    throw new UsageError(`sandlock run: no command: give one after "--" (sandlock run -r /usr -- ls) or a shell command with -e "..."`, RUN_HINT);
+  if (shell === undefined && operands.length === 0 && profiles.length === 0) {
+    throw new UsageError(`sandlock run: no command: give one after "--" (sandlock run -p workspace -- ls) or a shell command with -e "..."`, RUN_HINT);
   }
   const timeout = cli.get("timeout")?.value;
   const statusFd = cli.get("status-fd")?.value;
@@ -110,6 +121,7 @@ export function parseRunArgs(argv: readonly string[]): RunOptions {
     help: false,
     policy,
     readOnlyMounts,
+    profiles,
     cmd: shell !== undefined ? ["/bin/sh", "-c", shell] : operands,
     timeout: timeout === undefined ? undefined : { ms: readSeconds("--timeout", timeout), text: timeout },
     interactive: cli.has("interactive"),

@@ -73,6 +73,7 @@ export class PolicyBuilder {
     return this.#set("gpuDevices", devices === "all" ? "all" : [...devices]);
   }
   portRemap(on = true): this { return this.#set("portRemap", on); }
+  privateTmp(on = true): this { return this.#set("privateTmp", on); }
   policyFn(fn: PolicyFn): this { return this.#set("policyFn", fn); }
   allowDegraded(...protections: Protection[]): this {
     const p = this.#draft.protection;

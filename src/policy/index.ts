@@ -2,6 +2,8 @@
 // the protection names, and the types later stages read.
 
 export { Policy } from "./policy.js";
+export { PRESET_NAMES, PRESET_SUMMARY, type PresetName } from "./presets.js";
+export { composeInputs } from "./compose.js";
 export { PolicyBuilder } from "./builder.js";
 export { parseNetRule } from "./net-rule.js";
 export { parseBindSpec, formatBindSpec } from "./bind-spec.js";

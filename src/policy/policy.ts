@@ -1,7 +1,10 @@
 // The Policy: an immutable, validated description of what a sandbox may do (SPEC 2.1).
 // Built from a plain object, JSON or the fluent builder; every path runs the same checks.
 
+import { homedir } from "node:os";
 import { PolicyBuilder } from "./builder.js";
+import { composeInputs } from "./compose.js";
+import { presetInput } from "./presets.js";
 import { invalid } from "./quote.js";
 import { policyToJSON } from "./serialize.js";
 import { assertSupported } from "./support.js";
@@ -51,6 +54,16 @@ export class Policy {
       }
     }
     return new Policy(parsed as PolicyInput);
+  }
+
+  /**
+   * A built-in preset (SPEC 9a: minimal, system, workspace, system-net, workspace-net)
+   * resolved on this host, composed with `overrides`: lists add to the preset's, other
+   * fields replace them. workspace makes `overrides.cwd` (else process.cwd()) writable.
+   */
+  static preset(name: string, overrides: PolicyInput = {}): Policy {
+    const cwd = overrides.cwd ?? process.cwd();
+    return new Policy(composeInputs(presetInput(name, { cwd, home: process.env.HOME ?? homedir() }), overrides));
   }
 
   static builder(): PolicyBuilder {

@@ -52,6 +52,7 @@ export function policyToJSON(p: PolicyFields): PolicyJSON {
   out.user = p.user === undefined ? undefined : { uid: p.user.uid, gid: p.user.gid };
   out.gpuDevices = p.gpuDevices === undefined || p.gpuDevices === "all" ? p.gpuDevices : [...p.gpuDevices];
   out.portRemap = flag(p.portRemap);
+  out.privateTmp = flag(p.privateTmp);
   const { allowDegraded, disable } = p.protection;
   if (allowDegraded.length > 0 || disable.length > 0) {
     out.protection = {};

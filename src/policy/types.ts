@@ -98,6 +98,8 @@ export interface PolicyInput {
   user?: { readonly uid: number; readonly gid: number };
   gpuDevices?: readonly number[] | "all";
   portRemap?: boolean;
+  /** A private writable directory made for each run and removed after it; TMPDIR and HOME point into it. */
+  privateTmp?: boolean;
   policyFn?: PolicyFn;
   protection?: ProtectionInput;
 }
@@ -142,6 +144,7 @@ export interface PolicyJSON {
   user?: { uid: number; gid: number };
   gpuDevices?: number[] | "all";
   portRemap?: boolean;
+  privateTmp?: boolean;
   protection?: { allowDegraded?: Protection[]; disable?: Protection[] };
 }
 
@@ -185,6 +188,7 @@ export interface PolicyFields {
   readonly user: Readonly<{ uid: number; gid: number }> | undefined;
   readonly gpuDevices: readonly number[] | "all" | undefined;
   readonly portRemap: boolean;
+  readonly privateTmp: boolean;
   readonly policyFn: PolicyFn | undefined;
   readonly protection: Readonly<{ allowDegraded: readonly Protection[]; disable: readonly Protection[] }>;
 }

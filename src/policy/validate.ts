@@ -38,7 +38,7 @@ export const DEFAULTS: PolicyFields = Object.freeze({
   onExit: "commit", onError: "abort",
   chroot: undefined, fsMount: Object.freeze({}),
   cleanEnv: false, env: Object.freeze({}),
-  user: undefined, gpuDevices: undefined, portRemap: false, policyFn: undefined,
+  user: undefined, gpuDevices: undefined, portRemap: false, privateTmp: false, policyFn: undefined,
   protection: STRICT,
 });
 
@@ -103,6 +103,7 @@ const PARSERS: { readonly [K in keyof PolicyInput]-?: FieldParser } = {
   user: (v) => ({ user: parseUser("user", v) }),
   gpuDevices: (v) => ({ gpuDevices: parseGpuDevices("gpuDevices", v) }),
   portRemap: (v) => ({ portRemap: checkBoolean("portRemap", v) }),
+  privateTmp: (v) => ({ privateTmp: checkBoolean("privateTmp", v) }),
   policyFn: (v) => ({ policyFn: policyFn("policyFn", v) }),
   protection: (v) => ({ protection: parseProtection("protection", v) }),
 };

@@ -241,8 +241,6 @@ test("a field not enforced yet: not supported yet, exit 125", async () => {
 
 test("flags without a policy field yet: not supported yet, exit 125", async () => {
   await usageError(["run", ...RO, "--dry-run", "--", "true"], /^sandlock: --dry-run: not supported yet \(.+\)$/);
-  await usageError(["run", ...RO, "-p", "dev", "--", "true"], /^sandlock: --profile: not supported yet \(.+\)$/);
-  await usageError(["run", ...RO, "--profile-file", "/x.toml", "--", "true"], /^sandlock: --profile-file: not supported yet \(.+\)$/);
 });
 
 test("values with a shape of their own: integers, K=V, UID:GID, V:H[:ro]", async () => {
@@ -433,15 +431,13 @@ for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130], ["SIGHUP", 129]
   });
 }
 
-test("unknown command: did you mean; commands of later parts: not supported yet", async () => {
+test("unknown command: did you mean; every SPEC 9 command is supported", async () => {
   await usageError(["rnu"], `sandlock: unknown command "rnu" (did you mean "run"?)`);
   await usageError(["--frobnicate"], /^sandlock: unknown flag --frobnicate/);
   await usageError([], /^sandlock: no command given/);
-  for (const command of ["profile"]) {
-    await usageError([command], new RegExp(`^sandlock: ${command}: not supported yet \\(.+\\)$`));
-  }
-  // ps, inspect and kill are supported now (test/integration/registry.test.ts).
+  // profile (cli-profile.test.ts), ps, inspect and kill (registry.test.ts) are implemented.
   await usageError(["inspect"], /^sandlock inspect: no sandbox name given/);
+  await usageError(["profile", "show"], /^sandlock profile/);
 });
 
 

@@ -157,7 +157,7 @@ cases("determinism", [
     `timeStart: "2024-01-01T00:00:00+24:00" has a month, day, hour, minute, second or offset out of range`],
 ]);
 
-for (const field of ["deterministicDirs", "noRandomizeMemory", "noHugePages", "noCoredump", "cleanEnv", "portRemap"]) {
+for (const field of ["deterministicDirs", "noRandomizeMemory", "noHugePages", "noCoredump", "cleanEnv", "portRemap", "privateTmp"]) {
   test(`booleans: ${field} must be a boolean`, () => {
     rejects({ [field]: "true" }, field, `${field}: "true" is not a boolean (true or false)`);
     rejects({ [field]: 1 }, field, `${field}: 1 is not a boolean (true or false)`);

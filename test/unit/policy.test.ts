@@ -113,13 +113,13 @@ test("every builder method maps to its field", () => {
     .maxCpu(50).numCpus(2).randomSeed(7n).timeStart(start).deterministicDirs()
     .name("box").workdir("/w").fsStorage("/s").maxDisk("2G").onExit("keep").onError("commit")
     .chroot("/r").fsMount("/data", "/srv/data").fsMount("/etc", "/srv/etc").user(1000, 100)
-    .gpuDevices([0, 1]).portRemap().policyFn(fn).deterministicDirs(false);
+    .gpuDevices([0, 1]).portRemap().privateTmp().policyFn(fn).deterministicDirs(false);
   assert.deepEqual(b.toInput(), {
     fsDenied: ["/etc/shadow"], netDeny: ["10.0.0.0/8"], netDenyBind: [22], maxMemory: "1G", maxProcesses: 8,
     maxCpu: 50, numCpus: 2, randomSeed: 7n, timeStart: start, deterministicDirs: false,
     name: "box", workdir: "/w", fsStorage: "/s", maxDisk: "2G", onExit: "keep", onError: "commit",
     chroot: "/r", fsMount: { "/data": "/srv/data", "/etc": "/srv/etc" }, user: { uid: 1000, gid: 100 },
-    gpuDevices: [0, 1], portRemap: true, policyFn: fn,
+    gpuDevices: [0, 1], portRemap: true, privateTmp: true, policyFn: fn,
   });
   // Unsupported fields are refused at build, like in the object form, first in table order.
   assert.throws(() => b.build(), { code: "POLICY_UNSUPPORTED", field: "fsDenied" });
@@ -258,7 +258,7 @@ test("POLICY_FIELDS lists the fields of SPEC 2.1 in order", () => {
     "netAllowBind", "netDenyBind", "maxMemory", "maxProcesses", "maxOpenFiles", "maxCpu", "cpuCores", "numCpus",
     "randomSeed", "timeStart", "deterministicDirs", "noRandomizeMemory", "noHugePages", "noCoredump", "name",
     "workdir", "cwd", "fsStorage", "maxDisk", "onExit", "onError", "chroot", "fsMount", "cleanEnv", "env", "user",
-    "gpuDevices", "portRemap", "policyFn", "protection",
+    "gpuDevices", "portRemap", "privateTmp", "policyFn", "protection",
   ]);
 });
 
