@@ -21,6 +21,7 @@
 
 #include "addon.h"
 #include "fastpath.h"
+#include "notify-thread.h"
 #include "sl_protocol.h"
 
 extern char **environ;
@@ -208,24 +209,60 @@ struct sl_poll {
   int fd;
   void *notif;
   napi_ref notif_ref;
+  /* With a receiving thread (pollFast, threaded): the poll handle is stopped and the
+   * thread delivers what the fast path leaves. Freed once both handles have closed. */
+  struct sl_recv_thread *thread;
+  int open_handles;
   struct sl_poll *prev, *next; /* the open handles, closed when the environment goes */
 };
 
 static struct sl_poll *open_polls;
 static int cleanup_hooked;
 
-static void poll_closed(uv_handle_t *h) {
-  struct sl_poll *p = h->data;
+static void poll_release(void *arg) {
+  struct sl_poll *p = arg;
+  if (--p->open_handles > 0) return;
   napi_delete_reference(p->env, p->callback);
   if (p->notif_ref) napi_delete_reference(p->env, p->notif_ref);
   sl_fast_free(p->fast);
   free(p);
 }
 
+static void poll_closed(uv_handle_t *h) {
+  poll_release(h->data);
+}
+
 static uint64_t now_ns(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static void call_js(struct sl_poll *p, int argc, int status, int events, int received) {
+  napi_handle_scope scope;
+  napi_open_handle_scope(p->env, &scope);
+  napi_value cb, global, args[3], result;
+  napi_get_reference_value(p->env, p->callback, &cb);
+  napi_get_global(p->env, &global);
+  args[0] = sl_make_int(p->env, status);
+  args[1] = sl_make_int(p->env, events);
+  args[2] = sl_make_int(p->env, received);
+  /* An exception thrown by the callback surfaces as an uncaught exception, as for any
+   * other event-loop callback. */
+  napi_make_callback(p->env, NULL, global, cb, (size_t)argc, args, &result);
+  napi_close_handle_scope(p->env, scope);
+}
+
+/* From the receiving thread, on the event loop. */
+static void thread_deliver(void *arg, const void *notif, int ended, int failure) {
+  struct sl_poll *p = arg;
+  if (p->closed) return;
+  if (ended) {
+    call_js(p, 3, failure, 0, 0);
+    return;
+  }
+  memcpy(p->notif, notif, sizeof(struct seccomp_notif));
+  call_js(p, 3, 0, UV_READABLE, 0);
 }
 
 static void poll_ready(uv_poll_t *h, int status, int events) {
@@ -243,18 +280,7 @@ static void poll_ready(uv_poll_t *h, int status, int events) {
     }
     argc = 3;
   }
-  napi_handle_scope scope;
-  napi_open_handle_scope(p->env, &scope);
-  napi_value cb, global, args[3], result;
-  napi_get_reference_value(p->env, p->callback, &cb);
-  napi_get_global(p->env, &global);
-  args[0] = sl_make_int(p->env, status);
-  args[1] = sl_make_int(p->env, events);
-  args[2] = sl_make_int(p->env, received);
-  /* An exception thrown by the callback surfaces as an uncaught exception, as for any
-   * other event-loop callback. */
-  napi_make_callback(p->env, NULL, global, cb, (size_t)argc, args, &result);
-  napi_close_handle_scope(p->env, scope);
+  call_js(p, argc, status, events, received);
 }
 
 static void poll_finalize(napi_env env, void *data, void *hint) {
@@ -266,6 +292,8 @@ static void poll_finalize(napi_env env, void *data, void *hint) {
     if (p->prev) p->prev->next = p->next;
     else open_polls = p->next;
     if (p->next) p->next->prev = p->prev;
+    if (p->thread != NULL) sl_recv_thread_stop(p->thread, poll_release, p);
+    p->thread = NULL;
     uv_close((uv_handle_t *)&p->handle, poll_closed);
   }
 }
@@ -293,6 +321,7 @@ static napi_value sl_poll_fd(napi_env env, napi_callback_info info) {
   if (p == NULL) return sl_throw_errno(env, "calloc", ENOMEM);
   p->env = env;
   p->fd = fd;
+  p->open_handles = 1;
   int rc = uv_poll_init(loop, &p->handle, fd);
   if (rc != 0) {
     free(p);
@@ -341,6 +370,7 @@ static napi_value sl_poll_ref(napi_env env, napi_callback_info info) {
   if (!p->closed) {
     if (ref) uv_ref((uv_handle_t *)&p->handle);
     else uv_unref((uv_handle_t *)&p->handle);
+    if (p->thread != NULL) sl_recv_thread_ref(p->thread, ref);
   }
   return NULL;
 }
@@ -384,11 +414,13 @@ static void free_strings(char **s, uint32_t n) {
 }
 
 /* pollFast(handle, notif: Buffer(80), trees: string[], exacts: string[], procDevs: bigint[],
- * opens: bool, getdents: bool): from now on the handle receives each notification itself
+ * opens: bool, getdents: bool, threaded: bool): from now on the handle receives each
+ * notification itself (threaded: on a thread of its own, notify-thread.c; otherwise in
+ * the poll callback)
  * into notif, answers what fastpath.c can, and calls back (status, events, received) with
  * received 0 (a notification waits in notif) or -errno of the receive. */
 static napi_value sl_poll_fast(napi_env env, napi_callback_info info) {
-  SL_ARGS(env, info, 7);
+  SL_ARGS(env, info, 8);
   void *data;
   if (napi_get_value_external(env, argv[0], &data) != napi_ok) {
     napi_throw_type_error(env, "SL_ARGS", "pollFast expects a poll handle");
@@ -403,7 +435,7 @@ static napi_value sl_poll_fast(napi_env env, napi_callback_info info) {
   char **trees = NULL, **exacts = NULL;
   uint32_t ntrees = 0, nexacts = 0, ndevs = 0;
   uint64_t *devs = NULL;
-  bool opens = false, getdents = false;
+  bool opens = false, getdents = false, threaded = false;
   napi_value result = NULL;
   if (read_strings(env, argv[2], &trees, &ntrees) < 0 || read_strings(env, argv[3], &exacts, &nexacts) < 0) goto out;
   if (napi_get_array_length(env, argv[4], &ndevs) != napi_ok) {
@@ -423,8 +455,9 @@ static napi_value sl_poll_fast(napi_env env, napi_callback_info info) {
       goto out;
     }
   }
-  if (napi_get_value_bool(env, argv[5], &opens) != napi_ok || napi_get_value_bool(env, argv[6], &getdents) != napi_ok) {
-    napi_throw_type_error(env, "SL_ARGS", "arguments 5 and 6 must be booleans");
+  if (napi_get_value_bool(env, argv[5], &opens) != napi_ok || napi_get_value_bool(env, argv[6], &getdents) != napi_ok ||
+      napi_get_value_bool(env, argv[7], &threaded) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "arguments 5 to 7 must be booleans");
     goto out;
   }
   if (p->closed || p->fast != NULL) {
@@ -438,6 +471,23 @@ static napi_value sl_poll_fast(napi_env env, napi_callback_info info) {
   }
   p->notif = notif;
   napi_create_reference(env, argv[1], 1, &p->notif_ref);
+  if (threaded) {
+    uv_loop_t *loop;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+      napi_throw_error(env, "SL_NAPI", "pollFast: no event loop");
+      goto out;
+    }
+    /* The thread receives from now on: the poll handle stops first, so only one of the
+     * two ever takes a notification. Without a thread, the poll callback goes on. */
+    uv_poll_stop(&p->handle);
+    p->thread = sl_recv_thread_start(loop, p->fd, p->fast, thread_deliver, p);
+    if (p->thread == NULL) {
+      uv_poll_start(&p->handle, UV_READABLE | UV_DISCONNECT, poll_ready);
+    } else {
+      p->open_handles++;
+      if (!uv_has_ref((uv_handle_t *)&p->handle)) sl_recv_thread_ref(p->thread, 0);
+    }
+  }
   napi_get_undefined(env, &result);
 out:
   free_strings(trees, ntrees);

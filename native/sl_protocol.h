@@ -45,7 +45,8 @@ struct sl_step_header {
 #define SL_STEP_DROP_CAPS 18         /* u32 securebits: empty every capability set, lock securebits */
 /* Run by the launcher itself, before it forks (the command's process skips it). */
 #define SL_STEP_CPU_COUNTER 19       /* no payload: count the CPU time of every process */
-#define SL_STEP_MAX 19
+#define SL_STEP_NICE 20              /* u32 increment: lower the command's priority by it */
+#define SL_STEP_MAX 20
 
 /* Sub-call of a failed step, reported as op | sub << 8. */
 #define SL_SUB_MAIN 0      /* the step's own system call */

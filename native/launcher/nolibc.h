@@ -44,6 +44,9 @@ typedef int pid_t;
 #define NR_capset 126
 #define NR_personality 135
 #define NR_prctl 157
+#define NR_setpriority 141
+#define NR_getpriority 140
+#define PRIO_PROCESS_ 0
 #define NR_sched_setaffinity 203
 #define NR_getdents64 217
 #define NR_exit_group 231

@@ -180,6 +180,15 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
       return SC1(NR_personality, rd64(p));
     case SL_STEP_THP_DISABLE:
       return SC2(NR_prctl, PR_SET_THP_DISABLE, 1);
+    case SL_STEP_NICE: {
+      /* The raw getpriority returns 20 - nice (1..40); lowering one's own priority needs
+       * no privilege. */
+      if (len < 4) break;
+      rc = SC2(NR_getpriority, PRIO_PROCESS_, 0);
+      if (rc < 0) return rc;
+      long nice = 20 - rc + (long)rd32(p);
+      return SC3(NR_setpriority, PRIO_PROCESS_, 0, nice > 19 ? 19 : nice);
+    }
     case SL_STEP_NO_NEW_PRIVS:
       return SC2(NR_prctl, PR_SET_NO_NEW_PRIVS, 1);
     case SL_STEP_DUMPABLE:

@@ -17,7 +17,7 @@ export interface NativeAddon {
    * received 0 when a notification waits in the buffer given, else -errno of the receive. */
   pollFd(fd: number, cb: (status: number, events: number, received?: number) => void): object;
   /** The supervisor's fast path (native/fastpath.c, src/supervise/fast-path.ts). */
-  pollFast(handle: object, notif: Buffer, trees: readonly string[], exacts: readonly string[], procDevs: readonly bigint[], opens: boolean, getdents: boolean): void;
+  pollFast(handle: object, notif: Buffer, trees: readonly string[], exacts: readonly string[], procDevs: readonly bigint[], opens: boolean, getdents: boolean, threaded: boolean): void;
   /** [notifications the fast path answered, nanoseconds it spent]. */
   pollFastStats(handle: object): [answered: number, ns: number];
   /** Seccomp user notification and process access: each returns >= 0 or -errno. */

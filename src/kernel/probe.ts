@@ -15,6 +15,7 @@ export function probeHost(): HostFacts {
     // The CPU count reads /proc/cpuinfo: only policies with cpuCores ever ask for it.
     let cpuCount: number | undefined;
     let openFiles: bigint | null | undefined;
+    let raises: boolean | undefined;
     cached = {
       landlockAbi: abi > 0 ? abi : 0,
       get cpuCount(): number {
@@ -26,6 +27,9 @@ export function probeHost(): HostFacts {
         if (openFiles === undefined) openFiles = hardOpenFiles();
         return openFiles ?? undefined;
       },
+      get raisesPriority(): boolean {
+        return (raises ??= hasCapSysNice());
+      },
     };
   }
   const real = cached;
@@ -35,6 +39,9 @@ export function probeHost(): HostFacts {
     landlockAbi: o.landlockAbi ?? real.landlockAbi,
     get cpuCount(): number {
       return o.cpuCount ?? real.cpuCount;
+    },
+    get raisesPriority(): boolean | undefined {
+      return "raisesPriority" in o ? o.raisesPriority : real.raisesPriority;
     },
     get openFilesHardLimit(): bigint | undefined {
       return "openFilesHardLimit" in o ? o.openFilesHardLimit : real.openFilesHardLimit;
@@ -55,4 +62,14 @@ export function hardOpenFiles(text?: string): bigint | null {
 /** For tests: pretend the host has these facts (undefined restores the real ones). */
 export function overrideHost(facts: Partial<HostFacts> | undefined): void {
   override = facts;
+}
+
+/** CAP_SYS_NICE (bit 23) in this process's effective set: it may raise a thread's priority. */
+function hasCapSysNice(): boolean {
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "latin1"));
+    return m !== null && (BigInt(`0x${m[1]}`) & (1n << 23n)) !== 0n;
+  } catch {
+    return false;
+  }
 }

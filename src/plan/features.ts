@@ -21,7 +21,25 @@ export interface HostFacts {
   cpuCount: number;
   /** This process's hard RLIMIT_NOFILE (the launcher inherits it); undefined: unlimited. */
   openFilesHardLimit?: bigint | undefined;
+  /** This process may raise a thread's priority (CAP_SYS_NICE): its receiving threads run
+   * ahead of the sandbox without the sandbox being lowered (see RECEIVER_RAISE). */
+  raisesPriority?: boolean;
 }
+
+/**
+ * How much ahead of the sandbox, in nice steps, the supervisor's receiving thread runs
+ * (native/notify-thread.c). A trapped call can be interrupted by a signal until the
+ * supervisor has received it, and an interrupted fork or mmap then fails with EINTR, which
+ * the kernel alone never gives: a C program forking pairs under a SIGCHLD handler without
+ * SA_RESTART saw 188 of 600 forks fail, dash pipelines "Cannot fork" in 17 of 30 runs on a
+ * loaded machine. Woken by the trapped call on the caller's CPU, the thread must run before
+ * the child whose exit would signal the caller: with it 5 steps ahead, no fork failed (1
+ * step: 129 of 600). A supervisor with CAP_SYS_NICE raises the thread; any other lowers the
+ * sandbox by the same amount (the plan's NICE step), so sandboxed programs then run at
+ * nice +5 relative to their supervisor: they get less CPU than nice 0 processes competing
+ * for it, never less than they would under a host at nice 5.
+ */
+export const RECEIVER_RAISE = 5;
 
 /** A policy value the host made us apply differently, reported in the RunResult. */
 export interface Adjustment {
@@ -85,6 +103,8 @@ export interface Features {
   maxCpu: number | undefined;
   /** Values applied differently from the policy's, and why. */
   adjustments: readonly Adjustment[];
+  /** Lower the command's priority by this many nice steps (RECEIVER_RAISE), or 0. */
+  niceIncrement: number;
 }
 
 export function reconcileProtections(policy: Policy, host: HostFacts): Enforcement {
@@ -260,6 +280,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     noRandomizeMemory: policy.noRandomizeMemory,
     noHugePages: policy.noHugePages,
     maxCpu: policy.maxCpu,
+    niceIncrement: notifiedSyscalls(supervision).length > 0 && host.raisesPriority !== true ? RECEIVER_RAISE : 0,
     adjustments,
   };
 }

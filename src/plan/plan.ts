@@ -99,6 +99,7 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
   if (features.cpuCores) add(Step.AFFINITY, affinityMask(features.cpuCores), `sched_setaffinity(${features.cpuCores.join(",")})`);
   if (features.noRandomizeMemory) add(Step.PERSONALITY, u64(ADDR_NO_RANDOMIZE), "personality(ADDR_NO_RANDOMIZE)");
   if (features.noHugePages) add(Step.THP_DISABLE, Buffer.alloc(0), "prctl(PR_SET_THP_DISABLE)");
+  if (features.niceIncrement > 0) add(Step.NICE, u32(features.niceIncrement), `setpriority(nice +${features.niceIncrement})`);
   add(Step.CHDIR, cstr(cmd.cwd), `chdir(${cmd.cwd})`);
   add(Step.CLOSE_FDS, u32(3), "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)");
   // maxCpu: the launcher (not the command) counts every process's CPU time with a counter

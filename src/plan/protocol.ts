@@ -26,6 +26,8 @@ export const Step = {
   DROP_CAPS: 18,
   /** The launcher's own step, before it forks: count every process's CPU time. */
   CPU_COUNTER: 19,
+  /** Lower the command's priority (nice) by the u32 increment: see supervise/priority.ts. */
+  NICE: 20,
 } as const;
 export type StepOp = (typeof Step)[keyof typeof Step];
 

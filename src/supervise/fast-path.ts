@@ -25,6 +25,10 @@ export interface FastPathSpec {
   procDevs: bigint[];
   opens: boolean;
   getdents: boolean;
+  /** Receive on a thread of the listener's own (native/notify-thread.c): the moment a
+   * call traps, so no signal can interrupt it before the supervisor holds it (a fork or
+   * an mmap interrupted there fails with EINTR, which the kernel alone never gives). */
+  threaded: boolean;
 }
 
 export function fastPathSpec(s: Supervision): FastPathSpec {
@@ -40,5 +44,5 @@ export function fastPathSpec(s: Supervision): FastPathSpec {
       // gone: nothing there to filter
     }
   }
-  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: true, getdents: view?.procfs !== undefined };
+  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: true, getdents: view?.procfs !== undefined, threaded: true };
 }

@@ -78,10 +78,11 @@ export class Supervisor {
             }
           },
     );
-    // From here on the handle receives each notification into buf and answers in C what
-    // needs no decision (fast-path.ts); the others arrive with `received` set.
-    if (fast !== undefined && (fast.opens || fast.getdents)) {
-      n.pollFast(this.handle, this.buf, fast.trees, fast.exacts, fast.procDevs, fast.opens, fast.getdents);
+    // From here on the handle receives each notification into buf (on a thread of its
+    // own) and answers in C what needs no decision (fast-path.ts); the others arrive here
+    // with `received` set.
+    if (fast !== undefined && (fast.opens || fast.getdents || fast.threaded)) {
+      n.pollFast(this.handle, this.buf, fast.trees, fast.exacts, fast.procDevs, fast.opens, fast.getdents, fast.threaded);
     }
   }
 

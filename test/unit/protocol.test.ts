@@ -289,14 +289,24 @@ test("the full plan has exactly the expected steps", () => {
   const ops = plan().steps.map((s) => s.op);
   const S = Step;
   assert.deepEqual(ops, [
-    S.PDEATHSIG, S.SETPGID, S.RLIMIT, S.AFFINITY, S.PERSONALITY, S.THP_DISABLE, S.CHDIR, S.CLOSE_FDS, S.DROP_CAPS, S.NO_NEW_PRIVS,
+    S.PDEATHSIG, S.SETPGID, S.RLIMIT, S.AFFINITY, S.PERSONALITY, S.THP_DISABLE, S.NICE, S.CHDIR, S.CLOSE_FDS, S.DROP_CAPS, S.NO_NEW_PRIVS,
     S.LANDLOCK_CREATE, S.LANDLOCK_PATH, S.LANDLOCK_PATH, S.LANDLOCK_PATH, S.LANDLOCK_PORT, S.LANDLOCK_PORT, S.LANDLOCK_RESTRICT,
     S.SECCOMP, S.LISTENER, S.RLIMIT, S.EXEC,
   ]);
   const minimal = plan({}, { ownProcessGroup: false }).steps.map((s) => s.op);
-  assert.deepEqual(minimal, [S.PDEATHSIG, S.CHDIR, S.CLOSE_FDS, S.DROP_CAPS, S.NO_NEW_PRIVS, S.LANDLOCK_CREATE, S.LANDLOCK_RESTRICT, S.SECCOMP, S.LISTENER, S.EXEC]);
+  assert.deepEqual(minimal, [S.PDEATHSIG, S.NICE, S.CHDIR, S.CLOSE_FDS, S.DROP_CAPS, S.NO_NEW_PRIVS, S.LANDLOCK_CREATE, S.LANDLOCK_RESTRICT, S.SECCOMP, S.LISTENER, S.EXEC]);
   const noLandlock = plan({ protection: { allowDegraded: ["fs", "fs-refer", "fs-truncate", "net-tcp", "ioctl-dev", "scopes"] } }, { ownProcessGroup: false }, { landlockAbi: 0, cpuCount: 2 });
-  assert.deepEqual(noLandlock.steps.map((s) => s.op), [S.PDEATHSIG, S.CHDIR, S.CLOSE_FDS, S.DROP_CAPS, S.NO_NEW_PRIVS, S.SECCOMP, S.LISTENER, S.EXEC]);
+  assert.deepEqual(noLandlock.steps.map((s) => s.op), [S.PDEATHSIG, S.NICE, S.CHDIR, S.CLOSE_FDS, S.DROP_CAPS, S.NO_NEW_PRIVS, S.SECCOMP, S.LISTENER, S.EXEC]);
+});
+
+test("a supervised sandbox is lowered by RECEIVER_RAISE unless this process raises its receiving threads instead", () => {
+  const nice = (host: object): string[] =>
+    makePlan(computeFeatures(new Policy({ fsReadable: ["/usr"] }), { ...HOST, ...host }), cmd()).steps.filter((s) => s.op === Step.NICE).map((s) => `${s.describe} ${s.payload.readUInt32LE(0)}`);
+  assert.deepEqual(nice({}), ["setpriority(nice +5) 5"]);
+  assert.deepEqual(nice({ raisesPriority: true }), [], "CAP_SYS_NICE: the thread is raised, the sandbox keeps its priority");
+  const f = computeFeatures(new Policy({ fsReadable: ["/usr"] }), HOST);
+  const unsupervised = makePlan({ ...f, supervision: {}, seccomp: { ...f.seccomp, notify: [] }, niceIncrement: 0 }, cmd());
+  assert.ok(!unsupervised.steps.some((s) => s.op === Step.NICE), "no supervisor, no reason to lower the sandbox");
 });
 
 test("every step is described for error messages", () => {

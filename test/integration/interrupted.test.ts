@@ -1,0 +1,25 @@
+// A trapped call can be interrupted by a signal until the supervisor has received it; a
+// fork or an mmap interrupted there fails with EINTR, which the kernel alone never gives
+// (dash pipelines failed with "Cannot fork"). The supervisor receives on a thread of its
+// own that runs ahead of the sandbox (native/notify-thread.c, RECEIVER_RAISE in
+// plan/features.ts): a program forking pairs under a SIGCHLD handler without SA_RESTART
+// must see no fork fail. Control: in the same run, reads on an empty pipe are interrupted
+// by the same signal, so the handler does not restart calls and the signals do arrive.
+
+import assert from "node:assert/strict";
+import { answer, securityCase } from "../helpers/harness.js";
+
+const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
+const N = 300;
+
+securityCase(`${N} pairs of forks under a SIGCHLD handler without SA_RESTART: none fails with EINTR`, { policy: { fsReadable: ["${PROBE}"] }, cmd: probe("fork-sigchld", String(N)), timeout: 60_000 }, (o) => {
+  const m = /^eintr (\d+) forks (\d+) interrupted (\d+)$/.exec(answer(o));
+  assert.ok(m, `${answer(o)} ${o.result?.stderrText ?? ""}`);
+  assert.equal(Number(m[1]), 0, "forks that failed with EINTR");
+  assert.equal(Number(m[2]), 2 * N, "every fork made a child");
+  assert.ok(Number(m[3]) > N / 2, `control: reads interrupted by SIGCHLD (${m[3]} of ${N})`);
+});
+
+securityCase("control: the same program without a sandbox forks with no EINTR either", { policy: {}, scenario: "bare", cmd: probe("fork-sigchld", String(N)) }, (o) => {
+  assert.match(answer(o), new RegExp(`^eintr 0 forks ${2 * N} interrupted \\d+$`));
+});
