@@ -5,12 +5,12 @@ import type { FlagSpec } from "./args.js";
 
 /**
  * How a flag's value becomes policy input:
- * bool: true | text: the string, last wins | int: an integer, last wins
+ * bool: true | off: false (a --no-X flag) | text: the string, last wins | int: an integer, last wins
  * list: appended | csv: comma-separated items appended | int-csv: integers appended
  * env: KEY=VALUE | user: UID:GID | mount: VIRTUAL:HOST[:ro] | gpu: "all" or int-csv
  * cli: read by the run command itself | later: recognised, answered "not supported yet"
  */
-export type ValueKind = "bool" | "text" | "int" | "list" | "csv" | "int-csv" | "env" | "user" | "mount" | "gpu" | "cli" | "later";
+export type ValueKind = "bool" | "off" | "text" | "int" | "list" | "csv" | "int-csv" | "env" | "user" | "mount" | "gpu" | "cli" | "later";
 
 export interface RunFlag extends FlagSpec {
   readonly kind: ValueKind;
@@ -74,6 +74,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
   { long: "extra-deny-syscall", arg: "NAMES", kind: "csv", field: "extraDenySyscalls", section: SYS, help: "also block these syscalls or groups; comma list, repeatable" },
   { long: "extra-allow-syscall", arg: "GROUPS", kind: "csv", field: "extraAllowSyscalls", section: SYS, help: "lift these groups (sysv_ipc) from the default blocklist; comma list, repeatable" },
   { long: "allow-degraded", arg: "P", kind: "csv", field: "protection.allowDegraded", section: SYS, help: "run without protection P when the kernel lacks it (see sandlock check); repeatable" },
+  { long: "no-supervisor", kind: "off", field: "supervisor", section: SYS, help: "no seccomp supervisor, for a sandbox inside a sandbox: refuses the flags that need one (see docs/security.md)" },
   { long: "disable", arg: "P", kind: "csv", field: "protection.disable", section: SYS, help: "turn protection P off (not fs-refer: without it every cross-directory rename fails); repeatable" },
 
   { long: "exec-shell", short: "e", arg: "CMD", kind: "cli", section: RUN, help: "run CMD with /bin/sh -c instead of a command after --" },

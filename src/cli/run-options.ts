@@ -44,6 +44,7 @@ function applyPolicyFlag(policy: Draft, spec: RunFlag, value: string | undefined
   const [obj, key] = slot(policy, spec.field!);
   switch (spec.kind) {
     case "bool": obj[key] = true; break;
+    case "off": obj[key] = false; break;
     case "text": obj[key] = text; break;
     case "int": obj[key] = readInteger(flag, text); break;
     case "list": append(policy, spec.field!, [text]); break;

@@ -289,5 +289,10 @@ function stepHint(op: StepOp, errno: string, sub: number): string | undefined {
   }
   if (op === Step.LANDLOCK_PATH && sub === SubCall.OPEN && errno === "ENOENT") return "the path disappeared after the policy was checked";
   if (op === Step.CHDIR && errno === "ENOENT") return "the working directory does not exist";
+  // Only one filter of a task's chain may have a listener: this process already runs under
+  // a seccomp supervisor, i.e. inside a sandbox (sandlock's or another tool's).
+  if (op === Step.SECCOMP && errno === "EBUSY") {
+    return "this process already runs under a seccomp supervisor, e.g. inside another sandbox, and the kernel allows one per process: run the inner sandbox with --no-supervisor (library: supervisor: false)";
+  }
   return undefined;
 }
