@@ -78,7 +78,8 @@ export const RUN_FLAGS: readonly RunFlag[] = [
   { long: "disable", arg: "P", kind: "csv", field: "protection.disable", section: SYS, help: "turn protection P off (not fs-refer: without it every cross-directory rename fails); repeatable" },
 
   { long: "exec-shell", short: "e", arg: "CMD", kind: "cli", section: RUN, help: "run CMD with /bin/sh -c instead of a command after --" },
-  { long: "timeout", short: "t", arg: "SECS", kind: "cli", section: RUN, help: "kill everything after SECS seconds (decimals allowed) and exit 124" },
+  { long: "timeout", short: "t", arg: "SECS", kind: "cli", section: RUN, help: "after SECS seconds (decimals allowed) SIGTERM every process, SIGKILL after --kill-after; exit 124" },
+  { long: "kill-after", arg: "SECS", kind: "cli", section: RUN, help: "grace between SIGTERM (from -t, or a signal sandlock got) and SIGKILL of everything (default 5; 0: at once)" },
   { long: "interactive", short: "i", kind: "cli", section: RUN, help: "keep the command in the terminal's process group (default when stdin is a terminal)" },
   { long: "json", kind: "cli", section: RUN, help: "capture stdout and stderr and print the result and enforcement report as JSON" },
   { long: "status-fd", arg: "FD", kind: "cli", section: RUN, help: "write JSON lines (started with the pid, exited with the result) to open descriptor FD" },
