@@ -28,7 +28,7 @@ export function forceAfterMs(what: string, value: unknown): number {
   if (value === undefined) return DEFAULT_FORCE_AFTER_MS;
   if (value === Infinity) return Infinity;
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > MAX_FORCE_AFTER_MS) {
-    throw new SandboxError(`${what}: ${JSON.stringify(value)} must be a number of milliseconds from 0 to ${MAX_FORCE_AFTER_MS}, or Infinity`);
+    throw new SandboxError(`${what}: ${typeof value === "number" ? String(value) : JSON.stringify(value)} must be a number of milliseconds from 0 to ${MAX_FORCE_AFTER_MS}, or Infinity`);
   }
   return value;
 }
