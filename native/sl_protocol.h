@@ -93,5 +93,9 @@ struct sl_msg {
 #define SL_CMD_LISTENER_TAKEN 'L' /* TypeScript holds its copy of the listener (no ack) */
 /* SL_CMD_CPU's ack: b = milliseconds; or errno EPERM and b = a process whose time cannot be counted. */
 #define SL_CMD_CPU 'T' /* CPU time used by the sandbox so far (ack) */
+/* Followed by one byte, a signal number (1-64): sent to every process of the sandbox, ack
+ * with b = 1 when some process got it. From then on the root's exit no longer ends the
+ * sandbox at once: the others get until they have all exited, or until SL_CMD_KILL. */
+#define SL_CMD_SIGNAL 'G'
 
 #endif

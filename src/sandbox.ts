@@ -5,6 +5,7 @@ import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { SandboxError } from "./errors.js";
 import { signalName } from "./confine/errno.js";
+import { SIGKILL, forceAfterMs, signalNumber, type StopSignal } from "./confine/stop.js";
 import { LauncherProcess, type LauncherExit } from "./confine/launcher.js";
 import { resolveCommand } from "./confine/resolve.js";
 import { openStdio, type StdioOptions, type StdioSet } from "./confine/stdio.js";
@@ -36,6 +37,14 @@ export interface SpawnOptions extends StdioOptions {
   timeout?: number;
   /** Aborting kills every process: status "timeout" for a TimeoutError reason, else "killed". */
   signal?: AbortSignal;
+  /**
+   * What the timeout and the AbortSignal send first (default SIGKILL: everything dies at
+   * once). Another signal goes to every process of the sandbox, and whatever is left
+   * forceAfter ms later is SIGKILLed, like `timeout -k` (see kill()).
+   */
+  killSignal?: StopSignal;
+  /** Milliseconds between killSignal and SIGKILL (default 5000; Infinity: never). */
+  forceAfter?: number;
   /**
    * Keep the command in the caller's process group (default false: it gets its own). A
    * command that reads the terminal needs this, or it stops as a background job.
@@ -74,6 +83,8 @@ export class Sandbox {
   private enforcement: Enforcement | undefined;
   private adjustments: readonly Adjustment[] = [];
   private killReason: RunStatus | undefined;
+  /** Set once a graceful stop began: why (a timeout always reports "timeout"). */
+  private stopReason: RunStatus | undefined;
   private startedAt = 0;
   private result: Promise<RunResult> | undefined;
   private cleanups: (() => void)[] = [];
@@ -206,6 +217,8 @@ export class Sandbox {
     checkArgv(cmd);
     checkTimeout(opts.timeout);
     if (opts.signal?.aborted) throw new SandboxError("spawn: the AbortSignal is already aborted");
+    const killSignal = opts.killSignal === undefined ? SIGKILL : signalNumber("killSignal", opts.killSignal);
+    const forceAfter = forceAfterMs("forceAfter", opts.forceAfter);
 
     // Everything that can fail on bad input fails here, before a process exists.
     // Host names of the network rules resolve once, here: the only wait before the launch.
@@ -273,7 +286,7 @@ export class Sandbox {
     this.launcher = launcher;
     this.result = this.collect(launcher, stdio);
     this.result.catch(() => undefined);
-    this.armKillers(opts);
+    this.armKillers(opts, killSignal, forceAfter);
     try {
       await launcher.started;
     } catch (e) {
@@ -333,16 +346,16 @@ export class Sandbox {
     return Object.assign(base, this.policy.env);
   }
 
-  private armKillers(opts: SpawnOptions): void {
+  private armKillers(opts: SpawnOptions, killSignal: number, forceAfter: number): void {
     if (opts.timeout !== undefined) {
-      const t = setTimeout(() => this.killFor("timeout"), opts.timeout);
+      const t = setTimeout(() => this.stop(killSignal, forceAfter, "timeout"), opts.timeout);
       this.cleanups.push(() => clearTimeout(t));
     }
     const signal = opts.signal;
     if (signal) {
       const onAbort = (): void => {
         const reason = signal.reason as { name?: string } | undefined;
-        this.killFor(reason?.name === "TimeoutError" ? "timeout" : "killed");
+        this.stop(killSignal, forceAfter, reason?.name === "TimeoutError" ? "timeout" : "killed");
       };
       signal.addEventListener("abort", onAbort, { once: true });
       this.cleanups.push(() => signal.removeEventListener("abort", onAbort));
@@ -358,6 +371,33 @@ export class Sandbox {
     this.launcher?.setRef(ref);
     this.supervisor?.setRef(ref);
     this.stdio?.setRef(ref);
+  }
+
+  /**
+   * SIGKILL at once, or a graceful stop: `sig` to every process of the sandbox (the
+   * launcher sends it from outside the confinement), then SIGKILL of whatever is left
+   * after forceAfter ms. Teardown is the launcher's, as for kill(): it reaches every
+   * process, daemonised or in another session, whatever the signal did.
+   */
+  private stop(sig: number, forceAfter: number, reason: RunStatus): void {
+    if (sig === SIGKILL || forceAfter === 0) {
+      this.killFor(reason);
+      return;
+    }
+    if (this.stateValue === "stopped" || this.killReason !== undefined || this.launcher === undefined) return;
+    this.setRef(true, true); // until the teardown is seen
+    this.stopReason ??= reason;
+    // A paused sandbox cannot act on the signal: continue it (a shell's `kill` does too).
+    const l = this.launcher;
+    if (this.stateValue === "paused") {
+      void l.command(Cmd.CONT).catch(() => undefined);
+      this.stateValue = "running";
+    }
+    void l.signal(sig).catch(() => undefined);
+    if (forceAfter !== Infinity) {
+      const t = setTimeout(() => this.killFor(reason), forceAfter);
+      this.cleanups.push(() => clearTimeout(t));
+    }
   }
 
   private killFor(reason: RunStatus): void {
@@ -381,7 +421,10 @@ export class Sandbox {
     const output = await stdio.collected;
     const durationMs = monotonicMs() - this.startedAt;
     let status: RunStatus = exit.signal !== null ? "signaled" : "exited";
-    if (this.killReason !== undefined && exit.signal !== null) status = this.killReason;
+    const reason = this.killReason ?? this.stopReason;
+    if (reason !== undefined && exit.signal !== null) status = reason;
+    // The timeout ended the run, however the command took it (timeout(1) exits 124 too).
+    if (this.stopReason === "timeout" || this.killReason === "timeout") status = "timeout";
     return new RunResult({
       status,
       exitCode: exit.code,
@@ -429,10 +472,18 @@ export class Sandbox {
     if (this.stateValue === "paused") this.stateValue = "running";
   }
 
-  /** SIGKILLs every process of the sandbox, daemonised ones included; resolves when all are gone. */
-  async kill(): Promise<void> {
+  /**
+   * Stops the sandbox; resolves when every process is gone, daemonised ones included.
+   * kill(): SIGKILL everything at once. kill("SIGTERM", { forceAfter: ms }): SIGTERM to
+   * every process of the sandbox (their own handlers, a shell's trap, run), then SIGKILL
+   * of whatever is left after forceAfter ms (default 5000; Infinity: never). While the
+   * others clean up, the root's exit no longer ends the sandbox at once. A later call
+   * can shorten the wait: kill() forces at once.
+   */
+  async kill(signal?: StopSignal, opts: { forceAfter?: number } = {}): Promise<void> {
     this.requireLive("kill");
-    this.killFor("killed");
+    const sig = signal === undefined ? SIGKILL : signalNumber("kill", signal);
+    this.stop(sig, forceAfterMs("kill: forceAfter", opts?.forceAfter), "killed");
     await this.result!.catch(() => undefined);
   }
 

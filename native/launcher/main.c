@@ -28,6 +28,10 @@ static long listener_fd = -1;
 /* What the launcher has in force (SL_LAUNCHER_* flags). */
 static int32_t launcher_flags = 0;
 
+/* Set once a graceful stop began (SL_CMD_SIGNAL): every process got the signal and may be
+ * cleaning up, so the root's exit waits for the others (or for SL_CMD_KILL). */
+static int stopping = 0;
+
 /* Exits, but never while TypeScript may still be duplicating the listener out of this
  * process: it reads the listener's number from the status pipe and then calls
  * pidfd_getfd on the launcher, which must still exist. It says so with 'L' on the control
@@ -147,7 +151,8 @@ static void set_ignored(int sig) {
   SC4(NR_rt_sigaction, sig, &sa, NULL, 8);
 }
 
-static void reap_children(pid_t root, int *root_status, int *root_reaped) {
+/* Returns 1 when no child is left at all. */
+static int reap_children(pid_t root, int *root_status, int *root_reaped) {
   int status;
   long pid;
   while ((pid = SC4(NR_wait4, -1, &status, WALL | WNOHANG, 0)) > 0) {
@@ -156,6 +161,19 @@ static void reap_children(pid_t root, int *root_status, int *root_reaped) {
       *root_reaped = 1;
     }
   }
+  return pid == -ECHILD;
+}
+
+/* SL_CMD_SIGNAL: the signal number follows in the same write (two bytes, atomic on a
+ * pipe). With the launcher's signal scope kill(-1) reaches exactly the sandbox, whatever
+ * /proc shows (a nested launcher may not see /proc at all); without it, the /proc tree. */
+static int signal_all(void) {
+  unsigned char sig = 0;
+  long n = SL_RETRY(SC3(NR_read, SL_FD_CONTROL, &sig, 1));
+  if (n != 1 || sig == 0 || sig > 64) return -EINVAL;
+  stopping = 1;
+  if (launcher_flags & SL_LAUNCHER_SCOPED) return SC2(NR_kill, -1, sig) == 0 ? 1 : 0;
+  return sl_tree_signal(sig);
 }
 
 static void handle_command(char cmd, pid_t root, int root_status, int root_reaped) {
@@ -169,6 +187,9 @@ static void handle_command(char cmd, pid_t root, int root_status, int root_reape
       break;
     case SL_CMD_COUNT:
       count = sl_tree_signal(0); /* signal 0 reaches exactly the live ones */
+      break;
+    case SL_CMD_SIGNAL:
+      count = signal_all();
       break;
     case SL_CMD_CPU: {
       int32_t pid = 0;
@@ -254,9 +275,10 @@ int main(void) {
       if (SC3(NR_read, sfd, &si, sizeof si) == (long)sizeof si) {
         if (si.signo == SIGTERM || si.signo == SIGHUP) teardown_and_exit((pid_t)root, root_status, root_reaped);
         /* SIGCHLD (or several merged into one): reap everything that has exited. */
-        reap_children((pid_t)root, &root_status, &root_reaped);
-        /* The sandbox lives as long as its root process: what it leaves behind dies. */
-        if (root_reaped) teardown_and_exit((pid_t)root, root_status, root_reaped);
+        int none_left = reap_children((pid_t)root, &root_status, &root_reaped);
+        /* The sandbox lives as long as its root process: what it leaves behind dies. During
+         * a graceful stop the others had the signal too and get their grace period. */
+        if (root_reaped && (!stopping || none_left)) teardown_and_exit((pid_t)root, root_status, root_reaped);
       }
     }
     if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {

@@ -28,7 +28,7 @@ const COMMANDS = `Commands:
 
 const EXIT_CODES = `Exit codes:
   N       the command's own exit code
-  128+N   the command was killed by signal N (or sandlock got SIGINT, SIGTERM or SIGHUP and killed it)
+  128+N   the command was killed by signal N
   124     the timeout (-t) expired; "sandlock: timeout after Ns" on stderr
   125     usage or policy error (the message names the flag and the value)
   126     confinement failed before exec (the message names the step and errno, or the missing protection)
@@ -39,6 +39,10 @@ const NOTES = `Flags stop at "--" or at the first argument that is not a flag. L
 flags given twice otherwise: the last one wins. Presets and profiles (-p, --profile-file) come
 first, in the order given; flags add to their lists and override their other values. Sizes: 512M, 2G (K, M, G, T: powers of 1024).
 Protections (--allow-degraded, --disable): ${PROTECTIONS.join(", ")}.
+Stopping: SIGINT, SIGTERM or SIGHUP sent to sandlock is forwarded to every process of the
+sandbox; what is left after --kill-after seconds is SIGKILLed, and a second signal kills
+at once. The exit code is then the command's own (143 if SIGTERM ended it). With a
+terminal, Ctrl-C reaches the command directly and sandlock leaves it alone.
 `;
 
 function flagLine(f: RunFlag, width: number): string {

@@ -15,13 +15,10 @@ function signalNumber(name: string): number {
   return m ? Number(m[1]) : constants.signals.SIGKILL;
 }
 
-/**
- * `cliSignal`: a signal sandlock itself received and answered by killing the sandbox;
- * it decides the code whatever the command's own ending was.
- */
-export function exitCodeOf(result: RunResult, cliSignal: number | undefined, timeoutText: string | undefined): number {
+/** A signal sandlock received was forwarded to the sandbox: the code is still the
+ * command's own (timeout(1) does the same), see run-exec.ts. */
+export function exitCodeOf(result: RunResult, timeoutText: string | undefined): number {
   for (const a of result.adjustments) process.stderr.write(`${adjustmentMessage(a)}\n`);
-  if (cliSignal !== undefined) return EXIT_SIGNAL_BASE + cliSignal;
   if (result.limit !== null) process.stderr.write(`${limitMessage(result.limit)}\n`);
   if (result.status === "timeout") {
     process.stderr.write(`sandlock: timeout after ${timeoutText ?? "?"}s\n`);

@@ -16,7 +16,10 @@ import { UsageError } from "./usage-error.js";
 function spawnOptions(o: RunOptions, signal: AbortSignal): SpawnOptions {
   const output = o.json ? "pipe" : "inherit";
   const opts: SpawnOptions = { stdin: "inherit", stdout: output, stderr: output, signal };
-  if (o.timeout !== undefined) opts.timeout = o.timeout.ms;
+  // The timeout stops as timeout(1) -k does: SIGTERM to every process, SIGKILL of what is
+  // left --kill-after seconds later. A signal before the command started (the AbortSignal)
+  // has nothing to stop gracefully yet: it kills at once.
+  if (o.timeout !== undefined) Object.assign(opts, { timeout: o.timeout.ms, killSignal: "SIGTERM", forceAfter: o.killAfter.ms });
   return opts;
 }
 
@@ -41,15 +44,17 @@ async function withProfiles(o: RunOptions): Promise<RunOptions> {
   return { ...o, policy: composeInputs(r.input, o.policy) as Record<string, unknown>, cmd };
 }
 
-async function launch(o: RunOptions, policy: Policy, interactive: boolean, opts: SpawnOptions, status: StatusWriter | undefined): Promise<RunResult> {
-  if (status === undefined) {
-    return interactive ? Sandbox.runInteractive(policy, o.cmd, opts) : Sandbox.run(policy, o.cmd, opts);
-  }
+/** spawn (stdio given explicitly, so interactive or not is only `foreground`), then the
+ * guard forwards SIGINT/SIGTERM/SIGHUP to the running sandbox, a second one kills it. */
+async function launch(o: RunOptions, policy: Policy, opts: SpawnOptions, guard: SignalGuard, status: StatusWriter | undefined): Promise<RunResult> {
   const sb = new Sandbox(policy);
   await sb.spawn(o.cmd, opts);
-  status.write({ event: "started", pid: sb.pid });
+  guard.attach((signal, force) => {
+    void (force ? sb.kill() : sb.kill(signal, { forceAfter: o.killAfter.ms })).catch(() => undefined);
+  });
+  status?.write({ event: "started", pid: sb.pid });
   const result = await sb.wait();
-  status.write({ event: "exited", ...result.toJSON() });
+  status?.write({ event: "exited", ...result.toJSON() });
   return result;
 }
 
@@ -68,9 +73,15 @@ export async function execute(options: RunOptions): Promise<number> {
       (await import("../registry/server.js")).setRegistryWarning((m) => process.stderr.write(`sandlock: warning: ${m}\n`));
     }
     if (guard.received !== undefined) return EXIT_SIGNAL_BASE + guard.received;
-    const result = await launch(o, policy, interactive, { ...spawnOptions(o, guard.signal), foreground: interactive }, status);
+    const result = await launch(o, policy, { ...spawnOptions(o, guard.signal), foreground: interactive }, guard, status);
     if (o.json) process.stdout.write(`${JSON.stringify(result.toJSON())}\n`);
-    return exitCodeOf(result, guard.received, o.timeout?.text);
+    const got = guard.receivedSignal;
+    if (got !== undefined && !guard.forced && result.signal === "SIGKILL" && result.status === "killed") {
+      process.stderr.write(`sandlock: ${got}: the sandbox did not stop within ${o.killAfter.text}s (--kill-after): killed\n`);
+    }
+    // The command's own ending decides the code: 143 when SIGTERM ended it, 0 when it
+    // cleaned up and exited 0, 137 when it had to be killed.
+    return exitCodeOf(result, o.timeout?.text);
   } catch (e) {
     if (guard.received !== undefined) return EXIT_SIGNAL_BASE + guard.received;
     const failure = describeFailure(e);

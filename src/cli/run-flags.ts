@@ -5,13 +5,13 @@ import type { FlagSpec } from "./args.js";
 
 /**
  * How a flag's value becomes policy input:
- * bool: true | text: the string, last wins | int: an integer, last wins
+ * bool: true | off: false (a --no-X flag) | text: the string, last wins | int: an integer, last wins
  * list: appended | csv: comma-separated items appended | int-csv: integers appended
  * env: KEY=VALUE | user: UID:GID | mount: VIRTUAL:HOST[:ro] | gpu: "all" or int-csv
  * cli: read by the run command itself | profile: a preset, profile or profile file, composed
  * first in command-line order | later: recognised, answered "not supported yet"
  */
-export type ValueKind = "bool" | "text" | "int" | "list" | "csv" | "int-csv" | "env" | "user" | "mount" | "gpu" | "cli" | "profile" | "later";
+export type ValueKind = "bool" | "off" | "text" | "int" | "list" | "csv" | "int-csv" | "env" | "user" | "mount" | "gpu" | "cli" | "profile" | "later";
 
 export interface RunFlag extends FlagSpec {
   readonly kind: ValueKind;
@@ -80,10 +80,12 @@ export const RUN_FLAGS: readonly RunFlag[] = [
   { long: "extra-deny-syscall", arg: "NAMES", kind: "csv", field: "extraDenySyscalls", section: SYS, help: "also block these syscalls or groups; comma list, repeatable" },
   { long: "extra-allow-syscall", arg: "GROUPS", kind: "csv", field: "extraAllowSyscalls", section: SYS, help: "lift these groups (sysv_ipc) from the default blocklist; comma list, repeatable" },
   { long: "allow-degraded", arg: "P", kind: "csv", field: "protection.allowDegraded", section: SYS, help: "run without protection P when the kernel lacks it (see sandlock check); repeatable" },
+  { long: "no-supervisor", kind: "off", field: "supervisor", section: SYS, help: "no seccomp supervisor, for a sandbox inside a sandbox: refuses the flags that need one (see docs/security.md)" },
   { long: "disable", arg: "P", kind: "csv", field: "protection.disable", section: SYS, help: "turn protection P off (not fs-refer: without it every cross-directory rename fails); repeatable" },
 
   { long: "exec-shell", short: "e", arg: "CMD", kind: "cli", section: RUN, help: "run CMD with /bin/sh -c instead of a command after --" },
-  { long: "timeout", short: "t", arg: "SECS", kind: "cli", section: RUN, help: "kill everything after SECS seconds (decimals allowed) and exit 124" },
+  { long: "timeout", short: "t", arg: "SECS", kind: "cli", section: RUN, help: "after SECS seconds (decimals allowed) SIGTERM every process, SIGKILL after --kill-after; exit 124" },
+  { long: "kill-after", arg: "SECS", kind: "cli", section: RUN, help: "grace between SIGTERM (from -t, or a signal sandlock got) and SIGKILL of everything (default 5; 0: at once)" },
   { long: "interactive", short: "i", kind: "cli", section: RUN, help: "keep the command in the terminal's process group (default when stdin is a terminal)" },
   { long: "json", kind: "cli", section: RUN, help: "capture stdout and stderr and print the result and enforcement report as JSON" },
   { long: "status-fd", arg: "FD", kind: "cli", section: RUN, help: "write JSON lines (started with the pid, exited with the result) to open descriptor FD" },

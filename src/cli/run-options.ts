@@ -6,7 +6,10 @@ import { parseArgs, type FlagUse } from "./args.js";
 import { RUN_FLAGS, type RunFlag } from "./run-flags.js";
 import { readStatusFd } from "./status-fd.js";
 import { UsageError, badValue } from "./usage-error.js";
-import { readEnvPair, readInteger, readIntegerList, readList, readMount, readSeconds, readUser } from "./values.js";
+import { readEnvPair, readGrace, readInteger, readIntegerList, readList, readMount, readSeconds, readUser } from "./values.js";
+
+/** --kill-after when not given, in seconds. */
+export const DEFAULT_KILL_AFTER = "5";
 
 export const RUN_HINT = `see "sandlock run --help"`;
 
@@ -22,6 +25,9 @@ export interface RunOptions {
   readonly cmd: readonly string[];
   /** Milliseconds, and the text given (for "timeout after 0.5s"). */
   readonly timeout: { readonly ms: number; readonly text: string } | undefined;
+  /** Grace between the signal that stops the sandbox (SIGTERM from -t, or one sandlock
+   * received) and SIGKILL. */
+  readonly killAfter: { readonly ms: number; readonly text: string };
   readonly interactive: boolean;
   readonly json: boolean;
   readonly statusFd: number | undefined;
@@ -48,6 +54,7 @@ function applyPolicyFlag(policy: Draft, spec: RunFlag, value: string | undefined
   const [obj, key] = slot(policy, spec.field!);
   switch (spec.kind) {
     case "bool": obj[key] = true; break;
+    case "off": obj[key] = false; break;
     case "text": obj[key] = text; break;
     case "int": obj[key] = readInteger(flag, text); break;
     case "list": append(policy, spec.field!, [text]); break;
@@ -89,7 +96,7 @@ function profileRef(flag: string, value: string): ProfileRef {
 }
 
 const HELP: RunOptions = {
-  help: true, policy: {}, readOnlyMounts: [], profiles: [], cmd: [], timeout: undefined, interactive: false, json: false, statusFd: undefined,
+  help: true, policy: {}, readOnlyMounts: [], profiles: [], cmd: [], timeout: undefined, killAfter: { ms: 5000, text: DEFAULT_KILL_AFTER }, interactive: false, json: false, statusFd: undefined,
 };
 
 export function parseRunArgs(argv: readonly string[]): RunOptions {
@@ -117,6 +124,7 @@ export function parseRunArgs(argv: readonly string[]): RunOptions {
   }
   const timeout = cli.get("timeout")?.value;
   const statusFd = cli.get("status-fd")?.value;
+  const killAfter = cli.get("kill-after")?.value ?? DEFAULT_KILL_AFTER;
   return {
     help: false,
     policy,
@@ -124,6 +132,7 @@ export function parseRunArgs(argv: readonly string[]): RunOptions {
     profiles,
     cmd: shell !== undefined ? ["/bin/sh", "-c", shell] : operands,
     timeout: timeout === undefined ? undefined : { ms: readSeconds("--timeout", timeout), text: timeout },
+    killAfter: { ms: readGrace("--kill-after", killAfter), text: killAfter },
     interactive: cli.has("interactive"),
     json: cli.has("json"),
     statusFd: statusFd === undefined ? undefined : readStatusFd("--status-fd", statusFd),

@@ -1,36 +1,51 @@
-// While a sandbox runs, SIGINT, SIGTERM and SIGHUP sent to sandlock kill the sandbox
-// (through an AbortSignal) and sandlock then exits 128+N, instead of dying and orphaning it.
+// While a sandbox runs, SIGINT, SIGTERM and SIGHUP sent to sandlock stop the sandbox
+// gracefully instead of killing sandlock and orphaning it: the signal is forwarded to
+// every process of the sandbox, whatever is left after --kill-after is SIGKILLed, and a
+// second signal kills at once. Before the command has started, a signal kills outright.
 
 import { constants } from "node:os";
 
 const HANDLED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 type Handled = (typeof HANDLED)[number];
 
+/** What the guard asks of the running sandbox: forward `signal`, or kill now (`force`). */
+export type Stopper = (signal: Handled, force: boolean) => void;
+
 export class SignalGuard {
   private readonly controller = new AbortController();
   private receivedNumber: number | undefined;
+  private receivedName: Handled | undefined;
+  private count = 0;
+  private stopper: Stopper | undefined;
   private readonly handlers = new Map<Handled, () => void>();
 
   /**
    * `foregroundTty`: the command shares the terminal's foreground process group, so a
    * Ctrl-C reaches it directly and it decides (a shell or a REPL survives it); sandlock
-   * then ignores SIGINT rather than killing what the user is typing into.
+   * then ignores SIGINT rather than stopping what the user is typing into.
    */
   constructor(foregroundTty: boolean) {
     for (const name of HANDLED) {
-      const handler =
-        name === "SIGINT" && foregroundTty
-          ? (): void => undefined
-          : (): void => {
-              this.receivedNumber ??= constants.signals[name];
-              this.controller.abort();
-            };
+      const handler = name === "SIGINT" && foregroundTty ? (): void => undefined : (): void => this.onSignal(name);
       this.handlers.set(name, handler);
       process.on(name, handler);
     }
   }
 
-  /** Aborted once one of the signals arrived. */
+  private onSignal(name: Handled): void {
+    this.count++;
+    this.receivedNumber ??= constants.signals[name];
+    this.receivedName ??= name;
+    if (this.stopper === undefined) this.controller.abort(); // not started: nothing to stop gracefully
+    else this.stopper(name, this.count > 1);
+  }
+
+  /** From now on a signal stops the sandbox through `stop` (once the command runs). */
+  attach(stop: Stopper): void {
+    this.stopper = stop;
+  }
+
+  /** Aborted when a signal arrived before attach(): the launch is cancelled. */
   get signal(): AbortSignal {
     return this.controller.signal;
   }
@@ -38,6 +53,15 @@ export class SignalGuard {
   /** The number of the first signal that arrived, if any. */
   get received(): number | undefined {
     return this.receivedNumber;
+  }
+
+  get receivedSignal(): Handled | undefined {
+    return this.receivedName;
+  }
+
+  /** Whether a second signal asked for the kill at once. */
+  get forced(): boolean {
+    return this.count > 1;
   }
 
   dispose(): void {

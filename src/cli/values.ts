@@ -72,3 +72,11 @@ export function readSeconds(flag: string, text: string): number {
   if (ms > MAX_TIMEOUT_MS) throw badValue(flag, text, `is above ${Math.floor(MAX_TIMEOUT_MS / 1000)} seconds (about 24.8 days), the longest timeout supported`);
   return ms;
 }
+
+/** Decimal seconds >= 0 ("5", "0.5", "0": no grace at all) to milliseconds. */
+export function readGrace(flag: string, text: string): number {
+  if (!/^(?:\d+(?:\.\d*)?|\.\d+)$/.test(text)) throw badValue(flag, text, "is not a number of seconds (e.g. 5 or 0.5; 0 kills at once)");
+  const ms = Number(text) * 1000;
+  if (ms > MAX_TIMEOUT_MS) throw badValue(flag, text, `is above ${Math.floor(MAX_TIMEOUT_MS / 1000)} seconds (about 24.8 days), the longest wait supported`);
+  return ms;
+}

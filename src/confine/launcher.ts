@@ -172,7 +172,7 @@ export class LauncherProcess {
         const p = this.pending.shift();
         this.applyRef();
         if (!p) break;
-        const what = { [Cmd.STOP]: "pause", [Cmd.CONT]: "resume", [Cmd.COUNT]: "process count", [Cmd.CPU]: "CPU time" }[p.cmd] ?? p.cmd;
+        const what = { [Cmd.STOP]: "pause", [Cmd.CONT]: "resume", [Cmd.COUNT]: "process count", [Cmd.CPU]: "CPU time", [Cmd.SIGNAL]: "signal" }[p.cmd] ?? p.cmd;
         if (c === EPERM && p.cmd === Cmd.CPU) {
           p.reject(new SupervisorError(`the CPU time of process ${b} cannot be counted: it is not dumpable (it executed a file it may not read), and the kernel stops counting such a process`));
         } else if (c !== 0) {
@@ -249,6 +249,23 @@ export class LauncherProcess {
     for (const h of this.openHandles) native().pollRef(h, ref);
   }
 
+  /**
+   * Sends signal `sig` (1-64) to every process of the sandbox and resolves once sent. From
+   * then on the root's exit no longer ends the sandbox at once: the others may finish
+   * their cleanup until they have all exited or kill() is called (graceful stop).
+   */
+  signal(sig: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      // One write of two bytes: the command and the number (atomic on a pipe).
+      if (!this.writeControl(Cmd.SIGNAL + String.fromCharCode(sig))) {
+        reject(new SupervisorError("the sandbox launcher is gone"));
+        return;
+      }
+      this.pending.push({ cmd: Cmd.SIGNAL, resolve, reject });
+      this.applyRef();
+    });
+  }
+
   /** Asks the launcher to SIGKILL every process of the sandbox; `exited` follows. */
   kill(): void {
     this.writeControl(Cmd.KILL);
@@ -289,5 +306,10 @@ function stepHint(op: StepOp, errno: string, sub: number): string | undefined {
   }
   if (op === Step.LANDLOCK_PATH && sub === SubCall.OPEN && errno === "ENOENT") return "the path disappeared after the policy was checked";
   if (op === Step.CHDIR && errno === "ENOENT") return "the working directory does not exist";
+  // Only one filter of a task's chain may have a listener: this process already runs under
+  // a seccomp supervisor, i.e. inside a sandbox (sandlock's or another tool's).
+  if (op === Step.SECCOMP && errno === "EBUSY") {
+    return "this process already runs under a seccomp supervisor, e.g. inside another sandbox, and the kernel allows one per process: run the inner sandbox with --no-supervisor (library: supervisor: false)";
+  }
   return undefined;
 }

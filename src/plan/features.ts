@@ -13,6 +13,7 @@ import { INODE_IOCTLS, META_SYSCALLS, UNSUPPORTED_INODE_IOCTLS, type MetaSupervi
 import type { SeccompSpec } from "./seccomp.js";
 import { computeView, viewSyscalls, type ViewSpec } from "./view.js";
 import { procfsMounts } from "../kernel/mounts.js";
+import { checkSignalScope, withoutProcfs } from "./unsupervised.js";
 
 export interface HostFacts {
   /** Landlock ABI version, 0 when Landlock is unavailable. */
@@ -222,23 +223,31 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       }
     }
   }
-  const supervision: Supervision = { maxProcesses: policy.maxProcesses, maxThreads: threadCap(policy.maxProcesses) };
+  // supervisor: false (a sandbox inside a sandbox): nothing is supervised; the policy has
+  // refused the fields that need it (policy/unsupervised.ts) and the filter refuses what
+  // only the supervisor could check (plan/seccomp-unsupervised.ts). The default
+  // maxProcesses is not enforced: see docs/security.md, "Without a supervisor".
+  const unsupervised = !policy.supervisor;
+  if (unsupervised) checkSignalScope(host.landlockAbi);
+  const supervision: Supervision = unsupervised ? {} : { maxProcesses: policy.maxProcesses, maxThreads: threadCap(policy.maxProcesses) };
   if (policy.maxMemory !== undefined) supervision.maxMemory = policy.maxMemory;
   if (policy.numCpus !== undefined && policy.numCpus > host.cpuCount) {
     throw new PolicyError("numCpus", policy.numCpus, `numCpus: ${policy.numCpus} is more than this host's ${host.cpuCount} CPUs (a sandbox can be shown fewer CPUs than exist, not more)`);
   }
   const given = [...pathGrants("fsReadable", policy.fsReadable), ...pathGrants("fsWritable", policy.fsWritable)];
-  const { view, grants } = computeView(policy, given, active.has("fs"), procfsMounts(), undefined, resolved);
-  supervision.view = view;
+  const mounts = procfsMounts();
+  const computed = computeView(policy, given, active.has("fs"), mounts, undefined, resolved);
+  const grants = unsupervised ? withoutProcfs(given, computed.grants, mounts, active.has("fs")) : computed.grants;
+  if (!unsupervised) supervision.view = computed.view;
   const blocked = blockedSyscalls(policy.extraDenySyscalls, policy.extraAllowSyscalls);
   if (policy.maxMemory !== undefined) {
     supervision.memoryWritable = grants.filter((g) => g.writable).map((g) => g.path);
     if (!blocked.includes("shmget")) supervision.sysvShm = true;
   }
   const net = netSupervision(policy, resolved, { netTcp: active.has("net-tcp"), fs: active.has("fs"), grants, scopes: active.has("scopes") });
-  supervision.net = net;
+  if (!unsupervised) supervision.net = net;
   // Without the filesystem protection nothing bounds writes, so metadata is not trapped.
-  if (active.has("fs")) supervision.meta = { writable: grants.filter((g) => g.writable) };
+  if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable) };
   const rlimits: Rlimit[] = [];
   const adjustments: Adjustment[] = [];
   if (policy.maxOpenFiles !== undefined) {
@@ -273,7 +282,8 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       // The launcher scopes signals itself on ABI 6 (native/launcher/scope.c), whatever
       // the policy; below that, the supervisor decides every signal.
       trapSignals: host.landlockAbi < 6,
-      inodeIoctls: supervision.meta !== undefined ? { notify: [...INODE_IOCTLS.keys()], unsupported: UNSUPPORTED_INODE_IOCTLS } : undefined,
+      inodeIoctls: supervision.meta !== undefined || (unsupervised && active.has("fs")) ? { notify: [...INODE_IOCTLS.keys()], unsupported: UNSUPPORTED_INODE_IOCTLS } : undefined,
+      ...(unsupervised ? { unsupervised: true } : {}),
     },
     rlimits,
     cpuCores: policy.cpuCores,

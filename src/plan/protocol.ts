@@ -41,7 +41,7 @@ export const LauncherFlag = { SCOPED: 1, CPU_COUNTER: 2 } as const;
 
 export const Fatal = { PLAN_READ: 1, PLAN_FORMAT: 2, SIGNALS: 3, FORK: 4, SUBREAPER: 5 } as const;
 
-export const Cmd = { STOP: "S", CONT: "C", KILL: "K", COUNT: "N", LISTENER_TAKEN: "L", CPU: "T" } as const;
+export const Cmd = { STOP: "S", CONT: "C", KILL: "K", COUNT: "N", LISTENER_TAKEN: "L", CPU: "T", SIGNAL: "G" } as const;
 
 /** Sub-call of a step that failed: the reported value is op | sub << 8. */
 export const SubCall = { MAIN: 0, OPEN: 1, MALFORMED: 2 } as const;

@@ -98,9 +98,11 @@ const WIRELESS_RANGE = { lo: 0x8b00, end: 0x8c00 } as const;
  * is refused: the sets (SIOCSIF*, routes, ARP, bridges, bonding...) with EPERM, what an
  * unprivileged caller gets, the other queries with EOPNOTSUPP. Falls through otherwise.
  */
-export function interfaceIoctls(b: BpfAssembler, p: string, notify: boolean): void {
+export function interfaceIoctls(b: BpfAssembler, p: string, notify: boolean, unsupervised = false): void {
   b.jge(DEVICE_RANGE.lo, 0, `${p}if.end`).jge(DEVICE_RANGE.end, `${p}if.wireless`, 0);
-  for (const q of INTERFACE_QUERIES) b.jeq(q, notify ? `${p}if.notify` : `${p}if.allow`, 0);
+  // supervisor: false: the host's interfaces are not the sandbox's to see (SPEC 10).
+  const query = notify ? `${p}if.notify` : unsupervised ? `${p}if.unsupported` : `${p}if.allow`;
+  for (const q of INTERFACE_QUERIES) b.jeq(q, query, 0);
   b.jeq(SIOCOUTQNSD, `${p}if.allow`, 0);
   for (const q of UNSUPPORTED_QUERIES) b.jeq(q, `${p}if.unsupported`, 0);
   b.ret(Ret.errno(E.EPERM));

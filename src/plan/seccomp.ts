@@ -6,6 +6,7 @@ import { BpfAssembler, type Insn, Ret, SeccompData } from "./bpf/assembler.js";
 import { interfaceIoctls, netArgumentFilters } from "./seccomp-net.js";
 import { reachFilters } from "./seccomp-reach.js";
 import { fcntlBlock } from "./seccomp-kmem.js";
+import { unsupervisedFilters } from "./seccomp-unsupervised.js";
 
 export const Errno = { EPERM: 1, ENOSYS: 38, EOPNOTSUPP: 95, EAFNOSUPPORT: 97 } as const;
 
@@ -45,6 +46,9 @@ export interface SeccompSpec {
   /** maxMemory charges kernel buffers: pipes may not grow past their charge (seccomp-kmem.ts)
    * and setsockopt(SO_SNDBUF/SO_RCVBUF) goes to the supervisor, which clamps the size. */
   capBuffers?: boolean;
+  /** No supervisor by the policy's choice (supervisor: false): what only it could check is
+   * refused here instead (plan/seccomp-unsupervised.ts). */
+  unsupervised?: boolean;
 }
 
 export const CLONE_THREAD = 0x00010000;
@@ -105,9 +109,12 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
       .jeq(IOCTL_DENIED.TIOCLINUX, `${p}deny`, 0);
     const route = notify.size > 0 ? (spec.inodeIoctls?.notify ?? []) : [];
     const refuse = spec.inodeIoctls?.unsupported ?? [];
+    // Without a supervisor nothing can tell which file the descriptor names: EPERM.
+    const forbid = spec.unsupervised === true ? (spec.inodeIoctls?.notify ?? []) : [];
     for (const q of route) b.jeq(q, `${p}inode`, 0);
     for (const q of refuse) b.jeq(q, `${p}unsupported`, 0);
-    interfaceIoctls(b, p, notify.has("ioctl"));
+    for (const q of forbid) b.jeq(q, `${p}deny`, 0);
+    interfaceIoctls(b, p, notify.has("ioctl"), spec.unsupervised === true);
     b.ret(Ret.ALLOW);
     b.label(`${p}deny`).ret(EPERM);
     if (route.length > 0) b.label(`${p}inode`).ret(Ret.USER_NOTIF);
@@ -127,6 +134,7 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
   if (spec.capBuffers === true) handlers.set(nr("fcntl"), fcntlBlock);
   // sendto, sendmsg, sendmmsg, bind, setsockopt: see seccomp-net.ts.
   for (const [name, h] of netArgumentFilters(spec, notify)) handlers.set(nr(name), h);
+  if (spec.unsupervised === true) for (const [name, h] of unsupervisedFilters(spec)) handlers.set(nr(name), h);
   // Blocked names come last: an extraDenySyscalls entry overrides an argument filter.
   for (const name of spec.blocked) handlers.set(nr(name), (b) => b.ret(EPERM));
 
@@ -174,13 +182,16 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
  */
 function socketBlock(b: BpfAssembler, p: string, spec: SeccompSpec, emulateNetlink: boolean): void {
   const EPERM = Ret.errno(Errno.EPERM);
+  // supervisor: false: a unix socket could connect to any named socket on the host (only
+  // the supervisor checks the path against the writable grants), so none can be made.
   b.load(SeccompData.argLow(0))
-    .jeq(AF.UNIX, `${p}allow`, 0)
+    .jeq(AF.UNIX, spec.unsupervised === true ? `${p}deny` : `${p}allow`, 0)
     .jeq(AF.INET, `${p}inet`, 0)
     .jeq(AF.INET6, `${p}inet`, 0)
     .jeq(AF.NETLINK, 0, `${p}nofamily`)
     .load(SeccompData.argLow(2))
-    .jeq(NETLINK_ROUTE, emulateNetlink ? `${p}notify` : `${p}allow`, `${p}nofamily`);
+    // supervisor: false: a real NETLINK_ROUTE socket would list the host's interfaces.
+    .jeq(NETLINK_ROUTE, emulateNetlink ? `${p}notify` : spec.unsupervised === true ? `${p}nofamily` : `${p}allow`, `${p}nofamily`);
   if (emulateNetlink) b.label(`${p}notify`).ret(Ret.USER_NOTIF);
   b.label(`${p}inet`).load(SeccompData.argLow(1)).and(SOCK.TYPE_MASK);
   b.jeq(SOCK.STREAM, 0, `${p}notstream`)

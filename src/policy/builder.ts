@@ -75,6 +75,8 @@ export class PolicyBuilder {
   portRemap(on = true): this { return this.#set("portRemap", on); }
   privateTmp(on = true): this { return this.#set("privateTmp", on); }
   policyFn(fn: PolicyFn): this { return this.#set("policyFn", fn); }
+  /** supervisor(false): no seccomp supervisor (a sandbox inside a sandbox). */
+  supervisor(on: boolean): this { return this.#set("supervisor", on); }
   allowDegraded(...protections: Protection[]): this {
     const p = this.#draft.protection;
     return this.#set("protection", { ...p, allowDegraded: [...(p?.allowDegraded ?? []), ...protections] });

@@ -59,6 +59,7 @@ export function policyToJSON(p: PolicyFields): PolicyJSON {
     if (allowDegraded.length > 0) out.protection.allowDegraded = [...allowDegraded];
     if (disable.length > 0) out.protection.disable = [...disable];
   }
+  if (!p.supervisor) out.supervisor = false;
   for (const key of Object.keys(out) as (keyof PolicyJSON)[]) {
     if (out[key] === undefined) delete out[key];
   }

@@ -102,6 +102,9 @@ export interface PolicyInput {
   privateTmp?: boolean;
   policyFn?: PolicyFn;
   protection?: ProtectionInput;
+  /** false: Landlock and the seccomp filter only, no user-notification listener (a
+   * sandbox inside a sandbox); fields that need the supervisor are refused. */
+  supervisor?: boolean;
 }
 
 /** The JSON form of a policy (Policy.toJSON): PolicyInput without policyFn, JSON types only. */
@@ -146,6 +149,8 @@ export interface PolicyJSON {
   portRemap?: boolean;
   privateTmp?: boolean;
   protection?: { allowDegraded?: Protection[]; disable?: Protection[] };
+  /** Written only when false. */
+  supervisor?: boolean;
 }
 
 /** The validated, normalised policy: one read-only property per field of SPEC 2.1. */
@@ -191,4 +196,6 @@ export interface PolicyFields {
   readonly privateTmp: boolean;
   readonly policyFn: PolicyFn | undefined;
   readonly protection: Readonly<{ allowDegraded: readonly Protection[]; disable: readonly Protection[] }>;
+  /** Whether a seccomp supervisor runs (true unless the input says false). */
+  readonly supervisor: boolean;
 }

@@ -16,6 +16,7 @@ import { parseNetRule } from "./net-rule.js";
 import { STRICT, parseProtection } from "./protection.js";
 import { invalid, quote } from "./quote.js";
 import { didYouMean } from "./suggest.js";
+import { checkUnsupervised } from "./unsupervised.js";
 import { parseAllowSyscalls, parseDenySyscalls } from "./syscall-names.js";
 import type { PolicyFn } from "./policy-fn.js";
 import type { BindSpec, NetRule, PolicyFields, PolicyInput } from "./types.js";
@@ -40,6 +41,7 @@ export const DEFAULTS: PolicyFields = Object.freeze({
   cleanEnv: false, env: Object.freeze({}),
   user: undefined, gpuDevices: undefined, portRemap: false, privateTmp: false, policyFn: undefined,
   protection: STRICT,
+  supervisor: true,
 });
 
 function netRules(field: string, value: unknown): readonly NetRule[] {
@@ -106,6 +108,7 @@ const PARSERS: { readonly [K in keyof PolicyInput]-?: FieldParser } = {
   privateTmp: (v) => ({ privateTmp: checkBoolean("privateTmp", v) }),
   policyFn: (v) => ({ policyFn: policyFn("policyFn", v) }),
   protection: (v) => ({ protection: parseProtection("protection", v) }),
+  supervisor: (v) => ({ supervisor: checkBoolean("supervisor", v) }),
 };
 
 /** The names of every policy field, in the order of SPEC 2.1. */
@@ -159,4 +162,5 @@ function checkRelations(p: PolicyFields, input: Record<string, unknown>): void {
   if (p.chroot === undefined && Object.keys(p.fsMount).length > 0) {
     throw invalid("fsMount", input.fsMount, "requires chroot (it maps directories into the chroot)");
   }
+  if (!p.supervisor) checkUnsupervised(p, input);
 }

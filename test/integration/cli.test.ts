@@ -73,7 +73,7 @@ const SPEC_FLAGS = [
   "--workdir", "--cwd", "--fs-storage", "--max-disk", "--on-exit", "--on-error", "--dry-run", "--chroot",
   "--fs-mount", "--clean-env", "--env", "--user", "--gpu", "--extra-deny-syscall", "--extra-allow-syscall",
   "--allow-degraded", "--disable", "-t", "--timeout", "-i", "--interactive", "-p", "--profile",
-  "--profile-file", "--status-fd", "--json", "-e",
+  "--profile-file", "--status-fd", "--json", "-e", "--kill-after", "--no-supervisor",
 ];
 
 function assertEveryFlag(help: string): void {
@@ -419,7 +419,7 @@ async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
 }
 
 for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130], ["SIGHUP", 129]] as const) {
-  test(`${signal} to sandlock kills the sandbox and exits ${code}`, async () => {
+  test(`${signal} to sandlock is forwarded to the sandbox: the sleep dies of it, sandlock exits ${code}`, async () => {
     const arg = `31.${process.pid}${code}`;
     let cliPid = 0;
     const running = sandlock(["run", ...RO, "--", "sleep", arg], { started: (pid) => (cliPid = pid) });
