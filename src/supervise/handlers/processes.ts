@@ -12,10 +12,18 @@ const EAGAIN = 11;
 /** Kernel-internal: "restart this call", handled on the way back to user space. */
 const ERESTARTNOINTR = 513;
 
-/** Whether thread tid is still inside syscall nr (the fork we let it make). */
+/**
+ * Whether thread tid may still be inside syscall nr (the fork we let it make): blocked in
+ * it, or running, which /proc cannot look into ("running"). A fork the supervisor let
+ * continue runs in the kernel while it copies the process, and its child may not be in a
+ * count taken meanwhile: dropping running callers let a fork bomb under maxProcesses 10
+ * reach 11 to 14 processes under load. A running caller that is past its fork is counted
+ * once more than needed, at one count: the strict side.
+ */
 export function stillInSyscall(tid: number, nr: number): boolean {
   try {
-    return readFileSync(`/proc/${tid}/syscall`, "latin1").split(" ", 1)[0] === String(nr);
+    const state = readFileSync(`/proc/${tid}/syscall`, "latin1").trim().split(" ", 1)[0];
+    return state === String(nr) || state === "running";
   } catch {
     return false; // gone
   }
@@ -25,8 +33,8 @@ export function stillInSyscall(tid: number, nr: number): boolean {
  * Counting: an allowed fork adds one at once (JavaScript answers one notification at a
  * time, so concurrent forks cannot both take the last slot). Exits are not seen one by
  * one; instead, when the count reaches the limit, the launcher counts the live processes
- * from /proc, plus the forks we allowed whose caller is still inside the call (the child
- * may not exist yet), and only then is a fork refused. A reaped process therefore frees
+ * from /proc, plus the forks we allowed whose caller may still be inside the call when the
+ * count starts (the child may not exist yet), and only then is a fork refused. A reaped process therefore frees
  * its slot at the latest when the slot is needed. A caller blocked in vfork while its
  * child runs is counted twice; the error is on the strict side, by one.
  */
@@ -41,16 +49,19 @@ export function processHandlers(max: number, ctx: SupervisorContext): HandlerTab
     return CONTINUE;
   };
 
+  // The forks still under way are looked at before the launcher counts, not after: one
+  // that completes during the count may have made its child after the launcher looked, and
+  // its caller, out of the call by then, would be counted nowhere. (No fork is allowed
+  // while a count runs: each one waits for it, the count being at the limit.)
   const refresh = (): Promise<void> =>
-    (recount ??= ctx
-      .countProcesses()
-      .then((live) => {
-        for (const [tid, nr] of allowed) if (!stillInSyscall(tid, nr)) allowed.delete(tid);
+    (recount ??= (() => {
+      for (const [tid, nr] of allowed) if (!stillInSyscall(tid, nr)) allowed.delete(tid);
+      return ctx.countProcesses().then((live) => {
         count = live + allowed.size;
-      })
-      .finally(() => {
-        recount = undefined;
-      }));
+      });
+    })().finally(() => {
+      recount = undefined;
+    }));
 
   const onFork = (n: Notification): Action | Promise<Action> => {
     // A checkpoint is freezing the sandbox: no process may appear until it thaws. Once the
