@@ -3,7 +3,7 @@
 // a reader sees either no checkpoint or a complete one. Files are private (0600): they
 // hold the sandboxed processes' memory. Load trusts nothing it finds (see loadFiles).
 
-import { closeSync, constants, fstatSync, openSync, read, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, read } from "node:fs";
 import { mkdtemp, open, rename, rm, stat } from "node:fs/promises";
 import { native } from "../confine/native.js";
 import { basename, dirname, join, resolve } from "node:path";
@@ -11,6 +11,7 @@ import { CheckpointError } from "../errors.js";
 import { errnoName } from "../confine/errno.js";
 import { errnoCode } from "./errno.js";
 import { MANIFEST, readManifest } from "./format.js";
+import { fileKind } from "../kernel/file-kind.js";
 
 async function fsyncPath(path: string): Promise<void> {
   const h = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
@@ -78,15 +79,6 @@ const OPEN_FILE = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLO
 /** openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS: the name stays in the directory. */
 const RESOLVE_IN_DIR = 0x08 | 0x04 | 0x02;
 
-function kindOf(st: Stats): string {
-  if (st.isDirectory()) return "a directory";
-  if (st.isFIFO()) return "a FIFO";
-  if (st.isCharacterDevice()) return "a character device";
-  if (st.isBlockDevice()) return "a block device";
-  if (st.isSocket()) return "a socket";
-  return "not a regular file";
-}
-
 function readAt(fd: number, buf: Buffer, offset: number): Promise<number> {
   return new Promise((res, rej) => read(fd, buf, offset, buf.length - offset, offset, (e, n) => (e ? rej(e) : res(n))));
 }
@@ -123,7 +115,7 @@ export async function loadFiles(dir: string): Promise<{ where: string; files: Ma
     if (fd < 0) throw new CheckpointError("CHECKPOINT_INVALID", `checkpoint ${where}: cannot read ${name} (${errnoName(-fd)})`, { path: name, errno: errnoName(-fd) });
     try {
       const st = fstatSync(fd);
-      if (!st.isFile()) throw invalid(`${name} is ${kindOf(st)}, not a regular file`, { path: name });
+      if (!st.isFile()) throw invalid(`${name} is ${fileKind(st)}, not a regular file`, { path: name });
       const want = bytes ?? st.size;
       if (bytes === undefined && st.size > MANIFEST_MAX_BYTES) {
         throw invalid(`${name} is ${st.size} bytes, more than a manifest may hold (${MANIFEST_MAX_BYTES})`, { path: name });

@@ -3,18 +3,10 @@
 
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { ProfileError } from "./errors.js";
+import { fileKind } from "../kernel/file-kind.js";
 
 /** A profile is a few dozen lines; anything this large is not one. */
 export const PROFILE_MAX_BYTES = 1 << 20;
-
-function kindOf(st: ReturnType<typeof fstatSync>): string {
-  if (st.isDirectory()) return "a directory";
-  if (st.isFIFO()) return "a FIFO";
-  if (st.isCharacterDevice()) return "a character device";
-  if (st.isBlockDevice()) return "a block device";
-  if (st.isSocket()) return "a socket";
-  return "not a regular file";
-}
 
 /**
  * The text of the profile at `path`. O_NOFOLLOW: a link at the last component is refused
@@ -35,7 +27,7 @@ export function readProfileFile(path: string): string {
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new ProfileError(path, undefined, undefined, `is ${kindOf(st)}, not a regular file`);
+    if (!st.isFile()) throw new ProfileError(path, undefined, undefined, `is ${fileKind(st)}, not a regular file`);
     if (st.size > PROFILE_MAX_BYTES) throw new ProfileError(path, undefined, undefined, `is ${st.size} bytes, more than a profile may be (${PROFILE_MAX_BYTES})`);
     const buf = Buffer.alloc(PROFILE_MAX_BYTES + 1);
     let n = 0;
