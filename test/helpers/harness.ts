@@ -98,6 +98,14 @@ export function securityCase(name: string, spec: CaseSpec, check: (o: CaseOutcom
   });
 }
 
+
+/** securityCase with a todo reason for some runs: an open hole, documented, where the
+ * check fails today (the run still happens and its outcome is reported). */
+export function openCase(name: string, spec: CaseSpec, check: (o: CaseOutcome, who: Who) => void, todo: Partial<Record<Who, string>>): void {
+  test(`${name} [root]`, { skip: isRoot ? false : "tests are not running as root", todo: todo.root }, async () => check(await runCase(spec, "root"), "root"));
+  test(`${name} [user]`, { todo: todo.user }, async () => check(await runCase(spec, "user"), "user"));
+}
+
 /** The probe's answer: first line of stdout. */
 export function answer(o: CaseOutcome): string {
   if (o.error) throw new Error(`case failed before running: ${o.error.name}: ${o.error.message}`);

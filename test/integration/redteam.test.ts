@@ -6,20 +6,14 @@
 import assert from "node:assert/strict";
 import { existsSync, statSync } from "node:fs";
 import { test } from "node:test";
-import type { CaseOutcome, CaseSpec } from "../helpers/case-types.js";
-import { answer, runCase, runScript, securityCase, type Who } from "../helpers/harness.js";
+import type { CaseOutcome } from "../helpers/case-types.js";
+import { answer, openCase, runScript, securityCase } from "../helpers/harness.js";
 import { killedByMemory, held } from "../helpers/memory-checks.js";
 import { isRoot } from "../helpers/stage.js";
 
 const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
 const BASE = { fsReadable: ["${PROBE}"] };
 const MEM = { ...BASE, maxMemory: "64M" };
-
-/** securityCase with a todo reason for some runs (an open hole: the check fails there). */
-function openCase(name: string, spec: CaseSpec, check: (o: CaseOutcome, who: Who) => void, todo: Partial<Record<Who, string>>): void {
-  test(`${name} [root]`, { skip: isRoot ? false : "tests are not running as root", todo: todo.root }, async () => check(await runCase(spec, "root"), "root"));
-  test(`${name} [user]`, { todo: todo.user }, async () => check(await runCase(spec, "user"), "user"));
-}
 
 // --- A process whose thread-group leader exited while its threads go on. -------------
 // /proc/<pid> then shows a zombie with no memory and no descriptors, though the process
