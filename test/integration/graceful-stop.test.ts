@@ -74,7 +74,9 @@ test("SIGTERM to sandlock reaches the command: its trap writes the file, sandloc
     const r = await cli(["run", ...SYS, "-w", dir, "-e", `trap 'echo cleaned > ${dir}/f' TERM; sleep 1000 & echo $!; wait $!`], ["SIGTERM"]);
     assert.equal(r.code, 143, r.stderr);
     assert.equal(readFileSync(join(dir, "f"), "utf8"), "cleaned\n");
-    assert.equal(r.stderr, "");
+    // sandlock says nothing (the shell may report its own job: "Terminated" for the sleep,
+    // which got the signal too, depending on when it reaps it).
+    assert.doesNotMatch(r.stderr, /sandlock/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,15 +2,14 @@
 // fork or an mmap interrupted there fails with EINTR, which the kernel alone never gives
 // (dash pipelines failed with "Cannot fork"). The supervisor receives on a thread of its
 // own that runs ahead of the sandbox (native/notify-thread.c, RECEIVER_RAISE in
-// plan/features.ts): a program forking pairs under a SIGCHLD handler without SA_RESTART
-// must see no fork fail. Control: in the same run, sleeps are interrupted by the same
-// signal, so the handler is installed and the signals do arrive.
+// plan/features.ts). Control: in the same run, sleeps are interrupted by the same signal,
+// so the handler is installed and the signals do arrive.
 //
-// Open for an unprivileged supervisor on a busy host: it cannot raise its thread, only
-// lower the sandbox, so a host process at nice 0 can still hold the CPU the thread needs
-// while another sandboxed process exits and signals the caller (8 of 600 forks failed
-// during a full test run with other work on the machine, against 188 of 600 before the
-// thread; none when the machine was otherwise idle).
+// Narrowed, not closed: before the thread, 188 of 600 forks of this program failed; since,
+// none on an idle machine, but a few still can when the thread does not get the CPU first
+// (1 of 600 as root on a quiet CI run, 8 of 600 as an unprivileged supervisor during a
+// loaded full run: it cannot raise its thread above other host processes). So "none" is
+// todo, and the regression check holds the fix to at most 1%.
 
 import assert from "node:assert/strict";
 import { answer, openCase, securityCase } from "../helpers/harness.js";
@@ -18,17 +17,30 @@ import { answer, openCase, securityCase } from "../helpers/harness.js";
 const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
 const N = 300;
 
+const FORKS = /^eintr (\d+) forks (\d+) interrupted (\d+)$/;
+
+function forks(o: Parameters<Parameters<typeof securityCase>[2]>[0]): { eintr: number } {
+  const m = FORKS.exec(answer(o));
+  assert.ok(m, `${answer(o)} ${o.result?.stderrText ?? ""}`);
+  assert.equal(Number(m[2]) + Number(m[1]), 2 * N, "every fork was made or failed");
+  assert.ok(Number(m[3]) > 50, `control: sleeps interrupted by SIGCHLD (${m[3]} of 100)`);
+  return { eintr: Number(m[1]) };
+}
+
+const SPEC = { policy: { fsReadable: ["${PROBE}"] }, cmd: probe("fork-sigchld", String(N)), timeout: 60_000 };
+
 openCase(
   `${N} pairs of forks under a SIGCHLD handler without SA_RESTART: none fails with EINTR`,
-  { policy: { fsReadable: ["${PROBE}"] }, cmd: probe("fork-sigchld", String(N)), timeout: 60_000 },
-  (o) => {
-    const m = /^eintr (\d+) forks (\d+) interrupted (\d+)$/.exec(answer(o));
-    assert.ok(m, `${answer(o)} ${o.result?.stderrText ?? ""}`);
-    assert.equal(Number(m[1]), 0, "forks that failed with EINTR");
-    assert.equal(Number(m[2]) + Number(m[1]), 2 * N, "every fork was made or failed");
-    assert.ok(Number(m[3]) > 50, `control: sleeps interrupted by SIGCHLD (${m[3]} of 100)`);
+  SPEC,
+  (o) => assert.equal(forks(o).eintr, 0, "forks that failed with EINTR"),
+  {
+    root: "the receiving thread can still lose the CPU to the exiting child now and then (1 of 600 on a quiet machine)",
+    user: "an unprivileged supervisor cannot raise its receiving thread above other host processes: under host load a few forks can still be interrupted",
   },
-  { user: "an unprivileged supervisor cannot raise its receiving thread above other host processes: under host load a few forks can still be interrupted (see the comment above)" },
+);
+
+securityCase(`${N} pairs of forks under a SIGCHLD handler without SA_RESTART: at most 1% fail with EINTR (188 of 600 before the receiving thread)`, SPEC, (o) =>
+  assert.ok(forks(o).eintr <= (2 * N) / 100, `forks that failed with EINTR: ${forks(o).eintr}`),
 );
 
 securityCase("control: the same program without a sandbox forks with no EINTR either", { policy: {}, scenario: "bare", cmd: probe("fork-sigchld", String(N)) }, (o) => {
