@@ -346,27 +346,35 @@ static napi_value sl_poll_fd(napi_env env, napi_callback_info info) {
   return ext;
 }
 
-static napi_value sl_poll_close(napi_env env, napi_callback_info info) {
-  SL_ARGS(env, info, 1);
+/* The poll handle in an argument, or NULL with a TypeError saying `expects` pending. */
+static struct sl_poll *poll_arg(napi_env env, napi_value v, const char *expects) {
   void *data;
-  if (napi_get_value_external(env, argv[0], &data) != napi_ok) {
-    napi_throw_type_error(env, "SL_ARGS", "pollClose expects a poll handle");
+  if (napi_get_value_external(env, v, &data) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", expects);
     return NULL;
   }
-  poll_finalize(env, data, NULL);
+  return data;
+}
+
+static napi_value sl_poll_close(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  struct sl_poll *p = poll_arg(env, argv[0], "pollClose expects a poll handle");
+  if (p == NULL) return NULL;
+  poll_finalize(env, p, NULL);
   return NULL;
 }
 
 /* pollRef(handle, ref): whether the handle keeps the event loop alive (uv_ref/uv_unref). */
 static napi_value sl_poll_ref(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 2);
-  void *data;
+  static const char expects[] = "pollRef expects a poll handle and a boolean";
+  struct sl_poll *p = poll_arg(env, argv[0], expects);
+  if (p == NULL) return NULL;
   bool ref;
-  if (napi_get_value_external(env, argv[0], &data) != napi_ok || napi_get_value_bool(env, argv[1], &ref) != napi_ok) {
-    napi_throw_type_error(env, "SL_ARGS", "pollRef expects a poll handle and a boolean");
+  if (napi_get_value_bool(env, argv[1], &ref) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", expects);
     return NULL;
   }
-  struct sl_poll *p = data;
   if (!p->closed) {
     if (ref) uv_ref((uv_handle_t *)&p->handle);
     else uv_unref((uv_handle_t *)&p->handle);
@@ -421,12 +429,8 @@ static void free_strings(char **s, uint32_t n) {
  * received 0 (a notification waits in notif) or -errno of the receive. */
 static napi_value sl_poll_fast(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 8);
-  void *data;
-  if (napi_get_value_external(env, argv[0], &data) != napi_ok) {
-    napi_throw_type_error(env, "SL_ARGS", "pollFast expects a poll handle");
-    return NULL;
-  }
-  struct sl_poll *p = data;
+  struct sl_poll *p = poll_arg(env, argv[0], "pollFast expects a poll handle");
+  if (p == NULL) return NULL;
   SL_ARG_BUFFER(env, 1, notif, notif_len);
   if (notif_len < sizeof(struct seccomp_notif)) {
     napi_throw_range_error(env, "SL_ARGS", "notification buffer must hold 80 bytes");
@@ -500,12 +504,8 @@ out:
  * time it spent (receive to answer). */
 static napi_value sl_poll_fast_stats(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 1);
-  void *data;
-  if (napi_get_value_external(env, argv[0], &data) != napi_ok) {
-    napi_throw_type_error(env, "SL_ARGS", "pollFastStats expects a poll handle");
-    return NULL;
-  }
-  struct sl_poll *p = data;
+  struct sl_poll *p = poll_arg(env, argv[0], "pollFastStats expects a poll handle");
+  if (p == NULL) return NULL;
   uint64_t answered = 0, ns = 0;
   if (p->fast != NULL) sl_fast_stats(p->fast, &answered, &ns);
   return sl_make_pair(env, (int64_t)answered, (int64_t)ns);

@@ -114,19 +114,24 @@ void sl_fast_stats(const struct sl_fast *f, uint64_t *answered, uint64_t *ns) {
   *ns = __atomic_load_n(&f->ns, __ATOMIC_RELAXED);
 }
 
-/* "/proc/<tid>/<what>" into out. */
-static void proc_path(char *out, size_t cap, int tid, const char *what) {
-  char digits[16];
+/* v in decimal at out[*at], within cap (one byte kept for the NUL). */
+static void put_uint(char *out, size_t cap, size_t *at, unsigned v) {
+  char digits[12];
   int n = 0;
-  unsigned v = (unsigned)tid;
   do digits[n++] = (char)('0' + v % 10);
-  while ((v /= 10) != 0 && n < 15);
+  while ((v /= 10) != 0);
+  while (n > 0 && *at + 1 < cap) out[(*at)++] = digits[--n];
+}
+
+/* "/proc/<tid>/<what>", then num when it is >= 0 ("/proc/<tid>/fd/<num>"), into out. */
+static void proc_path(char *out, size_t cap, int tid, const char *what, int num) {
   size_t at = 0;
   const char *pre = "/proc/";
   while (*pre && at + 1 < cap) out[at++] = *pre++;
-  while (n > 0 && at + 1 < cap) out[at++] = digits[--n];
+  put_uint(out, cap, &at, (unsigned)tid);
   if (at + 1 < cap) out[at++] = '/';
   while (*what && at + 1 < cap) out[at++] = *what++;
+  if (num >= 0) put_uint(out, cap, &at, (unsigned)num);
   out[at] = '\0';
 }
 
@@ -180,18 +185,8 @@ static int open_interesting(struct sl_fast *f, int tid, int dirfd, const char *r
   size_t len = 0;
   if (raw[0] != '/') {
     char link[64];
-    proc_path(link, sizeof link, tid, "cwd");
-    if (dirfd != AT_FDCWD_) {
-      char what[24];
-      proc_path(link, sizeof link, tid, "fd/");
-      size_t at = strlen(link);
-      unsigned v = (unsigned)dirfd;
-      int n = 0;
-      do what[n++] = (char)('0' + v % 10);
-      while ((v /= 10) != 0 && n < 11);
-      while (n > 0 && at + 1 < sizeof link) link[at++] = what[--n];
-      link[at] = '\0';
-    }
+    if (dirfd == AT_FDCWD_) proc_path(link, sizeof link, tid, "cwd", -1);
+    else proc_path(link, sizeof link, tid, "fd/", dirfd);
     ssize_t bl = readlink(link, out, PATH_MAXLEN);
     /* No path to start from (a pipe, a deleted directory, gone): paths.ts gives up and
      * the call continues. */

@@ -263,6 +263,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   }
   if (policy.noCoredump) rlimits.push({ resource: RLIMIT.CORE, name: "RLIMIT_CORE", cur: 0n, max: 0n });
 
+  const notify = notifiedSyscalls(supervision);
   return {
     enforcement,
     active,
@@ -271,7 +272,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     supervision,
     seccomp: {
       blocked,
-      notify: notifiedSyscalls(supervision),
+      notify,
       notifyThreads: threadClones(supervision),
       capBuffers: supervision.maxMemory !== undefined,
       // A denylist allows every protocol to every other address.
@@ -290,7 +291,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     noRandomizeMemory: policy.noRandomizeMemory,
     noHugePages: policy.noHugePages,
     maxCpu: policy.maxCpu,
-    niceIncrement: notifiedSyscalls(supervision).length > 0 && host.raisesPriority !== true ? RECEIVER_RAISE : 0,
+    niceIncrement: notify.length > 0 && host.raisesPriority !== true ? RECEIVER_RAISE : 0,
     adjustments,
   };
 }
