@@ -21,6 +21,19 @@ export interface LimitExceeded {
   readonly reason?: string;
 }
 
+/** A kind of call the supervisor refused during the run, and how many times. */
+export interface Refusal {
+  /** "connect", "send", "open"... */
+  readonly syscall: string;
+  /** The errno the call got, by name ("ECONNREFUSED"). */
+  readonly errno: string;
+  /** What it named: "93.184.216.34:443 over tcp", "/proc/1/environ". */
+  readonly target: string;
+  /** Which rule refused it: "not allowed by netAllow". */
+  readonly why: string;
+  readonly count: number;
+}
+
 export interface RunResultFields {
   status: RunStatus;
   exitCode: number | null;
@@ -32,6 +45,8 @@ export interface RunResultFields {
   pid: number | undefined;
   /** The limit that killed a process of the sandbox, if one did (the first one). */
   limit?: LimitExceeded | null;
+  /** Calls the supervisor refused (the first 50 kinds). */
+  refused?: readonly Refusal[];
   /** Policy values applied differently from what was asked (e.g. maxOpenFiles above the
    * caller's hard limit), and why. */
   adjustments?: readonly Adjustment[];
@@ -53,6 +68,13 @@ export class RunResult implements RunResultFields {
   /** The limit that killed a process of the sandbox (the first one), or null. A run
    * ended by maxMemory says so here: its status alone is "signaled" with SIGKILL. */
   readonly limit: LimitExceeded | null;
+  /**
+   * Calls the supervisor refused during the run, one entry per kind (syscall, target,
+   * rule) with a count; the first 50 kinds are kept. Refusals Landlock makes on its own
+   * (a file outside the grants) happen in the kernel without a notification and are not
+   * listed: `sandlock learn` finds those.
+   */
+  readonly refused: readonly Refusal[];
   /** Policy values applied differently from what was asked, and why ([] when none). */
   readonly adjustments: readonly Adjustment[];
   /** Set when maxCpu's throttle ended the run because it could not measure or hold the
@@ -69,6 +91,7 @@ export class RunResult implements RunResultFields {
     this.enforcement = f.enforcement;
     this.pid = f.pid;
     this.limit = f.limit ? Object.freeze({ ...f.limit }) : null;
+    this.refused = Object.freeze((f.refused ?? []).map((r) => Object.freeze({ ...r })));
     this.adjustments = Object.freeze((f.adjustments ?? []).map((a) => Object.freeze({ ...a })));
     this.cpuThrottleFailure = f.cpuThrottleFailure ?? null;
     Object.freeze(this);
@@ -101,6 +124,7 @@ export class RunResult implements RunResultFields {
       enforcement: this.enforcement,
       pid: this.pid ?? null,
       limit: this.limit,
+      refused: this.refused,
       adjustments: this.adjustments,
       cpuThrottleFailure: this.cpuThrottleFailure,
     };

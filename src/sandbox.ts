@@ -11,7 +11,8 @@ import { resolveCommand } from "./confine/resolve.js";
 import { openStdio, type StdioOptions, type StdioSet } from "./confine/stdio.js";
 import { HOME_VARIABLES, makePrivateTmp, type PrivateTmp } from "./confine/private-tmp.js";
 import { probeHost } from "./kernel/probe.js";
-import { computeFeatures, supervised, type Adjustment, type Enforcement } from "./plan/features.js";
+import { computeFeatures, supervised, withLearning, type Adjustment, type Enforcement } from "./plan/features.js";
+import type { Observed } from "./learn/observed.js";
 import { resolveHosts } from "./kernel/resolve-hosts.js";
 import { ruleHosts, type ResolvedHosts } from "./plan/net-rules.js";
 import { encodePlan, makePlan } from "./plan/plan.js";
@@ -31,6 +32,15 @@ import type { Registration } from "./registry/server.js";
 const CHECKPOINT_STOP_TIMEOUT_MS = 5000;
 
 export type SandboxState = "created" | "running" | "paused" | "stopped";
+
+/** Sandboxes started as learning runs, and where their record goes (learn/run.ts). */
+const learning = new WeakMap<Sandbox, Observed>();
+
+/** Makes sb's run a learning run (sandlock learn): the supervisor records what it does into
+ * log. Internal: the public way is learn/run.ts. */
+export function recordInto(sb: Sandbox, log: Observed): void {
+  learning.set(sb, log);
+}
 
 export interface SpawnOptions extends StdioOptions {
   /** Milliseconds; on expiry every process is killed and the status is "timeout". */
@@ -240,6 +250,11 @@ export class Sandbox {
     try {
       if (priv !== undefined) launchPolicy = launchPolicy.with({ fsWritable: [...launchPolicy.fsWritable, priv.dir] });
       features = computeFeatures(launchPolicy, probeHost(), resolved);
+      const learned = learning.get(this);
+      if (learned !== undefined) {
+        features = withLearning(features);
+        this.shared.learned = learned;
+      }
       const env = this.commandEnv(priv);
       const cwd = this.policy.cwd ?? process.cwd();
       const path = resolveCommand(cmd[0]!, env, cwd);
@@ -435,6 +450,7 @@ export class Sandbox {
       enforcement: this.enforcement!,
       pid: launcher.rootPid,
       limit: this.shared.limit ?? null,
+      refused: this.shared.refused ?? [],
       adjustments: this.adjustments,
       cpuThrottleFailure: this.cpuThrottleFailure,
     });

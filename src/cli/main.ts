@@ -4,7 +4,7 @@
 import { closest } from "../policy/suggest.js";
 import { EXIT_USAGE, UsageError } from "./usage-error.js";
 
-const COMMANDS = ["run", "check", "profile", "ps", "inspect", "kill", "help"] as const;
+const COMMANDS = ["run", "learn", "check", "profile", "ps", "inspect", "kill", "help"] as const;
 
 const MAIN_HINT = `see "sandlock --help"`;
 
@@ -13,6 +13,8 @@ async function dispatch(argv: readonly string[]): Promise<number> {
   switch (first) {
     case "run":
       return (await import("./run.js")).runCommand(rest);
+    case "learn":
+      return (await import("./learn.js")).learnCommand(rest);
     case "check":
       return (await import("./check.js")).checkCommand(rest);
     case "profile":
@@ -35,7 +37,8 @@ async function dispatch(argv: readonly string[]): Promise<number> {
         process.stdout.write((await import("./manage-help.js")).manageHelp(topic));
         return 0;
       }
-      if (topic === "profile") process.stdout.write((await import("./profile-command.js")).profileHelp());
+      if (topic === "learn") process.stdout.write((await import("./learn.js")).learnHelp());
+      else if (topic === "profile") process.stdout.write((await import("./profile-command.js")).profileHelp());
       else process.stdout.write(topic === "run" ? help.runHelp() : topic === "check" ? help.checkHelp() : help.mainHelp());
       return 0;
     }

@@ -87,7 +87,19 @@ export interface Supervision {
   /** File metadata changes, allowed beneath the writable grants only (set while the
    * filesystem protection is in force: Landlock has no right for them). */
   meta?: MetaSupervision;
+  /** A learning run (sandlock learn): LEARN_SYSCALLS go to the recorder too. */
+  learn?: boolean;
 }
+
+/** What a learning run's recorder notes (supervise/handlers/learn.ts): the paths opened,
+ * run and changed, the ports bound and the processes started. bind goes whole (the filter
+ * otherwise routes only netlink-sized addresses). */
+export const LEARN_SYSCALLS = [
+  "open", "openat", "openat2", "creat", "execve", "execveat",
+  "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat", "renameat2",
+  "link", "linkat", "symlink", "symlinkat", "mknod", "mknodat", "truncate",
+  "bind", "clone", "fork", "vfork",
+] as const;
 
 export interface Features {
   enforcement: Enforcement;
@@ -198,6 +210,7 @@ export function notifiedSyscalls(s: Supervision): string[] {
   if (s.view !== undefined) out.push(...viewSyscalls(s.view).filter((x) => !out.includes(x)));
   // ioctl is routed by request (plan/seccomp.ts), not whole.
   if (s.meta !== undefined) out.push(...META_SYSCALLS);
+  if (s.learn === true) out.push(...LEARN_SYSCALLS.filter((x) => !out.includes(x)));
   return out;
 }
 
@@ -205,6 +218,16 @@ export function notifiedSyscalls(s: Supervision): string[] {
  * which charges each thread's kernel stack and task (handlers/memory.ts). */
 export function threadClones(s: Supervision): boolean {
   return s.maxThreads !== undefined || s.maxMemory !== undefined;
+}
+
+/**
+ * The features of a learning run: the same confinement, with the recorder's calls routed
+ * to the supervisor (bind whole). Throws for a policy without a supervisor.
+ */
+export function withLearning(f: Features): Features {
+  if (f.seccomp.unsupervised === true) throw new PolicyError("supervisor", false, "learn mode records through the seccomp supervisor: it cannot run with supervisor: false (--no-supervisor)");
+  const supervision: Supervision = { ...f.supervision, learn: true };
+  return { ...f, supervision, seccomp: { ...f.seccomp, notify: notifiedSyscalls(supervision), notifyWhole: ["bind"] } };
 }
 
 export function supervised(f: Features): boolean {

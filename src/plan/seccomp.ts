@@ -43,6 +43,9 @@ export interface SeccompSpec {
   inodeIoctls?: { notify: readonly number[]; unsupported: readonly number[] } | undefined;
   /** clone with CLONE_THREAD goes to the supervisor too (thread cap, memory charge). */
   notifyThreads?: boolean;
+  /** Routed to the supervisor whole, whatever argument filter they would otherwise get
+   * (a learning run's bind). */
+  notifyWhole?: readonly string[];
   /** maxMemory charges kernel buffers: pipes may not grow past their charge (seccomp-kmem.ts)
    * and setsockopt(SO_SNDBUF/SO_RCVBUF) goes to the supervisor, which clamps the size. */
   capBuffers?: boolean;
@@ -134,6 +137,7 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
   if (spec.capBuffers === true) handlers.set(nr("fcntl"), fcntlBlock);
   // sendto, sendmsg, sendmmsg, bind, setsockopt: see seccomp-net.ts.
   for (const [name, h] of netArgumentFilters(spec, notify)) handlers.set(nr(name), h);
+  for (const name of spec.notifyWhole ?? []) handlers.set(nr(name), (b) => b.ret(Ret.USER_NOTIF));
   if (spec.unsupervised === true) for (const [name, h] of unsupervisedFilters(spec)) handlers.set(nr(name), h);
   // Blocked names come last: an extraDenySyscalls entry overrides an argument filter.
   for (const name of spec.blocked) handlers.set(nr(name), (b) => b.ret(EPERM));

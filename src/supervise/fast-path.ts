@@ -11,6 +11,7 @@
 // /etc/hosts. Getdents64: performed in C on a duplicate unless the directory is on a
 // procfs mount the view filters (handlers/procfs-list.ts).
 //
+// A learning run's recorder notes every open: there the fast path answers none.
 // A new handler trapping opens must be added here, or `opens` must be false for it:
 // notifiedSyscalls (plan/features.ts) routes opens only for the features listed below.
 
@@ -44,5 +45,5 @@ export function fastPathSpec(s: Supervision): FastPathSpec {
       // gone: nothing there to filter
     }
   }
-  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: true, getdents: view?.procfs !== undefined, threaded: true };
+  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: s.learn !== true, getdents: view?.procfs !== undefined, threaded: true };
 }

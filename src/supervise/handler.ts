@@ -6,8 +6,23 @@ import type { Action } from "./action.js";
 import type { ChildMemory } from "./child-memory.js";
 import type { Notification } from "./notification.js";
 
+/**
+ * What the supervisor saw, told to whoever watches the sandbox (learn mode records it; a
+ * refusal is reported in the RunResult). Evidence only: nothing is decided on it.
+ */
+export type Observation =
+  /** An IP destination checked for a connect or a send, and the answer. */
+  | { kind: "destination"; op: "connect" | "send"; protocol: string; address: string; port: number; allowed: boolean }
+  /** The payload of a UDP send the supervisor performs (learn mode reads DNS questions in it). */
+  | { kind: "datagram"; data: Buffer }
+  /** A call the supervisor refused, with what it named and why: "connect", "93.184.216.34:443
+   * over tcp", "not allowed by netAllow". */
+  | { kind: "refused"; syscall: string; errno: number; target: string; why: string };
+
 /** What a handler may use of its sandbox. */
 export interface SupervisorContext {
+  /** Told of destinations checked and calls refused (see Observation). */
+  observe(o: Observation): void;
   readonly memory: ChildMemory;
   /** Live processes of the sandbox, counted by the launcher from /proc. */
   countProcesses(): Promise<number>;

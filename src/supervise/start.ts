@@ -4,10 +4,12 @@
 
 import type { LauncherProcess } from "../confine/launcher.js";
 import type { Supervision } from "../plan/features.js";
-import type { LimitExceeded } from "../result.js";
+import type { LimitExceeded, Refusal as PublicRefusal } from "../result.js";
 import { Cmd } from "../plan/protocol.js";
+import { errnoName } from "../confine/errno.js";
 import { ChildMemory } from "./child-memory.js";
-import type { SupervisorContext } from "./handler.js";
+import type { Observation, SupervisorContext } from "./handler.js";
+import { dnsQuestion, type Observed } from "../learn/observed.js";
 import { handlerTables } from "./handlers/index.js";
 import { descendsFrom, killMember } from "./kill.js";
 import { fastPathSpec } from "./fast-path.js";
@@ -22,6 +24,22 @@ export interface SupervisorShared {
   /** With maxCpu: milliseconds the supervisor spent on the sandbox's behalf and the CPU
    * throttle has not charged yet (undefined: nothing is measured). */
   supervisorMs?: number;
+  /** Calls the supervisor refused, for the RunResult (the first MAX_REFUSED kinds). */
+  refused?: Refusal[];
+  /** A learning run's record (sandlock learn): the recorder and the network fill it. */
+  learned?: Observed;
+}
+
+/** A Refusal whose count still grows. */
+type Refusal = { -readonly [K in keyof PublicRefusal]: PublicRefusal[K] };
+
+/** Kinds of refusal kept per sandbox; later new ones are not listed (counts still grow). */
+export const MAX_REFUSED = 50;
+
+function noteRefusal(list: Refusal[], o: Extract<Observation, { kind: "refused" }>): void {
+  const same = list.find((r) => r.syscall === o.syscall && r.target === o.target && r.why === o.why);
+  if (same !== undefined) same.count++;
+  else if (list.length < MAX_REFUSED) list.push({ syscall: o.syscall, errno: errnoName(o.errno), target: o.target, why: o.why, count: 1 });
 }
 
 export function startSupervisor(listener: number, supervision: Supervision, launcher: LauncherProcess, shared: SupervisorShared = {}): Supervisor {
@@ -29,7 +47,18 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
   const chargeCpu = (ms: number): void => {
     if (shared.supervisorMs !== undefined) shared.supervisorMs += ms;
   };
+  const learned = shared.learned;
+  const observe = (o: Observation): void => {
+    if (o.kind === "refused") noteRefusal((shared.refused ??= []), o);
+    if (learned === undefined) return;
+    if (o.kind === "destination") learned.destination(o);
+    else if (o.kind === "datagram") {
+      const name = dnsQuestion(o.data);
+      if (name !== undefined) learned.name(name);
+    }
+  };
   const ctx: SupervisorContext = {
+    observe,
     memory: new ChildMemory(listener),
     countProcesses: () => launcher.command(Cmd.COUNT),
     // A pid from a /proc scan may be another process's by now: pinned, then checked (kill.ts).
@@ -42,7 +71,7 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
     },
     chargeCpu,
   };
-  const supervisor = new Supervisor(listener, handlerTables(supervision, ctx), shared.supervisorMs === undefined ? undefined : chargeCpu, fastPathSpec(supervision));
+  const supervisor = new Supervisor(listener, handlerTables(supervision, ctx, learned), shared.supervisorMs === undefined ? undefined : chargeCpu, fastPathSpec(supervision));
   supervisor.onClose = () => {
     for (const fn of closers.splice(0)) fn();
   };

@@ -12,12 +12,17 @@ import { signalHandlers } from "./signals.js";
 import { threadHandlers } from "./threads.js";
 import { netHandlers } from "./net.js";
 import { viewHandlers } from "./view.js";
+import { learnHandlers } from "./learn.js";
+import type { Observed } from "../../learn/observed.js";
 
-export function handlerTables(s: Supervision, ctx: SupervisorContext): HandlerTable[] {
+/** `learned`: where a learning run's recorder notes what it sees (with s.learn). */
+export function handlerTables(s: Supervision, ctx: SupervisorContext, learned?: Observed): HandlerTable[] {
   // First in every chain: a call aimed at another process is refused before any other
   // concern answers it (sched_getaffinity is also the view's).
   // The signal handlers answer only what the filter routes (kernels without the scope).
   const tables: HandlerTable[] = [reachHandlers(ctx), signalHandlers(ctx)];
+  // Next, the recorder of a learning run: it notes and passes every call on.
+  if (s.learn === true && learned !== undefined) tables.push(learnHandlers(learned, ctx));
   if (s.maxProcesses !== undefined) tables.push(processHandlers(s.maxProcesses, ctx));
   // Before the network's: it answers every other ioctl the filter routes.
   if (s.meta !== undefined) tables.push(metaHandlers(s.meta, ctx));

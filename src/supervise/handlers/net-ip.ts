@@ -1,10 +1,12 @@
 // The destination check of IP sockets: the address copied from the caller, read as the
 // kernel will read it for that socket, against the rules for the socket's protocol.
 
+import { formatIp } from "../../plan/net-address.js";
 import { netAllows } from "../../plan/net-match.js";
 import type { NetSupervision } from "../../plan/net-supervision.js";
 import { decodeDestination } from "./net-sockaddr.js";
 import { ruleProtocol, type ChildSocket } from "./net-socket.js";
+import type { Observation } from "../handler.js";
 
 const EACCES = 13;
 const ECONNREFUSED = 111;
@@ -19,12 +21,18 @@ export function refusal(net: NetSupervision): number {
  * The name to hand the kernel for a connect or send on IP socket `sock`, or an errno.
  * null: no destination (a send to the connected peer, checked when it was connected).
  */
-export function ipName(net: NetSupervision, sock: ChildSocket, name: Buffer | null, op: "connect" | "send"): Buffer | null | number {
+export function ipName(net: NetSupervision, sock: ChildSocket, name: Buffer | null, op: "connect" | "send", observe?: (o: Observation) => void): Buffer | null | number {
   if (name === null) return null;
   const target = decodeDestination(sock.domain, name, op);
   if (target.kind === "invalid") return target.errno;
   if (target.kind === "none") return name;
   const protocol = ruleProtocol(sock);
-  if (protocol === undefined || !netAllows(net, protocol, target.dest)) return refusal(net);
-  return target.name;
+  const allowed = protocol !== undefined && netAllows(net, protocol, target.dest);
+  if (observe !== undefined) {
+    const address = formatIp(target.dest.address);
+    const proto = protocol ?? "raw";
+    observe({ kind: "destination", op, protocol: proto, address, port: target.dest.port, allowed });
+    if (!allowed) observe({ kind: "refused", syscall: op, errno: refusal(net), target: `${address.includes(":") ? `[${address}]` : address}:${target.dest.port} over ${proto}`, why: "not allowed by netAllow" });
+  }
+  return allowed ? target.name : refusal(net);
 }

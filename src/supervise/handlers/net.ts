@@ -137,8 +137,9 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
       if (bad !== 0) return bad;
       // TCP reads no address from a send (Fast Open, the one exception, is refused by the
       // filter in every policy): sent without one, to the peer checked at connect.
-      const name = protocol === "tcp" ? null : ipName(net, sock, m.name, "send");
+      const name = protocol === "tcp" ? null : ipName(net, sock, m.name, "send", ctx.observe);
       if (typeof name === "number") return name;
+      if (protocol === "udp") ctx.observe({ kind: "datagram", data: m.data });
       return { name, data: m.data, control: m.control, fds: [] };
     }
     if (sock.domain === AF.UNIX) {
@@ -207,7 +208,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
       const emulated = netlink.find(sock);
       if (emulated !== undefined) return netlink.connect(emulated, copied);
       if (isInet(sock)) {
-        const name = ipName(net, sock, copied, "connect");
+        const name = ipName(net, sock, copied, "connect", ctx.observe);
         if (typeof name === "number") return deny(name);
         return settle(io.connect(n, sock, name ?? copied, 1));
       }

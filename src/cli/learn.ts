@@ -1,0 +1,174 @@
+// `sandlock learn [flags] -- CMD`: runs CMD once under a permissive, recorded sandbox and
+// prints (or saves) the profile that lets it run under `sandlock run`, with a report of
+// what it did on stderr.
+
+import { closeSync, existsSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import { parseArgs, flagLabel, type FlagSpec } from "./args.js";
+import { UsageError, badValue } from "./usage-error.js";
+import { readEnvPair, readGrace, readSeconds } from "./values.js";
+import { DEFAULT_KILL_AFTER } from "./run-options.js";
+
+export const LEARN_HINT = `see "sandlock learn --help"`;
+
+interface LearnFlag extends FlagSpec {
+  readonly key: "write" | "noNetwork" | "output" | "save" | "shell" | "cwd" | "env" | "timeout" | "killAfter" | "help";
+}
+
+export const LEARN_FLAGS: readonly LearnFlag[] = [
+  { long: "fs-write", short: "w", arg: "PATH", key: "write", help: "also let the command write beneath PATH while learning (default: the working directory and a private TMPDIR); repeatable" },
+  { long: "no-network", key: "noNetwork", help: "refuse network egress and binds while learning (attempts are still recorded)" },
+  { long: "output", short: "o", arg: "FILE", key: "output", help: "write the profile to FILE (must not exist) instead of stdout" },
+  { long: "save", arg: "NAME", key: "save", help: "save the profile as ~/.config/sandlock/profiles/NAME.toml: then sandlock run -p NAME" },
+  { long: "exec-shell", short: "e", arg: "CMD", key: "shell", help: "learn CMD run with /bin/sh -c instead of a command after --" },
+  { long: "cwd", arg: "PATH", key: "cwd", help: "working directory of the command (default: the current one)" },
+  { long: "env", arg: "K=V", key: "env", help: "set variable K to V; repeatable" },
+  { long: "timeout", short: "t", arg: "SECS", key: "timeout", help: "stop the command after SECS seconds (SIGTERM, SIGKILL after --kill-after)" },
+  { long: "kill-after", arg: "SECS", key: "killAfter", help: `grace between SIGTERM and SIGKILL (default ${DEFAULT_KILL_AFTER})` },
+  { long: "help", short: "h", key: "help", help: "show this help" },
+];
+
+export function learnHelp(): string {
+  const rows = LEARN_FLAGS.map((f) => `  ${`${flagLabel(f)}${f.arg ? ` ${f.arg}` : ""}`.padEnd(24)} ${f.help}`);
+  return [
+    "Usage: sandlock learn [flags] -- CMD [ARGS...]",
+    "       sandlock learn [flags] -e \"shell command\"",
+    "",
+    "Runs CMD once and writes the profile that lets it run under sandlock run: the",
+    "paths it read, ran and wrote (directories collapsed, secrets never included), the",
+    "network destinations it reached (by name when it looked the name up), the ports it",
+    "bound. A report of what it did goes to stderr.",
+    "",
+    "Learn mode trusts the command more than run does: it may read every file you can",
+    "(secrets too: they are reported, never put in the profile) and reach the network,",
+    "with the seccomp blocklist, the scopes and the /proc view still on. It may write only",
+    "beneath the working directory, a private TMPDIR and HOME, and the -w paths. Learn",
+    "with a command you would run anyway, then review the profile.",
+    "",
+    ...rows,
+    "",
+    "Then: sandlock run --profile-file FILE (or -p NAME after --save) runs the same command.",
+    "",
+  ].join("\n");
+}
+
+export interface LearnArgs {
+  readonly cmd: readonly string[];
+  readonly writable: readonly string[];
+  readonly network: boolean;
+  readonly output: string | undefined;
+  readonly save: string | undefined;
+  readonly cwd: string | undefined;
+  readonly env: Record<string, string> | undefined;
+  readonly timeout: { ms: number; text: string } | undefined;
+  readonly killAfterMs: number;
+}
+
+export function parseLearnArgs(argv: readonly string[]): LearnArgs | "help" {
+  const { uses, operands } = parseArgs(argv, LEARN_FLAGS, { command: "sandlock learn", hint: LEARN_HINT });
+  if (uses.some((u) => u.spec.key === "help")) return "help";
+  const last = (key: LearnFlag["key"]): string | undefined => uses.filter((u) => u.spec.key === key).at(-1)?.value;
+  const shell = last("shell");
+  if (shell !== undefined && operands.length > 0) {
+    throw new UsageError(`sandlock learn: -e runs a shell command; give either -e "..." or a command after "--", not both`, LEARN_HINT);
+  }
+  if (shell === undefined && operands.length === 0) {
+    throw new UsageError(`sandlock learn: no command: give one after "--" (sandlock learn -- make) or a shell command with -e "..."`, LEARN_HINT);
+  }
+  const output = last("output");
+  const save = last("save");
+  if (output !== undefined && save !== undefined) throw new UsageError("sandlock learn: give -o FILE or --save NAME, not both", LEARN_HINT);
+  if (output === "") throw badValue("--output", output, "is empty (give a file name)");
+  let env: Record<string, string> | undefined;
+  for (const u of uses.filter((x) => x.spec.key === "env")) {
+    const [k, v] = readEnvPair("--env", u.value ?? "");
+    (env ??= {})[k] = v;
+  }
+  const writable = uses.filter((u) => u.spec.key === "write").map((u) => {
+    if (u.value === "") throw badValue("--fs-write", "", "is empty (give a path)");
+    return u.value!;
+  });
+  const timeout = last("timeout");
+  return {
+    cmd: shell !== undefined ? ["/bin/sh", "-c", shell] : operands,
+    writable,
+    network: !uses.some((u) => u.spec.key === "noNetwork"),
+    output,
+    save,
+    cwd: last("cwd"),
+    env,
+    timeout: timeout === undefined ? undefined : { ms: readSeconds("--timeout", timeout), text: timeout },
+    killAfterMs: readGrace("--kill-after", last("killAfter") ?? DEFAULT_KILL_AFTER),
+  };
+}
+
+/** Writes text to a new file; refuses to replace one (a profile a user edited is theirs). */
+function writeNew(path: string, text: string, what: string): void {
+  if (existsSync(path)) throw new UsageError(`sandlock learn: ${what} ${path} exists already; remove it or choose another`, LEARN_HINT);
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const fd = openSync(path, "wx", 0o644);
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export async function learnCommand(argv: readonly string[]): Promise<number> {
+  const a = parseLearnArgs(argv);
+  if (a === "help") {
+    process.stdout.write(learnHelp());
+    return 0;
+  }
+  const savePath = a.save === undefined ? undefined : (await import("../profile/locate.js")).profilePath(a.save);
+  if (savePath !== undefined && existsSync(savePath)) {
+    throw new UsageError(`sandlock learn: --save: the profile ${savePath} exists already; remove it or choose another name`, LEARN_HINT);
+  }
+  if (a.output !== undefined && existsSync(a.output)) throw new UsageError(`sandlock learn: --output: ${a.output} exists already; remove it or choose another`, LEARN_HINT);
+  const [{ learn }, { profileText, reportText }, { SignalGuard }, { exitCodeOf }, { describeFailure }, { native }] = await Promise.all([
+    import("../learn/run.js"),
+    import("../learn/render.js"),
+    import("./signals.js"),
+    import("./outcome.js"),
+    import("./report.js"),
+    import("../confine/native.js"),
+  ]);
+  const tty = native().isatty(0);
+  const guard = new SignalGuard(tty);
+  try {
+    const spawn = { stdin: "inherit", stdout: "inherit", stderr: "inherit", signal: guard.signal, foreground: tty } as const;
+    const learned = await learn({
+      cmd: a.cmd,
+      cwd: a.cwd,
+      writable: a.writable,
+      network: a.network,
+      env: a.env,
+      spawn: a.timeout === undefined ? spawn : { ...spawn, timeout: a.timeout.ms, killSignal: "SIGTERM", forceAfter: a.killAfterMs },
+      started: (sb) => guard.attach((signal, force) => void (force ? sb.kill() : sb.kill(signal, { forceAfter: a.killAfterMs })).catch(() => undefined)),
+    });
+    const r = learned.result;
+    const code = exitCodeOf(r, a.timeout?.text);
+    const outcome = r.status === "exited" ? `the command exited ${r.exitCode}` : r.status === "timeout" ? "the command timed out" : `the command ended by ${r.signal}`;
+    const text = profileText(learned.suggestion, { cmd: a.cmd, cwd: learned.cwd, when: new Date().toISOString().slice(0, 10) });
+    let where = "";
+    if (savePath !== undefined) {
+      writeNew(savePath, text, "--save: the profile");
+      where = `; saved as ${savePath}: run it with sandlock run -p ${a.save}`;
+    } else if (a.output !== undefined) {
+      writeNew(a.output, text, "--output:");
+      where = `; written to ${a.output}: run it with sandlock run --profile-file ${a.output}`;
+    }
+    const failed = code !== 0 ? " (it failed: the profile covers what it did until then)" : "";
+    process.stderr.write(reportText(learned.observed, learned.suggestion, `${outcome}${failed}${where}`));
+    if (savePath === undefined && a.output === undefined) process.stdout.write(text);
+    return code;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    const failure = describeFailure(e);
+    if (failure === undefined) throw e;
+    process.stderr.write(`${failure.message.replace(/^sandlock: /, "sandlock learn: ")}\n`);
+    return failure.exitCode;
+  } finally {
+    guard.dispose();
+  }
+}

@@ -1,0 +1,103 @@
+// A learning run (sandlock learn): the command under a permissive, recorded sandbox, then
+// the profile that would let it run under a strict one, and a report of what it did.
+//
+// Permissive, not open: the seccomp blocklist, the scopes, the /proc view and every
+// supervised check stay on; reads are allowed everywhere (secrets included: the record
+// says what was read, the profile never grants a secret), writes only beneath the working
+// directory, the paths given with -w and a private TMPDIR (HOME points into it), network
+// egress and binds anywhere unless --no-network.
+
+import { lookup } from "node:dns/promises";
+import { homedir } from "node:os";
+import { resolve as resolvePath } from "node:path";
+import { PolicyError } from "../errors.js";
+import { Policy } from "../policy/policy.js";
+import { presetInput } from "../policy/presets.js";
+import type { PolicyInput } from "../policy/types.js";
+import type { RunResult } from "../result.js";
+import { Sandbox, recordInto, type SpawnOptions } from "../sandbox.js";
+import { Observed } from "./observed.js";
+import { suggest, type Suggestion } from "./suggest.js";
+
+export interface LearnOptions {
+  readonly cmd: readonly string[];
+  /** The command's working directory (default: this process's); writable while learning. */
+  readonly cwd?: string;
+  /** More writable paths. */
+  readonly writable?: readonly string[];
+  /** Egress and binds allowed while learning (default true). */
+  readonly network?: boolean;
+  readonly env?: Readonly<Record<string, string>>;
+  readonly spawn?: SpawnOptions;
+  /** Called once the sandbox runs, with it (the CLI forwards signals to it). */
+  readonly started?: (sb: Sandbox) => void;
+}
+
+export interface Learned {
+  readonly result: RunResult;
+  readonly observed: Observed;
+  readonly suggestion: Suggestion;
+  readonly cwd: string;
+}
+
+/** How long the names the run looked up may take to resolve again, in all. */
+const LOOKUP_MS = 3000;
+
+/** The policy of a learning run. The working directory must be a project directory, as for
+ * the workspace preset (not /, not HOME: they would become writable). */
+export function learningPolicy(o: LearnOptions): { policy: Policy; cwd: string } {
+  const cwd = resolvePath(o.cwd ?? process.cwd());
+  let workspace: PolicyInput;
+  try {
+    workspace = presetInput("workspace", { cwd, home: process.env.HOME ?? homedir() });
+  } catch (e) {
+    if (!(e instanceof PolicyError)) throw e;
+    throw new PolicyError("cwd", cwd, e.message.replace(/^preset "workspace"/, "learn").replace("(or set cwd)", "(or give --cwd)"));
+  }
+  const input: PolicyInput = {
+    fsReadable: ["/"],
+    fsWritable: [...(workspace.fsWritable ?? []), ...(o.writable ?? []).map((p) => resolvePath(cwd, p))],
+    privateTmp: true,
+    cwd,
+    ...(o.network === false ? {} : { netAllow: ["*"], netAllowBind: ["*"] }),
+    ...(o.env === undefined ? {} : { env: { ...o.env } }),
+  };
+  return { policy: new Policy(input), cwd };
+}
+
+/** The addresses of each name, looked up now (a name that fails has none). */
+async function addressesOf(names: Iterable<string>): Promise<Map<string, readonly string[]>> {
+  const out = new Map<string, readonly string[]>();
+  const deadline = new Promise<void>((res) => setTimeout(res, LOOKUP_MS).unref());
+  await Promise.race([
+    Promise.all(
+      [...names].map(async (name) => {
+        try {
+          out.set(name, (await lookup(name, { all: true })).map((a) => a.address));
+        } catch {
+          // unknown now: its destinations stay addresses
+        }
+      }),
+    ),
+    deadline,
+  ]);
+  return out;
+}
+
+export async function learn(o: LearnOptions): Promise<Learned> {
+  const { policy, cwd } = learningPolicy(o);
+  const observed = new Observed();
+  const sb = new Sandbox(policy);
+  recordInto(sb, observed);
+  await sb.spawn(o.cmd, o.spawn ?? {});
+  o.started?.(sb);
+  const result = await sb.wait();
+  const addresses = await addressesOf(observed.names);
+  const suggestion = suggest(observed, {
+    cwd,
+    home: process.env.HOME ?? homedir(),
+    writable: (o.writable ?? []).map((p) => resolvePath(cwd, p)),
+    addresses,
+  });
+  return { result, observed, suggestion, cwd };
+}

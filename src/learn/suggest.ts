@@ -1,0 +1,180 @@
+// From what a learning run saw to the smallest profile that lets the command run: a base
+// preset (minimal or system), the paths it does not cover collapsed to sensible
+// directories, never a secret, and the network destinations by name where the run looked
+// the name up.
+
+import { basename, dirname, join, sep } from "node:path";
+import { tmpdir } from "node:os";
+import { HOST, SECRET_PATHS, presetInput, type PresetHost } from "../policy/presets.js";
+import type { Destination, FileAccess, Observed } from "./observed.js";
+
+/** Files and directories of a home that hold credentials: never suggested, even when read. */
+export const HOME_SECRETS: readonly string[] = [
+  ".ssh", ".gnupg", ".aws", ".azure", ".config/gcloud", ".kube", ".docker/config.json", ".netrc", ".git-credentials",
+  ".npmrc", ".pypirc", ".config/gh", ".config/hub", ".password-store", ".vault-token", ".cargo/credentials",
+  ".cargo/credentials.toml", ".m2/settings.xml", ".gradle/gradle.properties", ".local/share/keyrings", ".pgpass",
+  ".my.cnf", ".bash_history", ".zsh_history", ".python_history", ".node_repl_history", ".terraform.d/credentials.tfrc.json",
+];
+
+/** Home directories whose children are collapsed one level deeper (~/.cache/pip, not ~/.cache). */
+const HOME_NESTED = new Set([".config", ".cache", ".local", ".local/share", ".local/lib", ".local/state"]);
+
+export interface SuggestContext {
+  /** The command's working directory during learning (writable there). */
+  readonly cwd: string;
+  readonly home: string | undefined;
+  /** Extra writable paths the user gave (-w). */
+  readonly writable: readonly string[];
+  readonly host?: PresetHost;
+  /** Where private TMPDIRs are made (os.tmpdir()). */
+  readonly tmpRoot?: string;
+  /** Addresses of each name the run looked up (resolved after the run). */
+  readonly addresses?: ReadonlyMap<string, readonly string[]>;
+}
+
+export interface Suggestion {
+  readonly base: "minimal" | "system";
+  /** Readable grants beyond the base, outermost only. */
+  readonly read: readonly string[];
+  /** Writable grants (the working directory when written, the -w paths written, /dev nodes). */
+  readonly write: readonly string[];
+  readonly privateTmp: boolean;
+  /** Network rules: tcp://name:port or tcp://address:port. */
+  readonly netAllow: readonly string[];
+  readonly allowBind: readonly number[];
+  /** Paths read or written that no suggestion includes because they hold secrets. */
+  readonly secrets: readonly string[];
+  /** Writes outside every writable path (refused while learning), by the directory to allow. */
+  readonly refusedWrites: readonly string[];
+}
+
+export function within(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir === "/" ? "/" : `${dir}/`);
+}
+
+function outermost(paths: Iterable<string>): string[] {
+  const list = [...new Set(paths)].sort();
+  return list.filter((p) => !list.some((q) => q !== p && within(p, q)));
+}
+
+export function isSecretPath(path: string, home: string | undefined, real: string | undefined): boolean {
+  const candidates = real === undefined || real === path ? [path] : [path, real];
+  return candidates.some((p) => SECRET_PATHS.some((s) => within(p, s)) || (home !== undefined && HOME_SECRETS.some((s) => within(p, join(home, s)))));
+}
+
+/** The grant that covers one path read outside the base. */
+function readGrant(path: string, access: ReadonlySet<FileAccess>, ctx: SuggestContext, host: PresetHost): string | undefined {
+  if (within(path, "/dev/pts")) return "/dev/pts"; // the terminal's number changes per run
+  if (within(path, "/dev")) return path; // one node at a time
+  if (within(path, ctx.cwd)) return ctx.cwd;
+  const home = ctx.home;
+  if (home !== undefined && within(path, home) && path !== home) {
+    const rel = path.slice(home.length + 1).split("/");
+    const depth = HOME_NESTED.has(rel[0]!) || HOME_NESTED.has(rel.slice(0, 2).join("/")) ? (HOME_NESTED.has(rel.slice(0, 2).join("/")) ? 3 : 2) : 1;
+    return join(home, ...rel.slice(0, Math.min(depth, rel.length)));
+  }
+  // /etc holds secrets next to ordinary files: one file at a time there.
+  if (within(path, "/etc") || within(path, "/sys")) return path;
+  if (access.has("list")) return path;
+  // A file elsewhere: its directory (a library's neighbours, a script's modules).
+  return host.exists(path) && !isDirectory(path, host) ? dirname(path) : path;
+}
+
+/** A trailing slash makes the lookup fail (ENOTDIR) unless path is a directory. */
+function isDirectory(path: string, host: PresetHost): boolean {
+  return host.exists(`${path}/`);
+}
+
+function formatDestination(d: Destination, names: ReadonlyMap<string, readonly string[]>): string {
+  const name = [...names].find(([, addrs]) => addrs.includes(d.address))?.[0];
+  const host = name ?? (d.address.includes(":") ? `[${d.address}]` : d.address);
+  return `${d.protocol}://${host}:${d.port}`;
+}
+
+/**
+ * The profile for what `seen` saw. Paths that no longer exist are left out (a probe that
+ * found nothing finds nothing without a grant too); a write is granted on its directory.
+ */
+export function suggest(seen: Observed, ctx: SuggestContext): Suggestion {
+  const host = ctx.host ?? HOST;
+  const tmpRoot = ctx.tmpRoot ?? tmpdir();
+  const privateTmp = (p: string): boolean => within(p, tmpRoot) && basename(p.slice(tmpRoot.length + 1).split(sep)[0] ?? "").startsWith("sandlock-tmp-");
+  const minimalRead = presetInput("minimal", { cwd: ctx.cwd, host }).fsReadable ?? [];
+  const system = presetInput("system", { cwd: ctx.cwd, host });
+  const systemRead = system.fsReadable ?? [];
+  const systemWrite = system.fsWritable ?? [];
+  const covered = (p: string, grants: readonly string[]): boolean => {
+    const real = host.realpath(p) ?? p;
+    return grants.some((g) => within(p, g) || within(real, g));
+  };
+
+  const secrets = new Set<string>();
+  const reads = new Map<string, ReadonlySet<FileAccess>>();
+  const writes: string[] = [];
+  let usesTmp = false;
+  let needsSystem = false;
+  for (const [path, access] of seen.files) {
+    if (privateTmp(path)) {
+      usesTmp = true;
+      continue;
+    }
+    const real = host.realpath(path);
+    if (isSecretPath(path, ctx.home, real)) {
+      if (real !== undefined) secrets.add(path);
+      continue;
+    }
+    if (within(path, "/proc")) {
+      needsSystem = true; // the /proc view comes with the system preset
+      continue;
+    }
+    if (access.has("write")) writes.push(path);
+    if ((access.has("read") || access.has("exec") || access.has("list")) && real !== undefined) reads.set(path, access);
+  }
+
+  // Writes: inside a writable path of the learning run (else the kernel refused them).
+  const allowedWrite = [ctx.cwd, ...ctx.writable];
+  const write = new Set<string>();
+  const refused = new Set<string>();
+  for (const p of writes) {
+    if (within(p, "/dev/pts")) {
+      write.add("/dev/pts");
+      continue;
+    }
+    const dir = within(p, "/dev") ? p : host.exists(p) && isDirectory(p, host) ? p : existingParent(p, host);
+    if (dir === undefined) continue;
+    const grant = allowedWrite.find((w) => within(p, w));
+    if (within(p, "/dev")) {
+      if (host.exists(p)) write.add(p);
+    } else if (grant !== undefined) write.add(grant === ctx.cwd ? ctx.cwd : within(dir, grant) ? dir : grant);
+    else refused.add(dir);
+  }
+
+  const extra = (grants: readonly string[]): string[] => [...reads].filter(([p]) => !covered(p, grants) && !write.has(p) && ![...write].some((w) => within(p, w))).map(([p]) => p);
+  const base = needsSystem || extra(minimalRead).some((p) => !within(p, ctx.cwd)) ? "system" : "minimal";
+  const baseRead = base === "system" ? systemRead : minimalRead;
+  const read = outermost(extra(baseRead).map((p) => readGrant(p, reads.get(p)!, ctx, host)).filter((p): p is string => p !== undefined && !isSecretPath(p, ctx.home, host.realpath(p))));
+  const writeList = outermost([...write].filter((w) => !(base === "system" && systemWrite.includes(w))));
+
+  const names = ctx.addresses ?? new Map<string, readonly string[]>();
+  const named = [...seen.destinations.values()].filter((d) => d.port !== 53 || ![...names.values()].some((a) => a.includes(d.address)));
+  // DNS itself: needless when every other destination has a name (rules with names get a
+  // synthetic /etc/hosts), kept otherwise.
+  const unnamed = named.filter((d) => d.port !== 53 && formatDestination(d, names).includes(d.address));
+  const netAllow = [...new Set(named.filter((d) => d.port !== 53 || unnamed.length > 0).map((d) => formatDestination(d, names)))].sort();
+  return {
+    base,
+    read,
+    write: writeList,
+    privateTmp: usesTmp,
+    netAllow,
+    allowBind: [...seen.binds].filter((p) => p !== 0).sort((a, b) => a - b),
+    secrets: [...secrets].sort(),
+    refusedWrites: outermost(refused),
+  };
+}
+
+function existingParent(path: string, host: PresetHost): string | undefined {
+  let p = dirname(path);
+  while (p !== "/" && !host.exists(p)) p = dirname(p);
+  return host.exists(p) ? p : undefined;
+}
