@@ -8,6 +8,7 @@ import { signalName } from "./confine/errno.js";
 import { SIGKILL, forceAfterMs, signalNumber, type StopSignal } from "./confine/stop.js";
 import { LauncherProcess, type LauncherExit } from "./confine/launcher.js";
 import { resolveCommand } from "./confine/resolve.js";
+import { explainExec } from "./confine/exec-explain.js";
 import { openStdio, type StdioOptions, type StdioSet } from "./confine/stdio.js";
 import { HOME_VARIABLES, makePrivateTmp, type PrivateTmp } from "./confine/private-tmp.js";
 import { probeHost } from "./kernel/probe.js";
@@ -247,6 +248,7 @@ export class Sandbox {
     const priv = launchPolicy.privateTmp ? makePrivateTmp() : undefined;
     let features: ReturnType<typeof computeFeatures>;
     let plan: ReturnType<typeof makePlan>;
+    let commandPath: string;
     try {
       if (priv !== undefined) launchPolicy = launchPolicy.with({ fsWritable: [...launchPolicy.fsWritable, priv.dir] });
       features = computeFeatures(launchPolicy, probeHost(), resolved);
@@ -257,8 +259,8 @@ export class Sandbox {
       }
       const env = this.commandEnv(priv);
       const cwd = this.policy.cwd ?? process.cwd();
-      const path = resolveCommand(cmd[0]!, env, cwd);
-      plan = makePlan(features, { path, argv: cmd, env, cwd, ownProcessGroup });
+      commandPath = resolveCommand(cmd[0]!, env, cwd);
+      plan = makePlan(features, { path: commandPath, argv: cmd, env, cwd, ownProcessGroup });
     } catch (e) {
       priv?.remove();
       throw e;
@@ -280,6 +282,8 @@ export class Sandbox {
     let launcher: LauncherProcess;
     try {
       launcher = new LauncherProcess(encodePlan(plan), plan.steps, stdio.childFds);
+      const grants = features.grants;
+      launcher.explainExec = () => explainExec(commandPath, grants);
       // Removed once the launcher reports every process of the sandbox gone (collect).
       if (priv !== undefined) this.cleanups.push(priv.remove);
       if (supervised(features)) {

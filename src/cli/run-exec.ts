@@ -8,6 +8,7 @@ import type { RunResult } from "../result.js";
 import { Sandbox, type SpawnOptions } from "../sandbox.js";
 import { EXIT_SIGNAL_BASE, exitCodeOf } from "./outcome.js";
 import { describeFailure } from "./report.js";
+import { failureLines } from "./denials.js";
 import { RUN_HINT, type RunOptions } from "./run-options.js";
 import { SignalGuard } from "./signals.js";
 import { StatusWriter } from "./status-fd.js";
@@ -36,7 +37,7 @@ async function withProfiles(o: RunOptions): Promise<RunOptions> {
   if (o.profiles.length === 0) return o;
   const { resolveProfiles } = await import("../profile/resolve.js");
   const flagCwd = typeof o.policy.cwd === "string" ? o.policy.cwd : undefined;
-  const r = await resolveProfiles(o.profiles, { cwd: flagCwd });
+  const r = await resolveProfiles(o.profiles, { cwd: flagCwd, ...(o.policy.supervisor === false ? { supervisor: false } : {}) });
   const cmd = o.cmd.length > 0 ? o.cmd : r.cmd;
   if (cmd === undefined) {
     throw new UsageError(`sandlock run: no command: give one after "--", a shell command with -e "...", or [program] exec in a profile (composed: ${r.layers.join(", ")})`, RUN_HINT);
@@ -75,6 +76,7 @@ export async function execute(options: RunOptions): Promise<number> {
     if (guard.received !== undefined) return EXIT_SIGNAL_BASE + guard.received;
     const result = await launch(o, policy, { ...spawnOptions(o, guard.signal), foreground: interactive }, guard, status);
     if (o.json) process.stdout.write(`${JSON.stringify(result.toJSON())}\n`);
+    else for (const line of failureLines(result, { cmd: o.cmd, usedProfile: options.profiles.length > 0, tty: native().isatty(2) })) process.stderr.write(`${line}\n`);
     const got = guard.receivedSignal;
     if (got !== undefined && !guard.forced && result.signal === "SIGKILL" && result.status === "killed") {
       process.stderr.write(`sandlock: ${got}: the sandbox did not stop within ${o.killAfter.text}s (--kill-after): killed\n`);

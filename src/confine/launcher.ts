@@ -61,6 +61,9 @@ export class LauncherProcess {
   onListener: ((fd: number) => void) | undefined;
 
   /** Starts the launcher. stdio are the descriptors the command gets as 0, 1 and 2. */
+  /** Says why the command's execve got EACCES from the grants (confine/exec-explain.ts). */
+  explainExec: (() => string | undefined) | undefined;
+
   constructor(blob: Buffer, steps: readonly PlanStep[], stdio: readonly [number, number, number], onListener?: (fd: number) => void) {
     this.onListener = onListener;
     const n = native();
@@ -215,7 +218,8 @@ export class LauncherProcess {
     let describe = step?.describe ?? `step ${index}`;
     if (sub === SubCall.OPEN && step?.openDescribe) describe = step.openDescribe;
     if (sub === SubCall.MALFORMED) describe = `${describe} [malformed plan step]`;
-    const hint = stepHint((opAndSub & 0xff) as StepOp, name, sub);
+    const op = (opAndSub & 0xff) as StepOp;
+    const hint = (op === Step.EXEC && name === "EACCES" ? this.explainExec?.() : undefined) ?? stepHint(op, name, sub);
     return new ConfinementError(`${describe}: ${name}${hint ? ` (${hint})` : ""}`, {
       step: describe,
       errno: name,

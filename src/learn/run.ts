@@ -96,7 +96,7 @@ export async function learn(o: LearnOptions): Promise<Learned> {
   const suggestion = suggest(observed, {
     cwd,
     home: process.env.HOME ?? homedir(),
-    writable: (o.writable ?? []).map((p) => resolvePath(cwd, p)),
+    writable: policy.fsWritable.filter((p) => p !== cwd),
     addresses,
   });
   return { result, observed, suggestion, cwd };

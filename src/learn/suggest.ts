@@ -23,7 +23,7 @@ export interface SuggestContext {
   /** The command's working directory during learning (writable there). */
   readonly cwd: string;
   readonly home: string | undefined;
-  /** Extra writable paths the user gave (-w). */
+  /** The other writable paths of the learning run (-w paths, /dev/null and the like). */
   readonly writable: readonly string[];
   readonly host?: PresetHost;
   /** Where private TMPDIRs are made (os.tmpdir()). */
@@ -62,9 +62,19 @@ export function isSecretPath(path: string, home: string | undefined, real: strin
   return candidates.some((p) => SECRET_PATHS.some((s) => within(p, s)) || (home !== undefined && HOME_SECRETS.some((s) => within(p, join(home, s)))));
 }
 
+/**
+ * Directories of /dev whose entries are made per run: a terminal's number, POSIX shared
+ * memory and semaphores (/dev/shm/sem.NAME), message queues. The directory is suggested,
+ * not the entry.
+ */
+function sharedDevDir(path: string): string | undefined {
+  return ["/dev/pts", "/dev/shm", "/dev/mqueue"].find((d) => within(path, d) && path !== d);
+}
+
 /** The grant that covers one path read outside the base. */
 function readGrant(path: string, access: ReadonlySet<FileAccess>, ctx: SuggestContext, host: PresetHost): string | undefined {
-  if (within(path, "/dev/pts")) return "/dev/pts"; // the terminal's number changes per run
+  const shared = sharedDevDir(path);
+  if (shared !== undefined) return shared;
   if (within(path, "/dev")) return path; // one node at a time
   if (within(path, ctx.cwd)) return ctx.cwd;
   const home = ctx.home;
@@ -136,17 +146,15 @@ export function suggest(seen: Observed, ctx: SuggestContext): Suggestion {
   const write = new Set<string>();
   const refused = new Set<string>();
   for (const p of writes) {
-    if (within(p, "/dev/pts")) {
-      write.add("/dev/pts");
-      continue;
-    }
-    const dir = within(p, "/dev") ? p : host.exists(p) && isDirectory(p, host) ? p : existingParent(p, host);
-    if (dir === undefined) continue;
-    const grant = allowedWrite.find((w) => within(p, w));
-    if (within(p, "/dev")) {
-      if (host.exists(p)) write.add(p);
-    } else if (grant !== undefined) write.add(grant === ctx.cwd ? ctx.cwd : within(dir, grant) ? dir : grant);
-    else refused.add(dir);
+    // The grant that would cover this write: a directory made per run, a /dev node, the
+    // directory the write happened in (a write may create the file), or the path itself
+    // when it is a directory.
+    const grant = sharedDevDir(p) ?? (within(p, "/dev") ? p : host.exists(p) && isDirectory(p, host) ? p : existingParent(p, host));
+    if (grant === undefined) continue;
+    const allowed = allowedWrite.find((w) => within(p, w));
+    if (allowed === undefined) refused.add(grant);
+    else if (allowed === ctx.cwd) write.add(ctx.cwd);
+    else write.add(within(grant, allowed) ? grant : allowed);
   }
 
   const extra = (grants: readonly string[]): string[] => [...reads].filter(([p]) => !covered(p, grants) && !write.has(p) && ![...write].some((w) => within(p, w))).map(([p]) => p);

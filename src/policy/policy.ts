@@ -60,10 +60,13 @@ export class Policy {
    * A built-in preset (SPEC 9a: minimal, system, workspace, system-net, workspace-net)
    * resolved on this host, composed with `overrides`: lists add to the preset's, other
    * fields replace them. workspace makes `overrides.cwd` (else process.cwd()) writable.
+   * With `overrides.supervisor` false the preset leaves /proc out (only the supervisor's
+   * view may show it).
    */
   static preset(name: string, overrides: PolicyInput = {}): Policy {
     const cwd = overrides.cwd ?? process.cwd();
-    return new Policy(composeInputs(presetInput(name, { cwd, home: process.env.HOME ?? homedir() }), overrides));
+    const unsupervised = overrides.supervisor === false;
+    return new Policy(composeInputs(presetInput(name, { cwd, home: process.env.HOME ?? homedir(), unsupervised }), overrides));
   }
 
   static builder(): PolicyBuilder {

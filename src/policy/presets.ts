@@ -137,8 +137,9 @@ function minimal(host: PresetHost): PolicyInput {
   return { fsReadable: outermost(existing(host, [...LIBRARY_DIRS, ...LOADER_CONFIG])) };
 }
 
-function system(host: PresetHost): PolicyInput {
-  const readable = [...SYSTEM_DIRS, ...LIBRARY_DIRS, ...LOADER_CONFIG, ...etcEntries(host), ...DEV_READABLE, "/proc", "/sys/devices/system/cpu"];
+/** `proc`: grant /proc (through the sandbox's view, which needs the supervisor). */
+function system(host: PresetHost, proc = true): PolicyInput {
+  const readable = [...SYSTEM_DIRS, ...LIBRARY_DIRS, ...LOADER_CONFIG, ...etcEntries(host), ...DEV_READABLE, ...(proc ? ["/proc"] : []), "/sys/devices/system/cpu"];
   return { fsReadable: outermost(existing(host, readable)), fsWritable: existing(host, DEV_WRITABLE) };
 }
 
@@ -146,7 +147,7 @@ function system(host: PresetHost): PolicyInput {
  * Why "/" is refused: workspace makes the working directory writable, and at "/" that is
  * the whole filesystem. The error says how to choose the project directory instead.
  */
-function workspace(host: PresetHost, cwd: string, home: string | undefined): PolicyInput {
+function workspace(host: PresetHost, cwd: string, home: string | undefined, proc = true): PolicyInput {
   const real = host.realpath(cwd) ?? cwd;
   const why =
     real === "/" ? "the whole filesystem" :
@@ -156,7 +157,7 @@ function workspace(host: PresetHost, cwd: string, home: string | undefined): Pol
   if (why !== undefined) {
     throw new PolicyError("cwd", cwd, `preset "workspace": the working directory ${JSON.stringify(cwd)} would make ${why} writable; run it from a project directory (or set cwd)`);
   }
-  return composeInputs(system(host), { fsWritable: [cwd], privateTmp: true });
+  return composeInputs(system(host, proc), { fsWritable: [cwd], privateTmp: true });
 }
 
 export interface PresetContext {
@@ -165,17 +166,24 @@ export interface PresetContext {
   /** The caller's home directory, which workspace refuses to make writable. */
   home?: string;
   host?: PresetHost;
+  /**
+   * The sandbox runs without a supervisor (supervisor: false, --no-supervisor): /proc is
+   * left out, since only the supervisor's view may show it (a sandbox inside a sandbox
+   * then sees no /proc at all, see docs/security.md "Without a supervisor").
+   */
+  unsupervised?: boolean;
 }
 
 /** The policy input of a preset on this host; PolicyError for an unknown name. */
 export function presetInput(name: string, ctx: PresetContext): PolicyInput {
   const host = ctx.host ?? HOST;
+  const proc = ctx.unsupervised !== true;
   switch (name as PresetName) {
     case "minimal": return minimal(host);
-    case "system": return system(host);
-    case "workspace": return workspace(host, ctx.cwd, ctx.home);
-    case "system-net": return composeInputs(system(host), { netAllow: WEB_RULES });
-    case "workspace-net": return composeInputs(workspace(host, ctx.cwd, ctx.home), { netAllow: WEB_RULES });
+    case "system": return system(host, proc);
+    case "workspace": return workspace(host, ctx.cwd, ctx.home, proc);
+    case "system-net": return composeInputs(system(host, proc), { netAllow: WEB_RULES });
+    case "workspace-net": return composeInputs(workspace(host, ctx.cwd, ctx.home, proc), { netAllow: WEB_RULES });
   }
   throw new PolicyError("preset", name, `preset: ${JSON.stringify(name)} is not a preset (presets: ${PRESET_NAMES.join(", ")})${didYouMean(name, PRESET_NAMES)}`);
 }

@@ -86,6 +86,8 @@ async function expand(ref: ProfileRef, env: NodeJS.ProcessEnv, chain: string[], 
 export interface ResolveOptions {
   /** The working directory given outside the profiles (--cwd); workspace makes it writable. */
   readonly cwd?: string;
+  /** The supervisor setting given outside the profiles (--no-supervisor: false). */
+  readonly supervisor?: boolean;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -96,14 +98,18 @@ export async function resolveProfiles(refs: readonly ProfileRef[], opts: Resolve
   // The directory a workspace preset makes writable is the one the command runs in.
   let cwd = opts.cwd;
   let cmd: readonly string[] | undefined;
+  let supervisor = opts.supervisor;
   for (const l of layers) {
     if (!("profile" in l)) continue;
     if (opts.cwd === undefined && l.profile.input.cwd !== undefined) cwd = l.profile.input.cwd;
+    if (opts.supervisor === undefined && l.profile.input.supervisor !== undefined) supervisor = l.profile.input.supervisor;
     if (l.profile.cmd !== undefined) cmd = l.profile.cmd;
   }
   cwd ??= process.cwd();
   const home = env.HOME ?? homedir();
-  const inputs = layers.map((l) => ("preset" in l ? presetInput(l.preset, { cwd, home }) : l.profile.input));
+  // Without a supervisor the presets leave /proc out (its view needs one).
+  const unsupervised = supervisor === false;
+  const inputs = layers.map((l) => ("preset" in l ? presetInput(l.preset, { cwd, home, unsupervised }) : l.profile.input));
   return {
     input: composeInputs(...inputs),
     cmd,

@@ -66,6 +66,7 @@ export const PROFILE_KEYS: readonly ProfileKey[] = [
 
   k("protection", "allow_degraded", "strings", "protection.allowDegraded"),
   k("protection", "disable", "strings", "protection.disable"),
+  k("protection", "supervisor", "bool", "supervisor"),
 ];
 
 /** Keys outside any section. */

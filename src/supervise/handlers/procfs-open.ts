@@ -79,13 +79,19 @@ export interface ProcfsOpenSpec extends VirtualSpec {
   writable: boolean;
 }
 
+/** EACCES for an open of `path`, noted as a refusal of the /proc view (RunResult.refused). */
+function refuse(ctx: SupervisorContext, path: string, why: string): Action {
+  ctx.observe({ kind: "refused", syscall: "open", errno: EACCES, target: path, why });
+  return deny(EACCES);
+}
+
 export function procfsOpenHandler(spec: ProcfsOpenSpec, ctx: SupervisorContext, members: Members): Handler {
   return (n) => {
     const req = readOpen(n, ctx.memory);
     if (req === null || req.target.kind === "unknown") return undefined; // the kernel and Landlock decide
     // Every process directory on the way counts: "/proc/1/cwd/x" and "/proc/1/exe" are
     // /proc/1's. The caller's own process is a member too.
-    if (req.target.pids.some((pid) => pid !== n.pid && !members.has(pid))) return deny(EACCES);
+    if (req.target.pids.some((pid) => pid !== n.pid && !members.has(pid))) return refuse(ctx, req.target.kind === "path" || req.target.kind === "magic" ? req.target.path : req.raw, "another process's /proc entry (the /proc view)");
     if (req.target.kind === "magic") return undefined; // Landlock checks where the link leads
     const path = req.target.path;
     const mount = spec.mounts.find((m) => path !== m && within(path, m));
@@ -94,7 +100,7 @@ export function procfsOpenHandler(spec: ProcfsOpenSpec, ctx: SupervisorContext, 
     // Denials act on the supervisor's copy of the path: whatever the caller's memory says
     // later, this call fails. A racing rewrite of a path we let continue meets Landlock,
     // which grants none of these.
-    if (HIDDEN_PROC_FILES.includes(rel[0]!)) return deny(EACCES);
+    if (HIDDEN_PROC_FILES.includes(rel[0]!)) return refuse(ctx, path, "hidden by the /proc view");
     // /proc/sys/net/*/{conf,neigh}/<interface>: an interface the sandbox may not see does
     // not exist for it. (Landlock grants /proc/sys whole, so a racing rewrite of a path we
     // let continue can still read these sysctls, for a name the sandbox already knows:
@@ -125,7 +131,7 @@ function openProcessFile(
       const status = statusAt(dirfd);
       if (status === null) return deny(ENOENT);
       own = status.tgid === caller.tgid;
-      if (!own && !members.hasParent(status.ppid)) return deny(EACCES); // another process
+      if (!own && !members.hasParent(status.ppid)) return refuse(ctx, target.path, "another process's /proc entry (the /proc view)");
     }
     // O_PATH gives no content and openat2 with RESOLVE_* flags is not reproduced here: the
     // kernel decides, and Landlock refuses content of any process directory.
