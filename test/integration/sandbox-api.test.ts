@@ -66,7 +66,8 @@ test("a program outside the grants fails at execve with EACCES, named", async ()
   await assert.rejects(Sandbox.run({}, [probe, "exit", "0"]), (e: unknown) => {
     assert.ok(e instanceof ConfinementError);
     assert.equal(e.code, "CONFINEMENT_STEP_FAILED");
-    assert.equal(e.message, `execve(${probe}): EACCES (not executable, or not under fsReadable/fsWritable)`);
+    const dir = probe.slice(0, probe.lastIndexOf("/"));
+    assert.equal(e.message, `execve(${probe}): EACCES (it is not under fsReadable/fsWritable: grant ${dir} (-r ${dir}), or start from a preset (-p minimal or -p system))`);
     return true;
   });
 });

@@ -85,3 +85,14 @@ test("Policy.preset: overrides compose on top; the result is an ordinary validat
   assert.deepEqual(Policy.fromJSON(JSON.stringify(w)).toJSON(), w.toJSON(), "round trip through JSON");
   assert.throws(() => Policy.preset("system", { maxCpu: 500 }), { field: "maxCpu" });
 });
+
+test("without a supervisor the presets leave /proc out (only the supervisor's view may show it)", () => {
+  for (const name of ["system", "workspace", "system-net", "workspace-net"]) {
+    const p = presetInput(name, { cwd: "/work/p", home: "/root", host: HOST, unsupervised: true });
+    assert.ok(!p.fsReadable!.includes("/proc"), `${name} without /proc`);
+    assert.ok(presetInput(name, { cwd: "/work/p", home: "/root", host: HOST }).fsReadable!.includes("/proc"), `${name} has /proc with one`);
+  }
+  const policy = Policy.preset("system", { supervisor: false });
+  assert.equal(policy.supervisor, false);
+  assert.ok(!policy.fsReadable.includes("/proc"));
+});
