@@ -9,6 +9,7 @@ import { packageVersion } from "./version.js";
 const USAGE = `Usage:
   sandlock run [flags] -- CMD [ARG...]      run CMD in a sandbox
   sandlock run [flags] -e "shell command"   run /bin/sh -c "shell command" in a sandbox
+  sandlock learn [flags] -- CMD [ARG...]    run CMD once, recorded, and print the profile it needs
   sandlock check [--json]                   what this kernel supports
   sandlock profile list | show NAME         presets and your profiles
   sandlock ps [--json]                      list running named sandboxes (run --name NAME)
@@ -19,6 +20,7 @@ const USAGE = `Usage:
 
 const COMMANDS = `Commands:
   run       run a command in a sandbox (flags below)
+  learn     run a command under a permissive, recorded sandbox; print the profile it needs (sandlock learn --help)
   check     Landlock ABI, every protection and whether this kernel has it, seccomp
   profile   list: built-in presets and your profiles; show NAME: one resolved, as TOML
   ps        list this user's running named sandboxes (sandlock ps --help)

@@ -57,7 +57,8 @@ function project(): string {
 }
 
 function env(dir: string): NodeJS.ProcessEnv {
-  return { PATH: `${dir}/node_modules/.bin:/usr/local/bin:/usr/bin:/bin`, HOME: join(dir, ".home"), LANG: "C.UTF-8" };
+  // npm's update notice (it asks the registry) would be part of an npx command's output.
+  return { PATH: `${dir}/node_modules/.bin:/usr/local/bin:/usr/bin:/bin`, HOME: join(dir, ".home"), LANG: "C.UTF-8", npm_config_update_notifier: "false" };
 }
 
 /** Runs `file args` in `dir` with stdout and stderr on one pipe (in the order a terminal shows them). */
