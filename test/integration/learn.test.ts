@@ -66,6 +66,12 @@ function check(o: Out): void {
   assert.ok(refusedCalls.stderr.includes(`sandlock: refused: connect 127.0.0.1:${o.refusedPort} over tcp:`), refusedCalls.stderr);
   assert.match(refusedCalls.stderr, /sandlock: refused: open \/proc\/1\/environ: EACCES, another process's \/proc entry \(the \/proc view\)/);
 
+  const library = o.library as unknown as { exitCode: number; refused: { syscall: string; errno: string; target: string; why: string; count: number }[]; json: unknown };
+  assert.equal(library.exitCode, 0);
+  assert.deepEqual(library.refused.map((r) => [r.syscall, r.target, r.why, r.count]), [["connect", `127.0.0.1:${o.refusedPort} over tcp`, "not allowed by netAllow", 1]]);
+  assert.match(library.refused[0]!.errno, /^E(CONNREFUSED|ACCES)$/);
+  assert.deepEqual(library.json, library.refused, "toJSON has it too");
+
   assert.equal(ran(o, "loader").code, 126);
   assert.match(ran(o, "loader").stderr, /execve\(\/usr\/bin\/ls\): EACCES \(its dynamic loader \/\S+ \(really \/\S+\) is not under fsReadable\/fsWritable: grant \/\S+ \(-r \/\S+\)/);
   assert.match(ran(o, "interpreter").stderr, /EACCES \(its interpreter \(#! line\) \/usr\/bin\/python3 (\(really \S+\) )?is not under fsReadable\/fsWritable/);

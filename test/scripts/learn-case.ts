@@ -7,6 +7,7 @@ import { execFile } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
+import { Sandbox } from "../../src/index.js";
 
 const [stage] = process.argv.slice(2) as [string];
 const cli = join(stage, "bin", "sandlock.cjs");
@@ -73,6 +74,9 @@ async function main(): Promise<void> {
   const interpreter = await sandlock(["run", "-r", project, "--", join(project, "s.py")]);
   chmodSync(join(project, "s.py"), 0o644);
   const notExecutable = await sandlock(["run", "-p", "system", "-r", project, "--", join(project, "s.py")]);
+  // The library: the same refusal in RunResult.refused, also on success.
+  const lib = await Sandbox.run({ fsReadable: ["/usr", "/lib", "/lib64", "/etc"] }, ["/bin/sh", "-c", `${connectTo(refusedPort)}; true`]);
+  const library = { exitCode: lib.exitCode, refused: lib.refused, json: lib.toJSON().refused };
   const hint = await inTerminal(["run", "-r", "/usr", "-r", "/lib", "-r", "/lib64", "--", "ls", data]);
   const hintWithPreset = await inTerminal(["run", "-p", "system", "--", "ls", data]);
   const noTerminal = await sandlock(["run", "-r", "/usr", "-r", "/lib", "-r", "/lib64", "--", "ls", data]);
@@ -82,7 +86,7 @@ async function main(): Promise<void> {
   rmSync(data, { recursive: true, force: true });
   console.log(JSON.stringify({
     project, data, port, refusedPort, learned, profile, replay, madeAgain, withoutRead, withoutNet, refusedWrite, allowedWrite,
-    exists, noCommand, refusedCalls, loader, interpreter, notExecutable, hint, hintWithPreset, noTerminal,
+    exists, noCommand, refusedCalls, library, loader, interpreter, notExecutable, hint, hintWithPreset, noTerminal,
   }));
 }
 
