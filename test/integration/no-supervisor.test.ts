@@ -85,7 +85,7 @@ scriptCase(
 );
 
 scriptCase(
-  "sandlock inside sandlock: the inner run works with --no-supervisor (and keeps its own grants); without it, it fails before running and says to use --no-supervisor",
+  "sandlock inside sandlock: the inner run works with --no-supervisor (and keeps its own grants), also from -p workspace and a profile that turns the supervisor off; without it, it fails before running and says to use --no-supervisor",
   "dist/test/scripts/nested-case.js",
   [],
   (out) => {
@@ -95,6 +95,12 @@ scriptCase(
     assert.equal(out.withoutFlag.stdout, "", "nothing ran");
     assert.match(out.withoutFlag.stderr, /^sandlock: seccomp\(SET_MODE_FILTER, NEW_LISTENER\): EBUSY \(this process already runs under a seccomp supervisor.*--no-supervisor \(library: supervisor: false\)\)\n$/);
     assert.equal(out.alone.code, 0, "control: the same inner command, not nested, runs with its supervisor");
+    // Presets leave /proc out without a supervisor, so -p workspace works nested.
+    for (const how of ["preset", "profile"]) {
+      assert.equal(out[how].code, 0, `${how}: ${out[how].stderr}`);
+      assert.equal(out[how].stdout, "preset\nproc-refused\n", `${how}: the project is writable, /proc is not there`);
+    }
+    assert.equal(out.made, "preset\n");
     assert.equal(out.alone.stdout, "nested\netc-refused\n");
   },
 );

@@ -4,6 +4,7 @@
 // Usage: nested-case.js
 
 import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -21,10 +22,21 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
   });
 }
 
+// Presets inside: -p workspace --no-supervisor, and a profile extending it that turns the
+// supervisor off ([protection] supervisor = false), in a project directory the outer run
+// lets it write (and /tmp, where the private TMPDIR is made).
+const project = mkdtempSync("/tmp/sandlock-nested-");
+writeFileSync(join(project, "nested.toml"), 'extends = "workspace"\n[protection]\nsupervisor = false\n');
+const presetJob = ["--", "/bin/sh", "-c", "echo preset > made.txt; cat made.txt; ls /proc >/dev/null 2>&1 && echo proc-listed || echo proc-refused"];
+const outerWritable = [...outer.slice(0, -1), "-w", "/tmp", "--"];
 const out = {
+  preset: await run([cli, ...outerWritable, process.execPath, cli, "run", "-p", "workspace", "--no-supervisor", "--cwd", project, ...presetJob]),
+  profile: await run([cli, ...outerWritable, process.execPath, cli, "run", "--profile-file", join(project, "nested.toml"), "--cwd", project, ...presetJob]),
   withFlag: await run([cli, ...outer, ...inner("--no-supervisor")]),
   withoutFlag: await run([cli, ...outer, ...inner()]),
   // Control: the same inner command, not nested, with the supervisor.
   alone: await run(inner().slice(1)),
 };
-console.log(JSON.stringify(out));
+const made = readFileSync(join(project, "made.txt"), "utf8");
+rmSync(project, { recursive: true, force: true });
+console.log(JSON.stringify({ ...out, made }));
