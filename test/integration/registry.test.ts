@@ -221,7 +221,8 @@ for (const who of WHO) {
       // The client itself, run inside a sandbox, is refused the same way.
       const nested = await cli(who, ["run", ...SYSTEM_RO.flatMap((p) => ["-r", p]), "-r", stagePackage().dir, "-r", "/proc", "-w", env.XDG_RUNTIME_DIR, "--", process.execPath, cliPath(), "kill", "victim"], env);
       assert.equal(nested.code, 1);
-      assert.match(nested.stderr, /^sandlock kill: "victim" did not answer: cannot read its token \(\/proc\/\d+\/fd\/\d+: E[A-Z]+\)\n$/);
+      // The inner sandlock's own message, then the outer run's account of what its /proc view refused.
+      assert.match(nested.stderr, /^sandlock kill: "victim" did not answer: cannot read its token \(\/proc\/\d+\/fd\/\d+: E[A-Z]+\)\n(sandlock: refused: open \/proc\/\d+\/fd\/\d+: EACCES, another process's \/proc entry \(the \/proc view\)\n)?$/);
       // Positive control: the same probe outside any sandbox gets the token and is answered.
       const bare = await launch(who, probe, ["registry-steal", entry, "info"], env).done;
       assert.equal(bare.stdout, "token ok getfd ok accepted\n");
