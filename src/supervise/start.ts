@@ -41,6 +41,12 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
       shared.limit ??= hit;
     },
     chargeCpu,
+    // The supervisor is made below, before any notification can arrive.
+    memoryCredit: {
+      spent: () => supervisor.memoryCredit.spent(),
+      settle: (grant, brk) => supervisor.memoryCredit.settle(grant, brk),
+      revoke: () => supervisor.memoryCredit.revoke(),
+    },
   };
   const supervisor = new Supervisor(listener, handlerTables(supervision, ctx), shared.supervisorMs === undefined ? undefined : chargeCpu, fastPathSpec(supervision));
   supervisor.onClose = () => {
