@@ -72,16 +72,17 @@ interface Counts {
 }
 
 /** Runs the probe under maxMemory; the supervisor's counts are read once the probe has
- * printed its last line, while the shell sleeps (the supervisor closes with the run). */
+ * ended (the shell prints its status), while the shell sleeps (the supervisor closes with
+ * the run). */
 async function counts(args: string[], maxMemory: string): Promise<{ counts: Counts; stdout: string }> {
   const { probe: bin } = stagePackage();
   const sb = new Sandbox({ fsReadable: [bin, "/bin", "/usr", "/lib", "/lib64"].filter((p) => existsSync(p)), maxMemory });
-  await sb.spawn(["/bin/sh", "-c", `"$0" "$@"; sleep 5`, bin, ...args], { stdout: "pipe", stderr: "pipe" });
+  await sb.spawn(["/bin/sh", "-c", `"$0" "$@"; echo "status $?"; sleep 5`, bin, ...args], { stdout: "pipe", stderr: "pipe" });
   let seen = "";
   await new Promise<void>((resolve) => {
     sb.stdout!.on("data", (d: Buffer) => {
       seen += d.toString();
-      if (/grown \d+\n/.test(seen)) resolve();
+      if (/status \d+\n/.test(seen)) resolve();
     });
     sb.stdout!.on("end", () => resolve());
   });
@@ -95,7 +96,7 @@ async function counts(args: string[], maxMemory: string): Promise<{ counts: Coun
 test("the credit answers a growth flood in C; only the first call and the grants reach TypeScript", async () => {
   const base = await counts(["grow-mmap", "1"], "1G");
   const r = await counts(["grow-mmap", "200"], "1G");
-  assert.match(r.stdout, /grown 200\n$/);
+  assert.match(r.stdout, /grown 200\nstatus 0\n$/);
   const fast = r.counts.fast - base.counts.fast;
   const js = r.counts.js - base.counts.js;
   // Every watchdog period (100 ms) revokes the credit: the next call goes to TypeScript.
@@ -103,11 +104,11 @@ test("the credit answers a growth flood in C; only the first call and the grants
   assert.ok(js < 50, `reached TypeScript: ${js}`);
 });
 
-test("control: near the cap the calls go to TypeScript, which reads the true charge", async () => {
-  // 64 MiB with a few MiB to spare (the probe's static arrays and the shell hold about
-  // 15 MiB): the credit runs short and is granted again and again.
-  const r = await counts(["grow-mmap", "64"], "84M");
-  assert.match(r.stdout, /grown 64\n$/);
-  const near = await counts(["grow-mmap", "1"], "84M");
-  assert.ok(r.counts.js - near.counts.js >= 2, `handler notifications: ${JSON.stringify(r.counts)} vs ${JSON.stringify(near.counts)}`);
+test("control: a call past the credit reaches TypeScript, which decides with the true charge", async () => {
+  const base = await counts(["grow-mmap", "1"], "64M");
+  // Past a 64 MiB cap: the call the credit cannot cover is forwarded and killed there.
+  const r = await counts(["grow-mmap", "256"], "64M");
+  assert.match(r.stdout, /\+status 137\n$/, "killed before the end");
+  assert.ok(r.counts.js - base.counts.js >= 1, `handler notifications: ${JSON.stringify(r.counts)} vs ${JSON.stringify(base.counts)}`);
+  assert.ok(r.counts.fast - base.counts.fast >= 20, `the flood ran in C first: ${JSON.stringify(r.counts)} vs ${JSON.stringify(base.counts)}`);
 });

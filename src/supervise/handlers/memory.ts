@@ -215,6 +215,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
   const buffers = new KernelBuffers();
   const segments = sysvShm ? new SysvSegments() : undefined;
   let inFiles = new Map<number, number>(); // unit -> bytes in memory-backed files
+  const mappedPages = new Map<number, number>(); // tgid -> its pages of such files, last look
   const fsizeLimit = ownFileSizeLimit();
 
   const unitOf = (tgid: number): number => {
@@ -236,12 +237,24 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     if (unit === 0) ctx.limitExceeded(hit);
   };
 
-  const refreshAll = (maxAgeMs = WATCH_MS / 2): void => {
+  /** Every process's charge read again, as the last look counted it (its mapped pages of
+   * memory-backed files taken off, as the look found them): one status read per process,
+   * no walk of /proc. A process born since the last look is found by the next one, as
+   * before. */
+  const refreshKnown = (): void => {
+    for (const tgid of [...charged.keys()]) {
+      const c = chargeOf(tgid);
+      if (c === null) charged.delete(tgid);
+      else charged.set(tgid, c.bytes - Math.min(mappedPages.get(tgid) ?? 0, c.shmem));
+    }
+  };
+
+  const refreshAll = (): void => {
     charged.clear();
     units.clear();
     const procs = new Map<number, { unit: number; shmem: number; task: number }>();
     // One /proc pass per period serves every sandbox of this process.
-    for (const [tgid, c] of sandboxCharges(ctx.launcherPid, ctx.forkParent(), maxAgeMs)) {
+    for (const [tgid, c] of sandboxCharges(ctx.launcherPid, ctx.forkParent(), WATCH_MS / 2)) {
       charged.set(tgid, c.bytes);
       units.set(tgid, c.unit);
       procs.set(tgid, { unit: c.unit, shmem: c.shmem, task: c.task });
@@ -255,7 +268,9 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     for (const [unit, bytes] of buffers.measure(procs, WATCH_MS)) look.files.set(unit, (look.files.get(unit) ?? 0) + bytes);
     // Pages of memory-backed files a process maps are in its RssShmem and in the file's
     // blocks: charged once, as the file.
+    mappedPages.clear();
     for (const [tgid, pages] of look.mappedFilePages) {
+      mappedPages.set(tgid, pages);
       const b = charged.get(tgid);
       if (b !== undefined) charged.set(tgid, b - Math.min(pages, procs.get(tgid)?.shmem ?? 0));
     }
@@ -283,12 +298,8 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
   const decide = (n: Notification, growth: number, me = chargeOf(n.pid)): Decision => {
     if (me === null) return { action: CONTINUE, room: 0 }; // the caller is gone; nothing to charge
     // The fast path continued growth since its last grant, in any process of the sandbox:
-    // the others' charges from their last look miss it, so every process is looked at
-    // again (as the watchdog does) before the decision.
-    if (credit.spent() > 0) {
-      refreshAll(0);
-      me = chargeOf(n.pid) ?? me;
-    }
+    // the others' charges from their last look miss it, so each is read again first.
+    if (credit.spent() > 0) refreshKnown();
     charged.set(me.tgid, me.bytes);
     const unit = unitOf(me.tgid);
     const used = total(unit) + Math.max(growth, 0);
