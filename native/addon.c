@@ -512,18 +512,19 @@ static napi_value sl_poll_fast_stats(napi_env env, napi_callback_info info) {
   return sl_make_pair(env, (int64_t)answered, (int64_t)ns);
 }
 
-/* pollMemory(handle, op, grant?, tid?, brk?) on the memory credit (memcredit.c):
- * op 0 "settle": a forwarded growth call was decided, grant bytes (a number), the brk it
- * allowed to thread tid (0: none) at brk (a number) -> undefined; op 1 "revoke" ->
- * undefined; op 2 "spent" -> bytes continued in C since the last grant. A handle without a
- * credit: undefined for each (nothing to do), 0 for "spent". */
+/* pollMemory(handle, op, grant) on the memory credit (memcredit.c): op 0 "settle": a
+ * forwarded growth call was decided, grant bytes (a number) -> undefined; op 1 "revoke"
+ * -> undefined; op 2 "spent" -> bytes continued in C since the last grant. A handle
+ * without a credit: undefined for each (nothing to do), 0 for "spent". */
 static napi_value sl_poll_memory(napi_env env, napi_callback_info info) {
-  SL_ARGS(env, info, 5);
-  static const char expects[] = "pollMemory expects a poll handle, an op (0 settle, 1 revoke, 2 spent) and for settle grant, tid, brk numbers";
+  SL_ARGS(env, info, 3);
+  static const char expects[] = "pollMemory expects a poll handle, an op (0 settle, 1 revoke, 2 spent) and a grant in bytes";
   struct sl_poll *p = poll_arg(env, argv[0], expects);
   if (p == NULL) return NULL;
   int32_t op;
-  if (napi_get_value_int32(env, argv[1], &op) != napi_ok || op < 0 || op > 2) {
+  double grant;
+  if (napi_get_value_int32(env, argv[1], &op) != napi_ok || op < 0 || op > 2 || napi_get_value_double(env, argv[2], &grant) != napi_ok ||
+      !(grant >= -9.2e18 && grant <= 9.2e18)) {
     napi_throw_type_error(env, "SL_ARGS", expects);
     return NULL;
   }
@@ -532,18 +533,8 @@ static napi_value sl_poll_memory(napi_env env, napi_callback_info info) {
   napi_get_undefined(env, &out);
   if (op == 2) return sl_make_int(env, m == NULL ? 0 : (int64_t)sl_mem_spent(m));
   if (m == NULL) return out;
-  if (op == 1) {
-    sl_mem_revoke(m);
-    return out;
-  }
-  double grant, brk;
-  int32_t tid;
-  if (napi_get_value_double(env, argv[2], &grant) != napi_ok || napi_get_value_int32(env, argv[3], &tid) != napi_ok ||
-      napi_get_value_double(env, argv[4], &brk) != napi_ok || !(grant >= -9.2e18 && grant <= 9.2e18) || !(brk >= 0 && brk < 1.8e19)) {
-    napi_throw_type_error(env, "SL_ARGS", expects);
-    return NULL;
-  }
-  sl_mem_settle(m, (int64_t)grant, tid, (uint64_t)brk);
+  if (op == 1) sl_mem_revoke(m);
+  else sl_mem_settle(m, (int64_t)grant);
   return out;
 }
 

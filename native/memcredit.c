@@ -18,16 +18,13 @@
  * - what C allowed since the previous grant may not be visible in that reading yet (a
  *   continued thread may not have run its mmap): the new credit is reduced by all of it
  *   (counted twice when it is visible, never missed);
- * - brk is charged against a record: the thread whose brk TypeScript allowed with the
- *   grant, and the highest break allowed to it since. Any other thread's brk goes to
- *   TypeScript (a thread id says nothing of its process, and another thread of the same
- *   process may have moved the break). The record is dropped at every grant (the reading
- *   behind it may show a break the thread has lowered since) and every revoke (each
- *   watchdog period, 100 ms), so a thread id reused by another process never inherits it:
- *   reuse needs the whole pid space to wrap, forks the supervisor traps one by one.
+ * - a brk that moves the break always goes to TypeScript: its growth depends on the break
+ *   of the caller's current address space, which registers do not show (an execve, which
+ *   is not trapped, replaces it under the same thread id; a break remembered here could
+ *   then let a new program grow for free). Only brk(0), a query, is answered here.
  *
- * Shrinking never waits: munmap is not trapped, and an mremap or a brk that does not grow
- * past what was charged continues at once. */
+ * Shrinking never waits for a credit: munmap is not trapped, and an mremap that does not
+ * grow continues at once. */
 #define _GNU_SOURCE
 #include <linux/seccomp.h>
 #include <pthread.h>
@@ -51,10 +48,6 @@ struct sl_mem {
   uint64_t credit;   /* bytes that may still be continued here */
   uint64_t spent;    /* bytes continued here since the last grant */
   uint32_t pending;  /* growth calls forwarded to TypeScript, not yet settled */
-  /* The thread whose brk TypeScript allowed at the last grant (0: none), and the highest
-   * break allowed to it since. One record: a grant drops it anyway (see above). */
-  int32_t brk_tid;
-  uint64_t brk_top;
 };
 
 struct sl_mem *sl_mem_new(void) {
@@ -124,22 +117,15 @@ int sl_mem_try(struct sl_mem *m, int listener, const void *notif) {
       break;
     }
     case NR_BRK: {
-      /* Registers only: the requested break against this thread's record. brk(0) is a
-       * query and changes nothing. */
-      uint64_t want = a[0];
-      if (want == 0) {
+      /* Registers only: brk(0) is a query and changes nothing. Any other brk is
+       * forwarded (see above) and settled like any forwarded growth call. */
+      if (a[0] == 0) {
         answered = 1;
         break;
       }
       pthread_mutex_lock(&m->mu);
-      if (m->brk_tid == 0 || m->brk_tid != (int32_t)n->pid) {
-        m->credit = 0; /* forwarded: TypeScript reads the break and grants again */
-        m->pending++;
-      } else if (page_up(want) <= page_up(m->brk_top) && page_up(want) != UINT64_MAX) {
-        answered = 1; /* within what was charged (a shrink, or growing back) */
-      } else if ((answered = spend_or_forward(m, page_up(want) - page_up(m->brk_top))) != 0) {
-        m->brk_top = want;
-      }
+      m->credit = 0;
+      m->pending++;
       pthread_mutex_unlock(&m->mu);
       break;
     }
@@ -150,7 +136,7 @@ int sl_mem_try(struct sl_mem *m, int listener, const void *notif) {
   return answered;
 }
 
-void sl_mem_settle(struct sl_mem *m, int64_t grant, int32_t tid, uint64_t brk) {
+void sl_mem_settle(struct sl_mem *m, int64_t grant) {
   pthread_mutex_lock(&m->mu);
   /* Nothing forwarded: not a call of ours (the credit stays as it is). */
   if (m->pending > 0 && --m->pending == 0) {
@@ -159,8 +145,6 @@ void sl_mem_settle(struct sl_mem *m, int64_t grant, int32_t tid, uint64_t brk) {
     uint64_t g = grant > 0 ? (uint64_t)grant : 0;
     m->credit = g > m->spent ? g - m->spent : 0;
     m->spent = 0;
-    m->brk_tid = tid > 0 ? tid : 0;
-    m->brk_top = brk;
   }
   pthread_mutex_unlock(&m->mu);
 }
@@ -168,7 +152,6 @@ void sl_mem_settle(struct sl_mem *m, int64_t grant, int32_t tid, uint64_t brk) {
 void sl_mem_revoke(struct sl_mem *m) {
   pthread_mutex_lock(&m->mu);
   m->credit = 0;
-  m->brk_tid = 0;
   pthread_mutex_unlock(&m->mu);
 }
 

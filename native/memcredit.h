@@ -12,10 +12,9 @@ void sl_mem_free(struct sl_mem *m);
  * growth call that was forwarded is counted until sl_mem_settle). */
 int sl_mem_try(struct sl_mem *m, int listener, const void *notif);
 /* TypeScript decided one forwarded growth call: once none is left undecided, `grant`
- * bytes (less what C allowed since the last grant) become the new credit, and a brk it
- * allowed (tid > 0) gives that thread its break record. */
-void sl_mem_settle(struct sl_mem *m, int64_t grant, int32_t tid, uint64_t brk);
-/* The credit and every break record are dropped (the watchdog's period, a fork group). */
+ * bytes (less what C allowed since the last grant) become the new credit. */
+void sl_mem_settle(struct sl_mem *m, int64_t grant);
+/* The credit is dropped (the watchdog's period, a thread allowed, a fallocate). */
 void sl_mem_revoke(struct sl_mem *m);
 /* Bytes C allowed since the last grant. */
 uint64_t sl_mem_spent(struct sl_mem *m);

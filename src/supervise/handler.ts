@@ -35,9 +35,8 @@ export interface MemoryCredit {
   /** Bytes of growth the fast path continued since its last grant. */
   spent(): number;
   /** One forwarded growth call (mmap, mremap, brk) is decided: every one must be settled
-   * exactly once. `grant` bytes become the credit once none is left undecided; `brk`, the
-   * break a brk of thread `tid` was allowed to set. */
-  settle(grant: number, brk?: { tid: number; at: number }): void;
+   * exactly once. `grant` bytes become the credit once none is left undecided. */
+  settle(grant: number): void;
   /** No credit, until the next settle (the watchdog's period, a fork group). */
   revoke(): void;
 }

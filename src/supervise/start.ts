@@ -44,7 +44,7 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
     // The supervisor is made below, before any notification can arrive.
     memoryCredit: {
       spent: () => supervisor.memoryCredit.spent(),
-      settle: (grant, brk) => supervisor.memoryCredit.settle(grant, brk),
+      settle: (grant) => supervisor.memoryCredit.settle(grant),
       revoke: () => supervisor.memoryCredit.revoke(),
     },
   };

@@ -88,12 +88,12 @@ export class Supervisor {
 
   /** The fast path's memory credit (a no-op without one, or once closed). */
   readonly memoryCredit: MemoryCredit = {
-    spent: () => (this.handle === undefined ? 0 : (native().pollMemory(this.handle, 2, 0, 0, 0) ?? 0)),
-    settle: (grant, brk) => {
-      if (this.handle !== undefined) native().pollMemory(this.handle, 0, grant, brk?.tid ?? 0, brk?.at ?? 0);
+    spent: () => (this.handle === undefined ? 0 : (native().pollMemory(this.handle, 2, 0) ?? 0)),
+    settle: (grant) => {
+      if (this.handle !== undefined) native().pollMemory(this.handle, 0, grant);
     },
     revoke: () => {
-      if (this.handle !== undefined) native().pollMemory(this.handle, 1, 0, 0, 0);
+      if (this.handle !== undefined) native().pollMemory(this.handle, 1, 0);
     },
   };
 

@@ -1,6 +1,7 @@
 // maxMemory's growth calls answered in C from a credit (native/memcredit.c): floods of
-// mmap, brk and mremap growth stop at the cap, threads growing at once cannot slip past
-// it, and the credit really does answer the calls without JavaScript.
+// mmap and mremap growth (answered in C) and of brk growth (always TypeScript's, mixed
+// with the credit's grants) stop at the cap, threads growing at once cannot slip past it,
+// and the credit really does answer the calls without JavaScript.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -30,7 +31,7 @@ function killedAtCap(o: CaseOutcome, capMib: number, most: number): void {
 
 for (const op of ["grow-mmap", "grow-brk", "grow-mremap"]) {
   securityCase(
-    `maxMemory 64M, growth answered in C: a flood of ${op} stops at the cap`,
+    `maxMemory 64M with the C credit on: a flood of ${op} stops at the cap`,
     { policy: { fsReadable: ["${PROBE}"], maxMemory: "64M" }, cmd: probe(op, "256"), timeout: 30_000 },
     // The probe's own memory (code, stack, its thread) is charged too: fewer than 64 MiB.
     (o) => killedAtCap(o, 64, 63),

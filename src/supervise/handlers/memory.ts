@@ -131,17 +131,11 @@ function pageUp(n: number): number {
   return Math.ceil(n / PAGE) * PAGE;
 }
 
-/** The current program break: the end of the [heap] mapping, or with no heap yet the
- * heap's start (start_brk, field 47 of /proc/<tid>/stat); null when neither can be read.
- * Read fresh for every brk the handlers decide: the fast path moves the break too
- * (native/memcredit.c), so a break remembered here could be stale. */
+/** The end of the [heap] mapping, which is the current program break, or null. */
 function currentBreak(tid: number): number | null {
   try {
     const heap = /^([0-9a-f]+)-([0-9a-f]+) [^\n]*\[heap\]$/m.exec(readFileSync(`/proc/${tid}/maps`, "latin1"));
-    if (heap) return parseInt(heap[2]!, 16);
-    const stat = readFileSync(`/proc/${tid}/stat`, "latin1");
-    const start = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[44]);
-    return Number.isFinite(start) && start > 0 ? start : null;
+    return heap ? parseInt(heap[2]!, 16) : null;
   } catch {
     return null;
   }
@@ -288,11 +282,10 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
   const credit = ctx.memoryCredit;
   const roomAfter = (unit: number, used: number): number => (unit === 0 && ctx.forkParent() === undefined ? Math.max(0, cap - used) : 0);
 
-  /** A growth call's answer, the room to grant, and the break a brk may set. */
+  /** A growth call's answer, and the room to grant. */
   interface Decision {
     action: Action;
     room: number;
-    brk?: { tid: number; at: number };
   }
 
   const decide = (n: Notification, growth: number, me = chargeOf(n.pid)): Decision => {
@@ -316,7 +309,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
       d = h(n);
       return d.action;
     } finally {
-      credit.settle(d.room, d.brk);
+      credit.settle(d.room);
     }
   };
 
@@ -403,15 +396,11 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
       const me = chargeOf(n.pid);
       if (me === null) return { action: CONTINUE, room: 0 };
       // The calling thread's maps are its process's (the leader's are empty once it
-      // exits). Read fresh: the fast path may have moved the break since the last brk
-      // decided here.
-      const before = currentBreak(n.pid) ?? lastBreak.get(me.tgid) ?? want;
+      // exits). Only brk(0) is answered in C: the break moves only through calls decided
+      // here.
+      const before = lastBreak.get(me.tgid) ?? currentBreak(n.pid) ?? want;
       const d = decide(n, pageUp(want) - pageUp(before), me);
-      if (d.action.kind === "continue") {
-        lastBreak.set(me.tgid, want);
-        // This thread may move the break up to `want` without asking again: charged.
-        d.brk = { tid: n.pid, at: want };
-      }
+      if (d.action.kind === "continue") lastBreak.set(me.tgid, want);
       return d;
     }),
     memfd_create: (n) => {
