@@ -7,8 +7,8 @@
  * the charge with the request) as a credit. Later growth calls whose length fits in the
  * credit are continued here and the credit shrinks by their length; one that does not fit
  * goes to TypeScript, which reads the true charge again and grants afresh. Every answer
- * here rests on registers alone (syscall number, lengths, prot and flags, the requested
- * break), never on the caller's memory or on a descriptor, so CONTINUE is race-free
+ * here rests on registers alone (syscall number, lengths, prot and flags, brk's zero
+ * argument), never on the caller's memory or on a descriptor, so CONTINUE is race-free
  * (DESIGN 6): the kernel runs exactly the call whose registers were judged.
  *
  * Exactness: the sum of lengths continued here between two grants never exceeds the
