@@ -1,6 +1,9 @@
 // What supervision costs one call, in the same invocation as the bare call and the C floor:
 // - a trapped round trip: 100,000 brk(0) under maxMemory (which routes brk to the
-//   supervisor), against a minimal C supervisor answering the same calls (the floor);
+//   supervisor, where the receiving thread continues it in C: a query decided on
+//   registers, native/memcredit.c), against a minimal C supervisor answering the same
+//   calls (the floor). The round trip through TypeScript is the named sandbox's uname
+//   below (answered with the sandbox's name, written into the caller's buffer);
 // - the calls a workspace-style policy traps or could trap: open + close of an unrelated
 //   file and a directory listing with /etc and /proc granted (the /proc view routes opens
 //   and getdents), and uname with and without a sandbox name (only a named sandbox's is
@@ -62,7 +65,7 @@ export async function benchTrap(rounds: number): Promise<TrapResult> {
     { name: "open+close /etc/passwd, no /proc", policy: { fsReadable: [calls, ...SYSTEM.filter((p) => p !== "/proc")] }, args: ["open", "20000", "/etc/passwd"] },
     { name: "list /usr/include, /proc granted", policy: { fsReadable: [calls, ...SYSTEM] }, args: ["getdents", "500", "/usr/include"] },
     { name: "uname, unnamed sandbox", policy: { fsReadable: [calls] }, args: ["uname", "100000"], target: 1.2, targetText: "uname at bare cost unless the hostname is virtual (issue 16)" },
-    { name: "uname, named sandbox (virtual)", policy: { fsReadable: [calls], name: "bench" }, args: ["uname", "100000"] },
+    { name: "uname, named sandbox (virtual: a round trip through TypeScript)", policy: { fsReadable: [calls], name: "bench" }, args: ["uname", "100000"] },
   ];
   const rows: Row[] = [];
   for (const k of cases) {
@@ -87,7 +90,7 @@ export function reportTrap(t: TrapResult): string {
     `Trapped syscall round trip (${CALLS} x brk(0) under maxMemory), mean per call in each round`,
     `  ${"bare (not trapped)".padEnd(36)} ${fmt(us(rt.bareNs), " us")}`,
     `  ${"C supervisor (floor)".padEnd(36)} ${fmt(us(rt.floorNs), " us")}`,
-    `  ${"sandlock supervisor".padEnd(36)} ${fmt(us(rt.sandboxedNs), " us")}`,
+    `  ${"sandlock supervisor (answered in C)".padEnd(36)} ${fmt(us(rt.sandboxedNs), " us")}`,
     `  ${"ratio to the C floor".padEnd(36)} ${fmt(rt.ratioToFloor, "x", 2)}`,
     `  ${verdict("a round trip within 2x the C floor (DESIGN 5)", rt.ratioToFloor.median <= 2)}`,
     `Calls a workspace-style policy traps, sandboxed / bare (mean per call in each round)`,

@@ -21,6 +21,7 @@
 
 #include "addon.h"
 #include "fastpath.h"
+#include "memcredit.h"
 #include "notify-thread.h"
 #include "sl_protocol.h"
 
@@ -422,13 +423,13 @@ static void free_strings(char **s, uint32_t n) {
 }
 
 /* pollFast(handle, notif: Buffer(80), trees: string[], exacts: string[], procDevs: bigint[],
- * opens: bool, getdents: bool, threaded: bool): from now on the handle receives each
+ * opens: bool, getdents: bool, threaded: bool, memory: bool): from now on the handle receives each
  * notification itself (threaded: on a thread of its own, notify-thread.c; otherwise in
  * the poll callback)
  * into notif, answers what fastpath.c can, and calls back (status, events, received) with
  * received 0 (a notification waits in notif) or -errno of the receive. */
 static napi_value sl_poll_fast(napi_env env, napi_callback_info info) {
-  SL_ARGS(env, info, 8);
+  SL_ARGS(env, info, 9);
   struct sl_poll *p = poll_arg(env, argv[0], "pollFast expects a poll handle");
   if (p == NULL) return NULL;
   SL_ARG_BUFFER(env, 1, notif, notif_len);
@@ -439,7 +440,7 @@ static napi_value sl_poll_fast(napi_env env, napi_callback_info info) {
   char **trees = NULL, **exacts = NULL;
   uint32_t ntrees = 0, nexacts = 0, ndevs = 0;
   uint64_t *devs = NULL;
-  bool opens = false, getdents = false, threaded = false;
+  bool opens = false, getdents = false, threaded = false, memory = false;
   napi_value result = NULL;
   if (read_strings(env, argv[2], &trees, &ntrees) < 0 || read_strings(env, argv[3], &exacts, &nexacts) < 0) goto out;
   if (napi_get_array_length(env, argv[4], &ndevs) != napi_ok) {
@@ -460,15 +461,15 @@ static napi_value sl_poll_fast(napi_env env, napi_callback_info info) {
     }
   }
   if (napi_get_value_bool(env, argv[5], &opens) != napi_ok || napi_get_value_bool(env, argv[6], &getdents) != napi_ok ||
-      napi_get_value_bool(env, argv[7], &threaded) != napi_ok) {
-    napi_throw_type_error(env, "SL_ARGS", "arguments 5 to 7 must be booleans");
+      napi_get_value_bool(env, argv[7], &threaded) != napi_ok || napi_get_value_bool(env, argv[8], &memory) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "arguments 5 to 8 must be booleans");
     goto out;
   }
   if (p->closed || p->fast != NULL) {
     napi_throw_error(env, "SL_ARGS", "pollFast: handle closed or already fast");
     goto out;
   }
-  p->fast = sl_fast_new((const char *const *)trees, ntrees, (const char *const *)exacts, nexacts, devs, ndevs, opens, getdents);
+  p->fast = sl_fast_new((const char *const *)trees, ntrees, (const char *const *)exacts, nexacts, devs, ndevs, opens, getdents, memory);
   if (p->fast == NULL) {
     sl_throw_errno(env, "sl_fast_new", ENOMEM);
     goto out;
@@ -511,6 +512,32 @@ static napi_value sl_poll_fast_stats(napi_env env, napi_callback_info info) {
   return sl_make_pair(env, (int64_t)answered, (int64_t)ns);
 }
 
+/* pollMemory(handle, op, grant) on the memory credit (memcredit.c): op 0 "settle": a
+ * forwarded growth call was decided, grant bytes (a number) -> undefined; op 1 "revoke"
+ * -> undefined; op 2 "spent" -> bytes continued in C since the last grant. A handle
+ * without a credit: undefined for each (nothing to do), 0 for "spent". */
+static napi_value sl_poll_memory(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 3);
+  static const char expects[] = "pollMemory expects a poll handle, an op (0 settle, 1 revoke, 2 spent) and a grant in bytes";
+  struct sl_poll *p = poll_arg(env, argv[0], expects);
+  if (p == NULL) return NULL;
+  int32_t op;
+  double grant;
+  if (napi_get_value_int32(env, argv[1], &op) != napi_ok || op < 0 || op > 2 || napi_get_value_double(env, argv[2], &grant) != napi_ok ||
+      !(grant >= -9.2e18 && grant <= 9.2e18)) {
+    napi_throw_type_error(env, "SL_ARGS", expects);
+    return NULL;
+  }
+  struct sl_mem *m = p->closed ? NULL : sl_fast_mem(p->fast);
+  napi_value out;
+  napi_get_undefined(env, &out);
+  if (op == 2) return sl_make_int(env, m == NULL ? 0 : (int64_t)sl_mem_spent(m));
+  if (m == NULL) return out;
+  if (op == 1) sl_mem_revoke(m);
+  else sl_mem_settle(m, (int64_t)grant);
+  return out;
+}
+
 /* ---- module ---- */
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -526,6 +553,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"pollRef", NULL, sl_poll_ref, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollFast", NULL, sl_poll_fast, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollFastStats", NULL, sl_poll_fast_stats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pollMemory", NULL, sl_poll_memory, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   sl_notify_register(env, exports);

@@ -17,6 +17,8 @@
  *   the caller's buffer after SECCOMP_IOCTL_NOTIF_ID_VALID, the offset put back when they
  *   cannot be delivered. Exactly what handlers/procfs-list.ts does without a filter.
  *
+ * - under maxMemory, mmap, mremap and brk: memcredit.c (a credit TypeScript grants).
+ *
  * Anything else, and anything this code is unsure of, goes to TypeScript. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,6 +34,7 @@
 #include <unistd.h>
 
 #include "fastpath.h"
+#include "memcredit.h"
 
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL
@@ -54,6 +57,7 @@ struct sl_fast {
   size_t nprocdevs;
   int opens;    /* open, openat, creat are trapped and may be answered here */
   int getdents; /* getdents64 is trapped and may be performed here */
+  struct sl_mem *mem; /* maxMemory: mmap, mremap, brk answered from a credit (memcredit.c) */
   uint64_t answered; /* read by the main thread while a receiving thread adds: atomics */
   uint64_t ns;
   char *dents; /* MAX_READ bytes, allocated on first use */
@@ -77,13 +81,14 @@ static char **copy_list(const char *const *src, size_t n) {
 }
 
 struct sl_fast *sl_fast_new(const char *const *trees, size_t ntrees, const char *const *exacts, size_t nexacts,
-                            const uint64_t *procdevs, size_t nprocdevs, int opens, int getdents) {
+                            const uint64_t *procdevs, size_t nprocdevs, int opens, int getdents, int memory) {
   struct sl_fast *f = calloc(1, sizeof *f);
   if (f == NULL) return NULL;
   f->trees = copy_list(trees, ntrees);
   f->exacts = copy_list(exacts, nexacts);
   f->procdevs = calloc(nprocdevs ? nprocdevs : 1, sizeof *f->procdevs);
-  if (f->trees == NULL || f->exacts == NULL || f->procdevs == NULL) {
+  if (memory) f->mem = sl_mem_new();
+  if (f->trees == NULL || f->exacts == NULL || f->procdevs == NULL || (memory && f->mem == NULL)) {
     f->ntrees = f->trees ? ntrees : 0;
     f->nexacts = f->exacts ? nexacts : 0;
     sl_fast_free(f);
@@ -106,7 +111,12 @@ void sl_fast_free(struct sl_fast *f) {
   free(f->exacts);
   free(f->procdevs);
   free(f->dents);
+  sl_mem_free(f->mem);
   free(f);
+}
+
+struct sl_mem *sl_fast_mem(struct sl_fast *f) {
+  return f == NULL ? NULL : f->mem;
 }
 
 void sl_fast_stats(const struct sl_fast *f, uint64_t *answered, uint64_t *ns) {
@@ -308,6 +318,7 @@ int sl_fast_try(struct sl_fast *f, int listener, const void *notif) {
   int done = 0;
   if (f->opens && (n->data.nr == NR_OPEN || n->data.nr == NR_OPENAT || n->data.nr == NR_CREAT)) done = try_open(f, listener, n);
   else if (f->getdents && n->data.nr == NR_GETDENTS64) done = try_getdents(f, listener, n);
+  else if (f->mem != NULL) done = sl_mem_try(f->mem, listener, n); /* other numbers: 0 */
   if (done) __atomic_fetch_add(&f->answered, 1, __ATOMIC_RELAXED);
   return done;
 }

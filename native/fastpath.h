@@ -8,7 +8,9 @@
 struct sl_fast;
 
 struct sl_fast *sl_fast_new(const char *const *trees, size_t ntrees, const char *const *exacts, size_t nexacts,
-                            const uint64_t *procdevs, size_t nprocdevs, int opens, int getdents);
+                            const uint64_t *procdevs, size_t nprocdevs, int opens, int getdents, int memory);
+/* The memory credit (memcredit.c) when made with memory set, else NULL. */
+struct sl_mem *sl_fast_mem(struct sl_fast *f);
 void sl_fast_free(struct sl_fast *f);
 /* 1 when the notification (a struct seccomp_notif) was answered here; 0: TypeScript's. */
 int sl_fast_try(struct sl_fast *f, int listener, const void *notif);

@@ -9,7 +9,8 @@
 // every procfs mount of the host (paths.ts expands /proc/self and walks magic links in
 // any of them) and the granted devpts mounts; the exact paths are the virtual files and
 // /etc/hosts. Getdents64: performed in C on a duplicate unless the directory is on a
-// procfs mount the view filters (handlers/procfs-list.ts).
+// procfs mount the view filters (handlers/procfs-list.ts). Under maxMemory, mmap, mremap
+// and brk: continued in C within a credit handlers/memory.ts grants (native/memcredit.c).
 //
 // A learning run's recorder notes every open: there the fast path answers none.
 // A new handler trapping opens must be added here, or `opens` must be false for it:
@@ -30,6 +31,9 @@ export interface FastPathSpec {
    * call traps, so no signal can interrupt it before the supervisor holds it (a fork or
    * an mmap interrupted there fails with EINTR, which the kernel alone never gives). */
   threaded: boolean;
+  /** maxMemory: mmap, mremap and brk are answered in C from a credit the memory handlers
+   * grant (native/memcredit.c, handlers/memory.ts). */
+  memory: boolean;
 }
 
 export function fastPathSpec(s: Supervision): FastPathSpec {
@@ -45,5 +49,5 @@ export function fastPathSpec(s: Supervision): FastPathSpec {
       // gone: nothing there to filter
     }
   }
-  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: s.learn !== true, getdents: view?.procfs !== undefined, threaded: true };
+  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: s.learn !== true, getdents: view?.procfs !== undefined, threaded: true, memory: s.maxMemory !== undefined };
 }

@@ -40,6 +40,20 @@ export interface SupervisorContext {
   /** Charges milliseconds the supervisor spent on the sandbox's behalf outside a
    * notification (answering requests it wrote to an emulated socket) to its maxCpu. */
   chargeCpu(ms: number): void;
+  /** maxMemory's credit in the native fast path (native/memcredit.c): growth calls within
+   * it never reach the handlers. */
+  readonly memoryCredit: MemoryCredit;
+}
+
+/** What the memory handlers tell the fast path's credit (native/memcredit.c). */
+export interface MemoryCredit {
+  /** Bytes of growth the fast path continued since its last grant. */
+  spent(): number;
+  /** One forwarded growth call (mmap, mremap, brk) is decided: every one must be settled
+   * exactly once. `grant` bytes become the credit once none is left undecided. */
+  settle(grant: number): void;
+  /** No credit, until the next settle (the watchdog's period, a fork group). */
+  revoke(): void;
 }
 
 /**

@@ -70,6 +70,12 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
       shared.limit ??= hit;
     },
     chargeCpu,
+    // The supervisor is made below, before any notification can arrive.
+    memoryCredit: {
+      spent: () => supervisor.memoryCredit.spent(),
+      settle: (grant) => supervisor.memoryCredit.settle(grant),
+      revoke: () => supervisor.memoryCredit.revoke(),
+    },
   };
   const supervisor = new Supervisor(listener, handlerTables(supervision, ctx, learned), shared.supervisorMs === undefined ? undefined : chargeCpu, fastPathSpec(supervision));
   supervisor.onClose = () => {

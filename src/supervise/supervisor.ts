@@ -7,7 +7,7 @@ import { errnoName } from "../confine/errno.js";
 import { native } from "../confine/native.js";
 import { SYSCALLS } from "../kernel/syscalls.js";
 import type { Action } from "./action.js";
-import type { Handler, HandlerTable } from "./handler.js";
+import type { Handler, HandlerTable, MemoryCredit } from "./handler.js";
 import { SIGKILL, signalCaller } from "./kill.js";
 import type { FastPathSpec } from "./fast-path.js";
 import { NOTIF_BYTES, Notification } from "./notification.js";
@@ -81,10 +81,21 @@ export class Supervisor {
     // From here on the handle receives each notification into buf (on a thread of its
     // own) and answers in C what needs no decision (fast-path.ts); the others arrive here
     // with `received` set.
-    if (fast !== undefined && (fast.opens || fast.getdents || fast.threaded)) {
-      n.pollFast(this.handle, this.buf, fast.trees, fast.exacts, fast.procDevs, fast.opens, fast.getdents, fast.threaded);
+    if (fast !== undefined && (fast.opens || fast.getdents || fast.threaded || fast.memory)) {
+      n.pollFast(this.handle, this.buf, fast.trees, fast.exacts, fast.procDevs, fast.opens, fast.getdents, fast.threaded, fast.memory);
     }
   }
+
+  /** The fast path's memory credit (a no-op without one, or once closed). */
+  readonly memoryCredit: MemoryCredit = {
+    spent: () => (this.handle === undefined ? 0 : (native().pollMemory(this.handle, 2, 0) ?? 0)),
+    settle: (grant) => {
+      if (this.handle !== undefined) native().pollMemory(this.handle, 0, grant);
+    },
+    revoke: () => {
+      if (this.handle !== undefined) native().pollMemory(this.handle, 1, 0);
+    },
+  };
 
   /** Notifications answered by the native fast path, never seen here. */
   get fastAnswered(): number {

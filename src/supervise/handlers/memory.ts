@@ -209,6 +209,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
   const buffers = new KernelBuffers();
   const segments = sysvShm ? new SysvSegments() : undefined;
   let inFiles = new Map<number, number>(); // unit -> bytes in memory-backed files
+  const mappedPages = new Map<number, number>(); // tgid -> its pages of such files, last look
   const fsizeLimit = ownFileSizeLimit();
 
   const unitOf = (tgid: number): number => {
@@ -230,6 +231,18 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     if (unit === 0) ctx.limitExceeded(hit);
   };
 
+  /** Every process's charge read again, as the last look counted it (its mapped pages of
+   * memory-backed files taken off, as the look found them): one status read per process,
+   * no walk of /proc. A process born since the last look is found by the next one, as
+   * before. */
+  const refreshKnown = (): void => {
+    for (const tgid of [...charged.keys()]) {
+      const c = chargeOf(tgid);
+      if (c === null) charged.delete(tgid);
+      else charged.set(tgid, c.bytes - Math.min(mappedPages.get(tgid) ?? 0, c.shmem));
+    }
+  };
+
   const refreshAll = (): void => {
     charged.clear();
     units.clear();
@@ -249,7 +262,9 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     for (const [unit, bytes] of buffers.measure(procs, WATCH_MS)) look.files.set(unit, (look.files.get(unit) ?? 0) + bytes);
     // Pages of memory-backed files a process maps are in its RssShmem and in the file's
     // blocks: charged once, as the file.
+    mappedPages.clear();
     for (const [tgid, pages] of look.mappedFilePages) {
+      mappedPages.set(tgid, pages);
       const b = charged.get(tgid);
       if (b !== undefined) charged.set(tgid, b - Math.min(pages, procs.get(tgid)?.shmem ?? 0));
     }
@@ -257,20 +272,53 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     fileCharges.set(ctx.launcherPid, inFiles);
   };
 
-  const decide = (n: Notification, growth: number): Action => {
-    if (growth <= 0) return CONTINUE;
-    const me = chargeOf(n.pid);
-    if (me === null) return CONTINUE; // the caller is gone; nothing to charge
+  /**
+   * The fast path's credit (native/memcredit.c): growth calls that fit in it are continued
+   * in C and never come here; every one that comes here was forwarded and is settled
+   * exactly once (settled() below), with the room its decision leaves as the next credit.
+   * No credit in a fork group: one listener serves the zygote and its clones, which are
+   * charged apart, and a credit cannot tell them apart.
+   */
+  const credit = ctx.memoryCredit;
+  const roomAfter = (unit: number, used: number): number => (unit === 0 && ctx.forkParent() === undefined ? Math.max(0, cap - used) : 0);
+
+  /** A growth call's answer, and the room to grant. */
+  interface Decision {
+    action: Action;
+    room: number;
+  }
+
+  const decide = (n: Notification, growth: number, me = chargeOf(n.pid)): Decision => {
+    if (me === null) return { action: CONTINUE, room: 0 }; // the caller is gone; nothing to charge
+    // The fast path continued growth since its last grant, in any process of the sandbox:
+    // the others' charges from their last look miss it, so each is read again first.
+    if (credit.spent() > 0) refreshKnown();
     charged.set(me.tgid, me.bytes);
     const unit = unitOf(me.tgid);
-    const used = total(unit) + growth;
-    if (used <= cap) return CONTINUE;
+    const used = total(unit) + Math.max(growth, 0);
+    if (growth <= 0 || used <= cap) return { action: CONTINUE, room: roomAfter(unit, used) };
     exceeded(unit, used);
-    return { kind: "kill", errno: ENOMEM };
+    return { action: { kind: "kill", errno: ENOMEM }, room: 0 };
+  };
+
+  /** A handler for a growth call the fast path forwarded: settles it whatever happens (a
+   * throw settles with no room, and the supervisor answers EPERM). */
+  const settled = (h: (n: Notification) => Decision): ((n: Notification) => Action) => (n) => {
+    let d: Decision = { action: CONTINUE, room: 0 };
+    try {
+      d = h(n);
+      return d.action;
+    } finally {
+      credit.settle(d.room);
+    }
   };
 
   const watchdog = setInterval(() => {
     refreshAll();
+    // The credit was computed from an older look: memory that grew without a request
+    // (memory-backed files, kernel buffers) is in this one. The next growth call goes to
+    // the handlers, which grant afresh.
+    credit.revoke();
     const sums = new Map<number, number>();
     for (const [tgid, b] of charged) sums.set(unitOf(tgid), (sums.get(unitOf(tgid)) ?? 0) + b);
     for (const [unit, bytes] of inFiles) sums.set(unit, (sums.get(unit) ?? 0) + bytes);
@@ -321,6 +369,8 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
       }
       if (fsizeLimit !== null && offset + len > BigInt(fsizeLimit)) return deny(EFBIG);
       const rc = native().fallocate(dup, mode, offset, len);
+      // The file's new blocks are charged at the next look, not in the credit: revoked.
+      if (rc >= 0) credit.revoke();
       return rc < 0 ? deny(-rc) : returnValue(0);
     } finally {
       closeSync(dup);
@@ -328,27 +378,31 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
   };
 
   const handlers: HandlerTable = {
-    mmap: (n) => {
+    // The fast path answers the calls decided on registers alone (the same rules as
+    // here) and those within its credit; these handlers see the rest.
+    mmap: settled((n) => {
       const prot = n.argU32(2);
       const flags = n.argU32(3);
       // Read-only and PROT_NONE mappings cost no private memory; shared file mappings
       // are the file's pages (a memory-backed file is charged as a file).
-      if ((prot & PROT_WRITE) === 0) return CONTINUE;
-      if ((flags & MAP_SHARED) !== 0 && (flags & MAP_ANONYMOUS) === 0) return CONTINUE;
+      if ((prot & PROT_WRITE) === 0) return { action: CONTINUE, room: 0 };
+      if ((flags & MAP_SHARED) !== 0 && (flags & MAP_ANONYMOUS) === 0) return { action: CONTINUE, room: 0 };
       return decide(n, pageUp(n.argAddr(1)));
-    },
-    mremap: (n) => decide(n, pageUp(n.argAddr(2)) - pageUp(n.argAddr(1))),
-    brk: (n) => {
+    }),
+    mremap: settled((n) => decide(n, pageUp(n.argAddr(2)) - pageUp(n.argAddr(1)))),
+    brk: settled((n) => {
       const want = n.argAddr(0);
-      if (want === 0) return CONTINUE; // a query
+      if (want === 0) return { action: CONTINUE, room: 0 }; // a query
       const me = chargeOf(n.pid);
-      if (me === null) return CONTINUE;
-      // The calling thread's maps are its process's (the leader's are empty once it exits).
+      if (me === null) return { action: CONTINUE, room: 0 };
+      // The calling thread's maps are its process's (the leader's are empty once it
+      // exits). Only brk(0) is answered in C: the break moves only through calls decided
+      // here.
       const before = lastBreak.get(me.tgid) ?? currentBreak(n.pid) ?? want;
-      const action = decide(n, pageUp(want) - pageUp(before));
-      if (action.kind === "continue") lastBreak.set(me.tgid, want);
-      return action;
-    },
+      const d = decide(n, pageUp(want) - pageUp(before), me);
+      if (d.action.kind === "continue") lastBreak.set(me.tgid, want);
+      return d;
+    }),
     memfd_create: (n) => {
       // Made by the supervisor, which keeps a read-only probe of every memfd the sandbox
       // creates (memory-files.ts): the name is copied out of the caller's memory and used
@@ -387,6 +441,9 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
       }
       if (total(unitOf(tgid)) + THREAD_KERNEL_BYTES > cap) return deny(EAGAIN);
       charged.set(tgid, bytes + THREAD_KERNEL_BYTES);
+      // The thread's kernel memory is not in the fast path's credit: revoked, the next
+      // growth call is decided here with it counted.
+      credit.revoke();
       return undefined;
     },
     // With sysv_ipc lifted: the caller may be making a segment (sysv-segments.ts). Only

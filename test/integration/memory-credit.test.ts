@@ -1,0 +1,114 @@
+// maxMemory's growth calls answered in C from a credit (native/memcredit.c): floods of
+// mmap and mremap growth (answered in C) and of brk growth (always TypeScript's, mixed
+// with the credit's grants) stop at the cap, threads growing at once cannot slip past it,
+// and the credit really does answer the calls without JavaScript.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Sandbox } from "../../src/index.js";
+import { existsSync } from "node:fs";
+import type { CaseOutcome } from "../helpers/case-types.js";
+import { securityCase } from "../helpers/harness.js";
+import { stagePackage } from "../helpers/stage.js";
+
+const MIB = 2 ** 20;
+const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
+
+/** The MiB the probe got and touched: one '+' each. */
+const grown = (o: CaseOutcome): number => (o.result?.stdout ?? "").split("").filter((c) => c === "+").length;
+
+/** Killed by the memory limit of cap MiB, having got at most `most` MiB. */
+function killedAtCap(o: CaseOutcome, capMib: number, most: number): void {
+  assert.equal(o.result?.status, "signaled", JSON.stringify(o.result));
+  assert.equal(o.result?.signal, "SIGKILL");
+  const limit = o.result?.limit as { kind: string; field: string; cap: number } | null;
+  assert.deepEqual([limit?.kind, limit?.field, limit?.cap], ["memory", "maxMemory", capMib * MIB]);
+  const got = grown(o);
+  assert.ok(got <= most, `got ${got} MiB under a ${capMib} MiB cap`);
+  // The flood really ran: most of the cap was handed out before the kill.
+  assert.ok(got >= capMib / 2, `got only ${got} MiB: the flood did not run`);
+}
+
+for (const op of ["grow-mmap", "grow-brk", "grow-mremap"]) {
+  securityCase(
+    `maxMemory 64M with the C credit on: a flood of ${op} stops at the cap`,
+    { policy: { fsReadable: ["${PROBE}"], maxMemory: "64M" }, cmd: probe(op, "256"), timeout: 30_000 },
+    // The probe's own memory (code, stack, its thread) is charged too: fewer than 64 MiB.
+    (o) => killedAtCap(o, 64, 63),
+  );
+}
+
+securityCase(
+  "positive control: the same flood under a cap it fits in gets all 256 MiB",
+  { policy: { fsReadable: ["${PROBE}"], maxMemory: "512M" }, cmd: probe("grow-mmap", "256"), timeout: 30_000 },
+  (o) => {
+    assert.equal(o.result?.exitCode, 0);
+    assert.equal(grown(o), 256);
+    assert.match(o.result?.stdout ?? "", /grown 256\n$/);
+  },
+);
+
+// Eight threads released at once, each mapping 1 MiB at a time: their calls reach the
+// supervisor together, the credit is spent under one lock, and a call past it goes to
+// the handlers. A decision can miss only another thread's call still on its way into the
+// kernel (one per thread): the bound is the cap plus one MiB per other thread.
+securityCase(
+  "maxMemory 64M: eight threads growing at once do not get past the cap",
+  { policy: { fsReadable: ["${PROBE}"], maxMemory: "64M" }, cmd: probe("grow-race", "8", "32"), timeout: 30_000 },
+  (o) => killedAtCap(o, 64, 64 + 7),
+);
+
+securityCase(
+  "positive control: the eight threads under a cap they fit in get all 256 MiB",
+  { policy: { fsReadable: ["${PROBE}"], maxMemory: "512M" }, cmd: probe("grow-race", "8", "32"), timeout: 30_000 },
+  (o) => {
+    assert.equal(o.result?.exitCode, 0);
+    assert.equal(grown(o), 256);
+  },
+);
+
+interface Counts {
+  fast: number;
+  js: number;
+}
+
+/** Runs the probe under maxMemory; the supervisor's counts are read once the probe has
+ * ended (the shell prints its status), while the shell sleeps (the supervisor closes with
+ * the run). */
+async function counts(args: string[], maxMemory: string): Promise<{ counts: Counts; stdout: string }> {
+  const { probe: bin } = stagePackage();
+  const sb = new Sandbox({ fsReadable: [bin, "/bin", "/usr", "/lib", "/lib64"].filter((p) => existsSync(p)), maxMemory });
+  await sb.spawn(["/bin/sh", "-c", `"$0" "$@"; echo "status $?"; sleep 5`, bin, ...args], { stdout: "pipe", stderr: "pipe" });
+  let seen = "";
+  await new Promise<void>((resolve) => {
+    sb.stdout!.on("data", (d: Buffer) => {
+      seen += d.toString();
+      if (/status \d+\n/.test(seen)) resolve();
+    });
+    sb.stdout!.on("end", () => resolve());
+  });
+  const sup = (sb as unknown as { supervisor: { fastAnswered: number; stats: { notifications: number } } }).supervisor;
+  const c = { fast: sup.fastAnswered, js: sup.stats.notifications };
+  sb.kill();
+  await sb.wait();
+  return { counts: c, stdout: seen };
+}
+
+test("the credit answers a growth flood in C; only the first call and the grants reach TypeScript", async () => {
+  const base = await counts(["grow-mmap", "1"], "1G");
+  const r = await counts(["grow-mmap", "200"], "1G");
+  assert.match(r.stdout, /grown 200\nstatus 0\n$/);
+  const fast = r.counts.fast - base.counts.fast;
+  const js = r.counts.js - base.counts.js;
+  // Every watchdog period (100 ms) revokes the credit: the next call goes to TypeScript.
+  assert.ok(fast >= 150, `answered in C: ${fast} (counts ${JSON.stringify(r.counts)}, base ${JSON.stringify(base.counts)})`);
+  assert.ok(js < 50, `reached TypeScript: ${js}`);
+});
+
+test("control: brk growth, which is never answered in C, is counted in TypeScript", async () => {
+  const base = await counts(["grow-brk", "1"], "1G");
+  const r = await counts(["grow-brk", "200"], "1G");
+  assert.match(r.stdout, /grown 200\nstatus 0\n$/);
+  const js = r.counts.js - base.counts.js;
+  assert.ok(js >= 199, `handler notifications: ${JSON.stringify(r.counts)} vs ${JSON.stringify(base.counts)}`);
+});
