@@ -59,4 +59,3 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-export { warmUp } from "./warm-up.js";
