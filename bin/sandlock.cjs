@@ -35,10 +35,12 @@ function cacheLocation(source) {
   const id = buildId(source);
   const base = process.env.XDG_CACHE_HOME || (process.env.HOME ? path.join(process.env.HOME, ".cache") : "");
   if (id === undefined || !path.isAbsolute(base)) return undefined;
-  const key = `sandlock-cli ${id} ${process.version} ${process.arch} ${bundle}`;
-  let h = 0x811c9dc5; // FNV-1a of the key: one file per install and Node version, rewritten in place
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
-  return { dir: path.join(base, "sandlock"), file: path.join(base, "sandlock", `cli-${h.toString(16)}.v8cache`), key };
+  const where = `${process.version} ${process.arch} ${bundle}`;
+  // The name: FNV-1a of where, so each install and Node version keeps one file that a
+  // rebuild or an upgrade of the package rewrites in place (the build id is in the key).
+  let h = 0x811c9dc5;
+  for (let i = 0; i < where.length; i++) h = Math.imul(h ^ where.charCodeAt(i), 0x01000193) >>> 0;
+  return { dir: path.join(base, "sandlock"), file: path.join(base, "sandlock", `cli-${h.toString(16)}.v8cache`), key: `sandlock-cli ${id} ${where}` };
 }
 
 function privateDir(dir) {

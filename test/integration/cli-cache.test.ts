@@ -112,6 +112,11 @@ function cases(who: Who): void {
     echoOk(who, xdg);
     assert.equal(keyLine(file!), key, "the stale cache is replaced by one of this Node");
     assert.ok(readFileSync(file!).length > 1000);
+    // Another build of the package at the same place (an upgrade): the same file, replaced.
+    writeFileSync(file!, Buffer.concat([Buffer.from(`${key.replace(/ [0-9a-f]{32} /, ` ${"0".repeat(32)} `)}\n`, "latin1"), Buffer.alloc(1000, 0xa5)]));
+    echoOk(who, xdg);
+    assert.equal(keyLine(file!), key);
+    assert.deepEqual(cacheFiles(xdg), [file]);
   });
 
   test(`CLI code cache: a cache directory others can write is neither read nor written; NODE_DISABLE_COMPILE_CACHE turns the cache off [${who}]`, { skip }, () => {
