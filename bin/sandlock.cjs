@@ -67,8 +67,21 @@ function writeCache(loc, script) {
     const tmp = `${loc.file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, Buffer.concat([Buffer.from(`${loc.key}\n`, "latin1"), script.createCachedData()]), { mode: 0o600 });
     fs.renameSync(tmp, loc.file); // concurrent runs each write whole files; the last one stays
+    prune(loc);
   } catch {
     // read-only or full home, a sandbox around us: run without a cache next time as well
+  }
+}
+
+/** Copies installed elsewhere (npx, scratch projects) or for another Node leave a file each:
+ * those untouched for 30 days go when a new cache is written (a file still in use is only
+ * rewritten once more). */
+function prune(loc) {
+  const old = Date.now() - 30 * 24 * 3600 * 1000;
+  for (const name of fs.readdirSync(loc.dir)) {
+    if (!/^cli-[0-9a-f]+\.v8cache(\.\d+\.tmp)?$/.test(name)) continue;
+    const file = path.join(loc.dir, name);
+    if (file !== loc.file && fs.statSync(file).mtimeMs < old) fs.rmSync(file, { force: true });
   }
 }
 

@@ -3,7 +3,7 @@
 // and a cache that does not fit (other Node, corrupt, unsafe directory) never fails a run.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
@@ -117,6 +117,17 @@ function cases(who: Who): void {
     echoOk(who, xdg);
     assert.equal(keyLine(file!), key);
     assert.deepEqual(cacheFiles(xdg), [file]);
+    // Files of other copies or Node versions: pruned when a cache is written, after 30 days
+    // untouched (the control: a younger one stays).
+    const aged = join(xdg, "sandlock", "cli-1234abcd.v8cache");
+    const young = join(xdg, "sandlock", "cli-5678abcd.v8cache");
+    writeFileSync(aged, "x");
+    writeFileSync(young, "x");
+    const longAgo = new Date(Date.now() - 31 * 24 * 3600 * 1000);
+    utimesSync(aged, longAgo, longAgo);
+    writeFileSync(file!, stale);
+    echoOk(who, xdg);
+    assert.deepEqual(cacheFiles(xdg).sort(), [file, young].sort());
   });
 
   test(`CLI code cache: a cache directory others can write is neither read nor written; NODE_DISABLE_COMPILE_CACHE turns the cache off [${who}]`, { skip }, () => {
