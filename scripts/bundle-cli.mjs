@@ -4,7 +4,7 @@
 // main.js so relative paths (build/Release, package.json) resolve as they do unbundled.
 import { build } from "esbuild";
 import { createHash } from "node:crypto";
-import { appendFileSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, readFileSync, readdirSync, rmSync } from "node:fs";
 
 // The CLI never forks a zygote or checkpoints, and Sandbox loads those parts with dynamic
 // imports: leave them out of the bundle (they cost start-up to read and to load the code
@@ -39,6 +39,8 @@ await build({
 // The build id bin/sandlock.cjs keys its V8 code cache with: V8 compares only a source's
 // length with a cache, so a rebuilt bundle of the same length must not meet the old cache.
 const out = "dist/src/cli/sandlock.bundle.cjs";
-rmSync(`${out}.v8cache`, { force: true }); // earlier builds recorded a cache here: not shipped any more
+// Caches bin/sandlock.cjs wrote for the previous bundle (and the one earlier builds
+// recorded at build time): never packed, and useless to the new bundle.
+for (const f of readdirSync("dist/src/cli")) if (/^sandlock\.bundle\.(.+\.)?v8cache$|\.cjs\.v8cache$/.test(f)) rmSync(`dist/src/cli/${f}`, { force: true });
 const id = createHash("sha256").update(readFileSync(out)).digest("hex").slice(0, 32);
 appendFileSync(out, `\n//# sandlock-build=${id}\n`);
