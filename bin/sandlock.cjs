@@ -1,45 +1,130 @@
 #!/usr/bin/env node
-// Entry point of the sandlock command. The CLI is one bundled CommonJS file compiled with
-// V8's code cache recorded at build time (scripts/bundle-cli.mjs): start-up is most of
-// what a short `sandlock run` costs. Without a usable cache it compiles from source.
+// Entry point of the sandlock command: loads the bundled CLI (one CommonJS file, built by
+// scripts/bundle-cli.mjs) with a V8 code cache written beside it on the first `run`.
+// Without a usable cache it compiles from source: the cache is an optimisation, never a need.
 "use strict";
 const fs = require("node:fs");
 const path = require("node:path");
 const vm = require("node:vm");
-const { wrap } = require("node:module");
 
-const bundle = path.join(__dirname, "..", "dist", "src", "cli", "sandlock.bundle.cjs");
-const cacheFile = `${bundle}.v8cache`;
+const cliDir = path.join(__dirname, "..", "dist", "src", "cli");
+const bundle = path.join(cliDir, "sandlock.bundle.cjs");
 
-function load(cachedData) {
-  const script = new vm.Script(wrap(fs.readFileSync(bundle, "utf8")), { filename: bundle, cachedData });
-  const mod = { exports: {} };
-  script.runInThisContext().call(mod.exports, mod.exports, require, mod, bundle, path.dirname(bundle));
-  return { cli: mod.exports, script };
+// Why a cache of our own and not module.enableCompileCache() (Node >= 22.1): Node's cache
+// holds only what V8 compiles eagerly, so the functions `run` calls are compiled again at
+// every start (measured: README, "Where the time goes"). This one is taken after a `run`
+// has executed, with every function it compiled.
+//
+// Why written on this machine and not shipped: V8 accepts a cache only from the same V8
+// version and flags, so one built at pack time misses on every other Node release; and
+// Node 20's V8 takes the script name from the cache, which put the build machine's path
+// into consumers' stack traces. One written here, keyed by this bundle's path, has neither.
+//
+// Why beside the bundle and not in ~/.cache: a code cache is code the next, unsandboxed,
+// run executes. A sandbox granted write access to ~/.cache (build tools keep caches there)
+// could plant one and escape on the user's next `sandlock run`. Beside the bundle it is
+// trusted exactly as the bundle is: only when its owner is the bundle's and nobody else
+// can write it or its directory. Whoever can replace it could replace the bundle itself.
+
+/** The build id scripts/bundle-cli.mjs appends (a hash of the bundle's content). V8 checks
+ * only the source's length against a cache, so the key must name the content. */
+function buildId(source) {
+  const at = source.lastIndexOf("\n//# sandlock-build=");
+  return at < 0 ? undefined : source.slice(at + 20).trim();
 }
 
-function readCache() {
+/** The cache file and the key its first line must hold, or undefined when caching is off. */
+function cacheLocation(source) {
+  if (process.env.NODE_DISABLE_COMPILE_CACHE) return undefined; // Node's own switch, same meaning
+  const id = buildId(source);
+  if (id === undefined) return undefined;
+  const where = `${process.version} ${process.arch} ${bundle}`;
+  // The name: FNV-1a of where, so each Node version keeps one file that a rebuild or an
+  // upgrade of the package rewrites in place (the build id is in the key).
+  let h = 0x811c9dc5;
+  for (let i = 0; i < where.length; i++) h = Math.imul(h ^ where.charCodeAt(i), 0x01000193) >>> 0;
+  return { file: path.join(cliDir, `sandlock.bundle.${h.toString(16)}.v8cache`), key: `sandlock-cli ${id} ${where}` };
+}
+
+/** Owned by the bundle's owner and writable by nobody else. */
+function trusted(st, owner) {
+  return st.uid === owner && (st.mode & 0o022) === 0;
+}
+
+/** The cached data when the file, its directory and its key are right. */
+function readCache(loc) {
   try {
-    return fs.readFileSync(cacheFile);
+    const owner = fs.statSync(bundle).uid;
+    if (!trusted(fs.statSync(cliDir), owner)) return undefined;
+    const fd = fs.openSync(loc.file, "r");
+    try {
+      if (!trusted(fs.fstatSync(fd), owner)) return undefined;
+      const buf = fs.readFileSync(fd);
+      const nl = buf.indexOf(10);
+      return nl > 0 && buf.toString("latin1", 0, nl) === loc.key ? buf.subarray(nl + 1) : undefined;
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch {
     return undefined;
   }
 }
 
-if (process.argv[2] === "--write-code-cache") {
-  // Build step: run the start-up path once without starting a process, then save the
-  // code V8 compiled for it.
-  const { cli, script } = load(undefined);
-  cli.warmUp().then(() => fs.writeFileSync(cacheFile, script.createCachedData()));
-} else {
-  const { cli } = load(readCache());
-  cli.main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err) => {
-      process.stderr.write(`sandlock: internal error: ${err && err.stack ? err.stack : String(err)}\n`);
-      process.exitCode = 125;
-    },
-  );
+/** Written only by the bundle's owner (so the file is trusted when read), readable by all. */
+function writeCache(loc, script) {
+  try {
+    const owner = fs.statSync(bundle).uid;
+    if (process.getuid() !== owner || !trusted(fs.statSync(cliDir), owner)) return;
+    const tmp = `${loc.file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, Buffer.concat([Buffer.from(`${loc.key}\n`, "latin1"), script.createCachedData()]), { mode: 0o644 });
+    fs.chmodSync(tmp, 0o644); // whatever the umask: every user of this copy reads it
+    fs.renameSync(tmp, loc.file); // concurrent runs each write whole files; the last one stays
+    prune(loc);
+  } catch {
+    // a read-only install, a full disk: run without a cache next time as well
+  }
 }
+
+/** Files of other Node versions untouched for 30 days go when a new cache is written (a file
+ * still in use is only rewritten once more). */
+function prune(loc) {
+  const old = Date.now() - 30 * 24 * 3600 * 1000;
+  for (const name of fs.readdirSync(cliDir)) {
+    if (!/^sandlock\.bundle\.[0-9a-f]+\.v8cache(\.\d+\.tmp)?$/.test(name)) continue;
+    const file = path.join(cliDir, name);
+    if (file !== loc.file && fs.statSync(file).mtimeMs < old) fs.rmSync(file, { force: true });
+  }
+}
+
+const source = fs.readFileSync(bundle, "utf8");
+const loc = cacheLocation(source);
+const cachedData = loc === undefined ? undefined : readCache(loc);
+const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;
+const script = new vm.Script(wrapped, { filename: bundle, cachedData });
+const mod = { exports: {} };
+script.runInThisContext().call(mod.exports, mod.exports, require, mod, bundle, cliDir);
+
+// Only `run` writes: its start-up is the one that counts, and a cache written by `--help`
+// would hold too little and never be replaced. Written once the start-up has run, with what
+// it compiled: at exit, or after a second for a longer run (V8 may drop the bytecode of
+// functions not run for a while, and a cache taken hours later would miss the start-up).
+// A rejected cache (another Node, other V8 flags) is replaced.
+if (loc !== undefined && process.argv[2] === "run" && (cachedData === undefined || script.cachedDataRejected)) {
+  let written = false;
+  const write = () => {
+    if (!written) writeCache(loc, script);
+    written = true;
+  };
+  setTimeout(write, 1000).unref();
+  process.once("exit", write);
+}
+
+mod.exports.main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`sandlock: internal error: ${err && err.stack ? err.stack : String(err)}\n`);
+    process.exitCode = 125;
+  },
+);

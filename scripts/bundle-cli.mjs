@@ -1,10 +1,10 @@
-// Bundles the CLI into one CommonJS file (dist/src/cli/sandlock.bundle.cjs) after tsc, and
-// records V8's code cache for it. Start-up is most of what a short `sandlock run` costs:
-// separate ES modules cost it about 20 ms (the module loader and the ESM facades of Node's
-// builtins), compiling the bundle another 5. The bundle sits beside main.js so relative
-// paths (build/Release, package.json) resolve as they do unbundled.
+// Bundles the CLI into one CommonJS file (dist/src/cli/sandlock.bundle.cjs) after tsc.
+// Start-up is most of what a short `sandlock run` costs: separate ES modules cost it about
+// 20 ms (the module loader and the ESM facades of Node's builtins). The bundle sits beside
+// main.js so relative paths (build/Release, package.json) resolve as they do unbundled.
 import { build } from "esbuild";
-import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { appendFileSync, readFileSync, readdirSync, rmSync } from "node:fs";
 
 // The CLI never forks a zygote or checkpoints, and Sandbox loads those parts with dynamic
 // imports: leave them out of the bundle (they cost start-up to read and to load the code
@@ -23,16 +23,24 @@ const libraryOnly = {
 await build({
   entryPoints: ["dist/src/cli/main.js"],
   outfile: "dist/src/cli/sandlock.bundle.cjs",
+  sourcemap: false, // the sources are not shipped; stack traces name the bundle's lines
   bundle: true,
   platform: "node",
   format: "cjs",
   target: "node20",
   logLevel: "warning",
   plugins: [libraryOnly],
-  define: { "import.meta.url": "__sandlock_module_url" },
-  banner: { js: 'const __sandlock_module_url = require("node:url").pathToFileURL(__filename).href;' },
+  // import.meta.url computed when first read: node:url's pathToFileURL costs start-up
+  // (about 0.5 ms) and `run` seldom needs it.
+  define: { "import.meta.url": "__sandlock_meta.url" },
+  banner: { js: 'const __sandlock_meta = { get url() { return require("node:url").pathToFileURL(__filename).href; } };' },
 });
 
-// The cache is optional: bin/sandlock.cjs compiles from source when it is missing or
-// when V8 rejects it (another Node version).
-execFileSync(process.execPath, ["bin/sandlock.cjs", "--write-code-cache"], { stdio: "inherit" });
+// The build id bin/sandlock.cjs keys its V8 code cache with: V8 compares only a source's
+// length with a cache, so a rebuilt bundle of the same length must not meet the old cache.
+const out = "dist/src/cli/sandlock.bundle.cjs";
+// Caches bin/sandlock.cjs wrote for the previous bundle (and the one earlier builds
+// recorded at build time): never packed, and useless to the new bundle.
+for (const f of readdirSync("dist/src/cli")) if (/^sandlock\.bundle\.(.+\.)?v8cache$|\.cjs\.v8cache$/.test(f)) rmSync(`dist/src/cli/${f}`, { force: true });
+const id = createHash("sha256").update(readFileSync(out)).digest("hex").slice(0, 32);
+appendFileSync(out, `\n//# sandlock-build=${id}\n`);

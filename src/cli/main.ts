@@ -62,4 +62,3 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-export { warmUp } from "./warm-up.js";

@@ -53,12 +53,10 @@ export function hostMounts(): readonly MountEntry[] {
 /** Procfs mount points of the calling process's mount namespace ("/proc" first if present). */
 export function procfsMounts(): readonly string[] {
   if (cached === undefined) {
-    let found: string[];
-    try {
-      found = parseProcMounts(readFileSync("/proc/self/mountinfo", "utf8"));
-    } catch {
-      found = [];
-    }
+    // From the one reading of mountinfo hostMounts keeps: each plan needs both, and reading
+    // and parsing the table twice was a tenth of a CLI run's planning.
+    const found: string[] = [];
+    for (const m of hostMounts()) if (m.fstype === "proc" && !found.includes(m.point)) found.push(m.point);
     // /proc is where every program looks: always treat it as procfs.
     if (!found.includes("/proc")) found.unshift("/proc");
     found.sort((a, b) => (a === "/proc" ? -1 : b === "/proc" ? 1 : 0));

@@ -1,0 +1,207 @@
+// The CLI's V8 code cache (bin/sandlock.cjs), as root and as the test user, each running a
+// copy of the package it owns: written beside the bundle on the first `run`, used as is
+// after, trusted only as the bundle is, and a cache that does not fit never fails a run.
+
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { ROOT, SYSTEM_RO } from "../helpers/system.js";
+import { ensureTestUser, isRoot, stagePackage } from "../helpers/stage.js";
+import type { Who } from "../helpers/harness.js";
+
+const RO = SYSTEM_RO.flatMap((p) => ["-r", p]);
+const made: string[] = [];
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+interface Ran {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function ids(who: Who): { uid: number; gid: number } {
+  if (who === "user" && isRoot) {
+    const u = ensureTestUser();
+    return { uid: u.uid, gid: u.gid };
+  }
+  return { uid: process.getuid!(), gid: process.getgid!() };
+}
+
+/** A copy of the package (what the CLI needs of it) owned by `owner`, readable by all. */
+function packageCopy(owner: Who): string {
+  const stage = stagePackage().dir;
+  const dir = mkdtempSync("/tmp/sandlock-cache-test-");
+  made.push(dir);
+  cpSync(join(stage, "bin"), join(dir, "bin"), { recursive: true });
+  cpSync(join(stage, "dist", "src"), join(dir, "dist", "src"), { recursive: true, filter: (f) => !f.endsWith(".v8cache") });
+  copyFileSync(join(stage, "package.json"), join(dir, "package.json"));
+  mkdirSync(join(dir, "build", "Release"), { recursive: true });
+  for (const f of ["sandlock-launcher", "sandlock_native.node"]) copyFileSync(join(stage, "build", "Release", f), join(dir, "build", "Release", f));
+  execFileSync("chmod", ["-R", "go-w,a+rX", dir]);
+  const { uid, gid } = ids(owner);
+  if (uid !== process.getuid!()) execFileSync("chown", ["-R", `${uid}:${gid}`, dir]);
+  return dir;
+}
+
+/** `sandlock args` of the copy at `pkg`, as `who`, with only PATH set (and extraEnv). */
+function sandlock(who: Who, pkg: string, args: readonly string[], extraEnv: Record<string, string> = {}): Ran {
+  let file = process.execPath;
+  let argv = [join(pkg, "bin", "sandlock.cjs"), ...args];
+  if (who === "user" && isRoot) {
+    const u = ensureTestUser();
+    argv = [`--reuid=${u.uid}`, `--regid=${u.gid}`, "--clear-groups", "--", file, ...argv];
+    file = "setpriv";
+  }
+  const r = spawnSync(file, argv, { cwd: "/", encoding: "utf8", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...extraEnv } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function echoOk(who: Who, pkg: string, extraEnv?: Record<string, string>): void {
+  const r = sandlock(who, pkg, ["run", ...RO, "--", "/bin/echo", "ok"], extraEnv);
+  assert.deepEqual(r, { status: 0, stdout: "ok\n", stderr: "" });
+}
+
+const cliDir = (pkg: string): string => join(pkg, "dist", "src", "cli");
+
+function cacheFiles(pkg: string): string[] {
+  return readdirSync(cliDir(pkg))
+    .filter((f) => f.includes("v8cache"))
+    .map((f) => join(cliDir(pkg), f));
+}
+
+function keyLine(file: string): string {
+  const buf = readFileSync(file);
+  return buf.toString("latin1", 0, buf.indexOf(10));
+}
+
+/** The cache the first run of `who` writes in a fresh copy it owns. */
+function firstCache(who: Who): { pkg: string; file: string; key: string } {
+  const pkg = packageCopy(who);
+  echoOk(who, pkg);
+  const files = cacheFiles(pkg);
+  assert.equal(files.length, 1, `one cache file expected: ${files.join(", ")}`);
+  return { pkg, file: files[0]!, key: keyLine(files[0]!) };
+}
+
+const garbage = (key: string, n: number): Buffer => Buffer.concat([Buffer.from(`${key}\n`, "latin1"), Buffer.alloc(n, 0xa5)]);
+
+function cases(who: Who): void {
+  const skip = who === "root" && !isRoot ? "tests are not running as root" : false;
+  const other: Who = who === "root" ? "user" : "root";
+  const skipOther = skip || (!isRoot ? "needs root to make files of another user" : false);
+
+  test(`CLI code cache: the first run writes one beside the bundle, keyed by build, Node and bundle path; the next uses it unchanged [${who}]`, { skip }, () => {
+    const { pkg, file, key } = firstCache(who);
+    const st = statSync(file);
+    assert.equal(st.mode & 0o777, 0o644);
+    assert.equal(st.uid, ids(who).uid);
+    const bundle = join(cliDir(pkg), "sandlock.bundle.cjs");
+    assert.match(key, new RegExp(`^sandlock-cli [0-9a-f]{32} ${process.version.replaceAll(".", "\\.")} ${process.arch} ${bundle}$`));
+    const before = readFileSync(file);
+    echoOk(who, pkg);
+    // Accepted by V8: not written again (a rejected one is, see the next cases).
+    assert.equal(statSync(file).ino, st.ino);
+    assert.ok(readFileSync(file).equals(before));
+    // --version and the other commands read the cache but never write one.
+    const fresh = packageCopy(who);
+    assert.equal(sandlock(who, fresh, ["--version"]).status, 0);
+    assert.deepEqual(cacheFiles(fresh), []);
+  });
+
+  test(`CLI code cache: corrupt data under the right key is rejected by V8, the run goes on silently and the cache is rewritten [${who}]`, { skip }, () => {
+    const { pkg, file, key } = firstCache(who);
+    const bad = garbage(key, readFileSync(file).length - key.length - 1);
+    writeFileSync(file, bad);
+    echoOk(who, pkg);
+    assert.equal(keyLine(file), key);
+    assert.ok(!readFileSync(file).equals(bad), "a rejected cache is replaced");
+  });
+
+  test(`CLI code cache: one of another Node version or another build is not read and is replaced in place; old files of other Node versions are pruned [${who}]`, { skip }, () => {
+    const { pkg, file, key } = firstCache(who);
+    writeFileSync(file, garbage(key.replace(process.version, "v0.0.1"), 1000));
+    echoOk(who, pkg);
+    assert.equal(keyLine(file), key, "the stale cache is replaced by one of this Node");
+    assert.ok(readFileSync(file).length > 1000);
+    // Another build of the package at the same place (an upgrade): the same file, replaced.
+    // Files of other Node versions untouched for 30 days go then (the control: a younger one stays).
+    const aged = join(cliDir(pkg), "sandlock.bundle.1234abcd.v8cache");
+    const young = join(cliDir(pkg), "sandlock.bundle.5678abcd.v8cache");
+    writeFileSync(aged, "x");
+    writeFileSync(young, "x");
+    if (who === "user" && isRoot) for (const f of [aged, young]) chownSync(f, ids(who).uid, ids(who).gid);
+    const longAgo = new Date(Date.now() - 31 * 24 * 3600 * 1000);
+    utimesSync(aged, longAgo, longAgo);
+    writeFileSync(file, garbage(key.replace(/ [0-9a-f]{32} /, ` ${"0".repeat(32)} `), 1000));
+    echoOk(who, pkg);
+    assert.equal(keyLine(file), key);
+    assert.deepEqual(cacheFiles(pkg).sort(), [file, young].sort());
+  });
+
+  test(`CLI code cache: a directory others can write is neither read nor written; NODE_DISABLE_COMPILE_CACHE turns the cache off [${who}]`, { skip }, () => {
+    const { pkg, file, key } = firstCache(who);
+    // Garbage under the right key: read, it would be rejected and rewritten (the case above).
+    const planted = garbage(key, 1000);
+    writeFileSync(file, planted);
+    chmodSync(cliDir(pkg), 0o777);
+    echoOk(who, pkg);
+    assert.ok(readFileSync(file).equals(planted), "nothing read or written in a directory others can write");
+    chmodSync(cliDir(pkg), 0o755);
+    echoOk(who, pkg, { NODE_DISABLE_COMPILE_CACHE: "1" });
+    assert.ok(readFileSync(file).equals(planted), "the cache is off");
+    // Positive control: the same directory, private again and with the cache on, is used.
+    echoOk(who, pkg);
+    assert.ok(!readFileSync(file).equals(planted));
+  });
+
+  test(`CLI code cache: a valid cache owned by another user is not trusted and is replaced by one of the bundle's owner [${who}]`, { skip: skipOther }, () => {
+    const { pkg, file } = firstCache(who);
+    const valid = readFileSync(file);
+    const o = ids(other);
+    chownSync(file, o.uid, o.gid);
+    echoOk(who, pkg);
+    // Had it been read, V8 would have accepted it and nothing would be written (first case).
+    assert.equal(statSync(file).uid, ids(who).uid);
+    assert.equal(readFileSync(file).length > 1000, true);
+    assert.ok(valid.length > 1000);
+  });
+
+  test(`CLI code cache: a copy of the package owned by another user runs, says nothing and gets no cache from this user [${who}]`, { skip: skipOther }, () => {
+    const pkg = packageCopy(other);
+    echoOk(who, pkg);
+    assert.deepEqual(cacheFiles(pkg), []);
+    // The owner's own cache is read by everyone who runs the copy; the run works with it.
+    echoOk(other, pkg);
+    const [file] = cacheFiles(pkg);
+    assert.ok(file !== undefined && existsSync(file));
+    const before = readFileSync(file);
+    echoOk(who, pkg);
+    assert.ok(readFileSync(file).equals(before));
+  });
+}
+
+cases("root");
+cases("user");
+
+test("CLI bundle: no code cache, no source map and no build path are shipped with it", () => {
+  const text = readFileSync(join(ROOT, "dist", "src", "cli", "sandlock.bundle.cjs"), "utf8");
+  assert.ok(!text.includes(ROOT), `the bundle names the build directory ${ROOT}`);
+  assert.match(text, /\n\/\/# sandlock-build=[0-9a-f]{32}\n$/);
+  assert.ok(!/sourceMappingURL/.test(text));
+  // What npm would pack holds no map pointing at src/ (not shipped) and no code cache, even
+  // when the checkout's own runs wrote one.
+  const planted = join(ROOT, "dist", "src", "cli", "sandlock.bundle.0.v8cache");
+  writeFileSync(planted, "x");
+  try {
+    const packed = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })) as { files: { path: string }[] }[];
+    const paths = packed[0]!.files.map((f) => f.path);
+    assert.deepEqual(paths.filter((p) => p.endsWith(".map") || p.includes(".v8cache")), []);
+    assert.ok(paths.includes("dist/src/cli/sandlock.bundle.cjs") && paths.includes("bin/sandlock.cjs"));
+  } finally {
+    rmSync(planted, { force: true });
+  }
+});
