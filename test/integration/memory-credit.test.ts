@@ -110,5 +110,8 @@ test("control: brk growth, which is never answered in C, is counted in TypeScrip
   const r = await counts(["grow-brk", "200"], "1G");
   assert.match(r.stdout, /grown 200\nstatus 0\n$/);
   const js = r.counts.js - base.counts.js;
-  assert.ok(js >= 199, `handler notifications: ${JSON.stringify(r.counts)} vs ${JSON.stringify(base.counts)}`);
+  // 199 more growth calls than the baseline run. The shell's own calls around them (its
+  // mmaps) go to TypeScript or not depending on when a watchdog period revoked the credit,
+  // so the two runs' other calls can differ by a few either way (198 was seen once).
+  assert.ok(js >= 190, `handler notifications: ${JSON.stringify(r.counts)} vs ${JSON.stringify(base.counts)}`);
 });
