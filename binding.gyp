@@ -1,6 +1,12 @@
 {
+  "variables": {
+    "sandlock_werror%": 0
+  },
   "target_defaults": {
-    "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-Wshadow", "-Wstrict-prototypes", "-O2", "-D_FORTIFY_SOURCE=2", "-fstack-protector-strong"],
+    "conditions": [
+      ["sandlock_werror==1", { "cflags": ["-Werror"] }]
+    ],
+    "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wshadow", "-Wstrict-prototypes", "-O2", "-D_FORTIFY_SOURCE=2", "-fstack-protector-strong"],
     "cflags!": ["-fno-exceptions"]
   },
   "targets": [
