@@ -1,3 +1,6 @@
+# The native part: built from source here and by `npm rebuild sandlock`; the package ships
+# it prebuilt (scripts/prebuild.mjs). Warnings are errors only in this repository's builds
+# (scripts/install.cjs sets sandlock_werror=1 there), never at a user's from-source build.
 {
   "variables": {
     "sandlock_werror%": 0

@@ -62,6 +62,7 @@ export class ConfinementError extends SandlockError {
   readonly step: string | undefined;
   readonly errno: string | undefined;
   readonly errnoNumber: number | undefined;
+  /** The native binary that is missing or does not load here (then nothing else is set). */
   readonly binary: string | undefined;
   constructor(message: string, details: ConfinementDetails) {
     super(details.step ? "CONFINEMENT_STEP_FAILED" : "CONFINEMENT_UNAVAILABLE", message, { cause: details.cause });
