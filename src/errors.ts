@@ -49,6 +49,9 @@ export interface ConfinementDetails {
   /** errno name of the failed step, e.g. "EPERM". */
   errno?: string;
   errnoNumber?: number;
+  /** The native binary (addon or launcher) that is missing or does not load here. */
+  binary?: string;
+  cause?: unknown;
 }
 
 /** The host cannot give the confinement asked for, or child-side setup failed before exec. */
@@ -59,14 +62,17 @@ export class ConfinementError extends SandlockError {
   readonly step: string | undefined;
   readonly errno: string | undefined;
   readonly errnoNumber: number | undefined;
+  /** The native binary that is missing or does not load here (then nothing else is set). */
+  readonly binary: string | undefined;
   constructor(message: string, details: ConfinementDetails) {
-    super(details.step ? "CONFINEMENT_STEP_FAILED" : "CONFINEMENT_UNAVAILABLE", message);
+    super(details.step ? "CONFINEMENT_STEP_FAILED" : "CONFINEMENT_UNAVAILABLE", message, { cause: details.cause });
     this.protection = details.protection;
     this.requiredAbi = details.requiredAbi;
     this.hostAbi = details.hostAbi;
     this.step = details.step;
     this.errno = details.errno;
     this.errnoNumber = details.errnoNumber;
+    this.binary = details.binary;
   }
 }
 

@@ -6,6 +6,15 @@ import { EXIT_USAGE, UsageError } from "./usage-error.js";
 
 const COMMANDS = ["run", "learn", "check", "profile", "ps", "inspect", "kill", "help"] as const;
 
+/** Exit code of a confinement that cannot be set up (src/cli/report.ts, SPEC 9). */
+const EXIT_CONFINEMENT = 126;
+
+/** The ConfinementError of src/confine/native.ts: a native binary missing or not loading here
+ * (recognized by its fields, so start-up loads no error module). */
+function nativeMissing(e: unknown): e is Error {
+  return e instanceof Error && e.name === "ConfinementError" && typeof (e as { binary?: unknown }).binary === "string";
+}
+
 const MAIN_HINT = `see "sandlock --help"`;
 
 async function dispatch(argv: readonly string[]): Promise<number> {
@@ -56,6 +65,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     return await dispatch(argv);
   } catch (e) {
+    if (nativeMissing(e)) {
+      // Every command needs the native part: one line that says how to get it, not a stack.
+      process.stderr.write(`sandlock: ${e.message}\n`);
+      return EXIT_CONFINEMENT;
+    }
     if (!(e instanceof UsageError)) throw e;
     process.stderr.write(`${e.message}\n${e.hint === undefined ? "" : `(${e.hint})\n`}`);
     return EXIT_USAGE;

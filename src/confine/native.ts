@@ -1,10 +1,12 @@
-// Loads the Node-API addon and locates the launcher executable, both built by node-gyp
-// into build/Release at npm install.
+// Loads the Node-API addon and locates the launcher executable: the pair built from source
+// (build/Release: this repository, `npm rebuild sandlock`) or else the pair prebuilt
+// inside the package (prebuilds/linux-x64). A missing or unloadable pair is a ConfinementError.
 
-import { existsSync } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { join } from "node:path";
+import { join, relative } from "node:path";
+import { ConfinementError } from "../errors.js";
 
 export interface NativeAddon {
   spawnLauncher(path: string, fds: readonly number[]): [pid: number, pidfd: number];
@@ -122,26 +124,59 @@ export interface NativeAddon {
 
 /** The package root: dist/src/confine -> ../../.. */
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-const RELEASE = join(ROOT, "build", "Release");
+const ADDON = "sandlock_native.node";
+const LAUNCHER = "sandlock-launcher";
+/** Where the pair may be, first match wins: a from-source build replaces the prebuilt pair. */
+const DIRS = [join(ROOT, "build", "Release"), join(ROOT, "prebuilds", `${process.platform}-${process.arch}`)];
+const FIX = 'reinstall sandlock on Linux x64, or build it from source with "npm rebuild sandlock" (needs a C compiler, make and python3)';
 
 let addon: NativeAddon | undefined;
+let dir: string | undefined;
+
+/** The directory holding both binaries; the two always come from the same build. */
+function binaryDir(): string {
+  if (dir === undefined) {
+    const found = DIRS.find((d) => existsSync(join(d, ADDON)) && existsSync(join(d, LAUNCHER)));
+    if (found === undefined) {
+      const where = DIRS.map((d) => relative(ROOT, d)).join(" or ");
+      throw new ConfinementError(`native binaries missing: no ${ADDON} and ${LAUNCHER} in ${where} of ${ROOT} (none is prebuilt for ${process.platform}-${process.arch}); ${FIX}`, { binary: join(DIRS[DIRS.length - 1]!, ADDON) });
+    }
+    dir = found;
+  }
+  return dir;
+}
 
 /** The addon file (the fork group's zygote loads it too). */
 export function addonPath(): string {
-  return join(RELEASE, "sandlock_native.node");
+  return join(binaryDir(), ADDON);
 }
 
 export function native(): NativeAddon {
   if (addon === undefined) {
     const file = addonPath();
-    if (!existsSync(file)) {
-      throw new Error(`sandlock: native addon missing at ${file}; run "npm install" (it builds the C part with node-gyp)`);
+    try {
+      addon = createRequire(import.meta.url)(file) as NativeAddon;
+    } catch (e) {
+      // A binary for another system: an older glibc than it needs ("GLIBC_2.34 not found"),
+      // another architecture ("invalid ELF header"), a Node without its Node-API version.
+      const why = (e as Error).message.split("\n")[0];
+      throw new ConfinementError(`native addon ${file} does not load in Node ${process.version} (${process.platform}-${process.arch}): ${why}; ${FIX}`, { binary: file, cause: e });
     }
-    addon = createRequire(import.meta.url)(file) as NativeAddon;
   }
   return addon;
 }
 
+let launcher: string | undefined;
+
 export function launcherPath(): string {
-  return join(RELEASE, "sandlock-launcher");
+  if (launcher === undefined) {
+    const file = join(binaryDir(), LAUNCHER);
+    try {
+      accessSync(file, constants.X_OK);
+    } catch (e) {
+      throw new ConfinementError(`native launcher ${file} is not executable (${(e as NodeJS.ErrnoException).code}); ${FIX}`, { binary: file, cause: e });
+    }
+    launcher = file;
+  }
+  return launcher;
 }

@@ -8,7 +8,6 @@
 
 import { closeSync } from "node:fs";
 import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
 
 interface Native {
   pollFd(fd: number, cb: () => void): object;
@@ -39,7 +38,8 @@ const EAGAIN = 11;
 /** Clones reported per message: three descriptors each, under SCM_RIGHTS' 253. */
 const BATCH = 64;
 
-const native: Native = createRequire(import.meta.url)(fileURLToPath(new URL("../../../build/Release/sandlock_native.node", import.meta.url))) as Native;
+// The parent passes the addon it loaded itself (build/Release or prebuilds/, src/confine/native.ts).
+const native: Native = createRequire(import.meta.url)(process.argv[2]!) as Native;
 
 function fail(text: string): never {
   process.stderr.write(`sandlock zygote: ${text}\n`);

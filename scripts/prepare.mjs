@@ -1,0 +1,10 @@
+// npm's prepare step in this repository: TypeScript, then the CLI bundle. `npx sandlock` in
+// the checkout runs prepare on every call (npm exec links the project in): once dist/ is
+// built that run does nothing, so it neither takes a minute nor rewrites dist/ under a
+// sandlock that is running (`npm run build` rebuilds).
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+
+if (process.env.npm_command === "exec" && existsSync("dist/src/cli/sandlock.bundle.cjs")) process.exit(0);
+execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "."], { stdio: "inherit" });
+execFileSync(process.execPath, ["scripts/bundle-cli.mjs"], { stdio: "inherit" });
