@@ -1,3 +1,5 @@
+import type { RunResult } from "./result.js";
+
 // The one error tree of sandlock. Every error has a stable `code`; callers branch on the
 // class or the code, never on the message text.
 
@@ -10,7 +12,9 @@ export type ErrorCode =
   | "BRANCH_FAILED"
   | "SANDBOX_STATE"
   | "CHECKPOINT_FAILED"
-  | "CHECKPOINT_INVALID";
+  | "CHECKPOINT_INVALID"
+  | "COMMAND_FAILED"
+  | "OUTPUT_LIMIT";
 
 export class SandlockError extends Error {
   readonly code: ErrorCode;
@@ -116,5 +120,59 @@ export class CheckpointError extends SandlockError {
     this.syscall = details.syscall;
     this.errno = details.errno;
     this.path = details.path;
+  }
+}
+
+/** Why a command failed, in a few words: "exited with code 3", "was killed by SIGSEGV". */
+function ending(r: RunResult): string {
+  switch (r.status) {
+    case "exited":
+      return `exited with code ${r.exitCode}`;
+    case "signaled":
+      return `was killed by ${r.signal}`;
+    case "killed":
+      return `was killed (kill(), an AbortSignal or a limit; ${r.signal})`;
+    case "timeout":
+      return "timed out";
+  }
+}
+
+/** The last line of captured stderr, at most 300 characters, or "". */
+function stderrTail(r: RunResult): string {
+  const text = r.stderr?.toString("utf8").trimEnd() ?? "";
+  const last = text.slice(text.lastIndexOf("\n") + 1);
+  return last.length > 300 ? `${last.slice(0, 297)}...` : last;
+}
+
+/**
+ * The command did not exit with code 0: thrown by `result.check()`, and by run()/wait()
+ * with `reject: true`. Carries the whole {@link RunResult} (status, exit code, output).
+ */
+export class CommandFailedError extends SandlockError {
+  /** The result of the run that failed. */
+  readonly result: RunResult;
+  constructor(result: RunResult) {
+    const tail = stderrTail(result);
+    super("COMMAND_FAILED", `the command ${ending(result)}${tail === "" ? "" : `: ${tail}`}`);
+    this.result = result;
+  }
+}
+
+/**
+ * The command wrote more than `maxBuffer` bytes to a captured stream: the sandbox was
+ * killed and run()/wait() reject with this. `result` holds the first maxBuffer bytes.
+ */
+export class OutputLimitError extends SandlockError {
+  /** "stdout" or "stderr": the stream that went past the limit. */
+  readonly stream: "stdout" | "stderr";
+  /** The limit in bytes (the maxBuffer option). */
+  readonly maxBuffer: number;
+  /** The run, ended by the kill (status "killed"), with the output kept up to the limit. */
+  readonly result: RunResult;
+  constructor(stream: "stdout" | "stderr", maxBuffer: number, result: RunResult) {
+    super("OUTPUT_LIMIT", `${stream}: the command wrote more than maxBuffer (${maxBuffer} bytes), so the sandbox was killed; raise maxBuffer, or spawn with buffer: false and read sb.${stream} as a stream`);
+    this.stream = stream;
+    this.maxBuffer = maxBuffer;
+    this.result = result;
   }
 }

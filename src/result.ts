@@ -1,8 +1,10 @@
 // RunResult: how a sandboxed command ended, its captured output, and which protections
 // were really in force.
 
+import { CommandFailedError } from "./errors.js";
 import type { Adjustment, Enforcement } from "./plan/features.js";
 
+/** How a run ended: see {@link RunEnding} for what each status says about exitCode and signal. */
 export type RunStatus = "exited" | "signaled" | "killed" | "timeout";
 
 /**
@@ -21,6 +23,7 @@ export interface LimitExceeded {
   readonly reason?: string;
 }
 
+/** What a RunResult is made of (the constructor's argument). */
 export interface RunResultFields {
   status: RunStatus;
   exitCode: number | null;
@@ -39,16 +42,43 @@ export interface RunResultFields {
   cpuThrottleFailure?: string | null;
 }
 
-export class RunResult implements RunResultFields {
+/** How the run ended, by status: `status === "exited"` narrows `exitCode` to a number. */
+export type RunEnding =
+  /** The command exited by itself: its exit code. */
+  | { readonly status: "exited"; readonly exitCode: number; readonly signal: null }
+  /** A signal the sandbox did not send ended the command. */
+  | { readonly status: "signaled"; readonly exitCode: null; readonly signal: string }
+  /** kill(), an AbortSignal, a limit or maxBuffer ended it: the signal it died of. */
+  | { readonly status: "killed"; readonly exitCode: null; readonly signal: string }
+  /** The timeout expired; the command may still have exited by itself (timeout(1) exits 124). */
+  | { readonly status: "timeout"; readonly exitCode: number | null; readonly signal: string | null };
+
+/**
+ * How a sandboxed command ended: a {@link RunResultBase} narrowed by `status`
+ * (`if (r.status === "exited") r.exitCode` is a number there).
+ */
+export type RunResult = RunResultBase & RunEnding;
+
+/** A RunResult whose command exited with code 0 (what {@link RunResultBase.check} returns). */
+export type SucceededRunResult = RunResultBase & { readonly status: "exited"; readonly exitCode: 0; readonly signal: null };
+
+/** The class behind {@link RunResult} (use the RunResult type: it narrows by status). */
+export class RunResultBase implements RunResultFields {
+  /** "exited", "signaled", "killed" (kill(), abort, a limit, maxBuffer) or "timeout". */
   readonly status: RunStatus;
   /** The command's exit code, or null when a signal ended it. */
   readonly exitCode: number | null;
   /** Name of the signal that ended the command ("SIGKILL"), or null. */
   readonly signal: string | null;
+  /** Captured stdout (stdout "pipe" with buffer true, the default of run()), else null. */
   readonly stdout: Buffer | null;
+  /** Captured stderr (stderr "pipe" with buffer true, the default of run()), else null. */
   readonly stderr: Buffer | null;
+  /** Milliseconds from the launch to the end of the last process. */
   readonly durationMs: number;
+  /** Which protections were really in force, each "enforced", "degraded" or "disabled". */
   readonly enforcement: Enforcement;
+  /** The root process id (undefined when the command never started). */
   readonly pid: number | undefined;
   /** The limit that killed a process of the sandbox (the first one), or null. A run
    * ended by maxMemory says so here: its status alone is "signaled" with SIGKILL. */
@@ -79,6 +109,15 @@ export class RunResult implements RunResultFields {
     return this.exitCode === 0;
   }
 
+  /**
+   * This result when the command exited with code 0; otherwise throws a
+   * {@link CommandFailedError} that carries it (`(await Sandbox.run(...)).check()`).
+   */
+  check(): SucceededRunResult {
+    if (this.status === "exited" && this.exitCode === 0) return this as unknown as SucceededRunResult;
+    throw new CommandFailedError(this as unknown as RunResult);
+  }
+
   /** Captured stdout as trimmed UTF-8 ("" when not captured). */
   get stdoutText(): string {
     return this.stdout?.toString("utf8").trim() ?? "";
@@ -89,6 +128,7 @@ export class RunResult implements RunResultFields {
     return this.stderr?.toString("utf8").trim() ?? "";
   }
 
+  /** The plain form printed by `sandlock run --json` (output decoded as UTF-8). */
   toJSON(): Record<string, unknown> {
     return {
       status: this.status,
@@ -106,3 +146,6 @@ export class RunResult implements RunResultFields {
     };
   }
 }
+
+/** Builds a RunResult (the caller guarantees that status, exitCode and signal agree). */
+export const RunResult = RunResultBase as unknown as { new (f: RunResultFields): RunResult; readonly prototype: RunResultBase };
