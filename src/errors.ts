@@ -3,6 +3,7 @@ import type { RunResult } from "./result.js";
 // The one error tree of sandlock. Every error has a stable `code`; callers branch on the
 // class or the code, never on the message text.
 
+/** The stable code of every SandlockError: branch on it (or the class), never on the message. */
 export type ErrorCode =
   | "POLICY_INVALID"
   | "POLICY_UNSUPPORTED"
@@ -16,7 +17,9 @@ export type ErrorCode =
   | "COMMAND_FAILED"
   | "OUTPUT_LIMIT";
 
+/** The base class of every error sandlock throws. */
 export class SandlockError extends Error {
+  /** Which kind of error this is (stable across versions). */
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -27,7 +30,9 @@ export class SandlockError extends Error {
 
 /** The caller asked for something wrong: names the field and the value. */
 export class PolicyError extends SandlockError {
+  /** The policy field (or CLI flag, option) that is wrong, e.g. "maxMemory". */
   readonly field: string;
+  /** The value given for it. */
   readonly value: unknown;
   constructor(field: string, value: unknown, message: string, code: ErrorCode = "POLICY_INVALID") {
     super(code, message);
@@ -57,11 +62,17 @@ export interface ConfinementDetails {
 
 /** The host cannot give the confinement asked for, or child-side setup failed before exec. */
 export class ConfinementError extends SandlockError {
+  /** A protection the host lacks (its name, as in PROTECTIONS), if that is the failure. */
   readonly protection: string | undefined;
+  /** The Landlock ABI that protection needs. */
   readonly requiredAbi: number | undefined;
+  /** The Landlock ABI of this kernel. */
   readonly hostAbi: number | undefined;
+  /** The child-side setup step that failed, e.g. "landlock_restrict_self" or "execve(ls)". */
   readonly step: string | undefined;
+  /** errno name of the failed step, e.g. "EPERM". */
   readonly errno: string | undefined;
+  /** errno number of the failed step. */
   readonly errnoNumber: number | undefined;
   constructor(message: string, details: ConfinementDetails) {
     super(details.step ? "CONFINEMENT_STEP_FAILED" : "CONFINEMENT_UNAVAILABLE", message);
@@ -74,12 +85,14 @@ export class ConfinementError extends SandlockError {
   }
 }
 
+/** The seccomp supervisor failed (the sandbox is killed: nothing runs unsupervised). */
 export class SupervisorError extends SandlockError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("SUPERVISOR_FAILED", message, options);
   }
 }
 
+/** A branch (copy-on-write fork of a sandbox) failed. */
 export class BranchError extends SandlockError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("BRANCH_FAILED", message, options);
@@ -110,9 +123,13 @@ export interface CheckpointDetails {
  * back (CHECKPOINT_INVALID: missing, truncated, wrong version, bad checksum).
  */
 export class CheckpointError extends SandlockError {
+  /** The sandboxed process (or thread) the failure is about. */
   readonly pid: number | undefined;
+  /** The failing call, e.g. "ptrace(PTRACE_SEIZE)". */
   readonly syscall: string | undefined;
+  /** errno name of the failing call, e.g. "EPERM". */
   readonly errno: string | undefined;
+  /** The file of a checkpoint directory that is missing or corrupt. */
   readonly path: string | undefined;
   constructor(code: "CHECKPOINT_FAILED" | "CHECKPOINT_INVALID", message: string, details: CheckpointDetails = {}) {
     super(code, message, details.cause === undefined ? undefined : { cause: details.cause });

@@ -15,7 +15,9 @@ export type RunStatus = "exited" | "signaled" | "killed" | "timeout";
 export interface LimitExceeded {
   /** "memory": maxMemory (bytes). "cpu": maxCpu (percent of one core). */
   readonly kind: "memory" | "cpu";
+  /** The policy field that set the limit. */
   readonly field: "maxMemory" | "maxCpu";
+  /** The limit, in the field's unit. */
   readonly cap: number;
   /** What the supervisor measured when it acted, when it measured anything. */
   readonly used?: number;
@@ -25,13 +27,21 @@ export interface LimitExceeded {
 
 /** What a RunResult is made of (the constructor's argument). */
 export interface RunResultFields {
+  /** See RunResultBase.status. */
   status: RunStatus;
+  /** See RunResultBase.exitCode. */
   exitCode: number | null;
+  /** See RunResultBase.signal. */
   signal: string | null;
+  /** See RunResultBase.stdout. */
   stdout: Buffer | null;
+  /** See RunResultBase.stderr. */
   stderr: Buffer | null;
+  /** See RunResultBase.durationMs. */
   durationMs: number;
+  /** See RunResultBase.enforcement. */
   enforcement: Enforcement;
+  /** See RunResultBase.pid. */
   pid: number | undefined;
   /** The limit that killed a process of the sandbox, if one did (the first one). */
   limit?: LimitExceeded | null;
@@ -43,15 +53,47 @@ export interface RunResultFields {
 }
 
 /** How the run ended, by status: `status === "exited"` narrows `exitCode` to a number. */
-export type RunEnding =
-  /** The command exited by itself: its exit code. */
-  | { readonly status: "exited"; readonly exitCode: number; readonly signal: null }
-  /** A signal the sandbox did not send ended the command. */
-  | { readonly status: "signaled"; readonly exitCode: null; readonly signal: string }
-  /** kill(), an AbortSignal, a limit or maxBuffer ended it: the signal it died of. */
-  | { readonly status: "killed"; readonly exitCode: null; readonly signal: string }
-  /** The timeout expired; the command may still have exited by itself (timeout(1) exits 124). */
-  | { readonly status: "timeout"; readonly exitCode: number | null; readonly signal: string | null };
+export type RunEnding = ExitedEnding | SignaledEnding | KilledEnding | TimeoutEnding;
+
+/** The command exited by itself. */
+export interface ExitedEnding {
+  /** "exited" */
+  readonly status: "exited";
+  /** The command's exit code. */
+  readonly exitCode: number;
+  /** null: no signal ended it. */
+  readonly signal: null;
+}
+
+/** A signal the sandbox did not send ended the command. */
+export interface SignaledEnding {
+  /** "signaled" */
+  readonly status: "signaled";
+  /** null: the command did not exit by itself. */
+  readonly exitCode: null;
+  /** The signal's name, e.g. "SIGSEGV". */
+  readonly signal: string;
+}
+
+/** kill(), an AbortSignal, a limit or maxBuffer ended the run. */
+export interface KilledEnding {
+  /** "killed" */
+  readonly status: "killed";
+  /** null: the command did not exit by itself. */
+  readonly exitCode: null;
+  /** The signal it died of (SIGKILL, or the killSignal). */
+  readonly signal: string;
+}
+
+/** The timeout expired; the command may still have exited by itself (timeout(1) exits 124). */
+export interface TimeoutEnding {
+  /** "timeout" */
+  readonly status: "timeout";
+  /** The exit code, if the command exited by itself. */
+  readonly exitCode: number | null;
+  /** The signal's name, if one ended it. */
+  readonly signal: string | null;
+}
 
 /**
  * How a sandboxed command ended: a {@link RunResultBase} narrowed by `status`
@@ -60,7 +102,13 @@ export type RunEnding =
 export type RunResult = RunResultBase & RunEnding;
 
 /** A RunResult whose command exited with code 0 (what {@link RunResultBase.check} returns). */
-export type SucceededRunResult = RunResultBase & { readonly status: "exited"; readonly exitCode: 0; readonly signal: null };
+export type SucceededRunResult = RunResultBase & SucceededEnding;
+
+/** An ExitedEnding with exit code 0. */
+export interface SucceededEnding extends ExitedEnding {
+  /** 0 */
+  readonly exitCode: 0;
+}
 
 /** The class behind {@link RunResult} (use the RunResult type: it narrows by status). */
 export class RunResultBase implements RunResultFields {
@@ -76,7 +124,7 @@ export class RunResultBase implements RunResultFields {
   readonly stderr: Buffer | null;
   /** Milliseconds from the launch to the end of the last process. */
   readonly durationMs: number;
-  /** Which protections were really in force, each "enforced", "degraded" or "disabled". */
+  /** Which protections were really in force, each "active", "degraded" or "disabled". */
   readonly enforcement: Enforcement;
   /** The root process id (undefined when the command never started). */
   readonly pid: number | undefined;
@@ -147,5 +195,13 @@ export class RunResultBase implements RunResultFields {
   }
 }
 
+/** The constructor of RunResult: `new RunResult(fields)`, `r instanceof RunResult`. */
+export interface RunResultConstructor {
+  /** Builds a RunResult (the caller guarantees that status, exitCode and signal agree). */
+  new (f: RunResultFields): RunResult;
+  /** The class's prototype (RunResultBase's). */
+  readonly prototype: RunResultBase;
+}
+
 /** Builds a RunResult (the caller guarantees that status, exitCode and signal agree). */
-export const RunResult = RunResultBase as unknown as { new (f: RunResultFields): RunResult; readonly prototype: RunResultBase };
+export const RunResult = RunResultBase as unknown as RunResultConstructor;

@@ -585,6 +585,7 @@ export class Sandbox {
     }
   }
 
+  /** `await using sb = new Sandbox(...)`: kills the sandbox, if running, at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.launcher === undefined || this.stateValue === "stopped") return;
     this.killFor("killed");

@@ -235,7 +235,7 @@ test("--net-allow with --net-deny: the library's relation check, named by flag",
 });
 
 test("a field not enforced yet: not supported yet, exit 125", async () => {
-  await usageError(["run", ...RO, "--workdir", "/tmp", "--", "true"], /^sandlock: --workdir: not supported yet \(needs the copy-on-write workdir/);
+  await usageError(["run", ...RO, "--workdir", "/tmp", "--", "true"], /^sandlock: --workdir: not supported yet \(the copy-on-write workdir is not built yet/);
   await usageError(["run", ...RO, "--fs-deny", "/etc/shadow", "--", "true"], /^sandlock: --fs-deny: not supported yet \(/);
 });
 
