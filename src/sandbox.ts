@@ -71,6 +71,7 @@ function checkOptionNames(opts: SpawnOptions): void {
   for (const key of Object.keys(opts)) {
     if (!SPAWN_OPTIONS.has(key)) throw new SandboxError(`options: unknown option ${JSON.stringify(key)} (known: ${[...SPAWN_OPTIONS].join(", ")})`);
   }
+  if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new SandboxError(`signal: ${opts.signal === null ? "null" : typeof opts.signal} is not an AbortSignal`);
   for (const key of ["foreground", "reject"] as const) {
     const v = opts[key];
     if (v !== undefined && typeof v !== "boolean") throw new SandboxError(`${key}: ${JSON.stringify(v)} must be true or false`);

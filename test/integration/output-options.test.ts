@@ -23,6 +23,7 @@ const BAD: [string, unknown, string][] = [
   ["buffer", "no", 'buffer: "no" must be true or false'],
   ["reject", 1, "reject: 1 must be true or false"],
   ["foreground", "yes", 'foreground: "yes" must be true or false'],
+  ["signal", "SIGTERM", "signal: string is not an AbortSignal"],
   ["maxbuffer", 10, 'options: unknown option "maxbuffer" (known: timeout, signal, killSignal, forceAfter, foreground, reject, stdin, input, stdout, stderr, maxBuffer, buffer)'],
 ];
 
