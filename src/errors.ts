@@ -1,6 +1,9 @@
+import type { RunResult } from "./result.js";
+
 // The one error tree of sandlock. Every error has a stable `code`; callers branch on the
 // class or the code, never on the message text.
 
+/** The stable code of every SandlockError: branch on it (or the class), never on the message. */
 export type ErrorCode =
   | "POLICY_INVALID"
   | "POLICY_UNSUPPORTED"
@@ -10,9 +13,13 @@ export type ErrorCode =
   | "BRANCH_FAILED"
   | "SANDBOX_STATE"
   | "CHECKPOINT_FAILED"
-  | "CHECKPOINT_INVALID";
+  | "CHECKPOINT_INVALID"
+  | "COMMAND_FAILED"
+  | "OUTPUT_LIMIT";
 
+/** The base class of every error sandlock throws. */
 export class SandlockError extends Error {
+  /** Which kind of error this is (stable across versions). */
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -23,7 +30,9 @@ export class SandlockError extends Error {
 
 /** The caller asked for something wrong: names the field and the value. */
 export class PolicyError extends SandlockError {
+  /** The policy field (or CLI flag, option) that is wrong, e.g. "maxMemory". */
   readonly field: string;
+  /** The value given for it. */
   readonly value: unknown;
   constructor(field: string, value: unknown, message: string, code: ErrorCode = "POLICY_INVALID") {
     super(code, message);
@@ -56,11 +65,17 @@ export interface ConfinementDetails {
 
 /** The host cannot give the confinement asked for, or child-side setup failed before exec. */
 export class ConfinementError extends SandlockError {
+  /** A protection the host lacks (its name, as in PROTECTIONS), if that is the failure. */
   readonly protection: string | undefined;
+  /** The Landlock ABI that protection needs. */
   readonly requiredAbi: number | undefined;
+  /** The Landlock ABI of this kernel. */
   readonly hostAbi: number | undefined;
+  /** The child-side setup step that failed, e.g. "landlock_restrict_self" or "execve(ls)". */
   readonly step: string | undefined;
+  /** errno name of the failed step, e.g. "EPERM". */
   readonly errno: string | undefined;
+  /** errno number of the failed step. */
   readonly errnoNumber: number | undefined;
   /** The native binary that is missing or does not load here (then nothing else is set). */
   readonly binary: string | undefined;
@@ -76,12 +91,14 @@ export class ConfinementError extends SandlockError {
   }
 }
 
+/** The seccomp supervisor failed (the sandbox is killed: nothing runs unsupervised). */
 export class SupervisorError extends SandlockError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("SUPERVISOR_FAILED", message, options);
   }
 }
 
+/** A branch (copy-on-write fork of a sandbox) failed. */
 export class BranchError extends SandlockError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("BRANCH_FAILED", message, options);
@@ -112,9 +129,13 @@ export interface CheckpointDetails {
  * back (CHECKPOINT_INVALID: missing, truncated, wrong version, bad checksum).
  */
 export class CheckpointError extends SandlockError {
+  /** The sandboxed process (or thread) the failure is about. */
   readonly pid: number | undefined;
+  /** The failing call, e.g. "ptrace(PTRACE_SEIZE)". */
   readonly syscall: string | undefined;
+  /** errno name of the failing call, e.g. "EPERM". */
   readonly errno: string | undefined;
+  /** The file of a checkpoint directory that is missing or corrupt. */
   readonly path: string | undefined;
   constructor(code: "CHECKPOINT_FAILED" | "CHECKPOINT_INVALID", message: string, details: CheckpointDetails = {}) {
     super(code, message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -122,5 +143,59 @@ export class CheckpointError extends SandlockError {
     this.syscall = details.syscall;
     this.errno = details.errno;
     this.path = details.path;
+  }
+}
+
+/** Why a command failed, in a few words: "exited with code 3", "was killed by SIGSEGV". */
+function ending(r: RunResult): string {
+  switch (r.status) {
+    case "exited":
+      return `exited with code ${r.exitCode}`;
+    case "signaled":
+      return `was killed by ${r.signal}`;
+    case "killed":
+      return `was killed (kill(), an AbortSignal or a limit; ${r.signal})`;
+    case "timeout":
+      return "timed out";
+  }
+}
+
+/** The last line of captured stderr, at most 300 characters, or "". */
+function stderrTail(r: RunResult): string {
+  const text = r.stderr?.toString("utf8").trimEnd() ?? "";
+  const last = text.slice(text.lastIndexOf("\n") + 1);
+  return last.length > 300 ? `${last.slice(0, 297)}...` : last;
+}
+
+/**
+ * The command did not exit with code 0: thrown by `result.check()`, and by run()/wait()
+ * with `reject: true`. Carries the whole {@link RunResult} (status, exit code, output).
+ */
+export class CommandFailedError extends SandlockError {
+  /** The result of the run that failed. */
+  readonly result: RunResult;
+  constructor(result: RunResult) {
+    const tail = stderrTail(result);
+    super("COMMAND_FAILED", `the command ${ending(result)}${tail === "" ? "" : `: ${tail}`}`);
+    this.result = result;
+  }
+}
+
+/**
+ * The command wrote more than `maxBuffer` bytes to a captured stream: the sandbox was
+ * killed and run()/wait() reject with this. `result` holds the first maxBuffer bytes.
+ */
+export class OutputLimitError extends SandlockError {
+  /** "stdout" or "stderr": the stream that went past the limit. */
+  readonly stream: "stdout" | "stderr";
+  /** The limit in bytes (the maxBuffer option). */
+  readonly maxBuffer: number;
+  /** The run, ended by the kill (status "killed"), with the output kept up to the limit. */
+  readonly result: RunResult;
+  constructor(stream: "stdout" | "stderr", maxBuffer: number, result: RunResult) {
+    super("OUTPUT_LIMIT", `${stream}: the command wrote more than maxBuffer (${maxBuffer} bytes), so the sandbox was killed; raise maxBuffer, or spawn with buffer: false and read sb.${stream} as a stream`);
+    this.stream = stream;
+    this.maxBuffer = maxBuffer;
+    this.result = result;
   }
 }

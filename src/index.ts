@@ -1,12 +1,15 @@
 // The public API of sandlock, and nothing else.
 
 export { Sandbox, type SandboxState, type SpawnOptions } from "./sandbox.js";
-export { RunResult, type RunStatus, type Refusal } from "./result.js";
+export { RunResult, RunResultBase, type RunStatus, type RunEnding, type SucceededRunResult, type LimitExceeded, type RunResultFields, type RunResultConstructor, type Refusal } from "./result.js";
+export type { ExitedEnding, SignaledEnding, KilledEnding, TimeoutEnding, SucceededEnding } from "./result.js";
 export { Policy, PolicyBuilder } from "./policy/index.js";
 export type { PolicyInput, PolicyJSON, NetRule, NetTarget, BindSpec, Protection, Protocol, CowAction } from "./policy/index.js";
+export type { PolicyFields, ProtectionInput, ProtectionJSON, ProtectionSettings, UserIds, BindRange, BindInput, ByteSize } from "./policy/index.js";
+export type { AnyTarget, HostTarget, IpTarget, CidrTarget } from "./policy/index.js";
 export { PROTECTIONS, PROTECTION_ABI, PROTECTION_LABEL, PRESET_NAMES, PRESET_SUMMARY, type PresetName } from "./policy/index.js";
 export type { Enforcement, EnforcementStatus } from "./plan/features.js";
-export type { StdinOption, OutputOption } from "./confine/stdio.js";
+export { DEFAULT_MAX_BUFFER, type StdinOption, type InputOption, type OutputOption, type StdioOptions } from "./confine/stdio.js";
 export {
   SandlockError,
   PolicyError,
@@ -16,9 +19,11 @@ export {
   BranchError,
   SandboxError,
   CheckpointError,
+  CommandFailedError,
+  OutputLimitError,
   type ErrorCode,
 } from "./errors.js";
 export { Checkpoint, type CheckpointOptions } from "./checkpoint/checkpoint.js";
 export { pcAndSp, FORMAT_VERSION as CHECKPOINT_FORMAT_VERSION } from "./checkpoint/image.js";
-export type { ProcessImage, ThreadImage, RegisterSet, MapEntry, MemorySegment, FdEntry } from "./checkpoint/image.js";
+export type { PcAndSp, ProcessImage, ThreadImage, RegisterSet, MapEntry, MemorySegment, FdEntry } from "./checkpoint/image.js";
 export type { ForkFunctions, ForkFunction } from "./fork/fns.js";

@@ -1,8 +1,10 @@
 // RunResult: how a sandboxed command ended, its captured output, and which protections
 // were really in force.
 
+import { CommandFailedError } from "./errors.js";
 import type { Adjustment, Enforcement } from "./plan/features.js";
 
+/** How a run ended: see {@link RunEnding} for what each status says about exitCode and signal. */
 export type RunStatus = "exited" | "signaled" | "killed" | "timeout";
 
 /**
@@ -13,7 +15,9 @@ export type RunStatus = "exited" | "signaled" | "killed" | "timeout";
 export interface LimitExceeded {
   /** "memory": maxMemory (bytes). "cpu": maxCpu (percent of one core). */
   readonly kind: "memory" | "cpu";
+  /** The policy field that set the limit. */
   readonly field: "maxMemory" | "maxCpu";
+  /** The limit, in the field's unit. */
   readonly cap: number;
   /** What the supervisor measured when it acted, when it measured anything. */
   readonly used?: number;
@@ -34,14 +38,23 @@ export interface Refusal {
   readonly count: number;
 }
 
+/** What a RunResult is made of (the constructor's argument). */
 export interface RunResultFields {
+  /** See RunResultBase.status. */
   status: RunStatus;
+  /** See RunResultBase.exitCode. */
   exitCode: number | null;
+  /** See RunResultBase.signal. */
   signal: string | null;
+  /** See RunResultBase.stdout. */
   stdout: Buffer | null;
+  /** See RunResultBase.stderr. */
   stderr: Buffer | null;
+  /** See RunResultBase.durationMs. */
   durationMs: number;
+  /** See RunResultBase.enforcement. */
   enforcement: Enforcement;
+  /** See RunResultBase.pid. */
   pid: number | undefined;
   /** The limit that killed a process of the sandbox, if one did (the first one). */
   limit?: LimitExceeded | null;
@@ -54,16 +67,81 @@ export interface RunResultFields {
   cpuThrottleFailure?: string | null;
 }
 
-export class RunResult implements RunResultFields {
+/** How the run ended, by status: `status === "exited"` narrows `exitCode` to a number. */
+export type RunEnding = ExitedEnding | SignaledEnding | KilledEnding | TimeoutEnding;
+
+/** The command exited by itself. */
+export interface ExitedEnding {
+  /** "exited" */
+  readonly status: "exited";
+  /** The command's exit code. */
+  readonly exitCode: number;
+  /** null: no signal ended it. */
+  readonly signal: null;
+}
+
+/** A signal the sandbox did not send ended the command. */
+export interface SignaledEnding {
+  /** "signaled" */
+  readonly status: "signaled";
+  /** null: the command did not exit by itself. */
+  readonly exitCode: null;
+  /** The signal's name, e.g. "SIGSEGV". */
+  readonly signal: string;
+}
+
+/** kill(), an AbortSignal, a limit or maxBuffer ended the run. */
+export interface KilledEnding {
+  /** "killed" */
+  readonly status: "killed";
+  /** null: the command did not exit by itself. */
+  readonly exitCode: null;
+  /** The signal it died of (SIGKILL, or the killSignal). */
+  readonly signal: string;
+}
+
+/** The timeout expired; the command may still have exited by itself (timeout(1) exits 124). */
+export interface TimeoutEnding {
+  /** "timeout" */
+  readonly status: "timeout";
+  /** The exit code, if the command exited by itself. */
+  readonly exitCode: number | null;
+  /** The signal's name, if one ended it. */
+  readonly signal: string | null;
+}
+
+/**
+ * How a sandboxed command ended: a {@link RunResultBase} narrowed by `status`
+ * (`if (r.status === "exited") r.exitCode` is a number there).
+ */
+export type RunResult = RunResultBase & RunEnding;
+
+/** A RunResult whose command exited with code 0 (what {@link RunResultBase.check} returns). */
+export type SucceededRunResult = RunResultBase & SucceededEnding;
+
+/** An ExitedEnding with exit code 0. */
+export interface SucceededEnding extends ExitedEnding {
+  /** 0 */
+  readonly exitCode: 0;
+}
+
+/** The class behind {@link RunResult} (use the RunResult type: it narrows by status). */
+export class RunResultBase implements RunResultFields {
+  /** "exited", "signaled", "killed" (kill(), abort, a limit, maxBuffer) or "timeout". */
   readonly status: RunStatus;
   /** The command's exit code, or null when a signal ended it. */
   readonly exitCode: number | null;
   /** Name of the signal that ended the command ("SIGKILL"), or null. */
   readonly signal: string | null;
+  /** Captured stdout (stdout "pipe" with buffer true, the default of run()), else null. */
   readonly stdout: Buffer | null;
+  /** Captured stderr (stderr "pipe" with buffer true, the default of run()), else null. */
   readonly stderr: Buffer | null;
+  /** Milliseconds from the launch to the end of the last process. */
   readonly durationMs: number;
+  /** Which protections were really in force, each "active", "degraded" or "disabled". */
   readonly enforcement: Enforcement;
+  /** The root process id (undefined when the command never started). */
   readonly pid: number | undefined;
   /** The limit that killed a process of the sandbox (the first one), or null. A run
    * ended by maxMemory says so here: its status alone is "signaled" with SIGKILL. */
@@ -102,6 +180,15 @@ export class RunResult implements RunResultFields {
     return this.exitCode === 0;
   }
 
+  /**
+   * This result when the command exited with code 0; otherwise throws a
+   * {@link CommandFailedError} that carries it (`(await Sandbox.run(...)).check()`).
+   */
+  check(): SucceededRunResult {
+    if (this.status === "exited" && this.exitCode === 0) return this as unknown as SucceededRunResult;
+    throw new CommandFailedError(this as unknown as RunResult);
+  }
+
   /** Captured stdout as trimmed UTF-8 ("" when not captured). */
   get stdoutText(): string {
     return this.stdout?.toString("utf8").trim() ?? "";
@@ -112,6 +199,7 @@ export class RunResult implements RunResultFields {
     return this.stderr?.toString("utf8").trim() ?? "";
   }
 
+  /** The plain form printed by `sandlock run --json` (output decoded as UTF-8). */
   toJSON(): Record<string, unknown> {
     return {
       status: this.status,
@@ -130,3 +218,14 @@ export class RunResult implements RunResultFields {
     };
   }
 }
+
+/** The constructor of RunResult: `new RunResult(fields)`, `r instanceof RunResult`. */
+export interface RunResultConstructor {
+  /** Builds a RunResult (the caller guarantees that status, exitCode and signal agree). */
+  new (f: RunResultFields): RunResult;
+  /** The class's prototype (RunResultBase's). */
+  readonly prototype: RunResultBase;
+}
+
+/** Builds a RunResult (the caller guarantees that status, exitCode and signal agree). */
+export const RunResult = RunResultBase as unknown as RunResultConstructor;

@@ -3,13 +3,14 @@
 
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
-import { SandboxError } from "./errors.js";
+import { CommandFailedError, OutputLimitError, SandboxError } from "./errors.js";
 import { signalName } from "./confine/errno.js";
 import { SIGKILL, forceAfterMs, signalNumber, type StopSignal } from "./confine/stop.js";
 import { LauncherProcess, type LauncherExit } from "./confine/launcher.js";
 import { resolveCommand } from "./confine/resolve.js";
 import { explainExec } from "./confine/exec-explain.js";
-import { openStdio, type StdioOptions, type StdioSet } from "./confine/stdio.js";
+import { DEFAULT_MAX_BUFFER, checkStdioOptions, openStdio, type StdioDefaults, type StdioOptions, type StdioSet } from "./confine/stdio.js";
+import { readLines } from "./confine/lines.js";
 import { HOME_VARIABLES, makePrivateTmp, type PrivateTmp } from "./confine/private-tmp.js";
 import { probeHost } from "./kernel/probe.js";
 import { computeFeatures, supervised, withLearning, type Adjustment, type Enforcement } from "./plan/features.js";
@@ -32,6 +33,7 @@ import type { Registration } from "./registry/server.js";
 /** How long checkpoint() waits for a thread to reach its ptrace-stop. */
 const CHECKPOINT_STOP_TIMEOUT_MS = 5000;
 
+/** Where a Sandbox is in its life: created -> running <-> paused -> stopped. */
 export type SandboxState = "created" | "running" | "paused" | "stopped";
 
 /** Sandboxes started as learning runs, and where their record goes (learn/run.ts). */
@@ -43,6 +45,7 @@ export function recordInto(sb: Sandbox, log: Observed): void {
   learning.set(sb, log);
 }
 
+/** Options of run(), runInteractive() and spawn(): stdio, output limits, time limits. */
 export interface SpawnOptions extends StdioOptions {
   /** Milliseconds; on expiry every process is killed and the status is "timeout". */
   timeout?: number;
@@ -61,6 +64,29 @@ export interface SpawnOptions extends StdioOptions {
    * command that reads the terminal needs this, or it stops as a background job.
    */
   foreground?: boolean;
+  /**
+   * Reject with a {@link CommandFailedError} (carrying the result) when the command does
+   * not exit with code 0 (default false: the result says how it ended; see result.check()).
+   */
+  reject?: boolean;
+}
+
+const SPAWN_OPTIONS: ReadonlySet<string> = new Set([
+  "timeout", "signal", "killSignal", "forceAfter", "foreground", "reject",
+  "stdin", "input", "stdout", "stderr", "maxBuffer", "buffer",
+]);
+
+/** Unknown option names and the boolean options: a typo must not be ignored. */
+function checkOptionNames(opts: SpawnOptions): void {
+  if (typeof opts !== "object" || opts === null) throw new SandboxError(`options: ${opts === null ? "null" : typeof opts} is not an object`);
+  for (const key of Object.keys(opts)) {
+    if (!SPAWN_OPTIONS.has(key)) throw new SandboxError(`options: unknown option ${JSON.stringify(key)} (known: ${[...SPAWN_OPTIONS].join(", ")})`);
+  }
+  if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new SandboxError(`signal: ${opts.signal === null ? "null" : typeof opts.signal} is not an AbortSignal`);
+  for (const key of ["foreground", "reject"] as const) {
+    const v = opts[key];
+    if (v !== undefined && typeof v !== "boolean") throw new SandboxError(`${key}: ${JSON.stringify(v)} must be true or false`);
+  }
 }
 
 /** Milliseconds on the monotonic clock (the global `performance` loads perf_hooks lazily,
@@ -69,8 +95,8 @@ export function monotonicMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
-const RUN_DEFAULTS = { stdin: "ignore", stdout: "pipe", stderr: "pipe" } as const;
-const INTERACTIVE_DEFAULTS = { stdin: "inherit", stdout: "inherit", stderr: "inherit" } as const;
+const RUN_DEFAULTS: StdioDefaults = { stdin: "ignore", stdout: "pipe", stderr: "pipe" };
+const INTERACTIVE_DEFAULTS: StdioDefaults = { stdin: "inherit", stdout: "inherit", stderr: "inherit" };
 
 function checkArgv(cmd: readonly string[]): void {
   if (!Array.isArray(cmd) || cmd.length === 0 || !cmd.every((a) => typeof a === "string")) {
@@ -86,7 +112,12 @@ function checkTimeout(timeout: number | undefined): void {
   }
 }
 
+/**
+ * One confined command: `Sandbox.run(policy, argv)` for the common case, or
+ * `new Sandbox(policy)` then spawn(), wait(), pause(), resume(), kill(), checkpoint().
+ */
 export class Sandbox {
+  /** The validated policy this sandbox runs under. */
   readonly policy: Policy;
   private stateValue: SandboxState = "created";
   private launcher: LauncherProcess | undefined;
@@ -113,7 +144,12 @@ export class Sandbox {
   private forkGroup: Promise<ForkGroup> | undefined;
   /** A named sandbox's entry in the user's registry (sandlock ps, inspect, kill). */
   private registration: Registration | undefined;
+  /** Set when a captured stream went past maxBuffer (the sandbox is then killed). */
+  private overflow: { stream: "stdout" | "stderr"; maxBuffer: number } | undefined;
+  /** The reject option of the spawn. */
+  private rejectFailure = false;
 
+  /** A sandbox for `policy` (validated here: a bad field throws PolicyError naming it). */
   constructor(policy: Policy | PolicyInput) {
     this.policy = Policy.from(policy);
   }
@@ -165,12 +201,12 @@ export class Sandbox {
    * stdin, and runs cmd in a new sandbox under this sandbox's policy (a reducer may have
    * a policy of its own: call reduce on a sandbox made with it).
    */
-  async reduce(cmd: readonly string[], clones: readonly Sandbox[], opts: Omit<SpawnOptions, "stdin"> = {}): Promise<RunResult> {
+  async reduce(cmd: readonly string[], clones: readonly Sandbox[], opts: Omit<SpawnOptions, "stdin" | "input"> = {}): Promise<RunResult> {
     checkArgv(cmd);
     if (!Array.isArray(clones) || !clones.every((c) => c instanceof Sandbox)) throw new SandboxError("reduce: clones must be an array of the Sandbox handles fork() returned");
     const results = await Promise.all(clones.map((c) => c.wait()));
     const input = Buffer.concat(results.map((r) => r.stdout ?? Buffer.alloc(0)));
-    return Sandbox.run(this.policy, cmd, { ...opts, stdin: input });
+    return Sandbox.run(this.policy, cmd, { ...opts, input });
   }
 
   private zygoteHost(): import("./fork/zygote.js").ZygoteHost {
@@ -189,6 +225,7 @@ export class Sandbox {
     };
   }
 
+  /** Where the sandbox is in its life (created, running, paused, stopped). */
   get state(): SandboxState {
     return this.stateValue;
   }
@@ -198,17 +235,33 @@ export class Sandbox {
     return this.launcher?.rootPid;
   }
 
+  /** The command's stdin when spawned with stdin "pipe" (end() it to send EOF), else null. */
   get stdin(): Socket | null {
     return this.stdio?.stdin ?? null;
   }
 
-  /** The command's stdout when spawned with stdout "pipe" (also captured for wait()). */
+  /** The command's stdout when spawned with stdout "pipe" (also kept for wait() unless
+   * buffer: false, where it is the pipe itself and a slow reader slows the command). */
   get stdout(): Readable | null {
     return this.stdio?.stdout ?? null;
   }
 
+  /** The command's stderr when spawned with stderr "pipe" (as stdout). */
   get stderr(): Readable | null {
     return this.stdio?.stderr ?? null;
+  }
+
+  /**
+   * The lines of the command's stdout (or stderr) as they come, without their "\n"
+   * (`for await (const line of sb.lines()) ...`); needs spawn() with that stream "pipe".
+   * With buffer: false, reading slowly slows the command (backpressure).
+   */
+  lines(stream: "stdout" | "stderr" = "stdout"): AsyncIterableIterator<string> {
+    if (stream !== "stdout" && stream !== "stderr") throw new SandboxError(`lines: stream must be "stdout" or "stderr", got ${JSON.stringify(stream)}`);
+    if (this.stdio === undefined) throw new SandboxError("lines: not running (spawn first)");
+    const readable = stream === "stdout" ? this.stdio.stdout : this.stdio.stderr;
+    if (readable === null) throw new SandboxError(`lines: ${stream} is not a pipe of this sandbox (spawn with ${stream}: "pipe"; run() returns its output in the result)`);
+    return readLines(readable);
   }
 
   /** Starts the command; resolves once it has exec'd, rejects if setup or exec failed. */
@@ -219,13 +272,15 @@ export class Sandbox {
   private async spawnWith(
     cmd: readonly string[],
     opts: SpawnOptions,
-    defaults: Required<StdioOptions>,
+    defaults: StdioDefaults,
     ownProcessGroup: boolean,
     exposeStreams: boolean,
     launchPolicy: Policy = this.policy,
   ): Promise<void> {
     if (this.stateValue !== "created" || this.resolving) throw new SandboxError("spawn: this sandbox was already spawned; create a new Sandbox");
     checkArgv(cmd);
+    checkOptionNames(opts);
+    checkStdioOptions(opts, exposeStreams);
     checkTimeout(opts.timeout);
     if (opts.signal?.aborted) throw new SandboxError("spawn: the AbortSignal is already aborted");
     const killSignal = opts.killSignal === undefined ? SIGKILL : signalNumber("killSignal", opts.killSignal);
@@ -273,12 +328,22 @@ export class Sandbox {
     this.startedAt = monotonicMs();
     let stdio: StdioSet;
     try {
-      stdio = openStdio(opts, defaults, exposeStreams);
+      const maxBuffer = opts.maxBuffer ?? DEFAULT_MAX_BUFFER;
+      stdio = openStdio(opts, defaults, exposeStreams, {
+        maxBuffer,
+        buffer: opts.buffer ?? true,
+        // Past maxBuffer the sandbox is killed: its output is never kept without a bound.
+        onOverflow: (stream) => {
+          this.overflow ??= { stream, maxBuffer };
+          this.killFor("killed");
+        },
+      });
     } catch (e) {
       priv?.remove();
       throw e;
     }
     this.stdio = stdio;
+    this.rejectFailure = opts.reject ?? false;
     let launcher: LauncherProcess;
     try {
       launcher = new LauncherProcess(encodePlan(plan), plan.steps, stdio.childFds);
@@ -444,7 +509,7 @@ export class Sandbox {
     if (reason !== undefined && exit.signal !== null) status = reason;
     // The timeout ended the run, however the command took it (timeout(1) exits 124 too).
     if (this.stopReason === "timeout" || this.killReason === "timeout") status = "timeout";
-    return new RunResult({
+    const result = new RunResult({
       status,
       exitCode: exit.code,
       signal: exit.signal !== null ? signalName(exit.signal) : null,
@@ -458,9 +523,13 @@ export class Sandbox {
       adjustments: this.adjustments,
       cpuThrottleFailure: this.cpuThrottleFailure,
     });
+    if (this.overflow !== undefined) throw new OutputLimitError(this.overflow.stream, this.overflow.maxBuffer, result);
+    if (this.rejectFailure && !(result.status === "exited" && result.exitCode === 0)) throw new CommandFailedError(result);
+    return result;
   }
 
-  /** Resolves with the RunResult once the command exits (and every process is gone). */
+  /** Resolves with the RunResult once the command exits (and every process is gone);
+   * rejects with OutputLimitError past maxBuffer, CommandFailedError with reject: true. */
   wait(): Promise<RunResult> {
     if (this.result === undefined) return Promise.reject(new SandboxError("wait: not running (spawn first)"));
     this.setRef(true, true); // whoever waits keeps the loop alive until the end
@@ -537,6 +606,7 @@ export class Sandbox {
     }
   }
 
+  /** `await using sb = new Sandbox(...)`: kills the sandbox, if running, at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.launcher === undefined || this.stateValue === "stopped") return;
     this.killFor("killed");

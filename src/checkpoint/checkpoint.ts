@@ -6,6 +6,10 @@ import type { PolicyJSON } from "../policy/types.js";
 import { CheckpointError } from "../errors.js";
 import type { CheckpointData, ProcessImage } from "./image.js";
 
+/**
+ * A captured sandbox: its processes (registers, maps, memory, descriptors), policy and
+ * app state; from sb.checkpoint(), saved with save() and read back with load().
+ */
 export class Checkpoint {
   /** ISO time of the capture. */
   readonly createdAt: string;
@@ -74,6 +78,7 @@ export class Checkpoint {
   }
 }
 
+/** Options of Sandbox.checkpoint(). */
 export interface CheckpointOptions {
   /** Bytes of the caller's own to keep with the checkpoint (any content, NUL and 0xFF included). */
   appState?: Buffer | Uint8Array;

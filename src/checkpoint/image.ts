@@ -5,6 +5,7 @@
 import type { PolicyJSON } from "../policy/types.js";
 
 export const FORMAT_NAME = "sandlock-checkpoint";
+/** The version of the checkpoint format this package writes and reads. */
 export const FORMAT_VERSION = 1;
 
 /** One PTRACE_GETREGSET register set of a thread, as the kernel laid it out. */
@@ -13,10 +14,13 @@ export interface RegisterSet {
   note: number;
   /** "prstatus", "fpregset", "xstate", "tls": see REGSET_NOTES. */
   name: string;
+  /** The register bytes as PTRACE_GETREGSET returned them. */
   data: Buffer;
 }
 
+/** One thread of a captured process: its registers and signal state. */
 export interface ThreadImage {
+  /** The thread id. */
   tid: number;
   /** Register sets, prstatus first. */
   regsets: RegisterSet[];
@@ -30,12 +34,15 @@ export interface ThreadImage {
   pendingSignal: number;
   /** Blocked and pending-for-this-thread signal masks (/proc/<tid>/status SigBlk, SigPnd), hex. */
   sigBlocked: string;
+  /** Signals pending for this thread only (SigPnd), hex. */
   sigPending: string;
 }
 
 /** One line of /proc/<pid>/maps. Addresses are bigints: [vsyscall] lies above 2^53. */
 export interface MapEntry {
+  /** First address of the mapping. */
   start: bigint;
+  /** The address just past the mapping. */
   end: bigint;
   /** "rw-p", "r-xp", "rw-s"... */
   perms: string;
@@ -43,6 +50,7 @@ export interface MapEntry {
   offset: number;
   /** "major:minor" of the backing file's device, hex as the kernel prints it. */
   device: string;
+  /** Inode of the backing file (0 for anonymous memory). */
   inode: number;
   /** Backing file, "[heap]", "[stack]", "[vdso]"..., or "" for anonymous memory. */
   path: string;
@@ -55,11 +63,15 @@ export interface MapEntry {
  * captured holds zeros (anonymous mapping) or the file's bytes at its offset.
  */
 export interface MemorySegment {
+  /** Address of the first captured byte (page-aligned). */
   start: bigint;
+  /** The captured bytes. */
   data: Buffer;
 }
 
+/** One open descriptor of a captured process (/proc/<pid>/fd and fdinfo). */
 export interface FdEntry {
+  /** The descriptor number. */
   fd: number;
   /** readlink of /proc/<pid>/fd/<fd>: a path, "pipe:[ino]", "socket:[ino]", "anon_inode:[eventfd]"... */
   target: string;
@@ -71,17 +83,25 @@ export interface FdEntry {
   mntId: number;
 }
 
+/** Everything captured of one process of the sandbox. */
 export interface ProcessImage {
+  /** The process id at capture time. */
   pid: number;
   /** Parent pid; for the sandbox's root process this is the launcher (outside the image). */
   ppid: number;
+  /** Process group id. */
   pgid: number;
+  /** Session id. */
   sid: number;
+  /** The command name (/proc/<pid>/comm). */
   comm: string;
+  /** The argument vector (/proc/<pid>/cmdline). */
   cmdline: string[];
   /** readlink of /proc/<pid>/exe, /proc/<pid>/cwd and /proc/<pid>/root. */
   exe: string;
+  /** readlink of /proc/<pid>/cwd: the working directory. */
   cwd: string;
+  /** readlink of /proc/<pid>/root: the root directory. */
   root: string;
   /** File creation mask, or -1 when the kernel does not report it. */
   umask: number;
@@ -91,11 +111,17 @@ export interface ProcessImage {
   auxv: Buffer;
   /** Process-wide signal state (/proc/<pid>/status ShdPnd, SigIgn, SigCgt), hex masks. */
   sigSharedPending: string;
+  /** Ignored signals (SigIgn), hex. */
   sigIgnored: string;
+  /** Signals with a handler (SigCgt), hex. */
   sigCaught: string;
+  /** Every thread, the main one first. */
   threads: ThreadImage[];
+  /** The memory maps (/proc/<pid>/maps). */
   maps: MapEntry[];
+  /** The captured memory (see MemorySegment). */
   memory: MemorySegment[];
+  /** The open descriptors. */
   fds: FdEntry[];
 }
 
@@ -132,8 +158,16 @@ const PC_SP: Readonly<Record<string, readonly [number, number]>> = {
   arm64: [32 * 8, 31 * 8], // pc, sp in struct user_pt_regs
 };
 
+/** A thread's program counter and stack pointer. */
+export interface PcAndSp {
+  /** Program counter. */
+  pc: bigint;
+  /** Stack pointer. */
+  sp: bigint;
+}
+
 /** A thread's program counter and stack pointer, decoded from its prstatus. */
-export function pcAndSp(arch: string, t: ThreadImage): { pc: bigint; sp: bigint } {
+export function pcAndSp(arch: string, t: ThreadImage): PcAndSp {
   const at = PC_SP[arch];
   const prstatus = t.regsets.find((r) => r.name === "prstatus");
   if (at === undefined) throw new Error(`registers: no layout known for architecture ${arch}`);

@@ -1,8 +1,9 @@
 // Help texts, generated from the flag table so every flag of `sandlock run` is documented
-// exactly once, with one line each, followed by the exit codes.
+// exactly once, with one line each (marked when refused), followed by the exit codes.
 
 import { PROTECTIONS } from "../policy/types.js";
 import { flagLabel } from "./args.js";
+import { refusedWhy } from "./flag-docs.js";
 import { RUN_FLAGS, type RunFlag } from "./run-flags.js";
 import { packageVersion } from "./version.js";
 
@@ -49,7 +50,8 @@ terminal, Ctrl-C reaches the command directly and sandlock leaves it alone.
 
 function flagLine(f: RunFlag, width: number): string {
   const label = (f.short === undefined ? "    " : "") + flagLabel(f) + (f.arg === undefined ? "" : ` ${f.arg}`);
-  const note = f.kind === "later" ? " (not supported yet)" : "";
+  // Refused at run time (a "later" flag, or a field the library does not enforce yet).
+  const note = refusedWhy(f) === undefined ? "" : " (not supported yet)";
   return `  ${label.padEnd(width)}  ${f.help}${note}\n`;
 }
 

@@ -23,6 +23,8 @@ interface LibraryError {
   field?: string;
   step?: string;
   errno?: string;
+  stream?: string;
+  maxBuffer?: number;
 }
 
 function isLibraryError(e: unknown): e is LibraryError {
@@ -68,6 +70,13 @@ export function describeFailure(e: unknown): Failure | undefined {
       const notFound = e.step?.startsWith("execve") === true && e.errno === "ENOENT";
       return { code: e.code, message: say(e.message), exitCode: notFound ? EXIT_NOT_FOUND : EXIT_CONFINEMENT };
     }
+    case "OUTPUT_LIMIT":
+      // Only --json keeps output (the library's default maxBuffer); the run was SIGKILLed.
+      return {
+        code: e.code,
+        message: say(`--json: the command wrote more than ${sizeText(e.maxBuffer ?? 0)} to ${e.stream}, so the sandbox was killed (--json keeps the output in memory; without --json it streams)`),
+        exitCode: 128 + 9,
+      };
     case "SUPERVISOR_FAILED":
     case "SANDBOX_STATE":
     case "BRANCH_FAILED":

@@ -8,14 +8,41 @@ import type { Readable, Writable } from "node:stream";
 import { SandboxError } from "../errors.js";
 import { native } from "./native.js";
 
-/** A number is a descriptor of this process that the command gets as its stdin. */
-export type StdinOption = Buffer | string | Readable | number | "pipe" | "inherit" | "ignore";
+/**
+ * What the command's stdin is: a mode, never data ("pipe": a writable `sb.stdin`;
+ * "inherit": this process's stdin; "ignore": /dev/null; a number: that descriptor of this
+ * process). Data goes in the separate `input` option.
+ */
+export type StdinOption = "pipe" | "inherit" | "ignore" | number;
+/** Data written to the command's stdin, then closed: text (UTF-8), bytes, or a stream. */
+export type InputOption = string | Uint8Array | Readable;
+/** Where the command's stdout or stderr goes ("pipe": captured, and a stream with spawn). */
 export type OutputOption = "pipe" | "inherit" | "ignore" | Writable;
 
+/** 100 MiB: the default maxBuffer of each captured stream. */
+export const DEFAULT_MAX_BUFFER = 100 * 1024 * 1024;
+
+/** The standard streams of a run (part of SpawnOptions). */
 export interface StdioOptions {
+  /** The command's stdin mode (run: "ignore", runInteractive: "inherit"). Not with `input`. */
   stdin?: StdinOption;
+  /** Data for the command's stdin: a string is always data, even "inherit". */
+  input?: InputOption;
+  /** Where stdout goes (run: "pipe", runInteractive: "inherit"). */
   stdout?: OutputOption;
+  /** Where stderr goes (run: "pipe", runInteractive: "inherit"). */
   stderr?: OutputOption;
+  /**
+   * Bytes of each piped stream kept for the result (default 100 MiB). A command that
+   * writes more is killed and run()/wait() reject with OutputLimitError naming the stream.
+   */
+  maxBuffer?: number;
+  /**
+   * Keep piped output for the result (default true). false (spawn only): nothing is kept,
+   * `sb.stdout`/`sb.stderr` are the pipes themselves, and a reader that does not keep up
+   * makes the command block on its writes (backpressure).
+   */
+  buffer?: boolean;
 }
 
 /** The parent side of a sandbox's stdio, once the launcher holds the child side. */
@@ -48,16 +75,36 @@ function pipeSocket(fd: number, readable: boolean): Socket {
   return new (net().Socket)({ fd, readable, writable: !readable });
 }
 
+/** What captureFd keeps: at most maxBuffer bytes; onOverflow runs once past them. */
+export interface CaptureLimit {
+  readonly maxBuffer: number;
+  readonly onOverflow: () => void;
+}
+
 /**
- * Captures everything the socket delivers. With `exposed`, each chunk is also pushed to a
- * stream handed to the caller: it buffers without limit, so a listener attached late
- * still sees the first bytes, and a caller that never reads cannot stall the command.
+ * Captures what the socket delivers, up to limit.maxBuffer bytes: past them the chunk is
+ * cut at the limit, onOverflow runs once, and the rest is read and dropped (the caller
+ * kills the sandbox), so the parent's memory never holds more than the limit. With
+ * `exposed`, each kept chunk is also pushed to a stream handed to the caller: a listener
+ * attached late still sees the first bytes, and a caller that never reads cannot stall
+ * the command (that stream shares the kept chunks, so it is bounded by the same limit).
  */
-function collect(sock: Socket, exposed: Readable | null): Promise<Buffer> {
+function collect(sock: Socket, exposed: Readable | null, limit: CaptureLimit): Promise<Buffer> {
   const chunks: Buffer[] = [];
+  let size = 0;
+  let over = false;
   sock.on("data", (c: Buffer) => {
-    chunks.push(c);
-    exposed?.push(c);
+    if (over) return;
+    if (size + c.length > limit.maxBuffer) {
+      c = c.subarray(0, limit.maxBuffer - size);
+      over = true;
+    }
+    size += c.length;
+    if (c.length > 0) {
+      chunks.push(c);
+      exposed?.push(c);
+    }
+    if (over) limit.onOverflow();
   });
   return new Promise((resolve) => {
     sock.once("close", () => {
@@ -67,16 +114,69 @@ function collect(sock: Socket, exposed: Readable | null): Promise<Buffer> {
   });
 }
 
-/** Reads a pipe's read end to its end: the captured bytes, and with `expose` a stream of
- * them as they come; `socket` is what reads it. */
-export function captureFd(fd: number, expose: boolean): { socket: Socket; stream: Readable | null; captured: Promise<Buffer> } {
+const NO_OVERFLOW_ACTION: CaptureLimit = { maxBuffer: DEFAULT_MAX_BUFFER, onOverflow: () => undefined };
+
+/** Reads a pipe's read end to its end: the captured bytes (at most limit.maxBuffer), and
+ * with `expose` a stream of them as they come; `socket` is what reads it. */
+export function captureFd(fd: number, expose: boolean, limit: CaptureLimit = NO_OVERFLOW_ACTION): { socket: Socket; stream: Readable | null; captured: Promise<Buffer> } {
   const socket = pipeSocket(fd, true);
   const stream = expose ? new (streams().Readable)({ read: () => undefined }) : null;
-  return { socket, stream, captured: collect(socket, stream) };
+  return { socket, stream, captured: collect(socket, stream, limit) };
 }
 
+const STDIN_MODES = ["pipe", "inherit", "ignore"];
+
+/** The checked stdin and input options: a clear error names the bad one. */
+function checkInput(opts: StdioOptions): void {
+  const { stdin, input } = opts;
+  if (stdin !== undefined && !STDIN_MODES.includes(stdin as string) && typeof stdin !== "number") {
+    const shown = typeof stdin === "string" ? JSON.stringify(stdin) : Buffer.isBuffer(stdin) ? "a Buffer" : typeof stdin === "object" && stdin !== null ? "a stream" : String(stdin);
+    throw new SandboxError(`stdin: ${shown} is not a mode ("pipe", "inherit", "ignore" or a descriptor number); data for the command goes in the input option`);
+  }
+  if (typeof stdin === "number" && (!Number.isInteger(stdin) || stdin < 0)) throw new SandboxError(`stdin: ${stdin} is not a file descriptor`);
+  if (input === undefined) return;
+  if (typeof input !== "string" && !(input instanceof Uint8Array) && !(typeof input === "object" && input !== null && input instanceof streams().Readable)) {
+    throw new SandboxError(`input: ${input === null ? "null" : typeof input} is not a string, a Buffer/Uint8Array or a Readable stream`);
+  }
+  if (stdin !== undefined) throw new SandboxError(`input: cannot be combined with stdin ${JSON.stringify(stdin)} (input is what the command's stdin reads)`);
+}
+
+/** The checked output options of one stream. */
+function checkOutput(name: "stdout" | "stderr", o: unknown): void {
+  if (o === undefined || o === "pipe" || o === "inherit" || o === "ignore") return;
+  if (typeof o === "object" && o !== null && o instanceof streams().Writable) return;
+  throw new SandboxError(`${name}: ${typeof o === "string" ? JSON.stringify(o) : typeof o} is not "pipe", "inherit", "ignore" or a Writable stream`);
+}
+
+/** Checks every stdio option before anything is opened; throws SandboxError naming the option. */
+export function checkStdioOptions(opts: StdioOptions, expose: boolean): void {
+  checkInput(opts);
+  checkOutput("stdout", opts.stdout);
+  checkOutput("stderr", opts.stderr);
+  const { maxBuffer, buffer } = opts;
+  if (maxBuffer !== undefined && (typeof maxBuffer !== "number" || !Number.isSafeInteger(maxBuffer) || maxBuffer < 1)) {
+    throw new SandboxError(`maxBuffer: ${typeof maxBuffer === "number" ? String(maxBuffer) : JSON.stringify(maxBuffer)} must be a positive integer number of bytes (output is never kept without a bound; use buffer: false to stream it instead)`);
+  }
+  if (buffer !== undefined && typeof buffer !== "boolean") throw new SandboxError(`buffer: ${JSON.stringify(buffer)} must be true or false`);
+  if (buffer === false && !expose) throw new SandboxError("buffer: false needs spawn() and a reader of sb.stdout/sb.stderr (run() returns only kept output; stdout: \"ignore\" drops it)");
+}
+
+/** What openStdio needs to know about the output limit. */
+export interface OutputLimits {
+  /** Bytes kept per captured stream. */
+  readonly maxBuffer: number;
+  /** Keep output for the result (false: the caller streams it). */
+  readonly buffer: boolean;
+  /** Called once when a captured stream went past maxBuffer. */
+  readonly onOverflow: (stream: "stdout" | "stderr") => void;
+}
+
+/** The modes of a kind of run when the caller gives none. */
+export type StdioDefaults = { readonly stdin: StdinOption; readonly stdout: OutputOption; readonly stderr: OutputOption };
+
 /** `expose`: give the caller streams of the piped outputs (spawn), not only the capture (run). */
-export function openStdio(opts: StdioOptions, defaults: Required<StdioOptions>, expose: boolean): StdioSet {
+export function openStdio(opts: StdioOptions, defaults: StdioDefaults, expose: boolean, limits: OutputLimits): StdioSet {
+  checkStdioOptions(opts, expose);
   const n = native();
   const toClose: number[] = [];
   const childFds: [number, number, number] = [0, 1, 2];
@@ -86,11 +186,13 @@ export function openStdio(opts: StdioOptions, defaults: Required<StdioOptions>, 
   const drains: Promise<unknown>[] = [];
   const sockets: Socket[] = [];
 
-  const inOpt = opts.stdin ?? defaults.stdin;
+  // input is data, always: only the stdin option names a mode (a string equal to
+  // "inherit" in input must never hand this process's stdin to the sandbox).
+  const input = opts.input;
+  const inOpt = input !== undefined ? "pipe" : (opts.stdin ?? defaults.stdin);
   if (inOpt === "inherit") {
     childFds[0] = 0;
   } else if (typeof inOpt === "number") {
-    if (!Number.isInteger(inOpt) || inOpt < 0) throw new SandboxError(`stdin: ${inOpt} is not a file descriptor`);
     childFds[0] = inOpt;
   } else if (inOpt === "ignore") {
     childFds[0] = devNull(false);
@@ -102,12 +204,8 @@ export function openStdio(opts: StdioOptions, defaults: Required<StdioOptions>, 
     stdin = pipeSocket(w, false);
     // A command that exits without reading its input closes the pipe: not an error here.
     stdin.on("error", () => undefined);
-    // "pipe" is a keyword; any other string is data (use a Buffer to send the word itself).
-    if (inOpt === "pipe") {
-      // exposed as sb.stdin
-    } else if (typeof inOpt === "string" || Buffer.isBuffer(inOpt)) stdin.end(inOpt);
-    else if (typeof inOpt === "object" && inOpt instanceof streams().Readable) inOpt.pipe(stdin);
-    else throw new SandboxError(`stdin: unsupported option ${String(inOpt)}`);
+    if (typeof input === "string" || input instanceof Uint8Array) stdin.end(input);
+    else if (input !== undefined) input.pipe(stdin);
   }
 
   ([opts.stdout ?? defaults.stdout, opts.stderr ?? defaults.stderr] as const).forEach((o, i) => {
@@ -121,8 +219,15 @@ export function openStdio(opts: StdioOptions, defaults: Required<StdioOptions>, 
       const [r, w] = n.pipe();
       childFds[target] = w;
       toClose.push(w);
-      if (o === "pipe") {
-        const capture = captureFd(r, expose);
+      if (o === "pipe" && !limits.buffer) {
+        // Streaming: the caller reads the pipe itself. The socket reads ahead at most its
+        // high-water mark, then stops reading the pipe, whose writer then blocks.
+        const sock = pipeSocket(r, true);
+        sockets.push(sock);
+        outputs[i] = sock;
+      } else if (o === "pipe") {
+        const name = i === 0 ? "stdout" : "stderr";
+        const capture = captureFd(r, expose, { maxBuffer: limits.maxBuffer, onOverflow: () => limits.onOverflow(name) });
         sockets.push(capture.socket);
         outputs[i] = capture.stream;
         captures[i] = capture.captured;
@@ -132,14 +237,12 @@ export function openStdio(opts: StdioOptions, defaults: Required<StdioOptions>, 
         sock.pipe(o, { end: false });
         drains.push(new Promise((resolve) => sock.once("close", resolve)));
       }
-    } else {
-      throw new SandboxError(`${i === 0 ? "stdout" : "stderr"}: unsupported option ${String(o)}`);
     }
   });
 
   return {
     childFds,
-    stdin: inOpt === "pipe" ? stdin : null,
+    stdin: input === undefined && inOpt === "pipe" ? stdin : null,
     stdout: outputs[0] ?? null,
     stderr: outputs[1] ?? null,
     setRef: (ref) => {

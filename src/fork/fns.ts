@@ -6,8 +6,10 @@ import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { SandboxError } from "../errors.js";
 
+/** A self-contained function run in the zygote or a clone (it is sent as source text). */
 export type ForkFunction = (...args: never[]) => unknown;
 
+/** What Sandbox.newWithFns runs: `init` once in the zygote, `work(cloneId)` in each clone. */
 export interface ForkFunctions {
   /** Path (absolute, or relative to the current directory), file: URL or data: URL of an ES or CommonJS module. */
   module?: string | URL;

@@ -50,7 +50,9 @@ export interface Adjustment {
   readonly reason: string;
 }
 
+/** How a protection ran: "active", "degraded" (the kernel lacks it, allowDegraded) or "disabled". */
 export type EnforcementStatus = "active" | "degraded" | "disabled";
+/** Every protection and how it ran, in RunResult.enforcement. */
 export type Enforcement = Readonly<Record<Protection, EnforcementStatus>>;
 
 export interface Rlimit {

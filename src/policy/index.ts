@@ -30,5 +30,13 @@ export {
   type PolicyJSON,
   type PolicyFields,
   type ProtectionInput,
+  type ProtectionJSON,
+  type ProtectionSettings,
+  type UserIds,
+  type BindRange,
+  type AnyTarget,
+  type HostTarget,
+  type IpTarget,
+  type CidrTarget,
 } from "./types.js";
 export type { PolicyFn, PolicyEvent, PolicyEventCategory, PolicyVerdict, PolicyContext } from "./policy-fn.js";

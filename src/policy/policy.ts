@@ -16,6 +16,11 @@ import { validatePolicy } from "./validate.js";
 // PolicyFields, and the constructor copies them in.
 export interface Policy extends Readonly<Omit<PolicyFields, "timeStart">> {}
 
+/**
+ * An immutable, validated policy: `new Policy({ fsReadable: ["/usr"] })`,
+ * `Policy.builder()...build()`, `Policy.preset("system")` or `Policy.fromJSON(text)`.
+ * Every field is documented in {@link PolicyInput} with its CLI flag and default.
+ */
 export class Policy {
   /** A Date is mutable even when frozen, so the policy keeps the instant and hands out copies. */
   readonly #timeStartMs: number | undefined;
@@ -69,6 +74,7 @@ export class Policy {
     return new Policy(composeInputs(presetInput(name, { cwd, home: process.env.HOME ?? homedir(), unsupervised }), overrides));
   }
 
+  /** A fluent builder: `Policy.builder().fsRead("/usr").maxMemory("512M").build()`. */
   static builder(): PolicyBuilder {
     return new PolicyBuilder();
   }

@@ -7,7 +7,9 @@ import { composeInputs } from "./compose.js";
 import { didYouMean } from "./suggest.js";
 import type { PolicyInput } from "./types.js";
 
+/** The built-in presets, usable as `-p NAME` and `Policy.preset(NAME)` (docs/profiles.md). */
 export const PRESET_NAMES = ["minimal", "system", "workspace", "system-net", "workspace-net"] as const;
+/** One built-in preset name. */
 export type PresetName = (typeof PRESET_NAMES)[number];
 
 /** One line each, for `sandlock profile list` and the help. */

@@ -12,17 +12,21 @@ export interface Gap {
 
 export interface NotYetEnforced {
   readonly field: keyof PolicyFields;
+  /** What is missing, as the refusal gives it (also in --help and docs/cli.md). */
+  readonly why: string;
   /** The gap when the policy uses the field in a way not enforced yet, else undefined. */
   readonly find: (p: PolicyFields) => Gap | undefined;
 }
 
-const SUPERVISOR = "needs the seccomp supervisor";
-const COW = "needs the copy-on-write workdir";
+// The seccomp supervisor has shipped: what these fields wait for is a part of it (or of
+// the product) not built yet, and the reason says which, never "needs the supervisor".
+const COW = "the copy-on-write workdir is not built yet";
 
 /** Unsupported when set to anything but its default (undefined, false, empty). */
 function whenSet(field: keyof PolicyFields, why: string): NotYetEnforced {
   return {
     field,
+    why,
     find: (p) => {
       const value = p[field];
       const unset =
@@ -40,22 +44,22 @@ function whenSet(field: keyof PolicyFields, why: string): NotYetEnforced {
  * with a workdir, which is itself listed, so they are checked by value.
  */
 export const NOT_YET_ENFORCED: readonly NotYetEnforced[] = [
-  whenSet("fsDenied", `${SUPERVISOR} (path checks on open; Landlock cannot deny inside a granted tree)`),
-  whenSet("randomSeed", `${SUPERVISOR} (getrandom and /dev/urandom)`),
-  whenSet("timeStart", `${SUPERVISOR} (clock virtualisation)`),
-  whenSet("deterministicDirs", `${SUPERVISOR} (sorted getdents)`),
+  whenSet("fsDenied", "the supervisor does not check paths on open yet, and Landlock cannot deny inside a granted tree"),
+  whenSet("randomSeed", "the supervisor does not answer getrandom and /dev/urandom yet"),
+  whenSet("timeStart", "the supervisor does not virtualise clocks yet"),
+  whenSet("deterministicDirs", "the supervisor does not sort getdents yet"),
   whenSet("workdir", COW),
   whenSet("fsStorage", COW),
   whenSet("maxDisk", COW),
-  { field: "onExit", find: (p) => (p.onExit !== "commit" ? { value: p.onExit, why: COW } : undefined) },
-  { field: "onError", find: (p) => (p.onError !== "abort" ? { value: p.onError, why: COW } : undefined) },
-  whenSet("chroot", `${SUPERVISOR} (path virtualisation)`),
-  whenSet("fsMount", `${SUPERVISOR} (path virtualisation under chroot)`),
-  whenSet("user", "needs user namespace id mapping"),
-  whenSet("gpuDevices", "needs GPU device rules"),
-  whenSet("portRemap", `${SUPERVISOR} (bind virtualisation)`),
-  whenSet("policyFn", `${SUPERVISOR} (dynamic policy)`),
-  whenSet("netDenyBind", `${SUPERVISOR} (Landlock can only allow bind ports, not deny them)`),
+  { field: "onExit", why: COW, find: (p) => (p.onExit !== "commit" ? { value: p.onExit, why: COW } : undefined) },
+  { field: "onError", why: COW, find: (p) => (p.onError !== "abort" ? { value: p.onError, why: COW } : undefined) },
+  whenSet("chroot", "the supervisor does not virtualise paths yet"),
+  whenSet("fsMount", "the supervisor does not virtualise paths under chroot yet"),
+  whenSet("user", "user namespace id mapping is not built yet"),
+  whenSet("gpuDevices", "GPU device rules are not built yet"),
+  whenSet("portRemap", "the supervisor does not virtualise bind ports yet"),
+  whenSet("policyFn", "the supervisor has no dynamic policy yet"),
+  whenSet("netDenyBind", "the supervisor does not check bind yet, and Landlock can only allow bind ports, not deny them"),
 ];
 
 /** Throw PolicyUnsupportedError for the first field (in table order) not enforced yet. */

@@ -3,29 +3,74 @@
 
 import type { PolicyFn } from "./policy-fn.js";
 
+/** The protocol of a network rule (`tcp://`, `udp://`, `icmp://`). */
 export type Protocol = "tcp" | "udp" | "icmp";
 
-export type NetTarget =
-  | { kind: "any" }
-  | { kind: "host"; host: string }
-  | { kind: "ip"; address: string; family: 4 | 6 }
-  | { kind: "cidr"; address: string; prefix: number; family: 4 | 6 };
+/** What a network rule names: any address, a host name, an IP address or a CIDR block. */
+export type NetTarget = AnyTarget | HostTarget | IpTarget | CidrTarget;
+
+/** Every address (`*`, or a rule with only ports). */
+export interface AnyTarget {
+  /** "any" */
+  kind: "any";
+}
+
+/** A host name, resolved when the sandbox starts. */
+export interface HostTarget {
+  /** "host" */
+  kind: "host";
+  /** The name as written. */
+  host: string;
+}
+
+/** One IP address. */
+export interface IpTarget {
+  /** "ip" */
+  kind: "ip";
+  /** The address in text form. */
+  address: string;
+  /** 4 or 6. */
+  family: 4 | 6;
+}
+
+/** An address block. */
+export interface CidrTarget {
+  /** "cidr" */
+  kind: "cidr";
+  /** The network address in text form. */
+  address: string;
+  /** The prefix length in bits. */
+  prefix: number;
+  /** 4 or 6. */
+  family: 4 | 6;
+}
 
 /** One parsed rule of netAllow / netDeny (SPEC 2.1.1). icmp rules have ports "any". */
 export interface NetRule {
   /** The rule exactly as the user wrote it; also its serialised form. */
   readonly raw: string;
+  /** The protocols the rule covers (tcp unless the rule names a scheme). */
   readonly protocols: readonly Protocol[];
+  /** The address part of the rule. */
   readonly target: NetTarget;
   /** Sorted ascending, without duplicates, or "any" for every port. */
   readonly ports: readonly number[] | "any";
 }
 
 /** One entry of netAllowBind / netDenyBind: an inclusive TCP port range, or every port. */
-export type BindSpec = { lo: number; hi: number } | "any";
+export type BindSpec = BindRange | "any";
+
+/** An inclusive range of TCP ports. */
+export interface BindRange {
+  /** First port of the range. */
+  lo: number;
+  /** Last port of the range (inclusive). */
+  hi: number;
+}
 
 /** The protections of SPEC section 7, in the order of its table. */
 export const PROTECTIONS = ["fs", "fs-refer", "fs-truncate", "net-tcp", "ioctl-dev", "scopes"] as const;
+/** One Landlock protection by name (see PROTECTIONS, `sandlock check`). */
 export type Protection = (typeof PROTECTIONS)[number];
 
 /** The Landlock ABI each protection needs. */
@@ -38,6 +83,7 @@ export const PROTECTION_ABI: Readonly<Record<Protection, number>> = Object.freez
   "scopes": 6,
 });
 
+/** What each protection guards, in a few words (as `sandlock check` prints it). */
 export const PROTECTION_LABEL: Readonly<Record<Protection, string>> = Object.freeze({
   "fs": "filesystem access rules",
   "fs-refer": "cross-directory link and rename (refer)",
@@ -56,146 +102,280 @@ export type ByteSize = number | bigint | string;
 /** A bind port: 8080, "8000-8100", or "*" for every port. */
 export type BindInput = number | string;
 
+/** The ids of the `user` field. */
+export interface UserIds {
+  /** The user id the command sees. */
+  uid: number;
+  /** The group id the command sees. */
+  gid: number;
+}
+
+/** The protection field in JSON form. */
+export interface ProtectionJSON {
+  /** Protections that may be missing on the kernel. */
+  allowDegraded?: Protection[];
+  /** Protections turned off. */
+  disable?: Protection[];
+}
+
+/** The protection field of a validated Policy. */
+export interface ProtectionSettings {
+  /** Protections that may be missing on the kernel (`--allow-degraded`). */
+  readonly allowDegraded: readonly Protection[];
+  /** Protections turned off (`--disable`). */
+  readonly disable: readonly Protection[];
+}
+
+/** The protection field of PolicyInput: per-protection opt-outs (strict by default). */
 export interface ProtectionInput {
+  /** Run without these protections when the kernel lacks them (`--allow-degraded`). */
   allowDegraded?: readonly Protection[];
+  /** Turn these protections off (`--disable`). */
   disable?: readonly Protection[];
 }
 
 /** The plain-object form users write (SPEC 2.1). Every field is optional. */
 export interface PolicyInput {
+  /** Paths (subtrees or single files) the command may read and execute. CLI: `-r`, `--fs-read`. Default: [] (nothing beyond what every process needs). */
   fsReadable?: readonly string[];
+  /** Paths the command may write, and also read and execute. CLI: `-w`, `--fs-write`. Default: []. */
   fsWritable?: readonly string[];
+  /** Paths denied even inside a granted tree. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--fs-deny`. Default: []. */
   fsDenied?: readonly string[];
+  /** Syscall names or group names added to the default blocklist; an unknown name is a PolicyError. CLI: `--extra-deny-syscall`. Default: []. */
   extraDenySyscalls?: readonly string[];
+  /** Groups lifted from the default blocklist (`sysv_ipc`). CLI: `--extra-allow-syscall`. Default: []. */
   extraAllowSyscalls?: readonly string[];
+  /** Allowed egress, `[scheme://]target[:port,...]` (docs/network.md); not with netDeny. CLI: `--net-allow`. Default: [] (no egress at all). */
   netAllow?: readonly string[];
+  /** Egress allowed except to these IPs or CIDRs[:ports]; not with netAllow. CLI: `--net-deny`. Default: []. */
   netDeny?: readonly string[];
+  /** TCP ports the command may bind: 8080, "8000-8100" or "*". CLI: `--net-allow-bind`. Default: [] (no port). */
   netAllowBind?: readonly BindInput[];
+  /** Every TCP port may be bound except these. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--net-deny-bind`. Default: []. */
   netDenyBind?: readonly BindInput[];
+  /** Anonymous memory cap of the whole sandbox: bytes, or a size like "512M" (at least 1M). CLI: `-m`, `--max-memory`. Default: none (no cap). */
   maxMemory?: ByteSize;
+  /** Peak concurrent processes in the sandbox. CLI: `-P`, `--max-processes`. Default: 64. */
   maxProcesses?: number;
+  /** Open descriptors per process (RLIMIT_NOFILE), never above the caller's hard limit. CLI: `--max-open-files`. Default: none (the caller's limit). */
   maxOpenFiles?: number;
+  /** CPU cap in percent of one core, 1-100 (SIGSTOP/SIGCONT throttling). CLI: `-c`, `--cpu`. Default: none (no cap). */
   maxCpu?: number;
+  /** The CPUs the command may run on (affinity). CLI: `--cpu-cores`. Default: none (the caller's CPUs). */
   cpuCores?: readonly number[];
+  /** Number of CPUs the command sees (sched_getaffinity, /proc/cpuinfo, nproc). CLI: `--num-cpus`. Default: none (the real count). */
   numCpus?: number;
+  /** getrandom and /dev/urandom become a PRNG seeded with this (0..2^64-1). Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--random-seed`. Default: none. */
   randomSeed?: number | bigint | string;
+  /** The wall clock starts at this time (RFC 3339) and runs at real speed. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--time-start`. Default: none (the real clock). */
   timeStart?: Date | string;
+  /** Directory listings come sorted by name. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--deterministic-dirs`. Default: false. */
   deterministicDirs?: boolean;
+  /** Turn address space layout randomisation off. CLI: `--no-randomize-memory`. Default: false. */
   noRandomizeMemory?: boolean;
+  /** Turn transparent huge pages off. CLI: `--no-huge-pages`. Default: false. */
   noHugePages?: boolean;
+  /** Never write core dumps (RLIMIT_CORE 0). CLI: `--no-coredump`. Default: false. */
   noCoredump?: boolean;
+  /** Sandbox name: `sandlock ps`, `inspect` and `kill` reach the sandbox by it; also the hostname the command sees. CLI: `--name`. Default: none (not registered). */
   name?: string;
+  /** Copy-on-write directory: writes under it are staged until exit. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--workdir`. Default: none. */
   workdir?: string;
+  /** Working directory of the command. CLI: `--cwd`. Default: workdir, else the caller's current directory. */
   cwd?: string;
+  /** Where the copy-on-write layers live. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--fs-storage`. Default: a per-user temporary directory. */
   fsStorage?: string;
+  /** Copy-on-write quota; writes past it fail with ENOSPC. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--max-disk`. Default: none. */
   maxDisk?: ByteSize;
+  /** What happens to the staged writes when the command exits 0: "commit", "abort" or "keep". Not supported yet: validated, then refused with PolicyUnsupportedError. (other than the default) CLI: `--on-exit`. Default: "commit". */
   onExit?: CowAction;
+  /** What happens to the staged writes on any other ending. Not supported yet: validated, then refused with PolicyUnsupportedError. (other than the default) CLI: `--on-error`. Default: "abort". */
   onError?: CowAction;
+  /** The root the command sees (emulated, no root needed). Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--chroot`. Default: none. */
   chroot?: string;
+  /** Host directories mapped into the chroot, `{ virtual: host }`. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--fs-mount`. Default: {}. */
   fsMount?: Readonly<Record<string, string>>;
+  /** Start from an empty environment instead of the caller's. CLI: `--clean-env`. Default: false. */
   cleanEnv?: boolean;
+  /** Variables set or overridden for the command. CLI: `--env`. Default: {}. */
   env?: Readonly<Record<string, string>>;
-  user?: { readonly uid: number; readonly gid: number };
+  /** The uid and gid the command appears to run as. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--user`. Default: none (the caller's). */
+  user?: Readonly<UserIds>;
+  /** GPU devices the command may reach: "all" or device numbers. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--gpu`. Default: none. */
   gpuDevices?: readonly number[] | "all";
+  /** A private virtual port space. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--port-remap`. Default: false. */
   portRemap?: boolean;
-  /** A private writable directory made for each run and removed after it; TMPDIR and HOME point into it. */
+  /** A private writable directory made for each run and removed after it; TMPDIR and HOME point into it. CLI: `--private-tmp`. Default: false. */
   privateTmp?: boolean;
+  /** A callback deciding syscalls at run time (dynamic policy). Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: none (library only). Default: none. */
   policyFn?: PolicyFn;
+  /** Per-protection opt-out: `allowDegraded` runs without a protection the kernel lacks, `disable` turns it off (see `sandlock check`). CLI: `--allow-degraded` and `--disable`. Default: strict (every protection required). */
   protection?: ProtectionInput;
-  /** false: Landlock and the seccomp filter only, no user-notification listener (a
-   * sandbox inside a sandbox); fields that need the supervisor are refused. */
+  /** false: Landlock and the seccomp filter only, no user-notification listener (a sandbox inside a sandbox); fields that need the supervisor are refused. CLI: `--no-supervisor` (sets false). Default: true. */
   supervisor?: boolean;
 }
 
 /** The JSON form of a policy (Policy.toJSON): PolicyInput without policyFn, JSON types only. */
 export interface PolicyJSON {
+  /** {@inheritDoc PolicyInput.fsReadable} */
   fsReadable?: string[];
+  /** {@inheritDoc PolicyInput.fsWritable} */
   fsWritable?: string[];
+  /** {@inheritDoc PolicyInput.fsDenied} */
   fsDenied?: string[];
+  /** {@inheritDoc PolicyInput.extraDenySyscalls} */
   extraDenySyscalls?: string[];
+  /** {@inheritDoc PolicyInput.extraAllowSyscalls} */
   extraAllowSyscalls?: string[];
+  /** {@inheritDoc PolicyInput.netAllow} */
   netAllow?: string[];
+  /** {@inheritDoc PolicyInput.netDeny} */
   netDeny?: string[];
+  /** {@inheritDoc PolicyInput.netAllowBind} */
   netAllowBind?: BindInput[];
+  /** {@inheritDoc PolicyInput.netDenyBind} */
   netDenyBind?: BindInput[];
-  /** Decimal string of bytes. */
+  /** Anonymous memory cap of the whole sandbox: bytes, or a size like "512M" (at least 1M). CLI: `-m`, `--max-memory`. Default: none (no cap). JSON form: Decimal string of bytes. */
   maxMemory?: string;
+  /** {@inheritDoc PolicyInput.maxProcesses} */
   maxProcesses?: number;
+  /** {@inheritDoc PolicyInput.maxOpenFiles} */
   maxOpenFiles?: number;
+  /** {@inheritDoc PolicyInput.maxCpu} */
   maxCpu?: number;
+  /** {@inheritDoc PolicyInput.cpuCores} */
   cpuCores?: number[];
+  /** {@inheritDoc PolicyInput.numCpus} */
   numCpus?: number;
-  /** Decimal string (the seed may exceed 2^53). */
+  /** getrandom and /dev/urandom become a PRNG seeded with this (0..2^64-1). Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--random-seed`. Default: none. JSON form: Decimal string (the seed may exceed 2^53). */
   randomSeed?: string;
-  /** ISO 8601 / RFC 3339 string in UTC. */
+  /** The wall clock starts at this time (RFC 3339) and runs at real speed. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--time-start`. Default: none (the real clock). JSON form: ISO 8601 / RFC 3339 string in UTC. */
   timeStart?: string;
+  /** {@inheritDoc PolicyInput.deterministicDirs} */
   deterministicDirs?: boolean;
+  /** {@inheritDoc PolicyInput.noRandomizeMemory} */
   noRandomizeMemory?: boolean;
+  /** {@inheritDoc PolicyInput.noHugePages} */
   noHugePages?: boolean;
+  /** {@inheritDoc PolicyInput.noCoredump} */
   noCoredump?: boolean;
+  /** {@inheritDoc PolicyInput.name} */
   name?: string;
+  /** {@inheritDoc PolicyInput.workdir} */
   workdir?: string;
+  /** {@inheritDoc PolicyInput.cwd} */
   cwd?: string;
+  /** {@inheritDoc PolicyInput.fsStorage} */
   fsStorage?: string;
+  /** {@inheritDoc PolicyInput.maxDisk} */
   maxDisk?: string;
+  /** {@inheritDoc PolicyInput.onExit} */
   onExit?: CowAction;
+  /** {@inheritDoc PolicyInput.onError} */
   onError?: CowAction;
+  /** {@inheritDoc PolicyInput.chroot} */
   chroot?: string;
+  /** {@inheritDoc PolicyInput.fsMount} */
   fsMount?: Record<string, string>;
+  /** {@inheritDoc PolicyInput.cleanEnv} */
   cleanEnv?: boolean;
+  /** {@inheritDoc PolicyInput.env} */
   env?: Record<string, string>;
-  user?: { uid: number; gid: number };
+  /** {@inheritDoc PolicyInput.user} */
+  user?: UserIds;
+  /** {@inheritDoc PolicyInput.gpuDevices} */
   gpuDevices?: number[] | "all";
+  /** {@inheritDoc PolicyInput.portRemap} */
   portRemap?: boolean;
+  /** {@inheritDoc PolicyInput.privateTmp} */
   privateTmp?: boolean;
-  protection?: { allowDegraded?: Protection[]; disable?: Protection[] };
-  /** Written only when false. */
+  /** {@inheritDoc PolicyInput.protection} */
+  protection?: ProtectionJSON;
+  /** false: Landlock and the seccomp filter only, no user-notification listener (a sandbox inside a sandbox); fields that need the supervisor are refused. CLI: `--no-supervisor` (sets false). Default: true. JSON form: Written only when false. */
   supervisor?: boolean;
 }
 
 /** The validated, normalised policy: one read-only property per field of SPEC 2.1. */
 export interface PolicyFields {
+  /** {@inheritDoc PolicyInput.fsReadable} */
   readonly fsReadable: readonly string[];
+  /** {@inheritDoc PolicyInput.fsWritable} */
   readonly fsWritable: readonly string[];
+  /** {@inheritDoc PolicyInput.fsDenied} */
   readonly fsDenied: readonly string[];
+  /** {@inheritDoc PolicyInput.extraDenySyscalls} */
   readonly extraDenySyscalls: readonly string[];
+  /** {@inheritDoc PolicyInput.extraAllowSyscalls} */
   readonly extraAllowSyscalls: readonly string[];
+  /** {@inheritDoc PolicyInput.netAllow} */
   readonly netAllow: readonly NetRule[];
+  /** {@inheritDoc PolicyInput.netDeny} */
   readonly netDeny: readonly NetRule[];
+  /** {@inheritDoc PolicyInput.netAllowBind} */
   readonly netAllowBind: readonly BindSpec[];
+  /** {@inheritDoc PolicyInput.netDenyBind} */
   readonly netDenyBind: readonly BindSpec[];
+  /** {@inheritDoc PolicyInput.maxMemory} */
   readonly maxMemory: bigint | undefined;
-  /** Peak concurrent processes; 64 unless given. */
+  /** Peak concurrent processes in the sandbox. CLI: `-P`, `--max-processes`. Default: 64. Validated form: Peak concurrent processes; 64 unless given. */
   readonly maxProcesses: number;
   /** Whether maxProcesses was given by the user rather than defaulted. */
   readonly maxProcessesExplicit: boolean;
+  /** {@inheritDoc PolicyInput.maxOpenFiles} */
   readonly maxOpenFiles: number | undefined;
+  /** {@inheritDoc PolicyInput.maxCpu} */
   readonly maxCpu: number | undefined;
+  /** {@inheritDoc PolicyInput.cpuCores} */
   readonly cpuCores: readonly number[] | undefined;
+  /** {@inheritDoc PolicyInput.numCpus} */
   readonly numCpus: number | undefined;
+  /** {@inheritDoc PolicyInput.randomSeed} */
   readonly randomSeed: bigint | undefined;
+  /** {@inheritDoc PolicyInput.timeStart} */
   readonly timeStart: Date | undefined;
+  /** {@inheritDoc PolicyInput.deterministicDirs} */
   readonly deterministicDirs: boolean;
+  /** {@inheritDoc PolicyInput.noRandomizeMemory} */
   readonly noRandomizeMemory: boolean;
+  /** {@inheritDoc PolicyInput.noHugePages} */
   readonly noHugePages: boolean;
+  /** {@inheritDoc PolicyInput.noCoredump} */
   readonly noCoredump: boolean;
+  /** {@inheritDoc PolicyInput.name} */
   readonly name: string | undefined;
+  /** {@inheritDoc PolicyInput.workdir} */
   readonly workdir: string | undefined;
+  /** {@inheritDoc PolicyInput.cwd} */
   readonly cwd: string | undefined;
+  /** {@inheritDoc PolicyInput.fsStorage} */
   readonly fsStorage: string | undefined;
+  /** {@inheritDoc PolicyInput.maxDisk} */
   readonly maxDisk: bigint | undefined;
+  /** {@inheritDoc PolicyInput.onExit} */
   readonly onExit: CowAction;
+  /** {@inheritDoc PolicyInput.onError} */
   readonly onError: CowAction;
+  /** {@inheritDoc PolicyInput.chroot} */
   readonly chroot: string | undefined;
+  /** {@inheritDoc PolicyInput.fsMount} */
   readonly fsMount: Readonly<Record<string, string>>;
+  /** {@inheritDoc PolicyInput.cleanEnv} */
   readonly cleanEnv: boolean;
+  /** {@inheritDoc PolicyInput.env} */
   readonly env: Readonly<Record<string, string>>;
-  readonly user: Readonly<{ uid: number; gid: number }> | undefined;
+  /** {@inheritDoc PolicyInput.user} */
+  readonly user: Readonly<UserIds> | undefined;
+  /** {@inheritDoc PolicyInput.gpuDevices} */
   readonly gpuDevices: readonly number[] | "all" | undefined;
+  /** {@inheritDoc PolicyInput.portRemap} */
   readonly portRemap: boolean;
+  /** {@inheritDoc PolicyInput.privateTmp} */
   readonly privateTmp: boolean;
+  /** {@inheritDoc PolicyInput.policyFn} */
   readonly policyFn: PolicyFn | undefined;
-  readonly protection: Readonly<{ allowDegraded: readonly Protection[]; disable: readonly Protection[] }>;
-  /** Whether a seccomp supervisor runs (true unless the input says false). */
+  /** {@inheritDoc PolicyInput.protection} */
+  readonly protection: ProtectionSettings;
+  /** false: Landlock and the seccomp filter only, no user-notification listener (a sandbox inside a sandbox); fields that need the supervisor are refused. CLI: `--no-supervisor` (sets false). Default: true. Validated form: Whether a seccomp supervisor runs (true unless the input says false). */
   readonly supervisor: boolean;
 }

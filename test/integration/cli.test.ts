@@ -154,6 +154,18 @@ test("killed by a signal: 128+N", async () => {
   assert.equal(r.code, 137);
 });
 
+test("--json past the output limit: one line naming the stream and the limit, exit 137", async () => {
+  const r = await sandlock(["run", ...RO, "--json", "-e", "yes | head -c 120M"]);
+  const message = "sandlock: --json: the command wrote more than 100 MiB to stdout, so the sandbox was killed (--json keeps the output in memory; without --json it streams)";
+  assert.equal(r.code, 137);
+  assert.equal(r.stderr, `${message}\n`);
+  assert.deepEqual(JSON.parse(r.stdout), { error: { code: "OUTPUT_LIMIT", message, exitCode: 137 } });
+  // Control: below the limit the same run prints its result.
+  const ok = await sandlock(["run", ...RO, "--json", "-e", "yes | head -c 1M | wc -c"]);
+  assert.equal(ok.code, 0);
+  assert.equal(JSON.parse(ok.stdout).stdout, "1048576\n");
+});
+
 test("timeout: 124 and 'timeout after Ns' with N as given", async () => {
   const t0 = performance.now();
   const r = await sandlock(["run", ...RO, "-t", "0.5", "--", "sleep", "5"]);
@@ -235,7 +247,7 @@ test("--net-allow with --net-deny: the library's relation check, named by flag",
 });
 
 test("a field not enforced yet: not supported yet, exit 125", async () => {
-  await usageError(["run", ...RO, "--workdir", "/tmp", "--", "true"], /^sandlock: --workdir: not supported yet \(needs the copy-on-write workdir/);
+  await usageError(["run", ...RO, "--workdir", "/tmp", "--", "true"], /^sandlock: --workdir: not supported yet \(the copy-on-write workdir is not built yet/);
   await usageError(["run", ...RO, "--fs-deny", "/etc/shadow", "--", "true"], /^sandlock: --fs-deny: not supported yet \(/);
 });
 

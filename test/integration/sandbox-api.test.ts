@@ -103,10 +103,10 @@ test("a missing fsReadable path is a PolicyError naming it", async () => {
   });
 });
 
-test("stdin as a string and a Buffer; stdout into a Writable", async () => {
+test("input as a string and a Buffer; stdout into a Writable", async () => {
   const cat = ["/bin/cat"];
-  assert.equal((await Sandbox.run(shell, cat, { stdin: "hello" })).stdoutText, "hello");
-  assert.equal((await Sandbox.run(shell, cat, { stdin: Buffer.from([0, 255, 10]) })).stdout!.toString("hex"), "00ff0a");
+  assert.equal((await Sandbox.run(shell, cat, { input: "hello" })).stdoutText, "hello");
+  assert.equal((await Sandbox.run(shell, cat, { input: Buffer.from([0, 255, 10]) })).stdout!.toString("hex"), "00ff0a");
   const chunks: Buffer[] = [];
   const sink = new Writable({
     write(c: Buffer, _e, cb) {
