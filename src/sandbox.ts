@@ -4,6 +4,7 @@
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { SandboxError } from "./errors.js";
+import { monotonicMs } from "./kernel/clock.js";
 import { signalName } from "./confine/errno.js";
 import { SIGKILL, forceAfterMs, signalNumber, type StopSignal } from "./confine/stop.js";
 import { LauncherProcess, type LauncherExit } from "./confine/launcher.js";
@@ -63,11 +64,7 @@ export interface SpawnOptions extends StdioOptions {
   foreground?: boolean;
 }
 
-/** Milliseconds on the monotonic clock (the global `performance` loads perf_hooks lazily,
- * which costs a CLI run a couple of milliseconds of start-up). */
-export function monotonicMs(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
-}
+export { monotonicMs };
 
 const RUN_DEFAULTS = { stdin: "ignore", stdout: "pipe", stderr: "pipe" } as const;
 const INTERACTIVE_DEFAULTS = { stdin: "inherit", stdout: "inherit", stderr: "inherit" } as const;
