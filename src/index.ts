@@ -2,6 +2,7 @@
 
 export { Sandbox, type SandboxState, type SpawnOptions } from "./sandbox.js";
 export { RunResult, type RunStatus, type Refusal } from "./result.js";
+export { Stage, Pipeline, type PipelineOptions, type RunningPipeline } from "./pipeline.js";
 export { Policy, PolicyBuilder } from "./policy/index.js";
 export type { PolicyInput, PolicyJSON, NetRule, NetTarget, BindSpec, Protection, Protocol, CowAction } from "./policy/index.js";
 export { PROTECTIONS, PROTECTION_ABI, PROTECTION_LABEL, PRESET_NAMES, PRESET_SUMMARY, type PresetName } from "./policy/index.js";

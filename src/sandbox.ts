@@ -22,6 +22,7 @@ import { Cmd } from "./plan/protocol.js";
 import { Policy } from "./policy/policy.js";
 import type { PolicyInput } from "./policy/types.js";
 import { RunResult, type RunStatus } from "./result.js";
+import { Stage } from "./pipeline.js";
 import { startSupervisor, type SupervisorShared } from "./supervise/start.js";
 import type { Supervisor } from "./supervise/supervisor.js";
 import { CpuThrottle } from "./supervise/cpu-throttle.js";
@@ -113,6 +114,11 @@ export class Sandbox {
 
   constructor(policy: Policy | PolicyInput) {
     this.policy = Policy.from(policy);
+  }
+
+  /** A pipeline stage running argv under this sandbox's policy (SPEC 2.5): stage.pipe(next). */
+  cmd(argv: readonly string[]): Stage {
+    return new Stage(this.policy, argv);
   }
 
   /** Spawns, waits, and returns the result with stdout and stderr captured. */

@@ -10,7 +10,8 @@ import { native } from "./native.js";
 
 /** A number is a descriptor of this process that the command gets as its stdin. */
 export type StdinOption = Buffer | string | Readable | number | "pipe" | "inherit" | "ignore";
-export type OutputOption = "pipe" | "inherit" | "ignore" | Writable;
+/** A number is a descriptor of this process the command writes to (a pipeline's pipe). */
+export type OutputOption = "pipe" | "inherit" | "ignore" | Writable | number;
 
 export interface StdioOptions {
   stdin?: StdinOption;
@@ -114,6 +115,9 @@ export function openStdio(opts: StdioOptions, defaults: Required<StdioOptions>, 
     const target = i + 1;
     if (o === "inherit") {
       childFds[target] = target;
+    } else if (typeof o === "number") {
+      if (!Number.isInteger(o) || o < 0) throw new SandboxError(`${i === 0 ? "stdout" : "stderr"}: ${o} is not a file descriptor`);
+      childFds[target] = o;
     } else if (o === "ignore") {
       childFds[target] = devNull(true);
       toClose.push(childFds[target]);
