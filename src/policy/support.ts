@@ -41,7 +41,6 @@ function whenSet(field: keyof PolicyFields, why: string): NotYetEnforced {
  */
 export const NOT_YET_ENFORCED: readonly NotYetEnforced[] = [
   whenSet("fsDenied", `${SUPERVISOR} (path checks on open; Landlock cannot deny inside a granted tree)`),
-  whenSet("randomSeed", `${SUPERVISOR} (getrandom and /dev/urandom)`),
   whenSet("timeStart", `${SUPERVISOR} (clock virtualisation)`),
   whenSet("deterministicDirs", `${SUPERVISOR} (sorted getdents)`),
   whenSet("workdir", COW),

@@ -21,7 +21,6 @@ const SUP = "needs the seccomp supervisor";
 const COW = "needs the copy-on-write workdir";
 const CASES: readonly [PolicyInput, string, unknown, string][] = [
   [{ fsDenied: ["/etc/shadow"] }, "fsDenied", ["/etc/shadow"], `${SUP} (path checks on open; Landlock cannot deny inside a granted tree)`],
-  [{ randomSeed: 0 }, "randomSeed", 0n, `${SUP} (getrandom and /dev/urandom)`],
   [{ timeStart: "2000-01-01T00:00:00Z" }, "timeStart", new Date("2000-01-01T00:00:00Z"), `${SUP} (clock virtualisation)`],
   [{ deterministicDirs: true }, "deterministicDirs", true, `${SUP} (sorted getdents)`],
   [{ workdir: "/w" }, "workdir", "/w", COW],
