@@ -35,6 +35,7 @@ export interface Refusal {
   readonly target: string;
   /** Which rule refused it: "not allowed by netAllow". */
   readonly why: string;
+  /** How many times the sandbox made this call and was refused. */
   readonly count: number;
 }
 
@@ -65,6 +66,8 @@ export interface RunResultFields {
   adjustments?: readonly Adjustment[];
   /** Why maxCpu's throttle ended the run (it could not measure or hold the sandbox). */
   cpuThrottleFailure?: string | null;
+  /** A pipeline's last stage: every stage's result, in order. */
+  stages?: readonly RunResult[];
 }
 
 /** How the run ended, by status: `status === "exited"` narrows `exitCode` to a number. */
@@ -158,6 +161,9 @@ export class RunResultBase implements RunResultFields {
   /** Set when maxCpu's throttle ended the run because it could not measure or hold the
    * sandbox (status "killed"): the reason, in one sentence; null otherwise. */
   readonly cpuThrottleFailure: string | null;
+  /** For the result of a pipeline (Pipeline.run): every stage's result in order, this one
+   * last; [] for a single sandbox. */
+  readonly stages: readonly RunResult[];
 
   constructor(f: RunResultFields) {
     this.status = f.status;
@@ -172,7 +178,13 @@ export class RunResultBase implements RunResultFields {
     this.refused = Object.freeze((f.refused ?? []).map((r) => Object.freeze({ ...r })));
     this.adjustments = Object.freeze((f.adjustments ?? []).map((a) => Object.freeze({ ...a })));
     this.cpuThrottleFailure = f.cpuThrottleFailure ?? null;
+    this.stages = Object.freeze([...(f.stages ?? [])]);
     Object.freeze(this);
+  }
+
+  /** This result with `stages` set (a pipeline's last stage). */
+  withStages(stages: readonly RunResult[]): RunResult {
+    return new RunResult({ ...this, stages });
   }
 
   /** Exit code 0. */
@@ -215,6 +227,7 @@ export class RunResultBase implements RunResultFields {
       refused: this.refused,
       adjustments: this.adjustments,
       cpuThrottleFailure: this.cpuThrottleFailure,
+      ...(this.stages.length > 0 ? { stages: this.stages.map((s) => s.toJSON()) } : {}),
     };
   }
 }

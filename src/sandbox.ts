@@ -4,6 +4,7 @@
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { CommandFailedError, OutputLimitError, SandboxError } from "./errors.js";
+import { monotonicMs } from "./kernel/clock.js";
 import { signalName } from "./confine/errno.js";
 import { SIGKILL, forceAfterMs, signalNumber, type StopSignal } from "./confine/stop.js";
 import { LauncherProcess, type LauncherExit } from "./confine/launcher.js";
@@ -22,6 +23,7 @@ import { Cmd } from "./plan/protocol.js";
 import { Policy } from "./policy/policy.js";
 import type { PolicyInput } from "./policy/types.js";
 import { RunResult, type RunStatus } from "./result.js";
+import { Stage } from "./pipeline.js";
 import { startSupervisor, type SupervisorShared } from "./supervise/start.js";
 import type { Supervisor } from "./supervise/supervisor.js";
 import { CpuThrottle } from "./supervise/cpu-throttle.js";
@@ -89,11 +91,7 @@ function checkOptionNames(opts: SpawnOptions): void {
   }
 }
 
-/** Milliseconds on the monotonic clock (the global `performance` loads perf_hooks lazily,
- * which costs a CLI run a couple of milliseconds of start-up). */
-export function monotonicMs(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
-}
+export { monotonicMs };
 
 const RUN_DEFAULTS: StdioDefaults = { stdin: "ignore", stdout: "pipe", stderr: "pipe" };
 const INTERACTIVE_DEFAULTS: StdioDefaults = { stdin: "inherit", stdout: "inherit", stderr: "inherit" };
@@ -152,6 +150,11 @@ export class Sandbox {
   /** A sandbox for `policy` (validated here: a bad field throws PolicyError naming it). */
   constructor(policy: Policy | PolicyInput) {
     this.policy = Policy.from(policy);
+  }
+
+  /** A pipeline stage running argv under this sandbox's policy (SPEC 2.5): stage.pipe(next). */
+  cmd(argv: readonly string[]): Stage {
+    return new Stage(this.policy, argv);
   }
 
   /** Spawns, waits, and returns the result with stdout and stderr captured. */

@@ -67,7 +67,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
   { long: "num-cpus", arg: "N", kind: "int", field: "numCpus", section: LIM, help: "number of CPUs the command sees", doc: "CPUs the command sees (at most the host's)" },
   { long: "gpu", arg: "all|LIST", kind: "gpu", field: "gpuDevices", section: LIM, help: "GPU devices the command may reach: all, or numbers like 0,1", doc: "reachable GPU devices" },
 
-  { long: "random-seed", arg: "N", kind: "text", field: "randomSeed", section: DET, help: "getrandom and /dev/urandom become a PRNG seeded with N (0..2^64-1)", doc: "seeded getrandom and /dev/urandom" },
+  { long: "random-seed", arg: "N", kind: "text", field: "randomSeed", section: DET, help: "getrandom, /dev/urandom and /dev/random give a stream seeded with N (0..2^64-1)", doc: "seeded getrandom, /dev/urandom and /dev/random" },
   { long: "time-start", arg: "TIME", kind: "text", field: "timeStart", section: DET, help: "the wall clock starts at TIME (RFC 3339) and runs at real speed", doc: "wall clock starts at this RFC 3339 time" },
   { long: "deterministic-dirs", kind: "bool", field: "deterministicDirs", section: DET, help: "directory listings come sorted by name", doc: "sorted directory listings" },
   { long: "no-randomize-memory", kind: "bool", field: "noRandomizeMemory", section: DET, help: "turn address space layout randomisation off", doc: "ASLR off" },

@@ -16,8 +16,9 @@ import { native } from "./native.js";
 export type StdinOption = "pipe" | "inherit" | "ignore" | number;
 /** Data written to the command's stdin, then closed: text (UTF-8), bytes, or a stream. */
 export type InputOption = string | Uint8Array | Readable;
-/** Where the command's stdout or stderr goes ("pipe": captured, and a stream with spawn). */
-export type OutputOption = "pipe" | "inherit" | "ignore" | Writable;
+/** Where the command's stdout or stderr goes ("pipe": captured, and a stream with spawn;
+ * a number: that descriptor of this process, as a pipeline's pipe). */
+export type OutputOption = "pipe" | "inherit" | "ignore" | Writable | number;
 
 /** 100 MiB: the default maxBuffer of each captured stream. */
 export const DEFAULT_MAX_BUFFER = 100 * 1024 * 1024;
@@ -144,8 +145,9 @@ function checkInput(opts: StdioOptions): void {
 /** The checked output options of one stream. */
 function checkOutput(name: "stdout" | "stderr", o: unknown): void {
   if (o === undefined || o === "pipe" || o === "inherit" || o === "ignore") return;
+  if (typeof o === "number" && Number.isInteger(o) && o >= 0) return;
   if (typeof o === "object" && o !== null && o instanceof streams().Writable) return;
-  throw new SandboxError(`${name}: ${typeof o === "string" ? JSON.stringify(o) : typeof o} is not "pipe", "inherit", "ignore" or a Writable stream`);
+  throw new SandboxError(`${name}: ${typeof o === "string" ? JSON.stringify(o) : typeof o === "number" ? String(o) : typeof o} is not "pipe", "inherit", "ignore", a Writable stream or a file descriptor`);
 }
 
 /** Checks every stdio option before anything is opened; throws SandboxError naming the option. */
@@ -212,6 +214,9 @@ export function openStdio(opts: StdioOptions, defaults: StdioDefaults, expose: b
     const target = i + 1;
     if (o === "inherit") {
       childFds[target] = target;
+    } else if (typeof o === "number") {
+      if (!Number.isInteger(o) || o < 0) throw new SandboxError(`${i === 0 ? "stdout" : "stderr"}: ${o} is not a file descriptor`);
+      childFds[target] = o;
     } else if (o === "ignore") {
       childFds[target] = devNull(true);
       toClose.push(childFds[target]);

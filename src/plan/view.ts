@@ -14,7 +14,10 @@ import { HOST_FS, hideProcesses, within, type FsView } from "./proc-grants.js";
 
 /** locks, sysvipc: /proc files that list host processes' pids, served with the
  * sandbox's own lines (supervise/proc-host.ts). */
-export type VirtualKind = "hostname" | "cpuinfo" | "cpulist" | "meminfo" | "locks" | "sysvipc";
+export type VirtualKind = "hostname" | "cpuinfo" | "cpulist" | "meminfo" | "locks" | "sysvipc" | "random";
+
+/** The random devices a randomSeed makes a seeded stream (getrandom too). */
+export const RANDOM_DEVICES = ["/dev/urandom", "/dev/random"];
 
 export interface VirtualFile {
   path: string;
@@ -29,6 +32,8 @@ export interface ViewSpec {
   numCpus?: number;
   /** maxMemory, shown as MemTotal in /proc/meminfo. */
   memoryCap?: bigint;
+  /** randomSeed: getrandom and the random devices give a stream seeded with it. */
+  randomSeed?: bigint;
   /** Procfs mounts the grants reach, where only the sandbox's processes are visible.
    * reach: the grants' real paths; the mount tables show only the mounts they reach. */
   procfs?: { mounts: readonly string[]; writable: boolean; reach: readonly string[] };
@@ -47,6 +52,7 @@ export function viewSyscalls(v: ViewSpec): string[] {
   const out: string[] = [];
   if (v.hostname !== undefined) out.push("uname");
   if (v.numCpus !== undefined) out.push("sched_getaffinity");
+  if (v.randomSeed !== undefined) out.push("getrandom");
   if (v.procfs !== undefined || v.files.length > 0 || v.pts !== undefined) out.push("open", "openat", "openat2", "creat");
   if (v.procfs !== undefined) out.push("getdents64", "getdents");
   return out;
@@ -54,8 +60,9 @@ export function viewSyscalls(v: ViewSpec): string[] {
 
 const CPU_LISTS = ["online", "possible", "present"].map((f) => `/sys/devices/system/cpu/${f}`);
 
-function candidates(mounts: readonly string[], named: boolean, numCpus: number | undefined, memoryCap: bigint | undefined): VirtualFile[] {
+function candidates(mounts: readonly string[], named: boolean, numCpus: number | undefined, memoryCap: bigint | undefined, seeded: boolean): VirtualFile[] {
   const files: VirtualFile[] = [];
+  if (seeded) for (const path of RANDOM_DEVICES) files.push({ path, kind: "random" });
   if (named) {
     files.push({ path: "/etc/hostname", kind: "hostname" });
     for (const m of mounts) files.push({ path: `${m}/sys/kernel/hostname`, kind: "hostname" });
@@ -82,6 +89,7 @@ export function computeView(
     name: string | undefined;
     numCpus: number | undefined;
     maxMemory?: bigint | undefined;
+    randomSeed?: bigint | undefined;
     netAllow?: readonly NetRule[];
     netDeny?: readonly NetRule[];
   },
@@ -121,7 +129,7 @@ export function computeView(
     procfs = { mounts, writable: true, reach: ["/"] };
   }
   const reachable = (f: string): boolean => !fsActive || roots.some((r) => within(real(f), r));
-  const files = candidates(mounts, policy.name !== undefined, policy.numCpus, policy.maxMemory).filter((f) => reachable(f.path));
+  const files = candidates(mounts, policy.name !== undefined, policy.numCpus, policy.maxMemory, policy.randomSeed !== undefined).filter((f) => reachable(f.path));
   // The real files behind the virtual ones get no Landlock rule (race-free serving).
   if (fsActive) out = carveOut(out, files.flatMap((f) => realIfExists(fs, f.path)), fs).grants;
   const interfaces = interfaceScope({ netAllow: policy.netAllow ?? [], netDeny: policy.netDeny ?? [] }, resolved);
@@ -129,6 +137,7 @@ export function computeView(
   if (policy.name !== undefined) view.hostname = policy.name;
   if (policy.numCpus !== undefined) view.numCpus = policy.numCpus;
   if (policy.maxMemory !== undefined) view.memoryCap = policy.maxMemory;
+  if (policy.randomSeed !== undefined) view.randomSeed = policy.randomSeed;
   if (procfs !== undefined) view.procfs = procfs;
   if (pts !== undefined) view.pts = pts;
   return { view, grants: out };

@@ -166,7 +166,7 @@ export interface PolicyInput {
   cpuCores?: readonly number[];
   /** Number of CPUs the command sees (sched_getaffinity, /proc/cpuinfo, nproc). CLI: `--num-cpus`. Default: none (the real count). */
   numCpus?: number;
-  /** getrandom and /dev/urandom become a PRNG seeded with this (0..2^64-1). Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--random-seed`. Default: none. */
+  /** getrandom, /dev/urandom and /dev/random give a stream seeded with this (0..2^64-1): the same bytes in every run with the same seed (docs/determinism.md). CLI: `--random-seed`. Default: none. */
   randomSeed?: number | bigint | string;
   /** The wall clock starts at this time (RFC 3339) and runs at real speed. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--time-start`. Default: none (the real clock). */
   timeStart?: Date | string;
@@ -248,7 +248,7 @@ export interface PolicyJSON {
   cpuCores?: number[];
   /** {@inheritDoc PolicyInput.numCpus} */
   numCpus?: number;
-  /** getrandom and /dev/urandom become a PRNG seeded with this (0..2^64-1). Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--random-seed`. Default: none. JSON form: Decimal string (the seed may exceed 2^53). */
+  /** getrandom, /dev/urandom and /dev/random give a stream seeded with this (0..2^64-1): the same bytes in every run with the same seed (docs/determinism.md). CLI: `--random-seed`. Default: none. JSON form: Decimal string (the seed may exceed 2^53). */
   randomSeed?: string;
   /** The wall clock starts at this time (RFC 3339) and runs at real speed. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--time-start`. Default: none (the real clock). JSON form: ISO 8601 / RFC 3339 string in UTC. */
   timeStart?: string;

@@ -2,6 +2,7 @@
 // subreaper, so an orphan is re-parented to it and never leaves the tree. Parent chains
 // come from /proc/<pid>/stat and are cached for a short burst.
 
+import { monotonicMs } from "../kernel/clock.js";
 import { readdirSync, readFileSync } from "node:fs";
 
 /** How long a membership answer is reused. A live process never leaves the tree; a stale
@@ -118,7 +119,7 @@ export class Members {
 
   /** Whether process (or thread) pid descends from the launcher; the launcher does not. */
   has(pid: number): boolean {
-    const now = performance.now();
+    const now = monotonicMs();
     if (now - this.since > CACHE_MS) {
       this.cache.clear();
       this.since = now;

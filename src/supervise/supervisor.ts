@@ -2,6 +2,7 @@
 // receives one notification per readiness event (RECV blocks even on a non-blocking fd),
 // dispatches by syscall number, and answers exactly once. Never blocks the event loop.
 
+import { monotonicMs } from "../kernel/clock.js";
 import { closeSync } from "node:fs";
 import { errnoName } from "../confine/errno.js";
 import { native } from "../confine/native.js";
@@ -43,7 +44,7 @@ export class Supervisor {
    * `chargeCpu`, when given (the sandbox has maxCpu), is told the milliseconds each
    * notification cost the supervisor, receive to answer: work done on the sandbox's
    * behalf counts against its share of the CPU. Wall time of the synchronous handling
-   * (performance.now(), 0.1 us here, where reading this thread's CPU clock costs 1.4 us):
+   * (monotonicMs(), about 0.1 us, where reading this thread's CPU clock costs 1.4 us):
    * on a loaded host a preempted handler charges the sandbox for the wait too.
    */
   constructor(
@@ -70,11 +71,11 @@ export class Supervisor {
       charge === undefined
         ? (status, events, received) => this.onReady(status, events, received)
         : (status, events, received) => {
-            const t0 = performance.now();
+            const t0 = monotonicMs();
             try {
               this.onReady(status, events, received);
             } finally {
-              charge(performance.now() - t0);
+              charge(monotonicMs() - t0);
             }
           },
     );

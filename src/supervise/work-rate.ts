@@ -2,6 +2,8 @@
 // behalf where one cheap call of the sandbox buys much work (a netlink dump request).
 // Credit may go negative: a batch is done whole, and the next waits until it is paid back.
 
+import { monotonicMs } from "../kernel/clock.js";
+
 export class WorkRate {
   private tokens: number;
   private at: number;
@@ -9,7 +11,7 @@ export class WorkRate {
   constructor(
     private readonly perSecond: number,
     private readonly burst: number,
-    private readonly now: () => number = () => performance.now(),
+    private readonly now: () => number = () => monotonicMs(),
   ) {
     this.tokens = burst;
     this.at = now();

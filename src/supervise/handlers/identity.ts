@@ -13,6 +13,7 @@ import { cpuListText, hostnameText, trimCpuinfo } from "../virtual-content.js";
 import { unitCharge } from "./memory.js";
 import { virtualMeminfo } from "./meminfo.js";
 import { hostFileContent } from "./procfs-host.js";
+import { seededRandom, type SeededRandom } from "./random.js";
 
 const EACCES = 13;
 const EEXIST = 17;
@@ -56,14 +57,16 @@ export function identityHandlers(view: ViewSpec, ctx: SupervisorContext): Handle
       return returnValue(size);
     };
   }
+  const random = view.randomSeed === undefined ? undefined : seededRandom(view.randomSeed, ctx);
+  if (random !== undefined) Object.assign(table, random.handlers);
   if (view.files.length > 0) {
-    const open = virtualFileHandler(view, ctx);
+    const open = virtualFileHandler(view, ctx, random);
     for (const name of ["open", "openat", "openat2", "creat"]) table[name] = open;
   }
   return table;
 }
 
-function virtualFileHandler(view: ViewSpec, ctx: SupervisorContext): Handler {
+function virtualFileHandler(view: ViewSpec, ctx: SupervisorContext, random: SeededRandom | undefined): Handler {
   const kinds = new Map(view.files.map((f) => [f.path, f.kind]));
   let cpuinfo: string | undefined;
   const content = (kind: VirtualKind, path: string, caller: number): string => {
@@ -85,8 +88,12 @@ function virtualFileHandler(view: ViewSpec, ctx: SupervisorContext): Handler {
     if (kind === undefined || (req.flags & O.PATH) !== 0) return undefined;
     if (req.target.trailingSlash || (req.flags & O.DIRECTORY) !== 0) return deny(ENOTDIR);
     if ((req.flags & (O.CREAT | O.EXCL)) === (O.CREAT | O.EXCL)) return deny(EEXIST);
-    // Read-only: writing the host's hostname would be sethostname by another name.
+    // Read-only: writing the host's hostname would be sethostname by another name (and
+    // entropy written to a seeded device would go nowhere).
     if ((req.flags & O.ACCMODE) !== 0 || (req.flags & O.TRUNC) !== 0) return deny(EACCES);
+    // A seeded random device: a pipe, blocking (O_NONBLOCK is not carried over: it would
+    // only ever say EAGAIN between two refills, which the real device never does).
+    if (kind === "random") return { kind: "inject", fd: random!.openDevice(), cloexec: (req.flags & O.CLOEXEC) !== 0, close: true };
     const fd = native().memfdReadonly(`sandlock-${kind}`, Buffer.from(content(kind, req.target.path, n.pid), "latin1"));
     return { kind: "inject", fd, cloexec: (req.flags & O.CLOEXEC) !== 0, close: true };
   };

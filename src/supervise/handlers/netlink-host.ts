@@ -2,6 +2,7 @@
 // interface view), shared by every sandbox of this process for FRESH_MS: a sandbox asking
 // a thousand times a second costs the host one dump per kind and period, not a thousand.
 
+import { monotonicMs } from "../../kernel/clock.js";
 import { native } from "../../confine/native.js";
 import type { InterfaceScope } from "../../plan/interface-view.js";
 import { visibleInterfaces, type InterfaceView } from "../interface-view.js";
@@ -18,7 +19,7 @@ const views = new Map<InterfaceScope, { at: number; view: InterfaceView }>();
 
 /** A RTM_GETLINK or RTM_GETADDR dump of the host (see native netlinkDump), at most
  * FRESH_MS old, or -errno (failures are not kept). */
-export function hostDump(type: number, family: number, extMask: number, now = performance.now()): Buffer | number {
+export function hostDump(type: number, family: number, extMask: number, now = monotonicMs()): Buffer | number {
   const key = `${type}/${family}/${extMask}`;
   const hit = dumps.get(key);
   if (hit !== undefined && now - hit.at < FRESH_MS) return hit.dump;
@@ -32,7 +33,7 @@ export function hostDump(type: number, family: number, extMask: number, now = pe
 }
 
 /** The interface view of `scope`, at most FRESH_MS old. */
-export function recentView(scope: InterfaceScope, now = performance.now()): InterfaceView {
+export function recentView(scope: InterfaceScope, now = monotonicMs()): InterfaceView {
   const hit = views.get(scope);
   if (hit !== undefined && now - hit.at < FRESH_MS) return hit.view;
   const view = visibleInterfaces(scope);

@@ -4,6 +4,7 @@
 // is known by the inode of the sandbox's end, never by a descriptor number. The work its
 // requests cost the supervisor is rate-limited per sandbox and charged to maxCpu.
 
+import { monotonicMs } from "../../kernel/clock.js";
 import { closeSync, fstatSync, readSync } from "node:fs";
 import { native } from "../../confine/native.js";
 import type { InterfaceScope } from "../../plan/interface-view.js";
@@ -119,9 +120,9 @@ export class NetlinkSockets {
   private listen(e: Emulated): void {
     const nat = native();
     e.poll = nat.pollFd(e.server, (status, events) => {
-      const t0 = performance.now();
+      const t0 = monotonicMs();
       this.drain(e, status < 0 || (events & UV_DISCONNECT) !== 0);
-      this.ctx.chargeCpu(performance.now() - t0);
+      this.ctx.chargeCpu(monotonicMs() - t0);
     });
     nat.pollRef(e.poll, false);
   }
@@ -228,11 +229,11 @@ export class NetlinkSockets {
       // its server descriptor is gone, and its number may be another's by now. The
       // request was sent; its answer is lost, as with a socket closed under a reader.
       if (this.closed || this.byInode.get(e.inode) !== e) return data.length;
-      const t0 = performance.now();
+      const t0 = monotonicMs();
       try {
         return this.answerSend(e, data);
       } finally {
-        this.ctx.chargeCpu(performance.now() - t0);
+        this.ctx.chargeCpu(monotonicMs() - t0);
       }
     };
     return later();

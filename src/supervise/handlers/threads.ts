@@ -4,6 +4,7 @@
 // it fails with EAGAIN, what pthread_create answers at RLIMIT_NPROC or threads-max. The
 // cap comes from maxProcesses (plan/features.ts, threadCap).
 
+import { monotonicMs } from "../../kernel/clock.js";
 import { readFileSync } from "node:fs";
 import { CLONE_THREAD } from "../../plan/seccomp.js";
 import { deny, type Action } from "../action.js";
@@ -59,11 +60,11 @@ export function threadHandlers(max: number, ctx: SupervisorContext): HandlerTabl
   const clone = (n: Notification): Action | undefined => {
     if ((n.argU32(0) & CLONE_THREAD) === 0) return undefined;
     if (count < max) return allow(n);
-    if (performance.now() - refusedAt < REFUSAL_REUSE_MS) return deny(EAGAIN);
+    if (monotonicMs() - refusedAt < REFUSAL_REUSE_MS) return deny(EAGAIN);
     for (const [tid, nr] of allowed) if (!stillInSyscall(tid, nr)) allowed.delete(tid);
     count = liveThreads(ctx.launcherPid) + allowed.size;
     if (count < max) return allow(n);
-    refusedAt = performance.now();
+    refusedAt = monotonicMs();
     return deny(EAGAIN);
   };
   return { clone };

@@ -1,0 +1,81 @@
+// randomSeed (SPEC 2.1, 4.5): getrandom fills the caller's buffer from the sandbox's seeded
+// stream, and an open of /dev/urandom or /dev/random gets the read end of a pipe the
+// supervisor keeps full from a stream of that open's own (the n-th open of the sandbox).
+// What reads these (Python's os.urandom, OpenSSL's seeding, `head -c N /dev/urandom`) then
+// reads the same bytes in every run with the same seed.
+
+import { createRequire } from "node:module";
+import type { Socket } from "node:net";
+import { closeSync } from "node:fs";
+import { native } from "../../confine/native.js";
+import { deny, returnValue, type Action } from "../action.js";
+import type { HandlerTable, SupervisorContext } from "../handler.js";
+import type { Notification } from "../notification.js";
+import { SeededStream } from "../random-stream.js";
+
+const EINVAL = 22;
+const EFAULT = 14;
+const GRND_NONBLOCK = 1;
+const GRND_RANDOM = 2;
+const GRND_INSECURE = 4;
+/** The most one getrandom call returns (the kernel's limit for a 32-bit int count). */
+const GETRANDOM_MAX = 33_554_431;
+/** What each refill writes into a device's pipe (its default capacity). */
+const CHUNK = 64 * 1024;
+
+const load = createRequire(import.meta.url);
+
+export interface SeededRandom {
+  handlers: HandlerTable;
+  /** A descriptor to inject for an open of a random device: the read end of a pipe kept full. */
+  openDevice(): number;
+}
+
+export function seededRandom(seed: bigint, ctx: SupervisorContext): SeededRandom {
+  const calls = new SeededStream(seed, "getrandom");
+  let opens = 0;
+  const feeders = new Set<Socket>();
+  ctx.onClose(() => {
+    for (const s of feeders) s.destroy();
+    feeders.clear();
+  });
+
+  // The answer is our bytes, written into the buffer the caller handed over while it is
+  // still blocked in the call; nothing of the caller's is read.
+  const getrandom = (n: Notification): Action => {
+    const flags = n.argU32(2);
+    if ((flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE)) !== 0 || (flags & (GRND_RANDOM | GRND_INSECURE)) === (GRND_RANDOM | GRND_INSECURE)) return deny(EINVAL);
+    const count = Number(n.arg(1) > BigInt(GETRANDOM_MAX) ? BigInt(GETRANDOM_MAX) : n.arg(1));
+    if (count === 0) return returnValue(0);
+    const bytes = calls.next(count);
+    if (!ctx.memory.stillValid(n) || !ctx.memory.write(n, n.argAddr(0), bytes)) return deny(EFAULT);
+    return returnValue(count);
+  };
+
+  const openDevice = (): number => {
+    const stream = new SeededStream(seed, `device ${opens++}`);
+    const [r, w] = native().pipe();
+    let sock: Socket;
+    try {
+      const net = load("node:net") as typeof import("node:net");
+      sock = new net.Socket({ fd: w, readable: false, writable: true });
+    } catch (e) {
+      closeSync(r);
+      closeSync(w);
+      throw e;
+    }
+    feeders.add(sock);
+    // Keep the pipe full; once every reader has closed it, the write fails and it ends.
+    const fill = (): void => {
+      while (!sock.destroyed && sock.write(stream.next(CHUNK)));
+    };
+    sock.on("drain", fill);
+    sock.on("error", () => sock.destroy());
+    sock.on("close", () => feeders.delete(sock));
+    sock.unref(); // a feeder alone never keeps the supervising process alive
+    fill();
+    return r;
+  };
+
+  return { handlers: { getrandom }, openDevice };
+}
