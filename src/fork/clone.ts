@@ -4,10 +4,10 @@
 
 import { closeSync } from "node:fs";
 import type { Readable } from "node:stream";
-import { SandboxError } from "../errors.js";
+import { OutputLimitError, SandboxError } from "../errors.js";
 import { signalName } from "../confine/errno.js";
 import { native } from "../confine/native.js";
-import { captureFd } from "../confine/stdio.js";
+import { DEFAULT_MAX_BUFFER, captureFd } from "../confine/stdio.js";
 import type { Enforcement } from "../plan/features.js";
 import type { Policy } from "../policy/policy.js";
 import { RunResult, type RunStatus } from "../result.js";
@@ -41,14 +41,27 @@ export class Clone extends Sandbox {
   #settle!: () => void;
   readonly #stdout: Readable | null;
   readonly #stderr: Readable | null;
+  /** Set when a stream went past DEFAULT_MAX_BUFFER: the clone was killed for it. */
+  #overflow: "stdout" | "stderr" | undefined;
 
   constructor(policy: Policy, start: CloneStart) {
     super(policy);
     this.cloneId = start.id;
     this.#pid = start.pid;
     this.#pidfd = start.pidfd;
-    const out = captureFd(start.stdoutFd, true);
-    const err = captureFd(start.stderrFd, true);
+    // Each stream kept up to DEFAULT_MAX_BUFFER, as a sandbox's: past it the clone is
+    // killed and wait() rejects with OutputLimitError naming the stream.
+    const limit = (stream: "stdout" | "stderr") => ({
+      maxBuffer: DEFAULT_MAX_BUFFER,
+      onOverflow: () => {
+        if (this.#overflow !== undefined) return;
+        this.#overflow = stream;
+        this.#killed = true;
+        if (this.#state !== "stopped") this.#signal("kill", SIGKILL);
+      },
+    });
+    const out = captureFd(start.stdoutFd, true, limit("stdout"));
+    const err = captureFd(start.stderrFd, true, limit("stderr"));
     this.#stdout = out.stream;
     this.#stderr = err.stream;
     const exited = new Promise<void>((resolve) => (this.#settle = resolve));
@@ -122,7 +135,10 @@ export class Clone extends Sandbox {
   }
 
   override wait(): Promise<RunResult> {
-    return this.#result;
+    return this.#result.then((r) => {
+      if (this.#overflow !== undefined) throw new OutputLimitError(this.#overflow, DEFAULT_MAX_BUFFER, r);
+      return r;
+    });
   }
 
   /** Signals the clone and its process group (what it started and kept in its group). */

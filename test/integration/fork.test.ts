@@ -60,6 +60,15 @@ scriptCase("fork: clone statuses (throw, exitCode, process.exit, kill) and pause
   assert.match(o.afterKill.message, /^kill: not running \(the clone has exited\)$/);
 });
 
+scriptCase("fork: a clone writing past 100 MiB is killed and its wait() rejects with OutputLimitError; a sibling under it finishes", SCRIPT, ["overflow"], (o: Json) => {
+  ok(o);
+  assert.deepEqual(o.ok, { status: "exited", exitCode: 0, bytes: 8 << 20 }, "control: 8 MiB are kept whole");
+  assert.equal(o.over.name, "OutputLimitError");
+  assert.equal(o.over.stream, "stdout");
+  assert.match(o.over.message, /^stdout: the command wrote more than maxBuffer \(104857600 bytes\), so the sandbox was killed/);
+  assert.deepEqual([o.over.status, o.over.signal, o.over.kept], ["killed", "SIGKILL", 100 << 20]);
+});
+
 scriptCase("fork: the mapper reads data the reducer cannot (EACCES); a clone cannot read outside its grants", SCRIPT, ["grants"], (o: Json) => {
   ok(o);
   assert.deepEqual(o.reduced, { status: "exited", stdout: "EACCES 30", stderr: "" });

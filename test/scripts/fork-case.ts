@@ -116,6 +116,32 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     };
   },
 
+  /** A clone that writes past DEFAULT_MAX_BUFFER is killed and its wait() says so; its
+   * sibling writing less finishes (the control). */
+  async overflow() {
+    await using sb = Sandbox.newWithFns(base, {
+      work: async (id: number) => {
+        const chunk = Buffer.alloc(1 << 20, 0x61);
+        const mib = id === 0 ? 8 : 200;
+        for (let i = 0; i < mib; i++) {
+          if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once("drain", r));
+        }
+      },
+    });
+    const clones = await sb.fork(2);
+    const ok = await clones[0]!.wait();
+    let over: { name: string; message: string; stream?: string; result?: { status: string; signal: string | null; stdout: Buffer | null } } = { name: "none", message: "wait() resolved" };
+    try {
+      await clones[1]!.wait();
+    } catch (e) {
+      over = e as typeof over;
+    }
+    return {
+      ok: { status: ok.status, exitCode: ok.exitCode, bytes: ok.stdout?.length ?? 0 },
+      over: { name: over.name, message: over.message, stream: over.stream, status: over.result?.status, signal: over.result?.signal, kept: over.result?.stdout?.length ?? 0 },
+    };
+  },
+
   /** The mapper reads a data file the reducer may not; a clone cannot read outside its grants. */
   async grants() {
     const data = mkdtempSync("/tmp/sandlock-fork-data-");
