@@ -58,6 +58,29 @@ static napi_value sl_sock_info(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+/* netBind(fd, addr) -> 0 or -errno: bind(2) of a socket duplicate with an address the
+ * supervisor copied and checked (port remapping, src/supervise/handlers/port-remap.ts). */
+static napi_value sl_net_bind(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_INT(env, 0, fd);
+  SL_ARG_OPT_BUFFER(env, 1, addr, addrlen);
+  if (addr == NULL) return sl_make_int(env, -EINVAL);
+  return sl_make_int(env, bind(fd, (const struct sockaddr *)addr, (socklen_t)addrlen) < 0 ? -errno : 0);
+}
+
+/* netSockname(fd) -> the socket's own address (a Buffer, as getsockname(2) fills a
+ * sockaddr_storage), or -errno. */
+static napi_value sl_net_sockname(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_INT(env, 0, fd);
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) return sl_make_int(env, -errno);
+  napi_value out;
+  SL_CALL(env, napi_create_buffer_copy(env, len < sizeof ss ? len : sizeof ss, &ss, NULL, &out));
+  return out;
+}
+
 /* peerCred(fd) -> [pid, uid, gid] of the peer of a connected unix socket (SO_PEERCRED:
  * the process that connected, or for a client the one that listened), or -errno. The
  * registry of named sandboxes (src/registry) serves only its own user with it. */
@@ -384,6 +407,8 @@ void sl_net_register(napi_env env, napi_value exports) {
       {"sockInfo", NULL, sl_sock_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"peerCred", NULL, sl_peer_cred, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netConnect", NULL, sl_net_connect, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"netBind", NULL, sl_net_bind, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"netSockname", NULL, sl_net_sockname, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netSendmsg", NULL, sl_net_sendmsg, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netConnectAsync", NULL, sl_net_connect_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netSendmsgAsync", NULL, sl_net_sendmsg_async, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -3,6 +3,7 @@
 
 import { CommandFailedError } from "./errors.js";
 import type { Adjustment, Enforcement } from "./plan/features.js";
+import type { PortMapping } from "./supervise/handlers/port-remap.js";
 
 /** How a run ended: see {@link RunEnding} for what each status says about exitCode and signal. */
 export type RunStatus = "exited" | "signaled" | "killed" | "timeout";
@@ -61,6 +62,8 @@ export interface RunResultFields {
   limit?: LimitExceeded | null;
   /** Calls the supervisor refused (the first 50 kinds). */
   refused?: readonly Refusal[];
+  /** portRemap: the ports the sandbox was given elsewhere on the host. */
+  ports?: readonly PortMapping[];
   /** Policy values applied differently from what was asked (e.g. maxOpenFiles above the
    * caller's hard limit), and why. */
   adjustments?: readonly Adjustment[];
@@ -156,6 +159,9 @@ export class RunResultBase implements RunResultFields {
    * listed: `sandlock learn` finds those.
    */
   readonly refused: readonly Refusal[];
+  /** portRemap: each TCP port the sandbox bound that was busy on the host, and the host
+   * port it got instead; [] without portRemap or when every port was free. */
+  readonly ports: readonly PortMapping[];
   /** Policy values applied differently from what was asked, and why ([] when none). */
   readonly adjustments: readonly Adjustment[];
   /** Set when maxCpu's throttle ended the run because it could not measure or hold the
@@ -176,6 +182,7 @@ export class RunResultBase implements RunResultFields {
     this.pid = f.pid;
     this.limit = f.limit ? Object.freeze({ ...f.limit }) : null;
     this.refused = Object.freeze((f.refused ?? []).map((r) => Object.freeze({ ...r })));
+    this.ports = Object.freeze((f.ports ?? []).map((p) => Object.freeze({ ...p })));
     this.adjustments = Object.freeze((f.adjustments ?? []).map((a) => Object.freeze({ ...a })));
     this.cpuThrottleFailure = f.cpuThrottleFailure ?? null;
     this.stages = Object.freeze([...(f.stages ?? [])]);
@@ -225,6 +232,7 @@ export class RunResultBase implements RunResultFields {
       pid: this.pid ?? null,
       limit: this.limit,
       refused: this.refused,
+      ...(this.ports.length > 0 ? { ports: this.ports } : {}),
       adjustments: this.adjustments,
       cpuThrottleFailure: this.cpuThrottleFailure,
       ...(this.stages.length > 0 ? { stages: this.stages.map((s) => s.toJSON()) } : {}),

@@ -25,6 +25,7 @@ import type { PolicyInput } from "./policy/types.js";
 import { RunResult, type RunStatus } from "./result.js";
 import { Stage } from "./pipeline.js";
 import { startSupervisor, type SupervisorShared } from "./supervise/start.js";
+import type { PortMapping } from "./supervise/handlers/port-remap.js";
 import type { Supervisor } from "./supervise/supervisor.js";
 import { CpuThrottle } from "./supervise/cpu-throttle.js";
 import { checkForkFunctions, type ForkFunctions, type ZygoteSpec } from "./fork/fns.js";
@@ -231,6 +232,15 @@ export class Sandbox {
   /** Where the sandbox is in its life (created, running, paused, stopped). */
   get state(): SandboxState {
     return this.stateValue;
+  }
+
+  /**
+   * portRemap: each TCP port the sandbox bound that was busy on the host, with the host port
+   * it got instead (where the host reaches the sandbox's server); [] otherwise. Live while it
+   * runs; the RunResult keeps the last list.
+   */
+  ports(): readonly PortMapping[] {
+    return this.shared.ports ?? [];
   }
 
   /** The root process id, once spawned. */
@@ -523,6 +533,7 @@ export class Sandbox {
       pid: launcher.rootPid,
       limit: this.shared.limit ?? null,
       refused: this.shared.refused ?? [],
+      ports: this.shared.ports ?? [],
       adjustments: this.adjustments,
       cpuThrottleFailure: this.cpuThrottleFailure,
     });

@@ -57,7 +57,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
   { long: "net-deny", arg: "RULE", kind: "list", field: "netDeny", section: NET, help: "allow all egress except to this IP or CIDR[:ports]; repeatable", doc: "egress allowed except these IPs/CIDRs; not with `--net-allow`" },
   { long: "net-allow-bind", arg: "PORTS", kind: "csv", field: "netAllowBind", section: NET, help: "TCP ports the command may bind: 8080, 8000-8100 or *; comma list, repeatable", doc: "TCP ports that may be bound: `8080`, `8000-8100`, `*`" },
   { long: "net-deny-bind", arg: "PORTS", kind: "csv", field: "netDenyBind", section: NET, help: "bind any TCP port except these; comma list, repeatable", doc: "every port may be bound except these" },
-  { long: "port-remap", kind: "bool", field: "portRemap", section: NET, help: "give the sandbox a private virtual port space", doc: "private virtual port space" },
+  { long: "port-remap", kind: "bool", field: "portRemap", section: NET, help: "a TCP port busy on the host is bound elsewhere; the command still sees and reaches the port it asked for (--json: ports)", doc: "a busy port is bound elsewhere; the command sees the one it asked for" },
 
   { long: "max-memory", short: "m", arg: "SIZE", kind: "text", field: "maxMemory", section: LIM, help: "anonymous memory cap for the whole sandbox, e.g. 512M", doc: "anonymous memory cap of the whole sandbox; at least 1M (a bare number is bytes)" },
   { long: "max-processes", short: "P", arg: "N", kind: "int", field: "maxProcesses", section: LIM, help: "peak concurrent processes (default 64)", doc: "peak concurrent processes (default 64)" },

@@ -66,6 +66,10 @@ export interface NativeAddon {
   /** SO_PEERCRED of a connected unix socket: [pid, uid, gid], or -errno. */
   peerCred(fd: number): [pid: number, uid: number, gid: number] | number;
   netConnect(fd: number, addr: Buffer): number;
+  /** bind(2) with this address: 0 or -errno. */
+  netBind(fd: number, addr: Buffer): number;
+  /** getsockname(2): the socket's address, or -errno. */
+  netSockname(fd: number): Buffer | number;
   netSendmsg(fd: number, name: Buffer | null, data: Buffer, control: Buffer | null, flags: number): number;
   /** 0 when started (cb gets the result later), or -errno with no callback. */
   netConnectAsync(fd: number, addr: Buffer, cb: (rc: number) => void): number;

@@ -229,7 +229,7 @@ export function threadClones(s: Supervision): boolean {
 export function withLearning(f: Features): Features {
   if (f.seccomp.unsupervised === true) throw new PolicyError("supervisor", false, "learn mode records through the seccomp supervisor: it cannot run with supervisor: false (--no-supervisor)");
   const supervision: Supervision = { ...f.supervision, learn: true };
-  return { ...f, supervision, seccomp: { ...f.seccomp, notify: notifiedSyscalls(supervision), notifyWhole: ["bind"] } };
+  return { ...f, supervision, seccomp: { ...f.seccomp, notify: notifiedSyscalls(supervision), notifyWhole: [...new Set([...(f.seccomp.notifyWhole ?? []), "bind"])] } };
 }
 
 export function supervised(f: Features): boolean {
@@ -269,7 +269,11 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     supervision.memoryWritable = grants.filter((g) => g.writable).map((g) => g.path);
     if (!blocked.includes("shmget")) supervision.sysvShm = true;
   }
-  const net = netSupervision(policy, resolved, { netTcp: active.has("net-tcp"), fs: active.has("fs"), grants, scopes: active.has("scopes") });
+  const bindPorts = expandBindSpecs(policy.netAllowBind);
+  const net = netSupervision(policy, resolved, {
+    netTcp: active.has("net-tcp"), fs: active.has("fs"), grants, scopes: active.has("scopes"),
+    ...(policy.portRemap ? { remapBind: active.has("net-tcp") ? bindPorts : "any" as const } : {}),
+  });
   if (!unsupervised) supervision.net = net;
   // Without the filesystem protection nothing bounds writes, so metadata is not trapped.
   if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable) };
@@ -293,7 +297,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     enforcement,
     active,
     grants,
-    net: { connect: connectGrants(policy), bind: expandBindSpecs(policy.netAllowBind) },
+    net: { connect: connectGrants(policy), bind: bindPorts },
     supervision,
     seccomp: {
       blocked,
@@ -310,6 +314,9 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       trapSignals: host.landlockAbi < 6,
       inodeIoctls: supervision.meta !== undefined || (unsupervised && active.has("fs")) ? { notify: [...INODE_IOCTLS.keys()], unsupported: UNSUPPORTED_INODE_IOCTLS } : undefined,
       ...(unsupervised ? { unsupervised: true } : {}),
+      // portRemap: every bind goes to the supervisor (the filter otherwise routes only
+      // netlink-sized ones).
+      ...(policy.portRemap && !unsupervised ? { notifyWhole: ["bind"] } : {}),
     },
     rlimits,
     cpuCores: policy.cpuCores,

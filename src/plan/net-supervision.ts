@@ -22,6 +22,13 @@ export interface NetSupervision extends NetRules {
   /** Landlock's abstract-socket scope is in force: abstract unix addresses are refused
    * (a connect the supervisor performs is not scoped; see handlers/net-unix.ts). */
   readonly abstractScoped: boolean;
+  /**
+   * portRemap: TCP binds to a port other than 0 are made by the supervisor, on another port
+   * when the one asked for is busy. `bind`: the ports the policy lets the sandbox bind (its
+   * bind rules, checked by the supervisor, since Landlock does not see a bind the
+   * supervisor makes); "any" when Landlock's TCP protection is not in force.
+   */
+  readonly portRemap?: { readonly bind: readonly number[] | "any" };
 }
 
 export interface NetFacts {
@@ -33,6 +40,8 @@ export interface NetFacts {
   grants: readonly PathGrant[];
   /** Landlock's scopes (abstract unix sockets, signals) are in force. */
   scopes: boolean;
+  /** With portRemap: the TCP ports the sandbox may bind. */
+  remapBind?: readonly number[] | "any";
 }
 
 /** TCP rules for any address, as Landlock reads them; every port when it is not in force. */
@@ -51,5 +60,6 @@ export function netSupervision(policy: Policy, resolved: ResolvedHosts, facts: N
     interfaces: interfaceScope(policy, resolved),
     unixGrants: facts.fs ? facts.grants.filter((g) => g.writable) : "any",
     abstractScoped: facts.scopes,
+    ...(facts.remapBind !== undefined ? { portRemap: { bind: facts.remapBind } } : {}),
   };
 }

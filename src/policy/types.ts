@@ -204,7 +204,7 @@ export interface PolicyInput {
   user?: Readonly<UserIds>;
   /** GPU devices the command may reach: "all" or device numbers. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--gpu`. Default: none. */
   gpuDevices?: readonly number[] | "all";
-  /** A private virtual port space. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--port-remap`. Default: false. */
+  /** TCP binds made by the supervisor: a port busy on the host is replaced by a free one, while the sandbox keeps seeing (getsockname) and reaching (connect to a local address) the port it asked for; `sb.ports()` and `RunResult.ports` tell the host where. The bind rules (netAllowBind) still apply. CLI: `--port-remap`. Default: false. */
   portRemap?: boolean;
   /** A private writable directory made for each run and removed after it; TMPDIR and HOME point into it. CLI: `--private-tmp`. Default: false. */
   privateTmp?: boolean;

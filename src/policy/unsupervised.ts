@@ -35,5 +35,6 @@ export function checkUnsupervised(p: PolicyFields, input: Record<string, unknown
   if (p.maxProcessesExplicit) throw refuse("maxProcesses", input.maxProcesses, "processes are counted on every fork and clone");
   if (p.numCpus !== undefined) throw refuse("numCpus", input.numCpus, "sched_getaffinity and /proc/cpuinfo are answered by it");
   if (p.name !== undefined) throw refuse("name", input.name, "the hostname the sandbox sees is answered by it");
+  if (p.portRemap) throw refuse("portRemap", input.portRemap, "binds are made by it");
   if (p.randomSeed !== undefined) throw refuse("randomSeed", input.randomSeed, "getrandom and the random devices are answered by it");
 }

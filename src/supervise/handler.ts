@@ -5,6 +5,7 @@ import type { LimitExceeded } from "../result.js";
 import type { Action } from "./action.js";
 import type { ChildMemory } from "./child-memory.js";
 import type { Notification } from "./notification.js";
+import type { PortMapping } from "./handlers/port-remap.js";
 
 /**
  * What the supervisor saw, told to whoever watches the sandbox (learn mode records it; a
@@ -23,6 +24,8 @@ export type Observation =
 export interface SupervisorContext {
   /** Told of destinations checked and calls refused (see Observation). */
   observe(o: Observation): void;
+  /** portRemap: the ports the sandbox was given elsewhere on the host, all of them so far. */
+  portsChanged(ports: readonly PortMapping[]): void;
   readonly memory: ChildMemory;
   /** Live processes of the sandbox, counted by the launcher from /proc. */
   countProcesses(): Promise<number>;

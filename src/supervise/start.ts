@@ -10,6 +10,7 @@ import { errnoName } from "../confine/errno.js";
 import { ChildMemory } from "./child-memory.js";
 import type { Observation, SupervisorContext } from "./handler.js";
 import { dnsQuestion, type Observed } from "../learn/observed.js";
+import type { PortMapping } from "./handlers/port-remap.js";
 import { handlerTables } from "./handlers/index.js";
 import { descendsFrom, killMember } from "./kill.js";
 import { fastPathSpec } from "./fast-path.js";
@@ -26,6 +27,8 @@ export interface SupervisorShared {
   supervisorMs?: number;
   /** Calls the supervisor refused, for the RunResult (the first MAX_REFUSED kinds). */
   refused?: Refusal[];
+  /** portRemap: the ports the sandbox was given elsewhere on the host. */
+  ports?: readonly PortMapping[];
   /** A learning run's record (sandlock learn): the recorder and the network fill it. */
   learned?: Observed;
 }
@@ -59,6 +62,9 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
   };
   const ctx: SupervisorContext = {
     observe,
+    portsChanged: (ports) => {
+      shared.ports = ports;
+    },
     memory: new ChildMemory(listener),
     countProcesses: () => launcher.command(Cmd.COUNT),
     // A pid from a /proc scan may be another process's by now: pinned, then checked (kill.ts).

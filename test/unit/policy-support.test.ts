@@ -27,7 +27,6 @@ const CASES: readonly [PolicyInput, string, unknown, string][] = [
   [{ user: { uid: 0, gid: 0 } }, "user", { uid: 0, gid: 0 }, "user namespace id mapping is not built yet"],
   [{ gpuDevices: "all" }, "gpuDevices", "all", "GPU device rules are not built yet"],
   [{ gpuDevices: [0] }, "gpuDevices", [0], "GPU device rules are not built yet"],
-  [{ portRemap: true }, "portRemap", true, "the supervisor does not virtualise bind ports yet"],
   [{ netDenyBind: [22] }, "netDenyBind", [{ lo: 22, hi: 22 }], "the supervisor does not check bind yet, and Landlock can only allow bind ports, not deny them"],
 ];
 

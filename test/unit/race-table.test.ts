@@ -41,7 +41,7 @@ test("every syscall the filter can route to the supervisor has a row in the race
   const policies: PolicyInput[] = [
     {},
     {
-      name: "box", numCpus: 1, maxMemory: "64M", extraAllowSyscalls: ["sysv_ipc"], randomSeed: 1,
+      name: "box", numCpus: 1, maxMemory: "64M", extraAllowSyscalls: ["sysv_ipc"], randomSeed: 1, portRemap: true,
       fsReadable: ["/usr", "/etc", "/proc", "/sys/devices/system/cpu"], fsWritable: ["/tmp", "/dev"],
       netAllow: ["tcp://localhost:80", "udp://127.0.0.1:53"],
     },

@@ -31,6 +31,7 @@ for (const [input, field, message] of [
   [{ maxProcesses: 10 }, "maxProcesses", `maxProcesses: 10 needs the seccomp supervisor (processes are counted on every fork and clone); ${OFF}`],
   [{ numCpus: 1 }, "numCpus", `numCpus: 1 needs the seccomp supervisor (sched_getaffinity and /proc/cpuinfo are answered by it); ${OFF}`],
   [{ name: "box" }, "name", `name: "box" needs the seccomp supervisor (the hostname the sandbox sees is answered by it); ${OFF}`],
+  [{ portRemap: true }, "portRemap", `portRemap: true needs the seccomp supervisor (binds are made by it); ${OFF}`],
   [{ randomSeed: 42 }, "randomSeed", `randomSeed: 42 needs the seccomp supervisor (getrandom and the random devices are answered by it); ${OFF}`],
   [{ netDeny: ["10.0.0.0/8"] }, "netDeny", `netDeny: ["10.0.0.0/8"] needs the seccomp supervisor (destinations are checked on every connect and send); ${OFF}`],
   [{ netAllow: ["example.com:443"] }, "netAllow", `netAllow: "example.com:443" needs the seccomp supervisor (the rule names an address, checked on every connect and send; Landlock alone enforces TCP ports to any address, e.g. "tcp://*:443"); ${OFF}`],

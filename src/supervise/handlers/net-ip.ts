@@ -2,7 +2,7 @@
 // kernel will read it for that socket, against the rules for the socket's protocol.
 
 import { formatIp } from "../../plan/net-address.js";
-import { netAllows } from "../../plan/net-match.js";
+import { netAllows, type Destination } from "../../plan/net-match.js";
 import type { NetSupervision } from "../../plan/net-supervision.js";
 import { decodeDestination } from "./net-sockaddr.js";
 import { ruleProtocol, type ChildSocket } from "./net-socket.js";
@@ -21,7 +21,10 @@ export function refusal(net: NetSupervision): number {
  * The name to hand the kernel for a connect or send on IP socket `sock`, or an errno.
  * null: no destination (a send to the connected peer, checked when it was connected).
  */
-export function ipName(net: NetSupervision, sock: ChildSocket, name: Buffer | null, op: "connect" | "send", observe?: (o: Observation) => void): Buffer | null | number {
+export function ipName(
+  net: NetSupervision, sock: ChildSocket, name: Buffer | null, op: "connect" | "send",
+  observe?: (o: Observation) => void, hostPort?: (dest: Destination) => number | undefined,
+): Buffer | null | number {
   if (name === null) return null;
   const target = decodeDestination(sock.domain, name, op);
   if (target.kind === "invalid") return target.errno;
@@ -34,5 +37,12 @@ export function ipName(net: NetSupervision, sock: ChildSocket, name: Buffer | nu
     observe({ kind: "destination", op, protocol: proto, address, port: target.dest.port, allowed });
     if (!allowed) observe({ kind: "refused", syscall: op, errno: refusal(net), target: `${address.includes(":") ? `[${address}]` : address}:${target.dest.port} over ${proto}`, why: "not allowed by netAllow" });
   }
-  return allowed ? target.name : refusal(net);
+  if (!allowed) return refusal(net);
+  // portRemap: the sandbox's own server on a port it was given elsewhere on the host. The
+  // rules were checked on the port the sandbox named; the copy is sent to the real one.
+  const real = protocol === "tcp" ? hostPort?.(target.dest) : undefined;
+  if (real === undefined) return target.name;
+  const moved = Buffer.from(target.name);
+  moved.writeUInt16BE(real, 2);
+  return moved;
 }

@@ -21,6 +21,7 @@ import { closeAll, translateRights } from "./net-rights.js";
 import { SOCKADDR_MAX } from "./net-sockaddr.js";
 import { childSocket, isInet, release, ruleProtocol, type ChildSocket } from "./net-socket.js";
 import { UnixTargets } from "./net-unix.js";
+import { PortRemap } from "./port-remap.js";
 import { NetlinkSockets } from "./netlink-socket.js";
 
 const EPERM = 1;
@@ -120,6 +121,8 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
   const mem = ctx.memory;
   const unix = new UnixTargets(net.unixGrants, net.abstractScoped, (fn) => ctx.onClose(fn));
   const netlink = new NetlinkSockets(net.interfaces, mem, ctx);
+  const remap = net.portRemap === undefined ? undefined : new PortRemap(net.portRemap.bind, ctx);
+  const hostPort = remap === undefined ? undefined : remap.hostPortFor.bind(remap);
 
   // From here on the handlers act on copies only. The time-of-check/time-of-use gap
   // closes at mem.stillValid(): it proves the thread is still blocked in this very call,
@@ -137,7 +140,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
       if (bad !== 0) return bad;
       // TCP reads no address from a send (Fast Open, the one exception, is refused by the
       // filter in every policy): sent without one, to the peer checked at connect.
-      const name = protocol === "tcp" ? null : ipName(net, sock, m.name, "send", ctx.observe);
+      const name = protocol === "tcp" ? null : ipName(net, sock, m.name, "send", ctx.observe, hostPort);
       if (typeof name === "number") return name;
       if (protocol === "udp") ctx.observe({ kind: "datagram", data: m.data });
       return { name, data: m.data, control: m.control, fds: [] };
@@ -208,7 +211,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
       const emulated = netlink.find(sock);
       if (emulated !== undefined) return netlink.connect(emulated, copied);
       if (isInet(sock)) {
-        const name = ipName(net, sock, copied, "connect", ctx.observe);
+        const name = ipName(net, sock, copied, "connect", ctx.observe, hostPort);
         if (typeof name === "number") return deny(name);
         return settle(io.connect(n, sock, name ?? copied, 1));
       }
@@ -332,7 +335,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
   const bind = (n: Notification): Answer =>
     withSocket(n, n.argI32(0), (sock) => {
       const emulated = netlink.find(sock);
-      if (emulated === undefined) return CONTINUE;
+      if (emulated === undefined) return remap === undefined ? CONTINUE : remap.bind(n, sock);
       const copied = copyIn(mem, n, n.argAddr(1), SOCKADDR_NL_BYTES);
       if (typeof copied === "number") return deny(copied);
       if (!mem.stillValid(n)) return deny(EPERM);
@@ -342,7 +345,8 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
   const getsockname = (n: Notification): Answer =>
     withSocket(n, n.argI32(0), (sock) => {
       const emulated = netlink.find(sock);
-      return emulated === undefined ? CONTINUE : netlink.getsockname(emulated, n);
+      if (emulated !== undefined) return netlink.getsockname(emulated, n);
+      return remap === undefined ? CONTINUE : remap.getsockname(n, sock);
     });
 
   // Other levels reach here only for the memory cap's buffer sizes (socket-buffers.ts).

@@ -1,0 +1,138 @@
+// portRemap (SPEC 4.6): the sandbox's TCP binds are made by the supervisor, on a duplicate
+// of its socket with the address it copied; when the port asked for is busy on the host,
+// on a free one the kernel picks. The sandbox keeps seeing the port it asked for:
+// getsockname is answered with it, and its own connects to a local address on that port
+// reach the real one. Two sandboxes can each serve "port 8000" at once.
+
+import { readFileSync } from "node:fs";
+import { native } from "../../confine/native.js";
+import { AF, SOCK } from "../../plan/seccomp.js";
+import type { Destination } from "../../plan/net-match.js";
+import { deny, returnValue, CONTINUE, type Action } from "../action.js";
+import type { SupervisorContext } from "../handler.js";
+import type { Notification } from "../notification.js";
+import { copyIn } from "./net-msg.js";
+import { SOCKADDR_MAX } from "./net-sockaddr.js";
+import { isInet, type ChildSocket } from "./net-socket.js";
+
+const EPERM = 1;
+const EACCES = 13;
+const EINVAL = 22;
+const EFAULT = 14;
+const EADDRINUSE = 98;
+
+/** A port the sandbox asked for and the host port it got. */
+export interface PortMapping {
+  /** Only TCP binds are remapped. */
+  readonly protocol: "tcp";
+  /** The port the sandbox bound and sees. */
+  readonly port: number;
+  /** The port on the host (where the host reaches the sandbox's server). */
+  readonly hostPort: number;
+}
+
+/** The first port an unprivileged process may bind (below it the kernel checks
+ * CAP_NET_BIND_SERVICE, which only the caller's own bind can be checked against). */
+function unprivilegedStart(): number {
+  try {
+    return Number(readFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start", "latin1").trim());
+  } catch {
+    return 1024;
+  }
+}
+
+function withPort(name: Buffer, port: number): Buffer {
+  const copy = Buffer.from(name);
+  copy.writeUInt16BE(port, 2);
+  return copy;
+}
+
+function isLocal(d: Destination): boolean {
+  const b = d.address.bytes;
+  if (d.address.family === 4) return b[0] === 127 || b.every((x) => x === 0);
+  return b.slice(0, 15).every((x) => x === 0) && (b[15] === 1 || b[15] === 0);
+}
+
+export class PortRemap {
+  private readonly toHost = new Map<number, number>();
+  private readonly toSandbox = new Map<number, number>();
+  private readonly lowest = unprivilegedStart();
+
+  /** `allowed`: the ports the policy lets the sandbox bind ("any": all of them). */
+  constructor(
+    private readonly allowed: readonly number[] | "any",
+    private readonly ctx: SupervisorContext,
+  ) {}
+
+  /** Every mapping made so far, in the order made. */
+  list(): PortMapping[] {
+    return [...this.toHost].map(([port, hostPort]) => ({ protocol: "tcp", port, hostPort }));
+  }
+
+  /** The host port a connect to a local address on `dest.port` must reach, if remapped. */
+  hostPortFor(dest: Destination): number | undefined {
+    return isLocal(dest) ? this.toHost.get(dest.port) : undefined;
+  }
+
+  /**
+   * bind of an IP stream socket. Port 0 and ports below the unprivileged start continue:
+   * the kernel and Landlock decide them with the caller's own rights. CONTINUE there rests
+   * on the copied port, which a sibling can rewrite: the kernel then binds whatever the
+   * buffer says, under Landlock's bind rules and the caller's capabilities, which is the
+   * same bind the sandbox could make directly; only the remapping is missed. Every other
+   * port is checked against the policy's bind rules here (Landlock does not see the
+   * supervisor's bind) and bound by the supervisor with the copy.
+   */
+  bind(n: Notification, sock: ChildSocket): Action {
+    if (!isInet(sock) || sock.type !== SOCK.STREAM) return CONTINUE;
+    const len = n.argU32(2);
+    if (len > SOCKADDR_MAX) return deny(EINVAL);
+    const name = copyIn(this.ctx.memory, n, n.argAddr(1), len);
+    if (typeof name === "number") return deny(name);
+    if (!this.ctx.memory.stillValid(n)) return deny(EPERM);
+    const family = name.length >= 2 ? name.readUInt16LE(0) : -1;
+    const minimum = family === AF.INET ? 16 : family === AF.INET6 ? 24 : Infinity;
+    if (name.length < minimum) return CONTINUE; // the kernel's EINVAL or EAFNOSUPPORT, for the same bytes
+    const port = name.readUInt16BE(2);
+    if (port === 0 || port < this.lowest) return CONTINUE;
+    if (this.allowed !== "any" && !this.allowed.includes(port)) return deny(EACCES);
+    const nat = native();
+    const mapped = this.toHost.get(port);
+    // A port this sandbox was given already: the same host port (SO_REUSEPORT or EADDRINUSE,
+    // as the kernel says for the sandbox's own sockets).
+    let rc = nat.netBind(sock.fd, mapped === undefined ? name : withPort(name, mapped));
+    if (rc === -EADDRINUSE && mapped === undefined) {
+      rc = nat.netBind(sock.fd, withPort(name, 0));
+      if (rc === 0) {
+        const got = nat.netSockname(sock.fd);
+        if (typeof got === "number") return deny(-got);
+        const hostPort = got.readUInt16BE(2);
+        this.toHost.set(port, hostPort);
+        this.toSandbox.set(hostPort, port);
+        this.ctx.portsChanged(this.list());
+      }
+    }
+    return rc < 0 ? deny(-rc) : returnValue(0);
+  }
+
+  /** getsockname of an IP stream socket: the supervisor's answer, with the port the sandbox
+   * asked for. Written into the caller's buffer while it is blocked in the call. */
+  getsockname(n: Notification, sock: ChildSocket): Action {
+    if (!isInet(sock) || sock.type !== SOCK.STREAM || this.toSandbox.size === 0) return CONTINUE;
+    const got = native().netSockname(sock.fd);
+    if (typeof got === "number") return deny(-got);
+    const out = Buffer.from(got);
+    const port = this.toSandbox.get(out.readUInt16BE(2));
+    if (port !== undefined) out.writeUInt16BE(port, 2);
+    const mem = this.ctx.memory;
+    const lenBuf = mem.read(n, n.argAddr(2), 4);
+    if (lenBuf === null) return deny(EFAULT);
+    const want = lenBuf.readInt32LE(0);
+    if (want < 0) return deny(EINVAL);
+    const size = Buffer.alloc(4);
+    size.writeUInt32LE(out.length);
+    if (!mem.stillValid(n)) return deny(EPERM);
+    if (!mem.write(n, n.argAddr(1), out.subarray(0, Math.min(want, out.length))) || !mem.write(n, n.argAddr(2), size)) return deny(EFAULT);
+    return returnValue(0);
+  }
+}
