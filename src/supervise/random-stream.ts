@@ -2,17 +2,22 @@
 // by SHA-256 of the seed and a label ("getrandom", "device 3"), so two runs with the same
 // seed that make the same requests in the same order get the same bytes, and a different
 // seed gives unrelated ones. Deterministic, not secret: the seed is in the policy.
+// node:crypto loads only when a seeded sandbox draws (6.5 ms of every CLI start otherwise).
 
-import { createCipheriv, createHash, type Cipher } from "node:crypto";
+import { createRequire } from "node:module";
+import type { Cipher } from "node:crypto";
 
 const ZERO_IV = Buffer.alloc(16);
+const load = createRequire(import.meta.url);
+let cryptoModule: typeof import("node:crypto") | undefined;
+const crypto = (): typeof import("node:crypto") => (cryptoModule ??= load("node:crypto") as typeof import("node:crypto"));
 
 export class SeededStream {
   private readonly cipher: Cipher;
 
   constructor(seed: bigint, label: string) {
-    const key = createHash("sha256").update(`sandlock randomSeed ${seed} ${label}`).digest();
-    this.cipher = createCipheriv("aes-256-ctr", key, ZERO_IV);
+    const key = crypto().createHash("sha256").update(`sandlock randomSeed ${seed} ${label}`).digest();
+    this.cipher = crypto().createCipheriv("aes-256-ctr", key, ZERO_IV);
   }
 
   /** The next n bytes of the stream. */
