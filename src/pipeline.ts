@@ -104,7 +104,7 @@ export class Pipeline {
     // Close-on-exec: each launcher gets only the ends it is given as its stdio.
     const pipes: [number, number][] = [];
     const closeAll = (): void => {
-      for (const fd of pipes.flat().splice(0)) closeSync(fd);
+      for (const fd of pipes.flat()) closeSync(fd);
       pipes.length = 0;
     };
     const sandboxes = this.stages.map((s) => new Sandbox(s.policy));

@@ -6,6 +6,7 @@
 import { closeSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import type { PathGrant } from "../plan/landlock.js";
+import { within } from "../plan/proc-grants.js";
 
 const HEAD = 4096;
 const PT_INTERP = 3;
@@ -16,10 +17,6 @@ function realpath(p: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function within(path: string, dir: string): boolean {
-  return path === dir || path.startsWith(dir === "/" ? "/" : `${dir}/`);
 }
 
 function head(path: string): Buffer | undefined {

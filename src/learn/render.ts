@@ -2,6 +2,7 @@
 // the report of what the command did, for stderr.
 
 import { existsSync } from "node:fs";
+import { shellWords } from "../cli/denials.js";
 import type { Observed } from "./observed.js";
 import type { Suggestion } from "./suggest.js";
 
@@ -24,7 +25,7 @@ export interface ProfileText {
 export function profileText(s: Suggestion, p: ProfileText): string {
   const out: string[] = [
     `# Written by sandlock learn on ${p.when} from one run of:`,
-    `#   ${p.cmd.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(" ")}`,
+    `#   ${shellWords(p.cmd)}`,
     "# Review it before use: it allows what that run did, no more.",
     `extends = ${str(s.base)}`,
     "",

@@ -5,6 +5,7 @@
 
 import { basename, dirname, join, sep } from "node:path";
 import { tmpdir } from "node:os";
+import { within } from "../plan/proc-grants.js";
 import { HOST, SECRET_PATHS, presetInput, type PresetHost } from "../policy/presets.js";
 import type { Destination, FileAccess, Observed } from "./observed.js";
 
@@ -46,10 +47,6 @@ export interface Suggestion {
   readonly secrets: readonly string[];
   /** Writes outside every writable path (refused while learning), by the directory to allow. */
   readonly refusedWrites: readonly string[];
-}
-
-export function within(path: string, dir: string): boolean {
-  return path === dir || path.startsWith(dir === "/" ? "/" : `${dir}/`);
 }
 
 function outermost(paths: Iterable<string>): string[] {
