@@ -151,7 +151,9 @@ async function setup(fixture: Fixture, vars: Vars): Promise<void> {
     }
     case "ports":
       vars.BIND_OK = String(await freePort());
-      vars.BIND_DENIED = String(await freePort());
+      // The kernel may hand the same free port out twice in a row: the denied one must differ.
+      do vars.BIND_DENIED = String(await freePort());
+      while (vars.BIND_DENIED === vars.BIND_OK);
       break;
   }
 }
