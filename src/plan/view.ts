@@ -34,6 +34,8 @@ export interface ViewSpec {
   memoryCap?: bigint;
   /** randomSeed: getrandom and the random devices give a stream seeded with it. */
   randomSeed?: bigint;
+  /** deterministicDirs: every listing is performed by the supervisor, sorted by name. */
+  sortedDirs?: boolean;
   /** Procfs mounts the grants reach, where only the sandbox's processes are visible.
    * reach: the grants' real paths; the mount tables show only the mounts they reach. */
   procfs?: { mounts: readonly string[]; writable: boolean; reach: readonly string[] };
@@ -54,7 +56,7 @@ export function viewSyscalls(v: ViewSpec): string[] {
   if (v.numCpus !== undefined) out.push("sched_getaffinity");
   if (v.randomSeed !== undefined) out.push("getrandom");
   if (v.procfs !== undefined || v.files.length > 0 || v.pts !== undefined) out.push("open", "openat", "openat2", "creat");
-  if (v.procfs !== undefined) out.push("getdents64", "getdents");
+  if (v.procfs !== undefined || v.sortedDirs === true) out.push("getdents64", "getdents");
   return out;
 }
 
@@ -90,6 +92,7 @@ export function computeView(
     numCpus: number | undefined;
     maxMemory?: bigint | undefined;
     randomSeed?: bigint | undefined;
+    deterministicDirs?: boolean;
     netAllow?: readonly NetRule[];
     netDeny?: readonly NetRule[];
   },
@@ -138,6 +141,7 @@ export function computeView(
   if (policy.numCpus !== undefined) view.numCpus = policy.numCpus;
   if (policy.maxMemory !== undefined) view.memoryCap = policy.maxMemory;
   if (policy.randomSeed !== undefined) view.randomSeed = policy.randomSeed;
+  if (policy.deterministicDirs === true) view.sortedDirs = true;
   if (procfs !== undefined) view.procfs = procfs;
   if (pts !== undefined) view.pts = pts;
   return { view, grants: out };

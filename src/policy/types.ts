@@ -170,7 +170,7 @@ export interface PolicyInput {
   randomSeed?: number | bigint | string;
   /** The wall clock starts at this time (RFC 3339) and runs at real speed. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--time-start`. Default: none (the real clock). */
   timeStart?: Date | string;
-  /** Directory listings come sorted by name. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--deterministic-dirs`. Default: false. */
+  /** Directory listings come sorted by name ("." and ".." first, then byte order), performed by the supervisor (docs/determinism.md). CLI: `--deterministic-dirs`. Default: false. */
   deterministicDirs?: boolean;
   /** Turn address space layout randomisation off. CLI: `--no-randomize-memory`. Default: false. */
   noRandomizeMemory?: boolean;

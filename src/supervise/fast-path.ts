@@ -9,7 +9,8 @@
 // every procfs mount of the host (paths.ts expands /proc/self and walks magic links in
 // any of them) and the granted devpts mounts; the exact paths are the virtual files and
 // /etc/hosts. Getdents64: performed in C on a duplicate unless the directory is on a
-// procfs mount the view filters (handlers/procfs-list.ts). Under maxMemory, mmap, mremap
+// procfs mount the view filters (handlers/procfs-list.ts); under deterministicDirs never
+// (every listing is sorted there). Under maxMemory, mmap, mremap
 // and brk: continued in C within a credit handlers/memory.ts grants (native/memcredit.c).
 //
 // A learning run's recorder notes every open: there the fast path answers none.
@@ -49,5 +50,5 @@ export function fastPathSpec(s: Supervision): FastPathSpec {
       // gone: nothing there to filter
     }
   }
-  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: s.learn !== true, getdents: view?.procfs !== undefined, threaded: true, memory: s.maxMemory !== undefined };
+  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: s.learn !== true, getdents: view?.procfs !== undefined && view.sortedDirs !== true, threaded: true, memory: s.maxMemory !== undefined };
 }

@@ -72,6 +72,11 @@ export function stagePackage(): Stage {
     cpSync(join(ROOT, "build", "Release", f), join(dir, "build", "Release", f));
   }
   cpSync(probe, join(dir, "sl-probe"));
+  // Programs the scripts run inside sandboxes, as they are (Python): ${STAGE}/fixtures/.
+  mkdirSync(join(dir, "fixtures"));
+  for (const f of readdirSync(join(ROOT, "test", "fixtures")).filter((n) => n.endsWith(".py"))) {
+    cpSync(join(ROOT, "test", "fixtures", f), join(dir, "fixtures", f));
+  }
   execFileSync("chmod", ["-R", "a+rX", dir]);
   process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
   stage = { dir, probe: join(dir, "sl-probe"), runner: join(dir, "dist", "test", "helpers", "case-runner.js") };

@@ -143,6 +143,7 @@ test("the view traps uname for a named sandbox only, the rest only when needed",
   assert.deepEqual(viewSyscalls({ hostname: "b", files: [], interfaces: lo }), ["uname"]);
   assert.deepEqual(viewSyscalls({ hostname: "b", numCpus: 1, files: [], interfaces: lo }), ["uname", "sched_getaffinity"]);
   assert.deepEqual(viewSyscalls({ hostname: "b", files: [{ path: "/etc/hostname", kind: "hostname" }], interfaces: lo }), ["uname", "open", "openat", "openat2", "creat"]);
+  assert.deepEqual(viewSyscalls({ sortedDirs: true, files: [], interfaces: lo }), ["getdents64", "getdents"], "deterministicDirs traps listings, not opens");
   assert.deepEqual(viewSyscalls({ procfs: { mounts: ["/proc"], writable: false, reach: ["/"] }, files: [], interfaces: lo }), ["open", "openat", "openat2", "creat", "getdents64", "getdents"]);
 });
 

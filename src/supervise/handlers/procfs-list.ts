@@ -1,12 +1,14 @@
-// Listing directories while /proc is reachable (SPEC 4.4): getdents is performed by the
-// supervisor on a duplicate of the caller's descriptor, and on a procfs root the names of
-// processes outside the sandbox are dropped before the entries reach the caller's buffer,
-// in /proc/sys/net/*/{conf,neigh} the interfaces it may not see (issue 9).
+// Listing directories while /proc is reachable (SPEC 4.4) or under deterministicDirs
+// (SPEC 2.1): getdents is performed by the supervisor on a duplicate of the caller's
+// descriptor, and on a procfs root the names of processes outside the sandbox are dropped
+// before the entries reach the caller's buffer, in /proc/sys/net/*/{conf,neigh} the
+// interfaces it may not see (issue 9); sorted by name under deterministicDirs.
 
 import { closeSync, fstatSync, readlinkSync, statSync } from "node:fs";
 import { native } from "../../confine/native.js";
 import { deny, returnValue, type Action } from "../action.js";
 import { filterDirents } from "../dirents.js";
+import { compareNames, cookieOf, encodeFrom, parseDirents64, type DirEntry, type SortedPositions } from "../sorted-dirents.js";
 import type { Handler, SupervisorContext } from "../handler.js";
 import type { Members } from "../members.js";
 import type { Notification } from "../notification.js";
@@ -16,11 +18,22 @@ import { within } from "../../plan/proc-grants.js";
 import { sysctlEntryShown, sysctlInterfaceEntry } from "../proc-net.js";
 
 const EFAULT = 14;
+const EINVAL = 22;
+const ESTALE = 116;
 const NUMERIC = /^[0-9]+$/;
 /** Our read size: the caller's count, capped (a smaller read only returns fewer entries). */
 const MAX_READ = 1 << 16;
 
-export function procfsListHandler(mounts: readonly string[], interfaces: InterfaceScope, ctx: SupervisorContext, members: Members, legacy: boolean): Handler {
+/** The procfs mounts whose listings are filtered (none without the /proc view), and under
+ * deterministicDirs the positions of sorted listings. */
+export interface ListingSpec {
+  mounts: readonly string[];
+  interfaces: InterfaceScope;
+  sorted?: SortedPositions;
+}
+
+export function listingHandler(spec: ListingSpec, ctx: SupervisorContext, members: Members, legacy: boolean): Handler {
+  const { mounts, interfaces, sorted } = spec;
   let roots: { mount: string; dev: number; ino: number }[] | undefined;
   /** The procfs mount whose superblock holds (dev), and whether ino is its root. */
   const procfsOf = (dev: number, ino: number): { mount: string; root: boolean } | undefined => {
@@ -63,7 +76,8 @@ export function procfsListHandler(mounts: readonly string[], interfaces: Interfa
     const dup = native().threadGetfd(n.pid, n.argI32(0));
     if (dup < 0) return deny(-dup); // EBADF for a bad descriptor, as the kernel answers
     try {
-      return list(n, dup, ctx, filterFor(dup), legacy);
+      const keep = mounts.length > 0 ? filterFor(dup) : undefined;
+      return sorted === undefined ? list(n, dup, ctx, keep, legacy) : listSorted(n, dup, ctx, keep, legacy, sorted);
     } finally {
       closeSync(dup);
     }
@@ -102,4 +116,56 @@ function list(n: Notification, dup: number, ctx: SupervisorContext, keep: ((name
     if (!ctx.memory.stillValid(n) || !ctx.memory.write(n, n.argAddr(1), kept)) return undo(EFAULT);
     return returnValue(kept.length);
   }
+}
+
+/**
+ * getdents under deterministicDirs: the whole directory read on the duplicate (from its
+ * start), filtered as above, sorted by name, and the entries after the caller's position
+ * written into its buffer; the position left is the last entry's cookie (sorted-dirents.ts).
+ * Reading the whole directory each call costs O(entries) per call: a listing of n entries in
+ * batches of b costs n^2/b entry reads (docs/determinism.md).
+ */
+function listSorted(n: Notification, dup: number, ctx: SupervisorContext, keep: ((name: string) => boolean) | undefined, legacy: boolean, positions: SortedPositions): Action {
+  const nat = native();
+  const pos = nat.lseek(dup, 0n, SEEK_CUR);
+  if (pos < 0n) return deny(Number(-pos));
+  const st = fstatSync(dup, { bigint: true });
+  if (!st.isDirectory()) {
+    // The kernel's own answer (ENOTDIR), before anything moves its offset.
+    const got = nat.getdents(dup, Buffer.allocUnsafe(1), legacy ? 1 : 0);
+    return got < 0 ? deny(-got) : deny(EINVAL);
+  }
+  const restore = (errno: number): Action => {
+    nat.lseek(dup, pos, SEEK_SET);
+    return deny(errno);
+  };
+  const rewound = nat.lseek(dup, 0n, SEEK_SET);
+  if (rewound < 0n) return restore(Number(-rewound));
+  const chunk = Buffer.allocUnsafe(MAX_READ);
+  let entries: DirEntry[] = [];
+  for (;;) {
+    const got = nat.getdents(dup, chunk, 0);
+    if (got < 0) return restore(-got);
+    if (got === 0) break;
+    const batch = parseDirents64(chunk.subarray(0, got));
+    entries = entries.concat(keep === undefined ? batch : batch.filter((e) => keep(e.name.toString("latin1"))));
+  }
+  entries.sort((a, b) => compareNames(a.name, b.name));
+  const dir = `${st.dev}:${st.ino}`;
+  const from = positions.resumeAt(dir, entries, pos);
+  // A position naming an entry deleted since, whose name is no longer remembered: where to
+  // resume is unknown, and guessing would skip or repeat entries.
+  if (from === undefined) return restore(ESTALE);
+  if (from >= entries.length) {
+    nat.lseek(dup, pos, SEEK_SET);
+    return returnValue(0);
+  }
+  const { bytes, taken } = encodeFrom(entries, from, n.argU32(2), legacy);
+  if (taken === 0) return restore(EINVAL); // not even one entry fits, as the kernel answers
+  if (!ctx.memory.stillValid(n) || !ctx.memory.write(n, n.argAddr(1), bytes)) return restore(EFAULT);
+  const last = entries[from + taken - 1]!.name;
+  const cookie = cookieOf(last);
+  positions.remember(dir, cookie, last);
+  nat.lseek(dup, BigInt(cookie), SEEK_SET);
+  return returnValue(bytes.length);
 }

@@ -7,7 +7,8 @@ import type { HandlerTable, SupervisorContext } from "../handler.js";
 import { Members } from "../members.js";
 import { devPtsHandler } from "./dev-pts.js";
 import { identityHandlers } from "./identity.js";
-import { procfsListHandler } from "./procfs-list.js";
+import { listingHandler } from "./procfs-list.js";
+import { SortedPositions } from "../sorted-dirents.js";
 import { procfsOpenHandler } from "./procfs-open.js";
 
 export function viewHandlers(view: ViewSpec, ctx: SupervisorContext): HandlerTable[] {
@@ -17,15 +18,18 @@ export function viewHandlers(view: ViewSpec, ctx: SupervisorContext): HandlerTab
     tables.push({ open: pts, openat: pts, openat2: pts, creat: pts });
   }
   const procfs = view.procfs;
+  const members = new Members(ctx.launcherPid);
+  // Listings: filtered under the /proc view, sorted under deterministicDirs.
+  if (procfs !== undefined || view.sortedDirs === true) {
+    const spec = { mounts: procfs?.mounts ?? [], interfaces: view.interfaces, ...(view.sortedDirs === true ? { sorted: new SortedPositions() } : {}) };
+    tables.unshift({ getdents64: listingHandler(spec, ctx, members, false), getdents: listingHandler(spec, ctx, members, true) });
+  }
   if (procfs !== undefined) {
-    const members = new Members(ctx.launcherPid);
     const open = procfsOpenHandler({ ...procfs, interfaces: view.interfaces, launcherPid: ctx.launcherPid }, ctx, members);
     // Before identity's table: a process file is never a virtual one, and the hidden
     // files are refused whatever else would answer.
     tables.unshift({
       open, openat: open, openat2: open, creat: open,
-      getdents64: procfsListHandler(procfs.mounts, view.interfaces, ctx, members, false),
-      getdents: procfsListHandler(procfs.mounts, view.interfaces, ctx, members, true),
     });
   }
   return tables;

@@ -1,0 +1,136 @@
+// deterministicDirs (SPEC 2.1): a directory listed in name order, whatever order the
+// filesystem keeps. The supervisor reads the whole directory on every getdents call, sorts
+// it, and hands over the entries after the caller's position. Positions are ours: a record's
+// d_off (what telldir returns) names the record's name, so a listing resumes after a name,
+// not at an index, and entries removed or added meanwhile shift nothing (rm-while-reading
+// loops lose no entry).
+
+/** One entry of a listing: its inode number, d_type and name (raw bytes). */
+export interface DirEntry {
+  ino: bigint;
+  type: number;
+  name: Buffer;
+}
+
+/** struct linux_dirent64: d_ino u64, d_off s64, d_reclen u16, d_type u8, d_name. */
+const NAME64 = 19;
+/** struct linux_dirent (x86-64): d_ino, d_off (longs), d_reclen u16, d_name, NUL, pad, d_type last. */
+const NAME_LEGACY = 18;
+const RECLEN_AT = 16;
+
+/** The records of a getdents64 buffer. A malformed record (a length running past the
+ * buffer) ends the walk. */
+export function parseDirents64(buf: Buffer): DirEntry[] {
+  const out: DirEntry[] = [];
+  for (let at = 0; at + NAME64 <= buf.length; ) {
+    const reclen = buf.readUInt16LE(at + RECLEN_AT);
+    if (reclen < NAME64 || at + reclen > buf.length) break;
+    const end = buf.indexOf(0, at + NAME64);
+    const nameEnd = end < 0 || end > at + reclen ? at + reclen : end;
+    out.push({ ino: buf.readBigUInt64LE(at), type: buf[at + 18]!, name: Buffer.from(buf.subarray(at + NAME64, nameEnd)) });
+    at += reclen;
+  }
+  return out;
+}
+
+const DOT = Buffer.from(".");
+const DOTDOT = Buffer.from("..");
+
+/** Name order: "." and ".." first (as `ls -a` shows them), then bytewise, which is the C
+ * locale's order and the same on every host. */
+export function compareNames(a: Buffer, b: Buffer): number {
+  const rank = (n: Buffer): number => (n.equals(DOT) ? 0 : n.equals(DOTDOT) ? 1 : 2);
+  return rank(a) - rank(b) || Buffer.compare(a, b);
+}
+
+/** Positions fit in 30 bits: every filesystem accepts them as a directory offset (FAT and
+ * ext4's 32-bit hash mode cap offsets at 2^31), and 0 stays the start. */
+const COOKIE_MASK = 0x3fffffff;
+
+/** The position just after `name`: FNV-1a of its bytes, never 0. */
+export function cookieOf(name: Buffer): number {
+  let h = 0x811c9dc5;
+  for (const byte of name) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+  return (h & COOKIE_MASK) || 1;
+}
+
+/** How many names of recent batch ends are remembered, to resume after a name that has
+ * since been deleted (the hash alone then finds nothing). */
+const REMEMBERED = 16384;
+
+/**
+ * Where a listing resumes, remembered across calls. A batch ends on a name whose cookie is
+ * the file's new position; it is kept (most recent REMEMBERED), so resuming after it works
+ * even once the entry is gone. Any other record's cookie (from telldir) is found by hashing
+ * the current entries.
+ */
+export class SortedPositions {
+  /** Keyed by the directory ("dev:ino") and the cookie: a cookie two directories share
+   * never sends one listing to the other's name. */
+  readonly #names = new Map<string, Buffer>();
+
+  remember(dir: string, cookie: number, name: Buffer): void {
+    const key = `${dir}:${cookie}`;
+    this.#names.delete(key);
+    this.#names.set(key, name);
+    if (this.#names.size > REMEMBERED) this.#names.delete(this.#names.keys().next().value!);
+  }
+
+  /** The index in `sorted` to resume at for position `pos`; undefined when the position
+   * names nothing known (an entry deleted since, its cookie long forgotten). */
+  resumeAt(dir: string, sorted: readonly DirEntry[], pos: bigint): number | undefined {
+    if (pos <= 0n) return 0;
+    if (pos > BigInt(COOKIE_MASK)) return undefined;
+    const cookie = Number(pos);
+    const name = this.#names.get(`${dir}:${cookie}`);
+    if (name !== undefined) {
+      // After the remembered name, whether or not it still exists.
+      let lo = 0;
+      let hi = sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (compareNames(sorted[mid]!.name, name) <= 0) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    }
+    const at = sorted.findIndex((e) => cookieOf(e.name) === cookie);
+    return at < 0 ? undefined : at + 1;
+  }
+}
+
+const align8 = (n: number): number => (n + 7) & ~7;
+
+/** The size of one record in the caller's format. */
+function recordSize(e: DirEntry, legacy: boolean): number {
+  return legacy ? align8(NAME_LEGACY + e.name.length + 2) : align8(NAME64 + e.name.length + 1);
+}
+
+/**
+ * Records for sorted[from...] that fit in `count` bytes, in getdents64's format or the
+ * legacy getdents's, each with its name's cookie as d_off. `taken` 0 with entries left:
+ * the buffer holds not even one (the kernel's EINVAL).
+ */
+export function encodeFrom(sorted: readonly DirEntry[], from: number, count: number, legacy: boolean): { bytes: Buffer; taken: number } {
+  let size = 0;
+  let end = from;
+  while (end < sorted.length && size + recordSize(sorted[end]!, legacy) <= count) size += recordSize(sorted[end++]!, legacy);
+  const bytes = Buffer.alloc(size);
+  let at = 0;
+  for (let i = from; i < end; i++) {
+    const e = sorted[i]!;
+    const reclen = recordSize(e, legacy);
+    bytes.writeBigUInt64LE(e.ino, at);
+    bytes.writeBigInt64LE(BigInt(cookieOf(e.name)), at + 8);
+    bytes.writeUInt16LE(reclen, at + RECLEN_AT);
+    if (legacy) {
+      e.name.copy(bytes, at + NAME_LEGACY);
+      bytes[at + reclen - 1] = e.type;
+    } else {
+      bytes[at + 18] = e.type;
+      e.name.copy(bytes, at + NAME64);
+    }
+    at += reclen;
+  }
+  return { bytes, taken: end - from };
+}

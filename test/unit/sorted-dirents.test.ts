@@ -1,0 +1,66 @@
+// The sorted listing's pieces: name order, record encoding in both getdents formats (read
+// back by the same parser the supervisor uses), and where a listing resumes after entries
+// come and go.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { compareNames, cookieOf, encodeFrom, parseDirents64, SortedPositions, type DirEntry } from "../../src/supervise/sorted-dirents.js";
+
+const entry = (name: string, ino = 7n, type = 8): DirEntry => ({ ino, type, name: Buffer.from(name, "latin1") });
+const names = (es: readonly DirEntry[]): string[] => es.map((e) => e.name.toString("latin1"));
+
+test("name order: . and .. first, then bytes (upper case before lower, '-' before '.')", () => {
+  const sorted = ["b", "..", "-x", "B", ".", ".hidden", "a10", "a9", "\xe9"].map((n) => entry(n)).sort((a, b) => compareNames(a.name, b.name));
+  assert.deepEqual(names(sorted), [".", "..", "-x", ".hidden", "B", "a10", "a9", "b", "\xe9"]);
+});
+
+test("getdents64 records: what is encoded parses back, with each name's cookie as d_off, 8-byte aligned", () => {
+  const es = [entry(".", 1n, 4), entry("..", 2n, 4), entry("a-long-name", 3n, 8), entry("d", 2n ** 40n, 10)];
+  const { bytes, taken } = encodeFrom(es, 0, 4096, false);
+  assert.equal(taken, 4);
+  assert.equal(bytes.length % 8, 0);
+  const back = parseDirents64(bytes);
+  assert.deepEqual(back.map((e) => [e.ino, e.type, e.name.toString()]), es.map((e) => [e.ino, e.type, e.name.toString()]));
+  assert.equal(bytes.readBigInt64LE(8), BigInt(cookieOf(Buffer.from("."))));
+});
+
+test("legacy getdents records: d_type in the last byte, the name NUL-terminated at offset 18", () => {
+  const { bytes, taken } = encodeFrom([entry("abc", 9n, 4)], 0, 64, true);
+  assert.equal(taken, 1);
+  const reclen = bytes.readUInt16LE(16);
+  assert.equal(reclen, 24); // 18 + 3 + 2, aligned to 8
+  assert.equal(bytes.toString("latin1", 18, 21), "abc");
+  assert.equal(bytes[21], 0);
+  assert.equal(bytes[reclen - 1], 4);
+});
+
+test("a batch takes only the records that fit; a buffer too small for one takes none", () => {
+  const es = ["aaaa", "bbbb", "cccc"].map((n) => entry(n));
+  assert.equal(encodeFrom(es, 0, 24 * 2, false).taken, 2);
+  assert.equal(encodeFrom(es, 1, 24 * 2, false).taken, 2);
+  assert.equal(encodeFrom(es, 0, 23, false).taken, 0);
+});
+
+test("cookies are never 0 and fit in 30 bits", () => {
+  for (const n of ["", ".", "..", "x", "a".repeat(255)]) {
+    const c = cookieOf(Buffer.from(n));
+    assert.ok(c > 0 && c < 2 ** 30, `${n}: ${c}`);
+  }
+});
+
+test("resuming: after a remembered name even once it is deleted; a telldir cookie by hash; an unknown one is undefined", () => {
+  const p = new SortedPositions();
+  const all = ["a", "b", "c", "d", "e"].map((n) => entry(n));
+  assert.equal(p.resumeAt("1:2", all, 0n), 0);
+  p.remember("1:2", cookieOf(Buffer.from("b")), Buffer.from("b"));
+  const withoutB = all.filter((e) => e.name.toString() !== "b");
+  assert.deepEqual(names(withoutB.slice(p.resumeAt("1:2", withoutB, BigInt(cookieOf(Buffer.from("b"))))!)), ["c", "d", "e"]);
+  // An entry added before the position is not shown again; one added after is.
+  const more = [...all, entry("bb"), entry("aa")].sort((x, y) => compareNames(x.name, y.name));
+  assert.deepEqual(names(more.slice(p.resumeAt("1:2", more, BigInt(cookieOf(Buffer.from("b"))))!)), ["bb", "c", "d", "e"]);
+  // Not remembered, still present: found by its hash.
+  assert.equal(p.resumeAt("1:2", all, BigInt(cookieOf(Buffer.from("d")))), 4);
+  // The same cookie remembered for another directory does not apply here.
+  assert.equal(p.resumeAt("9:9", withoutB, BigInt(cookieOf(Buffer.from("b")))), undefined);
+  assert.equal(p.resumeAt("1:2", all, 2n ** 40n), undefined);
+});
