@@ -230,6 +230,19 @@ securityCase(
   },
 );
 
+// And under deterministicDirs, where every listing (sorted) goes through the TypeScript
+// handler: the filter is chosen from the duplicate that is read, never from the number.
+securityCase(
+  "under deterministicDirs a descriptor swapped to /proc during a sorted listing never lists another process",
+  { policy: { ...PROC, fsReadable: [...PROC.fsReadable, "/usr"], deterministicDirs: true }, cmd: probe("race-getdents", "/usr", "3000") },
+  (o) => {
+    const m = /^foreign (\d+) proc (\d+) other (\d+)$/.exec(answer(o));
+    assert.ok(m, answer(o));
+    assert.equal(Number(m[1]), 0, "listings that named another process");
+    assert.ok(Number(m[2]) > 0 && Number(m[3]) > 0, `the race ran: ${answer(o)}`);
+  },
+);
+
 securityCase(
   "control: without a sandbox the same race lists other processes",
   { policy: PROC, scenario: "bare", cmd: probe("race-getdents", "/proc/sys", "5000") },
