@@ -128,7 +128,7 @@ export class ForkGroup {
     const [mine, theirs] = n.seqpacketPair();
     const launchPolicy = Policy.fromJSON({ ...host.policy.toJSON(), fsReadable: [...host.policy.fsReadable, ...runtimeGrants(spec)] });
     try {
-      await host.launch([process.execPath, "--single-threaded", ZYGOTE_MAIN, addonPath()], theirs, launchPolicy);
+      await host.launch([process.execPath, "--single-threaded", "--v8-pool-size=0", ZYGOTE_MAIN, addonPath()], theirs, launchPolicy);
     } catch (e) {
       closeSync(mine);
       throw new SandboxError(`fork: the zygote (${process.execPath}) could not start under this policy: ${(e as Error).message}`, { cause: e });
