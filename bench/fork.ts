@@ -7,10 +7,10 @@
 import { spawn } from "node:child_process";
 import { closeSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { Sandbox } from "../src/index.js";
-import { addonPath, native } from "../src/confine/native.js";
-import { ForkGroup, type ZygoteHost } from "../src/fork/zygote.js";
+import { native } from "../src/confine/native.js";
+import { ForkGroup, zygoteCommand, type ZygoteHost } from "../src/fork/zygote.js";
 import { checkForkFunctions, type ForkFunctions } from "../src/fork/fns.js";
 import { Policy } from "../src/policy/policy.js";
 import { RunResult } from "../src/result.js";
@@ -47,7 +47,8 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => process.
 /** A fork group whose zygote runs without any sandbox: same program, same protocol. */
 async function bareGroup(f: ForkFunctions): Promise<{ group: ForkGroup; pid: number; kill(): void }> {
   const [mine, theirs] = native().seqpacketPair();
-  const child = spawn(process.execPath, ["--single-threaded", fileURLToPath(new URL("../src/fork/zygote-main.mjs", import.meta.url)), addonPath()], {
+  const [node, ...args] = zygoteCommand();
+  const child = spawn(node!, args, {
     stdio: [theirs, "ignore", "inherit"],
   });
   closeSync(theirs);

@@ -42,6 +42,12 @@ export interface ZygoteHost {
 
 const ZYGOTE_MAIN = fileURLToPath(new URL("./zygote-main.mjs", import.meta.url));
 
+/** The zygote's command line: one thread of JavaScript and no V8 worker threads, whose
+ * stacks every clone would otherwise inherit dead and write to (docs/fork.md). */
+export function zygoteCommand(): string[] {
+  return [process.execPath, "--single-threaded", "--v8-pool-size=0", ZYGOTE_MAIN, addonPath()];
+}
+
 
 /** Files the zygote must read to start, granted read-only on top of the policy. */
 function runtimeGrants(spec: ZygoteSpec): string[] {
@@ -128,7 +134,7 @@ export class ForkGroup {
     const [mine, theirs] = n.seqpacketPair();
     const launchPolicy = Policy.fromJSON({ ...host.policy.toJSON(), fsReadable: [...host.policy.fsReadable, ...runtimeGrants(spec)] });
     try {
-      await host.launch([process.execPath, "--single-threaded", "--v8-pool-size=0", ZYGOTE_MAIN, addonPath()], theirs, launchPolicy);
+      await host.launch(zygoteCommand(), theirs, launchPolicy);
     } catch (e) {
       closeSync(mine);
       throw new SandboxError(`fork: the zygote (${process.execPath}) could not start under this policy: ${(e as Error).message}`, { cause: e });
