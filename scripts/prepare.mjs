@@ -8,3 +8,5 @@ import { existsSync } from "node:fs";
 if (process.env.npm_command === "exec" && existsSync("dist/src/cli/sandlock.bundle.cjs")) process.exit(0);
 execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "."], { stdio: "inherit" });
 execFileSync(process.execPath, ["scripts/bundle-cli.mjs"], { stdio: "inherit" });
+// The MCP server's package (packages/mcp, an npm workspace), built against the dist/ above.
+if (existsSync("packages/mcp/tsconfig.json")) execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "packages/mcp"], { stdio: "inherit" });

@@ -4,7 +4,7 @@
 import { closest } from "../policy/suggest.js";
 import { EXIT_USAGE, UsageError } from "./usage-error.js";
 
-const COMMANDS = ["run", "learn", "check", "profile", "ps", "inspect", "kill", "help"] as const;
+const COMMANDS = ["run", "learn", "check", "profile", "ps", "inspect", "kill", "mcp", "help"] as const;
 
 /** Exit code of a confinement that cannot be set up (src/cli/report.ts, SPEC 9). */
 const EXIT_CONFINEMENT = 126;
@@ -34,6 +34,8 @@ async function dispatch(argv: readonly string[]): Promise<number> {
       return (await import("./manage.js")).inspectCommand(rest);
     case "kill":
       return (await import("./manage.js")).killCommand(rest);
+    case "mcp":
+      return (await import("./mcp.js")).mcpCommand(rest);
     case "--version":
       process.stdout.write(`sandlock ${(await import("./version.js")).packageVersion()}\n`);
       return 0;

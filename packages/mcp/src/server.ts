@@ -1,0 +1,187 @@
+// The MCP tools: run a command in a sandbox under one of the profiles the server allows,
+// list those profiles, and tell what a run was refused. An agent chooses the command; the
+// server's operator chooses where it may run and with which confinement (options.ts).
+
+import { realpathSync, statSync } from "node:fs";
+import { isAbsolute, relative, resolve, sep } from "node:path";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { z } from "zod";
+import { loadProfile, OutputLimitError, PRESET_NAMES, PRESET_SUMMARY, Sandbox, SandlockError, type PresetName, type Refusal, type RunResult } from "sandlock";
+import type { ServerOptions } from "./options.js";
+
+/** Runs whose refusals sandlock_refusals can still report. */
+const KEPT_RUNS = 100;
+/** The variables every command gets from the server's environment (besides --pass-env). */
+const BASE_ENV = ["PATH", "LANG", "TERM"];
+
+type ToolResult = { content: { type: "text"; text: string }[]; structuredContent?: Record<string, unknown>; isError?: boolean };
+
+const failure = (text: string): ToolResult => ({ content: [{ type: "text", text }], isError: true });
+
+/** A tool argument the server refuses (its message goes back to the agent). */
+export class ToolInputError extends Error {}
+
+/** dir resolved against the root, refused unless its real path is the root or beneath it
+ * (".." and symbolic links included: what is checked is where it really leads). */
+export function directoryInRoot(root: string, dir: string | undefined): string {
+  const wanted = dir === undefined ? root : isAbsolute(dir) ? dir : resolve(root, dir);
+  let real: string;
+  try {
+    real = realpathSync(wanted);
+  } catch (e) {
+    throw new ToolInputError(`cwd ${JSON.stringify(dir)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const rel = relative(root, real);
+  if (rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    throw new ToolInputError(`cwd ${JSON.stringify(dir)} is outside the server's root ${root} (it leads to ${real})`);
+  }
+  if (!statSync(real).isDirectory()) throw new ToolInputError(`cwd ${JSON.stringify(dir)} is not a directory`);
+  return real;
+}
+
+function commandEnv(passEnv: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of [...BASE_ENV, ...passEnv]) {
+    const v = process.env[k];
+    if (v !== undefined) env[k] = v;
+  }
+  env.PATH ??= "/usr/local/bin:/usr/bin:/bin";
+  return env;
+}
+
+function describeRefusal(r: Refusal): string {
+  return `${r.syscall} ${r.target}: ${r.errno}, ${r.why}${r.count > 1 ? ` (${r.count} times)` : ""}`;
+}
+
+interface RunRecord {
+  readonly profile: string;
+  readonly command: readonly string[];
+  readonly refused: readonly Refusal[];
+}
+
+export function createServer(opts: ServerOptions, version: string): McpServer {
+  const server = new McpServer({ name: "sandlock", version });
+  const runs = new Map<string, RunRecord>();
+  let counter = 0;
+  const profileNames = opts.profiles as [string, ...string[]];
+
+  server.registerTool(
+    "sandlock_run",
+    {
+      title: "Run a command in a sandbox",
+      description:
+        `Runs a command confined by sandlock (Landlock + seccomp, no root): only what its profile grants is readable, writable or reachable on the network. ` +
+        `Give "command" (a shell command line, run with /bin/sh -c) or "argv". Profiles: ${opts.profiles.join(", ")} (default ${opts.profiles[0]}). ` +
+        `It runs in the server's root ${opts.root} or a directory beneath it ("cwd"). Returns the exit status, stdout, stderr and what the sandbox refused.`,
+      inputSchema: {
+        command: z.string().min(1).optional().describe("a shell command line, run with /bin/sh -c"),
+        argv: z.array(z.string()).min(1).optional().describe("the program and its arguments, run without a shell"),
+        profile: z.enum(profileNames).optional().describe(`the confinement: ${opts.profiles.join(", ")}`),
+        cwd: z.string().optional().describe(`working directory: relative to ${opts.root}, or absolute beneath it`),
+        timeout_seconds: z.number().int().min(1).max(opts.maxTimeout).optional().describe(`time limit (default ${opts.defaultTimeout}, at most ${opts.maxTimeout})`),
+        stdin: z.string().optional().describe("data for the command's standard input"),
+        max_output_bytes: z.number().int().min(1).max(opts.maxOutput).optional().describe(`bytes kept of stdout and of stderr; a command writing more is killed (default and most ${opts.maxOutput})`),
+      },
+    },
+    async (args): Promise<ToolResult> => {
+      if ((args.command === undefined) === (args.argv === undefined)) return failure('give exactly one of "command" (a shell command line) and "argv"');
+      const cmd = args.argv ?? ["/bin/sh", "-c", args.command!];
+      const profile = args.profile ?? opts.profiles[0]!;
+      let cwd: string;
+      let result: RunResult;
+      const truncated = { stdout: false, stderr: false };
+      try {
+        cwd = directoryInRoot(opts.root, args.cwd);
+        const { input } = await loadProfile(profile, { cwd });
+        const policy = { ...input, cwd, cleanEnv: true, env: { ...commandEnv(opts.passEnv), ...(input.env ?? {}) } };
+        const timeout = (args.timeout_seconds ?? opts.defaultTimeout) * 1000;
+        const maxBuffer = args.max_output_bytes ?? opts.maxOutput;
+        try {
+          result = await Sandbox.run(policy, cmd, { timeout, maxBuffer, ...(args.stdin !== undefined ? { input: args.stdin } : {}) });
+        } catch (e) {
+          if (!(e instanceof OutputLimitError)) throw e;
+          result = e.result;
+          truncated[e.stream] = true;
+        }
+      } catch (e) {
+        if (e instanceof SandlockError || e instanceof ToolInputError) return failure(e.message);
+        throw e;
+      }
+      const id = `run-${++counter}`;
+      runs.set(id, { profile, command: cmd, refused: result.refused });
+      if (runs.size > KEPT_RUNS) runs.delete(runs.keys().next().value!);
+      const ending =
+        result.status === "exited" ? `exited with code ${result.exitCode}` :
+        result.status === "timeout" ? `timed out after ${(args.timeout_seconds ?? opts.defaultTimeout)} s and was killed` :
+        truncated.stdout || truncated.stderr ? `killed: it wrote more than ${args.max_output_bytes ?? opts.maxOutput} bytes to ${truncated.stdout ? "stdout" : "stderr"}` :
+        `${result.status} by ${result.signal}`;
+      const lines = [`${id}: ${ending} (${Math.round(result.durationMs)} ms, profile ${profile}, cwd ${cwd})`];
+      if (result.limit !== null) lines.push(`limit: ${result.limit.field} ${result.limit.reason ?? ""}`.trim());
+      if (result.refused.length > 0) lines.push("refused by the sandbox:", ...result.refused.map((r) => `  ${describeRefusal(r)}`));
+      lines.push("--- stdout ---", result.stdoutText, "--- stderr ---", result.stderrText);
+      return {
+        content: [{ type: "text", text: lines.join("\n") }],
+        structuredContent: {
+          run_id: id,
+          status: result.status,
+          exit_code: result.exitCode,
+          signal: result.signal,
+          stdout: result.stdoutText,
+          stderr: result.stderrText,
+          truncated,
+          refused: result.refused.map((r) => ({ ...r })),
+          duration_ms: result.durationMs,
+          profile,
+          cwd,
+        },
+      };
+    },
+  );
+
+  server.registerTool(
+    "sandlock_profiles",
+    {
+      title: "List the sandbox profiles",
+      description: "The profiles sandlock_run accepts here, with what each grants (read, write, network), resolved for the server's root.",
+      inputSchema: {},
+    },
+    async (): Promise<ToolResult> => {
+      const rows: Record<string, unknown>[] = [];
+      for (const name of opts.profiles) {
+        try {
+          const { input, layers } = await loadProfile(name, { cwd: opts.root });
+          rows.push({
+            name,
+            summary: (PRESET_NAMES as readonly string[]).includes(name) ? PRESET_SUMMARY[name as PresetName] : `profile: ${layers.join(", ")}`,
+            read: input.fsReadable ?? [],
+            write: input.fsWritable ?? [],
+            network: (input.netAllow ?? []).map(String),
+          });
+        } catch (e) {
+          rows.push({ name, error: (e as Error).message });
+        }
+      }
+      const text = rows.map((r) => (r.error !== undefined ? `${r.name}: ${r.error}` : `${r.name}: ${r.summary}\n  write: ${(r.write as string[]).join(" ") || "-"}\n  network: ${(r.network as string[]).join(" ") || "none"}`)).join("\n");
+      return { content: [{ type: "text", text }], structuredContent: { default: opts.profiles[0], profiles: rows } };
+    },
+  );
+
+  server.registerTool(
+    "sandlock_refusals",
+    {
+      title: "What a run was refused",
+      description: `The calls the sandbox refused during a run (by run_id from sandlock_run; the last ${KEPT_RUNS} runs are kept): what was named, the errno, and which rule refused it.`,
+      inputSchema: { run_id: z.string().describe("the run_id sandlock_run returned") },
+    },
+    async ({ run_id }): Promise<ToolResult> => {
+      const run = runs.get(run_id);
+      if (run === undefined) return failure(`no run ${JSON.stringify(run_id)} (known: ${[...runs.keys()].slice(-5).join(", ") || "none yet"})`);
+      const text = run.refused.length === 0
+        ? `${run_id} (${run.command.join(" ")}, profile ${run.profile}): nothing was refused by the supervisor (files outside the profile's grants fail with EACCES from the kernel, which is not listed here)`
+        : `${run_id} (${run.command.join(" ")}, profile ${run.profile}):\n${run.refused.map((r) => `  ${describeRefusal(r)}`).join("\n")}`;
+      return { content: [{ type: "text", text }], structuredContent: { run_id, refused: run.refused.map((r) => ({ ...r })) } };
+    },
+  );
+
+  return server;
+}

@@ -1,0 +1,131 @@
+// `sandlock mcp` end to end, driven by the official MCP SDK's own client over stdio: the
+// tools it lists, a run under the default profile (output, exit code, what the sandbox
+// refused, a write outside the working directory failing), the time and output ceilings,
+// stdin, the clean environment, and every way an agent might ask to run outside the root.
+
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+
+const CLI = fileURLToPath(new URL("../../../bin/sandlock.cjs", import.meta.url));
+const ENV = { PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8", SECRET_TOKEN: "do-not-leak" };
+
+let root: string;
+let client: Client;
+
+type Structured = { run_id: string; status: string; exit_code: number | null; stdout: string; stderr: string; truncated: { stdout: boolean; stderr: boolean }; refused: { syscall: string; target: string; why: string }[]; cwd: string };
+interface CallResult { isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: unknown }
+
+async function call(name: string, args: Record<string, unknown>): Promise<CallResult> {
+  return (await client.callTool({ name, arguments: args })) as CallResult;
+}
+
+async function run(args: Record<string, unknown>): Promise<Structured> {
+  const r = await call("sandlock_run", args);
+  assert.notEqual(r.isError, true, JSON.stringify(r.content));
+  return r.structuredContent as Structured;
+}
+
+const text = (r: CallResult): string => r.content.map((c) => c.text ?? "").join("\n");
+
+before(async () => {
+  root = mkdtempSync(join(tmpdir(), "sandlock-mcp-"));
+  mkdirSync(join(root, "sub"));
+  symlinkSync("/etc", join(root, "out"));
+  client = new Client({ name: "sandlock-test", version: "1.0.0" });
+  await client.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, "mcp", "--root", root, "--profile", "workspace", "--profile", "system", "--max-timeout", "30", "--max-output", "65536"], env: ENV, stderr: "pipe" }));
+});
+
+after(async () => {
+  await client?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+test("mcp: the server lists its three tools", async () => {
+  const { tools } = await client.listTools();
+  assert.deepEqual(tools.map((t) => t.name).sort(), ["sandlock_profiles", "sandlock_refusals", "sandlock_run"]);
+  const runTool = tools.find((t) => t.name === "sandlock_run")!;
+  assert.deepEqual(Object.keys((runTool.inputSchema as { properties: object }).properties).sort(), ["argv", "command", "cwd", "max_output_bytes", "profile", "stdin", "timeout_seconds"]);
+});
+
+test("mcp: a command runs in the root under the default profile; its write beside the root fails; a refused connect is reported", async () => {
+  const r = await run({ command: `echo hi; pwd; echo x > sub/made && echo wrote-in-root; echo x > ${JSON.stringify(join(tmpdir(), "sandlock-mcp-escape"))} 2>/dev/null || echo refused-outside; exit 3` });
+  assert.equal(r.status, "exited");
+  assert.equal(r.exit_code, 3);
+  assert.deepEqual(r.stdout.trim().split("\n"), ["hi", root, "wrote-in-root", "refused-outside"]);
+  assert.ok(existsSync(join(root, "sub", "made")));
+  assert.equal(existsSync(join(tmpdir(), "sandlock-mcp-escape")), false);
+  const net = await run({ argv: ["/usr/bin/python3", "-c", "import socket\ns=socket.socket()\ntry:\n  s.connect(('127.0.0.1', 9))\nexcept OSError as e:\n  print(e.errno)"] });
+  assert.equal(net.stdout.trim(), "13", "EACCES: workspace has no network");
+  assert.equal(net.refused.length, 1);
+  assert.match(`${net.refused[0]!.syscall} ${net.refused[0]!.target} ${net.refused[0]!.why}`, /^connect 127\.0\.0\.1:9 over tcp not allowed by netAllow$/);
+  const again = await call("sandlock_refusals", { run_id: (net as Structured).run_id });
+  assert.match(text(again), /connect 127\.0\.0\.1:9 over tcp: EACCES, not allowed by netAllow/);
+  const none = await call("sandlock_refusals", { run_id: "run-999" });
+  assert.equal(none.isError, true);
+  assert.match(text(none), /no run "run-999"/);
+});
+
+test("mcp: stdin reaches the command; the server's environment does not, beyond PATH, LANG and TERM", async () => {
+  const r = await run({ argv: ["/bin/sh", "-c", 'cat; echo; echo "${SECRET_TOKEN:-unset}"'], stdin: "from-stdin" });
+  assert.deepEqual(r.stdout.trim().split("\n"), ["from-stdin", "unset"]);
+});
+
+test("mcp: the time limit kills a command and says so; output beyond the limit is cut and the command killed", async () => {
+  const slow = await run({ command: "sleep 20", timeout_seconds: 1 });
+  assert.equal(slow.status, "timeout");
+  const loud = await run({ command: "head -c 200000 /dev/zero | tr '\\0' a", max_output_bytes: 1000 });
+  assert.equal(loud.truncated.stdout, true);
+  assert.equal(loud.stdout.length, 1000);
+  assert.equal(loud.status, "killed");
+  const tooLong = await call("sandlock_run", { command: "true", timeout_seconds: 31 });
+  assert.equal(tooLong.isError, true, "above --max-timeout");
+});
+
+test("mcp: no way out of the root: .., an absolute path, a symlink leading out, a missing directory", async () => {
+  for (const [cwd, why] of [["..", /outside the server's root/], ["/", /outside the server's root/], ["out", /outside the server's root .*leads to \/etc/], ["nope", /ENOENT/]] as const) {
+    const r = await call("sandlock_run", { command: "true", cwd });
+    assert.equal(r.isError, true, cwd);
+    assert.match(text(r), why, cwd);
+  }
+  const inside = await run({ command: "pwd", cwd: "sub" });
+  assert.equal(inside.stdout.trim(), join(root, "sub"));
+});
+
+test("mcp: only the server's profiles may be named; both are listed with what they grant", async () => {
+  const bad = await call("sandlock_run", { command: "true", profile: "workspace-net" });
+  assert.equal(bad.isError, true);
+  assert.match(text(bad), /workspace|system/);
+  const both = await call("sandlock_run", { command: "true", argv: ["true"] });
+  assert.equal(both.isError, true);
+  assert.match(text(both), /exactly one of "command"/);
+  const p = (await call("sandlock_profiles", {})).structuredContent as { default: string; profiles: { name: string; write: string[] }[] };
+  assert.equal(p.default, "workspace");
+  assert.deepEqual(p.profiles.map((x) => x.name), ["workspace", "system"]);
+  assert.ok(p.profiles[0]!.write.includes(root), "workspace writes the root");
+  assert.equal(p.profiles[1]!.write.includes(root), false);
+  const ro = await run({ command: "echo x > f 2>/dev/null || echo read-only", profile: "system" });
+  assert.equal(ro.stdout.trim(), "read-only");
+});
+
+test("mcp: bad server arguments exit 2 with a message naming them", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--max-timeout", "0"], /--max-timeout "0" is not a whole number from 1 to 86400/],
+    [["--root", "/nonexistent-dir"], /--root \/nonexistent-dir: ENOENT/],
+    [["--pass-env", "A-B"], /--pass-env needs a variable name, not "A-B"/],
+    [["--frobnicate"], /unknown argument "--frobnicate"/],
+  ];
+  for (const [args, msg] of cases) {
+    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) =>
+      execFile(process.execPath, [CLI, "mcp", ...args], { env: ENV }, (err, _o, stderr) => resolve({ code: err === null ? 0 : (err.code as number), stderr })),
+    );
+    assert.equal(code, 2, args.join(" "));
+    assert.match(stderr, msg);
+  }
+});
