@@ -1,7 +1,7 @@
 // `npm run bench`: runs every benchmark and prints ratios against the bare run measured in
 // the same invocation, with min/median/max over rounds, and each target with PASS or MISS.
 // Results also go to bench/results/latest.json. BENCH_ONLY=name,name runs a subset
-// (library, cli, workloads, trap, scale, redis, checkpoint, fork).
+// (library, cli, workloads, trap, scale, redis, checkpoint, fork, determinism).
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -13,6 +13,7 @@ import { benchCheckpoint, reportCheckpoint } from "./checkpoint.js";
 import { benchFork, reportFork } from "./fork.js";
 import { benchWorkloads, reportWorkloads } from "./workloads.js";
 import { benchScale, reportScale } from "./scale.js";
+import { benchDeterminism, reportDeterminism } from "./determinism.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const rounds = Number(process.env.BENCH_ROUNDS ?? 9);
@@ -36,6 +37,7 @@ await bench("scale", () => benchScale(Math.max(3, Math.ceil(rounds / 3))), repor
 await bench("redis", () => benchRedis(Math.max(3, Math.ceil(rounds / 2))), reportRedis);
 await bench("checkpoint", () => benchCheckpoint(rounds), reportCheckpoint, "no target set; the floor is copying the same pages with process_vm_readv (issue 5)");
 await bench("fork", () => benchFork(Math.max(3, Math.ceil(rounds / 3))), reportFork);
+await bench("determinism", () => benchDeterminism(Math.max(3, Math.ceil(rounds / 2))), reportDeterminism);
 
 const out = join(ROOT, "bench", "results");
 mkdirSync(out, { recursive: true });

@@ -10,6 +10,9 @@ export interface DirEntry {
   ino: bigint;
   type: number;
   name: Buffer;
+  /** The name as latin1 text: one character per byte, so string order is byte order (and
+   * comparing strings is much faster than comparing Buffers). */
+  key: string;
 }
 
 /** struct linux_dirent64: d_ino u64, d_off s64, d_reclen u16, d_type u8, d_name. */
@@ -27,7 +30,8 @@ export function parseDirents64(buf: Buffer): DirEntry[] {
     if (reclen < NAME64 || at + reclen > buf.length) break;
     const end = buf.indexOf(0, at + NAME64);
     const nameEnd = end < 0 || end > at + reclen ? at + reclen : end;
-    out.push({ ino: buf.readBigUInt64LE(at), type: buf[at + 18]!, name: Buffer.from(buf.subarray(at + NAME64, nameEnd)) });
+    const name = Buffer.from(buf.subarray(at + NAME64, nameEnd));
+    out.push({ ino: buf.readBigUInt64LE(at), type: buf[at + 18]!, name, key: name.toString("latin1") });
     at += reclen;
   }
   return out;
@@ -41,6 +45,14 @@ const DOTDOT = Buffer.from("..");
 export function compareNames(a: Buffer, b: Buffer): number {
   const rank = (n: Buffer): number => (n.equals(DOT) ? 0 : n.equals(DOTDOT) ? 1 : 2);
   return rank(a) - rank(b) || Buffer.compare(a, b);
+}
+
+/** compareNames on entries, by their latin1 keys (the same order). */
+export function compareEntries(a: DirEntry, b: DirEntry): number {
+  const rank = (k: string): number => (k === "." ? 0 : k === ".." ? 1 : 2);
+  const r = rank(a.key) - rank(b.key);
+  if (r !== 0) return r;
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }
 
 /** Positions fit in 30 bits: every filesystem accepts them as a directory offset (FAT and
@@ -57,6 +69,8 @@ export function cookieOf(name: Buffer): number {
 /** How many names of recent batch ends are remembered, to resume after a name that has
  * since been deleted (the hash alone then finds nothing). */
 const REMEMBERED = 16384;
+/** Directories whose sorted listing is kept for the rest of a listing. */
+const SNAPSHOTS = 64;
 
 /**
  * Where a listing resumes, remembered across calls. A batch ends on a name whose cookie is
@@ -68,6 +82,25 @@ export class SortedPositions {
   /** Keyed by the directory ("dev:ino") and the cookie: a cookie two directories share
    * never sends one listing to the other's name. */
   readonly #names = new Map<string, Buffer>();
+  /** The listing each directory gave when it was last listed from its start. */
+  readonly #snapshots = new Map<string, readonly DirEntry[]>();
+
+  /**
+   * The entries a listing continues with (position > 0): those of the directory as it was
+   * read at the latest listing from its start. POSIX leaves it unspecified whether entries
+   * added or removed after opendir() or rewinddir() show up, so the snapshot is a valid
+   * answer, and reading and sorting the whole directory again for every batch (n^2/b) is
+   * saved. A listing from the start always reads the directory afresh.
+   */
+  snapshot(dir: string): readonly DirEntry[] | undefined {
+    return this.#snapshots.get(dir);
+  }
+
+  keepSnapshot(dir: string, sorted: readonly DirEntry[]): void {
+    this.#snapshots.delete(dir);
+    this.#snapshots.set(dir, sorted);
+    if (this.#snapshots.size > SNAPSHOTS) this.#snapshots.delete(this.#snapshots.keys().next().value!);
+  }
 
   remember(dir: string, cookie: number, name: Buffer): void {
     const key = `${dir}:${cookie}`;
@@ -87,9 +120,10 @@ export class SortedPositions {
       // After the remembered name, whether or not it still exists.
       let lo = 0;
       let hi = sorted.length;
+      const probe = { ino: 0n, type: 0, name, key: name.toString("latin1") };
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (compareNames(sorted[mid]!.name, name) <= 0) lo = mid + 1;
+        if (compareEntries(sorted[mid]!, probe) <= 0) lo = mid + 1;
         else hi = mid;
       }
       return lo;

@@ -4,9 +4,9 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { compareNames, cookieOf, encodeFrom, parseDirents64, SortedPositions, type DirEntry } from "../../src/supervise/sorted-dirents.js";
+import { compareEntries, compareNames, cookieOf, encodeFrom, parseDirents64, SortedPositions, type DirEntry } from "../../src/supervise/sorted-dirents.js";
 
-const entry = (name: string, ino = 7n, type = 8): DirEntry => ({ ino, type, name: Buffer.from(name, "latin1") });
+const entry = (name: string, ino = 7n, type = 8): DirEntry => ({ ino, type, name: Buffer.from(name, "latin1"), key: name });
 const names = (es: readonly DirEntry[]): string[] => es.map((e) => e.name.toString("latin1"));
 
 test("name order: . and .. first, then bytes (upper case before lower, '-' before '.')", () => {
@@ -63,4 +63,18 @@ test("resuming: after a remembered name even once it is deleted; a telldir cooki
   // The same cookie remembered for another directory does not apply here.
   assert.equal(p.resumeAt("9:9", withoutB, BigInt(cookieOf(Buffer.from("b")))), undefined);
   assert.equal(p.resumeAt("1:2", all, 2n ** 40n), undefined);
+});
+
+test("entries sort by their latin1 keys exactly as names compare as bytes", () => {
+  const names = ["b", "..", "-x", "B", ".", ".hidden", "a10", "a9", "\xe9", "\xff", "\x01"];
+  const byKey = names.map((n) => entry(n)).sort(compareEntries).map((e) => e.key);
+  const byBytes = names.map((n) => entry(n)).sort((a, b) => compareNames(a.name, b.name)).map((e) => e.key);
+  assert.deepEqual(byKey, byBytes);
+});
+
+test("a snapshot is kept per directory, the most recent 64", () => {
+  const p = new SortedPositions();
+  for (let i = 0; i < 70; i++) p.keepSnapshot(`d:${i}`, [entry(`n${i}`)]);
+  assert.equal(p.snapshot("d:0"), undefined, "the oldest went");
+  assert.deepEqual(p.snapshot("d:69")!.map((e) => e.key), ["n69"]);
 });

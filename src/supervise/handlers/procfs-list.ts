@@ -8,7 +8,7 @@ import { closeSync, fstatSync, readlinkSync, statSync } from "node:fs";
 import { native } from "../../confine/native.js";
 import { deny, returnValue, type Action } from "../action.js";
 import { filterDirents } from "../dirents.js";
-import { compareNames, cookieOf, encodeFrom, parseDirents64, type DirEntry, type SortedPositions } from "../sorted-dirents.js";
+import { compareEntries, cookieOf, encodeFrom, parseDirents64, type DirEntry, type SortedPositions } from "../sorted-dirents.js";
 import type { Handler, SupervisorContext } from "../handler.js";
 import type { Members } from "../members.js";
 import type { Notification } from "../notification.js";
@@ -122,8 +122,8 @@ function list(n: Notification, dup: number, ctx: SupervisorContext, keep: ((name
  * getdents under deterministicDirs: the whole directory read on the duplicate (from its
  * start), filtered as above, sorted by name, and the entries after the caller's position
  * written into its buffer; the position left is the last entry's cookie (sorted-dirents.ts).
- * Reading the whole directory each call costs O(entries) per call: a listing of n entries in
- * batches of b costs n^2/b entry reads (docs/determinism.md).
+ * A listing from the start reads and sorts the whole directory; its later batches continue
+ * from that snapshot (sorted-dirents.ts), except under procfs, read afresh each time.
  */
 function listSorted(n: Notification, dup: number, ctx: SupervisorContext, keep: ((name: string) => boolean) | undefined, legacy: boolean, positions: SortedPositions): Action {
   const nat = native();
@@ -139,19 +139,25 @@ function listSorted(n: Notification, dup: number, ctx: SupervisorContext, keep: 
     nat.lseek(dup, pos, SEEK_SET);
     return deny(errno);
   };
-  const rewound = nat.lseek(dup, 0n, SEEK_SET);
-  if (rewound < 0n) return restore(Number(-rewound));
-  const chunk = Buffer.allocUnsafe(MAX_READ);
-  let entries: DirEntry[] = [];
-  for (;;) {
-    const got = nat.getdents(dup, chunk, 0);
-    if (got < 0) return restore(-got);
-    if (got === 0) break;
-    const batch = parseDirents64(chunk.subarray(0, got));
-    entries = entries.concat(keep === undefined ? batch : batch.filter((e) => keep(e.name.toString("latin1"))));
-  }
-  entries.sort((a, b) => compareNames(a.name, b.name));
   const dir = `${st.dev}:${st.ino}`;
+  // A procfs listing is filtered by who is in the sandbox now: always read afresh.
+  let entries = pos > 0n && keep === undefined ? positions.snapshot(dir) : undefined;
+  if (entries === undefined) {
+    const rewound = nat.lseek(dup, 0n, SEEK_SET);
+    if (rewound < 0n) return restore(Number(-rewound));
+    const chunk = Buffer.allocUnsafe(MAX_READ);
+    let read: DirEntry[] = [];
+    for (;;) {
+      const got = nat.getdents(dup, chunk, 0);
+      if (got < 0) return restore(-got);
+      if (got === 0) break;
+      const batch = parseDirents64(chunk.subarray(0, got));
+      read = read.concat(keep === undefined ? batch : batch.filter((e) => keep(e.key)));
+    }
+    read.sort(compareEntries);
+    if (keep === undefined) positions.keepSnapshot(dir, read);
+    entries = read;
+  }
   const from = positions.resumeAt(dir, entries, pos);
   // A position naming an entry deleted since, whose name is no longer remembered: where to
   // resume is unknown, and guessing would skip or repeat entries.
