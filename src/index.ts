@@ -7,6 +7,7 @@ export type { PortMapping } from "./supervise/handlers/port-remap.js";
 export { Stage, Pipeline, type PipelineOptions, type RunningPipeline } from "./pipeline.js";
 export { Policy, PolicyBuilder } from "./policy/index.js";
 export { loadProfile, type LoadedProfile, type LoadProfileOptions } from "./profile/load.js";
+export { wrap, type Wrapped, type WrapOptions } from "./wrap/wrap.js";
 export type { PolicyInput, PolicyJSON, NetRule, NetTarget, BindSpec, Protection, Protocol, CowAction } from "./policy/index.js";
 export type { PolicyFields, ProtectionInput, ProtectionJSON, ProtectionSettings, UserIds, BindRange, BindInput, ByteSize } from "./policy/index.js";
 export type { AnyTarget, HostTarget, IpTarget, CidrTarget } from "./policy/index.js";

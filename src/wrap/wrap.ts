@@ -1,0 +1,133 @@
+// wrap(policy, argv): a command line any spawner can run (child_process, node-pty, execa, a
+// process manager) that runs argv confined by the policy, with the spawner's stdio, and
+// whose result (status, exit code, enforcement report, refusals) comes back to the caller.
+
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { SandboxError } from "../errors.js";
+import { Policy } from "../policy/policy.js";
+import type { PolicyInput } from "../policy/types.js";
+import { RunResult, type RunResultFields } from "../result.js";
+import { lineReader, type Hello, type Job, type Report } from "./protocol.js";
+
+const AGENT = fileURLToPath(new URL("./agent.js", import.meta.url));
+
+/** Options of {@link wrap}. */
+export interface WrapOptions {
+  /** Keep the command in the spawner's process group, for a terminal (default true: a
+   * program run in a pty is the terminal's foreground job). */
+  foreground?: boolean;
+  /** Milliseconds; on expiry every process is killed and the result's status is "timeout". */
+  timeout?: number;
+  /** The environment to give the spawner (default: this process's); the sandbox takes its
+   * own from it as the policy says (cleanEnv, env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** What {@link wrap} returns: run `file` with `args` and `env` with any spawner. */
+export interface Wrapped {
+  /** The program to start: this Node. */
+  readonly file: string;
+  /** Its arguments: the agent program, the socket it reports to, and its token. */
+  readonly args: readonly string[];
+  /** The environment to start it with (the sandbox takes its own from it, as the policy says). */
+  readonly env: Record<string, string>;
+  /**
+   * Resolves with the run's RunResult (stdout and stderr null: they went to the spawner's
+   * stdio) once the started process reported it; rejects with a SandboxError naming why
+   * when it ended without one (killed before it could, or the sandbox could not start).
+   */
+  readonly result: Promise<RunResult>;
+  /** Stops waiting for a process that will never be started (removes the socket). */
+  close(): void;
+}
+
+/**
+ * A command line that runs `argv` in a sandbox under `policy` when started by any spawner:
+ * ```ts
+ * const w = await wrap({ fsReadable: ["/usr", "/lib", "/lib64", "/bin"] }, ["ls", "/usr"]);
+ * const child = spawn(w.file, w.args, { env: w.env, stdio: "inherit" }); // or node-pty, execa
+ * const r = await w.result; // status, exit code, enforcement, refused
+ * ```
+ * The started process (a small Node program) supervises the sandbox: SIGTERM, SIGINT and
+ * SIGHUP sent to it stop the sandbox gracefully, and if it is killed the sandbox dies with
+ * it. It exits with the command's exit code (128+N for signal N, 124 on timeout). The wrap
+ * may be run once; a second start is refused. An invalid policy throws here.
+ */
+export async function wrap(policy: Policy | PolicyInput, argv: readonly string[], opts: WrapOptions = {}): Promise<Wrapped> {
+  const p = policy instanceof Policy ? policy : new Policy(policy);
+  if (!Array.isArray(argv) || argv.length === 0 || argv.some((a) => typeof a !== "string")) {
+    throw new SandboxError("wrap: argv must be a non-empty array of strings");
+  }
+  if (p.policyFn !== undefined) throw new SandboxError("wrap: a policy with policyFn cannot be handed to another process (the function stays here)");
+  const job: Job = { policy: p.toJSON(), argv: [...argv], foreground: opts.foreground ?? true, ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}) };
+  // Only this user can enter the directory: no other user can reach the socket.
+  const dir = mkdtempSync(join(tmpdir(), "sandlock-wrap-"));
+  const path = join(dir, "s");
+  const token = randomBytes(24);
+  let server: Server | undefined;
+  const cleanup = (): void => {
+    server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  let settle!: { resolve: (r: RunResult) => void; reject: (e: Error) => void };
+  const result = new Promise<RunResult>((resolve, reject) => (settle = { resolve, reject }));
+  result.catch(() => undefined); // a caller who never looks at it does not crash the process
+  let taken = false;
+  server = createServer((conn: Socket) => {
+    let hello = true;
+    let reported = false;
+    conn.on("data", lineReader((text) => {
+      let msg: unknown;
+      try {
+        msg = JSON.parse(text);
+      } catch {
+        conn.destroy();
+        return;
+      }
+      if (hello) {
+        hello = false;
+        const given = Buffer.from(String((msg as Hello).token ?? ""), "hex");
+        if (taken || given.length !== token.length || !timingSafeEqual(given, token)) {
+          conn.destroy();
+          return;
+        }
+        taken = true;
+        server?.close(); // one run per wrap: nobody else gets in
+        conn.write(`${JSON.stringify(job)}\n`);
+        return;
+      }
+      reported = true;
+      const report = msg as Report;
+      if ("result" in report) settle.resolve(new RunResult({ ...(report.result as unknown as RunResultFields), stdout: null, stderr: null }));
+      else settle.reject(new SandboxError(`wrap: the sandbox did not run: ${report.error.name}: ${report.error.message}`));
+    }));
+    conn.on("error", () => undefined);
+    conn.on("close", () => {
+      if (!taken || hello) return; // a refused connection: keep waiting for the real one
+      if (!reported) settle.reject(new SandboxError("wrap: the wrapped process ended before reporting its result (killed, or it crashed); its sandbox died with it"));
+      cleanup();
+    });
+  });
+  server.unref();
+  await new Promise<void>((resolve, reject) => {
+    server!.once("error", reject);
+    server!.listen(path, () => resolve());
+  });
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(opts.env ?? process.env)) if (v !== undefined) env[k] = v;
+  return {
+    file: process.execPath,
+    args: [AGENT, path, token.toString("hex")],
+    env,
+    result,
+    close: () => {
+      if (!taken) settle.reject(new SandboxError("wrap: closed before the wrapped command was started"));
+      cleanup();
+    },
+  };
+}
