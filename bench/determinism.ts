@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Sandbox } from "../src/index.js";
-import { fmt, summarize, type Summary } from "./stats.js";
+import { fmt, summarize, timed, type Summary } from "./stats.js";
 
 const SYSTEM = ["/usr", "/lib", "/lib64", "/bin", "/etc"];
 const PY = "/usr/bin/python3";
@@ -48,12 +48,6 @@ async function sandboxed(code: string, dir: string, extra: object): Promise<void
   const policy = { ...base, ...extra, fsReadable: [...new Set([...base.fsReadable, ...((extra as { fsReadable?: string[] }).fsReadable ?? [])])] };
   const r = await Sandbox.run(policy, [PY, "-c", code], { stdout: "ignore", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`sandboxed python failed: ${r.stderrText}`);
-}
-
-async function timed(fn: () => Promise<void>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
 }
 
 export interface DeterminismResult {

@@ -22,3 +22,10 @@ export function fmt(s: Summary, unit: string, digits = 3): string {
 export function verdict(target: string, met: boolean): string {
   return `target: ${target}: ${met ? "PASS" : "MISS"}`;
 }
+
+/** Milliseconds fn took. */
+export async function timed(fn: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Sandbox } from "../src/index.js";
-import { fmt, summarize, type Summary } from "./stats.js";
+import { fmt, summarize, timed, type Summary } from "./stats.js";
 
 const SYSTEM = ["/usr", "/lib", "/lib64", "/bin", "/etc", "/proc"].filter((p) => existsSync(p));
 const TARGET = 1.15;
@@ -93,12 +93,6 @@ async function sandboxed(cmd: string[], cwd: string): Promise<void> {
 
 function stringEnv(dir: string): Record<string, string> {
   return Object.fromEntries(Object.entries(cleanEnv(dir)).filter((e): e is [string, string] => e[1] !== undefined));
-}
-
-async function timed(fn: () => Promise<void>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
 }
 
 export interface WorkloadResult {
