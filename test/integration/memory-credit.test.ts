@@ -115,3 +115,26 @@ test("control: brk growth, which is never answered in C, is counted in TypeScrip
   // so the two runs' other calls can differ by a few either way (198 was seen once).
   assert.ok(js >= 190, `handler notifications: ${JSON.stringify(r.counts)} vs ${JSON.stringify(base.counts)}`);
 });
+
+// execve keeps the process (and its tgid) but replaces its heap: the break the supervisor
+// last let the old program set is not the new program's. The new program's one large brk
+// past the cap is still refused at the call (the process killed by the memory limit), and
+// one within the cap still works (the control).
+securityCase(
+  "maxMemory 100M: after execve, the new program's first brk past the cap is refused",
+  { policy: { fsReadable: ["${PROBE}"], maxMemory: "100M" }, cmd: probe("brk-exec", "80", "150"), timeout: 30_000 },
+  (o) => {
+    assert.match(o.result?.stdout ?? "", /^first got 80\n$/, "the old program got its 80 MiB, the new one nothing");
+    assert.equal(o.result?.status, "signaled", JSON.stringify(o.result));
+    assert.equal((o.result?.limit as { field: string } | null)?.field, "maxMemory");
+  },
+);
+
+securityCase(
+  "control: after execve, a first brk within the cap gets its memory",
+  { policy: { fsReadable: ["${PROBE}"], maxMemory: "100M" }, cmd: probe("brk-exec", "80", "60"), timeout: 30_000 },
+  (o) => {
+    assert.equal(o.result?.exitCode, 0, JSON.stringify(o.result));
+    assert.equal(o.result?.stdout, "first got 80\ngot 60\n");
+  },
+);

@@ -132,6 +132,18 @@ function pageUp(n: number): number {
 }
 
 /** The end of the [heap] mapping, which is the current program break, or null. */
+/** Where the process's heap starts (start_brk, /proc/<tid>/stat field 47): a new value
+ * means a new program (execve), whose break starts there. null when unreadable. */
+function heapStart(tid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${tid}/stat`, "latin1");
+    const v = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[44]);
+    return Number.isFinite(v) && v > 0 ? v : null;
+  } catch {
+    return null;
+  }
+}
+
 function currentBreak(tid: number): number | null {
   try {
     const heap = /^([0-9a-f]+)-([0-9a-f]+) [^\n]*\[heap\]$/m.exec(readFileSync(`/proc/${tid}/maps`, "latin1"));
@@ -204,7 +216,8 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
   const cap = Number(max);
   const charged = new Map<number, number>(); // tgid -> bytes at the last look
   const units = new Map<number, number>(); // tgid -> accounting unit (0, or a clone's pid)
-  const lastBreak = new Map<number, number>(); // tgid -> break we let it set
+  /** tgid -> the break we let it set, and its program's heap start (execve changes it). */
+  const lastBreak = new Map<number, { start: number | null; brk: number }>();
   const files = new MemoryFiles(writable);
   const buffers = new KernelBuffers();
   const segments = sysvShm ? new SysvSegments() : undefined;
@@ -398,9 +411,13 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
       // The calling thread's maps are its process's (the leader's are empty once it
       // exits). Only brk(0) is answered in C: the break moves only through calls decided
       // here.
-      const before = lastBreak.get(me.tgid) ?? currentBreak(n.pid) ?? want;
+      // The break we let this program set; after an execve (another heap start) or at its
+      // first move, the kernel's: the heap's end, or its start when it has none yet.
+      const start = heapStart(n.pid);
+      const last = lastBreak.get(me.tgid);
+      const before = last !== undefined && last.start === start ? last.brk : currentBreak(n.pid) ?? start ?? want;
       const d = decide(n, pageUp(want) - pageUp(before), me);
-      if (d.action.kind === "continue") lastBreak.set(me.tgid, want);
+      if (d.action.kind === "continue") lastBreak.set(me.tgid, { start, brk: want });
       return d;
     }),
     memfd_create: (n) => {
