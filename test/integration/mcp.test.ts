@@ -129,3 +129,27 @@ test("mcp: bad server arguments exit 2 with a message naming them", async () => 
     assert.match(stderr, msg);
   }
 });
+
+test("mcp: a directory swapped for a symlink to outside the root by a concurrent command never lets a run write outside", async () => {
+  const outside = mkdtempSync(join(tmpdir(), "sandlock-mcp-outside-"));
+  try {
+    mkdirSync(join(root, "race"));
+    // The attacker: a command of the agent's own (writable root) swapping race/ and a link.
+    const swapper = call("sandlock_run", { command: `end=$(($(date +%s) + 8)); while [ $(date +%s) -lt $end ]; do mv race race.real; ln -s ${outside} race; rm race; mv race.real race; done; echo swapped`, timeout_seconds: 15 });
+    let refused = 0;
+    let ran = 0;
+    for (let round = 0; round < 8; round++) {
+      const batch = await Promise.all(Array.from({ length: 6 }, (_, i) => call("sandlock_run", { command: `echo x > ${outside}/won-${round}-${i} 2>/dev/null; pwd`, cwd: "race" })));
+      for (const r of batch) (r.isError ? refused++ : ran++);
+    }
+    const s = await swapper;
+    assert.match(text(s), /swapped/, "the swapper ran throughout");
+    assert.ok(ran > 0, `some runs started (${ran} ran, ${refused} refused at the check)`);
+    const { readdirSync, writeFileSync } = await import("node:fs");
+    assert.deepEqual(readdirSync(outside), [], "no run wrote outside the root");
+    writeFileSync(join(outside, "control"), "x"); // control: the directory itself is writable
+    assert.deepEqual(readdirSync(outside), ["control"]);
+  } finally {
+    rmSync(outside, { recursive: true, force: true });
+  }
+});

@@ -92,7 +92,12 @@ export function createServer(opts: ServerOptions, version: string): McpServer {
       const truncated = { stdout: false, stderr: false };
       try {
         cwd = directoryInRoot(opts.root, args.cwd);
-        const { input } = await loadProfile(profile, { cwd });
+        // The profile is resolved for the root, never for the directory asked: under a
+        // workspace profile the working directory is what becomes writable, and a directory
+        // inside the root can be swapped for a symbolic link to anywhere (by an earlier or a
+        // concurrent command) between this check and the sandbox's start. The command then
+        // only starts there: where it starts grants nothing.
+        const { input } = await loadProfile(profile, { cwd: opts.root });
         const policy = { ...input, cwd, cleanEnv: true, env: { ...commandEnv(opts.passEnv), ...(input.env ?? {}) } };
         const timeout = (args.timeout_seconds ?? opts.defaultTimeout) * 1000;
         const maxBuffer = args.max_output_bytes ?? opts.maxOutput;
