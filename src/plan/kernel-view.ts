@@ -10,7 +10,10 @@ import { HIDDEN_PROC_FILES, within } from "./proc-grants.js";
 
 /** The internal switch: off unless SANDLOCK_KERNEL_VIEW=1 (bench and tests set it). */
 export function kernelViewRequested(): boolean {
-  return process.env.SANDLOCK_KERNEL_VIEW === "1";
+  const v = process.env.SANDLOCK_KERNEL_VIEW;
+  if (v === undefined || v === "" || v === "0") return false;
+  if (v === "1") return true;
+  throw new Error(`SANDLOCK_KERNEL_VIEW: ${JSON.stringify(v)} is neither 0 nor 1 (the kernel-native view prototype's switch)`);
 }
 
 function sysctl(path: string): number | undefined {
