@@ -237,7 +237,9 @@ static long run_op(char op, const uint8_t **cur, const uint8_t *end, int pass, i
  *  2. every mount private, so nothing done here propagates to the host;
  *  3. a staging tmpfs over the staging directory, pivoted to: the host's root is then at
  *     /old, the new root (a second tmpfs) at /new, the content files at /;
- *  4. the plan's operations (binds from /old into /new, the fresh procfs, overmounts);
+ *  4. the plan's operations, in two passes (run_op): every directory, symlink and empty
+ *     file first, then the mounts (binds from /old into /new, the fresh procfs, the
+ *     overmounts), so no operation can create anything inside a granted host directory;
  *  5. pivot_root into /new and detach the old root with everything under it: from here on
  *     no host path but the granted ones exists in this mount namespace;
  *  6. the new root's tmpfs read-only (the binds keep their own flags).

@@ -25,12 +25,14 @@ scriptCase("kernel view: another process's /proc entry does not exist, the sandb
   assert.equal(out.bareVictim.trim(), "ok", "positive control: bare, the victim's entry reads");
 });
 
-scriptCase("kernel view: the hidden /proc files read empty and cannot be unmasked or written", SCRIPT, ["${PROBE}", "hidden"], (out) => {
+scriptCase("kernel view: the hidden /proc files read empty and cannot be unmasked or written", SCRIPT, ["${PROBE}", "hidden"], (out, who) => {
   inView(out);
   for (const [f, text] of Object.entries(out.seen)) assert.equal(text, "", `/proc/${f} is covered by an empty file`);
   assert.notEqual(out.writeKallsyms.trim(), "ok");
   assert.equal(out.umountKallsyms.trim(), "EPERM");
   assert.ok(out.bareKallsyms > 0, "positive control: bare, /proc/kallsyms has content");
+  assert.equal(out.sysctl.trim(), "EACCES", "host sysctls stay unwritable (Landlock's read-only /proc rule)");
+  if (who === "root") assert.equal(out.bareSysctl.trim(), "EINVAL", "positive control: bare root's write reaches the sysctl");
 });
 
 scriptCase("kernel view: mountinfo lists only what the grants reach; mount, umount, pivot_root, unshare, setns and userns clones are refused", SCRIPT, ["${PROBE}", "mounts"], (out) => {

@@ -68,6 +68,11 @@ async function main(): Promise<Record<string, unknown>> {
         writeKallsyms: await inside([probe, "append", "/proc/kallsyms"]),
         umountKallsyms: await inside([probe, "kv-umount", "/proc/kallsyms"]),
         bareKallsyms: bare([probe, "cat", "/proc/kallsyms"]).length,
+        // A host-wide sysctl: the sandbox's uid 0 is the host's (1:1 map), and sysctls check
+        // the uid, not a capability; only the read-only Landlock rule on /proc refuses it.
+        // drop_caches refuses "probe" with EINVAL once a write reaches it: harmless.
+        sysctl: await inside([probe, "append", "/proc/sys/vm/drop_caches"]),
+        bareSysctl: bare([probe, "append", "/proc/sys/vm/drop_caches"]),
       };
     }
     case "mounts": {
