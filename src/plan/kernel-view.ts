@@ -68,7 +68,7 @@ export function kernelViewBlocked(policy: Policy, fsActive: boolean, grants: rea
   return undefined;
 }
 
-function realOr(p: string): string {
+export function realOr(p: string): string {
   try {
     return realpathSync.native(p);
   } catch {

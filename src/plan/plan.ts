@@ -6,7 +6,7 @@ import { supervised, type Features, type Rlimit } from "./features.js";
 import { landlockNeeded, planLandlock, type LandlockPlan } from "./landlock.js";
 import { PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, Step, type StepOp } from "./protocol.js";
 import { buildSeccompProgram, type SeccompSpec } from "./seccomp.js";
-import { nsViewOps, nsViewPayload, stagingDir } from "./kernel-view.js";
+import { nsViewOps, nsViewPayload, realOr, stagingDir } from "./kernel-view.js";
 
 export interface PlanStep {
   op: StepOp;
@@ -149,7 +149,11 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
   if (listener) add(Step.LISTENER, Buffer.alloc(0), "pidfd_getfd(seccomp listener)");
   // prlimit64 on the caller itself passes the filter without a round trip.
   for (const r of features.rlimits) if (r.late) rlimit(r);
-  add(Step.EXEC, execPayload(cmd), `execve(${cmd.path})`);
+  // Under the kernel view only granted paths exist: a command reached through a symlink in
+  // an ungranted directory (Landlock checks only the file it leads to) is run by its real
+  // path, which the grants reach.
+  const exec = features.kernelView !== undefined ? { ...cmd, path: realOr(cmd.path) } : cmd;
+  add(Step.EXEC, execPayload(exec), `execve(${cmd.path})`);
   return { steps, landlock, seccompInsns: program.length / 8 };
 }
 
