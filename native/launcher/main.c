@@ -261,7 +261,6 @@ int main(void) {
   /* fork; with the kernel-native view (ns.c), into new namespaces */
   long root = SC5(NR_clone, SIGCHLD | CLONE_PIDFD | sl_ns_clone_flags(&plan), 0, &root_pidfd, 0, 0);
   if (root < 0) fatal(SL_FATAL_FORK, root);
-  ns_root = sl_ns_clone_flags(&plan) != 0;
   if (root == 0) {
     SC1(NR_close, report[0]);
     SC1(NR_close, ack[1]);
@@ -272,6 +271,9 @@ int main(void) {
   }
   SC1(NR_close, report[1]);
   SC1(NR_close, ack[0]);
+  /* The kernel-native view: the child waits in its NS_VIEW step for these id maps. */
+  ns_root = sl_ns_clone_flags(&plan) != 0;
+  if (ns_root) sl_ns_map_child((pid_t)root, ack[1]);
   if (await_exec(report[0], ack[1], root_pidfd, (pid_t)root) < 0) launcher_exit(0);
 
   int root_status = 0, root_reaped = 0;

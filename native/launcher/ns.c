@@ -11,6 +11,7 @@
 #define NR_mount 165
 #define NR_umount2 166
 #define NR_sethostname 170
+#define NR_geteuid_ 107
 #define O_CREAT_ 0100
 #define O_EXCL_ 0200
 #define O_NOFOLLOW_ 0400000
@@ -71,11 +72,31 @@ static size_t fmt_map(char *buf, uint32_t inner, uint32_t outer, uint32_t count)
   return n;
 }
 
-/* The caller's own uid and gid map to themselves (1:1), so its files keep their owner;
- * everyone else's show as the overflow id (65534). setgroups is denied first, as the kernel
- * requires of a gid map written without CAP_SETGID in the parent namespace. That holds for
- * root too: the map's opener must hold CAP_SETUID in the parent namespace to map more than
- * itself (EPERM measured for "0 0 4294967295" written here); only the launcher could. */
+/* Run by the launcher right after the clone. As root (CAP_SETUID and CAP_SETGID in the
+ * parent namespace, which the child lacks: "0 0 4294967295" written by the child itself is
+ * EPERM) it maps the whole id range to itself, so every file shows its real owner; then it
+ * tells the child on the ack pipe: 0 when the maps are written, else an errno, and the
+ * child maps only itself. */
+void sl_ns_map_child(pid_t child, int ack_wr) {
+  int32_t answer = EPERM;
+  if (SC0(NR_geteuid_) == 0) {
+    char path[48], buf[40];
+    size_t n = fmt_map(buf, 0, 0, 0xffffffffu);
+    sl_fmt_path(path, "/proc/", child, "/uid_map");
+    long rc = write_file(path, buf, n, 0);
+    if (rc == 0) {
+      sl_fmt_path(path, "/proc/", child, "/gid_map");
+      rc = write_file(path, buf, n, 0);
+    }
+    answer = rc < 0 ? (int32_t)-rc : 0;
+  }
+  sl_write_all(ack_wr, &answer, sizeof answer);
+}
+
+/* Without the launcher's maps: the caller's own uid and gid map to themselves (1:1), so its
+ * files keep their owner; everyone else's show as the overflow id (65534). setgroups is
+ * denied first, as the kernel requires of a gid map written without CAP_SETGID in the
+ * parent namespace. */
 static long write_id_maps(uint32_t uid, uint32_t gid) {
   char buf[40];
   long rc = write_file("/proc/self/setgroups", "deny", 4, 0);
@@ -233,7 +254,7 @@ static long run_op(char op, const uint8_t **cur, const uint8_t *end, int pass, i
 /*
  * Runs in the command's process, already in its new namespaces (pid 1 of its own pid
  * namespace, all capabilities in its own user namespace until DROP_CAPS). The order:
- *  1. id maps, lo up;
+ *  1. id maps (the launcher's whole-range map for root, sl_ns_map_child), lo up;
  *  2. every mount private, so nothing done here propagates to the host;
  *  3. a staging tmpfs over the staging directory, pivoted to: the host's root is then at
  *     /old, the new root (a second tmpfs) at /new, the content files at /;
@@ -246,7 +267,7 @@ static long run_op(char op, const uint8_t **cur, const uint8_t *end, int pass, i
  * The mount, umount2, pivot_root, unshare and setns calls are refused afterwards by the
  * seccomp blocklist, and DROP_CAPS empties the capability sets: the sandbox cannot undo it.
  */
-long sl_ns_view(const uint8_t *p, uint32_t len) {
+long sl_ns_view(const uint8_t *p, uint32_t len, int ack) {
   if (len < 16) return -EINVAL;
   uint32_t uid, gid;
   memcpy(&uid, p + 4, 4);
@@ -254,8 +275,12 @@ long sl_ns_view(const uint8_t *p, uint32_t len) {
   const uint8_t *cur = p + 16, *end = p + len;
   const char *staging = next_string(&cur, end);
   if (staging == NULL) return -EINVAL;
-  long rc = write_id_maps(uid, gid);
-  if (rc < 0) return rc;
+  int32_t mapped = EIO;
+  long rc = SL_RETRY(SC3(NR_read, ack, &mapped, sizeof mapped));
+  if (rc != (long)sizeof mapped || mapped != 0) {
+    rc = write_id_maps(uid, gid);
+    if (rc < 0) return rc;
+  }
   rc = loopback_up();
   if (rc < 0) return rc;
   rc = SC5(NR_mount, NULL, "/", NULL, MS_REC_ | MS_PRIVATE_, NULL);

@@ -71,9 +71,10 @@ scriptCase("kernel view: pid 1 cannot be signalled from inside; a graceful stop 
   assert.deepEqual(out.handled, { exitCode: 3, signal: null }, "a root handling SIGTERM runs its handler");
 });
 
-scriptCase("kernel view: a policy with network keeps the supervised view; ids other than the caller's show as the overflow id", SCRIPT, ["${PROBE}", "fallback"], (out, who) => {
+scriptCase("kernel view: a policy with network keeps the supervised view; for a user, ids other than its own show as the overflow id, for root every id maps", SCRIPT, ["${PROBE}", "fallback"], (out, who) => {
   inView(out);
   assert.notEqual(out.netSelfPid, "1", "with network: no new pid namespace");
   assert.equal(out.netVictim.trim(), "EACCES", "with network: the supervised view hides /proc/1 (Landlock)");
   assert.equal(out.uidOwner, who === "root" ? "0" : "65534", "/etc/passwd (root's) as the sandbox sees its owner");
+  if (who === "root") assert.equal(out.otherOwner, "4242:4242", "root's sandbox maps every id: another owner shows as itself");
 });

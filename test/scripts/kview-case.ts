@@ -3,7 +3,7 @@
 // Usage: kview-case.js PROBE proc|hidden|mounts|net|escape|pid1|fallback
 
 import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
@@ -161,6 +161,9 @@ async function main(): Promise<Record<string, unknown>> {
         netSelfPid: await selfPid(net),
         netVictim: await inside([probe, "read", "/proc/1/status"], net),
         uidOwner: (await inside(["/usr/bin/stat", "-c", "%u", "/etc/passwd"])).trim(),
+        // Root's sandbox maps the whole id range (the launcher writes the maps): a file of
+        // another owner shows that owner.
+        otherOwner: process.getuid!() === 0 ? (chownSync(join(work, "own"), 4242, 4242), (await inside(["/usr/bin/stat", "-c", "%u:%g", join(work, "own")])).trim()) : null,
         uid: String(process.getuid!()),
       };
     }
