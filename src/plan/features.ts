@@ -325,6 +325,8 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       trapSignals: host.landlockAbi < 6,
       inodeIoctls: supervision.meta !== undefined || (unsupervised && active.has("fs")) ? { notify: [...INODE_IOCTLS.keys()], unsupported: UNSUPPORTED_INODE_IOCTLS } : undefined,
       ...(unsupervised ? { unsupervised: true } : {}),
+      // The kernel view's pid namespace bounds every pid the sandbox can name.
+      ...(kernel ? { pidNamespace: true } : {}),
       // portRemap: every bind goes to the supervisor (the filter otherwise routes only
       // netlink-sized ones).
       ...(policy.portRemap && !unsupervised ? { notifyWhole: ["bind"] } : {}),
