@@ -42,6 +42,9 @@ scriptCase("kernel view: mountinfo lists only what the grants reach; mount, umou
   assert.ok(out.bare.some((p: string) => !ok(p)), "positive control: the host table has mounts outside the grants");
   for (const k of ["mount", "umountProc", "pivot", "unshare", "setns", "cloneUserns"]) assert.equal(out[k].trim(), "EPERM", k);
   assert.equal(out.unshareMount.trim(), "unshare:EPERM");
+  const api = out.mountApi.trim().split("\n");
+  assert.equal(api.length, 10, out.mountApi);
+  for (const l of api) assert.match(l, / EPERM$/, "the mount API, chroot and sethostname are refused");
   assert.match(out.capEff, /^CapEff:\s+0+$/);
   assert.equal(out.bareUnshareMount.trim(), "ok", "positive control: bare, a fresh user namespace may mount");
 });

@@ -91,6 +91,8 @@ async function main(): Promise<Record<string, unknown>> {
         unshareMount: await inside([probe, "kv-unshare-mount", fresh]),
         setns: await inside([probe, "kv-setns", "/proc/self/ns/mnt"]),
         cloneUserns: await inside([probe, "clone", "0x10000000"]),
+        // The new mount API and the rest of the mount family, by number (harmless arguments).
+        mountApi: await inside([probe, "sys-each", "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "open_tree_attr", "mount_setattr", "chroot", "sethostname"]),
         capEff: (await inside([probe, "cat", "/proc/self/status"])).split("\n").find((l) => l.startsWith("CapEff:")),
         bareUnshareMount: bare([probe, "kv-unshare-mount", fresh]),
       };
