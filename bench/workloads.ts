@@ -12,10 +12,10 @@ import { fileURLToPath } from "node:url";
 import { Sandbox } from "../src/index.js";
 import { fmt, summarize, timed, type Summary } from "./stats.js";
 
-const SYSTEM = ["/usr", "/lib", "/lib64", "/bin", "/etc", "/proc"].filter((p) => existsSync(p));
+export const SYSTEM = ["/usr", "/lib", "/lib64", "/bin", "/etc", "/proc"].filter((p) => existsSync(p));
 const TARGET = 1.15;
 
-interface Workload {
+export interface Workload {
   name: string;
   /** Runs once before the rounds, outside any timing. */
   setup(dir: string): void;
@@ -31,14 +31,14 @@ function sh(cmd: string, cwd: string): void {
 
 /** The same environment on both sides; TMPDIR inside the work dir (the sandbox may not
  * write /tmp). */
-function cleanEnv(dir?: string): NodeJS.ProcessEnv {
+export function cleanEnv(dir?: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: "/nonexistent", GIT_CONFIG_NOSYSTEM: "1", LC_ALL: "C" };
   if (dir !== undefined) env.TMPDIR = join(dir, ".tmp");
   delete env.NODE_EXTRA_CA_CERTS; // ~50 ms per Node start here (DESIGN 5)
   return env;
 }
 
-const WORKLOADS: Workload[] = [
+export const WORKLOADS: Workload[] = [
   {
     name: "make -s -j2, 25 C files",
     setup(dir) {
@@ -91,7 +91,7 @@ async function sandboxed(cmd: string[], cwd: string): Promise<void> {
   if (r.exitCode !== 0) throw new Error(`sandboxed ${cmd.join(" ")} failed (${r.status} ${r.exitCode}): ${r.stderrText}`);
 }
 
-function stringEnv(dir: string): Record<string, string> {
+export function stringEnv(dir: string): Record<string, string> {
   return Object.fromEntries(Object.entries(cleanEnv(dir)).filter((e): e is [string, string] => e[1] !== undefined));
 }
 

@@ -46,7 +46,10 @@ struct sl_step_header {
 /* Run by the launcher itself, before it forks (the command's process skips it). */
 #define SL_STEP_CPU_COUNTER 19       /* no payload: count the CPU time of every process */
 #define SL_STEP_NICE 20              /* u32 increment: lower the command's priority by it */
-#define SL_STEP_MAX 20
+/* Prototype (plan option): read by the launcher before it forks (the clone flags of new
+ * user/mount/pid/net/uts/ipc namespaces), then run by the command's process: native/launcher/ns.c. */
+#define SL_STEP_NS_VIEW 21           /* u32 map mode, u32 uid, u32 gid, u32 pad, staging\0, ops */
+#define SL_STEP_MAX 21
 
 /* Sub-call of a failed step, reported as op | sub << 8. */
 #define SL_SUB_MAIN 0      /* the step's own system call */

@@ -61,6 +61,13 @@ int sl_teardown(pid_t root, int *root_status, int *root_reaped, int scoped);
 int sl_cpu_counter_open(void);
 long sl_cpu_ms(int32_t *pid);
 
+/* The kernel-native view (ns.c): the clone flags the plan asks for (0: none), the step
+ * itself, and the graceful-stop signal for a root that is pid 1 of its namespace. */
+unsigned long sl_ns_clone_flags(const struct sl_plan *plan);
+long sl_ns_view(const uint8_t *p, uint32_t len, int ack);
+void sl_ns_map_child(pid_t child, int ack_wr);
+int sl_ns_signal_root(pid_t root, int sig);
+
 /* Wait-status decoding, as the W* macros do. */
 #define SL_WIFEXITED(s) (((s) & 0x7f) == 0)
 #define SL_WEXITSTATUS(s) (((s) >> 8) & 0xff)

@@ -32,6 +32,11 @@ static int32_t launcher_flags = 0;
  * cleaning up, so the root's exit waits for the others (or for SL_CMD_KILL). */
 static int stopping = 0;
 
+/* The root is pid 1 of its own pid namespace (the kernel-native view), and the signal the
+ * last SL_CMD_SIGNAL sent. */
+static int ns_root = 0;
+static int last_signal = 0;
+
 /* Exits, but never while TypeScript may still be duplicating the listener out of this
  * process: it reads the listener's number from the status pipe and then calls
  * pidfd_getfd on the launcher, which must still exist. It says so with 'L' on the control
@@ -172,6 +177,7 @@ static int signal_all(void) {
   long n = SL_RETRY(SC3(NR_read, SL_FD_CONTROL, &sig, 1));
   if (n != 1 || sig == 0 || sig > 64) return -EINVAL;
   stopping = 1;
+  last_signal = sig;
   if (launcher_flags & SL_LAUNCHER_SCOPED) return SC2(NR_kill, -1, sig) == 0 ? 1 : 0;
   return sl_tree_signal(sig);
 }
@@ -190,6 +196,8 @@ static void handle_command(char cmd, pid_t root, int root_status, int root_reape
       break;
     case SL_CMD_SIGNAL:
       count = signal_all();
+      /* pid 1 of its own namespace ignores the signal unless it handles it (ns.c). */
+      if (count >= 0 && !root_reaped && last_signal != 0 && ns_root) sl_ns_signal_root(root, last_signal);
       break;
     case SL_CMD_CPU: {
       int32_t pid = 0;
@@ -250,7 +258,8 @@ int main(void) {
   if (rc == 0) rc = SC2(NR_pipe2, ack, O_CLOEXEC);
   if (rc < 0) fatal(SL_FATAL_FORK, rc);
   int root_pidfd = -1;
-  long root = SC5(NR_clone, SIGCHLD | CLONE_PIDFD, 0, &root_pidfd, 0, 0); /* fork */
+  /* fork; with the kernel-native view (ns.c), into new namespaces */
+  long root = SC5(NR_clone, SIGCHLD | CLONE_PIDFD | sl_ns_clone_flags(&plan), 0, &root_pidfd, 0, 0);
   if (root < 0) fatal(SL_FATAL_FORK, root);
   if (root == 0) {
     SC1(NR_close, report[0]);
@@ -262,6 +271,9 @@ int main(void) {
   }
   SC1(NR_close, report[1]);
   SC1(NR_close, ack[0]);
+  /* The kernel-native view: the child waits in its NS_VIEW step for these id maps. */
+  ns_root = sl_ns_clone_flags(&plan) != 0;
+  if (ns_root) sl_ns_map_child((pid_t)root, ack[1]);
   if (await_exec(report[0], ack[1], root_pidfd, (pid_t)root) < 0) launcher_exit(0);
 
   int root_status = 0, root_reaped = 0;

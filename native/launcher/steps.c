@@ -164,8 +164,14 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
     case SL_STEP_PDEATHSIG:
       if (len < 4) break;
       rc = SC2(NR_prctl, PR_SET_PDEATHSIG, rd32(p));
-      /* The launcher may have died before the death signal was armed. */
-      if (rc == 0 && SC0(NR_getppid) != es->launcher) sl_exit_group(127);
+      /* The launcher may have died before the death signal was armed. In a new pid
+       * namespace the parent is outside it and getppid() is 0 either way: the report
+       * pipe's write end then says it (POLLERR: no reader left). */
+      if (rc == 0 && SC0(NR_getppid) != es->launcher) {
+        struct sl_pollfd pfd = {es->fds.report, 0, 0};
+        struct sl_timespec now = {0, 0};
+        if (SC0(NR_getppid) != 0 || SC5(NR_ppoll, &pfd, 1, &now, NULL, 8) != 0) sl_exit_group(127);
+      }
       return rc;
     case SL_STEP_SETPGID:
       return SC2(NR_setpgid, 0, 0);
@@ -254,6 +260,8 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
     case SL_STEP_DROP_CAPS:
       if (len < 4) break;
       return drop_capabilities(rd32(p));
+    case SL_STEP_NS_VIEW:
+      return sl_ns_view(p, len, es->fds.ack);
     case SL_STEP_CPU_COUNTER:
       return 0; /* the launcher's own step, done before the fork */
     case SL_STEP_EXEC:

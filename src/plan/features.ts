@@ -14,6 +14,7 @@ import type { SeccompSpec } from "./seccomp.js";
 import { computeView, viewSyscalls, type ViewSpec } from "./view.js";
 import { procfsMounts } from "../kernel/mounts.js";
 import { checkSignalScope, withoutProcfs } from "./unsupervised.js";
+import { kernelViewBlocked, kernelViewRequested, usernsUnavailable } from "./kernel-view.js";
 
 export interface HostFacts {
   /** Landlock ABI version, 0 when Landlock is unavailable. */
@@ -120,6 +121,11 @@ export interface Features {
   adjustments: readonly Adjustment[];
   /** Lower the command's priority by this many nice steps (RECEIVER_RAISE), or 0. */
   niceIncrement: number;
+  /** Prototype (SANDLOCK_KERNEL_VIEW=1): the command gets its own namespaces and a
+   * constructed root (plan/kernel-view.ts); `name` is its hostname. */
+  kernelView?: { name: string | undefined };
+  /** Why the kernel view was asked for and not used (the supervised view is). */
+  kernelViewFallback?: string;
 }
 
 export function reconcileProtections(policy: Policy, host: HostFacts): Enforcement {
@@ -261,7 +267,12 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   }
   const given = [...pathGrants("fsReadable", policy.fsReadable), ...pathGrants("fsWritable", policy.fsWritable)];
   const mounts = procfsMounts();
-  const computed = computeView(policy, given, active.has("fs"), mounts, undefined, resolved);
+  // The kernel-native view: the fresh procfs and the uts namespace show the sandbox's own
+  // processes and name natively, so the view has no procfs mount and no hostname to serve.
+  const kernelBlock = kernelViewRequested() ? (usernsUnavailable() ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
+  const kernel = kernelViewRequested() && kernelBlock === undefined;
+  const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
+  const computed = computeView(viewPolicy, given, active.has("fs"), kernel ? [] : mounts, undefined, resolved);
   const grants = unsupervised ? withoutProcfs(given, computed.grants, mounts, active.has("fs")) : computed.grants;
   if (!unsupervised) supervision.view = computed.view;
   const blocked = blockedSyscalls(policy.extraDenySyscalls, policy.extraAllowSyscalls);
@@ -314,6 +325,8 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       trapSignals: host.landlockAbi < 6,
       inodeIoctls: supervision.meta !== undefined || (unsupervised && active.has("fs")) ? { notify: [...INODE_IOCTLS.keys()], unsupported: UNSUPPORTED_INODE_IOCTLS } : undefined,
       ...(unsupervised ? { unsupervised: true } : {}),
+      // The kernel view's pid namespace bounds every pid the sandbox can name.
+      ...(kernel ? { pidNamespace: true } : {}),
       // portRemap: every bind goes to the supervisor (the filter otherwise routes only
       // netlink-sized ones).
       ...(policy.portRemap && !unsupervised ? { notifyWhole: ["bind"] } : {}),
@@ -325,5 +338,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     maxCpu: policy.maxCpu,
     niceIncrement: notify.length > 0 && host.raisesPriority !== true ? RECEIVER_RAISE : 0,
     adjustments,
+    ...(kernel ? { kernelView: { name: policy.name } } : {}),
+    ...(kernelBlock !== undefined ? { kernelViewFallback: kernelBlock } : {}),
   };
 }

@@ -6,6 +6,7 @@ import { supervised, type Features, type Rlimit } from "./features.js";
 import { landlockNeeded, planLandlock, type LandlockPlan } from "./landlock.js";
 import { PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, Step, type StepOp } from "./protocol.js";
 import { buildSeccompProgram, type SeccompSpec } from "./seccomp.js";
+import { nsViewOps, nsViewPayload, realOr, stagingDir } from "./kernel-view.js";
 
 export interface PlanStep {
   op: StepOp;
@@ -109,6 +110,12 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
   if (features.noRandomizeMemory) add(Step.PERSONALITY, u64(ADDR_NO_RANDOMIZE), "personality(ADDR_NO_RANDOMIZE)");
   if (features.noHugePages) add(Step.THP_DISABLE, Buffer.alloc(0), "prctl(PR_SET_THP_DISABLE)");
   if (features.niceIncrement > 0) add(Step.NICE, u32(features.niceIncrement), `setpriority(nice +${features.niceIncrement})`);
+  // The kernel-native view (plan/kernel-view.ts): the root is built before chdir, which
+  // then lands in it, and before Landlock, whose rules are opened on the new root's paths.
+  if (features.kernelView !== undefined) {
+    const ops = nsViewOps(features.grants, features.kernelView.name, cmd.cwd);
+    add(Step.NS_VIEW, nsViewPayload(ops, stagingDir()), `namespaces and constructed root (${ops.length} operations)`);
+  }
   add(Step.CHDIR, cstr(cmd.cwd), `chdir(${cmd.cwd})`);
   add(Step.CLOSE_FDS, u32(3), "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)");
   // maxCpu: the launcher (not the command) counts every process's CPU time with a counter
@@ -142,7 +149,11 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
   if (listener) add(Step.LISTENER, Buffer.alloc(0), "pidfd_getfd(seccomp listener)");
   // prlimit64 on the caller itself passes the filter without a round trip.
   for (const r of features.rlimits) if (r.late) rlimit(r);
-  add(Step.EXEC, execPayload(cmd), `execve(${cmd.path})`);
+  // Under the kernel view only granted paths exist: a command reached through a symlink in
+  // an ungranted directory (Landlock checks only the file it leads to) is run by its real
+  // path, which the grants reach.
+  const exec = features.kernelView !== undefined ? { ...cmd, path: realOr(cmd.path) } : cmd;
+  add(Step.EXEC, execPayload(exec), `execve(${cmd.path})`);
   return { steps, landlock, seccompInsns: program.length / 8 };
 }
 

@@ -28,6 +28,7 @@ export const Step = {
   CPU_COUNTER: 19,
   /** Lower the command's priority (nice) by the u32 increment: see supervise/priority.ts. */
   NICE: 20,
+  NS_VIEW: 21,
 } as const;
 export type StepOp = (typeof Step)[keyof typeof Step];
 

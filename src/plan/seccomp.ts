@@ -52,6 +52,9 @@ export interface SeccompSpec {
   /** No supervisor by the policy's choice (supervisor: false): what only it could check is
    * refused here instead (plan/seccomp-unsupervised.ts). */
   unsupervised?: boolean;
+  /** The sandbox has its own pid namespace (plan/kernel-view.ts): a pid or process group it
+   * names is one of its own, so the calls aimed at other processes need no check. */
+  pidNamespace?: boolean;
 }
 
 export const CLONE_THREAD = 0x00010000;
@@ -98,7 +101,7 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
   // Calls aimed at other processes (seccomp-reach.ts). A syscall another concern already
   // routes whole stays routed whole: the supervisor checks its target first either way.
   for (const [name, emit] of reachFilters(notify.size > 0, spec.trapSignals === true)) {
-    if (!notify.has(name)) handlers.set(nr(name), emit);
+    if (!notify.has(name) && spec.pidNamespace !== true) handlers.set(nr(name), emit);
   }
   // clone3 passes its flags in memory, which a filter cannot read: ENOSYS makes libc fall
   // back to clone(2), where the flags are visible.

@@ -37,6 +37,14 @@ function asWho(who: Who, script: string, scriptArgs: readonly string[] = []): { 
   return { file: process.execPath, args: [script, ...scriptArgs] };
 }
 
+/** The runners' environment: PATH, and the kernel-view prototype's switch when set (so
+ * `SANDLOCK_KERNEL_VIEW=1 npm test` runs every case under it; plan/kernel-view.ts). */
+function runnerEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
+  if (process.env.SANDLOCK_KERNEL_VIEW !== undefined) env.SANDLOCK_KERNEL_VIEW = process.env.SANDLOCK_KERNEL_VIEW;
+  return env;
+}
+
 export function runCase(spec: CaseSpec, who: Who): Promise<CaseOutcome> {
   const stage = stagePackage();
   const input = JSON.stringify({ ...spec, vars: { PROBE: stage.probe, ...spec.vars } });
@@ -55,7 +63,7 @@ export function runCase(spec: CaseSpec, who: Who): Promise<CaseOutcome> {
     const child = execFile(
       file,
       args,
-      { cwd: "/", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, timeout: RUNNER_TIMEOUT_MS, maxBuffer: 64 << 20 },
+      { cwd: "/", env: runnerEnv(), timeout: RUNNER_TIMEOUT_MS, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => {
         const line = stdout.trim().split("\n").pop() ?? "";
         try {
@@ -125,7 +133,7 @@ export function runScript(script: string, args: readonly string[], who: Who, tim
     args.map((a) => a.replaceAll("${PROBE}", stage.probe).replaceAll("${STAGE}", stage.dir)),
   );
   return new Promise((resolve, reject) => {
-    execFile(file, argv, { cwd: "/", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, timeout: timeoutMs, maxBuffer: 256 << 20 }, (err, stdout, stderr) => {
+    execFile(file, argv, { cwd: "/", env: runnerEnv(), timeout: timeoutMs, maxBuffer: 256 << 20 }, (err, stdout, stderr) => {
       const line = stdout.trim().split("\n").pop() ?? "";
       try {
         resolve(JSON.parse(line));

@@ -1,0 +1,159 @@
+// The kernel-native view (prototype behind SANDLOCK_KERNEL_VIEW=1, not a policy field):
+// when the host allows user namespaces and the policy needs no host network, the command
+// runs in its own namespaces with a constructed root (native/launcher/ns.c), and nothing
+// of the /proc view or the hostname is trapped. Otherwise the supervised view, as before.
+
+import { lstatSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
+import type { Policy } from "../policy/policy.js";
+import type { PathGrant } from "./landlock.js";
+import { HIDDEN_PROC_FILES, within } from "./proc-grants.js";
+
+/** The internal switch: off unless SANDLOCK_KERNEL_VIEW=1 (bench and tests set it). */
+export function kernelViewRequested(): boolean {
+  const v = process.env.SANDLOCK_KERNEL_VIEW;
+  if (v === undefined || v === "" || v === "0") return false;
+  if (v === "1") return true;
+  throw new Error(`SANDLOCK_KERNEL_VIEW: ${JSON.stringify(v)} is neither 0 nor 1 (the kernel-native view prototype's switch)`);
+}
+
+function sysctl(path: string): number | undefined {
+  try {
+    return Number(readFileSync(path, "latin1").trim());
+  } catch {
+    return undefined; // not this kernel's knob
+  }
+}
+
+let usernsCached: string | undefined | null = null;
+
+/**
+ * Why this host cannot give the sandbox its own namespaces, or undefined when it can. Read
+ * from the knobs that refuse them (the count, Debian's and Ubuntu's switches for
+ * unprivileged callers) and from whether this process already runs under a seccomp filter
+ * (a sandbox inside a sandbox: sandlock's own filter refuses namespace clones). A refusal
+ * these miss (an LSM policy) fails the start with the step named, never a weaker view.
+ */
+export function usernsUnavailable(): string | undefined {
+  if (usernsCached !== null) return usernsCached;
+  const root = process.getuid?.() === 0;
+  let why: string | undefined;
+  if ((sysctl("/proc/sys/user/max_user_namespaces") ?? 1) === 0) why = "user.max_user_namespaces is 0";
+  else if (!root && sysctl("/proc/sys/kernel/unprivileged_userns_clone") === 0) why = "kernel.unprivileged_userns_clone is 0";
+  else if (!root && (sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") ?? 0) !== 0) why = "kernel.apparmor_restrict_unprivileged_userns is set";
+  else if (/^Seccomp:\s*[12]/m.test(readFileSync("/proc/self/status", "latin1"))) why = "this process runs under a seccomp filter (a sandbox inside a sandbox)";
+  usernsCached = why;
+  return why;
+}
+
+/**
+ * Why the policy keeps the supervised view, or undefined. The prototype covers the common
+ * workspace policy: filesystem protection in force, no network at all (the net namespace
+ * has only lo), /proc granted read-only as a whole if at all, and none of the views that
+ * still need a virtual file (numCpus, maxMemory's meminfo, randomSeed's devices).
+ */
+export function kernelViewBlocked(policy: Policy, fsActive: boolean, grants: readonly PathGrant[], procMounts: readonly string[]): string | undefined {
+  if (!fsActive) return "the filesystem protection is not in force";
+  if (!policy.supervisor) return "supervisor: false";
+  if (policy.netAllow.length > 0 || policy.netDeny.length > 0 || policy.netAllowBind.length > 0 || policy.portRemap) return "the policy uses the host network";
+  if (policy.numCpus !== undefined || policy.maxMemory !== undefined || policy.randomSeed !== undefined) return "numCpus, maxMemory or randomSeed need virtual files";
+  for (const g of grants) {
+    const real = realOr(g.path);
+    if (real === "/") return "a grant of / (the constructed root would be the host's)";
+    for (const m of procMounts) {
+      if (within(m, real) && real !== m) return `${g.path} contains the procfs mount ${m}`;
+      if (within(real, m) && (real !== "/proc" || m !== "/proc")) return `${g.path} is in the procfs mount ${m} (only /proc as a whole)`;
+      if (real === "/proc" && g.writable) return "/proc granted writable";
+    }
+  }
+  return undefined;
+}
+
+export function realOr(p: string): string {
+  try {
+    return realpathSync.native(p);
+  } catch {
+    return p;
+  }
+}
+
+/** One operation of the NS_VIEW step (ns.c's run_op): D dir, L symlink, B dir bind,
+ * F file bind, P procfs, H hidden file, W content file, N hostname. */
+export type NsOp = readonly [op: "D" | "B" | "F" | "P" | "H", path: string] | readonly [op: "L" | "W", path: string, arg: string] | readonly [op: "N", name: string];
+
+/**
+ * The constructed root: every grant bound at its real path (one recursive bind per tree;
+ * a grant inside another needs none), symlinked ancestors recreated (/lib -> usr/lib), a
+ * fresh procfs at /proc with the hidden files covered, the hostname and /etc/hostname for
+ * a named sandbox, and the working directory (empty when it is not granted).
+ */
+export function nsViewOps(grants: readonly PathGrant[], name: string | undefined, cwd: string): NsOp[] {
+  const binds: { real: string; dir: boolean }[] = [];
+  const dirsOnly: string[] = [];
+  const links = new Map<string, string>();
+  let proc = false;
+  for (const g of grants) {
+    addLinks(g.path, links);
+    const real = realOr(g.path);
+    if (real === "/proc") proc = true;
+    else if (g.dirOnly) dirsOnly.push(real);
+    else binds.push({ real, dir: g.isDir });
+  }
+  binds.sort((a, b) => a.real.length - b.real.length);
+  const kept: { real: string; dir: boolean }[] = [];
+  for (const b of binds) if (!kept.some((k) => k.dir && within(b.real, k.real))) kept.push(b);
+  const covered = (p: string): boolean => kept.some((k) => within(p, k.real)) || (proc && within(p, "/proc"));
+  const ops: NsOp[] = [];
+  for (const d of dirsOnly) if (!covered(d)) ops.push(["D", d]);
+  for (const [path, target] of links) if (!covered(path)) ops.push(["L", path, target]);
+  for (const k of kept) ops.push([k.dir ? "B" : "F", k.real]);
+  if (proc) {
+    ops.push(["P", "/proc"]);
+    for (const f of HIDDEN_PROC_FILES) ops.push(["H", `/proc/${f}`]);
+  }
+  const realCwd = realOr(cwd);
+  if (!covered(realCwd)) ops.push(["D", realCwd]);
+  if (name !== undefined) {
+    ops.push(["N", name]);
+    const hostname = realOr("/etc/hostname");
+    if (kept.some((k) => within(hostname, k.real))) ops.push(["W", hostname, `${name}\n`]);
+  }
+  return ops;
+}
+
+/** Each symlink on the way to `path`, with its target as written (relative stays relative). */
+function addLinks(path: string, links: Map<string, string>): void {
+  let cur = "";
+  for (const part of path.split("/").filter((x) => x.length > 0)) {
+    cur = `${cur}/${part}`;
+    const st = lstatSync(cur, { throwIfNoEntry: false });
+    if (st === undefined) return;
+    if (st.isSymbolicLink()) {
+      links.set(cur, readlinkSync(cur));
+      cur = realOr(cur);
+    }
+  }
+}
+
+/** Where the launcher mounts its staging tmpfs: any directory works (the mount is in the
+ * sandbox's own mount namespace, and pivoted away before exec); the first that exists. */
+export function stagingDir(): string {
+  for (const d of ["/tmp", "/mnt", "/var/tmp", "/opt", "/srv"]) {
+    const st = lstatSync(d, { throwIfNoEntry: false });
+    if (st?.isDirectory() === true) return d;
+  }
+  return "/usr";
+}
+
+/** The caller's ids for the maps: each maps itself only (ns.c says why root does too). */
+export function nsViewPayload(ops: readonly NsOp[], staging: string): Buffer {
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  const head = Buffer.alloc(16);
+  head.writeUInt32LE(uid, 4);
+  head.writeUInt32LE(gid, 8);
+  const strings: string[] = [staging];
+  for (const op of ops) strings.push(...op);
+  strings.push("");
+  for (const s of strings) if (s.includes("\0")) throw new Error(`plan: string contains NUL: ${JSON.stringify(s)}`);
+  return Buffer.concat([head, Buffer.from(strings.join("\0") + "\0", "utf8")]);
+}

@@ -1,0 +1,180 @@
+// Attacks on the kernel-native view (SANDLOCK_KERNEL_VIEW=1, plan/kernel-view.ts), each with
+// its positive control run bare or under the same policy. Prints one JSON line.
+// Usage: kview-case.js PROBE proc|hidden|mounts|net|escape|pid1|fallback
+
+import { execFileSync, spawn } from "node:child_process";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import { join } from "node:path";
+import { Sandbox } from "../../src/index.js";
+import { SYSTEM_RO } from "../helpers/system.js";
+
+const [probe, mode] = process.argv.slice(2) as [string, string];
+process.env.SANDLOCK_KERNEL_VIEW = "1";
+
+const base = mkdtempSync("/tmp/sandlock-kview-");
+chmodSync(base, 0o755);
+const work = join(base, "work");
+const secret = join(base, "secret");
+mkdirSync(work, { mode: 0o777 });
+mkdirSync(secret, { mode: 0o755 });
+chmodSync(work, 0o777);
+writeFileSync(join(secret, "file"), "secret\n", { mode: 0o644 });
+writeFileSync(join(work, "own"), "own\n", { mode: 0o644 });
+const policy = { fsReadable: [probe, "/proc", ...SYSTEM_RO], fsWritable: [work, "/dev/null"] };
+
+async function inside(cmd: string[], p: object = policy): Promise<string> {
+  const r = await Sandbox.run(p, cmd);
+  return r.stdoutText + r.stderrText;
+}
+
+function bare(cmd: string[]): string {
+  try {
+    return execFileSync(cmd[0]!, cmd.slice(1), { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (e) {
+    return String((e as { stdout?: string }).stdout ?? "");
+  }
+}
+
+/** The sandbox's own pid as it sees itself: 1 in its own pid namespace. */
+const selfPid = async (p: object = policy): Promise<string> => (await inside([probe, "cat", "/proc/self/stat"], p)).split(" ")[0]!;
+
+async function main(): Promise<Record<string, unknown>> {
+  switch (mode) {
+    case "proc": {
+      const victim = spawn("sleep", ["1000"], { stdio: "ignore" });
+      await new Promise((r) => victim.once("spawn", r));
+      try {
+        return {
+          selfPid: await selfPid(),
+          victim: await inside([probe, "read", `/proc/${victim.pid}/status`]),
+          supervisor: await inside([probe, "read", `/proc/${process.pid}/status`]),
+          hostInit: await inside([probe, "cat", "/proc/1/cmdline"]),
+          own: await inside([probe, "read", "/proc/self/status"]),
+          listing: await inside(["/bin/ls", "/proc"]),
+          bareVictim: bare([probe, "read", `/proc/${victim.pid}/status`]),
+        };
+      } finally {
+        victim.kill("SIGKILL");
+      }
+    }
+    case "hidden": {
+      const files = ["kmsg", "kallsyms", "keys", "key-users", "timer_list", "kpageflags"];
+      const seen: Record<string, string> = {};
+      for (const f of files) seen[f] = await inside([probe, "cat", `/proc/${f}`]);
+      return {
+        selfPid: await selfPid(),
+        seen,
+        writeKallsyms: await inside([probe, "append", "/proc/kallsyms"]),
+        umountKallsyms: await inside([probe, "kv-umount", "/proc/kallsyms"]),
+        bareKallsyms: bare([probe, "cat", "/proc/kallsyms"]).length,
+        // A host-wide sysctl: the sandbox's uid 0 is the host's (1:1 map), and sysctls check
+        // the uid, not a capability; only the read-only Landlock rule on /proc refuses it.
+        // drop_caches refuses "probe" with EINVAL once a write reaches it: harmless.
+        sysctl: await inside([probe, "append", "/proc/sys/vm/drop_caches"]),
+        bareSysctl: bare([probe, "append", "/proc/sys/vm/drop_caches"]),
+      };
+    }
+    case "mounts": {
+      const points = (text: string): string[] => text.split("\n").filter((l) => l.length > 0).map((l) => l.split(" ")[4]!);
+      const fresh = join(work, "m");
+      mkdirSync(fresh);
+      return {
+        selfPid: await selfPid(),
+        grants: [probe, "/proc", ...SYSTEM_RO, work, "/dev/null"].map((p) => realpathSync(p)),
+        inside: points(await inside([probe, "cat", "/proc/self/mountinfo"])),
+        bare: points(bare([probe, "cat", "/proc/self/mountinfo"])),
+        mount: await inside([probe, "kv-mount", fresh]),
+        umountProc: await inside([probe, "kv-umount", "/proc"]),
+        pivot: await inside([probe, "kv-pivot", "/"]),
+        unshare: await inside([probe, "kv-unshare"]),
+        unshareMount: await inside([probe, "kv-unshare-mount", fresh]),
+        setns: await inside([probe, "kv-setns", "/proc/self/ns/mnt"]),
+        cloneUserns: await inside([probe, "clone", "0x10000000"]),
+        // The new mount API and the rest of the mount family, by number (harmless arguments).
+        mountApi: await inside([probe, "sys-each", "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "open_tree_attr", "mount_setattr", "chroot", "sethostname"]),
+        capEff: (await inside([probe, "cat", "/proc/self/status"])).split("\n").find((l) => l.startsWith("CapEff:")),
+        bareUnshareMount: bare([probe, "kv-unshare-mount", fresh]),
+      };
+    }
+    case "net": {
+      const server = createServer();
+      await new Promise<void>((r) => server.listen({ host: "127.0.0.1", port: 0 }, () => r()));
+      const port = (server.address() as AddressInfo).port;
+      const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")} `;
+      try {
+        const tcp = await inside([probe, "cat", "/proc/net/tcp"]);
+        const dev = await inside([probe, "cat", "/proc/net/dev"]);
+        return {
+          selfPid: await selfPid(),
+          listenerInside: tcp.includes(hex),
+          tcpLines: tcp.trim().split("\n").length,
+          interfaces: dev.split("\n").slice(2).filter((l) => l.includes(":")).map((l) => l.split(":")[0]!.trim()),
+          listenerBare: bare([probe, "cat", "/proc/net/tcp"]).includes(hex),
+        };
+      } finally {
+        server.close();
+      }
+    }
+    case "escape": {
+      symlinkSync(join(secret, "file"), join(work, "abs"));
+      symlinkSync("../secret/file", join(work, "rel"));
+      symlinkSync("../../../../../../../..", join(work, "up"));
+      const paths = [`${work}/../secret/file`, `${work}/abs`, `${work}/rel`, `${work}/up${secret}/file`, `/../../..${secret}/file`];
+      const seen: Record<string, string> = {};
+      const bareSeen: Record<string, string> = {};
+      for (const p of paths) {
+        seen[p] = (await inside([probe, "read", p])).trim();
+        bareSeen[p] = bare([probe, "read", p]).trim();
+      }
+      // A symlink the sandbox makes itself, pointing at the host's root spelled every way.
+      const made = await inside(["/bin/sh", "-c", `ln -s / ${work}/root && ${probe} read ${work}/root${secret}/file`]);
+      return { selfPid: await selfPid(), seen, bareSeen, made: made.trim(), own: (await inside([probe, "read", `${work}/own`])).trim() };
+    }
+    case "pid1": {
+      const script = `${probe} kill 1 9; ${probe} kill 1 15; echo alive`;
+      const fromInside = await inside(["/bin/sh", "-c", script]);
+      const bareShell = bare(["/bin/sh", "-c", `${probe} kill $$ 9; echo alive`]);
+      // A graceful stop of a root that does not handle SIGTERM (the launcher sends SIGKILL
+      // instead) and of one that does (it runs its handler). forceAfter Infinity: only the
+      // signal itself can end these.
+      const stop = async (cmd: string[]): Promise<{ exitCode: number | null; signal: string | null }> => {
+        const sb = new Sandbox(policy);
+        await sb.spawn(cmd, { stdout: "pipe" });
+        await new Promise<void>((resolve) => sb.stdout!.once("data", () => resolve()));
+        await sb.kill("SIGTERM", { forceAfter: Infinity });
+        const r = await sb.wait();
+        return { exitCode: r.exitCode, signal: r.signal ?? null };
+      };
+      return {
+        selfPid: await selfPid(),
+        fromInside: fromInside.trim().split("\n"),
+        bareShell: bareShell.trim(),
+        getpid: (await inside(["/bin/sh", "-c", "echo $$ $PPID"])).trim(),
+        unhandled: await stop(["/bin/sh", "-c", `echo ready; exec ${probe} sleep 1000`]),
+        handled: await stop(["/bin/sh", "-c", "trap 'exit 3' TERM; echo ready; while :; do sleep 1; done"]),
+      };
+    }
+    case "fallback": {
+      // Network in the policy: the supervised view, never a weaker one.
+      const net = { ...policy, netAllow: ["127.0.0.1:1"] };
+      return {
+        selfPid: await selfPid(),
+        netSelfPid: await selfPid(net),
+        netVictim: await inside([probe, "read", "/proc/1/status"], net),
+        uidOwner: (await inside(["/usr/bin/stat", "-c", "%u", "/etc/passwd"])).trim(),
+        // Root's sandbox maps the whole id range (the launcher writes the maps): a file of
+        // another owner shows that owner.
+        otherOwner: process.getuid!() === 0 ? (chownSync(join(work, "own"), 4242, 4242), (await inside(["/usr/bin/stat", "-c", "%u:%g", join(work, "own")])).trim()) : null,
+        uid: String(process.getuid!()),
+      };
+    }
+    default:
+      throw new Error(`unknown mode ${mode}`);
+  }
+}
+
+main()
+  .then((out) => process.stdout.write(JSON.stringify(out) + "\n"))
+  .catch((e) => process.stdout.write(JSON.stringify({ error: String(e?.stack ?? e) }) + "\n"))
+  .finally(() => rmSync(base, { recursive: true, force: true }));

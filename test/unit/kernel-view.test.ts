@@ -1,0 +1,78 @@
+// The kernel-native view's plan (plan/kernel-view.ts): its switch, when a policy keeps the
+// supervised view, the constructed root's operations, and what the filter then traps.
+
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { computeFeatures } from "../../src/plan/features.js";
+import { kernelViewBlocked, kernelViewRequested, nsViewOps } from "../../src/plan/kernel-view.js";
+import { Policy } from "../../src/policy/index.js";
+
+const HOST = { landlockAbi: 6, cpuCount: 2 };
+
+function withSwitch<T>(value: string | undefined, fn: () => T): T {
+  const old = process.env.SANDLOCK_KERNEL_VIEW;
+  if (value === undefined) delete process.env.SANDLOCK_KERNEL_VIEW;
+  else process.env.SANDLOCK_KERNEL_VIEW = value;
+  try {
+    return fn();
+  } finally {
+    if (old === undefined) delete process.env.SANDLOCK_KERNEL_VIEW;
+    else process.env.SANDLOCK_KERNEL_VIEW = old;
+  }
+}
+
+test("the switch: off unless 1, and any other value is refused by name", () => {
+  assert.equal(withSwitch(undefined, kernelViewRequested), false);
+  assert.equal(withSwitch("0", kernelViewRequested), false);
+  assert.equal(withSwitch("1", kernelViewRequested), true);
+  assert.throws(() => withSwitch("yes", kernelViewRequested), /SANDLOCK_KERNEL_VIEW: "yes" is neither 0 nor 1/);
+});
+
+test("policies that keep the supervised view say why", () => {
+  const g = (path: string, writable = false) => ({ path, isDir: true, writable });
+  const p = (input: object) => Policy.from({ fsReadable: ["/usr"], ...input });
+  assert.equal(kernelViewBlocked(p({}), true, [g("/usr"), g("/proc")], ["/proc"]), undefined);
+  assert.match(kernelViewBlocked(p({ netAllow: ["127.0.0.1:80"] }), true, [g("/usr")], ["/proc"])!, /host network/);
+  assert.match(kernelViewBlocked(p({ numCpus: 1 }), true, [g("/usr")], ["/proc"])!, /virtual files/);
+  assert.match(kernelViewBlocked(p({}), false, [g("/usr")], ["/proc"])!, /filesystem protection/);
+  assert.match(kernelViewBlocked(p({}), true, [g("/proc", true)], ["/proc"])!, /writable/);
+  assert.match(kernelViewBlocked(p({}), true, [g("/")], ["/proc"])!, /a grant of \//);
+  assert.match(kernelViewBlocked(p({}), true, [g("/proc/sys")], ["/proc"])!, /only \/proc as a whole/);
+});
+
+test("the constructed root: one bind per tree, symlinked ancestors, a fresh procfs with the hidden files covered, the name", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sandlock-kv-"));
+  try {
+    mkdirSync(join(dir, "real", "sub"), { recursive: true });
+    symlinkSync("real", join(dir, "alias"));
+    const grants = [
+      { path: join(dir, "alias"), isDir: true, writable: false },
+      { path: join(dir, "real", "sub"), isDir: true, writable: true },
+      { path: "/proc", isDir: true, writable: false },
+    ];
+    const ops = nsViewOps(grants, "box", "/nonexistent-cwd");
+    assert.deepEqual(ops.filter((o) => o[0] === "B"), [["B", join(dir, "real")]], "the sub-grant needs no bind of its own");
+    assert.ok(ops.some((o) => o[0] === "L" && o[1] === join(dir, "alias") && o[2] === "real"));
+    assert.ok(ops.some((o) => o[0] === "P" && o[1] === "/proc"));
+    assert.ok(ops.some((o) => o[0] === "H" && o[1] === "/proc/kallsyms"));
+    assert.ok(ops.some((o) => o[0] === "D" && o[1] === "/nonexistent-cwd"), "an ungranted working directory exists, empty");
+    assert.ok(ops.some((o) => o[0] === "N" && o[1] === "box"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("under the kernel view nothing of the /proc view or the hostname is trapped", () => {
+  const policy = Policy.from({ fsReadable: ["/usr", "/etc", "/proc"], name: "box" });
+  const off = withSwitch(undefined, () => computeFeatures(policy, HOST));
+  const on = withSwitch("1", () => computeFeatures(policy, HOST));
+  for (const call of ["open", "openat", "openat2", "creat", "getdents64", "uname"]) {
+    assert.ok(off.seccomp.notify.includes(call), `supervised view traps ${call}`);
+    if (on.kernelView !== undefined) assert.ok(!on.seccomp.notify.includes(call), `kernel view does not trap ${call}`);
+  }
+  // This host may refuse user namespaces (then the reason is given, never a weaker view).
+  assert.ok(on.kernelView !== undefined || typeof on.kernelViewFallback === "string");
+});
