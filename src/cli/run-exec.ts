@@ -14,12 +14,12 @@ import { SignalGuard } from "./signals.js";
 import { StatusWriter } from "./status-fd.js";
 import { UsageError } from "./usage-error.js";
 
-function spawnOptions(o: RunOptions, signal: AbortSignal): SpawnOptions {
+function spawnOptions(o: RunOptions): SpawnOptions {
   const output = o.json ? "pipe" : "inherit";
-  const opts: SpawnOptions = { stdin: "inherit", stdout: output, stderr: output, signal };
+  const opts: SpawnOptions = { stdin: "inherit", stdout: output, stderr: output };
   // The timeout stops as timeout(1) -k does: SIGTERM to every process, SIGKILL of what is
-  // left --kill-after seconds later. A signal before the command started (the AbortSignal)
-  // has nothing to stop gracefully yet: it kills at once.
+  // left --kill-after seconds later. A signal before the command started has nothing to
+  // stop gracefully yet: the guard kills at once (SignalGuard.attach).
   if (o.timeout !== undefined) Object.assign(opts, { timeout: o.timeout.ms, killSignal: "SIGTERM", forceAfter: o.killAfter.ms });
   return opts;
 }
@@ -74,7 +74,10 @@ export async function execute(options: RunOptions): Promise<number> {
       (await import("../registry/server.js")).setRegistryWarning((m) => process.stderr.write(`sandlock: warning: ${m}\n`));
     }
     if (guard.received !== undefined) return EXIT_SIGNAL_BASE + guard.received;
-    const result = await launch(o, policy, { ...spawnOptions(o, guard.signal), foreground: interactive }, guard, status);
+    const result = await launch(o, policy, { ...spawnOptions(o), foreground: interactive }, guard, status);
+    // Killed as it started by a signal sandlock received meanwhile: the signal's code, as
+    // when it arrives before the launch (nothing of the command's to report).
+    if (guard.killedOnStart) return EXIT_SIGNAL_BASE + guard.received!;
     if (o.json) process.stdout.write(`${JSON.stringify(result.toJSON())}\n`);
     else for (const line of failureLines(result, { cmd: o.cmd, usedProfile: options.profiles.length > 0, tty: native().isatty(2) })) process.stderr.write(`${line}\n`);
     const got = guard.receivedSignal;
