@@ -68,5 +68,10 @@ const out = "dist/src/cli/sandlock.bundle.cjs";
 // Caches bin/sandlock.cjs wrote for the previous bundle (and the one earlier builds
 // recorded at build time): never packed, and useless to the new bundle.
 for (const f of readdirSync("dist/src/cli")) if (/^sandlock\.bundle\.(.+\.)?v8cache$|\.cjs\.v8cache$/.test(f)) rmSync(`dist/src/cli/${f}`, { force: true });
-const id = createHash("sha256").update(readFileSync(out)).digest("hex").slice(0, 32);
+const bytes = readFileSync(out);
+// bin/sandlock.cjs reads the bundle as latin1, which is UTF-8 only for ASCII (esbuild's
+// default charset escapes everything else).
+const wide = bytes.findIndex((b) => b > 0x7f);
+if (wide >= 0) throw new Error(`bundle-cli: ${out} has a non-ASCII byte at offset ${wide}; bin/sandlock.cjs reads it as latin1`);
+const id = createHash("sha256").update(bytes).digest("hex").slice(0, 32);
 appendFileSync(out, `\n//# sandlock-build=${id}\n`);

@@ -210,6 +210,8 @@ test("CLI bundle: no code cache, no source map and no build path are shipped wit
   assert.ok(!text.includes(ROOT), `the bundle names the build directory ${ROOT}`);
   assert.match(text, /\n\/\/# sandlock-build=[0-9a-f]{32}\n$/);
   assert.ok(!/sourceMappingURL/.test(text));
+  // bin/sandlock.cjs reads it as latin1: only ASCII makes that the same text as UTF-8.
+  assert.equal(text.search(/[^\x00-\x7f]/), -1, "the bundle has a non-ASCII character");
   // What npm would pack holds no map pointing at src/ (not shipped) and no code cache, even
   // when the checkout's own runs wrote one.
   const planted = join(ROOT, "dist", "src", "cli", "sandlock.bundle.0.v8cache");
