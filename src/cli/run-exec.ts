@@ -63,7 +63,7 @@ export async function execute(options: RunOptions): Promise<number> {
   let o = options;
   const tty = native().isatty(0);
   const interactive = o.interactive || tty;
-  const guard = new SignalGuard(tty); // a terminal on stdin implies an interactive run
+  let guard: SignalGuard | undefined;
   const status = o.statusFd === undefined ? undefined : new StatusWriter(o.statusFd);
   try {
     o = await withProfiles(o);
@@ -73,7 +73,11 @@ export async function execute(options: RunOptions): Promise<number> {
       // A named run registers for sandlock ps; if it cannot, the run goes on and says so.
       (await import("../registry/server.js")).setRegistryWarning((m) => process.stderr.write(`sandlock: warning: ${m}\n`));
     }
-    if (guard.received !== undefined) return EXIT_SIGNAL_BASE + guard.received;
+    // The guard only from here on: until the sandbox starts there is nothing to stop, and
+    // a signal keeps its default action and ends sandlock (128+N), even while JavaScript is
+    // busy or blocked (a large profile, a --profile-file that is a FIFO), where a handler
+    // installed earlier would never run and the signal would be lost.
+    guard = new SignalGuard(tty); // a terminal on stdin implies an interactive run
     const result = await launch(o, policy, { ...spawnOptions(o), foreground: interactive }, guard, status);
     // Killed as it started by a signal sandlock received meanwhile: the signal's code, as
     // when it arrives before the launch (nothing of the command's to report).
@@ -88,7 +92,7 @@ export async function execute(options: RunOptions): Promise<number> {
     // cleaned up and exited 0, 137 when it had to be killed.
     return exitCodeOf(result, o.timeout?.text);
   } catch (e) {
-    if (guard.received !== undefined) return EXIT_SIGNAL_BASE + guard.received;
+    if (guard?.received !== undefined) return EXIT_SIGNAL_BASE + guard.received;
     const failure = describeFailure(e);
     if (failure === undefined) throw e;
     process.stderr.write(`${failure.message}\n`);
@@ -97,6 +101,6 @@ export async function execute(options: RunOptions): Promise<number> {
     status?.write({ event: "error", ...error });
     return failure.exitCode;
   } finally {
-    guard.dispose();
+    guard?.dispose();
   }
 }
