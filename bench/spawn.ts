@@ -95,6 +95,10 @@ function timeCommand(file: string, args: string[], env: NodeJS.ProcessEnv): numb
 export interface CliResult {
   /** sandlock run vs node -e 0 (with the code cache its first run wrote, as users run it). */
   node: PairResult;
+  /** `-p minimal -r /usr/bin` (the preset has the loader and libraries, not /usr/bin),
+   * supervised and with --no-supervisor. */
+  minimal: PairResult;
+  minimalNoSupervisor: PairResult;
   /** The same without the code cache (NODE_DISABLE_COMPILE_CACHE): a first run after an
    * install or a Node upgrade, or a home the cache cannot be written to. */
   noCache: PairResult;
@@ -110,9 +114,12 @@ export function benchCli(rounds: number, perRound: number): CliResult {
   // Both sides without NODE_EXTRA_CA_CERTS (it costs about 50 ms per Node start here).
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
+  const minimal = ["-p", "minimal", "-r", "/usr/bin", "--", "/bin/true"];
   const sides: Record<string, [string, string[]]> = {
     node: [process.execPath, ["-e", "0"]],
     sandlock: [process.execPath, [cli, "run", ...SYSTEM_RO.flatMap((p) => ["-r", p]), "--", "/bin/true"]],
+    minimal: [process.execPath, [cli, "run", ...minimal]],
+    minimalNoSupervisor: [process.execPath, [cli, "run", "--no-supervisor", ...minimal]],
     // env(1) sets the switch for this side only; its own exec costs about 1 ms, noted in the report.
     noCache: ["/usr/bin/env", ["NODE_DISABLE_COMPILE_CACHE=1", process.execPath, cli, "run", ...SYSTEM_RO.flatMap((p) => ["-r", p]), "--", "/bin/true"]],
     floor: [floorBin, [...SYSTEM_RO, "--", "/bin/true"]],
@@ -130,6 +137,8 @@ export function benchCli(rounds: number, perRound: number): CliResult {
   for (let r = 0; r < rounds; r++) for (const name of Object.keys(sides)) (samples[name] ??= []).push(avg(name));
   return {
     node: pair(samples.node!, samples.sandlock!),
+    minimal: pair(samples.node!, samples.minimal!),
+    minimalNoSupervisor: pair(samples.node!, samples.minimalNoSupervisor!),
     noCache: pair(samples.node!, samples.noCache!),
     floor: pair(samples.node!, samples.floor!),
     bwrap: samples.bwrap === undefined ? undefined : pair(samples.node!, samples.bwrap),
@@ -141,6 +150,8 @@ export function reportCli(c: CliResult): string {
     report("CLI: sandlock run -- /bin/true vs node -e 0, per run (NODE_EXTRA_CA_CERTS unset on both sides)", "node -e 0", c.node),
     `  ${verdict("within 5 ms of node -e 0 (issue 16, first step)", c.node.overhead.median <= 5)}`,
     `  ${verdict("within 3 ms of node -e 0 (issue 16, second step)", c.node.overhead.median <= 3)}`,
+    `  -p minimal -r /usr/bin: ${fmt(c.minimal.sandboxed, " ms")}, overhead ${fmt(c.minimal.overhead, " ms")}`,
+    `  the same with --no-supervisor: ${fmt(c.minimalNoSupervisor.sandboxed, " ms")}, overhead ${fmt(c.minimalNoSupervisor.overhead, " ms")}`,
     `  without the code cache (first run; through env(1), about 1 ms more): ${fmt(c.noCache.sandboxed, " ms")}, overhead ${fmt(c.noCache.overhead, " ms")}`,
     `  compiled launcher floor (fork, Landlock, seccomp listener, exec): ${fmt(c.floor.sandboxed, " ms")}`,
     `  sandlock CLI / compiled floor: median ${(c.node.sandboxed.median / c.floor.sandboxed.median).toFixed(1)}x`,

@@ -96,7 +96,9 @@ function prune(loc) {
   }
 }
 
-const source = fs.readFileSync(bundle, "utf8");
+// latin1: the bundle is ASCII (scripts/bundle-cli.mjs checks), so the text is the same as
+// UTF-8 would give, without the decoder's pass over 600 kB (about 0.4 ms).
+const source = fs.readFileSync(bundle, "latin1");
 const loc = cacheLocation(source);
 const cachedData = loc === undefined ? undefined : readCache(loc);
 const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;

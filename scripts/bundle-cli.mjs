@@ -20,6 +20,34 @@ const libraryOnly = {
   },
 };
 
+// The bundle is CommonJS and has a require of its own, so the sources' createRequire
+// (ESM code needs it for lazy builtins and the addon) becomes that require: loading the
+// public node:module costs about 1.3 ms of start-up. The addon (an absolute path to a .node
+// file) is opened with process.dlopen, which is what require does for it once resolved;
+// require's resolution walks package.json files for a self-reference first (about 1.5 ms).
+const bundleRequire = {
+  name: "bundle-require",
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?module$/ }, (args) => ({ path: args.path, namespace: "bundle-require" }));
+    b.onLoad({ filter: /.*/, namespace: "bundle-require" }, () => ({
+      contents: "export function createRequire() { return __sandlock_require; }",
+      loader: "js",
+    }));
+  },
+};
+
+// The banner: import.meta.url computed once, when first read (node:url's pathToFileURL
+// costs start-up, about 0.5 ms, and a path made only of characters a file: URL keeps as
+// they are needs none of it), and the require that stands for createRequire's.
+const banner = `const __sandlock_meta = { get url() { return this.u ??= /^\\/[\\w/.~+@-]*$/.test(__filename) ? "file://" + __filename : require("node:url").pathToFileURL(__filename).href; } };
+const __sandlock_addons = new Map();
+function __sandlock_require(id) {
+  if (!require("node:path").isAbsolute(id) || !id.endsWith(".node")) return require(id);
+  let m = __sandlock_addons.get(id);
+  if (m === undefined) { m = { exports: {} }; process.dlopen(m, id); __sandlock_addons.set(id, m); }
+  return m.exports;
+}`;
+
 await build({
   entryPoints: ["dist/src/cli/main.js"],
   outfile: "dist/src/cli/sandlock.bundle.cjs",
@@ -29,11 +57,9 @@ await build({
   format: "cjs",
   target: "node20",
   logLevel: "warning",
-  plugins: [libraryOnly],
-  // import.meta.url computed when first read: node:url's pathToFileURL costs start-up
-  // (about 0.5 ms) and `run` seldom needs it.
+  plugins: [libraryOnly, bundleRequire],
   define: { "import.meta.url": "__sandlock_meta.url" },
-  banner: { js: 'const __sandlock_meta = { get url() { return require("node:url").pathToFileURL(__filename).href; } };' },
+  banner: { js: banner },
 });
 
 // The build id bin/sandlock.cjs keys its V8 code cache with: V8 compares only a source's
@@ -42,5 +68,10 @@ const out = "dist/src/cli/sandlock.bundle.cjs";
 // Caches bin/sandlock.cjs wrote for the previous bundle (and the one earlier builds
 // recorded at build time): never packed, and useless to the new bundle.
 for (const f of readdirSync("dist/src/cli")) if (/^sandlock\.bundle\.(.+\.)?v8cache$|\.cjs\.v8cache$/.test(f)) rmSync(`dist/src/cli/${f}`, { force: true });
-const id = createHash("sha256").update(readFileSync(out)).digest("hex").slice(0, 32);
+const bytes = readFileSync(out);
+// bin/sandlock.cjs reads the bundle as latin1, which is UTF-8 only for ASCII (esbuild's
+// default charset escapes everything else).
+const wide = bytes.findIndex((b) => b > 0x7f);
+if (wide >= 0) throw new Error(`bundle-cli: ${out} has a non-ASCII byte at offset ${wide}; bin/sandlock.cjs reads it as latin1`);
+const id = createHash("sha256").update(bytes).digest("hex").slice(0, 32);
 appendFileSync(out, `\n//# sandlock-build=${id}\n`);

@@ -136,7 +136,8 @@ export async function learnCommand(argv: readonly string[]): Promise<number> {
   const tty = native().isatty(0);
   const guard = new SignalGuard(tty);
   try {
-    const spawn = { stdin: "inherit", stdout: "inherit", stderr: "inherit", signal: guard.signal, foreground: tty } as const;
+    // A signal while the command starts kills it once started (SignalGuard.attach).
+    const spawn = { stdin: "inherit", stdout: "inherit", stderr: "inherit", foreground: tty } as const;
     const learned = await learn({
       cmd: a.cmd,
       cwd: a.cwd,

@@ -14,12 +14,12 @@ import { SignalGuard } from "./signals.js";
 import { StatusWriter } from "./status-fd.js";
 import { UsageError } from "./usage-error.js";
 
-function spawnOptions(o: RunOptions, signal: AbortSignal): SpawnOptions {
+function spawnOptions(o: RunOptions): SpawnOptions {
   const output = o.json ? "pipe" : "inherit";
-  const opts: SpawnOptions = { stdin: "inherit", stdout: output, stderr: output, signal };
+  const opts: SpawnOptions = { stdin: "inherit", stdout: output, stderr: output };
   // The timeout stops as timeout(1) -k does: SIGTERM to every process, SIGKILL of what is
-  // left --kill-after seconds later. A signal before the command started (the AbortSignal)
-  // has nothing to stop gracefully yet: it kills at once.
+  // left --kill-after seconds later. A signal before the command started has nothing to
+  // stop gracefully yet: the guard kills at once (SignalGuard.attach).
   if (o.timeout !== undefined) Object.assign(opts, { timeout: o.timeout.ms, killSignal: "SIGTERM", forceAfter: o.killAfter.ms });
   return opts;
 }
@@ -63,7 +63,7 @@ export async function execute(options: RunOptions): Promise<number> {
   let o = options;
   const tty = native().isatty(0);
   const interactive = o.interactive || tty;
-  const guard = new SignalGuard(tty); // a terminal on stdin implies an interactive run
+  let guard: SignalGuard | undefined;
   const status = o.statusFd === undefined ? undefined : new StatusWriter(o.statusFd);
   try {
     o = await withProfiles(o);
@@ -73,8 +73,15 @@ export async function execute(options: RunOptions): Promise<number> {
       // A named run registers for sandlock ps; if it cannot, the run goes on and says so.
       (await import("../registry/server.js")).setRegistryWarning((m) => process.stderr.write(`sandlock: warning: ${m}\n`));
     }
-    if (guard.received !== undefined) return EXIT_SIGNAL_BASE + guard.received;
-    const result = await launch(o, policy, { ...spawnOptions(o, guard.signal), foreground: interactive }, guard, status);
+    // The guard only from here on: until the sandbox starts there is nothing to stop, and
+    // a signal keeps its default action and ends sandlock (128+N), even while JavaScript is
+    // busy or blocked (a large profile, a --profile-file that is a FIFO), where a handler
+    // installed earlier would never run and the signal would be lost.
+    guard = new SignalGuard(tty); // a terminal on stdin implies an interactive run
+    const result = await launch(o, policy, { ...spawnOptions(o), foreground: interactive }, guard, status);
+    // Killed as it started by a signal sandlock received meanwhile: the signal's code, as
+    // when it arrives before the launch (nothing of the command's to report).
+    if (guard.killedOnStart) return EXIT_SIGNAL_BASE + guard.received!;
     if (o.json) process.stdout.write(`${JSON.stringify(result.toJSON())}\n`);
     else for (const line of failureLines(result, { cmd: o.cmd, usedProfile: options.profiles.length > 0, tty: native().isatty(2) })) process.stderr.write(`${line}\n`);
     const got = guard.receivedSignal;
@@ -85,7 +92,7 @@ export async function execute(options: RunOptions): Promise<number> {
     // cleaned up and exited 0, 137 when it had to be killed.
     return exitCodeOf(result, o.timeout?.text);
   } catch (e) {
-    if (guard.received !== undefined) return EXIT_SIGNAL_BASE + guard.received;
+    if (guard?.received !== undefined) return EXIT_SIGNAL_BASE + guard.received;
     const failure = describeFailure(e);
     if (failure === undefined) throw e;
     process.stderr.write(`${failure.message}\n`);
@@ -94,6 +101,6 @@ export async function execute(options: RunOptions): Promise<number> {
     status?.write({ event: "error", ...error });
     return failure.exitCode;
   } finally {
-    guard.dispose();
+    guard?.dispose();
   }
 }
