@@ -60,6 +60,7 @@ typedef int pid_t;
 #define NR_prlimit64 302
 #define NR_seccomp 317
 #define NR_close_range 436
+#define NR_openat2 437
 #define NR_landlock_create_ruleset 444
 #define NR_landlock_add_rule 445
 #define NR_landlock_restrict_self 446
@@ -71,6 +72,11 @@ typedef int pid_t;
 #define O_DIRECTORY 0200000
 #define O_CLOEXEC 02000000
 #define O_PATH 010000000
+/* openat2's struct open_how and the resolve flag the launcher uses. */
+struct sl_open_how {
+  uint64_t flags, mode, resolve;
+};
+#define RESOLVE_NO_SYMLINKS 0x04
 #define F_SETFD 2
 #define FD_CLOEXEC 1
 #define PROT_READ 1

@@ -216,7 +216,12 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
       if (len < 9 || es->ruleset < 0) break;
       const char *path = payload_string(p + 8, len - 8);
       if (path == NULL) break;
-      long fd = SC3(NR_openat, AT_FDCWD, path, O_PATH | O_CLOEXEC);
+      /* The plan names the real path planning resolved (plan.ts), so no component is a
+       * link: one that is now was swapped in since (by another process that can write the
+       * parent) and would move the rule to wherever it points, past what planning decided
+       * (the /proc view, the device filter): ELOOP fails the start instead. */
+      struct sl_open_how how = {.flags = O_PATH | O_CLOEXEC, .mode = 0, .resolve = RESOLVE_NO_SYMLINKS};
+      long fd = SC4(NR_openat2, AT_FDCWD, path, &how, sizeof how);
       /* Gone since planning (an entry of a split directory, a process that exited, a
        * node unplugged): it needs no rule, and were it created again it would have none.
        * Start-up must not depend on other processes' timing. */

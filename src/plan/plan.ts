@@ -1,12 +1,31 @@
 // Features + the command -> Plan: the ordered child-side steps, each with the name used in
 // error messages, encoded as the versioned blob the native launcher executes.
 
+import { realpathSync } from "node:fs";
 import { encodeProgram } from "./bpf/assembler.js";
 import { supervised, type Features, type Rlimit } from "./features.js";
 import { landlockNeeded, planLandlock, type LandlockPlan } from "./landlock.js";
 import { PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, Step, type StepOp } from "./protocol.js";
 import { buildSeccompProgram, type SeccompSpec } from "./seccomp.js";
 import { nsViewOps, nsViewPayload, realOr, stagingDir } from "./kernel-view.js";
+
+/**
+ * The path a Landlock rule is opened at: the grant's real path as planning sees it, which
+ * the launcher opens without following any symbolic link (steps.c). So the rule lands on
+ * what the plan was computed from (the /proc view, device filters, carve-outs); a link
+ * swapped into the path since then fails the start instead of moving the rule. A path that
+ * cannot be resolved now (gone), or that resolves through a process's own /proc entry
+ * (/dev/fd: the planner's would be this process's), is left as it is.
+ */
+function pinnedPath(path: string): string {
+  let real: string;
+  try {
+    real = realpathSync.native(path);
+  } catch {
+    return path;
+  }
+  return real.startsWith("/proc/") && /^\/proc\/(self|thread-self|\d+)\//.test(real) && !path.startsWith("/proc/") ? path : real;
+}
 
 export interface PlanStep {
   op: StepOp;
@@ -132,7 +151,8 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
   if (landlockNeeded(landlock)) {
     add(Step.LANDLOCK_CREATE, u64(landlock.handledFs, landlock.handledNet, landlock.scoped), "landlock_create_ruleset");
     for (const p of landlock.paths) {
-      add(Step.LANDLOCK_PATH, Buffer.concat([u64(p.access), cstr(p.path)]), `landlock_add_rule(${p.path})`, `open(${p.path}, O_PATH)`);
+      const real = pinnedPath(p.path);
+      add(Step.LANDLOCK_PATH, Buffer.concat([u64(p.access), cstr(real)]), `landlock_add_rule(${p.path})`, `open(${real}, O_PATH, RESOLVE_NO_SYMLINKS: a path of the policy became a symbolic link since it was planned)`);
     }
     for (const p of landlock.ports) {
       add(Step.LANDLOCK_PORT, u64(p.access, BigInt(p.port)), `landlock_add_rule(port ${p.port})`);

@@ -1,18 +1,20 @@
-// Between planning and the launcher's Landlock rules, a granted path can change under a
-// sandbox that starts: another process that can write its parent swaps it for a symbolic
-// link. Today the planner and the launcher each follow whatever link they find, so under a
-// racer swapping continuously some starts grant the link's target (3 of 150 measured). The
-// fix (the plan pins what planning resolved: real paths opened with RESOLVE_NO_SYMLINKS, or
-// O_PATH descriptors opened at planning; and a grant reached through a link inside the same
-// policy's writable grant refused) is not built: this case is marked todo until it is, and
-// runs as root and as the test user so the number is kept in view.
+// A granted path swapped for a symbolic link, continuously, by another process that can
+// write its parent, while sandboxes start. Between planning and the launcher's rules the
+// path is pinned (the plan names the real path, opened with RESOLVE_NO_SYMLINKS: a link
+// there fails the start; host-reach.test.ts tests it deterministically). What remains is
+// planning itself: a grant follows the link it finds when the sandbox is planned (as a
+// grant of /lib follows /lib -> usr/lib), so a racer that wins before planning redirects
+// the grant (1 of 150 starts with the pin, 3 without). Closing it means refusing grants
+// that pass through a link an untrusted process can swap (one inside a writable grant of
+// the same policy, or a directory others can write): not built, so this case is todo and
+// runs as root and as the test user to keep the number in view.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { runScript } from "../helpers/harness.js";
 import { isRoot } from "../helpers/stage.js";
 
-const TODO = "a grant is resolved twice (planning, then the launcher's open), each following links: not pinned yet (see this file's header)";
+const TODO = "planning follows a link it finds in a grant; a racer that swaps before planning redirects the grant (see this file's header)";
 
 for (const who of ["root", "user"] as const) {
   test(`a granted directory swapped for a symlink while sandboxes start never grants the link's target [${who}]`, { todo: TODO, skip: who === "root" && !isRoot ? "tests are not running as root" : false, timeout: 180_000 }, async () => {

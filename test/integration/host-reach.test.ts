@@ -235,6 +235,17 @@ securityCase("positive control: unsandboxed, the same race reads pid 1's sets", 
 // --- Start-up. -----------------------------------------------------------------------------
 // Splitting grants gives rules on entries of live directories (/dev, /): an entry gone
 // between planning and launch needs no rule, and must not fail the start.
+// A granted directory swapped for a symbolic link between planning and launch (by another
+// process that can write its parent): the rule is opened at the path planning resolved,
+// without following links, so the start fails; following the link would have granted its
+// target (a file there read). Control: the same plan, nothing swapped, reads its own file.
+scriptCase("a granted directory swapped for a symlink between planning and launch fails the start, never grants the link's target", "dist/test/scripts/swapped-case.js", ["${PROBE}"], (o: { control: { code?: number; out?: string; error?: string }; swapped: { code?: number; out?: string; error?: string } }) => {
+  assert.deepEqual(o.control, { code: 0, out: "ok\n" }, JSON.stringify(o.control));
+  assert.equal(o.swapped.out, undefined, `the target was read: ${JSON.stringify(o.swapped)}`);
+  assert.match(o.swapped.error ?? "", /ConfinementError: .*ELOOP/);
+  assert.match(o.swapped.error ?? "", /became a symbolic link since it was planned/);
+});
+
 scriptCase("a granted path gone between planning and launch gets no rule; the command starts and the other rules hold", "dist/test/scripts/vanished-case.js", ["${PROBE}"], (out: { code?: number; out?: string; error?: string }) => {
   assert.equal(out.error, undefined, out.error);
   assert.deepEqual(out, { code: 0, out: "ok\n" });

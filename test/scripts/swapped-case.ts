@@ -1,0 +1,53 @@
+// A granted directory swapped for a symbolic link between planning and launch: plans with
+// the library (the grant a real directory then), puts a link to another directory in its
+// place, then launches the plan without a supervisor and has the probe read a file in the
+// link's target by its own path. With the rule pinned to what was planned the start fails
+// (ELOOP); following the link would have granted the target. Also the plan launched with
+// nothing swapped (the control). Prints {swapped, control}. Usage: swapped-case.js PROBE
+import { closeSync, mkdirSync, mkdtempSync, readSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { LauncherProcess } from "../../src/confine/launcher.js";
+import { native } from "../../src/confine/native.js";
+import { computeFeatures } from "../../src/plan/features.js";
+import { encodePlan, makePlan } from "../../src/plan/plan.js";
+import { Policy } from "../../src/policy/index.js";
+
+const probe = process.argv[2]!;
+const dir = mkdtempSync("/tmp/sandlock-swapped-");
+mkdirSync(join(dir, "d"));
+mkdirSync(join(dir, "outside"));
+writeFileSync(join(dir, "d", "mine"), "mine\n"); // the probe prints "ok" for a read that worked
+writeFileSync(join(dir, "outside", "secret"), "secret\n");
+
+async function launch(target: string, swap: boolean): Promise<unknown> {
+  const features = computeFeatures(new Policy({ fsReadable: [probe, join(dir, "d")] }), { landlockAbi: native().landlockAbi(), cpuCount: 1 });
+  const unsupervised = { ...features, seccomp: { ...features.seccomp, notify: [] } };
+  const plan = makePlan(unsupervised, { path: probe, argv: [probe, "read", target], env: {}, cwd: "/", ownProcessGroup: true });
+  if (swap) {
+    renameSync(join(dir, "d"), join(dir, "d.real"));
+    symlinkSync(join(dir, "outside"), join(dir, "d"));
+  }
+  const [r, w] = native().pipe();
+  const launcher = new LauncherProcess(encodePlan(plan), plan.steps, [0, w, 2]);
+  launcher.exited.catch(() => undefined); // a start that fails also rejects this
+  try {
+    await launcher.started;
+    const exit = await launcher.exited;
+    const buf = Buffer.alloc(256);
+    closeSync(w);
+    const n = readSync(r, buf);
+    return { code: exit.code, out: buf.toString("utf8", 0, n) };
+  } catch (e) {
+    return { error: `${(e as Error).name}: ${(e as Error).message}` };
+  } finally {
+    if (swap) {
+      rmSync(join(dir, "d"));
+      renameSync(join(dir, "d.real"), join(dir, "d"));
+    }
+  }
+}
+
+const control = await launch(join(dir, "d", "mine"), false);
+const swapped = await launch(join(dir, "outside", "secret"), true);
+rmSync(dir, { recursive: true, force: true });
+process.stdout.write(JSON.stringify({ control, swapped }) + "\n");
