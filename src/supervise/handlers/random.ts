@@ -22,23 +22,51 @@ const GRND_INSECURE = 4;
 const GETRANDOM_MAX = 33_554_431;
 /** What each refill writes into a device's pipe (its default capacity). */
 const CHUNK = 64 * 1024;
+const EMFILE = 24;
+/** poll(2): a pipe's write end reports POLLERR once no reader is left. */
+const POLLERR = 8;
+/**
+ * Seeded devices one sandbox may hold open at once. Each open costs this process a pipe's
+ * write end, the 64 KiB it holds in the kernel and a chunk queued in Node, none of it
+ * counted against the sandbox's maxMemory. Unbounded, a sandbox multiplied that by its
+ * descriptor limit and its processes (measured: one process holding 3,000 opens took
+ * 1,750 descriptors and 137 MiB of the supervising process in 2.5 s; enough of them run
+ * the supervisor out of descriptors, which breaks every sandbox it serves). Beyond the cap
+ * an open gets EMFILE, as when a process is out of descriptors. Programs open a random
+ * device once and keep it (OpenSSL, Python) or open, read and close it.
+ */
+export const MAX_OPEN_DEVICES = 64;
 
 const load = createRequire(import.meta.url);
 
 export interface SeededRandom {
   handlers: HandlerTable;
-  /** A descriptor to inject for an open of a random device: the read end of a pipe kept full. */
+  /** A descriptor to inject for an open of a random device (the read end of a pipe kept
+   * full), or -EMFILE when the sandbox holds MAX_OPEN_DEVICES already. */
   openDevice(): number;
 }
 
 export function seededRandom(seed: bigint, ctx: SupervisorContext): SeededRandom {
   const calls = new SeededStream(seed, "getrandom");
   let opens = 0;
-  const feeders = new Set<Socket>();
+  /** Each live feeder and its pipe's write end. */
+  const feeders = new Map<Socket, number>();
   ctx.onClose(() => {
-    for (const s of feeders) s.destroy();
+    for (const s of feeders.keys()) s.destroy();
     feeders.clear();
   });
+
+  /** Ends the feeders whose every reader has closed the pipe: Node learns that only at its
+   * next write, which for a full pipe comes later, so a program that opens, reads and
+   * closes in a loop would otherwise meet the cap. Asked of the kernel, not the caller. */
+  const pruneClosed = (): void => {
+    for (const [sock, w] of feeders) {
+      if (!sock.destroyed && (native().pollNow(w) & POLLERR) !== 0) {
+        sock.destroy();
+        feeders.delete(sock);
+      }
+    }
+  };
 
   // The answer is our bytes, written into the buffer the caller handed over while it is
   // still blocked in the call; nothing of the caller's is read.
@@ -53,6 +81,8 @@ export function seededRandom(seed: bigint, ctx: SupervisorContext): SeededRandom
   };
 
   const openDevice = (): number => {
+    if (feeders.size >= MAX_OPEN_DEVICES) pruneClosed();
+    if (feeders.size >= MAX_OPEN_DEVICES) return -EMFILE;
     const stream = new SeededStream(seed, `device ${opens++}`);
     const [r, w] = native().pipe();
     let sock: Socket;
@@ -64,7 +94,7 @@ export function seededRandom(seed: bigint, ctx: SupervisorContext): SeededRandom
       closeSync(w);
       throw e;
     }
-    feeders.add(sock);
+    feeders.set(sock, w);
     // Keep the pipe full; once every reader has closed it, the write fails and it ends.
     const fill = (): void => {
       while (!sock.destroyed && sock.write(stream.next(CHUNK)));
