@@ -76,8 +76,12 @@ export function seededRandom(seed: bigint, ctx: SupervisorContext): SeededRandom
     const count = Number(n.arg(1) > BigInt(GETRANDOM_MAX) ? BigInt(GETRANDOM_MAX) : n.arg(1));
     if (count === 0) return returnValue(0);
     const bytes = calls.next(count);
-    if (!ctx.memory.stillValid(n) || !ctx.memory.write(n, n.argAddr(0), bytes)) return deny(EFAULT);
-    return returnValue(count);
+    if (!ctx.memory.stillValid(n)) return deny(EFAULT);
+    // process_vm_writev honours the caller's page protections (no FOLL_FORCE): a read-only
+    // or unmapped page is never written. As the kernel's getrandom, the bytes that fit
+    // before such a page are the answer, EFAULT when none do.
+    const wrote = native().writeMemory(n.pid, n.argAddr(0), bytes);
+    return wrote > 0 ? returnValue(wrote) : deny(EFAULT);
   };
 
   const openDevice = (): number => {

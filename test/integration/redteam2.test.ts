@@ -1,0 +1,100 @@
+// The third security review: attacks on what the last stop added (portRemap, randomSeed,
+// pipelines), each run for real inside a sandbox, as root and as the test user, with a
+// positive control that shows the test can tell the difference.
+
+import assert from "node:assert/strict";
+import type { CaseOutcome } from "../helpers/case-types.js";
+import { answer, scriptCase, securityCase } from "../helpers/harness.js";
+import { SeededStream } from "../../src/supervise/random-stream.js";
+
+const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
+const lines = (o: CaseOutcome): string[] => {
+  assert.equal(o.result?.exitCode, 0, `stderr: ${o.result?.stderr}`);
+  return (o.result?.stdout ?? "").trim().split("\n");
+};
+const DEVICES = { fsReadable: ["${PROBE}", "/dev", "/proc"] };
+const SEED = 7;
+const SEEDED = { ...DEVICES, randomSeed: SEED };
+
+// --- randomSeed: what a seeded device open makes the supervisor hold. -------------------
+// Each open of /dev/urandom gets the read end of a pipe the supervisor keeps full: a write
+// end, 64 KiB in the kernel and a chunk queued in Node, in the supervising process and
+// outside maxMemory. Measured before the fix: one process holding 3,000 opens took 1,750
+// descriptors and 137 MiB of the supervisor in 2.5 s, without end but its own limits.
+
+securityCase("randomSeed: a sandbox holds at most 64 seeded device opens; the 65th gets EMFILE", { policy: SEEDED, cmd: probe("red2-urandom-hold", "300") }, (o) =>
+  assert.equal(answer(o), "opened 64 EMFILE"),
+);
+securityCase("positive control: without a seed the real device is opened 300 times", { policy: DEVICES, cmd: probe("red2-urandom-hold", "300") }, (o) =>
+  assert.equal(answer(o), "opened 300"),
+);
+securityCase("randomSeed: closed opens do not count: 300 opens, each read and closed, all succeed", { policy: SEEDED, cmd: probe("red2-urandom-churn", "300") }, (o) =>
+  assert.equal(answer(o), "churned 300"),
+);
+
+// --- randomSeed: the real device by other spellings. ------------------------------------
+// Every spelling either is the seeded device (its bytes are the seed's stream of some
+// open) or is refused; none reads real randomness.
+
+/** The first 8 bytes of the seeded stream of each of the first device opens. */
+const seededPrefixes = new Set(Array.from({ length: 16 }, (_, k) => new SeededStream(BigInt(SEED), `device ${k}`).next(8).toString("hex")));
+const SPELLINGS = ["opath", "dirfd", "dotdot", "root", "random"];
+
+securityCase("randomSeed: /dev/urandom through O_PATH + /proc/self/fd, a dirfd of /dev, /dev/../dev, /proc/self/root: seeded or refused", { policy: SEEDED, cmd: probe("red2-urandom-spell") }, (o) => {
+  const got = lines(o);
+  assert.deepEqual(got.map((l) => l.split(" ")[0]), SPELLINGS);
+  let seeded = 0;
+  for (const l of got) {
+    const [label, what] = l.split(" ") as [string, string];
+    if (/^[0-9a-f]{16}$/.test(what)) {
+      assert.ok(seededPrefixes.has(what), `${label}: ${what} is not the seeded stream (real randomness)`);
+      seeded++;
+    } else {
+      assert.equal(what, "EACCES", l);
+    }
+  }
+  assert.ok(seeded >= 3, `the spellings that resolve to the device are served seeded: ${got.join(", ")}`);
+});
+securityCase("positive control: without a seed the same spellings read real randomness, which the check tells apart", { policy: DEVICES, cmd: probe("red2-urandom-spell") }, (o) => {
+  const real = lines(o).map((l) => l.split(" ")[1]!).filter((w) => /^[0-9a-f]{16}$/.test(w));
+  assert.ok(real.length >= 3, lines(o).join(", "));
+  for (const w of real) assert.ok(!seededPrefixes.has(w));
+});
+
+// --- randomSeed: getrandom into buffers it must not fill. --------------------------------
+// The supervisor writes with process_vm_writev, which honours page protections: a
+// read-only page is never written (EFAULT), a buffer running into an unmapped page gets
+// the bytes before it (the kernel's own answer). The control: the same program unseeded
+// gets the kernel's answers, which the seeded run must equal.
+
+const EDGE = ["readonly -1 EFAULT unchanged", "crossing 8 0", "writable 64 0", "both-flags -1 EINVAL"];
+securityCase("randomSeed: getrandom into a read-only page, across an unmapped page, with both GRND_RANDOM and GRND_INSECURE", { policy: SEEDED, cmd: probe("red2-getrandom-edge") }, (o) =>
+  assert.deepEqual(lines(o), EDGE),
+);
+securityCase("positive control: the kernel's own getrandom gives the same answers", { policy: DEVICES, cmd: probe("red2-getrandom-edge") }, (o) =>
+  assert.deepEqual(lines(o), EDGE),
+);
+
+// --- portRemap: SO_REUSEPORT into a host listener's group. --------------------------------
+// A sandbox socket with SO_REUSEPORT, bound to the port of a host listener of the same
+// user that has SO_REUSEPORT too, is no EADDRINUSE: the kernel puts it in the host's group
+// and hands it a share of the host's connections. Measured before the fix: 15 of 40 under
+// portRemap, no mapping made. Now the supervisor asks with a socket of its own whether
+// the port is taken, and remaps.
+
+interface RemapRound { port: number; hostBound: string; sandboxBound: string; answers: Record<string, number>; ports: { port: number; hostPort: number }[]; viaMapping?: string }
+scriptCase("portRemap: a SO_REUSEPORT bind to a host listener's port is remapped and takes none of its connections", "dist/test/scripts/red2-remap-case.js", ["${PROBE}"], (o: { remap: RemapRound; plain: RemapRound }) => {
+  const r = o.remap;
+  assert.equal(r.hostBound, `bound ${r.port}`);
+  assert.equal(r.sandboxBound, `bound ${r.port}`, "getsockname shows the port asked for");
+  assert.deepEqual(r.answers, { HOST: 40 }, "every connection to the host's port reached the host");
+  assert.equal(r.ports.length, 1);
+  assert.equal(r.ports[0]!.port, r.port);
+  assert.notEqual(r.ports[0]!.hostPort, r.port);
+  assert.equal(r.viaMapping, "SANDBOX", "the sandbox's server is reached where it was put");
+  // Control: without portRemap the kernel shares the port (the policy allows the bind).
+  const p = o.plain;
+  assert.equal(p.sandboxBound, `bound ${p.port}`);
+  assert.deepEqual(p.ports, []);
+  assert.ok((p.answers.SANDBOX ?? 0) > 0 && (p.answers.HOST ?? 0) > 0, `the group is shared: ${JSON.stringify(p.answers)}`);
+});
