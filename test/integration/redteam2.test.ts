@@ -98,3 +98,22 @@ scriptCase("portRemap: a SO_REUSEPORT bind to a host listener's port is remapped
   assert.deepEqual(p.ports, []);
   assert.ok((p.answers.SANDBOX ?? 0) > 0 && (p.answers.HOST ?? 0) > 0, `the group is shared: ${JSON.stringify(p.answers)}`);
 });
+
+// --- Pipelines: what a stage holds and sees. ---------------------------------------------
+// Each stage must hold only its stdin, stdout and stderr: no other stage's pipe ends, none
+// of the supervisor's descriptors, and no process outside its own sandbox whose
+// descriptors it could list (where another stage's pipe ends are).
+
+interface StageOut { status: string; code: number | null; err: string }
+scriptCase("pipelines: every stage holds only 0, 1 and 2 and lists no other process's descriptors", "dist/test/scripts/red2-pipeline-case.js", ["${PROBE}"], (o: { out: string; stages: StageOut[]; bare: string }) => {
+  assert.equal(o.out, "through three stages\n", "the data went through all three");
+  assert.equal(o.stages.length, 3);
+  for (const s of o.stages) {
+    assert.deepEqual([s.status, s.code], ["exited", 0], s.err);
+    assert.equal(s.err, "fds 0 1 2\nothers 0\n");
+  }
+  // Control: outside a sandbox the listing sees the descriptor it was given (3, and any the
+  // test runner leaves open), and other processes.
+  const m = /^fds 0 1 2 3( \d+)*\nothers (\d+)\n$/.exec(o.bare);
+  assert.ok(m && Number(m[2]) > 0, o.bare);
+});
