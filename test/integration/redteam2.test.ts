@@ -117,3 +117,25 @@ scriptCase("pipelines: every stage holds only 0, 1 and 2 and lists no other proc
   const m = /^fds 0 1 2 3( \d+)*\nothers (\d+)\n$/.exec(o.bare);
   assert.ok(m && Number(m[2]) > 0, o.bare);
 });
+
+// --- learn: a profile that grants more than was used. -------------------------------------
+// A listed directory was granted whole: `ls /` made the learned profile grant "/" (every
+// file the user can read, /etc/shadow and ~/.ssh included as root), and a path read
+// through a link the command made was granted under the link's name (a link to /etc: all
+// of /etc, past the one-file-at-a-time rule and the secret check, which looked at /etc,
+// not at what lies beneath it). Now grants are decided on the real path, and a grant that
+// would hold a secret is left out and reported.
+
+interface LearnOut { project: string; data: string; learned: { code: number; stderr: string }; profile: string; replay: { code: number; stdout: string; stderr: string } }
+scriptCase("learn: listing / or /etc through a link never grants them; a file read through a link is granted where it is", "dist/test/scripts/red2-learn-case.js", ["${STAGE}"], (o: LearnOut) => {
+  assert.equal(o.learned.code, 0, o.learned.stderr);
+  const read = /^read = (\[.*\])$/m.exec(o.profile);
+  assert.ok(read, o.profile);
+  const grants = JSON.parse(read[1]!) as string[];
+  for (const g of grants) {
+    assert.ok(!["/", "/etc", `${o.project}/e`].includes(g), `the profile grants ${g}: ${o.profile}`);
+  }
+  // Control: the data read through its link is granted at its real place, and the run works.
+  assert.ok(grants.includes(o.data), o.profile);
+  assert.equal(o.replay.stdout, "DATA\n", o.replay.stderr);
+});
