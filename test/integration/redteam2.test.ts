@@ -126,7 +126,14 @@ scriptCase("pipelines: every stage holds only 0, 1 and 2 and lists no other proc
 // not at what lies beneath it). Now grants are decided on the real path, and a grant that
 // would hold a secret is left out and reported.
 
-interface LearnOut { project: string; data: string; learned: { code: number; stderr: string }; profile: string; replay: { code: number; stdout: string; stderr: string } }
+interface LearnOut {
+  project: string;
+  data: string;
+  learned: { code: number; stderr: string };
+  profile: string;
+  replay: { code: number; stdout: string; stderr: string };
+  planted: { code: number; stderr: string; targetMade: boolean };
+}
 scriptCase("learn: listing / or /etc through a link never grants them; a file read through a link is granted where it is", "dist/test/scripts/red2-learn-case.js", ["${STAGE}"], (o: LearnOut) => {
   assert.equal(o.learned.code, 0, o.learned.stderr);
   const read = /^read = (\[.*\])$/m.exec(o.profile);
@@ -138,4 +145,9 @@ scriptCase("learn: listing / or /etc through a link never grants them; a file re
   // Control: the data read through its link is granted at its real place, and the run works.
   assert.ok(grants.includes(o.data), o.profile);
   assert.equal(o.replay.stdout, "DATA\n", o.replay.stderr);
+  // A dangling link at the output path is refused as "exists" (it was an internal error
+  // with a stack trace), and nothing is written where it leads.
+  assert.equal(o.planted.code, 125, o.planted.stderr);
+  assert.match(o.planted.stderr, /^sandlock learn: --output: planted\.toml exists already; remove it or choose another/);
+  assert.equal(o.planted.targetMade, false);
 });

@@ -3,7 +3,7 @@
 // Usage: red2-learn-case.js STAGE
 
 import { execFile } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const [stage] = process.argv.slice(2) as [string];
@@ -34,6 +34,10 @@ try {
   profile = `unreadable: ${(e as Error).message}`;
 }
 const replay = await sandlock(["run", "--profile-file", "learned.toml", "--", "sh", "-c", "cat d/data.txt; cat /etc/shadow >/dev/null 2>&1 && echo SHADOW-READ; ls / >/dev/null 2>&1 && echo ROOT-LISTED; true"]);
+// A link planted where the profile is to be written, leading nowhere: refused, as a file
+// there would be; nothing is written through it.
+symlinkSync(join(project, "target.toml"), join(project, "planted.toml"));
+const planted = { ...(await sandlock(["learn", "-o", "planted.toml", "--", "true"])), targetMade: existsSync(join(project, "target.toml")) };
 rmSync(project, { recursive: true, force: true });
 rmSync(data, { recursive: true, force: true });
-console.log(JSON.stringify({ project, data, learned, profile, replay }));
+console.log(JSON.stringify({ project, data, learned, profile, replay, planted }));
