@@ -1,7 +1,8 @@
 // portRemap against a host listener with SO_REUSEPORT, as whoever runs this: the host's
 // listener (the probe, unsandboxed, same user) and a sandbox's (SO_REUSEPORT too) on one
-// port; 40 connections to that port each learn who accepted them. Once with portRemap,
-// once without (the control: the kernel shares the port). Prints one JSON line.
+// port; 40 connections to that port each learn who accepted them. With portRemap, on
+// 127.0.0.1 and on 0.0.0.0 named with AF_UNSPEC; without it (the control: the kernel
+// shares the port). Prints one JSON line.
 // Usage: red2-remap-case.js PROBE
 
 import { spawn } from "node:child_process";
@@ -45,12 +46,14 @@ function who(port: number): Promise<string> {
   });
 }
 
-async function round(remap: boolean): Promise<unknown> {
+/** how: where the listeners bind ("": 127.0.0.1; "unspec": the host on 0.0.0.0, the
+ * sandbox on 0.0.0.0 named with AF_UNSPEC). */
+async function round(remap: boolean, how = ""): Promise<unknown> {
   const port = await freePort();
-  const host = spawn(probe, ["red2-reuseport", String(port), "HOST", LISTEN_MS], { stdio: ["ignore", "pipe", "inherit"] });
+  const host = spawn(probe, ["red2-reuseport", String(port), "HOST", LISTEN_MS, how === "unspec" ? "any" : how], { stdio: ["ignore", "pipe", "inherit"] });
   const hostBound = await firstLine(host.stdout!);
   const sb = new Sandbox({ fsReadable: [probe], netAllowBind: [port], portRemap: remap });
-  await sb.spawn([probe, "red2-reuseport", String(port), "SANDBOX", LISTEN_MS], { stdout: "pipe", stderr: "pipe" });
+  await sb.spawn([probe, "red2-reuseport", String(port), "SANDBOX", LISTEN_MS, how], { stdout: "pipe", stderr: "pipe" });
   const sandboxBound = await firstLine(sb.stdout!);
   const answers: Record<string, number> = {};
   for (let i = 0; i < CONNECTIONS; i++) {
@@ -65,4 +68,4 @@ async function round(remap: boolean): Promise<unknown> {
   return { port, hostBound, sandboxBound, answers, ports, viaMapping };
 }
 
-console.log(JSON.stringify({ remap: await round(true), plain: await round(false) }));
+console.log(JSON.stringify({ remap: await round(true), unspec: await round(true, "unspec"), plain: await round(false), plainUnspec: await round(false, "unspec") }));

@@ -20,6 +20,7 @@ const EACCES = 13;
 const EINVAL = 22;
 const EFAULT = 14;
 const EADDRINUSE = 98;
+const AF_UNSPEC = 0;
 
 /** A port the sandbox asked for and the host port it got. */
 export interface PortMapping {
@@ -44,6 +45,12 @@ function unprivilegedStart(): number {
 function withPort(name: Buffer, port: number): Buffer {
   const copy = Buffer.from(name);
   copy.writeUInt16BE(port, 2);
+  return copy;
+}
+
+function withFamily(name: Buffer, family: number): Buffer {
+  const copy = Buffer.from(name);
+  copy.writeUInt16LE(family, 0);
   return copy;
 }
 
@@ -93,7 +100,11 @@ export class PortRemap {
     if (typeof name === "number") return deny(name);
     if (!this.ctx.memory.stillValid(n)) return deny(EPERM);
     const family = name.length >= 2 ? name.readUInt16LE(0) : -1;
-    const minimum = family === AF.INET ? 16 : family === AF.INET6 ? 24 : Infinity;
+    // AF_UNSPEC on an IPv4 socket: the kernel binds it as AF_INET to INADDR_ANY (and refuses
+    // any other address, EAFNOSUPPORT). Continued, it skipped the remap: a SO_REUSEPORT
+    // socket so bound joined a host listener's group on 0.0.0.0 (15 of 40 connections).
+    const inet4 = family === AF.INET || (family === AF_UNSPEC && sock.domain === AF.INET);
+    const minimum = inet4 ? 16 : family === AF.INET6 ? 24 : Infinity;
     if (name.length < minimum) return CONTINUE; // the kernel's EINVAL or EAFNOSUPPORT, for the same bytes
     const port = name.readUInt16BE(2);
     if (port === 0 || port < this.lowest) return CONTINUE;
@@ -112,7 +123,7 @@ export class PortRemap {
       // (measured: 15 of 40), with no EADDRINUSE to remap. A socket of the supervisor's own,
       // whose options the sandbox cannot touch, asks the kernel instead. A port the sandbox
       // itself bound as asked is its own (its reuseport groups keep working).
-      const taken = this.asAsked.has(port) ? 0 : nat.netPortTaken(name);
+      const taken = this.asAsked.has(port) ? 0 : nat.netPortTaken(family === AF_UNSPEC ? withFamily(name, AF.INET) : name);
       rc = taken === -EADDRINUSE ? taken : nat.netBind(sock.fd, name);
       if (rc === 0) this.asAsked.add(port);
     }

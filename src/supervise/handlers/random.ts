@@ -18,8 +18,15 @@ const EFAULT = 14;
 const GRND_NONBLOCK = 1;
 const GRND_RANDOM = 2;
 const GRND_INSECURE = 4;
-/** The most one getrandom call returns (the kernel's limit for a 32-bit int count). */
-const GETRANDOM_MAX = 33_554_431;
+/**
+ * The most one getrandom call returns here. The kernel's own limit is 33,554,431 bytes,
+ * but each byte here is made on the supervisor's event loop: one 32 MiB answer held it for
+ * 740 ms (and 64 MiB of buffers), so a sandbox looping on it stalled every sandbox the
+ * process serves, with CPU no maxCpu counts. 64 KiB takes about 0.5 ms. A shorter count
+ * is within getrandom(2)'s contract for requests over 256 bytes, and the callers that ask
+ * for more (glibc's getentropy, Python's os.urandom, OpenSSL, Rust's getrandom) loop.
+ */
+const GETRANDOM_MAX = 64 * 1024;
 /** What each refill writes into a device's pipe (its default capacity). */
 const CHUNK = 64 * 1024;
 const EMFILE = 24;
