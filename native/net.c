@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -66,6 +67,28 @@ static napi_value sl_net_bind(napi_env env, napi_callback_info info) {
   SL_ARG_OPT_BUFFER(env, 1, addr, addrlen);
   if (addr == NULL) return sl_make_int(env, -EINVAL);
   return sl_make_int(env, bind(fd, (const struct sockaddr *)addr, (socklen_t)addrlen) < 0 ? -errno : 0);
+}
+
+/* netPortTaken(addr) -> 0, -EADDRINUSE or another -errno: bind(2) of a TCP socket of the
+ * supervisor's own to the address, then closed. SO_REUSEADDR (a connection in TIME_WAIT
+ * does not count), never SO_REUSEPORT (a listener counts whatever its options), IPv6 not
+ * V6ONLY (an IPv4 listener on the port counts too). Port remapping asks it before binding
+ * the sandbox's socket, whose options the sandbox controls (port-remap.ts). */
+static napi_value sl_net_port_taken(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_OPT_BUFFER(env, 0, addr, addrlen);
+  if (addr == NULL || addrlen < sizeof(sa_family_t)) return sl_make_int(env, -EINVAL);
+  sa_family_t family;
+  memcpy(&family, addr, sizeof family);
+  int s = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return sl_make_int(env, -errno);
+  int one = 1, zero = 0, rc = 0;
+  if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+      (family == AF_INET6 && setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) < 0) ||
+      bind(s, (const struct sockaddr *)addr, (socklen_t)addrlen) < 0)
+    rc = -errno;
+  close(s);
+  return sl_make_int(env, rc);
 }
 
 /* netSockname(fd) -> the socket's own address (a Buffer, as getsockname(2) fills a
@@ -409,6 +432,7 @@ void sl_net_register(napi_env env, napi_value exports) {
       {"netConnect", NULL, sl_net_connect, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netBind", NULL, sl_net_bind, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netSockname", NULL, sl_net_sockname, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"netPortTaken", NULL, sl_net_port_taken, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netSendmsg", NULL, sl_net_sendmsg, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netConnectAsync", NULL, sl_net_connect_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netSendmsgAsync", NULL, sl_net_sendmsg_async, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -2,7 +2,7 @@
 // prints (or saves) the profile that lets it run under `sandlock run`, with a report of
 // what it did on stderr.
 
-import { closeSync, existsSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { closeSync, lstatSync, mkdirSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs, flagLabel, type FlagSpec } from "./args.js";
 import { UsageError, badValue } from "./usage-error.js";
@@ -102,15 +102,39 @@ export function parseLearnArgs(argv: readonly string[]): LearnArgs | "help" {
   };
 }
 
-/** Writes text to a new file; refuses to replace one (a profile a user edited is theirs). */
-function writeNew(path: string, text: string, what: string): void {
-  if (existsSync(path)) throw new UsageError(`sandlock learn: ${what} ${path} exists already; remove it or choose another`, LEARN_HINT);
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const fd = openSync(path, "wx", 0o644);
+/** Whether anything is at path, a symbolic link included (even one that leads nowhere). */
+function taken(path: string): boolean {
   try {
-    writeSync(fd, text);
-  } finally {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return true;
+  }
+}
+
+/** Writes text to a new file; refuses to replace one (a profile a user edited is theirs).
+ * O_CREAT|O_EXCL ("wx") never follows a link planted at the path, dangling or not; a write
+ * that fails removes the part written, so no truncated profile is left behind. */
+function writeNew(path: string, text: string, what: string): void {
+  const exists = (): UsageError => new UsageError(`sandlock learn: ${what} ${path} exists already; remove it or choose another`, LEARN_HINT);
+  if (taken(path)) throw exists();
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  let fd: number;
+  try {
+    fd = openSync(path, "wx", 0o644);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") throw exists();
+    throw e;
+  }
+  try {
+    const bytes = Buffer.from(text);
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
+  } catch (e) {
     closeSync(fd);
+    fd = -1;
+    unlinkSync(path);
+    throw e;
+  } finally {
+    if (fd >= 0) closeSync(fd);
   }
 }
 
@@ -121,10 +145,10 @@ export async function learnCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const savePath = a.save === undefined ? undefined : (await import("../profile/locate.js")).profilePath(a.save);
-  if (savePath !== undefined && existsSync(savePath)) {
+  if (savePath !== undefined && taken(savePath)) {
     throw new UsageError(`sandlock learn: --save: the profile ${savePath} exists already; remove it or choose another name`, LEARN_HINT);
   }
-  if (a.output !== undefined && existsSync(a.output)) throw new UsageError(`sandlock learn: --output: ${a.output} exists already; remove it or choose another`, LEARN_HINT);
+  if (a.output !== undefined && taken(a.output)) throw new UsageError(`sandlock learn: --output: ${a.output} exists already; remove it or choose another`, LEARN_HINT);
   const [{ learn }, { profileText, reportText }, { SignalGuard }, { exitCodeOf }, { describeFailure }, { native }] = await Promise.all([
     import("../learn/run.js"),
     import("../learn/render.js"),

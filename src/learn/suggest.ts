@@ -59,6 +59,13 @@ export function isSecretPath(path: string, home: string | undefined, real: strin
   return candidates.some((p) => SECRET_PATHS.some((s) => within(p, s)) || (home !== undefined && HOME_SECRETS.some((s) => within(p, join(home, s)))));
 }
 
+/** Whether a grant of `dir` would hold a secret beneath it: a directory above one ("/",
+ * "/etc", the home directory) is never suggested whole, whatever was listed or read in it.
+ * `homes`: the home directory as spelled and as it really is. */
+function holdsSecret(dir: string, homes: readonly string[]): boolean {
+  return SECRET_PATHS.some((s) => within(s, dir)) || homes.some((h) => HOME_SECRETS.some((s) => within(join(h, s), dir)));
+}
+
 /**
  * Directories of /dev whose entries are made per run: a terminal's number, POSIX shared
  * memory and semaphores (/dev/shm/sem.NAME), message queues. The directory is suggested,
@@ -68,12 +75,15 @@ function sharedDevDir(path: string): string | undefined {
   return ["/dev/pts", "/dev/shm", "/dev/mqueue"].find((d) => within(path, d) && path !== d);
 }
 
-/** The grant that covers one path read outside the base. */
-function readGrant(path: string, access: ReadonlySet<FileAccess>, ctx: SuggestContext, host: PresetHost): string | undefined {
+/** The grant that covers one path read outside the base. `path` is where the file really
+ * is (symbolic links resolved): the rules below must judge what Landlock will grant, not a
+ * spelling the command chose (a link it made to /etc, read as ./e/fstab). `cwds`: the
+ * working directory as spelled and as it really is. */
+function readGrant(path: string, access: ReadonlySet<FileAccess>, ctx: SuggestContext, host: PresetHost, cwds: readonly string[], homes: readonly string[]): string | undefined {
   const shared = sharedDevDir(path);
   if (shared !== undefined) return shared;
   if (within(path, "/dev")) return path; // one node at a time
-  if (within(path, ctx.cwd)) return ctx.cwd;
+  if (cwds.some((c) => within(path, c))) return ctx.cwd;
   const home = ctx.home;
   if (home !== undefined && within(path, home) && path !== home) {
     const rel = path.slice(home.length + 1).split("/");
@@ -83,8 +93,10 @@ function readGrant(path: string, access: ReadonlySet<FileAccess>, ctx: SuggestCo
   // /etc holds secrets next to ordinary files: one file at a time there.
   if (within(path, "/etc") || within(path, "/sys")) return path;
   if (access.has("list")) return path;
-  // A file elsewhere: its directory (a library's neighbours, a script's modules).
-  return host.exists(path) && !isDirectory(path, host) ? dirname(path) : path;
+  // A file elsewhere: its directory (a library's neighbours, a script's modules), unless
+  // that directory holds a secret (a file read in "/" is granted alone, not "/").
+  if (!host.exists(path) || isDirectory(path, host)) return path;
+  return holdsSecret(dirname(path), homes) ? path : dirname(path);
 }
 
 /** A trailing slash makes the lookup fail (ENOTDIR) unless path is a directory. */
@@ -135,7 +147,9 @@ export function suggest(seen: Observed, ctx: SuggestContext): Suggestion {
       continue;
     }
     if (access.has("write")) writes.push(path);
-    if ((access.has("read") || access.has("exec") || access.has("list")) && real !== undefined) reads.set(path, access);
+    // Keyed by the real path: a grant names what Landlock resolves, so a path read
+    // through a link is judged (and granted) where it really is.
+    if ((access.has("read") || access.has("exec") || access.has("list")) && real !== undefined) reads.set(real, new Set([...(reads.get(real) ?? []), ...access]));
   }
 
   // Writes: inside a writable path of the learning run (else the kernel refused them).
@@ -155,9 +169,20 @@ export function suggest(seen: Observed, ctx: SuggestContext): Suggestion {
   }
 
   const extra = (grants: readonly string[]): string[] => [...reads].filter(([p]) => !covered(p, grants) && !write.has(p) && ![...write].some((w) => within(p, w))).map(([p]) => p);
-  const base = needsSystem || extra(minimalRead).some((p) => !within(p, ctx.cwd)) ? "system" : "minimal";
+  const cwds = [...new Set([ctx.cwd, host.realpath(ctx.cwd) ?? ctx.cwd])];
+  const homes = ctx.home === undefined ? [] : [...new Set([ctx.home, host.realpath(ctx.home) ?? ctx.home])];
+  const base = needsSystem || extra(minimalRead).some((p) => !cwds.some((c) => within(p, c))) ? "system" : "minimal";
   const baseRead = base === "system" ? systemRead : minimalRead;
-  const read = outermost(extra(baseRead).map((p) => readGrant(p, reads.get(p)!, ctx, host)).filter((p): p is string => p !== undefined && !isSecretPath(p, ctx.home, host.realpath(p))));
+  // A directory that was listed is granted as it is, unless a secret lies beneath it (a
+  // listing of "/" or of /etc): then it is left out, and reported with the secrets.
+  const grants = extra(baseRead).map((p) => readGrant(p, reads.get(p)!, ctx, host, cwds, homes)).filter((p): p is string => p !== undefined);
+  const read = outermost(grants.filter((p) => {
+    const real = host.realpath(p);
+    if (isSecretPath(p, ctx.home, real)) return false;
+    if (!holdsSecret(p, homes) && (real === undefined || !holdsSecret(real, homes))) return true;
+    secrets.add(p);
+    return false;
+  }));
   const writeList = outermost([...write].filter((w) => !(base === "system" && systemWrite.includes(w))));
 
   const names = ctx.addresses ?? new Map<string, readonly string[]>();

@@ -1,5 +1,6 @@
 // Where a [section] or a key is written in a TOML text, for error messages: the parser
-// gives values, not positions, so the lines are found by a light scan of the text.
+// gives values, not positions, so the lines are found by a light scan of the text, linear
+// in its length (a profile is a file from outside: a 1 MiB line must not cost minutes).
 
 /** "a.b" written as `a.b`, `"a".b` or `a . "b"` -> ["a", "b"]. */
 function splitKey(text: string): string[] {
@@ -12,6 +13,18 @@ function splitKey(text: string): string[] {
   }
   return parts;
 }
+
+/** Errors name a [section] and its key: parts of a dotted key deeper than this are not
+ * noted (noting every prefix of a 100,000-part key took gigabytes and a minute). */
+const DEPTH = 8;
+
+/** `[table]` or `[[array]]` at the start of a line: the key up to the first "]". Linear: the
+ * key cannot end in a run of spaces it could also have taken (they are trimmed after). */
+const HEADER = /^\[\[?([^\]]*)\]/;
+/** `key = value`: the key is every character up to the first "=" outside quotes. Greedy and
+ * without a trailing `\s*` (spaces are part of the key's characters), so a line that is no
+ * assignment fails in one pass instead of trying every split of a run of spaces. */
+const ASSIGN = /^((?:"(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_.\s-])+)=(.*)$/;
 
 export class LineIndex {
   /** "section" and "section\0key" -> 1-based line of their first appearance. */
@@ -27,15 +40,15 @@ export class LineIndex {
         if (line.includes(inMultiline)) inMultiline = undefined;
         return;
       }
-      const header = /^\[\[?\s*([^\]]+?)\s*\]\]?/.exec(line);
-      if (header !== null) {
-        table = splitKey(header[1]!);
+      const header = HEADER.exec(line);
+      if (header !== null && header[1]!.trim() !== "") {
+        table = splitKey(header[1]!.trim());
         this.#note(table, i + 1);
         return;
       }
-      const assign = /^((?:"(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_.\s-])+?)\s*=(.*)$/.exec(line);
+      const assign = ASSIGN.exec(line);
       if (assign === null) return;
-      this.#note([...table, ...splitKey(assign[1]!)], i + 1);
+      this.#note([...table, ...splitKey(assign[1]!.trim())], i + 1);
       const rest = assign[2]!;
       for (const q of ['"""', "'''"]) {
         const at = rest.indexOf(q);
@@ -45,7 +58,7 @@ export class LineIndex {
   }
 
   #note(path: readonly string[], line: number): void {
-    for (let n = 1; n <= path.length; n++) {
+    for (let n = 1; n <= Math.min(path.length, DEPTH); n++) {
       const key = path.slice(0, n).join("\0");
       if (!this.#lines.has(key)) this.#lines.set(key, line);
     }

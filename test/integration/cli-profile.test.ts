@@ -144,6 +144,30 @@ test("profile files are read safely: no symlink, no FIFO (no hang), no directory
   await fails(["run", "--profile-file", join(base, "missing.toml"), "--", "true"], `sandlock: profile ${base}/missing.toml: does not exist`);
 });
 
+// Red team: the scan that finds an error's line noted every prefix of a dotted key
+// (a 400,000-part key, 800 KB: out of memory after a minute and a half) and tried every
+// split of a run of spaces (a 900 KB line inside a nested array or a multi-line string:
+// minutes). Each is a file under the 1 MiB cap; each now fails at once with the file and
+// the line. Positive control: the same shapes, small, give the same messages.
+test("hostile profile text within the size cap: a huge dotted key, long runs of spaces", async () => {
+  const keyOf = (parts: number): string => `[filesystem]\nxxxxxxxxxxa${".a".repeat(parts)} = 1\n`;
+  const unknownKey = (name: string): RegExp => new RegExp(`^sandlock: profile ${profiles}/${name}\\.toml:2: \\[filesystem\\] xxxxxxxxxxa: unknown key `);
+  for (const [name, parts] of [["dotted-small", 3], ["dotted-huge", 400_000]] as const) {
+    profile(name, keyOf(parts));
+    await fails(["run", "-p", name, "--", "true"], unknownKey(name));
+  }
+  const spaced = (n: number): Record<string, string> => ({
+    [`spaces-string-${n}`]: `x = [\n"""\na${" ".repeat(n)}a\n"""\n]\n`,
+    [`spaces-array-${n}`]: `x = [\n[1,${" ".repeat(n)}2]\n]\n`,
+  });
+  for (const n of [3, 900_000]) {
+    for (const [name, text] of Object.entries(spaced(n))) {
+      profile(name, text);
+      await fails(["run", "-p", name, "--", "true"], new RegExp(`^sandlock: profile ${profiles}/${name}\\.toml:1: x: unknown key `));
+    }
+  }
+});
+
 test("names: unknown, ambiguous with a preset, not a file name; -p needs a value", async () => {
   await fails(["run", "-p", "sytem", "--", "true"], `sandlock: profile: "sytem" is neither a preset (minimal, system, workspace, system-net, workspace-net) nor a profile (${profiles}/sytem.toml does not exist); did you mean "system"?`);
   profile("minimal", "[limits]\nprocesses = 4\n");

@@ -93,7 +93,10 @@ function virtualFileHandler(view: ViewSpec, ctx: SupervisorContext, random: Seed
     if ((req.flags & O.ACCMODE) !== 0 || (req.flags & O.TRUNC) !== 0) return deny(EACCES);
     // A seeded random device: a pipe, blocking (O_NONBLOCK is not carried over: it would
     // only ever say EAGAIN between two refills, which the real device never does).
-    if (kind === "random") return { kind: "inject", fd: random!.openDevice(), cloexec: (req.flags & O.CLOEXEC) !== 0, close: true };
+    if (kind === "random") {
+      const fd = random!.openDevice();
+      return fd < 0 ? deny(-fd) : { kind: "inject", fd, cloexec: (req.flags & O.CLOEXEC) !== 0, close: true };
+    }
     const fd = native().memfdReadonly(`sandlock-${kind}`, Buffer.from(content(kind, req.target.path, n.pid), "latin1"));
     return { kind: "inject", fd, cloexec: (req.flags & O.CLOEXEC) !== 0, close: true };
   };
