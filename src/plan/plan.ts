@@ -152,7 +152,7 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
     add(Step.LANDLOCK_CREATE, u64(landlock.handledFs, landlock.handledNet, landlock.scoped), "landlock_create_ruleset");
     for (const p of landlock.paths) {
       const real = pinnedPath(p.path);
-      add(Step.LANDLOCK_PATH, Buffer.concat([u64(p.access), cstr(real)]), `landlock_add_rule(${p.path})`, `open(${real}, O_PATH, RESOLVE_NO_SYMLINKS: a path of the policy became a symbolic link since it was planned)`);
+      add(Step.LANDLOCK_PATH, Buffer.concat([u64(p.access), cstr(real)]), `landlock_add_rule(${p.path})`, `open(${real}, O_PATH, following no symbolic link; ELOOP: the path became a symbolic link since it was planned)`);
     }
     for (const p of landlock.ports) {
       add(Step.LANDLOCK_PORT, u64(p.access, BigInt(p.port)), `landlock_add_rule(port ${p.port})`);
