@@ -14,6 +14,7 @@ import type { SeccompSpec } from "./seccomp.js";
 import { computeView, viewSyscalls, type ViewSpec } from "./view.js";
 import { procfsMounts } from "../kernel/mounts.js";
 import { checkSignalScope, withoutProcfs } from "./unsupervised.js";
+import { observe } from "./host-reads.js";
 
 export interface HostFacts {
   /** Landlock ABI version, 0 when Landlock is unavailable. */
@@ -145,7 +146,7 @@ function pathGrants(field: "fsReadable" | "fsWritable", paths: readonly string[]
   return paths.map((path) => {
     let isDir: boolean;
     try {
-      isDir = statSync(path).isDirectory();
+      isDir = observe(`isdir ${path}`, () => statSync(path).isDirectory());
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? "error";
       const why = code === "ENOENT" || code === "ENOTDIR" ? "does not exist" : `cannot be inspected (${code})`;

@@ -142,8 +142,14 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
   if (listener) add(Step.LISTENER, Buffer.alloc(0), "pidfd_getfd(seccomp listener)");
   // prlimit64 on the caller itself passes the filter without a round trip.
   for (const r of features.rlimits) if (r.late) rlimit(r);
-  add(Step.EXEC, execPayload(cmd), `execve(${cmd.path})`);
+  steps.push(execStep(cmd));
   return { steps, landlock, seccompInsns: program.length / 8 };
+}
+
+/** The last step, the only one that depends on the command besides chdir and setpgid
+ * (plan/cache.ts reuses the others). */
+export function execStep(cmd: CommandSpec): PlanStep {
+  return { op: Step.EXEC, payload: execPayload(cmd), describe: `execve(${cmd.path})` };
 }
 
 /** The blob: header {magic, version, total length, step count}, then 8-byte aligned steps. */
@@ -165,13 +171,26 @@ function seccompProgram(spec: SeccompSpec): Buffer {
 }
 
 export function encodePlan(plan: Plan): Buffer {
+  return encodeBlob(encodeSteps(plan.steps), plan.steps.length);
+}
+
+/** Steps as the blob carries them, each 8-byte aligned, without the header. */
+export function encodeSteps(steps: readonly PlanStep[]): Buffer {
   const parts: Buffer[] = [];
-  let total = 16;
-  for (const s of plan.steps) {
+  let total = 0;
+  for (const s of steps) {
     const pad = (8 - (s.payload.length % 8)) % 8;
     parts.push(u32(s.op, s.payload.length), s.payload, Buffer.alloc(pad));
     total += 8 + s.payload.length + pad;
   }
+  return Buffer.concat(parts, total);
+}
+
+/** The header, then the encoded steps (encodeSteps, possibly several runs of them). */
+export function encodeBlob(encoded: Buffer | readonly Buffer[], nsteps: number): Buffer {
+  const parts = Buffer.isBuffer(encoded) ? [encoded] : encoded;
+  let total = 16;
+  for (const p of parts) total += p.length;
   if (total > PLAN_MAX_BYTES) throw new Error(`plan: ${total} bytes exceeds the launcher's limit of ${PLAN_MAX_BYTES}`);
-  return Buffer.concat([u32(PLAN_MAGIC, PLAN_VERSION, total, plan.steps.length), ...parts], total);
+  return Buffer.concat([u32(PLAN_MAGIC, PLAN_VERSION, total, nsteps), ...parts], total);
 }
