@@ -12,6 +12,8 @@
  * so the thread receives within microseconds whatever else the process is doing. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -45,10 +47,17 @@ struct sl_recv_thread {
   size_t queued, cap;
   int ended;   /* no task uses the filter any more, or the receive failed */
   int failure; /* -errno of a failed receive, 0 otherwise */
-  int closing;
+  int closing; /* set under mu: from then on the thread wakes the event loop no more */
   void (*closed)(void *);
   void *closed_arg;
+  /* Set by the thread as the very last thing it does with this structure; the event
+   * loop frees it (and releases what the thread used: the fast path's state) only then. */
+  _Atomic int done;
+  struct sl_recv_thread *next_zombie;
 };
+
+/* Stopped threads whose structure waits for their `done` (event loop only). */
+static struct sl_recv_thread *zombies;
 
 static uint64_t now_ns(void) {
   struct timespec t;
@@ -76,13 +85,27 @@ static int enqueue(struct sl_recv_thread *t, const struct seccomp_notif *n, int 
     t->ended = 1;
     t->failure = failure;
   }
+  /* Under the lock: once stop() set closing, the handle may be closed (uv_close) and no
+   * send may reach it. */
+  if (rc == 0 && !t->closing) uv_async_send(&t->async);
   pthread_mutex_unlock(&t->mu);
-  if (rc == 0) uv_async_send(&t->async);
   return rc;
 }
 
+static void serve(struct sl_recv_thread *t);
+
+/* The thread owns a duplicate of the listener (taken by start()), so the number it polls
+ * and receives on can never be closed and reused for another sandbox's listener while it
+ * still runs: it closes the duplicate itself, then says it is done. */
 static void *receive_loop(void *arg) {
   struct sl_recv_thread *t = arg;
+  serve(t);
+  close(t->listener);
+  atomic_store_explicit(&t->done, 1, memory_order_release);
+  return NULL;
+}
+
+static void serve(struct sl_recv_thread *t) {
   /* Ahead of the sandbox on the CPU: woken by a trapped call, this thread must run before
    * another sandboxed process can send the caller a signal (a child's SIGCHLD). Raising
    * itself needs CAP_SYS_NICE (root); otherwise the plan lowers the sandbox instead
@@ -96,12 +119,12 @@ static void *receive_loop(void *arg) {
     if (poll(p, 2, -1) < 0) {
       if (errno == EINTR) continue;
       enqueue(t, NULL, 1, -errno);
-      return NULL;
+      return;
     }
-    if (p[1].revents) return NULL; /* the event loop closes the supervisor */
+    if (p[1].revents) return; /* the event loop closes the supervisor */
     if ((p[0].revents & POLLIN) == 0) {
       enqueue(t, NULL, 1, 0); /* HUP alone: no task uses the filter any more */
-      return NULL;
+      return;
     }
     uint64_t t0 = now_ns();
     struct seccomp_notif n;
@@ -111,7 +134,7 @@ static void *receive_loop(void *arg) {
        * shows as HUP at the next poll); EINTR: again. */
       if (errno == ENOENT || errno == EINTR) continue;
       enqueue(t, NULL, 1, -errno);
-      return NULL;
+      return;
     }
     if (t->fast != NULL && sl_fast_try(t->fast, t->listener, &n)) {
       sl_fast_add_ns(t->fast, now_ns() - t0);
@@ -143,30 +166,65 @@ static void on_async(uv_async_t *a) {
   }
 }
 
+/* Frees every stopped thread's structure whose thread is done with it (event loop only).
+ * A thread still finishing stays listed until a later start or stop looks again. */
+static void sweep(void) {
+  struct sl_recv_thread **link = &zombies;
+  while (*link != NULL) {
+    struct sl_recv_thread *t = *link;
+    if (!atomic_load_explicit(&t->done, memory_order_acquire)) {
+      link = &t->next_zombie;
+      continue;
+    }
+    *link = t->next_zombie;
+    close(t->stopfd);
+    free(t->queue);
+    pthread_mutex_destroy(&t->mu);
+    void (*closed)(void *) = t->closed;
+    void *closed_arg = t->closed_arg;
+    free(t);
+    if (closed) closed(closed_arg);
+  }
+}
+
 struct sl_recv_thread *sl_recv_thread_start(uv_loop_t *loop, int listener, struct sl_fast *fast, sl_deliver_fn deliver, void *arg) {
+  sweep();
   struct sl_recv_thread *t = calloc(1, sizeof *t);
   if (t == NULL) return NULL;
-  t->listener = listener;
+  t->listener = fcntl(listener, F_DUPFD_CLOEXEC, 0);
+  if (t->listener < 0) {
+    free(t);
+    return NULL;
+  }
   t->fast = fast;
   t->deliver = deliver;
   t->arg = arg;
   t->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (t->stopfd < 0) {
+    close(t->listener);
     free(t);
     return NULL;
   }
   pthread_mutex_init(&t->mu, NULL);
   if (uv_async_init(loop, &t->async, on_async) != 0) {
     close(t->stopfd);
+    close(t->listener);
     pthread_mutex_destroy(&t->mu);
     free(t);
     return NULL;
   }
   t->async.data = t;
-  if (pthread_create(&t->thread, NULL, receive_loop, t) != 0) {
+  /* Detached: nobody joins it; the event loop frees the structure once `done` says so. */
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int rc = pthread_create(&t->thread, &attr, receive_loop, t);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
     /* The handle must outlive its close: this rare failure leaks it. */
     t->closing = 1;
     close(t->stopfd);
+    close(t->listener);
     uv_close((uv_handle_t *)&t->async, NULL);
     return NULL;
   }
@@ -180,22 +238,24 @@ void sl_recv_thread_ref(struct sl_recv_thread *t, int ref) {
 
 static void async_closed(uv_handle_t *h) {
   struct sl_recv_thread *t = h->data;
-  free(t->queue);
-  pthread_mutex_destroy(&t->mu);
-  void (*closed)(void *) = t->closed;
-  void *closed_arg = t->closed_arg;
-  free(t);
-  if (closed) closed(closed_arg);
+  t->next_zombie = zombies;
+  zombies = t;
+  sweep();
 }
 
+/* Without waiting for the thread (a join cost each supervised run 0.1-0.2 ms, a wake-up
+ * of the other CPU): from here on it wakes the event loop no more (closing, under its
+ * lock), it stops at the eventfd, and it never touches the listener's number, only its
+ * own duplicate. What it still uses (this structure, the fast path's state, released by
+ * closed()) is freed once it is done. */
 void sl_recv_thread_stop(struct sl_recv_thread *t, void (*closed)(void *), void *arg) {
+  pthread_mutex_lock(&t->mu);
   t->closing = 1;
+  pthread_mutex_unlock(&t->mu);
   t->closed = closed;
   t->closed_arg = arg;
   uint64_t one = 1;
   ssize_t w = write(t->stopfd, &one, sizeof one); /* an eventfd takes it: the thread wakes */
   (void)w;
-  pthread_join(t->thread, NULL);
-  close(t->stopfd);
   uv_close((uv_handle_t *)&t->async, async_closed);
 }
