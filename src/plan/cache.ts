@@ -29,6 +29,9 @@ interface Entry {
   prefixes: Map<string, Prefix>;
 }
 
+/** What the cache did, for tests and benchmarks. */
+export const planCacheStats = { hits: 0, misses: 0 };
+
 /** Per HostFacts object: the real one is one object for the process's life; a test's
  * override is a new object per probe, so it never meets another's entries. */
 const entries = new WeakMap<HostFacts, Map<string, Entry>>();
@@ -66,9 +69,11 @@ export function cachedFeatures(policy: Policy, host: HostFacts, resolved?: Resol
     perHost.delete(key);
     if (hit.mounts === mounts && unchanged(hit.reads)) {
       perHost.set(key, hit); // most recently used last
+      planCacheStats.hits++;
       return hit.features;
     }
   }
+  planCacheStats.misses++;
   const { value, reads } = recordReads(() => computeFeatures(policy, host, resolved));
   const features = freeze(value);
   const entry: Entry = { features, reads, mounts, prefixes: new Map() };
