@@ -1,4 +1,5 @@
-/* A receiving thread for one seccomp listener. Blocked in poll() on the listener, it takes
+/* A receiving thread for one seccomp listener at a time (kept in a small pool between
+ * sandboxes, see struct sl_worker). Blocked in poll() on the listener, it takes
  * each notification the moment it is made, answers those the fast path can (fastpath.c)
  * and queues the others for the event loop, which it wakes with a uv_async handle.
  *
@@ -29,7 +30,7 @@
 #include "fastpath.h"
 #include "notify-thread.h"
 
-/* How much nicer than the sandbox the receiving thread runs (see receive_loop); the same
+/* How much nicer than the sandbox the receiving thread runs (see worker_main); the same
  * figure as RECEIVER_RAISE in src/supervise/priority.ts. 1 was not enough on this VM
  * (129 of 600 forks interrupted), 5 was (none). */
 #define SL_RECEIVER_RAISE 5
@@ -38,7 +39,6 @@ struct sl_recv_thread {
   int listener;
   int stopfd;
   struct sl_fast *fast;
-  pthread_t thread;
   uv_async_t async;
   sl_deliver_fn deliver;
   void *arg;
@@ -56,7 +56,7 @@ struct sl_recv_thread {
   struct sl_recv_thread *next_zombie;
 };
 
-/* Stopped threads whose structure waits for their `done` (event loop only). */
+/* Stopped listeners whose structure waits for their worker's `done` (event loop only). */
 static struct sl_recv_thread *zombies;
 
 static uint64_t now_ns(void) {
@@ -94,18 +94,25 @@ static int enqueue(struct sl_recv_thread *t, const struct seccomp_notif *n, int 
 
 static void serve(struct sl_recv_thread *t);
 
-/* The thread owns a duplicate of the listener (taken by start()), so the number it polls
- * and receives on can never be closed and reused for another sandbox's listener while it
- * still runs: it closes the duplicate itself, then says it is done. */
-static void *receive_loop(void *arg) {
-  struct sl_recv_thread *t = arg;
-  serve(t);
-  close(t->listener);
-  atomic_store_explicit(&t->done, 1, memory_order_release);
-  return NULL;
-}
+/* A receiving thread serves one listener at a time and then waits in a pool for the next
+ * sandbox's (a thread made and ended per start cost a clone, a kernel stack and an exit
+ * each time). Idle workers beyond SL_IDLE_KEPT end. */
+struct sl_worker {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  struct sl_recv_thread *job; /* under mu */
+  struct sl_worker *next_idle;
+};
+#define SL_IDLE_KEPT 4
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct sl_worker *idle_workers; /* under pool_mu */
+static int idle_count;                 /* under pool_mu */
 
-static void serve(struct sl_recv_thread *t) {
+/* The worker owns a duplicate of each listener it serves (taken by start()), so the number
+ * it polls and receives on can never be closed and reused for another sandbox's listener
+ * while it still serves: it closes the duplicate itself, then says it is done. */
+static void *worker_main(void *arg) {
+  struct sl_worker *w = arg;
   /* Ahead of the sandbox on the CPU: woken by a trapped call, this thread must run before
    * another sandboxed process can send the caller a signal (a child's SIGCHLD). Raising
    * itself needs CAP_SYS_NICE (root); otherwise the plan lowers the sandbox instead
@@ -114,6 +121,86 @@ static void serve(struct sl_recv_thread *t) {
   errno = 0;
   int nice = getpriority(PRIO_PROCESS, tid);
   if (errno == 0) setpriority(PRIO_PROCESS, tid, nice - SL_RECEIVER_RAISE);
+  for (;;) {
+    pthread_mutex_lock(&w->mu);
+    while (w->job == NULL) pthread_cond_wait(&w->cv, &w->mu);
+    struct sl_recv_thread *t = w->job;
+    w->job = NULL;
+    pthread_mutex_unlock(&w->mu);
+    serve(t);
+    close(t->listener);
+    pthread_mutex_lock(&pool_mu);
+    int keep = idle_count < SL_IDLE_KEPT;
+    if (keep) {
+      w->next_idle = idle_workers;
+      idle_workers = w;
+      idle_count++;
+    }
+    pthread_mutex_unlock(&pool_mu);
+    /* The last access to t: the event loop may free it from here on. */
+    atomic_store_explicit(&t->done, 1, memory_order_release);
+    if (!keep) {
+      pthread_cond_destroy(&w->cv);
+      pthread_mutex_destroy(&w->mu);
+      free(w);
+      return NULL;
+    }
+  }
+}
+
+/* A forked child (the zygote's clones, native/fork.c) has none of its parent's threads:
+ * it must not hand a listener to a worker that exists only in the parent. */
+static void pool_forget(void) {
+  pthread_mutex_init(&pool_mu, NULL);
+  idle_workers = NULL;
+  idle_count = 0;
+}
+
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void pool_init(void) {
+  pthread_atfork(NULL, NULL, pool_forget);
+}
+
+/* Hands t to an idle worker, or to a new one: 0, or -1 when no thread could be made. */
+static int assign(struct sl_recv_thread *t) {
+  pthread_once(&pool_once, pool_init);
+  pthread_mutex_lock(&pool_mu);
+  struct sl_worker *w = idle_workers;
+  if (w != NULL) {
+    idle_workers = w->next_idle;
+    idle_count--;
+  }
+  pthread_mutex_unlock(&pool_mu);
+  if (w != NULL) {
+    pthread_mutex_lock(&w->mu);
+    w->job = t;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+  }
+  w = calloc(1, sizeof *w);
+  if (w == NULL) return -1;
+  pthread_mutex_init(&w->mu, NULL);
+  pthread_cond_init(&w->cv, NULL);
+  w->job = t;
+  /* Detached: nobody joins it; it ends itself when the pool is full. */
+  pthread_attr_t attr;
+  pthread_t thread;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int rc = pthread_create(&thread, &attr, worker_main, w);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+    return -1;
+  }
+  return 0;
+}
+
+static void serve(struct sl_recv_thread *t) {
   struct pollfd p[2] = {{.fd = t->listener, .events = POLLIN}, {.fd = t->stopfd, .events = POLLIN}};
   for (;;) {
     if (poll(p, 2, -1) < 0) {
@@ -214,13 +301,8 @@ struct sl_recv_thread *sl_recv_thread_start(uv_loop_t *loop, int listener, struc
     return NULL;
   }
   t->async.data = t;
-  /* Detached: nobody joins it; the event loop frees the structure once `done` says so. */
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  int rc = pthread_create(&t->thread, &attr, receive_loop, t);
-  pthread_attr_destroy(&attr);
-  if (rc != 0) {
+  /* The event loop frees the structure once the worker's `done` says so. */
+  if (assign(t) != 0) {
     /* The handle must outlive its close: this rare failure leaks it. */
     t->closing = 1;
     close(t->stopfd);
