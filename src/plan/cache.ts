@@ -38,10 +38,24 @@ const entries = new WeakMap<HostFacts, Map<string, Entry>>();
 /** The entry each Features came from (for its prefixes). */
 const owners = new WeakMap<Features, Entry>();
 
+/** Serialised policies by object, for those frozen through and through (a Policy built
+ * by the library is): nothing can change them, so the key is computed once. */
+const keys = new WeakMap<Policy, string>();
+
+function frozenThrough(v: unknown): boolean {
+  if (typeof v !== "object" || v === null) return true;
+  if (!Object.isFrozen(v)) return false;
+  return Object.values(v).every(frozenThrough);
+}
+
 function keyOf(policy: Policy, resolved: ResolvedHosts | undefined): string {
   // toJSON is the policy's whole serialised form (Policy.fromJSON rebuilds it from it);
   // policyFn has none, and features do not read it.
-  const p = JSON.stringify(policy.toJSON());
+  let p = keys.get(policy);
+  if (p === undefined) {
+    p = JSON.stringify(policy.toJSON());
+    if (frozenThrough(policy)) keys.set(policy, p);
+  }
   return resolved === undefined || resolved.size === 0 ? p : `${p}\n${JSON.stringify([...resolved])}`;
 }
 
