@@ -59,6 +59,18 @@ struct sl_recv_thread {
 /* Stopped listeners whose structure waits for their worker's `done` (event loop only). */
 static struct sl_recv_thread *zombies;
 
+/* Woken by a worker once it is done with a listener, so that what that listener held (its
+ * eventfd, the fast path's state) is freed at once, not at some later start. Static: a
+ * worker may send to it whatever became of the listener; unreferenced, it never keeps the
+ * event loop alive; closed with the environment (sl_recv_threads_shutdown). */
+static uv_async_t reaper;
+static int reaper_open; /* event loop only */
+static void sweep(void);
+static void reaped(uv_async_t *a) {
+  (void)a;
+  sweep();
+}
+
 static uint64_t now_ns(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -139,6 +151,7 @@ static void *worker_main(void *arg) {
     pthread_mutex_unlock(&pool_mu);
     /* The last access to t: the event loop may free it from here on. */
     atomic_store_explicit(&t->done, 1, memory_order_release);
+    uv_async_send(&reaper); /* after a close (shutdown), a no-op: the handle is static */
     if (!keep) {
       pthread_cond_destroy(&w->cv);
       pthread_mutex_destroy(&w->mu);
@@ -275,6 +288,11 @@ static void sweep(void) {
 }
 
 struct sl_recv_thread *sl_recv_thread_start(uv_loop_t *loop, int listener, struct sl_fast *fast, sl_deliver_fn deliver, void *arg) {
+  if (!reaper_open) {
+    if (uv_async_init(loop, &reaper, reaped) != 0) return NULL;
+    uv_unref((uv_handle_t *)&reaper);
+    reaper_open = 1;
+  }
   sweep();
   struct sl_recv_thread *t = calloc(1, sizeof *t);
   if (t == NULL) return NULL;
@@ -340,4 +358,10 @@ void sl_recv_thread_stop(struct sl_recv_thread *t, void (*closed)(void *), void 
   ssize_t w = write(t->stopfd, &one, sizeof one); /* an eventfd takes it: the thread wakes */
   (void)w;
   uv_close((uv_handle_t *)&t->async, async_closed);
+}
+
+void sl_recv_threads_shutdown(void) {
+  if (!reaper_open) return;
+  reaper_open = 0;
+  uv_close((uv_handle_t *)&reaper, NULL);
 }

@@ -17,4 +17,8 @@ void sl_recv_thread_ref(struct sl_recv_thread *t, int ref);
  * event loop once the thread is done with everything it used (maybe at a later start). */
 void sl_recv_thread_stop(struct sl_recv_thread *t, void (*closed)(void *), void *arg);
 
+/* With the environment: closes the handle workers wake when they are done (they may still
+ * send to it; a closed async handle ignores that). */
+void sl_recv_threads_shutdown(void);
+
 #endif
