@@ -97,10 +97,13 @@ static int enqueue(struct sl_recv_thread *t, const struct seccomp_notif *n, int 
     t->ended = 1;
     t->failure = failure;
   }
-  /* Under the lock: once stop() set closing, the handle may be closed (uv_close) and no
-   * send may reach it. */
-  if (rc == 0 && !t->closing) uv_async_send(&t->async);
+  int closing = t->closing;
   pthread_mutex_unlock(&t->mu);
+  /* Outside the lock (the event loop takes it to empty the queue: a send under it made the
+   * loop wait for the worker, and the worker wake it again, slowing the next receive). A
+   * send racing stop()'s uv_close is harmless: the handle's memory lives until this worker
+   * is done, and a closed async handle ignores sends. */
+  if (rc == 0 && !closing) uv_async_send(&t->async);
   return rc;
 }
 
