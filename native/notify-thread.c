@@ -347,9 +347,9 @@ static void async_closed(uv_handle_t *h) {
 }
 
 /* Without waiting for the thread (a join cost each supervised run 0.1-0.2 ms, a wake-up
- * of the other CPU): from here on it wakes the event loop no more (closing, under its
- * lock), it stops at the eventfd, and it never touches the listener's number, only its
- * own duplicate. What it still uses (this structure, the fast path's state, released by
+ * of the other CPU): from here on it stops waking the event loop (closing, read under its
+ * lock; a send racing this close is ignored), it stops at the eventfd, and it never
+ * touches the listener's number, only its own duplicate. What it still uses (this structure, the fast path's state, released by
  * closed()) is freed once it is done. */
 void sl_recv_thread_stop(struct sl_recv_thread *t, void (*closed)(void *), void *arg) {
   pthread_mutex_lock(&t->mu);
