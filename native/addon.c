@@ -305,6 +305,7 @@ static void poll_finalize(napi_env env, void *data, void *hint) {
 static void close_all_polls(void *arg) {
   (void)arg;
   while (open_polls) poll_finalize(open_polls->env, open_polls, NULL);
+  sl_recv_threads_shutdown();
 }
 
 static napi_value sl_poll_fd(napi_env env, napi_callback_info info) {

@@ -13,7 +13,12 @@ typedef void (*sl_deliver_fn)(void *arg, const void *notif, int ended, int failu
 
 struct sl_recv_thread *sl_recv_thread_start(uv_loop_t *loop, int listener, struct sl_fast *fast, sl_deliver_fn deliver, void *arg);
 void sl_recv_thread_ref(struct sl_recv_thread *t, int ref);
-/* Stops the thread (a short join), then closes its handle; closed(arg) runs after that. */
+/* Stops the thread without waiting for it and closes its handle; closed(arg) runs on the
+ * event loop once the thread is done with everything it used (maybe at a later start). */
 void sl_recv_thread_stop(struct sl_recv_thread *t, void (*closed)(void *), void *arg);
+
+/* With the environment: closes the handle workers wake when they are done (they may still
+ * send to it; a closed async handle ignores that). */
+void sl_recv_threads_shutdown(void);
 
 #endif

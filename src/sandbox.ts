@@ -14,11 +14,11 @@ import { DEFAULT_MAX_BUFFER, checkStdioOptions, openStdio, type StdioDefaults, t
 import { readLines } from "./confine/lines.js";
 import { HOME_VARIABLES, makePrivateTmp, type PrivateTmp } from "./confine/private-tmp.js";
 import { probeHost } from "./kernel/probe.js";
-import { computeFeatures, supervised, withLearning, type Adjustment, type Enforcement } from "./plan/features.js";
+import { supervised, withLearning, type Adjustment, type Enforcement } from "./plan/features.js";
+import { cachedFeatures, planFor } from "./plan/cache.js";
 import type { Observed } from "./learn/observed.js";
 import { resolveHosts } from "./kernel/resolve-hosts.js";
 import { ruleHosts, type ResolvedHosts } from "./plan/net-rules.js";
-import { encodePlan, makePlan } from "./plan/plan.js";
 import { Cmd } from "./plan/protocol.js";
 import { Policy } from "./policy/policy.js";
 import type { PolicyInput } from "./policy/types.js";
@@ -314,12 +314,13 @@ export class Sandbox {
     }
     // privateTmp: the directory exists from here on; every way out below removes it.
     const priv = launchPolicy.privateTmp ? makePrivateTmp() : undefined;
-    let features: ReturnType<typeof computeFeatures>;
-    let plan: ReturnType<typeof makePlan>;
+    let features: ReturnType<typeof cachedFeatures>;
+    let plan: ReturnType<typeof planFor>;
     let commandPath: string;
     try {
       if (priv !== undefined) launchPolicy = launchPolicy.with({ fsWritable: [...launchPolicy.fsWritable, priv.dir] });
-      features = computeFeatures(launchPolicy, probeHost(), resolved);
+      // A policy planned before is reused while the host facts it read are unchanged.
+      features = cachedFeatures(launchPolicy, probeHost(), resolved);
       const learned = learning.get(this);
       if (learned !== undefined) {
         features = withLearning(features);
@@ -328,7 +329,7 @@ export class Sandbox {
       const env = this.commandEnv(priv);
       const cwd = this.policy.cwd ?? process.cwd();
       commandPath = resolveCommand(cmd[0]!, env, cwd);
-      plan = makePlan(features, { path: commandPath, argv: cmd, env, cwd, ownProcessGroup });
+      plan = planFor(features, { path: commandPath, argv: cmd, env, cwd, ownProcessGroup });
     } catch (e) {
       priv?.remove();
       throw e;
@@ -359,7 +360,7 @@ export class Sandbox {
     this.rejectFailure = opts.reject ?? false;
     let launcher: LauncherProcess;
     try {
-      launcher = new LauncherProcess(encodePlan(plan), plan.steps, stdio.childFds);
+      launcher = new LauncherProcess(plan.blob, plan.plan.steps, stdio.childFds);
       const grants = features.grants;
       launcher.explainExec = () => explainExec(commandPath, grants);
       // Removed once the launcher reports every process of the sandbox gone (collect).

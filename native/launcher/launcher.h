@@ -19,6 +19,13 @@ struct sl_plan {
 /* Writes all of buf, retrying on EINTR and short writes. Returns 0 or -errno. */
 long sl_write_all(int fd, const void *buf, size_t len);
 
+/* The signals the launcher ignores for itself (main.c), and glibc's two internal ones
+ * (32 and 33), which its posix_spawn leaves ignored in the launcher; every other
+ * disposition is the default spawnLauncher sets (native/addon.c). The command's process
+ * resets exactly these (steps.c). */
+#define SL_LAUNCHER_IGNORED {SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE}
+#define SL_SPAWN_IGNORED {32, 33}
+
 /* Applies every step of the plan in the command's process; never returns. */
 /* Descriptors the command's process uses to talk to the launcher before exec. */
 struct sl_child_fds {

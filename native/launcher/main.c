@@ -233,12 +233,8 @@ int main(void) {
 
   /* Terminal signals are for the command; the launcher only listens for child exits and
    * for requests to tear down. The command gets default dispositions back. */
-  set_ignored(SIGINT);
-  set_ignored(SIGQUIT);
-  set_ignored(SIGTSTP);
-  set_ignored(SIGTTIN);
-  set_ignored(SIGTTOU);
-  set_ignored(SIGPIPE);
+  static const int ignored[] = SL_LAUNCHER_IGNORED;
+  for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++) set_ignored(ignored[i]);
   uint64_t watched = (1ULL << (SIGCHLD - 1)) | (1ULL << (SIGTERM - 1)) | (1ULL << (SIGHUP - 1));
   rc = SC4(NR_rt_sigprocmask, SIG_BLOCK, &watched, NULL, 8);
   if (rc < 0) fatal(SL_FATAL_SIGNALS, rc);

@@ -2,7 +2,8 @@
 // (the plan hides process directories under every one), and every mount point with its
 // filesystem type (kernel interfaces are read-only, device trees are filtered).
 
-import { readFileSync } from "node:fs";
+import { openSync, readFileSync } from "node:fs";
+import { native } from "../confine/native.js";
 
 let cached: readonly string[] | undefined;
 
@@ -63,4 +64,40 @@ export function procfsMounts(): readonly string[] {
     cached = Object.freeze(found);
   }
   return cached;
+}
+
+/** An open /proc/self/mountinfo whose poll says when the mount table changed (the kernel
+ * reports POLLPRI once per change to each open file); -1 when it cannot be opened. */
+let watch: number | undefined;
+let generation = 0;
+const POLLERR = 0x8;
+const POLLPRI = 0x2;
+
+/**
+ * The mount table's generation, forgetting the tables read above when it changed since
+ * the last call (one poll(2) of the open mountinfo). Planning asks before each plan, so
+ * a mount added or removed reaches the next plan, and a cached one is not reused
+ * (plan/cache.ts). Without the watch (mountinfo unreadable) the tables are read once.
+ */
+export function mountsGeneration(): number {
+  if (watch === undefined) {
+    try {
+      watch = openSync("/proc/self/mountinfo", "r");
+    } catch {
+      watch = -1;
+    }
+    // Tables read before the watch existed may have missed a change: read them again.
+    table = undefined;
+    cached = undefined;
+    return ++generation;
+  }
+  if (watch >= 0) {
+    const ev = native().pollNow(watch);
+    if (ev < 0 || (ev & (POLLERR | POLLPRI)) !== 0) {
+      table = undefined;
+      cached = undefined;
+      generation++;
+    }
+  }
+  return generation;
 }

@@ -15,6 +15,7 @@ import { computeView, viewSyscalls, type ViewSpec } from "./view.js";
 import { procfsMounts } from "../kernel/mounts.js";
 import { checkSignalScope, withoutProcfs } from "./unsupervised.js";
 import { kernelViewBlocked, kernelViewRequested, usernsUnavailable } from "./kernel-view.js";
+import { observe } from "./host-reads.js";
 
 export interface HostFacts {
   /** Landlock ABI version, 0 when Landlock is unavailable. */
@@ -151,7 +152,7 @@ function pathGrants(field: "fsReadable" | "fsWritable", paths: readonly string[]
   return paths.map((path) => {
     let isDir: boolean;
     try {
-      isDir = statSync(path).isDirectory();
+      isDir = observe(`isdir ${path}`, () => statSync(path).isDirectory());
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? "error";
       const why = code === "ENOENT" || code === "ENOTDIR" ? "does not exist" : `cannot be inspected (${code})`;

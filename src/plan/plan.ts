@@ -103,9 +103,20 @@ function affinityMask(cores: readonly number[]): Buffer {
   return mask;
 }
 
+/** {argc, envc}, then path, argv and env as NUL-terminated strings: written as one string
+ * (a Buffer per string cost each start about 50 us with a usual environment). */
 function execPayload(cmd: CommandSpec): Buffer {
-  const env = Object.entries(cmd.env).map(([k, v]) => `${k}=${v}`);
-  return Buffer.concat([u32(cmd.argv.length, env.length), cstr(cmd.path), ...cmd.argv.map(cstr), ...env.map(cstr)]);
+  const strings = [cmd.path, ...cmd.argv];
+  const keys = Object.keys(cmd.env);
+  for (const k of keys) strings.push(`${k}=${cmd.env[k]}`);
+  for (const s of strings) if (s.includes("\0")) throw new Error(`plan: string contains NUL: ${JSON.stringify(s)}`);
+  strings.push(""); // the last string's terminator
+  const text = strings.join("\0");
+  const out = Buffer.allocUnsafe(8 + Buffer.byteLength(text, "utf8"));
+  out.writeUInt32LE(cmd.argv.length, 0);
+  out.writeUInt32LE(keys.length, 4);
+  out.write(text, 8, "utf8");
+  return out;
 }
 
 /**
@@ -169,12 +180,18 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
   if (listener) add(Step.LISTENER, Buffer.alloc(0), "pidfd_getfd(seccomp listener)");
   // prlimit64 on the caller itself passes the filter without a round trip.
   for (const r of features.rlimits) if (r.late) rlimit(r);
+  steps.push(execStep(cmd, features));
+  return { steps, landlock, seccompInsns: program.length / 8 };
+}
+
+/** The last step, the only one that depends on the command besides chdir and setpgid
+ * (plan/cache.ts reuses the others). */
+export function execStep(cmd: CommandSpec, features: Pick<Features, "kernelView">): PlanStep {
   // Under the kernel view only granted paths exist: a command reached through a symlink in
   // an ungranted directory (Landlock checks only the file it leads to) is run by its real
   // path, which the grants reach.
   const exec = features.kernelView !== undefined ? { ...cmd, path: realOr(cmd.path) } : cmd;
-  add(Step.EXEC, execPayload(exec), `execve(${cmd.path})`);
-  return { steps, landlock, seccompInsns: program.length / 8 };
+  return { op: Step.EXEC, payload: execPayload(exec), describe: `execve(${cmd.path})` };
 }
 
 /** The blob: header {magic, version, total length, step count}, then 8-byte aligned steps. */
@@ -196,13 +213,26 @@ function seccompProgram(spec: SeccompSpec): Buffer {
 }
 
 export function encodePlan(plan: Plan): Buffer {
+  return encodeBlob(encodeSteps(plan.steps), plan.steps.length);
+}
+
+/** Steps as the blob carries them, each 8-byte aligned, without the header. */
+export function encodeSteps(steps: readonly PlanStep[]): Buffer {
   const parts: Buffer[] = [];
-  let total = 16;
-  for (const s of plan.steps) {
+  let total = 0;
+  for (const s of steps) {
     const pad = (8 - (s.payload.length % 8)) % 8;
     parts.push(u32(s.op, s.payload.length), s.payload, Buffer.alloc(pad));
     total += 8 + s.payload.length + pad;
   }
+  return Buffer.concat(parts, total);
+}
+
+/** The header, then the encoded steps (encodeSteps, possibly several runs of them). */
+export function encodeBlob(encoded: Buffer | readonly Buffer[], nsteps: number): Buffer {
+  const parts = Buffer.isBuffer(encoded) ? [encoded] : encoded;
+  let total = 16;
+  for (const p of parts) total += p.length;
   if (total > PLAN_MAX_BYTES) throw new Error(`plan: ${total} bytes exceeds the launcher's limit of ${PLAN_MAX_BYTES}`);
-  return Buffer.concat([u32(PLAN_MAGIC, PLAN_VERSION, total, plan.steps.length), ...parts], total);
+  return Buffer.concat([u32(PLAN_MAGIC, PLAN_VERSION, total, nsteps), ...parts], total);
 }

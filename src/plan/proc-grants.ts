@@ -3,6 +3,7 @@
 // directory and the kernel's secrets. The supervisor serves the sandbox's own.
 
 import { lstatSync, readdirSync, realpathSync, statSync, type Dirent, type Stats } from "node:fs";
+import { observe } from "./host-reads.js";
 import { PolicyError } from "../errors.js";
 import type { PathGrant } from "./landlock.js";
 
@@ -46,28 +47,32 @@ export interface FsView {
  * readdir gives are used when it succeeds: an lstat per entry cost 2.7 ms for /dev's 294.
  */
 export const HOST_FS: FsView = {
-  realpath: (p) => realpathSync.native(p),
-  list: (dir, wanted) => {
-    try {
-      return readdirSync(dir, { withFileTypes: true }).filter((d) => wanted(d.name)).map((d) => ({ name: d.name, type: entryType(d) }));
-    } catch {
-      // an entry vanished while Node looked at its type (or the directory is unreadable,
-      // which the listing below reports)
-    }
-    const out: { name: string; type: EntryType }[] = [];
-    for (const name of readdirSync(dir)) {
-      if (!wanted(name)) continue;
-      const st = lstatSync(join(dir, name), { throwIfNoEntry: false });
-      if (st === undefined) continue;
-      out.push({ name, type: entryType(st) });
-    }
-    return out;
-  },
-  type: (p) => {
-    const st = statSync(p, { throwIfNoEntry: false });
-    return st === undefined ? undefined : entryType(st);
-  },
+  // Each read is noted for the plan cache's check (plan/host-reads.ts).
+  realpath: (p) => observe(`realpath ${p}`, () => realpathSync.native(p)),
+  list: (dir, wanted) => observe(undefined, () => listHost(dir, wanted)),
+  type: (p) =>
+    observe(`type ${p}`, () => {
+      const st = statSync(p, { throwIfNoEntry: false });
+      return st === undefined ? undefined : entryType(st);
+    }),
 };
+
+function listHost(dir: string, wanted: (name: string) => boolean): { name: string; type: EntryType }[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).filter((d) => wanted(d.name)).map((d) => ({ name: d.name, type: entryType(d) }));
+  } catch {
+    // an entry vanished while Node looked at its type (or the directory is unreadable,
+    // which the listing below reports)
+  }
+  const out: { name: string; type: EntryType }[] = [];
+  for (const name of readdirSync(dir)) {
+    if (!wanted(name)) continue;
+    const st = lstatSync(join(dir, name), { throwIfNoEntry: false });
+    if (st === undefined) continue;
+    out.push({ name, type: entryType(st) });
+  }
+  return out;
+}
 
 export interface ProcGrants {
   /** The grants to give Landlock. */

@@ -82,7 +82,17 @@ export class HoldBudget {
   private readonly wanted = new Map<Notification, number>();
   private closed = false;
 
-  constructor(private readonly limits: HoldLimits = holdLimits()) {}
+  /** Read at the first call that asks for room, not at start: most sandboxes never ask,
+   * and reading /proc/self/limits cost every supervised start about 25 us. */
+  private limitsValue: HoldLimits | undefined;
+
+  constructor(limits?: HoldLimits) {
+    this.limitsValue = limits;
+  }
+
+  private get limits(): HoldLimits {
+    return (this.limitsValue ??= holdLimits());
+  }
 
   /** Descriptors this sandbox's calls hold now (reservations included). */
   get holding(): number {

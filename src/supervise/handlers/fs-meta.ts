@@ -78,19 +78,27 @@ function identities(status: string | null): { ids: string; uniform: boolean } | 
  * ids since, or mixed ids) both statuses are read for every call.
  */
 class CallerCredentials {
-  private readonly fast: boolean;
-  private readonly euid = process.geteuid!();
-  private readonly egid = process.getegid!();
-  private readonly groups = process.getgroups!().join(",");
+  /** Settled at the first metadata call, not at start (two /proc reads cost every
+   * supervised start about 80 us, and most sandboxes never make such a call). Lazily is as
+   * sound: the launcher's identities never change while the sandbox lives, and the
+   * supervisor's are compared with the launcher's and then snapshotted at the same moment;
+   * a failed read (launcher gone) only means the slow path. */
+  private settled: { fast: boolean; euid: number; egid: number; groups: string } | undefined;
 
-  constructor(launcherPid: number) {
-    const sandbox = identities(readSmall(`/proc/${launcherPid}/status`));
+  constructor(private readonly launcherPid: number) {}
+
+  private settle(): { fast: boolean; euid: number; egid: number; groups: string } {
+    const euid = process.geteuid!();
+    const egid = process.getegid!();
+    const groups = process.getgroups!().join(",");
+    const sandbox = identities(readSmall(`/proc/${this.launcherPid}/status`));
     const self = identities(readSmall("/proc/self/status"));
-    this.fast = sandbox !== null && self !== null && sandbox.uniform && sandbox.ids === self.ids;
+    return { fast: sandbox !== null && self !== null && sandbox.uniform && sandbox.ids === self.ids, euid, egid, groups };
   }
 
   forCall(n: Notification): bigint | null {
-    if (this.fast && process.geteuid!() === this.euid && process.getegid!() === this.egid && process.getgroups!().join(",") === this.groups) return 0n;
+    const s = (this.settled ??= this.settle());
+    if (s.fast && process.geteuid!() === s.euid && process.getegid!() === s.egid && process.getgroups!().join(",") === s.groups) return 0n;
     const caller = parseStatus(callerStatus(n) ?? "");
     const self = identities(readSmall("/proc/self/status"));
     if (caller === null || self === null || caller.ids !== self.ids || caller.capEff < 0n) return null;
