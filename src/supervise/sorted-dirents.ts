@@ -9,9 +9,8 @@
 export interface DirEntry {
   ino: bigint;
   type: number;
-  name: Buffer;
   /** The name as latin1 text: one character per byte, so string order is byte order (and
-   * comparing strings is much faster than comparing Buffers). */
+   * strings compare, hash and copy much faster than Buffers). */
   key: string;
 }
 
@@ -30,8 +29,7 @@ export function parseDirents64(buf: Buffer): DirEntry[] {
     if (reclen < NAME64 || at + reclen > buf.length) break;
     const end = buf.indexOf(0, at + NAME64);
     const nameEnd = end < 0 || end > at + reclen ? at + reclen : end;
-    const name = Buffer.from(buf.subarray(at + NAME64, nameEnd));
-    out.push({ ino: buf.readBigUInt64LE(at), type: buf[at + 18]!, name, key: name.toString("latin1") });
+    out.push({ ino: buf.readBigUInt64LE(at), type: buf[at + 18]!, key: buf.toString("latin1", at + NAME64, nameEnd) });
     at += reclen;
   }
   return out;
@@ -49,20 +47,22 @@ export function compareNames(a: Buffer, b: Buffer): number {
 
 /** compareNames on entries, by their latin1 keys (the same order). */
 export function compareEntries(a: DirEntry, b: DirEntry): number {
-  const rank = (k: string): number => (k === "." ? 0 : k === ".." ? 1 : 2);
-  const r = rank(a.key) - rank(b.key);
-  if (r !== 0) return r;
-  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+  const ak = a.key;
+  const bk = b.key;
+  if (ak === bk) return 0;
+  if (ak === "." || (ak === ".." && bk !== ".")) return -1;
+  if (bk === "." || bk === "..") return 1;
+  return ak < bk ? -1 : 1;
 }
 
 /** Positions fit in 30 bits: every filesystem accepts them as a directory offset (FAT and
  * ext4's 32-bit hash mode cap offsets at 2^31), and 0 stays the start. */
 const COOKIE_MASK = 0x3fffffff;
 
-/** The position just after `name`: FNV-1a of its bytes, never 0. */
-export function cookieOf(name: Buffer): number {
+/** The position just after a name (its latin1 key): FNV-1a of its bytes, never 0. */
+export function cookieOf(key: string): number {
   let h = 0x811c9dc5;
-  for (const byte of name) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
   return (h & COOKIE_MASK) || 1;
 }
 
@@ -81,7 +81,7 @@ const SNAPSHOTS = 64;
 export class SortedPositions {
   /** Keyed by the directory ("dev:ino") and the cookie: a cookie two directories share
    * never sends one listing to the other's name. */
-  readonly #names = new Map<string, Buffer>();
+  readonly #names = new Map<string, string>();
   /** The listing each directory gave when it was last listed from its start. */
   readonly #snapshots = new Map<string, readonly DirEntry[]>();
 
@@ -102,7 +102,7 @@ export class SortedPositions {
     if (this.#snapshots.size > SNAPSHOTS) this.#snapshots.delete(this.#snapshots.keys().next().value!);
   }
 
-  remember(dir: string, cookie: number, name: Buffer): void {
+  remember(dir: string, cookie: number, name: string): void {
     const key = `${dir}:${cookie}`;
     this.#names.delete(key);
     this.#names.set(key, name);
@@ -120,7 +120,7 @@ export class SortedPositions {
       // After the remembered name, whether or not it still exists.
       let lo = 0;
       let hi = sorted.length;
-      const probe = { ino: 0n, type: 0, name, key: name.toString("latin1") };
+      const probe = { ino: 0n, type: 0, key: name };
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
         if (compareEntries(sorted[mid]!, probe) <= 0) lo = mid + 1;
@@ -128,7 +128,7 @@ export class SortedPositions {
       }
       return lo;
     }
-    const at = sorted.findIndex((e) => cookieOf(e.name) === cookie);
+    const at = sorted.findIndex((e) => cookieOf(e.key) === cookie);
     return at < 0 ? undefined : at + 1;
   }
 }
@@ -137,7 +137,7 @@ const align8 = (n: number): number => (n + 7) & ~7;
 
 /** The size of one record in the caller's format. */
 function recordSize(e: DirEntry, legacy: boolean): number {
-  return legacy ? align8(NAME_LEGACY + e.name.length + 2) : align8(NAME64 + e.name.length + 1);
+  return legacy ? align8(NAME_LEGACY + e.key.length + 2) : align8(NAME64 + e.key.length + 1);
 }
 
 /**
@@ -155,14 +155,14 @@ export function encodeFrom(sorted: readonly DirEntry[], from: number, count: num
     const e = sorted[i]!;
     const reclen = recordSize(e, legacy);
     bytes.writeBigUInt64LE(e.ino, at);
-    bytes.writeBigInt64LE(BigInt(cookieOf(e.name)), at + 8);
+    bytes.writeUInt32LE(cookieOf(e.key), at + 8); // d_off: the cookie, below 2^30 (high half 0)
     bytes.writeUInt16LE(reclen, at + RECLEN_AT);
     if (legacy) {
-      e.name.copy(bytes, at + NAME_LEGACY);
+      bytes.write(e.key, at + NAME_LEGACY, "latin1");
       bytes[at + reclen - 1] = e.type;
     } else {
       bytes[at + 18] = e.type;
-      e.name.copy(bytes, at + NAME64);
+      bytes.write(e.key, at + NAME64, "latin1");
     }
     at += reclen;
   }

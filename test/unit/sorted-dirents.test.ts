@@ -6,11 +6,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { compareEntries, compareNames, cookieOf, encodeFrom, parseDirents64, SortedPositions, type DirEntry } from "../../src/supervise/sorted-dirents.js";
 
-const entry = (name: string, ino = 7n, type = 8): DirEntry => ({ ino, type, name: Buffer.from(name, "latin1"), key: name });
-const names = (es: readonly DirEntry[]): string[] => es.map((e) => e.name.toString("latin1"));
+const entry = (name: string, ino = 7n, type = 8): DirEntry => ({ ino, type, key: name });
+const names = (es: readonly DirEntry[]): string[] => es.map((e) => e.key);
 
 test("name order: . and .. first, then bytes (upper case before lower, '-' before '.')", () => {
-  const sorted = ["b", "..", "-x", "B", ".", ".hidden", "a10", "a9", "\xe9"].map((n) => entry(n)).sort((a, b) => compareNames(a.name, b.name));
+  const sorted = ["b", "..", "-x", "B", ".", ".hidden", "a10", "a9", "\xe9"].map((n) => entry(n)).sort(compareEntries);
   assert.deepEqual(names(sorted), [".", "..", "-x", ".hidden", "B", "a10", "a9", "b", "\xe9"]);
 });
 
@@ -20,8 +20,8 @@ test("getdents64 records: what is encoded parses back, with each name's cookie a
   assert.equal(taken, 4);
   assert.equal(bytes.length % 8, 0);
   const back = parseDirents64(bytes);
-  assert.deepEqual(back.map((e) => [e.ino, e.type, e.name.toString()]), es.map((e) => [e.ino, e.type, e.name.toString()]));
-  assert.equal(bytes.readBigInt64LE(8), BigInt(cookieOf(Buffer.from("."))));
+  assert.deepEqual(back.map((e) => [e.ino, e.type, e.key]), es.map((e) => [e.ino, e.type, e.key]));
+  assert.equal(bytes.readBigInt64LE(8), BigInt(cookieOf(".")));
 });
 
 test("legacy getdents records: d_type in the last byte, the name NUL-terminated at offset 18", () => {
@@ -43,7 +43,7 @@ test("a batch takes only the records that fit; a buffer too small for one takes 
 
 test("cookies are never 0 and fit in 30 bits", () => {
   for (const n of ["", ".", "..", "x", "a".repeat(255)]) {
-    const c = cookieOf(Buffer.from(n));
+    const c = cookieOf(n);
     assert.ok(c > 0 && c < 2 ** 30, `${n}: ${c}`);
   }
 });
@@ -52,23 +52,23 @@ test("resuming: after a remembered name even once it is deleted; a telldir cooki
   const p = new SortedPositions();
   const all = ["a", "b", "c", "d", "e"].map((n) => entry(n));
   assert.equal(p.resumeAt("1:2", all, 0n), 0);
-  p.remember("1:2", cookieOf(Buffer.from("b")), Buffer.from("b"));
-  const withoutB = all.filter((e) => e.name.toString() !== "b");
-  assert.deepEqual(names(withoutB.slice(p.resumeAt("1:2", withoutB, BigInt(cookieOf(Buffer.from("b"))))!)), ["c", "d", "e"]);
+  p.remember("1:2", cookieOf("b"), "b");
+  const withoutB = all.filter((e) => e.key !== "b");
+  assert.deepEqual(names(withoutB.slice(p.resumeAt("1:2", withoutB, BigInt(cookieOf("b")))!)), ["c", "d", "e"]);
   // An entry added before the position is not shown again; one added after is.
-  const more = [...all, entry("bb"), entry("aa")].sort((x, y) => compareNames(x.name, y.name));
-  assert.deepEqual(names(more.slice(p.resumeAt("1:2", more, BigInt(cookieOf(Buffer.from("b"))))!)), ["bb", "c", "d", "e"]);
+  const more = [...all, entry("bb"), entry("aa")].sort(compareEntries);
+  assert.deepEqual(names(more.slice(p.resumeAt("1:2", more, BigInt(cookieOf("b")))!)), ["bb", "c", "d", "e"]);
   // Not remembered, still present: found by its hash.
-  assert.equal(p.resumeAt("1:2", all, BigInt(cookieOf(Buffer.from("d")))), 4);
+  assert.equal(p.resumeAt("1:2", all, BigInt(cookieOf("d"))), 4);
   // The same cookie remembered for another directory does not apply here.
-  assert.equal(p.resumeAt("9:9", withoutB, BigInt(cookieOf(Buffer.from("b")))), undefined);
+  assert.equal(p.resumeAt("9:9", withoutB, BigInt(cookieOf("b"))), undefined);
   assert.equal(p.resumeAt("1:2", all, 2n ** 40n), undefined);
 });
 
 test("entries sort by their latin1 keys exactly as names compare as bytes", () => {
   const names = ["b", "..", "-x", "B", ".", ".hidden", "a10", "a9", "\xe9", "\xff", "\x01"];
   const byKey = names.map((n) => entry(n)).sort(compareEntries).map((e) => e.key);
-  const byBytes = names.map((n) => entry(n)).sort((a, b) => compareNames(a.name, b.name)).map((e) => e.key);
+  const byBytes = names.map((n) => Buffer.from(n, "latin1")).sort(compareNames).map((b) => b.toString("latin1"));
   assert.deepEqual(byKey, byBytes);
 });
 
@@ -78,3 +78,4 @@ test("a snapshot is kept per directory, the most recent 64", () => {
   assert.equal(p.snapshot("d:0"), undefined, "the oldest went");
   assert.deepEqual(p.snapshot("d:69")!.map((e) => e.key), ["n69"]);
 });
+

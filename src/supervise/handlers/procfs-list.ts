@@ -169,7 +169,7 @@ function listSorted(n: Notification, dup: number, ctx: SupervisorContext, keep: 
   const { bytes, taken } = encodeFrom(entries, from, n.argU32(2), legacy);
   if (taken === 0) return restore(EINVAL); // not even one entry fits, as the kernel answers
   if (!ctx.memory.stillValid(n) || !ctx.memory.write(n, n.argAddr(1), bytes)) return restore(EFAULT);
-  const last = entries[from + taken - 1]!.name;
+  const last = entries[from + taken - 1]!.key;
   const cookie = cookieOf(last);
   positions.remember(dir, cookie, last);
   nat.lseek(dup, BigInt(cookie), SEEK_SET);
