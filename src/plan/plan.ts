@@ -24,7 +24,7 @@ function pinnedPath(path: string): string {
   } catch {
     return path;
   }
-  return real.startsWith("/proc/") && /^\/proc\/(self|thread-self|\d+)\//.test(real) && !path.startsWith("/proc/") ? path : real;
+  return /^\/proc\/(self|thread-self|\d+)\//.test(real) && !path.startsWith("/proc/") ? path : real;
 }
 
 export interface PlanStep {

@@ -3,7 +3,7 @@
 // of the host would stall every trapped call of every sandbox it runs).
 
 import { readFile, readdir } from "node:fs/promises";
-import { parentFromStat, stateFromStat } from "../supervise/members.js";
+import { parentFromStat, stateFromStat, statFields } from "../supervise/members.js";
 import type { ProcessRow } from "./protocol.js";
 
 /** USER_HZ: the unit of utime and stime in /proc/<pid>/stat, 100 on every Linux ABI. */
@@ -32,7 +32,7 @@ async function inBatches<T, R>(items: readonly T[], fn: (item: T) => Promise<R>)
 
 /** utime + stime (fields 14 and 15) in seconds. */
 function cpuFromStat(stat: string): number {
-  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const rest = statFields(stat);
   return (Number(rest[11]) + Number(rest[12])) / CLOCK_TICKS || 0;
 }
 

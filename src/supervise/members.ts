@@ -9,10 +9,15 @@ import { readdirSync, readFileSync } from "node:fs";
  * answer needs its pid to die and be reused in that time, i.e. the pid space to wrap. */
 const CACHE_MS = 100;
 
-/** A process's parent from the text of /proc/<pid>/stat (the comm may hold ") "). */
+/** The fields of /proc/<pid>/stat after the comm (which may hold ") "): [0] is field 3,
+ * the state; field N is [N - 3]. */
+export function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** A process's parent from the text of /proc/<pid>/stat. */
 export function parentFromStat(stat: string): number | undefined {
-  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ppid = Number(rest[1]);
+  const ppid = Number(statFields(stat)[1]);
   return Number.isInteger(ppid) ? ppid : undefined;
 }
 

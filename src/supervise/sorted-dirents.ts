@@ -35,17 +35,9 @@ export function parseDirents64(buf: Buffer): DirEntry[] {
   return out;
 }
 
-const DOT = Buffer.from(".");
-const DOTDOT = Buffer.from("..");
-
 /** Name order: "." and ".." first (as `ls -a` shows them), then bytewise, which is the C
- * locale's order and the same on every host. */
-export function compareNames(a: Buffer, b: Buffer): number {
-  const rank = (n: Buffer): number => (n.equals(DOT) ? 0 : n.equals(DOTDOT) ? 1 : 2);
-  return rank(a) - rank(b) || Buffer.compare(a, b);
-}
-
-/** compareNames on entries, by their latin1 keys (the same order). */
+ * locale's order and the same on every host; compared on the latin1 keys, whose string
+ * order is byte order. */
 export function compareEntries(a: DirEntry, b: DirEntry): number {
   const ak = a.key;
   const bk = b.key;

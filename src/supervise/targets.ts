@@ -5,7 +5,7 @@
 
 import { readdirSync, readFileSync } from "node:fs";
 import { deny, type Action } from "./action.js";
-import { Members } from "./members.js";
+import { Members, statFields } from "./members.js";
 import type { Notification } from "./notification.js";
 
 const EPERM = 1;
@@ -19,7 +19,7 @@ interface StatIds {
 function statIds(pid: number): StatIds | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const rest = statFields(stat);
     const ppid = Number(rest[1]);
     const pgrp = Number(rest[2]);
     return Number.isInteger(ppid) && Number.isInteger(pgrp) ? { ppid, pgrp } : undefined;

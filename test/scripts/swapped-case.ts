@@ -4,13 +4,13 @@
 // link's target by its own path. With the rule pinned to what was planned the start fails
 // (ELOOP); following the link would have granted the target. Also the plan launched with
 // nothing swapped (the control). Prints {swapped, control}. Usage: swapped-case.js PROBE
-import { closeSync, mkdirSync, mkdtempSync, readSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { LauncherProcess } from "../../src/confine/launcher.js";
 import { native } from "../../src/confine/native.js";
 import { computeFeatures } from "../../src/plan/features.js";
-import { encodePlan, makePlan } from "../../src/plan/plan.js";
+import { makePlan } from "../../src/plan/plan.js";
 import { Policy } from "../../src/policy/index.js";
+import { launchPlan } from "./launch-plan.js";
 
 const probe = process.argv[2]!;
 const dir = mkdtempSync("/tmp/sandlock-swapped-");
@@ -27,18 +27,8 @@ async function launch(target: string, swap: boolean): Promise<unknown> {
     renameSync(join(dir, "d"), join(dir, "d.real"));
     symlinkSync(join(dir, "outside"), join(dir, "d"));
   }
-  const [r, w] = native().pipe();
-  const launcher = new LauncherProcess(encodePlan(plan), plan.steps, [0, w, 2]);
-  launcher.exited.catch(() => undefined); // a start that fails also rejects this
   try {
-    await launcher.started;
-    const exit = await launcher.exited;
-    const buf = Buffer.alloc(256);
-    closeSync(w);
-    const n = readSync(r, buf);
-    return { code: exit.code, out: buf.toString("utf8", 0, n) };
-  } catch (e) {
-    return { error: `${(e as Error).name}: ${(e as Error).message}` };
+    return await launchPlan(plan);
   } finally {
     if (swap) {
       rmSync(join(dir, "d"));

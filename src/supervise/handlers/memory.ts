@@ -12,7 +12,7 @@ import { native } from "../../confine/native.js";
 import type { LimitExceeded } from "../../result.js";
 import { CONTINUE, deny, returnValue, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
-import { cloneUnit, parentOf, processTree } from "../members.js";
+import { cloneUnit, parentOf, processTree, statFields } from "../members.js";
 import { MemoryFiles, sysvKey } from "../memory-files.js";
 import { SysvSegments } from "../sysv-segments.js";
 import { KernelBuffers } from "../kernel-buffers.js";
@@ -131,19 +131,19 @@ function pageUp(n: number): number {
   return Math.ceil(n / PAGE) * PAGE;
 }
 
-/** The end of the [heap] mapping, which is the current program break, or null. */
 /** Where the process's heap starts (start_brk, /proc/<tid>/stat field 47): a new value
  * means a new program (execve), whose break starts there. null when unreadable. */
 function heapStart(tid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${tid}/stat`, "latin1");
-    const v = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[44]);
+    const v = Number(statFields(stat)[44]);
     return Number.isFinite(v) && v > 0 ? v : null;
   } catch {
     return null;
   }
 }
 
+/** The end of the [heap] mapping, which is the current program break, or null. */
 function currentBreak(tid: number): number | null {
   try {
     const heap = /^([0-9a-f]+)-([0-9a-f]+) [^\n]*\[heap\]$/m.exec(readFileSync(`/proc/${tid}/maps`, "latin1"));
