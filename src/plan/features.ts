@@ -16,6 +16,7 @@ import { procfsMounts } from "../kernel/mounts.js";
 import { checkSignalScope, withoutProcfs } from "./unsupervised.js";
 import { kernelViewBlocked, kernelViewRequested, usernsUnavailable } from "./kernel-view.js";
 import { observe } from "./host-reads.js";
+import { grantRealpath, SwappableLinkError } from "./grant-path.js";
 
 export interface HostFacts {
   /** Landlock ABI version, 0 when Landlock is unavailable. */
@@ -152,8 +153,14 @@ function pathGrants(field: "fsReadable" | "fsWritable", paths: readonly string[]
   return paths.map((path) => {
     let isDir: boolean;
     try {
-      isDir = observe(`isdir ${path}`, () => statSync(path).isDirectory());
+      // Resolved as every later step will (plan/grant-path.ts): a link another process can
+      // swap is refused here, by name, rather than followed.
+      const real = observe(`realpath ${path}`, () => grantRealpath(path));
+      isDir = observe(`isdir ${real}`, () => statSync(real).isDirectory());
     } catch (e) {
+      if (e instanceof SwappableLinkError) {
+        throw new PolicyError(field, path, `${field}: ${JSON.stringify(path)} passes through ${e.message}; another process could swap it while the sandbox starts, so it is not followed: grant what it leads to by its own path, or keep the link in a directory only root can change`);
+      }
       const code = (e as NodeJS.ErrnoException).code ?? "error";
       const why = code === "ENOENT" || code === "ENOTDIR" ? "does not exist" : `cannot be inspected (${code})`;
       throw new PolicyError(field, path, `${field}: ${JSON.stringify(path)} ${why}`);
