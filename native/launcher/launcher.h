@@ -75,6 +75,9 @@ long sl_ns_view(const uint8_t *p, uint32_t len, int ack);
 void sl_ns_map_child(pid_t child, int ack_wr);
 int sl_ns_signal_root(pid_t root, int sig);
 
+/* userns.c */
+long sl_userns(const uint8_t *p, uint32_t len);
+
 /* Wait-status decoding, as the W* macros do. */
 #define SL_WIFEXITED(s) (((s) & 0x7f) == 0)
 #define SL_WEXITSTATUS(s) (((s) >> 8) & 0xff)

@@ -128,6 +128,27 @@ export interface Features {
   kernelView?: { name: string | undefined };
   /** Why the kernel view was asked for and not used (the supervised view is). */
   kernelViewFallback?: string;
+  /** `user`: the ids the command appears to have, and the caller's they map to. */
+  user?: UserMapping;
+}
+
+/** The ids a sandbox with `user` appears to have (uid, gid) and the caller's effective
+ * ids they stand for in the host's namespace (outerUid, outerGid). */
+export interface UserMapping {
+  readonly uid: number;
+  readonly gid: number;
+  readonly outerUid: number;
+  readonly outerGid: number;
+}
+
+/** `user` needs a user namespace: where the host refuses one, the start fails by name. */
+function userMapping(policy: Policy): UserMapping | undefined {
+  if (policy.user === undefined) return undefined;
+  const why = usernsUnavailable();
+  if (why !== undefined) {
+    throw new ConfinementError(`user: appearing as uid ${policy.user.uid} and gid ${policy.user.gid} needs a user namespace, which is not available here: ${why}`, {});
+  }
+  return { uid: policy.user.uid, gid: policy.user.gid, outerUid: process.geteuid?.() ?? 0, outerGid: process.getegid?.() ?? 0 };
 }
 
 export function reconcileProtections(policy: Policy, host: HostFacts): Enforcement {
@@ -277,6 +298,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   const mounts = procfsMounts();
   // The kernel-native view: the fresh procfs and the uts namespace show the sandbox's own
   // processes and name natively, so the view has no procfs mount and no hostname to serve.
+  const user = userMapping(policy);
   const kernelBlock = kernelViewRequested() ? (usernsUnavailable() ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
   const kernel = kernelViewRequested() && kernelBlock === undefined;
   const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
@@ -295,7 +317,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   });
   if (!unsupervised) supervision.net = net;
   // Without the filesystem protection nothing bounds writes, so metadata is not trapped.
-  if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable) };
+  if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable), ...(user !== undefined ? { user } : {}) };
   const rlimits: Rlimit[] = [];
   const adjustments: Adjustment[] = [];
   if (policy.maxOpenFiles !== undefined) {
@@ -348,5 +370,6 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     adjustments,
     ...(kernel ? { kernelView: { name: policy.name } } : {}),
     ...(kernelBlock !== undefined ? { kernelViewFallback: kernelBlock } : {}),
+    ...(user !== undefined ? { user } : {}),
   };
 }

@@ -153,6 +153,12 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
   // maxCpu: the launcher (not the command) counts every process's CPU time with a counter
   // they all inherit; it reads the step before it forks, the command's process skips it.
   if (features.maxCpu !== undefined) add(Step.CPU_COUNTER, Buffer.alloc(0), "perf_event_open(task-clock, inherit)");
+  // `user`: a user namespace of the command's own, before DROP_CAPS empties the
+  // capabilities unshare gives it there (launcher/userns.c).
+  if (features.user !== undefined) {
+    const u = features.user;
+    add(Step.USERNS, u32(u.uid, u.gid, u.outerUid, u.outerGid), `unshare(CLONE_NEWUSER), uid ${u.uid} -> ${u.outerUid}, gid ${u.gid} -> ${u.outerGid}`);
+  }
   // Root inside holds no capability (SPEC 10). After the steps that may need privilege
   // (chdir into a directory only root's capabilities reach), before NO_NEW_PRIVS and
   // Landlock: the Landlock rules are opened with the credentials the command will have.

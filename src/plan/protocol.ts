@@ -29,6 +29,8 @@ export const Step = {
   /** Lower the command's priority (nice) by the u32 increment: see supervise/priority.ts. */
   NICE: 20,
   NS_VIEW: 21,
+  /** `user`: a user namespace where the policy's ids are the command's (launcher/userns.c). */
+  USERNS: 22,
 } as const;
 export type StepOp = (typeof Step)[keyof typeof Step];
 
