@@ -31,7 +31,9 @@ const policy = { fsReadable: SYSTEM, fsWritable: [dir] };
 const mapped = await Sandbox.run({ ...policy, user: { uid: 4242, gid: 4343 } }, ["/bin/sh", "-c", script]);
 const madeOutside = statSync(join(dir, "made"));
 // Appearing as root gives no more than appearing as anyone: the closed file stays closed.
-const asRoot = await Sandbox.run({ ...policy, user: { uid: 0, gid: 0 } }, ["/bin/sh", "-c", `cd ${dir}; id -u; cat closed 2>&1 | grep -c 'Permission denied'`]);
+// No capability either, in any set (the new namespace's are emptied, and exec as its root
+// gains none: the locked securebits).
+const asRoot = await Sandbox.run({ ...policy, fsReadable: [...SYSTEM, "/proc"], user: { uid: 0, gid: 0 } }, ["/bin/sh", "-c", `cd ${dir}; id -u; cat closed 2>&1 | grep -c 'Permission denied'; grep -c '^Cap...:[[:space:]]*0000000000000000$' /proc/self/status`]);
 // Control: without user, the caller's own ids.
 const plain = await Sandbox.run(policy, ["/bin/sh", "-c", "id -u; id -g"]);
 
