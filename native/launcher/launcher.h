@@ -74,6 +74,11 @@ unsigned long sl_ns_clone_flags(const struct sl_plan *plan);
 long sl_ns_view(const uint8_t *p, uint32_t len, int ack);
 void sl_ns_map_child(pid_t child, int ack_wr);
 int sl_ns_signal_root(pid_t root, int sig);
+/* The caller's own uid and gid mapped 1:1 in a new user namespace (ns.c, used by cow.c). */
+long sl_ns_write_id_maps(uint32_t uid, uint32_t gid);
+
+/* The copy-on-write workdir's overlay (cow.c): the SL_STEP_COW step. */
+long sl_cow_mount(const uint8_t *p, uint32_t len);
 
 /* Wait-status decoding, as the W* macros do. */
 #define SL_WIFEXITED(s) (((s) & 0x7f) == 0)

@@ -97,7 +97,7 @@ void sl_ns_map_child(pid_t child, int ack_wr) {
  * files keep their owner; everyone else's show as the overflow id (65534). setgroups is
  * denied first, as the kernel requires of a gid map written without CAP_SETGID in the
  * parent namespace. */
-static long write_id_maps(uint32_t uid, uint32_t gid) {
+long sl_ns_write_id_maps(uint32_t uid, uint32_t gid) {
   char buf[40];
   long rc = write_file("/proc/self/setgroups", "deny", 4, 0);
   if (rc < 0) return rc;
@@ -278,7 +278,7 @@ long sl_ns_view(const uint8_t *p, uint32_t len, int ack) {
   int32_t mapped = EIO;
   long rc = SL_RETRY(SC3(NR_read, ack, &mapped, sizeof mapped));
   if (rc != (long)sizeof mapped || mapped != 0) {
-    rc = write_id_maps(uid, gid);
+    rc = sl_ns_write_id_maps(uid, gid);
     if (rc < 0) return rc;
   }
   rc = loopback_up();

@@ -29,6 +29,8 @@ export const Step = {
   /** Lower the command's priority (nice) by the u32 increment: see supervise/priority.ts. */
   NICE: 20,
   NS_VIEW: 21,
+  /** The copy-on-write workdir's overlay (native/launcher/cow.c). */
+  COW: 22,
 } as const;
 export type StepOp = (typeof Step)[keyof typeof Step];
 

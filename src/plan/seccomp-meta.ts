@@ -7,6 +7,9 @@ import type { PathGrant } from "./landlock.js";
 /** What the metadata supervisor needs: the writable grants (of the plan, after splits). */
 export interface MetaSupervision {
   readonly writable: readonly PathGrant[];
+  /** A copy-on-write workdir: the sandbox has a mount namespace of its own, and paths are
+   * resolved and proved from its root (supervise/caller-path.ts pinCallerPathInRoot). */
+  readonly ownMounts?: boolean;
 }
 
 /** The calls that change a file's metadata, by path or by descriptor. */
