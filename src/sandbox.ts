@@ -58,6 +58,17 @@ export function recordInto(sb: Sandbox, log: Observed): void {
   learning.set(sb, log);
 }
 
+/** Makes sb's run a dry run (sandlock run --dry-run): the workdir's changes are listed,
+ * then thrown away; the diff, when asked for, is read with dryRunDiff. Internal. */
+export function markDryRun(sb: Sandbox, mode: "list" | "diff"): void {
+  (sb as unknown as { dryRunMode: CowRun["dryRun"] }).dryRunMode = mode;
+}
+
+/** The unified diff of a dry run made with markDryRun(sb, "diff"), once it has ended. */
+export function dryRunDiff(sb: Sandbox): string | undefined {
+  return (sb as unknown as { dryRunDiff: string | undefined }).dryRunDiff;
+}
+
 /** Options of run(), runInteractive() and spawn(): stdio, output limits, time limits. */
 export interface SpawnOptions extends StdioOptions {
   /** Milliseconds; on expiry every process is killed and the status is "timeout". */
