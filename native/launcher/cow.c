@@ -19,7 +19,10 @@
 
 /*
  * Payload of SL_STEP_COW: u32 reserved, u32 uid, u32 gid, u32 pad, workdir\0, stage\0.
- * Runs before chdir, DROP_CAPS, Landlock and seccomp (plan.ts orders it), so:
+ * Run by the launcher itself (main.c) before its signal scope and the fork: the scope's
+ * Landlock layer handles refer (scope.c), and a domain handling any filesystem access
+ * may not mount. The command's process inherits the namespaces and the overlay, and
+ * applies chdir, DROP_CAPS, Landlock and seccomp after, as ever. The launcher:
  *  1. unshare: a new mount namespace; for a caller other than root a new user namespace
  *     too (unprivileged overlay mounts need one), where only the caller's own uid and gid
  *     are mapped (ns.c's sl_ns_write_id_maps). Root keeps the host's user namespace: it
@@ -32,7 +35,7 @@
  *  4. the stage directory covered by an empty read-only tmpfs: the overlay holds its own
  *     references to upper and work, and no path from inside reaches them any more, even
  *     when the stage lies inside a granted tree;
- *  5. chdir("/"), so the process holds no reference into the covered stage.
+ *  5. chdir("/"), so no process holds a reference into the covered stage.
  * Landlock's rules are opened after this step, on the overlay (the merged view): the
  * real directory's inodes are not reachable by any path of this namespace. The overlay
  * writes to its upper layer with the credentials it was mounted with (this process's,

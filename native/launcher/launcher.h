@@ -47,7 +47,7 @@ struct sl_landlock_ruleset_attr {
 
 /* The launcher's signal scope (scope.c): sl_scope_self returns 1 when it is in force;
  * sl_scope_child adds the command's own layer when needed (0 or -errno). */
-int sl_scope_self(void);
+int sl_scope_self(const struct sl_plan *plan);
 long sl_scope_child(const struct sl_plan *plan);
 
 /* Process-tree operations over every descendant of the launcher, from /proc (tree.c). Each

@@ -7,7 +7,6 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { native } from "../confine/native.js";
-import { SYSCALLS } from "../kernel/syscalls.js";
 import { BranchError } from "../errors.js";
 import { AT_FDCWD, O, RESOLVE } from "../supervise/paths.js";
 import { readChanges, type Change, type Op } from "./changes.js";
@@ -19,26 +18,19 @@ interface Journal {
   readonly ops: readonly Op[];
 }
 
-const ORIGIN = Buffer.from("user.overlay.origin\0");
 const BENEATH = RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS;
-
-/** Whether an upper file was copied up from a real one (overlay's origin mark). */
-function copiedUp(path: string): boolean {
-  const rc = native().syscallAs(SYSCALLS.lgetxattr!, null, Buffer.from(`${path}\0`), ORIGIN, null, 0);
-  return rc > 0;
-}
 
 /**
  * The changed paths whose real file changed since the run started: a ctime at or after
- * the branch's start (the same coarse filesystem clock stamped both), or a file the run
- * modified that is gone from the real tree since (its upper copy has an origin mark).
+ * the branch's start (the same coarse filesystem clock stamped both). A real file removed
+ * meanwhile that the run modified is not seen (it shows as added): docs/cow.md.
  */
 export function conflicts(branch: Branch, changes: readonly Change[]): string[] {
   const start = BigInt(branch.meta.startNs);
   const out: string[] = [];
   for (const c of changes) {
     const st = lstatSync(c.path, { bigint: true, throwIfNoEntry: false });
-    if (st !== undefined ? st.ctimeNs >= start : c.kind === "added" && copiedUp(join(branch.upper, c.path.slice(branch.meta.workdir.length)))) out.push(c.path);
+    if (st !== undefined && st.ctimeNs >= start) out.push(c.path);
   }
   return out;
 }

@@ -2,7 +2,7 @@
 // 0700, owned by the caller) holding the overlay's upper and work directories and a small
 // meta.json, which `sandlock branch` lists after a crash (docs/cow.md).
 
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -121,7 +121,7 @@ export function listBranches(root: string): Branch[] {
   const out: Branch[] = [];
   for (const name of readdirSync(root).sort()) {
     if (name.startsWith(".trash-")) {
-      rmSync(join(root, name), { recursive: true, force: true }); // a drop that was interrupted
+      removeTree(join(root, name)); // a drop that was interrupted
       continue;
     }
     if (!ID.test(name)) continue;
@@ -148,5 +148,20 @@ export function ownerAlive(meta: BranchMeta): boolean {
 export function dropBranch(branch: Branch): void {
   const trash = join(branch.dir, "..", `.trash-${branch.meta.id}`);
   renameSync(branch.dir, trash);
-  rmSync(trash, { recursive: true, force: true });
+  removeTree(trash);
+}
+
+/** rm -rf, after opening up the overlay's own work directories: it makes work/work mode
+ * 000, which only root's capabilities can enter. */
+function removeTree(dir: string): void {
+  const open = (d: string, depth: number): void => {
+    try {
+      chmodSync(d, 0o700);
+      if (depth > 0) for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) open(join(d, e.name), depth - 1);
+    } catch {
+      // gone, or not ours: rm says so below if it matters
+    }
+  };
+  open(join(dir, "work"), 2);
+  rmSync(dir, { recursive: true, force: true });
 }
