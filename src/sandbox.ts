@@ -24,7 +24,7 @@ import { Policy } from "./policy/policy.js";
 import type { PolicyInput } from "./policy/types.js";
 import { RunResult, type RunStatus, type WorkdirOutcome } from "./result.js";
 import type { Change } from "./cow/changes.js";
-import { discardCow, finishCow, startCow, type CowRun } from "./cow/run.js";
+import { discardCow, finishCow, keepBranch, startCow, type CowRun } from "./cow/run.js";
 import { Stage } from "./pipeline.js";
 import { startSupervisor, type SupervisorShared } from "./supervise/start.js";
 import type { PortMapping } from "./supervise/handlers/port-remap.js";
@@ -592,6 +592,7 @@ export class Sandbox {
         this.dryRunDiff = done.diff;
         workdir = { action: done.action, branch: done.branch, changes: done.changes };
       } catch (e) {
+        keepBranch(cow);
         branchError = e instanceof BranchError ? e : new BranchError(`workdir: the ${this.policy.onExit} of branch ${cow.branch.meta.id} failed (${(e as Error).message}); the branch is kept: sandlock branch show|apply|drop ${cow.branch.meta.id}`, { cause: e });
       }
     }

@@ -21,8 +21,10 @@ interface Journal {
 const BENEATH = RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS;
 
 /**
- * The changed paths whose real file changed since the run started: a ctime at or after
- * the branch's start (the same coarse filesystem clock stamped both). A real file removed
+ * The changed paths whose real file changed since the run started: a ctime after the
+ * branch's start (the same coarse filesystem clock stamped both; createBranch waits for
+ * that clock to move past the stamp before the run starts, so a change made after the
+ * start can never carry the stamp's own value). A real file removed
  * meanwhile that the run modified is not seen (it shows as added): docs/cow.md.
  */
 export function conflicts(branch: Branch, changes: readonly Change[]): string[] {
@@ -30,7 +32,7 @@ export function conflicts(branch: Branch, changes: readonly Change[]): string[] 
   const out: string[] = [];
   for (const c of changes) {
     const st = lstatSync(c.path, { bigint: true, throwIfNoEntry: false });
-    if (st !== undefined && st.ctimeNs >= start) out.push(c.path);
+    if (st !== undefined && st.ctimeNs > start) out.push(c.path);
   }
   return out;
 }
@@ -82,6 +84,8 @@ export function commitBranch(root: string, branch: Branch): Change[] {
       changes = set.changes;
       const clash = conflicts(branch, changes);
       if (clash.length > 0) {
+        branch.meta.state = "kept";
+        saveMeta(branch);
         const shown = clash.slice(0, 20).join(", ") + (clash.length > 20 ? `, and ${clash.length - 20} more` : "");
         throw Object.assign(new BranchError(`commit refused: ${clash.length} path(s) changed in ${branch.meta.workdir} since the run started: ${shown}; the branch ${branch.meta.id} is kept (sandlock branch show|apply|drop ${branch.meta.id})`), { branch: branch.meta.id, paths: clash });
       }

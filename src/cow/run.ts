@@ -28,6 +28,18 @@ export function startCow(policy: Policy, cmd: readonly string[], dryRun: CowRun[
   return { root, branch: createBranch(root, realWorkdir(policy.workdir!), cmd), dryRun };
 }
 
+/** A branch whose commit failed: listed as kept, for `sandlock branch`. */
+export function keepBranch(run: CowRun): void {
+  try {
+    if (run.branch.meta.state === "running") {
+      run.branch.meta.state = "kept";
+      saveMeta(run.branch);
+    }
+  } catch {
+    // the store itself failed: the error reported names the branch anyway
+  }
+}
+
 /** A run that never started: its branch holds nothing. */
 export function discardCow(run: CowRun): void {
   dropBranch(run.branch);

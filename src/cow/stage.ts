@@ -80,6 +80,21 @@ export function writeDurable(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
+/**
+ * Returns once the filesystem's clock reads later than `stamp` (it advances in ticks of a
+ * few milliseconds): every change made from then on carries a later ctime than the stamp,
+ * and one made before it at most the stamp (commit.ts conflicts compares with ">").
+ */
+function waitPast(probe: string, stamp: bigint): void {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 200; i++) {
+    writeFileSync(probe, "");
+    if (statSync(probe, { bigint: true }).mtimeNs > stamp) break;
+    Atomics.wait(pause, 0, 0, 1);
+  }
+  rmSync(probe, { force: true });
+}
+
 /** A new branch for a run on `workdir` (its real path). */
 export function createBranch(root: string, workdir: string, command: readonly string[]): Branch {
   const id = `${stamp(new Date())}-${randomBytes(4).toString("hex")}`;
@@ -95,6 +110,7 @@ export function createBranch(root: string, workdir: string, command: readonly st
   const startNs = statSync(metaPath, { bigint: true }).mtimeNs.toString();
   const meta: BranchMeta = { ...draft, startNs };
   writeDurable(metaPath, JSON.stringify(meta));
+  waitPast(join(dir, "tick"), BigInt(startNs));
   return { dir, upper: join(dir, "upper"), meta };
 }
 

@@ -136,7 +136,7 @@ async function programs(): Promise<unknown> {
     `python3 -c 'import os; f=open("b.tmp","w"); f.write("saved\\n"); f.flush(); os.fsync(f.fileno()); f.close(); os.rename("b.tmp","b.txt")'`,
     "git add a.txt b.txt && git commit -qm second && git log --format=%s | tr '\\n' ' '",
   ].join("\n");
-  const r = await sh(d, script, { fsWritable: [] });
+  const r = await sh(d, script, { fsWritable: ["/dev/null"] });
   const log = git("log", "--format=%s").split("\n");
   const status = git("status", "--porcelain");
   return {
@@ -200,7 +200,7 @@ async function attack(): Promise<unknown> {
   const before = [state(f), state(g)];
   const treeBefore = snapshot(d);
   const script = [
-    `${probe} meta-all ${f} ${l} > /dev/null`,
+    `${probe} meta-all ${f} ${l} > ${join(d, "meta.out")}`,
     `echo inside $(${probe} meta-state ${f})`,
     `${probe} meta-swap-chmod 3000 ${join(d, "s")} a.txt ${g}`,
     `${probe} meta-swap-chmod 3000 ${join(d, "s2")} ../attack/b.txt ${f}`,
