@@ -1,7 +1,7 @@
 // The public API of sandlock, and nothing else.
 
 export { Sandbox, type SandboxState, type SpawnOptions, type DryRunResult } from "./sandbox.js";
-export { listWorkdirBranches, showWorkdirBranch, applyWorkdirBranch, dropWorkdirBranch, type BranchInfo, type BranchStoreOptions } from "./cow/branches.js";
+export { listWorkdirBranches, showWorkdirBranch, applyWorkdirBranch, dropWorkdirBranch, type BranchInfo, type BranchDetails, type BranchStoreOptions } from "./cow/branches.js";
 export type { Change as WorkdirChange } from "./cow/changes.js";
 export { RunResult, RunResultBase, type RunStatus, type RunEnding, type SucceededRunResult, type LimitExceeded, type RunResultFields, type RunResultConstructor, type Refusal, type WorkdirOutcome } from "./result.js";
 export type { ExitedEnding, SignaledEnding, KilledEnding, TimeoutEnding, SucceededEnding } from "./result.js";

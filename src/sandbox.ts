@@ -37,7 +37,9 @@ import type { Registration } from "./registry/server.js";
 
 /** What Sandbox.dryRun returns: the change list, the run's result, and the diff if asked. */
 export interface DryRunResult {
+  /** What the command changed in the workdir: added, modified, deleted (the real tree is untouched). */
   readonly changes: readonly Change[];
+  /** The run's result (its `workdir.action` is "aborted": the changes were thrown away). */
   readonly result: RunResult;
   /** With `diff: true`: a unified diff of every changed text file. */
   readonly diff?: string;

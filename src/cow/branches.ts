@@ -10,13 +10,27 @@ import { dropBranch, listBranches, openBranch, ownerAlive, storageRoot, type Bra
 
 /** Where the branches are: the policy's fsStorage, if it set one. */
 export interface BranchStoreOptions {
+  /** The policy's fsStorage; default: $XDG_STATE_HOME/sandlock/branches (docs/cow.md). */
   readonly fsStorage?: string;
 }
 
+/** A branch with its change list (showWorkdirBranch). */
+export interface BranchDetails extends BranchInfo {
+  /** What the branch changes, against the real directory as it is now. */
+  readonly changes: Change[];
+  /** With `diff: true`: a unified diff of the changed text files. */
+  readonly diff?: string;
+}
+
+/** A branch of the store, as `sandlock branch list` shows it. */
 export interface BranchInfo {
+  /** Its id, e.g. 20261201-213000-1a2b3c4d. */
   readonly id: string;
+  /** The real directory its changes are for. */
   readonly workdir: string;
+  /** ISO time the branch was made (the run's start). */
   readonly created: string;
+  /** The command the run ran. */
   readonly command: readonly string[];
   /** "running" while its sandbox runs; "interrupted" when that process is gone without
    * finishing; "kept" on purpose; "committing" when a commit was cut short (apply it). */
@@ -35,7 +49,7 @@ export function listWorkdirBranches(opts: BranchStoreOptions = {}): BranchInfo[]
 }
 
 /** One branch with its change list (and a unified diff of its text files when asked). */
-export function showWorkdirBranch(id: string, opts: BranchStoreOptions & { diff?: boolean } = {}): BranchInfo & { changes: Change[]; diff?: string } {
+export function showWorkdirBranch(id: string, opts: BranchStoreOptions & { diff?: boolean } = {}): BranchDetails {
   const b = openBranch(storageRoot(opts.fsStorage), id);
   const { changes } = readChanges(b.upper, b.meta.workdir);
   const base = { ...info(b), changes };

@@ -9,6 +9,7 @@ import { SYSCALLS } from "../kernel/syscalls.js";
 
 /** One entry of the change list (Sandbox.dryRun, `sandlock run --dry-run`). */
 export interface Change {
+  /** "added" (new here), "modified" (content, mode or type), "deleted" (gone, a directory with its content). */
   readonly kind: "added" | "modified" | "deleted";
   /** The real path it concerns (beneath the workdir). */
   readonly path: string;
