@@ -101,7 +101,7 @@ export function commitBranch(root: string, branch: Branch): Change[] {
     } catch {
       // no sync(1): the page cache still holds every write; only a power loss could lose it
     }
-    dropBranch(branch);
+    dropBranch(branch, true);
     return changes;
   } finally {
     release();

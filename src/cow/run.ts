@@ -42,7 +42,7 @@ export function keepBranch(run: CowRun): void {
 
 /** A run that never started: its branch holds nothing. */
 export function discardCow(run: CowRun): void {
-  dropBranch(run.branch);
+  dropBranch(run.branch, true);
 }
 
 /**
@@ -65,6 +65,6 @@ export function finishCow(run: CowRun, policy: Policy, success: boolean): Workdi
     return { action: "kept", branch: id, changes };
   }
   const diff = run.dryRun === "diff" ? unifiedDiff(changes, branch.upper, branch.meta.workdir) : undefined;
-  dropBranch(branch);
+  dropBranch(branch, true);
   return diff === undefined ? { action: "aborted", branch: id, changes } : { action: "aborted", branch: id, changes, diff };
 }

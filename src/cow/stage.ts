@@ -3,6 +3,7 @@
 // meta.json, which `sandlock branch` lists after a crash (docs/cow.md).
 
 import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -67,15 +68,20 @@ function stamp(d: Date): string {
   return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
 }
 
-/** Writes a file durably: a temporary name beside it, fsync, rename over. */
-export function writeDurable(path: string, text: string): void {
+/** Replaces a file whole: a temporary name beside it, renamed over (a reader sees the old
+ * or the new content, never a part). `sync`: fsync before the rename, for the journal,
+ * which must outlive a power loss as long as the files it moves (the branch's own record
+ * needs no more than upper's files get: none). */
+export function writeDurable(path: string, text: string, sync = true): void {
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, text, { mode: 0o600 });
-  const fd = openSync(tmp, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+  if (sync) {
+    const fd = openSync(tmp, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   }
   renameSync(tmp, path);
 }
@@ -109,13 +115,13 @@ export function createBranch(root: string, workdir: string, command: readonly st
   // it needs no assumption about how Date.now() and the kernel's timestamps relate.
   const startNs = statSync(metaPath, { bigint: true }).mtimeNs.toString();
   const meta: BranchMeta = { ...draft, startNs };
-  writeDurable(metaPath, JSON.stringify(meta));
+  writeDurable(metaPath, JSON.stringify(meta), false);
   waitPast(join(dir, "tick"), BigInt(startNs));
   return { dir, upper: join(dir, "upper"), meta };
 }
 
 export function saveMeta(branch: Branch): void {
-  writeDurable(join(branch.dir, "meta.json"), JSON.stringify(branch.meta));
+  writeDurable(join(branch.dir, "meta.json"), JSON.stringify(branch.meta), false);
 }
 
 /** Reads one branch by id; BranchError when there is none or it is malformed. */
@@ -160,24 +166,33 @@ export function ownerAlive(meta: BranchMeta): boolean {
   }
 }
 
-/** Removes a branch: renamed aside first (atomic), so a crash never leaves half a branch listed. */
-export function dropBranch(branch: Branch): void {
+/** Removes a branch: renamed aside first (atomic), so a crash never leaves half a branch
+ * listed. `background`: the removal itself goes on after the call returns (each unlink
+ * and rmdir is a journal write; a run that ends is not kept waiting for them); a removal
+ * cut short is finished by the next listing. */
+export function dropBranch(branch: Branch, background = false): void {
   const trash = join(branch.dir, "..", `.trash-${branch.meta.id}`);
   renameSync(branch.dir, trash);
-  removeTree(trash);
+  if (!background) return removeTree(trash);
+  openWork(trash);
+  void rm(trash, { recursive: true, force: true }).catch(() => undefined);
 }
 
 /** rm -rf, after opening up the overlay's own work directories: it makes work/work mode
  * 000, which only root's capabilities can enter. */
 function removeTree(dir: string): void {
+  openWork(dir);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function openWork(dir: string): void {
   const open = (d: string, depth: number): void => {
     try {
       chmodSync(d, 0o700);
       if (depth > 0) for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) open(join(d, e.name), depth - 1);
     } catch {
-      // gone, or not ours: rm says so below if it matters
+      // gone, or not ours: rm says so if it matters
     }
   };
   open(join(dir, "work"), 2);
-  rmSync(dir, { recursive: true, force: true });
 }
