@@ -53,16 +53,17 @@ scriptCase("workdir: filesystem semantics staged, abort leaves the real tree, dr
 
 scriptCase("workdir: git commit, sed -i, make, compileall and an editor's save, committed", SCRIPT, ["${PROBE}", "programs"], (o) => {
   assert.equal(o.code, 0, o.err);
-  assert.equal(o.out.trim(), "second first");
+  assert.equal(o.out.trim(), "second first tiny 42");
   assert.deepEqual(o.log, ["second", "first"]);
   assert.equal(o.fsck, "ok");
   assert.equal(o.a, "ALPHA\n");
   assert.equal(o.b, "saved\n");
   assert.equal(o.gen, "#define X ALPHA\n");
   assert.equal(o.prog, true);
+  assert.equal(o.tiny, "module.exports = 42;\n");
   assert.equal(o.pyc, true);
   // What git sees as changed is only what make and compileall generated.
-  assert.deepEqual(String(o.status).split("\n").sort(), ["?? Makefile", "?? gen.h", "?? prog", "?? py/"]);
+  assert.deepEqual(String(o.status).split("\n").sort(), ["?? .home/", "?? Makefile", "?? gen.h", "?? node_modules/", "?? npm.err", "?? package-lock.json", "?? package.json", "?? prog", "?? py/"]);
 }, 120_000);
 
 scriptCase("workdir: a kept branch is listed, shown, applied; a conflicting commit is refused and kept", SCRIPT, ["${PROBE}", "branches"], (o) => {
@@ -81,6 +82,11 @@ scriptCase("workdir: a kept branch is listed, shown, applied; a conflicting comm
   assert.equal((o.conflict.paths as string[]).length, 1);
   assert.equal(o.conflict.kept, true);
   assert.match(o.badId, /^BranchError: branch: "nope" is not a branch id/);
+  assert.match(o.cliBranch.list, new RegExp(`^${o.id2} {2}kept +/\\S+  /bin/sh -c echo cli > c\\.txt$`, "m"));
+  assert.match(o.cliBranch.show, /^ {2}A \/.*\/c\.txt$/m);
+  assert.equal(o.cliBranch.drop, `branch ${o.id2} dropped\n`);
+  assert.equal(o.cliBranch.after, "");
+  assert.match(o.cliBranch.bad, /^exit 125: sandlock branch apply: needs one branch ID/);
   assert.equal(o.left, 0);
 }, 120_000);
 
@@ -92,6 +98,8 @@ scriptCase("workdir: metadata calls by absolute path and symlink swaps reach onl
   assert.match(o.out, /^inside mode=0\d+ /m);
   assert.doesNotMatch(o.out, new RegExp(`^inside ${o.before[0].split(" ")[0]} .*mtime=1500000000`, "m"));
   assert.match(o.out, /^chmods 3000 ok \d+$/m);
+  // The stage is covered inside, even where a grant reaches it.
+  assert.match(o.out, /^stage-upper-hidden$/m);
   // ...and with a plain writable grant they change the real file: the test tells them apart.
   assert.equal(o.control.code, 0);
   assert.notEqual(o.control.after, o.control.before);

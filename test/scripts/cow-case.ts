@@ -117,7 +117,8 @@ async function files(): Promise<unknown> {
 /** Real programs in a workdir, committed, then checked from outside. */
 async function programs(): Promise<unknown> {
   const d = project("programs");
-  const git = (...args: string[]): string => execFileSync("git", ["-C", d, ...args], { encoding: "utf8", env: { ...process.env, HOME: base, GIT_CONFIG_NOSYSTEM: "1" } }).trim();
+  const env = { ...process.env, HOME: base, GIT_CONFIG_NOSYSTEM: "1" };
+  const git = (...args: string[]): string => execFileSync("git", ["-C", d, ...args], { encoding: "utf8", env }).trim();
   git("init", "-q", ".");
   git("config", "user.email", "dev@example.com");
   git("config", "user.name", "Dev");
@@ -126,6 +127,12 @@ async function programs(): Promise<unknown> {
   writeFileSync(join(d, "Makefile"), "all: gen.h prog\ngen.h: a.txt\n\tsed 's/^/#define X /' a.txt > gen.h\nprog: gen.h\n\techo built > prog\n");
   mkdirSync(join(d, "py"));
   writeFileSync(join(d, "py", "m.py"), "X = 1\n");
+  // a package tarball made outside, installed inside from the file (no network)
+  const tiny = join(base, "tiny");
+  mkdirSync(tiny);
+  writeFileSync(join(tiny, "package.json"), JSON.stringify({ name: "tiny", version: "1.0.0", main: "index.js" }));
+  writeFileSync(join(tiny, "index.js"), "module.exports = 42;\n");
+  execFileSync("npm", ["pack", "--silent"], { cwd: tiny, env, stdio: "ignore" });
   const script = [
     "set -e",
     "export HOME=$PWD/.home GIT_CONFIG_NOSYSTEM=1; mkdir -p $HOME",
@@ -135,14 +142,18 @@ async function programs(): Promise<unknown> {
     // an editor's save: a temporary file, fsync, renamed over the original
     `python3 -c 'import os; f=open("b.tmp","w"); f.write("saved\\n"); f.flush(); os.fsync(f.fileno()); f.close(); os.rename("b.tmp","b.txt")'`,
     "git add a.txt b.txt && git commit -qm second && git log --format=%s | tr '\\n' ' '",
+    `echo '{"name":"app","version":"1.0.0","private":true}' > package.json`,
+    `npm install --offline --no-audit --no-fund ${join(tiny, "tiny-1.0.0.tgz")} >/dev/null 2>npm.err || cat npm.err >&2`,
+    `node -e 'console.log("tiny", require("tiny"))'`,
   ].join("\n");
-  const r = await sh(d, script, { fsWritable: ["/dev/null"] });
+  const r = await sh(d, script, { fsWritable: ["/dev/null"], fsReadable: [...system, probe, tiny, process.execPath] });
   const log = git("log", "--format=%s").split("\n");
   const status = git("status", "--porcelain");
   return {
     code: r.code, out: r.out, err: r.err.slice(-2000), log, status,
     a: readFileSync(join(d, "a.txt"), "utf8"), b: readFileSync(join(d, "b.txt"), "utf8"),
     gen: existsSync(join(d, "gen.h")) ? readFileSync(join(d, "gen.h"), "utf8") : null,
+    tiny: existsSync(join(d, "node_modules", "tiny", "index.js")) ? readFileSync(join(d, "node_modules", "tiny", "index.js"), "utf8") : null,
     prog: existsSync(join(d, "prog")), pyc: existsSync(join(d, "py", "__pycache__")) && readdirSync(join(d, "py", "__pycache__")).some((n) => n.startsWith("m.")),
     fsck: (() => {
       try {
@@ -179,13 +190,23 @@ async function branches(): Promise<unknown> {
     conflict = { name: err.name, message: err.message, paths: err.paths, branch: err.branch, kept: listWorkdirBranches({ fsStorage: storage }).some((b) => b.id === err.branch && b.state !== "running") };
     if (err.branch !== undefined) dropWorkdirBranch(err.branch, { fsStorage: storage });
   }
+  const kept2 = await sh(d, "echo cli > c.txt", { onExit: "keep" });
+  const id2 = (kept2.workdir as { branch: string }).branch;
+  const cliRun = (args: string[]): string => {
+    try {
+      return execFileSync(process.execPath, [cli, "branch", ...args, "--fs-storage", storage], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    } catch (e) {
+      return `exit ${(e as { status: number }).status}: ${(e as { stderr: string }).stderr}`;
+    }
+  };
+  const cliBranch = { list: cliRun(["list"]), show: cliRun(["show", id2]), drop: cliRun(["drop", id2]), after: cliRun(["list"]), bad: cliRun(["apply"]) };
   let badId = "";
   try {
     showWorkdirBranch("nope", { fsStorage: storage });
   } catch (e) {
     badId = `${(e as Error).name}: ${(e as Error).message}`;
   }
-  return { listed, id, shown: { changes: shown.changes.map((c) => `${c.kind} ${c.path.slice(d.length)}`), diff: shown.diff, state: shown.state }, untouched, applied, a, second: second.workdir, b: readFileSync(join(d, "b.txt"), "utf8"), conflict, badId, left: listWorkdirBranches({ fsStorage: storage }).length };
+  return { cliBranch, id2, listed, id, shown: { changes: shown.changes.map((c) => `${c.kind} ${c.path.slice(d.length)}`), diff: shown.diff, state: shown.state }, untouched, applied, a, second: second.workdir, b: readFileSync(join(d, "b.txt"), "utf8"), conflict, badId, left: listWorkdirBranches({ fsStorage: storage }).length };
 }
 
 /** Metadata calls by absolute path and a symlink swapped against chmod: all on the
@@ -204,10 +225,12 @@ async function attack(): Promise<unknown> {
     `echo inside $(${probe} meta-state ${f})`,
     `${probe} meta-swap-chmod 3000 ${join(d, "s")} a.txt ${g}`,
     `${probe} meta-swap-chmod 3000 ${join(d, "s2")} ../attack/b.txt ${f}`,
+    `ls -A ${storage}/*/ 2>&1 | head -3 | sed 's/^/stage /'; ls -A ${storage}/*/upper >/dev/null 2>&1 && echo stage-upper-reached || echo stage-upper-hidden`,
     `for i in $(seq 200); do ln -sfn ${f} ${join(d, "w")}; echo x >> ${join(d, "w")}; ln -sfn b.txt ${join(d, "w")}; echo y >> ${join(d, "w")}; done`,
     "exit 1",
   ].join("\n");
-  const r = await sh(d, script);
+  // The branch store is granted readable here, as a tree containing the stage could be.
+  const r = await sh(d, script, { fsReadable: [...system, probe, base] });
   const after = [state(f), state(g)];
   // Control: the same calls with the directory granted writable, no workdir, change it.
   const c = project("attack-control");
