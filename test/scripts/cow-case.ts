@@ -105,7 +105,21 @@ async function files(): Promise<unknown> {
     const child = execFile(process.execPath, [cli, "run", ...system.flatMap((p) => ["-r", p]), "--workdir", d, "--fs-storage", storage, "--dry-run", "--diff", "--", "/bin/sh", "-c", "echo cli >> a.txt"], { encoding: "utf8" }, (_e, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }));
   });
   const afterCli = snapshot(d);
+  // Without a workdir: a rename and a hard link across directories of a writable grant
+  // (the launcher's Landlock layer once refused both with EXDEV); a rename into a
+  // read-only grant, which the command's own layer refuses, is the control.
+  const plainDir = project("plain"), other = project("other");
+  const crossDir = await Sandbox.run({ fsReadable: [...system, other], fsWritable: [plainDir], cwd: plainDir }, ["/usr/bin/python3", "-c", [
+    "import errno, os",
+    "def t(n, f):",
+    "  try: f(); print(n, 'ok')",
+    "  except OSError as e: print(n, errno.errorcode[e.errno])",
+    "t('rename', lambda: os.rename('a.txt', 'sub/deep/a.txt'))",
+    "t('link', lambda: os.link('b.txt', 'sub/b.txt'))",
+    `t('rename-into-read-only', lambda: os.rename('b.txt', '${other}/sub/b.txt'))`,
+  ].join("\n")]);
   return {
+    crossDir: crossDir.stdout!.toString(),
     failed, unchangedByAbort: JSON.stringify(before) === JSON.stringify(afterAbort),
     dry: { changes: dry.changes, diff: dry.diff, code: dry.result.exitCode, unchanged: JSON.stringify(afterDry) === JSON.stringify(before) },
     committed: { code: committed.code, workdir: committed.workdir }, afterCommit,
