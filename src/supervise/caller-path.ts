@@ -2,7 +2,7 @@
 // calling thread (its working directory or dirfd, AT_EMPTY_PATH, following the last
 // symlink or not), with an O_PATH descriptor the supervisor then decides on and acts on.
 
-import { closeSync } from "node:fs";
+import { closeSync, readlinkSync } from "node:fs";
 import { native } from "../confine/native.js";
 import { SYSCALLS } from "../kernel/syscalls.js";
 import { procfsMounts } from "../kernel/mounts.js";
@@ -81,6 +81,22 @@ export function pinCallerPath(n: Notification, arg: PathArg, capEff: bigint | nu
  */
 export function callerRoot(tid: number): number {
   return native().openat2(AT_FDCWD, `/proc/${tid}/root`, O.PATH | O.CLOEXEC, 0, 0);
+}
+
+/** Whether thread tid has a mount namespace other than the supervisor's (a copy-on-write
+ * workdir's), by the namespace links' inode numbers; false when it cannot be read (the
+ * caller is gone: its notification fails the re-check anyway). */
+export function ownMountNamespace(tid: number): boolean {
+  const theirs = readlinkPath(`/proc/${tid}/ns/mnt`) ?? readNsLink(`/proc/${tid}/ns/mnt`);
+  return theirs !== null && theirs !== readNsLink("/proc/self/ns/mnt");
+}
+
+function readNsLink(link: string): string | null {
+  try {
+    return readlinkSync(link);
+  } catch {
+    return null;
+  }
 }
 
 /**

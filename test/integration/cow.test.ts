@@ -54,7 +54,7 @@ scriptCase("workdir: filesystem semantics staged, abort leaves the real tree, dr
 
 scriptCase("workdir: git commit, sed -i, make, compileall and an editor's save, committed", SCRIPT, ["${PROBE}", "programs"], (o) => {
   assert.equal(o.code, 0, o.err);
-  assert.equal(o.out.trim(), "second first tiny 42");
+  assert.equal(o.out.trim(), "socket rel hi socket abs hi second first tiny 42");
   assert.deepEqual(o.log, ["second", "first"]);
   assert.equal(o.fsck, "ok");
   assert.equal(o.a, "ALPHA\n");

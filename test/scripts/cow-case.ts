@@ -147,8 +147,25 @@ async function programs(): Promise<unknown> {
   writeFileSync(join(tiny, "package.json"), JSON.stringify({ name: "tiny", version: "1.0.0", main: "index.js" }));
   writeFileSync(join(tiny, "index.js"), "module.exports = 42;\n");
   execFileSync("npm", ["pack", "--silent"], { cwd: tiny, env, stdio: "ignore" });
+  // a named unix socket bound in the workdir, reached by relative and absolute path (the
+  // latter through the supervisor, which resolves it in the sandbox's own namespace)
+  writeFileSync(join(base, "us.py"), [
+    "import socket, os, threading",
+    "srv = socket.socket(socket.AF_UNIX); srv.bind('s.sock'); srv.listen(2)",
+    "def serve():",
+    "    for _ in range(2):",
+    "        c, _ = srv.accept(); c.sendall(b'hi'); c.close()",
+    "threading.Thread(target=serve, daemon=True).start()",
+    "for name, addr in (('rel', 's.sock'), ('abs', os.path.abspath('s.sock'))):",
+    "    c = socket.socket(socket.AF_UNIX)",
+    "    try:",
+    "        c.connect(addr); print('socket', name, c.recv(2).decode())",
+    "    except OSError as e: print('socket', name, e.errno)",
+    "os.unlink('s.sock')",
+  ].join("\n"));
   const script = [
     "set -e",
+    `python3 ${join(base, "us.py")} | tr '\\n' ' '`,
     "export HOME=$PWD/.home GIT_CONFIG_NOSYSTEM=1; mkdir -p $HOME",
     "sed -i 's/alpha/ALPHA/' a.txt",
     "make -s",
@@ -160,7 +177,7 @@ async function programs(): Promise<unknown> {
     `npm install --offline --no-audit --no-fund ${join(tiny, "tiny-1.0.0.tgz")} >/dev/null 2>npm.err || cat npm.err >&2`,
     `node -e 'console.log("tiny", require("tiny"))'`,
   ].join("\n");
-  const r = await sh(d, script, { fsWritable: ["/dev/null"], fsReadable: [...system, probe, tiny, process.execPath] });
+  const r = await sh(d, script, { fsWritable: ["/dev/null"], fsReadable: [...system, probe, tiny, process.execPath, join(base, "us.py")] });
   const log = git("log", "--format=%s").split("\n");
   const status = git("status", "--porcelain");
   return {
