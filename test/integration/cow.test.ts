@@ -100,7 +100,9 @@ scriptCase("workdir: metadata calls by absolute path and symlink swaps reach onl
   assert.doesNotMatch(o.out, new RegExp(`^inside ${o.before[0].split(" ")[0]} .*mtime=1500000000`, "m"));
   assert.match(o.out, /^chmods 3000 ok \d+$/m);
   // The stage is covered inside, even where a grant reaches it.
+  assert.match(o.out, /^stage ls: cannot open directory '\/.*\/branches\/\d{8}-\d{6}-[0-9a-f]{8}\/': Permission denied$/m);
   assert.match(o.out, /^stage-upper-hidden$/m);
+  assert.equal(o.stageControl, "k.txt\n", "without the cover the same grant reaches a stage");
   // ...and with a plain writable grant they change the real file: the test tells them apart.
   assert.equal(o.control.code, 0);
   assert.notEqual(o.control.after, o.control.before);

@@ -270,7 +270,12 @@ async function attack(): Promise<unknown> {
   symlinkSync(cf, join(c, "l"));
   const controlBefore = state(cf);
   const control = await Sandbox.run({ fsReadable: [...system, probe], fsWritable: [c] }, [probe, "meta-all", cf, join(c, "l")]);
+  // Control for the cover: a kept branch's upper, read by a sandbox without a workdir
+  // under the same read grant, is reached.
+  await sh(d, "echo kept > k.txt", { onExit: "keep" });
+  const stageControl = await Sandbox.run({ fsReadable: [...system, base] }, ["/bin/sh", "-c", `ls -A ${storage}/*/upper`]);
   return {
+    stageControl: stageControl.stdout!.toString(),
     out: r.out, err: r.err.slice(-1000), before, after, treeUnchanged: JSON.stringify(treeBefore) === JSON.stringify(snapshot(d)), action: (r.workdir as { action: string }).action,
     control: { code: control.exitCode, before: controlBefore, after: state(cf) },
   };
