@@ -25,6 +25,7 @@
 static const long ALLOWED[] = {
     SYS_openat2, SYS_fchmodat2, SYS_fchmod, SYS_fchownat, SYS_fchown, SYS_utimensat,
     SYS_setxattr, SYS_fsetxattr, SYS_removexattr, SYS_fremovexattr, SYS_ioctl,
+    SYS_lgetxattr, /* the copy-on-write workdir reads its stage's user.overlay.* marks (cow/changes.ts) */
 };
 
 /* One argument: a number (an int64), a bigint (64 bits as they are), a Buffer (its

@@ -49,8 +49,10 @@ struct sl_step_header {
 /* Prototype (plan option): read by the launcher before it forks (the clone flags of new
  * user/mount/pid/net/uts/ipc namespaces), then run by the command's process: native/launcher/ns.c. */
 #define SL_STEP_NS_VIEW 21           /* u32 map mode, u32 uid, u32 gid, u32 pad, staging\0, ops */
-#define SL_STEP_USERNS 22           /* u32 uid, u32 gid, u32 outer uid, u32 outer gid: user */
-#define SL_STEP_MAX 22
+/* The copy-on-write workdir (native/launcher/cow.c): run by the command's process. */
+#define SL_STEP_COW 22               /* u32 reserved, u32 uid, u32 gid, u32 pad, workdir\0, stage\0 */
+#define SL_STEP_USERNS 23           /* u32 uid, u32 gid, u32 outer uid, u32 outer gid: user */
+#define SL_STEP_MAX 23
 
 /* Sub-call of a failed step, reported as op | sub << 8. */
 #define SL_SUB_MAIN 0      /* the step's own system call */

@@ -1,7 +1,9 @@
 // The public API of sandlock, and nothing else.
 
-export { Sandbox, type SandboxState, type SpawnOptions } from "./sandbox.js";
-export { RunResult, RunResultBase, type RunStatus, type RunEnding, type SucceededRunResult, type LimitExceeded, type RunResultFields, type RunResultConstructor, type Refusal } from "./result.js";
+export { Sandbox, type SandboxState, type SpawnOptions, type DryRunResult } from "./sandbox.js";
+export { listWorkdirBranches, showWorkdirBranch, applyWorkdirBranch, dropWorkdirBranch, type BranchInfo, type BranchDetails, type BranchStoreOptions } from "./cow/branches.js";
+export type { Change as WorkdirChange } from "./cow/changes.js";
+export { RunResult, RunResultBase, type RunStatus, type RunEnding, type SucceededRunResult, type LimitExceeded, type RunResultFields, type RunResultConstructor, type Refusal, type WorkdirOutcome } from "./result.js";
 export type { ExitedEnding, SignaledEnding, KilledEnding, TimeoutEnding, SucceededEnding } from "./result.js";
 export type { PortMapping } from "./supervise/handlers/port-remap.js";
 export { Stage, Pipeline, type PipelineOptions, type RunningPipeline } from "./pipeline.js";

@@ -3,6 +3,7 @@
 
 import { CommandFailedError } from "./errors.js";
 import type { Adjustment, Enforcement } from "./plan/features.js";
+import type { Change } from "./cow/changes.js";
 import type { PortMapping } from "./supervise/handlers/port-remap.js";
 
 /** How a run ended: see {@link RunEnding} for what each status says about exitCode and signal. */
@@ -24,6 +25,16 @@ export interface LimitExceeded {
   readonly used?: number;
   /** For a limit that could not be enforced (maxCpu's throttle lost its measure), why. */
   readonly reason?: string;
+}
+
+/** What became of a copy-on-write workdir's changes (policy.onExit / onError). */
+export interface WorkdirOutcome {
+  /** "committed" into the real directory, "aborted" (thrown away), or "kept" as a branch. */
+  readonly action: "committed" | "aborted" | "kept";
+  /** The branch id (`sandlock branch show ID`); a kept branch is still listed. */
+  readonly branch: string;
+  /** What the run changed, against the real directory. */
+  readonly changes: readonly Change[];
 }
 
 /** A kind of call the supervisor refused during the run, and how many times. */
@@ -71,6 +82,8 @@ export interface RunResultFields {
   cpuThrottleFailure?: string | null;
   /** A pipeline's last stage: every stage's result, in order. */
   stages?: readonly RunResult[];
+  /** See RunResultBase.workdir. */
+  workdir?: WorkdirOutcome | null;
 }
 
 /** How the run ended, by status: `status === "exited"` narrows `exitCode` to a number. */
@@ -170,6 +183,9 @@ export class RunResultBase implements RunResultFields {
   /** For the result of a pipeline (Pipeline.run): every stage's result in order, this one
    * last; [] for a single sandbox. */
   readonly stages: readonly RunResult[];
+  /** With a workdir: what happened to the staged changes (committed, aborted or kept as a
+   * branch) and the change list; null without a workdir. */
+  readonly workdir: WorkdirOutcome | null;
 
   constructor(f: RunResultFields) {
     this.status = f.status;
@@ -185,6 +201,7 @@ export class RunResultBase implements RunResultFields {
     this.ports = Object.freeze((f.ports ?? []).map((p) => Object.freeze({ ...p })));
     this.adjustments = Object.freeze((f.adjustments ?? []).map((a) => Object.freeze({ ...a })));
     this.cpuThrottleFailure = f.cpuThrottleFailure ?? null;
+    this.workdir = f.workdir ? Object.freeze({ ...f.workdir, changes: Object.freeze(f.workdir.changes.map((c) => Object.freeze({ ...c }))) }) : null;
     this.stages = Object.freeze([...(f.stages ?? [])]);
     Object.freeze(this);
   }
@@ -236,6 +253,7 @@ export class RunResultBase implements RunResultFields {
       adjustments: this.adjustments,
       cpuThrottleFailure: this.cpuThrottleFailure,
       ...(this.stages.length > 0 ? { stages: this.stages.map((s) => s.toJSON()) } : {}),
+      ...(this.workdir !== null ? { workdir: this.workdir } : {}),
     };
   }
 }

@@ -3,7 +3,7 @@
 
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
-import { CommandFailedError, OutputLimitError, SandboxError } from "./errors.js";
+import { BranchError, CommandFailedError, OutputLimitError, PolicyError, SandboxError } from "./errors.js";
 import { monotonicMs } from "./kernel/clock.js";
 import { signalName } from "./confine/errno.js";
 import { SIGKILL, forceAfterMs, signalNumber, type StopSignal } from "./confine/stop.js";
@@ -22,7 +22,9 @@ import { ruleHosts, type ResolvedHosts } from "./plan/net-rules.js";
 import { Cmd } from "./plan/protocol.js";
 import { Policy } from "./policy/policy.js";
 import type { PolicyInput } from "./policy/types.js";
-import { RunResult, type RunStatus } from "./result.js";
+import { RunResult, type RunStatus, type WorkdirOutcome } from "./result.js";
+import type { Change } from "./cow/changes.js";
+import { discardCow, finishCow, keepBranch, startCow, type CowRun } from "./cow/run.js";
 import { Stage } from "./pipeline.js";
 import { startSupervisor, type SupervisorShared } from "./supervise/start.js";
 import type { PortMapping } from "./supervise/handlers/port-remap.js";
@@ -32,6 +34,16 @@ import { checkForkFunctions, type ForkFunctions, type ZygoteSpec } from "./fork/
 import type { ForkGroup } from "./fork/zygote.js";
 import type { Checkpoint, CheckpointOptions } from "./checkpoint/checkpoint.js";
 import type { Registration } from "./registry/server.js";
+
+/** What Sandbox.dryRun returns: the change list, the run's result, and the diff if asked. */
+export interface DryRunResult {
+  /** What the command changed in the workdir: added, modified, deleted (the real tree is untouched). */
+  readonly changes: readonly Change[];
+  /** The run's result (its `workdir.action` is "aborted": the changes were thrown away). */
+  readonly result: RunResult;
+  /** With `diff: true`: a unified diff of every changed text file. */
+  readonly diff?: string;
+}
 
 /** How long checkpoint() waits for a thread to reach its ptrace-stop. */
 const CHECKPOINT_STOP_TIMEOUT_MS = 5000;
@@ -46,6 +58,17 @@ const learning = new WeakMap<Sandbox, Observed>();
  * log. Internal: the public way is learn/run.ts. */
 export function recordInto(sb: Sandbox, log: Observed): void {
   learning.set(sb, log);
+}
+
+/** Makes sb's run a dry run (sandlock run --dry-run): the workdir's changes are listed,
+ * then thrown away; the diff, when asked for, is read with dryRunDiff. Internal. */
+export function markDryRun(sb: Sandbox, mode: "list" | "diff"): void {
+  (sb as unknown as { dryRunMode: CowRun["dryRun"] }).dryRunMode = mode;
+}
+
+/** The unified diff of a dry run made with markDryRun(sb, "diff"), once it has ended. */
+export function dryRunDiff(sb: Sandbox): string | undefined {
+  return (sb as unknown as { dryRunDiff: string | undefined }).dryRunDiff;
 }
 
 /** Options of run(), runInteractive() and spawn(): stdio, output limits, time limits. */
@@ -129,6 +152,11 @@ export class Sandbox {
   private startedAt = 0;
   private result: Promise<RunResult> | undefined;
   private cleanups: (() => void)[] = [];
+  /** With a workdir: this run's branch (cow/run.ts), and whether it is a dry run. */
+  private cow: CowRun | undefined;
+  private dryRunMode: CowRun["dryRun"] = false;
+  /** A dry run's unified diff, when asked for. */
+  private dryRunDiff: string | undefined;
   private supervisor: Supervisor | undefined;
   /** Set while spawn waits for host names (a second spawn must fail, not race it). */
   private resolving = false;
@@ -156,6 +184,22 @@ export class Sandbox {
   /** A pipeline stage running argv under this sandbox's policy (SPEC 2.5): stage.pipe(next). */
   cmd(argv: readonly string[]): Stage {
     return new Stage(this.policy, argv);
+  }
+
+  /**
+   * Runs the command with the policy's workdir staged, returns what it changed
+   * (`changes`: added, modified, deleted) and the RunResult, and throws the changes away
+   * whatever onExit says: the real directory is left untouched. `diff: true` adds a
+   * unified diff of the changed text files (made with diff(1)).
+   */
+  static async dryRun(policy: Policy | PolicyInput, cmd: readonly string[], opts: SpawnOptions & { diff?: boolean } = {}): Promise<DryRunResult> {
+    const { diff, ...spawnOpts } = opts;
+    const sb = new Sandbox(policy);
+    if (sb.policy.workdir === undefined) throw new PolicyError("workdir", undefined, "dryRun: the policy has no workdir (a dry run stages the writes under it and lists them)");
+    sb.dryRunMode = diff === true ? "diff" : "list";
+    await sb.spawnWith(cmd, spawnOpts, RUN_DEFAULTS, !spawnOpts.foreground, false);
+    const result = await sb.wait();
+    return { changes: result.workdir?.changes ?? [], result, ...(sb.dryRunDiff !== undefined ? { diff: sb.dryRunDiff } : {}) };
   }
 
   /** Spawns, waits, and returns the result with stdout and stderr captured. */
@@ -327,10 +371,13 @@ export class Sandbox {
         this.shared.learned = learned;
       }
       const env = this.commandEnv(priv);
-      const cwd = this.policy.cwd ?? process.cwd();
+      const cwd = this.policy.cwd ?? this.policy.workdir ?? process.cwd();
       commandPath = resolveCommand(cmd[0]!, env, cwd);
-      plan = planFor(features, { path: commandPath, argv: cmd, env, cwd, ownProcessGroup });
+      // The workdir's branch: made last, so that every earlier refusal leaves none behind.
+      if (launchPolicy.workdir !== undefined) this.cow = startCow(launchPolicy, cmd, this.dryRunMode);
+      plan = planFor(features, { path: commandPath, argv: cmd, env, cwd, ownProcessGroup, ...(this.cow !== undefined ? { cowStage: this.cow.branch.dir } : {}) });
     } catch (e) {
+      this.dropCow();
       priv?.remove();
       throw e;
     }
@@ -353,6 +400,7 @@ export class Sandbox {
         },
       });
     } catch (e) {
+      this.dropCow();
       priv?.remove();
       throw e;
     }
@@ -376,6 +424,7 @@ export class Sandbox {
     } catch (e) {
       this.stateValue = "stopped";
       this.registration?.close();
+      this.dropCow();
       priv?.remove();
       throw e;
     } finally {
@@ -498,6 +547,13 @@ export class Sandbox {
     }
   }
 
+  /** A branch made for a run that did not start: nothing was staged in it. */
+  private dropCow(): void {
+    const cow = this.cow;
+    this.cow = undefined;
+    if (cow !== undefined) discardCow(cow);
+  }
+
   private killFor(reason: RunStatus): void {
     if (this.stateValue === "stopped" || this.killReason !== undefined) return;
     this.setRef(true, true); // until the teardown is seen
@@ -507,14 +563,17 @@ export class Sandbox {
 
   private async collect(launcher: LauncherProcess, stdio: StdioSet): Promise<RunResult> {
     let exit: LauncherExit;
+    let exited = false;
     try {
       exit = await launcher.exited;
+      exited = true;
     } finally {
       this.stateValue = "stopped";
       this.registration?.close();
       this.supervisor?.close();
       this.throttle?.close();
       for (const c of this.cleanups.splice(0)) c();
+      if (!exited) this.dropCow(); // it never ran: nothing was staged
     }
     const output = await stdio.collected;
     const durationMs = monotonicMs() - this.startedAt;
@@ -523,7 +582,24 @@ export class Sandbox {
     if (reason !== undefined && exit.signal !== null) status = reason;
     // The timeout ended the run, however the command took it (timeout(1) exits 124 too).
     if (this.stopReason === "timeout" || this.killReason === "timeout") status = "timeout";
+    // Every process of the sandbox is gone, and the overlay's namespace with them: the
+    // workdir's action for this ending (onExit for exit 0, onError otherwise).
+    let workdir: WorkdirOutcome | null = null;
+    let branchError: BranchError | undefined;
+    if (this.cow !== undefined) {
+      const cow = this.cow;
+      this.cow = undefined;
+      try {
+        const done = finishCow(cow, this.policy, status === "exited" && exit.code === 0);
+        this.dryRunDiff = done.diff;
+        workdir = { action: done.action, branch: done.branch, changes: done.changes };
+      } catch (e) {
+        keepBranch(cow);
+        branchError = e instanceof BranchError ? e : new BranchError(`workdir: the ${this.policy.onExit} of branch ${cow.branch.meta.id} failed (${(e as Error).message}); the branch is kept: sandlock branch show|apply|drop ${cow.branch.meta.id}`, { cause: e });
+      }
+    }
     const result = new RunResult({
+      workdir,
       status,
       exitCode: exit.code,
       signal: exit.signal !== null ? signalName(exit.signal) : null,
@@ -538,6 +614,7 @@ export class Sandbox {
       adjustments: this.adjustments,
       cpuThrottleFailure: this.cpuThrottleFailure,
     });
+    if (branchError !== undefined) throw Object.assign(branchError, { result });
     if (this.overflow !== undefined) throw new OutputLimitError(this.overflow.stream, this.overflow.maxBuffer, result);
     if (this.rejectFailure && !(result.status === "exited" && result.exitCode === 0)) throw new CommandFailedError(result);
     return result;

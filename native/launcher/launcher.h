@@ -47,7 +47,7 @@ struct sl_landlock_ruleset_attr {
 
 /* The launcher's signal scope (scope.c): sl_scope_self returns 1 when it is in force;
  * sl_scope_child adds the command's own layer when needed (0 or -errno). */
-int sl_scope_self(void);
+int sl_scope_self(const struct sl_plan *plan);
 long sl_scope_child(const struct sl_plan *plan);
 
 /* Process-tree operations over every descendant of the launcher, from /proc (tree.c). Each
@@ -74,6 +74,12 @@ unsigned long sl_ns_clone_flags(const struct sl_plan *plan);
 long sl_ns_view(const uint8_t *p, uint32_t len, int ack);
 void sl_ns_map_child(pid_t child, int ack_wr);
 int sl_ns_signal_root(pid_t root, int sig);
+/* The caller's own uid and gid mapped 1:1 in a new user namespace (ns.c, used by cow.c). */
+long sl_ns_write_id_maps(uint32_t uid, uint32_t gid);
+long sl_ns_write_maps(uint32_t inner_uid, uint32_t outer_uid, uint32_t inner_gid, uint32_t outer_gid);
+
+/* The copy-on-write workdir's overlay (cow.c): the SL_STEP_COW step. */
+long sl_cow_mount(const uint8_t *p, uint32_t len);
 
 /* userns.c */
 long sl_userns(const uint8_t *p, uint32_t len);

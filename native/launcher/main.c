@@ -241,9 +241,21 @@ int main(void) {
   long sfd = SC4(NR_signalfd4, -1, &watched, 8, SFD_CLOEXEC);
   if (sfd < 0) fatal(SL_FATAL_SIGNALS, sfd);
 
+  /* The copy-on-write workdir (cow.c): the launcher enters the overlay's namespaces itself,
+   * before its signal scope, whose Landlock layer then handles refer and so forbids
+   * mounts (scope.c); the command's process inherits them at the fork. */
+  for (uint32_t i = 0; i < plan.nsteps; i++) {
+    if (plan.steps[i].op != SL_STEP_COW) continue;
+    rc = sl_cow_mount(plan.steps[i].payload, plan.steps[i].len);
+    if (rc < 0) {
+      send_msg(SL_MSG_SETUP_FAILED, (int32_t)i, (int32_t)-rc, SL_STEP_COW);
+      sl_exit_group(0);
+    }
+  }
+
   /* Before the fork, so that the command's process and everything it starts inherit them. */
   sl_tree_init();
-  if (sl_scope_self()) launcher_flags |= SL_LAUNCHER_SCOPED;
+  if (sl_scope_self(&plan)) launcher_flags |= SL_LAUNCHER_SCOPED;
   for (uint32_t i = 0; i < plan.nsteps; i++) {
     if (plan.steps[i].op == SL_STEP_CPU_COUNTER && sl_cpu_counter_open()) launcher_flags |= SL_LAUNCHER_CPU_COUNTER;
   }

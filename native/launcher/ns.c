@@ -93,19 +93,27 @@ void sl_ns_map_child(pid_t child, int ack_wr) {
   sl_write_all(ack_wr, &answer, sizeof answer);
 }
 
-/* Without the launcher's maps: the caller's own uid and gid map to themselves (1:1), so its
- * files keep their owner; everyone else's show as the overflow id (65534). setgroups is
- * denied first, as the kernel requires of a gid map written without CAP_SETGID in the
- * parent namespace. */
-static long write_id_maps(uint32_t uid, uint32_t gid) {
+/* The maps of a user namespace this process just made: one uid and one gid, `inner` in it
+ * for `outer` (the caller's own) outside; everyone else's show as the overflow id (65534).
+ * The one map the kernel lets the namespace's creator write without CAP_SETUID/CAP_SETGID
+ * in the parent namespace (root included: the check is made with the new namespace's
+ * creds). setgroups is denied first, as the kernel requires of such a gid map: the
+ * supplementary groups stay, and cannot be dropped to get past a group-denied file. */
+long sl_ns_write_maps(uint32_t inner_uid, uint32_t outer_uid, uint32_t inner_gid, uint32_t outer_gid) {
   char buf[40];
   long rc = write_file("/proc/self/setgroups", "deny", 4, 0);
   if (rc < 0) return rc;
-  size_t n = fmt_map(buf, uid, uid, 1);
+  size_t n = fmt_map(buf, inner_uid, outer_uid, 1);
   rc = write_file("/proc/self/uid_map", buf, n, 0);
   if (rc < 0) return rc;
-  n = fmt_map(buf, gid, gid, 1);
+  n = fmt_map(buf, inner_gid, outer_gid, 1);
   return write_file("/proc/self/gid_map", buf, n, 0);
+}
+
+/* Without the launcher's maps: the caller's own uid and gid map to themselves (1:1), so its
+ * files keep their owner. */
+long sl_ns_write_id_maps(uint32_t uid, uint32_t gid) {
+  return sl_ns_write_maps(uid, uid, gid, gid);
 }
 
 /* The new net namespace has only lo, down: bring it up so the sandbox can talk to itself. */
@@ -278,7 +286,7 @@ long sl_ns_view(const uint8_t *p, uint32_t len, int ack) {
   int32_t mapped = EIO;
   long rc = SL_RETRY(SC3(NR_read, ack, &mapped, sizeof mapped));
   if (rc != (long)sizeof mapped || mapped != 0) {
-    rc = write_id_maps(uid, gid);
+    rc = sl_ns_write_id_maps(uid, gid);
     if (rc < 0) return rc;
   }
   rc = loopback_up();

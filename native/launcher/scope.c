@@ -12,23 +12,55 @@
 #include "launcher.h"
 
 #define SL_LANDLOCK_SCOPE_SIGNAL (1ULL << 1)
+#define SL_LANDLOCK_ACCESS_FS_REFER (1ULL << 13)
 
-static long scope_signals(void) {
-  struct sl_landlock_ruleset_attr attr = {.handled_access_fs = 0, .handled_access_net = 0, .scoped = SL_LANDLOCK_SCOPE_SIGNAL};
+struct scope_rule {
+  uint64_t allowed_access;
+  int32_t parent_fd;
+} __attribute__((packed));
+
+/* Whether the plan builds the kernel-native view's root (ns.c), which mounts after the fork. */
+static int plan_mounts(const struct sl_plan *plan) {
+  for (uint32_t i = 0; i < plan->nsteps; i++) {
+    if (plan->steps[i].op == SL_STEP_NS_VIEW) return 1;
+  }
+  return 0;
+}
+
+/*
+ * The layer restricts signals only; but a layer that does not handle LANDLOCK_ACCESS_FS_REFER
+ * refuses every rename and link across directories with EXDEV (Landlock's compatibility
+ * rule for ABI 1 rulesets), in every writable grant, whatever the command's own layer
+ * allows. So, unless the plan still mounts after the fork (the kernel-native view: a layer
+ * handling any filesystem access forbids mount), the layer handles refer and grants it
+ * beneath "/": it restricts nothing, and reparenting is decided by the command's own layer.
+ */
+static long scope_signals(int refer) {
+  struct sl_landlock_ruleset_attr attr = {.handled_access_fs = refer ? SL_LANDLOCK_ACCESS_FS_REFER : 0, .handled_access_net = 0, .scoped = SL_LANDLOCK_SCOPE_SIGNAL};
   long ruleset = SC3(NR_landlock_create_ruleset, &attr, sizeof attr, 0);
   if (ruleset < 0) return ruleset;
-  long rc = SC2(NR_landlock_restrict_self, ruleset, 0);
+  long rc = 0;
+  if (refer) {
+    long root = SC4(NR_openat, AT_FDCWD, "/", O_PATH | O_CLOEXEC, 0);
+    rc = root;
+    if (root >= 0) {
+      struct scope_rule rule = {.allowed_access = SL_LANDLOCK_ACCESS_FS_REFER, .parent_fd = (int32_t)root};
+      rc = SC4(NR_landlock_add_rule, ruleset, 1 /* LANDLOCK_RULE_PATH_BENEATH */, &rule, 0);
+      SC1(NR_close, root);
+    }
+  }
+  if (rc >= 0) rc = SC2(NR_landlock_restrict_self, ruleset, 0);
   SC1(NR_close, ruleset);
   return rc;
 }
 
-int sl_scope_self(void) {
+int sl_scope_self(const struct sl_plan *plan) {
   /* Needed for landlock_restrict_self without CAP_SYS_ADMIN; the command gets it anyway
    * (the plan always sets it), and the launcher never executes anything. */
   if (SC2(NR_prctl, PR_SET_NO_NEW_PRIVS, 1) < 0) return 0;
   /* Older kernels (no ABI 6) refuse the scope with EINVAL: the launcher then tears down
    * from /proc as before. */
-  return scope_signals() == 0;
+  return scope_signals(!plan_mounts(plan)) == 0;
 }
 
 /* Whether the plan's own Landlock ruleset scopes signals already. */
@@ -45,5 +77,5 @@ static int plan_scopes_signals(const struct sl_plan *plan) {
 
 long sl_scope_child(const struct sl_plan *plan) {
   if (plan_scopes_signals(plan)) return 0;
-  return scope_signals();
+  return scope_signals(!plan_mounts(plan));
 }

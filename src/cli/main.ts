@@ -4,7 +4,7 @@
 import { closest } from "../policy/suggest.js";
 import { EXIT_USAGE, UsageError } from "./usage-error.js";
 
-const COMMANDS = ["run", "learn", "check", "profile", "ps", "inspect", "kill", "mcp", "help"] as const;
+const COMMANDS = ["run", "learn", "check", "profile", "ps", "inspect", "kill", "mcp", "branch", "help"] as const;
 
 /** Exit code of a confinement that cannot be set up (src/cli/report.ts, SPEC 9). */
 const EXIT_CONFINEMENT = 126;
@@ -36,6 +36,8 @@ async function dispatch(argv: readonly string[]): Promise<number> {
       return (await import("./manage.js")).killCommand(rest);
     case "mcp":
       return (await import("./mcp.js")).mcpCommand(rest);
+    case "branch":
+      return (await import("./branch.js")).branchCommand(rest);
     case "--version":
       process.stdout.write(`sandlock ${(await import("./version.js")).packageVersion()}\n`);
       return 0;
@@ -49,6 +51,7 @@ async function dispatch(argv: readonly string[]): Promise<number> {
         return 0;
       }
       if (topic === "learn") process.stdout.write((await import("./learn.js")).learnHelp());
+      else if (topic === "branch") process.stdout.write((await import("./branch.js")).branchHelp());
       else if (topic === "profile") process.stdout.write((await import("./profile-command.js")).profileHelp());
       else process.stdout.write(topic === "run" ? help.runHelp() : topic === "check" ? help.checkHelp() : help.mainHelp());
       return 0;

@@ -5,7 +5,8 @@ import { native } from "../confine/native.js";
 import { composeInputs } from "../policy/compose.js";
 import { Policy } from "../policy/policy.js";
 import type { RunResult } from "../result.js";
-import { Sandbox, type SpawnOptions } from "../sandbox.js";
+import { Sandbox, dryRunDiff, markDryRun, type SpawnOptions } from "../sandbox.js";
+import { workdirLines } from "./workdir-report.js";
 import { EXIT_SIGNAL_BASE, exitCodeOf } from "./outcome.js";
 import { describeFailure } from "./report.js";
 import { failureLines } from "./denials.js";
@@ -13,6 +14,9 @@ import { RUN_HINT, type RunOptions } from "./run-options.js";
 import { SignalGuard } from "./signals.js";
 import { StatusWriter } from "./status-fd.js";
 import { UsageError } from "./usage-error.js";
+
+/** A dry run's diff, by its result (launch returns the result only). */
+const diffs = new WeakMap<RunResult, string | undefined>();
 
 function spawnOptions(o: RunOptions): SpawnOptions {
   const output = o.json ? "pipe" : "inherit";
@@ -49,6 +53,10 @@ async function withProfiles(o: RunOptions): Promise<RunOptions> {
  * guard forwards SIGINT/SIGTERM/SIGHUP to the running sandbox, a second one kills it. */
 async function launch(o: RunOptions, policy: Policy, opts: SpawnOptions, guard: SignalGuard, status: StatusWriter | undefined): Promise<RunResult> {
   const sb = new Sandbox(policy);
+  if (o.dryRun !== false) {
+    if (policy.workdir === undefined) throw new UsageError("sandlock run: --dry-run lists what the command changes in --workdir: give --workdir DIR", RUN_HINT);
+    markDryRun(sb, o.dryRun);
+  }
   await sb.spawn(o.cmd, opts);
   guard.attach((signal, force) => {
     void (force ? sb.kill() : sb.kill(signal, { forceAfter: o.killAfter.ms })).catch(() => undefined);
@@ -56,6 +64,7 @@ async function launch(o: RunOptions, policy: Policy, opts: SpawnOptions, guard: 
   status?.write({ event: "started", pid: sb.pid });
   const result = await sb.wait();
   status?.write({ event: "exited", ...result.toJSON() });
+  diffs.set(result, dryRunDiff(sb));
   return result;
 }
 
@@ -82,8 +91,11 @@ export async function execute(options: RunOptions): Promise<number> {
     // Killed as it started by a signal sandlock received meanwhile: the signal's code, as
     // when it arrives before the launch (nothing of the command's to report).
     if (guard.killedOnStart) return EXIT_SIGNAL_BASE + guard.received!;
-    if (o.json) process.stdout.write(`${JSON.stringify(result.toJSON())}\n`);
-    else for (const line of failureLines(result, { cmd: o.cmd, usedProfile: options.profiles.length > 0, tty: native().isatty(2) })) process.stderr.write(`${line}\n`);
+    const diff = diffs.get(result);
+    if (o.json) process.stdout.write(`${JSON.stringify({ ...result.toJSON(), ...(diff !== undefined ? { diff } : {}) })}\n`);
+    else for (const line of workdirLines(result, o.dryRun !== false, policy.onError)) process.stderr.write(`${line}\n`);
+    if (!o.json && diff !== undefined) process.stdout.write(diff);
+    if (!o.json) for (const line of failureLines(result, { cmd: o.cmd, usedProfile: options.profiles.length > 0, tty: native().isatty(2) })) process.stderr.write(`${line}\n`);
     const got = guard.receivedSignal;
     if (got !== undefined && !guard.forced && result.signal === "SIGKILL" && result.status === "killed") {
       process.stderr.write(`sandlock: ${got}: the sandbox did not stop within ${o.killAfter.text}s (--kill-after): killed\n`);

@@ -51,7 +51,8 @@ export const RUN_FLAGS: readonly RunFlag[] = [
   { long: "max-disk", arg: "SIZE", kind: "text", field: "maxDisk", section: COW, help: "copy-on-write quota, e.g. 1G (writes past it fail with ENOSPC)", doc: "copy-on-write quota (needs `--workdir`)" },
   { long: "on-exit", arg: "ACTION", kind: "text", field: "onExit", section: COW, help: "commit, abort or keep the staged writes when the command exits 0 (default commit)", doc: "what happens to staged writes on exit 0 (needs `--workdir`)" },
   { long: "on-error", arg: "ACTION", kind: "text", field: "onError", section: COW, help: "commit, abort or keep the staged writes otherwise (default abort)", doc: "the same on any other ending (needs `--workdir`)" },
-  { long: "dry-run", kind: "later", later: "the copy-on-write workdir is not built yet", section: COW, help: "run, show what the command changed in --workdir, then discard it", doc: "run, show the workdir changes, discard them" },
+  { long: "dry-run", kind: "cli", section: COW, help: "run, show what the command changed in --workdir, then discard it", doc: "run, show the workdir changes, discard them" },
+  { long: "diff", kind: "cli", section: COW, help: "with --dry-run: also show a unified diff of the changed text files", doc: "with `--dry-run`: a unified diff of the changed text files" },
 
   { long: "net-allow", arg: "RULE", kind: "list", field: "netAllow", section: NET, help: "allow egress to [scheme://]host[:port,...] (none: no egress at all); repeatable", doc: "allowed egress, `[scheme://]target[:port,...]`; none = no egress" },
   { long: "net-deny", arg: "RULE", kind: "list", field: "netDeny", section: NET, help: "allow all egress except to this IP or CIDR[:ports]; repeatable", doc: "egress allowed except these IPs/CIDRs; not with `--net-allow`" },

@@ -31,6 +31,8 @@ export interface RunOptions {
   readonly interactive: boolean;
   readonly json: boolean;
   readonly statusFd: number | undefined;
+  /** --dry-run (with --diff: "diff"): list the workdir's changes, then throw them away. */
+  readonly dryRun: false | "list" | "diff";
 }
 
 type Draft = Record<string, unknown>;
@@ -96,7 +98,7 @@ function profileRef(flag: string, value: string): ProfileRef {
 }
 
 const HELP: RunOptions = {
-  help: true, policy: {}, readOnlyMounts: [], profiles: [], cmd: [], timeout: undefined, killAfter: { ms: 5000, text: DEFAULT_KILL_AFTER }, interactive: false, json: false, statusFd: undefined,
+  help: true, policy: {}, readOnlyMounts: [], profiles: [], cmd: [], timeout: undefined, killAfter: { ms: 5000, text: DEFAULT_KILL_AFTER }, interactive: false, json: false, statusFd: undefined, dryRun: false,
 };
 
 export function parseRunArgs(argv: readonly string[]): RunOptions {
@@ -125,6 +127,7 @@ export function parseRunArgs(argv: readonly string[]): RunOptions {
   const timeout = cli.get("timeout")?.value;
   const statusFd = cli.get("status-fd")?.value;
   const killAfter = cli.get("kill-after")?.value ?? DEFAULT_KILL_AFTER;
+  if (cli.has("diff") && !cli.has("dry-run")) throw new UsageError("sandlock run: --diff shows the changes of a dry run: give it with --dry-run", RUN_HINT);
   return {
     help: false,
     policy,
@@ -136,5 +139,6 @@ export function parseRunArgs(argv: readonly string[]): RunOptions {
     interactive: cli.has("interactive"),
     json: cli.has("json"),
     statusFd: statusFd === undefined ? undefined : readStatusFd("--status-fd", statusFd),
+    dryRun: cli.has("dry-run") ? (cli.has("diff") ? "diff" : "list") : false,
   };
 }

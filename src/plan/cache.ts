@@ -105,7 +105,8 @@ export function cachedFeatures(policy: Policy, host: HostFacts, resolved?: Resol
 export function planFor(features: Features, cmd: CommandSpec): { plan: Plan; blob: Buffer } {
   const entry = owners.get(features);
   const exec = execStep(cmd, features);
-  if (entry === undefined) {
+  // A copy-on-write run's plan names its own stage: made whole, never shared.
+  if (entry === undefined || cmd.cowStage !== undefined) {
     const plan = makePlan(features, cmd);
     return { plan, blob: encodeBlob(encodeSteps(plan.steps), plan.steps.length) };
   }

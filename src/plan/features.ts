@@ -14,6 +14,7 @@ import type { SeccompSpec } from "./seccomp.js";
 import { computeView, viewSyscalls, type ViewSpec } from "./view.js";
 import { procfsMounts } from "../kernel/mounts.js";
 import { checkSignalScope, withoutProcfs } from "./unsupervised.js";
+import { realWorkdir, workdirGrants } from "../cow/host.js";
 import { kernelViewBlocked, kernelViewRequested, usernsUnavailable } from "./kernel-view.js";
 import { observe } from "./host-reads.js";
 import { grantRealpath, SwappableLinkError } from "./grant-path.js";
@@ -126,6 +127,8 @@ export interface Features {
   /** Prototype (SANDLOCK_KERNEL_VIEW=1): the command gets its own namespaces and a
    * constructed root (plan/kernel-view.ts); `name` is its hostname. */
   kernelView?: { name: string | undefined };
+  /** workdir: the overlay the launcher mounts on the workdir's real path (cow/, docs/cow.md). */
+  cow?: { workdir: string };
   /** Why the kernel view was asked for and not used (the supervised view is). */
   kernelViewFallback?: string;
   /** `user`: the ids the command appears to have, and the caller's they map to. */
@@ -294,12 +297,12 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   if (policy.numCpus !== undefined && policy.numCpus > host.cpuCount) {
     throw new PolicyError("numCpus", policy.numCpus, `numCpus: ${policy.numCpus} is more than this host's ${host.cpuCount} CPUs (a sandbox can be shown fewer CPUs than exist, not more)`);
   }
-  const given = [...pathGrants("fsReadable", policy.fsReadable), ...pathGrants("fsWritable", policy.fsWritable)];
+  const given = [...pathGrants("fsReadable", policy.fsReadable), ...pathGrants("fsWritable", policy.fsWritable), ...workdirGrants(policy.workdir)];
   const mounts = procfsMounts();
   // The kernel-native view: the fresh procfs and the uts namespace show the sandbox's own
   // processes and name natively, so the view has no procfs mount and no hostname to serve.
   const user = userMapping(policy);
-  const kernelBlock = kernelViewRequested() ? (usernsUnavailable() ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
+  const kernelBlock = kernelViewRequested() ? (usernsUnavailable() ?? (policy.workdir !== undefined ? "workdir (its overlay is mounted in a namespace of its own)" : undefined) ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
   const kernel = kernelViewRequested() && kernelBlock === undefined;
   const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
   const computed = computeView(viewPolicy, given, active.has("fs"), kernel ? [] : mounts, undefined, resolved);
@@ -317,7 +320,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   });
   if (!unsupervised) supervision.net = net;
   // Without the filesystem protection nothing bounds writes, so metadata is not trapped.
-  if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable), ...(user !== undefined ? { user } : {}) };
+  if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable), ...(policy.workdir !== undefined ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}) };
   const rlimits: Rlimit[] = [];
   const adjustments: Adjustment[] = [];
   if (policy.maxOpenFiles !== undefined) {
@@ -369,6 +372,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     niceIncrement: notify.length > 0 && host.raisesPriority !== true ? RECEIVER_RAISE : 0,
     adjustments,
     ...(kernel ? { kernelView: { name: policy.name } } : {}),
+    ...(policy.workdir !== undefined ? { cow: { workdir: realWorkdir(policy.workdir) } } : {}),
     ...(kernelBlock !== undefined ? { kernelViewFallback: kernelBlock } : {}),
     ...(user !== undefined ? { user } : {}),
   };

@@ -46,6 +46,8 @@ export interface CommandSpec {
   cwd: string;
   /** Put the sandbox in its own process group (not when it shares the terminal). */
   ownProcessGroup: boolean;
+  /** With a workdir: this run's stage directory (cow/stage.ts), holding upper and work. */
+  cowStage?: string;
 }
 
 export interface Plan {
@@ -147,6 +149,14 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
   if (features.kernelView !== undefined) {
     const ops = nsViewOps(features.grants, features.kernelView.name, cmd.cwd);
     add(Step.NS_VIEW, nsViewPayload(ops, stagingDir()), `namespaces and constructed root (${ops.length} operations)`);
+  }
+  // The copy-on-write workdir (native/launcher/cow.c): the overlay is mounted before chdir
+  // (a working directory inside the workdir lands on it) and before Landlock, whose rule
+  // for the workdir is then opened on the overlay, not on the real directory beneath.
+  if (features.cow !== undefined) {
+    if (cmd.cowStage === undefined) throw new Error("plan: a workdir policy needs its stage directory");
+    const head = u32(0, process.getuid?.() ?? 0, process.getgid?.() ?? 0, 0);
+    add(Step.COW, Buffer.concat([head, cstr(features.cow.workdir), cstr(cmd.cowStage)]), `copy-on-write overlay on ${features.cow.workdir} (unshare, mount)`);
   }
   add(Step.CHDIR, cstr(cmd.cwd), `chdir(${cmd.cwd})`);
   add(Step.CLOSE_FDS, u32(3), "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)");

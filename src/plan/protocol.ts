@@ -29,8 +29,10 @@ export const Step = {
   /** Lower the command's priority (nice) by the u32 increment: see supervise/priority.ts. */
   NICE: 20,
   NS_VIEW: 21,
+  /** The copy-on-write workdir's overlay (native/launcher/cow.c). */
+  COW: 22,
   /** `user`: a user namespace where the policy's ids are the command's (launcher/userns.c). */
-  USERNS: 22,
+  USERNS: 23,
 } as const;
 export type StepOp = (typeof Step)[keyof typeof Step];
 

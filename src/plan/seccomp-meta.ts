@@ -9,6 +9,9 @@ export interface MetaSupervision {
   readonly writable: readonly PathGrant[];
   /** `user`: ids the sandbox names (chown) are its namespace's, translated to the host's. */
   readonly user?: { readonly uid: number; readonly gid: number; readonly outerUid: number; readonly outerGid: number };
+  /** A copy-on-write workdir: the sandbox has a mount namespace of its own, and paths are
+   * resolved and proved from its root (supervise/caller-path.ts pinCallerPathInRoot). */
+  readonly ownMounts?: boolean;
 }
 
 /** The calls that change a file's metadata, by path or by descriptor. */

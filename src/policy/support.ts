@@ -20,7 +20,7 @@ export interface NotYetEnforced {
 
 // The seccomp supervisor has shipped: what these fields wait for is a part of it (or of
 // the product) not built yet, and the reason says which, never "needs the supervisor".
-const COW = "the copy-on-write workdir is not built yet";
+const COW = "the copy-on-write workdir has no disk quota yet (docs/cow.md)";
 
 /** Unsupported when set to anything but its default (undefined, false, empty). */
 function whenSet(field: keyof PolicyFields, why: string): NotYetEnforced {
@@ -46,11 +46,7 @@ function whenSet(field: keyof PolicyFields, why: string): NotYetEnforced {
 export const NOT_YET_ENFORCED: readonly NotYetEnforced[] = [
   whenSet("fsDenied", "the supervisor does not check paths on open yet, and Landlock cannot deny inside a granted tree"),
   whenSet("timeStart", "the supervisor does not virtualise clocks yet"),
-  whenSet("workdir", COW),
-  whenSet("fsStorage", COW),
   whenSet("maxDisk", COW),
-  { field: "onExit", why: COW, find: (p) => (p.onExit !== "commit" ? { value: p.onExit, why: COW } : undefined) },
-  { field: "onError", why: COW, find: (p) => (p.onError !== "abort" ? { value: p.onError, why: COW } : undefined) },
   whenSet("chroot", "the supervisor does not virtualise paths yet"),
   whenSet("fsMount", "the supervisor does not virtualise paths under chroot yet"),
   whenSet("gpuDevices", "GPU device rules are not built yet"),

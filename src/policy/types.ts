@@ -180,17 +180,17 @@ export interface PolicyInput {
   noCoredump?: boolean;
   /** Sandbox name: `sandlock ps`, `inspect` and `kill` reach the sandbox by it; also the hostname the command sees. CLI: `--name`. Default: none (not registered). */
   name?: string;
-  /** Copy-on-write directory: writes under it are staged until exit. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--workdir`. Default: none. */
+  /** Copy-on-write directory: writes under it are staged (an overlay in the sandbox's own mount namespace) and committed, thrown away or kept as a branch at exit (docs/cow.md). Readable and writable inside. CLI: `--workdir`. Default: none. */
   workdir?: string;
   /** Working directory of the command. CLI: `--cwd`. Default: workdir, else the caller's current directory. */
   cwd?: string;
-  /** Where the copy-on-write layers live. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--fs-storage`. Default: a per-user temporary directory. */
+  /** Where the copy-on-write branches live (a private directory of the caller's). CLI: `--fs-storage`. Default: $XDG_STATE_HOME/sandlock/branches, else ~/.local/state/sandlock/branches. */
   fsStorage?: string;
   /** Copy-on-write quota; writes past it fail with ENOSPC. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--max-disk`. Default: none. */
   maxDisk?: ByteSize;
-  /** What happens to the staged writes when the command exits 0: "commit", "abort" or "keep". Not supported yet: validated, then refused with PolicyUnsupportedError. (other than the default) CLI: `--on-exit`. Default: "commit". */
+  /** What happens to the staged writes when the command exits 0: "commit", "abort" or "keep" (a branch, see `sandlock branch`). CLI: `--on-exit`. Default: "commit". */
   onExit?: CowAction;
-  /** What happens to the staged writes on any other ending. Not supported yet: validated, then refused with PolicyUnsupportedError. (other than the default) CLI: `--on-error`. Default: "abort". */
+  /** What happens to the staged writes on any other ending (exit code, signal, timeout). CLI: `--on-error`. Default: "abort". */
   onError?: CowAction;
   /** The root the command sees (emulated, no root needed). Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--chroot`. Default: none. */
   chroot?: string;

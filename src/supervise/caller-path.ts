@@ -2,7 +2,7 @@
 // calling thread (its working directory or dirfd, AT_EMPTY_PATH, following the last
 // symlink or not), with an O_PATH descriptor the supervisor then decides on and acts on.
 
-import { closeSync } from "node:fs";
+import { closeSync, readlinkSync } from "node:fs";
 import { native } from "../confine/native.js";
 import { SYSCALLS } from "../kernel/syscalls.js";
 import { procfsMounts } from "../kernel/mounts.js";
@@ -71,6 +71,55 @@ export function pinCallerPath(n: Notification, arg: PathArg, capEff: bigint | nu
   } finally {
     if (!absolute) closeSync(base);
   }
+}
+
+/**
+ * The caller's root directory (O_PATH), or -errno. With a copy-on-write workdir the
+ * sandbox has a mount namespace of its own (native/launcher/cow.c) with an overlay on the
+ * workdir: its paths must be resolved from its root, never from the supervisor's, where
+ * the same absolute path names the real directory beneath the overlay.
+ */
+export function callerRoot(tid: number): number {
+  return native().openat2(AT_FDCWD, `/proc/${tid}/root`, O.PATH | O.CLOEXEC, 0, 0);
+}
+
+/** Whether thread tid has a mount namespace other than the supervisor's (a copy-on-write
+ * workdir's), by the namespace links' inode numbers; false when it cannot be read (the
+ * caller is gone: its notification fails the re-check anyway). */
+export function ownMountNamespace(tid: number): boolean {
+  const theirs = readlinkPath(`/proc/${tid}/ns/mnt`) ?? readNsLink(`/proc/${tid}/ns/mnt`);
+  return theirs !== null && theirs !== readNsLink("/proc/self/ns/mnt");
+}
+
+function readNsLink(link: string): string | null {
+  try {
+    return readlinkSync(link);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * pinCallerPath for a caller in a mount namespace of its own, resolved from its root
+ * (callerRoot) with RESOLVE_IN_ROOT: absolute paths and absolute symlinks stay in its
+ * namespace. A relative path is made absolute from the kernel's path of the caller's
+ * working directory or dirfd (in its namespace), so ".." goes where the caller's own
+ * lookup would. Magic links are refused (ELOOP): the caller's /proc/self/fd/N would be
+ * resolved in the supervisor's process. As for pinCallerPath, the caller re-checks the
+ * notification afterwards; whatever is pinned is then proved beneath a writable grant
+ * of the same namespace (WritableGrants.contains with the root).
+ */
+export function pinCallerPathInRoot(n: Notification, arg: PathArg, capEff: bigint | null, root: number): number {
+  if (arg.path.length === 0) return arg.emptyPath ? callerBase(n.pid, arg.dirfd) : -E.ENOENT;
+  let path = arg.path;
+  if (path[0] !== 0x2f) {
+    if (arg.dirfd !== AT_FDCWD && arg.dirfd < 0) return -E.EBADF;
+    const base = readlinkPath(arg.dirfd === AT_FDCWD ? `/proc/${n.pid}/cwd` : `/proc/${n.pid}/fd/${arg.dirfd}`);
+    if (base === null) return -E.ENOENT;
+    path = Buffer.concat([Buffer.from(`${base}/`), path]);
+  }
+  const flags = O.PATH | O.CLOEXEC | (arg.follow ? 0 : O.NOFOLLOW);
+  return openat2Bytes(root, path, flags, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS, capEff);
 }
 
 /**

@@ -112,9 +112,10 @@ export class WritableGrants {
    * walk: it is beneath the grant when the directory it was removed from (the kernel
    * keeps the dentry's parent) is, on the same filesystem.
    */
-  contains(fd: number, st: FileId): boolean {
+  contains(fd: number, st: FileId, root?: number): boolean {
     const real = descriptorPath(fd);
     if (real === null || real[0] !== SLASH) return false;
+    if (root !== undefined) return this.containsInRoot(real, st, root);
     for (const g of this.grants) {
       const rel = below(real, g.path);
       if (rel === undefined) continue;
@@ -126,6 +127,28 @@ export class WritableGrants {
       if (this.reaches(g, rel, st)) return true;
     }
     return st.nlink === 0 && !isType(st, S_IF.DIR) ? this.containsUnlinked(real, st) : false;
+  }
+
+  /**
+   * contains() for a caller in a mount namespace of its own (a copy-on-write workdir): the
+   * grants are opened again from the caller's root, so the proof walks the overlay the
+   * caller writes to, not the real directory beneath it that the descriptors opened at
+   * the start name. An unlinked file is not proved (its parent could not be pinned).
+   */
+  private containsInRoot(real: Buffer, st: FileId, root: number): boolean {
+    for (const g of this.grants) {
+      const rel = below(real, g.path);
+      if (rel === undefined || (rel.length > 0 && !g.tree)) continue;
+      const fd = openat2Bytes(root, g.path, O.PATH | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS, null);
+      if (fd < 0) continue;
+      try {
+        const q = rel.length === 0 ? fileId(fd) : fileIdAt(fd, rel, BENEATH);
+        if (typeof q !== "number" && sameInode(q, st)) return true;
+      } finally {
+        closeSync(fd);
+      }
+    }
+    return false;
   }
 
   private reaches(g: OpenGrant, rel: Buffer, st: FileId): boolean {

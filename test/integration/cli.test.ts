@@ -247,12 +247,15 @@ test("--net-allow with --net-deny: the library's relation check, named by flag",
 });
 
 test("a field not enforced yet: not supported yet, exit 125", async () => {
-  await usageError(["run", ...RO, "--workdir", "/tmp", "--", "true"], /^sandlock: --workdir: not supported yet \(the copy-on-write workdir is not built yet/);
+  await usageError(["run", ...RO, "--workdir", "/tmp", "--max-disk", "1G", "--", "true"], /^sandlock: --max-disk: not supported yet \(the copy-on-write workdir has no disk quota yet/);
   await usageError(["run", ...RO, "--fs-deny", "/etc/shadow", "--", "true"], /^sandlock: --fs-deny: not supported yet \(/);
 });
 
-test("flags without a policy field yet: not supported yet, exit 125", async () => {
-  await usageError(["run", ...RO, "--dry-run", "--", "true"], /^sandlock: --dry-run: not supported yet \(.+\)$/);
+test("--dry-run needs --workdir, --diff needs --dry-run: usage errors naming the flags, exit 125", async () => {
+  await usageError(["run", ...RO, "--dry-run", "--", "true"], "sandlock run: --dry-run lists what the command changes in --workdir: give --workdir DIR");
+  await usageError(["run", ...RO, "--diff", "--", "true"], "sandlock run: --diff shows the changes of a dry run: give it with --dry-run");
+  await usageError(["run", ...RO, "--workdir", "/nonexistent-dir", "--", "true"], `sandlock: --workdir: "/nonexistent-dir" does not exist`);
+  await usageError(["run", ...RO, "--workdir", "/tmp", "--on-exit", "maybe", "--", "true"], /^sandlock: --on-exit: /);
 });
 
 test("values with a shape of their own: integers, K=V, UID:GID, V:H[:ro]", async () => {

@@ -7,7 +7,7 @@ import { native } from "../../confine/native.js";
 import { SYSCALLS } from "../../kernel/syscalls.js";
 import { INODE_IOCTLS, META_SYSCALLS, type MetaSupervision } from "../../plan/seccomp-meta.js";
 import { deny, returnValue, type Action } from "../action.js";
-import { pinCallerPath } from "../caller-path.js";
+import { callerRoot, pinCallerPath, pinCallerPathInRoot } from "../caller-path.js";
 import { descriptorPath, fileId, isType, S_IF, WritableGrants, type FileId } from "../grant-proof.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import type { Notification } from "../notification.js";
@@ -149,17 +149,28 @@ function apply(fd: number, pinned: boolean, st: FileId, change: Change, caps: bi
  *
  * Refusals answer EACCES, what Landlock answers for a write outside the grants.
  */
-function perform(n: Notification, request: MetaRequest, grants: WritableGrants, creds: CallerCredentials, ctx: SupervisorContext): Action {
+function perform(n: Notification, request: MetaRequest, grants: WritableGrants, creds: CallerCredentials, ctx: SupervisorContext, ownMounts: boolean): Action {
   const caps = creds.forCall(n);
   if (caps === null) return deny(E.EPERM);
+  // A copy-on-write workdir: the caller's own mount namespace (see pinCallerPathInRoot).
+  const root = ownMounts ? callerRoot(n.pid) : undefined;
+  if (root !== undefined && root < 0) return deny(E.EPERM); // the caller is gone
+  try {
+    return performPinned(n, request, grants, caps, ctx, root);
+  } finally {
+    if (root !== undefined) closeSync(root);
+  }
+}
+
+function performPinned(n: Notification, request: MetaRequest, grants: WritableGrants, caps: bigint, ctx: SupervisorContext, root: number | undefined): Action {
   const t = request.target;
-  const fd = t.kind === "path" ? pinCallerPath(n, t.arg, caps) : childFd(n.pid, t.fd);
+  const fd = t.kind === "path" ? (root !== undefined ? pinCallerPathInRoot(n, t.arg, caps, root) : pinCallerPath(n, t.arg, caps)) : childFd(n.pid, t.fd);
   if (fd < 0) return deny(-fd);
   try {
     if (!ctx.memory.stillValid(n)) return deny(E.EPERM);
     const st = fileId(fd);
     if (typeof st === "number") return deny(-st);
-    if (!privateObject(fd, st) && !grants.contains(fd, st)) return deny(E.EACCES);
+    if (!privateObject(fd, st) && !grants.contains(fd, st, root)) return deny(E.EACCES);
     const rc = apply(fd, t.kind === "path", st, request.change, caps);
     return rc < 0 ? deny(-rc) : returnValue(rc);
   } finally {
@@ -199,7 +210,7 @@ export function metaHandlers(spec: MetaSupervision, ctx: SupervisorContext): Han
     if (typeof decoded === "number") return deny(decoded);
     if (user !== undefined) decoded = inHostIds(decoded, user);
     if (typeof decoded === "number") return deny(decoded);
-    return perform(n, decoded, grants, creds, ctx);
+    return perform(n, decoded, grants, creds, ctx, spec.ownMounts === true);
   };
   const table: Record<string, (n: Notification) => Action | undefined> = {};
   for (const name of META_SYSCALLS) table[name] = handle(name);

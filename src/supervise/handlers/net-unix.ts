@@ -5,7 +5,7 @@
 import { closeSync } from "node:fs";
 import type { PathGrant } from "../../plan/landlock.js";
 import { AF } from "../../plan/seccomp.js";
-import { pinCallerPath } from "../caller-path.js";
+import { callerRoot, ownMountNamespace, pinCallerPath, pinCallerPathInRoot } from "../caller-path.js";
 import { fileId, isType, S_IF, WritableGrants } from "../grant-proof.js";
 import type { Notification } from "../notification.js";
 import { AT_FDCWD } from "../paths.js";
@@ -70,16 +70,33 @@ export class UnixTargets {
    * following symlinks; magic links only of its own process), pins the inode, and checks
    * it is a socket beneath a writable grant. */
   private pin(n: Notification, path: Buffer): UnixTarget | number {
-    const pinned = pinCallerPath(n, { dirfd: AT_FDCWD, path, follow: true, emptyPath: false }, null);
-    if (pinned < 0) return -pinned; // ENOENT, ENOTDIR, ELOOP...: what the kernel would say
+    // A copy-on-write workdir: the caller's paths live in its own mount namespace, where
+    // the workdir is an overlay (caller-path.ts pinCallerPathInRoot), resolved and proved
+    // from its root; the notification is re-checked by the caller of target() after.
+    const root = ownMountNamespace(n.pid) ? callerRoot(n.pid) : undefined;
+    if (root !== undefined && root < 0) return -root;
+    const arg = { dirfd: AT_FDCWD, path, follow: true, emptyPath: false };
+    let pinned: number;
+    try {
+      pinned = root !== undefined ? pinCallerPathInRoot(n, arg, null, root) : pinCallerPath(n, arg, null);
+    } catch (e) {
+      if (root !== undefined) closeSync(root);
+      throw e;
+    }
+    if (pinned < 0) {
+      if (root !== undefined) closeSync(root);
+      return -pinned; // ENOENT, ENOTDIR, ELOOP...: what the kernel would say
+    }
     let ok: number;
     try {
       const st = fileId(pinned);
       // connect(2) to a file that is not a socket: ECONNREFUSED, as the kernel says.
-      ok = typeof st === "number" ? -st : !isType(st, S_IF.SOCK) ? E.ECONNREFUSED : this.grants === "any" || this.grants.contains(pinned, st) ? 0 : E.EACCES;
+      ok = typeof st === "number" ? -st : !isType(st, S_IF.SOCK) ? E.ECONNREFUSED : this.grants === "any" || this.grants.contains(pinned, st, root) ? 0 : E.EACCES;
     } catch (e) {
       closeSync(pinned);
       throw e;
+    } finally {
+      if (root !== undefined) closeSync(root);
     }
     if (ok !== 0) {
       closeSync(pinned);

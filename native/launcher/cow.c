@@ -1,0 +1,79 @@
+/* The copy-on-write workdir (issue 12, docs/cow.md): the command's process enters a mount
+ * namespace of its own (and a user namespace unless it is root) and mounts an overlay on
+ * the workdir, so every write lands in the stage's upper directory, never in the real tree. */
+#include "launcher.h"
+
+#define NR_unshare 272
+#define NR_mount_ 165
+#define NR_geteuid_ 107
+#define CLONE_NEWNS_ 0x00020000UL
+#define CLONE_NEWUSER_ 0x10000000UL
+#define MS_RDONLY_ 1UL
+#define MS_NOSUID_ 2UL
+#define MS_NODEV_ 4UL
+#define MS_NOEXEC_ 8UL
+#define MS_REC_ 16384UL
+#define MS_PRIVATE_ (1UL << 18)
+#define OPTS_MAX 4352
+#define ENAMETOOLONG_ 36
+
+/*
+ * Payload of SL_STEP_COW: u32 reserved, u32 uid, u32 gid, u32 pad, workdir\0, stage\0.
+ * Run by the launcher itself (main.c) before its signal scope and the fork: the scope's
+ * Landlock layer handles refer (scope.c), and a domain handling any filesystem access
+ * may not mount. The command's process inherits the namespaces and the overlay, and
+ * applies chdir, DROP_CAPS, Landlock and seccomp after, as ever. The launcher:
+ *  1. unshare: a new mount namespace; for a caller other than root a new user namespace
+ *     too (unprivileged overlay mounts need one), where only the caller's own uid and gid
+ *     are mapped (ns.c's sl_ns_write_id_maps). Root keeps the host's user namespace: it
+ *     holds CAP_SYS_ADMIN already, and every owner stays mapped.
+ *  2. every mount private: nothing done here propagates to the host;
+ *  3. chdir into the stage, then the overlay on the workdir's own path with upperdir and
+ *     workdir given relative to it: mountinfo then shows "upperdir=upper", never the
+ *     stage's path (SPEC 10). `userxattr`: whiteouts and opaque directories are recorded
+ *     as user.overlay.* attributes, which a user namespace may write;
+ *  4. the stage directory covered by an empty read-only tmpfs: the overlay holds its own
+ *     references to upper and work, and no path from inside reaches them any more, even
+ *     when the stage lies inside a granted tree;
+ *  5. chdir("/"), so no process holds a reference into the covered stage.
+ * Landlock's rules are opened after this step, on the overlay (the merged view): the
+ * real directory's inodes are not reachable by any path of this namespace. The overlay
+ * writes to its upper layer with the credentials it was mounted with (this process's,
+ * before Landlock), so copy-up does not need a grant on the stage. Afterwards mount,
+ * umount2, unshare and setns are refused by the seccomp blocklist and DROP_CAPS empties
+ * the capability sets: the sandbox cannot take the overlay away.
+ */
+long sl_cow_mount(const uint8_t *p, uint32_t len) {
+  if (len < 16) return -EINVAL;
+  uint32_t uid, gid;
+  memcpy(&uid, p + 4, 4);
+  memcpy(&gid, p + 8, 4);
+  const char *workdir = (const char *)p + 16;
+  const char *nul = sl_memchr(workdir, '\0', len - 16);
+  if (nul == NULL) return -EINVAL;
+  const char *stage = nul + 1;
+  if ((const uint8_t *)stage >= p + len || sl_memchr(stage, '\0', (size_t)(p + len - (const uint8_t *)stage)) == NULL) return -EINVAL;
+  int root = SC0(NR_geteuid_) == 0;
+  long rc = SC1(NR_unshare, CLONE_NEWNS_ | (root ? 0 : CLONE_NEWUSER_));
+  if (rc < 0) return rc;
+  if (!root) {
+    rc = sl_ns_write_id_maps(uid, gid);
+    if (rc < 0) return rc;
+  }
+  rc = SC5(NR_mount_, NULL, "/", NULL, MS_REC_ | MS_PRIVATE_, NULL);
+  if (rc < 0) return rc;
+  static char opts[OPTS_MAX];
+  static const char head[] = "lowerdir=", tail[] = ",upperdir=upper,workdir=work,userxattr";
+  size_t w = sl_strlen(workdir);
+  if (sizeof head - 1 + w + sizeof tail > sizeof opts) return -ENAMETOOLONG_;
+  memcpy(opts, head, sizeof head - 1);
+  memcpy(opts + sizeof head - 1, workdir, w);
+  memcpy(opts + sizeof head - 1 + w, tail, sizeof tail);
+  rc = SC1(NR_chdir, stage);
+  if (rc < 0) return rc;
+  rc = SC5(NR_mount_, "overlay", workdir, "overlay", MS_NOSUID_ | MS_NODEV_, opts);
+  if (rc < 0) return rc;
+  rc = SC5(NR_mount_, "tmpfs", stage, "tmpfs", MS_RDONLY_ | MS_NOSUID_ | MS_NODEV_ | MS_NOEXEC_, "size=4k,nr_inodes=1,mode=0");
+  if (rc < 0) return rc;
+  return SC1(NR_chdir, "/");
+}

@@ -1,0 +1,179 @@
+// Commit of a branch into the real workdir: conflicts checked first, then a journal of
+// idempotent operations written durably, then applied in order. A crash at any point
+// leaves the branch listed; applying it again replays the journal (docs/cow.md).
+
+import { closeSync, copyFileSync, constants as C, chmodSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { basename, dirname, join } from "node:path";
+import { native } from "../confine/native.js";
+import { BranchError } from "../errors.js";
+import { AT_FDCWD, O, RESOLVE } from "../supervise/paths.js";
+import { readChanges, type Change, type Op } from "./changes.js";
+import { dropBranch, saveMeta, writeDurable, type Branch } from "./stage.js";
+
+interface Journal {
+  readonly version: 1;
+  readonly workdir: string;
+  readonly ops: readonly Op[];
+}
+
+const BENEATH = RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS;
+
+/**
+ * The changed paths whose real file changed since the run started: a ctime after the
+ * branch's start (the same coarse filesystem clock stamped both; createBranch waits for
+ * that clock to move past the stamp before the run starts, so a change made after the
+ * start can never carry the stamp's own value). A real file removed
+ * meanwhile that the run modified is not seen (it shows as added): docs/cow.md.
+ */
+export function conflicts(branch: Branch, changes: readonly Change[]): string[] {
+  const start = BigInt(branch.meta.startNs);
+  const out: string[] = [];
+  for (const c of changes) {
+    const st = lstatSync(c.path, { bigint: true, throwIfNoEntry: false });
+    if (st !== undefined && st.ctimeNs > start) out.push(c.path);
+  }
+  return out;
+}
+
+/** One commit per workdir at a time: a lock file beside the branches, freed when its
+ * process is gone. */
+function lock(root: string, workdir: string): () => void {
+  const path = join(root, `.lock-${createHash("sha256").update(workdir).digest("hex").slice(0, 16)}`);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(path, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const pid = Number(readFileSync(path, "utf8"));
+      let alive = false;
+      try {
+        process.kill(pid, 0);
+        alive = pid !== process.pid;
+      } catch (k) {
+        alive = (k as NodeJS.ErrnoException).code === "EPERM";
+      }
+      if (alive) throw new BranchError(`commit: another commit into ${workdir} is running (pid ${pid}); try again when it ends`);
+      rmSync(path, { force: true });
+    }
+  }
+  throw new BranchError(`commit: could not take the lock of ${workdir}`);
+}
+
+/**
+ * Commits a branch: the change set, conflicts (refused with BranchError naming every path,
+ * the branch kept), the journal, the operations, a syncfs of the workdir, then the branch
+ * is dropped. A branch whose journal exists was being committed when its process died:
+ * the conflicts were checked then, and the journal is replayed as it is.
+ */
+export function commitBranch(root: string, branch: Branch): Change[] {
+  const release = lock(root, branch.meta.workdir);
+  try {
+    const journalPath = join(branch.dir, "journal.json");
+    let journal: Journal;
+    let changes: Change[] = [];
+    const existing = lstatSync(journalPath, { throwIfNoEntry: false });
+    if (existing !== undefined) {
+      journal = JSON.parse(readFileSync(journalPath, "utf8")) as Journal;
+    } else {
+      const set = readChanges(branch.upper, branch.meta.workdir);
+      changes = set.changes;
+      const clash = conflicts(branch, changes);
+      if (clash.length > 0) {
+        branch.meta.state = "kept";
+        saveMeta(branch);
+        const shown = clash.slice(0, 20).join(", ") + (clash.length > 20 ? `, and ${clash.length - 20} more` : "");
+        throw Object.assign(new BranchError(`commit refused: ${clash.length} path(s) changed in ${branch.meta.workdir} since the run started: ${shown}; the branch ${branch.meta.id} is kept (sandlock branch show|apply|drop ${branch.meta.id})`), { branch: branch.meta.id, paths: clash });
+      }
+      journal = { version: 1, workdir: branch.meta.workdir, ops: set.ops };
+      writeDurable(journalPath, JSON.stringify(journal));
+    }
+    branch.meta.state = "committing";
+    saveMeta(branch);
+    applyOps(branch, journal);
+    // Durable before the branch (the only other copy) goes: syncfs of the workdir's filesystem.
+    try {
+      execFileSync("sync", ["-f", branch.meta.workdir], { stdio: "ignore" });
+    } catch {
+      // no sync(1): the page cache still holds every write; only a power loss could lose it
+    }
+    dropBranch(branch, true);
+    return changes;
+  } finally {
+    release();
+  }
+}
+
+/** The parent of p (relative to the workdir) pinned without following any link, or -errno. */
+function pinParent(workdirFd: number, p: string): number {
+  const parent = dirname(p);
+  if (parent === ".") return native().openat2(workdirFd, ".", O.PATH | O.DIRECTORY | O.CLOEXEC, 0, BENEATH);
+  return native().openat2(workdirFd, parent, O.PATH | O.DIRECTORY | O.CLOEXEC, 0, BENEATH);
+}
+
+function ignoreCode(code: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== code) throw e;
+  }
+}
+
+/**
+ * Applies the journal's operations in order. Every path is reached through its parent
+ * directory pinned beneath the workdir without following a symbolic link (a link in the
+ * real tree never redirects a write outside it); the last component is handled by calls
+ * that do not follow it either (rename, mkdir, rm, a temporary name created exclusively).
+ * Each file is written under a temporary name beside its target and renamed over it.
+ */
+export function applyOps(branch: Branch, journal: Journal): void {
+  const wfd = native().openat2(AT_FDCWD, journal.workdir, O.PATH | O.DIRECTORY | O.CLOEXEC, 0, RESOLVE.NO_SYMLINKS);
+  if (wfd < 0) throw new BranchError(`commit: cannot open the workdir ${journal.workdir} (errno ${-wfd})`);
+  const tag = branch.meta.id.slice(-8);
+  try {
+    journal.ops.forEach((op, i) => {
+      const pfd = pinParent(wfd, op.p);
+      if (pfd < 0) {
+        if (op.t === "rm" && pfd === -2) return; // its parent is gone already
+        throw new BranchError(`commit: cannot reach the parent of ${join(journal.workdir, op.p)} (errno ${-pfd}): a symbolic link or a missing directory in the real tree`);
+      }
+      try {
+        const at = (name: string): string => `/proc/self/fd/${pfd}/${name}`;
+        const target = at(basename(op.p));
+        const tmp = at(`.sandlock-${tag}-${i}.tmp`);
+        switch (op.t) {
+          case "rm":
+            rmSync(target, { recursive: true, force: true });
+            return;
+          case "dir":
+            ignoreCode("EEXIST", () => mkdirSync(target, { mode: op.mode }));
+            if (!lstatSync(target).isDirectory()) throw new BranchError(`commit: ${join(journal.workdir, op.p)} is not a directory`);
+            chmodSync(target, op.mode);
+            return;
+          case "file": {
+            ignoreCode("ENOENT", () => unlinkSync(tmp));
+            copyFileSync(join(branch.upper, op.p), tmp, C.COPYFILE_EXCL);
+            chmodSync(tmp, op.mode);
+            const mtime = Number(BigInt(op.mtimeNs) / 1000n) / 1e6;
+            utimesSync(tmp, mtime, mtime);
+            renameSync(tmp, target);
+            return;
+          }
+          case "link":
+            ignoreCode("ENOENT", () => unlinkSync(tmp));
+            symlinkSync(op.target, tmp);
+            renameSync(tmp, target);
+            return;
+        }
+      } finally {
+        closeSync(pfd);
+      }
+    });
+  } finally {
+    closeSync(wfd);
+  }
+}

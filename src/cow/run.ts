@@ -1,0 +1,70 @@
+// The copy-on-write workdir around one run: the branch made before the launch, and at the
+// end the policy's action (onExit for exit 0, onError otherwise): commit, abort or keep.
+
+import { ConfinementError } from "../errors.js";
+import type { Policy } from "../policy/policy.js";
+import type { WorkdirOutcome } from "../result.js";
+import { readChanges } from "./changes.js";
+import { commitBranch } from "./commit.js";
+import { unifiedDiff } from "./diff.js";
+import { cowUnavailable, realWorkdir } from "./host.js";
+import { createBranch, dropBranch, saveMeta, storageRoot, type Branch } from "./stage.js";
+
+export interface CowRun {
+  readonly root: string;
+  readonly branch: Branch;
+  /** A dry run: the changes are listed, then thrown away whatever the policy says;
+   * "diff" adds the unified diff of the text files. */
+  readonly dryRun: false | "list" | "diff";
+}
+
+/** Before the launch: refuses a host without namespaces, then makes the branch. */
+export function startCow(policy: Policy, cmd: readonly string[], dryRun: CowRun["dryRun"]): CowRun {
+  const why = cowUnavailable();
+  if (why !== undefined) {
+    throw new ConfinementError(`workdir: the copy-on-write overlay needs ${process.getuid?.() === 0 ? "a mount namespace" : "a user namespace"}, and this host refuses it: ${why}. Without it writes would reach the real directory, so the run is refused`, {});
+  }
+  const root = storageRoot(policy.fsStorage);
+  return { root, branch: createBranch(root, realWorkdir(policy.workdir!), cmd), dryRun };
+}
+
+/** A branch whose commit failed: listed as kept, for `sandlock branch`. */
+export function keepBranch(run: CowRun): void {
+  try {
+    if (run.branch.meta.state === "running") {
+      run.branch.meta.state = "kept";
+      saveMeta(run.branch);
+    }
+  } catch {
+    // the store itself failed: the error reported names the branch anyway
+  }
+}
+
+/** A run that never started: its branch holds nothing. */
+export function discardCow(run: CowRun): void {
+  dropBranch(run.branch, true);
+}
+
+/**
+ * After every process of the sandbox is gone (the overlay's mount namespace with them):
+ * the action for this ending. A commit refused for conflicts rethrows the BranchError (the
+ * branch is kept and listed); any other failure of a commit keeps the branch too.
+ */
+export function finishCow(run: CowRun, policy: Policy, success: boolean): WorkdirOutcome & { diff?: string } {
+  const { branch } = run;
+  const action = run.dryRun ? "abort" : success ? policy.onExit : policy.onError;
+  const id = branch.meta.id;
+  if (action === "commit") {
+    const changes = commitBranch(run.root, branch);
+    return { action: "committed", branch: id, changes };
+  }
+  const { changes } = readChanges(branch.upper, branch.meta.workdir);
+  if (action === "keep") {
+    branch.meta.state = "kept";
+    saveMeta(branch);
+    return { action: "kept", branch: id, changes };
+  }
+  const diff = run.dryRun === "diff" ? unifiedDiff(changes, branch.upper, branch.meta.workdir) : undefined;
+  dropBranch(branch, true);
+  return diff === undefined ? { action: "aborted", branch: id, changes } : { action: "aborted", branch: id, changes, diff };
+}
