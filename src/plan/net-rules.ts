@@ -75,6 +75,9 @@ export function compileRule(r: NetRule, protocols: readonly Protocol[], resolved
       return [prefixOf(t.address)];
     case "cidr":
       return [prefixOf(t.address, t.prefix)];
+    case "domain":
+      // Enforced by the filtering proxy (src/proxy), never by address.
+      return [];
     case "host": {
       const addresses = resolved.get(t.host);
       if (addresses === undefined) throw new Error(`net rules: host ${t.host} was not resolved before planning`);
