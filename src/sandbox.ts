@@ -18,6 +18,8 @@ import { supervised, withLearning, type Adjustment, type Enforcement } from "./p
 import { cachedFeatures, planFor } from "./plan/cache.js";
 import type { Observed } from "./learn/observed.js";
 import { resolveHosts } from "./kernel/resolve-hosts.js";
+import { DomainProxy } from "./proxy/proxy.js";
+import { hasDomainRules } from "./plan/net-rules.js";
 import { ruleHosts, type ResolvedHosts } from "./plan/net-rules.js";
 import { Cmd } from "./plan/protocol.js";
 import { Policy } from "./policy/policy.js";
@@ -312,6 +314,10 @@ export class Sandbox {
       }
       if (opts.signal?.aborted) throw new SandboxError("spawn: aborted while resolving the host names of netAllow");
     }
+    // Domain rules: the filtering proxy listens before the launch (its address goes into
+    // the command's HTTP(S)_PROXY variables). Every way out below closes it.
+    const proxy = hasDomainRules(launchPolicy) ? await DomainProxy.start(launchPolicy.netAllow) : undefined;
+    if (proxy !== undefined) this.shared.proxy = proxy;
     // privateTmp: the directory exists from here on; every way out below removes it.
     const priv = launchPolicy.privateTmp ? makePrivateTmp() : undefined;
     let features: ReturnType<typeof cachedFeatures>;
@@ -327,11 +333,13 @@ export class Sandbox {
         this.shared.learned = learned;
       }
       const env = this.commandEnv(priv);
+      if (proxy !== undefined) Object.assign(env, proxy.env());
       const cwd = this.policy.cwd ?? process.cwd();
       commandPath = resolveCommand(cmd[0]!, env, cwd);
       plan = planFor(features, { path: commandPath, argv: cmd, env, cwd, ownProcessGroup });
     } catch (e) {
       priv?.remove();
+      proxy?.close();
       throw e;
     }
     this.enforcement = features.enforcement;
@@ -354,6 +362,7 @@ export class Sandbox {
       });
     } catch (e) {
       priv?.remove();
+      proxy?.close();
       throw e;
     }
     this.stdio = stdio;
@@ -365,6 +374,7 @@ export class Sandbox {
       launcher.explainExec = () => explainExec(commandPath, grants);
       // Removed once the launcher reports every process of the sandbox gone (collect).
       if (priv !== undefined) this.cleanups.push(priv.remove);
+      if (proxy !== undefined) this.cleanups.push(() => proxy.close());
       if (supervised(features)) {
         const l = launcher;
         // With maxCpu the supervisor's work for the sandbox is measured and charged to it.
@@ -377,6 +387,7 @@ export class Sandbox {
       this.stateValue = "stopped";
       this.registration?.close();
       priv?.remove();
+      proxy?.close();
       throw e;
     } finally {
       stdio.releaseChildFds();
@@ -535,6 +546,7 @@ export class Sandbox {
       limit: this.shared.limit ?? null,
       refused: this.shared.refused ?? [],
       ports: this.shared.ports ?? [],
+      network: this.shared.proxy?.report() ?? null,
       adjustments: this.adjustments,
       cpuThrottleFailure: this.cpuThrottleFailure,
     });
