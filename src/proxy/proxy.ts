@@ -96,7 +96,7 @@ export class DomainProxy implements Session {
 
   refuse(destination: string, name: string | null, reason: string): void {
     this.log.note(destination, name, reason);
-    this.onRefused?.(destination, name === null ? reason : `${reason} (${name})`);
+    this.onRefused?.(destination, name === null || reason.includes(name) ? reason : `${reason}: ${name}`);
   }
 
   track(s: Socket): void {

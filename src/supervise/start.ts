@@ -64,7 +64,12 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
     }
   };
   // The proxy's refusals are the sandbox's too (RunResult.refused), as ECONNRESET.
-  if (shared.proxy !== undefined) shared.proxy.onRefused = (target, why) => observe({ kind: "refused", syscall: "connect", errno: 104, target, why });
+  // (DNS refusals are in RunResult.network only: they are answers, not failed calls.)
+  if (shared.proxy !== undefined) {
+    shared.proxy.onRefused = (target, why) => {
+      if (target !== "dns") observe({ kind: "refused", syscall: "connect", errno: 104, target: `${target} over tcp`, why });
+    };
+  }
   const ctx: SupervisorContext = {
     observe,
     proxy: shared.proxy,
