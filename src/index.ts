@@ -2,6 +2,7 @@
 
 export { Sandbox, type SandboxState, type SpawnOptions } from "./sandbox.js";
 export { RunResult, RunResultBase, type RunStatus, type RunEnding, type SucceededRunResult, type LimitExceeded, type RunResultFields, type RunResultConstructor, type Refusal } from "./result.js";
+export type { NetworkReport, ProxyRefusal } from "./proxy/report.js";
 export type { ExitedEnding, SignaledEnding, KilledEnding, TimeoutEnding, SucceededEnding } from "./result.js";
 export type { PortMapping } from "./supervise/handlers/port-remap.js";
 export { Stage, Pipeline, type PipelineOptions, type RunningPipeline } from "./pipeline.js";
