@@ -1,6 +1,7 @@
 // The `network` section of a RunResult: what the filtering proxy and the sandbox's DNS
 // refused, one entry per kind with a count.
 
+/** One kind of connection or name the filtering proxy refused, and how many times. */
 export interface ProxyRefusal {
   /** Where the program tried to go: "93.184.216.34:443", "CONNECT evil.com:443", "dns". */
   readonly destination: string;
@@ -8,9 +9,11 @@ export interface ProxyRefusal {
   readonly name: string | null;
   /** Why: "no SNI", "Encrypted Client Hello", "not allowed by netAllow"... */
   readonly reason: string;
+  /** How many times the sandbox tried. */
   readonly count: number;
 }
 
+/** RunResult.network: the filtering proxy of the domain rules, and what it refused. */
 export interface NetworkReport {
   /** The proxy's address (HTTP_PROXY and friends point at it). */
   readonly proxy: string;
