@@ -3,6 +3,7 @@
 // connects to ports a domain rule covers (and DNS over TCP) here, keyed by the sandbox
 // socket's local address; programs that honour HTTP(S)_PROXY reach it directly.
 
+import { writeSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import type { NetRule } from "../policy/types.js";
 import { DomainRules } from "./rules.js";
@@ -33,6 +34,7 @@ export class DomainProxy implements Session {
   private readonly registrations = new Map<string, { reg: Registration; at: number }>();
   private readonly waiters = new Map<string, (reg: Registration) => void>();
   private readonly sockets = new Set<Socket>();
+  readonly stoppers = new Set<number>();
   private closed = false;
 
   private constructor(private readonly server: Server, readonly port: number, rules: DomainRules, readonly resolve: Resolve) {
@@ -113,6 +115,10 @@ export class DomainProxy implements Session {
     this.closed = true;
     this.server.close();
     for (const s of this.sockets) s.destroy();
+    // Native splices end at their next poll; each closes its switch when it reports.
+    const one = Buffer.alloc(8);
+    one.writeBigUInt64LE(1n);
+    for (const fd of this.stoppers) writeSync(fd, one);
     for (const w of this.waiters.values()) w("explicit");
     this.waiters.clear();
     this.registrations.clear();

@@ -2,7 +2,9 @@
 // Host, CONNECT, a DNS question), check it against the domain rules and the destination
 // against the name's addresses, then splice bytes to the destination without decrypting.
 
+import { closeSync } from "node:fs";
 import { connect as tcpConnect, isIP, type Socket } from "node:net";
+import { native } from "../confine/native.js";
 import { parseIp, unmapV4, formatIp } from "../plan/net-address.js";
 import { looksLikeTls, parseClientHello } from "./tls-hello.js";
 import { parseRequestHead, splitHostPort, upstreamHead, type RequestHead } from "./http-head.js";
@@ -18,6 +20,8 @@ export interface Session {
   readonly answered: Map<string, Set<string>>;
   refuse(destination: string, name: string | null, reason: string): void;
   track(s: Socket): void;
+  /** The stop switches (eventfds) of the native splices running. */
+  readonly stoppers: Set<number>;
 }
 
 /** A program that sends nothing for this long is closed (no name, no check). */
@@ -87,12 +91,54 @@ function reset(s: Socket): void {
   s.resetAndDestroy();
 }
 
+/** The descriptor under a connected Node socket (libuv's TCP handle), if it has one. */
+function socketFd(s: Socket): number | undefined {
+  const fd = (s as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  return typeof fd === "number" && fd >= 0 ? fd : undefined;
+}
+
+/**
+ * Hands both sockets to a native thread that splices them (native/splice.c): no byte goes
+ * through JavaScript. What Node already read from either side and did not hand out goes
+ * first. Node's own descriptors are closed right after (the thread holds duplicates), in
+ * the same tick, so libuv reads nothing more. false: not available (an addon built before
+ * it), nothing was taken.
+ */
+function nativeSplice(p: Session, s: Socket, up: Socket, first: Buffer): boolean {
+  const nat = native();
+  const a = socketFd(s);
+  const b = socketFd(up);
+  if (nat.spliceStart === undefined || nat.spliceStopper === undefined || a === undefined || b === undefined) return false;
+  const stop = nat.spliceStopper();
+  if (stop < 0) return false;
+  const toUp = [first];
+  const toClient: Buffer[] = [];
+  for (let c: Buffer | null; (c = s.read() as Buffer | null) !== null; ) toUp.push(c);
+  for (let c: Buffer | null; (c = up.read() as Buffer | null) !== null; ) toClient.push(c);
+  const rc = nat.spliceStart(a, b, Buffer.concat(toUp), Buffer.concat(toClient), stop, () => {
+    p.stoppers.delete(stop);
+    closeSync(stop);
+  });
+  if (rc < 0) {
+    closeSync(stop);
+    reset(s);
+    up.destroy();
+    return true;
+  }
+  p.stoppers.add(stop);
+  s.destroy();
+  up.destroy();
+  return true;
+}
+
 /** Connects to the destination, writes what was read, then splices both ways. */
 function splice(p: Session, s: Socket, address: string, port: number, first: Buffer): void {
   const up = tcpConnect({ host: address, port, allowHalfOpen: true, noDelay: true });
   p.track(up);
   up.once("connect", () => {
     s.setNoDelay(true);
+    if (nativeSplice(p, s, up, first)) return;
+    // Without the native thread: Node streams.
     if (first.length > 0) up.write(first);
     s.pipe(up);
     up.pipe(s);
