@@ -53,7 +53,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
   { long: "on-error", arg: "ACTION", kind: "text", field: "onError", section: COW, help: "commit, abort or keep the staged writes otherwise (default abort)", doc: "the same on any other ending (needs `--workdir`)" },
   { long: "dry-run", kind: "later", later: "the copy-on-write workdir is not built yet", section: COW, help: "run, show what the command changed in --workdir, then discard it", doc: "run, show the workdir changes, discard them" },
 
-  { long: "net-allow", arg: "RULE", kind: "list", field: "netAllow", section: NET, help: "allow egress to [scheme://]host[:port,...] (none: no egress at all); repeatable", doc: "allowed egress, `[scheme://]target[:port,...]`; none = no egress" },
+  { long: "net-allow", arg: "RULE", kind: "list", field: "netAllow", section: NET, help: "allow egress to [scheme://]host[:port,...], or a domain: https://*.example.com (none: no egress at all); repeatable", doc: "allowed egress, `[scheme://]target[:port,...]`, or a domain rule `https://*.example.com` (docs/agents.md); none = no egress" },
   { long: "net-deny", arg: "RULE", kind: "list", field: "netDeny", section: NET, help: "allow all egress except to this IP or CIDR[:ports]; repeatable", doc: "egress allowed except these IPs/CIDRs; not with `--net-allow`" },
   { long: "net-allow-bind", arg: "PORTS", kind: "csv", field: "netAllowBind", section: NET, help: "TCP ports the command may bind: 8080, 8000-8100 or *; comma list, repeatable", doc: "TCP ports that may be bound: `8080`, `8000-8100`, `*`" },
   { long: "net-deny-bind", arg: "PORTS", kind: "csv", field: "netDenyBind", section: NET, help: "bind any TCP port except these; comma list, repeatable", doc: "every port may be bound except these" },

@@ -24,6 +24,29 @@ const CLAIM_MS = 10_000;
 /** A registration no connection claimed is forgotten after this. */
 const STALE_MS = 30_000;
 
+/** How long a name's addresses are reused (the TTL the sandbox's DNS gives them too). */
+const RESOLVED_MS = 5_000;
+
+/**
+ * The resolver with a short memory: a connection's address check reuses what the name
+ * resolved to within RESOLVED_MS instead of asking the host's resolver again (a lookup
+ * costs a libuv thread hop). A rebinding within that window is not seen, as with any
+ * cache honouring a TTL; failures are not kept.
+ */
+function cached(resolve: Resolve): Resolve {
+  const memo = new Map<string, { at: number; addresses: Promise<readonly string[]> }>();
+  return (name) => {
+    const now = Date.now();
+    const hit = memo.get(name);
+    if (hit !== undefined && now - hit.at < RESOLVED_MS) return hit.addresses;
+    if (memo.size > 1024) memo.clear();
+    const addresses = resolve(name);
+    memo.set(name, { at: now, addresses });
+    addresses.catch(() => memo.delete(name));
+    return addresses;
+  };
+}
+
 export class DomainProxy implements Session {
   readonly rules: DomainRules;
   readonly log = new RefusalLog();
@@ -37,8 +60,11 @@ export class DomainProxy implements Session {
   readonly stoppers = new Set<number>();
   private closed = false;
 
-  private constructor(private readonly server: Server, readonly port: number, rules: DomainRules, readonly resolve: Resolve) {
+  readonly resolve: Resolve;
+
+  private constructor(private readonly server: Server, readonly port: number, rules: DomainRules, resolve: Resolve) {
     this.rules = rules;
+    this.resolve = cached(resolve);
   }
 
   /** Starts a proxy for these rules (netAllow), listening on 127.0.0.1, a free port. */

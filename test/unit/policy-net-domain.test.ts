@@ -65,3 +65,8 @@ test("netDeny refuses domain rules by name", () => {
   assert.throws(() => new Policy({ netDeny: ["https://*.example.com"] }), (e: unknown) =>
     e instanceof PolicyError && e.message === `netDeny: "https://*.example.com" names a domain; netDeny takes only IP addresses and CIDRs`);
 });
+
+test("supervisor: false refuses domain rules by name", () => {
+  assert.throws(() => new Policy({ supervisor: false, netAllow: ["https://*.github.com"] }), (e: unknown) =>
+    e instanceof PolicyError && e.field === "netAllow" && e.message.startsWith(`netAllow: "https://*.github.com" needs the seccomp supervisor (the rule names a domain,`));
+});
