@@ -9,6 +9,8 @@ import type { Session } from "./session.js";
 
 /** Bytes of queries buffered before the connection is dropped. */
 const PENDING_MAX = 64 * 1024 + 2;
+/** Names whose answers are remembered for the proxy's address check. */
+const ANSWERED_MAX = 4096;
 
 async function answer(p: Session, msg: Buffer): Promise<Buffer | undefined> {
   const q = readQuestion(msg);
@@ -26,6 +28,9 @@ async function answer(p: Session, msg: Buffer): Promise<Buffer | undefined> {
   }
   // What the sandbox was told is what the proxy's address check accepts for the name.
   let seen = p.answered.get(q.name);
+  // A wildcard admits any number of names: the memory is bounded, and forgetting only
+  // sends the address check to the resolver again.
+  if (seen === undefined && p.answered.size >= ANSWERED_MAX) p.answered.clear();
   if (seen === undefined) p.answered.set(q.name, (seen = new Set()));
   for (const a of addresses) seen.add(a);
   return addressAnswer(q, addresses.flatMap((a) => {
