@@ -26,6 +26,10 @@ export interface ProxyResult {
   ratio: Summary;
   /** Added milliseconds per connection (median of CONNECTIONS per round, proxy - direct). */
   addedMs: Summary;
+  /** CPU milliseconds of this process (supervisor, proxy and its splice threads) per
+   * download, direct and through the proxy: less noisy than time on a loaded machine. */
+  directCpuMs: Summary;
+  proxyCpuMs: Summary;
   skipped?: string;
 }
 
@@ -69,7 +73,7 @@ export async function benchProxy(rounds: number): Promise<ProxyResult> {
   try {
     execFileSync("sh", ["-c", "command -v openssl && command -v curl"], { stdio: "ignore" });
   } catch {
-    return { bareMBs: blank, directMBs: blank, proxyMBs: blank, ratio: blank, addedMs: blank, skipped: "needs openssl and curl" };
+    return { bareMBs: blank, directMBs: blank, proxyMBs: blank, ratio: blank, addedMs: blank, directCpuMs: blank, proxyCpuMs: blank, skipped: "needs openssl and curl" };
   }
   const dir = mkdtempSync("/tmp/sandlock-bench-proxy-");
   execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`, "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"], { stdio: "ignore" });
@@ -86,13 +90,23 @@ export async function benchProxy(rounds: number): Promise<ProxyResult> {
   const p: number[] = [];
   const ratio: number[] = [];
   const added: number[] = [];
+  const dCpu: number[] = [];
+  const pCpu: number[] = [];
+  const cpuOf = async (policy: PolicyInput): Promise<[number, number]> => {
+    const c0 = process.cpuUsage();
+    const mbs = (await curlIn(policy, big))[0]![0]! / MB;
+    const c = process.cpuUsage(c0);
+    return [mbs, (c.user + c.system) / 1000];
+  };
   const median = (xs: number[]): number => summarize(xs).median;
   try {
     for (let r = 0; r < rounds; r++) {
       // Interleaved, so that the machine's load falls on both alike.
       bare.push((await curlIn(undefined, big))[0]![0]! / MB);
-      const dm = (await curlIn(direct, big))[0]![0]! / MB;
-      const pm = (await curlIn(proxied, big))[0]![0]! / MB;
+      const [dm, dc] = await cpuOf(direct);
+      const [pm, pc] = await cpuOf(proxied);
+      dCpu.push(dc);
+      pCpu.push(pc);
       d.push(dm);
       p.push(pm);
       ratio.push(pm / dm);
@@ -104,7 +118,7 @@ export async function benchProxy(rounds: number): Promise<ProxyResult> {
     child.kill();
     rmSync(dir, { recursive: true, force: true });
   }
-  return { bareMBs: summarize(bare), directMBs: summarize(d), proxyMBs: summarize(p), ratio: summarize(ratio), addedMs: summarize(added) };
+  return { bareMBs: summarize(bare), directMBs: summarize(d), proxyMBs: summarize(p), ratio: summarize(ratio), addedMs: summarize(added), directCpuMs: summarize(dCpu), proxyCpuMs: summarize(pCpu) };
 }
 
 export function reportProxy(r: ProxyResult): string {
@@ -116,6 +130,7 @@ export function reportProxy(r: ProxyResult): string {
     `  sandboxed, via proxy: ${fmt(r.proxyMBs, " MB/s", 0)}`,
     `  proxy / direct:       ${fmt(r.ratio, "", 3)}`,
     `  added per connection: ${fmt(r.addedMs, " ms", 3)}`,
+    `  CPU of this process per download (supervisor, proxy, splice thread; sandbox start included): direct ${fmt(r.directCpuMs, " ms", 0)}; via proxy ${fmt(r.proxyCpuMs, " ms", 0)}`,
     `  ${verdict("throughput >= 90% of direct (median)", r.ratio.median >= 0.9)}`,
     `  ${verdict("added latency < 1 ms per connection (median)", r.addedMs.median < 1)}`,
   ].join("\n");

@@ -1,6 +1,7 @@
 /* The filtering proxy's data path (src/proxy/session.ts): once a connection is checked,
- * a thread moves its bytes both ways with splice(2) through a pipe per direction, never
- * through JavaScript. Half-closes are passed on; a write to an eventfd stops it. */
+ * a thread connects to its destination and moves the bytes both ways with splice(2)
+ * through a pipe per direction, never through JavaScript. Half-closes are passed on; a
+ * write to an eventfd stops it. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,6 +32,8 @@ struct way {
 
 struct splice_job {
   int a, b, stop;
+  struct sockaddr_storage dest; /* where b connects, on the thread */
+  socklen_t destlen;
   struct way ways[2];
   char *heads; /* the two head buffers, one allocation */
   int rc;
@@ -74,10 +79,40 @@ static int way_step(struct way *w, short from_ev, short to_ev) {
   return 0;
 }
 
+/* Connects b to the destination without blocking past the stop switch; 0 or -errno. */
+static int connect_dest(struct splice_job *j) {
+  j->b = socket(j->dest.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (j->b < 0) return -errno;
+  j->ways[0].to = j->ways[1].from = j->b;
+  int one = 1;
+  setsockopt(j->b, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt(j->a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (connect(j->b, (struct sockaddr *)&j->dest, j->destlen) == 0) return 0;
+  if (errno != EINPROGRESS) return -errno;
+  for (;;) {
+    struct pollfd p[2] = {{j->b, POLLOUT, 0}, {j->stop, POLLIN, 0}};
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (p[1].revents) return -ECANCELED;
+    if (p[0].revents) break;
+  }
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(j->b, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return -errno;
+  return -err;
+}
+
 static void *splice_thread(void *arg) {
   struct splice_job *j = arg;
-  int rc = 0;
-  for (;;) {
+  int rc = connect_dest(j);
+  if (rc != 0) {
+    /* The destination refused: the client sees a reset, as from the server. */
+    struct linger reset = {1, 0};
+    setsockopt(j->a, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  }
+  for (; rc == 0;) {
     struct way *w0 = &j->ways[0], *w1 = &j->ways[1];
     if (w0->eof && w1->eof && w0->pending == 0 && w1->pending == 0) break;
     /* a: the client, b: the destination. Per socket: read when its outgoing way may read,
@@ -129,25 +164,29 @@ static void splice_deliver(napi_env env, napi_value cb, void *context, void *dat
   free(j);
 }
 
-/* spliceStart(a, b, headToB, headToA, stopFd, cb) -> 0 (cb(rc) follows once both ways
- * ended: 0, or -errno) or -errno. a and b are duplicated: the caller closes its own
- * descriptors when it likes. A write to stopFd (an eventfd the caller owns and closes
+/* spliceStart(a, dest, headToB, stopFd, cb) -> 0 (cb(rc) follows once both ways ended:
+ * 0, or -errno) or -errno. On its thread: connects a new socket b to dest (a sockaddr),
+ * writes headToB to it, then splices a and b. a is duplicated: the caller closes its own
+ * descriptor when it likes. A write to stopFd (an eventfd the caller owns and closes
  * after cb) ends it early. */
 static napi_value sl_splice_start(napi_env env, napi_callback_info info) {
-  SL_ARGS(env, info, 6);
+  SL_ARGS(env, info, 5);
   SL_ARG_INT(env, 0, a);
-  SL_ARG_INT(env, 1, b);
+  SL_ARG_BUFFER(env, 1, dest, destlen);
   SL_ARG_BUFFER(env, 2, to_b, to_b_len);
-  SL_ARG_BUFFER(env, 3, to_a, to_a_len);
-  SL_ARG_INT(env, 4, stop);
+  SL_ARG_INT(env, 3, stop);
+  if (destlen < sizeof(struct sockaddr_in) || destlen > sizeof(struct sockaddr_storage)) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 1 must be a sockaddr");
+    return NULL;
+  }
   struct splice_job *j = calloc(1, sizeof *j);
   if (j == NULL) return sl_make_int(env, -ENOMEM);
   j->a = j->b = -1;
   for (int i = 0; i < 2; i++) j->ways[i].pipe[0] = j->ways[i].pipe[1] = -1;
-  j->heads = malloc(to_b_len + to_a_len + 1);
+  j->heads = malloc(to_b_len + 1);
   int err = 0;
   if (j->heads == NULL) err = ENOMEM;
-  if (!err && ((j->a = fcntl(a, F_DUPFD_CLOEXEC, 0)) < 0 || (j->b = fcntl(b, F_DUPFD_CLOEXEC, 0)) < 0)) err = errno;
+  if (!err && (j->a = fcntl(a, F_DUPFD_CLOEXEC, 0)) < 0) err = errno;
   for (int i = 0; !err && i < 2; i++) {
     if (pipe2(j->ways[i].pipe, O_CLOEXEC | O_NONBLOCK) < 0) err = errno;
     else fcntl(j->ways[i].pipe[1], F_SETPIPE_SZ, SL_SPLICE_PIPE); /* best effort */
@@ -158,13 +197,14 @@ static napi_value sl_splice_start(napi_env env, napi_callback_info info) {
     return sl_make_int(env, -err);
   }
   memcpy(j->heads, to_b, to_b_len);
-  memcpy(j->heads + to_b_len, to_a, to_a_len);
+  memcpy(&j->dest, dest, destlen);
+  j->destlen = (socklen_t)destlen;
   j->stop = stop;
-  j->ways[0] = (struct way){j->a, j->b, {j->ways[0].pipe[0], j->ways[0].pipe[1]}, 0, 0, j->heads, to_b_len};
-  j->ways[1] = (struct way){j->b, j->a, {j->ways[1].pipe[0], j->ways[1].pipe[1]}, 0, 0, j->heads + to_b_len, to_a_len};
+  j->ways[0] = (struct way){j->a, -1, {j->ways[0].pipe[0], j->ways[0].pipe[1]}, 0, 0, j->heads, to_b_len};
+  j->ways[1] = (struct way){-1, j->a, {j->ways[1].pipe[0], j->ways[1].pipe[1]}, 0, 0, NULL, 0};
   napi_value name;
   napi_create_string_utf8(env, "sandlock.splice", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[5], NULL, name, 0, 1, NULL, NULL, NULL, splice_deliver, &j->tsfn) != napi_ok) {
+  if (napi_create_threadsafe_function(env, argv[4], NULL, name, 0, 1, NULL, NULL, NULL, splice_deliver, &j->tsfn) != napi_ok) {
     job_close(j);
     free(j);
     napi_throw_error(env, "SL_NAPI", "napi_create_threadsafe_function failed");

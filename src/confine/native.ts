@@ -76,10 +76,10 @@ export interface NativeAddon {
   /** 0 when started (cb gets the result later), or -errno with no callback. */
   netConnectAsync(fd: number, addr: Buffer, cb: (rc: number) => void): number;
   netSendmsgAsync(fd: number, name: Buffer | null, data: Buffer, control: Buffer | null, flags: number, cb: (rc: number) => void): number;
-  /** The filtering proxy's data path (native/splice.c): moves bytes between sockets a and b
-   * (duplicated) on a thread, after writing headToB to b and headToA to a; 0 (cb(rc) once
-   * both ways ended) or -errno. A write to stopFd ends it. */
-  spliceStart?(a: number, b: number, headToB: Buffer, headToA: Buffer, stopFd: number, cb: (rc: number) => void): number;
+  /** The filtering proxy's data path (native/splice.c): on a thread, connects to dest (a
+   * sockaddr), writes headToB there, then moves bytes between socket a (duplicated) and it;
+   * 0 (cb(rc) once both ways ended) or -errno. A write to stopFd ends it. */
+  spliceStart?(a: number, dest: Buffer, headToB: Buffer, stopFd: number, cb: (rc: number) => void): number;
   /** An eventfd for spliceStart's stopFd, or -errno. */
   spliceStopper?(): number;
   /** Host interfaces (native/net-host.c): a RTM_GETLINK/RTM_GETADDR dump's messages, the

@@ -97,48 +97,56 @@ function socketFd(s: Socket): number | undefined {
   return typeof fd === "number" && fd >= 0 ? fd : undefined;
 }
 
+/** The sockaddr of an IP address and port (AF_INET or AF_INET6). */
+function sockaddr(address: string, port: number): Buffer | undefined {
+  const ip = parseIp(address);
+  if (ip === undefined) return undefined;
+  const b = Buffer.alloc(ip.family === 4 ? 16 : 28);
+  b.writeUInt16LE(ip.family === 4 ? 2 : 10, 0);
+  b.writeUInt16BE(port, 2);
+  b.set(ip.bytes, ip.family === 4 ? 4 : 8);
+  return b;
+}
+
 /**
- * Hands both sockets to a native thread that splices them (native/splice.c): no byte goes
- * through JavaScript. What Node already read from either side and did not hand out goes
- * first. Node's own descriptors are closed right after (the thread holds duplicates), in
- * the same tick, so libuv reads nothing more. false: not available (an addon built before
- * it), nothing was taken.
+ * Hands the client socket to a native thread that connects to the destination and splices
+ * (native/splice.c): no byte goes through JavaScript, and no event-loop turn sits between
+ * the check and the connect. What Node already read from the client and did not hand out
+ * goes first. Node's own descriptor is closed right after (the thread holds a duplicate),
+ * in the same tick, so libuv reads nothing more. false: not available (an addon built
+ * before it), nothing was taken.
  */
-function nativeSplice(p: Session, s: Socket, up: Socket, first: Buffer): boolean {
+function nativeSplice(p: Session, s: Socket, address: string, port: number, first: Buffer): boolean {
   const nat = native();
   const a = socketFd(s);
-  const b = socketFd(up);
-  if (nat.spliceStart === undefined || nat.spliceStopper === undefined || a === undefined || b === undefined) return false;
+  const dest = sockaddr(address, port);
+  if (nat.spliceStart === undefined || nat.spliceStopper === undefined || a === undefined || dest === undefined) return false;
   const stop = nat.spliceStopper();
   if (stop < 0) return false;
   const toUp = [first];
-  const toClient: Buffer[] = [];
   for (let c: Buffer | null; (c = s.read() as Buffer | null) !== null; ) toUp.push(c);
-  for (let c: Buffer | null; (c = up.read() as Buffer | null) !== null; ) toClient.push(c);
-  const rc = nat.spliceStart(a, b, Buffer.concat(toUp), Buffer.concat(toClient), stop, () => {
+  const rc = nat.spliceStart(a, dest, Buffer.concat(toUp), stop, () => {
     p.stoppers.delete(stop);
     closeSync(stop);
   });
   if (rc < 0) {
     closeSync(stop);
     reset(s);
-    up.destroy();
     return true;
   }
   p.stoppers.add(stop);
   s.destroy();
-  up.destroy();
   return true;
 }
 
 /** Connects to the destination, writes what was read, then splices both ways. */
 function splice(p: Session, s: Socket, address: string, port: number, first: Buffer): void {
+  if (nativeSplice(p, s, address, port, first)) return;
+  // Without the native thread: Node streams.
   const up = tcpConnect({ host: address, port, allowHalfOpen: true, noDelay: true });
   p.track(up);
   up.once("connect", () => {
     s.setNoDelay(true);
-    if (nativeSplice(p, s, up, first)) return;
-    // Without the native thread: Node streams.
     if (first.length > 0) up.write(first);
     s.pipe(up);
     up.pipe(s);
