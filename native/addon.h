@@ -64,6 +64,9 @@ void sl_net_register(napi_env env, napi_value exports);
  * by sl_net_register. */
 void sl_net_host_register(napi_env env, napi_value exports);
 
+/* Registers the filtering proxy's splice thread (splice.c); called by sl_net_register. */
+void sl_splice_register(napi_env env, napi_value exports);
+
 /* Registers getdents, lseek, openat2, uname, sched_getaffinity and read-only memfds (procfs.c). */
 void sl_procfs_register(napi_env env, napi_value exports);
 

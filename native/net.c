@@ -439,4 +439,5 @@ void sl_net_register(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   sl_net_host_register(env, exports);
+  sl_splice_register(env, exports);
 }

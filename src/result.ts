@@ -5,6 +5,7 @@ import { CommandFailedError } from "./errors.js";
 import type { Adjustment, Enforcement } from "./plan/features.js";
 import type { Change } from "./cow/changes.js";
 import type { PortMapping } from "./supervise/handlers/port-remap.js";
+import type { NetworkReport } from "./proxy/report.js";
 
 /** How a run ended: see {@link RunEnding} for what each status says about exitCode and signal. */
 export type RunStatus = "exited" | "signaled" | "killed" | "timeout";
@@ -75,6 +76,8 @@ export interface RunResultFields {
   refused?: readonly Refusal[];
   /** portRemap: the ports the sandbox was given elsewhere on the host. */
   ports?: readonly PortMapping[];
+  /** Domain rules: the filtering proxy's report. */
+  network?: NetworkReport | null;
   /** Policy values applied differently from what was asked (e.g. maxOpenFiles above the
    * caller's hard limit), and why. */
   adjustments?: readonly Adjustment[];
@@ -175,6 +178,12 @@ export class RunResultBase implements RunResultFields {
   /** portRemap: each TCP port the sandbox bound that was busy on the host, and the host
    * port it got instead; [] without portRemap or when every port was free. */
   readonly ports: readonly PortMapping[];
+  /**
+   * With domain rules in netAllow (docs/agents.md): the filtering proxy's address and what
+   * it refused (no SNI, Encrypted Client Hello, a name outside the rules, an address that
+   * is not the name's), one entry per kind with a count; null without domain rules.
+   */
+  readonly network: NetworkReport | null;
   /** Policy values applied differently from what was asked, and why ([] when none). */
   readonly adjustments: readonly Adjustment[];
   /** Set when maxCpu's throttle ended the run because it could not measure or hold the
@@ -199,6 +208,7 @@ export class RunResultBase implements RunResultFields {
     this.limit = f.limit ? Object.freeze({ ...f.limit }) : null;
     this.refused = Object.freeze((f.refused ?? []).map((r) => Object.freeze({ ...r })));
     this.ports = Object.freeze((f.ports ?? []).map((p) => Object.freeze({ ...p })));
+    this.network = f.network ? Object.freeze({ proxy: f.network.proxy, refused: Object.freeze(f.network.refused.map((r) => Object.freeze({ ...r }))) }) : null;
     this.adjustments = Object.freeze((f.adjustments ?? []).map((a) => Object.freeze({ ...a })));
     this.cpuThrottleFailure = f.cpuThrottleFailure ?? null;
     this.workdir = f.workdir ? Object.freeze({ ...f.workdir, changes: Object.freeze(f.workdir.changes.map((c) => Object.freeze({ ...c }))) }) : null;
@@ -250,6 +260,7 @@ export class RunResultBase implements RunResultFields {
       limit: this.limit,
       refused: this.refused,
       ...(this.ports.length > 0 ? { ports: this.ports } : {}),
+      ...(this.network !== null ? { network: this.network } : {}),
       adjustments: this.adjustments,
       cpuThrottleFailure: this.cpuThrottleFailure,
       ...(this.stages.length > 0 ? { stages: this.stages.map((s) => s.toJSON()) } : {}),

@@ -18,6 +18,8 @@ import { supervised, withLearning, type Adjustment, type Enforcement } from "./p
 import { cachedFeatures, planFor } from "./plan/cache.js";
 import type { Observed } from "./learn/observed.js";
 import { resolveHosts } from "./kernel/resolve-hosts.js";
+import { DomainProxy } from "./proxy/proxy.js";
+import { hasDomainRules } from "./plan/net-rules.js";
 import { ruleHosts, type ResolvedHosts } from "./plan/net-rules.js";
 import { Cmd } from "./plan/protocol.js";
 import { Policy } from "./policy/policy.js";
@@ -356,6 +358,10 @@ export class Sandbox {
       }
       if (opts.signal?.aborted) throw new SandboxError("spawn: aborted while resolving the host names of netAllow");
     }
+    // Domain rules: the filtering proxy listens before the launch (its address goes into
+    // the command's HTTP(S)_PROXY variables). Every way out below closes it.
+    const proxy = hasDomainRules(launchPolicy) ? await DomainProxy.start(launchPolicy.netAllow) : undefined;
+    if (proxy !== undefined) this.shared.proxy = proxy;
     // privateTmp: the directory exists from here on; every way out below removes it.
     const priv = launchPolicy.privateTmp ? makePrivateTmp() : undefined;
     let features: ReturnType<typeof cachedFeatures>;
@@ -371,6 +377,7 @@ export class Sandbox {
         this.shared.learned = learned;
       }
       const env = this.commandEnv(priv);
+      if (proxy !== undefined) Object.assign(env, proxy.env());
       const cwd = this.policy.cwd ?? this.policy.workdir ?? process.cwd();
       commandPath = resolveCommand(cmd[0]!, env, cwd);
       // The workdir's branch: made last, so that every earlier refusal leaves none behind.
@@ -379,6 +386,7 @@ export class Sandbox {
     } catch (e) {
       this.dropCow();
       priv?.remove();
+      proxy?.close();
       throw e;
     }
     this.enforcement = features.enforcement;
@@ -402,6 +410,7 @@ export class Sandbox {
     } catch (e) {
       this.dropCow();
       priv?.remove();
+      proxy?.close();
       throw e;
     }
     this.stdio = stdio;
@@ -413,6 +422,7 @@ export class Sandbox {
       launcher.explainExec = () => explainExec(commandPath, grants);
       // Removed once the launcher reports every process of the sandbox gone (collect).
       if (priv !== undefined) this.cleanups.push(priv.remove);
+      if (proxy !== undefined) this.cleanups.push(() => proxy.close());
       if (supervised(features)) {
         const l = launcher;
         // With maxCpu the supervisor's work for the sandbox is measured and charged to it.
@@ -426,6 +436,7 @@ export class Sandbox {
       this.registration?.close();
       this.dropCow();
       priv?.remove();
+      proxy?.close();
       throw e;
     } finally {
       stdio.releaseChildFds();
@@ -611,6 +622,7 @@ export class Sandbox {
       limit: this.shared.limit ?? null,
       refused: this.shared.refused ?? [],
       ports: this.shared.ports ?? [],
+      network: this.shared.proxy?.report() ?? null,
       adjustments: this.adjustments,
       cpuThrottleFailure: this.cpuThrottleFailure,
     });

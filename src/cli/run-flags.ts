@@ -54,7 +54,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
   { long: "dry-run", kind: "cli", section: COW, help: "run, show what the command changed in --workdir, then discard it", doc: "run, show the workdir changes, discard them" },
   { long: "diff", kind: "cli", section: COW, help: "with --dry-run: also show a unified diff of the changed text files", doc: "with `--dry-run`: a unified diff of the changed text files" },
 
-  { long: "net-allow", arg: "RULE", kind: "list", field: "netAllow", section: NET, help: "allow egress to [scheme://]host[:port,...] (none: no egress at all); repeatable", doc: "allowed egress, `[scheme://]target[:port,...]`; none = no egress" },
+  { long: "net-allow", arg: "RULE", kind: "list", field: "netAllow", section: NET, help: "allow egress to [scheme://]host[:port,...], or a domain: https://*.example.com (none: no egress at all); repeatable", doc: "allowed egress, `[scheme://]target[:port,...]`, or a domain rule `https://*.example.com` (docs/agents.md); none = no egress" },
   { long: "net-deny", arg: "RULE", kind: "list", field: "netDeny", section: NET, help: "allow all egress except to this IP or CIDR[:ports]; repeatable", doc: "egress allowed except these IPs/CIDRs; not with `--net-allow`" },
   { long: "net-allow-bind", arg: "PORTS", kind: "csv", field: "netAllowBind", section: NET, help: "TCP ports the command may bind: 8080, 8000-8100 or *; comma list, repeatable", doc: "TCP ports that may be bound: `8080`, `8000-8100`, `*`" },
   { long: "net-deny-bind", arg: "PORTS", kind: "csv", field: "netDenyBind", section: NET, help: "bind any TCP port except these; comma list, repeatable", doc: "every port may be bound except these" },

@@ -76,6 +76,12 @@ export interface NativeAddon {
   /** 0 when started (cb gets the result later), or -errno with no callback. */
   netConnectAsync(fd: number, addr: Buffer, cb: (rc: number) => void): number;
   netSendmsgAsync(fd: number, name: Buffer | null, data: Buffer, control: Buffer | null, flags: number, cb: (rc: number) => void): number;
+  /** The filtering proxy's data path (native/splice.c): on a thread, connects to dest (a
+   * sockaddr), writes headToB there, then moves bytes between socket a (duplicated) and it;
+   * 0 (cb(rc) once both ways ended) or -errno. A write to stopFd ends it. */
+  spliceStart?(a: number, dest: Buffer, headToB: Buffer, stopFd: number, cb: (rc: number) => void): number;
+  /** An eventfd for spliceStart's stopFd, or -errno. */
+  spliceStopper?(): number;
   /** Host interfaces (native/net-host.c): a RTM_GETLINK/RTM_GETADDR dump's messages, the
    * pair standing in for a netlink socket, interface ioctls. Each returns >= 0 or -errno. */
   netlinkDump(type: number, family: number, extMask: number): Buffer | number;

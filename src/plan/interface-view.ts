@@ -33,6 +33,7 @@ function loopbackOnly(rule: NetRule, resolved: ResolvedHosts): boolean {
   const t = rule.target;
   switch (t.kind) {
     case "any":
+    case "domain": // reached through the proxy, wherever the name resolves
       return false;
     case "ip": {
       const ip = parseIp(t.address);

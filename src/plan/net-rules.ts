@@ -22,8 +22,10 @@ export interface NetRules {
   /** allow: only what a rule names; deny: everything but what a rule names. */
   readonly mode: "allow" | "deny";
   readonly rules: readonly MatchRule[];
-  /** Content of the synthetic /etc/hosts, when rules name hosts; else undefined. */
+  /** Content of the synthetic /etc/hosts, when rules name hosts or domains; else undefined. */
   readonly hostsFile: string | undefined;
+  /** Content of the synthetic /etc/resolv.conf, with domain rules; else undefined. */
+  readonly resolvConf?: string;
 }
 
 /** Host name -> the addresses it resolved to at start. */
@@ -39,6 +41,11 @@ type NetFields = Pick<PolicyFields, "netAllow" | "netDeny">;
 export function netNeedsSupervisor(p: NetFields): boolean {
   if (p.netDeny.length > 0) return true;
   return p.netAllow.some((r) => r.target.kind !== "any" || r.protocols.some((x) => x !== "tcp"));
+}
+
+/** Some allow rule is a domain rule (enforced by the filtering proxy, src/proxy). */
+export function hasDomainRules(p: Pick<PolicyFields, "netAllow">): boolean {
+  return p.netAllow.some((r) => r.target.kind === "domain");
 }
 
 /** The host names of the allow rules, each once, in rule order. */
@@ -75,6 +82,9 @@ export function compileRule(r: NetRule, protocols: readonly Protocol[], resolved
       return [prefixOf(t.address)];
     case "cidr":
       return [prefixOf(t.address, t.prefix)];
+    case "domain":
+      // Enforced by the filtering proxy (src/proxy), never by address.
+      return [];
     case "host": {
       const addresses = resolved.get(t.host);
       if (addresses === undefined) throw new Error(`net rules: host ${t.host} was not resolved before planning`);
@@ -92,8 +102,23 @@ export function compileNet(p: NetFields, resolved: ResolvedHosts): NetRules | un
   }
   const rules = p.netAllow.flatMap((r) => compileRule(r, r.protocols, resolved));
   const hosts = ruleHosts(p);
-  return { mode: "allow", rules, hostsFile: hosts.length > 0 ? hostsFileText(hosts, resolved) : undefined };
+  // With domain rules the sandbox's resolver is the supervisor's (resolv.conf, hosts-file.ts):
+  // the host's /etc/hosts, which may name anything, is replaced too.
+  const served = hosts.length > 0 || hasDomainRules(p);
+  return {
+    mode: "allow", rules, hostsFile: served ? hostsFileText(hosts, resolved) : undefined,
+    ...(hasDomainRules(p) ? { resolvConf: RESOLV_CONF } : {}),
+  };
 }
+
+/**
+ * With domain rules, the sandbox's /etc/resolv.conf: DNS over TCP (`use-vc`, which glibc
+ * reads), so that a query is a TCP connect to port 53, which the supervisor steers to its
+ * own DNS (proxy/dns-server.ts); the address written here is never reached. Over UDP the
+ * answer would have to come from the nameserver's address, which the supervisor cannot
+ * send from.
+ */
+export const RESOLV_CONF = "# /etc/resolv.conf of a sandlock sandbox: DNS is answered by the supervisor\nnameserver 127.0.0.1\noptions use-vc attempts:1 timeout:5\n";
 
 const LOCALHOST_LINES = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"];
 

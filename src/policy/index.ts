@@ -21,6 +21,7 @@ export {
   type Protection,
   type Protocol,
   type NetTarget,
+  type DomainTarget,
   type NetRule,
   type BindSpec,
   type BindInput,

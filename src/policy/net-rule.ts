@@ -3,6 +3,7 @@
 
 import { isHostname, isIPv4, isIPv6Address, looksLikeIPv4 } from "./ip.js";
 import { invalid } from "./quote.js";
+import { isDomainRule, parseDomainRule } from "./net-domain.js";
 import type { NetRule, NetTarget, Protocol } from "./types.js";
 
 const SCHEMES: Readonly<Record<string, readonly Protocol[]>> = {
@@ -25,7 +26,8 @@ interface Split {
  * - IPv6 with a port must be bracketed (`[::1]:9000`, `[fd00::/8]:443`). A bare target
  *   with two or more colons is always read as a whole IPv6 address or CIDR without port
  *   (`::1`, `fd00::/8`), never as "address:port", so `::1:80` means the address ::1:80.
- * - Hostnames are RFC 1123 and lower-cased; no trailing dot, no wildcards (`*.x.com`).
+ * - Hostnames are RFC 1123 and lower-cased; no trailing dot. A leading "*." label or an
+ *   http(s):// scheme makes a domain rule (net-domain.ts).
  * - IPv4 is a strict dotted quad (no leading zeros). CIDR addresses are kept as written,
  *   host bits included (`10.0.0.1/8` is the network 10.0.0.0/8).
  * - Ports are sorted and de-duplicated; `*,*` is the same as `*`. Schemes are
@@ -35,6 +37,7 @@ export function parseNetRule(field: string, raw: unknown): NetRule {
   if (typeof raw !== "string") throw invalid(field, raw, `is not a string (a rule looks like "host:443")`);
   if (raw.trim() === "") throw invalid(field, raw, `is an empty rule (write "*" for every address and port)`);
   if (/\s/.test(raw)) throw invalid(field, raw, "contains whitespace");
+  if (isDomainRule(raw)) return parseDomainRule(field, raw, (text) => parsePorts(field, raw, text));
 
   let protocols = NO_SCHEME;
   let rest = raw;
@@ -45,7 +48,7 @@ export function parseNetRule(field: string, raw: unknown): NetRule {
     if (scheme === "") throw invalid(field, raw, `has "://" without a scheme before it`);
     const pinned = SCHEMES[scheme];
     if (pinned === undefined) {
-      throw invalid(field, raw, `has an unknown scheme ${JSON.stringify(scheme)} (use tcp://, udp://, icmp:// or none for TCP and UDP)`);
+      throw invalid(field, raw, `has an unknown scheme ${JSON.stringify(scheme)} (use tcp://, udp://, icmp://, https:// or http://, or none for TCP and UDP)`);
     }
     protocols = pinned;
     rest = raw.slice(sep + 3);
@@ -117,7 +120,7 @@ function parseTarget(field: string, raw: string, split: Split): NetTarget {
   if (looksLikeIPv4(text)) throw invalid(field, raw, `has an invalid IPv4 address ${JSON.stringify(text)}`);
   if (isIPv6Address(text)) return { kind: "ip", address: text, family: 6 };
   if (text.includes("*")) {
-    throw invalid(field, raw, `uses "*" inside a target; "*" only stands alone, for every address`);
+    throw invalid(field, raw, `uses "*" inside a target; "*" only stands alone, for every address, or as the first label of a domain ("*.example.com:443")`);
   }
   if (text.includes("[") || text.includes("]")) {
     throw invalid(field, raw, `has a misplaced bracket; write an IPv6 target as "[addr]:port"`);

@@ -6,8 +6,25 @@ import type { PolicyFn } from "./policy-fn.js";
 /** The protocol of a network rule (`tcp://`, `udp://`, `icmp://`). */
 export type Protocol = "tcp" | "udp" | "icmp";
 
-/** What a network rule names: any address, a host name, an IP address or a CIDR block. */
-export type NetTarget = AnyTarget | HostTarget | IpTarget | CidrTarget;
+/** What a network rule names: any address, a host name, an IP address, a CIDR block, or a
+ * domain enforced by the filtering proxy (docs/agents.md, "Domain rules"). */
+export type NetTarget = AnyTarget | HostTarget | IpTarget | CidrTarget | DomainTarget;
+
+/**
+ * A domain rule (`https://*.github.com`, `http://mirror.example.com:8080`,
+ * `*.example.com:443`): never resolved at start; TCP to its ports is steered through the
+ * supervisor's filtering proxy, which checks the TLS SNI or HTTP Host against it.
+ */
+export interface DomainTarget {
+  /** "domain" */
+  kind: "domain";
+  /** The name without its wildcard label, lower-cased ("github.com"). */
+  domain: string;
+  /** Written as "*.domain": every name below the domain (any depth), not the domain itself. */
+  wildcard: boolean;
+  /** "https": TLS only (SNI checked); "http": plain HTTP only (Host checked); "any": either. */
+  scheme: "https" | "http" | "any";
+}
 
 /** Every address (`*`, or a rule with only ports). */
 export interface AnyTarget {

@@ -27,7 +27,7 @@ export function enforceableWithoutSupervisor(rule: NetRule): boolean {
 export function checkUnsupervised(p: PolicyFields, input: Record<string, unknown>): void {
   const narrow = p.netAllow.find((r) => !enforceableWithoutSupervisor(r));
   if (narrow !== undefined) {
-    const what = narrow.target.kind === "any" ? "a UDP port" : "an address";
+    const what = narrow.target.kind === "any" ? "a UDP port" : narrow.target.kind === "domain" ? "a domain" : "an address";
     throw refuse("netAllow", narrow.raw, `the rule names ${what}, checked on every connect and send; Landlock alone enforces TCP ports to any address, e.g. "tcp://*:443"`);
   }
   if (p.netDeny.length > 0) throw refuse("netDeny", input.netDeny, "destinations are checked on every connect and send");

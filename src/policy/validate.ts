@@ -59,6 +59,9 @@ function denyRules(field: string, value: unknown): readonly NetRule[] {
     if (rule.target.kind === "host") {
       throw invalid(field, rule.raw, "names a host; netDeny takes only IP addresses and CIDRs");
     }
+    if (rule.target.kind === "domain") {
+      throw invalid(field, rule.raw, "names a domain; netDeny takes only IP addresses and CIDRs");
+    }
   }
   return rules;
 }

@@ -20,7 +20,7 @@
 import { statSync } from "node:fs";
 import { procfsMounts } from "../kernel/mounts.js";
 import type { Supervision } from "../plan/features.js";
-import { HOSTS } from "./handlers/hosts-file.js";
+import { HOSTS, RESOLV } from "./handlers/hosts-file.js";
 
 export interface FastPathSpec {
   trees: string[];
@@ -42,6 +42,7 @@ export function fastPathSpec(s: Supervision): FastPathSpec {
   const trees = [...procfsMounts(), ...(view?.pts?.mounts ?? [])];
   const exacts = (view?.files ?? []).map((f) => f.path);
   if (s.net?.hostsFile !== undefined) exacts.push(HOSTS);
+  if (s.net?.resolvConf !== undefined) exacts.push(RESOLV);
   const procDevs: bigint[] = [];
   for (const m of view?.procfs?.mounts ?? []) {
     try {

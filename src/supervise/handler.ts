@@ -1,6 +1,7 @@
 // The contract of a handler module: one concern (processes, network, /proc...), the
 // syscalls it answers, and the per-sandbox state it keeps.
 
+import type { DomainProxy } from "../proxy/proxy.js";
 import type { LimitExceeded } from "../result.js";
 import type { Action } from "./action.js";
 import type { ChildMemory } from "./child-memory.js";
@@ -36,6 +37,8 @@ export interface SupervisorContext {
   readonly launcherPid: number;
   /** The zygote's pid once the sandbox is a fork group (its clones are accounted apart). */
   forkParent(): number | undefined;
+  /** Domain rules: the filtering proxy TCP connects are steered to (handlers/net-proxy.ts). */
+  readonly proxy?: DomainProxy;
   /** Registers cleanup (timers, descriptors) to run when the supervisor closes. */
   onClose(fn: () => void): void;
   /** Records that a limit killed a process of the sandbox (its RunResult reports the first). */

@@ -15,6 +15,7 @@ import { handlerTables } from "./handlers/index.js";
 import { descendsFrom, killMember } from "./kill.js";
 import { fastPathSpec } from "./fast-path.js";
 import { Supervisor } from "./supervisor.js";
+import type { DomainProxy } from "../proxy/proxy.js";
 
 /** What the sandbox may change after the supervisor started. */
 export interface SupervisorShared {
@@ -27,6 +28,8 @@ export interface SupervisorShared {
   supervisorMs?: number;
   /** Calls the supervisor refused, for the RunResult (the first MAX_REFUSED kinds). */
   refused?: Refusal[];
+  /** Domain rules: the sandbox's filtering proxy (src/proxy). */
+  proxy?: DomainProxy;
   /** portRemap: the ports the sandbox was given elsewhere on the host. */
   ports?: readonly PortMapping[];
   /** A learning run's record (sandlock learn): the recorder and the network fill it. */
@@ -60,8 +63,16 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
       if (name !== undefined) learned.name(name);
     }
   };
+  // The proxy's refusals are the sandbox's too (RunResult.refused), as ECONNRESET.
+  // (DNS refusals are in RunResult.network only: they are answers, not failed calls.)
+  if (shared.proxy !== undefined) {
+    shared.proxy.onRefused = (target, why) => {
+      if (target !== "dns") observe({ kind: "refused", syscall: "connect", errno: 104, target: `${target} over tcp`, why });
+    };
+  }
   const ctx: SupervisorContext = {
     observe,
+    proxy: shared.proxy,
     portsChanged: (ports) => {
       shared.ports = ports;
     },

@@ -22,6 +22,7 @@ import { SOCKADDR_MAX } from "./net-sockaddr.js";
 import { childSocket, isInet, release, ruleProtocol, type ChildSocket } from "./net-socket.js";
 import { UnixTargets } from "./net-unix.js";
 import { PortRemap } from "./port-remap.js";
+import { registerSteered, steer } from "./net-proxy.js";
 import { NetlinkSockets } from "./netlink-socket.js";
 
 const EPERM = 1;
@@ -210,6 +211,15 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
       if (!mem.stillValid(n)) return deny(EPERM);
       const emulated = netlink.find(sock);
       if (emulated !== undefined) return netlink.connect(emulated, copied);
+      if (isInet(sock) && ctx.proxy !== undefined) {
+        // Domain rules: to the filtering proxy, on the copied address (net-proxy.ts).
+        const proxy = ctx.proxy;
+        const s = steer(proxy, net, sock, copied);
+        if (s !== undefined) {
+          const rc = io.connect(n, sock, s.name, 1);
+          return settle(typeof rc === "number" ? registerSteered(proxy, sock, s.reg, rc) : rc.then((r) => registerSteered(proxy, sock, s.reg, r)));
+        }
+      }
       if (isInet(sock)) {
         const name = ipName(net, sock, copied, "connect", ctx.observe, hostPort);
         if (typeof name === "number") return deny(name);
@@ -406,6 +416,6 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
     socket,
     ioctl,
   };
-  if (net.hostsFile !== undefined) Object.assign(table, hostsFileHandlers(net.hostsFile, ctx));
+  if (net.hostsFile !== undefined) Object.assign(table, hostsFileHandlers(net.hostsFile, ctx, net.resolvConf));
   return table;
 }

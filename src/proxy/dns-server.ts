@@ -1,0 +1,60 @@
+// The sandbox's DNS (docs/agents.md): a TCP connect to port 53 is steered here, and each
+// question is answered by the supervisor: names a domain rule covers resolve (with the
+// proxy's resolver), every other name is NXDOMAIN.
+
+import type { Socket } from "node:net";
+import { parseIp } from "../plan/net-address.js";
+import { RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA, addressAnswer, errorAnswer, readQuestion } from "./dns-message.js";
+import type { Session } from "./session.js";
+
+/** Bytes of queries buffered before the connection is dropped. */
+const PENDING_MAX = 64 * 1024 + 2;
+/** Names whose answers are remembered for the proxy's address check. */
+const ANSWERED_MAX = 4096;
+
+async function answer(p: Session, msg: Buffer): Promise<Buffer | undefined> {
+  const q = readQuestion(msg);
+  if (q === undefined) return undefined;
+  if (!p.rules.knowsName(q.name)) {
+    p.refuse("dns", q.name, "name not covered by netAllow");
+    return errorAnswer(q, RCODE_NXDOMAIN);
+  }
+  if (q.type !== TYPE_A && q.type !== TYPE_AAAA) return addressAnswer(q, []);
+  let addresses: readonly string[];
+  try {
+    addresses = await p.resolve(q.name);
+  } catch {
+    return errorAnswer(q, RCODE_NXDOMAIN);
+  }
+  // What the sandbox was told is what the proxy's address check accepts for the name.
+  let seen = p.answered.get(q.name);
+  // A wildcard admits any number of names: the memory is bounded, and forgetting only
+  // sends the address check to the resolver again.
+  if (seen === undefined && p.answered.size >= ANSWERED_MAX) p.answered.clear();
+  if (seen === undefined) p.answered.set(q.name, (seen = new Set()));
+  for (const a of addresses) seen.add(a);
+  return addressAnswer(q, addresses.flatMap((a) => {
+    const ip = parseIp(a);
+    return ip === undefined ? [] : [ip.bytes];
+  }));
+}
+
+export async function serveDns(p: Session, s: Socket): Promise<void> {
+  let pending: Buffer = Buffer.alloc(0);
+  s.on("data", (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    if (pending.length > PENDING_MAX) return void s.destroy();
+    while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
+      const msg = pending.subarray(2, 2 + pending.readUInt16BE(0));
+      pending = pending.subarray(2 + msg.length);
+      void answer(p, Buffer.from(msg)).then((a) => {
+        if (a === undefined) return void s.destroy();
+        const len = Buffer.alloc(2);
+        len.writeUInt16BE(a.length);
+        if (!s.destroyed) s.write(Buffer.concat([len, a]));
+      });
+    }
+  });
+  s.on("end", () => s.end());
+  s.resume();
+}

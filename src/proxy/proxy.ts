@@ -1,0 +1,176 @@
+// The filtering proxy of the domain rules (docs/agents.md, "Domain rules"): a TCP server
+// on 127.0.0.1 in the supervising process. The supervisor steers the sandbox's refused TCP
+// connects to ports a domain rule covers (and DNS over TCP) here, keyed by the sandbox
+// socket's local address; programs that honour HTTP(S)_PROXY reach it directly.
+
+import { writeSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
+import type { NetRule } from "../policy/types.js";
+import { DomainRules } from "./rules.js";
+import { proxyResolver, type Resolve } from "./resolver.js";
+import { RefusalLog, type NetworkReport } from "./report.js";
+import { serveConnection, type Session } from "./session.js";
+
+/** Where a steered connection was going (address in text form, unmapped). */
+export interface Original {
+  readonly address: string;
+  readonly port: number;
+}
+/** "explicit": the sandbox connected to the proxy itself (HTTP_PROXY). */
+export type Registration = Original | "explicit";
+
+/** How long the proxy waits for the supervisor's word on an accepted connection. */
+const CLAIM_MS = 10_000;
+/** A registration no connection claimed is forgotten after this. */
+const STALE_MS = 30_000;
+
+/** How long a name's addresses are reused (the TTL the sandbox's DNS gives them too). */
+const RESOLVED_MS = 5_000;
+
+/**
+ * The resolver with a short memory: a connection's address check reuses what the name
+ * resolved to within RESOLVED_MS instead of asking the host's resolver again (a lookup
+ * costs a libuv thread hop). A rebinding within that window is not seen, as with any
+ * cache honouring a TTL; failures are not kept.
+ */
+function cached(resolve: Resolve): Resolve {
+  const memo = new Map<string, { at: number; addresses: Promise<readonly string[]> }>();
+  return (name) => {
+    const now = Date.now();
+    const hit = memo.get(name);
+    if (hit !== undefined && now - hit.at < RESOLVED_MS) return hit.addresses;
+    if (memo.size > 1024) memo.clear();
+    const addresses = resolve(name);
+    memo.set(name, { at: now, addresses });
+    addresses.catch(() => memo.delete(name));
+    return addresses;
+  };
+}
+
+export class DomainProxy implements Session {
+  readonly rules: DomainRules;
+  readonly log = new RefusalLog();
+  /** Set by the supervisor: refusals also go to RunResult.refused. */
+  onRefused?: (destination: string, why: string) => void;
+  /** Addresses the sandbox's DNS gave for each name (accepted by the address check). */
+  readonly answered = new Map<string, Set<string>>();
+  private readonly registrations = new Map<string, { reg: Registration; at: number }>();
+  private readonly waiters = new Map<string, (reg: Registration) => void>();
+  private readonly sockets = new Set<Socket>();
+  readonly stoppers = new Set<number>();
+  private closed = false;
+
+  readonly resolve: Resolve;
+
+  private constructor(private readonly server: Server, readonly port: number, rules: DomainRules, resolve: Resolve) {
+    this.rules = rules;
+    this.resolve = cached(resolve);
+  }
+
+  /** Starts a proxy for these rules (netAllow), listening on 127.0.0.1, a free port. */
+  static async start(netAllow: readonly NetRule[], resolve: Resolve = proxyResolver()): Promise<DomainProxy> {
+    const rules = new DomainRules(netAllow);
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true });
+    await new Promise<void>((resolveListen, reject) => {
+      server.once("error", reject);
+      server.listen({ host: "127.0.0.1", port: 0, backlog: 511 }, () => resolveListen());
+    });
+    const address = server.address();
+    if (address === null || typeof address === "string") throw new Error("domain proxy: no TCP address");
+    const proxy = new DomainProxy(server, address.port, rules, resolve);
+    server.on("connection", (s) => proxy.accept(s));
+    server.on("error", () => undefined);
+    // The proxy never keeps the supervising process alive on its own.
+    server.unref();
+    return proxy;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** The variables that point programs which honour them at the proxy. NO_PROXY is
+   * emptied: every destination goes through the proxy. */
+  env(): Record<string, string> {
+    const url = `http://${this.address}`;
+    const out: Record<string, string> = {};
+    for (const k of ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"]) {
+      out[k] = url;
+      out[k.toLowerCase()] = url;
+    }
+    out.NO_PROXY = "";
+    out.no_proxy = "";
+    return out;
+  }
+
+  /**
+   * The supervisor connected a sandbox socket whose local address is `peer` to the proxy:
+   * a steered connect (the original destination) or an explicit one. Only connections the
+   * supervisor registered are served: anything else on the host that reaches the port is
+   * closed, so the proxy is no open relay with the supervisor's reach.
+   */
+  expect(peer: string, reg: Registration): void {
+    if (this.closed) return;
+    const waiter = this.waiters.get(peer);
+    if (waiter !== undefined) {
+      this.waiters.delete(peer);
+      waiter(reg);
+      return;
+    }
+    const now = Date.now();
+    for (const [k, v] of this.registrations) if (now - v.at > STALE_MS) this.registrations.delete(k);
+    this.registrations.set(peer, { reg, at: now });
+  }
+
+  refuse(destination: string, name: string | null, reason: string): void {
+    this.log.note(destination, name, reason);
+    this.onRefused?.(destination, name === null || reason.includes(name) ? reason : `${reason}: ${name}`);
+  }
+
+  track(s: Socket): void {
+    this.sockets.add(s);
+    s.once("close", () => this.sockets.delete(s));
+  }
+
+  report(): NetworkReport {
+    return { proxy: this.address, refused: this.log.snapshot() };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.server.close();
+    for (const s of this.sockets) s.destroy();
+    // Native splices end at their next poll; each closes its switch when it reports.
+    const one = Buffer.alloc(8);
+    one.writeBigUInt64LE(1n);
+    for (const fd of this.stoppers) writeSync(fd, one);
+    for (const w of this.waiters.values()) w("explicit");
+    this.waiters.clear();
+    this.registrations.clear();
+  }
+
+  private accept(s: Socket): void {
+    this.track(s);
+    s.on("error", () => undefined);
+    const peer = `${s.remoteAddress}:${s.remotePort}`;
+    const known = this.registrations.get(peer);
+    if (known !== undefined) {
+      this.registrations.delete(peer);
+      serveConnection(this, s, known.reg);
+      return;
+    }
+    // The supervisor registers once the connect it performed returns, which may come
+    // after the accept.
+    const timer = setTimeout(() => {
+      this.waiters.delete(peer);
+      s.destroy();
+    }, CLAIM_MS);
+    timer.unref();
+    this.waiters.set(peer, (reg) => {
+      clearTimeout(timer);
+      if (this.closed) s.destroy();
+      else serveConnection(this, s, reg);
+    });
+  }
+}

@@ -1,0 +1,36 @@
+// How the filtering proxy and the sandbox's DNS resolve names: the host's resolver
+// (getaddrinfo, every address of both families), or, for tests only, a fixed table.
+
+import { promises as dns } from "node:dns";
+
+/**
+ * TEST ONLY: a JSON object `{"name": ["127.0.0.1", ...]}` in this variable of the
+ * supervising process replaces the host's resolver for the proxy and the sandbox's DNS;
+ * names outside it do not resolve. It lets tests give local servers real-looking names
+ * without root (no /etc/hosts edit). Not a policy field, never read inside the sandbox.
+ */
+export const TEST_HOSTS_ENV = "SANDLOCK_TEST_PROXY_HOSTS";
+
+export type Resolve = (name: string) => Promise<readonly string[]>;
+
+export function proxyResolver(env: NodeJS.ProcessEnv = process.env): Resolve {
+  const text = env[TEST_HOSTS_ENV];
+  if (text === undefined || text === "") {
+    return async (name) => (await dns.lookup(name, { all: true, verbatim: true })).map((a) => a.address);
+  }
+  let table: unknown;
+  try {
+    table = JSON.parse(text);
+  } catch {
+    throw new Error(`${TEST_HOSTS_ENV}: ${JSON.stringify(text)} is not JSON (a test-only table {"name": ["address"]})`);
+  }
+  if (typeof table !== "object" || table === null || Array.isArray(table) || !Object.values(table).every((v) => Array.isArray(v) && v.every((a) => typeof a === "string"))) {
+    throw new Error(`${TEST_HOSTS_ENV}: ${JSON.stringify(text)} is not a table {"name": ["address", ...]}`);
+  }
+  const map = new Map(Object.entries(table as Record<string, string[]>).map(([k, v]) => [k.toLowerCase(), v]));
+  return async (name) => {
+    const found = map.get(name);
+    if (found === undefined) throw Object.assign(new Error(`${name}: not in ${TEST_HOSTS_ENV}`), { code: "ENOTFOUND" });
+    return found;
+  };
+}

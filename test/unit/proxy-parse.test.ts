@@ -1,0 +1,122 @@
+// What the filtering proxy reads from the first bytes of a connection (TLS ClientHello,
+// HTTP request head), the DNS messages it answers, the rules it checks, and the test-only
+// resolver table's messages. Pure.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { parseClientHello } from "../../src/proxy/tls-hello.js";
+import { parseRequestHead, splitHostPort, upstreamHead } from "../../src/proxy/http-head.js";
+import { RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA, addressAnswer, errorAnswer, readQuestion } from "../../src/proxy/dns-message.js";
+import { DomainRules, validName } from "../../src/proxy/rules.js";
+import { TEST_HOSTS_ENV, proxyResolver } from "../../src/proxy/resolver.js";
+import { parseNetRule } from "../../src/policy/index.js";
+
+function ext(type: number, data: Buffer): Buffer {
+  const h = Buffer.alloc(4);
+  h.writeUInt16BE(type, 0);
+  h.writeUInt16BE(data.length, 2);
+  return Buffer.concat([h, data]);
+}
+function sni(name: string): Buffer {
+  const n = Buffer.from(name);
+  const b = Buffer.alloc(5);
+  b.writeUInt16BE(n.length + 3, 0);
+  b[2] = 0;
+  b.writeUInt16BE(n.length, 3);
+  return ext(0, Buffer.concat([b, n]));
+}
+/** A ClientHello with these extensions, in records of at most `recordMax` bytes. */
+function hello(exts: Buffer[], recordMax = 16384): Buffer {
+  const all = Buffer.concat(exts);
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(all.length);
+  const body = Buffer.concat([Buffer.from([3, 3]), Buffer.alloc(32, 1), Buffer.from([0, 0, 2, 0xc0, 0x2f, 1, 0]), len, all]);
+  const hs = Buffer.concat([Buffer.from([1, 0, body.length >> 8, body.length & 0xff]), body]);
+  const records: Buffer[] = [];
+  for (let i = 0; i < hs.length; i += recordMax) {
+    const part = hs.subarray(i, i + recordMax);
+    records.push(Buffer.from([0x16, 3, 1, part.length >> 8, part.length & 0xff]), part);
+  }
+  return Buffer.concat(records);
+}
+
+test("ClientHello: SNI read, across records and in pieces; ECH and ESNI flagged", () => {
+  assert.deepEqual(parseClientHello(hello([sni("api.example.com")])), { kind: "hello", sni: "api.example.com", ech: false });
+  const split = hello([ext(10, Buffer.from([0, 2, 0, 0x1d])), sni("a.example.com")], 20);
+  assert.deepEqual(parseClientHello(split), { kind: "hello", sni: "a.example.com", ech: false });
+  for (let cut = 0; cut < split.length; cut += 7) assert.deepEqual(parseClientHello(split.subarray(0, cut)), { kind: "more" });
+  assert.deepEqual(parseClientHello(hello([])), { kind: "hello", sni: null, ech: false });
+  assert.deepEqual(parseClientHello(hello([sni("x.example.com"), ext(0xfe0d, Buffer.alloc(8))])), { kind: "hello", sni: "x.example.com", ech: true });
+  assert.deepEqual(parseClientHello(hello([ext(0xffce, Buffer.alloc(8))])), { kind: "hello", sni: null, ech: true });
+});
+
+test("ClientHello: malformed or ambiguous ones are refused", () => {
+  assert.deepEqual(parseClientHello(Buffer.from("GET / HTTP/1.1\r\n")), { kind: "bad", why: "not a TLS handshake" });
+  assert.deepEqual(parseClientHello(hello([sni("a.example.com"), sni("b.example.com")])), { kind: "bad", why: "extension 0 appears twice" });
+  const two = Buffer.concat([Buffer.from([0, 0x1e, 0, 0, 12]), Buffer.from("a.example.com".slice(0, 12)), Buffer.from([0, 0, 12]), Buffer.from("b.example.com".slice(0, 12))]);
+  assert.deepEqual(parseClientHello(hello([ext(0, two)])), { kind: "bad", why: "more than one host_name in the server_name extension" });
+  const h = hello([sni("a.example.com")]);
+  h[5] = 2; // a ServerHello
+  assert.deepEqual(parseClientHello(h), { kind: "bad", why: "the first handshake message is not a ClientHello" });
+  const truncated = hello([sni("a.example.com")]);
+  truncated.writeUInt16BE(truncated.readUInt16BE(9 + 35 + 4 + 2) + 50, 9 + 35 + 4 + 2); // extensions length past the end
+  assert.equal(parseClientHello(truncated).kind, "bad");
+});
+
+test("HTTP heads: Host, absolute form, CONNECT; duplicates and folding refused", () => {
+  const r = parseRequestHead(Buffer.from("GET /x HTTP/1.1\r\nHost: WWW.Example.com:8080\r\nAccept: */*\r\n\r\nbody"));
+  assert.equal(r.kind, "head");
+  if (r.kind !== "head") return;
+  assert.equal(r.head.host, "WWW.Example.com:8080");
+  assert.equal(r.head.length, "GET /x HTTP/1.1\r\nHost: WWW.Example.com:8080\r\nAccept: */*\r\n\r\n".length);
+  assert.deepEqual(splitHostPort(r.head.host!), { name: "www.example.com", port: 8080 });
+  assert.deepEqual(splitHostPort("example.com."), { name: "example.com", port: undefined });
+  assert.equal(splitHostPort("example.com:0"), null);
+  assert.deepEqual(parseRequestHead(Buffer.from("GET / HTTP/1.1\r\nHost: a\r\n")), { kind: "more" });
+  assert.deepEqual(parseRequestHead(Buffer.from("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")), { kind: "bad", why: "more than one Host header" });
+  assert.deepEqual(parseRequestHead(Buffer.from("GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n")), { kind: "bad", why: "a malformed header line" });
+  assert.deepEqual(parseRequestHead(Buffer.from("\x16\x03\x01 nonsense\r\n\r\n")), { kind: "bad", why: "not an HTTP/1.x request line" });
+  const c = parseRequestHead(Buffer.from("CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n"));
+  assert.ok(c.kind === "head" && c.head.method === "CONNECT" && c.head.target === "api.example.com:443");
+  if (r.kind === "head") {
+    assert.equal(upstreamHead(r.head, "/x").toString(), "GET /x HTTP/1.1\r\nHost: WWW.Example.com:8080\r\nAccept: */*\r\nConnection: close\r\n\r\n");
+  }
+});
+
+test("DNS: the question read back, answers of the asked type, NXDOMAIN", () => {
+  const q = Buffer.concat([Buffer.from([0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]), Buffer.from([3, ...Buffer.from("Api"), 7, ...Buffer.from("example"), 3, ...Buffer.from("com"), 0]), Buffer.from([0, 1, 0, 1])]);
+  const question = readQuestion(q)!;
+  assert.deepEqual({ id: question.id, name: question.name, type: question.type }, { id: 0x1234, name: "api.example.com", type: TYPE_A });
+  const a = addressAnswer(question, [Uint8Array.of(127, 0, 0, 1), new Uint8Array(16)]);
+  assert.equal(a.readUInt16BE(0), 0x1234);
+  assert.equal(a.readUInt16BE(2) & 0xf, 0);
+  assert.equal(a.readUInt16BE(6), 1); // the IPv6 address is not an A record
+  assert.deepEqual([...a.subarray(a.length - 4)], [127, 0, 0, 1]);
+  assert.equal(addressAnswer({ ...question, type: TYPE_AAAA }, [Uint8Array.of(127, 0, 0, 1)]).readUInt16BE(6), 0);
+  assert.equal(errorAnswer(question, RCODE_NXDOMAIN).readUInt16BE(2) & 0xf, RCODE_NXDOMAIN);
+  const response = Buffer.from(q);
+  response[2] = 0x81;
+  assert.equal(readQuestion(response), undefined);
+  assert.equal(readQuestion(q.subarray(0, 20)), undefined);
+});
+
+test("rules: name, port and carrier; DNS knows every name a rule covers", () => {
+  const rules = new DomainRules(["https://*.github.com", "http://mirror.example.com:8080", "*.example.org:443", "tcp://:22"].map((r) => parseNetRule("netAllow", r)));
+  assert.equal(rules.allows("api.github.com", 443, "tls"), "https://*.github.com");
+  assert.equal(rules.allows("api.github.com", 443, "http"), undefined);
+  assert.equal(rules.allows("api.github.com", 80, "tls"), undefined);
+  assert.equal(rules.allows("mirror.example.com", 8080, "http"), "http://mirror.example.com:8080");
+  assert.equal(rules.allows("a.example.org", 443, "http"), "*.example.org:443");
+  assert.equal(rules.allows("a.example.org", 443, "tls"), "*.example.org:443");
+  assert.ok(rules.coversPort(443) && rules.coversPort(8080) && !rules.coversPort(22));
+  assert.ok(rules.knowsName("x.github.com") && !rules.knowsName("github.com") && !rules.knowsName("example.com"));
+  assert.ok(validName("a-b.example.com") && !validName("a..b") && !validName("-a.com") && !validName("a b"));
+});
+
+test("the test-only resolver table: answers from it alone; a bad value names the variable", async () => {
+  const resolve = proxyResolver({ [TEST_HOSTS_ENV]: `{"Api.Example.test":["127.0.0.1"]}` });
+  assert.deepEqual(await resolve("api.example.test"), ["127.0.0.1"]);
+  await assert.rejects(resolve("other.example.test"), { code: "ENOTFOUND" });
+  assert.throws(() => proxyResolver({ [TEST_HOSTS_ENV]: "{" }), { message: `${TEST_HOSTS_ENV}: "{" is not JSON (a test-only table {"name": ["address"]})` });
+  assert.throws(() => proxyResolver({ [TEST_HOSTS_ENV]: `{"a":"127.0.0.1"}` }), { message: `${TEST_HOSTS_ENV}: "{\\"a\\":\\"127.0.0.1\\"}" is not a table {"name": ["address", ...]}` });
+});
