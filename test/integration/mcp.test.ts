@@ -1,11 +1,12 @@
 // `sandlock mcp` end to end, driven by the official MCP SDK's own client over stdio: the
 // tools it lists, a run under the default profile (output, exit code, what the sandbox
 // refused, a write outside the working directory failing), the time and output ceilings,
-// stdin, the clean environment, and every way an agent might ask to run outside the root.
+// stdin, the clean environment, every way an agent might ask to run outside the root, and
+// writes staged in a copy-on-write workdir over the root (dry run, commit, abort, keep).
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -19,7 +20,7 @@ const ENV = { PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8", SECRET_TOKE
 let root: string;
 let client: Client;
 
-type Structured = { run_id: string; status: string; exit_code: number | null; stdout: string; stderr: string; truncated: { stdout: boolean; stderr: boolean }; refused: { syscall: string; target: string; why: string }[]; cwd: string };
+type Structured = { run_id: string; status: string; exit_code: number | null; stdout: string; stderr: string; truncated: { stdout: boolean; stderr: boolean }; refused: { syscall: string; target: string; why: string }[]; cwd: string; changes: string; workdir?: { action: string; branch: string; changes: { kind: string; path: string }[] }; diff?: string };
 interface CallResult { isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: unknown }
 
 async function call(name: string, args: Record<string, unknown>): Promise<CallResult> {
@@ -51,7 +52,7 @@ test("mcp: the server lists its three tools", async () => {
   const { tools } = await client.listTools();
   assert.deepEqual(tools.map((t) => t.name).sort(), ["sandlock_profiles", "sandlock_refusals", "sandlock_run"]);
   const runTool = tools.find((t) => t.name === "sandlock_run")!;
-  assert.deepEqual(Object.keys((runTool.inputSchema as { properties: object }).properties).sort(), ["argv", "command", "cwd", "max_output_bytes", "profile", "stdin", "timeout_seconds"]);
+  assert.deepEqual(Object.keys((runTool.inputSchema as { properties: object }).properties).sort(), ["argv", "changes", "command", "cwd", "max_output_bytes", "profile", "stdin", "timeout_seconds"]);
 });
 
 test("mcp: a command runs in the root under the default profile; its write beside the root fails; a refused connect is reported", async () => {
@@ -151,5 +152,48 @@ test("mcp: a directory swapped for a symlink to outside the root by a concurrent
     assert.deepEqual(readdirSync(outside), ["control"]);
   } finally {
     rmSync(outside, { recursive: true, force: true });
+  }
+});
+
+test("mcp: writes staged over the root: a dry run lists them with a diff and writes nothing; commit applies on exit 0 only; keep leaves a branch", async () => {
+  writeFileSync(join(root, "existing.txt"), "old\n");
+  const changed = (r: Structured): string[] => (r.workdir?.changes ?? []).map((c) => `${c.kind} ${c.path.slice(root.length + 1)}`).sort();
+  const dry = await run({ command: "echo new > made.txt; echo changed > existing.txt", changes: "dry_run" });
+  assert.equal(dry.workdir?.action, "dry_run");
+  assert.deepEqual(changed(dry), ["added made.txt", "modified existing.txt"]);
+  assert.match(dry.diff ?? "", /-old\n\+changed/);
+  assert.equal(existsSync(join(root, "made.txt")), false, "a dry run writes nothing");
+  assert.equal(readFileSync(join(root, "existing.txt"), "utf8"), "old\n");
+  const failed = await run({ command: "echo x > failed.txt; exit 1", changes: "commit" });
+  assert.equal(failed.workdir?.action, "aborted");
+  assert.equal(existsSync(join(root, "failed.txt")), false, "a failing run's writes are thrown away");
+  const ok = await run({ command: "echo x > committed.txt", changes: "commit" });
+  assert.equal(ok.workdir?.action, "committed");
+  assert.equal(readFileSync(join(root, "committed.txt"), "utf8"), "x\n");
+  const r = await call("sandlock_run", { command: "echo x > kept.txt", changes: "keep" });
+  const kept = r.structuredContent as Structured;
+  assert.equal(kept.workdir?.action, "kept");
+  assert.equal(existsSync(join(root, "kept.txt")), false, "a kept branch is not applied");
+  assert.match(text(r), new RegExp(`sandlock branch apply ${kept.workdir!.branch}`));
+  // Control: direct (this server's default) writes as it goes.
+  const direct = await run({ command: "echo x > direct.txt" });
+  assert.equal(direct.workdir, undefined);
+  assert.ok(existsSync(join(root, "direct.txt")));
+});
+
+test("mcp --staged: writing directly is refused, the default is commit", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sandlock-mcp-staged-"));
+  const staged = new Client({ name: "sandlock-test", version: "1.0.0" });
+  try {
+    await staged.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, "mcp", "--root", dir, "--staged"], env: ENV, stderr: "pipe" }));
+    const refused = (await staged.callTool({ name: "sandlock_run", arguments: { command: "true", changes: "direct" } })) as CallResult;
+    assert.equal(refused.isError, true);
+    assert.match(text(refused), /stages every run's writes \(--staged\): "changes" may be commit, dry_run or keep, not direct/);
+    const r = (await staged.callTool({ name: "sandlock_run", arguments: { command: "echo x > f.txt" } })) as CallResult;
+    assert.equal((r.structuredContent as Structured).workdir?.action, "committed");
+    assert.ok(existsSync(join(dir, "f.txt")));
+  } finally {
+    await staged.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

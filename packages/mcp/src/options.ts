@@ -17,16 +17,22 @@ export interface ServerOptions {
   readonly maxOutput: number;
   /** Variables of the server's environment passed to commands (besides PATH, LANG, TERM). */
   readonly passEnv: readonly string[];
+  /** Every run's writes are staged in a copy-on-write workdir over the root: an agent may
+   * not choose "direct" changes (server.ts), the default is "commit". */
+  readonly staged: boolean;
 }
 
 export class UsageError extends Error {}
 
-export const USAGE = `usage: sandlock mcp [--root DIR] [--profile NAME]... [--max-timeout SECS] [--max-output BYTES] [--pass-env NAME]...
+export const USAGE = `usage: sandlock mcp [--root DIR] [--profile NAME]... [--max-timeout SECS] [--max-output BYTES] [--pass-env NAME]... [--staged]
 
 Serves the Model Context Protocol on stdin/stdout. Tools: sandlock_run, sandlock_profiles,
 sandlock_refusals. Commands run only in --root (default: the current directory) or beneath
 it, under one of the --profile names (presets or saved profiles; default: workspace, the
 first is the default), with a clean environment (PATH, LANG, TERM and each --pass-env).
+An agent may ask for a run's writes to be staged in a copy-on-write workdir over the root
+(committed on exit 0, listed as a dry run, or kept as a branch); with --staged every run's
+are, and writing directly is refused.
 `;
 
 function positive(flag: string, v: string | undefined, max: number): number {
@@ -41,6 +47,7 @@ export function parseOptions(argv: readonly string[], cwd = process.cwd()): Serv
   const passEnv: string[] = [];
   let maxTimeout = 600;
   let maxOutput = 1 << 20;
+  let staged = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string | undefined => argv[++i];
@@ -69,6 +76,9 @@ export function parseOptions(argv: readonly string[], cwd = process.cwd()): Serv
         passEnv.push(v);
         break;
       }
+      case "--staged":
+        staged = true;
+        break;
       default:
         throw new UsageError(`sandlock mcp: unknown argument ${JSON.stringify(a)}`);
     }
@@ -80,5 +90,5 @@ export function parseOptions(argv: readonly string[], cwd = process.cwd()): Serv
     throw new UsageError(`sandlock mcp: --root ${root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   if (!statSync(real).isDirectory()) throw new UsageError(`sandlock mcp: --root ${root} is not a directory`);
-  return { root: real, profiles: profiles.length > 0 ? [...new Set(profiles)] : ["workspace"], maxTimeout, defaultTimeout: Math.min(60, maxTimeout), maxOutput, passEnv };
+  return { root: real, profiles: profiles.length > 0 ? [...new Set(profiles)] : ["workspace"], maxTimeout, defaultTimeout: Math.min(60, maxTimeout), maxOutput, passEnv, staged };
 }

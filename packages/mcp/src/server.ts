@@ -6,7 +6,7 @@ import { realpathSync, statSync } from "node:fs";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { loadProfile, OutputLimitError, PRESET_NAMES, PRESET_SUMMARY, Sandbox, SandlockError, type PresetName, type Refusal, type RunResult } from "sandlock";
+import { loadProfile, OutputLimitError, PRESET_NAMES, PRESET_SUMMARY, Sandbox, SandlockError, type PresetName, type PolicyInput, type Refusal, type RunResult, type SpawnOptions, type WorkdirChange } from "sandlock";
 import type { ServerOptions } from "./options.js";
 
 /** Runs whose refusals sandlock_refusals can still report. */
@@ -49,8 +49,32 @@ function commandEnv(passEnv: readonly string[]): Record<string, string> {
   return env;
 }
 
+const maxOutputOf = (args: { max_output_bytes?: number | undefined }, opts: ServerOptions): number => args.max_output_bytes ?? opts.maxOutput;
+
 function describeRefusal(r: Refusal): string {
   return `${r.syscall} ${r.target}: ${r.errno}, ${r.why}${r.count > 1 ? ` (${r.count} times)` : ""}`;
+}
+
+/** What becomes of a run's writes: made directly, or staged in a copy-on-write workdir over
+ * the root (docs/cow.md) and then committed on exit 0, listed and thrown away, or kept. */
+const CHANGE_MODES = ["direct", "commit", "dry_run", "keep"] as const;
+type ChangeMode = (typeof CHANGE_MODES)[number];
+
+function stagedPolicy(mode: ChangeMode, root: string): Partial<PolicyInput> {
+  if (mode === "direct") return {};
+  const end = mode === "keep" ? "keep" : "abort";
+  return { workdir: root, onExit: mode === "commit" ? "commit" : end, onError: end };
+}
+
+/** Runs the command, its writes made as `mode` says; the diff only for a dry run. */
+async function runStaged(mode: ChangeMode, policy: PolicyInput, cmd: readonly string[], opts: SpawnOptions): Promise<{ result: RunResult; diff?: string }> {
+  if (mode !== "dry_run") return { result: await Sandbox.run(policy, cmd, opts) };
+  const d = await Sandbox.dryRun(policy, cmd, { ...opts, diff: true });
+  return { result: d.result, ...(d.diff !== undefined ? { diff: d.diff } : {}) };
+}
+
+function describeChange(c: WorkdirChange): string {
+  return `  ${c.kind} ${c.path}`;
 }
 
 interface RunRecord {
@@ -72,7 +96,8 @@ export function createServer(opts: ServerOptions, version: string): McpServer {
       description:
         `Runs a command confined by sandlock (Landlock + seccomp, no root): only what its profile grants is readable, writable or reachable on the network. ` +
         `Give "command" (a shell command line, run with /bin/sh -c) or "argv". Profiles: ${opts.profiles.join(", ")} (default ${opts.profiles[0]}). ` +
-        `It runs in the server's root ${opts.root} or a directory beneath it ("cwd"). Returns the exit status, stdout, stderr and what the sandbox refused.`,
+        `It runs in the server's root ${opts.root} or a directory beneath it ("cwd"). Returns the exit status, stdout, stderr and what the sandbox refused. ` +
+        `"changes" decides what becomes of its writes under the root: ${opts.staged ? "" : '"direct" (the default: written as it goes), '}"commit" (staged, applied only if it exits 0${opts.staged ? ", the default" : ""}), "dry_run" (staged, listed with a diff, thrown away) or "keep" (staged and kept as a branch for the user to review with sandlock branch show/apply).`,
       inputSchema: {
         command: z.string().min(1).optional().describe("a shell command line, run with /bin/sh -c"),
         argv: z.array(z.string()).min(1).optional().describe("the program and its arguments, run without a shell"),
@@ -81,14 +106,18 @@ export function createServer(opts: ServerOptions, version: string): McpServer {
         timeout_seconds: z.number().int().min(1).max(opts.maxTimeout).optional().describe(`time limit (default ${opts.defaultTimeout}, at most ${opts.maxTimeout})`),
         stdin: z.string().optional().describe("data for the command's standard input"),
         max_output_bytes: z.number().int().min(1).max(opts.maxOutput).optional().describe(`bytes kept of stdout and of stderr; a command writing more is killed (default and most ${opts.maxOutput})`),
+        changes: z.enum(CHANGE_MODES).optional().describe(`what becomes of the writes under the root: direct, commit, dry_run or keep (default ${opts.staged ? "commit; direct is refused by this server" : "direct"})`),
       },
     },
     async (args): Promise<ToolResult> => {
       if ((args.command === undefined) === (args.argv === undefined)) return failure('give exactly one of "command" (a shell command line) and "argv"');
       const cmd = args.argv ?? ["/bin/sh", "-c", args.command!];
       const profile = args.profile ?? opts.profiles[0]!;
+      const mode: ChangeMode = args.changes ?? (opts.staged ? "commit" : "direct");
+      if (mode === "direct" && opts.staged) return failure('this server stages every run\'s writes (--staged): "changes" may be commit, dry_run or keep, not direct');
       let cwd: string;
       let result: RunResult;
+      let diff: string | undefined;
       const truncated = { stdout: false, stderr: false };
       try {
         cwd = directoryInRoot(opts.root, args.cwd);
@@ -98,11 +127,11 @@ export function createServer(opts: ServerOptions, version: string): McpServer {
         // concurrent command) between this check and the sandbox's start. The command then
         // only starts there: where it starts grants nothing.
         const { input } = await loadProfile(profile, { cwd: opts.root });
-        const policy = { ...input, cwd, cleanEnv: true, env: { ...commandEnv(opts.passEnv), ...(input.env ?? {}) } };
+        const policy = { ...input, ...stagedPolicy(mode, opts.root), cwd, cleanEnv: true, env: { ...commandEnv(opts.passEnv), ...(input.env ?? {}) } };
         const timeout = (args.timeout_seconds ?? opts.defaultTimeout) * 1000;
         const maxBuffer = args.max_output_bytes ?? opts.maxOutput;
         try {
-          result = await Sandbox.run(policy, cmd, { timeout, maxBuffer, ...(args.stdin !== undefined ? { input: args.stdin } : {}) });
+          ({ result, diff } = await runStaged(mode, policy, cmd, { timeout, maxBuffer, ...(args.stdin !== undefined ? { input: args.stdin } : {}) }));
         } catch (e) {
           if (!(e instanceof OutputLimitError)) throw e;
           result = e.result;
@@ -123,6 +152,12 @@ export function createServer(opts: ServerOptions, version: string): McpServer {
       const lines = [`${id}: ${ending} (${Math.round(result.durationMs)} ms, profile ${profile}, cwd ${cwd})`];
       if (result.limit !== null) lines.push(`limit: ${result.limit.field} ${result.limit.reason ?? ""}`.trim());
       if (result.refused.length > 0) lines.push("refused by the sandbox:", ...result.refused.map((r) => `  ${describeRefusal(r)}`));
+      const w = result.workdir;
+      if (w !== null) {
+        const what = mode === "dry_run" ? "dry run: nothing was written" : w.action === "kept" ? `kept as branch ${w.branch} (sandlock branch show ${w.branch} --diff; sandlock branch apply ${w.branch})` : `${w.action} (branch ${w.branch})`;
+        lines.push(`changes: ${what}`, ...w.changes.map(describeChange));
+      }
+      if (diff !== undefined) lines.push("--- diff ---", diff.length > maxOutputOf(args, opts) ? `${diff.slice(0, maxOutputOf(args, opts))}\n[diff cut at ${maxOutputOf(args, opts)} bytes]` : diff);
       lines.push("--- stdout ---", result.stdoutText, "--- stderr ---", result.stderrText);
       return {
         content: [{ type: "text", text: lines.join("\n") }],
@@ -138,6 +173,9 @@ export function createServer(opts: ServerOptions, version: string): McpServer {
           duration_ms: result.durationMs,
           profile,
           cwd,
+          changes: mode,
+          ...(w !== null ? { workdir: { action: mode === "dry_run" ? "dry_run" : w.action, branch: w.branch, changes: w.changes.map((c) => ({ ...c })) } } : {}),
+          ...(diff !== undefined ? { diff: diff.slice(0, maxOutputOf(args, opts)) } : {}),
         },
       };
     },
