@@ -49,7 +49,10 @@ struct sl_step_header {
 /* Prototype (plan option): read by the launcher before it forks (the clone flags of new
  * user/mount/pid/net/uts/ipc namespaces), then run by the command's process: native/launcher/ns.c. */
 #define SL_STEP_NS_VIEW 21           /* u32 map mode, u32 uid, u32 gid, u32 pad, staging\0, ops */
-#define SL_STEP_MAX 21
+/* timeStart (native/launcher/vclock.c): the launcher traces the command's processes and
+ * patches the vDSO clock functions at every exec. */
+#define SL_STEP_VCLOCK 22            /* i64 seconds, u32 nanoseconds of timeStart */
+#define SL_STEP_MAX 22
 
 /* Sub-call of a failed step, reported as op | sub << 8. */
 #define SL_SUB_MAIN 0      /* the step's own system call */
@@ -76,6 +79,8 @@ struct sl_msg {
 #define SL_MSG_ACK 4          /* a = command byte, b = processes affected, c = errno or 0 */
 #define SL_MSG_FATAL 5        /* a = launcher step, b = errno: the launcher itself failed */
 #define SL_MSG_LISTENER 6     /* a = fd number of the seccomp listener in the launcher */
+#define SL_MSG_VCLOCK 7       /* a, b = low, high 32 bits of the offset's seconds, c = its nanoseconds: virtual wall clock = CLOCK_MONOTONIC + offset */
+#define SL_MSG_TRACE 8        /* command's process -> launcher (report pipe): trace me (SL_STEP_VCLOCK) */
 
 /* What the launcher has in force, reported with SL_MSG_STARTED. */
 #define SL_LAUNCHER_SCOPED 1      /* it is in a Landlock domain scoping signals: teardown is kill(-1) */
