@@ -59,6 +59,9 @@ export class LauncherProcess {
 
   /** Called with the supervisor's copy of the seccomp listener, before the command execs. */
   onListener: ((fd: number) => void) | undefined;
+  /** timeStart: the offset from CLOCK_MONOTONIC to the command's wall clock, in ns, once
+   * the launcher has taken it (before the listener arrives). */
+  clockOffsetNs: bigint | undefined;
 
   /** Starts the launcher. stdio are the descriptors the command gets as 0, 1 and 2. */
   /** Says why the command's execve got EACCES from the grants (confine/exec-explain.ts). */
@@ -199,6 +202,11 @@ export class LauncherProcess {
         }
         break;
       }
+      case Msg.VCLOCK:
+        // timeStart: the command's virtual wall clock is CLOCK_MONOTONIC plus this offset.
+        // a, b: the seconds' low and high halves (signed 64 bits), c: nanoseconds.
+        this.clockOffsetNs = BigInt.asIntN(64, (BigInt(b >>> 0) << 32n) | BigInt(a >>> 0)) * 1_000_000_000n + BigInt(c);
+        break;
       case Msg.FATAL:
         this.fatal = new SupervisorError(`sandbox launcher failed (${fatalName(a)}): ${errnoName(b)}`);
         this.settleStart(this.fatal);

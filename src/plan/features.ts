@@ -93,6 +93,8 @@ export interface Supervision {
   meta?: MetaSupervision;
   /** A learning run (sandlock learn): LEARN_SYSCALLS go to the recorder too. */
   learn?: boolean;
+  /** timeStart: the supervisor answers the wall-clock calls (handlers/clock.ts). */
+  clock?: boolean;
 }
 
 /** What a learning run's recorder notes (supervise/handlers/learn.ts): the paths opened,
@@ -127,6 +129,9 @@ export interface Features {
   kernelView?: { name: string | undefined };
   /** Why the kernel view was asked for and not used (the supervised view is). */
   kernelViewFallback?: string;
+  /** timeStart, ms since the epoch: the launcher traces the command and rewrites the
+   * vDSO clock of every program it runs (native/launcher/vclock.c). */
+  timeStartMs?: number;
 }
 
 export function reconcileProtections(policy: Policy, host: HostFacts): Enforcement {
@@ -287,6 +292,8 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     ...(policy.portRemap ? { remapBind: active.has("net-tcp") ? bindPorts : "any" as const } : {}),
   });
   if (!unsupervised) supervision.net = net;
+  const timeStart = unsupervised ? undefined : policy.timeStart;
+  if (timeStart !== undefined) supervision.clock = true;
   // Without the filesystem protection nothing bounds writes, so metadata is not trapped.
   if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable) };
   const rlimits: Rlimit[] = [];
@@ -331,6 +338,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       // portRemap: every bind goes to the supervisor (the filter otherwise routes only
       // netlink-sized ones).
       ...(policy.portRemap && !unsupervised ? { notifyWhole: ["bind"] } : {}),
+      ...(timeStart !== undefined ? { virtualClock: true } : {}),
     },
     rlimits,
     cpuCores: policy.cpuCores,
@@ -341,5 +349,6 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     adjustments,
     ...(kernel ? { kernelView: { name: policy.name } } : {}),
     ...(kernelBlock !== undefined ? { kernelViewFallback: kernelBlock } : {}),
+    ...(timeStart !== undefined ? { timeStartMs: timeStart.getTime() } : {}),
   };
 }

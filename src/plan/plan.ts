@@ -103,6 +103,15 @@ function affinityMask(cores: readonly number[]): Buffer {
   return mask;
 }
 
+/** timeStart as i64 seconds and u32 nanoseconds since the epoch (negative before 1970). */
+function timeStartPayload(ms: number): Buffer {
+  const sec = Math.floor(ms / 1000);
+  const out = Buffer.alloc(12);
+  out.writeBigInt64LE(BigInt(sec), 0);
+  out.writeUInt32LE((ms - sec * 1000) * 1_000_000, 8);
+  return out;
+}
+
 /** {argc, envc}, then path, argv and env as NUL-terminated strings: written as one string
  * (a Buffer per string cost each start about 50 us with a usual environment). */
 function execPayload(cmd: CommandSpec): Buffer {
@@ -171,6 +180,9 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
     add(Step.LANDLOCK_RESTRICT, u32(0), "landlock_restrict_self");
   }
 
+  // timeStart: the launcher traces the command from here on (native/launcher/vclock.c),
+  // before the filter, whose ptrace ban binds the command, not its tracer.
+  if (features.timeStartMs !== undefined) add(Step.VCLOCK, timeStartPayload(features.timeStartMs), "ptrace(PTRACE_SEIZE) by the launcher (timeStart)");
   const program = seccompProgram(features.seccomp);
   const listener = supervised(features);
   // With a supervisor: a listener fd, and a notified task that only a fatal signal can

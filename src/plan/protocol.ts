@@ -29,12 +29,14 @@ export const Step = {
   /** Lower the command's priority (nice) by the u32 increment: see supervise/priority.ts. */
   NICE: 20,
   NS_VIEW: 21,
+  /** timeStart: i64 seconds, u32 nanoseconds; the launcher traces the command (vclock.c). */
+  VCLOCK: 22,
 } as const;
 export type StepOp = (typeof Step)[keyof typeof Step];
 
 export const LauncherFd = { PLAN: 3, STATUS: 4, CONTROL: 5, FIRST_FREE: 6 } as const;
 
-export const Msg = { STARTED: 1, SETUP_FAILED: 2, EXIT: 3, ACK: 4, FATAL: 5, LISTENER: 6 } as const;
+export const Msg = { STARTED: 1, SETUP_FAILED: 2, EXIT: 3, ACK: 4, FATAL: 5, LISTENER: 6, VCLOCK: 7, TRACE: 8 } as const;
 export const MSG_BYTES = 16;
 
 /** What the launcher has in force, reported with STARTED. */

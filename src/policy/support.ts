@@ -45,7 +45,6 @@ function whenSet(field: keyof PolicyFields, why: string): NotYetEnforced {
  */
 export const NOT_YET_ENFORCED: readonly NotYetEnforced[] = [
   whenSet("fsDenied", "the supervisor does not check paths on open yet, and Landlock cannot deny inside a granted tree"),
-  whenSet("timeStart", "the supervisor does not virtualise clocks yet"),
   whenSet("workdir", COW),
   whenSet("fsStorage", COW),
   whenSet("maxDisk", COW),

@@ -46,6 +46,9 @@ export interface SupervisorContext {
   /** maxMemory's credit in the native fast path (native/memcredit.c): growth calls within
    * it never reach the handlers. */
   readonly memoryCredit: MemoryCredit;
+  /** timeStart: the offset from CLOCK_MONOTONIC to the sandbox's wall clock in ns (the
+   * launcher's, reported before the command runs). */
+  clockOffsetNs?(): bigint | undefined;
 }
 
 /** What the memory handlers tell the fast path's credit (native/memcredit.c). */

@@ -76,6 +76,7 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
       shared.limit ??= hit;
     },
     chargeCpu,
+    clockOffsetNs: () => launcher.clockOffsetNs,
     // The supervisor is made below, before any notification can arrive.
     memoryCredit: {
       spent: () => supervisor.memoryCredit.spent(),
