@@ -26,14 +26,15 @@
 /* The stub, assembled from this source (GNU as, x86-64) and copied below byte for byte.
  * It runs in the traced program as its vDSO functions; the two constants at its end are
  * the offset (seconds, nanoseconds in [0, 1e9)) from CLOCK_MONOTONIC to the virtual wall
- * clock. Every other clock is the kernel's own answer through a real system call (which
+ * clock. REALTIME_COARSE reads the fine clock too: both cost one system call here, and a
+ * coarse read could otherwise show a time before timeStart. Every other clock is the kernel's own answer through a real system call (which
  * the seccomp filter routes by clock id). Offsets: 0 clock_gettime, 0x62 gettimeofday,
  * 0xdf time, 0x128 seconds, 0x130 nanoseconds.
  *
  *   cg:   cmp $0,%edi; je 1f; cmp $5,%edi; je 1f; cmp $11,%edi; je 1f   (REALTIME, _COARSE, TAI)
  *         mov $228,%eax; syscall; ret
- *   1:    mov $1,%eax; mov $6,%ecx; cmp $5,%edi; cmove %ecx,%eax; mov %eax,%edi
- *         mov $228,%eax; syscall; test %rax,%rax; jnz 3f              (MONOTONIC or _COARSE)
+ *   1:    mov $1,%eax; mov $1,%ecx; cmp $5,%edi; cmove %ecx,%eax; mov %eax,%edi
+ *         mov $228,%eax; syscall; test %rax,%rax; jnz 3f              (CLOCK_MONOTONIC)
  *         mov off_sec(%rip),%rax; add %rax,(%rsi); mov 8(%rsi),%rax; add off_nsec(%rip),%rax
  *         cmp $1000000000,%rax; jb 2f; sub $1000000000,%rax; incq (%rsi)
  *   2:    mov %rax,8(%rsi); xor %eax,%eax
@@ -59,7 +60,7 @@
 static const uint8_t stub[] = {
   0x83, 0xff, 0x00, 0x74, 0x12, 0x83, 0xff, 0x05, 0x74, 0x0d, 0x83, 0xff,
   0x0b, 0x74, 0x08, 0xb8, 0xe4, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xc3, 0xb8,
-  0x01, 0x00, 0x00, 0x00, 0xb9, 0x06, 0x00, 0x00, 0x00, 0x83, 0xff, 0x05,
+  0x01, 0x00, 0x00, 0x00, 0xb9, 0x01, 0x00, 0x00, 0x00, 0x83, 0xff, 0x05,
   0x0f, 0x44, 0xc1, 0x89, 0xc7, 0xb8, 0xe4, 0x00, 0x00, 0x00, 0x0f, 0x05,
   0x48, 0x85, 0xc0, 0x75, 0x2c, 0x48, 0x8b, 0x05, 0xec, 0x00, 0x00, 0x00,
   0x48, 0x01, 0x06, 0x48, 0x8b, 0x46, 0x08, 0x48, 0x03, 0x05, 0xe6, 0x00,
