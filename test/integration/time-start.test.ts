@@ -54,6 +54,7 @@ scriptCase("timeStart: every clock read starts at timeStart and runs at real spe
   const control = [...values(o.control!)].filter(([k]) => k.endsWith("realtime"));
   assert.equal(control.length, 2);
   for (const [k, x] of control) assert.ok(x >= o.control!.wall[0] - 1 && x <= o.control!.wall[1] + 1, `control ${k} = ${x}`);
+  assert.equal(o.checkpoint as unknown as string, "SandboxError: checkpoint: a sandbox with timeStart cannot be checkpointed: its launcher traces every process of it to keep the clock (docs/determinism.md)");
   assert.equal(o.unsupervised!.code, 125);
   assert.match(o.unsupervised!.stderr, /time-start.*wall-clock calls are answered by it/);
 });

@@ -6,6 +6,7 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { Sandbox } from "../../src/index.js";
 
 const [stage, probe] = process.argv.slice(2) as [string, string];
 const cli = join(stage, "bin", "sandlock.cjs");
@@ -38,5 +39,11 @@ const out = {
   control: await sandlock(["run", "-p", "workspace", "-r", dirname(probe), "--", probe, "time-reads", ""]),
   unsupervised: await sandlock(["run", "-p", "workspace", "--no-supervisor", "--time-start", iso(PAST), "--", "true"]),
 };
+// A checkpoint traces the processes itself: refused, the launcher is their tracer.
+const sb = new Sandbox({ fsReadable: [dirname(probe)], timeStart: new Date(PAST * 1000) });
+await sb.spawn([probe, "sleep", "30"]);
+const checkpoint = await sb.checkpoint().then(() => "taken", (e: Error) => `${e.name}: ${e.message}`);
+await sb.kill();
+await sb.wait().catch(() => undefined);
 rmSync(project, { recursive: true, force: true });
-console.log(JSON.stringify(out));
+console.log(JSON.stringify({ ...out, checkpoint }));
