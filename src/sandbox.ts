@@ -369,6 +369,7 @@ export class Sandbox {
         const l = launcher;
         // With maxCpu the supervisor's work for the sandbox is measured and charged to it.
         if (features.maxCpu !== undefined) this.shared.supervisorMs = 0;
+        if (this.policy.policyFn !== undefined) this.shared.policyFn = this.policy.policyFn;
         l.onListener = (fd) => {
           this.supervisor = startSupervisor(fd, features.supervision, l, this.shared);
         };

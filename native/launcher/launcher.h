@@ -75,11 +75,12 @@ long sl_ns_view(const uint8_t *p, uint32_t len, int ack);
 void sl_ns_map_child(pid_t child, int ack_wr);
 int sl_ns_signal_root(pid_t root, int sig);
 
-/* timeStart's exec stop (vclock.c). */
+/* timeStart's and policyFn's exec stop (vclock.c). */
 long sl_vclock_init(const uint8_t *p, uint32_t len, int64_t *sec_out, int64_t *nsec_out);
 long sl_vclock_seize(pid_t pid);
 long sl_vclock_request(int report, int ack);
-void sl_vclock_stopped(pid_t pid, int status);
+int sl_vclock_stopped(pid_t pid, int status, int32_t *tid);
+void sl_vclock_verdict(pid_t pid, int go);
 int sl_vclock_active(void);
 
 /* Wait-status decoding, as the W* macros do. */

@@ -115,7 +115,7 @@ static int32_t take_listener(int child_pidfd, int32_t child_fd) {
 
 /* Waits for the command's exec: EOF on the close-on-exec report pipe means it happened.
  * Before that the command may hand over its seccomp listener. */
-/* The plan's SL_STEP_VCLOCK payload (timeStart), or NULL. */
+/* The plan's SL_STEP_TRACE payload (timeStart, policyFn), or NULL. */
 static const struct sl_step *vclock_step = NULL;
 
 /* SL_MSG_TRACE: take the clock's offset now and trace the command's process (vclock.c);
@@ -176,7 +176,10 @@ static int reap_children(pid_t root, int *root_status, int *root_reaped) {
   long pid;
   while ((pid = SC4(NR_wait4, -1, &status, WALL | WNOHANG, 0)) > 0) {
     if (SL_WIFSTOPPED(status)) {
-      sl_vclock_stopped((pid_t)pid, status); /* only traced processes report stops */
+      /* Only traced processes report stops. An exec that policyFn must see stays stopped
+       * until TypeScript's SL_CMD_EXEC. */
+      int32_t tid = 0;
+      if (sl_vclock_stopped((pid_t)pid, status, &tid)) send_msg(SL_MSG_EXEC, (int32_t)pid, tid, 0);
       continue;
     }
     if (pid == root) {
@@ -229,6 +232,15 @@ static void handle_command(char cmd, pid_t root, int *root_status, int *root_rea
     }
     case SL_CMD_KILL:
       teardown_and_exit(root, *root_status, *root_reaped);
+    case SL_CMD_EXEC: {
+      struct {
+        int32_t pid;
+        uint8_t go;
+      } __attribute__((packed)) v;
+      long n = SL_RETRY(SC3(NR_read, SL_FD_CONTROL, &v, sizeof v));
+      if (n == (long)sizeof v) sl_vclock_verdict(v.pid, v.go);
+      return;
+    }
     case SL_CMD_LISTENER_TAKEN:
       SC1(NR_close, listener_fd);
       listener_fd = -1;
@@ -267,7 +279,7 @@ int main(void) {
   if (sl_scope_self()) launcher_flags |= SL_LAUNCHER_SCOPED;
   for (uint32_t i = 0; i < plan.nsteps; i++) {
     if (plan.steps[i].op == SL_STEP_CPU_COUNTER && sl_cpu_counter_open()) launcher_flags |= SL_LAUNCHER_CPU_COUNTER;
-    if (plan.steps[i].op == SL_STEP_VCLOCK) vclock_step = &plan.steps[i];
+    if (plan.steps[i].op == SL_STEP_TRACE) vclock_step = &plan.steps[i];
   }
 
   pid_t self = (pid_t)SC0(NR_getpid);

@@ -1,13 +1,15 @@
-/* timeStart's exec stop (SPEC 2.1): the launcher traces the command's processes with
- * PTRACE_SEIZE and, at each exec stop, rewrites the new program's vDSO clock functions
- * into a stub that reads CLOCK_MONOTONIC with a real system call and adds the sandbox's
- * offset, before the program runs a single instruction. */
+/* The exec stop of timeStart and policyFn (SPEC 2.1, 6): the launcher traces the command's
+ * processes with PTRACE_SEIZE. At each exec stop, before the new program runs a single
+ * instruction, it rewrites the program's vDSO clock functions into a stub that reads
+ * CLOCK_MONOTONIC with a real system call and adds the sandbox's offset (timeStart), and
+ * holds the program until TypeScript has checked that it is what policyFn approved. */
 #include "launcher.h"
 
 #define NR_pwrite64 18
 #define NR_ptrace 101
 #define NR_clock_gettime 228
 #define PTRACE_CONT 7
+#define PTRACE_GETEVENTMSG 0x4201
 #define PTRACE_SEIZE 0x4206
 #define PTRACE_LISTEN 0x4208
 #define PTRACE_O_TRACEFORK 0x02
@@ -115,29 +117,39 @@ struct elf64_sym {
 };
 #define SHT_DYNSYM 11
 
-static int active = 0;
+static int active = 0; /* traced at all */
+/* Programs stopped at their exec for TypeScript's verdict: a verdict resumes only one of
+ * these, never a process stopped for another reason. Beyond the table: killed. */
+#define PENDING_MAX 256
+static pid_t pending[PENDING_MAX];
+static int clock_on = 0, execs_on = 0;
 static int64_t off_sec = 0, off_nsec = 0;
 
 int sl_vclock_active(void) { return active; }
 
-/* The plan's SL_STEP_VCLOCK payload: i64 seconds, u32 nanoseconds of timeStart. The offset
- * is taken now, just before the command's process is traced: the virtual clock starts at
- * timeStart at this moment and then runs with CLOCK_MONOTONIC. */
+/* The plan's SL_STEP_TRACE payload: u32 flags, u32 pad, i64 seconds, u32 nanoseconds of
+ * timeStart. The offset is taken now, just before the command's process is traced: the
+ * virtual clock starts at timeStart at this moment and then runs with CLOCK_MONOTONIC. */
 long sl_vclock_init(const uint8_t *p, uint32_t len, int64_t *sec_out, int64_t *nsec_out) {
-  if (len < 12) return -EINVAL;
+  if (len < 20) return -EINVAL;
+  uint32_t flags, nsec;
   int64_t sec;
-  uint32_t nsec;
-  memcpy(&sec, p, 8);
-  memcpy(&nsec, p + 8, 4);
-  if (nsec >= NSEC) return -EINVAL;
-  struct { int64_t sec, nsec; } now;
-  long rc = SC2(NR_clock_gettime, CLOCK_MONOTONIC, &now);
-  if (rc < 0) return rc;
-  off_sec = sec - now.sec;
-  off_nsec = (int64_t)nsec - now.nsec;
-  if (off_nsec < 0) {
-    off_nsec += NSEC;
-    off_sec--;
+  memcpy(&flags, p, 4);
+  memcpy(&sec, p + 8, 8);
+  memcpy(&nsec, p + 16, 4);
+  if (nsec >= NSEC || (flags & ~(uint32_t)(SL_TRACE_CLOCK | SL_TRACE_EXECS)) != 0 || flags == 0) return -EINVAL;
+  clock_on = (flags & SL_TRACE_CLOCK) != 0;
+  execs_on = (flags & SL_TRACE_EXECS) != 0;
+  if (clock_on) {
+    struct { int64_t sec, nsec; } now;
+    long rc = SC2(NR_clock_gettime, CLOCK_MONOTONIC, &now);
+    if (rc < 0) return rc;
+    off_sec = sec - now.sec;
+    off_nsec = (int64_t)nsec - now.nsec;
+    if (off_nsec < 0) {
+      off_nsec += NSEC;
+      off_sec--;
+    }
   }
   active = 1;
   *sec_out = off_sec;
@@ -274,14 +286,32 @@ static long patch(pid_t pid) {
 
 /* One ptrace stop of a traced process (status from wait4): resumes it as the kernel alone
  * would have, after patching the vDSO at an exec stop. A process whose vDSO cannot be
- * patched is killed: it would read the host's clock while the policy says otherwise. */
-void sl_vclock_stopped(pid_t pid, int status) {
+ * patched is killed: it would read the host's clock while the policy says otherwise.
+ * Returns 1 for an exec stop left stopped for TypeScript's verdict (policyFn), with the id
+ * of the thread that called execve in *tid (after the exec the process has its leader's). */
+int sl_vclock_stopped(pid_t pid, int status, int32_t *tid) {
   int sig = (status >> 8) & 0xff;
   int event = (status >> 16) & 0xff;
   if (event == PTRACE_EVENT_EXEC) {
-    if (patch(pid) < 0) {
+    if (clock_on && patch(pid) < 0) {
       SC2(NR_kill, pid, SIGKILL);
-      return;
+      return 0;
+    }
+    if (execs_on) {
+      unsigned long former = 0;
+      if (SC4(NR_ptrace, PTRACE_GETEVENTMSG, pid, 0, &former) < 0) {
+        SC2(NR_kill, pid, SIGKILL);
+        return 0;
+      }
+      int k = 0;
+      while (k < PENDING_MAX && pending[k] != 0) k++;
+      if (k == PENDING_MAX) {
+        SC2(NR_kill, pid, SIGKILL);
+        return 0;
+      }
+      pending[k] = pid;
+      *tid = (int32_t)former;
+      return 1;
     }
     SC4(NR_ptrace, PTRACE_CONT, pid, 0, 0);
   } else if (event == PTRACE_EVENT_STOP) {
@@ -295,9 +325,22 @@ void sl_vclock_stopped(pid_t pid, int status) {
   } else {
     SC4(NR_ptrace, PTRACE_CONT, pid, 0, sig); /* a signal on its way: delivered unchanged */
   }
+  return 0;
 }
 
-/* The command's process, at its SL_STEP_VCLOCK step: asks the launcher to trace it and
+/* TypeScript's verdict on an exec SL_MSG_EXEC reported: the program runs, or dies before
+ * its first instruction. Only a pid reported and not yet answered is acted on. */
+void sl_vclock_verdict(pid_t pid, int go) {
+  if (pid <= 0) return;
+  int k = 0;
+  while (k < PENDING_MAX && pending[k] != pid) k++;
+  if (k == PENDING_MAX) return;
+  pending[k] = 0;
+  if (go == 1) SC4(NR_ptrace, PTRACE_CONT, pid, 0, 0);
+  else SC2(NR_kill, pid, SIGKILL);
+}
+
+/* The command's process, at its SL_STEP_TRACE step: asks the launcher to trace it and
  * waits for the answer (0 or an errno), as the listener's hand-over does. write and read
  * are never trapped calls. */
 long sl_vclock_request(int report, int ack) {

@@ -95,6 +95,9 @@ export interface Supervision {
   learn?: boolean;
   /** timeStart: the supervisor answers the wall-clock calls (handlers/clock.ts). */
   clock?: boolean;
+  /** policyFn: execve and execveat go to the callback (handlers/policy-exec.ts); the paths
+   * granted (fsReadable, fsWritable) say whether the static policy denies the program. */
+  policyExec?: { granted: readonly string[] };
 }
 
 /** What a learning run's recorder notes (supervise/handlers/learn.ts): the paths opened,
@@ -132,6 +135,9 @@ export interface Features {
   /** timeStart, ms since the epoch: the launcher traces the command and rewrites the
    * vDSO clock of every program it runs (native/launcher/vclock.c). */
   timeStartMs?: number;
+  /** policyFn: every exec is held at its exec stop until the supervisor has checked that
+   * the program is what the callback approved (handlers/policy-exec.ts). */
+  traceExecs?: boolean;
 }
 
 export function reconcileProtections(policy: Policy, host: HostFacts): Enforcement {
@@ -294,6 +300,9 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   if (!unsupervised) supervision.net = net;
   const timeStart = unsupervised ? undefined : policy.timeStart;
   if (timeStart !== undefined) supervision.clock = true;
+  // policyFn needs the supervisor: policy/unsupervised.ts refuses it without one.
+  const policyFn = !unsupervised && policy.policyFn !== undefined;
+  if (policyFn) supervision.policyExec = { granted: grants.map((g) => g.path) };
   // Without the filesystem protection nothing bounds writes, so metadata is not trapped.
   if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable) };
   const rlimits: Rlimit[] = [];
@@ -337,7 +346,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       ...(kernel ? { pidNamespace: true } : {}),
       // portRemap: every bind goes to the supervisor (the filter otherwise routes only
       // netlink-sized ones).
-      ...(policy.portRemap && !unsupervised ? { notifyWhole: ["bind"] } : {}),
+      ...(policy.portRemap && !unsupervised || policyFn ? { notifyWhole: [...(policy.portRemap && !unsupervised ? ["bind"] : []), ...(policyFn ? ["execve", "execveat"] : [])] } : {}),
       ...(timeStart !== undefined ? { virtualClock: true } : {}),
     },
     rlimits,
@@ -350,5 +359,6 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     ...(kernel ? { kernelView: { name: policy.name } } : {}),
     ...(kernelBlock !== undefined ? { kernelViewFallback: kernelBlock } : {}),
     ...(timeStart !== undefined ? { timeStartMs: timeStart.getTime() } : {}),
+    ...(policyFn ? { traceExecs: true } : {}),
   };
 }

@@ -54,7 +54,6 @@ export const NOT_YET_ENFORCED: readonly NotYetEnforced[] = [
   whenSet("fsMount", "the supervisor does not virtualise paths under chroot yet"),
   whenSet("user", "user namespace id mapping is not built yet"),
   whenSet("gpuDevices", "GPU device rules are not built yet"),
-  whenSet("policyFn", "the supervisor has no dynamic policy yet"),
   whenSet("netDenyBind", "the supervisor does not check bind yet, and Landlock can only allow bind ports, not deny them"),
 ];
 

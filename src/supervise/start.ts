@@ -15,6 +15,8 @@ import { handlerTables } from "./handlers/index.js";
 import { descendsFrom, killMember } from "./kill.js";
 import { fastPathSpec } from "./fast-path.js";
 import { Supervisor } from "./supervisor.js";
+import { policyExec } from "./handlers/policy-exec.js";
+import type { PolicyFn } from "../policy/policy-fn.js";
 
 /** What the sandbox may change after the supervisor started. */
 export interface SupervisorShared {
@@ -31,6 +33,8 @@ export interface SupervisorShared {
   ports?: readonly PortMapping[];
   /** A learning run's record (sandlock learn): the recorder and the network fill it. */
   learned?: Observed;
+  /** The policy's callback (SPEC 6), with supervision.policyExec. */
+  policyFn?: PolicyFn;
 }
 
 /** A Refusal whose count still grows. */
@@ -84,7 +88,16 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
       revoke: () => supervisor.memoryCredit.revoke(),
     },
   };
-  const supervisor = new Supervisor(listener, handlerTables(supervision, ctx, learned), shared.supervisorMs === undefined ? undefined : chargeCpu, fastPathSpec(supervision));
+  const tables = handlerTables(supervision, ctx, learned);
+  if (supervision.policyExec !== undefined) {
+    // Without the callback nothing can approve an exec: every one is refused, and an exec
+    // stop without an approval is killed.
+    const fn: PolicyFn = shared.policyFn ?? (() => "deny");
+    const pe = policyExec(fn, supervision.policyExec.granted, ctx);
+    tables.push(pe.handlers);
+    launcher.onExec = (pid, tid) => launcher.execVerdict(pid, pe.verify(pid, tid));
+  }
+  const supervisor = new Supervisor(listener, tables, shared.supervisorMs === undefined ? undefined : chargeCpu, fastPathSpec(supervision));
   supervisor.onClose = () => {
     for (const fn of closers.splice(0)) fn();
   };
