@@ -607,9 +607,10 @@ export class Sandbox {
       throw new SandboxError(`checkpoint: appState must be a Buffer or Uint8Array, got ${appState === null ? "null" : typeof appState}`);
     }
     if (this.checkpointing) throw new SandboxError("checkpoint: another checkpoint of this sandbox is in progress");
-    // timeStart: the launcher is already every process's tracer (native/launcher/vclock.c),
+    // timeStart, policyFn: the launcher is already every process's tracer (native/launcher/vclock.c),
     // and a process has one tracer only.
     if (this.policy.timeStart !== undefined) throw new SandboxError("checkpoint: a sandbox with timeStart cannot be checkpointed: its launcher traces every process of it to keep the clock (docs/determinism.md)");
+    if (this.policy.policyFn !== undefined) throw new SandboxError("checkpoint: a sandbox with policyFn cannot be checkpointed: its launcher traces every process of it to check each exec (docs/policy-fn.md)");
     this.checkpointing = true;
     try {
       const [{ captureSandbox }, { Checkpoint }] = await Promise.all([import("./checkpoint/capture.js"), import("./checkpoint/checkpoint.js")]);

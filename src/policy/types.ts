@@ -208,7 +208,7 @@ export interface PolicyInput {
   portRemap?: boolean;
   /** A private writable directory made for each run and removed after it; TMPDIR and HOME point into it. CLI: `--private-tmp`. Default: false. */
   privateTmp?: boolean;
-  /** A callback deciding syscalls at run time (dynamic policy). Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: none (library only). Default: none. */
+  /** A callback deciding syscalls at run time (dynamic policy, docs/policy-fn.md): in this version every execve and execveat, shown with the path and argv that will run. CLI: none (library only). Default: none. */
   policyFn?: PolicyFn;
   /** Per-protection opt-out: `allowDegraded` runs without a protection the kernel lacks, `disable` turns it off (see `sandlock check`). CLI: `--allow-degraded` and `--disable`. Default: strict (every protection required). */
   protection?: ProtectionInput;

@@ -39,10 +39,6 @@ for (const [input, field, value, why] of CASES) {
   });
 }
 
-test("unsupported: policyFn", () => {
-  unsupported({ policyFn: () => "allow" }, "policyFn", "policyFn: not supported yet (the supervisor has no dynamic policy yet)");
-});
-
 // The COW-only fields can only be given with workdir, which is refused first; the table
 // still has an entry each, checked here directly on validated fields.
 test("unsupported: the workdir-only fields each have their own entry", () => {
