@@ -43,13 +43,16 @@ function checkWall(name: string, r: Ran, start: number): void {
 }
 
 scriptCase("timeStart: every clock read starts at timeStart and runs at real speed; monotonic and absolute sleeps stay right", "dist/test/scripts/time-case.js", ["${STAGE}", "${PROBE}"], (o: Record<string, Ran>) => {
-  for (const k of ["probe", "future", "tools", "control"]) assert.equal(o[k]!.code, 0, `${k}: ${o[k]!.stderr}`);
+  for (const k of ["probe", "future", "tools", "jobs", "control"]) assert.equal(o[k]!.code, 0, `${k}: ${o[k]!.stderr}`);
   checkWall("probe", o.probe!, PAST);
   checkWall("future", o.future!, FUTURE);
   const tools = o.tools!.stdout.trim().split("\n").map(Number);
   assert.equal(tools.length, 3, o.tools!.stdout);
   const took = o.tools!.mono[1] - o.tools!.mono[0];
   for (const [i, x] of tools.entries()) assert.ok(x >= PAST && x <= PAST + took + 1, `date, python3, node [${i}]: ${x}`);
+  // The launcher's tracing keeps job control and pause/resume as they are without it.
+  assert.equal(o.jobs!.stdout, "stopped=1 waited=143\n", o.jobs!.stderr);
+  assert.deepEqual(o.paused, ["paused", "running", "paused", "running"]);
   // Control: without timeStart the same reads are the host's wall clock.
   const control = [...values(o.control!)].filter(([k]) => k.endsWith("realtime"));
   assert.equal(control.length, 2);

@@ -31,11 +31,14 @@ function sandlock(args: readonly string[]): Promise<Ran> {
 
 const iso = (s: number): string => new Date(s * 1000).toISOString();
 const TOOLS = "date +%s; python3 -c 'import time; print(time.time())'; node -e 'console.log(Date.now() / 1000)'";
+// Job control under the launcher's tracing: a stopped child stays stopped until SIGCONT.
+const JOBS = "sleep 5 </dev/null & p=$!; kill -STOP $p; sleep 0.2; s=$(grep -c '^State:.*[tT]' /proc/$p/status); kill -CONT $p; kill $p; wait $p; echo stopped=$s waited=$?";
 
 const out = {
   probe: await sandlock(["run", "-p", "workspace", "-r", dirname(probe), "--time-start", iso(PAST), "--", probe, "time-all", probe]),
   future: await sandlock(["run", "-p", "workspace", "-r", dirname(probe), "--time-start", iso(FUTURE), "--", probe, "time-all", probe]),
   tools: await sandlock(["run", "-p", "workspace", "--time-start", iso(PAST), "--", "sh", "-c", TOOLS]),
+  jobs: await sandlock(["run", "-p", "workspace", "--time-start", iso(PAST), "--", "sh", "-c", JOBS]),
   control: await sandlock(["run", "-p", "workspace", "-r", dirname(probe), "--", probe, "time-reads", ""]),
   unsupervised: await sandlock(["run", "-p", "workspace", "--no-supervisor", "--time-start", iso(PAST), "--", "true"]),
 };
@@ -43,7 +46,15 @@ const out = {
 const sb = new Sandbox({ fsReadable: [dirname(probe)], timeStart: new Date(PAST * 1000) });
 await sb.spawn([probe, "sleep", "30"]);
 const checkpoint = await sb.checkpoint().then(() => "taken", (e: Error) => `${e.name}: ${e.message}`);
+// pause() and resume() from outside, twice: the traced processes stop and go on.
+const paused: string[] = [];
+for (let i = 0; i < 2; i++) {
+  await sb.pause();
+  paused.push(sb.state);
+  await sb.resume();
+  paused.push(sb.state);
+}
 await sb.kill();
 await sb.wait().catch(() => undefined);
 rmSync(project, { recursive: true, force: true });
-console.log(JSON.stringify({ ...out, checkpoint }));
+console.log(JSON.stringify({ ...out, checkpoint, paused }));
