@@ -35,6 +35,12 @@ export function clockFilters(): [string, Emit][] {
     ["time", (b) => b.ret(Ret.USER_NOTIF)],
     // A sleep until an absolute wall-clock time: the supervisor holds it until that time
     // comes on the sandbox's clock. Relative sleeps need nothing.
+    // An absolute timerfd deadline: the supervisor sets it on its duplicate of the timerfd,
+    // shifted onto the host's clock when the timer counts the wall clock.
+    ["timerfd_settime", (b, p) => {
+      b.load(SeccompData.argLow(1)).jset(TIMER_ABSTIME, 0, `${p}allow`).ret(Ret.USER_NOTIF);
+      b.label(`${p}allow`).ret(Ret.ALLOW);
+    }],
     ["clock_nanosleep", (b, p) => {
       b.load(SeccompData.argLow(1)).jset(TIMER_ABSTIME, 0, `${p}allow`);
       wallClock(b, p, 0);

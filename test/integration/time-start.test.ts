@@ -1,8 +1,8 @@
 // timeStart against the real kernel, as root and as the test user: every way the probe
 // reads the wall clock (vDSO and system call, from threads, after an exec in a child and
 // from a thread), date, Python and Node read timeStart plus the time the run took; the
-// monotonic clock is the host's; an absolute sleep on the wall clock wakes when that clock
-// reaches its deadline; without timeStart the same reads give the host's time (control).
+// monotonic clock is the host's; an absolute sleep and an absolute timerfd on the wall
+// clock wake when that clock reaches the deadline; without timeStart the same reads give the host's time (control).
 
 import assert from "node:assert/strict";
 import { scriptCase } from "../helpers/harness.js";
@@ -40,6 +40,14 @@ function checkWall(name: string, r: Ran, start: number): void {
   assert.equal(v.get("abs-sleep-rc"), 0);
   assert.ok(v.get("abs-slept")! >= 0.29, `${name}: abs-slept ${v.get("abs-slept")}`);
   assert.equal(v.get("abs-reached"), 1);
+  // The same for a CLOCK_REALTIME timerfd set with TFD_TIMER_ABSTIME; its remaining time
+  // (relative) is the host's count of the sandbox's deadline.
+  assert.equal(v.get("tfd-rc"), 0);
+  assert.equal(v.get("tfd-read"), 8);
+  assert.ok(v.get("tfd-slept")! >= 0.29, `${name}: tfd-slept ${v.get("tfd-slept")}`);
+  assert.equal(v.get("tfd-reached"), 1);
+  assert.equal(v.get("tfd-old"), 0, "the expired setting has nothing left");
+  assert.ok(v.get("tfd-remaining")! > 90 && v.get("tfd-remaining")! <= 100, `${name}: tfd-remaining ${v.get("tfd-remaining")}`);
 }
 
 scriptCase("timeStart: every clock read starts at timeStart and runs at real speed; monotonic and absolute sleeps stay right", "dist/test/scripts/time-case.js", ["${STAGE}", "${PROBE}"], (o: Record<string, Ran>) => {

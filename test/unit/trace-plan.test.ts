@@ -44,6 +44,8 @@ test("timeStart routes the wall-clock reads and absolute wall-clock sleeps, noth
   assert.equal(verdict(f, "clock_nanosleep", [11, 1, 0x1000, 0]), NOTIFY, "absolute on CLOCK_TAI");
   assert.equal(verdict(f, "clock_nanosleep", [0, 0, 0x1000, 0]), ALLOW, "relative");
   assert.equal(verdict(f, "clock_nanosleep", [1, 1, 0x1000, 0]), ALLOW, "absolute on CLOCK_MONOTONIC");
+  assert.equal(verdict(f, "timerfd_settime", [3, 1, 0x1000, 0]), NOTIFY, "TFD_TIMER_ABSTIME (its clock is the timerfd's, known to the supervisor)");
+  assert.equal(verdict(f, "timerfd_settime", [3, 0, 0x1000, 0]), ALLOW, "relative");
   assert.equal(verdict(f, "execve", [0x1000, 0x2000, 0]), ALLOW, "execs are not policyFn's here");
 });
 

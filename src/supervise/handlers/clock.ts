@@ -1,9 +1,11 @@
 // timeStart (SPEC 2.1): the sandbox's wall clock is CLOCK_MONOTONIC plus an offset the
 // launcher took when the command started, so it starts at timeStart and runs at real
 // speed. The vDSO of every program computes it in the program (native/launcher/vclock.c);
-// these handlers answer the system calls that read the wall clock or sleep until a time
-// on it (plan/seccomp-clock.ts routes only those).
+// these handlers answer the system calls that read the wall clock, sleep until a time on
+// it, or set a timerfd to such a time (plan/seccomp-clock.ts routes only those).
 
+import { closeSync, readFileSync } from "node:fs";
+import { native } from "../../confine/native.js";
 import { deny, returnValue, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import type { Notification } from "../notification.js";
@@ -119,5 +121,37 @@ export function clockHandlers(ctx: SupervisorContext): HandlerTable {
     });
   };
 
-  return { clock_gettime, gettimeofday, time, clock_nanosleep };
+  // timerfd_settime(fd, TFD_TIMER_ABSTIME, new, old): performed here on a duplicate of the
+  // caller's timerfd (the same timer), with the deadline read once from the supervisor's
+  // copy; a timer on the wall clock (CLOCK_REALTIME, _ALARM: "clockid" in its fdinfo) gets
+  // it moved onto the host's clock. Any other timer is set as asked.
+  const timerfd_settime = (n: Notification): Action => {
+    const value = ctx.memory.read(n, n.argAddr(2), 32);
+    if (value === null) return deny(EFAULT);
+    const dup = native().threadGetfd(n.pid, n.argI32(0));
+    if (dup < 0) return deny(-dup);
+    try {
+      // The duplicate and the deadline are the caller's: its call is still pending.
+      if (!ctx.memory.stillValid(n)) return deny(EFAULT);
+      let clock: string | undefined;
+      try {
+        clock = /^clockid:\s*(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${dup}`, "latin1"))?.[1];
+      } catch {
+        clock = undefined;
+      }
+      if (clock === undefined) return deny(EINVAL); // not a timerfd
+      const old = Buffer.alloc(32);
+      const rc = native().timerfdSettime(dup, n.argI32(1), value, old, clock === "0" || clock === "8", offset());
+      if (rc < 0) return deny(-rc);
+      if (n.arg(3) !== 0n) {
+        const bad = put(n, n.argAddr(3), old); // relative times: nothing to shift
+        if (bad !== undefined) return bad;
+      }
+      return returnValue(0);
+    } finally {
+      closeSync(dup);
+    }
+  };
+
+  return { clock_gettime, gettimeofday, time, clock_nanosleep, timerfd_settime };
 }
