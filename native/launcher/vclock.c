@@ -8,6 +8,13 @@
 #define NR_ptrace 101
 #define NR_clock_gettime 228
 #define PTRACE_CONT 7
+#define PTRACE_GETREGS 12
+#define PTRACE_SETREGS 13
+#define PTRACE_O_TRACESECCOMP 0x80
+#define PTRACE_EVENT_SECCOMP 7
+#define NR_pwrite64 18
+#define O_RDWR 02
+#define FUTEX_CLOCK_REALTIME 256
 #define PTRACE_GETEVENTMSG 0x4201
 #define PTRACE_SEIZE 0x4206
 #define PTRACE_LISTEN 0x4208
@@ -66,7 +73,62 @@ long sl_vclock_init(const uint8_t *p, uint32_t len, int64_t *sec_out, int64_t *n
  * sandbox cannot detach or trace anything itself: its filter blocks ptrace. */
 long sl_vclock_seize(pid_t pid) {
   long opts = PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
+  /* timeStart: the filter hands absolute wall-clock futex waits to the tracer. */
+  if (clock_on) opts |= PTRACE_O_TRACESECCOMP;
   return SC4(NR_ptrace, PTRACE_SEIZE, pid, 0, opts);
+}
+
+/* x86-64 struct user_regs_struct: 27 words; the ones used here. */
+#define REGS_WORDS 27
+#define REG_R10 7
+#define REG_RSI 13
+#define REG_RSP 19
+
+static long mem_rw(pid_t pid, void *buf, size_t len, uint64_t at, int write) {
+  char path[32] = "/proc/";
+  size_t n = 6;
+  char digits[12];
+  int k = 0;
+  unsigned v = (unsigned)pid;
+  do {
+    digits[k++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  while (k > 0) path[n++] = digits[--k];
+  memcpy(path + n, "/mem", 5);
+  long fd = SC4(NR_openat, AT_FDCWD, path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
+  if (fd < 0) return fd;
+  long got = SC4(write ? NR_pwrite64 : NR_pread64, fd, buf, len, at);
+  SC1(NR_close, fd);
+  return got == (long)len ? 0 : got < 0 ? got : -EIO;
+}
+
+/* A futex wait with an absolute deadline on CLOCK_REALTIME (FUTEX_WAIT_BITSET or
+ * FUTEX_WAIT_REQUEUE_PI with FUTEX_CLOCK_REALTIME: glibc's pthread_cond_timedwait,
+ * sem_timedwait, pthread_mutex_timedlock), stopped at its entry by the filter: the deadline
+ * is on the sandbox's clock, so the wait is turned into one on CLOCK_MONOTONIC (the flag
+ * cleared) with the deadline minus the offset, written below the thread's stack red zone,
+ * where the kernel reads it once (a restarted wait keeps its deadline in the kernel). The
+ * caller's own timespec is not touched. Anything unreadable or invalid is left for the
+ * kernel to refuse. This is no decision: the filter passes the changed call. */
+static void futex_to_monotonic(pid_t pid) {
+  uint64_t regs[REGS_WORDS];
+  if (SC4(NR_ptrace, PTRACE_GETREGS, pid, 0, regs) < 0) return;
+  struct { int64_t sec, nsec; } t;
+  if (mem_rw(pid, &t, sizeof t, regs[REG_R10], 0) < 0 || t.sec < 0 || t.nsec < 0 || t.nsec >= NSEC) return;
+  int64_t sec = t.sec - off_sec, nsec = t.nsec - off_nsec;
+  if (nsec < 0) {
+    nsec += NSEC;
+    sec--;
+  }
+  if (sec < 0) sec = nsec = 0; /* long past on the monotonic clock too */
+  t.sec = sec;
+  t.nsec = nsec;
+  uint64_t scratch = (regs[REG_RSP] - 128 - 64) & ~(uint64_t)15;
+  if (mem_rw(pid, &t, sizeof t, scratch, 1) < 0) return;
+  regs[REG_R10] = scratch;
+  regs[REG_RSI] &= ~(uint64_t)FUTEX_CLOCK_REALTIME;
+  SC4(NR_ptrace, PTRACE_SETREGS, pid, 0, regs);
 }
 
 /* One ptrace stop of a traced process (status from wait4): resumes it as the kernel alone
@@ -98,6 +160,9 @@ int sl_vclock_stopped(pid_t pid, int status, int32_t *tid) {
       *tid = (int32_t)former;
       return 1;
     }
+    SC4(NR_ptrace, PTRACE_CONT, pid, 0, 0);
+  } else if (event == PTRACE_EVENT_SECCOMP) {
+    if (clock_on) futex_to_monotonic(pid);
     SC4(NR_ptrace, PTRACE_CONT, pid, 0, 0);
   } else if (event == PTRACE_EVENT_STOP) {
     /* A group stop reports its stop signal: the process stays stopped until SIGCONT

@@ -8,6 +8,12 @@ import { type BpfAssembler, Ret, SeccompData } from "./bpf/assembler.js";
 /** The clocks that read the wall clock: REALTIME, REALTIME_COARSE, REALTIME_ALARM, TAI. */
 export const WALL_CLOCKS = [0, 5, 8, 11] as const;
 export const TIMER_ABSTIME = 1;
+/** SECCOMP_RET_TRACE: the launcher, which traces every process under timeStart, gets it. */
+const RET_TRACE = 0x7ff00000;
+const FUTEX_CMD_MASK = 127;
+const FUTEX_WAIT_BITSET = 9;
+const FUTEX_WAIT_REQUEUE_PI = 11;
+const FUTEX_CLOCK_REALTIME = 256;
 
 type Emit = (b: BpfAssembler, p: string) => void;
 
@@ -39,6 +45,17 @@ export function clockFilters(): [string, Emit][] {
     // shifted onto the host's clock when the timer counts the wall clock.
     ["timerfd_settime", (b, p) => {
       b.load(SeccompData.argLow(1)).jset(TIMER_ABSTIME, 0, `${p}allow`).ret(Ret.USER_NOTIF);
+      b.label(`${p}allow`).ret(Ret.ALLOW);
+    }],
+    // A futex wait with an absolute deadline on the wall clock (the two commands whose
+    // timeout is absolute, with FUTEX_CLOCK_REALTIME, and a timeout): the launcher turns it
+    // into one on CLOCK_MONOTONIC at its ptrace stop (native/launcher/vclock.c), and the
+    // changed call passes here.
+    ["futex", (b, p) => {
+      b.load(SeccompData.argLow(1)).jset(FUTEX_CLOCK_REALTIME, 0, `${p}allow`).and(FUTEX_CMD_MASK)
+        .jeq(FUTEX_WAIT_BITSET, `${p}abs`, 0).jeq(FUTEX_WAIT_REQUEUE_PI, `${p}abs`, `${p}allow`);
+      b.label(`${p}abs`).load(SeccompData.argLow(3)).jeq(0, 0, `${p}trace`).load(SeccompData.argHigh(3)).jeq(0, `${p}allow`, `${p}trace`);
+      b.label(`${p}trace`).ret(RET_TRACE);
       b.label(`${p}allow`).ret(Ret.ALLOW);
     }],
     ["clock_nanosleep", (b, p) => {

@@ -47,6 +47,11 @@ function checkWall(name: string, r: Ran, start: number): void {
   assert.ok(v.get("tfd-slept")! >= 0.29, `${name}: tfd-slept ${v.get("tfd-slept")}`);
   assert.equal(v.get("tfd-reached"), 1);
   assert.equal(v.get("tfd-old"), 0, "the expired setting has nothing left");
+  // pthread_cond_timedwait with the default (wall) clock: a futex wait with an absolute
+  // deadline, which the launcher moves onto the monotonic clock.
+  assert.equal(v.get("cond-rc"), 110, "ETIMEDOUT");
+  assert.ok(v.get("cond-waited")! >= 0.29, `${name}: cond-waited ${v.get("cond-waited")}`);
+  assert.equal(v.get("cond-reached"), 1);
   assert.ok(v.get("tfd-remaining")! > 90 && v.get("tfd-remaining")! <= 100, `${name}: tfd-remaining ${v.get("tfd-remaining")}`);
 }
 

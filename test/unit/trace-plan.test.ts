@@ -46,6 +46,14 @@ test("timeStart routes the wall-clock reads and absolute wall-clock sleeps, noth
   assert.equal(verdict(f, "clock_nanosleep", [1, 1, 0x1000, 0]), ALLOW, "absolute on CLOCK_MONOTONIC");
   assert.equal(verdict(f, "timerfd_settime", [3, 1, 0x1000, 0]), NOTIFY, "TFD_TIMER_ABSTIME (its clock is the timerfd's, known to the supervisor)");
   assert.equal(verdict(f, "timerfd_settime", [3, 0, 0x1000, 0]), ALLOW, "relative");
+  const TRACE = 0x7ff00000;
+  // futex(uaddr, op, val, timeout, ...): absolute waits on the wall clock go to the tracer.
+  assert.equal(verdict(f, "futex", [0x1000, 9 | 128 | 256, 0, 0x2000]), TRACE, "FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME");
+  assert.equal(verdict(f, "futex", [0x1000, 11 | 256, 0, 0x2000]), TRACE, "FUTEX_WAIT_REQUEUE_PI | FUTEX_CLOCK_REALTIME");
+  assert.equal(verdict(f, "futex", [0x1000, 9 | 128, 0, 0x2000]), ALLOW, "monotonic deadline");
+  assert.equal(verdict(f, "futex", [0x1000, 9 | 256, 0, 0]), ALLOW, "no timeout");
+  assert.equal(verdict(f, "futex", [0x1000, 0 | 256, 0, 0x2000]), ALLOW, "FUTEX_WAIT: relative");
+  assert.equal(verdict(bare, "futex", [0x1000, 9 | 256, 0, 0x2000]), ALLOW, "control: without timeStart");
   assert.equal(verdict(f, "execve", [0x1000, 0x2000, 0]), ALLOW, "execs are not policyFn's here");
 });
 
