@@ -12,8 +12,8 @@
 #define PTRACE_SETREGS 13
 #define PTRACE_O_TRACESECCOMP 0x80
 #define PTRACE_EVENT_SECCOMP 7
-#define NR_pwrite64 18
-#define O_RDWR 02
+#define NR_process_vm_readv 310
+#define NR_process_vm_writev 311
 #define FUTEX_CLOCK_REALTIME 256
 #define PTRACE_GETEVENTMSG 0x4201
 #define PTRACE_SEIZE 0x4206
@@ -84,22 +84,11 @@ long sl_vclock_seize(pid_t pid) {
 #define REG_RSI 13
 #define REG_RSP 19
 
+/* Reads or writes the tracee's memory as the tracee could itself: process_vm_readv and
+ * process_vm_writev honour its page protections (unlike /proc/<pid>/mem's forced write). */
 static long mem_rw(pid_t pid, void *buf, size_t len, uint64_t at, int write) {
-  char path[32] = "/proc/";
-  size_t n = 6;
-  char digits[12];
-  int k = 0;
-  unsigned v = (unsigned)pid;
-  do {
-    digits[k++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  while (k > 0) path[n++] = digits[--k];
-  memcpy(path + n, "/mem", 5);
-  long fd = SC4(NR_openat, AT_FDCWD, path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
-  if (fd < 0) return fd;
-  long got = SC4(write ? NR_pwrite64 : NR_pread64, fd, buf, len, at);
-  SC1(NR_close, fd);
+  struct { void *base; size_t len; } local = {buf, len}, remote = {(void *)at, len};
+  long got = SC5(write ? NR_process_vm_writev : NR_process_vm_readv, pid, &local, 1, &remote, 1); /* flags 0 */
   return got == (long)len ? 0 : got < 0 ? got : -EIO;
 }
 
