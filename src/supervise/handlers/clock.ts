@@ -13,6 +13,8 @@ import type { Notification } from "../notification.js";
 const EFAULT = 14;
 const EINVAL = 22;
 const EINTR = 4;
+const EPERM = 1;
+const CLOCK_REALTIME_ALARM = 8;
 const NS = 1_000_000_000n;
 /**
  * Absolute sleeps one sandbox may have held at once. Each is a notification the kernel
@@ -94,6 +96,8 @@ export function clockHandlers(ctx: SupervisorContext): HandlerTable {
   // the wait in the kernel; a restarted call comes back here with the same deadline.
   let sleeping = 0;
   const clock_nanosleep = (n: Notification): Action | Promise<Action> => {
+    // CLOCK_REALTIME_ALARM needs CAP_WAKE_ALARM, which nothing in a sandbox holds.
+    if (n.argU32(0) === CLOCK_REALTIME_ALARM) return deny(EPERM);
     const req = ctx.memory.read(n, n.argAddr(2), 16);
     if (req === null || !ctx.memory.stillValid(n)) return deny(EFAULT);
     const sec = req.readBigInt64LE(0);
