@@ -3,14 +3,14 @@
 
 import type { Protocol } from "./types.js";
 
-/** What kind of call an event is (SPEC 6); this version sends "process" events (execs). */
+/** What kind of call an event is (SPEC 6); this version sends "process" (execs) and "network" (connects) events. */
 export type PolicyEventCategory = "file" | "network" | "process" | "memory";
 
 /** A syscall of interest, as shown to policyFn. The call waits for the verdict. */
 export interface PolicyEvent {
-  /** The syscall's name: "execve" or "execveat". */
+  /** The syscall's name: "execve", "execveat" or "connect". */
   readonly syscall: string;
-  /** Its kind: "process" for an exec. */
+  /** Its kind: "process" for an exec, "network" for a connect. */
   readonly category: PolicyEventCategory;
   /** The thread that made the call (its process id when it has one thread). */
   readonly pid: number;
@@ -19,17 +19,18 @@ export interface PolicyEvent {
   /** The file: for an exec, the absolute path as given (placed against the caller's cwd or
    * dirfd, symbolic links not followed). */
   readonly path?: string;
-  /** The destination host (network events; not sent by this version). */
+  /** The destination address the supervisor will connect to (network events). */
   readonly host?: string;
-  /** The destination port (network events; not sent by this version). */
+  /** The destination port (network events). */
   readonly port?: number;
-  /** The destination protocol (network events; not sent by this version). */
+  /** The socket's protocol (network events). */
   readonly protocol?: Protocol;
   /** The argv that will execute (execve only): the program that runs is checked against
    * it, and killed before its first instruction if it differs. */
   readonly argv?: readonly string[];
   /** Whether the static policy already denies this call (for an exec: the file is under
-   * no fsReadable or fsWritable path). */
+   * no fsReadable or fsWritable path; a connect is asked about only once netAllow allowed
+   * it, so false). */
   readonly denied: boolean;
 }
 
@@ -40,12 +41,12 @@ export type PolicyVerdict = "allow" | "deny" | "audit" | {
 };
 
 /** What policyFn may change while the sandbox runs; it can only narrow the static policy.
- * Not built in this version: each method throws SandboxError, which denies the call the
- * callback was deciding (docs/policy-fn.md). */
+ * This version has restrictNetwork and grantNetwork; each other method throws
+ * SandboxError, which denies the call the callback was deciding (docs/policy-fn.md). */
 export interface PolicyContext {
-  /** Narrow egress to these IPs. */
+  /** Later connects may reach only these IPs (of those the static rules allow). */
   restrictNetwork(ips: readonly string[]): void;
-  /** Widen egress again, never beyond the static allowlist. */
+  /** Give back IPs restrictNetwork took away, never beyond the static allowlist. */
   grantNetwork(ips: readonly string[]): void;
   /** Lower maxMemory. */
   restrictMaxMemory(bytes: number | bigint): void;

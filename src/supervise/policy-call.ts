@@ -2,6 +2,7 @@
 // verdict, and whatever goes wrong (a throw, a rejection, no verdict in time, an answer
 // that is not a verdict) becomes a denial with the reason, which the RunResult reports.
 
+import { createRequire } from "node:module";
 import { SandboxError } from "../errors.js";
 import type { PolicyContext, PolicyEvent, PolicyFn, PolicyVerdict } from "../policy/policy-fn.js";
 
@@ -36,18 +37,53 @@ function describe(v: unknown): string {
   }
 }
 
+/** What ctx has narrowed so far (handlers/policy-net.ts enforces it). */
+export interface DynamicNet {
+  /** Destinations connects may still reach (IP strings as formatIp writes them), or
+   * undefined: whatever the static rules allow. */
+  allowed: Set<string> | undefined;
+}
+
+const load = createRequire(import.meta.url);
+/** node:net's isIP, loaded when a callback first names an address (not at start-up). */
+const isIP = (s: string): number => (load("node:net") as typeof import("node:net")).isIP(s);
+
+/** An IP address as formatIp writes it (dotted quad, or RFC 5952 IPv6), or undefined. */
+function canonicalIp(ip: unknown): string | undefined {
+  if (typeof ip !== "string" || isIP(ip) === 0) return undefined;
+  if (isIP(ip) === 4) return ip.split(".").map((x) => String(Number(x))).join(".");
+  return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+}
+
+function ips(method: string, list: unknown): string[] {
+  if (!Array.isArray(list)) throw new SandboxError(`policyFn: ctx.${method}() takes an array of IP addresses, got ${describe(list)}`);
+  return list.map((x) => {
+    const ip = canonicalIp(x);
+    if (ip === undefined) throw new SandboxError(`policyFn: ctx.${method}(): ${describe(x)} is not an IP address`);
+    return ip;
+  });
+}
+
 /**
- * The operations of SPEC 6's ctx that this version does not carry out. Each throws, so a
- * callback relying on one learns it at once (its call is then denied, with the reason)
- * instead of believing the sandbox narrowed.
+ * The ctx of SPEC 6. restrictNetwork and grantNetwork narrow (and widen again, never past
+ * the static rules, which are checked first) the destinations of later connects. The other
+ * operations are not built in this version: each throws, so a callback relying on one
+ * learns it at once (its call is then denied, with the reason) instead of believing the
+ * sandbox narrowed.
  */
-export function unbuiltContext(): PolicyContext {
+export function policyContext(net: DynamicNet): PolicyContext {
   const missing = (name: string) => (): never => {
     throw new SandboxError(`policyFn: ctx.${name}() is not built yet`);
   };
   return {
-    restrictNetwork: missing("restrictNetwork"),
-    grantNetwork: missing("grantNetwork"),
+    restrictNetwork: (list) => {
+      const keep = new Set(ips("restrictNetwork", list));
+      net.allowed = net.allowed === undefined ? keep : new Set([...net.allowed].filter((x) => keep.has(x)));
+    },
+    grantNetwork: (list) => {
+      const add = ips("grantNetwork", list);
+      if (net.allowed !== undefined) for (const ip of add) net.allowed.add(ip);
+    },
     restrictMaxMemory: missing("restrictMaxMemory"),
     restrictMaxProcesses: missing("restrictMaxProcesses"),
     denyPath: missing("denyPath"),

@@ -16,6 +16,8 @@ import { descendsFrom, killMember } from "./kill.js";
 import { fastPathSpec } from "./fast-path.js";
 import { Supervisor } from "./supervisor.js";
 import { policyExec } from "./handlers/policy-exec.js";
+import { policyNet } from "./handlers/policy-net.js";
+import { policyContext, type DynamicNet } from "./policy-call.js";
 import type { PolicyFn } from "../policy/policy-fn.js";
 
 /** What the sandbox may change after the supervisor started. */
@@ -88,15 +90,20 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
       revoke: () => supervisor.memoryCredit.revoke(),
     },
   };
-  const tables = handlerTables(supervision, ctx, learned);
+  let pe: ReturnType<typeof policyExec> | undefined;
   if (supervision.policyExec !== undefined) {
     // Without the callback nothing can approve an exec: every one is refused, and an exec
     // stop without an approval is killed.
     const fn: PolicyFn = shared.policyFn ?? (() => "deny");
-    const pe = policyExec(fn, supervision.policyExec.granted, ctx);
-    tables.push(pe.handlers);
-    launcher.onExec = (pid, tid) => launcher.execVerdict(pid, pe.verify(pid, tid));
+    const dyn: DynamicNet = { allowed: undefined };
+    const pctx = policyContext(dyn);
+    pe = policyExec(fn, supervision.policyExec.granted, ctx, pctx);
+    ctx.gateConnect = policyNet(fn, dyn, ctx, pctx);
+    const verify = pe.verify;
+    launcher.onExec = (pid, tid) => launcher.execVerdict(pid, verify(pid, tid));
   }
+  const tables = handlerTables(supervision, ctx, learned);
+  if (pe !== undefined) tables.push(pe.handlers);
   const supervisor = new Supervisor(listener, tables, shared.supervisorMs === undefined ? undefined : chargeCpu, fastPathSpec(supervision));
   supervisor.onClose = () => {
     for (const fn of closers.splice(0)) fn();

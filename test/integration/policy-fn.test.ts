@@ -1,7 +1,8 @@
 // policyFn against the real kernel, as root and as the test user: an allowlist of
 // executables enforced by the callback; the same under a thread rewriting path and argv
 // after the check (zero wins, with the unchecked race as control); a throwing, a silent
-// (deadline), an async and a wrongly answering callback; the refusal without a supervisor.
+// (deadline), an async and a wrongly answering callback; connect events, network revoked
+// after the first connect (with a control); the refusal without a supervisor.
 
 import assert from "node:assert/strict";
 import { scriptCase } from "../helpers/harness.js";
@@ -42,5 +43,15 @@ scriptCase("policyFn: execs are decided by the callback on what will run; racing
   assert.ok(asyncRun.refused.includes("execve EACCES /bin/true: policyFn answered errno 13"), asyncRun.refused.join("\n"));
   const bad: Ran = o.bad;
   assert.ok(bad.refused.includes(`execve EPERM /bin/true: policyFn returned "yes", not a verdict ("allow", "deny", "audit" or {errno})`), bad.refused.join("\n"));
+  // Network: the connect event names the destination; revoking after the first connect
+  // refuses the second (the control connects twice); a ctx operation not built throws,
+  // which denies the call it was deciding.
+  const revoke: Ran = o.revoke;
+  assert.equal(revoke.stdout, "ok hi\nrefused 111\n", revoke.stderr);
+  assert.ok(revoke.events.some((x) => /^connect network 127\.0\.0\.1 \d+ tcp denied=false$/.test(x)), revoke.events.join("\n"));
+  assert.ok(revoke.refused.some((x) => /^connect ECONNREFUSED 127\.0\.0\.1:\d+: not allowed by policyFn's ctx.restrictNetwork$/.test(x)), revoke.refused.join("\n"));
+  assert.equal(o.netControl.stdout, "ok hi\nok hi\n", o.netControl.stderr);
+  assert.equal(o.netThrows.stdout, "refused 1\nrefused 1\n", o.netThrows.stderr);
+  assert.ok(o.netThrows.refused.some((x: string) => /^connect EPERM 127\.0\.0\.1:\d+: policyFn threw: SandboxError: policyFn: ctx.denyPath\(\) is not built yet$/.test(x)), o.netThrows.refused.join("\n"));
   assert.match(o.unsupervised, /PolicyError: .*policyFn.*the calls it decides are held by it/);
 });

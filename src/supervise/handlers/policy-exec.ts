@@ -8,7 +8,7 @@ import type { PolicyContext, PolicyFn } from "../../policy/policy-fn.js";
 import { CONTINUE, deny, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import type { Notification } from "../notification.js";
-import { callPolicyFn, unbuiltContext } from "../policy-call.js";
+import { callPolicyFn } from "../policy-call.js";
 import { parentFromStat } from "../members.js";
 
 const EFAULT = 14;
@@ -101,9 +101,8 @@ function interpreterOf(real: string | undefined): string | undefined {
   }
 }
 
-export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: SupervisorContext): PolicyExec {
+export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: SupervisorContext, pctx: PolicyContext): PolicyExec {
   const approvals = new Map<number, Approval>();
-  const pctx: PolicyContext = unbuiltContext();
 
   const check = async (n: Notification, name: "execve" | "execveat"): Promise<Action> => {
     const at = name === "execveat";
