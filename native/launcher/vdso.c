@@ -194,6 +194,7 @@ static size_t movable_prologue(const uint8_t *p, size_t max) {
   size_t k = 0;
   while (k < 5) {
     size_t len = 0;
+    if (k >= max) return 0;
     if (p[k] >= 0x50 && p[k] <= 0x57) len = 1;                                        /* push %r */
     else if (k + 2 <= max && p[k] == 0x41 && p[k + 1] >= 0x50 && p[k + 1] <= 0x57) len = 2; /* push %r8-15 */
     else if (k + 3 <= max && p[k] == 0x48 && p[k + 1] == 0x89 && p[k + 2] == 0xe5) len = 3; /* mov %rsp,%rbp */
@@ -297,7 +298,8 @@ long sl_vdso_patch(pid_t pid, int64_t off_sec, int64_t off_nsec) {
     size_t k = sizes[0] <= (uint64_t)n - cg ? movable_prologue(img + cg, (size_t)sizes[0]) : 0;
     uint8_t jc[5], jt[5];
     static uint8_t fast[FAST_BYTES(16)];
-    if (k > 0 && k <= 16 && sizes[1] >= FAST_BYTES(k)) {
+    /* The whole fast layout must lie in gettimeofday's space and inside the image read. */
+    if (k > 0 && k <= 16 && sizes[1] >= FAST_BYTES(k) && g + FAST_BYTES(k) <= (uint64_t)n) {
       /* Fast: every clock_gettime runs the vDSO's own code (no system call). */
       size_t len = fast_layout(fast, code, g, cg, img + cg, k);
       put_jmp(jc, cg, g + FAST_DISPATCH);
@@ -305,7 +307,7 @@ long sl_vdso_patch(pid_t pid, int64_t off_sec, int64_t off_nsec) {
       rc = write_all_at(fd, fast, len, base + g);
       if (rc == 0) rc = write_all_at(fd, jc, 5, base + cg);
       if (rc == 0) rc = write_all_at(fd, jt, 5, base + t);
-    } else if (sizes[0] >= sizeof stub) {
+    } else if (sizes[0] >= sizeof stub && cg + sizeof stub <= (uint64_t)n) {
       /* Any other layout: the stub replaces clock_gettime whole (other clocks become a
        * system call), gettimeofday and time jump into it. */
       uint8_t jg[5];
