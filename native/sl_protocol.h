@@ -49,13 +49,14 @@ struct sl_step_header {
 /* Prototype (plan option): read by the launcher before it forks (the clone flags of new
  * user/mount/pid/net/uts/ipc namespaces), then run by the command's process: native/launcher/ns.c. */
 #define SL_STEP_NS_VIEW 21           /* u32 map mode, u32 uid, u32 gid, u32 pad, staging\0, ops */
+#define SL_STEP_USERNS 22           /* u32 uid, u32 gid, u32 outer uid, u32 outer gid: user */
 /* timeStart and policyFn (native/launcher/vclock.c): the launcher traces the command's
  * processes; at every exec it patches the vDSO clock (SL_TRACE_CLOCK) and/or holds the new
  * program until TypeScript's verdict (SL_TRACE_EXECS, SL_MSG_EXEC / SL_CMD_EXEC). */
-#define SL_STEP_TRACE 22             /* u32 SL_TRACE_* flags, u32 pad, i64 seconds, u32 nanoseconds of timeStart */
+#define SL_STEP_TRACE 23             /* u32 SL_TRACE_* flags, u32 pad, i64 seconds, u32 nanoseconds of timeStart */
 #define SL_TRACE_CLOCK 1
 #define SL_TRACE_EXECS 2
-#define SL_STEP_MAX 22
+#define SL_STEP_MAX 23
 
 /* Sub-call of a failed step, reported as op | sub << 8. */
 #define SL_SUB_MAIN 0      /* the step's own system call */

@@ -75,6 +75,9 @@ long sl_ns_view(const uint8_t *p, uint32_t len, int ack);
 void sl_ns_map_child(pid_t child, int ack_wr);
 int sl_ns_signal_root(pid_t root, int sig);
 
+/* userns.c */
+long sl_userns(const uint8_t *p, uint32_t len);
+
 /* timeStart's and policyFn's exec stop (vclock.c). */
 long sl_vclock_init(const uint8_t *p, uint32_t len, int64_t *sec_out, int64_t *nsec_out);
 long sl_vclock_seize(pid_t pid);

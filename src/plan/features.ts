@@ -16,6 +16,7 @@ import { procfsMounts } from "../kernel/mounts.js";
 import { checkSignalScope, withoutProcfs } from "./unsupervised.js";
 import { kernelViewBlocked, kernelViewRequested, usernsUnavailable } from "./kernel-view.js";
 import { observe } from "./host-reads.js";
+import { grantRealpath, SwappableLinkError } from "./grant-path.js";
 
 export interface HostFacts {
   /** Landlock ABI version, 0 when Landlock is unavailable. */
@@ -138,6 +139,27 @@ export interface Features {
   /** policyFn: every exec is held at its exec stop until the supervisor has checked that
    * the program is what the callback approved (handlers/policy-exec.ts). */
   traceExecs?: boolean;
+  /** `user`: the ids the command appears to have, and the caller's they map to. */
+  user?: UserMapping;
+}
+
+/** The ids a sandbox with `user` appears to have (uid, gid) and the caller's effective
+ * ids they stand for in the host's namespace (outerUid, outerGid). */
+export interface UserMapping {
+  readonly uid: number;
+  readonly gid: number;
+  readonly outerUid: number;
+  readonly outerGid: number;
+}
+
+/** `user` needs a user namespace: where the host refuses one, the start fails by name. */
+function userMapping(policy: Policy): UserMapping | undefined {
+  if (policy.user === undefined) return undefined;
+  const why = usernsUnavailable();
+  if (why !== undefined) {
+    throw new ConfinementError(`user: appearing as uid ${policy.user.uid} and gid ${policy.user.gid} needs a user namespace, which is not available here: ${why}`, {});
+  }
+  return { uid: policy.user.uid, gid: policy.user.gid, outerUid: process.geteuid?.() ?? 0, outerGid: process.getegid?.() ?? 0 };
 }
 
 export function reconcileProtections(policy: Policy, host: HostFacts): Enforcement {
@@ -163,8 +185,14 @@ function pathGrants(field: "fsReadable" | "fsWritable", paths: readonly string[]
   return paths.map((path) => {
     let isDir: boolean;
     try {
-      isDir = observe(`isdir ${path}`, () => statSync(path).isDirectory());
+      // Resolved as every later step will (plan/grant-path.ts): a link another process can
+      // swap is refused here, by name, rather than followed.
+      const real = observe(`realpath ${path}`, () => grantRealpath(path));
+      isDir = observe(`isdir ${real}`, () => statSync(real).isDirectory());
     } catch (e) {
+      if (e instanceof SwappableLinkError) {
+        throw new PolicyError(field, path, `${field}: ${JSON.stringify(path)} passes through ${e.message}; another process could swap it while the sandbox starts, so it is not followed: grant what it leads to by its own path, or keep the link in a directory only root can change`);
+      }
       const code = (e as NodeJS.ErrnoException).code ?? "error";
       const why = code === "ENOENT" || code === "ENOTDIR" ? "does not exist" : `cannot be inspected (${code})`;
       throw new PolicyError(field, path, `${field}: ${JSON.stringify(path)} ${why}`);
@@ -281,6 +309,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   const mounts = procfsMounts();
   // The kernel-native view: the fresh procfs and the uts namespace show the sandbox's own
   // processes and name natively, so the view has no procfs mount and no hostname to serve.
+  const user = userMapping(policy);
   const kernelBlock = kernelViewRequested() ? (usernsUnavailable() ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
   const kernel = kernelViewRequested() && kernelBlock === undefined;
   const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
@@ -304,7 +333,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   const policyFn = !unsupervised && policy.policyFn !== undefined;
   if (policyFn) supervision.policyExec = { granted: grants.map((g) => g.path) };
   // Without the filesystem protection nothing bounds writes, so metadata is not trapped.
-  if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable) };
+  if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable), ...(user !== undefined ? { user } : {}) };
   const rlimits: Rlimit[] = [];
   const adjustments: Adjustment[] = [];
   if (policy.maxOpenFiles !== undefined) {
@@ -360,5 +389,6 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     ...(kernelBlock !== undefined ? { kernelViewFallback: kernelBlock } : {}),
     ...(timeStart !== undefined ? { timeStartMs: timeStart.getTime() } : {}),
     ...(policyFn ? { traceExecs: true } : {}),
+    ...(user !== undefined ? { user } : {}),
   };
 }

@@ -3,10 +3,11 @@
 // runs in its own namespaces with a constructed root (native/launcher/ns.c), and nothing
 // of the /proc view or the hostname is trapped. Otherwise the supervised view, as before.
 
-import { lstatSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { lstatSync, readFileSync, readlinkSync } from "node:fs";
 import type { Policy } from "../policy/policy.js";
 import type { PathGrant } from "./landlock.js";
 import { HIDDEN_PROC_FILES, within } from "./proc-grants.js";
+import { grantRealpath } from "./grant-path.js";
 
 /** The internal switch: off unless SANDLOCK_KERNEL_VIEW=1 (bench and tests set it). */
 export function kernelViewRequested(): boolean {
@@ -70,7 +71,7 @@ export function kernelViewBlocked(policy: Policy, fsActive: boolean, grants: rea
 
 export function realOr(p: string): string {
   try {
-    return realpathSync.native(p);
+    return grantRealpath(p);
   } catch {
     return p;
   }

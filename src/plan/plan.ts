@@ -1,26 +1,28 @@
 // Features + the command -> Plan: the ordered child-side steps, each with the name used in
 // error messages, encoded as the versioned blob the native launcher executes.
 
-import { realpathSync } from "node:fs";
 import { encodeProgram } from "./bpf/assembler.js";
 import { supervised, type Features, type Rlimit } from "./features.js";
 import { landlockNeeded, planLandlock, type LandlockPlan } from "./landlock.js";
 import { PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, Step, TraceFlag, type StepOp } from "./protocol.js";
 import { buildSeccompProgram, type SeccompSpec } from "./seccomp.js";
+import { grantRealpath } from "./grant-path.js";
 import { nsViewOps, nsViewPayload, realOr, stagingDir } from "./kernel-view.js";
 
 /**
  * The path a Landlock rule is opened at: the grant's real path as planning sees it, which
  * the launcher opens without following any symbolic link (steps.c). So the rule lands on
  * what the plan was computed from (the /proc view, device filters, carve-outs); a link
- * swapped into the path since then fails the start instead of moving the rule. A path that
- * cannot be resolved now (gone), or that resolves through a process's own /proc entry
+ * swapped into the path since then fails the start instead of moving the rule, and planning
+ * follows no link another process could have swapped in before (plan/grant-path.ts; such a
+ * grant is refused when the policy is planned). A path that cannot be resolved now (gone,
+ * or such a link), or that resolves through a process's own /proc entry
  * (/dev/fd: the planner's would be this process's), is left as it is.
  */
 function pinnedPath(path: string): string {
   let real: string;
   try {
-    real = realpathSync.native(path);
+    real = grantRealpath(path);
   } catch {
     return path;
   }
@@ -164,6 +166,12 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
   // maxCpu: the launcher (not the command) counts every process's CPU time with a counter
   // they all inherit; it reads the step before it forks, the command's process skips it.
   if (features.maxCpu !== undefined) add(Step.CPU_COUNTER, Buffer.alloc(0), "perf_event_open(task-clock, inherit)");
+  // `user`: a user namespace of the command's own, before DROP_CAPS empties the
+  // capabilities unshare gives it there (launcher/userns.c).
+  if (features.user !== undefined) {
+    const u = features.user;
+    add(Step.USERNS, u32(u.uid, u.gid, u.outerUid, u.outerGid), `unshare(CLONE_NEWUSER), uid ${u.uid} -> ${u.outerUid}, gid ${u.gid} -> ${u.outerGid}`);
+  }
   // Root inside holds no capability (SPEC 10). After the steps that may need privilege
   // (chdir into a directory only root's capabilities reach), before NO_NEW_PRIVS and
   // Landlock: the Landlock rules are opened with the credentials the command will have.

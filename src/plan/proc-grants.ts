@@ -2,8 +2,9 @@
 // an ancestor of it is split into rules on its entries, leaving out every process
 // directory and the kernel's secrets. The supervisor serves the sandbox's own.
 
-import { lstatSync, readdirSync, realpathSync, statSync, type Dirent, type Stats } from "node:fs";
+import { lstatSync, readdirSync, statSync, type Dirent, type Stats } from "node:fs";
 import { observe } from "./host-reads.js";
+import { grantRealpath } from "./grant-path.js";
 import { PolicyError } from "../errors.js";
 import type { PathGrant } from "./landlock.js";
 
@@ -48,7 +49,7 @@ export interface FsView {
  */
 export const HOST_FS: FsView = {
   // Each read is noted for the plan cache's check (plan/host-reads.ts).
-  realpath: (p) => observe(`realpath ${p}`, () => realpathSync.native(p)),
+  realpath: (p) => observe(`realpath ${p}`, () => grantRealpath(p)),
   list: (dir, wanted) => observe(undefined, () => listHost(dir, wanted)),
   type: (p) =>
     observe(`type ${p}`, () => {

@@ -29,9 +29,11 @@ export const Step = {
   /** Lower the command's priority (nice) by the u32 increment: see supervise/priority.ts. */
   NICE: 20,
   NS_VIEW: 21,
+  /** `user`: a user namespace where the policy's ids are the command's (launcher/userns.c). */
+  USERNS: 22,
   /** timeStart, policyFn: u32 TraceFlag, u32 pad, i64 seconds, u32 nanoseconds; the
    * launcher traces the command (native/launcher/vclock.c). */
-  TRACE: 22,
+  TRACE: 23,
 } as const;
 export type StepOp = (typeof Step)[keyof typeof Step];
 

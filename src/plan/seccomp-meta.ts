@@ -7,6 +7,8 @@ import type { PathGrant } from "./landlock.js";
 /** What the metadata supervisor needs: the writable grants (of the plan, after splits). */
 export interface MetaSupervision {
   readonly writable: readonly PathGrant[];
+  /** `user`: ids the sandbox names (chown) are its namespace's, translated to the host's. */
+  readonly user?: { readonly uid: number; readonly gid: number; readonly outerUid: number; readonly outerGid: number };
 }
 
 /** The calls that change a file's metadata, by path or by descriptor. */

@@ -52,7 +52,6 @@ export const NOT_YET_ENFORCED: readonly NotYetEnforced[] = [
   { field: "onError", why: COW, find: (p) => (p.onError !== "abort" ? { value: p.onError, why: COW } : undefined) },
   whenSet("chroot", "the supervisor does not virtualise paths yet"),
   whenSet("fsMount", "the supervisor does not virtualise paths under chroot yet"),
-  whenSet("user", "user namespace id mapping is not built yet"),
   whenSet("gpuDevices", "GPU device rules are not built yet"),
   whenSet("netDenyBind", "the supervisor does not check bind yet, and Landlock can only allow bind ports, not deny them"),
 ];

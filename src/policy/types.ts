@@ -200,7 +200,7 @@ export interface PolicyInput {
   cleanEnv?: boolean;
   /** Variables set or overridden for the command. CLI: `--env`. Default: {}. */
   env?: Readonly<Record<string, string>>;
-  /** The uid and gid the command appears to run as. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--user`. Default: none (the caller's). */
+  /** The uid and gid the command appears to run as (`id`, the owner of its own files), through a user namespace of its own where only these ids are mapped, to the caller's: no privilege comes with them, and where the host allows no user namespace the start fails with a ConfinementError naming why (docs/proc-and-identity.md). CLI: `--user`. Default: none (the caller's). */
   user?: Readonly<UserIds>;
   /** GPU devices the command may reach: "all" or device numbers. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--gpu`. Default: none. */
   gpuDevices?: readonly number[] | "all";

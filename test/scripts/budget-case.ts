@@ -5,6 +5,7 @@
 //                       after, a second sandbox's own performed calls)
 //   errors PROBE ROUNDS the error paths of performed calls (descriptors before and after)
 //   netlink PROBE MS HOW [CPU]  a netlink dump flood (this process's CPU and event-loop lag)
+//   urandom PROBE MS [CPU]  a seeded /dev/urandom spliced into /dev/null (the same measures)
 //   busy PROBE MS       a control: this process blocks its own event loop for MS
 
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -76,12 +77,21 @@ async function errorFlood(rounds: string, dir: string): Promise<object> {
 }
 
 async function netlinkFlood(ms: string, how: string, cpu?: string): Promise<object> {
-  const policy = { fsReadable: [probe], ...(cpu === undefined ? {} : { maxCpu: Number(cpu) }) };
+  return flood({ fsReadable: [probe], ...(cpu === undefined ? {} : { maxCpu: Number(cpu) }) }, ["budget-netlink-flood", ms, how]);
+}
+
+async function urandomFlood(ms: string, cpu?: string): Promise<object> {
+  const policy = { fsReadable: [probe, "/dev/urandom"], fsWritable: ["/dev/null"], randomSeed: 1, ...(cpu === undefined ? {} : { maxCpu: Number(cpu) }) };
+  return flood(policy, ["budget-urandom-splice", ms]);
+}
+
+/** The probe's op under `policy`, with this process's CPU and event-loop lag measured from
+ * the sandbox's start to its report. */
+async function flood(policy: object, op: string[]): Promise<object> {
   await Sandbox.run(policy, [probe, "exit", "0"]);
-  // Measured while the flood runs: from the sandbox's start to its report.
   const lag = monitorEventLoopDelay({ resolution: 10 });
   const sb = new Sandbox(policy);
-  await sb.spawn([probe, "budget-netlink-flood", ms, how], { stdout: "pipe" });
+  await sb.spawn([probe, ...op], { stdout: "pipe" });
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   lag.enable();
@@ -128,6 +138,7 @@ async function main(): Promise<void> {
     if (mode === "connect") out = await connectFlood(args[0]!, dir);
     else if (mode === "errors") out = await errorFlood(args[0]!, dir);
     else if (mode === "netlink") out = await netlinkFlood(args[0]!, args[1]!, args[2]);
+    else if (mode === "urandom") out = await urandomFlood(args[0]!, args[1]);
     else if (mode === "busy") out = await busyControl(args[0]!);
     else throw new Error(`budget-case: unknown mode ${mode}`);
     process.stdout.write(JSON.stringify(out) + "\n");

@@ -85,7 +85,11 @@ host.close();
 const [ok, denied] = [await freePort(), await freePort()];
 const raceOf = (a1: number, b1: number) => Sandbox.run({ fsReadable: [probe], netAllowBind: [ok], portRemap: true }, [probe, "bind-race", String(a1), String(b1), "4000"], { timeout: 60_000 });
 const race = { allowed: (await raceOf(ok, denied)).stdoutText, zero: (await raceOf(0, denied)).stdoutText };
-const bare = await new Promise<string>((resolve) => execFile(probe, ["bind-race", String(ok), String(denied), "4000"], (_e, out) => resolve(out.trim())));
+// The control must show the race can be won: on a loaded machine one round of 4000 may
+// not be, so up to five rounds, until one wins.
+const bareRound = (): Promise<string> => new Promise<string>((resolve) => execFile(probe, ["bind-race", String(ok), String(denied), "4000"], (_e, out) => resolve(out.trim())));
+let bare = await bareRound();
+for (let i = 1; i < 5 && /^wins 0 /.test(bare); i++) bare = await bareRound();
 const deniedBind = await Sandbox.run({ fsReadable: [...SYSTEM, dirs[0]!], netAllowBind: [ok], portRemap: true }, server(dirs[0]!, denied, 0), { timeout: 20_000 });
 
 for (const d of dirs) rmSync(d, { recursive: true, force: true });

@@ -22,7 +22,6 @@ const CASES: readonly [PolicyInput, string, unknown, string][] = [
   [{ fsDenied: ["/etc/shadow"] }, "fsDenied", ["/etc/shadow"], "the supervisor does not check paths on open yet, and Landlock cannot deny inside a granted tree"],
   [{ workdir: "/w" }, "workdir", "/w", COW],
   [{ chroot: "/r" }, "chroot", "/r", "the supervisor does not virtualise paths yet"],
-  [{ user: { uid: 0, gid: 0 } }, "user", { uid: 0, gid: 0 }, "user namespace id mapping is not built yet"],
   [{ gpuDevices: "all" }, "gpuDevices", "all", "GPU device rules are not built yet"],
   [{ gpuDevices: [0] }, "gpuDevices", [0], "GPU device rules are not built yet"],
   [{ netDenyBind: [22] }, "netDenyBind", [{ lo: 22, hi: 22 }], "the supervisor does not check bind yet, and Landlock can only allow bind ports, not deny them"],
@@ -89,14 +88,14 @@ test("bind allowlists are supported", () => {
 
 test("assertSupported is exported and works on validated fields", () => {
   assert.doesNotThrow(() => assertSupported(validatePolicy({ fsReadable: ["/usr"] })));
-  assert.throws(() => assertSupported(validatePolicy({ user: { uid: 0, gid: 0 } })), PolicyUnsupportedError);
+  assert.throws(() => assertSupported(validatePolicy({ chroot: "/r" })), PolicyUnsupportedError);
 });
 
 test("the builder reports unsupported fields the same way", () => {
-  assert.throws(() => Policy.builder().user(1000, 1000).build(), {
+  assert.throws(() => Policy.builder().chroot("/r").build(), {
     code: "POLICY_UNSUPPORTED",
-    field: "user",
-    message: "user: not supported yet (user namespace id mapping is not built yet)",
+    field: "chroot",
+    message: "chroot: not supported yet (the supervisor does not virtualise paths yet)",
   });
 });
 

@@ -167,12 +167,37 @@ function perform(n: Notification, request: MetaRequest, grants: WritableGrants, 
   }
 }
 
+const NO_ID = 0xffffffff;
+
+/**
+ * `user`: the ids a sandbox names are its user namespace's, where one uid and one gid are
+ * mapped (to the caller's). The supervisor acts in the host's namespace, so a chown names
+ * the host's ids: the mapped id becomes the caller's, -1 stays, and any other id is EINVAL,
+ * as the kernel answers for an id with no mapping. ACLs (system.posix_acl_*) carry ids
+ * too, which the kernel would translate: they are refused with EOPNOTSUPP (as on a
+ * filesystem without ACLs) rather than applied with the host's meaning.
+ */
+function inHostIds(req: MetaRequest, user: NonNullable<MetaSupervision["user"]>): MetaRequest | number {
+  const c = req.change;
+  if (c.op === "chown") {
+    const uid = c.uid === NO_ID ? NO_ID : c.uid === user.uid ? user.outerUid : undefined;
+    const gid = c.gid === NO_ID ? NO_ID : c.gid === user.gid ? user.outerGid : undefined;
+    if (uid === undefined || gid === undefined) return E.EINVAL;
+    return { target: req.target, change: { op: "chown", uid, gid } };
+  }
+  if ((c.op === "setxattr" || c.op === "removexattr") && c.name.toString("latin1").startsWith("system.posix_acl_")) return E.EOPNOTSUPP;
+  return req;
+}
+
 export function metaHandlers(spec: MetaSupervision, ctx: SupervisorContext): HandlerTable {
   const grants = new WritableGrants(spec.writable, (fn) => ctx.onClose(fn));
   const creds = new CallerCredentials(ctx.launcherPid);
+  const user = spec.user;
   const handle = (name: string) => (n: Notification): Action => {
-    const decoded = DECODERS[name]!(n, ctx.memory);
+    let decoded = DECODERS[name]!(n, ctx.memory);
     if (decoded === "done") return returnValue(0);
+    if (typeof decoded === "number") return deny(decoded);
+    if (user !== undefined) decoded = inHostIds(decoded, user);
     if (typeof decoded === "number") return deny(decoded);
     return perform(n, decoded, grants, creds, ctx);
   };

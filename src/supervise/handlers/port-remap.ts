@@ -54,6 +54,31 @@ function withFamily(name: Buffer, family: number): Buffer {
   return copy;
 }
 
+/** TCP_LISTEN in /proc/net/tcp's "st" column. */
+const LISTEN = "0A";
+
+/**
+ * Inodes of the IP sockets listening on `port` in this network namespace (the sandbox's:
+ * portRemap keeps the host's), from /proc/net/tcp and tcp6: "sl local rem st ... inode".
+ */
+function listenersOn(port: number): Set<number> {
+  const out = new Set<number>();
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text: string;
+    try {
+      text = readFileSync(file, "latin1");
+    } catch {
+      continue; // no IPv6 in this kernel
+    }
+    for (const line of text.split("\n")) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && f[3] === LISTEN && f[1]!.endsWith(hex)) out.add(Number(f[9]));
+    }
+  }
+  return out;
+}
+
 function isLocal(d: Destination): boolean {
   const b = d.address.bytes;
   if (d.address.family === 4) return b[0] === 127 || b.every((x) => x === 0);
@@ -65,6 +90,8 @@ export class PortRemap {
   private readonly toSandbox = new Map<number, number>();
   /** Ports the sandbox bound as it asked (free on the host then). */
   private readonly asAsked = new Set<number>();
+  /** Per host port, the inodes of the sandbox's sockets the supervisor bound there. */
+  private readonly boundThere = new Map<number, Set<number>>();
   private readonly lowest = unprivilegedStart();
 
   /** `allowed`: the ports the policy lets the sandbox bind ("any": all of them). */
@@ -78,9 +105,32 @@ export class PortRemap {
     return [...this.toHost].map(([port, hostPort]) => ({ protocol: "tcp", port, hostPort }));
   }
 
-  /** The host port a connect to a local address on `dest.port` must reach, if remapped. */
+  /**
+   * The host port a connect to a local address on `dest.port` must reach, if remapped:
+   * only while a socket of the sandbox bound there still listens. Once the sandbox's
+   * server is gone the host port is free, and any host process may take it; carrying the
+   * connect there would reach that process, which the rules (checked on the port the
+   * sandbox named) never allowed (measured before: the sandbox read the other process's
+   * reply). Then the connect goes where it names, as without portRemap.
+   */
   hostPortFor(dest: Destination): number | undefined {
-    return isLocal(dest) ? this.toHost.get(dest.port) : undefined;
+    if (!isLocal(dest)) return undefined;
+    const hostPort = this.toHost.get(dest.port);
+    return hostPort !== undefined && this.listening(hostPort) ? hostPort : undefined;
+  }
+
+  /** Whether one of the sandbox's sockets bound at `hostPort` listens there now. */
+  private listening(hostPort: number): boolean {
+    const mine = this.boundThere.get(hostPort);
+    if (mine === undefined) return false;
+    for (const ino of listenersOn(hostPort)) if (mine.has(ino)) return true;
+    return false;
+  }
+
+  private noteBound(hostPort: number, sock: ChildSocket): void {
+    let set = this.boundThere.get(hostPort);
+    if (set === undefined) this.boundThere.set(hostPort, (set = new Set()));
+    set.add(sock.inode);
   }
 
   /**
@@ -110,12 +160,23 @@ export class PortRemap {
     if (port === 0 || port < this.lowest) return CONTINUE;
     if (this.allowed !== "any" && !this.allowed.includes(port)) return deny(EACCES);
     const nat = native();
-    const mapped = this.toHost.get(port);
+    const probeName = family === AF_UNSPEC ? withFamily(name, AF.INET) : name;
+    let mapped = this.toHost.get(port);
+    if (mapped !== undefined && !this.listening(mapped) && nat.netPortTaken(withPort(probeName, mapped)) !== -EADDRINUSE) {
+      // Nothing holds the host port any more (the sandbox's server is gone): the port
+      // asked for is mapped afresh. A host port still held but by no listener of the
+      // sandbox stays mapped: a socket bound there that does not listen yet is the
+      // sandbox's own (a pre-fork server's workers bind before they listen), and if it is
+      // another process's, the bind meets EADDRINUSE, as the kernel would answer.
+      this.toHost.delete(port);
+      mapped = undefined;
+    }
     let rc: number;
     if (mapped !== undefined) {
-      // A port this sandbox was given already: the same host port (SO_REUSEPORT or
-      // EADDRINUSE, as the kernel says for the sandbox's own sockets).
+      // A port this sandbox was given, where its server listens: the same host port
+      // (SO_REUSEPORT or EADDRINUSE, as the kernel says for the sandbox's own sockets).
       rc = nat.netBind(sock.fd, withPort(name, mapped));
+      if (rc === 0) this.noteBound(mapped, sock);
     } else {
       // Is the port busy on the host? Not the sandbox's bind's answer alone: with
       // SO_REUSEPORT set on its socket, the kernel lets it join the group of a host
@@ -123,7 +184,7 @@ export class PortRemap {
       // (measured: 15 of 40), with no EADDRINUSE to remap. A socket of the supervisor's own,
       // whose options the sandbox cannot touch, asks the kernel instead. A port the sandbox
       // itself bound as asked is its own (its reuseport groups keep working).
-      const taken = this.asAsked.has(port) ? 0 : nat.netPortTaken(family === AF_UNSPEC ? withFamily(name, AF.INET) : name);
+      const taken = this.asAsked.has(port) ? 0 : nat.netPortTaken(probeName);
       rc = taken === -EADDRINUSE ? taken : nat.netBind(sock.fd, name);
       if (rc === 0) this.asAsked.add(port);
     }
@@ -135,6 +196,7 @@ export class PortRemap {
         const hostPort = got.readUInt16BE(2);
         this.toHost.set(port, hostPort);
         this.toSandbox.set(hostPort, port);
+        this.noteBound(hostPort, sock);
         this.ctx.portsChanged(this.list());
       }
     }
