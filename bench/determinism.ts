@@ -1,8 +1,10 @@
 // What determinism costs (issue 14, item 5): a Python program that draws randomness in a loop
 // (os.urandom, getrandom underneath, and reads of /dev/urandom) and one that lists a
 // directory of 2,000 entries in a loop, each bare, sandboxed, and sandboxed with randomSeed
-// or deterministicDirs, interleaved round by round. No target is set: these are the prices
-// docs/determinism.md quotes. timeStart and policyFn are not built, so not measured.
+// or deterministicDirs, interleaved round by round; the clock read in loops with timeStart
+// (through the vDSO, monotonic, and the system call the supervisor answers); and 200 execs
+// under a policyFn that audits each. No target is set: these are the prices
+// docs/determinism.md and docs/policy-fn.md quote.
 // `node dist/bench/determinism.js [rounds]` runs it alone.
 
 import { spawn } from "node:child_process";
@@ -27,6 +29,26 @@ const CASES: Case[] = [
     name: "20,000 x os.urandom(16) and 2,000 x 16 bytes of /dev/urandom, randomSeed",
     code: () => "import os\nfor _ in range(20000): os.urandom(16)\nfor _ in range(2000):\n  with open('/dev/urandom','rb') as f: f.read(16)",
     extra: { randomSeed: 7, fsReadable: [...SYSTEM, "/dev/urandom"] },
+  },
+  {
+    name: "200,000 x time.time() (vDSO clock_gettime(CLOCK_REALTIME)), timeStart",
+    code: () => "import time\nfor _ in range(200000): time.time()",
+    extra: { timeStart: "2000-01-01T00:00:00Z" },
+  },
+  {
+    name: "200,000 x time.monotonic() (vDSO clock_gettime(CLOCK_MONOTONIC)), timeStart",
+    code: () => "import time\nfor _ in range(200000): time.monotonic()",
+    extra: { timeStart: "2000-01-01T00:00:00Z" },
+  },
+  {
+    name: "20,000 x syscall(SYS_clock_gettime, CLOCK_REALTIME), timeStart",
+    code: () => "import ctypes\nlibc = ctypes.CDLL(None)\nb = ctypes.create_string_buffer(16)\nfor _ in range(20000): libc.syscall(228, 0, b)",
+    extra: { timeStart: "2000-01-01T00:00:00Z" },
+  },
+  {
+    name: "200 x subprocess.run(['/bin/true']), policyFn auditing every exec",
+    code: () => "import subprocess\nfor _ in range(200): subprocess.run(['/bin/true'])",
+    extra: { policyFn: () => "audit" },
   },
   {
     name: "200 x listing a directory of 2,000 entries, deterministicDirs",

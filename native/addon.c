@@ -558,6 +558,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   sl_notify_register(env, exports);
+  sl_timer_register(env, exports);
   sl_net_register(env, exports);
   sl_procfs_register(env, exports);
   sl_fork_register(env, exports);

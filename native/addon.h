@@ -54,6 +54,9 @@ napi_value sl_make_pair(napi_env env, int64_t a, int64_t b);
 /* A syscall's return as a number: the value, or -errno when it failed. */
 napi_value sl_result(napi_env env, long rc);
 
+/* Registers timerfdSettime (timer.c, timeStart). */
+void sl_timer_register(napi_env env, napi_value exports);
+
 /* Registers the seccomp-notify, memory and pidfd functions (notify.c). */
 void sl_notify_register(napi_env env, napi_value exports);
 

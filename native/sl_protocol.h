@@ -52,7 +52,13 @@ struct sl_step_header {
 /* The copy-on-write workdir (native/launcher/cow.c): run by the command's process. */
 #define SL_STEP_COW 22               /* u32 reserved, u32 uid, u32 gid, u32 pad, workdir\0, stage\0 */
 #define SL_STEP_USERNS 23           /* u32 uid, u32 gid, u32 outer uid, u32 outer gid: user */
-#define SL_STEP_MAX 23
+/* timeStart and policyFn (native/launcher/vclock.c): the launcher traces the command's
+ * processes; at every exec it patches the vDSO clock (SL_TRACE_CLOCK) and/or holds the new
+ * program until TypeScript's verdict (SL_TRACE_EXECS, SL_MSG_EXEC / SL_CMD_EXEC). */
+#define SL_STEP_TRACE 24             /* u32 SL_TRACE_* flags, u32 pad, i64 seconds, u32 nanoseconds of timeStart */
+#define SL_TRACE_CLOCK 1
+#define SL_TRACE_EXECS 2
+#define SL_STEP_MAX 24
 
 /* Sub-call of a failed step, reported as op | sub << 8. */
 #define SL_SUB_MAIN 0      /* the step's own system call */
@@ -79,6 +85,9 @@ struct sl_msg {
 #define SL_MSG_ACK 4          /* a = command byte, b = processes affected, c = errno or 0 */
 #define SL_MSG_FATAL 5        /* a = launcher step, b = errno: the launcher itself failed */
 #define SL_MSG_LISTENER 6     /* a = fd number of the seccomp listener in the launcher */
+#define SL_MSG_VCLOCK 7       /* a, b = low, high 32 bits of the offset's seconds, c = its nanoseconds: virtual wall clock = CLOCK_MONOTONIC + offset */
+#define SL_MSG_TRACE 8        /* command's process -> launcher (report pipe): trace me (SL_STEP_TRACE) */
+#define SL_MSG_EXEC 9         /* a = pid stopped right after its exec, b = the thread id that called execve; SL_CMD_EXEC answers */
 
 /* What the launcher has in force, reported with SL_MSG_STARTED. */
 #define SL_LAUNCHER_SCOPED 1      /* it is in a Landlock domain scoping signals: teardown is kill(-1) */
@@ -103,5 +112,8 @@ struct sl_msg {
  * with b = 1 when some process got it. From then on the root's exit no longer ends the
  * sandbox at once: the others get until they have all exited, or until SL_CMD_KILL. */
 #define SL_CMD_SIGNAL 'G'
+/* Followed by a 32-bit pid (little-endian) and one byte, 1: resume the program SL_MSG_EXEC
+ * reported, 0: kill it. No ack. */
+#define SL_CMD_EXEC 'E'
 
 #endif

@@ -14,6 +14,7 @@ export { wrap, type Wrapped, type WrapOptions } from "./wrap/wrap.js";
 export type { PolicyInput, PolicyJSON, NetRule, NetTarget, DomainTarget, BindSpec, Protection, Protocol, CowAction } from "./policy/index.js";
 export type { PolicyFields, ProtectionInput, ProtectionJSON, ProtectionSettings, UserIds, BindRange, BindInput, ByteSize } from "./policy/index.js";
 export type { AnyTarget, HostTarget, IpTarget, CidrTarget } from "./policy/index.js";
+export type { PolicyFn, PolicyEvent, PolicyEventCategory, PolicyVerdict, PolicyContext } from "./policy/index.js";
 export { PROTECTIONS, PROTECTION_ABI, PROTECTION_LABEL, PRESET_NAMES, PRESET_SUMMARY, type PresetName } from "./policy/index.js";
 export type { Enforcement, EnforcementStatus } from "./plan/features.js";
 export { DEFAULT_MAX_BUFFER, type StdinOption, type InputOption, type OutputOption, type StdioOptions } from "./confine/stdio.js";

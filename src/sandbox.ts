@@ -427,6 +427,7 @@ export class Sandbox {
         const l = launcher;
         // With maxCpu the supervisor's work for the sandbox is measured and charged to it.
         if (features.maxCpu !== undefined) this.shared.supervisorMs = 0;
+        if (this.policy.policyFn !== undefined) this.shared.policyFn = this.policy.policyFn;
         l.onListener = (fd) => {
           this.supervisor = startSupervisor(fd, features.supervision, l, this.shared);
         };
@@ -695,6 +696,10 @@ export class Sandbox {
       throw new SandboxError(`checkpoint: appState must be a Buffer or Uint8Array, got ${appState === null ? "null" : typeof appState}`);
     }
     if (this.checkpointing) throw new SandboxError("checkpoint: another checkpoint of this sandbox is in progress");
+    // timeStart, policyFn: the launcher is already every process's tracer (native/launcher/vclock.c),
+    // and a process has one tracer only.
+    if (this.policy.timeStart !== undefined) throw new SandboxError("checkpoint: a sandbox with timeStart cannot be checkpointed: its launcher traces every process of it to keep the clock (docs/determinism.md)");
+    if (this.policy.policyFn !== undefined) throw new SandboxError("checkpoint: a sandbox with policyFn cannot be checkpointed: its launcher traces every process of it to check each exec (docs/policy-fn.md)");
     this.checkpointing = true;
     try {
       const [{ captureSandbox }, { Checkpoint }] = await Promise.all([import("./checkpoint/capture.js"), import("./checkpoint/checkpoint.js")]);

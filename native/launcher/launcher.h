@@ -84,10 +84,21 @@ long sl_cow_mount(const uint8_t *p, uint32_t len);
 /* userns.c */
 long sl_userns(const uint8_t *p, uint32_t len);
 
+/* timeStart's and policyFn's exec stop (vclock.c). */
+long sl_vclock_init(const uint8_t *p, uint32_t len, int64_t *sec_out, int64_t *nsec_out);
+long sl_vclock_seize(pid_t pid);
+long sl_vclock_request(int report, int ack);
+int sl_vclock_stopped(pid_t pid, int status, int32_t *tid);
+void sl_vclock_verdict(pid_t pid, int go);
+int sl_vclock_active(void);
+/* Rewrites a stopped program's vDSO clock functions (vdso.c): 0 or -errno. */
+long sl_vdso_patch(pid_t pid, int64_t off_sec, int64_t off_nsec);
+
 /* Wait-status decoding, as the W* macros do. */
 #define SL_WIFEXITED(s) (((s) & 0x7f) == 0)
 #define SL_WEXITSTATUS(s) (((s) >> 8) & 0xff)
 #define SL_WIFSIGNALED(s) (((s) & 0x7f) != 0 && ((s) & 0x7f) != 0x7f)
 #define SL_WTERMSIG(s) ((s) & 0x7f)
+#define SL_WIFSTOPPED(s) (((s) & 0xff) == 0x7f)
 
 #endif

@@ -115,13 +115,27 @@ static int32_t take_listener(int child_pidfd, int32_t child_fd) {
 
 /* Waits for the command's exec: EOF on the close-on-exec report pipe means it happened.
  * Before that the command may hand over its seccomp listener. */
+/* The plan's SL_STEP_TRACE payload (timeStart, policyFn), or NULL. */
+static const struct sl_step *vclock_step = NULL;
+
+/* SL_MSG_TRACE: take the clock's offset now and trace the command's process (vclock.c);
+ * TypeScript learns the offset before the command runs. Returns 0 or an errno. */
+static int32_t trace_command(pid_t child) {
+  int64_t sec = 0, nsec = 0;
+  long rc = vclock_step == NULL ? -EINVAL : sl_vclock_init(vclock_step->payload, vclock_step->len, &sec, &nsec);
+  if (rc == 0) rc = sl_vclock_seize(child);
+  if (rc < 0) return (int32_t)-rc;
+  send_msg(SL_MSG_VCLOCK, (int32_t)(uint32_t)((uint64_t)sec & 0xffffffffu), (int32_t)(uint32_t)((uint64_t)sec >> 32), (int32_t)nsec);
+  return 0;
+}
+
 static int await_exec(int report_rd, int ack_wr, int child_pidfd, pid_t child) {
   struct sl_msg m;
   long n;
   for (;;) {
     n = SL_RETRY(SC3(NR_read, report_rd, &m, sizeof m));
-    if (n != (long)sizeof m || m.type != SL_MSG_LISTENER) break;
-    int32_t answer = take_listener(child_pidfd, m.a);
+    if (n != (long)sizeof m || (m.type != SL_MSG_LISTENER && m.type != SL_MSG_TRACE)) break;
+    int32_t answer = m.type == SL_MSG_TRACE ? trace_command(child) : take_listener(child_pidfd, m.a);
     sl_write_all(ack_wr, &answer, sizeof answer);
   }
   SC1(NR_close, report_rd);
@@ -161,6 +175,13 @@ static int reap_children(pid_t root, int *root_status, int *root_reaped) {
   int status;
   long pid;
   while ((pid = SC4(NR_wait4, -1, &status, WALL | WNOHANG, 0)) > 0) {
+    if (SL_WIFSTOPPED(status)) {
+      /* Only traced processes report stops. An exec that policyFn must see stays stopped
+       * until TypeScript's SL_CMD_EXEC. */
+      int32_t tid = 0;
+      if (sl_vclock_stopped((pid_t)pid, status, &tid)) send_msg(SL_MSG_EXEC, (int32_t)pid, tid, 0);
+      continue;
+    }
     if (pid == root) {
       *root_status = status;
       *root_reaped = 1;
@@ -182,13 +203,16 @@ static int signal_all(void) {
   return sl_tree_signal(sig);
 }
 
-static void handle_command(char cmd, pid_t root, int root_status, int root_reaped) {
+static void handle_command(char cmd, pid_t root, int *root_status, int *root_reaped) {
   int count;
   switch (cmd) {
     case SL_CMD_STOP:
       count = sl_tree_stop();
       break;
     case SL_CMD_CONT:
+      /* Traced (timeStart): a SIGSTOP still waiting for the launcher to pass it on must go
+       * first, or it would stop the process after this SIGCONT. */
+      if (sl_vclock_active()) reap_children(root, root_status, root_reaped);
       count = sl_tree_signal(SIGCONT);
       break;
     case SL_CMD_COUNT:
@@ -197,7 +221,7 @@ static void handle_command(char cmd, pid_t root, int root_status, int root_reape
     case SL_CMD_SIGNAL:
       count = signal_all();
       /* pid 1 of its own namespace ignores the signal unless it handles it (ns.c). */
-      if (count >= 0 && !root_reaped && last_signal != 0 && ns_root) sl_ns_signal_root(root, last_signal);
+      if (count >= 0 && !*root_reaped && last_signal != 0 && ns_root) sl_ns_signal_root(root, last_signal);
       break;
     case SL_CMD_CPU: {
       int32_t pid = 0;
@@ -207,7 +231,16 @@ static void handle_command(char cmd, pid_t root, int root_status, int root_reape
       return;
     }
     case SL_CMD_KILL:
-      teardown_and_exit(root, root_status, root_reaped);
+      teardown_and_exit(root, *root_status, *root_reaped);
+    case SL_CMD_EXEC: {
+      struct {
+        int32_t pid;
+        uint8_t go;
+      } __attribute__((packed)) v;
+      long n = SL_RETRY(SC3(NR_read, SL_FD_CONTROL, &v, sizeof v));
+      if (n == (long)sizeof v) sl_vclock_verdict(v.pid, v.go);
+      return;
+    }
     case SL_CMD_LISTENER_TAKEN:
       SC1(NR_close, listener_fd);
       listener_fd = -1;
@@ -258,6 +291,7 @@ int main(void) {
   if (sl_scope_self(&plan)) launcher_flags |= SL_LAUNCHER_SCOPED;
   for (uint32_t i = 0; i < plan.nsteps; i++) {
     if (plan.steps[i].op == SL_STEP_CPU_COUNTER && sl_cpu_counter_open()) launcher_flags |= SL_LAUNCHER_CPU_COUNTER;
+    if (plan.steps[i].op == SL_STEP_TRACE) vclock_step = &plan.steps[i];
   }
 
   pid_t self = (pid_t)SC0(NR_getpid);
@@ -307,7 +341,7 @@ int main(void) {
       if (n == -EINTR) continue;
       /* EOF: the supervising Node process is gone, and its sandboxes go with it. */
       if (n <= 0) teardown_and_exit((pid_t)root, root_status, root_reaped);
-      handle_command(cmd, (pid_t)root, root_status, root_reaped);
+      handle_command(cmd, (pid_t)root, &root_status, &root_reaped);
     }
   }
 }

@@ -262,6 +262,8 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
       return SC3(NR_close_range, rd32(p), ~0U, CLOSE_RANGE_CLOEXEC);
     case SL_STEP_LISTENER:
       return hand_over_listener(es);
+    case SL_STEP_TRACE:
+      return sl_vclock_request(es->fds.report, es->fds.ack);
     case SL_STEP_DROP_CAPS:
       if (len < 4) break;
       return drop_capabilities(rd32(p));

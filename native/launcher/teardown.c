@@ -12,6 +12,7 @@ struct reaping {
 };
 
 static void note(struct reaping *r, long pid, int status) {
+  if (SL_WIFSTOPPED(status)) return; /* a traced process's stop (timeStart), not an end */
   if (pid == r->root) {
     *r->root_status = status;
     *r->root_reaped = 1;

@@ -59,6 +59,12 @@ export class LauncherProcess {
 
   /** Called with the supervisor's copy of the seccomp listener, before the command execs. */
   onListener: ((fd: number) => void) | undefined;
+  /** timeStart: the offset from CLOCK_MONOTONIC to the command's wall clock, in ns, once
+   * the launcher has taken it (before the listener arrives). */
+  clockOffsetNs: bigint | undefined;
+  /** policyFn: told of each program stopped at its exec (pid, the thread that called
+   * execve); it must answer with execVerdict. */
+  onExec: ((pid: number, tid: number) => void) | undefined;
 
   /** Starts the launcher. stdio are the descriptors the command gets as 0, 1 and 2. */
   /** Says why the command's execve got EACCES from the grants (confine/exec-explain.ts). */
@@ -199,6 +205,17 @@ export class LauncherProcess {
         }
         break;
       }
+      case Msg.VCLOCK:
+        // timeStart: the command's virtual wall clock is CLOCK_MONOTONIC plus this offset.
+        // a, b: the seconds' low and high halves (signed 64 bits), c: nanoseconds.
+        this.clockOffsetNs = BigInt.asIntN(64, (BigInt(b >>> 0) << 32n) | BigInt(a >>> 0)) * 1_000_000_000n + BigInt(c);
+        break;
+      case Msg.EXEC:
+        // policyFn: process a stopped right after its exec, called by thread b. Without a
+        // listener for it nobody approved it: it dies before its first instruction.
+        if (this.onExec) this.onExec(a, b);
+        else this.execVerdict(a, false);
+        break;
       case Msg.FATAL:
         this.fatal = new SupervisorError(`sandbox launcher failed (${fatalName(a)}): ${errnoName(b)}`);
         this.settleStart(this.fatal);
@@ -273,6 +290,20 @@ export class LauncherProcess {
   /** Asks the launcher to SIGKILL every process of the sandbox; `exited` follows. */
   kill(): void {
     this.writeControl(Cmd.KILL);
+  }
+
+  /** policyFn: runs (true) or kills (false) the program stopped at its exec. */
+  execVerdict(pid: number, go: boolean): void {
+    const b = Buffer.alloc(6);
+    b.write(Cmd.EXEC, 0, "latin1");
+    b.writeInt32LE(pid, 1);
+    b[5] = go ? 1 : 0;
+    if (this.controlFd < 0) return;
+    try {
+      writeSync(this.controlFd, b);
+    } catch {
+      // The launcher is gone, and the sandbox with it.
+    }
   }
 
   private writeControl(cmd: string): boolean {

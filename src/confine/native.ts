@@ -35,6 +35,9 @@ export interface NativeAddon {
   readMemory(pid: number, address: number, out: Buffer): number;
   writeMemory(pid: number, address: number, data: Buffer): number;
   pollNow(fd: number): number;
+  /** timeStart (native/timer.c): timerfd_settime on fd; with shift, the absolute deadline
+   * moved from CLOCK_MONOTONIC + offsetNs onto the host's clock. 0 or -errno. */
+  timerfdSettime(fd: number, flags: number, value: Buffer, old: Buffer, shift: boolean, offsetNs: bigint): number;
   pidfdOpen(pid: number): number;
   pidfdGetfd(pidfd: number, targetfd: number): number;
   pidfdSendSignal(pidfd: number, signal: number): number;

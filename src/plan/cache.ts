@@ -50,13 +50,15 @@ function frozenThrough(v: unknown): boolean {
 
 function keyOf(policy: Policy, resolved: ResolvedHosts | undefined): string {
   // toJSON is the policy's whole serialised form (Policy.fromJSON rebuilds it from it);
-  // policyFn has none, and features do not read it.
+  // policyFn has none: whether one is set is added to the key.
   let p = keys.get(policy);
   if (p === undefined) {
     p = JSON.stringify(policy.toJSON());
     if (frozenThrough(policy)) keys.set(policy, p);
   }
-  return resolved === undefined || resolved.size === 0 ? p : `${p}\n${JSON.stringify([...resolved])}`;
+  // Whether a policyFn is set changes the features (execs are traced), not which one.
+  const fn = policy.policyFn === undefined ? p : `${p}\npolicyFn`;
+  return resolved === undefined || resolved.size === 0 ? fn : `${fn}\n${JSON.stringify([...resolved])}`;
 }
 
 /** Frozen, so that no user of a shared entry can change what the next sandbox gets. */

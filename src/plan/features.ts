@@ -95,6 +95,11 @@ export interface Supervision {
   meta?: MetaSupervision;
   /** A learning run (sandlock learn): LEARN_SYSCALLS go to the recorder too. */
   learn?: boolean;
+  /** timeStart: the supervisor answers the wall-clock calls (handlers/clock.ts). */
+  clock?: boolean;
+  /** policyFn: execve and execveat go to the callback (handlers/policy-exec.ts); the paths
+   * granted (fsReadable, fsWritable) say whether the static policy denies the program. */
+  policyExec?: { granted: readonly string[] };
 }
 
 /** What a learning run's recorder notes (supervise/handlers/learn.ts): the paths opened,
@@ -131,6 +136,12 @@ export interface Features {
   cow?: { workdir: string };
   /** Why the kernel view was asked for and not used (the supervised view is). */
   kernelViewFallback?: string;
+  /** timeStart, ms since the epoch: the launcher traces the command and rewrites the
+   * vDSO clock of every program it runs (native/launcher/vclock.c). */
+  timeStartMs?: number;
+  /** policyFn: every exec is held at its exec stop until the supervisor has checked that
+   * the program is what the callback approved (handlers/policy-exec.ts). */
+  traceExecs?: boolean;
   /** `user`: the ids the command appears to have, and the caller's they map to. */
   user?: UserMapping;
 }
@@ -319,6 +330,11 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     ...(policy.portRemap ? { remapBind: active.has("net-tcp") ? bindPorts : "any" as const } : {}),
   });
   if (!unsupervised) supervision.net = net;
+  const timeStart = unsupervised ? undefined : policy.timeStart;
+  if (timeStart !== undefined) supervision.clock = true;
+  // policyFn needs the supervisor: policy/unsupervised.ts refuses it without one.
+  const policyFn = !unsupervised && policy.policyFn !== undefined;
+  if (policyFn) supervision.policyExec = { granted: grants.map((g) => g.path) };
   // Without the filesystem protection nothing bounds writes, so metadata is not trapped.
   if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable), ...(policy.workdir !== undefined ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}) };
   const rlimits: Rlimit[] = [];
@@ -362,7 +378,8 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       ...(kernel ? { pidNamespace: true } : {}),
       // portRemap: every bind goes to the supervisor (the filter otherwise routes only
       // netlink-sized ones).
-      ...(policy.portRemap && !unsupervised ? { notifyWhole: ["bind"] } : {}),
+      ...(policy.portRemap && !unsupervised || policyFn ? { notifyWhole: [...(policy.portRemap && !unsupervised ? ["bind"] : []), ...(policyFn ? ["execve", "execveat"] : [])] } : {}),
+      ...(timeStart !== undefined ? { virtualClock: true } : {}),
     },
     rlimits,
     cpuCores: policy.cpuCores,
@@ -374,6 +391,8 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     ...(kernel ? { kernelView: { name: policy.name } } : {}),
     ...(policy.workdir !== undefined ? { cow: { workdir: realWorkdir(policy.workdir) } } : {}),
     ...(kernelBlock !== undefined ? { kernelViewFallback: kernelBlock } : {}),
+    ...(timeStart !== undefined ? { timeStartMs: timeStart.getTime() } : {}),
+    ...(policyFn ? { traceExecs: true } : {}),
     ...(user !== undefined ? { user } : {}),
   };
 }

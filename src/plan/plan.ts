@@ -4,7 +4,7 @@
 import { encodeProgram } from "./bpf/assembler.js";
 import { supervised, type Features, type Rlimit } from "./features.js";
 import { landlockNeeded, planLandlock, type LandlockPlan } from "./landlock.js";
-import { PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, Step, type StepOp } from "./protocol.js";
+import { PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, Step, TraceFlag, type StepOp } from "./protocol.js";
 import { buildSeccompProgram, type SeccompSpec } from "./seccomp.js";
 import { grantRealpath } from "./grant-path.js";
 import { nsViewOps, nsViewPayload, realOr, stagingDir } from "./kernel-view.js";
@@ -107,6 +107,19 @@ function affinityMask(cores: readonly number[]): Buffer {
   return mask;
 }
 
+/** SL_STEP_TRACE: flags, then timeStart as i64 seconds and u32 nanoseconds since the epoch
+ * (negative before 1970; zero without timeStart). */
+function tracePayload(ms: number | undefined, execs: boolean): Buffer {
+  const out = Buffer.alloc(20);
+  out.writeUInt32LE((ms !== undefined ? TraceFlag.CLOCK : 0) | (execs ? TraceFlag.EXECS : 0), 0);
+  if (ms !== undefined) {
+    const sec = Math.floor(ms / 1000);
+    out.writeBigInt64LE(BigInt(sec), 8);
+    out.writeUInt32LE((ms - sec * 1000) * 1_000_000, 16);
+  }
+  return out;
+}
+
 /** {argc, envc}, then path, argv and env as NUL-terminated strings: written as one string
  * (a Buffer per string cost each start about 50 us with a usual environment). */
 function execPayload(cmd: CommandSpec): Buffer {
@@ -189,6 +202,11 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
     add(Step.LANDLOCK_RESTRICT, u32(0), "landlock_restrict_self");
   }
 
+  // timeStart: the launcher traces the command from here on (native/launcher/vclock.c),
+  // before the filter, whose ptrace ban binds the command, not its tracer.
+  if (features.timeStartMs !== undefined || features.traceExecs === true) {
+    add(Step.TRACE, tracePayload(features.timeStartMs, features.traceExecs === true), "ptrace(PTRACE_SEIZE) by the launcher (timeStart, policyFn)");
+  }
   const program = seccompProgram(features.seccomp);
   const listener = supervised(features);
   // With a supervisor: a listener fd, and a notified task that only a fatal signal can

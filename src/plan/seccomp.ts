@@ -7,6 +7,7 @@ import { interfaceIoctls, netArgumentFilters } from "./seccomp-net.js";
 import { reachFilters } from "./seccomp-reach.js";
 import { fcntlBlock } from "./seccomp-kmem.js";
 import { unsupervisedFilters } from "./seccomp-unsupervised.js";
+import { clockFilters } from "./seccomp-clock.js";
 
 export const Errno = { EPERM: 1, ENOSYS: 38, EOPNOTSUPP: 95, EAFNOSUPPORT: 97 } as const;
 
@@ -55,6 +56,8 @@ export interface SeccompSpec {
   /** The sandbox has its own pid namespace (plan/kernel-view.ts): a pid or process group it
    * names is one of its own, so the calls aimed at other processes need no check. */
   pidNamespace?: boolean;
+  /** timeStart: the wall-clock reads and absolute sleeps go to the supervisor (seccomp-clock.ts). */
+  virtualClock?: boolean;
 }
 
 export const CLONE_THREAD = 0x00010000;
@@ -142,6 +145,7 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
   for (const [name, h] of netArgumentFilters(spec, notify)) handlers.set(nr(name), h);
   for (const name of spec.notifyWhole ?? []) handlers.set(nr(name), (b) => b.ret(Ret.USER_NOTIF));
   if (spec.unsupervised === true) for (const [name, h] of unsupervisedFilters(spec)) handlers.set(nr(name), h);
+  if (spec.virtualClock === true) for (const [name, h] of clockFilters()) handlers.set(nr(name), h);
   // Blocked names come last: an extraDenySyscalls entry overrides an argument filter.
   for (const name of spec.blocked) handlers.set(nr(name), (b) => b.ret(EPERM));
 

@@ -3,38 +3,65 @@
 
 import type { Protocol } from "./types.js";
 
+/** What kind of call an event is (SPEC 6); this version sends "process" (execs) and "network" (connects) events. */
 export type PolicyEventCategory = "file" | "network" | "process" | "memory";
 
-/** A syscall of interest, as shown to policyFn. */
+/** A syscall of interest, as shown to policyFn. The call waits for the verdict. */
 export interface PolicyEvent {
+  /** The syscall's name: "execve", "execveat" or "connect". */
   readonly syscall: string;
+  /** Its kind: "process" for an exec, "network" for a connect. */
   readonly category: PolicyEventCategory;
+  /** The thread that made the call (its process id when it has one thread). */
   readonly pid: number;
+  /** Its parent process, 0 when it is gone. */
   readonly parentPid: number;
+  /** The file: for an exec, the absolute path as given (placed against the caller's cwd or
+   * dirfd, symbolic links not followed). */
   readonly path?: string;
+  /** The destination address the supervisor will connect to (network events). */
   readonly host?: string;
+  /** The destination port (network events). */
   readonly port?: number;
+  /** The socket's protocol (network events). */
   readonly protocol?: Protocol;
-  /** The argv that will execute (execve only). */
+  /** The argv that will execute (execve only): the program that runs is checked against
+   * it, and killed before its first instruction if it differs. */
   readonly argv?: readonly string[];
-  /** Whether the static policy already denies this call. */
+  /** Whether the static policy already denies this call (for an exec: the file is under
+   * no fsReadable or fsWritable path; a connect is asked about only once netAllow allowed
+   * it, so false). */
   readonly denied: boolean;
 }
 
 /** "allow"; "deny" (EPERM); a specific errno; or "audit" (allow and record). */
-export type PolicyVerdict = "allow" | "deny" | "audit" | { readonly errno: number };
+export type PolicyVerdict = "allow" | "deny" | "audit" | {
+  /** The errno the call fails with (1..4095). */
+  readonly errno: number;
+};
 
-/** What policyFn may change while the sandbox runs; it can only narrow the static policy. */
+/** What policyFn may change while the sandbox runs; it can only narrow the static policy.
+ * This version has restrictNetwork and grantNetwork; each other method throws
+ * SandboxError, which denies the call the callback was deciding (docs/policy-fn.md). */
 export interface PolicyContext {
+  /** Later connects may reach only these IPs (of those the static rules allow). */
   restrictNetwork(ips: readonly string[]): void;
+  /** Give back IPs restrictNetwork took away, never beyond the static allowlist. */
   grantNetwork(ips: readonly string[]): void;
+  /** Lower maxMemory. */
   restrictMaxMemory(bytes: number | bigint): void;
+  /** Lower maxProcesses. */
   restrictMaxProcesses(n: number): void;
+  /** Deny a path from now on. */
   denyPath(path: string): void;
+  /** Allow a path denyPath denied (never beyond the static grants). */
   allowPath(path: string): void;
+  /** Narrow one process's egress. */
   restrictPidNetwork(pid: number, ips: readonly string[]): void;
 }
 
+/** The callback: a verdict for each event, returned or as a Promise; none within 5 s, a
+ * throw or a value that is not a verdict denies (EPERM), reported in RunResult.refused. */
 export type PolicyFn = (
   event: PolicyEvent,
   ctx: PolicyContext,

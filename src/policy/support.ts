@@ -45,12 +45,10 @@ function whenSet(field: keyof PolicyFields, why: string): NotYetEnforced {
  */
 export const NOT_YET_ENFORCED: readonly NotYetEnforced[] = [
   whenSet("fsDenied", "the supervisor does not check paths on open yet, and Landlock cannot deny inside a granted tree"),
-  whenSet("timeStart", "the supervisor does not virtualise clocks yet"),
   whenSet("maxDisk", COW),
   whenSet("chroot", "the supervisor does not virtualise paths yet"),
   whenSet("fsMount", "the supervisor does not virtualise paths under chroot yet"),
   whenSet("gpuDevices", "GPU device rules are not built yet"),
-  whenSet("policyFn", "the supervisor has no dynamic policy yet"),
   whenSet("netDenyBind", "the supervisor does not check bind yet, and Landlock can only allow bind ports, not deny them"),
 ];
 

@@ -185,7 +185,7 @@ export interface PolicyInput {
   numCpus?: number;
   /** getrandom, /dev/urandom and /dev/random give a stream seeded with this (0..2^64-1): the same bytes in every run with the same seed (docs/determinism.md). CLI: `--random-seed`. Default: none. */
   randomSeed?: number | bigint | string;
-  /** The wall clock starts at this time (RFC 3339) and runs at real speed. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--time-start`. Default: none (the real clock). */
+  /** The wall clock starts at this time (RFC 3339) and runs at real speed, for the vDSO and the system calls alike; the monotonic clocks stay the host's (docs/determinism.md). CLI: `--time-start`. Default: none (the real clock). */
   timeStart?: Date | string;
   /** Directory listings come sorted by name ("." and ".." first, then byte order), performed by the supervisor (docs/determinism.md). CLI: `--deterministic-dirs`. Default: false. */
   deterministicDirs?: boolean;
@@ -225,7 +225,7 @@ export interface PolicyInput {
   portRemap?: boolean;
   /** A private writable directory made for each run and removed after it; TMPDIR and HOME point into it. CLI: `--private-tmp`. Default: false. */
   privateTmp?: boolean;
-  /** A callback deciding syscalls at run time (dynamic policy). Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: none (library only). Default: none. */
+  /** A callback deciding syscalls at run time (dynamic policy, docs/policy-fn.md): in this version every execve and execveat, shown with the path and argv that will run. CLI: none (library only). Default: none. */
   policyFn?: PolicyFn;
   /** Per-protection opt-out: `allowDegraded` runs without a protection the kernel lacks, `disable` turns it off (see `sandlock check`). CLI: `--allow-degraded` and `--disable`. Default: strict (every protection required). */
   protection?: ProtectionInput;
@@ -267,7 +267,7 @@ export interface PolicyJSON {
   numCpus?: number;
   /** getrandom, /dev/urandom and /dev/random give a stream seeded with this (0..2^64-1): the same bytes in every run with the same seed (docs/determinism.md). CLI: `--random-seed`. Default: none. JSON form: Decimal string (the seed may exceed 2^53). */
   randomSeed?: string;
-  /** The wall clock starts at this time (RFC 3339) and runs at real speed. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--time-start`. Default: none (the real clock). JSON form: ISO 8601 / RFC 3339 string in UTC. */
+  /** The wall clock starts at this time (RFC 3339) and runs at real speed, for the vDSO and the system calls alike; the monotonic clocks stay the host's (docs/determinism.md). CLI: `--time-start`. Default: none (the real clock). JSON form: ISO 8601 / RFC 3339 string in UTC. */
   timeStart?: string;
   /** {@inheritDoc PolicyInput.deterministicDirs} */
   deterministicDirs?: boolean;

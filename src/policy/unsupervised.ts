@@ -37,5 +37,7 @@ export function checkUnsupervised(p: PolicyFields, input: Record<string, unknown
   if (p.name !== undefined) throw refuse("name", input.name, "the hostname the sandbox sees is answered by it");
   if (p.portRemap) throw refuse("portRemap", input.portRemap, "binds are made by it");
   if (p.randomSeed !== undefined) throw refuse("randomSeed", input.randomSeed, "getrandom and the random devices are answered by it");
+  if (p.timeStart !== undefined) throw refuse("timeStart", input.timeStart, "the wall-clock calls are answered by it");
+  if (p.policyFn !== undefined) throw refuse("policyFn", "a function", "the calls it decides are held by it");
   if (p.deterministicDirs) throw refuse("deterministicDirs", input.deterministicDirs, "every directory listing is performed and sorted by it");
 }

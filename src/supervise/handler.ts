@@ -7,6 +7,7 @@ import type { Action } from "./action.js";
 import type { ChildMemory } from "./child-memory.js";
 import type { Notification } from "./notification.js";
 import type { PortMapping } from "./handlers/port-remap.js";
+import type { ChildSocket } from "./handlers/net-socket.js";
 
 /**
  * What the supervisor saw, told to whoever watches the sandbox (learn mode records it; a
@@ -49,6 +50,12 @@ export interface SupervisorContext {
   /** maxMemory's credit in the native fast path (native/memcredit.c): growth calls within
    * it never reach the handlers. */
   readonly memoryCredit: MemoryCredit;
+  /** timeStart: the offset from CLOCK_MONOTONIC to the sandbox's wall clock in ns (the
+   * launcher's, reported before the command runs). */
+  clockOffsetNs?(): bigint | undefined;
+  /** policyFn: asked before the supervisor connects an IP socket to the destination it
+   * copied (handlers/policy-net.ts): the errno to refuse with, or undefined to go on. */
+  gateConnect?: (n: Notification, sock: ChildSocket, copied: Buffer) => Promise<number | undefined> | undefined;
 }
 
 /** What the memory handlers tell the fast path's credit (native/memcredit.c). */

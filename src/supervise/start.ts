@@ -16,6 +16,10 @@ import { descendsFrom, killMember } from "./kill.js";
 import { fastPathSpec } from "./fast-path.js";
 import { Supervisor } from "./supervisor.js";
 import type { DomainProxy } from "../proxy/proxy.js";
+import { policyExec } from "./handlers/policy-exec.js";
+import { policyNet } from "./handlers/policy-net.js";
+import { policyContext, type DynamicNet } from "./policy-call.js";
+import type { PolicyFn } from "../policy/policy-fn.js";
 
 /** What the sandbox may change after the supervisor started. */
 export interface SupervisorShared {
@@ -34,6 +38,8 @@ export interface SupervisorShared {
   ports?: readonly PortMapping[];
   /** A learning run's record (sandlock learn): the recorder and the network fill it. */
   learned?: Observed;
+  /** The policy's callback (SPEC 6), with supervision.policyExec. */
+  policyFn?: PolicyFn;
 }
 
 /** A Refusal whose count still grows. */
@@ -87,6 +93,7 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
       shared.limit ??= hit;
     },
     chargeCpu,
+    clockOffsetNs: () => launcher.clockOffsetNs,
     // The supervisor is made below, before any notification can arrive.
     memoryCredit: {
       spent: () => supervisor.memoryCredit.spent(),
@@ -94,7 +101,21 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
       revoke: () => supervisor.memoryCredit.revoke(),
     },
   };
-  const supervisor = new Supervisor(listener, handlerTables(supervision, ctx, learned), shared.supervisorMs === undefined ? undefined : chargeCpu, fastPathSpec(supervision));
+  let pe: ReturnType<typeof policyExec> | undefined;
+  if (supervision.policyExec !== undefined) {
+    // Without the callback nothing can approve an exec: every one is refused, and an exec
+    // stop without an approval is killed.
+    const fn: PolicyFn = shared.policyFn ?? (() => "deny");
+    const dyn: DynamicNet = { allowed: undefined };
+    const pctx = policyContext(dyn);
+    pe = policyExec(fn, supervision.policyExec.granted, ctx, pctx);
+    ctx.gateConnect = policyNet(fn, dyn, ctx, pctx);
+    const verify = pe.verify;
+    launcher.onExec = (pid, tid) => launcher.execVerdict(pid, verify(pid, tid));
+  }
+  const tables = handlerTables(supervision, ctx, learned);
+  if (pe !== undefined) tables.push(pe.handlers);
+  const supervisor = new Supervisor(listener, tables, shared.supervisorMs === undefined ? undefined : chargeCpu, fastPathSpec(supervision));
   supervisor.onClose = () => {
     for (const fn of closers.splice(0)) fn();
   };

@@ -20,7 +20,6 @@ function unsupported(input: PolicyInput, field: string, message: string): void {
 const COW = "the copy-on-write workdir has no disk quota yet (docs/cow.md)";
 const CASES: readonly [PolicyInput, string, unknown, string][] = [
   [{ fsDenied: ["/etc/shadow"] }, "fsDenied", ["/etc/shadow"], "the supervisor does not check paths on open yet, and Landlock cannot deny inside a granted tree"],
-  [{ timeStart: "2000-01-01T00:00:00Z" }, "timeStart", new Date("2000-01-01T00:00:00Z"), "the supervisor does not virtualise clocks yet"],
   [{ workdir: "/w", maxDisk: "1G" }, "maxDisk", 1n << 30n, COW],
   [{ chroot: "/r" }, "chroot", "/r", "the supervisor does not virtualise paths yet"],
   [{ gpuDevices: "all" }, "gpuDevices", "all", "GPU device rules are not built yet"],
@@ -38,10 +37,6 @@ for (const [input, field, value, why] of CASES) {
     }
   });
 }
-
-test("unsupported: policyFn", () => {
-  unsupported({ policyFn: () => "allow" }, "policyFn", "policyFn: not supported yet (the supervisor has no dynamic policy yet)");
-});
 
 // The copy-on-write workdir is built (docs/cow.md): workdir, fsStorage, onExit and onError
 // are accepted; maxDisk alone is still refused. fsMount keeps its own entry.

@@ -13,6 +13,7 @@ import { threadHandlers } from "./threads.js";
 import { netHandlers } from "./net.js";
 import { viewHandlers } from "./view.js";
 import { learnHandlers } from "./learn.js";
+import { clockHandlers } from "./clock.js";
 import type { Observed } from "../../learn/observed.js";
 
 /** `learned`: where a learning run's recorder notes what it sees (with s.learn). */
@@ -36,5 +37,6 @@ export function handlerTables(s: Supervision, ctx: SupervisorContext, learned?: 
   // allow is counted.
   if (s.maxThreads !== undefined) tables.push(threadHandlers(s.maxThreads, ctx));
   if (s.view !== undefined) tables.push(...viewHandlers(s.view, ctx));
+  if (s.clock === true) tables.push(clockHandlers(ctx));
   return tables;
 }

@@ -223,6 +223,10 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
       if (isInet(sock)) {
         const name = ipName(net, sock, copied, "connect", ctx.observe, hostPort);
         if (typeof name === "number") return deny(name);
+        // policyFn: the destination copied above, which is what gets connected, decided
+        // before the supervisor connects (handlers/policy-net.ts); the caller waits.
+        const gate = ctx.gateConnect?.(n, sock, copied);
+        if (gate !== undefined) return gate.then((errno) => (errno !== undefined ? deny(errno) : settle(io.connect(n, sock, name ?? copied, 1))));
         return settle(io.connect(n, sock, name ?? copied, 1));
       }
       if (sock.domain === AF.UNIX) {

@@ -1,0 +1,193 @@
+/* The exec stop of timeStart and policyFn (SPEC 2.1, 6): the launcher traces the command's
+ * processes with PTRACE_SEIZE. At each exec stop, before the new program runs a single
+ * instruction, it rewrites the program's vDSO clock functions (vdso.c: the wall clocks
+ * become CLOCK_MONOTONIC plus the sandbox's offset) for timeStart, and holds the program
+ * until TypeScript has checked that it is what policyFn approved. */
+#include "launcher.h"
+
+#define NR_ptrace 101
+#define NR_clock_gettime 228
+#define PTRACE_CONT 7
+#define PTRACE_GETREGS 12
+#define PTRACE_SETREGS 13
+#define PTRACE_O_TRACESECCOMP 0x80
+#define PTRACE_EVENT_SECCOMP 7
+#define NR_process_vm_readv 310
+#define NR_process_vm_writev 311
+#define FUTEX_CLOCK_REALTIME 256
+#define PTRACE_GETEVENTMSG 0x4201
+#define PTRACE_SEIZE 0x4206
+#define PTRACE_LISTEN 0x4208
+#define PTRACE_O_TRACEFORK 0x02
+#define PTRACE_O_TRACEVFORK 0x04
+#define PTRACE_O_TRACECLONE 0x08
+#define PTRACE_O_TRACEEXEC 0x10
+#define PTRACE_O_EXITKILL 0x100000
+#define PTRACE_EVENT_EXEC 4
+#define PTRACE_EVENT_STOP 128
+#define CLOCK_MONOTONIC 1
+#define NSEC 1000000000LL
+
+static int active = 0; /* traced at all */
+/* Programs stopped at their exec for TypeScript's verdict: a verdict resumes only one of
+ * these, never a process stopped for another reason. Beyond the table: killed. */
+#define PENDING_MAX 256
+static pid_t pending[PENDING_MAX];
+static int clock_on = 0, execs_on = 0;
+static int64_t off_sec = 0, off_nsec = 0;
+
+int sl_vclock_active(void) { return active; }
+
+/* The plan's SL_STEP_TRACE payload: u32 flags, u32 pad, i64 seconds, u32 nanoseconds of
+ * timeStart. The offset is taken now, just before the command's process is traced: the
+ * virtual clock starts at timeStart at this moment and then runs with CLOCK_MONOTONIC. */
+long sl_vclock_init(const uint8_t *p, uint32_t len, int64_t *sec_out, int64_t *nsec_out) {
+  if (len < 20) return -EINVAL;
+  uint32_t flags, nsec;
+  int64_t sec;
+  memcpy(&flags, p, 4);
+  memcpy(&sec, p + 8, 8);
+  memcpy(&nsec, p + 16, 4);
+  if (nsec >= NSEC || (flags & ~(uint32_t)(SL_TRACE_CLOCK | SL_TRACE_EXECS)) != 0 || flags == 0) return -EINVAL;
+  clock_on = (flags & SL_TRACE_CLOCK) != 0;
+  execs_on = (flags & SL_TRACE_EXECS) != 0;
+  if (clock_on) {
+    struct { int64_t sec, nsec; } now;
+    long rc = SC2(NR_clock_gettime, CLOCK_MONOTONIC, &now);
+    if (rc < 0) return rc;
+    off_sec = sec - now.sec;
+    off_nsec = (int64_t)nsec - now.nsec;
+    if (off_nsec < 0) {
+      off_nsec += NSEC;
+      off_sec--;
+    }
+  }
+  active = 1;
+  *sec_out = off_sec;
+  *nsec_out = off_nsec;
+  return 0;
+}
+
+/* Every process and thread the command starts is traced too (fork, vfork, clone): an exec
+ * anywhere in the sandbox stops. EXITKILL: the launcher's death kills them all. The
+ * sandbox cannot detach or trace anything itself: its filter blocks ptrace. */
+long sl_vclock_seize(pid_t pid) {
+  long opts = PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
+  /* timeStart: the filter hands absolute wall-clock futex waits to the tracer. */
+  if (clock_on) opts |= PTRACE_O_TRACESECCOMP;
+  return SC4(NR_ptrace, PTRACE_SEIZE, pid, 0, opts);
+}
+
+/* x86-64 struct user_regs_struct: 27 words; the ones used here. */
+#define REGS_WORDS 27
+#define REG_R10 7
+#define REG_RSI 13
+#define REG_RSP 19
+
+/* Reads or writes the tracee's memory as the tracee could itself: process_vm_readv and
+ * process_vm_writev honour its page protections (unlike /proc/<pid>/mem's forced write). */
+static long mem_rw(pid_t pid, void *buf, size_t len, uint64_t at, int write) {
+  struct { void *base; size_t len; } local = {buf, len}, remote = {(void *)at, len};
+  long got = SC5(write ? NR_process_vm_writev : NR_process_vm_readv, pid, &local, 1, &remote, 1); /* flags 0 */
+  return got == (long)len ? 0 : got < 0 ? got : -EIO;
+}
+
+/* A futex wait with an absolute deadline on CLOCK_REALTIME (FUTEX_WAIT_BITSET or
+ * FUTEX_WAIT_REQUEUE_PI with FUTEX_CLOCK_REALTIME: glibc's pthread_cond_timedwait,
+ * sem_timedwait, pthread_mutex_timedlock), stopped at its entry by the filter: the deadline
+ * is on the sandbox's clock, so the wait is turned into one on CLOCK_MONOTONIC (the flag
+ * cleared) with the deadline minus the offset, written below the thread's stack red zone,
+ * where the kernel reads it once (a restarted wait keeps its deadline in the kernel). The
+ * caller's own timespec is not touched. Anything unreadable or invalid is left for the
+ * kernel to refuse. This is no decision: the filter passes the changed call. */
+static void futex_to_monotonic(pid_t pid) {
+  uint64_t regs[REGS_WORDS];
+  if (SC4(NR_ptrace, PTRACE_GETREGS, pid, 0, regs) < 0) return;
+  struct { int64_t sec, nsec; } t;
+  if (mem_rw(pid, &t, sizeof t, regs[REG_R10], 0) < 0 || t.sec < 0 || t.nsec < 0 || t.nsec >= NSEC) return;
+  int64_t sec = t.sec - off_sec, nsec = t.nsec - off_nsec;
+  if (nsec < 0) {
+    nsec += NSEC;
+    sec--;
+  }
+  if (sec < 0) sec = nsec = 0; /* long past on the monotonic clock too */
+  t.sec = sec;
+  t.nsec = nsec;
+  uint64_t scratch = (regs[REG_RSP] - 128 - 64) & ~(uint64_t)15;
+  if (mem_rw(pid, &t, sizeof t, scratch, 1) < 0) return;
+  regs[REG_R10] = scratch;
+  regs[REG_RSI] &= ~(uint64_t)FUTEX_CLOCK_REALTIME;
+  SC4(NR_ptrace, PTRACE_SETREGS, pid, 0, regs);
+}
+
+/* One ptrace stop of a traced process (status from wait4): resumes it as the kernel alone
+ * would have, after patching the vDSO at an exec stop. A process whose vDSO cannot be
+ * patched is killed: it would read the host's clock while the policy says otherwise.
+ * Returns 1 for an exec stop left stopped for TypeScript's verdict (policyFn), with the id
+ * of the thread that called execve in *tid (after the exec the process has its leader's). */
+int sl_vclock_stopped(pid_t pid, int status, int32_t *tid) {
+  int sig = (status >> 8) & 0xff;
+  int event = (status >> 16) & 0xff;
+  if (event == PTRACE_EVENT_EXEC) {
+    if (clock_on && sl_vdso_patch(pid, off_sec, off_nsec) < 0) {
+      SC2(NR_kill, pid, SIGKILL);
+      return 0;
+    }
+    if (execs_on) {
+      unsigned long former = 0;
+      if (SC4(NR_ptrace, PTRACE_GETEVENTMSG, pid, 0, &former) < 0) {
+        SC2(NR_kill, pid, SIGKILL);
+        return 0;
+      }
+      int k = 0;
+      while (k < PENDING_MAX && pending[k] != 0) k++;
+      if (k == PENDING_MAX) {
+        SC2(NR_kill, pid, SIGKILL);
+        return 0;
+      }
+      pending[k] = pid;
+      *tid = (int32_t)former;
+      return 1;
+    }
+    SC4(NR_ptrace, PTRACE_CONT, pid, 0, 0);
+  } else if (event == PTRACE_EVENT_SECCOMP) {
+    if (clock_on) futex_to_monotonic(pid);
+    SC4(NR_ptrace, PTRACE_CONT, pid, 0, 0);
+  } else if (event == PTRACE_EVENT_STOP) {
+    /* A group stop reports its stop signal: the process stays stopped until SIGCONT
+     * (PTRACE_LISTEN). A new process's first stop, or a stop ended by SIGCONT, reports
+     * SIGTRAP: it goes on. */
+    if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) SC4(NR_ptrace, PTRACE_LISTEN, pid, 0, 0);
+    else SC4(NR_ptrace, PTRACE_CONT, pid, 0, 0);
+  } else if (event != 0) {
+    SC4(NR_ptrace, PTRACE_CONT, pid, 0, 0); /* fork, vfork, clone */
+  } else {
+    SC4(NR_ptrace, PTRACE_CONT, pid, 0, sig); /* a signal on its way: delivered unchanged */
+  }
+  return 0;
+}
+
+/* TypeScript's verdict on an exec SL_MSG_EXEC reported: the program runs, or dies before
+ * its first instruction. Only a pid reported and not yet answered is acted on. */
+void sl_vclock_verdict(pid_t pid, int go) {
+  if (pid <= 0) return;
+  int k = 0;
+  while (k < PENDING_MAX && pending[k] != pid) k++;
+  if (k == PENDING_MAX) return;
+  pending[k] = 0;
+  if (go == 1) SC4(NR_ptrace, PTRACE_CONT, pid, 0, 0);
+  else SC2(NR_kill, pid, SIGKILL);
+}
+
+/* The command's process, at its SL_STEP_TRACE step: asks the launcher to trace it and
+ * waits for the answer (0 or an errno), as the listener's hand-over does. write and read
+ * are never trapped calls. */
+long sl_vclock_request(int report, int ack) {
+  struct sl_msg m = {SL_MSG_TRACE, 0, 0, 0};
+  long rc = sl_write_all(report, &m, sizeof m);
+  if (rc < 0) return rc;
+  int32_t answer = 0;
+  long n = SL_RETRY(SC3(NR_read, ack, &answer, sizeof answer));
+  if (n != (long)sizeof answer) return n < 0 ? n : -EIO;
+  return answer == 0 ? 0 : -answer;
+}

@@ -1,0 +1,172 @@
+// policyFn's execve events (SPEC 6): the callback sees the path and argv the supervisor
+// copied, and the program that then runs is checked against them at its exec stop, where
+// the kernel's own copy is final (native/launcher/vclock.c holds it there).
+
+import { closeSync, openSync, readFileSync, readSync, readlinkSync, realpathSync } from "node:fs";
+import { isAbsolute, join, normalize } from "node:path";
+import type { PolicyContext, PolicyFn } from "../../policy/policy-fn.js";
+import { CONTINUE, deny, type Action } from "../action.js";
+import type { HandlerTable, SupervisorContext } from "../handler.js";
+import type { Notification } from "../notification.js";
+import { callPolicyFn } from "../policy-call.js";
+import { parentFromStat } from "../members.js";
+
+const EFAULT = 14;
+const E2BIG = 7;
+const ENAMETOOLONG = 36;
+const AT_FDCWD = -100;
+const AT_EMPTY_PATH = 0x1000;
+const PATH_MAX = 4096;
+/** The kernel's bound on argv plus envp is a quarter of the stack limit; here argv alone
+ * may hold this much and this many strings (beyond: E2BIG, as the kernel says past its). */
+const ARGV_BYTES_MAX = 2 << 20;
+const ARGV_MAX = 1 << 17;
+/** Approvals kept for execs that failed in the kernel (no exec stop came to use them). */
+const APPROVALS_KEPT = 4096;
+
+/** What the callback approved for one thread's execve. */
+interface Approval {
+  /** The path as execve got it (a #! script's interpreter gets it as an argument). */
+  pathArg: string;
+  /** Where it led when checked; the exec stop's /proc/<pid>/exe must be the same. */
+  real: string | undefined;
+  argv: readonly string[];
+  /** For a #! script: where its interpreter line led when checked. */
+  interp: string | undefined;
+}
+
+export interface PolicyExec {
+  handlers: HandlerTable;
+  /** The launcher's exec stop: true when what runs is what the callback approved. */
+  verify(pid: number, tid: number): boolean;
+}
+
+/** The NUL-terminated strings of an argv array at addr, or an errno. */
+function readArgv(ctx: SupervisorContext, n: Notification, addr: number): string[] | number {
+  const out: string[] = [];
+  let bytes = 0;
+  for (let i = 0; ; i += 64) {
+    const ptrs = ctx.memory.read(n, addr + i * 8, 64 * 8) ?? ctx.memory.read(n, addr + i * 8, 8);
+    if (ptrs === null) return EFAULT;
+    for (let k = 0; k + 8 <= ptrs.length; k += 8) {
+      const p = ptrs.readBigUInt64LE(k);
+      if (p === 0n) return out;
+      if (out.length >= ARGV_MAX) return E2BIG;
+      const s = ctx.memory.readCString(n, Number(p), ARGV_BYTES_MAX - bytes);
+      if (s === "fault") return EFAULT;
+      if (s === "long") return E2BIG;
+      bytes += s.length + 1;
+      out.push(s.toString("utf8"));
+    }
+  }
+}
+
+/** The absolute path execve(at) names, as the caller's cwd or dirfd places it. */
+function absolutePath(tid: number, dirfd: number, path: string, flags: number): string | undefined {
+  try {
+    if (path === "" && (flags & AT_EMPTY_PATH) !== 0) return readlinkSync(`/proc/${tid}/fd/${dirfd}`);
+    if (isAbsolute(path)) return normalize(path);
+    const base = dirfd === AT_FDCWD ? readlinkSync(`/proc/${tid}/cwd`) : readlinkSync(`/proc/${tid}/fd/${dirfd}`);
+    return normalize(join(base, path));
+  } catch {
+    return undefined;
+  }
+}
+
+function realOf(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The interpreter of a #! script at real (where its path leads now), else undefined. */
+function interpreterOf(real: string | undefined): string | undefined {
+  if (real === undefined) return undefined;
+  let fd = -1;
+  try {
+    fd = openSync(real, "r");
+    const head = Buffer.alloc(256);
+    const got = readSync(fd, head, 0, head.length, 0);
+    const text = head.subarray(0, got).toString("latin1");
+    if (!text.startsWith("#!")) return undefined;
+    const name = text.slice(2).split("\n")[0]!.trim().split(/[ \t]/)[0];
+    return name === undefined || name === "" ? undefined : realOf(name);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
+export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: SupervisorContext, pctx: PolicyContext): PolicyExec {
+  const approvals = new Map<number, Approval>();
+
+  const check = async (n: Notification, name: "execve" | "execveat"): Promise<Action> => {
+    const at = name === "execveat";
+    const dirfd = at ? n.argI32(0) : AT_FDCWD;
+    const flags = at ? n.argI32(4) : 0;
+    const path = ctx.memory.readCString(n, n.argAddr(at ? 1 : 0), PATH_MAX - 1);
+    if (path === "fault") return deny(EFAULT);
+    if (path === "long") return deny(ENAMETOOLONG);
+    const argv = readArgv(ctx, n, n.argAddr(at ? 2 : 1));
+    if (typeof argv === "number") return deny(argv);
+    // What was read is the caller's only while it is still blocked in this call.
+    if (!ctx.memory.stillValid(n)) return deny(EFAULT);
+    const pathArg = path.toString("utf8");
+    const abs = absolutePath(n.pid, dirfd, pathArg, flags);
+    const real = realOf(abs);
+    let parentPid = 0;
+    try {
+      parentPid = parentFromStat(readFileSync(`/proc/${n.pid}/stat`, "latin1")) ?? 0;
+    } catch {
+      // Gone: the verdict no longer matters.
+    }
+    const denied = real === undefined || !granted.some((g) => real === g || real.startsWith(g.endsWith("/") ? g : `${g}/`));
+    const d = await callPolicyFn(fn, { syscall: name, category: "process", pid: n.pid, parentPid, path: abs ?? pathArg, argv, denied }, pctx);
+    if (!d.allow) {
+      ctx.observe({ kind: "refused", syscall: name, errno: d.errno, target: abs ?? pathArg, why: d.why });
+      return deny(d.errno);
+    }
+    if (approvals.size >= APPROVALS_KEPT) approvals.delete(approvals.keys().next().value!);
+    approvals.delete(n.pid);
+    approvals.set(n.pid, { pathArg, real, argv, interp: interpreterOf(real) });
+    // Not the final decision: the kernel reads path and argv again after this, so a
+    // sibling thread could change them. The launcher stops the new program before its
+    // first instruction and verify() compares what the kernel executes with what was
+    // approved; anything else is killed there. An exec that fails leaves no stop.
+    return CONTINUE;
+  };
+
+  const verify = (pid: number, tid: number): boolean => {
+    const a = approvals.get(tid);
+    approvals.delete(tid);
+    if (a === undefined) return false;
+    let cmdline: string[];
+    let exe: string;
+    try {
+      // The new program has not run: its argument area is what the kernel copied.
+      const raw = readFileSync(`/proc/${pid}/cmdline`);
+      cmdline = raw.length === 0 ? [] : raw.subarray(0, raw[raw.length - 1] === 0 ? raw.length - 1 : raw.length).toString("utf8").split("\0");
+      exe = readlinkSync(`/proc/${pid}/exe`);
+    } catch {
+      return false;
+    }
+    const same = (x: readonly string[], y: readonly string[]): boolean => x.length === y.length && x.every((s, i) => s === y[i]);
+    if (a.real !== undefined && exe === a.real && same(cmdline, a.argv)) return true;
+    // A #! script: the kernel runs its interpreter with [interpreter, optional argument,
+    // the path as given, argv[1]...]. The path and the arguments are the approved ones,
+    // and what runs is the interpreter the approved script named.
+    if (a.interp === undefined || exe !== a.interp) return false;
+    const tail = [a.pathArg, ...a.argv.slice(1)];
+    const extra = cmdline.length - tail.length;
+    return (extra === 1 || extra === 2) && same(cmdline.slice(extra), tail);
+  };
+
+  return {
+    handlers: { execve: (n) => check(n, "execve"), execveat: (n) => check(n, "execveat") },
+    verify,
+  };
+}

@@ -1,0 +1,57 @@
+// policyFn against the real kernel, as root and as the test user: an allowlist of
+// executables enforced by the callback; the same under a thread rewriting path and argv
+// after the check (zero wins, with the unchecked race as control); a throwing, a silent
+// (deadline), an async and a wrongly answering callback; connect events, network revoked
+// after the first connect (with a control); the refusal without a supervisor.
+
+import assert from "node:assert/strict";
+import { scriptCase } from "../helpers/harness.js";
+
+interface Ran { status: string; code: number | null; stdout: string; stderr: string; refused: string[]; events: string[] }
+
+function counts(r: Ran): Record<string, number> {
+  return Object.fromEntries(r.stdout.trim().split("\n").map((l) => l.split(" ")).map(([k, v]) => [k!, Number(v)]));
+}
+
+scriptCase("policyFn: execs are decided by the callback on what will run; racing rewrites never win", "dist/test/scripts/policy-fn-case.js", ["${PROBE}"], (o: Record<string, any>) => {
+  const allow: Ran = o.allowlist;
+  assert.equal(allow.stdout, "true-ran\nls=126\n", allow.stderr);
+  assert.ok(allow.events[0]!.startsWith(`execve process /bin/sh ["/bin/sh","-c",`), allow.events[0]);
+  assert.ok(allow.events.includes(`execve process /bin/true ["/bin/true"] denied=false ppid=true`), allow.events.join("\n"));
+  assert.ok(allow.refused.some((x) => /^execve EPERM \/(usr\/)?bin\/ls: denied by policyFn$/.test(x)), allow.refused.join("\n"));
+
+  // The race: the checked exec ran ("ok"), nothing else ever did; the control shows the
+  // probe sees a win when nothing checks.
+  const race = counts(o.race);
+  assert.equal(race["evil-arg"], 0, o.race.stdout);
+  assert.equal(race["evil-path"], 0, o.race.stdout);
+  assert.equal(race.other, 0, o.race.stdout);
+  assert.ok(race.ok! > 0, `some allowed execs ran: ${o.race.stdout}`);
+  assert.equal(race.ok! + race.killed! + race.refused!, 100);
+  const control = counts(o.raceControl);
+  assert.ok(control["evil-arg"]! + control["evil-path"]! > 0, `control: unchecked, the rewrites win: ${o.raceControl.stdout}`);
+
+  const throws: Ran = o.throws;
+  assert.equal(throws.stdout, "/\nls=0\n", throws.stderr);
+  assert.ok(throws.refused.includes("execve EPERM /bin/true: policyFn threw: Error: boom"), throws.refused.join("\n"));
+  const slow: Ran = o.slow;
+  assert.equal(slow.stdout, "/\nls=0\n", slow.stderr);
+  assert.ok(slow.refused.includes("execve EPERM /bin/true: policyFn gave no verdict within 300 ms"), slow.refused.join("\n"));
+  const asyncRun: Ran = o.async;
+  assert.equal(asyncRun.stdout, "/\nls=0\n");
+  assert.match(asyncRun.stderr, /Permission denied/);
+  assert.ok(asyncRun.refused.includes("execve EACCES /bin/true: policyFn answered errno 13"), asyncRun.refused.join("\n"));
+  const bad: Ran = o.bad;
+  assert.ok(bad.refused.includes(`execve EPERM /bin/true: policyFn returned "yes", not a verdict ("allow", "deny", "audit" or {errno})`), bad.refused.join("\n"));
+  // Network: the connect event names the destination; revoking after the first connect
+  // refuses the second (the control connects twice); a ctx operation not built throws,
+  // which denies the call it was deciding.
+  const revoke: Ran = o.revoke;
+  assert.equal(revoke.stdout, "ok hi\nrefused 111\n", revoke.stderr);
+  assert.ok(revoke.events.some((x) => /^connect network 127\.0\.0\.1 \d+ tcp denied=false$/.test(x)), revoke.events.join("\n"));
+  assert.ok(revoke.refused.some((x) => /^connect ECONNREFUSED 127\.0\.0\.1:\d+: not allowed by policyFn's ctx.restrictNetwork$/.test(x)), revoke.refused.join("\n"));
+  assert.equal(o.netControl.stdout, "ok hi\nok hi\n", o.netControl.stderr);
+  assert.equal(o.netThrows.stdout, "refused 1\nrefused 1\n", o.netThrows.stderr);
+  assert.ok(o.netThrows.refused.some((x: string) => /^connect EPERM 127\.0\.0\.1:\d+: policyFn threw: SandboxError: policyFn: ctx.denyPath\(\) is not built yet$/.test(x)), o.netThrows.refused.join("\n"));
+  assert.match(o.unsupervised, /PolicyError: .*policyFn.*the calls it decides are held by it/);
+});

@@ -1,0 +1,78 @@
+// policyFn through the library, as whoever runs this: an allowlist of executables, the
+// same with a thread racing to rewrite path and argv after the check (and the race without
+// a callback, the control), a callback that throws, one that never answers (deadline
+// shortened to 300 ms), an async one, one with a bad answer, and the refusal without a
+// supervisor. Prints one JSON line. Usage: policy-fn-case.js PROBE
+
+import { createServer } from "node:net";
+import { dirname } from "node:path";
+import { Sandbox, type PolicyEvent, type PolicyInput } from "../../src/index.js";
+import { policyFnTiming } from "../../src/supervise/policy-call.js";
+
+const [probe] = process.argv.slice(2) as [string];
+const BASE: PolicyInput = { fsReadable: ["/usr", "/lib", "/lib64", "/bin", "/etc", dirname(probe)] };
+
+async function run(fn: PolicyInput["policyFn"], argv: string[], extra: PolicyInput = {}) {
+  const events: string[] = [];
+  const policyFn = fn === undefined ? undefined : (e: PolicyEvent, ctx: Parameters<NonNullable<PolicyInput["policyFn"]>>[1]) => {
+    events.push(e.category === "network" ? `${e.syscall} ${e.category} ${e.host} ${e.port} ${e.protocol} denied=${e.denied}` : `${e.syscall} ${e.category} ${e.path} ${JSON.stringify(e.argv)} denied=${e.denied} ppid=${e.parentPid > 0}`);
+    return fn(e, ctx);
+  };
+  const r = await Sandbox.run({ ...BASE, ...extra, ...(policyFn ? { policyFn } : {}) }, argv, { timeout: 120_000 });
+  return { status: r.status, code: r.exitCode, stdout: r.stdout!.toString(), stderr: r.stderr!.toString(), refused: r.refused.map((x) => `${x.syscall} ${x.errno} ${x.target}: ${x.why}`), events };
+}
+
+const allowOnly = (paths: string[]) => (e: PolicyEvent) => (paths.includes(e.path!) ? "allow" as const : "deny" as const);
+const raceFn = (e: PolicyEvent) =>
+  e.path === probe && (e.argv![1] === "exec-race" || (e.argv![1] === "race-landed" && e.argv![2] === "ok")) ? "allow" as const : "deny" as const;
+const SH = ["/bin/sh", "-c", "/bin/true && echo true-ran; /bin/ls -d /; echo ls=$?"];
+
+const out: Record<string, unknown> = {};
+out.allowlist = await run(allowOnly(["/bin/sh", "/bin/true"]), SH);
+out.race = await run(raceFn, [probe, "exec-race", probe, "100", "20"]);
+out.raceControl = await run(undefined, [probe, "exec-race", probe, "100", "20"]);
+out.throws = await run((e) => {
+  if (e.path === "/bin/true") throw new Error("boom");
+  return "allow";
+}, SH);
+policyFnTiming.timeoutMs = 300;
+out.slow = await run((e) => (e.path === "/bin/true" ? new Promise<never>(() => undefined) : "allow"), SH);
+policyFnTiming.timeoutMs = 5000;
+out.async = await run(async (e) => {
+  await new Promise((r) => setTimeout(r, 20));
+  return e.path === "/bin/true" ? { errno: 13 } : "audit";
+}, SH);
+out.bad = await run((e) => (e.path === "/bin/true" ? ("yes" as "allow") : "allow"), SH);
+// Network: a local server answering "hi"; the sandbox connects twice. The callback
+// revokes the network at the first connect (which it allows): the second is refused. The
+// control allows both.
+const server = createServer((c) => c.end("hi"));
+await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+const port = (server.address() as { port: number }).port;
+const CONNECT = ["/usr/bin/python3", "-c", `import socket
+for i in range(2):
+    try:
+        s = socket.create_connection(("127.0.0.1", ${port}))
+        print("ok", s.recv(2).decode())
+        s.close()
+    except OSError as e:
+        print("refused", e.errno)`];
+const NET: PolicyInput = { netAllow: [`127.0.0.1:${port}`] };
+let connects = 0;
+out.revoke = await run((e, ctx) => {
+  if (e.category === "network" && ++connects === 1) ctx.restrictNetwork([]);
+  return "allow";
+}, CONNECT, NET);
+out.netControl = await run(() => "allow", CONNECT, NET);
+out.netThrows = await run((e, ctx) => {
+  if (e.category === "network") ctx.denyPath("/tmp");
+  return "allow";
+}, CONNECT, NET);
+server.close();
+try {
+  await Sandbox.run({ ...BASE, supervisor: false, policyFn: () => "allow" }, ["/bin/true"]);
+  out.unsupervised = "ran";
+} catch (e) {
+  out.unsupervised = `${(e as Error).name}: ${(e as Error).message}`;
+}
+console.log(JSON.stringify(out));
