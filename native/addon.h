@@ -69,6 +69,8 @@ void sl_net_host_register(napi_env env, napi_value exports);
 
 /* Registers the filtering proxy's splice thread (splice.c); called by sl_net_register. */
 void sl_splice_register(napi_env env, napi_value exports);
+/* net.c: a detached thread with every signal blocked and a stack of `stack` bytes; 0 or an errno. */
+int sl_spawn_detached(void *(*fn)(void *), void *arg, size_t stack);
 
 /* Registers getdents, lseek, openat2, uname, sched_getaffinity and read-only memfds (procfs.c). */
 void sl_procfs_register(napi_env env, napi_value exports);

@@ -305,12 +305,12 @@ static void *pool_thread(void *arg) {
   }
 }
 
-/* A detached thread with every signal blocked and a small stack. */
-static int spawn_thread(void *(*fn)(void *), void *arg) {
+/* A detached thread with every signal blocked and a small stack (also splice.c's). */
+int sl_spawn_detached(void *(*fn)(void *), void *arg, size_t stack) {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, SL_NET_STACK);
+  pthread_attr_setstacksize(&attr, stack);
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -369,7 +369,7 @@ static napi_value start_job(napi_env env, struct net_job *j, napi_value cb) {
    * job still queued rather than "is any thread idle". */
   if (pool.idle >= pool.queued) {
     pthread_cond_signal(&pool.cv);
-  } else if ((err = spawn_thread(pool_thread, NULL)) != 0) {
+  } else if ((err = sl_spawn_detached(pool_thread, NULL, SL_NET_STACK)) != 0) {
     /* No thread: take the job back; the call fails as the kernel's would (EAGAIN). */
     struct net_job **p = &pool.head;
     while (*p != j) p = &(*p)->next;

@@ -212,17 +212,7 @@ static napi_value sl_splice_start(napi_env env, napi_callback_info info) {
   }
   /* The proxy's connections never keep the process alive on their own. */
   napi_unref_threadsafe_function(env, j->tsfn);
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, SL_SPLICE_STACK);
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pthread_t t;
-  err = pthread_create(&t, &attr, splice_thread, j);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  pthread_attr_destroy(&attr);
+  err = sl_spawn_detached(splice_thread, j, SL_SPLICE_STACK);
   if (err) {
     napi_release_threadsafe_function(j->tsfn, napi_tsfn_abort);
     job_close(j);
