@@ -30,6 +30,12 @@ scriptCase("policyFn: execs are decided by the callback on what will run; racing
   assert.equal(race.ok! + race.killed! + race.refused!, 100);
   const control = counts(o.raceControl);
   assert.ok(control["evil-arg"]! + control["evil-path"]! > 0, `control: unchecked, the rewrites win: ${o.raceControl.stdout}`);
+  // Each exec killed at its stop is said in the result.
+  assert.equal(o.race.refused.filter((x: string) => x.startsWith("execve EPERM") && x.includes("killed before its first instruction")).length > 0, race.killed! > 0, o.race.refused.join("\n"));
+  // Under a workdir, a program made in it runs (looked up in the sandbox's own namespace).
+  assert.equal(o.workdirControl.stdout, "made-ran\n", o.workdirControl.stderr);
+  assert.equal(o.workdir.stdout, "made-ran\n", `${o.workdir.stderr} ${o.workdir.refused.join("; ")}`);
+  assert.equal(o.workdir.code, 0);
 
   const throws: Ran = o.throws;
   assert.equal(throws.stdout, "/\nls=0\n", throws.stderr);

@@ -4,6 +4,7 @@
 // shortened to 300 ms), an async one, one with a bad answer, and the refusal without a
 // supervisor. Prints one JSON line. Usage: policy-fn-case.js PROBE
 
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname } from "node:path";
 import { Sandbox, type PolicyEvent, type PolicyInput } from "../../src/index.js";
@@ -31,6 +32,15 @@ const out: Record<string, unknown> = {};
 out.allowlist = await run(allowOnly(["/bin/sh", "/bin/true"]), SH);
 out.race = await run(raceFn, [probe, "exec-race", probe, "100", "20"]);
 out.raceControl = await run(undefined, [probe, "exec-race", probe, "100", "20"]);
+// A copy-on-write workdir: a program the command makes there exists only in its own mount
+// namespace, where the exec stop must look it up (it was killed when looked up in the
+// supervisor's). The control runs the same without a workdir.
+const made = ["/bin/sh", "-c", "printf '#!/bin/sh\\necho made-ran\\n' > made.sh && chmod +x made.sh && ./made.sh"];
+for (const [key, cow] of [["workdir", true], ["workdirControl", false]] as const) {
+  const dir = mkdtempSync("/tmp/sandlock-policyfn-");
+  out[key] = await run(() => "allow", made, { fsWritable: [dir], cwd: dir, ...(cow ? { workdir: dir } : {}) });
+  rmSync(dir, { recursive: true, force: true });
+}
 out.throws = await run((e) => {
   if (e.path === "/bin/true") throw new Error("boom");
   return "allow";

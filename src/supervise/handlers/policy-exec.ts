@@ -2,7 +2,7 @@
 // copied, and the program that then runs is checked against them at its exec stop, where
 // the kernel's own copy is final (native/launcher/vclock.c holds it there).
 
-import { closeSync, openSync, readFileSync, readSync, readlinkSync, realpathSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, normalize } from "node:path";
 import type { PolicyContext, PolicyFn } from "../../policy/policy-fn.js";
 import { CONTINUE, deny, type Action } from "../action.js";
@@ -11,6 +11,7 @@ import type { Notification } from "../notification.js";
 import { callPolicyFn } from "../policy-call.js";
 import { parentFromStat } from "../members.js";
 
+const EPERM = 1;
 const EFAULT = 14;
 const E2BIG = 7;
 const ENAMETOOLONG = 36;
@@ -24,16 +25,42 @@ const ARGV_MAX = 1 << 17;
 /** Approvals kept for execs that failed in the kernel (no exec stop came to use them). */
 const APPROVALS_KEPT = 4096;
 
+/** A file by identity: what a path led to, whatever namespace it was looked up in. */
+interface FileIdentity {
+  readonly dev: bigint;
+  readonly ino: bigint;
+}
+
 /** What the callback approved for one thread's execve. */
 interface Approval {
   /** The path as execve got it (a #! script's interpreter gets it as an argument). */
   pathArg: string;
-  /** Where it led when checked; the exec stop's /proc/<pid>/exe must be the same. */
-  real: string | undefined;
+  /** The file it led to when checked, looked up in the caller's own root and mount
+   * namespace; the exec stop's /proc/<pid>/exe must be the same file. */
+  file: FileIdentity | undefined;
   argv: readonly string[];
-  /** For a #! script: where its interpreter line led when checked. */
-  interp: string | undefined;
+  /** For a #! script: the file its interpreter line led to when checked. */
+  interp: FileIdentity | undefined;
 }
+
+/**
+ * The file `path` names for process `pid`, looked up by the kernel from that process's root
+ * (/proc/<pid>/root): a sandbox with a mount namespace of its own (a copy-on-write workdir)
+ * sees files the supervisor's namespace does not have, or has elsewhere. Compared by
+ * device and inode, not by path text: a file renamed over the approved one between the
+ * check and the exec is another file.
+ */
+function identityIn(pid: number, path: string | undefined): FileIdentity | undefined {
+  if (path === undefined) return undefined;
+  try {
+    const st = statSync(path.startsWith("/proc/") ? path : `/proc/${pid}/root${path}`, { bigint: true });
+    return { dev: st.dev, ino: st.ino };
+  } catch {
+    return undefined;
+  }
+}
+
+const sameFile = (a: FileIdentity | undefined, b: FileIdentity | undefined): boolean => a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino;
 
 export interface PolicyExec {
   handlers: HandlerTable;
@@ -82,18 +109,19 @@ function realOf(path: string | undefined): string | undefined {
   }
 }
 
-/** The interpreter of a #! script at real (where its path leads now), else undefined. */
-function interpreterOf(real: string | undefined): string | undefined {
-  if (real === undefined) return undefined;
+/** The interpreter of the #! script `path` names for `pid` (where its line leads now, in
+ * that process's root), else undefined. */
+function interpreterOf(pid: number, path: string | undefined): FileIdentity | undefined {
+  if (path === undefined) return undefined;
   let fd = -1;
   try {
-    fd = openSync(real, "r");
+    fd = openSync(path.startsWith("/proc/") ? path : `/proc/${pid}/root${path}`, "r");
     const head = Buffer.alloc(256);
     const got = readSync(fd, head, 0, head.length, 0);
     const text = head.subarray(0, got).toString("latin1");
     if (!text.startsWith("#!")) return undefined;
     const name = text.slice(2).split("\n")[0]!.trim().split(/[ \t]/)[0];
-    return name === undefined || name === "" ? undefined : realOf(name);
+    return name === undefined || !isAbsolute(name) ? undefined : identityIn(pid, normalize(name));
   } catch {
     return undefined;
   } finally {
@@ -117,7 +145,9 @@ export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: Superv
     if (!ctx.memory.stillValid(n)) return deny(EFAULT);
     const pathArg = path.toString("utf8");
     const abs = absolutePath(n.pid, dirfd, pathArg, flags);
-    const real = realOf(abs);
+    // fexecve and execveat(fd, ""): the descriptor itself, not the text of its path.
+    const lookup = pathArg === "" && (flags & AT_EMPTY_PATH) !== 0 ? `/proc/${n.pid}/fd/${dirfd}` : abs;
+    const real = realOf(abs) ?? abs;
     let parentPid = 0;
     try {
       parentPid = parentFromStat(readFileSync(`/proc/${n.pid}/stat`, "latin1")) ?? 0;
@@ -132,7 +162,7 @@ export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: Superv
     }
     if (approvals.size >= APPROVALS_KEPT) approvals.delete(approvals.keys().next().value!);
     approvals.delete(n.pid);
-    approvals.set(n.pid, { pathArg, real, argv, interp: interpreterOf(real) });
+    approvals.set(n.pid, { pathArg, file: identityIn(n.pid, lookup), argv, interp: interpreterOf(n.pid, lookup) });
     // Not the final decision: the kernel reads path and argv again after this, so a
     // sibling thread could change them. The launcher stops the new program before its
     // first instruction and verify() compares what the kernel executes with what was
@@ -145,24 +175,26 @@ export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: Superv
     approvals.delete(tid);
     if (a === undefined) return false;
     let cmdline: string[];
-    let exe: string;
+    let exe: FileIdentity | undefined;
     try {
       // The new program has not run: its argument area is what the kernel copied.
       const raw = readFileSync(`/proc/${pid}/cmdline`);
       cmdline = raw.length === 0 ? [] : raw.subarray(0, raw[raw.length - 1] === 0 ? raw.length - 1 : raw.length).toString("utf8").split("\0");
-      exe = readlinkSync(`/proc/${pid}/exe`);
+      exe = identityIn(pid, `/proc/${pid}/exe`);
     } catch {
-      return false;
+      cmdline = [];
     }
     const same = (x: readonly string[], y: readonly string[]): boolean => x.length === y.length && x.every((s, i) => s === y[i]);
-    if (a.real !== undefined && exe === a.real && same(cmdline, a.argv)) return true;
+    if (sameFile(exe, a.file) && same(cmdline, a.argv)) return true;
     // A #! script: the kernel runs its interpreter with [interpreter, optional argument,
     // the path as given, argv[1]...]. The path and the arguments are the approved ones,
     // and what runs is the interpreter the approved script named.
-    if (a.interp === undefined || exe !== a.interp) return false;
     const tail = [a.pathArg, ...a.argv.slice(1)];
     const extra = cmdline.length - tail.length;
-    return (extra === 1 || extra === 2) && same(cmdline.slice(extra), tail);
+    if (sameFile(exe, a.interp) && (extra === 1 || extra === 2) && same(cmdline.slice(extra), tail)) return true;
+    // Killed at the exec stop: said in the result, as a refusal is.
+    ctx.observe({ kind: "refused", syscall: "execve", errno: EPERM, target: a.pathArg, why: "killed before its first instruction: what the kernel executed was not the program and arguments policyFn approved" });
+    return false;
   };
 
   return {
