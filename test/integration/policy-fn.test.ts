@@ -57,6 +57,10 @@ scriptCase("policyFn: execs are decided by the callback on what will run; racing
   assert.ok(revoke.events.some((x) => /^connect network 127\.0\.0\.1 \d+ tcp denied=false$/.test(x)), revoke.events.join("\n"));
   assert.ok(revoke.refused.some((x) => /^connect ECONNREFUSED 127\.0\.0\.1:\d+: not allowed by policyFn's ctx.restrictNetwork$/.test(x)), revoke.refused.join("\n"));
   assert.equal(o.netControl.stdout, "ok hi\nok hi\n", o.netControl.stderr);
+  // A connect the domain rules steer to the proxy is decided by policyFn too.
+  assert.equal(o.steeredControl.stdout, "connected\n", `control: the steered connect reaches the proxy (${o.steeredControl.stderr})`);
+  assert.equal(o.steeredDenied.stdout, "refused 1\n", o.steeredDenied.stderr);
+  assert.ok(o.steeredDenied.events.some((x: string) => /^connect network 127\.0\.0\.1 \d+ tcp denied=false$/.test(x)), o.steeredDenied.events.join("\n"));
   assert.equal(o.netThrows.stdout, "refused 1\nrefused 1\n", o.netThrows.stderr);
   assert.ok(o.netThrows.refused.some((x: string) => /^connect EPERM 127\.0\.0\.1:\d+: policyFn threw: SandboxError: policyFn: ctx.denyPath\(\) is not built yet$/.test(x)), o.netThrows.refused.join("\n"));
   assert.match(o.unsupervised, /PolicyError: .*policyFn.*the calls it decides are held by it/);

@@ -78,6 +78,18 @@ out.netThrows = await run((e, ctx) => {
   if (e.category === "network") ctx.denyPath("/tmp");
   return "allow";
 }, CONNECT, NET);
+// A domain rule: a connect the IP rules refuse, to the port it covers, is steered to the
+// filtering proxy, which accepts it (no server is needed to tell). policyFn decides it as
+// any connect: a callback denying the network refuses it; the control allows it.
+const STEERED = ["/usr/bin/python3", "-c", `import socket
+try:
+    socket.create_connection(("127.0.0.1", ${port}), timeout=5).close()
+    print("connected")
+except OSError as e:
+    print("refused", e.errno)`];
+const DOMAIN: PolicyInput = { netAllow: [`https://allowed.invalid:${port}`] };
+out.steeredDenied = await run((e) => (e.category === "network" ? "deny" : "allow"), STEERED, DOMAIN);
+out.steeredControl = await run(() => "allow", STEERED, DOMAIN);
 server.close();
 try {
   await Sandbox.run({ ...BASE, supervisor: false, policyFn: () => "allow" }, ["/bin/true"]);

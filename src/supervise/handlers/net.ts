@@ -216,8 +216,17 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
         const proxy = ctx.proxy;
         const s = steer(proxy, net, sock, copied);
         if (s !== undefined) {
-          const rc = io.connect(n, sock, s.name, 1);
-          return settle(typeof rc === "number" ? registerSteered(proxy, sock, s.reg, rc) : rc.then((r) => registerSteered(proxy, sock, s.reg, r)));
+          const viaProxy = (): ReturnType<typeof io.connect> | number => {
+            const rc = io.connect(n, sock, s.name, 1);
+            return typeof rc === "number" ? registerSteered(proxy, sock, s.reg, rc) : rc.then((r) => registerSteered(proxy, sock, s.reg, r));
+          };
+          // policyFn decides these too, on the destination the sandbox named (the proxy
+          // only ever carries the bytes there, to that address); an explicit-proxy connect
+          // is shown as the connect to the proxy it is. Without this, ctx.restrictNetwork
+          // did not reach connects the domain rules steer.
+          const gate = ctx.gateConnect?.(n, sock, copied);
+          if (gate !== undefined) return gate.then((errno) => (errno !== undefined ? deny(errno) : settle(viaProxy())));
+          return settle(viaProxy());
         }
       }
       if (isInet(sock)) {
