@@ -5,6 +5,7 @@
 
 #define NR_unshare 272
 #define NR_mount_ 165
+#define NR_fchdir_ 81
 #define NR_geteuid_ 107
 #define CLONE_NEWNS_ 0x00020000UL
 #define CLONE_NEWUSER_ 0x10000000UL
@@ -62,18 +63,31 @@ long sl_cow_mount(const uint8_t *p, uint32_t len) {
   }
   rc = SC5(NR_mount_, NULL, "/", NULL, MS_REC_ | MS_PRIVATE_, NULL);
   if (rc < 0) return rc;
-  static char opts[OPTS_MAX];
+  /* The workdir and the stage as planned (their real paths), opened without following
+   * any symbolic link: one swapped in since planning, by another process that can write a
+   * parent, fails the start (ELOOP) instead of moving the overlay's lower layer (what the
+   * sandbox reads) elsewhere. Every later use goes through these descriptors. */
+  struct sl_open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .mode = 0, .resolve = RESOLVE_NO_SYMLINKS};
+  long wfd = SC4(NR_openat2, AT_FDCWD, workdir, &how, sizeof how);
+  if (wfd < 0) return wfd;
+  long sfd = SC4(NR_openat2, AT_FDCWD, stage, &how, sizeof how);
+  if (sfd < 0) return sfd;
+  static char opts[OPTS_MAX], lower[32], cover[32];
+  sl_fmt_path(lower, "/proc/self/fd/", wfd, "");
+  sl_fmt_path(cover, "/proc/self/fd/", sfd, "");
   static const char head[] = "lowerdir=", tail[] = ",upperdir=upper,workdir=work,userxattr";
-  size_t w = sl_strlen(workdir);
+  size_t w = sl_strlen(lower);
   if (sizeof head - 1 + w + sizeof tail > sizeof opts) return -ENAMETOOLONG_;
   memcpy(opts, head, sizeof head - 1);
-  memcpy(opts + sizeof head - 1, workdir, w);
+  memcpy(opts + sizeof head - 1, lower, w);
   memcpy(opts + sizeof head - 1 + w, tail, sizeof tail);
-  rc = SC1(NR_chdir, stage);
+  rc = SC1(NR_fchdir_, sfd);
   if (rc < 0) return rc;
-  rc = SC5(NR_mount_, "overlay", workdir, "overlay", MS_NOSUID_ | MS_NODEV_, opts);
+  rc = SC5(NR_mount_, "overlay", lower, "overlay", MS_NOSUID_ | MS_NODEV_, opts);
   if (rc < 0) return rc;
-  rc = SC5(NR_mount_, "tmpfs", stage, "tmpfs", MS_RDONLY_ | MS_NOSUID_ | MS_NODEV_ | MS_NOEXEC_, "size=4k,nr_inodes=1,mode=0");
+  rc = SC5(NR_mount_, "tmpfs", cover, "tmpfs", MS_RDONLY_ | MS_NOSUID_ | MS_NODEV_ | MS_NOEXEC_, "size=4k,nr_inodes=1,mode=0");
   if (rc < 0) return rc;
+  SC1(NR_close, wfd);
+  SC1(NR_close, sfd);
   return SC1(NR_chdir, "/");
 }

@@ -1,10 +1,11 @@
 // What the copy-on-write workdir needs from planning: the workdir as a writable grant (on
 // the overlay the launcher mounts there), and why this host cannot give it a namespace.
 
-import { readFileSync, realpathSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { PolicyError } from "../errors.js";
 import type { PathGrant } from "../plan/landlock.js";
 import { usernsUnavailable } from "../plan/kernel-view.js";
+import { grantRealpath, SwappableLinkError } from "../plan/grant-path.js";
 
 /** The workdir's writable grant: Landlock's rule is opened after the overlay is mounted
  * (plan.ts orders the COW step first), so it is bound to the merged view, never to the
@@ -24,7 +25,16 @@ export function workdirGrants(workdir: string | undefined): PathGrant[] {
 
 /** The workdir's real path, as the overlay's lowerdir names it. */
 export function realWorkdir(workdir: string): string {
-  const real = realpathSync.native(workdir);
+  // Resolved as grants are (plan/grant-path.ts): a symbolic link another process could
+  // swap is refused by name, never followed; the launcher then opens the real path
+  // without following any link (cow.c).
+  let real: string;
+  try {
+    real = grantRealpath(workdir);
+  } catch (e) {
+    if (e instanceof SwappableLinkError) throw new PolicyError("workdir", workdir, `workdir: ${JSON.stringify(workdir)} passes through ${e.message}; another process could swap it while the sandbox starts, so it is not followed: give the directory it leads to by its own path`);
+    throw e;
+  }
   // The overlay's option string separates with "," and lower layers with ":", and "\"
   // escapes: a path holding one cannot be given to it as it is.
   if (/[,:\\\n]/.test(real)) throw new PolicyError("workdir", workdir, `workdir: ${JSON.stringify(real)} contains one of , : \\ or a newline, which an overlay mount's options cannot carry`);
