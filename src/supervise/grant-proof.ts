@@ -2,7 +2,8 @@
 // caller's) lies beneath a writable grant, by reaching the very same inode from the
 // grant's own descriptor without any symlink. Shared by named unix sockets and file metadata.
 
-import { closeSync, realpathSync } from "node:fs";
+import { closeSync } from "node:fs";
+import { grantRealpath } from "../plan/grant-path.js";
 import { native } from "../confine/native.js";
 import type { PathGrant } from "../plan/landlock.js";
 import { openat2Bytes } from "./caller-path.js";
@@ -81,8 +82,11 @@ export class WritableGrants {
     for (const g of grants) {
       if (!g.writable) continue;
       try {
-        const path = realpathSync(g.path, { encoding: "buffer" });
-        const fd = openat2Bytes(-100, path, O.PATH | O.CLOEXEC, 0, null);
+        // Resolved as planning did (no link another process could swap is followed), then
+        // opened without following any: a link swapped in since the launcher opened the
+        // rule would otherwise make the proofs below accept paths beneath its target.
+        const path = Buffer.from(grantRealpath(g.path));
+        const fd = openat2Bytes(-100, path, O.PATH | O.CLOEXEC, RESOLVE.NO_SYMLINKS, null);
         if (fd < 0) continue;
         const stat = fileId(fd);
         if (typeof stat === "number") {
