@@ -26,6 +26,7 @@ static const long ALLOWED[] = {
     SYS_openat2, SYS_fchmodat2, SYS_fchmod, SYS_fchownat, SYS_fchown, SYS_utimensat,
     SYS_setxattr, SYS_fsetxattr, SYS_removexattr, SYS_fremovexattr, SYS_ioctl,
     SYS_lgetxattr, /* the copy-on-write workdir reads its stage's user.overlay.* marks (cow/changes.ts) */
+    SYS_mknodat,   /* ...and copies its whiteouts out of a maxDisk stage (cow/quota.ts): 0/0 only, below */
 };
 
 /* One argument: a number (an int64), a bigint (64 bits as they are), a Buffer (its
@@ -89,6 +90,12 @@ static napi_value sl_syscall_as(napi_env env, napi_callback_info info) {
       napi_throw_type_error(env, "SL_ARGS", "syscallAs arguments must be numbers, bigints, Buffers or null");
       return NULL;
     }
+  }
+  /* mknodat makes overlay whiteouts only (a character device 0/0, which the kernel lets
+   * anyone make); any other node is refused here, whatever the caller could do. */
+  if (nr == SYS_mknodat && (a[2] != (long)S_IFCHR || a[3] != 0)) {
+    napi_throw_range_error(env, "SL_ARGS", "syscallAs: mknodat makes whiteouts (S_IFCHR, 0/0) only");
+    return NULL;
   }
   napi_valuetype ct;
   SL_CALL(env, napi_typeof(env, argv[1], &ct));

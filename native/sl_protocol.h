@@ -50,7 +50,7 @@ struct sl_step_header {
  * user/mount/pid/net/uts/ipc namespaces), then run by the command's process: native/launcher/ns.c. */
 #define SL_STEP_NS_VIEW 21           /* u32 map mode, u32 uid, u32 gid, u32 pad, staging\0, ops */
 /* The copy-on-write workdir (native/launcher/cow.c): run by the command's process. */
-#define SL_STEP_COW 22               /* u32 reserved, u32 uid, u32 gid, u32 pad, workdir\0, stage\0 */
+#define SL_STEP_COW 22               /* u32 reserved, u32 uid, u32 gid, u32 pad, u64 maxDisk, workdir\0, stage\0 */
 #define SL_STEP_USERNS 23           /* u32 uid, u32 gid, u32 outer uid, u32 outer gid: user */
 /* timeStart and policyFn (native/launcher/vclock.c): the launcher traces the command's
  * processes; at every exec it patches the vDSO clock (SL_TRACE_CLOCK) and/or holds the new
@@ -87,6 +87,7 @@ struct sl_msg {
 #define SL_MSG_LISTENER 6     /* a = fd number of the seccomp listener in the launcher */
 #define SL_MSG_VCLOCK 7       /* a, b = low, high 32 bits of the offset's seconds, c = its nanoseconds: virtual wall clock = CLOCK_MONOTONIC + offset */
 #define SL_MSG_TRACE 8        /* command's process -> launcher (report pipe): trace me (SL_STEP_TRACE) */
+#define SL_MSG_STAGE 10       /* a = fd number of the copy-on-write stage's tmpfs (maxDisk) in the launcher; SL_CMD_STAGE_TAKEN answers */
 #define SL_MSG_EXEC 9         /* a = pid stopped right after its exec, b = the thread id that called execve; SL_CMD_EXEC answers */
 
 /* What the launcher has in force, reported with SL_MSG_STARTED. */
@@ -106,6 +107,7 @@ struct sl_msg {
 #define SL_CMD_KILL 'K' /* SIGKILL every process of the sandbox; SL_MSG_EXIT follows */
 #define SL_CMD_COUNT 'N' /* count the live processes of the sandbox, ack with the number */
 #define SL_CMD_LISTENER_TAKEN 'L' /* TypeScript holds its copy of the listener (no ack) */
+#define SL_CMD_STAGE_TAKEN 'D' /* TypeScript holds its copy of the stage's tmpfs (no ack) */
 /* SL_CMD_CPU's ack: b = milliseconds; or errno EPERM and b = a process whose time cannot be counted. */
 #define SL_CMD_CPU 'T' /* CPU time used by the sandbox so far (ack) */
 /* Followed by one byte, a signal number (1-64): sent to every process of the sandbox, ack

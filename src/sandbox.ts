@@ -26,7 +26,7 @@ import { Policy } from "./policy/policy.js";
 import type { PolicyInput } from "./policy/types.js";
 import { RunResult, type RunStatus, type WorkdirOutcome } from "./result.js";
 import type { Change } from "./cow/changes.js";
-import { discardCow, finishCow, keepBranch, startCow, type CowRun } from "./cow/run.js";
+import { closeStage, discardCow, finishCow, keepBranch, startCow, takeStage, type CowRun } from "./cow/run.js";
 import { Stage } from "./pipeline.js";
 import { startSupervisor, type SupervisorShared } from "./supervise/start.js";
 import type { PortMapping } from "./supervise/handlers/port-remap.js";
@@ -585,7 +585,10 @@ export class Sandbox {
       this.supervisor?.close();
       this.throttle?.close();
       for (const c of this.cleanups.splice(0)) c();
-      if (!exited) this.dropCow(); // it never ran: nothing was staged
+      if (!exited) {
+        closeStage(launcher);
+        this.dropCow(); // it never ran: nothing was staged
+      }
     }
     const output = await stdio.collected;
     const durationMs = monotonicMs() - this.startedAt;
@@ -602,6 +605,7 @@ export class Sandbox {
       const cow = this.cow;
       this.cow = undefined;
       try {
+        takeStage(launcher, cow, this.policy);
         const done = finishCow(cow, this.policy, status === "exited" && exit.code === 0);
         this.dryRunDiff = done.diff;
         workdir = { action: done.action, branch: done.branch, changes: done.changes };

@@ -17,9 +17,57 @@
 #define MS_PRIVATE_ (1UL << 18)
 #define OPTS_MAX 4352
 #define ENAMETOOLONG_ 36
+#define NR_mkdirat_ 258
+#define NR_move_mount_ 429
+#define NR_fsopen_ 430
+#define NR_fsconfig_ 431
+#define NR_fsmount_ 432
+#define FSOPEN_CLOEXEC_ 1U
+#define FSCONFIG_SET_STRING_ 1U
+#define FSCONFIG_CMD_CREATE_ 6U
+#define FSMOUNT_CLOEXEC_ 1U
+#define MOUNT_ATTR_NOSUID_ 0x2U
+#define MOUNT_ATTR_NODEV_ 0x4U
+#define MOUNT_ATTR_NOEXEC_ 0x8U
+#define MOVE_MOUNT_F_EMPTY_PATH_ 0x4U
+
+/* The stage's size-limited tmpfs (maxDisk), held until TypeScript took its duplicate. */
+long sl_cow_stage_fd = -1;
+
+/* maxDisk: a new tmpfs of that size (and one inode per KiB of it, at least 1024: inodes
+ * cost kernel memory the size does not count) moved onto the stage directory, so the
+ * overlay's upper and work directories live in it and a write past the size gets ENOSPC.
+ * Returns the mount's descriptor (the cwd is then its root), or -errno. Made with the
+ * mount API, whose descriptor names the new mount's root without a path lookup (a mount
+ * placed on a directory is not entered through a descriptor of that directory). */
+static long stage_quota(long sfd, uint64_t bytes) {
+  char size[32], inodes[32];
+  uint64_t n = bytes / 1024;
+  sl_fmt_path(size, "", (long)bytes, "");
+  sl_fmt_path(inodes, "", (long)(n < 1024 ? 1024 : n), "");
+  long fs = SC2(NR_fsopen_, "tmpfs", FSOPEN_CLOEXEC_);
+  if (fs < 0) return fs;
+  long rc = SC5(NR_fsconfig_, fs, FSCONFIG_SET_STRING_, "size", size, 0);
+  if (rc == 0) rc = SC5(NR_fsconfig_, fs, FSCONFIG_SET_STRING_, "nr_inodes", inodes, 0);
+  if (rc == 0) rc = SC5(NR_fsconfig_, fs, FSCONFIG_SET_STRING_, "mode", "0700", 0);
+  if (rc == 0) rc = SC5(NR_fsconfig_, fs, FSCONFIG_CMD_CREATE_, NULL, NULL, 0);
+  long mnt = rc < 0 ? rc : SC3(NR_fsmount_, fs, FSMOUNT_CLOEXEC_, MOUNT_ATTR_NOSUID_ | MOUNT_ATTR_NODEV_ | MOUNT_ATTR_NOEXEC_);
+  SC1(NR_close, fs);
+  if (mnt < 0) return mnt;
+  rc = SC5(NR_move_mount_, mnt, "", sfd, "", MOVE_MOUNT_F_EMPTY_PATH_ | 0x40U /* T_EMPTY_PATH */);
+  if (rc == 0) rc = SC3(NR_mkdirat_, mnt, "upper", 0755);
+  if (rc == 0) rc = SC3(NR_mkdirat_, mnt, "work", 0700);
+  if (rc == 0) rc = SC1(NR_fchdir_, mnt);
+  if (rc < 0) {
+    SC1(NR_close, mnt);
+    return rc;
+  }
+  return mnt;
+}
 
 /*
- * Payload of SL_STEP_COW: u32 reserved, u32 uid, u32 gid, u32 pad, workdir\0, stage\0.
+ * Payload of SL_STEP_COW: u32 reserved, u32 uid, u32 gid, u32 pad, u64 maxDisk (0: none),
+ * workdir\0, stage\0.
  * Run by the launcher itself (main.c) before its signal scope and the fork: the scope's
  * Landlock layer handles refer (scope.c), and a domain handling any filesystem access
  * may not mount. The command's process inherits the namespaces and the overlay, and
@@ -29,7 +77,8 @@
  *     are mapped (ns.c's sl_ns_write_id_maps). Root keeps the host's user namespace: it
  *     holds CAP_SYS_ADMIN already, and every owner stays mapped.
  *  2. every mount private: nothing done here propagates to the host;
- *  3. chdir into the stage, then the overlay on the workdir's own path with upperdir and
+ *  3. chdir into the stage (with maxDisk, into a tmpfs of that size moved onto it:
+ *     stage_quota), then the overlay on the workdir's own path with upperdir and
  *     workdir given relative to it: mountinfo then shows "upperdir=upper", never the
  *     stage's path (SPEC 10). `userxattr`: whiteouts and opaque directories are recorded
  *     as user.overlay.* attributes, which a user namespace may write;
@@ -45,12 +94,14 @@
  * the capability sets: the sandbox cannot take the overlay away.
  */
 long sl_cow_mount(const uint8_t *p, uint32_t len) {
-  if (len < 16) return -EINVAL;
+  if (len < 24) return -EINVAL;
   uint32_t uid, gid;
+  uint64_t max_disk;
   memcpy(&uid, p + 4, 4);
   memcpy(&gid, p + 8, 4);
-  const char *workdir = (const char *)p + 16;
-  const char *nul = sl_memchr(workdir, '\0', len - 16);
+  memcpy(&max_disk, p + 16, 8);
+  const char *workdir = (const char *)p + 24;
+  const char *nul = sl_memchr(workdir, '\0', len - 24);
   if (nul == NULL) return -EINVAL;
   const char *stage = nul + 1;
   if ((const uint8_t *)stage >= p + len || sl_memchr(stage, '\0', (size_t)(p + len - (const uint8_t *)stage)) == NULL) return -EINVAL;
@@ -81,7 +132,12 @@ long sl_cow_mount(const uint8_t *p, uint32_t len) {
   memcpy(opts, head, sizeof head - 1);
   memcpy(opts + sizeof head - 1, lower, w);
   memcpy(opts + sizeof head - 1 + w, tail, sizeof tail);
-  rc = SC1(NR_fchdir_, sfd);
+  if (max_disk > 0) {
+    rc = stage_quota(sfd, max_disk);
+    if (rc >= 0) sl_cow_stage_fd = rc;
+  } else {
+    rc = SC1(NR_fchdir_, sfd);
+  }
   if (rc < 0) return rc;
   rc = SC5(NR_mount_, "overlay", lower, "overlay", MS_NOSUID_ | MS_NODEV_, opts);
   if (rc < 0) return rc;

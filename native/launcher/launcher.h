@@ -80,6 +80,8 @@ long sl_ns_write_maps(uint32_t inner_uid, uint32_t outer_uid, uint32_t inner_gid
 
 /* The copy-on-write workdir's overlay (cow.c): the SL_STEP_COW step. */
 long sl_cow_mount(const uint8_t *p, uint32_t len);
+/* maxDisk: the stage tmpfs's descriptor until TypeScript took it (SL_MSG_STAGE), else -1. */
+extern long sl_cow_stage_fd;
 
 /* userns.c */
 long sl_userns(const uint8_t *p, uint32_t len);

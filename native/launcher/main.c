@@ -42,10 +42,14 @@ static int last_signal = 0;
  * pidfd_getfd on the launcher, which must still exist. It says so with 'L' on the control
  * pipe (or disappears: EOF). */
 __attribute__((noreturn)) static void launcher_exit(int code) {
-  while (listener_fd >= 0) {
+  /* The same for the stage's tmpfs (maxDisk): it holds the run's staged writes, and
+   * TypeScript's duplicate is the only reference that outlives this mount namespace. */
+  while (listener_fd >= 0 || sl_cow_stage_fd >= 0) {
     char cmd;
     long n = SL_RETRY(SC3(NR_read, SL_FD_CONTROL, &cmd, 1));
-    if (n <= 0 || cmd == SL_CMD_LISTENER_TAKEN) break;
+    if (n <= 0) break;
+    if (cmd == SL_CMD_LISTENER_TAKEN) listener_fd = -1;
+    if (cmd == SL_CMD_STAGE_TAKEN) sl_cow_stage_fd = -1;
   }
   sl_exit_group(code);
 }
@@ -245,6 +249,10 @@ static void handle_command(char cmd, pid_t root, int *root_status, int *root_rea
       SC1(NR_close, listener_fd);
       listener_fd = -1;
       return;
+    case SL_CMD_STAGE_TAKEN:
+      if (sl_cow_stage_fd >= 0) SC1(NR_close, sl_cow_stage_fd);
+      sl_cow_stage_fd = -1;
+      return;
     default:
       count = -EINVAL;
   }
@@ -284,6 +292,7 @@ int main(void) {
       send_msg(SL_MSG_SETUP_FAILED, (int32_t)i, (int32_t)-rc, SL_STEP_COW);
       sl_exit_group(0);
     }
+    if (sl_cow_stage_fd >= 0) send_msg(SL_MSG_STAGE, (int32_t)sl_cow_stage_fd, 0, 0);
   }
 
   /* Before the fork, so that the command's process and everything it starts inherit them. */
@@ -307,6 +316,7 @@ int main(void) {
     SC1(NR_close, report[0]);
     SC1(NR_close, ack[1]);
     SC1(NR_close, sfd);
+    if (sl_cow_stage_fd >= 0) SC1(NR_close, sl_cow_stage_fd);
     SC1(NR_close, SL_FD_STATUS);
     SC1(NR_close, SL_FD_CONTROL);
     sl_child_run(&plan, (struct sl_child_fds){.report = report[1], .ack = ack[0]}, self, (launcher_flags & SL_LAUNCHER_SCOPED) != 0);

@@ -62,6 +62,10 @@ export class LauncherProcess {
   /** timeStart: the offset from CLOCK_MONOTONIC to the command's wall clock, in ns, once
    * the launcher has taken it (before the listener arrives). */
   clockOffsetNs: bigint | undefined;
+  /** maxDisk: this process's duplicate of the stage's tmpfs (its root), the only reference
+   * to the staged writes that outlives the sandbox's mount namespace; the copy-on-write
+   * run takes it (cow/quota.ts) and closes it. */
+  stageFd: number | undefined;
   /** policyFn: told of each program stopped at its exec (pid, the thread that called
    * execve); it must answer with execVerdict. */
   onExec: ((pid: number, tid: number) => void) | undefined;
@@ -202,6 +206,20 @@ export class LauncherProcess {
           this.writeControl(Cmd.LISTENER_TAKEN); // the launcher may exit now
           if (this.onListener) this.onListener(fd);
           else closeSync(fd);
+        }
+        break;
+      }
+      case Msg.STAGE: {
+        // maxDisk: the staged writes live in a tmpfs of the launcher's mount namespace,
+        // which ends with the sandbox; a duplicate of its root keeps them for the commit.
+        const fd = native().pidfdGetfd(this.pidfd, a);
+        if (fd < 0) {
+          this.fatal = new SupervisorError(`cannot take the copy-on-write stage from the launcher: pidfd_getfd: ${errnoName(-fd)}`);
+          this.settleStart(this.fatal);
+          this.kill();
+        } else {
+          this.stageFd = fd;
+          this.writeControl(Cmd.STAGE_TAKEN); // the launcher may exit now
         }
         break;
       }

@@ -38,7 +38,7 @@ export const DIR_MODE_MASK = 0o1777;
 const OPAQUE = Buffer.from("user.overlay.opaque\0");
 
 /** Whether an upper directory is opaque (it replaced the real directory's content). */
-function opaque(path: string): boolean {
+export function isOpaque(path: string): boolean {
   const out = Buffer.alloc(8);
   const rc = native().syscallAs(SYSCALLS.lgetxattr!, null, Buffer.from(`${path}\0`), OPAQUE, out, out.length);
   return rc > 0 && out[0] === 0x79; // "y"
@@ -100,7 +100,7 @@ export function readChanges(upper: string, workdir: string): ChangeSet {
     const udir = join(upper, rel);
     const names = readdirSync(udir).sort();
     const seen = new Set(names);
-    if (realExists && rel !== "" && opaque(udir)) {
+    if (realExists && rel !== "" && isOpaque(udir)) {
       // The directory was removed and made again: what the real one held is gone.
       for (const name of readdirSync(join(workdir, rel)).sort()) {
         if (seen.has(name)) continue;

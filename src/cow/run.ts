@@ -1,13 +1,15 @@
 // The copy-on-write workdir around one run: the branch made before the launch, and at the
 // end the policy's action (onExit for exit 0, onError otherwise): commit, abort or keep.
 
-import { ConfinementError } from "../errors.js";
+import { closeSync } from "node:fs";
+import { BranchError, ConfinementError } from "../errors.js";
 import type { Policy } from "../policy/policy.js";
 import type { WorkdirOutcome } from "../result.js";
 import { readChanges } from "./changes.js";
 import { commitBranch } from "./commit.js";
 import { unifiedDiff } from "./diff.js";
 import { cowUnavailable, realWorkdir } from "./host.js";
+import { drainStage } from "./quota.js";
 import { createBranch, dropBranch, saveMeta, storageRoot, type Branch } from "./stage.js";
 
 export interface CowRun {
@@ -38,6 +40,35 @@ export function keepBranch(run: CowRun): void {
   } catch {
     // the store itself failed: the error reported names the branch anyway
   }
+}
+
+/** What holds the quota stage's tmpfs: the launcher, once it handed its root over. */
+export interface StageHolder {
+  stageFd: number | undefined;
+}
+
+/**
+ * maxDisk: the staged writes are in a tmpfs only the holder's descriptor keeps alive;
+ * they are copied into the branch on disk before the run's action. A copy that fails (the
+ * branch's disk is full) loses what it did not copy, and says so.
+ */
+export function takeStage(holder: StageHolder, run: CowRun, policy: Policy): void {
+  if (policy.maxDisk === undefined) return;
+  const fd = holder.stageFd;
+  holder.stageFd = undefined;
+  const id = run.branch.meta.id;
+  if (fd === undefined) throw new BranchError(`workdir: the maxDisk stage of branch ${id} was never handed over by the launcher; nothing staged can be recovered`);
+  try {
+    drainStage(fd, run.branch.upper);
+  } catch (e) {
+    throw new BranchError(`workdir: the staged writes of branch ${id} could not be copied out of the maxDisk stage (${(e as Error).message}); what was not copied is lost`, { cause: e });
+  }
+}
+
+/** A run that ended before its action: the stage's tmpfs, if any, is let go. */
+export function closeStage(holder: StageHolder): void {
+  if (holder.stageFd !== undefined) closeSync(holder.stageFd);
+  holder.stageFd = undefined;
 }
 
 /** A run that never started: its branch holds nothing. */

@@ -133,7 +133,7 @@ export interface Features {
    * constructed root (plan/kernel-view.ts); `name` is its hostname. */
   kernelView?: { name: string | undefined };
   /** workdir: the overlay the launcher mounts on the workdir's real path (cow/, docs/cow.md). */
-  cow?: { workdir: string };
+  cow?: { workdir: string; maxDisk: bigint | undefined };
   /** Why the kernel view was asked for and not used (the supervised view is). */
   kernelViewFallback?: string;
   /** timeStart, ms since the epoch: the launcher traces the command and rewrites the
@@ -389,7 +389,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     niceIncrement: notify.length > 0 && host.raisesPriority !== true ? RECEIVER_RAISE : 0,
     adjustments,
     ...(kernel ? { kernelView: { name: policy.name } } : {}),
-    ...(policy.workdir !== undefined ? { cow: { workdir: realWorkdir(policy.workdir) } } : {}),
+    ...(policy.workdir !== undefined ? { cow: { workdir: realWorkdir(policy.workdir), maxDisk: policy.maxDisk } } : {}),
     ...(kernelBlock !== undefined ? { kernelViewFallback: kernelBlock } : {}),
     ...(timeStart !== undefined ? { timeStartMs: timeStart.getTime() } : {}),
     ...(policyFn ? { traceExecs: true } : {}),

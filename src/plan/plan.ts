@@ -169,7 +169,9 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
   if (features.cow !== undefined) {
     if (cmd.cowStage === undefined) throw new Error("plan: a workdir policy needs its stage directory");
     const head = u32(0, process.getuid?.() ?? 0, process.getgid?.() ?? 0, 0);
-    add(Step.COW, Buffer.concat([head, cstr(features.cow.workdir), cstr(cmd.cowStage)]), `copy-on-write overlay on ${features.cow.workdir} (unshare, mount)`);
+    const maxDisk = Buffer.alloc(8);
+    maxDisk.writeBigUInt64LE(features.cow.maxDisk ?? 0n); // 0: no quota (the stage on disk)
+    add(Step.COW, Buffer.concat([head, maxDisk, cstr(features.cow.workdir), cstr(cmd.cowStage)]), `copy-on-write overlay on ${features.cow.workdir} (unshare, mount)`);
   }
   add(Step.CHDIR, cstr(cmd.cwd), `chdir(${cmd.cwd})`);
   add(Step.CLOSE_FDS, u32(3), "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)");

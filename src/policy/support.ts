@@ -20,7 +20,6 @@ export interface NotYetEnforced {
 
 // The seccomp supervisor has shipped: what these fields wait for is a part of it (or of
 // the product) not built yet, and the reason says which, never "needs the supervisor".
-const COW = "the copy-on-write workdir has no disk quota yet (docs/cow.md)";
 
 /** Unsupported when set to anything but its default (undefined, false, empty). */
 function whenSet(field: keyof PolicyFields, why: string): NotYetEnforced {
@@ -45,7 +44,6 @@ function whenSet(field: keyof PolicyFields, why: string): NotYetEnforced {
  */
 export const NOT_YET_ENFORCED: readonly NotYetEnforced[] = [
   whenSet("fsDenied", "the supervisor does not check paths on open yet, and Landlock cannot deny inside a granted tree"),
-  whenSet("maxDisk", COW),
   whenSet("chroot", "the supervisor does not virtualise paths yet"),
   whenSet("fsMount", "the supervisor does not virtualise paths under chroot yet"),
   whenSet("gpuDevices", "GPU device rules are not built yet"),

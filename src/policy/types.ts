@@ -203,7 +203,7 @@ export interface PolicyInput {
   cwd?: string;
   /** Where the copy-on-write branches live (a private directory of the caller's). CLI: `--fs-storage`. Default: $XDG_STATE_HOME/sandlock/branches, else ~/.local/state/sandlock/branches. */
   fsStorage?: string;
-  /** Copy-on-write quota; writes past it fail with ENOSPC. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--max-disk`. Default: none. */
+  /** Copy-on-write quota (needs `workdir`, at least 4K): the staged writes live in a tmpfs of this size, so writes past it fail with ENOSPC; its bytes are memory and count against maxMemory (docs/cow.md). CLI: `--max-disk`. Default: none (staged on disk, unlimited). */
   maxDisk?: ByteSize;
   /** What happens to the staged writes when the command exits 0: "commit", "abort" or "keep" (a branch, see `sandlock branch`). CLI: `--on-exit`. Default: "commit". */
   onExit?: CowAction;

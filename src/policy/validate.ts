@@ -98,7 +98,7 @@ const PARSERS: { readonly [K in keyof PolicyInput]-?: FieldParser } = {
   workdir: (v) => ({ workdir: checkAbsolutePath("workdir", v) }),
   cwd: (v) => ({ cwd: checkAbsolutePath("cwd", v) }),
   fsStorage: (v) => ({ fsStorage: checkAbsolutePath("fsStorage", v) }),
-  maxDisk: (v) => ({ maxDisk: parseByteSize("maxDisk", v) }),
+  maxDisk: (v) => ({ maxDisk: checkMaxDisk(v) }),
   onExit: (v) => ({ onExit: checkCowAction("onExit", v) }),
   onError: (v) => ({ onError: checkCowAction("onError", v) }),
   chroot: (v) => ({ chroot: checkAbsolutePath("chroot", v) }),
@@ -113,6 +113,13 @@ const PARSERS: { readonly [K in keyof PolicyInput]-?: FieldParser } = {
   protection: (v) => ({ protection: parseProtection("protection", v) }),
   supervisor: (v) => ({ supervisor: checkBoolean("supervisor", v) }),
 };
+
+/** The stage's quota: a tmpfs of that size (cow.c); one page is the least it can hold. */
+function checkMaxDisk(v: unknown): bigint {
+  const bytes = parseByteSize("maxDisk", v);
+  if (bytes < 4096n) throw invalid("maxDisk", v, "is below 4K, the least the stage can hold (one page); leave maxDisk out for no quota");
+  return bytes;
+}
 
 /** The names of every policy field, in the order of SPEC 2.1. */
 export const POLICY_FIELDS: readonly (keyof PolicyInput)[] = Object.freeze(

@@ -53,6 +53,9 @@ export interface SupervisorContext {
   /** timeStart: the offset from CLOCK_MONOTONIC to the sandbox's wall clock in ns (the
    * launcher's, reported before the command runs). */
   clockOffsetNs?(): bigint | undefined;
+  /** maxDisk: this process's descriptor of the copy-on-write stage's tmpfs (the
+   * launcher's, handed over before the command runs): memory the sandbox fills. */
+  readonly stageFd?: number | undefined;
   /** policyFn: asked before the supervisor connects an IP socket to the destination it
    * copied (handlers/policy-net.ts): the errno to refuse with, or undefined to go on. */
   gateConnect?: (n: Notification, sock: ChildSocket, copied: Buffer) => Promise<number | undefined> | undefined;

@@ -236,8 +236,10 @@ export class MemoryFiles {
    * once its descriptors are closed. */
   private readonly lastSize = new Map<string, number>();
 
-  /** `writable`: the writable grants' paths. */
-  constructor(writable: readonly string[]) {
+  /** `writable`: the writable grants' paths. `stageFd`: a maxDisk workdir's stage, a tmpfs
+   * of the sandbox's own mount namespace (not in this one's mount table) that holds every
+   * byte the sandbox writes in its workdir: memory, charged as a grant's mount is. */
+  constructor(writable: readonly string[], stageFd?: number) {
     const paths: string[] = [];
     for (const p of writable) {
       try {
@@ -253,6 +255,11 @@ export class MemoryFiles {
       if (!paths.some((g) => within(m.point, g) || within(g, m.point))) continue;
       const used = usedBytes(m.point);
       if (used !== null) this.grants.push({ point: m.point, dev: m.dev, low: used });
+    }
+    if (stageFd !== undefined) {
+      const point = `/proc/self/fd/${stageFd}`;
+      const used = usedBytes(point);
+      if (used !== null) this.grants.push({ point, dev: devKey(fstatSync(stageFd, { bigint: true }).dev), low: used });
     }
   }
 

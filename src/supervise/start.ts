@@ -87,6 +87,7 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
     // A pid from a /proc scan may be another process's by now: pinned, then checked (kill.ts).
     killProcess: (pid) => void killMember(pid, (p) => descendsFrom(p, launcher.pid)),
     launcherPid: launcher.pid,
+    stageFd: launcher.stageFd,
     forkParent: () => shared.forkParent,
     onClose: (fn) => closers.push(fn),
     limitExceeded: (hit) => {

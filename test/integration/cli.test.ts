@@ -247,7 +247,7 @@ test("--net-allow with --net-deny: the library's relation check, named by flag",
 });
 
 test("a field not enforced yet: not supported yet, exit 125", async () => {
-  await usageError(["run", ...RO, "--workdir", "/tmp", "--max-disk", "1G", "--", "true"], /^sandlock: --max-disk: not supported yet \(the copy-on-write workdir has no disk quota yet/);
+  await usageError(["run", ...RO, "--workdir", "/tmp", "--max-disk", "1K", "--", "true"], /^sandlock: --max-disk: "1K" is below 4K, the least the stage can hold/);
   await usageError(["run", ...RO, "--fs-deny", "/etc/shadow", "--", "true"], /^sandlock: --fs-deny: not supported yet \(/);
 });
 

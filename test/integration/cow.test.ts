@@ -124,3 +124,23 @@ scriptCase("workdir: refused inside a sandbox (no namespaces), ConfinementError 
   assert.equal(o.control.code, 0, o.control.stderr);
   assert.equal(o.ranFile, "ran\n");
 }, 120_000);
+
+scriptCase("workdir: maxDisk gives ENOSPC past the quota, commits the same tree, and counts against maxMemory", SCRIPT, ["${PROBE}", "quota"], (o) => {
+  assert.equal(o.full.code, 1, o.full.err);
+  assert.deepEqual(o.full.out.trim().split("\n"), ["new ENOSPC", "copy-up ENOSPC", "small ok"]);
+  assert.equal(o.unchangedByAbort, true, "a failed run's writes never reached the real tree");
+  assert.equal(o.quotaCommit.code, 0, o.quotaCommit.err);
+  assert.equal(o.quotaCommit.workdir.action, "committed");
+  assert.equal(o.plainCommit.workdir.action, "committed");
+  assert.equal(o.equalTrees, true, `the quota stage's commit differs from a plain one: ${JSON.stringify(o.tree)}`);
+  assert.ok((o.tree as string[]).some((l) => l.startsWith("f 644 sub/s")), "the control tree holds the new file");
+  assert.equal(o.capped.status, "signaled");
+  assert.equal(o.capped.limit, "maxMemory");
+  assert.equal(o.capped.out, "");
+  assert.equal(o.roomy.code, 0);
+  assert.equal(o.roomy.out.trim(), "filled");
+  assert.equal(o.cliFull.code, 0, o.cliFull.stderr);
+  assert.equal(o.cliFull.stdout.trim(), "rc=1");
+  assert.match(o.cliFull.stderr, /No space left on device/);
+  assert.equal(o.leftBranches, 0);
+}, 120_000);

@@ -329,7 +329,52 @@ async function nested(): Promise<unknown> {
   return { refused, ranAfterRefused, control, ranFile: readFileSync(join(d, "ran.txt"), "utf8") };
 }
 
-const parts: Record<string, () => Promise<unknown>> = { files, programs, branches, attack, crash, nested };
+/** maxDisk: writes past the stage's size fail with ENOSPC (new bytes and a copy-up), a
+ * commit from the quota stage lands the same tree as one without a quota, and the stage's
+ * bytes count against maxMemory. */
+async function quota(): Promise<unknown> {
+  const d = project("quota");
+  writeFileSync(join(d, "big.bin"), Buffer.alloc(3 << 20, 7));
+  const before = snapshot(d);
+  const WRITE = [
+    "import errno, os",
+    "def t(n, f):",
+    "  try: f(); print(n, 'ok')",
+    "  except OSError as e: print(n, errno.errorcode[e.errno])",
+    "def new():",
+    "  with open('new.bin', 'wb') as f: f.write(b'x' * 2000000)",
+    "def grow():",
+    "  with open('big.bin', 'ab') as f: f.write(b'y')",
+    "def small():",
+    "  with open('small.txt', 'w') as f: f.write('fits')",
+    "t('new', new); t('copy-up', grow); os.unlink('new.bin'); t('small', small)",
+  ].join("\n");
+  const full = await sh(d, `python3 -c "${WRITE}"; exit 1`, { maxDisk: "1M" });
+  const afterAbort = snapshot(d);
+  // The same changes committed with and without a quota: the trees must be equal.
+  const twin = project("quota-twin");
+  writeFileSync(join(twin, "big.bin"), Buffer.alloc(3 << 20, 7));
+  const CHANGE = "echo more >> a.txt; rm b.txt; mkdir n; echo x > n/x; rm -r sub; mkdir sub; echo s > sub/s; ln -s sub l2; chmod 700 n; rm big.bin";
+  const quotaCommit = await sh(d, CHANGE, { maxDisk: "1M" });
+  const plainCommit = await sh(twin, CHANGE);
+  // maxMemory counts the stage: 60 MB written under a 24 MB cap ends the run; 512 MB does not.
+  const FILL = "for i in 1 2 3 4 5 6; do yes | head -c 10000000 > f$i; sleep 0.1; done; echo filled";
+  const capped = await Sandbox.run(policyFor(project("quota-mem"), { maxDisk: "256M", maxMemory: "24M" }), ["/bin/sh", "-c", FILL]);
+  const roomy = await Sandbox.run(policyFor(project("quota-mem2"), { maxDisk: "256M", maxMemory: "512M" }), ["/bin/sh", "-c", FILL]);
+  // The CLI flag.
+  const cliFull = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = execFile(process.execPath, [cli, "run", ...system.flatMap((p) => ["-r", p]), "--workdir", project("quota-cli"), "--fs-storage", storage, "--max-disk", "64K", "--", "/bin/sh", "-c", "yes | head -c 200000 > f; echo rc=$?"], { encoding: "utf8" }, (_e, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }));
+  });
+  return {
+    full, unchangedByAbort: JSON.stringify(before) === JSON.stringify(afterAbort),
+    quotaCommit, plainCommit, equalTrees: JSON.stringify(snapshot(d)) === JSON.stringify(snapshot(twin)), tree: snapshot(d).map((l) => l.slice(0, 60)),
+    capped: { status: capped.status, limit: capped.limit?.field, out: capped.stdout!.toString() },
+    roomy: { status: roomy.status, code: roomy.exitCode, out: roomy.stdout!.toString() },
+    cliFull, leftBranches: listWorkdirBranches({ fsStorage: storage }).length,
+  };
+}
+
+const parts: Record<string, () => Promise<unknown>> = { files, programs, branches, attack, crash, nested, quota };
 try {
   console.log(JSON.stringify(await parts[part!]!()));
 } finally {

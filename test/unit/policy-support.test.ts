@@ -17,10 +17,8 @@ function unsupported(input: PolicyInput, field: string, message: string): void {
   });
 }
 
-const COW = "the copy-on-write workdir has no disk quota yet (docs/cow.md)";
 const CASES: readonly [PolicyInput, string, unknown, string][] = [
   [{ fsDenied: ["/etc/shadow"] }, "fsDenied", ["/etc/shadow"], "the supervisor does not check paths on open yet, and Landlock cannot deny inside a granted tree"],
-  [{ workdir: "/w", maxDisk: "1G" }, "maxDisk", 1n << 30n, COW],
   [{ chroot: "/r" }, "chroot", "/r", "the supervisor does not virtualise paths yet"],
   [{ gpuDevices: "all" }, "gpuDevices", "all", "GPU device rules are not built yet"],
   [{ gpuDevices: [0] }, "gpuDevices", [0], "GPU device rules are not built yet"],
@@ -38,13 +36,13 @@ for (const [input, field, value, why] of CASES) {
   });
 }
 
-// The copy-on-write workdir is built (docs/cow.md): workdir, fsStorage, onExit and onError
-// are accepted; maxDisk alone is still refused. fsMount keeps its own entry.
-test("unsupported: maxDisk and fsMount each have their own entry; the workdir fields are accepted", () => {
+// The copy-on-write workdir is built (docs/cow.md): workdir, fsStorage, maxDisk, onExit and
+// onError are accepted. fsMount keeps its own entry.
+test("unsupported: fsMount has its own entry; the workdir fields are accepted", () => {
   const base = validatePolicy({ workdir: "/w", fsStorage: "/s", maxDisk: "1G", onExit: "keep", onError: "commit", chroot: "/r", fsMount: { "/d": "/h" } });
-  for (const field of ["workdir", "fsStorage", "onExit", "onError"]) assert.equal(NOT_YET_ENFORCED.find((e) => e.field === field), undefined, field);
-  new Policy({ workdir: "/w", fsStorage: "/s", onExit: "keep", onError: "commit" });
-  const fields = ["maxDisk", "fsMount"] as const;
+  for (const field of ["workdir", "fsStorage", "maxDisk", "onExit", "onError"]) assert.equal(NOT_YET_ENFORCED.find((e) => e.field === field), undefined, field);
+  assert.equal(new Policy({ workdir: "/w", fsStorage: "/s", maxDisk: "1G", onExit: "keep", onError: "commit" }).maxDisk, 1n << 30n);
+  const fields = ["fsMount"] as const;
   for (const field of fields) {
     const entry = NOT_YET_ENFORCED.find((e) => e.field === field);
     assert.ok(entry, field);
@@ -52,8 +50,6 @@ test("unsupported: maxDisk and fsMount each have their own entry; the workdir fi
     assert.equal(entry.find(validatePolicy({})), undefined, `${field} at its default`);
   }
   assert.equal(NOT_YET_ENFORCED.find((e) => e.field === "fsMount")!.find(base)!.why, "the supervisor does not virtualise paths under chroot yet");
-  assert.equal(NOT_YET_ENFORCED.find((e) => e.field === "maxDisk")!.find(base)!.why, COW);
-  unsupported({ workdir: "/w", maxDisk: "1G" }, "maxDisk", `maxDisk: not supported yet (${COW})`);
 });
 
 test("defaults and explicit defaults of the unsupported fields are accepted", () => {

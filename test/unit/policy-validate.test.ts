@@ -105,6 +105,8 @@ cases("limits", [
   ["maxMemory 4K", { maxMemory: "4K" }, "maxMemory", `maxMemory: "4K" ${MIN}`],
   ["maxMemory one byte short of 1M", { maxMemory: "1048575" }, "maxMemory", `maxMemory: "1048575" ${MIN} (did you mean 1048575M?)`],
   ["maxDisk negative", { workdir: "/w", maxDisk: -1 }, "maxDisk", `maxDisk: -1 is negative (a byte size is 0 or more)`],
+  ["maxDisk 0", { workdir: "/w", maxDisk: 0 }, "maxDisk", `maxDisk: 0 is below 4K, the least the stage can hold (one page); leave maxDisk out for no quota`],
+  ["maxDisk 4095", { workdir: "/w", maxDisk: "4095" }, "maxDisk", `maxDisk: "4095" is below 4K, the least the stage can hold (one page); leave maxDisk out for no quota`],
   ["maxProcesses 0", { maxProcesses: 0 }, "maxProcesses", `maxProcesses: 0 is outside 1..4194304 (the kernel's pid limit)`],
   ["maxProcesses huge", { maxProcesses: 5_000_000 }, "maxProcesses", `maxProcesses: 5000000 is outside 1..4194304 (the kernel's pid limit)`],
   ["maxProcesses fraction", { maxProcesses: 1.5 }, "maxProcesses", `maxProcesses: 1.5 is not a whole number`],
@@ -267,7 +269,7 @@ test("validatePolicy accepts and normalises every field", () => {
     maxMemory: "512M", maxProcesses: 10, maxOpenFiles: 1024, maxCpu: 50, cpuCores: [1, 0], numCpus: 2,
     randomSeed: "18446744073709551615", timeStart: "2024-03-01 12:00:00.25+01:30", deterministicDirs: true,
     noRandomizeMemory: true, noHugePages: true, noCoredump: true, name: "box", workdir: "/w", cwd: "/w/src",
-    fsStorage: "/var/cow", maxDisk: 1024, onExit: "keep", onError: "commit", chroot: "/r", fsMount: { "/data": "/srv" },
+    fsStorage: "/var/cow", maxDisk: 8192, onExit: "keep", onError: "commit", chroot: "/r", fsMount: { "/data": "/srv" },
     cleanEnv: true, env: { A: "1" }, user: { uid: 1000, gid: 100 }, gpuDevices: [], portRemap: true, policyFn: fn,
     protection: { allowDegraded: ["scopes", "scopes"], disable: ["ioctl-dev"] },
   });
@@ -280,7 +282,7 @@ test("validatePolicy accepts and normalises every field", () => {
   assert.deepEqual(f.cpuCores, [1, 0]);
   assert.equal(f.randomSeed, 18446744073709551615n);
   assert.equal(f.timeStart?.toISOString(), "2024-03-01T10:30:00.250Z");
-  assert.equal(f.maxDisk, 1024n);
+  assert.equal(f.maxDisk, 8192n);
   assert.equal(f.gpuDevices, undefined, "an empty GPU list is the default: no GPU");
   assert.equal(f.policyFn, fn);
   assert.deepEqual(f.protection, { allowDegraded: ["scopes"], disable: ["ioctl-dev"] });

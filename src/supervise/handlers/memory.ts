@@ -218,7 +218,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
   const units = new Map<number, number>(); // tgid -> accounting unit (0, or a clone's pid)
   /** tgid -> the break we let it set, and its program's heap start (execve changes it). */
   const lastBreak = new Map<number, { start: number | null; brk: number }>();
-  const files = new MemoryFiles(writable);
+  const files = new MemoryFiles(writable, ctx.stageFd);
   const buffers = new KernelBuffers();
   const segments = sysvShm ? new SysvSegments() : undefined;
   let inFiles = new Map<number, number>(); // unit -> bytes in memory-backed files

@@ -1,0 +1,69 @@
+// maxDisk (docs/cow.md): the staged writes live in a tmpfs of that size inside the
+// sandbox's mount namespace (native/launcher/cow.c), which ends with the sandbox. This
+// process holds the tmpfs's root (a duplicate taken from the launcher), and copies its
+// upper directory out into the branch on disk before anything reads it, so listing,
+// commit, keep and `sandlock branch` work on the branch as they do without a quota.
+
+import { chmodSync, closeSync, copyFileSync, lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, utimesSync, type BigIntStats } from "node:fs";
+import { join } from "node:path";
+import { native } from "../confine/native.js";
+import { SYSCALLS } from "../kernel/syscalls.js";
+import { isOpaque } from "./changes.js";
+
+const AT_FDCWD = -100;
+const S_IFCHR = 0o020000;
+const OPAQUE = Buffer.from("user.overlay.opaque\0");
+
+function seconds(ns: bigint): number {
+  return Number(ns / 1000n) / 1e6;
+}
+
+/** One entry of the stage's upper, copied to `to` with what a change set reads: the type,
+ * bytes, mode and mtime of a file, a symlink's target, a directory's opaque mark, a
+ * whiteout. FIFOs and sockets are skipped (a commit does not carry them either). */
+function copyEntry(from: string, to: string, st: BigIntStats, dirs: [string, BigIntStats][]): void {
+  if (st.isDirectory()) {
+    mkdirSync(to, { mode: 0o700 });
+    if (isOpaque(from)) {
+      const rc = native().syscallAs(SYSCALLS.setxattr!, null, Buffer.from(`${to}\0`), OPAQUE, Buffer.from("y"), 1, 0);
+      if (rc < 0) throw new Error(`${to}: setxattr(user.overlay.opaque): errno ${-rc}`);
+    }
+    for (const name of readdirSync(from)) {
+      const sub = join(from, name);
+      copyEntry(sub, join(to, name), lstatSync(sub, { bigint: true }), dirs);
+    }
+    dirs.push([to, st]); // modes and times once the content is in (a 0555 directory)
+  } else if (st.isFile()) {
+    copyFileSync(from, to);
+    chmodSync(to, Number(st.mode & 0o7777n));
+    utimesSync(to, seconds(st.atimeNs), seconds(st.mtimeNs));
+  } else if (st.isSymbolicLink()) {
+    symlinkSync(readlinkSync(from), to);
+  } else if (st.isCharacterDevice() && st.rdev === 0n) {
+    const rc = native().syscallAs(SYSCALLS.mknodat!, null, AT_FDCWD, Buffer.from(`${to}\0`), S_IFCHR, 0);
+    if (rc < 0) throw new Error(`${to}: mknodat(whiteout): errno ${-rc}`);
+  }
+}
+
+/**
+ * Copies the quota stage's upper (`stageFd`: this process's descriptor of the tmpfs root)
+ * into `upper`, the branch's empty upper directory on disk, and closes the descriptor:
+ * the tmpfs and every byte in it go with it. Throws when the copy fails (the disk is
+ * full): the caller keeps the branch and says what was lost.
+ */
+export function drainStage(stageFd: number, upper: string): void {
+  try {
+    const from = `/proc/self/fd/${stageFd}/upper`;
+    const dirs: [string, BigIntStats][] = [];
+    for (const name of readdirSync(from)) {
+      const sub = join(from, name);
+      copyEntry(sub, join(upper, name), lstatSync(sub, { bigint: true }), dirs);
+    }
+    for (const [dir, st] of dirs) {
+      chmodSync(dir, Number(st.mode & 0o7777n));
+      utimesSync(dir, seconds(st.atimeNs), seconds(st.mtimeNs));
+    }
+  } finally {
+    closeSync(stageFd);
+  }
+}
