@@ -41,16 +41,18 @@ export type PolicyVerdict = "allow" | "deny" | "audit" | {
 };
 
 /** What policyFn may change while the sandbox runs; it can only narrow the static policy.
- * This version has restrictNetwork and grantNetwork; each other method throws
- * SandboxError, which denies the call the callback was deciding (docs/policy-fn.md). */
+ * This version has restrictNetwork, grantNetwork, restrictMaxMemory and
+ * restrictMaxProcesses; each other method throws SandboxError, which denies the call the
+ * callback was deciding (docs/policy-fn.md). */
 export interface PolicyContext {
   /** Later connects may reach only these IPs (of those the static rules allow). */
   restrictNetwork(ips: readonly string[]): void;
   /** Give back IPs restrictNetwork took away, never beyond the static allowlist. */
   grantNetwork(ips: readonly string[]): void;
-  /** Lower maxMemory. */
-  restrictMaxMemory(bytes: number | bigint): void;
-  /** Lower maxProcesses. */
+  /** Lower maxMemory (a byte size as the field takes it); the policy must set maxMemory.
+   * Memory already above the new cap ends the run with the memory limit at the next look. */
+  restrictMaxMemory(bytes: number | bigint | string): void;
+  /** Lower maxProcesses: later forks past it fail with EAGAIN; running processes stay. */
   restrictMaxProcesses(n: number): void;
   /** Deny a path from now on. */
   denyPath(path: string): void;

@@ -23,6 +23,12 @@ export type Observation =
   | { kind: "refused"; syscall: string; errno: number; target: string; why: string };
 
 /** What a handler may use of its sandbox. */
+/** Limits policyFn may lower while the sandbox runs (never raise). */
+export interface DynamicLimits {
+  lowerMemory?: (bytes: number) => void;
+  lowerProcesses?: (n: number) => void;
+}
+
 export interface SupervisorContext {
   /** Told of destinations checked and calls refused (see Observation). */
   observe(o: Observation): void;
@@ -53,6 +59,9 @@ export interface SupervisorContext {
   /** timeStart: the offset from CLOCK_MONOTONIC to the sandbox's wall clock in ns (the
    * launcher's, reported before the command runs). */
   clockOffsetNs?(): bigint | undefined;
+  /** policyFn's ctx.restrictMaxMemory / restrictMaxProcesses: set by the memory and
+   * process handlers when the policy has them, each lowering its limit from then on. */
+  readonly limits: DynamicLimits;
   /** maxDisk: this process's descriptor of the copy-on-write stage's tmpfs (the
    * launcher's, handed over before the command runs): memory the sandbox fills. */
   readonly stageFd?: number | undefined;

@@ -3,8 +3,10 @@
 // that is not a verdict) becomes a denial with the reason, which the RunResult reports.
 
 import { createRequire } from "node:module";
-import { SandboxError } from "../errors.js";
+import { PolicyError, SandboxError } from "../errors.js";
+import { validatePolicy } from "../policy/validate.js";
 import type { PolicyContext, PolicyEvent, PolicyFn, PolicyVerdict } from "../policy/policy-fn.js";
+import type { DynamicLimits } from "./handler.js";
 
 /** How long a held call waits for the verdict (SPEC 6: 5 s). Internal: tests shorten it. */
 export const policyFnTiming = { timeoutMs: 5000 };
@@ -64,14 +66,24 @@ function ips(method: string, list: unknown): string[] {
   });
 }
 
+/** A limit's new value, checked as the policy field would be (same messages). */
+function limitValue(method: string, field: "maxMemory" | "maxProcesses", value: unknown): number {
+  try {
+    return Number(validatePolicy({ [field]: value })[field]);
+  } catch (e) {
+    throw new SandboxError(`policyFn: ctx.${method}(): ${e instanceof PolicyError ? e.message : String(e)}`);
+  }
+}
+
 /**
  * The ctx of SPEC 6. restrictNetwork and grantNetwork narrow (and widen again, never past
- * the static rules, which are checked first) the destinations of later connects. The other
- * operations are not built in this version: each throws, so a callback relying on one
- * learns it at once (its call is then denied, with the reason) instead of believing the
- * sandbox narrowed.
+ * the static rules, which are checked first) the destinations of later connects;
+ * restrictMaxMemory and restrictMaxProcesses lower a limit the policy set (a value above
+ * the limit in force changes nothing: a callback can only narrow). The path operations are
+ * not built in this version: each throws, so a callback relying on one learns it at once
+ * (its call is then denied, with the reason) instead of believing the sandbox narrowed.
  */
-export function policyContext(net: DynamicNet): PolicyContext {
+export function policyContext(net: DynamicNet, limits: DynamicLimits = {}): PolicyContext {
   const missing = (name: string) => (): never => {
     throw new SandboxError(`policyFn: ctx.${name}() is not built yet`);
   };
@@ -84,8 +96,16 @@ export function policyContext(net: DynamicNet): PolicyContext {
       const add = ips("grantNetwork", list);
       if (net.allowed !== undefined) for (const ip of add) net.allowed.add(ip);
     },
-    restrictMaxMemory: missing("restrictMaxMemory"),
-    restrictMaxProcesses: missing("restrictMaxProcesses"),
+    restrictMaxMemory: (bytes) => {
+      const n = limitValue("restrictMaxMemory", "maxMemory", bytes);
+      if (limits.lowerMemory === undefined) throw new SandboxError("policyFn: ctx.restrictMaxMemory(): the policy sets no maxMemory, so memory is not supervised in this sandbox; set maxMemory to the most it may ever use");
+      limits.lowerMemory(n);
+    },
+    restrictMaxProcesses: (n) => {
+      const v = limitValue("restrictMaxProcesses", "maxProcesses", n);
+      if (limits.lowerProcesses === undefined) throw new SandboxError("policyFn: ctx.restrictMaxProcesses(): processes are not counted in this sandbox");
+      limits.lowerProcesses(v);
+    },
     denyPath: missing("denyPath"),
     allowPath: missing("allowPath"),
     restrictPidNetwork: missing("restrictPidNetwork"),

@@ -88,6 +88,7 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
     killProcess: (pid) => void killMember(pid, (p) => descendsFrom(p, launcher.pid)),
     launcherPid: launcher.pid,
     stageFd: launcher.stageFd,
+    limits: {},
     forkParent: () => shared.forkParent,
     onClose: (fn) => closers.push(fn),
     limitExceeded: (hit) => {
@@ -108,7 +109,7 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
     // stop without an approval is killed.
     const fn: PolicyFn = shared.policyFn ?? (() => "deny");
     const dyn: DynamicNet = { allowed: undefined };
-    const pctx = policyContext(dyn);
+    const pctx = policyContext(dyn, ctx.limits);
     pe = policyExec(fn, supervision.policyExec.granted, ctx, pctx);
     ctx.gateConnect = policyNet(fn, dyn, ctx, pctx);
     const verify = pe.verify;

@@ -213,7 +213,7 @@ function callerFd(n: Notification, fd: number): number {
  * `writable`: the writable grants, beneath which tmpfs files are memory too.
  */
 export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: readonly string[] = [], sysvShm = false): MemoryGuard {
-  const cap = Number(max);
+  let cap = Number(max);
   const charged = new Map<number, number>(); // tgid -> bytes at the last look
   const units = new Map<number, number>(); // tgid -> accounting unit (0, or a clone's pid)
   /** tgid -> the break we let it set, and its program's heap start (execve changes it). */
@@ -293,6 +293,15 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
    * charged apart, and a credit cannot tell them apart.
    */
   const credit = ctx.memoryCredit;
+  // policyFn's ctx.restrictMaxMemory: the cap only goes down. The fast path's credit was
+  // granted under the old cap: revoked, so the next growth call is decided here; memory
+  // already above the new cap is caught by the next look (the watchdog), as growth made
+  // without asking is.
+  ctx.limits.lowerMemory = (bytes) => {
+    if (bytes >= cap) return;
+    cap = bytes;
+    credit.revoke();
+  };
   const roomAfter = (unit: number, used: number): number => (unit === 0 && ctx.forkParent() === undefined ? Math.max(0, cap - used) : 0);
 
   /** A growth call's answer, and the room to grant. */

@@ -40,6 +40,12 @@ export function stillInSyscall(tid: number, nr: number): boolean {
  */
 export function processHandlers(max: number, ctx: SupervisorContext): HandlerTable {
   let count = 1; // the root process
+  let limit = max;
+  // policyFn's ctx.restrictMaxProcesses: later forks see the lower limit; processes
+  // already running stay (the count only refuses what comes next).
+  ctx.limits.lowerProcesses = (n) => {
+    limit = Math.min(limit, n);
+  };
   const allowed = new Map<number, number>(); // thread id -> the fork syscall it was let into
   let recount: Promise<void> | undefined;
 
@@ -69,8 +75,8 @@ export function processHandlers(max: number, ctx: SupervisorContext): HandlerTab
     // after the thaw (see ForkHold); it is never returned to the process.
     const held = forkHeld(ctx.launcherPid, n.pid);
     if (held !== undefined) return held.then((restart) => (restart ? deny(ERESTARTNOINTR) : onFork(n)));
-    if (count < max) return allow(n);
-    return refresh().then(() => (count < max ? allow(n) : deny(EAGAIN)));
+    if (count < limit) return allow(n);
+    return refresh().then(() => (count < limit ? allow(n) : deny(EAGAIN)));
   };
 
   // A thread clone reaches here too when threads are capped (threads.ts): not a process.
