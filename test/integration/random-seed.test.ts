@@ -4,7 +4,9 @@
 // real devices cannot be reached around the seeded ones.
 
 import assert from "node:assert/strict";
-import { scriptCase } from "../helpers/harness.js";
+import { test } from "node:test";
+import { answer, runCase, scriptCase } from "../helpers/harness.js";
+import { isRoot } from "../helpers/stage.js";
 
 interface Ran { code: number | null; stdout: string; stderr: string }
 
@@ -29,3 +31,25 @@ scriptCase("randomSeed: the same seed gives the same bytes from getrandom and th
   assert.equal(o.unsupervised!.code, 125);
   assert.match(o.unsupervised!.stderr, /randomSeed.*needs the seccomp supervisor|--random-seed.*getrandom and the random devices are answered by it/);
 });
+
+// glibc 2.41 and later draw getrandom() and arc4random() from the vDSO's own generator (Linux
+// 6.11+), which runs in user space: no call to answer. It keys itself with a getrandom
+// system call, which the supervisor answers from the seeded stream, so its bytes repeat too.
+// (A kernel reseed during the run makes it key again: docs/determinism.md.)
+for (const who of ["root", "user"] as const) {
+  test(`randomSeed: the vDSO's getrandom repeats with the seed [${who}]`, { skip: who === "root" && !isRoot ? "tests are not running as root" : false }, async (t) => {
+    const run = (seed?: number): Promise<string> =>
+      runCase({ policy: { fsReadable: ["${PROBE}"], ...(seed === undefined ? {} : { randomSeed: seed }) }, cmd: ["${PROBE}", "vdso-getrandom", "32"] }, who).then(answer);
+    const a = await run(7);
+    if (a === "vdso-getrandom absent") {
+      t.skip("this kernel's vDSO has no getrandom");
+      return;
+    }
+    assert.match(a, /^vdso-getrandom [0-9a-f]{64}$/);
+    assert.equal(await run(7), a, "same seed, same bytes");
+    assert.notEqual(await run(8), a, "another seed, other bytes");
+    const [u1, u2] = [await run(), await run()];
+    assert.match(u1, /^vdso-getrandom [0-9a-f]{64}$/);
+    assert.notEqual(u1, u2, "control: without a seed two runs differ");
+  });
+}
