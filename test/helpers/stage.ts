@@ -3,7 +3,7 @@
 // static probe program compiled from test/fixtures/probe.c.
 
 import { execFileSync } from "node:child_process";
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ROOT } from "./system.js";
 
@@ -60,12 +60,32 @@ export interface Stage {
 
 let stage: Stage | undefined;
 
+/** Stage copies left by test processes that died without their exit handler (a timeout's
+ * kill): each holds the pid that made it in `owner`; those whose process is gone are removed
+ * (about 30 MB each: a day of interrupted runs filled /tmp with 2 GB of them). */
+function sweepStaleStages(): void {
+  for (const name of readdirSync("/tmp")) {
+    if (!name.startsWith("sandlock-stage-")) continue;
+    const dir = join("/tmp", name);
+    try {
+      const st = statSync(dir);
+      if (st.uid !== process.getuid?.()) continue;
+      const pid = Number(readFileSync(join(dir, "owner"), "utf8"));
+      if (Number.isInteger(pid) && pid > 0 && !existsSync(`/proc/${pid}`)) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // no owner file (an older stage, or one being made): left alone
+    }
+  }
+}
+
 /** A copy of the package every user can read and execute, removed when the process exits. */
 export function stagePackage(): Stage {
   if (stage) return stage;
+  sweepStaleStages();
   const probe = buildProbe();
   const dir = mkdtempSync("/tmp/sandlock-stage-");
   chmodSync(dir, 0o755);
+  writeFileSync(join(dir, "owner"), String(process.pid));
   for (const part of ["dist", "bin", "package.json"]) cpSync(join(ROOT, part), join(dir, part), { recursive: true });
   mkdirSync(join(dir, "build", "Release"), { recursive: true });
   for (const f of ["sandlock-launcher", "sandlock_native.node"]) {

@@ -2,15 +2,16 @@
 // source) and the per-clone accounting unit of the memory guard.
 
 import assert from "node:assert/strict";
-import { writeFileSync, mkdtempSync } from "node:fs";
+import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { Sandbox, SandboxError } from "../../src/index.js";
 import { checkForkFunctions, type ForkFunctions } from "../../src/fork/fns.js";
 import { cloneUnit } from "../../src/supervise/members.js";
 
 const dir = mkdtempSync("/tmp/sandlock-fns-");
+after(() => rmSync(dir, { recursive: true, force: true }));
 const mod = join(dir, "m.mjs");
 writeFileSync(mod, "export function init() {}\nexport function work() {}\n");
 
