@@ -4,7 +4,7 @@
 import { closest } from "../policy/suggest.js";
 import { EXIT_USAGE, UsageError } from "./usage-error.js";
 
-const COMMANDS = ["run", "learn", "check", "profile", "ps", "inspect", "kill", "mcp", "branch", "help"] as const;
+const COMMANDS = ["run", "learn", "check", "profile", "ps", "inspect", "kill", "checkpoint", "mcp", "branch", "help"] as const;
 
 /** Exit code of a confinement that cannot be set up (src/cli/report.ts, SPEC 9). */
 const EXIT_CONFINEMENT = 126;
@@ -34,6 +34,8 @@ async function dispatch(argv: readonly string[]): Promise<number> {
       return (await import("./manage.js")).inspectCommand(rest);
     case "kill":
       return (await import("./manage.js")).killCommand(rest);
+    case "checkpoint":
+      return (await import("./manage.js")).checkpointCommand(rest);
     case "mcp":
       return (await import("./mcp.js")).mcpCommand(rest);
     case "branch":
@@ -46,7 +48,7 @@ async function dispatch(argv: readonly string[]): Promise<number> {
     case "help": {
       const help = await import("./help.js");
       const topic = first === "help" ? rest[0] : undefined;
-      if (topic === "ps" || topic === "inspect" || topic === "kill") {
+      if (topic === "ps" || topic === "inspect" || topic === "kill" || topic === "checkpoint") {
         process.stdout.write((await import("./manage-help.js")).manageHelp(topic));
         return 0;
       }

@@ -1,7 +1,7 @@
-// Help of `sandlock ps`, `inspect` and `kill`, generated from their flag tables.
+// Help of `sandlock ps`, `inspect`, `kill` and `checkpoint`, generated from their flag tables.
 
 import { flagLabel, type FlagSpec } from "./args.js";
-import { INSPECT_FLAGS, KILL_FLAGS, PS_FLAGS } from "./manage.js";
+import { CHECKPOINT_FLAGS, INSPECT_FLAGS, KILL_FLAGS, PS_FLAGS } from "./manage.js";
 
 const TEXT: Readonly<Record<string, { usage: string; about: string; flags: readonly FlagSpec[] }>> = {
   ps: {
@@ -29,6 +29,16 @@ const TEXT: Readonly<Record<string, { usage: string; about: string; flags: reado
       "and answers once every process is gone; the line printed says how it ended. Exit 0;\n" +
       "1 when no running sandbox has that name or it did not answer.\n",
     flags: KILL_FLAGS,
+  },
+  checkpoint: {
+    usage: "sandlock checkpoint NAME DIR",
+    about:
+      "Captures every process of a running named sandbox (memory, registers, descriptors;\n" +
+      "docs/checkpoint.md) and saves it to DIR, which must not exist yet. The process that\n" +
+      "started the sandbox does it; the sandbox runs on afterwards. Load it in a program with\n" +
+      "Checkpoint.load(DIR). Exit 0; 1 when no running sandbox has that name, it did not\n" +
+      "answer, or the capture or the save failed (the reason is on stderr).\n",
+    flags: CHECKPOINT_FLAGS,
   },
 };
 

@@ -1,10 +1,12 @@
-// `sandlock ps`, `sandlock inspect NAME` and `sandlock kill NAME`: the running named
+// `sandlock ps`, `sandlock inspect NAME`, `sandlock kill NAME` and `sandlock checkpoint NAME
+// DIR`: the running named
 // sandboxes of this user, asked through their owners (src/registry). Exit 0 on success,
 // 1 when the sandbox is not found or did not answer, 125 for a usage error.
 
 import { constants } from "node:os";
+import { resolve } from "node:path";
 import { ask, entriesOf, listEntries, replyNameMatches, type Outcome } from "../registry/client.js";
-import type { SandboxDetails, SandboxInfo, Stopped } from "../registry/protocol.js";
+import type { Checkpointed, SandboxDetails, SandboxInfo, Stopped } from "../registry/protocol.js";
 import type { Refusal } from "../registry/runtime-dir.js";
 import { checkName } from "../policy/identity.js";
 import { parseArgs, type FlagSpec } from "./args.js";
@@ -22,6 +24,8 @@ export const KILL_FLAGS: readonly FlagSpec[] = [
   { long: "kill-after", arg: "SECS", help: "SIGKILL whatever is left this many seconds later (default 5; 0: at once)" },
   HELP_FLAG,
 ];
+
+export const CHECKPOINT_FLAGS: readonly FlagSpec[] = [HELP_FLAG];
 
 export const DEFAULT_KILL_AFTER_MS = 5000;
 const MAX_KILL_AFTER_MS = 2 ** 31 - 1;
@@ -61,7 +65,7 @@ function oneName(command: string, operands: readonly string[], hint: string): st
 }
 
 /** The first entry of `name` that answers, asking each runtime directory in turn. */
-async function askByName(command: string, name: string, op: "inspect" | "stop", extra: object, waitMs?: number): Promise<Outcome | undefined> {
+async function askByName(command: string, name: string, op: "inspect" | "stop" | "checkpoint", extra: object, waitMs?: number): Promise<Outcome | undefined> {
   const { entries, refused } = entriesOf(name);
   warnRefused(command, refused);
   for (const e of entries) {
@@ -153,5 +157,24 @@ export async function killCommand(argv: readonly string[]): Promise<number> {
       ? "killed (SIGKILL)"
       : `stopped after ${sigName} (sent to ${s.signalled} process${s.signalled === 1 ? "" : "es"})`;
   process.stdout.write(`${printable(name)}: ${how}; the command ${ending}\n`);
+  return 0;
+}
+
+export async function checkpointCommand(argv: readonly string[]): Promise<number> {
+  const hint = `see "sandlock checkpoint --help"`;
+  const { uses, operands } = parseArgs(argv, CHECKPOINT_FLAGS, { command: "sandlock checkpoint", hint });
+  if (uses.some((u) => u.spec.long === "help")) return helpFor("checkpoint");
+  if (operands.length !== 2) {
+    throw new UsageError(`sandlock checkpoint: give a sandbox name and a directory to save to (got ${operands.length} argument${operands.length === 1 ? "" : "s"})`, hint);
+  }
+  const name = oneName("checkpoint", operands.slice(0, 1), hint);
+  if (operands[1] === "") throw new UsageError("sandlock checkpoint: DIR is empty", hint);
+  const dir = resolve(operands[1]!);
+  // No time limit: the capture of a large sandbox takes as long as its memory takes to read.
+  const r = finalReply("checkpoint", name, await askByName("checkpoint", name, "checkpoint", { dir }, 0));
+  if ("exit" in r) return r.exit as number;
+  const c = r as unknown as Checkpointed;
+  const mib = (c.memoryBytes / 2 ** 20).toFixed(1);
+  process.stdout.write(`${name}: ${c.processes} process${c.processes === 1 ? "" : "es"}, ${mib} MiB of memory, saved to ${printable(c.dir)}\n`);
   return 0;
 }

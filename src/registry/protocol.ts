@@ -25,7 +25,7 @@ export interface Hello {
   readonly tokenFd: number;
 }
 
-export type Op = "info" | "inspect" | "stop";
+export type Op = "info" | "inspect" | "stop" | "checkpoint";
 
 export interface Request {
   readonly token: string;
@@ -34,6 +34,15 @@ export interface Request {
   readonly signal?: number;
   /** stop: milliseconds before everything left is SIGKILLed. */
   readonly killAfterMs?: number;
+  /** checkpoint: the absolute path of the directory to save it to (must not exist). */
+  readonly dir?: string;
+}
+
+/** What a checkpoint answered (op "checkpoint"). */
+export interface Checkpointed {
+  readonly dir: string;
+  readonly processes: number;
+  readonly memoryBytes: number;
 }
 
 /** What `ps` shows of a sandbox (op "info"). */

@@ -21,7 +21,11 @@ const MAX_CONNECTIONS = 16;
 
 /** What the registry reads of a running sandbox. */
 export interface RegisteredSandbox {
-  readonly sandbox: Stoppable & { readonly policy: Policy; readonly pid: number | undefined };
+  readonly sandbox: Stoppable & {
+    readonly policy: Policy;
+    readonly pid: number | undefined;
+    checkpoint(): Promise<{ readonly processes: readonly unknown[]; readonly memoryBytes: number; save(dir: string): Promise<void> }>;
+  };
   readonly launcherPid: number;
   readonly command: readonly string[];
   readonly enforcement: Enforcement;
@@ -253,6 +257,29 @@ export class Registration {
           sendLine(s, { ok: true, ...(await stopGracefully(t.sandbox, t.launcherPid, signal, killAfterMs)) });
         } finally {
           this.stopping.delete(s);
+        }
+        break;
+      }
+      case "checkpoint": {
+        // `sandlock checkpoint NAME DIR`: this process takes it (it is the sandbox's
+        // parent, which ptrace needs) and saves it where the client asked. Same user only
+        // (the peer check and the token above): it writes nothing that user could not.
+        const t = this.target;
+        if (t === undefined || t.sandbox.state === "stopped") {
+          sendLine(s, { ok: false, error: "not running" });
+          break;
+        }
+        if (typeof req.dir !== "string" || !req.dir.startsWith("/")) {
+          sendLine(s, { ok: false, error: "checkpoint: the directory must be an absolute path" });
+          break;
+        }
+        s.setTimeout(0); // a capture of a large sandbox is not idle
+        try {
+          const cp = await t.sandbox.checkpoint();
+          await cp.save(req.dir);
+          sendLine(s, { ok: true, dir: req.dir, processes: cp.processes.length, memoryBytes: cp.memoryBytes });
+        } catch (e) {
+          sendLine(s, { ok: false, error: (e as Error).message });
         }
         break;
       }

@@ -7,6 +7,7 @@ import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, mkdtempSync, r
 import { join } from "node:path";
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { Checkpoint } from "../../src/index.js";
 import { entryFile } from "../../src/registry/protocol.js";
 import { ensureTestUser, isRoot, stagePackage } from "../helpers/stage.js";
 import { SYSTEM_RO } from "../helpers/system.js";
@@ -162,6 +163,34 @@ for (const who of WHO) {
     assert.equal(readFileSync(join(work, "trap"), "utf8"), "trapped\n");
     assert.deepEqual(await psJson(who, env), [], "the entry went with the sandbox");
     assert.deepEqual(readdirSync(join(env.XDG_RUNTIME_DIR, "sandlock")), []);
+  });
+
+  test(`checkpoint NAME DIR: the owner captures the running sandbox and saves it; it runs on; refusals name why [${who}]`, { skip: skipFor(who) }, async () => {
+    const env = { XDG_RUNTIME_DIR: dirFor(who, "sl-xdg") };
+    const out = dirFor(who, "sl-cp");
+    const run = startCli(who, ["run", "--name", "cp", ...RO, "-e", "while :; do sleep 0.05; done"], env);
+    try {
+      await waitFor(() => listed(who, env, "cp"), "listed");
+      const c = await cli(who, ["checkpoint", "cp", join(out, "one")], env);
+      assert.equal(c.code, 0, c.stderr);
+      assert.match(c.stdout, new RegExp(`^cp: \\d+ process(es)?, \\d+\\.\\d MiB of memory, saved to ${out}/one\\n$`));
+      const cp = await Checkpoint.load(join(out, "one"));
+      assert.ok(cp.processes.length >= 1);
+      assert.ok(cp.processes.some((p) => p.cmdline[0] === "/bin/sh"), `the shell was captured: ${JSON.stringify(cp.processes.map((p) => p.cmdline))}`);
+      assert.ok(await listed(who, env, "cp"), "the sandbox runs on after its checkpoint");
+      const again = await cli(who, ["checkpoint", "cp", join(out, "one")], env);
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /^sandlock checkpoint: "cp": checkpoint save .*\/one: already exists; a checkpoint is never overwritten, choose a new directory\n$/);
+      const none = await cli(who, ["checkpoint", "nosuch", join(out, "two")], env);
+      assert.equal(none.code, 1);
+      assert.equal(none.stderr, `sandlock checkpoint: no running sandbox named "nosuch" (sandlock ps lists the running ones)\n`);
+      const usage = await cli(who, ["checkpoint", "cp"], env);
+      assert.equal(usage.code, 125);
+      assert.match(usage.stderr, /^sandlock checkpoint: give a sandbox name and a directory to save to \(got 1 argument\)\n/);
+    } finally {
+      run.child.kill("SIGTERM");
+      await run.done;
+    }
   });
 
   test(`kill forces after the grace period; a library-started sandbox gets the signal asked for [${who}]`, { skip: skipFor(who) }, async () => {
