@@ -81,6 +81,12 @@ long sl_ns_write_maps(uint32_t inner_uid, uint32_t outer_uid, uint32_t inner_gid
 /* The copy-on-write workdir's overlay (cow.c): the SL_STEP_COW step. */
 long sl_cow_mount(const uint8_t *p, uint32_t len);
 
+/* fsDenied's covers (deny.c): the SL_STEP_DENY steps, then sl_deny_finish once; COW's
+ * namespace is reused when sl_deny_namespace_ready was called. */
+long sl_deny_mount(const uint8_t *p, uint32_t len);
+long sl_deny_finish(void);
+void sl_deny_namespace_ready(void);
+
 /* userns.c */
 long sl_userns(const uint8_t *p, uint32_t len);
 

@@ -14,7 +14,8 @@ import type { SeccompSpec } from "./seccomp.js";
 import { computeView, viewSyscalls, type ViewSpec } from "./view.js";
 import { procfsMounts } from "../kernel/mounts.js";
 import { checkSignalScope, withoutProcfs } from "./unsupervised.js";
-import { realWorkdir, workdirGrants } from "../cow/host.js";
+import { cowUnavailable, realWorkdir, workdirGrants } from "../cow/host.js";
+import { planDenied, type DeniedPath } from "./deny.js";
 import { kernelViewBlocked, kernelViewRequested, usernsUnavailable } from "./kernel-view.js";
 import { observe } from "./host-reads.js";
 import { grantRealpath, SwappableLinkError } from "./grant-path.js";
@@ -134,6 +135,8 @@ export interface Features {
   kernelView?: { name: string | undefined };
   /** workdir: the overlay the launcher mounts on the workdir's real path (cow/, docs/cow.md). */
   cow?: { workdir: string };
+  /** fsDenied: the paths the launcher covers in the sandbox's mount namespace (plan/deny.ts). */
+  denied?: readonly DeniedPath[];
   /** Why the kernel view was asked for and not used (the supervised view is). */
   kernelViewFallback?: string;
   /** timeStart, ms since the epoch: the launcher traces the command and rewrites the
@@ -153,6 +156,20 @@ export interface UserMapping {
   readonly gid: number;
   readonly outerUid: number;
   readonly outerGid: number;
+}
+
+/**
+ * fsDenied: the covers are mounts in a namespace of the sandbox's own (launcher/deny.c);
+ * a host that refuses it gets a ConfinementError, never a run without the denial. The
+ * supervisor then resolves the sandbox's paths from its root (ownMounts), where the
+ * covers are: from its own, a chmod would reach the real file beneath.
+ */
+function deniedFeature(fsDenied: readonly string[], grants: readonly PathGrant[], fsActive: boolean): DeniedPath[] {
+  const why = cowUnavailable();
+  if (why !== undefined) {
+    throw new ConfinementError(`fsDenied: covering ${JSON.stringify(fsDenied[0])} needs ${process.getuid?.() === 0 ? "a mount namespace" : "a user namespace"}, and this host refuses it: ${why}. Without it the denied paths would be reachable, so the run is refused`, {});
+  }
+  return planDenied(fsDenied, grants, fsActive);
 }
 
 /** `user` needs a user namespace: where the host refuses one, the start fails by name. */
@@ -313,12 +330,13 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // The kernel-native view: the fresh procfs and the uts namespace show the sandbox's own
   // processes and name natively, so the view has no procfs mount and no hostname to serve.
   const user = userMapping(policy);
-  const kernelBlock = kernelViewRequested() ? (usernsUnavailable() ?? (policy.workdir !== undefined ? "workdir (its overlay is mounted in a namespace of its own)" : undefined) ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
+  const kernelBlock = kernelViewRequested() ? (usernsUnavailable() ?? (policy.workdir !== undefined ? "workdir (its overlay is mounted in a namespace of its own)" : undefined) ?? (policy.fsDenied.length > 0 ? "fsDenied (its covers are mounted in a namespace of its own)" : undefined) ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
   const kernel = kernelViewRequested() && kernelBlock === undefined;
   const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
   const computed = computeView(viewPolicy, given, active.has("fs"), kernel ? [] : mounts, undefined, resolved);
   const grants = unsupervised ? withoutProcfs(given, computed.grants, mounts, active.has("fs")) : computed.grants;
   if (!unsupervised) supervision.view = computed.view;
+  const denied = policy.fsDenied.length > 0 ? deniedFeature(policy.fsDenied, grants, active.has("fs")) : undefined;
   const blocked = blockedSyscalls(policy.extraDenySyscalls, policy.extraAllowSyscalls);
   if (policy.maxMemory !== undefined) {
     supervision.memoryWritable = grants.filter((g) => g.writable).map((g) => g.path);
@@ -336,7 +354,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   const policyFn = !unsupervised && policy.policyFn !== undefined;
   if (policyFn) supervision.policyExec = { granted: grants.map((g) => g.path) };
   // Without the filesystem protection nothing bounds writes, so metadata is not trapped.
-  if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable), ...(policy.workdir !== undefined ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}) };
+  if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable), ...(policy.workdir !== undefined || denied !== undefined ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}) };
   const rlimits: Rlimit[] = [];
   const adjustments: Adjustment[] = [];
   if (policy.maxOpenFiles !== undefined) {
@@ -390,6 +408,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     adjustments,
     ...(kernel ? { kernelView: { name: policy.name } } : {}),
     ...(policy.workdir !== undefined ? { cow: { workdir: realWorkdir(policy.workdir) } } : {}),
+    ...(denied !== undefined ? { denied } : {}),
     ...(kernelBlock !== undefined ? { kernelViewFallback: kernelBlock } : {}),
     ...(timeStart !== undefined ? { timeStartMs: timeStart.getTime() } : {}),
     ...(policyFn ? { traceExecs: true } : {}),

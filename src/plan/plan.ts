@@ -171,6 +171,11 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
     const head = u32(0, process.getuid?.() ?? 0, process.getgid?.() ?? 0, 0);
     add(Step.COW, Buffer.concat([head, cstr(features.cow.workdir), cstr(cmd.cowStage)]), `copy-on-write overlay on ${features.cow.workdir} (unshare, mount)`);
   }
+  // fsDenied (native/launcher/deny.c): each path covered by the launcher before it forks,
+  // after the overlay (a denied path inside the workdir is covered on the overlay).
+  for (const d of features.denied ?? []) {
+    add(Step.DENY, Buffer.concat([u32(process.getuid?.() ?? 0, process.getgid?.() ?? 0, d.isDir ? 1 : 0, 0), cstr(d.path)]), `fsDenied: cover ${d.path} (unshare, open following no symbolic link, mount; ELOOP: it became a symbolic link since planning; EMLINK: it gained a hard link since planning)`);
+  }
   add(Step.CHDIR, cstr(cmd.cwd), `chdir(${cmd.cwd})`);
   add(Step.CLOSE_FDS, u32(3), "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)");
   // maxCpu: the launcher (not the command) counts every process's CPU time with a counter

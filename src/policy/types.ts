@@ -157,7 +157,7 @@ export interface PolicyInput {
   fsReadable?: readonly string[];
   /** Paths the command may write, and also read and execute. CLI: `-w`, `--fs-write`. Default: []. */
   fsWritable?: readonly string[];
-  /** Paths denied even inside a granted tree. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--fs-deny`. Default: []. */
+  /** Paths denied even inside a granted tree: read, exec, write, truncate, unlink, rename and link are refused (each is covered by an empty mode-000 read-only inode in the sandbox's own mount namespace: docs/security.md, "Denied paths"). Each must exist, lie strictly inside a grant and have a single name. CLI: `--fs-deny`. Default: []. */
   fsDenied?: readonly string[];
   /** Syscall names or group names added to the default blocklist; an unknown name is a PolicyError. CLI: `--extra-deny-syscall`. Default: []. */
   extraDenySyscalls?: readonly string[];
