@@ -77,14 +77,14 @@ export function planDenied(denied: readonly string[], grants: readonly PathGrant
   for (const value of denied) {
     const path = observe(`deny-real:${value}`, () => realOf(value));
     const st = observe(undefined, () => { const s = lstatSync(path); return { dir: s.isDirectory(), nlink: s.nlink }; });
-    // Outside every grant, Landlock refuses it already: a denial there says nothing, and
-    // is most likely a typo of a path that was meant.
-    // Without Landlock (fs off) everything is reachable: there is no grant to be inside.
-    if (fsActive && !reals.some(({ g, real }) => real !== undefined && g.isDir && beneath(path, real))) throw fail(value, `is outside every granted tree${path === value ? "" : ` (it resolves to ${JSON.stringify(path)})`}: Landlock denies it already, so nothing is there to subtract from`);
     // A grant at or beneath it would be hidden by the cover (its rule could not even be
     // opened): the two say opposite things.
     const covered = reals.find(({ real }) => real !== undefined && (real === path || beneath(real, path)));
     if (covered !== undefined) throw fail(value, `covers the grant ${JSON.stringify(covered.g.path)}: remove one of the two`);
+    // Outside every grant, Landlock refuses it already: a denial there says nothing, and
+    // is most likely a typo of a path that was meant. Without Landlock (fs off) everything
+    // is reachable: there is no grant to be inside.
+    if (fsActive && !reals.some(({ g, real }) => real !== undefined && g.isDir && beneath(path, real))) throw fail(value, `is outside every granted tree${path === value ? "" : ` (it resolves to ${JSON.stringify(path)})`}: Landlock denies it already, so nothing is there to subtract from`);
     if (!st.dir && st.nlink > 1) throw fail(value, `has ${st.nlink} names (hard links): another name inside a grant would reach the same file; remove the other names or copy the file first`);
     if (st.dir) {
       const other = observe(undefined, () => secondName(value, path));
