@@ -32,6 +32,15 @@
 #define MOUNT_ATTR_NOEXEC_ 8
 #define MOVE_MOUNT_F_EMPTY_PATH_ 4
 #define MOVE_MOUNT_T_EMPTY_PATH_ 0x40
+#define NR_open_tree_ 428
+#define NR_mount_setattr_ 442
+#define OPEN_TREE_CLONE_ 1
+#define AT_EMPTY_PATH_ 0x1000
+#define MOUNT_ATTR_RDONLY_ 1
+#define KIND_FILE 0
+#define KIND_DIR 1
+#define KIND_READ_ONLY 2
+#define KIND_PIN 3
 #define O_CREAT_ 0100
 #define O_EXCL_ 0200
 #define ENOTDIR_ 20
@@ -123,9 +132,33 @@ static long open_parent(const char *path) {
   return SC4(NR_openat2, AT_FDCWD, parent, &how, sizeof how);
 }
 
+struct sl_mount_attr {
+  uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+/* protectedFiles (docs/security.md, "Protected files"): a bind of the path onto itself,
+ * read-only (KIND_READ_ONLY: reads and exec as before, every write, create, remove,
+ * rename inside EROFS, and the name itself EBUSY for unlink and rename) or as it was
+ * (KIND_PIN: only the name is held, so a protected directory's parent, .git, cannot be
+ * renamed away and replaced by one the sandbox made). open_tree clones the one mount at
+ * the descriptor (no path is looked up again), mount_setattr sets its flags while it is
+ * still detached, move_mount puts it on the same place. */
+static long protect(long t, int read_only) {
+  long tree = SC3(NR_open_tree_, t, "", OPEN_TREE_CLONE_ | AT_EMPTY_PATH_ | O_CLOEXEC);
+  if (tree < 0) return tree;
+  long rc = 0;
+  if (read_only) {
+    struct sl_mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY_ | MOUNT_ATTR_NOSUID_ | MOUNT_ATTR_NODEV_, .attr_clr = 0, .propagation = 0, .userns_fd = 0};
+    rc = SC5(NR_mount_setattr_, tree, "", AT_EMPTY_PATH_, &attr, sizeof attr);
+  }
+  if (rc == 0) rc = SC5(NR_move_mount_, tree, "", t, "", MOVE_MOUNT_F_EMPTY_PATH_ | MOVE_MOUNT_T_EMPTY_PATH_);
+  SC1(NR_close, tree);
+  return rc;
+}
+
 /*
- * Payload of SL_STEP_DENY: u32 uid, u32 gid, u32 kind (1: directory, 0: anything else),
- * u32 pad, path\0 (its real path, as planning resolved it). One step per denied path; run
+ * Payload of SL_STEP_DENY: u32 uid, u32 gid, u32 kind (KIND_*), u32 pad, path\0 (its real
+ * path, as planning resolved it). KIND_READ_ONLY and KIND_PIN are protect()'s. One step per denied path; run
  * by the launcher before its signal scope (a Landlock domain may not mount) and the fork.
  *  1. the private namespace (unless the workdir's step made it);
  *  2. the path opened without following any symbolic link: one swapped in since planning
@@ -154,6 +187,11 @@ long sl_deny_mount(const uint8_t *p, uint32_t len) {
   struct sl_open_how how = {.flags = O_PATH | O_CLOEXEC, .mode = 0, .resolve = RESOLVE_NO_SYMLINKS};
   long t = SC4(NR_openat2, AT_FDCWD, path, &how, sizeof how);
   if (t < 0) return t;
+  if (kind == KIND_READ_ONLY || kind == KIND_PIN) {
+    rc = protect(t, kind == KIND_READ_ONLY);
+    SC1(NR_close, t);
+    return rc;
+  }
   unsigned char st[144];
   rc = SC2(NR_fstat, t, st);
   uint64_t nlink;
@@ -161,7 +199,7 @@ long sl_deny_mount(const uint8_t *p, uint32_t len) {
   memcpy(&nlink, st + 16, 8);
   memcpy(&mode, st + 24, 4);
   int dir = (mode & S_IFMT_) == S_IFDIR_;
-  if (rc == 0 && dir != (kind == 1)) rc = dir ? -EISDIR_ : -ENOTDIR_;
+  if (rc == 0 && dir != (kind == KIND_DIR)) rc = dir ? -EISDIR_ : -ENOTDIR_;
   if (rc == 0 && !dir && nlink > 1) rc = -EMLINK_;
   static char target[32], from[32];
   sl_fmt_path(target, "/proc/self/fd/", t, "");

@@ -39,7 +39,7 @@ export const DEFAULTS: PolicyFields = Object.freeze({
   onExit: "commit", onError: "abort",
   chroot: undefined, fsMount: Object.freeze({}),
   cleanEnv: false, env: Object.freeze({}),
-  user: undefined, gpuDevices: undefined, portRemap: false, privateTmp: false, policyFn: undefined,
+  user: undefined, gpuDevices: undefined, portRemap: false, privateTmp: false, protectedFiles: false, policyFn: undefined,
   protection: STRICT,
   supervisor: true,
 });
@@ -109,6 +109,7 @@ const PARSERS: { readonly [K in keyof PolicyInput]-?: FieldParser } = {
   gpuDevices: (v) => ({ gpuDevices: parseGpuDevices("gpuDevices", v) }),
   portRemap: (v) => ({ portRemap: checkBoolean("portRemap", v) }),
   privateTmp: (v) => ({ privateTmp: checkBoolean("privateTmp", v) }),
+  protectedFiles: (v) => ({ protectedFiles: checkBoolean("protectedFiles", v) }),
   policyFn: (v) => ({ policyFn: policyFn("policyFn", v) }),
   protection: (v) => ({ protection: parseProtection("protection", v) }),
   supervisor: (v) => ({ supervisor: checkBoolean("supervisor", v) }),
