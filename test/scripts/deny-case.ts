@@ -1,13 +1,15 @@
 // fsDenied cases: the probe's attacks on a denied file and directory inside a writable
 // grant, with the same policy without fsDenied and unsandboxed as the controls; a symlink
 // race; hard links made before the start; the refusals of bad values; a nested sandbox.
-// Prints one JSON line. Usage: deny-case.js PROBE attacks|race|hardlinks|refusals|nested|workdir
+// protectedFiles: every name operation on the protected files, git at work, the workdir's
+// commit check. Prints one JSON line.
+// Usage: deny-case.js PROBE attacks|race|hardlinks|refusals|nested|workdir|protected|git|commit
 
 import { execFile, execFileSync } from "node:child_process";
-import { chmodSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Sandbox } from "../../src/index.js";
+import { Sandbox, listWorkdirBranches, showWorkdirBranch } from "../../src/index.js";
 
 const probe = process.argv[2]!;
 const part = process.argv[3];
@@ -142,7 +144,96 @@ async function workdir(): Promise<object> {
   };
 }
 
-const parts: Record<string, () => Promise<unknown>> = { attacks, race, hardlinks, refusals, nested, workdir };
+/** A project with the protected files a tree may hold, all present. */
+function project(name: string): string {
+  const r = join(base, name);
+  mkdirSync(join(r, ".git", "hooks"), { recursive: true });
+  mkdirSync(join(r, ".vscode"));
+  writeFileSync(join(r, ".git", "hooks", "pre-commit"), SCRIPT, { mode: 0o755 });
+  writeFileSync(join(r, ".git", "config"), "[core]\n");
+  writeFileSync(join(r, ".vscode", "settings.json"), "{}\n");
+  writeFileSync(join(r, ".envrc"), "export A=1\n");
+  writeFileSync(join(r, "a.txt"), "a\n");
+  return r;
+}
+
+/** Every entry beneath r (name, size, mode), so a tree is seen unchanged from outside. */
+function listing(r: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(join(r, rel)).sort()) {
+      const p = rel === "" ? name : `${rel}/${name}`;
+      const st = lstatSync(join(r, p));
+      out.push(`${p} ${st.isDirectory() ? "dir" : st.size} ${(st.mode & 0o7777).toString(8)}`);
+      if (st.isDirectory()) walk(p);
+    }
+  };
+  walk("");
+  return out;
+}
+
+async function protectedOps(): Promise<object> {
+  const out: Record<string, object> = {};
+  for (const [mode, on] of [["protected", true], ["allowed", false]] as const) {
+    const r = project(mode);
+    const before = listing(r).filter((l) => !l.startsWith("a.txt"));
+    const ops = lines(await sandboxed({ fsReadable: [probe, ...system], fsWritable: [r], protectedFiles: on }, [probe, "protect-ops", r]));
+    out[mode] = { ops, before, after: listing(r).filter((l) => !l.startsWith("a.txt") && !l.startsWith("moved-in")) };
+  }
+  return out;
+}
+
+/** git in a real repository under protection: commits work, hooks and config do not change. */
+async function gitRun(): Promise<object> {
+  const r = join(base, "repo");
+  mkdirSync(r);
+  const git = (...args: string[]): string => execFileSync("git", ["-C", r, ...args], { encoding: "utf8" });
+  git("init", "-q");
+  writeFileSync(join(r, "a.txt"), "a\n");
+  const id = ["-c", "user.name=t", "-c", "user.email=t@t"];
+  git(...id, "add", "a.txt");
+  git(...id, "commit", "-qm", "one");
+  const hooksBefore = readdirSync(join(r, ".git", "hooks")).sort();
+  const configBefore = readFileSync(join(r, ".git", "config"), "utf8");
+  const script = `cd ${r} && echo b >> a.txt && git ${id.join(" ")} commit -qam two && echo committed; git config core.hooksPath /tmp 2>/dev/null || echo config-refused; echo x > .git/hooks/post-commit 2>/dev/null || echo hook-refused`;
+  const r1 = await Sandbox.run({ fsReadable: [...system, "/dev/urandom"], fsWritable: [r, "/dev/null"], protectedFiles: true, env: { HOME: r } }, ["/bin/sh", "-c", script], { timeout: 60_000 });
+  return {
+    stdout: r1.stdoutText.trim().split("\n"),
+    stderr: r1.stderrText,
+    log: git("log", "--format=%s").trim().split("\n"),
+    hooksSame: JSON.stringify(readdirSync(join(r, ".git", "hooks")).sort()) === JSON.stringify(hooksBefore),
+    configSame: readFileSync(join(r, ".git", "config"), "utf8") === configBefore,
+  };
+}
+
+/** A workdir's commit with protectedFiles: protected changes held back in the branch. */
+async function commitCheck(): Promise<object> {
+  const out: Record<string, object> = {};
+  for (const [mode, on] of [["protected", true], ["allowed", false]] as const) {
+    const r = join(base, `w-${mode}`);
+    mkdirSync(r);
+    writeFileSync(join(r, "a.txt"), "a\n");
+    const storage = join(base, `store-${mode}`);
+    const cmd = ["/bin/sh", "-c", "echo b > b.txt && mkdir -p .claude .git/hooks && echo '{}' > .claude/settings.json && echo x > .envrc && echo h > .git/hooks/post-checkout && echo done"];
+    const res = await Sandbox.run({ fsReadable: system, workdir: r, fsStorage: storage, protectedFiles: on }, cmd, { timeout: 60_000 });
+    const w = res.workdir!;
+    const branches = listWorkdirBranches({ fsStorage: storage });
+    const shown = branches.length > 0 ? showWorkdirBranch(branches[0]!.id, { fsStorage: storage }) : null;
+    out[mode] = {
+      stdout: res.stdoutText.trim(),
+      action: w.action,
+      committed: w.changes.map((c) => `${c.kind} ${c.path.slice(r.length + 1)}`).sort(),
+      held: (w.heldBack ?? []).map((c) => `${c.kind} ${c.path.slice(r.length + 1)}`).sort(),
+      real: listing(r).map((l) => l.split(" ")[0]),
+      branches: branches.map((b) => ({ id: b.id, state: b.state })),
+      branch: w.branch,
+      shown: shown === null ? null : shown.changes.map((c) => `${c.kind} ${c.path.slice(r.length + 1)}`).sort(),
+    };
+  }
+  return out;
+}
+
+const parts: Record<string, () => Promise<unknown>> = { attacks, race, hardlinks, refusals, nested, workdir, protected: protectedOps, git: gitRun, commit: commitCheck };
 try {
   console.log(JSON.stringify(await parts[part!]!()));
 } finally {
