@@ -19,7 +19,6 @@ function unsupported(input: PolicyInput, field: string, message: string): void {
 
 const COW = "the copy-on-write workdir has no disk quota yet (docs/cow.md)";
 const CASES: readonly [PolicyInput, string, unknown, string][] = [
-  [{ fsDenied: ["/etc/shadow"] }, "fsDenied", ["/etc/shadow"], "the supervisor does not check paths on open yet, and Landlock cannot deny inside a granted tree"],
   [{ workdir: "/w", maxDisk: "1G" }, "maxDisk", 1n << 30n, COW],
   [{ chroot: "/r" }, "chroot", "/r", "the supervisor does not virtualise paths yet"],
   [{ gpuDevices: "all" }, "gpuDevices", "all", "GPU device rules are not built yet"],

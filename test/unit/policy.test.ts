@@ -258,7 +258,7 @@ test("POLICY_FIELDS lists the fields of SPEC 2.1 in order", () => {
     "netAllowBind", "netDenyBind", "maxMemory", "maxProcesses", "maxOpenFiles", "maxCpu", "cpuCores", "numCpus",
     "randomSeed", "timeStart", "deterministicDirs", "noRandomizeMemory", "noHugePages", "noCoredump", "name",
     "workdir", "cwd", "fsStorage", "maxDisk", "onExit", "onError", "chroot", "fsMount", "cleanEnv", "env", "user",
-    "gpuDevices", "portRemap", "privateTmp", "policyFn", "protection", "supervisor",
+    "gpuDevices", "portRemap", "privateTmp", "protectedFiles", "policyFn", "protection", "supervisor",
   ]);
 });
 
