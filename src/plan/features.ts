@@ -186,7 +186,7 @@ function protectedFeature(grants: readonly PathGrant[], adjustments: Adjustment[
   if (paths.length === 0) return undefined;
   const why = cowUnavailable();
   if (why === undefined) return paths;
-  adjustments.push({ field: "protectedFiles", requested: 1, applied: 0, reason: `the protected files that exist (${paths.map((p) => p.path).slice(0, 3).join(", ")}${paths.length > 3 ? ", ..." : ""}) stay writable: making them read-only needs ${process.getuid?.() === 0 ? "a mount namespace" : "a user namespace"}, and this host refuses it: ${why}` });
+  adjustments.push({ field: "protectedFiles", requested: 1, applied: 0, reason: `protectedFiles: the protected files that exist (${paths.map((p) => p.path).slice(0, 3).join(", ")}${paths.length > 3 ? ", ..." : ""}) stay writable: making them read-only needs ${process.getuid?.() === 0 ? "a mount namespace" : "a user namespace"}, and this host refuses it: ${why} (--allow-protected or protectedFiles: false says it is meant)` });
   return undefined;
 }
 

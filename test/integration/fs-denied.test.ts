@@ -97,6 +97,11 @@ scriptCase("fsDenied: refused inside a sandbox (no namespaces), ConfinementError
   assert.equal(o.control.stdout.trim(), "ran");
   assert.match(o.flag.stderr, /Permission denied/);
   assert.equal(o.flag.stdout.trim(), "status=1");
+  // protectedFiles on such a host: the run goes on, without the read-only binds, and says so.
+  assert.equal(o.unprotected.code, 0, o.unprotected.stderr);
+  assert.equal(o.unprotected.stdout.trim(), "wrote");
+  assert.ok(o.unprotected.stderr.includes(`sandlock: protectedFiles: the protected files that exist (${o.w}/.git, ${o.w}/.git/hooks) stay writable: making them read-only needs a `), o.unprotected.stderr);
+  assert.match(o.unprotected.stderr, /and this host refuses it: this process runs under a seccomp filter \(a sandbox inside a sandbox\) \(--allow-protected or protectedFiles: false says it is meant\)/);
 });
 
 scriptCase("fsDenied inside a copy-on-write workdir: covered on the overlay (the same refusals), the control succeeds, the real files are untouched", SCRIPT, ["${PROBE}", "workdir"], (o) => {

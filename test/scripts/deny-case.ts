@@ -128,7 +128,12 @@ async function nested(): Promise<object> {
   const control = await run([cli, ...outer, ...inner()]);
   // The CLI flag itself, outside any sandbox: the read is refused by the kernel.
   const flag = await run([cli, "run", ...["/usr", "/lib", "/lib64", "/bin"].flatMap((p) => ["-r", p]), "-w", t.w, "--fs-deny", t.secret, "--", "/bin/sh", "-c", `cat ${t.secret}; echo status=$?`]);
-  return { refused, control, flag };
+  // protectedFiles there: the run goes on without the read-only binds, and says so.
+  const profile = join(base, "protected.toml");
+  writeFileSync(profile, "[filesystem]\nprotected_files = true\n");
+  mkdirSync(join(t.w, ".git", "hooks"), { recursive: true });
+  const unprotected = await run([cli, ...outer, process.execPath, cli, "run", "--no-supervisor", "--profile-file", profile, ...["/usr", "/lib", "/lib64", "/bin"].flatMap((p) => ["-r", p]), "-w", t.w, "--", "/bin/sh", "-c", `echo h > ${t.w}/.git/hooks/x && echo wrote`]);
+  return { refused, control, flag, unprotected, w: t.w };
 }
 
 /** A denied path inside a copy-on-write workdir: covered on the overlay. */
