@@ -58,7 +58,9 @@ struct sl_step_header {
 #define SL_STEP_TRACE 24             /* u32 SL_TRACE_* flags, u32 pad, i64 seconds, u32 nanoseconds of timeStart */
 #define SL_TRACE_CLOCK 1
 #define SL_TRACE_EXECS 2
-#define SL_STEP_MAX 24
+/* fsDenied (native/launcher/deny.c): run by the launcher before it forks. */
+#define SL_STEP_DENY 25              /* u32 uid, u32 gid, u32 kind (0 file, 1 directory, 2 read-only, 3 pin), u32 pad, path\0 */
+#define SL_STEP_MAX 25
 
 /* Sub-call of a failed step, reported as op | sub << 8. */
 #define SL_SUB_MAIN 0      /* the step's own system call */

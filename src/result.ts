@@ -36,6 +36,9 @@ export interface WorkdirOutcome {
   readonly branch: string;
   /** What the run changed, against the real directory. */
   readonly changes: readonly Change[];
+  /** protectedFiles: the changes to protected files a commit held back; they stay in the
+   * branch (kept, listed: `sandlock branch show|apply|drop`). Absent when none. */
+  readonly heldBack?: readonly Change[];
 }
 
 /** A kind of call the supervisor refused during the run, and how many times. */
@@ -211,7 +214,7 @@ export class RunResultBase implements RunResultFields {
     this.network = f.network ? Object.freeze({ proxy: f.network.proxy, refused: Object.freeze(f.network.refused.map((r) => Object.freeze({ ...r }))) }) : null;
     this.adjustments = Object.freeze((f.adjustments ?? []).map((a) => Object.freeze({ ...a })));
     this.cpuThrottleFailure = f.cpuThrottleFailure ?? null;
-    this.workdir = f.workdir ? Object.freeze({ ...f.workdir, changes: Object.freeze(f.workdir.changes.map((c) => Object.freeze({ ...c }))) }) : null;
+    this.workdir = f.workdir ? Object.freeze({ ...f.workdir, changes: Object.freeze(f.workdir.changes.map((c) => Object.freeze({ ...c }))), ...(f.workdir.heldBack !== undefined ? { heldBack: Object.freeze(f.workdir.heldBack.map((c) => Object.freeze({ ...c }))) } : {}) }) : null;
     this.stages = Object.freeze([...(f.stages ?? [])]);
     Object.freeze(this);
   }

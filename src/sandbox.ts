@@ -608,7 +608,7 @@ export class Sandbox {
         takeStage(launcher, cow, this.policy);
         const done = finishCow(cow, this.policy, status === "exited" && exit.code === 0);
         this.dryRunDiff = done.diff;
-        workdir = { action: done.action, branch: done.branch, changes: done.changes };
+        workdir = { action: done.action, branch: done.branch, changes: done.changes, ...(done.heldBack !== undefined ? { heldBack: done.heldBack } : {}) };
       } catch (e) {
         keepBranch(cow);
         branchError = e instanceof BranchError ? e : new BranchError(`workdir: the ${this.policy.onExit} of branch ${cow.branch.meta.id} failed (${(e as Error).message}); the branch is kept: sandlock branch show|apply|drop ${cow.branch.meta.id}`, { cause: e });

@@ -83,6 +83,12 @@ long sl_cow_mount(const uint8_t *p, uint32_t len);
 /* maxDisk: the stage tmpfs's descriptor until TypeScript took it (SL_MSG_STAGE), else -1. */
 extern long sl_cow_stage_fd;
 
+/* fsDenied's covers (deny.c): the SL_STEP_DENY steps, then sl_deny_finish once; COW's
+ * namespace is reused when sl_deny_namespace_ready was called. */
+long sl_deny_mount(const uint8_t *p, uint32_t len);
+long sl_deny_finish(void);
+void sl_deny_namespace_ready(void);
+
 /* userns.c */
 long sl_userns(const uint8_t *p, uint32_t len);
 

@@ -293,6 +293,24 @@ int main(void) {
       sl_exit_group(0);
     }
     if (sl_cow_stage_fd >= 0) send_msg(SL_MSG_STAGE, (int32_t)sl_cow_stage_fd, 0, 0);
+    sl_deny_namespace_ready();
+  }
+  /* fsDenied (deny.c): the denied paths covered in the same way, after the overlay (a
+   * denied path inside the workdir is covered on the overlay), before the scope. */
+  uint32_t last_deny = 0;
+  for (uint32_t i = 0; i < plan.nsteps; i++) {
+    if (plan.steps[i].op != SL_STEP_DENY) continue;
+    last_deny = i;
+    rc = sl_deny_mount(plan.steps[i].payload, plan.steps[i].len);
+    if (rc < 0) {
+      send_msg(SL_MSG_SETUP_FAILED, (int32_t)i, (int32_t)-rc, SL_STEP_DENY);
+      sl_exit_group(0);
+    }
+  }
+  rc = sl_deny_finish();
+  if (rc < 0) {
+    send_msg(SL_MSG_SETUP_FAILED, (int32_t)last_deny, (int32_t)-rc, SL_STEP_DENY);
+    sl_exit_group(0);
   }
 
   /* Before the fork, so that the command's process and everything it starts inherit them. */

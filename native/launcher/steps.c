@@ -271,6 +271,8 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
       return sl_ns_view(p, len, es->fds.ack);
     case SL_STEP_COW:
       return 0; /* the launcher's own step, done before the fork (main.c) */
+    case SL_STEP_DENY:
+      return 0; /* the launcher's own step, done before the fork (main.c, deny.c) */
     case SL_STEP_CPU_COUNTER:
       return 0; /* the launcher's own step, done before the fork */
     case SL_STEP_USERNS:

@@ -105,5 +105,7 @@ export function limitMessage(limit: LimitExceeded): string {
 /** The line that says a policy value was applied differently, e.g. "sandlock:
  * --max-open-files 5000 applied as 4096: above this process's hard RLIMIT_NOFILE (4096)". */
 export function adjustmentMessage(a: Adjustment): string {
+  // A switch left off, not a number lowered: its reason says it whole.
+  if (a.field === "protectedFiles") return `sandlock: ${a.reason}`;
   return `sandlock: ${FLAG_OF_FIELD.get(a.field) ?? a.field} ${a.requested} applied as ${a.applied}: ${a.reason}`;
 }

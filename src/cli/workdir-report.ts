@@ -11,6 +11,10 @@ export function workdirLines(result: RunResult, dryRun: boolean, onError: string
   const n = w.changes.length;
   const list = w.changes.map((c) => `  ${MARK[c.kind]} ${c.path}${c.type === "dir" ? "/" : ""}`);
   if (dryRun) return [`sandlock: dry run: ${n} change${n === 1 ? "" : "s"}, none written (A added, M modified, D deleted):`, ...list];
+  if (w.action === "committed" && w.heldBack !== undefined && w.heldBack.length > 0) {
+    const h = w.heldBack.length;
+    return [`sandlock: workdir: ${h} change${h === 1 ? "" : "s"} to protected files held back in branch ${w.branch}, the rest committed (sandlock branch show|apply|drop ${w.branch}):`, ...w.heldBack.map((c) => `  ${MARK[c.kind]} ${c.path}${c.type === "dir" ? "/" : ""}`)];
+  }
   if (w.action === "kept") return [`sandlock: workdir: ${n} change${n === 1 ? "" : "s"} kept as branch ${w.branch} (sandlock branch show|apply|drop ${w.branch})`];
   if (w.action === "aborted" && n > 0 && onError === "abort" && !result.success) {
     return [`sandlock: workdir: the command failed, ${n} change${n === 1 ? "" : "s"} thrown away (--on-error keep keeps them as a branch, --on-error commit writes them)`];

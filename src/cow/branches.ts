@@ -62,12 +62,14 @@ function settled(b: ReturnType<typeof openBranch>, what: string): void {
 }
 
 /** Commits a branch into its workdir (a commit cut short is replayed from its journal);
- * a conflict is refused with BranchError naming the paths, the branch kept. */
+ * a conflict is refused with BranchError naming the paths, the branch kept. Changes to
+ * protected files that a run's commit held back are written too: applying is the user's
+ * own decision, made after `sandlock branch show`. */
 export function applyWorkdirBranch(id: string, opts: BranchStoreOptions = {}): Change[] {
   const root = storageRoot(opts.fsStorage);
   const b = openBranch(root, id);
   settled(b, "apply");
-  return commitBranch(root, b);
+  return commitBranch(root, b).changes;
 }
 
 /** Throws a branch away; the real directory is not touched. */

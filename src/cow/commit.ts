@@ -10,12 +10,15 @@ import { native } from "../confine/native.js";
 import { BranchError } from "../errors.js";
 import { AT_FDCWD, O, RESOLVE } from "../supervise/paths.js";
 import { readChanges, type Change, type Op } from "./changes.js";
-import { dropBranch, saveMeta, writeDurable, type Branch } from "./stage.js";
+import { dropBranch, saveMeta, waitPast, writeDurable, type Branch } from "./stage.js";
+import { holdsProtected, isProtected } from "../policy/protected.js";
 
 interface Journal {
   readonly version: 1;
   readonly workdir: string;
   readonly ops: readonly Op[];
+  /** Changes were held back (protectedFiles): the branch stays once the ops are applied. */
+  readonly keep?: true;
 }
 
 const BENEATH = RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS;
@@ -65,23 +68,63 @@ function lock(root: string, workdir: string): () => void {
 }
 
 /**
+ * protectedFiles: the operations a commit holds back, by their path relative to the
+ * workdir: a protected name or anything beneath one, and the removal of a directory that
+ * holds one (".git": its hooks and config would go with it).
+ */
+function heldBack(op: Op): boolean {
+  return isProtected(op.p) || (op.t === "rm" && holdsProtected(op.p));
+}
+
+/** The changes (absolute paths beneath workdir) that held-back operations stand for. */
+function heldChange(workdir: string, c: Change): boolean {
+  const rel = c.path.slice(workdir.length + 1);
+  return isProtected(rel) || (c.kind === "deleted" && holdsProtected(rel));
+}
+
+/** After a commit that held changes back: the branch stays, with a start stamped now, so
+ * the paths this commit wrote are no conflict when it is applied later. */
+function keepHeld(branch: Branch): void {
+  branch.meta.state = "kept";
+  saveMeta(branch);
+  const metaPath = join(branch.dir, "meta.json");
+  const stamp = lstatSync(metaPath, { bigint: true }).mtimeNs;
+  (branch.meta as { startNs: string }).startNs = stamp.toString();
+  saveMeta(branch);
+  waitPast(join(branch.dir, "tick"), stamp);
+}
+
+/** What commitBranch did: the changes written, and those held back (protectedFiles). */
+export interface CommitOutcome {
+  readonly changes: Change[];
+  readonly held: Change[];
+}
+
+/**
  * Commits a branch: the change set, conflicts (refused with BranchError naming every path,
  * the branch kept), the journal, the operations, a syncfs of the workdir, then the branch
  * is dropped. A branch whose journal exists was being committed when its process died:
  * the conflicts were checked then, and the journal is replayed as it is.
  */
-export function commitBranch(root: string, branch: Branch): Change[] {
+export function commitBranch(root: string, branch: Branch, protect = false): CommitOutcome {
   const release = lock(root, branch.meta.workdir);
   try {
     const journalPath = join(branch.dir, "journal.json");
     let journal: Journal;
     let changes: Change[] = [];
+    let held: Change[] = [];
     const existing = lstatSync(journalPath, { throwIfNoEntry: false });
     if (existing !== undefined) {
       journal = JSON.parse(readFileSync(journalPath, "utf8")) as Journal;
     } else {
       const set = readChanges(branch.upper, branch.meta.workdir);
       changes = set.changes;
+      // protectedFiles: those changes stay in the branch (kept, listed), the rest commits.
+      if (protect) {
+        held = changes.filter((c) => heldChange(branch.meta.workdir, c));
+        changes = changes.filter((c) => !heldChange(branch.meta.workdir, c));
+      }
+      const ops = protect ? set.ops.filter((op) => !heldBack(op)) : set.ops;
       const clash = conflicts(branch, changes);
       if (clash.length > 0) {
         branch.meta.state = "kept";
@@ -89,7 +132,7 @@ export function commitBranch(root: string, branch: Branch): Change[] {
         const shown = clash.slice(0, 20).join(", ") + (clash.length > 20 ? `, and ${clash.length - 20} more` : "");
         throw Object.assign(new BranchError(`commit refused: ${clash.length} path(s) changed in ${branch.meta.workdir} since the run started: ${shown}; the branch ${branch.meta.id} is kept (sandlock branch show|apply|drop ${branch.meta.id})`), { branch: branch.meta.id, paths: clash });
       }
-      journal = { version: 1, workdir: branch.meta.workdir, ops: set.ops };
+      journal = { version: 1, workdir: branch.meta.workdir, ops, ...(held.length > 0 ? { keep: true as const } : {}) };
       writeDurable(journalPath, JSON.stringify(journal));
     }
     branch.meta.state = "committing";
@@ -101,8 +144,13 @@ export function commitBranch(root: string, branch: Branch): Change[] {
     } catch {
       // no sync(1): the page cache still holds every write; only a power loss could lose it
     }
-    dropBranch(branch, true);
-    return changes;
+    if (held.length > 0 || journal.keep === true) {
+      rmSync(journalPath, { force: true });
+      keepHeld(branch);
+    } else {
+      dropBranch(branch, true);
+    }
+    return { changes, held };
   } finally {
     release();
   }

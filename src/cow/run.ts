@@ -86,8 +86,9 @@ export function finishCow(run: CowRun, policy: Policy, success: boolean): Workdi
   const action = run.dryRun ? "abort" : success ? policy.onExit : policy.onError;
   const id = branch.meta.id;
   if (action === "commit") {
-    const changes = commitBranch(run.root, branch);
-    return { action: "committed", branch: id, changes };
+    const { changes, held } = commitBranch(run.root, branch, policy.protectedFiles);
+    // protectedFiles: what touched a protected file stays in the branch, named.
+    return held.length > 0 ? { action: "committed", branch: id, changes, heldBack: held } : { action: "committed", branch: id, changes };
   }
   const { changes } = readChanges(branch.upper, branch.meta.workdir);
   if (action === "keep") {

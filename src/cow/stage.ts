@@ -91,7 +91,7 @@ export function writeDurable(path: string, text: string, sync = true): void {
  * few milliseconds): every change made from then on carries a later ctime than the stamp,
  * and one made before it at most the stamp (commit.ts conflicts compares with ">").
  */
-function waitPast(probe: string, stamp: bigint): void {
+export function waitPast(probe: string, stamp: bigint): void {
   const pause = new Int32Array(new SharedArrayBuffer(4));
   for (let i = 0; i < 200; i++) {
     writeFileSync(probe, "");

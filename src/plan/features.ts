@@ -14,7 +14,9 @@ import type { SeccompSpec } from "./seccomp.js";
 import { computeView, viewSyscalls, type ViewSpec } from "./view.js";
 import { procfsMounts } from "../kernel/mounts.js";
 import { checkSignalScope, withoutProcfs } from "./unsupervised.js";
-import { realWorkdir, workdirGrants } from "../cow/host.js";
+import { cowUnavailable, realWorkdir, workdirGrants } from "../cow/host.js";
+import { planDenied, type DeniedPath } from "./deny.js";
+import { planProtected, type ProtectedPath } from "./protect.js";
 import { kernelViewBlocked, kernelViewRequested, usernsUnavailable } from "./kernel-view.js";
 import { observe } from "./host-reads.js";
 import { grantRealpath, SwappableLinkError } from "./grant-path.js";
@@ -134,6 +136,10 @@ export interface Features {
   kernelView?: { name: string | undefined };
   /** workdir: the overlay the launcher mounts on the workdir's real path (cow/, docs/cow.md). */
   cow?: { workdir: string; maxDisk: bigint | undefined };
+  /** fsDenied: the paths the launcher covers in the sandbox's mount namespace (plan/deny.ts). */
+  denied?: readonly DeniedPath[];
+  /** protectedFiles: the existing protected paths the launcher makes read-only (plan/protect.ts). */
+  protect?: readonly ProtectedPath[];
   /** Why the kernel view was asked for and not used (the supervised view is). */
   kernelViewFallback?: string;
   /** timeStart, ms since the epoch: the launcher traces the command and rewrites the
@@ -153,6 +159,35 @@ export interface UserMapping {
   readonly gid: number;
   readonly outerUid: number;
   readonly outerGid: number;
+}
+
+/**
+ * fsDenied: the covers are mounts in a namespace of the sandbox's own (launcher/deny.c);
+ * a host that refuses it gets a ConfinementError, never a run without the denial. The
+ * supervisor then resolves the sandbox's paths from its root (ownMounts), where the
+ * covers are: from its own, a chmod would reach the real file beneath.
+ */
+function deniedFeature(fsDenied: readonly string[], grants: readonly PathGrant[], fsActive: boolean): DeniedPath[] {
+  const why = cowUnavailable();
+  if (why !== undefined) {
+    throw new ConfinementError(`fsDenied: covering ${JSON.stringify(fsDenied[0])} needs ${process.getuid?.() === 0 ? "a mount namespace" : "a user namespace"}, and this host refuses it: ${why}. Without it the denied paths would be reachable, so the run is refused`, {});
+  }
+  return planDenied(fsDenied, grants, fsActive);
+}
+
+/**
+ * protectedFiles: the existing protected paths, made read-only in the sandbox's mount
+ * namespace. A host that refuses namespaces still runs the workspace preset: the covers
+ * are left out and the run says so (an adjustment; a workdir's commit check still holds
+ * protected changes back). undefined when there is nothing to cover.
+ */
+function protectedFeature(grants: readonly PathGrant[], adjustments: Adjustment[]): ProtectedPath[] | undefined {
+  const paths = planProtected(grants);
+  if (paths.length === 0) return undefined;
+  const why = cowUnavailable();
+  if (why === undefined) return paths;
+  adjustments.push({ field: "protectedFiles", requested: 1, applied: 0, reason: `protectedFiles: the protected files that exist (${paths.map((p) => p.path).slice(0, 3).join(", ")}${paths.length > 3 ? ", ..." : ""}) stay writable: making them read-only needs ${process.getuid?.() === 0 ? "a mount namespace" : "a user namespace"}, and this host refuses it: ${why} (--allow-protected or protectedFiles: false says it is meant)` });
+  return undefined;
 }
 
 /** `user` needs a user namespace: where the host refuses one, the start fails by name. */
@@ -313,12 +348,15 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // The kernel-native view: the fresh procfs and the uts namespace show the sandbox's own
   // processes and name natively, so the view has no procfs mount and no hostname to serve.
   const user = userMapping(policy);
-  const kernelBlock = kernelViewRequested() ? (usernsUnavailable() ?? (policy.workdir !== undefined ? "workdir (its overlay is mounted in a namespace of its own)" : undefined) ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
+  const kernelBlock = kernelViewRequested() ? (usernsUnavailable() ?? (policy.workdir !== undefined ? "workdir (its overlay is mounted in a namespace of its own)" : undefined) ?? (policy.fsDenied.length > 0 ? "fsDenied (its covers are mounted in a namespace of its own)" : undefined) ?? (policy.protectedFiles ? "protectedFiles (its read-only binds are mounted in a namespace of its own; --allow-protected lifts it)" : undefined) ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
   const kernel = kernelViewRequested() && kernelBlock === undefined;
   const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
   const computed = computeView(viewPolicy, given, active.has("fs"), kernel ? [] : mounts, undefined, resolved);
   const grants = unsupervised ? withoutProcfs(given, computed.grants, mounts, active.has("fs")) : computed.grants;
   if (!unsupervised) supervision.view = computed.view;
+  const denied = policy.fsDenied.length > 0 ? deniedFeature(policy.fsDenied, grants, active.has("fs")) : undefined;
+  const adjustments: Adjustment[] = [];
+  const protect = policy.protectedFiles ? protectedFeature(grants, adjustments) : undefined;
   const blocked = blockedSyscalls(policy.extraDenySyscalls, policy.extraAllowSyscalls);
   if (policy.maxMemory !== undefined) {
     supervision.memoryWritable = grants.filter((g) => g.writable).map((g) => g.path);
@@ -336,9 +374,8 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   const policyFn = !unsupervised && policy.policyFn !== undefined;
   if (policyFn) supervision.policyExec = { granted: grants.map((g) => g.path) };
   // Without the filesystem protection nothing bounds writes, so metadata is not trapped.
-  if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable), ...(policy.workdir !== undefined ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}) };
+  if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable), ...(policy.workdir !== undefined || denied !== undefined || protect !== undefined ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}) };
   const rlimits: Rlimit[] = [];
-  const adjustments: Adjustment[] = [];
   if (policy.maxOpenFiles !== undefined) {
     let n = BigInt(policy.maxOpenFiles);
     // Never above the hard limit we run under: raising it would fail (EPERM) for an
@@ -390,6 +427,8 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     adjustments,
     ...(kernel ? { kernelView: { name: policy.name } } : {}),
     ...(policy.workdir !== undefined ? { cow: { workdir: realWorkdir(policy.workdir), maxDisk: policy.maxDisk } } : {}),
+    ...(denied !== undefined ? { denied } : {}),
+    ...(protect !== undefined ? { protect } : {}),
     ...(kernelBlock !== undefined ? { kernelViewFallback: kernelBlock } : {}),
     ...(timeStart !== undefined ? { timeStartMs: timeStart.getTime() } : {}),
     ...(policyFn ? { traceExecs: true } : {}),

@@ -173,6 +173,15 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
     maxDisk.writeBigUInt64LE(features.cow.maxDisk ?? 0n); // 0: no quota (the stage on disk)
     add(Step.COW, Buffer.concat([head, maxDisk, cstr(features.cow.workdir), cstr(cmd.cowStage)]), `copy-on-write overlay on ${features.cow.workdir} (unshare, mount)`);
   }
+  // fsDenied (native/launcher/deny.c): each path covered by the launcher before it forks,
+  // after the overlay (a denied path inside the workdir is covered on the overlay).
+  // protectedFiles (deny.c, protect()): parents first, before the denials, which may lie inside.
+  for (const p of features.protect ?? []) {
+    add(Step.DENY, Buffer.concat([u32(process.getuid?.() ?? 0, process.getgid?.() ?? 0, p.readOnly ? 2 : 3, 0), cstr(p.path)]), `protectedFiles: ${p.readOnly ? "read-only bind of" : "pin the name of"} ${p.path} (unshare, open following no symbolic link, open_tree, mount_setattr, move_mount)`);
+  }
+  for (const d of features.denied ?? []) {
+    add(Step.DENY, Buffer.concat([u32(process.getuid?.() ?? 0, process.getgid?.() ?? 0, d.isDir ? 1 : 0, 0), cstr(d.path)]), `fsDenied: cover ${d.path} (unshare, open following no symbolic link, mount; ELOOP: it became a symbolic link since planning; EMLINK: it gained a hard link since planning)`);
+  }
   add(Step.CHDIR, cstr(cmd.cwd), `chdir(${cmd.cwd})`);
   add(Step.CLOSE_FDS, u32(3), "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)");
   // maxCpu: the launcher (not the command) counts every process's CPU time with a counter

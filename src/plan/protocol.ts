@@ -36,6 +36,9 @@ export const Step = {
   /** timeStart, policyFn: u32 TraceFlag, u32 pad, i64 seconds, u32 nanoseconds; the
    * launcher traces the command (native/launcher/vclock.c). */
   TRACE: 24,
+  /** fsDenied: u32 uid, u32 gid, u32 kind (1: directory), u32 pad, path; the launcher
+   * covers the path before it forks (native/launcher/deny.c). */
+  DENY: 25,
 } as const;
 export type StepOp = (typeof Step)[keyof typeof Step];
 

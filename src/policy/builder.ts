@@ -110,6 +110,8 @@ export class PolicyBuilder {
   portRemap(on = true): this { return this.#set("portRemap", on); }
   /** Sets {@link PolicyInput.privateTmp | privateTmp} (see there for its CLI flag and default). */
   privateTmp(on = true): this { return this.#set("privateTmp", on); }
+  /** Sets {@link PolicyInput.protectedFiles | protectedFiles} (see there for its CLI flag and default). */
+  protectedFiles(on = true): this { return this.#set("protectedFiles", on); }
   /** Sets {@link PolicyInput.policyFn | policyFn} (see there for its CLI flag and default). */
   policyFn(fn: PolicyFn): this { return this.#set("policyFn", fn); }
   /** supervisor(false): no seccomp supervisor (a sandbox inside a sandbox). */

@@ -1,7 +1,7 @@
-// Filesystem-shaped values beyond plain path lists: the chroot mount map and the
-// copy-on-write exit actions.
+// Filesystem-shaped values beyond plain path lists: the denied paths, the chroot mount map
+// and the copy-on-write exit actions.
 
-import { checkAbsolutePath, checkPlainObject } from "./field-checks.js";
+import { checkAbsolutePath, checkArray, checkPlainObject } from "./field-checks.js";
 import { invalid } from "./quote.js";
 import type { CowAction } from "./types.js";
 
@@ -25,3 +25,14 @@ export function parseFsMount(field: string, value: unknown): Readonly<Record<str
   return Object.freeze(mounts);
 }
 
+
+/** fsDenied: absolute paths without "." or ".." components (a denial is meant for one
+ * place: "/p/a/../b" is refused rather than guessed at). Whether each exists and lies
+ * inside a grant is planning's check (plan/deny.ts). */
+export function checkDeniedPaths(field: string, value: unknown): readonly string[] {
+  return Object.freeze(checkArray(field, value, "absolute paths").map((p) => {
+    const path = checkAbsolutePath(field, p);
+    if (path.split("/").some((c) => c === ".." || c === ".")) throw invalid(field, path, `contains a "." or ".." component: give the path it names without one`);
+    return path;
+  }));
+}

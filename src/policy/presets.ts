@@ -159,7 +159,7 @@ function workspace(host: PresetHost, cwd: string, home: string | undefined, proc
   if (why !== undefined) {
     throw new PolicyError("cwd", cwd, `preset "workspace": the working directory ${JSON.stringify(cwd)} would make ${why} writable; run it from a project directory (or set cwd)`);
   }
-  return composeInputs(system(host, proc), { fsWritable: [cwd], privateTmp: true });
+  return composeInputs(system(host, proc), { fsWritable: [cwd], privateTmp: true, protectedFiles: true });
 }
 
 export interface PresetContext {

@@ -53,6 +53,7 @@ export function policyToJSON(p: PolicyFields): PolicyJSON {
   out.gpuDevices = p.gpuDevices === undefined || p.gpuDevices === "all" ? p.gpuDevices : [...p.gpuDevices];
   out.portRemap = flag(p.portRemap);
   out.privateTmp = flag(p.privateTmp);
+  out.protectedFiles = flag(p.protectedFiles);
   const { allowDegraded, disable } = p.protection;
   if (allowDegraded.length > 0 || disable.length > 0) {
     out.protection = {};

@@ -43,7 +43,6 @@ function whenSet(field: keyof PolicyFields, why: string): NotYetEnforced {
  * with a workdir, which is itself listed, so they are checked by value.
  */
 export const NOT_YET_ENFORCED: readonly NotYetEnforced[] = [
-  whenSet("fsDenied", "the supervisor does not check paths on open yet, and Landlock cannot deny inside a granted tree"),
   whenSet("chroot", "the supervisor does not virtualise paths yet"),
   whenSet("fsMount", "the supervisor does not virtualise paths under chroot yet"),
   whenSet("gpuDevices", "GPU device rules are not built yet"),

@@ -157,7 +157,7 @@ export interface PolicyInput {
   fsReadable?: readonly string[];
   /** Paths the command may write, and also read and execute. CLI: `-w`, `--fs-write`. Default: []. */
   fsWritable?: readonly string[];
-  /** Paths denied even inside a granted tree. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--fs-deny`. Default: []. */
+  /** Paths denied even inside a granted tree: read, exec, write, truncate, unlink, rename and link are refused (each is covered by an empty mode-000 read-only inode in the sandbox's own mount namespace: docs/security.md, "Denied paths"). Each must exist, lie strictly inside a grant and have a single name. CLI: `--fs-deny`. Default: []. */
   fsDenied?: readonly string[];
   /** Syscall names or group names added to the default blocklist; an unknown name is a PolicyError. CLI: `--extra-deny-syscall`. Default: []. */
   extraDenySyscalls?: readonly string[];
@@ -225,6 +225,8 @@ export interface PolicyInput {
   portRemap?: boolean;
   /** A private writable directory made for each run and removed after it; TMPDIR and HOME point into it. CLI: `--private-tmp`. Default: false. */
   privateTmp?: boolean;
+  /** Writes to the protected files of every writable grant and workdir (the files that make code run later outside the sandbox: `.git/hooks`, `.git/config`, `.envrc`, `.vscode`, `.idea`, `.mcp.json`, `.claude`, `.cursor`, `.npmrc`, shell start-up files; the list is `PROTECTED_NAMES`, docs/security.md "Protected files") are refused: the existing ones are made read-only in the sandbox's own mount namespace, and a workdir's commit holds back a change to any of them. Preset `workspace` sets it. CLI: `--allow-protected` (sets false). Default: false. */
+  protectedFiles?: boolean;
   /** A callback deciding syscalls at run time (dynamic policy, docs/policy-fn.md): in this version every execve and execveat, shown with the path and argv that will run. CLI: none (library only). Default: none. */
   policyFn?: PolicyFn;
   /** Per-protection opt-out: `allowDegraded` runs without a protection the kernel lacks, `disable` turns it off (see `sandlock check`). CLI: `--allow-degraded` and `--disable`. Default: strict (every protection required). */
@@ -307,6 +309,8 @@ export interface PolicyJSON {
   portRemap?: boolean;
   /** {@inheritDoc PolicyInput.privateTmp} */
   privateTmp?: boolean;
+  /** {@inheritDoc PolicyInput.protectedFiles} */
+  protectedFiles?: boolean;
   /** {@inheritDoc PolicyInput.protection} */
   protection?: ProtectionJSON;
   /** false: Landlock and the seccomp filter only, no user-notification listener (a sandbox inside a sandbox); fields that need the supervisor are refused. CLI: `--no-supervisor` (sets false). Default: true. JSON form: Written only when false. */
@@ -389,6 +393,8 @@ export interface PolicyFields {
   readonly portRemap: boolean;
   /** {@inheritDoc PolicyInput.privateTmp} */
   readonly privateTmp: boolean;
+  /** {@inheritDoc PolicyInput.protectedFiles} */
+  readonly protectedFiles: boolean;
   /** {@inheritDoc PolicyInput.policyFn} */
   readonly policyFn: PolicyFn | undefined;
   /** {@inheritDoc PolicyInput.protection} */

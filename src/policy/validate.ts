@@ -6,7 +6,7 @@ import { parseBindSpec } from "./bind-spec.js";
 import { parseByteSize } from "./bytes.js";
 import { parseRandomSeed, parseTimeStart } from "./determinism.js";
 import { checkAbsolutePath, checkArray, checkBoolean, checkPathList, isPlainObject } from "./field-checks.js";
-import { checkCowAction, parseFsMount } from "./filesystem.js";
+import { checkCowAction, checkDeniedPaths, parseFsMount } from "./filesystem.js";
 import { checkName, parseEnv, parseUser } from "./identity.js";
 import {
   DEFAULT_MAX_PROCESSES, checkMaxCpu, checkMaxOpenFiles, checkMaxProcesses, checkNumCpus,
@@ -39,7 +39,7 @@ export const DEFAULTS: PolicyFields = Object.freeze({
   onExit: "commit", onError: "abort",
   chroot: undefined, fsMount: Object.freeze({}),
   cleanEnv: false, env: Object.freeze({}),
-  user: undefined, gpuDevices: undefined, portRemap: false, privateTmp: false, policyFn: undefined,
+  user: undefined, gpuDevices: undefined, portRemap: false, privateTmp: false, protectedFiles: false, policyFn: undefined,
   protection: STRICT,
   supervisor: true,
 });
@@ -75,7 +75,7 @@ function policyFn(field: string, value: unknown): PolicyFn {
 const PARSERS: { readonly [K in keyof PolicyInput]-?: FieldParser } = {
   fsReadable: (v) => ({ fsReadable: checkPathList("fsReadable", v) }),
   fsWritable: (v) => ({ fsWritable: checkPathList("fsWritable", v) }),
-  fsDenied: (v) => ({ fsDenied: checkPathList("fsDenied", v) }),
+  fsDenied: (v) => ({ fsDenied: checkDeniedPaths("fsDenied", v) }),
   extraDenySyscalls: (v) => ({ extraDenySyscalls: parseDenySyscalls("extraDenySyscalls", v) }),
   extraAllowSyscalls: (v) => ({ extraAllowSyscalls: parseAllowSyscalls("extraAllowSyscalls", v) }),
   netAllow: (v) => ({ netAllow: netRules("netAllow", v) }),
@@ -109,6 +109,7 @@ const PARSERS: { readonly [K in keyof PolicyInput]-?: FieldParser } = {
   gpuDevices: (v) => ({ gpuDevices: parseGpuDevices("gpuDevices", v) }),
   portRemap: (v) => ({ portRemap: checkBoolean("portRemap", v) }),
   privateTmp: (v) => ({ privateTmp: checkBoolean("privateTmp", v) }),
+  protectedFiles: (v) => ({ protectedFiles: checkBoolean("protectedFiles", v) }),
   policyFn: (v) => ({ policyFn: policyFn("policyFn", v) }),
   protection: (v) => ({ protection: parseProtection("protection", v) }),
   supervisor: (v) => ({ supervisor: checkBoolean("supervisor", v) }),

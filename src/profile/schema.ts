@@ -32,6 +32,7 @@ export const PROFILE_KEYS: readonly ProfileKey[] = [
   k("filesystem", "write", "paths", "fsWritable"),
   k("filesystem", "deny", "paths", "fsDenied"),
   k("filesystem", "private_tmp", "bool", "privateTmp"),
+  k("filesystem", "protected_files", "bool", "protectedFiles"),
   k("filesystem", "workdir", "string", "workdir"),
   k("filesystem", "on_exit", "string", "onExit"),
   k("filesystem", "on_error", "string", "onError"),

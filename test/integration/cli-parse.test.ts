@@ -63,8 +63,8 @@ test("every policy flag maps to its field, and the result validates", () => {
   const fields = validatePolicy(o.policy); // the library accepts every value as the CLI shaped it
   assert.equal(fields.maxMemory, 512n << 20n);
 
-  const deny = parseRunArgs(["--net-deny", "10.0.0.0/8", "--net-deny-bind", "22,80", "--gpu", "all", "-e", "echo hi"]);
-  assert.deepEqual(deny.policy, { netDeny: ["10.0.0.0/8"], netDenyBind: ["22", "80"], gpuDevices: "all" });
+  const deny = parseRunArgs(["--net-deny", "10.0.0.0/8", "--net-deny-bind", "22,80", "--gpu", "all", "--allow-protected", "-e", "echo hi"]);
+  assert.deepEqual(deny.policy, { netDeny: ["10.0.0.0/8"], netDenyBind: ["22", "80"], gpuDevices: "all", protectedFiles: false });
   assert.deepEqual(deny.cmd, ["/bin/sh", "-c", "echo hi"]);
   assert.equal(validatePolicy(deny.policy).gpuDevices, "all");
 });

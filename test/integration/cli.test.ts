@@ -246,9 +246,13 @@ test("--net-allow with --net-deny: the library's relation check, named by flag",
   );
 });
 
-test("a field not enforced yet: not supported yet, exit 125", async () => {
+test("--max-disk below a page: the error names the flag and the value, exit 125", async () => {
   await usageError(["run", ...RO, "--workdir", "/tmp", "--max-disk", "1K", "--", "true"], /^sandlock: --max-disk: "1K" is below 4K, the least the stage can hold/);
-  await usageError(["run", ...RO, "--fs-deny", "/etc/shadow", "--", "true"], /^sandlock: --fs-deny: not supported yet \(/);
+});
+
+test("--fs-deny: a path outside every grant, or spelled with \"..\": errors naming the flag and the value, exit 125", async () => {
+  await usageError(["run", ...RO, "--fs-deny", "/sys/kernel", "--", "true"], `sandlock: --fs-deny: "/sys/kernel" is outside every granted tree: Landlock denies it already, so nothing is there to subtract from`);
+  await usageError(["run", ...RO, "--fs-deny", "/usr/../etc", "--", "true"], `sandlock: --fs-deny: "/usr/../etc" contains a "." or ".." component: give the path it names without one`);
 });
 
 test("--dry-run needs --workdir, --diff needs --dry-run: usage errors naming the flags, exit 125", async () => {

@@ -122,7 +122,7 @@ test("every builder method maps to its field", () => {
     gpuDevices: [0, 1], portRemap: true, privateTmp: true, policyFn: fn,
   });
   // Unsupported fields are refused at build, like in the object form, first in table order.
-  assert.throws(() => b.build(), { code: "POLICY_UNSUPPORTED", field: "fsDenied" });
+  assert.throws(() => b.build(), { code: "POLICY_UNSUPPORTED", field: "chroot" });
   assert.deepEqual(Policy.builder().gpuDevices("all").toInput(), { gpuDevices: "all" });
 });
 
@@ -258,7 +258,7 @@ test("POLICY_FIELDS lists the fields of SPEC 2.1 in order", () => {
     "netAllowBind", "netDenyBind", "maxMemory", "maxProcesses", "maxOpenFiles", "maxCpu", "cpuCores", "numCpus",
     "randomSeed", "timeStart", "deterministicDirs", "noRandomizeMemory", "noHugePages", "noCoredump", "name",
     "workdir", "cwd", "fsStorage", "maxDisk", "onExit", "onError", "chroot", "fsMount", "cleanEnv", "env", "user",
-    "gpuDevices", "portRemap", "privateTmp", "policyFn", "protection", "supervisor",
+    "gpuDevices", "portRemap", "privateTmp", "protectedFiles", "policyFn", "protection", "supervisor",
   ]);
 });
 

@@ -1,0 +1,28 @@
+// protectedFiles: the names, relative to the root of a writable grant or a workdir, of the
+// files that make code run later outside the sandbox (docs/security.md, "Protected files").
+
+/**
+ * Each entry protects the name and everything beneath it. Git runs hooks and reads its
+ * config (core.hooksPath, core.fsmonitor, aliases, filters) on the next command; direnv
+ * loads .envrc on `cd`; editors and coding agents run tasks, hooks and MCP servers from
+ * their project settings; npm reads .npmrc (script-shell, node-options); shells read
+ * their start-up files when the grant is a home directory.
+ */
+export const PROTECTED_NAMES: readonly string[] = Object.freeze([
+  ".git/hooks", ".git/config",
+  ".envrc",
+  ".vscode", ".idea", ".cursor", ".claude", ".mcp.json",
+  ".npmrc",
+  ".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile", ".zshrc", ".zshenv", ".zprofile", ".zlogin",
+]);
+
+/** Whether `rel` (relative to a grant's root, "/"-separated, no leading "/") is a
+ * protected name or lies beneath one. */
+export function isProtected(rel: string): boolean {
+  return PROTECTED_NAMES.some((n) => rel === n || rel.startsWith(`${n}/`));
+}
+
+/** Whether removing or replacing `rel` would take a protected name with it (".git"). */
+export function holdsProtected(rel: string): boolean {
+  return PROTECTED_NAMES.some((n) => n.startsWith(`${rel}/`));
+}
