@@ -5,6 +5,7 @@
 import { createRequire } from "node:module";
 import { SandboxError } from "../errors.js";
 import type { PolicyContext, PolicyEvent, PolicyFn, PolicyVerdict } from "../policy/policy-fn.js";
+import type { PidNetwork } from "./pid-network.js";
 
 /** How long a held call waits for the verdict (SPEC 6: 5 s). Internal: tests shorten it. */
 export const policyFnTiming = { timeoutMs: 5000 };
@@ -42,6 +43,8 @@ export interface DynamicNet {
   /** Destinations connects may still reach (IP strings as formatIp writes them), or
    * undefined: whatever the static rules allow. */
   allowed: Set<string> | undefined;
+  /** ctx.restrictPidNetwork's per-process restrictions (pid-network.ts). */
+  perPid?: PidNetwork;
 }
 
 const load = createRequire(import.meta.url);
@@ -88,7 +91,10 @@ export function policyContext(net: DynamicNet): PolicyContext {
     restrictMaxProcesses: missing("restrictMaxProcesses"),
     denyPath: missing("denyPath"),
     allowPath: missing("allowPath"),
-    restrictPidNetwork: missing("restrictPidNetwork"),
+    restrictPidNetwork: (pid, list) => {
+      if (net.perPid === undefined) missing("restrictPidNetwork")();
+      net.perPid!.restrict(pid, ips("restrictPidNetwork", list));
+    },
   };
 }
 
