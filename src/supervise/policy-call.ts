@@ -69,7 +69,8 @@ function ips(method: string, list: unknown): string[] {
 
 /**
  * The ctx of SPEC 6. restrictNetwork and grantNetwork narrow (and widen again, never past
- * the static rules, which are checked first) the destinations of later connects. The other
+ * the static rules, which are checked first) the destinations of later connects and sends;
+ * restrictPidNetwork narrows one process's (pid-network.ts). The other
  * operations are not built in this version: each throws, so a callback relying on one
  * learns it at once (its call is then denied, with the reason) instead of believing the
  * sandbox narrowed.
