@@ -365,15 +365,6 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
     });
 
   /**
-   * bind, getsockname and setsockopt(SOL_NETLINK) reach the supervisor only to answer for
-   * emulated netlink sockets (the filter narrows bind to netlink-sized addresses). For any
-   * other socket the supervisor decides nothing, so the call continues: the kernel and
-   * Landlock (bind ports, MAKE_SOCK for unix paths) decide at their own lookup, whatever
-   * the number then refers to, exactly as for the same call with another address length,
-   * which is never trapped. The worst a dup2() onto the number can do is put the
-   * sandbox's end of an emulated socket in the kernel's hands: a unix socket of its own.
-   */
-  /**
    * policyFn: an IP bind is an event. The address is copied, the call re-checked, the
    * callback asked about the copy, and the supervisor binds the duplicate with that copy
    * (net-bind.ts makes Landlock's and the capability checks the caller's bind would meet);
@@ -398,6 +389,16 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
     });
   };
 
+  /**
+   * bind, getsockname and setsockopt(SOL_NETLINK) reach the supervisor only to answer for
+   * emulated netlink sockets (the filter narrows bind to netlink-sized addresses). For any
+   * other socket the supervisor decides nothing, so the call continues: the kernel and
+   * Landlock (bind ports, MAKE_SOCK for unix paths) decide at their own lookup, whatever
+   * the number then refers to, exactly as for the same call with another address length,
+   * which is never trapped (under policyFn every bind is trapped, and an IP one goes to
+   * gatedBind above). The worst a dup2() onto the number can do is put the
+   * sandbox's end of an emulated socket in the kernel's hands: a unix socket of its own.
+   */
   const bind = (n: Notification): Answer =>
     withSocket(n, n.argI32(0), (sock) => {
       const emulated = netlink.find(sock);
