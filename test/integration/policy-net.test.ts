@@ -1,7 +1,8 @@
 // policyFn's network events against the real kernel, as root and as the test user:
 // datagrams denied to one host and allowed to another (sendto, sendmsg, sendmmsg), a bind
 // denied, ctx.restrictPidNetwork on one process and what it starts while its sibling
-// connects, and a thread rewriting the sockaddr after the event (zero wins); each with a
+// connects, and a thread rewriting the sockaddr of a send or a bind after the event (zero
+// wins); each with a
 // control that allows (test/scripts/policy-net-case.ts).
 
 import assert from "node:assert/strict";
@@ -37,6 +38,14 @@ scriptCase("policyFn: datagrams, binds and one process's network are decided on 
   assert.ok(o.bind.events.some((x: string) => /^bind 127\.0\.0\.1 \d+ tcp$/.test(x)), o.bind.events.join("\n"));
   assert.ok(o.bind.refused.some((x: string) => /^bind EPERM 127\.0\.0\.1:\d+: denied by policyFn$/.test(x)), o.bind.refused.join("\n"));
   assert.equal(o.bindControl.stdout, "ok\n", o.bindControl.stderr);
+  // The bind race: zero sockets bound to the denied port; some binds went through; the
+  // control shows the rewrite lands when the callback allows it.
+  const b = /^wins (\d+) ok (\d+) refused (\d+)$/.exec(o.bindRace.stdout.trim());
+  assert.ok(b, o.bindRace.stdout + o.bindRace.stderr);
+  assert.equal(Number(b[1]), 0, o.bindRace.stdout);
+  assert.ok(Number(b[2]) > 0 && Number(b[2]) + Number(b[3]) === 300, o.bindRace.stdout);
+  const bc = /^wins (\d+) ok (\d+) refused (\d+)$/.exec(o.bindRaceControl.stdout.trim());
+  assert.ok(bc && Number(bc[1]) > 0, `control: the rewritten port is bound when allowed (${o.bindRaceControl.stdout})`);
 
   // restrictPidNetwork: the restricted process, its child and its orphan are refused; the
   // sibling connects. The control connects four times.

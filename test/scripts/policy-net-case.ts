@@ -93,6 +93,22 @@ const BIND_PORT = await new Promise<number>((resolve) => {
 const BIND: PolicyInput = { netAllowBind: [BIND_PORT] };
 out.bind = await run((e) => (e.syscall === "bind" ? "deny" : "allow"), [probe, "bind-tcp", String(BIND_PORT)], BIND);
 out.bindControl = await run(allowAll, [probe, "bind-tcp", String(BIND_PORT)], BIND);
+// The same under a thread flipping the port between BIND_PORT and another allowed port
+// the callback denies (after a turn of the event loop): no socket ends on the denied port
+// ("wins"); the control allows both and some do.
+const OTHER_PORT = await new Promise<number>((resolve) => {
+  const probePort = createServer().listen(0, "127.0.0.1", () => {
+    const p = (probePort.address() as { port: number }).port;
+    probePort.close(() => resolve(p));
+  });
+});
+const BIND_RACE = [probe, "bind-race", String(BIND_PORT), String(OTHER_PORT), "300"];
+const BOTH: PolicyInput = { netAllowBind: [BIND_PORT, OTHER_PORT] };
+out.bindRace = await run(async (e) => {
+  await new Promise((r) => setImmediate(r));
+  return e.syscall === "bind" && e.port === OTHER_PORT ? "deny" : "allow";
+}, BIND_RACE, BOTH);
+out.bindRaceControl = await run(allowAll, BIND_RACE, BOTH);
 
 // restrictPidNetwork: every process whose argv says "restricted" is narrowed to no
 // destination at its exec. The first probe is refused, its sibling connects; a restricted
