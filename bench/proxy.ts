@@ -6,7 +6,7 @@
 // `node dist/bench/proxy.js [rounds]`, or `npm run bench` (BENCH_ONLY=proxy).
 
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Sandbox, type PolicyInput } from "../src/index.js";
@@ -30,6 +30,10 @@ export interface ProxyResult {
    * download, direct and through the proxy: less noisy than time on a loaded machine. */
   directCpuMs: Summary;
   proxyCpuMs: Summary;
+  /** CPU milliseconds per MB of everything taking part (the server, curl and its sandbox,
+   * the supervisor, the proxy), from /proc in clock ticks: direct and through the proxy. */
+  directAllMsPerMB?: Summary;
+  proxyAllMsPerMB?: Summary;
   skipped?: string;
 }
 
@@ -51,6 +55,19 @@ async function startServer(dir: string): Promise<{ port: number; child: ChildPro
   const child = spawn(process.execPath, ["-e", SERVER, `${dir}/key.pem`, `${dir}/cert.pem`, String(SIZE)], { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<number>((resolve) => child.stdout!.once("data", (d: Buffer) => resolve(Number(d.toString()))));
   return { port, child };
+}
+
+/** CPU ms (clock ticks of 10 ms) of this process, its waited-for descendants (the
+ * sandboxes) and the server: fields 14-17 of /proc/self/stat, 14-15 of the server's. */
+function cpuTicksMs(server: number): number {
+  const fields = (pid: number | "self"): number[] => {
+    const t = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return t.slice(t.lastIndexOf(")") + 2).split(" ").map(Number);
+  };
+  const self = fields("self");
+  const srv = fields(server);
+  // [11] is field 14 (utime): utime, stime, cutime, cstime of this process; utime, stime of the server.
+  return (self[11]! + self[12]! + self[13]! + self[14]! + srv[11]! + srv[12]!) * 10;
 }
 
 function env(): NodeJS.ProcessEnv {
@@ -92,10 +109,14 @@ export async function benchProxy(rounds: number): Promise<ProxyResult> {
   const added: number[] = [];
   const dCpu: number[] = [];
   const pCpu: number[] = [];
-  const cpuOf = async (policy: PolicyInput): Promise<[number, number]> => {
+  const dAll: number[] = [];
+  const pAll: number[] = [];
+  const cpuOf = async (policy: PolicyInput, all: number[]): Promise<[number, number]> => {
+    const a0 = cpuTicksMs(child.pid!);
     const c0 = process.cpuUsage();
     const mbs = (await curlIn(policy, big))[0]![0]! / MB;
     const c = process.cpuUsage(c0);
+    all.push((cpuTicksMs(child.pid!) - a0) / (SIZE / MB));
     return [mbs, (c.user + c.system) / 1000];
   };
   const median = (xs: number[]): number => summarize(xs).median;
@@ -103,8 +124,8 @@ export async function benchProxy(rounds: number): Promise<ProxyResult> {
     for (let r = 0; r < rounds; r++) {
       // Interleaved, so that the machine's load falls on both alike.
       bare.push((await curlIn(undefined, big))[0]![0]! / MB);
-      const [dm, dc] = await cpuOf(direct);
-      const [pm, pc] = await cpuOf(proxied);
+      const [dm, dc] = await cpuOf(direct, dAll);
+      const [pm, pc] = await cpuOf(proxied, pAll);
       dCpu.push(dc);
       pCpu.push(pc);
       d.push(dm);
@@ -118,7 +139,7 @@ export async function benchProxy(rounds: number): Promise<ProxyResult> {
     child.kill();
     rmSync(dir, { recursive: true, force: true });
   }
-  return { bareMBs: summarize(bare), directMBs: summarize(d), proxyMBs: summarize(p), ratio: summarize(ratio), addedMs: summarize(added), directCpuMs: summarize(dCpu), proxyCpuMs: summarize(pCpu) };
+  return { bareMBs: summarize(bare), directMBs: summarize(d), proxyMBs: summarize(p), ratio: summarize(ratio), addedMs: summarize(added), directCpuMs: summarize(dCpu), proxyCpuMs: summarize(pCpu), directAllMsPerMB: summarize(dAll), proxyAllMsPerMB: summarize(pAll) };
 }
 
 export function reportProxy(r: ProxyResult): string {
@@ -131,6 +152,7 @@ export function reportProxy(r: ProxyResult): string {
     `  proxy / direct:       ${fmt(r.ratio, "", 3)}`,
     `  added per connection: ${fmt(r.addedMs, " ms", 3)}`,
     `  CPU of this process per download (supervisor, proxy, splice thread; sandbox start included): direct ${fmt(r.directCpuMs, " ms", 0)}; via proxy ${fmt(r.proxyCpuMs, " ms", 0)}`,
+    ...(r.directAllMsPerMB !== undefined && r.proxyAllMsPerMB !== undefined ? [`  CPU of everything per MB (server, curl and its sandbox, supervisor, proxy; 10 ms ticks): direct ${fmt(r.directAllMsPerMB, " ms", 2)}; via proxy ${fmt(r.proxyAllMsPerMB, " ms", 2)}`] : []),
     `  ${verdict("throughput >= 90% of direct (median)", r.ratio.median >= 0.9)}`,
     `  ${verdict("added latency < 1 ms per connection (median)", r.addedMs.median < 1)}`,
   ].join("\n");

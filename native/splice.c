@@ -1,6 +1,6 @@
 /* The filtering proxy's data path (src/proxy/session.ts): once a connection is checked,
- * a thread connects to its destination and moves the bytes both ways with splice(2)
- * through a pipe per direction, never through JavaScript. Half-closes are passed on; a
+ * the connect to its destination starts and a thread moves the bytes both ways with
+ * splice(2) through a pipe per direction, never through JavaScript. Half-closes are passed on; a
  * write to an eventfd stops it. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,7 +32,8 @@ struct way {
 
 struct splice_job {
   int a, b, stop;
-  struct sockaddr_storage dest; /* where b connects, on the thread */
+  struct sockaddr_storage dest; /* where b connects */
+  int connecting;               /* connect_start's answer, for the thread */
   socklen_t destlen;
   struct way ways[2];
   char *heads; /* the two head buffers, one allocation */
@@ -79,16 +80,23 @@ static int way_step(struct way *w, short from_ev, short to_ev) {
   return 0;
 }
 
-/* Connects b to the destination without blocking past the stop switch; 0 or -errno. */
-static int connect_dest(struct splice_job *j) {
+/* Starts connecting b to the destination, on the caller's thread (the event loop, in the
+ * same call that follows the check): the TCP handshake then runs while the splice thread
+ * starts. 0 (connected), -EINPROGRESS, or -errno. */
+static int connect_start(struct splice_job *j) {
   j->b = socket(j->dest.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (j->b < 0) return -errno;
   j->ways[0].to = j->ways[1].from = j->b;
   int one = 1;
   setsockopt(j->b, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   setsockopt(j->a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (connect(j->b, (struct sockaddr *)&j->dest, j->destlen) == 0) return 0;
-  if (errno != EINPROGRESS) return -errno;
+  return connect(j->b, (struct sockaddr *)&j->dest, j->destlen) == 0 ? 0 : -errno;
+}
+
+/* On the splice thread: waits for a connect under way, without blocking past the stop
+ * switch; 0 or -errno. */
+static int connect_finish(struct splice_job *j) {
+  if (j->connecting != -EINPROGRESS) return j->connecting;
   for (;;) {
     struct pollfd p[2] = {{j->b, POLLOUT, 0}, {j->stop, POLLIN, 0}};
     if (poll(p, 2, -1) < 0) {
@@ -106,7 +114,7 @@ static int connect_dest(struct splice_job *j) {
 
 static void *splice_thread(void *arg) {
   struct splice_job *j = arg;
-  int rc = connect_dest(j);
+  int rc = connect_finish(j);
   if (rc != 0) {
     /* The destination refused: the client sees a reset, as from the server. */
     struct linger reset = {1, 0};
@@ -202,6 +210,7 @@ static napi_value sl_splice_start(napi_env env, napi_callback_info info) {
   j->stop = stop;
   j->ways[0] = (struct way){j->a, -1, {j->ways[0].pipe[0], j->ways[0].pipe[1]}, 0, 0, j->heads, to_b_len};
   j->ways[1] = (struct way){-1, j->a, {j->ways[1].pipe[0], j->ways[1].pipe[1]}, 0, 0, NULL, 0};
+  j->connecting = connect_start(j);
   napi_value name;
   napi_create_string_utf8(env, "sandlock.splice", NAPI_AUTO_LENGTH, &name);
   if (napi_create_threadsafe_function(env, argv[4], NULL, name, 0, 1, NULL, NULL, NULL, splice_deliver, &j->tsfn) != napi_ok) {

@@ -366,6 +366,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   const net = netSupervision(policy, resolved, {
     netTcp: active.has("net-tcp"), fs: active.has("fs"), grants, scopes: active.has("scopes"),
     ...(policy.portRemap ? { remapBind: active.has("net-tcp") ? bindPorts : "any" as const } : {}),
+    ...(policy.policyFn !== undefined ? { policyBind: active.has("net-tcp") ? bindPorts : "any" as const } : {}),
   });
   if (!unsupervised) supervision.net = net;
   const timeStart = unsupervised ? undefined : policy.timeStart;
@@ -415,7 +416,8 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       ...(kernel ? { pidNamespace: true } : {}),
       // portRemap: every bind goes to the supervisor (the filter otherwise routes only
       // netlink-sized ones).
-      ...(policy.portRemap && !unsupervised || policyFn ? { notifyWhole: [...(policy.portRemap && !unsupervised ? ["bind"] : []), ...(policyFn ? ["execve", "execveat"] : [])] } : {}),
+      // policyFn: every bind too (an event), and execve and execveat.
+      ...(policy.portRemap && !unsupervised || policyFn ? { notifyWhole: [...(policy.portRemap && !unsupervised || policyFn ? ["bind"] : []), ...(policyFn ? ["execve", "execveat"] : [])] } : {}),
       ...(timeStart !== undefined ? { virtualClock: true } : {}),
     },
     rlimits,

@@ -29,6 +29,9 @@ export interface NetSupervision extends NetRules {
    * supervisor makes); "any" when Landlock's TCP protection is not in force.
    */
   readonly portRemap?: { readonly bind: readonly number[] | "any" };
+  /** policyFn: IP binds are made by the supervisor once the callback allowed them; the TCP
+   * ports the policy lets the sandbox bind, as for portRemap. */
+  readonly policyBind?: readonly number[] | "any";
 }
 
 export interface NetFacts {
@@ -42,6 +45,8 @@ export interface NetFacts {
   scopes: boolean;
   /** With portRemap: the TCP ports the sandbox may bind. */
   remapBind?: readonly number[] | "any";
+  /** With policyFn: the same. */
+  policyBind?: readonly number[] | "any";
 }
 
 /** TCP rules for any address, as Landlock reads them; every port when it is not in force. */
@@ -61,5 +66,6 @@ export function netSupervision(policy: Policy, resolved: ResolvedHosts, facts: N
     unixGrants: facts.fs ? facts.grants.filter((g) => g.writable) : "any",
     abstractScoped: facts.scopes,
     ...(facts.remapBind !== undefined ? { portRemap: { bind: facts.remapBind } } : {}),
+    ...(facts.policyBind !== undefined ? { policyBind: facts.policyBind } : {}),
   };
 }

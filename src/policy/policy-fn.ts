@@ -3,14 +3,14 @@
 
 import type { Protocol } from "./types.js";
 
-/** What kind of call an event is (SPEC 6); this version sends "process" (execs) and "network" (connects) events. */
+/** What kind of call an event is (SPEC 6); this version sends "process" (execs) and "network" (connects, datagrams sent to a destination, binds) events. */
 export type PolicyEventCategory = "file" | "network" | "process" | "memory";
 
 /** A syscall of interest, as shown to policyFn. The call waits for the verdict. */
 export interface PolicyEvent {
-  /** The syscall's name: "execve", "execveat" or "connect". */
+  /** The syscall's name: "execve", "execveat", "connect", "sendto", "sendmsg", "sendmmsg" or "bind". */
   readonly syscall: string;
-  /** Its kind: "process" for an exec, "network" for a connect. */
+  /** Its kind: "process" for an exec, "network" for a connect, a send or a bind. */
   readonly category: PolicyEventCategory;
   /** The thread that made the call (its process id when it has one thread). */
   readonly pid: number;
@@ -19,9 +19,10 @@ export interface PolicyEvent {
   /** The file: for an exec, the absolute path as given (placed against the caller's cwd or
    * dirfd, symbolic links not followed). */
   readonly path?: string;
-  /** The destination address the supervisor will connect to (network events). */
+  /** The destination address the supervisor will connect or send to; for a bind, the
+   * local address it will bind (network events). */
   readonly host?: string;
-  /** The destination port (network events). */
+  /** The destination port; for a bind, the local port (network events). */
   readonly port?: number;
   /** The socket's protocol (network events). */
   readonly protocol?: Protocol;
@@ -41,11 +42,11 @@ export type PolicyVerdict = "allow" | "deny" | "audit" | {
 };
 
 /** What policyFn may change while the sandbox runs; it can only narrow the static policy.
- * This version has restrictNetwork, grantNetwork, restrictMaxMemory and
- * restrictMaxProcesses; each other method throws SandboxError, which denies the call the
- * callback was deciding (docs/policy-fn.md). */
+ * This version has restrictNetwork, grantNetwork, restrictPidNetwork, restrictMaxMemory
+ * and restrictMaxProcesses; denyPath and allowPath throw SandboxError, which denies the
+ * call the callback was deciding (docs/policy-fn.md). */
 export interface PolicyContext {
-  /** Later connects may reach only these IPs (of those the static rules allow). */
+  /** Later connects and sends may reach only these IPs (of those the static rules allow). */
   restrictNetwork(ips: readonly string[]): void;
   /** Give back IPs restrictNetwork took away, never beyond the static allowlist. */
   grantNetwork(ips: readonly string[]): void;
@@ -58,7 +59,8 @@ export interface PolicyContext {
   denyPath(path: string): void;
   /** Allow a path denyPath denied (never beyond the static grants). */
   allowPath(path: string): void;
-  /** Narrow one process's egress. */
+  /** Narrow one process's egress (connects and sends) to these IPs, and that of every
+   * process it starts; a thread id names its process. Only narrows: calls intersect. */
   restrictPidNetwork(pid: number, ips: readonly string[]): void;
 }
 

@@ -68,6 +68,11 @@ export interface SupervisorContext {
   /** policyFn: asked before the supervisor connects an IP socket to the destination it
    * copied (handlers/policy-net.ts): the errno to refuse with, or undefined to go on. */
   gateConnect?: (n: Notification, sock: ChildSocket, copied: Buffer) => Promise<number | undefined> | undefined;
+  /** policyFn: the same for a datagram the supervisor sends to a destination (`name`: the
+   * checked copy it hands the kernel; `syscall`: sendto, sendmsg or sendmmsg), and for a
+   * bind it makes (the local address copied). */
+  gateSend?: (n: Notification, sock: ChildSocket, name: Buffer, syscall: string) => Promise<number | undefined> | undefined;
+  gateBind?: (n: Notification, sock: ChildSocket, name: Buffer) => Promise<number | undefined> | undefined;
 }
 
 /** What the memory handlers tell the fast path's credit (native/memcredit.c). */

@@ -7,6 +7,7 @@ import { PolicyError, SandboxError } from "../errors.js";
 import { validatePolicy } from "../policy/validate.js";
 import type { PolicyContext, PolicyEvent, PolicyFn, PolicyVerdict } from "../policy/policy-fn.js";
 import type { DynamicLimits } from "./handler.js";
+import type { PidNetwork } from "./pid-network.js";
 
 /** How long a held call waits for the verdict (SPEC 6: 5 s). Internal: tests shorten it. */
 export const policyFnTiming = { timeoutMs: 5000 };
@@ -44,6 +45,8 @@ export interface DynamicNet {
   /** Destinations connects may still reach (IP strings as formatIp writes them), or
    * undefined: whatever the static rules allow. */
   allowed: Set<string> | undefined;
+  /** ctx.restrictPidNetwork's per-process restrictions (pid-network.ts). */
+  perPid?: PidNetwork;
 }
 
 const load = createRequire(import.meta.url);
@@ -77,11 +80,12 @@ function limitValue(method: string, field: "maxMemory" | "maxProcesses", value: 
 
 /**
  * The ctx of SPEC 6. restrictNetwork and grantNetwork narrow (and widen again, never past
- * the static rules, which are checked first) the destinations of later connects;
- * restrictMaxMemory and restrictMaxProcesses lower a limit the policy set (a value above
- * the limit in force changes nothing: a callback can only narrow). The path operations are
- * not built in this version: each throws, so a callback relying on one learns it at once
- * (its call is then denied, with the reason) instead of believing the sandbox narrowed.
+ * the static rules, which are checked first) the destinations of later connects and sends;
+ * restrictPidNetwork narrows one process's (pid-network.ts); restrictMaxMemory and
+ * restrictMaxProcesses lower a limit the policy set (a value above the limit in force
+ * changes nothing: a callback can only narrow). The path operations are not built in this
+ * version: each throws, so a callback relying on one learns it at once (its call is then
+ * denied, with the reason) instead of believing the sandbox narrowed.
  */
 export function policyContext(net: DynamicNet, limits: DynamicLimits = {}): PolicyContext {
   const missing = (name: string) => (): never => {
@@ -108,7 +112,10 @@ export function policyContext(net: DynamicNet, limits: DynamicLimits = {}): Poli
     },
     denyPath: missing("denyPath"),
     allowPath: missing("allowPath"),
-    restrictPidNetwork: missing("restrictPidNetwork"),
+    restrictPidNetwork: (pid, list) => {
+      if (net.perPid === undefined) missing("restrictPidNetwork")();
+      net.perPid!.restrict(pid, ips("restrictPidNetwork", list));
+    },
   };
 }
 

@@ -18,6 +18,7 @@ import { Supervisor } from "./supervisor.js";
 import type { DomainProxy } from "../proxy/proxy.js";
 import { policyExec } from "./handlers/policy-exec.js";
 import { policyNet } from "./handlers/policy-net.js";
+import { PidNetwork } from "./pid-network.js";
 import { policyContext, type DynamicNet } from "./policy-call.js";
 import type { PolicyFn } from "../policy/policy-fn.js";
 
@@ -108,12 +109,20 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
     // Without the callback nothing can approve an exec: every one is refused, and an exec
     // stop without an approval is killed.
     const fn: PolicyFn = shared.policyFn ?? (() => "deny");
-    const dyn: DynamicNet = { allowed: undefined };
+    const perPid = new PidNetwork(launcher.pid, (p) => descendsFrom(p, launcher.pid));
+    const dyn: DynamicNet = { allowed: undefined, perPid };
     const pctx = policyContext(dyn, ctx.limits);
     pe = policyExec(fn, supervision.policyExec.granted, ctx, pctx);
-    ctx.gateConnect = policyNet(fn, dyn, ctx, pctx);
+    const gates = policyNet(fn, dyn, ctx, pctx);
+    ctx.gateConnect = (n, sock, copied) => gates.connect(n, sock, copied, "connect");
+    ctx.gateSend = gates.send;
+    ctx.gateBind = (n, sock, name) => gates.bind(n, sock, name, "bind");
     const verify = pe.verify;
-    launcher.onExec = (pid, tid) => launcher.execVerdict(pid, verify(pid, tid));
+    launcher.onExec = (pid, tid) => {
+      // The first exec stop is the command's first process (pid-network.ts: not an orphan).
+      perPid.sawRoot(pid);
+      launcher.execVerdict(pid, verify(pid, tid));
+    };
   }
   const tables = handlerTables(supervision, ctx, learned);
   if (pe !== undefined) tables.push(pe.handlers);

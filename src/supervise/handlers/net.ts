@@ -24,6 +24,8 @@ import { UnixTargets } from "./net-unix.js";
 import { PortRemap } from "./port-remap.js";
 import { registerSteered, steer } from "./net-proxy.js";
 import { NetlinkSockets } from "./netlink-socket.js";
+import { bindAddress } from "./policy-net.js";
+import { badBindName, bindOnBehalf } from "./net-bind.js";
 
 const EPERM = 1;
 const EAGAIN = 11;
@@ -199,6 +201,22 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
     return typeof rc === "number" ? signal(rc) : rc.then(signal);
   };
 
+  /**
+   * A prepared send, asked of policyFn first when it names an IP destination
+   * (handlers/policy-net.ts): the event shows p.name, the checked copy this very send hands
+   * the kernel, so a sibling rewriting the caller's sockaddr after the copy changes
+   * nothing that is sent. Refused: its descriptors are closed, nothing is sent.
+   */
+  const gatedSend = (n: Notification, sock: ChildSocket, p: Prepared, syscall: string, send: () => number | Promise<number>): number | Promise<number> => {
+    const gate = p.name !== null && isInet(sock) ? ctx.gateSend?.(n, sock, p.name, syscall) : undefined;
+    if (gate === undefined) return send();
+    return gate.then((errno) => {
+      if (errno === undefined) return send();
+      closeAll(p.fds);
+      return -errno;
+    });
+  };
+
   /** Payload limit: a stream may be sent in part (a short count is a valid answer). */
   const isStream = (sock: ChildSocket): boolean => sock.type === SOCK.STREAM;
 
@@ -272,7 +290,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
         return settle(netlink.send(emulated, name, data));
       }
       const p = prepare(n, sock, { name, data, control: null });
-      return typeof p === "number" ? deny(p) : settle(perform(n, sock, p, flags));
+      return typeof p === "number" ? deny(p) : settle(gatedSend(n, sock, p, "sendto", () => perform(n, sock, p, flags)));
     });
 
   const sendmsg = (n: Notification): Answer =>
@@ -287,7 +305,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
         return settle(netlink.send(emulated, m.name, m.data));
       }
       const p = prepare(n, sock, m);
-      return typeof p === "number" ? deny(p) : settle(perform(n, sock, p, flags));
+      return typeof p === "number" ? deny(p) : settle(gatedSend(n, sock, p, "sendmsg", () => perform(n, sock, p, flags)));
     });
 
   /**
@@ -342,9 +360,34 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
       }
       return sendBatch(n, vec, msgs, firstErrno, (m, first) => {
         const p = prepare(n, sock, m);
-        return typeof p === "number" ? -p : perform(n, sock, p, flags, first);
+        return typeof p === "number" ? -p : gatedSend(n, sock, p, "sendmmsg", () => perform(n, sock, p, flags, first));
       });
     });
+
+  /**
+   * policyFn: an IP bind is an event. The address is copied, the call re-checked, the
+   * callback asked about the copy, and the supervisor binds the duplicate with that copy
+   * (net-bind.ts makes Landlock's and the capability checks the caller's bind would meet);
+   * never CONTINUE, after which the kernel would read the caller's buffer again.
+   */
+  const gatedBind = (n: Notification, sock: ChildSocket, gate: NonNullable<SupervisorContext["gateBind"]>): Answer => {
+    const len = n.argU32(2);
+    if (len > SOCKADDR_MAX) return deny(EINVAL);
+    const name = copyIn(mem, n, n.argAddr(1), len);
+    if (typeof name === "number") return deny(name);
+    if (!mem.stillValid(n)) return deny(EPERM);
+    const asked = gate(n, sock, name);
+    const local = bindAddress(sock.domain, name);
+    if (asked === undefined || local === undefined) return deny(badBindName(name));
+    return asked.then((errno) => {
+      if (errno !== undefined) return deny(errno);
+      // portRemap: its bind, on the same copy (a port it does not remap comes back here).
+      const remapped = remap === undefined ? CONTINUE : remap.bind(n, sock, name);
+      if (remapped.kind !== CONTINUE.kind) return remapped;
+      const rc = bindOnBehalf(n.pid, sock, name, local.port, net.policyBind ?? "any");
+      return rc === 0 ? returnValue(0) : deny(rc);
+    });
+  };
 
   /**
    * bind, getsockname and setsockopt(SOL_NETLINK) reach the supervisor only to answer for
@@ -352,12 +395,14 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
    * other socket the supervisor decides nothing, so the call continues: the kernel and
    * Landlock (bind ports, MAKE_SOCK for unix paths) decide at their own lookup, whatever
    * the number then refers to, exactly as for the same call with another address length,
-   * which is never trapped. The worst a dup2() onto the number can do is put the
+   * which is never trapped (under policyFn every bind is trapped, and an IP one goes to
+   * gatedBind above). The worst a dup2() onto the number can do is put the
    * sandbox's end of an emulated socket in the kernel's hands: a unix socket of its own.
    */
   const bind = (n: Notification): Answer =>
     withSocket(n, n.argI32(0), (sock) => {
       const emulated = netlink.find(sock);
+      if (emulated === undefined && isInet(sock) && ctx.gateBind !== undefined) return gatedBind(n, sock, ctx.gateBind);
       if (emulated === undefined) return remap === undefined ? CONTINUE : remap.bind(n, sock);
       const copied = copyIn(mem, n, n.argAddr(1), SOCKADDR_NL_BYTES);
       if (typeof copied === "number") return deny(copied);

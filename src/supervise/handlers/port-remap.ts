@@ -142,13 +142,19 @@ export class PortRemap {
    * port is checked against the policy's bind rules here (Landlock does not see the
    * supervisor's bind) and bound by the supervisor with the copy.
    */
-  bind(n: Notification, sock: ChildSocket): Action {
+  bind(n: Notification, sock: ChildSocket, copied?: Buffer): Action {
     if (!isInet(sock) || sock.type !== SOCK.STREAM) return CONTINUE;
-    const len = n.argU32(2);
-    if (len > SOCKADDR_MAX) return deny(EINVAL);
-    const name = copyIn(this.ctx.memory, n, n.argAddr(1), len);
-    if (typeof name === "number") return deny(name);
-    if (!this.ctx.memory.stillValid(n)) return deny(EPERM);
+    // `copied`: policyFn's bind (net.ts), already copied and re-checked; CONTINUE then means
+    // "not remapped" and the caller binds the copy itself.
+    let name = copied;
+    if (name === undefined) {
+      const len = n.argU32(2);
+      if (len > SOCKADDR_MAX) return deny(EINVAL);
+      const got = copyIn(this.ctx.memory, n, n.argAddr(1), len);
+      if (typeof got === "number") return deny(got);
+      if (!this.ctx.memory.stillValid(n)) return deny(EPERM);
+      name = got;
+    }
     const family = name.length >= 2 ? name.readUInt16LE(0) : -1;
     // AF_UNSPEC on an IPv4 socket: the kernel binds it as AF_INET to INADDR_ANY (and refuses
     // any other address, EAFNOSUPPORT). Continued, it skipped the remap: a SO_REUSEPORT
