@@ -13,3 +13,28 @@ scriptCase("a commit's temporaries and new directories swapped for links never c
   assert.ok(o.swaps > 0, `the racer replaced names during the commits: ${JSON.stringify(o)}`);
   assert.equal(o.wins, 0, `commits that changed the outside file's mode: ${JSON.stringify(o)}`);
 }, 400_000);
+
+// The same racer, on a removal: a sandbox deletes a real directory, and while the host
+// commits it the racer swaps old/sub (once its removal began) for a link to a host
+// directory of the same entry names. The commit removes through descriptors of the
+// directories it entered (cow/beneath.ts removeBeneath); fs.rmSync went on by path and
+// emptied the host directory (measured before the fix: 4 of 4 rounds, 1,157 files).
+scriptCase("a commit's removal of a directory swapped for a link never removes what the link names", "dist/test/scripts/rm-swap-case.js", ["${PROBE}", "4"], (o) => {
+  assert.equal(o.control, 299, `control: a removal by path through a link in the workdir reaches the host directory: ${JSON.stringify(o)}`);
+  assert.ok(o.swaps > 0, `the racer swapped the directory under removal: ${JSON.stringify(o)}`);
+  assert.equal(o.wins, 0, `commits that removed host files: ${JSON.stringify(o)}`);
+}, 400_000);
+
+// A descriptor of the overlay passed out (SCM_RIGHTS) to a sandbox that has the real
+// workdir granted, which keeps turning the staged file into a link to a host file while
+// the commit reads the branch: Landlock refuses every change under the overlay to that
+// second sandbox (its rules do not reach an overlay detached with the first sandbox's
+// namespace), and the commit opens the branch's files beneath upper without following a
+// link anyway. With and without maxDisk (its stage is a tmpfs copied out by the host).
+for (const quota of ["", "1M"]) {
+  scriptCase(`an overlay descriptor passed to another sandbox cannot make the commit copy a host file${quota ? " (maxDisk)" : ""}`, "dist/test/scripts/fd-upper-case.js", ["${PROBE}", "3", ...(quota ? [quota] : [])], (o) => {
+    assert.equal(o.control, true, `control: a staged copy of the file reaches the workdir and is seen: ${JSON.stringify(o)}`);
+    assert.ok(o.got > 0, `the descriptor was passed: ${JSON.stringify(o)}`);
+    assert.equal(o.wins, 0, `commits that wrote the host file's bytes into the workdir: ${JSON.stringify(o)}`);
+  }, 300_000);
+}

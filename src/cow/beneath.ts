@@ -1,0 +1,111 @@
+// Writes and removals of a commit through descriptors pinned beneath a directory, never by
+// a path a concurrent process could redirect: the real workdir may be writable by another
+// sandbox (a plain grant on it) while a commit runs, and the branch's upper by a process
+// that was handed a descriptor of the overlay. See docs/security.md, "Commit races".
+
+import { chmodSync, closeSync, fchmodSync, futimesSync, lstatSync, readdirSync, readSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
+import { native } from "../confine/native.js";
+import { AT_FDCWD, O, RESOLVE } from "../supervise/paths.js";
+
+const BENEATH = RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS;
+const ENOENT = 2, ENOTDIR = 20, ELOOP = 40;
+
+function errnoError(what: string, rc: number): Error {
+  return Object.assign(new Error(`${what}: errno ${-rc}`), { errno: -rc });
+}
+
+/** `rel` (relative, any depth) opened beneath `dirFd` without following any link. */
+export function openBeneath(dirFd: number, rel: string, flags: number, mode = 0): number {
+  const fd = native().openat2(dirFd, rel, flags | O.CLOEXEC, mode, BENEATH);
+  if (fd < 0) throw errnoError(`open ${rel}`, fd);
+  return fd;
+}
+
+/**
+ * The file `rel` of a branch's upper (`upperFd`), copied into a new file `tmpName` that is
+ * created exclusively in `dirFd` (O_EXCL never follows a link), with its mode and mtime set
+ * on that descriptor. A chmod or utimes by path would follow a link a concurrent process
+ * swapped in for the temporary name and change the file it names, with the committing
+ * user's rights (root's, for root). The source is opened beneath upper without following
+ * a link: a symlink swapped into upper during the commit cannot make it copy a host file.
+ */
+export function writeFileBeneath(upperFd: number, rel: string, dirFd: number, tmpName: string, mode: number, mtime: number): void {
+  const src = openBeneath(upperFd, rel, 0 /* O_RDONLY */);
+  try {
+    const dst = openBeneath(dirFd, tmpName, O.WRONLY | O.CREAT | O.EXCL, 0o600);
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (;;) {
+        const n = readSync(src, buf, 0, buf.length, null);
+        if (n === 0) break;
+        for (let off = 0; off < n; ) off += writeSync(dst, buf, off, n - off);
+      }
+      fchmodSync(dst, mode);
+      futimesSync(dst, mtime, mtime);
+    } finally {
+      closeSync(dst);
+    }
+  } finally {
+    closeSync(src);
+  }
+}
+
+/** The directory `name` in `dirFd` set to `mode` through a descriptor opened without
+ * following a link (one swapped in since the mkdir: an error, nothing outside changes).
+ * O_PATH, so a directory this user may not list is changed too; chmod of the descriptor's
+ * own /proc/self/fd entry acts on exactly the inode it pinned. */
+export function chmodDirBeneath(dirFd: number, name: string, mode: number): void {
+  const fd = openBeneath(dirFd, name, O.PATH | O.DIRECTORY | O.NOFOLLOW);
+  try {
+    chmodSync(`/proc/self/fd/${fd}`, mode);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * rm -r of `name` in `dirFd`, each level entered through a descriptor opened without
+ * following a link, each entry removed by a path of one component beneath such a
+ * descriptor (unlink and rmdir never follow the last component). A path-walking rm -r
+ * (fs.rmSync) lstats a directory, then lists and removes through its path: a directory
+ * swapped for a link to a host directory in between has that directory emptied.
+ */
+export function removeBeneath(dirFd: number, name: string): void {
+  const path = `/proc/self/fd/${dirFd}/${name}`;
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (st === undefined) return;
+  if (st.isDirectory()) {
+    const sub = native().openat2(dirFd, name, O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC, 0, BENEATH);
+    if (sub === -ENOENT) return;
+    if (sub >= 0) {
+      try {
+        for (const child of readdirSync(`/proc/self/fd/${sub}`)) removeBeneath(sub, child);
+      } finally {
+        closeSync(sub);
+      }
+      try {
+        rmdirSync(path);
+        return;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "ENOENT") return;
+        if (code !== "ENOTDIR") throw e;
+      }
+    } else if (sub !== -ELOOP && sub !== -ENOTDIR) {
+      throw errnoError(`open ${name}`, sub);
+    }
+    // swapped for a link or a file meanwhile: that name is removed, never what it names
+  }
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+}
+
+/** A descriptor of the directory `path` (a branch's upper; its last component not followed). */
+export function openDirNoFollow(path: string): number {
+  const fd = native().openat2(AT_FDCWD, path, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC, 0, 0);
+  if (fd < 0) throw errnoError(`open ${path}`, fd);
+  return fd;
+}
