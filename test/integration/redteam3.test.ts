@@ -38,3 +38,17 @@ for (const quota of ["", "1M"]) {
     assert.equal(o.wins, 0, `commits that wrote the host file's bytes into the workdir: ${JSON.stringify(o)}`);
   }, 300_000);
 }
+
+// clone(CLONE_UNTRACED) made a child the launcher's tracer did not attach: its exec read
+// the host's clock under timeStart (2026 for 2000) and ran a program policyFn never
+// approved (exec-race: evil-path 3 of 50 before the fix). The seccomp filter refuses the
+// flag (plan/seccomp.ts) with EPERM, as the namespace flags.
+scriptCase("clone(CLONE_UNTRACED) is refused: no child escapes the launcher's tracer (timeStart, policyFn exec check)", "dist/test/scripts/untraced-case.js", ["${PROBE}"], (o) => {
+  assert.match(o.timeTraced, /^2000\nstatus 0$/, `control: a traced child's exec reads timeStart: ${JSON.stringify(o)}`);
+  assert.match(o.timeHost, new RegExp(`^${o.year}\\nstatus 0$`), `control: without timeStart the host's year: ${JSON.stringify(o)}`);
+  assert.equal(o.timeUntraced, "clone errno 1", JSON.stringify(o));
+  assert.equal(o.timeUntracedVfork, "clone errno 1", JSON.stringify(o));
+  assert.match(o.raceTraced, /evil-arg 0\nevil-path 0\n/, `control: the race in a traced child has no wins: ${JSON.stringify(o)}`);
+  assert.match(o.raceTraced, /status 0$/, JSON.stringify(o));
+  assert.equal(o.raceUntraced, "clone errno 1", JSON.stringify(o));
+}, 300_000);

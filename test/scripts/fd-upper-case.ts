@@ -7,7 +7,7 @@
 // them (a win). Prints one JSON line. Usage: fd-upper-case.js PROBE ROUNDS [QUOTA]
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Sandbox } from "../../src/index.js";
+import { dropWorkdirBranch, listWorkdirBranches, Sandbox } from "../../src/index.js";
 
 const [probe, roundsArg, quota] = process.argv.slice(2) as [string, string, string | undefined];
 const rounds = Number(roundsArg);
@@ -51,5 +51,6 @@ for (let r = 0; r < rounds; r++) {
   denied += Number(m?.[2] ?? 0);
   if (!/got/.test(h.stdoutText) && errors.length < 3) errors.push(`holder: exit ${h.exitCode} ${h.stderrText.slice(0, 200)}`);
 }
+for (const b of listWorkdirBranches({ fsStorage: storage })) dropWorkdirBranch(b.id, { fsStorage: storage }); // kept ones (refused commits)
 rmSync(base, { recursive: true, force: true });
 console.log(JSON.stringify({ wins, got, cycles, denied, committed, failed, control, errors }));

@@ -6,7 +6,7 @@
 // Usage: rm-swap-case.js PROBE ROUNDS
 import { mkdirSync, renameSync, mkdtempSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Sandbox } from "../../src/index.js";
+import { dropWorkdirBranch, listWorkdirBranches, Sandbox } from "../../src/index.js";
 
 const [probe, roundsArg] = process.argv.slice(2) as [string, string];
 const rounds = Number(roundsArg);
@@ -55,5 +55,6 @@ writeFileSync(join(ctl, "stop"), "");
 const out = await racer;
 const swaps = Number(/swaps (\d+)/.exec(out.stdoutText)?.[1] ?? -1);
 if (swaps < 0) errors.push(`racer: exit ${out.exitCode} ${out.stderrText.slice(0, 200)}`);
+for (const b of listWorkdirBranches({ fsStorage: storage })) dropWorkdirBranch(b.id, { fsStorage: storage }); // kept ones (refused commits)
 rmSync(base, { recursive: true, force: true });
 console.log(JSON.stringify({ wins, lost, swaps, committed, refused, control, errors }));
