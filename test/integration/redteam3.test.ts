@@ -52,3 +52,14 @@ scriptCase("clone(CLONE_UNTRACED) is refused: no child escapes the launcher's tr
   assert.match(o.raceTraced, /status 0$/, JSON.stringify(o));
   assert.equal(o.raceUntraced, "clone errno 1", JSON.stringify(o));
 }, 300_000);
+
+// A FIFO (and a link to /dev/zero) in the real workdir replaced by files in a dry run with
+// --diff: the real side was opened to diff it, and the open of the FIFO never returned.
+// Now only a regular file is diffed as the real side; anything else shows as /dev/null.
+// The control: the regular file t beside them is diffed against its real content.
+scriptCase("a dry run's --diff never blocks on a FIFO or reads a device in the real workdir", "dist/test/scripts/fifo-diff-case.js", [], (o) => {
+  assert.equal(o.exit, 0, JSON.stringify(o));
+  assert.match(o.diff, /--- a\/t\n\+\+\+ b\/t\n@@ -1 \+1 @@\n-old\n\+new\n/, `control: the regular file is diffed against the real one: ${o.diff}`);
+  assert.match(o.diff, /--- \/dev\/null\n\+\+\+ b\/p\n@@ -0,0 \+1 @@\n\+hi\n/, o.diff);
+  assert.match(o.diff, /--- \/dev\/null\n\+\+\+ b\/z\n@@ -0,0 \+1 @@\n\+zz\n/, o.diff);
+}, 120_000);
