@@ -3,7 +3,8 @@
 // sandbox (a plain grant on it) while a commit runs, and the branch's upper by a process
 // that was handed a descriptor of the overlay. See docs/security.md, "Commit races".
 
-import { chmodSync, closeSync, fchmodSync, futimesSync, lstatSync, readdirSync, readSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, fchmodSync, fstatSync, ftruncateSync, futimesSync, lstatSync, readdirSync, readSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
+import { SYSCALLS } from "../kernel/syscalls.js";
 import { native } from "../confine/native.js";
 import { AT_FDCWD, O, RESOLVE } from "../supervise/paths.js";
 
@@ -12,6 +13,36 @@ const ENOENT = 2, ENOTDIR = 20, ELOOP = 40;
 
 function errnoError(what: string, rc: number): Error {
   return Object.assign(new Error(`${what}: errno ${-rc}`), { errno: -rc });
+}
+
+const SEEK_DATA = 3, SEEK_HOLE = 4, ENXIO = 6;
+
+/**
+ * Copies the regular file `src` into the empty file `dst` (descriptors), its data extents
+ * only (SEEK_DATA/SEEK_HOLE), then sets the size: holes stay holes. A sparse file costs a
+ * tmpfs (maxDisk) nothing for its holes; copied byte by byte, `truncate -s 256M` under a
+ * 1 MB quota became 256 MB on the host's disk (and a 1 TB one, 1 TB).
+ */
+export function copyData(src: number, dst: number): void {
+  const size = fstatSync(src).size;
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const seek = (at: number, whence: number): number => native().syscallAs(SYSCALLS.lseek!, null, src, at, whence);
+  let at = 0;
+  while (at < size) {
+    const data = seek(at, SEEK_DATA);
+    if (data === -ENXIO) break; // only a hole is left
+    if (data < 0) throw errnoError("lseek(SEEK_DATA)", data);
+    const hole = seek(data, SEEK_HOLE);
+    if (hole < 0) throw errnoError("lseek(SEEK_HOLE)", hole);
+    for (let pos = data; pos < hole; ) {
+      const n = readSync(src, buf, 0, Math.min(buf.length, hole - pos), pos);
+      if (n === 0) break; // shrunk meanwhile
+      for (let off = 0; off < n; ) off += writeSync(dst, buf, off, n - off, pos + off);
+      pos += n;
+    }
+    at = hole;
+  }
+  ftruncateSync(dst, size);
 }
 
 /** `rel` (relative, any depth) opened beneath `dirFd` without following any link. */
@@ -34,12 +65,7 @@ export function writeFileBeneath(upperFd: number, rel: string, dirFd: number, tm
   try {
     const dst = openBeneath(dirFd, tmpName, O.WRONLY | O.CREAT | O.EXCL, 0o600);
     try {
-      const buf = Buffer.allocUnsafe(1 << 20);
-      for (;;) {
-        const n = readSync(src, buf, 0, buf.length, null);
-        if (n === 0) break;
-        for (let off = 0; off < n; ) off += writeSync(dst, buf, off, n - off);
-      }
+      copyData(src, dst);
       fchmodSync(dst, mode);
       futimesSync(dst, mtime, mtime);
     } finally {

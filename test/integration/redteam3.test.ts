@@ -63,3 +63,17 @@ scriptCase("a dry run's --diff never blocks on a FIFO or reads a device in the r
   assert.match(o.diff, /--- \/dev\/null\n\+\+\+ b\/p\n@@ -0,0 \+1 @@\n\+hi\n/, o.diff);
   assert.match(o.diff, /--- \/dev\/null\n\+\+\+ b\/z\n@@ -0,0 \+1 @@\n\+zz\n/, o.diff);
 }, 120_000);
+
+// A sparse file in a maxDisk stage: the branch and the committed file keep its holes
+// (cow/beneath.ts copyData), so the host's disk takes what the quota let the stage hold.
+// Before: 256 MB allocated for a 2 MB quota. The control: a dense 512 KiB file is
+// allocated in full, so the measure sees data where there is some.
+scriptCase("a sparse file under maxDisk keeps its holes in the branch and the commit", "dist/test/scripts/sparse-case.js", [], (o) => {
+  for (const [where, f] of [["branch", o.branch], ["commit", o.committed]] as const) {
+    assert.equal(f.size, 256 << 20, `${where}: ${JSON.stringify(o)}`);
+    assert.equal(f.byte, "x", `${where}: the byte written inside the holes: ${JSON.stringify(o)}`);
+    assert.ok(f.used < 2 << 20, `${where}: allocated ${f.used} bytes for a 2M quota: ${JSON.stringify(o)}`);
+    assert.ok(f.dense >= 512 << 10, `${where} control: the dense file is allocated in full: ${JSON.stringify(o)}`);
+  }
+  assert.equal(o.committed.action, "committed", JSON.stringify(o));
+}, 120_000);
