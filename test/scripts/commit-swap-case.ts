@@ -31,7 +31,16 @@ const big = Buffer.alloc(2 << 20, 0x61);
 let wins = 0, committed = 0, refused = 0;
 const errors: string[] = [];
 for (let r = 0; r < rounds; r++) {
-  for (const name of readdirSync(work)) rmSync(join(work, name), { recursive: true, force: true });
+  // The racer renames entries meanwhile: this reset retries what a swap made fail.
+  for (let k = 0; k < 50 && readdirSync(work).length > 0; k++) {
+    for (const name of readdirSync(work)) {
+      try {
+        rmSync(join(work, name), { recursive: true, force: true });
+      } catch {
+        // swapped while being removed: the next pass takes it
+      }
+    }
+  }
   for (let i = 0; i < 6; i++) writeFileSync(join(work, `f${i}`), big, { mode: 0o644 });
   try {
     const res = await Sandbox.run({ fsReadable: SYSTEM, workdir: work, fsStorage: storage, cwd: work }, ["/bin/sh", "-c", "chmod 777 f0 f1 f2 f3 f4 f5 && mkdir -m 777 d-1 d-2 d-3 d-4"]);
