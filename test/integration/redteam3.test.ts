@@ -77,3 +77,12 @@ scriptCase("a sparse file under maxDisk keeps its holes in the branch and the co
   }
   assert.equal(o.committed.action, "committed", JSON.stringify(o));
 }, 120_000);
+
+// A program run through /proc/self/fd/N under policyFn is looked up in the caller's own
+// descriptor table (/proc/<tid>), not the supervisor's: the callback's `denied` describes
+// the file that runs, and the exec stop, which compares files by identity, lets it run.
+scriptCase("policyFn: a program run by /proc/self/fd/N is the caller's file, checked and run", "dist/test/scripts/proc-self-exec-case.js", [], (o) => {
+  assert.equal(o.byPath, "hi-from-path\nrc=0", `control: ${JSON.stringify(o)}`);
+  assert.equal(o.byFd, "hi-from-fd\nrc=0", JSON.stringify(o));
+  assert.deepEqual(o.events[1], ["/proc/self/fd/7", false], JSON.stringify(o));
+}, 120_000);
