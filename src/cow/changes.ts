@@ -2,7 +2,7 @@
 // added, modified or deleted against the real tree, and the ordered operations a commit
 // applies (commit.ts). Nothing here follows a symbolic link.
 
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from "node:fs";
+import { closeSync, constants as C, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from "node:fs";
 import { join } from "node:path";
 import { native } from "../confine/native.js";
 import { SYSCALLS } from "../kernel/syscalls.js";
@@ -63,7 +63,20 @@ function typeOf(st: BigIntStats): Change["type"] | undefined {
 /** Byte-for-byte equality of two regular files of the same size. */
 function sameContent(a: string, b: string, size: bigint): boolean {
   if (size === 0n) return true;
-  const fa = openSync(a, "r"), fb = openSync(b, "r");
+  // b is the real file: without following a link and without blocking, and only while it
+  // is still a regular file (another process that can write the real directory may have
+  // swapped a FIFO in since it was looked at, which a plain open would wait on forever).
+  let fb: number;
+  try {
+    fb = openSync(b, C.O_RDONLY | C.O_NONBLOCK | C.O_NOFOLLOW);
+  } catch {
+    return false; // a link or gone now: not the same
+  }
+  if (!fstatSync(fb).isFile()) {
+    closeSync(fb);
+    return false;
+  }
+  const fa = openSync(a, "r");
   try {
     const ba = Buffer.alloc(1 << 16), bb = Buffer.alloc(1 << 16);
     for (;;) {

@@ -2,13 +2,14 @@
 // idempotent operations written durably, then applied in order. A crash at any point
 // leaves the branch listed; applying it again replays the journal (docs/cow.md).
 
-import { closeSync, copyFileSync, constants as C, chmodSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeSync } from "node:fs";
+import { closeSync, constants as C, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { native } from "../confine/native.js";
 import { BranchError } from "../errors.js";
 import { AT_FDCWD, O, RESOLVE } from "../supervise/paths.js";
+import { chmodDirBeneath, openDirNoFollow, removeBeneath, writeFileBeneath } from "./beneath.js";
 import { readChanges, type Change, type Op } from "./changes.js";
 import { dropBranch, saveMeta, waitPast, writeDurable, type Branch } from "./stage.js";
 import { holdsProtected, isProtected } from "../policy/protected.js";
@@ -182,6 +183,13 @@ export function applyOps(branch: Branch, journal: Journal): void {
   const wfd = native().openat2(AT_FDCWD, journal.workdir, O.PATH | O.DIRECTORY | O.CLOEXEC, 0, RESOLVE.NO_SYMLINKS);
   if (wfd < 0) throw new BranchError(`commit: cannot open the workdir ${journal.workdir} (errno ${-wfd})`);
   const tag = branch.meta.id.slice(-8);
+  let ufd: number;
+  try {
+    ufd = openDirNoFollow(branch.upper);
+  } catch (e) {
+    closeSync(wfd);
+    throw new BranchError(`commit: cannot open the branch's upper ${branch.upper} (${(e as NodeJS.ErrnoException).code})`);
+  }
   try {
     journal.ops.forEach((op, i) => {
       const pfd = pinParent(wfd, op.p);
@@ -191,23 +199,31 @@ export function applyOps(branch: Branch, journal: Journal): void {
       }
       try {
         const at = (name: string): string => `/proc/self/fd/${pfd}/${name}`;
-        const target = at(basename(op.p));
-        const tmp = at(`.sandlock-${tag}-${i}.tmp`);
+        const name = basename(op.p);
+        const tmpName = `.sandlock-${tag}-${i}.tmp`;
+        const target = at(name);
+        const tmp = at(tmpName);
+        // Modes, times and removals go through descriptors (cow/beneath.ts): another
+        // sandbox with the real directory granted may swap any name here for a link while
+        // the commit runs, and a chmod, utimes or rm -r by path would follow it.
         switch (op.t) {
           case "rm":
-            rmSync(target, { recursive: true, force: true });
+            removeBeneath(pfd, name);
             return;
           case "dir":
             ignoreCode("EEXIST", () => mkdirSync(target, { mode: op.mode }));
-            if (!lstatSync(target).isDirectory()) throw new BranchError(`commit: ${join(journal.workdir, op.p)} is not a directory`);
-            chmodSync(target, op.mode);
+            try {
+              chmodDirBeneath(pfd, name, op.mode);
+            } catch (e) {
+              throw new BranchError(`commit: ${join(journal.workdir, op.p)} is not a directory (${(e as Error).message})`);
+            }
             return;
           case "file": {
             ignoreCode("ENOENT", () => unlinkSync(tmp));
-            copyFileSync(join(branch.upper, op.p), tmp, C.COPYFILE_EXCL);
-            chmodSync(tmp, op.mode);
             const mtime = Number(BigInt(op.mtimeNs) / 1000n) / 1e6;
-            utimesSync(tmp, mtime, mtime);
+            writeFileBeneath(ufd, op.p, pfd, tmpName, op.mode, mtime);
+            // A name swapped in for the temporary since it was written is what is renamed:
+            // a link then lands in the workdir (which that process can write anyway).
             renameSync(tmp, target);
             return;
           }
@@ -222,6 +238,7 @@ export function applyOps(branch: Branch, journal: Journal): void {
       }
     });
   } finally {
+    closeSync(ufd);
     closeSync(wfd);
   }
 }

@@ -2,7 +2,7 @@
 // diff(1) between the real file and the staged one before the stage is thrown away.
 
 import { spawnSync } from "node:child_process";
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, lstatSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 import type { Change } from "./changes.js";
 
@@ -32,13 +32,17 @@ export function unifiedDiff(changes: readonly Change[], upper: string, workdir: 
   for (const c of changes) {
     if (c.type !== "file") continue;
     const rel = c.path.slice(workdir.length + 1);
-    const real = c.kind === "added" ? "/dev/null" : c.path;
+    // The real side only when it is a regular file: a FIFO there (one planted by another
+    // process that can write the real directory, or a link to one or to a device) would
+    // block the open or never end; a file replacing such an entry is shown as new.
+    const realIsFile = c.kind !== "added" && lstatSync(c.path, { throwIfNoEntry: false })?.isFile() === true;
+    const real = realIsFile ? c.path : "/dev/null";
     const staged = c.kind === "deleted" ? "/dev/null" : join(upper, rel);
     if (!isText(real) || !isText(staged)) {
       out.push(`Binary files a/${rel} and b/${rel} differ\n`);
       continue;
     }
-    const r = spawnSync("diff", ["-u", "--label", c.kind === "added" ? "/dev/null" : `a/${rel}`, "--label", c.kind === "deleted" ? "/dev/null" : `b/${rel}`, real, staged], { encoding: "utf8", maxBuffer: 64 << 20 });
+    const r = spawnSync("diff", ["-u", "--label", realIsFile ? `a/${rel}` : "/dev/null", "--label", c.kind === "deleted" ? "/dev/null" : `b/${rel}`, real, staged], { encoding: "utf8", maxBuffer: 64 << 20 });
     if (r.error !== undefined) throw new Error(`diff: ${r.error.message} (the --diff option runs diff(1) from diffutils)`);
     if (r.status === 2) throw new Error(`diff: ${r.stderr.trim()}`);
     out.push(r.stdout);

@@ -4,10 +4,11 @@
 // upper directory out into the branch on disk before anything reads it, so listing,
 // commit, keep and `sandlock branch` work on the branch as they do without a quota.
 
-import { chmodSync, closeSync, copyFileSync, lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, utimesSync, type BigIntStats } from "node:fs";
+import { chmodSync, closeSync, constants as C, lstatSync, openSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, utimesSync, type BigIntStats } from "node:fs";
 import { join } from "node:path";
 import { native } from "../confine/native.js";
 import { SYSCALLS } from "../kernel/syscalls.js";
+import { copyData } from "./beneath.js";
 import { isOpaque } from "./changes.js";
 
 const AT_FDCWD = -100;
@@ -34,7 +35,19 @@ function copyEntry(from: string, to: string, st: BigIntStats, dirs: [string, Big
     }
     dirs.push([to, st]); // modes and times once the content is in (a 0555 directory)
   } else if (st.isFile()) {
-    copyFileSync(from, to);
+    // Data extents only (cow/beneath.ts): a sparse file's holes cost the stage nothing, and
+    // must not cost the host's disk more than the quota let the stage hold.
+    const src = openSync(from, C.O_RDONLY | C.O_NOFOLLOW);
+    try {
+      const dst = openSync(to, C.O_WRONLY | C.O_CREAT | C.O_EXCL, 0o600);
+      try {
+        copyData(src, dst);
+      } finally {
+        closeSync(dst);
+      }
+    } finally {
+      closeSync(src);
+    }
     chmodSync(to, Number(st.mode & 0o7777n));
     utimesSync(to, seconds(st.atimeNs), seconds(st.mtimeNs));
   } else if (st.isSymbolicLink()) {

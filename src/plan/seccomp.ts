@@ -17,6 +17,12 @@ export const CLONE_NAMESPACE_FLAGS =
   0x00020000 /* NEWNS */ | 0x02000000 /* NEWCGROUP */ | 0x04000000 /* NEWUTS */ | 0x08000000 /* NEWIPC */ |
   0x10000000 /* NEWUSER */ | 0x20000000 /* NEWPID */ | 0x40000000; /* NEWNET */
 
+/** CLONE_UNTRACED: a child made with it is not attached by its parent's tracer, whatever
+ * PTRACE_O_TRACEFORK/CLONE/VFORK say. The launcher traces every process for timeStart and
+ * policyFn's exec check (vclock.c); an untraced child's exec would go unchecked. Refused
+ * with the namespace flags; nothing outside the kernel's own threads needs it. */
+export const CLONE_UNTRACED = 0x00800000;
+
 export const IOCTL_DENIED = { TIOCSTI: 0x5412, TIOCLINUX: 0x541c } as const;
 export const PRCTL_DENIED = { PR_SET_DUMPABLE: 4, PR_SET_SECUREBITS: 28, PR_SET_PTRACER: 0x59616d61 } as const;
 
@@ -84,15 +90,15 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
   const EPERM = Ret.errno(Errno.EPERM);
   const handlers = new Map<number, Handler>();
 
-  // clone: flags are the first argument; namespace creation is refused. Only the low half
-  // matters: every CLONE_* flag of clone(2) lives in 32 bits.
+  // clone: flags are the first argument; namespace creation and CLONE_UNTRACED are
+  // refused. Only the low half matters: every CLONE_* flag of clone(2) lives in 32 bits.
   // When the supervisor counts processes, a clone that makes one (no CLONE_THREAD) goes to
   // it; with notifyThreads, a clone that makes a thread does too (capped and charged).
   const notify = new Set(spec.notify);
   const procs = notify.has("clone");
   const threads = spec.notifyThreads === true;
   handlers.set(nr("clone"), (b) => {
-    b.load(SeccompData.argLow(0)).jset(CLONE_NAMESPACE_FLAGS, 0, 1).ret(EPERM);
+    b.load(SeccompData.argLow(0)).jset(CLONE_NAMESPACE_FLAGS | CLONE_UNTRACED, 0, 1).ret(EPERM);
     if (procs && threads) b.ret(Ret.USER_NOTIF);
     else if (procs) b.jset(CLONE_THREAD, 1, 0).ret(Ret.USER_NOTIF);
     else if (threads) b.jset(CLONE_THREAD, 0, 1).ret(Ret.USER_NOTIF);

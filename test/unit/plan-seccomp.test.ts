@@ -9,7 +9,7 @@ import { SYSCALL_GROUPS } from "../../src/kernel/syscall-groups.js";
 import { DEFAULT_BLOCKLIST, REVIEWED_ALLOWED, blockedSyscalls } from "../../src/plan/blocklist.js";
 import { Ret, encodeProgram, type Insn } from "../../src/plan/bpf/assembler.js";
 import {
-  AF, CLONE_NAMESPACE_FLAGS, Errno, IOCTL_DENIED, IPPROTO, NETLINK_ROUTE, PRCTL_DENIED, SOCK, buildSeccompProgram,
+  AF, CLONE_NAMESPACE_FLAGS, CLONE_UNTRACED, Errno, IOCTL_DENIED, IPPROTO, NETLINK_ROUTE, PRCTL_DENIED, SOCK, buildSeccompProgram,
   type SeccompSpec,
 } from "../../src/plan/seccomp.js";
 import { REACH_SYSCALLS } from "../../src/plan/seccomp-reach.js";
@@ -266,6 +266,10 @@ test("clone: namespace flags get EPERM, threads and forks are allowed", () => {
     assert.equal(clone((flag | THREAD_FLAGS) >>> 0), EPERM, `CLONE_${name} with thread flags`);
   }
   assert.equal(clone(0x7e020000 | SIGCHLD), EPERM, "every namespace flag");
+  // A child the launcher's tracer would not attach (timeStart, policyFn's exec check).
+  assert.equal(CLONE_UNTRACED, 0x00800000);
+  assert.equal(clone(CLONE_UNTRACED | SIGCHLD), EPERM, "CLONE_UNTRACED");
+  assert.equal(clone(CLONE_UNTRACED | CLONE.VM | CLONE.VFORK | SIGCHLD), EPERM, "CLONE_UNTRACED with vfork");
   assert.equal(clone(THREAD_FLAGS), ALLOW, "pthread_create's flags");
   assert.equal(clone(SIGCHLD), ALLOW, "fork");
   assert.equal(clone(CLONE.CHILD_SETTID | CLONE.CHILD_CLEARTID | SIGCHLD), ALLOW, "glibc fork");

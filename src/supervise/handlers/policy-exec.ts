@@ -146,8 +146,13 @@ export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: Superv
     const pathArg = path.toString("utf8");
     const abs = absolutePath(n.pid, dirfd, pathArg, flags);
     // fexecve and execveat(fd, ""): the descriptor itself, not the text of its path.
-    const lookup = pathArg === "" && (flags & AT_EMPTY_PATH) !== 0 ? `/proc/${n.pid}/fd/${dirfd}` : abs;
-    const real = realOf(abs) ?? abs;
+    // /proc/self and /proc/thread-self name the caller, not this process: looked up as
+    // /proc/<tid> (a program run by its descriptor, `/proc/self/fd/7`, was looked up in
+    // the supervisor's own table, so the callback saw another file, and the exec stop
+    // killed it for not being the file approved).
+    const mine = abs?.replace(/^\/proc\/(self|thread-self)(?=\/|$)/, `/proc/${n.pid}`);
+    const lookup = pathArg === "" && (flags & AT_EMPTY_PATH) !== 0 ? `/proc/${n.pid}/fd/${dirfd}` : mine;
+    const real = realOf(mine) ?? abs;
     let parentPid = 0;
     try {
       parentPid = parentFromStat(readFileSync(`/proc/${n.pid}/stat`, "latin1")) ?? 0;

@@ -1,0 +1,137 @@
+// Writes and removals of a commit through descriptors pinned beneath a directory, never by
+// a path a concurrent process could redirect: the real workdir may be writable by another
+// sandbox (a plain grant on it) while a commit runs, and the branch's upper by a process
+// that was handed a descriptor of the overlay. See docs/security.md, "Commit races".
+
+import { chmodSync, closeSync, fchmodSync, fstatSync, ftruncateSync, futimesSync, lstatSync, readdirSync, readSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
+import { SYSCALLS } from "../kernel/syscalls.js";
+import { native } from "../confine/native.js";
+import { AT_FDCWD, O, RESOLVE } from "../supervise/paths.js";
+
+const BENEATH = RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS;
+const ENOENT = 2, ENOTDIR = 20, ELOOP = 40;
+
+function errnoError(what: string, rc: number): Error {
+  return Object.assign(new Error(`${what}: errno ${-rc}`), { errno: -rc });
+}
+
+const SEEK_DATA = 3, SEEK_HOLE = 4, ENXIO = 6;
+
+/**
+ * Copies the regular file `src` into the empty file `dst` (descriptors), its data extents
+ * only (SEEK_DATA/SEEK_HOLE), then sets the size: holes stay holes. A sparse file costs a
+ * tmpfs (maxDisk) nothing for its holes; copied byte by byte, `truncate -s 256M` under a
+ * 1 MB quota became 256 MB on the host's disk (and a 1 TB one, 1 TB).
+ */
+export function copyData(src: number, dst: number): void {
+  const size = fstatSync(src).size;
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const seek = (at: number, whence: number): number => native().syscallAs(SYSCALLS.lseek!, null, src, at, whence);
+  let at = 0;
+  while (at < size) {
+    const data = seek(at, SEEK_DATA);
+    if (data === -ENXIO) break; // only a hole is left
+    if (data < 0) throw errnoError("lseek(SEEK_DATA)", data);
+    const hole = seek(data, SEEK_HOLE);
+    if (hole < 0) throw errnoError("lseek(SEEK_HOLE)", hole);
+    for (let pos = data; pos < hole; ) {
+      const n = readSync(src, buf, 0, Math.min(buf.length, hole - pos), pos);
+      if (n === 0) break; // shrunk meanwhile
+      for (let off = 0; off < n; ) off += writeSync(dst, buf, off, n - off, pos + off);
+      pos += n;
+    }
+    at = hole;
+  }
+  ftruncateSync(dst, size);
+}
+
+/** `rel` (relative, any depth) opened beneath `dirFd` without following any link. */
+export function openBeneath(dirFd: number, rel: string, flags: number, mode = 0): number {
+  const fd = native().openat2(dirFd, rel, flags | O.CLOEXEC, mode, BENEATH);
+  if (fd < 0) throw errnoError(`open ${rel}`, fd);
+  return fd;
+}
+
+/**
+ * The file `rel` of a branch's upper (`upperFd`), copied into a new file `tmpName` that is
+ * created exclusively in `dirFd` (O_EXCL never follows a link), with its mode and mtime set
+ * on that descriptor. A chmod or utimes by path would follow a link a concurrent process
+ * swapped in for the temporary name and change the file it names, with the committing
+ * user's rights (root's, for root). The source is opened beneath upper without following
+ * a link: a symlink swapped into upper during the commit cannot make it copy a host file.
+ */
+export function writeFileBeneath(upperFd: number, rel: string, dirFd: number, tmpName: string, mode: number, mtime: number): void {
+  const src = openBeneath(upperFd, rel, 0 /* O_RDONLY */);
+  try {
+    const dst = openBeneath(dirFd, tmpName, O.WRONLY | O.CREAT | O.EXCL, 0o600);
+    try {
+      copyData(src, dst);
+      fchmodSync(dst, mode);
+      futimesSync(dst, mtime, mtime);
+    } finally {
+      closeSync(dst);
+    }
+  } finally {
+    closeSync(src);
+  }
+}
+
+/** The directory `name` in `dirFd` set to `mode` through a descriptor opened without
+ * following a link (one swapped in since the mkdir: an error, nothing outside changes).
+ * O_PATH, so a directory this user may not list is changed too; chmod of the descriptor's
+ * own /proc/self/fd entry acts on exactly the inode it pinned. */
+export function chmodDirBeneath(dirFd: number, name: string, mode: number): void {
+  const fd = openBeneath(dirFd, name, O.PATH | O.DIRECTORY | O.NOFOLLOW);
+  try {
+    chmodSync(`/proc/self/fd/${fd}`, mode);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * rm -r of `name` in `dirFd`, each level entered through a descriptor opened without
+ * following a link, each entry removed by a path of one component beneath such a
+ * descriptor (unlink and rmdir never follow the last component). A path-walking rm -r
+ * (fs.rmSync) lstats a directory, then lists and removes through its path: a directory
+ * swapped for a link to a host directory in between has that directory emptied.
+ */
+export function removeBeneath(dirFd: number, name: string): void {
+  const path = `/proc/self/fd/${dirFd}/${name}`;
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (st === undefined) return;
+  if (st.isDirectory()) {
+    const sub = native().openat2(dirFd, name, O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC, 0, BENEATH);
+    if (sub === -ENOENT) return;
+    if (sub >= 0) {
+      try {
+        for (const child of readdirSync(`/proc/self/fd/${sub}`)) removeBeneath(sub, child);
+      } finally {
+        closeSync(sub);
+      }
+      try {
+        rmdirSync(path);
+        return;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "ENOENT") return;
+        if (code !== "ENOTDIR") throw e;
+      }
+    } else if (sub !== -ELOOP && sub !== -ENOTDIR) {
+      throw errnoError(`open ${name}`, sub);
+    }
+    // swapped for a link or a file meanwhile: that name is removed, never what it names
+  }
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+}
+
+/** A descriptor of the directory `path` (a branch's upper; its last component not followed). */
+export function openDirNoFollow(path: string): number {
+  const fd = native().openat2(AT_FDCWD, path, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC, 0, 0);
+  if (fd < 0) throw errnoError(`open ${path}`, fd);
+  return fd;
+}
