@@ -148,6 +148,7 @@ export class Sandbox {
   private stdio: StdioSet | undefined;
   private enforcement: Enforcement | undefined;
   private adjustments: readonly Adjustment[] = [];
+  private procViewValue: "kernel" | "supervised" | undefined;
   private killReason: RunStatus | undefined;
   /** Set once a graceful stop began: why (a timeout always reports "timeout"). */
   private stopReason: RunStatus | undefined;
@@ -295,6 +296,16 @@ export class Sandbox {
   }
 
   /** The command's stdin when spawned with stdin "pipe" (end() it to send EOF), else null. */
+  /**
+   * How the sandbox sees processes, names and paths outside its grants, once started:
+   * "kernel" (its own namespaces: a path outside the grants does not exist, ENOENT; pids
+   * inside are the namespace's, the command is pid 2) or "supervised" (the host's pids,
+   * EACCES). `pid` and every pid the library reports are this process's own either way.
+   */
+  get procView(): "kernel" | "supervised" | undefined {
+    return this.procViewValue;
+  }
+
   get stdin(): Socket | null {
     return this.stdio?.stdin ?? null;
   }
@@ -391,6 +402,7 @@ export class Sandbox {
     }
     this.enforcement = features.enforcement;
     this.adjustments = features.adjustments;
+    this.procViewValue = features.kernelView !== undefined ? "kernel" : "supervised";
     if (this.policy.name !== undefined) await this.register(this.policy.name, opts);
 
     this.stateValue = "running";

@@ -13,6 +13,7 @@ import { Policy } from "../policy/policy.js";
 import type { RunResult } from "../result.js";
 import { monotonicMs } from "../sandbox.js";
 import { Clone } from "./clone.js";
+import { hostPidOf } from "./host-pid.js";
 import type { ZygoteSpec } from "./fns.js";
 
 const EAGAIN = 11;
@@ -276,10 +277,20 @@ export class ForkGroup {
       }
       return;
     }
+    // The pid as this process names it (under the kernel-native view the zygote reports the
+    // pid inside its namespace); `pid` stays the key the zygote's exit rows use. A pidfd
+    // naming a process outside the sandbox's pid namespace ends the group.
+    const own = pids.map((_, i) => hostPidOf(fds[3 * i]!, this.host.rootPid()));
+    const bad = own.find((o): o is Error => o instanceof Error && !o.message.includes("exited before"));
+    if (bad !== undefined) {
+      for (const fd of fds) closeSync(fd);
+      this.fail(new SandboxError(`fork: ${bad.message}`));
+      return;
+    }
     pids.forEach((pid, i) => {
       const clone = new Clone(this.host.policy, {
         id: p.clones.length,
-        pid,
+        pid: typeof own[i] === "number" ? own[i] : 0,
         pidfd: fds[3 * i]!,
         stdoutFd: fds[3 * i + 1]!,
         stderrFd: fds[3 * i + 2]!,
