@@ -83,6 +83,16 @@ scriptCase("kernel view: the init (pid 1) cannot be signalled, traced or written
   assert.deepEqual(out.handled, { exitCode: 3, signal: null }, "a command handling SIGTERM runs its handler");
 });
 
+scriptCase("kernel view: a host pid names nothing inside; a pidfd on a process outside cannot become a clone's pid; maxProcesses does not count the init", SCRIPT, ["${PROBE}", "pids"], (out) => {
+  inView(out);
+  assert.equal(out.victimInside, "ESRCH", "the victim's host pid, from inside");
+  assert.equal(out.victimBare, "ok", "positive control: bare, the same pid is the victim");
+  assert.match(String(out.outside), /^process \d+ is not in the sandbox's pid namespace$/);
+  assert.equal(out.own, true, "positive control: the sandbox's own process translates to its pid");
+  assert.equal(out.forkUnderOne, "EAGAIN", "maxProcesses 1: the command alone");
+  assert.equal(out.forkUnderTwo, "ok", "positive control: maxProcesses 2 lets one fork through");
+});
+
 scriptCase("kernel view: a policy with network keeps the supervised view; for a user, ids other than its own show as the overflow id, for root every id maps", SCRIPT, ["${PROBE}", "fallback"], (out, who) => {
   inView(out);
   assert.ok(!["1", "2"].includes(out.netSelfPid), `with network: no new pid namespace (pid ${out.netSelfPid})`);

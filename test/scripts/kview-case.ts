@@ -1,12 +1,14 @@
 // Attacks on the kernel-native view (SANDLOCK_KERNEL_VIEW=1, plan/kernel-view.ts), each with
 // its positive control run bare or under the same policy. Prints one JSON line.
-// Usage: kview-case.js PROBE proc|hidden|mounts|net|escape|pid1|fallback
+// Usage: kview-case.js PROBE proc|hidden|mounts|net|escape|pid1|pids|fallback
 
 import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
+import { native } from "../../src/confine/native.js";
+import { hostPidOf } from "../../src/fork/host-pid.js";
 import { SYSTEM_RO } from "../helpers/system.js";
 
 const [probe, mode] = process.argv.slice(2) as [string, string];
@@ -165,6 +167,37 @@ async function main(): Promise<Record<string, unknown>> {
         unhandled: await stop(["/bin/sh", "-c", `echo ready; exec ${probe} sleep 1000`]),
         handled: await stop(["/bin/sh", "-c", "trap 'exit 3' TERM; echo ready; while :; do sleep 1; done"]),
       };
+    }
+    case "pids": {
+      // A host process of the same user: inside, its host pid names nothing; a pidfd on it
+      // (as a zygote would have to pass one) is refused by the clone's pid translation.
+      const victim = spawn("sleep", ["1000"], { stdio: "ignore" });
+      await new Promise((r) => victim.once("spawn", r));
+      const sb = new Sandbox(policy);
+      await sb.spawn([probe, "sleep", "1000"]);
+      const n = native();
+      const outsideFd = n.pidfdOpen(victim.pid!);
+      const insideFd = n.pidfdOpen(sb.pid!);
+      try {
+        const outside = hostPidOf(outsideFd, sb.pid!);
+        const own = hostPidOf(insideFd, sb.pid!);
+        return {
+          selfPid: await selfPid(),
+          victimInside: (await inside([probe, "kill", String(victim.pid), "0"])).trim(),
+          victimBare: bare([probe, "kill", String(victim.pid), "0"]).trim(),
+          outside: outside instanceof Error ? outside.message : outside,
+          own: own instanceof Error ? own.message : own === sb.pid,
+          // maxProcesses counts the command's processes, not the init: 1 runs the command
+          // and refuses its fork; 2 lets the fork through (the control).
+          forkUnderOne: (await inside([probe, "fork"], { ...policy, maxProcesses: 1 })).trim(),
+          forkUnderTwo: (await inside([probe, "fork"], { ...policy, maxProcesses: 2 })).trim(),
+        };
+      } finally {
+        closeSync(outsideFd);
+        closeSync(insideFd);
+        victim.kill("SIGKILL");
+        await sb.kill();
+      }
     }
     case "fallback": {
       // Network in the policy: the supervised view, never a weaker one.
