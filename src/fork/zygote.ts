@@ -180,7 +180,18 @@ export class ForkGroup {
     if (this.gone) throw this.gone;
     const max = this.host.policy.maxProcesses;
     // (a launcher command keeps the event loop alive while it waits for its answer)
-    const live = await this.host.countProcesses();
+    let live: number;
+    try {
+      live = await this.host.countProcesses();
+    } catch (e) {
+      // The launcher ended without answering: the zygote died meanwhile, and its result
+      // (onZygoteGone, registered first) says how.
+      await this.host.result().then(
+        () => undefined,
+        () => undefined,
+      );
+      throw this.gone ?? e;
+    }
     if (live + n > max) {
       throw new SandboxError(
         `fork(${n}): ${n} clones would exceed maxProcesses ${max}: ${live} process${live === 1 ? " is" : "es are"} already running in this fork group (the zygote counts); raise maxProcesses to at least ${live + n}`,
