@@ -11,7 +11,7 @@ import { readFileSync, readlinkSync } from "node:fs";
  * pidfd the zygote obtained some other way cannot make a handle act on a process that is
  * not the sandbox's (inside its own namespace the sandbox can name no other process).
  */
-export function hostPidOf(pidfd: number, sandboxPid: number): number | Error {
+export function hostPidOf(pidfd: number, sandboxPid: number, reported: number): number | Error {
   let pid: number;
   try {
     const m = /^Pid:\s*(-?\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${pidfd}`, "latin1"));
@@ -19,8 +19,18 @@ export function hostPidOf(pidfd: number, sandboxPid: number): number | Error {
   } catch (e) {
     return new Error(`cannot read the clone's pidfd: ${(e as Error).message}`);
   }
-  // -1: the process is gone; 0: it is in a pid namespace this process cannot see.
-  if (pid <= 0) return new Error(pid === 0 ? "the clone is outside this process's pid namespace" : "the clone exited before it was reported");
+  // -1: the process is gone (the zygote may reap a short clone before this runs): the pid
+  // it reported is this process's own when the sandbox shares its pid namespace (the
+  // supervised view), else unknown. 0: in a pid namespace this process cannot see.
+  if (pid === -1) {
+    try {
+      if (readlinkSync("/proc/self/ns/pid") === readlinkSync(`/proc/${sandboxPid}/ns/pid`)) return reported;
+    } catch {
+      // the sandbox is gone too
+    }
+    return new Error("the clone exited before it was reported");
+  }
+  if (pid <= 0) return new Error("the clone is outside this process's pid namespace");
   try {
     if (readlinkSync(`/proc/${pid}/ns/pid`) !== readlinkSync(`/proc/${sandboxPid}/ns/pid`)) return new Error(`process ${pid} is not in the sandbox's pid namespace`);
   } catch (e) {

@@ -291,7 +291,7 @@ export class ForkGroup {
     // The pid as this process names it (under the kernel-native view the zygote reports the
     // pid inside its namespace); `pid` stays the key the zygote's exit rows use. A pidfd
     // naming a process outside the sandbox's pid namespace ends the group.
-    const own = pids.map((_, i) => hostPidOf(fds[3 * i]!, this.host.rootPid()));
+    const own = pids.map((pid, i) => hostPidOf(fds[3 * i]!, this.host.rootPid(), pid));
     const bad = own.find((o): o is Error => o instanceof Error && !o.message.includes("exited before"));
     if (bad !== undefined) {
       for (const fd of fds) closeSync(fd);

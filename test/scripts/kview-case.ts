@@ -179,8 +179,8 @@ async function main(): Promise<Record<string, unknown>> {
       const outsideFd = n.pidfdOpen(victim.pid!);
       const insideFd = n.pidfdOpen(sb.pid!);
       try {
-        const outside = hostPidOf(outsideFd, sb.pid!);
-        const own = hostPidOf(insideFd, sb.pid!);
+        const outside = hostPidOf(outsideFd, sb.pid!, 2);
+        const own = hostPidOf(insideFd, sb.pid!, 2);
         return {
           selfPid: await selfPid(),
           victimInside: (await inside([probe, "kill", String(victim.pid), "0"])).trim(),
