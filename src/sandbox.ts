@@ -21,7 +21,7 @@ import { resolveHosts } from "./kernel/resolve-hosts.js";
 import { DomainProxy } from "./proxy/proxy.js";
 import { hasDomainRules } from "./plan/net-rules.js";
 import { ruleHosts, type ResolvedHosts } from "./plan/net-rules.js";
-import { Cmd } from "./plan/protocol.js";
+import { Cmd, LauncherFlag } from "./plan/protocol.js";
 import { Policy } from "./policy/policy.js";
 import type { PolicyInput } from "./policy/types.js";
 import { RunResult, type RunStatus, type WorkdirOutcome } from "./result.js";
@@ -720,6 +720,9 @@ export class Sandbox {
         policy: this.policy.toJSON(),
         appState: appState === undefined ? null : Buffer.from(appState),
         stopTimeoutMs: CHECKPOINT_STOP_TIMEOUT_MS,
+        // The kernel-native view's init (the command's parent, the launcher's child) is
+        // sandlock's: frozen with the rest, not part of the image.
+        ...((l.flags & LauncherFlag.INIT) !== 0 && l.rootPid !== undefined ? { skipParentOf: l.rootPid } : {}),
       });
       return new Checkpoint(data);
     } finally {
