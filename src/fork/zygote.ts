@@ -292,6 +292,8 @@ export class ForkGroup {
     // pid inside its namespace); `pid` stays the key the zygote's exit rows use. A pidfd
     // naming a process outside the sandbox's pid namespace ends the group.
     const own = pids.map((pid, i) => hostPidOf(fds[3 * i]!, this.host.rootPid(), pid));
+    // The zygote reaps none of these until told (zygote-main.mts).
+    this.send({ op: "pidsRead" });
     const bad = own.find((o): o is Error => o instanceof Error && !o.message.includes("exited before"));
     if (bad !== undefined) {
       for (const fd of fds) closeSync(fd);
