@@ -295,7 +295,6 @@ export class Sandbox {
     return this.launcher?.rootPid;
   }
 
-  /** The command's stdin when spawned with stdin "pipe" (end() it to send EOF), else null. */
   /**
    * How the sandbox sees processes, names and paths outside its grants, once started:
    * "kernel" (its own namespaces: a path outside the grants does not exist, ENOENT; pids
@@ -306,6 +305,7 @@ export class Sandbox {
     return this.procViewValue;
   }
 
+  /** The command's stdin when spawned with stdin "pipe" (end() it to send EOF), else null. */
   get stdin(): Socket | null {
     return this.stdio?.stdin ?? null;
   }
