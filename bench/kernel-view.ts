@@ -1,6 +1,7 @@
 // The kernel-native view prototype (SANDLOCK_KERNEL_VIEW=1, plan/kernel-view.ts) against the
 // supervised view and bare, interleaved round by round in one run: the workloads, the calls
-// the /proc view traps, and the start of a sandbox. `node dist/bench/kernel-view.js [rounds]`.
+// the /proc view traps, and the start of a sandbox. `node dist/bench/kernel-view.js [rounds]`
+// (`[rounds] calls`: the calls and the start only).
 
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -87,9 +88,9 @@ async function rounds(n: number, one: (side: Side) => Promise<number>): Promise<
   return out;
 }
 
-export async function benchKernelView(n: number): Promise<string> {
+export async function benchKernelView(n: number, workloads = true): Promise<string> {
   const lines = [`Kernel-native view vs supervised view vs bare, ${n} rounds, grants ${SYSTEM.join(" ")} (+ a writable work dir)`];
-  for (const w of WORKLOADS) {
+  for (const w of workloads ? WORKLOADS : []) {
     const dir = mkdtempSync(join(tmpdir(), "sandlock-bench-"));
     try {
       mkdirSync(join(dir, ".tmp"));
@@ -132,5 +133,5 @@ export async function benchKernelView(n: number): Promise<string> {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  console.log(await benchKernelView(Number(process.argv[2] ?? 5)));
+  console.log(await benchKernelView(Number(process.argv[2] ?? 5), process.argv[3] !== "calls"));
 }

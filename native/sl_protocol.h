@@ -95,6 +95,7 @@ struct sl_msg {
 /* What the launcher has in force, reported with SL_MSG_STARTED. */
 #define SL_LAUNCHER_SCOPED 1      /* it is in a Landlock domain scoping signals: teardown is kill(-1) */
 #define SL_LAUNCHER_CPU_COUNTER 2 /* CPU time comes from a counter every process inherits */
+#define SL_LAUNCHER_INIT 4        /* the kernel-native view's init is pid 1: process counts include it */
 
 /* Launcher-internal failures reported with SL_MSG_FATAL. */
 #define SL_FATAL_PLAN_READ 1

@@ -21,7 +21,7 @@ import { resolveHosts } from "./kernel/resolve-hosts.js";
 import { DomainProxy } from "./proxy/proxy.js";
 import { hasDomainRules } from "./plan/net-rules.js";
 import { ruleHosts, type ResolvedHosts } from "./plan/net-rules.js";
-import { Cmd } from "./plan/protocol.js";
+import { Cmd, LauncherFlag } from "./plan/protocol.js";
 import { Policy } from "./policy/policy.js";
 import type { PolicyInput } from "./policy/types.js";
 import { RunResult, type RunStatus, type WorkdirOutcome } from "./result.js";
@@ -148,6 +148,7 @@ export class Sandbox {
   private stdio: StdioSet | undefined;
   private enforcement: Enforcement | undefined;
   private adjustments: readonly Adjustment[] = [];
+  private procViewValue: "kernel" | "supervised" | undefined;
   private killReason: RunStatus | undefined;
   /** Set once a graceful stop began: why (a timeout always reports "timeout"). */
   private stopReason: RunStatus | undefined;
@@ -294,6 +295,16 @@ export class Sandbox {
     return this.launcher?.rootPid;
   }
 
+  /**
+   * How the sandbox sees processes, names and paths outside its grants, once started:
+   * "kernel" (its own namespaces: a path outside the grants does not exist, ENOENT; pids
+   * inside are the namespace's, the command is pid 2) or "supervised" (the host's pids,
+   * EACCES). `pid` and every pid the library reports are this process's own either way.
+   */
+  get procView(): "kernel" | "supervised" | undefined {
+    return this.procViewValue;
+  }
+
   /** The command's stdin when spawned with stdin "pipe" (end() it to send EOF), else null. */
   get stdin(): Socket | null {
     return this.stdio?.stdin ?? null;
@@ -391,6 +402,7 @@ export class Sandbox {
     }
     this.enforcement = features.enforcement;
     this.adjustments = features.adjustments;
+    this.procViewValue = features.kernelView !== undefined ? "kernel" : "supervised";
     if (this.policy.name !== undefined) await this.register(this.policy.name, opts);
 
     this.stateValue = "running";
@@ -712,6 +724,9 @@ export class Sandbox {
         policy: this.policy.toJSON(),
         appState: appState === undefined ? null : Buffer.from(appState),
         stopTimeoutMs: CHECKPOINT_STOP_TIMEOUT_MS,
+        // The kernel-native view's init (the command's parent, the launcher's child) is
+        // sandlock's: frozen with the rest, not part of the image.
+        ...((l.flags & LauncherFlag.INIT) !== 0 && l.rootPid !== undefined ? { skipParentOf: l.rootPid } : {}),
       });
       return new Checkpoint(data);
     } finally {

@@ -69,14 +69,22 @@ int sl_cpu_counter_open(void);
 long sl_cpu_ms(int32_t *pid);
 
 /* The kernel-native view (ns.c): the clone flags the plan asks for (0: none), the step
- * itself, and the graceful-stop signal for a root that is pid 1 of its namespace. */
+ * itself, and the id maps the launcher writes for a root caller. */
 unsigned long sl_ns_clone_flags(const struct sl_plan *plan);
 long sl_ns_view(const uint8_t *p, uint32_t len, int ack);
 void sl_ns_map_child(pid_t child, int ack_wr);
-int sl_ns_signal_root(pid_t root, int sig);
 /* The caller's own uid and gid mapped 1:1 in a new user namespace (ns.c, used by cow.c). */
 long sl_ns_write_id_maps(uint32_t uid, uint32_t gid);
 long sl_ns_write_maps(uint32_t inner_uid, uint32_t outer_uid, uint32_t inner_gid, uint32_t outer_gid);
+
+/* The kernel-native view's init (init.c): the exec step forks; pid 1 stays a reaper and
+ * the command execs as pid 2. Its messages to the launcher travel on the report pipe and
+ * never reach TypeScript: the command's exec (then the launcher answers on the ack pipe),
+ * and the command's wait status (a = status, b = 1 when nothing else was left). */
+#define SL_MSG_INIT_EXEC 0x101
+#define SL_MSG_INIT_STATUS 0x102
+long sl_init_exec(const char *path, char **argv, char **envp, struct sl_child_fds fds, int own_group);
+long sl_init_command_pid(pid_t init);
 
 /* The copy-on-write workdir's overlay (cow.c): the SL_STEP_COW step. */
 long sl_cow_mount(const uint8_t *p, uint32_t len);

@@ -5,6 +5,10 @@
  * control pipe closes, kills what is left (teardown.c). */
 #include "launcher.h"
 
+#define F_SETFL_ 4
+#define O_NONBLOCK_ 04000
+#define EAGAIN_ 11
+
 long sl_write_all(int fd, const void *buf, size_t len) {
   const char *p = buf;
   while (len > 0) {
@@ -32,10 +36,13 @@ static int32_t launcher_flags = 0;
  * cleaning up, so the root's exit waits for the others (or for SL_CMD_KILL). */
 static int stopping = 0;
 
-/* The root is pid 1 of its own pid namespace (the kernel-native view), and the signal the
- * last SL_CMD_SIGNAL sent. */
+/* The kernel-native view (ns.c, init.c): the root is the init, pid 1 of the sandbox's own
+ * pid namespace, and the command is its child, pid 2. The init tells the command's wait
+ * status on the report pipe, which the launcher then keeps open. The command "is reaped"
+ * when that status arrives; the sandbox is empty when the init is reaped. */
 static int ns_root = 0;
-static int last_signal = 0;
+static long init_report = -1;
+static int cmd_status = 0, cmd_done = 0, cmd_alone = 0;
 
 /* Exits, but never while TypeScript may still be duplicating the listener out of this
  * process: it reads the listener's number from the status pipe and then calls
@@ -133,11 +140,38 @@ static int32_t trace_command(pid_t child) {
   return 0;
 }
 
+/* SL_MSG_INIT_EXEC: the command (pid 2) has exec'd, and the init reaps nothing until it
+ * reads the answer, so the command's host pid can be read from the init's children. */
+static long init_started(pid_t init, int ack_wr) {
+  long cmd = sl_init_command_pid(init);
+  int32_t answer = cmd < 0 ? (int32_t)-cmd : 0;
+  sl_write_all(ack_wr, &answer, sizeof answer);
+  return cmd;
+}
+
 static int await_exec(int report_rd, int ack_wr, int child_pidfd, pid_t child) {
   struct sl_msg m;
   long n;
   for (;;) {
     n = SL_RETRY(SC3(NR_read, report_rd, &m, sizeof m));
+    if (n == (long)sizeof m && m.type == SL_MSG_INIT_EXEC && ns_root) {
+      long cmd = init_started(child, ack_wr);
+      SC1(NR_close, ack_wr);
+      if (cmd < 0) {
+        /* Cannot name the command to TypeScript: nothing of the sandbox may run on. */
+        SC2(NR_kill, child, SIGKILL);
+        int status;
+        SL_RETRY(SC4(NR_wait4, child, &status, WALL, 0));
+        send_msg(SL_MSG_SETUP_FAILED, -1, (int32_t)-cmd, 0);
+        SC1(NR_close, report_rd);
+        return -1;
+      }
+      /* The report pipe stays open for the command's wait status, read without blocking. */
+      init_report = report_rd;
+      SC3(NR_fcntl, report_rd, F_SETFL_, O_NONBLOCK_);
+      send_msg(SL_MSG_STARTED, (int32_t)cmd, launcher_flags | SL_LAUNCHER_INIT, 0);
+      return 0;
+    }
     if (n != (long)sizeof m || (m.type != SL_MSG_LISTENER && m.type != SL_MSG_TRACE)) break;
     int32_t answer = m.type == SL_MSG_TRACE ? trace_command(child) : take_listener(child_pidfd, m.a);
     sl_write_all(ack_wr, &answer, sizeof answer);
@@ -155,7 +189,52 @@ static int await_exec(int report_rd, int ack_wr, int child_pidfd, pid_t child) {
   return -1;
 }
 
+/* Reads what the init reported (the first wait status counts), without blocking; closes
+ * the pipe at its end. */
+static void read_init_report(void) {
+  struct sl_msg m;
+  long n;
+  while (init_report >= 0 && (n = SL_RETRY(SC3(NR_read, init_report, &m, sizeof m))) != -EAGAIN_) {
+    if (n != (long)sizeof m) {
+      SC1(NR_close, init_report);
+      init_report = -1;
+      return;
+    }
+    if (m.type == SL_MSG_INIT_STATUS && !cmd_done) {
+      cmd_status = m.a;
+      cmd_done = 1;
+      cmd_alone = m.b == 1;
+    }
+  }
+}
+
+/* The kernel-native view's teardown: killing the init kills the namespace, and the launcher
+ * reaps only the init. The count of the others is taken before, from /proc, unless the
+ * init said nothing else was left (a forged "alone" from inside only lowers that count). A
+ * command that had not exited dies of the teardown's SIGKILL. */
+__attribute__((noreturn)) static void ns_teardown_and_exit(pid_t init, int init_reaped) {
+  read_init_report();
+  int killed = 0;
+  if (!init_reaped) {
+    if (!(cmd_done && cmd_alone)) {
+      int live = sl_tree_signal(0);
+      killed = live - 1 - (cmd_done ? 0 : 1);
+      if (killed < 0) killed = 0;
+    }
+    int status = 0, reaped = 0;
+    sl_teardown(init, &status, &reaped, (launcher_flags & SL_LAUNCHER_SCOPED) != 0);
+  }
+  int code = -1, sig = SIGKILL;
+  if (cmd_done) {
+    sig = SL_WIFSIGNALED(cmd_status) ? SL_WTERMSIG(cmd_status) : 0;
+    if (SL_WIFEXITED(cmd_status)) code = SL_WEXITSTATUS(cmd_status);
+  }
+  send_msg(SL_MSG_EXIT, code, sig, killed);
+  launcher_exit(0);
+}
+
 __attribute__((noreturn)) static void teardown_and_exit(pid_t root, int root_status, int root_reaped) {
+  if (ns_root) ns_teardown_and_exit(root, root_reaped);
   /* Fast path: every process of the sandbox descends from the launcher, so once the root
    * is reaped and no child is left, nothing is left at all and /proc need not be read. */
   int killed = 0;
@@ -202,7 +281,6 @@ static int signal_all(void) {
   long n = SL_RETRY(SC3(NR_read, SL_FD_CONTROL, &sig, 1));
   if (n != 1 || sig == 0 || sig > 64) return -EINVAL;
   stopping = 1;
-  last_signal = sig;
   if (launcher_flags & SL_LAUNCHER_SCOPED) return SC2(NR_kill, -1, sig) == 0 ? 1 : 0;
   return sl_tree_signal(sig);
 }
@@ -223,9 +301,9 @@ static void handle_command(char cmd, pid_t root, int *root_status, int *root_rea
       count = sl_tree_signal(0); /* signal 0 reaches exactly the live ones */
       break;
     case SL_CMD_SIGNAL:
+      /* With the init, the command is pid 2 and gets it like any process; the init, pid 1
+       * without a handler, ignores it. */
       count = signal_all();
-      /* pid 1 of its own namespace ignores the signal unless it handles it (ns.c). */
-      if (count >= 0 && !*root_reaped && last_signal != 0 && ns_root) sl_ns_signal_root(root, last_signal);
       break;
     case SL_CMD_CPU: {
       int32_t pid = 0;
@@ -348,8 +426,8 @@ int main(void) {
 
   int root_status = 0, root_reaped = 0;
   for (;;) {
-    struct sl_pollfd pfd[2] = {{(int)sfd, POLLIN, 0}, {SL_FD_CONTROL, POLLIN, 0}};
-    rc = SC5(NR_ppoll, pfd, 2, NULL, NULL, 8);
+    struct sl_pollfd pfd[3] = {{(int)sfd, POLLIN, 0}, {SL_FD_CONTROL, POLLIN, 0}, {(int)init_report, POLLIN, 0}};
+    rc = SC5(NR_ppoll, pfd, init_report >= 0 ? 3 : 2, NULL, NULL, 8);
     if (rc == -EINTR) continue;
     if (rc < 0) teardown_and_exit((pid_t)root, root_status, root_reaped);
     if (pfd[0].revents & POLLIN) {
@@ -358,10 +436,18 @@ int main(void) {
         if (si.signo == SIGTERM || si.signo == SIGHUP) teardown_and_exit((pid_t)root, root_status, root_reaped);
         /* SIGCHLD (or several merged into one): reap everything that has exited. */
         int none_left = reap_children((pid_t)root, &root_status, &root_reaped);
+        /* The init gone, the whole namespace is. */
+        if (ns_root && root_reaped) teardown_and_exit((pid_t)root, root_status, root_reaped);
         /* The sandbox lives as long as its root process: what it leaves behind dies. During
          * a graceful stop the others had the signal too and get their grace period. */
-        if (root_reaped && (!stopping || none_left)) teardown_and_exit((pid_t)root, root_status, root_reaped);
+        if (!ns_root && root_reaped && (!stopping || none_left)) teardown_and_exit((pid_t)root, root_status, root_reaped);
       }
+    }
+    if (init_report >= 0 && (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+      read_init_report();
+      /* The command exited: as above, what it leaves dies unless a graceful stop runs. When
+       * nothing is left the init exits on its own, and its reaping ends the sandbox. */
+      if (cmd_done && !stopping && !cmd_alone) teardown_and_exit((pid_t)root, root_status, root_reaped);
     }
     if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
       char cmd;

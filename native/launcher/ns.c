@@ -321,37 +321,3 @@ long sl_ns_view(const uint8_t *p, uint32_t len, int ack) {
   if (rc == 0) rc = SC5(NR_mount, NULL, "/", NULL, MS_REMOUNT_ | MS_BIND_ | MS_RDONLY_ | MS_NOSUID_ | MS_NODEV_, NULL);
   return rc;
 }
-
-/* The launcher's signals reach pid 1 of a child pid namespace only when it handles them
- * (SIGKILL and SIGSTOP excepted): a command that does not handle SIGTERM would ignore a
- * graceful stop. When the signal is neither caught nor ignored by the root and its default
- * action ends the process, the launcher sends SIGKILL instead (the exit is then reported
- * as SIGKILL). Reads /proc/<root>/status (SigCgt, SigIgn); returns 1 when it killed. */
-int sl_ns_signal_root(pid_t root, int sig) {
-  /* Default action: ignore (SIGCHLD 17, SIGURG 23, SIGWINCH 28) or stop/continue. */
-  if (sig == SIGCHLD || sig == 23 || sig == 28 || sig == SIGCONT || sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU || sig == SIGKILL) return 0;
-  char path[48];
-  sl_fmt_path(path, "/proc/", root, "/status");
-  long fd = SC4(NR_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  static char buf[4096];
-  long n = SC3(NR_read, fd, buf, sizeof buf - 1);
-  SC1(NR_close, fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
-  uint64_t masks[2] = {0, 0};
-  const char *keys[2] = {"SigIgn:\t", "SigCgt:\t"};
-  for (int k = 0; k < 2; k++) {
-    for (long i = 0; i + 8 < n; i++) {
-      if ((i == 0 || buf[i - 1] == '\n') && memcmp(buf + i, keys[k], 8) == 0) {
-        for (const char *h = buf + i + 8; *h != '\n' && *h != '\0'; h++) {
-          int d = *h >= 'a' ? *h - 'a' + 10 : *h - '0';
-          masks[k] = masks[k] << 4 | (uint64_t)(d & 15);
-        }
-        break;
-      }
-    }
-  }
-  if ((masks[0] | masks[1]) & (1ULL << (sig - 1))) return 0;
-  return SC2(NR_kill, root, SIGKILL) == 0;
-}

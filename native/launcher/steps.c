@@ -75,6 +75,8 @@ struct exec_state {
   pid_t launcher;
   struct sl_child_fds fds;
   struct exec_args exec; /* path NULL when the plan's exec step is malformed */
+  int ns_init;           /* the kernel-native view: the exec step forks the init (init.c) */
+  int own_group;         /* the plan's SETPGID step: the command's group is its own */
 };
 
 /* Hands the seccomp listener over: the launcher duplicates it out of this process with
@@ -90,7 +92,8 @@ static long hand_over_listener(struct exec_state *es) {
   long n = SL_RETRY(SC3(NR_read, es->fds.ack, &answer, sizeof answer));
   if (n != (long)sizeof answer) return n < 0 ? n : -EIO;
   SC1(NR_close, es->listener);
-  SC1(NR_close, es->fds.ack);
+  /* The init still needs the ack pipe (init.c); it is close-on-exec for the command. */
+  if (!es->ns_init) SC1(NR_close, es->fds.ack);
   es->listener = -1;
   return answer == 0 ? 0 : -answer; /* the launcher's errno from pidfd_getfd */
 }
@@ -279,6 +282,7 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
       return sl_userns(p, len);
     case SL_STEP_EXEC:
       if (es->exec.path == NULL) break;
+      if (es->ns_init) return sl_init_exec(es->exec.path, es->exec.argv, es->exec.envp, es->fds, es->own_group);
       return SC3(NR_execve, es->exec.path, es->exec.argv, es->exec.envp);
     default:
       break;
@@ -312,6 +316,8 @@ void sl_child_run(const struct sl_plan *plan, struct sl_child_fds fds, pid_t lau
   for (uint32_t i = 0; i < plan->nsteps; i++) {
     const struct sl_step *st = &plan->steps[i];
     if (st->op == SL_STEP_EXEC && parse_exec(st->payload, st->len, &es.exec) < 0) es.exec.path = NULL;
+    if (st->op == SL_STEP_NS_VIEW) es.ns_init = 1;
+    if (st->op == SL_STEP_SETPGID) es.own_group = 1;
   }
   for (uint32_t i = 0; i < plan->nsteps; i++) {
     int sub = 0;

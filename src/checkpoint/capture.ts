@@ -28,6 +28,9 @@ export interface CaptureRequest {
   appState: Buffer | null;
   /** How long a thread may take to reach its ptrace-stop. */
   stopTimeoutMs: number;
+  /** The parent of this process is frozen with the others but left out of the image (the
+   * kernel view's init, whose child is the command). */
+  skipParentOf?: number;
 }
 
 /** The process vanished while it was captured (only SIGKILL can do that to a frozen one). */
@@ -66,8 +69,15 @@ export async function captureSandbox(req: CaptureRequest): Promise<CheckpointDat
   let failure: unknown;
   try {
     const frozen = await freezer.freeze();
+    let skipPid: number | undefined;
+    try {
+      if (req.skipParentOf !== undefined) skipPid = parseStat(readProc(req.skipParentOf, "stat").toString("latin1")).ppid;
+    } catch (e) {
+      if (!(e instanceof Gone)) throw e; // the command has exited: its init is gone with it or going
+    }
     const processes: ProcessImage[] = [];
     for (const [pid, threads] of frozen) {
+      if (pid === skipPid) continue;
       try {
         processes.push(captureProcess(pid, threads, notes));
       } catch (e) {

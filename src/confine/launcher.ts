@@ -3,7 +3,7 @@
 
 import { closeSync, readSync, writeSync } from "node:fs";
 import { ConfinementError, SupervisorError } from "../errors.js";
-import { Cmd, Fatal, LauncherFd, Msg, MSG_BYTES, Step, SubCall, type StepOp } from "../plan/protocol.js";
+import { Cmd, Fatal, LauncherFd, LauncherFlag, Msg, MSG_BYTES, Step, SubCall, type StepOp } from "../plan/protocol.js";
 import type { PlanStep } from "../plan/plan.js";
 import { errnoName } from "./errno.js";
 import { launcherPath, native } from "./native.js";
@@ -190,6 +190,9 @@ export class LauncherProcess {
           p.reject(new SupervisorError(`the CPU time of process ${b} cannot be counted: it is not dumpable (it executed a file it may not read), and the kernel stops counting such a process`));
         } else if (c !== 0) {
           p.reject(new SupervisorError(`sandbox ${what} failed: ${errnoName(c)}`));
+        } else if (p.cmd === Cmd.COUNT && (this.flags & LauncherFlag.INIT) !== 0) {
+          // The kernel-native view's init is sandlock's own process, not the command's.
+          p.resolve(Math.max(0, b - 1));
         } else {
           p.resolve(b);
         }

@@ -145,6 +145,8 @@ export class Clone extends Sandbox {
   #signal(what: string, sig: number): void {
     if (this.#state === "stopped") throw new SandboxError(`${what}: not running (the clone has exited)`);
     native().pidfdSendSignal(this.#pidfd, sig);
+    // pid 0: the clone had exited before its pid could be read (fork/host-pid.ts).
+    if (this.#pid <= 1) return;
     try {
       process.kill(-this.#pid, sig);
     } catch {

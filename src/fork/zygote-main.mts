@@ -183,7 +183,10 @@ function forkClones(n: number, collapse: [number, number][]): boolean {
       becomeClone(base + batch);
       return true;
     }
-    if (batch.pids.length > 0) send({ op: "forked", pids: batch.pids }, batch.fds);
+    if (batch.pids.length > 0) {
+      unread++;
+      send({ op: "forked", pids: batch.pids }, batch.fds);
+    }
     for (const fd of batch.fds) closeSync(fd);
     if (batch.errno !== 0) {
       const forked = base + batch.pids.length;
@@ -194,10 +197,23 @@ function forkClones(n: number, collapse: [number, number][]): boolean {
   return false;
 }
 
-process.on("SIGCHLD", () => {
+/** Batches reported whose pids the parent has not read yet ("pidsRead"): until it has, no
+ * clone is reaped, so each clone's pidfd still names a process when the parent reads the
+ * pid it has outside (fork/host-pid.ts; a reaped one has none). */
+let unread = 0;
+let reapWaiting = false;
+
+function reap(): void {
+  if (unread > 0) {
+    reapWaiting = true;
+    return;
+  }
+  reapWaiting = false;
   const rows = native.reapClones();
   if (rows.length > 0) send({ op: "exits", rows });
-});
+}
+
+process.on("SIGCHLD", reap);
 
 const buf = Buffer.alloc(1 << 20);
 handle = native.pollFd(ctl, () => {
@@ -213,6 +229,9 @@ handle = native.pollFd(ctl, () => {
     const msg = JSON.parse(buf.toString("utf8", 0, len)) as { op: string; [k: string]: unknown };
     if (msg.op === "init") {
       void init(msg as unknown as Parameters<typeof init>[0]);
+    } else if (msg.op === "pidsRead") {
+      unread = Math.max(0, unread - 1);
+      if (unread === 0 && reapWaiting) reap();
     } else if (msg.op === "fork") {
       if (forkClones(msg.n as number, (msg.collapse as [number, number][]) ?? [])) return;
     } else {

@@ -13,6 +13,7 @@ import { Policy } from "../policy/policy.js";
 import type { RunResult } from "../result.js";
 import { monotonicMs } from "../sandbox.js";
 import { Clone } from "./clone.js";
+import { hostPidOf } from "./host-pid.js";
 import type { ZygoteSpec } from "./fns.js";
 
 const EAGAIN = 11;
@@ -179,7 +180,18 @@ export class ForkGroup {
     if (this.gone) throw this.gone;
     const max = this.host.policy.maxProcesses;
     // (a launcher command keeps the event loop alive while it waits for its answer)
-    const live = await this.host.countProcesses();
+    let live: number;
+    try {
+      live = await this.host.countProcesses();
+    } catch (e) {
+      // The launcher ended without answering: the zygote died meanwhile, and its result
+      // (onZygoteGone, registered first) says how.
+      await this.host.result().then(
+        () => undefined,
+        () => undefined,
+      );
+      throw this.gone ?? e;
+    }
     if (live + n > max) {
       throw new SandboxError(
         `fork(${n}): ${n} clones would exceed maxProcesses ${max}: ${live} process${live === 1 ? " is" : "es are"} already running in this fork group (the zygote counts); raise maxProcesses to at least ${live + n}`,
@@ -276,10 +288,22 @@ export class ForkGroup {
       }
       return;
     }
+    // The pid as this process names it (under the kernel-native view the zygote reports the
+    // pid inside its namespace); `pid` stays the key the zygote's exit rows use. A pidfd
+    // naming a process outside the sandbox's pid namespace ends the group.
+    const own = pids.map((pid, i) => hostPidOf(fds[3 * i]!, this.host.rootPid(), pid));
+    // The zygote reaps none of these until told (zygote-main.mts).
+    this.send({ op: "pidsRead" });
+    const bad = own.find((o): o is Error => o instanceof Error && !o.message.includes("exited before"));
+    if (bad !== undefined) {
+      for (const fd of fds) closeSync(fd);
+      this.fail(new SandboxError(`fork: ${bad.message}`));
+      return;
+    }
     pids.forEach((pid, i) => {
       const clone = new Clone(this.host.policy, {
         id: p.clones.length,
-        pid,
+        pid: typeof own[i] === "number" ? own[i] : 0,
         pidfd: fds[3 * i]!,
         stdoutFd: fds[3 * i + 1]!,
         stderrFd: fds[3 * i + 2]!,

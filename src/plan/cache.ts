@@ -2,6 +2,7 @@
 // an entry keeps the facts it read and is reused only while every one reads the same and
 // the mount table has not changed. The encoded steps before exec are kept per directory.
 
+import { kernelViewRequested } from "./kernel-view.js";
 import type { Policy } from "../policy/policy.js";
 import { mountsGeneration } from "../kernel/mounts.js";
 import { computeFeatures, type Features, type HostFacts } from "./features.js";
@@ -56,8 +57,9 @@ function keyOf(policy: Policy, resolved: ResolvedHosts | undefined): string {
     p = JSON.stringify(policy.toJSON());
     if (frozenThrough(policy)) keys.set(policy, p);
   }
-  // Whether a policyFn is set changes the features (execs are traced), not which one.
-  const fn = policy.policyFn === undefined ? p : `${p}\npolicyFn`;
+  // Whether a policyFn is set changes the features (execs are traced), not which one; the
+  // kernel view's switch too (read at each start: the bench and tests toggle it in-process).
+  const fn = `${policy.policyFn === undefined ? p : `${p}\npolicyFn`}${kernelViewRequested() ? "\nkernel view" : ""}`;
   return resolved === undefined || resolved.size === 0 ? fn : `${fn}\n${JSON.stringify([...resolved])}`;
 }
 

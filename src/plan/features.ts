@@ -80,6 +80,9 @@ export interface Supervision {
   /** Threads of the whole sandbox, main threads included (derived from maxProcesses:
    * handlers/threads.ts). */
   maxThreads?: number;
+  /** The kernel-native view's init (native/launcher/init.c) is pid 1 and forks the
+   * command: it is sandlock's, not the command's, so maxProcesses does not count it. */
+  initProcess?: boolean;
   /** Network destinations, named unix sockets, the interface view and the synthetic
    * /etc/hosts (always set by computeFeatures: every connect and send is supervised). */
   net?: NetSupervision;
@@ -350,6 +353,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   const user = userMapping(policy);
   const kernelBlock = kernelViewRequested() ? (usernsUnavailable() ?? (policy.workdir !== undefined ? "workdir (its overlay is mounted in a namespace of its own)" : undefined) ?? (policy.fsDenied.length > 0 ? "fsDenied (its covers are mounted in a namespace of its own)" : undefined) ?? (policy.protectedFiles ? "protectedFiles (its read-only binds are mounted in a namespace of its own; --allow-protected lifts it)" : undefined) ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
   const kernel = kernelViewRequested() && kernelBlock === undefined;
+  if (kernel && supervision.maxProcesses !== undefined) supervision.initProcess = true;
   const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
   const computed = computeView(viewPolicy, given, active.has("fs"), kernel ? [] : mounts, undefined, resolved);
   const grants = unsupervised ? withoutProcfs(given, computed.grants, mounts, active.has("fs")) : computed.grants;

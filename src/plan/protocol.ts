@@ -51,7 +51,7 @@ export const TraceFlag = { CLOCK: 1, EXECS: 2 } as const;
 export const MSG_BYTES = 16;
 
 /** What the launcher has in force, reported with STARTED. */
-export const LauncherFlag = { SCOPED: 1, CPU_COUNTER: 2 } as const;
+export const LauncherFlag = { SCOPED: 1, CPU_COUNTER: 2, INIT: 4 } as const;
 
 export const Fatal = { PLAN_READ: 1, PLAN_FORMAT: 2, SIGNALS: 3, FORK: 4, SUBREAPER: 5 } as const;
 

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { scriptCase } from "../helpers/harness.js";
 import { CLI } from "../helpers/system.js";
+import { pidOutside } from "../helpers/inner-pid.js";
 
 scriptCase(
   "kill(SIGTERM, {forceAfter}): traps run (root and a setsid daemon, which may finish after the root exits); what ignores it is SIGKILLed after the grace, daemon included; a second kill() forces; kill() alone is SIGKILL (control); the timeout's killSignal",
@@ -37,10 +38,12 @@ const SYS = ["-r", "/usr", "-r", "/lib", "-r", "/lib64", "-r", "/bin", "-w", "/d
 
 /** Until process `pid` runs `name` (see stop-case.ts: a signal between a shell's fork and
  * exec is lost to the program). */
-async function execed(pid: number, name: string): Promise<void> {
+async function execed(find: () => number | undefined, name: string): Promise<void> {
   for (;;) {
     try {
-      if (readFileSync(`/proc/${pid}/comm`, "utf8") === `${name}\n`) return;
+      // The printed pid is the sandbox's: the kernel view's pid namespace numbers its own.
+      const pid = find();
+      if (pid !== undefined && readFileSync(`/proc/${pid}/comm`, "utf8") === `${name}\n`) return;
     } catch {
       // not there yet
     }
@@ -59,7 +62,7 @@ function cli(args: string[], signals: NodeJS.Signals[]): Promise<{ code: number 
     stdout += c.toString();
     if (!sent && stdout.includes("\n")) {
       sent = true;
-      void execed(Number(stdout.split("\n")[0]), "sleep").then(() => {
+      void execed(() => pidOutside(child.pid!, Number(stdout.split("\n")[0])), "sleep").then(() => {
         for (const s of signals) child.kill(s);
       });
     }

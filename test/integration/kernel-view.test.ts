@@ -8,10 +8,11 @@ import { scriptCase } from "../helpers/harness.js";
 
 const SCRIPT = "dist/test/scripts/kview-case.js";
 
-/** Every case first shows the kernel view was in force: the sandbox is pid 1. */
+/** Every case first shows the kernel view was in force: the command is pid 2 of its own
+ * pid namespace, the init (native/launcher/init.c) pid 1. */
 function inView(out: { selfPid?: string; error?: string }): void {
   assert.equal(out.error, undefined, out.error);
-  assert.equal(out.selfPid, "1", "the command runs as pid 1 of its own pid namespace");
+  assert.equal(out.selfPid, "2", "the command runs as pid 2 of its own pid namespace");
 }
 
 scriptCase("kernel view: another process's /proc entry does not exist, the sandbox's own does", SCRIPT, ["${PROBE}", "proc"], (out) => {
@@ -65,18 +66,36 @@ scriptCase("kernel view: no .. or symlink spelling leaves the constructed root",
   assert.equal(out.own, "ok", "positive control: the granted work dir reads");
 });
 
-scriptCase("kernel view: pid 1 cannot be signalled from inside; a graceful stop still ends a root without a handler", SCRIPT, ["${PROBE}", "pid1"], (out) => {
+scriptCase("kernel view: the init (pid 1) cannot be signalled, traced or written from inside; the command (pid 2) dies of its own signals and of a graceful stop", SCRIPT, ["${PROBE}", "pid1"], (out) => {
   inView(out);
-  assert.deepEqual(out.fromInside, ["ok", "ok", "alive"], "SIGKILL and SIGTERM to pid 1 from inside are not delivered");
+  const [kill9, term, stop, hup, alive, state] = out.fromInside;
+  assert.deepEqual([kill9, term, stop, hup, alive], ["ok", "ok", "ok", "ok", "alive"], "SIGKILL, SIGTERM, SIGSTOP and SIGHUP to pid 1 from inside are accepted and not delivered");
+  assert.match(state, /^State:\s+S/, "the init is neither stopped nor gone");
   assert.equal(out.bareShell, "ok", "positive control: bare, the shell dies of its own SIGKILL (no \"alive\")");
-  assert.equal(out.getpid, "1 0");
-  assert.equal(out.unhandled.signal, "SIGKILL", "SIGTERM unhandled by pid 1: the launcher kills it");
-  assert.deepEqual(out.handled, { exitCode: 3, signal: null }, "a root handling SIGTERM runs its handler");
+  assert.equal(out.getpid, "2 1");
+  assert.equal(out.selfTerm, "SIGTERM", "kill -TERM $$ ends the command (no \"survived\")");
+  assert.equal(out.selfKill, "SIGKILL");
+  assert.equal(out.ptraceInit, "EPERM", "ptrace of the init");
+  assert.equal(out.ptraceChildBare, "ok", "positive control: bare, attaching to one's own child works");
+  assert.equal(out.initMem, "EACCES", "the init's memory cannot be opened for writing");
+  assert.equal(out.ownMemBare, "EIO", "positive control: bare, one's own memory opens for writing (the write at 0 fails)");
+  assert.deepEqual(out.unhandled, { exitCode: null, signal: "SIGTERM" }, "a command without a handler dies of the graceful stop's SIGTERM");
+  assert.deepEqual(out.handled, { exitCode: 3, signal: null }, "a command handling SIGTERM runs its handler");
+});
+
+scriptCase("kernel view: a host pid names nothing inside; a pidfd on a process outside cannot become a clone's pid; maxProcesses does not count the init", SCRIPT, ["${PROBE}", "pids"], (out) => {
+  inView(out);
+  assert.equal(out.victimInside, "ESRCH", "the victim's host pid, from inside");
+  assert.equal(out.victimBare, "ok", "positive control: bare, the same pid is the victim");
+  assert.match(String(out.outside), /^process \d+ is not in the sandbox's pid namespace$/);
+  assert.equal(out.own, true, "positive control: the sandbox's own process translates to its pid");
+  assert.equal(out.forkUnderOne, "EAGAIN", "maxProcesses 1: the command alone");
+  assert.equal(out.forkUnderTwo, "ok", "positive control: maxProcesses 2 lets one fork through");
 });
 
 scriptCase("kernel view: a policy with network keeps the supervised view; for a user, ids other than its own show as the overflow id, for root every id maps", SCRIPT, ["${PROBE}", "fallback"], (out, who) => {
   inView(out);
-  assert.notEqual(out.netSelfPid, "1", "with network: no new pid namespace");
+  assert.ok(!["1", "2"].includes(out.netSelfPid), `with network: no new pid namespace (pid ${out.netSelfPid})`);
   assert.equal(out.netVictim.trim(), "EACCES", "with network: the supervised view hides /proc/1 (Landlock)");
   assert.equal(out.uidOwner, who === "root" ? "0" : "65534", "/etc/passwd (root's) as the sandbox sees its owner");
   if (who === "root") assert.equal(out.otherOwner, "4242:4242", "root's sandbox maps every id: another owner shows as itself");

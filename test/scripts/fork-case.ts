@@ -2,7 +2,7 @@
 // root and as the unprivileged test user). Prints one JSON line of what it observed.
 
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Sandbox, type PolicyInput } from "../../src/index.js";
@@ -30,6 +30,14 @@ async function errorOf(p: Promise<unknown>): Promise<{ name: string; code?: stri
 
 const sumStdin = 'let s=0;for (const l of require("fs").readFileSync(0,"utf8").split("\\n")) if (l) s+=Number(l.split(" ")[1] ?? l);console.log(s)';
 
+/** The view a policy gets (reduce runs its command under the reducer's policy). */
+async function viewOf(policy: typeof base): Promise<string | undefined> {
+  const sb = new Sandbox(policy);
+  await sb.spawn(["/bin/true"]);
+  await sb.wait();
+  return sb.procView;
+}
+
 const scenarios: Record<string, () => Promise<unknown>> = {
   /** Module form: init state in every clone, CLONE_ID, order, statuses, reduce. */
   async module() {
@@ -39,6 +47,8 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     const reduced = await sb.reduce(["/usr/bin/node", "-e", sumStdin], clones);
     return {
       zygote: sb.pid,
+      // The zygote's pid as it sees it itself (under the kernel view, its namespace's).
+      zygoteInside: Number(/^NSpid:.*?(\d+)\s*$/m.exec(readFileSync(`/proc/${sb.pid}/status`, "latin1"))?.[1]),
       pids: clones.map((c) => c.pid),
       lines: results.map((r) => r.stdout!.toString()),
       statuses: results.map((r) => [r.status, r.exitCode]),
@@ -162,7 +172,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
         { module: `data:text/javascript,${encodeURIComponent('import {readFileSync} from "node:fs"; export function work(){ try { readFileSync(process.env.SECRET); console.log("read") } catch (e) { console.log(e.code) } }')}` },
       );
       const [outside] = await Promise.all((await snoop.fork(1)).map((c) => c.wait()));
-      return { reduced: { status: reduced.status, stdout: reduced.stdoutText, stderr: reduced.stderrText }, outside: outside!.stdoutText, outsideErr: outside!.stderrText };
+      return { reduced: { status: reduced.status, stdout: reduced.stdoutText, stderr: reduced.stderrText }, outside: outside!.stdoutText, outsideErr: outside!.stderrText, views: [await viewOf(base), snoop.procView] };
     } finally {
       rmSync(data, { recursive: true, force: true });
       rmSync(secret, { recursive: true, force: true });

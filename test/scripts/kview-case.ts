@@ -1,12 +1,14 @@
 // Attacks on the kernel-native view (SANDLOCK_KERNEL_VIEW=1, plan/kernel-view.ts), each with
 // its positive control run bare or under the same policy. Prints one JSON line.
-// Usage: kview-case.js PROBE proc|hidden|mounts|net|escape|pid1|fallback
+// Usage: kview-case.js PROBE proc|hidden|mounts|net|escape|pid1|pids|fallback
 
 import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
+import { native } from "../../src/confine/native.js";
+import { hostPidOf } from "../../src/fork/host-pid.js";
 import { SYSTEM_RO } from "../helpers/system.js";
 
 const [probe, mode] = process.argv.slice(2) as [string, string];
@@ -36,7 +38,7 @@ function bare(cmd: string[]): string {
   }
 }
 
-/** The sandbox's own pid as it sees itself: 1 in its own pid namespace. */
+/** The sandbox's own pid as it sees itself: 2 in its own pid namespace (pid 1 is the init). */
 const selfPid = async (p: object = policy): Promise<string> => (await inside([probe, "cat", "/proc/self/stat"], p)).split(" ")[0]!;
 
 async function main(): Promise<Record<string, unknown>> {
@@ -132,11 +134,12 @@ async function main(): Promise<Record<string, unknown>> {
       return { selfPid: await selfPid(), seen, bareSeen, made: made.trim(), own: (await inside([probe, "read", `${work}/own`])).trim() };
     }
     case "pid1": {
-      const script = `${probe} kill 1 9; ${probe} kill 1 15; echo alive`;
+      // The init as a target: every signal from inside, then what it is afterwards.
+      const script = `${probe} kill 1 9; ${probe} kill 1 15; ${probe} kill 1 19; ${probe} kill 1 1; echo alive; grep State /proc/1/status`;
       const fromInside = await inside(["/bin/sh", "-c", script]);
       const bareShell = bare(["/bin/sh", "-c", `${probe} kill $$ 9; echo alive`]);
-      // A graceful stop of a root that does not handle SIGTERM (the launcher sends SIGKILL
-      // instead) and of one that does (it runs its handler). forceAfter Infinity: only the
+      // A graceful stop of a command that does not handle SIGTERM (it dies of it: it is
+      // pid 2) and of one that does (it runs its handler). forceAfter Infinity: only the
       // signal itself can end these.
       const stop = async (cmd: string[]): Promise<{ exitCode: number | null; signal: string | null }> => {
         const sb = new Sandbox(policy);
@@ -151,9 +154,50 @@ async function main(): Promise<Record<string, unknown>> {
         fromInside: fromInside.trim().split("\n"),
         bareShell: bareShell.trim(),
         getpid: (await inside(["/bin/sh", "-c", "echo $$ $PPID"])).trim(),
+        // The command's own signals: it is not an init, so they end it as they would bare.
+        selfTerm: (await Sandbox.run(policy, ["/bin/sh", "-c", "kill -TERM $$; echo survived"])).signal ?? "none",
+        selfKill: (await Sandbox.run(policy, ["/bin/sh", "-c", "kill -KILL $$; echo survived"])).signal ?? "none",
+        // Reaching into the init: ptrace (the filter's blocklist) and its memory (Landlock's
+        // read-only /proc rule); the controls, bare: attaching to a child, opening one's own
+        // memory for writing (the write at address 0 then fails: EIO, past the open).
+        ptraceInit: (await inside([probe, "kv-ptrace", "1"])).trim(),
+        ptraceChildBare: bare([probe, "kv-ptrace", "child"]).trim(),
+        initMem: (await inside([probe, "append", "/proc/1/mem"])).trim(),
+        ownMemBare: bare([probe, "append", "/proc/self/mem"]).trim(),
         unhandled: await stop(["/bin/sh", "-c", `echo ready; exec ${probe} sleep 1000`]),
         handled: await stop(["/bin/sh", "-c", "trap 'exit 3' TERM; echo ready; while :; do sleep 1; done"]),
       };
+    }
+    case "pids": {
+      // A host process of the same user: inside, its host pid names nothing; a pidfd on it
+      // (as a zygote would have to pass one) is refused by the clone's pid translation.
+      const victim = spawn("sleep", ["1000"], { stdio: "ignore" });
+      await new Promise((r) => victim.once("spawn", r));
+      const sb = new Sandbox(policy);
+      await sb.spawn([probe, "sleep", "1000"]);
+      const n = native();
+      const outsideFd = n.pidfdOpen(victim.pid!);
+      const insideFd = n.pidfdOpen(sb.pid!);
+      try {
+        const outside = hostPidOf(outsideFd, sb.pid!, 2);
+        const own = hostPidOf(insideFd, sb.pid!, 2);
+        return {
+          selfPid: await selfPid(),
+          victimInside: (await inside([probe, "kill", String(victim.pid), "0"])).trim(),
+          victimBare: bare([probe, "kill", String(victim.pid), "0"]).trim(),
+          outside: outside instanceof Error ? outside.message : outside,
+          own: own instanceof Error ? own.message : own === sb.pid,
+          // maxProcesses counts the command's processes, not the init: 1 runs the command
+          // and refuses its fork; 2 lets the fork through (the control).
+          forkUnderOne: (await inside([probe, "fork"], { ...policy, maxProcesses: 1 })).trim(),
+          forkUnderTwo: (await inside([probe, "fork"], { ...policy, maxProcesses: 2 })).trim(),
+        };
+      } finally {
+        closeSync(outsideFd);
+        closeSync(insideFd);
+        victim.kill("SIGKILL");
+        await sb.kill();
+      }
     }
     case "fallback": {
       // Network in the policy: the supervised view, never a weaker one.

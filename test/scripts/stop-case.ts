@@ -3,7 +3,7 @@
 // behind (setsid). Checks files written by traps and whether daemon pids survive.
 // Prints one JSON line. Usage: stop-case.js
 
-import { existsSync, mkdtempSync, readFileSync, rmSync, chmodSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
 
@@ -21,6 +21,25 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** A pid the sandbox printed, as this process names it: the same under the supervised view;
+ * under the kernel view (a pid namespace of its own) the process of that namespace whose
+ * NSpid ends with it. */
+function hostPid(sb: Sandbox, inner: number): number {
+  const ns = readlinkSync(`/proc/${sb.pid}/ns/pid`);
+  if (ns === readlinkSync("/proc/self/ns/pid")) return inner;
+  for (const name of readdirSync("/proc")) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      if (readlinkSync(`/proc/${name}/ns/pid`) !== ns) continue;
+      const m = /^NSpid:.*?([0-9]+)\s*$/m.exec(readFileSync(`/proc/${name}/status`, "latin1"));
+      if (m !== null && Number(m[1]) === inner) return Number(name);
+    } catch {
+      // gone, or another user's
+    }
+  }
+  throw new Error(`no process ${inner} in the sandbox's pid namespace`);
 }
 
 /** Until process `pid` runs `name`: a shell's child between fork and exec still has the
@@ -65,7 +84,7 @@ try {
   {
     step("trap");
     const { sb, lines } = await started(`trap 'echo cleaned > ${dir}/trap' TERM; sleep 1000 & echo $!; wait $!`);
-    await execed(Number(lines[0]), "sleep");
+    await execed(hostPid(sb, Number(lines[0])), "sleep");
     await sb.kill("SIGTERM", { forceAfter: FOREVER });
     const r = await sb.wait();
     out.trap = { status: r.status, exitCode: r.exitCode, signal: r.signal, file: file("trap") };
@@ -74,7 +93,7 @@ try {
   {
     step("hard");
     const { sb, lines } = await started(`trap 'echo cleaned > ${dir}/hard' TERM; sleep 1000 & echo $!; wait $!`);
-    await execed(Number(lines[0]), "sleep");
+    await execed(hostPid(sb, Number(lines[0])), "sleep");
     await sb.kill();
     const r = await sb.wait();
     out.hard = { status: r.status, signal: r.signal, file: file("hard") };
@@ -85,7 +104,7 @@ try {
     step("daemon");
     const daemon = `trap 'sleep 0.3; echo daemon-cleaned > ${dir}/daemon; exit 0' TERM; echo $$; while :; do sleep 1; done`;
     const { sb, lines } = await started(`trap 'exit 0' TERM; setsid /bin/sh -c '${daemon.replaceAll("'", "'\\''")}' & wait`);
-    const pid = Number(lines[0]);
+    const pid = hostPid(sb, Number(lines[0]));
     await sb.kill("SIGTERM", { forceAfter: MINUTE });
     const r = await sb.wait();
     out.daemon = { status: r.status, exitCode: r.exitCode, file: file("daemon"), aliveBefore: pid > 0, aliveAfter: alive(pid) };
@@ -96,7 +115,7 @@ try {
     step("ignored");
     const daemon = `trap "" TERM; echo $$; while :; do sleep 1; done`;
     const { sb, lines } = await started(`trap '' TERM; setsid /bin/sh -c '${daemon}' & while :; do sleep 1; done`);
-    const pid = Number(lines[0]);
+    const pid = hostPid(sb, Number(lines[0]));
     const aliveBefore = alive(pid);
     await sb.kill("SIGTERM", { forceAfter: 200 });
     const r = await sb.wait();

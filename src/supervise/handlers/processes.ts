@@ -38,8 +38,10 @@ export function stillInSyscall(tid: number, nr: number): boolean {
  * its slot at the latest when the slot is needed. A caller blocked in vfork while its
  * child runs is counted twice; the error is on the strict side, by one.
  */
-export function processHandlers(max: number, ctx: SupervisorContext): HandlerTable {
-  let count = 1; // the root process
+export function processHandlers(max: number, ctx: SupervisorContext, init = false): HandlerTable {
+  // The root process; with the kernel-native view's init, its fork makes the command the
+  // first counted process (the launcher's count leaves the init out: confine/launcher.ts).
+  let count = init ? 0 : 1;
   let limit = max;
   // policyFn's ctx.restrictMaxProcesses: later forks see the lower limit; processes
   // already running stay (the count only refuses what comes next).

@@ -1,0 +1,98 @@
+/* The kernel-native view's init (ns.c): pid 1 of the sandbox's pid namespace is a small
+ * reaper forked at the exec step, confined exactly like the command (same Landlock domain,
+ * same seccomp filter, no capability), and the command runs as pid 2, so the kernel's
+ * rules for a namespace's init (signals without a handler dropped) bind nothing of it. */
+#include "launcher.h"
+
+#define NR_setpgid_ 109
+
+/* The command's process (pid 2): joins a group of its own when the plan asked for one (the
+ * SETPGID step made the init the leader, and the command's group must be its own, named
+ * by its pid), then execs. Returns only on failure, which the caller reports. */
+static long run_command(const char *path, char **argv, char **envp, int ex_rd, int own_group) {
+  SC1(NR_close, ex_rd);
+  if (own_group) {
+    long rc = SC2(NR_setpgid_, 0, 0);
+    if (rc < 0) return rc;
+  }
+  return SC3(NR_execve, path, argv, envp);
+}
+
+static void report(int fd, uint32_t type, int32_t a, int32_t b) {
+  struct sl_msg m = {type, a, b, 0};
+  /* EPIPE when the launcher is gone: the namespace dies with it (PDEATHSIG). */
+  (void)sl_write_all(fd, &m, sizeof m);
+}
+
+/*
+ * The init's life. It holds no handler, so the kernel drops every signal the sandbox sends
+ * it (SIGKILL and SIGSTOP included); the launcher, in the parent pid namespace, can still
+ * stop and kill it. ptrace, process_vm_* and pidfd_getfd are refused by the filter it runs
+ * under like everything else, and /proc/1/mem is read-only for the sandbox (Landlock's
+ * /proc rule; a writable /proc keeps the supervised view). What it can tell the launcher
+ * is the command's wait status, which the command could have chosen by exiting anyway.
+ *
+ *  1. waits for the command's exec: EOF on a close-on-exec pipe (or the command died; a
+ *     failed step was reported by the command itself, before its exit closed the pipe);
+ *  2. says so on the report pipe (SL_MSG_INIT_EXEC) and waits for the launcher's answer on
+ *     the ack pipe: until then the command is not reaped, so the launcher can read its
+ *     host pid from /proc/<init>/task/<init>/children whatever the command does;
+ *  3. reaps every process of the namespace (orphans come to it); the command's wait status
+ *     goes to the launcher (SL_MSG_INIT_STATUS, b = 1 when nothing else was left);
+ *  4. exits when no child is left (when it dies the kernel kills the namespace anyway).
+ */
+__attribute__((noreturn)) static void init_loop(pid_t cmd, int ex_rd, struct sl_child_fds fds) {
+  char c;
+  SL_RETRY(SC3(NR_read, ex_rd, &c, 1));
+  SC1(NR_close, ex_rd);
+  report(fds.report, SL_MSG_INIT_EXEC, 0, 0);
+  int32_t answer = 0;
+  SL_RETRY(SC3(NR_read, fds.ack, &answer, sizeof answer));
+  SC1(NR_close, fds.ack);
+  for (;;) {
+    int status;
+    long pid = SC4(NR_wait4, -1, &status, WALL, 0);
+    if (pid == -EINTR) continue;
+    if (pid < 0) sl_exit_group(0); /* ECHILD: the namespace is empty but for the init */
+    if (pid != cmd) continue;
+    long more;
+    int other;
+    while ((more = SC4(NR_wait4, -1, &other, WALL | WNOHANG, 0)) > 0) continue;
+    report(fds.report, SL_MSG_INIT_STATUS, status, more == -ECHILD);
+    if (more == -ECHILD) sl_exit_group(0);
+  }
+}
+
+long sl_init_exec(const char *path, char **argv, char **envp, struct sl_child_fds fds, int own_group) {
+  int ex[2];
+  long rc = SC2(NR_pipe2, ex, O_CLOEXEC);
+  if (rc < 0) return rc;
+  /* fork: the filter sees it (maxProcesses does not count the init, features.ts). */
+  long pid = SC5(NR_clone, SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) {
+    SC1(NR_close, ex[0]);
+    SC1(NR_close, ex[1]);
+    return pid;
+  }
+  if (pid == 0) return run_command(path, argv, envp, ex[0], own_group);
+  SC1(NR_close, ex[1]);
+  init_loop((pid_t)pid, ex[0], fds);
+}
+
+/* The launcher's side: the init's only child while it waits for the answer is the command
+ * (the init forks nothing else), read in the launcher's own pid namespace. -errno when the
+ * file cannot be read (kernel-view.ts checks that the kernel has it). */
+long sl_init_command_pid(pid_t init) {
+  char path[64], buf[32];
+  sl_fmt_path(path, "/proc/", init, "/task/");
+  size_t n = sl_strlen(path);
+  sl_fmt_path(path + n, "", init, "/children");
+  long fd = SC4(NR_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return fd;
+  long got = SL_RETRY(SC3(NR_read, fd, buf, sizeof buf - 1));
+  SC1(NR_close, fd);
+  if (got <= 0) return got < 0 ? got : -ESRCH;
+  long pid = 0;
+  for (long i = 0; i < got && buf[i] >= '0' && buf[i] <= '9'; i++) pid = pid * 10 + (buf[i] - '0');
+  return pid > 0 ? pid : -ESRCH;
+}
