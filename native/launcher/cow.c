@@ -3,18 +3,12 @@
  * the workdir, so every write lands in the stage's upper directory, never in the real tree. */
 #include "launcher.h"
 
-#define NR_unshare 272
 #define NR_mount_ 165
 #define NR_fchdir_ 81
-#define NR_geteuid_ 107
-#define CLONE_NEWNS_ 0x00020000UL
-#define CLONE_NEWUSER_ 0x10000000UL
 #define MS_RDONLY_ 1UL
 #define MS_NOSUID_ 2UL
 #define MS_NODEV_ 4UL
 #define MS_NOEXEC_ 8UL
-#define MS_REC_ 16384UL
-#define MS_PRIVATE_ (1UL << 18)
 #define OPTS_MAX 4352
 #define ENAMETOOLONG_ 36
 #define NR_mkdirat_ 258
@@ -105,14 +99,7 @@ long sl_cow_mount(const uint8_t *p, uint32_t len) {
   if (nul == NULL) return -EINVAL;
   const char *stage = nul + 1;
   if ((const uint8_t *)stage >= p + len || sl_memchr(stage, '\0', (size_t)(p + len - (const uint8_t *)stage)) == NULL) return -EINVAL;
-  int root = SC0(NR_geteuid_) == 0;
-  long rc = SC1(NR_unshare, CLONE_NEWNS_ | (root ? 0 : CLONE_NEWUSER_));
-  if (rc < 0) return rc;
-  if (!root) {
-    rc = sl_ns_write_id_maps(uid, gid);
-    if (rc < 0) return rc;
-  }
-  rc = SC5(NR_mount_, NULL, "/", NULL, MS_REC_ | MS_PRIVATE_, NULL);
+  long rc = sl_ns_private_mounts(uid, gid);
   if (rc < 0) return rc;
   /* The workdir and the stage as planned (their real paths), opened without following
    * any symbolic link: one swapped in since planning, by another process that can write a

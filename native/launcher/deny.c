@@ -3,23 +3,17 @@
  * before it forks, so the kernel itself refuses the path to the sandbox, race-free. */
 #include "launcher.h"
 
-#define NR_unshare_ 272
 #define NR_mount_ 165
 #define NR_umount2_ 166
-#define NR_geteuid_ 107
 #define NR_fsopen_ 430
 #define NR_fsconfig_ 431
 #define NR_fsmount_ 432
 #define NR_move_mount_ 429
-#define CLONE_NEWNS_ 0x00020000UL
-#define CLONE_NEWUSER_ 0x10000000UL
 #define MS_RDONLY_ 1UL
 #define MS_NOSUID_ 2UL
 #define MS_NODEV_ 4UL
 #define MS_NOEXEC_ 8UL
 #define MS_BIND_ 4096UL
-#define MS_REC_ 16384UL
-#define MS_PRIVATE_ (1UL << 18)
 #define MNT_DETACH_ 2
 #define FSOPEN_CLOEXEC_ 1
 #define FSCONFIG_SET_FLAG_ 0
@@ -63,14 +57,7 @@ void sl_deny_namespace_ready(void) { private_ns = 1; }
  * reaches the host, and the command's process inherits it at the fork. */
 static long enter_namespace(uint32_t uid, uint32_t gid) {
   if (private_ns) return 0;
-  int root = SC0(NR_geteuid_) == 0;
-  long rc = SC1(NR_unshare_, CLONE_NEWNS_ | (root ? 0 : CLONE_NEWUSER_));
-  if (rc < 0) return rc;
-  if (!root) {
-    rc = sl_ns_write_id_maps(uid, gid);
-    if (rc < 0) return rc;
-  }
-  rc = SC5(NR_mount_, NULL, "/", NULL, MS_REC_ | MS_PRIVATE_, NULL);
+  long rc = sl_ns_private_mounts(uid, gid);
   if (rc < 0) return rc;
   private_ns = 1;
   return 0;

@@ -75,6 +75,8 @@ long sl_ns_view(const uint8_t *p, uint32_t len, int ack);
 void sl_ns_map_child(pid_t child, int ack_wr);
 /* The caller's own uid and gid mapped 1:1 in a new user namespace (ns.c, used by cow.c). */
 long sl_ns_write_id_maps(uint32_t uid, uint32_t gid);
+/* unshare a mount namespace (and a user namespace unless root), every mount private. */
+long sl_ns_private_mounts(uint32_t uid, uint32_t gid);
 long sl_ns_write_maps(uint32_t inner_uid, uint32_t outer_uid, uint32_t inner_gid, uint32_t outer_gid);
 
 /* The kernel-native view's init (init.c): the exec step forks; pid 1 stays a reaper and

@@ -12,6 +12,7 @@
 #define NR_umount2 166
 #define NR_sethostname 170
 #define NR_geteuid_ 107
+#define NR_unshare_ 272
 #define O_CREAT_ 0100
 #define O_EXCL_ 0200
 #define O_NOFOLLOW_ 0400000
@@ -114,6 +115,22 @@ long sl_ns_write_maps(uint32_t inner_uid, uint32_t outer_uid, uint32_t inner_gid
  * files keep their owner. */
 long sl_ns_write_id_maps(uint32_t uid, uint32_t gid) {
   return sl_ns_write_maps(uid, uid, gid, gid);
+}
+
+/* A mount namespace of the launcher's own, with every mount private (nothing mounted in it
+ * reaches the host), and for a caller other than root a user namespace too, where only its
+ * own uid and gid are mapped (unprivileged mounts need one). Root keeps the host's user
+ * namespace: it holds CAP_SYS_ADMIN already, and every owner stays mapped. Used by the
+ * workdir's overlay (cow.c) and fsDenied's covers (deny.c). */
+long sl_ns_private_mounts(uint32_t uid, uint32_t gid) {
+  int root = SC0(NR_geteuid_) == 0;
+  long rc = SC1(NR_unshare_, 0x00020000UL /* CLONE_NEWNS */ | (root ? 0 : 0x10000000UL /* CLONE_NEWUSER */));
+  if (rc < 0) return rc;
+  if (!root) {
+    rc = sl_ns_write_id_maps(uid, gid);
+    if (rc < 0) return rc;
+  }
+  return SC5(NR_mount, NULL, "/", NULL, MS_REC_ | MS_PRIVATE_, NULL);
 }
 
 /* The new net namespace has only lo, down: bring it up so the sandbox can talk to itself. */
