@@ -200,32 +200,16 @@ export class LauncherProcess {
       }
       case Msg.LISTENER: {
         // The launcher holds the sandbox's seccomp listener as fd `a`; take a duplicate.
-        const fd = native().pidfdGetfd(this.pidfd, a);
-        if (fd < 0) {
-          this.fatal = new SupervisorError(`cannot take the seccomp listener from the launcher: pidfd_getfd: ${errnoName(-fd)}`);
-          this.settleStart(this.fatal);
-          this.kill();
-        } else {
-          this.writeControl(Cmd.LISTENER_TAKEN); // the launcher may exit now
-          if (this.onListener) this.onListener(fd);
-          else closeSync(fd);
-        }
+        const fd = this.takeFd(a, "the seccomp listener", Cmd.LISTENER_TAKEN);
+        if (fd !== undefined && this.onListener) this.onListener(fd);
+        else if (fd !== undefined) closeSync(fd);
         break;
       }
-      case Msg.STAGE: {
+      case Msg.STAGE:
         // maxDisk: the staged writes live in a tmpfs of the launcher's mount namespace,
         // which ends with the sandbox; a duplicate of its root keeps them for the commit.
-        const fd = native().pidfdGetfd(this.pidfd, a);
-        if (fd < 0) {
-          this.fatal = new SupervisorError(`cannot take the copy-on-write stage from the launcher: pidfd_getfd: ${errnoName(-fd)}`);
-          this.settleStart(this.fatal);
-          this.kill();
-        } else {
-          this.stageFd = fd;
-          this.writeControl(Cmd.STAGE_TAKEN); // the launcher may exit now
-        }
+        this.stageFd = this.takeFd(a, "the copy-on-write stage", Cmd.STAGE_TAKEN);
         break;
-      }
       case Msg.VCLOCK:
         // timeStart: the command's virtual wall clock is CLOCK_MONOTONIC plus this offset.
         // a, b: the seconds' low and high halves (signed 64 bits), c: nanoseconds.
@@ -242,6 +226,20 @@ export class LauncherProcess {
         this.settleStart(this.fatal);
         break;
     }
+  }
+
+  /** Duplicates descriptor `fd` of the launcher and tells it so with `taken` (it may exit
+   * once nothing it handed over is still to be taken); a failure ends the sandbox. */
+  private takeFd(fd: number, what: string, taken: typeof Cmd.LISTENER_TAKEN | typeof Cmd.STAGE_TAKEN): number | undefined {
+    const dup = native().pidfdGetfd(this.pidfd, fd);
+    if (dup < 0) {
+      this.fatal = new SupervisorError(`cannot take ${what} from the launcher: pidfd_getfd: ${errnoName(-dup)}`);
+      this.settleStart(this.fatal);
+      this.kill();
+      return undefined;
+    }
+    this.writeControl(taken);
+    return dup;
   }
 
   private stepError(index: number, errno: number, opAndSub: number): ConfinementError {
