@@ -617,8 +617,8 @@ export class Sandbox {
       const cow = this.cow;
       this.cow = undefined;
       try {
-        takeStage(launcher, cow, this.policy);
-        const done = finishCow(cow, this.policy, status === "exited" && exit.code === 0);
+        const stageFd = takeStage(launcher, cow, this.policy);
+        const done = finishCow(cow, this.policy, status === "exited" && exit.code === 0, stageFd);
         this.dryRunDiff = done.diff;
         workdir = { action: done.action, branch: done.branch, changes: done.changes, ...(done.heldBack !== undefined ? { heldBack: done.heldBack } : {}) };
       } catch (e) {

@@ -15,8 +15,24 @@ const AT_FDCWD = -100;
 const S_IFCHR = 0o020000;
 const OPAQUE = Buffer.from("user.overlay.opaque\0");
 
-function seconds(ns: bigint): number {
-  return Number(ns / 1000n) / 1e6;
+/** The stage's upper directory, through this process's descriptor of the tmpfs root: by
+ * this process's pid, not /proc/self, so the diff(1) a dry run spawns reaches it too. */
+export function stageUpper(stageFd: number): string {
+  return `/proc/${process.pid}/fd/${stageFd}/upper`;
+}
+
+/** A copied entry's mode and times, as the stage had them. */
+function keepModeAndTimes(path: string, st: BigIntStats): void {
+  chmodSync(path, Number(st.mode & 0o7777n));
+  utimesSync(path, Number(st.atimeNs / 1000n) / 1e6, Number(st.mtimeNs / 1000n) / 1e6);
+}
+
+/** Every entry of directory `from`, copied into the existing directory `to`. */
+function copyChildren(from: string, to: string, dirs: [string, BigIntStats][]): void {
+  for (const name of readdirSync(from)) {
+    const sub = join(from, name);
+    copyEntry(sub, join(to, name), lstatSync(sub, { bigint: true }), dirs);
+  }
 }
 
 /** One entry of the stage's upper, copied to `to` with what a change set reads: the type,
@@ -29,10 +45,7 @@ function copyEntry(from: string, to: string, st: BigIntStats, dirs: [string, Big
       const rc = native().syscallAs(SYSCALLS.setxattr!, null, Buffer.from(`${to}\0`), OPAQUE, Buffer.from("y"), 1, 0);
       if (rc < 0) throw new Error(`${to}: setxattr(user.overlay.opaque): errno ${-rc}`);
     }
-    for (const name of readdirSync(from)) {
-      const sub = join(from, name);
-      copyEntry(sub, join(to, name), lstatSync(sub, { bigint: true }), dirs);
-    }
+    copyChildren(from, to, dirs);
     dirs.push([to, st]); // modes and times once the content is in (a 0555 directory)
   } else if (st.isFile()) {
     // Data extents only (cow/beneath.ts): a sparse file's holes cost the stage nothing, and
@@ -48,8 +61,7 @@ function copyEntry(from: string, to: string, st: BigIntStats, dirs: [string, Big
     } finally {
       closeSync(src);
     }
-    chmodSync(to, Number(st.mode & 0o7777n));
-    utimesSync(to, seconds(st.atimeNs), seconds(st.mtimeNs));
+    keepModeAndTimes(to, st);
   } else if (st.isSymbolicLink()) {
     symlinkSync(readlinkSync(from), to);
   } else if (st.isCharacterDevice() && st.rdev === 0n) {
@@ -66,16 +78,9 @@ function copyEntry(from: string, to: string, st: BigIntStats, dirs: [string, Big
  */
 export function drainStage(stageFd: number, upper: string): void {
   try {
-    const from = `/proc/self/fd/${stageFd}/upper`;
     const dirs: [string, BigIntStats][] = [];
-    for (const name of readdirSync(from)) {
-      const sub = join(from, name);
-      copyEntry(sub, join(upper, name), lstatSync(sub, { bigint: true }), dirs);
-    }
-    for (const [dir, st] of dirs) {
-      chmodSync(dir, Number(st.mode & 0o7777n));
-      utimesSync(dir, seconds(st.atimeNs), seconds(st.mtimeNs));
-    }
+    copyChildren(stageUpper(stageFd), upper, dirs);
+    for (const [dir, st] of dirs) keepModeAndTimes(dir, st);
   } finally {
     closeSync(stageFd);
   }

@@ -9,7 +9,7 @@ import { readChanges } from "./changes.js";
 import { commitBranch } from "./commit.js";
 import { unifiedDiff } from "./diff.js";
 import { cowUnavailable, realWorkdir } from "./host.js";
-import { drainStage } from "./quota.js";
+import { drainStage, stageUpper } from "./quota.js";
 import { createBranch, dropBranch, saveMeta, storageRoot, type Branch } from "./stage.js";
 
 export interface CowRun {
@@ -48,20 +48,24 @@ export interface StageHolder {
 }
 
 /**
- * maxDisk: the staged writes are in a tmpfs only the holder's descriptor keeps alive;
- * they are copied into the branch on disk before the run's action. A copy that fails (the
- * branch's disk is full) loses what it did not copy, and says so.
+ * maxDisk: the staged writes are in a tmpfs only the holder's descriptor keeps alive; the
+ * run's action (finishCow) takes that descriptor from here. Undefined without maxDisk.
  */
-export function takeStage(holder: StageHolder, run: CowRun, policy: Policy): void {
-  if (policy.maxDisk === undefined) return;
+export function takeStage(holder: StageHolder, run: CowRun, policy: Policy): number | undefined {
+  if (policy.maxDisk === undefined) return undefined;
   const fd = holder.stageFd;
   holder.stageFd = undefined;
-  const id = run.branch.meta.id;
-  if (fd === undefined) throw new BranchError(`workdir: the maxDisk stage of branch ${id} was never handed over by the launcher; nothing staged can be recovered`);
+  if (fd === undefined) throw new BranchError(`workdir: the maxDisk stage of branch ${run.branch.meta.id} was never handed over by the launcher; nothing staged can be recovered`);
+  return fd;
+}
+
+/** Copies the quota stage into the branch on disk (and lets the stage go). A copy that
+ * fails (the branch's disk is full) loses what it did not copy, and says so. */
+function drainInto(branch: Branch, stageFd: number): void {
   try {
-    drainStage(fd, run.branch.upper);
+    drainStage(stageFd, branch.upper);
   } catch (e) {
-    throw new BranchError(`workdir: the staged writes of branch ${id} could not be copied out of the maxDisk stage (${(e as Error).message}); what was not copied is lost`, { cause: e });
+    throw new BranchError(`workdir: the staged writes of branch ${branch.meta.id} could not be copied out of the maxDisk stage (${(e as Error).message}); what was not copied is lost`, { cause: e });
   }
 }
 
@@ -80,23 +84,44 @@ export function discardCow(run: CowRun): void {
  * After every process of the sandbox is gone (the overlay's mount namespace with them):
  * the action for this ending. A commit refused for conflicts rethrows the BranchError (the
  * branch is kept and listed); any other failure of a commit keeps the branch too.
+ * `stageFd` (maxDisk, takeStage): a commit or a kept branch needs the staged writes on
+ * disk, where they outlive this process, so they are copied there first; an abort (a dry
+ * run's listing and diff too) reads them where they are and copies nothing.
  */
-export function finishCow(run: CowRun, policy: Policy, success: boolean): WorkdirOutcome & { diff?: string } {
+export function finishCow(run: CowRun, policy: Policy, success: boolean, stageFd?: number): WorkdirOutcome & { diff?: string } {
   const { branch } = run;
   const action = run.dryRun ? "abort" : success ? policy.onExit : policy.onError;
+  if (stageFd !== undefined) {
+    if (action === "abort") {
+      try {
+        return abortCow(run, stageUpper(stageFd));
+      } finally {
+        closeSync(stageFd);
+      }
+    }
+    drainInto(branch, stageFd);
+  }
   const id = branch.meta.id;
   if (action === "commit") {
     const { changes, held } = commitBranch(run.root, branch, policy.protectedFiles);
     // protectedFiles: what touched a protected file stays in the branch, named.
     return held.length > 0 ? { action: "committed", branch: id, changes, heldBack: held } : { action: "committed", branch: id, changes };
   }
-  const { changes } = readChanges(branch.upper, branch.meta.workdir);
   if (action === "keep") {
+    const { changes } = readChanges(branch.upper, branch.meta.workdir);
     branch.meta.state = "kept";
     saveMeta(branch);
     return { action: "kept", branch: id, changes };
   }
-  const diff = run.dryRun === "diff" ? unifiedDiff(changes, branch.upper, branch.meta.workdir) : undefined;
+  return abortCow(run, branch.upper);
+}
+
+/** An abort: the change list (and a dry run's diff) read from `upper`, the branch dropped. */
+function abortCow(run: CowRun, upper: string): WorkdirOutcome & { diff?: string } {
+  const { branch } = run;
+  const id = branch.meta.id;
+  const { changes } = readChanges(upper, branch.meta.workdir);
+  const diff = run.dryRun === "diff" ? unifiedDiff(changes, upper, branch.meta.workdir) : undefined;
   dropBranch(branch, true);
   return diff === undefined ? { action: "aborted", branch: id, changes } : { action: "aborted", branch: id, changes, diff };
 }

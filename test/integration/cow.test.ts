@@ -129,6 +129,12 @@ scriptCase("workdir: maxDisk gives ENOSPC past the quota, commits the same tree,
   assert.equal(o.full.code, 1, o.full.err);
   assert.deepEqual(o.full.out.trim().split("\n"), ["new ENOSPC", "copy-up ENOSPC", "small ok"]);
   assert.equal(o.unchangedByAbort, true, "a failed run's writes never reached the real tree");
+  // The abort's change list is read from the quota stage (nothing copied to disk first).
+  assert.equal(o.full.workdir.action, "aborted");
+  assert.ok((o.full.workdir.changes as { kind: string; path: string }[]).some((c) => c.kind === "added" && c.path.endsWith("/small.txt")), JSON.stringify(o.full.workdir.changes));
+  assert.deepEqual(o.dry.changes, ["modified a.txt"]);
+  assert.match(o.dry.diff, /^--- a\/a\.txt\n\+\+\+ b\/a\.txt\n@@ -1 \+1,2 @@\n alpha\n\+more\n/m);
+  assert.equal(o.dry.unchanged, true);
   assert.equal(o.quotaCommit.code, 0, o.quotaCommit.err);
   assert.equal(o.quotaCommit.workdir.action, "committed");
   assert.equal(o.plainCommit.workdir.action, "committed");

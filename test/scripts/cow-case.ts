@@ -351,6 +351,9 @@ async function quota(): Promise<unknown> {
   ].join("\n");
   const full = await sh(d, `python3 -c "${WRITE}"; exit 1`, { maxDisk: "1M" });
   const afterAbort = snapshot(d);
+  // A dry run reads its change list and diff from the quota stage itself.
+  const dry = await Sandbox.dryRun(policyFor(d, { maxDisk: "1M" }), ["/bin/sh", "-c", "echo more >> a.txt"], { diff: true });
+  const afterDry = snapshot(d);
   // The same changes committed with and without a quota: the trees must be equal.
   const twin = project("quota-twin");
   writeFileSync(join(twin, "big.bin"), Buffer.alloc(3 << 20, 7));
@@ -367,6 +370,7 @@ async function quota(): Promise<unknown> {
   });
   return {
     full, unchangedByAbort: JSON.stringify(before) === JSON.stringify(afterAbort),
+    dry: { changes: dry.changes.map((c) => `${c.kind} ${c.path.replace(/^.*\/quota\//, "")}`), diff: dry.diff, unchanged: JSON.stringify(before) === JSON.stringify(afterDry) },
     quotaCommit, plainCommit, equalTrees: JSON.stringify(snapshot(d)) === JSON.stringify(snapshot(twin)), tree: snapshot(d).map((l) => l.slice(0, 60)),
     capped: { status: capped.status, limit: capped.limit?.field, out: capped.stdout!.toString() },
     roomy: { status: roomy.status, code: roomy.exitCode, out: roomy.stdout!.toString() },
