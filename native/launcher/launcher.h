@@ -108,6 +108,7 @@ long sl_vclock_seize(pid_t pid);
 long sl_vclock_request(int report, int ack);
 int sl_vclock_stopped(pid_t pid, int status, int32_t *tid);
 void sl_vclock_verdict(pid_t pid, int go);
+void sl_vclock_gone(pid_t pid);
 int sl_vclock_active(void);
 /* Rewrites a stopped program's vDSO clock functions (vdso.c): 0 or -errno. */
 long sl_vdso_patch(pid_t pid, int64_t off_sec, int64_t off_nsec);

@@ -265,6 +265,7 @@ static int reap_children(pid_t root, int *root_status, int *root_reaped) {
       if (sl_vclock_stopped((pid_t)pid, status, &tid)) send_msg(SL_MSG_EXEC, (int32_t)pid, tid, 0);
       continue;
     }
+    sl_vclock_gone((pid_t)pid);
     if (pid == root) {
       *root_status = status;
       *root_reaped = 1;

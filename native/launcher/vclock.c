@@ -179,6 +179,17 @@ void sl_vclock_verdict(pid_t pid, int go) {
   else SC2(NR_kill, pid, SIGKILL);
 }
 
+/* A traced process or thread has ended (wait4 reported it gone, not stopped): a program it
+ * left stopped at its exec is no longer waiting for a verdict. Its slot is freed now, or a
+ * verdict arriving later would resume whichever process was given the same pid meanwhile
+ * (a program nobody verified). The window is one synchronous round trip (TypeScript
+ * answers SL_MSG_EXEC as it reads it: policyFn itself decided at the execve notification,
+ * before the stop), so this is not raced in a test; it closes the gap by construction. */
+void sl_vclock_gone(pid_t pid) {
+  for (int k = 0; k < PENDING_MAX; k++)
+    if (pending[k] == pid) pending[k] = 0;
+}
+
 /* The command's process, at its SL_STEP_TRACE step: asks the launcher to trace it and
  * waits for the answer (0 or an errno), as the listener's hand-over does. write and read
  * are never trapped calls. */

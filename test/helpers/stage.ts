@@ -3,7 +3,7 @@
 // static probe program compiled from test/fixtures/probe.c.
 
 import { execFileSync } from "node:child_process";
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ROOT } from "./system.js";
 
@@ -30,7 +30,12 @@ export function ensureTestUser(): TestUser {
   };
   const found = lookup();
   if (found) return found;
-  execFileSync("useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER], { stdio: "inherit" });
+  try {
+    execFileSync("useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER], { stdio: ["ignore", "ignore", "pipe"] });
+  } catch (e) {
+    // Test files run two at a time: another one may have created it in between.
+    if (!lookup()) throw e;
+  }
   const created = lookup();
   if (!created) throw new Error(`could not create the test user ${TEST_USER}`);
   return created;
@@ -45,9 +50,13 @@ function buildProbe(): string {
   const newest = Math.max(...readdirSync(dirname(src)).filter((f) => /\.[ch]$/.test(f)).map((f) => statSync(join(dirname(src), f)).mtimeMs));
   if (!existsSync(out) || statSync(out).mtimeMs < newest) {
     mkdirSync(outDir, { recursive: true });
-    execFileSync("gcc", ["-O2", "-static", "-Wall", "-Wextra", "-Werror", "-o", out, src, "-lpthread"], {
+    // Compiled under a name of its own and renamed over: a test file running at the same
+    // time may be executing the previous probe, or compiling it too.
+    const tmp = `${out}.${process.pid}`;
+    execFileSync("gcc", ["-O2", "-static", "-Wall", "-Wextra", "-Werror", "-o", tmp, src, "-lpthread"], {
       stdio: ["ignore", "ignore", "pipe"],
     });
+    renameSync(tmp, out);
   }
   return out;
 }

@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { existsSync, statSync } from "node:fs";
 import { test } from "node:test";
-import type { CaseOutcome } from "../helpers/case-types.js";
 import { answer, openCase, runScript, securityCase } from "../helpers/harness.js";
 import { killedByMemory, held } from "../helpers/memory-checks.js";
 import { isRoot } from "../helpers/stage.js";
@@ -28,24 +27,8 @@ securityCase("positive control: under maxProcesses 64 the same twelve children a
   assert.equal(answer(o), "made 12"),
 );
 
-function cpuPercent(o: CaseOutcome): number {
-  const m = /^cpu-percent (\d+)$/.exec(answer(o));
-  assert.ok(m, `stdout: ${o.result?.stdout}`);
-  return Number(m[1]);
-}
-// Generous bounds, as in cpu.test.ts: the throttle holds 10%, the escape got 97-99%; on a
-// loaded 2-CPU machine an unthrottled thread still gets about half a core.
-securityCase("maxCpu 10 holds a process whose leader exited (its thread burns 2 s) under 25% of a core", { policy: { ...BASE, maxCpu: 10 }, cmd: probe("red-zombie-burn", "2000") }, (o) => {
-  const p = cpuPercent(o);
-  assert.ok(p < 25, `${p}% of a core`);
-});
-// The control distinguishes at the attack's own bound. Sandboxes of an unprivileged
-// supervisor run at nice +5 (RECEIVER_RAISE), so on a machine busy with other work an
-// unthrottled thread gets less than half a core (26% was seen during a loaded full run).
-securityCase("positive control: without maxCpu the same thread takes more than that bound", { policy: BASE, cmd: probe("red-zombie-burn", "2000") }, (o) => {
-  const p = cpuPercent(o);
-  assert.ok(p > 25, `${p}% of a core`);
-});
+// maxCpu against the same zombie-leader process: cpu-escape.test.ts (it measures a share of a
+// core, so it runs alone at the end of npm test).
 
 securityCase("maxMemory 64M: 256 MiB grown by a thread after its leader exited is killed", { policy: MEM, cmd: probe("red-zombie-mem", "256"), timeout: 30_000 }, killedByMemory());
 securityCase("positive control: 16 MiB grown the same way is held", { policy: MEM, cmd: probe("red-zombie-mem", "16") }, held(16));
