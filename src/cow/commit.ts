@@ -12,7 +12,7 @@ import { AT_FDCWD, O, RESOLVE } from "../supervise/paths.js";
 import { chmodDirBeneath, openDirNoFollow, removeBeneath, writeFileBeneath } from "./beneath.js";
 import { readChanges, type Change, type Op } from "./changes.js";
 import { dropBranch, saveMeta, waitPast, writeDurable, type Branch } from "./stage.js";
-import { holdsProtected, isProtected } from "../policy/protected.js";
+import { holdsProtected, isProtected, redirectsGit } from "../policy/protected.js";
 
 interface Journal {
   readonly version: 1;
@@ -71,16 +71,17 @@ function lock(root: string, workdir: string): () => void {
 /**
  * protectedFiles: the operations a commit holds back, by their path relative to the
  * workdir: a protected name or anything beneath one, and the removal of a directory that
- * holds one (".git": its hooks and config would go with it).
+ * holds one (".git": its hooks and config would go with it), and a ".git" made a file or
+ * a link (it would send git to a config and hooks of the sandbox's).
  */
 function heldBack(op: Op): boolean {
-  return isProtected(op.p) || (op.t === "rm" && holdsProtected(op.p));
+  return isProtected(op.p) || (op.t === "rm" && holdsProtected(op.p)) || ((op.t === "file" || op.t === "link") && redirectsGit(op.p, false));
 }
 
 /** The changes (absolute paths beneath workdir) that held-back operations stand for. */
 function heldChange(workdir: string, c: Change): boolean {
   const rel = c.path.slice(workdir.length + 1);
-  return isProtected(rel) || (c.kind === "deleted" && holdsProtected(rel));
+  return isProtected(rel) || (c.kind === "deleted" ? holdsProtected(rel) : redirectsGit(rel, c.type === "dir"));
 }
 
 /** After a commit that held changes back: the branch stays, with a start stamped now, so

@@ -1,10 +1,10 @@
 // The fifth security review's host-side cases (test/integration/redteam4.test.ts): what the
 // unconfined host does for a sandbox by path in a directory the sandbox can write, and the
 // files that make git run code later. Prints one JSON line.
-// Usage: red4-case.js PROBE checkpoint ROUNDS | git-commondir | git-redirect
+// Usage: red4-case.js PROBE checkpoint ROUNDS | git
 
 import { execFileSync } from "node:child_process";
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
 
@@ -54,8 +54,59 @@ async function checkpoint(rounds: number): Promise<object> {
   return { swaps: Number(/swaps (\d+)/.exec(r.stdoutText)?.[1] ?? -1), out: r.stdoutText.trim(), saved, wins, errors: [...new Set(errors.map((m) => m.replace(/cp\d+/g, "cpN").replace(/red4-[A-Za-z0-9]{6}/g, "red4-X").replace(/\.tmp-[0-9a-f]+/g, ".tmp-X")))], controlLoaded: loaded };
 }
 
+/** `git status` as the user would type it next, outside any sandbox: whether it ran the
+ * command the sandbox planted (its marker file appeared). */
+function gitRunsPlanted(repo: string, marker: string): boolean {
+  try {
+    execFileSync("git", ["-C", repo, "status", "--short"], { env: { PATH: "/usr/bin:/bin", HOME: base, GIT_CONFIG_NOSYSTEM: "1" }, stdio: "ignore" });
+  } catch {
+    // a broken repository is no win; the marker decides
+  }
+  return existsSync(marker);
+}
+
+/** A config that runs a command on every `git status` (core.fsmonitor is run as a hook). */
+const evilConfig = (marker: string): string => `[core]\n\trepositoryformatversion = 0\n\tfsmonitor = "touch ${marker}; false"\n`;
+
+/**
+ * protectedFiles keeps .git/config and .git/hooks from changing, but git reads its config
+ * and hooks from elsewhere when told so by files the sandbox can write: `.git/commondir`
+ * (in an existing repository: the common directory, config and hooks included, is the one
+ * it names), and `.git` itself as a file ("gitdir: PATH") or a symbolic link where there
+ * was no repository. Each way, with a workdir (the commit must hold it back) and without;
+ * protectedFiles off is the control (the planted command runs).
+ */
+async function gitRedirect(): Promise<object> {
+  const out: Record<string, Record<string, boolean | string>> = {};
+  const ways: Record<string, { repo: boolean; sh: (m: string) => string }> = {
+    commondir: { repo: true, sh: (m) => `cp -r .git evil && printf '${evilConfig(m)}' > evil/config && echo ../evil > .git/commondir` },
+    gitfile: { repo: false, sh: (m) => `mkdir -p evil/objects evil/refs && echo 'ref: refs/heads/main' > evil/HEAD && printf '${evilConfig(m)}' > evil/config && echo 'gitdir: evil' > .git` },
+    symlink: { repo: false, sh: (m) => `mkdir -p evil/objects evil/refs && echo 'ref: refs/heads/main' > evil/HEAD && printf '${evilConfig(m)}' > evil/config && ln -s evil .git` },
+  };
+  for (const [way, { repo, sh }] of Object.entries(ways)) {
+    out[way] = {};
+    for (const workdir of [false, true]) {
+      for (const on of [true, false]) {
+        const key = `${workdir ? "workdir" : "grant"}-${on ? "protected" : "allowed"}`;
+        const r = join(base, `${way}-${key}`);
+        mkdirSync(r);
+        if (repo) {
+          execFileSync("git", ["init", "-q", r]);
+          execFileSync("git", ["-C", r, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "one"]);
+        }
+        const marker = join(base, `${way}-${key}.pwned`);
+        const where = workdir ? { workdir: r, fsStorage: join(base, `${way}-${key}.store`), cwd: r } : { fsWritable: [r], cwd: r };
+        const res = await Sandbox.run({ fsReadable: system, ...where, protectedFiles: on }, ["/bin/sh", "-c", sh(marker)], { timeout: 60_000 });
+        out[way]![key] = res.exitCode !== 0 ? `exit ${res.exitCode}: ${res.stderrText.trim()}` : gitRunsPlanted(r, marker);
+      }
+    }
+  }
+  return out;
+}
+
 const parts: Record<string, () => Promise<unknown>> = {
   checkpoint: () => checkpoint(Number(process.argv[4] ?? "20")),
+  git: gitRedirect,
 };
 try {
   console.log(JSON.stringify(await parts[part]!()));
