@@ -47,3 +47,38 @@ for (const who of ["root", "user"] as const) {
     for (const way of WAYS) assert.equal(o[way]!["grant-protected"], false, `${way}: git ran the planted command: ${JSON.stringify(o)}`);
   });
 }
+
+// maxDisk: a hard link costs the stage's tmpfs an inode and no data, and the host copied
+// each name as a file of its own into the branch and again into the workdir at commit
+// (before: 1,000 names of a 900 KB file under a 1 MB quota made 861 MB in the branch).
+// Now the copy-out (cow/quota.ts) and the commit (cow/commit.ts) link a second name to the
+// first. Control: the file's own 900 KB are allocated, and every name reads the content.
+scriptCase("maxDisk: hard links in the stage take the host's disk once, in the kept branch and in the commit", "dist/test/scripts/red4-case.js", ["${PROBE}", "links"], (o) => {
+  for (const where of ["keep", "commit"]) {
+    const u = o[where];
+    assert.equal(u.stdout, "made", JSON.stringify(o));
+    assert.equal(u.action, where === "keep" ? "kept" : "committed", JSON.stringify(o));
+    assert.equal(u.names, 201, `${where}: every name is there: ${JSON.stringify(o)}`);
+    assert.equal(u.content, true, `${where}: a linked name reads the file's content: ${JSON.stringify(o)}`);
+    assert.ok(u.bytes >= 900_000, `${where} control: the file's data is allocated: ${JSON.stringify(o)}`);
+    assert.ok(u.bytes < 2 << 20, `${where}: ${u.bytes} bytes allocated for a 1M quota: ${JSON.stringify(o)}`);
+  }
+}, 180_000);
+
+// fsDenied: the ways around a cover that fs-denied.test's deny-ops does not try. The mount
+// syscalls (old and new API), file handles, new namespaces and chroot are refused by the
+// seccomp blocklist; the root of the supervisor (outside the sandbox's mount namespace)
+// through /proc/<pid>/root is refused (Landlock's ptrace scope and the /proc view);
+// /proc/self/root meets the cover. Control: without fsDenied the same policy reads the
+// file, and /proc/self/root reaches an allowed file.
+const REACH: Record<string, string> = {
+  read: "EACCES", "umount-file": "EPERM", "umount-dir": "EPERM", "remount-dir": "EPERM", "bind-parent": "EPERM",
+  "open-tree": "EPERM", fsopen: "EPERM", "move-mount": "EPERM", "name-to-handle": "EPERM", "open-by-handle": "EPERM",
+  "unshare-mount": "EPERM", "unshare-user": "EPERM", chroot: "EPERM", "self-root-other": "read", "self-root-read": "EACCES",
+  "outside-root-read": "EACCES", "outside-cwd": "EACCES",
+};
+scriptCase("fsDenied: mount syscalls, file handles, namespaces, chroot and /proc/<pid>/root never reach a covered file", "dist/test/scripts/red4-case.js", ["${PROBE}", "deny"], (o) => {
+  assert.deepEqual(o.denied.ops, REACH, JSON.stringify(o));
+  assert.equal(o.control.ops.read, "read", `control: without fsDenied the file is read: ${JSON.stringify(o)}`);
+  assert.equal(o.control.ops["self-root-read"], "read", `control: /proc/self/root reaches it without fsDenied: ${JSON.stringify(o)}`);
+});

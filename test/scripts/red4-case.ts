@@ -4,7 +4,7 @@
 // Usage: red4-case.js PROBE checkpoint ROUNDS | git
 
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
 
@@ -104,7 +104,63 @@ async function gitRedirect(): Promise<object> {
   return out;
 }
 
+const lines = (out: string): Record<string, string> => Object.fromEntries(out.trim().split("\n").filter((l) => l.length > 0).map((l) => l.split(" ") as [string, string]));
+
+/** fsDenied: the probe's red4-deny-reach ops with the file and directory denied, and with the
+ * same policy without fsDenied (the control: the file is read). */
+async function denyReach(): Promise<object> {
+  const out: Record<string, object> = {};
+  for (const mode of ["denied", "control"] as const) {
+    const w = join(base, mode), secret = join(w, "sub", "secret"), sdir = join(w, "sub", "sdir"), other = join(w, "sub", "other");
+    mkdirSync(sdir, { recursive: true });
+    writeFileSync(secret, "secret\n");
+    writeFileSync(join(sdir, "f"), "inner\n");
+    writeFileSync(other, "other\n");
+    const policy = { fsReadable: [probe, ...system], fsWritable: [w], ...(mode === "denied" ? { fsDenied: [secret, sdir] } : {}) };
+    const r = await Sandbox.run(policy, [probe, "red4-deny-reach", secret, sdir, other, String(process.pid)], { timeout: 60_000 });
+    out[mode] = { exit: r.exitCode, ops: lines(r.stdoutText), stderr: r.stderrText.slice(0, 2000) };
+  }
+  return out;
+}
+
+/** Allocated bytes under dir, each inode once, and how many names it holds. */
+function usage(dir: string): { names: number; inodes: number; bytes: number } {
+  const seen = new Set<bigint>();
+  let names = 0, bytes = 0;
+  for (const name of readdirSync(dir)) {
+    const st = lstatSync(join(dir, name), { bigint: true });
+    if (!st.isFile()) continue;
+    names++;
+    if (seen.has(st.ino)) continue;
+    seen.add(st.ino);
+    bytes += Number(st.blocks) * 512;
+  }
+  return { names, inodes: seen.size, bytes };
+}
+
+/**
+ * maxDisk: hard links cost the stage's tmpfs an inode each and no data. The host copied
+ * every name as a file of its own into the branch, and the commit did again into the
+ * workdir: 200 names of a 900 KB file under a 1 MB quota took 180 MB of the host's disk.
+ * Kept branch and committed workdir, measured each inode once; the control: the file's own
+ * 900 KB are allocated (the measure sees data).
+ */
+async function hardLinks(): Promise<object> {
+  const out: Record<string, object> = {};
+  const MAKE = "head -c 900000 /dev/zero | tr '\\0' x > f && i=0 && while [ $i -lt 200 ]; do ln f l$i || exit 1; i=$((i+1)); done && echo made";
+  for (const onExit of ["keep", "commit"] as const) {
+    const work = join(base, `w-${onExit}`), storage = join(base, `s-${onExit}`);
+    mkdirSync(work);
+    const r = await Sandbox.run({ fsReadable: [...system, "/dev/zero"], fsWritable: ["/dev/null"], workdir: work, fsStorage: storage, cwd: work, maxDisk: "1M", onExit }, ["/bin/sh", "-c", MAKE], { timeout: 120_000 });
+    const where = onExit === "keep" ? join(storage, r.workdir!.branch!, "upper") : work;
+    out[onExit] = { stdout: r.stdoutText.trim(), action: r.workdir?.action, ...usage(where), content: readFileSync(join(where, "l199"), "latin1") === "x".repeat(900000) };
+  }
+  return out;
+}
+
 const parts: Record<string, () => Promise<unknown>> = {
+  links: hardLinks,
+  deny: denyReach,
   checkpoint: () => checkpoint(Number(process.argv[4] ?? "20")),
   git: gitRedirect,
 };
