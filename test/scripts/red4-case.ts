@@ -104,6 +104,40 @@ async function gitRedirect(): Promise<object> {
   return out;
 }
 
+/**
+ * The git directories of submodules (`.git/modules/NAME`: their config is read by the
+ * superproject's `git status`, which looks into every submodule) and of linked worktrees
+ * (`.git/worktrees/NAME/commondir`: where a worktree outside the grant takes its config)
+ * are not protected names. A sandbox granted the superproject plants a config in each; the
+ * user's `git status` (in the superproject, in the worktree beside it) runs it. With
+ * protectedFiles on and off (the control).
+ */
+async function gitNested(): Promise<object> {
+  const out: Record<string, Record<string, boolean | string>> = { modules: {}, worktrees: {} };
+  // stderr: what the sandbox was refused (EROFS where the names are protected).
+  const id = ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "protocol.file.allow=always"];
+  for (const on of [true, false]) {
+    const key = on ? "protected" : "allowed";
+    const d = join(base, `nested-${key}`);
+    mkdirSync(d);
+    const lib = join(d, "lib"), sup = join(d, "sup"), wt = join(d, "wt");
+    execFileSync("git", ["init", "-q", lib]);
+    execFileSync("git", ["-C", lib, ...id, "commit", "-q", "--allow-empty", "-m", "lib"]);
+    execFileSync("git", ["init", "-q", sup]);
+    execFileSync("git", ["-C", sup, ...id, "submodule", "-q", "add", lib, "lib"], { env: { PATH: "/usr/bin:/bin", HOME: base } });
+    execFileSync("git", ["-C", sup, ...id, "commit", "-qm", "sup"]);
+    execFileSync("git", ["-C", sup, ...id, "worktree", "add", "-q", wt], { env: { PATH: "/usr/bin:/bin", HOME: base } });
+    const mMod = join(d, "modules.pwned"), mWt = join(d, "worktrees.pwned");
+    const sh = `printf '${evilConfig(mMod).replace("[core]\\n\\trepositoryformatversion = 0\\n", "[core]\\n")}' >> .git/modules/lib/config; ` +
+      `cp -r .git evil; rm -rf evil/worktrees evil/modules; printf '${evilConfig(mWt)}' > evil/config && echo ../../../evil > .git/worktrees/wt/commondir`;
+    const res = await Sandbox.run({ fsReadable: system, fsWritable: [sup], cwd: sup, protectedFiles: on }, ["/bin/sh", "-c", sh], { timeout: 60_000 });
+    out.modules![key] = gitRunsPlanted(sup, mMod);
+    out.worktrees![key] = gitRunsPlanted(wt, mWt);
+    out.modules![`${key}-stderr`] = res.stderrText.trim();
+  }
+  return out;
+}
+
 const lines = (out: string): Record<string, string> => Object.fromEntries(out.trim().split("\n").filter((l) => l.length > 0).map((l) => l.split(" ") as [string, string]));
 
 /** fsDenied: the probe's red4-deny-reach ops with the file and directory denied, and with the
@@ -163,6 +197,7 @@ const parts: Record<string, () => Promise<unknown>> = {
   deny: denyReach,
   checkpoint: () => checkpoint(Number(process.argv[4] ?? "20")),
   git: gitRedirect,
+  "git-nested": gitNested,
 };
 try {
   console.log(JSON.stringify(await parts[part]!()));
