@@ -7,13 +7,14 @@
  * loads .envrc on `cd`; editors and coding agents run tasks, hooks and MCP servers from
  * their project settings; npm reads .npmrc (script-shell, node-options); shells read
  * their start-up files when the grant is a home directory. `.git/commondir` names the
- * directory git takes its config and hooks from instead; `.git/modules` holds the git
+ * directory git takes its config and hooks from instead, `.git/config.worktree` is more
+ * config (with extensions.worktreeConfig); `.git/modules` holds the git
  * directories of submodules (their config and hooks: the superproject's `git status` runs
  * in each), `.git/worktrees` those of linked worktrees (each `commondir` says where a
  * worktree, often outside the grant, takes its config from) (fifth review).
  */
 export const PROTECTED_NAMES: readonly string[] = Object.freeze([
-  ".git/hooks", ".git/config", ".git/commondir", ".git/modules", ".git/worktrees",
+  ".git/hooks", ".git/config", ".git/config.worktree", ".git/commondir", ".git/modules", ".git/worktrees",
   ".envrc",
   ".vscode", ".idea", ".cursor", ".claude", ".mcp.json",
   ".npmrc",
