@@ -97,3 +97,17 @@ scriptCase("protectedFiles: submodule and linked-worktree git directories cannot
   assert.match(o.modules["protected-stderr"], /cannot create \.git\/modules\/lib\/config: Read-only file system/);
   assert.match(o.modules["protected-stderr"], /cannot create \.git\/worktrees\/wt\/commondir: Read-only file system/);
 }, 120_000);
+
+// A fork group's zygote runs the sandbox's code, so what it reports is the sandbox's word.
+// Its init rewrote the "forked" report: it reaped the clone it made (the clone's pidfd then
+// names no process) and reported a host process group's leader as the clone's pid. The
+// parent kept the reported number for a pidfd whose process was gone, and the clone's kill
+// signals its process group by number: the host's `sleep` was SIGKILLed (before the fix).
+// Now a gone clone keeps pid 0 (fork/host-pid.ts) and only its pidfd is signalled.
+// Control: a real clone's kill ends it (SIGKILL).
+scriptCase("fork: a zygote that reports a host pid for a clone it reaped never makes the clone's kill signal that host process group", "dist/test/scripts/red4-case.js", ["${PROBE}", "fork-pid"], (o) => {
+  assert.equal(o.control, "SIGKILL", `control: a clone's kill ends the clone: ${JSON.stringify(o)}`);
+  assert.equal(o.refused, undefined, JSON.stringify(o));
+  assert.equal(o.clonePid, 0, `the forged pid was not taken: ${JSON.stringify(o)}`);
+  assert.equal(o.victim, "alive", `the host process group named by the forged pid: ${JSON.stringify(o)}`);
+}, 120_000);

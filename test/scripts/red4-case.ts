@@ -3,7 +3,8 @@
 // files that make git run code later. Prints one JSON line.
 // Usage: red4-case.js PROBE checkpoint ROUNDS | git
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { SYSTEM_RO } from "../helpers/system.js";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
@@ -138,6 +139,69 @@ async function gitNested(): Promise<object> {
   return out;
 }
 
+/**
+ * A fork group's zygote runs the sandbox's code (init), so what it reports is the sandbox's
+ * word. This init rewrites the "forked" report: it waits for the clone it made to exit,
+ * reaps it (its pidfd then names no process: fdinfo's Pid is -1) and reports `TARGET`, a
+ * process group of the host, as the clone's pid. The parent took the reported pid for a
+ * pidfd whose process is gone, and a clone's kill signals its process group by number.
+ */
+const EVIL_ZYGOTE = `
+import { createRequire } from "node:module";
+const native = createRequire(import.meta.url)(process.argv[2]);
+const stringify = JSON.stringify;
+export function init() {
+  JSON.stringify = function (v, ...rest) {
+    if (v && v.op === "forked" && Array.isArray(v.pids)) {
+      const want = new Set(v.pids), nap = new Int32Array(new SharedArrayBuffer(4));
+      for (let i = 0; i < 500 && want.size > 0; i++) {
+        for (const [pid] of native.reapClones()) want.delete(pid);
+        if (want.size > 0) Atomics.wait(nap, 0, 0, 10);
+      }
+      v = { ...v, pids: v.pids.map(() => Number(process.env.TARGET)) };
+    }
+    return stringify(v, ...rest);
+  };
+}
+export function work() {}
+`;
+
+/** The host process group the forged clone pid names: alive after the clone's kill? And the
+ * control: a real clone's kill ends the clone. */
+async function forkPid(): Promise<object> {
+  const victim = spawn("sleep", ["60"], { detached: true, stdio: "ignore" }); // a process group of its own
+  let victimSignal: string | null = null;
+  victim.on("exit", (_c, sig) => { victimSignal = sig; });
+  const mod = join(base, "zygote-evil.mjs");
+  writeFileSync(mod, EVIL_ZYGOTE);
+  const policy = { fsReadable: [...SYSTEM_RO, base], env: { TARGET: String(victim.pid) } };
+  const out: Record<string, unknown> = { target: victim.pid };
+  {
+    await using sb = Sandbox.newWithFns(policy, { module: mod });
+    try {
+      const [clone] = await sb.fork(1);
+      out.clonePid = (clone as unknown as { pid: number | undefined }).pid ?? null;
+      await Promise.race([clone!.kill().catch((e: Error) => e.message), new Promise((r) => setTimeout(r, 2000))]);
+    } catch (e) {
+      out.refused = (e as Error).message;
+    }
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  out.victim = victimSignal ?? "alive";
+  if (victimSignal === null) process.kill(-victim.pid!, "SIGKILL");
+  // Control: a clone that sleeps is ended by its kill (its group is signalled).
+  const good = join(base, "zygote-good.mjs");
+  writeFileSync(good, "export function init() {}\nexport function work() { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30000); }\n");
+  {
+    await using sb = Sandbox.newWithFns({ fsReadable: [...SYSTEM_RO, base] }, { module: good });
+    const [clone] = await sb.fork(1);
+    await clone!.kill();
+    const r = await clone!.wait().catch((e: Error) => ({ signal: e.message }));
+    out.control = (r as { signal?: unknown }).signal ?? null;
+  }
+  return out;
+}
+
 const lines = (out: string): Record<string, string> => Object.fromEntries(out.trim().split("\n").filter((l) => l.length > 0).map((l) => l.split(" ") as [string, string]));
 
 /** fsDenied: the probe's red4-deny-reach ops with the file and directory denied, and with the
@@ -197,6 +261,7 @@ const parts: Record<string, () => Promise<unknown>> = {
   deny: denyReach,
   checkpoint: () => checkpoint(Number(process.argv[4] ?? "20")),
   git: gitRedirect,
+  "fork-pid": forkPid,
   "git-nested": gitNested,
 };
 try {
