@@ -1,6 +1,6 @@
 // fsDenied's start-time walk of a denied directory (plan/deny.ts): at most DENIED_SCAN_MAX
 // entries are looked at for hard links; one more refuses the policy naming the directory,
-// and a hard link at the last entry the walk may look at is still found.
+// and a hard link among the entries the walk may look at is still found.
 // (An integration file, not a unit one: it makes 100,000 files, about 20 s on a loaded VM.)
 
 import assert from "node:assert/strict";
