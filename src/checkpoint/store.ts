@@ -4,33 +4,15 @@
 // hold the sandboxed processes' memory. Load trusts nothing it finds (see loadFiles).
 
 import { closeSync, constants, fstatSync, openSync, read } from "node:fs";
-import { mkdtemp, open, rename, rm, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { native } from "../confine/native.js";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { CheckpointError } from "../errors.js";
 import { errnoName } from "../confine/errno.js";
 import { errnoCode } from "./errno.js";
 import { MANIFEST, readManifest } from "./format.js";
 import { fileKind } from "../kernel/file-kind.js";
-
-async function fsyncPath(path: string): Promise<void> {
-  const h = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-}
-
-async function writeDurably(path: string, data: Buffer): Promise<void> {
-  const h = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-  try {
-    await h.writeFile(data);
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-}
+import { writeNewDir } from "../kernel/new-dir.js";
 
 /** Writes files (manifest.json last) as the new directory dir, atomically. */
 export async function saveFiles(dir: string, files: ReadonlyMap<string, Buffer>): Promise<void> {
@@ -47,24 +29,24 @@ export async function saveFiles(dir: string, files: ReadonlyMap<string, Buffer>)
   if (await stat(target).then(() => true, () => false)) {
     throw failed("already exists; a checkpoint is never overwritten, choose a new directory");
   }
-  let tmp: string;
+  // Written beneath a descriptor of the parent (kernel/new-dir.ts): the parent may be
+  // writable by the very sandbox captured, which could swap the temporary directory for a
+  // link to a directory it may not write while the files are written (fifth review).
+  let parentFd: number;
   try {
-    tmp = await mkdtemp(join(parent, `.${basename(target)}.tmp-`));
+    parentFd = openSync(parent, constants.O_RDONLY | constants.O_DIRECTORY);
   } catch (e) {
-    throw failed(`cannot create a temporary directory in ${parent} (${errnoCode(e) ?? (e as Error).message})`, e);
+    throw failed(`cannot use the parent directory ${parent} (${errnoCode(e) ?? (e as Error).message})`, e);
   }
   try {
-    for (const [name, data] of files) if (name !== MANIFEST) await writeDurably(join(tmp, name), data);
     const manifest = files.get(MANIFEST);
     if (manifest === undefined) throw new Error("encoder produced no manifest");
-    await writeDurably(join(tmp, MANIFEST), manifest);
-    await fsyncPath(tmp);
-    await rename(tmp, target);
+    writeNewDir(parentFd, basename(target), [...[...files].filter(([name]) => name !== MANIFEST), [MANIFEST, manifest]]);
   } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
     throw failed(`writing failed (${errnoCode(e) ?? (e as Error).message})`, e);
+  } finally {
+    closeSync(parentFd);
   }
-  await fsyncPath(parent);
 }
 
 const ENOENT = 2;

@@ -2,17 +2,17 @@
 // idempotent operations written durably, then applied in order. A crash at any point
 // leaves the branch listed; applying it again replays the journal (docs/cow.md).
 
-import { closeSync, constants as C, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants as C, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { native } from "../confine/native.js";
 import { BranchError } from "../errors.js";
 import { AT_FDCWD, O, RESOLVE } from "../supervise/paths.js";
-import { chmodDirBeneath, openDirNoFollow, removeBeneath, writeFileBeneath } from "./beneath.js";
+import { chmodDirBeneath, openBeneath, openDirNoFollow, removeBeneath, writeFileBeneath } from "./beneath.js";
 import { readChanges, type Change, type Op } from "./changes.js";
 import { dropBranch, saveMeta, waitPast, writeDurable, type Branch } from "./stage.js";
-import { holdsProtected, isProtected } from "../policy/protected.js";
+import { holdsProtected, isProtected, redirectsGit } from "../policy/protected.js";
 
 interface Journal {
   readonly version: 1;
@@ -71,16 +71,17 @@ function lock(root: string, workdir: string): () => void {
 /**
  * protectedFiles: the operations a commit holds back, by their path relative to the
  * workdir: a protected name or anything beneath one, and the removal of a directory that
- * holds one (".git": its hooks and config would go with it).
+ * holds one (".git": its hooks and config would go with it), and a ".git" made a file or
+ * a link (it would send git to a config and hooks of the sandbox's).
  */
 function heldBack(op: Op): boolean {
-  return isProtected(op.p) || (op.t === "rm" && holdsProtected(op.p));
+  return isProtected(op.p) || (op.t === "rm" && holdsProtected(op.p)) || ((op.t === "file" || op.t === "link") && redirectsGit(op.p, false));
 }
 
 /** The changes (absolute paths beneath workdir) that held-back operations stand for. */
 function heldChange(workdir: string, c: Change): boolean {
   const rel = c.path.slice(workdir.length + 1);
-  return isProtected(rel) || (c.kind === "deleted" && holdsProtected(rel));
+  return isProtected(rel) || (c.kind === "deleted" ? holdsProtected(rel) : redirectsGit(rel, c.type === "dir"));
 }
 
 /** After a commit that held changes back: the branch stays, with a start stamped now, so
@@ -157,6 +158,22 @@ export function commitBranch(root: string, branch: Branch, protect = false): Com
   }
 }
 
+/** For a branch file with more than one name: the name committed first (relative to the
+ * workdir), or undefined when `rel` is the first (then recorded) or the only one. */
+function secondName(upperFd: number, rel: string, linked: Map<string, string>): string | undefined {
+  const fd = openBeneath(upperFd, rel, O.PATH);
+  try {
+    const st = fstatSync(fd);
+    if (st.nlink < 2) return undefined;
+    const key = `${st.dev}:${st.ino}`;
+    const first = linked.get(key);
+    if (first === undefined) linked.set(key, rel);
+    return first;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The parent of p (relative to the workdir) pinned without following any link, or -errno. */
 function pinParent(workdirFd: number, p: string): number {
   const parent = dirname(p);
@@ -190,6 +207,8 @@ export function applyOps(branch: Branch, journal: Journal): void {
     closeSync(wfd);
     throw new BranchError(`commit: cannot open the branch's upper ${branch.upper} (${(e as NodeJS.ErrnoException).code})`);
   }
+  /** The first name committed of each branch file with more than one name (by inode). */
+  const linked = new Map<string, string>();
   try {
     journal.ops.forEach((op, i) => {
       const pfd = pinParent(wfd, op.p);
@@ -220,6 +239,23 @@ export function applyOps(branch: Branch, journal: Journal): void {
             return;
           case "file": {
             ignoreCode("ENOENT", () => unlinkSync(tmp));
+            // A second name of a branch file becomes a hard link to the first name this
+            // commit wrote (fifth review): written as a file of its own, every name took the
+            // disk the file's size again, far past maxDisk (1,000 names in a 1 MB stage).
+            // The first name is reached through its parent pinned as any path here; link(2)
+            // never follows it, so a link swapped in for it only lands in the workdir.
+            const first = secondName(ufd, op.p, linked);
+            if (first !== undefined) {
+              const fpfd = pinParent(wfd, first);
+              if (fpfd < 0) throw new BranchError(`commit: cannot reach the parent of ${join(journal.workdir, first)} (errno ${-fpfd})`);
+              try {
+                linkSync(`/proc/self/fd/${fpfd}/${basename(first)}`, tmp);
+              } finally {
+                closeSync(fpfd);
+              }
+              renameSync(tmp, target);
+              return;
+            }
             const mtime = Number(BigInt(op.mtimeNs) / 1000n) / 1e6;
             writeFileBeneath(ufd, op.p, pfd, tmpName, op.mode, mtime);
             // A name swapped in for the temporary since it was written is what is renamed:

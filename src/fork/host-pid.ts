@@ -19,17 +19,12 @@ export function hostPidOf(pidfd: number, sandboxPid: number, reported: number): 
   } catch (e) {
     return new Error(`cannot read the clone's pidfd: ${(e as Error).message}`);
   }
-  // -1: the process is gone (the zygote may reap a short clone before this runs): the pid
-  // it reported is this process's own when the sandbox shares its pid namespace (the
-  // supervised view), else unknown. 0: in a pid namespace this process cannot see.
-  if (pid === -1) {
-    try {
-      if (readlinkSync("/proc/self/ns/pid") === readlinkSync(`/proc/${sandboxPid}/ns/pid`)) return reported;
-    } catch {
-      // the sandbox is gone too
-    }
-    return new Error("the clone exited before it was reported");
-  }
+  // -1: the process is gone (reaped). Its number is then unknown: the one the zygote
+  // reported is the sandbox's word (the zygote runs the sandbox's code), and a clone's kill
+  // signals its process group by that number, so trusting it let a sandbox name any host
+  // process group (fifth review: a reaped clone reported as a host pid was SIGKILLed).
+  // The caller keeps pid 0 then: only the pidfd is signalled.
+  if (pid === -1) return new Error(`the clone exited before it was reported (the zygote said pid ${reported}, which is not trusted)`);
   if (pid <= 0) return new Error("the clone is outside this process's pid namespace");
   try {
     if (readlinkSync(`/proc/${pid}/ns/pid`) !== readlinkSync(`/proc/${sandboxPid}/ns/pid`)) return new Error(`process ${pid} is not in the sandbox's pid namespace`);

@@ -6,10 +6,15 @@
  * config (core.hooksPath, core.fsmonitor, aliases, filters) on the next command; direnv
  * loads .envrc on `cd`; editors and coding agents run tasks, hooks and MCP servers from
  * their project settings; npm reads .npmrc (script-shell, node-options); shells read
- * their start-up files when the grant is a home directory.
+ * their start-up files when the grant is a home directory. `.git/commondir` names the
+ * directory git takes its config and hooks from instead, `.git/config.worktree` is more
+ * config (with extensions.worktreeConfig); `.git/modules` holds the git
+ * directories of submodules (their config and hooks: the superproject's `git status` runs
+ * in each), `.git/worktrees` those of linked worktrees (each `commondir` says where a
+ * worktree, often outside the grant, takes its config from) (fifth review).
  */
 export const PROTECTED_NAMES: readonly string[] = Object.freeze([
-  ".git/hooks", ".git/config",
+  ".git/hooks", ".git/config", ".git/config.worktree", ".git/commondir", ".git/modules", ".git/worktrees",
   ".envrc",
   ".vscode", ".idea", ".cursor", ".claude", ".mcp.json",
   ".npmrc",
@@ -25,4 +30,11 @@ export function isProtected(rel: string): boolean {
 /** Whether removing or replacing `rel` would take a protected name with it (".git"). */
 export function holdsProtected(rel: string): boolean {
   return PROTECTED_NAMES.some((n) => n.startsWith(`${rel}/`));
+}
+
+/** Whether a change that leaves `rel` of that kind redirects git: `.git` as a file (a
+ * gitfile, "gitdir: PATH") or a symbolic link sends git to a directory of the writer's
+ * choosing, config and hooks included (fifth review). */
+export function redirectsGit(rel: string, isDir: boolean): boolean {
+  return rel === ".git" && !isDir;
 }
