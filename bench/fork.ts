@@ -45,7 +45,7 @@ process.on("exit", () => {
 for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => process.exit(130));
 
 /** A fork group whose zygote runs without any sandbox: same program, same protocol. */
-async function bareGroup(f: ForkFunctions): Promise<{ group: ForkGroup; pid: number; kill(): void }> {
+export async function bareGroup(f: ForkFunctions): Promise<{ group: ForkGroup; pid: number; kill(): void }> {
   const [mine, theirs] = native().seqpacketPair();
   const [node, ...args] = zygoteCommand();
   const child = spawn(node!, args, {
