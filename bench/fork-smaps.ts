@@ -56,10 +56,10 @@ export function kind(m: Mapping): string {
   if (m.name.endsWith(".node")) return "sandlock addon";
   if (m.name.includes("libc.so")) return "libc";
   if (m.name !== "") return "other files (libs)";
-  if (size === 256 * 1024) return "V8 heap page (256 KiB)";
+  if (m.perms === "---p") return size >= 40 << 20 ? "reservations (PROT_NONE)" : "guard pages";
   if (size >= 40 << 20) return "large anon (the 50 MiB state)";
-  if (m.perms === "---p") return "guard/reserved";
-  if (size >= 1 << 20 && size <= (8 << 20) + 4096) return "anon 1-8 MiB (thread stacks, V8 spaces)";
+  if (/\bnh\b/.test(m.flags) && size === 8 << 20) return "thread stacks (the zygote's threads)";
+  if (/\bnr\b/.test(m.flags)) return "V8 heap (MAP_NORESERVE anon)";
   return "other anon";
 }
 
@@ -85,16 +85,19 @@ export function ptePages(pid: number, maps: Mapping[]): Map<string, number> {
   const flags = openSync("/proc/kpageflags", "r"); // (root only) to tell huge pages apart
   const flag = Buffer.alloc(8);
   const regions = new Map<number, string>();
+  const pmd = new Set<number>(); // 1 GiB regions: a PMD page each
+  const pud = new Set<number>(); // 512 GiB regions: a PUD page each
   try {
     for (const m of maps) {
-      const rss = (m.kb.Rss ?? 0) - (m.kb.AnonHugePages ?? 0) - (m.kb.FilePmdMapped ?? 0);
-      if (rss <= 0 || m.name === "[vsyscall]") continue;
+      if ((m.kb.Rss ?? 0) <= 0 || m.name === "[vsyscall]") continue;
       const pages = (m.end - m.start) / 4096;
       const buf = Buffer.alloc(pages * 8);
       readSync(fd, buf, 0, buf.length, (m.start / 4096) * 8);
       for (let i = 0; i < pages; i++) {
         // bit 63: present; bit 62: swapped
         if ((buf.readUInt32LE(i * 8 + 4) & 0xc0000000) === 0) continue;
+        pmd.add(Math.floor((m.start + i * 4096) / 2 ** 30));
+        pud.add(Math.floor((m.start + i * 4096) / 2 ** 39));
         if ((m.kb.AnonHugePages ?? 0) > 0) {
           const pfn = Number(buf.readBigUInt64LE(i * 8) & 0x7fffffffffffffn);
           readSync(flags, flag, 0, 8, pfn * 8);
@@ -110,6 +113,8 @@ export function ptePages(pid: number, maps: Mapping[]): Map<string, number> {
   }
   const out = new Map<string, number>();
   for (const k of regions.values()) out.set(k, (out.get(k) ?? 0) + 1);
+  out.set("(PMD pages: one per 1 GiB region used)", pmd.size);
+  out.set("(PUD pages: one per 512 GiB region used)", pud.size);
   return out;
 }
 

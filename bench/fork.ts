@@ -10,7 +10,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Sandbox } from "../src/index.js";
 import { native } from "../src/confine/native.js";
-import { ForkGroup, zygoteCommand, type ZygoteHost } from "../src/fork/zygote.js";
+import { ForkGroup, zygoteCommand, zygoteEnv, type ZygoteHost } from "../src/fork/zygote.js";
 import { checkForkFunctions, type ForkFunctions } from "../src/fork/fns.js";
 import { Policy } from "../src/policy/policy.js";
 import { RunResult } from "../src/result.js";
@@ -50,6 +50,7 @@ export async function bareGroup(f: ForkFunctions): Promise<{ group: ForkGroup; p
   const [node, ...args] = zygoteCommand();
   const child = spawn(node!, args, {
     stdio: [theirs, "ignore", "inherit"],
+    env: { ...process.env, ...zygoteEnv(process.env.LD_PRELOAD) },
   });
   closeSync(theirs);
   bareProcesses.add(child.pid!);

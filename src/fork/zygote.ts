@@ -49,6 +49,19 @@ export function zygoteCommand(): string[] {
   return [process.execPath, "--single-threaded", "--v8-pool-size=0", ZYGOTE_MAIN, addonPath()];
 }
 
+/**
+ * Variables for the zygote's start: the addon preloaded (LD_PRELOAD), so that its
+ * constructor reserves the range V8 picks its heap addresses from before V8 starts, and
+ * the heap is placed in a few regions instead of one per page (native/fork.c: about 200
+ * KiB of page tables less per clone). `inherited` is the LD_PRELOAD the zygote would have
+ * had; it is kept after ours (the constructor puts it back). An addon path LD_PRELOAD
+ * cannot hold (a space or colon) is not preloaded: the zygote then works as before.
+ */
+export function zygoteEnv(inherited: string | undefined): Record<string, string> {
+  const addon = addonPath();
+  if (/[\s:]/.test(addon)) return {};
+  return { LD_PRELOAD: inherited ? `${addon} ${inherited}` : addon, SANDLOCK_ZYGOTE_PRELOAD: "1" };
+}
 
 /** Files the zygote must read to start, granted read-only on top of the policy. */
 function runtimeGrants(spec: ZygoteSpec): string[] {
@@ -133,7 +146,12 @@ export class ForkGroup {
   static async start(spec: ZygoteSpec, host: ZygoteHost): Promise<ForkGroup> {
     const n = native();
     const [mine, theirs] = n.seqpacketPair();
-    const launchPolicy = Policy.fromJSON({ ...host.policy.toJSON(), fsReadable: [...host.policy.fsReadable, ...runtimeGrants(spec)] });
+    const inherited = host.policy.env.LD_PRELOAD ?? (host.policy.cleanEnv ? undefined : process.env.LD_PRELOAD);
+    const launchPolicy = Policy.fromJSON({
+      ...host.policy.toJSON(),
+      fsReadable: [...host.policy.fsReadable, ...runtimeGrants(spec)],
+      env: { ...host.policy.env, ...zygoteEnv(inherited) },
+    });
     try {
       await host.launch(zygoteCommand(), theirs, launchPolicy);
     } catch (e) {
