@@ -125,7 +125,7 @@ export async function measure(mode: "bare" | "sandboxed", clones: number): Promi
     let fork: (n: number) => Promise<{ pid?: number; kill(): Promise<void> }[]>;
     let dispose: () => Promise<void>;
     if (mode === "bare") {
-      const b = await bareGroup(fns(body));
+      const b = await bareGroup(fns(body), process.env.ZYGOTE_FLAGS?.split(" ").filter((f) => f !== "") ?? []);
       zpid = b.pid;
       fork = (n) => b.group.fork(n);
       dispose = async () => b.kill();

@@ -1,5 +1,5 @@
 // The parent's side of a fork group: starts the confined zygote (node --single-threaded
-// zygote-main.mjs) through the sandbox's own launcher, sends it init and fork requests on
+// zygote-main.cjs) through the sandbox's own launcher, sends it init and fork requests on
 // a SOCK_SEQPACKET socket, and turns what it reports into Clone handles.
 
 import { closeSync, existsSync, readFileSync } from "node:fs";
@@ -41,7 +41,7 @@ export interface ZygoteHost {
   kill(): void;
 }
 
-const ZYGOTE_MAIN = fileURLToPath(new URL("./zygote-main.mjs", import.meta.url));
+const ZYGOTE_MAIN = fileURLToPath(new URL("./zygote-main.cjs", import.meta.url));
 
 /** The zygote's command line: one thread of JavaScript and no V8 worker threads, whose
  * stacks every clone would otherwise inherit dead and write to (docs/fork.md). */
@@ -310,7 +310,7 @@ export class ForkGroup {
     // pid inside its namespace); `pid` stays the key the zygote's exit rows use. A pidfd
     // naming a process outside the sandbox's pid namespace ends the group.
     const own = pids.map((pid, i) => hostPidOf(fds[3 * i]!, this.host.rootPid(), pid));
-    // The zygote reaps none of these until told (zygote-main.mts).
+    // The zygote reaps none of these until told (zygote-main.cts).
     this.send({ op: "pidsRead" });
     const bad = own.find((o): o is Error => o instanceof Error && !o.message.includes("exited before"));
     if (bad !== undefined) {
