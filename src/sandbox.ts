@@ -387,7 +387,7 @@ export class Sandbox {
         features = withLearning(features);
         this.shared.learned = learned;
       }
-      const env = this.commandEnv(priv);
+      const env = this.commandEnv(priv, launchPolicy);
       if (proxy !== undefined) Object.assign(env, proxy.env());
       const cwd = this.policy.cwd ?? this.policy.workdir ?? process.cwd();
       commandPath = resolveCommand(cmd[0]!, env, cwd);
@@ -505,7 +505,7 @@ export class Sandbox {
   }
 
   /** The caller's environment (unless cleanEnv), then privateTmp's TMPDIR and HOME, then policy.env. */
-  private commandEnv(priv?: PrivateTmp): Record<string, string> {
+  private commandEnv(priv?: PrivateTmp, launchPolicy: Policy = this.policy): Record<string, string> {
     const base: Record<string, string> = {};
     if (!this.policy.cleanEnv) {
       for (const [k, v] of Object.entries(process.env)) if (v !== undefined) base[k] = v;
@@ -514,7 +514,7 @@ export class Sandbox {
       for (const k of HOME_VARIABLES) delete base[k];
       Object.assign(base, priv.env);
     }
-    return Object.assign(base, this.policy.env);
+    return Object.assign(base, launchPolicy.env);
   }
 
   private armKillers(opts: SpawnOptions, killSignal: number, forceAfter: number): void {

@@ -1,5 +1,5 @@
 // The parent's side of a fork group: starts the confined zygote (node --single-threaded
-// zygote-main.mjs) through the sandbox's own launcher, sends it init and fork requests on
+// zygote-main.cjs) through the sandbox's own launcher, sends it init and fork requests on
 // a SOCK_SEQPACKET socket, and turns what it reports into Clone handles.
 
 import { closeSync, existsSync, readFileSync } from "node:fs";
@@ -41,7 +41,7 @@ export interface ZygoteHost {
   kill(): void;
 }
 
-const ZYGOTE_MAIN = fileURLToPath(new URL("./zygote-main.mjs", import.meta.url));
+const ZYGOTE_MAIN = fileURLToPath(new URL("./zygote-main.cjs", import.meta.url));
 
 /** The zygote's command line: one thread of JavaScript and no V8 worker threads, whose
  * stacks every clone would otherwise inherit dead and write to (docs/fork.md). */
@@ -49,6 +49,19 @@ export function zygoteCommand(): string[] {
   return [process.execPath, "--single-threaded", "--v8-pool-size=0", ZYGOTE_MAIN, addonPath()];
 }
 
+/**
+ * Variables for the zygote's start: the addon preloaded (LD_PRELOAD), so that its
+ * constructor reserves the range V8 picks its heap addresses from before V8 starts, and
+ * the heap is placed in a few regions instead of one per page (native/fork.c: about 200
+ * KiB of page tables less per clone). `inherited` is the LD_PRELOAD the zygote would have
+ * had; it is kept after ours (the constructor puts it back). An addon path LD_PRELOAD
+ * cannot hold (a space or colon) is not preloaded: the zygote then works as before.
+ */
+export function zygoteEnv(inherited: string | undefined): Record<string, string> {
+  const addon = addonPath();
+  if (/[\s:]/.test(addon)) return {};
+  return { LD_PRELOAD: inherited ? `${addon} ${inherited}` : addon, SANDLOCK_ZYGOTE_PRELOAD: "1" };
+}
 
 /** Files the zygote must read to start, granted read-only on top of the policy. */
 function runtimeGrants(spec: ZygoteSpec): string[] {
@@ -133,7 +146,12 @@ export class ForkGroup {
   static async start(spec: ZygoteSpec, host: ZygoteHost): Promise<ForkGroup> {
     const n = native();
     const [mine, theirs] = n.seqpacketPair();
-    const launchPolicy = Policy.fromJSON({ ...host.policy.toJSON(), fsReadable: [...host.policy.fsReadable, ...runtimeGrants(spec)] });
+    const inherited = host.policy.env.LD_PRELOAD ?? (host.policy.cleanEnv ? undefined : process.env.LD_PRELOAD);
+    const launchPolicy = Policy.fromJSON({
+      ...host.policy.toJSON(),
+      fsReadable: [...host.policy.fsReadable, ...runtimeGrants(spec)],
+      env: { ...host.policy.env, ...zygoteEnv(inherited) },
+    });
     try {
       await host.launch(zygoteCommand(), theirs, launchPolicy);
     } catch (e) {
@@ -292,7 +310,7 @@ export class ForkGroup {
     // pid inside its namespace); `pid` stays the key the zygote's exit rows use. A pidfd
     // naming a process outside the sandbox's pid namespace ends the group.
     const own = pids.map((pid, i) => hostPidOf(fds[3 * i]!, this.host.rootPid(), pid));
-    // The zygote reaps none of these until told (zygote-main.mts).
+    // The zygote reaps none of these until told (zygote-main.cts).
     this.send({ op: "pidsRead" });
     const bad = own.find((o): o is Error => o instanceof Error && !o.message.includes("exited before"));
     if (bad !== undefined) {

@@ -27,6 +27,17 @@ scriptCase("fork: init state is in every clone, CLONE_ID 0..n-1 once each, in cl
   assert.deepEqual(o.reduced, { status: "exited", stdout: "55", stderr: "" });
 });
 
+scriptCase("fork: the zygote's heap sits in a few 1 GiB regions (V8's hint range reserved), a plain node's is scattered; the preload leaves no trace in the environment", SCRIPT, ["heapLayout"], (o: Json) => {
+  ok(o);
+  assert.equal(o.zygote.reserved, true);
+  assert.ok(o.zygote.regions <= 8, `zygote: anonymous memory in ${o.zygote.regions} regions of 1 GiB`);
+  // control: without the reservation V8 scatters its pages (one region each, about 15)
+  assert.equal(o.control.reserved, false);
+  assert.ok(o.control.regions >= 10, `plain node: anonymous memory in ${o.control.regions} regions of 1 GiB`);
+  assert.equal(o.seen, JSON.stringify([null, null]));
+  assert.equal(o.seenKept, JSON.stringify(["/nonexistent/sandlock-test.so", null]));
+});
+
 scriptCase("fork: functions are shipped as source, a zygote forks again, a closure is explained", SCRIPT, ["functions"], (o: Json) => {
   ok(o);
   assert.deepEqual(o.first, ["0:10:0", "1:20:1", "2:30:2"]);

@@ -59,6 +59,32 @@ const scenarios: Record<string, () => Promise<unknown>> = {
   },
 
   /** Function form, a second fork on the same zygote, and the closure explanation. */
+  /** The zygote's heap placement (issue 17): the reservation of V8's hint range, its
+   * anonymous memory in a few 1 GiB regions, against a plain node's; the preload's
+   * variables gone from what init and work see, a caller's LD_PRELOAD kept. */
+  async heapLayout() {
+    const regions = (pid: number): { regions: number; reserved: boolean } => {
+      const maps = readFileSync(`/proc/${pid}/maps`, "latin1").split("\n");
+      const anon = maps.filter((l) => /^[0-9a-f]+-[0-9a-f]+ rw-p 00000000 00:00 0\s*$/.test(l));
+      return {
+        regions: new Set(anon.map((l) => Math.floor(parseInt(l.split("-")[0]!, 16) / 2 ** 30))).size,
+        reserved: maps.some((l) => l.startsWith("100000000-400000000000 ---p ")),
+      };
+    };
+    const work = () => console.log(JSON.stringify([process.env.LD_PRELOAD ?? null, process.env.SANDLOCK_ZYGOTE_PRELOAD ?? null]));
+    await using sb = Sandbox.newWithFns(base, { work });
+    const seen = (await (await sb.fork(1))[0]!.wait()).stdoutText.trim();
+    const zygote = regions(sb.pid!);
+    await using kept = Sandbox.newWithFns({ ...base, env: { LD_PRELOAD: "/nonexistent/sandlock-test.so" } }, { work });
+    const seenKept = (await (await kept.fork(1))[0]!.wait()).stdoutText.trim();
+    // control: the same node, unsandboxed and without the preload
+    const plain = spawn(process.execPath, ["-e", "process.stdout.write('up'); setTimeout(() => {}, 5000)"], { stdio: ["ignore", "pipe", "ignore"] });
+    await new Promise((r) => plain.stdout!.once("data", r));
+    const control = regions(plain.pid!);
+    plain.kill("SIGKILL");
+    return { zygote, control, seen, seenKept };
+  },
+
   async functions() {
     const outer = 7;
     await using sb = Sandbox.newWithFns(base, {

@@ -5,9 +5,11 @@
 // It runs under the sandbox's Landlock rules, so it imports nothing but Node's built-ins
 // and the addon (both granted read-only by the parent). Messages are JSON, one per packet
 // on a SOCK_SEQPACKET socket that arrives as fd 0 (protocol in src/fork/messages.ts).
+// CommonJS, not an ES module: Node reads an ES entry point on libuv's thread pool, whose
+// four threads every clone inherits dead (a page of each stack written by glibc's fork
+// handler, a page table each: 32 KiB per clone); a CommonJS entry is read synchronously.
 
 import { closeSync } from "node:fs";
-import { createRequire } from "node:module";
 
 interface Native {
   pollFd(fd: number, cb: () => void): object;
@@ -39,7 +41,7 @@ const EAGAIN = 11;
 const BATCH = 64;
 
 // The parent passes the addon it loaded itself (build/Release or prebuilds/, src/confine/native.ts).
-const native: Native = createRequire(import.meta.url)(process.argv[2]!) as Native;
+const native: Native = require(process.argv[2]!) as Native;
 
 function fail(text: string): never {
   process.stderr.write(`sandlock zygote: ${text}\n`);
