@@ -26,3 +26,35 @@ export function isProtected(rel: string): boolean {
 export function holdsProtected(rel: string): boolean {
   return PROTECTED_NAMES.some((n) => n.startsWith(`${rel}/`));
 }
+
+const PROTECTED_PARTS: readonly (readonly string[])[] = PROTECTED_NAMES.map((n) => n.split("/"));
+
+/**
+ * Whether a path, as its components below a writable grant's root, is a protected name or
+ * lies beneath one at any depth: `sub/.git/hooks/x` and `a/b/.envrc` are, as is
+ * `.git/config` itself. The supervisor refuses every name operation there (names.ts).
+ */
+export function protectedAt(parts: readonly string[]): boolean {
+  for (let i = 0; i < parts.length; i++) {
+    for (const p of PROTECTED_PARTS) {
+      if (i + p.length > parts.length) continue;
+      if (p.every((c, k) => parts[i + k] === c)) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Whether a path, at any depth, names a directory that protected names live in (`.git`,
+ * `sub/.git`): renaming it away, or renaming a directory onto it, would move a protected
+ * subtree to an unprotected name or bring a directory of the sandbox's in as one.
+ */
+export function holdsAt(parts: readonly string[]): boolean {
+  if (parts.length === 0) return false;
+  for (const p of PROTECTED_PARTS) {
+    for (let len = 1; len < p.length && len <= parts.length; len++) {
+      if (p.slice(0, len).every((c, k) => parts[parts.length - len + k] === c)) return true;
+    }
+  }
+  return false;
+}

@@ -41,7 +41,7 @@ function memfdDevice(): bigint {
  * Other anonymous objects (namespace files, anonymous inodes) are shared with the host and
  * stay refused.
  */
-function privateObject(fd: number, st: FileId): boolean {
+export function privateObject(fd: number, st: FileId): boolean {
   if (st.dev === memfdDevice()) return true;
   const fifo = isType(st, S_IF.FIFO);
   if (!fifo && !isType(st, S_IF.SOCK)) return false;
@@ -77,7 +77,7 @@ function identities(status: string | null): { ids: string; uniform: boolean } | 
  * caller's are too, with an empty effective set. Otherwise (a host that changed its own
  * ids since, or mixed ids) both statuses are read for every call.
  */
-class CallerCredentials {
+export class CallerCredentials {
   /** Settled at the first metadata call, not at start (two /proc reads cost every
    * supervised start about 80 us, and most sandboxes never make such a call). Lazily is as
    * sound: the launcher's identities never change while the sandbox lives, and the
