@@ -396,6 +396,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   if (policyFn) supervision.policyExec = { granted: grants.map((g) => g.path) };
   // Without the filesystem protection nothing bounds writes, so metadata is not trapped.
   if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable), ...(policy.workdir !== undefined || denied !== undefined || protect !== undefined ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}) };
+  if (namesSupervised && supervision.meta !== undefined) supervision.meta = { ...supervision.meta, protect: true };
   if (namesSupervised) supervision.names = { writable: grants.filter((g) => g.writable), ...(supervision.meta?.ownMounts === true ? { ownMounts: true } : {}) };
   const rlimits: Rlimit[] = [];
   if (policy.maxOpenFiles !== undefined) {
