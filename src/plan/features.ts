@@ -306,6 +306,8 @@ export function notifiedSyscalls(s: Supervision): string[] {
   // ioctl is routed by request (plan/seccomp.ts), not whole.
   if (s.meta !== undefined) out.push(...META_SYSCALLS);
   if (s.names !== undefined) out.push(...NAME_SYSCALLS.filter((x) => !out.includes(x)));
+  // policyFnFiles: every open is an event (openat2 stays ENOSYS: seccomp-names.ts).
+  if (s.names?.events === true) out.push(...["open", "openat"].filter((x) => !out.includes(x)));
   if (s.learn === true) out.push(...LEARN_SYSCALLS.filter((x) => !out.includes(x)));
   return out;
 }
@@ -397,7 +399,13 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // Without the filesystem protection nothing bounds writes, so metadata is not trapped.
   if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable), ...(policy.workdir !== undefined || denied !== undefined || protect !== undefined ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}) };
   if (namesSupervised && supervision.meta !== undefined) supervision.meta = { ...supervision.meta, protect: true };
-  if (namesSupervised) supervision.names = { writable: grants.filter((g) => g.writable), ...(supervision.meta?.ownMounts === true ? { ownMounts: true } : {}) };
+  // policyFnFiles: every open is an event, performed by the supervisor (handlers/names-open.ts),
+  // which proves reads and writes beneath the grants as Landlock would allow them.
+  const fileEvents = policyFn && policy.policyFnFiles;
+  if (fileEvents && !active.has("fs")) throw new ConfinementError("policyFnFiles: the supervisor performs the opens it asks the callback about, and proves each beneath the grants Landlock enforces; with the filesystem protection disabled there are none: enable it, or leave policyFnFiles off", {});
+  if (namesSupervised || fileEvents) {
+    supervision.names = { writable: grants.filter((g) => g.writable), grants, protect: namesSupervised, events: fileEvents, ...(policy.workdir !== undefined || denied !== undefined || protect !== undefined ? { ownMounts: true } : {}) };
+  }
   const rlimits: Rlimit[] = [];
   if (policy.maxOpenFiles !== undefined) {
     let n = BigInt(policy.maxOpenFiles);

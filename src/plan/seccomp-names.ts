@@ -8,6 +8,13 @@ import type { PathGrant } from "./landlock.js";
 /** What the name supervisor needs: the writable grants (after splits). */
 export interface NameSupervision {
   readonly writable: readonly PathGrant[];
+  /** Every grant (policyFn's file events: a read open performed by the supervisor must be
+   * one Landlock would allow, proved the same way beneath any grant). */
+  readonly grants: readonly PathGrant[];
+  /** protectedFiles: protected positions are refused (without it: only policyFn's events). */
+  readonly protect: boolean;
+  /** policyFnFiles: every open, openat and creat is an event, performed by the supervisor. */
+  readonly events: boolean;
   /** The sandbox has a mount namespace of its own (workdir, fsDenied, the protected binds):
    * paths are resolved and proved from its root (see MetaSupervision.ownMounts). */
   readonly ownMounts?: boolean;

@@ -229,6 +229,8 @@ export interface PolicyInput {
   protectedFiles?: boolean;
   /** A callback deciding syscalls at run time (dynamic policy, docs/policy-fn.md): in this version every execve and execveat, shown with the path and argv that will run. CLI: none (library only). Default: none. */
   policyFn?: PolicyFn;
+  /** policyFn also decides file opens: every open, openat and creat of the sandbox is an event (category "file", the path the supervisor will open), performed by the supervisor, and `ctx.denyPath`/`ctx.allowPath` work (docs/policy-fn.md, "File events"). Each open then costs a round trip to the callback. Needs policyFn. CLI: none (library only). Default: false. */
+  policyFnFiles?: boolean;
   /** Per-protection opt-out: `allowDegraded` runs without a protection the kernel lacks, `disable` turns it off (see `sandlock check`). CLI: `--allow-degraded` and `--disable`. Default: strict (every protection required). */
   protection?: ProtectionInput;
   /** false: Landlock and the seccomp filter only, no user-notification listener (a sandbox inside a sandbox); fields that need the supervisor are refused. CLI: `--no-supervisor` (sets false). Default: true. */
@@ -397,6 +399,8 @@ export interface PolicyFields {
   readonly protectedFiles: boolean;
   /** {@inheritDoc PolicyInput.policyFn} */
   readonly policyFn: PolicyFn | undefined;
+  /** {@inheritDoc PolicyInput.policyFnFiles} */
+  readonly policyFnFiles: boolean;
   /** {@inheritDoc PolicyInput.protection} */
   readonly protection: ProtectionSettings;
   /** false: Landlock and the seccomp filter only, no user-notification listener (a sandbox inside a sandbox); fields that need the supervisor are refused. CLI: `--no-supervisor` (sets false). Default: true. Validated form: Whether a seccomp supervisor runs (true unless the input says false). */

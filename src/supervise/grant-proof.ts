@@ -77,10 +77,11 @@ export class WritableGrants {
    * A directory-only grant (the rule plan/proc-grants.ts and plan/carve.ts leave on a
    * split directory: its entries have rules of their own) covers the directory itself.
    */
-  constructor(grants: readonly PathGrant[], onClose: (fn: () => void) => void) {
+  constructor(grants: readonly PathGrant[], onClose: (fn: () => void) => void, readable = false) {
     const open: OpenGrant[] = [];
     for (const g of grants) {
-      if (!g.writable) continue;
+      // readable: every grant (policyFn's file events prove reads too: handlers/names-open.ts).
+      if (!g.writable && !readable) continue;
       try {
         // Resolved as planning did (no link another process could swap is followed), then
         // opened without following any: a link swapped in since the launcher opened the

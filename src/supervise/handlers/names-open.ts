@@ -13,7 +13,7 @@ import type { Notification } from "../notification.js";
 import { AT_FDCWD, O } from "../paths.js";
 import { privateObject, type CallerCredentials } from "./fs-meta.js";
 import { withCall, type Call } from "./names.js";
-import { E, copyPath, createMode, holdsProtected, isDot, isProtected, partsOf, pinPath, protectedInode, splitPath, type NameEnv } from "./names-site.js";
+import { E, copyPath, createMode, deniedByCallback, holdsProtected, isDot, isProtected, partsOf, pinPath, protectedInode, realPath, sitePath, splitPath, type NameEnv } from "./names-site.js";
 import { WRITE_OPEN_FLAGS } from "../../plan/seccomp-names.js";
 
 const NR = SYSCALLS as Readonly<Record<string, number>>;
@@ -48,7 +48,31 @@ const inject = (fd: number, flags: number): Action => ({ kind: "inject", fd, clo
 function writableExisting(c: Call, fd: number, st: FileId): boolean {
   if (privateObject(fd, st)) return true;
   const parts = c.env.grants.position(fd, st, c.root);
-  return parts !== undefined && !isProtected(parts) && !holdsProtected(parts) && !protectedInode(c.env, st);
+  return parts !== undefined && !isProtected(parts, c.env) && !holdsProtected(parts, c.env) && !protectedInode(c.env, st);
+}
+
+/** What a read open may reach (policyFn's file events): what Landlock would let the caller
+ * read, proved as writes are, beneath any grant; or the sandbox's own pipes and memfds. */
+function readableExisting(c: Call, fd: number, st: FileId): boolean {
+  return privateObject(fd, st) || c.env.readGrants.position(fd, st, c.root) !== undefined;
+}
+
+/**
+ * The last word before the supervisor acts: policyFn's ctx.denyPath rules, then (with
+ * policyFnFiles) the callback, asked with the real path the supervisor pinned and will
+ * open, and whether the static policy refuses it (`denied`: it is refused then whatever
+ * the verdict). The caller waits in its call meanwhile; the pins stay open (names.ts
+ * withCall), so whatever the caller's memory says after the copy changes nothing.
+ */
+function gated(c: Call, syscall: string, path: string, denied: boolean, act: () => Action | Promise<Action>): Action | Promise<Action> {
+  if (deniedByCallback(c.env, syscall, path)) return deny(E.EACCES);
+  const gate = c.env.gate;
+  if (gate === undefined) return denied ? deny(E.EACCES) : act();
+  return gate(c.n, syscall, path, denied).then((errno) => {
+    if (errno !== undefined) return deny(errno);
+    if (denied) return deny(E.EACCES);
+    return c.valid() ? act() : deny(E.EPERM);
+  });
 }
 
 /**
@@ -98,7 +122,7 @@ function reopen(c: Call, fd: number, st: FileId, flags: number): Action | Promis
  * rewriting the path or swapping a component afterwards changes nothing: no name is
  * looked up again.
  */
-function performOpen(c: Call, dirfd: number, path: Buffer, flags: number, mode: number, attempts: number): Action | Promise<Action> {
+function performOpen(c: Call, syscall: string, dirfd: number, path: Buffer, flags: number, mode: number, attempts: number): Action | Promise<Action> {
   if (path.length === 0) return deny(E.ENOENT);
   const tmpfile = (flags & O.TMPFILE) !== 0;
   const excl = (flags & (O.CREAT | O.EXCL)) === (O.CREAT | O.EXCL);
@@ -115,10 +139,12 @@ function performOpen(c: Call, dirfd: number, path: Buffer, flags: number, mode: 
     if (typeof m === "number") return deny(m);
     if (!c.valid()) return deny(E.EPERM);
     const parts = c.env.grants.position(fd, dir, c.root);
-    if (parts === undefined || isProtected(parts)) return deny(E.EACCES);
-    const got = openHow(AT_FDCWD, via(fd), (flags & VALID_FLAGS) | NOCTTY | O.CLOEXEC, m.mode, c.caps);
-    if (got >= 0 && m.fix) native().nameSyscallAs(NR.fchmod!, c.caps, got, m.mode);
-    return got < 0 ? deny(-got) : inject(got, flags);
+    if (parts !== undefined && isProtected(parts, c.env)) return deny(E.EACCES);
+    return gated(c, syscall, realPath(fd), parts === undefined, () => {
+      const got = openHow(AT_FDCWD, via(fd), (flags & VALID_FLAGS) | NOCTTY | O.CLOEXEC, m.mode, c.caps);
+      if (got >= 0 && m.fix) native().nameSyscallAs(NR.fchmod!, c.caps, got, m.mode);
+      return got < 0 ? deny(-got) : inject(got, flags);
+    });
   }
   if (fd >= 0) {
     if (excl) return deny(E.EEXIST);
@@ -127,8 +153,11 @@ function performOpen(c: Call, dirfd: number, path: Buffer, flags: number, mode: 
     const st: FileId = { dev: r[0], ino: r[1], mode: r[2], nlink: r[3] };
     if (isType(st, S_IF.LNK)) return deny(E.ELOOP);
     if (!c.valid()) return deny(E.EPERM);
-    if (!writableExisting(c, fd, st)) return deny(E.EACCES);
-    return reopen(c, fd, st, flags);
+    const writes = (flags & WRITE_OPEN_FLAGS) !== 0;
+    const ok = writes ? writableExisting(c, fd, st) : readableExisting(c, fd, st);
+    // A protected file is refused before any event: the callback cannot allow it.
+    if (!ok && writes && c.env.protect && c.env.grants.position(fd, st, c.root) !== undefined) return deny(E.EACCES);
+    return gated(c, syscall, realPath(fd), !ok, () => reopen(c, fd, st, flags));
   }
   if (fd !== -E.ENOENT || (flags & O.CREAT) === 0) return deny(-fd);
   const split = splitPath(path);
@@ -140,7 +169,14 @@ function performOpen(c: Call, dirfd: number, path: Buffer, flags: number, mode: 
   if (!c.valid()) return deny(E.EPERM);
   const parts = partsOf(site, split.name);
   // A `.git` file would point git at a directory of the sandbox's (names.ts createAllowed).
-  if (isProtected(parts) || holdsProtected(parts)) return deny(E.EACCES);
+  if (isProtected(parts, c.env) || holdsProtected(parts, c.env)) return deny(E.EACCES);
+  return gated(c, syscall, sitePath(site, split.name), false, () => createIn(c, syscall, site, split.name, dirfd, path, flags, mode, m, attempts));
+}
+
+/** The create itself, in the pinned and proved parent (see performOpen). */
+function createIn(c: Call, syscall: string, site: { fd: number }, name: Buffer, dirfd: number, path: Buffer, flags: number, mode: number, m: { mode: number; fix: boolean }, attempts: number): Action | Promise<Action> {
+  const excl = (flags & (O.CREAT | O.EXCL)) === (O.CREAT | O.EXCL);
+  const split = { name };
   const want = (flags & VALID_FLAGS) | O.CREAT | O.EXCL | O.NOFOLLOW | NOCTTY | O.CLOEXEC;
   const got = openHow(site.fd, split.name, want, m.mode, c.caps);
   if (got === -E.EEXIST && !excl) {
@@ -151,7 +187,7 @@ function performOpen(c: Call, dirfd: number, path: Buffer, flags: number, mode: 
     const link = again >= 0 && (() => { const q = native().fileId(again); return typeof q !== "number" && (q[2] & 0o170000) === S_IF.LNK; })();
     if (again >= 0) closeSync(again);
     if (link) return deny(E.EACCES);
-    if (attempts > 1) return performOpen(c, dirfd, path, flags, mode, attempts - 1);
+    if (attempts > 1) return performOpen(c, syscall, dirfd, path, flags, mode, attempts - 1);
   }
   if (got < 0) return deny(-got);
   if (m.fix) native().nameSyscallAs(NR.fchmod!, c.caps, got, m.mode);
@@ -172,17 +208,24 @@ function decode(n: Notification): OpenArgs | undefined {
   return undefined;
 }
 
-export function namesOpenHandlers(env: NameEnv, creds: CallerCredentials): HandlerTable {
+/**
+ * `events` (policyFnFiles): every open is performed here, reads included, and is an event;
+ * otherwise only the opens that may write or create (protectedFiles).
+ */
+export function namesOpenHandlers(env: NameEnv, creds: CallerCredentials, events: boolean): HandlerTable {
   const open: Handler = (n) => {
     const a = decode(n);
     if (a === undefined) return undefined;
-    // A read-only open (or an O_PATH handle, whatever else its flags say) goes on in the
-    // kernel: this rests on the flags register alone, which no other thread can change.
-    if ((a.flags & WRITE_OPEN_FLAGS) === 0 || (a.flags & O.PATH) !== 0) return undefined;
+    // An O_PATH handle (whatever else its flags say: the kernel drops them) reads and
+    // writes nothing, and a read-only open without file events has nothing to decide here:
+    // both go on in the kernel. This rests on the flags register alone, which no other
+    // thread can change, never on the caller's memory.
+    if ((a.flags & O.PATH) !== 0 || (!events && (a.flags & WRITE_OPEN_FLAGS) === 0)) return undefined;
+    const syscall = n.nr === NR.open ? "open" : n.nr === NR.creat ? "creat" : "openat";
     return withCall(n, env, creds, (c) => {
       const path = copyPath(n, env.memory, a.pathArg);
       if (typeof path === "number") return deny(path);
-      return performOpen(c, a.dirfd, path, a.flags, a.mode & 0o7777, ATTEMPTS);
+      return performOpen(c, syscall, a.dirfd, path, a.flags, a.mode & 0o7777, ATTEMPTS);
     });
   };
   // openat2's flags are in memory, which another thread can rewrite after any look: the

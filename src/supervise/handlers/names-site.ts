@@ -9,6 +9,9 @@ import { callerBase, callerRoot, pinCallerPath, pinCallerPathInRoot, type PathAr
 import type { ChildMemory } from "../child-memory.js";
 import { fileId, isType, S_IF, sameInode, type FileId, type WritableGrants } from "../grant-proof.js";
 import type { Notification } from "../notification.js";
+import type { SupervisorContext } from "../handler.js";
+import type { DynamicFiles } from "../policy-files.js";
+import { descriptorPath } from "../grant-proof.js";
 import { AT_FDCWD, callerStatus, readlinkPath, readSmall } from "../paths.js";
 
 export const E = {
@@ -54,6 +57,16 @@ export const isDot = (name: Buffer): boolean => (name.length === 1 && name[0] ==
 /** What every name operation of one sandbox shares. */
 export interface NameEnv {
   readonly grants: WritableGrants;
+  /** Every grant, readable or writable (policyFn's read events: handlers/names-open.ts). */
+  readonly readGrants: WritableGrants;
+  /** protectedFiles: protected positions are refused. */
+  readonly protect: boolean;
+  /** policyFn's ctx.denyPath/allowPath rules (policyFnFiles). */
+  readonly files?: DynamicFiles | undefined;
+  /** policyFnFiles: asks the callback about one open (SupervisorContext.gateFile). */
+  readonly gate?: ((n: Notification, syscall: string, path: string, denied: boolean) => Promise<number | undefined>) | undefined;
+  /** Told of what the supervisor refused (RunResult.refused). */
+  readonly observe: SupervisorContext["observe"];
   readonly memory: ChildMemory;
   /** The sandbox has a mount namespace of its own (workdir, fsDenied, protected binds). */
   readonly ownMounts: boolean;
@@ -170,14 +183,33 @@ export function partsOf(site: Site, name: Buffer): string[] {
   return [...site.parts, name.toString("latin1")];
 }
 
-/** A protected position: the name or what lies beneath it (policy/protected.ts). */
-export const isProtected = (parts: readonly string[]): boolean => protectedAt(parts);
-/** A name protected names live in (`.git`), at any depth. */
-export const holdsProtected = (parts: readonly string[]): boolean => holdsAt(parts);
+/** The kernel's path of what `fd` refers to (the real path the supervisor acts on). */
+export function realPath(fd: number): string {
+  return descriptorPath(fd)?.toString("utf8") ?? "";
+}
+
+/** The real path of `name` in the pinned parent. */
+export function sitePath(site: Site, name: Buffer): string {
+  const dir = realPath(site.fd);
+  return `${dir === "/" ? "" : dir}/${name.toString("utf8")}`;
+}
+
+/** Refused by policyFn's ctx.denyPath (said in RunResult.refused), or false. */
+export function deniedByCallback(env: NameEnv, syscall: string, path: string): boolean {
+  if (env.files?.denied(path) !== true) return false;
+  env.observe({ kind: "refused", syscall, errno: E.EACCES, target: path, why: "denied by policyFn's ctx.denyPath" });
+  return true;
+}
+
+/** A protected position: the name or what lies beneath it (policy/protected.ts); only
+ * under protectedFiles (the name supervision also serves policyFn's file events). */
+export const isProtected = (parts: readonly string[], env?: NameEnv): boolean => (env === undefined || env.protect) && protectedAt(parts);
+/** A name protected names live in (`.git`), at any depth; only under protectedFiles. */
+export const holdsProtected = (parts: readonly string[], env?: NameEnv): boolean => (env === undefined || env.protect) && holdsAt(parts);
 
 /** An inode that is an existing protected file reached by another of its names. */
 export function protectedInode(env: NameEnv, st: FileId): boolean {
-  return env.protectedInodes.some((p) => sameInode(p, st));
+  return env.protect && env.protectedInodes.some((p) => sameInode(p, st));
 }
 
 const umaskOf = (status: string | null): number | undefined => {

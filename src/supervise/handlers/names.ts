@@ -16,7 +16,7 @@ import { CallerCredentials } from "./fs-meta.js";
 import { namesOpenHandlers } from "./names-open.js";
 import { protectedInodes } from "./names-inodes.js";
 import {
-  E, copyPath, createMode, holdsProtected, isDot, isProtected, partsOf, pinParent, pinPath, protectedInode, rootFor, splitPath,
+  E, copyPath, createMode, deniedByCallback, holdsProtected, isDot, isProtected, partsOf, pinParent, pinPath, protectedInode, realPath, rootFor, sitePath, splitPath,
   type NameEnv, type Site, type Split,
 } from "./names-site.js";
 
@@ -75,15 +75,15 @@ function fixMode(site: Site, name: Buffer, mode: number, caps: bigint, dir: bool
  * protected names live in (`.git`) unless it is a directory: a `.git` file or symlink
  * would point git at a directory of the sandbox's, with its own hooks and config.
  */
-function createAllowed(site: Site, name: Buffer, dir: boolean): boolean {
+function createAllowed(env: NameEnv, site: Site, name: Buffer, dir: boolean): boolean {
   const parts = partsOf(site, name);
-  return !isProtected(parts) && (dir || !holdsProtected(parts));
+  return !isProtected(parts, env) && (dir || !holdsProtected(parts, env));
 }
 
 type Make = (c: Call, site: Site, name: Buffer) => number;
 
 /** mkdir, mknod, symlink: a new name in a pinned, proved parent. */
-function create(c: Call, dirfd: number, path: Buffer, dir: boolean, make: Make): Action {
+function create(c: Call, syscall: string, dirfd: number, path: Buffer, dir: boolean, make: Make): Action {
   if (path.length === 0) return deny(E.ENOENT);
   const split = splitPath(path);
   if (isDot(split.name)) return deny(E.EEXIST);
@@ -91,14 +91,14 @@ function create(c: Call, dirfd: number, path: Buffer, dir: boolean, make: Make):
   const site = c.parent(dirfd, split);
   if (typeof site === "number") return deny(-site);
   if (!c.valid()) return deny(E.EPERM);
-  if (!createAllowed(site, split.name, dir)) return deny(E.EACCES);
+  if (!createAllowed(c.env, site, split.name, dir) || deniedByCallback(c.env, syscall, sitePath(site, split.name))) return deny(E.EACCES);
   return answer(make(c, site, split.name));
 }
 
 function mkdir(c: Call, dirfd: number, pathArg: number, mode: number): Action {
   const path = copyPath(c.n, c.env.memory, pathArg);
   if (typeof path === "number") return deny(path);
-  return create(c, dirfd, path, true, (call, site, name) => {
+  return create(c, "mkdir", dirfd, path, true, (call, site, name) => {
     const m = createMode(call.n, mode);
     if (typeof m === "number") return -m;
     const rc = native().nameSyscallAs(NR.mkdirat!, call.caps, site.fd, z(name), m.mode);
@@ -110,7 +110,7 @@ function mkdir(c: Call, dirfd: number, pathArg: number, mode: number): Action {
 function mknod(c: Call, dirfd: number, pathArg: number, mode: number, dev: bigint): Action {
   const path = copyPath(c.n, c.env.memory, pathArg);
   if (typeof path === "number") return deny(path);
-  return create(c, dirfd, path, false, (call, site, name) => {
+  return create(c, "mknod", dirfd, path, false, (call, site, name) => {
     const m = createMode(call.n, mode);
     if (typeof m === "number") return -m;
     const rc = native().nameSyscallAs(NR.mknodat!, call.caps, site.fd, z(name), (mode & S_IFMT) | m.mode, dev);
@@ -125,7 +125,7 @@ function symlink(c: Call, targetArg: number, dirfd: number, pathArg: number): Ac
   const path = copyPath(c.n, c.env.memory, pathArg);
   if (typeof path === "number") return deny(path);
   if (target.length === 0) return deny(E.ENOENT);
-  return create(c, dirfd, path, false, (call, site, name) => native().nameSyscallAs(NR.symlinkat!, call.caps, z(target), site.fd, z(name)));
+  return create(c, "symlink", dirfd, path, false, (call, site, name) => native().nameSyscallAs(NR.symlinkat!, call.caps, z(target), site.fd, z(name)));
 }
 
 /**
@@ -154,8 +154,8 @@ function link(c: Call, olddirfd: number, oldArg: number, newdirfd: number, newAr
   if (!c.valid()) return deny(E.EPERM);
   if (!c.env.grants.contains(src, st, c.root)) return deny(E.EXDEV);
   const from = st.nlink > 0 ? c.env.grants.position(src, st, c.root) : [];
-  if (from === undefined || isProtected(from) || holdsProtected(from) || protectedInode(c.env, st)) return deny(E.EACCES);
-  if (!createAllowed(site, split.name, false)) return deny(E.EACCES);
+  if (from === undefined || isProtected(from, c.env) || holdsProtected(from, c.env) || protectedInode(c.env, st)) return deny(E.EACCES);
+  if (!createAllowed(c.env, site, split.name, false) || deniedByCallback(c.env, "link", realPath(src)) || deniedByCallback(c.env, "link", sitePath(site, split.name))) return deny(E.EACCES);
   return answer(native().nameSyscallAs(NR.linkat!, c.caps, AT_FDCWD, via(src), site.fd, z(split.name), AT_SYMLINK_FOLLOW));
 }
 
@@ -180,8 +180,9 @@ function rename(c: Call, olddirfd: number, oldArg: number, newdirfd: number, new
   if (typeof to === "number") return deny(-to);
   if (!c.valid()) return deny(E.EPERM);
   for (const parts of [partsOf(from, a.name), partsOf(to, b.name)]) {
-    if (isProtected(parts) || holdsProtected(parts)) return deny(E.EACCES);
+    if (isProtected(parts, c.env) || holdsProtected(parts, c.env)) return deny(E.EACCES);
   }
+  if (deniedByCallback(c.env, "rename", sitePath(from, a.name)) || deniedByCallback(c.env, "rename", sitePath(to, b.name))) return deny(E.EACCES);
   const rc = native().nameSyscallAs(NR.renameat2!, c.caps, from.fd, z(a.name), to.fd, z(b.name), flags);
   return answer(rc);
 }
@@ -197,7 +198,7 @@ function unlink(c: Call, dirfd: number, pathArg: number, flags: number): Action 
   const site = c.parent(dirfd, split);
   if (typeof site === "number") return deny(-site);
   if (!c.valid()) return deny(E.EPERM);
-  if (isProtected(partsOf(site, split.name))) return deny(E.EACCES);
+  if (isProtected(partsOf(site, split.name), c.env) || deniedByCallback(c.env, dir ? "rmdir" : "unlink", sitePath(site, split.name))) return deny(E.EACCES);
   return answer(native().nameSyscallAs(NR.unlinkat!, c.caps, site.fd, z(split.name), flags));
 }
 
@@ -211,7 +212,7 @@ function truncate(c: Call, pathArg: number, length: bigint): Action {
   if (!c.valid()) return deny(E.EPERM);
   if (isType(st, S_IF.DIR)) return deny(E.EISDIR);
   const parts = c.env.grants.position(fd, st, c.root);
-  if (parts === undefined || isProtected(parts) || holdsProtected(parts) || protectedInode(c.env, st)) return deny(E.EACCES);
+  if (parts === undefined || isProtected(parts, c.env) || holdsProtected(parts, c.env) || protectedInode(c.env, st) || deniedByCallback(c.env, "truncate", realPath(fd))) return deny(E.EACCES);
   return answer(native().nameSyscallAs(NR.truncate!, c.caps, via(fd), length));
 }
 
@@ -243,20 +244,32 @@ export function withCall(n: Notification, env: NameEnv, creds: CallerCredentials
   const root = rootFor(env, n);
   if (root !== undefined && root < 0) return deny(E.EPERM); // the caller is gone
   const c = new Call(n, caps, root, env);
+  let out: Action | Promise<Action>;
   try {
-    return body(c);
-  } finally {
+    out = body(c);
+  } catch (e) {
     c.close();
+    throw e;
   }
+  // A held call (policyFn's verdict, a FIFO waiting for a reader) keeps its pins until
+  // it is answered.
+  if (out instanceof Promise) return out.finally(() => c.close());
+  c.close();
+  return out;
 }
 
 export type { Call };
 
 export function nameHandlers(spec: NameSupervision, ctx: SupervisorContext): HandlerTable {
   const grants = new WritableGrants(spec.writable, (fn) => ctx.onClose(fn));
-  const env: NameEnv = { grants, memory: ctx.memory, ownMounts: spec.ownMounts === true, protectedInodes: protectedInodes(spec.writable) };
+  const readGrants = spec.events ? new WritableGrants(spec.grants, (fn) => ctx.onClose(fn), true) : grants;
+  const env: NameEnv = {
+    grants, readGrants, memory: ctx.memory, ownMounts: spec.ownMounts === true, protect: spec.protect,
+    protectedInodes: spec.protect ? protectedInodes(spec.writable) : [], files: ctx.files, gate: spec.events ? ctx.gateFile : undefined,
+    observe: (o) => ctx.observe(o),
+  };
   const creds = new CallerCredentials(ctx.launcherPid);
   const table: Record<string, (n: Notification) => Action | Promise<Action>> = {};
   for (const [name, body] of Object.entries(BODIES)) table[name] = (n) => withCall(n, env, creds, (c) => body(c, n));
-  return { ...table, ...namesOpenHandlers(env, creds) };
+  return { ...table, ...namesOpenHandlers(env, creds, spec.events) };
 }
