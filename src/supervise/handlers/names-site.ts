@@ -102,9 +102,14 @@ export function rootFor(env: NameEnv, n: Notification): number | undefined {
  */
 export function pinPath(n: Notification, arg: PathArg, caps: bigint, root: number | undefined): number {
   const fd = root !== undefined ? pinCallerPathInRoot(n, arg, caps, root) : pinCallerPath(n, arg, caps);
-  if (fd !== -E.ELOOP || root !== undefined) return fd;
+  if (fd !== -E.ELOOP) return fd;
   const expanded = expandLinks(n, arg);
-  return expanded === null ? fd : pinCallerPath(n, { ...arg, dirfd: AT_FDCWD, path: expanded }, caps);
+  if (expanded === null) return fd;
+  // A sandbox with mounts of its own: only an expansion into the caller's /proc entry is
+  // pinned from here (its magic links lead into the caller's namespace); any other path
+  // would be looked up in the supervisor's namespace, not the caller's.
+  if (root !== undefined && !procfsMounts().some((m) => expanded.toString("latin1").startsWith(`${m}/`))) return fd;
+  return pinCallerPath(n, { ...arg, dirfd: AT_FDCWD, path: expanded }, caps);
 }
 
 /** The kernel's limit on symlinks followed in one lookup. */
