@@ -78,3 +78,12 @@ scriptCase("protectedFiles (supervisor): no namespace is needed (the sandbox kee
   assert.equal(o.inside, o.outside, o.stderr);
   assert.deepEqual(o.adjustments, []);
 });
+
+scriptCase("protectedFiles (supervisor) from the CLI: -p workspace refuses a new .envrc and a nested repository's config; --allow-protected lets both be made", SCRIPT, ["${PROBE}", "cli"], (o) => {
+  assert.deepEqual(o.protected.stdout, ["envrc=2", "config=2"]);
+  assert.equal(o.protected.envrc, false);
+  assert.equal(o.protected.config, false);
+  assert.deepEqual(o.allowed.stdout, ["envrc=0", "config=0"]);
+  assert.equal(o.allowed.envrc, true);
+  assert.equal(o.allowed.config, true);
+});

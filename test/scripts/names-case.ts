@@ -2,11 +2,12 @@
 // and present, at any depth, with the same policy without protectedFiles as the control;
 // a symlink-swap race against creates; git init in a subdirectory and git commit; the
 // sandbox keeps the host's mount namespace. Prints one JSON line.
-// Usage: names-case.js PROBE ops|race|git|ns
+// Usage: names-case.js PROBE ops|race|git|ns|cli
 
 import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Sandbox } from "../../src/index.js";
 
 const probe = process.argv[2]!;
@@ -93,7 +94,26 @@ async function ns(): Promise<object> {
   return { inside: r.stdout.trim(), outside: readlinkSync("/proc/self/ns/mnt"), adjustments: r.adjustments, stderr: r.stderr };
 }
 
-const parts: Record<string, () => Promise<unknown>> = { ops, race, git, ns };
+/** The CLI: `-p workspace` refuses a new .envrc and a nested repository's config;
+ * `--allow-protected` (the control) lets both be made. */
+async function cli(): Promise<object> {
+  const stage = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+  const out: Record<string, object> = {};
+  for (const [mode, extra] of [["protected", []], ["allowed", ["--allow-protected"]]] as const) {
+    const w = join(base, `cli-${mode}`);
+    mkdirSync(w);
+    let stdout = "";
+    try {
+      stdout = execFileSync(process.execPath, [join(stage, "bin", "sandlock.cjs"), "run", "-p", "workspace", ...extra, "--", "/bin/sh", "-c", "echo x > .envrc; echo envrc=$?; mkdir -p a/.git && echo c > a/.git/config; echo config=$?"], { cwd: w, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    } catch (e) {
+      stdout = `failed: ${String(e)}`;
+    }
+    out[mode] = { stdout: stdout.trim().split("\n"), envrc: existsSync(join(w, ".envrc")), config: existsSync(join(w, "a", ".git", "config")) };
+  }
+  return out;
+}
+
+const parts: Record<string, () => Promise<unknown>> = { ops, race, git, ns, cli };
 const fn = part === undefined ? undefined : parts[part];
 if (fn === undefined) throw new Error(`usage: names-case.js PROBE ${Object.keys(parts).join("|")}`);
 process.stdout.write(`${JSON.stringify(await fn())}\n`);
