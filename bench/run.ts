@@ -1,7 +1,7 @@
 // `npm run bench`: runs every benchmark and prints ratios against the bare run measured in
 // the same invocation, with min/median/max over rounds, and each target with PASS or MISS.
 // Results also go to bench/results/latest.json. BENCH_ONLY=name,name runs a subset
-// (library, cli, workloads, trap, scale, redis, checkpoint, fork, determinism, proxy, cow).
+// (library, cli, workloads, trap, scale, redis, checkpoint, fork, determinism, proxy, cow, names).
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -16,6 +16,7 @@ import { benchScale, reportScale } from "./scale.js";
 import { benchDeterminism, reportDeterminism } from "./determinism.js";
 import { benchProxy, reportProxy } from "./proxy.js";
 import { benchCow, reportCow } from "./cow.js";
+import { benchNames, reportNames } from "./names.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const rounds = Number(process.env.BENCH_ROUNDS ?? 9);
@@ -42,6 +43,7 @@ await bench("fork", () => benchFork(Math.max(3, Math.ceil(rounds / 3))), reportF
 await bench("determinism", () => benchDeterminism(Math.max(3, Math.ceil(rounds / 2))), reportDeterminism);
 await bench("proxy", () => benchProxy(Math.max(3, Math.ceil(rounds / 2))), reportProxy);
 await bench("cow", () => benchCow(Math.max(3, Math.ceil(rounds / 2))), reportCow);
+await bench("names", () => benchNames(Math.max(3, Math.ceil(rounds / 2))), reportNames);
 
 const out = join(ROOT, "bench", "results");
 mkdirSync(out, { recursive: true });

@@ -424,13 +424,13 @@ static void free_strings(char **s, uint32_t n) {
 }
 
 /* pollFast(handle, notif: Buffer(80), trees: string[], exacts: string[], procDevs: bigint[],
- * opens: bool, getdents: bool, threaded: bool, memory: bool): from now on the handle receives each
+ * opens: bool, getdents: bool, threaded: bool, memory: bool, writeOpensToTs: bool): from now on the handle receives each
  * notification itself (threaded: on a thread of its own, notify-thread.c; otherwise in
  * the poll callback)
  * into notif, answers what fastpath.c can, and calls back (status, events, received) with
  * received 0 (a notification waits in notif) or -errno of the receive. */
 static napi_value sl_poll_fast(napi_env env, napi_callback_info info) {
-  SL_ARGS(env, info, 9);
+  SL_ARGS(env, info, 10);
   struct sl_poll *p = poll_arg(env, argv[0], "pollFast expects a poll handle");
   if (p == NULL) return NULL;
   SL_ARG_BUFFER(env, 1, notif, notif_len);
@@ -441,7 +441,7 @@ static napi_value sl_poll_fast(napi_env env, napi_callback_info info) {
   char **trees = NULL, **exacts = NULL;
   uint32_t ntrees = 0, nexacts = 0, ndevs = 0;
   uint64_t *devs = NULL;
-  bool opens = false, getdents = false, threaded = false, memory = false;
+  bool opens = false, getdents = false, threaded = false, memory = false, write_opens = false;
   napi_value result = NULL;
   if (read_strings(env, argv[2], &trees, &ntrees) < 0 || read_strings(env, argv[3], &exacts, &nexacts) < 0) goto out;
   if (napi_get_array_length(env, argv[4], &ndevs) != napi_ok) {
@@ -462,15 +462,16 @@ static napi_value sl_poll_fast(napi_env env, napi_callback_info info) {
     }
   }
   if (napi_get_value_bool(env, argv[5], &opens) != napi_ok || napi_get_value_bool(env, argv[6], &getdents) != napi_ok ||
-      napi_get_value_bool(env, argv[7], &threaded) != napi_ok || napi_get_value_bool(env, argv[8], &memory) != napi_ok) {
-    napi_throw_type_error(env, "SL_ARGS", "arguments 5 to 8 must be booleans");
+      napi_get_value_bool(env, argv[7], &threaded) != napi_ok || napi_get_value_bool(env, argv[8], &memory) != napi_ok ||
+      napi_get_value_bool(env, argv[9], &write_opens) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "arguments 5 to 9 must be booleans");
     goto out;
   }
   if (p->closed || p->fast != NULL) {
     napi_throw_error(env, "SL_ARGS", "pollFast: handle closed or already fast");
     goto out;
   }
-  p->fast = sl_fast_new((const char *const *)trees, ntrees, (const char *const *)exacts, nexacts, devs, ndevs, opens, getdents, memory);
+  p->fast = sl_fast_new((const char *const *)trees, ntrees, (const char *const *)exacts, nexacts, devs, ndevs, opens ? (write_opens ? 2 : 1) : 0, getdents, memory);
   if (p->fast == NULL) {
     sl_throw_errno(env, "sl_fast_new", ENOMEM);
     goto out;

@@ -55,7 +55,8 @@ struct sl_fast {
   size_t nexacts;
   uint64_t *procdevs;
   size_t nprocdevs;
-  int opens;    /* open, openat, creat are trapped and may be answered here */
+  int opens;    /* open, openat, creat are trapped and may be answered here; 2: only the
+                 * read-only ones (protectedFiles: the supervisor performs write opens) */
   int getdents; /* getdents64 is trapped and may be performed here */
   struct sl_mem *mem; /* maxMemory: mmap, mremap, brk answered from a credit (memcredit.c) */
   uint64_t answered; /* read by the main thread while a receiving thread adds: atomics */
@@ -249,6 +250,13 @@ static int try_open(struct sl_fast *f, int listener, const struct seccomp_notif 
       break;
     default:
       return 0;
+  }
+  /* protectedFiles (handlers/names-open.ts): an open whose flags register may write or
+   * create is TypeScript's, whatever its path (creat always). The flags are a register. */
+  if (f->opens == 2) {
+    uint32_t flags = n->data.nr == NR_OPEN ? (uint32_t)n->data.args[1] : n->data.nr == NR_OPENAT ? (uint32_t)n->data.args[2] : 1u;
+    uint32_t path_flag = 010000000;
+    if ((flags & (3u | 0100u | 01000u | 020000000u)) != 0 && (flags & path_flag) == 0) return 0;
   }
   /* Unreadable or too long: paths.ts returns no request and the call continues. */
   if (read_path((int)n->pid, addr, f->raw) >= 0 && open_interesting(f, (int)n->pid, dirfd, f->raw)) return 0;

@@ -61,12 +61,22 @@ static bool arg_value(napi_env env, napi_value v, long *out) {
   return true;
 }
 
+/* The name operations the supervisor performs for protectedFiles
+ * (src/supervise/handlers/names*.ts): creating, linking, renaming and removing names on a
+ * parent directory it pinned and proved, and opening what it pinned. A second entry point
+ * with its own list, so neither can be turned into the other's calls. */
+static const long NAME_ALLOWED[] = {
+    SYS_openat2, SYS_mkdirat, SYS_mknodat, SYS_symlinkat, SYS_linkat, SYS_renameat2,
+    SYS_unlinkat, SYS_truncate, SYS_fchmod, SYS_fchmodat2,
+    SYS_fcntl, /* F_SETFL only: a FIFO opened without blocking gets the caller's flags back */
+};
+
 /* syscallAs(nr, capEff: bigint | null, ...args) -> the call's result, or -errno.
  * With capEff, the calling thread's effective set is lowered to capEff for the call and
  * restored afterwards (capabilities are per thread: only Node's main thread, which is
  * inside this call, is affected); EPERM when capEff holds a capability this thread does
  * not have permitted (it never acts with more than it has). */
-static napi_value sl_syscall_as(napi_env env, napi_callback_info info) {
+static napi_value syscall_as(napi_env env, napi_callback_info info, const long *list, size_t count, bool meta) {
   size_t argc = 8;
   napi_value argv[8];
   SL_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -80,9 +90,9 @@ static napi_value sl_syscall_as(napi_env env, napi_callback_info info) {
     return NULL;
   }
   bool allowed = false;
-  for (size_t i = 0; i < sizeof ALLOWED / sizeof ALLOWED[0]; i++) allowed |= ALLOWED[i] == nr;
+  for (size_t i = 0; i < count; i++) allowed |= list[i] == nr;
   if (!allowed) {
-    napi_throw_range_error(env, "SL_ARGS", "syscallAs: this syscall is not one of the metadata calls");
+    napi_throw_range_error(env, "SL_ARGS", meta ? "syscallAs: this syscall is not one of the metadata calls" : "nameSyscallAs: this syscall is not one of the name calls");
     return NULL;
   }
   long a[6] = {0};
@@ -94,7 +104,11 @@ static napi_value sl_syscall_as(napi_env env, napi_callback_info info) {
   }
   /* mknodat makes overlay whiteouts only (a character device 0/0, which the kernel lets
    * anyone make); any other node is refused here, whatever the caller could do. */
-  if (nr == SYS_mknodat && (a[2] != (long)S_IFCHR || a[3] != 0)) {
+  if (!meta && nr == SYS_fcntl && a[1] != F_SETFL) {
+    napi_throw_range_error(env, "SL_ARGS", "nameSyscallAs: fcntl sets status flags (F_SETFL) only");
+    return NULL;
+  }
+  if (meta && nr == SYS_mknodat && (a[2] != (long)S_IFCHR || a[3] != 0)) {
     napi_throw_range_error(env, "SL_ARGS", "syscallAs: mknodat makes whiteouts (S_IFCHR, 0/0) only");
     return NULL;
   }
@@ -201,9 +215,20 @@ static napi_value sl_fd_path(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value sl_syscall_as(napi_env env, napi_callback_info info) {
+  return syscall_as(env, info, ALLOWED, sizeof ALLOWED / sizeof ALLOWED[0], true);
+}
+
+/* nameSyscallAs: the same, for NAME_ALLOWED (mknodat of any node: the caller's lowered
+ * capabilities decide what it may make, as they would for its own call). */
+static napi_value sl_name_syscall_as(napi_env env, napi_callback_info info) {
+  return syscall_as(env, info, NAME_ALLOWED, sizeof NAME_ALLOWED / sizeof NAME_ALLOWED[0], false);
+}
+
 void sl_meta_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"syscallAs", NULL, sl_syscall_as, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"nameSyscallAs", NULL, sl_name_syscall_as, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fileId", NULL, sl_file_id, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fdPath", NULL, sl_fd_path, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -19,7 +19,7 @@ export interface NativeAddon {
    * received 0 when a notification waits in the buffer given, else -errno of the receive. */
   pollFd(fd: number, cb: (status: number, events: number, received?: number) => void): object;
   /** The supervisor's fast path (native/fastpath.c, src/supervise/fast-path.ts). */
-  pollFast(handle: object, notif: Buffer, trees: readonly string[], exacts: readonly string[], procDevs: readonly bigint[], opens: boolean, getdents: boolean, threaded: boolean, memory: boolean): void;
+  pollFast(handle: object, notif: Buffer, trees: readonly string[], exacts: readonly string[], procDevs: readonly bigint[], opens: boolean, getdents: boolean, threaded: boolean, memory: boolean, writeOpensToTs: boolean): void;
   /** The memory credit of a fast path made with memory (native/memcredit.c): op 0 settles
    * one forwarded growth call, granting `grant` bytes; op 1 revokes the credit; op 2
    * returns the bytes continued in C since the last grant. */
@@ -113,6 +113,9 @@ export interface NativeAddon {
    * utimensat, setxattr, fsetxattr, removexattr, fremovexattr, ioctl, made with this
    * thread's effective capabilities lowered to capEff (null: as they are); >= 0 or -errno. */
   syscallAs(nr: number, capEff: bigint | null, ...args: (number | bigint | Buffer | null)[]): number;
+  /** Name operations (native/meta.c): openat2, mkdirat, mknodat, symlinkat, linkat,
+   * renameat2, unlinkat, truncate, fchmod, fchmodat2, as syscallAs makes them. */
+  nameSyscallAs(nr: number, capEff: bigint | null, ...args: (number | bigint | Buffer | null)[]): number;
   /** [dev, ino, mode, nlink] of fd, or of what a NUL-terminated path names from dirfd
    * (O_PATH|O_NOFOLLOW with these RESOLVE_* bits); or -errno. */
   fileId(fd: number, path?: Buffer, resolve?: number): [dev: bigint, ino: bigint, mode: number, nlink: number] | number;

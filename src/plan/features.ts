@@ -9,6 +9,7 @@ import { blockedSyscalls } from "./blocklist.js";
 import type { NetGrants, PathGrant } from "./landlock.js";
 import type { ResolvedHosts } from "./net-rules.js";
 import { netSupervision, type NetSupervision } from "./net-supervision.js";
+import { NAME_SYSCALLS, type NameSupervision } from "./seccomp-names.js";
 import { INODE_IOCTLS, META_SYSCALLS, UNSUPPORTED_INODE_IOCTLS, type MetaSupervision } from "./seccomp-meta.js";
 import type { SeccompSpec } from "./seccomp.js";
 import { computeView, viewSyscalls, type ViewSpec } from "./view.js";
@@ -105,6 +106,9 @@ export interface Supervision {
   /** policyFn: execve and execveat go to the callback (handlers/policy-exec.ts); the paths
    * granted (fsReadable, fsWritable) say whether the static policy denies the program. */
   policyExec?: { granted: readonly string[] };
+  /** protectedFiles: the supervisor performs every name operation and write open beneath
+   * the writable grants, refusing protected positions (handlers/names.ts). */
+  names?: NameSupervision;
 }
 
 /** What a learning run's recorder notes (supervise/handlers/learn.ts): the paths opened,
@@ -184,7 +188,9 @@ function deniedFeature(fsDenied: readonly string[], grants: readonly PathGrant[]
  * are left out and the run says so (an adjustment; a workdir's commit check still holds
  * protected changes back). undefined when there is nothing to cover.
  */
-function protectedFeature(grants: readonly PathGrant[], adjustments: Adjustment[]): ProtectedPath[] | undefined {
+function protectedFeature(grants: readonly PathGrant[], adjustments: Adjustment[], supervised: boolean): ProtectedPath[] | undefined {
+  // The supervisor refuses every write at a protected position on its own (names.ts).
+  if (supervised) return undefined;
   const paths = planProtected(grants);
   if (paths.length === 0) return undefined;
   const why = cowUnavailable();
@@ -299,6 +305,9 @@ export function notifiedSyscalls(s: Supervision): string[] {
   if (s.view !== undefined) out.push(...viewSyscalls(s.view).filter((x) => !out.includes(x)));
   // ioctl is routed by request (plan/seccomp.ts), not whole.
   if (s.meta !== undefined) out.push(...META_SYSCALLS);
+  if (s.names !== undefined) out.push(...NAME_SYSCALLS.filter((x) => !out.includes(x)));
+  // policyFnFiles: every open is an event (openat2 stays ENOSYS: seccomp-names.ts).
+  if (s.names?.events === true) out.push(...["open", "openat"].filter((x) => !out.includes(x)));
   if (s.learn === true) out.push(...LEARN_SYSCALLS.filter((x) => !out.includes(x)));
   return out;
 }
@@ -360,7 +369,16 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   if (!unsupervised) supervision.view = computed.view;
   const denied = policy.fsDenied.length > 0 ? deniedFeature(policy.fsDenied, grants, active.has("fs")) : undefined;
   const adjustments: Adjustment[] = [];
-  const protect = policy.protectedFiles ? protectedFeature(grants, adjustments) : undefined;
+  // protectedFiles: the supervisor performs every name operation and write open beneath
+  // the writable grants and refuses protected positions at any depth, existing or not
+  // (handlers/names.ts). The read-only binds of the existing names (launcher/deny.c) are
+  // then left out: the supervisor refuses more than they did, on every host, and a sandbox
+  // without a namespace of its own resolves paths without going through its root. They
+  // remain for a sandbox without a supervisor. A workdir keeps the binds and its commit
+  // check (cow/commit.ts holds protected changes back): inside its overlay a new protected
+  // name runs nothing outside, and the user decides at commit.
+  const namesSupervised = policy.protectedFiles && active.has("fs") && !unsupervised && policy.workdir === undefined;
+  const protect = policy.protectedFiles ? protectedFeature(grants, adjustments, namesSupervised) : undefined;
   const blocked = blockedSyscalls(policy.extraDenySyscalls, policy.extraAllowSyscalls);
   if (policy.maxMemory !== undefined) {
     supervision.memoryWritable = grants.filter((g) => g.writable).map((g) => g.path);
@@ -380,6 +398,14 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   if (policyFn) supervision.policyExec = { granted: grants.map((g) => g.path) };
   // Without the filesystem protection nothing bounds writes, so metadata is not trapped.
   if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable), ...(policy.workdir !== undefined || denied !== undefined || protect !== undefined ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}) };
+  if (namesSupervised && supervision.meta !== undefined) supervision.meta = { ...supervision.meta, protect: true };
+  // policyFnFiles: every open is an event, performed by the supervisor (handlers/names-open.ts),
+  // which proves reads and writes beneath the grants as Landlock would allow them.
+  const fileEvents = policyFn && policy.policyFnFiles;
+  if (fileEvents && !active.has("fs")) throw new ConfinementError("policyFnFiles: the supervisor performs the opens it asks the callback about, and proves each beneath the grants Landlock enforces; with the filesystem protection disabled there are none: enable it, or leave policyFnFiles off", {});
+  if (namesSupervised || fileEvents) {
+    supervision.names = { writable: grants.filter((g) => g.writable), grants, protect: namesSupervised, events: fileEvents, ...(policy.workdir !== undefined || denied !== undefined || protect !== undefined ? { ownMounts: true } : {}) };
+  }
   const rlimits: Rlimit[] = [];
   if (policy.maxOpenFiles !== undefined) {
     let n = BigInt(policy.maxOpenFiles);
@@ -423,6 +449,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       // policyFn: every bind too (an event), and execve and execveat.
       ...(policy.portRemap && !unsupervised || policyFn ? { notifyWhole: [...(policy.portRemap && !unsupervised || policyFn ? ["bind"] : []), ...(policyFn ? ["execve", "execveat"] : [])] } : {}),
       ...(timeStart !== undefined ? { virtualClock: true } : {}),
+      ...(supervision.names !== undefined ? { names: true } : {}),
     },
     rlimits,
     cpuCores: policy.cpuCores,

@@ -12,6 +12,9 @@ export interface MetaSupervision {
   /** A copy-on-write workdir: the sandbox has a mount namespace of its own, and paths are
    * resolved and proved from its root (supervise/caller-path.ts pinCallerPathInRoot). */
   readonly ownMounts?: boolean;
+  /** protectedFiles by the supervisor (handlers/names.ts): a change at a protected
+   * position is refused too (policy/protected.ts protectedAt). */
+  readonly protect?: boolean;
 }
 
 /** The calls that change a file's metadata, by path or by descriptor. */

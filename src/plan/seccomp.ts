@@ -8,6 +8,7 @@ import { reachFilters } from "./seccomp-reach.js";
 import { fcntlBlock } from "./seccomp-kmem.js";
 import { unsupervisedFilters } from "./seccomp-unsupervised.js";
 import { clockFilters } from "./seccomp-clock.js";
+import { nameFilters } from "./seccomp-names.js";
 
 export const Errno = { EPERM: 1, ENOSYS: 38, EOPNOTSUPP: 95, EAFNOSUPPORT: 97 } as const;
 
@@ -64,6 +65,8 @@ export interface SeccompSpec {
   pidNamespace?: boolean;
   /** timeStart: the wall-clock reads and absolute sleeps go to the supervisor (seccomp-clock.ts). */
   virtualClock?: boolean;
+  /** protectedFiles by the supervisor: write opens go to it, openat2 is ENOSYS (seccomp-names.ts). */
+  names?: boolean;
 }
 
 export const CLONE_THREAD = 0x00010000;
@@ -152,6 +155,7 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
   for (const name of spec.notifyWhole ?? []) handlers.set(nr(name), (b) => b.ret(Ret.USER_NOTIF));
   if (spec.unsupervised === true) for (const [name, h] of unsupervisedFilters(spec)) handlers.set(nr(name), h);
   if (spec.virtualClock === true) for (const [name, h] of clockFilters()) handlers.set(nr(name), h);
+  if (spec.names === true) for (const [name, h] of nameFilters(notify)) handlers.set(nr(name), h);
   // Blocked names come last: an extraDenySyscalls entry overrides an argument filter.
   for (const name of spec.blocked) handlers.set(nr(name), (b) => b.ret(EPERM));
 

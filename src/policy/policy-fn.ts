@@ -3,21 +3,23 @@
 
 import type { Protocol } from "./types.js";
 
-/** What kind of call an event is (SPEC 6); this version sends "process" (execs) and "network" (connects, datagrams sent to a destination, binds) events. */
+/** What kind of call an event is (SPEC 6); this version sends "process" (execs), "network" (connects, datagrams sent to a destination, binds) and, with policyFnFiles, "file" (opens) events. */
 export type PolicyEventCategory = "file" | "network" | "process" | "memory";
 
 /** A syscall of interest, as shown to policyFn. The call waits for the verdict. */
 export interface PolicyEvent {
-  /** The syscall's name: "execve", "execveat", "connect", "sendto", "sendmsg", "sendmmsg" or "bind". */
+  /** The syscall's name: "execve", "execveat", "connect", "sendto", "sendmsg", "sendmmsg", "bind", or (policyFnFiles) "open", "openat" or "creat". */
   readonly syscall: string;
-  /** Its kind: "process" for an exec, "network" for a connect, a send or a bind. */
+  /** Its kind: "process" for an exec, "network" for a connect, a send or a bind, "file" for an open. */
   readonly category: PolicyEventCategory;
   /** The thread that made the call (its process id when it has one thread). */
   readonly pid: number;
   /** Its parent process, 0 when it is gone. */
   readonly parentPid: number;
   /** The file: for an exec, the absolute path as given (placed against the caller's cwd or
-   * dirfd, symbolic links not followed). */
+   * dirfd, symbolic links not followed); for an open, the real path of the file the
+   * supervisor pinned and will open itself (of its parent directory and the new name, for
+   * a file it creates). */
   readonly path?: string;
   /** The destination address the supervisor will connect or send to; for a bind, the
    * local address it will bind (network events). */
@@ -30,8 +32,9 @@ export interface PolicyEvent {
    * it, and killed before its first instruction if it differs. */
   readonly argv?: readonly string[];
   /** Whether the static policy already denies this call (for an exec: the file is under
-   * no fsReadable or fsWritable path; a connect is asked about only once netAllow allowed
-   * it, so false). */
+   * no fsReadable or fsWritable path; for an open: Landlock would refuse it, and it stays
+   * refused whatever the verdict; a connect is asked about only once netAllow allowed it,
+   * so false). */
   readonly denied: boolean;
 }
 
@@ -42,9 +45,8 @@ export type PolicyVerdict = "allow" | "deny" | "audit" | {
 };
 
 /** What policyFn may change while the sandbox runs; it can only narrow the static policy.
- * This version has restrictNetwork, grantNetwork, restrictPidNetwork, restrictMaxMemory
- * and restrictMaxProcesses; denyPath and allowPath throw SandboxError, which denies the
- * call the callback was deciding (docs/policy-fn.md). */
+ * denyPath and allowPath need policyFnFiles (without it they throw SandboxError, which
+ * denies the call the callback was deciding; docs/policy-fn.md). */
 export interface PolicyContext {
   /** Later connects and sends may reach only these IPs (of those the static rules allow). */
   restrictNetwork(ips: readonly string[]): void;
@@ -55,9 +57,11 @@ export interface PolicyContext {
   restrictMaxMemory(bytes: number | bigint | string): void;
   /** Lower maxProcesses: later forks past it fail with EAGAIN; running processes stay. */
   restrictMaxProcesses(n: number): void;
-  /** Deny a path from now on. */
+  /** Deny an absolute path and what lies beneath it to later opens and name operations
+   * (EACCES, without asking the callback); descriptors already open stay. */
   denyPath(path: string): void;
-  /** Allow a path denyPath denied (never beyond the static grants). */
+  /** Lift denyPath for this path and what lies beneath it (the most specific rule wins);
+   * never beyond the static grants. */
   allowPath(path: string): void;
   /** Narrow one process's egress (connects and sends) to these IPs, and that of every
    * process it starts; a thread id names its process. Only narrows: calls intersect. */

@@ -89,7 +89,7 @@ export class Policy {
    * appended); an override of undefined resets that field to its default.
    */
   with(overrides: PolicyInput): Policy {
-    const base: PolicyInput = { ...this.toJSON(), ...(this.policyFn ? { policyFn: this.policyFn } : {}) };
+    const base: PolicyInput = { ...this.toJSON(), ...(this.policyFn ? { policyFn: this.policyFn } : {}), ...(this.policyFnFiles ? { policyFnFiles: true } : {}) };
     return new Policy({ ...base, ...overrides });
   }
 }

@@ -21,20 +21,53 @@ export const PROTECTED_NAMES: readonly string[] = Object.freeze([
   ".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile", ".zshrc", ".zshenv", ".zprofile", ".zlogin",
 ]);
 
-/** Whether `rel` (relative to a grant's root, "/"-separated, no leading "/") is a
- * protected name or lies beneath one. */
+/** Whether `rel` (relative to a grant's root or the workdir, "/"-separated, no leading
+ * "/") is a protected name or lies beneath one, at any depth (as the supervisor refuses). */
 export function isProtected(rel: string): boolean {
-  return PROTECTED_NAMES.some((n) => rel === n || rel.startsWith(`${n}/`));
+  return protectedAt(rel.split("/"));
 }
 
-/** Whether removing or replacing `rel` would take a protected name with it (".git"). */
+/** Whether removing or replacing `rel` would take a protected name with it (`.git`,
+ * `sub/.git`). */
 export function holdsProtected(rel: string): boolean {
-  return PROTECTED_NAMES.some((n) => n.startsWith(`${rel}/`));
+  return holdsAt(rel.split("/"));
 }
 
-/** Whether a change that leaves `rel` of that kind redirects git: `.git` as a file (a
- * gitfile, "gitdir: PATH") or a symbolic link sends git to a directory of the writer's
- * choosing, config and hooks included (fifth review). */
+/** Whether a change that leaves `rel` of that kind redirects git: `.git` (at any depth) as
+ * a file (a gitfile, "gitdir: PATH") or a symbolic link sends git to a directory of the
+ * writer's choosing, config and hooks included (fifth review). */
 export function redirectsGit(rel: string, isDir: boolean): boolean {
-  return rel === ".git" && !isDir;
+  return rel.split("/").pop() === ".git" && !isDir;
+}
+
+const PROTECTED_PARTS: readonly (readonly string[])[] = PROTECTED_NAMES.map((n) => n.split("/"));
+
+/**
+ * Whether a path, as its components below a writable grant's root, is a protected name or
+ * lies beneath one at any depth: `sub/.git/hooks/x` and `a/b/.envrc` are, as is
+ * `.git/config` itself. The supervisor refuses every name operation there (names.ts).
+ */
+export function protectedAt(parts: readonly string[]): boolean {
+  for (let i = 0; i < parts.length; i++) {
+    for (const p of PROTECTED_PARTS) {
+      if (i + p.length > parts.length) continue;
+      if (p.every((c, k) => parts[i + k] === c)) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Whether a path, at any depth, names a directory that protected names live in (`.git`,
+ * `sub/.git`): renaming it away, or renaming a directory onto it, would move a protected
+ * subtree to an unprotected name or bring a directory of the sandbox's in as one.
+ */
+export function holdsAt(parts: readonly string[]): boolean {
+  if (parts.length === 0) return false;
+  for (const p of PROTECTED_PARTS) {
+    for (let len = 1; len < p.length && len <= parts.length; len++) {
+      if (p.slice(0, len).every((c, k) => parts[parts.length - len + k] === c)) return true;
+    }
+  }
+  return false;
 }

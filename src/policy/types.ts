@@ -225,10 +225,12 @@ export interface PolicyInput {
   portRemap?: boolean;
   /** A private writable directory made for each run and removed after it; TMPDIR and HOME point into it. CLI: `--private-tmp`. Default: false. */
   privateTmp?: boolean;
-  /** Writes to the protected files of every writable grant and workdir (the files that make code run later outside the sandbox: `.git/hooks`, `.git/config`, `.envrc`, `.vscode`, `.idea`, `.mcp.json`, `.claude`, `.cursor`, `.npmrc`, shell start-up files; the list is `PROTECTED_NAMES`, docs/security.md "Protected files") are refused: the existing ones are made read-only in the sandbox's own mount namespace, and a workdir's commit holds back a change to any of them. Preset `workspace` sets it. CLI: `--allow-protected` (sets false). Default: false. */
+  /** Writes to the protected files of every writable grant and workdir (the files that make code run later outside the sandbox: `.git/hooks`, `.git/config`, `.envrc`, `.vscode`, `.idea`, `.mcp.json`, `.claude`, `.cursor`, `.npmrc`, shell start-up files; the list is `PROTECTED_NAMES`, docs/security.md "Protected files") are refused at any depth below a writable grant, whether they exist or not: the supervisor performs every write open and name operation there and refuses these names (a sandbox without a supervisor gets read-only binds of the existing ones instead), and a workdir's commit holds back a change to any of them. Preset `workspace` sets it. CLI: `--allow-protected` (sets false). Default: false. */
   protectedFiles?: boolean;
-  /** A callback deciding syscalls at run time (dynamic policy, docs/policy-fn.md): in this version every execve and execveat, shown with the path and argv that will run. CLI: none (library only). Default: none. */
+  /** A callback deciding syscalls at run time (dynamic policy, docs/policy-fn.md): every execve and execveat, shown with the path and argv that will run, every IP connect, send and bind, and with policyFnFiles every open. CLI: none (library only). Default: none. */
   policyFn?: PolicyFn;
+  /** policyFn also decides file opens: every open, openat and creat of the sandbox is an event (category "file", the path the supervisor will open), performed by the supervisor, and `ctx.denyPath`/`ctx.allowPath` work (docs/policy-fn.md, "File events"). Each open then costs a round trip to the callback. Needs policyFn. CLI: none (library only). Default: false. */
+  policyFnFiles?: boolean;
   /** Per-protection opt-out: `allowDegraded` runs without a protection the kernel lacks, `disable` turns it off (see `sandlock check`). CLI: `--allow-degraded` and `--disable`. Default: strict (every protection required). */
   protection?: ProtectionInput;
   /** false: Landlock and the seccomp filter only, no user-notification listener (a sandbox inside a sandbox); fields that need the supervisor are refused. CLI: `--no-supervisor` (sets false). Default: true. */
@@ -397,6 +399,8 @@ export interface PolicyFields {
   readonly protectedFiles: boolean;
   /** {@inheritDoc PolicyInput.policyFn} */
   readonly policyFn: PolicyFn | undefined;
+  /** {@inheritDoc PolicyInput.policyFnFiles} */
+  readonly policyFnFiles: boolean;
   /** {@inheritDoc PolicyInput.protection} */
   readonly protection: ProtectionSettings;
   /** false: Landlock and the seccomp filter only, no user-notification listener (a sandbox inside a sandbox); fields that need the supervisor are refused. CLI: `--no-supervisor` (sets false). Default: true. Validated form: Whether a seccomp supervisor runs (true unless the input says false). */

@@ -39,5 +39,6 @@ export function checkUnsupervised(p: PolicyFields, input: Record<string, unknown
   if (p.randomSeed !== undefined) throw refuse("randomSeed", input.randomSeed, "getrandom and the random devices are answered by it");
   if (p.timeStart !== undefined) throw refuse("timeStart", input.timeStart, "the wall-clock calls are answered by it");
   if (p.policyFn !== undefined) throw refuse("policyFn", "a function", "the calls it decides are held by it");
+  if (p.policyFnFiles) throw refuse("policyFnFiles", true, "the opens it decides are held by it");
   if (p.deterministicDirs) throw refuse("deterministicDirs", input.deterministicDirs, "every directory listing is performed and sorted by it");
 }

@@ -39,7 +39,7 @@ export const DEFAULTS: PolicyFields = Object.freeze({
   onExit: "commit", onError: "abort",
   chroot: undefined, fsMount: Object.freeze({}),
   cleanEnv: false, env: Object.freeze({}),
-  user: undefined, gpuDevices: undefined, portRemap: false, privateTmp: false, protectedFiles: false, policyFn: undefined,
+  user: undefined, gpuDevices: undefined, portRemap: false, privateTmp: false, protectedFiles: false, policyFn: undefined, policyFnFiles: false,
   protection: STRICT,
   supervisor: true,
 });
@@ -111,6 +111,7 @@ const PARSERS: { readonly [K in keyof PolicyInput]-?: FieldParser } = {
   privateTmp: (v) => ({ privateTmp: checkBoolean("privateTmp", v) }),
   protectedFiles: (v) => ({ protectedFiles: checkBoolean("protectedFiles", v) }),
   policyFn: (v) => ({ policyFn: policyFn("policyFn", v) }),
+  policyFnFiles: (v) => ({ policyFnFiles: checkBoolean("policyFnFiles", v) }),
   protection: (v) => ({ protection: parseProtection("protection", v) }),
   supervisor: (v) => ({ supervisor: checkBoolean("supervisor", v) }),
 };
@@ -173,5 +174,6 @@ function checkRelations(p: PolicyFields, input: Record<string, unknown>): void {
   if (p.chroot === undefined && Object.keys(p.fsMount).length > 0) {
     throw invalid("fsMount", input.fsMount, "requires chroot (it maps directories into the chroot)");
   }
+  if (p.policyFnFiles && p.policyFn === undefined) throw invalid("policyFnFiles", true, "requires policyFn (the callback that decides the opens)");
   if (!p.supervisor) checkUnsupervised(p, input);
 }

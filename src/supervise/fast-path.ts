@@ -32,6 +32,9 @@ export interface FastPathSpec {
    * call traps, so no signal can interrupt it before the supervisor holds it (a fork or
    * an mmap interrupted there fails with EINTR, which the kernel alone never gives). */
   threaded: boolean;
+  /** protectedFiles (handlers/names-open.ts): opens that may write or create go to
+   * TypeScript whatever their path; the fast path continues only read-only ones. */
+  writeOpens: boolean;
   /** maxMemory: mmap, mremap and brk are answered in C from a credit the memory handlers
    * grant (native/memcredit.c, handlers/memory.ts). */
   memory: boolean;
@@ -51,5 +54,5 @@ export function fastPathSpec(s: Supervision): FastPathSpec {
       // gone: nothing there to filter
     }
   }
-  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: s.learn !== true, getdents: view?.procfs !== undefined && view.sortedDirs !== true, threaded: true, memory: s.maxMemory !== undefined };
+  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: s.learn !== true && s.names?.events !== true, getdents: view?.procfs !== undefined && view.sortedDirs !== true, threaded: true, memory: s.maxMemory !== undefined, writeOpens: s.names !== undefined };
 }

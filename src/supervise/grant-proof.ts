@@ -77,10 +77,11 @@ export class WritableGrants {
    * A directory-only grant (the rule plan/proc-grants.ts and plan/carve.ts leave on a
    * split directory: its entries have rules of their own) covers the directory itself.
    */
-  constructor(grants: readonly PathGrant[], onClose: (fn: () => void) => void) {
+  constructor(grants: readonly PathGrant[], onClose: (fn: () => void) => void, readable = false) {
     const open: OpenGrant[] = [];
     for (const g of grants) {
-      if (!g.writable) continue;
+      // readable: every grant (policyFn's file events prove reads too: handlers/names-open.ts).
+      if (!g.writable && !readable) continue;
       try {
         // Resolved as planning did (no link another process could swap is followed), then
         // opened without following any: a link swapped in since the launcher opened the
@@ -153,6 +154,40 @@ export class WritableGrants {
       }
     }
     return false;
+  }
+
+  /**
+   * Where the inode `fd` refers to lies below the writable grants: its path below the
+   * outermost grant that proves it (as contains() proves: from the grant's descriptor,
+   * without symlinks, to the same inode), as components; undefined when none does. The
+   * outermost grant's path holds every inner one's as a suffix, so a name protected below
+   * any grant (policy/protected.ts protectedAt, at any depth) is found in it.
+   * Used on directories the name operations pinned (handlers/names*.ts).
+   */
+  position(fd: number, st: FileId, root?: number): string[] | undefined {
+    const real = descriptorPath(fd);
+    if (real === null || real[0] !== SLASH) return undefined;
+    let best: Buffer | undefined;
+    for (const g of this.grants) {
+      const rel = below(real, g.path);
+      if (rel === undefined || (best !== undefined && rel.length <= best.length)) continue;
+      if (rel.length > 0 && !g.tree) continue;
+      let proved: boolean;
+      if (root !== undefined) {
+        const fd2 = openat2Bytes(root, g.path, O.PATH | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS, null);
+        if (fd2 < 0) continue;
+        try {
+          const q = rel.length === 0 ? fileId(fd2) : fileIdAt(fd2, rel, BENEATH);
+          proved = typeof q !== "number" && sameInode(q, st);
+        } finally {
+          closeSync(fd2);
+        }
+      } else {
+        proved = rel.length === 0 ? sameInode(st, g.stat) : this.reaches(g, rel, st);
+      }
+      if (proved) best = rel;
+    }
+    return best === undefined ? undefined : best.toString("latin1").split("/").filter((c) => c !== "");
   }
 
   private reaches(g: OpenGrant, rel: Buffer, st: FileId): boolean {

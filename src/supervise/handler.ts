@@ -8,6 +8,7 @@ import type { ChildMemory } from "./child-memory.js";
 import type { Notification } from "./notification.js";
 import type { PortMapping } from "./handlers/port-remap.js";
 import type { ChildSocket } from "./handlers/net-socket.js";
+import type { DynamicFiles } from "./policy-files.js";
 
 /**
  * What the supervisor saw, told to whoever watches the sandbox (learn mode records it; a
@@ -73,6 +74,11 @@ export interface SupervisorContext {
    * bind it makes (the local address copied). */
   gateSend?: (n: Notification, sock: ChildSocket, name: Buffer, syscall: string) => Promise<number | undefined> | undefined;
   gateBind?: (n: Notification, sock: ChildSocket, name: Buffer) => Promise<number | undefined> | undefined;
+  /** policyFn with policyFnFiles: asked before the supervisor performs an open (handlers/
+   * names-open.ts) with the real path it pinned; the errno to refuse with, or undefined. */
+  gateFile?: (n: Notification, syscall: string, path: string, denied: boolean) => Promise<number | undefined>;
+  /** policyFn's ctx.denyPath/allowPath rules (policy-files.ts), with policyFnFiles. */
+  files?: DynamicFiles;
 }
 
 /** What the memory handlers tell the fast path's credit (native/memcredit.c). */

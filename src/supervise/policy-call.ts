@@ -8,6 +8,7 @@ import { validatePolicy } from "../policy/validate.js";
 import type { PolicyContext, PolicyEvent, PolicyFn, PolicyVerdict } from "../policy/policy-fn.js";
 import type { DynamicLimits } from "./handler.js";
 import type { PidNetwork } from "./pid-network.js";
+import type { DynamicFiles } from "./policy-files.js";
 
 /** How long a held call waits for the verdict (SPEC 6: 5 s). Internal: tests shorten it. */
 export const policyFnTiming = { timeoutMs: 5000 };
@@ -83,11 +84,16 @@ function limitValue(method: string, field: "maxMemory" | "maxProcesses", value: 
  * the static rules, which are checked first) the destinations of later connects and sends;
  * restrictPidNetwork narrows one process's (pid-network.ts); restrictMaxMemory and
  * restrictMaxProcesses lower a limit the policy set (a value above the limit in force
- * changes nothing: a callback can only narrow). The path operations are not built in this
- * version: each throws, so a callback relying on one learns it at once (its call is then
- * denied, with the reason) instead of believing the sandbox narrowed.
+ * changes nothing: a callback can only narrow). denyPath and allowPath change the rules
+ * the supervisor applies to later opens (policy-files.ts); without policyFnFiles they
+ * throw, so a callback relying on one learns it at once (its call is then denied, with
+ * the reason) instead of believing the sandbox narrowed.
  */
-export function policyContext(net: DynamicNet, limits: DynamicLimits = {}): PolicyContext {
+export function policyContext(net: DynamicNet, limits: DynamicLimits = {}, files?: DynamicFiles): PolicyContext {
+  // denyPath and allowPath act on the opens the supervisor performs: only with policyFnFiles.
+  const noFiles = (name: string): never => {
+    throw new SandboxError(`policyFn: ctx.${name}(): file events are off in this sandbox (set policyFnFiles: true, so that the supervisor performs every open and can refuse a path)`);
+  };
   const missing = (name: string) => (): never => {
     throw new SandboxError(`policyFn: ctx.${name}() is not built yet`);
   };
@@ -110,8 +116,8 @@ export function policyContext(net: DynamicNet, limits: DynamicLimits = {}): Poli
       if (limits.lowerProcesses === undefined) throw new SandboxError("policyFn: ctx.restrictMaxProcesses(): processes are not counted in this sandbox");
       limits.lowerProcesses(v);
     },
-    denyPath: missing("denyPath"),
-    allowPath: missing("allowPath"),
+    denyPath: (p) => (files === undefined ? noFiles("denyPath") : files.deny(p)),
+    allowPath: (p) => (files === undefined ? noFiles("allowPath") : files.allow(p)),
     restrictPidNetwork: (pid, list) => {
       if (net.perPid === undefined) missing("restrictPidNetwork")();
       net.perPid!.restrict(pid, ips("restrictPidNetwork", list));

@@ -19,7 +19,10 @@ import type { DomainProxy } from "../proxy/proxy.js";
 import { policyExec } from "./handlers/policy-exec.js";
 import { policyNet } from "./handlers/policy-net.js";
 import { PidNetwork } from "./pid-network.js";
-import { policyContext, type DynamicNet } from "./policy-call.js";
+import { callPolicyFn, policyContext, type DynamicNet } from "./policy-call.js";
+import { DynamicFiles } from "./policy-files.js";
+import { parentFromStat } from "./members.js";
+import { readFileSync } from "node:fs";
 import type { PolicyFn } from "../policy/policy-fn.js";
 
 /** What the sandbox may change after the supervisor started. */
@@ -111,7 +114,25 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
     const fn: PolicyFn = shared.policyFn ?? (() => "deny");
     const perPid = new PidNetwork(launcher.pid, (p) => descendsFrom(p, launcher.pid));
     const dyn: DynamicNet = { allowed: undefined, perPid };
-    const pctx = policyContext(dyn, ctx.limits);
+    // policyFnFiles: the opens the supervisor performs are events (handlers/names-open.ts),
+    // and ctx.denyPath/allowPath rules it applies to them (policy-files.ts).
+    const files = supervision.names?.events === true ? new DynamicFiles() : undefined;
+    const pctx = policyContext(dyn, ctx.limits, files);
+    if (files !== undefined) {
+      ctx.files = files;
+      ctx.gateFile = async (n, syscall, path, denied) => {
+        let parentPid = 0;
+        try {
+          parentPid = parentFromStat(readFileSync(`/proc/${n.pid}/stat`, "latin1")) ?? 0;
+        } catch {
+          // Gone: the verdict no longer matters.
+        }
+        const d = await callPolicyFn(fn, { syscall, category: "file", pid: n.pid, parentPid, path, denied }, pctx);
+        if (d.allow) return undefined;
+        ctx.observe({ kind: "refused", syscall, errno: d.errno, target: path, why: d.why });
+        return d.errno;
+      };
+    }
     pe = policyExec(fn, supervision.policyExec.granted, ctx, pctx);
     const gates = policyNet(fn, dyn, ctx, pctx);
     ctx.gateConnect = (n, sock, copied) => gates.connect(n, sock, copied, "connect");

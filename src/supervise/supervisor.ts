@@ -83,7 +83,7 @@ export class Supervisor {
     // own) and answers in C what needs no decision (fast-path.ts); the others arrive here
     // with `received` set.
     if (fast !== undefined && (fast.opens || fast.getdents || fast.threaded || fast.memory)) {
-      n.pollFast(this.handle, this.buf, fast.trees, fast.exacts, fast.procDevs, fast.opens, fast.getdents, fast.threaded, fast.memory);
+      n.pollFast(this.handle, this.buf, fast.trees, fast.exacts, fast.procDevs, fast.opens, fast.getdents, fast.threaded, fast.memory, fast.writeOpens);
     }
   }
 

@@ -72,7 +72,7 @@ test("every policy flag maps to its field, and the result validates", () => {
 test("the table covers every policy field the command line can express", () => {
   const covered = new Set(RUN_FLAGS.map((f) => f.field?.split(".")[0]).filter((f) => f !== undefined));
   const missing = POLICY_FIELDS.filter((f) => !covered.has(f));
-  assert.deepEqual(missing, ["policyFn"], "only the callback has no flag");
+  assert.deepEqual(missing, ["policyFn", "policyFnFiles"], "only the callback (and its file-events switch, meaningless without it) has no flag");
 });
 
 test("run options: timeout, json, interactive, read-only mounts", () => {

@@ -53,7 +53,7 @@ scriptCase("policyFn: execs are decided by the callback on what will run; racing
   const bad: Ran = o.bad;
   assert.ok(bad.refused.includes(`execve EPERM /bin/true: policyFn returned "yes", not a verdict ("allow", "deny", "audit" or {errno})`), bad.refused.join("\n"));
   // Network: the connect event names the destination; revoking after the first connect
-  // refuses the second (the control connects twice); a ctx operation not built throws,
+  // refuses the second (the control connects twice); denyPath without policyFnFiles throws,
   // which denies the call it was deciding.
   const revoke: Ran = o.revoke;
   assert.equal(revoke.stdout, "ok hi\nrefused 111\n", revoke.stderr);
@@ -65,6 +65,6 @@ scriptCase("policyFn: execs are decided by the callback on what will run; racing
   assert.equal(o.steeredDenied.stdout, "refused 1\n", o.steeredDenied.stderr);
   assert.ok(o.steeredDenied.events.some((x: string) => /^connect network 127\.0\.0\.1 \d+ tcp denied=false$/.test(x)), o.steeredDenied.events.join("\n"));
   assert.equal(o.netThrows.stdout, "refused 1\nrefused 1\n", o.netThrows.stderr);
-  assert.ok(o.netThrows.refused.some((x: string) => /^connect EPERM 127\.0\.0\.1:\d+: policyFn threw: SandboxError: policyFn: ctx.denyPath\(\) is not built yet$/.test(x)), o.netThrows.refused.join("\n"));
+  assert.ok(o.netThrows.refused.some((x: string) => /^connect EPERM 127\.0\.0\.1:\d+: policyFn threw: SandboxError: policyFn: ctx\.denyPath\(\): file events are off in this sandbox \(set policyFnFiles: true, so that the supervisor performs every open and can refuse a path\)$/.test(x)), o.netThrows.refused.join("\n"));
   assert.match(o.unsupervised, /PolicyError: .*policyFn.*the calls it decides are held by it/);
 });

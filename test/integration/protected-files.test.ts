@@ -1,7 +1,8 @@
 // protectedFiles (workspace preset; --allow-protected lifts it): every name operation on
 // existing protected files (.git/hooks, .git/config, .vscode, .envrc) is refused by the
-// kernel while reads, exec and other files stay as they were; the same ops succeed without
-// it (the control); git still commits; a workdir's commit holds protected changes back.
+// supervisor (handlers/names.ts; protected-names.test.ts: absent names, races) while
+// reads, exec and other files stay as they were; the same ops succeed without it (the
+// control); git still commits; a workdir's commit holds protected changes back.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -13,27 +14,27 @@ const SCRIPT = "dist/test/scripts/deny-case.js";
 const REFUSED: Record<string, string> = {
   "config-read": "ok", // reads and exec are untouched
   "hook-exec": "ok",
-  "hook-create": "EROFS", // a read-only bind of .git/hooks
-  "hook-write": "EROFS",
-  "hook-chmod": "EROFS", // the supervisor's chmod, resolved in the sandbox's namespace
-  "hook-symlink": "EROFS",
-  "hook-mkdir": "EROFS",
-  "hook-mknod": "EROFS",
-  "hook-link": "EROFS",
-  "hook-rename-in": "EXDEV", // from the writable tree into another mount
-  "config-write": "EROFS",
-  "config-truncate": "EROFS",
-  "config-replace": "EBUSY", // a mount point cannot be renamed over
-  "vscode-create": "EROFS",
-  "vscode-write": "EROFS",
-  "envrc-write": "EROFS",
+  "hook-create": "EACCES", // the supervisor performs every name operation and write open (names.ts)
+  "hook-write": "EACCES",
+  "hook-chmod": "EACCES", // the supervisor's chmod refuses protected positions too (fs-meta.ts)
+  "hook-symlink": "EACCES",
+  "hook-mkdir": "EACCES",
+  "hook-mknod": "EACCES",
+  "hook-link": "EACCES",
+  "hook-rename-in": "EACCES",
+  "config-write": "EACCES",
+  "config-truncate": "EACCES",
+  "config-replace": "EACCES",
+  "vscode-create": "EACCES",
+  "vscode-write": "EACCES",
+  "envrc-write": "EACCES",
   "other-write": "ok", // the rest of the tree stays writable
-  "hook-unlink": "EROFS",
-  "config-unlink": "EBUSY",
-  "envrc-unlink": "EBUSY",
-  "hooks-rename": "EBUSY",
-  "vscode-rename": "EBUSY",
-  "git-rename": "EBUSY", // .git is pinned: it cannot be swapped for a directory the sandbox made
+  "hook-unlink": "EACCES",
+  "config-unlink": "EACCES",
+  "envrc-unlink": "EACCES",
+  "hooks-rename": "EACCES",
+  "vscode-rename": "EACCES",
+  "git-rename": "EACCES", // .git cannot be swapped for a directory the sandbox made
 };
 
 scriptCase("protectedFiles: every name op on existing protected files is refused, reads and exec work, nothing protected changes; without it every op succeeds", SCRIPT, ["${PROBE}", "protected"], (o) => {

@@ -3,7 +3,7 @@
 // job's exit code and output, and whether the private TMPDIR was removed. Prints one JSON line.
 // Usage: workspace-case.js STAGE
 
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 
@@ -35,6 +35,9 @@ function writeProject(): void {
   writeFileSync(join(project, "package.json"), JSON.stringify({ name: "tiny", version: "1.0.0", private: true, scripts: { test: "node --test" } }));
   mkdirSync(join(project, "test"));
   writeFileSync(join(project, "test", "sum.test.mjs"), 'import test from "node:test";\nimport assert from "node:assert";\ntest("sum", () => assert.equal(1 + 1, 2));\n');
+  // The repository exists before the run: -p workspace refuses a new .git/config and
+  // .git/hooks (protectedFiles), so `git init` and `git config` belong outside.
+  execFileSync("git", ["init", "-q", project]);
 }
 
 /** Each job prints its TMPDIR on its last line, so the test can check it is gone. */
@@ -43,7 +46,7 @@ const JOBS: Record<string, string> = {
   sh: `(sleep 0.1; echo background) & echo pipe | tr a-z A-Z; wait; echo ok > sh.txt; echo x > /dev/null; head -c 8 /dev/urandom | wc -c; cat sh.txt; echo "$TMPDIR"`,
   make: `make && echo "$TMPDIR"`,
   gcc: `gcc -Wall -o h2 hello.c && ./h2 && echo "$TMPDIR"`,
-  git: `git init -q . && git config user.email dev@example.com && git config user.name Dev && git add hello.c Makefile && git commit -qm first && git log --format=%s && echo "$TMPDIR"`,
+  git: `git add hello.c Makefile && git -c user.email=dev@example.com -c user.name=Dev commit -qm first && git log --format=%s && echo "$TMPDIR"`,
   python3: `python3 -c 'import tempfile, os; f = tempfile.NamedTemporaryFile(delete=False); f.write(b"x"); f.close(); open("py.txt", "w").write("ok"); print(os.path.dirname(f.name) == os.environ["TMPDIR"])' && echo "$TMPDIR"`,
   node: `node -e 'const fs = require("fs"), os = require("os"); fs.writeFileSync(os.tmpdir() + "/n", "1"); fs.writeFileSync("node.txt", "ok"); console.log(os.homedir() === process.env.HOME)' && echo "$TMPDIR"`,
   npm: `npm test 2>&1 && echo "$TMPDIR"`,

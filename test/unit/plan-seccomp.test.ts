@@ -526,3 +526,24 @@ test("the program starts with the architecture check and the x32 refusal", () =>
   ]);
   assert.ok(DEFAULT.length <= 4096);
 });
+
+test("protectedFiles by the supervisor: open and openat go to it only with a write flag in the flags register (high bits ignored, as the kernel truncates), openat2 is ENOSYS, the name calls go whole; a policy routing opens whole keeps its route", () => {
+  const host = { landlockAbi: 7, cpuCount: 2 };
+  const f = computeFeatures(new Policy({ fsReadable: ["/usr"], fsWritable: ["/tmp"], protectedFiles: true }), host);
+  assert.equal(f.seccomp.names, true);
+  assert.equal(f.protect, undefined, "no read-only binds: the supervisor holds");
+  const prog = buildSeccompProgram(f.seccomp);
+  const NOTIF = Ret.USER_NOTIF;
+  for (const [flags, want] of [[0, ALLOW], [0o2000000 /* O_CLOEXEC */, ALLOW], [0o200000 /* O_DIRECTORY */, ALLOW], [1, NOTIF], [2, NOTIF], [3, NOTIF], [0o100, NOTIF], [0o1000, NOTIF], [0o20200000 /* O_TMPFILE */, NOTIF], [0x100000000 /* a high bit only */, ALLOW]] as const) {
+    expectAction(prog, { nr: sys("open"), args: [0, flags] }, want, `open flags ${flags.toString(8)}`);
+    expectAction(prog, { nr: sys("openat"), args: [-100, 0, flags] }, want, `openat flags ${flags.toString(8)}`);
+  }
+  expectAction(prog, { nr: sys("openat2"), args: [] }, ENOSYS, "openat2");
+  for (const name of ["mkdir", "mkdirat", "mknodat", "symlinkat", "linkat", "renameat2", "unlinkat", "rmdir", "truncate", "creat"]) expectAction(prog, { nr: sys(name), args: [] }, NOTIF, name);
+  const off = buildSeccompProgram(computeFeatures(new Policy({ fsReadable: ["/usr"], fsWritable: ["/tmp"] }), host).seccomp);
+  expectAction(off, { nr: sys("openat"), args: [-100, 0, 1] }, ALLOW, "control: no protectedFiles, a write open stays in the kernel");
+  expectAction(off, { nr: sys("mkdir"), args: [] }, ALLOW, "control: mkdir");
+  // With /proc granted the view routes opens whole: they stay routed whole.
+  const view = buildSeccompProgram(computeFeatures(new Policy({ fsReadable: ["/usr", "/proc"], fsWritable: ["/tmp"], protectedFiles: true }), host).seccomp);
+  expectAction(view, { nr: sys("openat"), args: [-100, 0, 0] }, NOTIF, "openat routed whole by the /proc view");
+});

@@ -15,6 +15,7 @@ import { callerStatus, readSmall } from "../paths.js";
 import { DECODERS, E, type Change, type MetaRequest } from "./fs-meta-decode.js";
 import { childFd } from "./net-socket.js";
 import { parseStatus } from "./procfs-open.js";
+import { protectedAt } from "../../policy/protected.js";
 
 const AT_SYMLINK_NOFOLLOW = 0x100;
 const AT_EMPTY_PATH = 0x1000;
@@ -41,7 +42,7 @@ function memfdDevice(): bigint {
  * Other anonymous objects (namespace files, anonymous inodes) are shared with the host and
  * stay refused.
  */
-function privateObject(fd: number, st: FileId): boolean {
+export function privateObject(fd: number, st: FileId): boolean {
   if (st.dev === memfdDevice()) return true;
   const fifo = isType(st, S_IF.FIFO);
   if (!fifo && !isType(st, S_IF.SOCK)) return false;
@@ -77,7 +78,7 @@ function identities(status: string | null): { ids: string; uniform: boolean } | 
  * caller's are too, with an empty effective set. Otherwise (a host that changed its own
  * ids since, or mixed ids) both statuses are read for every call.
  */
-class CallerCredentials {
+export class CallerCredentials {
   /** Settled at the first metadata call, not at start (two /proc reads cost every
    * supervised start about 80 us, and most sandboxes never make such a call). Lazily is as
    * sound: the launcher's identities never change while the sandbox lives, and the
@@ -149,20 +150,20 @@ function apply(fd: number, pinned: boolean, st: FileId, change: Change, caps: bi
  *
  * Refusals answer EACCES, what Landlock answers for a write outside the grants.
  */
-function perform(n: Notification, request: MetaRequest, grants: WritableGrants, creds: CallerCredentials, ctx: SupervisorContext, ownMounts: boolean): Action {
+function perform(n: Notification, request: MetaRequest, grants: WritableGrants, creds: CallerCredentials, ctx: SupervisorContext, ownMounts: boolean, protect: boolean): Action {
   const caps = creds.forCall(n);
   if (caps === null) return deny(E.EPERM);
   // A copy-on-write workdir: the caller's own mount namespace (see pinCallerPathInRoot).
   const root = ownMounts ? callerRoot(n.pid) : undefined;
   if (root !== undefined && root < 0) return deny(E.EPERM); // the caller is gone
   try {
-    return performPinned(n, request, grants, caps, ctx, root);
+    return performPinned(n, request, grants, caps, ctx, root, protect);
   } finally {
     if (root !== undefined) closeSync(root);
   }
 }
 
-function performPinned(n: Notification, request: MetaRequest, grants: WritableGrants, caps: bigint, ctx: SupervisorContext, root: number | undefined): Action {
+function performPinned(n: Notification, request: MetaRequest, grants: WritableGrants, caps: bigint, ctx: SupervisorContext, root: number | undefined, protect: boolean): Action {
   const t = request.target;
   const fd = t.kind === "path" ? (root !== undefined ? pinCallerPathInRoot(n, t.arg, caps, root) : pinCallerPath(n, t.arg, caps)) : childFd(n.pid, t.fd);
   if (fd < 0) return deny(-fd);
@@ -171,6 +172,8 @@ function performPinned(n: Notification, request: MetaRequest, grants: WritableGr
     const st = fileId(fd);
     if (typeof st === "number") return deny(-st);
     if (!privateObject(fd, st) && !grants.contains(fd, st, root)) return deny(E.EACCES);
+    // protectedFiles: no mode, owner, time or attribute change at a protected position.
+    if (protect && !privateObject(fd, st) && protectedAt(grants.position(fd, st, root) ?? [])) return deny(E.EACCES);
     const rc = apply(fd, t.kind === "path", st, request.change, caps);
     return rc < 0 ? deny(-rc) : returnValue(rc);
   } finally {
@@ -210,7 +213,7 @@ export function metaHandlers(spec: MetaSupervision, ctx: SupervisorContext): Han
     if (typeof decoded === "number") return deny(decoded);
     if (user !== undefined) decoded = inHostIds(decoded, user);
     if (typeof decoded === "number") return deny(decoded);
-    return perform(n, decoded, grants, creds, ctx, spec.ownMounts === true);
+    return perform(n, decoded, grants, creds, ctx, spec.ownMounts === true, spec.protect === true);
   };
   const table: Record<string, (n: Notification) => Action | undefined> = {};
   for (const name of META_SYSCALLS) table[name] = handle(name);

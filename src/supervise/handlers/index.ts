@@ -14,6 +14,7 @@ import { netHandlers } from "./net.js";
 import { viewHandlers } from "./view.js";
 import { learnHandlers } from "./learn.js";
 import { clockHandlers } from "./clock.js";
+import { nameHandlers } from "./names.js";
 import type { Observed } from "../../learn/observed.js";
 
 /** `learned`: where a learning run's recorder notes what it sees (with s.learn). */
@@ -38,5 +39,7 @@ export function handlerTables(s: Supervision, ctx: SupervisorContext, learned?: 
   if (s.maxThreads !== undefined) tables.push(threadHandlers(s.maxThreads, ctx));
   if (s.view !== undefined) tables.push(...viewHandlers(s.view, ctx));
   if (s.clock === true) tables.push(clockHandlers(ctx));
+  // Last: the view and /etc/hosts answer the opens of their own files first.
+  if (s.names !== undefined) tables.push(nameHandlers(s.names, ctx));
   return tables;
 }

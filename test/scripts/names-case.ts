@@ -1,0 +1,119 @@
+// protectedFiles by the supervisor: the probe's name operations on protected names absent
+// and present, at any depth, with the same policy without protectedFiles as the control;
+// a symlink-swap race against creates; git init in a subdirectory and git commit; the
+// sandbox keeps the host's mount namespace. Prints one JSON line.
+// Usage: names-case.js PROBE ops|race|git|ns|cli
+
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Sandbox } from "../../src/index.js";
+
+const probe = process.argv[2]!;
+const part = process.argv[3];
+const base = mkdtempSync("/tmp/sandlock-names-");
+chmodSync(base, 0o755);
+const system = ["/usr", "/bin", "/lib", "/lib64", "/etc"];
+
+/** A tree with .git/hooks/pre-commit and .git/config, nothing else protected. */
+function tree(name: string): string {
+  const w = join(base, name);
+  mkdirSync(join(w, ".git", "hooks"), { recursive: true });
+  writeFileSync(join(w, ".git", "hooks", "pre-commit"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  writeFileSync(join(w, ".git", "config"), "[core]\n");
+  return w;
+}
+
+const lines = (out: string): Record<string, string> => Object.fromEntries(out.trim().split("\n").filter((l) => l.length > 0).map((l) => l.split(" ") as [string, string]));
+
+async function sandboxed(w: string, on: boolean, cmd: string[], extra: object = {}): Promise<{ code: number | null; stdout: string; stderr: string; adjustments: unknown[] }> {
+  const r = await Sandbox.run({ fsReadable: [probe, ...system], fsWritable: [w, "/dev/null"], protectedFiles: on, cwd: w, env: { HOME: w, PATH: "/usr/bin:/bin" }, ...extra }, cmd, { timeout: 120_000 });
+  return { code: r.exitCode, stdout: r.stdoutText, stderr: r.stderrText, adjustments: [...r.adjustments] };
+}
+
+/** The protected entries found below w afterwards (nothing made there is the point). */
+function madeProtected(w: string): string[] {
+  const out: string[] = [];
+  for (const p of [".envrc", ".claude", ".mcp.json", "sub/.git/config", "sub/.git/hooks", "a/b/.envrc", "a/b/.vscode", "sub2/.git", "sub4/.git", "cfg", "hk", ".git/hooks/post-merge", ".git/hooks/x"]) {
+    if (existsSync(join(w, p))) out.push(p);
+  }
+  return out;
+}
+
+async function ops(): Promise<object> {
+  const out: Record<string, object> = {};
+  for (const [mode, on] of [["protected", true], ["allowed", false]] as const) {
+    const w = tree(mode);
+    const r = await sandboxed(w, on, [probe, "names-ops", w]);
+    out[mode] = { ops: lines(r.stdout), made: madeProtected(w), hooks: existsSync(join(w, ".git", "hooks")) ? readdirSync(join(w, ".git", "hooks")).sort() : null, stderr: r.stderr };
+  }
+  return out;
+}
+
+async function race(): Promise<object> {
+  const out: Record<string, object> = {};
+  for (const [mode, on] of [["protected", true], ["allowed", false]] as const) {
+    const w = tree(`race-${mode}`);
+    const r = await sandboxed(w, on, [probe, "names-race", w, "2000"]);
+    const m = /wins (\d+) creates (\d+)/.exec(r.stdout);
+    out[mode] = { wins: m ? Number(m[1]) : -1, creates: m ? Number(m[2]) : -1, stderr: r.stderr };
+  }
+  return out;
+}
+
+/** git init in a subdirectory (a new repository: its config and hooks), and git commit in
+ * the project's own repository, under protection and without. */
+async function git(): Promise<object> {
+  const out: Record<string, object> = {};
+  const id = "-c user.name=t -c user.email=t@t";
+  for (const [mode, on] of [["protected", true], ["allowed", false]] as const) {
+    const w = join(base, `git-${mode}`);
+    mkdirSync(join(w, "sub"), { recursive: true });
+    execFileSync("git", ["-C", w, "init", "-q"]);
+    writeFileSync(join(w, "a.txt"), "a\n");
+    execFileSync("git", ["-C", w, ...id.split(" "), "add", "a.txt"]);
+    execFileSync("git", ["-C", w, ...id.split(" "), "commit", "-qm", "one"]);
+    const script = `echo b >> a.txt && git ${id} commit -qam two && echo committed; cd sub && git init -q . 2>/dev/null && echo init-ok || echo init-refused`;
+    const r = await sandboxed(w, on, ["/bin/sh", "-c", script], { fsReadable: [probe, ...system, "/dev/urandom"] });
+    out[mode] = {
+      stdout: r.stdout.trim().split("\n"),
+      log: execFileSync("git", ["-C", w, "log", "--format=%s"], { encoding: "utf8" }).trim().split("\n"),
+      subConfig: existsSync(join(w, "sub", ".git", "config")),
+      subHooks: existsSync(join(w, "sub", ".git", "hooks")),
+      stderr: r.stderr,
+    };
+  }
+  return out;
+}
+
+/** No namespace of its own: the mount namespace inside is the host's, and nothing is adjusted. */
+async function ns(): Promise<object> {
+  const w = tree("ns");
+  const r = await sandboxed(w, true, ["/bin/sh", "-c", "readlink /proc/self/ns/mnt"], { fsReadable: [probe, ...system, "/proc"] });
+  return { inside: r.stdout.trim(), outside: readlinkSync("/proc/self/ns/mnt"), adjustments: r.adjustments, stderr: r.stderr };
+}
+
+/** The CLI: `-p workspace` refuses a new .envrc and a nested repository's config;
+ * `--allow-protected` (the control) lets both be made. */
+async function cli(): Promise<object> {
+  const stage = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+  const out: Record<string, object> = {};
+  for (const [mode, extra] of [["protected", []], ["allowed", ["--allow-protected"]]] as const) {
+    const w = join(base, `cli-${mode}`);
+    mkdirSync(w);
+    let stdout = "";
+    try {
+      stdout = execFileSync(process.execPath, [join(stage, "bin", "sandlock.cjs"), "run", "-p", "workspace", ...extra, "--", "/bin/sh", "-c", "echo x > .envrc; echo envrc=$?; mkdir -p a/.git && echo c > a/.git/config; echo config=$?"], { cwd: w, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    } catch (e) {
+      stdout = `failed: ${String(e)}`;
+    }
+    out[mode] = { stdout: stdout.trim().split("\n"), envrc: existsSync(join(w, ".envrc")), config: existsSync(join(w, "a", ".git", "config")) };
+  }
+  return out;
+}
+
+const parts: Record<string, () => Promise<unknown>> = { ops, race, git, ns, cli };
+const fn = part === undefined ? undefined : parts[part];
+if (fn === undefined) throw new Error(`usage: names-case.js PROBE ${Object.keys(parts).join("|")}`);
+process.stdout.write(`${JSON.stringify(await fn())}\n`);
