@@ -3,9 +3,7 @@
 // number of rounds) and expect zero wins; each case has a control that shows a win would be seen.
 
 import assert from "node:assert/strict";
-import { test } from "node:test";
-import { runScript, scriptCase } from "../helpers/harness.js";
-import { isRoot } from "../helpers/stage.js";
+import { scriptCase } from "../helpers/harness.js";
 
 // A checkpoint saved into a directory the captured sandbox can write (`sandlock checkpoint
 // NAME DIR` or cp.save(dir)): the sandbox, resumed after the capture, swaps the save's
@@ -30,23 +28,17 @@ scriptCase("a checkpoint saved into a directory the sandbox can write never writ
 // them back now (`.git/commondir` is a protected name; a `.git` that is not a directory is
 // held). Control: with protectedFiles off, every way runs the planted command.
 const WAYS = ["commondir", "gitfile", "symlink"];
-scriptCase("protectedFiles with a workdir: .git/commondir and a .git file or link made inside are held back, so git never runs a planted config", "dist/test/scripts/red4-case.js", ["${PROBE}", "git"], (o) => {
+scriptCase("protectedFiles: .git/commondir and a .git file or link made inside are held back with a workdir and refused without one, so git never runs a planted config", "dist/test/scripts/red4-case.js", ["${PROBE}", "git"], (o) => {
   for (const way of WAYS) {
     assert.equal(o[way]["workdir-allowed"], true, `control (${way}): without protectedFiles the commit lands and git runs the planted command: ${JSON.stringify(o)}`);
     assert.equal(o[way]["grant-allowed"], true, `control (${way}), without a workdir: ${JSON.stringify(o)}`);
     assert.equal(o[way]["workdir-protected"], false, `${way}: git ran the planted command after the commit: ${JSON.stringify(o)}`);
+    // Without a workdir the names do not exist at the start: the supervisor's name
+    // operations refuse them (protected names at any depth, .git only as a directory).
+    // The plant itself is refused (EACCES: the sandbox's command fails naming it).
+    assert.match(String(o[way]["grant-protected"]), /^exit [12]: .*(cannot create|failed to create).*Permission denied$/, `${way}, without a workdir: ${JSON.stringify(o)}`);
   }
 }, 120_000);
-
-// The same without a workdir: the names do not exist at the start, so no read-only bind can
-// hold them; refusing absent names is the supervisor's name operations (h-names, this stop).
-const ABSENT = "absent protected names are refused by the supervisor's name operations (h-names), not built here";
-for (const who of ["root", "user"] as const) {
-  test(`protectedFiles without a workdir: .git/commondir and a .git file or link cannot be made [${who}]`, { skip: who === "root" && !isRoot ? "tests are not running as root" : false, todo: ABSENT }, async () => {
-    const o = (await runScript("dist/test/scripts/red4-case.js", ["${PROBE}", "git"], who, 120_000)) as Record<string, Record<string, unknown>>;
-    for (const way of WAYS) assert.equal(o[way]!["grant-protected"], false, `${way}: git ran the planted command: ${JSON.stringify(o)}`);
-  });
-}
 
 // maxDisk: a hard link costs the stage's tmpfs an inode and no data, and the host copied
 // each name as a file of its own into the branch and again into the workdir at commit
