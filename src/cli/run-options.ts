@@ -70,7 +70,8 @@ function applyPolicyFlag(policy: Draft, spec: RunFlag, value: string | undefined
     case "user": obj[key] = readUser(flag, text); break;
     case "mount": {
       const m = readMount(flag, text);
-      ((obj[key] ??= {}) as Draft)[m.virtual] = m.host;
+      // The policy's form: ":ro" at the end of the host path (policy/filesystem.ts).
+      ((obj[key] ??= {}) as Draft)[m.virtual] = m.readOnly ? `${m.host}:ro` : m.host;
       const at = readOnly.indexOf(m.virtual);
       if (at >= 0) readOnly.splice(at, 1);
       if (m.readOnly) readOnly.push(m.virtual);
