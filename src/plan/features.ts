@@ -20,7 +20,7 @@ import { planProtected, type ProtectedPath } from "./protect.js";
 import { kernelViewBlocked, kernelViewRequested, usernsUnavailable } from "./kernel-view.js";
 import { observe } from "./host-reads.js";
 import { grantRealpath, SwappableLinkError } from "./grant-path.js";
-import { chrootHostPaths, planChroot, type ChrootSpec } from "./chroot.js";
+import { chrootHostPaths, chrootVirtualPath, planChroot, type ChrootSpec } from "./chroot.js";
 
 export interface HostFacts {
   /** Landlock ABI version, 0 when Landlock is unavailable. */
@@ -194,6 +194,15 @@ function protectedFeature(grants: readonly PathGrant[], adjustments: Adjustment[
   if (why === undefined) return paths;
   adjustments.push({ field: "protectedFiles", requested: 1, applied: 0, reason: `protectedFiles: the protected files that exist (${paths.map((p) => p.path).slice(0, 3).join(", ")}${paths.length > 3 ? ", ..." : ""}) stay writable: making them read-only needs ${process.getuid?.() === 0 ? "a mount namespace" : "a user namespace"}, and this host refuses it: ${why} (--allow-protected or protectedFiles: false says it is meant)` });
   return undefined;
+}
+
+/** A grant's real path (as the launcher pins it), or the path itself when it cannot be resolved. */
+function rootedPath(path: string): string {
+  try {
+    return grantRealpath(path);
+  } catch {
+    return path;
+  }
 }
 
 /** `user` needs a user namespace: where the host refuses one, the start fails by name. */
@@ -374,8 +383,11 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     if (!blocked.includes("shmget")) supervision.sysvShm = true;
   }
   const bindPorts = expandBindSpecs(policy.netAllowBind);
+  // chroot: the supervisor proves a file beneath a writable grant from the sandbox's root,
+  // where each grant has its path inside the root.
+  const proved = chroot === undefined ? grants : grants.map((g) => ({ ...g, inRoot: chrootVirtualPath(chroot, rootedPath(g.path)) ?? "" }));
   const net = netSupervision(policy, resolved, {
-    netTcp: active.has("net-tcp"), fs: active.has("fs"), grants, scopes: active.has("scopes"),
+    netTcp: active.has("net-tcp"), fs: active.has("fs"), grants: proved, scopes: active.has("scopes"),
     ...(policy.portRemap ? { remapBind: active.has("net-tcp") ? bindPorts : "any" as const } : {}),
     ...(policy.policyFn !== undefined ? { policyBind: active.has("net-tcp") ? bindPorts : "any" as const } : {}),
   });
@@ -386,7 +398,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   const policyFn = !unsupervised && policy.policyFn !== undefined;
   if (policyFn) supervision.policyExec = { granted: grants.map((g) => g.path) };
   // Without the filesystem protection nothing bounds writes, so metadata is not trapped.
-  if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable), ...(policy.workdir !== undefined || denied !== undefined || protect !== undefined || chroot !== undefined ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}) };
+  if (active.has("fs") && !unsupervised) supervision.meta = { writable: proved.filter((g) => g.writable), ...(policy.workdir !== undefined || denied !== undefined || protect !== undefined || chroot !== undefined ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}) };
   const rlimits: Rlimit[] = [];
   if (policy.maxOpenFiles !== undefined) {
     let n = BigInt(policy.maxOpenFiles);
