@@ -2,12 +2,13 @@
 // policy's paths (virtual: inside the root) translated to the host's for planning, and the
 // planned host paths back to the paths the command's mount namespace shows them at.
 
-import { lstatSync, readlinkSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { posix } from "node:path";
 import { ConfinementError, PolicyError } from "../errors.js";
 import type { Policy } from "../policy/policy.js";
 import { grantRealpath, SwappableLinkError } from "./grant-path.js";
 import { observe } from "./host-reads.js";
+import type { PathGrant } from "./landlock.js";
 
 /** One fsMount: `host` (its real path) seen at `virtual` inside the root. */
 export interface ChrootMount {
@@ -25,6 +26,8 @@ export interface ChrootSpec {
   /** The host's /proc and /dev are bound at /proc and /dev (a grant names a path in them). */
   readonly proc: boolean;
   readonly dev: boolean;
+  /** The host paths in the root that /proc and /dev are bound over (those bound). */
+  readonly bindPoints?: readonly string[];
 }
 
 /** The host's trees bound into the root under their own names, when granted. */
@@ -170,18 +173,27 @@ export function planChroot(policy: Policy, unavailable: string | undefined): Chr
   }
   const granted = [...policy.fsReadable, ...policy.fsWritable].map(normalizeVirtual);
   const wants = (tree: string): boolean => granted.some((g) => beneath(g, tree));
+  // `user` writes its id maps through /proc/self after joining the root (launcher/userns.c),
+  // before Landlock: /proc is bound then too, and stays closed to the command unless granted.
+  // Bound but not granted, the directory's listing (the pids) would be reachable through a
+  // directory right on the root: so `user` asks for the /proc grant (the view lists only the
+  // sandbox's own processes).
+  if (policy.user !== undefined && !wants("/proc")) throw new PolicyError("user", policy.user, `user: inside the chroot ${JSON.stringify(policy.chroot)} the id maps are written through /proc: grant /proc too (fsReadable "/proc", -r /proc; the sandbox sees only its own processes there)`);
   const spec: ChrootSpec = { root, mounts, proc: wants("/proc"), dev: wants("/dev") };
+  const bindPoints: string[] = [];
   for (const tree of HOST_TREES) {
     if (!(tree === "/proc" ? spec.proc : spec.dev)) continue;
     const inner = resolveInRoot(root, tree);
+    if (inner !== undefined) bindPoints.push(inner);
     let isDir = false;
     try {
       isDir = inner !== undefined && statSync(inner).isDirectory();
     } catch {
       isDir = false;
     }
-    if (!isDir) throw new PolicyError("chroot", policy.chroot, `chroot: a path in ${tree} is granted, and the host's ${tree} is bound there, but ${JSON.stringify(posix.join(policy.chroot, tree))} is not a directory: create it in the chroot`);
+    if (!isDir) throw new PolicyError("chroot", policy.chroot, `chroot: the host's ${tree} is bound at ${tree} (a path in it is granted), but ${JSON.stringify(posix.join(policy.chroot, tree))} is not a directory: create it in the chroot`);
   }
+  if (bindPoints.length > 0) Object.assign(spec, { bindPoints });
   if (unavailable !== undefined) {
     throw new ConfinementError(`chroot: the root ${JSON.stringify(policy.chroot)} is built in ${process.getuid?.() === 0 ? "a mount namespace" : "a user namespace"}, and this host refuses it: ${unavailable}. Without it the host's files would be reachable, so the run is refused`, {});
   }
@@ -198,4 +210,39 @@ export function chrootPayload(spec: ChrootSpec, uid: number, gid: number): Buffe
   const strings = [spec.root, ...spec.mounts.flatMap((m) => [m.readOnly ? "r" : "w", m.virtual, m.host]), ""];
   for (const x of strings) if (x.includes("\0")) throw new Error(`plan: string contains NUL: ${JSON.stringify(x)}`);
   return Buffer.concat([head, Buffer.from(strings.map((x) => `${x}\0`).join(""), "utf8")]);
+}
+
+/**
+ * The grants with the host's /proc and /dev kept out of them. Landlock allows by the path the
+ * sandbox walks: in its namespace a rule on the root (or on any directory above the mount
+ * point) would cover the bound /proc and /dev whole, past the /proc view and the device
+ * allowlist. So a grant above a bind point is split, read-only or writable: its directory
+ * keeps only its directory rights, every other entry gets the grant's rights, and the bind
+ * point none (the /proc and /dev grants themselves are planned apart, as on the host).
+ * Files made later directly in a split directory have no rights beyond being listed: grant
+ * a subdirectory for those.
+ */
+export function splitAroundBinds(spec: ChrootSpec, grants: readonly PathGrant[]): PathGrant[] {
+  const points = spec.bindPoints ?? [];
+  if (points.length === 0) return [...grants];
+  const out: PathGrant[] = [];
+  const split = (g: PathGrant, dir: string, inside: readonly string[]): void => {
+    out.push({ path: dir, isDir: true, writable: g.writable, dirOnly: true });
+    const entries = observe(`list ${dir}`, () => readdirSync(dir, { withFileTypes: true }).map((e) => ({ name: e.name, dir: e.isDirectory(), link: e.isSymbolicLink() })));
+    for (const e of entries) {
+      const path = posix.join(dir, e.name);
+      // Landlock checks the file a symlink leads to, under that file's own rule.
+      if (e.link || inside.includes(path)) continue;
+      const deeper = inside.filter((p) => beneath(p, path));
+      if (deeper.length > 0 && e.dir) split(g, path, deeper);
+      else out.push({ path, isDir: e.dir, writable: g.writable });
+    }
+  };
+  for (const g of grants) {
+    const inside = points.filter((p) => beneath(p, g.path));
+    if (g.dirOnly === true || !g.isDir || inside.length === 0) out.push(g);
+    else if (inside.includes(g.path)) continue; // the bind point itself: the host's tree is planned apart
+    else split(g, g.path, inside);
+  }
+  return out;
 }

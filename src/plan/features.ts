@@ -20,7 +20,7 @@ import { planProtected, type ProtectedPath } from "./protect.js";
 import { kernelViewBlocked, kernelViewRequested, usernsUnavailable } from "./kernel-view.js";
 import { observe } from "./host-reads.js";
 import { grantRealpath, SwappableLinkError } from "./grant-path.js";
-import { chrootHostPaths, chrootVirtualPath, planChroot, type ChrootSpec } from "./chroot.js";
+import { chrootHostPaths, chrootVirtualPath, planChroot, splitAroundBinds, type ChrootSpec } from "./chroot.js";
 
 export interface HostFacts {
   /** Landlock ABI version, 0 when Landlock is unavailable. */
@@ -362,7 +362,8 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // paths they name there (plan/chroot.ts); missing ones grant nothing.
   const chroot = planChroot(policy, policy.chroot !== undefined ? cowUnavailable() : undefined);
   const inRoot = (paths: readonly string[]): readonly string[] => (chroot === undefined ? paths : chrootHostPaths(chroot, paths));
-  const given = [...pathGrants("fsReadable", inRoot(policy.fsReadable)), ...pathGrants("fsWritable", inRoot(policy.fsWritable)), ...workdirGrants(policy.workdir)];
+  const planned = [...pathGrants("fsReadable", inRoot(policy.fsReadable)), ...pathGrants("fsWritable", inRoot(policy.fsWritable)), ...workdirGrants(policy.workdir)];
+  const given = chroot === undefined ? planned : splitAroundBinds(chroot, planned);
   const mounts = procfsMounts();
   // The kernel-native view: the fresh procfs and the uts namespace show the sandbox's own
   // processes and name natively, so the view has no procfs mount and no hostname to serve.

@@ -59,6 +59,21 @@ scriptCase("chroot: the static probe and a dynamically linked shell (its librari
   assert.equal(o.roUntouched, true);
 });
 
+scriptCase("chroot: the host's /proc and /dev bound in the root keep the /proc view and the device allowlist under a grant of the whole root; user and fsDenied work inside; user without /proc is refused by name", SCRIPT, ["${PROBE}", "host"], (o, who) => {
+  assert.equal(o.view.code, 0, o.view.err);
+  const [host1, self, kcore, devNull, console, viaRoot, stat, , ...pids] = (o.view.out as string).split("\n");
+  assert.deepEqual([host1, self, kcore, devNull, console, viaRoot], ["EACCES", "ok", "EACCES", "ok", "EACCES", "ok"], o.view.out);
+  // the listing of /proc shows the sandbox's own processes only: the shell running the loop
+  assert.deepEqual(pids, [`/proc/${stat!.split(" ")[3]}`], o.view.out);
+  assert.equal(o.user.code, 0, o.user.err);
+  assert.match(o.user.out, /^ok\n/);
+  assert.equal(o.userOwner, o.caller, "the file made as uid 7 belongs to the caller outside");
+  if (who === "root") assert.equal(o.caller, 0);
+  assert.deepEqual(o.denied, { code: 0, out: "EACCES\nEACCES\nok", err: "" }, "fsDenied inside the root: the file and a symlink to it are refused, the rest reads");
+  assert.equal(o.userNoProc.name, "PolicyError");
+  assert.equal(o.userNoProc.message, `user: inside the chroot ${JSON.stringify(o.root)} the id maps are written through /proc: grant /proc too (fsReadable "/proc", -r /proc; the sandbox sees only its own processes there)`);
+});
+
 scriptCase("chroot and fsMount: bad values are refused naming the field and the value; the control runs", SCRIPT, ["${PROBE}", "refusals"], (o) => {
   const p = o.paths;
   const expect: Record<string, string> = {

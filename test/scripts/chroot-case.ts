@@ -2,10 +2,10 @@
 // and cat with their libraries), the probe's escapes and race inside it with the same runs
 // without chroot as the controls, fsMount read-only and writable, the refusals of bad values,
 // the CLI, and a sandbox inside a sandbox. Prints one JSON line.
-// Usage: chroot-case.js PROBE escape|race|run|refusals|cli|nested
+// Usage: chroot-case.js PROBE escape|race|run|host|refusals|cli|nested
 
 import { execFile, execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Policy, Sandbox } from "../../src/index.js";
@@ -95,6 +95,21 @@ async function run(): Promise<object> {
   };
 }
 
+/** The host's /proc and /dev bound in the root: the /proc view and the device allowlist still
+ * hold under a grant of the whole root (the planner splits it around the bind points); with
+ * `user` and fsDenied the same root. The control is the same probe outside the chroot. */
+async function host(): Promise<object> {
+  const t = makeRoot();
+  const policy = { chroot: t.root, fsReadable: ["/", "/proc", "/dev/null"], fsWritable: ["/tmp"] };
+  const probes = ["read /proc/1/status", "read /proc/self/status", "read /proc/kcore", "read /dev/null", "read /dev/console", "write /proc/self/root/tmp/x"];
+  const script = probes.map((p) => `/bin/sl-probe ${p}`).join("; ");
+  const view = await sandboxed(policy, ["/bin/sh", "-c", `${script}; /bin/sl-probe cat /proc/self/stat; echo; for p in /proc/[0-9]*; do echo "$p"; done`]);
+  const user = await sandboxed({ ...policy, user: { uid: 7, gid: 8 } }, ["/bin/sh", "-c", "/bin/sl-probe write /tmp/u; cat /proc/self/status"]);
+  const denied = await sandboxed({ ...policy, fsDenied: ["/etc/marker"] }, ["/bin/sh", "-c", "/bin/sl-probe read /etc/marker; /bin/sl-probe read /abs-link; /bin/sl-probe read /bin/sl-probe"]);
+  const userNoProc = await planned({ chroot: t.root, fsReadable: ["/"], user: { uid: 7, gid: 8 } });
+  return { view, user, userOwner: statSync(join(t.root, "tmp", "u")).uid, caller: process.getuid?.(), denied, userNoProc, root: t.root };
+}
+
 function refusal(input: object): { name: string; message: string } {
   try {
     new Policy(input);
@@ -165,7 +180,7 @@ async function nested(): Promise<object> {
   };
 }
 
-const parts: Record<string, () => Promise<object>> = { escape, race, run, refusals, cli: cliCase, nested };
+const parts: Record<string, () => Promise<object>> = { escape, race, run, host, refusals, cli: cliCase, nested };
 const fn = parts[part ?? ""];
 if (fn === undefined) throw new Error(`unknown part ${part}`);
 console.log(JSON.stringify(await fn()));
