@@ -60,11 +60,13 @@ static long clone_tree(const char *path) {
   return tree;
 }
 
-/* Attaches `tree` at `at` inside the new root, resolved as the sandbox will resolve it:
- * from the new root, with ".." and absolute symlinks kept inside (RESOLVE_IN_ROOT). The
- * mount point must exist in the chroot directory (nothing is created there). */
+/* Attaches `tree` at `at` inside the new root, resolved from the new root (RESOLVE_IN_ROOT)
+ * and through no symbolic link: planning split the grants around these mount points, so a
+ * link swapped in since (by anything that can write the chroot) fails the start with ELOOP
+ * instead of moving the host's /proc under a grant that covers it whole. The mount point
+ * must exist in the chroot directory (nothing is created there). */
 static long attach(long root, long tree, const char *at) {
-  struct sl_open_how how = {.flags = O_PATH | O_CLOEXEC, .mode = 0, .resolve = RESOLVE_IN_ROOT_ | RESOLVE_NO_MAGICLINKS_};
+  struct sl_open_how how = {.flags = O_PATH | O_CLOEXEC, .mode = 0, .resolve = RESOLVE_IN_ROOT_ | RESOLVE_NO_MAGICLINKS_ | RESOLVE_NO_SYMLINKS};
   long target = SC4(NR_openat2, root, at, &how, sizeof how);
   if (target < 0) return target;
   long rc = SC5(NR_move_mount_, tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH_ | MOVE_MOUNT_T_EMPTY_PATH_);

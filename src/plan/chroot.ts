@@ -127,6 +127,20 @@ export function chrootHostPaths(spec: ChrootSpec, paths: readonly string[]): str
   return paths.map((p) => chrootHostPath(spec, p)).filter((p): p is string => p !== undefined);
 }
 
+/** The host path of `virtual` taken literally (no link followed): where the launcher, which
+ * follows none on the way to a mount point (chroot.c attach), will look for it. */
+function lexicalHostPath(spec: ChrootSpec, virtual: string): string {
+  const v = normalizeVirtual(virtual);
+  const mount = [...spec.mounts].reverse().find((m) => beneath(v, m.virtual));
+  return mount !== undefined ? posix.join(mount.host, rest(v, mount.virtual)) : posix.join(spec.root, v);
+}
+
+/** A mount point reached through a symbolic link is refused: the launcher follows none there
+ * (a link swapped in later would move the mount under a grant planned without it). */
+function linkFree(field: string, label: string, virtual: string, resolved: string | undefined, literal: string): void {
+  if (resolved !== undefined && resolved !== literal) throw new PolicyError(field, virtual, `${label}: the mount point ${JSON.stringify(virtual)} passes through a symbolic link in the chroot (it leads to ${JSON.stringify(resolved)}): mount points are reached following no link; give the directory's own path`);
+}
+
 function realDirectory(field: string, label: string, path: string): string {
   let real: string;
   try {
@@ -162,6 +176,7 @@ export function planChroot(policy: Policy, unavailable: string | undefined): Chr
     // The mount point, resolved in the root as the launcher resolves it (RESOLVE_IN_ROOT),
     // through the mounts made before it.
     const inner = chrootHostPath({ root, mounts, proc: false, dev: false }, virtual);
+    linkFree("fsMount", label, virtual, inner, lexicalHostPath({ root, mounts, proc: false, dev: false }, virtual));
     let isDir = false;
     try {
       isDir = inner !== undefined && observe(`isdir ${inner}`, () => statSync(inner).isDirectory());
@@ -184,6 +199,7 @@ export function planChroot(policy: Policy, unavailable: string | undefined): Chr
   for (const tree of HOST_TREES) {
     if (!(tree === "/proc" ? spec.proc : spec.dev)) continue;
     const inner = resolveInRoot(root, tree);
+    linkFree("chroot", "chroot", tree, inner, posix.join(root, tree));
     if (inner !== undefined) bindPoints.push(inner);
     let isDir = false;
     try {
