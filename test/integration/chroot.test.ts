@@ -98,13 +98,14 @@ scriptCase("chroot and fsMount: bad values are refused naming the field and the 
   assert.deepEqual(o.control, { name: "ran", message: "inside" });
 });
 
-scriptCase("chroot: the CLI's --chroot and --fs-mount V:H:ro run; :rw and junk suffixes and a relative --chroot are usage errors naming the value", SCRIPT, ["${PROBE}", "cli"], (o) => {
+scriptCase("chroot: the CLI's --chroot and --fs-mount V:H:ro run, and a profile's [filesystem] chroot and mount; :rw and junk suffixes and a relative --chroot are usage errors naming the value", SCRIPT, ["${PROBE}", "cli"], (o) => {
   assert.deepEqual(o.read, { code: 0, stdout: "mounted\ninside\n", stderr: "" });
   assert.deepEqual(o.roWrite, { code: 0, stdout: "EROFS\n", stderr: "" });
   assert.equal(o.rwSuffix.code, 125);
   assert.equal(o.rwSuffix.stderr, `sandlock: --fs-mount: ${JSON.stringify(`/data:${o.ro}:rw`)} is not VIRTUAL:HOST[:ro] (e.g. /data:/srv/data:ro): the third part can only be "ro", got "rw"\n`);
   assert.equal(o.junk.code, 125);
   assert.equal(o.junk.stderr, `sandlock: --fs-mount: ${JSON.stringify(`/data:${o.ro}:ro:x`)} is not VIRTUAL:HOST[:ro] (e.g. /data:/srv/data:ro)\n`);
+  assert.deepEqual(o.profile, { code: 0, stdout: "mounted\nEROFS\n", stderr: "" }, "a TOML profile's [filesystem] chroot and mount");
   assert.equal(o.relative.code, 125);
   assert.equal(o.relative.stderr, `sandlock: --chroot: "root" is a relative path (an absolute path is needed)\n`);
 });

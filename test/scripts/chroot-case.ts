@@ -169,6 +169,11 @@ async function cliCase(): Promise<object> {
     rwSuffix: await runCli(["run", "--chroot", t.root, "-r", "/", "--fs-mount", `/data:${t.ro}:rw`, "--", "/bin/sl-probe", "cat", "/etc/marker"]),
     junk: await runCli(["run", "--chroot", t.root, "-r", "/", "--fs-mount", `/data:${t.ro}:ro:x`, "--", "/bin/sl-probe", "cat", "/etc/marker"]),
     relative: await runCli(["run", "--chroot", "root", "-r", "/", "--", "/bin/sl-probe", "cat", "/etc/marker"]),
+    profile: await (async () => {
+      const file = join(base, "chroot.toml");
+      writeFileSync(file, `[filesystem]\nchroot = ${JSON.stringify(t.root)}\nread = ["/"]\nmount = { "/data" = ${JSON.stringify(`${t.ro}:ro`)} }\n`);
+      return runCli(["run", "--profile-file", file, "--", "/bin/sh", "-c", "cat /data/h.txt; /bin/sl-probe write /data/x"]);
+    })(),
     ro: t.ro,
   };
 }
