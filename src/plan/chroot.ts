@@ -73,13 +73,14 @@ export function resolveInRoot(root: string, virtual: string): string | undefined
       continue;
     }
     const host = posix.join(root, ...done, c);
-    let st;
+    let link: boolean;
     try {
-      st = observe(`lstat ${host}`, () => lstatSync(host));
+      // only what decides the resolution is noted (a stat's times would change every read)
+      link = observe(`islink ${host}`, () => lstatSync(host).isSymbolicLink());
     } catch {
       return undefined;
     }
-    if (!st.isSymbolicLink()) {
+    if (!link) {
       done.push(c);
       continue;
     }
