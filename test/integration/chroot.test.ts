@@ -54,6 +54,7 @@ scriptCase("chroot: the static probe and a dynamically linked shell (its librari
   // /tmp (granted writable), /etc (read-only grant), /data (:ro mount), /rw (writable mount)
   assert.deepEqual(o.writes, { code: 0, out: "ok\nEACCES\nEROFS\nok", err: "" });
   assert.equal(o.roGranted.out, "EROFS");
+  assert.deepEqual(o.cwdRun, { code: 0, out: "/etc\ninside", err: "" }, "cwd is a path inside the root");
   assert.equal(o.hostTmp, "probe\n");
   assert.equal(o.hostRw, "probe\n");
   assert.equal(o.roUntouched, true);

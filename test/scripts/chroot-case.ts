@@ -85,10 +85,11 @@ async function run(): Promise<object> {
     "/bin/sl-probe write /tmp/made", "/bin/sl-probe write /etc/x", "/bin/sl-probe write /data/x", "/bin/sl-probe write /rw/made",
   ].join("; ")]);
   // The same read-only mount without a writable grant on it, and with one: EROFS either way.
+  const cwdRun = await sandboxed({ ...policy, cwd: "/etc" }, ["sh", "-c", "pwd; cat marker"]);
   const roGranted = await sandboxed({ ...policy, fsWritable: ["/tmp", "/data"] }, ["/bin/sl-probe", "write", "/data/x"]);
   return {
     staticRun, dynamic, writes,
-    roGranted,
+    roGranted, cwdRun,
     hostTmp: readFileSync(join(t.root, "tmp", "made"), "utf8"),
     hostRw: readFileSync(join(t.rw, "made"), "utf8"),
     roUntouched: !existsSync(join(t.ro, "x")) && !existsSync(join(t.root, "etc", "x")),
