@@ -75,6 +75,12 @@ scriptCase("chroot: the host's /proc and /dev bound in the root keep the /proc v
   assert.equal(o.userNoProc.message, `user: inside the chroot ${JSON.stringify(o.root)} the id maps are written through /proc: grant /proc too (fsReadable "/proc", -r /proc; the sandbox sees only its own processes there)`);
 });
 
+scriptCase("chroot: the root's /proc swapped for a symlink between planning and launch fails the start (ELOOP), never binds the host's /proc under a grant that covers it whole; the same plan unswapped reads /proc", SCRIPT, ["${PROBE}", "swap"], (o) => {
+  assert.deepEqual(o.control, { code: 0, out: "ok\n" }, JSON.stringify(o.control));
+  assert.equal(o.swapped.out, undefined, `the host's /proc was reached: ${JSON.stringify(o.swapped)}`);
+  assert.match(o.swapped.error ?? "", /^ConfinementError: chroot .* \(unshare, open following no symbolic link, open_tree, move_mount, pivot_root, setns\): ELOOP$/);
+});
+
 scriptCase("chroot and fsMount: bad values are refused naming the field and the value; the control runs", SCRIPT, ["${PROBE}", "refusals"], (o) => {
   const p = o.paths;
   const expect: Record<string, string> = {

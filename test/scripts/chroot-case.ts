@@ -2,13 +2,17 @@
 // and cat with their libraries), the probe's escapes and race inside it with the same runs
 // without chroot as the controls, fsMount read-only and writable, the refusals of bad values,
 // the CLI, and a sandbox inside a sandbox. Prints one JSON line.
-// Usage: chroot-case.js PROBE escape|race|run|host|refusals|cli|nested
+// Usage: chroot-case.js PROBE escape|race|run|host|swap|refusals|cli|nested
 
 import { execFile, execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Policy, Sandbox } from "../../src/index.js";
+import { native } from "../../src/confine/native.js";
+import { computeFeatures } from "../../src/plan/features.js";
+import { makePlan } from "../../src/plan/plan.js";
+import { launchPlan } from "./launch-plan.js";
 
 const probe = process.argv[2]!;
 const part = process.argv[3];
@@ -111,6 +115,29 @@ async function host(): Promise<object> {
   return { view, user, userOwner: statSync(join(t.root, "tmp", "u")).uid, caller: process.getuid?.(), denied, userNoProc, root: t.root };
 }
 
+/** The root's /proc swapped for a symbolic link to another directory of the root between
+ * planning and launch (by anything that can write the chroot): the plan split the root's
+ * grant around /proc, so the host's procfs bound at the link's target would be readable
+ * whole there (host pid 1's status). The launcher follows no link to a mount point: the start
+ * fails (ELOOP). Control: the same plan, nothing swapped, reads /proc/version through the bind. */
+async function swap(): Promise<object> {
+  const t = makeRoot();
+  mkdirSync(join(t.root, "x"));
+  const launch = async (target: string, swapped: boolean): Promise<unknown> => {
+    const features = computeFeatures(new Policy({ chroot: t.root, fsReadable: ["/", "/proc"] }), { landlockAbi: native().landlockAbi(), cpuCount: 1 });
+    const unsupervised = { ...features, seccomp: { ...features.seccomp, notify: [] } };
+    const plan = makePlan(unsupervised, { path: "/bin/sl-probe", argv: ["/bin/sl-probe", "read", target], env: {}, cwd: "/", ownProcessGroup: true });
+    if (swapped) {
+      renameSync(join(t.root, "proc"), join(t.root, "proc.real"));
+      symlinkSync("/x", join(t.root, "proc"));
+    }
+    return launchPlan(plan);
+  };
+  const control = await launch("/proc/version", false);
+  const swapped = await launch("/x/1/status", true);
+  return { control, swapped };
+}
+
 function refusal(input: object): { name: string; message: string } {
   try {
     new Policy(input);
@@ -190,7 +217,7 @@ async function nested(): Promise<object> {
   };
 }
 
-const parts: Record<string, () => Promise<object>> = { escape, race, run, host, refusals, cli: cliCase, nested };
+const parts: Record<string, () => Promise<object>> = { escape, race, run, host, swap, refusals, cli: cliCase, nested };
 const fn = parts[part ?? ""];
 if (fn === undefined) throw new Error(`unknown part ${part}`);
 console.log(JSON.stringify(await fn()));
