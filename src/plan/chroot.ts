@@ -165,6 +165,7 @@ function realDirectory(field: string, label: string, path: string): string {
 export function planChroot(policy: Policy, unavailable: string | undefined): ChrootSpec | undefined {
   if (policy.chroot === undefined) return undefined;
   if (policy.workdir !== undefined) throw new PolicyError("chroot", policy.chroot, `chroot: ${JSON.stringify(policy.chroot)} with workdir ${JSON.stringify(policy.workdir)}: a copy-on-write workdir inside a chroot is not supported yet`);
+  if (policy.privateTmp) throw new PolicyError("chroot", policy.chroot, `chroot: ${JSON.stringify(policy.chroot)} with privateTmp (--private-tmp, the workspace presets): a private temporary directory inside a chroot is not supported yet; grant a writable directory of the root instead (-w /tmp)`);
   if (policy.policyFn !== undefined) throw new PolicyError("chroot", policy.chroot, `chroot: ${JSON.stringify(policy.chroot)} with policyFn: the callback's paths inside a chroot are not supported yet`);
   const root = realDirectory("chroot", "chroot", policy.chroot);
   const mounts: ChrootMount[] = [];

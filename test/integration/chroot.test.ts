@@ -96,6 +96,7 @@ scriptCase("chroot and fsMount: bad values are refused naming the field and the 
     hostRw: `fsMount["/data"]: ${JSON.stringify(`${p.ro}:rw`)} does not exist`,
     pointMissing: `fsMount["/nowhere"]: the mount point "/nowhere" is not a directory in the chroot ${JSON.stringify(p.root)}: create it there (nothing is created in the chroot)`,
     linkPoint: `fsMount["/plink"]: the mount point "/plink" passes through a symbolic link in the chroot (it leads to ${JSON.stringify(`${p.root}/data`)}): mount points are reached following no link; give the directory's own path`,
+    withPrivateTmp: `chroot: ${JSON.stringify(p.root)} with privateTmp (--private-tmp, the workspace presets): a private temporary directory inside a chroot is not supported yet; grant a writable directory of the root instead (-w /tmp)`,
     withWorkdir: `chroot: ${JSON.stringify(p.root)} with workdir ${JSON.stringify(p.rw)}: a copy-on-write workdir inside a chroot is not supported yet`,
   };
   for (const [k, message] of Object.entries(expect)) {

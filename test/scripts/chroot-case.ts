@@ -174,6 +174,7 @@ async function refusals(): Promise<object> {
     hostRw: await planned({ chroot: t.root, fsReadable: ["/"], fsMount: { "/data": `${t.ro}:rw` } }),
     pointMissing: await planned({ chroot: t.root, fsReadable: ["/"], fsMount: { "/nowhere": t.ro } }),
     withWorkdir: await planned({ chroot: t.root, fsReadable: ["/"], workdir: t.rw }),
+    withPrivateTmp: await planned({ chroot: t.root, fsReadable: ["/"], privateTmp: true }),
     linkPoint: await (async () => {
       symlinkSync("/data", join(t.root, "plink"));
       return planned({ chroot: t.root, fsReadable: ["/"], fsMount: { "/plink": t.ro } });
