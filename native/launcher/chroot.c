@@ -23,6 +23,8 @@
 #define MOVE_MOUNT_F_EMPTY_PATH_ 0x4U
 #define MOVE_MOUNT_T_EMPTY_PATH_ 0x40U
 #define MOUNT_ATTR_RDONLY_ 1ULL
+#define MOUNT_ATTR_NOSUID_ 2ULL
+#define MOUNT_ATTR_NODEV_ 4ULL
 #define RESOLVE_NO_MAGICLINKS_ 0x02ULL
 #define RESOLVE_IN_ROOT_ 0x10ULL
 #define FLAG_PROC 1U
@@ -74,16 +76,19 @@ static long attach(long root, long tree, const char *at) {
   return rc;
 }
 
-static long bind_into(long root, const char *host, const char *at, int read_only) {
+/* Flags on every mount of a clone (AT_RECURSIVE). The sandbox cannot clear them:
+ * mount_setattr is on the blocklist and it holds no capability. */
+static long restrict_tree(long tree, uint64_t attrs) {
+  struct chroot_mount_attr attr = {.attr_set = attrs, .attr_clr = 0, .propagation = 0, .userns_fd = 0};
+  return SC5(NR_mount_setattr_, tree, "", AT_EMPTY_PATH_ | AT_RECURSIVE_, &attr, sizeof attr);
+}
+
+/* `attrs`: the fsMount trees are nodev and nosuid as the root is (build); read-only ones give
+ * EROFS to every write whatever the grants say. The host's /proc and /dev keep their own. */
+static long bind_into(long root, const char *host, const char *at, uint64_t attrs) {
   long tree = clone_tree(host);
   if (tree < 0) return tree;
-  long rc = 0;
-  if (read_only) {
-    /* Every mount of the clone read-only (AT_RECURSIVE): writes give EROFS whatever the
-     * grants say. The sandbox cannot clear it: mount_setattr is on the blocklist. */
-    struct chroot_mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY_, .attr_clr = 0, .propagation = 0, .userns_fd = 0};
-    rc = SC5(NR_mount_setattr_, tree, "", AT_EMPTY_PATH_ | AT_RECURSIVE_, &attr, sizeof attr);
-  }
+  long rc = attrs != 0 ? restrict_tree(tree, attrs) : 0;
   if (rc == 0) rc = attach(root, tree, at);
   SC1(NR_close, tree);
   return rc;
@@ -99,7 +104,11 @@ static long build(const char *dir, uint32_t flags, const uint8_t *cur, const uin
   long dfd = SC4(NR_openat2, AT_FDCWD, dir, &how, sizeof how);
   if (dfd < 0) return dfd;
   long root = SC3(NR_open_tree_, dfd, "", OPEN_TREE_CLONE_ | AT_RECURSIVE_ | AT_EMPTY_PATH_ | O_CLOEXEC);
-  rc = root < 0 ? root : SC5(NR_move_mount_, root, "", dfd, "", MOVE_MOUNT_F_EMPTY_PATH_ | MOVE_MOUNT_T_EMPTY_PATH_);
+  /* nodev: a device node inside the chroot directory (a root file system's own /dev/sda,
+   * made by root some day) opens nothing; the device allowlist covers the host's /dev only.
+   * nosuid: nothing in the root gains privilege by exec (NO_NEW_PRIVS holds anyway). */
+  rc = root < 0 ? root : restrict_tree(root, MOUNT_ATTR_NODEV_ | MOUNT_ATTR_NOSUID_);
+  if (rc == 0) rc = SC5(NR_move_mount_, root, "", dfd, "", MOVE_MOUNT_F_EMPTY_PATH_ | MOVE_MOUNT_T_EMPTY_PATH_);
   SC1(NR_close, dfd);
   if (rc < 0) {
     if (root >= 0) SC1(NR_close, root);
@@ -113,7 +122,7 @@ static long build(const char *dir, uint32_t flags, const uint8_t *cur, const uin
     if (mode[0] == '\0') break;
     const char *at = next_string(&cur, end), *host = next_string(&cur, end);
     if (at == NULL || host == NULL) return -EINVAL;
-    rc = bind_into(root, host, at, mode[0] == 'r');
+    rc = bind_into(root, host, at, MOUNT_ATTR_NODEV_ | MOUNT_ATTR_NOSUID_ | (mode[0] == 'r' ? MOUNT_ATTR_RDONLY_ : 0));
     if (rc < 0) return rc;
   }
   /* The host's /proc and /dev, when the policy grants a path in them: Landlock's rules

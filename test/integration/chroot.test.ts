@@ -60,7 +60,7 @@ scriptCase("chroot: the static probe and a dynamically linked shell (its librari
   assert.equal(o.roUntouched, true);
 });
 
-scriptCase("chroot: the host's /proc and /dev bound in the root keep the /proc view and the device allowlist under a grant of the whole root; user and fsDenied work inside; user without /proc is refused by name", SCRIPT, ["${PROBE}", "host"], (o, who) => {
+scriptCase("chroot: the host's /proc and /dev bound in the root keep the /proc view and the device allowlist under a grant of the whole root; a device node in the root opens nothing; user and fsDenied work inside; user without /proc is refused by name", SCRIPT, ["${PROBE}", "host"], (o, who) => {
   assert.equal(o.view.code, 0, o.view.err);
   const [host1, self, kcore, devNull, console, viaRoot, stat, , ...pids] = (o.view.out as string).split("\n");
   assert.deepEqual([host1, self, kcore, devNull, console, viaRoot], ["EACCES", "ok", "EACCES", "ok", "EACCES", "ok"], o.view.out);
@@ -71,6 +71,8 @@ scriptCase("chroot: the host's /proc and /dev bound in the root keep the /proc v
   assert.equal(o.userOwner, o.caller, "the file made as uid 7 belongs to the caller outside");
   if (who === "root") assert.equal(o.caller, 0);
   assert.deepEqual(o.denied, { code: 0, out: "EACCES\nEACCES\nok", err: "" }, "fsDenied inside the root: the file and a symlink to it are refused, the rest reads");
+  if (who === "root") assert.deepEqual(o.node, { inside: "EACCES", control: "ok" }, "a device node in the root opens nothing (nodev); outside a chroot the same grant opens it");
+  else assert.match(o.node.mknod, /Operation not permitted/, "only root can make a device node");
   assert.equal(o.userNoProc.name, "PolicyError");
   assert.equal(o.userNoProc.message, `user: inside the chroot ${JSON.stringify(o.root)} the id maps are written through /proc: grant /proc too (fsReadable "/proc", -r /proc; the sandbox sees only its own processes there)`);
 });

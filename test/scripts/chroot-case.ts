@@ -112,7 +112,19 @@ async function host(): Promise<object> {
   const user = await sandboxed({ ...policy, user: { uid: 7, gid: 8 } }, ["/bin/sh", "-c", "/bin/sl-probe write /tmp/u; cat /proc/self/status"]);
   const denied = await sandboxed({ ...policy, fsDenied: ["/etc/marker"] }, ["/bin/sh", "-c", "/bin/sl-probe read /etc/marker; /bin/sl-probe read /abs-link; /bin/sl-probe read /bin/sl-probe"]);
   const userNoProc = await planned({ chroot: t.root, fsReadable: ["/"], user: { uid: 7, gid: 8 } });
-  return { view, user, userOwner: statSync(join(t.root, "tmp", "u")).uid, caller: process.getuid?.(), denied, userNoProc, root: t.root };
+  // A device node inside the chroot directory (only root can make one: as the user mknod is
+  // refused and nothing is there to open): the root is mounted nodev.
+  let node: object;
+  try {
+    execFileSync("mknod", ["-m", "666", join(t.root, "etc", "node"), "c", "1", "3"], { stdio: "pipe" });
+    node = {
+      inside: (await sandboxed(policy, ["/bin/sl-probe", "read", "/etc/node"])).out,
+      control: (await sandboxed({ fsReadable: [t.root] }, [join(t.root, "bin", "sl-probe"), "read", join(t.root, "etc", "node")])).out,
+    };
+  } catch (e) {
+    node = { mknod: String((e as { stderr?: Buffer }).stderr ?? e) };
+  }
+  return { view, user, userOwner: statSync(join(t.root, "tmp", "u")).uid, caller: process.getuid?.(), denied, userNoProc, node, root: t.root };
 }
 
 /** The root's /proc swapped for a symbolic link to another directory of the root between
