@@ -435,7 +435,9 @@ export class Sandbox {
     try {
       launcher = new LauncherProcess(plan.blob, plan.plan.steps, stdio.childFds);
       const grants = features.grants;
-      launcher.explainExec = () => explainExec(commandPath, grants);
+      // Under a chroot the program's path is the sandbox's: the explanation, which reads the
+      // host's files by that path, would name the wrong ones (the generic hint stands).
+      if (features.chroot === undefined) launcher.explainExec = () => explainExec(commandPath, grants);
       // Removed once the launcher reports every process of the sandbox gone (collect).
       if (priv !== undefined) this.cleanups.push(priv.remove);
       if (proxy !== undefined) this.cleanups.push(() => proxy.close());
