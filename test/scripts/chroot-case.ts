@@ -5,7 +5,7 @@
 // Usage: chroot-case.js PROBE escape|race|run|host|swap|refusals|cli|nested
 
 import { execFile, execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Policy, Sandbox } from "../../src/index.js";
@@ -233,4 +233,8 @@ async function nested(): Promise<object> {
 const parts: Record<string, () => Promise<object>> = { escape, race, run, host, swap, refusals, cli: cliCase, nested };
 const fn = parts[part ?? ""];
 if (fn === undefined) throw new Error(`unknown part ${part}`);
-console.log(JSON.stringify(await fn()));
+try {
+  console.log(JSON.stringify(await fn()));
+} finally {
+  rmSync(base, { recursive: true, force: true });
+}
