@@ -60,7 +60,10 @@ struct sl_step_header {
 #define SL_TRACE_EXECS 2
 /* fsDenied (native/launcher/deny.c): run by the launcher before it forks. */
 #define SL_STEP_DENY 25              /* u32 uid, u32 gid, u32 kind (0 file, 1 directory, 2 read-only, 3 pin), u32 pad, path\0 */
-#define SL_STEP_MAX 25
+/* chroot and fsMount (native/launcher/chroot.c): built by the launcher before it forks, joined
+ * by the command's process (setns) before chdir. */
+#define SL_STEP_CHROOT 26            /* u32 uid, u32 gid, u32 flags (1 /proc, 2 /dev), u32 pad, dir\0, ("r"|"w"\0 virtual\0 host\0)..., "\0" */
+#define SL_STEP_MAX 26
 
 /* Sub-call of a failed step, reported as op | sub << 8. */
 #define SL_SUB_MAIN 0      /* the step's own system call */

@@ -9,6 +9,7 @@ import { signalName } from "./confine/errno.js";
 import { SIGKILL, forceAfterMs, signalNumber, type StopSignal } from "./confine/stop.js";
 import { LauncherProcess, type LauncherExit } from "./confine/launcher.js";
 import { resolveCommand } from "./confine/resolve.js";
+import { chrootHostPath } from "./plan/chroot.js";
 import { explainExec } from "./confine/exec-explain.js";
 import { DEFAULT_MAX_BUFFER, checkStdioOptions, openStdio, type StdioDefaults, type StdioOptions, type StdioSet } from "./confine/stdio.js";
 import { readLines } from "./confine/lines.js";
@@ -389,8 +390,11 @@ export class Sandbox {
       }
       const env = this.commandEnv(priv, launchPolicy);
       if (proxy !== undefined) Object.assign(env, proxy.env());
-      const cwd = this.policy.cwd ?? this.policy.workdir ?? process.cwd();
-      commandPath = resolveCommand(cmd[0]!, env, cwd);
+      // chroot: the working directory and the program are the sandbox's paths, inside the
+      // root ("/" unless cwd says otherwise), and the program is looked up there.
+      const chroot = features.chroot;
+      const cwd = this.policy.cwd ?? (chroot !== undefined ? "/" : this.policy.workdir ?? process.cwd());
+      commandPath = resolveCommand(cmd[0]!, env, cwd, chroot === undefined ? undefined : (p) => chrootHostPath(chroot, p));
       // The workdir's branch: made last, so that every earlier refusal leaves none behind.
       if (launchPolicy.workdir !== undefined) this.cow = startCow(launchPolicy, cmd, this.dryRunMode);
       plan = planFor(features, { path: commandPath, argv: cmd, env, cwd, ownProcessGroup, ...(this.cow !== undefined ? { cowStage: this.cow.branch.dir } : {}) });
@@ -431,7 +435,9 @@ export class Sandbox {
     try {
       launcher = new LauncherProcess(plan.blob, plan.plan.steps, stdio.childFds);
       const grants = features.grants;
-      launcher.explainExec = () => explainExec(commandPath, grants);
+      // Under a chroot the program's path is the sandbox's: the explanation, which reads the
+      // host's files by that path, would name the wrong ones (the generic hint stands).
+      if (features.chroot === undefined) launcher.explainExec = () => explainExec(commandPath, grants);
       // Removed once the launcher reports every process of the sandbox gone (collect).
       if (priv !== undefined) this.cleanups.push(priv.remove);
       if (proxy !== undefined) this.cleanups.push(() => proxy.close());

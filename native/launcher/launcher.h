@@ -99,6 +99,15 @@ long sl_deny_mount(const uint8_t *p, uint32_t len);
 long sl_deny_finish(void);
 void sl_deny_namespace_ready(void);
 
+/* chroot (chroot.c): the SL_STEP_CHROOT namespace, built by the launcher (`own`: it is in a
+ * private mount namespace already); joined by the command's process; the new root's mount
+ * until the fork (the scope layers grant refer beneath it), else -1. */
+long sl_chroot_prepare(const uint8_t *p, uint32_t len, int own);
+int sl_chroot_namespace_made(const struct sl_plan *plan);
+long sl_chroot_enter(void);
+void sl_chroot_forked(void);
+long sl_chroot_root(void);
+
 /* userns.c */
 long sl_userns(const uint8_t *p, uint32_t len);
 

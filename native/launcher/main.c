@@ -392,6 +392,17 @@ int main(void) {
     sl_exit_group(0);
   }
 
+  /* chroot (chroot.c): the sandbox's root built in a namespace of its own, after the overlay
+   * and the covers (its clone carries them), before the scope. */
+  for (uint32_t i = 0; i < plan.nsteps; i++) {
+    if (plan.steps[i].op != SL_STEP_CHROOT) continue;
+    rc = sl_chroot_prepare(plan.steps[i].payload, plan.steps[i].len, sl_chroot_namespace_made(&plan));
+    if (rc < 0) {
+      send_msg(SL_MSG_SETUP_FAILED, (int32_t)i, (int32_t)-rc, SL_STEP_CHROOT);
+      sl_exit_group(0);
+    }
+  }
+
   /* Before the fork, so that the command's process and everything it starts inherit them. */
   sl_tree_init();
   if (sl_scope_self(&plan)) launcher_flags |= SL_LAUNCHER_SCOPED;
@@ -420,6 +431,7 @@ int main(void) {
   }
   SC1(NR_close, report[1]);
   SC1(NR_close, ack[0]);
+  sl_chroot_forked();
   /* The kernel-native view: the child waits in its NS_VIEW step for these id maps. */
   ns_root = sl_ns_clone_flags(&plan) != 0;
   if (ns_root) sl_ns_map_child((pid_t)root, ack[1]);

@@ -48,6 +48,13 @@ static long scope_signals(int refer) {
       rc = SC4(NR_landlock_add_rule, ruleset, 1 /* LANDLOCK_RULE_PATH_BENEATH */, &rule, 0);
       SC1(NR_close, root);
     }
+    /* chroot: in the sandbox's namespace the walk up from a file ends at the chroot's root,
+     * never at the host's "/": the same rule there (chroot.c). */
+    long croot = sl_chroot_root();
+    if (rc >= 0 && croot >= 0) {
+      struct scope_rule rule = {.allowed_access = SL_LANDLOCK_ACCESS_FS_REFER, .parent_fd = (int32_t)croot};
+      rc = SC4(NR_landlock_add_rule, ruleset, 1 /* LANDLOCK_RULE_PATH_BENEATH */, &rule, 0);
+    }
   }
   if (rc >= 0) rc = SC2(NR_landlock_restrict_self, ruleset, 0);
   SC1(NR_close, ruleset);

@@ -28,14 +28,6 @@ function spawnOptions(o: RunOptions): SpawnOptions {
   return opts;
 }
 
-/** fsMount has no read-only flag yet: a ":ro" mount cannot be honoured, so it is refused. */
-function refuseReadOnlyMounts(o: RunOptions, policy: Policy): void {
-  const v = o.readOnlyMounts[0];
-  if (v === undefined) return;
-  const spec = `${v}:${policy.fsMount[v] ?? "?"}:ro`;
-  throw new UsageError(`sandlock: --fs-mount: ${JSON.stringify(spec)}: read-only mounts are not supported yet (the policy's fsMount has no read-only flag)`);
-}
-
 /** The presets and profiles of -p and --profile-file, then the flags on top of them. */
 async function withProfiles(o: RunOptions): Promise<RunOptions> {
   if (o.profiles.length === 0) return o;
@@ -77,7 +69,6 @@ export async function execute(options: RunOptions): Promise<number> {
   try {
     o = await withProfiles(o);
     const policy = new Policy(o.policy);
-    refuseReadOnlyMounts(o, policy);
     if (policy.name !== undefined) {
       // A named run registers for sandlock ps; if it cannot, the run goes on and says so.
       (await import("../registry/server.js")).setRegistryWarning((m) => process.stderr.write(`sandlock: warning: ${m}\n`));

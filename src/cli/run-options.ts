@@ -17,8 +17,6 @@ export interface RunOptions {
   readonly help: boolean;
   /** Policy input as given on the command line; Policy validates it. */
   readonly policy: Record<string, unknown>;
-  /** Virtual paths of --fs-mount given with ":ro". */
-  readonly readOnlyMounts: readonly string[];
   /** -p and --profile-file in command-line order; composed before the flags. */
   readonly profiles: readonly ProfileRef[];
   /** Empty only when profiles are given: the last one's [program] may supply it. */
@@ -50,7 +48,7 @@ function append(policy: Draft, field: string, items: readonly unknown[]): void {
   obj[key] = [...((obj[key] as unknown[] | undefined) ?? []), ...items];
 }
 
-function applyPolicyFlag(policy: Draft, spec: RunFlag, value: string | undefined, readOnly: string[]): void {
+function applyPolicyFlag(policy: Draft, spec: RunFlag, value: string | undefined): void {
   const flag = `--${spec.long}`;
   const text = value ?? "";
   const [obj, key] = slot(policy, spec.field!);
@@ -70,10 +68,8 @@ function applyPolicyFlag(policy: Draft, spec: RunFlag, value: string | undefined
     case "user": obj[key] = readUser(flag, text); break;
     case "mount": {
       const m = readMount(flag, text);
-      ((obj[key] ??= {}) as Draft)[m.virtual] = m.host;
-      const at = readOnly.indexOf(m.virtual);
-      if (at >= 0) readOnly.splice(at, 1);
-      if (m.readOnly) readOnly.push(m.virtual);
+      // The policy's form: ":ro" at the end of the host path (policy/filesystem.ts).
+      ((obj[key] ??= {}) as Draft)[m.virtual] = m.readOnly ? `${m.host}:ro` : m.host;
       break;
     }
     case "gpu": {
@@ -98,7 +94,7 @@ function profileRef(flag: string, value: string): ProfileRef {
 }
 
 const HELP: RunOptions = {
-  help: true, policy: {}, readOnlyMounts: [], profiles: [], cmd: [], timeout: undefined, killAfter: { ms: 5000, text: DEFAULT_KILL_AFTER }, interactive: false, json: false, statusFd: undefined, dryRun: false,
+  help: true, policy: {}, profiles: [], cmd: [], timeout: undefined, killAfter: { ms: 5000, text: DEFAULT_KILL_AFTER }, interactive: false, json: false, statusFd: undefined, dryRun: false,
 };
 
 export function parseRunArgs(argv: readonly string[]): RunOptions {
@@ -109,12 +105,11 @@ export function parseRunArgs(argv: readonly string[]): RunOptions {
 
   const cli = new Map<string, FlagUse<RunFlag>>();
   const policy: Draft = {};
-  const readOnlyMounts: string[] = [];
   const profiles: ProfileRef[] = [];
   for (const use of uses) {
     if (use.spec.kind === "cli") cli.set(use.spec.long, use); // scalars: the last one wins
     else if (use.spec.kind === "profile") profiles.push(profileRef(use.spec.long, use.value ?? ""));
-    else applyPolicyFlag(policy, use.spec, use.value, readOnlyMounts);
+    else applyPolicyFlag(policy, use.spec, use.value);
   }
 
   const shell = cli.get("exec-shell")?.value;
@@ -131,7 +126,6 @@ export function parseRunArgs(argv: readonly string[]): RunOptions {
   return {
     help: false,
     policy,
-    readOnlyMounts,
     profiles,
     cmd: shell !== undefined ? ["/bin/sh", "-c", shell] : operands,
     timeout: timeout === undefined ? undefined : { ms: readSeconds("--timeout", timeout), text: timeout },

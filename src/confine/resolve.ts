@@ -16,7 +16,8 @@ function notFound(cmd: string, errno: "ENOENT" | "EACCES", why: string): Confine
   });
 }
 
-function isExecutableFile(path: string): "ok" | "missing" | "denied" {
+function isExecutable(path: string): "ok" | "missing" | "denied" {
+  if (path === "") return "missing";
   try {
     if (!statSync(path).isFile()) return "denied";
     accessSync(path, constants.X_OK);
@@ -26,7 +27,10 @@ function isExecutableFile(path: string): "ok" | "missing" | "denied" {
   }
 }
 
-export function resolveCommand(cmd: string, env: Readonly<Record<string, string>>, cwd: string): string {
+/** `inRoot`: under a chroot, the host path a sandbox path names there (plan/chroot.ts); the
+ * paths tried and returned are the sandbox's. */
+export function resolveCommand(cmd: string, env: Readonly<Record<string, string>>, cwd: string, inRoot?: (path: string) => string | undefined): string {
+  const isExecutableFile = inRoot === undefined ? isExecutable : (path: string) => isExecutable(inRoot(path) ?? "");
   if (cmd.length === 0) throw notFound(cmd, "ENOENT", "empty command name");
   if (cmd.includes("/")) {
     const path = isAbsolute(cmd) ? cmd : resolve(cwd, cmd);

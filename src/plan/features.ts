@@ -21,6 +21,7 @@ import { planProtected, type ProtectedPath } from "./protect.js";
 import { kernelViewBlocked, kernelViewRequested, usernsUnavailable } from "./kernel-view.js";
 import { observe } from "./host-reads.js";
 import { grantRealpath, SwappableLinkError } from "./grant-path.js";
+import { chrootHostPaths, chrootVirtualPath, planChroot, splitAroundBinds, type ChrootSpec } from "./chroot.js";
 
 export interface HostFacts {
   /** Landlock ABI version, 0 when Landlock is unavailable. */
@@ -157,6 +158,8 @@ export interface Features {
   traceExecs?: boolean;
   /** `user`: the ids the command appears to have, and the caller's they map to. */
   user?: UserMapping;
+  /** chroot: the root the launcher builds (plan/chroot.ts); grants, denials are host paths. */
+  chroot?: ChrootSpec;
 }
 
 /** The ids a sandbox with `user` appears to have (uid, gid) and the caller's effective
@@ -197,6 +200,15 @@ function protectedFeature(grants: readonly PathGrant[], adjustments: Adjustment[
   if (why === undefined) return paths;
   adjustments.push({ field: "protectedFiles", requested: 1, applied: 0, reason: `protectedFiles: the protected files that exist (${paths.map((p) => p.path).slice(0, 3).join(", ")}${paths.length > 3 ? ", ..." : ""}) stay writable: making them read-only needs ${process.getuid?.() === 0 ? "a mount namespace" : "a user namespace"}, and this host refuses it: ${why} (--allow-protected or protectedFiles: false says it is meant)` });
   return undefined;
+}
+
+/** A grant's real path (as the launcher pins it), or the path itself when it cannot be resolved. */
+function rootedPath(path: string): string {
+  try {
+    return grantRealpath(path);
+  } catch {
+    return path;
+  }
 }
 
 /** `user` needs a user namespace: where the host refuses one, the start fails by name. */
@@ -355,19 +367,24 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   if (policy.numCpus !== undefined && policy.numCpus > host.cpuCount) {
     throw new PolicyError("numCpus", policy.numCpus, `numCpus: ${policy.numCpus} is more than this host's ${host.cpuCount} CPUs (a sandbox can be shown fewer CPUs than exist, not more)`);
   }
-  const given = [...pathGrants("fsReadable", policy.fsReadable), ...pathGrants("fsWritable", policy.fsWritable), ...workdirGrants(policy.workdir)];
+  // chroot: the policy's paths are the sandbox's (inside the root), planned as the host
+  // paths they name there (plan/chroot.ts); missing ones grant nothing.
+  const chroot = planChroot(policy, policy.chroot !== undefined ? cowUnavailable() : undefined);
+  const inRoot = (paths: readonly string[]): readonly string[] => (chroot === undefined ? paths : chrootHostPaths(chroot, paths));
+  const planned = [...pathGrants("fsReadable", inRoot(policy.fsReadable)), ...pathGrants("fsWritable", inRoot(policy.fsWritable)), ...workdirGrants(policy.workdir)];
+  const given = chroot === undefined ? planned : splitAroundBinds(chroot, planned);
   const mounts = procfsMounts();
   // The kernel-native view: the fresh procfs and the uts namespace show the sandbox's own
   // processes and name natively, so the view has no procfs mount and no hostname to serve.
   const user = userMapping(policy);
-  const kernelBlock = kernelViewRequested() ? (usernsUnavailable() ?? (policy.workdir !== undefined ? "workdir (its overlay is mounted in a namespace of its own)" : undefined) ?? (policy.fsDenied.length > 0 ? "fsDenied (its covers are mounted in a namespace of its own)" : undefined) ?? (policy.protectedFiles ? "protectedFiles (its read-only binds are mounted in a namespace of its own; --allow-protected lifts it)" : undefined) ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
+  const kernelBlock = kernelViewRequested() ? (usernsUnavailable() ?? (policy.workdir !== undefined ? "workdir (its overlay is mounted in a namespace of its own)" : undefined) ?? (chroot !== undefined ? "chroot (its root is built in a mount namespace of the launcher's)" : undefined) ?? (policy.fsDenied.length > 0 ? "fsDenied (its covers are mounted in a namespace of its own)" : undefined) ?? (policy.protectedFiles ? "protectedFiles (its read-only binds are mounted in a namespace of its own; --allow-protected lifts it)" : undefined) ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
   const kernel = kernelViewRequested() && kernelBlock === undefined;
   if (kernel && supervision.maxProcesses !== undefined) supervision.initProcess = true;
   const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
   const computed = computeView(viewPolicy, given, active.has("fs"), kernel ? [] : mounts, undefined, resolved);
   const grants = unsupervised ? withoutProcfs(given, computed.grants, mounts, active.has("fs")) : computed.grants;
   if (!unsupervised) supervision.view = computed.view;
-  const denied = policy.fsDenied.length > 0 ? deniedFeature(policy.fsDenied, grants, active.has("fs")) : undefined;
+  const denied = policy.fsDenied.length > 0 ? deniedFeature(inRoot(policy.fsDenied), grants, active.has("fs")) : undefined;
   const adjustments: Adjustment[] = [];
   // protectedFiles: the supervisor performs every name operation and write open beneath
   // the writable grants and refuses protected positions at any depth, existing or not
@@ -385,8 +402,11 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     if (!blocked.includes("shmget")) supervision.sysvShm = true;
   }
   const bindPorts = expandBindSpecs(policy.netAllowBind);
+  // chroot: the supervisor proves a file beneath a writable grant from the sandbox's root,
+  // where each grant has its path inside the root.
+  const proved = chroot === undefined ? grants : grants.map((g) => ({ ...g, inRoot: chrootVirtualPath(chroot, rootedPath(g.path)) ?? "" }));
   const net = netSupervision(policy, resolved, {
-    netTcp: active.has("net-tcp"), fs: active.has("fs"), grants, scopes: active.has("scopes"),
+    netTcp: active.has("net-tcp"), fs: active.has("fs"), grants: proved, scopes: active.has("scopes"),
     ...(policy.portRemap ? { remapBind: active.has("net-tcp") ? bindPorts : "any" as const } : {}),
     ...(policy.policyFn !== undefined ? { policyBind: active.has("net-tcp") ? bindPorts : "any" as const } : {}),
   });
@@ -397,7 +417,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   const policyFn = !unsupervised && policy.policyFn !== undefined;
   if (policyFn) supervision.policyExec = { granted: grants.map((g) => g.path) };
   // Without the filesystem protection nothing bounds writes, so metadata is not trapped.
-  if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable), ...(policy.workdir !== undefined || denied !== undefined || protect !== undefined ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}) };
+  if (active.has("fs") && !unsupervised) supervision.meta = { writable: proved.filter((g) => g.writable), ...(policy.workdir !== undefined || denied !== undefined || protect !== undefined || chroot !== undefined ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}) };
   if (namesSupervised && supervision.meta !== undefined) supervision.meta = { ...supervision.meta, protect: true };
   // policyFnFiles: every open is an event, performed by the supervisor (handlers/names-open.ts),
   // which proves reads and writes beneath the grants as Landlock would allow them.
@@ -466,5 +486,6 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     ...(timeStart !== undefined ? { timeStartMs: timeStart.getTime() } : {}),
     ...(policyFn ? { traceExecs: true } : {}),
     ...(user !== undefined ? { user } : {}),
+    ...(chroot !== undefined ? { chroot } : {}),
   };
 }

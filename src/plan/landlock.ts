@@ -42,6 +42,9 @@ export interface PathGrant {
    * files beneath need rules of their own. Used to keep /proc's process directories out
    * of a grant on an ancestor (plan/proc-grants.ts). */
   dirOnly?: boolean;
+  /** chroot: where the sandbox's mount namespace shows it (plan/chroot.ts), for the
+   * supervisor's proofs made from the sandbox's root (supervise/grant-proof.ts). */
+  inRoot?: string;
 }
 
 export interface LandlockPlan {

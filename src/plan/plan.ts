@@ -8,6 +8,7 @@ import { PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, Step, TraceFlag, type StepOp 
 import { buildSeccompProgram, type SeccompSpec } from "./seccomp.js";
 import { grantRealpath } from "./grant-path.js";
 import { nsViewOps, nsViewPayload, realOr, stagingDir } from "./kernel-view.js";
+import { chrootPayload, chrootVirtualPath } from "./chroot.js";
 
 /**
  * The path a Landlock rule is opened at: the grant's real path as planning sees it, which
@@ -182,6 +183,13 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
   for (const d of features.denied ?? []) {
     add(Step.DENY, Buffer.concat([u32(process.getuid?.() ?? 0, process.getgid?.() ?? 0, d.isDir ? 1 : 0, 0), cstr(d.path)]), `fsDenied: cover ${d.path} (unshare, open following no symbolic link, mount; ELOOP: it became a symbolic link since planning; EMLINK: it gained a hard link since planning)`);
   }
+  // chroot (native/launcher/chroot.c): the launcher built the root's namespace before it
+  // forked, after the overlay and the covers; the command's process joins it before chdir
+  // (the working directory is the sandbox's path), `user` and DROP_CAPS (setns needs them).
+  const chroot = features.chroot;
+  if (chroot !== undefined) {
+    add(Step.CHROOT, chrootPayload(chroot, process.getuid?.() ?? 0, process.getgid?.() ?? 0), `chroot ${chroot.root}${chroot.mounts.map((m) => ` + ${m.host} at ${m.virtual}${m.readOnly ? " (read-only)" : ""}`).join("")} (unshare, open following no symbolic link, open_tree, move_mount, pivot_root, setns)`);
+  }
   add(Step.CHDIR, cstr(cmd.cwd), `chdir(${cmd.cwd})`);
   add(Step.CLOSE_FDS, u32(3), "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)");
   // maxCpu: the launcher (not the command) counts every process's CPU time with a counter
@@ -204,7 +212,11 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
   if (landlockNeeded(landlock)) {
     add(Step.LANDLOCK_CREATE, u64(landlock.handledFs, landlock.handledNet, landlock.scoped), "landlock_create_ruleset");
     for (const p of landlock.paths) {
-      const real = pinnedPath(p.path);
+      // Under a chroot the rules are opened in the sandbox's namespace: a planned host path
+      // at the path that namespace shows it at; one it does not reach needs no rule.
+      const pinned = pinnedPath(p.path);
+      const real = chroot === undefined ? pinned : chrootVirtualPath(chroot, pinned);
+      if (real === undefined) continue;
       add(Step.LANDLOCK_PATH, Buffer.concat([u64(p.access), cstr(real)]), `landlock_add_rule(${p.path})`, `open(${real}, O_PATH, following no symbolic link; ELOOP: the path became a symbolic link since it was planned)`);
     }
     for (const p of landlock.ports) {

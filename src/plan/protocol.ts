@@ -39,6 +39,8 @@ export const Step = {
   /** fsDenied: u32 uid, u32 gid, u32 kind (1: directory), u32 pad, path; the launcher
    * covers the path before it forks (native/launcher/deny.c). */
   DENY: 25,
+  // chroot and fsMount: the launcher builds the namespace, the command joins it (native/launcher/chroot.c).
+  CHROOT: 26,
 } as const;
 export type StepOp = (typeof Step)[keyof typeof Step];
 

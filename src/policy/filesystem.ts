@@ -14,13 +14,18 @@ export function checkCowAction(field: string, value: unknown): CowAction {
   return value as CowAction;
 }
 
-/** {virtual path inside the chroot: host path}; both absolute. A bad value names its key. */
+/** {virtual path inside the chroot: host path, ":ro" at its end for read-only}; both
+ * absolute, the virtual one below "/" without "." or ".." (a mount point is one place). A bad
+ * value names its key. Whether both exist is planning's check (plan/chroot.ts). */
 export function parseFsMount(field: string, value: unknown): Readonly<Record<string, string>> {
   const given = checkPlainObject(field, value, "virtual paths to host paths");
   const mounts: Record<string, string> = {};
   for (const [virtual, host] of Object.entries(given)) {
     checkAbsolutePath(field, virtual);
-    mounts[virtual] = checkAbsolutePath(`${field}[${JSON.stringify(virtual)}]`, host);
+    if (virtual.split("/").some((c) => c === ".." || c === ".")) throw invalid(field, virtual, `is a virtual path with a "." or ".." component: give the mount point without one`);
+    if (virtual.split("/").every((c) => c === "")) throw invalid(field, virtual, `is the chroot's root itself: give the directory to mount as chroot, or a mount point below "/"`);
+    const key = `${field}[${JSON.stringify(virtual)}]`;
+    mounts[virtual] = checkAbsolutePath(key, host);
   }
   return Object.freeze(mounts);
 }

@@ -43,8 +43,6 @@ function whenSet(field: keyof PolicyFields, why: string): NotYetEnforced {
  * with a workdir, which is itself listed, so they are checked by value.
  */
 export const NOT_YET_ENFORCED: readonly NotYetEnforced[] = [
-  whenSet("chroot", "the supervisor does not virtualise paths yet"),
-  whenSet("fsMount", "the supervisor does not virtualise paths under chroot yet"),
   whenSet("gpuDevices", "GPU device rules are not built yet"),
   whenSet("netDenyBind", "the supervisor does not check bind yet, and Landlock can only allow bind ports, not deny them"),
 ];

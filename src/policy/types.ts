@@ -209,9 +209,9 @@ export interface PolicyInput {
   onExit?: CowAction;
   /** What happens to the staged writes on any other ending (exit code, signal, timeout). CLI: `--on-error`. Default: "abort". */
   onError?: CowAction;
-  /** The root the command sees (emulated, no root needed). Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--chroot`. Default: none. */
+  /** A directory the command sees as its root `/`, without root and without chroot(2): the launcher builds a mount namespace whose root is it (docs/chroot.md). Under a chroot every path of the policy (fsReadable, fsWritable, fsDenied, cwd) and the command are the sandbox's paths, inside the root; `/proc` and `/dev` are the host's, bound there when a path in them is granted. CLI: `--chroot`. Default: none. */
   chroot?: string;
-  /** Host directories mapped into the chroot, `{ virtual: host }`. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--fs-mount`. Default: {}. */
+  /** Host directories mapped into the chroot, `{ virtual: host }`; a host path ending in `:ro` is mounted read-only (writes give EROFS whatever the grants say). The mount point must exist in the chroot as a directory; the grants still decide what the command may do there. Needs `chroot`. CLI: `--fs-mount` (`V:H[:ro]`). Default: {}. */
   fsMount?: Readonly<Record<string, string>>;
   /** Start from an empty environment instead of the caller's. CLI: `--clean-env`. Default: false. */
   cleanEnv?: boolean;

@@ -45,6 +45,8 @@ interface OpenGrant {
   readonly tree: boolean;
   readonly fd: number;
   readonly stat: FileId;
+  /** Its path from the sandbox's root (a chroot's path inside it; else the real path). */
+  readonly inRoot: Buffer;
 }
 
 const SLASH = 0x2f;
@@ -94,7 +96,7 @@ export class WritableGrants {
           closeSync(fd);
           continue;
         }
-        open.push({ path, tree: g.isDir && g.dirOnly !== true, fd, stat });
+        open.push({ path, tree: g.isDir && g.dirOnly !== true, fd, stat, inRoot: g.inRoot === undefined ? path : Buffer.from(g.inRoot) });
       } catch {
         // gone since planning: nothing beneath it to reach
       }
@@ -142,9 +144,10 @@ export class WritableGrants {
    */
   private containsInRoot(real: Buffer, st: FileId, root: number): boolean {
     for (const g of this.grants) {
-      const rel = below(real, g.path);
+      if (g.inRoot.length === 0) continue; // a chroot's grant the sandbox does not reach
+      const rel = below(real, g.inRoot);
       if (rel === undefined || (rel.length > 0 && !g.tree)) continue;
-      const fd = openat2Bytes(root, g.path, O.PATH | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS, null);
+      const fd = openat2Bytes(root, g.inRoot, O.PATH | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS, null);
       if (fd < 0) continue;
       try {
         const q = rel.length === 0 ? fileId(fd) : fileIdAt(fd, rel, BENEATH);

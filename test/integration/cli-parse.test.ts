@@ -80,8 +80,8 @@ test("run options: timeout, json, interactive, read-only mounts", () => {
   assert.deepEqual(o.timeout, { ms: 250, text: "0.25" });
   assert.equal(o.json, true);
   assert.equal(o.interactive, true);
-  assert.deepEqual(o.readOnlyMounts, ["/a"]);
-  assert.deepEqual(parseRunArgs(["--fs-mount", "/a:/b:ro", "--fs-mount", "/a:/c", "x"]).readOnlyMounts, [], "the last mapping of /a wins");
+  assert.deepEqual(o.policy.fsMount, { "/a": "/b:ro" }, "the policy's form of a read-only mount");
+  assert.deepEqual(parseRunArgs(["--fs-mount", "/a:/b:ro", "--fs-mount", "/a:/c", "x"]).policy.fsMount, { "/a": "/c" }, "the last mapping of /a wins");
 });
 
 test("short flags cluster; a value ends the cluster", () => {

@@ -18,7 +18,6 @@ function unsupported(input: PolicyInput, field: string, message: string): void {
 }
 
 const CASES: readonly [PolicyInput, string, unknown, string][] = [
-  [{ chroot: "/r" }, "chroot", "/r", "the supervisor does not virtualise paths yet"],
   [{ gpuDevices: "all" }, "gpuDevices", "all", "GPU device rules are not built yet"],
   [{ gpuDevices: [0] }, "gpuDevices", [0], "GPU device rules are not built yet"],
   [{ netDenyBind: [22] }, "netDenyBind", [{ lo: 22, hi: 22 }], "the supervisor does not check bind yet, and Landlock can only allow bind ports, not deny them"],
@@ -35,20 +34,13 @@ for (const [input, field, value, why] of CASES) {
   });
 }
 
-// The copy-on-write workdir is built (docs/cow.md): workdir, fsStorage, maxDisk, onExit and
-// onError are accepted. fsMount keeps its own entry.
-test("unsupported: fsMount has its own entry; the workdir fields are accepted", () => {
-  const base = validatePolicy({ workdir: "/w", fsStorage: "/s", maxDisk: "1G", onExit: "keep", onError: "commit", chroot: "/r", fsMount: { "/d": "/h" } });
-  for (const field of ["workdir", "fsStorage", "maxDisk", "onExit", "onError"]) assert.equal(NOT_YET_ENFORCED.find((e) => e.field === field), undefined, field);
+// The copy-on-write workdir (docs/cow.md) and chroot with fsMount (docs/chroot.md) are built:
+// their fields are accepted.
+test("the workdir fields, chroot and fsMount are accepted", () => {
+  for (const field of ["workdir", "fsStorage", "maxDisk", "onExit", "onError", "chroot", "fsMount"]) assert.equal(NOT_YET_ENFORCED.find((e) => e.field === field), undefined, field);
   assert.equal(new Policy({ workdir: "/w", fsStorage: "/s", maxDisk: "1G", onExit: "keep", onError: "commit" }).maxDisk, 1n << 30n);
-  const fields = ["fsMount"] as const;
-  for (const field of fields) {
-    const entry = NOT_YET_ENFORCED.find((e) => e.field === field);
-    assert.ok(entry, field);
-    assert.ok(entry.find(base), `${field} in use`);
-    assert.equal(entry.find(validatePolicy({})), undefined, `${field} at its default`);
-  }
-  assert.equal(NOT_YET_ENFORCED.find((e) => e.field === "fsMount")!.find(base)!.why, "the supervisor does not virtualise paths under chroot yet");
+  const p = new Policy({ chroot: "/r", fsMount: { "/d": "/h", "/e": "/h2:ro" } });
+  assert.deepEqual(p.fsMount, { "/d": "/h", "/e": "/h2:ro" });
 });
 
 test("defaults and explicit defaults of the unsupported fields are accepted", () => {
@@ -85,14 +77,14 @@ test("bind allowlists are supported", () => {
 
 test("assertSupported is exported and works on validated fields", () => {
   assert.doesNotThrow(() => assertSupported(validatePolicy({ fsReadable: ["/usr"] })));
-  assert.throws(() => assertSupported(validatePolicy({ chroot: "/r" })), PolicyUnsupportedError);
+  assert.throws(() => assertSupported(validatePolicy({ gpuDevices: "all" })), PolicyUnsupportedError);
 });
 
 test("the builder reports unsupported fields the same way", () => {
-  assert.throws(() => Policy.builder().chroot("/r").build(), {
+  assert.throws(() => Policy.builder().gpuDevices("all").build(), {
     code: "POLICY_UNSUPPORTED",
-    field: "chroot",
-    message: "chroot: not supported yet (the supervisor does not virtualise paths yet)",
+    field: "gpuDevices",
+    message: "gpuDevices: not supported yet (GPU device rules are not built yet)",
   });
 });
 

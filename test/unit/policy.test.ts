@@ -122,7 +122,7 @@ test("every builder method maps to its field", () => {
     gpuDevices: [0, 1], portRemap: true, privateTmp: true, policyFn: fn,
   });
   // Unsupported fields are refused at build, like in the object form, first in table order.
-  assert.throws(() => b.build(), { code: "POLICY_UNSUPPORTED", field: "chroot" });
+  assert.throws(() => b.build(), { code: "POLICY_UNSUPPORTED", field: "gpuDevices" });
   assert.deepEqual(Policy.builder().gpuDevices("all").toInput(), { gpuDevices: "all" });
 });
 
