@@ -351,7 +351,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // The kernel-native view: the fresh procfs and the uts namespace show the sandbox's own
   // processes and name natively, so the view has no procfs mount and no hostname to serve.
   const user = userMapping(policy);
-  const kernelBlock = kernelViewRequested() ? (usernsUnavailable() ?? (policy.workdir !== undefined ? "workdir (its overlay is mounted in a namespace of its own)" : undefined) ?? (policy.fsDenied.length > 0 ? "fsDenied (its covers are mounted in a namespace of its own)" : undefined) ?? (policy.protectedFiles ? "protectedFiles (its read-only binds are mounted in a namespace of its own; --allow-protected lifts it)" : undefined) ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
+  const kernelBlock = kernelViewRequested() ? (usernsUnavailable() ?? (policy.workdir !== undefined ? "workdir (its overlay is mounted in a namespace of its own)" : undefined) ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
   const kernel = kernelViewRequested() && kernelBlock === undefined;
   if (kernel && supervision.maxProcesses !== undefined) supervision.initProcess = true;
   const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
