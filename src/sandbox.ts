@@ -432,6 +432,7 @@ export class Sandbox {
       launcher = new LauncherProcess(plan.blob, plan.plan.steps, stdio.childFds);
       const grants = features.grants;
       launcher.explainExec = () => explainExec(commandPath, grants);
+      launcher.kernelView = features.kernelView !== undefined;
       // Removed once the launcher reports every process of the sandbox gone (collect).
       if (priv !== undefined) this.cleanups.push(priv.remove);
       if (proxy !== undefined) this.cleanups.push(() => proxy.close());
@@ -636,6 +637,7 @@ export class Sandbox {
       durationMs,
       enforcement: this.enforcement!,
       pid: launcher.rootPid,
+      procView: this.procViewValue ?? null,
       limit: this.shared.limit ?? null,
       refused: this.shared.refused ?? [],
       ports: this.shared.ports ?? [],
