@@ -379,7 +379,11 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   const policyFn = !unsupervised && policy.policyFn !== undefined;
   if (policyFn) supervision.policyExec = { granted: grants.map((g) => g.path) };
   // Without the filesystem protection nothing bounds writes, so metadata is not trapped.
-  if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable), ...(policy.workdir !== undefined || denied !== undefined || protect !== undefined ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}) };
+  // The supervisor resolves the sandbox's paths from its own root (ownMounts) when the
+  // sandbox has mounts of its own: a workdir's overlay, fsDenied's covers, the read-only
+  // binds, or the kernel view's constructed root (where a path outside the grants does
+  // not exist: ENOENT, as for the calls the kernel answers itself).
+  if (active.has("fs") && !unsupervised) supervision.meta = { writable: grants.filter((g) => g.writable), ...(policy.workdir !== undefined || denied !== undefined || protect !== undefined || kernel ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}) };
   const rlimits: Rlimit[] = [];
   if (policy.maxOpenFiles !== undefined) {
     let n = BigInt(policy.maxOpenFiles);
