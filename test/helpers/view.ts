@@ -5,6 +5,7 @@ import { computeFeatures } from "../../src/plan/features.js";
 import { probeHost } from "../../src/kernel/probe.js";
 import { Policy, type PolicyInput } from "../../src/policy/index.js";
 
-export function viewOf(input: PolicyInput): "kernel" | "supervised" {
-  return computeFeatures(Policy.from(input), probeHost()).kernelView !== undefined ? "kernel" : "supervised";
+export function viewOf(input: PolicyInput | Policy): "kernel" | "supervised" {
+  const policy = input instanceof Policy ? input : Policy.from(input);
+  return computeFeatures(policy, probeHost()).kernelView !== undefined ? "kernel" : "supervised";
 }
