@@ -60,6 +60,8 @@ export interface ConfinementDetails {
   errnoNumber?: number;
   /** The native binary (addon or launcher) that is missing or does not load here. */
   binary?: string;
+  /** The exec failed because a file it needs is outside the grants (see ConfinementError). */
+  notGranted?: boolean;
   cause?: unknown;
 }
 
@@ -79,6 +81,11 @@ export class ConfinementError extends SandlockError {
   readonly errnoNumber: number | undefined;
   /** The native binary that is missing or does not load here (then nothing else is set). */
   readonly binary: string | undefined;
+  /** The command's exec failed because the program, its interpreter or its loader exists on
+   * the host outside the grants: under the kernel view that is ENOENT (no such path in the
+   * sandbox's root), under the supervised view EACCES; true only in the ENOENT case, which
+   * is then "not granted" rather than "not found". */
+  readonly notGranted: boolean;
   constructor(message: string, details: ConfinementDetails) {
     super(details.step ? "CONFINEMENT_STEP_FAILED" : "CONFINEMENT_UNAVAILABLE", message, { cause: details.cause });
     this.protection = details.protection;
@@ -88,6 +95,7 @@ export class ConfinementError extends SandlockError {
     this.errno = details.errno;
     this.errnoNumber = details.errnoNumber;
     this.binary = details.binary;
+    this.notGranted = details.notGranted === true;
   }
 }
 

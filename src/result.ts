@@ -73,6 +73,8 @@ export interface RunResultFields {
   enforcement: Enforcement;
   /** See RunResultBase.pid. */
   pid: number | undefined;
+  /** See RunResultBase.procView. */
+  procView?: "kernel" | "supervised" | null;
   /** The limit that killed a process of the sandbox, if one did (the first one). */
   limit?: LimitExceeded | null;
   /** Calls the supervisor refused (the first 50 kinds). */
@@ -168,6 +170,10 @@ export class RunResultBase implements RunResultFields {
   readonly enforcement: Enforcement;
   /** The root process id (undefined when the command never started). */
   readonly pid: number | undefined;
+  /** The view the run had (Sandbox.procView): "kernel" (its own namespaces: a path outside
+   * the grants does not exist, the command is pid 2 inside, `pid` is this process's view
+   * of it) or "supervised"; null when not known (a result built by hand). */
+  readonly procView: "kernel" | "supervised" | null;
   /** The limit that killed a process of the sandbox (the first one), or null. A run
    * ended by maxMemory says so here: its status alone is "signaled" with SIGKILL. */
   readonly limit: LimitExceeded | null;
@@ -208,6 +214,7 @@ export class RunResultBase implements RunResultFields {
     this.durationMs = f.durationMs;
     this.enforcement = f.enforcement;
     this.pid = f.pid;
+    this.procView = f.procView ?? null;
     this.limit = f.limit ? Object.freeze({ ...f.limit }) : null;
     this.refused = Object.freeze((f.refused ?? []).map((r) => Object.freeze({ ...r })));
     this.ports = Object.freeze((f.ports ?? []).map((p) => Object.freeze({ ...p })));
@@ -260,6 +267,7 @@ export class RunResultBase implements RunResultFields {
       durationMs: this.durationMs,
       enforcement: this.enforcement,
       pid: this.pid ?? null,
+      procView: this.procView,
       limit: this.limit,
       refused: this.refused,
       ...(this.ports.length > 0 ? { ports: this.ports } : {}),

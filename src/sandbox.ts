@@ -438,6 +438,7 @@ export class Sandbox {
       // Under a chroot the program's path is the sandbox's: the explanation, which reads the
       // host's files by that path, would name the wrong ones (the generic hint stands).
       if (features.chroot === undefined) launcher.explainExec = () => explainExec(commandPath, grants);
+      launcher.kernelView = features.kernelView !== undefined;
       // Removed once the launcher reports every process of the sandbox gone (collect).
       if (priv !== undefined) this.cleanups.push(priv.remove);
       if (proxy !== undefined) this.cleanups.push(() => proxy.close());
@@ -642,6 +643,7 @@ export class Sandbox {
       durationMs,
       enforcement: this.enforcement!,
       pid: launcher.rootPid,
+      procView: this.procViewValue ?? null,
       limit: this.shared.limit ?? null,
       refused: this.shared.refused ?? [],
       ports: this.shared.ports ?? [],

@@ -49,6 +49,7 @@ struct sl_landlock_ruleset_attr {
  * sl_scope_child adds the command's own layer when needed (0 or -errno). */
 int sl_scope_self(const struct sl_plan *plan);
 long sl_scope_child(const struct sl_plan *plan);
+long sl_scope_view(const struct sl_plan *plan);
 
 /* Process-tree operations over every descendant of the launcher, from /proc (tree.c). Each
  * returns a count (sl_tree_cpu: clock ticks; sl_tree_undumpable: a pid or 0), or -errno. */

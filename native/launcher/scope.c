@@ -31,29 +31,27 @@ static int plan_mounts(const struct sl_plan *plan) {
  * The layer restricts signals only; but a layer that does not handle LANDLOCK_ACCESS_FS_REFER
  * refuses every rename and link across directories with EXDEV (Landlock's compatibility
  * rule for ABI 1 rulesets), in every writable grant, whatever the command's own layer
- * allows. So, unless the plan still mounts after the fork (the kernel-native view: a layer
- * handling any filesystem access forbids mount), the layer handles refer and grants it
- * beneath "/": it restricts nothing, and reparenting is decided by the command's own layer.
+ * allows. So the layer handles refer and grants it beneath "/": it restricts nothing, and
+ * reparenting is decided by the command's own layer. A layer handling any filesystem
+ * access forbids mount, so a plan that still mounts after the fork (the kernel-native
+ * view, ns.c) gets it only once its root is built (sl_scope_view).
  */
-static long scope_signals(int refer) {
-  struct sl_landlock_ruleset_attr attr = {.handled_access_fs = refer ? SL_LANDLOCK_ACCESS_FS_REFER : 0, .handled_access_net = 0, .scoped = SL_LANDLOCK_SCOPE_SIGNAL};
+static long scope_signals(void) {
+  struct sl_landlock_ruleset_attr attr = {.handled_access_fs = SL_LANDLOCK_ACCESS_FS_REFER, .handled_access_net = 0, .scoped = SL_LANDLOCK_SCOPE_SIGNAL};
   long ruleset = SC3(NR_landlock_create_ruleset, &attr, sizeof attr, 0);
   if (ruleset < 0) return ruleset;
-  long rc = 0;
-  if (refer) {
-    long root = SC4(NR_openat, AT_FDCWD, "/", O_PATH | O_CLOEXEC, 0);
-    rc = root;
-    if (root >= 0) {
-      struct scope_rule rule = {.allowed_access = SL_LANDLOCK_ACCESS_FS_REFER, .parent_fd = (int32_t)root};
-      rc = SC4(NR_landlock_add_rule, ruleset, 1 /* LANDLOCK_RULE_PATH_BENEATH */, &rule, 0);
-      SC1(NR_close, root);
-    }
+  long root = SC4(NR_openat, AT_FDCWD, "/", O_PATH | O_CLOEXEC, 0);
+  long rc = root;
+  if (root >= 0) {
+    struct scope_rule rule = {.allowed_access = SL_LANDLOCK_ACCESS_FS_REFER, .parent_fd = (int32_t)root};
+    rc = SC4(NR_landlock_add_rule, ruleset, 1 /* LANDLOCK_RULE_PATH_BENEATH */, &rule, 0);
+    SC1(NR_close, root);
     /* chroot: in the sandbox's namespace the walk up from a file ends at the chroot's root,
      * never at the host's "/": the same rule there (chroot.c). */
     long croot = sl_chroot_root();
     if (rc >= 0 && croot >= 0) {
-      struct scope_rule rule = {.allowed_access = SL_LANDLOCK_ACCESS_FS_REFER, .parent_fd = (int32_t)croot};
-      rc = SC4(NR_landlock_add_rule, ruleset, 1 /* LANDLOCK_RULE_PATH_BENEATH */, &rule, 0);
+      struct scope_rule crule = {.allowed_access = SL_LANDLOCK_ACCESS_FS_REFER, .parent_fd = (int32_t)croot};
+      rc = SC4(NR_landlock_add_rule, ruleset, 1 /* LANDLOCK_RULE_PATH_BENEATH */, &crule, 0);
     }
   }
   if (rc >= 0) rc = SC2(NR_landlock_restrict_self, ruleset, 0);
@@ -65,9 +63,18 @@ int sl_scope_self(const struct sl_plan *plan) {
   /* Needed for landlock_restrict_self without CAP_SYS_ADMIN; the command gets it anyway
    * (the plan always sets it), and the launcher never executes anything. */
   if (SC2(NR_prctl, PR_SET_NO_NEW_PRIVS, 1) < 0) return 0;
+  /* The kernel-native view: the launcher stays outside any domain. Its layer would pass to
+   * the command's process at the clone, before that process mounts its root: handling
+   * refer it would forbid the mounts, not handling it every rename across directories
+   * (EXDEV). Without the scope the launcher signals and tears down from /proc (tree.c,
+   * teardown.c), which is exact there: every process of the sandbox is in its own pid
+   * namespace, under its init (orphans come to the init, never leave the tree), and the
+   * init's SIGKILL ends the namespace. The command's process scopes its own signals once
+   * its root is built (sl_scope_view), before any of the command's code runs. */
+  if (plan_mounts(plan)) return 0;
   /* Older kernels (no ABI 6) refuse the scope with EINVAL: the launcher then tears down
    * from /proc as before. */
-  return scope_signals(!plan_mounts(plan)) == 0;
+  return scope_signals() == 0;
 }
 
 /* Whether the plan's own Landlock ruleset scopes signals already. */
@@ -84,5 +91,14 @@ static int plan_scopes_signals(const struct sl_plan *plan) {
 
 long sl_scope_child(const struct sl_plan *plan) {
   if (plan_scopes_signals(plan)) return 0;
-  return scope_signals(!plan_mounts(plan));
+  return scope_signals();
+}
+
+/* The kernel-native view, right after its root is built (steps.c, NS_VIEW): the layer the
+ * launcher could not pass on. Hosts without the scope (Landlock ABI below 6) go without,
+ * as the launcher does there. */
+long sl_scope_view(const struct sl_plan *plan) {
+  long abi = SC3(NR_landlock_create_ruleset, NULL, 0, 1 /* LANDLOCK_CREATE_RULESET_VERSION */);
+  if (abi < 6) return 0;
+  return sl_scope_child(plan);
 }

@@ -77,6 +77,7 @@ struct exec_state {
   struct exec_args exec; /* path NULL when the plan's exec step is malformed */
   int ns_init;           /* the kernel-native view: the exec step forks the init (init.c) */
   int own_group;         /* the plan's SETPGID step: the command's group is its own */
+  const struct sl_plan *plan;
 };
 
 /* Hands the seccomp listener over: the launcher duplicates it out of this process with
@@ -271,7 +272,9 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
       if (len < 4) break;
       return drop_capabilities(rd32(p));
     case SL_STEP_NS_VIEW:
-      return sl_ns_view(p, len, es->fds.ack);
+      /* The root built, the signal scope the launcher left out (scope.c says why). */
+      rc = sl_ns_view(p, len, es->fds.ack);
+      return rc < 0 ? rc : sl_scope_view(es->plan);
     case SL_STEP_COW:
       return 0; /* the launcher's own step, done before the fork (main.c) */
     case SL_STEP_DENY:
@@ -314,7 +317,7 @@ void sl_child_run(const struct sl_plan *plan, struct sl_child_fds fds, pid_t lau
     }
   }
 
-  struct exec_state es = {.ruleset = -1, .listener = -1, .launcher = launcher, .fds = fds};
+  struct exec_state es = {.ruleset = -1, .listener = -1, .launcher = launcher, .fds = fds, .plan = plan};
   for (uint32_t i = 0; i < plan->nsteps; i++) {
     const struct sl_step *st = &plan->steps[i];
     if (st->op == SL_STEP_EXEC && parse_exec(st->payload, st->len, &es.exec) < 0) es.exec.path = NULL;

@@ -23,6 +23,7 @@ interface LibraryError {
   field?: string;
   step?: string;
   errno?: string;
+  notGranted?: boolean;
   stream?: string;
   maxBuffer?: number;
 }
@@ -67,7 +68,8 @@ export function describeFailure(e: unknown): Failure | undefined {
       return { code: e.code, message: say(e.field !== undefined ? flagMessage(e.field, e.message) : e.message), exitCode: EXIT_USAGE };
     case "CONFINEMENT_STEP_FAILED":
     case "CONFINEMENT_UNAVAILABLE": {
-      const notFound = e.step?.startsWith("execve") === true && e.errno === "ENOENT";
+      // ENOENT of a file the host has outside the grants (the kernel view) is not granted: 126.
+      const notFound = e.step?.startsWith("execve") === true && e.errno === "ENOENT" && e.notGranted !== true;
       return { code: e.code, message: say(e.message), exitCode: notFound ? EXIT_NOT_FOUND : EXIT_CONFINEMENT };
     }
     case "OUTPUT_LIMIT":

@@ -53,7 +53,9 @@ async function launch(o: RunOptions, policy: Policy, opts: SpawnOptions, guard: 
   guard.attach((signal, force) => {
     void (force ? sb.kill() : sb.kill(signal, { forceAfter: o.killAfter.ms })).catch(() => undefined);
   });
-  status?.write({ event: "started", pid: sb.pid });
+  // The pid is this process's view of the command; under the kernel view the command
+  // sees itself as pid 2 of its own namespace, which procView says.
+  status?.write({ event: "started", pid: sb.pid, procView: sb.procView });
   const result = await sb.wait();
   status?.write({ event: "exited", ...result.toJSON() });
   diffs.set(result, dryRunDiff(sb));

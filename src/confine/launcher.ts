@@ -73,6 +73,8 @@ export class LauncherProcess {
   /** Starts the launcher. stdio are the descriptors the command gets as 0, 1 and 2. */
   /** Says why the command's execve got EACCES from the grants (confine/exec-explain.ts). */
   explainExec: (() => string | undefined) | undefined;
+  /** The plan builds the kernel view's root (exec failures outside the grants are ENOENT). */
+  kernelView = false;
 
   constructor(blob: Buffer, steps: readonly PlanStep[], stdio: readonly [number, number, number], onListener?: (fd: number) => void) {
     this.onListener = onListener;
@@ -255,11 +257,18 @@ export class LauncherProcess {
     if (sub === SubCall.OPEN && step?.openDescribe) describe = step.openDescribe;
     if (sub === SubCall.MALFORMED) describe = `${describe} [malformed plan step]`;
     const op = (opAndSub & 0xff) as StepOp;
-    const hint = (op === Step.EXEC && name === "EACCES" ? this.explainExec?.() : undefined) ?? stepHint(op, name, sub);
+    // The kernel view's constructed root has no path outside the grants: an exec of a file
+    // that exists on the host outside them is ENOENT there, where Landlock says EACCES.
+    // Either way the host-side explanation names what to grant, and the error is marked
+    // not granted (the CLI's 126, not 127's "not found"); the errno stays the kernel's.
+    const explained = op === Step.EXEC && (name === "EACCES" || (name === "ENOENT" && this.kernelView)) ? this.explainExec?.() : undefined;
+    const notGranted = name === "ENOENT" && explained !== undefined;
+    const hint = (notGranted ? `not granted, so absent from the kernel view's root: ${explained}` : explained) ?? stepHint(op, name, sub);
     return new ConfinementError(`${describe}: ${name}${hint ? ` (${hint})` : ""}`, {
       step: describe,
       errno: name,
       errnoNumber: errno,
+      ...(notGranted ? { notGranted: true } : {}),
     });
   }
 

@@ -377,7 +377,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // The kernel-native view: the fresh procfs and the uts namespace show the sandbox's own
   // processes and name natively, so the view has no procfs mount and no hostname to serve.
   const user = userMapping(policy);
-  const kernelBlock = kernelViewRequested() ? (usernsUnavailable() ?? (policy.workdir !== undefined ? "workdir (its overlay is mounted in a namespace of its own)" : undefined) ?? (chroot !== undefined ? "chroot (its root is built in a mount namespace of the launcher's)" : undefined) ?? (policy.fsDenied.length > 0 ? "fsDenied (its covers are mounted in a namespace of its own)" : undefined) ?? (policy.protectedFiles ? "protectedFiles (its read-only binds are mounted in a namespace of its own; --allow-protected lifts it)" : undefined) ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
+  const kernelBlock = kernelViewRequested() ? (usernsUnavailable() ?? (policy.workdir !== undefined ? "workdir (its overlay is mounted in a namespace of its own)" : undefined) ?? (chroot !== undefined ? "chroot (its root is built in a mount namespace of the launcher's)" : undefined) ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
   const kernel = kernelViewRequested() && kernelBlock === undefined;
   if (kernel && supervision.maxProcesses !== undefined) supervision.initProcess = true;
   const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
@@ -417,14 +417,19 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   const policyFn = !unsupervised && policy.policyFn !== undefined;
   if (policyFn) supervision.policyExec = { granted: grants.map((g) => g.path) };
   // Without the filesystem protection nothing bounds writes, so metadata is not trapped.
-  if (active.has("fs") && !unsupervised) supervision.meta = { writable: proved.filter((g) => g.writable), ...(policy.workdir !== undefined || denied !== undefined || protect !== undefined || chroot !== undefined ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}) };
+  // The supervisor resolves the sandbox's paths from its own root (ownMounts) when the
+  // sandbox has mounts of its own: a workdir's overlay, fsDenied's covers, the read-only
+  // binds, a chroot, or the kernel view's constructed root (where a path outside the grants
+  // does not exist: ENOENT, as for the calls the kernel answers itself).
+  const ownMounts = policy.workdir !== undefined || denied !== undefined || protect !== undefined || chroot !== undefined || kernel;
+  if (active.has("fs") && !unsupervised) supervision.meta = { writable: proved.filter((g) => g.writable), ...(ownMounts ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}) };
   if (namesSupervised && supervision.meta !== undefined) supervision.meta = { ...supervision.meta, protect: true };
   // policyFnFiles: every open is an event, performed by the supervisor (handlers/names-open.ts),
   // which proves reads and writes beneath the grants as Landlock would allow them.
   const fileEvents = policyFn && policy.policyFnFiles;
   if (fileEvents && !active.has("fs")) throw new ConfinementError("policyFnFiles: the supervisor performs the opens it asks the callback about, and proves each beneath the grants Landlock enforces; with the filesystem protection disabled there are none: enable it, or leave policyFnFiles off", {});
   if (namesSupervised || fileEvents) {
-    supervision.names = { writable: grants.filter((g) => g.writable), grants, protect: namesSupervised, events: fileEvents, ...(policy.workdir !== undefined || denied !== undefined || protect !== undefined ? { ownMounts: true } : {}) };
+    supervision.names = { writable: grants.filter((g) => g.writable), grants, protect: namesSupervised, events: fileEvents, ...(ownMounts ? { ownMounts: true } : {}) };
   }
   const rlimits: Rlimit[] = [];
   if (policy.maxOpenFiles !== undefined) {

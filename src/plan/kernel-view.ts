@@ -3,7 +3,7 @@
 // runs in its own namespaces with a constructed root (native/launcher/ns.c), and nothing
 // of the /proc view or the hostname is trapped. Otherwise the supervised view, as before.
 
-import { existsSync, lstatSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import type { Policy } from "../policy/policy.js";
 import type { PathGrant } from "./landlock.js";
 import { HIDDEN_PROC_FILES, within } from "./proc-grants.js";
@@ -97,6 +97,13 @@ export function nsViewOps(grants: readonly PathGrant[], name: string | undefined
   const dirsOnly: string[] = [];
   const links = new Map<string, string>();
   let proc = false;
+  // The host root's own symlinks (/lib64 -> usr/lib64, /bin -> usr/bin...), whatever the
+  // grants name: programs reach their loader and interpreters by these paths (an ELF's
+  // PT_INTERP is /lib64/ld-linux-x86-64.so.2 whichever of the two names was granted), and
+  // under Landlock a link resolves wherever it lies. Only names: a link whose target is not
+  // granted leads nowhere in the constructed root. "/" is root's (grant-path.ts refuses
+  // links in a directory others can change), so these are the host's system links.
+  for (const [path, target] of rootLinks()) links.set(path, target);
   for (const g of grants) {
     addLinks(g.path, links);
     const real = realOr(g.path);
@@ -124,6 +131,23 @@ export function nsViewOps(grants: readonly PathGrant[], name: string | undefined
     if (kept.some((k) => within(hostname, k.real))) ops.push(["W", hostname, `${name}\n`]);
   }
   return ops;
+}
+
+let rootLinksCached: [string, string][] | undefined;
+
+/** The symbolic links directly in "/" with their targets (read once per process). */
+function rootLinks(): [string, string][] {
+  if (rootLinksCached !== undefined) return rootLinksCached;
+  const out: [string, string][] = [];
+  try {
+    if (lstatSync("/").uid === 0) {
+      for (const d of readdirSync("/", { withFileTypes: true })) if (d.isSymbolicLink()) out.push([`/${d.name}`, readlinkSync(`/${d.name}`)]);
+    }
+  } catch {
+    // an unreadable root: no links (grants through links still add theirs)
+  }
+  rootLinksCached = out;
+  return out;
 }
 
 /** Each symlink on the way to `path`, with its target as written (relative stays relative). */

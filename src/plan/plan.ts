@@ -1,13 +1,14 @@
 // Features + the command -> Plan: the ordered child-side steps, each with the name used in
 // error messages, encoded as the versioned blob the native launcher executes.
 
+import { realpathSync } from "node:fs";
 import { encodeProgram } from "./bpf/assembler.js";
 import { supervised, type Features, type Rlimit } from "./features.js";
 import { landlockNeeded, planLandlock, type LandlockPlan } from "./landlock.js";
 import { PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, Step, TraceFlag, type StepOp } from "./protocol.js";
 import { buildSeccompProgram, type SeccompSpec } from "./seccomp.js";
 import { grantRealpath } from "./grant-path.js";
-import { nsViewOps, nsViewPayload, realOr, stagingDir } from "./kernel-view.js";
+import { nsViewOps, nsViewPayload, stagingDir } from "./kernel-view.js";
 import { chrootPayload, chrootVirtualPath } from "./chroot.js";
 
 /**
@@ -248,9 +249,20 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
 export function execStep(cmd: CommandSpec, features: Pick<Features, "kernelView">): PlanStep {
   // Under the kernel view only granted paths exist: a command reached through a symlink in
   // an ungranted directory (Landlock checks only the file it leads to) is run by its real
-  // path, which the grants reach.
-  const exec = features.kernelView !== undefined ? { ...cmd, path: realOr(cmd.path) } : cmd;
+  // path, which the grants reach. Resolved here by the caller's own lookup (not grant-path's
+  // rules, which refuse links in directories others can change: those rules protect what a
+  // grant opens, while the command is the caller's choice and the exec happens in the
+  // constructed root anyway, where only granted files exist). argv[0] stays as given.
+  const exec = features.kernelView !== undefined ? { ...cmd, path: commandRealpath(cmd.path) } : cmd;
   return { op: Step.EXEC, payload: execPayload(exec), describe: `execve(${cmd.path})` };
+}
+
+function commandRealpath(path: string): string {
+  try {
+    return realpathSync.native(path);
+  } catch {
+    return path; // gone since resolveCommand: the exec reports it
+  }
 }
 
 /** The blob: header {magic, version, total length, step count}, then 8-byte aligned steps. */

@@ -119,7 +119,31 @@ export function pinCallerPathInRoot(n: Notification, arg: PathArg, capEff: bigin
     path = Buffer.concat([Buffer.from(`${base}/`), path]);
   }
   const flags = O.PATH | O.CLOEXEC | (arg.follow ? 0 : O.NOFOLLOW);
-  return openat2Bytes(root, path, flags, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS, capEff);
+  const fd = openat2Bytes(root, path, flags, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS, capEff);
+  // The kernel view: the caller's /proc is a procfs of its own pid namespace, where the
+  // supervisor (outside it) has no "self" (ENOENT) and its magic links are refused (ELOOP).
+  // A path through the caller's own /proc/self or /proc/thread-self is then resolved through
+  // its /proc directory here (throughOwnProc: its own descriptors only, anything else
+  // EACCES); whatever is pinned is proved beneath a writable grant like any other.
+  if ((fd === -E.ENOENT || fd === -E.ELOOP) && /^\/proc\/(self|thread-self)\//.test(arg.path.toString("latin1")) && ownPidNamespace(n.pid) && hasProcfs(root)) {
+    return throughOwnProc(n, arg, flags, capEff) ?? fd;
+  }
+  return fd;
+}
+
+/** Whether the caller's root has a procfs at /proc (its pid 1, the kernel view's init, is
+ * there): without a /proc grant it has none, and /proc/self stays ENOENT as its lookup. */
+function hasProcfs(root: number): boolean {
+  const fd = openat2Bytes(root, Buffer.from("/proc/1"), O.PATH | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS, null);
+  if (fd < 0) return false;
+  closeSync(fd);
+  return true;
+}
+
+/** Whether thread tid is in a pid namespace other than the supervisor's (the kernel view). */
+function ownPidNamespace(tid: number): boolean {
+  const theirs = readNsLink(`/proc/${tid}/ns/pid`);
+  return theirs !== null && theirs !== readNsLink("/proc/self/ns/pid");
 }
 
 /**

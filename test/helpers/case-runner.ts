@@ -169,6 +169,7 @@ async function scenario(spec: CaseSpec, policy: PolicyInput, cmd: string[], out:
     case "run": {
       const r = await Sandbox.run(policy, cmd, spec.timeout !== undefined ? { timeout: spec.timeout } : {});
       out.result = r.toJSON();
+      out.observed.procView = r.procView; // the errno a check expects depends on it (byView)
       return;
     }
     case "bare": {

@@ -2,6 +2,7 @@
 // unprivileged user created for the tests. Each run happens in a fresh case-runner
 // process started as that user; the check asserts on what the runner observed.
 
+import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -112,6 +113,17 @@ export function securityCase(name: string, spec: CaseSpec, check: (o: CaseOutcom
 export function openCase(name: string, spec: CaseSpec, check: (o: CaseOutcome, who: Who) => void, todo: Partial<Record<Who, string>>): void {
   test(`${name} [root]`, { skip: isRoot ? false : "tests are not running as root", todo: todo.root }, async () => check(await runCase(spec, "root"), "root"));
   test(`${name} [user]`, { todo: todo.user }, async () => check(await runCase(spec, "user"), "user"));
+}
+
+/**
+ * What a path outside the grants gives in the view the case ran under: the supervised view
+ * (Landlock refuses it: `supervised`, usually EACCES) or the kernel view (the constructed
+ * root has no such path: `kernel`, usually ENOENT; docs/kernel-view.md, "errno").
+ */
+export function byView(o: CaseOutcome, supervised: string, kernel: string): string {
+  const view = o.observed.procView;
+  assert.ok(view === "kernel" || view === "supervised", `the case recorded its view (${String(view)})`);
+  return view === "kernel" ? kernel : supervised;
 }
 
 /** The probe's answer: first line of stdout. */

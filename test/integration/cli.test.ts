@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { CLI, ROOT, SYSTEM_RO } from "../helpers/system.js";
+import { viewOf } from "../helpers/view.js";
 
 interface Ran {
   code: number | null;
@@ -185,10 +186,14 @@ test("command not found: 127", async () => {
   assert.match(r.stderr, /^sandlock: execve\(sandlock-no-such-command\): ENOENT/);
 });
 
-test("a command outside the read grants: 126 with the execve step and EACCES", async () => {
+// The kernel view's root has no /bin/true: ENOENT, still "not granted" (126) and naming what
+// to grant, never "not found" (docs/kernel-view.md, "errno").
+const OUTSIDE = viewOf({}) === "kernel" ? /^sandlock: execve\(\/bin\/true\): ENOENT \(not granted, so absent from the kernel view's root: it is not under fsReadable\/fsWritable: grant / : /^sandlock: execve\(\/bin\/true\): EACCES \(it is not under fsReadable\/fsWritable: grant /;
+
+test("a command outside the read grants: 126 with the execve step, EACCES (kernel view: ENOENT) and what to grant", async () => {
   const r = await sandlock(["run", "--", "/bin/true"]);
   assert.equal(r.code, 126);
-  assert.match(r.stderr, /^sandlock: execve\(\/bin\/true\): EACCES/);
+  assert.match(r.stderr, OUTSIDE);
 });
 
 test("a missing protection is a confinement error (126) naming it and the ABIs", async (t) => {
@@ -330,7 +335,7 @@ test("--json with a failure before exec prints an error object", async () => {
   const j = JSON.parse(r.stdout) as { error: { code: string; message: string; exitCode: number } };
   assert.equal(j.error.code, "CONFINEMENT_STEP_FAILED");
   assert.equal(j.error.exitCode, 126);
-  assert.match(j.error.message, /execve\(\/bin\/true\): EACCES/);
+  assert.match(j.error.message, OUTSIDE);
 });
 
 test("--status-fd 3: started with the pid, then exited with the result", async () => {
@@ -340,7 +345,15 @@ test("--status-fd 3: started with the pid, then exited with the result", async (
   assert.equal(events.length, 2, r.fd3);
   const [started, exited] = events as [Record<string, unknown>, Record<string, unknown>];
   assert.equal(started.event, "started");
-  assert.equal(started.pid, Number(r.stdout.trim()), "the pid is the command's own");
+  assert.equal(started.procView, viewOf({ fsReadable: SYSTEM_RO }));
+  if (started.procView === "kernel") {
+    // Its own pid namespace: the command is 2 inside; the event names it as seen outside.
+    assert.equal(r.stdout.trim(), "2");
+    assert.ok(Number.isInteger(started.pid) && (started.pid as number) > 2, `the host pid: ${String(started.pid)}`);
+  } else {
+    assert.equal(started.pid, Number(r.stdout.trim()), "the pid is the command's own");
+  }
+  assert.equal(exited.procView, started.procView);
   assert.equal(exited.event, "exited");
   assert.equal(exited.status, "exited");
   assert.equal(exited.exitCode, 5);
@@ -389,7 +402,8 @@ test("check --json: the same as JSON", async () => {
 test("a write outside the grants fails inside the sandbox; inside a -w directory it works", async () => {
   const outside = await sandlock(["run", ...RO, "-e", "echo x > /tmp/sandlock-cli-test-$$"]);
   assert.notEqual(outside.code, 0);
-  assert.match(outside.stderr, /Permission denied/);
+  // the kernel view's root has no /tmp at all
+  assert.match(outside.stderr, viewOf({ fsReadable: SYSTEM_RO }) === "kernel" ? /Directory nonexistent/ : /Permission denied/);
   assert.deepEqual(readdirSync("/tmp").filter((n) => n.startsWith("sandlock-cli-test-")), []);
 
   const dir = mkdtempSync(join(tmpdir(), "sandlock-cli-"));

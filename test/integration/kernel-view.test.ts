@@ -93,6 +93,14 @@ scriptCase("kernel view: a host pid names nothing inside; a pidfd on a process o
   assert.equal(out.forkUnderTwo, "ok", "positive control: maxProcesses 2 lets one fork through");
 });
 
+scriptCase("kernel view: fsDenied's covers and the supervisor's protected names hold in the constructed root (EACCES, EBUSY, EACCES); renames across directories of a grant work; control: without them every op succeeds", SCRIPT, ["${PROBE}", "covers"], (out) => {
+  inView(out);
+  // protectedFiles without a workdir: the supervisor's name operations refuse (EACCES), the
+  // read-only binds are left out (features.ts), under this view as under the supervised one.
+  assert.deepEqual(out.covered, { view: "kernel", read: "EACCES", rename: "EBUSY", protectedWrite: "EACCES", renameAcross: "ok" });
+  assert.deepEqual(out.control, { view: "kernel", read: "ok", rename: "ok", protectedWrite: "ok", renameAcross: "ok" });
+});
+
 scriptCase("kernel view: a policy with network keeps the supervised view; for a user, ids other than its own show as the overflow id, for root every id maps", SCRIPT, ["${PROBE}", "fallback"], (out, who) => {
   inView(out);
   assert.ok(!["1", "2"].includes(out.netSelfPid), `with network: no new pid namespace (pid ${out.netSelfPid})`);

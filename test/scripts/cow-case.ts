@@ -4,7 +4,7 @@
 // Usage: cow-case.js PROBE files|programs|branches|attack|crash|nested
 
 import { execFileSync, spawn, execFile } from "node:child_process";
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Sandbox, applyWorkdirBranch, dropWorkdirBranch, listWorkdirBranches, showWorkdirBranch } from "../../src/index.js";
@@ -318,7 +318,11 @@ async function crash(): Promise<unknown> {
 async function nested(): Promise<unknown> {
   const d = project("nested");
   const outer = ["run", ...["/usr", "/lib", "/lib64", "/bin", "/etc", "/proc", "/dev", stage].flatMap((p) => ["-r", p]), "-w", base, "--"];
-  const inner = (...flags: string[]): string[] => [process.execPath, cli, "run", "--no-supervisor", ...flags, ...["/usr", "/lib", "/lib64", "/bin"].flatMap((p) => ["-r", p]), "--", "/bin/sh", "-c", "echo ran > ran.txt; echo ran"];
+  // The inner grants by their real paths: under the kernel view the outer sandbox's root
+  // (and the /lib -> usr/lib links in it) belongs to the caller, and a grant through a
+  // link in a directory its own processes could change is refused (plan/grant-path.ts).
+  const innerSystem = [...new Set(["/usr", "/lib", "/lib64", "/bin"].map((p) => realpathSync(p)))].flatMap((p) => ["-r", p]);
+  const inner = (...flags: string[]): string[] => [process.execPath, cli, "run", "--no-supervisor", ...flags, ...innerSystem, "--", "/bin/sh", "-c", "echo ran > ran.txt; echo ran"];
   const run = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
     new Promise((resolve) => {
       const child = execFile(process.execPath, args, { encoding: "utf8", timeout: 30_000 }, (_e, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }));

@@ -6,7 +6,7 @@
 // Usage: deny-case.js PROBE attacks|race|hardlinks|refusals|nested|workdir|protected|git|commit
 
 import { execFile, execFileSync } from "node:child_process";
-import { chmodSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Sandbox, listWorkdirBranches, showWorkdirBranch } from "../../src/index.js";
@@ -45,11 +45,15 @@ async function sandboxed(policy: object, cmd: string[]): Promise<string> {
 
 async function attacks(): Promise<object> {
   const out: Record<string, object> = {};
-  for (const mode of ["denied", "control", "bare"] as const) {
+  // "protected": the same denial with protectedFiles, whose name operations the supervisor
+  // performs from the host's mount namespace, where a cover is no mount point.
+  for (const mode of ["denied", "protected", "control", "bare"] as const) {
     const t = tree(mode);
     const before = state(t);
     const cmd = [probe, "deny-ops", t.w, "secret", "sdir"];
-    const policy = { fsReadable: [probe, ...system], fsWritable: [t.w], ...(mode === "denied" ? { fsDenied: [t.secret, t.sdir] } : {}) };
+    // /proc granted: the /proc/self/fd re-open is tried for real in either view (the kernel
+    // view has no /proc at all without the grant: ENOENT, an attack never run).
+    const policy = { fsReadable: [probe, ...system, "/proc"], fsWritable: [t.w], ...(mode === "denied" || mode === "protected" ? { fsDenied: [t.secret, t.sdir] } : {}), ...(mode === "protected" ? { protectedFiles: true } : {}) };
     const text = mode === "bare" ? execFileSync(cmd[0]!, cmd.slice(1)).toString() : await sandboxed(policy, cmd);
     out[mode] = { ops: lines(text), before, after: state(t) };
   }
@@ -119,7 +123,11 @@ async function refusals(): Promise<object> {
 async function nested(): Promise<object> {
   const t = tree("nested");
   const outer = ["run", ...["/usr", "/lib", "/lib64", "/bin", "/etc", "/proc", "/dev", stage].flatMap((p) => ["-r", p]), "-w", base, "--"];
-  const inner = (...flags: string[]): string[] => [process.execPath, cli, "run", "--no-supervisor", ...flags, ...["/usr", "/lib", "/lib64", "/bin"].flatMap((p) => ["-r", p]), "-w", t.w, "--", "/bin/sh", "-c", `read x < ${t.secret} && echo ran`];
+  // The inner grants by their real paths: under the kernel view the outer sandbox's root
+  // (and the /lib -> usr/lib links in it) belongs to the caller, and a grant through a
+  // link in a directory its own processes could change is refused (plan/grant-path.ts).
+  const innerSystem = [...new Set(["/usr", "/lib", "/lib64", "/bin"].map((p) => realpathSync(p)))].flatMap((p) => ["-r", p]);
+  const inner = (...flags: string[]): string[] => [process.execPath, cli, "run", "--no-supervisor", ...flags, ...innerSystem, "-w", t.w, "--", "/bin/sh", "-c", `read x < ${t.secret} && echo ran`];
   const run = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
     new Promise((resolve) => {
       const child = execFile(process.execPath, args, { encoding: "utf8", timeout: 30_000 }, (_e, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }));
@@ -132,7 +140,7 @@ async function nested(): Promise<object> {
   const profile = join(base, "protected.toml");
   writeFileSync(profile, "[filesystem]\nprotected_files = true\n");
   mkdirSync(join(t.w, ".git", "hooks"), { recursive: true });
-  const unprotected = await run([cli, ...outer, process.execPath, cli, "run", "--no-supervisor", "--profile-file", profile, ...["/usr", "/lib", "/lib64", "/bin"].flatMap((p) => ["-r", p]), "-w", t.w, "--", "/bin/sh", "-c", `echo h > ${t.w}/.git/hooks/x && echo wrote`]);
+  const unprotected = await run([cli, ...outer, process.execPath, cli, "run", "--no-supervisor", "--profile-file", profile, ...innerSystem, "-w", t.w, "--", "/bin/sh", "-c", `echo h > ${t.w}/.git/hooks/x && echo wrote`]);
   return { refused, control, flag, unprotected, w: t.w };
 }
 

@@ -1,6 +1,6 @@
 // Attacks on the kernel-native view (SANDLOCK_KERNEL_VIEW=1, plan/kernel-view.ts), each with
 // its positive control run bare or under the same policy. Prints one JSON line.
-// Usage: kview-case.js PROBE proc|hidden|mounts|net|escape|pid1|pids|fallback
+// Usage: kview-case.js PROBE proc|hidden|mounts|net|escape|pid1|pids|fallback|covers
 
 import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, chownSync, closeSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -198,6 +198,44 @@ async function main(): Promise<Record<string, unknown>> {
         victim.kill("SIGKILL");
         await sb.kill();
       }
+    }
+    case "covers": {
+      // fsDenied's covers, made by the launcher in its own mount namespace before the clone
+      // (deny.c), reach the constructed root through the recursive binds of the grants;
+      // protectedFiles' name operations are the supervisor's, resolved from the sandbox's
+      // root: the same refusals as the supervised view.
+      const denied = join(work, "denied");
+      const git = join(work, ".git");
+      mkdirSync(join(work, "sub"), { recursive: true });
+      mkdirSync(git, { recursive: true });
+      const reset = (): void => {
+        writeFileSync(denied, "denied\n");
+        writeFileSync(join(git, "config"), "[core]\n");
+        writeFileSync(join(work, "sub", "moving"), "m\n");
+        rmSync(join(work, "moved"), { force: true });
+      };
+      const ops = async (p: object): Promise<Record<string, string>> => {
+        reset();
+        const sb = new Sandbox(p);
+        const run = async (...args: string[]): Promise<string> => {
+          const r = await Sandbox.run(p, [probe, ...args]);
+          return (r.stdoutText + r.stderrText).trim();
+        };
+        await sb.spawn(["/bin/true"]);
+        await sb.wait();
+        return {
+          view: String(sb.procView),
+          read: await run("read", denied),
+          rename: await run("rename", denied, join(work, "denied2")),
+          protectedWrite: await run("write", join(git, "config")),
+          // A rename across directories inside the writable grant (the launcher's signal
+          // scope, a layer that must handle refer, is the command's own here: scope.c).
+          renameAcross: await run("rename", join(work, "sub", "moving"), join(work, "moved")),
+        };
+      };
+      const covered = await ops({ ...policy, fsDenied: [denied], protectedFiles: true });
+      const control = await ops({ ...policy, protectedFiles: false });
+      return { selfPid: await selfPid(), covered, control };
     }
     case "fallback": {
       // Network in the policy: the supervised view, never a weaker one.

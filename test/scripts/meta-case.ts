@@ -48,8 +48,12 @@ function target(d: string): { f: string; l: string } {
   return { f, l };
 }
 
+/** The view the last sandboxed run had (Sandbox.procView): the errno outside differs. */
+let lastView: string | null = null;
+
 async function sandboxed(cmd: string[], p: object = policy): Promise<string[]> {
   const r = await Sandbox.run(p, cmd, { timeout: 60_000 });
+  lastView = r.procView;
   if (r.status !== "exited") throw new Error(`${cmd.join(" ")}: ${r.status} ${r.stderrText}`);
   return r.stdoutText.trim().split("\n");
 }
@@ -67,10 +71,12 @@ async function families(): Promise<object> {
     const { f, l } = target(d);
     const before = { f: state(f), l: state(l) };
     const cmd = [probe, "meta-all", f, l];
-    const calls = lines(name === "bare" ? bare(cmd) : await sandboxed(cmd));
+    // /proc granted: the /proc/self/fd re-opens (magic-*) are tried in either view (the
+    // kernel view has no /proc without the grant).
+    const calls = lines(name === "bare" ? bare(cmd) : await sandboxed(cmd, { ...policy, fsReadable: [...policy.fsReadable, "/proc"] }));
     out[name] = { calls, before, after: { f: state(f), l: state(l) } };
   }
-  return out;
+  return { ...out, view: lastView };
 }
 
 /** What needs a capability: refused inside even when the supervisor holds it. */
@@ -181,7 +187,7 @@ async function links(): Promise<object> {
   const out: Record<string, string> = {};
   for (const [name, args] of cases) out[name] = (await sandboxed([probe, "meta", ...args]))[0]!;
   const mode = (p: string): number => statSync(p).mode & 0o7777;
-  return { calls: out, modes: { t1: mode(t1), t2: mode(t2), t3: mode(t3) } };
+  return { calls: out, modes: { t1: mode(t1), t2: mode(t2), t3: mode(t3) }, view: lastView };
 }
 
 /** The supervisor's own identities change while a sandbox runs (root only: setgroups):

@@ -2,7 +2,7 @@
 // a path's last component, pinned as the caller's own lookup would reach it, proved beneath
 // a writable grant, with the name's position below the grant's root for protectedFiles.
 
-import { closeSync, lstatSync, readlinkSync } from "node:fs";
+import { closeSync, constants, lstatSync, openSync, readFileSync, readlinkSync } from "node:fs";
 import { procfsMounts } from "../../kernel/mounts.js";
 import { holdsAt, protectedAt } from "../../policy/protected.js";
 import { callerBase, callerRoot, pinCallerPath, pinCallerPathInRoot, type PathArg } from "../caller-path.js";
@@ -181,6 +181,41 @@ export function pinParent(n: Notification, dirfd: number, split: Split, caps: bi
     return -E.EACCES;
   }
   return { fd, st, parts };
+}
+
+const O_PATH = 0o10000000;
+
+/** The mount a descriptor of this process is on (fdinfo's mnt_id), or -1. */
+function mountIdOf(fd: number): number {
+  try {
+    const m = /^mnt_id:\s*(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "latin1"));
+    return m ? Number(m[1]) : -1;
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * Whether `name` in the pinned parent is a mount point of the sandbox's own mount tree:
+ * fsDenied's covers, the kernel view's grant binds. The kernel refuses to unlink or rename a
+ * mount point with EBUSY only in the caller's own mount namespace; the supervisor acts from
+ * the host's, where the same call would delete or replace a covered file (and detach its
+ * cover). The pin is in the sandbox's tree, so a lookup beneath it through /proc/self/fd
+ * crosses the sandbox's mounts: a different mount than the parent's means a mount point.
+ */
+export function mountedAt(site: Site, name: Buffer): boolean {
+  let fd: number;
+  try {
+    fd = openSync(Buffer.concat([Buffer.from(`/proc/self/fd/${site.fd}/`), name]), O_PATH | constants.O_NOFOLLOW); // libuv adds O_CLOEXEC
+  } catch {
+    return false; // absent: nothing mounted there
+  }
+  try {
+    const at = mountIdOf(fd);
+    return at < 0 || at !== mountIdOf(site.fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The components of `name` in `site` below its grant's root. */

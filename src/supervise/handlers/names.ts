@@ -16,7 +16,7 @@ import { CallerCredentials } from "./fs-meta.js";
 import { namesOpenHandlers } from "./names-open.js";
 import { protectedInodes } from "./names-inodes.js";
 import {
-  E, copyPath, createMode, deniedByCallback, holdsProtected, isDot, isProtected, partsOf, pinParent, pinPath, protectedInode, realPath, rootFor, sitePath, splitPath,
+  E, copyPath, createMode, deniedByCallback, holdsProtected, isDot, isProtected, mountedAt, partsOf, pinParent, pinPath, protectedInode, realPath, rootFor, sitePath, splitPath,
   type NameEnv, type Site, type Split,
 } from "./names-site.js";
 
@@ -182,6 +182,8 @@ function rename(c: Call, olddirfd: number, oldArg: number, newdirfd: number, new
   for (const parts of [partsOf(from, a.name), partsOf(to, b.name)]) {
     if (isProtected(parts, c.env) || holdsProtected(parts, c.env)) return deny(E.EACCES);
   }
+  // A covered name (fsDenied) stays put, as the kernel would answer the sandbox itself.
+  if (mountedAt(from, a.name) || mountedAt(to, b.name)) return deny(E.EBUSY);
   if (deniedByCallback(c.env, "rename", sitePath(from, a.name)) || deniedByCallback(c.env, "rename", sitePath(to, b.name))) return deny(E.EACCES);
   const rc = native().nameSyscallAs(NR.renameat2!, c.caps, from.fd, z(a.name), to.fd, z(b.name), flags);
   return answer(rc);
@@ -199,6 +201,7 @@ function unlink(c: Call, dirfd: number, pathArg: number, flags: number): Action 
   if (typeof site === "number") return deny(-site);
   if (!c.valid()) return deny(E.EPERM);
   if (isProtected(partsOf(site, split.name), c.env) || deniedByCallback(c.env, dir ? "rmdir" : "unlink", sitePath(site, split.name))) return deny(E.EACCES);
+  if (mountedAt(site, split.name)) return deny(E.EBUSY); // a covered name (fsDenied): as the kernel answers the sandbox
   return answer(native().nameSyscallAs(NR.unlinkat!, c.caps, site.fd, z(split.name), flags));
 }
 
