@@ -60,7 +60,8 @@ struct sl_step_header {
 #define SL_TRACE_EXECS 2
 /* fsDenied (native/launcher/deny.c): run by the launcher before it forks. */
 #define SL_STEP_DENY 25              /* u32 uid, u32 gid, u32 kind (0 file, 1 directory, 2 read-only, 3 pin), u32 pad, path\0 */
-#define SL_STEP_MAX 25
+#define SL_STEP_RESTORE 27          /* u64 address of two free pages: a checkpoint restore's stop instead of exec (restore.c) */
+#define SL_STEP_MAX 27
 
 /* Sub-call of a failed step, reported as op | sub << 8. */
 #define SL_SUB_MAIN 0      /* the step's own system call */

@@ -3,7 +3,7 @@
 
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
-import { BranchError, CommandFailedError, OutputLimitError, PolicyError, SandboxError } from "./errors.js";
+import { BranchError, CheckpointError, CommandFailedError, OutputLimitError, PolicyError, SandboxError } from "./errors.js";
 import { monotonicMs } from "./kernel/clock.js";
 import { signalName } from "./confine/errno.js";
 import { SIGKILL, forceAfterMs, signalNumber, type StopSignal } from "./confine/stop.js";
@@ -35,6 +35,7 @@ import { CpuThrottle } from "./supervise/cpu-throttle.js";
 import { checkForkFunctions, type ForkFunctions, type ZygoteSpec } from "./fork/fns.js";
 import type { ForkGroup } from "./fork/zygote.js";
 import type { Checkpoint, CheckpointOptions } from "./checkpoint/checkpoint.js";
+import type { RestoreOptions } from "./checkpoint/restore.js";
 import type { Registration } from "./registry/server.js";
 
 /** What Sandbox.dryRun returns: the change list, the run's result, and the diff if asked. */
@@ -178,6 +179,8 @@ export class Sandbox {
   private overflow: { stream: "stdout" | "stderr"; maxBuffer: number } | undefined;
   /** The reject option of the spawn. */
   private rejectFailure = false;
+  /** Set by restore(): the launcher stops with the restore step's pages here instead of exec. */
+  private restoreAt: bigint | undefined;
 
   /** A sandbox for `policy` (validated here: a bad field throws PolicyError naming it). */
   constructor(policy: Policy | PolicyInput) {
@@ -203,6 +206,22 @@ export class Sandbox {
     await sb.spawnWith(cmd, spawnOpts, RUN_DEFAULTS, !spawnOpts.foreground, false);
     const result = await sb.wait();
     return { changes: result.workdir?.changes ?? [], result, ...(sb.dryRunDiff !== undefined ? { diff: sb.dryRunDiff } : {}) };
+  }
+
+  /**
+   * Resumes a checkpoint (taken here or Checkpoint.load'ed) in a new sandbox under its saved
+   * policy, or the stricter `opts.policy`; resolves once the restored process runs. What
+   * cannot be restored is refused first (CheckpointError CHECKPOINT_REFUSED). See
+   * docs/checkpoint.md.
+   */
+  static async restore(cp: Checkpoint, opts: RestoreOptions = {}): Promise<Sandbox> {
+    const { restoreSandbox } = await import("./checkpoint/restore.js");
+    return restoreSandbox(cp, opts, async (policy, at, argv, spawnOpts) => {
+      const sb = new Sandbox(policy);
+      sb.restoreAt = at;
+      await sb.spawnWith(argv, spawnOpts, RUN_DEFAULTS, !spawnOpts.foreground, true);
+      return sb;
+    });
   }
 
   /** Spawns, waits, and returns the result with stdout and stderr captured. */
@@ -393,7 +412,12 @@ export class Sandbox {
       commandPath = resolveCommand(cmd[0]!, env, cwd);
       // The workdir's branch: made last, so that every earlier refusal leaves none behind.
       if (launchPolicy.workdir !== undefined) this.cow = startCow(launchPolicy, cmd, this.dryRunMode);
-      plan = planFor(features, { path: commandPath, argv: cmd, env, cwd, ownProcessGroup, ...(this.cow !== undefined ? { cowStage: this.cow.branch.dir } : {}) });
+      // A restore (checkpoint/restore.ts) runs in the supervised view for now: the image's
+      // pids are host pids, and its init would be a process the image does not have.
+      if (this.restoreAt !== undefined && features.kernelView !== undefined) {
+        throw new CheckpointError("CHECKPOINT_REFUSED", "restore: the kernel view (SANDLOCK_KERNEL_VIEW) is not supported by restore yet; unset it to restore");
+      }
+      plan = planFor(features, { path: commandPath, argv: cmd, env, cwd, ownProcessGroup, ...(this.cow !== undefined ? { cowStage: this.cow.branch.dir } : {}), ...(this.restoreAt !== undefined ? { restoreAt: this.restoreAt } : {}) });
     } catch (e) {
       this.dropCow();
       priv?.remove();

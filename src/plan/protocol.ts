@@ -39,6 +39,9 @@ export const Step = {
   /** fsDenied: u32 uid, u32 gid, u32 kind (1: directory), u32 pad, path; the launcher
    * covers the path before it forks (native/launcher/deny.c). */
   DENY: 25,
+  /** A checkpoint restore's stop instead of exec: u64 address of two free pages
+   * (native/launcher/restore.c, src/checkpoint/restore-run.ts). */
+  RESTORE: 27,
 } as const;
 export type StepOp = (typeof Step)[keyof typeof Step];
 

@@ -1,0 +1,231 @@
+// Rebuilding one captured process inside a new, fully confined sandbox whose command's
+// process waits in the launcher's restore step (native/launcher/restore.c): with remote
+// system calls (inject.ts) it unmaps the launcher, moves the vDSO and vvar where the
+// image had them, maps every region back (files reopened by the confined process itself,
+// so through the new policy's grants), writes the captured pages, reopens descriptors at
+// their offsets, sets cwd, umask, ignored signals and the signal mask, then loads the
+// saved registers and lets the thread go. Nothing of the image runs before that.
+
+import { readFileSync, statSync } from "node:fs";
+import { errnoName } from "../confine/errno.js";
+import { CheckpointError } from "../errors.js";
+import type { FdEntry, MapEntry, ProcessImage } from "./image.js";
+import { NR, REG, Remote } from "./inject.js";
+import { parseMaps } from "./procfs.js";
+import { KERNEL_MAPS } from "./restore-check.js";
+
+const PAGE = 4096n;
+const PROT = { r: 1, w: 2, x: 4 } as const;
+const MAP_PRIVATE = 0x02;
+const MAP_ANONYMOUS = 0x20;
+const MAP_GROWSDOWN = 0x100;
+const MAP_FIXED_NOREPLACE = 0x100000;
+const MREMAP_MAYMOVE = 1;
+const MREMAP_FIXED = 2;
+const AT_FDCWD = -100;
+const O_CREAT = 0o100;
+const O_EXCL = 0o200;
+const O_NOCTTY = 0o400;
+const O_TRUNC = 0o1000;
+const O_CLOEXEC = 0o2000000;
+const PR_SET_MM = 35;
+const PR_SET_MM_MAP = 14;
+const SIG_IGN = 1n;
+const SIG_SETMASK = 2;
+/** Restart codes a thread stopped inside a call holds in rax (-ERESTARTSYS...-ERESTART_RESTARTBLOCK). */
+const RESTART_MIN = -516n;
+const RESTART_MAX = -512n;
+
+/** The lowest page-aligned address at or above `from` with `size` bytes clear of `taken`. */
+export function holeFor(taken: readonly { start: bigint; end: bigint }[], size: bigint, from: bigint): bigint {
+  const sorted = [...taken].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  let at = from;
+  for (const t of sorted) {
+    if (t.end <= at) continue;
+    if (t.start >= at + size) break;
+    at = (t.end + PAGE - 1n) & ~(PAGE - 1n);
+  }
+  return at;
+}
+
+/** Where the restore step maps its two pages: a hole of the image above 4 GiB (clear of
+ * the non-PIE launcher at 0x400000, below the usual places of PIE programs and libraries). */
+export function restorePages(p: ProcessImage): bigint {
+  return holeFor(p.maps, 2n * PAGE, 1n << 32n);
+}
+
+/** A failure while rebuilding: the sandbox is then killed (nothing of the image ran). */
+function failed(p: ProcessImage, message: string, extra: { fd?: number; errno?: string; refused?: boolean } = {}): CheckpointError {
+  return new CheckpointError(extra.refused ? "CHECKPOINT_REFUSED" : "CHECKPOINT_FAILED", `restore: process ${p.pid}${extra.fd !== undefined ? ` fd ${extra.fd}` : ""}: ${message}`, {
+    pid: p.pid,
+    ...(extra.fd !== undefined ? { fd: extra.fd } : {}),
+    ...(extra.errno !== undefined ? { errno: extra.errno } : {}),
+  });
+}
+
+const hex = (a: bigint): string => `0x${a.toString(16)}`;
+
+export interface RebuildOptions {
+  timeoutMs: number;
+}
+
+/** Rebuilds image p in process pid (stopped in the restore step with its pages at `at`). */
+export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: RebuildOptions): Promise<void> {
+  const r = await Remote.attach(pid, at, at + PAGE, opts.timeoutMs);
+  const sys = async (what: string, nr: number, ...args: (bigint | number)[]): Promise<bigint> => {
+    const rc = await r.call(nr, ...args);
+    if (rc < 0n && rc > -4096n) throw failed(p, `${what}: ${errnoName(Number(-rc))}`, { errno: errnoName(Number(-rc)) });
+    return rc;
+  };
+  const ours = { start: at, end: at + 2n * PAGE };
+
+  // 1. Everything of the launcher goes; the kernel's own mappings stay (moved in 2).
+  const now = parseMaps(readFileSync(`/proc/${pid}/maps`, "latin1"));
+  for (const m of now) {
+    if (KERNEL_MAPS.has(m.path) || (m.start >= ours.start && m.end <= ours.end)) continue;
+    await sys(`munmap(${hex(m.start)})`, NR.munmap, m.start, m.end - m.start);
+  }
+
+  // 2. vDSO and vvar where the image had them (the image's code calls the vDSO there).
+  // Same kernel (checked), so the same sizes; moved out of the way first, then in place.
+  const specials = now.filter((m) => KERNEL_MAPS.has(m.path) && m.path !== "[vsyscall]");
+  const imageSpecial = new Map(p.maps.filter((m) => KERNEL_MAPS.has(m.path)).map((m) => [m.path, m]));
+  const moves: [MapEntry, MapEntry][] = [];
+  for (const m of specials) {
+    const want = imageSpecial.get(m.path);
+    if (want === undefined || want.end - want.start !== m.end - m.start) {
+      throw failed(p, `the kernel's ${m.path} (${m.end - m.start} bytes) does not match the checkpoint's (${want === undefined ? "none" : `${want.end - want.start} bytes`})`, { refused: true });
+    }
+    if (want.start !== m.start) moves.push([m, want]);
+  }
+  const taken = [...p.maps, ours, ...specials];
+  let park = 1n << 40n;
+  for (const [m] of moves) {
+    const size = m.end - m.start;
+    park = holeFor(taken, size, park);
+    await sys(`mremap(${m.path} to a free place)`, NR.mremap, m.start, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, park);
+    taken.push({ start: park, end: park + size });
+    m.start = park;
+    m.end = park + size;
+    park += size + PAGE;
+  }
+  for (const [m, want] of moves) {
+    await sys(`mremap(${m.path} to ${hex(want.start)})`, NR.mremap, m.start, want.end - want.start, want.end - want.start, MREMAP_MAYMOVE | MREMAP_FIXED, want.start);
+  }
+
+  // 3. Every region, writable while its pages are filled; files opened by the confined
+  // process itself, so the new policy's grants (Landlock, the supervisor) decide.
+  const fileFds = new Map<string, bigint>();
+  for (const m of p.maps) {
+    if (KERNEL_MAPS.has(m.path)) continue;
+    const len = m.end - m.start;
+    let fd = -1n;
+    if (m.inode !== 0) {
+      fd = fileFds.get(m.path) ?? -1n;
+      if (fd < 0n) {
+        const rc = await r.call(NR.openat, AT_FDCWD, r.put(m.path), 0, 0);
+        if (rc < 0n) throw failed(p, `the mapped file ${m.path} cannot be opened in the new sandbox: ${errnoName(Number(-rc))}`, { errno: errnoName(Number(-rc)), refused: true });
+        fd = rc;
+        sameFile(p, pid, fd, m.path, m.file?.dev, m.file?.ino);
+        fileFds.set(m.path, fd);
+      }
+    }
+    const flags = MAP_PRIVATE | MAP_FIXED_NOREPLACE | (fd < 0n ? MAP_ANONYMOUS : 0) | (m.path === "[stack]" ? MAP_GROWSDOWN : 0);
+    const got = await sys(`mmap(${hex(m.start)}, ${m.path || "anonymous"})`, NR.mmap, m.start, len, PROT.r | PROT.w, flags, fd, fd < 0n ? 0 : m.offset);
+    if (got !== m.start) throw failed(p, `mmap(${hex(m.start)}) placed the region at ${hex(got)}`);
+  }
+  for (const fd of fileFds.values()) await sys("close", NR.close, fd);
+
+  // 4. The captured pages, then each region's own protection.
+  for (const s of p.memory) r.write(s.start, s.data);
+  for (const m of p.maps) {
+    if (KERNEL_MAPS.has(m.path)) continue;
+    const prot = (m.perms[0] === "r" ? PROT.r : 0) | (m.perms[1] === "w" ? PROT.w : 0) | (m.perms[2] === "x" ? PROT.x : 0);
+    await sys(`mprotect(${hex(m.start)}, ${m.perms})`, NR.mprotect, m.start, m.end - m.start, prot);
+  }
+
+  // 5. The kernel's layout fields: brk (malloc's heap grows from the image's, not the
+  // launcher's), and the argument and environment areas /proc/<pid>/cmdline reads. No
+  // privilege is needed as long as the executable file is not changed (exe_fd -1).
+  if (p.mm !== undefined) {
+    const mm = Buffer.alloc(104);
+    const v = p.mm;
+    [v.startCode, v.endCode, v.startData, v.endData, v.startBrk, v.brk, v.startStack, v.argStart, v.argEnd, v.envStart, v.envEnd].forEach((x, i) => mm.writeBigUInt64LE(x, i * 8));
+    const auxv = p.auxv.subarray(0, Math.min(p.auxv.length, 2048));
+    mm.writeBigUInt64LE(r.scratch + 128n, 88);
+    mm.writeUInt32LE(auxv.length, 96);
+    mm.writeUInt32LE(0xffffffff, 100);
+    r.put(Buffer.concat([mm, Buffer.alloc(128 - 104), auxv]));
+    await sys("prctl(PR_SET_MM, PR_SET_MM_MAP)", NR.prctl, PR_SET_MM, PR_SET_MM_MAP, r.scratch, 104, 0);
+  }
+
+  // 6. Descriptors above stdio, at their numbers, flags and offsets.
+  for (const f of p.fds) if (f.fd > 2) await reopen(r, p, pid, f);
+
+  // 7. Working directory, umask, ignored signals, the thread's signal mask.
+  await sys(`chdir(${p.cwd})`, NR.chdir, r.put(p.cwd));
+  if (p.umask >= 0) await sys("umask", NR.umask, p.umask);
+  const ignored = BigInt(`0x${p.sigIgnored || "0"}`);
+  for (let sig = 1; sig <= 64; sig++) {
+    if ((ignored >> BigInt(sig - 1)) & 1n) {
+      const act = Buffer.alloc(32);
+      act.writeBigUInt64LE(SIG_IGN, 0);
+      await sys(`rt_sigaction(${sig}, SIG_IGN)`, NR.rtSigaction, sig, r.put(act), 0, 8);
+    }
+  }
+  const t = p.threads[0]!;
+  const mask = Buffer.alloc(8);
+  mask.writeBigUInt64LE(BigInt(`0x${t.sigBlocked || "0"}`));
+  await sys("rt_sigprocmask(SIG_SETMASK)", NR.rtSigprocmask, SIG_SETMASK, r.put(mask), 0, 8);
+
+  // 8. The restore step's pages go (the call returns to an address that is gone; the
+  // registers below replace it before the thread runs).
+  await sys("munmap(the restore step's pages)", NR.munmap, at, 2n * PAGE);
+
+  // 9. The saved registers. A thread captured inside a call holds the kernel's restart
+  // code: it re-issues the call, as the kernel would have on thaw (a sleep sleeps its
+  // whole time again: the remaining time is not in the image).
+  for (const set of t.regsets) {
+    if (set.name === "prstatus") continue;
+    r.setRegs(set.data, set.note);
+  }
+  const regs = Buffer.from(t.regsets[0]!.data);
+  const rax = regs.readBigInt64LE(REG.rax * 8);
+  const orig = regs.readBigInt64LE(REG.origRax * 8);
+  if (orig >= 0n && rax >= RESTART_MIN && rax <= RESTART_MAX) {
+    regs.writeBigInt64LE(orig, REG.rax * 8);
+    regs.writeBigUInt64LE(regs.readBigUInt64LE(REG.rip * 8) - 2n, REG.rip * 8);
+  }
+  regs.writeBigInt64LE(-1n, REG.origRax * 8);
+  r.setRegs(regs);
+  r.detach(t.stop === "signal" ? t.pendingSignal : 0);
+}
+
+/** The descriptor fd of pid must be the file the image had (device and inode). */
+function sameFile(p: ProcessImage, pid: number, fd: bigint, path: string, dev: number | undefined, ino: number | undefined, imageFd?: number): void {
+  const st = statSync(`/proc/${pid}/fd/${fd}`, { bigint: true });
+  if (dev === undefined || ino === undefined || Number(st.dev) !== dev || Number(st.ino) !== ino) {
+    throw failed(p, `${path} opened in the new sandbox is not the file of the checkpoint (it was replaced)`, { refused: true, ...(imageFd !== undefined ? { fd: imageFd } : {}) });
+  }
+}
+
+async function reopen(r: Remote, p: ProcessImage, pid: number, f: FdEntry): Promise<void> {
+  const flags = f.flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
+  const rc = await r.call(NR.openat, AT_FDCWD, r.put(f.target), flags & ~O_CLOEXEC, 0);
+  if (rc < 0n) {
+    throw failed(p, `${f.target} cannot be opened in the new sandbox: ${errnoName(Number(-rc))}`, { fd: f.fd, errno: errnoName(Number(-rc)), refused: true });
+  }
+  sameFile(p, pid, rc, f.target, f.file?.dev, f.file?.ino, f.fd);
+  const call = async (what: string, nr: number, ...args: (bigint | number)[]): Promise<bigint> => {
+    const n = await r.call(nr, ...args);
+    if (n < 0n) throw failed(p, `${what}: ${errnoName(Number(-n))}`, { fd: f.fd, errno: errnoName(Number(-n)) });
+    return n;
+  };
+  if (rc !== BigInt(f.fd)) {
+    await call(`dup3(${rc}, ${f.fd})`, NR.dup3, rc, f.fd, f.flags & O_CLOEXEC);
+    await call("close", NR.close, rc);
+  } else if ((f.flags & O_CLOEXEC) !== 0) {
+    await call("fcntl(F_SETFD, FD_CLOEXEC)", NR.fcntl, rc, 2, 1);
+  }
+  if (f.pos > 0 && statSync(f.target).isFile()) await call(`lseek(${f.pos})`, NR.lseek, f.fd, f.pos, 0);
+}
