@@ -117,7 +117,8 @@ export function planFor(features: Features, cmd: CommandSpec): { plan: Plan; blo
   const pkey = `${cmd.ownProcessGroup ? 1 : 0}${cmd.cwd}`;
   let prefix = entry.prefixes.get(pkey);
   if (prefix === undefined) {
-    const whole = makePlan(features, cmd);
+    const { restoreAt: _restore, ...plain } = cmd; // the prefix is shared with plain runs
+    const whole = makePlan(features, plain);
     const last = whole.steps[whole.steps.length - 1];
     if (last?.op !== Step.EXEC) throw new Error("plan: exec is not the last step");
     const steps = Object.freeze(whole.steps.slice(0, -1));

@@ -1,0 +1,146 @@
+// Runs one restore scenario against real processes, as whichever user runs it, and prints
+// what it saw as one JSON line for test/integration/restore.test.ts to check.
+// Usage: restore-case.js SCENARIO COUNTER (test/fixtures/checkpoint-counter.c built).
+
+import { createHash } from "node:crypto";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Checkpoint, CheckpointError, Sandbox, type PolicyInput } from "../../src/index.js";
+
+const [scenario, counter] = process.argv.slice(2);
+if (scenario === undefined || counter === undefined) throw new Error("usage: restore-case.js SCENARIO COUNTER");
+const work = mkdtempSync(join(tmpdir(), "sl-restore-case-"));
+const out = join(work, "out");
+const secret = join(work, "secret");
+mkdirSync(out);
+mkdirSync(secret);
+writeFileSync(join(secret, "s"), "secret\n");
+const countFile = join(out, "count");
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const base: PolicyInput = { fsReadable: [counter, secret], fsWritable: [out] };
+
+function lines(file = countFile): string[][] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "latin1").split("\n").filter((l) => l !== "").map((l) => l.split(" "));
+}
+
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !ok(); i++) await sleep(10);
+  if (!ok()) throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Runs argv, lets it work until ready(), pauses it (its files stay as captured), takes
+ * the checkpoint, kills it. */
+async function captured(argv: string[], ready: () => boolean, policy: PolicyInput = base): Promise<Checkpoint> {
+  const sb = new Sandbox(policy);
+  await sb.spawn(argv);
+  await until("the program to work", ready);
+  await sb.pause();
+  const cp = await sb.checkpoint();
+  await sb.kill();
+  await sb.wait().catch(() => undefined);
+  return cp;
+}
+
+/** Through the disk, as a user's restore would be. */
+async function roundTrip(cp: Checkpoint, name: string): Promise<Checkpoint> {
+  const dir = join(work, name);
+  await cp.save(dir);
+  return Checkpoint.load(dir);
+}
+
+function refusal(e: unknown) {
+  if (!(e instanceof CheckpointError)) return { name: (e as Error).name, message: String((e as Error).message ?? e) };
+  return { name: e.name, code: e.code, message: e.message, pid: e.pid ?? null, fd: e.fd ?? null };
+}
+
+async function refused(cp: Checkpoint, opts: Parameters<typeof Sandbox.restore>[1] = {}) {
+  try {
+    const sb = await Sandbox.restore(cp, opts);
+    await sb.kill();
+    return { name: "none", message: "restored" };
+  } catch (e) {
+    return refusal(e);
+  }
+}
+
+async function run(): Promise<unknown> {
+  switch (scenario) {
+    case "count": {
+      const cp = await roundTrip(await captured([counter, countFile], () => lines().length >= 20), "cp");
+      const before = lines().length;
+      const sb = await Sandbox.restore(cp);
+      const pid = sb.pid;
+      await until("20 more lines", () => lines().length >= before + 20);
+      await sb.kill();
+      const r = await sb.wait();
+      return { before, values: lines().map((l) => Number(l[0])), originalPid: cp.processes[0]!.pid, restoredPid: pid, status: r.status };
+    }
+    case "readloop": {
+      const input = join(work, "in");
+      let text = "";
+      for (let i = 0; i < 150; i++) text += `r${String(i).padStart(7, "0")}\n`;
+      writeFileSync(input, text);
+      const copy = join(out, "copy");
+      const size = (): number => (existsSync(copy) ? readFileSync(copy).length : 0);
+      const cp = await captured([counter, "readloop", input, copy], () => size() >= 9 * 30, { ...base, fsReadable: [counter, work] });
+      const before = size();
+      const sb = await Sandbox.restore(cp);
+      const r = await sb.wait();
+      return { before, input: text, copy: readFileSync(copy, "latin1"), status: r.status, exitCode: r.exitCode };
+    }
+    case "confined": {
+      const probe = join(secret, "s");
+      const cp = await captured([counter, countFile, `probe=${probe}`], () => lines().length >= 10);
+      const before = lines().length;
+      // Stricter: the secret directory is no longer readable.
+      const sb = await Sandbox.restore(cp, { policy: { fsReadable: [counter], fsWritable: [out] } });
+      await until("10 more lines", () => lines().length >= before + 10);
+      await sb.kill();
+      await sb.wait();
+      const all = lines();
+      return { before, errnosBefore: [...new Set(all.slice(0, before).map((l) => l[3]))], errnosAfter: [...new Set(all.slice(before).map((l) => l[3]))], values: all.map((l) => Number(l[0])) };
+    }
+    case "refusals": {
+      const result: Record<string, unknown> = {};
+      // Each capture counts into a file of its own: a fresh process must have written.
+      const socketCp = await captured([counter, join(out, "sock"), "socket"], () => lines(join(out, "sock")).length >= 3);
+      result.socket = await refused(socketCp);
+      const pipeCp = await captured([counter, join(out, "pipe"), "pipe"], () => lines(join(out, "pipe")).length >= 3);
+      result.pipe = await refused(pipeCp);
+      const cp = await captured([counter, countFile], () => lines().length >= 3);
+      const countBytes = readFileSync(countFile).length;
+      result.ungranted = await refused(cp, { policy: { fsReadable: [counter, out] } });
+      result.wider = await refused(cp, { policy: { ...base, fsWritable: [out, secret] } });
+      result.widerLimit = await refused(cp, { policy: { ...base, maxProcesses: 100000 } });
+      result.threads = await refused(await captured([counter, join(out, "t"), "thread"], () => lines(join(out, "t")).length >= 3));
+      // Another kernel: the saved checkpoint.json edited, its checksum in the manifest redone.
+      const dir = join(work, "other-kernel");
+      await cp.save(dir);
+      const meta = JSON.parse(readFileSync(join(dir, "checkpoint.json"), "utf8"));
+      meta.kernel = "2.6.32-other";
+      const data = Buffer.from(JSON.stringify(meta));
+      writeFileSync(join(dir, "checkpoint.json"), data);
+      const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+      for (const f of manifest.files) {
+        if (f.name === "checkpoint.json") Object.assign(f, { bytes: data.length, sha256: createHash("sha256").update(data).digest("hex") });
+      }
+      writeFileSync(join(dir, "manifest.json"), JSON.stringify(manifest));
+      result.kernel = await refused(await Checkpoint.load(dir));
+      // Nothing of the image ran in any refusal: the file is as captured.
+      result.untouched = readFileSync(countFile).length === countBytes;
+      appendFileSync(countFile, "more\n");
+      result.changed = await refused(cp);
+      return result;
+    }
+    default:
+      throw new Error(`unknown scenario ${scenario}`);
+  }
+}
+
+try {
+  console.log(JSON.stringify(await run()));
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
