@@ -46,7 +46,9 @@ function changed(path: string, stamp: FileStamp): string | undefined {
 function checkMap(p: ProcessImage, m: MapEntry): void {
   if (KERNEL_MAPS.has(m.path)) return;
   const where = `process ${p.pid}: the mapping 0x${m.start.toString(16)}-0x${m.end.toString(16)} (${m.path || "anonymous"})`;
-  if (m.perms[3] === "s") refuse(`${where} is shared; its contents are not in the checkpoint and cannot be restored`, { pid: p.pid });
+  // A read-only shared mapping of an unchanged file (glibc's gconv cache) holds the file's
+  // bytes: mapped again. A writable or anonymous one holds state the checkpoint lacks.
+  if (m.perms[3] === "s" && (m.perms[1] === "w" || m.inode === 0)) refuse(`${where} is shared and ${m.inode === 0 ? "anonymous" : "writable"}; its contents are not in the checkpoint and cannot be restored`, { pid: p.pid });
   if (m.path.endsWith(" (deleted)")) refuse(`${where} is of a deleted file`, { pid: p.pid });
   if (m.inode === 0) return;
   if (m.file === undefined) refuse(`${where}: the file was replaced before the checkpoint (no identity recorded)`, { pid: p.pid });

@@ -16,6 +16,7 @@ import { KERNEL_MAPS } from "./restore-check.js";
 
 const PAGE = 4096n;
 const PROT = { r: 1, w: 2, x: 4 } as const;
+const MAP_SHARED = 0x01;
 const MAP_PRIVATE = 0x02;
 const MAP_ANONYMOUS = 0x20;
 const MAP_GROWSDOWN = 0x100;
@@ -63,6 +64,7 @@ function failed(p: ProcessImage, message: string, extra: { fd?: number; errno?: 
   });
 }
 
+const protOf = (perms: string): number => (perms[0] === "r" ? PROT.r : 0) | (perms[1] === "w" ? PROT.w : 0) | (perms[2] === "x" ? PROT.x : 0);
 const hex = (a: bigint): string => `0x${a.toString(16)}`;
 
 export interface RebuildOptions {
@@ -130,8 +132,11 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
         fileFds.set(m.path, fd);
       }
     }
-    const flags = MAP_PRIVATE | MAP_FIXED_NOREPLACE | (fd < 0n ? MAP_ANONYMOUS : 0) | (m.path === "[stack]" ? MAP_GROWSDOWN : 0);
-    const got = await sys(`mmap(${hex(m.start)}, ${m.path || "anonymous"})`, NR.mmap, m.start, len, PROT.r | PROT.w, flags, fd, fd < 0n ? 0 : m.offset);
+    // Shared (read-only, restore-check.ts): the file's own pages, mapped with their final
+    // protection (a shared writable map of a read-only descriptor is refused by the kernel).
+    const shared = m.perms[3] === "s";
+    const flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED_NOREPLACE | (fd < 0n ? MAP_ANONYMOUS : 0) | (m.path === "[stack]" ? MAP_GROWSDOWN : 0);
+    const got = await sys(`mmap(${hex(m.start)}, ${m.path || "anonymous"})`, NR.mmap, m.start, len, shared ? protOf(m.perms) : PROT.r | PROT.w, flags, fd, fd < 0n ? 0 : m.offset);
     if (got !== m.start) throw failed(p, `mmap(${hex(m.start)}) placed the region at ${hex(got)}`);
   }
   for (const fd of fileFds.values()) await sys("close", NR.close, fd);
@@ -140,8 +145,7 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
   for (const s of p.memory) r.write(s.start, s.data);
   for (const m of p.maps) {
     if (KERNEL_MAPS.has(m.path)) continue;
-    const prot = (m.perms[0] === "r" ? PROT.r : 0) | (m.perms[1] === "w" ? PROT.w : 0) | (m.perms[2] === "x" ? PROT.x : 0);
-    await sys(`mprotect(${hex(m.start)}, ${m.perms})`, NR.mprotect, m.start, m.end - m.start, prot);
+    await sys(`mprotect(${hex(m.start)}, ${m.perms})`, NR.mprotect, m.start, m.end - m.start, protOf(m.perms));
   }
 
   // 5. The kernel's layout fields: brk (malloc's heap grows from the image's, not the
