@@ -63,3 +63,15 @@ scriptCase("restore refuses, before anything runs, what it cannot restore or mus
   refused(out.changed, /^restore: process \d+ fd 3: \/.*\/out\/count changed since the checkpoint: its size changed from \d+ to \d+ bytes$/, 3);
   assert.equal(out.untouched, true, "no refused restore ran any of the image (the counter's file is as captured)");
 });
+
+scriptCase("sandlock restore DIR resumes what sandlock checkpoint NAME DIR saved; refusals and usage errors are named", SCRIPT, ["cli", COUNTER], (out) => {
+  assert.equal(out.one.code, 0, out.one.stderr);
+  assert.match(out.one.stdout, /^one: 1 process, \d+\.\d MiB of memory, saved to \//);
+  assert.equal(out.restored.stderr, "");
+  assert.equal(out.restored.code, 0, "the restored sleep finished its sleep and exited 0");
+  assert.equal(out.tree.code, 0, out.tree.stderr);
+  assert.equal(out.treeRestore.code, 1);
+  assert.match(out.treeRestore.stderr, /^sandlock restore: restore: the checkpoint holds 2 processes \(\d+, \d+\); restoring a process tree is not supported yet\n$/);
+  assert.equal(out.usage.code, 125);
+  assert.match(out.usage.stderr, /^sandlock restore: give the checkpoint's directory \(got 0 arguments\)\n/);
+});

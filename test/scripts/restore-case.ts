@@ -4,8 +4,10 @@
 
 import { createHash } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Checkpoint, CheckpointError, Sandbox, type PolicyInput } from "../../src/index.js";
 
 const [scenario, counter] = process.argv.slice(2);
@@ -133,6 +135,40 @@ async function run(): Promise<unknown> {
       appendFileSync(countFile, "more\n");
       result.changed = await refused(cp);
       return result;
+    }
+    case "cli": {
+      // sandlock run --name, checkpoint NAME DIR, kill, restore DIR: a dynamically linked
+      // sleep resumes (its nanosleep restarts) and exits 0; a tree is refused by name.
+      const cli = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "bin", "sandlock.cjs");
+      const env = { ...process.env, XDG_RUNTIME_DIR: work };
+      const sh = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+        new Promise((resolve) => {
+          const c = spawn(process.execPath, [cli, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+          let stdout = "";
+          let stderr = "";
+          c.stdout.on("data", (d) => (stdout += d));
+          c.stderr.on("data", (d) => (stderr += d));
+          c.on("close", (code) => resolve({ code, stdout, stderr }));
+        });
+      const ro = ["-r", "/usr", "-r", "/lib", "-r", "/lib64", "-r", "/bin", "-r", "/etc"];
+      const captureCli = async (name: string, cmd: string[]) => {
+        const running = sh(["run", "--name", name, ...ro, ...cmd]);
+        let c = { code: -1 as number | null, stdout: "", stderr: "" };
+        for (let i = 0; i < 100; i++) {
+          await sleep(100);
+          c = await sh(["checkpoint", name, join(work, name)]);
+          if (c.code === 0) break;
+        }
+        await sh(["kill", "-s", "KILL", name]);
+        await running;
+        return c;
+      };
+      const one = await captureCli("one", ["--", "sleep", "1"]);
+      const restored = await sh(["restore", join(work, "one")]);
+      const tree = await captureCli("tree", ["-e", "sleep 5; sleep 5"]);
+      const treeRestore = await sh(["restore", join(work, "tree")]);
+      const usage = await sh(["restore"]);
+      return { one, restored, tree, treeRestore, usage };
     }
     default:
       throw new Error(`unknown scenario ${scenario}`);
