@@ -1,7 +1,8 @@
 /* SL_STEP_RESTORE (checkpoint restore): instead of exec, the command's process, fully
  * confined by the steps before it, maps two pages at the address TypeScript chose (a hole
- * of the image): a code page holding "syscall; int3" and a scratch page, closes every
- * descriptor but 0-2 (the report pipe's EOF tells the launcher "started") and sleeps.
+ * of the image): a code page holding "syscall" (and a pause loop for new threads) and a
+ * scratch page, closes every descriptor but 0-2 (the report pipe's EOF tells the launcher
+ * "started") and sleeps.
  * TypeScript then seizes it and rebuilds the image through that instruction
  * (src/checkpoint/restore-run.ts); no code of the image runs before its registers are set. */
 #include "launcher.h"
@@ -25,7 +26,9 @@ long sl_restore_stop(const uint8_t *p, uint32_t len) {
   long rc = sl_syscall6(NR_mmap, (long)at, 2 * PAGE_, PROT_READ_ | PROT_WRITE_, MAP_PRIVATE_ | MAP_ANONYMOUS_ | MAP_FIXED_NOREPLACE_, -1, 0);
   if (rc < 0) return rc;
   if ((uint64_t)rc != at) return -EEXIST_; /* a kernel before 4.17 ignores NOREPLACE */
-  static const uint8_t code[] = {0x0f, 0x05, 0xcc}; /* syscall; int3 */
+  /* syscall; then, for a thread a remote clone() starts here: 1: pause(); jmp 1b. It
+   * sleeps there until TypeScript seizes it and gives it its saved registers. */
+  static const uint8_t code[] = {0x0f, 0x05, 0xb8, 34, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7};
   memcpy((void *)(uintptr_t)at, code, sizeof code);
   rc = SC3(NR_mprotect_, at, PAGE_, PROT_READ_ | PROT_EXEC_);
   if (rc < 0) return rc;

@@ -12,6 +12,7 @@ import { holdForks } from "../supervise/handler.js";
 import { errnoCode } from "./errno.js";
 import { Freezer, type StoppedThread } from "./freeze.js";
 import { REGSET_NOTES, type CheckpointData, type FdEntry, type FileStamp, type MapEntry, type MmLayout, type MemorySegment, type ProcessImage, type RegisterSet, type ThreadImage } from "./image.js";
+import { captureSigActions } from "./sigactions.js";
 import { auxvPageSize, parseFdinfo, parseMaps, parseStat, parseStatus, privatePageRuns } from "./procfs.js";
 
 const ESRCH = 3;
@@ -79,7 +80,9 @@ export async function captureSandbox(req: CaptureRequest): Promise<CheckpointDat
     for (const [pid, threads] of frozen) {
       if (pid === skipPid) continue;
       try {
-        processes.push(captureProcess(pid, threads, notes));
+        const image = captureProcess(pid, threads, notes);
+        const actions = await captureSigActions(pid, threads, image.maps, BigInt(`0x${image.sigCaught || "0"}`), req.stopTimeoutMs);
+        processes.push(actions === undefined ? image : { ...image, sigActions: actions });
       } catch (e) {
         if (!(e instanceof Gone)) throw e;
       }

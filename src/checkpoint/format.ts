@@ -13,6 +13,7 @@ import {
   type FdEntry,
   type FileStamp,
   type MmLayout,
+  type SigAction,
   type MapEntry,
   type MemorySegment,
   type ProcessImage,
@@ -96,6 +97,7 @@ export function encodeCheckpoint(cp: CheckpointData): Map<string, Buffer> {
       maps: p.maps.map((m) => ({ ...m, start: hexAddr(m.start), end: hexAddr(m.end) })),
       memory: p.memory.map((s) => ({ start: hexAddr(s.start), data: pages.add(s.data) })),
       fds: p.fds.map((f) => ({ ...f })),
+      ...(p.sigActions !== undefined ? { sigActions: p.sigActions.map((a) => ({ sig: a.sig, handler: hexAddr(a.handler), flags: hexAddr(a.flags), restorer: hexAddr(a.restorer), mask: hexAddr(a.mask) })) } : {}),
       ...(p.mm !== undefined ? { mm: Object.fromEntries(Object.entries(p.mm).map(([k, v]) => [k, hexAddr(v as bigint)])) } : {}),
     };
   });
@@ -275,6 +277,15 @@ function decodeProcess(r: Reader, v: unknown, at: string): ProcessImage {
     memory,
     fds: r.arr(p.fds, `${at}.fds`).map((f, i) => decodeFd(r, f, `${at}.fds[${i}]`)),
     ...(p.mm !== undefined ? { mm: decodeMm(r, p.mm, `${at}.mm`) } : {}),
+    ...(p.sigActions !== undefined
+      ? {
+          sigActions: r.arr(p.sigActions, `${at}.sigActions`).map((v, i): SigAction => {
+            const o = r.obj(v, `${at}.sigActions[${i}]`);
+            const w = `${at}.sigActions[${i}]`;
+            return { sig: r.int(o.sig, `${w}.sig`, 1), handler: r.addr(o.handler, `${w}.handler`), flags: r.addr(o.flags, `${w}.flags`), restorer: r.addr(o.restorer, `${w}.restorer`), mask: r.addr(o.mask, `${w}.mask`) };
+          }),
+        }
+      : {}),
   };
 }
 

@@ -65,6 +65,15 @@ export interface MmLayout {
   envEnd: bigint;
 }
 
+/** A signal's disposition as rt_sigaction reports it (x86_64 struct kernel_sigaction). */
+export interface SigAction {
+  sig: number;
+  handler: bigint;
+  flags: bigint;
+  restorer: bigint;
+  mask: bigint;
+}
+
 /** One line of /proc/<pid>/maps. Addresses are bigints: [vsyscall] lies above 2^53. */
 export interface MapEntry {
   /** First address of the mapping. */
@@ -156,6 +165,8 @@ export interface ProcessImage {
   fds: FdEntry[];
   /** The kernel's layout fields of the process (absent in older checkpoints). */
   mm?: MmLayout;
+  /** The handler of every caught signal, when they could be read (x86_64). */
+  sigActions?: SigAction[];
 }
 
 export interface CheckpointData {

@@ -27,6 +27,7 @@ export const NR = {
   prctl: 157,
   openat: 257,
   closeRange: 436,
+  clone: 56,
 } as const;
 
 /** A thread the tracer stopped; the stop it reported, as a waitpid status. */
@@ -82,7 +83,6 @@ export class Remote {
 
   /** Runs one system call in the tracee; returns the kernel's result (negative: -errno). */
   async call(nr: number, ...args: (bigint | number)[]): Promise<bigint> {
-    if (process.env.SL_RESTORE_DEBUG) console.error("call", nr, args);
     const r = Buffer.from(this.regs);
     r.writeBigUInt64LE(BigInt(nr), REG.rax * 8);
     // orig_rax -1: the kernel must not treat the stop the thread is in as a call to restart.

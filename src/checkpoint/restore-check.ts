@@ -93,9 +93,10 @@ export function checkImage(cp: Checkpoint, policy: Policy): void {
     refuse(`the checkpoint holds ${cp.processes.length} processes (${cp.processes.map((p) => p.pid).join(", ")}); restoring a process tree is not supported yet`, { pid: cp.processes[1]!.pid });
   }
   for (const p of cp.processes) {
-    if (p.threads.length > 1) refuse(`process ${p.pid} has ${p.threads.length} threads; restoring more than one thread is not supported yet`, { pid: p.pid });
-    if (p.sigCaught !== "" && BigInt(`0x${p.sigCaught}`) !== 0n) {
-      refuse(`process ${p.pid} has signal handlers (SigCgt ${p.sigCaught}); their addresses are not in the checkpoint format`, { pid: p.pid });
+    const caught = BigInt(`0x${p.sigCaught || "0"}`);
+    const recorded = (p.sigActions ?? []).reduce((m, a) => m | (1n << BigInt(a.sig - 1)), 0n);
+    if ((caught & ~recorded) !== 0n) {
+      refuse(`process ${p.pid} has signal handlers (SigCgt ${p.sigCaught}) the checkpoint could not record`, { pid: p.pid });
     }
     if (p.mm === undefined) refuse(`process ${p.pid}: the checkpoint has no memory layout (taken by an older sandlock)`, { pid: p.pid });
     for (const m of p.maps) checkMap(p, m);

@@ -9,7 +9,8 @@
 import { readFileSync, statSync } from "node:fs";
 import { errnoName } from "../confine/errno.js";
 import { CheckpointError } from "../errors.js";
-import type { FdEntry, MapEntry, ProcessImage } from "./image.js";
+import { native } from "../confine/native.js";
+import type { FdEntry, MapEntry, ProcessImage, ThreadImage } from "./image.js";
 import { NR, REG, Remote } from "./inject.js";
 import { parseMaps } from "./procfs.js";
 import { KERNEL_MAPS } from "./restore-check.js";
@@ -36,6 +37,14 @@ const SIG_SETMASK = 2;
 /** Restart codes a thread stopped inside a call holds in rax (-ERESTARTSYS...-ERESTART_RESTARTBLOCK). */
 const RESTART_MIN = -516n;
 const RESTART_MAX = -512n;
+/** A thread of the process: CLONE_VM | FS | FILES | SIGHAND | THREAD | SYSVSEM, and
+ * CHILD_CLEARTID when glibc's tid field is found (the kernel then clears it and wakes
+ * pthread_join when the thread exits). */
+const CLONE_THREAD_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000;
+const CLONE_CHILD_CLEARTID = 0x200000;
+/** x86_64 glibc's struct pthread, at the thread pointer: header.self at 16, tid at 0x2d0. */
+const GLIBC_SELF = 16n;
+const GLIBC_TID = 0x2d0n;
 
 /** The lowest page-aligned address at or above `from` with `size` bytes clear of `taken`. */
 export function holeFor(taken: readonly { start: bigint; end: bigint }[], size: bigint, from: bigint): bigint {
@@ -166,7 +175,7 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
   // 6. Descriptors above stdio, at their numbers, flags and offsets.
   for (const f of p.fds) if (f.fd > 2) await reopen(r, p, pid, f);
 
-  // 7. Working directory, umask, ignored signals, the thread's signal mask.
+  // 7. Working directory, umask, ignored signals, handlers, the thread's signal mask.
   await sys(`chdir(${p.cwd})`, NR.chdir, r.put(p.cwd));
   if (p.umask >= 0) await sys("umask", NR.umask, p.umask);
   const ignored = BigInt(`0x${p.sigIgnored || "0"}`);
@@ -177,32 +186,84 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
       await sys(`rt_sigaction(${sig}, SIG_IGN)`, NR.rtSigaction, sig, r.put(act), 0, 8);
     }
   }
+  for (const a of p.sigActions ?? []) {
+    const act = Buffer.alloc(32);
+    [a.handler, a.flags, a.restorer, a.mask].forEach((x, i) => act.writeBigUInt64LE(x, i * 8));
+    await sys(`rt_sigaction(${a.sig})`, NR.rtSigaction, a.sig, r.put(act), 0, 8);
+  }
   const t = p.threads[0]!;
+  await setMask(r, t, sys);
+
+  // 8. The other threads: each cloned by the main one, seized in the pause loop, given
+  // its own signal mask; glibc's record of its tid (pthread_kill, pthread_join) is moved
+  // to the new tid when the thread's control block is where glibc keeps it.
+  const threads: [Remote, ThreadImage][] = [[r, t]];
+  fixTid(pid, p, t, pid);
+  for (const u of p.threads.slice(1)) {
+    const tidField = glibcTidField(pid, u);
+    const tid = Number(await sys(`clone (thread ${u.tid})`, NR.clone, CLONE_THREAD_FLAGS | (tidField !== undefined ? CLONE_CHILD_CLEARTID : 0), 0, 0, tidField ?? 0, 0));
+    const ru = await Remote.attach(tid, at, at + PAGE, opts.timeoutMs);
+    await setMask(ru, u, async (what, nr, ...args) => {
+      const rc = await ru.call(nr, ...args);
+      if (rc < 0n) throw failed(p, `thread ${u.tid}: ${what}: ${errnoName(Number(-rc))}`);
+      return rc;
+    });
+    fixTid(pid, p, u, tid);
+    threads.push([ru, u]);
+  }
+
+  // 9. The restore step's pages go (the call returns to an address that is gone; the
+  // registers below replace it before any thread runs).
+  await sys("munmap(the restore step's pages)", NR.munmap, at, 2n * PAGE);
+
+  // 10. The saved registers, every thread's before any runs. A thread captured inside a
+  // call holds the kernel's restart code: it re-issues the call, as the kernel would
+  // have on thaw (a sleep sleeps its whole time again: the remaining time is not in the
+  // image).
+  for (const [rt, ti] of threads) {
+    for (const set of ti.regsets) {
+      if (set.name === "prstatus") continue;
+      rt.setRegs(set.data, set.note);
+    }
+    const regs = Buffer.from(ti.regsets[0]!.data);
+    const rax = regs.readBigInt64LE(REG.rax * 8);
+    const orig = regs.readBigInt64LE(REG.origRax * 8);
+    if (orig >= 0n && rax >= RESTART_MIN && rax <= RESTART_MAX) {
+      regs.writeBigInt64LE(orig, REG.rax * 8);
+      regs.writeBigUInt64LE(regs.readBigUInt64LE(REG.rip * 8) - 2n, REG.rip * 8);
+    }
+    regs.writeBigInt64LE(-1n, REG.origRax * 8);
+    rt.setRegs(regs);
+  }
+  for (const [rt, ti] of threads) rt.detach(ti.stop === "signal" ? ti.pendingSignal : 0);
+}
+
+type Sys = (what: string, nr: number, ...args: (bigint | number)[]) => Promise<bigint>;
+
+async function setMask(r: Remote, t: ThreadImage, sys: Sys): Promise<void> {
   const mask = Buffer.alloc(8);
   mask.writeBigUInt64LE(BigInt(`0x${t.sigBlocked || "0"}`));
   await sys("rt_sigprocmask(SIG_SETMASK)", NR.rtSigprocmask, SIG_SETMASK, r.put(mask), 0, 8);
+}
 
-  // 8. The restore step's pages go (the call returns to an address that is gone; the
-  // registers below replace it before the thread runs).
-  await sys("munmap(the restore step's pages)", NR.munmap, at, 2n * PAGE);
+/** The address of glibc's tid field of thread t (in the rebuilt memory), when its thread
+ * pointer holds a glibc control block (self pointer at +16) whose tid is the captured one. */
+function glibcTidField(pid: number, t: ThreadImage): bigint | undefined {
+  const fsBase = t.regsets[0]!.data.readBigUInt64LE(21 * 8);
+  if (fsBase === 0n) return undefined;
+  const b = Buffer.alloc(8);
+  if (native().readMemory(pid, Number(fsBase + GLIBC_SELF), b) !== 8 || b.readBigUInt64LE(0) !== fsBase) return undefined;
+  if (native().readMemory(pid, Number(fsBase + GLIBC_TID), b.subarray(0, 4)) !== 4 || b.readInt32LE(0) !== t.tid) return undefined;
+  return fsBase + GLIBC_TID;
+}
 
-  // 9. The saved registers. A thread captured inside a call holds the kernel's restart
-  // code: it re-issues the call, as the kernel would have on thaw (a sleep sleeps its
-  // whole time again: the remaining time is not in the image).
-  for (const set of t.regsets) {
-    if (set.name === "prstatus") continue;
-    r.setRegs(set.data, set.note);
-  }
-  const regs = Buffer.from(t.regsets[0]!.data);
-  const rax = regs.readBigInt64LE(REG.rax * 8);
-  const orig = regs.readBigInt64LE(REG.origRax * 8);
-  if (orig >= 0n && rax >= RESTART_MIN && rax <= RESTART_MAX) {
-    regs.writeBigInt64LE(orig, REG.rax * 8);
-    regs.writeBigUInt64LE(regs.readBigUInt64LE(REG.rip * 8) - 2n, REG.rip * 8);
-  }
-  regs.writeBigInt64LE(-1n, REG.origRax * 8);
-  r.setRegs(regs);
-  r.detach(t.stop === "signal" ? t.pendingSignal : 0);
+/** Writes the new tid into glibc's record of thread t, when found. */
+function fixTid(pid: number, p: ProcessImage, t: ThreadImage, tid: number): void {
+  const at = glibcTidField(pid, t);
+  if (at === undefined) return;
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(tid);
+  if (native().writeMemory(pid, Number(at), b) !== 4) throw failed(p, `thread ${t.tid}: cannot write its new tid into its control block`);
 }
 
 /** The descriptor fd of pid must be the file the image had (device and inode). */

@@ -26,7 +26,6 @@ export interface RestoreOptions extends SpawnOptions {
 type Start = (policy: Policy, at: bigint, argv: string[], opts: SpawnOptions) => Promise<Sandbox>;
 
 export async function restoreSandbox(cp: Checkpoint, opts: RestoreOptions, start: Start): Promise<Sandbox> {
-  const dbg = (...a: unknown[]): void => void (process.env.SL_RESTORE_DEBUG && console.error(...a));
   if (cp === null || typeof cp !== "object" || !Array.isArray(cp.processes)) {
     throw new CheckpointError("CHECKPOINT_REFUSED", "restore: checkpoint must be a Checkpoint (sb.checkpoint() or Checkpoint.load(dir))");
   }
@@ -43,9 +42,7 @@ export async function restoreSandbox(cp: Checkpoint, opts: RestoreOptions, start
   const image = cp.processes[0]!;
   const at = restorePages(image);
   const argv = [image.exe, ...image.cmdline.slice(1)];
-  dbg("starting", at);
   const sb = await start(policy, at, argv, spawnOpts);
-  dbg("started", sb.pid);
   try {
     await rebuild(sb.pid!, image, at, { timeoutMs: stepTimeoutMs ?? 10_000 });
   } catch (e) {

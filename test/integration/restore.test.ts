@@ -33,6 +33,13 @@ scriptCase("restore: a counter saved to disk resumes from where it was in a new 
   assert.equal(out.status, "killed");
 });
 
+scriptCase("restore: a process with two threads resumes with both (the counting one counts on)", SCRIPT, ["thread", COUNTER], (out) => {
+  assert.equal(out.threadsCaptured, 2);
+  assert.equal(out.tasks, 2, "the restored process has both threads");
+  assert.ok(out.values.length >= out.before + 10);
+  consecutive(out.values);
+});
+
 scriptCase("restore: a program in the middle of a loop over a file continues it to the end", SCRIPT, ["readloop", COUNTER], (out) => {
   assert.ok(out.before >= 9 * 30 && out.before < out.input.length, `it was in the middle: ${out.before} of ${out.input.length} bytes`);
   assert.equal(out.copy, `${out.input}EOF\n`, "every record once, in order, then EOF");
@@ -58,7 +65,6 @@ scriptCase("restore refuses, before anything runs, what it cannot restore or mus
   refused(out.ungranted, /^restore: process \d+ fd 3: \/.*\/out\/count is not writable under the new policy$/, 3);
   refused(out.wider, /^restore: the policy given is wider than the checkpoint's: fsWritable grants \/.*\/secret, which the saved policy does not grant writable$/);
   refused(out.widerLimit, /^restore: the policy given is wider than the checkpoint's: maxProcesses 100000 is above the saved policy's 64$/);
-  refused(out.threads, /^restore: process \d+ has 2 threads; restoring more than one thread is not supported yet$/);
   refused(out.kernel, /^restore: the checkpoint was taken on kernel 2\.6\.32-other, this host runs .+; a restore needs the same kernel$/);
   refused(out.changed, /^restore: process \d+ fd 3: \/.*\/out\/count changed since the checkpoint: its size changed from \d+ to \d+ bytes$/, 3);
   assert.equal(out.untouched, true, "no refused restore ran any of the image (the counter's file is as captured)");
