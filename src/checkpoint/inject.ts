@@ -28,6 +28,7 @@ export const NR = {
   openat: 257,
   closeRange: 436,
   clone: 56,
+  fork: 57,
 } as const;
 
 /** A thread the tracer stopped; the stop it reported, as a waitpid status. */

@@ -89,8 +89,10 @@ function checkFd(p: ProcessImage, f: FdEntry, policy: Policy): void {
 /** Everything of the image a restore rebuilds, checked; throws CHECKPOINT_REFUSED. */
 export function checkImage(cp: Checkpoint, policy: Policy): void {
   if (cp.processes.length === 0) refuse("the checkpoint holds no process");
-  if (cp.processes.length > 1) {
-    refuse(`the checkpoint holds ${cp.processes.length} processes (${cp.processes.map((p) => p.pid).join(", ")}); restoring a process tree is not supported yet`, { pid: cp.processes[1]!.pid });
+  // A tree: the first process is the root, every other one's parent is in the image.
+  const pids = new Set(cp.processes.map((p) => p.pid));
+  for (const p of cp.processes.slice(1)) {
+    if (!pids.has(p.ppid)) refuse(`process ${p.pid}'s parent ${p.ppid} is not in the checkpoint; only one tree of processes can be restored`, { pid: p.pid });
   }
   for (const p of cp.processes) {
     const caught = BigInt(`0x${p.sigCaught || "0"}`);

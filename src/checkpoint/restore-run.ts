@@ -60,8 +60,8 @@ export function holeFor(taken: readonly { start: bigint; end: bigint }[], size: 
 
 /** Where the restore step maps its two pages: a hole of the image above 4 GiB (clear of
  * the non-PIE launcher at 0x400000, below the usual places of PIE programs and libraries). */
-export function restorePages(p: ProcessImage): bigint {
-  return holeFor(p.maps, 2n * PAGE, 1n << 32n);
+export function restorePages(ps: readonly ProcessImage[]): bigint {
+  return holeFor(ps.flatMap((p) => p.maps), 2n * PAGE, 1n << 32n);
 }
 
 /** A failure while rebuilding: the sandbox is then killed (nothing of the image ran). */
@@ -81,7 +81,10 @@ export interface RebuildOptions {
 }
 
 /** Rebuilds image p in process pid (stopped in the restore step with its pages at `at`). */
-export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: RebuildOptions): Promise<void> {
+/** Rebuilds image p in process pid (stopped in the restore step, or a fork of its rebuilt
+ * parent sleeping in the pause loop, with the pages at `at`), and its children of `tree`
+ * (each forked by it); resolves with what lets every thread of them run. */
+export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: RebuildOptions, tree: readonly ProcessImage[] = [p]): Promise<() => void> {
   const r = await Remote.attach(pid, at, at + PAGE, opts.timeoutMs);
   const sys = async (what: string, nr: number, ...args: (bigint | number)[]): Promise<bigint> => {
     const rc = await r.call(nr, ...args);
@@ -90,7 +93,9 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
   };
   const ours = { start: at, end: at + 2n * PAGE };
 
-  // 1. Everything of the launcher goes; the kernel's own mappings stay (moved in 2).
+  // 1. Everything of the launcher (or of the parent this is a fork of) goes, descriptors
+  // above stdio too; the kernel's own mappings stay (moved in 2).
+  await sys("close_range(3, ~0)", NR.closeRange, 3, 0xffffffff, 0);
   const now = parseMaps(readFileSync(`/proc/${pid}/maps`, "latin1"));
   for (const m of now) {
     if (KERNEL_MAPS.has(m.path) || (m.start >= ours.start && m.end <= ours.end)) continue;
@@ -194,6 +199,15 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
   const t = p.threads[0]!;
   await setMask(r, t, sys);
 
+  // 7b. Its children: each a fork of this rebuilt process (the child starts in the pause
+  // loop), then rebuilt as its own image. A descriptor a parent and child shared (one
+  // open file, one offset) becomes two.
+  const releases: (() => void)[] = [];
+  for (const c of tree.filter((x) => x.ppid === p.pid && x !== p)) {
+    const child = Number(await sys(`fork (for process ${c.pid})`, NR.fork));
+    releases.push(await rebuild(child, c, at, opts, tree));
+  }
+
   // 8. The other threads: each cloned by the main one, seized in the pause loop, given
   // its own signal mask; glibc's record of its tid (pthread_kill, pthread_join) is moved
   // to the new tid when the thread's control block is where glibc keeps it.
@@ -235,7 +249,10 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
     regs.writeBigInt64LE(-1n, REG.origRax * 8);
     rt.setRegs(regs);
   }
-  for (const [rt, ti] of threads) rt.detach(ti.stop === "signal" ? ti.pendingSignal : 0);
+  return () => {
+    for (const [rt, ti] of threads) rt.detach(ti.stop === "signal" ? ti.pendingSignal : 0);
+    for (const release of releases) release();
+  };
 }
 
 type Sys = (what: string, nr: number, ...args: (bigint | number)[]) => Promise<bigint>;

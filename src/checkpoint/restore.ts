@@ -40,11 +40,12 @@ export async function restoreSandbox(cp: Checkpoint, opts: RestoreOptions, start
   if (given !== undefined) assertWithin(policy, saved);
   checkImage(cp, policy);
   const image = cp.processes[0]!;
-  const at = restorePages(image);
+  const at = restorePages(cp.processes);
   const argv = [image.exe, ...image.cmdline.slice(1)];
   const sb = await start(policy, at, argv, spawnOpts);
   try {
-    await rebuild(sb.pid!, image, at, { timeoutMs: stepTimeoutMs ?? 10_000 });
+    const release = await rebuild(sb.pid!, image, at, { timeoutMs: stepTimeoutMs ?? 10_000 }, cp.processes);
+    release();
   } catch (e) {
     await sb.kill().catch(() => undefined);
     await sb.wait().catch(() => undefined);

@@ -16,7 +16,7 @@ Usage:
 Resumes the checkpoint saved in DIR (sandlock checkpoint NAME DIR) in a new sandbox under
 its saved policy, on the same kernel: memory, registers, open files at their offsets, cwd,
 umask, signal mask (docs/checkpoint.md). stdin, stdout and stderr are this terminal's. What
-cannot be restored (a socket, a pipe, a changed file, threads, several processes) is
+cannot be restored (a socket, a pipe, a changed file, a process whose parent is not in it) is
 refused before anything runs, with the process and descriptor named. Exit: the restored
 command's code (128+N for signal N); 1 when the checkpoint cannot be loaded or restored
 (the reason is on stderr).

@@ -40,6 +40,14 @@ scriptCase("restore: a process with two threads resumes with both (the counting 
   consecutive(out.values);
 });
 
+scriptCase("restore: a process tree (a counter and its forked child) resumes, both counting on", SCRIPT, ["tree", COUNTER], (out) => {
+  assert.equal(out.processes, 2);
+  assert.equal(out.children, 1, "the restored root has its child again");
+  assert.ok(out.values.length >= out.before[0] + 10 && out.childValues.length >= out.before[1] + 10);
+  consecutive(out.values);
+  consecutive(out.childValues);
+});
+
 scriptCase("restore: a program in the middle of a loop over a file continues it to the end", SCRIPT, ["readloop", COUNTER], (out) => {
   assert.ok(out.before >= 9 * 30 && out.before < out.input.length, `it was in the middle: ${out.before} of ${out.input.length} bytes`);
   assert.equal(out.copy, `${out.input}EOF\n`, "every record once, in order, then EOF");
@@ -76,8 +84,9 @@ scriptCase("sandlock restore DIR resumes what sandlock checkpoint NAME DIR saved
   assert.equal(out.restored.stderr, "");
   assert.equal(out.restored.code, 0, "the restored sleep finished its sleep and exited 0");
   assert.equal(out.tree.code, 0, out.tree.stderr);
-  assert.equal(out.treeRestore.code, 1);
-  assert.match(out.treeRestore.stderr, /^sandlock restore: restore: the checkpoint holds 2 processes \(\d+, \d+\); restoring a process tree is not supported yet\n$/);
+  assert.equal(out.treeRestore.stderr, "");
+  assert.equal(out.treeRestore.stdout, "after\n", "the restored shell ran on after its restored child");
+  assert.equal(out.treeRestore.code, 0);
   assert.equal(out.usage.code, 125);
   assert.match(out.usage.stderr, /^sandlock restore: give the checkpoint's directory \(got 0 arguments\)\n/);
 });

@@ -90,6 +90,18 @@ async function run(): Promise<unknown> {
       await sb.wait();
       return { before, threadsCaptured: cp.processes[0]!.threads.length, tasks, values: lines().map((l) => Number(l[0])) };
     }
+    case "tree": {
+      // The counter and its forked child, each counting into its own file.
+      const child = `${countFile}.child`;
+      const cp = await roundTrip(await captured([counter, countFile, "fork"], () => lines().length >= 10 && lines(child).length >= 10), "cp");
+      const before = [lines().length, lines(child).length];
+      const sb = await Sandbox.restore(cp);
+      const kids = readFileSync(`/proc/${sb.pid}/task/${sb.pid}/children`, "latin1").trim().split(" ").filter((x) => x !== "");
+      await until("10 more lines in each", () => lines().length >= before[0]! + 10 && lines(child).length >= before[1]! + 10);
+      await sb.kill();
+      await sb.wait();
+      return { processes: cp.processes.length, children: kids.length, before, values: lines().map((l) => Number(l[0])), childValues: lines(child).map((l) => Number(l[0])) };
+    }
     case "readloop": {
       const input = join(work, "in");
       let text = "";
@@ -175,7 +187,9 @@ async function run(): Promise<unknown> {
       };
       const one = await captureCli("one", ["--", "sleep", "1"]);
       const restored = await sh(["restore", join(work, "one")]);
-      const tree = await captureCli("tree", ["-e", "sleep 5; sleep 5"]);
+      // A shell waiting for its child: both restored; the sleep restarts, the shell's
+      // wait4 too, and the shell then runs its second command.
+      const tree = await captureCli("tree", ["-e", "sleep 1; echo after"]);
       const treeRestore = await sh(["restore", join(work, "tree")]);
       const usage = await sh(["restore"]);
       return { one, restored, tree, treeRestore, usage };
