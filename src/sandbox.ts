@@ -3,7 +3,7 @@
 
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
-import { BranchError, CheckpointError, CommandFailedError, OutputLimitError, PolicyError, SandboxError } from "./errors.js";
+import { BranchError, CommandFailedError, OutputLimitError, PolicyError, SandboxError } from "./errors.js";
 import { monotonicMs } from "./kernel/clock.js";
 import { signalName } from "./confine/errno.js";
 import { SIGKILL, forceAfterMs, signalNumber, type StopSignal } from "./confine/stop.js";
@@ -400,7 +400,10 @@ export class Sandbox {
     try {
       if (priv !== undefined) launchPolicy = launchPolicy.with({ fsWritable: [...launchPolicy.fsWritable, priv.dir] });
       // A policy planned before is reused while the host facts it read are unchanged.
-      features = cachedFeatures(launchPolicy, probeHost(), resolved);
+      // A restore runs in the supervised view for now (checkpoint/restore.ts): the image's
+      // pids are host pids, and the kernel view's init is a process the image lacks.
+      const restoreView = this.restoreAt !== undefined ? "a checkpoint restore (it runs in the supervised view)" : undefined;
+      features = cachedFeatures(launchPolicy, probeHost(), resolved, restoreView);
       const learned = learning.get(this);
       if (learned !== undefined) {
         features = withLearning(features);
@@ -412,11 +415,6 @@ export class Sandbox {
       commandPath = resolveCommand(cmd[0]!, env, cwd);
       // The workdir's branch: made last, so that every earlier refusal leaves none behind.
       if (launchPolicy.workdir !== undefined) this.cow = startCow(launchPolicy, cmd, this.dryRunMode);
-      // A restore (checkpoint/restore.ts) runs in the supervised view for now: the image's
-      // pids are host pids, and its init would be a process the image does not have.
-      if (this.restoreAt !== undefined && features.kernelView !== undefined) {
-        throw new CheckpointError("CHECKPOINT_REFUSED", "restore: the kernel view (SANDLOCK_KERNEL_VIEW) is not supported by restore yet; unset it to restore");
-      }
       plan = planFor(features, { path: commandPath, argv: cmd, env, cwd, ownProcessGroup, ...(this.cow !== undefined ? { cowStage: this.cow.branch.dir } : {}), ...(this.restoreAt !== undefined ? { restoreAt: this.restoreAt } : {}) });
     } catch (e) {
       this.dropCow();

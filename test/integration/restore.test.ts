@@ -33,6 +33,12 @@ scriptCase("restore: a counter saved to disk resumes from where it was in a new 
   assert.equal(out.status, "killed");
 });
 
+scriptCase("restore under SANDLOCK_KERNEL_VIEW=1 falls back to the supervised view and resumes", SCRIPT, ["kview", COUNTER], (out) => {
+  assert.equal(out.restoredView, "supervised");
+  assert.ok(out.values.length >= out.before + 10);
+  consecutive(out.values);
+});
+
 scriptCase("restore: a process with two threads resumes with both (the counting one counts on)", SCRIPT, ["thread", COUNTER], (out) => {
   assert.equal(out.threadsCaptured, 2);
   assert.equal(out.tasks, 2, "the restored process has both threads");

@@ -79,6 +79,26 @@ async function run(): Promise<unknown> {
       const r = await sb.wait();
       return { before, values: lines().map((l) => Number(l[0])), originalPid: cp.processes[0]!.pid, restoredPid: pid, status: r.status };
     }
+    case "kview": {
+      // Under the kernel view's switch the capture is of the kernel view's sandbox (where
+      // the host allows it); the restore falls back to the supervised view.
+      process.env.SANDLOCK_KERNEL_VIEW = "1";
+      const sb0 = new Sandbox(base);
+      await sb0.spawn([counter, countFile]);
+      await until("10 lines", () => lines().length >= 10);
+      await sb0.pause();
+      const cp = await sb0.checkpoint();
+      const originalView = sb0.procView;
+      await sb0.kill();
+      await sb0.wait().catch(() => undefined);
+      const before = lines().length;
+      const sb = await Sandbox.restore(cp);
+      await until("10 more lines", () => lines().length >= before + 10);
+      const restoredView = sb.procView;
+      await sb.kill();
+      await sb.wait();
+      return { originalView, restoredView, before, values: lines().map((l) => Number(l[0])) };
+    }
     case "thread": {
       // The counter with an idle second thread (pause() in a loop).
       const cp = await roundTrip(await captured([counter, countFile, "thread"], () => lines().length >= 10), "cp");
