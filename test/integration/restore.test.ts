@@ -39,6 +39,14 @@ scriptCase("restore under SANDLOCK_KERNEL_VIEW=1 falls back to the supervised vi
   consecutive(out.values);
 });
 
+scriptCase("checkpoint records each caught signal's handler and leaves a paused sandbox paused, counting on after resume", SCRIPT, ["handlers", COUNTER], (out) => {
+  assert.equal(out.sigCaught, "0000000100000000", "glibc's SIGCANCEL (33) handler of a threaded program");
+  assert.deepEqual(out.actions, [{ sig: 33, handlerInText: true }], "the handler address lies in executable memory");
+  assert.equal(out.stoppedLines, out.atPause, "paused through the capture: not a line written until resume");
+  assert.ok(out.values.length >= out.atPause + 5, "counting on after resume");
+  consecutive(out.values);
+});
+
 scriptCase("restore: a process with two threads resumes with both (the counting one counts on)", SCRIPT, ["thread", COUNTER], (out) => {
   assert.equal(out.threadsCaptured, 2);
   assert.equal(out.tasks, 2, "the restored process has both threads");

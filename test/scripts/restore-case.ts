@@ -99,6 +99,26 @@ async function run(): Promise<unknown> {
       await sb.wait();
       return { originalView, restoredView, before, values: lines().map((l) => Number(l[0])) };
     }
+    case "handlers": {
+      // Reading the handlers makes a thread of a paused sandbox run rt_sigaction: it must
+      // be left exactly as it was (stopped, then counting on after resume).
+      const sb = new Sandbox(base);
+      await sb.spawn([counter, countFile, "thread"]);
+      await until("5 lines", () => lines().length >= 5);
+      await sb.pause();
+      const atPause = lines().length;
+      const cp = await sb.checkpoint();
+      // Detached threads re-enter their group-stop (briefly traced or waking on the way).
+      const states = (): string[] => readdirSync(`/proc/${sb.pid}/task`).map((t) => readFileSync(`/proc/${sb.pid}/task/${t}/stat`, "latin1").split(") ")[1]!.split(" ")[0]!);
+      await until("both threads stopped again", () => states().every((x) => x === "T"));
+      const stoppedLines = lines().length;
+      await sb.resume();
+      await until("5 more lines", () => lines().length >= atPause + 5);
+      await sb.kill();
+      await sb.wait().catch(() => undefined);
+      const p = cp.processes[0]!;
+      return { sigCaught: p.sigCaught, actions: (p.sigActions ?? []).map((a) => ({ sig: a.sig, handlerInText: p.maps.some((m) => m.perms[2] === "x" && m.start <= a.handler && a.handler < m.end) })), atPause, stoppedLines, values: lines().map((l) => Number(l[0])) };
+    }
     case "thread": {
       // The counter with an idle second thread (pause() in a loop).
       const cp = await roundTrip(await captured([counter, countFile, "thread"], () => lines().length >= 10), "cp");
