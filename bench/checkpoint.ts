@@ -1,7 +1,8 @@
 // Checkpoint cost: time to checkpoint a sandboxed process holding 100 MiB of dirty heap,
 // the image's size, save and load times, against the bare floor measured in the same
 // invocation (process_vm_readv of the same pages, no freeze, no /proc), and the fixed
-// cost of checkpointing a small process (sleep).
+// cost of checkpointing a small process (sleep). Restore: Sandbox.restore of the loaded
+// image into a new sandbox, against the load time of the same directory.
 
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
@@ -46,6 +47,9 @@ export interface CheckpointBench {
   memoryBytes: number;
   saveMs: Summary;
   loadMs: Summary;
+  /** Sandbox.restore of the loaded checkpoint, until the process runs again. */
+  restoreMs: Summary;
+  ratioRestoreToLoad: Summary;
   smallCheckpointMs: Summary;
 }
 
@@ -58,6 +62,7 @@ export async function benchCheckpoint(rounds: number): Promise<CheckpointBench> 
   const rawReadMs: number[] = [];
   const saveMs: number[] = [];
   const loadMs: number[] = [];
+  const restoreMs: number[] = [];
   const smallMs: number[] = [];
   let imageBytes = 0;
   let memoryBytes = 0;
@@ -84,8 +89,13 @@ export async function benchCheckpoint(rounds: number): Promise<CheckpointBench> 
       saveMs.push(ms(t));
       imageBytes = readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
       t = process.hrtime.bigint();
-      await Checkpoint.load(dir);
+      const loaded = await Checkpoint.load(dir);
       loadMs.push(ms(t));
+      t = process.hrtime.bigint();
+      const restored = await Sandbox.restore(loaded, { stdout: "ignore" });
+      restoreMs.push(ms(t));
+      await restored.kill();
+      await restored.wait().catch(() => undefined);
       rmSync(dir, { recursive: true });
 
       t = process.hrtime.bigint();
@@ -106,6 +116,8 @@ export async function benchCheckpoint(rounds: number): Promise<CheckpointBench> 
     memoryBytes,
     saveMs: summarize(saveMs),
     loadMs: summarize(loadMs),
+    restoreMs: summarize(restoreMs),
+    ratioRestoreToLoad: summarize(restoreMs.map((x, i) => x / loadMs[i]!)),
     smallCheckpointMs: summarize(smallMs),
   };
 }
@@ -119,6 +131,8 @@ export function reportCheckpoint(c: CheckpointBench): string {
     `  ${"ratio to the raw read".padEnd(34)} ${fmt(c.ratioToRawRead, "x", 2)}`,
     `  ${"cp.save(dir) (fsync included)".padEnd(34)} ${fmt(c.saveMs, " ms", 1)}`,
     `  ${"Checkpoint.load(dir) (verified)".padEnd(34)} ${fmt(c.loadMs, " ms", 1)}`,
+    `  ${"Sandbox.restore(loaded)".padEnd(34)} ${fmt(c.restoreMs, " ms", 1)}`,
+    `  ${"ratio of restore to load".padEnd(34)} ${fmt(c.ratioRestoreToLoad, "x", 2)}`,
     `  ${"image size".padEnd(34)} ${mib(c.imageBytes)} (memory captured ${mib(c.memoryBytes)})`,
     `  ${"sb.checkpoint() of sleep".padEnd(34)} ${fmt(c.smallCheckpointMs, " ms", 1)}`,
   ].join("\n");

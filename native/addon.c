@@ -564,6 +564,7 @@ static napi_value init(napi_env env, napi_value exports) {
   sl_procfs_register(env, exports);
   sl_fork_register(env, exports);
   sl_ptrace_register(env, exports);
+  sl_ptrace_restore_register(env, exports);
   sl_files_register(env, exports);
   sl_meta_register(env, exports);
   sl_answer_register(env, exports);

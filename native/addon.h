@@ -80,6 +80,8 @@ void sl_fork_register(napi_env env, napi_value exports);
 
 /* Registers the checkpoint's ptrace calls: seize, interrupt, wait, get regset, detach (ptrace.c). */
 void sl_ptrace_register(napi_env env, napi_value exports);
+/* Registers the restore's ptrace calls: set regset, resume to the next syscall stop (ptrace-restore.c). */
+void sl_ptrace_restore_register(napi_env env, napi_value exports);
 
 /* native/files.c: file calls the memory supervisor performs on its duplicates. */
 void sl_files_register(napi_env env, napi_value exports);

@@ -63,7 +63,8 @@ struct sl_step_header {
 /* chroot and fsMount (native/launcher/chroot.c): built by the launcher before it forks, joined
  * by the command's process (setns) before chdir. */
 #define SL_STEP_CHROOT 26            /* u32 uid, u32 gid, u32 flags (1 /proc, 2 /dev), u32 pad, dir\0, ("r"|"w"\0 virtual\0 host\0)..., "\0" */
-#define SL_STEP_MAX 26
+#define SL_STEP_RESTORE 27          /* u64 address of two free pages: a checkpoint restore's stop instead of exec (restore.c) */
+#define SL_STEP_MAX 27
 
 /* Sub-call of a failed step, reported as op | sub << 8. */
 #define SL_SUB_MAIN 0      /* the step's own system call */

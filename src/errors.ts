@@ -14,6 +14,7 @@ export type ErrorCode =
   | "SANDBOX_STATE"
   | "CHECKPOINT_FAILED"
   | "CHECKPOINT_INVALID"
+  | "CHECKPOINT_REFUSED"
   | "COMMAND_FAILED"
   | "OUTPUT_LIMIT";
 
@@ -128,13 +129,17 @@ export interface CheckpointDetails {
   errno?: string;
   /** The file of a checkpoint directory that is missing or corrupt. */
   path?: string;
+  /** The descriptor a restore refused (CHECKPOINT_REFUSED). */
+  fd?: number;
   cause?: unknown;
 }
 
 /**
  * A checkpoint could not be taken or written (CHECKPOINT_FAILED: a process cannot be
  * traced, did not stop, the directory cannot be written), or a saved one cannot be read
- * back (CHECKPOINT_INVALID: missing, truncated, wrong version, bad checksum).
+ * back (CHECKPOINT_INVALID: missing, truncated, wrong version, bad checksum), or restored
+ * (CHECKPOINT_REFUSED: another kernel, a wider policy, a socket, a changed file...; the
+ * message names the process and descriptor, and nothing of the image ran).
  */
 export class CheckpointError extends SandlockError {
   /** The sandboxed process (or thread) the failure is about. */
@@ -145,12 +150,15 @@ export class CheckpointError extends SandlockError {
   readonly errno: string | undefined;
   /** The file of a checkpoint directory that is missing or corrupt. */
   readonly path: string | undefined;
-  constructor(code: "CHECKPOINT_FAILED" | "CHECKPOINT_INVALID", message: string, details: CheckpointDetails = {}) {
+  /** The descriptor a restore refused, when one is the reason. */
+  readonly fd: number | undefined;
+  constructor(code: "CHECKPOINT_FAILED" | "CHECKPOINT_INVALID" | "CHECKPOINT_REFUSED", message: string, details: CheckpointDetails = {}) {
     super(code, message, details.cause === undefined ? undefined : { cause: details.cause });
     this.pid = details.pid;
     this.syscall = details.syscall;
     this.errno = details.errno;
     this.path = details.path;
+    this.fd = details.fd;
   }
 }
 

@@ -36,6 +36,7 @@ import { CpuThrottle } from "./supervise/cpu-throttle.js";
 import { checkForkFunctions, type ForkFunctions, type ZygoteSpec } from "./fork/fns.js";
 import type { ForkGroup } from "./fork/zygote.js";
 import type { Checkpoint, CheckpointOptions } from "./checkpoint/checkpoint.js";
+import type { RestoreOptions } from "./checkpoint/restore.js";
 import type { Registration } from "./registry/server.js";
 
 /** What Sandbox.dryRun returns: the change list, the run's result, and the diff if asked. */
@@ -179,6 +180,8 @@ export class Sandbox {
   private overflow: { stream: "stdout" | "stderr"; maxBuffer: number } | undefined;
   /** The reject option of the spawn. */
   private rejectFailure = false;
+  /** Set by restore(): the launcher stops with the restore step's pages here instead of exec. */
+  private restoreAt: bigint | undefined;
 
   /** A sandbox for `policy` (validated here: a bad field throws PolicyError naming it). */
   constructor(policy: Policy | PolicyInput) {
@@ -204,6 +207,22 @@ export class Sandbox {
     await sb.spawnWith(cmd, spawnOpts, RUN_DEFAULTS, !spawnOpts.foreground, false);
     const result = await sb.wait();
     return { changes: result.workdir?.changes ?? [], result, ...(sb.dryRunDiff !== undefined ? { diff: sb.dryRunDiff } : {}) };
+  }
+
+  /**
+   * Resumes a checkpoint (taken here or Checkpoint.load'ed) in a new sandbox under its saved
+   * policy, or the stricter `opts.policy`; resolves once the restored process runs. What
+   * cannot be restored is refused first (CheckpointError CHECKPOINT_REFUSED). See
+   * docs/checkpoint.md.
+   */
+  static async restore(cp: Checkpoint, opts: RestoreOptions = {}): Promise<Sandbox> {
+    const { restoreSandbox } = await import("./checkpoint/restore.js");
+    return restoreSandbox(cp, opts, async (policy, at, argv, spawnOpts) => {
+      const sb = new Sandbox(policy);
+      sb.restoreAt = at;
+      await sb.spawnWith(argv, spawnOpts, RUN_DEFAULTS, !spawnOpts.foreground, true);
+      return sb;
+    });
   }
 
   /** Spawns, waits, and returns the result with stdout and stderr captured. */
@@ -382,7 +401,10 @@ export class Sandbox {
     try {
       if (priv !== undefined) launchPolicy = launchPolicy.with({ fsWritable: [...launchPolicy.fsWritable, priv.dir] });
       // A policy planned before is reused while the host facts it read are unchanged.
-      features = cachedFeatures(launchPolicy, probeHost(), resolved);
+      // A restore runs in the supervised view for now (checkpoint/restore.ts): the image's
+      // pids are host pids, and the kernel view's init is a process the image lacks.
+      const restoreView = this.restoreAt !== undefined ? "a checkpoint restore (it runs in the supervised view)" : undefined;
+      features = cachedFeatures(launchPolicy, probeHost(), resolved, restoreView);
       const learned = learning.get(this);
       if (learned !== undefined) {
         features = withLearning(features);
@@ -397,7 +419,7 @@ export class Sandbox {
       commandPath = resolveCommand(cmd[0]!, env, cwd, chroot === undefined ? undefined : (p) => chrootHostPath(chroot, p));
       // The workdir's branch: made last, so that every earlier refusal leaves none behind.
       if (launchPolicy.workdir !== undefined) this.cow = startCow(launchPolicy, cmd, this.dryRunMode);
-      plan = planFor(features, { path: commandPath, argv: cmd, env, cwd, ownProcessGroup, ...(this.cow !== undefined ? { cowStage: this.cow.branch.dir } : {}) });
+      plan = planFor(features, { path: commandPath, argv: cmd, env, cwd, ownProcessGroup, ...(this.cow !== undefined ? { cowStage: this.cow.branch.dir } : {}), ...(this.restoreAt !== undefined ? { restoreAt: this.restoreAt } : {}) });
     } catch (e) {
       this.dropCow();
       priv?.remove();

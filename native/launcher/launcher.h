@@ -112,6 +112,9 @@ long sl_chroot_root(void);
 /* userns.c */
 long sl_userns(const uint8_t *p, uint32_t len);
 
+/* A checkpoint restore's stop instead of exec (restore.c): never returns on success. */
+long sl_restore_stop(const uint8_t *p, uint32_t len);
+
 /* timeStart's and policyFn's exec stop (vclock.c). */
 long sl_vclock_init(const uint8_t *p, uint32_t len, int64_t *sec_out, int64_t *nsec_out);
 long sl_vclock_seize(pid_t pid);

@@ -285,6 +285,8 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
       return sl_userns(p, len);
     case SL_STEP_CHROOT:
       return sl_chroot_enter(); /* the launcher built the namespace before the fork (chroot.c) */
+    case SL_STEP_RESTORE:
+      return sl_restore_stop(p, len);
     case SL_STEP_EXEC:
       if (es->exec.path == NULL) break;
       if (es->ns_init) return sl_init_exec(es->exec.path, es->exec.argv, es->exec.envp, es->fds, es->own_group);

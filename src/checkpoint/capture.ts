@@ -2,7 +2,7 @@
 // read each process's registers, maps, private memory, descriptors and identity, then
 // thaw. Everything is read from /proc and ptrace as the sandbox's parent, no privilege.
 
-import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from "node:fs";
 import { release as kernelRelease } from "node:os";
 import { errnoName } from "../confine/errno.js";
 import { native } from "../confine/native.js";
@@ -11,7 +11,8 @@ import type { PolicyJSON } from "../policy/types.js";
 import { holdForks } from "../supervise/handler.js";
 import { errnoCode } from "./errno.js";
 import { Freezer, type StoppedThread } from "./freeze.js";
-import { REGSET_NOTES, type CheckpointData, type FdEntry, type MapEntry, type MemorySegment, type ProcessImage, type RegisterSet, type ThreadImage } from "./image.js";
+import { REGSET_NOTES, type CheckpointData, type FdEntry, type FileStamp, type MapEntry, type MmLayout, type MemorySegment, type ProcessImage, type RegisterSet, type ThreadImage } from "./image.js";
+import { captureSigActions } from "./sigactions.js";
 import { auxvPageSize, parseFdinfo, parseMaps, parseStat, parseStatus, privatePageRuns } from "./procfs.js";
 
 const ESRCH = 3;
@@ -79,7 +80,9 @@ export async function captureSandbox(req: CaptureRequest): Promise<CheckpointDat
     for (const [pid, threads] of frozen) {
       if (pid === skipPid) continue;
       try {
-        processes.push(captureProcess(pid, threads, notes));
+        const image = captureProcess(pid, threads, notes);
+        const actions = await captureSigActions(pid, threads, image.maps, BigInt(`0x${image.sigCaught || "0"}`), req.stopTimeoutMs);
+        processes.push(actions === undefined ? image : { ...image, sigActions: actions });
       } catch (e) {
         if (!(e instanceof Gone)) throw e;
       }
@@ -121,7 +124,7 @@ function captureProcess(pid: number, stopped: readonly StoppedThread[], notes: r
   const status = parseStatus(readProc(pid, "status").toString("latin1"));
   const auxv = readProc(pid, "auxv");
   const pageSize = auxvPageSize(auxv) ?? 4096;
-  const maps = parseMaps(readProc(pid, "maps").toString("latin1"));
+  const maps = parseMaps(readProc(pid, "maps").toString("latin1")).map(stampMap);
   const cmdline = readProc(pid, "cmdline").toString("utf8").split("\0");
   if (cmdline.at(-1) === "") cmdline.pop();
   const umask = status.get("Umask");
@@ -146,6 +149,51 @@ function captureProcess(pid: number, stopped: readonly StoppedThread[], notes: r
     maps,
     memory: captureMemory(pid, maps, pageSize),
     fds: captureFds(pid),
+    mm: mmLayout(readProc(pid, "stat").toString("latin1"), maps),
+  };
+}
+
+/** A file's identity, from a bigint stat. */
+function stampOf(path: string): (FileStamp & { major: number; minor: number }) | undefined {
+  try {
+    const st = statSync(path, { bigint: true });
+    const dev = st.dev;
+    const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
+    const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
+    return { dev: Number(dev), ino: Number(st.ino), size: Number(st.size), mtimeNs: st.mtimeNs.toString(), major, minor };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A file mapping with the identity of the file its path names now, when that is the
+ * mapped file (same device and inode as the maps line): a restore checks it again. */
+function stampMap(m: MapEntry): MapEntry {
+  if (m.inode === 0 || !m.path.startsWith("/") || m.path.endsWith(" (deleted)")) return m;
+  const st = stampOf(m.path);
+  if (st === undefined || st.ino !== m.inode || `${st.major.toString(16).padStart(2, "0")}:${st.minor.toString(16).padStart(2, "0")}` !== m.device) return m;
+  return { ...m, file: { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs } };
+}
+
+/** The layout fields of /proc/<pid>/stat (26-28, 45-51); brk is the end of [heap]. */
+function mmLayout(stat: string, maps: readonly MapEntry[]): MmLayout | undefined {
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const at = (field: number): bigint => BigInt(f[field - 3] ?? "0");
+  if (f.length < 49) return undefined;
+  const heap = maps.find((m) => m.path === "[heap]");
+  const startBrk = at(47);
+  return {
+    startCode: at(26),
+    endCode: at(27),
+    startStack: at(28),
+    startData: at(45),
+    endData: at(46),
+    startBrk,
+    brk: heap !== undefined && heap.end > startBrk ? heap.end : startBrk,
+    argStart: at(48),
+    argEnd: at(49),
+    envStart: at(50),
+    envEnd: at(51),
   };
 }
 
@@ -270,7 +318,8 @@ function captureFds(pid: number): FdEntry[] {
       if (errnoCode(e) === "ENOENT") continue; // closed by a thread that was still running? not while frozen, but harmless
       throw procError(pid, `read /proc/${pid}/fdinfo/${fd}`, e);
     }
-    fds.push({ fd, target, ...info });
+    const st = target.startsWith("/") ? stampOf(`/proc/${pid}/fd/${fd}`) : undefined;
+    fds.push(st === undefined ? { fd, target, ...info } : { fd, target, ...info, file: { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs } });
   }
   return fds;
 }

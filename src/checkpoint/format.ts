@@ -11,6 +11,9 @@ import {
   FORMAT_VERSION,
   type CheckpointData,
   type FdEntry,
+  type FileStamp,
+  type MmLayout,
+  type SigAction,
   type MapEntry,
   type MemorySegment,
   type ProcessImage,
@@ -94,6 +97,8 @@ export function encodeCheckpoint(cp: CheckpointData): Map<string, Buffer> {
       maps: p.maps.map((m) => ({ ...m, start: hexAddr(m.start), end: hexAddr(m.end) })),
       memory: p.memory.map((s) => ({ start: hexAddr(s.start), data: pages.add(s.data) })),
       fds: p.fds.map((f) => ({ ...f })),
+      ...(p.sigActions !== undefined ? { sigActions: p.sigActions.map((a) => ({ sig: a.sig, handler: hexAddr(a.handler), flags: hexAddr(a.flags), restorer: hexAddr(a.restorer), mask: hexAddr(a.mask) })) } : {}),
+      ...(p.mm !== undefined ? { mm: Object.fromEntries(Object.entries(p.mm).map(([k, v]) => [k, hexAddr(v as bigint)])) } : {}),
     };
   });
   const metadata = {
@@ -271,7 +276,33 @@ function decodeProcess(r: Reader, v: unknown, at: string): ProcessImage {
     maps: r.arr(p.maps, `${at}.maps`).map((m, i) => decodeMap(r, m, `${at}.maps[${i}]`)),
     memory,
     fds: r.arr(p.fds, `${at}.fds`).map((f, i) => decodeFd(r, f, `${at}.fds[${i}]`)),
+    ...(p.mm !== undefined ? { mm: decodeMm(r, p.mm, `${at}.mm`) } : {}),
+    ...(p.sigActions !== undefined
+      ? {
+          sigActions: r.arr(p.sigActions, `${at}.sigActions`).map((v, i): SigAction => {
+            const o = r.obj(v, `${at}.sigActions[${i}]`);
+            const w = `${at}.sigActions[${i}]`;
+            return { sig: r.int(o.sig, `${w}.sig`, 1), handler: r.addr(o.handler, `${w}.handler`), flags: r.addr(o.flags, `${w}.flags`), restorer: r.addr(o.restorer, `${w}.restorer`), mask: r.addr(o.mask, `${w}.mask`) };
+          }),
+        }
+      : {}),
   };
+}
+
+const MM_FIELDS = ["startCode", "endCode", "startData", "endData", "startBrk", "brk", "startStack", "argStart", "argEnd", "envStart", "envEnd"] as const;
+
+function decodeMm(r: Reader, v: unknown, at: string): MmLayout {
+  const o = r.obj(v, at);
+  return Object.fromEntries(MM_FIELDS.map((k) => [k, r.addr(o[k], `${at}.${k}`)])) as unknown as MmLayout;
+}
+
+/** The optional file identity of a descriptor or mapping (newer checkpoints). */
+function decodeStamp(r: Reader, v: unknown, at: string): { file?: FileStamp } {
+  if (v === undefined) return {};
+  const o = r.obj(v, at);
+  const mtimeNs = r.str(o.mtimeNs, `${at}.mtimeNs`);
+  if (!/^\d+$/.test(mtimeNs)) r.fail(`${at}.mtimeNs must be a decimal string, got ${JSON.stringify(mtimeNs)}`);
+  return { file: { dev: r.int(o.dev, `${at}.dev`), ino: r.int(o.ino, `${at}.ino`), size: r.int(o.size, `${at}.size`), mtimeNs } };
 }
 
 const STOPS: readonly ThreadImage["stop"][] = ["interrupt", "group-stop", "signal"];
@@ -310,6 +341,7 @@ function decodeMap(r: Reader, v: unknown, at: string): MapEntry {
     device: r.str(m.device, `${at}.device`),
     inode: r.int(m.inode, `${at}.inode`),
     path: r.str(m.path, `${at}.path`),
+    ...decodeStamp(r, m.file, `${at}.file`),
   };
 }
 
@@ -321,5 +353,6 @@ function decodeFd(r: Reader, v: unknown, at: string): FdEntry {
     flags: r.int(f.flags, `${at}.flags`),
     pos: r.int(f.pos, `${at}.pos`),
     mntId: r.int(f.mntId, `${at}.mntId`, -1),
+    ...decodeStamp(r, f.file, `${at}.file`),
   };
 }

@@ -38,6 +38,42 @@ export interface ThreadImage {
   sigPending: string;
 }
 
+/** Which file a descriptor or mapping held, to tell at restore that it is still the same
+ * (same device and inode, size and modification time). */
+export interface FileStamp {
+  /** st_dev, st_ino, st_size as numbers. */
+  dev: number;
+  ino: number;
+  size: number;
+  /** st_mtime in nanoseconds, as a decimal string. */
+  mtimeNs: string;
+}
+
+/** The process's memory layout fields (/proc/<pid>/stat 26-28, 45-51; brk: the end of
+ * [heap]), which a restore gives back to the kernel (prctl PR_SET_MM_MAP). */
+export interface MmLayout {
+  startCode: bigint;
+  endCode: bigint;
+  startData: bigint;
+  endData: bigint;
+  startBrk: bigint;
+  brk: bigint;
+  startStack: bigint;
+  argStart: bigint;
+  argEnd: bigint;
+  envStart: bigint;
+  envEnd: bigint;
+}
+
+/** A signal's disposition as rt_sigaction reports it (x86_64 struct kernel_sigaction). */
+export interface SigAction {
+  sig: number;
+  handler: bigint;
+  flags: bigint;
+  restorer: bigint;
+  mask: bigint;
+}
+
 /** One line of /proc/<pid>/maps. Addresses are bigints: [vsyscall] lies above 2^53. */
 export interface MapEntry {
   /** First address of the mapping. */
@@ -54,6 +90,8 @@ export interface MapEntry {
   inode: number;
   /** Backing file, "[heap]", "[stack]", "[vdso]"..., or "" for anonymous memory. */
   path: string;
+  /** The backing file's identity at capture, when its path still named it. */
+  file?: FileStamp;
 }
 
 /**
@@ -81,6 +119,8 @@ export interface FdEntry {
   pos: number;
   /** Mount id from fdinfo (to tell which mount a path was opened through), or -1. */
   mntId: number;
+  /** The open file's identity at capture (a target that is a path). */
+  file?: FileStamp;
 }
 
 /** Everything captured of one process of the sandbox. */
@@ -123,6 +163,10 @@ export interface ProcessImage {
   memory: MemorySegment[];
   /** The open descriptors. */
   fds: FdEntry[];
+  /** The kernel's layout fields of the process (absent in older checkpoints). */
+  mm?: MmLayout;
+  /** The handler of every caught signal, when they could be read (x86_64). */
+  sigActions?: SigAction[];
 }
 
 export interface CheckpointData {

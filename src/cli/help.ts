@@ -17,6 +17,7 @@ const USAGE = `Usage:
   sandlock inspect [--json] NAME            show one: policy, enforcement, processes, usage
   sandlock kill [-s SIG] [--kill-after SECS] NAME   stop one: SIG, then SIGKILL after SECS
   sandlock checkpoint NAME DIR              save a checkpoint of a running named sandbox to DIR
+  sandlock restore DIR                      resume a saved checkpoint in a new sandbox
   sandlock mcp [--root DIR] [--profile NAME]...     an MCP server for AI agents (package sandlock-mcp)
   sandlock --version | --help
 `;
@@ -30,6 +31,7 @@ const COMMANDS = `Commands:
   inspect   NAME: a running sandbox's policy, enforcement, processes and usage
   kill      NAME: stop a running sandbox (TERM, then KILL after --kill-after SECS, default 5)
   checkpoint NAME DIR: capture a running named sandbox and save it to DIR (docs/checkpoint.md)
+  restore   DIR: resume a saved checkpoint in a new sandbox under its saved policy (docs/checkpoint.md)
   mcp       serve the Model Context Protocol on stdio: agents run commands under your profiles (docs/agents.md)
 `;
 

@@ -4,7 +4,7 @@
 import { closest } from "../policy/suggest.js";
 import { EXIT_USAGE, UsageError } from "./usage-error.js";
 
-const COMMANDS = ["run", "learn", "check", "profile", "ps", "inspect", "kill", "checkpoint", "mcp", "branch", "help"] as const;
+const COMMANDS = ["run", "learn", "check", "profile", "ps", "inspect", "kill", "checkpoint", "restore", "mcp", "branch", "help"] as const;
 
 /** Exit code of a confinement that cannot be set up (src/cli/report.ts, SPEC 9). */
 const EXIT_CONFINEMENT = 126;
@@ -36,6 +36,8 @@ async function dispatch(argv: readonly string[]): Promise<number> {
       return (await import("./manage.js")).killCommand(rest);
     case "checkpoint":
       return (await import("./manage.js")).checkpointCommand(rest);
+    case "restore":
+      return (await import("./restore.js")).restoreCommand(rest);
     case "mcp":
       return (await import("./mcp.js")).mcpCommand(rest);
     case "branch":
@@ -52,6 +54,7 @@ async function dispatch(argv: readonly string[]): Promise<number> {
         process.stdout.write((await import("./manage-help.js")).manageHelp(topic));
         return 0;
       }
+      if (topic === "restore") return (await import("./restore.js")).restoreCommand(["--help"]);
       if (topic === "learn") process.stdout.write((await import("./learn.js")).learnHelp());
       else if (topic === "branch") process.stdout.write((await import("./branch.js")).branchHelp());
       else if (topic === "profile") process.stdout.write((await import("./profile-command.js")).profileHelp());

@@ -61,6 +61,9 @@ export interface NativeAddon {
   ptraceWaitStop(tid: number): [rc: number, status: number];
   ptraceGetRegset(tid: number, note: number, out: Buffer): number;
   ptraceDetach(tid: number, signal: number): number;
+  /** Checkpoint restore (native/ptrace-restore.c), from Node's main thread only. */
+  ptraceSetRegset(tid: number, note: number, data: Buffer): number;
+  ptraceSyscall(tid: number, signal: number): number;
   /** Network supervision (native/net.c): each returns >= 0 or -errno unless noted. */
   threadGetfd(tid: number, targetfd: number): number;
   /** A pidfd of thread tid itself (PIDFD_THREAD), or -errno (EINVAL before Linux 6.9). */

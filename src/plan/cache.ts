@@ -77,8 +77,8 @@ function freeze<T>(v: T): T {
  * made again and compared (a few microseconds each), and the mount table's generation
  * (kernel/mounts.ts) must be the same. Errors are never cached: a bad policy throws each time.
  */
-export function cachedFeatures(policy: Policy, host: HostFacts, resolved?: ResolvedHosts): Features {
-  const key = keyOf(policy, resolved);
+export function cachedFeatures(policy: Policy, host: HostFacts, resolved?: ResolvedHosts, supervisedView?: string): Features {
+  const key = supervisedView === undefined ? keyOf(policy, resolved) : `${keyOf(policy, resolved)}\nsupervised: ${supervisedView}`;
   const mounts = mountsGeneration();
   let perHost = entries.get(host);
   if (perHost === undefined) entries.set(host, (perHost = new Map()));
@@ -92,7 +92,7 @@ export function cachedFeatures(policy: Policy, host: HostFacts, resolved?: Resol
     }
   }
   planCacheStats.misses++;
-  const { value, reads } = recordReads(() => computeFeatures(policy, host, resolved));
+  const { value, reads } = recordReads(() => computeFeatures(policy, host, resolved, supervisedView));
   const features = freeze(value);
   const entry: Entry = { features, reads, mounts, prefixes: new Map() };
   if (perHost.size >= KEPT) perHost.delete(perHost.keys().next().value!);
@@ -117,7 +117,8 @@ export function planFor(features: Features, cmd: CommandSpec): { plan: Plan; blo
   const pkey = `${cmd.ownProcessGroup ? 1 : 0}${cmd.cwd}`;
   let prefix = entry.prefixes.get(pkey);
   if (prefix === undefined) {
-    const whole = makePlan(features, cmd);
+    const { restoreAt: _restore, ...plain } = cmd; // the prefix is shared with plain runs
+    const whole = makePlan(features, plain);
     const last = whole.steps[whole.steps.length - 1];
     if (last?.op !== Step.EXEC) throw new Error("plan: exec is not the last step");
     const steps = Object.freeze(whole.steps.slice(0, -1));

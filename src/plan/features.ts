@@ -345,7 +345,8 @@ export function supervised(f: Features): boolean {
 }
 
 /** `resolved`: the addresses of the host names in policy.netAllow (see resolveHosts). */
-export function computeFeatures(policy: Policy, host: HostFacts, resolved: ResolvedHosts = new Map()): Features {
+/** supervisedView: why this start must use the supervised view (a checkpoint restore), or undefined. */
+export function computeFeatures(policy: Policy, host: HostFacts, resolved: ResolvedHosts = new Map(), supervisedView?: string): Features {
   const enforcement = reconcileProtections(policy, host);
   const active = new Set(PROTECTIONS.filter((p) => enforcement[p] === "active"));
 
@@ -377,7 +378,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // The kernel-native view: the fresh procfs and the uts namespace show the sandbox's own
   // processes and name natively, so the view has no procfs mount and no hostname to serve.
   const user = userMapping(policy);
-  const kernelBlock = kernelViewRequested() ? (usernsUnavailable() ?? (policy.workdir !== undefined ? "workdir (its overlay is mounted in a namespace of its own)" : undefined) ?? (chroot !== undefined ? "chroot (its root is built in a mount namespace of the launcher's)" : undefined) ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
+  const kernelBlock = kernelViewRequested() ? (supervisedView ?? usernsUnavailable() ?? (policy.workdir !== undefined ? "workdir (its overlay is mounted in a namespace of its own)" : undefined) ?? (chroot !== undefined ? "chroot (its root is built in a mount namespace of the launcher's)" : undefined) ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
   const kernel = kernelViewRequested() && kernelBlock === undefined;
   if (kernel && supervision.maxProcesses !== undefined) supervision.initProcess = true;
   const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;

@@ -50,6 +50,9 @@ export interface CommandSpec {
   ownProcessGroup: boolean;
   /** With a workdir: this run's stage directory (cow/stage.ts), holding upper and work. */
   cowStage?: string;
+  /** A checkpoint restore: instead of exec, stop with two pages mapped at this address
+   * (native/launcher/restore.c). */
+  restoreAt?: bigint;
 }
 
 export interface Plan {
@@ -247,6 +250,11 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
 /** The last step, the only one that depends on the command besides chdir and setpgid
  * (plan/cache.ts reuses the others). */
 export function execStep(cmd: CommandSpec, features: Pick<Features, "kernelView">): PlanStep {
+  if (cmd.restoreAt !== undefined) {
+    const at = Buffer.alloc(8);
+    at.writeBigUInt64LE(cmd.restoreAt);
+    return { op: Step.RESTORE, payload: at, describe: `checkpoint restore stop (mmap at 0x${cmd.restoreAt.toString(16)})` };
+  }
   // Under the kernel view only granted paths exist: a command reached through a symlink in
   // an ungranted directory (Landlock checks only the file it leads to) is run by its real
   // path, which the grants reach. Resolved here by the caller's own lookup (not grant-path's

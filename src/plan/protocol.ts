@@ -41,6 +41,9 @@ export const Step = {
   DENY: 25,
   // chroot and fsMount: the launcher builds the namespace, the command joins it (native/launcher/chroot.c).
   CHROOT: 26,
+  /** A checkpoint restore's stop instead of exec: u64 address of two free pages
+   * (native/launcher/restore.c, src/checkpoint/restore-run.ts). */
+  RESTORE: 27,
 } as const;
 export type StepOp = (typeof Step)[keyof typeof Step];
 

@@ -1,0 +1,133 @@
+// Remote system calls in a seized process (x86_64), for a checkpoint restore: the thread
+// is pointed at a "syscall" instruction with the call's registers and run to the call's
+// exit stop (PTRACE_SYSCALL twice), and the result is read from rax. The instruction lives
+// in a page the launcher's restore step mapped (native/launcher/restore.c).
+
+import { native } from "../confine/native.js";
+
+/** struct user_regs_struct, x86_64: 27 registers of 8 bytes. */
+export const REG = { r10: 7, r9: 8, r8: 9, rax: 10, rdx: 12, rsi: 13, rdi: 14, origRax: 15, rip: 16, rsp: 19 } as const;
+const NT_PRSTATUS = 1;
+const SIGTRAP = 5;
+const PTRACE_EVENT_STOP = 128;
+
+export const NR = {
+  close: 3,
+  lseek: 8,
+  mmap: 9,
+  mprotect: 10,
+  munmap: 11,
+  rtSigaction: 13,
+  rtSigprocmask: 14,
+  mremap: 25,
+  dup3: 292,
+  fcntl: 72,
+  chdir: 80,
+  umask: 95,
+  prctl: 157,
+  openat: 257,
+  closeRange: 436,
+  clone: 56,
+  fork: 57,
+} as const;
+
+/** A thread the tracer stopped; the stop it reported, as a waitpid status. */
+export class TraceError extends Error {}
+
+function nextTurn(polls: number): Promise<void> {
+  return new Promise((resolve) => (polls < 200 ? setImmediate(resolve) : setTimeout(resolve, 1)));
+}
+
+/** Waits (without blocking the event loop: the supervisor answers the tracee's calls) for
+ * the tracee's next stop; returns its wait status. */
+export async function waitStop(tid: number, timeoutMs: number, what: string): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (let polls = 0; ; polls++) {
+    const [rc, status] = native().ptraceWaitStop(tid);
+    if (rc < 0) throw new TraceError(`${what}: waitpid on ${tid} failed (errno ${-rc})`);
+    if (rc === tid) {
+      if ((status & 0xff) !== 0x7f) throw new TraceError(`${what}: process ${tid} ended (wait status 0x${status.toString(16)})`);
+      return status;
+    }
+    if (Date.now() > deadline) throw new TraceError(`${what}: process ${tid} did not stop within ${timeoutMs} ms`);
+    await nextTurn(polls);
+  }
+}
+
+/** A seized, stopped thread that runs system calls on request. */
+export class Remote {
+  private readonly regs: Buffer;
+
+  private constructor(
+    readonly tid: number,
+    private readonly gadget: bigint,
+    readonly scratch: bigint,
+    regs: Buffer,
+    private readonly timeoutMs: number,
+  ) {
+    this.regs = regs;
+  }
+
+  /** Seizes tid (asleep in the restore step) and stops it; gadget: the syscall instruction. */
+  static async attach(tid: number, gadget: bigint, scratch: bigint, timeoutMs: number): Promise<Remote> {
+    let rc = native().ptraceSeize(tid);
+    if (rc < 0) throw new TraceError(`ptrace(PTRACE_SEIZE) on ${tid}: errno ${-rc}`);
+    rc = native().ptraceInterrupt(tid);
+    if (rc < 0) throw new TraceError(`ptrace(PTRACE_INTERRUPT) on ${tid}: errno ${-rc}`);
+    const status = await waitStop(tid, timeoutMs, "restore: stopping the new process");
+    if (status >> 16 !== PTRACE_EVENT_STOP) throw new TraceError(`restore: unexpected first stop of ${tid} (wait status 0x${status.toString(16)})`);
+    const regs = Buffer.alloc(27 * 8);
+    const n = native().ptraceGetRegset(tid, NT_PRSTATUS, regs);
+    if (n !== regs.length) throw new TraceError(`restore: ptrace(PTRACE_GETREGSET) on ${tid}: ${n < 0 ? `errno ${-n}` : `${n} bytes`}`);
+    return new Remote(tid, gadget, scratch, regs, timeoutMs);
+  }
+
+  /** Runs one system call in the tracee; returns the kernel's result (negative: -errno). */
+  async call(nr: number, ...args: (bigint | number)[]): Promise<bigint> {
+    const r = Buffer.from(this.regs);
+    r.writeBigUInt64LE(BigInt(nr), REG.rax * 8);
+    // orig_rax -1: the kernel must not treat the stop the thread is in as a call to restart.
+    r.writeBigInt64LE(-1n, REG.origRax * 8);
+    r.writeBigUInt64LE(this.gadget, REG.rip * 8);
+    const slots = [REG.rdi, REG.rsi, REG.rdx, REG.r10, REG.r8, REG.r9];
+    args.forEach((a, i) => r.writeBigUInt64LE(BigInt.asUintN(64, BigInt(a)), slots[i]! * 8));
+    this.setRegs(r);
+    for (const phase of ["entry", "exit"]) {
+      const rc = native().ptraceSyscall(this.tid, 0);
+      if (rc < 0) throw new TraceError(`restore: ptrace(PTRACE_SYSCALL) on ${this.tid}: errno ${-rc}`);
+      const status = await waitStop(this.tid, this.timeoutMs, `restore: system call ${nr} (${phase})`);
+      if (((status >> 8) & 0xff) !== SIGTRAP || status >> 16 !== 0) throw new TraceError(`restore: system call ${nr}: unexpected stop (wait status 0x${status.toString(16)})`);
+    }
+    const out = Buffer.alloc(27 * 8);
+    const n = native().ptraceGetRegset(this.tid, NT_PRSTATUS, out);
+    if (n !== out.length) throw new TraceError(`restore: ptrace(PTRACE_GETREGSET) on ${this.tid}: errno ${-n}`);
+    return out.readBigInt64LE(REG.rax * 8);
+  }
+
+  /** Writes bytes into the tracee's memory (process_vm_writev; the pages must be writable). */
+  write(address: bigint, data: Buffer): void {
+    for (let done = 0; done < data.length; ) {
+      const n = native().writeMemory(this.tid, Number(address) + done, data.subarray(done, done + (1 << 30)));
+      if (n <= 0) throw new TraceError(`restore: writing ${data.length - done} bytes at 0x${(address + BigInt(done)).toString(16)}: ${n < 0 ? `errno ${-n}` : "nothing written"}`);
+      done += n;
+    }
+  }
+
+  /** Puts a NUL-terminated string (or raw bytes) in the scratch page; returns its address. */
+  put(data: string | Buffer): bigint {
+    const b = typeof data === "string" ? Buffer.concat([Buffer.from(data), Buffer.alloc(1)]) : data;
+    if (b.length > 4096) throw new TraceError(`restore: ${b.length} bytes do not fit the scratch page`);
+    this.write(this.scratch, b);
+    return this.scratch;
+  }
+
+  setRegs(r: Buffer, note = NT_PRSTATUS): void {
+    const rc = native().ptraceSetRegset(this.tid, note, r);
+    if (rc < 0) throw new TraceError(`restore: ptrace(PTRACE_SETREGSET, note ${note}) on ${this.tid}: errno ${-rc}`);
+  }
+
+  detach(signal: number): void {
+    const rc = native().ptraceDetach(this.tid, signal);
+    if (rc < 0) throw new TraceError(`restore: ptrace(PTRACE_DETACH) on ${this.tid}: errno ${-rc}`);
+  }
+}

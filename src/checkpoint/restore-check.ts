@@ -1,0 +1,107 @@
+// What a restore checks before anything runs: the same host (architecture, kernel), and
+// per process that every part of the image can be rebuilt here: no thread or child it
+// cannot restore yet, no caught signal (handlers are not in the format), no shared or
+// deleted mapping, no mapped file or open file that changed, no descriptor that is a
+// socket, a pipe or another kernel object, no file the new policy does not grant.
+
+import { statSync } from "node:fs";
+import { release } from "node:os";
+import { CheckpointError } from "../errors.js";
+import type { Policy } from "../policy/policy.js";
+import type { Checkpoint } from "./checkpoint.js";
+import type { FdEntry, FileStamp, MapEntry, ProcessImage } from "./image.js";
+import { within } from "./restore-policy.js";
+
+/** Special mappings the kernel makes in every process: moved (vDSO, vvar) or left alone. */
+export const KERNEL_MAPS = new Set(["[vvar]", "[vvar_vclock]", "[vdso]", "[vsyscall]", "[uprobes]"]);
+const O_ACCMODE = 3;
+const O_PATH = 0o10000000;
+
+const refuse = (message: string, details: { pid?: number; fd?: number } = {}): never => {
+  throw new CheckpointError("CHECKPOINT_REFUSED", `restore: ${message}`, details);
+};
+
+/** The same architecture and kernel as the capture's: register layouts, the vDSO's code
+ * and the kernel's restart conventions all depend on them. */
+export function checkHost(cp: Checkpoint): void {
+  if (cp.arch !== process.arch) refuse(`the checkpoint is of architecture ${cp.arch}, this host is ${process.arch}`);
+  if (cp.kernel !== release()) refuse(`the checkpoint was taken on kernel ${cp.kernel}, this host runs ${release()}; a restore needs the same kernel`);
+  if (process.arch !== "x64") refuse(`restoring on ${process.arch} is not supported (x64 only)`);
+}
+
+/** Why the file at path is not the one stamped, or undefined when it is. */
+function changed(path: string, stamp: FileStamp): string | undefined {
+  let st;
+  try {
+    st = statSync(path, { bigint: true });
+  } catch (e) {
+    return `it cannot be found now (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
+  if (Number(st.dev) !== stamp.dev || Number(st.ino) !== stamp.ino) return "it was replaced by another file";
+  if (Number(st.size) !== stamp.size) return `its size changed from ${stamp.size} to ${st.size} bytes`;
+  if (st.mtimeNs.toString() !== stamp.mtimeNs) return "it was modified";
+  return undefined;
+}
+
+function checkMap(p: ProcessImage, m: MapEntry): void {
+  if (KERNEL_MAPS.has(m.path)) return;
+  const where = `process ${p.pid}: the mapping 0x${m.start.toString(16)}-0x${m.end.toString(16)} (${m.path || "anonymous"})`;
+  // A read-only shared mapping of an unchanged file (glibc's gconv cache) holds the file's
+  // bytes: mapped again. A writable or anonymous one holds state the checkpoint lacks.
+  if (m.perms[3] === "s" && (m.perms[1] === "w" || m.inode === 0)) refuse(`${where} is shared and ${m.inode === 0 ? "anonymous" : "writable"}; its contents are not in the checkpoint and cannot be restored`, { pid: p.pid });
+  if (m.path.endsWith(" (deleted)")) refuse(`${where} is of a deleted file`, { pid: p.pid });
+  if (m.inode === 0) return;
+  if (m.file === undefined) refuse(`${where}: the file was replaced before the checkpoint (no identity recorded)`, { pid: p.pid });
+  const why = changed(m.path, m.file!);
+  if (why !== undefined) refuse(`${where}: the file changed since the checkpoint: ${why}`, { pid: p.pid });
+}
+
+/** Kinds of descriptor targets that are not paths. */
+function kindOf(target: string): string | undefined {
+  if (target.startsWith("socket:")) return `a socket (${target}); sockets cannot be restored`;
+  if (target.startsWith("pipe:")) return `a pipe (${target}); its buffered data is not in the checkpoint`;
+  if (target.startsWith("anon_inode:")) return `a kernel object (${target}) whose state is not in the checkpoint`;
+  if (!target.startsWith("/")) return `${target}, which is not a file`;
+  if (target.endsWith(" (deleted)")) return `a deleted file (${target})`;
+  return undefined;
+}
+
+function checkFd(p: ProcessImage, f: FdEntry, policy: Policy): void {
+  // 0-2 become the new sandbox's stdin, stdout and stderr, whatever they were.
+  if (f.fd <= 2) return;
+  const where = `process ${p.pid} fd ${f.fd}`;
+  const kind = kindOf(f.target);
+  if (kind !== undefined) refuse(`${where} is ${kind}`, { pid: p.pid, fd: f.fd });
+  if (f.file === undefined) refuse(`${where} (${f.target}): no file identity recorded`, { pid: p.pid, fd: f.fd });
+  const why = changed(f.target, f.file!);
+  if (why !== undefined) refuse(`${where}: ${f.target} changed since the checkpoint: ${why}`, { pid: p.pid, fd: f.fd });
+  const st = statSync(f.target);
+  if (!st.isFile() && !st.isDirectory() && !st.isCharacterDevice()) refuse(`${where}: ${f.target} is not a regular file, directory or character device`, { pid: p.pid, fd: f.fd });
+  // The new sandbox opens it through its own grants (the open is its own, confined); this
+  // names the refusal before anything runs when the policy plainly lacks the grant.
+  const writes = (f.flags & O_PATH) === 0 && (f.flags & O_ACCMODE) !== 0;
+  const grants = writes ? policy.fsWritable : [...policy.fsReadable, ...policy.fsWritable];
+  if (st.isFile() && !grants.some((d) => within(f.target, d))) {
+    refuse(`${where}: ${f.target} is not ${writes ? "writable" : "readable"} under the new policy`, { pid: p.pid, fd: f.fd });
+  }
+}
+
+/** Everything of the image a restore rebuilds, checked; throws CHECKPOINT_REFUSED. */
+export function checkImage(cp: Checkpoint, policy: Policy): void {
+  if (cp.processes.length === 0) refuse("the checkpoint holds no process");
+  // A tree: the first process is the root, every other one's parent is in the image.
+  const pids = new Set(cp.processes.map((p) => p.pid));
+  for (const p of cp.processes.slice(1)) {
+    if (!pids.has(p.ppid)) refuse(`process ${p.pid}'s parent ${p.ppid} is not in the checkpoint; only one tree of processes can be restored`, { pid: p.pid });
+  }
+  for (const p of cp.processes) {
+    const caught = BigInt(`0x${p.sigCaught || "0"}`);
+    const recorded = (p.sigActions ?? []).reduce((m, a) => m | (1n << BigInt(a.sig - 1)), 0n);
+    if ((caught & ~recorded) !== 0n) {
+      refuse(`process ${p.pid} has signal handlers (SigCgt ${p.sigCaught}) the checkpoint could not record`, { pid: p.pid });
+    }
+    if (p.mm === undefined) refuse(`process ${p.pid}: the checkpoint has no memory layout (taken by an older sandlock)`, { pid: p.pid });
+    for (const m of p.maps) checkMap(p, m);
+    for (const f of p.fds) checkFd(p, f, policy);
+  }
+}

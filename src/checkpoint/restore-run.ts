@@ -1,0 +1,313 @@
+// Rebuilding one captured process inside a new, fully confined sandbox whose command's
+// process waits in the launcher's restore step (native/launcher/restore.c): with remote
+// system calls (inject.ts) it unmaps the launcher, moves the vDSO and vvar where the
+// image had them, maps every region back (files reopened by the confined process itself,
+// so through the new policy's grants), writes the captured pages, reopens descriptors at
+// their offsets, sets cwd, umask, ignored signals and the signal mask, then loads the
+// saved registers and lets the thread go. Nothing of the image runs before that.
+
+import { readFileSync, statSync } from "node:fs";
+import { errnoName } from "../confine/errno.js";
+import { CheckpointError } from "../errors.js";
+import { native } from "../confine/native.js";
+import type { FdEntry, MapEntry, ProcessImage, ThreadImage } from "./image.js";
+import { NR, REG, Remote } from "./inject.js";
+import { parseMaps } from "./procfs.js";
+import { KERNEL_MAPS } from "./restore-check.js";
+
+const PAGE = 4096n;
+const PROT = { r: 1, w: 2, x: 4 } as const;
+const MAP_SHARED = 0x01;
+const MAP_PRIVATE = 0x02;
+const MAP_ANONYMOUS = 0x20;
+const MAP_GROWSDOWN = 0x100;
+const MAP_FIXED_NOREPLACE = 0x100000;
+const MREMAP_MAYMOVE = 1;
+const MREMAP_FIXED = 2;
+const AT_FDCWD = -100;
+const O_CREAT = 0o100;
+const O_EXCL = 0o200;
+const O_NOCTTY = 0o400;
+const O_TRUNC = 0o1000;
+const O_CLOEXEC = 0o2000000;
+const PR_SET_MM = 35;
+const PR_SET_MM_MAP = 14;
+const SIG_IGN = 1n;
+const SIG_SETMASK = 2;
+/** Restart codes a thread stopped inside a call holds in rax (-ERESTARTSYS...-ERESTART_RESTARTBLOCK). */
+const RESTART_MIN = -516n;
+const RESTART_MAX = -512n;
+/** A thread of the process: CLONE_VM | FS | FILES | SIGHAND | THREAD | SYSVSEM, and
+ * CHILD_CLEARTID when glibc's tid field is found (the kernel then clears it and wakes
+ * pthread_join when the thread exits). */
+const CLONE_THREAD_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000;
+const CLONE_CHILD_CLEARTID = 0x200000;
+/** x86_64 glibc's struct pthread, at the thread pointer: header.self at 16, tid at 0x2d0. */
+const GLIBC_SELF = 16n;
+const GLIBC_TID = 0x2d0n;
+
+/** The lowest page-aligned address at or above `from` with `size` bytes clear of `taken`. */
+export function holeFor(taken: readonly { start: bigint; end: bigint }[], size: bigint, from: bigint): bigint {
+  const sorted = [...taken].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  let at = from;
+  for (const t of sorted) {
+    if (t.end <= at) continue;
+    if (t.start >= at + size) break;
+    at = (t.end + PAGE - 1n) & ~(PAGE - 1n);
+  }
+  return at;
+}
+
+/** Where the restore step maps its two pages: a hole of the image above 4 GiB (clear of
+ * the non-PIE launcher at 0x400000, below the usual places of PIE programs and libraries). */
+export function restorePages(ps: readonly ProcessImage[]): bigint {
+  return holeFor(ps.flatMap((p) => p.maps), 2n * PAGE, 1n << 32n);
+}
+
+/** A failure while rebuilding: the sandbox is then killed (nothing of the image ran). */
+function failed(p: ProcessImage, message: string, extra: { fd?: number; errno?: string; refused?: boolean } = {}): CheckpointError {
+  return new CheckpointError(extra.refused ? "CHECKPOINT_REFUSED" : "CHECKPOINT_FAILED", `restore: process ${p.pid}${extra.fd !== undefined ? ` fd ${extra.fd}` : ""}: ${message}`, {
+    pid: p.pid,
+    ...(extra.fd !== undefined ? { fd: extra.fd } : {}),
+    ...(extra.errno !== undefined ? { errno: extra.errno } : {}),
+  });
+}
+
+const protOf = (perms: string): number => (perms[0] === "r" ? PROT.r : 0) | (perms[1] === "w" ? PROT.w : 0) | (perms[2] === "x" ? PROT.x : 0);
+const hex = (a: bigint): string => `0x${a.toString(16)}`;
+
+export interface RebuildOptions {
+  timeoutMs: number;
+}
+
+/** Rebuilds image p in process pid (stopped in the restore step with its pages at `at`). */
+/** Rebuilds image p in process pid (stopped in the restore step, or a fork of its rebuilt
+ * parent sleeping in the pause loop, with the pages at `at`), and its children of `tree`
+ * (each forked by it); resolves with what lets every thread of them run. */
+export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: RebuildOptions, tree: readonly ProcessImage[] = [p]): Promise<() => void> {
+  const r = await Remote.attach(pid, at, at + PAGE, opts.timeoutMs);
+  const sys = async (what: string, nr: number, ...args: (bigint | number)[]): Promise<bigint> => {
+    const rc = await r.call(nr, ...args);
+    if (rc < 0n && rc > -4096n) throw failed(p, `${what}: ${errnoName(Number(-rc))}`, { errno: errnoName(Number(-rc)) });
+    return rc;
+  };
+  const ours = { start: at, end: at + 2n * PAGE };
+
+  // 1. Everything of the launcher (or of the parent this is a fork of) goes, descriptors
+  // above stdio too; the kernel's own mappings stay (moved in 2).
+  await sys("close_range(3, ~0)", NR.closeRange, 3, 0xffffffff, 0);
+  const now = parseMaps(readFileSync(`/proc/${pid}/maps`, "latin1"));
+  for (const m of now) {
+    if (KERNEL_MAPS.has(m.path) || (m.start >= ours.start && m.end <= ours.end)) continue;
+    await sys(`munmap(${hex(m.start)})`, NR.munmap, m.start, m.end - m.start);
+  }
+
+  // 2. vDSO and vvar where the image had them (the image's code calls the vDSO there).
+  // Same kernel (checked), so the same sizes; moved out of the way first, then in place.
+  const specials = now.filter((m) => KERNEL_MAPS.has(m.path) && m.path !== "[vsyscall]");
+  const imageSpecial = new Map(p.maps.filter((m) => KERNEL_MAPS.has(m.path)).map((m) => [m.path, m]));
+  const moves: [MapEntry, MapEntry][] = [];
+  for (const m of specials) {
+    const want = imageSpecial.get(m.path);
+    if (want === undefined || want.end - want.start !== m.end - m.start) {
+      throw failed(p, `the kernel's ${m.path} (${m.end - m.start} bytes) does not match the checkpoint's (${want === undefined ? "none" : `${want.end - want.start} bytes`})`, { refused: true });
+    }
+    if (want.start !== m.start) moves.push([m, want]);
+  }
+  const taken = [...p.maps, ours, ...specials];
+  let park = 1n << 40n;
+  for (const [m] of moves) {
+    const size = m.end - m.start;
+    park = holeFor(taken, size, park);
+    await sys(`mremap(${m.path} to a free place)`, NR.mremap, m.start, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, park);
+    taken.push({ start: park, end: park + size });
+    m.start = park;
+    m.end = park + size;
+    park += size + PAGE;
+  }
+  for (const [m, want] of moves) {
+    await sys(`mremap(${m.path} to ${hex(want.start)})`, NR.mremap, m.start, want.end - want.start, want.end - want.start, MREMAP_MAYMOVE | MREMAP_FIXED, want.start);
+  }
+
+  // 3. Every region, writable while its pages are filled; files opened by the confined
+  // process itself, so the new policy's grants (Landlock, the supervisor) decide.
+  const fileFds = new Map<string, bigint>();
+  for (const m of p.maps) {
+    if (KERNEL_MAPS.has(m.path)) continue;
+    const len = m.end - m.start;
+    let fd = -1n;
+    if (m.inode !== 0) {
+      fd = fileFds.get(m.path) ?? -1n;
+      if (fd < 0n) {
+        const rc = await r.call(NR.openat, AT_FDCWD, r.put(m.path), 0, 0);
+        if (rc < 0n) throw failed(p, `the mapped file ${m.path} cannot be opened in the new sandbox: ${errnoName(Number(-rc))}`, { errno: errnoName(Number(-rc)), refused: true });
+        fd = rc;
+        sameFile(p, pid, fd, m.path, m.file?.dev, m.file?.ino);
+        fileFds.set(m.path, fd);
+      }
+    }
+    // Shared (read-only, restore-check.ts): the file's own pages, mapped with their final
+    // protection (a shared writable map of a read-only descriptor is refused by the kernel).
+    const shared = m.perms[3] === "s";
+    const flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED_NOREPLACE | (fd < 0n ? MAP_ANONYMOUS : 0) | (m.path === "[stack]" ? MAP_GROWSDOWN : 0);
+    const got = await sys(`mmap(${hex(m.start)}, ${m.path || "anonymous"})`, NR.mmap, m.start, len, shared ? protOf(m.perms) : PROT.r | PROT.w, flags, fd, fd < 0n ? 0 : m.offset);
+    if (got !== m.start) throw failed(p, `mmap(${hex(m.start)}) placed the region at ${hex(got)}`);
+  }
+  for (const fd of fileFds.values()) await sys("close", NR.close, fd);
+
+  // 4. The captured pages, then each region's own protection.
+  for (const s of p.memory) r.write(s.start, s.data);
+  for (const m of p.maps) {
+    if (KERNEL_MAPS.has(m.path)) continue;
+    await sys(`mprotect(${hex(m.start)}, ${m.perms})`, NR.mprotect, m.start, m.end - m.start, protOf(m.perms));
+  }
+
+  // 5. The kernel's layout fields: brk (malloc's heap grows from the image's, not the
+  // launcher's), and the argument and environment areas /proc/<pid>/cmdline reads. No
+  // privilege is needed as long as the executable file is not changed (exe_fd -1).
+  if (p.mm !== undefined) {
+    const mm = Buffer.alloc(104);
+    const v = p.mm;
+    [v.startCode, v.endCode, v.startData, v.endData, v.startBrk, v.brk, v.startStack, v.argStart, v.argEnd, v.envStart, v.envEnd].forEach((x, i) => mm.writeBigUInt64LE(x, i * 8));
+    const auxv = p.auxv.subarray(0, Math.min(p.auxv.length, 2048));
+    mm.writeBigUInt64LE(r.scratch + 128n, 88);
+    mm.writeUInt32LE(auxv.length, 96);
+    mm.writeUInt32LE(0xffffffff, 100);
+    r.put(Buffer.concat([mm, Buffer.alloc(128 - 104), auxv]));
+    await sys("prctl(PR_SET_MM, PR_SET_MM_MAP)", NR.prctl, PR_SET_MM, PR_SET_MM_MAP, r.scratch, 104, 0);
+  }
+
+  // 6. Descriptors above stdio, at their numbers, flags and offsets.
+  for (const f of p.fds) if (f.fd > 2) await reopen(r, p, pid, f);
+
+  // 7. Working directory, umask, ignored signals, handlers, the thread's signal mask.
+  await sys(`chdir(${p.cwd})`, NR.chdir, r.put(p.cwd));
+  if (p.umask >= 0) await sys("umask", NR.umask, p.umask);
+  const ignored = BigInt(`0x${p.sigIgnored || "0"}`);
+  for (let sig = 1; sig <= 64; sig++) {
+    if ((ignored >> BigInt(sig - 1)) & 1n) {
+      const act = Buffer.alloc(32);
+      act.writeBigUInt64LE(SIG_IGN, 0);
+      await sys(`rt_sigaction(${sig}, SIG_IGN)`, NR.rtSigaction, sig, r.put(act), 0, 8);
+    }
+  }
+  for (const a of p.sigActions ?? []) {
+    const act = Buffer.alloc(32);
+    [a.handler, a.flags, a.restorer, a.mask].forEach((x, i) => act.writeBigUInt64LE(x, i * 8));
+    await sys(`rt_sigaction(${a.sig})`, NR.rtSigaction, a.sig, r.put(act), 0, 8);
+  }
+  const t = p.threads[0]!;
+  await setMask(r, t, sys);
+
+  // 7b. Its children: each a fork of this rebuilt process (the child starts in the pause
+  // loop), then rebuilt as its own image. A descriptor a parent and child shared (one
+  // open file, one offset) becomes two.
+  const releases: (() => void)[] = [];
+  for (const c of tree.filter((x) => x.ppid === p.pid && x !== p)) {
+    const child = Number(await sys(`fork (for process ${c.pid})`, NR.fork));
+    releases.push(await rebuild(child, c, at, opts, tree));
+  }
+
+  // 8. The other threads: each cloned by the main one, seized in the pause loop, given
+  // its own signal mask; glibc's record of its tid (pthread_kill, pthread_join) is moved
+  // to the new tid when the thread's control block is where glibc keeps it.
+  const threads: [Remote, ThreadImage][] = [[r, t]];
+  fixTid(pid, p, t, pid);
+  for (const u of p.threads.slice(1)) {
+    const tidField = glibcTidField(pid, u);
+    const tid = Number(await sys(`clone (thread ${u.tid})`, NR.clone, CLONE_THREAD_FLAGS | (tidField !== undefined ? CLONE_CHILD_CLEARTID : 0), 0, 0, tidField ?? 0, 0));
+    const ru = await Remote.attach(tid, at, at + PAGE, opts.timeoutMs);
+    await setMask(ru, u, async (what, nr, ...args) => {
+      const rc = await ru.call(nr, ...args);
+      if (rc < 0n) throw failed(p, `thread ${u.tid}: ${what}: ${errnoName(Number(-rc))}`);
+      return rc;
+    });
+    fixTid(pid, p, u, tid);
+    threads.push([ru, u]);
+  }
+
+  // 9. The restore step's pages go (the call returns to an address that is gone; the
+  // registers below replace it before any thread runs).
+  await sys("munmap(the restore step's pages)", NR.munmap, at, 2n * PAGE);
+
+  // 10. The saved registers, every thread's before any runs. A thread captured inside a
+  // call holds the kernel's restart code: it re-issues the call, as the kernel would
+  // have on thaw (a sleep sleeps its whole time again: the remaining time is not in the
+  // image).
+  for (const [rt, ti] of threads) {
+    for (const set of ti.regsets) {
+      if (set.name === "prstatus") continue;
+      rt.setRegs(set.data, set.note);
+    }
+    const regs = Buffer.from(ti.regsets[0]!.data);
+    const rax = regs.readBigInt64LE(REG.rax * 8);
+    const orig = regs.readBigInt64LE(REG.origRax * 8);
+    if (orig >= 0n && rax >= RESTART_MIN && rax <= RESTART_MAX) {
+      regs.writeBigInt64LE(orig, REG.rax * 8);
+      regs.writeBigUInt64LE(regs.readBigUInt64LE(REG.rip * 8) - 2n, REG.rip * 8);
+    }
+    regs.writeBigInt64LE(-1n, REG.origRax * 8);
+    rt.setRegs(regs);
+  }
+  return () => {
+    for (const [rt, ti] of threads) rt.detach(ti.stop === "signal" ? ti.pendingSignal : 0);
+    for (const release of releases) release();
+  };
+}
+
+type Sys = (what: string, nr: number, ...args: (bigint | number)[]) => Promise<bigint>;
+
+async function setMask(r: Remote, t: ThreadImage, sys: Sys): Promise<void> {
+  const mask = Buffer.alloc(8);
+  mask.writeBigUInt64LE(BigInt(`0x${t.sigBlocked || "0"}`));
+  await sys("rt_sigprocmask(SIG_SETMASK)", NR.rtSigprocmask, SIG_SETMASK, r.put(mask), 0, 8);
+}
+
+/** The address of glibc's tid field of thread t (in the rebuilt memory), when its thread
+ * pointer holds a glibc control block (self pointer at +16) whose tid is the captured one. */
+function glibcTidField(pid: number, t: ThreadImage): bigint | undefined {
+  const fsBase = t.regsets[0]!.data.readBigUInt64LE(21 * 8);
+  if (fsBase === 0n) return undefined;
+  const b = Buffer.alloc(8);
+  if (native().readMemory(pid, Number(fsBase + GLIBC_SELF), b) !== 8 || b.readBigUInt64LE(0) !== fsBase) return undefined;
+  if (native().readMemory(pid, Number(fsBase + GLIBC_TID), b.subarray(0, 4)) !== 4 || b.readInt32LE(0) !== t.tid) return undefined;
+  return fsBase + GLIBC_TID;
+}
+
+/** Writes the new tid into glibc's record of thread t, when found. */
+function fixTid(pid: number, p: ProcessImage, t: ThreadImage, tid: number): void {
+  const at = glibcTidField(pid, t);
+  if (at === undefined) return;
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(tid);
+  if (native().writeMemory(pid, Number(at), b) !== 4) throw failed(p, `thread ${t.tid}: cannot write its new tid into its control block`);
+}
+
+/** The descriptor fd of pid must be the file the image had (device and inode). */
+function sameFile(p: ProcessImage, pid: number, fd: bigint, path: string, dev: number | undefined, ino: number | undefined, imageFd?: number): void {
+  const st = statSync(`/proc/${pid}/fd/${fd}`, { bigint: true });
+  if (dev === undefined || ino === undefined || Number(st.dev) !== dev || Number(st.ino) !== ino) {
+    throw failed(p, `${path} opened in the new sandbox is not the file of the checkpoint (it was replaced)`, { refused: true, ...(imageFd !== undefined ? { fd: imageFd } : {}) });
+  }
+}
+
+async function reopen(r: Remote, p: ProcessImage, pid: number, f: FdEntry): Promise<void> {
+  const flags = f.flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
+  const rc = await r.call(NR.openat, AT_FDCWD, r.put(f.target), flags & ~O_CLOEXEC, 0);
+  if (rc < 0n) {
+    throw failed(p, `${f.target} cannot be opened in the new sandbox: ${errnoName(Number(-rc))}`, { fd: f.fd, errno: errnoName(Number(-rc)), refused: true });
+  }
+  sameFile(p, pid, rc, f.target, f.file?.dev, f.file?.ino, f.fd);
+  const call = async (what: string, nr: number, ...args: (bigint | number)[]): Promise<bigint> => {
+    const n = await r.call(nr, ...args);
+    if (n < 0n) throw failed(p, `${what}: ${errnoName(Number(-n))}`, { fd: f.fd, errno: errnoName(Number(-n)) });
+    return n;
+  };
+  if (rc !== BigInt(f.fd)) {
+    await call(`dup3(${rc}, ${f.fd})`, NR.dup3, rc, f.fd, f.flags & O_CLOEXEC);
+    await call("close", NR.close, rc);
+  } else if ((f.flags & O_CLOEXEC) !== 0) {
+    await call("fcntl(F_SETFD, FD_CLOEXEC)", NR.fcntl, rc, 2, 1);
+  }
+  if (f.pos > 0 && statSync(f.target).isFile()) await call(`lseek(${f.pos})`, NR.lseek, f.fd, f.pos, 0);
+}

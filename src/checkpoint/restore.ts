@@ -1,0 +1,56 @@
+// Sandbox.restore: checks a checkpoint against this host and the policy to run it under
+// (restore-check.ts, restore-policy.ts) before anything runs, starts a sandbox whose
+// command's process stops in the launcher's restore step instead of exec'ing, and rebuilds
+// the image in it (restore-run.ts). A failure after the start kills that sandbox, which
+// never ran any of the image's code.
+
+import { CheckpointError, SandlockError } from "../errors.js";
+import { Policy } from "../policy/policy.js";
+import type { PolicyInput } from "../policy/types.js";
+import type { Sandbox, SpawnOptions } from "../sandbox.js";
+import type { Checkpoint } from "./checkpoint.js";
+import { checkHost, checkImage } from "./restore-check.js";
+import { assertWithin } from "./restore-policy.js";
+import { rebuild, restorePages } from "./restore-run.js";
+
+/** Options of Sandbox.restore: the spawn's (stdio, timeout, signal...) and the policy. */
+export interface RestoreOptions extends SpawnOptions {
+  /** The policy to run under: the checkpoint's own when left out; otherwise it must be
+   * within it (no grant the saved one lacks, every denial kept, limits lower or equal,
+   * every other field the same). */
+  policy?: Policy | PolicyInput;
+  /** How long each step of the rebuild may wait for the process (ms, default 10000). */
+  stepTimeoutMs?: number;
+}
+
+type Start = (policy: Policy, at: bigint, argv: string[], opts: SpawnOptions) => Promise<Sandbox>;
+
+export async function restoreSandbox(cp: Checkpoint, opts: RestoreOptions, start: Start): Promise<Sandbox> {
+  if (cp === null || typeof cp !== "object" || !Array.isArray(cp.processes)) {
+    throw new CheckpointError("CHECKPOINT_REFUSED", "restore: checkpoint must be a Checkpoint (sb.checkpoint() or Checkpoint.load(dir))");
+  }
+  const { policy: given, stepTimeoutMs, ...spawnOpts } = opts;
+  if (stepTimeoutMs !== undefined && (!Number.isFinite(stepTimeoutMs) || stepTimeoutMs <= 0)) {
+    throw new CheckpointError("CHECKPOINT_REFUSED", `restore: stepTimeoutMs must be a positive number of milliseconds, got ${JSON.stringify(stepTimeoutMs)}`);
+  }
+  checkHost(cp);
+  const saved = cp.policy;
+  const policy = given === undefined ? saved : Policy.from(given);
+  if (policy.policyFn !== undefined) throw new CheckpointError("CHECKPOINT_REFUSED", "restore: a policy with policyFn cannot run a restore (its launcher would trace the process)");
+  if (given !== undefined) assertWithin(policy, saved);
+  checkImage(cp, policy);
+  const image = cp.processes[0]!;
+  const at = restorePages(cp.processes);
+  const argv = [image.exe, ...image.cmdline.slice(1)];
+  const sb = await start(policy, at, argv, spawnOpts);
+  try {
+    const release = await rebuild(sb.pid!, image, at, { timeoutMs: stepTimeoutMs ?? 10_000 }, cp.processes);
+    release();
+  } catch (e) {
+    await sb.kill().catch(() => undefined);
+    await sb.wait().catch(() => undefined);
+    if (e instanceof SandlockError) throw e;
+    throw new CheckpointError("CHECKPOINT_FAILED", `restore: process ${image.pid}: ${(e as Error).message}`, { pid: image.pid, cause: e });
+  }
+  return sb;
+}

@@ -1,0 +1,106 @@
+// Checkpoint restore against the real kernel, as root and as the unprivileged test user: a
+// counter and a file-reading loop resume where they were (memory, registers, descriptor
+// offsets) from a saved checkpoint; the restored process is confined by the new policy;
+// everything that cannot be restored is refused, by name, before any of it runs.
+
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { chmodSync } from "node:fs";
+import { join } from "node:path";
+import { scriptCase } from "../helpers/harness.js";
+import { stagePackage } from "../helpers/stage.js";
+import { ROOT } from "../helpers/system.js";
+
+const SCRIPT = "dist/test/scripts/restore-case.js";
+
+function buildCounter(): string {
+  const out = join(stagePackage().dir, "sl-restore-counter");
+  execFileSync("gcc", ["-O2", "-static", "-Wall", "-Wextra", "-Werror", "-o", out, join(ROOT, "test", "fixtures", "checkpoint-counter.c"), "-lpthread"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  chmodSync(out, 0o755);
+  return out;
+}
+const COUNTER = buildCounter();
+
+const consecutive = (values: number[]): void => assert.deepEqual(values, [...values.keys()], "every number once, in order");
+
+scriptCase("restore: a counter saved to disk resumes from where it was in a new sandbox (heap value, file offset)", SCRIPT, ["count", COUNTER], (out) => {
+  assert.ok(out.values.length >= out.before + 20, `it counted on: ${out.values.length} lines, ${out.before} before`);
+  // Neither restarted from 0 (memory) nor overwrote the file's start (offset).
+  consecutive(out.values);
+  assert.notEqual(out.restoredPid, out.originalPid, "a new process (getpid differs)");
+  assert.equal(out.status, "killed");
+});
+
+scriptCase("restore under SANDLOCK_KERNEL_VIEW=1 falls back to the supervised view and resumes", SCRIPT, ["kview", COUNTER], (out) => {
+  assert.equal(out.restoredView, "supervised");
+  assert.ok(out.values.length >= out.before + 10);
+  consecutive(out.values);
+});
+
+scriptCase("checkpoint records each caught signal's handler and leaves a paused sandbox paused, counting on after resume", SCRIPT, ["handlers", COUNTER], (out) => {
+  assert.equal(out.sigCaught, "0000000100000000", "glibc's SIGCANCEL (33) handler of a threaded program");
+  assert.deepEqual(out.actions, [{ sig: 33, handlerInText: true }], "the handler address lies in executable memory");
+  assert.equal(out.stoppedLines, out.atPause, "paused through the capture: not a line written until resume");
+  assert.ok(out.values.length >= out.atPause + 5, "counting on after resume");
+  consecutive(out.values);
+});
+
+scriptCase("restore: a process with two threads resumes with both (the counting one counts on)", SCRIPT, ["thread", COUNTER], (out) => {
+  assert.equal(out.threadsCaptured, 2);
+  assert.equal(out.tasks, 2, "the restored process has both threads");
+  assert.ok(out.values.length >= out.before + 10);
+  consecutive(out.values);
+});
+
+scriptCase("restore: a process tree (a counter and its forked child) resumes, both counting on", SCRIPT, ["tree", COUNTER], (out) => {
+  assert.equal(out.processes, 2);
+  assert.equal(out.children, 1, "the restored root has its child again");
+  assert.ok(out.values.length >= out.before[0] + 10 && out.childValues.length >= out.before[1] + 10);
+  consecutive(out.values);
+  consecutive(out.childValues);
+});
+
+scriptCase("restore: a program in the middle of a loop over a file continues it to the end", SCRIPT, ["readloop", COUNTER], (out) => {
+  assert.ok(out.before >= 9 * 30 && out.before < out.input.length, `it was in the middle: ${out.before} of ${out.input.length} bytes`);
+  assert.equal(out.copy, `${out.input}EOF\n`, "every record once, in order, then EOF");
+  assert.equal(out.exitCode, 0);
+});
+
+scriptCase("restore: the restored process runs under the new, stricter policy (a path it read before is EACCES)", SCRIPT, ["confined", COUNTER], (out) => {
+  // Positive control: under the saved policy the same open worked.
+  assert.deepEqual(out.errnosBefore, ["0"]);
+  assert.deepEqual(out.errnosAfter, ["13"], "EACCES after the restore");
+  consecutive(out.values);
+});
+
+scriptCase("restore refuses, before anything runs, what it cannot restore or must not widen, naming process and fd", SCRIPT, ["refusals", COUNTER], (out) => {
+  const refused = (r: any, message: RegExp, fd: number | null = null): void => {
+    assert.equal(r.name, "CheckpointError", JSON.stringify(r));
+    assert.equal(r.code, "CHECKPOINT_REFUSED");
+    assert.match(r.message, message);
+    assert.equal(r.fd, fd);
+  };
+  refused(out.socket, /^restore: process \d+ fd 3 is a socket \(socket:\[\d+\]\); sockets cannot be restored$/, 3);
+  refused(out.pipe, /^restore: process \d+ fd 3 is a pipe \(pipe:\[\d+\]\); its buffered data is not in the checkpoint$/, 3);
+  refused(out.ungranted, /^restore: process \d+ fd 3: \/.*\/out\/count is not writable under the new policy$/, 3);
+  refused(out.wider, /^restore: the policy given is wider than the checkpoint's: fsWritable grants \/.*\/secret, which the saved policy does not grant writable$/);
+  refused(out.widerLimit, /^restore: the policy given is wider than the checkpoint's: maxProcesses 100000 is above the saved policy's 64$/);
+  refused(out.kernel, /^restore: the checkpoint was taken on kernel 2\.6\.32-other, this host runs .+; a restore needs the same kernel$/);
+  refused(out.changed, /^restore: process \d+ fd 3: \/.*\/out\/count changed since the checkpoint: its size changed from \d+ to \d+ bytes$/, 3);
+  assert.equal(out.untouched, true, "no refused restore ran any of the image (the counter's file is as captured)");
+});
+
+scriptCase("sandlock restore DIR resumes what sandlock checkpoint NAME DIR saved; refusals and usage errors are named", SCRIPT, ["cli", COUNTER], (out) => {
+  assert.equal(out.one.code, 0, out.one.stderr);
+  assert.match(out.one.stdout, /^one: 1 process, \d+\.\d MiB of memory, saved to \//);
+  assert.equal(out.restored.stderr, "");
+  assert.equal(out.restored.code, 0, "the restored sleep finished its sleep and exited 0");
+  assert.equal(out.tree.code, 0, out.tree.stderr);
+  assert.equal(out.treeRestore.stderr, "");
+  assert.equal(out.treeRestore.stdout, "after\n", "the restored shell ran on after its restored child");
+  assert.equal(out.treeRestore.code, 0);
+  assert.equal(out.usage.code, 125);
+  assert.match(out.usage.stderr, /^sandlock restore: give the checkpoint's directory \(got 0 arguments\)\n/);
+});

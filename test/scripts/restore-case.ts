@@ -1,0 +1,246 @@
+// Runs one restore scenario against real processes, as whichever user runs it, and prints
+// what it saw as one JSON line for test/integration/restore.test.ts to check.
+// Usage: restore-case.js SCENARIO COUNTER (test/fixtures/checkpoint-counter.c built).
+
+import { createHash } from "node:crypto";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Checkpoint, CheckpointError, Sandbox, type PolicyInput } from "../../src/index.js";
+
+const [scenario, counter] = process.argv.slice(2);
+if (scenario === undefined || counter === undefined) throw new Error("usage: restore-case.js SCENARIO COUNTER");
+const work = mkdtempSync(join(tmpdir(), "sl-restore-case-"));
+const out = join(work, "out");
+const secret = join(work, "secret");
+mkdirSync(out);
+mkdirSync(secret);
+writeFileSync(join(secret, "s"), "secret\n");
+const countFile = join(out, "count");
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const base: PolicyInput = { fsReadable: [counter, secret], fsWritable: [out] };
+
+function lines(file = countFile): string[][] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "latin1").split("\n").filter((l) => l !== "").map((l) => l.split(" "));
+}
+
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !ok(); i++) await sleep(10);
+  if (!ok()) throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Runs argv, lets it work until ready(), pauses it (its files stay as captured), takes
+ * the checkpoint, kills it. */
+async function captured(argv: string[], ready: () => boolean, policy: PolicyInput = base): Promise<Checkpoint> {
+  const sb = new Sandbox(policy);
+  await sb.spawn(argv);
+  await until("the program to work", ready);
+  await sb.pause();
+  const cp = await sb.checkpoint();
+  await sb.kill();
+  await sb.wait().catch(() => undefined);
+  return cp;
+}
+
+/** Through the disk, as a user's restore would be. */
+async function roundTrip(cp: Checkpoint, name: string): Promise<Checkpoint> {
+  const dir = join(work, name);
+  await cp.save(dir);
+  return Checkpoint.load(dir);
+}
+
+function refusal(e: unknown) {
+  if (!(e instanceof CheckpointError)) return { name: (e as Error).name, message: String((e as Error).message ?? e) };
+  return { name: e.name, code: e.code, message: e.message, pid: e.pid ?? null, fd: e.fd ?? null };
+}
+
+async function refused(cp: Checkpoint, opts: Parameters<typeof Sandbox.restore>[1] = {}) {
+  try {
+    const sb = await Sandbox.restore(cp, opts);
+    await sb.kill();
+    return { name: "none", message: "restored" };
+  } catch (e) {
+    return refusal(e);
+  }
+}
+
+async function run(): Promise<unknown> {
+  switch (scenario) {
+    case "count": {
+      const cp = await roundTrip(await captured([counter, countFile], () => lines().length >= 20), "cp");
+      const before = lines().length;
+      const sb = await Sandbox.restore(cp);
+      const pid = sb.pid;
+      await until("20 more lines", () => lines().length >= before + 20);
+      await sb.kill();
+      const r = await sb.wait();
+      return { before, values: lines().map((l) => Number(l[0])), originalPid: cp.processes[0]!.pid, restoredPid: pid, status: r.status };
+    }
+    case "kview": {
+      // Under the kernel view's switch the capture is of the kernel view's sandbox (where
+      // the host allows it); the restore falls back to the supervised view.
+      process.env.SANDLOCK_KERNEL_VIEW = "1";
+      const sb0 = new Sandbox(base);
+      await sb0.spawn([counter, countFile]);
+      await until("10 lines", () => lines().length >= 10);
+      await sb0.pause();
+      const cp = await sb0.checkpoint();
+      const originalView = sb0.procView;
+      await sb0.kill();
+      await sb0.wait().catch(() => undefined);
+      const before = lines().length;
+      const sb = await Sandbox.restore(cp);
+      await until("10 more lines", () => lines().length >= before + 10);
+      const restoredView = sb.procView;
+      await sb.kill();
+      await sb.wait();
+      return { originalView, restoredView, before, values: lines().map((l) => Number(l[0])) };
+    }
+    case "handlers": {
+      // Reading the handlers makes a thread of a paused sandbox run rt_sigaction: it must
+      // be left exactly as it was (stopped, then counting on after resume).
+      const sb = new Sandbox(base);
+      await sb.spawn([counter, countFile, "thread"]);
+      await until("5 lines", () => lines().length >= 5);
+      await sb.pause();
+      const atPause = lines().length;
+      const cp = await sb.checkpoint();
+      // Detached threads re-enter their group-stop (briefly traced or waking on the way).
+      const states = (): string[] => readdirSync(`/proc/${sb.pid}/task`).map((t) => readFileSync(`/proc/${sb.pid}/task/${t}/stat`, "latin1").split(") ")[1]!.split(" ")[0]!);
+      await until("both threads stopped again", () => states().every((x) => x === "T"));
+      const stoppedLines = lines().length;
+      await sb.resume();
+      await until("5 more lines", () => lines().length >= atPause + 5);
+      await sb.kill();
+      await sb.wait().catch(() => undefined);
+      const p = cp.processes[0]!;
+      return { sigCaught: p.sigCaught, actions: (p.sigActions ?? []).map((a) => ({ sig: a.sig, handlerInText: p.maps.some((m) => m.perms[2] === "x" && m.start <= a.handler && a.handler < m.end) })), atPause, stoppedLines, values: lines().map((l) => Number(l[0])) };
+    }
+    case "thread": {
+      // The counter with an idle second thread (pause() in a loop).
+      const cp = await roundTrip(await captured([counter, countFile, "thread"], () => lines().length >= 10), "cp");
+      const before = lines().length;
+      const sb = await Sandbox.restore(cp);
+      const tasks = readdirSync(`/proc/${sb.pid}/task`).length;
+      await until("10 more lines", () => lines().length >= before + 10);
+      await sb.kill();
+      await sb.wait();
+      return { before, threadsCaptured: cp.processes[0]!.threads.length, tasks, values: lines().map((l) => Number(l[0])) };
+    }
+    case "tree": {
+      // The counter and its forked child, each counting into its own file.
+      const child = `${countFile}.child`;
+      const cp = await roundTrip(await captured([counter, countFile, "fork"], () => lines().length >= 10 && lines(child).length >= 10), "cp");
+      const before = [lines().length, lines(child).length];
+      const sb = await Sandbox.restore(cp);
+      const kids = readFileSync(`/proc/${sb.pid}/task/${sb.pid}/children`, "latin1").trim().split(" ").filter((x) => x !== "");
+      await until("10 more lines in each", () => lines().length >= before[0]! + 10 && lines(child).length >= before[1]! + 10);
+      await sb.kill();
+      await sb.wait();
+      return { processes: cp.processes.length, children: kids.length, before, values: lines().map((l) => Number(l[0])), childValues: lines(child).map((l) => Number(l[0])) };
+    }
+    case "readloop": {
+      const input = join(work, "in");
+      let text = "";
+      for (let i = 0; i < 150; i++) text += `r${String(i).padStart(7, "0")}\n`;
+      writeFileSync(input, text);
+      const copy = join(out, "copy");
+      const size = (): number => (existsSync(copy) ? readFileSync(copy).length : 0);
+      const cp = await captured([counter, "readloop", input, copy], () => size() >= 9 * 30, { ...base, fsReadable: [counter, work] });
+      const before = size();
+      const sb = await Sandbox.restore(cp);
+      const r = await sb.wait();
+      return { before, input: text, copy: readFileSync(copy, "latin1"), status: r.status, exitCode: r.exitCode };
+    }
+    case "confined": {
+      const probe = join(secret, "s");
+      const cp = await captured([counter, countFile, `probe=${probe}`], () => lines().length >= 10);
+      const before = lines().length;
+      // Stricter: the secret directory is no longer readable.
+      const sb = await Sandbox.restore(cp, { policy: { fsReadable: [counter], fsWritable: [out] } });
+      await until("10 more lines", () => lines().length >= before + 10);
+      await sb.kill();
+      await sb.wait();
+      const all = lines();
+      return { before, errnosBefore: [...new Set(all.slice(0, before).map((l) => l[3]))], errnosAfter: [...new Set(all.slice(before).map((l) => l[3]))], values: all.map((l) => Number(l[0])) };
+    }
+    case "refusals": {
+      const result: Record<string, unknown> = {};
+      // Each capture counts into a file of its own: a fresh process must have written.
+      const socketCp = await captured([counter, join(out, "sock"), "socket"], () => lines(join(out, "sock")).length >= 3);
+      result.socket = await refused(socketCp);
+      const pipeCp = await captured([counter, join(out, "pipe"), "pipe"], () => lines(join(out, "pipe")).length >= 3);
+      result.pipe = await refused(pipeCp);
+      const cp = await captured([counter, countFile], () => lines().length >= 3);
+      const countBytes = readFileSync(countFile).length;
+      result.ungranted = await refused(cp, { policy: { fsReadable: [counter, out] } });
+      result.wider = await refused(cp, { policy: { ...base, fsWritable: [out, secret] } });
+      result.widerLimit = await refused(cp, { policy: { ...base, maxProcesses: 100000 } });
+      // Another kernel: the saved checkpoint.json edited, its checksum in the manifest redone.
+      const dir = join(work, "other-kernel");
+      await cp.save(dir);
+      const meta = JSON.parse(readFileSync(join(dir, "checkpoint.json"), "utf8"));
+      meta.kernel = "2.6.32-other";
+      const data = Buffer.from(JSON.stringify(meta));
+      writeFileSync(join(dir, "checkpoint.json"), data);
+      const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+      for (const f of manifest.files) {
+        if (f.name === "checkpoint.json") Object.assign(f, { bytes: data.length, sha256: createHash("sha256").update(data).digest("hex") });
+      }
+      writeFileSync(join(dir, "manifest.json"), JSON.stringify(manifest));
+      result.kernel = await refused(await Checkpoint.load(dir));
+      // Nothing of the image ran in any refusal: the file is as captured.
+      result.untouched = readFileSync(countFile).length === countBytes;
+      appendFileSync(countFile, "more\n");
+      result.changed = await refused(cp);
+      return result;
+    }
+    case "cli": {
+      // sandlock run --name, checkpoint NAME DIR, kill, restore DIR: a dynamically linked
+      // sleep resumes (its nanosleep restarts) and exits 0; a tree is refused by name.
+      const cli = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "bin", "sandlock.cjs");
+      const env = { ...process.env, XDG_RUNTIME_DIR: work };
+      const sh = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+        new Promise((resolve) => {
+          const c = spawn(process.execPath, [cli, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+          let stdout = "";
+          let stderr = "";
+          c.stdout.on("data", (d) => (stdout += d));
+          c.stderr.on("data", (d) => (stderr += d));
+          c.on("close", (code) => resolve({ code, stdout, stderr }));
+        });
+      const ro = ["-r", "/usr", "-r", "/lib", "-r", "/lib64", "-r", "/bin", "-r", "/etc"];
+      const captureCli = async (name: string, cmd: string[]) => {
+        const running = sh(["run", "--name", name, ...ro, ...cmd]);
+        let c = { code: -1 as number | null, stdout: "", stderr: "" };
+        for (let i = 0; i < 100; i++) {
+          await sleep(100);
+          c = await sh(["checkpoint", name, join(work, name)]);
+          if (c.code === 0) break;
+        }
+        await sh(["kill", "-s", "KILL", name]);
+        await running;
+        return c;
+      };
+      const one = await captureCli("one", ["--", "sleep", "1"]);
+      const restored = await sh(["restore", join(work, "one")]);
+      // A shell waiting for its child: both restored; the sleep restarts, the shell's
+      // wait4 too, and the shell then runs its second command.
+      const tree = await captureCli("tree", ["-e", "sleep 1; echo after"]);
+      const treeRestore = await sh(["restore", join(work, "tree")]);
+      const usage = await sh(["restore"]);
+      return { one, restored, tree, treeRestore, usage };
+    }
+    default:
+      throw new Error(`unknown scenario ${scenario}`);
+  }
+}
+
+try {
+  console.log(JSON.stringify(await run()));
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}

@@ -1,0 +1,53 @@
+// Sandbox.restore's pure checks: what "within the saved policy" means (restore-policy.ts)
+// and where the restore step's pages go (restore-run.ts holeFor).
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { CheckpointError, Policy } from "../../src/index.js";
+import { assertWithin, within } from "../../src/checkpoint/restore-policy.js";
+import { holeFor } from "../../src/checkpoint/restore-run.js";
+
+const saved = new Policy({ fsReadable: ["/usr", "/opt/data"], fsWritable: ["/tmp/work"], fsDenied: ["/usr/secret"], maxMemory: "256M", extraDenySyscalls: ["ptrace"] });
+
+function wider(given: Policy, message: string): void {
+  assert.throws(() => assertWithin(given, saved), (e: unknown) => {
+    assert.ok(e instanceof CheckpointError);
+    assert.equal(e.code, "CHECKPOINT_REFUSED");
+    assert.equal(e.message, `restore: the policy given is wider than the checkpoint's: ${message}`);
+    return true;
+  });
+}
+
+test("within: a path is within itself and its parents, not a sibling sharing a prefix", () => {
+  assert.ok(within("/usr", "/usr"));
+  assert.ok(within("/usr/lib/x", "/usr"));
+  assert.ok(within("/anything", "/"));
+  assert.ok(!within("/usrlocal", "/usr"));
+});
+
+test("the saved policy itself, and narrower grants and lower limits, are within it", () => {
+  assertWithin(saved, saved);
+  assertWithin(saved.with({ fsReadable: ["/usr/lib", "/tmp/work/in"], fsWritable: [], maxMemory: "64M" }), saved);
+  assertWithin(saved.with({ fsDenied: ["/usr/secret", "/usr/more"], extraDenySyscalls: ["ptrace", "mount"] }), saved);
+});
+
+test("a wider policy is refused, naming the field and the value", () => {
+  wider(saved.with({ fsReadable: ["/usr", "/etc"] }), "fsReadable grants /etc, which the saved policy does not");
+  wider(saved.with({ fsWritable: ["/tmp/work", "/opt/data"] }), "fsWritable grants /opt/data, which the saved policy does not grant writable");
+  wider(saved.with({ fsDenied: [] }), "fsDenied no longer denies /usr/secret");
+  wider(saved.with({ maxMemory: "1G" }), `maxMemory ${1n << 30n} is above the saved policy's ${256n << 20n}`);
+  wider(saved.with({ maxMemory: undefined }), `maxMemory is unlimited, the saved policy's is ${256n << 20n}`);
+  wider(saved.with({ extraDenySyscalls: [] }), "extraDenySyscalls no longer denies ptrace");
+  wider(saved.with({ extraAllowSyscalls: ["sysv_ipc"] }), "extraAllowSyscalls allows sysv_ipc, which the saved policy does not");
+  wider(saved.with({ noCoredump: true }), "noCoredump is true, the saved policy's is false (only grants and limits may differ)");
+});
+
+test("holeFor: the lowest free page-aligned place of the size asked, past every mapping in the way", () => {
+  const maps = [
+    { start: 0x1000n, end: 0x3000n },
+    { start: 0x5000n, end: 0x6000n },
+  ];
+  assert.equal(holeFor(maps, 0x2000n, 0x1000n), 0x3000n);
+  assert.equal(holeFor(maps, 0x3000n, 0x1000n), 0x6000n, "the gap 0x3000-0x5000 is too small");
+  assert.equal(holeFor(maps, 0x1000n, 0x10000n), 0x10000n);
+});
