@@ -79,15 +79,15 @@ scriptCase("fsDenied: mount syscalls, file handles, namespaces, chroot and /proc
 // runs git in each, with that config) and of linked worktrees (.git/worktrees/NAME/commondir:
 // where a worktree beside the grant takes its config from) were writable: a planted
 // core.fsmonitor ran at the user's next `git status` (before: both). Both are protected
-// names now (read-only binds; a workdir's commit holds them back). Control: protectedFiles
+// names now (the supervisor refuses them, EACCES; a workdir's commit holds them back). Control: protectedFiles
 // off, both run the planted command.
 scriptCase("protectedFiles: submodule and linked-worktree git directories cannot be made to run a planted config", "dist/test/scripts/red4-case.js", ["${PROBE}", "git-nested"], (o) => {
   assert.equal(o.modules.allowed, true, `control: without protectedFiles a submodule's config is planted: ${JSON.stringify(o)}`);
   assert.equal(o.worktrees.allowed, true, `control: without protectedFiles a worktree's commondir is planted: ${JSON.stringify(o)}`);
   assert.equal(o.modules.protected, false, JSON.stringify(o));
   assert.equal(o.worktrees.protected, false, JSON.stringify(o));
-  assert.match(o.modules["protected-stderr"], /cannot create \.git\/modules\/lib\/config: Read-only file system/);
-  assert.match(o.modules["protected-stderr"], /cannot create \.git\/worktrees\/wt\/commondir: Read-only file system/);
+  assert.match(o.modules["protected-stderr"], /cannot create \.git\/modules\/lib\/config: Permission denied/);
+  assert.match(o.modules["protected-stderr"], /cannot create \.git\/worktrees\/wt\/commondir: Permission denied/);
 }, 120_000);
 
 // A fork group's zygote runs the sandbox's code, so what it reports is the sandbox's word.
