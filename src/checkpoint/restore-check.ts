@@ -100,6 +100,15 @@ export function checkImage(cp: Checkpoint, policy: Policy): void {
     if ((caught & ~recorded) !== 0n) {
       refuse(`process ${p.pid} has signal handlers (SigCgt ${p.sigCaught}) the checkpoint could not record`, { pid: p.pid });
     }
+    // Signals queued but not delivered (blocked, or not yet taken): the restored process is
+    // a new one whose queues start empty, and re-raising them would lose their siginfo. The
+    // one a thread was stopped with at the freeze is delivered again (restore-run.ts).
+    if (BigInt(`0x${p.sigSharedPending || "0"}`) !== 0n) {
+      refuse(`process ${p.pid} has signals pending for the process (ShdPnd ${p.sigSharedPending}); pending signals cannot be restored`, { pid: p.pid });
+    }
+    for (const t of p.threads) {
+      if (BigInt(`0x${t.sigPending || "0"}`) !== 0n) refuse(`process ${p.pid} thread ${t.tid} has signals pending (SigPnd ${t.sigPending}); pending signals cannot be restored`, { pid: p.pid });
+    }
     if (p.mm === undefined) refuse(`process ${p.pid}: the checkpoint has no memory layout (taken by an older sandlock)`, { pid: p.pid });
     for (const m of p.maps) checkMap(p, m);
     for (const f of p.fds) checkFd(p, f, policy);

@@ -83,6 +83,8 @@ scriptCase("restore refuses, before anything runs, what it cannot restore or mus
     assert.equal(r.fd, fd);
   };
   refused(out.socket, /^restore: process \d+ fd 3 is a socket \(socket:\[\d+\]\); sockets cannot be restored$/, 3);
+  // SIGUSR2 left pending for the process (bit 11), SIGUSR1 for its thread: refused by name.
+  refused(out.pending, /^restore: process \d+ has signals pending for the process \(ShdPnd 0*800\); pending signals cannot be restored$/);
   refused(out.pipe, /^restore: process \d+ fd 3 is a pipe \(pipe:\[\d+\]\); its buffered data is not in the checkpoint$/, 3);
   refused(out.ungranted, /^restore: process \d+ fd 3: \/.*\/out\/count is not writable under the new policy$/, 3);
   refused(out.wider, /^restore: the policy given is wider than the checkpoint's: fsWritable grants \/.*\/secret, which the saved policy does not grant writable$/);

@@ -174,6 +174,8 @@ async function run(): Promise<unknown> {
       result.socket = await refused(socketCp);
       const pipeCp = await captured([counter, join(out, "pipe"), "pipe"], () => lines(join(out, "pipe")).length >= 3);
       result.pipe = await refused(pipeCp);
+      const pendingCp = await captured([counter, join(out, "pending"), "pending"], () => lines(join(out, "pending")).length >= 3);
+      result.pending = await refused(pendingCp);
       const cp = await captured([counter, countFile], () => lines().length >= 3);
       const countBytes = readFileSync(countFile).length;
       result.ungranted = await refused(cp, { policy: { fsReadable: [counter, out] } });
