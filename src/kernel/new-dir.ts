@@ -35,10 +35,13 @@ const at = (dirFd: number, name: string): string => `/proc/self/fd/${dirFd}/${na
  */
 export function writeNewDir(parentFd: number, name: string, files: Iterable<readonly [string, Buffer]>): void {
   const tmp = `.${name}.tmp-${randomBytes(6).toString("hex")}`;
+  const replaced = (): Error => new Error(`the temporary directory ${tmp} was replaced while it was written (another process can write the parent directory)`);
   mkdirSync(at(parentFd, tmp), 0o700);
   let renamed = false;
   const dirFd = native().openat2(parentFd, tmp, O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC, 0, BENEATH);
   try {
+    // Gone between mkdir and open: renamed away by the parent's writer.
+    if (dirFd === -2 /* ENOENT */) throw replaced();
     if (dirFd < 0) throw sysError(`open ${tmp}`, dirFd);
     for (const [file, data] of files) {
       const fd = native().openat2(dirFd, file, O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC, 0o600, BENEATH);
@@ -53,12 +56,17 @@ export function writeNewDir(parentFd: number, name: string, files: Iterable<read
     fsyncSync(dirFd);
     // rename(2) replaces at most an empty directory (the caller checked that none is
     // there; one made since is the parent's writer's own), never a link or a file.
-    renameSync(at(parentFd, tmp), at(parentFd, name));
+    try {
+      renameSync(at(parentFd, tmp), at(parentFd, name));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") throw replaced(); // moved away meanwhile
+      throw e;
+    }
     renamed = true;
     const placed = lstatSync(at(parentFd, name), { throwIfNoEntry: false });
     const written = fstatSync(dirFd);
     if (placed === undefined || placed.ino !== written.ino || placed.dev !== written.dev) {
-      throw new Error(`the temporary directory ${tmp} was replaced while it was written (another process can write the parent directory)`);
+      throw replaced();
     }
     fsyncSync(parentFd);
   } finally {

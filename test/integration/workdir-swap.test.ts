@@ -14,5 +14,6 @@ import { scriptCase } from "../helpers/harness.js";
 scriptCase("a workdir swapped for a symlink while sandboxes start never shows the link's target", "dist/test/scripts/workdir-swap-case.js", ["300"], (o) => {
   assert.equal(o.control, "OUTSIDE", "control: the outside directory as the workdir is read");
   assert.ok(o.ran > 0, `some starts ran while the race went on: ${JSON.stringify(o)}`);
+  assert.ok(o.failedStarts > 0, `the race was live: some starts met the link and were refused: ${JSON.stringify(o)}`);
   assert.equal(o.wins, 0, `starts that read outside through the swapped link: ${JSON.stringify(o)}`);
 }, 300_000);
