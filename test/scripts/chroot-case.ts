@@ -6,18 +6,18 @@
 
 import { execFile, execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join, resolve } from "node:path";
 import { Policy, Sandbox } from "../../src/index.js";
 import { native } from "../../src/confine/native.js";
 import { computeFeatures } from "../../src/plan/features.js";
 import { makePlan } from "../../src/plan/plan.js";
 import { launchPlan } from "./launch-plan.js";
+import { CLI as cli, ROOT } from "../helpers/system.js";
+
+const stage = resolve(ROOT); // the package root, as a grant path
 
 const probe = process.argv[2]!;
 const part = process.argv[3];
-const stage = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-const cli = join(stage, "bin", "sandlock.cjs");
 const base = mkdtempSync("/tmp/sandlock-chroot-");
 chmodSync(base, 0o755);
 

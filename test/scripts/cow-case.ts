@@ -5,14 +5,12 @@
 
 import { execFileSync, spawn, execFile } from "node:child_process";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Sandbox, applyWorkdirBranch, dropWorkdirBranch, listWorkdirBranches, showWorkdirBranch } from "../../src/index.js";
 
 const probe = process.argv[2]!;
 const part = process.argv[3];
-const stage = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-const cli = join(stage, "bin", "sandlock.cjs");
 const base = mkdtempSync("/tmp/sandlock-cow-");
 chmodSync(base, 0o755);
 const storage = join(base, "branches");
@@ -87,6 +85,9 @@ print("list", sorted(os.listdir(".")))
 os.unlink("sub/deep/d.txt"); os.rmdir("sub/deep")
 print("after-rm", sorted(os.listdir("sub")), os.path.exists("sub/deep"))
 `;
+import { CLI as cli, ROOT } from "../helpers/system.js";
+
+const stage = resolve(ROOT); // the package root, as a grant path
 
 async function files(): Promise<unknown> {
   const d = project("files");

@@ -7,14 +7,14 @@
 
 import { execFile, execFileSync } from "node:child_process";
 import { chmodSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import { Sandbox, listWorkdirBranches, showWorkdirBranch } from "../../src/index.js";
+import { CLI as cli, ROOT } from "../helpers/system.js";
+
+const stage = resolve(ROOT); // the package root, as a grant path
 
 const probe = process.argv[2]!;
 const part = process.argv[3];
-const stage = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-const cli = join(stage, "bin", "sandlock.cjs");
 const base = mkdtempSync("/tmp/sandlock-deny-");
 chmodSync(base, 0o755);
 const system = ["/usr", "/bin", "/lib", "/lib64", "/etc"];

@@ -6,9 +6,9 @@
 
 import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
+import { CLI } from "../helpers/system.js";
 
 const probe = process.argv[2]!;
 const part = process.argv[3];
@@ -97,14 +97,13 @@ async function ns(): Promise<object> {
 /** The CLI: `-p workspace` refuses a new .envrc and a nested repository's config;
  * `--allow-protected` (the control) lets both be made. */
 async function cli(): Promise<object> {
-  const stage = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
   const out: Record<string, object> = {};
   for (const [mode, extra] of [["protected", []], ["allowed", ["--allow-protected"]]] as const) {
     const w = join(base, `cli-${mode}`);
     mkdirSync(w);
     let stdout = "";
     try {
-      stdout = execFileSync(process.execPath, [join(stage, "bin", "sandlock.cjs"), "run", "-p", "workspace", ...extra, "--", "/bin/sh", "-c", "echo x > .envrc; echo envrc=$?; mkdir -p a/.git && echo c > a/.git/config; echo config=$?"], { cwd: w, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+      stdout = execFileSync(process.execPath, [CLI, "run", "-p", "workspace", ...extra, "--", "/bin/sh", "-c", "echo x > .envrc; echo envrc=$?; mkdir -p a/.git && echo c > a/.git/config; echo config=$?"], { cwd: w, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
     } catch (e) {
       stdout = `failed: ${String(e)}`;
     }

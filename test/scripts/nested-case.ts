@@ -5,11 +5,11 @@
 
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
+import { CLI as cli, ROOT } from "../helpers/system.js";
 
-const stage = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-const cli = join(stage, "bin", "sandlock.cjs");
+const stage = resolve(ROOT); // the package root, as a grant path
+
 const outer = ["run", "-r", "/usr", "-r", "/lib", "-r", "/lib64", "-r", "/bin", "-r", "/etc", "-r", "/proc", "-r", "/dev", "-r", stage, "--"];
 const inner = (...flags: string[]): string[] => [
   process.execPath, cli, "run", ...flags, "-r", "/usr", "-r", "/lib", "-r", "/lib64", "-r", "/bin", "--",

@@ -6,9 +6,9 @@ import { createHash } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { Checkpoint, CheckpointError, Sandbox, type PolicyInput } from "../../src/index.js";
+import { CLI } from "../helpers/system.js";
 
 const [scenario, counter] = process.argv.slice(2);
 if (scenario === undefined || counter === undefined) throw new Error("usage: restore-case.js SCENARIO COUNTER");
@@ -203,7 +203,7 @@ async function run(): Promise<unknown> {
     case "cli": {
       // sandlock run --name, checkpoint NAME DIR, kill, restore DIR: a dynamically linked
       // sleep resumes (its nanosleep restarts) and exits 0; a tree is refused by name.
-      const cli = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "bin", "sandlock.cjs");
+      const cli = CLI;
       const env = { ...process.env, XDG_RUNTIME_DIR: work };
       const sh = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
         new Promise((resolve) => {

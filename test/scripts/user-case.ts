@@ -6,13 +6,13 @@
 
 import { execFile } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import { Sandbox } from "../../src/index.js";
+import { CLI as cli, ROOT } from "../helpers/system.js";
+
+const stage = resolve(ROOT); // the package root, as a grant path
 
 const SYSTEM = ["/usr", "/lib", "/lib64", "/bin", "/etc"];
-const stage = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-const cli = join(stage, "bin", "sandlock.cjs");
 const dir = mkdtempSync("/tmp/sandlock-user-");
 writeFileSync(join(dir, "closed"), "secret\n");
 chmodSync(join(dir, "closed"), 0o000); // its owner without capabilities cannot read it
