@@ -69,24 +69,32 @@ function describeGrant(path: string, real: string | undefined): string {
   return real !== undefined && real !== path ? `${path} (really ${real})` : path;
 }
 
+/** Why an exec failed: `ungranted` (a file of the chain is outside the grants), `missing` (an
+ * interpreter or loader the chain names does not exist on the host either), `mode` (the
+ * program is not executable). */
+export interface ExecExplanation {
+  kind: "ungranted" | "missing" | "mode";
+  why: string;
+}
+
 /**
- * One sentence saying which file of an exec the grants leave out, or undefined when none
- * is found (then the generic hint stands).
+ * One sentence saying which file of an exec the grants leave out or the host lacks, or
+ * undefined when none is found (then the generic hint stands).
  */
-export function explainExec(path: string, grants: readonly PathGrant[]): string | undefined {
+export function explainExec(path: string, grants: readonly PathGrant[]): ExecExplanation | undefined {
   const roots = grants.filter((g) => !g.dirOnly).map((g) => ({ real: realpath(g.path) ?? g.path, isDir: g.isDir }));
   const covered = (real: string): boolean => roots.some((g) => (g.isDir ? within(real, g.real) : real === g.real));
   const chain: { role: string; path: string }[] = [{ role: "the program", path }];
   for (let depth = 0; depth < chain.length && depth < 4; depth++) {
     const { role, path: p } = chain[depth]!;
     const real = realpath(p);
-    if (real === undefined) return depth === 0 ? undefined : `${role} ${p} does not exist`;
+    if (real === undefined) return depth === 0 ? undefined : { kind: "missing", why: `${role} ${p} does not exist` };
     if (!covered(real)) {
       const which = depth === 0 ? "it is" : `${role} ${describeGrant(p, real)} is`;
-      return `${which} not under fsReadable/fsWritable: grant ${dirname(real)} (-r ${dirname(real)}), or start from a preset (-p minimal or -p system)`;
+      return { kind: "ungranted", why: `${which} not under fsReadable/fsWritable: grant ${dirname(real)} (-r ${dirname(real)}), or start from a preset (-p minimal or -p system)` };
     }
     try {
-      if (depth === 0 && (statSync(real).mode & 0o111) === 0) return `${p} is not executable (mode ${(statSync(real).mode & 0o777).toString(8)})`;
+      if (depth === 0 && (statSync(real).mode & 0o111) === 0) return { kind: "mode", why: `${p} is not executable (mode ${(statSync(real).mode & 0o777).toString(8)})` };
     } catch {
       return undefined;
     }

@@ -6,6 +6,7 @@ import { ConfinementError, SupervisorError } from "../errors.js";
 import { Cmd, Fatal, LauncherFd, LauncherFlag, Msg, MSG_BYTES, Step, SubCall, type StepOp } from "../plan/protocol.js";
 import type { PlanStep } from "../plan/plan.js";
 import { errnoName } from "./errno.js";
+import type { ExecExplanation } from "./exec-explain.js";
 import { launcherPath, native } from "./native.js";
 
 export interface LauncherExit {
@@ -72,7 +73,7 @@ export class LauncherProcess {
 
   /** Starts the launcher. stdio are the descriptors the command gets as 0, 1 and 2. */
   /** Says why the command's execve got EACCES from the grants (confine/exec-explain.ts). */
-  explainExec: (() => string | undefined) | undefined;
+  explainExec: (() => ExecExplanation | undefined) | undefined;
   /** The plan builds the kernel view's root (exec failures outside the grants are ENOENT). */
   kernelView = false;
 
@@ -261,9 +262,12 @@ export class LauncherProcess {
     // that exists on the host outside them is ENOENT there, where Landlock says EACCES.
     // Either way the host-side explanation names what to grant, and the error is marked
     // not granted (the CLI's 126, not 127's "not found"); the errno stays the kernel's.
-    const explained = op === Step.EXEC && (name === "EACCES" || (name === "ENOENT" && this.kernelView)) ? this.explainExec?.() : undefined;
-    const notGranted = name === "ENOENT" && explained !== undefined;
-    const hint = (notGranted ? `not granted, so absent from the kernel view's root: ${explained}` : explained) ?? stepHint(op, name, sub);
+    // In either view an ENOENT of a program that exists (it was resolved before the start)
+    // can also be its #! interpreter or dynamic loader missing on the host: said so, not
+    // "command not found".
+    const explained = op === Step.EXEC && (name === "EACCES" || name === "ENOENT") ? this.explainExec?.() : undefined;
+    const notGranted = name === "ENOENT" && explained?.kind === "ungranted" && this.kernelView;
+    const hint = notGranted ? `not granted, so absent from the kernel view's root: ${explained!.why}` : (explained?.why ?? stepHint(op, name, sub));
     return new ConfinementError(`${describe}: ${name}${hint ? ` (${hint})` : ""}`, {
       step: describe,
       errno: name,

@@ -2,7 +2,7 @@
 // exit code, its stdout and its stderr (messages name the flag and the value).
 
 import { spawn, type StdioOptions } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -184,6 +184,23 @@ test("command not found: 127", async () => {
   const r = await sandlock(["run", ...RO, "--", "sandlock-no-such-command"]);
   assert.equal(r.code, 127);
   assert.match(r.stderr, /^sandlock: execve\(sandlock-no-such-command\): ENOENT/);
+});
+
+// A program that exists but whose #! interpreter does not: the kernel says ENOENT, which is
+// not "command not found" (the file was found); 127 as the shell gives for it.
+test("a granted script whose #! interpreter is missing: 127 naming the interpreter, not 'command not found'", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sandlock-interp-"));
+  try {
+    const script = join(dir, "s.sh");
+    writeFileSync(script, "#!/nonexistent-sandlock/interp\n");
+    chmodSync(script, 0o755);
+    chmodSync(dir, 0o755);
+    const r = await sandlock(["run", ...RO, "-r", dir, "--", script]);
+    assert.equal(r.code, 127);
+    assert.equal(r.stderr, `sandlock: execve(${script}): ENOENT (its interpreter (#! line) /nonexistent-sandlock/interp does not exist)\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 // The kernel view's root has no /bin/true: ENOENT, still "not granted" (126) and naming what
