@@ -219,9 +219,10 @@ static int assign(struct sl_recv_thread *t) {
 }
 
 /* Whether a blocked SECCOMP_IOCTL_NOTIF_RECV returns by itself once no task uses the filter
- * any more (ENOENT, and POLLHUP from then on). Linux 6.11 added that (recv_wait_event checks
- * the filter's users); before it such a RECV stays blocked for good, so there the thread
- * must poll the listener and its stop eventfd before each receive. */
+ * any more (ENOENT, and POLLHUP from then on). Linux 6.11 added that (commit 95036a79e7b5,
+ * "seccomp: interrupt SECCOMP_IOCTL_NOTIF_RECV when all users have exited"; the kernel's
+ * own selftest gates on 6.11 too). Before it such a RECV stays blocked for good, so there
+ * the thread must poll the listener and its stop eventfd before each receive. */
 static int recv_ends_alone;
 static pthread_once_t recv_once = PTHREAD_ONCE_INIT;
 static void recv_probe(void) {
