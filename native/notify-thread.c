@@ -1,7 +1,8 @@
 /* A receiving thread for one seccomp listener at a time (kept in a small pool between
  * sandboxes, see struct sl_worker). Blocked in SECCOMP_IOCTL_NOTIF_RECV (in poll() before
- * Linux 6.11, see serve()), it takes each notification the moment it is made, answers those the fast path can (fastpath.c)
- * and queues the others for the event loop, which it wakes with a uv_async handle.
+ * Linux 6.11, see serve()), it takes each notification the moment it is made, answers
+ * those the fast path can (fastpath.c) and queues the others for the event loop, which it
+ * wakes with a uv_async handle.
  *
  * Why a thread: a trapped call can be interrupted by a signal until the supervisor has
  * received it (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV protects it only from then on). An
