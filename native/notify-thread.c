@@ -1,7 +1,8 @@
 /* A receiving thread for one seccomp listener at a time (kept in a small pool between
- * sandboxes, see struct sl_worker). Blocked in poll() on the listener, it takes
- * each notification the moment it is made, answers those the fast path can (fastpath.c)
- * and queues the others for the event loop, which it wakes with a uv_async handle.
+ * sandboxes, see struct sl_worker). Blocked in SECCOMP_IOCTL_NOTIF_RECV (in poll() before
+ * Linux 6.11, see serve()), it takes each notification the moment it is made, answers
+ * those the fast path can (fastpath.c) and queues the others for the event loop, which it
+ * wakes with a uv_async handle.
  *
  * Why a thread: a trapped call can be interrupted by a signal until the supervisor has
  * received it (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV protects it only from then on). An
@@ -26,6 +27,7 @@
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 
 #include "fastpath.h"
 #include "notify-thread.h"
@@ -48,6 +50,7 @@ struct sl_recv_thread {
   int ended;   /* no task uses the filter any more, or the receive failed */
   int failure; /* -errno of a failed receive, 0 otherwise */
   int closing; /* set under mu: from then on the thread wakes the event loop no more */
+  _Atomic int stopping; /* set by stop() before it writes stopfd (read without mu) */
   void (*closed)(void *);
   void *closed_arg;
   /* Set by the thread as the very last thing it does with this structure; the event
@@ -216,27 +219,84 @@ static int assign(struct sl_recv_thread *t) {
   return 0;
 }
 
+/* Whether a blocked SECCOMP_IOCTL_NOTIF_RECV returns by itself once no task uses the filter
+ * any more (ENOENT, and POLLHUP from then on). Linux 6.11 added that (commit 95036a79e7b5,
+ * "seccomp: interrupt SECCOMP_IOCTL_NOTIF_RECV when all users have exited"; the kernel's
+ * own selftest gates on 6.11 too). Before it such a RECV stays blocked for good, so there
+ * the thread must poll the listener and its stop eventfd before each receive. */
+static int recv_ends_alone;
+static pthread_once_t recv_once = PTHREAD_ONCE_INIT;
+static void recv_probe(void) {
+  struct utsname u;
+  unsigned major = 0, minor = 0;
+  if (uname(&u) == 0) {
+    const char *r = u.release;
+    while (*r >= '0' && *r <= '9') major = major * 10 + (unsigned)(*r++ - '0');
+    if (*r++ == '.')
+      while (*r >= '0' && *r <= '9') minor = minor * 10 + (unsigned)(*r++ - '0');
+  }
+  recv_ends_alone = major > 6 || (major == 6 && minor >= 11);
+}
+
+/* The end of this listener's service, seen after a receive found nothing: the last task
+ * gone (HUP) or a stop. 1: leave (the end is queued when it is the sandbox's). */
+static int ended_now(struct sl_recv_thread *t) {
+  struct pollfd p[2] = {{.fd = t->listener, .events = POLLIN}, {.fd = t->stopfd, .events = POLLIN}};
+  if (poll(p, 2, 0) < 0) return 0;
+  if (p[1].revents) return 1;
+  if ((p[0].revents & POLLHUP) && !(p[0].revents & POLLIN)) {
+    enqueue(t, NULL, 1, 0);
+    return 1;
+  }
+  return 0;
+}
+
+/* Two ways to wait, one per kernel (recv_probe):
+ * - direct: blocked in RECV itself, as a plain C supervisor is. A round trip then costs one
+ *   syscall of the supervisor's fewer (poll + RECV before): about 10% of a trapped call's
+ *   wall time with 50 sandboxes trapping at once (bench/scale.ts, docs/supervision.md).
+ *   The end of the sandbox ends the RECV (ENOENT with HUP). A stop while the sandbox still
+ *   runs (only at the environment's teardown: the Sandbox closes its supervisor after the
+ *   launcher's exit, when every task is gone) is seen at the next notification, which gets
+ *   ENOSYS, the kernel's own answer once a filter's listener is closed, or at the end.
+ * - polled (before 6.11): poll on the listener and the stop eventfd, then RECV. */
 static void serve(struct sl_recv_thread *t) {
+  pthread_once(&recv_once, recv_probe);
+  int direct = recv_ends_alone;
   struct pollfd p[2] = {{.fd = t->listener, .events = POLLIN}, {.fd = t->stopfd, .events = POLLIN}};
   for (;;) {
-    if (poll(p, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      enqueue(t, NULL, 1, -errno);
-      return;
-    }
-    if (p[1].revents) return; /* the event loop closes the supervisor */
-    if ((p[0].revents & POLLIN) == 0) {
-      enqueue(t, NULL, 1, 0); /* HUP alone: no task uses the filter any more */
+    if (!direct) {
+      if (poll(p, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        enqueue(t, NULL, 1, -errno);
+        return;
+      }
+      if (p[1].revents) return; /* the event loop closes the supervisor */
+      if ((p[0].revents & POLLIN) == 0) {
+        enqueue(t, NULL, 1, 0); /* HUP alone: no task uses the filter any more */
+        return;
+      }
+    } else if (atomic_load_explicit(&t->stopping, memory_order_acquire)) {
       return;
     }
     uint64_t t0 = now_ns();
     struct seccomp_notif n;
     memset(&n, 0, sizeof n);
     if (ioctl(t->listener, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0) {
-      /* ENOENT: the caller died or was interrupted before we got to it (a last user gone
-       * shows as HUP at the next poll); EINTR: again. */
-      if (errno == ENOENT || errno == EINTR) continue;
+      /* ENOENT: the caller died or was interrupted before we got to it, or (direct) no
+       * task uses the filter any more; EINTR: again. */
+      if (errno == EINTR) continue;
+      if (errno == ENOENT) {
+        if (direct && ended_now(t)) return;
+        continue;
+      }
       enqueue(t, NULL, 1, -errno);
+      return;
+    }
+    if (direct && atomic_load_explicit(&t->stopping, memory_order_acquire)) {
+      /* Stopped while blocked: nobody decides this call any more. */
+      struct seccomp_notif_resp r = {.id = n.id, .error = -ENOSYS};
+      ioctl(t->listener, SECCOMP_IOCTL_NOTIF_SEND, &r);
       return;
     }
     if (t->fast != NULL && sl_fast_try(t->fast, t->listener, &n)) {
@@ -357,6 +417,7 @@ void sl_recv_thread_stop(struct sl_recv_thread *t, void (*closed)(void *), void 
   pthread_mutex_unlock(&t->mu);
   t->closed = closed;
   t->closed_arg = arg;
+  atomic_store_explicit(&t->stopping, 1, memory_order_release);
   uint64_t one = 1;
   ssize_t w = write(t->stopfd, &one, sizeof one); /* an eventfd takes it: the thread wakes */
   (void)w;

@@ -1,7 +1,9 @@
 // Every trapped call is answered by its own sandbox's supervisor while listeners pass from
 // one pooled receiving thread to the next and listener numbers are reused at once (the
-// threads poll their own duplicate and stop without a join). A misrouted notification
-// would show another sandbox's name, the host's, or hang until the timeout.
+// threads receive on their own duplicate and stop without a join). A misrouted notification
+// would show another sandbox's name, the host's, or hang until the timeout. And a receiving
+// thread leaves when its sandbox ends: blocked in RECV itself (Linux 6.11+), it must see the
+// end of the last task, or every sandbox would leave a thread behind.
 
 import assert from "node:assert/strict";
 import { scriptCase } from "../helpers/harness.js";
@@ -13,4 +15,10 @@ scriptCase("48 named sandboxes, four at a time, each see only their own name in 
   out.seen.forEach((names: string[], i: number) => {
     assert.deepEqual(names, Array(5).fill(`box-${i}`), `sandbox ${i}`);
   });
+  const t = out.threads as { base: number; after: number; holding: number; released: number };
+  // The pool keeps at most four idle workers: the 48 sandboxes leave none beyond them.
+  assert.ok(t.after <= t.base, `threads after 48 sandboxes: ${t.after}, after the first four: ${t.base}`);
+  // Control: 8 running sandboxes hold 8 receiving threads (4 of them new), which the count sees.
+  assert.ok(t.holding >= t.base + 4, `threads while 8 sandboxes run: ${t.holding}, base ${t.base}`);
+  assert.ok(t.released <= t.base, `threads after the 8 ended: ${t.released}, base ${t.base}`);
 });
