@@ -45,10 +45,11 @@ process.on("exit", () => {
 for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => process.exit(130));
 
 /** A fork group whose zygote runs without any sandbox: same program, same protocol. */
-export async function bareGroup(f: ForkFunctions, flags: string[] = []): Promise<{ group: ForkGroup; pid: number; kill(): void }> {
+export async function bareGroup(f: ForkFunctions, flags: string[] = [], main?: string): Promise<{ group: ForkGroup; pid: number; kill(): void }> {
   const [mine, theirs] = native().seqpacketPair();
-  const [node, ...args] = zygoteCommand();
-  args.unshift(...flags);
+  const [node, ...args] = zygoteCommand(flags);
+  // (another build of the zygote program, for before/after runs in one process)
+  if (main !== undefined) args[args.length - 2] = main;
   const child = spawn(node!, args, {
     stdio: [theirs, "ignore", "inherit"],
     env: { ...process.env, ...zygoteEnv(process.env.LD_PRELOAD) },

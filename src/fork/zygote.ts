@@ -45,8 +45,8 @@ const ZYGOTE_MAIN = fileURLToPath(new URL("./zygote-main.cjs", import.meta.url))
 
 /** The zygote's command line: one thread of JavaScript and no V8 worker threads, whose
  * stacks every clone would otherwise inherit dead and write to (docs/fork.md). */
-export function zygoteCommand(): string[] {
-  return [process.execPath, "--single-threaded", "--v8-pool-size=0", ZYGOTE_MAIN, addonPath()];
+export function zygoteCommand(flags: readonly string[] = []): string[] {
+  return [process.execPath, "--single-threaded", "--v8-pool-size=0", ...flags, ZYGOTE_MAIN, addonPath()];
 }
 
 /**
