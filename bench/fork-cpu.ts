@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { Sandbox } from "../src/index.js";
 import type { ForkFunctions } from "../src/fork/fns.js";
-import { bareGroup } from "./fork.js";
+import { bareGroup, bareOptions } from "./fork.js";
 import { summarize } from "./stats.js";
 
 const SYSTEM = ["/usr", "/lib", "/lib64", "/etc"];
@@ -40,9 +40,8 @@ type Group = { fork(n: number): Promise<{ wait(): Promise<unknown>; pid?: number
 
 async function make(mode: string): Promise<Group> {
   if (mode.startsWith("bare")) {
-    // bare, or bare:<flags separated by commas>:<another zygote-main.cjs>
-    const [, flags, main] = mode.split(":");
-    const b = await bareGroup(fns, flags ? flags.split(",").filter((f) => f !== "") : [], main || undefined);
+    // bare, or bare:<bareOptions>
+    const b = await bareGroup(fns, bareOptions(mode.slice(5)));
     await Promise.all((await b.group.fork(1)).map((c) => c.wait()));
     return { fork: (n) => b.group.fork(n), pid: b.pid, dispose: async () => b.kill() };
   }
@@ -75,7 +74,7 @@ async function sample(mode: string, clones: number): Promise<Sample> {
 
 const rounds = Number(process.argv[2] ?? 3);
 const clones = Number(process.argv[3] ?? 1000);
-const modes = (process.env.MODES ?? "bare,sandboxed").split(",");
+const modes = (process.env.MODES ?? "bare|sandboxed").split(process.env.MODES?.includes("|") ? "|" : ",");
 const all = new Map<string, Sample[]>(modes.map((m) => [m, []]));
 for (let i = 0; i < rounds; i++) for (const m of modes) all.get(m)!.push(await sample(m, clones));
 for (const [m, ss] of all) {

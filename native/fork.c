@@ -72,7 +72,14 @@ static int dofork_everything(void) {
 #define SL_HINT_LOW (1UL << 32)  /* the main program and its brk heap stay below */
 #define SL_HINT_HIGH (1UL << 46) /* V8's hints are below this */
 __attribute__((constructor)) static void sl_zygote_preload(void) {
-  if (getenv("SANDLOCK_ZYGOTE_PRELOAD") == NULL) return;
+  const char *mode = getenv("SANDLOCK_ZYGOTE_PRELOAD");
+  if (mode == NULL) return;
+  /* "bind-now": the parent set LD_BIND_NOW for this start (the caller had not), so that
+   * the loader resolved every symbol here, once, instead of in every clone on its first
+   * call through each PLT entry (about 20 page faults and a walk of node's symbol table
+   * per clone). The loader read it before any constructor ran; nothing the zygote starts
+   * inherits it. */
+  if (strcmp(mode, "bind-now") == 0) unsetenv("LD_BIND_NOW");
   unsetenv("SANDLOCK_ZYGOTE_PRELOAD");
   const char *pre = getenv("LD_PRELOAD");
   if (pre != NULL) {
