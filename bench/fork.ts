@@ -46,21 +46,21 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => process.
 
 /** A fork group whose zygote runs without any sandbox: same program, same protocol. */
 /** How a bare zygote starts, for before/after runs in one process: more node flags,
- * another build of the zygote program, without --use-largepages, without LD_BIND_NOW. */
+ * another build of the zygote program, node's code left in the file, without LD_BIND_NOW. */
 export interface BareOptions {
   flags?: string[];
   main?: string;
-  largePages?: boolean;
+  hugeText?: boolean;
   bindNow?: boolean;
 }
 
-/** BareOptions from "flag,flag;main=<path>;largepages=0;bindnow=0" (BENCH variables). */
+/** BareOptions from "flag,flag;main=<path>;hugetext=0;bindnow=0" (BENCH variables). */
 export function bareOptions(text: string | undefined): BareOptions {
   const o: BareOptions = { flags: [] };
   for (const part of (text ?? "").split(";").filter((p) => p !== "")) {
     const [k, v] = part.split("=", 2) as [string, string | undefined];
     if (k === "main") o.main = v;
-    else if (k === "largepages") o.largePages = v !== "0";
+    else if (k === "hugetext") o.hugeText = v !== "0";
     else if (k === "bindnow") o.bindNow = v !== "0";
     else o.flags!.push(...part.split(",").filter((f) => f !== ""));
   }
@@ -69,12 +69,12 @@ export function bareOptions(text: string | undefined): BareOptions {
 
 export async function bareGroup(f: ForkFunctions, opts: BareOptions = {}): Promise<{ group: ForkGroup; pid: number; kill(): void }> {
   const [mine, theirs] = native().seqpacketPair();
-  const [node, ...args] = zygoteCommand(opts.flags ?? [], opts.largePages ?? true);
+  const [node, ...args] = zygoteCommand(opts.flags ?? []);
   if (opts.main !== undefined) args[args.length - 2] = opts.main;
   const child = spawn(node!, args, {
     stdio: [theirs, "ignore", "inherit"],
     // (bindNow false: as if LD_BIND_NOW were inherited, so zygoteEnv adds none)
-    env: { ...process.env, ...zygoteEnv(process.env.LD_PRELOAD, opts.bindNow === false ? "inherited" : process.env.LD_BIND_NOW) },
+    env: { ...process.env, ...zygoteEnv(process.env.LD_PRELOAD, opts.bindNow === false ? "inherited" : process.env.LD_BIND_NOW, opts.hugeText ?? true) },
   });
   closeSync(theirs);
   bareProcesses.add(child.pid!);
