@@ -146,9 +146,12 @@ async function init(msg: { module?: string; init: FnSpec; work: FnSpec }): Promi
  * parentheses around them: V8 compiles a parenthesized function with its script).
  */
 async function rehearse(): Promise<void> {
-  const idle = (): void => undefined;
-  process.on("SIGURG", idle);
-  process.removeAllListeners("SIGURG");
+  // (only on a signal init left unwatched: removeAllListeners would take init's listeners too)
+  const spare = (["SIGURG", "SIGWINCH", "SIGXCPU"] as const).find((s) => process.listenerCount(s) === 0);
+  if (spare !== undefined) {
+    process.on(spare, () => undefined);
+    process.removeAllListeners(spare);
+  }
   void process.exitCode;
   await flushStdio();
 }
