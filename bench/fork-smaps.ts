@@ -1,11 +1,11 @@
 // Where a fork clone's own memory comes from (issue 17): smaps of clones against their
 // zygote, per mapping kind, at three points (work entered, one line written, about to exit),
-// plus page tables (VmPTE). `node dist/bench/fork-smaps.js [bare|sandboxed] [clones]`.
+// plus page tables (VmPTE). `node dist/bench/fork-smaps.js [bare|sandboxed] [clones]`; ZYGOTE=<bareOptions> changes the bare zygote.
 
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { Sandbox } from "../src/index.js";
 import type { ForkFunctions } from "../src/fork/fns.js";
-import { bareGroup } from "./fork.js";
+import { bareGroup, bareOptions } from "./fork.js";
 
 const STATE = 50 * 1024 * 1024;
 const SYSTEM = ["/usr", "/lib", "/lib64", "/etc"];
@@ -125,7 +125,7 @@ export async function measure(mode: "bare" | "sandboxed", clones: number): Promi
     let fork: (n: number) => Promise<{ pid?: number; kill(): Promise<void> }[]>;
     let dispose: () => Promise<void>;
     if (mode === "bare") {
-      const b = await bareGroup(fns(body), process.env.ZYGOTE_FLAGS?.split(" ").filter((f) => f !== "") ?? []);
+      const b = await bareGroup(fns(body), bareOptions(process.env.ZYGOTE));
       zpid = b.pid;
       fork = (n) => b.group.fork(n);
       dispose = async () => b.kill();

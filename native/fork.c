@@ -60,33 +60,6 @@ static int dofork_everything(void) {
   return 0;
 }
 
-/* Where V8 asks for its heap pages: a random hint below 2^46 (it truncates its hints to 46
- * bits on x86_64). The kernel honours a hint whose range is free, so every 256 KiB heap
- * page lands in a 2 MiB, 1 GiB and 512 GiB region of its own, and a fork copies a page
- * table page at each of the three levels for each heap page (about 12 KiB per page, 200
- * KiB per clone measured). The zygote loads this addon with LD_PRELOAD, before V8 starts:
- * this constructor reserves that range (PROT_NONE, no memory, no page tables), so every
- * hint is refused and the kernel places the heap top-down next to the libraries, in a few
- * regions. Only in a process started with SANDLOCK_ZYGOTE_PRELOAD; the variable and our
- * entry in LD_PRELOAD are removed so nothing the zygote starts inherits them. */
-#define SL_HINT_LOW (1UL << 32)  /* the main program and its brk heap stay below */
-#define SL_HINT_HIGH (1UL << 46) /* V8's hints are below this */
-__attribute__((constructor)) static void sl_zygote_preload(void) {
-  if (getenv("SANDLOCK_ZYGOTE_PRELOAD") == NULL) return;
-  unsetenv("SANDLOCK_ZYGOTE_PRELOAD");
-  const char *pre = getenv("LD_PRELOAD");
-  if (pre != NULL) {
-    /* ours is the first entry; keep whatever the caller had after it */
-    const char *rest = pre + strcspn(pre, " :");
-    rest += strspn(rest, " :");
-    if (*rest != '\0') setenv("LD_PRELOAD", rest, 1);
-    else unsetenv("LD_PRELOAD");
-  }
-  /* MAP_FIXED_NOREPLACE: when something already lives there, reserve nothing (the heap
-   * is then placed as before: more page tables per clone, nothing else changes) */
-  (void)mmap((void *)SL_HINT_LOW, SL_HINT_HIGH - SL_HINT_LOW, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-}
-
 /* Reads a JS array of at most max descriptors into out; -1 when it is not one. */
 static int fd_list(napi_env env, napi_value arr, int *out, uint32_t max, uint32_t *n) {
   if (napi_get_array_length(env, arr, n) != napi_ok || *n > max) return -1;
@@ -174,7 +147,10 @@ static napi_value sl_fork_batch(napi_env env, napi_callback_info info) {
       }
       return sl_make_int(env, made);
     }
-    setpgid(pid, pid); /* also done by the clone: whichever runs first wins the race */
+    /* Also done by the clone: whichever runs first wins the race. pgid 0 (the target's
+     * own pid, as the clone's setpgid(0, 0)): the sandbox's filter lets that pass inline,
+     * where setpgid(pid, pid) went to the supervisor, a round trip per clone. */
+    setpgid(pid, 0);
     close(out[1]), close(errp[1]);
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (pidfd < 0) {

@@ -45,22 +45,34 @@ const ZYGOTE_MAIN = fileURLToPath(new URL("./zygote-main.cjs", import.meta.url))
 
 /** The zygote's command line: one thread of JavaScript and no V8 worker threads, whose
  * stacks every clone would otherwise inherit dead and write to (docs/fork.md). */
-export function zygoteCommand(): string[] {
-  return [process.execPath, "--single-threaded", "--v8-pool-size=0", ZYGOTE_MAIN, addonPath()];
+export function zygoteCommand(flags: readonly string[] = []): string[] {
+  return [process.execPath, "--single-threaded", "--v8-pool-size=0", ...flags, ZYGOTE_MAIN, addonPath()];
 }
 
 /**
  * Variables for the zygote's start: the addon preloaded (LD_PRELOAD), so that its
- * constructor reserves the range V8 picks its heap addresses from before V8 starts, and
- * the heap is placed in a few regions instead of one per page (native/fork.c: about 200
- * KiB of page tables less per clone). `inherited` is the LD_PRELOAD the zygote would have
- * had; it is kept after ours (the constructor puts it back). An addon path LD_PRELOAD
- * cannot hold (a space or colon) is not preloaded: the zygote then works as before.
+ * constructor (native/zygote-preload.c) prepares the layout before node starts: V8's heap
+ * in a few regions instead of one per page (about 200 KiB of page tables less per clone)
+ * and, with `hugeText`, node's machine code in anonymous huge pages, which fork copies
+ * (a clone no longer faults it in from the file: about 90 faults each; the zygote holds
+ * 24 MiB more). `inherited` is the LD_PRELOAD the zygote would have had; it is kept after
+ * ours (the constructor puts it back). Unless the zygote would have it anyway
+ * (`bindNow`), LD_BIND_NOW is set too: every symbol is resolved in the zygote, not again
+ * in each clone; the constructor removes it. An addon path LD_PRELOAD cannot hold (a
+ * space or colon) is not preloaded: the zygote then works as before.
  */
-export function zygoteEnv(inherited: string | undefined): Record<string, string> {
+export function zygoteEnv(inherited: string | undefined, bindNow: string | undefined, hugeText: boolean): Record<string, string> {
   const addon = addonPath();
   if (/[\s:]/.test(addon)) return {};
-  return { LD_PRELOAD: inherited ? `${addon} ${inherited}` : addon, SANDLOCK_ZYGOTE_PRELOAD: "1" };
+  const env: Record<string, string> = { LD_PRELOAD: inherited ? `${addon} ${inherited}` : addon };
+  const words: string[] = [];
+  if (bindNow === undefined || bindNow === "") {
+    env.LD_BIND_NOW = "1";
+    words.push("bind-now");
+  }
+  if (hugeText) words.push("huge-text");
+  env.SANDLOCK_ZYGOTE_PRELOAD = words.length > 0 ? words.join(" ") : "1";
+  return env;
 }
 
 /** Files the zygote must read to start, granted read-only on top of the policy. */
@@ -146,11 +158,11 @@ export class ForkGroup {
   static async start(spec: ZygoteSpec, host: ZygoteHost): Promise<ForkGroup> {
     const n = native();
     const [mine, theirs] = n.seqpacketPair();
-    const inherited = host.policy.env.LD_PRELOAD ?? (host.policy.cleanEnv ? undefined : process.env.LD_PRELOAD);
+    const inheritedVar = (name: string): string | undefined => host.policy.env[name] ?? (host.policy.cleanEnv ? undefined : process.env[name]);
     const launchPolicy = Policy.fromJSON({
       ...host.policy.toJSON(),
       fsReadable: [...host.policy.fsReadable, ...runtimeGrants(spec)],
-      env: { ...host.policy.env, ...zygoteEnv(inherited) },
+      env: { ...host.policy.env, ...zygoteEnv(inheritedVar("LD_PRELOAD"), inheritedVar("LD_BIND_NOW"), !host.policy.noHugePages) },
     });
     try {
       await host.launch(zygoteCommand(), theirs, launchPolicy);

@@ -60,8 +60,9 @@ const scenarios: Record<string, () => Promise<unknown>> = {
 
   /** Function form, a second fork on the same zygote, and the closure explanation. */
   /** The zygote's heap placement (issue 17): the reservation of V8's hint range, its
-   * anonymous memory in a few 1 GiB regions, against a plain node's; the preload's
-   * variables gone from what init and work see, a caller's LD_PRELOAD kept. */
+   * anonymous memory in a few 1 GiB regions, against a plain node's; node's code in
+   * anonymous huge pages (not under noHugePages); the preload's variables (LD_BIND_NOW
+   * included) gone from what init and work see, a caller's LD_PRELOAD and LD_BIND_NOW kept. */
   async heapLayout() {
     const regions = (pid: number): { regions: number; reserved: boolean } => {
       const maps = readFileSync(`/proc/${pid}/maps`, "latin1").split("\n");
@@ -71,18 +72,32 @@ const scenarios: Record<string, () => Promise<unknown>> = {
         reserved: maps.some((l) => l.startsWith("100000000-400000000000 ---p ")),
       };
     };
-    const work = () => console.log(JSON.stringify([process.env.LD_PRELOAD ?? null, process.env.SANDLOCK_ZYGOTE_PRELOAD ?? null]));
+    // Node's code: anonymous and huge (AnonHugePages) inside the node executable's range.
+    const code = (pid: number): { anonymous: boolean; hugeKb: number } => {
+      const blocks = readFileSync(`/proc/${pid}/smaps`, "latin1").split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/);
+      const node = blocks.filter((b) => b.split("\n", 1)[0]!.endsWith(process.execPath)).map((b) => parseInt(b.split("-", 1)[0]!, 16));
+      const anon = blocks.filter((b) => {
+        const m = /^([0-9a-f]+)-[0-9a-f]+ r-xp 00000000 00:00 0\s*$/m.exec(b.split("\n", 1)[0]!);
+        return m !== null && node.some((a) => a < parseInt(m[1]!, 16)) && node.some((a) => a > parseInt(m[1]!, 16));
+      });
+      return { anonymous: anon.length > 0, hugeKb: anon.reduce((n, b) => n + Number(/^AnonHugePages:\s+(\d+)/m.exec(b)?.[1] ?? 0), 0) };
+    };
+    const work = () => console.log(JSON.stringify([process.env.LD_PRELOAD ?? null, process.env.SANDLOCK_ZYGOTE_PRELOAD ?? null, process.env.LD_BIND_NOW ?? null]));
     await using sb = Sandbox.newWithFns(base, { work });
     const seen = (await (await sb.fork(1))[0]!.wait()).stdoutText.trim();
-    const zygote = regions(sb.pid!);
-    await using kept = Sandbox.newWithFns({ ...base, env: { LD_PRELOAD: "/nonexistent/sandlock-test.so" } }, { work });
+    const zygote = { ...regions(sb.pid!), code: code(sb.pid!) };
+    await using kept = Sandbox.newWithFns({ ...base, env: { LD_PRELOAD: "/nonexistent/sandlock-test.so", LD_BIND_NOW: "1" } }, { work });
     const seenKept = (await (await kept.fork(1))[0]!.wait()).stdoutText.trim();
+    // control: under noHugePages node's code stays in the file
+    await using small = Sandbox.newWithFns({ ...base, noHugePages: true }, { work });
+    await (await small.fork(1))[0]!.wait();
+    const smallCode = code(small.pid!);
     // control: the same node, unsandboxed and without the preload
     const plain = spawn(process.execPath, ["-e", "process.stdout.write('up'); setTimeout(() => {}, 5000)"], { stdio: ["ignore", "pipe", "ignore"] });
     await new Promise((r) => plain.stdout!.once("data", r));
     const control = regions(plain.pid!);
     plain.kill("SIGKILL");
-    return { zygote, control, seen, seenKept };
+    return { zygote, control, seen, seenKept, smallCode };
   },
 
   async functions() {
