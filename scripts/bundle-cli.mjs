@@ -60,7 +60,8 @@ await build({
   target: "node20",
   logLevel: "warning",
   plugins: [libraryOnly, bundleRequire],
-  define: { "import.meta.url": "__sandlock_meta.url" },
+  // import.meta.dirname: the bundle's directory, which is dist/src/cli like the sources'.
+  define: { "import.meta.url": "__sandlock_meta.url", "import.meta.dirname": "__dirname" },
   banner: { js: banner },
 });
 
