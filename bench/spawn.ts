@@ -61,9 +61,22 @@ async function libraryPair(policy: object, rounds: number, perRound: number): Pr
   await perOp(run, 20);
   const bare: number[] = [];
   const sandboxed: number[] = [];
+  // The two sides alternate run by run, not block by block: a bare spawn forks this process,
+  // so its cost grows with the bench's heap, and load on a shared machine comes and goes.
   for (let r = 0; r < rounds; r++) {
-    bare.push(await perOp(bareSpawn, perRound));
-    sandboxed.push(await perOp(run, perRound));
+    let b = 0;
+    let s = 0;
+    for (let i = 0; i < perRound; i++) {
+      const t0 = performance.now();
+      await bareSpawn();
+      const t1 = performance.now();
+      await run();
+      const t2 = performance.now();
+      b += t1 - t0;
+      s += t2 - t1;
+    }
+    bare.push(b / perRound);
+    sandboxed.push(s / perRound);
   }
   return pair(bare, sandboxed);
 }

@@ -19,7 +19,6 @@ import { supervised, withLearning, type Adjustment, type Enforcement } from "./p
 import { cachedFeatures, planFor } from "./plan/cache.js";
 import type { Observed } from "./learn/observed.js";
 import { resolveHosts } from "./kernel/resolve-hosts.js";
-import { DomainProxy } from "./proxy/proxy.js";
 import { hasDomainRules } from "./plan/net-rules.js";
 import { ruleHosts, type ResolvedHosts } from "./plan/net-rules.js";
 import { Cmd, LauncherFlag } from "./plan/protocol.js";
@@ -27,7 +26,8 @@ import { Policy } from "./policy/policy.js";
 import type { PolicyInput } from "./policy/types.js";
 import { RunResult, type RunStatus, type WorkdirOutcome } from "./result.js";
 import type { Change } from "./cow/changes.js";
-import { closeStage, discardCow, finishCow, keepBranch, startCow, takeStage, type CowRun } from "./cow/run.js";
+import type { CowRun } from "./cow/run.js";
+import type { DomainProxy } from "./proxy/proxy.js";
 import { Stage } from "./pipeline.js";
 import { startSupervisor, type SupervisorShared } from "./supervise/start.js";
 import type { PortMapping } from "./supervise/handlers/port-remap.js";
@@ -54,6 +54,11 @@ const CHECKPOINT_STOP_TIMEOUT_MS = 5000;
 
 /** Where a Sandbox is in its life: created -> running <-> paused -> stopped. */
 export type SandboxState = "created" | "running" | "paused" | "stopped";
+
+/** The copy-on-write workdir's module (it loads node:child_process, node:crypto and
+ * node:fs/promises): loaded by the first run with a workdir, as the domain proxy's (node:net,
+ * node:dns) by the first with domain rules, so other starts do not pay for them (the CLI's). */
+let cowApi: typeof import("./cow/run.js") | undefined;
 
 /** Sandboxes started as learning runs, and where their record goes (learn/run.ts). */
 const learning = new WeakMap<Sandbox, Observed>();
@@ -379,19 +384,21 @@ export class Sandbox {
     // Everything that can fail on bad input fails here, before a process exists.
     // Host names of the network rules resolve once, here: the only wait before the launch.
     let resolved: ResolvedHosts | undefined;
+    let proxy: DomainProxy | undefined;
     const hosts = ruleHosts(launchPolicy);
-    if (hosts.length > 0) {
-      this.resolving = true;
-      try {
+    this.resolving = true; // a second spawn() while this one waits fails as "already spawned"
+    try {
+      if (hosts.length > 0) {
         resolved = await resolveHosts(hosts);
-      } finally {
-        this.resolving = false;
+        if (opts.signal?.aborted) throw new SandboxError("spawn: aborted while resolving the host names of netAllow");
       }
-      if (opts.signal?.aborted) throw new SandboxError("spawn: aborted while resolving the host names of netAllow");
+      if (launchPolicy.workdir !== undefined) cowApi ??= await import("./cow/run.js");
+      // Domain rules: the filtering proxy listens before the launch (its address goes into
+      // the command's HTTP(S)_PROXY variables). Every way out below closes it.
+      if (hasDomainRules(launchPolicy)) proxy = await (await import("./proxy/proxy.js")).DomainProxy.start(launchPolicy.netAllow);
+    } finally {
+      this.resolving = false;
     }
-    // Domain rules: the filtering proxy listens before the launch (its address goes into
-    // the command's HTTP(S)_PROXY variables). Every way out below closes it.
-    const proxy = hasDomainRules(launchPolicy) ? await DomainProxy.start(launchPolicy.netAllow) : undefined;
     if (proxy !== undefined) this.shared.proxy = proxy;
     // privateTmp: the directory exists from here on; every way out below removes it.
     const priv = launchPolicy.privateTmp ? makePrivateTmp() : undefined;
@@ -418,7 +425,7 @@ export class Sandbox {
       const cwd = this.policy.cwd ?? (chroot !== undefined ? "/" : this.policy.workdir ?? process.cwd());
       commandPath = resolveCommand(cmd[0]!, env, cwd, chroot === undefined ? undefined : (p) => chrootHostPath(chroot, p));
       // The workdir's branch: made last, so that every earlier refusal leaves none behind.
-      if (launchPolicy.workdir !== undefined) this.cow = startCow(launchPolicy, cmd, this.dryRunMode);
+      if (launchPolicy.workdir !== undefined) this.cow = cowApi!.startCow(launchPolicy, cmd, this.dryRunMode);
       plan = planFor(features, { path: commandPath, argv: cmd, env, cwd, ownProcessGroup, ...(this.cow !== undefined ? { cowStage: this.cow.branch.dir } : {}), ...(this.restoreAt !== undefined ? { restoreAt: this.restoreAt } : {}) });
     } catch (e) {
       this.dropCow();
@@ -604,7 +611,7 @@ export class Sandbox {
   private dropCow(): void {
     const cow = this.cow;
     this.cow = undefined;
-    if (cow !== undefined) discardCow(cow);
+    if (cow !== undefined) cowApi!.discardCow(cow);
   }
 
   private killFor(reason: RunStatus): void {
@@ -627,7 +634,7 @@ export class Sandbox {
       this.throttle?.close();
       for (const c of this.cleanups.splice(0)) c();
       if (!exited) {
-        closeStage(launcher);
+        cowApi?.closeStage(launcher); // a stage exists only in a workdir run, which loaded cowApi
         this.dropCow(); // it never ran: nothing was staged
       }
     }
@@ -646,12 +653,12 @@ export class Sandbox {
       const cow = this.cow;
       this.cow = undefined;
       try {
-        const stageFd = takeStage(launcher, cow, this.policy);
-        const done = finishCow(cow, this.policy, status === "exited" && exit.code === 0, stageFd);
+        const stageFd = cowApi!.takeStage(launcher, cow, this.policy);
+        const done = cowApi!.finishCow(cow, this.policy, status === "exited" && exit.code === 0, stageFd);
         this.dryRunDiff = done.diff;
         workdir = { action: done.action, branch: done.branch, changes: done.changes, ...(done.heldBack !== undefined ? { heldBack: done.heldBack } : {}) };
       } catch (e) {
-        keepBranch(cow);
+        cowApi!.keepBranch(cow);
         branchError = e instanceof BranchError ? e : new BranchError(`workdir: the ${this.policy.onExit} of branch ${cow.branch.meta.id} failed (${(e as Error).message}); the branch is kept: sandlock branch show|apply|drop ${cow.branch.meta.id}`, { cause: e });
       }
     }

@@ -10,6 +10,7 @@ import { recordReads, unchanged, type HostRead } from "./host-reads.js";
 import type { ResolvedHosts } from "./net-rules.js";
 import { encodeBlob, encodeSteps, execStep, makePlan, type CommandSpec, type Plan, type PlanStep } from "./plan.js";
 import { Step } from "./protocol.js";
+import { withLstatMemo } from "./grant-path.js";
 
 /** Policies kept per host facts (a program starts sandboxes from a few policies). */
 const KEPT = 32;
@@ -85,14 +86,14 @@ export function cachedFeatures(policy: Policy, host: HostFacts, resolved?: Resol
   const hit = perHost.get(key);
   if (hit !== undefined) {
     perHost.delete(key);
-    if (hit.mounts === mounts && unchanged(hit.reads)) {
+    if (hit.mounts === mounts && withLstatMemo(() => unchanged(hit.reads))) {
       perHost.set(key, hit); // most recently used last
       planCacheStats.hits++;
       return hit.features;
     }
   }
   planCacheStats.misses++;
-  const { value, reads } = recordReads(() => computeFeatures(policy, host, resolved, supervisedView));
+  const { value, reads } = recordReads(() => withLstatMemo(() => computeFeatures(policy, host, resolved, supervisedView)));
   const features = freeze(value);
   const entry: Entry = { features, reads, mounts, prefixes: new Map() };
   if (perHost.size >= KEPT) perHost.delete(perHost.keys().next().value!);
@@ -111,14 +112,14 @@ export function planFor(features: Features, cmd: CommandSpec): { plan: Plan; blo
   const exec = execStep(cmd, features);
   // A copy-on-write run's plan names its own stage: made whole, never shared.
   if (entry === undefined || cmd.cowStage !== undefined) {
-    const plan = makePlan(features, cmd);
+    const plan = withLstatMemo(() => makePlan(features, cmd, exec));
     return { plan, blob: encodeBlob(encodeSteps(plan.steps), plan.steps.length) };
   }
   const pkey = `${cmd.ownProcessGroup ? 1 : 0}${cmd.cwd}`;
   let prefix = entry.prefixes.get(pkey);
   if (prefix === undefined) {
     const { restoreAt: _restore, ...plain } = cmd; // the prefix is shared with plain runs
-    const whole = makePlan(features, plain);
+    const whole = withLstatMemo(() => makePlan(features, plain, cmd.restoreAt === undefined ? exec : undefined));
     const last = whole.steps[whole.steps.length - 1];
     if (last?.op !== Step.EXEC) throw new Error("plan: exec is not the last step");
     const steps = Object.freeze(whole.steps.slice(0, -1));

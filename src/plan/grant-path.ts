@@ -22,6 +22,41 @@ export class SwappableLinkError extends Error {
   }
 }
 
+/** lstat results shared by the resolutions of one pass over the host (withLstatMemo). */
+let memo: Map<string, Stats | Error> | undefined;
+
+function lstatOnce(p: string): Stats {
+  if (memo === undefined) return lstatSync(p);
+  let r = memo.get(p);
+  if (r === undefined) {
+    try {
+      r = lstatSync(p);
+    } catch (e) {
+      r = e as Error;
+    }
+    memo.set(p, r);
+  }
+  if (r instanceof Error) throw r;
+  return r;
+}
+
+/**
+ * fn() (synchronous), with each path's lstat made once for all the resolutions it does.
+ * One pass over the host (planning a policy, or checking that a cached plan still holds)
+ * then reads the directories on its grants' paths once each, however many grants pass
+ * through them: a /proc grant's 40-odd entries each went through "/" and "/proc". The pass
+ * sees one snapshot of the host, as if it were instantaneous; nothing in it writes.
+ */
+export function withLstatMemo<T>(fn: () => T): T {
+  if (memo !== undefined) return fn();
+  memo = new Map();
+  try {
+    return fn();
+  } finally {
+    memo = undefined;
+  }
+}
+
 /** Why a directory lets a process other than root change its entries, or undefined. */
 function untrustedBecause(st: Stats): string | undefined {
   if (st.uid !== 0) return `owned by uid ${st.uid}`;
@@ -60,7 +95,7 @@ function errno(code: string, path: string): NodeJS.ErrnoException {
  *
  * Other errors are the ones realpath(3) gives: ENOENT, ENOTDIR, ELOOP, EACCES.
  */
-export function grantRealpath(path: string, lstat: (p: string) => Stats = lstatSync, readlink: (p: string) => string = readlinkSync): string {
+export function grantRealpath(path: string, lstat: (p: string) => Stats = lstatOnce, readlink: (p: string) => string = readlinkSync): string {
   if (!path.startsWith("/")) throw errno("EINVAL", path);
   const root: Prefix = { path: "/" };
   const why = untrustedBecause(lstat("/"));

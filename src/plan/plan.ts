@@ -148,7 +148,7 @@ function execPayload(cmd: CommandSpec): Buffer {
  * it can be refused: only the listener's hand-over and the descriptor limit follow it,
  * neither of them trapped.
  */
-export function makePlan(features: Features, cmd: CommandSpec): Plan {
+export function makePlan(features: Features, cmd: CommandSpec, exec: PlanStep = execStep(cmd, features)): Plan {
   const steps: PlanStep[] = [];
   const add = (op: StepOp, payload: Buffer, describe: string, openDescribe?: string): void => {
     steps.push(openDescribe === undefined ? { op, payload, describe } : { op, payload, describe, openDescribe });
@@ -243,7 +243,7 @@ export function makePlan(features: Features, cmd: CommandSpec): Plan {
   if (listener) add(Step.LISTENER, Buffer.alloc(0), "pidfd_getfd(seccomp listener)");
   // prlimit64 on the caller itself passes the filter without a round trip.
   for (const r of features.rlimits) if (r.late) rlimit(r);
-  steps.push(execStep(cmd, features));
+  steps.push(exec); // execStep(cmd, features), made once by a caller that has it already (plan/cache.ts)
   return { steps, landlock, seccompInsns: program.length / 8 };
 }
 

@@ -130,6 +130,23 @@ function cases(who: Who): void {
     assert.ok(r.stderr.includes(`no sandlock_native.node and sandlock-launcher in build/Release or prebuilds/linux-x64 of ${pkg}/`), r.stderr);
   });
 
+  test(`CLI bundle: written inside the function the bin calls; a bundle built before that (no wrapper) still runs, with and without its cache [${who}]`, { skip }, () => {
+    const pkg = packageCopy(who);
+    const bundle = join(cliDir(pkg), "sandlock.bundle.cjs");
+    const text = readFileSync(bundle, "latin1");
+    const head = "(function (exports, require, module, __filename, __dirname) { ";
+    const tail = /\n\}\);\n(\/\/# sandlock-build=[0-9a-f]{32}\n)$/.exec(text);
+    assert.ok(text.startsWith(head) && tail !== null, "the build writes the bundle wrapped, its build id last");
+    // The older layout: the bare module, the build id last (the bin wraps it itself).
+    const bare = `${text.slice(head.length, tail.index)}\n${tail[1]!}`;
+    const st = statSync(bundle);
+    writeFileSync(bundle, bare, "latin1");
+    if (st.uid !== process.getuid!()) chownSync(bundle, st.uid, st.gid);
+    echoOk(who, pkg); // compiled from source, the cache written
+    assert.equal(cacheFiles(pkg).length, 1);
+    echoOk(who, pkg); // from the cache
+  });
+
   test(`CLI code cache: corrupt data under the right key is rejected by V8, the run goes on silently and the cache is rewritten [${who}]`, { skip }, () => {
     const { pkg, file, key } = firstCache(who);
     const bad = garbage(key, readFileSync(file).length - key.length - 1);

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Writable } from "node:stream";
 import { test } from "node:test";
 import { ConfinementError, PolicyError, Sandbox, SandboxError } from "../../src/index.js";
@@ -42,6 +42,25 @@ test("lifecycle misuse is a SandboxError with a clear message", async () => {
   await sb.wait();
   await assert.rejects(sb.pause(), { name: "SandboxError", message: "pause: not running (the sandbox has exited)" });
   await assert.rejects(sb.kill(), (e: unknown) => e instanceof SandboxError && e.code === "SANDBOX_STATE");
+});
+
+test("a second spawn while the first waits for its workdir's module is refused; the first runs", { skip: !isRoot ? "the workdir's overlay needs root in-process" : false }, async () => {
+  // A workdir run imports the copy-on-write module before it launches (sandbox.ts): the
+  // first spawn has not started a process yet when the second call comes.
+  const work = mkdtempSync("/tmp/sandlock-spawn-twice-");
+  const storage = mkdtempSync("/tmp/sandlock-spawn-twice-store-");
+  try {
+    const sb = new Sandbox({ ...policy, workdir: work, fsStorage: storage, onExit: "abort" });
+    const first = sb.spawn([probe, "exit", "0"]);
+    await assert.rejects(sb.spawn([probe, "exit", "0"]), { name: "SandboxError", message: "spawn: this sandbox was already spawned; create a new Sandbox" });
+    await first; // the control: the first call launches and runs to its end
+    const r = await sb.wait();
+    assert.equal(r.exitCode, 0);
+    assert.equal(r.workdir?.action, "aborted");
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    rmSync(storage, { recursive: true, force: true });
+  }
 });
 
 test("bad commands and options are refused before any process starts", async () => {
