@@ -84,6 +84,7 @@ export class Remote {
 
   /** Runs one system call in the tracee; returns the kernel's result (negative: -errno). */
   async call(nr: number, ...args: (bigint | number)[]): Promise<bigint> {
+    if (process.env.SL_DBG) console.error("call", this.tid, nr, args.map(String).join(","));
     const r = Buffer.from(this.regs);
     r.writeBigUInt64LE(BigInt(nr), REG.rax * 8);
     // orig_rax -1: the kernel must not treat the stop the thread is in as a call to restart.
@@ -111,6 +112,7 @@ export class Remote {
    * user code (PTRACE_EVENT_STOP), from where further calls run as usual. Resolves with rax.
    */
   async callInterrupted(nr: number, ...args: (bigint | number)[]): Promise<bigint> {
+    if (process.env.SL_DBG) console.error("callInterrupted", this.tid, nr, args.map(String).join(","));
     const r = Buffer.from(this.regs);
     r.writeBigUInt64LE(BigInt(nr), REG.rax * 8);
     r.writeBigInt64LE(-1n, REG.origRax * 8);
@@ -125,7 +127,9 @@ export class Remote {
         const ri = native().ptraceInterrupt(this.tid);
         if (ri < 0) throw new TraceError(`restore: ptrace(PTRACE_INTERRUPT) on ${this.tid}: errno ${-ri}`);
       }
-      return waitStop(this.tid, this.timeoutMs, `restore: system call ${nr} (${phase})`);
+      const st = await waitStop(this.tid, this.timeoutMs, `restore: system call ${nr} (${phase})`);
+      if (process.env.SL_DBG) console.error("  stop", phase, st.toString(16));
+      return st;
     };
     let status = await step("entry", false);
     if (((status >> 8) & 0xff) !== SIGTRAP || status >> 16 !== 0) throw new TraceError(`restore: system call ${nr}: unexpected stop (wait status 0x${status.toString(16)})`);
@@ -134,8 +138,19 @@ export class Remote {
     const out = Buffer.alloc(27 * 8);
     const n = native().ptraceGetRegset(this.tid, NT_PRSTATUS, out);
     if (n !== out.length) throw new TraceError(`restore: ptrace(PTRACE_GETREGSET) on ${this.tid}: errno ${-n}`);
-    status = await step("pending interrupt", false);
-    if (status >> 16 !== PTRACE_EVENT_STOP) throw new TraceError(`restore: system call ${nr}: expected the interrupt's stop, got wait status 0x${status.toString(16)}`);
+    // Leaving the exit stop, the thread either stops for the pending interrupt, or (the
+    // kernel's own restart of the interrupted call) enters restart_syscall at the gadget:
+    // that entry is skipped (orig_rax -1), which leaves the restart block as it is.
+    status = await step("leaving the call", false);
+    if (status >> 16 !== PTRACE_EVENT_STOP) {
+      if (((status >> 8) & 0xff) !== SIGTRAP || status >> 16 !== 0) throw new TraceError(`restore: system call ${nr}: unexpected stop after it (wait status 0x${status.toString(16)})`);
+      const entry = Buffer.alloc(27 * 8);
+      if (native().ptraceGetRegset(this.tid, NT_PRSTATUS, entry) !== entry.length) throw new TraceError(`restore: ptrace(PTRACE_GETREGSET) on ${this.tid} failed`);
+      entry.writeBigInt64LE(-1n, REG.origRax * 8);
+      this.setRegs(entry);
+      status = await step("skipped restart", false);
+      if (((status >> 8) & 0xff) !== SIGTRAP || status >> 16 !== 0) throw new TraceError(`restore: system call ${nr}: unexpected stop skipping its restart (wait status 0x${status.toString(16)})`);
+    }
     return out.readBigInt64LE(REG.rax * 8);
   }
 

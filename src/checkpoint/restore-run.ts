@@ -14,7 +14,7 @@ import type { FdEntry, MapEntry, ProcessImage, ThreadImage } from "./image.js";
 import { NR, REG, Remote } from "./inject.js";
 import { parseMaps } from "./procfs.js";
 import { KERNEL_MAPS } from "./restore-check.js";
-import { armSleep, restoreItimers, restorePosixTimers, restoreThreadState, type Sys } from "./restore-state.js";
+import { armSleep, fixRobustOwners, restoreItimers, restorePosixTimers, restoreThreadState, type Sys } from "./restore-state.js";
 
 const PAGE = 4096n;
 const PROT = { r: 1, w: 2, x: 4 } as const;
@@ -81,6 +81,9 @@ const hex = (a: bigint): string => `0x${a.toString(16)}`;
 
 export interface RebuildOptions {
   timeoutMs: number;
+  /** Every thread seized so far; on a failure the caller detaches them before killing the
+   * sandbox (a killed tracee stays a zombie its parent cannot reap until its tracer lets go). */
+  attached?: number[];
 }
 
 /** Rebuilds image p in process pid (stopped in the restore step with its pages at `at`). */
@@ -89,6 +92,7 @@ export interface RebuildOptions {
  * (each forked by it); resolves with what lets every thread of them run. */
 export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: RebuildOptions, tree: readonly ProcessImage[] = [p]): Promise<() => void> {
   const r = await Remote.attach(pid, at, at + PAGE, opts.timeoutMs);
+  opts.attached?.push(pid);
   const sys = async (what: string, nr: number, ...args: (bigint | number)[]): Promise<bigint> => {
     const rc = await r.call(nr, ...args);
     if (rc < 0n && rc > -4096n) throw failed(p, `${what}: ${errnoName(Number(-rc))}`, { errno: errnoName(Number(-rc)) });
@@ -244,6 +248,7 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
     const tidField = glibcTidField(pid, u);
     const tid = Number(await sys(`clone (thread ${u.tid})`, NR.clone, CLONE_THREAD_FLAGS | (tidField !== undefined ? CLONE_CHILD_CLEARTID : 0), 0, 0, tidField ?? 0, 0));
     const ru = await Remote.attach(tid, at, at + PAGE, opts.timeoutMs);
+    opts.attached?.push(tid);
     await setMask(ru, u, async (what, nr, ...args) => {
       const rc = await ru.call(nr, ...args);
       if (rc < 0n) throw failed(p, `thread ${u.tid}: ${what}: ${errnoName(Number(-rc))}`);
@@ -258,6 +263,7 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
     tids.set(u.tid, tid);
     threads.push([ru, u]);
   }
+  fixRobustOwners(pid, p, tids);
   // POSIX timers, once every thread has its new tid (a timer may signal one thread).
   try {
     await restorePosixTimers(r, pid, p, tids, sys);

@@ -111,3 +111,52 @@ export async function armSleep(r: Remote, t: ThreadImage): Promise<boolean> {
   const rc = await r.callInterrupted(Number(NR_CLOCK_NANOSLEEP), clock, 0, r.put(left), rem);
   return rc === ERESTART_RESTARTBLOCK;
 }
+
+const FUTEX_TID_MASK = 0x3fffffff;
+/** glibc's struct __pthread_mutex_s (x86_64): __owner 8 bytes after the futex word __lock. */
+const GLIBC_OWNER_AFTER_LOCK = 8n;
+/** Entries walked per list at most (the kernel's ROBUST_LIST_LIMIT is 2048). */
+const ROBUST_LIMIT = 2048;
+
+/**
+ * Mutexes held across the checkpoint record their owner's tid, which changed: on each
+ * thread's robust list (and its op-pending entry) a futex word whose owner is the old tid
+ * gets the new one (the kernel marks a dead owner's mutexes only when the tid matches, and
+ * glibc's unlock checks it), and so does glibc's __owner next to it when it holds the old
+ * tid. Other mutexes that store a tid (recursive, error-checking, PI ones not on a robust
+ * list) are not found and keep the old one (docs/checkpoint.md).
+ */
+export function fixRobustOwners(pid: number, p: ProcessImage, tids: ReadonlyMap<number, number>): void {
+  const u64 = (at: bigint): bigint | undefined => {
+    const b = Buffer.alloc(8);
+    return native().readMemory(pid, Number(at), b) === 8 ? b.readBigUInt64LE(0) : undefined;
+  };
+  const fixWord = (at: bigint, oldTid: number, newTid: number): void => {
+    const b = Buffer.alloc(4);
+    if (native().readMemory(pid, Number(at), b) !== 4) return;
+    const word = b.readUInt32LE(0);
+    if ((word & FUTEX_TID_MASK) !== oldTid) return;
+    b.writeUInt32LE(((word & ~FUTEX_TID_MASK) | newTid) >>> 0);
+    native().writeMemory(pid, Number(at), b);
+    const owner = Buffer.alloc(4);
+    if (native().readMemory(pid, Number(at + GLIBC_OWNER_AFTER_LOCK), owner) === 4 && owner.readInt32LE(0) === oldTid) {
+      owner.writeInt32LE(newTid);
+      native().writeMemory(pid, Number(at + GLIBC_OWNER_AFTER_LOCK), owner);
+    }
+  };
+  for (const t of p.threads) {
+    const newTid = tids.get(t.tid);
+    const head = t.robustList?.head ?? 0n;
+    if (newTid === undefined || head === 0n) continue;
+    const offset = u64(head + 8n);
+    if (offset === undefined) continue;
+    const futexOffset = BigInt.asIntN(64, offset);
+    const pending = u64(head + 16n);
+    if (pending !== undefined && pending !== 0n) fixWord(pending + futexOffset, t.tid, newTid);
+    let entry = u64(head);
+    for (let n = 0; entry !== undefined && entry !== head && entry !== 0n && n < ROBUST_LIMIT; n++) {
+      if (entry !== pending) fixWord(entry + futexOffset, t.tid, newTid);
+      entry = u64(entry);
+    }
+  }
+}
