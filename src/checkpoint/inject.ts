@@ -84,7 +84,6 @@ export class Remote {
 
   /** Runs one system call in the tracee; returns the kernel's result (negative: -errno). */
   async call(nr: number, ...args: (bigint | number)[]): Promise<bigint> {
-    if (process.env.SL_DBG) console.error("call", this.tid, nr, args.map(String).join(","));
     const r = Buffer.from(this.regs);
     r.writeBigUInt64LE(BigInt(nr), REG.rax * 8);
     // orig_rax -1: the kernel must not treat the stop the thread is in as a call to restart.
@@ -112,7 +111,6 @@ export class Remote {
    * user code (PTRACE_EVENT_STOP), from where further calls run as usual. Resolves with rax.
    */
   async callInterrupted(nr: number, ...args: (bigint | number)[]): Promise<bigint> {
-    if (process.env.SL_DBG) console.error("callInterrupted", this.tid, nr, args.map(String).join(","));
     const r = Buffer.from(this.regs);
     r.writeBigUInt64LE(BigInt(nr), REG.rax * 8);
     r.writeBigInt64LE(-1n, REG.origRax * 8);
@@ -127,9 +125,7 @@ export class Remote {
         const ri = native().ptraceInterrupt(this.tid);
         if (ri < 0) throw new TraceError(`restore: ptrace(PTRACE_INTERRUPT) on ${this.tid}: errno ${-ri}`);
       }
-      const st = await waitStop(this.tid, this.timeoutMs, `restore: system call ${nr} (${phase})`);
-      if (process.env.SL_DBG) console.error("  stop", phase, st.toString(16));
-      return st;
+      return waitStop(this.tid, this.timeoutMs, `restore: system call ${nr} (${phase})`);
     };
     let status = await step("entry", false);
     if (((status >> 8) & 0xff) !== SIGTRAP || status >> 16 !== 0) throw new TraceError(`restore: system call ${nr}: unexpected stop (wait status 0x${status.toString(16)})`);

@@ -12,6 +12,8 @@ export type Sys = (what: string, nr: number, ...args: (bigint | number)[]) => Pr
 
 const NR = { setitimer: 38, timerCreate: 222, timerSettime: 223, timerDelete: 226, prctl: 157, setRobustList: 273, rseq: 334 } as const;
 const PR_TIMER_CREATE_RESTORE_IDS = 77;
+/** Timers created at most to reach an id in order on a kernel without the prctl. */
+const LINEAR_IDS_MAX = 4096;
 const RSEQ_FLAG_UNREGISTER = 1;
 /** struct rseq: rseq_cs (the current critical section's descriptor) at offset 8. */
 const RSEQ_CS_OFFSET = 8n;
@@ -29,16 +31,21 @@ export async function restoreItimers(r: Remote, p: ProcessImage, sys: Sys): Prom
 
 /**
  * The POSIX timers, each with its captured id (prctl PR_TIMER_CREATE_RESTORE_IDS makes
- * timer_create take the id it is given), clock, signal, value and target thread (its new
+ * timer_create take the id it is given; before Linux 6.15, ids in order), clock, signal, value and target thread (its new
  * tid), armed with the time it had left. Timers of the new process (none expected) go first.
  */
 export async function restorePosixTimers(r: Remote, pid: number, p: ProcessImage, tids: ReadonlyMap<number, number>, sys: Sys): Promise<void> {
   for (const t of parseProcTimers(readFileSync(`/proc/${pid}/timers`, "latin1"))) await sys(`timer_delete(${t.id})`, NR.timerDelete, t.id);
   const timers = [...(p.timers?.posix ?? [])].sort((a, b) => a.id - b.id);
   if (timers.length === 0) return;
-  const rc = await r.call(NR.prctl, PR_TIMER_CREATE_RESTORE_IDS, 1, 0, 0, 0);
-  if (rc < 0n) throw new Error(`process ${p.pid} has POSIX timers, and this kernel cannot create a timer with a given id (prctl PR_TIMER_CREATE_RESTORE_IDS: errno ${-rc})`);
-  for (const t of timers) {
+  // Before Linux 6.15 (no such prctl), a process's ids are handed out in order from 0:
+  // every id up to the largest is created and the ones the image lacks deleted again.
+  const exact = (await r.call(NR.prctl, PR_TIMER_CREATE_RESTORE_IDS, 1, 0, 0, 0)) === 0n;
+  const wanted = new Set(timers.map((t) => t.id));
+  const filler = { id: 0, clock: 1, signo: 0, sigValue: 0n, notify: 1, tid: 0, interval: [0, 0] as [number, number], remaining: [0, 0] as [number, number] };
+  const order = exact ? timers : Array.from({ length: timers.at(-1)!.id + 1 }, (_, id) => timers.find((t) => t.id === id) ?? { ...filler, id });
+  if (!exact && order.length > LINEAR_IDS_MAX) throw new Error(`process ${p.pid} has POSIX timer ${timers.at(-1)!.id}, and this kernel cannot create a timer with a given id (prctl PR_TIMER_CREATE_RESTORE_IDS, Linux 6.15) nor reach that id in order within ${LINEAR_IDS_MAX} timers`);
+  for (const t of order) {
     const b = Buffer.alloc(128);
     b.writeBigUInt64LE(BigInt.asUintN(64, t.sigValue), 0);
     b.writeInt32LE(t.signo, 8);
@@ -49,13 +56,15 @@ export async function restorePosixTimers(r: Remote, pid: number, p: ProcessImage
     await sys(`timer_create(id ${t.id}, clock ${t.clock})`, NR.timerCreate, t.clock, at, at + 64n);
     const got = native().readMemory(r.tid, Number(at + 64n), b.subarray(64, 68)) === 4 ? b.readInt32LE(64) : -1;
     if (got !== t.id) throw new Error(`POSIX timer ${t.id} was re-created with id ${got}`);
+    if (!wanted.has(t.id)) continue;
     if (timerArmed(t)) {
       const v = Buffer.alloc(32);
       [...t.interval, ...t.remaining].forEach((x, i) => v.writeBigInt64LE(BigInt(x), i * 8));
       await sys(`timer_settime(${t.id})`, NR.timerSettime, t.id, 0, r.put(v), 0);
     }
   }
-  await sys("prctl(PR_TIMER_CREATE_RESTORE_IDS, off)", NR.prctl, PR_TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0);
+  for (const t of order) if (!wanted.has(t.id)) await sys(`timer_delete(${t.id}, a gap)`, NR.timerDelete, t.id);
+  if (exact) await sys("prctl(PR_TIMER_CREATE_RESTORE_IDS, off)", NR.prctl, PR_TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0);
 }
 
 /** A thread's robust-futex list and rseq registration, made by the thread itself (both are
