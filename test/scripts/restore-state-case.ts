@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseProcTimers } from "../../src/checkpoint/timers.js";
 import { Checkpoint, CheckpointError, Sandbox, type PolicyInput } from "../../src/index.js";
 
 const [scenario, fixture] = process.argv.slice(2);
@@ -59,6 +60,8 @@ async function run(): Promise<unknown> {
       const capturedAt = Date.now();
       const restoredAt = Date.now();
       const sb = await Sandbox.restore(cp);
+      // The restored process's own POSIX timers, as the kernel lists them.
+      const restoredTimers = parseProcTimers(readFileSync(`/proc/${sb.pid}/timers`, "latin1")).map((t) => ({ id: t.id, clock: t.clock }));
       const guard = setTimeout(() => void sb.kill().catch(() => undefined), 30_000);
       const r = await sb.wait();
       clearTimeout(guard);
@@ -67,6 +70,7 @@ async function run(): Promise<unknown> {
       const [root, child] = cp.processes;
       return {
         exitCode: r.exitCode,
+        restoredTimers,
         leftAtCapture: 8000 - (capturedAt - started()),
         itimer: at("itimer"),
         posix: at("posix"),
