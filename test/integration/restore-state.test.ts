@@ -25,8 +25,9 @@ function buildFixture(): string {
 const FIXTURE = buildFixture();
 
 // Timers and sleeps of 8 s, captured after 4.5 s or more (3.5 s or less left). Times are
-// ms from the start of Sandbox.restore; bounds are loose: "left" fires well before a full
-// 8 s would have, and only after the restore.
+// ms after Sandbox.restore resolved (all was re-armed by then), so a slow restore on a
+// loaded machine cannot fail the bound; bounds are loose: "left" fires well before a full
+// 8 s would have, and only after the restore began.
 scriptCase(
   "restore: alarm, setitimer and a POSIX timer fire with the time they had left; a sleep with a rem pointer sleeps what was left, an absolute one ends on time, one without rem restarts in full",
   SCRIPT,
@@ -40,12 +41,13 @@ scriptCase(
     assert.deepEqual(out.childItimers, [0]);
     assert.ok(out.leftAtCapture <= 3600, `captured with ${out.leftAtCapture} ms left`);
     for (const k of ["itimer", "posix", "childAlarm", "sleepRem", "sleepAbs"]) {
-      assert.ok(out[k] !== null && out[k] > 0 && out[k] < 6500, `${k} after ${out[k]} ms: the time left, not a full 8 s`);
+      assert.ok(out[k] !== null && out[k] < 6500, `${k} ${out[k]} ms after the restore (which took ${out.restoreMs} ms): the time left, not a full 8 s`);
     }
+    assert.ok(out.firstSinceStart > 0, "nothing fired before the restore began");
     // The POSIX timer kept its id and value (si_timerid, si_value).
     assert.deepEqual(out.posixDetail, ["5157", "1"]);
     // Without a rem pointer the time left is nowhere: the sleep restarts with its full 8 s.
-    assert.ok(out.sleepNull >= 7900, `the sleep without rem took ${out.sleepNull} ms`);
+    assert.ok(out.sleepNull >= 7900, `the sleep without rem ended ${out.sleepNull} ms after the restore began`);
     assert.equal(out.exitCode, 0);
   },
   120_000,

@@ -60,13 +60,16 @@ async function run(): Promise<unknown> {
       const capturedAt = Date.now();
       const restoredAt = Date.now();
       const sb = await Sandbox.restore(cp);
+      const restoredBy = Date.now();
       // The restored process's own POSIX timers, as the kernel lists them.
       const restoredTimers = parseProcTimers(readFileSync(`/proc/${sb.pid}/timers`, "latin1")).map((t) => ({ id: t.id, clock: t.clock }));
       const guard = setTimeout(() => void sb.kill().catch(() => undefined), 30_000);
       const r = await sb.wait();
       clearTimeout(guard);
       const events = Object.fromEntries(lines().map((l) => l.split(" ")).map(([k, ...v]) => [k, v]));
-      const at = (k: string): number | null => (events[k] === undefined ? null : Number(events[k][0]) - restoredAt);
+      // ms after Sandbox.restore resolved (everything was re-armed before it did), and after it began.
+      const at = (k: string): number | null => (events[k] === undefined ? null : Number(events[k][0]) - restoredBy);
+      const since = (k: string): number | null => (events[k] === undefined ? null : Number(events[k][0]) - restoredAt);
       const [root, child] = cp.processes;
       return {
         exitCode: r.exitCode,
@@ -78,7 +81,9 @@ async function run(): Promise<unknown> {
         childAlarm: at("child-alarm"),
         sleepRem: at("sleep-rem"),
         sleepAbs: at("sleep-abs"),
-        sleepNull: at("sleep-null"),
+        sleepNull: since("sleep-null"),
+        firstSinceStart: Math.min(...["itimer", "posix", "child-alarm", "sleep-rem", "sleep-abs"].map((k) => since(k) ?? -1)),
+        restoreMs: restoredBy - restoredAt,
         done: at("done"),
         rootTimers: root?.timers === undefined ? null : { itimers: root.timers.itimers.map((t) => t.which), posix: root.timers.posix.map((t) => ({ id: t.id, clock: t.clock, signo: t.signo, value: t.sigValue.toString(16) })) },
         childItimers: child?.timers?.itimers.map((t) => t.which) ?? null,
