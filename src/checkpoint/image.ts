@@ -40,7 +40,23 @@ export interface ThreadImage {
    * absent in a checkpoint of an older sandlock or when the kernel could not tell. */
   rseq?: RseqImage | null;
   /** Its robust-futex list (get_robust_list): head 0 when it has none; absent as above. */
-  robustList?: { head: bigint; length: number };
+  robustList?: RobustListImage;
+}
+
+/** A thread's robust-futex list as get_robust_list reports it. */
+export interface RobustListImage {
+  /** Address of its struct robust_list_head (0: none). */
+  head: bigint;
+  /** The head's size in bytes (24 on 64-bit). */
+  length: number;
+}
+
+/** An earlier descriptor one shares its open file description with. */
+export interface FdShare {
+  /** The process holding it (this one, or its parent). */
+  pid: number;
+  /** Its descriptor number there. */
+  fd: number;
 }
 
 /** A thread's rseq registration: the area's address and length, signature and flags. */
@@ -169,7 +185,7 @@ export interface FdEntry {
   /** The descriptor shares its open file description (one offset, one set of status
    * flags) with an earlier one: a lower fd of this process, or an fd of its parent
    * (inherited). Found with kcmp(KCMP_FILE) at capture. */
-  sharedWith?: { pid: number; fd: number };
+  sharedWith?: FdShare;
 }
 
 /** Everything captured of one process of the sandbox. */
