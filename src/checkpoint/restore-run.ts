@@ -283,8 +283,8 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
 
   // 10. The saved registers, every thread's before any runs. A thread captured inside a
   // call holds the kernel's restart code: it re-issues the call, as the kernel would
-  // have on thaw (a sleep sleeps its whole time again: the remaining time is not in the
-  // image).
+  // have on thaw (a relative sleep armed in 8b enters restart_syscall instead; one
+  // without a rem pointer sleeps its whole time again: its time left is not in the image).
   for (const [rt, ti] of threads) {
     for (const set of ti.regsets) {
       if (set.name === "prstatus") continue;
