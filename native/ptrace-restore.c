@@ -1,12 +1,17 @@
 /* The ptrace calls a checkpoint restore adds to ptrace.c's: write a register set, and
- * resume a tracee to its next system-call stop or ptrace-stop. What to write and when is
+ * resume a tracee to its next system-call stop or ptrace-stop; for the capture, a thread's
+ * rseq registration, its robust-futex list, and whether two descriptors share one open
+ * file description (kcmp). What to write and when is
  * decided in TypeScript (src/checkpoint/inject.ts); like ptrace.c, every call must come
  * from Node's main thread, the tracer. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "addon.h"
 
@@ -29,10 +34,64 @@ static napi_value sl_ptrace_syscall(napi_env env, napi_callback_info info) {
   return sl_result(env, ptrace(PTRACE_SYSCALL, (pid_t)tid, NULL, (void *)(uintptr_t)(uint32_t)sig));
 }
 
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+#endif
+#define SL_KCMP_FILE 0
+
+/* ptraceGetRseq(tid, out: Buffer of 24+) -> bytes filled or -errno: struct
+ * ptrace_rseq_configuration (u64 address, u32 length, u32 signature, u32 flags, u32 pad);
+ * the tracee must be in a ptrace-stop. */
+static napi_value sl_ptrace_get_rseq(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_INT(env, 0, tid);
+  SL_ARG_BUFFER(env, 1, out, len);
+  if (len < 24) {
+    errno = EINVAL;
+    return sl_result(env, -1);
+  }
+  return sl_result(env, ptrace(PTRACE_GET_RSEQ_CONFIGURATION, (pid_t)tid, (void *)(uintptr_t)len, out));
+}
+
+/* getRobustList(tid, out: Buffer of 16+) -> 0 or -errno: the head pointer and length
+ * get_robust_list(2) reports (needs ptrace read access to tid, which the tracer has). */
+static napi_value sl_get_robust_list(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_INT(env, 0, tid);
+  SL_ARG_BUFFER(env, 1, out, len);
+  if (len < 16) {
+    errno = EINVAL;
+    return sl_result(env, -1);
+  }
+  uint64_t head = 0;
+  size_t size = 0;
+  long rc = syscall(SYS_get_robust_list, (int)tid, &head, &size);
+  if (rc < 0) return sl_result(env, rc);
+  uint64_t sz = size;
+  memcpy(out, &head, 8);
+  memcpy((char *)out + 8, &sz, 8);
+  return sl_result(env, 0);
+}
+
+/* kcmpFile(pid1, fd1, pid2, fd2) -> 0 when both descriptors are one open file description,
+ * 1 or 2 when not (kcmp's order), or -errno. */
+static napi_value sl_kcmp_file(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 4);
+  SL_ARG_INT(env, 0, pid1);
+  SL_ARG_INT(env, 1, fd1);
+  SL_ARG_INT(env, 2, pid2);
+  SL_ARG_INT(env, 3, fd2);
+  long rc = syscall(SYS_kcmp, (pid_t)pid1, (pid_t)pid2, SL_KCMP_FILE, (unsigned long)(uint32_t)fd1, (unsigned long)(uint32_t)fd2);
+  return sl_result(env, rc);
+}
+
 void sl_ptrace_restore_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"ptraceSetRegset", NULL, sl_ptrace_set_regset, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ptraceSyscall", NULL, sl_ptrace_syscall, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ptraceGetRseq", NULL, sl_ptrace_get_rseq, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"getRobustList", NULL, sl_get_robust_list, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"kcmpFile", NULL, sl_kcmp_file, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

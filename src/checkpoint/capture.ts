@@ -13,6 +13,8 @@ import { errnoCode } from "./errno.js";
 import { Freezer, type StoppedThread } from "./freeze.js";
 import { REGSET_NOTES, type CheckpointData, type FdEntry, type FileStamp, type MapEntry, type MmLayout, type MemorySegment, type ProcessImage, type RegisterSet, type ThreadImage } from "./image.js";
 import { captureSigActions } from "./sigactions.js";
+import { markSharedFds } from "./shared-fds.js";
+import { captureTimers } from "./timers.js";
 import { auxvPageSize, parseFdinfo, parseMaps, parseStat, parseStatus, privatePageRuns } from "./procfs.js";
 
 const ESRCH = 3;
@@ -42,6 +44,15 @@ function readProc(pid: number, file: string): Buffer {
     return readFileSync(`/proc/${pid}/${file}`);
   } catch (e) {
     throw procError(pid, `read /proc/${pid}/${file}`, e);
+  }
+}
+
+/** A /proc file some kernels lack (timers needs CONFIG_CHECKPOINT_RESTORE): undefined then. */
+function readOptional(pid: number, file: string): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, "latin1");
+  } catch {
+    return undefined;
   }
 }
 
@@ -82,7 +93,10 @@ export async function captureSandbox(req: CaptureRequest): Promise<CheckpointDat
       try {
         const image = captureProcess(pid, threads, notes);
         const actions = await captureSigActions(pid, threads, image.maps, BigInt(`0x${image.sigCaught || "0"}`), req.stopTimeoutMs);
-        processes.push(actions === undefined ? image : { ...image, sigActions: actions });
+        // Not read (no thread can run the calls): left out, and a restore refuses the process.
+        const procTimers = readOptional(pid, "timers");
+        const timers = procTimers === undefined ? undefined : await captureTimers(pid, procTimers, threads, image.maps, req.stopTimeoutMs);
+        processes.push({ ...image, ...(actions !== undefined ? { sigActions: actions } : {}), ...(timers !== undefined ? { timers } : {}) });
       } catch (e) {
         if (!(e instanceof Gone)) throw e;
       }
@@ -94,7 +108,7 @@ export async function captureSandbox(req: CaptureRequest): Promise<CheckpointDat
       kernel: kernelRelease(),
       policy: req.policy,
       appState: req.appState,
-      processes: parentsFirst(processes),
+      processes: markSharedFds(parentsFirst(processes)),
     };
   } catch (e) {
     failure = e;
@@ -217,6 +231,13 @@ function captureThread(t: StoppedThread, notes: readonly (readonly [number, stri
     regsets.push({ note, name, data: Buffer.from(scratch.subarray(0, rc)) });
   }
   const status = parseStatus(readProc(t.pid, `task/${t.tid}/status`).toString("latin1"));
+  // rseq (Linux 5.13's PTRACE_GET_RSEQ_CONFIGURATION) and the robust-futex list: left out
+  // when the kernel cannot tell, and a restore then refuses the thread.
+  const rseq = Buffer.alloc(32);
+  const rseqBytes = native().ptraceGetRseq(t.tid, rseq);
+  const robust = Buffer.alloc(16);
+  const robustRc = native().getRobustList(t.tid, robust);
+  if (rseqBytes === -ESRCH || robustRc === -ESRCH) throw new Gone();
   return {
     tid: t.tid,
     regsets,
@@ -224,6 +245,10 @@ function captureThread(t: StoppedThread, notes: readonly (readonly [number, stri
     pendingSignal: t.signal,
     sigBlocked: status.get("SigBlk") ?? "",
     sigPending: status.get("SigPnd") ?? "",
+    ...(rseqBytes >= 24
+      ? { rseq: rseq.readBigUInt64LE(0) === 0n ? null : { address: rseq.readBigUInt64LE(0), length: rseq.readUInt32LE(8), signature: rseq.readUInt32LE(12), flags: rseq.readUInt32LE(16) } }
+      : {}),
+    ...(robustRc === 0 ? { robustList: { head: robust.readBigUInt64LE(0), length: Number(robust.readBigUInt64LE(8)) } } : {}),
   };
 }
 

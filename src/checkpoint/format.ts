@@ -19,6 +19,7 @@ import {
   type ProcessImage,
   type RegisterSet,
   type ThreadImage,
+  type TimersImage,
 } from "./image.js";
 
 export const MANIFEST = "manifest.json";
@@ -93,12 +94,16 @@ export function encodeCheckpoint(cp: CheckpointData): Map<string, Buffer> {
         sigBlocked: t.sigBlocked,
         sigPending: t.sigPending,
         regsets: t.regsets.map((r) => ({ note: r.note, name: r.name, data: state.add(r.data) })),
+        ...(t.rseq !== undefined ? { rseq: t.rseq === null ? null : { ...t.rseq, address: hexAddr(t.rseq.address) } } : {}),
+        ...(t.robustList !== undefined ? { robustList: { head: hexAddr(t.robustList.head), length: t.robustList.length } } : {}),
       })),
       maps: p.maps.map((m) => ({ ...m, start: hexAddr(m.start), end: hexAddr(m.end) })),
       memory: p.memory.map((s) => ({ start: hexAddr(s.start), data: pages.add(s.data) })),
       fds: p.fds.map((f) => ({ ...f })),
       ...(p.sigActions !== undefined ? { sigActions: p.sigActions.map((a) => ({ sig: a.sig, handler: hexAddr(a.handler), flags: hexAddr(a.flags), restorer: hexAddr(a.restorer), mask: hexAddr(a.mask) })) } : {}),
       ...(p.mm !== undefined ? { mm: Object.fromEntries(Object.entries(p.mm).map(([k, v]) => [k, hexAddr(v as bigint)])) } : {}),
+      ...(p.fdsCompared !== undefined ? { fdsCompared: p.fdsCompared } : {}),
+      ...(p.timers !== undefined ? { timers: { itimers: p.timers.itimers, posix: p.timers.posix.map((t) => ({ ...t, sigValue: hexAddr(t.sigValue) })) } } : {}),
     };
   });
   const metadata = {
@@ -144,6 +149,16 @@ class Reader {
   int(v: unknown, at: string, min = 0): number {
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) this.fail(`${at} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
     return v;
+  }
+  bool(v: unknown, at: string): boolean {
+    if (typeof v !== "boolean") this.fail(`${at} must be true or false`);
+    return v;
+  }
+  /** A time [seconds, fraction], both integers >= 0. */
+  time(v: unknown, at: string): [number, number] {
+    const a = this.arr(v, at);
+    if (a.length !== 2) this.fail(`${at} must be [seconds, fraction]`);
+    return [this.int(a[0], `${at}[0]`), this.int(a[1], `${at}[1]`)];
   }
   str(v: unknown, at: string): string {
     if (typeof v !== "string") this.fail(`${at} must be a string`);
@@ -277,6 +292,8 @@ function decodeProcess(r: Reader, v: unknown, at: string): ProcessImage {
     memory,
     fds: r.arr(p.fds, `${at}.fds`).map((f, i) => decodeFd(r, f, `${at}.fds[${i}]`)),
     ...(p.mm !== undefined ? { mm: decodeMm(r, p.mm, `${at}.mm`) } : {}),
+    ...(p.fdsCompared !== undefined ? { fdsCompared: r.bool(p.fdsCompared, `${at}.fdsCompared`) } : {}),
+    ...(p.timers !== undefined ? { timers: decodeTimers(r, p.timers, `${at}.timers`) } : {}),
     ...(p.sigActions !== undefined
       ? {
           sigActions: r.arr(p.sigActions, `${at}.sigActions`).map((v, i): SigAction => {
@@ -286,6 +303,33 @@ function decodeProcess(r: Reader, v: unknown, at: string): ProcessImage {
           }),
         }
       : {}),
+  };
+}
+
+function decodeTimers(r: Reader, v: unknown, at: string): TimersImage {
+  const o = r.obj(v, at);
+  return {
+    itimers: r.arr(o.itimers, `${at}.itimers`).map((x, i) => {
+      const t = r.obj(x, `${at}.itimers[${i}]`);
+      const w = `${at}.itimers[${i}]`;
+      const which = r.int(t.which, `${w}.which`);
+      if (which > 2) r.fail(`${w}.which must be 0, 1 or 2, got ${which}`);
+      return { which, interval: r.time(t.interval, `${w}.interval`), remaining: r.time(t.remaining, `${w}.remaining`) };
+    }),
+    posix: r.arr(o.posix, `${at}.posix`).map((x, i) => {
+      const t = r.obj(x, `${at}.posix[${i}]`);
+      const w = `${at}.posix[${i}]`;
+      return {
+        id: r.int(t.id, `${w}.id`),
+        clock: r.int(t.clock, `${w}.clock`, -(2 ** 31)),
+        signo: r.int(t.signo, `${w}.signo`),
+        sigValue: r.addr(t.sigValue, `${w}.sigValue`),
+        notify: r.int(t.notify, `${w}.notify`),
+        tid: r.int(t.tid, `${w}.tid`),
+        interval: r.time(t.interval, `${w}.interval`),
+        remaining: r.time(t.remaining, `${w}.remaining`),
+      };
+    }),
   };
 }
 
@@ -323,6 +367,19 @@ function decodeThread(r: Reader, v: unknown, at: string): ThreadImage {
     pendingSignal: r.int(t.pendingSignal, `${at}.pendingSignal`),
     sigBlocked: r.hexMask(t.sigBlocked, `${at}.sigBlocked`),
     sigPending: r.hexMask(t.sigPending, `${at}.sigPending`),
+    ...(t.rseq === null ? { rseq: null } : {}),
+    ...(t.rseq !== undefined && t.rseq !== null
+      ? (() => {
+          const q = r.obj(t.rseq, `${at}.rseq`);
+          return { rseq: { address: r.addr(q.address, `${at}.rseq.address`), length: r.int(q.length, `${at}.rseq.length`), signature: r.int(q.signature, `${at}.rseq.signature`), flags: r.int(q.flags, `${at}.rseq.flags`) } };
+        })()
+      : {}),
+    ...(t.robustList !== undefined
+      ? (() => {
+          const q = r.obj(t.robustList, `${at}.robustList`);
+          return { robustList: { head: r.addr(q.head, `${at}.robustList.head`), length: r.int(q.length, `${at}.robustList.length`) } };
+        })()
+      : {}),
   };
 }
 
@@ -354,5 +411,11 @@ function decodeFd(r: Reader, v: unknown, at: string): FdEntry {
     pos: r.int(f.pos, `${at}.pos`),
     mntId: r.int(f.mntId, `${at}.mntId`, -1),
     ...decodeStamp(r, f.file, `${at}.file`),
+    ...(f.sharedWith !== undefined
+      ? (() => {
+          const q = r.obj(f.sharedWith, `${at}.sharedWith`);
+          return { sharedWith: { pid: r.int(q.pid, `${at}.sharedWith.pid`, 1), fd: r.int(q.fd, `${at}.sharedWith.fd`, 3) } };
+        })()
+      : {}),
   };
 }

@@ -36,6 +36,67 @@ export interface ThreadImage {
   sigBlocked: string;
   /** Signals pending for this thread only (SigPnd), hex. */
   sigPending: string;
+  /** Its rseq registration (PTRACE_GET_RSEQ_CONFIGURATION), null when it has none;
+   * absent in a checkpoint of an older sandlock or when the kernel could not tell. */
+  rseq?: RseqImage | null;
+  /** Its robust-futex list (get_robust_list): head 0 when it has none; absent as above. */
+  robustList?: RobustListImage;
+}
+
+/** A thread's robust-futex list as get_robust_list reports it. */
+export interface RobustListImage {
+  /** Address of its struct robust_list_head (0: none). */
+  head: bigint;
+  /** The head's size in bytes (24 on 64-bit). */
+  length: number;
+}
+
+/** An earlier descriptor one shares its open file description with. */
+export interface FdShare {
+  /** The process holding it (this one, or its parent). */
+  pid: number;
+  /** Its descriptor number there. */
+  fd: number;
+}
+
+/** A thread's rseq registration: the area's address and length, signature and flags. */
+export interface RseqImage {
+  address: bigint;
+  length: number;
+  signature: number;
+  flags: number;
+}
+
+/** A time as [seconds, nanoseconds] (itimers: microseconds, as getitimer gives them). */
+export type TimePair = [number, number];
+
+/** An armed interval timer (setitimer's which: 0 ITIMER_REAL, which alarm uses too,
+ * 1 ITIMER_VIRTUAL, 2 ITIMER_PROF): its interval and the time left, [s, us]. */
+export interface ItimerImage {
+  which: number;
+  interval: TimePair;
+  remaining: TimePair;
+}
+
+/** A POSIX timer (/proc/<pid>/timers and timer_gettime): [s, ns] times; remaining [0, 0]
+ * when disarmed. */
+export interface PosixTimerImage {
+  id: number;
+  clock: number;
+  /** The signal it raises (sigev_signo) and its sigev_value, as the kernel keeps them. */
+  signo: number;
+  sigValue: bigint;
+  /** sigev_notify: 0 SIGEV_SIGNAL, 1 SIGEV_NONE, | 4 SIGEV_THREAD_ID with `tid` its target. */
+  notify: number;
+  tid: number;
+  interval: TimePair;
+  remaining: TimePair;
+}
+
+/** A process's timers at the capture. */
+export interface TimersImage {
+  itimers: ItimerImage[];
+  posix: PosixTimerImage[];
 }
 
 /** Which file a descriptor or mapping held, to tell at restore that it is still the same
@@ -121,6 +182,10 @@ export interface FdEntry {
   mntId: number;
   /** The open file's identity at capture (a target that is a path). */
   file?: FileStamp;
+  /** The descriptor shares its open file description (one offset, one set of status
+   * flags) with an earlier one: a lower fd of this process, or an fd of its parent
+   * (inherited). Found with kcmp(KCMP_FILE) at capture. */
+  sharedWith?: FdShare;
 }
 
 /** Everything captured of one process of the sandbox. */
@@ -167,6 +232,11 @@ export interface ProcessImage {
   mm?: MmLayout;
   /** The handler of every caught signal, when they could be read (x86_64). */
   sigActions?: SigAction[];
+  /** True when the descriptors were compared with kcmp (fds[].sharedWith is then set on
+   * every shared one); absent in older checkpoints or when kcmp failed. */
+  fdsCompared?: boolean;
+  /** Its timers, when they could be read (x86_64; absent in older checkpoints). */
+  timers?: TimersImage;
 }
 
 export interface CheckpointData {

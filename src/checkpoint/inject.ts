@@ -104,6 +104,52 @@ export class Remote {
     return out.readBigInt64LE(REG.rax * 8);
   }
 
+  /**
+   * Runs a blocking call (a sleep) and interrupts it once it runs: the kernel keeps what a
+   * restart needs (the sleep's absolute end) in the thread's restart block and reports
+   * -ERESTART_RESTARTBLOCK; the interrupt still pending then stops the thread before any
+   * user code (PTRACE_EVENT_STOP), from where further calls run as usual. Resolves with rax.
+   */
+  async callInterrupted(nr: number, ...args: (bigint | number)[]): Promise<bigint> {
+    const r = Buffer.from(this.regs);
+    r.writeBigUInt64LE(BigInt(nr), REG.rax * 8);
+    r.writeBigInt64LE(-1n, REG.origRax * 8);
+    r.writeBigUInt64LE(this.gadget, REG.rip * 8);
+    const slots = [REG.rdi, REG.rsi, REG.rdx, REG.r10, REG.r8, REG.r9];
+    args.forEach((a, i) => r.writeBigUInt64LE(BigInt.asUintN(64, BigInt(a)), slots[i]! * 8));
+    this.setRegs(r);
+    const step = async (phase: string, interrupt: boolean): Promise<number> => {
+      const rc = native().ptraceSyscall(this.tid, 0);
+      if (rc < 0) throw new TraceError(`restore: ptrace(PTRACE_SYSCALL) on ${this.tid}: errno ${-rc}`);
+      if (interrupt) {
+        const ri = native().ptraceInterrupt(this.tid);
+        if (ri < 0) throw new TraceError(`restore: ptrace(PTRACE_INTERRUPT) on ${this.tid}: errno ${-ri}`);
+      }
+      return waitStop(this.tid, this.timeoutMs, `restore: system call ${nr} (${phase})`);
+    };
+    let status = await step("entry", false);
+    if (((status >> 8) & 0xff) !== SIGTRAP || status >> 16 !== 0) throw new TraceError(`restore: system call ${nr}: unexpected stop (wait status 0x${status.toString(16)})`);
+    status = await step("interrupted", true);
+    if (((status >> 8) & 0xff) !== SIGTRAP || status >> 16 !== 0) throw new TraceError(`restore: system call ${nr}: unexpected stop (wait status 0x${status.toString(16)})`);
+    const out = Buffer.alloc(27 * 8);
+    const n = native().ptraceGetRegset(this.tid, NT_PRSTATUS, out);
+    if (n !== out.length) throw new TraceError(`restore: ptrace(PTRACE_GETREGSET) on ${this.tid}: errno ${-n}`);
+    // Leaving the exit stop, the thread either stops for the pending interrupt, or (the
+    // kernel's own restart of the interrupted call) enters restart_syscall at the gadget:
+    // that entry is skipped (orig_rax -1), which leaves the restart block as it is.
+    status = await step("leaving the call", false);
+    if (status >> 16 !== PTRACE_EVENT_STOP) {
+      if (((status >> 8) & 0xff) !== SIGTRAP || status >> 16 !== 0) throw new TraceError(`restore: system call ${nr}: unexpected stop after it (wait status 0x${status.toString(16)})`);
+      const entry = Buffer.alloc(27 * 8);
+      if (native().ptraceGetRegset(this.tid, NT_PRSTATUS, entry) !== entry.length) throw new TraceError(`restore: ptrace(PTRACE_GETREGSET) on ${this.tid} failed`);
+      entry.writeBigInt64LE(-1n, REG.origRax * 8);
+      this.setRegs(entry);
+      status = await step("skipped restart", false);
+      if (((status >> 8) & 0xff) !== SIGTRAP || status >> 16 !== 0) throw new TraceError(`restore: system call ${nr}: unexpected stop skipping its restart (wait status 0x${status.toString(16)})`);
+    }
+    return out.readBigInt64LE(REG.rax * 8);
+  }
+
   /** Writes bytes into the tracee's memory (process_vm_writev; the pages must be writable). */
   write(address: bigint, data: Buffer): void {
     for (let done = 0; done < data.length; ) {

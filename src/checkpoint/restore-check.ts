@@ -11,6 +11,7 @@ import type { Policy } from "../policy/policy.js";
 import type { Checkpoint } from "./checkpoint.js";
 import type { FdEntry, FileStamp, MapEntry, ProcessImage } from "./image.js";
 import { within } from "./restore-policy.js";
+import { timerRefusal } from "./timers.js";
 
 /** Special mappings the kernel makes in every process: moved (vDSO, vvar) or left alone. */
 export const KERNEL_MAPS = new Set(["[vvar]", "[vvar_vclock]", "[vdso]", "[vsyscall]", "[uprobes]"]);
@@ -86,6 +87,28 @@ function checkFd(p: ProcessImage, f: FdEntry, policy: Policy): void {
   }
 }
 
+/** Shared open file descriptions: each reference names a lower fd of the same process or
+ * an fd of the parent; without a kcmp comparison, two candidates (same target) are refused
+ * rather than silently split into two offsets. */
+function checkSharing(p: ProcessImage, all: readonly ProcessImage[]): void {
+  const parent = all.find((x) => x.pid === p.ppid);
+  for (const f of p.fds) {
+    if (f.fd <= 2 || f.sharedWith === undefined) continue;
+    const s = f.sharedWith;
+    const owner = s.pid === p.pid ? p : s.pid === parent?.pid ? parent : undefined;
+    if (owner === undefined || !owner.fds.some((g) => g.fd === s.fd) || (owner === p && s.fd >= f.fd)) {
+      refuse(`process ${p.pid} fd ${f.fd} is recorded as shared with process ${s.pid} fd ${s.fd}, which is neither a lower descriptor of it nor one of its parent`, { pid: p.pid, fd: f.fd });
+    }
+  }
+  if (p.fdsCompared === true) return;
+  const seen = new Map((parent?.fds ?? []).filter((f) => f.fd > 2).map((f) => [f.target, f.fd]));
+  for (const f of p.fds) {
+    if (f.fd <= 2) continue;
+    if (seen.has(f.target)) refuse(`process ${p.pid} fd ${f.fd} (${f.target}) may share its open file with fd ${seen.get(f.target)}, and the checkpoint could not compare them (kcmp); they would come back with two offsets`, { pid: p.pid, fd: f.fd });
+    seen.set(f.target, f.fd);
+  }
+}
+
 /** Everything of the image a restore rebuilds, checked; throws CHECKPOINT_REFUSED. */
 export function checkImage(cp: Checkpoint, policy: Policy): void {
   if (cp.processes.length === 0) refuse("the checkpoint holds no process");
@@ -109,6 +132,15 @@ export function checkImage(cp: Checkpoint, policy: Policy): void {
     for (const t of p.threads) {
       if (BigInt(`0x${t.sigPending || "0"}`) !== 0n) refuse(`process ${p.pid} thread ${t.tid} has signals pending (SigPnd ${t.sigPending}); pending signals cannot be restored`, { pid: p.pid });
     }
+    const timers = timerRefusal(p);
+    if (timers !== undefined) refuse(timers, { pid: p.pid });
+    for (const t of p.threads) {
+      // Without a record a registration would be silently dropped (an older sandlock, or a
+      // kernel without PTRACE_GET_RSEQ_CONFIGURATION).
+      if (t.rseq === undefined) refuse(`process ${p.pid} thread ${t.tid}: the checkpoint has no record of its rseq registration`, { pid: p.pid });
+      if (t.robustList === undefined) refuse(`process ${p.pid} thread ${t.tid}: the checkpoint has no record of its robust-futex list`, { pid: p.pid });
+    }
+    checkSharing(p, cp.processes);
     if (p.mm === undefined) refuse(`process ${p.pid}: the checkpoint has no memory layout (taken by an older sandlock)`, { pid: p.pid });
     for (const m of p.maps) checkMap(p, m);
     for (const f of p.fds) checkFd(p, f, policy);

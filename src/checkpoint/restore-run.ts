@@ -14,6 +14,7 @@ import type { FdEntry, MapEntry, ProcessImage, ThreadImage } from "./image.js";
 import { NR, REG, Remote } from "./inject.js";
 import { parseMaps } from "./procfs.js";
 import { KERNEL_MAPS } from "./restore-check.js";
+import { armSleep, fixRobustOwners, restoreItimers, restorePosixTimers, restoreThreadState, type Sys } from "./restore-state.js";
 
 const PAGE = 4096n;
 const PROT = { r: 1, w: 2, x: 4 } as const;
@@ -30,6 +31,7 @@ const O_EXCL = 0o200;
 const O_NOCTTY = 0o400;
 const O_TRUNC = 0o1000;
 const O_CLOEXEC = 0o2000000;
+const F_DUPFD = 0;
 const PR_SET_MM = 35;
 const PR_SET_MM_MAP = 14;
 const SIG_IGN = 1n;
@@ -37,6 +39,7 @@ const SIG_SETMASK = 2;
 /** Restart codes a thread stopped inside a call holds in rax (-ERESTARTSYS...-ERESTART_RESTARTBLOCK). */
 const RESTART_MIN = -516n;
 const RESTART_MAX = -512n;
+const NR_RESTART_SYSCALL = 219n;
 /** A thread of the process: CLONE_VM | FS | FILES | SIGHAND | THREAD | SYSVSEM, and
  * CHILD_CLEARTID when glibc's tid field is found (the kernel then clears it and wakes
  * pthread_join when the thread exits). */
@@ -78,6 +81,9 @@ const hex = (a: bigint): string => `0x${a.toString(16)}`;
 
 export interface RebuildOptions {
   timeoutMs: number;
+  /** Every thread seized so far; on a failure the caller detaches them before killing the
+   * sandbox (a killed tracee stays a zombie its parent cannot reap until its tracer lets go). */
+  attached?: number[];
 }
 
 /** Rebuilds image p in process pid (stopped in the restore step with its pages at `at`). */
@@ -86,6 +92,7 @@ export interface RebuildOptions {
  * (each forked by it); resolves with what lets every thread of them run. */
 export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: RebuildOptions, tree: readonly ProcessImage[] = [p]): Promise<() => void> {
   const r = await Remote.attach(pid, at, at + PAGE, opts.timeoutMs);
+  opts.attached?.push(pid);
   const sys = async (what: string, nr: number, ...args: (bigint | number)[]): Promise<bigint> => {
     const rc = await r.call(nr, ...args);
     if (rc < 0n && rc > -4096n) throw failed(p, `${what}: ${errnoName(Number(-rc))}`, { errno: errnoName(Number(-rc)) });
@@ -94,8 +101,13 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
   const ours = { start: at, end: at + 2n * PAGE };
 
   // 1. Everything of the launcher (or of the parent this is a fork of) goes, descriptors
-  // above stdio too; the kernel's own mappings stay (moved in 2).
-  await sys("close_range(3, ~0)", NR.closeRange, 3, 0xffffffff, 0);
+  // above stdio too; the kernel's own mappings stay (moved in 2). A descriptor this process
+  // shares with its parent (inherited: one open file description, one offset) is kept: moved
+  // above every number of the images first, put at its own number in 6.
+  const inherited = await keepInherited(p, tree, sys);
+  const keepFrom = inherited.size > 0 ? Math.min(...inherited.values()) : 0xffffffff;
+  await sys("close_range(3, ...)", NR.closeRange, 3, keepFrom - 1, 0);
+  if (inherited.size > 0) await sys("close_range(above the kept ones)", NR.closeRange, keepFrom + inherited.size, 0xffffffff, 0);
   const now = parseMaps(readFileSync(`/proc/${pid}/maps`, "latin1"));
   for (const m of now) {
     if (KERNEL_MAPS.has(m.path) || (m.start >= ours.start && m.end <= ours.end)) continue;
@@ -177,8 +189,18 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
     await sys("prctl(PR_SET_MM, PR_SET_MM_MAP)", NR.prctl, PR_SET_MM, PR_SET_MM_MAP, r.scratch, 104, 0);
   }
 
-  // 6. Descriptors above stdio, at their numbers, flags and offsets.
-  for (const f of p.fds) if (f.fd > 2) await reopen(r, p, pid, f);
+  // 6. Descriptors above stdio, at their numbers, flags and offsets; one that shared its
+  // open file description with a lower one or its parent's is a dup of it (one offset).
+  for (const f of p.fds) {
+    if (f.fd <= 2) continue;
+    const from = f.sharedWith === undefined ? undefined : f.sharedWith.pid === p.pid ? f.sharedWith.fd : inherited.get(f.fd);
+    if (from === undefined) {
+      await reopen(r, p, pid, f);
+      continue;
+    }
+    await sys(`dup3(${from}, ${f.fd}) (one open file)`, NR.dup3, from, f.fd, f.flags & O_CLOEXEC);
+    if (f.sharedWith!.pid !== p.pid) await sys("close", NR.close, from);
+  }
 
   // 7. Working directory, umask, ignored signals, handlers, the thread's signal mask.
   await sys(`chdir(${p.cwd})`, NR.chdir, r.put(p.cwd));
@@ -198,6 +220,9 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
   }
   const t = p.threads[0]!;
   await setMask(r, t, sys);
+  // Interval timers (alarm included) with the time they had left; a fork does not inherit
+  // them, so the children below start without.
+  await restoreItimers(r, p, sys);
 
   // 7b. Its children: each a fork of this rebuilt process (the child starts in the pause
   // loop), then rebuilt as its own image. A descriptor a parent and child shared (one
@@ -213,27 +238,53 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
   // to the new tid when the thread's control block is where glibc keeps it.
   const threads: [Remote, ThreadImage][] = [[r, t]];
   fixTid(pid, p, t, pid);
+  // rseq and the robust-futex list, per thread, after the forks above (a fork inherits the
+  // rseq registration; a new thread does not). rseq_cs is written back at the end.
+  const rseqCs: { at: bigint; value: Buffer }[] = [];
+  const keepCs = (x: { at: bigint; value: Buffer } | undefined): void => void (x !== undefined && rseqCs.push(x));
+  keepCs(await restoreThreadState(r, t, sys));
+  const tids = new Map([[t.tid, pid]]);
   for (const u of p.threads.slice(1)) {
     const tidField = glibcTidField(pid, u);
     const tid = Number(await sys(`clone (thread ${u.tid})`, NR.clone, CLONE_THREAD_FLAGS | (tidField !== undefined ? CLONE_CHILD_CLEARTID : 0), 0, 0, tidField ?? 0, 0));
     const ru = await Remote.attach(tid, at, at + PAGE, opts.timeoutMs);
+    opts.attached?.push(tid);
     await setMask(ru, u, async (what, nr, ...args) => {
       const rc = await ru.call(nr, ...args);
       if (rc < 0n) throw failed(p, `thread ${u.tid}: ${what}: ${errnoName(Number(-rc))}`);
       return rc;
     });
     fixTid(pid, p, u, tid);
+    keepCs(await restoreThreadState(ru, u, async (what, nr, ...args) => {
+      const rc = await ru.call(nr, ...args);
+      if (rc < 0n) throw failed(p, `thread ${u.tid}: ${what}: ${errnoName(Number(-rc))}`);
+      return rc;
+    }));
+    tids.set(u.tid, tid);
     threads.push([ru, u]);
   }
+  fixRobustOwners(pid, p, tids);
+  // POSIX timers, once every thread has its new tid (a timer may signal one thread).
+  try {
+    await restorePosixTimers(r, pid, p, tids, sys);
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    throw failed(p, (e as Error).message, { refused: true });
+  }
+
+  // 8b. A thread captured in a relative sleep sleeps the time it had left (restore-state.ts).
+  const sleeping = new Set<ThreadImage>();
+  for (const [rt, ti] of threads) if (await armSleep(rt, ti)) sleeping.add(ti);
 
   // 9. The restore step's pages go (the call returns to an address that is gone; the
   // registers below replace it before any thread runs).
   await sys("munmap(the restore step's pages)", NR.munmap, at, 2n * PAGE);
+  for (const cs of rseqCs) r.write(cs.at, cs.value);
 
   // 10. The saved registers, every thread's before any runs. A thread captured inside a
   // call holds the kernel's restart code: it re-issues the call, as the kernel would
-  // have on thaw (a sleep sleeps its whole time again: the remaining time is not in the
-  // image).
+  // have on thaw (a relative sleep armed in 8b enters restart_syscall instead; one
+  // without a rem pointer sleeps its whole time again: its time left is not in the image).
   for (const [rt, ti] of threads) {
     for (const set of ti.regsets) {
       if (set.name === "prstatus") continue;
@@ -242,7 +293,12 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
     const regs = Buffer.from(ti.regsets[0]!.data);
     const rax = regs.readBigInt64LE(REG.rax * 8);
     const orig = regs.readBigInt64LE(REG.origRax * 8);
-    if (orig >= 0n && rax >= RESTART_MIN && rax <= RESTART_MAX) {
+    if (sleeping.has(ti)) {
+      // restart_syscall, as the kernel itself restarts such a sleep: it reads the restart
+      // block armSleep left (the sleep's end), so only the time left is slept.
+      regs.writeBigInt64LE(NR_RESTART_SYSCALL, REG.rax * 8);
+      regs.writeBigUInt64LE(regs.readBigUInt64LE(REG.rip * 8) - 2n, REG.rip * 8);
+    } else if (orig >= 0n && rax >= RESTART_MIN && rax <= RESTART_MAX) {
       regs.writeBigInt64LE(orig, REG.rax * 8);
       regs.writeBigUInt64LE(regs.readBigUInt64LE(REG.rip * 8) - 2n, REG.rip * 8);
     }
@@ -255,7 +311,21 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
   };
 }
 
-type Sys = (what: string, nr: number, ...args: (bigint | number)[]) => Promise<bigint>;
+/** For a child of the tree: each of its descriptors it shares with its parent (which, rebuilt
+ * and forked, holds them at their captured numbers) is duplicated above every descriptor
+ * number of both images; resolves with fd -> that temporary number (consecutive). */
+async function keepInherited(p: ProcessImage, tree: readonly ProcessImage[], sys: Sys): Promise<Map<number, number>> {
+  const kept = new Map<number, number>();
+  const parent = tree.find((x) => x.pid === p.ppid && x !== p);
+  const shared = p.fds.filter((f) => f.fd > 2 && parent !== undefined && f.sharedWith?.pid === parent.pid);
+  if (shared.length === 0) return kept;
+  const base = 1 + Math.max(...p.fds.map((f) => f.fd), ...parent!.fds.map((f) => f.fd));
+  for (const f of shared) {
+    const tmp = Number(await sys(`fcntl(${f.sharedWith!.fd}, F_DUPFD, ${base})`, NR.fcntl, f.sharedWith!.fd, F_DUPFD, base));
+    kept.set(f.fd, tmp);
+  }
+  return kept;
+}
 
 async function setMask(r: Remote, t: ThreadImage, sys: Sys): Promise<void> {
   const mask = Buffer.alloc(8);

@@ -4,6 +4,7 @@
 // the image in it (restore-run.ts). A failure after the start kills that sandbox, which
 // never ran any of the image's code.
 
+import { native } from "../confine/native.js";
 import { CheckpointError, SandlockError } from "../errors.js";
 import { Policy } from "../policy/policy.js";
 import type { PolicyInput } from "../policy/types.js";
@@ -43,11 +44,24 @@ export async function restoreSandbox(cp: Checkpoint, opts: RestoreOptions, start
   const at = restorePages(cp.processes);
   const argv = [image.exe, ...image.cmdline.slice(1)];
   const sb = await start(policy, at, argv, spawnOpts);
+  const attached: number[] = [];
   try {
-    const release = await rebuild(sb.pid!, image, at, { timeoutMs: stepTimeoutMs ?? 10_000 }, cp.processes);
+    const release = await rebuild(sb.pid!, image, at, { timeoutMs: stepTimeoutMs ?? 10_000, attached }, cp.processes);
     release();
   } catch (e) {
+    // Killed first (SIGKILL ends a stopped tracee too; none of the image has run), then let
+    // go, so the launcher can reap them and the sandbox ends.
     await sb.kill().catch(() => undefined);
+    for (const tid of attached) {
+      // Still stopped: detached (and dies of the pending SIGKILL). Already dying: its exit is
+      // reported to us first, so it is waited for here (ECHILD once it is gone from us).
+      if (native().ptraceDetach(tid, 0) === 0) continue;
+      for (let i = 0; i < 100; i++) {
+        const [rc, status] = native().ptraceWaitStop(tid);
+        if (rc < 0 || (rc === tid && (status & 0xff) !== 0x7f)) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
     await sb.wait().catch(() => undefined);
     if (e instanceof SandlockError) throw e;
     throw new CheckpointError("CHECKPOINT_FAILED", `restore: process ${image.pid}: ${(e as Error).message}`, { pid: image.pid, cause: e });

@@ -64,6 +64,12 @@ export interface NativeAddon {
   /** Checkpoint restore (native/ptrace-restore.c), from Node's main thread only. */
   ptraceSetRegset(tid: number, note: number, data: Buffer): number;
   ptraceSyscall(tid: number, signal: number): number;
+  /** PTRACE_GET_RSEQ_CONFIGURATION into out (24 bytes): bytes filled, or -errno. */
+  ptraceGetRseq(tid: number, out: Buffer): number;
+  /** get_robust_list(tid) into out: u64 head, u64 length; 0 or -errno. */
+  getRobustList(tid: number, out: Buffer): number;
+  /** kcmp(KCMP_FILE): 0 when the two descriptors share one open file description. */
+  kcmpFile(pid1: number, fd1: number, pid2: number, fd2: number): number;
   /** Network supervision (native/net.c): each returns >= 0 or -errno unless noted. */
   threadGetfd(tid: number, targetfd: number): number;
   /** A pidfd of thread tid itself (PIDFD_THREAD), or -errno (EINVAL before Linux 6.9). */

@@ -21,6 +21,8 @@ function sample(): CheckpointData {
     pendingSignal: 0,
     sigBlocked: "0000000000000000",
     sigPending: "0000000000000000",
+    rseq: tid === 100 ? { address: 0x7f00_0000_0fe0n, length: 32, signature: 0x53053053, flags: 0 } : null,
+    robustList: { head: 0x7f00_0000_09a0n, length: 24 },
   });
   return {
     createdAt: "2025-01-02T03:04:05.000Z",
@@ -54,7 +56,15 @@ function sample(): CheckpointData {
           { start: 0x5555_0000_0000n, data: Buffer.concat([page(1), page(2)]) },
           { start: 0x7ffc_0000_0000n, data: page(3) },
         ],
-        fds: [{ fd: 3, target: "/tmp/x y", flags: 0o2100001, pos: 12345, mntId: 24 }],
+        fds: [
+          { fd: 3, target: "/tmp/x y", flags: 0o2100001, pos: 12345, mntId: 24 },
+          { fd: 4, target: "/tmp/x y", flags: 0o100001, pos: 12345, mntId: 24, sharedWith: { pid: 100, fd: 3 } },
+        ],
+        fdsCompared: true,
+        timers: {
+          itimers: [{ which: 0, interval: [0, 0], remaining: [3, 250000] }],
+          posix: [{ id: 1, clock: 1, signo: 10, sigValue: 0xffff_ffff_ffff_fff0n, notify: 4, tid: 101, interval: [1, 5], remaining: [2, 999999999] }],
+        },
       },
       {
         pid: 101,
@@ -191,4 +201,23 @@ test("checkpoint.json: wrong types, bad addresses and ranges point at the field"
   refused(editMetadata((m) => (m.processes = {})), /: processes must be an array$/);
   refused(editMetadata((m) => (m.createdAt = "yesterday")), /createdAt "yesterday" is not an ISO date$/);
   refused(editMetadata((m) => (m.processes[0].fds[0].mntId = -2)), /fds\[0\]\.mntId must be an integer >= -1, got -2$/);
+});
+
+test("the restore-state fields: a sharedWith fd below 3, a timer time that is not [s, fraction], an itimer which above 2", () => {
+  const bad = (edit: (p: any) => void, message: RegExp): void => {
+    const files = encodeCheckpoint(sample());
+    const meta = JSON.parse(files.get("checkpoint.json")!.toString());
+    edit(meta.processes[0]);
+    const data = Buffer.from(JSON.stringify(meta));
+    files.set("checkpoint.json", data);
+    const manifest = JSON.parse(files.get("manifest.json")!.toString());
+    for (const f of manifest.files) if (f.name === "checkpoint.json") Object.assign(f, { bytes: data.length, sha256: sha256(data) });
+    files.set("manifest.json", Buffer.from(JSON.stringify(manifest)));
+    assert.throws(() => decodeCheckpoint("/cp", (n) => files.get(n)), (e: unknown) => e instanceof CheckpointError && message.test(e.message));
+  };
+  bad((p) => (p.fds[1].sharedWith.fd = 1), /processes\[0\]\.fds\[1\]\.sharedWith\.fd must be an integer >= 3, got 1/);
+  bad((p) => (p.timers.posix[0].remaining = [2]), /processes\[0\]\.timers\.posix\[0\]\.remaining must be \[seconds, fraction\]/);
+  bad((p) => (p.timers.itimers[0].which = 3), /processes\[0\]\.timers\.itimers\[0\]\.which must be 0, 1 or 2, got 3/);
+  bad((p) => (p.threads[0].rseq.address = "12"), /processes\[0\]\.threads\[0\]\.rseq\.address must be a hexadecimal address/);
+  bad((p) => (p.fdsCompared = "yes"), /processes\[0\]\.fdsCompared must be true or false/);
 });

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { auxvPageSize, parseFdinfo, parseMaps, parseStat, parseStatus, privatePageRuns } from "../../src/checkpoint/procfs.js";
+import { parseProcTimers } from "../../src/checkpoint/timers.js";
 
 test("maps: addresses as bigints, file offsets, devices, paths with spaces, anonymous and special mappings", () => {
   const text = [
@@ -67,4 +68,29 @@ test("pagemap: runs of present anonymous or swapped pages; file pages and holes 
     [1007, 1],
   ]);
   assert.deepEqual(privatePageRuns(Buffer.alloc(0), 0), []);
+});
+
+test("timers: /proc/<pid>/timers blocks as the kernel prints them (signal or thread target, SIGEV_NONE, negative CPU clocks)", () => {
+  const text = [
+    "ID: 1",
+    "signal: 10/0000000000005157",
+    "notify: signal/pid.812",
+    "ClockID: 1",
+    "ID: 4",
+    "signal: 34/00007f1c2c000010",
+    "notify: signal/tid.813",
+    "ClockID: 0",
+    "ID: 7",
+    "signal: 0/0000000000000000",
+    "notify: none/pid.812",
+    "ClockID: -6",
+    "",
+  ].join("\n");
+  assert.deepEqual(parseProcTimers(text), [
+    { id: 1, clock: 1, signo: 10, sigValue: 0x5157n, notify: 0, tid: 0 },
+    { id: 4, clock: 0, signo: 34, sigValue: 0x7f1c2c000010n, notify: 4, tid: 813 },
+    { id: 7, clock: -6, signo: 0, sigValue: 0n, notify: 1, tid: 0 },
+  ]);
+  assert.deepEqual(parseProcTimers(""), []);
+  assert.throws(() => parseProcTimers("ID: 1\nsignal: x\n"), /unexpected \/proc timers block/);
 });

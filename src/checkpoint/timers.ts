@@ -1,0 +1,94 @@
+// A process's timers across a checkpoint: the three interval timers (alarm is ITIMER_REAL)
+// read with a remote getitimer, POSIX timers listed by /proc/<pid>/timers and read with a
+// remote timer_gettime; at restore each is re-created with the time it had left (and its
+// POSIX id, PR_TIMER_CREATE_RESTORE_IDS) or refused by name when it cannot be exactly.
+
+import { withCaptureCalls } from "./capture-remote.js";
+import type { StoppedThread } from "./freeze.js";
+import type { ItimerImage, MapEntry, PosixTimerImage, ProcessImage, TimersImage } from "./image.js";
+
+const NR_GETITIMER = 36;
+const NR_TIMER_GETTIME = 224;
+/** Clocks whose timers a new process can hold with the same meaning: REALTIME, MONOTONIC,
+ * BOOTTIME, and the process's own CPU time (2, or as glibc passes it the CPU clock of
+ * "pid 0": -6 sched, -7 virtual, -8 prof; re-armed relative: the CPU time left is kept,
+ * while the new process's CPU clock starts near 0). */
+export const RESTORABLE_CLOCKS = new Map([
+  [0, "CLOCK_REALTIME"],
+  [1, "CLOCK_MONOTONIC"],
+  [2, "CLOCK_PROCESS_CPUTIME_ID"],
+  [-6, "CLOCK_PROCESS_CPUTIME_ID"],
+  [-7, "CLOCK_PROCESS_CPUTIME_ID"],
+  [-8, "CLOCK_PROCESS_CPUTIME_ID"],
+  [7, "CLOCK_BOOTTIME"],
+]);
+
+/** What clock id c counts, for a refusal. Negative ids are CPU clocks: ~pid << 3 | type,
+ * type bit 2 set for a thread; pid 0 is the caller. */
+function clockName(c: number): string {
+  if (c === 3 || (c < 0 && c >= -4)) return "a thread's CPU time (CLOCK_THREAD_CPUTIME_ID: the thread that made it, which a restore cannot tell)";
+  if (c < 0) return `the CPU time of ${(c & 4) !== 0 ? "thread" : "process"} ${~(c >> 3)} (its id changes)`;
+  if (c === 8 || c === 9) return "an alarm clock (it needs CAP_WAKE_ALARM)";
+  return `clock ${c}`;
+}
+const SIGEV_THREAD_ID = 4;
+
+/** /proc/<pid>/timers, by id: blocks of "ID:", "signal: N/VALUE", "notify: KIND/pid.N|tid.N", "ClockID:". */
+export function parseProcTimers(text: string): Omit<PosixTimerImage, "interval" | "remaining">[] {
+  const out: Omit<PosixTimerImage, "interval" | "remaining">[] = [];
+  for (const block of text.split(/^(?=ID:)/m)) {
+    const id = /^ID: (-?\d+)$/m.exec(block);
+    if (id === null) continue;
+    const sig = /^signal: (\d+)\/([0-9a-f]+)$/m.exec(block);
+    const notify = /^notify: (\w+)\/(pid|tid)\.(\d+)$/m.exec(block);
+    const clock = /^ClockID: (-?\d+)$/m.exec(block);
+    if (sig === null || notify === null || clock === null) throw new Error(`unexpected /proc timers block: ${JSON.stringify(block)}`);
+    const kind = notify[1] === "signal" ? 0 : notify[1] === "none" ? 1 : 2;
+    const byTid = notify[2] === "tid";
+    out.push({ id: Number(id[1]), clock: Number(clock[1]), signo: Number(sig[1]), sigValue: BigInt(`0x${sig[2]}`), notify: kind | (byTid ? SIGEV_THREAD_ID : 0), tid: byTid ? Number(notify[3]) : 0 });
+  }
+  // The kernel lists the newest first: by id.
+  return out.sort((a, b) => a.id - b.id);
+}
+
+const pair = (b: Buffer, at: number): [number, number] => [Number(b.readBigInt64LE(at)), Number(b.readBigInt64LE(at + 8))];
+const armed = (t: { remaining: [number, number] }): boolean => t.remaining[0] !== 0 || t.remaining[1] !== 0;
+
+/** The timers of a frozen process, or undefined when they cannot be read. */
+export async function captureTimers(pid: number, procTimers: string, threads: readonly StoppedThread[], maps: readonly MapEntry[], timeoutMs: number): Promise<TimersImage | undefined> {
+  const listed = parseProcTimers(procTimers);
+  return withCaptureCalls(pid, threads, maps, timeoutMs, async (c) => {
+    const itimers: ItimerImage[] = [];
+    for (const which of [0, 1, 2]) {
+      if ((await c.call(NR_GETITIMER, which, c.scratch)) !== 0n) return undefined;
+      const b = c.read(32);
+      if (b === undefined) return undefined;
+      const t = { which, interval: pair(b, 0), remaining: pair(b, 16) };
+      if (armed(t)) itimers.push(t);
+    }
+    const posix: PosixTimerImage[] = [];
+    for (const t of listed) {
+      if ((await c.call(NR_TIMER_GETTIME, t.id, c.scratch)) !== 0n) return undefined;
+      const b = c.read(32);
+      if (b === undefined) return undefined;
+      posix.push({ ...t, interval: pair(b, 0), remaining: pair(b, 16) });
+    }
+    return { itimers, posix };
+  });
+}
+
+/** Why a timer of p cannot be re-created exactly, or undefined (restore-check.ts). */
+export function timerRefusal(p: ProcessImage): string | undefined {
+  if (p.timers === undefined) return `process ${p.pid}: the checkpoint has no record of its timers (taken by an older sandlock, or they could not be read); a restore cannot tell whether one was armed`;
+  for (const t of p.timers.posix) {
+    if (!RESTORABLE_CLOCKS.has(t.clock)) {
+      return `process ${p.pid} POSIX timer ${t.id} counts ${clockName(t.clock)}; only timers of ${[...new Set(RESTORABLE_CLOCKS.values())].join(", ")} can be restored`;
+    }
+    if ((t.notify & SIGEV_THREAD_ID) !== 0 && !p.threads.some((u) => u.tid === t.tid)) {
+      return `process ${p.pid} POSIX timer ${t.id} signals thread ${t.tid}, which is not in the checkpoint`;
+    }
+  }
+  return undefined;
+}
+
+export { armed as timerArmed };

@@ -1,0 +1,86 @@
+// restore-check.ts on images built by hand: state an older checkpoint (or a crafted one)
+// lacks or gets wrong is refused by name before anything runs, and a complete image passes.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { CheckpointError, Policy } from "../../src/index.js";
+import type { Checkpoint } from "../../src/checkpoint/checkpoint.js";
+import type { ProcessImage, ThreadImage } from "../../src/checkpoint/image.js";
+import { checkImage } from "../../src/checkpoint/restore-check.js";
+
+const policy = new Policy({ fsReadable: ["/usr"], fsWritable: ["/tmp"] });
+const thread = (tid: number, extra: Partial<ThreadImage> = {}): ThreadImage => ({
+  tid,
+  regsets: [{ note: 1, name: "prstatus", data: Buffer.alloc(216) }],
+  stop: "interrupt",
+  pendingSignal: 0,
+  sigBlocked: "0",
+  sigPending: "0",
+  rseq: null,
+  robustList: { head: 0x7f00_0000_09a0n, length: 24 },
+  ...extra,
+});
+const proc = (pid: number, ppid: number, extra: Partial<ProcessImage> = {}): ProcessImage => ({
+  pid,
+  ppid,
+  pgid: pid,
+  sid: pid,
+  comm: "x",
+  cmdline: ["x"],
+  exe: "/usr/bin/x",
+  cwd: "/",
+  root: "/",
+  umask: 0o22,
+  pageSize: 4096,
+  auxv: Buffer.alloc(0),
+  sigSharedPending: "0",
+  sigIgnored: "0",
+  sigCaught: "0",
+  threads: [thread(pid)],
+  maps: [],
+  memory: [],
+  fds: [],
+  fdsCompared: true,
+  timers: { itimers: [], posix: [] },
+  mm: { startCode: 0n, endCode: 0n, startData: 0n, endData: 0n, startBrk: 0n, brk: 0n, startStack: 0n, argStart: 0n, argEnd: 0n, envStart: 0n, envEnd: 0n },
+  ...extra,
+});
+const cp = (...processes: ProcessImage[]): Checkpoint => ({ processes }) as unknown as Checkpoint;
+const posix = { id: 3, clock: 1, signo: 10, sigValue: 0n, notify: 0, tid: 0, interval: [0, 0] as [number, number], remaining: [1, 0] as [number, number] };
+
+function refused(c: Checkpoint, message: string): void {
+  assert.throws(() => checkImage(c, policy), (e: unknown) => {
+    assert.ok(e instanceof CheckpointError, String(e));
+    assert.equal(e.code, "CHECKPOINT_REFUSED");
+    assert.equal(e.message, `restore: ${message}`);
+    return true;
+  });
+}
+
+test("a complete image passes; timers on restorable clocks (glibc's process CPU clock -6 too) pass", () => {
+  checkImage(cp(proc(10, 1, { timers: { itimers: [{ which: 0, interval: [0, 0], remaining: [2, 0] }], posix: [posix, { ...posix, id: 4, clock: -6 }] } })), policy);
+});
+
+test("state the checkpoint did not record: timers, rseq, the robust-futex list", () => {
+  refused(cp(proc(10, 1, { timers: undefined })), "process 10: the checkpoint has no record of its timers (taken by an older sandlock, or they could not be read); a restore cannot tell whether one was armed");
+  refused(cp(proc(10, 1, { threads: [thread(10), thread(11, { rseq: undefined })] })), "process 10 thread 11: the checkpoint has no record of its rseq registration");
+  refused(cp(proc(10, 1, { threads: [thread(10, { robustList: undefined })] })), "process 10 thread 10: the checkpoint has no record of its robust-futex list");
+});
+
+test("POSIX timers that cannot be re-created exactly are named with what they count", () => {
+  const only = "only timers of CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID, CLOCK_BOOTTIME can be restored";
+  const withTimer = (t: Partial<typeof posix>): Checkpoint => cp(proc(10, 1, { timers: { itimers: [], posix: [{ ...posix, ...t }] } }));
+  refused(withTimer({ clock: -2 }), `process 10 POSIX timer 3 counts a thread's CPU time (CLOCK_THREAD_CPUTIME_ID: the thread that made it, which a restore cannot tell); ${only}`);
+  // clock_getcpuclockid(700): ~700 << 3 | 2.
+  refused(withTimer({ clock: (~700 << 3) | 2 }), `process 10 POSIX timer 3 counts the CPU time of process 700 (its id changes); ${only}`);
+  refused(withTimer({ clock: 9 }), `process 10 POSIX timer 3 counts an alarm clock (it needs CAP_WAKE_ALARM); ${only}`);
+  refused(withTimer({ notify: 4, tid: 99 }), "process 10 POSIX timer 3 signals thread 99, which is not in the checkpoint");
+});
+
+test("shared open files: a reference must be a lower fd of the process or one of its parent's; without kcmp, candidates are refused", () => {
+  const fd = (n: number, sharedWith?: { pid: number; fd: number }) => ({ fd: n, target: "/dev/null", flags: 1, pos: 0, mntId: 1, file: { dev: 0, ino: 0, size: 0, mtimeNs: "0" }, ...(sharedWith ? { sharedWith } : {}) });
+  // (/dev/null's identity is not the stamp, so a reference check must fail before the file check.)
+  refused(cp(proc(10, 1, { fds: [fd(3, { pid: 10, fd: 4 }), fd(4)] })), "process 10 fd 3 is recorded as shared with process 10 fd 4, which is neither a lower descriptor of it nor one of its parent");
+  refused(cp(proc(10, 1), proc(11, 10, { fds: [fd(3, { pid: 12, fd: 3 })] })), "process 11 fd 3 is recorded as shared with process 12 fd 3, which is neither a lower descriptor of it nor one of its parent");
+  refused(cp(proc(10, 1, { fdsCompared: undefined, fds: [fd(3), fd(4)] })), "process 10 fd 4 (/dev/null) may share its open file with fd 3, and the checkpoint could not compare them (kcmp); they would come back with two offsets");
+});
