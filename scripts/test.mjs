@@ -21,6 +21,7 @@ const SERIAL = new Map([
   ["workdir-swap.test.js", "a race that needs the racer to get CPU time"],
   ["fork.test.js", "1000 clones at once"],
   ["cpu-escape.test.js", "a thread's share of a core, with and without maxCpu"],
+  ["restore-state.test.js", "timers and sleeps that must fire within a bound after a restore"],
 ]);
 
 const dist = join(import.meta.dirname, "..", "dist", "test");
