@@ -21,3 +21,17 @@ scriptCase("protectedFiles: a git config that includes a file in a writable gran
   assert.match(o["global-protected"].started, /^PolicyError: protectedFiles: BASE\/home\/\.gitconfig has includeIf\.path = "BASE\/global-protected\/team\.cfg", which is BASE\/global-protected\/team\.cfg, inside the writable grant BASE\/global-protected: /);
   assert.deepEqual(o["outside-protected"], { started: "exit 0", ran: true }, `an include outside the grant: ${JSON.stringify(o)}`);
 }, 180_000);
+
+// A writable grant that is a home directory: the shell start-up files were protected, the
+// user's own git config was not (`~/.gitconfig`, `~/.config/git/config`: read by every
+// git command the user types anywhere). A planted core.fsmonitor ran at the next `git
+// status` in another repository (the control, protectedFiles off). Both are protected
+// names now (policy/protected.ts): the write is refused with EACCES.
+scriptCase("protectedFiles: a home directory grant cannot plant the user's own git config", "dist/test/scripts/red6-case.js", ["${PROBE}", "git-home"], (o) => {
+  for (const file of [".gitconfig", ".config/git/config"]) {
+    assert.equal(o[`${file}-allowed`].ran, true, `control (${file}): without protectedFiles git runs the planted config: ${JSON.stringify(o)}`);
+    assert.equal(o[`${file}-protected`].ran, false, `${file}: git ran the planted config: ${JSON.stringify(o)}`);
+    assert.notEqual(o[`${file}-protected`].exit, 0, JSON.stringify(o));
+    assert.match(o[`${file}-protected`].stderr, /Permission denied/, JSON.stringify(o));
+  }
+}, 180_000);

@@ -82,8 +82,32 @@ async function gitInclude(): Promise<object> {
   return out;
 }
 
+/**
+ * A writable grant that is the user's home directory: `~/.gitconfig` and
+ * `~/.config/git/config` are read by every git command the user types anywhere. The
+ * sandbox writes a core.fsmonitor into each; the user's next `git status` in a repository
+ * elsewhere runs it. protectedFiles on (refused: EACCES) and off (the control: it runs).
+ */
+async function gitHome(): Promise<object> {
+  const out: Record<string, unknown> = {};
+  for (const on of [true, false]) {
+    for (const file of [".gitconfig", ".config/git/config"]) {
+      const key = `${file}-${on ? "protected" : "allowed"}`;
+      const home = join(base, `home-${on}-${file.replace(/\W/g, "")}`), repo = join(base, `elsewhere-${key.replace(/\W/g, "")}`);
+      mkdirSync(home);
+      execFileSync("git", ["init", "-q", repo], { env: { PATH: "/usr/bin:/bin", HOME: home } });
+      const marker = join(base, `${key.replace(/\W/g, "")}.pwned`);
+      const sh = `mkdir -p .config/git; printf '${evilConfig(marker)}' > ${file} && echo written`;
+      const r = await Sandbox.run({ fsReadable: system, fsWritable: [home], cwd: home, env: { HOME: home }, protectedFiles: on }, ["/bin/sh", "-c", sh], { timeout: 60_000 });
+      out[key] = { exit: r.exitCode, stderr: r.stderrText.trim().replaceAll(base, "BASE"), ran: gitRunsPlanted(repo, marker, home) };
+    }
+  }
+  return out;
+}
+
 const parts: Record<string, () => Promise<object>> = {
   "git-include": gitInclude,
+  "git-home": gitHome,
 };
 try {
   if (probe === "") throw new Error("no probe");
