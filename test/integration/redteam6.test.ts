@@ -35,3 +35,45 @@ scriptCase("protectedFiles: a home directory grant cannot plant the user's own g
     assert.match(o[`${file}-protected`].stderr, /Permission denied/, JSON.stringify(o));
   }
 }, 180_000);
+
+// protectedFiles performs every write open; a FIFO opened for writing without O_NONBLOCK
+// waits for a reader, so the supervisor held the call and polled every 20 ms, holding
+// descriptors (its pin, the call's pins) for each, outside the hold budget that bounds
+// what a sandbox may make its supervisor hold: 1,000 writer threads held 1,861 of this
+// process's descriptors (and 4,000 took 35% of a core polling), enough, with a few
+// sandboxes, to exhaust the host application's descriptors. Now the held opens take the
+// sandbox's hold budget (names-fifo.ts): 64 held, 256 waiting with nothing held, ENFILE
+// beyond. Control: 10 writers (within the budget) are all held (the sampling sees them)
+// and every held or waiting open completes when a reader comes.
+scriptCase("protectedFiles: a flood of FIFO write opens waiting for a reader stays within the supervisor's hold budget", "dist/test/scripts/red6-case.js", ["${PROBE}", "fifo-flood"], (o) => {
+  assert.deepEqual({ ...o["10"], most: undefined }, { exit: 0, most: undefined, opened: 10, enfile: 0, other: 0 }, `control: every open under the budget completes once a reader comes: ${JSON.stringify(o)}`);
+  assert.ok(o["10"].most >= 20, `control: the sampling sees the held calls' descriptors: ${JSON.stringify(o)}`);
+  assert.ok(o["1000"].most <= 64 * 3 + 40, `descriptors the supervisor held for 1,000 waiting opens: ${JSON.stringify(o)}`);
+  assert.equal(o["1000"].opened + o["1000"].enfile, 1000, JSON.stringify(o));
+  assert.ok(o["1000"].opened >= 64 + 256, `every held and waiting open completed: ${JSON.stringify(o)}`);
+}, 180_000);
+
+// The base of a relative create swapped during the call: a sibling thread dup2()s `.git`
+// and `sub` onto the dirfd number (or fchdir()s the shared working directory between them)
+// while the probe creates hooks/red6-I. The supervisor pins the base once and decides and
+// creates on that pin: nothing reaches .git/hooks. Control: creates through `sub` succeed
+// and some are refused (the swap was live).
+scriptCase("protectedFiles: a dirfd or working directory swapped during a create never lands in .git/hooks", "dist/test/scripts/red6-case.js", ["${PROBE}", "base-race"], (o) => {
+  for (const how of ["dirfd", "cwd"]) {
+    const m = /^ok (\d+) eacces (\d+) other (\d+)$/.exec(o[how].says);
+    assert.ok(m, JSON.stringify(o));
+    assert.ok(Number(m![1]) > 0 && Number(m![2]) > 0, `control (${how}): both bases were seen: ${JSON.stringify(o)}`);
+    assert.equal(Number(m![1]), o[how].made, JSON.stringify(o));
+    assert.equal(o[how].wins, 0, `${how}: files created in .git/hooks: ${JSON.stringify(o)}`);
+  }
+}, 240_000);
+
+// An unnamed file (O_TMPFILE) in an unprotected directory, given a protected name with
+// linkat(AT_EMPTY_PATH) or through /proc/self/fd/N: refused (EACCES), as is O_TMPFILE in
+// .git/hooks itself. Control: the same link to an unprotected name is made.
+scriptCase("protectedFiles: an O_TMPFILE file cannot be linked to a protected name", "dist/test/scripts/red6-case.js", ["${PROBE}", "tmpfile-link"], (o) => {
+  assert.deepEqual(o.control, { says: "ok ENOENT", exists: false }, `control: linked (then unlinked: a second link of a file that had a name is ENOENT, as the kernel answers): ${JSON.stringify(o)}`);
+  assert.deepEqual(o.hook, { says: "EACCES EACCES", exists: false }, JSON.stringify(o));
+  assert.deepEqual(o.envrc, { says: "EACCES EACCES", exists: false }, JSON.stringify(o));
+  assert.deepEqual(o["in-hooks"], { says: "EACCES", exists: false }, JSON.stringify(o));
+}, 120_000);

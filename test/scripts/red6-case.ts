@@ -4,7 +4,7 @@
 // Parts: git-include
 
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
 
@@ -105,7 +105,75 @@ async function gitHome(): Promise<object> {
   return out;
 }
 
+/** Descriptors this process (the supervisor) has open. */
+const openFds = (): number => readdirSync("/proc/self/fd").length;
+
+/**
+ * N threads of a sandbox open a FIFO for writing while no reader is there: the supervisor
+ * holds each such open (protectedFiles performs write opens) and polls for a reader. The
+ * most descriptors this process held meanwhile, beyond its own, sampled every 50 ms; then
+ * a reader comes and the probe counts what opened. FLOOD threads against the budget, and
+ * FEW (under it: every one is held, the control that the sampling sees held calls).
+ */
+async function fifoFlood(): Promise<object> {
+  const out: Record<string, unknown> = {};
+  for (const n of [10, 1000]) {
+    const dir = join(base, `fifo-${n}`);
+    mkdirSync(dir);
+    execFileSync("mkfifo", [join(dir, "ff")]);
+    const before = openFds();
+    const sb = new Sandbox({ fsReadable: [...system, probe], fsWritable: [dir], cwd: dir, protectedFiles: true });
+    await sb.spawn([probe, "red6-fifo-flood", "ff", String(n), "3000"]);
+    let most = 0;
+    const sampler = setInterval(() => (most = Math.max(most, openFds() - before)), 50);
+    const r = await sb.wait();
+    clearInterval(sampler);
+    const m = /opened (\d+) enfile (\d+) other (\d+)/.exec(r.stdoutText);
+    out[n] = { exit: r.exitCode, most, opened: Number(m?.[1] ?? -1), enfile: Number(m?.[2] ?? -1), other: Number(m?.[3] ?? -1) };
+  }
+  return out;
+}
+
+/**
+ * Races on the base of a relative create: a sibling thread swaps descriptor 57 (or the
+ * shared working directory) between `sub` (whose hooks/ is writable) and `.git`, while the
+ * probe creates hooks/red6-I relative to it. What reached .git/hooks is counted here.
+ */
+async function baseRace(): Promise<object> {
+  const out: Record<string, unknown> = {};
+  for (const how of ["dirfd", "cwd"]) {
+    const repo = join(base, `race-${how}`);
+    execFileSync("git", ["init", "-q", repo]);
+    mkdirSync(join(repo, ".git", "hooks"), { recursive: true });
+    mkdirSync(join(repo, "sub", "hooks"), { recursive: true });
+    const r = await Sandbox.run({ fsReadable: [...system, probe], fsWritable: [repo], cwd: repo, protectedFiles: true }, [probe, "red6-base-race", how, "sub", ".git", "1500"], { timeout: 120_000 });
+    out[how] = {
+      says: r.stdoutText.trim(),
+      wins: readdirSync(join(repo, ".git", "hooks")).filter((f) => f.startsWith("red6-")).length,
+      made: readdirSync(join(repo, "sub", "hooks")).length,
+    };
+  }
+  return out;
+}
+
+/** An O_TMPFILE file given a protected name by linkat (AT_EMPTY_PATH, /proc/self/fd/N),
+ * and an unprotected one (the control). */
+async function tmpfileLink(): Promise<object> {
+  const repo = join(base, "tmpfile");
+  execFileSync("git", ["init", "-q", repo]);
+  mkdirSync(join(repo, "sub"));
+  const out: Record<string, unknown> = {};
+  for (const [key, dir, name] of [["hook", "sub", ".git/hooks/pre-commit"], ["envrc", "sub", ".envrc"], ["in-hooks", ".git/hooks", "x"], ["control", "sub", "sub/plain"]] as const) {
+    const r = await Sandbox.run({ fsReadable: [...system, probe], fsWritable: [repo], cwd: repo, protectedFiles: true }, [probe, "red6-tmpfile-link", dir, name], { timeout: 60_000 });
+    out[key] = { says: r.stdoutText.trim(), exists: existsSync(join(repo, name)) };
+  }
+  return out;
+}
+
 const parts: Record<string, () => Promise<object>> = {
+  "fifo-flood": fifoFlood,
+  "base-race": baseRace,
+  "tmpfile-link": tmpfileLink,
   "git-include": gitInclude,
   "git-home": gitHome,
 };

@@ -1,0 +1,83 @@
+// A FIFO opened for writing without O_NONBLOCK waits for a reader: the supervisor (which
+// must not block) holds the call and tries again every 20 ms, within the sandbox's hold
+// budget (hold-budget.ts), so a flood of such opens cannot take the host's descriptors.
+
+import { closeSync } from "node:fs";
+import { native } from "../../confine/native.js";
+import { SYSCALLS } from "../../kernel/syscalls.js";
+import { deny, type Action } from "../action.js";
+import { HoldBudget } from "../hold-budget.js";
+import type { Notification } from "../notification.js";
+import { AT_FDCWD, O } from "../paths.js";
+import type { ChildMemory } from "../child-memory.js";
+
+const NR = SYSCALLS as Readonly<Record<string, number>>;
+const F_SETFL = 4;
+const ENXIO = 6;
+const EPERM = 1;
+/** The supervisor's share is spent (as hold-budget.ts answers a flood): "too many open
+ * files in the system" is what open(2) says when descriptors run out. */
+export const ENFILE = 23;
+/** How often a held FIFO open looks for a reader again. */
+const FIFO_POLL_MS = 20;
+/** Descriptors a held open keeps in the supervisor: its own pin of the FIFO, the call's pin
+ * of it and the caller's root (names.ts withCall keeps them until the answer). */
+const HELD_FDS = 3;
+
+/** Not an action: the budget had no room; the caller closes what it holds, waits
+ * (FifoWaits.room) and makes the call again from the start. */
+export const NO_ROOM: Action = Object.freeze({ kind: "errno", errno: ENFILE });
+
+/** One sandbox's held FIFO opens. */
+export class FifoWaits {
+  private readonly budget = new HoldBudget();
+
+  constructor(private readonly memory: ChildMemory, private readonly openHow: (dirfd: number, path: Buffer, flags: number, mode: number, caps: bigint) => number, onClose: (fn: () => void) => void) {
+    onClose(() => this.budget.close());
+  }
+
+  /**
+   * Holds n's open of the FIFO pinned as `fd` until a reader comes (or the caller is gone):
+   * opened without blocking, again every FIFO_POLL_MS while there is none (ENXIO). NO_ROOM
+   * when the sandbox's budget has no room for one more held call: nothing was taken.
+   */
+  hold(n: Notification, caps: bigint, fd: number, want: number, inject: (fd: number) => Action): Action | Promise<Action> {
+    const via = (pin: number): Buffer => Buffer.from(`/proc/self/fd/${pin}`);
+    const attempt = (pin: number): Action | undefined => {
+      const got = this.openHow(AT_FDCWD, via(pin), want | O.NONBLOCK, 0, caps);
+      if (got === -ENXIO) return undefined;
+      if (got < 0) return deny(-got);
+      native().nameSyscallAs(NR.fcntl!, null, got, F_SETFL, want);
+      return inject(got);
+    };
+    const now = attempt(fd);
+    if (now !== undefined) return now;
+    if (!this.budget.take(n, HELD_FDS)) return NO_ROOM;
+    // Held: a pin of its own, as the call's are closed when this returns.
+    const pin = this.openHow(AT_FDCWD, via(fd), O.PATH | O.CLOEXEC, 0, caps);
+    if (pin < 0) {
+      this.budget.release(HELD_FDS);
+      return deny(-pin);
+    }
+    return new Promise<Action>((resolve) => {
+      const timer = setInterval(() => {
+        const got = this.memory.stillValid(n) ? attempt(pin) : deny(EPERM);
+        if (got === undefined) return;
+        clearInterval(timer);
+        closeSync(pin);
+        resolve(got);
+      }, FIFO_POLL_MS);
+    }).finally(() => this.budget.release(HELD_FDS));
+  }
+
+  /** Waits for room for n's held open (true: make the call again, then drop(n)); false
+   * when the sandbox already has too many waiting or is gone. */
+  room(n: Notification): Promise<boolean> {
+    return this.budget.wait(n);
+  }
+
+  /** Gives back room reserved for n that its new attempt did not take. */
+  drop(n: Notification): void {
+    this.budget.drop(n);
+  }
+}
