@@ -77,3 +77,15 @@ scriptCase("protectedFiles: an O_TMPFILE file cannot be linked to a protected na
   assert.deepEqual(o.envrc, { says: "EACCES EACCES", exists: false }, JSON.stringify(o));
   assert.deepEqual(o["in-hooks"], { says: "EACCES", exists: false }, JSON.stringify(o));
 }, 120_000);
+
+// policyFn's ctx.denyPath(P) narrowed opens and name operations only: an exec of P (or of
+// a link to it) still ran it, and the kernel maps an ELF whole (a preloaded library copies
+// it out). Now an exec whose file, pinned once, is denied is refused with EACCES without
+// asking the callback (policy-exec.ts), and the exec stop requires that same file.
+// Control: without the denyPath both execs run.
+scriptCase("policyFn: ctx.denyPath also refuses exec of the denied file, by its path or a link", "dist/test/scripts/red6-case.js", ["${PROBE}", "exec-denied"], (o) => {
+  assert.deepEqual(o.control.stdout, ["ran-direct", "ran-alias"], `control: ${JSON.stringify(o)}`);
+  assert.deepEqual(o.denied.stdout, [""], JSON.stringify(o));
+  // Listed once (RunResult.refused keeps one entry per call, errno and target).
+  assert.deepEqual(o.denied.refused.filter((r: string) => r.startsWith("execve")), ["execve EACCES BASE/exec/secret"], JSON.stringify(o));
+}, 120_000);

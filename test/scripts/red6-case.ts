@@ -4,7 +4,7 @@
 // Parts: git-include
 
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, symlinkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
 
@@ -170,7 +170,40 @@ async function tmpfileLink(): Promise<object> {
   return out;
 }
 
+/**
+ * policyFn's ctx.denyPath(P) denies P to later opens; an exec of P read it all the same (the
+ * kernel maps an ELF whole, and a preloaded library can copy it out). The callback denies a
+ * copy of the probe at the first file event and answers "allow" to everything; the shell
+ * then runs the copy by its path and by a symlink to it. Control: the same without the
+ * denyPath runs it.
+ */
+async function execDenied(): Promise<object> {
+  const dir = join(base, "exec");
+  mkdirSync(dir);
+  const secret = join(dir, "secret");
+  copyFileSync(probe, secret);
+  chmodSync(secret, 0o755);
+  symlinkSync(secret, join(dir, "alias"));
+  const out: Record<string, unknown> = {};
+  for (const deny of [true, false]) {
+    let done = false;
+    const r = await Sandbox.run({
+      fsReadable: [...system, dir], fsWritable: [join(base, "exec")], policyFnFiles: true,
+      policyFn: (_e, ctx) => {
+        if (deny && !done) {
+          done = true;
+          ctx.denyPath(secret);
+        }
+        return "allow";
+      },
+    }, ["/bin/sh", "-c", `${secret} sleep 0 && echo ran-direct; ${dir}/alias sleep 0 && echo ran-alias; true`], { timeout: 60_000 });
+    out[deny ? "denied" : "control"] = { stdout: r.stdoutText.trim().split("\n"), refused: r.refused.map((x) => `${x.syscall} ${x.errno} ${x.target.replaceAll(base, "BASE")}`) };
+  }
+  return out;
+}
+
 const parts: Record<string, () => Promise<object>> = {
+  "exec-denied": execDenied,
   "fifo-flood": fifoFlood,
   "base-race": baseRace,
   "tmpfile-link": tmpfileLink,
