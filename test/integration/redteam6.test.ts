@@ -3,7 +3,9 @@
 // number of rounds) and expect zero wins; each case has a control that shows a win would be seen.
 
 import assert from "node:assert/strict";
-import { scriptCase } from "../helpers/harness.js";
+import { test } from "node:test";
+import { runScript, scriptCase } from "../helpers/harness.js";
+import { isRoot } from "../helpers/stage.js";
 
 // protectedFiles keeps .git/config, but a protected config may include another file
 // (`[include] path`, `[includeIf "gitdir:..."] path`, in the repository's config or the
@@ -89,3 +91,21 @@ scriptCase("policyFn: ctx.denyPath also refuses exec of the denied file, by its 
   // Listed once (RunResult.refused keeps one entry per call, errno and target).
   assert.deepEqual(o.denied.refused.filter((r: string) => r.startsWith("execve")), ["execve EACCES BASE/exec/secret"], JSON.stringify(o));
 }, 120_000);
+
+// OPEN (not fixed here: src/checkpoint/ is h-restore2's this stop): a checkpoint saved into
+// a directory the sandbox can write (`sandlock checkpoint NAME DIR` into the project) is the
+// sandbox's to rewrite after the save. It adds a writable grant to the saved policy and
+// fixes the manifest's sizes and checksums; `sandlock restore DIR` (Sandbox.restore without
+// a policy) runs the image under that policy, and the restored loop creates a file outside
+// every grant of the original sandbox. Control: the same checkpoint restored with the
+// original policy given stays inside. Reported as todo until the restore refuses it.
+const TAMPER_TODO = "open: a checkpoint saved where the sandbox can write carries the sandbox's own policy (sixth review; fix belongs in src/checkpoint/)";
+for (const who of ["root", "user"] as const) {
+  test(`restore: a checkpoint the sandbox rewrote after its save never runs under the policy it wrote [${who}]`, { skip: who === "root" && !isRoot ? "tests are not running as root" : false, todo: TAMPER_TODO }, async () => {
+    const o = (await runScript("dist/test/scripts/red6-case.js", ["${PROBE}", "restore-tamper"], who, 300_000)) as any;
+    assert.equal(o.original, "", `the original sandbox never reached outside (killed while it tried): ${JSON.stringify(o)}`);
+    assert.equal(o.tamper, "tampered", JSON.stringify(o));
+    assert.equal(o.control.escaped, false, `control: restored under the original policy it stays inside: ${JSON.stringify(o)}`);
+    assert.equal(o.saved.escaped, false, `restored under the policy the sandbox wrote, it created a file outside its grants: ${JSON.stringify(o)}`);
+  });
+}

@@ -5,7 +5,7 @@
 
 import { execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, symlinkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Sandbox } from "../../src/index.js";
 
 const probe = process.argv[2]!;
@@ -202,7 +202,66 @@ async function execDenied(): Promise<object> {
   return out;
 }
 
+/** Run inside a sandbox granted the checkpoint's directory: adds OUTSIDE to the saved
+ * policy's writable grants and makes the manifest's sizes and checksums match again. */
+const TAMPER = `
+const { readFileSync, writeFileSync } = require("node:fs");
+const { createHash } = require("node:crypto");
+const [dir, outside] = process.argv.slice(1);
+const meta = JSON.parse(readFileSync(dir + "/checkpoint.json", "utf8"));
+meta.policy.fsWritable = [...(meta.policy.fsWritable ?? []), outside];
+const data = Buffer.from(JSON.stringify(meta, null, 1) + "\\n");
+writeFileSync(dir + "/checkpoint.json", data);
+const man = JSON.parse(readFileSync(dir + "/manifest.json", "utf8"));
+for (const f of man.files) if (f.name === "checkpoint.json") { f.bytes = data.length; f.sha256 = createHash("sha256").update(data).digest("hex"); }
+writeFileSync(dir + "/manifest.json", JSON.stringify(man, null, 1) + "\\n");
+console.log("tampered");
+`;
+
+/**
+ * A checkpoint saved into a directory the sandbox can write (as redteam4's save case
+ * allows) is rewritten by the sandbox after the save: its saved policy gains a writable
+ * grant on OUTSIDE. `sandlock restore DIR` (Sandbox.restore without a policy) runs the
+ * image under the saved policy: the restored loop creates a file in OUTSIDE. Control: the
+ * same checkpoint restored with the original policy given keeps it out.
+ */
+async function restoreTamper(): Promise<object> {
+  const { Checkpoint } = await import("../../src/index.js");
+  const grant = join(base, "g"), outside = join(base, "outside");
+  mkdirSync(grant);
+  mkdirSync(outside);
+  chmodSync(outside, 0o777);
+  const policy = { fsReadable: [...system, probe], fsWritable: [grant] };
+  const sb = new Sandbox(policy);
+  await sb.spawn([probe, "red6-escape-loop", join(outside, "x"), "60000"]);
+  await new Promise((r) => setTimeout(r, 300));
+  const cp = await sb.checkpoint();
+  await cp.save(join(grant, "cp"));
+  await sb.kill("SIGKILL");
+  const original = (await sb.wait()).stdoutText.trim();
+  // The sandbox (here: another process under the same policy) rewrites what was saved.
+  const node = process.execPath;
+  const t = await Sandbox.run({ fsReadable: [...system, dirname(node)], fsWritable: [grant] }, [node, "-e", TAMPER, join(grant, "cp"), outside], { timeout: 60_000 });
+  const out: Record<string, unknown> = { original, tamper: t.stdoutText.trim() || t.stderrText.trim().slice(0, 300) };
+  for (const given of [true, false]) {
+    const key = given ? "control" : "saved";
+    rmSync(join(outside, "x"), { force: true });
+    try {
+      const loaded = await Checkpoint.load(join(grant, "cp"));
+      const back = await Sandbox.restore(loaded, given ? { policy } : {});
+      const timer = setTimeout(() => void back.kill("SIGKILL"), 5_000);
+      const r = await back.wait();
+      clearTimeout(timer);
+      out[key] = { says: r.stdoutText.trim(), escaped: existsSync(join(outside, "x")) };
+    } catch (e) {
+      out[key] = { error: `${(e as Error).name}: ${(e as Error).message.replaceAll(base, "BASE")}`, escaped: existsSync(join(outside, "x")) };
+    }
+  }
+  return out;
+}
+
 const parts: Record<string, () => Promise<object>> = {
+  "restore-tamper": restoreTamper,
   "exec-denied": execDenied,
   "fifo-flood": fifoFlood,
   "base-race": baseRace,
