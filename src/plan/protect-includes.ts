@@ -1,8 +1,9 @@
 // protectedFiles at planning: the git configs git reads for the repositories at the writable
-// grants' roots (and the user's own) may include other files; one that lies in a writable
-// grant would be config the sandbox can write, so such a start is refused (sixth review).
+// grants' roots (and the user's own) may include other files or take hooks from a directory
+// (core.hooksPath); one in a writable grant is config or hooks the sandbox can write, so
+// such a start is refused (sixth review).
 
-import { readFileSync, readdirSync, realpathSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, realpathSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { PolicyError } from "../errors.js";
@@ -15,7 +16,8 @@ const MAX_DEPTH = 10;
 /** Submodule and worktree git directories looked at per repository. */
 const MAX_ENTRIES = 200;
 
-/** One `include.path` / `includeIf.<cond>.path` value of a config file, as written. */
+/** One `include.path` / `includeIf.<cond>.path` / `core.hooksPath` value of a config
+ * file, as written. */
 export interface IncludeLine {
   readonly value: string;
   readonly key: string;
@@ -55,7 +57,10 @@ export function includeLines(text: string): IncludeLine[] {
       if (rest === "") continue;
     }
     const kv = /^([A-Za-z][A-Za-z0-9-]*)\s*=\s*(.*)$/.exec(rest);
-    if (!kv || kv[1]!.toLowerCase() !== "path" || (section !== "include" && section !== "includeif")) continue;
+    if (!kv) continue;
+    const key = kv[1]!.toLowerCase();
+    if (section === "core" && key === "hookspath") out.push({ key: "core.hooksPath", value: unquote(kv[2]!) });
+    if (key !== "path" || (section !== "include" && section !== "includeif")) continue;
     out.push({ key: `${section === "include" ? "include" : "includeIf"}.path`, value: unquote(kv[2]!) });
   }
   return out;
@@ -158,24 +163,38 @@ export function refuseIncludedConfigs(grants: readonly PathGrant[], env: NodeJS.
   }
   if (writable.length === 0) return;
   const home = env.HOME ?? homedir();
-  const start = [...userConfigs(env, home)];
-  for (const g of writable) if (g.dir) start.push(...repoConfigs(gitDirAt(g.path)));
+  // The work trees at the grants' roots: a relative core.hooksPath is taken from the top
+  // of the work tree git runs in.
+  const trees = writable.filter((g) => g.dir && observe(undefined, () => existsSync(join(g.path, ".git")))).map((g) => g.path);
+  const refuse = (file: string, key: string, value: string, real: string, grant: string, what: string): never => {
+    throw new PolicyError("protectedFiles", true, `protectedFiles: ${file} has ${key} = ${JSON.stringify(value)}, which is ${real}, inside the writable grant ${grant}: ${what}, so the sandbox could make the next git command outside it run code. Move it out of the grant, or lift the protection with --allow-protected (protectedFiles: false)`);
+  };
+  const grantOf = (real: string): string | undefined => writable.find((g) => (g.dir ? within(real, g.path) : real === g.path))?.path;
   const seen = new Set<string>();
-  const visit = (file: string, depth: number): void => {
+  const visit = (file: string, depth: number, roots: readonly string[]): void => {
     if (depth > MAX_DEPTH || seen.has(file)) return;
     seen.add(file);
     const text = readText(file);
     if (text === null) return;
-    for (const inc of includeLines(text)) {
-      const target = includeTarget(inc.value, file, home);
+    for (const line of includeLines(text)) {
+      if (line.key === "core.hooksPath") {
+        // Hooks run from there (husky's `.husky`, a `.githooks` of the project).
+        const fixed = line.value.startsWith("/") || line.value.startsWith("~") ? includeTarget(line.value, file, home) : undefined;
+        for (const target of fixed !== undefined ? [fixed] : line.value === "" ? [] : roots.map((r) => resolve(r, line.value))) {
+          const real = realish(target);
+          const grant = grantOf(real);
+          if (grant !== undefined) refuse(file, line.key, line.value, real, grant, "git runs the hooks in it (pre-commit, post-checkout...)");
+        }
+        continue;
+      }
+      const target = includeTarget(line.value, file, home);
       if (target === undefined) continue;
       const real = realish(target);
-      const grant = writable.find((g) => (g.dir ? within(real, g.path) : real === g.path));
-      if (grant !== undefined) {
-        throw new PolicyError("protectedFiles", true, `protectedFiles: ${file} has ${inc.key} = ${JSON.stringify(inc.value)}, which is ${real}, inside the writable grant ${grant.path}: git reads it as config (core.fsmonitor, core.hooksPath, aliases run commands), so the sandbox could make the next git command outside it run code. Move the included file out of the grant, or lift the protection with --allow-protected (protectedFiles: false)`);
-      }
-      visit(target, depth + 1);
+      const grant = grantOf(real);
+      if (grant !== undefined) refuse(file, line.key, line.value, real, grant, "git reads it as config (core.fsmonitor, core.hooksPath, aliases run commands)");
+      visit(target, depth + 1, roots);
     }
   };
-  for (const f of start) visit(f, 0);
+  for (const f of userConfigs(env, home)) visit(f, 0, trees);
+  for (const g of writable) if (g.dir) for (const f of repoConfigs(gitDirAt(g.path))) visit(f, 0, [g.path]);
 }

@@ -9,18 +9,20 @@ import { isRoot } from "../helpers/stage.js";
 
 // protectedFiles keeps .git/config, but a protected config may include another file
 // (`[include] path`, `[includeIf "gitdir:..."] path`, in the repository's config or the
-// user's ~/.gitconfig). One inside the writable grant was config the sandbox could write:
+// user's ~/.gitconfig), or take hooks from the work tree (`core.hooksPath = .husky`, as
+// husky sets it: the hook planted there ran at the user's next commit). One inside the writable grant was config the sandbox could write:
 // its core.fsmonitor ran at the user's next `git status` (the control, protectedFiles off).
 // Now such a start is refused, naming the config, the include and the grant
 // (plan/protect-includes.ts). Control: an include outside the grant starts and runs.
 scriptCase("protectedFiles: a git config that includes a file in a writable grant refuses the start, so git never runs a planted include", "dist/test/scripts/red6-case.js", ["${PROBE}", "git-include"], (o) => {
-  for (const way of ["repo", "global"]) {
+  for (const way of ["repo", "global", "hooks"]) {
     assert.equal(o[`${way}-allowed`].started, "exit 0", `control (${way}): without protectedFiles the sandbox runs: ${JSON.stringify(o)}`);
     assert.equal(o[`${way}-allowed`].ran, true, `control (${way}): without protectedFiles git runs the planted include: ${JSON.stringify(o)}`);
     assert.equal(o[`${way}-protected`].ran, false, `${way}: git ran the planted include: ${JSON.stringify(o)}`);
   }
   assert.match(o["repo-protected"].started, /^PolicyError: protectedFiles: BASE\/repo-protected\/\.git\/config has include\.path = "\.\.\/local\.cfg", which is BASE\/repo-protected\/local\.cfg, inside the writable grant BASE\/repo-protected: .*--allow-protected/);
   assert.match(o["global-protected"].started, /^PolicyError: protectedFiles: BASE\/home\/\.gitconfig has includeIf\.path = "BASE\/global-protected\/team\.cfg", which is BASE\/global-protected\/team\.cfg, inside the writable grant BASE\/global-protected: /);
+  assert.match(o["hooks-protected"].started, /^PolicyError: protectedFiles: BASE\/hooks-protected\/\.git\/config has core\.hooksPath = "\.husky", which is BASE\/hooks-protected\/\.husky, inside the writable grant BASE\/hooks-protected: git runs the hooks in it/);
   assert.deepEqual(o["outside-protected"], { started: "exit 0", ran: true }, `an include outside the grant: ${JSON.stringify(o)}`);
 }, 180_000);
 

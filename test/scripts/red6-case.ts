@@ -52,6 +52,11 @@ async function gitInclude(): Promise<object> {
         writeFileSync(join(home, ".gitconfig"), `[includeIf "gitdir:${repo}/"]\n\tpath = ${repo}/team.cfg\n`);
         return "team.cfg";
       },
+      // husky: the repository's config takes hooks from .husky in the work tree.
+      hooks: (repo) => {
+        writeFileSync(join(repo, ".git", "config"), `[core]\n\thooksPath = .husky\n`, { flag: "a" });
+        return ".husky/pre-commit";
+      },
       outside: () => {
         writeFileSync(join(home, ".gitconfig"), `[include]\n\tpath = ~/own.cfg\n`);
         return "";
@@ -65,7 +70,7 @@ async function gitInclude(): Promise<object> {
         rmSync(join(home, ".gitconfig"), { force: true });
         const file = setup(repo);
         const marker = join(base, `${key}.pwned`);
-        const sh = file === "" ? "echo made > made.txt" : `printf '${evilConfig(marker)}' > ${file}`;
+        const sh = file === "" ? "echo made > made.txt" : file.startsWith(".husky/") ? `mkdir -p .husky && printf '#!/bin/sh\\ntouch ${marker}\\n' > ${file} && chmod +x ${file}` : `printf '${evilConfig(marker)}' > ${file}`;
         let started: string;
         try {
           const r = await Sandbox.run({ fsReadable: system, fsWritable: [repo], cwd: repo, protectedFiles: on }, ["/bin/sh", "-c", sh], { timeout: 60_000 });
@@ -73,7 +78,15 @@ async function gitInclude(): Promise<object> {
         } catch (e) {
           started = `${(e as Error).name}: ${(e as Error).message.replaceAll(base, "BASE")}`;
         }
-        out[key] = { started, ran: file === "" ? existsSync(join(repo, "made.txt")) : gitRunsPlanted(repo, marker, home) };
+        // A hook runs at the user's next commit.
+        if (file.startsWith(".husky/")) {
+          try {
+            execFileSync("git", ["-C", repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "next"], { env: { PATH: "/usr/bin:/bin", HOME: home, GIT_CONFIG_NOSYSTEM: "1" }, stdio: "ignore" });
+          } catch {
+            // the marker decides
+          }
+        }
+        out[key] = { started, ran: file === "" ? existsSync(join(repo, "made.txt")) : file.startsWith(".husky/") ? existsSync(marker) : gitRunsPlanted(repo, marker, home) };
       }
     }
   } finally {
