@@ -82,6 +82,17 @@ scriptCase("protectedFiles: an O_TMPFILE file cannot be linked to a protected na
   assert.deepEqual(o["in-hooks"], { says: "EACCES", exists: false }, JSON.stringify(o));
 }, 120_000);
 
+// With policyFn's file events the supervisor performs every open, reads included: a FIFO
+// opened for reading while no writer was there blocked the supervisor's own open, and the
+// whole host process with it (its event loop stopped: before the fix this case hung until
+// the runner's timeout, and so did any application running the sandbox). Now the reader is
+// opened without blocking and held until data comes (names-fifo.ts holdReader), within the
+// hold budget. Control: the same command without policyFn reads "hi" too.
+scriptCase("policyFn file events: a FIFO read open waiting for a writer never blocks the supervisor", "dist/test/scripts/red6-case.js", ["${PROBE}", "fifo-reader"], (o) => {
+  assert.deepEqual(o.control, { stdout: "hi", exit: 0, turned: true }, `control: ${JSON.stringify(o)}`);
+  assert.deepEqual(o.events, { stdout: "hi", exit: 0, turned: true }, JSON.stringify(o));
+}, 120_000);
+
 // policyFn's ctx.denyPath(P) narrowed opens and name operations only: an exec of P (or of
 // a link to it) still ran it, and the kernel maps an ELF whole (a preloaded library copies
 // it out). Now an exec whose file, pinned once, is denied is refused with EACCES without

@@ -273,7 +273,33 @@ async function restoreTamper(): Promise<object> {
   return out;
 }
 
+/**
+ * With policyFn's file events every open is performed by the supervisor, reads included:
+ * a FIFO opened for reading without a writer blocked the supervisor's own open, and with
+ * it this whole process (its event loop: the run's timeout never fired). The command
+ * reads a FIFO a background writer fills a second later; a 100 ms interval counts the
+ * event loop's turns meanwhile. Control: the same without policyFn.
+ */
+async function fifoReader(): Promise<object> {
+  const dir = join(base, "fifo-reader");
+  mkdirSync(dir);
+  execFileSync("mkfifo", [join(dir, "ff")]);
+  const out: Record<string, unknown> = {};
+  for (const events of [true, false]) {
+    let turns = 0;
+    const tick = setInterval(() => turns++, 100);
+    const r = await Sandbox.run({
+      fsReadable: [...system, "/dev/null"], fsWritable: [dir], cwd: dir,
+      ...(events ? { policyFnFiles: true, policyFn: () => "allow" as const } : {}),
+    }, ["/bin/sh", "-c", "(sleep 1; echo hi > ff) & cat ff"], { timeout: 30_000 });
+    clearInterval(tick);
+    out[events ? "events" : "control"] = { stdout: r.stdoutText.trim(), exit: r.exitCode, turned: turns > 0 };
+  }
+  return out;
+}
+
 const parts: Record<string, () => Promise<object>> = {
+  "fifo-reader": fifoReader,
   "restore-tamper": restoreTamper,
   "exec-denied": execDenied,
   "fifo-flood": fifoFlood,

@@ -1,5 +1,5 @@
-// A FIFO opened for writing without O_NONBLOCK waits for a reader: the supervisor (which
-// must not block) holds the call and tries again every 20 ms, within the sandbox's hold
+// A FIFO opened without O_NONBLOCK waits for its other end: the supervisor (which must
+// never block) holds the call and looks again every 20 ms, within the sandbox's hold
 // budget (hold-budget.ts), so a flood of such opens cannot take the host's descriptors.
 
 import { closeSync } from "node:fs";
@@ -13,6 +13,7 @@ import type { ChildMemory } from "../child-memory.js";
 
 const NR = SYSCALLS as Readonly<Record<string, number>>;
 const F_SETFL = 4;
+const FIONREAD = 0x541b;
 const ENXIO = 6;
 const EPERM = 1;
 /** The supervisor's share is spent (as hold-budget.ts answers a flood): "too many open
@@ -66,6 +67,42 @@ export class FifoWaits {
         clearInterval(timer);
         closeSync(pin);
         resolve(got);
+      }, FIFO_POLL_MS);
+    }).finally(() => this.budget.release(HELD_FDS));
+  }
+
+  /**
+   * n's open of the FIFO pinned as `fd` for reading, without O_NONBLOCK: the kernel would
+   * block it until a writer comes, and so would the supervisor's own open (the whole event
+   * loop: the host application froze). It is opened without blocking (a reader open never
+   * fails), which lets writers in, and held until data is there (FIONREAD) or the caller
+   * is gone, then given the caller's flags and injected. Unlike the kernel's, the open
+   * returns at a writer's first write, not at its open (a writer that opens and closes
+   * without writing leaves it waiting for the next). NO_ROOM as for hold().
+   */
+  holdReader(n: Notification, caps: bigint, fd: number, want: number, inject: (fd: number) => Action): Action | Promise<Action> {
+    const reader = this.openHow(AT_FDCWD, Buffer.from(`/proc/self/fd/${fd}`), want | O.NONBLOCK, 0, caps);
+    if (reader < 0) return deny(-reader);
+    const ready = (): boolean => {
+      const count = Buffer.alloc(4);
+      return native().syscallAs(NR.ioctl!, null, reader, FIONREAD, count) === 0 && count.readInt32LE(0) > 0;
+    };
+    const give = (): Action => {
+      native().nameSyscallAs(NR.fcntl!, null, reader, F_SETFL, want);
+      return inject(reader);
+    };
+    if (ready()) return give();
+    if (!this.budget.take(n, HELD_FDS)) {
+      closeSync(reader);
+      return NO_ROOM;
+    }
+    return new Promise<Action>((resolve) => {
+      const timer = setInterval(() => {
+        const gone = !this.memory.stillValid(n);
+        if (!gone && !ready()) return;
+        clearInterval(timer);
+        if (gone) closeSync(reader);
+        resolve(gone ? deny(EPERM) : give());
       }, FIFO_POLL_MS);
     }).finally(() => this.budget.release(HELD_FDS));
   }

@@ -75,17 +75,18 @@ function gated(c: Call, syscall: string, path: string, denied: boolean, act: () 
 /**
  * Reopens the pinned file through /proc/self/fd/N (which reaches that inode, never a name
  * again) with the caller's flags and capabilities, O_NOCTTY added: a terminal must never
- * become the supervisor's. A FIFO opened for writing without O_NONBLOCK waits for a
- * reader: held by names-fifo.ts within the sandbox's budget (NO_ROOM beyond it).
+ * become the supervisor's. A FIFO opened for reading or writing without O_NONBLOCK waits
+ * for its other end: held by names-fifo.ts within the sandbox's budget (NO_ROOM beyond).
  */
 function reopen(c: Call, fd: number, st: FileId, flags: number): Action | Promise<Action> {
   const want = (flags & VALID_FLAGS & ~(O.CREAT | O.EXCL | O.NOFOLLOW)) | NOCTTY | O.CLOEXEC;
-  const fifoWait = isType(st, S_IF.FIFO) && (flags & O.ACCMODE) === O.WRONLY && (flags & O.NONBLOCK) === 0;
-  if (!fifoWait || c.fifos === undefined) {
-    const got = openHow(AT_FDCWD, via(fd), want, 0, c.caps);
-    return got < 0 ? deny(-got) : inject(got, flags);
-  }
-  return c.fifos.hold(c.n, c.caps, fd, want, (got) => inject(got, flags));
+  // A FIFO's blocking open (for writing: until a reader comes; for reading, which policyFn's
+  // file events bring here: until a writer does) would block the supervisor's thread.
+  const blocking = isType(st, S_IF.FIFO) && (flags & O.NONBLOCK) === 0 ? flags & O.ACCMODE : -1;
+  if (c.fifos !== undefined && blocking === O.WRONLY) return c.fifos.hold(c.n, c.caps, fd, want, (got) => inject(got, flags));
+  if (c.fifos !== undefined && blocking === 0 /* O_RDONLY */) return c.fifos.holdReader(c.n, c.caps, fd, want, (got) => inject(got, flags));
+  const got = openHow(AT_FDCWD, via(fd), want, 0, c.caps);
+  return got < 0 ? deny(-got) : inject(got, flags);
 }
 
 /**
@@ -210,11 +211,18 @@ export function namesOpenHandlers(env: NameEnv, creds: CallerCredentials, events
       // pinned anew: the call is still pending, nothing was decided on the old copy).
       const retry = (r: Action): Action | Promise<Action> => r !== NO_ROOM ? r : fifos.room(n).then((ok) => {
         if (!ok) return deny(ENFILE);
+        // The room reserved is taken by the new attempt's hold (after policyFn's verdict,
+        // when there is one); what it did not take is given back once it is answered.
+        let again: Action | Promise<Action>;
         try {
-          return run();
-        } finally {
+          again = run();
+        } catch (e) {
           fifos.drop(n);
+          throw e;
         }
+        if (again instanceof Promise) return again.finally(() => fifos.drop(n));
+        fifos.drop(n);
+        return again;
       });
       return out instanceof Promise ? out.then(retry) : retry(out);
     };
