@@ -298,7 +298,33 @@ async function fifoReader(): Promise<object> {
   return out;
 }
 
+/**
+ * A sandbox takes a read lease on a file of its own and opens it for writing from another
+ * thread: the open waits for the lease to break (the probe lets go after 5 s). With
+ * protectedFiles the supervisor performs the write open: it blocked in the kernel's lease
+ * break, and this whole process with it (up to fs.lease-break-time, 45 s, at every such
+ * open). Meanwhile a second sandbox is run from here: the order of the two ends shows
+ * whether this process went on. Control: protectedFiles off (the kernel holds the opener).
+ */
+async function lease(): Promise<object> {
+  const out: Record<string, unknown> = {};
+  for (const on of [true, false]) {
+    const dir = join(base, `lease-${on}`);
+    mkdirSync(dir);
+    writeFileSync(join(dir, "f"), "x");
+    const order: string[] = [];
+    const leased = Sandbox.run({ fsReadable: [...system, probe], fsWritable: [dir], cwd: dir, protectedFiles: on }, [probe, "red6-lease", "f", "5000"], { timeout: 120_000 })
+      .then((r) => { order.push("leased"); return r.stdoutText.trim(); });
+    await new Promise((r) => setTimeout(r, 500));
+    const other = Sandbox.run({ fsReadable: system }, ["/bin/true"], { timeout: 120_000 }).then((r) => { order.push("other"); return r.exitCode; });
+    const [says, code] = await Promise.all([leased, other]);
+    out[on ? "protected" : "control"] = { says, other: code, order };
+  }
+  return out;
+}
+
 const parts: Record<string, () => Promise<object>> = {
+  lease,
   "fifo-reader": fifoReader,
   "restore-tamper": restoreTamper,
   "exec-denied": execDenied,

@@ -15,6 +15,7 @@ const NR = SYSCALLS as Readonly<Record<string, number>>;
 const F_SETFL = 4;
 const FIONREAD = 0x541b;
 const ENXIO = 6;
+const EAGAIN = 11;
 const EPERM = 1;
 /** The supervisor's share is spent (as hold-budget.ts answers a flood): "too many open
  * files in the system" is what open(2) says when descriptors run out. */
@@ -38,15 +39,18 @@ export class FifoWaits {
   }
 
   /**
-   * Holds n's open of the FIFO pinned as `fd` until a reader comes (or the caller is gone):
-   * opened without blocking, again every FIFO_POLL_MS while there is none (ENXIO). NO_ROOM
-   * when the sandbox's budget has no room for one more held call: nothing was taken.
+   * n's open of what is pinned as `fd`, which the caller wants blocking: opened without
+   * blocking (then given the caller's flags), and, while that would wait, held and tried
+   * again every FIFO_POLL_MS until it would not (or the caller is gone): a FIFO opened for
+   * writing until a reader comes (ENXIO), a file under a lease until the lease is broken
+   * (EWOULDBLOCK: the first try started the break). NO_ROOM when the sandbox's budget has
+   * no room for one more held call: nothing was taken.
    */
   hold(n: Notification, caps: bigint, fd: number, want: number, inject: (fd: number) => Action): Action | Promise<Action> {
     const via = (pin: number): Buffer => Buffer.from(`/proc/self/fd/${pin}`);
     const attempt = (pin: number): Action | undefined => {
       const got = this.openHow(AT_FDCWD, via(pin), want | O.NONBLOCK, 0, caps);
-      if (got === -ENXIO) return undefined;
+      if (got === -ENXIO || got === -EAGAIN) return undefined; // no reader yet; a lease breaking
       if (got < 0) return deny(-got);
       native().nameSyscallAs(NR.fcntl!, null, got, F_SETFL, want);
       return inject(got);

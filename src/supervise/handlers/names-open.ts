@@ -83,8 +83,13 @@ function reopen(c: Call, fd: number, st: FileId, flags: number): Action | Promis
   // A FIFO's blocking open (for writing: until a reader comes; for reading, which policyFn's
   // file events bring here: until a writer does) would block the supervisor's thread.
   const blocking = isType(st, S_IF.FIFO) && (flags & O.NONBLOCK) === 0 ? flags & O.ACCMODE : -1;
-  if (c.fifos !== undefined && blocking === O.WRONLY) return c.fifos.hold(c.n, c.caps, fd, want, (got) => inject(got, flags));
   if (c.fifos !== undefined && blocking === 0 /* O_RDONLY */) return c.fifos.holdReader(c.n, c.caps, fd, want, (got) => inject(got, flags));
+  // Any other open the caller wants blocking is made without blocking and held while it
+  // would wait: a FIFO writer until a reader comes (ENXIO), a file under another's lease
+  // until the lease is broken (EWOULDBLOCK: the kernel waits up to fs.lease-break-time,
+  // 45 s, and a sandbox can take a lease on its own file, so a blocking open here froze
+  // the host's event loop for that long, again at every open).
+  if (c.fifos !== undefined && (flags & O.NONBLOCK) === 0) return c.fifos.hold(c.n, c.caps, fd, want, (got) => inject(got, flags));
   const got = openHow(AT_FDCWD, via(fd), want, 0, c.caps);
   return got < 0 ? deny(-got) : inject(got, flags);
 }
