@@ -18,6 +18,7 @@ import { checkSignalScope, withoutProcfs } from "./unsupervised.js";
 import { cowUnavailable, realWorkdir, workdirGrants } from "../cow/host.js";
 import { planDenied, type DeniedPath } from "./deny.js";
 import { planProtected, type ProtectedPath } from "./protect.js";
+import { refuseIncludedConfigs } from "./protect-includes.js";
 import { kernelViewBlocked, kernelViewRequested, usernsUnavailable } from "./kernel-view.js";
 import { observe } from "./host-reads.js";
 import { grantRealpath, SwappableLinkError } from "./grant-path.js";
@@ -396,6 +397,8 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // check (cow/commit.ts holds protected changes back): inside its overlay a new protected
   // name runs nothing outside, and the user decides at commit.
   const namesSupervised = policy.protectedFiles && active.has("fs") && !unsupervised && policy.workdir === undefined;
+  // A config git reads that includes a file in a writable grant: refused (protect-includes.ts).
+  if (policy.protectedFiles && active.has("fs")) refuseIncludedConfigs(grants);
   const protect = policy.protectedFiles ? protectedFeature(grants, adjustments, namesSupervised) : undefined;
   const blocked = blockedSyscalls(policy.extraDenySyscalls, policy.extraAllowSyscalls);
   if (policy.maxMemory !== undefined) {

@@ -11,13 +11,16 @@
  * config (with extensions.worktreeConfig); `.git/modules` holds the git
  * directories of submodules (their config and hooks: the superproject's `git status` runs
  * in each), `.git/worktrees` those of linked worktrees (each `commondir` says where a
- * worktree, often outside the grant, takes its config from) (fifth review).
+ * worktree, often outside the grant, takes its config from) (fifth review). `.gitconfig`
+ * and `.config/git` are the user's own git config and hooks when the grant is a home
+ * directory: every git command anywhere reads them (sixth review).
  */
 export const PROTECTED_NAMES: readonly string[] = Object.freeze([
   ".git/hooks", ".git/config", ".git/config.worktree", ".git/commondir", ".git/modules", ".git/worktrees",
   ".envrc",
   ".vscode", ".idea", ".cursor", ".claude", ".mcp.json",
   ".npmrc",
+  ".gitconfig", ".config/git",
   ".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile", ".zshrc", ".zshenv", ".zprofile", ".zlogin",
 ]);
 

@@ -13,6 +13,7 @@ import type { Notification } from "../notification.js";
 import { AT_FDCWD, O } from "../paths.js";
 import { privateObject, type CallerCredentials } from "./fs-meta.js";
 import { withCall, type Call } from "./names.js";
+import { ENFILE, FifoWaits, NO_ROOM } from "./names-fifo.js";
 import { E, copyPath, createMode, deniedByCallback, holdsProtected, isDot, isProtected, partsOf, pinPath, protectedInode, realPath, sitePath, splitPath, type NameEnv } from "./names-site.js";
 import { WRITE_OPEN_FLAGS } from "../../plan/seccomp-names.js";
 
@@ -20,11 +21,7 @@ const NR = SYSCALLS as Readonly<Record<string, number>>;
 /** Flags openat2 accepts (it refuses unknown bits where open and openat ignore them). */
 const VALID_FLAGS = 0o37777703;
 const NOCTTY = 0o400;
-const F_SETFL = 4;
 const OPEN_HOW_BYTES = 24;
-/** How often a blocking FIFO open looks for a reader again (a FIFO opened for writing
- * waits for one; the supervisor's thread must not). */
-const FIFO_POLL_MS = 20;
 /** Attempts when the name appears or goes between the supervisor's look and its create. */
 const ATTEMPTS = 3;
 
@@ -78,39 +75,23 @@ function gated(c: Call, syscall: string, path: string, denied: boolean, act: () 
 /**
  * Reopens the pinned file through /proc/self/fd/N (which reaches that inode, never a name
  * again) with the caller's flags and capabilities, O_NOCTTY added: a terminal must never
- * become the supervisor's. A FIFO opened for writing without O_NONBLOCK waits for a
- * reader: it is opened without blocking, and while no reader is there (ENXIO) the call is
- * held and tried again, until one comes or the caller is gone.
+ * become the supervisor's. A FIFO opened for reading or writing without O_NONBLOCK waits
+ * for its other end: held by names-fifo.ts within the sandbox's budget (NO_ROOM beyond).
  */
 function reopen(c: Call, fd: number, st: FileId, flags: number): Action | Promise<Action> {
   const want = (flags & VALID_FLAGS & ~(O.CREAT | O.EXCL | O.NOFOLLOW)) | NOCTTY | O.CLOEXEC;
-  const fifoWait = isType(st, S_IF.FIFO) && (flags & O.ACCMODE) === O.WRONLY && (flags & O.NONBLOCK) === 0;
-  if (!fifoWait) {
-    const got = openHow(AT_FDCWD, via(fd), want, 0, c.caps);
-    return got < 0 ? deny(-got) : inject(got, flags);
-  }
-  const attempt = (pin: number): Action | undefined => {
-    const got = openHow(AT_FDCWD, via(pin), want | O.NONBLOCK, 0, c.caps);
-    if (got === -E.ENXIO) return undefined;
-    if (got < 0) return deny(-got);
-    native().nameSyscallAs(NR.fcntl!, null, got, F_SETFL, want);
-    return inject(got, flags);
-  };
-  const now = attempt(fd);
-  if (now !== undefined) return now;
-  // Held: a pin of its own, as the call's are closed when this returns.
-  const pin = openHow(AT_FDCWD, via(fd), O.PATH | O.CLOEXEC, 0, c.caps);
-  if (pin < 0) return deny(-pin);
-  const { n, env } = c;
-  return new Promise((resolve) => {
-    const timer = setInterval(() => {
-      const got = env.memory.stillValid(n) ? attempt(pin) : deny(E.EPERM);
-      if (got === undefined) return;
-      clearInterval(timer);
-      closeSync(pin);
-      resolve(got);
-    }, FIFO_POLL_MS);
-  });
+  // A FIFO's blocking open (for writing: until a reader comes; for reading, which policyFn's
+  // file events bring here: until a writer does) would block the supervisor's thread.
+  const blocking = isType(st, S_IF.FIFO) && (flags & O.NONBLOCK) === 0 ? flags & O.ACCMODE : -1;
+  if (c.fifos !== undefined && blocking === 0 /* O_RDONLY */) return c.fifos.holdReader(c.n, c.caps, fd, want, (got) => inject(got, flags));
+  // Any other open the caller wants blocking is made without blocking and held while it
+  // would wait: a FIFO writer until a reader comes (ENXIO), a file under another's lease
+  // until the lease is broken (EWOULDBLOCK: the kernel waits up to fs.lease-break-time,
+  // 45 s, and a sandbox can take a lease on its own file, so a blocking open here froze
+  // the host's event loop for that long, again at every open).
+  if (c.fifos !== undefined && (flags & O.NONBLOCK) === 0) return c.fifos.hold(c.n, c.caps, fd, want, (got) => inject(got, flags));
+  const got = openHow(AT_FDCWD, via(fd), want, 0, c.caps);
+  return got < 0 ? deny(-got) : inject(got, flags);
 }
 
 /**
@@ -212,7 +193,8 @@ function decode(n: Notification): OpenArgs | undefined {
  * `events` (policyFnFiles): every open is performed here, reads included, and is an event;
  * otherwise only the opens that may write or create (protectedFiles).
  */
-export function namesOpenHandlers(env: NameEnv, creds: CallerCredentials, events: boolean): HandlerTable {
+export function namesOpenHandlers(env: NameEnv, creds: CallerCredentials, events: boolean, onClose: (fn: () => void) => void): HandlerTable {
+  const fifos = new FifoWaits(env.memory, openHow, onClose);
   const open: Handler = (n) => {
     const a = decode(n);
     if (a === undefined) return undefined;
@@ -222,11 +204,34 @@ export function namesOpenHandlers(env: NameEnv, creds: CallerCredentials, events
     // thread can change, never on the caller's memory.
     if ((a.flags & O.PATH) !== 0 || (!events && (a.flags & WRITE_OPEN_FLAGS) === 0)) return undefined;
     const syscall = n.nr === NR.open ? "open" : n.nr === NR.creat ? "creat" : "openat";
-    return withCall(n, env, creds, (c) => {
-      const path = copyPath(n, env.memory, a.pathArg);
-      if (typeof path === "number") return deny(path);
-      return performOpen(c, syscall, a.dirfd, path, a.flags, a.mode & 0o7777, ATTEMPTS);
-    });
+    const run = (): Action | Promise<Action> => {
+      const out = withCall(n, env, creds, (c) => {
+        c.fifos = fifos;
+        const path = copyPath(n, env.memory, a.pathArg);
+        if (typeof path === "number") return deny(path);
+        return performOpen(c, syscall, a.dirfd, path, a.flags, a.mode & 0o7777, ATTEMPTS);
+      });
+      // A FIFO open the budget had no room to hold: its pins are closed now (withCall);
+      // it waits holding nothing and is made again from the start (the path copied and
+      // pinned anew: the call is still pending, nothing was decided on the old copy).
+      const retry = (r: Action): Action | Promise<Action> => r !== NO_ROOM ? r : fifos.room(n).then((ok) => {
+        if (!ok) return deny(ENFILE);
+        // The room reserved is taken by the new attempt's hold (after policyFn's verdict,
+        // when there is one); what it did not take is given back once it is answered.
+        let again: Action | Promise<Action>;
+        try {
+          again = run();
+        } catch (e) {
+          fifos.drop(n);
+          throw e;
+        }
+        if (again instanceof Promise) return again.finally(() => fifos.drop(n));
+        fifos.drop(n);
+        return again;
+      });
+      return out instanceof Promise ? out.then(retry) : retry(out);
+    };
+    return run();
   };
   // openat2's flags are in memory, which another thread can rewrite after any look: the
   // filter refuses it with ENOSYS (plan/seccomp-names.ts); if another concern routes it

@@ -14,6 +14,7 @@ import type { Notification } from "../notification.js";
 import { AT_FDCWD, O, RESOLVE } from "../paths.js";
 import { CallerCredentials } from "./fs-meta.js";
 import { namesOpenHandlers } from "./names-open.js";
+import type { FifoWaits } from "./names-fifo.js";
 import { protectedInodes } from "./names-inodes.js";
 import {
   E, copyPath, createMode, deniedByCallback, holdsProtected, isDot, isProtected, mountedAt, partsOf, pinParent, pinPath, protectedInode, realPath, rootFor, sitePath, splitPath,
@@ -33,6 +34,8 @@ const via = (fd: number): Buffer => Buffer.from(`/proc/self/fd/${fd}\0`);
 /** One call's acting state: the caller's capabilities and root, and what to close. */
 class Call {
   private readonly open: number[] = [];
+  /** Held FIFO opens of this sandbox (names-fifo.ts), for the open calls. */
+  fifos: FifoWaits | undefined;
   constructor(readonly n: Notification, readonly caps: bigint, readonly root: number | undefined, readonly env: NameEnv) {}
 
   own(fd: number): number {
@@ -274,5 +277,5 @@ export function nameHandlers(spec: NameSupervision, ctx: SupervisorContext): Han
   const creds = new CallerCredentials(ctx.launcherPid);
   const table: Record<string, (n: Notification) => Action | Promise<Action>> = {};
   for (const [name, body] of Object.entries(BODIES)) table[name] = (n) => withCall(n, env, creds, (c) => body(c, n));
-  return { ...table, ...namesOpenHandlers(env, creds, spec.events) };
+  return { ...table, ...namesOpenHandlers(env, creds, spec.events, (fn) => ctx.onClose(fn)) };
 }

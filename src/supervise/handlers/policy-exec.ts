@@ -2,17 +2,20 @@
 // copied, and the program that then runs is checked against them at its exec stop, where
 // the kernel's own copy is final (native/launcher/vclock.c holds it there).
 
-import { closeSync, openSync, readFileSync, readSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, readSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, normalize } from "node:path";
 import type { PolicyContext, PolicyFn } from "../../policy/policy-fn.js";
 import { CONTINUE, deny, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import type { Notification } from "../notification.js";
 import { callPolicyFn } from "../policy-call.js";
+import { native } from "../../confine/native.js";
 import { parentFromStat } from "../members.js";
 
 const EPERM = 1;
 const EFAULT = 14;
+const EACCES = 13;
+const O_PATH = 0o10000000;
 const E2BIG = 7;
 const ENAMETOOLONG = 36;
 const AT_FDCWD = -100;
@@ -57,6 +60,26 @@ function identityIn(pid: number, path: string | undefined): FileIdentity | undef
     return { dev: st.dev, ino: st.ino };
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The file `path` names for `pid` (as identityIn looks it up), pinned once: its identity and
+ * the kernel's path of that very pin, so a rule on paths (ctx.denyPath) and the identity the
+ * exec stop compares are about the same file, whatever is renamed in between.
+ */
+function pinnedIn(pid: number, path: string | undefined): { file: FileIdentity; real: string | undefined } | undefined {
+  if (path === undefined) return undefined;
+  let fd = -1;
+  try {
+    fd = openSync(path.startsWith("/proc/") ? path : `/proc/${pid}/root${path}`, O_PATH);
+    const st = fstatSync(fd, { bigint: true });
+    const real = native().fdPath(fd);
+    return { file: { dev: st.dev, ino: st.ino }, real: typeof real === "number" ? undefined : real.toString("utf8") };
+  } catch {
+    return undefined;
+  } finally {
+    if (fd >= 0) closeSync(fd);
   }
 }
 
@@ -160,6 +183,16 @@ export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: Superv
       // Gone: the verdict no longer matters.
     }
     const denied = real === undefined || !granted.some((g) => real === g || real.startsWith(g.endsWith("/") ? g : `${g}/`));
+    // ctx.denyPath: an exec reads the file as an open does (an ELF is mapped whole: a
+    // preloaded library could copy it out), so a denied path is refused without asking the
+    // callback. Decided on one pin of the file, by the kernel's path of that pin, and the
+    // exec stop then requires that very file (approval.file below): a path swapped after
+    // this look runs nothing else.
+    const pinned = ctx.files !== undefined ? pinnedIn(n.pid, lookup) : undefined;
+    if (ctx.files !== undefined && pinned?.real !== undefined && ctx.files.denied(pinned.real)) {
+      ctx.observe({ kind: "refused", syscall: name, errno: EACCES, target: pinned.real, why: "denied by policyFn's ctx.denyPath" });
+      return deny(EACCES);
+    }
     const d = await callPolicyFn(fn, { syscall: name, category: "process", pid: n.pid, parentPid, path: abs ?? pathArg, argv, denied }, pctx);
     if (!d.allow) {
       ctx.observe({ kind: "refused", syscall: name, errno: d.errno, target: abs ?? pathArg, why: d.why });
@@ -167,7 +200,7 @@ export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: Superv
     }
     if (approvals.size >= APPROVALS_KEPT) approvals.delete(approvals.keys().next().value!);
     approvals.delete(n.pid);
-    approvals.set(n.pid, { pathArg, file: identityIn(n.pid, lookup), argv, interp: interpreterOf(n.pid, lookup) });
+    approvals.set(n.pid, { pathArg, file: pinned !== undefined ? pinned.file : identityIn(n.pid, lookup), argv, interp: interpreterOf(n.pid, lookup) });
     // Not the final decision: the kernel reads path and argv again after this, so a
     // sibling thread could change them. The launcher stops the new program before its
     // first instruction and verify() compares what the kernel executes with what was
