@@ -51,11 +51,16 @@ export class Checkpoint {
     return n;
   }
 
-  /** Writes the checkpoint as the new directory dir (which must not exist), atomically. */
+  /**
+   * Writes the checkpoint as the new directory dir (which must not exist), atomically.
+   * Refused (CHECKPOINT_FAILED) beneath a directory the checkpoint's own policy lets a
+   * sandbox write (fsWritable, workdir, a chroot's root or writable fsMount): a restore
+   * without a policy runs under the policy saved there.
+   */
   async save(dir: string): Promise<void> {
     if (typeof dir !== "string" || dir === "") throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint save: dir must be a non-empty path string, got ${JSON.stringify(dir)}`);
-    const [{ encodeCheckpoint }, { saveFiles }] = await Promise.all([import("./format.js"), import("./store.js")]);
-    await saveFiles(dir, encodeCheckpoint(this.data()));
+    const [{ encodeCheckpoint }, { saveFiles }, { refusedSavePlace }] = await Promise.all([import("./format.js"), import("./store.js"), import("./save-place.js")]);
+    await saveFiles(dir, encodeCheckpoint(this.data()), (parentReal) => refusedSavePlace(this.policyJSON, parentReal));
   }
 
   /** Reads a directory written by save; CheckpointError (CHECKPOINT_INVALID) names any problem. */

@@ -3,7 +3,7 @@
 // a reader sees either no checkpoint or a complete one. Files are private (0600): they
 // hold the sandboxed processes' memory. Load trusts nothing it finds (see loadFiles).
 
-import { closeSync, constants, fstatSync, openSync, read } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, read, readlinkSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { native } from "../confine/native.js";
 import { basename, dirname, resolve } from "node:path";
@@ -14,8 +14,10 @@ import { MANIFEST, readManifest } from "./format.js";
 import { fileKind } from "../kernel/file-kind.js";
 import { writeNewDir } from "../kernel/new-dir.js";
 
-/** Writes files (manifest.json last) as the new directory dir, atomically. */
-export async function saveFiles(dir: string, files: ReadonlyMap<string, Buffer>): Promise<void> {
+/** Writes files (manifest.json last) as the new directory dir, atomically. `refuse`, given
+ * the real path of the parent directory as pinned (the descriptor the files are written
+ * beneath), may name why the save must not happen there. */
+export async function saveFiles(dir: string, files: ReadonlyMap<string, Buffer>, refuse?: (parentReal: string) => string | undefined): Promise<void> {
   const target = resolve(dir);
   const parent = dirname(target);
   const failed = (message: string, cause?: unknown): CheckpointError =>
@@ -37,6 +39,19 @@ export async function saveFiles(dir: string, files: ReadonlyMap<string, Buffer>)
     parentFd = openSync(parent, constants.O_RDONLY | constants.O_DIRECTORY);
   } catch (e) {
     throw failed(`cannot use the parent directory ${parent} (${errnoCode(e) ?? (e as Error).message})`, e);
+  }
+  // Checked on the descriptor itself: a link swapped into the path after this point
+  // changes nothing, every file is created beneath this very directory.
+  let why: string | undefined;
+  try {
+    why = refuse?.(readlinkSync(`/proc/self/fd/${parentFd}`));
+  } catch (e) {
+    closeSync(parentFd);
+    throw failed(`cannot use the parent directory ${parent} (${errnoCode(e) ?? (e as Error).message})`, e);
+  }
+  if (why !== undefined) {
+    closeSync(parentFd);
+    throw failed(why);
   }
   try {
     const manifest = files.get(MANIFEST);

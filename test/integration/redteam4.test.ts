@@ -5,14 +5,15 @@
 import assert from "node:assert/strict";
 import { scriptCase } from "../helpers/harness.js";
 
-// A checkpoint saved into a directory the captured sandbox can write (`sandlock checkpoint
-// NAME DIR` or cp.save(dir)): the sandbox, resumed after the capture, swaps the save's
-// temporary directory for a link to a directory it cannot write. The owner wrote every
+// A checkpoint saved into a directory a sandbox can write (`sandlock checkpoint NAME DIR` or
+// cp.save(dir)): that sandbox swaps the save's temporary directory for a link to a
+// directory it cannot write (since the sixth review the racer is not the captured sandbox:
+// a save where the checkpoint's own policy can write is refused before anything is written). The owner wrote every
 // file through the link (before the fix: 10 of 10 rounds, 31 files outside). Now the files
 // are created beneath a descriptor of the temporary directory (kernel/new-dir.ts) and a
 // save whose directory was swapped fails, naming why. Control: a save nobody races is
 // complete and loads; the racer did swap (swaps > 0).
-scriptCase("a checkpoint saved into a directory the sandbox can write never writes through a link it swapped in", "dist/test/scripts/red4-case.js", ["${PROBE}", "checkpoint", "10"], (o) => {
+scriptCase("a checkpoint saved into a directory a sandbox can write never writes through a link it swapped in", "dist/test/scripts/red4-case.js", ["${PROBE}", "checkpoint", "10"], (o) => {
   assert.equal(o.controlLoaded, 1, `control: an unraced save loads: ${JSON.stringify(o)}`);
   assert.ok(o.swaps > 0, `the racer swapped the temporary directory: ${JSON.stringify(o)}`);
   assert.equal(o.wins, 0, `files the owner wrote outside the sandbox's grant: ${JSON.stringify(o)}`);

@@ -117,20 +117,25 @@ scriptCase("policyFn: ctx.denyPath also refuses exec of the denied file, by its 
   assert.deepEqual(o.denied.refused.filter((r: string) => r.startsWith("execve")), ["execve EACCES BASE/exec/secret"], JSON.stringify(o));
 }, 120_000);
 
-// OPEN (not fixed here: src/checkpoint/ is h-restore2's this stop): a checkpoint saved into
-// a directory the sandbox can write (`sandlock checkpoint NAME DIR` into the project) is the
-// sandbox's to rewrite after the save. It adds a writable grant to the saved policy and
-// fixes the manifest's sizes and checksums; `sandlock restore DIR` (Sandbox.restore without
-// a policy) runs the image under that policy, and the restored loop creates a file outside
-// every grant of the original sandbox. Control: the same checkpoint restored with the
-// original policy given stays inside. Reported as todo until the restore refuses it.
-const TAMPER_TODO = "open: a checkpoint saved where the sandbox can write carries the sandbox's own policy (sixth review; fix belongs in src/checkpoint/)";
+// A checkpoint saved into a directory the sandbox can write (`sandlock checkpoint NAME DIR`
+// into the project) was the sandbox's to rewrite after the save: it added a writable grant
+// to the saved policy and fixed the manifest's sizes and checksums, and `sandlock restore
+// DIR` (Sandbox.restore without a policy) ran the image under that policy: the restored
+// loop created a file outside every grant of the original sandbox (root and user). Now a
+// save beneath a directory the checkpoint's own policy can write is refused before
+// anything is written, by its path or through a link in the grant (checked on the pinned
+// parent: checkpoint/save-place.ts); saved where the sandbox cannot write, the rewrite
+// fails and a restore without a policy stays inside. Control: the original policy given.
 for (const who of ["root", "user"] as const) {
-  test(`restore: a checkpoint the sandbox rewrote after its save never runs under the policy it wrote [${who}]`, { skip: who === "root" && !isRoot ? "tests are not running as root" : false, todo: TAMPER_TODO }, async () => {
+  test(`restore: a checkpoint is never saved where its sandbox could rewrite the policy a restore runs under [${who}]`, { skip: who === "root" && !isRoot ? "tests are not running as root" : false }, async () => {
     const o = (await runScript("dist/test/scripts/red6-case.js", ["${PROBE}", "restore-tamper"], who, 300_000)) as any;
+    const why = (parent: string): string => `CheckpointError: checkpoint save ${parent}/cp: ${parent} is beneath BASE/g, which the checkpoint's own policy lets the sandbox write (fsWritable): a sandbox could rewrite the saved policy and image before a restore; save it in a directory the sandbox cannot write`;
+    assert.deepEqual(o.refused, [why("BASE/g"), why("BASE/g/alias").replace("BASE/g/alias is", "BASE/g/sub is")], JSON.stringify(o));
+    assert.deepEqual(o.inGrant, ["alias", "sub"], `nothing was written into the grant: ${JSON.stringify(o)}`);
     assert.equal(o.original, "", `the original sandbox never reached outside (killed while it tried): ${JSON.stringify(o)}`);
-    assert.equal(o.tamper, "tampered", JSON.stringify(o));
+    assert.equal(o.tamper, "EACCES", `the sandbox cannot rewrite a checkpoint saved outside its grants: ${JSON.stringify(o)}`);
     assert.equal(o.control.escaped, false, `control: restored under the original policy it stays inside: ${JSON.stringify(o)}`);
-    assert.equal(o.saved.escaped, false, `restored under the policy the sandbox wrote, it created a file outside its grants: ${JSON.stringify(o)}`);
+    assert.equal(o.saved.error, undefined, `restored without a policy: ${JSON.stringify(o)}`);
+    assert.equal(o.saved.escaped, false, `restored under the saved policy it stays inside: ${JSON.stringify(o)}`);
   });
 }

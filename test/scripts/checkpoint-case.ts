@@ -15,6 +15,9 @@ import { SYSTEM_RO } from "../helpers/system.js";
 const [scenario, counter] = process.argv.slice(2);
 if (scenario === undefined || counter === undefined) throw new Error("usage: checkpoint-case.js SCENARIO COUNTER");
 const work = mkdtempSync(join(tmpdir(), "sl-cp-case-"));
+// Where checkpoints are saved: not beneath the sandbox's writable grant (`work`), which a
+// save refuses (the sandbox could rewrite the policy a restore runs under).
+const images = mkdtempSync(join(tmpdir(), "sl-cp-images-"));
 const countFile = join(work, "count");
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -99,7 +102,7 @@ function heapCounter(p: ProcessImage): number | null {
 }
 
 async function roundTrip(cp: Checkpoint): Promise<{ before: unknown; after: unknown; appStateAfter: string | null; files: string[] }> {
-  const dir = join(work, "image");
+  const dir = join(images, "image");
   await cp.save(dir);
   const loaded = await Checkpoint.load(dir);
   const { readdirSync } = await import("node:fs");
@@ -246,4 +249,5 @@ try {
   console.log(JSON.stringify(await run()));
 } finally {
   rmSync(work, { recursive: true, force: true });
+  rmSync(images, { recursive: true, force: true });
 }

@@ -16,9 +16,11 @@ chmodSync(base, 0o755);
 const system = ["/usr", "/bin", "/lib", "/lib64", "/etc"];
 
 /**
- * A checkpoint saved into a directory the sandbox can write, while the sandbox (resumed
- * after the capture) swaps the save's temporary directory for a link to a directory it
- * cannot write. Before the fix the host wrote the checkpoint's files through the link.
+ * A checkpoint saved into a directory a sandbox can write, while that sandbox swaps the
+ * save's temporary directory for a link to a directory it cannot write. Before the fix the
+ * host wrote the checkpoint's files through the link. Since the sixth review a checkpoint
+ * is never saved where its own policy can write (checkpoint/save-place.ts), so the racer
+ * is another sandbox than the one captured (`victim`, which writes nothing).
  */
 async function checkpoint(rounds: number): Promise<object> {
   const grant = join(base, "g"), outside = join(base, "outside");
@@ -26,11 +28,13 @@ async function checkpoint(rounds: number): Promise<object> {
   mkdirSync(outside);
   const sb = new Sandbox({ fsReadable: [probe], fsWritable: [grant] });
   await sb.spawn([probe, "red4-dir-swap", grant, ".cp", outside, String(2000 + rounds * 400)]);
+  const victim = new Sandbox({ fsReadable: [probe] });
+  await victim.spawn([probe, "sleep", "60"]);
   let saved = 0, wins = 0;
   const errors: string[] = [];
   for (let i = 0; i < rounds; i++) {
     try {
-      const cp = await sb.checkpoint();
+      const cp = await victim.checkpoint();
       await cp.save(join(grant, `cp${i}`));
       saved++;
     } catch (e) {
@@ -41,10 +45,12 @@ async function checkpoint(rounds: number): Promise<object> {
     mkdirSync(outside);
   }
   const r = await sb.wait();
+  await victim.kill("SIGKILL");
+  await victim.wait();
   // The control: a checkpoint saved where no racer runs is complete and loads.
   const quiet = join(base, "quiet");
   mkdirSync(quiet);
-  const sb2 = new Sandbox({ fsReadable: [probe], fsWritable: [quiet] });
+  const sb2 = new Sandbox({ fsReadable: [probe] });
   await sb2.spawn([probe, "sleep", "5"]);
   const cp2 = await sb2.checkpoint();
   await cp2.save(join(quiet, "cp"));

@@ -232,35 +232,50 @@ console.log("tampered");
 `;
 
 /**
- * A checkpoint saved into a directory the sandbox can write (as redteam4's save case
- * allows) is rewritten by the sandbox after the save: its saved policy gains a writable
- * grant on OUTSIDE. `sandlock restore DIR` (Sandbox.restore without a policy) runs the
- * image under the saved policy: the restored loop creates a file in OUTSIDE. Control: the
- * same checkpoint restored with the original policy given keeps it out.
+ * A checkpoint saved into a directory the sandbox can write was the sandbox's to rewrite
+ * after the save: its saved policy gained a writable grant on OUTSIDE, and `sandlock
+ * restore DIR` (Sandbox.restore without a policy) ran the image under it (the restored
+ * loop created a file in OUTSIDE). Now such a save is refused before anything is written
+ * (`refused`, also through a link in the grant that leads back into it), so the checkpoint
+ * can only live where the sandbox cannot write: saved there (`safe`), the same rewrite
+ * fails (`tamper`) and a restore without a policy stays inside (`saved`). Control: the
+ * original policy given stays inside too.
  */
 async function restoreTamper(): Promise<object> {
   const { Checkpoint } = await import("../../src/index.js");
-  const grant = join(base, "g"), outside = join(base, "outside");
+  const grant = join(base, "g"), outside = join(base, "outside"), safe = join(base, "safe");
   mkdirSync(grant);
   mkdirSync(outside);
+  mkdirSync(safe);
   chmodSync(outside, 0o777);
+  symlinkSync(join(grant, "sub"), join(grant, "alias"));
+  mkdirSync(join(grant, "sub"));
   const policy = { fsReadable: [...system, probe], fsWritable: [grant] };
   const sb = new Sandbox(policy);
   await sb.spawn([probe, "red6-escape-loop", join(outside, "x"), "60000"]);
   await new Promise((r) => setTimeout(r, 300));
   const cp = await sb.checkpoint();
-  await cp.save(join(grant, "cp"));
+  const refused: string[] = [];
+  for (const dir of [join(grant, "cp"), join(grant, "alias", "cp")]) {
+    try {
+      await cp.save(dir);
+      refused.push("saved");
+    } catch (e) {
+      refused.push(`${(e as Error).name}: ${(e as Error).message.replaceAll(base, "BASE")}`);
+    }
+  }
+  await cp.save(join(safe, "cp"));
   await sb.kill("SIGKILL");
   const original = (await sb.wait()).stdoutText.trim();
-  // The sandbox (here: another process under the same policy) rewrites what was saved.
+  // The sandbox (here: another process under the same policy) tries to rewrite what was saved.
   const node = process.execPath;
-  const t = await Sandbox.run({ fsReadable: [...system, dirname(node)], fsWritable: [grant] }, [node, "-e", TAMPER, join(grant, "cp"), outside], { timeout: 60_000 });
-  const out: Record<string, unknown> = { original, tamper: t.stdoutText.trim() || t.stderrText.trim().slice(0, 300) };
+  const t = await Sandbox.run({ fsReadable: [...system, dirname(node), safe], fsWritable: [grant] }, [node, "-e", TAMPER, join(safe, "cp"), outside], { timeout: 60_000 });
+  const out: Record<string, unknown> = { original, refused, inGrant: readdirSync(grant).sort(), tamper: t.stdoutText.trim() || /E[A-Z]+/.exec(t.stderrText)?.[0] || t.stderrText.trim().slice(0, 300) };
   for (const given of [true, false]) {
     const key = given ? "control" : "saved";
     rmSync(join(outside, "x"), { force: true });
     try {
-      const loaded = await Checkpoint.load(join(grant, "cp"));
+      const loaded = await Checkpoint.load(join(safe, "cp"));
       const back = await Sandbox.restore(loaded, given ? { policy } : {});
       const timer = setTimeout(() => void back.kill("SIGKILL"), 5_000);
       const r = await back.wait();
