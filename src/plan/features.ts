@@ -82,9 +82,6 @@ export interface Supervision {
   /** Threads of the whole sandbox, main threads included (derived from maxProcesses:
    * handlers/threads.ts). */
   maxThreads?: number;
-  /** The kernel-native view's init (native/launcher/init.c) is pid 1 and forks the
-   * command: it is sandlock's, not the command's, so maxProcesses does not count it. */
-  initProcess?: boolean;
   /** Network destinations, named unix sockets, the interface view and the synthetic
    * /etc/hosts (always set by computeFeatures: every connect and send is supervised). */
   net?: NetSupervision;
@@ -380,7 +377,6 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   const user = userMapping(policy);
   const kernelBlock = kernelViewRequested() ? (supervisedView ?? usernsUnavailable() ?? (policy.workdir !== undefined ? "workdir (its overlay is mounted in a namespace of its own)" : undefined) ?? (chroot !== undefined ? "chroot (its root is built in a mount namespace of the launcher's)" : undefined) ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
   const kernel = kernelViewRequested() && kernelBlock === undefined;
-  if (kernel && supervision.maxProcesses !== undefined) supervision.initProcess = true;
   const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
   const computed = computeView(viewPolicy, given, active.has("fs"), kernel ? [] : mounts, undefined, resolved);
   const grants = unsupervised ? withoutProcfs(given, computed.grants, mounts, active.has("fs")) : computed.grants;
