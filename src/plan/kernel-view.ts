@@ -1,7 +1,7 @@
-// The kernel-native view (prototype behind SANDLOCK_KERNEL_VIEW=1, not a policy field):
-// when the host allows user namespaces and the policy needs no host network, the command
-// runs in its own namespaces with a constructed root (native/launcher/ns.c), and nothing
-// of the /proc view or the hostname is trapped. Otherwise the supervised view, as before.
+// The kernel-native view (policy procView, SANDLOCK_KERNEL_VIEW): when the host allows user
+// namespaces and the policy needs no host network, the command runs in its own namespaces
+// with a constructed root (native/launcher/ns.c), and nothing of the /proc view or the
+// hostname is trapped. Otherwise the supervised view, the declared fallback.
 
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import type { Policy } from "../policy/policy.js";
@@ -9,12 +9,24 @@ import type { PathGrant } from "./landlock.js";
 import { HIDDEN_PROC_FILES, within } from "./proc-grants.js";
 import { grantRealpath } from "./grant-path.js";
 
-/** The internal switch: off unless SANDLOCK_KERNEL_VIEW=1 (bench and tests set it). */
-export function kernelViewRequested(): boolean {
+/**
+ * The view a policy that leaves procView unset gets where the kernel view applies. Off until
+ * every test asserts the answer of the view in force (docs/kernel-view.md, "The default");
+ * the one line to change to make the kernel view the default.
+ */
+export const KERNEL_VIEW_DEFAULT = false;
+
+/**
+ * Whether the kernel view is asked for: the policy's procView, else the environment's
+ * SANDLOCK_KERNEL_VIEW (0 or 1: tests and benches run every case under either view), else
+ * KERNEL_VIEW_DEFAULT. Read at each start (the bench toggles the environment in-process).
+ */
+export function kernelViewRequested(policy?: Pick<Policy, "procView">): boolean {
+  if (policy?.procView !== undefined) return policy.procView === "kernel";
   const v = process.env.SANDLOCK_KERNEL_VIEW;
-  if (v === undefined || v === "" || v === "0") return false;
-  if (v === "1") return true;
-  throw new Error(`SANDLOCK_KERNEL_VIEW: ${JSON.stringify(v)} is neither 0 nor 1 (the kernel-native view prototype's switch)`);
+  if (v === undefined || v === "") return KERNEL_VIEW_DEFAULT;
+  if (v === "0" || v === "1") return v === "1";
+  throw new Error(`SANDLOCK_KERNEL_VIEW: ${JSON.stringify(v)} is neither 0 (the supervised view) nor 1 (the kernel view where it applies); unset it for the default`);
 }
 
 function sysctl(path: string): number | undefined {

@@ -1,6 +1,6 @@
 // Process facts the tests check from outside a sandbox.
 
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { descendantsOf } from "../../src/supervise/members.js";
 
 /** True while pid exists and is neither a zombie nor dead. */
@@ -15,4 +15,29 @@ export function alive(pid: number): boolean {
 /** Live (non-zombie) processes descending from pid. */
 export function descendants(pid: number): number[] {
   return descendantsOf(pid);
+}
+
+/**
+ * The host pid of the process that is `inner` in the pid namespace of `member` (a process of
+ * a kernel-view sandbox names itself by its namespace's pid: docs/kernel-view.md, "Pids across
+ * the boundary"), or undefined when no live process of that namespace has it.
+ */
+export function hostPidIn(member: number, inner: number): number | undefined {
+  let ns: string;
+  try {
+    ns = readlinkSync(`/proc/${member}/ns/pid`);
+  } catch {
+    return undefined;
+  }
+  for (const name of readdirSync("/proc")) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      if (readlinkSync(`/proc/${name}/ns/pid`) !== ns) continue;
+      const nspid = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${name}/status`, "latin1"))?.[1].trim().split(/\s+/);
+      if (nspid !== undefined && Number(nspid[nspid.length - 1]) === inner) return Number(name);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
 }

@@ -6,7 +6,7 @@ import { lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { computeFeatures } from "../../src/plan/features.js";
-import { kernelViewBlocked, kernelViewRequested, nsViewOps } from "../../src/plan/kernel-view.js";
+import { KERNEL_VIEW_DEFAULT, kernelViewBlocked, kernelViewRequested, nsViewOps } from "../../src/plan/kernel-view.js";
 import { Policy } from "../../src/policy/index.js";
 
 const HOST = { landlockAbi: 6, cpuCount: 2 };
@@ -23,11 +23,35 @@ function withSwitch<T>(value: string | undefined, fn: () => T): T {
   }
 }
 
-test("the switch: off unless 1, and any other value is refused by name", () => {
-  assert.equal(withSwitch(undefined, kernelViewRequested), false);
+test("the switch: 0 or 1, unset is the default, and any other value is refused by name", () => {
+  assert.equal(withSwitch(undefined, kernelViewRequested), KERNEL_VIEW_DEFAULT);
+  assert.equal(withSwitch("", kernelViewRequested), KERNEL_VIEW_DEFAULT);
   assert.equal(withSwitch("0", kernelViewRequested), false);
   assert.equal(withSwitch("1", kernelViewRequested), true);
-  assert.throws(() => withSwitch("yes", kernelViewRequested), /SANDLOCK_KERNEL_VIEW: "yes" is neither 0 nor 1/);
+  assert.throws(() => withSwitch("yes", kernelViewRequested), /SANDLOCK_KERNEL_VIEW: "yes" is neither 0 \(the supervised view\) nor 1/);
+});
+
+test("the policy's procView wins over the environment both ways", () => {
+  const kernel = Policy.from({ fsReadable: ["/usr"], procView: "kernel" });
+  const supervised = Policy.from({ fsReadable: ["/usr"], procView: "supervised" });
+  assert.equal(withSwitch("0", () => kernelViewRequested(kernel)), true);
+  assert.equal(withSwitch("1", () => kernelViewRequested(supervised)), false);
+  // an invalid environment value is not read when the policy decides
+  assert.equal(withSwitch("yes", () => kernelViewRequested(supervised)), false);
+  const f = withSwitch("1", () => computeFeatures(supervised, HOST));
+  assert.equal(f.kernelView, undefined, "procView supervised: the supervised view");
+  assert.equal(f.kernelViewFallback, undefined, "a choice, not a fallback");
+});
+
+test("procView kernel where the view cannot apply fails the start naming why; unset falls back and says why", () => {
+  const input = { fsReadable: ["/usr"], numCpus: 1 };
+  assert.throws(() => computeFeatures(Policy.from({ ...input, procView: "kernel" }), HOST), (e: Error) => {
+    assert.match(e.message, /^procView: "kernel" cannot apply: .+ \(leave procView unset to fall back to the supervised view\)$/);
+    return true;
+  });
+  const f = withSwitch("1", () => computeFeatures(Policy.from(input), HOST));
+  assert.equal(f.kernelView, undefined);
+  assert.match(f.kernelViewFallback ?? "", /virtual files|namespace|seccomp/);
 });
 
 test("policies that keep the supervised view say why", () => {
@@ -64,7 +88,7 @@ test("the constructed root: one bind per tree, symlinked ancestors, a fresh proc
 
 test("under the kernel view nothing of the /proc view or the hostname is trapped", () => {
   const policy = Policy.from({ fsReadable: ["/usr", "/etc", "/proc"], name: "box" });
-  const off = withSwitch(undefined, () => computeFeatures(policy, HOST));
+  const off = withSwitch("0", () => computeFeatures(policy, HOST));
   const on = withSwitch("1", () => computeFeatures(policy, HOST));
   for (const call of ["open", "openat", "openat2", "creat", "getdents64", "uname"]) {
     assert.ok(off.seccomp.notify.includes(call), `supervised view traps ${call}`);
