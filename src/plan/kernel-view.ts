@@ -102,7 +102,8 @@ export type NsOp = readonly [op: "D" | "B" | "F" | "P" | "H", path: string] | re
  * The constructed root: every grant bound at its real path (one recursive bind per tree;
  * a grant inside another needs none), symlinked ancestors recreated (/lib -> usr/lib), a
  * fresh procfs at /proc with the hidden files covered, the hostname and /etc/hostname for
- * a named sandbox, and the working directory (empty when it is not granted).
+ * a named sandbox, and the working directory (empty when it is not granted, absent when
+ * the host has none: the chdir step then fails as under the supervised view).
  */
 export function nsViewOps(grants: readonly PathGrant[], name: string | undefined, cwd: string): NsOp[] {
   const binds: { real: string; dir: boolean }[] = [];
@@ -135,8 +136,10 @@ export function nsViewOps(grants: readonly PathGrant[], name: string | undefined
     ops.push(["P", "/proc"]);
     for (const f of HIDDEN_PROC_FILES) ops.push(["H", `/proc/${f}`]);
   }
+  // Only a directory the host has: a missing one fails the chdir step (ENOENT), as under
+  // the supervised view, rather than appearing empty.
   const realCwd = realOr(cwd);
-  if (!covered(realCwd)) ops.push(["D", realCwd]);
+  if (!covered(realCwd) && lstatSync(realCwd, { throwIfNoEntry: false })?.isDirectory() === true) ops.push(["D", realCwd]);
   if (name !== undefined) {
     ops.push(["N", name]);
     const hostname = realOr("/etc/hostname");

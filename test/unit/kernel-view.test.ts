@@ -2,7 +2,8 @@
 // supervised view, the constructed root's operations, and what the filter then traps.
 
 import assert from "node:assert/strict";
-import { lstatSync, readdirSync, readlinkSync } from "node:fs";
+import { lstatSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { computeFeatures } from "../../src/plan/features.js";
@@ -77,12 +78,17 @@ test("the constructed root: one bind per tree, symlinked ancestors, a fresh proc
     { path: join("/usr/lib", sub.name), isDir: true, writable: true },
     { path: "/proc", isDir: true, writable: false },
   ];
-  const ops = nsViewOps(grants, "box", "/nonexistent-cwd");
+  const cwd = mkdtempSync(join(tmpdir(), "sl-kview-cwd-"));
+  const realCwd = realpathSync(cwd);
+  const ops = nsViewOps(grants, "box", cwd);
+  rmSync(cwd, { recursive: true });
   assert.deepEqual(ops.filter((o) => o[0] === "B"), [["B", "/usr/lib"]], "the sub-grant needs no bind of its own");
   assert.ok(ops.some((o) => o[0] === "L" && o[1] === "/lib" && o[2] === "usr/lib"));
   assert.ok(ops.some((o) => o[0] === "P" && o[1] === "/proc"));
   assert.ok(ops.some((o) => o[0] === "H" && o[1] === "/proc/kallsyms"));
-  assert.ok(ops.some((o) => o[0] === "D" && o[1] === "/nonexistent-cwd"), "an ungranted working directory exists, empty");
+  assert.ok(ops.some((o) => o[0] === "D" && o[1] === realCwd), "an ungranted working directory exists, empty");
+  // One the host lacks is not made up: the chdir step fails with ENOENT, as in the supervised view.
+  assert.ok(!nsViewOps(grants, "box", "/nonexistent-cwd").some((o) => o[0] === "D" && o[1] === "/nonexistent-cwd"));
   assert.ok(ops.some((o) => o[0] === "N" && o[1] === "box"));
 });
 
