@@ -77,6 +77,9 @@ export function kernelViewBlocked(policy: Policy, fsActive: boolean, grants: rea
   for (const g of grants) {
     const real = realOr(g.path);
     if (real === "/") return "a grant of / (the constructed root would be the host's)";
+    // /dev/ptmx opens the host's devpts multiplexer, whose terminals the bound /dev/pts
+    // would not show to the sandbox: a devpts instance of its own is not built yet.
+    if (g.writable && within("/dev/ptmx", real)) return `${g.path} is writable and reaches /dev/ptmx (pseudo-terminals need a devpts instance of the sandbox's own: not built yet)`;
     for (const m of procMounts) {
       if (within(m, real) && real !== m) return `${g.path} contains the procfs mount ${m}`;
       if (within(real, m) && (real !== "/proc" || m !== "/proc")) return `${g.path} is in the procfs mount ${m} (only /proc as a whole)`;

@@ -65,6 +65,9 @@ test("policies that keep the supervised view say why", () => {
   assert.match(kernelViewBlocked(p({}), true, [g("/proc", true)], ["/proc"])!, /writable/);
   assert.match(kernelViewBlocked(p({}), true, [g("/")], ["/proc"])!, /a grant of \//);
   assert.match(kernelViewBlocked(p({}), true, [g("/proc/sys")], ["/proc"])!, /only \/proc as a whole/);
+  assert.equal(kernelViewBlocked(p({}), true, [g("/dev")], ["/proc"]), undefined, "a read-only /dev opens no terminal");
+  assert.match(kernelViewBlocked(p({}), true, [g("/dev", true)], ["/proc"])!, /^\/dev is writable and reaches \/dev\/ptmx \(pseudo-terminals need a devpts instance/);
+  assert.match(kernelViewBlocked(p({}), true, [{ path: "/dev/ptmx", isDir: false, writable: true }], ["/proc"])!, /reaches \/dev\/ptmx/);
 });
 
 test("the constructed root: one bind per tree, symlinked ancestors, a fresh procfs with the hidden files covered, the name", (t) => {
