@@ -136,8 +136,8 @@ export interface Features {
   adjustments: readonly Adjustment[];
   /** Lower the command's priority by this many nice steps (RECEIVER_RAISE), or 0. */
   niceIncrement: number;
-  /** Prototype (SANDLOCK_KERNEL_VIEW=1): the command gets its own namespaces and a
-   * constructed root (plan/kernel-view.ts); `name` is its hostname. */
+  /** The kernel view (policy procView, SANDLOCK_KERNEL_VIEW): the command gets its own
+   * namespaces and a constructed root (plan/kernel-view.ts); `name` is its hostname. */
   kernelView?: { name: string | undefined };
   /** workdir: the overlay the launcher mounts on the workdir's real path (cow/, docs/cow.md). */
   cow?: { workdir: string; maxDisk: bigint | undefined };

@@ -74,6 +74,9 @@ export function kernelViewBlocked(policy: Policy, fsActive: boolean, grants: rea
   // the exec stops would have to follow the init's fork: not done yet.
   if (policy.timeStart !== undefined || policy.policyFn !== undefined) return "timeStart and policyFn trace the command from the launcher (not combined with the init yet)";
   if (policy.numCpus !== undefined || policy.maxMemory !== undefined || policy.randomSeed !== undefined) return "numCpus, maxMemory or randomSeed need virtual files";
+  // The USERNS step writes the nested namespace's maps through /proc/self (userns.c), which
+  // the constructed root has only where /proc is granted: not combined yet.
+  if (policy.user !== undefined) return "user (its id maps are written through /proc/self, absent from the constructed root: not combined yet)";
   for (const g of grants) {
     const real = realOr(g.path);
     if (real === "/") return "a grant of / (the constructed root would be the host's)";

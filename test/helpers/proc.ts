@@ -41,3 +41,32 @@ export function hostPidIn(member: number, inner: number): number | undefined {
   }
   return undefined;
 }
+
+/**
+ * A pid a sandbox's process printed, as this process names it: itself when `member` (a
+ * process of that sandbox) shares this process's pid namespace (the supervised view), else
+ * translated (the kernel view). Throws when no such process lives, rather than name none.
+ */
+export function outerPid(member: number, printed: number): number {
+  if (readlinkSync(`/proc/${member}/ns/pid`) === readlinkSync("/proc/self/ns/pid")) return printed;
+  const pid = hostPidIn(member, printed);
+  if (pid === undefined) throw new Error(`no live process is ${printed} in the pid namespace of ${member}`);
+  return pid;
+}
+
+/**
+ * The pid (as this process names it) of the descendant of this process that names itself
+ * `printed` in its own pid namespace: itself under the supervised view, the host pid of a
+ * kernel-view sandbox's process; `printed` when no descendant matches (gone already).
+ */
+export function descendantNamed(printed: number): number {
+  for (const pid of descendants(process.pid)) {
+    try {
+      const nspid = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, "latin1"))?.[1].trim().split(/\s+/);
+      if (nspid !== undefined && Number(nspid[nspid.length - 1]) === printed) return pid;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return printed;
+}

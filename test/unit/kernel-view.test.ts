@@ -66,6 +66,7 @@ test("policies that keep the supervised view say why", () => {
   assert.match(kernelViewBlocked(p({}), true, [g("/")], ["/proc"])!, /a grant of \//);
   assert.match(kernelViewBlocked(p({}), true, [g("/proc/sys")], ["/proc"])!, /only \/proc as a whole/);
   assert.equal(kernelViewBlocked(p({}), true, [g("/dev")], ["/proc"]), undefined, "a read-only /dev opens no terminal");
+  assert.match(kernelViewBlocked(p({ user: { uid: 4242, gid: 4343 } }), true, [g("/usr")], ["/proc"])!, /^user \(its id maps are written through \/proc\/self/);
   assert.match(kernelViewBlocked(p({}), true, [g("/dev", true)], ["/proc"])!, /^\/dev is writable and reaches \/dev\/ptmx \(pseudo-terminals need a devpts instance/);
   assert.match(kernelViewBlocked(p({}), true, [{ path: "/dev/ptmx", isDir: false, writable: true }], ["/proc"])!, /reaches \/dev\/ptmx/);
 });
