@@ -235,6 +235,10 @@ __attribute__((noreturn)) static void ns_teardown_and_exit(pid_t init, int init_
       killed = live - 1 - (cmd_done ? 0 : 1);
       if (killed < 0) killed = 0;
     }
+    /* The init's death makes the kernel SIGKILL every process of its pid namespace: no
+     * descriptor needed (a launcher starved of them from outside, RLIMIT_NOFILE 0, could
+     * not list /proc, and the unscoped teardown below waited for that list forever). */
+    SC2(NR_kill, init, SIGKILL);
     int status = 0, reaped = 0;
     sl_teardown(init, &status, &reaped, (launcher_flags & SL_LAUNCHER_SCOPED) != 0);
   }
