@@ -1,4 +1,4 @@
-// The kernel-native view prototype (SANDLOCK_KERNEL_VIEW=1, plan/kernel-view.ts) against the
+// The kernel-native view (procView, SANDLOCK_KERNEL_VIEW; plan/kernel-view.ts) against the
 // supervised view and bare, interleaved round by round in one run: the workloads, the calls
 // the /proc view traps, and the start of a sandbox. `node dist/bench/kernel-view.js [rounds]`
 // (`[rounds] calls`: the calls and the start only).
@@ -16,9 +16,9 @@ import { SYSTEM, WORKLOADS, cleanEnv, stringEnv } from "./workloads.js";
 type Side = "bare" | "supervised" | "kernel";
 const SIDES: readonly Side[] = ["bare", "supervised", "kernel"];
 
+/** Each side by name, whatever the default (policies here leave procView unset). */
 function setView(side: Side): void {
-  if (side === "kernel") process.env.SANDLOCK_KERNEL_VIEW = "1";
-  else delete process.env.SANDLOCK_KERNEL_VIEW;
+  process.env.SANDLOCK_KERNEL_VIEW = side === "kernel" ? "1" : "0";
 }
 
 /** CPU time of a run, the load on a shared machine notwithstanding: the command's user +

@@ -11,7 +11,7 @@ export { Stage, Pipeline, type PipelineOptions, type RunningPipeline } from "./p
 export { Policy, PolicyBuilder } from "./policy/index.js";
 export { loadProfile, type LoadedProfile, type LoadProfileOptions } from "./profile/load.js";
 export { wrap, type Wrapped, type WrapOptions } from "./wrap/wrap.js";
-export type { PolicyInput, PolicyJSON, NetRule, NetTarget, DomainTarget, BindSpec, Protection, Protocol, CowAction } from "./policy/index.js";
+export type { PolicyInput, PolicyJSON, NetRule, NetTarget, DomainTarget, BindSpec, Protection, Protocol, CowAction, ProcView } from "./policy/index.js";
 export type { PolicyFields, ProtectionInput, ProtectionJSON, ProtectionSettings, UserIds, BindRange, BindInput, ByteSize } from "./policy/index.js";
 export type { AnyTarget, HostTarget, IpTarget, CidrTarget } from "./policy/index.js";
 export type { PolicyFn, PolicyEvent, PolicyEventCategory, PolicyVerdict, PolicyContext } from "./policy/index.js";

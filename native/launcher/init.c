@@ -1,6 +1,6 @@
 /* The kernel-native view's init (ns.c): pid 1 of the sandbox's pid namespace is a small
- * reaper forked at the exec step, confined exactly like the command (same Landlock domain,
- * same seccomp filter, no capability), and the command runs as pid 2, so the kernel's
+ * reaper forked just before the seccomp filter, confined like the command (same Landlock
+ * domain, the same filter without a listener, no capability), and the command runs as pid 2, so the kernel's
  * rules for a namespace's init (signals without a handler dropped) bind nothing of it. */
 #include "launcher.h"
 
@@ -9,8 +9,7 @@
 /* The command's process (pid 2): joins a group of its own when the plan asked for one (the
  * SETPGID step made the init the leader, and the command's group must be its own, named
  * by its pid), then execs. Returns only on failure, which the caller reports. */
-static long run_command(const char *path, char **argv, char **envp, int ex_rd, int own_group) {
-  SC1(NR_close, ex_rd);
+static long run_command(const char *path, char **argv, char **envp, int own_group) {
   if (own_group) {
     long rc = SC2(NR_setpgid_, 0, 0);
     if (rc < 0) return rc;
@@ -63,24 +62,46 @@ __attribute__((noreturn)) static void init_loop(pid_t cmd, int ex_rd, struct sl_
   }
 }
 
-long sl_init_exec(const char *path, char **argv, char **envp, struct sl_child_fds fds, int own_group) {
+/*
+ * The init's fork, at the SECCOMP step (steps.c): after Landlock, DROP_CAPS, NO_NEW_PRIVS
+ * and the signal scope, so the init is confined like the command, but before the filter,
+ * so the fork costs no supervisor round trip (it was 43% of the start). Each side then
+ * loads the filter on its own: the command's process with the listener it hands over, the
+ * init the same program without one (every call the command would have routed to the
+ * supervisor fails with ENOSYS for the init: stricter, and it makes none of them). The
+ * supervisor never sees this fork, so maxProcesses' count starts with the command.
+ * Returns the pid (0 in the command's process) or -errno; *ex_rd gets the exec pipe.
+ */
+long sl_init_fork(int *ex_rd) {
   int ex[2];
   long rc = SC2(NR_pipe2, ex, O_CLOEXEC);
   if (rc < 0) return rc;
-  /* fork: the filter sees it (maxProcesses does not count the init, features.ts). */
   long pid = SC5(NR_clone, SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) {
     SC1(NR_close, ex[0]);
     SC1(NR_close, ex[1]);
     return pid;
   }
-  if (pid == 0) return run_command(path, argv, envp, ex[0], own_group);
-  SC1(NR_close, ex[1]);
-  init_loop((pid_t)pid, ex[0], fds);
+  /* The command's process keeps only the write end (close-on-exec: EOF tells the exec). */
+  if (pid == 0) {
+    SC1(NR_close, ex[0]);
+    *ex_rd = -1;
+  } else {
+    SC1(NR_close, ex[1]);
+    *ex_rd = ex[0];
+  }
+  return pid;
 }
 
-/* The launcher's side: the init's only child while it waits for the answer is the command
- * (the init forks nothing else), read in the launcher's own pid namespace. -errno when the
+/* The exec step of either side of sl_init_fork: the init never returns, the command's
+ * process returns only when its exec failed. */
+long sl_init_exec(const char *path, char **argv, char **envp, struct sl_child_fds fds, int own_group, pid_t cmd, int ex_rd) {
+  if (cmd == 0) return run_command(path, argv, envp, own_group);
+  init_loop(cmd, ex_rd, fds);
+}
+
+/* The launcher's side: the init's only child is the command until it execs (the init forks
+ * nothing else), and until the launcher's answer after the exec nothing reaps it, read in the launcher's own pid namespace. -errno when the
  * file cannot be read (kernel-view.ts checks that the kernel has it). */
 long sl_init_command_pid(pid_t init) {
   char path[64], buf[32];

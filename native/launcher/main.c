@@ -124,6 +124,20 @@ static int32_t take_listener(int child_pidfd, int32_t child_fd) {
   return 0;
 }
 
+/* The kernel-native view: the listener is the command's (the init forked before the
+ * filter, init.c), read from the init's only child. That pid cannot be reused meanwhile:
+ * the command's process waits for this answer, and the init reaps nothing before its own
+ * answer after the exec (init_started). */
+static int32_t take_command_listener(pid_t init, int32_t child_fd) {
+  long cmd = sl_init_command_pid(init);
+  if (cmd < 0) return (int32_t)-cmd;
+  long pidfd = SC2(NR_pidfd_open, cmd, 0);
+  if (pidfd < 0) return (int32_t)-pidfd;
+  int32_t answer = take_listener((int)pidfd, child_fd);
+  SC1(NR_close, pidfd);
+  return answer;
+}
+
 /* Waits for the command's exec: EOF on the close-on-exec report pipe means it happened.
  * Before that the command may hand over its seccomp listener. */
 /* The plan's SL_STEP_TRACE payload (timeStart, policyFn), or NULL. */
@@ -173,7 +187,7 @@ static int await_exec(int report_rd, int ack_wr, int child_pidfd, pid_t child) {
       return 0;
     }
     if (n != (long)sizeof m || (m.type != SL_MSG_LISTENER && m.type != SL_MSG_TRACE)) break;
-    int32_t answer = m.type == SL_MSG_TRACE ? trace_command(child) : take_listener(child_pidfd, m.a);
+    int32_t answer = m.type == SL_MSG_TRACE ? trace_command(child) : ns_root ? take_command_listener(child, m.a) : take_listener(child_pidfd, m.a);
     sl_write_all(ack_wr, &answer, sizeof answer);
   }
   SC1(NR_close, report_rd);
@@ -221,6 +235,10 @@ __attribute__((noreturn)) static void ns_teardown_and_exit(pid_t init, int init_
       killed = live - 1 - (cmd_done ? 0 : 1);
       if (killed < 0) killed = 0;
     }
+    /* The init's death makes the kernel SIGKILL every process of its pid namespace: no
+     * descriptor needed (a launcher starved of them from outside, RLIMIT_NOFILE 0, could
+     * not list /proc, and the unscoped teardown below waited for that list forever). */
+    SC2(NR_kill, init, SIGKILL);
     int status = 0, reaped = 0;
     sl_teardown(init, &status, &reaped, (launcher_flags & SL_LAUNCHER_SCOPED) != 0);
   }

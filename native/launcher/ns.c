@@ -26,6 +26,12 @@
 #define MS_REC_ 16384UL
 #define MS_PRIVATE_ (1UL << 18)
 #define MNT_DETACH_ 2
+#define NR_open_tree_ 428
+#define NR_move_mount_ 429
+#define OPEN_TREE_CLONE_ 1U
+#define AT_RECURSIVE_ 0x8000U
+#define AT_EMPTY_PATH_ 0x1000U
+#define MOVE_MOUNT_F_EMPTY_PATH_ 0x4U
 #define SIOCGIFFLAGS_ 0x8913
 #define SIOCSIFFLAGS_ 0x8914
 #define IFF_UP_ 1
@@ -256,9 +262,21 @@ static long run_op(char op, const uint8_t **cur, const uint8_t *end, int pass, i
     case 'B':   /* a granted directory, with every mount beneath it */
     case 'F': { /* a granted file or device node, bound onto an empty file */
       if (join(src, OLD, path) < 0) return -EINVAL;
-      rc = SC5(NR_mount, src, dst, NULL, MS_BIND_ | MS_REC_, NULL);
+      /* The planned real path, opened following no symbolic link: mount(2) would follow
+       * one swapped in since planning and bind its target at the granted path, where the
+       * Landlock rule (opened on the new root's path, no link there) would then grant it.
+       * ELOOP fails the start instead, as the supervised view's rule step does. */
+      struct sl_open_how how = {.flags = O_PATH | O_CLOEXEC, .mode = 0, .resolve = RESOLVE_NO_SYMLINKS};
+      long fd = SC4(NR_openat2, AT_FDCWD, src, &how, sizeof how);
       /* Gone since planning: it needs no bind (as a Landlock rule's ENOENT in steps.c). */
-      return rc == -ENOENT ? 0 : rc;
+      if (fd == -ENOENT) return 0;
+      if (fd < 0) return fd;
+      long tree = SC3(NR_open_tree_, fd, "", OPEN_TREE_CLONE_ | AT_RECURSIVE_ | AT_EMPTY_PATH_ | O_CLOEXEC);
+      SC1(NR_close, fd);
+      if (tree < 0) return tree;
+      rc = SC5(NR_move_mount_, tree, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH_);
+      SC1(NR_close, tree);
+      return rc;
     }
     case 'P': /* the fresh procfs: only this pid namespace's processes */
       return SC5(NR_mount, "proc", dst, "proc", MS_NOSUID_ | MS_NODEV_ | MS_NOEXEC_, NULL);

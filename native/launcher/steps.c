@@ -69,13 +69,20 @@ static long parse_exec(const uint8_t *p, uint32_t len, struct exec_args *out) {
   return 0;
 }
 
+/* seccomp(2)'s filter flags the init leaves out (include/uapi/linux/seccomp.h). */
+#define SL_SECCOMP_FLAG_NEW_LISTENER (1u << 3)
+#define SL_SECCOMP_FLAG_WAIT_KILLABLE_RECV (1u << 5)
+
 struct exec_state {
   long ruleset;
   long listener;
   pid_t launcher;
   struct sl_child_fds fds;
   struct exec_args exec; /* path NULL when the plan's exec step is malformed */
-  int ns_init;           /* the kernel-native view: the exec step forks the init (init.c) */
+  int ns_init;           /* the kernel-native view: the SECCOMP step forks the init (init.c) */
+  int forked;            /* ns_init: sl_init_fork ran */
+  pid_t cmd;             /* after it: the command's pid in the init, 0 in the command's process */
+  int ex_rd;             /* the init's end of the exec pipe */
   int own_group;         /* the plan's SETPGID step: the command's group is its own */
   const struct sl_plan *plan;
 };
@@ -93,8 +100,8 @@ static long hand_over_listener(struct exec_state *es) {
   long n = SL_RETRY(SC3(NR_read, es->fds.ack, &answer, sizeof answer));
   if (n != (long)sizeof answer) return n < 0 ? n : -EIO;
   SC1(NR_close, es->listener);
-  /* The init still needs the ack pipe (init.c); it is close-on-exec for the command. */
-  if (!es->ns_init) SC1(NR_close, es->fds.ack);
+  /* The init holds its own copy of the ack pipe (forked before the filter, init.c). */
+  SC1(NR_close, es->fds.ack);
   es->listener = -1;
   return answer == 0 ? 0 : -answer; /* the launcher's errno from pidfd_getfd */
 }
@@ -256,7 +263,17 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
       if (n > SL_BPF_MAXINSNS) break;
       /* Payloads are 8-byte aligned in a page-aligned buffer. */
       struct sl_sock_fprog prog = {.len = (unsigned short)n, .filter = (struct sl_sock_filter *)(uintptr_t)(p + 8)};
-      rc = SC3(NR_seccomp, SECCOMP_SET_MODE_FILTER, rd32(p), &prog);
+      uint32_t flags = rd32(p);
+      /* The kernel-native view's init is forked here, before the filter (init.c says why);
+       * it loads the same program without a listener (KILLABLE_RECV needs one). */
+      if (es->ns_init && !es->forked) {
+        rc = sl_init_fork(&es->ex_rd);
+        if (rc < 0) return rc;
+        es->forked = 1;
+        es->cmd = (pid_t)rc;
+        if (es->cmd != 0) flags &= ~(uint32_t)(SL_SECCOMP_FLAG_NEW_LISTENER | SL_SECCOMP_FLAG_WAIT_KILLABLE_RECV);
+      }
+      rc = SC3(NR_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
       if (rc > 0) es->listener = rc; /* SECCOMP_FILTER_FLAG_NEW_LISTENER returns an fd */
       return rc;
     }
@@ -265,6 +282,8 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
       /* Marked close-on-exec rather than closed: the report pipe must live until exec. */
       return SC3(NR_close_range, rd32(p), ~0U, CLOSE_RANGE_CLOEXEC);
     case SL_STEP_LISTENER:
+      /* The init loaded the filter without one (above): nothing to hand over. */
+      if (es->forked && es->cmd != 0) return 0;
       return hand_over_listener(es);
     case SL_STEP_TRACE:
       return sl_vclock_request(es->fds.report, es->fds.ack);
@@ -289,7 +308,14 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
       return sl_restore_stop(p, len);
     case SL_STEP_EXEC:
       if (es->exec.path == NULL) break;
-      if (es->ns_init) return sl_init_exec(es->exec.path, es->exec.argv, es->exec.envp, es->fds, es->own_group);
+      if (es->ns_init && !es->forked) {
+        /* A plan without a SECCOMP step (none has one under this view): fork here. */
+        rc = sl_init_fork(&es->ex_rd);
+        if (rc < 0) return rc;
+        es->forked = 1;
+        es->cmd = (pid_t)rc;
+      }
+      if (es->ns_init) return sl_init_exec(es->exec.path, es->exec.argv, es->exec.envp, es->fds, es->own_group, es->cmd, es->ex_rd);
       return SC3(NR_execve, es->exec.path, es->exec.argv, es->exec.envp);
     default:
       break;
@@ -319,7 +345,7 @@ void sl_child_run(const struct sl_plan *plan, struct sl_child_fds fds, pid_t lau
     }
   }
 
-  struct exec_state es = {.ruleset = -1, .listener = -1, .launcher = launcher, .fds = fds, .plan = plan};
+  struct exec_state es = {.ruleset = -1, .listener = -1, .ex_rd = -1, .launcher = launcher, .fds = fds, .plan = plan};
   for (uint32_t i = 0; i < plan->nsteps; i++) {
     const struct sl_step *st = &plan->steps[i];
     if (st->op == SL_STEP_EXEC && parse_exec(st->payload, st->len, &es.exec) < 0) es.exec.path = NULL;

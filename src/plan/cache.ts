@@ -60,7 +60,7 @@ function keyOf(policy: Policy, resolved: ResolvedHosts | undefined): string {
   }
   // Whether a policyFn is set changes the features (execs are traced), not which one; the
   // kernel view's switch too (read at each start: the bench and tests toggle it in-process).
-  const fn = `${policy.policyFn === undefined ? p : `${p}\npolicyFn`}${kernelViewRequested() ? "\nkernel view" : ""}`;
+  const fn = `${policy.policyFn === undefined ? p : `${p}\npolicyFn`}${kernelViewRequested(policy) ? "\nkernel view" : ""}`;
   return resolved === undefined || resolved.size === 0 ? fn : `${fn}\n${JSON.stringify([...resolved])}`;
 }
 

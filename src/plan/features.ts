@@ -83,9 +83,6 @@ export interface Supervision {
   /** Threads of the whole sandbox, main threads included (derived from maxProcesses:
    * handlers/threads.ts). */
   maxThreads?: number;
-  /** The kernel-native view's init (native/launcher/init.c) is pid 1 and forks the
-   * command: it is sandlock's, not the command's, so maxProcesses does not count it. */
-  initProcess?: boolean;
   /** Network destinations, named unix sockets, the interface view and the synthetic
    * /etc/hosts (always set by computeFeatures: every connect and send is supervised). */
   net?: NetSupervision;
@@ -140,8 +137,8 @@ export interface Features {
   adjustments: readonly Adjustment[];
   /** Lower the command's priority by this many nice steps (RECEIVER_RAISE), or 0. */
   niceIncrement: number;
-  /** Prototype (SANDLOCK_KERNEL_VIEW=1): the command gets its own namespaces and a
-   * constructed root (plan/kernel-view.ts); `name` is its hostname. */
+  /** The kernel view (policy procView, SANDLOCK_KERNEL_VIEW): the command gets its own
+   * namespaces and a constructed root (plan/kernel-view.ts); `name` is its hostname. */
   kernelView?: { name: string | undefined };
   /** workdir: the overlay the launcher mounts on the workdir's real path (cow/, docs/cow.md). */
   cow?: { workdir: string; maxDisk: bigint | undefined };
@@ -379,9 +376,11 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // The kernel-native view: the fresh procfs and the uts namespace show the sandbox's own
   // processes and name natively, so the view has no procfs mount and no hostname to serve.
   const user = userMapping(policy);
-  const kernelBlock = kernelViewRequested() ? (supervisedView ?? usernsUnavailable() ?? (policy.workdir !== undefined ? "workdir (its overlay is mounted in a namespace of its own)" : undefined) ?? (chroot !== undefined ? "chroot (its root is built in a mount namespace of the launcher's)" : undefined) ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
-  const kernel = kernelViewRequested() && kernelBlock === undefined;
-  if (kernel && supervision.maxProcesses !== undefined) supervision.initProcess = true;
+  const requested = kernelViewRequested(policy);
+  const kernelBlock = requested ? (supervisedView ?? usernsUnavailable() ?? (policy.workdir !== undefined ? "workdir (its overlay is mounted in a namespace of its own)" : undefined) ?? (chroot !== undefined ? "chroot (its root is built in a mount namespace of the launcher's)" : undefined) ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
+  // procView "kernel" asks for this view only: a fallback fails the start, naming why.
+  if (policy.procView === "kernel" && kernelBlock !== undefined) throw new PolicyError("procView", "kernel", `procView: "kernel" cannot apply: ${kernelBlock} (leave procView unset to fall back to the supervised view)`);
+  const kernel = requested && kernelBlock === undefined;
   const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
   const computed = computeView(viewPolicy, given, active.has("fs"), kernel ? [] : mounts, undefined, resolved);
   const grants = unsupervised ? withoutProcfs(given, computed.grants, mounts, active.has("fs")) : computed.grants;

@@ -1,7 +1,7 @@
-// The kernel-native view (prototype behind SANDLOCK_KERNEL_VIEW=1, not a policy field):
-// when the host allows user namespaces and the policy needs no host network, the command
-// runs in its own namespaces with a constructed root (native/launcher/ns.c), and nothing
-// of the /proc view or the hostname is trapped. Otherwise the supervised view, as before.
+// The kernel-native view (policy procView, SANDLOCK_KERNEL_VIEW): when the host allows user
+// namespaces and the policy needs no host network, the command runs in its own namespaces
+// with a constructed root (native/launcher/ns.c), and nothing of the /proc view or the
+// hostname is trapped. Otherwise the supervised view, the declared fallback.
 
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import type { Policy } from "../policy/policy.js";
@@ -9,12 +9,24 @@ import type { PathGrant } from "./landlock.js";
 import { HIDDEN_PROC_FILES, within } from "./proc-grants.js";
 import { grantRealpath } from "./grant-path.js";
 
-/** The internal switch: off unless SANDLOCK_KERNEL_VIEW=1 (bench and tests set it). */
-export function kernelViewRequested(): boolean {
+/**
+ * The view a policy that leaves procView unset gets where the kernel view applies. Off until
+ * every test asserts the answer of the view in force (docs/kernel-view.md, "The default");
+ * the one line to change to make the kernel view the default.
+ */
+export const KERNEL_VIEW_DEFAULT = false;
+
+/**
+ * Whether the kernel view is asked for: the policy's procView, else the environment's
+ * SANDLOCK_KERNEL_VIEW (0 or 1: tests and benches run every case under either view), else
+ * KERNEL_VIEW_DEFAULT. Read at each start (the bench toggles the environment in-process).
+ */
+export function kernelViewRequested(policy?: Pick<Policy, "procView">): boolean {
+  if (policy?.procView !== undefined) return policy.procView === "kernel";
   const v = process.env.SANDLOCK_KERNEL_VIEW;
-  if (v === undefined || v === "" || v === "0") return false;
-  if (v === "1") return true;
-  throw new Error(`SANDLOCK_KERNEL_VIEW: ${JSON.stringify(v)} is neither 0 nor 1 (the kernel-native view prototype's switch)`);
+  if (v === undefined || v === "") return KERNEL_VIEW_DEFAULT;
+  if (v === "0" || v === "1") return v === "1";
+  throw new Error(`SANDLOCK_KERNEL_VIEW: ${JSON.stringify(v)} is neither 0 (the supervised view) nor 1 (the kernel view where it applies); unset it for the default`);
 }
 
 function sysctl(path: string): number | undefined {
@@ -62,9 +74,15 @@ export function kernelViewBlocked(policy: Policy, fsActive: boolean, grants: rea
   // the exec stops would have to follow the init's fork: not done yet.
   if (policy.timeStart !== undefined || policy.policyFn !== undefined) return "timeStart and policyFn trace the command from the launcher (not combined with the init yet)";
   if (policy.numCpus !== undefined || policy.maxMemory !== undefined || policy.randomSeed !== undefined) return "numCpus, maxMemory or randomSeed need virtual files";
+  // The USERNS step writes the nested namespace's maps through /proc/self (userns.c), which
+  // the constructed root has only where /proc is granted: not combined yet.
+  if (policy.user !== undefined) return "user (its id maps are written through /proc/self, absent from the constructed root: not combined yet)";
   for (const g of grants) {
     const real = realOr(g.path);
     if (real === "/") return "a grant of / (the constructed root would be the host's)";
+    // /dev/ptmx opens the host's devpts multiplexer, whose terminals the bound /dev/pts
+    // would not show to the sandbox: a devpts instance of its own is not built yet.
+    if (g.writable && within("/dev/ptmx", real)) return `${g.path} is writable and reaches /dev/ptmx (pseudo-terminals need a devpts instance of the sandbox's own: not built yet)`;
     for (const m of procMounts) {
       if (within(m, real) && real !== m) return `${g.path} contains the procfs mount ${m}`;
       if (within(real, m) && (real !== "/proc" || m !== "/proc")) return `${g.path} is in the procfs mount ${m} (only /proc as a whole)`;
@@ -90,7 +108,8 @@ export type NsOp = readonly [op: "D" | "B" | "F" | "P" | "H", path: string] | re
  * The constructed root: every grant bound at its real path (one recursive bind per tree;
  * a grant inside another needs none), symlinked ancestors recreated (/lib -> usr/lib), a
  * fresh procfs at /proc with the hidden files covered, the hostname and /etc/hostname for
- * a named sandbox, and the working directory (empty when it is not granted).
+ * a named sandbox, and the working directory (empty when it is not granted, absent when
+ * the host has none: the chdir step then fails as under the supervised view).
  */
 export function nsViewOps(grants: readonly PathGrant[], name: string | undefined, cwd: string): NsOp[] {
   const binds: { real: string; dir: boolean }[] = [];
@@ -123,8 +142,10 @@ export function nsViewOps(grants: readonly PathGrant[], name: string | undefined
     ops.push(["P", "/proc"]);
     for (const f of HIDDEN_PROC_FILES) ops.push(["H", `/proc/${f}`]);
   }
+  // Only a directory the host has: a missing one fails the chdir step (ENOENT), as under
+  // the supervised view, rather than appearing empty.
   const realCwd = realOr(cwd);
-  if (!covered(realCwd)) ops.push(["D", realCwd]);
+  if (!covered(realCwd) && lstatSync(realCwd, { throwIfNoEntry: false })?.isDirectory() === true) ops.push(["D", realCwd]);
   if (name !== undefined) {
     ops.push(["N", name]);
     const hostname = realOr("/etc/hostname");

@@ -166,7 +166,7 @@ export function makePlan(features: Features, cmd: CommandSpec, exec: PlanStep = 
   // then lands in it, and before Landlock, whose rules are opened on the new root's paths.
   if (features.kernelView !== undefined) {
     const ops = nsViewOps(features.grants, features.kernelView.name, cmd.cwd);
-    add(Step.NS_VIEW, nsViewPayload(ops, stagingDir()), `namespaces and constructed root (${ops.length} operations)`);
+    add(Step.NS_VIEW, nsViewPayload(ops, stagingDir()), `namespaces and constructed root (${ops.length} operations; each grant opened following no symbolic link, ELOOP: a granted path became a symbolic link since it was planned)`);
   }
   // The copy-on-write workdir (native/launcher/cow.c): the overlay is mounted before chdir
   // (a working directory inside the workdir lands on it) and before Landlock, whose rule

@@ -3,7 +3,7 @@
 
 import type { PolicyFn } from "./policy-fn.js";
 import { Policy } from "./policy.js";
-import type { BindInput, ByteSize, CowAction, PolicyInput, Protection } from "./types.js";
+import type { BindInput, ByteSize, CowAction, PolicyInput, ProcView, Protection } from "./types.js";
 
 type Draft = { -readonly [K in keyof PolicyInput]: PolicyInput[K] };
 type ListField = {
@@ -116,6 +116,8 @@ export class PolicyBuilder {
   policyFn(fn: PolicyFn): this { return this.#set("policyFn", fn); }
   /** supervisor(false): no seccomp supervisor (a sandbox inside a sandbox). */
   supervisor(on: boolean): this { return this.#set("supervisor", on); }
+  /** Sets {@link PolicyInput.procView | procView} (see there for its CLI flag and default). */
+  procView(view: ProcView): this { return this.#set("procView", view); }
   /** Appends to {@link PolicyInput.protection | protection.allowDegraded} (see there for its CLI flag and default). */
   allowDegraded(...protections: Protection[]): this {
     const p = this.#draft.protection;

@@ -1,9 +1,9 @@
 // Filesystem-shaped values beyond plain path lists: the denied paths, the chroot mount map
-// and the copy-on-write exit actions.
+// the copy-on-write exit actions, and which view of the filesystem and /proc (procView).
 
 import { checkAbsolutePath, checkArray, checkPlainObject } from "./field-checks.js";
 import { invalid } from "./quote.js";
-import type { CowAction } from "./types.js";
+import type { CowAction, ProcView } from "./types.js";
 
 export const COW_ACTIONS: readonly CowAction[] = ["commit", "abort", "keep"];
 
@@ -12,6 +12,12 @@ export function checkCowAction(field: string, value: unknown): CowAction {
     throw invalid(field, value, `is not one of "commit", "abort" or "keep"`);
   }
   return value as CowAction;
+}
+
+/** procView: the two views by name; unset is the field's absence, never a third value. */
+export function checkProcView(field: string, value: unknown): ProcView {
+  if (value !== "kernel" && value !== "supervised") throw invalid(field, value, `is not "kernel" or "supervised" (leave it unset for the kernel view where it applies)`);
+  return value;
 }
 
 /** {virtual path inside the chroot: host path, ":ro" at its end for read-only}; both

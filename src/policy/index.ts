@@ -27,6 +27,7 @@ export {
   type BindInput,
   type ByteSize,
   type CowAction,
+  type ProcView,
   type PolicyInput,
   type PolicyJSON,
   type PolicyFields,

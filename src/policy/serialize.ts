@@ -61,6 +61,7 @@ export function policyToJSON(p: PolicyFields): PolicyJSON {
     if (disable.length > 0) out.protection.disable = [...disable];
   }
   if (!p.supervisor) out.supervisor = false;
+  out.procView = p.procView;
   for (const key of Object.keys(out) as (keyof PolicyJSON)[]) {
     if (out[key] === undefined) delete out[key];
   }

@@ -113,6 +113,9 @@ export const PROTECTION_LABEL: Readonly<Record<Protection, string>> = Object.fre
 /** What happens to the copy-on-write workdir's changes when the command ends. */
 export type CowAction = "commit" | "abort" | "keep";
 
+/** Policy.procView: the kernel-native view or the supervised one (docs/kernel-view.md). */
+export type ProcView = "kernel" | "supervised";
+
 /** A byte size: a non-negative integer, or a string like "512M" (binary K/M/G/T). */
 export type ByteSize = number | bigint | string;
 
@@ -235,6 +238,8 @@ export interface PolicyInput {
   protection?: ProtectionInput;
   /** false: Landlock and the seccomp filter only, no user-notification listener (a sandbox inside a sandbox); fields that need the supervisor are refused. CLI: `--no-supervisor` (sets false). Default: true. */
   supervisor?: boolean;
+  /** Which view of the system the command gets: "kernel" (its own user, mount, pid, net, uts and ipc namespaces with a constructed root: only its processes in /proc, only `lo`, a path outside the grants does not exist, ENOENT; docs/kernel-view.md) or "supervised" (the host's namespaces, /proc and the hostname served by the supervisor, a path outside the grants EACCES). Unset: the kernel view where it applies (docs/kernel-view.md, "When it is used"), else the supervised view, reported in `RunResult.procView`; "kernel" fails the start naming why it cannot apply. The environment's `SANDLOCK_KERNEL_VIEW=0` or `=1` picks for a policy that leaves it unset. CLI: `--proc-view`. Default: unset. */
+  procView?: ProcView;
 }
 
 /** The JSON form of a policy (Policy.toJSON): PolicyInput without policyFn, JSON types only. */
@@ -317,6 +322,8 @@ export interface PolicyJSON {
   protection?: ProtectionJSON;
   /** false: Landlock and the seccomp filter only, no user-notification listener (a sandbox inside a sandbox); fields that need the supervisor are refused. CLI: `--no-supervisor` (sets false). Default: true. JSON form: Written only when false. */
   supervisor?: boolean;
+  /** {@inheritDoc PolicyInput.procView} */
+  procView?: ProcView;
 }
 
 /** The validated, normalised policy: one read-only property per field of SPEC 2.1. */
@@ -405,4 +412,6 @@ export interface PolicyFields {
   readonly protection: ProtectionSettings;
   /** false: Landlock and the seccomp filter only, no user-notification listener (a sandbox inside a sandbox); fields that need the supervisor are refused. CLI: `--no-supervisor` (sets false). Default: true. Validated form: Whether a seccomp supervisor runs (true unless the input says false). */
   readonly supervisor: boolean;
+  /** {@inheritDoc PolicyInput.procView} */
+  readonly procView: ProcView | undefined;
 }

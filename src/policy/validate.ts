@@ -6,7 +6,7 @@ import { parseBindSpec } from "./bind-spec.js";
 import { parseByteSize } from "./bytes.js";
 import { parseRandomSeed, parseTimeStart } from "./determinism.js";
 import { checkAbsolutePath, checkArray, checkBoolean, checkPathList, isPlainObject } from "./field-checks.js";
-import { checkCowAction, checkDeniedPaths, parseFsMount } from "./filesystem.js";
+import { checkCowAction, checkDeniedPaths, checkProcView, parseFsMount } from "./filesystem.js";
 import { checkName, parseEnv, parseUser } from "./identity.js";
 import {
   DEFAULT_MAX_PROCESSES, checkMaxCpu, checkMaxOpenFiles, checkMaxProcesses, checkNumCpus,
@@ -42,6 +42,7 @@ export const DEFAULTS: PolicyFields = Object.freeze({
   user: undefined, gpuDevices: undefined, portRemap: false, privateTmp: false, protectedFiles: false, policyFn: undefined, policyFnFiles: false,
   protection: STRICT,
   supervisor: true,
+  procView: undefined,
 });
 
 function netRules(field: string, value: unknown): readonly NetRule[] {
@@ -114,6 +115,7 @@ const PARSERS: { readonly [K in keyof PolicyInput]-?: FieldParser } = {
   policyFnFiles: (v) => ({ policyFnFiles: checkBoolean("policyFnFiles", v) }),
   protection: (v) => ({ protection: parseProtection("protection", v) }),
   supervisor: (v) => ({ supervisor: checkBoolean("supervisor", v) }),
+  procView: (v) => ({ procView: checkProcView("procView", v) }),
 };
 
 /** The stage's quota: a tmpfs of that size (cow.c); one page is the least it can hold. */

@@ -68,6 +68,7 @@ export const PROFILE_KEYS: readonly ProfileKey[] = [
   k("protection", "allow_degraded", "strings", "protection.allowDegraded"),
   k("protection", "disable", "strings", "protection.disable"),
   k("protection", "supervisor", "bool", "supervisor"),
+  k("protection", "proc_view", "string", "procView"),
 ];
 
 /** Keys outside any section. */

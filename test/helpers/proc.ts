@@ -1,6 +1,6 @@
 // Process facts the tests check from outside a sandbox.
 
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { descendantsOf } from "../../src/supervise/members.js";
 
 /** True while pid exists and is neither a zombie nor dead. */
@@ -15,4 +15,58 @@ export function alive(pid: number): boolean {
 /** Live (non-zombie) processes descending from pid. */
 export function descendants(pid: number): number[] {
   return descendantsOf(pid);
+}
+
+/**
+ * The host pid of the process that is `inner` in the pid namespace of `member` (a process of
+ * a kernel-view sandbox names itself by its namespace's pid: docs/kernel-view.md, "Pids across
+ * the boundary"), or undefined when no live process of that namespace has it.
+ */
+export function hostPidIn(member: number, inner: number): number | undefined {
+  let ns: string;
+  try {
+    ns = readlinkSync(`/proc/${member}/ns/pid`);
+  } catch {
+    return undefined;
+  }
+  for (const name of readdirSync("/proc")) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      if (readlinkSync(`/proc/${name}/ns/pid`) !== ns) continue;
+      const nspid = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${name}/status`, "latin1"))?.[1].trim().split(/\s+/);
+      if (nspid !== undefined && Number(nspid[nspid.length - 1]) === inner) return Number(name);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A pid a sandbox's process printed, as this process names it: itself when `member` (a
+ * process of that sandbox) shares this process's pid namespace (the supervised view), else
+ * translated (the kernel view). Throws when no such process lives, rather than name none.
+ */
+export function outerPid(member: number, printed: number): number {
+  if (readlinkSync(`/proc/${member}/ns/pid`) === readlinkSync("/proc/self/ns/pid")) return printed;
+  const pid = hostPidIn(member, printed);
+  if (pid === undefined) throw new Error(`no live process is ${printed} in the pid namespace of ${member}`);
+  return pid;
+}
+
+/**
+ * The pid (as this process names it) of the descendant of this process that names itself
+ * `printed` in its own pid namespace: itself under the supervised view, the host pid of a
+ * kernel-view sandbox's process; `printed` when no descendant matches (gone already).
+ */
+export function descendantNamed(printed: number): number {
+  for (const pid of descendants(process.pid)) {
+    try {
+      const nspid = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, "latin1"))?.[1].trim().split(/\s+/);
+      if (nspid !== undefined && Number(nspid[nspid.length - 1]) === printed) return pid;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return printed;
 }

@@ -8,8 +8,9 @@ import assert from "node:assert/strict";
 import { closeSync, constants, existsSync, openSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { test } from "node:test";
 import type { CaseOutcome } from "../helpers/case-types.js";
-import { answer, scriptCase, securityCase, type Who } from "../helpers/harness.js";
+import { answer, byView, scriptCase, securityCase, type Who } from "../helpers/harness.js";
 import { isRoot } from "../helpers/stage.js";
+import { usernsUnavailable } from "../../src/plan/kernel-view.js";
 
 const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
 const BASE = { fsReadable: ["${PROBE}"] };
@@ -91,7 +92,8 @@ securityCase("under a writable grant on / the same", { policy: { fsWritable: ["/
 // /dev/kmsg is readable by everyone on hosts with dmesg_restrict 0: the kernel log.
 const dmesgRestricted = readFileSync("/proc/sys/kernel/dmesg_restrict", "utf8").trim() !== "0";
 if (!existsSync("/dev/kmsg")) test("/dev/kmsg cases", { skip: "no /dev/kmsg on this host" }, () => undefined);
-else securityCase("/dev/kmsg is off the allowlist: a read grant on /dev does not open it", { policy: { fsReadable: ["${PROBE}", "/dev"] }, cmd: probe("red-devopen", "/dev/kmsg") }, (o) => assert.equal(answer(o), "EACCES"));
+// EACCES from Landlock, or ENOENT under the kernel view (a node off the allowlist is not bound).
+else securityCase("/dev/kmsg is off the allowlist: a read grant on /dev does not open it", { policy: { fsReadable: ["${PROBE}", "/dev"] }, cmd: probe("red-devopen", "/dev/kmsg") }, (o) => assert.equal(answer(o), byView(o, "EACCES", "ENOENT")));
 if (existsSync("/dev/kmsg")) securityCase(`positive control: a grant naming /dev/kmsg reaches it (the kernel answers: ${dmesgRestricted ? "EPERM, dmesg_restrict" : "ok"})`, { policy: { fsReadable: ["${PROBE}", "/dev/kmsg"] }, cmd: probe("red-devopen", "/dev/kmsg") }, (o) =>
   assert.equal(answer(o), dmesgRestricted ? "EPERM" : "ok"),
 );
@@ -107,7 +109,12 @@ hostCase(
     assert.equal(out.bare?.stdout, "ok\n", "control: unsandboxed, the same user opens it");
   },
 );
-securityCase("positive control: the sandbox opens the terminal it made through /dev/ptmx by its name (writable /dev)", { policy: { fsReadable: ["${PROBE}"], fsWritable: ["/dev"] }, cmd: probe("pty-own") }, (o) => assert.equal(answer(o), "ok"));
+// A writable grant reaching /dev/ptmx keeps the supervised view, the declared fallback
+// (plan/kernel-view.ts): the kernel view has no devpts instance of its own yet.
+securityCase("positive control: the sandbox opens the terminal it made through /dev/ptmx by its name (writable /dev)", { policy: { fsReadable: ["${PROBE}"], fsWritable: ["/dev"] }, cmd: probe("pty-own") }, (o) => {
+  assert.equal(answer(o), "ok");
+  assert.equal(o.observed.procView, "supervised", "a writable /dev falls back to the supervised view");
+});
 securityCase("positive control: the same under a writable grant on /", { policy: { fsWritable: ["/"] }, cmd: probe("pty-own") }, (o) => assert.equal(answer(o), "ok"));
 
 // --- sysfs and cgroup files under writable grants. ---------------------------------------
@@ -194,14 +201,18 @@ function initCaps(): string {
 }
 const INIT_CAPS = initCaps();
 
-securityCase("capget does not read the capability sets of a host process (pid 1)", { policy: BASE, cmd: probe("capget", "1") }, (o) => assert.equal(answer(o), "EPERM"));
+// Under the kernel view pid 1 is the sandbox's init, not a host process: its sets are empty
+// (it is confined like the command, no capability), and no host pid can be named at all.
+securityCase("capget does not read the capability sets of a host process (pid 1)", { policy: BASE, cmd: probe("capget", "1") }, (o) => assert.equal(answer(o), byView(o, "EPERM", "eff 0 prm 0")));
 securityCase(`positive control: unsandboxed, the same user reads them (${INIT_CAPS})`, { policy: BASE, cmd: probe("capget", "1"), scenario: "bare" }, (o) => assert.equal(answer(o), INIT_CAPS));
 
 /** A pid no process can hold: pid_max itself (pids run from 1 to pid_max - 1). A free pid
  * picked at load time could be taken by the time the case runs (pids wrap on a machine
  * that starts many processes), which made the bare control see EPERM once. */
 const FREE = readFileSync("/proc/sys/kernel/pid_max", "utf8").trim();
-securityCase("capget of a pid no process holds: EPERM as for any outside pid (no existence oracle)", { policy: BASE, cmd: probe("capget", FREE) }, (o) => assert.equal(answer(o), "EPERM"));
+// Under the kernel view the pid names nothing in the sandbox's own pid namespace: ESRCH tells
+// only that (no host process can be named there, so no oracle about the host's).
+securityCase("capget of a pid no process holds: EPERM as for any outside pid (no existence oracle)", { policy: BASE, cmd: probe("capget", FREE) }, (o) => assert.equal(answer(o), byView(o, "EPERM", "ESRCH")));
 securityCase("positive control: unsandboxed, ESRCH tells the pid is free", { policy: BASE, cmd: probe("capget", FREE), scenario: "bare" }, (o) => assert.equal(answer(o), "ESRCH"));
 
 securityCase("positive control: capget of the sandbox's own child answers (no capabilities)", { policy: BASE, cmd: probe("capget", "child") }, (o) => assert.equal(answer(o), "eff 0 prm 0"));
@@ -222,7 +233,8 @@ const raceCounts = (o: CaseOutcome): { wins: number; own: number; refused: numbe
   assert.ok(m, `stdout: ${o.result?.stdout}`);
   return { wins: Number(m[1]), own: Number(m[2]), refused: Number(m[3]) };
 };
-securityCase("a thread switching capget's header to pid 1 never gets pid 1's sets (20,000 calls)", { policy: BASE, cmd: probe("capget-race", "1", "20000"), timeout: 60_000 }, (o) => {
+// The supervisor's check of capget's header (pinned): under the kernel view pid 1 is the init.
+securityCase("a thread switching capget's header to pid 1 never gets pid 1's sets (20,000 calls)", { policy: { ...BASE, procView: "supervised" }, cmd: probe("capget-race", "1", "20000"), timeout: 60_000 }, (o) => {
   const r = raceCounts(o);
   assert.equal(r.wins, 0);
   assert.ok(r.own > 0 && r.refused > 0, `both sides of the switch were seen: ${JSON.stringify(r)}`);
@@ -236,12 +248,22 @@ securityCase("positive control: unsandboxed, the same race reads pid 1's sets", 
 // process that can write its parent): the rule is opened at the path planning resolved,
 // without following links, so the start fails; following the link would have granted its
 // target (a file there read). Control: the same plan, nothing swapped, reads its own file.
-scriptCase("a granted directory swapped for a symlink between planning and launch fails the start, never grants the link's target", "dist/test/scripts/swapped-case.js", ["${PROBE}"], (o: { control: { code?: number; out?: string; error?: string }; swapped: { code?: number; out?: string; error?: string } }) => {
-  assert.deepEqual(o.control, { code: 0, out: "ok\n" }, JSON.stringify(o.control));
-  assert.equal(o.swapped.out, undefined, `the target was read: ${JSON.stringify(o.swapped)}`);
-  assert.match(o.swapped.error ?? "", /ConfinementError: .*ELOOP/);
-  assert.match(o.swapped.error ?? "", /became a symbolic link since it was planned/);
-});
+// Both views: the supervised view's Landlock rule opens the path following no link; the
+// kernel view's bind did follow it (mount(2)) and bound the link's target at the granted
+// path, where the rule then granted it; its bind now opens the path the same way (ns.c).
+for (const view of ["supervised", "kernel"] as const) {
+  if (view === "kernel" && usernsUnavailable() !== undefined) {
+    test(`a granted directory swapped for a symlink (${view} view)`, { skip: `no kernel view here: ${usernsUnavailable()}` }, () => undefined);
+    continue;
+  }
+  scriptCase(`a granted directory swapped for a symlink between planning and launch fails the start, never grants the link's target (${view} view)`, "dist/test/scripts/swapped-case.js", ["${PROBE}", view], (o: { control: { code?: number; out?: string; error?: string }; swapped: { code?: number; out?: string; error?: string } }) => {
+    assert.deepEqual(o.control, { code: 0, out: "ok\n" }, JSON.stringify(o.control));
+    assert.equal(o.swapped.out, undefined, `the target was read: ${JSON.stringify(o.swapped)}`);
+    assert.match(o.swapped.error ?? "", /ConfinementError: .*ELOOP/);
+    assert.match(o.swapped.error ?? "", /became a symbolic link since it was planned/);
+    if (view === "kernel") assert.match(o.swapped.error ?? "", /^ConfinementError: namespaces and constructed root/);
+  });
+}
 
 scriptCase("a granted path gone between planning and launch gets no rule; the command starts and the other rules hold", "dist/test/scripts/vanished-case.js", ["${PROBE}"], (out: { code?: number; out?: string; error?: string }) => {
   assert.equal(out.error, undefined, out.error);

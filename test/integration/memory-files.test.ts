@@ -52,7 +52,10 @@ securityCase("positive control: one 32 MiB memfd held in flight is held", { poli
 securityCase("under maxMemory an O_PATH handle on a memfd cannot be passed with SCM_RIGHTS", { policy: CAP, cmd: probe("memfd-inflight", "32", "8", "path"), timeout: 30_000 }, (o) =>
   assert.equal(answer(o), "EPERM"),
 );
-securityCase("positive control: without maxMemory the same O_PATH handle passes and holds", { policy: { fsReadable: ["${PROBE}"] }, cmd: probe("memfd-inflight", "32", "1", "path") }, held(32));
+// The controls of maxMemory's cases, which keep the supervised view (its meminfo), pinned to
+// it: the probe reaches its descriptors through /proc/self, which the kernel view's root
+// has only where /proc is granted.
+securityCase("positive control: without maxMemory the same O_PATH handle passes and holds", { policy: { fsReadable: ["${PROBE}"], procView: "supervised" }, cmd: probe("memfd-inflight", "32", "1", "path") }, held(32));
 
 securityCase(
   "positive control: 8 memfds of 32 MiB one after the other, each closed before the next, are freed and never add up",
@@ -68,7 +71,7 @@ const PROPS = ["name /memfd:sealme (deleted)", "cloexec 1", "accmode 2", "seals 
 securityCase("a memfd made by the supervisor has the name, flags and sealing the program asked for", { policy: CAP, cmd: probe("memfd-props") }, (o) =>
   assert.deepEqual(o.result?.stdout?.trim().split("\n"), PROPS),
 );
-securityCase("positive control: the same memfd without maxMemory (the kernel's own)", { policy: { fsReadable: ["${PROBE}"] }, cmd: probe("memfd-props") }, (o) =>
+securityCase("positive control: the same memfd without maxMemory (the kernel's own)", { policy: { fsReadable: ["${PROBE}"], procView: "supervised" }, cmd: probe("memfd-props") }, (o) =>
   assert.deepEqual(o.result?.stdout?.trim().split("\n"), PROPS),
 );
 

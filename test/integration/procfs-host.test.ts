@@ -1,7 +1,9 @@
 // What /proc tells the sandbox about its host (issue 9), against the real kernel: the mount
 // tables list only the mounts the grants reach, /proc/net only the interfaces the policy
 // calls for and the sandbox's own sockets, under every spelling and against a racing
-// rewrite of the path. Each has a control run without a sandbox that shows more.
+// rewrite of the path. Each has a control run without a sandbox that shows more. The cases
+// of the supervised view's filtered copies are pinned to it (procView "supervised"): under
+// the kernel view these files are the sandbox's own namespaces' (kernel-view.test.ts).
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -12,6 +14,7 @@ import { answer, securityCase } from "../helpers/harness.js";
 
 const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
 const PROC = { fsReadable: ["${PROBE}", "/proc"], cwd: "/" };
+const SUPERVISED_PROC = { ...PROC, procView: "supervised" } as const;
 
 function lines(o: CaseOutcome): string[] {
   if (o.error) throw new Error(`case failed before running: ${o.error.name}: ${o.error.message}`);
@@ -50,7 +53,7 @@ securityCase("control: without a sandbox the mount table lists mounts no grant o
 securityCase(
   "every spelling of the mount tables and /proc/net files gets the filtered copy; other /proc/net files are refused",
   {
-    policy: PROC,
+    policy: SUPERVISED_PROC,
     cmd: probe(
       "count-each",
       "/proc/self/mountinfo", "/proc/mounts", "/proc/self/mounts", "/proc/thread-self/mountinfo", "/proc/self/mountstats",
@@ -141,7 +144,7 @@ securityCase(
 for (const bad of ["/proc/self/mountinfo", "/proc/self/net/dev"]) {
   securityCase(
     `a path rewritten by another thread during the open never reaches the real ${bad}`,
-    { policy: PROC, cmd: probe("race", "/proc/meminfo", bad, "20000") },
+    { policy: SUPERVISED_PROC, cmd: probe("race", "/proc/meminfo", bad, "20000") },
     (o) => {
       const m = /^bad (\d+) good (\d+)$/.exec(answer(o));
       assert.ok(m, answer(o));

@@ -1,13 +1,17 @@
 // /proc against the real kernel (SPEC 4.4): the sandbox lists and opens only its own
 // processes, whatever the spelling of the path and even when another thread rewrites it
-// during the open; the kernel's secrets stay hidden; its own files keep working.
+// during the open; the kernel's secrets stay hidden; its own files keep working. These are
+// the supervised view's mechanisms (procView "supervised", pinned below); under the kernel
+// view /proc is a fresh procfs of the sandbox's own pid namespace, attacked in
+// kernel-view.test.ts.
 
 import assert from "node:assert/strict";
 import { answer, scriptCase, securityCase } from "../helpers/harness.js";
 import type { CaseOutcome } from "../helpers/case-types.js";
 
 const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
-const PROC = { fsReadable: ["${PROBE}", "/proc"], cwd: "/" };
+const SUPERVISED = { procView: "supervised" } as const;
+const PROC = { fsReadable: ["${PROBE}", "/proc"], cwd: "/", ...SUPERVISED };
 
 function lines(o: CaseOutcome): string[] {
   if (o.error) throw new Error(`case failed before running: ${o.error.name}: ${o.error.message}`);
@@ -35,7 +39,7 @@ function checkListing(o: CaseOutcome): void {
 
 securityCase("listing /proc shows only the sandbox's processes (getdents64)", { policy: PROC, cmd: probe("pids") }, checkListing);
 securityCase("listing /proc shows only the sandbox's processes (legacy getdents)", { policy: PROC, cmd: probe("pids-legacy") }, checkListing);
-securityCase("with / granted, listing /proc still shows only the sandbox's processes", { policy: { fsReadable: ["/"] }, cmd: probe("pids") }, checkListing);
+securityCase("with / granted, listing /proc still shows only the sandbox's processes", { policy: { ...SUPERVISED, fsReadable: ["/"] }, cmd: probe("pids") }, checkListing);
 
 securityCase("/proc/1/cmdline gives EACCES", { policy: PROC, cmd: probe("read", "/proc/1/cmdline") }, (o) => assert.equal(answer(o), "EACCES"));
 
@@ -117,7 +121,7 @@ securityCase("a read-only /proc grant refuses writing the sandbox's own files", 
 
 securityCase(
   "a writable /proc grant lets the sandbox write its own files",
-  { policy: { fsReadable: ["${PROBE}"], fsWritable: ["/proc"] }, cmd: probe("open-write", "/proc/self/comm") },
+  { policy: { ...SUPERVISED, fsReadable: ["${PROBE}"], fsWritable: ["/proc"] }, cmd: probe("open-write", "/proc/self/comm") },
   (o) => assert.equal(answer(o), "ok"),
 );
 
@@ -148,11 +152,11 @@ securityCase(
 
 securityCase(
   "the same race against a hidden file",
-  { policy: { fsReadable: ["/"] }, cmd: probe("race", "/proc/meminfo", "/proc/kallsyms", "5000") },
+  { policy: { ...SUPERVISED, fsReadable: ["/"] }, cmd: probe("race", "/proc/meminfo", "/proc/kallsyms", "5000") },
   (o) => assert.match(answer(o), /^bad 0 good [1-9]/),
 );
 
-securityCase("without a /proc grant, /proc stays closed (Landlock)", { policy: { fsReadable: ["${PROBE}"] }, cmd: probe("read", "/proc/self/status") }, (o) =>
+securityCase("without a /proc grant, /proc stays closed (Landlock)", { policy: { ...SUPERVISED, fsReadable: ["${PROBE}"] }, cmd: probe("read", "/proc/self/status") }, (o) =>
   assert.equal(answer(o), "EACCES"),
 );
 

@@ -196,7 +196,8 @@ async function run(): Promise<unknown> {
       const sb = new Sandbox({ fsReadable: [counter], fsWritable: [work], maxProcesses: 16 });
       await sb.spawn([counter, countFile, "forkloop"]);
       await untilLines(3);
-      const hold = holdForks(parentOf(sb.pid!)!);
+      // The launcher: the command's parent, or under the kernel view its init's parent.
+      const hold = holdForks(sb.procView === "kernel" ? parentOf(parentOf(sb.pid!)!)! : parentOf(sb.pid!)!);
       await sleep(100);
       const cp = await sb.checkpoint();
       const heldForks = lines().at(-1)![1]!;

@@ -66,7 +66,9 @@ async function sandboxed(policy: object, cmd: string[]): Promise<{ code: number 
 async function escape(): Promise<object> {
   const t = makeRoot();
   const inside = await sandboxed({ chroot: t.root, fsReadable: ["/", "/proc"], fsWritable: ["/tmp"] }, ["/bin/sl-probe", "chroot-escape", "", t.secret]);
-  const control = await sandboxed({ fsReadable: [t.root, dirname(t.secret), "/proc"], fsWritable: [join(t.root, "tmp")] }, [join(t.root, "bin", "sl-probe"), "chroot-escape", t.root, t.secret]);
+  // The supervised view (pinned): the kernel view binds each grant apart, so openat2's
+  // RESOLVE_NO_XDEV would meet a mount boundary the host's tree does not have (EXDEV).
+  const control = await sandboxed({ fsReadable: [t.root, dirname(t.secret), "/proc"], fsWritable: [join(t.root, "tmp")], procView: "supervised" }, [join(t.root, "bin", "sl-probe"), "chroot-escape", t.root, t.secret]);
   return { inside: { ...inside, ops: lines(inside.out) }, control: { ...control, ops: lines(control.out) } };
 }
 

@@ -4,15 +4,19 @@
 // Usage: nested-case.js
 
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { CLI as cli, ROOT } from "../helpers/system.js";
 
 const stage = resolve(ROOT); // the package root, as a grant path
 
 const outer = ["run", "-r", "/usr", "-r", "/lib", "-r", "/lib64", "-r", "/bin", "-r", "/etc", "-r", "/proc", "-r", "/dev", "-r", stage, "--"];
+// The inner grants by their real paths: under the kernel view the outer sandbox's root (and
+// the /lib -> usr/lib links in it) belongs to the caller, and a grant through a link in a
+// directory its own processes could change is refused (plan/grant-path.ts).
+const innerSystem = [...new Set(["/usr", "/lib", "/lib64", "/bin"].map((p) => realpathSync(p)))].flatMap((p) => ["-r", p]);
 const inner = (...flags: string[]): string[] => [
-  process.execPath, cli, "run", ...flags, "-r", "/usr", "-r", "/lib", "-r", "/lib64", "-r", "/bin", "--",
+  process.execPath, cli, "run", ...flags, ...innerSystem, "--",
   "/bin/sh", "-c", "echo nested; cat /etc/hostname >/dev/null 2>&1 && echo etc-read || echo etc-refused",
 ];
 

@@ -21,6 +21,6 @@ const bare = await new Promise<string>((resolve) => {
 
 console.log(JSON.stringify({
   out: r.stdout?.toString() ?? null,
-  stages: r.stages.map((s) => ({ status: s.status, code: s.exitCode, err: s.stderr?.toString() ?? "" })),
+  stages: r.stages.map((s) => ({ status: s.status, code: s.exitCode, err: s.stderr?.toString() ?? "", procView: s.procView })),
   bare,
 }));

@@ -220,7 +220,10 @@ async function denyReach(): Promise<object> {
     writeFileSync(secret, "secret\n");
     writeFileSync(join(sdir, "f"), "inner\n");
     writeFileSync(other, "other\n");
-    const policy = { fsReadable: [probe, ...system], fsWritable: [w], ...(mode === "denied" ? { fsDenied: [secret, sdir] } : {}) };
+    // The supervised view (pinned): the ops go through /proc/self/root and the supervisor's
+    // /proc/<pid>/root, which the kernel view's root has no /proc for here; its covers are
+    // attacked in kernel-view.test's "covers" case.
+    const policy = { procView: "supervised" as const, fsReadable: [probe, ...system], fsWritable: [w], ...(mode === "denied" ? { fsDenied: [secret, sdir] } : {}) };
     const r = await Sandbox.run(policy, [probe, "red4-deny-reach", secret, sdir, other, String(process.pid)], { timeout: 60_000 });
     out[mode] = { exit: r.exitCode, ops: lines(r.stdoutText), stderr: r.stderrText.slice(0, 2000) };
   }

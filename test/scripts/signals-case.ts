@@ -13,7 +13,10 @@ const [probe, mode] = process.argv.slice(2) as [string, string];
 async function main(): Promise<void> {
   const protection = mode === "trapped" ? { allowDegraded: ["scopes" as const] } : {};
   if (mode === "trapped") overrideHost({ landlockAbi: 5 });
-  const policy = { fsReadable: [probe, "/dev/null", ...SYSTEM_RO], protection };
+  // The supervised view (pinned): these cases are the supervisor's signal checks and their
+  // control in the host's pid namespace; under the kernel view kill(-1) reaches only the
+  // sandbox's own pid namespace by the kernel's rules (kernel-view.test.ts).
+  const policy = { fsReadable: [probe, "/dev/null", ...SYSTEM_RO], protection, procView: "supervised" as const };
   const run = async (cmd: string[]): Promise<string[]> => (await Sandbox.run(policy, cmd)).stdoutText.split("\n");
   const out = {
     enforcement: (await Sandbox.run(policy, [probe, "exit", "0"])).enforcement.scopes,

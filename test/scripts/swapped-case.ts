@@ -13,6 +13,8 @@ import { Policy } from "../../src/policy/index.js";
 import { launchPlan } from "./launch-plan.js";
 
 const probe = process.argv[2]!;
+// "kernel" or "supervised": the view to run (kernel: its constructed root binds each grant).
+const view = process.argv[3] as "kernel" | "supervised" | undefined;
 const dir = mkdtempSync("/tmp/sandlock-swapped-");
 mkdirSync(join(dir, "d"));
 mkdirSync(join(dir, "outside"));
@@ -20,12 +22,14 @@ writeFileSync(join(dir, "d", "mine"), "mine\n"); // the probe prints "ok" for a 
 writeFileSync(join(dir, "outside", "secret"), "secret\n");
 
 async function launch(target: string, swap: boolean): Promise<unknown> {
-  const features = computeFeatures(new Policy({ fsReadable: [probe, join(dir, "d")] }), { landlockAbi: native().landlockAbi(), cpuCount: 1 });
+  const features = computeFeatures(new Policy({ fsReadable: [probe, join(dir, "d")], ...(view !== undefined ? { procView: view } : {}) }), { landlockAbi: native().landlockAbi(), cpuCount: 1 });
   const unsupervised = { ...features, seccomp: { ...features.seccomp, notify: [] } };
   const plan = makePlan(unsupervised, { path: probe, argv: [probe, "read", target], env: {}, cwd: "/", ownProcessGroup: true });
   if (swap) {
     renameSync(join(dir, "d"), join(dir, "d.real"));
-    symlinkSync(join(dir, "outside"), join(dir, "d"));
+    // Relative, so that it leads to the same place wherever the root is (the kernel view's
+    // launcher resolves host paths under its staging root, where an absolute one leads nowhere).
+    symlinkSync("outside", join(dir, "d"));
   }
   try {
     return await launchPlan(plan);
@@ -38,6 +42,7 @@ async function launch(target: string, swap: boolean): Promise<unknown> {
 }
 
 const control = await launch(join(dir, "d", "mine"), false);
-const swapped = await launch(join(dir, "outside", "secret"), true);
+// Through the granted name: what a bind of the link's target (or a rule following it) would expose.
+const swapped = await launch(join(dir, "d", "secret"), true);
 rmSync(dir, { recursive: true, force: true });
 process.stdout.write(JSON.stringify({ control, swapped }) + "\n");

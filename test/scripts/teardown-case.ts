@@ -8,7 +8,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { Sandbox } from "../../src/index.js";
-import { alive } from "../helpers/proc.js";
+import { alive, outerPid } from "../helpers/proc.js";
 
 const [scenario, probe, cli] = process.argv.slice(2) as [string, string, string];
 /** How long teardown may take before the scenario says it did not complete. */
@@ -56,7 +56,10 @@ async function librarySandbox(opts: { timeout?: number } = {}): Promise<[Sandbox
   sb.stdout!.on("data", (c: Buffer) => (text += c.toString()));
   for (let i = 0; i < 500 && !text.includes("\n"); i++) await sleep(10);
   const root = sb.pid!;
-  return [sb, parentOf(root)!, root, Number(text.trim())];
+  // Under the kernel view the root's parent is the init (the launcher's child), and the
+  // daemon printed its namespace's pid.
+  const launcher = sb.procView === "kernel" ? parentOf(parentOf(root)!)! : parentOf(root)!;
+  return [sb, launcher, root, outerPid(root, Number(text.trim()))];
 }
 
 /** Resolves with what p resolved to, or "timed out" after BOUND_MS. */
@@ -71,7 +74,8 @@ async function cliSandbox(extra: string[]): Promise<[ReturnType<typeof spawn>, n
   child.stdout!.on("data", (c: Buffer) => (text += c.toString()));
   for (let i = 0; i < 1000 && !text.includes("\n"); i++) await sleep(10);
   const launcher = childrenOf(child.pid!)[0]!;
-  return [child, launcher, Number(text.trim())];
+  // The launcher's child (the command, or the kernel view's init) names the daemon's namespace.
+  return [child, launcher, outerPid(childrenOf(launcher)[0]!, Number(text.trim()))];
 }
 
 const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {

@@ -5,7 +5,7 @@
 // had) the start is refused by name. Prints one JSON line. Usage: user-case.js
 
 import { execFile } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Sandbox } from "../../src/index.js";
 import { CLI as cli, ROOT } from "../helpers/system.js";
@@ -39,7 +39,10 @@ const plain = await Sandbox.run(policy, ["/bin/sh", "-c", "id -u; id -g"]);
 
 // Inside a sandbox (its filter refuses namespaces): the inner start is refused by name.
 const outer = ["run", "-r", "/usr", "-r", "/lib", "-r", "/lib64", "-r", "/bin", "-r", "/etc", "-r", "/proc", "-r", "/dev", "-r", stage, "--"];
-const inner = [process.execPath, cli, "run", "--no-supervisor", "--user", "7:7", "-r", "/usr", "-r", "/lib", "-r", "/lib64", "-r", "/bin", "--", "/bin/true"];
+// The inner grants by their real paths: under the kernel view the outer sandbox's root (and
+// its /lib -> usr/lib link) belongs to the caller, and grant-path.ts refuses such links.
+const innerSystem = [...new Set(["/usr", "/lib", "/lib64", "/bin"].map((p) => realpathSync(p)))].flatMap((p) => ["-r", p]);
+const inner = [process.execPath, cli, "run", "--no-supervisor", "--user", "7:7", ...innerSystem, "--", "/bin/true"];
 const nested = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
   const child = execFile(process.execPath, [cli, ...outer, ...inner], { encoding: "utf8", timeout: 30_000 }, (_e, _out, stderr) => resolve({ code: child.exitCode, stderr }));
 });

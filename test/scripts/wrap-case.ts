@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import { connect } from "node:net";
 import { join } from "node:path";
+import { descendantNamed } from "../helpers/proc.js";
 
 const [stage] = process.argv.slice(2) as [string];
 const { wrap } = (await import(join(stage, "dist", "src", "index.js"))) as typeof import("../../src/index.js");
@@ -66,7 +67,8 @@ const out: Record<string, unknown> = {};
   const run = await start(w.file, w.args, w.env, (text, kill) => {
     const got = text.trim().split("\n").map(Number).filter((n) => n > 0);
     if (got.length === 2 && pids.length === 0) {
-      pids = got;
+      // As this process names them (the kernel view's sandbox prints its namespace's pids).
+      pids = got.map(descendantNamed);
       kill("SIGKILL");
     }
   });

@@ -197,6 +197,11 @@ cases("workdir-only fields", [
   ["fsMount without chroot", { fsMount: { "/data": "/srv" } }, "fsMount", `fsMount: {"/data":"/srv"} requires chroot (it maps directories into the chroot)`],
 ]);
 
+cases("procView", [
+  ["a third word", { procView: "auto" }, "procView", `procView: "auto" is not "kernel" or "supervised" (leave it unset for the kernel view where it applies)`],
+  ["not a string", { procView: true }, "procView", `procView: true is not "kernel" or "supervised" (leave it unset for the kernel view where it applies)`],
+]);
+
 cases("env", [
   ["not an object", { env: ["A=1"] }, "env", `env: ["A=1"] is not an object of variable names to string values`],
   ["empty name", { env: { "": "x" } }, "env", `env: "" is not a variable name (it is empty)`],

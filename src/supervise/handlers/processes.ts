@@ -38,10 +38,11 @@ export function stillInSyscall(tid: number, nr: number): boolean {
  * its slot at the latest when the slot is needed. A caller blocked in vfork while its
  * child runs is counted twice; the error is on the strict side, by one.
  */
-export function processHandlers(max: number, ctx: SupervisorContext, init = false): HandlerTable {
-  // The root process; with the kernel-native view's init, its fork makes the command the
-  // first counted process (the launcher's count leaves the init out: confine/launcher.ts).
-  let count = init ? 0 : 1;
+export function processHandlers(max: number, ctx: SupervisorContext): HandlerTable {
+  // The root process. The kernel-native view's init forks the command before the filter
+  // (native/launcher/init.c), so the command is this first one there too, and the init is
+  // counted nowhere (the launcher's count leaves it out: confine/launcher.ts).
+  let count = 1;
   let limit = max;
   // policyFn's ctx.restrictMaxProcesses: later forks see the lower limit; processes
   // already running stay (the count only refuses what comes next).
