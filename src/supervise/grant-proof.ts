@@ -69,6 +69,15 @@ function below(path: Buffer, dir: Buffer): Buffer | undefined {
   return undefined;
 }
 
+/** The directory an unlinked file was removed from, read from its descriptor's path
+ * ("DIR/NAME (deleted)"), or undefined for a path that is not an unlinked file's. */
+function unlinkedParent(real: Buffer): Buffer | undefined {
+  if (real.length <= DELETED.length || !real.subarray(real.length - DELETED.length).equals(DELETED)) return undefined;
+  const name = real.subarray(0, real.length - DELETED.length);
+  const slash = name.lastIndexOf(SLASH);
+  return slash <= 0 ? Buffer.from("/") : name.subarray(0, slash);
+}
+
 export class WritableGrants {
   private readonly grants: readonly OpenGrant[];
 
@@ -140,9 +149,12 @@ export class WritableGrants {
    * contains() for a caller in a mount namespace of its own (a copy-on-write workdir): the
    * grants are opened again from the caller's root, so the proof walks the overlay the
    * caller writes to, not the real directory beneath it that the descriptors opened at
-   * the start name. An unlinked file is not proved (its parent could not be pinned).
+   * the start name. An unlinked file is proved as contains() proves it, by the directory
+   * it was removed from, walked from the grant opened in the caller's root (the kernel
+   * view's O_TMPFILE files: `linkat(AT_EMPTY_PATH)` gave EXDEV there).
    */
   private containsInRoot(real: Buffer, st: FileId, root: number): boolean {
+    if (st.nlink === 0 && !isType(st, S_IF.DIR)) return this.containsUnlinkedInRoot(real, st, root);
     for (const g of this.grants) {
       if (g.inRoot.length === 0) continue; // a chroot's grant the sandbox does not reach
       const rel = below(real, g.inRoot);
@@ -198,11 +210,28 @@ export class WritableGrants {
     return typeof q !== "number" && sameInode(q, st);
   }
 
+  private containsUnlinkedInRoot(real: Buffer, st: FileId, root: number): boolean {
+    const parent = unlinkedParent(real);
+    if (parent === undefined) return false;
+    for (const g of this.grants) {
+      if (!g.tree || g.inRoot.length === 0) continue;
+      const rel = below(parent, g.inRoot);
+      if (rel === undefined) continue;
+      const fd = openat2Bytes(root, g.inRoot, O.PATH | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS, null);
+      if (fd < 0) continue;
+      try {
+        const dir = rel.length === 0 ? fileId(fd) : fileIdAt(fd, rel, BENEATH);
+        if (typeof dir !== "number" && isType(dir, S_IF.DIR) && dir.dev === st.dev) return true;
+      } finally {
+        closeSync(fd);
+      }
+    }
+    return false;
+  }
+
   private containsUnlinked(real: Buffer, st: FileId): boolean {
-    if (real.length <= DELETED.length || !real.subarray(real.length - DELETED.length).equals(DELETED)) return false;
-    const name = real.subarray(0, real.length - DELETED.length);
-    const slash = name.lastIndexOf(SLASH);
-    const parent = slash <= 0 ? Buffer.from("/") : name.subarray(0, slash);
+    const parent = unlinkedParent(real);
+    if (parent === undefined) return false;
     for (const g of this.grants) {
       if (!g.tree) continue;
       const rel = below(parent, g.path);

@@ -177,7 +177,9 @@ async function tmpfileLink(): Promise<object> {
   mkdirSync(join(repo, "sub"));
   const out: Record<string, unknown> = {};
   for (const [key, dir, name] of [["hook", "sub", ".git/hooks/pre-commit"], ["envrc", "sub", ".envrc"], ["in-hooks", ".git/hooks", "x"], ["control", "sub", "sub/plain"]] as const) {
-    const r = await Sandbox.run({ fsReadable: [...system, probe], fsWritable: [repo], cwd: repo, protectedFiles: true }, [probe, "red6-tmpfile-link", dir, name], { timeout: 60_000 });
+    // /proc granted: the second link goes through /proc/self/fd/N, which must exist in
+    // the kernel view's root too (without a /proc grant it has none: ENOENT there).
+    const r = await Sandbox.run({ fsReadable: [...system, probe, "/proc"], fsWritable: [repo], cwd: repo, protectedFiles: true }, [probe, "red6-tmpfile-link", dir, name], { timeout: 60_000 });
     out[key] = { says: r.stdoutText.trim(), exists: existsSync(join(repo, name)) };
   }
   return out;
