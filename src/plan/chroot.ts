@@ -9,6 +9,7 @@ import type { Policy } from "../policy/policy.js";
 import { grantRealpath, SwappableLinkError } from "./grant-path.js";
 import { observe } from "./host-reads.js";
 import type { PathGrant } from "./landlock.js";
+import { refuseNul } from "./nul.js";
 
 /** One fsMount: `host` (its real path) seen at `virtual` inside the root. */
 export interface ChrootMount {
@@ -229,7 +230,7 @@ export function chrootPayload(spec: ChrootSpec, uid: number, gid: number): Buffe
   head.writeUInt32LE(gid >>> 0, 4);
   head.writeUInt32LE((spec.proc ? 1 : 0) | (spec.dev ? 2 : 0), 8);
   const strings = [spec.root, ...spec.mounts.flatMap((m) => [m.readOnly ? "r" : "w", m.virtual, m.host]), ""];
-  for (const x of strings) if (x.includes("\0")) throw new Error(`plan: string contains NUL: ${JSON.stringify(x)}`);
+  for (const x of strings) refuseNul(x);
   return Buffer.concat([head, Buffer.from(strings.map((x) => `${x}\0`).join(""), "utf8")]);
 }
 

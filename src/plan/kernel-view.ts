@@ -8,6 +8,7 @@ import type { Policy } from "../policy/policy.js";
 import type { PathGrant } from "./landlock.js";
 import { HIDDEN_PROC_FILES, within } from "./proc-grants.js";
 import { grantRealpath } from "./grant-path.js";
+import { refuseNul } from "./nul.js";
 
 /**
  * The view a policy that leaves procView unset gets where the kernel view applies. Off until
@@ -144,6 +145,7 @@ export function nsViewOps(grants: readonly PathGrant[], name: string | undefined
   }
   // Only a directory the host has: a missing one fails the chdir step (ENOENT), as under
   // the supervised view, rather than appearing empty.
+  refuseNul(cwd);
   const realCwd = realOr(cwd);
   if (!covered(realCwd) && lstatSync(realCwd, { throwIfNoEntry: false })?.isDirectory() === true) ops.push(["D", realCwd]);
   if (name !== undefined) {
@@ -205,6 +207,6 @@ export function nsViewPayload(ops: readonly NsOp[], staging: string): Buffer {
   const strings: string[] = [staging];
   for (const op of ops) strings.push(...op);
   strings.push("");
-  for (const s of strings) if (s.includes("\0")) throw new Error(`plan: string contains NUL: ${JSON.stringify(s)}`);
+  for (const s of strings) refuseNul(s);
   return Buffer.concat([head, Buffer.from(strings.join("\0") + "\0", "utf8")]);
 }

@@ -10,6 +10,7 @@ import { buildSeccompProgram, type SeccompSpec } from "./seccomp.js";
 import { grantRealpath } from "./grant-path.js";
 import { nsViewOps, nsViewPayload, stagingDir } from "./kernel-view.js";
 import { chrootPayload, chrootVirtualPath } from "./chroot.js";
+import { refuseNul } from "./nul.js";
 
 /**
  * The path a Landlock rule is opened at: the grant's real path as planning sees it, which
@@ -101,7 +102,7 @@ function u64(...values: bigint[]): Buffer {
 }
 
 function cstr(s: string): Buffer {
-  if (s.includes("\0")) throw new Error(`plan: string contains NUL: ${JSON.stringify(s)}`);
+  refuseNul(s);
   return Buffer.from(s + "\0", "utf8");
 }
 
@@ -131,7 +132,7 @@ function execPayload(cmd: CommandSpec): Buffer {
   const strings = [cmd.path, ...cmd.argv];
   const keys = Object.keys(cmd.env);
   for (const k of keys) strings.push(`${k}=${cmd.env[k]}`);
-  for (const s of strings) if (s.includes("\0")) throw new Error(`plan: string contains NUL: ${JSON.stringify(s)}`);
+  for (const s of strings) refuseNul(s);
   strings.push(""); // the last string's terminator
   const text = strings.join("\0");
   const out = Buffer.allocUnsafe(8 + Buffer.byteLength(text, "utf8"));

@@ -543,7 +543,7 @@ test("protectedFiles by the supervisor: open and openat go to it only with a wri
   const off = buildSeccompProgram(computeFeatures(new Policy({ fsReadable: ["/usr"], fsWritable: ["/tmp"] }), host).seccomp);
   expectAction(off, { nr: sys("openat"), args: [-100, 0, 1] }, ALLOW, "control: no protectedFiles, a write open stays in the kernel");
   expectAction(off, { nr: sys("mkdir"), args: [] }, ALLOW, "control: mkdir");
-  // With /proc granted the view routes opens whole: they stay routed whole.
-  const view = buildSeccompProgram(computeFeatures(new Policy({ fsReadable: ["/usr", "/proc"], fsWritable: ["/tmp"], protectedFiles: true }), host).seccomp);
+  // With /proc granted the supervised view routes opens whole: they stay routed whole.
+  const view = buildSeccompProgram(computeFeatures(new Policy({ fsReadable: ["/usr", "/proc"], fsWritable: ["/tmp"], protectedFiles: true, procView: "supervised" }), host).seccomp);
   expectAction(view, { nr: sys("openat"), args: [-100, 0, 0] }, NOTIF, "openat routed whole by the /proc view");
 });

@@ -285,17 +285,18 @@ test("makePlan orders the steps safely", () => {
   }
 });
 
+// The supervised view's plan, pinned (the kernel view's steps: kernel-view.test.ts).
 test("the full plan has exactly the expected steps", () => {
-  const ops = plan().steps.map((s) => s.op);
+  const ops = plan({ ...FULL, procView: "supervised" }).steps.map((s) => s.op);
   const S = Step;
   assert.deepEqual(ops, [
     S.PDEATHSIG, S.SETPGID, S.RLIMIT, S.AFFINITY, S.PERSONALITY, S.THP_DISABLE, S.NICE, S.CHDIR, S.CLOSE_FDS, S.DROP_CAPS, S.NO_NEW_PRIVS,
     S.LANDLOCK_CREATE, S.LANDLOCK_PATH, S.LANDLOCK_PATH, S.LANDLOCK_PATH, S.LANDLOCK_PORT, S.LANDLOCK_PORT, S.LANDLOCK_RESTRICT,
     S.SECCOMP, S.LISTENER, S.RLIMIT, S.EXEC,
   ]);
-  const minimal = plan({}, { ownProcessGroup: false }).steps.map((s) => s.op);
+  const minimal = plan({ procView: "supervised" }, { ownProcessGroup: false }).steps.map((s) => s.op);
   assert.deepEqual(minimal, [S.PDEATHSIG, S.NICE, S.CHDIR, S.CLOSE_FDS, S.DROP_CAPS, S.NO_NEW_PRIVS, S.LANDLOCK_CREATE, S.LANDLOCK_RESTRICT, S.SECCOMP, S.LISTENER, S.EXEC]);
-  const noLandlock = plan({ protection: { allowDegraded: ["fs", "fs-refer", "fs-truncate", "net-tcp", "ioctl-dev", "scopes"] } }, { ownProcessGroup: false }, { landlockAbi: 0, cpuCount: 2 });
+  const noLandlock = plan({ procView: "supervised", protection: { allowDegraded: ["fs", "fs-refer", "fs-truncate", "net-tcp", "ioctl-dev", "scopes"] } }, { ownProcessGroup: false }, { landlockAbi: 0, cpuCount: 2 });
   assert.deepEqual(noLandlock.steps.map((s) => s.op), [S.PDEATHSIG, S.NICE, S.CHDIR, S.CLOSE_FDS, S.DROP_CAPS, S.NO_NEW_PRIVS, S.SECCOMP, S.LISTENER, S.EXEC]);
 });
 
