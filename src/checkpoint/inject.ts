@@ -82,8 +82,8 @@ export class Remote {
     return new Remote(tid, gadget, scratch, regs, timeoutMs);
   }
 
-  /** Runs one system call in the tracee; returns the kernel's result (negative: -errno). */
-  async call(nr: number, ...args: (bigint | number)[]): Promise<bigint> {
+  /** The saved registers set up for system call `nr` with `args` at the gadget. */
+  private callRegs(nr: number, args: readonly (bigint | number)[]): Buffer {
     const r = Buffer.from(this.regs);
     r.writeBigUInt64LE(BigInt(nr), REG.rax * 8);
     // orig_rax -1: the kernel must not treat the stop the thread is in as a call to restart.
@@ -91,7 +91,12 @@ export class Remote {
     r.writeBigUInt64LE(this.gadget, REG.rip * 8);
     const slots = [REG.rdi, REG.rsi, REG.rdx, REG.r10, REG.r8, REG.r9];
     args.forEach((a, i) => r.writeBigUInt64LE(BigInt.asUintN(64, BigInt(a)), slots[i]! * 8));
-    this.setRegs(r);
+    return r;
+  }
+
+  /** Runs one system call in the tracee; returns the kernel's result (negative: -errno). */
+  async call(nr: number, ...args: (bigint | number)[]): Promise<bigint> {
+    this.setRegs(this.callRegs(nr, args));
     for (const phase of ["entry", "exit"]) {
       const rc = native().ptraceSyscall(this.tid, 0);
       if (rc < 0) throw new TraceError(`restore: ptrace(PTRACE_SYSCALL) on ${this.tid}: errno ${-rc}`);
@@ -111,13 +116,7 @@ export class Remote {
    * user code (PTRACE_EVENT_STOP), from where further calls run as usual. Resolves with rax.
    */
   async callInterrupted(nr: number, ...args: (bigint | number)[]): Promise<bigint> {
-    const r = Buffer.from(this.regs);
-    r.writeBigUInt64LE(BigInt(nr), REG.rax * 8);
-    r.writeBigInt64LE(-1n, REG.origRax * 8);
-    r.writeBigUInt64LE(this.gadget, REG.rip * 8);
-    const slots = [REG.rdi, REG.rsi, REG.rdx, REG.r10, REG.r8, REG.r9];
-    args.forEach((a, i) => r.writeBigUInt64LE(BigInt.asUintN(64, BigInt(a)), slots[i]! * 8));
-    this.setRegs(r);
+    this.setRegs(this.callRegs(nr, args));
     const step = async (phase: string, interrupt: boolean): Promise<number> => {
       const rc = native().ptraceSyscall(this.tid, 0);
       if (rc < 0) throw new TraceError(`restore: ptrace(PTRACE_SYSCALL) on ${this.tid}: errno ${-rc}`);
