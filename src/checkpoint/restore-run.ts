@@ -14,6 +14,7 @@ import type { FdEntry, MapEntry, ProcessImage, ThreadImage } from "./image.js";
 import { NR, REG, Remote } from "./inject.js";
 import { parseMaps } from "./procfs.js";
 import { KERNEL_MAPS } from "./restore-check.js";
+import { restoreSched, SchedError } from "./sched.js";
 import { armSleep, fixRobustOwners, restoreItimers, restorePosixTimers, restoreThreadState, type Sys } from "./restore-state.js";
 
 const PAGE = 4096n;
@@ -264,6 +265,16 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
     threads.push([ru, u]);
   }
   fixRobustOwners(pid, p, tids);
+  // Nice, policy and affinity, each thread its own, once all are cloned (a clone inherits
+  // the caller's: set before, the main thread's would become the others' starting point).
+  for (const [rt, ti] of threads) {
+    try {
+      await restoreSched(rt, pid, ti);
+    } catch (e) {
+      if (!(e instanceof SchedError)) throw e;
+      throw failed(p, e.message, { refused: e.refused, ...(e.errno !== 0 ? { errno: errnoName(e.errno) } : {}) });
+    }
+  }
   // POSIX timers, once every thread has its new tid (a timer may signal one thread).
   try {
     await restorePosixTimers(r, pid, p, tids, sys);
