@@ -83,10 +83,10 @@ async function run(): Promise<unknown> {
     }
     case "sched-lower": {
       // The captured threads run at the sandbox's usual nice; the new one starts from this
-      // process's nice, raised to 19 here: getting the captured nice back lowers it.
+      // process's nice, raised to 6 here: getting the captured nice back lowers it.
       const cp = await captured(policy, [fixture, "sched", file], () => lines().includes("ready"));
       const capturedSched = cp.processes[0]!.threads.map((t) => JSON.stringify(t.sched ?? null)).sort();
-      setPriority(0, 19);
+      setPriority(0, 6);
       const left: { pid: number; state: string }[][] = [];
       try {
         const sb = await Sandbox.restore(cp);
