@@ -231,7 +231,13 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
   const releases: (() => void)[] = [];
   for (const c of tree.filter((x) => x.ppid === p.pid && x !== p)) {
     const child = Number(await sys(`fork (for process ${c.pid})`, NR.fork));
-    releases.push(await rebuild(child, c, at, opts, tree));
+    try {
+      releases.push(await rebuild(child, c, at, opts, tree));
+    } catch (e) {
+      // Named after the child, not the root the caller wraps other errors with.
+      if (e instanceof CheckpointError) throw e;
+      throw failed(c, (e as Error).message.replace(/^restore: /, ""));
+    }
   }
 
   // 8. The other threads: each cloned by the main one, seized in the pause loop, given

@@ -56,7 +56,13 @@ export async function restoreSandbox(cp: Checkpoint, opts: RestoreOptions, start
     const killed = sb.kill().catch(() => undefined);
     await letGo(attached, stepTimeoutMs ?? 10_000);
     await killed;
-    await sb.wait().catch(() => undefined);
+    const end = await sb.wait().catch(() => undefined);
+    // The supervisor ended the sandbox at a limit of the new policy (maxMemory lower than
+    // the image needs: found only while mapping it): said so, rather than "process ended".
+    const pid = e instanceof CheckpointError && e.pid !== undefined ? e.pid : image.pid;
+    if (end?.limit?.kind === "memory") {
+      throw new CheckpointError("CHECKPOINT_REFUSED", `restore: process ${pid}: the image does not fit the new policy's maxMemory of ${end.limit.cap} bytes (the supervisor ended the sandbox at ${end.limit.used ?? "?"} bytes while rebuilding it)`, { pid, cause: e });
+    }
     if (e instanceof SandlockError) throw e;
     throw new CheckpointError("CHECKPOINT_FAILED", `restore: process ${image.pid}: ${(e as Error).message}`, { pid: image.pid, cause: e });
   }

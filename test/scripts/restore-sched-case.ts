@@ -139,7 +139,7 @@ async function run(): Promise<unknown> {
       }
       clearInterval(poll);
       const stillThere = [...seen].filter((pid) => existsSync(`/proc/${pid}`));
-      return { whileRunning, afterControl, error, seen: seen.size, stillThere, left: descendants() };
+      return { imagePids: cp.processes.map((p) => p.pid), whileRunning, afterControl, error, seen: seen.size, stillThere, left: descendants() };
     }
     default:
       throw new Error(`unknown scenario ${scenario}`);
