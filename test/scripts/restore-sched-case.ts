@@ -99,6 +99,17 @@ async function run(): Promise<unknown> {
         return { outcome: "refused", captured: capturedSched, ...refusal(e), left: left[0] };
       }
     }
+    case "sigev-control": {
+      // Not restored: after the deletion a second SIGEV_THREAD timer works.
+      const sb = new Sandbox(policy);
+      await sb.spawn([fixture, "sigev", file, "thread"]);
+      await until("the program to be ready", () => lines().includes("ready"));
+      writeFileSync(`${file}.go`, "");
+      const guard = setTimeout(() => void sb.kill().catch(() => undefined), 20_000);
+      const r = await sb.wait();
+      clearTimeout(guard);
+      return { exitCode: r.exitCode, lines: lines().filter((l) => l !== "ready") };
+    }
     case "sigev-thread":
     case "sigev-signal": {
       const kind = scenario === "sigev-thread" ? "thread" : "signal";
