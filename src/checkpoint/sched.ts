@@ -94,28 +94,32 @@ export async function restoreSched(r: Remote, pid: number, t: ThreadImage): Prom
     if (rc < 0n && rc > -4096n) throw new SchedError(`${who}: ${what}: ${errnoName(Number(-rc))}`, Number(-rc));
     return rc;
   };
-  const param = Buffer.alloc(8);
-  param.writeInt32LE(s.priority);
-  try {
-    await call(`sched_setscheduler(${SCHED_POLICIES.get(s.policy)}, priority ${s.priority})`, NR.schedSetscheduler, 0, s.policy, r.put(param));
-  } catch (e) {
-    if (e instanceof SchedError && (e.errno === EPERM || e.errno === EACCES)) {
-      throw new SchedError(`${who} ran under ${SCHED_POLICIES.get(s.policy)} priority ${s.priority}, which the new sandbox may not set (it needs CAP_SYS_NICE or RLIMIT_RTPRIO)`, e.errno, true);
-    }
-    throw e;
-  }
+  // What the new thread has (the launcher's, inherited): a call only where it differs, so a
+  // policy that denies these calls restores a thread that never changed them.
   const before = captureSched(pid, r.tid);
-  try {
-    await call(`setpriority(nice ${s.nice})`, NR.setpriority, PRIO_PROCESS, 0, s.nice);
-  } catch (e) {
-    if (e instanceof SchedError && (e.errno === EPERM || e.errno === EACCES)) {
-      throw new SchedError(`${who} ran at nice ${s.nice}, lower than the new sandbox's nice ${before?.nice ?? "?"}; lowering it needs CAP_SYS_NICE or RLIMIT_NICE, so the thread cannot get its priority back`, e.errno, true);
+  if (before === undefined) throw new SchedError(`${who}: its scheduling cannot be read from /proc/${pid}/task/${r.tid}`, 0);
+  // A call the kernel refuses for want of privilege (EPERM, EACCES) is a refusal by name.
+  const privileged = async (why: string, what: string, nr: number, ...args: (bigint | number)[]): Promise<void> => {
+    try {
+      await call(what, nr, ...args);
+    } catch (e) {
+      if (e instanceof SchedError && (e.errno === EPERM || e.errno === EACCES)) throw new SchedError(`${who} ${why}`, e.errno, true);
+      throw e;
     }
-    throw e;
+  };
+  if (before.policy !== s.policy || before.priority !== s.priority) {
+    const param = Buffer.alloc(8);
+    param.writeInt32LE(s.priority);
+    const name = SCHED_POLICIES.get(s.policy);
+    await privileged(`ran under ${name} priority ${s.priority}, which the new sandbox may not set (it needs CAP_SYS_NICE or RLIMIT_RTPRIO)`, `sched_setscheduler(${name}, priority ${s.priority})`, NR.schedSetscheduler, 0, s.policy, r.put(param));
   }
-  const allowed = before?.cpus ?? [];
+  if (before.nice !== s.nice) {
+    await privileged(`ran at nice ${s.nice}, lower than the new sandbox's nice ${before.nice}; lowering it needs CAP_SYS_NICE or RLIMIT_NICE, so the thread cannot get its priority back`, `setpriority(nice ${s.nice})`, NR.setpriority, PRIO_PROCESS, 0, s.nice);
+  }
+  const allowed = before.cpus;
   const cpus = s.cpus.filter((c) => allowed.includes(c));
   if (cpus.length === 0) throw new SchedError(`${who} may run on CPUs ${cpuListText(s.cpus)} only, none of which the new sandbox may use (${cpuListText(allowed)})`, 0, true);
+  if (cpus.join() === allowed.join()) return;
   const mask = Buffer.alloc(Math.ceil((Math.max(...cpus) + 1) / 64) * 8);
   for (const c of cpus) mask.writeUInt8(mask.readUInt8(c >> 3) | (1 << (c & 7)), c >> 3);
   await call(`sched_setaffinity(${cpuListText(cpus)})`, NR.schedSetaffinity, 0, mask.length, r.put(mask));
