@@ -82,9 +82,9 @@ export function schedRefusal(p: ProcessImage, t: ThreadImage): string | undefine
  * affinity. A nice lower than the new thread's, or a real-time policy, needs CAP_SYS_NICE
  * or RLIMIT_NICE / RLIMIT_RTPRIO: without it the restore is refused by name rather than
  * the thread kept at another priority. The affinity is the captured set intersected with
- * the CPUs the new thread may use (the new policy's cpuCores, the host's cpuset): a
- * stricter cpuCores is a stricter policy, as a shrunken cpuset is for a running thread;
- * an empty intersection is refused. Throws an Error whose message names the thread.
+ * the CPUs the new thread may use (the policy's cpuCores, kept equal by a restore; without
+ * it the restoring process's own affinity; the host's cpuset), as a shrunken cpuset does to
+ * a running thread; an empty intersection is refused. Throws an Error whose message names the thread.
  */
 export async function restoreSched(r: Remote, pid: number, t: ThreadImage): Promise<void> {
   const s = t.sched!;
