@@ -77,3 +77,21 @@ scriptCase("restore: a failure after the new sandbox started (the image does not
   assert.deepEqual(out.stillThere, [], "every process seen during the failed restore is gone (no zombie either)");
   assert.deepEqual(out.left, []);
 });
+
+// The restoring process runs under `taskset -c 1`; the new sandbox inherits that affinity.
+if (cpus().length > 1) {
+  scriptCase("restore: each thread's CPU affinity is intersected with the CPUs the new sandbox may use (the restorer's own, CPU 1): a thread pinned to CPU 1 keeps it, unpinned ones get CPU 1", SCRIPT, ["narrow-1", FIXTURE], (out) => {
+    assert.equal(out.outcome, "restored");
+    // Control: the capture had unpinned threads (CPUs 0 and 1) besides the pinned one.
+    assert.equal(parse(out.captured).filter((s) => s.cpus.join() === "0,1").length, 3, out.captured.join(" "));
+    assert.deepEqual(parse(out.restored).map((s) => s.cpus.join()), ["1", "1", "1", "1"]);
+    assert.deepEqual(parse(out.restored).map((s) => [s.nice, s.policy]), parse(out.captured).map((s) => [s.nice, s.policy]));
+  });
+
+  scriptCase("restore refuses, naming the thread, a thread pinned to CPUs none of which the new sandbox may use, and leaves no process", SCRIPT, ["narrow-0", FIXTURE], (out) => {
+    assert.equal(out.outcome, "refused");
+    assert.equal(out.code, "CHECKPOINT_REFUSED");
+    assert.match(out.message, /^restore: process \d+: thread \d+ may run on CPUs 0 only, none of which the new sandbox may use \(1\)$/);
+    assert.deepEqual(out.left, []);
+  });
+}

@@ -3,6 +3,7 @@
 // line for test/integration/restore-sched.test.ts.
 // Usage: restore-sched-case.js SCENARIO FIXTURE (test/fixtures/checkpoint-sched.c built).
 
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -80,6 +81,31 @@ async function run(): Promise<unknown> {
       await sb.kill();
       await sb.wait().catch(() => undefined);
       return { captured: capturedSched, restored };
+    }
+    case "narrow-1":
+    case "narrow-0": {
+      // Pinned to CPU 1 (or 0), restored by a process that may run on CPU 1 only (taskset):
+      // the new sandbox inherits that affinity, so every thread's set is intersected with {1}.
+      const pin = scenario === "narrow-1" ? "1" : "0";
+      const cp = await captured(policy, [fixture, "sched", file, pin], () => lines().includes("ready"));
+      const dir = join(work, "cp-narrow");
+      await cp.save(dir);
+      const r = spawnSync("taskset", ["-c", "1", process.execPath, process.argv[1]!, "restore-at", dir], { encoding: "utf8", timeout: 60_000 });
+      if (r.status !== 0) throw new Error(`the restoring process failed (${r.status}): ${r.stderr}`);
+      return { captured: cp.processes[0]!.threads.map((t) => JSON.stringify(t.sched ?? null)).sort(), ...JSON.parse(r.stdout) };
+    }
+    case "restore-at": {
+      // argv[3]: the checkpoint directory (narrow-*); the scheduling of the restored threads.
+      const cp = await Checkpoint.load(fixture);
+      try {
+        const sb = await Sandbox.restore(cp);
+        const restored = schedOf(sb.pid!);
+        await sb.kill();
+        await sb.wait().catch(() => undefined);
+        return { outcome: "restored", restored };
+      } catch (e) {
+        return { outcome: "refused", ...refusal(e), left: descendants() };
+      }
     }
     case "sched-lower": {
       // The captured threads run at the sandbox's usual nice; the new one starts from this
