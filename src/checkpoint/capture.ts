@@ -14,6 +14,7 @@ import { Freezer, type StoppedThread } from "./freeze.js";
 import { REGSET_NOTES, type CheckpointData, type FdEntry, type FileStamp, type MapEntry, type MmLayout, type MemorySegment, type ProcessImage, type RegisterSet, type ThreadImage } from "./image.js";
 import { captureSigActions } from "./sigactions.js";
 import { markSharedFds } from "./shared-fds.js";
+import { captureSched } from "./sched.js";
 import { captureTimers } from "./timers.js";
 import { auxvPageSize, parseFdinfo, parseMaps, parseStat, parseStatus, privatePageRuns } from "./procfs.js";
 
@@ -238,6 +239,8 @@ function captureThread(t: StoppedThread, notes: readonly (readonly [number, stri
   const robust = Buffer.alloc(16);
   const robustRc = native().getRobustList(t.tid, robust);
   if (rseqBytes === -ESRCH || robustRc === -ESRCH) throw new Gone();
+  // Nice, policy, affinity (sched.ts): left out when /proc cannot tell; a restore refuses then.
+  const sched = captureSched(t.pid, t.tid);
   return {
     tid: t.tid,
     regsets,
@@ -249,6 +252,7 @@ function captureThread(t: StoppedThread, notes: readonly (readonly [number, stri
       ? { rseq: rseq.readBigUInt64LE(0) === 0n ? null : { address: rseq.readBigUInt64LE(0), length: rseq.readUInt32LE(8), signature: rseq.readUInt32LE(12), flags: rseq.readUInt32LE(16) } }
       : {}),
     ...(robustRc === 0 ? { robustList: { head: robust.readBigUInt64LE(0), length: Number(robust.readBigUInt64LE(8)) } } : {}),
+    ...(sched !== undefined ? { sched } : {}),
   };
 }
 

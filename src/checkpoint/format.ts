@@ -96,6 +96,7 @@ export function encodeCheckpoint(cp: CheckpointData): Map<string, Buffer> {
         regsets: t.regsets.map((r) => ({ note: r.note, name: r.name, data: state.add(r.data) })),
         ...(t.rseq !== undefined ? { rseq: t.rseq === null ? null : { ...t.rseq, address: hexAddr(t.rseq.address) } } : {}),
         ...(t.robustList !== undefined ? { robustList: { head: hexAddr(t.robustList.head), length: t.robustList.length } } : {}),
+        ...(t.sched !== undefined ? { sched: t.sched } : {}),
       })),
       maps: p.maps.map((m) => ({ ...m, start: hexAddr(m.start), end: hexAddr(m.end) })),
       memory: p.memory.map((s) => ({ start: hexAddr(s.start), data: pages.add(s.data) })),
@@ -378,6 +379,13 @@ function decodeThread(r: Reader, v: unknown, at: string): ThreadImage {
       ? (() => {
           const q = r.obj(t.robustList, `${at}.robustList`);
           return { robustList: { head: r.addr(q.head, `${at}.robustList.head`), length: r.int(q.length, `${at}.robustList.length`) } };
+        })()
+      : {}),
+    ...(t.sched !== undefined
+      ? (() => {
+          const q = r.obj(t.sched, `${at}.sched`);
+          const cpus = r.arr(q.cpus, `${at}.sched.cpus`).map((c, i) => r.int(c, `${at}.sched.cpus[${i}]`));
+          return { sched: { nice: r.int(q.nice, `${at}.sched.nice`, -20), policy: r.int(q.policy, `${at}.sched.policy`), priority: r.int(q.priority, `${at}.sched.priority`), cpus } };
         })()
       : {}),
   };

@@ -41,6 +41,20 @@ export interface ThreadImage {
   rseq?: RseqImage | null;
   /** Its robust-futex list (get_robust_list): head 0 when it has none; absent as above. */
   robustList?: RobustListImage;
+  /** Its scheduling (/proc/<pid>/task/<tid>/stat and status); absent in a checkpoint of an
+   * older sandlock or when /proc could not tell (sched.ts). */
+  sched?: SchedImage;
+}
+
+/** A thread's nice, scheduling policy and real-time priority, and the CPUs it may run on. */
+export interface SchedImage {
+  nice: number;
+  /** SCHED_OTHER 0, FIFO 1, RR 2, BATCH 3, IDLE 5 (DEADLINE 6 is refused at restore). */
+  policy: number;
+  /** rt_priority (0 for the normal policies). */
+  priority: number;
+  /** Cpus_allowed_list, sorted. */
+  cpus: number[];
 }
 
 /** A thread's robust-futex list as get_robust_list reports it. */

@@ -11,6 +11,7 @@ import type { Policy } from "../policy/policy.js";
 import type { Checkpoint } from "./checkpoint.js";
 import type { FdEntry, FileStamp, MapEntry, ProcessImage } from "./image.js";
 import { within } from "./restore-policy.js";
+import { schedRefusal } from "./sched.js";
 import { timerRefusal } from "./timers.js";
 
 /** Special mappings the kernel makes in every process: moved (vDSO, vvar) or left alone. */
@@ -139,6 +140,8 @@ export function checkImage(cp: Checkpoint, policy: Policy): void {
       // kernel without PTRACE_GET_RSEQ_CONFIGURATION).
       if (t.rseq === undefined) refuse(`process ${p.pid} thread ${t.tid}: the checkpoint has no record of its rseq registration`, { pid: p.pid });
       if (t.robustList === undefined) refuse(`process ${p.pid} thread ${t.tid}: the checkpoint has no record of its robust-futex list`, { pid: p.pid });
+      const sched = schedRefusal(p, t);
+      if (sched !== undefined) refuse(sched, { pid: p.pid });
     }
     checkSharing(p, cp.processes);
     if (p.mm === undefined) refuse(`process ${p.pid}: the checkpoint has no memory layout (taken by an older sandlock)`, { pid: p.pid });

@@ -14,6 +14,7 @@ import type { FdEntry, MapEntry, ProcessImage, ThreadImage } from "./image.js";
 import { NR, REG, Remote } from "./inject.js";
 import { parseMaps } from "./procfs.js";
 import { KERNEL_MAPS } from "./restore-check.js";
+import { restoreSched, SchedError } from "./sched.js";
 import { armSleep, fixRobustOwners, restoreItimers, restorePosixTimers, restoreThreadState, type Sys } from "./restore-state.js";
 
 const PAGE = 4096n;
@@ -230,7 +231,13 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
   const releases: (() => void)[] = [];
   for (const c of tree.filter((x) => x.ppid === p.pid && x !== p)) {
     const child = Number(await sys(`fork (for process ${c.pid})`, NR.fork));
-    releases.push(await rebuild(child, c, at, opts, tree));
+    try {
+      releases.push(await rebuild(child, c, at, opts, tree));
+    } catch (e) {
+      // Named after the child, not the root the caller wraps other errors with.
+      if (e instanceof CheckpointError) throw e;
+      throw failed(c, (e as Error).message.replace(/^restore: /, ""));
+    }
   }
 
   // 8. The other threads: each cloned by the main one, seized in the pause loop, given
@@ -264,6 +271,16 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
     threads.push([ru, u]);
   }
   fixRobustOwners(pid, p, tids);
+  // Nice, policy and affinity, each thread its own, once all are cloned (a clone inherits
+  // the caller's: set before, the main thread's would become the others' starting point).
+  for (const [rt, ti] of threads) {
+    try {
+      await restoreSched(rt, pid, ti);
+    } catch (e) {
+      if (!(e instanceof SchedError)) throw e;
+      throw failed(p, e.message, { refused: e.refused, ...(e.errno !== 0 ? { errno: errnoName(e.errno) } : {}) });
+    }
+  }
   // POSIX timers, once every thread has its new tid (a timer may signal one thread).
   try {
     await restorePosixTimers(r, pid, p, tids, sys);

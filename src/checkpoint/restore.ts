@@ -50,21 +50,46 @@ export async function restoreSandbox(cp: Checkpoint, opts: RestoreOptions, start
     release();
   } catch (e) {
     // Killed first (SIGKILL ends a stopped tracee too; none of the image has run), then let
-    // go, so the launcher can reap them and the sandbox ends.
-    await sb.kill().catch(() => undefined);
-    for (const tid of attached) {
-      // Still stopped: detached (and dies of the pending SIGKILL). Already dying: its exit is
-      // reported to us first, so it is waited for here (ECHILD once it is gone from us).
-      if (native().ptraceDetach(tid, 0) === 0) continue;
-      for (let i = 0; i < 100; i++) {
-        const [rc, status] = native().ptraceWaitStop(tid);
-        if (rc < 0 || (rc === tid && (status & 0xff) !== 0x7f)) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
+    // go, so the launcher can reap them and the sandbox ends. kill() resolves only once the
+    // sandbox ended, which needs the letting go first: awaited after it (awaited before, it
+    // never resolved: restore-sched.test.ts).
+    const killed = sb.kill().catch(() => undefined);
+    await letGo(attached, stepTimeoutMs ?? 10_000);
+    await killed;
+    const end = await sb.wait().catch(() => undefined);
+    // The supervisor ended the sandbox at a limit of the new policy (maxMemory lower than
+    // the image needs: found only while mapping it): said so, rather than "process ended".
+    const pid = e instanceof CheckpointError && e.pid !== undefined ? e.pid : image.pid;
+    if (end?.limit?.kind === "memory") {
+      throw new CheckpointError("CHECKPOINT_REFUSED", `restore: process ${pid}: the image does not fit the new policy's maxMemory of ${end.limit.cap} bytes (the supervisor ended the sandbox at ${end.limit.used ?? "?"} bytes while rebuilding it)`, { pid, cause: e });
     }
-    await sb.wait().catch(() => undefined);
     if (e instanceof SandlockError) throw e;
     throw new CheckpointError("CHECKPOINT_FAILED", `restore: process ${image.pid}: ${(e as Error).message}`, { pid: image.pid, cause: e });
   }
   return sb;
+}
+
+/**
+ * After a failed rebuild killed the sandbox: every thread seized by it is detached (still
+ * stopped: it then dies of the pending SIGKILL) or, already dying, waited for (a traced
+ * thread's exit is reported to its tracer, and its parent cannot reap it before). Newest
+ * first and in rounds until none is left: the kernel reports a leader's exit only once the
+ * other threads of its group are reaped, and a child's before its parent's, so a single
+ * pass in seize order gave up on the leader and left it a zombie the launcher waited for
+ * forever (restore-sched.test.ts). Bounded by limitMs; past it Node's exit lets them go.
+ */
+async function letGo(attached: readonly number[], limitMs: number): Promise<void> {
+  const pending = new Set([...attached].reverse());
+  for (const end = Date.now() + limitMs; pending.size > 0 && Date.now() < end; ) {
+    for (const tid of [...pending]) {
+      if (native().ptraceDetach(tid, 0) === 0) {
+        pending.delete(tid);
+        continue;
+      }
+      const [rc, status] = native().ptraceWaitStop(tid);
+      // Gone from us (ECHILD), or its death reported; a stop reported: detached next round.
+      if (rc < 0 || (rc === tid && (status & 0xff) !== 0x7f)) pending.delete(tid);
+    }
+    if (pending.size > 0) await new Promise((r) => setTimeout(r, 10));
+  }
 }

@@ -3,6 +3,7 @@
 // remote timer_gettime; at restore each is re-created with the time it had left (and its
 // POSIX id, PR_TIMER_CREATE_RESTORE_IDS) or refused by name when it cannot be exactly.
 
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from "node:fs";
 import { withCaptureCalls } from "./capture-remote.js";
 import type { StoppedThread } from "./freeze.js";
 import type { ItimerImage, MapEntry, PosixTimerImage, ProcessImage, TimersImage } from "./image.js";
@@ -88,7 +89,67 @@ export function timerRefusal(p: ProcessImage): string | undefined {
       return `process ${p.pid} POSIX timer ${t.id} signals thread ${t.tid}, which is not in the checkpoint`;
     }
   }
+  return sigevThreadRefusal(p);
+}
+
+const NR_RT_SIGTIMEDWAIT = 128n;
+/** glibc's SIGTIMER: SIGRTMIN, 32 (bit 31 of a sigset). */
+const SIGTIMER = 32;
+const SIGTIMER_SET = 1n << BigInt(SIGTIMER - 1);
+const SIGEV_THREAD_HELPER = (p: ProcessImage, tid: number): string =>
+  `process ${p.pid} thread ${tid} is glibc's helper thread of SIGEV_THREAD timers; glibc keeps its thread id in a variable a restore cannot find, and the id changes, so a SIGEV_THREAD timer created after the restore would fail (EINVAL); a process that uses SIGEV_THREAD timers cannot be restored`;
+
+/**
+ * A process with glibc's SIGEV_THREAD helper (timer_create with SIGEV_THREAD starts it once
+ * and keeps it): glibc caches the helper's tid in a static variable and aims every later
+ * SIGEV_THREAD timer at it (SIGEV_THREAD_ID); after a restore that tid is gone and a new
+ * such timer fails with EINVAL (seen in restore-sched.test.ts). The variable has no symbol
+ * in a stripped or static program, so it cannot be rewritten reliably: refused. Found by
+ * either of: a POSIX timer that signals one thread with SIGTIMER (the kernel side of a
+ * SIGEV_THREAD timer), or a thread blocked in rt_sigtimedwait without timeout on exactly
+ * {SIGTIMER} (the helper's loop; it stays after the last such timer was deleted). The set
+ * is read from the image: its captured pages, or the mapped file (glibc's set is const).
+ */
+export function sigevThreadRefusal(p: ProcessImage): string | undefined {
+  for (const t of p.timers?.posix ?? []) {
+    if ((t.notify & SIGEV_THREAD_ID) !== 0 && t.signo === SIGTIMER) return SIGEV_THREAD_HELPER(p, t.tid);
+  }
+  for (const t of p.threads) {
+    const regs = t.regsets[0]?.data;
+    if (regs === undefined || regs.length < 27 * 8) continue;
+    const r = (slot: number): bigint => regs.readBigUInt64LE(slot * 8);
+    // orig_rax 15, rdi 14 (the set), rdx 12 (the timeout), r10 7 (the set's size).
+    if (r(15) !== NR_RT_SIGTIMEDWAIT || r(12) !== 0n || r(7) !== 8n) continue;
+    const set = imageBytes(p, r(14), 8);
+    if (set !== undefined && set.readBigUInt64LE(0) === SIGTIMER_SET) return SIGEV_THREAD_HELPER(p, t.tid);
+  }
   return undefined;
+}
+
+/** length bytes at address of the image: captured pages, else the mapped file's bytes. */
+function imageBytes(p: ProcessImage, address: bigint, length: number): Buffer | undefined {
+  const end = address + BigInt(length);
+  for (const s of p.memory) {
+    if (s.start <= address && end <= s.start + BigInt(s.data.length)) return s.data.subarray(Number(address - s.start), Number(end - s.start));
+  }
+  const m = p.maps.find((x) => x.start <= address && end <= x.end);
+  if (m === undefined || m.inode === 0 || m.file === undefined) return undefined;
+  // The path comes from the checkpoint: read only when it is the regular file the image
+  // recorded (device and inode, before and after the open), never following a symlink nor
+  // waiting on a FIFO or device.
+  let fd: number | undefined;
+  try {
+    const same = (st: { dev: number; ino: number; isFile(): boolean }): boolean => st.isFile() && st.dev === m.file!.dev && st.ino === m.file!.ino;
+    if (!same(lstatSync(m.path))) return undefined;
+    fd = openSync(m.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    if (!same(fstatSync(fd))) return undefined;
+    const b = Buffer.alloc(length);
+    return readSync(fd, b, 0, length, m.offset + Number(address - m.start)) === length ? b : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 export { armed as timerArmed };

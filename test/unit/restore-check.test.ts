@@ -18,6 +18,7 @@ const thread = (tid: number, extra: Partial<ThreadImage> = {}): ThreadImage => (
   sigPending: "0",
   rseq: null,
   robustList: { head: 0x7f00_0000_09a0n, length: 24 },
+  sched: { nice: 0, policy: 0, priority: 0, cpus: [0, 1] },
   ...extra,
 });
 const proc = (pid: number, ppid: number, extra: Partial<ProcessImage> = {}): ProcessImage => ({
@@ -65,6 +66,34 @@ test("state the checkpoint did not record: timers, rseq, the robust-futex list",
   refused(cp(proc(10, 1, { timers: undefined })), "process 10: the checkpoint has no record of its timers (taken by an older sandlock, or they could not be read); a restore cannot tell whether one was armed");
   refused(cp(proc(10, 1, { threads: [thread(10), thread(11, { rseq: undefined })] })), "process 10 thread 11: the checkpoint has no record of its rseq registration");
   refused(cp(proc(10, 1, { threads: [thread(10, { robustList: undefined })] })), "process 10 thread 10: the checkpoint has no record of its robust-futex list");
+  refused(cp(proc(10, 1, { threads: [thread(10), thread(12, { sched: undefined })] })), "process 10 thread 12: the checkpoint has no record of its scheduling (nice, policy, CPU affinity); taken by an older sandlock");
+});
+
+test("scheduling: the policies sched_setscheduler restores pass; SCHED_DEADLINE is refused by name", () => {
+  const withPolicy = (p: number): Checkpoint => cp(proc(10, 1, { threads: [thread(10, { sched: { nice: 3, policy: p, priority: p === 1 || p === 2 ? 10 : 0, cpus: [0] } })] }));
+  for (const p of [0, 1, 2, 3, 5]) checkImage(withPolicy(p), policy);
+  refused(withPolicy(6), "process 10 thread 10 runs under scheduling policy SCHED_DEADLINE, whose parameters are not in the checkpoint; only SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_IDLE can be restored");
+});
+
+test("SIGEV_THREAD: a POSIX timer signalling one thread with SIGTIMER (32), or a thread waiting for exactly SIGTIMER without timeout, is glibc's helper and refused", () => {
+  const helper = (tid: number) => `process 10 thread ${tid} is glibc's helper thread of SIGEV_THREAD timers; glibc keeps its thread id in a variable a restore cannot find, and the id changes, so a SIGEV_THREAD timer created after the restore would fail (EINVAL); a process that uses SIGEV_THREAD timers cannot be restored`;
+  refused(cp(proc(10, 1, { threads: [thread(10), thread(11)], timers: { itimers: [], posix: [{ ...posix, signo: 32, notify: 4, tid: 11 }] } })), helper(11));
+  // Control: SIGEV_THREAD_ID with another signal is an ordinary timer.
+  checkImage(cp(proc(10, 1, { threads: [thread(10), thread(11)], timers: { itimers: [], posix: [{ ...posix, signo: 34, notify: 4, tid: 11 }] } })), policy);
+  // rt_sigtimedwait(set, info, NULL, 8) with set = {32} in the captured pages.
+  const waiting = (set: bigint, timeout = 0n): Checkpoint => {
+    const regs = Buffer.alloc(216);
+    regs.writeBigUInt64LE(128n, 15 * 8);
+    regs.writeBigUInt64LE(0x10000n, 14 * 8);
+    regs.writeBigUInt64LE(timeout, 12 * 8);
+    regs.writeBigUInt64LE(8n, 7 * 8);
+    const page = Buffer.alloc(4096);
+    page.writeBigUInt64LE(set, 0);
+    return cp(proc(10, 1, { threads: [thread(10), thread(11, { regsets: [{ note: 1, name: "prstatus", data: regs }] })], memory: [{ start: 0x10000n, data: page }] }));
+  };
+  refused(waiting(1n << 31n), helper(11));
+  checkImage(waiting(1n << 31n, 0x7000n), policy);
+  checkImage(waiting((1n << 31n) | 1n), policy);
 });
 
 test("POSIX timers that cannot be re-created exactly are named with what they count", () => {
