@@ -241,8 +241,11 @@ function captureThread(t: StoppedThread, notes: readonly (readonly [number, stri
   if (rseqBytes === -ESRCH || robustRc === -ESRCH) throw new Gone();
   // Nice, policy, affinity (sched.ts): left out when /proc cannot tell; a restore refuses then.
   const sched = captureSched(t.pid, t.tid);
+  // The innermost pid namespace's id (the last of NSpid): what the thread's memory holds.
+  const nsTid = Number((status.get("NSpid") ?? "").trim().split(/\s+/).pop());
   return {
     tid: t.tid,
+    ...(Number.isInteger(nsTid) && nsTid > 0 && nsTid !== t.tid ? { nsTid } : {}),
     regsets,
     stop: t.stop,
     pendingSignal: t.signal,

@@ -89,6 +89,7 @@ export function encodeCheckpoint(cp: CheckpointData): Map<string, Buffer> {
       sigCaught: p.sigCaught,
       threads: p.threads.map((t) => ({
         tid: t.tid,
+        ...(t.nsTid !== undefined ? { nsTid: t.nsTid } : {}),
         stop: t.stop,
         pendingSignal: t.pendingSignal,
         sigBlocked: t.sigBlocked,
@@ -363,6 +364,7 @@ function decodeThread(r: Reader, v: unknown, at: string): ThreadImage {
   if (regsets[0]?.name !== "prstatus") r.fail(`${at}.regsets must start with prstatus`);
   return {
     tid: r.int(t.tid, `${at}.tid`, 1),
+    ...(t.nsTid !== undefined ? { nsTid: r.int(t.nsTid, `${at}.nsTid`, 1) } : {}),
     regsets,
     stop,
     pendingSignal: r.int(t.pendingSignal, `${at}.pendingSignal`),

@@ -22,6 +22,10 @@ export interface RegisterSet {
 export interface ThreadImage {
   /** The thread id. */
   tid: number;
+  /** The thread's id in the sandbox's own pid namespace (the kernel view's), when it
+   * differs from `tid` (/proc/<tid>/status NSpid): the id its memory holds (glibc's thread
+   * control block, the owner word of a mutex it holds). */
+  nsTid?: number;
   /** Register sets, prstatus first. */
   regsets: RegisterSet[];
   /**

@@ -357,7 +357,8 @@ function glibcTidField(pid: number, t: ThreadImage): bigint | undefined {
   if (fsBase === 0n) return undefined;
   const b = Buffer.alloc(8);
   if (native().readMemory(pid, Number(fsBase + GLIBC_SELF), b) !== 8 || b.readBigUInt64LE(0) !== fsBase) return undefined;
-  if (native().readMemory(pid, Number(fsBase + GLIBC_TID), b.subarray(0, 4)) !== 4 || b.readInt32LE(0) !== t.tid) return undefined;
+  // The tid glibc recorded is the one the thread had in its own pid namespace (nsTid).
+  if (native().readMemory(pid, Number(fsBase + GLIBC_TID), b.subarray(0, 4)) !== 4 || b.readInt32LE(0) !== (t.nsTid ?? t.tid)) return undefined;
   return fsBase + GLIBC_TID;
 }
 

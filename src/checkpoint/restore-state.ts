@@ -161,10 +161,13 @@ export function fixRobustOwners(pid: number, p: ProcessImage, tids: ReadonlyMap<
     if (offset === undefined) continue;
     const futexOffset = BigInt.asIntN(64, offset);
     const pending = u64(head + 16n);
-    if (pending !== undefined && pending !== 0n) fixWord(pending + futexOffset, t.tid, newTid);
+    // The owner word holds the id the thread had in its own pid namespace (nsTid under the
+    // kernel view), not the host's.
+    const oldTid = t.nsTid ?? t.tid;
+    if (pending !== undefined && pending !== 0n) fixWord(pending + futexOffset, oldTid, newTid);
     let entry = u64(head);
     for (let n = 0; entry !== undefined && entry !== head && entry !== 0n && n < ROBUST_LIMIT; n++) {
-      if (entry !== pending) fixWord(entry + futexOffset, t.tid, newTid);
+      if (entry !== pending) fixWord(entry + futexOffset, oldTid, newTid);
       entry = u64(entry);
     }
   }
