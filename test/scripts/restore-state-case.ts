@@ -38,7 +38,7 @@ async function captured(argv: string[], ready: () => boolean): Promise<Checkpoin
   return Checkpoint.load(dir);
 }
 
-/** Every line "P n" / "C n", each writer's numbers 0, 1, 2... with none lost or overwritten. */
+/** Every line "P n" / "C n", each writer's numbers 0, 1, 2... with none lost or overwritten, and both writers present. */
 function oneOffset(content: string): { ok: boolean; p: number; c: number } {
   const seen = { P: [] as number[], C: [] as number[] };
   let ok = content.endsWith("\n");
@@ -48,6 +48,9 @@ function oneOffset(content: string): { ok: boolean; p: number; c: number } {
     else seen[m[1] as "P" | "C"].push(Number(m[2]));
   }
   for (const v of Object.values(seen)) if (v.some((x, i) => x !== i)) ok = false;
+  // Both writers must be there: two offsets in lockstep overwrite every line of one
+  // writer with the other's, which leaves one unbroken sequence (the control passed so).
+  if (seen.P.length === 0 || seen.C.length === 0) ok = false;
   return { ok, p: seen.P.length, c: seen.C.length };
 }
 
