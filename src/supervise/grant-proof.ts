@@ -69,6 +69,18 @@ function below(path: Buffer, dir: Buffer): Buffer | undefined {
   return undefined;
 }
 
+/** The file `rel` below `grant` (a grant's path in the caller's namespace), looked up from
+ * the caller's root without any link, or -errno. */
+function idBelowInRoot(root: number, grant: Buffer, rel: Buffer): FileId | number {
+  const fd = openat2Bytes(root, grant, O.PATH | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS, null);
+  if (fd < 0) return fd;
+  try {
+    return rel.length === 0 ? fileId(fd) : fileIdAt(fd, rel, BENEATH);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The directory an unlinked file was removed from, read from its descriptor's path
  * ("DIR/NAME (deleted)"), or undefined for a path that is not an unlinked file's. */
 function unlinkedParent(real: Buffer): Buffer | undefined {
@@ -154,19 +166,13 @@ export class WritableGrants {
    * view's O_TMPFILE files: `linkat(AT_EMPTY_PATH)` gave EXDEV there).
    */
   private containsInRoot(real: Buffer, st: FileId, root: number): boolean {
-    if (st.nlink === 0 && !isType(st, S_IF.DIR)) return this.containsUnlinkedInRoot(real, st, root);
+    if (st.nlink === 0 && !isType(st, S_IF.DIR)) return this.containsUnlinked(real, st, root);
     for (const g of this.grants) {
       if (g.inRoot.length === 0) continue; // a chroot's grant the sandbox does not reach
       const rel = below(real, g.inRoot);
       if (rel === undefined || (rel.length > 0 && !g.tree)) continue;
-      const fd = openat2Bytes(root, g.inRoot, O.PATH | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS, null);
-      if (fd < 0) continue;
-      try {
-        const q = rel.length === 0 ? fileId(fd) : fileIdAt(fd, rel, BENEATH);
-        if (typeof q !== "number" && sameInode(q, st)) return true;
-      } finally {
-        closeSync(fd);
-      }
+      const q = idBelowInRoot(root, g.inRoot, rel);
+      if (typeof q !== "number" && sameInode(q, st)) return true;
     }
     return false;
   }
@@ -189,14 +195,8 @@ export class WritableGrants {
       if (rel.length > 0 && !g.tree) continue;
       let proved: boolean;
       if (root !== undefined) {
-        const fd2 = openat2Bytes(root, g.path, O.PATH | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS, null);
-        if (fd2 < 0) continue;
-        try {
-          const q = rel.length === 0 ? fileId(fd2) : fileIdAt(fd2, rel, BENEATH);
-          proved = typeof q !== "number" && sameInode(q, st);
-        } finally {
-          closeSync(fd2);
-        }
+        const q = idBelowInRoot(root, g.path, rel);
+        proved = typeof q !== "number" && sameInode(q, st);
       } else {
         proved = rel.length === 0 ? sameInode(st, g.stat) : this.reaches(g, rel, st);
       }
@@ -210,33 +210,17 @@ export class WritableGrants {
     return typeof q !== "number" && sameInode(q, st);
   }
 
-  private containsUnlinkedInRoot(real: Buffer, st: FileId, root: number): boolean {
+  /** An unlinked file is beneath a grant when the directory it was removed from is, on the
+   * same filesystem; with `root` that directory is walked from the grant opened there. */
+  private containsUnlinked(real: Buffer, st: FileId, root?: number): boolean {
     const parent = unlinkedParent(real);
     if (parent === undefined) return false;
     for (const g of this.grants) {
-      if (!g.tree || g.inRoot.length === 0) continue;
-      const rel = below(parent, g.inRoot);
+      const at = root === undefined ? g.path : g.inRoot;
+      if (!g.tree || at.length === 0) continue;
+      const rel = below(parent, at);
       if (rel === undefined) continue;
-      const fd = openat2Bytes(root, g.inRoot, O.PATH | O.CLOEXEC, RESOLVE.IN_ROOT | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS, null);
-      if (fd < 0) continue;
-      try {
-        const dir = rel.length === 0 ? fileId(fd) : fileIdAt(fd, rel, BENEATH);
-        if (typeof dir !== "number" && isType(dir, S_IF.DIR) && dir.dev === st.dev) return true;
-      } finally {
-        closeSync(fd);
-      }
-    }
-    return false;
-  }
-
-  private containsUnlinked(real: Buffer, st: FileId): boolean {
-    const parent = unlinkedParent(real);
-    if (parent === undefined) return false;
-    for (const g of this.grants) {
-      if (!g.tree) continue;
-      const rel = below(parent, g.path);
-      if (rel === undefined) continue;
-      const dir = rel.length === 0 ? g.stat : fileIdAt(g.fd, rel, BENEATH);
+      const dir = root !== undefined ? idBelowInRoot(root, at, rel) : rel.length === 0 ? g.stat : fileIdAt(g.fd, rel, BENEATH);
       if (typeof dir !== "number" && isType(dir, S_IF.DIR) && dir.dev === st.dev) return true;
     }
     return false;
