@@ -366,7 +366,9 @@ async function quota(): Promise<unknown> {
   const quotaCommit = await sh(d, CHANGE, { maxDisk: "1M" });
   const plainCommit = await sh(twin, CHANGE);
   // maxMemory counts the stage: 60 MB written under a 24 MB cap ends the run; 512 MB does not.
-  const FILL = "for i in 1 2 3 4 5 6; do yes | head -c 10000000 > f$i; sleep 0.1; done; echo filled";
+  // The filled stage is held 3 s before "filled": the memory watchdog samples, and under
+  // load a run that ended right after its last write could exit before a sample saw it.
+  const FILL = "for i in 1 2 3 4 5 6; do yes | head -c 10000000 > f$i; sleep 0.1; done; sleep 3; echo filled";
   const capped = await Sandbox.run(policyFor(project("quota-mem"), { maxDisk: "256M", maxMemory: "24M" }), ["/bin/sh", "-c", FILL]);
   const roomy = await Sandbox.run(policyFor(project("quota-mem2"), { maxDisk: "256M", maxMemory: "512M" }), ["/bin/sh", "-c", FILL]);
   // The CLI flag.
