@@ -381,7 +381,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // procView "kernel" asks for this view only: a fallback fails the start, naming why.
   if (policy.procView === "kernel" && kernelBlock !== undefined) throw new PolicyError("procView", "kernel", `procView: "kernel" cannot apply: ${kernelBlock} (leave procView unset to fall back to the supervised view)`);
   const kernel = requested && kernelBlock === undefined;
-  const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
+  const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, deterministicDirs: policy.deterministicDirs, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
   const computed = computeView(viewPolicy, given, active.has("fs"), kernel ? [] : mounts, undefined, resolved);
   const grants = unsupervised ? withoutProcfs(given, computed.grants, mounts, active.has("fs")) : computed.grants;
   if (!unsupervised) supervision.view = computed.view;

@@ -1,7 +1,7 @@
 // deterministicDirs against the real kernel, as root and as the test user: listings come
 // sorted by name through getdents64 and the legacy getdents in small batches, readdir's
 // telldir/seekdir, Python and Node; deleting entries while listing loses none; the kernel's
-// errors stay; the same programs twice (with randomSeed) print the same bytes; without the
+// errors stay (in the default view and the supervised one); the same programs twice (with randomSeed) print the same bytes; without the
 // flag the same directory lists unsorted (the control).
 
 import assert from "node:assert/strict";
@@ -10,19 +10,21 @@ import { scriptCase } from "../helpers/harness.js";
 interface Ran { code: number | null; stdout: string; stderr: string }
 
 scriptCase("deterministicDirs: listings are sorted in every batch size and format, survive deletion while listing, and repeat byte for byte", "dist/test/scripts/dirs-case.js", ["${STAGE}", "${STAGE}/fixtures"], (o: Record<string, Ran>) => {
-  for (const k of ["check", "run1", "run2", "control"]) assert.equal(o[k]!.code, 0, `${k}: ${o[k]!.stderr}`);
-  const c = JSON.parse(o.check!.stdout.trim());
-  assert.equal(c.listdir_sorted, true, "os.listdir comes sorted");
-  assert.equal(c.g64.equal, true, "getdents64 in 512-byte batches: . and .. then every name, sorted, once");
-  assert.ok(c.g64.calls > 100, `many batches (${c.g64.calls})`);
-  assert.equal(c.g64.dirtype, 4, "d_type kept (DT_DIR)");
-  assert.equal(c.legacy.equal, true, "legacy getdents in 400-byte batches: the same");
-  assert.equal(c.legacy.dirtype, 4, "legacy d_type kept (last byte of the record)");
-  assert.deepEqual(c.tellseek.again, c.tellseek.first, "seekdir to a telldir mark replays the same names");
-  assert.deepEqual(c.deleted, { removed: 2500, left: 0 }, "unlinking each entry while listing skips none");
-  assert.equal(c.tiny, 22, "a buffer too small for one entry: EINVAL");
-  assert.equal(c.notdir, 20, "a file: ENOTDIR");
-  assert.equal(c.badfd, 9, "a bad descriptor: EBADF");
+  for (const k of ["check", "checkSupervised", "run1", "run2", "control"]) assert.equal(o[k]!.code, 0, `${k}: ${o[k]!.stderr}`);
+  for (const k of ["check", "checkSupervised"]) {
+    const c = JSON.parse(o[k]!.stdout.trim());
+    assert.equal(c.listdir_sorted, true, `${k}: os.listdir comes sorted`);
+    assert.equal(c.g64.equal, true, `${k}: getdents64 in 512-byte batches: . and .. then every name, sorted, once`);
+    assert.ok(c.g64.calls > 100, `${k}: many batches (${c.g64.calls})`);
+    assert.equal(c.g64.dirtype, 4, `${k}: d_type kept (DT_DIR)`);
+    assert.equal(c.legacy.equal, true, `${k}: legacy getdents in 400-byte batches: the same`);
+    assert.equal(c.legacy.dirtype, 4, `${k}: legacy d_type kept (last byte of the record)`);
+    assert.deepEqual(c.tellseek.again, c.tellseek.first, `${k}: seekdir to a telldir mark replays the same names`);
+    assert.deepEqual(c.deleted, { removed: 2500, left: 0 }, `${k}: unlinking each entry while listing skips none`);
+    assert.equal(c.tiny, 22, `${k}: a buffer too small for one entry: EINVAL`);
+    assert.equal(c.notdir, 20, `${k}: a file: ENOTDIR`);
+    assert.equal(c.badfd, 9, `${k}: a bad descriptor: EBADF`);
+  }
   assert.equal(o.run1!.stdout, o.run2!.stdout, "the same Python and Node programs print the same bytes twice");
   const lines = o.run1!.stdout.trim().split("\n");
   assert.match(lines[0]!, /^\['0', 'Z', 'a', 'afile', 'b', 'big', 'del', 'm', 'q'\]$/);

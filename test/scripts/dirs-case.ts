@@ -2,7 +2,7 @@
 // in an unsorted order, listed by a Python program with raw getdents64 and getdents in small
 // batches, readdir + telldir/seekdir, and a delete-while-listing loop; the same Python and
 // Node programs run twice (with randomSeed) to compare bytes; and a control without the
-// flag. Prints one JSON line. Usage: dirs-case.js STAGE FIXTURES
+// flag. The check runs in the default view and again in the supervised one. Prints one JSON line. Usage: dirs-case.js STAGE FIXTURES
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -26,8 +26,12 @@ mkdirSync(big);
 for (let i = 0; i < 3000; i++) writeFileSync(join(big, `f${(i * 7919) % 3000}-${"x".repeat(i % 40)}`), "");
 mkdirSync(join(big, "sub"));
 const del = join(project, "del");
-mkdirSync(del);
-for (let i = 0; i < 2500; i++) writeFileSync(join(del, `d${(i * 613) % 2500}`), "");
+/** The directory the delete-while-listing loop empties, filled afresh for each check. */
+function fillDel(): void {
+  mkdirSync(del, { recursive: true });
+  for (let i = 0; i < 2500; i++) writeFileSync(join(del, `d${(i * 613) % 2500}`), "");
+}
+fillDel();
 writeFileSync(join(project, "afile"), "x");
 for (const n of ["q", "b", "Z", "a", "m", "0"]) writeFileSync(join(project, n), n);
 
@@ -37,6 +41,9 @@ const twice = (flags: string[]) => sandlock(["run", "-p", "workspace", ...flags,
 
 const out = {
   check: await sandlock(["run", "-p", "workspace", "-r", fixtures, "--deterministic-dirs", "--", "python3", join(fixtures, "dirs-check.py"), big, del, join(project, "afile")]),
+  // The same under the supervised view (the default is the kernel view where it applies):
+  // the listings are the supervisor's in both.
+  checkSupervised: (fillDel(), await sandlock(["run", "-p", "workspace", "--proc-view", "supervised", "-r", fixtures, "--deterministic-dirs", "--", "python3", join(fixtures, "dirs-check.py"), big, del, join(project, "afile")])),
   run1: await twice(["--deterministic-dirs", "--random-seed", "7"]),
   run2: await twice(["--deterministic-dirs", "--random-seed", "7"]),
   control: await sandlock(["run", "-p", "workspace", "--", "sh", "-c", "ls -f big | head -50"]),
