@@ -15,7 +15,7 @@ import { refuseNul } from "./nul.js";
  * every test asserts the answer of the view in force (docs/kernel-view.md, "The default");
  * the one line to change to make the kernel view the default.
  */
-export const KERNEL_VIEW_DEFAULT = false;
+export const KERNEL_VIEW_DEFAULT = true;
 
 /**
  * Whether the kernel view is asked for: the policy's procView, else the environment's
