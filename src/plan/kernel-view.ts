@@ -11,9 +11,9 @@ import { grantRealpath } from "./grant-path.js";
 import { refuseNul } from "./nul.js";
 
 /**
- * The view a policy that leaves procView unset gets where the kernel view applies. Off until
- * every test asserts the answer of the view in force (docs/kernel-view.md, "The default");
- * the one line to change to make the kernel view the default.
+ * The view a policy that leaves procView unset gets where the kernel view applies: the
+ * kernel view (docs/kernel-view.md, "The default"); false makes the supervised view the
+ * default again.
  */
 export const KERNEL_VIEW_DEFAULT = true;
 

@@ -126,6 +126,16 @@ export function byView(o: CaseOutcome, supervised: string, kernel: string): stri
   return view === "kernel" ? kernel : supervised;
 }
 
+/**
+ * What a program's error message says for a path outside the grants in a view a CLI run
+ * reported (`--json`'s procView): "No such file or directory" under the kernel view,
+ * "Permission denied" under the supervised view.
+ */
+export function outsideGrantsText(view: string): RegExp {
+  assert.ok(view === "kernel" || view === "supervised", `the case recorded its view (${view})`);
+  return view === "kernel" ? /No such file or directory/ : /Permission denied/;
+}
+
 /** The probe's answer: first line of stdout. */
 export function answer(o: CaseOutcome): string {
   if (o.error) throw new Error(`case failed before running: ${o.error.name}: ${o.error.message}`);

@@ -13,7 +13,9 @@ const [stage] = process.argv.slice(2) as [string];
 const cli = join(stage, "bin", "sandlock.cjs");
 const project = mkdtempSync("/tmp/sandlock-learn-");
 const data = mkdtempSync("/tmp/sandlock-learn-data-");
-const ENV = { PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8" };
+// A clean environment, but for the view switch a whole-suite run may set (the checks follow
+// the view each run reports).
+const ENV = { PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8", ...(process.env.SANDLOCK_KERNEL_VIEW !== undefined ? { SANDLOCK_KERNEL_VIEW: process.env.SANDLOCK_KERNEL_VIEW } : {}) };
 
 interface Ran {
   code: number | null;
@@ -55,6 +57,9 @@ async function main(): Promise<void> {
   rmSync(join(project, "made.txt"), { force: true });
   const replay = await sandlock(["run", "--profile-file", "learned.toml"]);
   const madeAgain = existsSync(join(project, "made.txt"));
+  // The view each kind of policy below gets (the answers outside the grants depend on it).
+  const viewOf = async (args: readonly string[]): Promise<string> => (JSON.parse((await sandlock(["run", ...args, "--json", "--", "true"])).stdout) as { procView: string }).procView;
+  const views = { workspace: await viewOf(["-p", "workspace"]), system: await viewOf(["-p", "system"]), grants: await viewOf(["-r", "/usr", "-r", "/lib", "-r", "/lib64"]) };
   // Controls: the preset alone cannot read the data directory nor reach the server.
   const withoutRead = await sandlock(["run", "-p", "workspace", "--", "cat", `${data}/data.txt`]);
   const withoutNet = await sandlock(["run", "-p", "workspace", "--", "sh", "-c", connectTo(port)]);
@@ -85,7 +90,7 @@ async function main(): Promise<void> {
   rmSync(project, { recursive: true, force: true });
   rmSync(data, { recursive: true, force: true });
   console.log(JSON.stringify({
-    project, data, port, refusedPort, learned, profile, replay, madeAgain, withoutRead, withoutNet, refusedWrite, allowedWrite,
+    project, data, port, refusedPort, views, learned, profile, replay, madeAgain, withoutRead, withoutNet, refusedWrite, allowedWrite,
     exists, noCommand, refusedCalls, library, loader, interpreter, notExecutable, hint, hintWithPreset, noTerminal,
   }));
 }

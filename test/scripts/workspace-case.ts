@@ -18,7 +18,9 @@ interface Ran {
 }
 
 /** A fresh machine's PATH: tools the user installed under their home are not expected. */
-const ENV = { PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8" };
+// A clean environment, but for the view switch a whole-suite run may set (the checks follow
+// the view each run reports).
+const ENV = { PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8", ...(process.env.SANDLOCK_KERNEL_VIEW !== undefined ? { SANDLOCK_KERNEL_VIEW: process.env.SANDLOCK_KERNEL_VIEW } : {}) };
 
 function sandlock(args: readonly string[]): Promise<Ran> {
   return new Promise((resolve) => {
@@ -61,6 +63,8 @@ async function main(): Promise<void> {
     jobs[name] = { ...r, stdout: r.stdout.slice(-2000), stderr: r.stderr.slice(-2000), tmpdir, tmpdirGone: tmpdir.startsWith("/") && !existsSync(tmpdir) };
   }
   // Secrets stay out under system presets, whoever runs them; /etc/passwd is the control.
+  const viewOf = async (preset: string): Promise<string> => (JSON.parse((await sandlock(["run", "-p", preset, "--json", "--", "true"])).stdout) as { procView: string }).procView;
+  const views = { workspace: await viewOf("workspace"), system: await viewOf("system") };
   const shadow = await sandlock(["run", "-p", "workspace", "--", "cat", "/etc/shadow"]);
   const ssh = await sandlock(["run", "-p", "system", "--", "ls", "/etc/ssh"]);
   const passwd = await sandlock(["run", "-p", "system", "--", "cat", "/etc/passwd"]);
@@ -72,7 +76,7 @@ async function main(): Promise<void> {
   }
   const files = Object.fromEntries(["sh.txt", "py.txt", "node.txt", "hello"].map((f) => [f, existsSync(join(project, f))]));
   rmSync(project, { recursive: true, force: true });
-  console.log(JSON.stringify({ jobs, files, shadow, ssh, passwd: { ...passwd, stdout: passwd.stdout.slice(0, 200) }, bareShadow, uid: process.getuid?.() }));
+  console.log(JSON.stringify({ jobs, files, views, shadow, ssh, passwd: { ...passwd, stdout: passwd.stdout.slice(0, 200) }, bareShadow, uid: process.getuid?.() }));
 }
 
 void main();
