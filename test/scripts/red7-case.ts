@@ -1,0 +1,80 @@
+// The seventh security review's cases (test/integration/redteam7.test.ts): the kernel view
+// (SANDLOCK_KERNEL_VIEW=1) attacked from inside, each with its positive control. Prints one
+// JSON line. Usage: red7-case.js PROBE PART
+// Parts: init-fds
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { Sandbox } from "../../src/index.js";
+import { SYSTEM_RO } from "../helpers/system.js";
+
+const probe = process.argv[2]!;
+const part = process.argv[3]!;
+const base = mkdtempSync("/tmp/sandlock-red7-");
+chmodSync(base, 0o755);
+process.env.SANDLOCK_KERNEL_VIEW = "1";
+const policy = { fsReadable: [probe, "/proc", ...SYSTEM_RO], fsWritable: ["/dev/null"] };
+
+async function inside(script: string, p: object = policy): Promise<{ view: string; out: string }> {
+  const r = await Sandbox.run(p, ["/bin/sh", "-c", script]);
+  return { view: String(r.procView), out: (r.stdoutText + r.stderrText).trim() };
+}
+
+async function started(cmd: string[]): Promise<ChildProcess> {
+  const c = spawn(cmd[0]!, cmd.slice(1), { stdio: "ignore" });
+  await new Promise((r) => c.once("spawn", r));
+  return c;
+}
+
+/**
+ * The init (pid 1) kept every descriptor the command's process held when it forked, all
+ * close-on-exec (gone from the command at its exec; the init never execs), among them the
+ * launcher's own /proc (the host's procfs, for its process tree). Through /proc/1/fd/N the
+ * sandbox reached it: Landlock refuses opens there (no rule on that procfs) but not stat or
+ * readlink, so a host process's pid was seen to exist with its owner, and the host's
+ * `self` link gave the sandbox its host pid. The script tries every fd number of pid 1 (0 to
+ * 63): "host-pid" when the victim's entry is found behind one, "self:N" for a `self` link;
+ * it also tries to reopen each for writing (the report pipe: a forged status). The controls:
+ * the same script run bare against a host process that holds /proc open (found), and inside,
+ * through a process of the sandbox that holds its own /proc open (the spelling works there).
+ */
+const scan = (pid: string, victim: number): string =>
+  `for n in $(seq 0 63); do ` +
+  `[ -e /proc/${pid}/fd/$n/${victim} ] && echo host-pid; ` +
+  `l=$(readlink /proc/${pid}/fd/$n/self 2>/dev/null) && echo self:$l; ` +
+  `(: >> /proc/${pid}/fd/$n) 2>/dev/null && echo reopened:$n; ` +
+  `done; true`;
+
+async function initFds(): Promise<object> {
+  const victim = await started(["sleep", "1000"]);
+  const holder = await started(["/bin/sh", "-c", "exec 6</proc; exec sleep 1000"]);
+  try {
+    const attack = await inside(scan("1", victim.pid!));
+    // bare: a host process holding /proc open shows the victim through its fd
+    const bare = spawn("/bin/sh", ["-c", scan(String(holder.pid), victim.pid!)], { stdio: ["ignore", "pipe", "ignore"] });
+    let bareOut = "";
+    bare.stdout!.on("data", (d) => (bareOut += d));
+    await new Promise((r) => bare.once("close", r));
+    // inside: a sandbox process holding the sandbox's /proc open: the same spelling reaches
+    // an entry of that procfs (pid 1, the init, the only pid always there)
+    const own = await inside(`exec 7</proc; [ -e /proc/$$/fd/7/1 ] && echo own-proc; [ -e /proc/$$/fd/7/${victim.pid} ] || echo victim-absent`);
+    return { attack, bare: bareOut.trim(), own };
+  } finally {
+    victim.kill("SIGKILL");
+    holder.kill("SIGKILL");
+  }
+}
+
+async function main(): Promise<object> {
+  switch (part) {
+    case "init-fds":
+      return initFds();
+    default:
+      throw new Error(`unknown part ${part}`);
+  }
+}
+
+main()
+  .then((o) => process.stdout.write(JSON.stringify(o) + "\n"))
+  .catch((e) => process.stdout.write(JSON.stringify({ error: String(e?.stack ?? e) }) + "\n"))
+  .finally(() => rmSync(base, { recursive: true, force: true }));
