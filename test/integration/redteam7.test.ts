@@ -21,3 +21,27 @@ scriptCase("kernel view: the init holds no host /proc and cannot be reached thro
   assert.match(o.bare, /self:\d+/, `control: bare, the scan reads self: ${JSON.stringify(o)}`);
   assert.deepEqual(o.own, { view: "kernel", out: "own-proc\nvictim-absent" }, `control: inside, the spelling reaches the sandbox's own /proc: ${JSON.stringify(o)}`);
 }, 120_000);
+
+// A sandbox could make a set-user-ID (or set-group-ID) program in its writable grant: the
+// kernel lets a file's owner set the bits without any capability, so under a root caller
+// `cp /usr/bin/id f; chmod 4755 f` left a root program for any host user who could reach
+// the grant (both views). The supervisor performs every chmod (fs-meta.ts) and now refuses
+// set-user-ID on anything and set-group-ID on anything but a directory (EPERM). A create
+// with the bits in its mode keeps them only while the file is empty (the write clears
+// them). Controls: a plain chmod and g+s on a directory succeed inside; bare, the same
+// uid's chmod 4755 sets the bit.
+scriptCase("both views: a sandbox cannot make a set-user-ID or set-group-ID program in its writable grant", SCRIPT, ["${PROBE}", "setuid"], (o) => {
+  assert.equal(o.error, undefined, o.error);
+  for (const view of ["kernel", "supervised"]) {
+    const r = o[view];
+    assert.equal(r.view, view, JSON.stringify(o));
+    assert.match(r.out, /suid:1\n/, `${view}: chmod 4755 fails: ${JSON.stringify(r)}`);
+    assert.match(r.out, /Operation not permitted/, `${view}: with EPERM: ${JSON.stringify(r)}`);
+    assert.match(r.out, /sgid:1\n/, `${view}: chmod 2755 fails: ${JSON.stringify(r)}`);
+    assert.deepEqual(r.modes, { suid: "755", sgid: "755", plain: "700", dir: "2755", created: "755" }, `${view}: what the host finds: ${JSON.stringify(r)}`);
+    assert.match(r.out, /plain:0\n/, `control (${view}): a plain chmod succeeds: ${JSON.stringify(r)}`);
+    assert.match(r.out, /dir:0\n/, `control (${view}): g+s on a directory succeeds: ${JSON.stringify(r)}`);
+    assert.match(r.out, /created:0\n/, `control (${view}): the create and write succeed: ${JSON.stringify(r)}`);
+  }
+  assert.equal(o.bare, "4755", "control: bare, the same uid's chmod 4755 sets the bit");
+}, 120_000);

@@ -1,10 +1,12 @@
 // The seventh security review's cases (test/integration/redteam7.test.ts): the kernel view
 // (SANDLOCK_KERNEL_VIEW=1) attacked from inside, each with its positive control. Prints one
 // JSON line. Usage: red7-case.js PROBE PART
-// Parts: init-fds
+// Parts: init-fds, setuid
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
 import { SYSTEM_RO } from "../helpers/system.js";
 
@@ -65,10 +67,46 @@ async function initFds(): Promise<object> {
   }
 }
 
+/**
+ * A set-user-ID or set-group-ID file made in a writable grant: the kernel lets the owner
+ * set the bits without a capability, so a sandbox run by root made a root shell for any
+ * host user who could reach the grant. Each way is tried in both views: chmod (and
+ * fchmod through the shell's redirection is the same call) of a copy of `id`, and a create
+ * with the bits in its mode followed by a write (the kernel clears them at the write).
+ * What is left on the host is read from outside. Controls: chmod 0755 of the same file
+ * and g+s on a directory succeed inside; bare, the same uid's chmod 4755 sets the bit.
+ */
+async function setuid(): Promise<object> {
+  const out: Record<string, unknown> = {};
+  for (const view of ["1", "0"]) {
+    const w = join(base, `w${view}`);
+    mkdirSync(w, { mode: 0o777 });
+    chmodSync(w, 0o777);
+    process.env.SANDLOCK_KERNEL_VIEW = view;
+    const script =
+      `cp /usr/bin/id ${w}/suid && chmod 4755 ${w}/suid; echo suid:$?; ` +
+      `cp /usr/bin/id ${w}/sgid && chmod 2755 ${w}/sgid; echo sgid:$?; ` +
+      `cp /usr/bin/id ${w}/plain && chmod 0700 ${w}/plain; echo plain:$?; ` +
+      `mkdir ${w}/dir && chmod 2755 ${w}/dir; echo dir:$?; ` +
+      `python3 -c 'import os,sys; fd=os.open(sys.argv[1], os.O_CREAT|os.O_WRONLY, 0o6755); os.write(fd, open("/usr/bin/id","rb").read())' ${w}/created; echo created:$?; echo end`;
+    const r = await inside(script, { fsReadable: [...SYSTEM_RO], fsWritable: [w, "/dev/null"] });
+    const mode = (f: string): string => (statSync(join(w, f)).mode & 0o7777).toString(8);
+    out[view === "1" ? "kernel" : "supervised"] = { view: r.view, out: r.out, modes: { suid: mode("suid"), sgid: mode("sgid"), plain: mode("plain"), dir: mode("dir"), created: mode("created") } };
+  }
+  process.env.SANDLOCK_KERNEL_VIEW = "1";
+  const bare = join(base, "bare");
+  execFileSync("/bin/cp", ["/usr/bin/id", bare]);
+  execFileSync("/bin/chmod", ["4755", bare]);
+  out.bare = (statSync(bare).mode & 0o7777).toString(8);
+  return out;
+}
+
 async function main(): Promise<object> {
   switch (part) {
     case "init-fds":
       return initFds();
+    case "setuid":
+      return setuid();
     default:
       throw new Error(`unknown part ${part}`);
   }
