@@ -45,3 +45,15 @@ scriptCase("both views: a sandbox cannot make a set-user-ID or set-group-ID prog
   }
   assert.equal(o.bare, "4755", "control: bare, the same uid's chmod 4755 sets the bit");
 }, 120_000);
+
+// Held: the blocklist from the kernel view's user namespace (keyrings, bpf, perf, io_uring,
+// file handles, modules, mount listing, namespaces...): EPERM for each, root and user.
+// Control: bare, the harmless ones reach the kernel, which answers their bad arguments.
+scriptCase("kernel view: every blocked syscall stays refused inside the sandbox's user namespace", SCRIPT, ["${PROBE}", "blocklist"], (o) => {
+  assert.equal(o.error, undefined, o.error);
+  assert.equal(o.view, "kernel");
+  const notEperm = Object.entries(o.inside).filter(([, e]) => e !== "EPERM");
+  assert.deepEqual(notEperm, [], JSON.stringify(o.inside));
+  assert.ok(Object.keys(o.inside).length >= 38, JSON.stringify(o.inside));
+  for (const [name, e] of Object.entries(o.bare)) assert.notEqual(e, "EPERM", `control: bare, ${name} reaches the kernel: ${JSON.stringify(o.bare)}`);
+}, 120_000);

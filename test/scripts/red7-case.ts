@@ -1,7 +1,7 @@
 // The seventh security review's cases (test/integration/redteam7.test.ts): the kernel view
 // (SANDLOCK_KERNEL_VIEW=1) attacked from inside, each with its positive control. Prints one
 // JSON line. Usage: red7-case.js PROBE PART
-// Parts: init-fds, setuid
+// Parts: init-fds, setuid, blocklist
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { execFileSync } from "node:child_process";
@@ -101,8 +101,27 @@ async function setuid(): Promise<object> {
   return out;
 }
 
+/** Every syscall of the blocklist (plan/blocklist.ts), by number with bad arguments, from
+ * the kernel view's user namespace (where uid 0 of the namespace might hold what it holds
+ * nowhere else): each EPERM. Control: bare, a few of them answer the bad arguments
+ * themselves (the probe reaches the kernel). */
+const BLOCKED = ["mount_setattr", "statmount", "listmount", "lsm_set_self_attr", "file_setattr", "sethostname", "setdomainname", "unshare", "setns", "perf_event_open", "bpf", "userfaultfd", "keyctl", "add_key", "request_key", "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "process_madvise", "kcmp", "open_by_handle_at", "name_to_handle_at", "ioperm", "iopl", "quotactl", "quotactl_fd", "acct", "syslog", "vhangup", "fanotify_init", "io_uring_setup", "io_uring_enter", "io_uring_register", "personality", "init_module", "finit_module", "delete_module"];
+const HARMLESS = ["perf_event_open", "bpf", "keyctl", "kcmp", "name_to_handle_at", "io_uring_setup"];
+
+async function blocklist(): Promise<object> {
+  const lines = (text: string): Record<string, string> => Object.fromEntries(text.split("\n").filter((l) => l.includes(" ")).map((l) => l.trim().split(" ") as [string, string]));
+  const r = await Sandbox.run(policy, [probe, "sys-each", ...BLOCKED]);
+  let bare = "";
+  const b = spawn(probe, ["sys-each", ...HARMLESS], { stdio: ["ignore", "pipe", "ignore"] });
+  b.stdout!.on("data", (d) => (bare += d));
+  await new Promise((res) => b.once("close", res));
+  return { view: r.procView, inside: lines(r.stdoutText), bare: lines(bare) };
+}
+
 async function main(): Promise<object> {
   switch (part) {
+    case "blocklist":
+      return blocklist();
     case "init-fds":
       return initFds();
     case "setuid":
