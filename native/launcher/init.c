@@ -115,13 +115,10 @@ long sl_init_fork(int *ex_rd, struct sl_child_fds fds) {
   } else {
     SC1(NR_close, ex[1]);
     *ex_rd = ex[0];
-    /* The init: no descriptor but its pipes, and not dumpable, so nothing of the sandbox
-     * can open its /proc/1/fd, /proc/1/mem or /proc/1/environ (ptrace access to a process
-     * that is not dumpable needs CAP_SYS_PTRACE, which nothing inside holds): the report
-     * pipe can no longer be reopened to forge the command's status. Before the filter,
-     * which refuses PR_SET_DUMPABLE. */
-    long dumpable = SC2(NR_prctl, PR_SET_DUMPABLE, 0);
-    if (dumpable < 0) return dumpable;
+    /* The init: no descriptor but its pipes (keep_only says why). It stays dumpable: a
+     * checkpoint as the test user seizes it with ptrace (freeze.ts), which a process that is
+     * not dumpable refuses, and maxCpu takes one that is not for a process whose time the
+     * kernel stopped counting (tree.c). */
     keep_only(ex[0], fds.report, fds.ack);
   }
   return pid;

@@ -9,11 +9,10 @@ const SCRIPT = "dist/test/scripts/red7-case.js";
 
 // The init (pid 1) kept the launcher's host /proc descriptor (close-on-exec, and the init
 // never execs): /proc/1/fd/N/<host pid> showed the host's processes and their owners, and
-// /proc/1/fd/N/self the sandbox's host pid. Its report pipe could be reopened there to
-// forge the command's status. Now the init keeps only its pipes and is not dumpable
+// /proc/1/fd/N/self the sandbox's host pid. Now the init keeps only its pipes
 // (native/launcher/init.c). Controls: bare, the same scan finds the victim through a
 // process holding /proc open; inside, through a sandbox process holding the sandbox's /proc.
-scriptCase("kernel view: the init holds no host /proc and cannot be reached through /proc/1/fd", SCRIPT, ["${PROBE}", "init-fds"], (o) => {
+scriptCase("kernel view: the init holds no host /proc for the sandbox to reach through /proc/1/fd", SCRIPT, ["${PROBE}", "init-fds"], (o) => {
   assert.equal(o.error, undefined, o.error);
   assert.equal(o.attack.view, "kernel", JSON.stringify(o));
   assert.equal(o.attack.out, "", `through pid 1's descriptors: ${JSON.stringify(o)}`);

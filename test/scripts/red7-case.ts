@@ -35,8 +35,8 @@ async function started(cmd: string[]): Promise<ChildProcess> {
  * sandbox reached it: Landlock refuses opens there (no rule on that procfs) but not stat or
  * readlink, so a host process's pid was seen to exist with its owner, and the host's
  * `self` link gave the sandbox its host pid. The script tries every fd number of pid 1 (0 to
- * 63): "host-pid" when the victim's entry is found behind one, "self:N" for a `self` link;
- * it also tries to reopen each for writing (the report pipe: a forged status). The controls:
+ * 63): "host-pid" when the victim's entry is found behind one, "self:N" for a `self` link.
+ * The controls:
  * the same script run bare against a host process that holds /proc open (found), and inside,
  * through a process of the sandbox that holds its own /proc open (the spelling works there).
  */
@@ -44,7 +44,6 @@ const scan = (pid: string, victim: number): string =>
   `for n in $(seq 0 63); do ` +
   `[ -e /proc/${pid}/fd/$n/${victim} ] && echo host-pid; ` +
   `l=$(readlink /proc/${pid}/fd/$n/self 2>/dev/null) && echo self:$l; ` +
-  `(: >> /proc/${pid}/fd/$n) 2>/dev/null && echo reopened:$n; ` +
   `done; true`;
 
 async function initFds(): Promise<object> {
