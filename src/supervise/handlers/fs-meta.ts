@@ -117,9 +117,9 @@ const S_ISGID = 0o2000;
  * by root (uid 0, no capability) made a copy of a shell set-user-ID root in its writable
  * grant, and any host user who could reach the grant ran it as root; a user's sandbox did
  * the same with the user's ids for whoever else ran it (seventh review). A write or
- * truncate by a process without CAP_FSETID clears both bits, so chmod is the one way to
- * give them to a file with content: refused with EPERM, what the kernel answers for a
- * mode the caller may not set.
+ * truncate by a process without CAP_FSETID clears set-user-ID, and set-group-ID where the
+ * group may execute, so chmod is the one way to give them to a program with content:
+ * refused with EPERM, what the kernel answers for a mode the caller may not set.
  */
 export function setsIds(mode: number, st: FileId): boolean {
   return (mode & S_ISUID) !== 0 || ((mode & S_ISGID) !== 0 && !isType(st, S_IF.DIR));
