@@ -56,3 +56,16 @@ scriptCase("kernel view: every blocked syscall stays refused inside the sandbox'
   assert.ok(Object.keys(o.inside).length >= 38, JSON.stringify(o.inside));
   for (const [name, e] of Object.entries(o.bare)) assert.notEqual(e, "EPERM", `control: bare, ${name} reaches the kernel: ${JSON.stringify(o.bare)}`);
 }, 120_000);
+
+// Held: teardown under the kernel view while the sandbox forks in a loop (orphans the init
+// reaps), whichever of the CLI, its process group or the launcher alone is SIGKILLed: the
+// launcher's death reaches the init (PDEATHSIG, forced across the namespace) and the
+// init's death takes every process of the namespace. Control: at least 5 of the loop's
+// processes were running when the kill came.
+scriptCase("kernel view: SIGKILL of the CLI, its group or the launcher while the sandbox forks leaves nothing", SCRIPT, ["${PROBE}", "fork-teardown"], (o) => {
+  assert.equal(o.error, undefined, o.error);
+  for (const way of ["cli", "group", "launcher"]) {
+    assert.ok(o[way].before >= 5, `control (${way}): the sandbox was forking: ${JSON.stringify(o)}`);
+    assert.equal(o[way].left, 0, `${way}: survivors: ${JSON.stringify(o)}`);
+  }
+}, 180_000);

@@ -1,14 +1,14 @@
 // The seventh security review's cases (test/integration/redteam7.test.ts): the kernel view
 // (SANDLOCK_KERNEL_VIEW=1) attacked from inside, each with its positive control. Prints one
 // JSON line. Usage: red7-case.js PROBE PART
-// Parts: init-fds, setuid, blocklist
+// Parts: init-fds, setuid, blocklist, fork-teardown
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
-import { SYSTEM_RO } from "../helpers/system.js";
+import { CLI, SYSTEM_RO } from "../helpers/system.js";
 
 const probe = process.argv[2]!;
 const part = process.argv[3]!;
@@ -117,8 +117,72 @@ async function blocklist(): Promise<object> {
   return { view: r.procView, inside: lines(r.stdoutText), bare: lines(bare) };
 }
 
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Host pids whose command line is exactly `argv` (NUL-separated as in /proc). */
+function pidsRunning(argv: string[]): number[] {
+  const want = argv.join("\0") + "\0";
+  const out: number[] = [];
+  for (const n of readdirSync("/proc")) {
+    if (!/^\d+$/.test(n)) continue;
+    try {
+      if (readFileSync(`/proc/${n}/cmdline`, "latin1") === want) out.push(Number(n));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * The CLI runs a sandbox forking in a loop (each round leaves an orphan `sleep` that the
+ * init reaps later), under the kernel view; once it has at least 5 running, one of three is
+ * SIGKILLed: the CLI, its whole process group, or the launcher alone. Then the host is
+ * watched (for at most 10 s, the bound teardown.test uses) until no such `sleep` is left.
+ * The count before is the control (the sandbox was forking when the kill came).
+ */
+async function forkTeardown(): Promise<object> {
+  const out: Record<string, { before: number; left: number }> = {};
+  for (const way of ["cli", "group", "launcher"] as const) {
+    const argv = ["sleep", String(100_000 + Math.floor(Math.random() * 800_000))];
+    const cli = spawn(process.execPath, [CLI, "run", ...SYSTEM_RO.flatMap((p) => ["-r", p]), "-w", "/dev/null", "--", "/bin/sh", "-c", `while :; do (${argv.join(" ")} &); done`], {
+      stdio: "ignore",
+      detached: true,
+      env: { ...process.env, SANDLOCK_KERNEL_VIEW: "1" },
+    });
+    let before = 0;
+    for (let i = 0; i < 400 && before < 5; i++) {
+      await pause(50);
+      before = pidsRunning(argv).length;
+    }
+    // The launcher: the CLI's child (of any of its threads) running sandlock-launcher.
+    const children = readdirSync(`/proc/${cli.pid}/task`).flatMap((t) => readFileSync(`/proc/${cli.pid}/task/${t}/children`, "latin1").trim().split(" ").filter((c) => c !== "").map(Number));
+    const launcher = children.find((c) => {
+      try {
+        return readFileSync(`/proc/${c}/cmdline`, "latin1").includes("sandlock-launcher");
+      } catch {
+        return false;
+      }
+    });
+    if (launcher === undefined) throw new Error(`no launcher among the CLI's children ${children.join(" ")}`);
+    if (way === "cli") process.kill(cli.pid!, "SIGKILL");
+    else if (way === "group") process.kill(-cli.pid!, "SIGKILL");
+    else process.kill(launcher, "SIGKILL");
+    let left = pidsRunning(argv).length;
+    for (let i = 0; i < 200 && left > 0; i++) {
+      await pause(50);
+      left = pidsRunning(argv).length;
+    }
+    if (way === "launcher") process.kill(cli.pid!, "SIGKILL");
+    out[way] = { before, left };
+  }
+  return out;
+}
+
 async function main(): Promise<object> {
   switch (part) {
+    case "fork-teardown":
+      return forkTeardown();
     case "blocklist":
       return blocklist();
     case "init-fds":
