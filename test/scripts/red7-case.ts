@@ -173,7 +173,14 @@ async function forkTeardown(): Promise<object> {
       await pause(50);
       left = pidsRunning(argv).length;
     }
-    if (way === "launcher") process.kill(cli.pid!, "SIGKILL");
+    // The CLI may have exited on its own once its launcher was gone.
+    if (way === "launcher" && cli.exitCode === null && cli.signalCode === null) {
+      try {
+        process.kill(cli.pid!, "SIGKILL");
+      } catch {
+        // gone meanwhile
+      }
+    }
     out[way] = { before, left };
   }
   return out;
