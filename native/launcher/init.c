@@ -62,6 +62,32 @@ __attribute__((noreturn)) static void init_loop(pid_t cmd, int ex_rd, struct sl_
   }
 }
 
+/* Closes every descriptor but the three the init uses (its pipes to the command and the
+ * launcher). Before this the init kept whatever the command's process held at the fork, all
+ * of it close-on-exec and so gone from the command at its exec, but the init never execs:
+ * the launcher's own /proc (tree.c, the host's procfs) among them, reachable from inside as
+ * /proc/1/fd/N, where stat and readlink (which Landlock does not check) listed the host's
+ * processes and their owners and gave the sandbox its host pid (seventh review). */
+static void keep_only(int a, int b, int c) {
+  int keep[3] = {a, b, c};
+  for (int i = 0; i < 3; i++) {
+    for (int j = i + 1; j < 3; j++) {
+      if (keep[j] < keep[i]) {
+        int t = keep[i];
+        keep[i] = keep[j];
+        keep[j] = t;
+      }
+    }
+  }
+  unsigned lo = 0;
+  for (int i = 0; i < 3; i++) {
+    if (keep[i] < 0) continue;
+    if ((unsigned)keep[i] > lo) SC3(NR_close_range, lo, (unsigned)keep[i] - 1, 0);
+    lo = (unsigned)keep[i] + 1;
+  }
+  SC3(NR_close_range, lo, ~0U, 0);
+}
+
 /*
  * The init's fork, at the SECCOMP step (steps.c): after Landlock, DROP_CAPS, NO_NEW_PRIVS
  * and the signal scope, so the init is confined like the command, but before the filter,
@@ -72,7 +98,7 @@ __attribute__((noreturn)) static void init_loop(pid_t cmd, int ex_rd, struct sl_
  * supervisor never sees this fork, so maxProcesses' count starts with the command.
  * Returns the pid (0 in the command's process) or -errno; *ex_rd gets the exec pipe.
  */
-long sl_init_fork(int *ex_rd) {
+long sl_init_fork(int *ex_rd, struct sl_child_fds fds) {
   int ex[2];
   long rc = SC2(NR_pipe2, ex, O_CLOEXEC);
   if (rc < 0) return rc;
@@ -89,6 +115,11 @@ long sl_init_fork(int *ex_rd) {
   } else {
     SC1(NR_close, ex[1]);
     *ex_rd = ex[0];
+    /* The init: no descriptor but its pipes (keep_only says why). It stays dumpable: a
+     * checkpoint as the test user seizes it with ptrace (freeze.ts), which a process that is
+     * not dumpable refuses, and maxCpu takes one that is not for a process whose time the
+     * kernel stopped counting (tree.c). */
+    keep_only(ex[0], fds.report, fds.ack);
   }
   return pid;
 }

@@ -86,7 +86,7 @@ long sl_ns_write_maps(uint32_t inner_uid, uint32_t outer_uid, uint32_t inner_gid
  * and the command's wait status (a = status, b = 1 when nothing else was left). */
 #define SL_MSG_INIT_EXEC 0x101
 #define SL_MSG_INIT_STATUS 0x102
-long sl_init_fork(int *ex_rd);
+long sl_init_fork(int *ex_rd, struct sl_child_fds fds);
 long sl_init_exec(const char *path, char **argv, char **envp, struct sl_child_fds fds, int own_group, pid_t cmd, int ex_rd);
 long sl_init_command_pid(pid_t init);
 

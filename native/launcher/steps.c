@@ -267,7 +267,7 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
       /* The kernel-native view's init is forked here, before the filter (init.c says why);
        * it loads the same program without a listener (KILLABLE_RECV needs one). */
       if (es->ns_init && !es->forked) {
-        rc = sl_init_fork(&es->ex_rd);
+        rc = sl_init_fork(&es->ex_rd, es->fds);
         if (rc < 0) return rc;
         es->forked = 1;
         es->cmd = (pid_t)rc;
@@ -310,7 +310,7 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
       if (es->exec.path == NULL) break;
       if (es->ns_init && !es->forked) {
         /* A plan without a SECCOMP step (none has one under this view): fork here. */
-        rc = sl_init_fork(&es->ex_rd);
+        rc = sl_init_fork(&es->ex_rd, es->fds);
         if (rc < 0) return rc;
         es->forked = 1;
         es->cmd = (pid_t)rc;

@@ -79,11 +79,15 @@ scriptCase(
     assert.equal(s.trusted, "EPERM");
     assert.equal(s.append, "EPERM");
     assert.equal(s.immutable, "EPERM");
-    // The kernel drops the setgid bit of a group the caller is not in without CAP_FSETID.
-    assert.equal(s.setgid, "ok");
+    // A set-group-ID file is refused (fs-meta.ts, seventh review: it would run with the
+    // group's ids outside); on a directory the kernel drops the bit of a group the caller
+    // is not in without CAP_FSETID, which the supervisor must not lend.
+    assert.equal(s.setgid, "EPERM");
+    assert.equal(s["setgid-dir"], "ok");
     const after = out.after as Record<string, number>;
-    // Root's file is in group 1, the test user's in its own group, where the bit stays.
-    assert.equal(after.own, out.root ? 0o755 : 0o2755, "setgid only for a group the caller is in");
+    assert.equal(after.own, 0o644, "the file keeps its mode");
+    // Root's directory is in group 1, the test user's in its own group, where the bit stays.
+    assert.equal(after["own.d"], out.root ? 0o755 : 0o2755, "setgid only for a group the caller is in");
     if (out.root) {
       assert.deepEqual(
         [s["foreign-chmod"], s["foreign-chown"], s["foreign-times"], s["foreign-now"], s["foreign-xattr"], s["locked-chmod"]],
@@ -93,7 +97,7 @@ scriptCase(
       // Control: the same calls as root outside any sandbox succeed (what a supervisor
       // acting with its own capabilities would have done).
       const b = out.bare as Record<string, string>;
-      for (const k of ["chown-give", "chgrp-other", "trusted", "setgid", "append", "immutable", "foreign-chmod", "foreign-chown", "foreign-times", "foreign-now", "foreign-xattr", "locked-chmod"]) {
+      for (const k of ["chown-give", "chgrp-other", "trusted", "setgid", "setgid-dir", "append", "immutable", "foreign-chmod", "foreign-chown", "foreign-times", "foreign-now", "foreign-xattr", "locked-chmod"]) {
         assert.equal(b[k], "ok", `unsandboxed root: ${k}`);
       }
     }

@@ -84,7 +84,11 @@ async function credentials(): Promise<object> {
   const setup = (d: string): string[] => {
     const own = join(d, "own");
     writeFileSync(own, "x\n");
+    chmodSync(own, 0o644);
+    mkdirSync(`${own}.d`);
+    chmodSync(`${own}.d`, 0o755);
     if (root) chownSync(own, 0, 1);
+    if (root) chownSync(`${own}.d`, 0, 1);
     if (!root) return [own, "-", "-"];
     const foreign = join(d, "foreign");
     writeFileSync(foreign, "x\n");
@@ -100,7 +104,7 @@ async function credentials(): Promise<object> {
   const result = {
     sandboxed: lines(await sandboxed([probe, "meta-privileged", ...inside])),
     bare: lines(bare([probe, "meta-privileged", ...control])),
-    after: Object.fromEntries(inside.filter((p) => p !== "-").map((p) => [p.slice(WRITE.length + 1), statSync(p).mode & 0o7777])),
+    after: Object.fromEntries([...inside, `${inside[0]}.d`].filter((p) => p !== "-").map((p) => [p.slice(WRITE.length + 1), statSync(p).mode & 0o7777])),
   };
   for (const p of [inside[0]!, control[0]!]) probeOut(["meta-unflag", p]);
   return result;

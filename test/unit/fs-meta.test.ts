@@ -12,6 +12,8 @@ import { META_SYSCALLS } from "../../src/plan/seccomp-meta.js";
 import type { ChildMemory } from "../../src/supervise/child-memory.js";
 import { DECODERS, E, type MetaRequest } from "../../src/supervise/handlers/fs-meta-decode.js";
 import { Notification } from "../../src/supervise/notification.js";
+import { setsIds } from "../../src/supervise/handlers/fs-meta.js";
+import type { FileId } from "../../src/supervise/grant-proof.js";
 import { runFilter } from "../helpers/bpf-interpreter.js";
 
 const HOST = { landlockAbi: 7, cpuCount: 2 };
@@ -168,4 +170,13 @@ test("decoding ioctls: the argument the kernel reads, copied", () => {
   const flags = m.put(0x1000, Buffer.from([0x40, 0, 0, 0]));
   assert.deepEqual(decode(m, "ioctl", 3, 0x40086602, flags), { target: { kind: "fd", fd: 3 }, change: { op: "ioctl", request: 0x40086602, arg: Buffer.from([0x40, 0, 0, 0]) } });
   assert.equal(decode(m, "ioctl", 3, 0x401c5820, flags), E.EFAULT, "struct fsxattr is 28 bytes");
+});
+
+test("chmod: set-user-ID on anything and set-group-ID on anything but a directory are refused (seventh review)", () => {
+  const file: FileId = { dev: 1n, ino: 2n, mode: 0o100644, nlink: 1 };
+  const dir: FileId = { dev: 1n, ino: 3n, mode: 0o040755, nlink: 2 };
+  for (const m of [0o4755, 0o2755, 0o6755, 0o4000, 0o2000]) assert.equal(setsIds(m, file), true, m.toString(8));
+  for (const m of [0o755, 0o1777, 0o644, 0o7777 & ~0o6000]) assert.equal(setsIds(m, file), false, m.toString(8));
+  assert.equal(setsIds(0o2755, dir), false, "g+s on a directory only passes the group on");
+  assert.equal(setsIds(0o4755, dir), true);
 });

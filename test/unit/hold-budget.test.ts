@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { HoldBudget, MAX_RUNNING, MAX_WAITING, ONE_CALL_MAX, holdLimits, openFileLimit } from "../../src/supervise/hold-budget.js";
 import { Notification, NOTIF_BYTES } from "../../src/supervise/notification.js";
+import { FIFO_POLL_MAX_MS, FIFO_POLL_MS, nextPoll } from "../../src/supervise/handlers/names-fifo.js";
 
 let ids = 0;
 const note = (): Notification => {
@@ -100,4 +101,22 @@ test("the process-wide budget spans sandboxes: a release in one serves another's
   assert.equal(await granted, true);
   assert.ok(c.take(n, 250));
   c.release(250);
+});
+
+test("held FIFO and lease opens look again after 20 ms, then at doubling pauses up to 250 ms (seventh review: a fixed 20 ms cost 3,200 looks a second per sandbox)", () => {
+  const pauses = [FIFO_POLL_MS];
+  while (pauses.length < 10) pauses.push(nextPoll(pauses[pauses.length - 1]!));
+  assert.deepEqual(pauses, [20, 40, 80, 160, 250, 250, 250, 250, 250, 250]);
+  assert.equal(FIFO_POLL_MAX_MS, 250);
+  // 64 held opens (one sandbox's budget) waiting a minute: looks made
+  const looks = (ms: number): number => {
+    let t = 0;
+    let n = 0;
+    for (let p = FIFO_POLL_MS; t + p <= ms; p = nextPoll(p)) {
+      t += p;
+      n++;
+    }
+    return n;
+  };
+  assert.equal(64 * looks(60_000), 64 * 242, "about 4 a second each once the pause is at its longest");
 });

@@ -107,6 +107,24 @@ export class CallerCredentials {
   }
 }
 
+const S_ISUID = 0o4000;
+const S_ISGID = 0o2000;
+
+/**
+ * A mode that would make the file run with its owner's or group's ids: set-user-ID on
+ * anything, set-group-ID on anything but a directory (where it only passes the group on to
+ * new entries). The kernel lets an owner set them without any capability, so a sandbox run
+ * by root (uid 0, no capability) made a copy of a shell set-user-ID root in its writable
+ * grant, and any host user who could reach the grant ran it as root; a user's sandbox did
+ * the same with the user's ids for whoever else ran it (seventh review). A write or
+ * truncate by a process without CAP_FSETID clears set-user-ID, and set-group-ID where the
+ * group may execute, so chmod is the one way to give them to a program with content:
+ * refused with EPERM, what the kernel answers for a mode the caller may not set.
+ */
+export function setsIds(mode: number, st: FileId): boolean {
+  return (mode & S_ISUID) !== 0 || ((mode & S_ISGID) !== 0 && !isType(st, S_IF.DIR));
+}
+
 /** Performs the change on `fd` (pinned O_PATH, or a duplicate of the caller's). */
 function apply(fd: number, pinned: boolean, st: FileId, change: Change, caps: bigint): number {
   const nat = native();
@@ -174,6 +192,7 @@ function performPinned(n: Notification, request: MetaRequest, grants: WritableGr
     if (!privateObject(fd, st) && !grants.contains(fd, st, root)) return deny(E.EACCES);
     // protectedFiles: no mode, owner, time or attribute change at a protected position.
     if (protect && !privateObject(fd, st) && protectedAt(grants.position(fd, st, root) ?? [])) return deny(E.EACCES);
+    if (request.change.op === "chmod" && setsIds(request.change.mode, st)) return deny(E.EPERM);
     const rc = apply(fd, t.kind === "path", st, request.change, caps);
     return rc < 0 ? deny(-rc) : returnValue(rc);
   } finally {

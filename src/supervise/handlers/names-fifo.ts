@@ -1,6 +1,7 @@
 // A FIFO opened without O_NONBLOCK waits for its other end: the supervisor (which must
-// never block) holds the call and looks again every 20 ms, within the sandbox's hold
-// budget (hold-budget.ts), so a flood of such opens cannot take the host's descriptors.
+// never block) holds the call and looks again, after 20 ms at first and then less and less
+// often (every 250 ms at most), within the sandbox's hold budget (hold-budget.ts), so a
+// flood of such opens can take neither the host's descriptors nor its event loop.
 
 import { closeSync } from "node:fs";
 import { native } from "../../confine/native.js";
@@ -20,8 +21,35 @@ const EPERM = 1;
 /** The supervisor's share is spent (as hold-budget.ts answers a flood): "too many open
  * files in the system" is what open(2) says when descriptors run out. */
 export const ENFILE = 23;
-/** How often a held FIFO open looks for a reader again. */
-const FIFO_POLL_MS = 20;
+/** When a held open looks again: FIFO_POLL_MS after it was held, then twice as long after
+ * each look, up to FIFO_POLL_MAX_MS. At a fixed 20 ms, a sandbox's 64 held opens (its
+ * budget) made the supervisor try 3,200 opens a second for as long as they waited, at no
+ * cost to the sandbox, whose threads slept: 9% of a core per sandbox here, a whole core
+ * for about a dozen sandboxes of one process (seventh review). Now a long wait costs four
+ * looks a second; a reader that comes within 20 ms is still seen within 20 ms, and a late
+ * one at most 250 ms late. */
+export const FIFO_POLL_MS = 20;
+export const FIFO_POLL_MAX_MS = 250;
+
+/** The pause before the look after one of `ms`. */
+export function nextPoll(ms: number): number {
+  return Math.min(FIFO_POLL_MAX_MS, ms * 2);
+}
+
+/** Calls look() after FIFO_POLL_MS, then at growing pauses (nextPoll) until it returns an
+ * action, which the promise resolves with. */
+function pollUntil(look: () => Action | undefined): Promise<Action> {
+  return new Promise<Action>((resolve) => {
+    const tick = (ms: number): void => {
+      setTimeout(() => {
+        const got = look();
+        if (got === undefined) tick(nextPoll(ms));
+        else resolve(got);
+      }, ms);
+    };
+    tick(FIFO_POLL_MS);
+  });
+}
 /** Descriptors a held open keeps in the supervisor: its own pin of the FIFO, the call's pin
  * of it and the caller's root (names.ts withCall keeps them until the answer). */
 const HELD_FDS = 3;
@@ -41,7 +69,7 @@ export class FifoWaits {
   /**
    * n's open of what is pinned as `fd`, which the caller wants blocking: opened without
    * blocking (then given the caller's flags), and, while that would wait, held and tried
-   * again every FIFO_POLL_MS until it would not (or the caller is gone): a FIFO opened for
+   * again at growing pauses (pollUntil) until it would not (or the caller is gone): a FIFO opened for
    * writing until a reader comes (ENXIO), a file under a lease until the lease is broken
    * (EWOULDBLOCK: the first try started the break). NO_ROOM when the sandbox's budget has
    * no room for one more held call: nothing was taken.
@@ -64,14 +92,10 @@ export class FifoWaits {
       this.budget.release(HELD_FDS);
       return deny(-pin);
     }
-    return new Promise<Action>((resolve) => {
-      const timer = setInterval(() => {
-        const got = this.memory.stillValid(n) ? attempt(pin) : deny(EPERM);
-        if (got === undefined) return;
-        clearInterval(timer);
-        closeSync(pin);
-        resolve(got);
-      }, FIFO_POLL_MS);
+    return pollUntil(() => {
+      const got = this.memory.stillValid(n) ? attempt(pin) : deny(EPERM);
+      if (got !== undefined) closeSync(pin);
+      return got;
     }).finally(() => this.budget.release(HELD_FDS));
   }
 
@@ -100,14 +124,11 @@ export class FifoWaits {
       closeSync(reader);
       return NO_ROOM;
     }
-    return new Promise<Action>((resolve) => {
-      const timer = setInterval(() => {
-        const gone = !this.memory.stillValid(n);
-        if (!gone && !ready()) return;
-        clearInterval(timer);
-        if (gone) closeSync(reader);
-        resolve(gone ? deny(EPERM) : give());
-      }, FIFO_POLL_MS);
+    return pollUntil(() => {
+      const gone = !this.memory.stillValid(n);
+      if (!gone && !ready()) return undefined;
+      if (gone) closeSync(reader);
+      return gone ? deny(EPERM) : give();
     }).finally(() => this.budget.release(HELD_FDS));
   }
 
