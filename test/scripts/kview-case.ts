@@ -207,6 +207,8 @@ async function main(): Promise<Record<string, unknown>> {
       const sb = new Sandbox(policy);
       await sb.spawn(["/bin/sh", "-c", "echo up; sleep 1; echo done"], { stdout: "pipe" });
       let text = "";
+      // The whole output, read to its end: wait() can resolve before the last chunk is read.
+      const ended = new Promise<void>((resolve) => sb.stdout!.once("end", () => resolve()));
       await new Promise<void>((resolve) => sb.stdout!.on("data", (d: Buffer) => ((text += d.toString()), text.includes("up") && resolve())));
       const cmdPid = sb.pid!;
       const field = (pid: number, name: string): string => new RegExp(`^${name}:\\s*(.*)$`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? "";
@@ -217,7 +219,8 @@ async function main(): Promise<Record<string, unknown>> {
       const stopped = field(initPid, "State");
       await sb.resume();
       const r = await sb.wait();
-      return { selfPid: "2", filters, initName, stopped, exitCode: r.exitCode, signal: r.signal ?? null, out: text + (r.stdoutText ?? "") };
+      await ended;
+      return { selfPid: "2", filters, initName, stopped, exitCode: r.exitCode, signal: r.signal ?? null, out: text };
     }
     case "covers": {
       // fsDenied's covers, made by the launcher in its own mount namespace before the clone
