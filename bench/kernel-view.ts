@@ -5,7 +5,7 @@
 
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Sandbox } from "../src/index.js";
@@ -97,7 +97,7 @@ async function rounds(n: number, one: (side: Side) => Promise<number>): Promise<
 }
 
 export async function benchKernelView(n: number, workloads = true): Promise<string> {
-  const lines = [`Kernel-native view vs supervised view vs bare, ${n} rounds, grants ${SYSTEM.join(" ")} (+ a writable work dir)`];
+  const lines = [`Kernel-native view vs supervised view vs bare, ${n} rounds, grants ${SYSTEM.join(" ")} (+ a writable work dir), load ${loadavg().map((x) => x.toFixed(1)).join(" ")} on ${cpus().length} CPUs`];
   for (const w of workloads ? WORKLOADS : []) {
     const dir = mkdtempSync(join(tmpdir(), "sandlock-bench-"));
     try {

@@ -7,6 +7,7 @@
 
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Sandbox } from "../src/index.js";
@@ -57,6 +58,8 @@ export interface LibraryResult {
    * apply on this host. */
   kernel: PairResult | string;
   kernelWithProc: PairResult | string;
+  /** The load average when the rounds ended (a shared machine's figures need it). */
+  load: string;
 }
 
 type Start = () => Promise<void>;
@@ -134,6 +137,7 @@ export async function benchLibrary(rounds: number, perRound: number): Promise<Li
     withProc: r.withProc!,
     kernel: r.kernel ?? `not measured: ${noKernel}`,
     kernelWithProc: r.kernelWithProc ?? `not measured: ${noKernel}`,
+    load: `${loadavg().map((x) => x.toFixed(1)).join(" ")} on ${cpus().length} CPUs`,
   };
 }
 
@@ -146,7 +150,7 @@ function reportSide(title: string, p: PairResult | string, target: string, limit
 
 export function reportLibrary(l: LibraryResult): string {
   return [
-    "Library: Sandbox.run(/bin/true) vs child_process.spawn(/bin/true), per run, every side interleaved start by start",
+    `Library: Sandbox.run(/bin/true) vs child_process.spawn(/bin/true), per run, every side interleaved start by start (load ${l.load})`,
     reportSide("Supervised view, system grants", l.system, SUPERVISED_TARGET, 0.5),
     reportSide("The same with supervisor: false (no listener)", l.unsupervised, "unsupervised start within 0.3 ms of child_process.spawn (issue 16, DESIGN 5)", 0.3),
     reportSide("Supervised view with /proc granted (the /proc view)", l.withProc, SUPERVISED_TARGET, 0.5),
