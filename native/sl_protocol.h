@@ -64,7 +64,10 @@ struct sl_step_header {
  * by the command's process (setns) before chdir. */
 #define SL_STEP_CHROOT 26            /* u32 uid, u32 gid, u32 flags (1 /proc, 2 /dev), u32 pad, dir\0, ("r"|"w"\0 virtual\0 host\0)..., "\0" */
 #define SL_STEP_RESTORE 27          /* u64 address of two free pages: a checkpoint restore's stop instead of exec (restore.c) */
-#define SL_STEP_MAX 27
+/* The kernel view's init (init.c): the filter the init loads at the SECCOMP step instead of
+ * the command's program; the step itself does nothing where the plan lists it. */
+#define SL_STEP_INIT_FILTER 28      /* u32 flags (0), u32 pad, struct sock_filter[] */
+#define SL_STEP_MAX 28
 
 /* Sub-call of a failed step, reported as op | sub << 8. */
 #define SL_SUB_MAIN 0      /* the step's own system call */

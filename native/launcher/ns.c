@@ -199,12 +199,20 @@ static long touch(const char *path) {
   return 0;
 }
 
-/* A read-only bind of `src` over `dst`: the remount makes this mount read-only whatever
- * the file's mode (its owner is root of the sandbox's own user namespace). */
+/* A read-only bind of `src`, a file of the staging tmpfs, over `dst`. A bind copies its
+ * source mount's flags, so the staging tmpfs is made read-only, nosuid, nodev and noexec
+ * once, at the first such bind (pass 1: every content file exists by then), and each
+ * bind is then one call instead of a bind and a remount of it: the mount is read-only
+ * whatever the file's mode (its owner is root of the sandbox's own user namespace). */
+static int staging_sealed;
+
 static long bind_ro(const char *src, const char *dst) {
-  long rc = SC5(NR_mount, src, dst, NULL, MS_BIND_, NULL);
-  if (rc < 0) return rc;
-  return SC5(NR_mount, NULL, dst, NULL, MS_REMOUNT_ | MS_BIND_ | MS_RDONLY_ | MS_NOSUID_ | MS_NODEV_ | MS_NOEXEC_, NULL);
+  if (!staging_sealed) {
+    long rc = SC5(NR_mount, NULL, "/", NULL, MS_REMOUNT_ | MS_BIND_ | MS_RDONLY_ | MS_NOSUID_ | MS_NODEV_ | MS_NOEXEC_, NULL);
+    if (rc < 0) return rc;
+    staging_sealed = 1;
+  }
+  return SC5(NR_mount, src, dst, NULL, MS_BIND_, NULL);
 }
 
 static const char *next_string(const uint8_t **cur, const uint8_t *end) {

@@ -84,8 +84,21 @@ struct exec_state {
   pid_t cmd;             /* after it: the command's pid in the init, 0 in the command's process */
   int ex_rd;             /* the init's end of the exec pipe */
   int own_group;         /* the plan's SETPGID step: the command's group is its own */
+  const struct sl_step *init_filter; /* the plan's INIT_FILTER step: the init's own program */
   const struct sl_plan *plan;
 };
+
+/* A SECCOMP or INIT_FILTER payload as a program: u32 flags, u32 pad, sock_filter[]. */
+static int filter_of(const uint8_t *p, uint32_t len, struct sl_sock_fprog *prog, uint32_t *flags) {
+  size_t n = (len - 8) / sizeof(struct sl_sock_filter);
+  if (len < 8 + sizeof(struct sl_sock_filter) || (len - 8) % sizeof(struct sl_sock_filter) != 0) return -1;
+  if (n > SL_BPF_MAXINSNS) return -1;
+  /* Payloads are 8-byte aligned in a page-aligned buffer. */
+  prog->len = (unsigned short)n;
+  prog->filter = (struct sl_sock_filter *)(uintptr_t)(p + 8);
+  *flags = rd32(p);
+  return 0;
+}
 
 /* Hands the seccomp listener over: the launcher duplicates it out of this process with
  * pidfd_getfd, then says go; only then is this copy closed. The command must never hold
@@ -258,20 +271,23 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
       es->ruleset = -1;
       return rc;
     case SL_STEP_SECCOMP: {
-      size_t n = (len - 8) / sizeof(struct sl_sock_filter);
-      if (len < 8 + sizeof(struct sl_sock_filter) || (len - 8) % sizeof(struct sl_sock_filter) != 0) break;
-      if (n > SL_BPF_MAXINSNS) break;
-      /* Payloads are 8-byte aligned in a page-aligned buffer. */
-      struct sl_sock_fprog prog = {.len = (unsigned short)n, .filter = (struct sl_sock_filter *)(uintptr_t)(p + 8)};
-      uint32_t flags = rd32(p);
+      struct sl_sock_fprog prog;
+      uint32_t flags;
+      if (filter_of(p, len, &prog, &flags) < 0) break;
       /* The kernel-native view's init is forked here, before the filter (init.c says why);
-       * it loads the same program without a listener (KILLABLE_RECV needs one). */
+       * it loads its own small program (INIT_FILTER) without a listener, or, in a plan
+       * without one, the command's program without a listener (KILLABLE_RECV needs one). */
       if (es->ns_init && !es->forked) {
         rc = sl_init_fork(&es->ex_rd, es->fds);
         if (rc < 0) return rc;
         es->forked = 1;
         es->cmd = (pid_t)rc;
         if (es->cmd != 0) flags &= ~(uint32_t)(SL_SECCOMP_FLAG_NEW_LISTENER | SL_SECCOMP_FLAG_WAIT_KILLABLE_RECV);
+      }
+      if (es->forked && es->cmd != 0 && es->init_filter != NULL) {
+        uint32_t ignored;
+        if (filter_of(es->init_filter->payload, es->init_filter->len, &prog, &ignored) < 0) break;
+        flags = 0;
       }
       rc = SC3(NR_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
       if (rc > 0) es->listener = rc; /* SECCOMP_FILTER_FLAG_NEW_LISTENER returns an fd */
@@ -294,6 +310,8 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
       /* The root built, the signal scope the launcher left out (scope.c says why). */
       rc = sl_ns_view(p, len, es->fds.ack);
       return rc < 0 ? rc : sl_scope_view(es->plan);
+    case SL_STEP_INIT_FILTER:
+      return 0; /* loaded by the init at the SECCOMP step, above */
     case SL_STEP_COW:
       return 0; /* the launcher's own step, done before the fork (main.c) */
     case SL_STEP_DENY:
@@ -350,6 +368,7 @@ void sl_child_run(const struct sl_plan *plan, struct sl_child_fds fds, pid_t lau
     const struct sl_step *st = &plan->steps[i];
     if (st->op == SL_STEP_EXEC && parse_exec(st->payload, st->len, &es.exec) < 0) es.exec.path = NULL;
     if (st->op == SL_STEP_NS_VIEW) es.ns_init = 1;
+    if (st->op == SL_STEP_INIT_FILTER) es.init_filter = st;
     if (st->op == SL_STEP_SETPGID) es.own_group = 1;
   }
   for (uint32_t i = 0; i < plan->nsteps; i++) {

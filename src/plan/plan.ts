@@ -7,6 +7,7 @@ import { supervised, type Features, type Rlimit } from "./features.js";
 import { landlockNeeded, planLandlock, type LandlockPlan } from "./landlock.js";
 import { PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, Step, TraceFlag, type StepOp } from "./protocol.js";
 import { buildSeccompProgram, type SeccompSpec } from "./seccomp.js";
+import { initFilterPayload } from "./seccomp-init.js";
 import { grantRealpath } from "./grant-path.js";
 import { nsViewOps, nsViewPayload, stagingDir } from "./kernel-view.js";
 import { chrootPayload, chrootVirtualPath } from "./chroot.js";
@@ -240,6 +241,9 @@ export function makePlan(features: Features, cmd: CommandSpec, exec: PlanStep = 
   // With a supervisor: a listener fd, and a notified task that only a fatal signal can
   // pull out of a call the supervisor is already handling.
   const flags = listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV : 0;
+  // The kernel view's init loads a small allow list of its own at the SECCOMP step
+  // (plan/seccomp-init.ts says why), listed just before it.
+  if (features.kernelView !== undefined) add(Step.INIT_FILTER, initFilterPayload(), "seccomp(SET_MODE_FILTER) of the init (its allow list)");
   add(Step.SECCOMP, Buffer.concat([u32(flags, 0), program]), listener ? "seccomp(SET_MODE_FILTER, NEW_LISTENER)" : "seccomp(SET_MODE_FILTER)");
   if (listener) add(Step.LISTENER, Buffer.alloc(0), "pidfd_getfd(seccomp listener)");
   // prlimit64 on the caller itself passes the filter without a round trip.

@@ -44,6 +44,9 @@ export const Step = {
   /** A checkpoint restore's stop instead of exec: u64 address of two free pages
    * (native/launcher/restore.c, src/checkpoint/restore-run.ts). */
   RESTORE: 27,
+  /** The kernel view's init: the small filter it loads at the SECCOMP step instead of the
+   * command's program (plan/seccomp-init.ts, native/launcher/init.c). */
+  INIT_FILTER: 28,
 } as const;
 export type StepOp = (typeof Step)[keyof typeof Step];
 

@@ -108,3 +108,14 @@ scriptCase("kernel view: a policy with network keeps the supervised view; for a 
   assert.equal(out.uidOwner, who === "root" ? "0" : "65534", "/etc/passwd (root's) as the sandbox sees its owner");
   if (who === "root") assert.equal(out.otherOwner, "4242:4242", "root's sandbox maps every id: another owner shows as itself");
 });
+
+scriptCase("kernel view: the init runs under its own allow list and survives a stop and continue while it reaps", SCRIPT, ["${PROBE}", "initfilter"], (out) => {
+  inView(out);
+  assert.equal(out.filters.initMode, "2", "the init is in seccomp filter mode");
+  assert.equal(out.filters.init, "1", "one filter, not stacked on the command's");
+  assert.equal(out.filters.command, "1", "the command has its own program only");
+  assert.match(out.stopped, /^T/, "pause() stopped the init too");
+  assert.equal(out.signal, null, "the init was not killed by its filter (the namespace would have gone with it)");
+  assert.equal(out.exitCode, 0);
+  assert.match(out.out, /up\ndone/);
+});

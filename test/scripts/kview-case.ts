@@ -1,9 +1,9 @@
 // Attacks on the kernel-native view (SANDLOCK_KERNEL_VIEW=1, plan/kernel-view.ts), each with
 // its positive control run bare or under the same policy. Prints one JSON line.
-// Usage: kview-case.js PROBE proc|hidden|mounts|net|escape|pid1|pids|fallback|covers
+// Usage: kview-case.js PROBE proc|hidden|mounts|net|escape|pid1|pids|fallback|covers|initfilter
 
 import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, chownSync, closeSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
@@ -198,6 +198,29 @@ async function main(): Promise<Record<string, unknown>> {
         victim.kill("SIGKILL");
         await sb.kill();
       }
+    }
+    case "initfilter": {
+      // The init's own allow list (plan/seccomp-init.ts): it is under one filter, as the
+      // command is under its own; a stop and continue of every process while the init
+      // waits in wait4 (restarted on SIGCONT) leaves it alive, so the command ends as it
+      // would bare. A call outside the list would kill the init and the whole namespace.
+      const sb = new Sandbox(policy);
+      await sb.spawn(["/bin/sh", "-c", "echo up; sleep 1; echo done"], { stdout: "pipe" });
+      let text = "";
+      // The whole output, read to its end: wait() can resolve before the last chunk is read.
+      const ended = new Promise<void>((resolve) => sb.stdout!.once("end", () => resolve()));
+      await new Promise<void>((resolve) => sb.stdout!.on("data", (d: Buffer) => ((text += d.toString()), text.includes("up") && resolve())));
+      const cmdPid = sb.pid!;
+      const field = (pid: number, name: string): string => new RegExp(`^${name}:\\s*(.*)$`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? "";
+      const initPid = Number(field(cmdPid, "PPid"));
+      const filters = { init: field(initPid, "Seccomp_filters"), command: field(cmdPid, "Seccomp_filters"), initMode: field(initPid, "Seccomp") };
+      const initName = field(initPid, "Name");
+      await sb.pause();
+      const stopped = field(initPid, "State");
+      await sb.resume();
+      const r = await sb.wait();
+      await ended;
+      return { selfPid: "2", filters, initName, stopped, exitCode: r.exitCode, signal: r.signal ?? null, out: text };
     }
     case "covers": {
       // fsDenied's covers, made by the launcher in its own mount namespace before the clone
