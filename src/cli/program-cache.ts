@@ -76,10 +76,9 @@ export class ProgramCache implements ProgramStore {
     if (!this.dirTrusted()) return undefined;
     const data = readTrusted(this.fileOf(specKey), this.owner);
     if (data === undefined) return undefined;
-    const key = `${this.head}${specKey}\n`;
-    const bodyAt = Buffer.byteLength(key, "latin1");
-    if (data.length <= bodyAt || data.toString("latin1", 0, bodyAt) !== key) return undefined;
-    const program = data.subarray(bodyAt);
+    const key = Buffer.from(`${this.head}${specKey}\n`);
+    if (data.length <= key.length || !data.subarray(0, key.length).equals(key)) return undefined;
+    const program = data.subarray(key.length);
     return program.length % 8 === 0 && program.length <= 4096 * 8 ? program : undefined;
   }
 
@@ -91,7 +90,7 @@ export class ProgramCache implements ProgramStore {
     const tmp = `${file}.${process.pid}.tmp`;
     try {
       // wx: O_CREAT|O_EXCL, which never follows a link at the name.
-      writeFileSync(tmp, Buffer.concat([Buffer.from(`${this.head}${specKey}\n`, "latin1"), program]), { mode: 0o644, flag: "wx" });
+      writeFileSync(tmp, Buffer.concat([Buffer.from(`${this.head}${specKey}\n`), program]), { mode: 0o644, flag: "wx" });
       chmodSync(tmp, 0o644); // whatever the umask: every user of this copy reads it
       renameSync(tmp, file); // concurrent runs each write whole files; the last one stays
       this.prune(file);
