@@ -159,22 +159,31 @@ export function reportLibrary(l: LibraryResult): string {
   ].join("\n");
 }
 
-function timeCommand(file: string, args: string[], env: NodeJS.ProcessEnv): number {
+/** One run through bench/fixtures/cpu-of.c: wall ms (cpu-of's own fork and exec included,
+ * the same on every side) and the CPU ms of the whole tree it waited for (wait4's rusage:
+ * every process of a sandlock run, the launcher and the command included). */
+function timeCommand(cpuOf: string, file: string, args: string[], env: NodeJS.ProcessEnv): { wall: number; cpu: number } {
   const t0 = performance.now();
-  const r = spawnSync(file, args, { stdio: "ignore", env });
-  if (r.status !== 0) throw new Error(`${file} ${args.join(" ")} exited ${r.status}`);
-  return performance.now() - t0;
+  const r = spawnSync(cpuOf, [file, ...args], { stdio: ["ignore", "ignore", "pipe"], env, encoding: "utf8" });
+  const wall = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`${file} ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+  const m = /SLCPU (\d+) (\d+)\s*$/.exec(r.stderr);
+  if (m === null) throw new Error(`no cpu-of line in: ${r.stderr.slice(-500)}`);
+  return { wall, cpu: (Number(m[1]) + Number(m[2])) / 1000 };
 }
 
 export interface CliResult {
-  /** sandlock run vs node -e 0 (with the code cache its first run wrote, as users run it). */
+  /** sandlock run vs node -e 0 (with the caches its first run wrote, as users run it). */
   node: PairResult;
+  /** The same by CPU time of the whole process tree (user + system), which a loaded machine
+   * inflates less than wall time. */
+  nodeCpu: PairResult;
   /** `-p minimal -r /usr/bin` (the preset has the loader and libraries, not /usr/bin),
    * supervised and with --no-supervisor. */
   minimal: PairResult;
   minimalNoSupervisor: PairResult;
-  /** The same without the code cache (NODE_DISABLE_COMPILE_CACHE): a first run after an
-   * install or a Node upgrade, or a home the cache cannot be written to. */
+  /** The same without the code cache and the seccomp programs (NODE_DISABLE_COMPILE_CACHE):
+   * a first run after an install or a Node upgrade, or a package its user cannot write to. */
   noCache: PairResult;
   /** A compiled launcher (fork, Landlock, seccomp with a listener, exec) vs node -e 0. */
   floor: PairResult;
@@ -185,6 +194,7 @@ export interface CliResult {
 export function benchCli(rounds: number, perRound: number): CliResult {
   const cli = join(ROOT, "bin", "sandlock.cjs");
   const floorBin = buildFixture("confine-floor", false);
+  const cpuOf = buildFixture("cpu-of", true);
   // Both sides without NODE_EXTRA_CA_CERTS (it costs about 50 ms per Node start here).
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
@@ -200,17 +210,30 @@ export function benchCli(rounds: number, perRound: number): CliResult {
   };
   const bwrap = ["/usr/bin/bwrap", "/bin/bwrap"].find((p) => existsSync(p));
   if (bwrap !== undefined) sides.bwrap = [bwrap, [...SYSTEM_RO.flatMap((p) => ["--ro-bind", p, p]), "--unshare-all", "--die-with-parent", "/bin/true"]];
-  const avg = (name: string): number => {
+  const avg = (name: string): { wall: number; cpu: number } => {
     const [file, args] = sides[name]!;
-    let t = 0;
-    for (let i = 0; i < perRound; i++) t += timeCommand(file, args, env);
-    return t / perRound;
+    let wall = 0;
+    let cpu = 0;
+    for (let i = 0; i < perRound; i++) {
+      const t = timeCommand(cpuOf, file, args, env);
+      wall += t.wall;
+      cpu += t.cpu;
+    }
+    return { wall: wall / perRound, cpu: cpu / perRound };
   };
   for (const name of Object.keys(sides)) avg(name);
   const samples: Record<string, number[]> = {};
-  for (let r = 0; r < rounds; r++) for (const name of Object.keys(sides)) (samples[name] ??= []).push(avg(name));
+  const cpu: Record<string, number[]> = {};
+  for (let r = 0; r < rounds; r++) {
+    for (const name of Object.keys(sides)) {
+      const t = avg(name);
+      (samples[name] ??= []).push(t.wall);
+      (cpu[name] ??= []).push(t.cpu);
+    }
+  }
   return {
     node: pair(samples.node!, samples.sandlock!),
+    nodeCpu: pair(cpu.node!, cpu.sandlock!),
     minimal: pair(samples.node!, samples.minimal!),
     minimalNoSupervisor: pair(samples.node!, samples.minimalNoSupervisor!),
     noCache: pair(samples.node!, samples.noCache!),
@@ -224,9 +247,12 @@ export function reportCli(c: CliResult): string {
     report("CLI: sandlock run -- /bin/true vs node -e 0, per run (NODE_EXTRA_CA_CERTS unset on both sides)", "node -e 0", c.node),
     `  ${verdict("within 5 ms of node -e 0 (issue 16, first step)", c.node.overhead.median <= 5)}`,
     `  ${verdict("within 3 ms of node -e 0 (issue 16, second step)", c.node.overhead.median <= 3)}`,
+    report("  the same by CPU time of the whole process tree (user + system, wait4)", "node -e 0", c.nodeCpu),
+    `  ${verdict("CPU within 5 ms of node -e 0 (issue 16, first step)", c.nodeCpu.overhead.median <= 5)}`,
+    `  ${verdict("CPU within 3 ms of node -e 0 (issue 16, second step)", c.nodeCpu.overhead.median <= 3)}`,
     `  -p minimal -r /usr/bin: ${fmt(c.minimal.sandboxed, " ms")}, overhead ${fmt(c.minimal.overhead, " ms")}`,
     `  the same with --no-supervisor: ${fmt(c.minimalNoSupervisor.sandboxed, " ms")}, overhead ${fmt(c.minimalNoSupervisor.overhead, " ms")}`,
-    `  without the code cache (first run; through env(1), about 1 ms more): ${fmt(c.noCache.sandboxed, " ms")}, overhead ${fmt(c.noCache.overhead, " ms")}`,
+    `  without the start-up caches (first run; through env(1), about 1 ms more): ${fmt(c.noCache.sandboxed, " ms")}, overhead ${fmt(c.noCache.overhead, " ms")}`,
     `  compiled launcher floor (fork, Landlock, seccomp listener, exec): ${fmt(c.floor.sandboxed, " ms")}`,
     `  sandlock CLI / compiled floor: median ${(c.node.sandboxed.median / c.floor.sandboxed.median).toFixed(1)}x`,
   ];

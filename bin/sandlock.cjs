@@ -43,7 +43,7 @@ function cacheLocation(source) {
   // upgrade of the package rewrites in place (the build id is in the key).
   let h = 0x811c9dc5;
   for (let i = 0; i < where.length; i++) h = Math.imul(h ^ where.charCodeAt(i), 0x01000193) >>> 0;
-  return { file: path.join(cliDir, `sandlock.bundle.${h.toString(16)}.v8cache`), key: `sandlock-cli ${id} ${where}` };
+  return { file: path.join(cliDir, `sandlock.bundle.${h.toString(16)}.v8cache`), key: `sandlock-cli ${id} ${where}`, id };
 }
 
 /** Owned by the bundle's owner and writable by nobody else. */
@@ -124,7 +124,9 @@ if (loc !== undefined && process.argv[2] === "run" && (cachedData === undefined 
   process.once("exit", write);
 }
 
-mod.exports.main(process.argv.slice(2)).then(
+// The bundle keeps its own caches beside it under the same trust (src/cli/program-cache.ts),
+// keyed by this build; the same switch turns them off.
+mod.exports.main(process.argv.slice(2), loc === undefined ? undefined : { bundle, buildId: loc.id }).then(
   (code) => {
     process.exitCode = code;
   },

@@ -72,8 +72,9 @@ await build({
 // length with a cache, so a rebuilt bundle of the same length must not meet the old cache.
 const out = "dist/src/cli/sandlock.bundle.cjs";
 // Caches bin/sandlock.cjs wrote for the previous bundle (and the one earlier builds
-// recorded at build time): never packed, and useless to the new bundle.
-for (const f of readdirSync("dist/src/cli")) if (/^sandlock\.bundle\.(.+\.)?v8cache$|\.cjs\.v8cache$/.test(f)) rmSync(`dist/src/cli/${f}`, { force: true });
+// recorded at build time), and the seccomp programs it assembled (src/cli/program-cache.ts):
+// never packed, and useless to the new bundle.
+for (const f of readdirSync("dist/src/cli")) if (/^sandlock\.bundle\.(.+\.)?v8cache$|\.cjs\.v8cache$|^sandlock\.seccomp\./.test(f)) rmSync(`dist/src/cli/${f}`, { force: true });
 const bytes = readFileSync(out);
 // bin/sandlock.cjs reads the bundle as latin1, which is UTF-8 only for ASCII (esbuild's
 // default charset escapes everything else).

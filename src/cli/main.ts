@@ -3,6 +3,7 @@
 
 import { closest } from "../policy/suggest.js";
 import { EXIT_USAGE, UsageError } from "./usage-error.js";
+import type { BundleInfo } from "./program-cache.js";
 
 const COMMANDS = ["run", "learn", "check", "profile", "ps", "inspect", "kill", "checkpoint", "restore", "mcp", "branch", "help"] as const;
 
@@ -17,11 +18,11 @@ function nativeMissing(e: unknown): e is Error {
 
 const MAIN_HINT = `see "sandlock --help"`;
 
-async function dispatch(argv: readonly string[]): Promise<number> {
+async function dispatch(argv: readonly string[], bundle: BundleInfo | undefined): Promise<number> {
   const [first, ...rest] = argv;
   switch (first) {
     case "run":
-      return (await import("./run.js")).runCommand(rest);
+      return (await import("./run.js")).runCommand(rest, bundle);
     case "learn":
       return (await import("./learn.js")).learnCommand(rest);
     case "check":
@@ -71,9 +72,11 @@ async function dispatch(argv: readonly string[]): Promise<number> {
   throw new UsageError(`sandlock: unknown command ${JSON.stringify(first)}${match ? ` (did you mean ${JSON.stringify(match)}?)` : ""}`, MAIN_HINT);
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+/** `bundle`: where bin/sandlock.cjs loaded the bundle from and its build id, for the caches
+ * kept beside it; undefined when they are off (NODE_DISABLE_COMPILE_CACHE) or unbundled. */
+export async function main(argv: readonly string[], bundle?: BundleInfo): Promise<number> {
   try {
-    return await dispatch(argv);
+    return await dispatch(argv, bundle);
   } catch (e) {
     if (nativeMissing(e)) {
       // Every command needs the native part: one line that says how to get it, not a stack.

@@ -14,6 +14,8 @@ import { RUN_HINT, type RunOptions } from "./run-options.js";
 import { SignalGuard } from "./signals.js";
 import { StatusWriter } from "./status-fd.js";
 import { UsageError } from "./usage-error.js";
+import { setProgramStore } from "../plan/plan.js";
+import { ProgramCache, type BundleInfo } from "./program-cache.js";
 
 /** A dry run's diff, by its result (launch returns the result only). */
 const diffs = new WeakMap<RunResult, string | undefined>();
@@ -62,7 +64,18 @@ async function launch(o: RunOptions, policy: Policy, opts: SpawnOptions, guard: 
   return result;
 }
 
-export async function execute(options: RunOptions): Promise<number> {
+/** The assembled seccomp programs of earlier runs, beside the bundle (cli/program-cache.ts). */
+function useProgramCache(bundle: BundleInfo | undefined): void {
+  if (bundle === undefined) return;
+  try {
+    setProgramStore(new ProgramCache(bundle));
+  } catch {
+    // the bundle cannot be stat'ed: assemble as without a cache
+  }
+}
+
+export async function execute(options: RunOptions, bundle?: BundleInfo): Promise<number> {
+  useProgramCache(bundle);
   let o = options;
   const tty = native().isatty(0);
   const interactive = o.interactive || tty;

@@ -2,8 +2,9 @@
 // load the sandbox runtime to run the command.
 
 import { parseRunArgs } from "./run-options.js";
+import type { BundleInfo } from "./program-cache.js";
 
-export async function runCommand(argv: readonly string[]): Promise<number> {
+export async function runCommand(argv: readonly string[], bundle?: BundleInfo): Promise<number> {
   const options = parseRunArgs(argv);
   if (options.help) {
     const { runHelp } = await import("./help.js");
@@ -11,5 +12,5 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const { execute } = await import("./run-exec.js");
-  return execute(options);
+  return execute(options, bundle);
 }

@@ -279,17 +279,37 @@ function commandRealpath(path: string): string {
 }
 
 /** The blob: header {magic, version, total length, step count}, then 8-byte aligned steps. */
-/** Encoded filters by their spec: the program is a pure function of it, and assembling one
- * cost about 0.3 ms of each start (the binary-search tree over every syscall number). A
- * process starts sandboxes from a few policies, so a small cache serves them. */
+/** Encoded filters by their spec: the program is a pure function of it (and of this code),
+ * and assembling one cost about 0.3 ms of each start in a warm process, 2 to 6 ms in a
+ * CLI's cold one (the binary-search tree over every syscall number). A process starts
+ * sandboxes from a few policies, so a small cache serves them. */
 const programs = new Map<string, Buffer>();
 const PROGRAMS_KEPT = 32;
+
+/** A store of encoded programs that outlives the process, keyed by the spec's JSON (the
+ * CLI's, beside its bundle: cli/program-cache.ts). Its get() answers only for exactly that
+ * key and only from a file it trusts as it trusts the code it runs. */
+export interface ProgramStore {
+  get(specKey: string): Buffer | undefined;
+  put(specKey: string, program: Buffer): void;
+}
+
+let store: ProgramStore | undefined;
+
+/** Sets (or with undefined, removes) the store seccompProgram consults after its own map. */
+export function setProgramStore(s: ProgramStore | undefined): void {
+  store = s;
+}
 
 function seccompProgram(spec: SeccompSpec): Buffer {
   const key = JSON.stringify(spec);
   let program = programs.get(key);
   if (program === undefined) {
-    program = encodeProgram(buildSeccompProgram(spec));
+    program = store?.get(key);
+    if (program === undefined) {
+      program = encodeProgram(buildSeccompProgram(spec));
+      store?.put(key, program);
+    }
     if (programs.size >= PROGRAMS_KEPT) programs.delete(programs.keys().next().value!);
     programs.set(key, program);
   }

@@ -1,9 +1,10 @@
-// The CLI's V8 code cache (bin/sandlock.cjs), as root and as the test user, each running a
-// copy of the package it owns: written beside the bundle on the first `run`, used as is
-// after, trusted only as the bundle is, and a cache that does not fit never fails a run.
+// The CLI's V8 code cache (bin/sandlock.cjs) and its cache of seccomp programs
+// (src/cli/program-cache.ts), as root and as the test user, each running a copy of the
+// package it owns: written beside the bundle on the first `run`, used as is after, trusted
+// only as the bundle is, and a cache that does not fit never fails a run.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
@@ -38,7 +39,7 @@ function packageCopy(owner: Who, prefix = "/tmp/sandlock-cache-test-"): string {
   const dir = mkdtempSync(prefix);
   made.push(dir);
   cpSync(join(stage, "bin"), join(dir, "bin"), { recursive: true });
-  cpSync(join(stage, "dist", "src"), join(dir, "dist", "src"), { recursive: true, filter: (f) => !f.endsWith(".v8cache") });
+  cpSync(join(stage, "dist", "src"), join(dir, "dist", "src"), { recursive: true, filter: (f) => !f.endsWith(".v8cache") && !f.includes("sandlock.seccomp.") });
   copyFileSync(join(stage, "package.json"), join(dir, "package.json"));
   mkdirSync(join(dir, "build", "Release"), { recursive: true });
   for (const f of ["sandlock-launcher", "sandlock_native.node"]) copyFileSync(join(stage, "build", "Release", f), join(dir, "build", "Release", f));
@@ -68,9 +69,9 @@ function echoOk(who: Who, pkg: string, extraEnv?: Record<string, string>): void 
 
 const cliDir = (pkg: string): string => join(pkg, "dist", "src", "cli");
 
-function cacheFiles(pkg: string): string[] {
+function cacheFiles(pkg: string, kind = "v8cache"): string[] {
   return readdirSync(cliDir(pkg))
-    .filter((f) => f.includes("v8cache"))
+    .filter((f) => f.includes(kind))
     .map((f) => join(cliDir(pkg), f));
 }
 
@@ -219,8 +220,141 @@ function cases(who: Who): void {
   });
 }
 
+/** The cached seccomp program's file: its key (head line and the spec's JSON line) and the program. */
+function programParts(file: string): { head: string; spec: string; program: Buffer } {
+  const buf = readFileSync(file);
+  const a = buf.indexOf(10);
+  const b = buf.indexOf(10, a + 1);
+  return { head: buf.toString("latin1", 0, a), spec: buf.toString("latin1", a + 1, b), program: buf.subarray(b + 1) };
+}
+
+/** One instruction, `ret SECCOMP_RET_KILL_PROCESS`: a run that uses it dies by SIGSYS (159). */
+const KILL_ALL = Buffer.from([0x06, 0, 0, 0, 0, 0, 0, 0x80]);
+
+/** The file written as `who`, with what it holds replaced (owner and mode kept). */
+function plant(who: Who, file: string, head: string, spec: string, program: Buffer): Buffer {
+  const data = Buffer.concat([Buffer.from(`${head}\n${spec}\n`, "latin1"), program]);
+  writeFileSync(file, data);
+  chmodSync(file, 0o644);
+  const { uid, gid } = ids(who);
+  chownSync(file, uid, gid);
+  return data;
+}
+
+/** The program file the first runs of `who` write in a fresh copy: `sandlock run ...RO [extra]`. */
+function firstProgram(who: Who, extra: readonly string[] = []): { pkg: string; file: string; head: string; spec: string } {
+  const pkg = packageCopy(who);
+  const r = sandlock(who, pkg, ["run", ...RO, ...extra, "--", "/bin/echo", "ok"]);
+  assert.deepEqual(r, { status: 0, stdout: "ok\n", stderr: "" });
+  const files = cacheFiles(pkg, "sandlock.seccomp.");
+  assert.equal(files.length, 1, `one program file expected: ${files.join(", ")}`);
+  return { pkg, file: files[0]!, ...programParts(files[0]!) };
+}
+
+function programCases(who: Who): void {
+  const skip = who === "root" && !isRoot ? "tests are not running as root" : false;
+  const other: Who = who === "root" ? "user" : "root";
+  const skipOther = skip || (!isRoot ? "needs root to make files of another user" : false);
+  const run = (pkg: string, extra: readonly string[] = [], env: Record<string, string> = {}): Ran => sandlock(who, pkg, ["run", ...RO, ...extra, "--", "/bin/echo", "ok"], env);
+
+  test(`CLI seccomp cache: the first run writes the program beside the bundle under build id, architecture and the filter's spec; a later run uses what it finds there (a planted kill-all program under that key kills the command: the control of the cases below) [${who}]`, { skip }, () => {
+    const { pkg, file, head, spec } = firstProgram(who);
+    const st = statSync(file);
+    assert.equal(st.mode & 0o777, 0o644);
+    assert.equal(st.uid, ids(who).uid);
+    const build = /^sandlock-seccomp ([0-9a-f]{32}) x64$/.exec(head);
+    assert.ok(build !== null, head);
+    assert.ok(readFileSync(join(cliDir(pkg), "sandlock.bundle.cjs"), "latin1").endsWith(`//# sandlock-build=${build[1]}\n`));
+    assert.ok(Array.isArray((JSON.parse(spec) as { blocked: unknown }).blocked));
+    const real = programParts(file).program;
+    assert.ok(real.length > 8 && real.length % 8 === 0);
+    // The same run again: served, not written again.
+    assert.deepEqual(run(pkg), { status: 0, stdout: "ok\n", stderr: "" });
+    assert.equal(statSync(file).ino, st.ino);
+    // The positive control: the file is what the next run confines with.
+    plant(who, file, head, spec, KILL_ALL);
+    const killed = run(pkg);
+    assert.equal(killed.status, 159, JSON.stringify(killed));
+    assert.equal(killed.stdout, "");
+  });
+
+  test(`CLI seccomp cache: a program stored under another spec (another policy), another build or another architecture is not served, and is replaced by the right one [${who}]`, { skip }, () => {
+    const a = firstProgram(who);
+    // Another policy, another filter: its own file; a kill-all program stored there under
+    // the first policy's spec is not served to it.
+    const noSup = ["--no-supervisor"];
+    assert.deepEqual(run(a.pkg, noSup), { status: 0, stdout: "ok\n", stderr: "" });
+    const fileB = cacheFiles(a.pkg, "sandlock.seccomp.").find((f) => f !== a.file)!;
+    assert.ok(fileB !== undefined, "the second policy stores its own program");
+    const b = programParts(fileB);
+    assert.notEqual(b.spec, a.spec);
+    for (const [what, head, spec] of [
+      ["the other policy's spec", b.head, a.spec],
+      ["another build", b.head.replace(/ [0-9a-f]{32} /, ` ${"0".repeat(32)} `), b.spec],
+      ["another architecture", b.head.replace(/ x64$/, " arm64"), b.spec],
+    ] as const) {
+      const planted = plant(who, fileB, head, spec, KILL_ALL);
+      assert.deepEqual(run(a.pkg, noSup), { status: 0, stdout: "ok\n", stderr: "" }, what);
+      assert.ok(!readFileSync(fileB).equals(planted), `${what}: replaced`);
+      assert.deepEqual(programParts(fileB).spec, b.spec, what);
+    }
+    // The first policy still finds its own (the control: served when the key is right).
+    plant(who, fileB, b.head, b.spec, KILL_ALL);
+    assert.equal(run(a.pkg, noSup).status, 159);
+  });
+
+  test(`CLI seccomp cache: a file others can write, one reached by a symbolic link or a second hard link, one in a directory others can write, and any with NODE_DISABLE_COMPILE_CACHE set is not read [${who}]`, { skip }, () => {
+    const { pkg, file, head, spec } = firstProgram(who);
+    const ok = { status: 0, stdout: "ok\n", stderr: "" };
+    for (const mode of [0o664, 0o646]) {
+      plant(who, file, head, spec, KILL_ALL);
+      chmodSync(file, mode);
+      assert.deepEqual(run(pkg), ok, `mode ${mode.toString(8)}`);
+      assert.equal(statSync(file).mode & 0o777, 0o644, "replaced by the owner's");
+    }
+    // A symbolic link to a trusted file holding the kill-all program: the link is not followed.
+    const target = join(cliDir(pkg), "planted-target");
+    plant(who, target, head, spec, KILL_ALL);
+    rmSync(file);
+    symlinkSync(target, file);
+    assert.deepEqual(run(pkg), ok, "symbolic link");
+    // A second name for the file (a hard link): not read.
+    rmSync(file, { force: true });
+    linkSync(target, file);
+    assert.deepEqual(run(pkg), ok, "hard link");
+    rmSync(target);
+    // The directory: others can write it, nothing is read (nor written).
+    const planted = plant(who, file, head, spec, KILL_ALL);
+    chmodSync(cliDir(pkg), 0o777);
+    assert.deepEqual(run(pkg), ok, "directory others can write");
+    assert.ok(readFileSync(file).equals(planted), "nothing written in a directory others can write");
+    chmodSync(cliDir(pkg), 0o755);
+    assert.deepEqual(run(pkg, [], { NODE_DISABLE_COMPILE_CACHE: "1" }), ok, "cache off");
+    assert.ok(readFileSync(file).equals(planted), "the cache is off");
+    // The control: the same file, private again and with the cache on, is read.
+    assert.equal(run(pkg).status, 159);
+  });
+
+  test(`CLI seccomp cache: a file owned by another user is not read and is replaced by one of the bundle's owner; a copy owned by another user gets no program from this one [${who}]`, { skip: skipOther }, () => {
+    const { pkg, file, head, spec } = firstProgram(who);
+    plant(other, file, head, spec, KILL_ALL);
+    assert.deepEqual(run(pkg), { status: 0, stdout: "ok\n", stderr: "" });
+    assert.equal(statSync(file).uid, ids(who).uid);
+    assert.notDeepEqual(programParts(file).program, KILL_ALL);
+    // The control: owned by the bundle's owner, the same content is read.
+    plant(who, file, head, spec, KILL_ALL);
+    assert.equal(run(pkg).status, 159);
+    // Another user's copy: this user runs it and writes nothing there.
+    const theirs = packageCopy(other);
+    assert.deepEqual(run(theirs), { status: 0, stdout: "ok\n", stderr: "" });
+    assert.deepEqual(cacheFiles(theirs, "sandlock.seccomp."), []);
+  });
+}
+
 cases("root");
 cases("user");
+programCases("root");
+programCases("user");
 
 test("CLI bundle: no code cache, no source map and no build path are shipped with it", () => {
   const text = readFileSync(join(ROOT, "dist", "src", "cli", "sandlock.bundle.cjs"), "utf8");
@@ -232,13 +366,16 @@ test("CLI bundle: no code cache, no source map and no build path are shipped wit
   // What npm would pack holds no map pointing at src/ (not shipped) and no code cache, even
   // when the checkout's own runs wrote one.
   const planted = join(ROOT, "dist", "src", "cli", "sandlock.bundle.0.v8cache");
+  const program = join(ROOT, "dist", "src", "cli", "sandlock.seccomp.0.cache");
   writeFileSync(planted, "x");
+  writeFileSync(program, "x");
   try {
     const packed = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })) as { files: { path: string }[] }[];
     const paths = packed[0]!.files.map((f) => f.path);
-    assert.deepEqual(paths.filter((p) => p.endsWith(".map") || p.includes(".v8cache")), []);
+    assert.deepEqual(paths.filter((p) => p.endsWith(".map") || p.includes(".v8cache") || p.includes("sandlock.seccomp.")), []);
     assert.ok(paths.includes("dist/src/cli/sandlock.bundle.cjs") && paths.includes("bin/sandlock.cjs"));
   } finally {
     rmSync(planted, { force: true });
+    rmSync(program, { force: true });
   }
 });
