@@ -34,7 +34,8 @@ test("the store is asked under the spec's JSON, after the process's map; a kerne
   setProgramStore(store);
   try {
     // The first spec this process assembles (a test file runs in a process of its own).
-    const policy = new Policy({ fsReadable: ["/usr"], protection: { allowDegraded: ["scopes"] } });
+    // The supervised view: under the kernel view the pid namespace bounds signals either way.
+    const policy = new Policy({ fsReadable: ["/usr"], procView: "supervised", protection: { allowDegraded: ["scopes"] } });
     const abi7 = programOf(policy, { landlockAbi: 7, cpuCount: 2 });
     assert.equal(store.asked.length, 1);
     const key7 = store.asked[0]!;
