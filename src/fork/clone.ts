@@ -144,8 +144,9 @@ export class Clone extends Sandbox {
   /** Signals the clone and its process group (what it started and kept in its group). */
   #signal(what: string, sig: number): void {
     if (this.#state === "stopped") throw new SandboxError(`${what}: not running (the clone has exited)`);
-    native().pidfdSendSignal(this.#pidfd, sig);
-    // pid 0: the clone had exited before its pid could be read (fork/host-pid.ts).
+    // pid 0 and no pidfd: the reported pid named no unreaped child of the zygote when the
+    // parent opened it (fork/adopt.ts); nothing is signalled by that number.
+    if (this.#pidfd >= 0) native().pidfdSendSignal(this.#pidfd, sig);
     if (this.#pid <= 1) return;
     try {
       process.kill(-this.#pid, sig);

@@ -23,9 +23,10 @@ interface Native {
   moveFd(fd: number, min: number): number;
   emptyStdin(): number;
   exitNow(code: number): never;
+  processIds(): [number, number];
 }
 
-/** What forkBatch returns in the zygote: pids, [pidfd, stdout, stderr] per clone, and why it stopped early. */
+/** What forkBatch returns in the zygote: pids, [stdout, stderr] per clone, and why it stopped early. */
 interface ForkBatch {
   pids: number[];
   fds: number[];
@@ -37,7 +38,7 @@ type FnSpec = { name: string; optional?: boolean } | { source: string };
 type Fn = (...args: unknown[]) => unknown;
 
 const EAGAIN = 11;
-/** Clones reported per message: three descriptors each, under SCM_RIGHTS' 253. */
+/** Clones reported per message: two descriptors each, under SCM_RIGHTS' 253. */
 const BATCH = 64;
 
 // The parent passes the addon it loaded itself (build/Release or prebuilds/, src/confine/native.ts).
@@ -168,6 +169,10 @@ const becomeClone = (function becomeClone(id: number): void {
   handle = undefined;
   process.removeAllListeners("SIGCHLD");
   process.env.CLONE_ID = String(id);
+  // Node read its pid and parent's once, at start-up: they were the zygote's.
+  const [pid, ppid] = native.processIds();
+  Object.defineProperty(process, "pid", { value: pid, writable: false, enumerable: true, configurable: true });
+  Object.defineProperty(process, "ppid", { value: ppid, writable: true, enumerable: true, configurable: true });
   // Node's own exit path joins the zygote's worker threads, which do not exist here.
   (process as unknown as { reallyExit: (code: number) => never }).reallyExit = (code) => native.exitNow(Number(code ?? 0));
   process.on("uncaughtException", (e) => {
@@ -223,8 +228,8 @@ function forkClones(n: number, collapse: [number, number][]): boolean {
 }
 
 /** Batches reported whose pids the parent has not read yet ("pidsRead"): until it has, no
- * clone is reaped, so each clone's pidfd still names a process when the parent reads the
- * pid it has outside (fork/host-pid.ts; a reaped one has none). */
+ * clone is reaped, so a clone that exited at once still holds its number (a zombie) when
+ * the parent opens its pidfd on it (fork/adopt.ts), and no other process can have it. */
 let unread = 0;
 let reapWaiting = false;
 
