@@ -152,6 +152,9 @@ static napi_value sl_fork_batch(napi_env env, napi_callback_info info) {
      * where setpgid(pid, pid) went to the supervisor, a round trip per clone. */
     setpgid(pid, 0);
     close(out[1]), close(errp[1]);
+    /* The parent reads these ends from a poll handle until EAGAIN (src/confine/stdio.ts
+     * capturePipe); the clone's write ends stay blocking. */
+    fcntl(out[0], F_SETFL, O_NONBLOCK), fcntl(errp[0], F_SETFL, O_NONBLOCK);
     /* No pidfd here: pidfd_open is a supervisor round trip for a sandboxed caller. The
      * parent opens it on the reported pid (src/fork/adopt.ts) before the zygote reaps. */
     pids[made] = pid;

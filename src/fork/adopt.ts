@@ -4,6 +4,7 @@
 
 import { closeSync, readFileSync, readlinkSync } from "node:fs";
 import { native } from "../confine/native.js";
+import { parentFromStat } from "../supervise/members.js";
 
 /** A clone the parent holds: its pid in this process's namespace and a pidfd on it. */
 export interface Adopted {
@@ -22,9 +23,18 @@ function pidfdPid(pidfd: number): number | undefined {
   }
 }
 
-/** A process's parent and its pid in the innermost pid namespace, from /proc/<pid>/status
- * read now; undefined once it is gone. */
-function parentAndInner(pid: number): { ppid: number; inner: number } | undefined {
+/** A process's parent and its pid in the innermost pid namespace, read now; undefined once
+ * it is gone. In this process's namespace (`inner` false) the pid is its own and the
+ * shorter /proc/<pid>/stat is read; otherwise /proc/<pid>/status (NSpid). */
+function parentAndInner(pid: number, inner = true): { ppid: number; inner: number } | undefined {
+  if (!inner) {
+    try {
+      const ppid = parentFromStat(readFileSync(`/proc/${pid}/stat`, "latin1"));
+      return ppid === undefined ? undefined : { ppid, inner: pid };
+    } catch {
+      return undefined;
+    }
+  }
   let status: string;
   try {
     status = readFileSync(`/proc/${pid}/status`, "latin1");
@@ -85,7 +95,7 @@ export class CloneAdopter {
       if (pid === undefined || !Number.isInteger(pid) || pid <= 0) return new Error(`no child of the zygote has pid ${r} in its namespace`);
       const pidfd = n.pidfdOpen(pid);
       if (pidfd < 0) return new Error(`the clone exited before it was reported (the zygote said pid ${r}, which is not trusted)`);
-      const seen = parentAndInner(pid);
+      const seen = parentAndInner(pid, !this.#sameNs);
       const after = pidfdPid(pidfd);
       if (seen === undefined || after !== pid) {
         closeSync(pidfd);

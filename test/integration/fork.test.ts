@@ -156,6 +156,14 @@ scriptCase("fork: a zygote that reports another sandbox's process as its clone g
   assert.equal(o.control, "SIGKILL", `control: ${JSON.stringify(o)}`);
 });
 
+scriptCase("fork: a clone's stdout and stderr stream as they come, and read after it exited still hold every byte, then end", SCRIPT, ["streams"], (o: Json) => {
+  ok(o);
+  assert.equal(o.early, "out 0 a\nout 0 b\n");
+  assert.equal(o.lateOut, "out 1 a\nout 1 b\n");
+  assert.equal(o.lateErr, "err 1\n");
+  assert.deepEqual(o.captured, ["out 0 a\nout 0 b\n", "out 1 a\nout 1 b\n", "err 1\n"]);
+});
+
 scriptCase(
   "fork(1000): 1000 clones, each output correct and in order",
   SCRIPT,

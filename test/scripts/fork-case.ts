@@ -431,6 +431,34 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     }
   },
 
+  /** clone.stdout and clone.stderr as streams: read from the start, and read only after the
+   * clone has exited (every byte still there, then the end), alongside wait()'s capture. */
+  async streams() {
+    await using sb = Sandbox.newWithFns(base, {
+      work: async (id: number) => {
+        process.stdout.write(`out ${id} a\n`);
+        process.stderr.write(`err ${id}\n`);
+        await new Promise((r) => setTimeout(r, 200));
+        process.stdout.write(`out ${id} b\n`);
+      },
+    });
+    const [early, late] = await sb.fork(2);
+    const read = (s: NodeJS.ReadableStream | null): Promise<string> =>
+      new Promise((resolve) => {
+        let text = "";
+        s!.on("data", (c: Buffer) => (text += c.toString()));
+        s!.on("end", () => resolve(text));
+      });
+    const earlyOut = read(early!.stdout);
+    const [r0, r1] = await Promise.all([early!.wait(), late!.wait()]);
+    return {
+      early: await earlyOut,
+      lateOut: await read(late!.stdout),
+      lateErr: await read(late!.stderr),
+      captured: [r0!.stdout!.toString(), r1!.stdout!.toString(), r1!.stderr!.toString()],
+    };
+  },
+
   /** fork(1000): every clone's output, in order. */
   async thousand() {
     await using sb = Sandbox.newWithFns({ ...base, maxProcesses: 1100 }, { module: MODULE });
