@@ -88,7 +88,8 @@ static int empty_reader(void) {
  * message. */
 #define SL_BATCH_MAX 64
 
-/* forkBatch(n, control) -> in the zygote {pids, fds, errno, syscall}; in clone i, i.
+/* forkBatch(n, control, stopFirst) -> in the zygote {pids, fds, errno, syscall}; in clone i,
+ * i (having stopped itself with SIGSTOP first when stopFirst is non-zero: a measuring point).
  * Forks up to n clones in one loop in C. The point is what the zygote does not do between
  * two forks: every page it writes after a fork is copied for it and stays behind, private,
  * with the clones made so far. A JavaScript loop writes dozens of pages per iteration
@@ -99,9 +100,10 @@ static int empty_reader(void) {
  * until uv_loop_fork). In the zygote, fds holds [stdout, stderr] per clone made;
  * errno is non-zero when the batch stopped early (syscall names the call). */
 static napi_value sl_fork_batch(napi_env env, napi_callback_info info) {
-  SL_ARGS(env, info, 2);
+  SL_ARGS(env, info, 3);
   SL_ARG_INT(env, 0, n);
   SL_ARG_INT(env, 1, control);
+  SL_ARG_INT(env, 2, stop_first);
   if (n < 1 || n > SL_BATCH_MAX) {
     napi_throw_range_error(env, "SL_ARGS", "forkBatch: n must be 1..64");
     return NULL;
@@ -145,6 +147,8 @@ static napi_value sl_fork_batch(napi_env env, napi_callback_info info) {
         (void)ignored;
         _exit(127);
       }
+      /* bench/fork-smaps.ts: what a clone holds before any JavaScript runs. */
+      if (stop_first) raise(SIGSTOP);
       return sl_make_int(env, made);
     }
     /* Also done by the clone: whichever runs first wins the race. pgid 0 (the target's

@@ -16,7 +16,7 @@ interface Native {
   pollClose(handle: object): void;
   pipe(): [number, number];
   collapse(start: number, length: number): number;
-  forkBatch(n: number, control: number): ForkBatch | number;
+  forkBatch(n: number, control: number, stopFirst: number): ForkBatch | number;
   reapClones(): [number, number, number][];
   sendFds(sock: number, data: Buffer, fds: readonly number[]): number;
   recvFds(sock: number, out: Buffer): [number, number[]] | number;
@@ -48,6 +48,11 @@ function fail(text: string): never {
   process.stderr.write(`sandlock zygote: ${text}\n`);
   process.exit(70);
 }
+
+/** bench/fork-smaps.ts only: each clone stops itself (SIGSTOP) right after fork, before any
+ * JavaScript runs, so that what it holds then can be measured. */
+const stopAfterFork = process.env.SANDLOCK_FORK_STOP === "1" ? 1 : 0;
+delete process.env.SANDLOCK_FORK_STOP;
 
 const ctl = native.moveFd(0, 3); // any free descriptor above stdio (maxOpenFiles may be small)
 if (ctl < 0) fail(`no control socket on fd 0 (errno ${-ctl})`);
@@ -204,7 +209,7 @@ function forkClones(n: number, collapse: [number, number][]): boolean {
   for (let base = 0; base < n; base += BATCH) {
     let batch: ForkBatch | number;
     try {
-      batch = native.forkBatch(Math.min(BATCH, n - base), ctl);
+      batch = native.forkBatch(Math.min(BATCH, n - base), ctl, stopAfterFork);
     } catch (e) {
       send({ op: "forkFailed", forked: base, message: describe(e).message });
       return false;
