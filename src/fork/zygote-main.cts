@@ -54,6 +54,17 @@ function fail(text: string): never {
 const stopAfterFork = process.env.SANDLOCK_FORK_STOP === "1" ? 1 : 0;
 delete process.env.SANDLOCK_FORK_STOP;
 
+// Node reads its pid and its parent's once, at start-up: a clone would report the zygote's.
+// Getters instead, defined here once, so that a clone writes nothing for them (ppid stays
+// assignable, as in Node).
+Object.defineProperty(process, "pid", { get: () => native.processIds()[0], enumerable: true, configurable: true });
+Object.defineProperty(process, "ppid", {
+  get: () => native.processIds()[1],
+  set: (value: unknown) => Object.defineProperty(process, "ppid", { value, writable: true, enumerable: true, configurable: true }),
+  enumerable: true,
+  configurable: true,
+});
+
 const ctl = native.moveFd(0, 3); // any free descriptor above stdio (maxOpenFiles may be small)
 if (ctl < 0) fail(`no control socket on fd 0 (errno ${-ctl})`);
 if (native.emptyStdin() < 0) fail("cannot replace stdin");
@@ -174,10 +185,6 @@ const becomeClone = (function becomeClone(id: number): void {
   handle = undefined;
   process.removeAllListeners("SIGCHLD");
   process.env.CLONE_ID = String(id);
-  // Node read its pid and parent's once, at start-up: they were the zygote's.
-  const [pid, ppid] = native.processIds();
-  Object.defineProperty(process, "pid", { value: pid, writable: false, enumerable: true, configurable: true });
-  Object.defineProperty(process, "ppid", { value: ppid, writable: true, enumerable: true, configurable: true });
   // Node's own exit path joins the zygote's worker threads, which do not exist here.
   (process as unknown as { reallyExit: (code: number) => never }).reallyExit = (code) => native.exitNow(Number(code ?? 0));
   process.on("uncaughtException", (e) => {
