@@ -1,5 +1,5 @@
 // Where a fork clone's own memory comes from (issue 17): smaps of clones against their
-// zygote, per mapping kind, at three points (work entered, one line written, about to exit),
+// zygote, per mapping kind, at four points (right after fork, work entered, one line written, about to exit),
 // plus page tables (VmPTE). `node dist/bench/fork-smaps.js [bare|sandboxed] [clones]`; ZYGOTE=<bareOptions> changes the bare zygote.
 
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
@@ -12,6 +12,8 @@ const SYSTEM = ["/usr", "/lib", "/lib64", "/etc"];
 
 /** The clone stops itself (SIGSTOP) at the point measured, so nothing it does later counts. */
 const POINTS: Record<string, string> = {
+  // (the clone stops in C right after fork and uv_loop_fork: SANDLOCK_FORK_STOP, below)
+  "right after fork": ``,
   "work entered": `process.kill(0, "SIGSTOP");`,
   "one line written": `process.stdout.write(Date.now() + " " + globalThis.state[id] + "\\n", () => process.kill(0, "SIGSTOP"));`,
   "about to exit": `process.stdout.write(Date.now() + " " + globalThis.state[id] + "\\n"); return new Promise((r) => process.stdout.write("", r)).then(() => process.kill(0, "SIGSTOP"));`,
@@ -124,13 +126,16 @@ export async function measure(mode: "bare" | "sandboxed", clones: number): Promi
     let zpid: number;
     let fork: (n: number) => Promise<{ pid?: number; kill(): Promise<void> }[]>;
     let dispose: () => Promise<void>;
+    const first = point === "right after fork";
     if (mode === "bare") {
+      if (first) process.env.SANDLOCK_FORK_STOP = "1";
       const b = await bareGroup(fns(body), bareOptions(process.env.ZYGOTE));
+      delete process.env.SANDLOCK_FORK_STOP;
       zpid = b.pid;
       fork = (n) => b.group.fork(n);
       dispose = async () => b.kill();
     } else {
-      const sb = Sandbox.newWithFns({ fsReadable: SYSTEM, maxProcesses: clones + 50 }, fns(body));
+      const sb = Sandbox.newWithFns({ fsReadable: SYSTEM, maxProcesses: clones + 50, ...(first ? { env: { SANDLOCK_FORK_STOP: "1" } } : {}) }, fns(body));
       fork = (n) => sb.fork(n);
       dispose = () => sb[Symbol.asyncDispose]();
       const warm = await fork(1); // zygote up, init run

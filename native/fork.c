@@ -83,12 +83,13 @@ static int empty_reader(void) {
   return empty;
 }
 
-/* Most clones one forkBatch makes: each holds three descriptors (pidfd, stdout and stderr
- * read ends) until the zygote has passed them on, and they travel in one SCM_RIGHTS
+/* Most clones one forkBatch makes: each holds two descriptors (the read ends of its stdout
+ * and stderr) until the zygote has passed them on, and they travel in one SCM_RIGHTS
  * message. */
 #define SL_BATCH_MAX 64
 
-/* forkBatch(n, control) -> in the zygote {pids, fds, errno, syscall}; in clone i, i.
+/* forkBatch(n, control, stopFirst) -> in the zygote {pids, fds, errno, syscall}; in clone i,
+ * i (having stopped itself with SIGSTOP first when stopFirst is non-zero: a measuring point).
  * Forks up to n clones in one loop in C. The point is what the zygote does not do between
  * two forks: every page it writes after a fork is copied for it and stays behind, private,
  * with the clones made so far. A JavaScript loop writes dozens of pages per iteration
@@ -96,12 +97,13 @@ static int empty_reader(void) {
  * Each clone gets its own process group, stdout and stderr on its own pipes, an empty
  * stdin (a pipe whose writer is closed), no descriptor of the control socket or of the
  * other clones, and libuv a fresh backend (epoll and eventfds are shared with the zygote
- * until uv_loop_fork). In the zygote, fds holds [pidfd, stdout, stderr] per clone made;
+ * until uv_loop_fork). In the zygote, fds holds [stdout, stderr] per clone made;
  * errno is non-zero when the batch stopped early (syscall names the call). */
 static napi_value sl_fork_batch(napi_env env, napi_callback_info info) {
-  SL_ARGS(env, info, 2);
+  SL_ARGS(env, info, 3);
   SL_ARG_INT(env, 0, n);
   SL_ARG_INT(env, 1, control);
+  SL_ARG_INT(env, 2, stop_first);
   if (n < 1 || n > SL_BATCH_MAX) {
     napi_throw_range_error(env, "SL_ARGS", "forkBatch: n must be 1..64");
     return NULL;
@@ -112,7 +114,7 @@ static napi_value sl_fork_batch(napi_env env, napi_callback_info info) {
   if (rc != 0) return sl_throw_errno(env, "madvise(MADV_DOFORK)", -rc);
   int empty = empty_reader();
   if (empty < 0) return sl_throw_errno(env, "pipe2", errno);
-  int pids[SL_BATCH_MAX], fds[3 * SL_BATCH_MAX];
+  int pids[SL_BATCH_MAX], fds[2 * SL_BATCH_MAX];
   int made = 0, err = 0;
   const char *failed = NULL;
   for (; made < n; made++) {
@@ -138,13 +140,15 @@ static napi_value sl_fork_batch(napi_env env, napi_callback_info info) {
       close(empty);
       close(out[0]), close(out[1]), close(errp[0]), close(errp[1]);
       close(control);
-      for (int k = 0; k < 3 * made; k++) close(fds[k]);
+      for (int k = 0; k < 2 * made; k++) close(fds[k]);
       if (uv_loop_fork(loop) != 0) {
         static const char msg[] = "sandlock clone: uv_loop_fork failed\n";
         ssize_t ignored = write(2, msg, sizeof msg - 1);
         (void)ignored;
         _exit(127);
       }
+      /* bench/fork-smaps.ts: what a clone holds before any JavaScript runs. */
+      if (stop_first) raise(SIGSTOP);
       return sl_make_int(env, made);
     }
     /* Also done by the clone: whichever runs first wins the race. pgid 0 (the target's
@@ -152,23 +156,20 @@ static napi_value sl_fork_batch(napi_env env, napi_callback_info info) {
      * where setpgid(pid, pid) went to the supervisor, a round trip per clone. */
     setpgid(pid, 0);
     close(out[1]), close(errp[1]);
-    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (pidfd < 0) {
-      err = errno, failed = "pidfd_open";
-      kill(pid, SIGKILL);
-      close(out[0]), close(errp[0]);
-      break;
-    }
-    fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+    /* The parent reads these ends from a poll handle until EAGAIN (src/confine/stdio.ts
+     * capturePipe); the clone's write ends stay blocking. */
+    fcntl(out[0], F_SETFL, O_NONBLOCK), fcntl(errp[0], F_SETFL, O_NONBLOCK);
+    /* No pidfd here: pidfd_open is a supervisor round trip for a sandboxed caller. The
+     * parent opens it on the reported pid (src/fork/adopt.ts) before the zygote reaps. */
     pids[made] = pid;
-    fds[3 * made] = pidfd, fds[3 * made + 1] = out[0], fds[3 * made + 2] = errp[0];
+    fds[2 * made] = out[0], fds[2 * made + 1] = errp[0];
   }
   napi_value result, pid_arr, fd_arr, name;
   SL_CALL(env, napi_create_object(env, &result));
   SL_CALL(env, napi_create_array_with_length(env, (size_t)made, &pid_arr));
-  SL_CALL(env, napi_create_array_with_length(env, (size_t)(3 * made), &fd_arr));
+  SL_CALL(env, napi_create_array_with_length(env, (size_t)(2 * made), &fd_arr));
   for (int k = 0; k < made; k++) napi_set_element(env, pid_arr, (uint32_t)k, sl_make_int(env, pids[k]));
-  for (int k = 0; k < 3 * made; k++) napi_set_element(env, fd_arr, (uint32_t)k, sl_make_int(env, fds[k]));
+  for (int k = 0; k < 2 * made; k++) napi_set_element(env, fd_arr, (uint32_t)k, sl_make_int(env, fds[k]));
   napi_set_named_property(env, result, "pids", pid_arr);
   napi_set_named_property(env, result, "fds", fd_arr);
   napi_set_named_property(env, result, "errno", sl_make_int(env, err));
@@ -300,6 +301,13 @@ static napi_value sl_exit_now(napi_env env, napi_callback_info info) {
   _exit(code & 0xff);
 }
 
+/* processIds() -> [getpid(), getppid()]. Node reads both once at start-up, so a clone
+ * would otherwise report the zygote's. */
+static napi_value sl_process_ids(napi_env env, napi_callback_info info) {
+  (void)info;
+  return sl_make_pair(env, getpid(), getppid());
+}
+
 void sl_fork_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"collapse", NULL, sl_collapse, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -311,6 +319,7 @@ void sl_fork_register(napi_env env, napi_value exports) {
       {"moveFd", NULL, sl_move_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"exitNow", NULL, sl_exit_now, NULL, NULL, NULL, napi_enumerable, NULL},
       {"emptyStdin", NULL, sl_empty_stdin, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"processIds", NULL, sl_process_ids, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -45,8 +45,8 @@ export interface NativeAddon {
   pollRef(handle: object, ref: boolean): void;
   /** The zygote's calls (native/fork.c). */
   collapse(start: number, length: number): number;
-  /** In the zygote: the clones made ([pidfd, stdout, stderr] per clone) and why it stopped early; in clone i: i. */
-  forkBatch(n: number, control: number): { pids: number[]; fds: number[]; errno: number; syscall: string } | number;
+  /** In the zygote: the clones made ([stdout, stderr] per clone) and why it stopped early; in clone i: i. */
+  forkBatch(n: number, control: number, stopFirst: number): { pids: number[]; fds: number[]; errno: number; syscall: string } | number;
   reapClones(): [pid: number, code: number, signal: number][];
   seqpacketPair(): [number, number];
   sendFds(sock: number, data: Buffer, fds: readonly number[]): number;

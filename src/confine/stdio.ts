@@ -1,7 +1,7 @@
 // Standard streams of a sandbox: turns the stdin/stdout/stderr options into the three
 // descriptors the command receives, plus the parent-side Node streams and capture.
 
-import { closeSync, openSync } from "node:fs";
+import { closeSync, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Socket } from "node:net";
 import type { Readable, Writable } from "node:stream";
@@ -123,6 +123,72 @@ export function captureFd(fd: number, expose: boolean, limit: CaptureLimit = NO_
   const socket = pipeSocket(fd, true);
   const stream = expose ? new (streams().Readable)({ read: () => undefined }) : null;
   return { socket, stream, captured: collect(socket, stream, limit) };
+}
+
+/** What capturePipe reads into before a chunk is copied out (one for every pipe). */
+let readBuffer: Buffer | undefined;
+
+/**
+ * captureFd for the many short-lived pipes of a fork group's clones (two each, a thousand
+ * at once): the read end (non-blocking) is read from a libuv poll handle, with no socket
+ * and no stream per pipe, which were most of what the parent allocated per clone (about
+ * 25 KiB, docs/fork.md). Kept and bounded as captureFd keeps it; `stream()` makes, on its
+ * first call, a Readable holding every chunk kept so far and what follows, so a reader
+ * attached late still sees the first bytes. The descriptor is closed at its end.
+ */
+export function capturePipe(fd: number, limit: CaptureLimit): { captured: Promise<Buffer>; stream(): Readable } {
+  const n = native();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let over = false;
+  let ended = false;
+  let exposed: Readable | undefined;
+  let resolve!: (b: Buffer) => void;
+  const captured = new Promise<Buffer>((r) => (resolve = r));
+  const end = (): void => {
+    if (ended) return;
+    ended = true;
+    n.pollClose(handle);
+    closeSync(fd);
+    exposed?.push(null);
+    resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+  };
+  const handle = n.pollFd(fd, (status: number) => {
+    if (ended) return;
+    readBuffer ??= Buffer.allocUnsafe(64 * 1024);
+    for (;;) {
+      let got: number;
+      try {
+        got = readSync(fd, readBuffer, 0, readBuffer.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "EAGAIN" && status >= 0) return;
+        got = 0; // a read error ends the capture as the end of the pipe does
+      }
+      if (got === 0) return end();
+      if (over) continue;
+      let c = readBuffer.subarray(0, got);
+      if (size + c.length > limit.maxBuffer) {
+        c = c.subarray(0, limit.maxBuffer - size);
+        over = true;
+      }
+      size += c.length;
+      if (c.length > 0) {
+        const kept = Buffer.from(c);
+        chunks.push(kept);
+        exposed?.push(kept);
+      }
+      if (over) limit.onOverflow();
+    }
+  });
+  const stream = (): Readable => {
+    if (exposed === undefined) {
+      exposed = new (streams().Readable)({ read: () => undefined });
+      for (const c of chunks) exposed.push(c);
+      if (ended) exposed.push(null);
+    }
+    return exposed;
+  };
+  return { captured, stream };
 }
 
 const STDIN_MODES = ["pipe", "inherit", "ignore"];

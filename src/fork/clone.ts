@@ -7,7 +7,7 @@ import type { Readable } from "node:stream";
 import { OutputLimitError, SandboxError } from "../errors.js";
 import { signalName } from "../confine/errno.js";
 import { native } from "../confine/native.js";
-import { DEFAULT_MAX_BUFFER, captureFd } from "../confine/stdio.js";
+import { DEFAULT_MAX_BUFFER, capturePipe } from "../confine/stdio.js";
 import type { Enforcement } from "../plan/features.js";
 import type { Policy } from "../policy/policy.js";
 import { RunResult, type RunStatus } from "../result.js";
@@ -39,8 +39,9 @@ export class Clone extends Sandbox {
   #exit: { code: number | null; signal: number | null } | undefined;
   readonly #result: Promise<RunResult>;
   #settle!: () => void;
-  readonly #stdout: Readable | null;
-  readonly #stderr: Readable | null;
+  /** The output streams, made on first use. */
+  readonly #stdout: () => Readable;
+  readonly #stderr: () => Readable;
   /** Set when a stream went past DEFAULT_MAX_BUFFER: the clone was killed for it. */
   #overflow: "stdout" | "stderr" | undefined;
 
@@ -60,8 +61,9 @@ export class Clone extends Sandbox {
         if (this.#state !== "stopped") this.#signal("kill", SIGKILL);
       },
     });
-    const out = captureFd(start.stdoutFd, true, limit("stdout"));
-    const err = captureFd(start.stderrFd, true, limit("stderr"));
+    // (a poll handle per pipe, not a socket and a stream: see capturePipe)
+    const out = capturePipe(start.stdoutFd, limit("stdout"));
+    const err = capturePipe(start.stderrFd, limit("stderr"));
     this.#stdout = out.stream;
     this.#stderr = err.stream;
     const exited = new Promise<void>((resolve) => (this.#settle = resolve));
@@ -111,11 +113,11 @@ export class Clone extends Sandbox {
   }
 
   override get stdout(): Readable | null {
-    return this.#stdout;
+    return this.#stdout();
   }
 
   override get stderr(): Readable | null {
-    return this.#stderr;
+    return this.#stderr();
   }
 
   override spawn(): Promise<void> {
@@ -144,8 +146,9 @@ export class Clone extends Sandbox {
   /** Signals the clone and its process group (what it started and kept in its group). */
   #signal(what: string, sig: number): void {
     if (this.#state === "stopped") throw new SandboxError(`${what}: not running (the clone has exited)`);
-    native().pidfdSendSignal(this.#pidfd, sig);
-    // pid 0: the clone had exited before its pid could be read (fork/host-pid.ts).
+    // pid 0 and no pidfd: the reported pid named no unreaped child of the zygote when the
+    // parent opened it (fork/adopt.ts); nothing is signalled by that number.
+    if (this.#pidfd >= 0) native().pidfdSendSignal(this.#pidfd, sig);
     if (this.#pid <= 1) return;
     try {
       process.kill(-this.#pid, sig);

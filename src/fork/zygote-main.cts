@@ -16,16 +16,17 @@ interface Native {
   pollClose(handle: object): void;
   pipe(): [number, number];
   collapse(start: number, length: number): number;
-  forkBatch(n: number, control: number): ForkBatch | number;
+  forkBatch(n: number, control: number, stopFirst: number): ForkBatch | number;
   reapClones(): [number, number, number][];
   sendFds(sock: number, data: Buffer, fds: readonly number[]): number;
   recvFds(sock: number, out: Buffer): [number, number[]] | number;
   moveFd(fd: number, min: number): number;
   emptyStdin(): number;
   exitNow(code: number): never;
+  processIds(): [number, number];
 }
 
-/** What forkBatch returns in the zygote: pids, [pidfd, stdout, stderr] per clone, and why it stopped early. */
+/** What forkBatch returns in the zygote: pids, [stdout, stderr] per clone, and why it stopped early. */
 interface ForkBatch {
   pids: number[];
   fds: number[];
@@ -37,7 +38,7 @@ type FnSpec = { name: string; optional?: boolean } | { source: string };
 type Fn = (...args: unknown[]) => unknown;
 
 const EAGAIN = 11;
-/** Clones reported per message: three descriptors each, under SCM_RIGHTS' 253. */
+/** Clones reported per message: two descriptors each, under SCM_RIGHTS' 253. */
 const BATCH = 64;
 
 // The parent passes the addon it loaded itself (build/Release or prebuilds/, src/confine/native.ts).
@@ -47,6 +48,22 @@ function fail(text: string): never {
   process.stderr.write(`sandlock zygote: ${text}\n`);
   process.exit(70);
 }
+
+/** bench/fork-smaps.ts only: each clone stops itself (SIGSTOP) right after fork, before any
+ * JavaScript runs, so that what it holds then can be measured. */
+const stopAfterFork = process.env.SANDLOCK_FORK_STOP === "1" ? 1 : 0;
+delete process.env.SANDLOCK_FORK_STOP;
+
+// Node reads its pid and its parent's once, at start-up: a clone would report the zygote's.
+// Getters instead, defined here once, so that a clone writes nothing for them (ppid stays
+// assignable, as in Node).
+Object.defineProperty(process, "pid", { get: () => native.processIds()[0], enumerable: true, configurable: true });
+Object.defineProperty(process, "ppid", {
+  get: () => native.processIds()[1],
+  set: (value: unknown) => Object.defineProperty(process, "ppid", { value, writable: true, enumerable: true, configurable: true }),
+  enumerable: true,
+  configurable: true,
+});
 
 const ctl = native.moveFd(0, 3); // any free descriptor above stdio (maxOpenFiles may be small)
 if (ctl < 0) fail(`no control socket on fd 0 (errno ${-ctl})`);
@@ -199,7 +216,7 @@ function forkClones(n: number, collapse: [number, number][]): boolean {
   for (let base = 0; base < n; base += BATCH) {
     let batch: ForkBatch | number;
     try {
-      batch = native.forkBatch(Math.min(BATCH, n - base), ctl);
+      batch = native.forkBatch(Math.min(BATCH, n - base), ctl, stopAfterFork);
     } catch (e) {
       send({ op: "forkFailed", forked: base, message: describe(e).message });
       return false;
@@ -223,8 +240,8 @@ function forkClones(n: number, collapse: [number, number][]): boolean {
 }
 
 /** Batches reported whose pids the parent has not read yet ("pidsRead"): until it has, no
- * clone is reaped, so each clone's pidfd still names a process when the parent reads the
- * pid it has outside (fork/host-pid.ts; a reaped one has none). */
+ * clone is reaped, so a clone that exited at once still holds its number (a zombie) when
+ * the parent opens its pidfd on it (fork/adopt.ts), and no other process can have it. */
 let unread = 0;
 let reapWaiting = false;
 

@@ -13,7 +13,7 @@ import { Policy } from "../policy/policy.js";
 import type { RunResult } from "../result.js";
 import { monotonicMs } from "../sandbox.js";
 import { Clone } from "./clone.js";
-import { hostPidOf } from "./host-pid.js";
+import { CloneAdopter } from "./adopt.js";
 import type { ZygoteSpec } from "./fns.js";
 
 const EAGAIN = 11;
@@ -145,12 +145,15 @@ export class ForkGroup {
   /** The zygote's large regions were collapsed into huge pages (with the first fork). */
   private collapsed = false;
   private readonly buf = Buffer.alloc(1 << 20);
+  /** Opens each clone's pidfd, from the parent (fork/adopt.ts). */
+  private readonly adopter: CloneAdopter;
 
   private constructor(
     private readonly host: ZygoteHost,
     ctl: number,
   ) {
     this.ctl = ctl;
+    this.adopter = new CloneAdopter(host.rootPid());
     this.handle = native().pollFd(ctl, () => this.onReadable());
   }
 
@@ -307,36 +310,31 @@ export class ForkGroup {
 
   private onForked(pids: number[], fds: number[]): void {
     const p = this.pendingFork;
-    if (!p || fds.length !== pids.length * 3) {
+    if (!p || fds.length !== pids.length * 2) {
+      // A batch no fork asked for (or malformed): its clones are ended through pidfds,
+      // never by the reported numbers, which are the sandbox's word.
       for (const fd of fds) closeSync(fd);
-      for (const pid of pids) {
-        try {
-          process.kill(pid, SIGKILL);
-        } catch {
-          // gone
-        }
+      for (const a of this.adopter.adopt(pids)) {
+        if (a instanceof Error) continue;
+        native().pidfdSendSignal(a.pidfd, SIGKILL);
+        closeSync(a.pidfd);
       }
+      this.send({ op: "pidsRead" });
       return;
     }
-    // The pid as this process names it (under the kernel-native view the zygote reports the
-    // pid inside its namespace); `pid` stays the key the zygote's exit rows use. A pidfd
-    // naming a process outside the sandbox's pid namespace ends the group.
-    const own = pids.map((pid, i) => hostPidOf(fds[3 * i]!, this.host.rootPid(), pid));
-    // The zygote reaps none of these until told (zygote-main.cts).
+    // The pidfds, opened here on the reported pids while the zygote holds off reaping them
+    // (fork/adopt.ts says why each names that clone and nothing outside the sandbox); a
+    // clone not held keeps pid 0 and no pidfd.
+    const held = this.adopter.adopt(pids);
     this.send({ op: "pidsRead" });
-    const bad = own.find((o): o is Error => o instanceof Error && !o.message.includes("exited before"));
-    if (bad !== undefined) {
-      for (const fd of fds) closeSync(fd);
-      this.fail(new SandboxError(`fork: ${bad.message}`));
-      return;
-    }
     pids.forEach((pid, i) => {
+      const a = held[i]!;
       const clone = new Clone(this.host.policy, {
         id: p.clones.length,
-        pid: typeof own[i] === "number" ? own[i] : 0,
-        pidfd: fds[3 * i]!,
-        stdoutFd: fds[3 * i + 1]!,
-        stderrFd: fds[3 * i + 2]!,
+        pid: a instanceof Error ? 0 : a.pid,
+        pidfd: a instanceof Error ? -1 : a.pidfd,
+        stdoutFd: fds[2 * i]!,
+        stderrFd: fds[2 * i + 1]!,
         enforcement: this.host.enforcement(),
         startedAt: p.startedAt,
       });
@@ -376,6 +374,7 @@ export class ForkGroup {
     this.host.kill(); // a no-op when the zygote is already gone
     native().pollClose(this.handle);
     closeSync(this.ctl);
+    this.adopter.close();
     this.pendingReady?.reject(e);
     this.pendingReady = undefined;
     const p = this.pendingFork;

@@ -38,6 +38,40 @@ async function viewOf(policy: typeof base): Promise<string | undefined> {
   return sb.procView;
 }
 
+/** An init that hooks the zygote's report of a batch (JSON.stringify) and reaps every clone
+ * in it first: the numbers then name nothing the zygote holds (exitAtOnce's control). The
+ * addon is the zygote's own (argv[2]). */
+const EARLY_REAPER = `
+import { createRequire } from "node:module";
+const native = createRequire(import.meta.url)(process.argv[2]);
+const stringify = JSON.stringify;
+export function init() {
+  JSON.stringify = function (v, ...rest) {
+    if (v && v.op === "forked" && Array.isArray(v.pids)) {
+      const want = new Set(v.pids), nap = new Int32Array(new SharedArrayBuffer(4));
+      for (let i = 0; i < 500 && want.size > 0; i++) {
+        for (const [pid] of native.reapClones()) want.delete(pid);
+        if (want.size > 0) Atomics.wait(nap, 0, 0, 10);
+      }
+    }
+    return stringify(v, ...rest);
+  };
+}
+export function work() { process.exit(0); }
+`;
+
+/** An init that reports TARGET (another sandbox's process) as the pid of every clone. */
+const REPORT_OTHER = `
+const stringify = JSON.stringify;
+export function init() {
+  JSON.stringify = function (v, ...rest) {
+    if (v && v.op === "forked" && Array.isArray(v.pids)) v = { ...v, pids: v.pids.map(() => Number(process.env.TARGET)) };
+    return stringify(v, ...rest);
+  };
+}
+export function work() {}
+`;
+
 const scenarios: Record<string, () => Promise<unknown>> = {
   /** Module form: init state in every clone, CLONE_ID, order, statuses, reduce. */
   async module() {
@@ -314,6 +348,115 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     process.stdout.write(JSON.stringify({ zygote: sb.pid, clones: clones.map((c) => c.pid) }) + "\n");
     setInterval(() => undefined, 1000);
     return new Promise(() => undefined);
+  },
+
+  /**
+   * Clones that exit at once (issue 17: the parent opens their pidfds, fork/adopt.ts). For a
+   * bounded number of rounds, every handle must name its own clone: its pid is the one the
+   * clone printed (the supervised view, where both are the host's), never 0 and never
+   * another process's. Control: an init that hooks the zygote's report and reaps each batch
+   * before it goes out (what the zygote's hold prevents) leaves every such handle at pid 0.
+   */
+  async exitAtOnce() {
+    const dir = mkdtempSync("/tmp/sandlock-fork-adopt-");
+    chmodSync(dir, 0o755);
+    try {
+      const early = join(dir, "early-reaper.mjs");
+      writeFileSync(early, EARLY_REAPER, { mode: 0o644 });
+      const policy = { ...base, fsReadable: [...SYSTEM_RO, dir], procView: "supervised" as const, maxProcesses: 100 };
+      const work = (): void => {
+        process.stdout.write(`${process.pid} ${process.ppid}`);
+        process.exit(0);
+      };
+      let rounds = 0, clones = 0, zero = 0;
+      const wrong: unknown[] = [];
+      const started = Date.now();
+      {
+        await using sb = Sandbox.newWithFns(policy, { work });
+        // (bounded: 20 rounds of 40, or 20 s on a loaded machine, whichever comes first)
+        for (; rounds < 20 && Date.now() - started < 20_000; rounds++) {
+          const made = await sb.fork(40);
+          const results = await Promise.all(made.map((c) => c.wait()));
+          made.forEach((c, i) => {
+            clones++;
+            if (c.pid === 0) zero++;
+            // (process.pid and process.ppid in the clone: its own and the zygote's)
+            if (`${c.pid} ${sb.pid}` !== results[i]!.stdoutText || results[i]!.pid !== c.pid) wrong.push({ handle: c.pid, printed: results[i]!.stdoutText, result: results[i]!.pid });
+          });
+        }
+      }
+      let controlZero = 0, controlHeld = 0;
+      {
+        await using sb = Sandbox.newWithFns(policy, { module: early });
+        const made = await sb.fork(20);
+        for (const c of made) if (c.pid === 0) controlZero++;
+        else controlHeld++;
+      }
+      return { rounds, clones, zero, wrong: wrong.slice(0, 5), wrongCount: wrong.length, controlZero, controlHeld };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+
+  /**
+   * A zygote that reports, as its clone's pid, a process of another sandbox (alive, and not
+   * its child): the handle takes neither the pid nor a pidfd, and its kill leaves that
+   * process alone. Control: the other sandbox's own kill ends it (SIGKILL).
+   */
+  async otherSandbox() {
+    const dir = mkdtempSync("/tmp/sandlock-fork-other-");
+    chmodSync(dir, 0o755);
+    const other = new Sandbox({ ...base });
+    try {
+      const evil = join(dir, "report-other.mjs");
+      writeFileSync(evil, REPORT_OTHER, { mode: 0o644 });
+      await other.spawn(["/bin/sleep", "60"]);
+      const target = other.pid!;
+      const out: Record<string, unknown> = { target };
+      {
+        await using sb = Sandbox.newWithFns({ ...base, fsReadable: [...SYSTEM_RO, dir], env: { TARGET: String(target) } }, { module: evil });
+        const [clone] = await sb.fork(1);
+        out.clonePid = clone!.pid;
+        await Promise.race([clone!.kill().catch((e: Error) => e.message), new Promise((r) => setTimeout(r, 2000))]);
+        out.afterCloneKill = processState(target) ?? "gone";
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      out.afterDispose = processState(target) ?? "gone";
+      await other.kill();
+      out.control = (await other.wait()).signal;
+      return out;
+    } finally {
+      await other.kill().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+
+  /** clone.stdout and clone.stderr as streams: read from the start, and read only after the
+   * clone has exited (every byte still there, then the end), alongside wait()'s capture. */
+  async streams() {
+    await using sb = Sandbox.newWithFns(base, {
+      work: async (id: number) => {
+        process.stdout.write(`out ${id} a\n`);
+        process.stderr.write(`err ${id}\n`);
+        await new Promise((r) => setTimeout(r, 200));
+        process.stdout.write(`out ${id} b\n`);
+      },
+    });
+    const [early, late] = await sb.fork(2);
+    const read = (s: NodeJS.ReadableStream | null): Promise<string> =>
+      new Promise((resolve) => {
+        let text = "";
+        s!.on("data", (c: Buffer) => (text += c.toString()));
+        s!.on("end", () => resolve(text));
+      });
+    const earlyOut = read(early!.stdout);
+    const [r0, r1] = await Promise.all([early!.wait(), late!.wait()]);
+    return {
+      early: await earlyOut,
+      lateOut: await read(late!.stdout),
+      lateErr: await read(late!.stderr),
+      captured: [r0!.stdout!.toString(), r1!.stdout!.toString(), r1!.stderr!.toString()],
+    };
   },
 
   /** fork(1000): every clone's output, in order. */

@@ -7,8 +7,7 @@ import { chmodSync, chownSync, closeSync, mkdirSync, mkdtempSync, readFileSync, 
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
-import { native } from "../../src/confine/native.js";
-import { hostPidOf } from "../../src/fork/host-pid.js";
+import { CloneAdopter } from "../../src/fork/adopt.js";
 import { SYSTEM_RO } from "../helpers/system.js";
 
 const [probe, mode] = process.argv.slice(2) as [string, string];
@@ -169,32 +168,32 @@ async function main(): Promise<Record<string, unknown>> {
       };
     }
     case "pids": {
-      // A host process of the same user: inside, its host pid names nothing; a pidfd on it
-      // (as a zygote would have to pass one) is refused by the clone's pid translation.
+      // A host process of the same user: inside, its host pid names nothing; reported as a
+      // clone's pid by a zygote (here the namespace's init, whose child the command is), it
+      // is not taken: the parent opens clones' pidfds itself, only on the zygote's children
+      // by their pid in its namespace (fork/adopt.ts).
       const victim = spawn("sleep", ["1000"], { stdio: "ignore" });
       await new Promise((r) => victim.once("spawn", r));
       const sb = new Sandbox(policy);
       await sb.spawn([probe, "sleep", "1000"]);
-      const n = native();
-      const outsideFd = n.pidfdOpen(victim.pid!);
-      const insideFd = n.pidfdOpen(sb.pid!);
+      const initPid = Number(readFileSync(`/proc/${sb.pid}/stat`, "latin1").split(") ")[1]!.split(" ")[1]);
+      const adopter = new CloneAdopter(initPid);
+      const [outside, own] = adopter.adopt([victim.pid!, 2]);
       try {
-        const outside = hostPidOf(outsideFd, sb.pid!, 2);
-        const own = hostPidOf(insideFd, sb.pid!, 2);
         return {
           selfPid: await selfPid(),
           victimInside: (await inside([probe, "kill", String(victim.pid), "0"])).trim(),
           victimBare: bare([probe, "kill", String(victim.pid), "0"]).trim(),
           outside: outside instanceof Error ? outside.message : outside,
-          own: own instanceof Error ? own.message : own === sb.pid,
+          own: own instanceof Error ? own.message : own!.pid === sb.pid,
           // maxProcesses counts the command's processes, not the init: 1 runs the command
           // and refuses its fork; 2 lets the fork through (the control).
           forkUnderOne: (await inside([probe, "fork"], { ...policy, maxProcesses: 1 })).trim(),
           forkUnderTwo: (await inside([probe, "fork"], { ...policy, maxProcesses: 2 })).trim(),
         };
       } finally {
-        closeSync(outsideFd);
-        closeSync(insideFd);
+        for (const a of [outside, own]) if (a !== undefined && !(a instanceof Error)) closeSync(a.pidfd);
+        adopter.close();
         victim.kill("SIGKILL");
         await sb.kill();
       }
