@@ -47,8 +47,19 @@ function commandText(cmdline: string | undefined, stat: string): string {
   return `[${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))}]`;
 }
 
-/** Every process descending from the launcher (the launcher itself left out), in pid order. */
-export async function sandboxProcesses(launcherPid: number): Promise<SandboxProcess[]> {
+/** The part of a Sandbox that says which of its processes are sandlock's own. */
+export interface ProcessOwner {
+  /** The command's host pid. */
+  readonly pid: number | undefined;
+  readonly procView: "kernel" | "supervised" | undefined;
+}
+
+/**
+ * Every process descending from the launcher, in pid order, but the launcher itself and,
+ * under the kernel view, its init (the command's parent, a child of the launcher): sandlock's
+ * own processes, which maxProcesses does not count and a stop does not need to ask.
+ */
+export async function sandboxProcesses(launcherPid: number, owner?: ProcessOwner): Promise<SandboxProcess[]> {
   const pids = (await readdir("/proc")).filter((n) => /^\d+$/.test(n)).map(Number);
   const stats = await inBatches(pids, async (pid) => [pid, await readOr(`/proc/${pid}/stat`)] as const);
   const parent = new Map<number, number>();
@@ -60,7 +71,10 @@ export async function sandboxProcesses(launcherPid: number): Promise<SandboxProc
     parent.set(pid, ppid);
     statOf.set(pid, stat);
   }
+  const cmdParent = owner?.pid === undefined ? undefined : parent.get(owner.pid);
+  const init = owner?.procView === "kernel" && cmdParent !== undefined && parent.get(cmdParent) === launcherPid ? cmdParent : undefined;
   const members = pids.filter((pid) => {
+    if (pid === init) return false;
     for (let p = parent.get(pid), depth = 0; p !== undefined && depth < 4096; p = parent.get(p), depth++) {
       if (p === launcherPid) return true;
     }

@@ -306,7 +306,7 @@ export class Registration {
   private async details(): Promise<SandboxDetails> {
     const info = this.info();
     const t = this.target;
-    const procs = t === undefined || t.sandbox.state === "stopped" ? [] : await sandboxProcesses(t.launcherPid);
+    const procs = t === undefined || t.sandbox.state === "stopped" ? [] : await sandboxProcesses(t.launcherPid, t.sandbox);
     const policy = t?.sandbox.policy;
     return {
       ...info,

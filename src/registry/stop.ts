@@ -6,13 +6,13 @@ import { closeSync } from "node:fs";
 import { native } from "../confine/native.js";
 import type { RunResult } from "../result.js";
 import { descendsFrom } from "../supervise/kill.js";
-import { sandboxProcesses } from "./processes.js";
+import { sandboxProcesses, type ProcessOwner } from "./processes.js";
 import type { Stopped } from "./protocol.js";
 
 const SIGKILL = 9;
 
 /** The part of a Sandbox a stop uses. */
-export interface Stoppable {
+export interface Stoppable extends ProcessOwner {
   readonly state: string;
   resume(): Promise<void>;
   kill(): Promise<void>;
@@ -53,7 +53,7 @@ export async function stopGracefully(sb: Stoppable, launcherPid: number, signal:
     forced = signal !== SIGKILL;
     await sb.kill();
   } else {
-    signalled = signalMembers((await sandboxProcesses(launcherPid)).map((p) => p.pid), launcherPid, signal);
+    signalled = signalMembers((await sandboxProcesses(launcherPid, sb)).map((p) => p.pid), launcherPid, signal);
     if (sb.state === "paused") await sb.resume().catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<false>((resolve) => {
