@@ -108,7 +108,7 @@ const runs = new Map<Who, Promise<BlockResult[]>>();
 function results(who: Who): Promise<BlockResult[]> {
   let r = runs.get(who);
   if (!r) {
-    r = runScript("dist/test/scripts/docs-run-case.js", [specPath()], who, 240_000) as Promise<BlockResult[]>;
+    r = runScript("dist/test/scripts/docs-run-case.js", [specPath()], who, 400_000) as Promise<BlockResult[]>;
     runs.set(who, r);
   }
   return r;
