@@ -1,6 +1,7 @@
 // Where the time of fork(n) goes (issue 17): CPU of the parent (which also runs the
 // supervisor), of the zygote and of its clones (reaped: the zygote's cutime/cstime), per
-// clone, bare and sandboxed, with no state. `node dist/bench/fork-cpu.js [rounds] [clones]`.
+// clone, bare and sandboxed, with no state. `node dist/bench/fork-cpu.js [rounds] [clones]`
+// (WORK=console: each clone prints with console.log instead of process.stdout.write).
 
 import { readFileSync } from "node:fs";
 import { Sandbox } from "../src/index.js";
@@ -13,7 +14,11 @@ const TICK_MS = 10; // USER_HZ 100
 
 const fns: ForkFunctions = {
   init: new Function(`globalThis.state = Buffer.alloc(0);`) as () => void,
-  work: new Function("id", `process.stdout.write(Date.now() + " " + id + "\\n");`) as (id: number) => void,
+  // WORK=console: the clones print with console.log, as most work functions (and the
+  // README's example) do; by default one process.stdout.write.
+  work: (process.env.WORK === "console"
+    ? new Function("id", `console.log(Date.now(), id);`)
+    : new Function("id", `process.stdout.write(Date.now() + " " + id + "\\n");`)) as (id: number) => void,
 };
 
 /** utime, stime, cutime, cstime of pid in ms, then minflt and cminflt. */

