@@ -273,9 +273,11 @@ async function restoreTamper(): Promise<object> {
   const node = process.execPath;
   const t = await Sandbox.run({ fsReadable: [...system, dirname(node), safe], fsWritable: [grant] }, [node, "-e", TAMPER, join(safe, "cp"), outside], { timeout: 60_000 });
   const out: Record<string, unknown> = { original, refused, inGrant: readdirSync(grant).sort(), tamper: t.stdoutText.trim() || /E[A-Z]+/.exec(t.stderrText)?.[0] || t.stderrText.trim().slice(0, 300) };
-  for (const given of [true, false]) {
+  // Both restores at once, each given 5 s to get out (both must stay in: a file either
+  // made outside fails both).
+  rmSync(join(outside, "x"), { force: true });
+  await Promise.all([true, false].map(async (given) => {
     const key = given ? "control" : "saved";
-    rmSync(join(outside, "x"), { force: true });
     try {
       const loaded = await Checkpoint.load(join(safe, "cp"));
       const back = await Sandbox.restore(loaded, given ? { policy } : {});
@@ -286,7 +288,7 @@ async function restoreTamper(): Promise<object> {
     } catch (e) {
       out[key] = { error: `${(e as Error).name}: ${(e as Error).message.replaceAll(base, "BASE")}`, escaped: existsSync(join(outside, "x")) };
     }
-  }
+  }));
   return out;
 }
 
@@ -325,7 +327,9 @@ async function fifoReader(): Promise<object> {
  */
 async function lease(): Promise<object> {
   const out: Record<string, unknown> = {};
-  for (const on of [true, false]) {
+  // Both at once (each probe holds its lease 5 s): a supervisor blocked in a lease break
+  // would stop this whole process, the control's second sandbox included.
+  await Promise.all([true, false].map(async (on) => {
     const dir = join(base, `lease-${on}`);
     mkdirSync(dir);
     writeFileSync(join(dir, "f"), "x");
@@ -336,7 +340,7 @@ async function lease(): Promise<object> {
     const other = Sandbox.run({ fsReadable: system }, ["/bin/true"], { timeout: 120_000 }).then((r) => { order.push("other"); return r.exitCode; });
     const [says, code] = await Promise.all([leased, other]);
     out[on ? "protected" : "control"] = { says, other: code, order };
-  }
+  }));
   return out;
 }
 
