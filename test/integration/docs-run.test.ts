@@ -109,14 +109,10 @@ function results(who: Who): Promise<BlockResult[]> {
   let r = runs.get(who);
   if (!r) {
     r = runScript("dist/test/scripts/docs-run-case.js", [specPath()], who, 400_000) as Promise<BlockResult[]>;
-    r.catch(() => undefined); // (awaited, and reported, by the block tests)
     runs.set(who, r);
   }
   return r;
 }
-// Both users' runs start together: most of a run is waiting on the commands it starts,
-// and one after the other they took 78 s each on CI's VM.
-for (const who of ["root", "user"] as const) if (who === "user" || isRoot) void results(who);
 
 /** Lines with trailing blanks removed and without trailing empty lines. */
 const norm = (s: string): string => s.split("\n").map((l) => l.trimEnd()).join("\n").replace(/\n+$/, "");
