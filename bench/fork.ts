@@ -25,9 +25,10 @@ const fns = (hold: boolean, state = STATE_BYTES): ForkFunctions => ({
   init: new Function(`globalThis.state = Buffer.alloc(${state}, 7);`) as () => void,
   // Prints when work began (wall clock, comparable across processes); with hold, stays
   // alive so the memory of all clones can be measured at once.
+  // (WORK=console: with console.log, as most work functions print)
   work: new Function(
     "id",
-    `process.stdout.write(Date.now() + " " + globalThis.state[id] + "\\n");${hold ? " return new Promise(() => setInterval(() => {}, 1e6));" : ""}`,
+    `${process.env.WORK === "console" ? "console.log(Date.now(), globalThis.state[id]);" : 'process.stdout.write(Date.now() + " " + globalThis.state[id] + "\\n");'}${hold ? " return new Promise(() => setInterval(() => {}, 1e6));" : ""}`,
   ) as (id: number) => void,
 });
 

@@ -27,6 +27,7 @@ interface Started {
   child: ChildProcess;
   done: Promise<Ran>;
   stdout: () => string;
+  stderr: () => string;
 }
 
 const uidOf = (who: Who): number => (who === "user" && isRoot ? ensureTestUser().uid : process.getuid!());
@@ -58,7 +59,7 @@ function launch(who: Who, file: string, args: readonly string[], env: NodeJS.Pro
     child.once("error", reject);
     child.once("close", (code, signal) => resolve({ code: code ?? (signal === null ? null : 128), stdout, stderr }));
   });
-  return { child, done, stdout: () => stdout };
+  return { child, done, stdout: () => stdout, stderr: () => stderr };
 }
 
 const cliPath = (): string => join(stagePackage().dir, "bin", "sandlock.cjs");
@@ -113,12 +114,16 @@ for (const who of WHO) {
 
   test(`inspect shows the policy, enforcement, processes and usage against limits [${who}]`, { skip: skipFor(who) }, async () => {
     const env = { XDG_RUNTIME_DIR: dirFor(who, "sl-xdg") };
-    const run = startCli(who, ["run", "--name", "insp", ...RO, "-w", "/dev/null", "-P", "10", "-e", "sleep 1000 & sleep 1001 & wait"], env);
+    // bash, not sh: dash's forks can fail with EINTR on a loaded host (a known limit of the
+    // supervisor, interrupted.test.ts); bash restarts them (SA_RESTART on SIGCHLD).
+    const run = startCli(who, ["run", "--name", "insp", ...RO, "-w", "/dev/null", "-P", "10", "--", "/bin/bash", "-c", "sleep 1000 & sleep 1001 & wait"], env);
     try {
       await waitFor(async () => {
         const r = await cli(who, ["inspect", "--json", "insp"], env);
         return r.code === 0 && (JSON.parse(r.stdout) as { processes: unknown[] }).processes.length === 3;
-      }, "the shell and both sleeps");
+      }, "the shell and both sleeps").catch((e: Error) => {
+        throw new Error(`${e.message} (sandlock run's stderr: ${run.stderr().slice(-500)})`);
+      });
       const d = JSON.parse((await cli(who, ["inspect", "--json", "insp"], env)).stdout) as Record<string, any>;
       assert.equal(d.name, "insp");
       assert.equal(d.state, "running");
@@ -126,7 +131,7 @@ for (const who of WHO) {
       assert.equal(d.policy.maxProcesses, 10);
       assert.equal(d.enforcement.fs, "active");
       const commands = (d.processes as { command: string; pid: number; ppid: number }[]).map((p) => p.command).sort();
-      assert.deepEqual(commands, ["/bin/sh -c sleep 1000 & sleep 1001 & wait", "sleep 1000", "sleep 1001"]);
+      assert.deepEqual(commands, ["/bin/bash -c sleep 1000 & sleep 1001 & wait", "sleep 1000", "sleep 1001"]);
       assert.equal(d.usage.processes, 3);
       assert.equal(d.usage.maxProcesses, 10);
       assert.ok(d.usage.memoryBytes > 0, "anonymous memory is counted");

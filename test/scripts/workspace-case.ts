@@ -56,11 +56,22 @@ const JOBS: Record<string, string> = {
 
 async function main(): Promise<void> {
   writeProject();
-  const jobs: Record<string, Ran & { tmpdir: string; tmpdirGone: boolean }> = {};
+  const jobs: Record<string, Ran & { tmpdir: string; tmpdirGone: boolean; interruptedFork?: string }> = {};
   for (const [name, script] of Object.entries(JOBS)) {
-    const r = await sandlock(["run", "-p", "workspace", "--", name === "bash" ? "bash" : "sh", "-c", script]);
+    const job = (): Promise<Ran> => sandlock(["run", "-p", "workspace", "--", name === "bash" ? "bash" : "sh", "-c", script]);
+    let r = await job();
+    // dash (and the sh that make and npm run) fails with "Cannot fork" when a signal
+    // interrupts a trapped fork before the supervisor received it: a known limit of the
+    // supervisor on a loaded host, measured and held to under 1% by interrupted.test.ts
+    // (docs/supervision.md). Such a run is made once more and reported (the test prints
+    // it); any other failure, or a second one, fails the test.
+    let interruptedFork: string | undefined;
+    if (r.code !== 0 && /Cannot fork/.test(r.stderr)) {
+      interruptedFork = r.stderr.slice(-500);
+      r = await job();
+    }
     const tmpdir = r.stdout.trim().split("\n").pop() ?? "";
-    jobs[name] = { ...r, stdout: r.stdout.slice(-2000), stderr: r.stderr.slice(-2000), tmpdir, tmpdirGone: tmpdir.startsWith("/") && !existsSync(tmpdir) };
+    jobs[name] = { ...r, stdout: r.stdout.slice(-2000), stderr: r.stderr.slice(-2000), tmpdir, tmpdirGone: tmpdir.startsWith("/") && !existsSync(tmpdir), ...(interruptedFork !== undefined ? { interruptedFork } : {}) };
   }
   // Secrets stay out under system presets, whoever runs them; /etc/passwd is the control.
   const viewOf = async (preset: string): Promise<string> => (JSON.parse((await sandlock(["run", "-p", preset, "--json", "--", "true"])).stdout) as { procView: string }).procView;
