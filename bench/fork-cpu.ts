@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { Sandbox } from "../src/index.js";
 import type { ForkFunctions } from "../src/fork/fns.js";
-import { bareGroup, bareOptions } from "./fork.js";
+import { bareGroup, bareOptions, printLine } from "./fork.js";
 import { summarize } from "./stats.js";
 
 const SYSTEM = ["/usr", "/lib", "/lib64", "/etc"];
@@ -14,11 +14,7 @@ const TICK_MS = 10; // USER_HZ 100
 
 const fns: ForkFunctions = {
   init: new Function(`globalThis.state = Buffer.alloc(0);`) as () => void,
-  // WORK=console: the clones print with console.log, as most work functions (and the
-  // README's example) do; by default one process.stdout.write.
-  work: (process.env.WORK === "console"
-    ? new Function("id", `console.log(Date.now(), id);`)
-    : new Function("id", `process.stdout.write(Date.now() + " " + id + "\\n");`)) as (id: number) => void,
+  work: new Function("id", printLine("id")) as (id: number) => void,
 };
 
 /** utime, stime, cutime, cstime of pid in ms, then minflt and cminflt. */

@@ -21,15 +21,17 @@ const CLONES = 1000;
 const STATE_BYTES = 50 * 1024 * 1024;
 const SYSTEM = ["/usr", "/lib", "/lib64", "/etc"];
 
+/** The source of a clone's one line: the wall clock and `value`, with one
+ * process.stdout.write, or with console.log as most work functions print (WORK=console). */
+export function printLine(value: string): string {
+  return process.env.WORK === "console" ? `console.log(Date.now(), ${value});` : `process.stdout.write(Date.now() + " " + ${value} + "\\n");`;
+}
+
 const fns = (hold: boolean, state = STATE_BYTES): ForkFunctions => ({
   init: new Function(`globalThis.state = Buffer.alloc(${state}, 7);`) as () => void,
   // Prints when work began (wall clock, comparable across processes); with hold, stays
   // alive so the memory of all clones can be measured at once.
-  // (WORK=console: with console.log, as most work functions print)
-  work: new Function(
-    "id",
-    `${process.env.WORK === "console" ? "console.log(Date.now(), globalThis.state[id]);" : 'process.stdout.write(Date.now() + " " + globalThis.state[id] + "\\n");'}${hold ? " return new Promise(() => setInterval(() => {}, 1e6));" : ""}`,
-  ) as (id: number) => void,
+  work: new Function("id", `${printLine("globalThis.state[id]")}${hold ? " return new Promise(() => setInterval(() => {}, 1e6));" : ""}`) as (id: number) => void,
 });
 
 /** Bare zygotes and clones: nothing kills them with this process, so this does. */

@@ -56,10 +56,11 @@ for (const [list, names] of [[serial, SERIAL], [background, BACKGROUND]]) {
 }
 
 const extra = process.argv.slice(2);
+const testArgs = (concurrency, list) => ["--test", `--test-concurrency=${concurrency}`, ...extra, ...list];
 const header = (label, concurrency, list) => `\n# npm test: ${label}: ${list.length} files, ${concurrency} at a time\n`;
 function part(label, concurrency, list) {
   process.stdout.write(header(label, concurrency, list));
-  const r = spawnSync(process.execPath, ["--test", `--test-concurrency=${concurrency}`, ...extra, ...list], { stdio: "inherit" });
+  const r = spawnSync(process.execPath, testArgs(concurrency, list), { stdio: "inherit" });
   return r.status ?? 1;
 }
 
@@ -69,7 +70,7 @@ function startBackground(label, concurrency, list) {
   const dir = mkdtempSync(join(tmpdir(), "sandlock-npm-test-"));
   const file = join(dir, "background.tap");
   const fd = openSync(file, "w");
-  const child = spawn("nice", ["-n", String(BACKGROUND_NICE), process.execPath, "--test", `--test-concurrency=${concurrency}`, ...extra, ...list], { stdio: ["ignore", fd, fd] });
+  const child = spawn("nice", ["-n", String(BACKGROUND_NICE), process.execPath, ...testArgs(concurrency, list)], { stdio: ["ignore", fd, fd] });
   closeSync(fd);
   const done = new Promise((resolve) => child.on("close", (code, signal) => resolve(code ?? (signal ? 1 : 0))));
   return async () => {

@@ -101,6 +101,7 @@ let tarball = "";
 
 before(async () => {
   const fetched = Promise.all(LINES.map(async (line) => lineNodes.set(line, await fetchLine(line))));
+  fetched.catch(() => undefined); // (awaited below; a failing pack step must not leave it unhandled)
   // The pack step of a release: the prebuilt pair from this build (checked by prepack), then
   // the tarball; prepare (tsc, bundle) already ran at npm install.
   execFileSync(process.execPath, ["scripts/prebuild.mjs"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
