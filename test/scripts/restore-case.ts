@@ -215,23 +215,29 @@ async function run(): Promise<unknown> {
           c.on("close", (code) => resolve({ code, stdout, stderr }));
         });
       const ro = ["-r", "/usr", "-r", "/lib", "-r", "/lib64", "-r", "/bin", "-r", "/etc"];
+      // The sandboxed sleeps last SLEEP seconds: long enough that a loaded host (each CLI
+      // start can take a second there) still catches them running, and the restored copy
+      // sleeps only what was left. A run that ends before its checkpoint is said so.
+      const SLEEP = "3";
       const captureCli = async (name: string, cmd: string[]) => {
-        const running = sh(["run", "--name", name, ...ro, ...cmd]);
+        let ended = false;
+        const running = sh(["run", "--name", name, ...ro, ...cmd]).then((r) => ((ended = true), r));
         let c = { code: -1 as number | null, stdout: "", stderr: "" };
-        for (let i = 0; i < 100; i++) {
+        for (let i = 0; i < 100 && !ended; i++) {
           await sleep(100);
           c = await sh(["checkpoint", name, join(work, name)]);
           if (c.code === 0) break;
         }
         await sh(["kill", "-s", "KILL", name]);
-        await running;
+        const r = await running;
+        if (c.code !== 0 && ended) c.stderr += `\n(the run ended before a checkpoint was taken: ${JSON.stringify(r)})`;
         return c;
       };
-      const one = await captureCli("one", ["--", "sleep", "1"]);
+      const one = await captureCli("one", ["--", "sleep", SLEEP]);
       const restored = await sh(["restore", join(work, "one")]);
       // A shell waiting for its child: both restored; the sleep restarts, the shell's
       // wait4 too, and the shell then runs its second command.
-      const tree = await captureCli("tree", ["-e", "sleep 1; echo after"]);
+      const tree = await captureCli("tree", ["-e", `sleep ${SLEEP}; echo after`]);
       const treeRestore = await sh(["restore", join(work, "tree")]);
       const usage = await sh(["restore"]);
       return { one, restored, tree, treeRestore, usage };
