@@ -248,9 +248,17 @@ static void call_js(struct sl_poll *p, int argc, int status, int events, int rec
   args[0] = sl_make_int(p->env, status);
   args[1] = sl_make_int(p->env, events);
   args[2] = sl_make_int(p->env, received);
-  /* An exception thrown by the callback surfaces as an uncaught exception, as for any
-   * other event-loop callback. */
-  napi_make_callback(p->env, NULL, global, cb, (size_t)argc, args, &result);
+  /* An exception thrown by the callback, or by what runs after it in the same scope
+   * (process.nextTick callbacks: a stream's 'error' event without a listener), must
+   * surface as an uncaught exception, as for any other event-loop callback. Node-API
+   * instead keeps it as the environment's pending exception, and while one is pending
+   * every later napi_make_callback returns at once without calling JavaScript: the
+   * readiness that called us is never consumed, so the loop spun on it with no
+   * JavaScript running. Hand it to Node's uncaught-exception handling. */
+  if (napi_make_callback(p->env, NULL, global, cb, (size_t)argc, args, &result) == napi_pending_exception) {
+    napi_value error;
+    if (napi_get_and_clear_last_exception(p->env, &error) == napi_ok) napi_fatal_exception(p->env, error);
+  }
   napi_close_handle_scope(p->env, scope);
 }
 

@@ -37,3 +37,30 @@ scriptCase("the CLI's -t exits 124 once the daemon is gone", SCRIPT, args("cliTi
   assert.equal(out.daemonAliveAtExit, false);
   assert.deepEqual(out.left, []);
 });
+
+// An exception thrown by code that ran in the library's native event-loop callback (its
+// scope includes the process.nextTick queue; pause() resolves there) is an uncaught
+// exception like any other. Before, Node-API kept it pending: the program lived on, no
+// library callback reached JavaScript again and the loop spun on a ready descriptor with a
+// core busy (a CI run lost 25 minutes of a core to one whose stdout reader had gone).
+scriptCase("an exception thrown in a tick queued when pause() resolved kills the program, and its sandbox with it", SCRIPT, args("throwAfterPause"), (out) => {
+  assert.equal(out.sandboxRan, true, out.stderr);
+  assert.equal(out.code, 1, `exit code (stdout ${JSON.stringify(out.stdout)})`);
+  assert.match(out.stderr, /Error: boom from a tick/);
+  assert.equal(out.stdout, "", "the timer that says it survived never ran");
+  assert.deepEqual(out.left, [], "the sandbox's launcher and process are gone");
+});
+
+scriptCase("with an uncaughtException listener the same exception reaches it and sandboxes go on working", SCRIPT, args("throwAfterPauseHandled"), (out) => {
+  assert.equal(out.code, 0, out.stderr);
+  assert.deepEqual(JSON.parse(out.stdout), { caught: ["boom from a tick"], after: "after" });
+  assert.deepEqual(out.left, []);
+});
+
+scriptCase("a program whose stdout reader is gone dies of EPIPE after pause() resolved instead of spinning", SCRIPT, args("stdoutReaderGone"), (out) => {
+  assert.equal(out.sandboxRan, true, out.stderr);
+  assert.equal(out.code, 1, out.stderr);
+  assert.match(out.stderr, /EPIPE/);
+  assert.doesNotMatch(out.stderr, /all 200 lines printed/);
+  assert.deepEqual(out.left, []);
+});

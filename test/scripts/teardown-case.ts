@@ -6,7 +6,9 @@
 // Usage: teardown-case.js SCENARIO PROBE CLI
 
 import { execFileSync, spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
 import { alive, outerPid } from "../helpers/proc.js";
 
@@ -78,7 +80,97 @@ async function cliSandbox(extra: string[]): Promise<[ReturnType<typeof spawn>, n
   return [child, launcher, outerPid(childrenOf(launcher)[0]!, Number(text.trim()))];
 }
 
+/**
+ * A library program (ES module) that keeps a `sleep 30` sandbox running and writes that
+ * sandbox's root and launcher pids to pids.json before it goes on with `then`: its own
+ * code, run when a first sandbox has ended. Runs it with stdout and stderr piped; after
+ * its first line of stdout, closes the reading end when `closeStdout`. Resolves once it
+ * exited or BOUND_MS passed (then it is SIGKILLed and `code` is "timed out").
+ */
+async function libraryProgram(then: string, opts: { closeStdout?: boolean } = {}): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(join(tmpdir(), "sl-teardown-"));
+  try {
+    const index = new URL("../../src/index.js", import.meta.url).href;
+    writeFileSync(
+      join(dir, "program.mjs"),
+      `import { readFileSync, writeFileSync } from "node:fs";
+import { Sandbox } from ${JSON.stringify(index)};
+const policy = { fsReadable: ["/usr", "/lib", "/lib64", "/bin", "/etc"] };
+const long = new Sandbox(policy);
+await long.spawn(["sleep", "30"]);
+const ppid = (pid) => Number(readFileSync("/proc/" + pid + "/stat", "latin1").split(") ")[1].split(" ")[1]);
+const launcher = long.procView === "kernel" ? ppid(ppid(long.pid)) : ppid(long.pid);
+writeFileSync(${JSON.stringify(join(dir, "pids.json"))}, JSON.stringify([long.pid, launcher]));
+${then}
+`,
+    );
+    const child = spawn(process.execPath, [join(dir, "program.mjs")], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (c: Buffer) => {
+      stdout += c.toString();
+      if (opts.closeStdout && stdout.includes("\n")) child.stdout!.destroy();
+    });
+    child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+    const code = await bounded(exited);
+    if (code === "timed out") child.kill("SIGKILL");
+    let pids: number[] = [];
+    try {
+      pids = JSON.parse(readFileSync(join(dir, "pids.json"), "utf8")) as number[];
+    } catch {
+      // the program did not get that far: stderr says why
+    }
+    return { code, stdout, stderr, sandboxRan: pids.length === 2, left: await survivors(pids) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
+  /**
+   * An exception thrown in a process.nextTick callback queued by code that ran when a
+   * sandbox's pause() resolved (pause() resolves from the library's native event-loop
+   * callback, whose scope runs the tick queue): the program dies of it as of any uncaught
+   * exception, and its sandbox with it. Before, Node-API kept it as a pending exception: the
+   * program lived on (Node's own timers still ran: the "still alive" line), none of the
+   * library's callbacks reached JavaScript again, and the loop spun on the next ready
+   * descriptor with a core busy.
+   */
+  async throwAfterPause() {
+    return libraryProgram(`await long.pause();
+process.nextTick(() => { throw new Error("boom from a tick"); });
+setTimeout(() => { console.log("still alive"); process.exit(3); }, 4000);`);
+  },
+
+  /** The same exception with an uncaughtException listener: the listener gets it and sandboxes go on working. */
+  async throwAfterPauseHandled() {
+    return libraryProgram(`let caught = [];
+process.on("uncaughtException", (e) => { caught.push(e.message); });
+await long.pause();
+process.nextTick(() => { throw new Error("boom from a tick"); });
+await long.resume();
+const r = await Sandbox.run(policy, ["sh", "-c", "echo after"]);
+console.log(JSON.stringify({ caught, after: r.stdoutText }));
+await long.kill();
+process.exit(0);`);
+  },
+
+  /**
+   * The program's own stdout is a pipe whose reader is gone (a test runner that quit):
+   * console.log when pause() resolved fails with EPIPE, an 'error' event without a listener,
+   * and the program dies of it. The case that spun a core for 25 minutes in a CI run.
+   */
+  async stdoutReaderGone() {
+    return libraryProgram(`for (let i = 0; i < 200; i++) {
+  await long.pause();
+  console.log("paused", i);
+  await long.resume();
+}
+console.error("all 200 lines printed");
+process.exit(3);`, { closeStdout: true });
+  },
+
   /** Sandbox.kill() on a launcher left without descriptors. */
   async killStarved() {
     const [sb, launcher, root, daemon] = await librarySandbox();
