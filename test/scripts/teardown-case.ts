@@ -82,8 +82,9 @@ async function cliSandbox(extra: string[]): Promise<[ReturnType<typeof spawn>, n
 
 /**
  * A library program (ES module) that keeps a `sleep 30` sandbox running and writes that
- * sandbox's root and launcher pids to pids.json before it goes on with `then`: its own
- * code, run when a first sandbox has ended. Runs it with stdout and stderr piped; after
+ * sandbox's root and launcher pids to pids.json before it goes on with `then` (the
+ * scenario's own code, which may use `long`, `policy` and `Sandbox`). Runs it with stdout
+ * and stderr piped; after
  * its first line of stdout, closes the reading end when `closeStdout`. Resolves once it
  * exited or BOUND_MS passed (then it is SIGKILLed and `code` is "timed out").
  */
