@@ -58,11 +58,28 @@ export interface LibraryResult {
    * apply on this host. */
   kernel: PairResult | string;
   kernelWithProc: PairResult | string;
+  /** bubblewrap started with child_process.spawn (read-only binds of the system grants,
+   * --unshare-all): what a Node program pays for the strongest alternative it has, when
+   * installed. A comparison, no target. */
+  bwrap?: PairResult;
   /** The load average when the rounds ended (a shared machine's figures need it). */
   load: string;
 }
 
 type Start = () => Promise<void>;
+
+/** bubblewrap's path when installed (the same binds for the CLI and the library rows). */
+const BWRAP = ["/usr/bin/bwrap", "/bin/bwrap"].find((p) => existsSync(p));
+const bwrapArgs = (): string[] => [...SYSTEM_RO.flatMap((p) => ["--ro-bind", p, p]), "--unshare-all", "--die-with-parent", "/bin/true"];
+
+function bwrapStart(file: string): Start {
+  return () =>
+    new Promise((resolve, reject) => {
+      const c = spawn(file, bwrapArgs(), { stdio: "ignore" });
+      c.once("error", reject);
+      c.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`bwrap /bin/true exited ${code}`))));
+    });
+}
 
 function sandboxStart(policy: object): Start {
   return async () => {
@@ -130,6 +147,7 @@ export async function benchLibrary(rounds: number, perRound: number): Promise<Li
     sides.kernel = sandboxStart({ fsReadable: SYSTEM_RO, procView: "kernel" });
     sides.kernelWithProc = sandboxStart({ fsReadable: [...SYSTEM_RO, "/proc"], procView: "kernel" });
   }
+  if (BWRAP !== undefined) sides.bwrap = bwrapStart(BWRAP);
   const r = await libraryRounds(sides, rounds, perRound);
   return {
     system: r.system!,
@@ -137,6 +155,7 @@ export async function benchLibrary(rounds: number, perRound: number): Promise<Li
     withProc: r.withProc!,
     kernel: r.kernel ?? `not measured: ${noKernel}`,
     kernelWithProc: r.kernelWithProc ?? `not measured: ${noKernel}`,
+    ...(r.bwrap !== undefined ? { bwrap: r.bwrap } : {}),
     load: `${loadavg().map((x) => x.toFixed(1)).join(" ")} on ${cpus().length} CPUs`,
   };
 }
@@ -156,6 +175,9 @@ export function reportLibrary(l: LibraryResult): string {
     reportSide("Supervised view with /proc granted (the /proc view)", l.withProc, SUPERVISED_TARGET, 0.5),
     reportSide("Kernel view, system grants (namespaces, constructed root, init)", l.kernel, SUPERVISED_TARGET, 0.5),
     reportSide("Kernel view with /proc granted (a fresh procfs, its hidden files covered)", l.kernelWithProc, SUPERVISED_TARGET, 0.5),
+    l.bwrap === undefined
+      ? "bubblewrap through child_process.spawn: not installed here (apt-get install bubblewrap to compare)"
+      : report("bubblewrap through child_process.spawn (ro-binds of the system grants, --unshare-all; a comparison, no target)", "child_process.spawn", l.bwrap),
   ].join("\n");
 }
 
@@ -208,8 +230,7 @@ export function benchCli(rounds: number, perRound: number): CliResult {
     noCache: ["/usr/bin/env", ["NODE_DISABLE_COMPILE_CACHE=1", process.execPath, cli, "run", ...SYSTEM_RO.flatMap((p) => ["-r", p]), "--", "/bin/true"]],
     floor: [floorBin, [...SYSTEM_RO, "--", "/bin/true"]],
   };
-  const bwrap = ["/usr/bin/bwrap", "/bin/bwrap"].find((p) => existsSync(p));
-  if (bwrap !== undefined) sides.bwrap = [bwrap, [...SYSTEM_RO.flatMap((p) => ["--ro-bind", p, p]), "--unshare-all", "--die-with-parent", "/bin/true"]];
+  if (BWRAP !== undefined) sides.bwrap = [BWRAP, bwrapArgs()];
   const avg = (name: string): { wall: number; cpu: number } => {
     const [file, args] = sides[name]!;
     let wall = 0;
