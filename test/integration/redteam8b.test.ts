@@ -1,0 +1,74 @@
+// The eighth security review, part B (docs/security.md, "The eighth review"): what a
+// sandbox leaves behind for the host to trip over later, and the kernel view's constructed
+// root, attacked from inside as root and as the test user, in both views. Each case has a
+// control that shows a win would be seen.
+
+import assert from "node:assert/strict";
+import { scriptCase } from "../helpers/harness.js";
+
+const SCRIPT = "dist/test/scripts/red8b-case.js";
+
+// A file created with set-user-ID or set-group-ID in its mode (open/openat with O_CREAT or
+// O_TMPFILE, creat, mknod, mknodat) kept the bits while empty; a privileged host writer
+// filling it in place (root's `cp prog f`, `cat > f`) keeps them, so a root sandbox's empty
+// 04755 file became a set-user-ID root program. The filter now refuses such a mode
+// (plan/seccomp-setid.ts). Controls: a plain create succeeds inside; bare, the same program
+// leaves the bits, and as root a `cp` into the file keeps 4755 with the program's bytes.
+scriptCase("both views: a sandbox cannot create a file with set-user-ID or set-group-ID in its mode for a privileged writer to fill later", SCRIPT, ["setid-create"], (o, who) => {
+  assert.equal(o.error, undefined, o.error);
+  for (const view of ["kernel", "supervised"]) {
+    const r = o[view];
+    assert.equal(r.view, view, JSON.stringify(o));
+    const { plain, ...setid } = r.ops;
+    for (const [way, got] of Object.entries(setid)) assert.equal(got, "EPERM", `${view}: ${way}: ${JSON.stringify(r)}`);
+    assert.equal(Object.keys(setid).length, 7, `${view}: every way ran: ${JSON.stringify(r)}`);
+    assert.deepEqual(r.left, { plain: "755" }, `${view}: what the host finds: ${JSON.stringify(r)}`);
+    assert.equal(plain, "755", `control (${view}): a plain create succeeds: ${JSON.stringify(r)}`);
+  }
+  const bare = o.bare;
+  assert.deepEqual(bare.ops, { open: "4755", openat: "4755", "openat-sgid": "2755", creat: "4755", mknod: "4755", mknodat: "6755", tmpfile: "ok", plain: "755" }, `control: bare, the kernel keeps the bits: ${JSON.stringify(bare)}`);
+  if (who === "root") {
+    assert.equal(bare.filled.open, "4755", `control: root's cp into the empty file keeps set-user-ID: ${JSON.stringify(bare)}`);
+    assert.ok(Number(bare.filled.size) > 0, `control: and fills it: ${JSON.stringify(bare)}`);
+  }
+}, 120_000);
+
+// TIOCSETD on the terminal the sandbox inherits attached a line discipline that outlives
+// the sandbox: N_NULL discards everything typed afterwards (the user's shell never reads its
+// keyboard again), and where modules autoload any number loads one (n_hdlc, n_gsm...).
+// The filter now refuses the request (IOCTL_DENIED). Control: bare, the same call attaches
+// N_NULL, which the host reads back.
+scriptCase("both views: a sandbox cannot change the line discipline of the terminal it inherits", SCRIPT, ["ldisc"], (o) => {
+  assert.equal(o.error, undefined, o.error);
+  for (const view of ["kernel", "supervised"]) {
+    const r = o[view];
+    assert.equal(r.view, view, JSON.stringify(o));
+    assert.equal(r.setd, "EPERM", `${view}: TIOCSETD: ${JSON.stringify(r)}`);
+    assert.equal(r.ldisc, 0, `${view}: the terminal keeps N_TTY: ${JSON.stringify(r)}`);
+  }
+  assert.equal(o.bare.setd, "ok", `control: bare, TIOCSETD reaches the terminal: ${JSON.stringify(o.bare)}`);
+  assert.equal(o.bare.ldisc, o.nNull ? 27 : 0, `control: bare, the discipline stays attached: ${JSON.stringify(o.bare)}`);
+}, 120_000);
+
+// Held: file capabilities (v2 and the namespaced v3), trusted.* and security.* attributes
+// (EPERM: the supervisor sets attributes with the caller's capabilities, none), and the
+// kernel view's constructed root (its tmpfs, the staging tmpfs' /empty, the served
+// /etc/hostname of a named sandbox, a /proc cover: EROFS; the supervised view: EACCES).
+// Controls: user.* and a POSIX ACL succeed on the same file (the owner's right, as chmod),
+// a write in the grant succeeds; bare, root sets each attribute.
+scriptCase("both views: no file capability or privileged attribute on a file of the grant, nothing written in the constructed root", SCRIPT, ["held"], (o, who) => {
+  assert.equal(o.error, undefined, o.error);
+  for (const view of ["kernel", "supervised"]) {
+    const r = o[view];
+    assert.equal(r.view, view, JSON.stringify(o));
+    const root = view === "kernel" ? "EROFS" : "EACCES";
+    assert.deepEqual(r.ops, {
+      "cap-v2": "EPERM", "cap-v3": "EPERM", trusted: "EPERM", security: "EPERM", user: "ok", acl: "ok",
+      "root-create": root, "root-mkdir": root, "root-fifo": root, "empty-write": root, "hostname-write": root, "cover-write": root, "grant-write": "ok",
+    }, `${view}: ${JSON.stringify(r)}`);
+    assert.equal(r.caps, "", `${view}: getcap finds nothing: ${JSON.stringify(r)}`);
+  }
+  if (who === "root") {
+    for (const op of ["cap-v2", "cap-v3", "trusted", "security", "user", "acl"]) assert.equal(o.bare[op], "ok", `control: bare root sets ${op}: ${JSON.stringify(o.bare)}`);
+  }
+}, 120_000);
