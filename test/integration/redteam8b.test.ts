@@ -72,3 +72,23 @@ scriptCase("both views: no file capability or privileged attribute on a file of 
     for (const op of ["cap-v2", "cap-v3", "trusted", "security", "user", "acl"]) assert.equal(o.bare[op], "ok", `control: bare root sets ${op}: ${JSON.stringify(o.bare)}`);
   }
 }, 120_000);
+
+// sandlock installed in a project the sandbox may write (`-w .` with sandlock as a
+// devDependency): the sandbox rewrote what the next, unsandboxed `sandlock run` executes.
+// Shown with the cache of assembled filters: a one-instruction "allow" program planted
+// under an entry's key is loaded without a question at the next run of that policy, whose
+// blocklist is then gone (`unshare -U` succeeds); the bundle is as exposed, so no check of
+// the cache closes it. The CLI now warns before it starts when its installation, or the
+// `.bin` link it was started by, lies beneath a writable grant (cli/self-exposed.ts).
+// Control: a grant beside the installation, no warning.
+scriptCase("CLI: a writable grant over sandlock's own installation or its .bin link is named in a warning before the run (a sandbox there rewrites the next run's filter)", SCRIPT, ["self-write"], (o) => {
+  assert.equal(o.error, undefined, o.error);
+  const warning = (path: string, grant: string): string => `sandlock: warning: ${path} is writable inside the sandbox (beneath -w ${grant}): `;
+  assert.ok(o.planted.includes(warning(o.pkg, o.project)), `the installation: ${JSON.stringify(o)}`);
+  assert.ok(o.viaLink.includes(warning(o.link, `${o.project}/node_modules/.bin`)), `the .bin link: ${JSON.stringify(o)}`);
+  assert.doesNotMatch(o.before, /warning/, `control: a grant beside it: ${JSON.stringify(o)}`);
+  // What the warning is about (an open limit: docs/security.md, "Known limits").
+  assert.match(o.before, /unshare:1$/, `control: the blocklist refuses unshare: ${JSON.stringify(o)}`);
+  assert.match(o.planted, /planted$/, JSON.stringify(o));
+  assert.match(o.after, /unshare:0$/, `the planted filter is loaded by the next run: ${JSON.stringify(o)}`);
+}, 180_000);

@@ -2,13 +2,13 @@
 // leaves behind for the host (set-id files, line disciplines on its terminal, extended
 // attributes) and the kernel view's constructed root, in both views, each with its positive
 // control. Prints one JSON line. Usage: red8b-case.js PART
-// Parts: setid-create, ldisc, held
+// Parts: setid-create, ldisc, held, self-write
 
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
-import { CLI, SYSTEM_RO } from "../helpers/system.js";
+import { CLI, ROOT, SYSTEM_RO } from "../helpers/system.js";
 
 const part = process.argv[2]!;
 const base = mkdtempSync("/tmp/sandlock-red8b-");
@@ -208,6 +208,45 @@ async function held(): Promise<object> {
   return out;
 }
 
+/**
+ * sandlock installed in the project a sandbox may write (a devDependency under `-w .`):
+ * the sandbox can rewrite what the next, unsandboxed `sandlock run` executes. Shown with
+ * the cache of assembled filters: a one-instruction "allow" program planted under an
+ * entry's key loads at the next run of that policy, whose blocklist is then gone (`unshare
+ * -U` succeeds). The bundle itself is as exposed, so no check of the cache could close
+ * this; the CLI now warns before it starts when its installation, or the `.bin` link it
+ * was started by, lies beneath a writable grant. Control: a grant beside it, no warning.
+ */
+const PLANT = `import glob, os, struct, sys
+for f in glob.glob(sys.argv[1] + "/sandlock.seccomp.*.cache"):
+    data = open(f, "rb").read()
+    key = data[:data.index(b"\\n", data.index(b"\\n") + 1) + 1]
+    open(f + ".x", "wb").write(key + struct.pack("<HBBI", 6, 0, 0, 0x7fff0000))
+    os.chmod(f + ".x", 0o644)
+    os.rename(f + ".x", f)
+    print("planted")
+`;
+
+async function selfWrite(): Promise<object> {
+  const project = writable("project");
+  const pkg = join(project, "node_modules", "sandlock");
+  for (const p of ["bin", "package.json", join("dist", "src")]) cpSync(join(ROOT, p), join(pkg, p), { recursive: true });
+  mkdirSync(join(pkg, "build", "Release"), { recursive: true });
+  for (const f of ["sandlock-launcher", "sandlock_native.node"]) cpSync(join(ROOT, "build", "Release", f), join(pkg, "build", "Release", f));
+  mkdirSync(join(project, "node_modules", ".bin"));
+  symlinkSync("../sandlock/bin/sandlock.cjs", join(project, "node_modules", ".bin", "sandlock"));
+  const other = writable("other");
+  const plant = helper("plant.py", PLANT);
+  const cli = (bin: string, w: string, cmd: string[]): Promise<string> => run(process.execPath, [bin, "run", ...SYSTEM_RO.flatMap((p) => ["-r", p]), "-r", base, "-w", w, "--", ...cmd]);
+  const bin = join(pkg, "bin", "sandlock.cjs");
+  const unshare = ["/bin/sh", "-c", "unshare -U true; echo unshare:$?"];
+  const before = await cli(bin, other, unshare); // writes the cache of this policy's filter
+  const planted = await cli(bin, project, [PY, plant, join(pkg, "dist", "src", "cli")]);
+  const after = await cli(bin, other, unshare);
+  const viaLink = await cli(join(project, "node_modules", ".bin", "sandlock"), join(project, "node_modules", ".bin"), ["/bin/true"]);
+  return { pkg, project, before, planted, after, viaLink, link: join(project, "node_modules", ".bin", "sandlock") };
+}
+
 async function main(): Promise<object> {
   switch (part) {
     case "setid-create":
@@ -216,6 +255,8 @@ async function main(): Promise<object> {
       return ldisc();
     case "held":
       return held();
+    case "self-write":
+      return selfWrite();
     default:
       throw new Error(`unknown part ${part}`);
   }
