@@ -92,3 +92,19 @@ scriptCase("CLI: a writable grant over sandlock's own installation or its .bin l
   assert.match(o.planted, /planted$/, JSON.stringify(o));
   assert.match(o.after, /unshare:0$/, `the planted filter is loaded by the next run: ${JSON.stringify(o)}`);
 }, 180_000);
+
+// The kernel view's init is a fork of the launcher's child that never execs: /proc/1/environ
+// read the launcher's environment, the supervising process's whole environment, whatever
+// cleanEnv or env gave the command (a host-only variable was found there under cleanEnv),
+// and /proc/1/cmdline the launcher's host path. The launcher now starts with an empty
+// environment (it reads none: the command's comes from the plan) and the bare name as its
+// argument (native/addon.c). Controls: the command's own environ holds the policy's
+// variable; bare, a process started with the host's environment shows the variable.
+scriptCase("kernel view: the init's /proc/1/environ and cmdline show nothing of the host's environment or paths", SCRIPT, ["init-environ"], (o) => {
+  assert.equal(o.error, undefined, o.error);
+  assert.equal(o.view, "kernel", JSON.stringify(o));
+  assert.equal(o.initEnv, "0", `the host's variable through /proc/1/environ: ${JSON.stringify(o)}`);
+  assert.equal(o.cmdline, "sandlock-launcher", `no host path in /proc/1/cmdline: ${JSON.stringify(o)}`);
+  assert.equal(o.own, "1", `control: the command's own environ is read the same way: ${JSON.stringify(o)}`);
+  assert.equal(o.bare, "1", `control: bare, the host's variable is there: ${JSON.stringify(o)}`);
+}, 120_000);

@@ -2,7 +2,7 @@
 // leaves behind for the host (set-id files, line disciplines on its terminal, extended
 // attributes) and the kernel view's constructed root, in both views, each with its positive
 // control. Prints one JSON line. Usage: red8b-case.js PART
-// Parts: setid-create, ldisc, held, self-write
+// Parts: setid-create, ldisc, held, self-write, init-environ
 
 import { spawn } from "node:child_process";
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
@@ -247,6 +247,28 @@ async function selfWrite(): Promise<object> {
   return { pkg, project, before, planted, after, viaLink, link: join(project, "node_modules", ".bin", "sandlock") };
 }
 
+/**
+ * The kernel view's init (pid 1) is a fork of the launcher's child that never execs: its
+ * /proc/1/environ and /proc/1/cmdline read the launcher's own environment and argument
+ * areas, which held the host's whole environment (the supervising process's) and the
+ * launcher's host path, whatever `cleanEnv` or `env` gave the command. A variable only the
+ * host has is looked for there and in the command's own environment, with `cleanEnv`.
+ * Controls: the command's own /proc/self/environ is readable (it holds the policy's
+ * variable), and bare, a process started with the host's environment shows it in its own.
+ */
+async function initEnviron(): Promise<object> {
+  const marker = `RED8B_SECRET_${process.pid}`;
+  process.env[marker] = "hunter2";
+  process.env.SANDLOCK_KERNEL_VIEW = "1";
+  // grep -a counts the one NUL-separated line when it holds the name.
+  const script = `echo init-env $(grep -ac ${marker} /proc/1/environ); echo cmdline $(tr '\\0' ' ' </proc/1/cmdline); echo own $(grep -ac POLICY_VAR /proc/self/environ)`;
+  const r = await Sandbox.run({ fsReadable: [...SYSTEM_RO, "/proc"], cleanEnv: true, env: { POLICY_VAR: "1" } }, ["/bin/sh", "-c", script]);
+  const got = lines(r.stdoutText);
+  const bare = (await run("/bin/sh", ["-c", `grep -ac ${marker} /proc/self/environ`])).trim();
+  delete process.env[marker];
+  return { view: r.procView, initEnv: got["init-env"], cmdline: got.cmdline ?? "", own: got.own, bare, err: r.stderrText };
+}
+
 async function main(): Promise<object> {
   switch (part) {
     case "setid-create":
@@ -257,6 +279,8 @@ async function main(): Promise<object> {
       return held();
     case "self-write":
       return selfWrite();
+    case "init-environ":
+      return initEnviron();
     default:
       throw new Error(`unknown part ${part}`);
   }
