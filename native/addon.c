@@ -25,7 +25,6 @@
 #include "notify-thread.h"
 #include "sl_protocol.h"
 
-extern char **environ;
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -106,9 +105,16 @@ static napi_value sl_spawn_launcher(napi_env env, napi_callback_info info) {
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
-  char *const args[] = {path, NULL};
+  /* No environment and the bare name (eighth review): the launcher reads neither (the
+   * command's environment and path come from the plan), and under the kernel view its
+   * child's fork, the sandbox's init, never execs, so /proc/1/environ and /proc/1/cmdline
+   * showed the sandbox this process's whole environment and the launcher's host path,
+   * whatever cleanEnv gave the command. */
+  char name[] = "sandlock-launcher";
+  char *const args[] = {name, NULL};
+  char *const noenv[] = {NULL};
   pid_t pid;
-  int err = posix_spawn(&pid, path, &fa, &attr, args, environ);
+  int err = posix_spawn(&pid, path, &fa, &attr, args, noenv);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (err != 0) return sl_throw_errno(env, "posix_spawn", err);

@@ -1,6 +1,7 @@
 // Runs the command of `sandlock run` in a sandbox: the only CLI module that loads the
 // library's runtime. Chooses run / runInteractive / spawn+wait, reports, exits.
 
+import { join, relative } from "node:path";
 import { native } from "../confine/native.js";
 import { composeInputs } from "../policy/compose.js";
 import { Policy } from "../policy/policy.js";
@@ -16,6 +17,19 @@ import { StatusWriter } from "./status-fd.js";
 import { UsageError } from "./usage-error.js";
 import { setProgramStore } from "../plan/plan.js";
 import { ProgramCache, type BundleInfo } from "./program-cache.js";
+import { exposedInstall, exposedInstallWarning } from "./self-exposed.js";
+
+/** The writable grants as host paths: under a chroot they name the sandbox's paths, inside
+ * the root or a directory fsMount maps there (the longest mapping that holds the path). */
+function hostWritable(policy: Policy): string[] {
+  const root = policy.chroot;
+  if (root === undefined) return [...policy.fsWritable];
+  const mounts = Object.entries(policy.fsMount ?? {}).map(([v, h]) => [v, h.replace(/:ro$/, "")] as const).sort((a, b) => b[0].length - a[0].length);
+  return policy.fsWritable.map((g) => {
+    const m = mounts.find(([v]) => g === v || g.startsWith(v.endsWith("/") ? v : `${v}/`));
+    return m !== undefined ? join(m[1], relative(m[0], g)) : join(root, g);
+  });
+}
 
 /** A dry run's diff, by its result (launch returns the result only). */
 const diffs = new WeakMap<RunResult, string | undefined>();
@@ -84,6 +98,9 @@ export async function execute(options: RunOptions, bundle?: BundleInfo): Promise
   try {
     o = await withProfiles(o);
     const policy = new Policy(o.policy);
+    // A copy-on-write workdir keeps the real tree unchanged until the user takes the diff.
+    const exposed = policy.workdir === undefined ? exposedInstall(hostWritable(policy), process.argv[1]) : undefined;
+    if (exposed !== undefined) process.stderr.write(`${exposedInstallWarning(exposed)}\n`);
     if (policy.name !== undefined) {
       // A named run registers for sandlock ps; if it cannot, the run goes on and says so.
       (await import("../registry/server.js")).setRegistryWarning((m) => process.stderr.write(`sandlock: warning: ${m}\n`));

@@ -478,6 +478,8 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       ...(policy.portRemap && !unsupervised || policyFn ? { notifyWhole: [...(policy.portRemap && !unsupervised || policyFn ? ["bind"] : []), ...(policyFn ? ["execve", "execveat"] : [])] } : {}),
       ...(timeStart !== undefined ? { virtualClock: true } : {}),
       ...(supervision.names !== undefined ? { names: true } : {}),
+      // No set-id bit in a created file's mode, wherever the filesystem protection holds.
+      ...(active.has("fs") ? { noSetIdCreate: true } : {}),
     },
     rlimits,
     cpuCores: policy.cpuCores,

@@ -9,6 +9,7 @@ import { fcntlBlock } from "./seccomp-kmem.js";
 import { unsupervisedFilters } from "./seccomp-unsupervised.js";
 import { clockFilters } from "./seccomp-clock.js";
 import { nameFilters } from "./seccomp-names.js";
+import { setIdCreateFilters } from "./seccomp-setid.js";
 
 export const Errno = { EPERM: 1, ENOSYS: 38, EOPNOTSUPP: 95, EAFNOSUPPORT: 97 } as const;
 
@@ -24,7 +25,14 @@ export const CLONE_NAMESPACE_FLAGS =
  * with the namespace flags; nothing outside the kernel's own threads needs it. */
 export const CLONE_UNTRACED = 0x00800000;
 
-export const IOCTL_DENIED = { TIOCSTI: 0x5412, TIOCLINUX: 0x541c } as const;
+/** TIOCSTI types into a terminal; TIOCLINUX reaches the console's selection and more;
+ * TIOCSETD attaches a line discipline to a terminal, for good (eighth review): N_NULL on an
+ * inherited terminal discards every byte typed into it after the sandbox ends (the user's
+ * shell no longer reads its keyboard), and where `dev.tty.ldisc_autoload` is 1 (the
+ * default of CONFIG_LDISC_AUTOLOAD) any other number loads that discipline's module (n_hdlc,
+ * n_gsm, slip, hci_uart...), kernel code a sandbox cannot otherwise reach. The argument is
+ * a pointer, so the request is refused whatever the number; reading it (TIOCGETD) stays. */
+export const IOCTL_DENIED = { TIOCSTI: 0x5412, TIOCLINUX: 0x541c, TIOCSETD: 0x5423 } as const;
 export const PRCTL_DENIED = { PR_SET_DUMPABLE: 4, PR_SET_SECUREBITS: 28, PR_SET_PTRACER: 0x59616d61 } as const;
 
 export const AF = { UNIX: 1, INET: 2, INET6: 10, NETLINK: 16 } as const;
@@ -67,6 +75,9 @@ export interface SeccompSpec {
   virtualClock?: boolean;
   /** protectedFiles by the supervisor: write opens go to it, openat2 is ENOSYS (seccomp-names.ts). */
   names?: boolean;
+  /** The filesystem protection is in force: a create whose mode has set-user-ID or
+   * set-group-ID is EPERM (seccomp-setid.ts; openat2's mode is in memory: not checked). */
+  noSetIdCreate?: boolean;
 }
 
 export const CLONE_THREAD = 0x00010000;
@@ -124,7 +135,8 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
   handlers.set(nr("ioctl"), (b, p) => {
     b.load(SeccompData.argLow(1))
       .jeq(IOCTL_DENIED.TIOCSTI, `${p}deny`, 0)
-      .jeq(IOCTL_DENIED.TIOCLINUX, `${p}deny`, 0);
+      .jeq(IOCTL_DENIED.TIOCLINUX, `${p}deny`, 0)
+      .jeq(IOCTL_DENIED.TIOCSETD, `${p}deny`, 0);
     const route = notify.size > 0 ? (spec.inodeIoctls?.notify ?? []) : [];
     const refuse = spec.inodeIoctls?.unsupported ?? [];
     // Without a supervisor nothing can tell which file the descriptor names: EPERM.
@@ -156,6 +168,8 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
   if (spec.unsupervised === true) for (const [name, h] of unsupervisedFilters(spec)) handlers.set(nr(name), h);
   if (spec.virtualClock === true) for (const [name, h] of clockFilters()) handlers.set(nr(name), h);
   if (spec.names === true) for (const [name, h] of nameFilters(notify)) handlers.set(nr(name), h);
+  // Before any route of the create calls, wrapping it: the mode's check comes first.
+  if (spec.noSetIdCreate === true) setIdCreateFilters(nr, handlers);
   // Blocked names come last: an extraDenySyscalls entry overrides an argument filter.
   for (const name of spec.blocked) handlers.set(nr(name), (b) => b.ret(EPERM));
 

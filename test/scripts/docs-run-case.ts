@@ -1,6 +1,6 @@
 // Runs the code blocks of the docs as a user would, as whoever runs this script: one fresh
 // directory per document with this package installed as node_modules/sandlock (so `sandlock`
-// and `npx sandlock` resolve to it). Usage: docs-run-case.js SPEC.json; prints one JSON line.
+// and `npx sandlock` resolve to it), the blocks run in its app/ directory. Usage: docs-run-case.js SPEC.json; prints one JSON line.
 
 import { spawn } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -46,23 +46,30 @@ export interface BlockResult {
 const BLOCK_TIMEOUT_MS = 120_000;
 const STAGE = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
-/** A project directory with this package installed in node_modules, as `npm install sandlock` leaves it. */
+/**
+ * A project directory with this package installed in node_modules, as `npm install sandlock`
+ * leaves it; the blocks run in `app/` beneath it (npx and Node's resolution find the package
+ * one level up), so the working directory that `-p workspace` makes writable does not hold
+ * sandlock's own installation, as docs/cli.md advises (a sandbox there could rewrite the
+ * next run: the CLI warns; eighth review).
+ */
 function project(): string {
-  const dir = mkdtempSync("/tmp/sandlock-docs-");
-  const pkg = join(dir, "node_modules", "sandlock");
+  const root = mkdtempSync("/tmp/sandlock-docs-");
+  const pkg = join(root, "node_modules", "sandlock");
   for (const part of ["package.json", "bin", "dist/src", "build/Release/sandlock-launcher", "build/Release/sandlock_native.node"]) {
     cpSync(join(STAGE, part), join(pkg, part), { recursive: true });
   }
-  mkdirSync(join(dir, "node_modules", ".bin"));
-  symlinkSync("../sandlock/bin/sandlock.cjs", join(dir, "node_modules", ".bin", "sandlock"));
-  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "docs-project", private: true, type: "module" }));
-  mkdirSync(join(dir, ".home"));
+  mkdirSync(join(root, "node_modules", ".bin"));
+  symlinkSync("../sandlock/bin/sandlock.cjs", join(root, "node_modules", ".bin", "sandlock"));
+  writeFileSync(join(root, "package.json"), JSON.stringify({ name: "docs-project", private: true, type: "module" }));
+  const dir = join(root, "app");
+  mkdirSync(join(dir, ".home"), { recursive: true });
   return dir;
 }
 
 function env(dir: string): NodeJS.ProcessEnv {
   // npm's update notice (it asks the registry) would be part of an npx command's output.
-  return { PATH: `${dir}/node_modules/.bin:/usr/local/bin:/usr/bin:/bin`, HOME: join(dir, ".home"), LANG: "C.UTF-8", npm_config_update_notifier: "false" };
+  return { PATH: `${dirname(dir)}/node_modules/.bin:/usr/local/bin:/usr/bin:/bin`, HOME: join(dir, ".home"), LANG: "C.UTF-8", npm_config_update_notifier: "false" };
 }
 
 /** Runs `file args` in `dir` with stdout and stderr on one pipe (in the order a terminal shows them). */
@@ -152,7 +159,7 @@ for (const d of spec) {
       results.push({ ...r, ms: Math.round(performance.now() - t0) });
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dirname(dir), { recursive: true, force: true });
   }
 }
 console.log(JSON.stringify(results));

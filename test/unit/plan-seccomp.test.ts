@@ -70,7 +70,7 @@ test("the expected action values match the constants of src/", () => {
   assert.equal(AUDIT_ARCH_X86_64, X86_64);
   assert.equal(X32_SYSCALL_BIT, X32);
   assert.equal(CLONE_NAMESPACE_FLAGS, 0x7e020000);
-  assert.deepEqual({ ...IOCTL_DENIED }, { TIOCSTI: 0x5412, TIOCLINUX: 0x541c });
+  assert.deepEqual({ ...IOCTL_DENIED }, { TIOCSTI: 0x5412, TIOCLINUX: 0x541c, TIOCSETD: 0x5423 });
   assert.deepEqual({ ...PRCTL_DENIED }, { PR_SET_DUMPABLE: 4, PR_SET_SECUREBITS: 28, PR_SET_PTRACER: 0x59616d61 });
   assert.deepEqual({ ...AF }, { UNIX: 1, INET: 2, INET6: 10, NETLINK: 16 });
   assert.equal(SOCK.STREAM, 1);
@@ -344,16 +344,16 @@ test("clone3 gets ENOSYS so that libc falls back to clone", () => {
   assert.equal(runFilter(DEFAULT_BYTES, { nr: sys("clone3") }), ENOSYS);
 });
 
-test("ioctl: TIOCSTI and TIOCLINUX get EPERM, also with high bits; TCGETS and FIONREAD are allowed", () => {
+test("ioctl: TIOCSTI, TIOCLINUX and TIOCSETD get EPERM, also with high bits; TCGETS, FIONREAD and TIOCGETD are allowed", () => {
   const ioctl = (req: number | bigint, fd: number = 0): number => verdict(DEFAULT, "ioctl", [fd, req, 0]);
-  for (const req of [0x5412, 0x541c]) {
+  for (const req of [0x5412, 0x541c, 0x5423]) {
     assert.equal(ioctl(req), EPERM, hex(req));
     assert.equal(ioctl(req, 1), EPERM, `${hex(req)} on fd 1`);
     for (const high of [1n, 0xffffffffn, 0x80000000n]) {
       assert.equal(ioctl((high << 32n) | BigInt(req)), EPERM, `${hex(req)} with high ${high.toString(16)}`);
     }
   }
-  for (const req of [0x5401 /* TCGETS */, 0x541b /* FIONREAD */, 0x5413 /* TIOCGWINSZ */, 0x5411, 0x541d, 0x5412 + 0x10000, 0]) {
+  for (const req of [0x5401 /* TCGETS */, 0x541b /* FIONREAD */, 0x5413 /* TIOCGWINSZ */, 0x5424 /* TIOCGETD */, 0x5411, 0x541d, 0x5412 + 0x10000, 0]) {
     assert.equal(ioctl(req), ALLOW, hex(req));
   }
   assert.equal(ioctl((1n << 32n) | 0x5401n), ALLOW, "TCGETS with high bits");
@@ -546,4 +546,41 @@ test("protectedFiles by the supervisor: open and openat go to it only with a wri
   // With /proc granted the supervised view routes opens whole: they stay routed whole.
   const view = buildSeccompProgram(computeFeatures(new Policy({ fsReadable: ["/usr", "/proc"], fsWritable: ["/tmp"], protectedFiles: true, procView: "supervised" }), host).seccomp);
   expectAction(view, { nr: sys("openat"), args: [-100, 0, 0] }, NOTIF, "openat routed whole by the /proc view");
+});
+
+test("no set-id create (eighth review): open, openat (with O_CREAT or O_TMPFILE), creat, mknod and mknodat get EPERM for a mode with set-user-ID or set-group-ID, before any other route; other modes and opens that create nothing keep theirs", () => {
+  const host = { landlockAbi: 7, cpuCount: 2 };
+  const plain = computeFeatures(new Policy({ fsReadable: ["/usr"], fsWritable: ["/tmp"] }), host);
+  assert.equal(plain.seccomp.noSetIdCreate, true, "set wherever the filesystem protection holds");
+  const NOTIF = Ret.USER_NOTIF;
+  const O_CREAT = 0o100, O_TMPFILE = 0o20200000, O_WRONLY = 1;
+  const cases = (prog: Insn[], createAllowed: number, what: string): void => {
+    for (const [flags, mode, want] of [
+      [O_CREAT | O_WRONLY, 0o4755, EPERM], [O_CREAT | O_WRONLY, 0o2755, EPERM], [O_CREAT | O_WRONLY, 0o6755, EPERM], [O_TMPFILE | O_WRONLY, 0o4755, EPERM],
+      [O_CREAT | O_WRONLY, 0o755, createAllowed], [O_CREAT | O_WRONLY, 0o1777, createAllowed],
+      [0, 0o4755, ALLOW] /* no create: the kernel ignores the mode */, [O_CREAT | O_WRONLY, 0x100000000 + 0o755, createAllowed] /* high bits: the kernel truncates */,
+    ] as const) {
+      expectAction(prog, { nr: sys("open"), args: [0, flags, mode] }, want, `${what}: open ${flags.toString(8)} ${mode.toString(8)}`);
+      expectAction(prog, { nr: sys("openat"), args: [-100, 0, flags, mode] }, want, `${what}: openat ${flags.toString(8)} ${mode.toString(8)}`);
+    }
+    for (const [mode, want] of [[0o4755, EPERM], [0o2700, EPERM], [0o644, createAllowed]] as const) {
+      expectAction(prog, { nr: sys("creat"), args: [0, mode] }, want, `${what}: creat ${mode.toString(8)}`);
+      expectAction(prog, { nr: sys("mknod"), args: [0, 0o100000 | mode, 0] }, want, `${what}: mknod ${mode.toString(8)}`);
+      expectAction(prog, { nr: sys("mknodat"), args: [-100, 0, 0o10000 | mode, 0] }, want, `${what}: mknodat fifo ${mode.toString(8)}`);
+    }
+  };
+  cases(buildSeccompProgram(plain.seccomp), ALLOW, "plain");
+  // protectedFiles routes creates to the supervisor: the mode's check comes first.
+  const names = buildSeccompProgram(computeFeatures(new Policy({ fsReadable: ["/usr"], fsWritable: ["/tmp"], protectedFiles: true }), host).seccomp);
+  cases(names, NOTIF, "protectedFiles");
+  // The supervised /proc view routes opens whole: a set-id create never reaches it.
+  const view = buildSeccompProgram(computeFeatures(new Policy({ fsReadable: ["/usr", "/proc"], fsWritable: ["/tmp"], procView: "supervised" }), host).seccomp);
+  expectAction(view, { nr: sys("openat"), args: [-100, 0, O_CREAT, 0o4755] }, EPERM, "the /proc view: set-id create");
+  expectAction(view, { nr: sys("openat"), args: [-100, 0, O_CREAT, 0o644] }, NOTIF, "the /proc view: its route stays");
+  expectAction(view, { nr: sys("openat"), args: [-100, 0, 0, 0] }, NOTIF, "the /proc view: a read open stays routed");
+  // An extraDenySyscalls entry still overrides: the blocklist comes last.
+  const denied = buildSeccompProgram(computeFeatures(new Policy({ fsReadable: ["/usr"], fsWritable: ["/tmp"], extraDenySyscalls: ["creat"] }), host).seccomp);
+  expectAction(denied, { nr: sys("creat"), args: [0, 0o644] }, EPERM, "creat denied by name");
+  // Control: a filter without it lets the same create through.
+  expectAction(DEFAULT, { nr: sys("openat"), args: [-100, 0, O_CREAT, 0o4755] }, ALLOW, "control: without the protection");
 });

@@ -1,0 +1,61 @@
+// sandlock's own installation beneath a writable grant (eighth review): a program run in
+// the sandbox can then rewrite what the next `sandlock run` executes outside any sandbox:
+// the bundle, the launcher, the native addon, the V8 code cache and the cached seccomp
+// programs beside the bundle (a one-instruction "allow" filter planted there loads without
+// a question: the cache is trusted as the bundle is, and the bundle is the sandbox's to
+// change). Nothing the sandbox does inside can be told from the user's own writes, so the
+// CLI says so before it starts: install sandlock outside the writable grants.
+
+import { accessSync, constants, realpathSync } from "node:fs";
+import { dirname, join, resolve, sep } from "node:path";
+
+function real(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function canWrite(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const beneath = (path: string, dir: string): boolean => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+
+/**
+ * The first of the installation's directory (the package root, from the real path of the
+ * bin that runs: `<root>/bin/sandlock.cjs`) and the path the command was started by (a
+ * `node_modules/.bin/sandlock` link, which `npx` and `npm run` follow) that lies beneath
+ * one of the writable grants, with that grant, when the caller could write there (its
+ * directory, its parent's, the bundle's); undefined otherwise.
+ */
+export function exposedInstall(writable: readonly string[], bin: string | undefined): { path: string; grant: string } | undefined {
+  if (bin === undefined) return undefined;
+  const grants = writable.map((g) => real(g)).filter((g): g is string => g !== undefined);
+  const realBin = real(bin);
+  const root = realBin === undefined ? undefined : dirname(dirname(realBin));
+  // What a writer there would change: the package's directory or the bundle's (or the
+  // directory holding either name); the .bin link's directory. A grant over files the
+  // caller cannot write (a user's -w / over root's global install) changes nothing.
+  const candidates: [string | undefined, string[]][] = [
+    [root, root === undefined ? [] : [root, dirname(root), join(root, "dist", "src", "cli")]],
+    [resolve(bin), [dirname(resolve(bin))]],
+  ];
+  for (const [path, writers] of candidates) {
+    if (path === undefined) continue;
+    const grant = grants.find((g) => beneath(path, g));
+    if (grant !== undefined && writers.some(canWrite)) return { path, grant };
+  }
+  return undefined;
+}
+
+/** The warning's text. */
+export function exposedInstallWarning(e: { path: string; grant: string }): string {
+  return `sandlock: warning: ${e.path} is writable inside the sandbox (beneath -w ${e.grant}): a program run there can change what the next sandlock run executes outside any sandbox (sandlock's own code and its cached seccomp programs); install sandlock outside the writable grants`;
+}

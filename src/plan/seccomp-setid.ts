@@ -1,0 +1,52 @@
+// No set-user-ID or set-group-ID bit in the mode of a file the sandbox creates (eighth
+// review). The supervisor refuses chmod to these bits (fs-meta.ts), and a write, truncate or
+// fallocate by a process without CAP_FSETID clears them, so a file created with them stays
+// empty while the sandbox holds it. But a privileged writer keeps them: host root's
+// `cp prog f`, `cat > f` or `curl -o f` into an empty 04755 file a sandbox left in its
+// writable grant (it opens the file with O_TRUNC and writes it: the inode, owner and mode
+// stay) made a set-user-ID program of the sandbox's owner, root's under a root caller.
+// The mode is an argument in a register for open, openat, creat, mknod and mknodat, which the
+// kernel copied at entry: the filter refuses the bits there with EPERM, as fs-meta.ts
+// answers a chmod to them, before any other concern's route. openat2 keeps its mode in
+// memory, where no filter can read it and another thread can rewrite it after any look:
+// it stays allowed (ENOSYS would break sandlock inside a sandbox, whose launcher and
+// supervisor need its RESOLVE flags), an open limit (docs/security.md, "Known limits").
+
+import { type BpfAssembler, Ret, SeccompData } from "./bpf/assembler.js";
+
+/** S_ISUID | S_ISGID. */
+export const SET_ID_BITS = 0o6000;
+/** O_CREAT | __O_TMPFILE: the flags with which open and openat read their mode. */
+export const CREATE_FLAGS = 0o100 | 0o20000000;
+
+/** Each create call and where its flags (undefined: it always creates) and mode are. */
+export const SET_ID_CREATES: readonly (readonly [name: string, flags: number | undefined, mode: number])[] = [
+  ["open", 1, 2],
+  ["openat", 2, 3],
+  ["creat", undefined, 1],
+  ["mknod", undefined, 1],
+  ["mknodat", undefined, 2],
+];
+
+type Handler = (b: BpfAssembler, p: string) => void;
+
+/**
+ * Wraps each create call's handler (or the plain allow when it has none) with the check of
+ * its mode. mkdir needs none: the kernel keeps only the permission bits and the sticky bit
+ * of its mode (set-group-ID comes from the parent directory alone). The registers are ints
+ * the kernel truncates to 32 bits, so the low half is the whole value.
+ */
+export function setIdCreateFilters(nr: (name: string) => number, handlers: Map<number, Handler>): void {
+  const EPERM = Ret.errno(1);
+  for (const [name, flags, mode] of SET_ID_CREATES) {
+    const n = nr(name);
+    const inner = handlers.get(n);
+    handlers.set(n, (b, p) => {
+      if (flags !== undefined) b.load(SeccompData.argLow(flags)).jset(CREATE_FLAGS, 0, `${p}setid-ok`);
+      b.load(SeccompData.argLow(mode)).jset(SET_ID_BITS, 0, `${p}setid-ok`).ret(EPERM);
+      b.label(`${p}setid-ok`);
+      if (inner === undefined) b.ret(Ret.ALLOW);
+      else inner(b, `${p}in.`);
+    });
+  }
+}
