@@ -76,6 +76,11 @@ test("HTTP heads: Host, absolute form, CONNECT; duplicates and folding refused",
   assert.deepEqual(parseRequestHead(Buffer.from("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")), { kind: "bad", why: "more than one Host header" });
   assert.deepEqual(parseRequestHead(Buffer.from("GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n")), { kind: "bad", why: "a malformed header line" });
   assert.deepEqual(parseRequestHead(Buffer.from("\x16\x03\x01 nonsense\r\n\r\n")), { kind: "bad", why: "not an HTTP/1.x request line" });
+  // A bare LF or CR ends a line for lenient servers (a Host hidden in a value), NUL likewise.
+  const bare = { kind: "bad", why: "a bare CR, LF or NUL in the request head" };
+  for (const h of ["GET / HTTP/1.1\r\nHost: a\r\nX: 1\nHost: b\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\r\nX: 1\rHost: b\r\n\r\n", "GET / HTTP/1.1\nHost: b\r\nHost: a\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\r\r\n\r\n"]) {
+    assert.deepEqual(parseRequestHead(Buffer.from(h, "latin1")), bare, JSON.stringify(h));
+  }
   const c = parseRequestHead(Buffer.from("CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n"));
   assert.ok(c.kind === "head" && c.head.method === "CONNECT" && c.head.target === "api.example.com:443");
   if (r.kind === "head") {
