@@ -24,7 +24,12 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 export function parseRequestHead(buf: Buffer): HeadResult {
   const end = buf.indexOf("\r\n\r\n");
   if (end < 0) return buf.length >= HEAD_MAX ? { kind: "bad", why: "request head too long" } : { kind: "more" };
-  const lines = buf.subarray(0, end).toString("latin1").split("\r\n");
+  const text = buf.subarray(0, end).toString("latin1");
+  // Lines end with CRLF and only there: a bare LF or CR is a line end to many servers
+  // (nginx, Apache), so "X: y\nHost: other" would hide a second Host (or the only one,
+  // beside an absolute URI) inside a value this parser reads as one line. NUL likewise.
+  if (/[\r\n\0]/.test(text.replaceAll("\r\n", ""))) return { kind: "bad", why: "a bare CR, LF or NUL in the request head" };
+  const lines = text.split("\r\n");
   const parts = lines[0]!.split(" ");
   if (parts.length !== 3 || !TOKEN.test(parts[0]!) || !/^HTTP\/1\.[01]$/.test(parts[2]!) || parts[1] === "") {
     return { kind: "bad", why: "not an HTTP/1.x request line" };
