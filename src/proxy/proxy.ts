@@ -189,6 +189,14 @@ export class DomainProxy implements Session {
       const limit = this.connections >= this.limits.perProxy ? `${this.limits.perProxy} for this sandbox` : `${this.limits.perProcess} for this process`;
       this.refuse("proxy", null, `too many connections through the proxy at once (${limit})`);
       s.on("error", () => undefined);
+      // The supervisor's word on it may still come: it claims nothing, rather than stay
+      // as a registration for a later connection from the same address.
+      const peer = `${s.remoteAddress}:${s.remotePort}`;
+      if (!this.registrations.delete(peer)) {
+        const timer = setTimeout(() => this.waiters.delete(peer), CLAIM_MS);
+        timer.unref();
+        this.waiters.set(peer, () => clearTimeout(timer));
+      }
       s.resetAndDestroy();
       return;
     }
