@@ -113,3 +113,24 @@ if (!hasOpenssl) {
     assert.ok(o.refused.some((r) => /^too many connections through the proxy at once/.test(r.reason) && r.count === o.N - o.reached), JSON.stringify(o.refused));
   }, 180_000);
 }
+
+interface RevokeRun {
+  out: { first?: string; again?: string };
+  served: string[];
+  refused: string[];
+}
+
+scriptCase("domain proxy: a connection to the explicit proxy opened before policyFn's restrictNetwork([]) reaches nothing after it", "dist/test/scripts/red8a-case.js", ["revoke"], (o: { error?: string; revoked: RevokeRun; control: RevokeRun }) => {
+  assert.equal(o.error, undefined, o.error);
+  // Positive control: without the revocation the late request is served, and a second
+  // connection to the proxy is made.
+  assert.equal(o.control.out.first, "HTTP/1.1 200 OK");
+  assert.equal(o.control.out.again, "connected");
+  assert.deepEqual(o.control.served, ["GET /late HTTP/1.1"]);
+  // Revoked: a new connection is refused (as before), and the one opened before the
+  // revocation can no longer name a destination (before: 200 OK, the server served it).
+  assert.equal(o.revoked.out.again, "ECONNREFUSED");
+  assert.equal(o.revoked.out.first, "HTTP/1.1 403 Forbidden");
+  assert.deepEqual(o.revoked.served, []);
+  assert.ok(o.revoked.refused.some((r) => /^www\.example\.test:\d+ over tcp: not allowed by policyFn's ctx\.restrictNetwork/.test(r)), JSON.stringify(o.revoked.refused));
+}, 120_000);

@@ -5,8 +5,10 @@
 // - dns: a program that writes DNS queries over TCP and never reads the answers, and the
 //   supervisor's memory meanwhile; then one that reads them all (the control);
 // - conns: a program that opens many connections through the proxy and holds them, and
-//   the supervisor's threads and descriptors meanwhile.
-// Usage: red8a-case.js held|dns|conns
+//   the supervisor's threads and descriptors meanwhile;
+// - revoke: a connection to the explicit proxy opened before policyFn revokes the network,
+//   used after.
+// Usage: red8a-case.js held|dns|conns|revoke
 
 import { execFile } from "node:child_process";
 import { createSocket } from "node:dgram";
@@ -177,7 +179,51 @@ setTimeout(()=>{ console.log(JSON.stringify({errors})); process.exit(0); },6000)
   return { N, before, peak, reached, bareReached, out: r.stdoutText.trim(), refused: r.network?.refused ?? [] };
 }
 
-const scenarios: Record<string, () => Promise<unknown>> = { held, dns, conns };
+/** A connection to the explicit proxy opened before policyFn revokes the network
+ * (ctx.restrictNetwork([]) at the first connect), used after it for an absolute-form
+ * request; new connections after the revocation are the in-sandbox comparison. The same
+ * program under a policyFn that revokes nothing is the positive control. */
+async function revoke(): Promise<unknown> {
+  const served: string[] = [];
+  const server = createTcp((c) => {
+    c.on("error", () => undefined);
+    c.on("data", (d: Buffer) => {
+      served.push(d.toString("latin1").split("\r\n")[0]!);
+      c.end("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nhi\n");
+    });
+  });
+  const H = await listen(server, "127.0.0.1");
+  process.env[TEST_HOSTS_ENV] = JSON.stringify({ "www.example.test": ["127.0.0.1"] });
+  const program = `
+const net=require('net'); const u=new URL(process.env.HTTP_PROXY); const out={};
+const first=net.connect({host:u.hostname,port:Number(u.port)});
+first.on('error',e=>out.first=e.code);
+first.on('connect',()=>setTimeout(()=>{
+  const again=net.connect({host:u.hostname,port:Number(u.port)}); again.on('error',e=>out.again=e.code); again.on('connect',()=>out.again='connected');
+  first.write('GET http://www.example.test:${H}/late HTTP/1.1\\r\\nHost: www.example.test:${H}\\r\\n\\r\\n');
+  let g=''; first.on('data',d=>g+=d); first.on('close',()=>{ out.first=g.split('\\r\\n')[0]; setTimeout(()=>{ console.log(JSON.stringify(out)); process.exit(0); },300); });
+},300));
+setTimeout(()=>{ console.log(JSON.stringify(out)); process.exit(0); },8000);`;
+  const runWith = async (revokes: boolean): Promise<{ out: unknown; served: string[]; refused: string[] }> => {
+    served.length = 0;
+    let connects = 0;
+    const r = await Sandbox.run({
+      fsReadable: ["/"],
+      netAllow: [`http://www.example.test:${H}`],
+      policyFn: (event, ctx) => {
+        if (revokes && event.category === "network" && event.syscall === "connect" && ++connects === 1) ctx.restrictNetwork([]);
+        return "allow";
+      },
+    }, [process.execPath, "-e", program], { timeout: 30_000 });
+    return { out: JSON.parse(r.stdoutText.trim().split("\n").pop() || "{}"), served: [...served], refused: r.refused.map((x) => `${x.target}: ${x.why}`) };
+  };
+  const revoked = await runWith(true);
+  const control = await runWith(false);
+  server.close();
+  return { revoked, control };
+}
+
+const scenarios: Record<string, () => Promise<unknown>> = { held, dns, conns, revoke };
 const f = scenarios[scenario ?? ""];
 (f === undefined ? Promise.reject(new Error(`unknown scenario ${scenario}`)) : f()).then(
   (v) => console.log(JSON.stringify(v)),
