@@ -17,8 +17,14 @@ export interface Original {
   readonly address: string;
   readonly port: number;
 }
-/** "explicit": the sandbox connected to the proxy itself (HTTP_PROXY). */
-export type Registration = Original | "explicit";
+/** The sandbox connected to the proxy itself (HTTP_PROXY): `pid` is the thread that
+ * connected, whose policyFn narrowing (ctx.restrictNetwork, restrictPidNetwork) applies
+ * to the destinations its requests then name. */
+export interface Explicit {
+  readonly explicit: true;
+  readonly pid: number;
+}
+export type Registration = Original | Explicit;
 
 /** How long the proxy waits for the supervisor's word on an accepted connection. */
 const CLAIM_MS = 10_000;
@@ -76,6 +82,10 @@ export class DomainProxy implements Session {
   readonly log = new RefusalLog();
   /** Set by the supervisor: refusals also go to RunResult.refused. */
   onRefused?: (destination: string, why: string) => void;
+  /** Set by the supervisor under policyFn: why a request of `pid` through the explicit
+   * proxy may not reach `address` now (ctx.restrictNetwork, restrictPidNetwork), or
+   * undefined. */
+  narrow?: (pid: number, address: string) => string | undefined;
   /** Addresses the sandbox's DNS gave for each name (accepted by the address check). */
   readonly answered = new Map<string, Set<string>>();
   private readonly registrations = new Map<string, { reg: Registration; at: number }>();
@@ -177,7 +187,7 @@ export class DomainProxy implements Session {
     const one = Buffer.alloc(8);
     one.writeBigUInt64LE(1n);
     for (const fd of this.stoppers) writeSync(fd, one);
-    for (const w of this.waiters.values()) w("explicit");
+    for (const w of this.waiters.values()) w({ explicit: true, pid: 0 });
     this.waiters.clear();
     this.registrations.clear();
   }

@@ -22,6 +22,8 @@ export interface Session {
   track(s: Socket): void;
   /** The stop switches (eventfds) of the native splices running. */
   readonly stoppers: Set<number>;
+  /** policyFn's narrowing of the destinations of `pid` now (proxy.ts), if any. */
+  readonly narrow?: (pid: number, address: string) => string | undefined;
 }
 
 /** A program that sends nothing for this long is closed (no name, no check). */
@@ -265,8 +267,19 @@ async function firstAddress(p: Session, name: string): Promise<string | undefine
   }
 }
 
+/**
+ * policyFn's narrowing, asked when the explicit proxy has chosen where a request goes: the
+ * connection to the proxy was allowed when it was made, but the destination is named
+ * only now, so a ctx.restrictNetwork([]) in between must still stop it (a connection
+ * opened before a revocation reached new destinations after it).
+ */
+function narrowedNow(p: Session, pid: number, address: string): string | undefined {
+  const ip = parseIp(address);
+  return ip === undefined || p.narrow === undefined ? undefined : p.narrow(pid, formatIp(unmapV4(ip)));
+}
+
 /** A request to the proxy itself: CONNECT host:port, or an absolute-form http:// request. */
-async function explicit(p: Session, s: Socket): Promise<void> {
+async function explicit(p: Session, s: Socket, pid: number): Promise<void> {
   const got = await readHead(s, (buf) => wrapHead(buf));
   if (got === undefined) return void s.destroy();
   const r = got.result;
@@ -290,6 +303,11 @@ async function explicit(p: Session, s: Socket): Promise<void> {
     if (address === undefined) {
       p.refuse(label, hp.name, "does not resolve");
       return forbid(s, `${hp.name} does not resolve`);
+    }
+    const narrowed = narrowedNow(p, pid, address);
+    if (narrowed !== undefined) {
+      p.refuse(label, hp.name, narrowed);
+      return forbid(s, `${hp.name} (${address}): ${narrowed}`);
     }
     s.write("HTTP/1.1 200 Connection established\r\n\r\n");
     // What the client sends in the tunnel is checked like a steered connection: its SNI or
@@ -315,11 +333,16 @@ async function explicit(p: Session, s: Socket): Promise<void> {
     p.refuse(label, rn.name, "does not resolve");
     return forbid(s, `${rn.name} does not resolve`);
   }
+  const narrowed = narrowedNow(p, pid, address);
+  if (narrowed !== undefined) {
+    p.refuse(label, rn.name, narrowed);
+    return forbid(s, `${rn.name} (${address}): ${narrowed}`);
+  }
   splice(p, s, address, port, Buffer.concat([upstreamHead(head, rn.path), got.buf.subarray(head.length)]));
 }
 
 /** Serves one accepted connection the supervisor registered. */
 export function serveConnection(p: Session, s: Socket, reg: Registration): void {
-  const run = reg === "explicit" ? explicit(p, s) : reg.port === DNS_PORT && !p.rules.coversPort(DNS_PORT) ? serveDns(p, s) : filtered(p, s, reg);
+  const run = "explicit" in reg ? explicit(p, s, reg.pid) : reg.port === DNS_PORT && !p.rules.coversPort(DNS_PORT) ? serveDns(p, s) : filtered(p, s, reg);
   run.catch(() => s.destroy());
 }
