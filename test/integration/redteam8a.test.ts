@@ -83,6 +83,11 @@ if (!hasOpenssl) {
     assert.equal(i.proxyOtherAddress, "ECONNREFUSED");
     assert.match(i.udp!, /^E[A-Z]+$/);
     assert.equal(b.udp, "pong ping");
+    // An absolute URI without a Host, or with an empty one: the server is told the URI's
+    // host (bare, it serves its default site, the empty name).
+    assert.equal(i.absNoHost, "HTTP/1.1 200 OK | www.example.test");
+    assert.equal(i.absEmptyHost, "HTTP/1.1 200 OK | www.example.test");
+    assert.equal(b.absNoHost, "HTTP/1.1 200 OK | www.example.test");
     // The server never served the sandbox a Host the proxy could not read (a hidden evil
     // Host is the bare-LF finding, asserted above).
     assert.ok(!o.servedInside.some((h) => /[@%[\0]/.test(h)), JSON.stringify(o.servedInside));

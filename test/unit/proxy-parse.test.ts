@@ -85,6 +85,9 @@ test("HTTP heads: Host, absolute form, CONNECT; duplicates and folding refused",
   assert.ok(c.kind === "head" && c.head.method === "CONNECT" && c.head.target === "api.example.com:443");
   if (r.kind === "head") {
     assert.equal(upstreamHead(r.head, "/x").toString(), "GET /x HTTP/1.1\r\nHost: WWW.Example.com:8080\r\nAccept: */*\r\nConnection: close\r\n\r\n");
+    // An absolute URI's authority replaces the Host header (none, or an empty one, would
+    // leave the server's default site to answer).
+    assert.equal(upstreamHead(r.head, "/x", "www.example.com:8080").toString(), "GET /x HTTP/1.1\r\nHost: www.example.com:8080\r\nAccept: */*\r\nConnection: close\r\n\r\n");
   }
 });
 
