@@ -70,12 +70,15 @@ export function splitHostPort(text: string): { name: string; port: number | unde
  * The head to send upstream: the request line in origin form (an absolute-form target's
  * path), the proxy's own headers dropped, and `Connection: close`, so that the server ends
  * the connection after this one checked request (a second request on it could name
- * another Host served at the same address).
+ * another Host served at the same address). `host`: an absolute-form target's authority,
+ * which replaces the Host header (as RFC 9112 3.2.2 asks of a proxy): the request in origin
+ * form must still name the host that was checked, not none (the server's default site).
  */
-export function upstreamHead(head: RequestHead, path: string): Buffer {
+export function upstreamHead(head: RequestHead, path: string, host?: string): Buffer {
   const kept = head.headers.filter((h) => {
     const name = h.slice(0, h.indexOf(":")).toLowerCase();
-    return name !== "connection" && name !== "proxy-connection" && name !== "proxy-authorization" && name !== "keep-alive";
+    return name !== "connection" && name !== "proxy-connection" && name !== "proxy-authorization" && name !== "keep-alive" && (host === undefined || name !== "host");
   });
-  return Buffer.from([`${head.method} ${path} ${head.version}`, ...kept, "Connection: close", "", ""].join("\r\n"), "latin1");
+  const hostLine = host === undefined ? [] : [`Host: ${host}`];
+  return Buffer.from([`${head.method} ${path} ${head.version}`, ...hostLine, ...kept, "Connection: close", "", ""].join("\r\n"), "latin1");
 }

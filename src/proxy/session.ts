@@ -162,8 +162,9 @@ function splice(p: Session, s: Socket, address: string, port: number, first: Buf
 
 /** The name a request names: its absolute-form URI's host, else its Host header. The two
  * must agree when both are there (a server honours the URI over the Host). */
-function requestName(head: RequestHead): { name: string; port: number | undefined; path: string } | string {
+function requestName(head: RequestHead): { name: string; port: number | undefined; path: string; authority?: string } | string {
   let fromUri: { name: string; port: number | undefined } | null = null;
+  let authority: string | undefined;
   let path = head.target;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(head.target)) {
     let url: URL;
@@ -175,13 +176,14 @@ function requestName(head: RequestHead): { name: string; port: number | undefine
     if (url.protocol !== "http:") return `a ${url.protocol}// request URI (only http:// goes through the proxy in the clear)`;
     if (url.username !== "" || url.password !== "") return "a request URI with a user part";
     fromUri = splitHostPort(url.host);
+    authority = url.host;
     path = `${url.pathname}${url.search}`;
   }
   const fromHost = head.host === null ? null : splitHostPort(head.host);
   if (fromUri === null && fromHost === null) return "no Host header";
   if (fromUri !== null && fromHost !== null && fromUri.name !== fromHost.name) return `the request URI names ${fromUri.name}, its Host header ${fromHost.name}`;
   const chosen = (fromUri ?? fromHost)!;
-  return { name: chosen.name, port: chosen.port, path };
+  return { name: chosen.name, port: chosen.port, path, ...(authority !== undefined ? { authority } : {}) };
 }
 
 /**
@@ -224,7 +226,7 @@ async function filtered(p: Session, s: Socket, dest: Original, expected?: string
       return reset(s);
     }
     name = rn.name;
-    first = Buffer.concat([upstreamHead(r.head, rn.path), got.buf.subarray(r.head.length)]);
+    first = Buffer.concat([upstreamHead(r.head, rn.path, rn.authority), got.buf.subarray(r.head.length)]);
   }
   if (!validName(name)) {
     p.refuse(label, name, "not a valid host name");
@@ -338,7 +340,7 @@ async function explicit(p: Session, s: Socket, pid: number): Promise<void> {
     p.refuse(label, rn.name, narrowed);
     return forbid(s, `${rn.name} (${address}): ${narrowed}`);
   }
-  splice(p, s, address, port, Buffer.concat([upstreamHead(head, rn.path), got.buf.subarray(head.length)]));
+  splice(p, s, address, port, Buffer.concat([upstreamHead(head, rn.path, rn.authority), got.buf.subarray(head.length)]));
 }
 
 /** Serves one accepted connection the supervisor registered. */
