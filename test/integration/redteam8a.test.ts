@@ -139,3 +139,14 @@ scriptCase("domain proxy: a connection to the explicit proxy opened before polic
   assert.deepEqual(o.revoked.served, []);
   assert.ok(o.revoked.refused.some((r) => /^www\.example\.test:\d+ over tcp: not allowed by policyFn's ctx\.restrictNetwork/.test(r)), JSON.stringify(o.revoked.refused));
 }, 120_000);
+
+scriptCase("domain proxy: a name with more addresses than one DNS answer holds does not crash the supervising process", "dist/test/scripts/red8a-case.js", ["bigdns"], (o: { error?: string; big: { exitCode: number; addresses: number }; small: { exitCode: number; addresses: number } }) => {
+  // Before: the answer's length did not fit its 16-bit prefix, the throw escaped as an
+  // unhandled rejection and the whole process died (no JSON line: the runner fails).
+  assert.equal(o.error, undefined, o.error);
+  // The answer holds as many addresses as fit; the process goes on serving (control: a
+  // name with three addresses, asked afterwards, gets all three).
+  assert.equal(o.big.exitCode, 0);
+  assert.ok(o.big.addresses >= 1000 && o.big.addresses < 5000, `big: ${o.big.addresses}`);
+  assert.deepEqual(o.small, { exitCode: 0, addresses: 3 });
+}, 120_000);

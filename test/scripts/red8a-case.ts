@@ -8,7 +8,8 @@
 //   the supervisor's threads and descriptors meanwhile;
 // - revoke: a connection to the explicit proxy opened before policyFn revokes the network,
 //   used after.
-// Usage: red8a-case.js held|dns|conns|revoke
+// - bigdns: a name with more addresses than one DNS answer holds;
+// Usage: red8a-case.js held|dns|conns|revoke|bigdns
 
 import { execFile } from "node:child_process";
 import { createSocket } from "node:dgram";
@@ -223,7 +224,20 @@ setTimeout(()=>{ console.log(JSON.stringify(out)); process.exit(0); },8000);`;
   return { revoked, control };
 }
 
-const scenarios: Record<string, () => Promise<unknown>> = { held, dns, conns, revoke };
+/** A name with 5,000 addresses (more A records than one DNS message can carry), asked
+ * for by getent through the sandbox's DNS; then a name with 3, in the same process. */
+async function bigdns(): Promise<unknown> {
+  const many: string[] = [];
+  for (let i = 0; i < 5000; i++) many.push(`10.${(i >> 8) & 255}.${i & 255}.1`);
+  process.env[TEST_HOSTS_ENV] = JSON.stringify({ "big.example.test": many, "small.example.test": ["10.0.0.1", "10.0.0.2", "10.0.0.3"] });
+  const policy = { fsReadable: ["/"], netAllow: ["https://*.example.test"] };
+  const big = await Sandbox.run(policy, ["getent", "ahostsv4", "big.example.test"], { timeout: 30_000 });
+  const small = await Sandbox.run(policy, ["getent", "ahostsv4", "small.example.test"], { timeout: 30_000 });
+  const count = (t: string): number => new Set(t.split("\n").filter((l) => l.trim() !== "").map((l) => l.split(/\s+/)[0])).size;
+  return { big: { exitCode: big.exitCode, addresses: count(big.stdoutText) }, small: { exitCode: small.exitCode, addresses: count(small.stdoutText) } };
+}
+
+const scenarios: Record<string, () => Promise<unknown>> = { held, dns, conns, revoke, bigdns };
 const f = scenarios[scenario ?? ""];
 (f === undefined ? Promise.reject(new Error(`unknown scenario ${scenario}`)) : f()).then(
   (v) => console.log(JSON.stringify(v)),
