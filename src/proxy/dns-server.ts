@@ -62,15 +62,16 @@ export async function serveDns(p: Session, s: Socket): Promise<void> {
       const msg = Buffer.from(pending.subarray(2, 2 + pending.readUInt16BE(0)));
       pending = pending.subarray(2 + msg.length);
       inFlight++;
+      // A throw in here would be an unhandled rejection, which ends the whole host
+      // process: anything unexpected ends this connection only.
       void answer(p, msg).then((a) => {
         inFlight--;
-        if (a === undefined) return void s.destroy();
+        if (a === undefined || a.length > 0xffff) return void s.destroy();
         const len = Buffer.alloc(2);
         len.writeUInt16BE(a.length);
         if (!s.destroyed) s.write(Buffer.concat([len, a]));
         pump();
-      }, () => {
-        inFlight--;
+      }).catch(() => {
         s.destroy();
       });
     }
