@@ -1,9 +1,12 @@
 // The eighth security review, part A: the domain proxy and the sandbox's DNS, attacked from
 // inside, as root and as the test user (test/scripts/red8a-case.ts). Findings: a DNS client
-// that never read its answers grew the supervisor's memory without bound; a sandbox could
-// make the proxy hold any number of connections (a thread and seven descriptors each); a
-// bare LF hid a Host header from the proxy. Held: the Host/SNI games, wildcards, CONNECT,
-// other destinations. Each attack has its positive control (bare, or allowed inside).
+// that never read its answers grew the supervisor's memory without bound; a name with too
+// many addresses crashed the supervising process; a sandbox could make the proxy hold any
+// number of connections (a thread and seven descriptors each); a bare LF hid a Host header
+// from the proxy; an absolute URI without Host reached the default site; a connection to
+// the explicit proxy outlived policyFn's revocation. Held: the Host/SNI games, wildcards,
+// CONNECT, other destinations. Each attack has its positive control (bare, or allowed
+// inside).
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
