@@ -153,3 +153,17 @@ scriptCase("domain proxy: a name with more addresses than one DNS answer holds d
   assert.ok(o.big.addresses >= 1000 && o.big.addresses < 5000, `big: ${o.big.addresses}`);
   assert.deepEqual(o.small, { exitCode: 0, addresses: 3 });
 }, 120_000);
+
+scriptCase("domain proxy: a DNS question with a NUL in a label is not resolved as the name before the NUL", "dist/test/scripts/red8a-case.js", ["dnsnul"], (o: { error?: string; out: Record<string, string>; refused: { destination: string; name: string | null; reason: string }[] }) => {
+  assert.equal(o.error, undefined, o.error);
+  // Positive control: the sandbox's DNS resolves a name a rule covers with the host's
+  // resolver (localhost, from the host's /etc/hosts).
+  assert.equal(o.out.control, "127.0.0.1");
+  // "localhost\0.example.test" is covered by *.example.test as text, but getaddrinfo reads
+  // it up to the NUL: before, it answered 127.0.0.1, so any name at all (an internal host,
+  // a name carrying data to its zone's servers) could be resolved through the supervisor.
+  assert.equal(o.out.nul, "rcode3");
+  assert.equal(o.out.nulMid, "rcode3");
+  assert.equal(o.out.space, "rcode3");
+  assert.ok(o.refused.some((r) => r.destination === "dns" && r.reason === "not a valid host name"), JSON.stringify(o.refused));
+}, 120_000);

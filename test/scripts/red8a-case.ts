@@ -9,7 +9,8 @@
 // - revoke: a connection to the explicit proxy opened before policyFn revokes the network,
 //   used after.
 // - bigdns: a name with more addresses than one DNS answer holds;
-// Usage: red8a-case.js held|dns|conns|revoke|bigdns
+// - dnsnul: DNS questions with a NUL in a label, under the host's resolver;
+// Usage: red8a-case.js held|dns|conns|revoke|bigdns|dnsnul
 
 import { execFile } from "node:child_process";
 import { createSocket } from "node:dgram";
@@ -237,7 +238,25 @@ async function bigdns(): Promise<unknown> {
   return { big: { exitCode: big.exitCode, addresses: count(big.stdoutText) }, small: { exitCode: small.exitCode, addresses: count(small.stdoutText) } };
 }
 
-const scenarios: Record<string, () => Promise<unknown>> = { held, dns, conns, revoke, bigdns };
+/** DNS questions whose labels hold bytes no host name has, with the host's own resolver
+ * (no test table): getaddrinfo reads a C string, so "localhost\\0.example.test" is
+ * "localhost" to it. Asked inside, through the sandbox's DNS over TCP; "localhost" itself
+ * under a rule naming it is the control (the resolver answers from the host's /etc/hosts). */
+async function dnsnul(): Promise<unknown> {
+  delete process.env[TEST_HOSTS_ENV];
+  const program = `
+const net=require('net');
+const ask=(labels)=>new Promise((res)=>{ const name=Buffer.concat(labels.map(l=>Buffer.concat([Buffer.from([Buffer.byteLength(l,'latin1')]),Buffer.from(l,'latin1')])));
+  const q=Buffer.concat([Buffer.from([0x12,0x34,1,0,0,1,0,0,0,0,0,0]),name,Buffer.from([0,0,1,0,1])]); const len=Buffer.alloc(2); len.writeUInt16BE(q.length);
+  const s=net.connect({host:'10.9.9.9',port:53},()=>s.write(Buffer.concat([len,q]))); let b=Buffer.alloc(0);
+  s.on('data',d=>{ b=Buffer.concat([b,d]); if(b.length>=2&&b.length>=2+b.readUInt16BE(0)){ const m=b.subarray(2); const rcode=m[3]&15, an=m.readUInt16BE(6); const ips=[]; let off=12+name.length+5; for(let i=0;i<an;i++){ const rdl=m.readUInt16BE(off+10); ips.push([...m.subarray(off+12,off+12+rdl)].join('.')); off+=12+rdl; } s.destroy(); res(rcode===0?ips.join(',')||'nodata':'rcode'+rcode);} });
+  s.on('error',e=>res(e.code)); setTimeout(()=>{ s.destroy(); res('timeout'); },5000); });
+(async()=>{ const out={}; out.control=await ask(['localhost']); out.nul=await ask(['localhost\\0','example','test']); out.nulMid=await ask(['localhost\\0x','example','test']); out.space=await ask(['localhost ','example','test']); console.log(JSON.stringify(out)); })();`;
+  const r = await Sandbox.run({ fsReadable: ["/"], netAllow: ["https://*.example.test", "http://localhost:80"] }, [process.execPath, "-e", program], { timeout: 30_000 });
+  return { out: JSON.parse(r.stdoutText.trim().split("\n").pop() || "{}"), stderr: r.stderrText.slice(0, 500), refused: r.network?.refused ?? [] };
+}
+
+const scenarios: Record<string, () => Promise<unknown>> = { held, dns, conns, revoke, bigdns, dnsnul };
 const f = scenarios[scenario ?? ""];
 (f === undefined ? Promise.reject(new Error(`unknown scenario ${scenario}`)) : f()).then(
   (v) => console.log(JSON.stringify(v)),
