@@ -5,6 +5,7 @@
 import type { Socket } from "node:net";
 import { parseIp } from "../plan/net-address.js";
 import { RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA, addressAnswer, errorAnswer, readQuestion } from "./dns-message.js";
+import { validName } from "./rules.js";
 import type { Session } from "./session.js";
 
 /** Bytes of queries buffered before the connection is dropped. */
@@ -15,6 +16,12 @@ const ANSWERED_MAX = 4096;
 async function answer(p: Session, msg: Buffer): Promise<Buffer | undefined> {
   const q = readQuestion(msg);
   if (q === undefined) return undefined;
+  // Labels may hold any byte; the host's resolver reads a C string, so the name checked
+  // must be one it reads whole ("localhost\0.example.test" was "localhost" to it).
+  if (!validName(q.name)) {
+    p.refuse("dns", q.name, "not a valid host name");
+    return errorAnswer(q, RCODE_NXDOMAIN);
+  }
   if (!p.rules.knowsName(q.name)) {
     p.refuse("dns", q.name, "name not covered by netAllow");
     return errorAnswer(q, RCODE_NXDOMAIN);

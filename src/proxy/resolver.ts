@@ -2,6 +2,7 @@
 // (getaddrinfo, every address of both families), or, for tests only, a fixed table.
 
 import { promises as dns } from "node:dns";
+import { validName } from "./rules.js";
 
 /**
  * TEST ONLY: a JSON object `{"name": ["127.0.0.1", ...]}` in this variable of the
@@ -16,7 +17,12 @@ export type Resolve = (name: string) => Promise<readonly string[]>;
 export function proxyResolver(env: NodeJS.ProcessEnv = process.env): Resolve {
   const text = env[TEST_HOSTS_ENV];
   if (text === undefined || text === "") {
-    return async (name) => (await dns.lookup(name, { all: true, verbatim: true })).map((a) => a.address);
+    return async (name) => {
+      // getaddrinfo reads up to a NUL, and takes some strings as numbers: only a host name
+      // as the rules can name one is asked (callers check it too).
+      if (!validName(name)) throw Object.assign(new Error(`${JSON.stringify(name)}: not a host name`), { code: "ENOTFOUND" });
+      return (await dns.lookup(name, { all: true, verbatim: true })).map((a) => a.address);
+    };
   }
   let table: unknown;
   try {
