@@ -1,7 +1,7 @@
 // The eighth security review, part A: the domain proxy and the sandbox's DNS, attacked from
 // inside, as root and as the test user (test/scripts/red8a-case.ts). Findings: a DNS client
 // that never read its answers grew the supervisor's memory without bound; a name with too
-// many addresses crashed the supervising process; a sandbox could make the proxy hold any
+// many addresses crashed the supervising process; a NUL in a DNS label resolved any name; a sandbox could make the proxy hold any
 // number of connections (a thread and seven descriptors each); a bare LF hid a Host header
 // from the proxy; an absolute URI without Host reached the default site; a connection to
 // the explicit proxy outlived policyFn's revocation. Held: the Host/SNI games, wildcards,
