@@ -8,7 +8,7 @@ import { parseClientHello } from "../../src/proxy/tls-hello.js";
 import { parseRequestHead, splitHostPort, upstreamHead } from "../../src/proxy/http-head.js";
 import { RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA, addressAnswer, errorAnswer, readQuestion } from "../../src/proxy/dns-message.js";
 import { DomainRules, validName } from "../../src/proxy/rules.js";
-import { TEST_HOSTS_ENV, proxyResolver } from "../../src/proxy/resolver.js";
+import { LOOKUPS_MAX, TEST_HOSTS_ENV, newLookupSlots, proxyResolver } from "../../src/proxy/resolver.js";
 import { parseNetRule } from "../../src/policy/index.js";
 
 function ext(type: number, data: Buffer): Buffer {
@@ -119,6 +119,31 @@ test("rules: name, port and carrier; DNS knows every name a rule covers", () => 
   assert.ok(rules.coversPort(443) && rules.coversPort(8080) && !rules.coversPort(22));
   assert.ok(rules.knowsName("x.github.com") && !rules.knowsName("github.com") && !rules.knowsName("example.com"));
   assert.ok(validName("a-b.example.com") && !validName("a..b") && !validName("-a.com") && !validName("a b"));
+});
+
+test("the host's resolver: at most LOOKUPS_MAX lookups at once, the rest wait their turn; only host names are asked", async () => {
+  let running = 0;
+  let most = 0;
+  const asked: string[] = [];
+  const lookup = async (name: string): Promise<readonly { address: string }[]> => {
+    asked.push(name);
+    most = Math.max(most, ++running);
+    await new Promise((r) => setTimeout(r, 20));
+    running--;
+    return [{ address: "127.0.0.1" }];
+  };
+  const resolve = proxyResolver({}, lookup, newLookupSlots());
+  const names = Array.from({ length: 12 }, (_, i) => `n${i}.example.test`);
+  const all = await Promise.all(names.map((n) => resolve(n)));
+  assert.equal(most, LOOKUPS_MAX);
+  assert.deepEqual(asked.sort(), [...names].sort());
+  assert.ok(all.every((a) => a[0] === "127.0.0.1"));
+  // A failing lookup gives its slot back.
+  const failing = proxyResolver({}, async () => { throw Object.assign(new Error("x"), { code: "EAI_AGAIN" }); }, newLookupSlots());
+  for (let i = 0; i < LOOKUPS_MAX + 2; i++) await assert.rejects(failing("a.example.test"), { code: "EAI_AGAIN" });
+  // Not a host name: never asked (getaddrinfo would stop at the NUL).
+  await assert.rejects(resolve("localhost\0.example.test"), { code: "ENOTFOUND" });
+  assert.equal(asked.length, names.length);
 });
 
 test("the test-only resolver table: answers from it alone; a bad value names the variable", async () => {
