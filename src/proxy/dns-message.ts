@@ -63,10 +63,16 @@ export function errorAnswer(q: Question, rcode: number): Buffer {
   return Buffer.concat([header(q.id, q.rd, rcode, 0), q.raw]);
 }
 
-/** The answer with these addresses (those of the question's type; none: NODATA). */
+/** The longest DNS message over TCP (its length is a 16-bit prefix). */
+const MESSAGE_MAX = 65_535;
+
+/** The answer with these addresses (those of the question's type; none: NODATA), as many
+ * as one message holds: a name may have more (a zone under a wildcard rule is the
+ * sandbox's choice), and a length past 65,535 cannot be sent at all. */
 export function addressAnswer(q: Question, addresses: readonly Uint8Array[]): Buffer {
   const want = q.qclass === CLASS_IN && (q.type === TYPE_A || q.type === TYPE_AAAA) ? (q.type === TYPE_A ? 4 : 16) : -1;
-  const records = addresses.filter((a) => a.length === want).map((a) => {
+  const fit = Math.max(0, Math.floor((MESSAGE_MAX - 12 - q.raw.length) / (12 + Math.max(want, 0))));
+  const records = addresses.filter((a) => a.length === want).slice(0, fit).map((a) => {
     const rr = Buffer.alloc(12 + a.length);
     rr.writeUInt16BE(0xc00c, 0); // the name: a pointer to the question's
     rr.writeUInt16BE(q.type, 2);

@@ -5,6 +5,7 @@
 import type { Socket } from "node:net";
 import { parseIp } from "../plan/net-address.js";
 import { RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA, addressAnswer, errorAnswer, readQuestion } from "./dns-message.js";
+import { validName } from "./rules.js";
 import type { Session } from "./session.js";
 
 /** Bytes of queries buffered before the connection is dropped. */
@@ -15,6 +16,12 @@ const ANSWERED_MAX = 4096;
 async function answer(p: Session, msg: Buffer): Promise<Buffer | undefined> {
   const q = readQuestion(msg);
   if (q === undefined) return undefined;
+  // Labels may hold any byte; the host's resolver reads a C string, so the name checked
+  // must be one it reads whole ("localhost\0.example.test" was "localhost" to it).
+  if (!validName(q.name)) {
+    p.refuse("dns", q.name, "not a valid host name");
+    return errorAnswer(q, RCODE_NXDOMAIN);
+  }
   if (!p.rules.knowsName(q.name)) {
     p.refuse("dns", q.name, "name not covered by netAllow");
     return errorAnswer(q, RCODE_NXDOMAIN);
@@ -39,22 +46,58 @@ async function answer(p: Session, msg: Buffer): Promise<Buffer | undefined> {
   }));
 }
 
+/** Questions of one connection being answered at once; beyond, reading pauses. */
+const IN_FLIGHT_MAX = 16;
+/** Bytes of answers the sandbox has not read yet; beyond, reading pauses. */
+const UNREAD_MAX = 64 * 1024;
+
+/**
+ * Answers the queries of one DNS-over-TCP connection. Reading pauses while
+ * IN_FLIGHT_MAX questions are being answered or UNREAD_MAX bytes of answers wait for the
+ * sandbox to read them, and resumes as they go: a program that writes queries and never
+ * reads its answers fills its own socket, not the supervisor's memory. Every complete
+ * message is taken from what was read before the bound on unparsed bytes applies.
+ */
 export async function serveDns(p: Session, s: Socket): Promise<void> {
   let pending: Buffer = Buffer.alloc(0);
-  s.on("data", (chunk: Buffer) => {
-    pending = Buffer.concat([pending, chunk]);
-    if (pending.length > PENDING_MAX) return void s.destroy();
-    while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
-      const msg = pending.subarray(2, 2 + pending.readUInt16BE(0));
+  let inFlight = 0;
+  let ended = false;
+  const busy = (): boolean => inFlight >= IN_FLIGHT_MAX || s.writableLength >= UNREAD_MAX;
+  const complete = (): boolean => pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0);
+  const pump = (): void => {
+    while (!s.destroyed && !busy() && complete()) {
+      const msg = Buffer.from(pending.subarray(2, 2 + pending.readUInt16BE(0)));
       pending = pending.subarray(2 + msg.length);
-      void answer(p, Buffer.from(msg)).then((a) => {
-        if (a === undefined) return void s.destroy();
+      inFlight++;
+      // A throw in here would be an unhandled rejection, which ends the whole host
+      // process: anything unexpected ends this connection only.
+      void answer(p, msg).then((a) => {
+        inFlight--;
+        if (a === undefined || a.length > 0xffff) return void s.destroy();
         const len = Buffer.alloc(2);
         len.writeUInt16BE(a.length);
         if (!s.destroyed) s.write(Buffer.concat([len, a]));
+        pump();
+      }).catch(() => {
+        s.destroy();
       });
     }
+    if (s.destroyed) return;
+    // The sandbox half-closed: the connection ends once the last question is answered.
+    if (ended && inFlight === 0 && !complete()) return void s.end();
+    // Paused, nothing more is read: what is pending is at most what one read brought.
+    if (busy()) s.pause();
+    else if (pending.length > PENDING_MAX) s.destroy();
+    else s.resume();
+  };
+  s.on("data", (chunk: Buffer) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    pump();
   });
-  s.on("end", () => s.end());
+  s.on("drain", pump);
+  s.on("end", () => {
+    ended = true;
+    pump();
+  });
   s.resume();
 }

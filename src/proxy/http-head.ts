@@ -24,7 +24,12 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 export function parseRequestHead(buf: Buffer): HeadResult {
   const end = buf.indexOf("\r\n\r\n");
   if (end < 0) return buf.length >= HEAD_MAX ? { kind: "bad", why: "request head too long" } : { kind: "more" };
-  const lines = buf.subarray(0, end).toString("latin1").split("\r\n");
+  const text = buf.subarray(0, end).toString("latin1");
+  // Lines end with CRLF and only there: a bare LF or CR is a line end to many servers
+  // (nginx, Apache), so "X: y\nHost: other" would hide a second Host (or the only one,
+  // beside an absolute URI) inside a value this parser reads as one line. NUL likewise.
+  if (/[\r\n\0]/.test(text.replaceAll("\r\n", ""))) return { kind: "bad", why: "a bare CR, LF or NUL in the request head" };
+  const lines = text.split("\r\n");
   const parts = lines[0]!.split(" ");
   if (parts.length !== 3 || !TOKEN.test(parts[0]!) || !/^HTTP\/1\.[01]$/.test(parts[2]!) || parts[1] === "") {
     return { kind: "bad", why: "not an HTTP/1.x request line" };
@@ -65,12 +70,15 @@ export function splitHostPort(text: string): { name: string; port: number | unde
  * The head to send upstream: the request line in origin form (an absolute-form target's
  * path), the proxy's own headers dropped, and `Connection: close`, so that the server ends
  * the connection after this one checked request (a second request on it could name
- * another Host served at the same address).
+ * another Host served at the same address). `host`: an absolute-form target's authority,
+ * which replaces the Host header (as RFC 9112 3.2.2 asks of a proxy): the request in origin
+ * form must still name the host that was checked, not none (the server's default site).
  */
-export function upstreamHead(head: RequestHead, path: string): Buffer {
+export function upstreamHead(head: RequestHead, path: string, host?: string): Buffer {
   const kept = head.headers.filter((h) => {
     const name = h.slice(0, h.indexOf(":")).toLowerCase();
-    return name !== "connection" && name !== "proxy-connection" && name !== "proxy-authorization" && name !== "keep-alive";
+    return name !== "connection" && name !== "proxy-connection" && name !== "proxy-authorization" && name !== "keep-alive" && (host === undefined || name !== "host");
   });
-  return Buffer.from([`${head.method} ${path} ${head.version}`, ...kept, "Connection: close", "", ""].join("\r\n"), "latin1");
+  const hostLine = host === undefined ? [] : [`Host: ${host}`];
+  return Buffer.from([`${head.method} ${path} ${head.version}`, ...hostLine, ...kept, "Connection: close", "", ""].join("\r\n"), "latin1");
 }

@@ -6,6 +6,7 @@
 import { writeSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import type { NetRule } from "../policy/types.js";
+import { openFileLimit } from "../supervise/hold-budget.js";
 import { DomainRules } from "./rules.js";
 import { proxyResolver, type Resolve } from "./resolver.js";
 import { RefusalLog, type NetworkReport } from "./report.js";
@@ -16,13 +17,42 @@ export interface Original {
   readonly address: string;
   readonly port: number;
 }
-/** "explicit": the sandbox connected to the proxy itself (HTTP_PROXY). */
-export type Registration = Original | "explicit";
+/** The sandbox connected to the proxy itself (HTTP_PROXY): `pid` is the thread that
+ * connected, whose policyFn narrowing (ctx.restrictNetwork, restrictPidNetwork) applies
+ * to the destinations its requests then name. */
+export interface Explicit {
+  readonly explicit: true;
+  readonly pid: number;
+}
+export type Registration = Original | Explicit;
 
 /** How long the proxy waits for the supervisor's word on an accepted connection. */
 const CLAIM_MS = 10_000;
 /** A registration no connection claimed is forgotten after this. */
 const STALE_MS = 30_000;
+
+/**
+ * What the proxy holds per connection: the accepted socket while it waits for its first
+ * bytes; then, spliced, a thread and seven descriptors (the client's duplicate, the
+ * destination's socket, two pipes, the stop switch). A sandbox that opened thousands of
+ * connections made the supervisor hold thousands of threads and run out of descriptors
+ * (the security review measured 2,000 connections: 2,000 threads, 16,000 descriptors).
+ */
+const FDS_PER_CONNECTION = 8;
+
+/**
+ * How many connections one sandbox's proxy serves at once, and all proxies of this process
+ * together, from the descriptor limit as src/supervise/hold-budget.ts shares it: a sandbox
+ * a sixteenth, all of them half (never fewer than 16 per sandbox, never more than 256).
+ * Beyond, a new connection is reset at once (and reported).
+ */
+export function connectionLimits(nofile = openFileLimit()): { perProxy: number; perProcess: number } {
+  const perProxy = Math.min(256, Math.max(16, Math.floor(nofile / 16 / FDS_PER_CONNECTION)));
+  return { perProxy, perProcess: Math.max(perProxy, Math.floor(nofile / 2 / FDS_PER_CONNECTION)) };
+}
+
+/** Every open proxy of this process (for the process-wide count of connections). */
+const openProxies = new Set<DomainProxy>();
 
 /** How long a name's addresses are reused (the TTL the sandbox's DNS gives them too). */
 const RESOLVED_MS = 5_000;
@@ -52,6 +82,10 @@ export class DomainProxy implements Session {
   readonly log = new RefusalLog();
   /** Set by the supervisor: refusals also go to RunResult.refused. */
   onRefused?: (destination: string, why: string) => void;
+  /** Set by the supervisor under policyFn: why a request of `pid` through the explicit
+   * proxy may not reach `address` now (ctx.restrictNetwork, restrictPidNetwork), or
+   * undefined. */
+  narrow?: (pid: number, address: string) => string | undefined;
   /** Addresses the sandbox's DNS gave for each name (accepted by the address check). */
   readonly answered = new Map<string, Set<string>>();
   private readonly registrations = new Map<string, { reg: Registration; at: number }>();
@@ -59,6 +93,7 @@ export class DomainProxy implements Session {
   private readonly sockets = new Set<Socket>();
   readonly stoppers = new Set<number>();
   private closed = false;
+  private readonly limits = connectionLimits();
 
   readonly resolve: Resolve;
 
@@ -78,6 +113,7 @@ export class DomainProxy implements Session {
     const address = server.address();
     if (address === null || typeof address === "string") throw new Error("domain proxy: no TCP address");
     const proxy = new DomainProxy(server, address.port, rules, resolve);
+    openProxies.add(proxy);
     server.on("connection", (s) => proxy.accept(s));
     server.on("error", () => undefined);
     // The proxy never keeps the supervising process alive on its own.
@@ -136,21 +172,44 @@ export class DomainProxy implements Session {
     return { proxy: this.address, refused: this.log.snapshot() };
   }
 
+  /** Connections this proxy holds: accepted sockets, and splices running on threads. */
+  get connections(): number {
+    return this.sockets.size + this.stoppers.size;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    openProxies.delete(this);
     this.server.close();
     for (const s of this.sockets) s.destroy();
     // Native splices end at their next poll; each closes its switch when it reports.
     const one = Buffer.alloc(8);
     one.writeBigUInt64LE(1n);
     for (const fd of this.stoppers) writeSync(fd, one);
-    for (const w of this.waiters.values()) w("explicit");
+    for (const w of this.waiters.values()) w({ explicit: true, pid: 0 });
     this.waiters.clear();
     this.registrations.clear();
   }
 
   private accept(s: Socket): void {
+    let all = 0;
+    for (const p of openProxies) all += p.connections;
+    if (this.connections >= this.limits.perProxy || all >= this.limits.perProcess) {
+      const limit = this.connections >= this.limits.perProxy ? `${this.limits.perProxy} for this sandbox` : `${this.limits.perProcess} for this process`;
+      this.refuse("proxy", null, `too many connections through the proxy at once (${limit})`);
+      s.on("error", () => undefined);
+      // The supervisor's word on it may still come: it claims nothing, rather than stay
+      // as a registration for a later connection from the same address.
+      const peer = `${s.remoteAddress}:${s.remotePort}`;
+      if (!this.registrations.delete(peer)) {
+        const timer = setTimeout(() => this.waiters.delete(peer), CLAIM_MS);
+        timer.unref();
+        this.waiters.set(peer, () => clearTimeout(timer));
+      }
+      s.resetAndDestroy();
+      return;
+    }
     this.track(s);
     s.on("error", () => undefined);
     const peer = `${s.remoteAddress}:${s.remotePort}`;

@@ -22,6 +22,8 @@ export interface Session {
   track(s: Socket): void;
   /** The stop switches (eventfds) of the native splices running. */
   readonly stoppers: Set<number>;
+  /** policyFn's narrowing of the destinations of `pid` now (proxy.ts), if any. */
+  readonly narrow?: (pid: number, address: string) => string | undefined;
 }
 
 /** A program that sends nothing for this long is closed (no name, no check). */
@@ -160,8 +162,9 @@ function splice(p: Session, s: Socket, address: string, port: number, first: Buf
 
 /** The name a request names: its absolute-form URI's host, else its Host header. The two
  * must agree when both are there (a server honours the URI over the Host). */
-function requestName(head: RequestHead): { name: string; port: number | undefined; path: string } | string {
+function requestName(head: RequestHead): { name: string; port: number | undefined; path: string; authority?: string } | string {
   let fromUri: { name: string; port: number | undefined } | null = null;
+  let authority: string | undefined;
   let path = head.target;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(head.target)) {
     let url: URL;
@@ -173,13 +176,14 @@ function requestName(head: RequestHead): { name: string; port: number | undefine
     if (url.protocol !== "http:") return `a ${url.protocol}// request URI (only http:// goes through the proxy in the clear)`;
     if (url.username !== "" || url.password !== "") return "a request URI with a user part";
     fromUri = splitHostPort(url.host);
+    authority = url.host;
     path = `${url.pathname}${url.search}`;
   }
   const fromHost = head.host === null ? null : splitHostPort(head.host);
   if (fromUri === null && fromHost === null) return "no Host header";
   if (fromUri !== null && fromHost !== null && fromUri.name !== fromHost.name) return `the request URI names ${fromUri.name}, its Host header ${fromHost.name}`;
   const chosen = (fromUri ?? fromHost)!;
-  return { name: chosen.name, port: chosen.port, path };
+  return { name: chosen.name, port: chosen.port, path, ...(authority !== undefined ? { authority } : {}) };
 }
 
 /**
@@ -222,7 +226,7 @@ async function filtered(p: Session, s: Socket, dest: Original, expected?: string
       return reset(s);
     }
     name = rn.name;
-    first = Buffer.concat([upstreamHead(r.head, rn.path), got.buf.subarray(r.head.length)]);
+    first = Buffer.concat([upstreamHead(r.head, rn.path, rn.authority), got.buf.subarray(r.head.length)]);
   }
   if (!validName(name)) {
     p.refuse(label, name, "not a valid host name");
@@ -265,8 +269,19 @@ async function firstAddress(p: Session, name: string): Promise<string | undefine
   }
 }
 
+/**
+ * policyFn's narrowing, asked when the explicit proxy has chosen where a request goes: the
+ * connection to the proxy was allowed when it was made, but the destination is named
+ * only now, so a ctx.restrictNetwork([]) in between must still stop it (a connection
+ * opened before a revocation reached new destinations after it).
+ */
+function narrowedNow(p: Session, pid: number, address: string): string | undefined {
+  const ip = parseIp(address);
+  return ip === undefined || p.narrow === undefined ? undefined : p.narrow(pid, formatIp(unmapV4(ip)));
+}
+
 /** A request to the proxy itself: CONNECT host:port, or an absolute-form http:// request. */
-async function explicit(p: Session, s: Socket): Promise<void> {
+async function explicit(p: Session, s: Socket, pid: number): Promise<void> {
   const got = await readHead(s, (buf) => wrapHead(buf));
   if (got === undefined) return void s.destroy();
   const r = got.result;
@@ -290,6 +305,11 @@ async function explicit(p: Session, s: Socket): Promise<void> {
     if (address === undefined) {
       p.refuse(label, hp.name, "does not resolve");
       return forbid(s, `${hp.name} does not resolve`);
+    }
+    const narrowed = narrowedNow(p, pid, address);
+    if (narrowed !== undefined) {
+      p.refuse(label, hp.name, narrowed);
+      return forbid(s, `${hp.name} (${address}): ${narrowed}`);
     }
     s.write("HTTP/1.1 200 Connection established\r\n\r\n");
     // What the client sends in the tunnel is checked like a steered connection: its SNI or
@@ -315,11 +335,16 @@ async function explicit(p: Session, s: Socket): Promise<void> {
     p.refuse(label, rn.name, "does not resolve");
     return forbid(s, `${rn.name} does not resolve`);
   }
-  splice(p, s, address, port, Buffer.concat([upstreamHead(head, rn.path), got.buf.subarray(head.length)]));
+  const narrowed = narrowedNow(p, pid, address);
+  if (narrowed !== undefined) {
+    p.refuse(label, rn.name, narrowed);
+    return forbid(s, `${rn.name} (${address}): ${narrowed}`);
+  }
+  splice(p, s, address, port, Buffer.concat([upstreamHead(head, rn.path, rn.authority), got.buf.subarray(head.length)]));
 }
 
 /** Serves one accepted connection the supervisor registered. */
 export function serveConnection(p: Session, s: Socket, reg: Registration): void {
-  const run = reg === "explicit" ? explicit(p, s) : reg.port === DNS_PORT && !p.rules.coversPort(DNS_PORT) ? serveDns(p, s) : filtered(p, s, reg);
+  const run = "explicit" in reg ? explicit(p, s, reg.pid) : reg.port === DNS_PORT && !p.rules.coversPort(DNS_PORT) ? serveDns(p, s) : filtered(p, s, reg);
   run.catch(() => s.destroy());
 }

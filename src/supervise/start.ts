@@ -135,6 +135,13 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
     }
     pe = policyExec(fn, supervision.policyExec.granted, ctx, pctx);
     const gates = policyNet(fn, dyn, ctx, pctx);
+    // The explicit proxy names its destinations after the connect to it was allowed: the
+    // narrowing in force then applies to them (proxy/session.ts, narrowedNow).
+    if (shared.proxy !== undefined) {
+      shared.proxy.narrow = (pid, host) =>
+        dyn.allowed !== undefined && !dyn.allowed.has(host) ? "not allowed by policyFn's ctx.restrictNetwork"
+          : dyn.perPid !== undefined && !dyn.perPid.allows(pid, host) ? "not allowed for this process by policyFn's ctx.restrictPidNetwork" : undefined;
+    }
     ctx.gateConnect = (n, sock, copied) => gates.connect(n, sock, copied, "connect");
     ctx.gateSend = gates.send;
     ctx.gateBind = (n, sock, name) => gates.bind(n, sock, name, "bind");

@@ -101,9 +101,9 @@ export function stagePackage(): Stage {
     cpSync(join(ROOT, "build", "Release", f), join(dir, "build", "Release", f));
   }
   cpSync(probe, join(dir, "sl-probe"));
-  // Programs the scripts run inside sandboxes, as they are (Python): ${STAGE}/fixtures/.
+  // Programs the scripts run inside sandboxes, as they are (Python, CommonJS): ${STAGE}/fixtures/.
   mkdirSync(join(dir, "fixtures"));
-  for (const f of readdirSync(join(ROOT, "test", "fixtures")).filter((n) => n.endsWith(".py"))) {
+  for (const f of readdirSync(join(ROOT, "test", "fixtures")).filter((n) => n.endsWith(".py") || n.endsWith(".cjs"))) {
     cpSync(join(ROOT, "test", "fixtures", f), join(dir, "fixtures", f));
   }
   execFileSync("chmod", ["-R", "a+rX", dir]);

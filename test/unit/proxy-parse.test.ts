@@ -8,7 +8,7 @@ import { parseClientHello } from "../../src/proxy/tls-hello.js";
 import { parseRequestHead, splitHostPort, upstreamHead } from "../../src/proxy/http-head.js";
 import { RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA, addressAnswer, errorAnswer, readQuestion } from "../../src/proxy/dns-message.js";
 import { DomainRules, validName } from "../../src/proxy/rules.js";
-import { TEST_HOSTS_ENV, proxyResolver } from "../../src/proxy/resolver.js";
+import { LOOKUPS_MAX, TEST_HOSTS_ENV, newLookupSlots, proxyResolver } from "../../src/proxy/resolver.js";
 import { parseNetRule } from "../../src/policy/index.js";
 
 function ext(type: number, data: Buffer): Buffer {
@@ -76,10 +76,18 @@ test("HTTP heads: Host, absolute form, CONNECT; duplicates and folding refused",
   assert.deepEqual(parseRequestHead(Buffer.from("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")), { kind: "bad", why: "more than one Host header" });
   assert.deepEqual(parseRequestHead(Buffer.from("GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n")), { kind: "bad", why: "a malformed header line" });
   assert.deepEqual(parseRequestHead(Buffer.from("\x16\x03\x01 nonsense\r\n\r\n")), { kind: "bad", why: "not an HTTP/1.x request line" });
+  // A bare LF or CR ends a line for lenient servers (a Host hidden in a value), NUL likewise.
+  const bare = { kind: "bad", why: "a bare CR, LF or NUL in the request head" };
+  for (const h of ["GET / HTTP/1.1\r\nHost: a\r\nX: 1\nHost: b\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\r\nX: 1\rHost: b\r\n\r\n", "GET / HTTP/1.1\nHost: b\r\nHost: a\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\r\r\n\r\n"]) {
+    assert.deepEqual(parseRequestHead(Buffer.from(h, "latin1")), bare, JSON.stringify(h));
+  }
   const c = parseRequestHead(Buffer.from("CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n"));
   assert.ok(c.kind === "head" && c.head.method === "CONNECT" && c.head.target === "api.example.com:443");
   if (r.kind === "head") {
     assert.equal(upstreamHead(r.head, "/x").toString(), "GET /x HTTP/1.1\r\nHost: WWW.Example.com:8080\r\nAccept: */*\r\nConnection: close\r\n\r\n");
+    // An absolute URI's authority replaces the Host header (none, or an empty one, would
+    // leave the server's default site to answer).
+    assert.equal(upstreamHead(r.head, "/x", "www.example.com:8080").toString(), "GET /x HTTP/1.1\r\nHost: www.example.com:8080\r\nAccept: */*\r\nConnection: close\r\n\r\n");
   }
 });
 
@@ -111,6 +119,31 @@ test("rules: name, port and carrier; DNS knows every name a rule covers", () => 
   assert.ok(rules.coversPort(443) && rules.coversPort(8080) && !rules.coversPort(22));
   assert.ok(rules.knowsName("x.github.com") && !rules.knowsName("github.com") && !rules.knowsName("example.com"));
   assert.ok(validName("a-b.example.com") && !validName("a..b") && !validName("-a.com") && !validName("a b"));
+});
+
+test("the host's resolver: at most LOOKUPS_MAX lookups at once, the rest wait their turn; only host names are asked", async () => {
+  let running = 0;
+  let most = 0;
+  const asked: string[] = [];
+  const lookup = async (name: string): Promise<readonly { address: string }[]> => {
+    asked.push(name);
+    most = Math.max(most, ++running);
+    await new Promise((r) => setTimeout(r, 20));
+    running--;
+    return [{ address: "127.0.0.1" }];
+  };
+  const resolve = proxyResolver({}, lookup, newLookupSlots());
+  const names = Array.from({ length: 12 }, (_, i) => `n${i}.example.test`);
+  const all = await Promise.all(names.map((n) => resolve(n)));
+  assert.equal(most, LOOKUPS_MAX);
+  assert.deepEqual(asked.sort(), [...names].sort());
+  assert.ok(all.every((a) => a[0] === "127.0.0.1"));
+  // A failing lookup gives its slot back.
+  const failing = proxyResolver({}, async () => { throw Object.assign(new Error("x"), { code: "EAI_AGAIN" }); }, newLookupSlots());
+  for (let i = 0; i < LOOKUPS_MAX + 2; i++) await assert.rejects(failing("a.example.test"), { code: "EAI_AGAIN" });
+  // Not a host name: never asked (getaddrinfo would stop at the NUL).
+  await assert.rejects(resolve("localhost\0.example.test"), { code: "ENOTFOUND" });
+  assert.equal(asked.length, names.length);
 });
 
 test("the test-only resolver table: answers from it alone; a bad value names the variable", async () => {

@@ -43,12 +43,12 @@ function proxyName(domain: number, port: number): Buffer {
  * so nothing here is re-read by the kernel). undefined: not the proxy's business (the
  * usual check applies, and refuses what the rules do not allow).
  */
-export function steer(proxy: DomainProxy, net: NetSupervision, sock: ChildSocket, copied: Buffer): Steer | undefined {
+export function steer(proxy: DomainProxy, net: NetSupervision, sock: ChildSocket, copied: Buffer, pid: number): Steer | undefined {
   if (ruleProtocol(sock) !== "tcp") return undefined;
   const t = decodeDestination(sock.domain, copied, "connect");
   if (t.kind !== "ip") return undefined;
   const { address, port } = t.dest;
-  if (address.family === 4 && formatIp(address) === "127.0.0.1" && port === proxy.port) return { name: t.name, reg: "explicit" };
+  if (address.family === 4 && formatIp(address) === "127.0.0.1" && port === proxy.port) return { name: t.name, reg: { explicit: true, pid } };
   if (netAllows(net, "tcp", t.dest)) return undefined;
   if (!proxy.rules.coversPort(port) && port !== DNS_PORT) return undefined;
   return { name: proxyName(sock.domain, proxy.port), reg: { address: formatIp(address), port } };

@@ -232,7 +232,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
       if (isInet(sock) && ctx.proxy !== undefined) {
         // Domain rules: to the filtering proxy, on the copied address (net-proxy.ts).
         const proxy = ctx.proxy;
-        const s = steer(proxy, net, sock, copied);
+        const s = steer(proxy, net, sock, copied, n.pid);
         if (s !== undefined) {
           const viaProxy = (): ReturnType<typeof io.connect> | number => {
             const rc = io.connect(n, sock, s.name, 1);
