@@ -124,14 +124,20 @@ if pid == 0:
     os.close(m); os.close(s)
     os.execv(sys.argv[1], sys.argv[1:])
 out = b""
+# This process keeps the slave open (it reads the discipline afterwards), so the master
+# never reads EOF: the loop ends once the child has exited and nothing more is readable.
+gone = False
 while True:
-    r, _, _ = select.select([m], [], [], 30)
-    if not r: break
-    try: d = os.read(m, 4096)
-    except OSError: break
-    if not d: break
-    out += d
-os.waitpid(pid, 0)
+    r, _, _ = select.select([m], [], [], 0.05)
+    if r:
+        try: d = os.read(m, 4096)
+        except OSError: break
+        if not d: break
+        out += d
+        continue
+    if gone: break
+    gone = os.waitpid(pid, os.WNOHANG)[0] == pid
+if not gone: os.waitpid(pid, 0)
 ld = struct.unpack("i", fcntl.ioctl(s, termios.TIOCGETD, b"\\0" * 4))[0]
 print(out.decode(errors="replace").replace("\\r", "").strip().replace("\\n", " | "))
 print("ldisc %d" % ld)
