@@ -12,6 +12,37 @@ import type { Session } from "./session.js";
 const PENDING_MAX = 64 * 1024 + 2;
 /** Names whose answers are remembered for the proxy's address check. */
 const ANSWERED_MAX = 4096;
+/** Addresses remembered for all those names together (a few MiB at most). */
+export const ANSWERED_ADDRESSES_MAX = 65_536;
+
+/** How many addresses each `answered` map holds, kept beside it. */
+const held = new WeakMap<Map<string, Set<string>>, number>();
+
+/**
+ * Remembers that the sandbox was told `addresses` for `name`, for the proxy's address check.
+ * A name keeps the union of its answers (a connection may use an address of an earlier
+ * answer), so a zone that answers each question with other addresses grew one name's set
+ * without end, a few thousand addresses per question (eighth review, noticed; now bounded):
+ * past ANSWERED_MAX names or ANSWERED_ADDRESSES_MAX addresses everything is forgotten but
+ * this answer. Forgetting only sends the address check to the host's resolver again.
+ */
+export function rememberAnswer(answered: Map<string, Set<string>>, name: string, addresses: readonly string[]): void {
+  let seen = answered.get(name);
+  let count = held.get(answered) ?? 0;
+  const fresh = addresses.filter((a) => seen === undefined || !seen.has(a)).length;
+  if ((seen === undefined && answered.size >= ANSWERED_MAX) || count + fresh > ANSWERED_ADDRESSES_MAX) {
+    answered.clear();
+    seen = undefined;
+    count = 0;
+  }
+  if (seen === undefined) answered.set(name, (seen = new Set()));
+  for (const a of addresses) {
+    if (seen.has(a)) continue;
+    seen.add(a);
+    count++;
+  }
+  held.set(answered, count);
+}
 
 async function answer(p: Session, msg: Buffer): Promise<Buffer | undefined> {
   const q = readQuestion(msg);
@@ -34,12 +65,7 @@ async function answer(p: Session, msg: Buffer): Promise<Buffer | undefined> {
     return errorAnswer(q, RCODE_NXDOMAIN);
   }
   // What the sandbox was told is what the proxy's address check accepts for the name.
-  let seen = p.answered.get(q.name);
-  // A wildcard admits any number of names: the memory is bounded, and forgetting only
-  // sends the address check to the resolver again.
-  if (seen === undefined && p.answered.size >= ANSWERED_MAX) p.answered.clear();
-  if (seen === undefined) p.answered.set(q.name, (seen = new Set()));
-  for (const a of addresses) seen.add(a);
+  rememberAnswer(p.answered, q.name, addresses);
   return addressAnswer(q, addresses.flatMap((a) => {
     const ip = parseIp(a);
     return ip === undefined ? [] : [ip.bytes];

@@ -56,6 +56,8 @@ const openProxies = new Set<DomainProxy>();
 
 /** How long a name's addresses are reused (the TTL the sandbox's DNS gives them too). */
 const RESOLVED_MS = 5_000;
+/** Addresses the resolver's memory holds before it forgets everything (a few MiB). */
+export const RESOLVED_ADDRESSES_MAX = 65_536;
 
 /**
  * The resolver with a short memory: a connection's address check reuses what the name
@@ -63,16 +65,27 @@ const RESOLVED_MS = 5_000;
  * costs a libuv thread hop). A rebinding within that window is not seen, as with any
  * cache honouring a TTL; failures are not kept.
  */
-function cached(resolve: Resolve): Resolve {
+export function cached(resolve: Resolve): Resolve {
   const memo = new Map<string, { at: number; addresses: Promise<readonly string[]> }>();
+  // Addresses held (an entry replaced is still counted: the memory is forgotten sooner,
+  // never later). A name under a wildcard may have thousands of addresses.
+  let held = 0;
   return (name) => {
     const now = Date.now();
     const hit = memo.get(name);
     if (hit !== undefined && now - hit.at < RESOLVED_MS) return hit.addresses;
-    if (memo.size > 1024) memo.clear();
+    if (memo.size > 1024 || held > RESOLVED_ADDRESSES_MAX) {
+      memo.clear();
+      held = 0;
+    }
     const addresses = resolve(name);
     memo.set(name, { at: now, addresses });
-    addresses.catch(() => memo.delete(name));
+    addresses.then(
+      (a) => {
+        if (memo.get(name)?.addresses === addresses) held += a.length;
+      },
+      () => memo.delete(name),
+    );
     return addresses;
   };
 }

@@ -9,6 +9,8 @@ import { parseRequestHead, splitHostPort, upstreamHead } from "../../src/proxy/h
 import { RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA, addressAnswer, errorAnswer, readQuestion } from "../../src/proxy/dns-message.js";
 import { DomainRules, validName } from "../../src/proxy/rules.js";
 import { LOOKUPS_MAX, TEST_HOSTS_ENV, newLookupSlots, proxyResolver } from "../../src/proxy/resolver.js";
+import { ANSWERED_ADDRESSES_MAX, rememberAnswer } from "../../src/proxy/dns-server.js";
+import { RESOLVED_ADDRESSES_MAX, cached } from "../../src/proxy/proxy.js";
 import { parseNetRule } from "../../src/policy/index.js";
 
 function ext(type: number, data: Buffer): Buffer {
@@ -152,4 +154,57 @@ test("the test-only resolver table: answers from it alone; a bad value names the
   await assert.rejects(resolve("other.example.test"), { code: "ENOTFOUND" });
   assert.throws(() => proxyResolver({ [TEST_HOSTS_ENV]: "{" }), { message: `${TEST_HOSTS_ENV}: "{" is not JSON (a test-only table {"name": ["address"]})` });
   assert.throws(() => proxyResolver({ [TEST_HOSTS_ENV]: `{"a":"127.0.0.1"}` }), { message: `${TEST_HOSTS_ENV}: "{\\"a\\":\\"127.0.0.1\\"}" is not a table {"name": ["address", ...]}` });
+});
+
+/** n distinct IPv4 addresses starting at the index `from`. */
+function addresses(from: number, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => {
+    const k = from + i;
+    return `10.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`;
+  });
+}
+
+test("the DNS answers remembered for the address check are bounded: a zone answering each question with new addresses cannot grow the supervisor (eighth review, noticed)", () => {
+  const held = (m: Map<string, Set<string>>): number => [...m.values()].reduce((n, s) => n + s.size, 0);
+  // Control: below the bound a name keeps the union of its answers, and other names stay.
+  const m = new Map<string, Set<string>>();
+  rememberAnswer(m, "stable.example.test", addresses(0, 8));
+  rememberAnswer(m, "hostile.example.test", addresses(100, 3));
+  rememberAnswer(m, "hostile.example.test", addresses(200, 3));
+  assert.equal(m.get("hostile.example.test")!.size, 6);
+  // The same addresses again count once: a name asked 10,000 times holds its 8.
+  for (let i = 0; i < 10_000; i++) rememberAnswer(m, "stable.example.test", addresses(0, 8));
+  assert.equal(m.get("stable.example.test")!.size, 8);
+  assert.equal(held(m), 14);
+  // The attack: one name, 4,000 new addresses per question (about what one answer holds),
+  // 100 questions. Before, the name's set grew to 400,000 addresses.
+  let max = 0;
+  for (let q = 0; q < 100; q++) {
+    const answer = addresses(1_000 + q * 4_000, 4_000);
+    rememberAnswer(m, "hostile.example.test", answer);
+    max = Math.max(max, held(m));
+    // What the sandbox was just told always passes the address check.
+    const seen = m.get("hostile.example.test")!;
+    assert.ok(answer.every((a) => seen.has(a)), `question ${q}: the latest answer is remembered`);
+  }
+  assert.ok(max <= ANSWERED_ADDRESSES_MAX, `held at most ${max} addresses`);
+  assert.ok(max > ANSWERED_ADDRESSES_MAX / 2, `the bound is reached before anything is forgotten (${max})`);
+});
+
+test("the resolver's short memory is bounded in addresses too: names with thousands of addresses each are forgotten past the bound", async () => {
+  let lookups = 0;
+  const resolve = cached(async (name) => {
+    lookups++;
+    return addresses(Number(/^n(\d+)\./.exec(name)![1]) * 4_000, 4_000);
+  });
+  // Control: a name asked again within the memory's time is not looked up again.
+  await resolve("n0.example.test");
+  await resolve("n0.example.test");
+  assert.equal(lookups, 1);
+  // 40 names of 4,000 addresses each (160,000 in all): the memory forgets past the bound,
+  // so the first name is looked up again; before, all 40 answers stayed (1,024 names).
+  for (let i = 1; i <= 40; i++) await resolve(`n${i}.example.test`);
+  await resolve("n0.example.test");
+  assert.equal(lookups, 42, "n0 was forgotten and asked again");
+  assert.ok(40 * 4_000 > RESOLVED_ADDRESSES_MAX);
 });
