@@ -39,7 +39,9 @@ function knownKinds(): Map<string, MemoryKind | null> {
   if (Date.now() - kindsAt < KIND_TTL_MS) return kinds;
   kinds = new Map();
   kindsAt = Date.now();
-  for (const m of memoryMounts()) kinds.set(m.dev, m.kind);
+  // Every mounted device, hidden mounts included: those of no memory kind as null, so a
+  // mapping's device is either known or named by no mount at all.
+  for (const [dev, kind] of mountDevices()) kinds.set(dev, kind);
   try {
     // The kernel's internal mount for memfds and shared anonymous memory.
     const fd = native().memfd(Buffer.alloc(0));
@@ -110,25 +112,39 @@ function unescape(field: string): string {
 
 /** The visible memory-backed mounts of this mount namespace (a mount hidden under a later
  * one at the same point is left out). */
-function memoryMounts(): MountEntry[] {
+/** Every mount of /proc/self/mountinfo: its device, point and memory kind (null: none). */
+function mounts(): { dev: string; point: string; kind: MemoryKind | null }[] {
   let text: string;
   try {
     text = readFileSync("/proc/self/mountinfo", "utf8");
   } catch {
     return [];
   }
-  const byPoint = new Map<string, MountEntry | null>();
+  const out: { dev: string; point: string; kind: MemoryKind | null }[] = [];
   for (const line of text.split("\n")) {
     const f = line.split(" ");
     const dash = f.indexOf("-");
     if (dash < 5) continue;
     const type = f[dash + 1]!;
     const kind: MemoryKind | null = type === "tmpfs" || type === "devtmpfs" ? "shmem" : type === "hugetlbfs" ? "hugetlb" : null;
-    const point = unescape(f[4]!);
+    out.push({ dev: f[2]!, point: unescape(f[4]!), kind });
+  }
+  return out;
+}
+
+function memoryMounts(): MountEntry[] {
+  const byPoint = new Map<string, MountEntry | null>();
+  for (const { point, dev, kind } of mounts()) {
     byPoint.delete(point); // keep mount order: the later mount hides the earlier
-    byPoint.set(point, kind === null ? null : { point, dev: f[2]!, kind });
+    byPoint.set(point, kind === null ? null : { point, dev, kind });
   }
   return [...byPoint.values()].filter((m): m is MountEntry => m !== null);
+}
+
+function mountDevices(): Map<string, MemoryKind | null> {
+  const out = new Map<string, MemoryKind | null>();
+  for (const { dev, kind } of mounts()) if (!out.has(dev) || kind !== null) out.set(dev, kind);
+  return out;
 }
 
 function within(path: string, root: string): boolean {
@@ -158,6 +174,10 @@ export interface FileCharges {
   /** Per process: bytes of its RssShmem that are pages of those files (charged as files,
    * so not again as the process's shared memory). */
   mappedFilePages: Map<number, number>;
+  /** Processes all of whose shared pages this look charged as files (none mapped from a
+   * device mountinfo does not name), or whose address space was gone when read (exiting):
+   * their RssShmem is not theirs to pay, whatever moment their status was read at. */
+  settled: Set<number>;
 }
 
 /** A mapping of a maps text whose file lives in memory. `anon`: shared anonymous memory
@@ -174,25 +194,30 @@ interface MemoryMapping {
 }
 
 /** The mappings of a maps text whose file lives in memory. */
-function memoryMappings(maps: string): MemoryMapping[] {
+function memoryMappings(maps: string): { hits: MemoryMapping[]; settled: boolean } {
   const out: MemoryMapping[] = [];
   const known = knownKinds();
+  let settled = true;
   for (const line of maps.split("\n")) {
     const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ ([0-9a-f]+) ([0-9a-f]+):([0-9a-f]+) (\d+)\s*(.*)$/.exec(line);
     if (m === null || m[6] === "0") continue;
     const dev = `${parseInt(m[4]!, 16)}:${parseInt(m[5]!, 16)}`;
     const kind = known.get(dev);
+    // A file of a device no mount names (a mount namespace of the sandbox's own) may be
+    // memory-backed: its shared pages stay the process's to pay (RssShmem).
+    if (kind === undefined) settled = false;
     if (kind === undefined || kind === null) continue;
     const path = m[7] ?? "";
     const anon = path === "/dev/zero (deleted)" || path.startsWith("/SYSV");
     const extent = parseInt(m[2]!, 16) - parseInt(m[1]!, 16) + parseInt(m[3]!, 16);
     out.push({ range: `${m[1]}-${m[2]}`, dev, ino: m[6]!, kind, anon, extent });
   }
-  return out;
+  return { hits: out, settled };
 }
 
-/** Resident pages that are file pages (not private copies) per mapping range, from smaps. */
-function filePagesOf(task: number, ranges: ReadonlySet<string>): Map<string, number> {
+/** Resident pages that are file pages (not private copies) per mapping range, from smaps;
+ * null when smaps reads empty (the address space is gone). */
+function filePagesOf(task: number, ranges: ReadonlySet<string>): Map<string, number> | null {
   const out = new Map<string, number>();
   let text: string;
   try {
@@ -200,6 +225,7 @@ function filePagesOf(task: number, ranges: ReadonlySet<string>): Map<string, num
   } catch {
     return out;
   }
+  if (text === "") return null; // its address space went after its maps were read
   let current: string | undefined;
   let rss = 0;
   for (const line of text.split("\n")) {
@@ -303,6 +329,7 @@ export class MemoryFiles {
   measure(procs: ReadonlyMap<number, { unit: number; shmem: number; task: number }>, objects: readonly { unit: number; key: string; bytes: number }[] = []): FileCharges {
     const files = new Map<number, number>();
     const mappedFilePages = new Map<number, number>();
+    const settled = new Set<number>();
     const charged = new Map<number, Set<string>>();
     const charge = (unit: number, key: string, bytes: number): void => {
       let set = charged.get(unit);
@@ -327,10 +354,10 @@ export class MemoryFiles {
       if (this.memfds) this.scanFds(task, unit, grantDevs, charge, visible);
       // Every process's mappings, every time: a shared anonymous object holds its pages
       // whether or not any process has them in its page tables (RssShmem).
-      this.scanMaps(pid, task, unit, shmem > 0, grantDevs, charge, mappedFilePages, charged, visible);
+      if (this.scanMaps(pid, task, unit, shmem > 0, grantDevs, charge, mappedFilePages, charged, visible)) settled.add(pid);
     }
     this.chargeHeld(charge, visible);
-    return { files, mappedFilePages };
+    return { files, mappedFilePages, settled };
   }
 
   /**
@@ -400,20 +427,25 @@ export class MemoryFiles {
    * (second review of issue 9). Their true size is the object's blocks, through map_files
    * (a supervisor with CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE); otherwise the furthest
    * extent any mapping of it reaches, or was last seen to reach: an object cut down to a
-   * part between two looks is then charged for that part only (docs/security.md). */
+   * part between two looks is then charged for that part only (docs/security.md).
+   * True when the process is settled (see FileCharges.settled). */
   private scanMaps(
     pid: number, task: number, unit: number, resident: boolean, grantDevs: ReadonlySet<string>, charge: (unit: number, key: string, bytes: number) => void,
     mappedFilePages: Map<number, number>, charged: Map<number, Set<string>>, visible: Set<string>,
-  ): void {
+  ): boolean {
     let maps: string;
     try {
       maps = readFileSync(`/proc/${task}/maps`, "latin1");
     } catch {
-      return;
+      return false;
     }
-    const hits = memoryMappings(maps);
-    if (hits.length === 0) return;
+    // A live process always maps something (its stack, the vDSO): an empty read is one
+    // whose address space is gone (exiting), and its RssShmem read before is stale.
+    if (maps === "") return true;
+    const { hits, settled } = memoryMappings(maps);
+    if (hits.length === 0) return settled;
     const pages = resident ? filePagesOf(task, new Set(hits.map((h) => h.range))) : new Map<string, number>();
+    if (pages === null) return true;
     const unknown = new Map<string, number>(); // inode -> resident bytes, size unknown
     const reach = new Map<string, number>(); // shared anonymous inode -> furthest extent
     for (const h of hits) {
@@ -445,5 +477,6 @@ export class MemoryFiles {
       if (extent !== undefined) this.lastSize.set(key, Math.max(this.lastSize.get(key) ?? 0, extent));
       charge(unit, key, Math.max(this.lastSize.get(key) ?? 0, inMappings));
     }
+    return settled;
   }
 }

@@ -36,6 +36,13 @@ securityCase("positive control: 32 MiB of memfd pages, unmapped, are held", { po
 // Mapped pages are in the process's RssShmem and in the file: charged once, or 32 MiB
 // would count as 64 and be killed.
 securityCase("positive control: 32 MiB of memfd pages, still mapped, are charged once and held", { policy: CAP, cmd: probe("memfd-mmap", "32", "mapped") }, held(32));
+// The same pages mapped and unmapped again and again for two seconds (20 looks of the
+// watchdog): a look that read the process's status while they were mapped and its maps
+// after they went counted them twice, in the process and in the file (the CI failure of
+// stop 28 was that race at exit: killed at 78 MiB).
+// Its attack: 256 MiB mapped and unmapped in a loop, the file's charge alone over the cap.
+securityCase("256 MiB of memfd pages mapped and unmapped in a loop under maxMemory 64M are killed", { policy: CAP, cmd: probe("memfd-flap", "256"), timeout: 30_000 }, killedByMemory());
+securityCase("positive control: 32 MiB of memfd pages mapped and unmapped in a loop are charged once and held", { policy: CAP, cmd: probe("memfd-flap", "32"), timeout: 30_000 }, held(32));
 
 // The memfds live only in a unix socket's queue: no /proc scan sees them; the supervisor's
 // probe of each memfd it made for the sandbox does.

@@ -104,6 +104,9 @@ export function chargeOf(tid: number): { tgid: number; task: number; bytes: numb
 /** Bytes in memory-backed files per accounting unit, per sandbox (by launcher pid), as
  * the last watchdog pass found them: /proc/meminfo's figures include them. */
 const fileCharges = new Map<number, ReadonlyMap<number, number>>();
+/** Per sandbox (by launcher pid): each process's pages of memory-backed files it maps, as
+ * the last pass found them; in its RssShmem and in the files' charge, so taken off once. */
+const mappedCharges = new Map<number, ReadonlyMap<number, number>>();
 
 /** Every process of the sandbox (zombies included): its charge and accounting unit (0,
  * or in a fork group the clone it belongs to; see memoryGuard), keyed by process id.
@@ -123,7 +126,8 @@ export function unitCharge(launcherPid: number, forkParent: number | undefined, 
   const charges = sandboxCharges(launcherPid, forkParent);
   const unit = charges.get(caller)?.unit ?? cloneUnit(caller, forkParent, parentOf);
   let sum = fileCharges.get(launcherPid)?.get(unit) ?? 0;
-  for (const c of charges.values()) if (c.unit === unit) sum += c.bytes;
+  const mapped = mappedCharges.get(launcherPid);
+  for (const [tgid, c] of charges) if (c.unit === unit) sum += c.bytes - Math.min(mapped?.get(tgid) ?? 0, c.shmem);
   return sum;
 }
 
@@ -244,6 +248,16 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     if (unit === 0) ctx.limitExceeded(hit);
   };
 
+  /** A process's charge read now, less its pages of memory-backed files as the last look
+   * found them (they are charged as the files, in inFiles): every place that records a
+   * fresh figure goes through here, or mapped memfd pages counted twice until the next
+   * look (a 32 MiB mapping under a 64 MiB cap was killed at 78 MiB). */
+  const record = (c: { tgid: number; bytes: number; shmem: number }): number => {
+    const bytes = c.bytes - Math.min(mappedPages.get(c.tgid) ?? 0, c.shmem);
+    charged.set(c.tgid, bytes);
+    return bytes;
+  };
+
   /** Every process's charge read again, as the last look counted it (its mapped pages of
    * memory-backed files taken off, as the look found them): one status read per process,
    * no walk of /proc. A process born since the last look is found by the next one, as
@@ -252,19 +266,18 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     for (const tgid of [...charged.keys()]) {
       const c = chargeOf(tgid);
       if (c === null) charged.delete(tgid);
-      else charged.set(tgid, c.bytes - Math.min(mappedPages.get(tgid) ?? 0, c.shmem));
+      else record(c);
     }
   };
 
   const refreshAll = (): void => {
     charged.clear();
     units.clear();
-    const procs = new Map<number, { unit: number; shmem: number; task: number }>();
+    const procs = new Map<number, { unit: number; shmem: number; task: number; bytes: number }>();
     // One /proc pass per period serves every sandbox of this process.
     for (const [tgid, c] of sandboxCharges(ctx.launcherPid, ctx.forkParent(), WATCH_MS / 2)) {
-      charged.set(tgid, c.bytes);
       units.set(tgid, c.unit);
-      procs.set(tgid, { unit: c.unit, shmem: c.shmem, task: c.task });
+      procs.set(tgid, c);
     }
     // Always: shared anonymous memory is held by mappings whose pages need not be in any
     // process's RssShmem (MADV_DONTNEED, a fork, a mapping cut down to one page).
@@ -276,13 +289,24 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     // Pages of memory-backed files a process maps are in its RssShmem and in the file's
     // blocks: charged once, as the file.
     mappedPages.clear();
-    for (const [tgid, pages] of look.mappedFilePages) {
+    for (const [tgid, pages] of look.mappedFilePages) mappedPages.set(tgid, pages);
+    // A settled process (FileCharges.settled: every shared page it maps is in a file this
+    // look charged, or its address space was gone) pays none of its RssShmem: the status
+    // read before its maps may count pages that left its mappings in between, which the
+    // files hold (a munmap takes the mapping out of the maps before its pages out of the
+    // count, measured 20-32 MiB of a 32 MiB mapping; an exiting process's maps read
+    // empty: the CI failure of stop 28, 32 MiB mapped under a 64 MiB cap reported at
+    // 78 MiB). Any other process is taken off the pages its maps showed. What is taken
+    // off is what a request's fresh figure takes off until the next look (record).
+    for (const [tgid, p] of procs) {
+      const mapped = mappedPages.get(tgid) ?? 0;
+      const pages = look.settled.has(tgid) ? Math.max(mapped, p.shmem) : mapped;
       mappedPages.set(tgid, pages);
-      const b = charged.get(tgid);
-      if (b !== undefined) charged.set(tgid, b - Math.min(pages, procs.get(tgid)?.shmem ?? 0));
+      charged.set(tgid, p.bytes - Math.min(pages, p.shmem));
     }
     inFiles = look.files;
     fileCharges.set(ctx.launcherPid, inFiles);
+    mappedCharges.set(ctx.launcherPid, mappedPages);
   };
 
   /**
@@ -315,7 +339,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     // The fast path continued growth since its last grant, in any process of the sandbox:
     // the others' charges from their last look miss it, so each is read again first.
     if (credit.spent() > 0) refreshKnown();
-    charged.set(me.tgid, me.bytes);
+    record(me);
     const unit = unitOf(me.tgid);
     const used = total(unit) + Math.max(growth, 0);
     if (growth <= 0 || used <= cap) return { action: CONTINUE, room: roomAfter(unit, used) };
@@ -385,7 +409,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
       if (offset >= 0n && len > 0n && (mode & FALLOC_FL_PUNCH_HOLE) === 0 && files.kindOfFd(dup) !== null) {
         const me = chargeOf(n.pid);
         if (me !== null) {
-          charged.set(me.tgid, me.bytes);
+          record(me);
           if (total(unitOf(me.tgid)) + Number(len) > cap) return deny(ENOSPC);
         }
       }
@@ -462,8 +486,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
       if (bytes === undefined) {
         const me = chargeOf(n.pid);
         if (me === null) return undefined;
-        [tgid, bytes] = [me.tgid, me.bytes];
-        charged.set(tgid, bytes);
+        [tgid, bytes] = [me.tgid, record(me)];
       }
       if (total(unitOf(tgid)) + THREAD_KERNEL_BYTES > cap) return deny(EAGAIN);
       charged.set(tgid, bytes + THREAD_KERNEL_BYTES);
@@ -496,6 +519,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
       // Segments live in the host's IPC namespace: they would outlive the sandbox.
       segments?.removeAll();
       fileCharges.delete(ctx.launcherPid);
+      mappedCharges.delete(ctx.launcherPid);
       files.close();
     },
   };
