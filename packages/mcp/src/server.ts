@@ -89,7 +89,7 @@ function describeChange(c: WorkdirChange): string {
 
 /** The first changes whose lines fit in `max` characters, and how many are left out: a
  * command decides how many files it makes, and each was a line of the answer (ninth review:
- * 3,000 files of 100-character names made a 390 KB answer under --max-output 4096). */
+ * all 3,000 files a command made were listed under --max-output 4096). */
 function changesWithin(changes: readonly WorkdirChange[], max: number): { shown: readonly WorkdirChange[]; omitted: number } {
   let used = 0;
   let n = 0;
