@@ -16,6 +16,12 @@ import { helloMatches, lineReader, MAX_LINE, open, seal, type Hello, type Job, t
 
 /** The most a connection may send before its hello's newline (a hello is about 80 bytes). */
 const MAX_HELLO = 1024;
+/** Connections open at once, and how long one may wait before its hello: whoever can reach
+ * the socket (a sandbox of this user granted the directory's parent) held one of this
+ * process's descriptors per connection, for as long as it liked (ninth review). The real
+ * started process connects and sends its hello at once. */
+const MAX_CONNECTIONS = 16;
+const HELLO_WITHIN_MS = 10_000;
 
 const AGENT = fileURLToPath(new URL("./agent.js", import.meta.url));
 
@@ -125,8 +131,11 @@ export async function wrap(policy: Policy | PolicyInput, argv: readonly string[]
       else settle.reject(new SandboxError(`wrap: the sandbox did not run: ${report.error.name}: ${report.error.message}`));
     };
     conn.on("data", lineReader(onLine, () => conn.destroy(), () => (hello ? MAX_HELLO : MAX_LINE)));
+    const idle = setTimeout(() => hello && conn.destroy(), HELLO_WITHIN_MS);
+    idle.unref();
     conn.on("error", () => undefined);
     conn.on("close", () => {
+      clearTimeout(idle);
       // A refused connection, even one accepted before the wrap was taken and refused after:
       // keep waiting for (or on) the real one.
       if (!mine) return;
@@ -134,6 +143,7 @@ export async function wrap(policy: Policy | PolicyInput, argv: readonly string[]
       cleanup();
     });
   });
+  server.maxConnections = MAX_CONNECTIONS;
   server.unref();
   await new Promise<void>((resolve, reject) => {
     server!.once("error", reject);

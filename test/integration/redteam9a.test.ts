@@ -3,7 +3,8 @@
 // `sandlock mcp` attacked by its agent, driven over stdio by the SDK's client or by hand.
 // Findings: a sandbox granted /tmp could put its own socket at a wrap's path and have the
 // started process run a policy and command of its choosing, and forge the caller's result;
-// a connection to a wrap's socket could grow the caller's memory without bound; a refused
+// a connection to a wrap's socket could grow the caller's memory without bound, and idle
+// ones held its descriptors; a refused
 // early connection failed the real run's result; a dry run's diff was unbounded (and one
 // past 64 MiB failed and kept its branch on disk); the change list ignored the output
 // limit; names a command chose forged lines of the report; a run went on (and committed)
@@ -57,6 +58,15 @@ scriptCase("wrap: a connection made before the started process and refused after
   assert.equal(o.agent.code, 0);
   assert.ok("ok" in o.result, `the real run's result was lost: ${JSON.stringify(o.result)}`);
   assert.equal(o.result.ok.exitCode, 0);
+}, 60_000);
+
+scriptCase("wrap: a sandbox holding 300 connections to the wrap's socket holds at most 16 of the caller's descriptors; the real started process gets in after", "dist/test/scripts/red9a-case.js", ["hold"], (o: Record<string, any>) => {
+  assert.equal(o.error, undefined, o.error);
+  const held = Number(/^held (\d+)$/.exec(o.said as string)?.[1] ?? NaN);
+  assert.ok(held <= 16, `the attacker held ${o.said} connections`);
+  assert.ok(o.heldByCaller <= 20, `the caller held ${o.heldByCaller} more descriptors`);
+  assert.equal(o.agent.out, "real\n", JSON.stringify(o.agent));
+  assert.ok("ok" in o.result && o.result.ok.exitCode === 0, JSON.stringify(o.result));
 }, 60_000);
 
 // ---- sandlock mcp ----

@@ -6,11 +6,12 @@
 //   grants a directory outside the attacker's own sandbox, and a command writing there)
 //   and hands the caller a result of its choosing;
 // - flood: the same sandbox connects to the wrap's socket and writes without a newline;
-// - late: a connection made before the started process, refused after the wrap was taken.
-// Usage: red9a-case.js mitm|flood|late
+// - late: a connection made before the started process, refused after the wrap was taken;
+// - hold: the same sandbox opens 300 connections to the wrap's socket and holds them.
+// Usage: red9a-case.js mitm|flood|late|hold
 
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -91,6 +92,22 @@ s.on("connect", function pump() {
 });
 `;
 
+/** Opens N connections to SOCKET and holds them; prints how many are open after 1 s, then
+ * holds them 3 s more (while the caller counts its descriptors) and exits. */
+const HOLD = String.raw`
+const net = require("net");
+const [sock, n] = process.argv.slice(1);
+let open = 0;
+for (let i = 0; i < Number(n); i++) {
+  const s = net.connect(sock);
+  s.on("connect", () => open++);
+  s.on("error", () => {});
+  s.on("close", (hadErr) => { open--; });
+}
+setTimeout(() => console.log("held " + open), 1000);
+setTimeout(() => process.exit(0), 4000);
+`;
+
 const ATTACKER_POLICY = { fsReadable: ["/"], fsWritable: [tmpdir()] };
 
 async function mitm(): Promise<object> {
@@ -145,6 +162,34 @@ async function flood(): Promise<object> {
   return { flood: JSON.parse(r.stdoutText.trim() || "{}"), stderr: r.stderrText.slice(-1000), grewMiB: Math.round((peak - before) / (1 << 20)), agent, result: await settled(w.result) };
 }
 
+/** The attacker holding n connections: what it says, and how many more descriptors this
+ * process has meanwhile than before it started (its own supervision's included). */
+async function holding(sock: string, n: number): Promise<{ said: string; fds: number }> {
+  const fds = (): number => readdirSync("/proc/self/fd").length;
+  const before = fds();
+  const sb = new Sandbox(ATTACKER_POLICY);
+  await sb.spawn([process.execPath, "-e", HOLD, sock, String(n)], { stdout: "pipe", stderr: "pipe", timeout: 30_000 });
+  let said = "";
+  const heard = new Promise<void>((resolve) => sb.stdout!.on("data", (d: Buffer) => {
+    said += d.toString();
+    if (said.includes("\n")) resolve();
+  }));
+  const waited = sb.wait();
+  await Promise.race([heard, waited]);
+  const during = fds();
+  await waited;
+  return { said: said.trim(), fds: during - before };
+}
+
+async function hold(): Promise<object> {
+  const w = await wrap({ fsReadable: ["/usr", "/lib", "/lib64", "/bin"] }, ["/bin/echo", "real"]);
+  const none = await holding(w.args[1]!, 0); // the attacker's sandbox alone
+  const many = await holding(w.args[1]!, 300);
+  // Control: the real started process still gets in once the attacker is gone.
+  const agent = await start(w.file, w.args, w.env);
+  return { said: many.said, heldByCaller: many.fds - none.fds, agent, result: await settled(w.result) };
+}
+
 async function late(): Promise<object> {
   const w = await wrap({ fsReadable: ["/usr", "/lib", "/lib64", "/bin"] }, ["/bin/sh", "-c", "sleep 1; echo real"]);
   // A connection accepted before the wrap was taken, which speaks only once it has been.
@@ -158,7 +203,7 @@ async function late(): Promise<object> {
   return { agent, result: await settled(w.result) };
 }
 
-const scenarios: Record<string, () => Promise<object>> = { mitm, flood, late };
+const scenarios: Record<string, () => Promise<object>> = { mitm, flood, late, hold };
 const fn = scenarios[scenario ?? ""];
 if (fn === undefined) throw new Error(`usage: red9a-case.js ${Object.keys(scenarios).join("|")}`);
 try {
