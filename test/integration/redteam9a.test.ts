@@ -243,3 +243,27 @@ test("mcp held: a background process holding the output pipes ends with the run;
   const control = await call({ command: "ls", cwd: "fine" });
   assert.equal((control.structuredContent as Structured).stdout.trim(), "f");
 });
+
+test("mcp held: malformed JSON-RPC lines are answered or dropped and the server goes on; a server killed mid-run leaves no sandbox running", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sandlock-red9a-rpc-"));
+  try {
+    const s = rawServer(dir);
+    await initialized(s);
+    for (const junk of ["{", "null", "[]", '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"sandlock_run","arguments":{"argv":"not-a-list"}}}', '{"jsonrpc":"2.0","id":8,"method":"nope"}']) s.child.stdin!.write(`${junk}\n`);
+    const bad = [await s.next(), await s.next()];
+    assert.ok(bad.some((m) => m.id === 7 && (m.error !== undefined || m.result?.isError === true)), JSON.stringify(bad));
+    assert.ok(bad.some((m) => m.id === 8 && m.error?.code === -32601), JSON.stringify(bad));
+    s.send({ id: 9, method: "tools/call", params: { name: "sandlock_run", arguments: { command: "echo alive" } } });
+    const alive = await s.next();
+    assert.equal(alive.result?.structuredContent?.stdout?.trim(), "alive", "control: the server still runs commands");
+    // Killed (SIGKILL: no handler runs) while a command sleeps before its write.
+    s.send({ id: 10, method: "tools/call", params: { name: "sandlock_run", arguments: { command: "sleep 3; echo x > after-kill.txt", timeout_seconds: 30 } } });
+    await new Promise((r) => setTimeout(r, 1500));
+    s.child.kill("SIGKILL");
+    await s.exited;
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal(existsSync(join(dir, "after-kill.txt")), false, "the sandbox outlived its server");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
