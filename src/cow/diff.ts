@@ -66,6 +66,7 @@ export function unifiedDiff(changes: readonly Change[], upper: string, workdir: 
     const real = realIsFile ? c.path : "/dev/null";
     const staged = c.kind === "deleted" ? "/dev/null" : join(upper, rel);
     let piece: string;
+    let overflow = false;
     if (Math.max(sizeOf(real), sizeOf(staged)) > MAX_DIFF_FILE) {
       piece = `Files a/${name} and b/${name} differ (${Math.max(sizeOf(real), sizeOf(staged))} bytes: too large to diff, at most ${MAX_DIFF_FILE})\n`;
     } else if (!isText(real) || !isText(staged)) {
@@ -74,12 +75,13 @@ export function unifiedDiff(changes: readonly Change[], upper: string, workdir: 
       const room = maxBytes - used;
       const r = spawnSync("diff", ["-u", "--label", realIsFile ? `a/${name}` : "/dev/null", "--label", c.kind === "deleted" ? "/dev/null" : `b/${name}`, real, staged], { encoding: "utf8", maxBuffer: room + 1 });
       // Past the room left, diff(1) is killed and what it wrote so far is kept, cut below.
-      const overflow = (r.error as NodeJS.ErrnoException | undefined)?.code === "ENOBUFS";
+      overflow = (r.error as NodeJS.ErrnoException | undefined)?.code === "ENOBUFS";
       if (r.error !== undefined && !overflow) throw new Error(`diff: ${r.error.message} (the --diff option runs diff(1) from diffutils)`);
       if (!overflow && r.status === 2) throw new Error(`diff: ${r.stderr.trim()}`);
       piece = r.stdout ?? "";
     }
-    if (used + piece.length > maxBytes) {
+    // maxBuffer counts bytes and the budget characters: an overflow is a cut either way.
+    if (overflow || used + piece.length > maxBytes) {
       out.push(piece.slice(0, maxBytes - used), `\n[diff cut at ${maxBytes} bytes: ${files.length - i - 1} more changed files not shown]\n`);
       break;
     }
