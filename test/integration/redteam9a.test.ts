@@ -11,7 +11,7 @@
 // after its agent went away. Each attack has its positive control.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -265,5 +265,26 @@ test("mcp held: malformed JSON-RPC lines are answered or dropped and the server 
     assert.equal(existsSync(join(dir, "after-kill.txt")), false, "the sandbox outlived its server");
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("cli: sandlock run --dry-run --diff shows a name with a newline and an escape sequence escaped, in the change list and the diff's headers", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sandlock-red9a-cli-"));
+  const storage = mkdtempSync(join(tmpdir(), "sandlock-red9a-store-"));
+  try {
+    const ro = ["/usr", "/lib", "/lib64", "/bin", "/etc"].filter((p) => existsSync(p)).flatMap((p) => ["-r", p]);
+    const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, [CLI, "run", ...ro, "--workdir", dir, "--fs-storage", storage, "--dry-run", "--diff", "--", "/bin/sh", "-c", "printf hi > \"$(printf 'x\\n  D passwd\\n+++ b-evil\\033[2J')\""], { encoding: "utf8" }, (_e, out, err) => resolve({ stdout: out, stderr: err })),
+    );
+    const all = `${stdout}\n${stderr}`;
+    assert.doesNotMatch(all, /^ {2}D passwd/m, "a forged change line");
+    assert.doesNotMatch(all, /^\+\+\+ b-evil/m, "a forged diff header");
+    assert.doesNotMatch(all, /\x1b/, "an escape sequence reaches the terminal");
+    // Control: the file is listed and diffed, by its escaped name.
+    assert.match(stderr, /^ {2}A .*\/x\\u\{A\} {2}D passwd\\u\{A\}\+\+\+ b-evil\\u\{1B\}\[2J$/m);
+    assert.match(stdout, /^\+\+\+ b\/x\\u\{A\} {2}D passwd\\u\{A\}\+\+\+ b-evil\\u\{1B\}\[2J\n@@ .*\n\+hi$/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(storage, { recursive: true, force: true });
   }
 });
