@@ -1,8 +1,9 @@
 // The program wrap() hands to other spawners: `node agent.js SOCKET KEY`. It connects to
-// the caller, proves it holds the key, receives the policy and command sealed with it, runs the command confined with this process's
-// stdio (a pty, pipes, whatever the spawner gave), forwards SIGTERM, SIGINT and SIGHUP to
-// the sandbox, reports the result, and exits as the command did. If this process dies, so
-// does the sandbox (its launcher's control pipe closes).
+// the caller, proves it holds the key, receives the policy and command sealed with it, runs
+// the command confined with this process's stdio (a pty, pipes, whatever the spawner gave),
+// forwards SIGTERM, SIGINT and SIGHUP to the sandbox, reports the result sealed, and exits
+// as the command did. If this process dies, so does the sandbox (its launcher's control
+// pipe closes).
 
 import { connect } from "node:net";
 import { constants } from "node:os";
