@@ -121,7 +121,14 @@ function abortCow(run: CowRun, upper: string): WorkdirOutcome & { diff?: string 
   const { branch } = run;
   const id = branch.meta.id;
   const { changes } = readChanges(upper, branch.meta.workdir);
-  const diff = run.dryRun === "diff" ? unifiedDiff(changes, upper, branch.meta.workdir) : undefined;
+  let diff: string | undefined;
+  try {
+    diff = run.dryRun === "diff" ? unifiedDiff(changes, upper, branch.meta.workdir) : undefined;
+  } catch (e) {
+    // A dry run whose diff could not be made still lists its changes and throws them away:
+    // failing here kept the branch, whatever the sandbox had staged, on the host's disk.
+    diff = `[no diff: ${(e as Error).message}]\n`;
+  }
   dropBranch(branch, true);
   return diff === undefined ? { action: "aborted", branch: id, changes } : { action: "aborted", branch: id, changes, diff };
 }

@@ -1,8 +1,9 @@
-// The program wrap() hands to other spawners: `node agent.js SOCKET TOKEN`. It connects to
-// the caller, receives the policy and command, runs the command confined with this process's
-// stdio (a pty, pipes, whatever the spawner gave), forwards SIGTERM, SIGINT and SIGHUP to
-// the sandbox, reports the result, and exits as the command did. If this process dies, so
-// does the sandbox (its launcher's control pipe closes).
+// The program wrap() hands to other spawners: `node agent.js SOCKET KEY`. It connects to
+// the caller, proves it holds the key, receives the policy and command sealed with it, runs
+// the command confined with this process's stdio (a pty, pipes, whatever the spawner gave),
+// forwards SIGTERM, SIGINT and SIGHUP to the sandbox, reports the result sealed, and exits
+// as the command did. If this process dies, so does the sandbox (its launcher's control
+// pipe closes).
 
 import { connect } from "node:net";
 import { constants } from "node:os";
@@ -10,9 +11,9 @@ import { ConfinementError } from "../errors.js";
 import { Policy } from "../policy/policy.js";
 import { Sandbox } from "../sandbox.js";
 import type { RunResult } from "../result.js";
-import { lineReader, type Job, type Report } from "./protocol.js";
+import { helloProof, lineReader, open, seal, type Job, type Report } from "./protocol.js";
 
-const [socketPath, token] = process.argv.slice(2);
+const [socketPath, keyHex] = process.argv.slice(2);
 
 function exitCodeOf(r: RunResult): number {
   if (r.status === "exited") return r.exitCode;
@@ -26,7 +27,8 @@ function fail(text: string): never {
   process.exit(125);
 }
 
-if (socketPath === undefined || token === undefined) fail("usage: agent.js SOCKET TOKEN (made by wrap())");
+if (socketPath === undefined || keyHex === undefined || !/^[0-9a-f]{64}$/.test(keyHex)) fail("usage: agent.js SOCKET KEY (made by wrap())");
+const key = Buffer.from(keyHex!, "hex");
 
 const sock = connect(socketPath!);
 sock.on("error", (e) => fail(`cannot reach the process that called wrap() (${(e as NodeJS.ErrnoException).code ?? e.message})`));
@@ -36,12 +38,22 @@ let started = false;
 sock.on("data", lineReader((text) => {
   if (started) return;
   started = true;
-  void run(JSON.parse(text) as Job);
-}));
+  let job: Job | undefined;
+  try {
+    job = open(key, "job", JSON.parse(text)) as Job | undefined;
+  } catch {
+    job = undefined;
+  }
+  // What a process that put its own socket at the path would send: a policy and a command
+  // of its choosing, to be run outside its own sandbox. Nothing runs unless it was sealed
+  // with the key wrap() made.
+  if (job === undefined) fail(`what came back on ${socketPath} was not sealed with this wrap's key (another process may have put its own socket at that path): nothing was run`);
+  void run(job!);
+}, () => fail(`what came back on ${socketPath} is not a message of wrap(): nothing was run`)));
 sock.on("close", () => {
-  if (!started) fail("the process that called wrap() refused this one (a wrong token, or it already ran)");
+  if (!started) fail("the process that called wrap() refused this one (a wrong key, or it already ran)");
 });
-void send({ token });
+void send({ hello: helloProof(key) });
 
 async function run(job: Job): Promise<void> {
   let code = 125;
@@ -67,6 +79,6 @@ async function run(job: Job): Promise<void> {
     process.stderr.write(`sandlock: ${err.message}\n`);
     report = { error: { name: err.name, message: err.message } };
   }
-  await send(report);
+  await send(seal(key, "report", report));
   sock.end(() => process.exit(code));
 }

@@ -2,7 +2,7 @@
 // process manager) that runs argv confined by the policy, with the spawner's stdio, and
 // whose result (status, exit code, enforcement report, refusals) comes back to the caller.
 
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -12,7 +12,16 @@ import { SandboxError } from "../errors.js";
 import { Policy } from "../policy/policy.js";
 import type { PolicyInput } from "../policy/types.js";
 import { RunResult, type RunResultFields } from "../result.js";
-import { lineReader, type Hello, type Job, type Report } from "./protocol.js";
+import { helloMatches, lineReader, MAX_LINE, open, seal, type Hello, type Job, type Report } from "./protocol.js";
+
+/** The most a connection may send before its hello's newline (a hello is about 80 bytes). */
+const MAX_HELLO = 1024;
+/** Connections open at once, and how long one may wait before its hello: whoever can reach
+ * the socket (a sandbox of this user granted the directory's parent) held one of this
+ * process's descriptors per connection, for as long as it liked (ninth review). The real
+ * started process connects and sends its hello at once. */
+const MAX_CONNECTIONS = 16;
+const HELLO_WITHIN_MS = 10_000;
 
 const AGENT = fileURLToPath(new URL("./agent.js", import.meta.url));
 
@@ -32,7 +41,7 @@ export interface WrapOptions {
 export interface Wrapped {
   /** The program to start: this Node. */
   readonly file: string;
-  /** Its arguments: the agent program, the socket it reports to, and its token. */
+  /** Its arguments: the agent program, the socket it reports to, and its key (hex). */
   readonly args: readonly string[];
   /** The environment to start it with (the sandbox takes its own from it, as the policy says). */
   readonly env: Record<string, string>;
@@ -65,10 +74,15 @@ export async function wrap(policy: Policy | PolicyInput, argv: readonly string[]
   }
   if (p.policyFn !== undefined) throw new SandboxError("wrap: a policy with policyFn cannot be handed to another process (the function stays here)");
   const job: Job = { policy: p.toJSON(), argv: [...argv], foreground: opts.foreground ?? true, ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}) };
-  // Only this user can enter the directory: no other user can reach the socket.
+  // Only this user can enter the directory: no other user can reach the socket. A process
+  // of this user that may write the directory's parent (another sandbox granted /tmp) can
+  // still move the socket aside and put its own at the path, so the path proves nothing:
+  // the key does. The agent sends a proof of it, never the key itself; the job and the
+  // report are sealed with it (protocol.ts), so such a process in the middle can pass them
+  // on unread, or drop them, and nothing else.
   const dir = mkdtempSync(join(tmpdir(), "sandlock-wrap-"));
   const path = join(dir, "s");
-  const token = randomBytes(24);
+  const key = randomBytes(32);
   let server: Server | undefined;
   const cleanup = (): void => {
     server?.close();
@@ -80,8 +94,11 @@ export async function wrap(policy: Policy | PolicyInput, argv: readonly string[]
   let taken = false;
   server = createServer((conn: Socket) => {
     let hello = true;
+    let mine = false; // this connection took the wrap
     let reported = false;
-    conn.on("data", lineReader((text) => {
+    let refusedReport: string | undefined;
+    const onLine = (text: string): void => {
+      if (conn.destroyed) return; // lines after a refusal, in the same chunk
       let msg: unknown;
       try {
         msg = JSON.parse(text);
@@ -91,28 +108,42 @@ export async function wrap(policy: Policy | PolicyInput, argv: readonly string[]
       }
       if (hello) {
         hello = false;
-        const given = Buffer.from(String((msg as Hello).token ?? ""), "hex");
-        if (taken || given.length !== token.length || !timingSafeEqual(given, token)) {
+        if (taken || !helloMatches(key, (msg as Partial<Hello> | null)?.hello)) {
           conn.destroy();
           return;
         }
         taken = true;
+        mine = true;
         server?.close(); // one run per wrap: nobody else gets in
-        conn.write(`${JSON.stringify(job)}\n`);
+        conn.write(`${JSON.stringify(seal(key, "job", job))}\n`);
+        return;
+      }
+      if (reported) return;
+      const report = open(key, "report", msg) as Report | undefined;
+      if (report === undefined) {
+        // Not sealed by a holder of the key: whatever it says is not the run's result.
+        refusedReport = "the report that came back was not sealed with the wrap's key (another process may have put its own socket at the wrap's path)";
+        conn.destroy();
         return;
       }
       reported = true;
-      const report = msg as Report;
       if ("result" in report) settle.resolve(new RunResult({ ...(report.result as unknown as RunResultFields), stdout: null, stderr: null }));
       else settle.reject(new SandboxError(`wrap: the sandbox did not run: ${report.error.name}: ${report.error.message}`));
-    }));
+    };
+    conn.on("data", lineReader(onLine, () => conn.destroy(), () => (hello ? MAX_HELLO : MAX_LINE)));
+    const idle = setTimeout(() => hello && conn.destroy(), HELLO_WITHIN_MS);
+    idle.unref();
     conn.on("error", () => undefined);
     conn.on("close", () => {
-      if (!taken || hello) return; // a refused connection: keep waiting for the real one
-      if (!reported) settle.reject(new SandboxError("wrap: the wrapped process ended before reporting its result (killed, or it crashed); its sandbox died with it"));
+      clearTimeout(idle);
+      // A refused connection, even one accepted before the wrap was taken and refused after:
+      // keep waiting for (or on) the real one.
+      if (!mine) return;
+      if (!reported) settle.reject(new SandboxError(refusedReport !== undefined ? `wrap: ${refusedReport}` : "wrap: the wrapped process ended before reporting its result (killed, or it crashed); its sandbox died with it"));
       cleanup();
     });
   });
+  server.maxConnections = MAX_CONNECTIONS;
   server.unref();
   await new Promise<void>((resolve, reject) => {
     server!.once("error", reject);
@@ -122,7 +153,7 @@ export async function wrap(policy: Policy | PolicyInput, argv: readonly string[]
   for (const [k, v] of Object.entries(opts.env ?? process.env)) if (v !== undefined) env[k] = v;
   return {
     file: process.execPath,
-    args: [AGENT, path, token.toString("hex")],
+    args: [AGENT, path, key.toString("hex")],
     env,
     result,
     close: () => {

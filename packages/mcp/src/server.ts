@@ -33,7 +33,7 @@ export function directoryInRoot(root: string, dir: string | undefined): string {
   }
   const rel = relative(root, real);
   if (rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
-    throw new ToolInputError(`cwd ${JSON.stringify(dir)} is outside the server's root ${root} (it leads to ${real})`);
+    throw new ToolInputError(`cwd ${JSON.stringify(dir)} is outside the server's root ${root} (it leads to ${printable(real)})`);
   }
   if (!statSync(real).isDirectory()) throw new ToolInputError(`cwd ${JSON.stringify(dir)} is not a directory`);
   return real;
@@ -52,7 +52,7 @@ function commandEnv(passEnv: readonly string[]): Record<string, string> {
 const maxOutputOf = (args: { max_output_bytes?: number | undefined }, opts: ServerOptions): number => args.max_output_bytes ?? opts.maxOutput;
 
 function describeRefusal(r: Refusal): string {
-  return `${r.syscall} ${r.target}: ${r.errno}, ${r.why}${r.count > 1 ? ` (${r.count} times)` : ""}`;
+  return `${r.syscall} ${printable(r.target)}: ${r.errno}, ${r.why}${r.count > 1 ? ` (${r.count} times)` : ""}`;
 }
 
 /** What becomes of a run's writes: made directly, or staged in a copy-on-write workdir over
@@ -73,8 +73,32 @@ async function runStaged(mode: ChangeMode, policy: PolicyInput, cmd: readonly st
   return { result: d.result, ...(d.diff !== undefined ? { diff: d.diff } : {}) };
 }
 
+/** Characters that would let a name a command chose forge lines of the report or drive the
+ * terminal that shows it (controls, line and paragraph separators, bidi overrides): shown
+ * as \u{XXXX}, as `sandlock ps` shows names. */
+const UNSAFE = /[\p{Cc}\p{Zl}\p{Zp}\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/gu;
+
+/** A name a command chose (a file it made, a path it asked for), safe to put on a line. */
+export function printable(v: string): string {
+  return v.replace(UNSAFE, (c) => `\\u{${c.codePointAt(0)!.toString(16).toUpperCase()}}`);
+}
+
 function describeChange(c: WorkdirChange): string {
-  return `  ${c.kind} ${c.path}`;
+  return `  ${c.kind} ${printable(c.path)}`;
+}
+
+/** The first changes whose lines fit in `max` characters, and how many are left out: a
+ * command decides how many files it makes, and each was a line of the answer (ninth review:
+ * all 3,000 files a command made were listed under --max-output 4096). */
+function changesWithin(changes: readonly WorkdirChange[], max: number): { shown: readonly WorkdirChange[]; omitted: number } {
+  let used = 0;
+  let n = 0;
+  for (const c of changes) {
+    used += describeChange(c).length + 1;
+    if (used > max) break;
+    n++;
+  }
+  return { shown: changes.slice(0, n), omitted: changes.length - n };
 }
 
 interface RunRecord {
@@ -109,7 +133,7 @@ export function createServer(opts: ServerOptions, version: string): McpServer {
         changes: z.enum(CHANGE_MODES).optional().describe(`what becomes of the writes under the root: direct, commit, dry_run or keep (default ${opts.staged ? "commit; direct is refused by this server" : "direct"})`),
       },
     },
-    async (args): Promise<ToolResult> => {
+    async (args, extra): Promise<ToolResult> => {
       if ((args.command === undefined) === (args.argv === undefined)) return failure('give exactly one of "command" (a shell command line) and "argv"');
       const cmd = args.argv ?? ["/bin/sh", "-c", args.command!];
       const profile = args.profile ?? opts.profiles[0]!;
@@ -131,7 +155,10 @@ export function createServer(opts: ServerOptions, version: string): McpServer {
         const timeout = (args.timeout_seconds ?? opts.defaultTimeout) * 1000;
         const maxBuffer = args.max_output_bytes ?? opts.maxOutput;
         try {
-          ({ result, diff } = await runStaged(mode, policy, cmd, { timeout, maxBuffer, ...(args.stdin !== undefined ? { input: args.stdin } : {}) }));
+          // The request's signal: the SDK aborts it when the client cancels the call or goes
+          // away (its stdin closed). Without it a run went on to its time limit after the
+          // agent was gone, and a staged one still committed (ninth review).
+          ({ result, diff } = await runStaged(mode, policy, cmd, { timeout, maxBuffer, signal: extra.signal, ...(args.stdin !== undefined ? { input: args.stdin } : {}) }));
         } catch (e) {
           if (!(e instanceof OutputLimitError)) throw e;
           result = e.result;
@@ -149,13 +176,15 @@ export function createServer(opts: ServerOptions, version: string): McpServer {
         result.status === "timeout" ? `timed out after ${(args.timeout_seconds ?? opts.defaultTimeout)} s and was killed` :
         truncated.stdout || truncated.stderr ? `killed: it wrote more than ${args.max_output_bytes ?? opts.maxOutput} bytes to ${truncated.stdout ? "stdout" : "stderr"}` :
         `${result.status} by ${result.signal}`;
-      const lines = [`${id}: ${ending} (${Math.round(result.durationMs)} ms, profile ${profile}, cwd ${cwd})`];
+      const lines = [`${id}: ${ending} (${Math.round(result.durationMs)} ms, profile ${profile}, cwd ${printable(cwd)})`];
       if (result.limit !== null) lines.push(`limit: ${result.limit.field} ${result.limit.reason ?? ""}`.trim());
       if (result.refused.length > 0) lines.push("refused by the sandbox:", ...result.refused.map((r) => `  ${describeRefusal(r)}`));
       const w = result.workdir;
+      const listed = changesWithin(w?.changes ?? [], maxOutputOf(args, opts));
       if (w !== null) {
         const what = mode === "dry_run" ? "dry run: nothing was written" : w.action === "kept" ? `kept as branch ${w.branch} (sandlock branch show ${w.branch} --diff; sandlock branch apply ${w.branch})` : `${w.action} (branch ${w.branch})`;
-        lines.push(`changes: ${what}`, ...w.changes.map(describeChange));
+        lines.push(`changes: ${what}`, ...listed.shown.map(describeChange));
+        if (listed.omitted > 0) lines.push(`  [${listed.omitted} more changes not listed: the list is cut at ${maxOutputOf(args, opts)} bytes]`);
       }
       if (diff !== undefined) lines.push("--- diff ---", diff.length > maxOutputOf(args, opts) ? `${diff.slice(0, maxOutputOf(args, opts))}\n[diff cut at ${maxOutputOf(args, opts)} bytes]` : diff);
       lines.push("--- stdout ---", result.stdoutText, "--- stderr ---", result.stderrText);
@@ -174,7 +203,7 @@ export function createServer(opts: ServerOptions, version: string): McpServer {
           profile,
           cwd,
           changes: mode,
-          ...(w !== null ? { workdir: { action: mode === "dry_run" ? "dry_run" : w.action, branch: w.branch, changes: w.changes.map((c) => ({ ...c })) } } : {}),
+          ...(w !== null ? { workdir: { action: mode === "dry_run" ? "dry_run" : w.action, branch: w.branch, changes: listed.shown.map((c) => ({ ...c })), changes_not_listed: listed.omitted } } : {}),
           ...(diff !== undefined ? { diff: diff.slice(0, maxOutputOf(args, opts)) } : {}),
         },
       };
