@@ -58,6 +58,10 @@ export function learningPolicy(o: LearnOptions): { policy: Policy; cwd: string }
     fsReadable: ["/"],
     fsWritable: [...(workspace.fsWritable ?? []), ...(o.writable ?? []).map((p) => resolvePath(cwd, p))],
     privateTmp: true,
+    // As -p workspace: the command may write its project, but not what runs outside the
+    // sandbox later (.git/hooks, .git/config, .envrc, .vscode...). Without it a learning
+    // run left a pre-commit hook that the user's next `git commit` ran unconfined.
+    protectedFiles: true,
     cwd,
     ...(o.network === false ? {} : { netAllow: ["*"], netAllowBind: ["*"] }),
     ...(o.env === undefined ? {} : { env: { ...o.env } }),
