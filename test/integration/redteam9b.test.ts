@@ -143,3 +143,18 @@ scriptCase("CLI: names the command chose reach the terminal escaped, in learn's 
   assert.match(interpreter.stderr, /its interpreter \(#! line\) \/nonexistent\/x\\u\{1B\}\]0;PWNED/);
   assert.doesNotMatch(interpreter.stderr, RAW);
 }, 240_000);
+
+// A flood of DNS questions (3,000 names of the command's choice): learn's report printed
+// every name on one line, and the host looked every one up again after the run, all at once,
+// each a getaddrinfo that cannot be cancelled (with a slow resolver the CLI stayed alive
+// after its report until the last answered). Now the report names 20 and counts the rest,
+// and at most 4 lookups run at a time, none started after the 3 s deadline (unit test "the
+// names a run looked up are looked up again at most 4 at a time"). Control: the names were
+// recorded (the count is there).
+scriptCase("learn: a flood of DNS questions neither floods the report nor the host's resolver", SCRIPT, ["${STAGE}", "learn-names"], (o) => {
+  assert.equal(o.error, undefined, o.error);
+  assert.equal(o.learned.code, 0, o.learned.stderr);
+  const line = o.learned.stderr.split("\n").find((l: string) => l.startsWith("  names looked up: ")) ?? "";
+  assert.match(line, /, and 2980 more$/, line.slice(0, 400));
+  assert.ok(line.length < 1000, `one short line: ${line.length} characters`);
+}, 240_000);

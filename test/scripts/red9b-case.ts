@@ -144,6 +144,25 @@ const cases: Record<string, () => Promise<unknown>> = {
     return o;
   },
 
+  // A flood of DNS questions: each name is recorded, printed in the report, and looked up
+  // again by the host after the run. 3,000 names to a UDP port nobody reads.
+  "learn-names": async () => {
+    const project = dir("project");
+    const py = [
+      "import socket, struct",
+      "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)",
+      "for i in range(3000):",
+      "    q = struct.pack('>HHHHHH', i, 0x0100, 1, 0, 0, 0) + b''.join(bytes([len(l)]) + l for l in [b'r%d' % i, b'red9b', b'invalid']) + b'\\0' + struct.pack('>HH', 1, 1)",
+      "    s.sendto(q, ('127.0.0.1', 9))",
+    ].join("\n");
+    writeFileSync(join(project, "q.py"), py);
+    const t0 = Date.now();
+    const learned = await sandlock(project, ["learn", "-o", "learned.toml", "--", "/usr/bin/python3", "q.py"]);
+    const o = { learned, ms: Date.now() - t0 };
+    rmSync(project, { recursive: true, force: true });
+    return o;
+  },
+
   // A multi-line argument (sh -c "$(cat build.sh)") ended the profile's comment line, and
   // the rest of it was read as TOML: here a [network] rule and a [program.env] header that
   // swallows learn's own lines.

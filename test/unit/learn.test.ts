@@ -7,6 +7,7 @@ import { Observed, dnsQuestion, MAX_ENTRIES } from "../../src/learn/observed.js"
 import { suggest, type SuggestContext } from "../../src/learn/suggest.js";
 import { profileText, reportText } from "../../src/learn/render.js";
 import { parseLearnArgs } from "../../src/cli/learn.js";
+import { addressesOf } from "../../src/learn/run.js";
 import type { PresetHost } from "../../src/policy/presets.js";
 
 /** A host with these paths; a path ending in "/" is a directory. */
@@ -197,4 +198,23 @@ test("learn's arguments: every mistake named", () => {
   assert.deepEqual(ok.writable, ["out"]);
   assert.equal(ok.network, false);
   assert.equal(parseLearnArgs(["--help"]), "help");
+});
+
+test("the names a run looked up are looked up again at most 4 at a time, and none starts after the deadline", async () => {
+  // A resolver that never answers: the names are the command's (up to 200,000 recorded);
+  // every lookup started is one the host cannot cancel.
+  let started = 0;
+  const never = (): Promise<readonly string[]> => {
+    started++;
+    return new Promise(() => undefined);
+  };
+  const names = Array.from({ length: 10_000 }, (_, i) => `n${i}.example.test`);
+  const t0 = Date.now();
+  const got = await addressesOf(names, never, 100);
+  assert.ok(Date.now() - t0 < 2000, "returns at the deadline");
+  assert.equal(started, 4);
+  assert.equal(got.size, 0);
+  // Answered at once: every name gets its addresses.
+  const all = await addressesOf(names.slice(0, 50), async (n) => [`192.0.2.${n.length}`], 5000);
+  assert.equal(all.size, 50);
 });
