@@ -4,8 +4,11 @@
 // came out. Usage: red9b-case.js STAGE CASE
 
 import { execFile } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { Sandbox } from "../../src/index.js";
 
 const [stage, which] = process.argv.slice(2) as [string, string];
 const cli = join(stage, "bin", "sandlock.cjs");
@@ -161,6 +164,46 @@ const cases: Record<string, () => Promise<unknown>> = {
     const o = { learned, ms: Date.now() - t0 };
     rmSync(project, { recursive: true, force: true });
     return o;
+  },
+
+  // deterministicDirs: the supervisor reads and sorts every directory listed from its start
+  // and kept each sorted listing (64 directories) for the rest of the run, whatever its size.
+  // 12 directories of 40,000 hard links with 200-byte names, listed once each: what the
+  // supervising process (this one) still holds while the sandbox sleeps.
+  "dirs-memory": async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const base = dir("dirs");
+    const flag = dir("flag");
+    const dirs: string[] = [];
+    try {
+      for (let d = 0; d < 12; d++) {
+        // One file a directory: ext4 allows 65,000 links to a file.
+        const file = join(base, `f${d}`);
+        writeFileSync(file, "");
+        const sub = join(base, `d${d}`);
+        mkdirSync(sub);
+        for (let i = 0; i < 40_000; i++) linkSync(file, join(sub, `${"x".repeat(200)}${i}`));
+        dirs.push(sub);
+      }
+    } catch (e) {
+      for (const d of [base, flag]) rmSync(d, { recursive: true, force: true });
+      throw e;
+    }
+    const py = `import os, time\nfor d in ${JSON.stringify(dirs)}: os.listdir(d)\nopen(${JSON.stringify(join(flag, "listed"))}, "w").close()\ntime.sleep(30)\n`;
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const sb = new Sandbox({ fsReadable: ["/usr", "/lib", "/lib64", "/etc", base], fsWritable: [flag], deterministicDirs: true });
+    await sb.spawn(["/usr/bin/python3", "-c", py], { stdout: "ignore", stderr: "ignore" });
+    const t0 = Date.now();
+    while (!existsSync(join(flag, "listed")) && Date.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 100));
+    const listed = existsSync(join(flag, "listed"));
+    gc();
+    const held = process.memoryUsage().heapUsed - before;
+    await sb.kill();
+    await sb.wait().catch(() => undefined);
+    for (const d of [base, flag]) rmSync(d, { recursive: true, force: true });
+    return { listed, heldMiB: Math.round(held / 1048576), ms: Date.now() - t0 };
   },
 
   // A multi-line argument (sh -c "$(cat build.sh)") ended the profile's comment line, and
