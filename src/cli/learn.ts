@@ -111,13 +111,33 @@ function taken(path: string): boolean {
   }
 }
 
+function realDir(path: string): string | undefined {
+  try {
+    return realpathSync(dirname(path));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The directory a profile will be written in, made now (before the run) and resolved: the
+ * command may write where it lies (-o out/tool.toml in the project) and could make or swap
+ * a name on the way into a link, so that the profile lands where the link leads. */
+function prepareDir(path: string): string | undefined {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  return realDir(path);
+}
+
 /** Writes text to a new file; refuses to replace one (a profile a user edited is theirs).
  * O_CREAT|O_EXCL ("wx") never follows a link planted at the path, dangling or not; a write
- * that fails removes the part written, so no truncated profile is left behind. */
-function writeNew(path: string, text: string, what: string): void {
+ * that fails removes the part written, so no truncated profile is left behind. `dir`: where
+ * the directory really was before the run; a directory that leads elsewhere now is refused. */
+function writeNew(path: string, text: string, what: string, dir: string | undefined): void {
   const exists = (): UsageError => new UsageError(`sandlock learn: ${what} ${path} exists already; remove it or choose another`, LEARN_HINT);
   if (taken(path)) throw exists();
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const now = realDir(path);
+  if (now !== dir) {
+    throw new UsageError(`sandlock learn: ${what} the directory of ${path} leads to ${now ?? "nothing"} now, not to ${dir ?? "nothing"} as before the run (the command may have replaced it with a link); the profile was not written`, LEARN_HINT);
+  }
   let fd: number;
   try {
     fd = openSync(path, "wx", 0o644);
@@ -183,6 +203,7 @@ export async function learnCommand(argv: readonly string[]): Promise<number> {
     import("../confine/native.js"),
   ]);
   const toStdout = savePath === undefined && a.output === undefined;
+  const outDir = savePath !== undefined ? prepareDir(savePath) : a.output !== undefined ? prepareDir(a.output) : undefined;
   const tty = native().isatty(0);
   const guard = new SignalGuard(tty);
   try {
@@ -212,10 +233,10 @@ export async function learnCommand(argv: readonly string[]): Promise<number> {
     const text = profileText(learned.suggestion, { cmd: a.cmd, cwd: learned.cwd, when: new Date().toISOString().slice(0, 10) });
     let where = "";
     if (savePath !== undefined) {
-      writeNew(savePath, text, "--save: the profile");
+      writeNew(savePath, text, "--save: the profile", outDir);
       where = `; saved as ${savePath}: run it with sandlock run -p ${a.save}`;
     } else if (a.output !== undefined) {
-      writeNew(a.output, text, "--output:");
+      writeNew(a.output, text, "--output:", outDir);
       where = `; written to ${a.output}: run it with sandlock run --profile-file ${a.output}`;
     }
     const failed = code !== 0 ? " (it failed: the profile covers what it did until then)" : "";

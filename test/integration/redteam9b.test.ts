@@ -173,3 +173,18 @@ scriptCase("deterministicDirs: what the supervisor keeps of the sandbox's listin
   assert.equal(o.listed, true, "control: the sandbox listed every directory");
   assert.ok(o.heldMiB < 64, `the supervising process holds ${o.heldMiB} MiB of listings`);
 }, 300_000);
+
+// -o DIR/FILE with DIR beneath the project: the command made DIR a link to a directory of its
+// choice (or swapped the directory for one), and learn, which made DIR only after the run,
+// wrote the profile where the link led (O_EXCL guards the file's own name, not the
+// directories above it). Now the directory is made before the run and must lead to the same
+// place after it, else nothing is written and the message names both. Control: an -o the
+// command leaves alone is written.
+scriptCase("learn: the command cannot redirect -o DIR/FILE by making DIR a link", SCRIPT, ["${STAGE}", "learn-output-link"], (o) => {
+  assert.equal(o.error, undefined, o.error);
+  assert.equal(o.landed, false, "nothing written where the link leads");
+  assert.equal(o.swapped.code, 125, JSON.stringify(o.swapped));
+  assert.ok(o.swapped.stderr.includes(`sandlock learn: --output: the directory of out/tool.toml leads to ${o.elsewhere} now, not to ${o.project}/out as before the run`), o.swapped.stderr);
+  assert.equal(o.control.code, 0, o.control.stderr);
+  assert.equal(o.written, true, "control: the profile is written");
+}, 240_000);

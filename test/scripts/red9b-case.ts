@@ -206,6 +206,19 @@ const cases: Record<string, () => Promise<unknown>> = {
     return { listed, heldMiB: Math.round(held / 1048576), ms: Date.now() - t0 };
   },
 
+  // -o DIR/FILE with DIR in the project: the command made DIR a link (or swapped it for
+  // one), and learn wrote the profile where the link led. Control: another -o DIR/FILE,
+  // left alone, is written.
+  "learn-output-link": async () => {
+    const project = dir("project");
+    const elsewhere = dir("elsewhere");
+    const swapped = await sandlock(project, ["learn", "-o", "out/tool.toml", "--", "sh", "-c", `rmdir out 2>/dev/null; ln -s ${q(elsewhere)} out`]);
+    const control = await sandlock(project, ["learn", "-o", "out2/tool.toml", "--", "true"]);
+    const o = { project, elsewhere, swapped, control, landed: existsSync(join(elsewhere, "tool.toml")), written: existsSync(join(project, "out2", "tool.toml")) };
+    for (const d of [project, elsewhere]) rmSync(d, { recursive: true, force: true });
+    return o;
+  },
+
   // A multi-line argument (sh -c "$(cat build.sh)") ended the profile's comment line, and
   // the rest of it was read as TOML: here a [network] rule and a [program.env] header that
   // swallows learn's own lines.
