@@ -1,7 +1,7 @@
 // The ninth security review, part B (docs/security.md, "The ninth review, part B"): what a
 // hostile command makes sandlock's own tools say and write: the profile `sandlock learn`
-// proposes and writes, what the learning run leaves behind, and the names that reach the
-// user's terminal in sandlock's report lines. As root and as the test user; each case has a
+// proposes and writes, what the learning run leaves behind, the names that reach the
+// user's terminal in sandlock's report lines, and what deterministicDirs keeps of them. As root and as the test user; each case has a
 // control that shows a win would be seen.
 
 import assert from "node:assert/strict";
