@@ -7,6 +7,7 @@
 import { statSync } from "node:fs";
 import { release } from "node:os";
 import { CheckpointError } from "../errors.js";
+import { printable } from "../printable.js";
 import type { Policy } from "../policy/policy.js";
 import type { Checkpoint } from "./checkpoint.js";
 import type { FdEntry, FileStamp, MapEntry, ProcessImage } from "./image.js";
@@ -47,7 +48,9 @@ function changed(path: string, stamp: FileStamp): string | undefined {
 
 function checkMap(p: ProcessImage, m: MapEntry): void {
   if (KERNEL_MAPS.has(m.path)) return;
-  const where = `process ${p.pid}: the mapping 0x${m.start.toString(16)}-0x${m.end.toString(16)} (${m.path || "anonymous"})`;
+  // The path is a file name the sandbox may have chosen (the kernel escapes only a line
+  // break in /proc/PID/maps): printable, as the refusal reaches a terminal.
+  const where = `process ${p.pid}: the mapping 0x${m.start.toString(16)}-0x${m.end.toString(16)} (${m.path === "" ? "anonymous" : printable(m.path)})`;
   // A read-only shared mapping of an unchanged file (glibc's gconv cache) holds the file's
   // bytes: mapped again. A writable or anonymous one holds state the checkpoint lacks.
   if (m.perms[3] === "s" && (m.perms[1] === "w" || m.inode === 0)) refuse(`${where} is shared and ${m.inode === 0 ? "anonymous" : "writable"}; its contents are not in the checkpoint and cannot be restored`, { pid: p.pid });

@@ -2,6 +2,7 @@
 // refused for conflicts, or a crash left (docs/cow.md).
 
 import { applyWorkdirBranch, dropWorkdirBranch, listWorkdirBranches, showWorkdirBranch } from "../cow/branches.js";
+import { printable } from "../printable.js";
 import { describeFailure } from "./report.js";
 import { UsageError } from "./usage-error.js";
 
@@ -66,7 +67,7 @@ export function branchCommand(argv: readonly string[]): number {
       case "list": {
         const all = listWorkdirBranches(opts);
         if (p.json) process.stdout.write(`${JSON.stringify(all)}\n`);
-        else for (const b of all) process.stdout.write(`${b.id}  ${b.state.padEnd(11)}  ${b.workdir}  ${b.command.join(" ")}\n`);
+        else for (const b of all) process.stdout.write(`${b.id}  ${b.state.padEnd(11)}  ${printable(b.workdir)}  ${b.command.map(printable).join(" ")}\n`);
         return 0;
       }
       case "show": {
@@ -75,8 +76,9 @@ export function branchCommand(argv: readonly string[]): number {
           process.stdout.write(`${JSON.stringify(b)}\n`);
           return 0;
         }
-        process.stdout.write(`branch ${b.id} (${b.state}), workdir ${b.workdir}, made ${b.created}\ncommand: ${b.command.join(" ")}\n`);
-        for (const c of b.changes) process.stdout.write(`  ${MARK[c.kind]} ${c.path}${c.type === "dir" ? "/" : ""}\n`);
+        process.stdout.write(`branch ${b.id} (${b.state}), workdir ${printable(b.workdir)}, made ${b.created}\ncommand: ${b.command.map(printable).join(" ")}\n`);
+        // The names are the sandbox's: printable, so none writes to the terminal or forges a line.
+        for (const c of b.changes) process.stdout.write(`  ${MARK[c.kind]} ${printable(c.path)}${c.type === "dir" ? "/" : ""}\n`);
         if (b.diff !== undefined) process.stdout.write(b.diff);
         return 0;
       }

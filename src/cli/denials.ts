@@ -3,13 +3,17 @@
 // proposes a profile. Landlock refuses files in the kernel without telling anyone, so
 // the hint is all that can be said of those without guessing.
 
+import { printableShort } from "../printable.js";
 import type { RunResult } from "../result.js";
 
 /** Kinds of refusal listed before "and N more". */
 const SHOWN = 5;
 
+/** Targets and reasons name what the sandbox chose (a /proc path, the host name a proxied
+ * request carried): printable, so its control characters and line breaks cannot write to
+ * the terminal or forge lines of sandlock's own. */
 export function refusalLines(result: RunResult): string[] {
-  const lines = result.refused.slice(0, SHOWN).map((r) => `sandlock: refused: ${r.syscall} ${r.target}: ${r.errno}, ${r.why}${r.count > 1 ? ` (${r.count} times)` : ""}`);
+  const lines = result.refused.slice(0, SHOWN).map((r) => `sandlock: refused: ${r.syscall} ${printableShort(r.target)}: ${r.errno}, ${printableShort(r.why)}${r.count > 1 ? ` (${r.count} times)` : ""}`);
   if (result.refused.length > SHOWN) lines.push(`sandlock: refused: ${result.refused.length - SHOWN} more kinds of call (--json lists them)`);
   return lines;
 }

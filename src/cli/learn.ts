@@ -2,7 +2,7 @@
 // prints (or saves) the profile that lets it run under `sandlock run`, with a report of
 // what it did on stderr.
 
-import { closeSync, lstatSync, mkdirSync, openSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, realpathSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs, flagLabel, type FlagSpec } from "./args.js";
 import { UsageError, badValue } from "./usage-error.js";
@@ -111,13 +111,33 @@ function taken(path: string): boolean {
   }
 }
 
+function realDir(path: string): string | undefined {
+  try {
+    return realpathSync(dirname(path));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The directory a profile will be written in, made now (before the run) and resolved: the
+ * command may write where it lies (-o out/tool.toml in the project) and could make or swap
+ * a name on the way into a link, so that the profile lands where the link leads. */
+function prepareDir(path: string): string | undefined {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  return realDir(path);
+}
+
 /** Writes text to a new file; refuses to replace one (a profile a user edited is theirs).
  * O_CREAT|O_EXCL ("wx") never follows a link planted at the path, dangling or not; a write
- * that fails removes the part written, so no truncated profile is left behind. */
-function writeNew(path: string, text: string, what: string): void {
+ * that fails removes the part written, so no truncated profile is left behind. `dir`: where
+ * the directory really was before the run; a directory that leads elsewhere now is refused. */
+function writeNew(path: string, text: string, what: string, dir: string | undefined): void {
   const exists = (): UsageError => new UsageError(`sandlock learn: ${what} ${path} exists already; remove it or choose another`, LEARN_HINT);
   if (taken(path)) throw exists();
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const now = realDir(path);
+  if (now !== dir) {
+    throw new UsageError(`sandlock learn: ${what} the directory of ${path} leads to ${now ?? "nothing"} now, not to ${dir ?? "nothing"} as before the run (the command may have replaced it with a link); the profile was not written`, LEARN_HINT);
+  }
   let fd: number;
   try {
     fd = openSync(path, "wx", 0o644);
@@ -138,6 +158,31 @@ function writeNew(path: string, text: string, what: string): void {
   }
 }
 
+/** The writable path of the learning run that holds the regular file on this process's
+ * stdout, if any: the command could write that file by its name while it runs, and the
+ * profile written to stdout afterwards would overwrite only the start of it (the rest, the
+ * command's own TOML, was loaded by the next run as part of the profile). */
+function stdoutWritableBy(writable: readonly string[]): { file: string; grant: string } | undefined {
+  let file: string;
+  try {
+    if (!fstatSync(1).isFile()) return undefined;
+    file = readlinkSync("/proc/self/fd/1");
+  } catch {
+    return undefined;
+  }
+  const inside = (p: string, dir: string): boolean => p === dir || p.startsWith(dir.endsWith("/") ? dir : `${dir}/`);
+  for (const grant of writable) {
+    let real = grant;
+    try {
+      real = realpathSync(grant);
+    } catch {
+      // gone: the learning run could not write there either
+    }
+    if (inside(file, real)) return { file, grant };
+  }
+  return undefined;
+}
+
 export async function learnCommand(argv: readonly string[]): Promise<number> {
   const a = parseLearnArgs(argv);
   if (a === "help") {
@@ -149,7 +194,7 @@ export async function learnCommand(argv: readonly string[]): Promise<number> {
     throw new UsageError(`sandlock learn: --save: the profile ${savePath} exists already; remove it or choose another name`, LEARN_HINT);
   }
   if (a.output !== undefined && taken(a.output)) throw new UsageError(`sandlock learn: --output: ${a.output} exists already; remove it or choose another`, LEARN_HINT);
-  const [{ learn }, { profileText, reportText }, { SignalGuard }, { exitCodeOf }, { describeFailure }, { native }] = await Promise.all([
+  const [{ learn, learningPolicy }, { profileText, reportText }, { SignalGuard }, { exitCodeOf }, { describeFailure }, { native }] = await Promise.all([
     import("../learn/run.js"),
     import("../learn/render.js"),
     import("./signals.js"),
@@ -157,11 +202,22 @@ export async function learnCommand(argv: readonly string[]): Promise<number> {
     import("./report.js"),
     import("../confine/native.js"),
   ]);
+  const toStdout = savePath === undefined && a.output === undefined;
+  const outDir = savePath !== undefined ? prepareDir(savePath) : a.output !== undefined ? prepareDir(a.output) : undefined;
   const tty = native().isatty(0);
   const guard = new SignalGuard(tty);
   try {
-    // A signal while the command starts kills it once started (SignalGuard.attach).
-    const spawn = { stdin: "inherit", stdout: "inherit", stderr: "inherit", foreground: tty } as const;
+    if (toStdout) {
+      const exposed = stdoutWritableBy(learningPolicy({ cmd: a.cmd, cwd: a.cwd, writable: a.writable }).policy.fsWritable);
+      if (exposed !== undefined) {
+        throw new UsageError(`sandlock learn: stdout is the file ${exposed.file}, beneath ${exposed.grant}, which the command may write while learning: it could put its own TOML in the profile; give -o FILE instead (written after the run, never over an existing file)`, LEARN_HINT);
+      }
+    }
+    // A signal while the command starts kills it once started (SignalGuard.attach). When the
+    // profile goes to stdout, the command's own output goes to stderr: mixed into stdout it
+    // became part of the profile (sandlock learn -- CMD > tool.toml), and a command that
+    // printed a [program.env] header and TOML of its choice had it loaded by the next run.
+    const spawn = { stdin: "inherit", stdout: toStdout ? 2 : "inherit", stderr: "inherit", foreground: tty } as const;
     const learned = await learn({
       cmd: a.cmd,
       cwd: a.cwd,
@@ -177,15 +233,15 @@ export async function learnCommand(argv: readonly string[]): Promise<number> {
     const text = profileText(learned.suggestion, { cmd: a.cmd, cwd: learned.cwd, when: new Date().toISOString().slice(0, 10) });
     let where = "";
     if (savePath !== undefined) {
-      writeNew(savePath, text, "--save: the profile");
+      writeNew(savePath, text, "--save: the profile", outDir);
       where = `; saved as ${savePath}: run it with sandlock run -p ${a.save}`;
     } else if (a.output !== undefined) {
-      writeNew(a.output, text, "--output:");
+      writeNew(a.output, text, "--output:", outDir);
       where = `; written to ${a.output}: run it with sandlock run --profile-file ${a.output}`;
     }
     const failed = code !== 0 ? " (it failed: the profile covers what it did until then)" : "";
     process.stderr.write(reportText(learned.observed, learned.suggestion, `${outcome}${failed}${where}`));
-    if (savePath === undefined && a.output === undefined) process.stdout.write(text);
+    if (toStdout) process.stdout.write(text);
     return code;
   } catch (e) {
     if (e instanceof UsageError) throw e;

@@ -4,13 +4,9 @@
 
 import type { ProcessRow, SandboxDetails, SandboxInfo } from "../registry/protocol.js";
 import { sizeText } from "./report.js";
+import { printable } from "../printable.js";
 
-const UNSAFE = /[\p{Cc}\p{Zl}\p{Zp}\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/gu;
-
-/** A string safe to print: unsafe characters as \u{XXXX}. */
-export function printable(v: unknown): string {
-  return String(v).replace(UNSAFE, (c) => `\\u{${c.codePointAt(0)!.toString(16).toUpperCase()}}`);
-}
+export { printable };
 
 /** 42 -> "42s", 192 -> "3m12s", 7500 -> "2h05m", 273600 -> "3d04h". */
 export function ageText(seconds: number): string {

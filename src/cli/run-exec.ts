@@ -17,7 +17,7 @@ import { StatusWriter } from "./status-fd.js";
 import { UsageError } from "./usage-error.js";
 import { setProgramStore } from "../plan/plan.js";
 import { ProgramCache, type BundleInfo } from "./program-cache.js";
-import { exposedInstall, exposedInstallWarning } from "./self-exposed.js";
+import { exposedInstall, exposedInstallWarning, exposedProfile, exposedProfileWarning } from "./self-exposed.js";
 
 /** The writable grants as host paths: under a chroot they name the sandbox's paths, inside
  * the root or a directory fsMount maps there (the longest mapping that holds the path). */
@@ -44,9 +44,10 @@ function spawnOptions(o: RunOptions): SpawnOptions {
   return opts;
 }
 
-/** The presets and profiles of -p and --profile-file, then the flags on top of them. */
-async function withProfiles(o: RunOptions): Promise<RunOptions> {
-  if (o.profiles.length === 0) return o;
+/** The presets and profiles of -p and --profile-file, then the flags on top of them; and
+ * the profile files composed (-p NAME, --profile-file, what they extend). */
+async function withProfiles(o: RunOptions): Promise<{ options: RunOptions; files: readonly string[] }> {
+  if (o.profiles.length === 0) return { options: o, files: [] };
   const { resolveProfiles } = await import("../profile/resolve.js");
   const flagCwd = typeof o.policy.cwd === "string" ? o.policy.cwd : undefined;
   const r = await resolveProfiles(o.profiles, { cwd: flagCwd, ...(o.policy.supervisor === false ? { supervisor: false } : {}) });
@@ -54,7 +55,7 @@ async function withProfiles(o: RunOptions): Promise<RunOptions> {
   if (cmd === undefined) {
     throw new UsageError(`sandlock run: no command: give one after "--", a shell command with -e "...", or [program] exec in a profile (composed: ${r.layers.join(", ")})`, RUN_HINT);
   }
-  return { ...o, policy: composeInputs(r.input, o.policy) as Record<string, unknown>, cmd };
+  return { options: { ...o, policy: composeInputs(r.input, o.policy) as Record<string, unknown>, cmd }, files: r.layers.filter((l) => !l.startsWith("preset ")) };
 }
 
 /** spawn (stdio given explicitly, so interactive or not is only `foreground`), then the
@@ -96,11 +97,14 @@ export async function execute(options: RunOptions, bundle?: BundleInfo): Promise
   let guard: SignalGuard | undefined;
   const status = o.statusFd === undefined ? undefined : new StatusWriter(o.statusFd);
   try {
-    o = await withProfiles(o);
+    const composed = await withProfiles(o);
+    o = composed.options;
     const policy = new Policy(o.policy);
     // A copy-on-write workdir keeps the real tree unchanged until the user takes the diff.
     const exposed = policy.workdir === undefined ? exposedInstall(hostWritable(policy), process.argv[1]) : undefined;
     if (exposed !== undefined) process.stderr.write(`${exposedInstallWarning(exposed)}\n`);
+    const profile = policy.workdir === undefined ? exposedProfile(hostWritable(policy), composed.files) : undefined;
+    if (profile !== undefined) process.stderr.write(`${exposedProfileWarning(profile)}\n`);
     if (policy.name !== undefined) {
       // A named run registers for sandlock ps; if it cannot, the run goes on and says so.
       (await import("../registry/server.js")).setRegistryWarning((m) => process.stderr.write(`sandlock: warning: ${m}\n`));

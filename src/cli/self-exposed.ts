@@ -55,6 +55,28 @@ export function exposedInstall(writable: readonly string[], bin: string | undefi
   return undefined;
 }
 
+/**
+ * The first profile file (or its directory) of the run that lies beneath a writable grant
+ * where the caller could write, with that grant: the command can rewrite it, and the next
+ * run of the profile then allows what the command wrote there (`write = ["/"]`, variables,
+ * another [program]). `sandlock learn -o tool.toml` in a project, then `sandlock run
+ * --profile-file tool.toml`, is exactly that: the profile grants the project it lies in.
+ */
+export function exposedProfile(writable: readonly string[], files: readonly string[]): { path: string; grant: string } | undefined {
+  const grants = writable.map((g) => real(g)).filter((g): g is string => g !== undefined);
+  for (const file of files) {
+    const path = real(file) ?? resolve(file);
+    const grant = grants.find((g) => beneath(path, g));
+    if (grant !== undefined && (canWrite(path) || canWrite(dirname(path)))) return { path, grant };
+  }
+  return undefined;
+}
+
+/** The warning for a profile file the sandbox can rewrite. */
+export function exposedProfileWarning(e: { path: string; grant: string }): string {
+  return `sandlock: warning: the profile ${e.path} is writable inside the sandbox (beneath -w ${e.grant}): a program run there can rewrite what the next run of this profile allows; keep profiles outside the writable grants (sandlock learn --save NAME)`;
+}
+
 /** The warning's text. */
 export function exposedInstallWarning(e: { path: string; grant: string }): string {
   return `sandlock: warning: ${e.path} is writable inside the sandbox (beneath -w ${e.grant}): a program run there can change what the next sandlock run executes outside any sandbox (sandlock's own code and its cached seccomp programs); install sandlock outside the writable grants`;

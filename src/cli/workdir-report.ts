@@ -3,8 +3,8 @@
 // The names are the sandbox's choice: escaped (printable), so none writes a line of its own
 // or an escape sequence to the user's terminal.
 
+import { printable } from "../printable.js";
 import type { RunResult } from "../result.js";
-import { printable } from "./manage-format.js";
 
 const MARK = { added: "A", modified: "M", deleted: "D" } as const;
 

@@ -7,6 +7,7 @@ import { closeSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import type { PathGrant } from "../plan/landlock.js";
 import { within } from "../plan/proc-grants.js";
+import { printable } from "../printable.js";
 
 const HEAD = 4096;
 const PT_INTERP = 3;
@@ -65,8 +66,10 @@ export function shebangInterpreter(b: Buffer): string | undefined {
   return prog !== undefined && prog.startsWith("/") ? prog : undefined;
 }
 
+/** Paths here come from file contents (a #! line, an ELF header) anyone who could write the
+ * program chose: printable, so the explanation cannot write to the user's terminal. */
 function describeGrant(path: string, real: string | undefined): string {
-  return real !== undefined && real !== path ? `${path} (really ${real})` : path;
+  return real !== undefined && real !== path ? `${printable(path)} (really ${printable(real)})` : printable(path);
 }
 
 /** Why an exec failed: `ungranted` (a file of the chain is outside the grants), `missing` (an
@@ -88,13 +91,13 @@ export function explainExec(path: string, grants: readonly PathGrant[]): ExecExp
   for (let depth = 0; depth < chain.length && depth < 4; depth++) {
     const { role, path: p } = chain[depth]!;
     const real = realpath(p);
-    if (real === undefined) return depth === 0 ? undefined : { kind: "missing", why: `${role} ${p} does not exist` };
+    if (real === undefined) return depth === 0 ? undefined : { kind: "missing", why: `${role} ${printable(p)} does not exist` };
     if (!covered(real)) {
       const which = depth === 0 ? "it is" : `${role} ${describeGrant(p, real)} is`;
-      return { kind: "ungranted", why: `${which} not under fsReadable/fsWritable: grant ${dirname(real)} (-r ${dirname(real)}), or start from a preset (-p minimal or -p system)` };
+      return { kind: "ungranted", why: `${which} not under fsReadable/fsWritable: grant ${printable(dirname(real))} (-r ${printable(dirname(real))}), or start from a preset (-p minimal or -p system)` };
     }
     try {
-      if (depth === 0 && (statSync(real).mode & 0o111) === 0) return { kind: "mode", why: `${p} is not executable (mode ${(statSync(real).mode & 0o777).toString(8)})` };
+      if (depth === 0 && (statSync(real).mode & 0o111) === 0) return { kind: "mode", why: `${printable(p)} is not executable (mode ${(statSync(real).mode & 0o777).toString(8)})` };
     } catch {
       return undefined;
     }

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { native } from "../confine/native.js";
 import { BranchError } from "../errors.js";
+import { printableList } from "../printable.js";
 import { AT_FDCWD, O, RESOLVE } from "../supervise/paths.js";
 import { chmodDirBeneath, openBeneath, openDirNoFollow, removeBeneath, writeFileBeneath } from "./beneath.js";
 import { readChanges, type Change, type Op } from "./changes.js";
@@ -131,7 +132,8 @@ export function commitBranch(root: string, branch: Branch, protect = false): Com
       if (clash.length > 0) {
         branch.meta.state = "kept";
         saveMeta(branch);
-        const shown = clash.slice(0, 20).join(", ") + (clash.length > 20 ? `, and ${clash.length - 20} more` : "");
+        // The paths are names the sandbox made: printable, as the message reaches a terminal.
+        const shown = printableList(clash, 20);
         throw Object.assign(new BranchError(`commit refused: ${clash.length} path(s) changed in ${branch.meta.workdir} since the run started: ${shown}; the branch ${branch.meta.id} is kept (sandlock branch show|apply|drop ${branch.meta.id})`), { branch: branch.meta.id, paths: clash });
       }
       journal = { version: 1, workdir: branch.meta.workdir, ops, ...(held.length > 0 ? { keep: true as const } : {}) };

@@ -4,6 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { closeSync, lstatSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
+import { printable } from "../printable.js";
 import type { Change } from "./changes.js";
 
 const BINARY_PROBE = 8192;
@@ -38,9 +39,8 @@ export const MAX_DIFF_FILE = 64 << 20;
 
 /** A staged name as it goes on a header line: a name the sandbox chose with a newline or an
  * escape sequence in it would write header lines of its own (a forged "+++ b/..."), or
- * drive the terminal the diff is printed on; such characters are shown as \u{XXXX}. */
-const UNSAFE = /[\p{Cc}\p{Zl}\p{Zp}\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/gu;
-const shown = (rel: string): string => rel.replace(UNSAFE, (c) => `\\u{${c.codePointAt(0)!.toString(16).toUpperCase()}}`);
+ * drive the terminal the diff is printed on (printable.ts). */
+const shown = (rel: string): string => printable(rel);
 
 const sizeOf = (path: string): number => (path === "/dev/null" ? 0 : (lstatSync(path, { throwIfNoEntry: false })?.size ?? 0));
 

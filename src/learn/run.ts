@@ -58,6 +58,10 @@ export function learningPolicy(o: LearnOptions): { policy: Policy; cwd: string }
     fsReadable: ["/"],
     fsWritable: [...(workspace.fsWritable ?? []), ...(o.writable ?? []).map((p) => resolvePath(cwd, p))],
     privateTmp: true,
+    // As -p workspace: the command may write its project, but not what runs outside the
+    // sandbox later (.git/hooks, .git/config, .envrc, .vscode...). Without it a learning
+    // run left a pre-commit hook that the user's next `git commit` ran unconfined.
+    protectedFiles: true,
     cwd,
     ...(o.network === false ? {} : { netAllow: ["*"], netAllowBind: ["*"] }),
     ...(o.env === undefined ? {} : { env: { ...o.env } }),
@@ -65,22 +69,43 @@ export function learningPolicy(o: LearnOptions): { policy: Policy; cwd: string }
   return { policy: new Policy(input), cwd };
 }
 
-/** The addresses of each name, looked up now (a name that fails has none). */
-async function addressesOf(names: Iterable<string>): Promise<Map<string, readonly string[]>> {
+/** Host lookups in flight at once. A lookup (getaddrinfo, on libuv's pool of 4 threads)
+ * cannot be cancelled, and one in flight keeps this process alive until it ends; the names
+ * are the command's choice (up to 200,000 are recorded). All of them started at once kept
+ * the CLI alive after its report for as long as the host's resolver took to answer every
+ * one, and had the host ask its resolver each of them after the sandbox was gone. */
+const LOOKUPS_AT_ONCE = 4;
+
+type Lookup = (name: string) => Promise<readonly string[]>;
+const hostLookup: Lookup = async (name) => (await lookup(name, { all: true })).map((a) => a.address);
+
+/** The addresses of each name, looked up now (a name that fails has none), as many as
+ * LOOKUPS_AT_ONCE at a time until `ms` have passed: then no new lookup starts. */
+export async function addressesOf(names: Iterable<string>, resolve: Lookup = hostLookup, ms = LOOKUP_MS): Promise<Map<string, readonly string[]>> {
   const out = new Map<string, readonly string[]>();
-  const deadline = new Promise<void>((res) => setTimeout(res, LOOKUP_MS).unref());
-  await Promise.race([
-    Promise.all(
-      [...names].map(async (name) => {
-        try {
-          out.set(name, (await lookup(name, { all: true })).map((a) => a.address));
-        } catch {
-          // unknown now: its destinations stay addresses
-        }
-      }),
-    ),
-    deadline,
-  ]);
+  const queue = [...names];
+  let next = 0;
+  let timeUp = false;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((res) => {
+    timer = setTimeout(() => {
+      timeUp = true;
+      res();
+    }, ms);
+  });
+  const worker = async (): Promise<void> => {
+    while (!timeUp && next < queue.length) {
+      const name = queue[next++]!;
+      try {
+        out.set(name, await resolve(name));
+      } catch {
+        // unknown now: its destinations stay addresses
+      }
+    }
+  };
+  await Promise.race([Promise.all(Array.from({ length: LOOKUPS_AT_ONCE }, worker)), deadline]);
+  clearTimeout(timer);
+  timeUp = true;
   return out;
 }
 

@@ -3,7 +3,7 @@
 // directories, never a secret, and the network destinations by name where the run looked
 // the name up.
 
-import { basename, dirname, join, sep } from "node:path";
+import { basename, dirname, join, relative, sep } from "node:path";
 import { tmpdir } from "node:os";
 import { within } from "../plan/proc-grants.js";
 import { HOST, SECRET_PATHS, presetInput, type PresetHost } from "../policy/presets.js";
@@ -153,18 +153,33 @@ export function suggest(seen: Observed, ctx: SuggestContext): Suggestion {
   }
 
   // Writes: inside a writable path of the learning run (else the kernel refused them).
+  // Judged, like reads, where they really are: a write recorded as -w/l/etc/x, where the
+  // command made l a link to /, named the grant -w/l/etc, which the next run's Landlock
+  // rule opens as /etc (and -w/l as /). The learning run's own rules were opened the same
+  // way, so a write that lands outside them was refused and is reported as such.
   const allowedWrite = [ctx.cwd, ...ctx.writable];
+  const allowedReal = allowedWrite.map((w) => host.realpath(w) ?? w);
   const write = new Set<string>();
   const refused = new Set<string>();
   for (const p of writes) {
     // The grant that would cover this write: a directory made per run, a /dev node, the
     // directory the write happened in (a write may create the file), or the path itself
     // when it is a directory.
-    const grant = sharedDevDir(p) ?? (within(p, "/dev") ? p : host.exists(p) && isDirectory(p, host) ? p : existingParent(p, host));
+    const dev = sharedDevDir(p) ?? (within(p, "/dev") ? p : undefined);
+    // A link is a name in its directory (made, moved or removed there): never the place it
+    // leads to. A write that went through it is then proposed as that directory, as safe as
+    // any other grant there (the record does not say which call it was).
+    const link = dev === undefined && host.isSymlink(p);
+    const near = dev ?? (!link && host.exists(p) && isDirectory(p, host) ? p : existingParent(p, host));
+    if (near === undefined) continue;
+    const grant = dev ?? host.realpath(near);
     if (grant === undefined) continue;
-    const allowed = allowedWrite.find((w) => within(p, w));
+    // Where the write itself went: a -w FILE is written in its directory, which no -w covers.
+    const target = dev !== undefined ? p : (link ? undefined : host.realpath(p)) ?? join(grant, relative(near, p));
+    const at = (dev !== undefined ? allowedWrite : allowedReal).findIndex((w) => within(target, w));
+    const allowed = (dev !== undefined ? allowedWrite : allowedReal)[at];
     if (allowed === undefined) refused.add(grant);
-    else if (allowed === ctx.cwd) write.add(ctx.cwd);
+    else if (at === 0) write.add(ctx.cwd);
     else write.add(within(grant, allowed) ? grant : allowed);
   }
 

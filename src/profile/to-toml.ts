@@ -18,13 +18,20 @@ function tomlValue(kind: string, v: unknown): unknown {
 
 /** A key as TOML writes it: bare when it can be, else quoted. */
 function tomlKey(k: string): string {
-  return /^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k);
+  return /^[A-Za-z0-9_-]+$/.test(k) ? k : tomlString(k);
 }
 
-/**
- * Values of a profile: strings, numbers, booleans, arrays of them, tables of strings.
- * JSON's string escapes (\" \\ \n \uXXXX...) are all valid in TOML basic strings.
- */
+/** Characters JSON.stringify leaves as they are that TOML forbids raw in a basic string
+ * (DEL) or that a person reviewing the file could be fooled by (C1 controls, bidi
+ * overrides, zero-width and line-separator characters): written as \uXXXX, the same value. */
+const UNSAFE_IN_TOML = /[\u007f-\u009f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
+
+/** A TOML basic string: JSON's escapes (\" \\ \n \uXXXX...) are all valid TOML ones. */
+export function tomlString(s: string): string {
+  return JSON.stringify(s).replace(UNSAFE_IN_TOML, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** Values of a profile: strings, numbers, booleans, arrays of them, tables of strings. */
 function tomlText(v: unknown): string {
   if (Array.isArray(v)) {
     const items = v.map(tomlText);
@@ -34,7 +41,7 @@ function tomlText(v: unknown): string {
   if (v !== null && typeof v === "object") {
     return `{ ${Object.entries(v).map(([k, x]) => `${tomlKey(k)} = ${tomlText(x)}`).join(", ")} }`;
   }
-  return typeof v === "string" ? JSON.stringify(v) : String(v);
+  return typeof v === "string" ? tomlString(v) : String(v);
 }
 
 export function profileToToml(json: PolicyJSON, cmd: readonly string[] | undefined, header: readonly string[] = []): string {

@@ -63,6 +63,20 @@ export function cookieOf(key: string): number {
 const REMEMBERED = 16384;
 /** Directories whose sorted listing is kept for the rest of a listing. */
 const SNAPSHOTS = 64;
+/** What the kept listings may hold in all, counted as their names' length plus 64 bytes an
+ * entry (the object and its inode number). The names are the sandbox's: 64 directories of
+ * 40,000 hard links with 200-byte names, listed once each, held about 13 MB each in the
+ * supervising process for as long as the sandbox ran. Past the budget the oldest listings
+ * are dropped; a later batch of theirs reads the directory again. */
+export const SNAPSHOT_BYTES = 32 * 1024 * 1024;
+const ENTRY_BYTES = 64;
+
+/** The bytes a listing counts for against SNAPSHOT_BYTES. */
+export function listingBytes(entries: readonly DirEntry[]): number {
+  let n = 0;
+  for (const e of entries) n += e.key.length + ENTRY_BYTES;
+  return n;
+}
 
 /**
  * Where a listing resumes, remembered across calls. A batch ends on a name whose cookie is
@@ -74,8 +88,9 @@ export class SortedPositions {
   /** Keyed by the directory ("dev:ino") and the cookie: a cookie two directories share
    * never sends one listing to the other's name. */
   readonly #names = new Map<string, string>();
-  /** The listing each directory gave when it was last listed from its start. */
-  readonly #snapshots = new Map<string, readonly DirEntry[]>();
+  /** The listing each directory gave when it was last listed from its start, and its size. */
+  readonly #snapshots = new Map<string, { entries: readonly DirEntry[]; bytes: number }>();
+  #bytes = 0;
 
   /**
    * The entries a listing continues with (position > 0): those of the directory as it was
@@ -85,13 +100,29 @@ export class SortedPositions {
    * saved. A listing from the start always reads the directory afresh.
    */
   snapshot(dir: string): readonly DirEntry[] | undefined {
-    return this.#snapshots.get(dir);
+    return this.#snapshots.get(dir)?.entries;
   }
 
   keepSnapshot(dir: string, sorted: readonly DirEntry[]): void {
+    this.#drop(dir);
+    const bytes = listingBytes(sorted);
+    // One listing above the whole budget is not kept: its batches read it again.
+    if (bytes > SNAPSHOT_BYTES) return;
+    this.#snapshots.set(dir, { entries: sorted, bytes });
+    this.#bytes += bytes;
+    while (this.#snapshots.size > SNAPSHOTS || this.#bytes > SNAPSHOT_BYTES) this.#drop(this.#snapshots.keys().next().value!);
+  }
+
+  /** What the kept listings hold, as counted against SNAPSHOT_BYTES. */
+  get snapshotBytes(): number {
+    return this.#bytes;
+  }
+
+  #drop(dir: string): void {
+    const kept = this.#snapshots.get(dir);
+    if (kept === undefined) return;
     this.#snapshots.delete(dir);
-    this.#snapshots.set(dir, sorted);
-    if (this.#snapshots.size > SNAPSHOTS) this.#snapshots.delete(this.#snapshots.keys().next().value!);
+    this.#bytes -= kept.bytes;
   }
 
   remember(dir: string, cookie: number, name: string): void {

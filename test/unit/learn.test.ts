@@ -7,6 +7,7 @@ import { Observed, dnsQuestion, MAX_ENTRIES } from "../../src/learn/observed.js"
 import { suggest, type SuggestContext } from "../../src/learn/suggest.js";
 import { profileText, reportText } from "../../src/learn/render.js";
 import { parseLearnArgs } from "../../src/cli/learn.js";
+import { addressesOf } from "../../src/learn/run.js";
 import type { PresetHost } from "../../src/policy/presets.js";
 
 /** A host with these paths; a path ending in "/" is a directory. */
@@ -135,10 +136,47 @@ test("the profile text: extends, the command, sections only when they have keys"
     "",
     "[filesystem]",
     'write = ["/work/p"]',
+    "protected_files = true",
     "",
   ].join("\n"));
   const report = reportText(observed({ "/usr/bin/python3": ["exec"], "/usr/local/bin/python3": ["exec"] }), s, "the command exited 0", (p) => p === "/usr/bin/python3");
   assert.match(report, /ran 1 program: \/usr\/bin\/python3;/, "a PATH search's misses are not programs that ran");
+});
+
+test("writes through a link the command made in a -w directory: judged where they land, never proposed as the link", () => {
+  const base = host(["/out/", "/out/sub/", "/out/sub/ok", "/victim/", "/work/p/"]);
+  const links: Record<string, string> = { "/out/l": "/victim" };
+  const to = (p: string): string => {
+    for (const [l, t] of Object.entries(links)) if (p === l || p.startsWith(`${l}/`)) return t + p.slice(l.length);
+    return p;
+  };
+  const h: PresetHost = { ...base, exists: (p) => base.exists(to(p)), realpath: (p) => base.realpath(to(p)), isSymlink: (p) => p in links };
+  const ctx = { ...CTX, host: h, writable: [...CTX.writable, "/out"] };
+  const s = suggest(observed({ "/out/l/pwn": ["write"], "/out/sub/ok": ["write"] }), ctx);
+  assert.deepEqual(s.write, ["/out/sub"]);
+  assert.deepEqual(s.refusedWrites, ["/victim"]);
+  // Making, moving or removing the link itself is a write in its directory.
+  assert.deepEqual(suggest(observed({ "/out/l": ["write"] }), ctx).write, ["/out"]);
+});
+
+test("the profile text: names the command chose are TOML escapes, the command stays on its comment line", () => {
+  const s = suggest(observed({ "/work/p/a": ["write"] }), CTX);
+  const text = profileText({ ...s, write: ["/work/p/d\x7f\u202e\u009b"] }, { cmd: ["sh", "-c", "true\n[network]\nallow = [\"*\"]"], cwd: "/work/p", when: "2026-12-01" });
+  assert.ok(text.includes('write = ["/work/p/d\\u007f\\u202e\\u009b"]'), text);
+  assert.ok(text.includes("#   sh -c 'true\\u{A}[network]\\u{A}allow = [\"*\"]'\n"), text);
+  assert.doesNotMatch(text, /^\[network\]/m);
+  assert.doesNotMatch(text, /[\x7f\u009b\u202e]/);
+});
+
+test("the report: names the command chose are printable, lists are cut at 20", () => {
+  const seen = observed({ "/work/p/x\x1b]52;c;SGVsbG8=\x07\nsandlock learn: forged": ["exec"] });
+  const s = { ...suggest(seen, CTX), secrets: ["/work/p/s\u202e\u009b"], read: Array.from({ length: 25 }, (_, i) => `/opt/d${i}`) };
+  const report = reportText(seen, s, "the command exited 0", () => true);
+  assert.doesNotMatch(report, /[\x1b\x07\u009b\u202e]/);
+  assert.doesNotMatch(report, /^sandlock learn: forged/m);
+  assert.ok(report.includes("/work/p/x\\u{1B}]52;c;SGVsbG8=\\u{7}\\u{A}sandlock learn: forged"), report);
+  assert.ok(report.includes("secrets: /work/p/s\\u{202E}\\u{9B}"), report);
+  assert.ok(report.includes("/opt/d19, and 5 more"), report);
 });
 
 test("learn's arguments: every mistake named", () => {
@@ -160,4 +198,23 @@ test("learn's arguments: every mistake named", () => {
   assert.deepEqual(ok.writable, ["out"]);
   assert.equal(ok.network, false);
   assert.equal(parseLearnArgs(["--help"]), "help");
+});
+
+test("the names a run looked up are looked up again at most 4 at a time, and none starts after the deadline", async () => {
+  // A resolver that never answers: the names are the command's (up to 200,000 recorded);
+  // every lookup started is one the host cannot cancel.
+  let started = 0;
+  const never = (): Promise<readonly string[]> => {
+    started++;
+    return new Promise(() => undefined);
+  };
+  const names = Array.from({ length: 10_000 }, (_, i) => `n${i}.example.test`);
+  const t0 = Date.now();
+  const got = await addressesOf(names, never, 100);
+  assert.ok(Date.now() - t0 < 2000, "returns at the deadline");
+  assert.equal(started, 4);
+  assert.equal(got.size, 0);
+  // Answered at once: every name gets its addresses.
+  const all = await addressesOf(names.slice(0, 50), async (n) => [`192.0.2.${n.length}`], 5000);
+  assert.equal(all.size, 50);
 });

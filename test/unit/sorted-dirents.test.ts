@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { compareEntries, cookieOf, encodeFrom, parseDirents64, SortedPositions, type DirEntry } from "../../src/supervise/sorted-dirents.js";
+import { compareEntries, cookieOf, encodeFrom, listingBytes, parseDirents64, SNAPSHOT_BYTES, SortedPositions, type DirEntry } from "../../src/supervise/sorted-dirents.js";
 
 const entry = (name: string, ino = 7n, type = 8): DirEntry => ({ ino, type, key: name });
 const names = (es: readonly DirEntry[]): string[] => es.map((e) => e.key);
@@ -80,3 +80,23 @@ test("a snapshot is kept per directory, the most recent 64", () => {
   assert.deepEqual(p.snapshot("d:69")!.map((e) => e.key), ["n69"]);
 });
 
+
+test("kept listings hold at most SNAPSHOT_BYTES in all: the oldest go first, one larger than the budget is not kept", () => {
+  const listing = (n: number, len: number): DirEntry[] => Array.from({ length: n }, (_, i) => ({ ino: BigInt(i), type: 8, key: `${"x".repeat(len)}${i}` }));
+  const p = new SortedPositions();
+  // Three listings of about 40% of the budget each (the sandbox chooses the names).
+  const big = listing(Math.floor((SNAPSHOT_BYTES * 0.4) / 264), 200);
+  p.keepSnapshot("1:1", big);
+  p.keepSnapshot("1:2", big);
+  p.keepSnapshot("1:3", big);
+  assert.ok(p.snapshotBytes <= SNAPSHOT_BYTES, String(p.snapshotBytes));
+  assert.equal(p.snapshot("1:1"), undefined, "the oldest was dropped");
+  assert.ok(p.snapshot("1:2") !== undefined && p.snapshot("1:3") !== undefined);
+  assert.equal(p.snapshotBytes, listingBytes(big) * 2);
+  // Kept again: counted once.
+  p.keepSnapshot("1:3", big);
+  assert.equal(p.snapshotBytes, listingBytes(big) * 2);
+  p.keepSnapshot("1:4", listing(Math.ceil(SNAPSHOT_BYTES / 264) + 10, 200));
+  assert.equal(p.snapshot("1:4"), undefined, "a listing above the whole budget is not kept");
+  assert.equal(p.snapshotBytes, listingBytes(big) * 2, "and drops nothing");
+});

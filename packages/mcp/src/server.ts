@@ -75,8 +75,10 @@ async function runStaged(mode: ChangeMode, policy: PolicyInput, cmd: readonly st
 
 /** Characters that would let a name a command chose forge lines of the report or drive the
  * terminal that shows it (controls, line and paragraph separators, bidi overrides): shown
- * as \u{XXXX}, as `sandlock ps` shows names. */
-const UNSAFE = /[\p{Cc}\p{Zl}\p{Zp}\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/gu;
+ * as \u{XXXX}, and a backslash that would start such an escape escaped too, as the core's
+ * src/printable.ts does for `sandlock ps` and the CLI's reports (this package sees only the
+ * core's public API, which does not export it). */
+const UNSAFE = /[\p{Cc}\p{Zl}\p{Zp}\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]|\\(?=u\{)/gu;
 
 /** A name a command chose (a file it made, a path it asked for), safe to put on a line. */
 export function printable(v: string): string {

@@ -146,13 +146,14 @@ function listSorted(n: Notification, dup: number, ctx: SupervisorContext, keep: 
     const rewound = nat.lseek(dup, 0n, SEEK_SET);
     if (rewound < 0n) return restore(Number(-rewound));
     const chunk = Buffer.allocUnsafe(MAX_READ);
-    let read: DirEntry[] = [];
+    const read: DirEntry[] = [];
     for (;;) {
       const got = nat.getdents(dup, chunk, 0);
       if (got < 0) return restore(-got);
       if (got === 0) break;
-      const batch = parseDirents64(chunk.subarray(0, got));
-      read = read.concat(keep === undefined ? batch : batch.filter((e) => keep(e.key)));
+      // Appended in place: concat copied everything read so far for every 64 KiB batch
+      // (quadratic in the directory's size, on the event loop).
+      for (const e of parseDirents64(chunk.subarray(0, got))) if (keep === undefined || keep(e.key)) read.push(e);
     }
     read.sort(compareEntries);
     if (keep === undefined) positions.keepSnapshot(dir, read);

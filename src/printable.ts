@@ -1,0 +1,29 @@
+// Text a sandboxed program chose (file names, host names, paths of refused calls) made safe
+// to print on a person's terminal: no control character, line break or bidi override of
+// it reaches the terminal as itself. Each is written as \u{XXXX}, so the real name can be
+// read back; a backslash that would start such an escape is escaped too.
+
+/** C0 and C1 controls and DEL (ESC starts CSI, OSC 52 clipboard writes, OSC 8 links; 0x9B is
+ * CSI by itself in terminals that honour 8-bit controls), line and paragraph separators,
+ * zero-width and bidi formatting characters (U+202E shows a name reversed), the BOM. */
+const UNSAFE = /[\p{Cc}\p{Zl}\p{Zp}\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]|\\(?=u\{)/gu;
+
+/** `v` as text safe to print: each unsafe character as \u{XXXX}. */
+export function printable(v: unknown): string {
+  return String(v).replace(UNSAFE, (c) => `\\u{${c.codePointAt(0)!.toString(16).toUpperCase()}}`);
+}
+
+/** printable, cut to `max` characters (a name of megabytes must not flood the report; the
+ * JSON result keeps it whole). */
+export function printableShort(v: unknown, max = 256): string {
+  const chars = [...String(v)];
+  if (chars.length <= max) return printable(v);
+  const more = chars.length - max;
+  return `${printable(chars.slice(0, max).join(""))}... (${more} more character${more === 1 ? "" : "s"})`;
+}
+
+/** At most `max` items, printable, joined with ", ", then how many more there were. */
+export function printableList(items: readonly unknown[], max = 20, more = "more"): string {
+  const shown = items.slice(0, max).map((i) => printableShort(i));
+  return items.length > max ? `${shown.join(", ")}, and ${items.length - max} ${more}` : shown.join(", ");
+}
