@@ -38,6 +38,9 @@ export function parseEnv(field: string, value: unknown): Readonly<Record<string,
     if (key === "") throw invalid(field, key, "is not a variable name (it is empty)");
     if (key.includes("=")) throw invalid(field, key, `is not a variable name (it contains "=")`);
     if (key.includes("\0")) throw invalid(field, key, "is not a variable name (it contains a NUL byte)");
+    // A profile's [program.env] or a JSON policy can name it; an assignment to an object
+    // sets the object's prototype instead, and the variable vanished without a word.
+    if (key === "__proto__") throw invalid(field, key, "cannot be passed as a variable (a JavaScript object cannot hold that name as a key)");
     if (typeof val !== "string") throw invalid(`${field}.${key}`, val, "is not a string");
     if (val.includes("\0")) throw invalid(`${field}.${key}`, val, "contains a NUL byte");
     env[key] = val;

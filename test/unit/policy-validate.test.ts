@@ -207,6 +207,8 @@ cases("env", [
   ["empty name", { env: { "": "x" } }, "env", `env: "" is not a variable name (it is empty)`],
   ["name with =", { env: { "A=B": "x" } }, "env", `env: "A=B" is not a variable name (it contains "=")`],
   ["name with NUL", { env: { "A\0": "x" } }, "env", `env: "A\\u0000" is not a variable name (it contains a NUL byte)`],
+  // JSON and TOML make it an own key; an object literal would set the prototype instead.
+  ["name __proto__", { env: JSON.parse('{"__proto__": "x"}') }, "env", `env: "__proto__" cannot be passed as a variable (a JavaScript object cannot hold that name as a key)`],
   ["value not a string", { env: { PORT: 8080 } }, "env.PORT", `env.PORT: 8080 is not a string`],
   ["value with NUL", { env: { A: "x\0y" } }, "env.A", `env.A: "x\\u0000y" contains a NUL byte`],
 ]);

@@ -91,6 +91,7 @@ const BAD: [string, string, string][] = [
   ["mixed array", "[filesystem]\nread = [\"/usr\", 5]\n", `profile /b.toml:2: [filesystem] read: expected an array of absolute paths (strings), got an array`],
   ["float", "[limits]\nprocesses = 2.5\n", `profile /b.toml:2: [limits] processes: expected an integer, got number 2.5`],
   ["env value not a string", "[program]\nenv = { A = 1 }\n", `profile /b.toml:2: [program] env: expected a table of strings (key = "value"), got a table`],
+  ["env named __proto__ (was dropped without a word)", "[program]\nenv = { \"__proto__\" = \"x\" }\n", `profile /b.toml:2: [program] env: "__proto__" cannot be passed as a variable (a JavaScript object cannot hold that name as a key)`],
   ["policy check", "[network]\nallow = [\"host:99999\"]\n", `profile /b.toml:2: [network] allow: "host:99999" has port 99999, above 65535`],
   ["relation check", "[network]\nallow = [\":443\"]\ndeny = [\"10.0.0.0/8\"]\n", `profile /b.toml:3: [network] deny: ["10.0.0.0/8"] cannot be combined with netAllow (choose an allowlist or a denylist)`],
   ["extends not a string", "extends = [\"system\"]\n", `profile /b.toml:1: extends: expected the name of a preset or profile (a string), got an array`],
