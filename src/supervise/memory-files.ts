@@ -110,8 +110,6 @@ function unescape(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
-/** The visible memory-backed mounts of this mount namespace (a mount hidden under a later
- * one at the same point is left out). */
 /** Every mount of /proc/self/mountinfo: its device, point and memory kind (null: none). */
 function mounts(): { dev: string; point: string; kind: MemoryKind | null }[] {
   let text: string;
@@ -132,6 +130,8 @@ function mounts(): { dev: string; point: string; kind: MemoryKind | null }[] {
   return out;
 }
 
+/** The visible memory-backed mounts of this mount namespace (a mount hidden under a later
+ * one at the same point is left out). */
 function memoryMounts(): MountEntry[] {
   const byPoint = new Map<string, MountEntry | null>();
   for (const { point, dev, kind } of mounts()) {
@@ -141,6 +141,7 @@ function memoryMounts(): MountEntry[] {
   return [...byPoint.values()].filter((m): m is MountEntry => m !== null);
 }
 
+/** Every mounted device, hidden mounts included, with its memory kind (null: none). */
 function mountDevices(): Map<string, MemoryKind | null> {
   const out = new Map<string, MemoryKind | null>();
   for (const { dev, kind } of mounts()) if (!out.has(dev) || kind !== null) out.set(dev, kind);

@@ -101,12 +101,11 @@ export function chargeOf(tid: number): { tgid: number; task: number; bytes: numb
   return { tgid, task, bytes, shmem: kb("RssShmem") * 1024 };
 }
 
-/** Bytes in memory-backed files per accounting unit, per sandbox (by launcher pid), as
- * the last watchdog pass found them: /proc/meminfo's figures include them. */
-const fileCharges = new Map<number, ReadonlyMap<number, number>>();
-/** Per sandbox (by launcher pid): each process's pages of memory-backed files it maps, as
- * the last pass found them; in its RssShmem and in the files' charge, so taken off once. */
-const mappedCharges = new Map<number, ReadonlyMap<number, number>>();
+/** Per sandbox (by launcher pid), as the last watchdog pass found them: bytes in
+ * memory-backed files per accounting unit (/proc/meminfo's figures include them), and each
+ * process's pages of those files it maps (in its RssShmem and in the files' charge, so
+ * taken off once). */
+const lastLooks = new Map<number, { files: ReadonlyMap<number, number>; mapped: ReadonlyMap<number, number> }>();
 
 /** Every process of the sandbox (zombies included): its charge and accounting unit (0,
  * or in a fork group the clone it belongs to; see memoryGuard), keyed by process id.
@@ -125,9 +124,9 @@ function sandboxCharges(launcherPid: number, forkParent: number | undefined, max
 export function unitCharge(launcherPid: number, forkParent: number | undefined, caller: number): number {
   const charges = sandboxCharges(launcherPid, forkParent);
   const unit = charges.get(caller)?.unit ?? cloneUnit(caller, forkParent, parentOf);
-  let sum = fileCharges.get(launcherPid)?.get(unit) ?? 0;
-  const mapped = mappedCharges.get(launcherPid);
-  for (const [tgid, c] of charges) if (c.unit === unit) sum += c.bytes - Math.min(mapped?.get(tgid) ?? 0, c.shmem);
+  const look = lastLooks.get(launcherPid);
+  let sum = look?.files.get(unit) ?? 0;
+  for (const [tgid, c] of charges) if (c.unit === unit) sum += c.bytes - Math.min(look?.mapped.get(tgid) ?? 0, c.shmem);
   return sum;
 }
 
@@ -287,26 +286,24 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     // The socket dumps, shared by every sandbox of this process, are taken once a period.
     for (const [unit, bytes] of buffers.measure(procs, WATCH_MS)) look.files.set(unit, (look.files.get(unit) ?? 0) + bytes);
     // Pages of memory-backed files a process maps are in its RssShmem and in the file's
-    // blocks: charged once, as the file.
+    // blocks: charged once, as the file. A settled process (FileCharges.settled: every
+    // shared page it maps is in a file this look charged, or its address space was gone)
+    // pays none of its RssShmem: the status read before its maps may count pages that left
+    // its mappings in between, which the files hold (a munmap takes the mapping out of the
+    // maps before its pages out of the count, measured 20-32 MiB of a 32 MiB mapping; an
+    // exiting process's maps read empty: the CI failure of stop 28, 32 MiB mapped under a
+    // 64 MiB cap reported at 78 MiB). Any other process is taken off the pages its maps
+    // showed. What is taken off is what a request's fresh figure takes off until the next
+    // look (record).
     mappedPages.clear();
-    for (const [tgid, pages] of look.mappedFilePages) mappedPages.set(tgid, pages);
-    // A settled process (FileCharges.settled: every shared page it maps is in a file this
-    // look charged, or its address space was gone) pays none of its RssShmem: the status
-    // read before its maps may count pages that left its mappings in between, which the
-    // files hold (a munmap takes the mapping out of the maps before its pages out of the
-    // count, measured 20-32 MiB of a 32 MiB mapping; an exiting process's maps read
-    // empty: the CI failure of stop 28, 32 MiB mapped under a 64 MiB cap reported at
-    // 78 MiB). Any other process is taken off the pages its maps showed. What is taken
-    // off is what a request's fresh figure takes off until the next look (record).
     for (const [tgid, p] of procs) {
-      const mapped = mappedPages.get(tgid) ?? 0;
+      const mapped = look.mappedFilePages.get(tgid) ?? 0;
       const pages = look.settled.has(tgid) ? Math.max(mapped, p.shmem) : mapped;
       mappedPages.set(tgid, pages);
       charged.set(tgid, p.bytes - Math.min(pages, p.shmem));
     }
     inFiles = look.files;
-    fileCharges.set(ctx.launcherPid, inFiles);
-    mappedCharges.set(ctx.launcherPid, mappedPages);
+    lastLooks.set(ctx.launcherPid, { files: inFiles, mapped: mappedPages });
   };
 
   /**
@@ -518,8 +515,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
       clearInterval(watchdog);
       // Segments live in the host's IPC namespace: they would outlive the sandbox.
       segments?.removeAll();
-      fileCharges.delete(ctx.launcherPid);
-      mappedCharges.delete(ctx.launcherPid);
+      lastLooks.delete(ctx.launcherPid);
       files.close();
     },
   };
