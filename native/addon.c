@@ -583,6 +583,7 @@ static napi_value init(napi_env env, napi_value exports) {
   sl_meta_register(env, exports);
   sl_answer_register(env, exports);
   sl_kmem_register(env, exports);
+  sl_startfile_register(env, exports);
   return exports;
 }
 

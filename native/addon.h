@@ -92,5 +92,7 @@ void sl_meta_register(napi_env env, napi_value exports);
 void sl_answer_register(napi_env env, napi_value exports);
 /* native/kmem.c: sockets and pipes the memory supervisor charges (sock_diag, fd tables). */
 void sl_kmem_register(napi_env env, napi_value exports);
+/* native/startfile.c: the CLI's bundle and code cache read in one populated pass. */
+void sl_startfile_register(napi_env env, napi_value exports);
 
 #endif

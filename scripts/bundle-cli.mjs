@@ -43,9 +43,10 @@ const bundleRequire = {
 
 // The banner: import.meta.url computed once, when first read (node:url's pathToFileURL
 // costs start-up, about 0.5 ms, and a path made only of characters a file: URL keeps as
-// they are needs none of it), and the require that stands for createRequire's.
+// they are needs none of it), and the require that stands for createRequire's (with the
+// addon bin/sandlock.cjs opened already, by its path, in module.sandlockAddons).
 const banner = `const __sandlock_meta = { get url() { return this.u ??= /^\\/[\\w/.~+@-]*$/.test(__filename) ? "file://" + __filename : require("node:url").pathToFileURL(__filename).href; } };
-const __sandlock_addons = new Map();
+const __sandlock_addons = module.sandlockAddons instanceof Map ? module.sandlockAddons : new Map();
 function __sandlock_require(id) {
   if (!require("node:path").isAbsolute(id) || !id.endsWith(".node")) return require(id);
   let m = __sandlock_addons.get(id);

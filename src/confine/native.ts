@@ -147,6 +147,11 @@ export interface NativeAddon {
   setsockoptInt(fd: number, level: number, name: number, value: number): number;
   /** shmctl(id, IPC_RMID): 0 or -errno. */
   shmRemove(id: number): number;
+  /** The regular file behind fd, whole, read into memory populated in one pass (native/startfile.c,
+   * for bin/sandlock.cjs): an external latin1 string (asString) or an external ArrayBuffer;
+   * undefined when it cannot (not a regular file, empty or over 64 MiB, a short read, a Node
+   * without external strings or buffers). */
+  startFile(fd: number, asString: boolean): string | ArrayBuffer | undefined;
 }
 
 /** The package root: dist/src/confine -> ../../.. (import.meta.dirname, Node >= 20.11: the
