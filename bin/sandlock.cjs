@@ -145,8 +145,9 @@ function prune(loc) {
 
 // latin1: the bundle is ASCII (scripts/bundle-cli.mjs checks), so the text is the same as
 // UTF-8 would give, without the decoder's pass over 600 kB (about 0.4 ms). Through the addon
-// when it loads: the file lands once, in memory populated in one pass, and V8 keeps it as
-// an external string (native/startfile.c: about 6 ms less on VMs where page faults are dear).
+// when it loads: the file lands once in fresh memory, not twice (a Buffer, then the string),
+// and V8 keeps it as an external string (native/startfile.c: a few ms on VMs where the
+// first touch of a page is dear).
 const source = readSource();
 const loc = cacheLocation(source);
 const cachedData = loc === undefined ? undefined : readCache(loc);

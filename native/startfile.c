@@ -1,17 +1,20 @@
 /* The CLI's start-up files (bin/sandlock.cjs): the bundle's source and its V8 code cache,
- * read into memory the kernel fills in one pass.
+ * each read once into memory that V8 then uses as it is.
  *
- * Why: on the VMs this project runs on, a page fault costs about 12 us, populating a page
- * in bulk about 0.6 (measured: a loop touching 1000 fresh pages against MAP_POPULATE). Read
- * by Node, the 1 MB bundle faults twice (the Buffer readFileSync fills, then the string V8
- * copies it into) and the code cache twice (its Buffer, then V8's aligned copy): about 800
- * faults, some 10 ms of every `sandlock run`. Here each file lands once in a private
- * anonymous mapping made with MAP_POPULATE, and V8 takes it as it is: the bundle as an
- * external latin1 string, the cache as an external ArrayBuffer.
+ * Why: on the VMs this project runs on, the first touch of a fresh page costs 9 to 18 us
+ * (measured with a loop over 1000 fresh pages: 16-18 us faulted one by one, 0.8-1.2 us to
+ * populate them in one mmap plus 9-17 us at the first touch of each: the hypervisor's
+ * share stays). Read by Node, the 1 MB bundle lands in fresh pages twice (the Buffer
+ * readFileSync fills, then the string V8 copies it into), and so does the code cache (its
+ * Buffer, then V8's aligned copy of data that is not 8-aligned): about 800 pages, some
+ * 10 ms of every `sandlock run`. Here each file lands once, in a private anonymous mapping
+ * (populated in one call, which saves the guest's fault handling at least), and V8 takes
+ * it as it is: the bundle as an external latin1 string, the cache as an external
+ * ArrayBuffer.
  *
  * Why a private copy and not a mapping of the file: a file mapping dies with a truncation
  * (SIGBUS at the next lazy compile), and a rebuild that rewrites the bundle in place would
- * take every running CLI down with it. The copy costs one memcpy per page, with no fault.
+ * take every running CLI down with it.
  *
  * Either call returns undefined when it cannot serve (not a regular file, empty or over
  * 64 MiB, a short read, a Node without external strings or external buffers): the caller
