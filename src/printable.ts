@@ -13,6 +13,23 @@ export function printable(v: unknown): string {
   return String(v).replace(UNSAFE, (c) => `\\u{${c.codePointAt(0)!.toString(16).toUpperCase()}}`);
 }
 
+/** The same characters but tab and line feed, which a text's lines keep. */
+const UNSAFE_IN_TEXT = /[\0-\x08\x0b-\x1f\x7f-\x9f\p{Zl}\p{Zp}\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]|\\(?=u\{)/gu;
+
+/** A whole text of the sandbox's (the lines of a dry run's diff) as printable keeps a name:
+ * its lines and tabs stay, every other unsafe character is \u{XXXX} (a carriage return
+ * too: it would let a line overwrite what the terminal showed before it). */
+export function printableText(text: string): string {
+  return text.replace(UNSAFE_IN_TEXT, (c) => `\\u{${c.codePointAt(0)!.toString(16).toUpperCase()}}`);
+}
+
+/** A text of the sandbox's as the CLI writes it on stdout: escaped for a terminal (a
+ * person reads it: the contents a sandbox wrote must not drive the terminal), the bytes
+ * as they are anywhere else (a patch file, a pipe to `git apply`). */
+export function forStdout(text: string): string {
+  return process.stdout.isTTY ? printableText(text) : text;
+}
+
 /** printable, cut to `max` characters (a name of megabytes must not flood the report; the
  * JSON result keeps it whole). */
 export function printableShort(v: unknown, max = 256): string {

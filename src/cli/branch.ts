@@ -2,7 +2,7 @@
 // refused for conflicts, or a crash left (docs/cow.md).
 
 import { applyWorkdirBranch, dropWorkdirBranch, listWorkdirBranches, showWorkdirBranch } from "../cow/branches.js";
-import { printable } from "../printable.js";
+import { forStdout, printable } from "../printable.js";
 import { describeFailure } from "./report.js";
 import { UsageError } from "./usage-error.js";
 
@@ -79,7 +79,7 @@ export function branchCommand(argv: readonly string[]): number {
         process.stdout.write(`branch ${b.id} (${b.state}), workdir ${printable(b.workdir)}, made ${b.created}\ncommand: ${b.command.map(printable).join(" ")}\n`);
         // The names are the sandbox's: printable, so none writes to the terminal or forges a line.
         for (const c of b.changes) process.stdout.write(`  ${MARK[c.kind]} ${printable(c.path)}${c.type === "dir" ? "/" : ""}\n`);
-        if (b.diff !== undefined) process.stdout.write(b.diff);
+        if (b.diff !== undefined) process.stdout.write(forStdout(b.diff));
         return 0;
       }
       case "apply": {

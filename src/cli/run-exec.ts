@@ -8,6 +8,7 @@ import { Policy } from "../policy/policy.js";
 import type { RunResult } from "../result.js";
 import { Sandbox, dryRunDiff, markDryRun, type SpawnOptions } from "../sandbox.js";
 import { workdirLines } from "./workdir-report.js";
+import { forStdout } from "../printable.js";
 import { EXIT_SIGNAL_BASE, exitCodeOf } from "./outcome.js";
 import { describeFailure } from "./report.js";
 import { failureLines } from "./denials.js";
@@ -121,7 +122,7 @@ export async function execute(options: RunOptions, bundle?: BundleInfo): Promise
     const diff = diffs.get(result);
     if (o.json) process.stdout.write(`${JSON.stringify({ ...result.toJSON(), ...(diff !== undefined ? { diff } : {}) })}\n`);
     else for (const line of workdirLines(result, o.dryRun !== false, policy.onError)) process.stderr.write(`${line}\n`);
-    if (!o.json && diff !== undefined) process.stdout.write(diff);
+    if (!o.json && diff !== undefined) process.stdout.write(forStdout(diff));
     if (!o.json) for (const line of failureLines(result, { cmd: o.cmd, usedProfile: options.profiles.length > 0, tty: native().isatty(2) })) process.stderr.write(`${line}\n`);
     const got = guard.receivedSignal;
     if (got !== undefined && !guard.forced && result.signal === "SIGKILL" && result.status === "killed") {

@@ -268,6 +268,30 @@ test("mcp held: malformed JSON-RPC lines are answered or dropped and the server 
   }
 });
 
+// What a sandbox wrote in a file reached the terminal as itself in the dry run's diff (noticed
+// in the ninth review, part B): OSC 52 (a clipboard write), a carriage return that lets a
+// line overwrite the one before it. On a terminal (script(1) gives one) the diff's lines
+// are now escaped as names are; to a pipe they stay the bytes a patch needs (control).
+test("cli: sandlock run --dry-run --diff on a terminal escapes the contents a sandbox wrote; to a pipe the diff is the bytes", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sandlock-red9a-cli-"));
+  const storage = mkdtempSync(join(tmpdir(), "sandlock-red9a-store-"));
+  try {
+    const ro = ["/usr", "/lib", "/lib64", "/bin", "/etc"].filter((p) => existsSync(p)).flatMap((p) => ["-r", p]);
+    const argv = [process.execPath, CLI, "run", ...ro, "--workdir", dir, "--fs-storage", storage, "--dry-run", "--diff", "--", "/bin/sh", "-c", "printf '\\033]52;c;SGVsbG8=\\007ok\\rforged\\n' > f.txt"];
+    const quoted = argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
+    const ran = (file: string, args: string[]): Promise<string> =>
+      new Promise((resolve) => execFile(file, args, { encoding: "utf8" }, (_e, out) => resolve(out)));
+    const onTerminal = await ran("/usr/bin/script", ["-qec", quoted, "/dev/null"]);
+    assert.doesNotMatch(onTerminal, /\x1b|\x07/, JSON.stringify(onTerminal));
+    assert.ok(onTerminal.includes("+\\u{1B}]52;c;SGVsbG8=\\u{7}ok\\u{D}forged"), JSON.stringify(onTerminal));
+    const piped = await ran(argv[0]!, argv.slice(1));
+    assert.ok(piped.includes("+\x1b]52;c;SGVsbG8=\x07ok\rforged\n"), `control: a pipe gets the bytes: ${JSON.stringify(piped)}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(storage, { recursive: true, force: true });
+  }
+});
+
 test("cli: sandlock run --dry-run --diff shows a name with a newline and an escape sequence escaped, in the change list and the diff's headers", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sandlock-red9a-cli-"));
   const storage = mkdtempSync(join(tmpdir(), "sandlock-red9a-store-"));

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { printable, printableList, printableShort } from "../../src/printable.js";
+import { printable, printableList, printableShort, printableText } from "../../src/printable.js";
 
 /** Reads printable's output back: each \u{X} is the character X. */
 const unescape = (s: string): string => s.replace(/\\u\{([0-9A-F]+)\}/g, (_, h: string) => String.fromCodePoint(parseInt(h, 16)));
@@ -26,4 +26,13 @@ test("printableShort and printableList: long names and long lists are cut, sayin
   assert.equal(printableShort("\x1b".repeat(3), 2), "\\u{1B}\\u{1B}... (1 more character)", "cut before escaping: no escape is split");
   assert.equal(printableList(["a", "b\x07"], 20), "a, b\\u{7}");
   assert.equal(printableList(Array.from({ length: 22 }, (_, i) => String(i)), 20), `${Array.from({ length: 20 }, (_, i) => String(i)).join(", ")}, and 2 more`);
+});
+
+test("printableText: a diff's lines and tabs stay; every other control, C1 and bidi character is escaped and reads back", () => {
+  const text = "@@ -1 +1 @@\n-old\tline\n+\x1b]52;c;SGVsbG8=\x07ok\r\n+\u009b2J\u202e\x7f\\u{1B}\n";
+  const p = printableText(text);
+  assert.doesNotMatch(p, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/, JSON.stringify(p));
+  assert.equal(p, "@@ -1 +1 @@\n-old\tline\n+\\u{1B}]52;c;SGVsbG8=\\u{7}ok\\u{D}\n+\\u{9B}2J\\u{202E}\\u{7F}\\u{5C}u{1B}\n");
+  assert.equal(unescape(p), text);
+  assert.equal(printableText("plain\ttext\n"), "plain\ttext\n", "control: nothing to escape, nothing changed");
 });
