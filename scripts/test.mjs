@@ -37,6 +37,8 @@ const BACKGROUND = new Map([
   ["procfs.test.js", "200 starts with /proc granted while processes come and go, twice"],
   ["redteam.test.js", "the first review's attacks, each with its control"],
   ["cow.test.js", "workdir commits, quotas and crash recovery"],
+  ["redteam8a.test.js", "the eighth review's proxy and DNS attacks: floods bounded by count, not time"],
+  ["redteam9b.test.js", "the ninth review's learn and profile attacks: many learning runs"],
 ]);
 /** nice increment of the background part. */
 const BACKGROUND_NICE = 10;
