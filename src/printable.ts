@@ -5,8 +5,10 @@
 
 /** C0 and C1 controls and DEL (ESC starts CSI, OSC 52 clipboard writes, OSC 8 links; 0x9B is
  * CSI by itself in terminals that honour 8-bit controls), line and paragraph separators,
- * zero-width and bidi formatting characters (U+202E shows a name reversed), the BOM. */
-const UNSAFE = /[\p{Cc}\p{Zl}\p{Zp}\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]|\\(?=u\{)/gu;
+ * zero-width and bidi formatting characters (U+202E shows a name reversed), the BOM. The
+ * classes spelled out (\p{Cc} is U+0000-U+001F and U+007F-U+009F; \p{Zl} U+2028, \p{Zp}
+ * U+2029), without the u flag: a property class cost every CLI start 0.5 ms to build. */
+const UNSAFE = /[\0-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]|\\(?=u\{)/g;
 
 /** `v` as text safe to print: each unsafe character as \u{XXXX}. */
 export function printable(v: unknown): string {
@@ -14,7 +16,7 @@ export function printable(v: unknown): string {
 }
 
 /** The same characters but tab and line feed, which a text's lines keep. */
-const UNSAFE_IN_TEXT = /[\0-\x08\x0b-\x1f\x7f-\x9f\p{Zl}\p{Zp}\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]|\\(?=u\{)/gu;
+const UNSAFE_IN_TEXT = /[\0-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]|\\(?=u\{)/g;
 
 /** A whole text of the sandbox's (the lines of a dry run's diff) as printable keeps a name:
  * its lines and tabs stay, every other unsafe character is \u{XXXX} (a carriage return

@@ -78,7 +78,7 @@ async function runStaged(mode: ChangeMode, policy: PolicyInput, cmd: readonly st
  * as \u{XXXX}, and a backslash that would start such an escape escaped too, as the core's
  * src/printable.ts does for `sandlock ps` and the CLI's reports (this package sees only the
  * core's public API, which does not export it). */
-const UNSAFE = /[\p{Cc}\p{Zl}\p{Zp}\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]|\\(?=u\{)/gu;
+const UNSAFE = /[\0-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]|\\(?=u\{)/g;
 
 /** A name a command chose (a file it made, a path it asked for), safe to put on a line. */
 export function printable(v: string): string {
