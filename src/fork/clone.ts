@@ -44,6 +44,8 @@ export class Clone extends Sandbox {
   readonly #stderr: () => Readable;
   /** Set when a stream went past DEFAULT_MAX_BUFFER: the clone was killed for it. */
   #overflow: "stdout" | "stderr" | undefined;
+  /** Reads what the output pipes hold and ends both captures (see exited). */
+  readonly #finish: () => void;
 
   constructor(policy: Policy, start: CloneStart) {
     super(policy);
@@ -66,6 +68,10 @@ export class Clone extends Sandbox {
     const err = capturePipe(start.stderrFd, limit("stderr"));
     this.#stdout = out.stream;
     this.#stderr = err.stream;
+    this.#finish = () => {
+      out.finish();
+      err.finish();
+    };
     const exited = new Promise<void>((resolve) => (this.#settle = resolve));
     this.#result = Promise.all([exited, out.captured, err.captured]).then(([, stdout, stderr]) => {
       const exit = this.#exit!;
@@ -84,13 +90,26 @@ export class Clone extends Sandbox {
     });
   }
 
-  /** Called by the fork group when the zygote reaped this clone (code, or signal). */
+  /**
+   * Called by the fork group when the zygote reaped this clone (code, or signal). The
+   * result settles now, with what the clone wrote (it is in the pipes: a clone's writes
+   * are done before it exits): a process the clone left holding its stdout or stderr (in
+   * another session, out of its kill's reach) no longer keeps wait() and a reduce over it
+   * pending until the whole group ends. The zygote reaps before it reports, so the pidfd
+   * names a reaped process; one still there means the report was not true (the zygote
+   * runs the sandbox's code): that process is killed, and the result says so.
+   */
   exited(code: number | null, signal: number | null): void {
     if (this.#exit !== undefined) return;
+    if (this.#pidfd >= 0 && native().pidfdSendSignal(this.#pidfd, SIGKILL) === 0) {
+      this.#killed = true;
+      [code, signal] = [null, SIGKILL];
+    }
     this.#exit = { code, signal };
     this.#state = "stopped";
     if (this.#pidfd >= 0) closeSync(this.#pidfd);
     this.#pidfd = -1;
+    this.#finish();
     this.#settle();
   }
 
