@@ -34,7 +34,7 @@ scriptCase("fork: a hostile zygote's messages and descriptors neither crash, han
   const b = o.blocking;
   assert.equal(b.ended, undefined, `the parent's event loop: ${JSON.stringify(b)}`);
   assert.equal(b.stdout, "ab", JSON.stringify(b));
-  assert.ok(b.ticks >= 20, `the parent's 50 ms timer ran ${b.ticks} times while the clone ran`);
+  assert.ok(b.maxGap < 1000, `the parent's event loop stalled for ${b.maxGap} ms (before: until the clone's exit, 10 s)`);
   assert.equal(b.report, "cleared", "control: the holder ran and made its description blocking");
   assert.ok(b.holderFlags !== null && (parseInt(b.holderFlags, 8) & 0o4000) === 0, `control: the shared description is blocking (flags ${b.holderFlags})`);
   // A clone reported as exited while it runs on: its handle ends it (before: the process ran
