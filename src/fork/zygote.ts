@@ -20,6 +20,7 @@ import type { ZygoteSpec } from "./fns.js";
 const EAGAIN = 11;
 const EPIPE = 32;
 const ECONNRESET = 104;
+const EMSGSIZE = 90;
 const SIGKILL = 9;
 /** Anonymous regions at least this large, mostly resident, become huge pages before forking. */
 const COLLAPSE_MIN = 4 << 20;
@@ -333,7 +334,9 @@ export class ForkGroup {
       const got = native().recvFds(this.ctl, this.buf);
       if (typeof got === "number") {
         if (got === -EAGAIN) return;
-        this.closeChannel();
+        // A message longer than the parent's buffer (1 MiB) arrives cut short: malformed.
+        if (got === -EMSGSIZE) this.fail(new SandboxError("fork: the zygote sent a malformed message (longer than 1 MiB)"));
+        else this.closeChannel();
         return;
       }
       const [len, fds] = got;
@@ -423,9 +426,11 @@ export class ForkGroup {
     const p = this.pendingFork;
     // The read ends come from the zygote: each must be a pipe, and is read through a file
     // description of the parent's own (pipeReader), whose flags the sandbox cannot change.
-    if (p && (fds.length !== pids.length * 2 || pids.length > p.n - p.clones.length)) {
+    if (p && (fds.length !== pids.length * 2 || pids.length > p.n - p.clones.length || new Set(pids).size !== pids.length || pids.some((pid) => this.live.has(pid)))) {
+      // (a pid already held by a live clone's handle would take that handle's place: its
+      // exit would never be reported to it, and its wait() would never settle)
       for (const fd of fds) closeSync(fd);
-      this.fail(new SandboxError(`fork: the zygote reported ${pids.length} clone(s) with ${fds.length} descriptor(s) for a fork that awaits ${p.n - p.clones.length}; the fork group was ended`));
+      this.fail(new SandboxError(`fork: the zygote reported ${pids.length} clone(s) with ${fds.length} descriptor(s) for a fork that awaits ${p.n - p.clones.length} new clone(s); the fork group was ended`));
       return;
     }
     const readers = p ? pipeReaders(fds) : undefined;
