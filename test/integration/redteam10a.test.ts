@@ -25,6 +25,7 @@ scriptCase("fork: a hostile zygote's messages and descriptors neither crash, han
   // 40 messages of 250 descriptors each: none kept (before: 10,000 kept after the group ended).
   assert.match(m.fds.err, /^fork: the zygote sent descriptors with a "exits" message; the fork group was ended$/);
   assert.ok(m.fds.fdsGrew <= 2, `descriptors kept by the parent: ${m.fds.fdsGrew}`);
+  for (const mode of ["rows", "pids", "fds"]) assert.deepEqual([m[mode].state, m[mode].left], ["stopped", 0], `the group ended itself, whole: ${JSON.stringify(m)}`);
   assert.ok(m.liveGrew >= 6, `control: the count sees a live group's pipes and pidfds: ${m.liveGrew}`);
   // /dev/zero for a clone's stdout and stderr: refused by kind (before: libuv's EPERM thrown).
   assert.equal(o.device.ended, undefined, JSON.stringify(o.device));

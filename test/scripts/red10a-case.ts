@@ -138,9 +138,12 @@ const subs: Record<string, (d: string) => Promise<unknown>> = {
       const before = fdCount();
       const sb = Sandbox.newWithFns({ fsReadable: [...SYSTEM_RO, d], env: { MODE: mode } }, { module: join(d, "messages.mjs") });
       const err = await errorOf(sb.fork(1).then((cs) => Promise.all(cs.map((c) => c.wait()))));
-      await sb.kill().catch(() => undefined);
+      // (the group ended itself: no process of it is left)
+      await sb.wait().catch(() => undefined);
       await sleep(100);
-      out[mode] = { err, fdsGrew: fdCount() - before };
+      const left = descendants(process.pid).filter((p) => alive(p)).length;
+      await sb.kill().catch(() => undefined);
+      out[mode] = { err, fdsGrew: fdCount() - before, state: sb.state, left };
     }
     // Control: the parent's descriptor count sees what it holds (two pipes and a pidfd per live clone).
     const before = fdCount();
