@@ -192,7 +192,12 @@ function pipeReaders(fds: readonly number[]): number[] | string {
       return failed(`a pipe the parent cannot open for reading (${(e as NodeJS.ErrnoException).code})`);
     }
     opened.push(own);
-    const again = fstatSync(own);
+    let again;
+    try {
+      again = fstatSync(own);
+    } catch (e) {
+      return failed(`a pipe that cannot be examined once opened (${(e as NodeJS.ErrnoException).code})`);
+    }
     if (!again.isFIFO() || again.ino !== st.ino || again.dev !== st.dev) return failed("a pipe that changed when opened");
   }
   return opened;
@@ -334,8 +339,9 @@ export class ForkGroup {
       const got = native().recvFds(this.ctl, this.buf);
       if (typeof got === "number") {
         if (got === -EAGAIN) return;
-        // A message longer than the parent's buffer (1 MiB) arrives cut short: malformed.
-        if (got === -EMSGSIZE) this.fail(new SandboxError("fork: the zygote sent a malformed message (longer than 1 MiB)"));
+        // A message cut short (longer than the parent's 1 MiB buffer, or with more
+        // descriptors than one message carries): malformed.
+        if (got === -EMSGSIZE) this.fail(new SandboxError("fork: the zygote sent a malformed message (cut short)"));
         else this.closeChannel();
         return;
       }
@@ -425,7 +431,7 @@ export class ForkGroup {
   private onForked(pids: number[], fds: number[]): void {
     const p = this.pendingFork;
     // The read ends come from the zygote: each must be a pipe, and is read through a file
-    // description of the parent's own (pipeReader), whose flags the sandbox cannot change.
+    // description of the parent's own (pipeReaders), whose flags the sandbox cannot change.
     if (p && (fds.length !== pids.length * 2 || pids.length > p.n - p.clones.length || new Set(pids).size !== pids.length || pids.some((pid) => this.live.has(pid)))) {
       // (a pid already held by a live clone's handle would take that handle's place: its
       // exit would never be reported to it, and its wait() would never settle)
