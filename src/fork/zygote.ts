@@ -492,6 +492,11 @@ export class ForkGroup {
         stderrFd: readers[2 * i + 1]!,
         enforcement: this.host.enforcement(),
         startedAt: p.startedAt,
+        forget: () => {
+          if (this.live.get(pid) !== clone) return;
+          this.live.delete(pid);
+          this.updateRef();
+        },
       });
       p.clones.push(clone);
       this.live.set(pid, clone);

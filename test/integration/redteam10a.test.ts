@@ -43,6 +43,13 @@ scriptCase("fork: a hostile zygote's messages and descriptors neither crash, han
   const f = o.falseExit;
   assert.equal(f.aliveBefore, true, `control: the clone was running before the report: ${JSON.stringify(f)}`);
   assert.deepEqual([f.settled, f.status, f.signal, f.aliveAfter], [true, "killed", "SIGKILL", false], JSON.stringify(f));
+  // No exit report ever: kill() settles once the pidfd shows the clone gone and a grace of
+  // 2 s passed (before: pending until the group ended). Control: a clone that exited by
+  // itself has no report either, and its wait() stays pending.
+  const w = o.withhold;
+  assert.deepEqual([w.killed, w.status, w.signal, w.aliveAfter], ["settled", "killed", "SIGKILL", false], JSON.stringify(w));
+  assert.ok(w.killMs < 6000, JSON.stringify(w));
+  assert.equal(w.quickWait, "pending", `control: the zygote withheld every exit report: ${JSON.stringify(w)}`);
 }, 90_000);
 
 // A clone that leaves a process in a session of its own holding its stdout: wait() and a

@@ -128,6 +128,17 @@ export function init() {
 }
 export function work() { process.stdout.write(String(process.pid)); return new Promise((r) => setTimeout(r, 20000)); }
 `,
+  // No exit report ever: kill() of a clone waited for one until the whole group ended.
+  "withhold.mjs": `
+const stringify = JSON.stringify;
+export function init() {
+  JSON.stringify = function (v, ...rest) {
+    if (v && v.op === "exits") return stringify({ op: "ready" });
+    return stringify(v, ...rest);
+  };
+}
+export function work(id) { return id === 0 ? new Promise((r) => setTimeout(r, 20000)) : undefined; }
+`,
 };
 
 /** One attack on the parent, in this (child) process: what the parent saw. */
@@ -206,6 +217,19 @@ const subs: Record<string, (d: string) => Promise<unknown>> = {
     return { maxGap: gap, stdout, report: said, holderFlags };
   },
 
+  async withhold(d) {
+    await using sb = Sandbox.newWithFns({ fsReadable: [...SYSTEM_RO, d] }, { module: join(d, "withhold.mjs") });
+    const [sleeper, quick] = await sb.fork(2);
+    await sleep(500);
+    const started = Date.now();
+    const killed = await Promise.race([sleeper!.kill().then(() => "settled"), sleep(8000).then(() => "pending")]);
+    const killMs = Date.now() - started;
+    const r = killed === "settled" ? await sleeper!.wait() : null;
+    // Control: the clone that exited by itself has no report either: its wait() is pending.
+    const quickWait = await Promise.race([quick!.wait().then(() => "settled"), sleep(300).then(() => "pending")]);
+    return { killed, killMs, status: r?.status ?? null, signal: r?.signal ?? null, aliveAfter: alive(sleeper!.pid!), quickWait };
+  },
+
   async falseExit(d) {
     await using sb = Sandbox.newWithFns({ fsReadable: [...SYSTEM_RO, d] }, { module: join(d, "false-exit.mjs") });
     const [clone] = await sb.fork(1);
@@ -240,8 +264,8 @@ const cases: Record<string, () => Promise<unknown>> = {
     const d = dir("zygote");
     try {
       for (const [name, text] of Object.entries(MODULES)) writeFileSync(join(d, name), text, { mode: 0o644 });
-      const [messages, device, blocking, falseExit] = await Promise.all([runSub("messages", d), runSub("device", d), runSub("blocking", d), runSub("falseExit", d)]);
-      return { messages, device, blocking, falseExit };
+      const [messages, device, blocking, falseExit, withhold] = await Promise.all([runSub("messages", d), runSub("device", d), runSub("blocking", d), runSub("falseExit", d), runSub("withhold", d)]);
+      return { messages, device, blocking, falseExit, withhold };
     } finally {
       rmSync(d, { recursive: true, force: true });
     }
