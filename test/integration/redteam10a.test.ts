@@ -10,10 +10,12 @@ import { scriptCase } from "../helpers/harness.js";
 const SCRIPT = "dist/test/scripts/red10a-case.js";
 type Json = any;
 
-// Each attack runs in a child Node process of the case's, as the parent of its fork group:
-// before the fixes the first three ended that process (an exception thrown in the parent's
-// poll callback) or kept 10,000 descriptors after the group was gone, and the fourth hung
-// its event loop for good (killed at the timeout).
+// Each attack runs in a child Node process of the case's, as the parent of its fork group
+// (five at once): before the fixes, malformed messages and a device for a pipe ended that
+// process (an exception thrown in the parent's poll callback), descriptors sent with other
+// messages stayed in it (10,000), a pipe made blocking behind its back stalled its event
+// loop until the clone exited (10 s), a false exit report left the clone running with a
+// handle that would not kill it, and withheld reports kept kill() pending.
 scriptCase("fork: a hostile zygote's messages and descriptors neither crash, hang nor fill the parent", SCRIPT, ["hostile-zygote"], (o: Json) => {
   assert.equal(o.error, undefined, o.error);
   const m = o.messages;
