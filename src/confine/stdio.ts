@@ -128,19 +128,27 @@ export function captureFd(fd: number, expose: boolean, limit: CaptureLimit = NO_
 /** What capturePipe reads into before a chunk is copied out (one for every pipe). */
 let readBuffer: Buffer | undefined;
 
+/** Reads one wakeup of a pipe's poll handle makes at most (then libuv calls again while
+ * the pipe stays readable): a writer that keeps a pipe full cannot hold the event loop. */
+const READS_PER_WAKEUP = 16;
+
 /**
  * captureFd for the many short-lived pipes of a fork group's clones (two each, a thousand
  * at once): the read end (non-blocking) is read from a libuv poll handle, with no socket
  * and no stream per pipe, which were most of what the parent allocated per clone (about
- * 25 KiB, docs/fork.md). Kept and bounded as captureFd keeps it; `stream()` makes, on its
- * first call, a Readable holding every chunk kept so far and what follows, so a reader
- * attached late still sees the first bytes. The descriptor is closed at its end.
+ * 25 KiB, docs/fork.md). Kept and bounded as captureFd keeps it, except that the capture
+ * ends at the limit (the pipe is closed: a writer the clone's kill did not reach, one it
+ * left in another session, gets EPIPE instead of being read and dropped for ever).
+ * `stream()` makes, on its first call, a Readable holding every chunk kept so far and
+ * what follows, so a reader attached late still sees the first bytes. `finish()` reads
+ * what the pipe holds now and ends the capture (a clone has exited: what it wrote is in
+ * the pipe; a process it left behind holding the write end does not keep its result
+ * open). The descriptor is closed at its end.
  */
-export function capturePipe(fd: number, limit: CaptureLimit): { captured: Promise<Buffer>; stream(): Readable } {
+export function capturePipe(fd: number, limit: CaptureLimit): { captured: Promise<Buffer>; stream(): Readable; finish(): void } {
   const n = native();
   const chunks: Buffer[] = [];
   let size = 0;
-  let over = false;
   let ended = false;
   let exposed: Readable | undefined;
   let resolve!: (b: Buffer) => void;
@@ -153,33 +161,39 @@ export function capturePipe(fd: number, limit: CaptureLimit): { captured: Promis
     exposed?.push(null);
     resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
   };
-  const handle = n.pollFd(fd, (status: number) => {
+  /** Reads until the pipe is empty (then returns), ends or the limit is passed (then ends
+   * the capture); at most `reads` reads. A final pump (finish) ends it when empty too. */
+  const pump = (status: number, reads: number, final: boolean): void => {
     if (ended) return;
     readBuffer ??= Buffer.allocUnsafe(64 * 1024);
-    for (;;) {
+    for (let i = 0; i < reads; i++) {
       let got: number;
       try {
         got = readSync(fd, readBuffer, 0, readBuffer.length, null);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "EAGAIN" && status >= 0) return;
+        if ((e as NodeJS.ErrnoException).code === "EAGAIN" && status >= 0 && !final) return;
         got = 0; // a read error ends the capture as the end of the pipe does
       }
       if (got === 0) return end();
-      if (over) continue;
       let c = readBuffer.subarray(0, got);
-      if (size + c.length > limit.maxBuffer) {
-        c = c.subarray(0, limit.maxBuffer - size);
-        over = true;
-      }
+      const over = size + c.length > limit.maxBuffer;
+      if (over) c = c.subarray(0, limit.maxBuffer - size);
       size += c.length;
       if (c.length > 0) {
         const kept = Buffer.from(c);
         chunks.push(kept);
         exposed?.push(kept);
       }
-      if (over) limit.onOverflow();
+      if (over) {
+        limit.onOverflow();
+        return end();
+      }
     }
-  });
+    if (final) end();
+  };
+  const handle = n.pollFd(fd, (status: number) => pump(status, READS_PER_WAKEUP, false));
+  // (bounded: each read keeps up to 64 KiB until the limit, where the capture ends)
+  const finish = (): void => pump(0, Math.ceil(limit.maxBuffer / (64 * 1024)) + 2, true);
   const stream = (): Readable => {
     if (exposed === undefined) {
       exposed = new (streams().Readable)({ read: () => undefined });
@@ -188,7 +202,7 @@ export function capturePipe(fd: number, limit: CaptureLimit): { captured: Promis
     }
     return exposed;
   };
-  return { captured, stream };
+  return { captured, stream, finish };
 }
 
 const STDIN_MODES = ["pipe", "inherit", "ignore"];

@@ -27,7 +27,14 @@ export interface CloneStart {
   enforcement: Enforcement;
   /** When fork() was called, on the monotonic clock (ms). */
   startedAt: number;
+  /** Called when the handle settles without the zygote's report (see kill): the fork
+   * group stops waiting for one. */
+  forget?: () => void;
 }
+
+/** How long kill() waits for the zygote's exit report once the pidfd shows the clone
+ * gone, before it settles the result itself. */
+const REPORT_GRACE_MS = 2000;
 
 export class Clone extends Sandbox {
   /** CLONE_ID of this clone: its index in the array fork() returned. */
@@ -44,10 +51,17 @@ export class Clone extends Sandbox {
   readonly #stderr: () => Readable;
   /** Set when a stream went past DEFAULT_MAX_BUFFER: the clone was killed for it. */
   #overflow: "stdout" | "stderr" | undefined;
+  /** Reads what the output pipes hold and ends both captures (see exited). */
+  readonly #finish: () => void;
+  readonly #forget: () => void;
+  /** kill()'s watch of the pidfd and its grace timer (see kill). */
+  #watch: object | undefined;
+  #grace: NodeJS.Timeout | undefined;
 
   constructor(policy: Policy, start: CloneStart) {
     super(policy);
     this.cloneId = start.id;
+    this.#forget = start.forget ?? (() => undefined);
     this.#pid = start.pid;
     this.#pidfd = start.pidfd;
     // Each stream kept up to DEFAULT_MAX_BUFFER, as a sandbox's: past it the clone is
@@ -66,6 +80,10 @@ export class Clone extends Sandbox {
     const err = capturePipe(start.stderrFd, limit("stderr"));
     this.#stdout = out.stream;
     this.#stderr = err.stream;
+    this.#finish = () => {
+      out.finish();
+      err.finish();
+    };
     const exited = new Promise<void>((resolve) => (this.#settle = resolve));
     this.#result = Promise.all([exited, out.captured, err.captured]).then(([, stdout, stderr]) => {
       const exit = this.#exit!;
@@ -84,13 +102,29 @@ export class Clone extends Sandbox {
     });
   }
 
-  /** Called by the fork group when the zygote reaped this clone (code, or signal). */
+  /**
+   * Called by the fork group when the zygote reaped this clone (code, or signal). The
+   * result settles now, with what the clone wrote (it is in the pipes: a clone's writes
+   * are done before it exits): a process the clone left holding its stdout or stderr (in
+   * another session, out of its kill's reach) no longer keeps wait() and a reduce over it
+   * pending until the whole group ends. The zygote reaps before it reports, so the pidfd
+   * names a reaped process; one still there means the report was not true (the zygote
+   * runs the sandbox's code): that process is killed, and the result says so.
+   */
   exited(code: number | null, signal: number | null): void {
     if (this.#exit !== undefined) return;
+    if (this.#pidfd >= 0 && native().pidfdSendSignal(this.#pidfd, SIGKILL) === 0) {
+      this.#killed = true;
+      [code, signal] = [null, SIGKILL];
+    }
     this.#exit = { code, signal };
     this.#state = "stopped";
+    if (this.#watch !== undefined) native().pollClose(this.#watch);
+    this.#watch = undefined;
+    clearTimeout(this.#grace);
     if (this.#pidfd >= 0) closeSync(this.#pidfd);
     this.#pidfd = -1;
+    this.#finish();
     this.#settle();
   }
 
@@ -173,9 +207,29 @@ export class Clone extends Sandbox {
     if (this.#state === "paused") this.#state = "running";
   }
 
+  /**
+   * SIGKILL, then the result. The exit status comes from the zygote's report; a zygote
+   * that withholds it (it runs the sandbox's code) or cannot send it (a paused group) kept
+   * kill() pending until the whole group ended. So the pidfd is watched: once it shows the
+   * clone gone, the report has REPORT_GRACE_MS to come, and then the result settles as
+   * killed without it.
+   */
   override async kill(): Promise<void> {
     this.#killed = true;
     this.#signal("kill", SIGKILL);
+    if (this.#pidfd >= 0 && this.#watch === undefined && this.#exit === undefined) {
+      const n = native();
+      this.#watch = n.pollFd(this.#pidfd, () => {
+        if (this.#watch === undefined) return;
+        n.pollClose(this.#watch);
+        this.#watch = undefined;
+        this.#grace = setTimeout(() => {
+          if (this.#exit !== undefined) return;
+          this.exited(null, SIGKILL);
+          this.#forget();
+        }, REPORT_GRACE_MS);
+      });
+    }
     await this.#result;
   }
 

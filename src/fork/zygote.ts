@@ -2,10 +2,11 @@
 // zygote-main.cjs) through the sandbox's own launcher, sends it init and fork requests on
 // a SOCK_SEQPACKET socket, and turns what it reports into Clone handles.
 
-import { closeSync, existsSync, readFileSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync, type Stats } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SandboxError } from "../errors.js";
+import { printableShort } from "../printable.js";
 import { errnoName } from "../confine/errno.js";
 import { addonPath, native } from "../confine/native.js";
 import type { Enforcement } from "../plan/features.js";
@@ -19,6 +20,7 @@ import type { ZygoteSpec } from "./fns.js";
 const EAGAIN = 11;
 const EPIPE = 32;
 const ECONNRESET = 104;
+const EMSGSIZE = 90;
 const SIGKILL = 9;
 /** Anonymous regions at least this large, mostly resident, become huge pages before forking. */
 const COLLAPSE_MIN = 4 << 20;
@@ -95,14 +97,35 @@ function runtimeGrants(spec: ZygoteSpec): string[] {
   return grants;
 }
 
+/** The most of the zygote's smaps read (a Node zygote's is about 150 KiB). The zygote runs
+ * the sandbox's code, which decides how many mappings it has: 60,000 made a 43 MB smaps
+ * that took the parent's event loop 1.3 s to read and parse. Beyond it nothing is collapsed. */
+const SMAPS_MAX = 4 << 20;
+
+/** The zygote's smaps, or undefined when unreadable or longer than SMAPS_MAX. */
+function smapsOf(pid: number): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(`/proc/${pid}/smaps`, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    const buf = Buffer.allocUnsafe(SMAPS_MAX + 1);
+    let len = 0;
+    for (let got = 1; got > 0 && len <= SMAPS_MAX; len += got) got = readSync(fd, buf, len, buf.length - len, null);
+    return len > SMAPS_MAX ? undefined : buf.toString("latin1", 0, len);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The regions worth collapsing into huge pages, from the zygote's smaps. */
 function collapsible(pid: number): [number, number][] {
-  let smaps: string;
-  try {
-    smaps = readFileSync(`/proc/${pid}/smaps`, "latin1");
-  } catch {
-    return [];
-  }
+  const smaps = smapsOf(pid);
+  if (smaps === undefined) return [];
   const out: [number, number][] = [];
   for (const block of smaps.split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)) {
     const head = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+[ \t]*(.*)$/m.exec(block);
@@ -117,6 +140,98 @@ function collapsible(pid: number): [number, number][] {
     out.push([start, size]);
   }
   return out;
+}
+
+/** Text of the zygote's (a stack, the end of its stderr) made printable line by line: at
+ * most 100 lines of at most 1024 characters each. */
+function printableLines(text: string): string {
+  const lines = text.split("\n");
+  const shown = lines.slice(0, 100).map((l) => printableShort(l, 1024));
+  return lines.length > 100 ? `${shown.join("\n")}\n... (${lines.length - 100} more lines)` : shown.join("\n");
+}
+
+/** Clones the zygote reports per message (zygote-main.cts: BATCH). */
+const BATCH_MAX = 64;
+
+const isInt = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v);
+const isText = (v: unknown): v is string => typeof v === "string";
+const optional = <T>(v: unknown, is: (v: unknown) => v is T): boolean => v === undefined || is(v);
+
+/** The message if it is one the parent knows, with the fields it uses of the types it
+ * uses them as (the zygote runs the sandbox's code: any of them may be anything). */
+function wellFormed(v: unknown, fds: number): Message | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const m = v as Record<string, unknown>;
+  switch (m.op) {
+    case "ready":
+      return { op: "ready" };
+    case "failed":
+      if (!isText(m.message) || !optional(m.name, isText) || !optional(m.stack, isText)) return undefined;
+      return { op: "failed", message: m.message, name: m.name as string | undefined, stack: m.stack as string | undefined };
+    case "forked":
+      if (!Array.isArray(m.pids) || m.pids.length > BATCH_MAX || !m.pids.every(isInt) || fds > 2 * BATCH_MAX) return undefined;
+      return { op: "forked", pids: m.pids };
+    case "forkFailed":
+      if (!isInt(m.forked) || !optional(m.errno, isInt) || !optional(m.syscall, isText) || !isText(m.message)) return undefined;
+      return { op: "forkFailed", forked: m.forked, errno: m.errno as number | undefined, syscall: m.syscall as string | undefined, message: m.message };
+    case "exits":
+      if (!Array.isArray(m.rows) || !m.rows.every((r) => Array.isArray(r) && r.length === 3 && r.every(isInt))) return undefined;
+      return { op: "exits", rows: m.rows as [number, number, number][] };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The parent's own read ends for the pipes the zygote passed (each opened anew through
+ * /proc/self/fd, non-blocking), or what one of them was when it is not a pipe. The
+ * descriptors passed are the sandbox's choice: a device such as /dev/zero cannot be
+ * polled (libuv's error was thrown in this callback and ended the parent), and a pipe's
+ * file description is shared with whoever else holds it: the zygote kept a copy, cleared
+ * its O_NONBLOCK (a child spawned with it as stdin: libuv makes a child's stdio blocking),
+ * and the parent's next read of the empty pipe blocked its event loop for good. A
+ * description opened here has flags only the parent sets. The caller closes the passed ones.
+ */
+function pipeReaders(fds: readonly number[]): number[] | string {
+  const opened: number[] = [];
+  const failed = (what: string): string => {
+    for (const fd of opened) closeSync(fd);
+    return what;
+  };
+  for (const fd of fds) {
+    let st;
+    try {
+      st = fstatSync(fd);
+    } catch (e) {
+      return failed(`a descriptor that cannot be examined (${(e as NodeJS.ErrnoException).code})`);
+    }
+    if (!st.isFIFO()) return failed(`${kindOf(st)}, not a pipe`);
+    let own: number;
+    try {
+      own = openSync(`/proc/self/fd/${fd}`, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    } catch (e) {
+      return failed(`a pipe the parent cannot open for reading (${(e as NodeJS.ErrnoException).code})`);
+    }
+    opened.push(own);
+    let again;
+    try {
+      again = fstatSync(own);
+    } catch (e) {
+      return failed(`a pipe that cannot be examined once opened (${(e as NodeJS.ErrnoException).code})`);
+    }
+    if (!again.isFIFO() || again.ino !== st.ino || again.dev !== st.dev) return failed("a pipe that changed when opened");
+  }
+  return opened;
+}
+
+function kindOf(st: Stats): string {
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isSocket()) return "a socket";
+  if (st.isDirectory()) return "a directory";
+  if (st.isSymbolicLink()) return "a link";
+  if (st.isFile()) return "a regular file";
+  return "a descriptor of another kind";
 }
 
 type Message =
@@ -245,7 +360,10 @@ export class ForkGroup {
       const got = native().recvFds(this.ctl, this.buf);
       if (typeof got === "number") {
         if (got === -EAGAIN) return;
-        this.closeChannel();
+        // A message cut short (longer than the parent's 1 MiB buffer, or with more
+        // descriptors than one message carries): malformed.
+        if (got === -EMSGSIZE) this.fail(new SandboxError("fork: the zygote sent a malformed message (cut short)"));
+        else this.closeChannel();
         return;
       }
       const [len, fds] = got;
@@ -253,19 +371,41 @@ export class ForkGroup {
         this.closeChannel();
         return;
       }
-      let msg: Message;
+      // The zygote runs the sandbox's code: what it sends is checked before anything is
+      // done with it, and nothing it sends may throw here (a throw in this callback would
+      // end the parent process, and with it every sandbox it supervises).
+      let msg: Message | undefined;
       try {
-        msg = JSON.parse(this.buf.toString("utf8", 0, len)) as Message;
+        msg = wellFormed(JSON.parse(this.buf.toString("utf8", 0, len)), fds.length);
       } catch {
+        msg = undefined;
+      }
+      if (msg === undefined) {
         for (const fd of fds) closeSync(fd);
         this.fail(new SandboxError("fork: the zygote sent a malformed message"));
         return;
       }
-      this.onMessage(msg, fds);
+      try {
+        this.onMessage(msg, fds);
+      } catch (e) {
+        this.fail(new SandboxError(`fork: the zygote's message could not be handled: ${(e as Error).message}`, { cause: e }));
+        return;
+      }
+      if (this.gone !== undefined) return;
     }
   }
 
   private onMessage(msg: Message, fds: number[]): void {
+    if (msg.op !== "forked") {
+      // Only a batch of clones carries descriptors: any other message's are closed (kept,
+      // they were the parent's for good: a flood of them exhausted its descriptor table,
+      // and a memfd among them held memory after the sandbox was gone).
+      for (const fd of fds) closeSync(fd);
+      if (fds.length > 0) {
+        this.fail(new SandboxError(`fork: the zygote sent descriptors with a "${msg.op}" message; the fork group was ended`));
+        return;
+      }
+    }
     switch (msg.op) {
       case "ready":
         this.pendingReady?.resolve();
@@ -273,8 +413,9 @@ export class ForkGroup {
         this.updateRef();
         break;
       case "failed": {
-        const e = new SandboxError(`fork: init failed in the zygote: ${msg.name ? `${msg.name}: ` : ""}${msg.message}`);
-        if (msg.stack) e.stack = `${e.name}: ${e.message}\n--- in the zygote ---\n${msg.stack}`;
+        // (the zygote's words, as printable text: an error is often printed on a terminal)
+        const e = new SandboxError(`fork: init failed in the zygote: ${msg.name ? `${printableShort(msg.name)}: ` : ""}${printableShort(msg.message, 4096)}`);
+        if (msg.stack) e.stack = `${e.name}: ${e.message}\n--- in the zygote ---\n${printableLines(msg.stack)}`;
         this.fail(e);
         break;
       }
@@ -290,8 +431,8 @@ export class ForkGroup {
           msg.errno === EAGAIN && msg.syscall === "fork"
             ? "the process limit was reached (maxProcesses)"
             : msg.errno
-              ? `${msg.syscall}: ${errnoName(msg.errno)}`
-              : msg.message;
+              ? `${printableShort(msg.syscall, 64)}: ${errnoName(msg.errno)}`
+              : printableShort(msg.message, 1024);
         p.reject(new SandboxError(`fork(${p.n}): clone ${msg.forked} could not be created: ${why}; the ${p.clones.length} clone(s) already made were killed`));
         this.updateRef();
         break;
@@ -310,10 +451,24 @@ export class ForkGroup {
 
   private onForked(pids: number[], fds: number[]): void {
     const p = this.pendingFork;
-    if (!p || fds.length !== pids.length * 2) {
+    // The read ends come from the zygote: each must be a pipe, and is read through a file
+    // description of the parent's own (pipeReaders), whose flags the sandbox cannot change.
+    if (p && (fds.length !== pids.length * 2 || pids.length > p.n - p.clones.length || new Set(pids).size !== pids.length || pids.some((pid) => this.live.has(pid)))) {
+      // (a pid already held by a live clone's handle would take that handle's place: its
+      // exit would never be reported to it, and its wait() would never settle)
+      for (const fd of fds) closeSync(fd);
+      this.fail(new SandboxError(`fork: the zygote reported ${pids.length} clone(s) with ${fds.length} descriptor(s) for a fork that awaits ${p.n - p.clones.length} new clone(s); the fork group was ended`));
+      return;
+    }
+    const readers = p ? pipeReaders(fds) : undefined;
+    for (const fd of fds) closeSync(fd);
+    if (typeof readers === "string") {
+      this.fail(new SandboxError(`fork: a clone's output from the zygote is ${readers}; the fork group was ended`));
+      return;
+    }
+    if (!p || readers === undefined) {
       // A batch no fork asked for (or malformed): its clones are ended through pidfds,
       // never by the reported numbers, which are the sandbox's word.
-      for (const fd of fds) closeSync(fd);
       for (const a of this.adopter.adopt(pids)) {
         if (a instanceof Error) continue;
         native().pidfdSendSignal(a.pidfd, SIGKILL);
@@ -333,10 +488,15 @@ export class ForkGroup {
         id: p.clones.length,
         pid: a instanceof Error ? 0 : a.pid,
         pidfd: a instanceof Error ? -1 : a.pidfd,
-        stdoutFd: fds[2 * i]!,
-        stderrFd: fds[2 * i + 1]!,
+        stdoutFd: readers[2 * i]!,
+        stderrFd: readers[2 * i + 1]!,
         enforcement: this.host.enforcement(),
         startedAt: p.startedAt,
+        forget: () => {
+          if (this.live.get(pid) !== clone) return;
+          this.live.delete(pid);
+          this.updateRef();
+        },
       });
       p.clones.push(clone);
       this.live.set(pid, clone);
@@ -364,7 +524,7 @@ export class ForkGroup {
     if (this.gone) return;
     this.onReadable(); // exit reports still queued on the socket come first
     const how = r.signal !== null ? `killed by ${r.signal}` : `exit code ${r.exitCode}`;
-    const tail = r.stderr?.toString("utf8").trim().split("\n").slice(-5).join("\n");
+    const tail = !r.stderr ? undefined : printableLines(r.stderr.toString("utf8").trim().split("\n").slice(-5).join("\n"));
     this.fail(new SandboxError(`fork: the zygote exited (${how})${tail ? `; its stderr ends with:\n${tail}` : ""}`));
   }
 
