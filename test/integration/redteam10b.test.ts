@@ -1,0 +1,49 @@
+// The tenth security review, part B (docs/security.md, "The tenth review, part B"): policyFn
+// and what a sandbox can do to the process that supervises it through the callback's
+// events, and effects on the host outside every path rule (POSIX message queues). As root
+// and as the test user; each case has a control that shows a win would be seen.
+
+import assert from "node:assert/strict";
+import { scriptCase } from "../helpers/harness.js";
+
+const SCRIPT = "dist/test/scripts/red10b-case.js";
+
+// An exec policyFn allowed and the kernel then refused (one argument past its 128 KiB
+// string limit: E2BIG) kept its approval, with the whole argv, until the table's bound of
+// 4,096 pids: 100 children of one process, one 1 MB buffer, held 96 MiB of the supervisor's
+// heap (up to 8 GiB at the bound). Now an approval keeps digests. And execs waiting for an
+// async verdict each held their arguments (64 threads at once, one 1.5 MB buffer: 96 MB);
+// now at most 32 MiB of them wait at once, the rest get ENOMEM. Controls: every exec reached
+// the callback with its whole argument; 8 threads at once are all asked.
+scriptCase("policyFn: exec arguments held for approvals and pending verdicts are bounded in the supervisor", SCRIPT, ["${PROBE}", "exec-args"], (o) => {
+  assert.equal(o.error, undefined, o.error);
+  assert.equal(o.kept.stdout, "e2big 100 other 0", "every exec was refused by the kernel after the callback allowed it");
+  assert.equal(o.kept.asked, 101, "control: each exec was an event (and the probe's own)");
+  assert.equal(o.kept.longest, 1_000_000, "control: the callback saw the whole argument");
+  assert.ok(o.kept.growthMiB < 30, `the supervisor's heap grew by ${o.kept.growthMiB} MiB`);
+  assert.match(o.flood.stdout, /^threads 64 enomem \d+ e2big \d+ other 0$/);
+  assert.ok(o.flood.peakMiB <= 32, `arguments waiting for the callback at once: ${o.flood.peakMiB} MiB`);
+  assert.ok(o.flood.refused.some((r: string) => r.startsWith("execve ENOMEM the supervisor already holds 32 MiB")), o.flood.refused.join("\n"));
+  assert.equal(o.few.stdout, "threads 8 enomem 0 e2big 8 other 0", "control: a few execs at once are all decided");
+  assert.equal(o.few.calls, 9);
+  assert.ok(o.few.peakMiB > 10, `control: the few were pending together (${o.few.peakMiB} MiB)`);
+}, 120_000);
+
+// POSIX message queues live in the host's IPC namespace, and mq_open and mq_unlink reach them
+// by name, with no path rule on the way: in the supervised view a sandbox removed a queue
+// another program of its user had made, and made one that outlived it (each counts against
+// the host's 256). Now the calls are on the blocklist (EPERM) in both views. Controls: the
+// same probe outside a sandbox removes the victim and leaves its own queue; the kernel view
+// had a namespace of its own (it saw no victim) and still refuses.
+scriptCase("POSIX message queues: a sandbox neither removes the host's queues nor leaves its own", SCRIPT, ["${PROBE}", "mqueue"], (o) => {
+  assert.equal(o.error, undefined, o.error);
+  for (const view of ["supervised", "kernel"]) {
+    assert.equal(o[view].procView, view);
+    assert.deepEqual(o[view].inside, ["unlink EPERM", "create EPERM"], view);
+    assert.equal(o[view].victimLeft, true, `${view}: the host's queue is still there`);
+    assert.equal(o[view].mineLeft, false, `${view}: the sandbox left no queue`);
+  }
+  assert.deepEqual(o.control, ["unlink ok", "create ok"]);
+  assert.equal(o.controlVictimLeft, false, "control: outside a sandbox the victim is removed");
+  assert.equal(o.controlMineLeft, true, "control: outside a sandbox the queue stays");
+}, 60_000);

@@ -1,0 +1,113 @@
+// The tenth review, part B: policyFn's exec arguments held by the supervisor, and objects a
+// sandbox shares with the host outside every path rule. Runs sandboxes through the library,
+// as whoever runs this, and prints one JSON line of what came out. Usage: red10b-case.js
+// PROBE CASE
+
+import { execFileSync } from "node:child_process";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { Sandbox } from "../../src/index.js";
+import type { PolicyEvent } from "../../src/policy/policy-fn.js";
+
+const [probe, which] = process.argv.slice(2) as [string, string];
+const SYSTEM = ["/usr", "/lib", "/lib64", "/bin", "/etc"];
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+/** The heap after two collections, in MiB. */
+function heapMiB(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed / 1048576;
+}
+
+const lines = (s: string): string[] => s.trim().split("\n").filter((l) => l !== "");
+const refusals = (r: { refused: readonly { syscall: string; errno: string; why: string }[] }): string[] => r.refused.map((x) => `${x.syscall} ${x.errno} ${x.why}`);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** The probe outside any sandbox (for the host's side of a case and for controls). */
+const bare = (...args: string[]): string[] => lines(execFileSync(probe, args, { encoding: "utf8" }));
+
+const cases: Record<string, () => Promise<unknown>> = {
+  // Execs approved by policyFn that then fail in the kernel (one string past its 128 KiB
+  // MAX_ARG_STRLEN: E2BIG) left their approval, the whole argv, in the supervisor, one per
+  // pid: 100 children of one process with one 1 MB buffer held 96 MiB. And execs waiting for
+  // an async verdict each held their arguments: 64 threads at once, 96 MB. Controls: every
+  // exec reached the callback with its whole argument; a few threads at once are all asked.
+  "exec-args": async () => {
+    const N = 100;
+    const LEN = 1_000_000;
+    const policy = { fsReadable: [...SYSTEM, probe], procView: "supervised" as const };
+    let longest = 0;
+    let asked = 0;
+    const before = heapMiB();
+    const kept = await Sandbox.run({
+      ...policy,
+      policyFn: (e: PolicyEvent) => {
+        asked++;
+        longest = Math.max(longest, ...(e.argv ?? []).map((a) => a.length));
+        return "allow";
+      },
+    }, [probe, "red10-exec-e2big", String(N), String(LEN)]);
+    const after = heapMiB();
+    // Async callback, threads at once: what the supervisor holds for callbacks not yet
+    // answered, counted where it is handed over.
+    const threads = async (t: number, len: number) => {
+      let inFlight = 0;
+      let peak = 0;
+      let calls = 0;
+      const r = await Sandbox.run({
+        ...policy,
+        policyFn: async (e: PolicyEvent) => {
+          const bytes = (e.argv ?? []).reduce((s, a) => s + a.length, 0);
+          calls++;
+          inFlight += bytes;
+          peak = Math.max(peak, inFlight);
+          // The probe's own exec is decided at once; the flood's wait together.
+          if (bytes > 100_000) await sleep(1000);
+          inFlight -= bytes;
+          return "allow" as const;
+        },
+      }, [probe, "red10-exec-threads", String(t), String(len)]);
+      return { stdout: r.stdoutText.trim(), refused: refusals(r), peakMiB: peak / 1048576, calls };
+    };
+    const flood = await threads(64, 1_500_000);
+    const few = await threads(8, 1_500_000);
+    return {
+      kept: { stdout: kept.stdoutText.trim(), asked, longest, growthMiB: after - before },
+      flood,
+      few,
+    };
+  },
+
+  // POSIX message queues are named in the host's IPC namespace and mq_open and mq_unlink
+  // never meet a path rule: a sandbox removed a queue of another program of its user and
+  // made one that outlived it (the kernel counts it against the host's 256 queues). The
+  // host makes the victim; the same probe bare removes it and makes its own (control).
+  mqueue: async () => {
+    const tag = `/sl-red10b-${process.pid}`;
+    const out: Record<string, unknown> = {};
+    for (const view of ["supervised", "kernel"] as const) {
+      bare("red10-mq", `${tag}-none`, `${tag}-${view}-victim`, "1");
+      const r = await Sandbox.run({ fsReadable: [probe], procView: view }, [probe, "red10-mq", `${tag}-${view}-victim0`, `${tag}-${view}-mine`, "1"]);
+      // Each bare call removes what it names and says whether it was there.
+      const victimLeft = bare("red10-mq", `${tag}-${view}-victim0`, `${tag}-x`, "0")[0] === "unlink ok";
+      const mineLeft = bare("red10-mq", `${tag}-${view}-mine0`, `${tag}-x`, "0")[0] === "unlink ok";
+      out[view] = { inside: lines(r.stdoutText), victimLeft, mineLeft, procView: r.procView };
+    }
+    bare("red10-mq", `${tag}-none`, `${tag}-c-victim`, "1");
+    const control = bare("red10-mq", `${tag}-c-victim0`, `${tag}-c-mine`, "1");
+    const controlVictimLeft = bare("red10-mq", `${tag}-c-victim0`, `${tag}-x`, "0")[0] === "unlink ok";
+    const controlMineLeft = bare("red10-mq", `${tag}-c-mine0`, `${tag}-x`, "0")[0] === "unlink ok";
+    return { ...out, control, controlVictimLeft, controlMineLeft };
+  },
+};
+
+const run = cases[which];
+if (run === undefined) throw new Error(`unknown case ${which}`);
+let out: unknown;
+try {
+  out = await run();
+} catch (e) {
+  out = { error: e instanceof Error ? `${e.name}: ${e.message}\n${e.stack}` : String(e) };
+}
+console.log(JSON.stringify(out));
