@@ -47,3 +47,17 @@ scriptCase("POSIX message queues: a sandbox neither removes the host's queues no
   assert.equal(o.controlVictimLeft, false, "control: outside a sandbox the victim is removed");
   assert.equal(o.controlMineLeft, true, "control: outside a sandbox the queue stays");
 }, 60_000);
+
+// TIOCEXCL on the terminal the sandbox inherits (the CLI run from a shell) made it exclusive
+// after the sandbox ended: no one without CAP_SYS_ADMIN could open the user's terminal again
+// (EBUSY: sudo's and ssh's password prompts, /dev/tty). It needs no permission. Now refused
+// with EPERM, as TIOCSETD is. Controls: TIOCNXCL reaches the terminal from inside; bare, the
+// same call sets the flag, and the test user's reopen then fails.
+scriptCase("a sandbox cannot make the terminal it inherits exclusive (TIOCEXCL)", SCRIPT, ["${PROBE}", "tty", "${STAGE}"], (o, who) => {
+  assert.equal(o.error, undefined, o.error);
+  for (const view of ["supervised", "kernel"]) {
+    assert.deepEqual(o[view], ["EPERM", "excl 0 reopen ok"], view);
+    assert.deepEqual(o[`${view}Nxcl`], ["ok", "excl 0 reopen ok"], `${view}: control, TIOCNXCL reaches the terminal`);
+  }
+  assert.deepEqual(o.bare, ["ok", `excl 1 reopen ${who === "root" ? "ok" : "EBUSY"}`], "control: bare, the terminal stays exclusive");
+}, 90_000);

@@ -1,15 +1,17 @@
 // The tenth review, part B: policyFn's exec arguments held by the supervisor, and objects a
 // sandbox shares with the host outside every path rule. Runs sandboxes through the library,
 // as whoever runs this, and prints one JSON line of what came out. Usage: red10b-case.js
-// PROBE CASE
+// PROBE CASE [STAGE]
 
 import { execFileSync } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { Sandbox } from "../../src/index.js";
 import type { PolicyEvent } from "../../src/policy/policy-fn.js";
 
-const [probe, which] = process.argv.slice(2) as [string, string];
+const [probe, which, stage] = process.argv.slice(2) as [string, string, string | undefined];
 const SYSTEM = ["/usr", "/lib", "/lib64", "/bin", "/etc"];
 
 setFlagsFromString("--expose-gc");
@@ -100,6 +102,65 @@ const cases: Record<string, () => Promise<unknown>> = {
     const controlMineLeft = bare("red10-mq", `${tag}-c-mine0`, `${tag}-x`, "0")[0] === "unlink ok";
     return { ...out, control, controlVictimLeft, controlMineLeft };
   },
+};
+
+/**
+ * A pty made by a helper, the command run on it as its controlling terminal (as from a
+ * shell); once the command has ended, the helper (which still holds the terminal, as the
+ * user's shell does) reads its exclusive flag (TIOCGEXCL) and opens it again by name.
+ */
+const PTY = `import os, sys, fcntl, termios, struct, select
+m, s = os.openpty()
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    fcntl.ioctl(s, termios.TIOCSCTTY, 0)
+    for fd in (0, 1, 2): os.dup2(s, fd)
+    os.close(m); os.close(s)
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+gone = False
+while True:
+    r, _, _ = select.select([m], [], [], 0.05)
+    if r:
+        try: d = os.read(m, 4096)
+        except OSError: break
+        if not d: break
+        out += d
+        continue
+    if gone: break
+    gone = os.waitpid(pid, os.WNOHANG)[0] == pid
+if not gone: os.waitpid(pid, 0)
+excl = struct.unpack("i", fcntl.ioctl(s, 0x80045440, b"\\0" * 4))[0]
+try:
+    os.close(os.open(os.ttyname(s), os.O_RDWR | os.O_NOCTTY)); reopen = "ok"
+except OSError as e:
+    reopen = __import__("errno").errorcode[e.errno]
+print(out.decode(errors="replace").replace("\\r", "").strip().replace("\\n", " | "))
+print("excl %d reopen %s" % (excl, reopen))
+`;
+
+cases.tty = async () => {
+  if (stage === undefined) throw new Error("tty needs STAGE");
+  const dir = mkdtempSync("/tmp/sandlock-red10b-tty-");
+  chmodSync(dir, 0o755);
+  const pty = join(dir, "pty.py");
+  writeFileSync(pty, PTY, { mode: 0o644 });
+  const cli = join(stage, "bin", "sandlock.cjs");
+  const onPty = (...cmd: string[]): string[] => lines(execFileSync("/usr/bin/python3", [pty, ...cmd], { encoding: "utf8", timeout: 60_000 }));
+  const out: Record<string, unknown> = {};
+  try {
+    for (const view of ["supervised", "kernel"]) {
+      // TIOCEXCL, then TIOCNXCL to show ioctls on the terminal reach the kernel (which
+      // would clear it again: so the control runs alone, below).
+      out[view] = onPty(process.execPath, cli, "run", "--proc-view", view, "-r", probe, "--", probe, "ioctl", "0x540c");
+      out[`${view}Nxcl`] = onPty(process.execPath, cli, "run", "--proc-view", view, "-r", probe, "--", probe, "ioctl", "0x540d");
+    }
+    out.bare = onPty(probe, "ioctl", "0x540c");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
 };
 
 const run = cases[which];
