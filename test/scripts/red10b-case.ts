@@ -24,7 +24,7 @@ function heapMiB(): number {
 }
 
 const lines = (s: string): string[] => s.trim().split("\n").filter((l) => l !== "");
-const refusals = (r: { refused: readonly { syscall: string; errno: string; why: string }[] }): string[] => r.refused.map((x) => `${x.syscall} ${x.errno} ${x.why}`);
+const refusals = (r: { refused: readonly { syscall: string; errno: string; target: string; why: string }[] }): string[] => r.refused.map((x) => `${x.syscall} ${x.errno} ${x.target} ${x.why}`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** The probe outside any sandbox (for the host's side of a case and for controls). */
 const bare = (...args: string[]): string[] => lines(execFileSync(probe, args, { encoding: "utf8" }));
@@ -102,6 +102,39 @@ const cases: Record<string, () => Promise<unknown>> = {
     const controlMineLeft = bare("red10-mq", `${tag}-c-mine0`, `${tag}-x`, "0")[0] === "unlink ok";
     return { ...out, control, controlVictimLeft, controlMineLeft };
   },
+};
+
+// ctx.denyPath's rules are on real paths, and a rename of the directory above a denied
+// file moved it to a path no rule named: `mv proj proj2 && cat proj2/secret` read it. The
+// callback denies proj/secret at the first event. Control: without the denial the same
+// commands read the file at both names.
+cases["deny-rename"] = async () => {
+  const out: Record<string, unknown> = {};
+  for (const deny of [true, false]) {
+    const w = mkdtempSync("/tmp/sandlock-red10b-deny-");
+    chmodSync(w, 0o755);
+    try {
+      execFileSync("/bin/sh", ["-c", "mkdir -p proj/sub && echo TOPSECRET > proj/sub/secret && mkdir other"], { cwd: w });
+      let armed = false;
+      const r = await Sandbox.run({
+        fsReadable: SYSTEM, fsWritable: [w], cwd: w, policyFnFiles: true, procView: "supervised",
+        policyFn: (_e: PolicyEvent, ctx) => {
+          if (!armed && deny) ctx.denyPath(`${w}/proj/sub/secret`);
+          armed = true;
+          return "allow";
+        },
+      }, ["/bin/sh", "-c", [
+        "cat proj/sub/secret || echo direct-refused",
+        "mv proj proj2 && cat proj2/sub/secret; mv proj2 proj",
+        "mv proj/sub other/sub && cat other/sub/secret; mv other/sub proj/sub",
+        "true",
+      ].join("; ")]);
+      out[deny ? "denied" : "control"] = { stdout: lines(r.stdoutText), refused: refusals(r) };
+    } finally {
+      rmSync(w, { recursive: true, force: true });
+    }
+  }
+  return out;
 };
 
 /**
