@@ -73,3 +73,17 @@ scriptCase("policyFn: ctx.denyPath cannot be escaped by renaming a directory abo
   assert.ok(o.denied.refused.some((r: string) => /^rename EACCES .*\/proj\/sub holds a path denied by policyFn's ctx\.denyPath$/.test(r)), o.denied.refused.join("\n"));
   assert.deepEqual(o.control.stdout, ["TOPSECRET", "TOPSECRET", "TOPSECRET"], "control: without the denial both renames carry the file");
 }, 60_000);
+
+// timeStart: an absolute sleep whose deadline lay more than 24.8 days ahead (2^31 - 1 ms, a
+// Node timer's most) got a 1 ms timer and a TimeoutOverflowWarning each time it re-armed:
+// 200 sleeping threads took 2.7 s of the supervising process's CPU in 3 s and wrote 267,000
+// lines to its stderr. Now the wait takes timers of at most that length. Control: a deadline
+// one day ahead; in both, no sleeper wakes early.
+scriptCase("timeStart: an absolute sleep decades ahead neither spins the supervisor nor floods its stderr", SCRIPT, ["${PROBE}", "abs-sleep"], (o) => {
+  assert.equal(o.error, undefined, o.error);
+  assert.equal(o.far.stdout, "sleepers 100 woke 0");
+  assert.equal(o.far.warnings, 0, "no TimeoutOverflowWarning");
+  assert.ok(o.far.cpuMs < 1500, `the supervising process's CPU over 2 s: ${o.far.cpuMs} ms (near: ${o.near.cpuMs} ms)`);
+  assert.equal(o.near.stdout, "sleepers 100 woke 0", "control: the sleepers are held");
+  assert.equal(o.near.warnings, 0);
+}, 60_000);

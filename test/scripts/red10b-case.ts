@@ -137,6 +137,32 @@ cases["deny-rename"] = async () => {
   return out;
 };
 
+// timeStart: an absolute sleep on the wall clock is held by the supervisor on a Node timer,
+// and a deadline more than 2^31 - 1 ms away (24.8 days) made Node set the timer to 1 ms with
+// a TimeoutOverflowWarning: 100 threads sleeping until 2100 re-armed timers every
+// millisecond and filled the supervising process's stderr. Control: a deadline one day
+// ahead of the sandbox's clock; in both, no sleeper wakes early.
+cases["abs-sleep"] = async () => {
+  const start = Date.parse("2000-01-01T00:00:00Z");
+  let warnings = 0;
+  const emit = process.emitWarning.bind(process);
+  process.emitWarning = ((w: string | Error, ...rest: unknown[]) => {
+    if ((typeof w === "string" ? (rest[0] as string | undefined) : w.name) === "TimeoutOverflowWarning") warnings++;
+    else (emit as (...a: unknown[]) => void)(w, ...rest);
+  }) as typeof process.emitWarning;
+  const one = async (until: number) => {
+    warnings = 0;
+    const cpu = process.cpuUsage();
+    const r = await Sandbox.run({ fsReadable: [probe], timeStart: new Date(start) }, [probe, "red10-abs-sleep", String(Math.floor(until / 1000)), "100", "2"]);
+    const used = process.cpuUsage(cpu);
+    return { stdout: r.stdoutText.trim(), warnings, cpuMs: Math.round((used.user + used.system) / 1000) };
+  };
+  const far = await one(Date.parse("2100-01-01T00:00:00Z"));
+  const near = await one(start + 86_400_000);
+  process.emitWarning = emit;
+  return { far, near };
+};
+
 /**
  * A pty made by a helper, the command run on it as its controlling terminal (as from a
  * shell); once the command has ended, the helper (which still holds the terminal, as the
