@@ -65,13 +65,16 @@ scriptCase("a sandbox cannot make the terminal it inherits exclusive (TIOCEXCL)"
 // ctx.denyPath compares real paths, and renaming a directory above a denied file (the
 // directory itself or one further up) moved the file to a path no rule named: it was read
 // at its new name. Now a rename of a directory holding a denied path is refused (EACCES).
-// Control: without the denial the same renames and reads succeed.
-scriptCase("policyFn: ctx.denyPath cannot be escaped by renaming a directory above the denied file", SCRIPT, ["${PROBE}", "deny-rename"], (o) => {
+// And a host agent's unix socket in a denied directory was still connected to (the
+// supervisor performs that connect and asked only the grants); now EACCES. Control:
+// without the denials the same renames and reads succeed and the agent answers.
+scriptCase("policyFn: ctx.denyPath cannot be escaped by renaming a directory above the denied file, and covers unix sockets", SCRIPT, ["${PROBE}", "deny-rename"], (o) => {
   assert.equal(o.error, undefined, o.error);
-  assert.deepEqual(o.denied.stdout, ["direct-refused"], "the secret is read by no name");
+  assert.deepEqual(o.denied.stdout, ["direct-refused", "agent Permission denied"], "the secret is read by no name, the agent not reached");
+  assert.ok(o.denied.refused.some((r: string) => /^connect EACCES .*\/agent\/sock denied by policyFn's ctx\.denyPath$/.test(r)), o.denied.refused.join("\n"));
   assert.ok(o.denied.refused.some((r: string) => /^rename EACCES .*\/proj holds a path denied by policyFn's ctx\.denyPath$/.test(r)), o.denied.refused.join("\n"));
   assert.ok(o.denied.refused.some((r: string) => /^rename EACCES .*\/proj\/sub holds a path denied by policyFn's ctx\.denyPath$/.test(r)), o.denied.refused.join("\n"));
-  assert.deepEqual(o.control.stdout, ["TOPSECRET", "TOPSECRET", "TOPSECRET"], "control: without the denial both renames carry the file");
+  assert.deepEqual(o.control.stdout, ["TOPSECRET", "TOPSECRET", "TOPSECRET", "AGENT-SECRET"], "control: without the denials both renames carry the file and the agent answers");
 }, 60_000);
 
 // timeStart: an absolute sleep whose deadline lay more than 24.8 days ahead (2^31 - 1 ms, a

@@ -5,6 +5,7 @@
 
 import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -105,21 +106,30 @@ const cases: Record<string, () => Promise<unknown>> = {
 };
 
 // ctx.denyPath's rules are on real paths, and a rename of the directory above a denied
-// file moved it to a path no rule named: `mv proj proj2 && cat proj2/secret` read it. The
-// callback denies proj/secret at the first event. Control: without the denial the same
-// commands read the file at both names.
+// file moved it to a path no rule named: `mv proj proj2 && cat proj2/secret` read it. And a
+// unix socket in a denied directory (a host agent's, served here) was still connected to:
+// the supervisor performs that connect, and asked only the grants. The callback denies
+// proj/sub/secret and the agent's directory at the first event. Control: without the
+// denials the same commands read the file at both names and the agent answers.
+const AGENT = "import socket, sys\ns = socket.socket(socket.AF_UNIX)\ntry:\n    s.connect(sys.argv[1]); print(s.recv(64).decode())\nexcept OSError as e:\n    print('agent', e.strerror)";
 cases["deny-rename"] = async () => {
   const out: Record<string, unknown> = {};
   for (const deny of [true, false]) {
     const w = mkdtempSync("/tmp/sandlock-red10b-deny-");
     chmodSync(w, 0o755);
+    execFileSync("/bin/sh", ["-c", "mkdir -p proj/sub agent && echo TOPSECRET > proj/sub/secret && mkdir other && chmod 777 agent"], { cwd: w });
+    const server = createServer((c) => c.end("AGENT-SECRET"));
+    await new Promise<void>((resolve) => server.listen(join(w, "agent", "sock"), resolve));
+    chmodSync(join(w, "agent", "sock"), 0o777);
     try {
-      execFileSync("/bin/sh", ["-c", "mkdir -p proj/sub && echo TOPSECRET > proj/sub/secret && mkdir other"], { cwd: w });
       let armed = false;
       const r = await Sandbox.run({
         fsReadable: SYSTEM, fsWritable: [w], cwd: w, policyFnFiles: true, procView: "supervised",
         policyFn: (_e: PolicyEvent, ctx) => {
-          if (!armed && deny) ctx.denyPath(`${w}/proj/sub/secret`);
+          if (!armed && deny) {
+            ctx.denyPath(`${w}/proj/sub/secret`);
+            ctx.denyPath(`${w}/agent`);
+          }
           armed = true;
           return "allow";
         },
@@ -127,10 +137,11 @@ cases["deny-rename"] = async () => {
         "cat proj/sub/secret || echo direct-refused",
         "mv proj proj2 && cat proj2/sub/secret; mv proj2 proj",
         "mv proj/sub other/sub && cat other/sub/secret; mv other/sub proj/sub",
-        "true",
-      ].join("; ")]);
+        `python3 -c "$0" agent/sock`,
+      ].join("; "), AGENT]);
       out[deny ? "denied" : "control"] = { stdout: lines(r.stdoutText), refused: refusals(r) };
     } finally {
+      await new Promise((resolve) => server.close(resolve));
       rmSync(w, { recursive: true, force: true });
     }
   }

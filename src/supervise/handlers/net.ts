@@ -122,7 +122,11 @@ export type PassedHook = (tid: number, sender: number, destVfs: number, fds: rea
 export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryCapped = false, onPassed?: PassedHook): HandlerTable {
   const io = new NetIo();
   const mem = ctx.memory;
-  const unix = new UnixTargets(net.unixGrants, net.abstractScoped, (fn) => ctx.onClose(fn));
+  const unix = new UnixTargets(net.unixGrants, net.abstractScoped, (fn) => ctx.onClose(fn), (path) => {
+    if (ctx.files?.denied(path) !== true) return false;
+    ctx.observe({ kind: "refused", syscall: "connect", errno: 13, target: path, why: "denied by policyFn's ctx.denyPath" });
+    return true;
+  });
   const netlink = new NetlinkSockets(net.interfaces, mem, ctx);
   const remap = net.portRemap === undefined ? undefined : new PortRemap(net.portRemap.bind, ctx);
   const hostPort = remap === undefined ? undefined : remap.hostPortFor.bind(remap);
