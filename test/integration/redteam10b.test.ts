@@ -12,7 +12,7 @@ const SCRIPT = "dist/test/scripts/red10b-case.js";
 // string limit: E2BIG) kept its approval, with the whole argv, until the table's bound of
 // 4,096 pids: 100 children of one process, one 1 MB buffer, held 96 MiB of the supervisor's
 // heap (up to 8 GiB at the bound). Now an approval keeps digests. And execs waiting for an
-// async verdict each held their arguments (64 threads at once, one 1.5 MB buffer: 96 MB);
+// async verdict each held their arguments (64 threads at once, one 1.5 MB buffer: 91.6 MiB);
 // now at most 32 MiB of them wait at once, the rest get ENOMEM. Controls: every exec reached
 // the callback with its whole argument; 8 threads at once are all asked.
 scriptCase("policyFn: exec arguments held for approvals and pending verdicts are bounded in the supervisor", SCRIPT, ["${PROBE}", "exec-args"], (o) => {

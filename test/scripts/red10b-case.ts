@@ -34,7 +34,7 @@ const cases: Record<string, () => Promise<unknown>> = {
   // Execs approved by policyFn that then fail in the kernel (one string past its 128 KiB
   // MAX_ARG_STRLEN: E2BIG) left their approval, the whole argv, in the supervisor, one per
   // pid: 100 children of one process with one 1 MB buffer held 96 MiB. And execs waiting for
-  // an async verdict each held their arguments: 64 threads at once, 96 MB. Controls: every
+  // an async verdict each held their arguments: 64 threads at once, 91.6 MiB. Controls: every
   // exec reached the callback with its whole argument; a few threads at once are all asked.
   "exec-args": async () => {
     const N = 100;
