@@ -90,3 +90,18 @@ scriptCase("timeStart: an absolute sleep decades ahead neither spins the supervi
   assert.equal(o.near.stdout, "sleepers 100 woke 0", "control: the sleepers are held");
   assert.equal(o.near.warnings, 0);
 }, 60_000);
+
+// ctx.restrictNetwork kept an IPv6 address in its compressed form ("::1") while the connects
+// it narrows were compared as eight words ("0:0:0:0:0:0:0:1"), so an IPv6 address given to it
+// (or to grantNetwork, restrictPidNetwork) allowed nothing: fail-closed, found while checking
+// that every spelling of a destination reaches the callback as one. Now both are one form
+// (an IPv4-mapped address as its IPv4 one). Control: narrowed to 127.0.0.1, the IPv6
+// connects after the first are refused.
+scriptCase("policyFn: every spelling of an IPv6 destination is one host to the callback and to restrictNetwork", SCRIPT, ["${PROBE}", "ipv6-narrow"], (o) => {
+  assert.equal(o.error, undefined, o.error);
+  for (const keep of ["::1", "::ffff:127.0.0.1,0:0::1"]) {
+    assert.deepEqual(o[keep].stdout, ["::1 HIT", ":: HIT", "::0:1 HIT"], keep);
+    assert.deepEqual(o[keep].hosts, ["0:0:0:0:0:0:0:1", "0:0:0:0:0:0:0:1", "0:0:0:0:0:0:0:1"], `${keep}: one spelling in the events`);
+  }
+  assert.deepEqual(o["127.0.0.1"].stdout, ["::1 HIT", ":: Connection refused", "::0:1 Connection refused"], "control: the narrowing is in force");
+}, 60_000);

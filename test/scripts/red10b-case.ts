@@ -174,6 +174,37 @@ cases["abs-sleep"] = async () => {
   return { far, near };
 };
 
+// ctx.restrictNetwork(["::1"]) kept "::1" while the connects it narrows were compared as
+// "0:0:0:0:0:0:0:1": an IPv6 address given to it (or to grantNetwork, restrictPidNetwork)
+// allowed nothing. Fail-closed, found while checking that every spelling of a destination
+// reaches the callback as one. Control: narrowed to 127.0.0.1, the IPv6 connect is refused.
+cases["ipv6-narrow"] = async () => {
+  const server = createServer((c) => c.end("HIT"));
+  await new Promise<void>((resolve) => server.listen(0, "::1", resolve));
+  const port = (server.address() as { port: number }).port;
+  const py = `import socket\nfor host in ('::1', '::', '::0:1'):\n    s = socket.socket(socket.AF_INET6)\n    try:\n        s.connect((host, ${port})); print(host, s.recv(8).decode())\n    except OSError as e:\n        print(host, e.strerror)`;
+  const out: Record<string, unknown> = {};
+  try {
+    for (const keep of [["::1"], ["::ffff:127.0.0.1", "0:0::1"], ["127.0.0.1"]]) {
+      const hosts: string[] = [];
+      const r = await Sandbox.run({
+        fsReadable: SYSTEM, netAllow: [`*:${port}`], procView: "supervised",
+        policyFn: (e: PolicyEvent, ctx) => {
+          if (e.category === "network") {
+            if (hosts.length === 0) ctx.restrictNetwork(keep);
+            hosts.push(e.host ?? "");
+          }
+          return "allow";
+        },
+      }, ["/usr/bin/python3", "-c", py]);
+      out[keep.join(",")] = { stdout: lines(r.stdoutText), hosts, refused: refusals(r) };
+    }
+  } finally {
+    server.close();
+  }
+  return out;
+};
+
 /**
  * A pty made by a helper, the command run on it as its controlling terminal (as from a
  * shell); once the command has ended, the helper (which still holds the terminal, as the
