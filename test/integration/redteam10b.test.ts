@@ -105,3 +105,15 @@ scriptCase("policyFn: every spelling of an IPv6 destination is one host to the c
   }
   assert.deepEqual(o["127.0.0.1"].stdout, ["::1 HIT", ":: Connection refused", "::0:1 Connection refused"], "control: the narrowing is in force");
 }, 60_000);
+
+// policyFn: after an allowing verdict the supervisor read the exec's file for a #! line with
+// a blocking open: a FIFO the sandbox made executable and ran held the whole supervising
+// process in that open (its event loop, the run's timeout, every sandbox of it) until a
+// writer came. Now it opens without blocking and reads regular files only. Control: without
+// policyFn the same exec fails at once.
+scriptCase("policyFn: exec of a FIFO never blocks the supervising process", SCRIPT, ["${PROBE}", "exec-fifo"], (o) => {
+  assert.equal(o.error, undefined, o.error);
+  assert.equal(o.policyFn.hung, false, `the run ended (${o.policyFn.ms} ms)`);
+  assert.equal(o.policyFn.out, "exec-returned 126 exited");
+  assert.equal(o.control.out, "exec-returned 126 exited", "control: without policyFn the kernel refuses the FIFO");
+}, 90_000);

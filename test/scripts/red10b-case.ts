@@ -205,6 +205,35 @@ cases["ipv6-narrow"] = async () => {
   return out;
 };
 
+// policyFn: the supervisor read the first line of every allowed exec's file (a #! script
+// names its interpreter) with a blocking open, so a FIFO the sandbox made executable and ran
+// stopped the whole supervising process in that open: the run's timeout never fired. Each
+// run is made by a child Node process here, given 30 s. Control: without policyFn the same
+// exec fails at once (EACCES: the kernel runs only regular files).
+cases["exec-fifo"] = async () => {
+  const w = mkdtempSync("/tmp/sandlock-red10b-fifo-");
+  chmodSync(w, 0o755);
+  const lib = new URL("../../src/index.js", import.meta.url).href;
+  const child = (withFn: boolean): { out: string; hung: boolean; ms: number } => {
+    const js = `import { Sandbox } from ${JSON.stringify(lib)};
+const r = await Sandbox.run({ fsReadable: ${JSON.stringify(SYSTEM)}, fsWritable: [${JSON.stringify(w)}], cwd: ${JSON.stringify(w)}${withFn ? ", policyFn: () => \"allow\"" : ""} },
+  ["/bin/sh", "-c", "rm -f f; mkfifo f && chmod +x f; ./f; echo exec-returned $?"], { timeout: 10000 });
+console.log(r.stdoutText.trim() + " " + r.status);`;
+    const t0 = Date.now();
+    try {
+      const out = execFileSync(process.execPath, ["--input-type=module", "-e", js], { encoding: "utf8", timeout: 30_000, stdio: ["ignore", "pipe", "ignore"] });
+      return { out: out.trim(), hung: false, ms: Date.now() - t0 };
+    } catch {
+      return { out: "", hung: true, ms: Date.now() - t0 };
+    }
+  };
+  try {
+    return { policyFn: child(true), control: child(false) };
+  } finally {
+    rmSync(w, { recursive: true, force: true });
+  }
+};
+
 /**
  * A pty made by a helper, the command run on it as its controlling terminal (as from a
  * shell); once the command has ended, the helper (which still holds the terminal, as the

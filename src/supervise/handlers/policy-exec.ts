@@ -3,7 +3,7 @@
 // the kernel's own copy is final (native/launcher/vclock.c holds it there).
 
 import { createHash } from "node:crypto";
-import { closeSync, fstatSync, openSync, readFileSync, readSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, normalize } from "node:path";
 import type { PolicyContext, PolicyFn } from "../../policy/policy-fn.js";
 import { CONTINUE, deny, type Action } from "../action.js";
@@ -159,12 +159,16 @@ function realOf(path: string | undefined): string | undefined {
 }
 
 /** The interpreter of the #! script `path` names for `pid` (where its line leads now, in
- * that process's root), else undefined. */
+ * that process's root), else undefined. Opened without blocking and read only when it is
+ * a regular file (the kernel runs nothing else): the open of a FIFO the sandbox made and
+ * then exec'd waited for a writer, with the whole supervising process stopped in it
+ * (tenth review). */
 function interpreterOf(pid: number, path: string | undefined): FileIdentity | undefined {
   if (path === undefined) return undefined;
   let fd = -1;
   try {
-    fd = openSync(path.startsWith("/proc/") ? path : `/proc/${pid}/root${path}`, "r");
+    fd = openSync(path.startsWith("/proc/") ? path : `/proc/${pid}/root${path}`, constants.O_RDONLY | constants.O_NONBLOCK); // libuv adds O_CLOEXEC
+    if (!fstatSync(fd).isFile()) return undefined;
     const head = Buffer.alloc(256);
     const got = readSync(fd, head, 0, head.length, 0);
     const text = head.subarray(0, got).toString("latin1");
