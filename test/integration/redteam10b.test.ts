@@ -117,3 +117,19 @@ scriptCase("policyFn: exec of a FIFO never blocks the supervising process", SCRI
   assert.equal(o.policyFn.out, "exec-returned 126 exited");
   assert.equal(o.control.out, "exec-returned 126 exited", "control: without policyFn the kernel refuses the FIFO");
 }, 90_000);
+
+// A failed exec is explained by reading the program and its #! interpreter, which sandlock
+// opened blocking: a FIFO left by a sandbox in a writable grant, as the program or as the
+// interpreter a script names, held the CLI (and a library's process) in that open for good.
+// Now opened without blocking, read only when a regular file. Control: bare, the shell's
+// exec of the FIFO fails at once.
+scriptCase("an exec that fails on a FIFO is explained without blocking sandlock", SCRIPT, ["${PROBE}", "explain-fifo", "${STAGE}"], (o) => {
+  assert.equal(o.error, undefined, o.error);
+  for (const k of ["program", "interpreter"]) {
+    assert.equal(o[k].hung, false, `${k}: the CLI ended`);
+    assert.ok(o[k].code === 126 || o[k].code === 127, `${k}: ${JSON.stringify(o[k])}`);
+  }
+  assert.match(o.program.stderr, /^sandlock: execve\(.*\/ff\): EACCES/);
+  assert.equal(o.bare.hung, false);
+  assert.equal(o.bare.code, 126, "control: bare, the exec fails at once");
+}, 90_000);

@@ -234,6 +234,37 @@ console.log(r.stdoutText.trim() + " " + r.status);`;
   }
 };
 
+// When a command's exec fails, sandlock reads the program (and the interpreter its #! line
+// names) to explain why, and opened them blocking: a FIFO a sandbox left in a writable grant
+// in place of a project's script, or named as a script's interpreter, held the CLI in that
+// open for good (SIGTERM included: its handler never ran). Control: bare, the shell's exec
+// of the same FIFO fails at once.
+cases["explain-fifo"] = async () => {
+  if (stage === undefined) throw new Error("explain-fifo needs STAGE");
+  const dir = mkdtempSync("/tmp/sandlock-red10b-explain-");
+  chmodSync(dir, 0o755);
+  const cli = join(stage, "bin", "sandlock.cjs");
+  const run = (file: string, args: string[]): { code: number | null; hung: boolean; stderr: string } => {
+    try {
+      execFileSync(file, args, { encoding: "utf8", timeout: 20_000, killSignal: "SIGKILL", stdio: ["ignore", "ignore", "pipe"] });
+      return { code: 0, hung: false, stderr: "" };
+    } catch (e) {
+      const err = e as { status: number | null; signal: string | null; stderr?: string };
+      return { code: err.status, hung: err.signal === "SIGKILL", stderr: String(err.stderr ?? "").trim() };
+    }
+  };
+  try {
+    execFileSync("/bin/sh", ["-c", "mkfifo ff && chmod 755 ff && printf '#!%s/ff\\n' \"$PWD\" > sc.sh && chmod 755 sc.sh"], { cwd: dir });
+    return {
+      program: run(process.execPath, [cli, "run", "-r", dir, "--", join(dir, "ff")]),
+      interpreter: run(process.execPath, [cli, "run", "-r", dir, "--", join(dir, "sc.sh")]),
+      bare: run("/bin/sh", ["-c", join(dir, "ff")]),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+};
+
 /**
  * A pty made by a helper, the command run on it as its controlling terminal (as from a
  * shell); once the command has ended, the helper (which still holds the terminal, as the
