@@ -1,6 +1,8 @@
 // The tenth security review, part B (docs/security.md, "The tenth review, part B"): policyFn
-// and what a sandbox can do to the process that supervises it through the callback's
-// events, and effects on the host outside every path rule (POSIX message queues). As root
+// and what a sandbox does through its events (exec arguments held by the supervisor, a FIFO
+// exec'd, ctx.denyPath escaped by a rename or a unix socket, IPv6 spellings and
+// restrictNetwork), timeStart's far absolute sleeps, a failed exec's explanation, and effects
+// outside every path rule (POSIX message queues, TIOCEXCL on the inherited terminal). As root
 // and as the test user; each case has a control that shows a win would be seen.
 
 import assert from "node:assert/strict";

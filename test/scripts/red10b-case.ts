@@ -1,7 +1,8 @@
-// The tenth review, part B: policyFn's exec arguments held by the supervisor, and objects a
-// sandbox shares with the host outside every path rule. Runs sandboxes through the library,
-// as whoever runs this, and prints one JSON line of what came out. Usage: red10b-case.js
-// PROBE CASE [STAGE]
+// The tenth review, part B: policyFn's events and narrowing, timeStart's absolute sleeps, a
+// failed exec's explanation, and what a sandbox reaches outside every path rule. Runs
+// sandboxes through the library (and the CLI where a terminal or its exit matters), as
+// whoever runs this, and prints one JSON line of what came out.
+// Usage: red10b-case.js PROBE CASE [STAGE]
 
 import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
