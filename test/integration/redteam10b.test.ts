@@ -1,5 +1,5 @@
 // The tenth security review, part B (docs/security.md, "The tenth review, part B"): policyFn
-// and what a sandbox does through its events (exec arguments held by the supervisor, a FIFO
+// and what a sandbox does through its events (exec arguments and sends held by the supervisor, a FIFO
 // exec'd, ctx.denyPath escaped by a rename or a unix socket, IPv6 spellings and
 // restrictNetwork), timeStart's far absolute sleeps, a failed exec's explanation, and effects
 // outside every path rule (POSIX message queues, TIOCEXCL on the inherited terminal). As root
@@ -134,4 +134,19 @@ scriptCase("an exec that fails on a FIFO is explained without blocking sandlock"
   assert.match(o.program.stderr, /^sandlock: execve\(.*\/ff\): EACCES/);
   assert.equal(o.bare.hung, false);
   assert.equal(o.bare.code, 126, "control: bare, the exec fails at once");
+}, 90_000);
+
+// policyFn: a send to an allowed address waits for the callback holding its data (up to 1
+// MiB copied) and its socket's duplicate; 200 threads each sending 1 MB under a callback
+// that took 2 s grew the supervising process by 196 MiB (97 waiting at once under 1 s).
+// Now at most 256 calls and 32 MiB of one sandbox wait at once; beyond, ENOBUFS (a connect:
+// EAGAIN). Control: 8 threads at once are all asked.
+scriptCase("policyFn: sends waiting for the callback are bounded in the supervisor", SCRIPT, ["${PROBE}", "send-flood"], (o) => {
+  assert.equal(o.error, undefined, o.error);
+  assert.ok(o.flood.peak <= 33, `sends of 1 MB waiting at once: ${o.flood.peak}`);
+  assert.match(o.flood.stdout, /ENOBUFS \d+/);
+  assert.ok(o.flood.refused.some((r: string) => r.startsWith("sendto ENOBUFS policyFn the supervisor already holds 256 calls or 32 MiB")), o.flood.refused.join("\n"));
+  assert.equal(o.few.stdout, "EMSGSIZE 8", "control: every send was asked about, then refused by the kernel (a datagram of 1 MB)");
+  assert.equal(o.few.asked, 8);
+  assert.equal(o.few.peak, 8, "control: the few waited together");
 }, 90_000);
