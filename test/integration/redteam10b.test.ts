@@ -150,3 +150,17 @@ scriptCase("policyFn: sends waiting for the callback are bounded in the supervis
   assert.equal(o.few.asked, 8);
   assert.equal(o.few.peak, 8, "control: the few waited together");
 }, 90_000);
+
+// policyFnFiles: an open waiting for the verdict keeps the supervisor's pin of its file for as
+// long as the callback takes: 300 threads opening at once under a 1 s callback all waited
+// together, 316 more descriptors of the supervising process (4,096 threads at the default
+// cap). Now at most 256 opens of one sandbox wait at once; the next gets ENFILE. Control: 8
+// threads at once are all asked.
+scriptCase("policyFnFiles: opens waiting for the callback are bounded in the supervisor", SCRIPT, ["${PROBE}", "open-flood"], (o) => {
+  assert.equal(o.error, undefined, o.error);
+  assert.ok(o.flood.peak <= 256, `opens waiting at once: ${o.flood.peak}`);
+  assert.match(o.flood.stdout, /^ENFILE \d+ ok \d+$/);
+  assert.ok(o.flood.refused.some((r: string) => /^openat ENFILE \S+ the supervisor already holds 256 opens of this sandbox's waiting for policyFn$/.test(r)), o.flood.refused.join("\n"));
+  assert.equal(o.few.stdout, "ok 8", "control: a few opens at once are all decided");
+  assert.equal(o.few.peak, 8);
+}, 90_000);

@@ -5,7 +5,7 @@
 // Usage: red10b-case.js PROBE CASE [STAGE]
 
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
@@ -292,6 +292,45 @@ cases["send-flood"] = async () => {
     return { stdout: r.stdoutText.trim(), peak, asked, refused: refusals(r) };
   };
   return { flood: await flood(200), few: await flood(8) };
+};
+
+// policyFnFiles: each open waiting for the verdict keeps the supervisor's pins of its file
+// (descriptors of the supervising process) while the callback runs: 300 threads opening at
+// once under a callback that took 1 s all waited together. Counted where the callback is
+// asked, with the supervisor's descriptors at the peak. Control: 8 threads all asked.
+cases["open-flood"] = async () => {
+  const w = mkdtempSync("/tmp/sandlock-red10b-open-");
+  chmodSync(w, 0o755);
+  writeFileSync(join(w, "f"), "x", { mode: 0o644 });
+  const flood = async (threads: number) => {
+    let inFlight = 0;
+    let peak = 0;
+    let fdsAtPeak = 0;
+    const fds = (): number => readdirSync("/proc/self/fd").length;
+    const base = fds();
+    const py = `import threading, errno\nout = {}\ndef f():\n    try:\n        open(${JSON.stringify(join(w, "f"))}).close(); r = "ok"\n    except OSError as e:\n        r = errno.errorcode[e.errno]\n    out[r] = out.get(r, 0) + 1\nts = [threading.Thread(target=f) for _ in range(${threads})]\n[t.start() for t in ts]; [t.join() for t in ts]\nprint(" ".join("%s %d" % kv for kv in sorted(out.items())))`;
+    const r = await Sandbox.run({
+      fsReadable: [...SYSTEM, w], policyFnFiles: true, procView: "supervised",
+      policyFn: async (e: PolicyEvent) => {
+        if (e.category === "file" && e.path === join(w, "f")) {
+          inFlight++;
+          if (inFlight > peak) {
+            peak = inFlight;
+            fdsAtPeak = fds() - base;
+          }
+          await sleep(1000);
+          inFlight--;
+        }
+        return "allow" as const;
+      },
+    }, ["/usr/bin/python3", "-c", py]);
+    return { stdout: r.stdoutText.trim(), peak, fdsAtPeak, refused: refusals(r).filter((x) => x.includes("ENFILE")) };
+  };
+  try {
+    return { flood: await flood(300), few: await flood(8) };
+  } finally {
+    rmSync(w, { recursive: true, force: true });
+  }
 };
 
 /**
