@@ -3,7 +3,7 @@
 // names (PT_INTERP) is outside every grant, or the file is not executable. Landlock checks
 // the file a path leads to, so every path is compared by its real path.
 
-import { closeSync, openSync, readSync, realpathSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import type { PathGrant } from "../plan/landlock.js";
 import { within } from "../plan/proc-grants.js";
@@ -20,14 +20,18 @@ function realpath(p: string): string | undefined {
   }
 }
 
+/** The first bytes of a regular file. Opened without blocking: the program, or the
+ * interpreter its #! line names, may be a FIFO a sandbox left in a writable grant, whose
+ * blocking open held the process that started the run until a writer came (tenth review). */
 function head(path: string): Buffer | undefined {
   let fd: number;
   try {
-    fd = openSync(path, "r");
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK); // libuv adds O_CLOEXEC
   } catch {
     return undefined;
   }
   try {
+    if (!fstatSync(fd).isFile()) return undefined;
     const buf = Buffer.alloc(HEAD);
     return buf.subarray(0, readSync(fd, buf, 0, HEAD, 0));
   } catch {

@@ -31,6 +31,7 @@ export const DEFAULT_BLOCKLIST: readonly BlockEntry[] = Object.freeze([
   { names: ["personality"], why: "execution domains re-enable legacy behaviour (`noRandomizeMemory` is applied by the launcher)" },
   { names: ["lsm_set_self_attr"], why: "relabels the process for the host's LSM; the same through /proc/self/attr needs a writable /proc grant" },
   { names: SYSCALL_GROUPS.sysv_ipc!, group: "sysv_ipc", why: "SysV IPC objects are shared host-wide" },
+  { names: SYSCALL_GROUPS.posix_mq!, why: "POSIX message queues are named host-wide, beyond every path rule: a sandbox removed other programs' queues and left its own behind, up to the host's limit of queues" },
 ]);
 
 /**

@@ -31,8 +31,13 @@ export const CLONE_UNTRACED = 0x00800000;
  * shell no longer reads its keyboard), and where `dev.tty.ldisc_autoload` is 1 (the
  * default of CONFIG_LDISC_AUTOLOAD) any other number loads that discipline's module (n_hdlc,
  * n_gsm, slip, hci_uart...), kernel code a sandbox cannot otherwise reach. The argument is
- * a pointer, so the request is refused whatever the number; reading it (TIOCGETD) stays. */
-export const IOCTL_DENIED = { TIOCSTI: 0x5412, TIOCLINUX: 0x541c, TIOCSETD: 0x5423 } as const;
+ * a pointer, so the request is refused whatever the number; reading it (TIOCGETD) stays.
+ * TIOCEXCL makes a terminal exclusive, for good (tenth review): no one without
+ * CAP_SYS_ADMIN can open it again (EBUSY) until someone clears it, so after the sandbox
+ * ended the user's own terminal could no longer be opened (sudo's and ssh's password
+ * prompts, /dev/tty, a new window on it); it needs no permission. Clearing it (TIOCNXCL)
+ * and reading it (TIOCGEXCL) stay. */
+export const IOCTL_DENIED = { TIOCSTI: 0x5412, TIOCLINUX: 0x541c, TIOCSETD: 0x5423, TIOCEXCL: 0x540c } as const;
 export const PRCTL_DENIED = { PR_SET_DUMPABLE: 4, PR_SET_SECUREBITS: 28, PR_SET_PTRACER: 0x59616d61 } as const;
 
 export const AF = { UNIX: 1, INET: 2, INET6: 10, NETLINK: 16 } as const;
@@ -136,7 +141,8 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
     b.load(SeccompData.argLow(1))
       .jeq(IOCTL_DENIED.TIOCSTI, `${p}deny`, 0)
       .jeq(IOCTL_DENIED.TIOCLINUX, `${p}deny`, 0)
-      .jeq(IOCTL_DENIED.TIOCSETD, `${p}deny`, 0);
+      .jeq(IOCTL_DENIED.TIOCSETD, `${p}deny`, 0)
+      .jeq(IOCTL_DENIED.TIOCEXCL, `${p}deny`, 0);
     const route = notify.size > 0 ? (spec.inodeIoctls?.notify ?? []) : [];
     const refuse = spec.inodeIoctls?.unsupported ?? [];
     // Without a supervisor nothing can tell which file the descriptor names: EPERM.

@@ -5,6 +5,7 @@
 import { createRequire } from "node:module";
 import { PolicyError, SandboxError } from "../errors.js";
 import { validatePolicy } from "../policy/validate.js";
+import { formatIp, parseIp, unmapV4 } from "../plan/net-address.js";
 import type { PolicyContext, PolicyEvent, PolicyFn, PolicyVerdict } from "../policy/policy-fn.js";
 import type { DynamicLimits } from "./handler.js";
 import type { PidNetwork } from "./pid-network.js";
@@ -54,11 +55,15 @@ const load = createRequire(import.meta.url);
 /** node:net's isIP, loaded when a callback first names an address (not at start-up). */
 const isIP = (s: string): number => (load("node:net") as typeof import("node:net")).isIP(s);
 
-/** An IP address as formatIp writes it (dotted quad, or RFC 5952 IPv6), or undefined. */
-function canonicalIp(ip: unknown): string | undefined {
+/** An IP address as the checks compare it: formatIp's form (a dotted quad; IPv6 as eight
+ * hexadecimal words, and an IPv4-mapped address as its IPv4 one), or undefined. The
+ * compressed RFC 5952 form this gave before ("::1") never equalled the destinations the
+ * checks formatted ("0:0:0:0:0:0:0:1"), so an IPv6 address given to restrictNetwork,
+ * grantNetwork or restrictPidNetwork allowed nothing (tenth review). */
+export function canonicalIp(ip: unknown): string | undefined {
   if (typeof ip !== "string" || isIP(ip) === 0) return undefined;
-  if (isIP(ip) === 4) return ip.split(".").map((x) => String(Number(x))).join(".");
-  return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  const a = parseIp(ip);
+  return a === undefined ? undefined : formatIp(unmapV4(a));
 }
 
 function ips(method: string, list: unknown): string[] {

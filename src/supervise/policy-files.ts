@@ -45,6 +45,12 @@ export class DynamicFiles {
     this.rules.push({ path, deny });
   }
 
+  /** Whether a denied path lies strictly beneath the directory `path`: renaming that
+   * directory would carry it to a name no rule covers (the rules are on real paths). */
+  holdsDenied(path: string): boolean {
+    return this.rules.some((r) => r.deny && r.path !== path && within(r.path, path));
+  }
+
   /** Whether the real path `path` is denied now. */
   denied(path: string): boolean {
     let best: { path: string; deny: boolean } | undefined;

@@ -52,6 +52,11 @@ type Refusal = { -readonly [K in keyof PublicRefusal]: PublicRefusal[K] };
 /** Kinds of refusal kept per sandbox; later new ones are not listed (counts still grow). */
 export const MAX_REFUSED = 50;
 
+/** policyFnFiles: opens of one sandbox that may wait for the callback at once (each holds
+ * its pins, up to two descriptors); the next gets ENFILE. */
+export const FILE_EVENTS_WAITING = 256;
+const ENFILE = 23;
+
 function noteRefusal(list: Refusal[], o: Extract<Observation, { kind: "refused" }>): void {
   const same = list.find((r) => r.syscall === o.syscall && r.target === o.target && r.why === o.why);
   if (same !== undefined) same.count++;
@@ -120,17 +125,31 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
     const pctx = policyContext(dyn, ctx.limits, files);
     if (files !== undefined) {
       ctx.files = files;
+      // Each open waiting for the verdict keeps its pins (descriptors of the supervising
+      // process) for as long as the callback takes: at most FILE_EVENTS_WAITING of one
+      // sandbox wait at once, the next gets ENFILE, as a held FIFO open beyond the hold
+      // budget does (tenth review: the sends' and execs' bounds, the same for opens).
+      let waiting = 0;
       ctx.gateFile = async (n, syscall, path, denied) => {
-        let parentPid = 0;
-        try {
-          parentPid = parentFromStat(readFileSync(`/proc/${n.pid}/stat`, "latin1")) ?? 0;
-        } catch {
-          // Gone: the verdict no longer matters.
+        if (waiting >= FILE_EVENTS_WAITING) {
+          ctx.observe({ kind: "refused", syscall, errno: ENFILE, target: path, why: `the supervisor already holds ${FILE_EVENTS_WAITING} opens of this sandbox's waiting for policyFn` });
+          return ENFILE;
         }
-        const d = await callPolicyFn(fn, { syscall, category: "file", pid: n.pid, parentPid, path, denied }, pctx);
-        if (d.allow) return undefined;
-        ctx.observe({ kind: "refused", syscall, errno: d.errno, target: path, why: d.why });
-        return d.errno;
+        waiting++;
+        try {
+          let parentPid = 0;
+          try {
+            parentPid = parentFromStat(readFileSync(`/proc/${n.pid}/stat`, "latin1")) ?? 0;
+          } catch {
+            // Gone: the verdict no longer matters.
+          }
+          const d = await callPolicyFn(fn, { syscall, category: "file", pid: n.pid, parentPid, path, denied }, pctx);
+          if (d.allow) return undefined;
+          ctx.observe({ kind: "refused", syscall, errno: d.errno, target: path, why: d.why });
+          return d.errno;
+        } finally {
+          waiting--;
+        }
       };
     }
     pe = policyExec(fn, supervision.policyExec.granted, ctx, pctx);

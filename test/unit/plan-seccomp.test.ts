@@ -70,7 +70,7 @@ test("the expected action values match the constants of src/", () => {
   assert.equal(AUDIT_ARCH_X86_64, X86_64);
   assert.equal(X32_SYSCALL_BIT, X32);
   assert.equal(CLONE_NAMESPACE_FLAGS, 0x7e020000);
-  assert.deepEqual({ ...IOCTL_DENIED }, { TIOCSTI: 0x5412, TIOCLINUX: 0x541c, TIOCSETD: 0x5423 });
+  assert.deepEqual({ ...IOCTL_DENIED }, { TIOCSTI: 0x5412, TIOCLINUX: 0x541c, TIOCSETD: 0x5423, TIOCEXCL: 0x540c });
   assert.deepEqual({ ...PRCTL_DENIED }, { PR_SET_DUMPABLE: 4, PR_SET_SECUREBITS: 28, PR_SET_PTRACER: 0x59616d61 });
   assert.deepEqual({ ...AF }, { UNIX: 1, INET: 2, INET6: 10, NETLINK: 16 });
   assert.equal(SOCK.STREAM, 1);
@@ -344,16 +344,16 @@ test("clone3 gets ENOSYS so that libc falls back to clone", () => {
   assert.equal(runFilter(DEFAULT_BYTES, { nr: sys("clone3") }), ENOSYS);
 });
 
-test("ioctl: TIOCSTI, TIOCLINUX and TIOCSETD get EPERM, also with high bits; TCGETS, FIONREAD and TIOCGETD are allowed", () => {
+test("ioctl: TIOCSTI, TIOCLINUX, TIOCSETD and TIOCEXCL get EPERM, also with high bits; TCGETS, FIONREAD, TIOCGETD and TIOCNXCL are allowed", () => {
   const ioctl = (req: number | bigint, fd: number = 0): number => verdict(DEFAULT, "ioctl", [fd, req, 0]);
-  for (const req of [0x5412, 0x541c, 0x5423]) {
+  for (const req of [0x5412, 0x541c, 0x5423, 0x540c]) {
     assert.equal(ioctl(req), EPERM, hex(req));
     assert.equal(ioctl(req, 1), EPERM, `${hex(req)} on fd 1`);
     for (const high of [1n, 0xffffffffn, 0x80000000n]) {
       assert.equal(ioctl((high << 32n) | BigInt(req)), EPERM, `${hex(req)} with high ${high.toString(16)}`);
     }
   }
-  for (const req of [0x5401 /* TCGETS */, 0x541b /* FIONREAD */, 0x5413 /* TIOCGWINSZ */, 0x5424 /* TIOCGETD */, 0x5411, 0x541d, 0x5412 + 0x10000, 0]) {
+  for (const req of [0x5401 /* TCGETS */, 0x541b /* FIONREAD */, 0x5413 /* TIOCGWINSZ */, 0x5424 /* TIOCGETD */, 0x540d /* TIOCNXCL */, 0x5411, 0x541d, 0x5412 + 0x10000, 0]) {
     assert.equal(ioctl(req), ALLOW, hex(req));
   }
   assert.equal(ioctl((1n << 32n) | 0x5401n), ALLOW, "TCGETS with high bits");

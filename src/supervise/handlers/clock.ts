@@ -23,6 +23,12 @@ const NS = 1_000_000_000n;
  * absolute sleep retry with the same deadline.
  */
 export const MAX_SLEEPING = 256;
+/** The longest delay a Node timer takes (2^31 - 1 ms, about 24.8 days). A longer one is
+ * set to 1 ms with a TimeoutOverflowWarning on the process's stderr: a sleep until a
+ * deadline further away re-armed itself every millisecond, and 200 such sleeps of a
+ * sandbox took 2.7 s of the supervising process's CPU in 3 s and wrote 267,000 lines to
+ * its stderr (tenth review). A wait longer than this takes several timers. */
+export const TIMER_MAX_MS = 2 ** 31 - 1;
 
 /** Seconds and nanoseconds of a signed nanosecond count (nanoseconds in [0, 1e9)). */
 function split(ns: bigint): [bigint, bigint] {
@@ -118,7 +124,7 @@ export function clockHandlers(ctx: SupervisorContext): HandlerTable {
         const t = setTimeout(() => {
           timers.delete(t);
           wait();
-        }, Number((left + 999_999n) / 1_000_000n));
+        }, Math.min(TIMER_MAX_MS, Number((left + 999_999n) / 1_000_000n)));
         timers.add(t);
       };
       wait();

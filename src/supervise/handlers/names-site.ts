@@ -241,6 +241,14 @@ export function deniedByCallback(env: NameEnv, syscall: string, path: string): b
   return true;
 }
 
+/** A directory holding a path policyFn's ctx.denyPath denied, which a rename would carry
+ * out from under the rule (said in RunResult.refused), or false. */
+export function holdsDeniedByCallback(env: NameEnv, syscall: string, path: string): boolean {
+  if (env.files?.holdsDenied(path) !== true) return false;
+  env.observe({ kind: "refused", syscall, errno: E.EACCES, target: path, why: "holds a path denied by policyFn's ctx.denyPath" });
+  return true;
+}
+
 /** A protected position: the name or what lies beneath it (policy/protected.ts); only
  * under protectedFiles (the name supervision also serves policyFn's file events). */
 export const isProtected = (parts: readonly string[], env?: NameEnv): boolean => (env === undefined || env.protect) && protectedAt(parts);

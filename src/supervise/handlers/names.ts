@@ -17,7 +17,7 @@ import { namesOpenHandlers } from "./names-open.js";
 import type { FifoWaits } from "./names-fifo.js";
 import { protectedInodes } from "./names-inodes.js";
 import {
-  E, copyPath, createMode, deniedByCallback, holdsProtected, isDot, isProtected, mountedAt, partsOf, pinParent, pinPath, protectedInode, realPath, rootFor, sitePath, splitPath,
+  E, copyPath, createMode, deniedByCallback, holdsDeniedByCallback, holdsProtected, isDot, isProtected, mountedAt, partsOf, pinParent, pinPath, protectedInode, realPath, rootFor, sitePath, splitPath,
   type NameEnv, type Site, type Split,
 } from "./names-site.js";
 
@@ -188,6 +188,10 @@ function rename(c: Call, olddirfd: number, oldArg: number, newdirfd: number, new
   // A covered name (fsDenied) stays put, as the kernel would answer the sandbox itself.
   if (mountedAt(from, a.name) || mountedAt(to, b.name)) return deny(E.EBUSY);
   if (deniedByCallback(c.env, "rename", sitePath(from, a.name)) || deniedByCallback(c.env, "rename", sitePath(to, b.name))) return deny(E.EACCES);
+  // ctx.denyPath's rules are on real paths: renaming a directory above a denied path moved
+  // the denied file to a path no rule named (tenth review). Either side, as for
+  // RENAME_EXCHANGE both move.
+  if (holdsDeniedByCallback(c.env, "rename", sitePath(from, a.name)) || holdsDeniedByCallback(c.env, "rename", sitePath(to, b.name))) return deny(E.EACCES);
   const rc = native().nameSyscallAs(NR.renameat2!, c.caps, from.fd, z(a.name), to.fd, z(b.name), flags);
   return answer(rc);
 }

@@ -9,6 +9,7 @@ import { callerRoot, ownMountNamespace, pinCallerPath, pinCallerPathInRoot } fro
 import { fileId, isType, S_IF, WritableGrants } from "../grant-proof.js";
 import type { Notification } from "../notification.js";
 import { AT_FDCWD } from "../paths.js";
+import { native } from "../../confine/native.js";
 
 const E = { EPERM: 1, EACCES: 13, EINVAL: 22, ECONNREFUSED: 111 } as const;
 /** sizeof(struct sockaddr_un): the kernel refuses longer unix addresses. */
@@ -35,10 +36,13 @@ export class UnixTargets {
 
   /** `grants`: the writable grants (see WritableGrants), or "any" when the filesystem
    * protection is not in force. */
+  /** `denied`: policyFn's ctx.denyPath, asked with the real path of the pinned socket (and
+   * saying the refusal itself); a connect or send to a socket there is refused (EACCES). */
   constructor(
     grants: readonly PathGrant[] | "any",
     private readonly abstractScoped: boolean,
     onClose: (fn: () => void) => void,
+    private readonly denied?: (path: string) => boolean,
   ) {
     this.grants = grants === "any" ? "any" : new WritableGrants(grants, onClose);
   }
@@ -97,6 +101,13 @@ export class UnixTargets {
       throw e;
     } finally {
       if (root !== undefined) closeSync(root);
+    }
+    // ctx.denyPath covers a socket as it covers a file (tenth review: a connect to a host
+    // agent's socket in a denied directory went through): decided on the pinned inode's
+    // real path, the very socket then connected to.
+    if (ok === 0 && this.denied !== undefined) {
+      const real = native().fdPath(pinned);
+      if (typeof real !== "number" && this.denied(real.toString("utf8"))) ok = E.EACCES;
     }
     if (ok !== 0) {
       closeSync(pinned);

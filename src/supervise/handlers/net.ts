@@ -119,10 +119,25 @@ export type PassedHook = (tid: number, sender: number, destVfs: number, fds: rea
  * memory where no count sees it (supervise/memory-files.ts). A descriptor open for
  * reading or writing passes, and is counted wherever it is.
  */
+/**
+ * policyFn: connects and sends waiting for the callback's verdict each hold the socket's
+ * duplicate and, for a send, the data copied (up to 1 MiB), for as long as an async callback
+ * takes (up to its deadline). At most this many calls, and this many bytes of their data,
+ * of one sandbox wait at once; beyond, EAGAIN (connect) or ENOBUFS (sends), as the hold
+ * budget answers (tenth review: 200 threads each sending 1 MB to an allowed address under a
+ * callback that took 2 s grew the supervising process by 196 MiB; the thread cap allows 4,096).
+ */
+export const GATE_CALLS_MAX = 256;
+export const GATE_BYTES_MAX = 32 << 20;
+
 export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryCapped = false, onPassed?: PassedHook): HandlerTable {
   const io = new NetIo();
   const mem = ctx.memory;
-  const unix = new UnixTargets(net.unixGrants, net.abstractScoped, (fn) => ctx.onClose(fn));
+  const unix = new UnixTargets(net.unixGrants, net.abstractScoped, (fn) => ctx.onClose(fn), (path) => {
+    if (ctx.files?.denied(path) !== true) return false;
+    ctx.observe({ kind: "refused", syscall: "connect", errno: 13, target: path, why: "denied by policyFn's ctx.denyPath" });
+    return true;
+  });
   const netlink = new NetlinkSockets(net.interfaces, mem, ctx);
   const remap = net.portRemap === undefined ? undefined : new PortRemap(net.portRemap.bind, ctx);
   const hostPort = remap === undefined ? undefined : remap.hostPortFor.bind(remap);
@@ -207,9 +222,33 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
    * the kernel, so a sibling rewriting the caller's sockaddr after the copy changes
    * nothing that is sent. Refused: its descriptors are closed, nothing is sent.
    */
+  // What waits for policyFn now (GATE_CALLS_MAX, GATE_BYTES_MAX).
+  let gateCalls = 0;
+  let gateBytes = 0;
+  /** Room for one more call of `bytes` to wait for the callback; said when there is none. */
+  const gateRoom = (bytes: number, syscall: string, errno: number): boolean => {
+    if (gateCalls < GATE_CALLS_MAX && gateBytes + bytes <= GATE_BYTES_MAX) return true;
+    ctx.observe({ kind: "refused", syscall, errno, target: "policyFn", why: `the supervisor already holds ${GATE_CALLS_MAX} calls or ${GATE_BYTES_MAX >> 20} MiB of this sandbox's waiting for policyFn` });
+    return false;
+  };
+  const held = <T>(bytes: number, gate: Promise<T>): Promise<T> => {
+    gateCalls++;
+    gateBytes += bytes;
+    return gate.finally(() => {
+      gateCalls--;
+      gateBytes -= bytes;
+    });
+  };
+
   const gatedSend = (n: Notification, sock: ChildSocket, p: Prepared, syscall: string, send: () => number | Promise<number>): number | Promise<number> => {
-    const gate = p.name !== null && isInet(sock) ? ctx.gateSend?.(n, sock, p.name, syscall) : undefined;
-    if (gate === undefined) return send();
+    if (p.name === null || !isInet(sock) || ctx.gateSend === undefined) return send();
+    if (!gateRoom(p.data.length, syscall, ENOBUFS)) {
+      closeAll(p.fds);
+      return -ENOBUFS;
+    }
+    const asked = ctx.gateSend(n, sock, p.name, syscall);
+    if (asked === undefined) return send();
+    const gate = held(p.data.length, asked);
     return gate.then((errno) => {
       if (errno === undefined) return send();
       closeAll(p.fds);
@@ -242,7 +281,9 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
           // only ever carries the bytes there, to that address); an explicit-proxy connect
           // is shown as the connect to the proxy it is. Without this, ctx.restrictNetwork
           // did not reach connects the domain rules steer.
-          const gate = ctx.gateConnect?.(n, sock, copied);
+          if (ctx.gateConnect !== undefined && !gateRoom(0, "connect", EAGAIN)) return deny(EAGAIN);
+          const asked = ctx.gateConnect?.(n, sock, copied);
+          const gate = asked === undefined ? undefined : held(0, asked);
           if (gate !== undefined) return gate.then((errno) => (errno !== undefined ? deny(errno) : settle(viaProxy())));
           return settle(viaProxy());
         }
@@ -252,7 +293,9 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
         if (typeof name === "number") return deny(name);
         // policyFn: the destination copied above, which is what gets connected, decided
         // before the supervisor connects (handlers/policy-net.ts); the caller waits.
-        const gate = ctx.gateConnect?.(n, sock, copied);
+        if (ctx.gateConnect !== undefined && !gateRoom(0, "connect", EAGAIN)) return deny(EAGAIN);
+        const asked = ctx.gateConnect?.(n, sock, copied);
+        const gate = asked === undefined ? undefined : held(0, asked);
         if (gate !== undefined) return gate.then((errno) => (errno !== undefined ? deny(errno) : settle(io.connect(n, sock, name ?? copied, 1))));
         return settle(io.connect(n, sock, name ?? copied, 1));
       }

@@ -2,7 +2,8 @@
 // copied, and the program that then runs is checked against them at its exec stop, where
 // the kernel's own copy is final (native/launcher/vclock.c holds it there).
 
-import { closeSync, fstatSync, openSync, readFileSync, readSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, normalize } from "node:path";
 import type { PolicyContext, PolicyFn } from "../../policy/policy-fn.js";
 import { CONTINUE, deny, type Action } from "../action.js";
@@ -27,6 +28,13 @@ const ARGV_BYTES_MAX = 2 << 20;
 const ARGV_MAX = 1 << 17;
 /** Approvals kept for execs that failed in the kernel (no exec stop came to use them). */
 const APPROVALS_KEPT = 4096;
+/** Bytes of argument strings one sandbox's execs may hold in the supervisor while they
+ * wait for policyFn's verdict (an async callback may take up to its deadline): past it an
+ * exec fails with ENOMEM, as from a kernel short of memory. Without it, a sandbox's
+ * threads each calling execve with 2 MiB of arguments (one buffer of its own, shared by
+ * all) held 2 MiB of the supervisor's memory apiece for as long as the callback took. */
+export const PENDING_ARGV_BYTES = 32 << 20;
+const ENOMEM = 12;
 
 /** A file by identity: what a path led to, whatever namespace it was looked up in. */
 interface FileIdentity {
@@ -41,9 +49,27 @@ interface Approval {
   /** The file it led to when checked, looked up in the caller's own root and mount
    * namespace; the exec stop's /proc/<pid>/exe must be the same file. */
   file: FileIdentity | undefined;
-  argv: readonly string[];
+  /** The approved argv, and argv without its first string (what a #! script's
+   * interpreter gets after the path), as digests (argvDigest): an approval is kept until
+   * its exec stop, and for an exec that failed in the kernel until the table's bound, so
+   * keeping the strings themselves let a sandbox park 2 MiB of the supervisor's memory per
+   * pid (tenth review). */
+  argv: string;
+  rest: string;
   /** For a #! script: the file its interpreter line led to when checked. */
   interp: FileIdentity | undefined;
+}
+
+/** A digest of a list of strings, each with its length, so no two lists share one. */
+function argvDigest(list: readonly string[]): string {
+  const h = createHash("sha256");
+  const len = Buffer.alloc(8);
+  for (const s of list) {
+    const bytes = Buffer.from(s, "utf8");
+    len.writeBigUInt64LE(BigInt(bytes.length));
+    h.update(len).update(bytes);
+  }
+  return `${list.length}:${h.digest("hex")}`;
 }
 
 /**
@@ -92,7 +118,7 @@ export interface PolicyExec {
 }
 
 /** The NUL-terminated strings of an argv array at addr, or an errno. */
-function readArgv(ctx: SupervisorContext, n: Notification, addr: number): string[] | number {
+function readArgv(ctx: SupervisorContext, n: Notification, addr: number): { argv: string[]; bytes: number } | number {
   const out: string[] = [];
   let bytes = 0;
   for (let i = 0; ; i += 64) {
@@ -100,7 +126,7 @@ function readArgv(ctx: SupervisorContext, n: Notification, addr: number): string
     if (ptrs === null) return EFAULT;
     for (let k = 0; k + 8 <= ptrs.length; k += 8) {
       const p = ptrs.readBigUInt64LE(k);
-      if (p === 0n) return out;
+      if (p === 0n) return { argv: out, bytes };
       if (out.length >= ARGV_MAX) return E2BIG;
       const s = ctx.memory.readCString(n, Number(p), ARGV_BYTES_MAX - bytes);
       if (s === "fault") return EFAULT;
@@ -133,12 +159,16 @@ function realOf(path: string | undefined): string | undefined {
 }
 
 /** The interpreter of the #! script `path` names for `pid` (where its line leads now, in
- * that process's root), else undefined. */
+ * that process's root), else undefined. Opened without blocking and read only when it is
+ * a regular file (the kernel runs nothing else): the open of a FIFO the sandbox made and
+ * then exec'd waited for a writer, with the whole supervising process stopped in it
+ * (tenth review). */
 function interpreterOf(pid: number, path: string | undefined): FileIdentity | undefined {
   if (path === undefined) return undefined;
   let fd = -1;
   try {
-    fd = openSync(path.startsWith("/proc/") ? path : `/proc/${pid}/root${path}`, "r");
+    fd = openSync(path.startsWith("/proc/") ? path : `/proc/${pid}/root${path}`, constants.O_RDONLY | constants.O_NONBLOCK); // libuv adds O_CLOEXEC
+    if (!fstatSync(fd).isFile()) return undefined;
     const head = Buffer.alloc(256);
     const got = readSync(fd, head, 0, head.length, 0);
     const text = head.subarray(0, got).toString("latin1");
@@ -154,6 +184,8 @@ function interpreterOf(pid: number, path: string | undefined): FileIdentity | un
 
 export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: SupervisorContext, pctx: PolicyContext): PolicyExec {
   const approvals = new Map<number, Approval>();
+  /** Argument bytes of the execs now waiting for the callback (PENDING_ARGV_BYTES). */
+  let pendingBytes = 0;
 
   const check = async (n: Notification, name: "execve" | "execveat"): Promise<Action> => {
     const at = name === "execveat";
@@ -162,8 +194,9 @@ export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: Superv
     const path = ctx.memory.readCString(n, n.argAddr(at ? 1 : 0), PATH_MAX - 1);
     if (path === "fault") return deny(EFAULT);
     if (path === "long") return deny(ENAMETOOLONG);
-    const argv = readArgv(ctx, n, n.argAddr(at ? 2 : 1));
-    if (typeof argv === "number") return deny(argv);
+    const read = readArgv(ctx, n, n.argAddr(at ? 2 : 1));
+    if (typeof read === "number") return deny(read);
+    const argv = read.argv;
     // What was read is the caller's only while it is still blocked in this call.
     if (!ctx.memory.stillValid(n)) return deny(EFAULT);
     const pathArg = path.toString("utf8");
@@ -193,14 +226,26 @@ export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: Superv
       ctx.observe({ kind: "refused", syscall: name, errno: EACCES, target: pinned.real, why: "denied by policyFn's ctx.denyPath" });
       return deny(EACCES);
     }
-    const d = await callPolicyFn(fn, { syscall: name, category: "process", pid: n.pid, parentPid, path: abs ?? pathArg, argv, denied }, pctx);
+    // Read synchronously, so only what waits for the callback below adds up.
+    const held = read.bytes + pathArg.length;
+    if (pendingBytes + held > PENDING_ARGV_BYTES) {
+      ctx.observe({ kind: "refused", syscall: name, errno: ENOMEM, target: abs ?? pathArg, why: `the supervisor already holds ${PENDING_ARGV_BYTES >> 20} MiB of this sandbox's exec arguments waiting for policyFn` });
+      return deny(ENOMEM);
+    }
+    pendingBytes += held;
+    let d: Awaited<ReturnType<typeof callPolicyFn>>;
+    try {
+      d = await callPolicyFn(fn, { syscall: name, category: "process", pid: n.pid, parentPid, path: abs ?? pathArg, argv, denied }, pctx);
+    } finally {
+      pendingBytes -= held;
+    }
     if (!d.allow) {
       ctx.observe({ kind: "refused", syscall: name, errno: d.errno, target: abs ?? pathArg, why: d.why });
       return deny(d.errno);
     }
     if (approvals.size >= APPROVALS_KEPT) approvals.delete(approvals.keys().next().value!);
     approvals.delete(n.pid);
-    approvals.set(n.pid, { pathArg, file: pinned !== undefined ? pinned.file : identityIn(n.pid, lookup), argv, interp: interpreterOf(n.pid, lookup) });
+    approvals.set(n.pid, { pathArg, file: pinned !== undefined ? pinned.file : identityIn(n.pid, lookup), argv: argvDigest(argv), rest: argvDigest(argv.slice(1)), interp: interpreterOf(n.pid, lookup) });
     // Not the final decision: the kernel reads path and argv again after this, so a
     // sibling thread could change them. The launcher stops the new program before its
     // first instruction and verify() compares what the kernel executes with what was
@@ -222,14 +267,13 @@ export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: Superv
     } catch {
       cmdline = [];
     }
-    const same = (x: readonly string[], y: readonly string[]): boolean => x.length === y.length && x.every((s, i) => s === y[i]);
-    if (sameFile(exe, a.file) && same(cmdline, a.argv)) return true;
+    if (sameFile(exe, a.file) && argvDigest(cmdline) === a.argv) return true;
     // A #! script: the kernel runs its interpreter with [interpreter, optional argument,
     // the path as given, argv[1]...]. The path and the arguments are the approved ones,
     // and what runs is the interpreter the approved script named.
-    const tail = [a.pathArg, ...a.argv.slice(1)];
-    const extra = cmdline.length - tail.length;
-    if (sameFile(exe, a.interp) && (extra === 1 || extra === 2) && same(cmdline.slice(extra), tail)) return true;
+    const restLength = Number(a.rest.slice(0, a.rest.indexOf(":")));
+    const extra = cmdline.length - 1 - restLength;
+    if (sameFile(exe, a.interp) && (extra === 1 || extra === 2) && cmdline[extra] === a.pathArg && argvDigest(cmdline.slice(extra + 1)) === a.rest) return true;
     // Killed at the exec stop: said in the result, as a refusal is.
     ctx.observe({ kind: "refused", syscall: "execve", errno: EPERM, target: a.pathArg, why: "killed before its first instruction: what the kernel executed was not the program and arguments policyFn approved" });
     return false;
