@@ -395,3 +395,30 @@ test("CLI bundle: no code cache, no source map and no build path are shipped wit
     rmSync(program, { force: true });
   }
 });
+
+// Each of Node's own modules a start loads costs it (node:crypto about 10 ms and 330 page
+// faults on these VMs): a plain run loads vm (the bin's code cache), os and string_decoder,
+// nothing else; the rest (crypto for policyFn's digests and randomSeed, dns, net for the
+// proxy, streams, child_process for the diff) is loaded by the first run that uses it. A
+// --require hook lists what loaded after it, writing with fs.writeSync (process.stderr
+// would load the stream modules itself).
+test("CLI start: a plain run loads none of Node's own modules beyond vm, os and string_decoder", () => {
+  const dir = mkdtempSync("/tmp/sandlock-modules-");
+  made.push(dir);
+  const hook = join(dir, "hook.cjs");
+  writeFileSync(hook, `const base = new Set(process.moduleLoadList);
+process.on("exit", () => require("node:fs").writeSync(2, "LOADED " + process.moduleLoadList.filter((m) => !base.has(m) && m.startsWith("NativeModule ") && !m.startsWith("NativeModule internal/")).map((m) => m.slice(13)).join(" ") + "\\n"));
+`);
+  const loaded = (args: string[]): string[] => {
+    const r = spawnSync(process.execPath, ["--require", hook, ...args], { cwd: "/", encoding: "utf8", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+    assert.equal(r.status, 0, r.stderr);
+    const line = /^LOADED (.*)$/m.exec(r.stderr);
+    assert.ok(line !== null, r.stderr);
+    return line[1]!.split(" ").filter((m) => m !== "").sort();
+  };
+  const cli = join(ROOT, "bin", "sandlock.cjs");
+  loaded([cli, "run", ...RO, "--", "/bin/true"]); // writes the code cache if none
+  assert.deepEqual(loaded([cli, "run", ...RO, "--", "/bin/true"]).filter((m) => !["os", "string_decoder", "vm"].includes(m)), []);
+  // Control: the hook sees a module a script does load.
+  assert.ok(loaded(["-e", "require('node:crypto')"]).includes("crypto"));
+});
