@@ -7,6 +7,8 @@ export const TYPE_AAAA = 28;
 const CLASS_IN = 1;
 export const RCODE_NXDOMAIN = 3;
 export const RCODE_FORMERR = 1;
+/** The server will not answer (a narrowing of policyFn's since the connection was made). */
+export const RCODE_REFUSED = 5;
 const TTL = 5;
 
 export interface Question {

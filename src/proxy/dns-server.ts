@@ -4,9 +4,10 @@
 
 import type { Socket } from "node:net";
 import { parseIp } from "../plan/net-address.js";
-import { RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA, addressAnswer, errorAnswer, readQuestion } from "./dns-message.js";
+import { RCODE_NXDOMAIN, RCODE_REFUSED, TYPE_A, TYPE_AAAA, addressAnswer, errorAnswer, readQuestion } from "./dns-message.js";
 import { validName } from "./rules.js";
-import type { Session } from "./session.js";
+import type { Original } from "./proxy.js";
+import { narrowedNow, type Session } from "./session.js";
 
 /** Bytes of queries buffered before the connection is dropped. */
 const PENDING_MAX = 64 * 1024 + 2;
@@ -44,9 +45,19 @@ export function rememberAnswer(answered: Map<string, Set<string>>, name: string,
   held.set(answered, count);
 }
 
-async function answer(p: Session, msg: Buffer): Promise<Buffer | undefined> {
+async function answer(p: Session, msg: Buffer, reg: Original): Promise<Buffer | undefined> {
   const q = readQuestion(msg);
   if (q === undefined) return undefined;
+  // The connection was allowed when it was made; its questions come later. A narrowing
+  // since (policyFn's ctx.restrictNetwork, restrictPidNetwork for the thread that
+  // connected) that leaves out the DNS server's address refuses them: a connection opened
+  // before a revocation otherwise kept carrying names (data, to the allowed zones'
+  // servers) after it (the eighth review's noticed item).
+  const narrowed = narrowedNow(p, reg.pid, reg.address);
+  if (narrowed !== undefined) {
+    p.refuse("dns", q.name, narrowed);
+    return errorAnswer(q, RCODE_REFUSED);
+  }
   // Labels may hold any byte; the host's resolver reads a C string, so the name checked
   // must be one it reads whole ("localhost\0.example.test" was "localhost" to it).
   if (!validName(q.name)) {
@@ -84,7 +95,7 @@ const UNREAD_MAX = 64 * 1024;
  * reads its answers fills its own socket, not the supervisor's memory. Every complete
  * message is taken from what was read before the bound on unparsed bytes applies.
  */
-export async function serveDns(p: Session, s: Socket): Promise<void> {
+export async function serveDns(p: Session, s: Socket, reg: Original): Promise<void> {
   let pending: Buffer = Buffer.alloc(0);
   let inFlight = 0;
   let ended = false;
@@ -97,7 +108,7 @@ export async function serveDns(p: Session, s: Socket): Promise<void> {
       inFlight++;
       // A throw in here would be an unhandled rejection, which ends the whole host
       // process: anything unexpected ends this connection only.
-      void answer(p, msg).then((a) => {
+      void answer(p, msg, reg).then((a) => {
         inFlight--;
         if (a === undefined || a.length > 0xffff) return void s.destroy();
         const len = Buffer.alloc(2);

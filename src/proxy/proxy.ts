@@ -16,6 +16,9 @@ import { serveConnection, type Session } from "./session.js";
 export interface Original {
   readonly address: string;
   readonly port: number;
+  /** The thread that connected: its policyFn narrowing applies to what the connection
+   * asks later (the sandbox's DNS: each question, dns-server.ts). */
+  readonly pid: number;
 }
 /** The sandbox connected to the proxy itself (HTTP_PROXY): `pid` is the thread that
  * connected, whose policyFn narrowing (ctx.restrictNetwork, restrictPidNetwork) applies

@@ -275,7 +275,7 @@ async function firstAddress(p: Session, name: string): Promise<string | undefine
  * only now, so a ctx.restrictNetwork([]) in between must still stop it (a connection
  * opened before a revocation reached new destinations after it).
  */
-function narrowedNow(p: Session, pid: number, address: string): string | undefined {
+export function narrowedNow(p: Session, pid: number, address: string): string | undefined {
   const ip = parseIp(address);
   return ip === undefined || p.narrow === undefined ? undefined : p.narrow(pid, formatIp(unmapV4(ip)));
 }
@@ -316,7 +316,7 @@ async function explicit(p: Session, s: Socket, pid: number): Promise<void> {
     // Host must be the CONNECT host (so the address resolved for it is the right one).
     const rest = got.buf.subarray(head.length);
     if (rest.length > 0) s.unshift(rest);
-    return filtered(p, s, { address, port: hp.port }, hp.name);
+    return filtered(p, s, { address, port: hp.port, pid }, hp.name);
   }
   const rn = requestName(head);
   if (typeof rn === "string" || head.target.startsWith("/")) {
@@ -345,6 +345,6 @@ async function explicit(p: Session, s: Socket, pid: number): Promise<void> {
 
 /** Serves one accepted connection the supervisor registered. */
 export function serveConnection(p: Session, s: Socket, reg: Registration): void {
-  const run = "explicit" in reg ? explicit(p, s, reg.pid) : reg.port === DNS_PORT && !p.rules.coversPort(DNS_PORT) ? serveDns(p, s) : filtered(p, s, reg);
+  const run = "explicit" in reg ? explicit(p, s, reg.pid) : reg.port === DNS_PORT && !p.rules.coversPort(DNS_PORT) ? serveDns(p, s, reg) : filtered(p, s, reg);
   run.catch(() => s.destroy());
 }

@@ -156,6 +156,21 @@ scriptCase("domain proxy: a connection to the explicit proxy opened before polic
   assert.ok(o.revoked.refused.some((r) => /^www\.example\.test:\d+ over tcp: not allowed by policyFn's ctx\.restrictNetwork/.test(r)), JSON.stringify(o.revoked.refused));
 }, 120_000);
 
+// Noticed in the eighth review, closed the stop after the tenth: a DNS connection opened
+// before policyFn's restrictNetwork([]) still had names resolved after it (answers only,
+// but each name reached the allowed zone's servers: a channel for data after the
+// revocation). Each question now meets the narrowing of the thread that connected.
+scriptCase("domain proxy: a DNS connection opened before policyFn's restrictNetwork([]) gets no name resolved after it", "dist/test/scripts/red8a-case.js", ["dnsrevoke"], (o: { error?: string; revoked: { out: Record<string, string>; refused: string[] }; control: { out: Record<string, string>; refused: string[] } }) => {
+  assert.equal(o.error, undefined, o.error);
+  // Positive control: without the revocation the name resolves and a new connection is made.
+  assert.deepEqual(o.control.out, { first: "10.1.2.4", again: "connected" });
+  // Revoked: a new DNS connection is refused (as before), and the open one answers REFUSED
+  // (before: 10.1.2.4, the name was resolved).
+  assert.equal(o.revoked.out.again, "ECONNREFUSED");
+  assert.equal(o.revoked.out.first, "rcode5");
+  assert.ok(o.revoked.refused.includes("dns secret-data.example.test: not allowed by policyFn's ctx.restrictNetwork"), JSON.stringify(o.revoked.refused));
+}, 120_000);
+
 scriptCase("domain proxy: a name with more addresses than one DNS answer holds does not crash the supervising process", "dist/test/scripts/red8a-case.js", ["bigdns"], (o: { error?: string; big: { exitCode: number; addresses: number }; small: { exitCode: number; addresses: number } }) => {
   // Before: the answer's length did not fit its 16-bit prefix, the throw escaped as an
   // unhandled rejection and the whole process died (no JSON line: the runner fails).

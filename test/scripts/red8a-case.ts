@@ -10,7 +10,8 @@
 //   used after.
 // - bigdns: a name with more addresses than one DNS answer holds;
 // - dnsnul: DNS questions with a NUL in a label, under the host's resolver;
-// Usage: red8a-case.js held|dns|conns|revoke|bigdns|dnsnul
+// - dnsrevoke: a DNS connection opened before policyFn's restrictNetwork([]), asked after it;
+// Usage: red8a-case.js held|dns|conns|revoke|bigdns|dnsnul|dnsrevoke
 
 import { execFile } from "node:child_process";
 import { createSocket } from "node:dgram";
@@ -256,7 +257,41 @@ const ask=(labels)=>new Promise((res)=>{ const name=Buffer.concat(labels.map(l=>
   return { out: JSON.parse(r.stdoutText.trim().split("\n").pop() || "{}"), stderr: r.stderrText.slice(0, 500), refused: r.network?.refused ?? [] };
 }
 
-const scenarios: Record<string, () => Promise<unknown>> = { held, dns, conns, revoke, bigdns, dnsnul };
+/** A DNS connection opened before policyFn revokes the network (ctx.restrictNetwork([]) at
+ * its own connect, which is allowed), asked a name after it; a second connection is the
+ * in-sandbox comparison (refused), and the same program under a policyFn that revokes
+ * nothing the positive control. Names are test-table answers (no network here). */
+async function dnsrevoke(): Promise<unknown> {
+  process.env[TEST_HOSTS_ENV] = JSON.stringify({ "www.example.test": ["10.1.2.3"], "secret-data.example.test": ["10.1.2.4"] });
+  const program = `
+const net=require('net');
+const q=(n)=>{ const name=Buffer.concat(n.split('.').map(l=>Buffer.concat([Buffer.from([l.length]),Buffer.from(l)]))); const m=Buffer.concat([Buffer.from([0x12,0x34,1,0,0,1,0,0,0,0,0,0]),name,Buffer.from([0,0,1,0,1])]); const len=Buffer.alloc(2); len.writeUInt16BE(m.length); return [Buffer.concat([len,m]), name.length]; };
+const out={}; const s=net.connect({host:'10.9.9.9',port:53});
+s.on('error',e=>{ out.first=e.code; });
+s.on('connect',()=>setTimeout(()=>{
+  const again=net.connect({host:'10.9.9.9',port:53}); again.on('error',e=>out.again=e.code); again.on('connect',()=>{ out.again='connected'; again.destroy(); });
+  const [m,nl]=q('secret-data.example.test'); s.write(m); let b=Buffer.alloc(0);
+  s.on('data',d=>{ b=Buffer.concat([b,d]); if(b.length>=2&&b.length>=2+b.readUInt16BE(0)){ const r=b.subarray(2); const rcode=r[3]&15, an=r.readUInt16BE(6); out.first=rcode===0?(an>0?[...r.subarray(12+nl+5+12,12+nl+5+16)].join('.'):'nodata'):'rcode'+rcode; s.destroy(); setTimeout(()=>{ console.log(JSON.stringify(out)); process.exit(0); },300); } });
+},300));
+setTimeout(()=>{ console.log(JSON.stringify(out)); process.exit(0); },8000);`;
+  const runWith = async (revokes: boolean): Promise<{ out: unknown; refused: string[] }> => {
+    let connects = 0;
+    const r = await Sandbox.run({
+      fsReadable: ["/"],
+      netAllow: ["https://*.example.test"],
+      policyFn: (event, ctx) => {
+        if (revokes && event.category === "network" && event.syscall === "connect" && ++connects === 1) ctx.restrictNetwork([]);
+        return "allow";
+      },
+    }, [process.execPath, "-e", program], { timeout: 30_000 });
+    return { out: JSON.parse(r.stdoutText.trim().split("\n").pop() || "{}"), refused: [...r.refused.map((x) => `${x.target}: ${x.why}`), ...(r.network?.refused ?? []).map((x) => `${x.destination} ${x.name}: ${x.reason}`)] };
+  };
+  const revoked = await runWith(true);
+  const control = await runWith(false);
+  return { revoked, control };
+}
+
+const scenarios: Record<string, () => Promise<unknown>> = { held, dns, conns, revoke, bigdns, dnsnul, dnsrevoke };
 const f = scenarios[scenario ?? ""];
 (f === undefined ? Promise.reject(new Error(`unknown scenario ${scenario}`)) : f()).then(
   (v) => console.log(JSON.stringify(v)),

@@ -51,7 +51,7 @@ export function steer(proxy: DomainProxy, net: NetSupervision, sock: ChildSocket
   if (address.family === 4 && formatIp(address) === "127.0.0.1" && port === proxy.port) return { name: t.name, reg: { explicit: true, pid } };
   if (netAllows(net, "tcp", t.dest)) return undefined;
   if (!proxy.rules.coversPort(port) && port !== DNS_PORT) return undefined;
-  return { name: proxyName(sock.domain, proxy.port), reg: { address: formatIp(address), port } };
+  return { name: proxyName(sock.domain, proxy.port), reg: { address: formatIp(address), port, pid } };
 }
 
 /**
