@@ -2,12 +2,13 @@
 // zygote-main.cjs) through the sandbox's own launcher, sends it init and fork requests on
 // a SOCK_SEQPACKET socket, and turns what it reports into Clone handles.
 
-import { closeSync, constants, existsSync, fstatSync, openSync, readSync, type Stats } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SandboxError } from "../errors.js";
 import { printableShort } from "../printable.js";
 import { errnoName } from "../confine/errno.js";
+import { fileKind } from "../kernel/file-kind.js";
 import { addonPath, native } from "../confine/native.js";
 import type { Enforcement } from "../plan/features.js";
 import { Policy } from "../policy/policy.js";
@@ -205,7 +206,7 @@ function pipeReaders(fds: readonly number[]): number[] | string {
     } catch (e) {
       return failed(`a descriptor that cannot be examined (${(e as NodeJS.ErrnoException).code})`);
     }
-    if (!st.isFIFO()) return failed(`${kindOf(st)}, not a pipe`);
+    if (!st.isFIFO()) return failed(`${fileKind(st)}, not a pipe`);
     let own: number;
     try {
       own = openSync(`/proc/self/fd/${fd}`, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
@@ -222,16 +223,6 @@ function pipeReaders(fds: readonly number[]): number[] | string {
     if (!again.isFIFO() || again.ino !== st.ino || again.dev !== st.dev) return failed("a pipe that changed when opened");
   }
   return opened;
-}
-
-function kindOf(st: Stats): string {
-  if (st.isCharacterDevice()) return "a character device";
-  if (st.isBlockDevice()) return "a block device";
-  if (st.isSocket()) return "a socket";
-  if (st.isDirectory()) return "a directory";
-  if (st.isSymbolicLink()) return "a link";
-  if (st.isFile()) return "a regular file";
-  return "a descriptor of another kind";
 }
 
 type Message =

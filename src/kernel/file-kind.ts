@@ -1,4 +1,5 @@
-// How a file that should be regular is named in an error: what it is instead.
+// What a file is, for an error that says it is not what was expected (a regular file for a
+// profile or a checkpoint's part, a pipe for a clone's output).
 
 import type { Stats } from "node:fs";
 
@@ -8,5 +9,7 @@ export function fileKind(st: Stats): string {
   if (st.isCharacterDevice()) return "a character device";
   if (st.isBlockDevice()) return "a block device";
   if (st.isSocket()) return "a socket";
-  return "not a regular file";
+  if (st.isSymbolicLink()) return "a link";
+  if (st.isFile()) return "a regular file";
+  return "a file of another kind";
 }
