@@ -2,15 +2,12 @@
 // by SHA-256 of the seed and a label ("getrandom", "device 3"), so two runs with the same
 // seed that make the same requests in the same order get the same bytes, and a different
 // seed gives unrelated ones. Deterministic, not secret: the seed is in the policy.
-// node:crypto loads only when a seeded sandbox draws (6.5 ms of every CLI start otherwise).
+// node:crypto loads only when a seeded sandbox draws (src/lazy-crypto.ts).
 
-import { createRequire } from "node:module";
 import type { Cipher } from "node:crypto";
+import { crypto } from "../lazy-crypto.js";
 
 const ZERO_IV = Buffer.alloc(16);
-const load = createRequire(import.meta.url);
-let cryptoModule: typeof import("node:crypto") | undefined;
-const crypto = (): typeof import("node:crypto") => (cryptoModule ??= load("node:crypto") as typeof import("node:crypto"));
 
 export class SeededStream {
   private readonly cipher: Cipher;

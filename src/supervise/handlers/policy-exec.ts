@@ -2,7 +2,7 @@
 // copied, and the program that then runs is checked against them at its exec stop, where
 // the kernel's own copy is final (native/launcher/vclock.c holds it there).
 
-import { createRequire } from "node:module";
+import { crypto } from "../../lazy-crypto.js";
 import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, normalize } from "node:path";
 import type { PolicyContext, PolicyFn } from "../../policy/policy-fn.js";
@@ -59,13 +59,6 @@ interface Approval {
   /** For a #! script: the file its interpreter line led to when checked. */
   interp: FileIdentity | undefined;
 }
-
-/** node:crypto, loaded by the first digest: a top-level import loaded it at every CLI start,
- * policyFn or not (about 10 ms and 330 page faults here; the start loads no Node module it
- * does not use, test/integration/cli-cache.test.ts checks). */
-const load = createRequire(import.meta.url);
-let cryptoModule: typeof import("node:crypto") | undefined;
-const crypto = (): typeof import("node:crypto") => (cryptoModule ??= load("node:crypto") as typeof import("node:crypto"));
 
 /** A digest of a list of strings, each with its length, so no two lists share one. */
 function argvDigest(list: readonly string[]): string {
