@@ -8,7 +8,7 @@
 //   urandom PROBE MS [CPU]  a seeded /dev/urandom spliced into /dev/null (the same measures)
 //   busy PROBE MS       a control: this process blocks its own event loop for MS
 
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -85,6 +85,37 @@ async function urandomFlood(ms: string, cpu?: string): Promise<object> {
   return flood(policy, ["budget-urandom-splice", ms]);
 }
 
+/**
+ * The longest gap between turns of this process's event loop while it runs, with how much
+ * of it the main thread spent waiting for a CPU (the run-queue delay of
+ * /proc/self/task/PID/schedstat): a diagnosis for a failed lag bound, telling a loop kept
+ * busy from a process the machine did not schedule. Not part of any assertion.
+ */
+function stallWatch(): () => { ms: number; waitingMs: number } {
+  const file = `/proc/self/task/${process.pid}/schedstat`;
+  const waited = (): number => {
+    try {
+      return Number(readFileSync(file, "latin1").split(" ")[1]) / 1e6;
+    } catch {
+      return Number.NaN;
+    }
+  };
+  let last = performance.now();
+  let lastWait = waited();
+  const worst = { ms: 0, waitingMs: 0 };
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const wait = waited();
+    if (now - last > worst.ms) Object.assign(worst, { ms: Math.round(now - last), waitingMs: Math.round(wait - lastWait) });
+    last = now;
+    lastWait = wait;
+  }, 5);
+  return () => {
+    clearInterval(timer);
+    return worst;
+  };
+}
+
 /** The probe's op under `policy`, with this process's CPU and event-loop lag measured from
  * the sandbox's start to its report. */
 async function flood(policy: object, op: string[]): Promise<object> {
@@ -95,8 +126,10 @@ async function flood(policy: object, op: string[]): Promise<object> {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   lag.enable();
+  const stalls = stallWatch();
   const line = await firstLine(sb);
   lag.disable();
+  const worstStall = stalls();
   const c = process.cpuUsage(c0);
   const wallMs = Math.round(performance.now() - t0);
   const r = await sb.wait();
@@ -107,6 +140,7 @@ async function flood(policy: object, op: string[]): Promise<object> {
     cpuMs: Math.round((c.user + c.system) / 1000),
     lagMaxMs: Math.round(lag.max / 1e6),
     lagP99Ms: Math.round(lag.percentile(99) / 1e6),
+    worstStall,
   };
 }
 

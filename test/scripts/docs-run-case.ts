@@ -7,6 +7,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writ
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { consoleSteps } from "../helpers/doc-blocks.js";
+import { keepPriority } from "../helpers/session-priority.js";
 
 export interface RunBlock {
   id: string;
@@ -76,6 +77,8 @@ function env(dir: string): NodeJS.ProcessEnv {
 function run(file: string, args: string[], dir: string): Promise<{ exitCode: number | null; signal: string | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn("/bin/sh", ["-c", 'exec "$@" 2>&1', "sh", file, ...args], { cwd: dir, env: env(dir), detached: true, stdio: ["ignore", "pipe", "inherit"] });
+    // (a session of its own, for the group kill below, keeping this process's priority)
+    void keepPriority(child.pid!);
     let output = "";
     child.stdout.on("data", (c: Buffer) => (output += c.toString()));
     const timer = setTimeout(() => kill(child.pid!, "SIGKILL"), BLOCK_TIMEOUT_MS);
