@@ -38,6 +38,13 @@ export const CLONE_UNTRACED = 0x00800000;
  * prompts, /dev/tty, a new window on it); it needs no permission. Clearing it (TIOCNXCL)
  * and reading it (TIOCGEXCL) stay. */
 export const IOCTL_DENIED = { TIOCSTI: 0x5412, TIOCLINUX: 0x541c, TIOCSETD: 0x5423, TIOCEXCL: 0x540c } as const;
+/** TCXONC with TCOOFF (tcflow) suspends a terminal's output until someone restarts it
+ * (found 2026-12-03): on an inherited terminal every later write of the user's shell waits
+ * for ever, and so does any write of the supervising process to it (Node writes to a
+ * terminal synchronously: a `sandlock run --timeout` that had to print its report never
+ * returned). Refused when the argument is TCOOFF (0); the kernel compares the whole 64-bit
+ * argument, so no other value suspends output. TCOON, TCIOFF, TCION stay. */
+export const IOCTL_TCXONC = { request: 0x540a, TCOOFF: 0 } as const;
 export const PRCTL_DENIED = { PR_SET_DUMPABLE: 4, PR_SET_SECUREBITS: 28, PR_SET_PTRACER: 0x59616d61 } as const;
 
 export const AF = { UNIX: 1, INET: 2, INET6: 10, NETLINK: 16 } as const;
@@ -142,7 +149,8 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
       .jeq(IOCTL_DENIED.TIOCSTI, `${p}deny`, 0)
       .jeq(IOCTL_DENIED.TIOCLINUX, `${p}deny`, 0)
       .jeq(IOCTL_DENIED.TIOCSETD, `${p}deny`, 0)
-      .jeq(IOCTL_DENIED.TIOCEXCL, `${p}deny`, 0);
+      .jeq(IOCTL_DENIED.TIOCEXCL, `${p}deny`, 0)
+      .jeq(IOCTL_TCXONC.request, `${p}tcxonc`, 0);
     const route = notify.size > 0 ? (spec.inodeIoctls?.notify ?? []) : [];
     const refuse = spec.inodeIoctls?.unsupported ?? [];
     // Without a supervisor nothing can tell which file the descriptor names: EPERM.
@@ -152,6 +160,7 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
     for (const q of forbid) b.jeq(q, `${p}deny`, 0);
     interfaceIoctls(b, p, notify.has("ioctl"), spec.unsupervised === true);
     b.ret(Ret.ALLOW);
+    b.label(`${p}tcxonc`).load(SeccompData.argLow(2)).jeq(IOCTL_TCXONC.TCOOFF, `${p}deny`, 0).ret(Ret.ALLOW);
     b.label(`${p}deny`).ret(EPERM);
     if (route.length > 0) b.label(`${p}inode`).ret(Ret.USER_NOTIF);
     if (refuse.length > 0) b.label(`${p}unsupported`).ret(Ret.errno(Errno.EOPNOTSUPP));

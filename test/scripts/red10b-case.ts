@@ -12,6 +12,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { Sandbox } from "../../src/index.js";
 import type { PolicyEvent } from "../../src/policy/policy-fn.js";
+import { ptyRunner } from "../helpers/pty-runner.js";
 
 const [probe, which, stage] = process.argv.slice(2) as [string, string, string | undefined];
 const SYSTEM = ["/usr", "/lib", "/lib64", "/bin", "/etc"];
@@ -338,36 +339,12 @@ cases["open-flood"] = async () => {
  * shell); once the command has ended, the helper (which still holds the terminal, as the
  * user's shell does) reads its exclusive flag (TIOCGEXCL) and opens it again by name.
  */
-const PTY = `import os, sys, fcntl, termios, struct, select
-m, s = os.openpty()
-pid = os.fork()
-if pid == 0:
-    os.setsid()
-    fcntl.ioctl(s, termios.TIOCSCTTY, 0)
-    for fd in (0, 1, 2): os.dup2(s, fd)
-    os.close(m); os.close(s)
-    os.execv(sys.argv[1], sys.argv[1:])
-out = b""
-gone = False
-while True:
-    r, _, _ = select.select([m], [], [], 0.05)
-    if r:
-        try: d = os.read(m, 4096)
-        except OSError: break
-        if not d: break
-        out += d
-        continue
-    if gone: break
-    gone = os.waitpid(pid, os.WNOHANG)[0] == pid
-if not gone: os.waitpid(pid, 0)
-excl = struct.unpack("i", fcntl.ioctl(s, 0x80045440, b"\\0" * 4))[0]
+const PTY = ptyRunner(`excl = struct.unpack("i", fcntl.ioctl(s, 0x80045440, b"\\0" * 4))[0]
 try:
     os.close(os.open(os.ttyname(s), os.O_RDWR | os.O_NOCTTY)); reopen = "ok"
 except OSError as e:
-    reopen = __import__("errno").errorcode[e.errno]
-print(out.decode(errors="replace").replace("\\r", "").strip().replace("\\n", " | "))
-print("excl %d reopen %s" % (excl, reopen))
-`;
+    reopen = errno.errorcode[e.errno]
+print("excl %d reopen %s" % (excl, reopen))`);
 
 cases.tty = async () => {
   if (stage === undefined) throw new Error("tty needs STAGE");

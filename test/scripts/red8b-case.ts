@@ -8,6 +8,7 @@ import { spawn } from "node:child_process";
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
+import { ptyRunner } from "../helpers/pty-runner.js";
 import { CLI, ROOT, SYSTEM_RO } from "../helpers/system.js";
 
 const part = process.argv[2]!;
@@ -114,34 +115,8 @@ async function setidCreate(): Promise<object> {
  * shell; afterwards the helper reads the slave's discipline (TIOCGETD). Control: bare,
  * the same call attaches it.
  */
-const PTY = `import os, sys, fcntl, termios, struct, select
-m, s = os.openpty()
-pid = os.fork()
-if pid == 0:
-    os.setsid()
-    fcntl.ioctl(s, termios.TIOCSCTTY, 0)
-    for fd in (0, 1, 2): os.dup2(s, fd)
-    os.close(m); os.close(s)
-    os.execv(sys.argv[1], sys.argv[1:])
-out = b""
-# This process keeps the slave open (it reads the discipline afterwards), so the master
-# never reads EOF: the loop ends once the child has exited and nothing more is readable.
-gone = False
-while True:
-    r, _, _ = select.select([m], [], [], 0.05)
-    if r:
-        try: d = os.read(m, 4096)
-        except OSError: break
-        if not d: break
-        out += d
-        continue
-    if gone: break
-    gone = os.waitpid(pid, os.WNOHANG)[0] == pid
-if not gone: os.waitpid(pid, 0)
-ld = struct.unpack("i", fcntl.ioctl(s, termios.TIOCGETD, b"\\0" * 4))[0]
-print(out.decode(errors="replace").replace("\\r", "").strip().replace("\\n", " | "))
-print("ldisc %d" % ld)
-`;
+const PTY = ptyRunner(`ld = struct.unpack("i", fcntl.ioctl(s, termios.TIOCGETD, b"\\0" * 4))[0]
+print("ldisc %d" % ld)`);
 
 async function ldisc(): Promise<object> {
   const pty = helper("pty.py", PTY);

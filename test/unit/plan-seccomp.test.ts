@@ -9,7 +9,7 @@ import { SYSCALL_GROUPS } from "../../src/kernel/syscall-groups.js";
 import { DEFAULT_BLOCKLIST, REVIEWED_ALLOWED, blockedSyscalls } from "../../src/plan/blocklist.js";
 import { Ret, encodeProgram, type Insn } from "../../src/plan/bpf/assembler.js";
 import {
-  AF, CLONE_NAMESPACE_FLAGS, CLONE_UNTRACED, Errno, IOCTL_DENIED, IPPROTO, NETLINK_ROUTE, PRCTL_DENIED, SOCK, buildSeccompProgram,
+  AF, CLONE_NAMESPACE_FLAGS, CLONE_UNTRACED, Errno, IOCTL_DENIED, IOCTL_TCXONC, IPPROTO, NETLINK_ROUTE, PRCTL_DENIED, SOCK, buildSeccompProgram,
   type SeccompSpec,
 } from "../../src/plan/seccomp.js";
 import { REACH_SYSCALLS } from "../../src/plan/seccomp-reach.js";
@@ -357,6 +357,18 @@ test("ioctl: TIOCSTI, TIOCLINUX, TIOCSETD and TIOCEXCL get EPERM, also with high
     assert.equal(ioctl(req), ALLOW, hex(req));
   }
   assert.equal(ioctl((1n << 32n) | 0x5401n), ALLOW, "TCGETS with high bits");
+});
+
+test("ioctl: TCXONC with TCOOFF (suspending a terminal's output) gets EPERM, with any high bits of the request or the argument; TCOON, TCIOFF, TCION are allowed", () => {
+  const tcxonc = (req: number | bigint, arg: number | bigint): number => verdict(DEFAULT, "ioctl", [0, req, arg]);
+  assert.deepEqual({ ...IOCTL_TCXONC }, { request: 0x540a, TCOOFF: 0 });
+  assert.equal(tcxonc(0x540a, 0), EPERM, "TCOOFF");
+  assert.equal(tcxonc((1n << 32n) | 0x540an, 0), EPERM, "TCOOFF, request with high bits");
+  // The kernel compares the whole argument: a non-zero high half is not TCOOFF there (EINVAL),
+  // and refused here all the same.
+  assert.equal(tcxonc(0x540a, 1n << 32n), EPERM, "argument with high bits");
+  for (const arg of [1 /* TCOON */, 2 /* TCIOFF */, 3 /* TCION */]) assert.equal(tcxonc(0x540a, arg), ALLOW, String(arg));
+  assert.equal(tcxonc(0x5401 /* TCGETS */, 0), ALLOW, "another request with argument 0");
 });
 
 test("prctl: DUMPABLE, SECUREBITS and PTRACER get EPERM; PR_SET_NAME is allowed", () => {
