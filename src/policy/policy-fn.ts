@@ -31,6 +31,10 @@ export interface PolicyEvent {
   /** The argv that will execute (execve only): the program that runs is checked against
    * it, and killed before its first instruction if it differs. */
   readonly argv?: readonly string[];
+  /** The environment that will execute (execve only), as its "NAME=value" strings in the
+   * order given: what the program and its dynamic loader read (LD_PRELOAD and
+   * LD_LIBRARY_PATH name code the program then maps). Checked at the exec stop as argv is. */
+  readonly env?: readonly string[];
   /** Whether the static policy already denies this call (for an exec: the file is under
    * no fsReadable or fsWritable path; for an open: Landlock would refuse it, and it stays
    * refused whatever the verdict; a connect is asked about only once netAllow allowed it,

@@ -50,6 +50,46 @@ export class ChildMemory {
     return "long";
   }
 
+  /**
+   * readCString for the many strings of one call (an argv, an envp): the last page read is
+   * kept, so strings side by side on the stack, as execve's usually are, cost one read per
+   * page instead of one per string (policyFn's exec events read every variable of the
+   * environment). It holds one page, whatever the strings' addresses.
+   */
+  cStrings(n: Notification): (addr: number, max: number) => Buffer | "fault" | "long" {
+    let base = -1;
+    let page = Buffer.alloc(0);
+    /** The readable bytes from addr to the end of its page, or null. */
+    const from = (addr: number): Buffer | null => {
+      const b = addr - (addr % PAGE);
+      if (b !== base) {
+        const buf = Buffer.allocUnsafe(PAGE);
+        const got = native().readMemory(n.pid, b, buf);
+        if (got <= 0) return null;
+        base = b;
+        page = buf.subarray(0, got);
+      }
+      return addr - b < page.length ? page.subarray(addr - b) : null;
+    };
+    return (addr, max) => {
+      const parts: Buffer[] = [];
+      let total = 0;
+      for (let at = addr; total <= max; ) {
+        const chunk = from(at)?.subarray(0, max + 1 - total);
+        if (chunk === undefined) return "fault";
+        const nul = chunk.indexOf(0);
+        if (nul >= 0) {
+          parts.push(chunk.subarray(0, nul));
+          return Buffer.concat(parts);
+        }
+        parts.push(chunk);
+        total += chunk.length;
+        at += chunk.length;
+      }
+      return "long";
+    };
+  }
+
   /** Writes data at addr in the calling thread's memory; true when all of it was written.
    * Only for buffers the notified call handed over for its result. */
   write(n: Notification, addr: number, data: Buffer): boolean {

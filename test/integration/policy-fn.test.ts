@@ -25,6 +25,7 @@ scriptCase("policyFn: execs are decided by the callback on what will run; racing
   for (const round of o.raceRounds as Ran[]) {
     const c = counts(round);
     assert.equal(c["evil-arg"], 0, round.stdout);
+    assert.equal(c["evil-env"], 0, round.stdout);
     assert.equal(c["evil-path"], 0, round.stdout);
     assert.equal(c.other, 0, round.stdout);
     assert.equal(c.ok! + c.killed! + c.refused!, 100);
@@ -33,12 +34,29 @@ scriptCase("policyFn: execs are decided by the callback on what will run; racing
   assert.ok(race.ok! > 0, `some allowed execs ran (in one of ${o.raceRounds.length} rounds): ${o.race.stdout}`);
   const control = counts(o.raceControl);
   assert.ok(control["evil-arg"]! + control["evil-path"]! > 0, `control: unchecked, the rewrites win: ${o.raceControl.stdout}`);
+  // The environment alone rewritten: never a win, some allowed execs ran; control: wins.
+  for (const round of o.envRaceRounds as Ran[]) {
+    const c = counts(round);
+    assert.equal(c["evil-env"], 0, round.stdout);
+    assert.equal(c["evil-arg"]! + c["evil-path"]! + c.other!, 0, round.stdout);
+  }
+  assert.ok(o.envRaceRounds.some((r: Ran) => counts(r).ok! > 0), `some allowed execs ran: ${o.envRaceRounds.map((r: Ran) => r.stdout).join(" / ")}`);
+  assert.ok(counts(o.envRaceControl)["evil-env"]! > 0, `control: unchecked, the environment's rewrite wins: ${o.envRaceControl.stdout}`);
+  const envKilled = o.envRaceRounds.flatMap((r: Ran) => r.refused).filter((x: string) => x.includes("the environment the kernel copied was not the one policyFn approved"));
+  assert.equal(envKilled.length > 0, o.envRaceRounds.some((r: Ran) => counts(r).killed! > 0), "each exec killed for its environment is said in the result");
   // Each exec killed at its stop is said in the result.
   assert.equal(o.race.refused.filter((x: string) => x.startsWith("execve EPERM") && x.includes("killed before its first instruction")).length > 0, race.killed! > 0, o.race.refused.join("\n"));
   // Under a workdir, a program made in it runs (looked up in the sandbox's own namespace).
   assert.equal(o.workdirControl.stdout, "made-ran\n", o.workdirControl.stderr);
   assert.equal(o.workdir.stdout, "made-ran\n", `${o.workdir.stderr} ${o.workdir.refused.join("; ")}`);
   assert.equal(o.workdir.code, 0);
+
+  // The environment is part of the event: an exec carrying LD_PRELOAD refused by it (126),
+  // the same program without it allowed; control: allowed whole, both run.
+  const envDenied: Ran = o.envDenied;
+  assert.equal(envDenied.stdout, "preload=126\nplain=0\n", envDenied.stderr);
+  assert.ok(envDenied.refused.includes("execve EPERM /bin/true: denied by policyFn"), envDenied.refused.join("\n"));
+  assert.equal(o.envControl.stdout, "preload=0\nplain=0\n", o.envControl.stderr);
 
   const throws: Ran = o.throws;
   assert.equal(throws.stdout, "/\nls=0\n", throws.stderr);

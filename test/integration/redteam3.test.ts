@@ -48,7 +48,7 @@ scriptCase("clone(CLONE_UNTRACED) is refused: no child escapes the launcher's tr
   assert.match(o.timeHost, new RegExp(`^${o.year}\\nstatus 0$`), `control: without timeStart the host's year: ${JSON.stringify(o)}`);
   assert.equal(o.timeUntraced, "clone errno 1", JSON.stringify(o));
   assert.equal(o.timeUntracedVfork, "clone errno 1", JSON.stringify(o));
-  assert.match(o.raceTraced, /evil-arg 0\nevil-path 0\n/, `control: the race in a traced child has no wins: ${JSON.stringify(o)}`);
+  assert.match(o.raceTraced, /evil-arg 0\nevil-env 0\nevil-path 0\n/, `control: the race in a traced child has no wins: ${JSON.stringify(o)}`);
   assert.match(o.raceTraced, /status 0$/, JSON.stringify(o));
   assert.equal(o.raceUntraced, "clone errno 1", JSON.stringify(o));
 }, 300_000);

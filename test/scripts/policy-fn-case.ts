@@ -25,7 +25,7 @@ async function run(fn: PolicyInput["policyFn"], argv: string[], extra: PolicyInp
 
 const allowOnly = (paths: string[]) => (e: PolicyEvent) => (paths.includes(e.path!) ? "allow" as const : "deny" as const);
 const raceFn = (e: PolicyEvent) =>
-  e.path === probe && (e.argv![1] === "exec-race" || (e.argv![1] === "race-landed" && e.argv![2] === "ok")) ? "allow" as const : "deny" as const;
+  e.path === probe && (e.argv![1]!.startsWith("exec-race") || (e.argv![1] === "race-landed" && e.argv![2] === "ok" && e.env![0] === "SL_RACE=ok" && e.env!.slice(1).every((v) => v === "SL_PAD=x"))) ? "allow" as const : "deny" as const;
 const SH = ["/bin/sh", "-c", "/bin/true && echo true-ran; /bin/ls -d /; echo ls=$?"];
 
 const out: Record<string, unknown> = {};
@@ -40,6 +40,14 @@ while (rounds.length < 3 && !/^ok [1-9]/m.test(rounds[rounds.length - 1]!.stdout
 out.raceRounds = rounds;
 out.race = rounds[rounds.length - 1];
 out.raceControl = await run(undefined, [probe, "exec-race", probe, "100", "20"]);
+// The environment alone rewritten (path and argument stay the approved ones): the kernel's
+// copy of envp is checked at the exec stop as argv is. Control: unchecked, SL_RACE=evil
+// reaches the program.
+const envRounds: Awaited<ReturnType<typeof run>>[] = [];
+do envRounds.push(await run(raceFn, [probe, "exec-race-env", probe, "100", "20"]));
+while (envRounds.length < 3 && !/^ok [1-9]/m.test(envRounds[envRounds.length - 1]!.stdout));
+out.envRaceRounds = envRounds;
+out.envRaceControl = await run(undefined, [probe, "exec-race-env", probe, "100", "20"]);
 // A copy-on-write workdir: a program the command makes there exists only in its own mount
 // namespace, where the exec stop must look it up (it was killed when looked up in the
 // supervisor's). The control runs the same without a workdir.
@@ -49,6 +57,13 @@ for (const [key, cow] of [["workdir", true], ["workdirControl", false]] as const
   out[key] = await run(() => "allow", made, { fsWritable: [dir], cwd: dir, ...(cow ? { workdir: dir } : {}) });
   rmSync(dir, { recursive: true, force: true });
 }
+// The environment: LD_PRELOAD names code an allowed program's loader maps. A callback that
+// refuses execs carrying it: /bin/true is refused with it, runs without it. Control: the
+// same command allowed whole (the loader complains of the missing library and runs it).
+const PRELOAD = ["/bin/sh", "-c", "LD_PRELOAD=/nonexistent/x.so /bin/true; echo preload=$?; /bin/true; echo plain=$?"];
+const noPreload = (e: PolicyEvent) => (e.env!.some((v) => v.startsWith("LD_PRELOAD=")) ? "deny" as const : "allow" as const);
+out.envDenied = await run(noPreload, PRELOAD);
+out.envControl = await run(() => "allow", PRELOAD);
 out.throws = await run((e) => {
   if (e.path === "/bin/true") throw new Error("boom");
   return "allow";

@@ -9,7 +9,7 @@ const SYSTEM = ["/usr", "/lib", "/lib64", "/bin"];
 const time = { fsReadable: [...SYSTEM, probe], timeStart: "2000-01-01T00:00:00Z" };
 const date = async (flags: string, policy: object): Promise<string> => (await Sandbox.run(policy, [probe, "red3-untraced", flags, "/bin/date", "+%Y"])).stdoutText.trim();
 const raceFn = (e: PolicyEvent) =>
-  e.path === probe && (e.argv![1] === "red3-untraced" || e.argv![1] === "exec-race" || (e.argv![1] === "race-landed" && e.argv![2] === "ok")) ? "allow" as const : "deny" as const;
+  e.path === probe && (e.argv![1] === "red3-untraced" || e.argv![1] === "exec-race" || (e.argv![1] === "race-landed" && e.argv![2] === "ok" && e.env!.join("\n") === "SL_RACE=ok")) ? "allow" as const : "deny" as const;
 const race = async (flags: string): Promise<string> =>
   (await Sandbox.run({ fsReadable: [...SYSTEM, probe], policyFn: raceFn }, [probe, "red3-untraced", flags, probe, "exec-race", probe, "50", "20"])).stdoutText.trim();
 

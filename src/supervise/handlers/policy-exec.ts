@@ -22,8 +22,9 @@ const ENAMETOOLONG = 36;
 const AT_FDCWD = -100;
 const AT_EMPTY_PATH = 0x1000;
 const PATH_MAX = 4096;
-/** The kernel's bound on argv plus envp is a quarter of the stack limit; here argv alone
- * may hold this much and this many strings (beyond: E2BIG, as the kernel says past its). */
+/** The kernel's bound on argv plus envp is a quarter of the stack limit; here the two
+ * together may hold this much, and each this many strings (beyond: E2BIG, as the kernel
+ * says past its). */
 const ARGV_BYTES_MAX = 2 << 20;
 const ARGV_MAX = 1 << 17;
 /** Approvals kept for execs that failed in the kernel (no exec stop came to use them). */
@@ -56,6 +57,9 @@ interface Approval {
    * pid (tenth review). */
   argv: string;
   rest: string;
+  /** The approved environment, as a digest (argvDigest): what the program's dynamic loader
+   * reads (LD_PRELOAD, LD_LIBRARY_PATH) is part of what runs. */
+  env: string;
   /** For a #! script: the file its interpreter line led to when checked. */
   interp: FileIdentity | undefined;
 }
@@ -117,10 +121,13 @@ export interface PolicyExec {
   verify(pid: number, tid: number): boolean;
 }
 
-/** The NUL-terminated strings of an argv array at addr, or an errno. */
-function readArgv(ctx: SupervisorContext, n: Notification, addr: number): { argv: string[]; bytes: number } | number {
+/** The NUL-terminated strings of an argv or envp array at addr, at most `budget` bytes
+ * of them, or an errno. A null array is an empty list, as the kernel takes it. */
+function readArgv(ctx: SupervisorContext, n: Notification, addr: number, budget = ARGV_BYTES_MAX): { argv: string[]; bytes: number } | number {
   const out: string[] = [];
   let bytes = 0;
+  if (addr === 0) return { argv: out, bytes };
+  const cString = ctx.memory.cStrings(n);
   for (let i = 0; ; i += 64) {
     const ptrs = ctx.memory.read(n, addr + i * 8, 64 * 8) ?? ctx.memory.read(n, addr + i * 8, 8);
     if (ptrs === null) return EFAULT;
@@ -128,7 +135,7 @@ function readArgv(ctx: SupervisorContext, n: Notification, addr: number): { argv
       const p = ptrs.readBigUInt64LE(k);
       if (p === 0n) return { argv: out, bytes };
       if (out.length >= ARGV_MAX) return E2BIG;
-      const s = ctx.memory.readCString(n, Number(p), ARGV_BYTES_MAX - bytes);
+      const s = cString(Number(p), budget - bytes);
       if (s === "fault") return EFAULT;
       if (s === "long") return E2BIG;
       bytes += s.length + 1;
@@ -182,6 +189,12 @@ function interpreterOf(pid: number, path: string | undefined): FileIdentity | un
   }
 }
 
+/** The NUL-separated strings of a /proc/<pid>/cmdline or environ. */
+function strings(raw: Buffer): string[] {
+  if (raw.length === 0) return [];
+  return raw.subarray(0, raw[raw.length - 1] === 0 ? raw.length - 1 : raw.length).toString("utf8").split("\0");
+}
+
 export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: SupervisorContext, pctx: PolicyContext): PolicyExec {
   const approvals = new Map<number, Approval>();
   /** Argument bytes of the execs now waiting for the callback (PENDING_ARGV_BYTES). */
@@ -197,6 +210,9 @@ export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: Superv
     const read = readArgv(ctx, n, n.argAddr(at ? 2 : 1));
     if (typeof read === "number") return deny(read);
     const argv = read.argv;
+    const readEnv = readArgv(ctx, n, n.argAddr(at ? 3 : 2), ARGV_BYTES_MAX - read.bytes);
+    if (typeof readEnv === "number") return deny(readEnv);
+    const env = readEnv.argv;
     // What was read is the caller's only while it is still blocked in this call.
     if (!ctx.memory.stillValid(n)) return deny(EFAULT);
     const pathArg = path.toString("utf8");
@@ -227,7 +243,7 @@ export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: Superv
       return deny(EACCES);
     }
     // Read synchronously, so only what waits for the callback below adds up.
-    const held = read.bytes + pathArg.length;
+    const held = read.bytes + readEnv.bytes + pathArg.length;
     if (pendingBytes + held > PENDING_ARGV_BYTES) {
       ctx.observe({ kind: "refused", syscall: name, errno: ENOMEM, target: abs ?? pathArg, why: `the supervisor already holds ${PENDING_ARGV_BYTES >> 20} MiB of this sandbox's exec arguments waiting for policyFn` });
       return deny(ENOMEM);
@@ -235,7 +251,7 @@ export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: Superv
     pendingBytes += held;
     let d: Awaited<ReturnType<typeof callPolicyFn>>;
     try {
-      d = await callPolicyFn(fn, { syscall: name, category: "process", pid: n.pid, parentPid, path: abs ?? pathArg, argv, denied }, pctx);
+      d = await callPolicyFn(fn, { syscall: name, category: "process", pid: n.pid, parentPid, path: abs ?? pathArg, argv, env, denied }, pctx);
     } finally {
       pendingBytes -= held;
     }
@@ -245,8 +261,8 @@ export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: Superv
     }
     if (approvals.size >= APPROVALS_KEPT) approvals.delete(approvals.keys().next().value!);
     approvals.delete(n.pid);
-    approvals.set(n.pid, { pathArg, file: pinned !== undefined ? pinned.file : identityIn(n.pid, lookup), argv: argvDigest(argv), rest: argvDigest(argv.slice(1)), interp: interpreterOf(n.pid, lookup) });
-    // Not the final decision: the kernel reads path and argv again after this, so a
+    approvals.set(n.pid, { pathArg, file: pinned !== undefined ? pinned.file : identityIn(n.pid, lookup), argv: argvDigest(argv), rest: argvDigest(argv.slice(1)), env: argvDigest(env), interp: interpreterOf(n.pid, lookup) });
+    // Not the final decision: the kernel reads path, argv and envp again after this, so a
     // sibling thread could change them. The launcher stops the new program before its
     // first instruction and verify() compares what the kernel executes with what was
     // approved; anything else is killed there. An exec that fails leaves no stop.
@@ -258,14 +274,20 @@ export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: Superv
     approvals.delete(tid);
     if (a === undefined) return false;
     let cmdline: string[];
+    let env: string[] | undefined;
     let exe: FileIdentity | undefined;
     try {
-      // The new program has not run: its argument area is what the kernel copied.
-      const raw = readFileSync(`/proc/${pid}/cmdline`);
-      cmdline = raw.length === 0 ? [] : raw.subarray(0, raw[raw.length - 1] === 0 ? raw.length - 1 : raw.length).toString("utf8").split("\0");
+      // The new program has not run: its argument and environment areas are what the
+      // kernel copied.
+      cmdline = strings(readFileSync(`/proc/${pid}/cmdline`));
+      env = strings(readFileSync(`/proc/${pid}/environ`));
       exe = identityIn(pid, `/proc/${pid}/exe`);
     } catch {
       cmdline = [];
+    }
+    if (env === undefined || argvDigest(env) !== a.env) {
+      ctx.observe({ kind: "refused", syscall: "execve", errno: EPERM, target: a.pathArg, why: "killed before its first instruction: the environment the kernel copied was not the one policyFn approved" });
+      return false;
     }
     if (sameFile(exe, a.file) && argvDigest(cmdline) === a.argv) return true;
     // A #! script: the kernel runs its interpreter with [interpreter, optional argument,
