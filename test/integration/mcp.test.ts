@@ -120,6 +120,7 @@ test("mcp: bad server arguments exit 2 with a message naming them", async () => 
     [["--max-timeout", "0"], /--max-timeout "0" is not a whole number from 1 to 86400/],
     [["--root", "/nonexistent-dir"], /--root \/nonexistent-dir: ENOENT/],
     [["--pass-env", "A-B"], /--pass-env needs a variable name, not "A-B"/],
+    [["--max-runs", "0"], /--max-runs "0" is not a whole number from 1 to 1024/],
     [["--frobnicate"], /unknown argument "--frobnicate"/],
   ];
   for (const [args, msg] of cases) {
@@ -194,6 +195,28 @@ test("mcp --staged: writing directly is refused, the default is commit", async (
     assert.ok(existsSync(join(dir, "f.txt")));
   } finally {
     await staged.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("mcp --max-runs: a run asked for while as many are going on is refused at once, by name; once one ends, runs go on", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sandlock-mcp-runs-"));
+  const limited = new Client({ name: "sandlock-test", version: "1.0.0" });
+  try {
+    await limited.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, "mcp", "--root", dir, "--max-runs", "2"], env: ENV, stderr: "pipe" }));
+    const ask = async (command: string): Promise<CallResult> => (await limited.callTool({ name: "sandlock_run", arguments: { command } })) as CallResult;
+    // Two runs that last until a file appears (at most 20 s), then a third while they run.
+    const long = [ask("i=0; while [ ! -e go ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done; echo long-done"), ask("i=0; while [ ! -e go ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done; echo long-done")];
+    await new Promise((r) => setTimeout(r, 1500));
+    const third = await ask("echo third");
+    assert.equal(third.isError, true, text(third));
+    assert.match(text(third), /2 runs are going on, as many as this server takes at once \(--max-runs 2\): ask again when one has ended/);
+    writeFileSync(join(dir, "go"), "");
+    for (const r of await Promise.all(long)) assert.equal((r.structuredContent as Structured).stdout.trim(), "long-done", "control: the two runs went on");
+    const after = await ask("echo after");
+    assert.equal((after.structuredContent as Structured).stdout.trim(), "after", "once they ended, a run goes on");
+  } finally {
+    await limited.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

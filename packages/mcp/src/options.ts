@@ -17,6 +17,8 @@ export interface ServerOptions {
   readonly maxOutput: number;
   /** Variables of the server's environment passed to commands (besides PATH, LANG, TERM). */
   readonly passEnv: readonly string[];
+  /** Runs at once; a run asked for beyond them is refused at once. */
+  readonly maxRuns: number;
   /** Every run's writes are staged in a copy-on-write workdir over the root: an agent may
    * not choose "direct" changes (server.ts), the default is "commit". */
   readonly staged: boolean;
@@ -24,7 +26,7 @@ export interface ServerOptions {
 
 export class UsageError extends Error {}
 
-export const USAGE = `usage: sandlock mcp [--root DIR] [--profile NAME]... [--max-timeout SECS] [--max-output BYTES] [--pass-env NAME]... [--staged]
+export const USAGE = `usage: sandlock mcp [--root DIR] [--profile NAME]... [--max-timeout SECS] [--max-output BYTES] [--max-runs N] [--pass-env NAME]... [--staged]
 
 Serves the Model Context Protocol on stdin/stdout. Tools: sandlock_run, sandlock_profiles,
 sandlock_refusals. Commands run only in --root (default: the current directory) or beneath
@@ -32,7 +34,8 @@ it, under one of the --profile names (presets or saved profiles; default: worksp
 first is the default), with a clean environment (PATH, LANG, TERM and each --pass-env).
 An agent may ask for a run's writes to be staged in a copy-on-write workdir over the root
 (committed on exit 0, listed as a dry run, or kept as a branch); with --staged every run's
-are, and writing directly is refused.
+are, and writing directly is refused. At most --max-runs commands run at once (default 16);
+a run asked for beyond them is refused with a message saying so.
 `;
 
 function positive(flag: string, v: string | undefined, max: number): number {
@@ -47,6 +50,7 @@ export function parseOptions(argv: readonly string[], cwd = process.cwd()): Serv
   const passEnv: string[] = [];
   let maxTimeout = 600;
   let maxOutput = 1 << 20;
+  let maxRuns = 16;
   let staged = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -70,6 +74,9 @@ export function parseOptions(argv: readonly string[], cwd = process.cwd()): Serv
       case "--max-output":
         maxOutput = positive(a, value(), 1 << 30);
         break;
+      case "--max-runs":
+        maxRuns = positive(a, value(), 1024);
+        break;
       case "--pass-env": {
         const v = value();
         if (v === undefined || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) throw new UsageError(`sandlock mcp: --pass-env needs a variable name, not ${JSON.stringify(v ?? "")}`);
@@ -90,5 +97,5 @@ export function parseOptions(argv: readonly string[], cwd = process.cwd()): Serv
     throw new UsageError(`sandlock mcp: --root ${root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   if (!statSync(real).isDirectory()) throw new UsageError(`sandlock mcp: --root ${root} is not a directory`);
-  return { root: real, profiles: profiles.length > 0 ? [...new Set(profiles)] : ["workspace"], maxTimeout, defaultTimeout: Math.min(60, maxTimeout), maxOutput, passEnv, staged };
+  return { root: real, profiles: profiles.length > 0 ? [...new Set(profiles)] : ["workspace"], maxTimeout, defaultTimeout: Math.min(60, maxTimeout), maxOutput, maxRuns, passEnv, staged };
 }

@@ -113,6 +113,9 @@ export function createServer(opts: ServerOptions, version: string): McpServer {
   const server = new McpServer({ name: "sandlock", version });
   const runs = new Map<string, RunRecord>();
   let counter = 0;
+  /** Runs going on now (--max-runs): each is a sandbox this process supervises, with its
+   * output buffers and staged tree; an agent asking for hundreds at once had them all. */
+  let running = 0;
   const profileNames = opts.profiles as [string, ...string[]];
 
   server.registerTool(
@@ -141,74 +144,80 @@ export function createServer(opts: ServerOptions, version: string): McpServer {
       const profile = args.profile ?? opts.profiles[0]!;
       const mode: ChangeMode = args.changes ?? (opts.staged ? "commit" : "direct");
       if (mode === "direct" && opts.staged) return failure('this server stages every run\'s writes (--staged): "changes" may be commit, dry_run or keep, not direct');
-      let cwd: string;
-      let result: RunResult;
-      let diff: string | undefined;
-      const truncated = { stdout: false, stderr: false };
+      if (running >= opts.maxRuns) return failure(`${running} runs are going on, as many as this server takes at once (--max-runs ${opts.maxRuns}): ask again when one has ended`);
+      running++;
       try {
-        cwd = directoryInRoot(opts.root, args.cwd);
-        // The profile is resolved for the root, never for the directory asked: under a
-        // workspace profile the working directory is what becomes writable, and a directory
-        // inside the root can be swapped for a symbolic link to anywhere (by an earlier or a
-        // concurrent command) between this check and the sandbox's start. The command then
-        // only starts there: where it starts grants nothing.
-        const { input } = await loadProfile(profile, { cwd: opts.root });
-        const policy = { ...input, ...stagedPolicy(mode, opts.root), cwd, cleanEnv: true, env: { ...commandEnv(opts.passEnv), ...(input.env ?? {}) } };
-        const timeout = (args.timeout_seconds ?? opts.defaultTimeout) * 1000;
-        const maxBuffer = args.max_output_bytes ?? opts.maxOutput;
+        let cwd: string;
+        let result: RunResult;
+        let diff: string | undefined;
+        const truncated = { stdout: false, stderr: false };
         try {
-          // The request's signal: the SDK aborts it when the client cancels the call or goes
-          // away (its stdin closed). Without it a run went on to its time limit after the
-          // agent was gone, and a staged one still committed (ninth review).
-          ({ result, diff } = await runStaged(mode, policy, cmd, { timeout, maxBuffer, signal: extra.signal, ...(args.stdin !== undefined ? { input: args.stdin } : {}) }));
+          cwd = directoryInRoot(opts.root, args.cwd);
+          // The profile is resolved for the root, never for the directory asked: under a
+          // workspace profile the working directory is what becomes writable, and a directory
+          // inside the root can be swapped for a symbolic link to anywhere (by an earlier or a
+          // concurrent command) between this check and the sandbox's start. The command then
+          // only starts there: where it starts grants nothing.
+          const { input } = await loadProfile(profile, { cwd: opts.root });
+          const policy = { ...input, ...stagedPolicy(mode, opts.root), cwd, cleanEnv: true, env: { ...commandEnv(opts.passEnv), ...(input.env ?? {}) } };
+          const timeout = (args.timeout_seconds ?? opts.defaultTimeout) * 1000;
+          const maxBuffer = args.max_output_bytes ?? opts.maxOutput;
+          try {
+            // The request's signal: the SDK aborts it when the client cancels the call or goes
+            // away (its stdin closed). Without it a run went on to its time limit after the
+            // agent was gone, and a staged one still committed (ninth review).
+            ({ result, diff } = await runStaged(mode, policy, cmd, { timeout, maxBuffer, signal: extra.signal, ...(args.stdin !== undefined ? { input: args.stdin } : {}) }));
+          } catch (e) {
+            if (!(e instanceof OutputLimitError)) throw e;
+            result = e.result;
+            truncated[e.stream] = true;
+          }
         } catch (e) {
-          if (!(e instanceof OutputLimitError)) throw e;
-          result = e.result;
-          truncated[e.stream] = true;
+          if (e instanceof SandlockError || e instanceof ToolInputError) return failure(e.message);
+          throw e;
         }
-      } catch (e) {
-        if (e instanceof SandlockError || e instanceof ToolInputError) return failure(e.message);
-        throw e;
+        const id = `run-${++counter}`;
+        runs.set(id, { profile, command: cmd, refused: result.refused });
+        if (runs.size > KEPT_RUNS) runs.delete(runs.keys().next().value!);
+        const ending =
+          result.status === "exited" ? `exited with code ${result.exitCode}` :
+          result.status === "timeout" ? `timed out after ${(args.timeout_seconds ?? opts.defaultTimeout)} s and was killed` :
+          truncated.stdout || truncated.stderr ? `killed: it wrote more than ${args.max_output_bytes ?? opts.maxOutput} bytes to ${truncated.stdout ? "stdout" : "stderr"}` :
+          `${result.status} by ${result.signal}`;
+        const lines = [`${id}: ${ending} (${Math.round(result.durationMs)} ms, profile ${profile}, cwd ${printable(cwd)})`];
+        if (result.limit !== null) lines.push(`limit: ${result.limit.field} ${result.limit.reason ?? ""}`.trim());
+        if (result.refused.length > 0) lines.push("refused by the sandbox:", ...result.refused.map((r) => `  ${describeRefusal(r)}`));
+        const w = result.workdir;
+        const listed = changesWithin(w?.changes ?? [], maxOutputOf(args, opts));
+        if (w !== null) {
+          const what = mode === "dry_run" ? "dry run: nothing was written" : w.action === "kept" ? `kept as branch ${w.branch} (sandlock branch show ${w.branch} --diff; sandlock branch apply ${w.branch})` : `${w.action} (branch ${w.branch})`;
+          lines.push(`changes: ${what}`, ...listed.shown.map(describeChange));
+          if (listed.omitted > 0) lines.push(`  [${listed.omitted} more changes not listed: the list is cut at ${maxOutputOf(args, opts)} bytes]`);
+        }
+        if (diff !== undefined) lines.push("--- diff ---", diff.length > maxOutputOf(args, opts) ? `${diff.slice(0, maxOutputOf(args, opts))}\n[diff cut at ${maxOutputOf(args, opts)} bytes]` : diff);
+        lines.push("--- stdout ---", result.stdoutText, "--- stderr ---", result.stderrText);
+        return {
+          content: [{ type: "text", text: lines.join("\n") }],
+          structuredContent: {
+            run_id: id,
+            status: result.status,
+            exit_code: result.exitCode,
+            signal: result.signal,
+            stdout: result.stdoutText,
+            stderr: result.stderrText,
+            truncated,
+            refused: result.refused.map((r) => ({ ...r })),
+            duration_ms: result.durationMs,
+            profile,
+            cwd,
+            changes: mode,
+            ...(w !== null ? { workdir: { action: mode === "dry_run" ? "dry_run" : w.action, branch: w.branch, changes: listed.shown.map((c) => ({ ...c })), changes_not_listed: listed.omitted } } : {}),
+            ...(diff !== undefined ? { diff: diff.slice(0, maxOutputOf(args, opts)) } : {}),
+          },
+        };
+      } finally {
+        running--;
       }
-      const id = `run-${++counter}`;
-      runs.set(id, { profile, command: cmd, refused: result.refused });
-      if (runs.size > KEPT_RUNS) runs.delete(runs.keys().next().value!);
-      const ending =
-        result.status === "exited" ? `exited with code ${result.exitCode}` :
-        result.status === "timeout" ? `timed out after ${(args.timeout_seconds ?? opts.defaultTimeout)} s and was killed` :
-        truncated.stdout || truncated.stderr ? `killed: it wrote more than ${args.max_output_bytes ?? opts.maxOutput} bytes to ${truncated.stdout ? "stdout" : "stderr"}` :
-        `${result.status} by ${result.signal}`;
-      const lines = [`${id}: ${ending} (${Math.round(result.durationMs)} ms, profile ${profile}, cwd ${printable(cwd)})`];
-      if (result.limit !== null) lines.push(`limit: ${result.limit.field} ${result.limit.reason ?? ""}`.trim());
-      if (result.refused.length > 0) lines.push("refused by the sandbox:", ...result.refused.map((r) => `  ${describeRefusal(r)}`));
-      const w = result.workdir;
-      const listed = changesWithin(w?.changes ?? [], maxOutputOf(args, opts));
-      if (w !== null) {
-        const what = mode === "dry_run" ? "dry run: nothing was written" : w.action === "kept" ? `kept as branch ${w.branch} (sandlock branch show ${w.branch} --diff; sandlock branch apply ${w.branch})` : `${w.action} (branch ${w.branch})`;
-        lines.push(`changes: ${what}`, ...listed.shown.map(describeChange));
-        if (listed.omitted > 0) lines.push(`  [${listed.omitted} more changes not listed: the list is cut at ${maxOutputOf(args, opts)} bytes]`);
-      }
-      if (diff !== undefined) lines.push("--- diff ---", diff.length > maxOutputOf(args, opts) ? `${diff.slice(0, maxOutputOf(args, opts))}\n[diff cut at ${maxOutputOf(args, opts)} bytes]` : diff);
-      lines.push("--- stdout ---", result.stdoutText, "--- stderr ---", result.stderrText);
-      return {
-        content: [{ type: "text", text: lines.join("\n") }],
-        structuredContent: {
-          run_id: id,
-          status: result.status,
-          exit_code: result.exitCode,
-          signal: result.signal,
-          stdout: result.stdoutText,
-          stderr: result.stderrText,
-          truncated,
-          refused: result.refused.map((r) => ({ ...r })),
-          duration_ms: result.durationMs,
-          profile,
-          cwd,
-          changes: mode,
-          ...(w !== null ? { workdir: { action: mode === "dry_run" ? "dry_run" : w.action, branch: w.branch, changes: listed.shown.map((c) => ({ ...c })), changes_not_listed: listed.omitted } } : {}),
-          ...(diff !== undefined ? { diff: diff.slice(0, maxOutputOf(args, opts)) } : {}),
-        },
-      };
     },
   );
 

@@ -122,11 +122,13 @@ export interface PolicyExec {
 }
 
 /** The NUL-terminated strings of an argv or envp array at addr, at most `budget` bytes
- * of them, or an errno. A null array is an empty list, as the kernel takes it. */
-function readArgv(ctx: SupervisorContext, n: Notification, addr: number, budget = ARGV_BYTES_MAX): { argv: string[]; bytes: number } | number {
+ * of them, or an errno. A null envp is an empty list, as the kernel takes it; a null argv
+ * is refused (EFAULT), as before envp was read (the kernel would run the program with an
+ * argv of one empty string, pkexec's CVE-2021-4034). */
+function readArgv(ctx: SupervisorContext, n: Notification, addr: number, budget = ARGV_BYTES_MAX, nullIsEmpty = false): { argv: string[]; bytes: number } | number {
   const out: string[] = [];
   let bytes = 0;
-  if (addr === 0) return { argv: out, bytes };
+  if (addr === 0 && nullIsEmpty) return { argv: out, bytes };
   const cString = ctx.memory.cStrings(n);
   for (let i = 0; ; i += 64) {
     const ptrs = ctx.memory.read(n, addr + i * 8, 64 * 8) ?? ctx.memory.read(n, addr + i * 8, 8);
@@ -210,7 +212,7 @@ export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: Superv
     const read = readArgv(ctx, n, n.argAddr(at ? 2 : 1));
     if (typeof read === "number") return deny(read);
     const argv = read.argv;
-    const readEnv = readArgv(ctx, n, n.argAddr(at ? 3 : 2), ARGV_BYTES_MAX - read.bytes);
+    const readEnv = readArgv(ctx, n, n.argAddr(at ? 3 : 2), ARGV_BYTES_MAX - read.bytes, true);
     if (typeof readEnv === "number") return deny(readEnv);
     const env = readEnv.argv;
     // What was read is the caller's only while it is still blocked in this call.
