@@ -4,6 +4,7 @@
 import { AUDIT_ARCH_X86_64, LAST_SYSCALL, SYSCALLS, X32_SYSCALL_BIT } from "../kernel/syscalls.js";
 import { BpfAssembler, type Insn, Ret, SeccompData } from "./bpf/assembler.js";
 import { interfaceIoctls, netArgumentFilters } from "./seccomp-net.js";
+import { consoleIoctls } from "./seccomp-console.js";
 import { reachFilters } from "./seccomp-reach.js";
 import { fcntlBlock } from "./seccomp-kmem.js";
 import { unsupervisedFilters } from "./seccomp-unsupervised.js";
@@ -151,6 +152,7 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
       .jeq(IOCTL_DENIED.TIOCSETD, `${p}deny`, 0)
       .jeq(IOCTL_DENIED.TIOCEXCL, `${p}deny`, 0)
       .jeq(IOCTL_TCXONC.request, `${p}tcxonc`, 0);
+    consoleIoctls(b, p);
     const route = notify.size > 0 ? (spec.inodeIoctls?.notify ?? []) : [];
     const refuse = spec.inodeIoctls?.unsupported ?? [];
     // Without a supervisor nothing can tell which file the descriptor names: EPERM.

@@ -2,7 +2,10 @@
 // terminal"). As root and as the test user, on a pseudo-terminal made for the test.
 
 import assert from "node:assert/strict";
-import { scriptCase } from "../helpers/harness.js";
+import { existsSync } from "node:fs";
+import test from "node:test";
+import { runScript, scriptCase } from "../helpers/harness.js";
+import { ensureTestUser, isRoot } from "../helpers/stage.js";
 
 const RESTORED = "ran 1 echo 1 icanon 1 nonblock 0 flowing 1";
 
@@ -18,3 +21,26 @@ scriptCase("CLI: a command cannot suspend the output of the terminal it shares w
   }
   assert.deepEqual(o.bare, { terminal: "ran 1 echo 0 icanon 0 nonblock 1 flowing 0", tcflow: "ok" }, "control: bare, every change stays");
 }, 120_000);
+
+// A command run from a Linux text console (a virtual terminal as its controlling terminal)
+// could change the console without privilege and beyond the run: the keyboard off
+// (KDSKBMODE K_OFF: no key reached the user's shell again), graphics mode (the text no
+// longer shows), an all-black colour map (shared by every console). Measured before the
+// fix: all three "ok" through the CLI in both views, as the test user too, and the console
+// left so. Now every console request that changes something is EPERM (plan/seccomp-console.ts).
+// Control: bare, the same calls change the console. Root lends a free console (tty6) to the
+// account, as login does, and puts everything back after each run.
+const vtSkip = !isRoot ? "needs root to lend a virtual console to the account, as login does" : !existsSync("/dev/tty6") ? "no virtual console /dev/tty6 on this machine" : false;
+for (const who of ["root", "user"] as const) {
+  test(`CLI from a text console: a command cannot turn the keyboard off, switch the display mode or change the colour map [${who}]`, { skip: vtSkip }, async () => {
+    const u = who === "root" ? { uid: 0, gid: 0 } : ensureTestUser();
+    const o = (await runScript("dist/test/scripts/console-case.js", ["${STAGE}", String(u.uid), String(u.gid)], "root")) as Record<string, { answers: string; after: unknown }> & { before: unknown; restored: unknown };
+    for (const view of ["supervised", "kernel"]) {
+      assert.equal(o[view]!.answers, "kbmode EPERM mode EPERM cmap EPERM", `${view}: ${JSON.stringify(o)}`);
+      assert.deepEqual(o[view]!.after, o.before, `${view}: the console as it was`);
+    }
+    assert.equal(o.bare!.answers, "kbmode ok mode ok cmap ok", "control: bare, the calls reach the console");
+    assert.deepEqual(o.bare!.after, { kb: 4, mode: 1, cmap: "0".repeat(96) }, "control: bare, the console stays changed");
+    assert.deepEqual(o.restored, o.before, "the test put the console back");
+  });
+}

@@ -8,6 +8,7 @@ import { SYSCALLS, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT } from "../../src/kernel/s
 import { SYSCALL_GROUPS } from "../../src/kernel/syscall-groups.js";
 import { DEFAULT_BLOCKLIST, REVIEWED_ALLOWED, blockedSyscalls } from "../../src/plan/blocklist.js";
 import { Ret, encodeProgram, type Insn } from "../../src/plan/bpf/assembler.js";
+import { CONSOLE_RANGES, CONSOLE_READS } from "../../src/plan/seccomp-console.js";
 import {
   AF, CLONE_NAMESPACE_FLAGS, CLONE_UNTRACED, Errno, IOCTL_DENIED, IOCTL_TCXONC, IPPROTO, NETLINK_ROUTE, PRCTL_DENIED, SOCK, buildSeccompProgram,
   type SeccompSpec,
@@ -369,6 +370,19 @@ test("ioctl: TCXONC with TCOOFF (suspending a terminal's output) gets EPERM, wit
   assert.equal(tcxonc(0x540a, 1n << 32n), EPERM, "argument with high bits");
   for (const arg of [1 /* TCOON */, 2 /* TCIOFF */, 3 /* TCION */]) assert.equal(tcxonc(0x540a, arg), ALLOW, String(arg));
   assert.equal(tcxonc(0x5401 /* TCGETS */, 0), ALLOW, "another request with argument 0");
+});
+
+test("ioctl: the console's requests that change something get EPERM (with high bits too), those that read are allowed, neighbours and new-style 'V' requests untouched", () => {
+  const ioctl = (req: number | bigint): number => verdict(DEFAULT, "ioctl", [0, req, 0]);
+  assert.deepEqual(CONSOLE_RANGES, { kd: [0x4b00, 0x4c00], vt: [0x5600, 0x5700] });
+  const setters = [0x4b2f /* KIOCSOUND */, 0x4b32 /* KDSETLED */, 0x4b3a /* KDSETMODE */, 0x4b41 /* PIO_SCRNMAP */, 0x4b45 /* KDSKBMODE */, 0x4b47 /* KDSKBENT */, 0x4b49 /* KDSKBSENT */, 0x4b4b /* KDSKBDIACR */, 0x4b61 /* PIO_FONT */, 0x4b63 /* KDSKBMETA */, 0x4b65 /* KDSKBLED */, 0x4b67 /* PIO_UNIMAP */, 0x4b6d /* PIO_FONTRESET */, 0x4b71 /* PIO_CMAP */, 0x4b72 /* KDFONTOP */, 0x4bfb /* KDSKBDIACRUC */, 0x4b00, 0x4bff, 0x5602 /* VT_SETMODE */, 0x5605 /* VT_RELDISP */, 0x5606 /* VT_ACTIVATE */, 0x5608 /* VT_DISALLOCATE */, 0x5609 /* VT_RESIZE */, 0x560f /* VT_SETACTIVATE */, 0x5600 + 0xff];
+  for (const req of setters) {
+    assert.equal(ioctl(req), EPERM, hex(req));
+    assert.equal(ioctl((1n << 32n) | BigInt(req)), EPERM, `${hex(req)} with high bits`);
+  }
+  for (const req of CONSOLE_READS) assert.equal(ioctl(req), ALLOW, hex(req));
+  assert.ok(CONSOLE_READS.includes(0x4b33) && CONSOLE_READS.includes(0x5603), "KDGKBTYPE and VT_GETSTATE read");
+  for (const req of [0x4aff, 0x4c00, 0x55ff, 0x5700, 0xc0585609 /* VIDIOC_QUERYBUF-like: new style, 'V' */, 0x80045600]) assert.equal(ioctl(req), ALLOW, hex(req));
 });
 
 test("prctl: DUMPABLE, SECUREBITS and PTRACER get EPERM; PR_SET_NAME is allowed", () => {
