@@ -202,6 +202,25 @@ static napi_value sl_isatty(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* ---- ignoreSigttou() -> boolean: SIGTTOU ignored from now on (src/cli/run-exec.ts) ----
+ * A command that shares the user's terminal can make its own process group the
+ * terminal's foreground one and set TOSTOP; the CLI's next write to the terminal (a
+ * warning, the report after --timeout) then stopped the whole CLI, supervision and
+ * timers with it, until the user typed fg. With SIGTTOU ignored the kernel lets the write
+ * through. Ignored dispositions survive exec, but the launcher is spawned with every
+ * signal set back to its default (spawnLauncher) and libuv does the same for children. */
+
+static napi_value sl_ignore_sigttou(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_IGN;
+  sigemptyset(&sa.sa_mask);
+  napi_value out;
+  napi_get_boolean(env, sigaction(SIGTTOU, &sa, NULL) == 0, &out);
+  return out;
+}
+
 /* ---- pollFd(fd, callback) -> handle: callback(status, events) on each readiness ---- */
 
 struct sl_poll {
@@ -564,6 +583,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"waitPidfd", NULL, sl_wait_pidfd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"landlockAbi", NULL, sl_landlock_abi, NULL, NULL, NULL, napi_enumerable, NULL},
       {"isatty", NULL, sl_isatty, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ignoreSigttou", NULL, sl_ignore_sigttou, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollFd", NULL, sl_poll_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollClose", NULL, sl_poll_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollRef", NULL, sl_poll_ref, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -94,6 +94,9 @@ export async function execute(options: RunOptions, bundle?: BundleInfo): Promise
   useProgramCache(bundle);
   let o = options;
   const tty = native().isatty(0);
+  // A command sharing the terminal may take its foreground and set TOSTOP: the CLI's own
+  // writes to it must not stop the CLI (native/addon.c, ignoreSigttou).
+  if (tty || native().isatty(1) || native().isatty(2)) native().ignoreSigttou();
   const interactive = o.interactive || tty;
   let guard: SignalGuard | undefined;
   const status = o.statusFd === undefined ? undefined : new StatusWriter(o.statusFd);

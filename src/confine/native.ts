@@ -15,6 +15,9 @@ export interface NativeAddon {
   waitPidfd(pidfd: number): [code: number, signal: number] | null;
   landlockAbi(): number;
   isatty(fd: number): boolean;
+  /** SIGTTOU ignored by this process from now on (native/addon.c says why); false when
+   * sigaction failed. */
+  ignoreSigttou(): boolean;
   /** cb(status, events) on each readiness; after pollFast, cb(status, events, received):
    * received 0 when a notification waits in the buffer given, else -errno of the receive. */
   pollFd(fd: number, cb: (status: number, events: number, received?: number) => void): object;

@@ -55,6 +55,56 @@ if pid == 0:
 os.waitpid(pid, 0)
 `;
 
+/** A job-control shell: runs argv as a job in a process group of its own, in the
+ * terminal's foreground, and says on stderr whether it ended or was stopped (killing it
+ * then, as a user would have to). */
+const SHELL = `import os, sys, signal, time
+signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+pid = os.fork()
+if pid == 0:
+    os.setpgid(0, 0)
+    os.tcsetpgrp(0, os.getpgrp())
+    signal.signal(signal.SIGTTOU, signal.SIG_DFL)
+    os.execv(sys.argv[1], sys.argv[1:])
+os.setpgid(pid, pid)
+t0 = time.time()
+while True:
+    p, st = os.waitpid(pid, os.WUNTRACED | os.WNOHANG)
+    if p == pid:
+        if os.WIFSTOPPED(st):
+            print("job stopped by signal %d" % os.WSTOPSIG(st), file=sys.stderr)
+            os.kill(pid, signal.SIGKILL); os.waitpid(pid, 0)
+        else:
+            print("job ended", file=sys.stderr)
+        break
+    if time.time() - t0 > 30:
+        print("job still running after 30 s", file=sys.stderr); os.kill(pid, signal.SIGKILL); os.waitpid(pid, 0); break
+    time.sleep(0.05)
+os.tcsetpgrp(0, os.getpgrp())
+`;
+
+/** [SECONDS]: takes the terminal's foreground for a process group of its own, sets TOSTOP
+ * (background writers are stopped), then sleeps. */
+const STEAL = `import os, sys, termios, signal, time
+signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+os.setpgid(0, 0)
+os.tcsetpgrp(0, os.getpgrp())
+a = termios.tcgetattr(0)
+a[3] |= termios.TOSTOP
+termios.tcsetattr(0, termios.TCSANOW, a)
+time.sleep(float(sys.argv[1]) if len(sys.argv) > 1 else 0)
+`;
+
+/** The control: a program in the CLI's place, whose child steals the foreground and
+ * ends; the program then writes its report to the terminal. */
+const WRITER = `import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+os.waitpid(pid, 0)
+os.write(2, b"report\\n")
+`;
+
 const dir = mkdtempSync("/tmp/sandlock-terminal-");
 chmodSync(dir, 0o755);
 const file = (name: string, text: string): string => {
@@ -65,6 +115,14 @@ try {
   const runner = file("pty.py", RUNNER);
   const change = file("change.py", CHANGE);
   const background = file("background.py", BACKGROUND);
+  const shell = file("shell.py", SHELL);
+  const steal = file("steal.py", STEAL);
+  const writer = file("writer.py", WRITER);
+  /** The runner's line of what the terminal showed (the line before its epilogue's). */
+  const lastLine = (text: string): string => {
+    const lines = text.trim().split("\n");
+    return lines[lines.length - 2] ?? "";
+  };
   const onPty = (name: string, argv: string[], ...args: string[]): object => {
     const answer = join(dir, `tcflow-${name}`);
     const lines = execFileSync(PY, [runner, ...argv, PY, change, answer, ...args], { encoding: "utf8", timeout: 60_000 }).trim().split("\n");
@@ -79,6 +137,10 @@ try {
     timeout: onPty("timeout", cli("--timeout", "1"), "30"),
     background: onPty("background", [PY, background, ...cli()]),
     bare: onPty("bare", []),
+    // The command takes the terminal's foreground with TOSTOP set, and --timeout ends it:
+    // the CLI's report must not stop the CLI. Control: a program in its place is stopped.
+    stolen: lastLine(execFileSync(PY, [runner, PY, shell, ...cli("--timeout", "1"), PY, steal, "30"], { encoding: "utf8", timeout: 90_000 })),
+    stolenControl: lastLine(execFileSync(PY, [runner, PY, shell, PY, writer, PY, steal], { encoding: "utf8", timeout: 90_000 })),
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 } finally {
