@@ -202,13 +202,10 @@ static napi_value sl_isatty(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* ---- ignoreSigttou() -> boolean: SIGTTOU ignored from now on (src/cli/run-exec.ts) ----
- * A command that shares the user's terminal can make its own process group the
- * terminal's foreground one and set TOSTOP; the CLI's next write to the terminal (a
- * warning, the report after --timeout) then stopped the whole CLI, supervision and
- * timers with it, until the user typed fg. With SIGTTOU ignored the kernel lets the write
- * through. Ignored dispositions survive exec, but the launcher is spawned with every
- * signal set back to its default (spawnLauncher) and libuv does the same for children. */
+/* ---- ignoreSigttou() -> boolean: SIGTTOU ignored from now on ----
+ * Why: src/confine/terminal-stops.ts. Ignored dispositions survive exec, but the launcher
+ * is spawned with every signal set back to its default (spawnLauncher) and libuv does the
+ * same for the children it spawns. */
 
 static napi_value sl_ignore_sigttou(napi_env env, napi_callback_info info) {
   (void)info;

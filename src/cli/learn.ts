@@ -194,17 +194,19 @@ export async function learnCommand(argv: readonly string[]): Promise<number> {
     throw new UsageError(`sandlock learn: --save: the profile ${savePath} exists already; remove it or choose another name`, LEARN_HINT);
   }
   if (a.output !== undefined && taken(a.output)) throw new UsageError(`sandlock learn: --output: ${a.output} exists already; remove it or choose another`, LEARN_HINT);
-  const [{ learn, learningPolicy }, { profileText, reportText }, { SignalGuard }, { exitCodeOf }, { describeFailure }, { native }] = await Promise.all([
+  const [{ learn, learningPolicy }, { profileText, reportText }, { SignalGuard }, { exitCodeOf }, { describeFailure }, { native }, { ignoreTerminalStops }] = await Promise.all([
     import("../learn/run.js"),
     import("../learn/render.js"),
     import("./signals.js"),
     import("./outcome.js"),
     import("./report.js"),
     import("../confine/native.js"),
+    import("../confine/terminal-stops.js"),
   ]);
   const toStdout = savePath === undefined && a.output === undefined;
   const outDir = savePath !== undefined ? prepareDir(savePath) : a.output !== undefined ? prepareDir(a.output) : undefined;
   const tty = native().isatty(0);
+  ignoreTerminalStops();
   const guard = new SignalGuard(tty);
   try {
     if (toStdout) {

@@ -3,6 +3,7 @@
 
 import { join, relative } from "node:path";
 import { native } from "../confine/native.js";
+import { ignoreTerminalStops } from "../confine/terminal-stops.js";
 import { composeInputs } from "../policy/compose.js";
 import { Policy } from "../policy/policy.js";
 import type { RunResult } from "../result.js";
@@ -94,9 +95,7 @@ export async function execute(options: RunOptions, bundle?: BundleInfo): Promise
   useProgramCache(bundle);
   let o = options;
   const tty = native().isatty(0);
-  // A command sharing the terminal may take its foreground and set TOSTOP: the CLI's own
-  // writes to it must not stop the CLI (native/addon.c, ignoreSigttou).
-  if (tty || native().isatty(1) || native().isatty(2)) native().ignoreSigttou();
+  ignoreTerminalStops();
   const interactive = o.interactive || tty;
   let guard: SignalGuard | undefined;
   const status = o.statusFd === undefined ? undefined : new StatusWriter(o.statusFd);

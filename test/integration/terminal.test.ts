@@ -22,9 +22,11 @@ scriptCase("CLI: a command cannot suspend the output of the terminal it shares w
   assert.deepEqual(o.bare, { terminal: "ran 1 echo 0 icanon 0 nonblock 1 flowing 0", tcflow: "ok" }, "control: bare, every change stays");
   // A command that takes the terminal's foreground with TOSTOP set made the CLI's next
   // write to the terminal stop the CLI (SIGTTOU), supervision and timers with it, under a
-  // job-control shell: `--timeout 1` then showed "Stopped". The CLI ignores SIGTTOU now.
+  // job-control shell: `--timeout 1` then showed "Stopped". The CLI (run, learn) ignores
+  // SIGTTOU now.
   // Control: a program in the CLI's place, writing after its child did the same, is stopped.
   assert.equal(o.stolen, "sandlock: timeout after 1s | job ended", JSON.stringify(o));
+  assert.match(o.stolenLearn, /sandlock learn: the command exited 0 \| .* \| job ended$/, `learn's report does not stop it either: ${o.stolenLearn}`);
   assert.equal(o.stolenControl, "job stopped by signal 22", "control: a writer in the CLI's place is stopped");
 }, 120_000);
 

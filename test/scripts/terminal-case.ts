@@ -140,6 +140,7 @@ try {
     // The command takes the terminal's foreground with TOSTOP set, and --timeout ends it:
     // the CLI's report must not stop the CLI. Control: a program in its place is stopped.
     stolen: lastLine(execFileSync(PY, [runner, PY, shell, ...cli("--timeout", "1"), PY, steal, "30"], { encoding: "utf8", timeout: 90_000 })),
+    stolenLearn: lastLine(execFileSync(PY, [runner, PY, shell, process.execPath, join(stage, "bin", "sandlock.cjs"), "learn", "--cwd", dir, "--", PY, steal], { encoding: "utf8", timeout: 90_000 })),
     stolenControl: lastLine(execFileSync(PY, [runner, PY, shell, PY, writer, PY, steal], { encoding: "utf8", timeout: 90_000 })),
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
