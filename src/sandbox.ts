@@ -96,7 +96,11 @@ export interface SpawnOptions extends StdioOptions {
   forceAfter?: number;
   /**
    * Keep the command in the caller's process group (default false: it gets its own). A
-   * command that reads the terminal needs this, or it stops as a background job.
+   * command that reads the terminal needs this, or it stops as a background job. A
+   * command sharing the terminal can also make a group of its own the terminal's
+   * foreground and set TOSTOP (job control): the caller's next write to the terminal then
+   * stops the caller with SIGTTOU, this supervision included, unless the caller ignores
+   * SIGTTOU (`sandlock run` does; docs/security.md, "The inherited terminal").
    */
   foreground?: boolean;
   /**
