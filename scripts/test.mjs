@@ -20,7 +20,6 @@ const SERIAL = new Map([
   ["kernel-memory.test.js", "memory held under floods, with time-bounded caps"],
   ["memory-files.test.js", "memfd charges sampled while they are held"],
   ["memory-credit.test.js", "a credit that refills at a rate"],
-  ["limits.test.js", "the memory watchdog's reaction time"],
   ["hold-budget.test.js", "thousands of blocked threads at once"],
   ["workdir-swap.test.js", "a race that needs the racer to get CPU time"],
   ["fork.test.js", "1000 clones at once"],
@@ -33,6 +32,7 @@ const SERIAL = new Map([
 const ALONE = new Map([
   ["interrupted.test.js", "forks interrupted before the receiving thread gets the CPU: 10 of 600 beside the background part (stop 30's CI), at most 1% allowed"],
   ["supervisor-cost.test.js", "the host event loop's lag: a 731 ms stall beside the background part (stop 29's CI), under 100 ms allowed"],
+  ["limits.test.js", "the memory watchdog's reaction time, and a fork bomb run as the test user under RLIMIT_NPROC, which counts every process of that user: the background part's docs blocks run as the same user (1000 clones), and the runner's own exec failed with EAGAIN beside them (stop 30's CI)"],
 ]);
 
 /** Long files that assert nothing about time, run beside the timing-sensitive part, each

@@ -55,7 +55,9 @@ export function runCase(spec: CaseSpec, who: Who): Promise<CaseOutcome> {
     if (who === "root") {
       cgroup = pidsCgroup(spec.pidsMax);
     } else {
-      // RLIMIT_NPROC counts the real user's processes: the test user runs nothing else.
+      // RLIMIT_NPROC counts the real user's processes: the test user must run nothing
+      // else meanwhile (npm test runs limits.test.js, the file with such cases, alone:
+      // scripts/test.mjs ALONE).
       args = [`--nproc=${spec.pidsMax}`, "--", file, ...args];
       file = "prlimit";
     }
