@@ -7,6 +7,29 @@ import type { Notification } from "./notification.js";
 
 const PAGE = 4096;
 
+/**
+ * The bytes of a NUL-terminated string at addr of at most max bytes, gathered from `chunk`
+ * (the readable bytes at an address, at most `room` of them, or null when none are): the
+ * bytes up to the NUL, "fault" when the memory ends first, "long" past max + 1 bytes.
+ */
+function cString(addr: number, max: number, chunk: (at: number, room: number) => Buffer | null): Buffer | "fault" | "long" {
+  const parts: Buffer[] = [];
+  let total = 0;
+  for (let at = addr; total <= max; ) {
+    const c = chunk(at, max + 1 - total);
+    if (c === null) return "fault";
+    const nul = c.indexOf(0);
+    if (nul >= 0) {
+      parts.push(c.subarray(0, nul));
+      return Buffer.concat(parts);
+    }
+    parts.push(c);
+    total += c.length;
+    at += c.length;
+  }
+  return "long";
+}
+
 export class ChildMemory {
   constructor(private readonly listener: number) {}
 
@@ -28,26 +51,14 @@ export class ChildMemory {
   }
 
   /** The bytes of a NUL-terminated string of at most max bytes (without the NUL), or why
-   * not: "fault" (unreadable before its end), "long" (no NUL within max + 1 bytes). */
+   * not: "fault" (unreadable before its end), "long" (no NUL within max + 1 bytes). Reads
+   * from addr to the end of its page, then page by page, no more than max + 1 bytes. */
   readCString(n: Notification, addr: number, max: number): Buffer | "fault" | "long" {
-    const parts: Buffer[] = [];
-    let total = 0;
-    let at = addr;
-    while (total <= max) {
-      const chunk = Math.min(PAGE - (at % PAGE), max + 1 - total);
-      const buf = Buffer.allocUnsafe(chunk);
+    return cString(addr, max, (at, room) => {
+      const buf = Buffer.allocUnsafe(Math.min(PAGE - (at % PAGE), room));
       const got = native().readMemory(n.pid, at, buf);
-      if (got <= 0) return "fault";
-      const nul = buf.subarray(0, got).indexOf(0);
-      if (nul >= 0) {
-        parts.push(buf.subarray(0, nul));
-        return Buffer.concat(parts);
-      }
-      parts.push(buf.subarray(0, got));
-      total += got;
-      at += got;
-    }
-    return "long";
+      return got <= 0 ? null : buf.subarray(0, got);
+    });
   }
 
   /**
@@ -59,9 +70,9 @@ export class ChildMemory {
   cStrings(n: Notification): (addr: number, max: number) => Buffer | "fault" | "long" {
     let base = -1;
     let page = Buffer.alloc(0);
-    /** The readable bytes from addr to the end of its page, or null. */
-    const from = (addr: number): Buffer | null => {
-      const b = addr - (addr % PAGE);
+    /** The readable bytes from `at` to the end of its page, at most `room`, or null. */
+    const from = (at: number, room: number): Buffer | null => {
+      const b = at - (at % PAGE);
       if (b !== base) {
         const buf = Buffer.allocUnsafe(PAGE);
         const got = native().readMemory(n.pid, b, buf);
@@ -69,25 +80,9 @@ export class ChildMemory {
         base = b;
         page = buf.subarray(0, got);
       }
-      return addr - b < page.length ? page.subarray(addr - b) : null;
+      return at - b < page.length ? page.subarray(at - b, at - b + room) : null;
     };
-    return (addr, max) => {
-      const parts: Buffer[] = [];
-      let total = 0;
-      for (let at = addr; total <= max; ) {
-        const chunk = from(at)?.subarray(0, max + 1 - total);
-        if (chunk === undefined) return "fault";
-        const nul = chunk.indexOf(0);
-        if (nul >= 0) {
-          parts.push(chunk.subarray(0, nul));
-          return Buffer.concat(parts);
-        }
-        parts.push(chunk);
-        total += chunk.length;
-        at += chunk.length;
-      }
-      return "long";
-    };
+    return (addr, max) => cString(addr, max, from);
   }
 
   /** Writes data at addr in the calling thread's memory; true when all of it was written.
