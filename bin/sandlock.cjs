@@ -144,10 +144,11 @@ function prune(loc) {
 }
 
 // latin1: the bundle is ASCII (scripts/bundle-cli.mjs checks), so the text is the same as
-// UTF-8 would give, without the decoder's pass over 600 kB (about 0.4 ms). Through the addon
-// when it loads: the file lands once in fresh memory, not twice (a Buffer, then the string),
-// and V8 keeps it as an external string (native/startfile.c: a few ms on VMs where the
-// first touch of a page is dear).
+// UTF-8 would give, without the decoder's pass over 1 MB (about 0.4 ms). Through the addon
+// when it loads: V8 takes the file's own pages (a private mapping) as an external string,
+// where a read would land it in fresh memory twice, a Buffer and then the string
+// (native/startfile.c: about 5 ms with the cache's likewise, on VMs where the first touch of
+// a page is dear). A second into any command the string becomes a private copy (below).
 const source = readSource();
 const loc = cacheLocation(source);
 const cachedData = loc === undefined ? undefined : readCache(loc);
@@ -177,6 +178,14 @@ if (loc !== undefined && process.argv[2] === "run" && (cachedData === undefined 
   setTimeout(write, 1000).unref();
   process.once("exit", write);
 }
+
+// The bundle's text as mapped above shows whatever the file holds, and V8 reads from it for
+// as long as this process lives (each function the first time it runs): a bundle truncated
+// or rewritten in place (a cp over it) would reach a running `sandlock run` at its next
+// lazy compile. A second in, the start-up has compiled what it compiles, and the text is
+// copied into private memory at the same address: from then on the file does not matter.
+// Replacing the file (npm's install, scripts/bundle-cli.mjs) never touched the mapping.
+if (addon !== undefined && typeof addon.settleStartFiles === "function") setTimeout(() => addon.settleStartFiles(), 1000).unref();
 
 // The bundle keeps its own caches beside it under the same trust (src/cli/program-cache.ts),
 // keyed by this build; the same switch turns them off.

@@ -4,7 +4,7 @@
 // main.js so relative paths (build/Release, package.json) resolve as they do unbundled.
 import { build } from "esbuild";
 import { createHash } from "node:crypto";
-import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 
 /** The start of the function the bundle is written inside (bin/sandlock.cjs knows it too). */
 const WRAPPER_HEAD = "(function (exports, require, module, __filename, __dirname) { ";
@@ -54,9 +54,13 @@ function __sandlock_require(id) {
   return m.exports;
 }`;
 
-await build({
+const out = "dist/src/cli/sandlock.bundle.cjs";
+// Kept in memory (write: false) and written below: the file is only ever replaced whole
+// (a running CLI reads its text from a mapping of the file it started with).
+const built = await build({
   entryPoints: ["dist/src/cli/main.js"],
-  outfile: "dist/src/cli/sandlock.bundle.cjs",
+  outfile: out,
+  write: false,
   sourcemap: false, // the sources are not shipped; stack traces name the bundle's lines
   bundle: true,
   platform: "node",
@@ -71,12 +75,12 @@ await build({
 
 // The build id bin/sandlock.cjs keys its V8 code cache with: V8 compares only a source's
 // length with a cache, so a rebuilt bundle of the same length must not meet the old cache.
-const out = "dist/src/cli/sandlock.bundle.cjs";
 // Caches bin/sandlock.cjs wrote for the previous bundle (and the one earlier builds
 // recorded at build time), and the seccomp programs it assembled (src/cli/program-cache.ts):
 // never packed, and useless to the new bundle.
 for (const f of readdirSync("dist/src/cli")) if (/^sandlock\.bundle\.(.+\.)?v8cache$|\.cjs\.v8cache$|^sandlock\.seccomp\./.test(f)) rmSync(`dist/src/cli/${f}`, { force: true });
-const bytes = readFileSync(out);
+if (built.outputFiles.length !== 1) throw new Error(`bundle-cli: esbuild gave ${built.outputFiles.length} files, expected the bundle alone`);
+const bytes = Buffer.from(built.outputFiles[0].contents);
 // bin/sandlock.cjs reads the bundle as latin1, which is UTF-8 only for ASCII (esbuild's
 // default charset escapes everything else).
 const wide = bytes.findIndex((b) => b > 0x7f);
@@ -87,4 +91,7 @@ if (wide >= 0) throw new Error(`bundle-cli: ${out} has a non-ASCII byte at offse
 // mistake it defines that function and runs nothing.
 const wrapped = Buffer.concat([Buffer.from(WRAPPER_HEAD, "latin1"), bytes, Buffer.from("\n});", "latin1")]);
 const id = createHash("sha256").update(wrapped).digest("hex").slice(0, 32);
-writeFileSync(out, Buffer.concat([wrapped, Buffer.from(`\n//# sandlock-build=${id}\n`, "latin1")]));
+// A new file renamed over the old, never a rewrite in place: a running `sandlock run` reads
+// the bundle's text from a mapping of the file it started with (native/startfile.c).
+writeFileSync(`${out}.tmp`, Buffer.concat([wrapped, Buffer.from(`\n//# sandlock-build=${id}\n`, "latin1")]));
+renameSync(`${out}.tmp`, out);

@@ -150,11 +150,15 @@ export interface NativeAddon {
   setsockoptInt(fd: number, level: number, name: number, value: number): number;
   /** shmctl(id, IPC_RMID): 0 or -errno. */
   shmRemove(id: number): number;
-  /** The regular file behind fd, whole, read into memory populated in one pass (native/startfile.c,
-   * for bin/sandlock.cjs): an external latin1 string (asString) or an external ArrayBuffer;
-   * undefined when it cannot (not a regular file, empty or over 64 MiB, a short read, a Node
-   * without external strings or buffers). */
+  /** The regular file behind fd, whole and read-only (native/startfile.c, for bin/sandlock.cjs):
+   * a private mapping of the file (a copy where it cannot be mapped), as an external latin1
+   * string (asString) or an external ArrayBuffer; undefined when it cannot (not a regular
+   * file, empty or over 64 MiB, a short read, a Node without external strings or buffers).
+   * A mapped string shows changes made to the file in place until settleStartFiles(). */
   startFile(fd: number, asString: boolean): string | ArrayBuffer | undefined;
+  /** Every string startFile mapped, replaced at its address by a private copy of its bytes,
+   * unless its file changed since (size or mtime): [settled, changed]. */
+  settleStartFiles(): [number, number];
 }
 
 /** The package root: dist/src/confine -> ../../.. (import.meta.dirname, Node >= 20.11: the

@@ -4,7 +4,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
@@ -59,6 +59,61 @@ test("startFile: undefined for an empty file, a directory and a FIFO (not read, 
     // Control: a file with content is served.
     writeFileSync(join(dir, "one"), "x");
     assert.equal(withFd(join(dir, "one"), constants.O_RDONLY, (fd) => native().startFile(fd, true)), "x");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Overwrites the file's first bytes in place (same size, no truncation). */
+function overwriteInPlace(file: string, text: string): void {
+  const fd = openSync(file, "r+");
+  try {
+    writeSync(fd, text, 0, "latin1");
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test("settleStartFiles: a mapped string stops depending on its file (rewritten in place, then truncated)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sl-startfile-"));
+  try {
+    native().settleStartFiles(); // strings of the tests above: their slots free for this one
+    const file = join(dir, "bundle");
+    const text = "a".repeat(3 * 4096 + 100);
+    writeFileSync(file, text);
+    const s = withFd(file, constants.O_RDONLY, (fd) => native().startFile(fd, true)) as string;
+    assert.equal(s, text);
+    assert.deepEqual(native().settleStartFiles(), [1, 0], "the file is unchanged: settled");
+    overwriteInPlace(file, "b".repeat(5000));
+    // Truncated: a page of a file mapping past the end would be SIGBUS when read.
+    truncateSync(file, 0);
+    assert.ok(s === text, "the string keeps the bytes it had when settled");
+    assert.deepEqual(native().settleStartFiles(), [0, 0], "nothing left to settle");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("settleStartFiles: a string whose file changed in place before settling is left as it is, and said", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sl-startfile-"));
+  try {
+    native().settleStartFiles();
+    const file = join(dir, "bundle");
+    writeFileSync(file, "a".repeat(9000));
+    const s = withFd(file, constants.O_RDONLY, (fd) => native().startFile(fd, true)) as string;
+    overwriteInPlace(file, "bbbb");
+    // What the bin's settling is for: until then the string is the file's pages.
+    assert.equal(s.slice(0, 6), "bbbbaa", "a mapping shows the file as it is now");
+    assert.deepEqual(native().settleStartFiles(), [0, 1], "changed since mapped: not copied");
+    // Replaced whole (a new inode, as npm and scripts/bundle-cli.mjs do): the mapping keeps
+    // the file it was made from.
+    const other = join(dir, "other");
+    writeFileSync(other, "c".repeat(9000));
+    const t = withFd(other, constants.O_RDONLY, (fd) => native().startFile(fd, true)) as string;
+    writeFileSync(join(dir, "next"), "d".repeat(9000));
+    execFileSync("mv", [join(dir, "next"), other]);
+    assert.ok(t === "c".repeat(9000), "a rename over the file leaves the mapping as it was");
+    assert.deepEqual(native().settleStartFiles(), [1, 0], "and it settles");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
