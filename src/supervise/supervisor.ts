@@ -215,7 +215,11 @@ export class Supervisor {
     this.closed = true;
     if (this.handle) native().pollClose(this.handle);
     this.handle = undefined;
-    closeSync(this.listener);
+    // The listener's last reference: closing it frees the sandbox's filter, whose JIT image
+    // the kernel unmaps (0.13 ms median here, up to 0.75): on the next turn of the event
+    // loop, not between the sandbox's exit and its result. Nothing reads it any more.
+    const listener = this.listener;
+    setImmediate(() => closeSync(listener));
     this.onClose?.();
   }
 }
