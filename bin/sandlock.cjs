@@ -161,19 +161,20 @@ const script = new vm.Script(code, { filename: bundle, cachedData });
 const mod = { exports: {}, sandlockAddons: new Map(loaded === undefined ? [] : [[loaded.file, loaded.module]]) };
 script.runInThisContext().call(mod.exports, mod.exports, require, mod, bundle, cliDir);
 
-// Only `run` writes: its start-up is the one that counts, and a cache written by `--help`
-// would hold too little and never be replaced. Written once the start-up has run, with what
-// it compiled: at exit, or after a second for a longer run (V8 may drop the bytecode of
-// functions not run for a while, and a cache taken hours later would miss the start-up).
-// A rejected cache (another Node, other V8 flags) is replaced.
+// Only `run` writes, and only once it has started a sandbox (the bundle's sandboxStarted):
+// its start-up is the one that counts, and a cache written by `--help`, `run --help`, a
+// usage or policy error or a command that could not start would hold too little (263 KB
+// against 608 here), be accepted by every later run and leave the rest to compile again at
+// each start (about 5 ms). Written once the start-up has run, with what it compiled: at
+// exit, or a second in for a longer run (V8 may drop the bytecode of functions not run for
+// a while, and a cache taken hours later would miss the start-up). A rejected cache
+// (another Node, other V8 flags) is replaced.
 if (loc !== undefined && process.argv[2] === "run" && (cachedData === undefined || script.cachedDataRejected)) {
   let written = false;
-  // Not after a usage or policy error (exit 125): such a run stops before most of what a
-  // run compiles, and its cache, accepted by every later run, would leave that to compile
-  // again at each start. The next run writes one.
   const write = () => {
-    if (!written && process.exitCode !== 125) writeCache(loc, script);
+    if (written || typeof mod.exports.sandboxStarted !== "function" || !mod.exports.sandboxStarted()) return;
     written = true;
+    writeCache(loc, script);
   };
   setTimeout(write, 1000).unref();
   process.once("exit", write);

@@ -5,6 +5,9 @@ import { closest } from "../policy/suggest.js";
 import { EXIT_USAGE, UsageError } from "./usage-error.js";
 import type { BundleInfo } from "./program-cache.js";
 
+// For bin/sandlock.cjs: it writes the V8 code cache only after a run that started a sandbox.
+export { sandboxStarted } from "./start-state.js";
+
 const COMMANDS = ["run", "learn", "check", "profile", "ps", "inspect", "kill", "checkpoint", "restore", "mcp", "branch", "help"] as const;
 
 /** Exit code of a confinement that cannot be set up (src/cli/report.ts, SPEC 9). */

@@ -17,6 +17,7 @@ import { RUN_HINT, type RunOptions } from "./run-options.js";
 import { SignalGuard } from "./signals.js";
 import { StatusWriter } from "./status-fd.js";
 import { UsageError } from "./usage-error.js";
+import { markSandboxStarted } from "./start-state.js";
 import { setProgramStore } from "../plan/plan.js";
 import { ProgramCache, type BundleInfo } from "./program-cache.js";
 import { exposedInstall, exposedInstallWarning, exposedProfile, exposedProfileWarning } from "./self-exposed.js";
@@ -69,6 +70,7 @@ async function launch(o: RunOptions, policy: Policy, opts: SpawnOptions, guard: 
     markDryRun(sb, o.dryRun);
   }
   await sb.spawn(o.cmd, opts);
+  markSandboxStarted();
   guard.attach((signal, force) => {
     void (force ? sb.kill() : sb.kill(signal, { forceAfter: o.killAfter.ms })).catch(() => undefined);
   });

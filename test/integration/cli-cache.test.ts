@@ -109,7 +109,7 @@ function cases(who: Who): void {
   const other: Who = who === "root" ? "user" : "root";
   const skipOther = skip || (!isRoot ? "needs root to make files of another user" : false);
 
-  test(`CLI code cache: the first run writes one beside the bundle, keyed by build, Node and bundle path; the next uses it unchanged [${who}]`, { skip }, () => {
+  test(`CLI code cache: the first run that starts a sandbox writes one beside the bundle, keyed by build, Node and bundle path; the next uses it unchanged; --version, run --help, a usage error and a command that cannot start write none [${who}]`, { skip }, () => {
     const { pkg, file, key } = firstCache(who);
     const st = statSync(file);
     assert.equal(st.mode & 0o777, 0o644);
@@ -129,13 +129,23 @@ function cases(who: Who): void {
     const fresh = packageCopy(who);
     assert.equal(sandlock(who, fresh, ["--version"]).status, 0);
     assert.deepEqual(cacheFiles(fresh), []);
-    // Nor does a run that ends in a usage error (125): it compiled too little of a run, and
-    // every later run would accept its cache. The next run writes one.
+    // Nor does a run that starts no sandbox: a usage error (125), `run --help` (0), a command
+    // that cannot be started (127). Each compiled too little of a run (`run --help` wrote
+    // 263 KB where a run writes about 600), and every later run would accept its cache.
     const bad = sandlock(who, fresh, ["run", "--no-such-flag", "--", "/bin/true"]);
     assert.equal(bad.status, 125, bad.stderr);
     assert.deepEqual(cacheFiles(fresh), []);
+    const help = sandlock(who, fresh, ["run", "--help"]);
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, /sandlock run/);
+    assert.deepEqual(cacheFiles(fresh), []);
+    const missing = sandlock(who, fresh, ["run", ...RO, "--", "/nonexistent-command"]);
+    assert.equal(missing.status, 127, missing.stderr);
+    assert.deepEqual(cacheFiles(fresh), []);
+    // The next run that starts one writes it, holding what such a run compiles.
     echoOk(who, fresh);
     assert.equal(cacheFiles(fresh).length, 1);
+    assert.ok(statSync(cacheFiles(fresh)[0]!).size > 1.5 * 263_000, `${statSync(cacheFiles(fresh)[0]!).size} bytes`);
   });
 
   test(`CLI bundle: installed under a path a file: URL must escape (space, #, %), it finds its addon and launcher and runs, with and without its cache [${who}]`, { skip }, () => {
