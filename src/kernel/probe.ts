@@ -1,9 +1,9 @@
 // Host facts, probed once: the Landlock ABI, the CPU count and this process's hard
 // RLIMIT_NOFILE. Tests override them to plan for kernels other than the one they run on.
 
-import { closeSync, openSync, readSync } from "node:fs";
 import { cpus } from "node:os";
 import { native } from "../confine/native.js";
+import { readProcText } from "./proc-text.js";
 import type { HostFacts } from "../plan/features.js";
 
 let cached: HostFacts | undefined;
@@ -47,30 +47,6 @@ export function probeHost(): HostFacts {
       return "openFilesHardLimit" in o ? o.openFilesHardLimit : real.openFilesHardLimit;
     },
   };
-}
-
-/** A small /proc text file of this process (status, limits: a few KB). readFileSync's path
- * for files of unknown size (procfs reports 0) costs about 0.4 ms more in the cold code
- * of a CLI start, where this is read once per run. */
-function readProcText(path: string): string {
-  const fd = openSync(path, "r");
-  try {
-    let buf = Buffer.allocUnsafe(8192);
-    let len = 0;
-    for (;;) {
-      const n = readSync(fd, buf, len, buf.length - len, null);
-      if (n === 0) break;
-      len += n;
-      if (len === buf.length) {
-        const bigger = Buffer.allocUnsafe(buf.length * 2);
-        buf.copy(bigger, 0, 0, len);
-        buf = bigger;
-      }
-    }
-    return buf.toString("latin1", 0, len);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** The hard RLIMIT_NOFILE of this process from /proc/self/limits; null when unlimited or unreadable. */

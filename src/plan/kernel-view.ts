@@ -3,12 +3,13 @@
 // with a constructed root (native/launcher/ns.c), and nothing of the /proc view or the
 // hostname is trapped. Otherwise the supervised view, the declared fallback.
 
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readlinkSync } from "node:fs";
 import type { Policy } from "../policy/policy.js";
 import type { PathGrant } from "./landlock.js";
 import { HIDDEN_PROC_FILES, within } from "./proc-grants.js";
 import { grantRealpath } from "./grant-path.js";
 import { refuseNul } from "./nul.js";
+import { readProcText } from "../kernel/proc-text.js";
 
 /**
  * The view a policy that leaves procView unset gets where the kernel view applies: the
@@ -32,7 +33,7 @@ export function kernelViewRequested(policy?: Pick<Policy, "procView">): boolean 
 
 function sysctl(path: string): number | undefined {
   try {
-    return Number(readFileSync(path, "latin1").trim());
+    return Number(readProcText(path).trim());
   } catch {
     return undefined; // not this kernel's knob
   }
@@ -56,7 +57,7 @@ export function usernsUnavailable(): string | undefined {
   else if (!root && (sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") ?? 0) !== 0) why = "kernel.apparmor_restrict_unprivileged_userns is set";
   // The launcher reads the command's host pid from the init's children (init.c).
   else if (!existsSync(`/proc/self/task/${process.pid}/children`)) why = "the kernel has no /proc/<pid>/task/<tid>/children (CONFIG_PROC_CHILDREN)";
-  else if (/^Seccomp:\s*[12]/m.test(readFileSync("/proc/self/status", "latin1"))) why = "this process runs under a seccomp filter (a sandbox inside a sandbox)";
+  else if (/^Seccomp:\s*[12]/m.test(readProcText("/proc/self/status"))) why = "this process runs under a seccomp filter (a sandbox inside a sandbox)";
   usernsCached = why;
   return why;
 }
