@@ -77,6 +77,33 @@ export function exposedProfileWarning(e: { path: string; grant: string }): strin
   return `sandlock: warning: the profile ${e.path} is writable inside the sandbox (beneath -w ${e.grant}): a program run there can rewrite what the next run of this profile allows; keep profiles outside the writable grants (sandlock learn --save NAME)`;
 }
 
+/**
+ * NODE_COMPILE_CACHE (Node 22 and later: where Node keeps the V8 code caches of the modules
+ * it loads, this command's own bin among them) when it names a directory beneath one of the
+ * writable grants that the caller could write, with that grant. A cache entry is code the
+ * next Node program to load that module runs, outside any sandbox, and V8 checks it only
+ * against its source's length. Unset, or with NODE_DISABLE_COMPILE_CACHE, undefined. (Node's
+ * default directory, `node-compile-cache` under the temporary directory, is a protected
+ * name: policy/protected.ts.)
+ */
+export function exposedCompileCache(writable: readonly string[], env: NodeJS.ProcessEnv): { path: string; grant: string } | undefined {
+  const dir = env.NODE_COMPILE_CACHE;
+  if (dir === undefined || dir === "" || env.NODE_DISABLE_COMPILE_CACHE) return undefined;
+  const grants = writable.map((g) => real(g)).filter((g): g is string => g !== undefined);
+  const path = real(dir) ?? resolve(dir);
+  const grant = grants.find((g) => beneath(path, g));
+  if (grant === undefined) return undefined;
+  // Not made yet: whoever can write its nearest existing parent can make it.
+  let probe = path;
+  while (real(probe) === undefined && dirname(probe) !== probe) probe = dirname(probe);
+  return canWrite(probe) ? { path, grant } : undefined;
+}
+
+/** The warning for a compile cache the sandbox can write. */
+export function exposedCompileCacheWarning(e: { path: string; grant: string }): string {
+  return `sandlock: warning: NODE_COMPILE_CACHE (${e.path}) is writable inside the sandbox (beneath -w ${e.grant}): a program run there can plant compiled code that Node programs run later outside any sandbox execute (this command included); point NODE_COMPILE_CACHE outside the writable grants`;
+}
+
 /** The warning's text. */
 export function exposedInstallWarning(e: { path: string; grant: string }): string {
   return `sandlock: warning: ${e.path} is writable inside the sandbox (beneath -w ${e.grant}): a program run there can change what the next sandlock run executes outside any sandbox (sandlock's own code and its cached seccomp programs); install sandlock outside the writable grants`;

@@ -13,7 +13,13 @@
  * in each), `.git/worktrees` those of linked worktrees (each `commondir` says where a
  * worktree, often outside the grant, takes its config from) (fifth review). `.gitconfig`
  * and `.config/git` are the user's own git config and hooks when the grant is a home
- * directory: every git command anywhere reads them (sixth review).
+ * directory: every git command anywhere reads them (sixth review). `node-compile-cache` is
+ * where Node 22 and later keep compiled code for `module.enableCompileCache()` by default
+ * (beneath the temporary directory): the V8 code caches there are code the next Node
+ * program to load those modules runs, outside the sandbox, and V8 checks a cache only
+ * against its source's length. Found in /tmp on the machines this project runs on, written
+ * as root by the tools of three Node versions; a sandbox granted /tmp could plant code in
+ * it (docs/security.md, "Protected files").
  */
 export const PROTECTED_NAMES: readonly string[] = Object.freeze([
   ".git/hooks", ".git/config", ".git/config.worktree", ".git/commondir", ".git/modules", ".git/worktrees",
@@ -22,6 +28,7 @@ export const PROTECTED_NAMES: readonly string[] = Object.freeze([
   ".npmrc",
   ".gitconfig", ".config/git",
   ".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile", ".zshrc", ".zshenv", ".zprofile", ".zlogin",
+  "node-compile-cache",
 ]);
 
 /** Whether `rel` (relative to a grant's root or the workdir, "/"-separated, no leading

@@ -2,7 +2,7 @@
 // exit code, its stdout and its stderr (messages name the flag and the value).
 
 import { spawn, type StdioOptions } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -500,4 +500,29 @@ test("--net-allow: a host that does not resolve fails before exec (126), a local
   const ok = await sandlock(["run", "-r", "/usr", "-r", "/lib", "-r", "/lib64", "-r", "/bin", "--net-allow", "localhost:80", "--", "cat", "/etc/hosts"]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /^127\.0\.0\.1\tlocalhost$/m);
+});
+
+// NODE_COMPILE_CACHE (Node 22 and later) beneath a writable grant: the sandbox could plant V8
+// code caches that Node programs run outside it load (sandlock's own bin included), so the
+// CLI says so before the run, also for a directory not made yet. Controls: the same
+// directory outside the grants, and NODE_DISABLE_COMPILE_CACHE, say nothing.
+test("NODE_COMPILE_CACHE beneath a writable grant is named in a warning before the run; outside the grants, or disabled, nothing is said", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sl-cc-"));
+  try {
+    const grant = join(dir, "work");
+    mkdirSync(grant);
+    const run = (env: NodeJS.ProcessEnv): Promise<Ran> => sandlock(["run", ...RO, "-w", grant, "--", "/bin/true"], { env: { ...process.env, ...env } });
+    for (const cache of [join(grant, "cc"), join(grant, "not", "made", "yet")]) {
+      if (cache.endsWith("cc")) mkdirSync(cache);
+      const r = await run({ NODE_COMPILE_CACHE: cache });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, `sandlock: warning: NODE_COMPILE_CACHE (${cache}) is writable inside the sandbox (beneath -w ${grant}): a program run there can plant compiled code that Node programs run later outside any sandbox execute (this command included); point NODE_COMPILE_CACHE outside the writable grants\n`);
+    }
+    const outside = await run({ NODE_COMPILE_CACHE: join(dir, "elsewhere") });
+    assert.deepEqual([outside.code, outside.stderr], [0, ""]);
+    const disabled = await run({ NODE_COMPILE_CACHE: join(grant, "cc"), NODE_DISABLE_COMPILE_CACHE: "1" });
+    assert.deepEqual([disabled.code, disabled.stderr], [0, ""]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

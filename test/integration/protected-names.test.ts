@@ -87,3 +87,12 @@ scriptCase("protectedFiles (supervisor) from the CLI: -p workspace refuses a new
   assert.equal(o.allowed.envrc, true);
   assert.equal(o.allowed.config, true);
 });
+
+scriptCase("protectedFiles (supervisor): Node's compile cache beneath a writable grant (node-compile-cache, its default name under /tmp) cannot be planted in, emptied, moved or made afresh; without it each succeeds", SCRIPT, ["${PROBE}", "compileCache"], (o) => {
+  const all = ["overwrite", "add", "version-mkdir", "unlink", "rename-away", "make-afresh", "symlink-as"];
+  assert.deepEqual(o.protected.ops, Object.fromEntries(all.map((k) => [k, "EACCES"])), o.protected.stderr);
+  assert.equal(o.protected.entry, "cached", "the cached entry is as it was");
+  // The control: the same ops with protectedFiles off (the entry, overwritten, then removed).
+  assert.deepEqual(o.allowed.ops, Object.fromEntries(all.map((k) => [k, "ok"])), o.allowed.stderr);
+  assert.equal(o.allowed.entry, null);
+});

@@ -5,8 +5,8 @@
 // Usage: names-case.js PROBE ops|race|git|ns|cli
 
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { Sandbox } from "../../src/index.js";
 import { CLI } from "../helpers/system.js";
 
@@ -116,7 +116,36 @@ async function cli(): Promise<object> {
   return out;
 }
 
-const parts: Record<string, () => Promise<unknown>> = { ops, race, git, ns, cli };
+/** Node's compile cache (`module.enableCompileCache()`: `<tmpdir>/node-compile-cache` by
+ * default) beneath a writable grant standing for /tmp: an entry overwritten, added,
+ * removed, a version directory made, the cache moved away or made afresh elsewhere; the
+ * same with protectedFiles off (the control). */
+async function compileCache(): Promise<object> {
+  const out: Record<string, object> = {};
+  for (const [mode, on] of [["protected", true], ["allowed", false]] as const) {
+    const w = join(base, `cc-${mode}`);
+    const entry = join(w, "node-compile-cache", "v22.12.0-x64-0000-0", "00c0ffee");
+    mkdirSync(dirname(entry), { recursive: true });
+    writeFileSync(entry, "cached");
+    mkdirSync(join(w, "fresh"));
+    mkdirSync(join(w, "fresh2"));
+    const steps: [string, string[]][] = [
+      ["overwrite", ["write", "node-compile-cache/v22.12.0-x64-0000-0/00c0ffee"]],
+      ["add", ["write", "node-compile-cache/v22.12.0-x64-0000-0/11111111"]],
+      ["version-mkdir", ["mkdir", "node-compile-cache/v24.0.0-x64-0000-0"]],
+      ["unlink", ["unlink", "node-compile-cache/v22.12.0-x64-0000-0/00c0ffee"]],
+      ["rename-away", ["rename", "node-compile-cache", "moved"]],
+      ["make-afresh", ["mkdir", "fresh/node-compile-cache"]],
+      ["symlink-as", ["symlink", "/tmp", "fresh2/node-compile-cache"]],
+    ];
+    const script = steps.map(([name, args]) => `printf '%s ' ${name}; "$P" ${args.map((a) => `'${a}'`).join(" ")}`).join("; ");
+    const r = await sandboxed(w, on, ["/bin/sh", "-c", script], { env: { HOME: w, PATH: "/usr/bin:/bin", P: probe } });
+    out[mode] = { ops: lines(r.stdout), entry: existsSync(entry) ? readFileSync(entry, "utf8") : null, stderr: r.stderr };
+  }
+  return out;
+}
+
+const parts: Record<string, () => Promise<unknown>> = { ops, race, git, ns, cli, compileCache };
 const fn = part === undefined ? undefined : parts[part];
 if (fn === undefined) throw new Error(`usage: names-case.js PROBE ${Object.keys(parts).join("|")}`);
 process.stdout.write(`${JSON.stringify(await fn())}\n`);

@@ -10,8 +10,8 @@ import { splitPath } from "../../src/supervise/handlers/names-site.js";
 const parts = (p: string): string[] => p.split("/").filter((c) => c !== "");
 
 test("protectedAt: a protected name or what lies beneath it, at any depth; nothing else", () => {
-  for (const p of [".envrc", ".git/config", ".git/hooks", ".git/hooks/pre-commit", "sub/.git/config", "a/b/.envrc", "x/.vscode/tasks.json", ".claude/settings.json"]) assert.equal(protectedAt(parts(p)), true, p);
-  for (const p of [".git", "sub/.git", ".git/HEAD", ".git/config.lock", "hooks", "a/hooks/x", "src/config", ".envrc.bak", "envrc", ""]) assert.equal(protectedAt(parts(p)), false, p);
+  for (const p of [".envrc", ".git/config", ".git/hooks", ".git/hooks/pre-commit", "sub/.git/config", "a/b/.envrc", "x/.vscode/tasks.json", ".claude/settings.json", "node-compile-cache", "node-compile-cache/v22.12.0-x64-abc-0/0badc0de", "tmp/node-compile-cache/v"]) assert.equal(protectedAt(parts(p)), true, p);
+  for (const p of [".git", "sub/.git", ".git/HEAD", ".git/config.lock", "hooks", "a/hooks/x", "src/config", ".envrc.bak", "envrc", "node-compile-cache.old", "compile-cache", ""]) assert.equal(protectedAt(parts(p)), false, p);
 });
 
 test("holdsAt: the names protected names live in (.git at any depth)", () => {
