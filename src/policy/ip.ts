@@ -51,3 +51,11 @@ export function isHostname(text: string): boolean {
   if (text.length === 0 || text.length > 253) return false;
   return text.split(".").every((label) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(label));
 }
+
+/** Whether the last label of a name is a number as inet_aton reads one (decimal, octal or
+ * 0x-hexadecimal): the host's resolver then takes the whole name as an IPv4 address
+ * ("127.1" is 127.0.0.1, "10.0.0.1" itself, "0x7f.1"). No domain ends so: a top-level
+ * domain is never all-numeric (RFC 3696, 2). */
+export function numericLastLabel(name: string): boolean {
+  return /(^|\.)(\d+|0x[0-9a-f]*)$/i.test(name);
+}

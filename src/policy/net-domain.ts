@@ -2,7 +2,7 @@
 // `*.example.com:443`. Parsed here into a NetRule whose target is a DomainTarget; the
 // filtering proxy (src/proxy) enforces them. Each malformed part names the rule.
 
-import { isHostname, isIPv4, isIPv6Address } from "./ip.js";
+import { isHostname, isIPv4, isIPv6Address, numericLastLabel } from "./ip.js";
 import { invalid } from "./quote.js";
 import type { DomainTarget, NetRule } from "./types.js";
 
@@ -46,6 +46,11 @@ export function parseDomainRule(field: string, raw: string, parsePorts: (text: s
     throw invalid(field, raw, `uses "*" inside a domain; "*" only stands as the whole first label ("*.example.com")`);
   }
   if (!isHostname(domain)) throw invalid(field, raw, `has an invalid domain ${JSON.stringify(domain)}`);
+  // "127.1", "10.0.0.1" after a wildcard ("*.0.1"), "0x7f.1": the host's resolver reads them
+  // as IPv4 addresses (inet_aton), so the rule would reach an address while reading as a name.
+  if (numericLastLabel(domain)) {
+    throw invalid(field, raw, `names ${JSON.stringify(domain)}, which ends in a number: resolvers read it as an IPv4 address ("127.1" is 127.0.0.1), and no domain ends so; write "tcp://ADDRESS:PORT" for an address`);
+  }
   if (wildcard && !domain.includes(".")) {
     throw invalid(field, raw, `would cover every name under the top-level domain "${domain}"; name a domain below it ("*.example.${domain}")`);
   }

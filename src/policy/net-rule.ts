@@ -1,7 +1,7 @@
 // The network rule grammar of SPEC 2.1.1: `[scheme://]target[:port[,port...]]`, parsed
 // into a NetRule. Each malformed part gets its own message naming the field and the rule.
 
-import { isHostname, isIPv4, isIPv6Address, looksLikeIPv4 } from "./ip.js";
+import { isHostname, isIPv4, isIPv6Address, looksLikeIPv4, numericLastLabel } from "./ip.js";
 import { invalid } from "./quote.js";
 import { isDomainRule, parseDomainRule } from "./net-domain.js";
 import type { NetRule, NetTarget, Protocol } from "./types.js";
@@ -126,6 +126,10 @@ function parseTarget(field: string, raw: string, split: Split): NetTarget {
     throw invalid(field, raw, `has a misplaced bracket; write an IPv6 target as "[addr]:port"`);
   }
   if (!isHostname(text)) throw invalid(field, raw, `has an invalid hostname ${JSON.stringify(text)}`);
+  // "0x7f.1", "10.0.0.0x1": not a dotted quad, yet the resolver reads an IPv4 address.
+  if (numericLastLabel(text)) {
+    throw invalid(field, raw, `has ${JSON.stringify(text)}, which ends in a number: resolvers read it as an IPv4 address (inet_aton's shorthand), not a host name; write the address as a dotted quad`);
+  }
   return { kind: "host", host: text.toLowerCase() };
 }
 

@@ -2,6 +2,7 @@
 // sandbox's DNS ask it. Pure.
 
 import { domainCovers } from "../policy/net-domain.js";
+import { numericLastLabel } from "../policy/ip.js";
 import type { DomainTarget, NetRule } from "../policy/types.js";
 
 /** How a connection carries its name: a TLS ClientHello (SNI) or an HTTP request (Host). */
@@ -48,7 +49,10 @@ export class DomainRules {
   }
 }
 
-/** A host name as a rule can name it: RFC 1123 labels, lower case, no trailing dot. */
+/** A host name as a rule can name it: RFC 1123 labels, lower case, no trailing dot, and not
+ * an address: a last label that is a number (all digits, or 0x and hex digits) makes the
+ * whole an IPv4 address to resolvers (inet_aton reads "10.0.0.1", "127.1", "0x7f.1"), and a
+ * top-level domain is never all-numeric (RFC 3696, 2). */
 export function validName(name: string): boolean {
-  return name.length <= 253 && /^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/.test(name);
+  return name.length <= 253 && /^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/.test(name) && !numericLastLabel(name);
 }

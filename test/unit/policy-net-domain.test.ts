@@ -53,6 +53,12 @@ const BAD: readonly [string, string][] = [
   ["https://*.example.com:0", `netAllow: "https://*.example.com:0" has port 0 (ports are 1-65535)`],
   ["https://*.example.com:99999", `netAllow: "https://*.example.com:99999" has port 99999, above 65535`],
   ["udp://*.example.com:53", `netAllow: "udp://*.example.com:53" names a wildcard domain under udp://; domain rules are TCP only (https://, http://, tcp:// or no scheme)`],
+  // Names the host's resolver reads as IPv4 addresses (inet_aton): a wildcard over "0.1"
+  // covered the literal 10.0.0.1 as SNI or Host, and "127.1" is 127.0.0.1.
+  ["https://*.0.1", `netAllow: "https://*.0.1" names "0.1", which ends in a number: resolvers read it as an IPv4 address ("127.1" is 127.0.0.1), and no domain ends so; write "tcp://ADDRESS:PORT" for an address`],
+  ["https://127.1", `netAllow: "https://127.1" names "127.1", which ends in a number: resolvers read it as an IPv4 address ("127.1" is 127.0.0.1), and no domain ends so; write "tcp://ADDRESS:PORT" for an address`],
+  ["https://0x7f.1", `netAllow: "https://0x7f.1" names "0x7f.1", which ends in a number: resolvers read it as an IPv4 address ("127.1" is 127.0.0.1), and no domain ends so; write "tcp://ADDRESS:PORT" for an address`],
+  ["https://*.example.0x1f", `netAllow: "https://*.example.0x1f" names "example.0x1f", which ends in a number: resolvers read it as an IPv4 address ("127.1" is 127.0.0.1), and no domain ends so; write "tcp://ADDRESS:PORT" for an address`],
 ];
 
 for (const [raw, message] of BAD) {
@@ -69,4 +75,17 @@ test("netDeny refuses domain rules by name", () => {
 test("supervisor: false refuses domain rules by name", () => {
   assert.throws(() => new Policy({ supervisor: false, netAllow: ["https://*.github.com"] }), (e: unknown) =>
     e instanceof PolicyError && e.field === "netAllow" && e.message.startsWith(`netAllow: "https://*.github.com" needs the seccomp supervisor (the rule names a domain,`));
+});
+
+test("names that end in a letter label, digits before, stay domains; a host rule that the resolver would read as an address is refused", () => {
+  assert.equal((rule("https://1.example.com").target as DomainTarget).domain, "1.example.com");
+  assert.equal((rule("https://*.example.123abc").target as DomainTarget).domain, "example.123abc");
+  for (const raw of ["0x7f.1:22", "10.0.0.0x1:80"]) {
+    const host = raw.slice(0, raw.indexOf(":"));
+    assert.throws(() => rule(raw), (e: unknown) => e instanceof PolicyError && e.field === "netAllow" &&
+      e.message === `netAllow: "${raw}" has "${host}", which ends in a number: resolvers read it as an IPv4 address (inet_aton's shorthand), not a host name; write the address as a dotted quad`);
+  }
+  // Control: a dotted quad is an address rule, a name a host rule.
+  assert.equal(rule("127.0.0.1:22").target.kind, "ip");
+  assert.equal(rule("db.internal:5432").target.kind, "host");
 });

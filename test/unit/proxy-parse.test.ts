@@ -121,6 +121,10 @@ test("rules: name, port and carrier; DNS knows every name a rule covers", () => 
   assert.ok(rules.coversPort(443) && rules.coversPort(8080) && !rules.coversPort(22));
   assert.ok(rules.knowsName("x.github.com") && !rules.knowsName("github.com") && !rules.knowsName("example.com"));
   assert.ok(validName("a-b.example.com") && !validName("a..b") && !validName("-a.com") && !validName("a b"));
+  // An SNI or Host that is an address in any form the resolver reads (inet_aton) is no name:
+  // a domain rule never covers it, whatever its labels match.
+  for (const n of ["10.0.0.1", "127.1", "0x7f.1", "a.0x1f", "1.0x"]) assert.ok(!validName(n), n);
+  for (const n of ["1.example.com", "x.123abc", "0x7f.example"]) assert.ok(validName(n), n);
 });
 
 test("the host's resolver: at most LOOKUPS_MAX lookups at once, the rest wait their turn; only host names are asked", async () => {
