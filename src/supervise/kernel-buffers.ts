@@ -3,10 +3,11 @@
 // pipes and its epoll watches, found through its descriptor tables and the descriptors it
 // passed in flight.
 
-import { fstatSync, readFileSync, readlinkSync } from "node:fs";
+import { fstatSync, readlinkSync } from "node:fs";
 import { native } from "../confine/native.js";
 import { PIPE_CHARGE_BYTES } from "../plan/seccomp-kmem.js";
 import { defaultSendBuffer, sysctlInt } from "./handlers/socket-buffers.js";
+import { readProcText } from "../kernel/proc-text.js";
 
 const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
@@ -164,7 +165,7 @@ function epollFile(fd: number): boolean {
 /** The watches of the supervisor's epoll descriptor fd. */
 function epollWatches(fd: number): number {
   try {
-    return readFileSync(`/proc/self/fdinfo/${fd}`, "latin1").split("\n").filter((l) => l.startsWith("tfd:")).length;
+    return readProcText(`/proc/self/fdinfo/${fd}`).split("\n").filter((l) => l.startsWith("tfd:")).length;
   } catch {
     return 0;
   }

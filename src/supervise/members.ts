@@ -3,7 +3,8 @@
 // come from /proc/<pid>/stat and are cached for a short burst.
 
 import { monotonicMs } from "../kernel/clock.js";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
+import { readProcText } from "../kernel/proc-text.js";
 
 /** How long a membership answer is reused. A live process never leaves the tree; a stale
  * answer needs its pid to die and be reused in that time, i.e. the pid space to wrap. */
@@ -29,7 +30,7 @@ export function stateFromStat(stat: string): string | undefined {
 /** The state letter of a live or zombie process, or undefined when it is gone. */
 export function processState(pid: number): string | undefined {
   try {
-    return stateFromStat(readFileSync(`/proc/${pid}/stat`, "latin1"));
+    return stateFromStat(readProcText(`/proc/${pid}/stat`));
   } catch {
     return undefined;
   }
@@ -52,7 +53,7 @@ function scanProcesses(): ProcessTable {
     const first = name.charCodeAt(0);
     if (first < 49 || first > 57) continue; // not a pid
     try {
-      const stat = readFileSync(`/proc/${name}/stat`, "latin1");
+      const stat = readProcText(`/proc/${name}/stat`);
       const state = stateFromStat(stat);
       const ppid = parentFromStat(stat);
       if (ppid === undefined) continue;
@@ -110,7 +111,7 @@ export function cloneUnit(pid: number, zygote: number | undefined, parentOf: (pi
 
 export function parentOf(pid: number): number | undefined {
   try {
-    return parentFromStat(readFileSync(`/proc/${pid}/stat`, "latin1"));
+    return parentFromStat(readProcText(`/proc/${pid}/stat`));
   } catch {
     return undefined; // gone
   }

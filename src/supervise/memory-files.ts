@@ -5,6 +5,7 @@
 
 import { closeSync, fstatSync, readdirSync, readFileSync, realpathSync, statfsSync, statSync } from "node:fs";
 import { native } from "../confine/native.js";
+import { readProcText } from "../kernel/proc-text.js";
 
 const TMPFS_MAGIC = 0x01021994; // tmpfs, devtmpfs and the kernel's memfd mount
 const HUGETLBFS_MAGIC = 0x958458f6;
@@ -89,7 +90,7 @@ const O_PATH = 0o10000000;
 export function isPathHandleOnMemory(fd: number): boolean {
   let flags: number;
   try {
-    const m = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "latin1"));
+    const m = /^flags:\s+([0-7]+)$/m.exec(readProcText(`/proc/self/fdinfo/${fd}`));
     if (m === null) return false;
     flags = parseInt(m[1]!, 8);
   } catch {

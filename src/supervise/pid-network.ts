@@ -2,14 +2,14 @@
 // and every process it starts, may still reach. Processes are known by pid and start time,
 // so a pid the kernel reuses for another process never inherits a restriction.
 
-import { readFileSync } from "node:fs";
 import { SandboxError } from "../errors.js";
 import { parentFromStat, statFields } from "./members.js";
+import { readProcText } from "../kernel/proc-text.js";
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), and the parent. */
 function identity(pid: number): { start: string; parent: number } | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    const stat = readProcText(`/proc/${pid}/stat`);
     const start = statFields(stat)[19];
     const parent = parentFromStat(stat);
     return start === undefined || parent === undefined ? undefined : { start, parent };
@@ -21,7 +21,7 @@ function identity(pid: number): { start: string; parent: number } | undefined {
 /** The process (thread group) a thread belongs to. */
 function threadGroup(tid: number): number | undefined {
   try {
-    const m = /^Tgid:\s*(\d+)$/m.exec(readFileSync(`/proc/${tid}/status`, "latin1"));
+    const m = /^Tgid:\s*(\d+)$/m.exec(readProcText(`/proc/${tid}/status`));
     return m === null ? undefined : Number(m[1]);
   } catch {
     return undefined;

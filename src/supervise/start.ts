@@ -22,8 +22,8 @@ import { PidNetwork } from "./pid-network.js";
 import { callPolicyFn, policyContext, type DynamicNet } from "./policy-call.js";
 import { DynamicFiles } from "./policy-files.js";
 import { parentFromStat } from "./members.js";
-import { readFileSync } from "node:fs";
 import type { PolicyFn } from "../policy/policy-fn.js";
+import { readProcText } from "../kernel/proc-text.js";
 
 /** What the sandbox may change after the supervisor started. */
 export interface SupervisorShared {
@@ -139,7 +139,7 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
         try {
           let parentPid = 0;
           try {
-            parentPid = parentFromStat(readFileSync(`/proc/${n.pid}/stat`, "latin1")) ?? 0;
+            parentPid = parentFromStat(readProcText(`/proc/${n.pid}/stat`)) ?? 0;
           } catch {
             // Gone: the verdict no longer matters.
           }

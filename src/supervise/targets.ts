@@ -3,10 +3,11 @@
 // supervisor's answer to such a call rests on registers only; see handlers/reach.ts for
 // why CONTINUE is then right and what it leaves.
 
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { deny, type Action } from "./action.js";
 import { Members, statFields } from "./members.js";
 import type { Notification } from "./notification.js";
+import { readProcText } from "../kernel/proc-text.js";
 
 const EPERM = 1;
 
@@ -18,7 +19,7 @@ interface StatIds {
 /** A process's (or thread's) parent and process group, read now; undefined once it is gone. */
 function statIds(pid: number): StatIds | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    const stat = readProcText(`/proc/${pid}/stat`);
     const rest = statFields(stat);
     const ppid = Number(rest[1]);
     const pgrp = Number(rest[2]);
@@ -31,7 +32,7 @@ function statIds(pid: number): StatIds | undefined {
 /** The thread group (process) of thread tid, or undefined once it is gone. */
 export function tgidOf(tid: number): number | undefined {
   try {
-    const m = /^Tgid:\s*(\d+)$/m.exec(readFileSync(`/proc/${tid}/status`, "latin1"));
+    const m = /^Tgid:\s*(\d+)$/m.exec(readProcText(`/proc/${tid}/status`));
     return m ? Number(m[1]) : undefined;
   } catch {
     return undefined;

@@ -4,11 +4,12 @@
 // these handlers answer the system calls that read the wall clock, sleep until a time on
 // it, or set a timerfd to such a time (plan/seccomp-clock.ts routes only those).
 
-import { closeSync, readFileSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { native } from "../../confine/native.js";
 import { deny, returnValue, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import type { Notification } from "../notification.js";
+import { readProcText } from "../../kernel/proc-text.js";
 
 const EFAULT = 14;
 const EINVAL = 22;
@@ -145,7 +146,7 @@ export function clockHandlers(ctx: SupervisorContext): HandlerTable {
       if (!ctx.memory.stillValid(n)) return deny(EFAULT);
       let clock: string | undefined;
       try {
-        clock = /^clockid:\s*(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${dup}`, "latin1"))?.[1];
+        clock = /^clockid:\s*(\d+)$/m.exec(readProcText(`/proc/self/fdinfo/${dup}`))?.[1];
       } catch {
         clock = undefined;
       }

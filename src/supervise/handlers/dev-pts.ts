@@ -2,7 +2,7 @@
 // and every user own their other terminals (a login's, another sandbox's); the supervisor
 // opens the ones the sandbox holds an end of, the pairs it made through /dev/ptmx included.
 
-import { closeSync, fstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { closeSync, fstatSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { native } from "../../confine/native.js";
 import { deny, type Action } from "../action.js";
 import type { Handler, SupervisorContext } from "../handler.js";
@@ -10,6 +10,7 @@ import { processTree } from "../members.js";
 import type { Notification } from "../notification.js";
 import { AT_FDCWD, O, RESOLVE, callerStatus, readOpen, wantsWrite } from "../paths.js";
 import { parseStatus, supervisorStatus } from "./procfs-open.js";
+import { readProcText } from "../../kernel/proc-text.js";
 
 const ENOENT = 2;
 const EACCES = 13;
@@ -71,7 +72,7 @@ function holds(pid: number, id: TtyId, index: number): boolean {
         const st = statSync(`/proc/${pid}/fd/${fd}`);
         if (st.isCharacterDevice() && same(st, id)) return true;
       } else if (link.endsWith("/ptmx")) {
-        const tty = /^tty-index:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "latin1"));
+        const tty = /^tty-index:\s*(\d+)$/m.exec(readProcText(`/proc/${pid}/fdinfo/${fd}`));
         if (tty === null || Number(tty[1]) !== index) continue;
         const dup = nat.threadGetfd(pid, Number(fd));
         if (dup < 0) continue;

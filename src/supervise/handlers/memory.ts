@@ -7,7 +7,7 @@
 // the zygote separately: clones share the zygote's memory copy-on-write, and each is
 // charged what it maps, inherited mappings included.
 
-import { closeSync, readdirSync, readFileSync } from "node:fs";
+import { closeSync, readdirSync } from "node:fs";
 import { native } from "../../confine/native.js";
 import type { LimitExceeded } from "../../result.js";
 import { CONTINUE, deny, returnValue, type Action } from "../action.js";
@@ -19,6 +19,7 @@ import { KernelBuffers } from "../kernel-buffers.js";
 import type { Notification } from "../notification.js";
 import type { PassedHook } from "./net.js";
 import { CLONE_THREAD } from "../../plan/seccomp.js";
+import { readProcText } from "../../kernel/proc-text.js";
 
 const ENOMEM = 12;
 const EINVAL = 22;
@@ -60,7 +61,7 @@ function liveThread(tgid: number): { task: number; status: string } | null {
   for (const t of tids) {
     if (Number(t) === tgid) continue;
     try {
-      const status = readFileSync(`/proc/${t}/status`, "latin1");
+      const status = readProcText(`/proc/${t}/status`);
       if (!/^State:\s+[ZX]/m.test(status)) return { task: Number(t), status };
     } catch {
       // that thread exited meanwhile
@@ -85,7 +86,7 @@ function liveThread(tgid: number): { task: number; status: string } | null {
 export function chargeOf(tid: number): { tgid: number; task: number; bytes: number; shmem: number } | null {
   let status: string;
   try {
-    status = readFileSync(`/proc/${tid}/status`, "latin1");
+    status = readProcText(`/proc/${tid}/status`);
   } catch {
     return null;
   }
@@ -138,7 +139,7 @@ function pageUp(n: number): number {
  * means a new program (execve), whose break starts there. null when unreadable. */
 function heapStart(tid: number): number | null {
   try {
-    const stat = readFileSync(`/proc/${tid}/stat`, "latin1");
+    const stat = readProcText(`/proc/${tid}/stat`);
     const v = Number(statFields(stat)[44]);
     return Number.isFinite(v) && v > 0 ? v : null;
   } catch {
@@ -149,7 +150,7 @@ function heapStart(tid: number): number | null {
 /** The end of the [heap] mapping, which is the current program break, or null. */
 function currentBreak(tid: number): number | null {
   try {
-    const heap = /^([0-9a-f]+)-([0-9a-f]+) [^\n]*\[heap\]$/m.exec(readFileSync(`/proc/${tid}/maps`, "latin1"));
+    const heap = /^([0-9a-f]+)-([0-9a-f]+) [^\n]*\[heap\]$/m.exec(readProcText(`/proc/${tid}/maps`));
     return heap ? parseInt(heap[2]!, 16) : null;
   } catch {
     return null;
@@ -167,7 +168,7 @@ export interface MemoryGuard {
  * supervisor performs past it would earn the supervisor SIGXFSZ. */
 function ownFileSizeLimit(): number | null {
   try {
-    const m = /^Max file size\s+(\S+)/m.exec(readFileSync("/proc/self/limits", "latin1"));
+    const m = /^Max file size\s+(\S+)/m.exec(readProcText("/proc/self/limits"));
     return m === null || m[1] === "unlimited" ? null : Number(m[1]);
   } catch {
     return null;

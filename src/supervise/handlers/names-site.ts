@@ -2,7 +2,7 @@
 // a path's last component, pinned as the caller's own lookup would reach it, proved beneath
 // a writable grant, with the name's position below the grant's root for protectedFiles.
 
-import { closeSync, constants, lstatSync, openSync, readFileSync, readlinkSync } from "node:fs";
+import { closeSync, constants, lstatSync, openSync, readlinkSync } from "node:fs";
 import { procfsMounts } from "../../kernel/mounts.js";
 import { holdsAt, protectedAt } from "../../policy/protected.js";
 import { callerBase, callerRoot, pinCallerPath, pinCallerPathInRoot, type PathArg } from "../caller-path.js";
@@ -13,6 +13,7 @@ import type { SupervisorContext } from "../handler.js";
 import type { DynamicFiles } from "../policy-files.js";
 import { descriptorPath } from "../grant-proof.js";
 import { AT_FDCWD, callerStatus, readlinkPath, readSmall } from "../paths.js";
+import { readProcText } from "../../kernel/proc-text.js";
 
 export const E = {
   EPERM: 1, ENOENT: 2, EBADF: 9, EACCES: 13, EFAULT: 14, EBUSY: 16, EEXIST: 17, EXDEV: 18, ENOTDIR: 20, EISDIR: 21,
@@ -188,7 +189,7 @@ const O_PATH = 0o10000000;
 /** The mount a descriptor of this process is on (fdinfo's mnt_id), or -1. */
 function mountIdOf(fd: number): number {
   try {
-    const m = /^mnt_id:\s*(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "latin1"));
+    const m = /^mnt_id:\s*(\d+)/m.exec(readProcText(`/proc/self/fdinfo/${fd}`));
     return m ? Number(m[1]) : -1;
   } catch {
     return -1;

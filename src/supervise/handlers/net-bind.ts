@@ -3,9 +3,10 @@
 // Landlock and the caller's capabilities do not see a bind the supervisor makes, so their
 // checks are made here first, as the kernel would make them for the caller.
 
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { native } from "../../confine/native.js";
 import { ruleProtocol, type ChildSocket } from "./net-socket.js";
+import { readProcText } from "../../kernel/proc-text.js";
 
 const EACCES = 13;
 const EINVAL = 22;
@@ -14,7 +15,7 @@ const CAP_NET_BIND_SERVICE = 10n;
 
 function unprivilegedStart(): number {
   try {
-    return Number(readFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start", "latin1").trim());
+    return Number(readProcText("/proc/sys/net/ipv4/ip_unprivileged_port_start").trim());
   } catch {
     return 1024;
   }
@@ -26,7 +27,7 @@ function unprivilegedStart(): number {
 function mayBindPrivileged(tid: number): boolean {
   try {
     if (statSync(`/proc/${tid}/ns/user`).ino !== statSync("/proc/self/ns/user").ino) return false;
-    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${tid}/status`, "latin1"));
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readProcText(`/proc/${tid}/status`));
     return m !== null && ((BigInt(`0x${m[1]}`) >> CAP_NET_BIND_SERVICE) & 1n) === 1n;
   } catch {
     return false;

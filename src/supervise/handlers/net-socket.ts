@@ -1,10 +1,11 @@
 // The caller's socket as the network supervisor sees it: a duplicate taken with
 // pidfd_getfd from the calling thread's own descriptor table, and what kind it is.
 
-import { closeSync, readFileSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { native } from "../../confine/native.js";
 import { AF, IPPROTO, SOCK } from "../../plan/seccomp.js";
 import type { Protocol } from "../../policy/types.js";
+import { readProcText } from "../../kernel/proc-text.js";
 
 const EINVAL = 22;
 const O_NONBLOCK = 0o4000;
@@ -26,7 +27,7 @@ export interface ChildSocket {
 /** The thread group of a thread (also for kernels without PIDFD_THREAD, before 6.9). */
 export function threadGroup(tid: number): number | undefined {
   try {
-    const m = /^Tgid:\s+(\d+)$/m.exec(readFileSync(`/proc/${tid}/status`, "latin1"));
+    const m = /^Tgid:\s+(\d+)$/m.exec(readProcText(`/proc/${tid}/status`));
     return m ? Number(m[1]) : undefined;
   } catch {
     return undefined;

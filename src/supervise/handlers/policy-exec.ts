@@ -12,6 +12,7 @@ import type { Notification } from "../notification.js";
 import { callPolicyFn } from "../policy-call.js";
 import { native } from "../../confine/native.js";
 import { parentFromStat } from "../members.js";
+import { readProcText } from "../../kernel/proc-text.js";
 
 const EPERM = 1;
 const EFAULT = 14;
@@ -229,7 +230,7 @@ export function policyExec(fn: PolicyFn, granted: readonly string[], ctx: Superv
     const real = realOf(mine) ?? abs;
     let parentPid = 0;
     try {
-      parentPid = parentFromStat(readFileSync(`/proc/${n.pid}/stat`, "latin1")) ?? 0;
+      parentPid = parentFromStat(readProcText(`/proc/${n.pid}/stat`)) ?? 0;
     } catch {
       // Gone: the verdict no longer matters.
     }

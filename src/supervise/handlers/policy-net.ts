@@ -4,7 +4,6 @@
 // rules allowed it: narrowed by ctx.restrictNetwork and ctx.restrictPidNetwork, then
 // decided by the callback. The call waits for the verdict.
 
-import { readFileSync } from "node:fs";
 import { formatIp, unmapV4 } from "../../plan/net-address.js";
 import type { PolicyContext, PolicyFn } from "../../policy/policy-fn.js";
 import type { SupervisorContext } from "../handler.js";
@@ -14,6 +13,7 @@ import { parentFromStat } from "../members.js";
 import { decodeDestination } from "./net-sockaddr.js";
 import { ruleProtocol, type ChildSocket } from "./net-socket.js";
 import { AF } from "../../plan/seccomp.js";
+import { readProcText } from "../../kernel/proc-text.js";
 
 const ECONNREFUSED = 111;
 
@@ -45,7 +45,7 @@ export function bindAddress(domain: number, name: Buffer): { host: string; port:
 export function policyNet(fn: PolicyFn, dyn: DynamicNet, ctx: SupervisorContext, pctx: PolicyContext) {
   const parentPid = (pid: number): number => {
     try {
-      return parentFromStat(readFileSync(`/proc/${pid}/stat`, "latin1")) ?? 0;
+      return parentFromStat(readProcText(`/proc/${pid}/stat`)) ?? 0;
     } catch {
       return 0; // gone: the verdict no longer matters
     }

@@ -14,6 +14,7 @@ import type { Notification } from "../notification.js";
 import { copyIn } from "./net-msg.js";
 import { SOCKADDR_MAX } from "./net-sockaddr.js";
 import { isInet, type ChildSocket } from "./net-socket.js";
+import { readProcText } from "../../kernel/proc-text.js";
 
 const EPERM = 1;
 const EACCES = 13;
@@ -36,7 +37,7 @@ export interface PortMapping {
  * CAP_NET_BIND_SERVICE, which only the caller's own bind can be checked against). */
 function unprivilegedStart(): number {
   try {
-    return Number(readFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start", "latin1").trim());
+    return Number(readProcText("/proc/sys/net/ipv4/ip_unprivileged_port_start").trim());
   } catch {
     return 1024;
   }

@@ -2,11 +2,11 @@
 // CLONE_THREAD), fork and vfork are counted here; threads are not processes (threads.ts
 // caps them apart). Beyond the limit the call fails with EAGAIN, as fork does at RLIMIT_NPROC.
 
-import { readFileSync } from "node:fs";
 import { CONTINUE, deny, type Action } from "../action.js";
 import { forkHeld, type HandlerTable, type SupervisorContext } from "../handler.js";
 import type { Notification } from "../notification.js";
 import { CLONE_THREAD } from "../../plan/seccomp.js";
+import { readProcText } from "../../kernel/proc-text.js";
 
 const EAGAIN = 11;
 /** Kernel-internal: "restart this call", handled on the way back to user space. */
@@ -22,7 +22,7 @@ const ERESTARTNOINTR = 513;
  */
 export function stillInSyscall(tid: number, nr: number): boolean {
   try {
-    const state = readFileSync(`/proc/${tid}/syscall`, "latin1").trim().split(" ", 1)[0];
+    const state = readProcText(`/proc/${tid}/syscall`).trim().split(" ", 1)[0];
     return state === String(nr) || state === "running";
   } catch {
     return false; // gone

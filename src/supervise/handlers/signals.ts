@@ -3,11 +3,12 @@
 // of the same user, so the filter routes every signal-sending call here. The sandbox's
 // own processes and groups may be signalled; anything else gets EPERM, as the scope would.
 
-import { closeSync, readFileSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { native } from "../../confine/native.js";
 import { deny, returnValue, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import { Targets } from "../targets.js";
+import { readProcText } from "../../kernel/proc-text.js";
 
 const EPERM = 1;
 const EBADF = 9;
@@ -17,7 +18,7 @@ const ESRCH = 3;
  * the descriptor is not a pidfd. */
 function pidfdTarget(fd: number): number | undefined {
   try {
-    const m = /^Pid:\s*(-?\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "latin1"));
+    const m = /^Pid:\s*(-?\d+)$/m.exec(readProcText(`/proc/self/fdinfo/${fd}`));
     return m ? Number(m[1]) : undefined;
   } catch {
     return undefined;

@@ -4,12 +4,13 @@
 // itself with the size clamped to the host's default, so no socket of the sandbox holds
 // more than a new socket may; kernel-buffers.ts charges what they hold.
 
-import { closeSync, readFileSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { native } from "../../confine/native.js";
 import { BUFFER_OPTIONS } from "../../plan/seccomp-net.js";
 import { deny, returnValue } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import { childFd } from "./net-socket.js";
+import { readProcText } from "../../kernel/proc-text.js";
 
 const SOL_SOCKET = 1;
 const EINVAL = 22;
@@ -19,7 +20,7 @@ const EPERM = 1;
 /** A sysctl's integer value, or `fallback` when it cannot be read. */
 export function sysctlInt(path: string, fallback: number): number {
   try {
-    const v = Number.parseInt(readFileSync(path, "latin1"), 10);
+    const v = Number.parseInt(readProcText(path), 10);
     return Number.isFinite(v) && v > 0 ? v : fallback;
   } catch {
     return fallback;

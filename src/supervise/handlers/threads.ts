@@ -5,13 +5,13 @@
 // cap comes from maxProcesses (plan/features.ts, threadCap).
 
 import { monotonicMs } from "../../kernel/clock.js";
-import { readFileSync } from "node:fs";
 import { CLONE_THREAD } from "../../plan/seccomp.js";
 import { deny, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import { processTree } from "../members.js";
 import type { Notification } from "../notification.js";
 import { stillInSyscall } from "./processes.js";
+import { readProcText } from "../../kernel/proc-text.js";
 
 const EAGAIN = 11;
 /** After a refusal, how long further thread clones are refused without another /proc pass:
@@ -25,7 +25,7 @@ function liveThreads(launcherPid: number): number {
   let sum = 0;
   for (const pid of processTree(launcherPid, true).keys()) {
     try {
-      sum += Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "latin1"))?.[1] ?? 1);
+      sum += Number(/^Threads:\s+(\d+)/m.exec(readProcText(`/proc/${pid}/status`))?.[1] ?? 1);
     } catch {
       // gone meanwhile
     }

@@ -1,0 +1,43 @@
+// kernel/proc-text.ts reads /proc text as UTF-8 (Node's one native call) where the
+// supervisor read it as latin1. The fields read are ASCII; a process name is not: any bytes
+// but NUL and "/" (its executable's name), ")" and newline-like bytes included. Decoded as
+// UTF-8, bytes that are not become U+FFFD and never swallow an ASCII byte, so what follows
+// the last ")" of /proc/PID/stat reads the same.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { readProcText } from "../../src/kernel/proc-text.js";
+import { parentFromStat, stateFromStat } from "../../src/supervise/members.js";
+
+test("readProcText: a process named with ') ', a lone UTF-8 lead byte and 0xff parses as with latin1 (parent, state)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sl-proctext-"));
+  // The name the kernel keeps (its first 15 bytes): ") 1 2 ", then a UTF-8 lead byte
+  // followed by ")" and 0xff, neither of which is UTF-8.
+  const name = Buffer.concat([Buffer.from("x) 1 2 "), Buffer.from([0xe2, 0x29, 0xff])]);
+  symlinkSync("/bin/sleep", Buffer.concat([Buffer.from(`${dir}/`), name]));
+  // The link is exec'd by a shell given its bytes (printf's octal escapes).
+  const sh = spawn("/bin/sh", ["-c", `exec "$(printf '${dir}/x) 1 2 \\342)\\377')" 5`], { stdio: "ignore" });
+  try {
+    const pid = sh.pid!;
+    let stat = "";
+    for (let i = 0; i < 200; i++) {
+      stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+      if (stat.includes("x) 1 2")) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(stat.includes("x) 1 2 \u00e2)\u00ff"), `the name holds the bytes: ${JSON.stringify(stat.slice(0, 40))}`);
+    const text = readProcText(`/proc/${pid}/stat`);
+    assert.notEqual(text, stat, "the two decodings differ (the test's premise)");
+    assert.equal(parentFromStat(text), process.pid);
+    assert.equal(parentFromStat(text), parentFromStat(stat));
+    assert.equal(stateFromStat(text), stateFromStat(stat));
+    assert.match(stateFromStat(text) ?? "", /^[RS]$/);
+  } finally {
+    sh.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
