@@ -209,8 +209,16 @@ export async function learnCommand(argv: readonly string[]): Promise<number> {
   ignoreTerminalStops();
   const guard = new SignalGuard(tty);
   try {
+    const writable = learningPolicy({ cmd: a.cmd, cwd: a.cwd, writable: a.writable }).policy.fsWritable;
+    // The learning run writes where `sandlock run` does: the same warnings before it starts
+    // (sandlock's own installation, Node's compile cache beneath a writable path).
+    const self = await import("./self-exposed.js");
+    const install = self.exposedInstall(writable, process.argv[1]);
+    if (install !== undefined) process.stderr.write(`${self.exposedInstallWarning(install)}\n`);
+    const compileCache = self.exposedCompileCache(writable, process.env);
+    if (compileCache !== undefined) process.stderr.write(`${self.exposedCompileCacheWarning(compileCache)}\n`);
     if (toStdout) {
-      const exposed = stdoutWritableBy(learningPolicy({ cmd: a.cmd, cwd: a.cwd, writable: a.writable }).policy.fsWritable);
+      const exposed = stdoutWritableBy(writable);
       if (exposed !== undefined) {
         throw new UsageError(`sandlock learn: stdout is the file ${exposed.file}, beneath ${exposed.grant}, which the command may write while learning: it could put its own TOML in the profile; give -o FILE instead (written after the run, never over an existing file)`, LEARN_HINT);
       }

@@ -506,7 +506,7 @@ test("--net-allow: a host that does not resolve fails before exec (126), a local
 // code caches that Node programs run outside it load (sandlock's own bin included), so the
 // CLI says so before the run, also for a directory not made yet. Controls: the same
 // directory outside the grants, and NODE_DISABLE_COMPILE_CACHE, say nothing.
-test("NODE_COMPILE_CACHE beneath a writable grant is named in a warning before the run; outside the grants, or disabled, nothing is said", async () => {
+test("NODE_COMPILE_CACHE beneath a writable grant is named in a warning before the run (and before sandlock learn's); outside the grants, or disabled, nothing is said", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sl-cc-"));
   try {
     const grant = join(dir, "work");
@@ -522,6 +522,14 @@ test("NODE_COMPILE_CACHE beneath a writable grant is named in a warning before t
     assert.deepEqual([outside.code, outside.stderr], [0, ""]);
     const disabled = await run({ NODE_COMPILE_CACHE: join(grant, "cc"), NODE_DISABLE_COMPILE_CACHE: "1" });
     assert.deepEqual([disabled.code, disabled.stderr], [0, ""]);
+    // sandlock learn's run writes its working directory: the same warning before it starts.
+    const learnWarning = `sandlock: warning: NODE_COMPILE_CACHE (${join(grant, "cc")}) is writable inside the sandbox (beneath -w ${grant}): `;
+    const learned = await sandlock(["learn", "--cwd", grant, "-o", join(dir, "p1.toml"), "--", "/bin/true"], { env: { ...process.env, NODE_COMPILE_CACHE: join(grant, "cc") } });
+    assert.equal(learned.code, 0, learned.stderr);
+    assert.ok(learned.stderr.startsWith(learnWarning), learned.stderr);
+    const learnedOutside = await sandlock(["learn", "--cwd", grant, "-o", join(dir, "p2.toml"), "--", "/bin/true"], { env: { ...process.env, NODE_COMPILE_CACHE: join(dir, "elsewhere") } });
+    assert.equal(learnedOutside.code, 0, learnedOutside.stderr);
+    assert.doesNotMatch(learnedOutside.stderr, /warning/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
