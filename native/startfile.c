@@ -88,8 +88,9 @@ static char *map_whole(int fd, size_t *len, size_t *maplen, struct stat *st, boo
 }
 
 /* The strings served from a file mapping and not settled yet: their mapping, a descriptor
- * of their file (to see whether it changed) and what fstat said of it when mapped. The bin maps one; a string beyond these is served from a copy. Only the bin's
- * main thread serves strings, so only it touches these (its calls and its finalizers). */
+ * of their file (to see whether it changed) and what fstat said of it when mapped. The bin
+ * maps one; a string beyond these is served from a copy. Only the bin's main thread serves
+ * strings, so only it touches these (its calls and its finalizers). */
 #define SL_MAPPED_MAX 4
 struct sl_mapped {
   char *addr;

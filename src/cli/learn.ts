@@ -212,11 +212,7 @@ export async function learnCommand(argv: readonly string[]): Promise<number> {
     const writable = learningPolicy({ cmd: a.cmd, cwd: a.cwd, writable: a.writable }).policy.fsWritable;
     // The learning run writes where `sandlock run` does: the same warnings before it starts
     // (sandlock's own installation, Node's compile cache beneath a writable path).
-    const self = await import("./self-exposed.js");
-    const install = self.exposedInstall(writable, process.argv[1]);
-    if (install !== undefined) process.stderr.write(`${self.exposedInstallWarning(install)}\n`);
-    const compileCache = self.exposedCompileCache(writable, process.env);
-    if (compileCache !== undefined) process.stderr.write(`${self.exposedCompileCacheWarning(compileCache)}\n`);
+    for (const line of (await import("./self-exposed.js")).exposedWarnings(writable, process.argv[1], process.env)) process.stderr.write(`${line}\n`);
     if (toStdout) {
       const exposed = stdoutWritableBy(writable);
       if (exposed !== undefined) {

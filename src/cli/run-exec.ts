@@ -20,7 +20,7 @@ import { UsageError } from "./usage-error.js";
 import { markSandboxStarted } from "./start-state.js";
 import { setProgramStore } from "../plan/plan.js";
 import { ProgramCache, type BundleInfo } from "./program-cache.js";
-import { exposedCompileCache, exposedCompileCacheWarning, exposedInstall, exposedInstallWarning, exposedProfile, exposedProfileWarning } from "./self-exposed.js";
+import { exposedWarnings } from "./self-exposed.js";
 
 /** The writable grants as host paths: under a chroot they name the sandbox's paths, inside
  * the root or a directory fsMount maps there (the longest mapping that holds the path). */
@@ -106,12 +106,9 @@ export async function execute(options: RunOptions, bundle?: BundleInfo): Promise
     o = composed.options;
     const policy = new Policy(o.policy);
     // A copy-on-write workdir keeps the real tree unchanged until the user takes the diff.
-    const exposed = policy.workdir === undefined ? exposedInstall(hostWritable(policy), process.argv[1]) : undefined;
-    if (exposed !== undefined) process.stderr.write(`${exposedInstallWarning(exposed)}\n`);
-    const profile = policy.workdir === undefined ? exposedProfile(hostWritable(policy), composed.files) : undefined;
-    if (profile !== undefined) process.stderr.write(`${exposedProfileWarning(profile)}\n`);
-    const compileCache = policy.workdir === undefined ? exposedCompileCache(hostWritable(policy), process.env) : undefined;
-    if (compileCache !== undefined) process.stderr.write(`${exposedCompileCacheWarning(compileCache)}\n`);
+    if (policy.workdir === undefined) {
+      for (const line of exposedWarnings(hostWritable(policy), process.argv[1], process.env, composed.files)) process.stderr.write(`${line}\n`);
+    }
     if (policy.name !== undefined) {
       // A named run registers for sandlock ps; if it cannot, the run goes on and says so.
       (await import("../registry/server.js")).setRegistryWarning((m) => process.stderr.write(`sandlock: warning: ${m}\n`));

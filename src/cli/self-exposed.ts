@@ -26,6 +26,9 @@ function canWrite(path: string): boolean {
   }
 }
 
+/** The real paths of the writable grants that exist. */
+const realGrants = (writable: readonly string[]): string[] => writable.map((g) => real(g)).filter((g): g is string => g !== undefined);
+
 const beneath = (path: string, dir: string): boolean => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 
 /**
@@ -37,7 +40,7 @@ const beneath = (path: string, dir: string): boolean => path === dir || path.sta
  */
 export function exposedInstall(writable: readonly string[], bin: string | undefined): { path: string; grant: string } | undefined {
   if (bin === undefined) return undefined;
-  const grants = writable.map((g) => real(g)).filter((g): g is string => g !== undefined);
+  const grants = realGrants(writable);
   const realBin = real(bin);
   const root = realBin === undefined ? undefined : dirname(dirname(realBin));
   // What a writer there would change: the package's directory or the bundle's (or the
@@ -63,7 +66,7 @@ export function exposedInstall(writable: readonly string[], bin: string | undefi
  * --profile-file tool.toml`, is exactly that: the profile grants the project it lies in.
  */
 export function exposedProfile(writable: readonly string[], files: readonly string[]): { path: string; grant: string } | undefined {
-  const grants = writable.map((g) => real(g)).filter((g): g is string => g !== undefined);
+  const grants = realGrants(writable);
   for (const file of files) {
     const path = real(file) ?? resolve(file);
     const grant = grants.find((g) => beneath(path, g));
@@ -89,7 +92,7 @@ export function exposedProfileWarning(e: { path: string; grant: string }): strin
 export function exposedCompileCache(writable: readonly string[], env: NodeJS.ProcessEnv): { path: string; grant: string } | undefined {
   const dir = env.NODE_COMPILE_CACHE;
   if (dir === undefined || dir === "" || env.NODE_DISABLE_COMPILE_CACHE) return undefined;
-  const grants = writable.map((g) => real(g)).filter((g): g is string => g !== undefined);
+  const grants = realGrants(writable);
   const path = real(dir) ?? resolve(dir);
   const grant = grants.find((g) => beneath(path, g));
   if (grant === undefined) return undefined;
@@ -107,4 +110,21 @@ export function exposedCompileCacheWarning(e: { path: string; grant: string }): 
 /** The warning's text. */
 export function exposedInstallWarning(e: { path: string; grant: string }): string {
   return `sandlock: warning: ${e.path} is writable inside the sandbox (beneath -w ${e.grant}): a program run there can change what the next sandlock run executes outside any sandbox (sandlock's own code and its cached seccomp programs); install sandlock outside the writable grants`;
+}
+
+/**
+ * The warnings `sandlock run` and `sandlock learn` print before a run that may write
+ * `writable` (host paths), in this order: sandlock's own installation (started as `bin`),
+ * a profile file of the run (`sandlock run`'s), Node's compile cache, each when it lies
+ * beneath them.
+ */
+export function exposedWarnings(writable: readonly string[], bin: string | undefined, env: NodeJS.ProcessEnv, profileFiles: readonly string[] = []): string[] {
+  const install = exposedInstall(writable, bin);
+  const profile = exposedProfile(writable, profileFiles);
+  const cache = exposedCompileCache(writable, env);
+  return [
+    ...(install === undefined ? [] : [exposedInstallWarning(install)]),
+    ...(profile === undefined ? [] : [exposedProfileWarning(profile)]),
+    ...(cache === undefined ? [] : [exposedCompileCacheWarning(cache)]),
+  ];
 }

@@ -13,7 +13,9 @@ const EINVAL = 22;
 const EAFNOSUPPORT = 97;
 const CAP_NET_BIND_SERVICE = 10n;
 
-function unprivilegedStart(): number {
+/** The first port an unprivileged process may bind (below it the kernel checks
+ * CAP_NET_BIND_SERVICE, which only the caller's own bind can be checked against). */
+export function unprivilegedStart(): number {
   try {
     return Number(readProcText("/proc/sys/net/ipv4/ip_unprivileged_port_start").trim());
   } catch {

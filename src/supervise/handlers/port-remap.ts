@@ -14,7 +14,7 @@ import type { Notification } from "../notification.js";
 import { copyIn } from "./net-msg.js";
 import { SOCKADDR_MAX } from "./net-sockaddr.js";
 import { isInet, type ChildSocket } from "./net-socket.js";
-import { readProcText } from "../../kernel/proc-text.js";
+import { unprivilegedStart } from "./net-bind.js";
 
 const EPERM = 1;
 const EACCES = 13;
@@ -31,16 +31,6 @@ export interface PortMapping {
   readonly port: number;
   /** The port on the host (where the host reaches the sandbox's server). */
   readonly hostPort: number;
-}
-
-/** The first port an unprivileged process may bind (below it the kernel checks
- * CAP_NET_BIND_SERVICE, which only the caller's own bind can be checked against). */
-function unprivilegedStart(): number {
-  try {
-    return Number(readProcText("/proc/sys/net/ipv4/ip_unprivileged_port_start").trim());
-  } catch {
-    return 1024;
-  }
 }
 
 function withPort(name: Buffer, port: number): Buffer {
