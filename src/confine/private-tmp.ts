@@ -2,9 +2,12 @@
 // mode 0700, granted writable, TMPDIR and HOME pointed into it; removed once every
 // process of the sandbox is gone.
 
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { removeTreeAt } from "../cow/beneath.js";
+import { readProcText } from "../kernel/proc-text.js";
+import { statFields } from "../supervise/members.js";
 
 export interface PrivateTmp {
   /** The directory granted writable (holds tmp/ and home/). */
@@ -20,31 +23,91 @@ export interface PrivateTmp {
  */
 export const HOME_VARIABLES = ["XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"];
 
-/** Directories the sandbox made unwritable or unsearchable (chmod 0) would stop rm. */
-function makeRemovable(dir: string): void {
-  chmodSync(dir, 0o700);
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    // lstat: a symlink is never followed, so nothing outside the directory is touched.
-    if (lstatSync(path).isDirectory()) makeRemovable(path);
+/**
+ * Who made a directory: `NS.PID.START`, the pid namespace's inode, the pid and its start
+ * time (clock ticks since boot, field 22 of /proc/PID/stat), or undefined without /proc.
+ * Put in the directory's name, it lets a later run tell a directory whose maker is gone
+ * (killed before it could remove it: SIGKILL, the OOM killer) from one in use.
+ */
+function ownerTag(pid: number | "self"): string | undefined {
+  try {
+    const ns = /^pid:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/ns/pid`))?.[1];
+    const start = statFields(readProcText(`/proc/${pid}/stat`))[19];
+    if (ns === undefined || start === undefined || !/^\d+$/.test(start)) return undefined;
+    return `${ns}.${pid === "self" ? process.pid : pid}.${start}`;
+  } catch {
+    return undefined;
   }
 }
 
+let selfTag: string | undefined | null = null;
+let swept = false;
+
+const PREFIX = "sandlock-tmp-";
+const TAGGED = /^sandlock-tmp-(\d+)\.(\d+)\.(\d+)-[A-Za-z0-9]{6}$/;
+
+/**
+ * Removes the private directories of runs whose process is gone, once per process, at its
+ * first removal of its own: a process killed without a chance to clean up (SIGKILL) left
+ * its directory, and whatever the sandbox wrote there, in the temporary directory.
+ * Only directories this user owns, named by a process of this pid namespace that no longer
+ * runs (same pid and start time: a reused pid is another process, whose directory stays).
+ * A process of this user that may write the temporary directory (a sandbox granted /tmp)
+ * can make such a name, and what it puts beneath it is removed as removeBeneath removes:
+ * nothing a link names. Errors are ignored: a leftover is left for a later run.
+ */
+export function sweepPrivateTmps(dir = tmpdir()): number {
+  const mine = selfTag ?? ownerTag("self");
+  const ns = mine?.split(".")[0];
+  if (ns === undefined) return 0;
+  const uid = process.geteuid?.();
+  let removed = 0;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const m = TAGGED.exec(name);
+    if (m === null || m[1] !== ns) continue;
+    const path = join(dir, name);
+    try {
+      const st = lstatSync(path);
+      if (!st.isDirectory() || st.uid !== uid) continue;
+      if (ownerTag(Number(m[2])) === `${m[1]}.${m[2]}.${m[3]}`) continue; // its maker runs
+      removeTreeAt(path);
+      removed++;
+    } catch {
+      // gone meanwhile, or not removable: left for a later run
+    }
+  }
+  return removed;
+}
+
 export function makePrivateTmp(): PrivateTmp {
+  if (selfTag === null) selfTag = ownerTag("self");
   // mkdtemp creates the directory 0700 with a fresh random name: no other user can enter it
-  // or have prepared it.
-  const dir = mkdtempSync(join(tmpdir(), "sandlock-tmp-"));
+  // or have prepared it. The name says which process made it (sweepPrivateTmps).
+  const dir = mkdtempSync(join(tmpdir(), selfTag === undefined ? PREFIX : `${PREFIX}${selfTag}-`));
   const tmp = join(dir, "tmp");
   const home = join(dir, "home");
   let removed = false;
+  // Not rmSync: it lists and removes by path, and a process that may write the temporary
+  // directory (another sandbox granted /tmp) could swap a directory beneath this one for a
+  // link to the user's files between the two, which would then be removed.
   const remove = (): void => {
     if (removed) return;
     removed = true;
     try {
-      rmSync(dir, { recursive: true, force: true });
-    } catch {
-      makeRemovable(dir);
-      rmSync(dir, { recursive: true, force: true });
+      removeTreeAt(dir);
+    } catch (e) {
+      // Not the run's failure: what is left is named, for the user to remove.
+      process.emitWarning(`privateTmp: ${dir} could not be removed whole (${(e as Error).message}); what is left stays there`, { code: "SANDLOCK_PRIVATE_TMP" });
+    }
+    if (!swept) {
+      swept = true;
+      sweepPrivateTmps();
     }
   };
   try {

@@ -4,6 +4,7 @@
 // that was handed a descriptor of the overlay. See docs/security.md, "Commit races".
 
 import { chmodSync, closeSync, fchmodSync, fstatSync, ftruncateSync, futimesSync, lstatSync, readdirSync, readSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { SYSCALLS } from "../kernel/syscalls.js";
 import { native } from "../confine/native.js";
 import { AT_FDCWD, O, RESOLVE } from "../supervise/paths.js";
@@ -101,21 +102,38 @@ export function removeBeneath(dirFd: number, name: string): void {
   const st = lstatSync(path, { throwIfNoEntry: false });
   if (st === undefined) return;
   if (st.isDirectory()) {
+    // A directory its owner made unlistable or unwritable (chmod 0, 0500: a sandbox can)
+    // is opened up first, through a descriptor that follows nothing; one of another owner
+    // stays as it is (EPERM), and the removal below says so if it matters.
+    if ((st.mode & 0o700) !== 0o700) {
+      try {
+        chmodDirBeneath(dirFd, name, 0o700);
+      } catch {
+        // not ours, or gone: the open or the rmdir below reports it
+      }
+    }
     const sub = native().openat2(dirFd, name, O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC, 0, BENEATH);
     if (sub === -ENOENT) return;
     if (sub >= 0) {
       try {
-        for (const child of readdirSync(`/proc/self/fd/${sub}`)) removeBeneath(sub, child);
+        // What a concurrent writer added while the listing was removed (a directory moved
+        // in beside it) is found by another look; a writer that keeps adding makes the
+        // last rmdir fail, and the error says so.
+        for (let pass = 1; ; pass++) {
+          for (const child of readdirSync(`/proc/self/fd/${sub}`)) removeBeneath(sub, child);
+          try {
+            rmdirSync(path);
+            return;
+          } catch (e) {
+            const code = (e as NodeJS.ErrnoException).code;
+            if (code === "ENOENT") return;
+            if (code === "ENOTEMPTY" && pass < 3) continue;
+            if (code !== "ENOTDIR") throw e;
+            break;
+          }
+        }
       } finally {
         closeSync(sub);
-      }
-      try {
-        rmdirSync(path);
-        return;
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === "ENOENT") return;
-        if (code !== "ENOTDIR") throw e;
       }
     } else if (sub !== -ELOOP && sub !== -ENOTDIR) {
       throw errnoError(`open ${name}`, sub);
@@ -126,6 +144,24 @@ export function removeBeneath(dirFd: number, name: string): void {
     unlinkSync(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+}
+
+/**
+ * rm -r of `path` (a directory sandlock made in a directory a sandbox may also write: a
+ * private tmp, a wrap's socket directory under /tmp), through removeBeneath: its parent is
+ * trusted, nothing beneath it is followed. A no-op when it is gone.
+ */
+export function removeTreeAt(path: string): void {
+  const parent = native().openat2(AT_FDCWD, dirname(path), O.PATH | O.DIRECTORY | O.CLOEXEC, 0, 0);
+  if (parent < 0) {
+    if (parent === -ENOENT) return;
+    throw errnoError(`open ${dirname(path)}`, parent);
+  }
+  try {
+    removeBeneath(parent, basename(path));
+  } finally {
+    closeSync(parent);
   }
 }
 

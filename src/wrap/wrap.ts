@@ -3,11 +3,12 @@
 // whose result (status, exit code, enforcement report, refusals) comes back to the caller.
 
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { removeTreeAt } from "../cow/beneath.js";
 import { SandboxError } from "../errors.js";
 import { Policy } from "../policy/policy.js";
 import type { PolicyInput } from "../policy/types.js";
@@ -86,7 +87,12 @@ export async function wrap(policy: Policy | PolicyInput, argv: readonly string[]
   let server: Server | undefined;
   const cleanup = (): void => {
     server?.close();
-    rmSync(dir, { recursive: true, force: true });
+    // By descriptor, not rmSync: another sandbox granted /tmp may write in the directory.
+    try {
+      removeTreeAt(dir);
+    } catch {
+      // left behind: it holds a socket nobody listens on
+    }
   };
   let settle!: { resolve: (r: RunResult) => void; reject: (e: Error) => void };
   const result = new Promise<RunResult>((resolve, reject) => (settle = { resolve, reject }));

@@ -5,7 +5,7 @@
 // Usage: names-case.js PROBE ops|race|git|ns|cli
 
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Sandbox } from "../../src/index.js";
 import { CLI } from "../helpers/system.js";
@@ -148,4 +148,8 @@ async function compileCache(): Promise<object> {
 const parts: Record<string, () => Promise<unknown>> = { ops, race, git, ns, cli, compileCache };
 const fn = part === undefined ? undefined : parts[part];
 if (fn === undefined) throw new Error(`usage: names-case.js PROBE ${Object.keys(parts).join("|")}`);
-process.stdout.write(`${JSON.stringify(await fn())}\n`);
+try {
+  process.stdout.write(`${JSON.stringify(await fn())}\n`);
+} finally {
+  rmSync(base, { recursive: true, force: true });
+}

@@ -5,7 +5,7 @@
 // open allowed: the control), a static denial, a bad ctx argument. Prints one JSON line.
 // Usage: policy-files-case.js PROBE
 
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Sandbox, type PolicyEvent, type PolicyInput } from "../../src/index.js";
 
@@ -62,4 +62,6 @@ out.bad = await run((e, ctx) => {
   if (e.path === A) ctx.denyPath("relative/path");
   return "allow";
 }, ["/bin/sh", "-c", `cat ${A} || echo refused`]);
+rmSync(dir, { recursive: true, force: true });
+rmSync(outside, { recursive: true, force: true });
 process.stdout.write(`${JSON.stringify(out)}\n`);
