@@ -8,6 +8,7 @@ import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { BranchError } from "../errors.js";
+import { removeTreeAt } from "./beneath.js";
 
 /** What a branch is doing: a run still staging, a branch kept on purpose, a commit begun. */
 export type BranchState = "running" | "kept" | "committing";
@@ -178,11 +179,12 @@ export function dropBranch(branch: Branch, background = false): void {
   void rm(trash, { recursive: true, force: true }).catch(() => undefined);
 }
 
-/** rm -rf, after opening up the overlay's own work directories: it makes work/work mode
- * 000, which only root's capabilities can enter. */
+/** rm -rf through descriptors (removeTreeAt: nothing a link swapped in is followed),
+ * after opening up the overlay's own work directories: it makes work/work mode 000, which
+ * only root's capabilities can enter. */
 function removeTree(dir: string): void {
   openWork(dir);
-  rmSync(dir, { recursive: true, force: true });
+  removeTreeAt(dir);
 }
 
 function openWork(dir: string): void {
