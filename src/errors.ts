@@ -208,8 +208,9 @@ export class OutputLimitError extends SandlockError {
   readonly maxBuffer: number;
   /** The run, ended by the kill (status "killed"), with the output kept up to the limit. */
   readonly result: RunResult;
-  constructor(stream: "stdout" | "stderr", maxBuffer: number, result: RunResult) {
-    super("OUTPUT_LIMIT", `${stream}: the command wrote more than maxBuffer (${maxBuffer} bytes), so the sandbox was killed; raise maxBuffer, or spawn with buffer: false and read sb.${stream} as a stream`);
+  /** `how`: what raises the limit, when it is not spawn's maxBuffer option (a fork clone's). */
+  constructor(stream: "stdout" | "stderr", maxBuffer: number, result: RunResult, how?: string) {
+    super("OUTPUT_LIMIT", `${stream}: the command wrote more than maxBuffer (${maxBuffer} bytes), so the sandbox was killed; ${how ?? `raise maxBuffer, or spawn with buffer: false and read sb.${stream} as a stream`}`);
     this.stream = stream;
     this.maxBuffer = maxBuffer;
     this.result = result;

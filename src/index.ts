@@ -35,4 +35,5 @@ export { Checkpoint, type CheckpointOptions } from "./checkpoint/checkpoint.js";
 export type { RestoreOptions } from "./checkpoint/restore.js";
 export { pcAndSp, FORMAT_VERSION as CHECKPOINT_FORMAT_VERSION } from "./checkpoint/image.js";
 export type { PcAndSp, ProcessImage, ThreadImage, RegisterSet, MapEntry, MemorySegment, FdEntry } from "./checkpoint/image.js";
-export type { ForkFunctions, ForkFunction } from "./fork/fns.js";
+export type { ForkFunctions, ForkFunction, ForkOptions } from "./fork/fns.js";
+export { FORK_OUTPUT_BUDGET } from "./fork/fns.js";

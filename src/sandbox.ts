@@ -33,7 +33,7 @@ import { startSupervisor, type SupervisorShared } from "./supervise/start.js";
 import type { PortMapping } from "./supervise/handlers/port-remap.js";
 import type { Supervisor } from "./supervise/supervisor.js";
 import { CpuThrottle } from "./supervise/cpu-throttle.js";
-import { checkForkFunctions, type ForkFunctions, type ZygoteSpec } from "./fork/fns.js";
+import { checkForkFunctions, forkMaxBuffer, type ForkFunctions, type ForkOptions, type ZygoteSpec } from "./fork/fns.js";
 import type { ForkGroup } from "./fork/zygote.js";
 import type { Checkpoint, CheckpointOptions } from "./checkpoint/checkpoint.js";
 import type { RestoreOptions } from "./checkpoint/restore.js";
@@ -262,9 +262,12 @@ export class Sandbox {
   /**
    * n copy-on-write clones of the zygote (started, with init run, on the first call),
    * in clone order; clone i has CLONE_ID=i and runs work(i). Resolves once all exist.
+   * Each clone's stdout and stderr are kept up to opts.maxBuffer bytes each (default: 1 GiB
+   * split over the n clones, at most 100 MiB; see {@link ForkOptions}).
    */
-  async fork(n: number): Promise<Sandbox[]> {
+  async fork(n: number, opts: ForkOptions = {}): Promise<Sandbox[]> {
     if (!Number.isInteger(n) || n < 1) throw new SandboxError(`fork: n must be a positive integer, got ${JSON.stringify(n)}`);
+    const maxBuffer = forkMaxBuffer(n, opts);
     if (this.zygoteSpec === undefined) throw new SandboxError("fork: this sandbox was not made by Sandbox.newWithFns");
     if (this.forkGroup === undefined) {
       if (this.stateValue !== "created") throw new SandboxError("fork: this sandbox was already spawned; create it with Sandbox.newWithFns");
@@ -273,7 +276,7 @@ export class Sandbox {
     } else if (this.stateValue === "stopped") {
       throw new SandboxError("fork: not running (the zygote has exited)");
     }
-    return (await this.forkGroup).fork(n);
+    return (await this.forkGroup).fork(n, maxBuffer);
   }
 
   /**

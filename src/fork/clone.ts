@@ -7,7 +7,7 @@ import type { Readable } from "node:stream";
 import { OutputLimitError, SandboxError } from "../errors.js";
 import { signalName } from "../confine/errno.js";
 import { native } from "../confine/native.js";
-import { DEFAULT_MAX_BUFFER, capturePipe } from "../confine/stdio.js";
+import { capturePipe } from "../confine/stdio.js";
 import type { Enforcement } from "../plan/features.js";
 import type { Policy } from "../policy/policy.js";
 import { RunResult, type RunStatus } from "../result.js";
@@ -27,6 +27,8 @@ export interface CloneStart {
   enforcement: Enforcement;
   /** When fork() was called, on the monotonic clock (ms). */
   startedAt: number;
+  /** Bytes of stdout and of stderr kept, each (see forkMaxBuffer). */
+  maxBuffer: number;
   /** Called when the handle settles without the zygote's report (see kill): the fork
    * group stops waiting for one. */
   forget?: () => void;
@@ -49,8 +51,9 @@ export class Clone extends Sandbox {
   /** The output streams, made on first use. */
   readonly #stdout: () => Readable;
   readonly #stderr: () => Readable;
-  /** Set when a stream went past DEFAULT_MAX_BUFFER: the clone was killed for it. */
+  /** Set when a stream went past maxBuffer: the clone was killed for it. */
   #overflow: "stdout" | "stderr" | undefined;
+  readonly #maxBuffer: number;
   /** Reads what the output pipes hold and ends both captures (see exited). */
   readonly #finish: () => void;
   readonly #forget: () => void;
@@ -64,10 +67,11 @@ export class Clone extends Sandbox {
     this.#forget = start.forget ?? (() => undefined);
     this.#pid = start.pid;
     this.#pidfd = start.pidfd;
-    // Each stream kept up to DEFAULT_MAX_BUFFER, as a sandbox's: past it the clone is
-    // killed and wait() rejects with OutputLimitError naming the stream.
+    // Each stream kept up to maxBuffer (forkMaxBuffer): past it the clone is killed and
+    // wait() rejects with OutputLimitError naming the stream.
+    this.#maxBuffer = start.maxBuffer;
     const limit = (stream: "stdout" | "stderr") => ({
-      maxBuffer: DEFAULT_MAX_BUFFER,
+      maxBuffer: start.maxBuffer,
       onOverflow: () => {
         if (this.#overflow !== undefined) return;
         this.#overflow = stream;
@@ -172,7 +176,7 @@ export class Clone extends Sandbox {
 
   override wait(): Promise<RunResult> {
     return this.#result.then((r) => {
-      if (this.#overflow !== undefined) throw new OutputLimitError(this.#overflow, DEFAULT_MAX_BUFFER, r);
+      if (this.#overflow !== undefined) throw new OutputLimitError(this.#overflow, this.#maxBuffer, r, "raise it with fork(n, { maxBuffer })");
       return r;
     });
   }

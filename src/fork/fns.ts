@@ -5,6 +5,7 @@ import { existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { SandboxError } from "../errors.js";
+import { DEFAULT_MAX_BUFFER } from "../confine/stdio.js";
 
 /** A self-contained function run in the zygote or a clone (it is sent as source text). */
 export type ForkFunction = (...args: never[]) => unknown;
@@ -87,4 +88,30 @@ export function checkForkFunctions(fns: ForkFunctions): ZygoteSpec {
     if (where.path !== undefined) spec.modulePath = where.path;
   }
   return spec;
+}
+
+/** Options of {@link Sandbox.fork}. */
+export interface ForkOptions {
+  /**
+   * Bytes of stdout and of stderr kept for each clone of this call; past them the clone is
+   * killed and its wait() rejects with OutputLimitError. Default: {@link FORK_OUTPUT_BUDGET}
+   * split over the call's clones (each of the 2n streams gets 1 GiB / 2n), at most the
+   * 100 MiB a run keeps: 100 MiB for up to 5 clones, 8 MiB for 64, 512 KiB for 1,000.
+   */
+  maxBuffer?: number;
+}
+
+/** 1 GiB: what one fork call's clones may hold in the caller's memory together by default. */
+export const FORK_OUTPUT_BUDGET = 1 << 30;
+
+/** The per-stream bound of fork(n, opts)'s clones; throws SandboxError naming a bad option. */
+export function forkMaxBuffer(n: number, opts: unknown): number {
+  if (typeof opts !== "object" || opts === null || Array.isArray(opts)) throw new SandboxError(`fork: options must be an object such as { maxBuffer: 1048576 }, got ${Array.isArray(opts) ? "an array" : opts === null ? "null" : typeof opts}`);
+  for (const k of Object.keys(opts)) if (k !== "maxBuffer") throw new SandboxError(`fork: unknown option ${JSON.stringify(k)} (fork takes maxBuffer)`);
+  const m = (opts as ForkOptions).maxBuffer;
+  if (m === undefined) return Math.min(DEFAULT_MAX_BUFFER, Math.floor(FORK_OUTPUT_BUDGET / (2 * n)));
+  if (typeof m !== "number" || !Number.isSafeInteger(m) || m < 1) {
+    throw new SandboxError(`fork: maxBuffer ${typeof m === "number" ? String(m) : JSON.stringify(m)} must be a positive integer number of bytes (a clone's output is never kept without a bound)`);
+  }
+  return m;
 }

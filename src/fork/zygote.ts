@@ -16,7 +16,7 @@ import type { RunResult } from "../result.js";
 import { monotonicMs } from "../sandbox.js";
 import { Clone } from "./clone.js";
 import { CloneAdopter } from "./adopt.js";
-import type { ZygoteSpec } from "./fns.js";
+import { forkMaxBuffer, type ZygoteSpec } from "./fns.js";
 
 const EAGAIN = 11;
 const EPIPE = 32;
@@ -234,6 +234,8 @@ type Message =
 
 interface PendingFork {
   n: number;
+  /** Bytes kept of each clone's stdout and stderr. */
+  maxBuffer: number;
   clones: Clone[];
   startedAt: number;
   resolve(clones: Clone[]): void;
@@ -309,13 +311,13 @@ export class ForkGroup {
   }
 
   /** Forks n clones (one request at a time: a second fork waits for the first). */
-  fork(n: number): Promise<Clone[]> {
-    const run = this.queue.then(() => this.forkNow(n));
+  fork(n: number, maxBuffer = forkMaxBuffer(n, {})): Promise<Clone[]> {
+    const run = this.queue.then(() => this.forkNow(n, maxBuffer));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async forkNow(n: number): Promise<Clone[]> {
+  private async forkNow(n: number, maxBuffer: number): Promise<Clone[]> {
     if (this.gone) throw this.gone;
     const max = this.host.policy.maxProcesses;
     // (a launcher command keeps the event loop alive while it waits for its answer)
@@ -340,7 +342,7 @@ export class ForkGroup {
     const collapse = this.collapsed || this.host.policy.noHugePages ? [] : collapsible(this.host.rootPid());
     this.collapsed = true;
     return new Promise<Clone[]>((resolve, reject) => {
-      this.pendingFork = { n, clones: [], startedAt: monotonicMs(), resolve, reject };
+      this.pendingFork = { n, maxBuffer, clones: [], startedAt: monotonicMs(), resolve, reject };
       this.updateRef();
       this.send({ op: "fork", n, collapse });
     });
@@ -483,6 +485,7 @@ export class ForkGroup {
         stderrFd: readers[2 * i + 1]!,
         enforcement: this.host.enforcement(),
         startedAt: p.startedAt,
+        maxBuffer: p.maxBuffer,
         forget: () => {
           if (this.live.get(pid) !== clone) return;
           this.live.delete(pid);

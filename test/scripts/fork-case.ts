@@ -459,6 +459,30 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     };
   },
 
+  /** A fork call's output bound: 1 GiB over its clones by default (8 MiB a stream for 64),
+   * or fork's maxBuffer; a clone past it is killed and its wait() names the bound. */
+  async outputBound() {
+    const MiB = 1 << 20;
+    const work = (id: number) => {
+      const size = id === 0 ? 9 * (1 << 20) : id === 1 ? 7 * (1 << 20) : 10;
+      process.stdout.write("x".repeat(size));
+    };
+    await using sb = Sandbox.newWithFns({ ...base, maxProcesses: 100 }, { work });
+    const outcome = async (c: Sandbox) => {
+      try {
+        const r = await c.wait();
+        return { ok: true, status: r.status, bytes: r.stdout!.length };
+      } catch (e) {
+        const err = e as { code?: string; stream?: string; maxBuffer?: number; message: string; result?: { status: string; stdout: Buffer | null } };
+        return { ok: false, code: err.code, stream: err.stream, maxBuffer: err.maxBuffer, message: err.message, status: err.result?.status, bytes: err.result?.stdout?.length };
+      }
+    };
+    const many = await Promise.all((await sb.fork(64)).map(outcome));
+    const few = await Promise.all((await sb.fork(3, { maxBuffer: 2000 })).map(outcome));
+    const bad = [await errorOf(sb.fork(1, { maxBufer: 1 } as never)), await errorOf(sb.fork(1, { maxBuffer: 0 })), await errorOf(sb.fork(1, 5 as never))];
+    return { MiB, first: many.slice(0, 3), restOk: many.slice(2).every((o) => o.ok && o.bytes === 10), few, bad: bad.map((b) => b?.message) };
+  },
+
   /** fork(1000): every clone's output, in order. */
   async thousand() {
     await using sb = Sandbox.newWithFns({ ...base, maxProcesses: 1100 }, { module: MODULE });

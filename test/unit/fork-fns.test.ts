@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { Sandbox, SandboxError } from "../../src/index.js";
-import { checkForkFunctions, type ForkFunctions } from "../../src/fork/fns.js";
+import { checkForkFunctions, FORK_OUTPUT_BUDGET, forkMaxBuffer, type ForkFunctions } from "../../src/fork/fns.js";
 import { cloneUnit } from "../../src/supervise/members.js";
 
 const dir = mkdtempSync("/tmp/sandlock-fns-");
@@ -97,4 +97,18 @@ test("cloneUnit: a clone and what it starts form one unit; the zygote and others
   assert.equal(cloneUnit(60, 20, parentOf), 0);
   assert.equal(cloneUnit(99, 20, parentOf), 0, "gone");
   assert.equal(cloneUnit(50, undefined, parentOf), 0, "no fork group: one unit");
+});
+
+test("forkMaxBuffer: 1 GiB over the call's 2n streams, at most a run's 100 MiB; an explicit bound as given", () => {
+  assert.equal(FORK_OUTPUT_BUDGET, 2 ** 30);
+  assert.equal(forkMaxBuffer(1, {}), 100 * 2 ** 20);
+  assert.equal(forkMaxBuffer(5, {}), 100 * 2 ** 20, "1 GiB / 10 is above 100 MiB");
+  assert.equal(forkMaxBuffer(6, {}), Math.floor(2 ** 30 / 12));
+  assert.equal(forkMaxBuffer(64, {}), 8 * 2 ** 20);
+  assert.equal(forkMaxBuffer(1000, {}), 536870);
+  assert.equal(forkMaxBuffer(1000, { maxBuffer: 5 * 2 ** 20 }), 5 * 2 ** 20);
+  assert.throws(() => forkMaxBuffer(1, { maxBuffer: 1.5 }), /^SandboxError: fork: maxBuffer 1\.5 must be a positive integer number of bytes/);
+  assert.throws(() => forkMaxBuffer(1, { maxBuffer: "1M" }), /^SandboxError: fork: maxBuffer "1M" must be/);
+  assert.throws(() => forkMaxBuffer(1, null), /^SandboxError: fork: options must be an object such as \{ maxBuffer: 1048576 \}, got null$/);
+  assert.throws(() => forkMaxBuffer(1, [1]), /got an array$/);
 });
