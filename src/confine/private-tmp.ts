@@ -29,14 +29,25 @@ export const HOME_VARIABLES = ["XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HO
  * Put in the directory's name, it lets a later run tell a directory whose maker is gone
  * (killed before it could remove it: SIGKILL, the OOM killer) from one in use.
  */
-function ownerTag(pid: number | "self"): string | undefined {
+function ownerTag(): string | undefined {
   try {
-    const ns = /^pid:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/ns/pid`))?.[1];
-    const start = statFields(readProcText(`/proc/${pid}/stat`))[19];
+    const ns = /^pid:\[(\d+)\]$/.exec(readlinkSync("/proc/self/ns/pid"))?.[1];
+    const start = statFields(readProcText("/proc/self/stat"))[19];
     if (ns === undefined || start === undefined || !/^\d+$/.test(start)) return undefined;
-    return `${ns}.${pid === "self" ? process.pid : pid}.${start}`;
+    return `${ns}.${process.pid}.${start}`;
   } catch {
     return undefined;
+  }
+}
+
+/** Whether process `pid` of this pid namespace is the one that started at `start`: a pid
+ * that names no process, or one started at another time (reused), is not; anything that
+ * cannot be read counts as running (its directory stays). */
+function running(pid: number, start: string): boolean {
+  try {
+    return statFields(readProcText(`/proc/${pid}/stat`))[19] === start;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ENOENT";
   }
 }
 
@@ -57,7 +68,7 @@ const TAGGED = /^sandlock-tmp-(\d+)\.(\d+)\.(\d+)-[A-Za-z0-9]{6}$/;
  * nothing a link names. Errors are ignored: a leftover is left for a later run.
  */
 export function sweepPrivateTmps(dir = tmpdir()): number {
-  const mine = selfTag ?? ownerTag("self");
+  const mine = selfTag ?? ownerTag();
   const ns = mine?.split(".")[0];
   if (ns === undefined) return 0;
   const uid = process.geteuid?.();
@@ -75,7 +86,7 @@ export function sweepPrivateTmps(dir = tmpdir()): number {
     try {
       const st = lstatSync(path);
       if (!st.isDirectory() || st.uid !== uid) continue;
-      if (ownerTag(Number(m[2])) === `${m[1]}.${m[2]}.${m[3]}`) continue; // its maker runs
+      if (running(Number(m[2]), m[3]!)) continue;
       removeTreeAt(path);
       removed++;
     } catch {
@@ -86,7 +97,7 @@ export function sweepPrivateTmps(dir = tmpdir()): number {
 }
 
 export function makePrivateTmp(): PrivateTmp {
-  if (selfTag === null) selfTag = ownerTag("self");
+  if (selfTag === null) selfTag = ownerTag();
   // mkdtemp creates the directory 0700 with a fresh random name: no other user can enter it
   // or have prepared it. The name says which process made it (sweepPrivateTmps).
   const dir = mkdtempSync(join(tmpdir(), selfTag === undefined ? PREFIX : `${PREFIX}${selfTag}-`));
