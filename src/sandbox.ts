@@ -17,6 +17,7 @@ import { HOME_VARIABLES, makePrivateTmp, type PrivateTmp } from "./confine/priva
 import { probeHost } from "./kernel/probe.js";
 import { supervised, withLearning, type Adjustment, type Enforcement } from "./plan/features.js";
 import { cachedFeatures, planFor } from "./plan/cache.js";
+import { privateTmpFeatures } from "./plan/private-tmp-plan.js";
 import type { Observed } from "./learn/observed.js";
 import { resolveHosts } from "./kernel/resolve-hosts.js";
 import { hasDomainRules } from "./plan/net-rules.js";
@@ -413,12 +414,14 @@ export class Sandbox {
     let plan: ReturnType<typeof planFor>;
     let commandPath: string;
     try {
+      const planned = launchPolicy;
       if (priv !== undefined) launchPolicy = launchPolicy.with({ fsWritable: [...launchPolicy.fsWritable, priv.dir] });
       // A policy planned before is reused while the host facts it read are unchanged.
       // A restore runs in the supervised view for now (checkpoint/restore.ts): the image's
       // pids are host pids, and the kernel view's init is a process the image lacks.
       const restoreView = this.restoreAt !== undefined ? "a checkpoint restore (it runs in the supervised view)" : undefined;
-      features = cachedFeatures(launchPolicy, probeHost(), resolved, restoreView);
+      // privateTmp: planned once against the process's template (plan/private-tmp-plan.ts).
+      features = priv !== undefined ? privateTmpFeatures(planned, priv.dir, probeHost(), resolved, restoreView) : cachedFeatures(launchPolicy, probeHost(), resolved, restoreView);
       const learned = learning.get(this);
       if (learned !== undefined) {
         features = withLearning(features);

@@ -96,7 +96,41 @@ export function sweepPrivateTmps(dir = tmpdir()): number {
   return removed;
 }
 
-export function makePrivateTmp(): PrivateTmp {
+/**
+ * The planning template: a directory made as a private directory is (same parent, same
+ * form of name, tmp/ and home/ inside, mode 0700), once per process and never granted to a
+ * sandbox, removed at exit. A run's features are planned once for a policy granting it and
+ * then given the run's own directory in its place (plan/private-tmp-plan.ts): the private
+ * directory's path, new at every run, no longer makes every run with privateTmp plan
+ * afresh. Undefined when it cannot be made, or when it is no longer the directory this
+ * process made (a process that may write the temporary directory replaced or changed it):
+ * runs then plan with their own directory, as before.
+ */
+export function planTemplate(): string | undefined {
+  if (template === null) {
+    try {
+      const t = makePrivateTmp(false);
+      process.once("exit", () => t.remove());
+      template = { dir: t.dir, ino: lstatSync(t.dir, { bigint: true }).ino };
+    } catch {
+      template = undefined;
+    }
+  }
+  if (template === undefined) return undefined;
+  try {
+    const st = lstatSync(template.dir, { bigint: true });
+    if (st.isDirectory() && st.ino === template.ino && (Number(st.mode) & 0o777) === 0o700 && readdirSync(template.dir).sort().join("/") === "home/tmp") return template.dir;
+  } catch {
+    // gone
+  }
+  template = undefined;
+  return undefined;
+}
+
+let template: { dir: string; ino: bigint } | undefined | null = null;
+
+/** `sweep`: whether its removal also sweeps the directories of processes that are gone. */
+export function makePrivateTmp(sweep = true): PrivateTmp {
   if (selfTag === null) selfTag = ownerTag();
   // mkdtemp creates the directory 0700 with a fresh random name: no other user can enter it
   // or have prepared it. The name says which process made it (sweepPrivateTmps).
@@ -116,7 +150,7 @@ export function makePrivateTmp(): PrivateTmp {
       // Not the run's failure: what is left is named, for the user to remove.
       process.emitWarning(`privateTmp: ${dir} could not be removed whole (${(e as Error).message}); what is left stays there`, { code: "SANDLOCK_PRIVATE_TMP" });
     }
-    if (!swept) {
+    if (sweep && !swept) {
       swept = true;
       sweepPrivateTmps();
     }
