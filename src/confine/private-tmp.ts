@@ -2,10 +2,12 @@
 // mode 0700, granted writable, TMPDIR and HOME pointed into it; removed once every
 // process of the sandbox is gone.
 
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync } from "node:fs";
+import { closeSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { removeTreeAt } from "../cow/beneath.js";
+import { AT_FDCWD, O } from "../supervise/paths.js";
+import { native } from "./native.js";
 import { readProcText } from "../kernel/proc-text.js";
 import { statFields } from "../supervise/members.js";
 
@@ -156,8 +158,16 @@ export function makePrivateTmp(sweep = true): PrivateTmp {
     }
   };
   try {
-    mkdirSync(tmp, { mode: 0o700 });
-    mkdirSync(home, { mode: 0o700 });
+    // Made through a descriptor of the directory: by path, a process that may write the
+    // temporary directory could have put a link in its place, and they were made there.
+    const fd = native().openat2(AT_FDCWD, dir, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC, 0, 0);
+    if (fd < 0) throw Object.assign(new Error(`privateTmp: cannot open ${dir} (errno ${-fd})`), { errno: -fd });
+    try {
+      mkdirSync(`/proc/self/fd/${fd}/tmp`, { mode: 0o700 });
+      mkdirSync(`/proc/self/fd/${fd}/home`, { mode: 0o700 });
+    } finally {
+      closeSync(fd);
+    }
   } catch (e) {
     remove();
     throw e;

@@ -3,7 +3,7 @@
 // (core.hooksPath); one in a writable grant is config or hooks the sandbox can write, so
 // such a start is refused (sixth review).
 
-import { existsSync, readFileSync, readdirSync, realpathSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync, readdirSync, realpathSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { PolicyError } from "../errors.js";
@@ -93,11 +93,35 @@ function realish(path: string): string {
   }
 }
 
+/** Past this a config is refused, not read: git reads a config whole, so an include after
+ * padding would be missed by a partial read. */
+const MAX_CONFIG_BYTES = 16 << 20;
+
+/**
+ * The text of a config file as git reads it (links followed), or null when there is none.
+ * Opened without blocking and read only when it is a regular file: a FIFO put in its place
+ * (by a sandbox that could write the repository) blocked this read, and with it the start
+ * of every later protectedFiles run on that directory (the host's event loop, in a
+ * library), and a link to /dev/zero read without end.
+ */
 const readText = (path: string): string | null => observe(undefined, () => {
+  let fd: number;
   try {
-    return readFileSync(path, "utf8");
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch {
     return null;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return null;
+    if (st.size > MAX_CONFIG_BYTES) throw new PolicyError("protectedFiles", true, `protectedFiles: ${path} is ${st.size} bytes, more than sandlock reads of a git config (${MAX_CONFIG_BYTES}) to find what it includes; shrink it, or lift the protection with --allow-protected (protectedFiles: false)`);
+    const buf = Buffer.alloc(st.size + 1);
+    let n = 0;
+    for (let got; n < buf.length && (got = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += got;
+    if (n > st.size) throw new PolicyError("protectedFiles", true, `protectedFiles: ${path} grew while sandlock read it to find what it includes (another process is writing it); run again once it is written`);
+    return buf.toString("utf8", 0, n);
+  } finally {
+    closeSync(fd);
   }
 });
 

@@ -3,12 +3,14 @@
 // whose result (status, exit code, enforcement report, refusals) comes back to the caller.
 
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { closeSync, mkdtempSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { removeTreeAt } from "../cow/beneath.js";
+import { native } from "../confine/native.js";
+import { AT_FDCWD, O } from "../supervise/paths.js";
 import { SandboxError } from "../errors.js";
 import { Policy } from "../policy/policy.js";
 import type { PolicyInput } from "../policy/types.js";
@@ -83,6 +85,12 @@ export async function wrap(policy: Policy | PolicyInput, argv: readonly string[]
   // on unread, or drop them, and nothing else.
   const dir = mkdtempSync(join(tmpdir(), "sandlock-wrap-"));
   const path = join(dir, "s");
+  // The server binds its socket, and libuv unlinks it when the server closes, through a
+  // descriptor of the directory: by its path, a process that may write the temporary
+  // directory could move the directory aside and put a link to another in its place, and
+  // the unlink removed a file named "s" there (found by an audit, shown as root).
+  const dirFd = native().openat2(AT_FDCWD, dir, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC, 0, 0);
+  if (dirFd < 0) throw new SandboxError(`wrap: cannot open the directory it made, ${dir} (errno ${-dirFd})`);
   const key = randomBytes(32);
   let server: Server | undefined;
   const cleanup = (): void => {
@@ -151,10 +159,24 @@ export async function wrap(policy: Policy | PolicyInput, argv: readonly string[]
   });
   server.maxConnections = MAX_CONNECTIONS;
   server.unref();
-  await new Promise<void>((resolve, reject) => {
-    server!.once("error", reject);
-    server!.listen(path, () => resolve());
-  });
+  // (closed once the server is: its socket is unlinked through it at the close)
+  let dirOpen = true;
+  const closeDir = (): void => {
+    if (dirOpen) closeSync(dirFd);
+    dirOpen = false;
+  };
+  server.once("close", closeDir);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server!.once("error", reject);
+      server!.listen(`/proc/self/fd/${dirFd}/s`, () => resolve());
+    });
+  } catch (e) {
+    server.close();
+    closeDir();
+    cleanup();
+    throw e;
+  }
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.env ?? process.env)) if (v !== undefined) env[k] = v;
   return {

@@ -49,3 +49,20 @@ scriptCase("wrap: any spawner runs the command confined, gets its exit code, and
   assert.match(o.badPolicy as string, /^PolicyError: .*relative\/path/);
   assert.match(o.badArgv as string, /^SandboxError: wrap: argv must be a non-empty array of strings$/);
 }, 120_000);
+
+// libuv unlinks a unix socket's path when its server closes. The wrap bound its socket by
+// path under the temporary directory, so a sandbox granted that directory could move the
+// wrap's directory aside and link another directory of the user's in its place: closing the
+// wrap removed the file named "s" there. The socket is now bound (and unlinked) through a
+// descriptor of the directory. Control: a server bound by path, as the wrap's was, loses
+// the user's file the same way.
+scriptCase("wrap: closing it never unlinks a file through a directory a sandbox swapped for a link", "dist/test/scripts/wrap-unlink-case.js", [], (o: Record<string, any>) => {
+  assert.equal(o.error, undefined, o.error);
+  assert.equal(o.controlSwap, "swapped");
+  assert.equal(o.controlKept, false, "control: a socket bound by path is unlinked through the link");
+  assert.equal(o.dirs, 1);
+  assert.equal(o.socketBefore, true, "the wrap's socket is at its path");
+  assert.equal(o.swapped, "swapped", "the sandbox swapped the wrap's directory");
+  assert.equal(o.kept, true, "the user's file named s is still there");
+  assert.equal(o.asideSocket, false, "the wrap's own socket was unlinked, where it was");
+});
