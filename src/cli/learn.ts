@@ -3,7 +3,9 @@
 // what it did on stderr.
 
 import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, realpathSync, unlinkSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
+import { native } from "../confine/native.js";
+import { AT_FDCWD, O, RESOLVE } from "../supervise/paths.js";
 import { parseArgs, flagLabel, type FlagSpec } from "./args.js";
 import { UsageError, badValue } from "./usage-error.js";
 import { readEnvPair, readGrace, readSeconds } from "./values.js";
@@ -135,26 +137,34 @@ function writeNew(path: string, text: string, what: string, dir: string | undefi
   const exists = (): UsageError => new UsageError(`sandlock learn: ${what} ${path} exists already; remove it or choose another`, LEARN_HINT);
   if (taken(path)) throw exists();
   const now = realDir(path);
-  if (now !== dir) {
+  // The directory as it was before the run, pinned through its real path without following
+  // a link: the file is then made beneath that descriptor, so a directory swapped in between
+  // the check and the create cannot receive it.
+  const dfd = now === dir && dir !== undefined ? native().openat2(AT_FDCWD, dir, O.PATH | O.DIRECTORY | O.CLOEXEC, 0, RESOLVE.NO_SYMLINKS) : -1;
+  if (dfd < 0) {
     throw new UsageError(`sandlock learn: ${what} the directory of ${path} leads to ${now ?? "nothing"} now, not to ${dir ?? "nothing"} as before the run (the command may have replaced it with a link); the profile was not written`, LEARN_HINT);
   }
-  let fd: number;
+  const at = `/proc/self/fd/${dfd}/${basename(path)}`;
+  let fd = -1;
   try {
-    fd = openSync(path, "wx", 0o644);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EEXIST") throw exists();
-    throw e;
-  }
-  try {
+    try {
+      fd = openSync(at, "wx", 0o644);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") throw exists();
+      throw e;
+    }
     const bytes = Buffer.from(text);
     for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
   } catch (e) {
-    closeSync(fd);
-    fd = -1;
-    unlinkSync(path);
+    if (fd >= 0) {
+      closeSync(fd);
+      fd = -1;
+      unlinkSync(at);
+    }
     throw e;
   } finally {
     if (fd >= 0) closeSync(fd);
+    closeSync(dfd);
   }
 }
 
