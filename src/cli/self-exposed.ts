@@ -77,7 +77,7 @@ export function exposedProfile(writable: readonly string[], files: readonly stri
 
 /** The warning for a profile file the sandbox can rewrite. */
 export function exposedProfileWarning(e: { path: string; grant: string }): string {
-  return `sandlock: warning: the profile ${e.path} is writable inside the sandbox (beneath -w ${e.grant}): a program run there can rewrite what the next run of this profile allows; keep profiles outside the writable grants (sandlock learn --save NAME)`;
+  return `sandlock: warning: the profile ${e.path} is writable inside the sandbox (beneath the writable grant ${e.grant}): a program run there can rewrite what the next run of this profile allows; keep profiles outside the writable grants (sandlock learn --save NAME)`;
 }
 
 /**
@@ -104,12 +104,12 @@ export function exposedCompileCache(writable: readonly string[], env: NodeJS.Pro
 
 /** The warning for a compile cache the sandbox can write. */
 export function exposedCompileCacheWarning(e: { path: string; grant: string }): string {
-  return `sandlock: warning: NODE_COMPILE_CACHE (${e.path}) is writable inside the sandbox (beneath -w ${e.grant}): a program run there can plant compiled code that Node programs run later outside any sandbox execute (this command included); point NODE_COMPILE_CACHE outside the writable grants`;
+  return `sandlock: warning: NODE_COMPILE_CACHE (${e.path}) is writable inside the sandbox (beneath the writable grant ${e.grant}): a program run there can plant compiled code that Node programs run later outside any sandbox execute (this command included); point NODE_COMPILE_CACHE outside the writable grants`;
 }
 
 /** The warning's text. */
 export function exposedInstallWarning(e: { path: string; grant: string }): string {
-  return `sandlock: warning: ${e.path} is writable inside the sandbox (beneath -w ${e.grant}): a program run there can change what the next sandlock run executes outside any sandbox (sandlock's own code and its cached seccomp programs); install sandlock outside the writable grants`;
+  return `sandlock: warning: ${e.path} is writable inside the sandbox (beneath the writable grant ${e.grant}): a program run there can change what the next sandlock run executes outside any sandbox (sandlock's own code and its cached seccomp programs); install sandlock outside the writable grants`;
 }
 
 /**

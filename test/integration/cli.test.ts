@@ -516,14 +516,14 @@ test("NODE_COMPILE_CACHE beneath a writable grant is named in a warning before t
       if (cache.endsWith("cc")) mkdirSync(cache);
       const r = await run({ NODE_COMPILE_CACHE: cache });
       assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stderr, `sandlock: warning: NODE_COMPILE_CACHE (${cache}) is writable inside the sandbox (beneath -w ${grant}): a program run there can plant compiled code that Node programs run later outside any sandbox execute (this command included); point NODE_COMPILE_CACHE outside the writable grants\n`);
+      assert.equal(r.stderr, `sandlock: warning: NODE_COMPILE_CACHE (${cache}) is writable inside the sandbox (beneath the writable grant ${grant}): a program run there can plant compiled code that Node programs run later outside any sandbox execute (this command included); point NODE_COMPILE_CACHE outside the writable grants\n`);
     }
     const outside = await run({ NODE_COMPILE_CACHE: join(dir, "elsewhere") });
     assert.deepEqual([outside.code, outside.stderr], [0, ""]);
     const disabled = await run({ NODE_COMPILE_CACHE: join(grant, "cc"), NODE_DISABLE_COMPILE_CACHE: "1" });
     assert.deepEqual([disabled.code, disabled.stderr], [0, ""]);
     // sandlock learn's run writes its working directory: the same warning before it starts.
-    const learnWarning = `sandlock: warning: NODE_COMPILE_CACHE (${join(grant, "cc")}) is writable inside the sandbox (beneath -w ${grant}): `;
+    const learnWarning = `sandlock: warning: NODE_COMPILE_CACHE (${join(grant, "cc")}) is writable inside the sandbox (beneath the writable grant ${grant}): `;
     const learned = await sandlock(["learn", "--cwd", grant, "-o", join(dir, "p1.toml"), "--", "/bin/true"], { env: { ...process.env, NODE_COMPILE_CACHE: join(grant, "cc") } });
     assert.equal(learned.code, 0, learned.stderr);
     assert.ok(learned.stderr.startsWith(learnWarning), learned.stderr);

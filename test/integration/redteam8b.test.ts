@@ -83,7 +83,7 @@ scriptCase("both views: no file capability or privileged attribute on a file of 
 // Control: a grant beside the installation, no warning.
 scriptCase("CLI: a writable grant over sandlock's own installation or its .bin link is named in a warning before the run (a sandbox there rewrites the next run's filter)", SCRIPT, ["self-write"], (o) => {
   assert.equal(o.error, undefined, o.error);
-  const warning = (path: string, grant: string): string => `sandlock: warning: ${path} is writable inside the sandbox (beneath -w ${grant}): `;
+  const warning = (path: string, grant: string): string => `sandlock: warning: ${path} is writable inside the sandbox (beneath the writable grant ${grant}): `;
   assert.ok(o.planted.includes(warning(o.pkg, o.project)), `the installation: ${JSON.stringify(o)}`);
   assert.ok(o.viaLink.includes(warning(o.link, `${o.project}/node_modules/.bin`)), `the .bin link: ${JSON.stringify(o)}`);
   assert.doesNotMatch(o.before, /warning/, `control: a grant beside it: ${JSON.stringify(o)}`);

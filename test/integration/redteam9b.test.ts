@@ -86,7 +86,7 @@ scriptCase("learn: the command cannot put its own TOML in a profile written to s
 // (security.md, "Known limits"). Control: the same profile outside the grants, no warning.
 scriptCase("CLI: a profile file the sandbox can rewrite is named in a warning before the run", SCRIPT, ["${STAGE}", "profile-exposed"], (o) => {
   assert.equal(o.error, undefined, o.error);
-  const warning = `sandlock: warning: the profile ${o.project}/tool.toml is writable inside the sandbox (beneath -w ${o.project}): a program run there can rewrite what the next run of this profile allows`;
+  const warning = `sandlock: warning: the profile ${o.project}/tool.toml is writable inside the sandbox (beneath the writable grant ${o.project}): a program run there can rewrite what the next run of this profile allows`;
   assert.equal(o.rewrite.code, 0, o.rewrite.stderr);
   assert.ok(o.rewrite.stderr.includes(warning), o.rewrite.stderr);
   assert.ok(o.next.stderr.includes(warning), o.next.stderr);
