@@ -27,6 +27,9 @@ export const privateTmpPlanStats = { templated: 0, direct: 0 };
 
 const UNSEEN = Symbol("unseen");
 
+/** Runs with privateTmp planned in this process. */
+let runs = 0;
+
 /** `v` with every occurrence of from[i] in its strings replaced by to[i]; UNSEEN when it
  * holds something the replacement cannot see into (a function, an instance of a class,
  * bytes holding the template's path). */
@@ -77,6 +80,9 @@ export function privateTmpFeatures(base: Policy, dir: string, host: HostFacts, r
     privateTmpPlanStats.direct++;
     return cachedFeatures(base.with({ fsWritable: [...base.fsWritable, dir] }), host, resolved, supervisedView);
   };
+  // The first such run of a process plans its own directory: a process that runs one
+  // (the CLI) would otherwise make and remove a template for nothing (about 0.5 ms).
+  if (++runs === 1) return direct();
   const template = planTemplate();
   // (a workdir's or a chroot's grants are planned from paths of their own: not templated)
   const named = (paths: readonly string[]): boolean => paths.some((p) => p.includes("sandlock-tmp-"));

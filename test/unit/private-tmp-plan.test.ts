@@ -33,6 +33,19 @@ function planned(p: Policy, dir: string): ReturnType<typeof computeFeatures> {
   return withLstatMemo(() => computeFeatures(p.with({ fsWritable: [...p.fsWritable, dir] }), probeHost()));
 }
 
+// First: a process's first run with privateTmp plans its own directory and makes no
+// template (the CLI runs one sandbox per process).
+test("privateTmp's plan: a process's first run plans its own directory directly", () => {
+  const p = new Policy({ fsReadable: SYSTEM, privateTmp: true });
+  const priv = makePrivateTmp(false);
+  try {
+    assert.deepEqual(privateTmpFeatures(p, priv.dir, probeHost()), planned(p, priv.dir));
+    assert.deepEqual(privateTmpPlanStats, { templated: 0, direct: 1 });
+  } finally {
+    priv.remove();
+  }
+});
+
 for (const [name, input] of Object.entries(POLICIES)) {
   test(`privateTmp's plan from the template is the run's own plan: ${name}`, () => {
     const p = new Policy({ ...input, privateTmp: true });
