@@ -57,6 +57,10 @@ let selfTag: string | undefined | null = null;
 let swept = false;
 
 const PREFIX = "sandlock-tmp-";
+/** At most this many candidates looked at, and directories removed, by one sweep; the rest
+ * are left to the next process's. */
+const SWEEP_EXAMINED = 64;
+const SWEEP_REMOVED = 8;
 const TAGGED = /^sandlock-tmp-(\d+)\.(\d+)\.(\d+)-[A-Za-z0-9]{6}$/;
 
 /**
@@ -81,9 +85,13 @@ export function sweepPrivateTmps(dir = tmpdir()): number {
   } catch {
     return 0;
   }
+  // Bounded: the sweep runs on a run's way out (its result waits), and a process that may
+  // write the temporary directory can make names of this form by the thousand.
+  let examined = 0;
   for (const name of names) {
     const m = TAGGED.exec(name);
     if (m === null || m[1] !== ns) continue;
+    if (++examined > SWEEP_EXAMINED || removed >= SWEEP_REMOVED) break;
     const path = join(dir, name);
     try {
       const st = lstatSync(path);
