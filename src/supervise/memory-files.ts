@@ -291,6 +291,11 @@ export class MemoryFiles {
     }
   }
 
+  /** memfds held (each with its probe descriptor) since the last pass let go of the rest. */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
   /** A memfd the supervisor made for the sandbox: `probe` is its read-only file, kept
    * (and closed) here. From now on the sandbox's descriptors are looked at too. */
   adopt(probe: number, unit: number): void {

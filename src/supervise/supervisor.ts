@@ -22,14 +22,19 @@ const EINTR = 4;
 const EPERM = 1;
 const POLLHUP = 0x10;
 
+/** Handler failures kept as text (the rest are counted). */
+export const MAX_FAILURES_KEPT = 64;
+
 export interface SupervisorStats {
   notifications: number;
-  /** Handler failures, answered with EPERM (fail closed). */
+  /** Handler failures, answered with EPERM (fail closed): the first MAX_FAILURES_KEPT;
+   * `failureCount` counts them all. */
   failures: string[];
+  failureCount: number;
 }
 
 export class Supervisor {
-  readonly stats: SupervisorStats = { notifications: 0, failures: [] };
+  readonly stats: SupervisorStats = { notifications: 0, failures: [], failureCount: 0 };
   /** Per syscall number, the handlers of every concern that traps it, in table order. */
   private readonly table = new Map<number, Handler[]>();
   private readonly buf = Buffer.alloc(NOTIF_BYTES);
@@ -129,7 +134,7 @@ export class Supervisor {
       return;
     }
     if (rc < 0) {
-      this.stats.failures.push(`SECCOMP_IOCTL_NOTIF_RECV: ${errnoName(-rc)}`);
+      this.noteFailure(`SECCOMP_IOCTL_NOTIF_RECV: ${errnoName(-rc)}`);
       this.close();
       return;
     }
@@ -138,7 +143,7 @@ export class Supervisor {
     const chain = this.table.get(n.nr);
     if (chain === undefined) {
       // A trapped syscall nobody answers for is a bug in the plan: fail closed.
-      this.stats.failures.push(`no handler for syscall ${n.nr}`);
+      this.noteFailure(`no handler for syscall ${n.nr}`);
       this.respond(n, { kind: "errno", errno: EPERM });
       return;
     }
@@ -161,8 +166,15 @@ export class Supervisor {
     }
   }
 
+  /** A sandbox that makes a handler fail in a loop (one out of descriptors, say) would
+   * otherwise grow this list for as long as it runs. */
+  private noteFailure(text: string): void {
+    this.stats.failureCount++;
+    if (this.stats.failures.length < MAX_FAILURES_KEPT) this.stats.failures.push(text.slice(0, 500));
+  }
+
   private fail(n: Notification, e: unknown): void {
-    this.stats.failures.push(`syscall ${n.nr}: ${(e as Error)?.message ?? String(e)}`);
+    this.noteFailure(`syscall ${n.nr}: ${(e as Error)?.message ?? String(e)}`);
     this.respond(n, { kind: "errno", errno: EPERM });
   }
 

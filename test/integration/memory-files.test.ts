@@ -73,6 +73,22 @@ securityCase(
   },
 );
 
+// Each memfd the sandbox holds costs the supervisor a descriptor (its probe): empty ones,
+// charged nothing, took all of the host process's descriptors (an audit: 2 processes
+// making 10,500 each, and every other sandbox of that process then failed to start). Past
+// MAX_HELD_MEMFDS (1024) memfd_create fails with EMFILE; once they are closed, the next
+// pass lets go and one more can be made. Control: without maxMemory the kernel makes all.
+securityCase(
+  "maxMemory: a sandbox holds at most 1024 memfds (each costs the supervisor a descriptor); past them EMFILE, and after they are closed one more",
+  { policy: { ...CAP, maxOpenFiles: 2048 }, cmd: probe("memfd-many", "1100"), timeout: 30_000 },
+  (o) => assert.deepEqual(o.result?.stdout?.trim().split("\n"), ["made 1024 emfile 76 other 0", "then ok"], `stderr: ${o.result?.stderr}`),
+);
+securityCase(
+  "positive control: without maxMemory the kernel makes all 1100 memfds",
+  { policy: { fsReadable: ["${PROBE}"], maxOpenFiles: 2048 }, cmd: probe("memfd-many", "1100"), timeout: 30_000 },
+  (o) => assert.deepEqual(o.result?.stdout?.trim().split("\n"), ["made 1100 emfile 0 other 0", "then ok"], `stderr: ${o.result?.stderr}`),
+);
+
 // The supervisor makes the memfd: the program must see what memfd_create gives it.
 const PROPS = ["name /memfd:sealme (deleted)", "cloexec 1", "accmode 2", "seals 4", "grow EPERM", "plain-seal EPERM"];
 securityCase("a memfd made by the supervisor has the name, flags and sealing the program asked for", { policy: CAP, cmd: probe("memfd-props") }, (o) =>

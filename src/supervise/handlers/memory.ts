@@ -26,6 +26,10 @@ const EINVAL = 22;
 const EINTR = 4;
 const ENOSPC = 28;
 const EFBIG = 27;
+const EMFILE = 24;
+
+/** memfds a sandbox may hold at once (see memfd_create below). */
+export const MAX_HELD_MEMFDS = 1024;
 const FALLOC_FL_PUNCH_HOLE = 0x02;
 const EFAULT = 14;
 const ENOSYS = 38;
@@ -457,6 +461,15 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
       // from that copy, so the call is never continued.
       const name = cString(n, ctx, n.argAddr(0), MEMFD_NAME_MAX);
       if (typeof name === "number") return deny(name);
+      // Each memfd the sandbox holds costs the supervisor a descriptor (its probe) until the
+      // watchdog's pass sees it let go: past MAX_HELD_MEMFDS the call fails as when a
+      // process is out of descriptors. (Empty memfds charge no memory: 2 processes making
+      // 10,500 each took all 20,000 of this process's descriptors, and every other sandbox
+      // of it then failed to start.)
+      if (files.heldCount >= MAX_HELD_MEMFDS) {
+        ctx.observe({ kind: "refused", syscall: "memfd_create", errno: EMFILE, target: name.toString("latin1"), why: `the sandbox holds ${MAX_HELD_MEMFDS} memfds already (the supervisor keeps a descriptor of each while it is held)` });
+        return deny(EMFILE);
+      }
       const flags = n.argU32(1);
       const made = native().memfdCreate(name, flags);
       if (typeof made === "number") return deny(-made);
