@@ -1,11 +1,14 @@
 // Writes and removals of a commit through descriptors pinned beneath a directory, never by
 // a path a concurrent process could redirect: the real workdir may be writable by another
-// sandbox (a plain grant on it) while a commit runs, and the branch's upper by a process
-// that was handed a descriptor of the overlay. See docs/security.md, "Commit races".
+// sandbox (a plain grant on it) while a commit runs, the branch's upper by a process
+// that was handed a descriptor of the overlay, and the branch store by a sandbox granted
+// it. See docs/security.md, "Commit races" and "The branch store".
 
-import { chmodSync, closeSync, fchmodSync, fstatSync, ftruncateSync, futimesSync, lstatSync, readdirSync, readSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, fchmodSync, fstatSync, ftruncateSync, futimesSync, lstatSync, mkdirSync, readdirSync, readSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
+import { lstat, readdir, rmdir, unlink } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { SYSCALLS } from "../kernel/syscalls.js";
+import { errnoName } from "../confine/errno.js";
 import { native } from "../confine/native.js";
 import { AT_FDCWD, O, RESOLVE } from "../supervise/paths.js";
 
@@ -170,4 +173,122 @@ export function openDirNoFollow(path: string): number {
   const fd = native().openat2(AT_FDCWD, path, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC, 0, 0);
   if (fd < 0) throw errnoError(`open ${path}`, fd);
   return fd;
+}
+
+/** A Node-style system error naming what failed (code: the errno's name). */
+function sysError(what: string, rc: number): NodeJS.ErrnoException {
+  const code = errnoName(-rc);
+  return Object.assign(new Error(`${what}: ${code}`), { code, errno: -rc });
+}
+
+/** The code of a Node system error, or undefined. */
+const codeOf = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
+
+/**
+ * mkdir of `name` in `dirFd` (mkdir never follows its last component, and the descriptor's
+ * own /proc/self/fd entry is the pinned directory), then the new directory opened beneath
+ * `dirFd` without following a link, with `flags` (O_PATH by default): a link swapped in
+ * between is an error naming `shown`, never followed. Errors name `shown`, the path the
+ * user knows, not the /proc one.
+ */
+export function makeDirBeneath(dirFd: number, name: string, mode: number, shown: string, flags: number = O.PATH): number {
+  try {
+    mkdirSync(`/proc/self/fd/${dirFd}/${name}`, { mode });
+  } catch (e) {
+    throw Object.assign(new Error(`mkdir ${shown}: ${codeOf(e) ?? String(e)}`), { code: codeOf(e) });
+  }
+  const fd = native().openat2(dirFd, name, flags | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC, 0, BENEATH);
+  if (fd < 0) throw sysError(`open ${shown} (replaced since it was made)`, fd);
+  return fd;
+}
+
+const AT_SYMLINK_FOLLOW = 0x400;
+
+/** A second name `name` in `dirFd` for the file `fileFd` holds (any descriptor, O_PATH
+ * too): linkat of its /proc/self/fd entry, followed to exactly that inode. A link by a
+ * path to the first name would follow a directory on that path swapped for a link. */
+export function linkBeneath(fileFd: number, dirFd: number, name: string, shown: string): void {
+  const rc = native().nameSyscallAs(SYSCALLS.linkat!, null, AT_FDCWD, Buffer.from(`/proc/self/fd/${fileFd}\0`), dirFd, Buffer.from(`${name}\0`), AT_SYMLINK_FOLLOW);
+  if (rc < 0) throw sysError(`link ${shown}`, rc);
+}
+
+/**
+ * removeBeneath for a removal nobody waits for (a dropped branch at the end of a run): the
+ * same steps, each listing, unlink and rmdir made on libuv's threads by a path of one
+ * component beneath a descriptor this call holds until it is done; entries that are not
+ * directories are unlinked 16 at a time, directories entered one at a time (a descriptor
+ * per level). fs.promises.rm lists and removes by path: a directory swapped for a link
+ * between its look and its listing had the link's target emptied. The caller keeps
+ * `dirFd` open until the promise settles.
+ */
+export async function removeBeneathLater(dirFd: number, name: string): Promise<void> {
+  const path = `/proc/self/fd/${dirFd}/${name}`;
+  let st;
+  try {
+    st = await lstat(path);
+  } catch (e) {
+    if (codeOf(e) === "ENOENT") return;
+    throw e;
+  }
+  if (st.isDirectory()) {
+    // A directory made unlistable or unwritable (the overlay's work/work is 000) is opened
+    // up through a descriptor that follows nothing, as removeBeneath does.
+    if ((st.mode & 0o700) !== 0o700) {
+      try {
+        chmodDirBeneath(dirFd, name, 0o700);
+      } catch {
+        // not ours, or gone: the open or the rmdir below reports it
+      }
+    }
+    const sub = native().openat2(dirFd, name, O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC, 0, BENEATH);
+    if (sub === -ENOENT) return;
+    if (sub >= 0) {
+      try {
+        for (let pass = 1; ; pass++) {
+          await emptyLater(sub);
+          try {
+            await rmdir(path);
+            return;
+          } catch (e) {
+            const code = codeOf(e);
+            if (code === "ENOENT") return;
+            if (code === "ENOTEMPTY" && pass < 3) continue;
+            if (code !== "ENOTDIR") throw e;
+            break;
+          }
+        }
+      } finally {
+        closeSync(sub);
+      }
+    } else if (sub !== -ELOOP && sub !== -ENOTDIR) {
+      throw errnoError(`open ${name}`, sub);
+    }
+    // swapped for a link or a file meanwhile: that name is removed, never what it names
+  }
+  try {
+    await unlink(path);
+  } catch (e) {
+    if (codeOf(e) !== "ENOENT") throw e;
+  }
+}
+
+/** Every entry of the directory `fd` removed (removeBeneathLater). */
+async function emptyLater(fd: number): Promise<void> {
+  const entries = await readdir(`/proc/self/fd/${fd}`, { withFileTypes: true });
+  const dirs = entries.filter((e) => e.isDirectory()).map((e) => e.name);
+  const others = entries.filter((e) => !e.isDirectory()).map((e) => e.name);
+  for (let i = 0; i < others.length; i += 16) {
+    await Promise.all(
+      others.slice(i, i + 16).map(async (n) => {
+        try {
+          await unlink(`/proc/self/fd/${fd}/${n}`); // never follows n
+        } catch (e) {
+          const code = codeOf(e);
+          if (code === "EISDIR") dirs.push(n); // made a directory meanwhile: entered below
+          else if (code !== "ENOENT") throw e;
+        }
+      }),
+    );
+  }
+  for (const n of dirs) await removeBeneathLater(fd, n);
 }

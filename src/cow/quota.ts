@@ -4,14 +4,17 @@
 // upper directory out into the branch on disk before anything reads it, so listing,
 // commit, keep and `sandlock branch` work on the branch as they do without a quota.
 
-import { chmodSync, closeSync, constants as C, linkSync, lstatSync, openSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, utimesSync, type BigIntStats } from "node:fs";
+import { closeSync, constants as C, fchmodSync, futimesSync, lstatSync, openSync, readdirSync, readlinkSync, chmodSync, symlinkSync, utimesSync, type BigIntStats } from "node:fs";
 import { join } from "node:path";
 import { native } from "../confine/native.js";
+import { errnoName } from "../confine/errno.js";
 import { SYSCALLS } from "../kernel/syscalls.js";
-import { copyData } from "./beneath.js";
+import { O, RESOLVE } from "../supervise/paths.js";
+import { copyData, linkBeneath, makeDirBeneath } from "./beneath.js";
 import { isOpaque } from "./changes.js";
+import { openInStore } from "./stage.js";
 
-const AT_FDCWD = -100;
+const BENEATH = RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS;
 const S_IFCHR = 0o020000;
 const OPAQUE = Buffer.from("user.overlay.opaque\0");
 
@@ -21,67 +24,128 @@ export function stageUpper(stageFd: number): string {
   return `/proc/${process.pid}/fd/${stageFd}/upper`;
 }
 
-/** A copied entry's mode and times, as the stage had them. */
-function keepModeAndTimes(path: string, st: BigIntStats): void {
-  chmodSync(path, Number(st.mode & 0o7777n));
-  utimesSync(path, Number(st.atimeNs / 1000n) / 1e6, Number(st.mtimeNs / 1000n) / 1e6);
-}
+/** A staged entry's atime and mtime, in seconds (futimes, utimes). */
+const times = (st: BigIntStats): [number, number] => [Number(st.atimeNs / 1000n) / 1e6, Number(st.mtimeNs / 1000n) / 1e6];
 
-/** What one copy-out keeps across entries: directories whose modes and times are set
- * last, and the first copy of each file with more than one name (by "dev:ino"). */
+/**
+ * What one copy-out keeps across entries. Every write goes through `upperFd`, the
+ * branch's upper pinned once, and descriptors opened beneath it without following a link:
+ * the store may be writable by a sandbox (a grant on the home or on /tmp), which can swap
+ * any directory here for a link while the copy runs; a copy by path then created the rest
+ * of the stage's files, and set their modes, where the link led (docs/security.md, "The
+ * branch store"). `dirs`: directories (relative to upper) whose modes and times are set
+ * last; `links`: the first copy of each file with more than one name (by "dev:ino").
+ */
 interface Copying {
+  readonly upperFd: number;
+  readonly upper: string;
   readonly dirs: [string, BigIntStats][];
   readonly links: Map<string, string>;
 }
 
-/** Every entry of directory `from`, copied into the existing directory `to`. */
-function copyChildren(from: string, to: string, c: Copying): void {
-  for (const name of readdirSync(from)) {
-    const sub = join(from, name);
-    copyEntry(sub, join(to, name), lstatSync(sub, { bigint: true }), c);
+/** An error naming the branch path `rel` (relative to upper) and what failed on it. */
+function failure(c: Copying, rel: string, what: string, e: unknown): Error {
+  const code = typeof e === "number" ? errnoName(-e) : ((e as NodeJS.ErrnoException).code ?? (e as Error).message);
+  return Object.assign(new Error(`${join(c.upper, rel)}: ${what}: ${code}`), { code });
+}
+
+/** Runs `fn`, naming `rel` in what it throws. */
+function naming<T>(c: Copying, rel: string, what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw failure(c, rel, what, e);
   }
 }
 
-/** One entry of the stage's upper, copied to `to` with what a change set reads: the type,
- * bytes, mode and mtime of a file, a symlink's target, a directory's opaque mark, a
- * whiteout. FIFOs and sockets are skipped (a commit does not carry them either). */
-function copyEntry(from: string, to: string, st: BigIntStats, c: Copying): void {
+/** Every entry of the stage directory `from`, copied into the branch directory `dirFd`
+ * (`rel` relative to upper). */
+function copyChildren(from: string, dirFd: number, rel: string, c: Copying): void {
+  for (const name of readdirSync(from)) {
+    const sub = join(from, name);
+    copyEntry(sub, dirFd, name, rel === "" ? name : `${rel}/${name}`, lstatSync(sub, { bigint: true }), c);
+  }
+}
+
+/** One entry of the stage's upper, copied to `name` in `dirFd` with what a change set
+ * reads: the type, bytes, mode and mtime of a file, a symlink's target, a directory's
+ * opaque mark, a whiteout. FIFOs and sockets are skipped (a commit does not carry them
+ * either). Nothing is made by a path: mkdir, symlink and mknod name one component beneath
+ * `dirFd` (none follows it), files are created O_EXCL beneath it. */
+function copyEntry(from: string, dirFd: number, name: string, rel: string, st: BigIntStats, c: Copying): void {
   if (st.isDirectory()) {
-    mkdirSync(to, { mode: 0o700 });
-    if (isOpaque(from)) {
-      const rc = native().syscallAs(SYSCALLS.setxattr!, null, Buffer.from(`${to}\0`), OPAQUE, Buffer.from("y"), 1, 0);
-      if (rc < 0) throw new Error(`${to}: setxattr(user.overlay.opaque): errno ${-rc}`);
+    // O_RDONLY, not O_PATH: fsetxattr needs a descriptor that reads.
+    const sub = makeDirBeneath(dirFd, name, 0o700, join(c.upper, rel), 0);
+    try {
+      if (isOpaque(from)) {
+        const rc = native().syscallAs(SYSCALLS.fsetxattr!, null, sub, OPAQUE, Buffer.from("y"), 1, 0);
+        if (rc < 0) throw failure(c, rel, "fsetxattr(user.overlay.opaque)", rc);
+      }
+      copyChildren(from, sub, rel, c);
+    } finally {
+      closeSync(sub);
     }
-    copyChildren(from, to, c);
-    c.dirs.push([to, st]); // modes and times once the content is in (a 0555 directory)
+    c.dirs.push([rel, st]); // modes and times once the content is in (a 0555 directory)
   } else if (st.isFile()) {
     // A second name of a staged file is a second name in the branch: a hard link costs the
     // stage one inode and no data, and copied as a file of its own each name took the
     // host's disk the file's size again (fifth review: 1,000 names of a 900 KB file under
-    // a 1 MB quota made 861 MB on disk).
+    // a 1 MB quota made 861 MB on disk). The first name is reopened beneath upper without
+    // following a link, and linked by its descriptor.
     const key = `${st.dev}:${st.ino}`;
     const first = st.nlink > 1n ? c.links.get(key) : undefined;
-    if (first !== undefined) return linkSync(first, to);
-    if (st.nlink > 1n) c.links.set(key, to);
+    if (first !== undefined) {
+      const src = native().openat2(c.upperFd, first, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0, BENEATH);
+      if (src < 0) throw failure(c, first, "open", src);
+      try {
+        return linkBeneath(src, dirFd, name, join(c.upper, rel));
+      } finally {
+        closeSync(src);
+      }
+    }
+    if (st.nlink > 1n) c.links.set(key, rel);
     // Data extents only (cow/beneath.ts): a sparse file's holes cost the stage nothing, and
     // must not cost the host's disk more than the quota let the stage hold.
     const src = openSync(from, C.O_RDONLY | C.O_NOFOLLOW);
     try {
-      const dst = openSync(to, C.O_WRONLY | C.O_CREAT | C.O_EXCL, 0o600);
+      const dst = native().openat2(dirFd, name, O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC, 0o600, BENEATH);
+      if (dst < 0) throw failure(c, rel, "open(O_CREAT|O_EXCL)", dst);
       try {
-        copyData(src, dst);
+        naming(c, rel, "copy", () => {
+          copyData(src, dst);
+          fchmodSync(dst, Number(st.mode & 0o7777n));
+          futimesSync(dst, ...times(st));
+        });
       } finally {
         closeSync(dst);
       }
     } finally {
       closeSync(src);
     }
-    keepModeAndTimes(to, st);
   } else if (st.isSymbolicLink()) {
-    symlinkSync(readlinkSync(from), to);
+    naming(c, rel, "symlink", () => symlinkSync(readlinkSync(from), `/proc/self/fd/${dirFd}/${name}`));
   } else if (st.isCharacterDevice() && st.rdev === 0n) {
-    const rc = native().syscallAs(SYSCALLS.mknodat!, null, AT_FDCWD, Buffer.from(`${to}\0`), S_IFCHR, 0);
-    if (rc < 0) throw new Error(`${to}: mknodat(whiteout): errno ${-rc}`);
+    const rc = native().syscallAs(SYSCALLS.mknodat!, null, dirFd, Buffer.from(`${name}\0`), S_IFCHR, 0);
+    if (rc < 0) throw failure(c, rel, "mknodat(whiteout)", rc);
+  }
+}
+
+/** The directories' modes and times, deepest first (each reopened beneath upper without
+ * following a link; its parents are still 0700 when it is reached). */
+function keepDirModes(c: Copying): void {
+  for (const [rel, st] of c.dirs) {
+    const fd = native().openat2(c.upperFd, rel, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC, 0, BENEATH);
+    if (fd < 0) throw failure(c, rel, "open (replaced by a link or a file since it was made)", fd);
+    try {
+      // chmod and utimes of the descriptor's own /proc/self/fd entry act on exactly the
+      // inode it pinned (an O_PATH descriptor has no fchmod).
+      naming(c, rel, "chmod, utimes", () => {
+        chmodSync(`/proc/self/fd/${fd}`, Number(st.mode & 0o7777n));
+        utimesSync(`/proc/self/fd/${fd}`, ...times(st));
+      });
+    } finally {
+      closeSync(fd);
+    }
   }
 }
 
@@ -89,13 +153,19 @@ function copyEntry(from: string, to: string, st: BigIntStats, c: Copying): void 
  * Copies the quota stage's upper (`stageFd`: this process's descriptor of the tmpfs root)
  * into `upper`, the branch's empty upper directory on disk, and closes the descriptor:
  * the tmpfs and every byte in it go with it. Throws when the copy fails (the disk is
- * full): the caller keeps the branch and says what was lost.
+ * full, or a name in the branch was replaced meanwhile): the caller keeps the branch and
+ * says what was lost.
  */
 export function drainStage(stageFd: number, upper: string): void {
   try {
-    const c: Copying = { dirs: [], links: new Map() };
-    copyChildren(stageUpper(stageFd), upper, c);
-    for (const [dir, st] of c.dirs) keepModeAndTimes(dir, st);
+    const upperFd = openInStore(upper, 2);
+    try {
+      const c: Copying = { upperFd, upper, dirs: [], links: new Map() };
+      copyChildren(stageUpper(stageFd), upperFd, "", c);
+      keepDirModes(c);
+    } finally {
+      closeSync(upperFd);
+    }
   } finally {
     closeSync(stageFd);
   }
