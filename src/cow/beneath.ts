@@ -94,6 +94,40 @@ export function chmodDirBeneath(dirFd: number, name: string, mode: number): void
 }
 
 /**
+ * For removeBeneath and removeBeneathLater: the directory `name` in `dirFd` opened without
+ * following a link, once a directory its owner made unlistable or unwritable (chmod 0,
+ * 0500: a sandbox can; the overlay's work/work is 000) is opened up through a descriptor
+ * that follows nothing (one of another owner stays as it is: the removal says so if it
+ * matters). "gone", or "replaced" when it became a link or a file meanwhile.
+ */
+function enterForRemoval(dirFd: number, name: string, mode: number): number | "gone" | "replaced" {
+  if ((mode & 0o700) !== 0o700) {
+    try {
+      chmodDirBeneath(dirFd, name, 0o700);
+    } catch {
+      // not ours, or gone: the open or the rmdir reports it
+    }
+  }
+  const sub = native().openat2(dirFd, name, O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC, 0, BENEATH);
+  if (sub === -ENOENT) return "gone";
+  if (sub === -ELOOP || sub === -ENOTDIR) return "replaced";
+  if (sub < 0) throw errnoError(`open ${name}`, sub);
+  return sub;
+}
+
+type RmdirOutcome = "gone" | "again" | "replaced";
+
+/** What a failed rmdir of a directory being removed means: gone, look again (ENOTEMPTY,
+ * twice at most), or replaced by a link or a file; anything else is thrown. */
+function afterRmdir(e: unknown, pass: number): RmdirOutcome {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return "gone";
+  if (code === "ENOTEMPTY" && pass < 3) return "again";
+  if (code === "ENOTDIR") return "replaced";
+  throw e;
+}
+
+/**
  * rm -r of `name` in `dirFd`, each level entered through a descriptor opened without
  * following a link, each entry removed by a path of one component beneath such a
  * descriptor (unlink and rmdir never follow the last component). A path-walking rm -r
@@ -105,41 +139,28 @@ export function removeBeneath(dirFd: number, name: string): void {
   const st = lstatSync(path, { throwIfNoEntry: false });
   if (st === undefined) return;
   if (st.isDirectory()) {
-    // A directory its owner made unlistable or unwritable (chmod 0, 0500: a sandbox can)
-    // is opened up first, through a descriptor that follows nothing; one of another owner
-    // stays as it is (EPERM), and the removal below says so if it matters.
-    if ((st.mode & 0o700) !== 0o700) {
-      try {
-        chmodDirBeneath(dirFd, name, 0o700);
-      } catch {
-        // not ours, or gone: the open or the rmdir below reports it
-      }
-    }
-    const sub = native().openat2(dirFd, name, O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC, 0, BENEATH);
-    if (sub === -ENOENT) return;
-    if (sub >= 0) {
+    const sub = enterForRemoval(dirFd, name, st.mode);
+    if (sub === "gone") return;
+    if (sub !== "replaced") {
       try {
         // What a concurrent writer added while the listing was removed (a directory moved
         // in beside it) is found by another look; a writer that keeps adding makes the
         // last rmdir fail, and the error says so.
         for (let pass = 1; ; pass++) {
           for (const child of readdirSync(`/proc/self/fd/${sub}`)) removeBeneath(sub, child);
+          let after: RmdirOutcome;
           try {
             rmdirSync(path);
             return;
           } catch (e) {
-            const code = (e as NodeJS.ErrnoException).code;
-            if (code === "ENOENT") return;
-            if (code === "ENOTEMPTY" && pass < 3) continue;
-            if (code !== "ENOTDIR") throw e;
-            break;
+            after = afterRmdir(e, pass);
           }
+          if (after === "gone") return;
+          if (after === "replaced") break;
         }
       } finally {
         closeSync(sub);
       }
-    } else if (sub !== -ELOOP && sub !== -ENOTDIR) {
-      throw errnoError(`open ${name}`, sub);
     }
     // swapped for a link or a file meanwhile: that name is removed, never what it names
   }
@@ -231,37 +252,25 @@ export async function removeBeneathLater(dirFd: number, name: string): Promise<v
     throw e;
   }
   if (st.isDirectory()) {
-    // A directory made unlistable or unwritable (the overlay's work/work is 000) is opened
-    // up through a descriptor that follows nothing, as removeBeneath does.
-    if ((st.mode & 0o700) !== 0o700) {
-      try {
-        chmodDirBeneath(dirFd, name, 0o700);
-      } catch {
-        // not ours, or gone: the open or the rmdir below reports it
-      }
-    }
-    const sub = native().openat2(dirFd, name, O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC, 0, BENEATH);
-    if (sub === -ENOENT) return;
-    if (sub >= 0) {
+    const sub = enterForRemoval(dirFd, name, st.mode);
+    if (sub === "gone") return;
+    if (sub !== "replaced") {
       try {
         for (let pass = 1; ; pass++) {
           await emptyLater(sub);
+          let after: RmdirOutcome;
           try {
             await rmdir(path);
             return;
           } catch (e) {
-            const code = codeOf(e);
-            if (code === "ENOENT") return;
-            if (code === "ENOTEMPTY" && pass < 3) continue;
-            if (code !== "ENOTDIR") throw e;
-            break;
+            after = afterRmdir(e, pass);
           }
+          if (after === "gone") return;
+          if (after === "replaced") break;
         }
       } finally {
         closeSync(sub);
       }
-    } else if (sub !== -ELOOP && sub !== -ENOTDIR) {
-      throw errnoError(`open ${name}`, sub);
     }
     // swapped for a link or a file meanwhile: that name is removed, never what it names
   }
