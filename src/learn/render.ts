@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { shellWords } from "../cli/denials.js";
 import { printable, printableList, printableShort } from "../printable.js";
 import { tomlString } from "../profile/to-toml.js";
-import type { Observed } from "./observed.js";
+import { MAX_ENTRIES, MAX_PATH_BYTES, type Observed } from "./observed.js";
 import type { Suggestion } from "./suggest.js";
 
 const str = tomlString;
@@ -78,6 +78,6 @@ export function reportText(seen: Observed, s: Suggestion, outcome: string, exist
   if (s.refusedWrites.length > 0) {
     lines.push(`  refused while learning, writes beneath: ${printableList(s.refusedWrites)} (learn again with -w PATH if the command must write there)`);
   }
-  if (seen.dropped > 0) lines.push(`  ${seen.dropped} more paths were not recorded (the record keeps 200000)`);
+  if (seen.dropped > 0) lines.push(`  ${seen.dropped} more paths were not recorded (the record keeps ${MAX_ENTRIES} of each kind, and ${MAX_PATH_BYTES >> 20} MiB of paths)`);
   return `${lines.join("\n")}\n`;
 }

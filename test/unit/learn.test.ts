@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Observed, dnsQuestion, MAX_ENTRIES } from "../../src/learn/observed.js";
+import { Observed, dnsQuestion, MAX_ENTRIES, MAX_PATH_BYTES } from "../../src/learn/observed.js";
 import { suggest, type SuggestContext } from "../../src/learn/suggest.js";
 import { profileText, reportText } from "../../src/learn/render.js";
 import { parseLearnArgs } from "../../src/cli/learn.js";
@@ -99,6 +99,21 @@ test("the record is bounded: past MAX_ENTRIES paths it counts what it dropped", 
   for (let i = 0; i < MAX_ENTRIES + 3; i++) o.file(`/x/${i}`, "read");
   assert.equal(o.files.size, MAX_ENTRIES);
   assert.equal(o.dropped, 3);
+});
+
+test("the record's paths are bounded in bytes: 4,000-byte paths stop at 64 MiB, the rest counted as dropped; an exec is kept with its path", () => {
+  const o = new Observed();
+  const long = (i: number): string => `/${String(i).padStart(8, "0")}/${"a".repeat(3990)}`;
+  const fit = Math.floor(MAX_PATH_BYTES / long(0).length);
+  for (let i = 0; i < fit + 5; i++) o.file(long(i), "read");
+  assert.equal(o.files.size, fit);
+  assert.equal(o.dropped, 5);
+  o.exec(long(fit + 10));
+  assert.equal(o.execs.size, 0, "an exec whose path was not kept is not kept either");
+  assert.equal(o.dropped, 6);
+  const short = new Observed();
+  short.exec("/bin/true");
+  assert.deepEqual([...short.execs], [["/bin/true", 1]]);
 });
 
 /** A resolver's query for name (RFC 1035: id, flags RD, one question, type A, class IN). */
