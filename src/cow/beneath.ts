@@ -5,7 +5,6 @@
 // it. See docs/security.md, "Commit races" and "The branch store".
 
 import { chmodSync, closeSync, fchmodSync, fstatSync, ftruncateSync, futimesSync, lstatSync, mkdirSync, readdirSync, readSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
-import { lstat, readdir, rmdir, unlink } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { SYSCALLS } from "../kernel/syscalls.js";
 import { errnoName } from "../confine/errno.js";
@@ -243,6 +242,9 @@ export function linkBeneath(fileFd: number, dirFd: number, name: string, shown: 
  * `dirFd` open until the promise settles.
  */
 export async function removeBeneathLater(dirFd: number, name: string): Promise<void> {
+  // (loaded here: this module is on a plain run's path, through the private tmp's removal,
+  // and a plain CLI run loads no fs/promises: cli-cache.test.ts)
+  const { lstat, rmdir, unlink } = await import("node:fs/promises");
   const path = `/proc/self/fd/${dirFd}/${name}`;
   let st;
   try {
@@ -283,6 +285,7 @@ export async function removeBeneathLater(dirFd: number, name: string): Promise<v
 
 /** Every entry of the directory `fd` removed (removeBeneathLater). */
 async function emptyLater(fd: number): Promise<void> {
+  const { readdir, unlink } = await import("node:fs/promises");
   const entries = await readdir(`/proc/self/fd/${fd}`, { withFileTypes: true });
   const dirs = entries.filter((e) => e.isDirectory()).map((e) => e.name);
   const others = entries.filter((e) => !e.isDirectory()).map((e) => e.name);
