@@ -282,9 +282,11 @@ export function createBranch(root: string, workdir: string, command: readonly st
   let dirFd: number;
   try {
     dirFd = makeDirBeneath(rootFd, id, 0o700, dir);
-  } finally {
+  } catch (e) {
     closeSync(rootFd);
+    throw e;
   }
+  let made = false;
   try {
     closeSync(makeDirBeneath(dirFd, "upper", 0o755, join(dir, "upper")));
     closeSync(makeDirBeneath(dirFd, "work", 0o700, join(dir, "work")));
@@ -302,9 +304,20 @@ export function createBranch(root: string, workdir: string, command: readonly st
     const meta: BranchMeta = { ...draft, startNs };
     writeDurableAt(dirFd, "meta.json", JSON.stringify(meta), false, join(dir, "meta.json"));
     waitPastAt(dirFd, "tick", BigInt(startNs));
+    made = true;
     return { dir, upper: join(dir, "upper"), meta };
   } finally {
     closeSync(dirFd);
+    // A branch that could not be made whole (a name in it replaced by a link meanwhile)
+    // is removed, through descriptors, rather than left half-made in the store.
+    if (!made) {
+      try {
+        removeBeneath(rootFd, id);
+      } catch {
+        // left: listBranches does not list a branch without its record
+      }
+    }
+    closeSync(rootFd);
   }
 }
 

@@ -38,8 +38,10 @@ scriptCase("dropping a branch never changes what a work directory swapped for a 
   assert.equal(o.error, undefined, o.error);
   assert.equal(o.control, "700", `control: a chmod by path of the swapped name reaches the victim: ${JSON.stringify(o)}`);
   assert.ok(o.swaps > 0 && o.swappedSeen > 0, `the racer swapped work directories: ${JSON.stringify(o)}`);
-  assert.equal(o.aborted, 3, JSON.stringify(o));
-  assert.equal(o.dropped, 3, JSON.stringify(o));
+  // Each run aborted (or dropped), or refused at its start when the racer swapped its
+  // work directory while the branch was being made (removed then, not left half-made).
+  assert.equal(o.aborted + o.dropped + o.refusedAtStart, 6, JSON.stringify(o));
+  assert.ok(o.aborted + o.dropped >= 2, `most runs reached their drop: ${JSON.stringify(o)}`);
   assert.equal(o.wins, 0, `drops that changed the victim's modes or removed its files: ${JSON.stringify(o)}`);
   assert.deepEqual(o.left, [], `every branch was removed whole: ${JSON.stringify(o)}`);
 }, 60_000);

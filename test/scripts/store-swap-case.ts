@@ -185,7 +185,10 @@ async function workSwap(): Promise<object> {
   if (await until(() => isLink(join(fake, "work")))) chmodSync(join(fake, "work"), 0o700);
   const control = modeOf(victim);
   restore(); // the fake branch stays, swapped, until the end
-  let wins = 0, aborted = 0, dropped = 0, swappedSeen = 0;
+  let wins = 0, aborted = 0, dropped = 0, swappedSeen = 0, refusedAtStart = 0;
+  // A run whose branch's work directory the racer swapped while it was being made is
+  // refused at its start (the swap is seen, not followed): an outcome, not a failure.
+  const refusal = (e: unknown): boolean => /\(replaced since it was made\)/.test((e as Error).message) && ++refusedAtStart > 0;
   const trashLeft = (): boolean => readdirSync(storage).some((n) => n.startsWith(".trash-"));
   for (let r = 0; r < rounds; r++) {
     // An abort: the branch is dropped in the background (the run does not wait for it).
@@ -194,7 +197,7 @@ async function workSwap(): Promise<object> {
       if (res.workdir?.action === "aborted") aborted++;
       else note(`exit ${res.exitCode} ${res.stderrText}`);
     } catch (e) {
-      note((e as Error).message);
+      if (!refusal(e)) note((e as Error).message);
     }
     if (!(await until(() => !trashLeft()))) note("a background removal did not end within 3 s");
     if (!intact()) {
@@ -209,7 +212,7 @@ async function workSwap(): Promise<object> {
       dropWorkdirBranch(id, { fsStorage: storage });
       dropped++;
     } catch (e) {
-      note((e as Error).message);
+      if (!refusal(e)) note((e as Error).message);
     }
     if (!intact()) {
       wins++;
@@ -221,7 +224,7 @@ async function workSwap(): Promise<object> {
   const out = await race;
   const [swaps, exchange] = racerCounts(out);
   const left = readdirSync(storage).filter((n) => !n.startsWith(".lock-") && n !== "00000000-000000-controlwork");
-  return { wins, aborted, dropped, swappedSeen, swaps, exchange, control, left };
+  return { wins, aborted, dropped, swappedSeen, refusedAtStart, swaps, exchange, control, left };
 }
 
 let result: object;
