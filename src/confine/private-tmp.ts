@@ -34,7 +34,7 @@ export const HOME_VARIABLES = ["XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HO
 function ownerTag(): string | undefined {
   try {
     const ns = /^pid:\[(\d+)\]$/.exec(readlinkSync("/proc/self/ns/pid"))?.[1];
-    const start = statFields(readProcText("/proc/self/stat"))[19];
+    const start = startOf("self");
     if (ns === undefined || start === undefined || !/^\d+$/.test(start)) return undefined;
     return `${ns}.${process.pid}.${start}`;
   } catch {
@@ -42,12 +42,15 @@ function ownerTag(): string | undefined {
   }
 }
 
+/** A process's start time (field 22 of /proc/PID/stat), as text. */
+const startOf = (pid: number | "self"): string | undefined => statFields(readProcText(`/proc/${pid}/stat`))[19];
+
 /** Whether process `pid` of this pid namespace is the one that started at `start`: a pid
  * that names no process, or one started at another time (reused), is not; anything that
  * cannot be read counts as running (its directory stays). */
 function running(pid: number, start: string): boolean {
   try {
-    return statFields(readProcText(`/proc/${pid}/stat`))[19] === start;
+    return startOf(pid) === start;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code !== "ENOENT";
   }
@@ -68,7 +71,8 @@ const TAGGED = /^sandlock-tmp-(\d+)\.(\d+)\.(\d+)-[A-Za-z0-9]{6}$/;
  * first removal of its own: a process killed without a chance to clean up (SIGKILL) left
  * its directory, and whatever the sandbox wrote there, in the temporary directory.
  * Only directories this user owns, named by a process of this pid namespace that no longer
- * runs (same pid and start time: a reused pid is another process, whose directory stays).
+ * runs (no process of that pid with that start time: a reused pid is another process, so
+ * the directory is removed).
  * A process of this user that may write the temporary directory (a sandbox granted /tmp)
  * can make such a name, and what it puts beneath it is removed as removeBeneath removes:
  * nothing a link names. Errors are ignored: a leftover is left for a later run.
