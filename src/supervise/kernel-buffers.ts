@@ -250,8 +250,10 @@ export class KernelBuffers {
   }
 
   /** Bytes per accounting unit, for the processes given (id -> unit and the thread whose
-   * /proc entry shows its descriptors). `maxAgeMs`: how old a shared socket dump may be. */
-  measure(procs: ReadonlyMap<number, { unit: number; task: number }>, maxAgeMs: number): Map<number, number> {
+   * /proc entry shows its descriptors). `maxAgeMs`: how old a shared socket dump may be.
+   * A generator that yields after each process's descriptor table (the sandbox decides how
+   * long one is): the watchdog runs it in slices between other work (memory.ts). */
+  *measure(procs: ReadonlyMap<number, { unit: number; task: number }>, maxAgeMs: number): Generator<void, Map<number, number>> {
     const socks = new Map<number, Set<number>>();
     const pipes = new Map<number, Set<number>>();
     const add = (into: Map<number, Set<number>>, unit: number, ino: number): void => {
@@ -259,23 +261,23 @@ export class KernelBuffers {
       if (set === undefined) into.set(unit, (set = new Set()));
       set.add(ino);
     };
-    const list = [...procs.values()];
-    const buf = native().fdObjects(list.map((p) => p.task));
-    if (typeof buf === "number") {
-      // More sockets and pipes than the supervisor lists (over five million): more than
-      // any cap can be told to hold, so the sandbox is charged past every cap.
-      const out = new Map<number, number>();
-      for (const p of list) out.set(p.unit, Number.MAX_SAFE_INTEGER);
-      return out;
-    }
     const out = new Map<number, number>();
     const charge = (unit: number, bytes: number): void => void out.set(unit, (out.get(unit) ?? 0) + bytes);
-    for (let at = 0; at + 12 <= buf.length; at += 12) {
-      const unit = list[buf.readUInt32LE(at)]!.unit;
-      const kind = buf.readUInt32LE(at + 4);
-      // An epoll file shared by two descriptors or processes is charged for each.
-      if (kind === 3) charge(unit, buf.readUInt32LE(at + 8) * EPOLL_WATCH_BYTES);
-      else add(kind === 1 ? socks : pipes, unit, buf.readUInt32LE(at + 8));
+    for (const { unit, task } of procs.values()) {
+      const buf = native().fdObjects([task]);
+      if (typeof buf === "number") {
+        // More sockets and pipes than the supervisor lists (over five million): more than
+        // any cap can be told to hold, so the sandbox is charged past every cap.
+        charge(unit, Number.MAX_SAFE_INTEGER);
+        continue;
+      }
+      for (let at = 0; at + 12 <= buf.length; at += 12) {
+        const kind = buf.readUInt32LE(at + 4);
+        // An epoll file shared by two descriptors or processes is charged for each.
+        if (kind === 3) charge(unit, buf.readUInt32LE(at + 8) * EPOLL_WATCH_BYTES);
+        else add(kind === 1 ? socks : pipes, unit, buf.readUInt32LE(at + 8));
+      }
+      yield;
     }
     if (socks.size === 0 && pipes.size === 0 && this.inFlight.size === 0) return out;
     const unix = socks.size > 0 || this.inFlight.size > 0 ? unixTable(maxAgeMs) : null;

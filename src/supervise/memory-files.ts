@@ -12,6 +12,9 @@ const HUGETLBFS_MAGIC = 0x958458f6;
 /** How long a device number's file system type is trusted (anonymous device numbers are
  * reused once a file system is unmounted). */
 const KIND_TTL_MS = 10_000;
+/** Descriptors of one process looked at between two of the watchdog's yields (a stat each,
+ * about 5 us). */
+const FD_SLICE = 512;
 
 /** shmem pages count in a mapping process's RssShmem; hugetlb pages in no status figure. */
 export type MemoryKind = "shmem" | "hugetlb";
@@ -332,8 +335,11 @@ export class MemoryFiles {
    * the memory-backed mounts under writable grants is charged to unit 0: statfs cannot
    * say who wrote, so whatever the host adds there while the sandbox runs counts too (the
    * baseline is the lowest use seen, so a host deleting files gives the sandbox no room).
+   * A generator that yields after each process's mappings and every FD_SLICE of its
+   * descriptors (the sandbox decides how many there are): the watchdog runs it in slices
+   * between other work (memory.ts).
    */
-  measure(procs: ReadonlyMap<number, { unit: number; shmem: number; task: number }>, objects: readonly { unit: number; key: string; bytes: number }[] = []): FileCharges {
+  *measure(procs: ReadonlyMap<number, { unit: number; shmem: number; task: number }>, objects: readonly { unit: number; key: string; bytes: number }[] = []): Generator<void, FileCharges> {
     const files = new Map<number, number>();
     const mappedFilePages = new Map<number, number>();
     const settled = new Set<number>();
@@ -358,10 +364,11 @@ export class MemoryFiles {
     }
     const visible = new Set<string>();
     for (const [pid, { unit, shmem, task }] of procs) {
-      if (this.memfds) this.scanFds(task, unit, grantDevs, charge, visible);
+      if (this.memfds) yield* this.scanFds(task, unit, grantDevs, charge, visible);
       // Every process's mappings, every time: a shared anonymous object holds its pages
       // whether or not any process has them in its page tables (RssShmem).
       if (this.scanMaps(pid, task, unit, shmem > 0, grantDevs, charge, mappedFilePages, charged, visible)) settled.add(pid);
+      yield;
     }
     this.chargeHeld(charge, visible);
     return { files, mappedFilePages, settled };
@@ -396,14 +403,15 @@ export class MemoryFiles {
 
   /** Every descriptor of a process (read through thread `task`) that is a memory-backed
    * file off the grant mounts: charged by its allocated blocks, once per inode and unit. */
-  private scanFds(task: number, unit: number, grantDevs: ReadonlySet<string>, charge: (unit: number, key: string, bytes: number) => void, visible: Set<string>): void {
+  private *scanFds(task: number, unit: number, grantDevs: ReadonlySet<string>, charge: (unit: number, key: string, bytes: number) => void, visible: Set<string>): Generator<void, void> {
     let names: string[];
     try {
       names = readdirSync(`/proc/${task}/fd`);
     } catch {
       return; // gone
     }
-    for (const name of names) {
+    for (const [i, name] of names.entries()) {
+      if (i % FD_SLICE === FD_SLICE - 1) yield;
       const path = `/proc/${task}/fd/${name}`;
       let st;
       try {

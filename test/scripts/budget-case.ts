@@ -6,6 +6,8 @@
 //   errors PROBE ROUNDS the error paths of performed calls (descriptors before and after)
 //   netlink PROBE MS HOW [CPU]  a netlink dump flood (this process's CPU and event-loop lag)
 //   urandom PROBE MS [CPU]  a seeded /dev/urandom spliced into /dev/null (the same measures)
+//   hold PROBE WHAT PROCS N MS  PROCS processes holding N descriptors or mappings each
+//                       under maxMemory for MS (the memory watchdog's looks: the same measures)
 //   busy PROBE MS       a control: this process blocks its own event loop for MS
 
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
@@ -83,6 +85,10 @@ async function netlinkFlood(ms: string, how: string, cpu?: string): Promise<obje
 async function urandomFlood(ms: string, cpu?: string): Promise<object> {
   const policy = { fsReadable: [probe, "/dev/urandom"], fsWritable: ["/dev/null"], randomSeed: 1, ...(cpu === undefined ? {} : { maxCpu: Number(cpu) }) };
   return flood(policy, ["budget-urandom-splice", ms]);
+}
+
+async function hold(what: string, procs: string, n: string, ms: string): Promise<object> {
+  return flood({ fsReadable: [probe], maxMemory: "1G", maxProcesses: Number(procs) + 1 }, ["budget-hold", what, procs, n, ms]);
 }
 
 /**
@@ -173,6 +179,7 @@ async function main(): Promise<void> {
     else if (mode === "errors") out = await errorFlood(args[0]!, dir);
     else if (mode === "netlink") out = await netlinkFlood(args[0]!, args[1]!, args[2]);
     else if (mode === "urandom") out = await urandomFlood(args[0]!, args[1]);
+    else if (mode === "hold") out = await hold(args[0]!, args[1]!, args[2]!, args[3]!);
     else if (mode === "busy") out = await busyControl(args[0]!);
     else throw new Error(`budget-case: unknown mode ${mode}`);
     process.stdout.write(JSON.stringify(out) + "\n");

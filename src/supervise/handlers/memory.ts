@@ -41,6 +41,8 @@ const MAP_SHARED = 0x01;
 const MAP_ANONYMOUS = 0x20;
 const PAGE = 4096;
 const WATCH_MS = 100;
+/** The longest the watchdog's look holds the event loop at once (see look). */
+const LOOK_SLICE_MS = 10;
 const EAGAIN = 11;
 /**
  * The kernel memory of one thread, charged for every thread of every process: its kernel
@@ -274,22 +276,32 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     }
   };
 
-  const refreshAll = (): void => {
-    charged.clear();
-    units.clear();
+  /**
+   * One look at the whole sandbox: every process's figures, its memory-backed files and
+   * mappings, its kernel buffers. A generator that yields between processes (and within a
+   * long descriptor table): how long a look takes is the sandbox's to decide (descriptors
+   * and mappings by the tens of thousands), so the watchdog runs it in slices of
+   * LOOK_SLICE_MS between the event loop's other work (every sandbox of this process is
+   * served by that loop). What it found replaces the last look's figures at its end only:
+   * a handler between two slices sees the last look, never half of this one.
+   */
+  function* look(): Generator<void, void> {
+    const found = new Map<number, number>(); // tgid -> accounting unit
     const procs = new Map<number, { unit: number; shmem: number; task: number; bytes: number }>();
     // One /proc pass per period serves every sandbox of this process.
     for (const [tgid, c] of sandboxCharges(ctx.launcherPid, ctx.forkParent(), WATCH_MS / 2)) {
-      units.set(tgid, c.unit);
+      found.set(tgid, c.unit);
       procs.set(tgid, c);
     }
+    yield;
     // Always: shared anonymous memory is held by mappings whose pages need not be in any
     // process's RssShmem (MADV_DONTNEED, a fork, a mapping cut down to one page).
     const sysv = segments?.look().map((g) => ({ unit: g.unit, key: sysvKey(g.id), bytes: g.bytes })) ?? [];
-    const look = files.measure(procs, sysv);
+    const seen = yield* files.measure(procs, sysv);
     // Socket queues and pipes: memory like a file's, held apart from any process's figures.
     // The socket dumps, shared by every sandbox of this process, are taken once a period.
-    for (const [unit, bytes] of buffers.measure(procs, WATCH_MS)) look.files.set(unit, (look.files.get(unit) ?? 0) + bytes);
+    const held = yield* buffers.measure(procs, WATCH_MS);
+    for (const [unit, bytes] of held) seen.files.set(unit, (seen.files.get(unit) ?? 0) + bytes);
     // Pages of memory-backed files a process maps are in its RssShmem and in the file's
     // blocks: charged once, as the file. A settled process (FileCharges.settled: every
     // shared page it maps is in a file this look charged, or its address space was gone)
@@ -300,16 +312,19 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     // 64 MiB cap reported at 78 MiB). Any other process is taken off the pages its maps
     // showed. What is taken off is what a request's fresh figure takes off until the next
     // look (record).
+    charged.clear();
+    units.clear();
     mappedPages.clear();
+    for (const [tgid, unit] of found) units.set(tgid, unit);
     for (const [tgid, p] of procs) {
-      const mapped = look.mappedFilePages.get(tgid) ?? 0;
-      const pages = look.settled.has(tgid) ? Math.max(mapped, p.shmem) : mapped;
+      const mapped = seen.mappedFilePages.get(tgid) ?? 0;
+      const pages = seen.settled.has(tgid) ? Math.max(mapped, p.shmem) : mapped;
       mappedPages.set(tgid, pages);
       charged.set(tgid, p.bytes - Math.min(pages, p.shmem));
     }
-    inFiles = look.files;
+    inFiles = seen.files;
     lastLooks.set(ctx.launcherPid, { files: inFiles, mapped: mappedPages });
-  };
+  }
 
   /**
    * The fast path's credit (native/memcredit.c): growth calls that fit in it are continued
@@ -361,8 +376,8 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     }
   };
 
-  const watchdog = setInterval(() => {
-    refreshAll();
+  /** After a look: what it found is judged, and units past the cap are killed. */
+  const judge = (): void => {
     // The credit was computed from an older look: memory that grew without a request
     // (memory-backed files, kernel buffers) is in this one. The next growth call goes to
     // the handlers, which grant afresh.
@@ -388,8 +403,37 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
       }
       if (worst > 0) ctx.killProcess(worst);
     }
-  }, WATCH_MS);
-  watchdog.unref();
+  };
+
+  // The watchdog: a look every WATCH_MS, run in slices (see look), its time charged to the
+  // sandbox (maxCpu), and the next one started no sooner than the last one's own time
+  // after it ended, so a sandbox that makes its looks slow gets them less often and never
+  // holds more than about half of this process's event loop.
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  const watch = (): void => {
+    const steps = look();
+    let busy = 0;
+    const slice = (): void => {
+      if (closed) return;
+      const t0 = performance.now();
+      let done = false;
+      while (!done && performance.now() - t0 < LOOK_SLICE_MS) done = steps.next().done === true;
+      const spent = performance.now() - t0;
+      busy += spent;
+      ctx.chargeCpu(spent);
+      if (!done) {
+        setImmediate(slice);
+        return;
+      }
+      judge();
+      timer = setTimeout(watch, Math.max(WATCH_MS, busy));
+      timer.unref();
+    };
+    slice();
+  };
+  timer = setTimeout(watch, WATCH_MS);
+  timer.unref();
 
   /**
    * fallocate allocates a memory-backed file's pages at once: past the cap it is refused
@@ -526,7 +570,8 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
       buffers.passed(me === null ? 0 : unitOf(me.tgid), sender, destVfs, fds);
     },
     close: () => {
-      clearInterval(watchdog);
+      closed = true;
+      clearTimeout(timer);
       // Segments live in the host's IPC namespace: they would outlive the sandbox.
       segments?.removeAll();
       lastLooks.delete(ctx.launcherPid);
