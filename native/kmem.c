@@ -13,6 +13,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,26 +193,46 @@ static int inet_each(struct nlmsghdr *h, struct words *o) {
   return 0;
 }
 
-/* inetSockets(family, protocol) -> Buffer of u32 records (see inet_each) for every socket of
- * that family and protocol (IPPROTO_TCP, IPPROTO_UDP) in this network namespace, or -errno. */
+/* inetSockets(family, protocol, states, port) -> Buffer of u32 records (see inet_each) for
+ * every socket of that family and protocol (IPPROTO_TCP, IPPROTO_UDP) in this network
+ * namespace whose state is in the mask `states` (bit N: TCP state N; -1 every state) and,
+ * unless `port` is 0, whose local port is `port`; or -errno. The kernel leaves the others
+ * out (listeners only: only the listening table is walked; a port: a filter the kernel
+ * runs on each socket, so only the matches are sent). */
 static napi_value sl_inet_sockets(napi_env env, napi_callback_info info) {
-  SL_ARGS(env, info, 2);
+  SL_ARGS(env, info, 4);
   SL_ARG_INT(env, 0, family);
   SL_ARG_INT(env, 1, protocol);
+  SL_ARG_INT(env, 2, states);
+  SL_ARG_INT(env, 3, port);
   struct {
     struct nlmsghdr h;
     struct inet_diag_req_v2 r;
+    struct nlattr a;
+    struct inet_diag_bc_op bc[4];
   } req;
   memset(&req, 0, sizeof req);
-  req.h.nlmsg_len = sizeof req;
+  size_t len = offsetof(__typeof__(req), a);
+  if (port > 0 && port <= 65535) {
+    /* local port >= port (else past the end: no match), then <= port (the same). A jump
+     * that lands exactly on the end accepts; one beyond it rejects (inet_diag_bc_run). */
+    req.bc[0] = (struct inet_diag_bc_op){.code = INET_DIAG_BC_S_GE, .yes = 8, .no = 20};
+    req.bc[1] = (struct inet_diag_bc_op){.no = (unsigned short)port};
+    req.bc[2] = (struct inet_diag_bc_op){.code = INET_DIAG_BC_S_LE, .yes = 8, .no = 12};
+    req.bc[3] = (struct inet_diag_bc_op){.no = (unsigned short)port};
+    req.a.nla_type = INET_DIAG_REQ_BYTECODE;
+    req.a.nla_len = (uint16_t)(sizeof req.a + sizeof req.bc);
+    len = sizeof req;
+  }
+  req.h.nlmsg_len = (uint32_t)len;
   req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
   req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   req.r.sdiag_family = (uint8_t)family;
   req.r.sdiag_protocol = (uint8_t)protocol;
-  req.r.idiag_states = ~0u;
+  req.r.idiag_states = (uint32_t)states;
   req.r.idiag_ext = 1u << (INET_DIAG_SKMEMINFO - 1);
   struct words o = {0};
-  int rc = diag_run(&req, sizeof req, 1, inet_each, &o);
+  int rc = diag_run(&req, len, 1, inet_each, &o);
   return words_result(env, &o, rc);
 }
 

@@ -142,7 +142,9 @@ export interface NativeAddon {
    * (1: named), n, n pending-connection inodes. */
   unixSockets(ino: number): Buffer | number;
   /** IP sockets of a family and protocol: ino, state, local port, rmem_alloc, wmem_queued, wmem_alloc. */
-  inetSockets(family: number, protocol: number): Buffer | number;
+  /** `states`: a mask of TCP states (bit N: state N), -1 for all; `port`: only sockets
+   * bound there (0: any). */
+  inetSockets(family: number, protocol: number, states: number, port: number): Buffer | number;
   /** Triples (index in pids; kind: 1 socket, 2 pipe, inode; 3 epoll, its watches) of the
    * processes' descriptor tables. */
   fdObjects(pids: readonly number[]): Buffer | number;

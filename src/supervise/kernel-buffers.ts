@@ -117,7 +117,7 @@ function readInet(): InetTable {
   const unowned = new Map<string, number>();
   for (const family of [AF_INET, AF_INET6]) {
     for (const protocol of [IPPROTO_TCP, IPPROTO_UDP]) {
-      const buf = native().inetSockets(family, protocol);
+      const buf = native().inetSockets(family, protocol, -1, 0);
       if (typeof buf === "number") continue; // no inet_diag for it: nothing to charge here
       for (let at = 0; at + 24 <= buf.length; at += 24) {
         const ino = buf.readUInt32LE(at);

@@ -8,11 +8,14 @@
 //   urandom PROBE MS [CPU]  a seeded /dev/urandom spliced into /dev/null (the same measures)
 //   hold PROBE WHAT PROCS N MS  PROCS processes holding N descriptors or mappings each
 //                       under maxMemory for MS (the memory watchdog's looks: the same measures)
+//   listeners PROBE N M  under portRemap, N listeners of the sandbox on one port, then M
+//                       connects to a remapped port (each asks who listens there)
 //   busy PROBE MS       a control: this process blocks its own event loop for MS
 
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer, type AddressInfo } from "node:net";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Sandbox } from "../../src/index.js";
 
@@ -91,6 +94,37 @@ async function hold(what: string, procs: string, n: string, ms: string): Promise
   return flood({ fsReadable: [probe], maxMemory: "1G", maxProcesses: Number(procs) + 1 }, ["budget-hold", what, procs, n, ms]);
 }
 
+/** A port a host listener holds (so the sandbox's bind there is remapped), and the listener. */
+async function hostPort(): Promise<{ port: number; close: () => void }> {
+  const server = createServer((c) => c.destroy());
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { port: (server.address() as AddressInfo).port, close: () => server.close() };
+}
+
+async function listeners(n: string, m: string): Promise<object> {
+  const taken = await hostPort();
+  const other = await hostPort();
+  other.close(); // a port free on the host, for the sandbox's crowd of listeners
+  const program = `
+import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", ${taken.port})); s.listen(64)
+crowd = []
+for i in range(${Number(n)}):
+    x = socket.socket(); x.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    x.bind(("127.0.0.1", ${other.port})); x.listen(1); crowd.append(x)
+t0 = time.monotonic()
+for i in range(${Number(m)}):
+    c = socket.create_connection(("127.0.0.1", ${taken.port})); a, _ = s.accept(); a.close(); c.close()
+print("connected", ${Number(m)}, "listeners", len(crowd), "ms", round((time.monotonic() - t0) * 1000), flush=True)
+`;
+  try {
+    const policy = { fsReadable: [probe, "/usr", "/lib", "/lib64", "/bin", "/etc"], netAllowBind: [taken.port, other.port], netAllow: [`tcp://127.0.0.1:${taken.port}`], portRemap: true };
+    return await flood(policy, ["/usr/bin/python3", "-c", program], false);
+  } finally {
+    taken.close();
+  }
+}
+
 /**
  * The longest gap between turns of this process's event loop while it runs, with how much
  * of it the main thread spent waiting for a CPU (the run-queue delay of
@@ -124,11 +158,11 @@ function stallWatch(): () => { ms: number; waitingMs: number } {
 
 /** The probe's op under `policy`, with this process's CPU and event-loop lag measured from
  * the sandbox's start to its report. */
-async function flood(policy: object, op: string[]): Promise<object> {
+async function flood(policy: object, op: string[], isProbeOp = true): Promise<object> {
   await Sandbox.run(policy, [probe, "exit", "0"]);
   const lag = monitorEventLoopDelay({ resolution: 10 });
   const sb = new Sandbox(policy);
-  await sb.spawn([probe, ...op], { stdout: "pipe" });
+  await sb.spawn(isProbeOp ? [probe, ...op] : op, { stdout: "pipe" });
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   lag.enable();
@@ -180,6 +214,7 @@ async function main(): Promise<void> {
     else if (mode === "netlink") out = await netlinkFlood(args[0]!, args[1]!, args[2]);
     else if (mode === "urandom") out = await urandomFlood(args[0]!, args[1]);
     else if (mode === "hold") out = await hold(args[0]!, args[1]!, args[2]!, args[3]!);
+    else if (mode === "listeners") out = await listeners(args[0]!, args[1]!);
     else if (mode === "busy") out = await busyControl(args[0]!);
     else throw new Error(`budget-case: unknown mode ${mode}`);
     process.stdout.write(JSON.stringify(out) + "\n");

@@ -6,7 +6,7 @@
 
 import { readFileSync } from "node:fs";
 import { native } from "../../confine/native.js";
-import { AF, SOCK } from "../../plan/seccomp.js";
+import { AF, IPPROTO, SOCK } from "../../plan/seccomp.js";
 import type { Destination } from "../../plan/net-match.js";
 import { deny, returnValue, CONTINUE, type Action } from "../action.js";
 import type { SupervisorContext } from "../handler.js";
@@ -48,11 +48,30 @@ function withFamily(name: Buffer, family: number): Buffer {
 /** TCP_LISTEN in /proc/net/tcp's "st" column. */
 const LISTEN = "0A";
 
+/** TCP_LISTEN's bit in an inet_diag state mask. */
+const LISTEN_STATE_BIT = 1 << 10;
+
 /**
  * Inodes of the IP sockets listening on `port` in this network namespace (the sandbox's:
- * portRemap keeps the host's), from /proc/net/tcp and tcp6: "sl local rem st ... inode".
+ * portRemap keeps the host's). From NETLINK_SOCK_DIAG, asking for listeners only, which
+ * the kernel finds in its listening table alone: /proc/net/tcp lists every socket of the
+ * namespace, and a sandbox that opened thousands made each of its connects read them all
+ * (15,000 listeners: 227 ms per connect, on the event loop). /proc/net/tcp and tcp6 where
+ * the host has no inet_diag.
  */
 function listenersOn(port: number): Set<number> {
+  const out = new Set<number>();
+  for (const family of [AF.INET, AF.INET6]) {
+    const buf = native().inetSockets(family, IPPROTO.TCP, LISTEN_STATE_BIT, port);
+    if (typeof buf === "number") return listenersInText(port);
+    // Records of six words: inode, state, local port, then queue figures (kmem.c).
+    for (let at = 0; at + 24 <= buf.length; at += 24) if (buf.readUInt32LE(at + 8) === port) out.add(buf.readUInt32LE(at));
+  }
+  return out;
+}
+
+/** listenersOn from /proc/net/tcp and tcp6: "sl local rem st ... inode". */
+function listenersInText(port: number): Set<number> {
   const out = new Set<number>();
   const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
   for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
