@@ -145,9 +145,10 @@ export interface NativeAddon {
   /** `states`: a mask of TCP states (bit N: state N), -1 for all; `port`: only sockets
    * bound there (0: any). */
   inetSockets(family: number, protocol: number, states: number, port: number): Buffer | number;
-  /** Triples (index in pids; kind: 1 socket, 2 pipe, inode; 3 epoll, its watches) of the
-   * processes' descriptor tables. */
-  fdObjects(pids: readonly number[]): Buffer | number;
+  /** Part of one process's descriptor table: the first u32 is the descriptor to go on from
+   * (0: the end), then triples (0; kind: 1 socket, 2 pipe, with the inode; 3 epoll, with its
+   * watches) for at most `max` descriptors from `from` on. */
+  fdObjectsFrom(pid: number, from: number, max: number): Buffer | number;
   /** setsockopt of an int option on the supervisor's descriptor: 0 or -errno. */
   setsockoptInt(fd: number, level: number, name: number, value: number): number;
   /** shmctl(id, IPC_RMID): 0 or -errno. */

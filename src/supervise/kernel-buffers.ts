@@ -8,6 +8,7 @@ import { native } from "../confine/native.js";
 import { PIPE_CHARGE_BYTES } from "../plan/seccomp-kmem.js";
 import { defaultSendBuffer, sysctlInt } from "./handlers/socket-buffers.js";
 import { readProcText } from "../kernel/proc-text.js";
+import { fdObjectParts } from "./fd-objects.js";
 
 const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
@@ -251,8 +252,8 @@ export class KernelBuffers {
 
   /** Bytes per accounting unit, for the processes given (id -> unit and the thread whose
    * /proc entry shows its descriptors). `maxAgeMs`: how old a shared socket dump may be.
-   * A generator that yields after each process's descriptor table (the sandbox decides how
-   * long one is): the watchdog runs it in slices between other work (memory.ts). */
+   * A generator that yields after each part of a process's descriptor table (the sandbox
+   * decides how long one is: fd-objects.ts): the watchdog runs it in slices between other work (memory.ts). */
   *measure(procs: ReadonlyMap<number, { unit: number; task: number }>, maxAgeMs: number): Generator<void, Map<number, number>> {
     const socks = new Map<number, Set<number>>();
     const pipes = new Map<number, Set<number>>();
@@ -264,19 +265,11 @@ export class KernelBuffers {
     const out = new Map<number, number>();
     const charge = (unit: number, bytes: number): void => void out.set(unit, (out.get(unit) ?? 0) + bytes);
     for (const { unit, task } of procs.values()) {
-      const buf = native().fdObjects([task]);
-      if (typeof buf === "number") {
-        // More sockets and pipes than the supervisor lists (over five million): more than
-        // any cap can be told to hold, so the sandbox is charged past every cap.
-        charge(unit, Number.MAX_SAFE_INTEGER);
-        continue;
-      }
-      for (let at = 0; at + 12 <= buf.length; at += 12) {
-        const kind = buf.readUInt32LE(at + 4);
+      yield* fdObjectParts(task, (kind, value) => {
         // An epoll file shared by two descriptors or processes is charged for each.
-        if (kind === 3) charge(unit, buf.readUInt32LE(at + 8) * EPOLL_WATCH_BYTES);
-        else add(kind === 1 ? socks : pipes, unit, buf.readUInt32LE(at + 8));
-      }
+        if (kind === "epoll") charge(unit, value * EPOLL_WATCH_BYTES);
+        else add(kind === "socket" ? socks : pipes, unit, value);
+      });
       yield;
     }
     if (socks.size === 0 && pipes.size === 0 && this.inFlight.size === 0) return out;

@@ -90,7 +90,7 @@ export function filterInterfaceBlocks(text: string, visible: ReadonlySet<string>
 }
 
 /** A socket table with only the sockets whose inode is in `own` (header kept). */
-export function filterSockets(text: string, inodeColumn: number, own: ReadonlySet<number>): string {
+export function filterSockets(text: string, inodeColumn: number, own: { has(inode: number): boolean }): string {
   const all = lines(text);
   const out = all.slice(0, 1);
   for (const line of all.slice(1)) {

@@ -10,6 +10,8 @@
 //                       under maxMemory for MS (the memory watchdog's looks: the same measures)
 //   listeners PROBE N M  under portRemap, N listeners of the sandbox on one port, then M
 //                       connects to a remapped port (each asks who listens there)
+//   netread PROBE PROCS FDS MS  PROCS processes holding FDS descriptors each read the
+//                       supervised /proc/self/net/unix in a loop for MS (the same measures)
 //   busy PROBE MS       a control: this process blocks its own event loop for MS
 
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
@@ -92,6 +94,10 @@ async function urandomFlood(ms: string, cpu?: string): Promise<object> {
 
 async function hold(what: string, procs: string, n: string, ms: string): Promise<object> {
   return flood({ fsReadable: [probe], maxMemory: "1G", maxProcesses: Number(procs) + 1 }, ["budget-hold", what, procs, n, ms]);
+}
+
+async function netRead(procs: string, fds: string, ms: string): Promise<object> {
+  return flood({ fsReadable: [probe, "/proc"], procView: "supervised", maxProcesses: Number(procs) + 1 }, ["budget-net-read", procs, fds, ms]);
 }
 
 /** A port a host listener holds (so the sandbox's bind there is remapped), and the listener. */
@@ -215,6 +221,7 @@ async function main(): Promise<void> {
     else if (mode === "urandom") out = await urandomFlood(args[0]!, args[1]);
     else if (mode === "hold") out = await hold(args[0]!, args[1]!, args[2]!, args[3]!);
     else if (mode === "listeners") out = await listeners(args[0]!, args[1]!);
+    else if (mode === "netread") out = await netRead(args[0]!, args[1]!, args[2]!);
     else if (mode === "busy") out = await busyControl(args[0]!);
     else throw new Error(`budget-case: unknown mode ${mode}`);
     process.stdout.write(JSON.stringify(out) + "\n");

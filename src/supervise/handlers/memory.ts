@@ -324,6 +324,9 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     }
     inFiles = seen.files;
     lastLooks.set(ctx.launcherPid, { files: inFiles, mapped: mappedPages });
+    // Breaks of processes gone since (a pid reused by a new process of the sandbox starts
+    // from the kernel's figure, as at an execve).
+    for (const tgid of lastBreak.keys()) if (!found.has(tgid)) lastBreak.delete(tgid);
   }
 
   /**

@@ -2,11 +2,12 @@
 // /proc/<pid>/net. The sandbox gets a filtered copy of its process's real file as a sealed
 // memfd; /proc/net files that name host interfaces and have no filtered form are refused.
 
-import { closeSync, readdirSync, readSync, readlinkSync } from "node:fs";
+import { closeSync, readSync } from "node:fs";
 import { native } from "../../confine/native.js";
 import type { InterfaceScope } from "../../plan/interface-view.js";
 import { visibleInterfaces } from "../interface-view.js";
 import { deny, type Action } from "../action.js";
+import { fdObjectParts } from "../fd-objects.js";
 import { processTree } from "../members.js";
 import { O, RESOLVE } from "../paths.js";
 import { filterMountinfo, filterMounts, filterMountstats } from "../proc-mounts.js";
@@ -59,27 +60,138 @@ function readAll(fd: number): Buffer {
  * forked since is missed (its sockets hidden: closed, not open); a stale pid would need
  * the pid space to wrap in that time to name a host process. */
 const TREE_AGE_MS = 100;
+/** How long a table's read may scan the sandbox's descriptor tables before the rest of the
+ * scan goes on between other work (SocketOwners). */
+const SYNC_SCAN_MS = 5;
+/** The longest a background scan holds the event loop at once. */
+const SCAN_SLICE_MS = 10;
+/** Inodes kept as another's, or waiting for a scan, at most (then forgotten: learnt again). */
+const MAX_INODES_KEPT = 65_536;
 
-/** Inodes of the sockets the sandbox's processes hold (their fd tables, from /proc). */
-export function sandboxSocketInodes(launcherPid: number): Set<number> {
-  const out = new Set<number>();
-  for (const pid of processTree(launcherPid, false, TREE_AGE_MS).keys()) {
-    let fds: string[];
-    try {
-      fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue; // exited meanwhile
-    }
-    for (const fd of fds) {
-      try {
-        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-        if (m) out.add(Number(m[1]));
-      } catch {
-        // closed meanwhile
-      }
-    }
+interface OwnerScan {
+  steps: Generator<void, Set<number>>;
+  /** Unknown inodes of tables read before this scan began: another's if it does not find them. */
+  candidates: Set<number>;
+  busy: number;
+  done: boolean;
+}
+
+/**
+ * Which sockets are the sandbox's, for its filtered socket tables (/proc/<pid>/net/tcp,
+ * unix...): those the last scan of its processes' descriptor tables found (`ours`), and
+ * inodes of tables read before a scan that the scan did not find (`others`: a socket's
+ * inode is not reused while it lives, so another's stays another's). A scan reads every
+ * descriptor of every process of the sandbox, as many as the sandbox makes: 8 processes
+ * holding 19,000 each made every open of such a file a 1.2 s walk on the event loop (9.9 s
+ * of lag for 8 opens). So a scan is made only when a table shows an inode neither set
+ * knows; it runs for at most SYNC_SCAN_MS inside the open (a sandbox with ordinary tables
+ * is scanned whole there, and sees its new sockets at once) and goes on in slices between
+ * other work if longer; the next starts no sooner than the last one's own time after it
+ * ended. Meanwhile unknown inodes are left out, as closed sockets would be.
+ */
+class SocketOwners {
+  #ours = new Set<number>();
+  #others = new Set<number>();
+  /** Unknown inodes of tables read since the running scan began (or since the last one). */
+  #pending = new Set<number>();
+  #scan: OwnerScan | undefined;
+  #readyAt = 0;
+  #lastCost = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly launcherPid: number) {}
+
+  /** Membership for one table, read just before: `has(inode)`. */
+  forTable(): { has(inode: number): boolean } {
+    // The scan this table started (it was read before that scan began).
+    let mine: OwnerScan | undefined;
+    return {
+      has: (inode) => {
+        if (this.#ours.has(inode)) return true;
+        if (this.#others.has(inode)) return false;
+        if (mine === undefined && this.#scan === undefined && performance.now() >= this.#readyAt) {
+          mine = this.#start();
+          // Inside the open only while scans are short (one step at least: a process's
+          // table); a sandbox whose last scan was long is scanned between other work.
+          if (this.#lastCost <= SYNC_SCAN_MS) this.#drive(SYNC_SCAN_MS);
+          else setImmediate(() => this.#drive(SCAN_SLICE_MS));
+          if (this.#ours.has(inode)) return true;
+        }
+        if (mine?.done) this.#noteOther(inode);
+        else if (mine !== undefined) mine.candidates.add(inode);
+        else if (this.#pending.size < MAX_INODES_KEPT) {
+          this.#pending.add(inode);
+          this.#later();
+        }
+        return false;
+      },
+    };
   }
-  return out;
+
+  #noteOther(inode: number): void {
+    if (this.#others.size >= MAX_INODES_KEPT) this.#others.clear();
+    this.#others.add(inode);
+  }
+
+  #start(): OwnerScan {
+    const scan: OwnerScan = { steps: this.#steps(), candidates: this.#pending, busy: 0, done: false };
+    this.#pending = new Set();
+    this.#scan = scan;
+    return scan;
+  }
+
+  /** One part of a process's descriptor table per step (fd-objects.ts). */
+  *#steps(): Generator<void, Set<number>> {
+    const found = new Set<number>();
+    for (const pid of processTree(this.launcherPid, false, TREE_AGE_MS).keys()) {
+      yield* fdObjectParts(pid, (kind, inode) => {
+        if (kind === "socket") found.add(inode);
+      });
+      yield;
+    }
+    return found;
+  }
+
+  /** Runs the scan for up to `ms`; when it is over, what it found replaces `ours`. */
+  #drive(ms: number): void {
+    const scan = this.#scan!;
+    const t0 = performance.now();
+    let step = scan.steps.next();
+    while (step.done !== true && performance.now() - t0 < ms) step = scan.steps.next();
+    scan.busy += performance.now() - t0;
+    if (step.done !== true) {
+      setImmediate(() => this.#drive(SCAN_SLICE_MS));
+      return;
+    }
+    scan.done = true;
+    this.#scan = undefined;
+    this.#ours = step.value;
+    for (const c of scan.candidates) if (!step.value.has(c)) this.#noteOther(c);
+    this.#lastCost = scan.busy;
+    this.#readyAt = performance.now() + scan.busy;
+    if (this.#pending.size > 0) this.#later();
+  }
+
+  /** A scan for the pending inodes, once the last one's time has passed. */
+  #later(): void {
+    if (this.#scan !== undefined || this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#scan !== undefined || this.#pending.size === 0) return;
+      this.#start();
+      // Steps run only where the loop checks (setImmediate): one step per turn of the loop.
+      setImmediate(() => this.#drive(SCAN_SLICE_MS));
+    }, Math.max(0, this.#readyAt - performance.now()));
+    this.#timer.unref();
+  }
+}
+
+const socketOwners = new WeakMap<VirtualSpec, SocketOwners>();
+
+function ownersOf(spec: VirtualSpec): SocketOwners {
+  let owners = socketOwners.get(spec);
+  if (owners === undefined) socketOwners.set(spec, (owners = new SocketOwners(spec.launcherPid)));
+  return owners;
 }
 
 function filtered(file: Exclude<VirtualProcFile, { kind: "refused" }>, text: string, spec: VirtualSpec): string {
@@ -89,7 +201,7 @@ function filtered(file: Exclude<VirtualProcFile, { kind: "refused" }>, text: str
     return filterMountstats(text, spec.reach);
   }
   const rule = file.rule;
-  if (rule.kind === "sockets") return filterSockets(text, rule.inode, sandboxSocketInodes(spec.launcherPid));
+  if (rule.kind === "sockets") return filterSockets(text, rule.inode, ownersOf(spec).forTable());
   const visible = visibleInterfaces(spec.interfaces).names;
   return rule.kind === "interface-blocks" ? filterInterfaceBlocks(text, visible) : filterInterfaces(text, rule, visible);
 }
