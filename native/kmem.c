@@ -273,12 +273,22 @@ static uint32_t epoll_watches(int pid, const char *fd) {
 }
 
 /* The inode in a descriptor link "socket:[N]" or "pipe:[N]": 1 or 2 in *kind; an epoll
- * file (anon_inode:[eventpoll], whose inode all anonymous files share): 3; else 0. */
+ * file (anon_inode:[eventpoll], whose inode all anonymous files share): 3; a path ending
+ * in "/ptmx": 5; a path whose last name is a number (a terminal /dev/pts/N, or anything
+ * so named): 4, with the number; else 0. */
 static uint32_t link_object(const char *link, uint32_t *kind) {
   const char *rest = NULL;
   if (strcmp(link, "anon_inode:[eventpoll]") == 0) {
     *kind = 3;
     return 0;
+  }
+  if (link[0] == '/') {
+    const char *last = strrchr(link, '/') + 1;
+    size_t len = strlen(last);
+    *kind = 0;
+    if (strcmp(last, "ptmx") == 0) *kind = 5;
+    else if (len > 0 && len <= 9 && strspn(last, "0123456789") == len && (last[0] != '0' || len == 1)) *kind = 4;
+    return *kind == 4 ? (uint32_t)strtoul(last, NULL, 10) : 0;
   }
   if (strncmp(link, "socket:[", 8) == 0) {
     *kind = 1;
@@ -293,15 +303,16 @@ static uint32_t link_object(const char *link, uint32_t *kind) {
   return (uint32_t)strtoul(rest, NULL, 10);
 }
 
-/* Appends (index, kind, inode) for every descriptor of /proc/<pid>/fd that is a socket or
- * a pipe, from descriptor `from` on, stopping after `max` descriptors: *next is then the
+/* Appends (descriptor, kind, value) for every descriptor of /proc/<pid>/fd that link_object
+ * classifies, from descriptor `from` on, stopping after `max` descriptors: *next is then the
  * descriptor to go on from, else 0 (the table's end). -errno when the directory cannot be
  * read (ENOENT: the process is gone). A fd directory's offset is the descriptor number
  * plus 2 (fs/proc/fd.c), so a seek there resumes at the first descriptor >= from. */
-static int fd_objects_of(int pid, uint32_t index, long from, long max, long *next, struct words *o) {
+static int fd_objects_of(int pid, long from, long max, long *next, long *seen_out, struct words *o) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/fd", pid);
   *next = 0;
+  *seen_out = 0;
   int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return -errno;
   if (from > 0 && lseek(dir, (off_t)from + 2, SEEK_SET) < 0) {
@@ -329,7 +340,7 @@ static int fd_objects_of(int pid, uint32_t index, long from, long max, long *nex
         break;
       }
       seen++;
-      char link[64];
+      char link[4096];
       ssize_t n = readlinkat(dir, d->d_name, link, sizeof link - 1);
       if (n <= 0) continue; /* closed meanwhile */
       link[n] = '\0';
@@ -337,18 +348,20 @@ static int fd_objects_of(int pid, uint32_t index, long from, long max, long *nex
       uint32_t ino = link_object(link, &kind);
       if (kind == 0) continue;
       if (kind == 3) ino = epoll_watches(pid, d->d_name);
-      if ((rc = words_push(o, index)) < 0 || (rc = words_push(o, kind)) < 0) break;
+      if ((rc = words_push(o, (uint32_t)strtoul(d->d_name, NULL, 10))) < 0 || (rc = words_push(o, kind)) < 0) break;
       rc = words_push(o, ino);
     }
     if (rc < 0 || *next != 0) break;
   }
   close(dir);
+  *seen_out = seen;
   return rc;
 }
 
 /* fdObjectsFrom(pid, from, max) -> Buffer: its first u32 the descriptor to go on from (0:
- * the table was read to its end), then (0, kind, inode) triples (kind 1 a socket, 2 a pipe; kind 3 an epoll file, with its
- * count of watches in place of the inode), for at most
+ * the table was read to its end), its second the descriptors read, then (descriptor, kind, value) triples (kind 1 a socket,
+ * 2 a pipe, with its inode; 3 an epoll file, with its count of watches; 4 a path whose last
+ * name is a number, with the number; 5 a path ending in "/ptmx"), for at most
  * `max` descriptors of process pid from descriptor `from` on; or -errno. A long table is
  * read in parts so that no one call holds the event loop for long (19,000 descriptors of
  * one process: 55-100 ms in one call). */
@@ -359,10 +372,14 @@ static napi_value sl_fd_objects_from(napi_env env, napi_callback_info info) {
   SL_ARG_INT(env, 2, max);
   struct words o = {0};
   int rc = words_push(&o, 0);
-  long next = 0;
-  if (rc == 0) rc = fd_objects_of(pid, 0, from, max, &next, &o);
+  if (rc == 0) rc = words_push(&o, 0);
+  long next = 0, seen = 0;
+  if (rc == 0) rc = fd_objects_of(pid, from, max, &next, &seen, &o);
   if (rc == -ENOENT || rc == -ESRCH) rc = 0; /* gone: nothing more */
-  if (rc == 0) o.w[0] = (uint32_t)next;
+  if (rc == 0) {
+    o.w[0] = (uint32_t)next;
+    o.w[1] = (uint32_t)seen;
+  }
   return words_result(env, &o, rc);
 }
 

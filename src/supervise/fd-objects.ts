@@ -1,5 +1,5 @@
-// A process's descriptor table read in parts: the sockets, pipes and epoll files it holds
-// (native/kmem.c). A sandbox decides how many descriptors its processes hold (19,000 of
+// A process's descriptor table read in parts: the sockets, pipes, epoll files and terminals
+// it holds (native/kmem.c). A sandbox decides how many descriptors its processes hold (19,000 of
 // one process took 55-100 ms to read in one call), so callers on the event loop walk a
 // table one part at a time and yield between parts.
 
@@ -8,28 +8,33 @@ import { native } from "../confine/native.js";
 /** Descriptors read per part (a few milliseconds). */
 export const FD_PART = 2048;
 
-/** What a descriptor is: a socket or a pipe (`value`: its inode), or an epoll file (`value`:
- * its count of watches). */
-export type FdObjectKind = "socket" | "pipe" | "epoll";
+/** What a descriptor is: a socket or a pipe (`value`: its inode), an epoll file (`value`:
+ * its count of watches), a path whose last name is a number (`value`: the number: a
+ * terminal /dev/pts/N, among others), or a path ending in "/ptmx" (a terminal's
+ * multiplexer). */
+export type FdObjectKind = "socket" | "pipe" | "epoll" | "numbered" | "ptmx";
 
-const KINDS: readonly (FdObjectKind | undefined)[] = [undefined, "socket", "pipe", "epoll"];
+const KINDS: readonly (FdObjectKind | undefined)[] = [undefined, "socket", "pipe", "epoll", "numbered", "ptmx"];
 
 /**
- * Calls `each` for every socket, pipe and epoll descriptor of process `pid` (the thread
- * whose /proc entry shows its table), yielding after each part of FD_PART descriptors. A
- * process that is gone, or whose table cannot be read, has nothing.
+ * Calls `each` for every descriptor of process `pid` (the thread whose /proc entry shows
+ * its table) of a kind above, with its number, yielding after each part of FD_PART
+ * descriptors. `each` returning true stops the walk. A process that is gone, or whose
+ * table cannot be read, has nothing. Returns whether `each` stopped it. `read`, when
+ * given, counts the descriptors read.
  */
-export function* fdObjectParts(pid: number, each: (kind: FdObjectKind, value: number) => void): Generator<void, void> {
+export function* fdObjectParts(pid: number, each: (kind: FdObjectKind, value: number, fd: number) => boolean | void, read?: { descriptors: number }): Generator<void, boolean> {
   for (let from = 0; ; ) {
     const part = native().fdObjectsFrom(pid, from, FD_PART);
-    if (typeof part === "number") return;
-    // The descriptor to go on from, then triples (0, kind, value).
-    for (let at = 4; at + 12 <= part.length; at += 12) {
+    if (typeof part === "number") return false;
+    // The descriptor to go on from, how many were read, then triples (descriptor, kind, value).
+    if (read !== undefined) read.descriptors += part.readUInt32LE(4);
+    for (let at = 8; at + 12 <= part.length; at += 12) {
       const kind = KINDS[part.readUInt32LE(at + 4)];
-      if (kind !== undefined) each(kind, part.readUInt32LE(at + 8));
+      if (kind !== undefined && each(kind, part.readUInt32LE(at + 8), part.readUInt32LE(at)) === true) return true;
     }
     from = part.readUInt32LE(0);
-    if (from === 0) return;
+    if (from === 0) return false;
     yield;
   }
 }

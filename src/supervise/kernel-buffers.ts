@@ -268,7 +268,8 @@ export class KernelBuffers {
       yield* fdObjectParts(task, (kind, value) => {
         // An epoll file shared by two descriptors or processes is charged for each.
         if (kind === "epoll") charge(unit, value * EPOLL_WATCH_BYTES);
-        else add(kind === "socket" ? socks : pipes, unit, value);
+        else if (kind === "socket") add(socks, unit, value);
+        else if (kind === "pipe") add(pipes, unit, value);
       });
       yield;
     }

@@ -12,8 +12,11 @@
 //                       connects to a remapped port (each asks who listens there)
 //   netread PROBE PROCS FDS MS  PROCS processes holding FDS descriptors each read the
 //                       supervised /proc/self/net/unix in a loop for MS (the same measures)
+//   ptys PROBE PROCS FDS MS  PROCS processes holding FDS descriptors each open their own
+//                       terminal and one held outside, in turn, for MS (the same measures)
 //   busy PROBE MS       a control: this process blocks its own event loop for MS
 
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -98,6 +101,17 @@ async function hold(what: string, procs: string, n: string, ms: string): Promise
 
 async function netRead(procs: string, fds: string, ms: string): Promise<object> {
   return flood({ fsReadable: [probe, "/proc"], procView: "supervised", maxProcesses: Number(procs) + 1 }, ["budget-net-read", procs, fds, ms]);
+}
+
+async function ptys(procs: string, fds: string, ms: string): Promise<object> {
+  // A terminal held outside the sandbox: the probe's "hold-pty" prints its number.
+  const holder = spawn(probe, ["hold-pty"], { stdio: ["pipe", "pipe", "inherit"] });
+  const other = await new Promise<string>((resolve) => holder.stdout.once("data", (d: Buffer) => resolve(d.toString().trim())));
+  try {
+    return await flood({ fsReadable: [probe], fsWritable: ["/dev"], maxProcesses: Number(procs) + 1 }, ["pty-flood", procs, fds, ms, other]);
+  } finally {
+    holder.stdin.end();
+  }
 }
 
 /** A port a host listener holds (so the sandbox's bind there is remapped), and the listener. */
@@ -222,6 +236,7 @@ async function main(): Promise<void> {
     else if (mode === "hold") out = await hold(args[0]!, args[1]!, args[2]!, args[3]!);
     else if (mode === "listeners") out = await listeners(args[0]!, args[1]!);
     else if (mode === "netread") out = await netRead(args[0]!, args[1]!, args[2]!);
+    else if (mode === "ptys") out = await ptys(args[0]!, args[1]!, args[2]!);
     else if (mode === "busy") out = await busyControl(args[0]!);
     else throw new Error(`budget-case: unknown mode ${mode}`);
     process.stdout.write(JSON.stringify(out) + "\n");

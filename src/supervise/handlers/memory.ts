@@ -234,6 +234,9 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
   let inFiles = new Map<number, number>(); // unit -> bytes in memory-backed files
   const mappedPages = new Map<number, number>(); // tgid -> its pages of such files, last look
   const fsizeLimit = ownFileSizeLimit();
+  /** While a look runs: the processes whose charge a request recorded meanwhile (fresher
+   * than the look's, which then keeps them). */
+  let touched: Set<number> | undefined;
 
   const unitOf = (tgid: number): number => {
     let u = units.get(tgid);
@@ -261,6 +264,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
   const record = (c: { tgid: number; bytes: number; shmem: number }): number => {
     const bytes = c.bytes - Math.min(mappedPages.get(c.tgid) ?? 0, c.shmem);
     charged.set(c.tgid, bytes);
+    touched?.add(c.tgid);
     return bytes;
   };
 
@@ -286,6 +290,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
    * a handler between two slices sees the last look, never half of this one.
    */
   function* look(): Generator<void, void> {
+    touched = new Set();
     const found = new Map<number, number>(); // tgid -> accounting unit
     const procs = new Map<number, { unit: number; shmem: number; task: number; bytes: number }>();
     // One /proc pass per period serves every sandbox of this process.
@@ -312,6 +317,14 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     // 64 MiB cap reported at 78 MiB). Any other process is taken off the pages its maps
     // showed. What is taken off is what a request's fresh figure takes off until the next
     // look (record).
+    // A charge a request recorded while this look ran is fresher than the look's (and a
+    // thread allowed meanwhile is in it, not in the status the look read first): kept.
+    const fresher = new Map<number, number>();
+    for (const tgid of touched) {
+      const b = charged.get(tgid);
+      if (b !== undefined) fresher.set(tgid, b);
+    }
+    touched = undefined;
     charged.clear();
     units.clear();
     mappedPages.clear();
@@ -322,6 +335,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
       mappedPages.set(tgid, pages);
       charged.set(tgid, p.bytes - Math.min(pages, p.shmem));
     }
+    for (const [tgid, b] of fresher) charged.set(tgid, b);
     inFiles = seen.files;
     lastLooks.set(ctx.launcherPid, { files: inFiles, mapped: mappedPages });
     // Breaks of processes gone since (a pid reused by a new process of the sandbox starts
@@ -548,6 +562,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
       }
       if (total(unitOf(tgid)) + THREAD_KERNEL_BYTES > cap) return deny(EAGAIN);
       charged.set(tgid, bytes + THREAD_KERNEL_BYTES);
+      touched?.add(tgid);
       // The thread's kernel memory is not in the fast path's credit: revoked, the next
       // growth call is decided here with it counted.
       credit.revoke();

@@ -60,9 +60,10 @@ function readAll(fd: number): Buffer {
  * forked since is missed (its sockets hidden: closed, not open); a stale pid would need
  * the pid space to wrap in that time to name a host process. */
 const TREE_AGE_MS = 100;
-/** How long a table's read may scan the sandbox's descriptor tables before the rest of the
- * scan goes on between other work (SocketOwners). */
-const SYNC_SCAN_MS = 5;
+/** How many descriptors a table's read may scan inside the open before the rest of the scan
+ * goes on between other work (SocketOwners): about 25 ms here. A count, not a time: a
+ * sandbox with fewer is always scanned whole inside the open, however loaded the machine. */
+const SYNC_DESCRIPTORS = 8192;
 /** The longest a background scan holds the event loop at once. */
 const SCAN_SLICE_MS = 10;
 /** Inodes kept as another's, or waiting for a scan, at most (then forgotten: learnt again). */
@@ -70,6 +71,7 @@ const MAX_INODES_KEPT = 65_536;
 
 interface OwnerScan {
   steps: Generator<void, Set<number>>;
+  read: { descriptors: number };
   /** Unknown inodes of tables read before this scan began: another's if it does not find them. */
   candidates: Set<number>;
   busy: number;
@@ -84,9 +86,10 @@ interface OwnerScan {
  * descriptor of every process of the sandbox, as many as the sandbox makes: 8 processes
  * holding 19,000 each made every open of such a file a 1.2 s walk on the event loop (9.9 s
  * of lag for 8 opens). So a scan is made only when a table shows an inode neither set
- * knows; it runs for at most SYNC_SCAN_MS inside the open (a sandbox with ordinary tables
- * is scanned whole there, and sees its new sockets at once) and goes on in slices between
- * other work if longer; the next starts no sooner than the last one's own time after it
+ * knows, inside the open for up to SYNC_DESCRIPTORS descriptors: a sandbox with ordinary
+ * tables is scanned whole there, at every unknown inode, and sees its new sockets at once.
+ * A longer scan goes on in slices between other work, and once a scan was that long, the
+ * next is made only between other work, no sooner than the last one's own time after it
  * ended. Meanwhile unknown inodes are left out, as closed sockets would be.
  */
 class SocketOwners {
@@ -96,7 +99,8 @@ class SocketOwners {
   #pending = new Set<number>();
   #scan: OwnerScan | undefined;
   #readyAt = 0;
-  #lastCost = 0;
+  /** Whether the last scan read more than SYNC_DESCRIPTORS. */
+  #lastLong = false;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly launcherPid: number) {}
@@ -109,13 +113,13 @@ class SocketOwners {
       has: (inode) => {
         if (this.#ours.has(inode)) return true;
         if (this.#others.has(inode)) return false;
-        if (mine === undefined && this.#scan === undefined && performance.now() >= this.#readyAt) {
+        if (mine === undefined && this.#scan === undefined && !this.#lastLong) {
           mine = this.#start();
-          // Inside the open only while scans are short (one step at least: a process's
-          // table); a sandbox whose last scan was long is scanned between other work.
-          if (this.#lastCost <= SYNC_SCAN_MS) this.#drive(SYNC_SCAN_MS);
-          else setImmediate(() => this.#drive(SCAN_SLICE_MS));
+          this.#drive(true);
           if (this.#ours.has(inode)) return true;
+        } else if (mine === undefined && this.#scan === undefined && performance.now() >= this.#readyAt) {
+          mine = this.#start();
+          setImmediate(() => this.#drive(false));
         }
         if (mine?.done) this.#noteOther(inode);
         else if (mine !== undefined) mine.candidates.add(inode);
@@ -134,40 +138,43 @@ class SocketOwners {
   }
 
   #start(): OwnerScan {
-    const scan: OwnerScan = { steps: this.#steps(), candidates: this.#pending, busy: 0, done: false };
+    const read = { descriptors: 0 };
+    const scan: OwnerScan = { steps: this.#steps(read), candidates: this.#pending, read, busy: 0, done: false };
     this.#pending = new Set();
     this.#scan = scan;
     return scan;
   }
 
   /** One part of a process's descriptor table per step (fd-objects.ts). */
-  *#steps(): Generator<void, Set<number>> {
+  *#steps(read: { descriptors: number }): Generator<void, Set<number>> {
     const found = new Set<number>();
     for (const pid of processTree(this.launcherPid, false, TREE_AGE_MS).keys()) {
       yield* fdObjectParts(pid, (kind, inode) => {
         if (kind === "socket") found.add(inode);
-      });
+      }, read);
       yield;
     }
     return found;
   }
 
-  /** Runs the scan for up to `ms`; when it is over, what it found replaces `ours`. */
-  #drive(ms: number): void {
+  /** Runs the scan inside an open (`inOpen`: up to SYNC_DESCRIPTORS read) or for a slice
+   * of SCAN_SLICE_MS; when it is over, what it found replaces `ours`. */
+  #drive(inOpen: boolean): void {
     const scan = this.#scan!;
     const t0 = performance.now();
+    const more = (): boolean => (inOpen ? scan.read.descriptors < SYNC_DESCRIPTORS : performance.now() - t0 < SCAN_SLICE_MS);
     let step = scan.steps.next();
-    while (step.done !== true && performance.now() - t0 < ms) step = scan.steps.next();
+    while (step.done !== true && more()) step = scan.steps.next();
     scan.busy += performance.now() - t0;
     if (step.done !== true) {
-      setImmediate(() => this.#drive(SCAN_SLICE_MS));
+      setImmediate(() => this.#drive(false));
       return;
     }
     scan.done = true;
     this.#scan = undefined;
     this.#ours = step.value;
     for (const c of scan.candidates) if (!step.value.has(c)) this.#noteOther(c);
-    this.#lastCost = scan.busy;
+    this.#lastLong = scan.read.descriptors > SYNC_DESCRIPTORS;
     this.#readyAt = performance.now() + scan.busy;
     if (this.#pending.size > 0) this.#later();
   }
@@ -180,7 +187,7 @@ class SocketOwners {
       if (this.#scan !== undefined || this.#pending.size === 0) return;
       this.#start();
       // Steps run only where the loop checks (setImmediate): one step per turn of the loop.
-      setImmediate(() => this.#drive(SCAN_SLICE_MS));
+      setImmediate(() => this.#drive(false));
     }, Math.max(0, this.#readyAt - performance.now()));
     this.#timer.unref();
   }
