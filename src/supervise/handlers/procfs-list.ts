@@ -4,7 +4,7 @@
 // before the entries reach the caller's buffer, in /proc/sys/net/*/{conf,neigh} the
 // interfaces it may not see (issue 9); sorted by name under deterministicDirs.
 
-import { closeSync, fstatSync, readlinkSync, statSync } from "node:fs";
+import { closeSync, fstatSync, readlinkSync, statfsSync, statSync, type BigIntStats } from "node:fs";
 import { native } from "../../confine/native.js";
 import { deny, returnValue, type Action } from "../action.js";
 import { filterDirents } from "../dirents.js";
@@ -118,6 +118,31 @@ function list(n: Notification, dup: number, ctx: SupervisorContext, keep: ((name
   }
 }
 
+/** File systems whose directories' change time moves with every entry added, removed or
+ * renamed in them: ext2/3/4, XFS, Btrfs, tmpfs. (Not overlayfs: a merged directory's time
+ * is its upper directory's, which a change of a lower layer leaves alone; nor network
+ * and FUSE file systems.) */
+const STAMPED_FS = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994]);
+/** How long before a listing's read its directory must have last changed for the stamp to
+ * be trusted: a change in the same tick of the kernel's coarse clock as the last one would
+ * leave the time as it was. */
+const STAMP_SETTLED_NS = 100_000_000n;
+
+/**
+ * What identifies a directory's entries as they are (modification and change times, size,
+ * links), when its file system keeps them so and it last changed long enough ago (see
+ * STAMP_SETTLED_NS); undefined otherwise (the listing is read afresh).
+ */
+function dirStamp(dup: number, st: BigIntStats): string | undefined {
+  try {
+    if (!STAMPED_FS.has(statfsSync(`/proc/self/fd/${dup}`).type)) return undefined;
+  } catch {
+    return undefined;
+  }
+  if (BigInt(Date.now()) * 1_000_000n - st.ctimeNs < STAMP_SETTLED_NS) return undefined;
+  return `${st.mtimeNs}:${st.ctimeNs}:${st.size}:${st.nlink}`;
+}
+
 /**
  * getdents under deterministicDirs: the whole directory read on the duplicate (from its
  * start), filtered as above, sorted by name, and the entries after the caller's position
@@ -141,7 +166,9 @@ function listSorted(n: Notification, dup: number, ctx: SupervisorContext, keep: 
   };
   const dir = `${st.dev}:${st.ino}`;
   // A procfs listing is filtered by who is in the sandbox now: always read afresh.
+  const stamp = keep === undefined && pos === 0n ? dirStamp(dup, st) : undefined;
   let entries = pos > 0n && keep === undefined ? positions.snapshot(dir) : undefined;
+  if (stamp !== undefined) entries = positions.unchangedSnapshot(dir, stamp);
   if (entries === undefined) {
     const rewound = nat.lseek(dup, 0n, SEEK_SET);
     if (rewound < 0n) return restore(Number(-rewound));
@@ -156,7 +183,9 @@ function listSorted(n: Notification, dup: number, ctx: SupervisorContext, keep: 
       for (const e of parseDirents64(chunk.subarray(0, got))) if (keep === undefined || keep(e.key)) read.push(e);
     }
     read.sort(compareEntries);
-    if (keep === undefined) positions.keepSnapshot(dir, read);
+    // The stamp is kept only if the directory did not change while it was read.
+    const after = stamp === undefined ? undefined : dirStamp(dup, fstatSync(dup, { bigint: true }));
+    if (keep === undefined) positions.keepSnapshot(dir, read, after === stamp ? stamp : undefined);
     entries = read;
   }
   const from = positions.resumeAt(dir, entries, pos);
