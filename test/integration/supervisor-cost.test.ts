@@ -55,9 +55,9 @@ scriptCase(
 // 1,091 ms at a time and kept a core busy (3,100 ms of CPU in 3,242); 4,000 mappings each,
 // 322 ms.
 scriptCase(
-  "32 processes holding 4,000 descriptors each for 3 s under maxMemory keep the hosting process's event loop lag under 100 ms and its CPU under 75% of a core",
+  "32 processes holding 4,000 descriptors each for 1.5 s under maxMemory keep the hosting process's event loop lag under 100 ms and its CPU under 75% of a core",
   SCRIPT,
-  ["hold", "${PROBE}", "fds", "32", "4000", "3000"],
+  ["hold", "${PROBE}", "fds", "32", "4000", "1500"],
   (out) => {
     assert.equal(out.status, "exited");
     assert.equal(out.line, "held 128000");
@@ -68,9 +68,9 @@ scriptCase(
 );
 
 scriptCase(
-  "32 processes holding 4,000 mappings each for 3 s under maxMemory keep the hosting process's event loop lag under 100 ms",
+  "32 processes holding 4,000 mappings each for 1.5 s under maxMemory keep the hosting process's event loop lag under 100 ms",
   SCRIPT,
-  ["hold", "${PROBE}", "mappings", "32", "4000", "3000"],
+  ["hold", "${PROBE}", "mappings", "32", "4000", "1500"],
   (out) => {
     assert.equal(out.status, "exited");
     assert.equal(out.line, "held 128000");
@@ -101,9 +101,9 @@ scriptCase(
 // supervised /proc file in a loop held the event loop for 3,002 ms (no timer ran while they
 // read). Now one wake-up delivers for at most 2 ms, then lets the loop turn.
 scriptCase(
-  "8 processes reading the supervised /proc/self/net/unix back to back for 3 s keep the hosting process's event loop lag under 100 ms, and every read lists their own socket",
+  "8 processes reading the supervised /proc/self/net/unix back to back for 1.5 s keep the hosting process's event loop lag under 100 ms, and every read lists their own socket",
   SCRIPT,
-  ["netread", "${PROBE}", "8", "0", "3000"],
+  ["netread", "${PROBE}", "8", "0", "1500"],
   (out) => {
     assert.equal(out.status, "exited");
     const [reads, seen] = (/^reads (\d+) seen (\d+)$/.exec(out.line) ?? []).slice(1).map(Number);
@@ -119,9 +119,9 @@ scriptCase(
 // made an open cost 1.2 s of the event loop. Now the scan is made only for an inode it
 // does not know, in parts between other work once it is long (procfs-virtual.ts).
 scriptCase(
-  "8 processes holding 6,000 descriptors each, reading the supervised /proc/self/net/unix back to back for 3 s, keep the hosting process's event loop lag under 100 ms and come to see their own socket",
+  "8 processes holding 6,000 descriptors each, reading the supervised /proc/self/net/unix back to back for 1.5 s, keep the hosting process's event loop lag under 100 ms and come to see their own socket",
   SCRIPT,
-  ["netread", "${PROBE}", "8", "6000", "3000"],
+  ["netread", "${PROBE}", "8", "6000", "1500"],
   (out) => {
     assert.equal(out.status, "exited");
     const [reads, seen] = (/^reads (\d+) seen (\d+)$/.exec(out.line) ?? []).slice(1).map(Number);
@@ -136,9 +136,9 @@ scriptCase(
 // sandbox in one go (8 processes holding 6,000 each: hundreds of ms per open of a terminal
 // held outside). Now in parts of 2,048 descriptors, one per turn of the event loop.
 scriptCase(
-  "8 processes holding 6,000 descriptors each, opening their terminal and one held outside in turn for 3 s, keep the hosting process's event loop lag under 100 ms; their own opens work and the other is refused",
+  "8 processes holding 6,000 descriptors each, opening their terminal and one held outside in turn for 1.5 s, keep the hosting process's event loop lag under 100 ms; their own opens work and the other is refused",
   SCRIPT,
-  ["ptys", "${PROBE}", "8", "6000", "3000"],
+  ["ptys", "${PROBE}", "8", "6000", "1500"],
   (out) => {
     assert.equal(out.status, "exited");
     const [opens, own, other] = (/^opens (\d+) own (\d+) other (\d+)$/.exec(out.line) ?? []).slice(1).map(Number);
