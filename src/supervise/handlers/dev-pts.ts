@@ -159,8 +159,7 @@ function open(n: Notification, ctx: SupervisorContext, path: string, index: numb
     closeSync(fd);
     return deny(EACCES);
   }
-  const id = st;
-  return held(ctx.launcherPid, caller.tgid, id, index, walks).then(
+  return held(ctx.launcherPid, caller.tgid, st, index, walks).then(
     (yes): Action => {
       if (yes) return { kind: "inject", fd, cloexec: (flags & O.CLOEXEC) !== 0, close: true };
       closeSync(fd);

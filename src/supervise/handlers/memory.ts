@@ -20,6 +20,7 @@ import type { Notification } from "../notification.js";
 import type { PassedHook } from "./net.js";
 import { CLONE_THREAD } from "../../plan/seccomp.js";
 import { readProcText } from "../../kernel/proc-text.js";
+import { runInSlices } from "../slices.js";
 
 const ENOMEM = 12;
 const EINVAL = 22;
@@ -41,8 +42,6 @@ const MAP_SHARED = 0x01;
 const MAP_ANONYMOUS = 0x20;
 const PAGE = 4096;
 const WATCH_MS = 100;
-/** The longest the watchdog's look holds the event loop at once (see look). */
-const LOOK_SLICE_MS = 10;
 const EAGAIN = 11;
 /**
  * The kernel memory of one thread, charged for every thread of every process: its kernel
@@ -284,8 +283,8 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
    * One look at the whole sandbox: every process's figures, its memory-backed files and
    * mappings, its kernel buffers. A generator that yields between processes (and within a
    * long descriptor table): how long a look takes is the sandbox's to decide (descriptors
-   * and mappings by the tens of thousands), so the watchdog runs it in slices of
-   * LOOK_SLICE_MS between the event loop's other work (every sandbox of this process is
+   * and mappings by the tens of thousands), so the watchdog runs it in slices
+   * (slices.ts) between the event loop's other work (every sandbox of this process is
    * served by that loop). What it found replaces the last look's figures at its end only:
    * a handler between two slices sees the last look, never half of this one.
    */
@@ -429,25 +428,12 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   const watch = (): void => {
-    const steps = look();
-    let busy = 0;
-    const slice = (): void => {
-      if (closed) return;
-      const t0 = performance.now();
-      let done = false;
-      while (!done && performance.now() - t0 < LOOK_SLICE_MS) done = steps.next().done === true;
-      const spent = performance.now() - t0;
-      busy += spent;
-      ctx.chargeCpu(spent);
-      if (!done) {
-        setImmediate(slice);
-        return;
-      }
+    const next = (_: void, busy: number): void => {
       judge();
       timer = setTimeout(watch, Math.max(WATCH_MS, busy));
       timer.unref();
     };
-    slice();
+    runInSlices(look(), next, { spent: ctx.chargeCpu, cancelled: () => closed });
   };
   timer = setTimeout(watch, WATCH_MS);
   timer.unref();

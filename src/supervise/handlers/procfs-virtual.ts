@@ -8,6 +8,7 @@ import type { InterfaceScope } from "../../plan/interface-view.js";
 import { visibleInterfaces } from "../interface-view.js";
 import { deny, type Action } from "../action.js";
 import { fdObjectParts } from "../fd-objects.js";
+import { runInSlices } from "../slices.js";
 import { processTree } from "../members.js";
 import { O, RESOLVE } from "../paths.js";
 import { filterMountinfo, filterMounts, filterMountstats } from "../proc-mounts.js";
@@ -64,17 +65,12 @@ const TREE_AGE_MS = 100;
  * goes on between other work (SocketOwners): about 25 ms here. A count, not a time: a
  * sandbox with fewer is always scanned whole inside the open, however loaded the machine. */
 const SYNC_DESCRIPTORS = 8192;
-/** The longest a background scan holds the event loop at once. */
-const SCAN_SLICE_MS = 10;
 /** Inodes kept as another's, or waiting for a scan, at most (then forgotten: learnt again). */
 const MAX_INODES_KEPT = 65_536;
 
 interface OwnerScan {
-  steps: Generator<void, Set<number>>;
-  read: { descriptors: number };
   /** Unknown inodes of tables read before this scan began: another's if it does not find them. */
   candidates: Set<number>;
-  busy: number;
   done: boolean;
 }
 
@@ -114,12 +110,10 @@ class SocketOwners {
         if (this.#ours.has(inode)) return true;
         if (this.#others.has(inode)) return false;
         if (mine === undefined && this.#scan === undefined && !this.#lastLong) {
-          mine = this.#start();
-          this.#drive(true);
+          mine = this.#start(true);
           if (this.#ours.has(inode)) return true;
         } else if (mine === undefined && this.#scan === undefined && performance.now() >= this.#readyAt) {
-          mine = this.#start();
-          setImmediate(() => this.#drive(false));
+          mine = this.#start(false);
         }
         if (mine?.done) this.#noteOther(inode);
         else if (mine !== undefined) mine.candidates.add(inode);
@@ -137,11 +131,17 @@ class SocketOwners {
     this.#others.add(inode);
   }
 
-  #start(): OwnerScan {
+  /** Starts a scan: inside the open (`inOpen`: its first SYNC_DESCRIPTORS descriptors read
+   * at once), or from the loop's next turn; then in slices (slices.ts). When it is over,
+   * what it found replaces `ours`. */
+  #start(inOpen: boolean): OwnerScan {
     const read = { descriptors: 0 };
-    const scan: OwnerScan = { steps: this.#steps(read), candidates: this.#pending, read, busy: 0, done: false };
+    const scan: OwnerScan = { candidates: this.#pending, done: false };
     this.#pending = new Set();
     this.#scan = scan;
+    const run = (): void => runInSlices(this.#steps(read), (found, busy) => this.#finish(scan, found, read.descriptors, busy), inOpen ? { first: () => read.descriptors < SYNC_DESCRIPTORS } : {});
+    if (inOpen) run();
+    else setImmediate(run);
     return scan;
   }
 
@@ -157,25 +157,13 @@ class SocketOwners {
     return found;
   }
 
-  /** Runs the scan inside an open (`inOpen`: up to SYNC_DESCRIPTORS read) or for a slice
-   * of SCAN_SLICE_MS; when it is over, what it found replaces `ours`. */
-  #drive(inOpen: boolean): void {
-    const scan = this.#scan!;
-    const t0 = performance.now();
-    const more = (): boolean => (inOpen ? scan.read.descriptors < SYNC_DESCRIPTORS : performance.now() - t0 < SCAN_SLICE_MS);
-    let step = scan.steps.next();
-    while (step.done !== true && more()) step = scan.steps.next();
-    scan.busy += performance.now() - t0;
-    if (step.done !== true) {
-      setImmediate(() => this.#drive(false));
-      return;
-    }
+  #finish(scan: OwnerScan, found: Set<number>, descriptors: number, busy: number): void {
     scan.done = true;
     this.#scan = undefined;
-    this.#ours = step.value;
-    for (const c of scan.candidates) if (!step.value.has(c)) this.#noteOther(c);
-    this.#lastLong = scan.read.descriptors > SYNC_DESCRIPTORS;
-    this.#readyAt = performance.now() + scan.busy;
+    this.#ours = found;
+    for (const c of scan.candidates) if (!found.has(c)) this.#noteOther(c);
+    this.#lastLong = descriptors > SYNC_DESCRIPTORS;
+    this.#readyAt = performance.now() + busy;
     if (this.#pending.size > 0) this.#later();
   }
 
@@ -184,10 +172,7 @@ class SocketOwners {
     if (this.#scan !== undefined || this.#timer !== undefined) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.#scan !== undefined || this.#pending.size === 0) return;
-      this.#start();
-      // Steps run only where the loop checks (setImmediate): one step per turn of the loop.
-      setImmediate(() => this.#drive(false));
+      if (this.#scan === undefined && this.#pending.size > 0) this.#start(false);
     }, Math.max(0, this.#readyAt - performance.now()));
     this.#timer.unref();
   }
