@@ -138,19 +138,22 @@ function readInet(): InetTable {
 
 // One look serves every sandbox of this process for a period, as processTree does: the
 // dumps cost in proportion to the host's sockets.
-let unixCache: { at: number; table: UnixTable | null } | undefined;
-let inetCache: { at: number; table: InetTable } | undefined;
+// `seq` orders dumps and passes (dumps.seq): a socket passed after a dump was taken is not
+// in it, and its absence there says nothing.
+let unixCache: { at: number; seq: number; table: UnixTable | null } | undefined;
+let inetCache: { at: number; seq: number; table: InetTable } | undefined;
+const dumps = { seq: 0 };
 
 function unixTable(maxAgeMs: number): UnixTable | null {
   if (unixCache === undefined || Date.now() - unixCache.at > maxAgeMs) {
     const buf = native().unixSockets(0);
-    unixCache = { at: Date.now(), table: typeof buf === "number" ? null : new UnixTable(buf) };
+    unixCache = { at: Date.now(), seq: ++dumps.seq, table: typeof buf === "number" ? null : new UnixTable(buf) };
   }
   return unixCache.table;
 }
 
 function inetTable(maxAgeMs: number): InetTable {
-  if (inetCache === undefined || Date.now() - inetCache.at > maxAgeMs) inetCache = { at: Date.now(), table: readInet() };
+  if (inetCache === undefined || Date.now() - inetCache.at > maxAgeMs) inetCache = { at: Date.now(), seq: ++dumps.seq, table: readInet() };
   return inetCache.table;
 }
 
@@ -175,8 +178,10 @@ function epollWatches(fd: number): number {
 /** A descriptor the sandbox passed with SCM_RIGHTS, in a socket's queue or received. */
 interface InFlight {
   kind: "socket" | "pipe" | "epoll";
-  /** The inode; an epoll file's count of watches when it was sent. */
+  /** The inode; for epoll files, the sum of their watches when they were sent. */
   ino: number;
+  /** dumps.seq when it was passed: a dump with a greater one was taken after. */
+  seq: number;
   unit: number;
   /** The socket it was sent on, and the one it was sent to (0: unknown). */
   sender: number;
@@ -211,8 +216,16 @@ interface InFlight {
  * send buffer until it is closed, even once read.
  */
 export class KernelBuffers {
+  /**
+   * One record per socket or pipe passed (by inode) and one per sending socket and
+   * destination for all the epoll files passed there (they share one anonymous inode, so
+   * nothing tells two apart or says one is gone; their watches add up). A record goes when
+   * its message can no longer be queued (mayHold) and, for a socket, once a dump taken
+   * after it was passed no longer shows it (closed everywhere: nothing left to charge).
+   * A pipe cannot be seen gone: its record stays while its sender has anything queued,
+   * charged PIPE_CHARGE_BYTES, so the cap bounds how many there are.
+   */
   private readonly inFlight = new Map<string, InFlight>();
-  private passedEpolls = 0;
   private readonly residue: number;
   private readonly unconnected: number;
 
@@ -244,10 +257,21 @@ export class KernelBuffers {
       const type = st.mode & S_IFMT;
       const kind = type === S_IFSOCK ? "socket" : type === S_IFIFO ? "pipe" : epollFile(fd) ? "epoll" : undefined;
       if (kind === undefined) continue; // files: memory-files.ts
-      // Epoll files share one anonymous inode: each passed one is its own record.
-      const key = kind === "epoll" ? `epoll:${this.passedEpolls++}` : `${kind}:${st.ino}`;
-      this.inFlight.set(key, { kind, ino: kind === "epoll" ? epollWatches(fd) : st.ino, unit, sender, dest, destVfs });
+      if (kind === "epoll") {
+        const key = `epoll:${unit}:${sender}:${dest}:${destVfs}`;
+        const held = this.inFlight.get(key);
+        const watches = epollWatches(fd);
+        if (held !== undefined) held.ino += watches;
+        else this.inFlight.set(key, { kind, ino: watches, seq: dumps.seq, unit, sender, dest, destVfs });
+      } else {
+        this.inFlight.set(`${kind}:${st.ino}`, { kind, ino: st.ino, seq: dumps.seq, unit, sender, dest, destVfs });
+      }
     }
+  }
+
+  /** How many records of descriptors in flight are kept (for tests and diagnostics). */
+  get records(): number {
+    return this.inFlight.size;
   }
 
   /** Bytes per accounting unit, for the processes given (id -> unit and the thread whose
@@ -278,7 +302,7 @@ export class KernelBuffers {
     for (const [key, f] of this.inFlight) {
       // Kept even while a table of the sandbox shows it too (the sets count it once): the
       // sandbox may close that descriptor and leave only the one in flight.
-      if (!this.mayHold(unix, f)) {
+      if (!this.mayHold(unix, f) || (f.kind === "socket" && this.gone(unix, f, maxAgeMs))) {
         this.inFlight.delete(key);
         continue;
       }
@@ -328,6 +352,14 @@ export class KernelBuffers {
     const dest = destIno === 0 ? undefined : unix.get(destIno);
     if (dest === undefined) return false;
     return dest.type === SOCK_STREAM ? dest.rq > 0 : true;
+  }
+
+  /** Whether socket f is in neither dump (unix, inet) though both were taken after it
+   * was passed: closed everywhere, or of a kind no dump shows, which is charged nothing. */
+  private gone(unix: UnixTable | null, f: InFlight, maxAgeMs: number): boolean {
+    if (unix === null || unixCache!.seq <= f.seq || unix.has(f.ino)) return false;
+    const inet = inetTable(maxAgeMs);
+    return inetCache!.seq > f.seq && !inet.socks.has(f.ino);
   }
 
   /** One unix socket of the set `mine` (see the class comment). */

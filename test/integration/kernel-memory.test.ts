@@ -131,6 +131,16 @@ securityCase("positive control: 2 such connections are held under 64M", { fixtur
 securityCase("maxMemory 64M: 400,000 epoll watches (1,000 eventfds in 400 epoll instances, about 85 MiB) are killed", { policy: MEM, cmd: probe("kmem-epoll", "1000", "400"), timeout: 30_000 }, killedByMemory());
 securityCase("positive control: 40,000 epoll watches (about 8 MiB) are held under 64M", { policy: MEM, cmd: probe("kmem-epoll", "1000", "40") }, (o) => assert.equal(heldMiB(o), 8));
 
+// Passed in flight and closed, with one message always queued: the records the supervisor
+// keeps of them are bounded (unit: kernel-buffers-in-flight.test.ts); nothing is overcharged.
+for (const kind of ["socket", "epoll"]) {
+  securityCase(`positive control: a second of ${kind === "socket" ? "socket pairs" : "empty epoll files"} passed one by one and closed, one message always queued, is held under 64M`, { policy: MEM, cmd: probe("kmem-churn", "1000", kind) }, (o) => {
+    assert.match(answer(o), /^passed \d+$/, `stdout: ${o.result?.stdout} stderr: ${o.result?.stderr}`);
+    assert.ok(Number(answer(o).split(" ")[1]) > 100);
+    assert.equal(o.result?.limit, null);
+  });
+}
+
 // --- Page tables: a read-only mapping costs no VmData, its page tables are kernel memory.
 
 securityCase("maxMemory 64M: page tables of a 64 GiB read-only mapping read every 2 MiB (128 MiB of them) are killed", { policy: MEM, cmd: probe("kmem-pte", "64"), timeout: 30_000 }, killedByMemory());
