@@ -3,7 +3,7 @@
 // other tmpfs/hugetlbfs files reachable through its descriptors and mappings, and what
 // the memory-backed mounts beneath its writable grants grew by since it started.
 
-import { closeSync, fstatSync, readdirSync, readFileSync, realpathSync, statfsSync, statSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statfsSync, statSync } from "node:fs";
 import { native } from "../confine/native.js";
 import { readProcText } from "../kernel/proc-text.js";
 
@@ -198,54 +198,85 @@ interface MemoryMapping {
   extent: number;
 }
 
-/** The mappings of a maps text whose file lives in memory. */
-function memoryMappings(maps: string): { hits: MemoryMapping[]; settled: boolean } {
-  const out: MemoryMapping[] = [];
-  const known = knownKinds();
-  let settled = true;
-  for (const line of maps.split("\n")) {
-    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ ([0-9a-f]+) ([0-9a-f]+):([0-9a-f]+) (\d+)\s*(.*)$/.exec(line);
-    if (m === null || m[6] === "0") continue;
-    const dev = `${parseInt(m[4]!, 16)}:${parseInt(m[5]!, 16)}`;
-    const kind = known.get(dev);
-    // A file of a device no mount names (a mount namespace of the sandbox's own) may be
-    // memory-backed: its shared pages stay the process's to pay (RssShmem).
-    if (kind === undefined) settled = false;
-    if (kind === undefined || kind === null) continue;
-    const path = m[7] ?? "";
-    const anon = path === "/dev/zero (deleted)" || path.startsWith("/SYSV");
-    const extent = parseInt(m[2]!, 16) - parseInt(m[1]!, 16) + parseInt(m[3]!, 16);
-    out.push({ range: `${m[1]}-${m[2]}`, dev, ino: m[6]!, kind, anon, extent });
+/** The bytes of /proc text read in one step: about 2,500 lines of maps, 250 mappings of smaps. */
+const TEXT_PART = 256 * 1024;
+
+/**
+ * The lines of a /proc file, read TEXT_PART bytes at a time on one open file (the kernel
+ * goes on where the last read stopped; a reopen or a seek would walk the mappings again
+ * from the start), yielding after each part. Returns the bytes read, -1 when it could not
+ * be opened. The file is closed when the generator ends, is returned or throws.
+ */
+function* procLines(path: string, each: (line: string) => void): Generator<void, number> {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return -1;
   }
-  return { hits: out, settled };
+  try {
+    const buf = Buffer.allocUnsafe(TEXT_PART);
+    let total = 0;
+    let rest = "";
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, TEXT_PART, null);
+      } catch {
+        n = 0; // the process went while it was read: what was read stands
+      }
+      if (n === 0) break;
+      total += n;
+      const lines = (rest + buf.toString("latin1", 0, n)).split("\n");
+      rest = lines.pop()!;
+      for (const line of lines) each(line);
+      yield;
+    }
+    if (rest !== "") each(rest);
+    return total;
+  } finally {
+    closeSync(fd);
+  }
 }
 
-/** Resident pages that are file pages (not private copies) per mapping range, from smaps;
- * null when smaps reads empty (the address space is gone). */
-function filePagesOf(task: number, ranges: ReadonlySet<string>): Map<string, number> | null {
+const MAPS_LINE = /^([0-9a-f]+)-([0-9a-f]+) \S+ ([0-9a-f]+) ([0-9a-f]+):([0-9a-f]+) (\d+)\s*(.*)$/;
+
+/** The mapping of a maps line when its file lives in memory; null when it does not, or
+ * is no file; undefined when its device is one no mount names (a mount namespace of the
+ * sandbox's own): such a file may be memory-backed, and its shared pages stay the
+ * process's to pay (RssShmem). */
+function memoryMapping(line: string, known: ReadonlyMap<string, MemoryKind | null>): MemoryMapping | null | undefined {
+  const m = MAPS_LINE.exec(line);
+  if (m === null || m[6] === "0") return null;
+  const dev = `${parseInt(m[4]!, 16)}:${parseInt(m[5]!, 16)}`;
+  const kind = known.get(dev);
+  if (kind === undefined) return undefined;
+  if (kind === null) return null;
+  const path = m[7] ?? "";
+  const anon = path === "/dev/zero (deleted)" || path.startsWith("/SYSV");
+  const extent = parseInt(m[2]!, 16) - parseInt(m[1]!, 16) + parseInt(m[3]!, 16);
+  return { range: `${m[1]}-${m[2]}`, dev, ino: m[6]!, kind, anon, extent };
+}
+
+/** Resident pages that are file pages (not private copies) per mapping range, from smaps
+ * read in parts; null when smaps reads empty (the address space is gone). */
+function* filePagesOf(task: number, ranges: ReadonlySet<string>): Generator<void, Map<string, number> | null> {
   const out = new Map<string, number>();
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${task}/smaps`, "latin1");
-  } catch {
-    return out;
-  }
-  if (text === "") return null; // its address space went after its maps were read
   let current: string | undefined;
   let rss = 0;
-  for (const line of text.split("\n")) {
+  const read = yield* procLines(`/proc/${task}/smaps`, (line) => {
     const head = /^([0-9a-f]+-[0-9a-f]+) /.exec(line);
     if (head !== null) {
       current = ranges.has(head[1]!) ? head[1]! : undefined;
-      continue;
+      return;
     }
-    if (current === undefined) continue;
+    if (current === undefined) return;
     const kv = /^(Rss|Anonymous):\s+(\d+) kB$/.exec(line);
-    if (kv === null) continue;
+    if (kv === null) return;
     if (kv[1] === "Rss") rss = Number(kv[2]) * 1024;
     else out.set(current, Math.max(0, rss - Number(kv[2]) * 1024));
-  }
-  return out;
+  });
+  return read === 0 ? null : out; // its address space went after its maps were read
 }
 
 /** A memfd the sandbox created (the supervisor made it: see the memfd_create handler). */
@@ -335,9 +366,9 @@ export class MemoryFiles {
    * the memory-backed mounts under writable grants is charged to unit 0: statfs cannot
    * say who wrote, so whatever the host adds there while the sandbox runs counts too (the
    * baseline is the lowest use seen, so a host deleting files gives the sandbox no room).
-   * A generator that yields after each process's mappings and every FD_SLICE of its
-   * descriptors (the sandbox decides how many there are): the watchdog runs it in slices
-   * between other work (memory.ts).
+   * A generator that yields after each process, every FD_SLICE of its descriptors and of
+   * its memory-backed mappings, and every TEXT_PART of its maps and smaps (the sandbox
+   * decides how many there are): the watchdog runs it in slices between other work (memory.ts).
    */
   *measure(procs: ReadonlyMap<number, { unit: number; shmem: number; task: number }>, objects: readonly { unit: number; key: string; bytes: number }[] = []): Generator<void, FileCharges> {
     const files = new Map<number, number>();
@@ -367,7 +398,7 @@ export class MemoryFiles {
       if (this.memfds) yield* this.scanFds(task, unit, grantDevs, charge, visible);
       // Every process's mappings, every time: a shared anonymous object holds its pages
       // whether or not any process has them in its page tables (RssShmem).
-      if (this.scanMaps(pid, task, unit, shmem > 0, grantDevs, charge, mappedFilePages, charged, visible)) settled.add(pid);
+      if (yield* this.scanMaps(pid, task, unit, shmem > 0, grantDevs, charge, mappedFilePages, charged, visible)) settled.add(pid);
       yield;
     }
     this.chargeHeld(charge, visible);
@@ -444,26 +475,29 @@ export class MemoryFiles {
    * extent any mapping of it reaches, or was last seen to reach: an object cut down to a
    * part between two looks is then charged for that part only (docs/security.md).
    * True when the process is settled (see FileCharges.settled). */
-  private scanMaps(
+  private *scanMaps(
     pid: number, task: number, unit: number, resident: boolean, grantDevs: ReadonlySet<string>, charge: (unit: number, key: string, bytes: number) => void,
     mappedFilePages: Map<number, number>, charged: Map<number, Set<string>>, visible: Set<string>,
-  ): boolean {
-    let maps: string;
-    try {
-      maps = readFileSync(`/proc/${task}/maps`, "latin1");
-    } catch {
-      return false;
-    }
+  ): Generator<void, boolean> {
+    const hits: MemoryMapping[] = [];
+    const known = knownKinds();
+    let settled = true;
+    const read = yield* procLines(`/proc/${task}/maps`, (line) => {
+      const h = memoryMapping(line, known);
+      if (h === undefined) settled = false;
+      else if (h !== null) hits.push(h);
+    });
+    if (read < 0) return false;
     // A live process always maps something (its stack, the vDSO): an empty read is one
     // whose address space is gone (exiting), and its RssShmem read before is stale.
-    if (maps === "") return true;
-    const { hits, settled } = memoryMappings(maps);
+    if (read === 0) return true;
     if (hits.length === 0) return settled;
-    const pages = resident ? filePagesOf(task, new Set(hits.map((h) => h.range))) : new Map<string, number>();
+    const pages = resident ? yield* filePagesOf(task, new Set(hits.map((h) => h.range))) : new Map<string, number>();
     if (pages === null) return true;
     const unknown = new Map<string, number>(); // inode -> resident bytes, size unknown
     const reach = new Map<string, number>(); // shared anonymous inode -> furthest extent
-    for (const h of hits) {
+    for (const [i, h] of hits.entries()) {
+      if (i % FD_SLICE === FD_SLICE - 1) yield;
       const inMapping = pages.get(h.range) ?? 0;
       if (h.kind === "shmem") mappedFilePages.set(pid, (mappedFilePages.get(pid) ?? 0) + inMapping);
       if (grantDevs.has(h.dev)) continue;

@@ -10,12 +10,17 @@ export const SLICE_MS = 10;
  * while `first` says so for the first slice (called before each step after the first),
  * then the loop turns (setImmediate) before the next. `spent` is told each slice's
  * milliseconds, `done` the generator's value and the milliseconds of all slices;
- * `cancelled`, asked before each slice, abandons the work.
+ * `cancelled`, asked before each slice, abandons the work (the generator is returned:
+ * its `finally` blocks run).
  */
 export function runInSlices<T>(steps: Generator<void, T>, done: (value: T, busyMs: number) => void, how: { first?: () => boolean; spent?: (ms: number) => void; cancelled?: () => boolean } = {}): void {
   let busy = 0;
   const slice = (more?: () => boolean): void => {
-    if (how.cancelled?.() === true) return;
+    if (how.cancelled?.() === true) {
+      // Ended here, so that what the steps hold (an open /proc file) is let go.
+      (steps as Generator<void, unknown>).return(undefined);
+      return;
+    }
     const t0 = performance.now();
     const go = more ?? ((): boolean => performance.now() - t0 < SLICE_MS);
     let step = steps.next();

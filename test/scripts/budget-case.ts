@@ -6,7 +6,7 @@
 //   errors PROBE ROUNDS the error paths of performed calls (descriptors before and after)
 //   netlink PROBE MS HOW [CPU]  a netlink dump flood (this process's CPU and event-loop lag)
 //   urandom PROBE MS [CPU]  a seeded /dev/urandom spliced into /dev/null (the same measures)
-//   hold PROBE WHAT PROCS N MS  PROCS processes holding N descriptors or mappings each
+//   hold PROBE WHAT PROCS N MS  PROCS processes holding N descriptors, mappings or shared mappings each
 //                       under maxMemory for MS (the memory watchdog's looks: the same measures)
 //   listeners PROBE N M  under portRemap, N listeners of the sandbox on one port, then M
 //                       connects to a remapped port (each asks who listens there)

@@ -1,0 +1,48 @@
+// runInSlices: the steps run across turns of the event loop, the value arrives at the end,
+// and work abandoned by `cancelled` is ended with its generator's `finally` run (a look
+// that holds an open /proc file lets it go).
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { runInSlices, SLICE_MS } from "../../src/supervise/slices.js";
+
+function* steps(n: number, stepMs: number, state: { ran: number; closed: boolean }): Generator<void, number> {
+  try {
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      while (performance.now() - t0 < stepMs) {
+        // busy: one step's work
+      }
+      state.ran++;
+      yield;
+    }
+    return state.ran;
+  } finally {
+    state.closed = true;
+  }
+}
+
+test("steps longer than a slice run one per turn, and the value and busy time arrive at the end", async () => {
+  const state = { ran: 0, closed: false };
+  let turns = 0;
+  const counter = setInterval(() => turns++, 0);
+  const [value, busy] = await new Promise<[number, number]>((resolve) => runInSlices(steps(5, SLICE_MS + 1, state), (v, ms) => resolve([v, ms])));
+  clearInterval(counter);
+  assert.equal(value, 5);
+  assert.ok(busy >= 5 * (SLICE_MS + 1), `busy ${busy} ms`);
+  assert.ok(turns >= 1, "the loop turned between slices");
+  assert.equal(state.closed, true);
+});
+
+test("cancelled work is ended: its finally runs, done is never called", async () => {
+  const state = { ran: 0, closed: false };
+  let cancel = false;
+  let done = false;
+  runInSlices(steps(1000, SLICE_MS + 1, state), () => (done = true), { cancelled: () => cancel });
+  await new Promise((r) => setImmediate(r));
+  cancel = true;
+  await new Promise((r) => setTimeout(r, 3 * SLICE_MS));
+  assert.ok(state.ran >= 1 && state.ran < 1000, `ran ${state.ran}`);
+  assert.equal(state.closed, true, "the generator's finally ran");
+  assert.equal(done, false);
+});
