@@ -40,3 +40,18 @@ scriptCase("deterministicDirs: listings are sorted in every batch size and forma
 scriptCase("deterministicDirs: a listing from the start served from the kept one never misses a change made since (200 rounds, half on a settled directory)", "dist/test/scripts/dirs-stamp-case.js", [], (o: { out: string; err: string }) => {
   assert.equal(o.out, "rounds 200 stale 0", o.err);
 });
+
+// Past 8,192 entries a listing read afresh goes on in parts between other work, at most 4 of
+// a sandbox's at once; the others wait for a place and are made again from the start. Eight
+// threads listing a directory of 20,000 names in 4 KiB batches, its times moved before each
+// listing so that every one is read afresh: every listing whole and sorted.
+scriptCase("deterministicDirs: 8 threads listing a directory of 20,000 names, each listing read in parts, all get every name in order", "dist/test/scripts/budget-case.js", ["dir-threads", "${PROBE}", "20000", "8", "3"], (o: { line: string; status: string; stderr: string }) => {
+  assert.equal(o.status, "exited", o.stderr);
+  assert.equal(o.line, "listings 24 bad 0");
+});
+
+scriptCase("positive control: without deterministicDirs the same listings are not all sorted", "dist/test/scripts/budget-case.js", ["dir-threads-unsorted", "${PROBE}", "20000", "8", "3"], (o: { line: string; status: string; stderr: string }) => {
+  assert.equal(o.status, "exited", o.stderr);
+  const bad = Number(/^listings 24 bad (\d+)$/.exec(o.line)?.[1] ?? -1);
+  assert.ok(bad > 0, o.line);
+});
