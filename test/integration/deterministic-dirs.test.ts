@@ -5,7 +5,7 @@
 // flag the same directory lists unsorted (the control).
 
 import assert from "node:assert/strict";
-import { scriptCase } from "../helpers/harness.js";
+import { scriptCase, securityCase } from "../helpers/harness.js";
 
 interface Ran { code: number | null; stdout: string; stderr: string }
 
@@ -54,4 +54,17 @@ scriptCase("positive control: without deterministicDirs the same listings are no
   assert.equal(o.status, "exited", o.stderr);
   const bad = Number(/^listings 24 bad (\d+)$/.exec(o.line)?.[1] ?? -1);
   assert.ok(bad > 0, o.line);
+});
+
+// A fresh listing is read on a description of the supervisor's own. An O_PATH descriptor of a
+// directory the sandbox may not read (Landlock allows O_PATH opens; the supervised view,
+// where such a directory is on the path, not left out as in the kernel view's root) must
+// still list nothing: the offset check on the caller's descriptor refuses it first, as the
+// kernel would (EBADF).
+securityCase("deterministicDirs: a directory outside the grants, opened with O_PATH, cannot be listed (EBADF) though a plain open is refused (EACCES)", { fixtures: ["dirs"], policy: { fsReadable: ["${PROBE}", "${DATA}"], deterministicDirs: true, procView: "supervised" }, cmd: ["${PROBE}", "opath-list", "${SECRET}"] }, (o) => {
+  assert.equal(o.result?.stdout?.trim(), "open EACCES list EBADF", `${o.result?.stdout} ${o.result?.stderr} ${o.error?.message ?? ""}`);
+});
+
+securityCase("positive control: a granted directory opened with O_PATH is not listed either (EBADF), a plain open works", { fixtures: ["dirs"], policy: { fsReadable: ["${PROBE}", "${DATA}"], deterministicDirs: true }, cmd: ["${PROBE}", "opath-list", "${DATA}"] }, (o) => {
+  assert.equal(o.result?.stdout?.trim(), "open ok list EBADF", `${o.result?.stdout} ${o.result?.stderr} ${o.error?.message ?? ""}`);
 });

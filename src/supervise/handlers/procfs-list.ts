@@ -192,6 +192,9 @@ function listSorted(
     if (slot) positions.parts.release();
     return a;
   };
+  // Load-bearing: an O_PATH descriptor cannot seek (EBADF). It can name a directory the
+  // sandbox may not read (Landlock allows O_PATH opens), and the fresh read below is made
+  // on a description of the supervisor's own, which could read it.
   const pos = nat.lseek(dup, 0n, SEEK_CUR);
   if (pos < 0n) return done(deny(Number(-pos)));
   const st = fstatSync(dup, { bigint: true });
