@@ -68,3 +68,11 @@ securityCase("deterministicDirs: a directory outside the grants, opened with O_P
 securityCase("positive control: a granted directory opened with O_PATH is not listed either (EBADF), a plain open works", { fixtures: ["dirs"], policy: { fsReadable: ["${PROBE}", "${DATA}"], deterministicDirs: true }, cmd: ["${PROBE}", "opath-list", "${DATA}"] }, (o) => {
   assert.equal(o.result?.stdout?.trim(), "open ok list EBADF", `${o.result?.stdout} ${o.result?.stderr} ${o.error?.message ?? ""}`);
 });
+
+// A sandbox killed while its listings of a directory of 100,000 names are read in parts:
+// the supervisor lets go of every descriptor they held (the caller's duplicate, its own
+// description of the directory) and stops reading.
+scriptCase("deterministicDirs: a sandbox killed while its listings go on in parts leaves the supervisor no descriptor", "dist/test/scripts/budget-case.js", ["dirs-killed", "${PROBE}", "100000"], (o: { status: string; before: number; most: number; after: number }) => {
+  assert.equal(o.status, "killed");
+  assert.ok(o.after <= o.before, `descriptors before ${o.before}, at most ${o.most} while it ran, after ${o.after}`);
+});

@@ -16,6 +16,7 @@
 //                       terminal and one held outside, in turn, for MS (the same measures)
 //   dirs PROBE N MS     under deterministicDirs, a directory of N names changed and listed
 //                       whole from its start in a loop for MS (the same measures)
+//   dirs-killed PROBE N  the same loop killed after 4 s (descriptors before, most, after)
 //   dir-threads PROBE N T R  under deterministicDirs, T threads each listing a directory of N
 //                       names R times (read afresh each time), each listing checked whole
 //                       and sorted; dir-threads-unsorted: the same without the flag (a control)
@@ -115,6 +116,25 @@ function shmDir(): string | undefined {
 
 async function dirs(dir: string, n: string, ms: string): Promise<object> {
   return flood({ fsReadable: [probe], fsWritable: [dir], deterministicDirs: true }, ["dir-churn", join(dir, "d"), n, ms]);
+}
+
+/** A sandbox listing a directory of N names in parts, killed meanwhile: what the supervisor
+ * held for its listings (descriptors) is let go. */
+async function dirsKilled(dir: string, n: string): Promise<object> {
+  const policy = { fsReadable: [probe], fsWritable: [dir], deterministicDirs: true };
+  await Sandbox.run(policy, [probe, "exit", "0"]);
+  const before = fds();
+  const sb = new Sandbox(policy);
+  await sb.spawn([probe, "dir-churn", join(dir, "d"), n, "60000"], { stdout: "pipe" });
+  // Past the files' making (about 1 s for 100,000 on tmpfs), into the loop of listings.
+  let most = 0;
+  for (let i = 0; i < 40; i++) {
+    await sleep(100);
+    most = Math.max(most, fds());
+  }
+  await sb.kill();
+  const r = await sb.wait();
+  return { status: r.status, before, most, after: await settledFds(before) };
 }
 
 async function dirThreads(dir: string, n: string, threads: string, rounds: string, sorted: boolean): Promise<object> {
@@ -262,12 +282,12 @@ async function main(): Promise<void> {
     else if (mode === "netread") out = await netRead(args[0]!, args[1]!, args[2]!);
     else if (mode === "ptys") out = await ptys(args[0]!, args[1]!, args[2]!);
     else if (mode === "busy") out = await busyControl(args[0]!);
-    else if (mode === "dirs") {
+    else if (mode === "dirs" || mode === "dirs-killed") {
       // On a tmpfs where there is one (making 100,000 files on a disk took 3 to 10 s here).
       const shm = shmDir();
       try {
         mkdirSync(join(shm ?? dir, "d"));
-        out = await dirs(shm ?? dir, args[0]!, args[1]!);
+        out = mode === "dirs" ? await dirs(shm ?? dir, args[0]!, args[1]!) : await dirsKilled(shm ?? dir, args[0]!);
       } finally {
         if (shm !== undefined) rmSync(shm, { recursive: true, force: true });
       }

@@ -261,6 +261,12 @@ function listSorted(
     try {
       while (step.done !== true) {
         await positions.parts.turn();
+        // The caller gone (killed, the sandbox ended): the rest is not read.
+        if (!ctx.memory.stillValid(n)) {
+          steps.return(0);
+          if (own >= 0) closeSync(own);
+          return restore(EINTR);
+        }
         const t0 = performance.now();
         do step = steps.next();
         while (step.done !== true && performance.now() - t0 < PART_MS);
