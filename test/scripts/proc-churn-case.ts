@@ -17,7 +17,10 @@ const pidMax = Number(readFileSync("/proc/sys/kernel/pid_max", "utf8"));
 
 async function main(): Promise<void> {
   // Two shells each starting and reaping /bin/true in a loop: /proc entries keep vanishing.
-  const churn = [0, 1].map(() => spawn("/bin/sh", ["-c", "while :; do /bin/true; done"], { stdio: "ignore" }));
+  // Each stops once this script is gone, however it ends: killed with SIGKILL (a stopped CI
+  // run), the churners outlived it and spun for 35 minutes, slowing the next run by half.
+  const loop = `while kill -0 ${process.pid} 2>/dev/null; do /bin/true; done`;
+  const churn = [0, 1].map(() => spawn("/bin/sh", ["-c", loop], { stdio: "ignore" }));
   const first = lastPid();
   const startFailures: string[] = [];
   const planFailures: string[] = [];
