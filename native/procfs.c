@@ -205,6 +205,31 @@ static napi_value sl_memfd_readonly(napi_env env, napi_callback_info info) {
   return sl_make_int(env, fd);
 }
 
+/* ---- memfdWritable(name) -> fd: an empty memfd that may be sealed later (memfdSeal), for
+ * a virtual file written in parts ---- */
+static napi_value sl_memfd_writable(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  char name[64];
+  size_t nlen = 0;
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &nlen) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 0 must be a string");
+    return NULL;
+  }
+  int fd = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return sl_throw_errno(env, "memfd_create(MFD_ALLOW_SEALING)", errno);
+  return sl_make_int(env, fd);
+}
+
+/* ---- memfdSeal(fd): sealed as memfdReadonly's are (no write, growth or shrinking), its
+ * offset back at 0 ---- */
+static napi_value sl_memfd_seal(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_INT(env, 0, fd);
+  if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) return sl_throw_errno(env, "memfd seals (virtual file)", errno);
+  if (lseek(fd, 0, SEEK_SET) < 0) return sl_throw_errno(env, "lseek (virtual file)", errno);
+  return NULL;
+}
+
 void sl_procfs_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"getdents", NULL, sl_getdents, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -214,6 +239,8 @@ void sl_procfs_register(napi_env env, napi_value exports) {
       {"uname", NULL, sl_uname, NULL, NULL, NULL, napi_enumerable, NULL},
       {"schedGetaffinity", NULL, sl_sched_getaffinity, NULL, NULL, NULL, napi_enumerable, NULL},
       {"memfdReadonly", NULL, sl_memfd_readonly, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"memfdWritable", NULL, sl_memfd_writable, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"memfdSeal", NULL, sl_memfd_seal, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

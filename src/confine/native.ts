@@ -115,6 +115,10 @@ export interface NativeAddon {
   schedGetaffinity(tid: number, len: number): number;
   /** A sealed, close-on-exec memfd holding data, its offset at 0 (throws on failure). */
   memfdReadonly(name: string, data: Buffer): number;
+  /** An empty close-on-exec memfd that memfdSeal will seal (throws on failure). */
+  memfdWritable(name: string): number;
+  /** Seals a memfdWritable file as memfdReadonly's are, its offset back at 0 (throws on failure). */
+  memfdSeal(fd: number): void;
   /** Memory supervision (native/files.c): 0 or -errno. */
   fallocate(fd: number, mode: number, offset: bigint, len: bigint): number;
   /** [read-write file for the caller, read-only probe] or -errno (see files.c). */

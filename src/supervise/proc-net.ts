@@ -91,13 +91,39 @@ export function filterInterfaceBlocks(text: string, visible: ReadonlySet<string>
 
 /** A socket table with only the sockets whose inode is in `own` (header kept). */
 export function filterSockets(text: string, inodeColumn: number, own: { has(inode: number): boolean }): string {
-  const all = lines(text);
-  const out = all.slice(0, 1);
-  for (const line of all.slice(1)) {
-    const inode = Number(line.trim().split(/\s+/)[inodeColumn]);
-    if (own.has(inode)) out.push(line);
+  const table = new SocketLines(inodeColumn, own);
+  return table.add(text) + table.end();
+}
+
+/** filterSockets on a table read in parts: each part's text as it comes (it may end inside
+ * a line), each call giving the kept lines it completed, newline-terminated. */
+export class SocketLines {
+  #rest = "";
+  #header = true;
+
+  constructor(
+    private readonly inodeColumn: number,
+    private readonly own: { has(inode: number): boolean },
+  ) {}
+
+  add(text: string): string {
+    const all = (this.#rest + text).split("\n");
+    this.#rest = all.pop()!;
+    return join(all.filter((line) => this.#kept(line)));
   }
-  return join(out);
+
+  /** The last line's, if the text did not end with a newline. */
+  end(): string {
+    const last = this.#rest;
+    this.#rest = "";
+    return last !== "" && this.#kept(last) ? `${last}\n` : "";
+  }
+
+  #kept(line: string): boolean {
+    if (!this.#header) return this.own.has(Number(line.trim().split(/\s+/)[this.inodeColumn]));
+    this.#header = false;
+    return true;
+  }
 }
 
 /** Entries of every per-interface sysctl directory that name no interface. */

@@ -33,3 +33,55 @@ export function runInSlices<T>(steps: Generator<void, T>, done: (value: T, busyM
   };
   slice(how.first);
 }
+
+/** Works of one kind of one sandbox that may go on in parts at once (each holds what it has
+ * read and a descriptor or two). */
+export const IN_PARTS_AT_ONCE = 4;
+/** Works that may wait for a place, holding nothing but their notification (the kernel
+ * walks the held notifications at every receive: see hold-budget.ts). Beyond, the call
+ * fails with a resource error. */
+export const IN_PARTS_WAITING = 256;
+
+/**
+ * Places for one sandbox's works in parts (its listings under deterministicDirs, its reads
+ * of filtered socket tables), handed on in order, and the turns of the event loop their
+ * parts take: one part of the sandbox's works per turn, however many there are.
+ */
+export class InParts {
+  #running = 0;
+  #turn: Promise<void> = Promise.resolve();
+  readonly #waiting: (() => void)[] = [];
+
+  /** A place, when one is free and no work waits for one (the caller then holds it). */
+  take(): boolean {
+    if (this.#running >= IN_PARTS_AT_ONCE || this.#waiting.length > 0) return false;
+    this.#running++;
+    return true;
+  }
+
+  canWait(): boolean {
+    return this.#waiting.length < IN_PARTS_WAITING;
+  }
+
+  /** Settles once a place is reserved for the caller, which then holds it. */
+  wait(): Promise<void> {
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  /** A place given back: to the first work waiting, if any. */
+  release(): void {
+    const next = this.#waiting.shift();
+    if (next !== undefined) next();
+    else this.#running--;
+  }
+
+  /** Settles at the next turn of the event loop this sandbox's next part may take. */
+  turn(): Promise<void> {
+    return (this.#turn = this.#turn.then(() => new Promise<void>((resolve) => setImmediate(resolve))));
+  }
+
+  /** Works in parts now, and waiting for a place (for tests). */
+  get counts(): { running: number; waiting: number } {
+    return { running: this.#running, waiting: this.#waiting.length };
+  }
+}

@@ -5,6 +5,8 @@
 // not at an index, and entries removed or added meanwhile shift nothing (rm-while-reading
 // loops lose no entry).
 
+import { InParts } from "./slices.js";
+
 /** One entry of a listing: its inode number, d_type and name (raw bytes). */
 export interface DirEntry {
   ino: bigint;
@@ -85,8 +87,10 @@ export function listingBytes(entries: readonly DirEntry[]): number {
  * the current entries.
  */
 export class SortedPositions {
-  /** The sandbox's listings read in parts (handlers/procfs-list.ts). */
-  readonly parts = new ListingParts();
+  /** The sandbox's listings read in parts (handlers/procfs-list.ts): each holds two
+   * descriptors (the caller's duplicate, the supervisor's own description of the
+   * directory) and what it has read. */
+  readonly parts = new InParts();
   /** Keyed by the directory ("dev:ino") and the cookie: a cookie two directories share
    * never sends one listing to the other's name. */
   readonly #names = new Map<string, string>();
@@ -166,57 +170,6 @@ export class SortedPositions {
     }
     const at = sorted.findIndex((e) => cookieOf(e.key) === cookie);
     return at < 0 ? undefined : at + 1;
-  }
-}
-
-/** Listings of one sandbox read in parts at once; each holds two descriptors (the caller's
- * duplicate, the supervisor's own description of the directory) and what it has read. */
-export const LISTINGS_AT_ONCE = 4;
-/** Listings that may wait for a place, holding nothing but their notification (the kernel
- * walks the held notifications at every receive: see hold-budget.ts). Beyond, ENOMEM. */
-export const LISTINGS_WAITING = 256;
-
-/**
- * Places for one sandbox's listings in parts, handed on in order, and the turns of the
- * event loop their parts take: one part of the sandbox's listings per turn, however many
- * there are.
- */
-export class ListingParts {
-  #running = 0;
-  #turn: Promise<void> = Promise.resolve();
-  readonly #waiting: (() => void)[] = [];
-
-  /** A place, when one is free and no listing waits for one (the caller then holds it). */
-  take(): boolean {
-    if (this.#running >= LISTINGS_AT_ONCE || this.#waiting.length > 0) return false;
-    this.#running++;
-    return true;
-  }
-
-  canWait(): boolean {
-    return this.#waiting.length < LISTINGS_WAITING;
-  }
-
-  /** Settles once a place is reserved for the caller, which then holds it. */
-  wait(): Promise<void> {
-    return new Promise((resolve) => this.#waiting.push(resolve));
-  }
-
-  /** A place given back: to the first listing waiting, if any. */
-  release(): void {
-    const next = this.#waiting.shift();
-    if (next !== undefined) next();
-    else this.#running--;
-  }
-
-  /** Settles at the next turn of the event loop this sandbox's next part may take. */
-  turn(): Promise<void> {
-    return (this.#turn = this.#turn.then(() => new Promise<void>((resolve) => setImmediate(resolve))));
-  }
-
-  /** Listings in parts now, and waiting for a place (for tests). */
-  get counts(): { running: number; waiting: number } {
-    return { running: this.#running, waiting: this.#waiting.length };
   }
 }
 

@@ -12,6 +12,8 @@
 //                       connects to a remapped port (each asks who listens there)
 //   netread PROBE PROCS FDS MS  PROCS processes holding FDS descriptors each read the
 //                       supervised /proc/self/net/unix in a loop for MS (the same measures)
+//   netread-pairs PROBE PROCS FDS MS  the same, each process's descriptors socket pairs of
+//                       its own (the host's socket table grows with them)
 //   ptys PROBE PROCS FDS MS  PROCS processes holding FDS descriptors each open their own
 //                       terminal and one held outside, in turn, for MS (the same measures)
 //   dirs PROBE N MS     under deterministicDirs, a directory of N names changed and listed
@@ -143,8 +145,8 @@ async function dirThreads(dir: string, n: string, threads: string, rounds: strin
   return { line: r.stdoutText.trim(), status: r.status, stderr: r.stderrText };
 }
 
-async function netRead(procs: string, fds: string, ms: string): Promise<object> {
-  return flood({ fsReadable: [probe, "/proc"], procView: "supervised", maxProcesses: Number(procs) + 1 }, ["budget-net-read", procs, fds, ms]);
+async function netRead(procs: string, fds: string, ms: string, pairs = false): Promise<object> {
+  return flood({ fsReadable: [probe, "/proc"], procView: "supervised", maxProcesses: Number(procs) + 1 }, ["budget-net-read", procs, fds, ms, ...(pairs ? ["pairs"] : [])]);
 }
 
 async function ptys(procs: string, fds: string, ms: string): Promise<object> {
@@ -279,7 +281,7 @@ async function main(): Promise<void> {
     else if (mode === "urandom") out = await urandomFlood(args[0]!, args[1]);
     else if (mode === "hold") out = await hold(args[0]!, args[1]!, args[2]!, args[3]!);
     else if (mode === "listeners") out = await listeners(args[0]!, args[1]!);
-    else if (mode === "netread") out = await netRead(args[0]!, args[1]!, args[2]!);
+    else if (mode === "netread" || mode === "netread-pairs") out = await netRead(args[0]!, args[1]!, args[2]!, mode === "netread-pairs");
     else if (mode === "ptys") out = await ptys(args[0]!, args[1]!, args[2]!);
     else if (mode === "busy") out = await busyControl(args[0]!);
     else if (mode === "dirs" || mode === "dirs-killed") {

@@ -9,7 +9,7 @@ import { selectInterfaces } from "../../src/supervise/interface-view.js";
 import { parseNetRule } from "../../src/policy/net-rule.js";
 import { virtualProcFile } from "../../src/supervise/handlers/procfs-virtual.js";
 import { filterMountinfo, filterMounts, filterMountstats, mountReached } from "../../src/supervise/proc-mounts.js";
-import { filterInterfaceBlocks, filterInterfaces, filterSockets, netFileRule, sysctlEntryShown, sysctlInterfaceEntry } from "../../src/supervise/proc-net.js";
+import { filterInterfaceBlocks, filterInterfaces, filterSockets, netFileRule, SocketLines, sysctlEntryShown, sysctlInterfaceEntry } from "../../src/supervise/proc-net.js";
 
 const rules = (...raw: string[]) => raw.map((r) => parseNetRule("netAllow", r));
 
@@ -125,6 +125,25 @@ test("socket tables keep the header and the sockets whose inode is the sandbox's
   if (ru?.kind !== "sockets") return assert.fail("unix is a socket table");
   assert.equal(filterSockets(unix, ru.inode, new Set([131])), "Num       RefCount Protocol Flags    Type St Inode Path\n00000000724911f3: 00000002 00000000 00010000 0001 01   131\n");
   assert.equal(filterSockets(unix, ru.inode, new Set()), "Num       RefCount Protocol Flags    Type St Inode Path\n");
+});
+
+test("a socket table read in parts of any size keeps exactly the lines read whole keeps", () => {
+  const ru = netFileRule("unix");
+  if (ru?.kind !== "sockets") return assert.fail("unix is a socket table");
+  const rows = Array.from({ length: 300 }, (_, i) => `00000000724911f3: 00000002 00000000 00010000 0001 01 ${1000 + i}${i % 7 === 0 ? " /tmp/s" + i : ""}`);
+  const own = new Set(rows.map((_, i) => 1000 + i).filter((ino) => ino % 3 === 0));
+  for (const ending of ["\n", ""]) {
+    const text = "Num       RefCount Protocol Flags    Type St Inode Path\n" + rows.join("\n") + ending;
+    const whole = filterSockets(text, ru.inode, own);
+    assert.equal(whole.split("\n").length - 1, 1 + 100, "the header and every third socket");
+    for (const size of [1, 7, 64, 1000, text.length]) {
+      const parts = new SocketLines(ru.inode, own);
+      let out = "";
+      for (let at = 0; at < text.length; at += size) out += parts.add(text.slice(at, at + size));
+      out += parts.end();
+      assert.equal(out, whole, `parts of ${size} characters, text ending ${JSON.stringify(ending)}`);
+    }
+  }
 });
 
 test("which process files are filtered copies, which pass, which are refused", () => {

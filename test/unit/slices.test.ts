@@ -4,7 +4,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { runInSlices, SLICE_MS } from "../../src/supervise/slices.js";
+import { InParts, IN_PARTS_AT_ONCE, IN_PARTS_WAITING, runInSlices, SLICE_MS } from "../../src/supervise/slices.js";
 
 function* steps(n: number, stepMs: number, state: { ran: number; closed: boolean }): Generator<void, number> {
   try {
@@ -45,4 +45,26 @@ test("cancelled work is ended: its finally runs, done is never called", async ()
   assert.ok(state.ran >= 1 && state.ran < 1000, `ran ${state.ran}`);
   assert.equal(state.closed, true, "the generator's finally ran");
   assert.equal(done, false);
+});
+
+test("works in parts: at most IN_PARTS_AT_ONCE hold a place, the others wait in order and each release hands one on", async () => {
+  const parts = new InParts();
+  for (let i = 0; i < IN_PARTS_AT_ONCE; i++) assert.equal(parts.take(), true);
+  assert.equal(parts.take(), false, "no place left");
+  const order: number[] = [];
+  const waits = [1, 2, 3].map((k) => parts.wait().then(() => order.push(k)));
+  assert.equal(parts.take(), false, "a place freed goes to those waiting first");
+  assert.deepEqual(parts.counts, { running: IN_PARTS_AT_ONCE, waiting: 3 });
+  parts.release();
+  parts.release();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(order, [1, 2], "handed on in order");
+  assert.deepEqual(parts.counts, { running: IN_PARTS_AT_ONCE, waiting: 1 });
+  parts.release();
+  await Promise.all(waits);
+  for (let i = 0; i < IN_PARTS_AT_ONCE; i++) parts.release();
+  assert.deepEqual(parts.counts, { running: 0, waiting: 0 });
+  assert.equal(parts.take(), true);
+  for (let i = 0; i < IN_PARTS_WAITING; i++) void parts.wait();
+  assert.equal(parts.canWait(), false, `at most ${IN_PARTS_WAITING} wait`);
 });

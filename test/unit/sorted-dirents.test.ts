@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { compareEntries, cookieOf, encodeFrom, listingBytes, ListingParts, LISTINGS_AT_ONCE, LISTINGS_WAITING, parseDirents64, SNAPSHOT_BYTES, SortedPositions, type DirEntry } from "../../src/supervise/sorted-dirents.js";
+import { compareEntries, cookieOf, encodeFrom, listingBytes, parseDirents64, SNAPSHOT_BYTES, SortedPositions, type DirEntry } from "../../src/supervise/sorted-dirents.js";
 
 const entry = (name: string, ino = 7n, type = 8): DirEntry => ({ ino, type, key: name });
 const names = (es: readonly DirEntry[]): string[] => es.map((e) => e.key);
@@ -101,24 +101,3 @@ test("kept listings hold at most SNAPSHOT_BYTES in all: the oldest go first, one
   assert.equal(p.snapshotBytes, listingBytes(big) * 2, "and drops nothing");
 });
 
-test("listings in parts: at most LISTINGS_AT_ONCE hold a place, the others wait in order and each release hands one on", async () => {
-  const parts = new ListingParts();
-  for (let i = 0; i < LISTINGS_AT_ONCE; i++) assert.equal(parts.take(), true);
-  assert.equal(parts.take(), false, "no place left");
-  const order: number[] = [];
-  const waits = [1, 2, 3].map((k) => parts.wait().then(() => order.push(k)));
-  assert.equal(parts.take(), false, "a place freed goes to those waiting first");
-  assert.deepEqual(parts.counts, { running: LISTINGS_AT_ONCE, waiting: 3 });
-  parts.release();
-  parts.release();
-  await new Promise((r) => setImmediate(r));
-  assert.deepEqual(order, [1, 2], "handed on in order");
-  assert.deepEqual(parts.counts, { running: LISTINGS_AT_ONCE, waiting: 1 });
-  parts.release();
-  await Promise.all(waits);
-  for (let i = 0; i < LISTINGS_AT_ONCE; i++) parts.release();
-  assert.deepEqual(parts.counts, { running: 0, waiting: 0 });
-  assert.equal(parts.take(), true);
-  for (let i = 0; i < LISTINGS_WAITING; i++) void parts.wait();
-  assert.equal(parts.canWait(), false, `at most ${LISTINGS_WAITING} wait`);
-});

@@ -180,7 +180,7 @@ function dirStamp(dup: number, st: BigIntStats): string | undefined {
  * the call the read goes on for SYNC_WORK entries read or merged (an ordinary directory is
  * answered there, as before); past that, in parts of one getdents batch or MERGE_STEP
  * entries merged, one part of the sandbox's listings per turn of the loop, at most
- * LISTINGS_AT_ONCE listings of a sandbox in parts at once (the others wait, holding nothing
+ * IN_PARTS_AT_ONCE listings of a sandbox in parts at once (the others wait, holding nothing
  * but their notification: WAIT). Read on a file description of the supervisor's own where
  * it can open one (the duplicate shares its offset with the caller's other threads).
  */

@@ -115,7 +115,7 @@ export function procfsOpenHandler(spec: ProcfsOpenSpec, ctx: SupervisorContext, 
 function openProcessFile(
   n: Notification, ctx: SupervisorContext, req: OpenRequest, target: Extract<Resolved, { kind: "path" }>,
   mount: string, pid: number, rest: string[], spec: ProcfsOpenSpec, members: Members,
-): Action | undefined {
+): Action | Promise<Action> | undefined {
   const nat = native();
   const caller = parseStatus(callerStatus(n) ?? "");
   if (caller === null) return deny(EACCES);
@@ -139,7 +139,7 @@ function openProcessFile(
     if (target.symlinkLast && (req.flags & O.NOFOLLOW) !== 0) return CONTINUE; // the kernel's ELOOP
     // The mount tables and /proc/net: a filtered copy, for any process of the sandbox.
     const virtual = virtualProcFile(rest);
-    if (virtual !== undefined) return serveVirtual(virtual, dirfd, rest.join("/"), req.flags, target.trailingSlash, spec);
+    if (virtual !== undefined) return serveVirtual(virtual, dirfd, rest.join("/"), req.flags, target.trailingSlash, spec, n, ctx);
     const write = wantsWrite(req.flags);
     // What Landlock would have allowed had /proc been granted whole: writes only under a
     // writable grant.
