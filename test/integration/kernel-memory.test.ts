@@ -134,7 +134,7 @@ securityCase("positive control: 40,000 epoll watches (about 8 MiB) are held unde
 // Passed in flight and closed, with one message always queued: the records the supervisor
 // keeps of them are bounded (unit: kernel-buffers-in-flight.test.ts); nothing is overcharged.
 for (const kind of ["socket", "epoll"]) {
-  securityCase(`positive control: a second of ${kind === "socket" ? "socket pairs" : "empty epoll files"} passed one by one and closed, one message always queued, is held under 64M`, { policy: MEM, cmd: probe("kmem-churn", "1000", kind) }, (o) => {
+  securityCase(`positive control: half a second of ${kind === "socket" ? "socket pairs" : "empty epoll files"} passed one by one and closed, one message always queued, is held under 64M`, { policy: MEM, cmd: probe("kmem-churn", "500", kind) }, (o) => {
     assert.match(answer(o), /^passed \d+$/, `stdout: ${o.result?.stdout} stderr: ${o.result?.stderr}`);
     assert.ok(Number(answer(o).split(" ")[1]) > 100);
     assert.equal(o.result?.limit, null);

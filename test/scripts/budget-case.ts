@@ -18,7 +18,7 @@
 //                       terminal and one held outside, in turn, for MS (the same measures)
 //   dirs PROBE N MS     under deterministicDirs, a directory of N names changed and listed
 //                       whole from its start in a loop for MS (the same measures)
-//   dirs-killed PROBE N  the same loop killed after 4 s (descriptors before, most, after)
+//   dirs-killed PROBE N  the same loop killed after 2.5 s (descriptors before, most, after)
 //   dir-threads PROBE N T R  under deterministicDirs, T threads each listing a directory of N
 //                       names R times (read afresh each time), each listing checked whole
 //                       and sorted; dir-threads-unsorted: the same without the flag (a control)
@@ -130,7 +130,7 @@ async function dirsKilled(dir: string, n: string): Promise<object> {
   await sb.spawn([probe, "dir-churn", join(dir, "d"), n, "60000"], { stdout: "pipe" });
   // Past the files' making (about 1 s for 100,000 on tmpfs), into the loop of listings.
   let most = 0;
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < 25; i++) {
     await sleep(100);
     most = Math.max(most, fds());
   }
