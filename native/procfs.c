@@ -170,19 +170,34 @@ static napi_value sl_sched_getaffinity(napi_env env, napi_callback_info info) {
   return sl_result(env, syscall(SYS_sched_getaffinity, tid, ask, mask));
 }
 
+/* A close-on-exec memfd that may be sealed, named by the string `name_arg`; -1 with a
+ * JavaScript exception pending on failure. */
+static int sl_memfd_named(napi_env env, napi_value name_arg) {
+  char name[64];
+  size_t nlen = 0;
+  if (napi_get_value_string_utf8(env, name_arg, name, sizeof name, &nlen) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 0 must be a string");
+    return -1;
+  }
+  int fd = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) sl_throw_errno(env, "memfd_create(MFD_ALLOW_SEALING)", errno);
+  return fd;
+}
+
+/* Seals fd against any change (no write, growth or shrinking) and puts its offset at 0:
+ * 0, or an errno. */
+static int sl_memfd_sealed(int fd) {
+  if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) return errno;
+  return lseek(fd, 0, SEEK_SET) < 0 ? errno : 0;
+}
+
 /* memfdReadonly(name, data) -> a close-on-exec memfd holding data, sealed against any
  * change, its offset at 0: what a virtual file's opener reads. Throws on failure. */
 static napi_value sl_memfd_readonly(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 2);
-  char name[64];
-  size_t nlen = 0;
-  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &nlen) != napi_ok) {
-    napi_throw_type_error(env, "SL_ARGS", "argument 0 must be a string");
-    return NULL;
-  }
   SL_ARG_BUFFER(env, 1, data, len);
-  int fd = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) return sl_throw_errno(env, "memfd_create(MFD_ALLOW_SEALING)", errno);
+  int fd = sl_memfd_named(env, argv[0]);
+  if (fd < 0) return NULL;
   const char *p = data;
   size_t left = len;
   int err = 0;
@@ -196,8 +211,7 @@ static napi_value sl_memfd_readonly(napi_env env, napi_callback_info info) {
     p += n;
     left -= (size_t)n;
   }
-  if (err == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) err = errno;
-  if (err == 0 && lseek(fd, 0, SEEK_SET) < 0) err = errno;
+  if (err == 0) err = sl_memfd_sealed(fd);
   if (err != 0) {
     close(fd);
     return sl_throw_errno(env, "memfd (virtual file)", err);
@@ -205,29 +219,20 @@ static napi_value sl_memfd_readonly(napi_env env, napi_callback_info info) {
   return sl_make_int(env, fd);
 }
 
-/* ---- memfdWritable(name) -> fd: an empty memfd that may be sealed later (memfdSeal), for
- * a virtual file written in parts ---- */
+/* ---- memfdWritable(name) -> fd: an empty memfd that memfdSeal seals later, for a virtual
+ * file written in parts ---- */
 static napi_value sl_memfd_writable(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 1);
-  char name[64];
-  size_t nlen = 0;
-  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &nlen) != napi_ok) {
-    napi_throw_type_error(env, "SL_ARGS", "argument 0 must be a string");
-    return NULL;
-  }
-  int fd = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) return sl_throw_errno(env, "memfd_create(MFD_ALLOW_SEALING)", errno);
-  return sl_make_int(env, fd);
+  int fd = sl_memfd_named(env, argv[0]);
+  return fd < 0 ? NULL : sl_make_int(env, fd);
 }
 
-/* ---- memfdSeal(fd): sealed as memfdReadonly's are (no write, growth or shrinking), its
- * offset back at 0 ---- */
+/* ---- memfdSeal(fd): sealed as memfdReadonly's are, its offset back at 0 ---- */
 static napi_value sl_memfd_seal(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 1);
   SL_ARG_INT(env, 0, fd);
-  if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) return sl_throw_errno(env, "memfd seals (virtual file)", errno);
-  if (lseek(fd, 0, SEEK_SET) < 0) return sl_throw_errno(env, "lseek (virtual file)", errno);
-  return NULL;
+  int err = sl_memfd_sealed(fd);
+  return err != 0 ? sl_throw_errno(env, "memfd seals (virtual file)", err) : NULL;
 }
 
 void sl_procfs_register(napi_env env, napi_value exports) {
