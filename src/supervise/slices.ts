@@ -37,6 +37,8 @@ export function runInSlices<T>(steps: Generator<void, T>, done: (value: T, busyM
 /** Works of one kind of one sandbox that may go on in parts at once (each holds what it has
  * read and a descriptor or two). */
 export const IN_PARTS_AT_ONCE = 4;
+/** How long one part of a work in parts (its steps in one turn of the event loop) may run. */
+export const PART_MS = 5;
 /** Works that may wait for a place, holding nothing but their notification (the kernel
  * walks the held notifications at every receive: see hold-budget.ts). Beyond, the call
  * fails with a resource error. */
@@ -78,6 +80,21 @@ export class InParts {
   /** Settles at the next turn of the event loop this sandbox's next part may take. */
   turn(): Promise<void> {
     return (this.#turn = this.#turn.then(() => new Promise<void>((resolve) => setImmediate(resolve))));
+  }
+
+  /**
+   * Runs `step` (true once the work is done) in parts of at most PART_MS, one part of this
+   * sandbox's works per turn of the event loop, asking `going` before each part. True
+   * when the work is done, false when `going` said to stop (the caller gone).
+   */
+  async run(step: () => boolean, going: () => boolean): Promise<boolean> {
+    for (;;) {
+      await this.turn();
+      if (!going()) return false;
+      const t0 = performance.now();
+      do if (step()) return true;
+      while (performance.now() - t0 < PART_MS);
+    }
   }
 
   /** Works in parts now, and waiting for a place (for tests). */

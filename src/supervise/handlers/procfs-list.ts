@@ -178,8 +178,8 @@ function dirStamp(dup: number, st: BigIntStats): string | undefined {
  * A directory's size is the sandbox's to choose (200,000 names took 425 ms to read and
  * sort here, in one step of the event loop every sandbox of this process shares). Within
  * the call the read goes on for SYNC_WORK entries read or merged (an ordinary directory is
- * answered there, as before); past that, in parts of one getdents batch or MERGE_STEP
- * entries merged, one part of the sandbox's listings per turn of the loop, at most
+ * answered there, as before); past that, in parts (InParts.run) of getdents batches and
+ * MERGE_STEP entries merged, one part of the sandbox's listings per turn of the loop, at most
  * IN_PARTS_AT_ONCE listings of a sandbox in parts at once (the others wait, holding nothing
  * but their notification: WAIT). Read on a file description of the supervisor's own where
  * it can open one (the duplicate shares its offset with the caller's other threads).
@@ -232,14 +232,20 @@ function listSorted(
   if (stamp !== undefined) entries = positions.unchangedSnapshot(dir, stamp);
   if (entries !== undefined) return done(answer(entries));
 
-  const own = keep === undefined ? reopenDirectory(dup) : -1;
+  let own = keep === undefined ? reopenDirectory(dup) : -1;
   if (own < 0) {
     const rewound = nat.lseek(dup, 0n, SEEK_SET);
     if (rewound < 0n) return done(restore(Number(-rewound)));
   }
   const steps = readSorted(own >= 0 ? own : dup, keep);
-  const fresh = (read: DirEntry[] | number): Action => {
+  /** Ends the read: the generator returned, our description closed (once). */
+  const stop = (): void => {
+    steps.return(0);
     if (own >= 0) closeSync(own);
+    own = -1;
+  };
+  const fresh = (read: DirEntry[] | number): Action => {
+    stop();
     if (typeof read === "number") return restore(-read);
     // The stamp is kept only if the directory did not change while it was read.
     const after = stamp === undefined ? undefined : dirStamp(dup, fstatSync(dup, { bigint: true }));
@@ -252,29 +258,26 @@ function listSorted(
   if (step.done === true) return done(fresh(step.value));
   if (!slot && !positions.parts.take()) {
     // What was read is dropped: the listing is made again from the start (see listingHandler).
-    steps.return(0);
-    if (own >= 0) closeSync(own);
+    stop();
     if (!positions.parts.canWait()) return restore(ENOMEM);
     return WAIT;
   }
   return (async (): Promise<Action> => {
     try {
-      while (step.done !== true) {
-        await positions.parts.turn();
-        // The caller gone (killed, the sandbox ended): the rest is not read.
-        if (!ctx.memory.stillValid(n)) {
-          steps.return(0);
-          if (own >= 0) closeSync(own);
-          return restore(EINTR);
-        }
-        const t0 = performance.now();
-        do step = steps.next();
-        while (step.done !== true && performance.now() - t0 < PART_MS);
+      // The caller gone (killed, the sandbox ended): the rest is not read.
+      const last: { value?: DirEntry[] | number } = {};
+      const next = (): boolean => {
+        const r = steps.next();
+        if (r.done === true) last.value = r.value;
+        return r.done === true;
+      };
+      if (!(await positions.parts.run(next, () => ctx.memory.stillValid(n))) || last.value === undefined) {
+        stop();
+        return restore(EINTR);
       }
-      return fresh(step.value);
+      return fresh(last.value);
     } catch (e) {
-      steps.return(0);
-      if (own >= 0) closeSync(own);
+      stop();
       throw e;
     } finally {
       positions.parts.release();
@@ -288,8 +291,6 @@ const WAIT = Symbol("wait");
 const SYNC_WORK = 8_192;
 /** Entries merged in one step. */
 const MERGE_STEP = 8_192;
-/** How long one part of a listing (its steps in one turn of the event loop) may run. */
-const PART_MS = 5;
 
 /** A description of the duplicate's directory of the supervisor's own (its offset is not
  * the caller's), or -1. Opened through the supervisor's descriptor: the same directory. */

@@ -12,7 +12,7 @@ import { InParts, runInSlices } from "../slices.js";
 import { processTree } from "../members.js";
 import { AT_FDCWD, O, RESOLVE } from "../paths.js";
 import { filterMountinfo, filterMounts, filterMountstats } from "../proc-mounts.js";
-import { filterInterfaceBlocks, filterInterfaces, filterSockets, netFileRule, SocketLines, type NetFileRule } from "../proc-net.js";
+import { filterInterfaceBlocks, filterInterfaces, netFileRule, SocketLines, type NetFileRule } from "../proc-net.js";
 import type { SupervisorContext } from "../handler.js";
 import type { Notification } from "../notification.js";
 
@@ -42,6 +42,9 @@ export function virtualProcFile(rest: readonly string[]): VirtualProcFile | unde
   if (rule.kind === "pass") return undefined;
   return r.length === 2 ? { kind: "net", file: r[1]!, rule } : { kind: "refused" };
 }
+
+/** A file read whole, then filtered: a mount table, or a /proc/net file of interfaces. */
+type WholeFile = Extract<VirtualProcFile, { kind: "mounts" }> | { kind: "net"; file: string; rule: Exclude<NetFileRule, { kind: "pass" } | { kind: "sockets" }> };
 
 export interface VirtualSpec {
   /** Real paths of the grants: the mounts shown are those they reach. */
@@ -194,14 +197,14 @@ function ownersOf(spec: VirtualSpec): SocketOwners {
   return owners;
 }
 
-function filtered(file: Exclude<VirtualProcFile, { kind: "refused" }>, text: string, spec: VirtualSpec): string {
+/** A mount table or an interface file, filtered (socket tables: serveSockets). */
+function filtered(file: WholeFile, text: string, spec: VirtualSpec): string {
   if (file.kind === "mounts") {
     if (file.file === "mountinfo") return filterMountinfo(text, spec.reach);
     if (file.file === "mounts") return filterMounts(text, spec.reach);
     return filterMountstats(text, spec.reach);
   }
   const rule = file.rule;
-  if (rule.kind === "sockets") return filterSockets(text, rule.inode, ownersOf(spec).forTable()); // (read in parts: serveSockets)
   const visible = visibleInterfaces(spec.interfaces).names;
   return rule.kind === "interface-blocks" ? filterInterfaceBlocks(text, visible) : filterInterfaces(text, rule, visible);
 }
@@ -224,22 +227,23 @@ export function serveVirtual(
   const nat = native();
   const fd = nat.openat2(dirfd, sub, O.CLOEXEC, 0, BENEATH_ONLY);
   if (fd < 0) return deny(-fd);
-  if (file.kind === "net" && file.rule.kind === "sockets") return serveSockets({ ...file, rule: file.rule }, fd, flags, spec, n, ctx, false);
+  let whole: WholeFile;
+  if (file.kind === "mounts") whole = file;
+  else if (file.rule.kind === "sockets") return serveSockets({ file: file.file, rule: file.rule }, fd, flags, spec, n, ctx, false);
+  else whole = { kind: "net", file: file.file, rule: file.rule };
   let text: string;
   try {
     text = readAll(fd).toString("latin1");
   } finally {
     closeSync(fd);
   }
-  const memfd = nat.memfdReadonly(`sandlock-${file.kind === "mounts" ? file.file : `net-${file.file}`}`, Buffer.from(filtered(file, text, spec), "latin1"));
+  const memfd = nat.memfdReadonly(`sandlock-${file.kind === "mounts" ? file.file : `net-${file.file}`}`, Buffer.from(filtered(whole, text, spec), "latin1"));
   return { kind: "inject", fd: memfd, cloexec: (flags & O.CLOEXEC) !== 0, close: true };
 }
 
 /** 64 KiB reads of a socket table made inside the open: a host with up to about 1,800 unix
  * sockets (400 TCP) is answered there. */
 const SYNC_TABLE_READS = 4;
-/** How long one part of a table's read (its reads in one turn of the event loop) may run. */
-const PART_MS = 5;
 
 /**
  * A socket table (fd: the kernel's file, closed here), filtered to the sandbox's sockets.
@@ -316,14 +320,8 @@ function serveSockets(
   return (async (): Promise<Action> => {
     let answered = false;
     try {
-      while (!done) {
-        await owners.reads.turn();
-        // The caller gone (killed, the sandbox ended): the rest is not read.
-        if (!ctx.memory.stillValid(n)) return deny(EINTR);
-        const t0 = performance.now();
-        do done = step();
-        while (!done && performance.now() - t0 < PART_MS);
-      }
+      // The caller gone (killed, the sandbox ended): the rest is not read.
+      if (!(await owners.reads.run(step, () => ctx.memory.stillValid(n)))) return deny(EINTR);
       const a = answer();
       answered = true;
       return a;
