@@ -21,6 +21,7 @@
 #include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addon.h"
@@ -303,12 +304,22 @@ static uint32_t link_object(const char *link, uint32_t *kind) {
   return (uint32_t)strtoul(rest, NULL, 10);
 }
 
+static uint64_t mono_us(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
 /* Appends (descriptor, kind, value) for every descriptor of /proc/<pid>/fd that link_object
- * classifies, from descriptor `from` on, stopping after `max` descriptors: *next is then the
- * descriptor to go on from, else 0 (the table's end). -errno when the directory cannot be
- * read (ENOENT: the process is gone). A fd directory's offset is the descriptor number
- * plus 2 (fs/proc/fd.c), so a seek there resumes at the first descriptor >= from. */
-static int fd_objects_of(int pid, long from, long max, long *next, long *seen_out, struct words *o) {
+ * classifies, from descriptor `from` on, stopping after `max` descriptors or, when
+ * `budget_us` is not 0, once that many microseconds are spent (the clock is read before
+ * each descriptor but the first: one descriptor can cost much more than another, an epoll
+ * file's watches being counted in its fdinfo): *next is then the descriptor to go on from,
+ * else 0 (the table's end). At least one descriptor is read, so a walk always moves on. -errno when the directory cannot be read (ENOENT: the process is gone).
+ * A fd directory's offset is the descriptor number plus 2 (fs/proc/fd.c), so a seek there
+ * resumes at the first descriptor >= from. */
+static int fd_objects_of(int pid, long from, long max, long budget_us, long *next, long *seen_out, struct words *o) {
+  uint64_t start = budget_us > 0 ? mono_us() : 0;
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/fd", pid);
   *next = 0;
@@ -335,7 +346,7 @@ static int fd_objects_of(int pid, long from, long max, long *next, long *seen_ou
       struct dirent64 *d = (struct dirent64 *)(buf + at);
       at += d->d_reclen;
       if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
-      if (seen == max) {
+      if (seen == max || (budget_us > 0 && seen > 0 && mono_us() - start >= (uint64_t)budget_us)) {
         *next = strtol(d->d_name, NULL, 10);
         break;
       }
@@ -358,23 +369,25 @@ static int fd_objects_of(int pid, long from, long max, long *next, long *seen_ou
   return rc;
 }
 
-/* fdObjectsFrom(pid, from, max) -> Buffer: its first u32 the descriptor to go on from (0:
+/* fdObjectsFrom(pid, from, max, budgetUs) -> Buffer: its first u32 the descriptor to go on from (0:
  * the table was read to its end), its second the descriptors read, then (descriptor, kind, value) triples (kind 1 a socket,
  * 2 a pipe, with its inode; 3 an epoll file, with its count of watches; 4 a path whose last
  * name is a number, with the number; 5 a path ending in "/ptmx"), for at most
- * `max` descriptors of process pid from descriptor `from` on; or -errno. A long table is
- * read in parts so that no one call holds the event loop for long (19,000 descriptors of
- * one process: 55-100 ms in one call). */
+ * `max` descriptors of process pid from descriptor `from` on, ending early once `budgetUs`
+ * microseconds are spent (0: no bound in time); or -errno. A long table is read in parts so
+ * that no one call holds the event loop for long (19,000 descriptors of one process: 55-100
+ * ms in one call; 2,048 of them 16-20 ms on a slow VM, hence the bound in time). */
 static napi_value sl_fd_objects_from(napi_env env, napi_callback_info info) {
-  SL_ARGS(env, info, 3);
+  SL_ARGS(env, info, 4);
   SL_ARG_INT(env, 0, pid);
   SL_ARG_INT(env, 1, from);
   SL_ARG_INT(env, 2, max);
+  SL_ARG_INT(env, 3, budget_us);
   struct words o = {0};
   int rc = words_push(&o, 0);
   if (rc == 0) rc = words_push(&o, 0);
   long next = 0, seen = 0;
-  if (rc == 0) rc = fd_objects_of(pid, from, max, &next, &seen, &o);
+  if (rc == 0) rc = fd_objects_of(pid, from, max, budget_us, &next, &seen, &o);
   if (rc == -ENOENT || rc == -ESRCH) rc = 0; /* gone: nothing more */
   if (rc == 0) {
     o.w[0] = (uint32_t)next;

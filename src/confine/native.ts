@@ -152,8 +152,9 @@ export interface NativeAddon {
   /** Part of one process's descriptor table: the first u32 is the descriptor to go on from
    * (0: the end), the second how many descriptors were read, then triples (descriptor; kind: 1 socket, 2 pipe, with the inode; 3 epoll,
    * with its watches; 4 a path whose last name is a number, with it; 5 a path ending in
-   * "/ptmx") for at most `max` descriptors from `from` on. */
-  fdObjectsFrom(pid: number, from: number, max: number): Buffer | number;
+   * "/ptmx") for at most `max` descriptors from `from` on, fewer once `budgetUs`
+   * microseconds are spent (0: no bound in time). */
+  fdObjectsFrom(pid: number, from: number, max: number, budgetUs: number): Buffer | number;
   /** setsockopt of an int option on the supervisor's descriptor: 0 or -errno. */
   setsockoptInt(fd: number, level: number, name: number, value: number): number;
   /** shmctl(id, IPC_RMID): 0 or -errno. */

@@ -5,8 +5,12 @@
 
 import { native } from "../confine/native.js";
 
-/** Descriptors read per part (a few milliseconds). */
+/** Descriptors read per part at most. */
 export const FD_PART = 2048;
+/** Microseconds a part may take: it ends at the first descriptor read past this
+ * (native/kmem.c), so a slow machine reads fewer descriptors per part rather than holding
+ * the event loop longer (2,048 took 16-20 ms on a slow VM). */
+export const FD_PART_US = 4000;
 
 /** What a descriptor is: a socket or a pipe (`value`: its inode), an epoll file (`value`:
  * its count of watches), a path whose last name is a number (`value`: the number: a
@@ -18,14 +22,14 @@ const KINDS: readonly (FdObjectKind | undefined)[] = [undefined, "socket", "pipe
 
 /**
  * Calls `each` for every descriptor of process `pid` (the thread whose /proc entry shows
- * its table) of a kind above, with its number, yielding after each part of FD_PART
- * descriptors. `each` returning true stops the walk. A process that is gone, or whose
+ * its table) of a kind above, with its number, yielding after each part (FD_PART
+ * descriptors, fewer when they take longer than FD_PART_US). `each` returning true stops the walk. A process that is gone, or whose
  * table cannot be read, has nothing. Returns whether `each` stopped it. `read`, when
  * given, counts the descriptors read.
  */
 export function* fdObjectParts(pid: number, each: (kind: FdObjectKind, value: number, fd: number) => boolean | void, read?: { descriptors: number }): Generator<void, boolean> {
   for (let from = 0; ; ) {
-    const part = native().fdObjectsFrom(pid, from, FD_PART);
+    const part = native().fdObjectsFrom(pid, from, FD_PART, FD_PART_US);
     if (typeof part === "number") return false;
     // The descriptor to go on from, how many were read, then triples (descriptor, kind, value).
     if (read !== undefined) read.descriptors += part.readUInt32LE(4);

@@ -50,13 +50,16 @@ export const IN_PARTS_WAITING = 256;
  * parts take: one part of the sandbox's works per turn, however many there are.
  */
 export class InParts {
+  /** `atOnce`: the works that may go on in parts at once. */
+  constructor(readonly atOnce = IN_PARTS_AT_ONCE) {}
+
   #running = 0;
   #turn: Promise<void> = Promise.resolve();
   readonly #waiting: (() => void)[] = [];
 
   /** A place, when one is free and no work waits for one (the caller then holds it). */
   take(): boolean {
-    if (this.#running >= IN_PARTS_AT_ONCE || this.#waiting.length > 0) return false;
+    if (this.#running >= this.atOnce || this.#waiting.length > 0) return false;
     this.#running++;
     return true;
   }

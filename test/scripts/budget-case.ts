@@ -14,8 +14,9 @@
 //                       supervised /proc/self/net/unix in a loop for MS (the same measures)
 //   netread-pairs PROBE PROCS FDS MS  the same, each process's descriptors socket pairs of
 //                       its own (the host's socket table grows with them)
-//   ptys PROBE PROCS FDS MS  PROCS processes holding FDS descriptors each open their own
-//                       terminal and one held outside, in turn, for MS (the same measures)
+//   ptys PROBE PROCS FDS MS [T]  PROCS processes holding FDS descriptors each open, in T
+//                       threads each (1), their own terminal and one held outside, in
+//                       turn, for MS (the same measures)
 //   dirs PROBE N MS     under deterministicDirs, a directory of N names changed and listed
 //                       whole from its start in a loop for MS (the same measures)
 //   dirs-killed PROBE N  the same loop killed after 2.5 s (descriptors before, most, after)
@@ -149,12 +150,12 @@ async function netRead(procs: string, fds: string, ms: string, pairs = false): P
   return flood({ fsReadable: [probe, "/proc"], procView: "supervised", maxProcesses: Number(procs) + 1 }, ["budget-net-read", procs, fds, ms, ...(pairs ? ["pairs"] : [])]);
 }
 
-async function ptys(procs: string, fds: string, ms: string): Promise<object> {
+async function ptys(procs: string, fds: string, ms: string, threads = "1"): Promise<object> {
   // A terminal held outside the sandbox: the probe's "hold-pty" prints its number.
   const holder = spawn(probe, ["hold-pty"], { stdio: ["pipe", "pipe", "inherit"] });
   const other = await new Promise<string>((resolve) => holder.stdout.once("data", (d: Buffer) => resolve(d.toString().trim())));
   try {
-    return await flood({ fsReadable: [probe], fsWritable: ["/dev"], maxProcesses: Number(procs) + 1 }, ["pty-flood", procs, fds, ms, other]);
+    return await flood({ fsReadable: [probe], fsWritable: ["/dev"], maxProcesses: Number(procs) + 1 }, ["pty-flood", procs, fds, ms, other, threads]);
   } finally {
     holder.stdin.end();
   }
@@ -282,7 +283,7 @@ async function main(): Promise<void> {
     else if (mode === "hold") out = await hold(args[0]!, args[1]!, args[2]!, args[3]!);
     else if (mode === "listeners") out = await listeners(args[0]!, args[1]!);
     else if (mode === "netread" || mode === "netread-pairs") out = await netRead(args[0]!, args[1]!, args[2]!, mode === "netread-pairs");
-    else if (mode === "ptys") out = await ptys(args[0]!, args[1]!, args[2]!);
+    else if (mode === "ptys") out = await ptys(args[0]!, args[1]!, args[2]!, args[3]);
     else if (mode === "busy") out = await busyControl(args[0]!);
     else if (mode === "dirs" || mode === "dirs-killed") {
       // On a tmpfs where there is one (making 100,000 files on a disk took 3 to 10 s here).

@@ -7,6 +7,7 @@ import { native } from "../../confine/native.js";
 import { deny, type Action } from "../action.js";
 import type { Handler, SupervisorContext } from "../handler.js";
 import { fdObjectParts, type FdObjectKind } from "../fd-objects.js";
+import { InParts } from "../slices.js";
 import { processTree } from "../members.js";
 import type { Notification } from "../notification.js";
 import { AT_FDCWD, O, RESOLVE, callerStatus, readOpen, wantsWrite } from "../paths.js";
@@ -17,6 +18,8 @@ const ENOENT = 2;
 const EACCES = 13;
 const EEXIST = 17;
 const ENOTDIR = 20;
+const EINTR = 4;
+const ENOMEM = 12;
 const O_NOCTTY = 0o400;
 /** Flags openat2 accepts (it refuses unknown bits where openat ignores them). */
 const VALID_FLAGS = 0o37777703;
@@ -40,48 +43,30 @@ const same = (a: TtyId, b: TtyId): boolean => a.dev === b.dev && a.rdev === b.rd
  * fdinfo's tty-index, confirmed by asking the master for its peer, TIOCGPTPEER, on our
  * duplicate of it: the peer is that pair's terminal, in its own devpts instance).
  *
- * The descriptor tables are read in parts (fd-objects.ts), one part per turn of the event
- * loop: the sandbox decides how many descriptors its processes hold, and a walk of 8
- * processes holding 19,000 each took 1.2 s in one go (every other sandbox of this process
- * waited).
+ * A step per part of a descriptor table (fd-objects.ts) and per process, run in parts
+ * (InParts.run): the sandbox decides how many descriptors its processes hold, and a walk
+ * of 8 processes holding 19,000 each took 1.2 s in one go (every other sandbox of this
+ * process waited).
  */
-async function held(launcherPid: number, caller: number, id: TtyId, index: number, walks: Walks): Promise<boolean> {
-  // Each walk in progress holds the terminal the supervisor opened: past WALKS_AT_ONCE of
-  // one sandbox, a walk is made in one go, as before (no more descriptors held).
-  const parts = walks.running < WALKS_AT_ONCE;
-  if (parts) walks.running++;
-  try {
-    // The caller first (it made the pair, most often), then the sandbox's other processes
-    // from a recent pass over /proc, then from a fresh one (a process forked since).
-    const seen = new Set<number>();
-    for (const tree of [() => [caller], () => processTree(launcherPid, false, TREE_AGE_MS).keys(), () => processTree(launcherPid).keys()]) {
-      for (const pid of tree()) {
-        if (seen.has(pid)) continue;
-        seen.add(pid);
-        const walk = fdObjectParts(pid, (kind, value, fd) => holdsEnd(pid, fd, kind, value, id, index));
-        for (let step = walk.next(); ; step = walk.next()) {
-          if (step.done === true && step.value) return true;
-          // A turn of the loop after each part, and after each process: one part of this
-          // sandbox's walks per turn, whatever the number of walks.
-          if (parts) await (walks.turn = walks.turn.then(() => new Promise<void>((resolve) => setImmediate(resolve))));
-          if (step.done === true) break;
-        }
-      }
+function* heldSteps(launcherPid: number, caller: number, id: TtyId, index: number): Generator<void, boolean> {
+  // The caller first (it made the pair, most often), then the sandbox's other processes
+  // from a recent pass over /proc, then from a fresh one (a process forked since).
+  const seen = new Set<number>();
+  for (const tree of [() => [caller], () => processTree(launcherPid, false, TREE_AGE_MS).keys(), () => processTree(launcherPid).keys()]) {
+    for (const pid of tree()) {
+      if (seen.has(pid)) continue;
+      seen.add(pid);
+      if (yield* fdObjectParts(pid, (kind, value, fd) => holdsEnd(pid, fd, kind, value, id, index))) return true;
+      yield;
     }
-    return false;
-  } finally {
-    if (parts) walks.running--;
   }
+  return false;
 }
 
-/** Walks of one sandbox made in parts at once (see held). */
+/** Walks of one sandbox that go on in parts at once, each holding the terminal the
+ * supervisor opened; the others wait for a place holding nothing but their notification
+ * (InParts). */
 const WALKS_AT_ONCE = 16;
-
-/** One sandbox's walks: how many run in parts, and the turn of the loop the next part waits for. */
-interface Walks {
-  running: number;
-  turn: Promise<void>;
-}
 
 /** How old a pass over /proc may be for the first look (see proc-net.ts). */
 const TREE_AGE_MS = 100;
@@ -122,7 +107,7 @@ function holdsEnd(pid: number, fd: number, kind: FdObjectKind, value: number, id
  * with TIOCSCTTY, as login_tty does).
  */
 export function devPtsHandler(spec: PtsSpec, ctx: SupervisorContext): Handler {
-  const walks: Walks = { running: 0, turn: Promise.resolve() };
+  const walks = new InParts(WALKS_AT_ONCE);
   return (n) => {
     const req = readOpen(n, ctx.memory);
     if (req === null || req.target.kind !== "path") return undefined;
@@ -137,19 +122,32 @@ export function devPtsHandler(spec: PtsSpec, ctx: SupervisorContext): Handler {
     if ((req.flags & (O.CREAT | O.EXCL)) === (O.CREAT | O.EXCL)) return deny(EEXIST);
     // As Landlock would have: writing only under a writable grant.
     if (wantsWrite(req.flags) && !spec.writable) return deny(EACCES);
-    return open(n, ctx, path, Number(name), req.flags, walks);
+    return open(n, ctx, path, Number(name), req.flags, walks, false);
   };
 }
 
-function open(n: Notification, ctx: SupervisorContext, path: string, index: number, flags: number, walks: Walks): Action | Promise<Action> {
+function open(n: Notification, ctx: SupervisorContext, path: string, index: number, flags: number, walks: InParts, slot: boolean): Action | Promise<Action> {
   const nat = native();
   const caller = parseStatus(callerStatus(n) ?? "");
   const self = supervisorStatus();
+  const refuse = (errno: number): Action => {
+    if (slot) walks.release();
+    return deny(errno);
+  };
   // The supervisor opens with the caller's capabilities, not its identity: it must be the same.
-  if (caller === null || self === null || caller.ids !== self.ids || caller.capEff < 0n) return deny(EACCES);
+  if (caller === null || self === null || caller.ids !== self.ids || caller.capEff < 0n) return refuse(EACCES);
+  if (!slot && !walks.take()) {
+    // Every walk in parts this sandbox may have runs: this open waits for a place, holding
+    // nothing but its notification, and is made again from the start once it has one.
+    if (!walks.canWait()) return deny(ENOMEM);
+    return walks.wait().then((): Action | Promise<Action> => (ctx.memory.stillValid(n) ? open(n, ctx, path, index, flags, walks, true) : refuse(EINTR)));
+  }
   const how = [AT_FDCWD, path, (flags & VALID_FLAGS & ~O.CREAT) | O_NOCTTY | O.CLOEXEC, 0, RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS] as const;
   const fd = caller.capEff !== self.capEff ? nat.openat2As(...how, caller.capEff) : nat.openat2(...how);
-  if (fd < 0) return deny(-fd === ENOENT && (flags & O.CREAT) !== 0 ? EACCES : -fd);
+  if (fd < 0) {
+    walks.release();
+    return deny(-fd === ENOENT && (flags & O.CREAT) !== 0 ? EACCES : -fd);
+  }
   let st: TtyId;
   try {
     const s = fstatSync(fd);
@@ -157,17 +155,28 @@ function open(n: Notification, ctx: SupervisorContext, path: string, index: numb
     st = s;
   } catch {
     closeSync(fd);
+    walks.release();
     return deny(EACCES);
   }
-  return held(ctx.launcherPid, caller.tgid, st, index, walks).then(
-    (yes): Action => {
-      if (yes) return { kind: "inject", fd, cloexec: (flags & O.CLOEXEC) !== 0, close: true };
-      closeSync(fd);
-      return deny(EACCES);
-    },
-    (e: unknown) => {
-      closeSync(fd);
-      throw e;
-    },
-  );
+  return (async (): Promise<Action> => {
+    let injected = false;
+    const steps = heldSteps(ctx.launcherPid, caller.tgid, st, index);
+    let found = false;
+    try {
+      const step = (): boolean => {
+        const r = steps.next();
+        if (r.done === true) found = r.value;
+        return r.done === true;
+      };
+      // The caller gone (killed, the sandbox ended): the rest is not read.
+      if (!(await walks.run(step, () => ctx.memory.stillValid(n)))) return deny(EINTR);
+      if (!found) return deny(EACCES);
+      injected = true;
+      return { kind: "inject", fd, cloexec: (flags & O.CLOEXEC) !== 0, close: true };
+    } finally {
+      steps.return(false);
+      if (!injected) closeSync(fd);
+      walks.release();
+    }
+  })();
 }

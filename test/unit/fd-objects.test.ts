@@ -1,0 +1,101 @@
+// A process's descriptor table read in parts (native fdObjectsFrom, fdObjectParts): a part
+// ends after FD_PART descriptors or once its time budget is spent, so a slow machine reads
+// fewer descriptors per part instead of holding the supervisor's event loop longer. Against a
+// real process holding 6,000 pipe ends: the bound in time is what ends a part when it is
+// short, a walk in parts sees every descriptor exactly once, and what it finds is what one
+// unbounded read finds.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { native } from "../../src/confine/native.js";
+import { FD_PART, fdObjectParts } from "../../src/supervise/fd-objects.js";
+
+const PIPES = 3000;
+
+/** A process holding PIPES pipes (both ends), alive until its stdin closes. */
+async function holder(): Promise<ChildProcess> {
+  const program = `
+import os, sys
+ends = [os.pipe() for _ in range(${PIPES})]
+print("ready", flush=True)
+sys.stdin.read()
+`;
+  const child = spawn("/usr/bin/python3", ["-c", program], { stdio: ["pipe", "pipe", "inherit"] });
+  let out = "";
+  child.stdout!.setEncoding("utf8");
+  child.stdout!.on("data", (d: string) => (out += d));
+  while (!out.includes("ready")) {
+    const [code] = await Promise.race([once(child.stdout!, "data"), once(child, "exit")]);
+    if (typeof code === "number" || code === null) throw new Error(`holder exited: ${code}`);
+  }
+  return child;
+}
+
+/** Reads one part: [next, read, triples]. */
+function part(pid: number, from: number, max: number, budgetUs: number): { next: number; read: number; fds: number[]; pipes: number } {
+  const b = native().fdObjectsFrom(pid, from, max, budgetUs);
+  assert.ok(typeof b !== "number", `fdObjectsFrom: ${String(b)}`);
+  const fds: number[] = [];
+  let pipes = 0;
+  for (let at = 8; at + 12 <= b.length; at += 12) {
+    fds.push(b.readUInt32LE(at));
+    if (b.readUInt32LE(at + 4) === 2) pipes++;
+  }
+  return { next: b.readUInt32LE(0), read: b.readUInt32LE(4), fds, pipes };
+}
+
+test("a part bounded in time ends once its budget is spent; unbounded, at FD_PART", async () => {
+  const child = await holder();
+  try {
+    const pid = child.pid!;
+    const whole = part(pid, 0, FD_PART, 0);
+    assert.equal(whole.read, FD_PART);
+    assert.ok(whole.next > 0, "a table of 6,000 descriptors goes on past the first part");
+    // A budget of 1 us is spent within the first few descriptors' reads (each a readlink of
+    // /proc/PID/fd/N, a few microseconds), which ends the part there; a part reads at least
+    // one, so a walk always moves on.
+    const short = part(pid, 0, FD_PART, 1);
+    assert.ok(short.read >= 1 && short.read < 16, `a part of 1 us read ${short.read} descriptors`);
+    // The descriptors are 0, 1, 2, ... without a gap: it goes on from the next one.
+    assert.equal(short.next, short.read);
+    const after = part(pid, short.next, FD_PART, 0);
+    assert.equal(after.read, FD_PART);
+    assert.ok(after.fds.every((fd) => fd >= short.next), "the next part starts where the last stopped");
+  } finally {
+    child.stdin!.end();
+    await once(child, "exit");
+  }
+});
+
+test("a walk in parts bounded in time reads every descriptor once and finds what one read finds", async () => {
+  const child = await holder();
+  try {
+    const pid = child.pid!;
+    const one = part(pid, 0, 1 << 30, 0);
+    assert.ok(one.read >= 2 * PIPES, `read ${one.read}`);
+    // The walk with parts of 1 us each: a few descriptors per part.
+    const seen: number[] = [];
+    let parts = 0;
+    for (let from = 0; ; parts++) {
+      const p = part(pid, from, FD_PART, 1);
+      seen.push(...p.fds);
+      if (p.next === 0) break;
+      from = p.next;
+    }
+    assert.deepEqual(seen, one.fds);
+    assert.ok(parts + 1 > one.read / 16, `${parts + 1} parts for ${one.read} descriptors`);
+    // fdObjectParts (the budget the supervisor uses) finds the same pipes.
+    const pipes: number[] = [];
+    const read = { descriptors: 0 };
+    const walk = fdObjectParts(pid, (kind, _inode, fd) => void (kind === "pipe" && pipes.push(fd)), read);
+    while (walk.next().done !== true);
+    assert.equal(read.descriptors, one.read);
+    assert.ok(one.pipes >= 2 * PIPES, `${one.pipes} pipe ends`);
+    assert.equal(pipes.length, one.pipes);
+  } finally {
+    child.stdin!.end();
+    await once(child, "exit");
+  }
+});
