@@ -37,7 +37,7 @@ scriptCase("deterministicDirs: listings are sorted in every batch size and forma
   assert.match(o.unsupervised!.stderr, /deterministic-dirs.*every directory listing is performed and sorted by it/);
 });
 
-scriptCase("deterministicDirs: a listing from the start served from the kept one never misses a change made since (200 rounds, half on a settled directory)", "dist/test/scripts/dirs-stamp-case.js", [], (o: { out: string; err: string }) => {
+scriptCase("deterministicDirs: a listing from the start served from the kept one never misses a change made since (200 rounds, 40 on a settled directory)", "dist/test/scripts/dirs-stamp-case.js", [], (o: { out: string; err: string }) => {
   assert.equal(o.out, "rounds 200 stale 0", o.err);
 });
 

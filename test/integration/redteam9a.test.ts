@@ -189,10 +189,10 @@ async function initialized(s: ReturnType<typeof rawServer>): Promise<void> {
 test("mcp: a run whose agent goes away (stdin closed, no signal) is killed at once, writes nothing after, and the server exits", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sandlock-red9a-gone-"));
   try {
-    // Control: with the client there, the command writes its file after 4 s.
+    // Control: with the client there, the command writes its file after 2 s.
     const stay = rawServer(dir);
     await initialized(stay);
-    stay.send({ id: 2, method: "tools/call", params: { name: "sandlock_run", arguments: { command: "sleep 4; echo x > stayed.txt", timeout_seconds: 30 } } });
+    stay.send({ id: 2, method: "tools/call", params: { name: "sandlock_run", arguments: { command: "sleep 2; echo x > stayed.txt", timeout_seconds: 30 } } });
     const answer = await stay.next();
     assert.equal(answer.result?.structuredContent?.exit_code, 0, JSON.stringify(answer));
     assert.ok(existsSync(join(dir, "stayed.txt")));
@@ -201,14 +201,16 @@ test("mcp: a run whose agent goes away (stdin closed, no signal) is killed at on
 
     const gone = rawServer(dir);
     await initialized(gone);
-    gone.send({ id: 2, method: "tools/call", params: { name: "sandlock_run", arguments: { command: "sleep 4; echo x > late.txt", timeout_seconds: 30 } } });
-    await new Promise((r) => setTimeout(r, 1500)); // the sandbox is running
+    gone.send({ id: 2, method: "tools/call", params: { name: "sandlock_run", arguments: { command: "sleep 3; echo x > late.txt", timeout_seconds: 30 } } });
+    await new Promise((r) => setTimeout(r, 1000)); // the sandbox is running
     const closedAt = Date.now();
     gone.child.stdin!.end();
     const exitedAt = await Promise.race([gone.exited, new Promise<number>((r) => setTimeout(() => r(Infinity), 15_000))]);
     if (exitedAt === Infinity) gone.child.kill("SIGKILL");
     assert.ok(exitedAt - closedAt < 2000, `the server lived ${exitedAt - closedAt} ms after its client went away`);
-    await new Promise((r) => setTimeout(r, 4000));
+    // Past the moment the command would have written (3 s after it started, at most 2 s after
+    // the client went away), with a second to spare.
+    await new Promise((r) => setTimeout(r, 3000));
     assert.equal(existsSync(join(dir, "late.txt")), false, "the run went on after its agent was gone");
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -93,7 +93,8 @@ s.on("connect", function pump() {
 `;
 
 /** Opens N connections to SOCKET and holds them; prints how many are open after 1 s, then
- * holds them 3 s more (while the caller counts its descriptors) and exits. */
+ * holds them 1 s more (while the caller counts its descriptors, as soon as it reads the
+ * line) and exits. */
 const HOLD = String.raw`
 const net = require("net");
 const [sock, n] = process.argv.slice(1);
@@ -105,7 +106,7 @@ for (let i = 0; i < Number(n); i++) {
   s.on("close", (hadErr) => { open--; });
 }
 setTimeout(() => console.log("held " + open), 1000);
-setTimeout(() => process.exit(0), 4000);
+setTimeout(() => process.exit(0), 2000);
 `;
 
 const ATTACKER_POLICY = { fsReadable: ["/"], fsWritable: [tmpdir()] };
