@@ -64,44 +64,76 @@ static napi_value words_result(napi_env env, struct words *o, int rc) {
   return out;
 }
 
-/* Sends req on a fresh NETLINK_SOCK_DIAG socket and hands each reply message to `each`
- * until NLMSG_DONE (a dump) or the first reply (an exact request). */
-static int diag_run(const void *req, size_t len, int dump, int (*each)(struct nlmsghdr *, struct words *), struct words *o) {
+static uint64_t mono_us(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
+/* A fresh NETLINK_SOCK_DIAG socket with req sent on it, or -errno. */
+static int diag_send(const void *req, size_t len) {
   int s = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
   if (s < 0) return -errno;
-  int rc = 0;
   struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
   ssize_t sent;
   do {
     sent = sendto(s, req, len, 0, (struct sockaddr *)&kernel, sizeof kernel);
   } while (sent < 0 && errno == EINTR);
   if (sent < 0) {
-    rc = -errno;
-    goto out;
+    int e = -errno;
+    close(s);
+    return e;
   }
+  return s;
+}
+
+/* Hands each reply message on socket s to `each` until NLMSG_DONE (a dump) or the first
+ * reply (an exact request): *done is then 1. With budget_us not 0, returns after the first
+ * receive that finds that many microseconds spent, *done 0: the kernel makes the next
+ * messages of a dump when the socket is read again (netlink_recvmsg), so a dump goes on
+ * where it stopped. 0 or -errno. */
+static int diag_recv(int s, int dump, int (*each)(struct nlmsghdr *, struct words *), struct words *o, long budget_us, int *done) {
+  uint64_t start = budget_us > 0 ? mono_us() : 0;
+  *done = 0;
   /* Node calls from its main thread only. */
   static char buf[1 << 16] __attribute__((aligned(8)));
   for (;;) {
     ssize_t got = recv(s, buf, sizeof buf, 0);
     if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      rc = -errno;
-      goto out;
+    if (got < 0) return -errno;
+    if (got == 0) {
+      *done = 1;
+      return 0;
     }
-    if (got == 0) goto out;
     int left = (int)got;
     for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-      if (h->nlmsg_type == NLMSG_DONE) goto out;
+      if (h->nlmsg_type == NLMSG_DONE) {
+        *done = 1;
+        return 0;
+      }
       if (h->nlmsg_type == NLMSG_ERROR) {
         struct nlmsgerr *e = NLMSG_DATA(h);
-        rc = e->error;
-        goto out;
+        *done = 1;
+        return e->error;
       }
-      rc = each(h, o);
-      if (rc < 0 || !dump) goto out;
+      int rc = each(h, o);
+      if (rc < 0) return rc;
+      if (!dump) {
+        *done = 1;
+        return 0;
+      }
     }
+    if (budget_us > 0 && mono_us() - start >= (uint64_t)budget_us) return 0;
   }
-out:
+}
+
+/* Sends req on a fresh NETLINK_SOCK_DIAG socket and hands each reply message to `each`
+ * until NLMSG_DONE (a dump) or the first reply (an exact request). */
+static int diag_run(const void *req, size_t len, int dump, int (*each)(struct nlmsghdr *, struct words *), struct words *o) {
+  int s = diag_send(req, len);
+  if (s < 0) return s;
+  int done;
+  int rc = diag_recv(s, dump, each, o, 0, &done);
   close(s);
   return rc;
 }
@@ -151,24 +183,31 @@ static int unix_each(struct nlmsghdr *h, struct words *o) {
   return 0;
 }
 
+struct unix_req {
+  struct nlmsghdr h;
+  struct unix_diag_req r;
+};
+
+/* The request for unix socket ino, or (ino 0) a dump of every one. */
+static void unix_request(struct unix_req *req, uint32_t ino) {
+  memset(req, 0, sizeof *req);
+  req->h.nlmsg_len = sizeof *req;
+  req->h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  req->h.nlmsg_flags = NLM_F_REQUEST | (ino == 0 ? NLM_F_DUMP : 0);
+  req->r.sdiag_family = AF_UNIX;
+  req->r.udiag_states = ~0u;
+  req->r.udiag_ino = ino;
+  req->r.udiag_cookie[0] = req->r.udiag_cookie[1] = INET_DIAG_NOCOOKIE;
+  req->r.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN | UDIAG_SHOW_MEMINFO | UDIAG_SHOW_VFS | UDIAG_SHOW_ICONS;
+}
+
 /* unixSockets(ino) -> Buffer of u32 records (see unix_each), or -errno. ino 0: every unix
  * socket of this network namespace (a dump); otherwise that one socket (ENOENT: none). */
 static napi_value sl_unix_sockets(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 1);
   SL_ARG_I64(env, 0, ino);
-  struct {
-    struct nlmsghdr h;
-    struct unix_diag_req r;
-  } req;
-  memset(&req, 0, sizeof req);
-  req.h.nlmsg_len = sizeof req;
-  req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  req.h.nlmsg_flags = NLM_F_REQUEST | (ino == 0 ? NLM_F_DUMP : 0);
-  req.r.sdiag_family = AF_UNIX;
-  req.r.udiag_states = ~0u;
-  req.r.udiag_ino = (uint32_t)ino;
-  req.r.udiag_cookie[0] = req.r.udiag_cookie[1] = INET_DIAG_NOCOOKIE;
-  req.r.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN | UDIAG_SHOW_MEMINFO | UDIAG_SHOW_VFS | UDIAG_SHOW_ICONS;
+  struct unix_req req;
+  unix_request(&req, (uint32_t)ino);
   struct words o = {0};
   int rc = diag_run(&req, sizeof req, ino == 0, unix_each, &o);
   return words_result(env, &o, rc);
@@ -194,6 +233,38 @@ static int inet_each(struct nlmsghdr *h, struct words *o) {
   return 0;
 }
 
+struct inet_req {
+  struct nlmsghdr h;
+  struct inet_diag_req_v2 r;
+  struct nlattr a;
+  struct inet_diag_bc_op bc[4];
+};
+
+/* The dump request of inetSockets; returns its length. */
+static size_t inet_request(struct inet_req *req, int family, int protocol, int states, int port) {
+  memset(req, 0, sizeof *req);
+  size_t len = offsetof(struct inet_req, a);
+  if (port > 0 && port <= 65535) {
+    /* local port >= port (else past the end: no match), then <= port (the same). A jump
+     * that lands exactly on the end accepts; one beyond it rejects (inet_diag_bc_run). */
+    req->bc[0] = (struct inet_diag_bc_op){.code = INET_DIAG_BC_S_GE, .yes = 8, .no = 20};
+    req->bc[1] = (struct inet_diag_bc_op){.no = (unsigned short)port};
+    req->bc[2] = (struct inet_diag_bc_op){.code = INET_DIAG_BC_S_LE, .yes = 8, .no = 12};
+    req->bc[3] = (struct inet_diag_bc_op){.no = (unsigned short)port};
+    req->a.nla_type = INET_DIAG_REQ_BYTECODE;
+    req->a.nla_len = (uint16_t)(sizeof req->a + sizeof req->bc);
+    len = sizeof *req;
+  }
+  req->h.nlmsg_len = (uint32_t)len;
+  req->h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  req->h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  req->r.sdiag_family = (uint8_t)family;
+  req->r.sdiag_protocol = (uint8_t)protocol;
+  req->r.idiag_states = (uint32_t)states;
+  req->r.idiag_ext = 1u << (INET_DIAG_SKMEMINFO - 1);
+  return len;
+}
+
 /* inetSockets(family, protocol, states, port) -> Buffer of u32 records (see inet_each) for
  * every socket of that family and protocol (IPPROTO_TCP, IPPROTO_UDP) in this network
  * namespace whose state is in the mask `states` (bit N: TCP state N; -1 every state) and,
@@ -206,34 +277,56 @@ static napi_value sl_inet_sockets(napi_env env, napi_callback_info info) {
   SL_ARG_INT(env, 1, protocol);
   SL_ARG_INT(env, 2, states);
   SL_ARG_INT(env, 3, port);
-  struct {
-    struct nlmsghdr h;
-    struct inet_diag_req_v2 r;
-    struct nlattr a;
-    struct inet_diag_bc_op bc[4];
-  } req;
-  memset(&req, 0, sizeof req);
-  size_t len = offsetof(__typeof__(req), a);
-  if (port > 0 && port <= 65535) {
-    /* local port >= port (else past the end: no match), then <= port (the same). A jump
-     * that lands exactly on the end accepts; one beyond it rejects (inet_diag_bc_run). */
-    req.bc[0] = (struct inet_diag_bc_op){.code = INET_DIAG_BC_S_GE, .yes = 8, .no = 20};
-    req.bc[1] = (struct inet_diag_bc_op){.no = (unsigned short)port};
-    req.bc[2] = (struct inet_diag_bc_op){.code = INET_DIAG_BC_S_LE, .yes = 8, .no = 12};
-    req.bc[3] = (struct inet_diag_bc_op){.no = (unsigned short)port};
-    req.a.nla_type = INET_DIAG_REQ_BYTECODE;
-    req.a.nla_len = (uint16_t)(sizeof req.a + sizeof req.bc);
-    len = sizeof req;
-  }
-  req.h.nlmsg_len = (uint32_t)len;
-  req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  req.r.sdiag_family = (uint8_t)family;
-  req.r.sdiag_protocol = (uint8_t)protocol;
-  req.r.idiag_states = (uint32_t)states;
-  req.r.idiag_ext = 1u << (INET_DIAG_SKMEMINFO - 1);
+  struct inet_req req;
+  size_t len = inet_request(&req, family, protocol, states, port);
   struct words o = {0};
   int rc = diag_run(&req, len, 1, inet_each, &o);
+  return words_result(env, &o, rc);
+}
+
+/* The dumps read in parts (diagDumpStart, diagDumpPart): 0 every unix socket, 1 to 4 every
+ * TCP and UDP socket of AF_INET, then of AF_INET6 (inetSockets with states -1, port 0). */
+static int dump_family(int kind) {
+  return kind <= 2 ? AF_INET : AF_INET6;
+}
+static int dump_protocol(int kind) {
+  return kind % 2 == 1 ? IPPROTO_TCP : IPPROTO_UDP;
+}
+
+/* diagDumpStart(kind) -> the descriptor of a NETLINK_SOCK_DIAG socket with the dump of
+ * `kind` asked for, to be read with diagDumpPart and closed by the caller; or -errno. */
+static napi_value sl_diag_dump_start(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_INT(env, 0, kind);
+  int s;
+  if (kind == 0) {
+    struct unix_req req;
+    unix_request(&req, 0);
+    s = diag_send(&req, sizeof req);
+  } else if (kind >= 1 && kind <= 4) {
+    struct inet_req req;
+    size_t len = inet_request(&req, dump_family(kind), dump_protocol(kind), -1, 0);
+    s = diag_send(&req, len);
+  } else {
+    s = -EINVAL;
+  }
+  return sl_make_int(env, s);
+}
+
+/* diagDumpPart(fd, kind, budgetUs) -> Buffer: its first u32 1 once the dump is over, then the
+ * records read this time (unixSockets's or inetSockets's), reading until `budgetUs`
+ * microseconds are spent; or -errno. A host's socket tables are as long as its processes
+ * make them, a sandbox's among them: 128,000 unix sockets took 300 ms in one call. */
+static napi_value sl_diag_dump_part(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 3);
+  SL_ARG_INT(env, 0, fd);
+  SL_ARG_INT(env, 1, kind);
+  SL_ARG_INT(env, 2, budget_us);
+  struct words o = {0};
+  int rc = words_push(&o, 0);
+  int done = 0;
+  if (rc == 0) rc = diag_recv(fd, 1, kind == 0 ? unix_each : inet_each, &o, budget_us > 0 ? budget_us : 1, &done);
+  if (rc == 0) o.w[0] = (uint32_t)done;
   return words_result(env, &o, rc);
 }
 
@@ -304,21 +397,17 @@ static uint32_t link_object(const char *link, uint32_t *kind) {
   return (uint32_t)strtoul(rest, NULL, 10);
 }
 
-static uint64_t mono_us(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
-}
-
 /* Appends (descriptor, kind, value) for every descriptor of /proc/<pid>/fd that link_object
- * classifies, from descriptor `from` on, stopping after `max` descriptors or, when
+ * classifies as one of `kinds` (bit k set: kind k; an epoll file's fdinfo, whose text holds a
+ * line per watch and which the kernel makes whole at the first read, is read only when kind
+ * 3 is asked for), from descriptor `from` on, stopping after `max` descriptors or, when
  * `budget_us` is not 0, once that many microseconds are spent (the clock is read before
  * each descriptor but the first: one descriptor can cost much more than another, an epoll
  * file's watches being counted in its fdinfo): *next is then the descriptor to go on from,
  * else 0 (the table's end). At least one descriptor is read, so a walk always moves on. -errno when the directory cannot be read (ENOENT: the process is gone).
  * A fd directory's offset is the descriptor number plus 2 (fs/proc/fd.c), so a seek there
  * resumes at the first descriptor >= from. */
-static int fd_objects_of(int pid, long from, long max, long budget_us, long *next, long *seen_out, struct words *o) {
+static int fd_objects_of(int pid, long from, long max, long budget_us, uint32_t kinds, long *next, long *seen_out, struct words *o) {
   uint64_t start = budget_us > 0 ? mono_us() : 0;
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/fd", pid);
@@ -357,7 +446,7 @@ static int fd_objects_of(int pid, long from, long max, long budget_us, long *nex
       link[n] = '\0';
       uint32_t kind;
       uint32_t ino = link_object(link, &kind);
-      if (kind == 0) continue;
+      if (kind == 0 || (kinds & (1u << kind)) == 0) continue;
       if (kind == 3) ino = epoll_watches(pid, d->d_name);
       if ((rc = words_push(o, (uint32_t)strtoul(d->d_name, NULL, 10))) < 0 || (rc = words_push(o, kind)) < 0) break;
       rc = words_push(o, ino);
@@ -369,25 +458,27 @@ static int fd_objects_of(int pid, long from, long max, long budget_us, long *nex
   return rc;
 }
 
-/* fdObjectsFrom(pid, from, max, budgetUs) -> Buffer: its first u32 the descriptor to go on from (0:
+/* fdObjectsFrom(pid, from, max, budgetUs, kinds) -> Buffer: its first u32 the descriptor to go on from (0:
  * the table was read to its end), its second the descriptors read, then (descriptor, kind, value) triples (kind 1 a socket,
  * 2 a pipe, with its inode; 3 an epoll file, with its count of watches; 4 a path whose last
- * name is a number, with the number; 5 a path ending in "/ptmx"), for at most
+ * name is a number, with the number; 5 a path ending in "/ptmx"), those of `kinds` (bit k:
+ * kind k) only, for at most
  * `max` descriptors of process pid from descriptor `from` on, ending early once `budgetUs`
  * microseconds are spent (0: no bound in time); or -errno. A long table is read in parts so
  * that no one call holds the event loop for long (19,000 descriptors of one process: 55-100
  * ms in one call; 2,048 of them 16-20 ms on a slow VM, hence the bound in time). */
 static napi_value sl_fd_objects_from(napi_env env, napi_callback_info info) {
-  SL_ARGS(env, info, 4);
+  SL_ARGS(env, info, 5);
   SL_ARG_INT(env, 0, pid);
   SL_ARG_INT(env, 1, from);
   SL_ARG_INT(env, 2, max);
   SL_ARG_INT(env, 3, budget_us);
+  SL_ARG_INT(env, 4, kinds);
   struct words o = {0};
   int rc = words_push(&o, 0);
   if (rc == 0) rc = words_push(&o, 0);
   long next = 0, seen = 0;
-  if (rc == 0) rc = fd_objects_of(pid, from, max, budget_us, &next, &seen, &o);
+  if (rc == 0) rc = fd_objects_of(pid, from, max, budget_us, (uint32_t)kinds, &next, &seen, &o);
   if (rc == -ENOENT || rc == -ESRCH) rc = 0; /* gone: nothing more */
   if (rc == 0) {
     o.w[0] = (uint32_t)next;
@@ -421,6 +512,8 @@ void sl_kmem_register(napi_env env, napi_value exports) {
       {"unixSockets", NULL, sl_unix_sockets, NULL, NULL, NULL, napi_enumerable, NULL},
       {"inetSockets", NULL, sl_inet_sockets, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fdObjectsFrom", NULL, sl_fd_objects_from, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"diagDumpStart", NULL, sl_diag_dump_start, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"diagDumpPart", NULL, sl_diag_dump_part, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setsockoptInt", NULL, sl_setsockopt_int, NULL, NULL, NULL, napi_enumerable, NULL},
       {"shmRemove", NULL, sl_shm_remove, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -152,9 +152,17 @@ export interface NativeAddon {
   /** Part of one process's descriptor table: the first u32 is the descriptor to go on from
    * (0: the end), the second how many descriptors were read, then triples (descriptor; kind: 1 socket, 2 pipe, with the inode; 3 epoll,
    * with its watches; 4 a path whose last name is a number, with it; 5 a path ending in
-   * "/ptmx") for at most `max` descriptors from `from` on, fewer once `budgetUs`
-   * microseconds are spent (0: no bound in time). */
-  fdObjectsFrom(pid: number, from: number, max: number, budgetUs: number): Buffer | number;
+   * "/ptmx"), of the kinds whose bits `kinds` sets (bit k: kind k), for at most `max`
+   * descriptors from `from` on, fewer once `budgetUs` microseconds are spent (0: no bound
+   * in time). */
+  fdObjectsFrom(pid: number, from: number, max: number, budgetUs: number, kinds: number): Buffer | number;
+  /** A NETLINK_SOCK_DIAG socket with a dump asked for (kind 0: every unix socket; 1 to 4:
+   * every TCP and UDP socket of AF_INET, then AF_INET6), to read with diagDumpPart and
+   * close; or -errno. */
+  diagDumpStart(kind: number): number;
+  /** The next records of a dump (unixSockets's or inetSockets's format) after a first u32,
+   * 1 once the dump is over, read for about `budgetUs` microseconds; or -errno. */
+  diagDumpPart(fd: number, kind: number, budgetUs: number): Buffer | number;
   /** setsockopt of an int option on the supervisor's descriptor: 0 or -errno. */
   setsockoptInt(fd: number, level: number, name: number, value: number): number;
   /** shmctl(id, IPC_RMID): 0 or -errno. */

@@ -20,16 +20,27 @@ export type FdObjectKind = "socket" | "pipe" | "epoll" | "numbered" | "ptmx";
 
 const KINDS: readonly (FdObjectKind | undefined)[] = [undefined, "socket", "pipe", "epoll", "numbered", "ptmx"];
 
+/** The bits of `kinds` for fdObjectsFrom. */
+function kindBits(kinds: readonly FdObjectKind[]): number {
+  let bits = 0;
+  for (const k of kinds) bits |= 1 << KINDS.indexOf(k);
+  return bits;
+}
+
 /**
  * Calls `each` for every descriptor of process `pid` (the thread whose /proc entry shows
- * its table) of a kind above, with its number, yielding after each part (FD_PART
- * descriptors, fewer when they take longer than FD_PART_US). `each` returning true stops the walk. A process that is gone, or whose
- * table cannot be read, has nothing. Returns whether `each` stopped it. `read`, when
- * given, counts the descriptors read.
+ * its table) of one of `kinds`, with its number, yielding after each part (FD_PART
+ * descriptors, fewer when they take longer than FD_PART_US). An epoll file's watches are
+ * counted only when "epoll" is among `kinds` (its fdinfo holds a line per watch, and the
+ * kernel makes the whole text at the first read: a walk that needs no count must not pay
+ * for a sandbox's epoll file of a million watches). `each` returning true stops the walk. A
+ * process that is gone, or whose table cannot be read, has nothing. Returns whether `each`
+ * stopped it. `read`, when given, counts the descriptors read.
  */
-export function* fdObjectParts(pid: number, each: (kind: FdObjectKind, value: number, fd: number) => boolean | void, read?: { descriptors: number }): Generator<void, boolean> {
+export function* fdObjectParts(pid: number, kinds: readonly FdObjectKind[], each: (kind: FdObjectKind, value: number, fd: number) => boolean | void, read?: { descriptors: number }): Generator<void, boolean> {
+  const bits = kindBits(kinds);
   for (let from = 0; ; ) {
-    const part = native().fdObjectsFrom(pid, from, FD_PART, FD_PART_US);
+    const part = native().fdObjectsFrom(pid, from, FD_PART, FD_PART_US, bits);
     if (typeof part === "number") return false;
     // The descriptor to go on from, how many were read, then triples (descriptor, kind, value).
     if (read !== undefined) read.descriptors += part.readUInt32LE(4);

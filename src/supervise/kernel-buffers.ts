@@ -3,7 +3,7 @@
 // pipes and its epoll watches, found through its descriptor tables and the descriptors it
 // passed in flight.
 
-import { fstatSync, readlinkSync } from "node:fs";
+import { closeSync, fstatSync, readlinkSync } from "node:fs";
 import { native } from "../confine/native.js";
 import { PIPE_CHARGE_BYTES } from "../plan/seccomp-kmem.js";
 import { defaultSendBuffer, sysctlInt } from "./handlers/socket-buffers.js";
@@ -43,22 +43,38 @@ interface UnixSock {
   pending: number[];
 }
 
+/** Words a part of a dump may hold at most, for UnixTable's references (a part is what 4 ms
+ * of receives bring: a few MB at most). */
+const PART_SPAN = 2 ** 26;
+
 /**
- * A dump of the host's unix sockets, indexed by inode. Only the sockets a sandbox holds
+ * A dump of the host's unix sockets, indexed by inode as its parts come. Only the sockets a sandbox holds
  * are looked at, so records are read out of the dump's words when asked for, and the
  * reverse indexes (who points at a socket, which socket a path is) are built on first use:
  * the host may have thousands of sockets, and fifty sandboxes share one dump per period.
  */
 class UnixTable {
-  private readonly w: Uint32Array;
-  private readonly at = new Map<number, number>(); // inode -> word offset of its record
+  /** The dump's parts, as they came (kernel-buffers' PartsDump). */
+  private readonly parts: Uint32Array[] = [];
+  /** inode -> its record: part index x 2^26 + word offset in that part. */
+  private readonly at = new Map<number, number>();
   private senders: Map<number, number[]> | undefined;
   private paths: Map<number, number> | undefined;
+  /** The dump failed (no unix_diag on this host). */
+  failed = false;
 
-  constructor(buf: Buffer) {
-    this.w = buf.byteOffset % 4 === 0 ? new Uint32Array(buf.buffer, buf.byteOffset, buf.length >> 2) : new Uint32Array(Uint8Array.from(buf).buffer);
-    const w = this.w;
-    for (let i = 0; i + 9 <= w.length; i += 9 + w[i + 8]!) this.at.set(w[i]!, i);
+  /** Indexes one part of the dump (records never straddle parts: the kernel sends whole
+   * messages). */
+  addPart(buf: Buffer): void {
+    const w = buf.byteOffset % 4 === 0 ? new Uint32Array(buf.buffer, buf.byteOffset, buf.length >> 2) : new Uint32Array(Uint8Array.from(buf).buffer);
+    const base = this.parts.length * PART_SPAN;
+    this.parts.push(w);
+    for (let i = 0; i + 9 <= w.length; i += 9 + w[i + 8]!) this.at.set(w[i]!, base + i);
+  }
+
+  /** The words of the part holding record `ref` (see `at`), and the record's offset there. */
+  private record(ref: number): [Uint32Array, number] {
+    return [this.parts[Math.floor(ref / PART_SPAN)]!, ref % PART_SPAN];
   }
 
   has(ino: number): boolean {
@@ -66,9 +82,9 @@ class UnixTable {
   }
 
   get(ino: number): UnixSock | undefined {
-    const i = this.at.get(ino);
-    if (i === undefined) return undefined;
-    const w = this.w;
+    const ref = this.at.get(ino);
+    if (ref === undefined) return undefined;
+    const [w, i] = this.record(ref);
     const n = w[i + 8]!;
     return { type: w[i + 1]!, state: w[i + 2]!, peer: w[i + 3]!, rq: w[i + 4]!, wmem: w[i + 5]!, vfs: w[i + 6]!, named: (w[i + 7]! & 1) !== 0, pending: Array.from(w.subarray(i + 9, i + 9 + n)) };
   }
@@ -77,8 +93,9 @@ class UnixTable {
   sendersTo(ino: number): number[] | undefined {
     if (this.senders === undefined) {
       this.senders = new Map();
-      for (const [s, i] of this.at) {
-        const peer = this.w[i + 3]!;
+      for (const [s, ref] of this.at) {
+        const [w, i] = this.record(ref);
+        const peer = w[i + 3]!;
         if (peer === 0) continue;
         const list = this.senders.get(peer);
         if (list === undefined) this.senders.set(peer, [s]);
@@ -92,7 +109,10 @@ class UnixTable {
   byVfs(vfs: number): number | undefined {
     if (this.paths === undefined) {
       this.paths = new Map();
-      for (const [s, i] of this.at) if (this.w[i + 6] !== 0) this.paths.set(this.w[i + 6]!, s);
+      for (const [s, ref] of this.at) {
+        const [w, i] = this.record(ref);
+        if (w[i + 6] !== 0) this.paths.set(w[i + 6]!, s);
+      }
     }
     return this.paths.get(vfs);
   }
@@ -113,49 +133,121 @@ interface InetTable {
   unowned: Map<string, number>;
 }
 
-function readInet(): InetTable {
-  const socks = new Map<number, InetSock>();
-  const unowned = new Map<string, number>();
-  for (const family of [AF_INET, AF_INET6]) {
-    for (const protocol of [IPPROTO_TCP, IPPROTO_UDP]) {
-      const buf = native().inetSockets(family, protocol, -1, 0);
-      if (typeof buf === "number") continue; // no inet_diag for it: nothing to charge here
-      for (let at = 0; at + 24 <= buf.length; at += 24) {
-        const ino = buf.readUInt32LE(at);
-        const port = buf.readUInt32LE(at + 8);
-        // The receive queue, and the send queue (TCP) or what is in flight below (UDP).
-        const bytes = buf.readUInt32LE(at + 12) + Math.max(buf.readUInt32LE(at + 16), buf.readUInt32LE(at + 20));
-        if (ino !== 0) socks.set(ino, { state: buf.readUInt32LE(at + 4), port, family, protocol, bytes });
-        else {
-          const key = `${family}/${protocol}/${port}`;
-          unowned.set(key, (unowned.get(key) ?? 0) + bytes);
-        }
-      }
+/** Adds one part of inet dump `kind` (PartsDump kinds 1 to 4: TCP and UDP of AF_INET, then
+ * of AF_INET6) to the table; an errno (no inet_diag for it) adds nothing to charge. */
+function addInet(t: InetTable, kind: number, buf: Buffer | number): void {
+  if (typeof buf === "number") return;
+  const family = kind <= 2 ? AF_INET : AF_INET6;
+  const protocol = kind % 2 === 1 ? IPPROTO_TCP : IPPROTO_UDP;
+  for (let at = 0; at + 24 <= buf.length; at += 24) {
+    const ino = buf.readUInt32LE(at);
+    const port = buf.readUInt32LE(at + 8);
+    // The receive queue, and the send queue (TCP) or what is in flight below (UDP).
+    const bytes = buf.readUInt32LE(at + 12) + Math.max(buf.readUInt32LE(at + 16), buf.readUInt32LE(at + 20));
+    if (ino !== 0) t.socks.set(ino, { state: buf.readUInt32LE(at + 4), port, family, protocol, bytes });
+    else {
+      const key = `${family}/${protocol}/${port}`;
+      t.unowned.set(key, (t.unowned.get(key) ?? 0) + bytes);
     }
   }
-  return { socks, unowned };
 }
 
 // One look serves every sandbox of this process for a period, as processTree does: the
 // dumps cost in proportion to the host's sockets.
 // `seq` orders dumps and passes (dumps.seq): a socket passed after a dump was taken is not
-// in it, and its absence there says nothing.
-let unixCache: { at: number; seq: number; table: UnixTable | null } | undefined;
-let inetCache: { at: number; seq: number; table: InetTable } | undefined;
+// in it, and its absence there says nothing. A dump's seq is taken when it starts.
 const dumps = { seq: 0 };
 
-function unixTable(maxAgeMs: number): UnixTable | null {
-  if (unixCache === undefined || Date.now() - unixCache.at > maxAgeMs) {
-    const buf = native().unixSockets(0);
-    unixCache = { at: Date.now(), seq: ++dumps.seq, table: typeof buf === "number" ? null : new UnixTable(buf) };
-  }
-  return unixCache.table;
+/** Microseconds one part of a dump may take (native diagDumpPart). */
+const DUMP_PART_US = 4000;
+/** A dump left unfinished this long (every look that read it was abandoned) is begun again. */
+const DUMP_STALE_MS = 1000;
+/** Sockets charged per step of a look (the look runs in slices). */
+const SOCKETS_PER_STEP = 1024;
+/** The inet dumps (native diagDumpStart kinds). */
+const INET_DUMPS = [1, 2, 3, 4] as const;
+
+/**
+ * The host's socket tables by NETLINK_SOCK_DIAG dumps, taken in parts between which the
+ * watchdog yields: the tables are as long as the host's processes make them, a sandbox's
+ * among them (128,000 unix sockets of a sandbox held the event loop 300 ms in one call).
+ * One dump runs at a time and serves every look of every sandbox of this process: a look
+ * that finds it running reads its next part.
+ */
+interface DumpRun<T> {
+  seq: number;
+  started: number;
+  /** The index in kinds of the dump being read. */
+  kind: number;
+  fd: number;
+  value: T;
 }
 
-function inetTable(maxAgeMs: number): InetTable {
-  if (inetCache === undefined || Date.now() - inetCache.at > maxAgeMs) inetCache = { at: Date.now(), seq: ++dumps.seq, table: readInet() };
-  return inetCache.table;
+class PartsDump<T> {
+  #cache: { at: number; seq: number; value: T } | undefined;
+  #run: DumpRun<T> | undefined;
+
+  /** `kinds`: the dumps taken one after the other; `begin` makes the value, `add` adds each
+   * part's records to it (or the errno of a dump that failed) as they come. */
+  constructor(
+    private readonly kinds: readonly number[],
+    private readonly begin: () => T,
+    private readonly add: (value: T, kind: number, records: Buffer | number) => void,
+  ) {}
+
+  /** The value of a dump finished at most maxAgeMs ago, and the dump's seq; else of the
+   * next dump to finish (taken in parts, by this look or another). */
+  *get(maxAgeMs: number): Generator<void, { seq: number; value: T }> {
+    const last = this.#cache;
+    if (last !== undefined && Date.now() - last.at <= maxAgeMs) return last;
+    for (;;) {
+      if (this.#step()) return this.#cache!;
+      yield;
+      if (this.#cache !== last) return this.#cache!;
+    }
+  }
+
+  /** Reads one part of the running dump (begun when none runs): true once it is over. */
+  #step(): boolean {
+    const nat = native();
+    let r = this.#run;
+    if (r !== undefined && Date.now() - r.started > DUMP_STALE_MS) {
+      if (r.fd >= 0) closeSync(r.fd);
+      r = undefined;
+    }
+    r ??= this.#run = { seq: ++dumps.seq, started: Date.now(), kind: 0, fd: -1, value: this.begin() };
+    const kind = this.kinds[r.kind]!;
+    if (r.fd < 0) {
+      const fd = nat.diagDumpStart(kind);
+      if (fd < 0) return this.#next(r, kind, fd);
+      r.fd = fd;
+    }
+    const part = nat.diagDumpPart(r.fd, kind, DUMP_PART_US);
+    if (typeof part !== "number" && part.readUInt32LE(0) === 0) {
+      this.add(r.value, kind, part.subarray(4));
+      return false;
+    }
+    closeSync(r.fd);
+    r.fd = -1;
+    return this.#next(r, kind, typeof part === "number" ? part : part.subarray(4));
+  }
+
+  #next(r: DumpRun<T>, kind: number, last: Buffer | number): boolean {
+    this.add(r.value, kind, last);
+    r.kind++;
+    if (r.kind < this.kinds.length) return false;
+    this.#run = undefined;
+    this.#cache = { at: Date.now(), seq: r.seq, value: r.value };
+    return true;
+  }
 }
+
+const unixDump = new PartsDump(
+  [0],
+  () => new UnixTable(),
+  (t, _kind, records) => (typeof records === "number" ? void (t.failed = true) : t.addPart(records)),
+);
+const inetDump = new PartsDump(INET_DUMPS, (): InetTable => ({ socks: new Map(), unowned: new Map() }), addInet);
 
 /** Whether the supervisor's descriptor fd is an epoll file. */
 function epollFile(fd: number): boolean {
@@ -245,7 +337,11 @@ export class KernelBuffers {
     let dest = 0;
     if (destVfs === 0) {
       const one = native().unixSockets(sender);
-      if (typeof one !== "number") dest = new UnixTable(one).get(sender)?.peer ?? 0;
+      if (typeof one !== "number") {
+        const t = new UnixTable();
+        t.addPart(one);
+        dest = t.get(sender)?.peer ?? 0;
+      }
     }
     for (const fd of fds) {
       let st;
@@ -289,7 +385,7 @@ export class KernelBuffers {
     const out = new Map<number, number>();
     const charge = (unit: number, bytes: number): void => void out.set(unit, (out.get(unit) ?? 0) + bytes);
     for (const { unit, task } of procs.values()) {
-      yield* fdObjectParts(task, (kind, value) => {
+      yield* fdObjectParts(task, ["epoll", "socket", "pipe"], (kind, value) => {
         // An epoll file shared by two descriptors or processes is charged for each.
         if (kind === "epoll") charge(unit, value * EPOLL_WATCH_BYTES);
         else if (kind === "socket") add(socks, unit, value);
@@ -298,22 +394,35 @@ export class KernelBuffers {
       yield;
     }
     if (socks.size === 0 && pipes.size === 0 && this.inFlight.size === 0) return out;
-    const unix = socks.size > 0 || this.inFlight.size > 0 ? unixTable(maxAgeMs) : null;
+    const unixDumped = socks.size > 0 || this.inFlight.size > 0 ? yield* unixDump.get(maxAgeMs) : undefined;
+    const unix = unixDumped === undefined || unixDumped.value.failed ? null : unixDumped.value;
+    let inet: { seq: number; value: InetTable } | undefined;
     for (const [key, f] of this.inFlight) {
       // Kept even while a table of the sandbox shows it too (the sets count it once): the
       // sandbox may close that descriptor and leave only the one in flight.
-      if (!this.mayHold(unix, f) || (f.kind === "socket" && this.gone(unix, f, maxAgeMs))) {
+      if (!this.mayHold(unix, f)) {
         this.inFlight.delete(key);
         continue;
+      }
+      // A socket in neither dump (unix, inet) though both were taken after it was passed:
+      // closed everywhere, or of a kind no dump shows, which is charged nothing.
+      if (f.kind === "socket" && unix !== null && unixDumped!.seq > f.seq && !unix.has(f.ino)) {
+        inet ??= yield* inetDump.get(maxAgeMs);
+        if (inet.seq > f.seq && !inet.value.socks.has(f.ino)) {
+          this.inFlight.delete(key);
+          continue;
+        }
       }
       if (f.kind === "epoll") charge(f.unit, f.ino * EPOLL_WATCH_BYTES);
       else add(f.kind === "socket" ? socks : pipes, f.unit, f.ino);
     }
     for (const [unit, set] of pipes) charge(unit, set.size * PIPE_CHARGE_BYTES);
-    let inet: InetTable | undefined;
+    let looked = 0;
     for (const [unit, set] of socks) {
       let bytes = 0;
       for (const ino of set) {
+        // A sandbox decides how many sockets it holds (128,000 took 70 ms here in one go).
+        if (++looked % SOCKETS_PER_STEP === 0) yield;
         if (unix === null) {
           // No unix_diag on this host: every socket is charged what a peer that went away
           // may have left (docs/security.md).
@@ -325,11 +434,11 @@ export class KernelBuffers {
           bytes += this.unixCharge(unix, u, set);
           continue;
         }
-        inet ??= inetTable(maxAgeMs);
-        const s = inet.socks.get(ino);
+        inet ??= yield* inetDump.get(maxAgeMs);
+        const s = inet.value.socks.get(ino);
         if (s === undefined) continue; // gone, or a kind no dump shows (docs/security.md)
         bytes += s.bytes;
-        if (s.state === TCP_LISTEN) bytes += inet.unowned.get(`${s.family}/${s.protocol}/${s.port}`) ?? 0;
+        if (s.state === TCP_LISTEN) bytes += inet.value.unowned.get(`${s.family}/${s.protocol}/${s.port}`) ?? 0;
       }
       charge(unit, bytes);
     }
@@ -352,14 +461,6 @@ export class KernelBuffers {
     const dest = destIno === 0 ? undefined : unix.get(destIno);
     if (dest === undefined) return false;
     return dest.type === SOCK_STREAM ? dest.rq > 0 : true;
-  }
-
-  /** Whether socket f is in neither dump (unix, inet) though both were taken after it
-   * was passed: closed everywhere, or of a kind no dump shows, which is charged nothing. */
-  private gone(unix: UnixTable | null, f: InFlight, maxAgeMs: number): boolean {
-    if (unix === null || unixCache!.seq <= f.seq || unix.has(f.ino)) return false;
-    const inet = inetTable(maxAgeMs);
-    return inetCache!.seq > f.seq && !inet.socks.has(f.ino);
   }
 
   /** One unix socket of the set `mine` (see the class comment). */

@@ -236,6 +236,9 @@ async function flood(policy: object, op: string[], isProbeOp = true): Promise<ob
   const stalls = stallWatch();
   const line = await firstLine(sb);
   lag.disable();
+  // A handler that failed answered EPERM (fail closed) and noted why in the supervisor's
+  // own stats (nothing reports them): the first thing to read when the line is an errno.
+  const failures = (sb as unknown as { supervisor?: { stats: { failures: string[] } } }).supervisor?.stats.failures.slice(0, 5);
   const worstStall = stalls();
   const c = process.cpuUsage(c0);
   const wallMs = Math.round(performance.now() - t0);
@@ -243,6 +246,7 @@ async function flood(policy: object, op: string[], isProbeOp = true): Promise<ob
   return {
     line,
     status: r.status,
+    failures,
     wallMs,
     cpuMs: Math.round((c.user + c.system) / 1000),
     lagMaxMs: Math.round(lag.max / 1e6),

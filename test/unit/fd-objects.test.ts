@@ -1,24 +1,29 @@
 // A process's descriptor table read in parts (native fdObjectsFrom, fdObjectParts): a part
 // ends after FD_PART descriptors or once its time budget is spent, so a slow machine reads
-// fewer descriptors per part instead of holding the supervisor's event loop longer. Against a
-// real process holding 6,000 pipe ends: the bound in time is what ends a part when it is
-// short, a walk in parts sees every descriptor exactly once, and what it finds is what one
-// unbounded read finds.
+// fewer descriptors per part instead of holding the supervisor's event loop longer. Against
+// a real process holding 6,000 pipe ends and an epoll file watching 3,000 of them: the bound
+// in time is what ends a part when it is short, a walk in parts sees every descriptor
+// exactly once, and what it finds is what one unbounded read finds; only the kinds asked
+// for are reported (an epoll file's watches are counted only when asked for).
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { native } from "../../src/confine/native.js";
-import { FD_PART, fdObjectParts } from "../../src/supervise/fd-objects.js";
+import { FD_PART, fdObjectParts, type FdObjectKind } from "../../src/supervise/fd-objects.js";
 
 const PIPES = 3000;
+/** fdObjectsFrom's kinds: every one (bits 1 to 5). */
+const ALL_KINDS = 0b111110;
 
 /** A process holding PIPES pipes (both ends), alive until its stdin closes. */
 async function holder(): Promise<ChildProcess> {
   const program = `
-import os, sys
+import os, select, sys
 ends = [os.pipe() for _ in range(${PIPES})]
+ep = select.epoll()
+for r, _ in ends: ep.register(r, select.EPOLLIN)
 print("ready", flush=True)
 sys.stdin.read()
 `;
@@ -34,16 +39,19 @@ sys.stdin.read()
 }
 
 /** Reads one part: [next, read, triples]. */
-function part(pid: number, from: number, max: number, budgetUs: number): { next: number; read: number; fds: number[]; pipes: number } {
-  const b = native().fdObjectsFrom(pid, from, max, budgetUs);
+function part(pid: number, from: number, max: number, budgetUs: number, kinds = ALL_KINDS): { next: number; read: number; fds: number[]; pipes: number; epolls: number[] } {
+  const b = native().fdObjectsFrom(pid, from, max, budgetUs, kinds);
   assert.ok(typeof b !== "number", `fdObjectsFrom: ${String(b)}`);
   const fds: number[] = [];
+  const epolls: number[] = [];
   let pipes = 0;
   for (let at = 8; at + 12 <= b.length; at += 12) {
     fds.push(b.readUInt32LE(at));
-    if (b.readUInt32LE(at + 4) === 2) pipes++;
+    const kind = b.readUInt32LE(at + 4);
+    if (kind === 2) pipes++;
+    if (kind === 3) epolls.push(b.readUInt32LE(at + 8));
   }
-  return { next: b.readUInt32LE(0), read: b.readUInt32LE(4), fds, pipes };
+  return { next: b.readUInt32LE(0), read: b.readUInt32LE(4), fds, pipes, epolls };
 }
 
 test("a part bounded in time ends once its budget is spent; unbounded, at FD_PART", async () => {
@@ -89,11 +97,32 @@ test("a walk in parts bounded in time reads every descriptor once and finds what
     // fdObjectParts (the budget the supervisor uses) finds the same pipes.
     const pipes: number[] = [];
     const read = { descriptors: 0 };
-    const walk = fdObjectParts(pid, (kind, _inode, fd) => void (kind === "pipe" && pipes.push(fd)), read);
+    const walk = fdObjectParts(pid, ["pipe"], (kind, _inode, fd) => void (kind === "pipe" && pipes.push(fd)), read);
     while (walk.next().done !== true);
     assert.equal(read.descriptors, one.read);
     assert.ok(one.pipes >= 2 * PIPES, `${one.pipes} pipe ends`);
     assert.equal(pipes.length, one.pipes);
+  } finally {
+    child.stdin!.end();
+    await once(child, "exit");
+  }
+});
+
+test("only the kinds asked for are reported: an epoll file is counted when asked for, left out otherwise", async () => {
+  const child = await holder();
+  try {
+    const pid = child.pid!;
+    const all = part(pid, 0, 1 << 30, 0);
+    assert.deepEqual(all.epolls, [PIPES], "the epoll file and its watches");
+    const pipesOnly = part(pid, 0, 1 << 30, 0, 1 << 2);
+    assert.deepEqual(pipesOnly.epolls, []);
+    assert.equal(pipesOnly.pipes, all.pipes);
+    assert.equal(pipesOnly.fds.length, all.pipes, "nothing but the pipes");
+    assert.equal(pipesOnly.read, all.read, "every descriptor is still read");
+    const walked: FdObjectKind[] = [];
+    const walk = fdObjectParts(pid, ["epoll"], (kind) => void walked.push(kind));
+    while (walk.next().done !== true);
+    assert.deepEqual(walked, ["epoll"]);
   } finally {
     child.stdin!.end();
     await once(child, "exit");

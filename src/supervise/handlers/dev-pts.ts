@@ -56,7 +56,7 @@ function* heldSteps(launcherPid: number, caller: number, id: TtyId, index: numbe
     for (const pid of tree()) {
       if (seen.has(pid)) continue;
       seen.add(pid);
-      if (yield* fdObjectParts(pid, (kind, value, fd) => holdsEnd(pid, fd, kind, value, id, index))) return true;
+      if (yield* fdObjectParts(pid, ["numbered", "ptmx"], (kind, value, fd) => holdsEnd(pid, fd, kind, value, id, index))) return true;
       yield;
     }
   }
