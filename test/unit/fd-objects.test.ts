@@ -38,6 +38,17 @@ sys.stdin.read()
   return child;
 }
 
+/** Runs `fn` with the pid of a holder, which ends after it. */
+async function withHolder(fn: (pid: number) => void): Promise<void> {
+  const child = await holder();
+  try {
+    fn(child.pid!);
+  } finally {
+    child.stdin!.end();
+    await once(child, "exit");
+  }
+}
+
 /** Reads one part: [next, read, triples]. */
 function part(pid: number, from: number, max: number, budgetUs: number, kinds = ALL_KINDS): { next: number; read: number; fds: number[]; pipes: number; epolls: number[] } {
   const b = native().fdObjectsFrom(pid, from, max, budgetUs, kinds);
@@ -54,10 +65,8 @@ function part(pid: number, from: number, max: number, budgetUs: number, kinds = 
   return { next: b.readUInt32LE(0), read: b.readUInt32LE(4), fds, pipes, epolls };
 }
 
-test("a part bounded in time ends once its budget is spent; unbounded, at FD_PART", async () => {
-  const child = await holder();
-  try {
-    const pid = child.pid!;
+test("a part bounded in time ends once its budget is spent; unbounded, at FD_PART", () =>
+  withHolder((pid) => {
     const whole = part(pid, 0, FD_PART, 0);
     assert.equal(whole.read, FD_PART);
     assert.ok(whole.next > 0, "a table of 6,000 descriptors goes on past the first part");
@@ -71,16 +80,10 @@ test("a part bounded in time ends once its budget is spent; unbounded, at FD_PAR
     const after = part(pid, short.next, FD_PART, 0);
     assert.equal(after.read, FD_PART);
     assert.ok(after.fds.every((fd) => fd >= short.next), "the next part starts where the last stopped");
-  } finally {
-    child.stdin!.end();
-    await once(child, "exit");
-  }
-});
+  }));
 
-test("a walk in parts bounded in time reads every descriptor once and finds what one read finds", async () => {
-  const child = await holder();
-  try {
-    const pid = child.pid!;
+test("a walk in parts bounded in time reads every descriptor once and finds what one read finds", () =>
+  withHolder((pid) => {
     const one = part(pid, 0, 1 << 30, 0);
     assert.ok(one.read >= 2 * PIPES, `read ${one.read}`);
     // The walk with parts of 1 us each: a few descriptors per part.
@@ -102,16 +105,10 @@ test("a walk in parts bounded in time reads every descriptor once and finds what
     assert.equal(read.descriptors, one.read);
     assert.ok(one.pipes >= 2 * PIPES, `${one.pipes} pipe ends`);
     assert.equal(pipes.length, one.pipes);
-  } finally {
-    child.stdin!.end();
-    await once(child, "exit");
-  }
-});
+  }));
 
-test("only the kinds asked for are reported: an epoll file is counted when asked for, left out otherwise", async () => {
-  const child = await holder();
-  try {
-    const pid = child.pid!;
+test("only the kinds asked for are reported: an epoll file is counted when asked for, left out otherwise", () =>
+  withHolder((pid) => {
     const all = part(pid, 0, 1 << 30, 0);
     assert.deepEqual(all.epolls, [PIPES], "the epoll file and its watches");
     const pipesOnly = part(pid, 0, 1 << 30, 0, 1 << 2);
@@ -123,8 +120,4 @@ test("only the kinds asked for are reported: an epoll file is counted when asked
     const walk = fdObjectParts(pid, ["epoll"], (kind) => void walked.push(kind));
     while (walk.next().done !== true);
     assert.deepEqual(walked, ["epoll"]);
-  } finally {
-    child.stdin!.end();
-    await once(child, "exit");
-  }
-});
+  }));
