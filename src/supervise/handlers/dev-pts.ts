@@ -126,28 +126,44 @@ export function devPtsHandler(spec: PtsSpec, ctx: SupervisorContext): Handler {
   };
 }
 
+/**
+ * The open, once the caller may have a place among the sandbox's walks in parts (`slot`:
+ * it holds one already, reserved while it waited). Every way out gives the place back: an
+ * answer, an error thrown, the walk's end.
+ */
 function open(n: Notification, ctx: SupervisorContext, path: string, index: number, flags: number, walks: InParts, slot: boolean): Action | Promise<Action> {
-  const nat = native();
-  const caller = parseStatus(callerStatus(n) ?? "");
-  const self = supervisorStatus();
-  const refuse = (errno: number): Action => {
-    if (slot) walks.release();
-    return deny(errno);
-  };
-  // The supervisor opens with the caller's capabilities, not its identity: it must be the same.
-  if (caller === null || self === null || caller.ids !== self.ids || caller.capEff < 0n) return refuse(EACCES);
   if (!slot && !walks.take()) {
     // Every walk in parts this sandbox may have runs: this open waits for a place, holding
     // nothing but its notification, and is made again from the start once it has one.
     if (!walks.canWait()) return deny(ENOMEM);
-    return walks.wait().then((): Action | Promise<Action> => (ctx.memory.stillValid(n) ? open(n, ctx, path, index, flags, walks, true) : refuse(EINTR)));
+    return walks.wait().then((): Action | Promise<Action> => {
+      if (ctx.memory.stillValid(n)) return open(n, ctx, path, index, flags, walks, true);
+      walks.release();
+      return deny(EINTR);
+    });
   }
+  let later = false;
+  try {
+    const a = check(n, ctx, path, index, flags, walks);
+    later = a instanceof Promise;
+    return a;
+  } finally {
+    // A walk gives its place back when it ends (check's promise).
+    if (!later) walks.release();
+  }
+}
+
+/** The open itself, holding a place among the walks in parts: the terminal opened as the
+ * caller would have, then the sandbox's descriptor tables walked for an end of it. */
+function check(n: Notification, ctx: SupervisorContext, path: string, index: number, flags: number, walks: InParts): Action | Promise<Action> {
+  const nat = native();
+  const caller = parseStatus(callerStatus(n) ?? "");
+  const self = supervisorStatus();
+  // The supervisor opens with the caller's capabilities, not its identity: it must be the same.
+  if (caller === null || self === null || caller.ids !== self.ids || caller.capEff < 0n) return deny(EACCES);
   const how = [AT_FDCWD, path, (flags & VALID_FLAGS & ~O.CREAT) | O_NOCTTY | O.CLOEXEC, 0, RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS] as const;
   const fd = caller.capEff !== self.capEff ? nat.openat2As(...how, caller.capEff) : nat.openat2(...how);
-  if (fd < 0) {
-    walks.release();
-    return deny(-fd === ENOENT && (flags & O.CREAT) !== 0 ? EACCES : -fd);
-  }
+  if (fd < 0) return deny(-fd === ENOENT && (flags & O.CREAT) !== 0 ? EACCES : -fd);
   let st: TtyId;
   try {
     const s = fstatSync(fd);
@@ -155,7 +171,6 @@ function open(n: Notification, ctx: SupervisorContext, path: string, index: numb
     st = s;
   } catch {
     closeSync(fd);
-    walks.release();
     return deny(EACCES);
   }
   return (async (): Promise<Action> => {
