@@ -160,7 +160,8 @@ const dumps = { seq: 0 };
 
 /** Microseconds one part of a dump may take (native diagDumpPart). */
 const DUMP_PART_US = 4000;
-/** A dump left unfinished this long (every look that read it was abandoned) is begun again. */
+/** A dump no look has read a part of for this long (every look that read it was abandoned)
+ * is begun again. */
 const DUMP_STALE_MS = 1000;
 /** Sockets charged per step of a look (the look runs in slices). */
 const SOCKETS_PER_STEP = 1024;
@@ -176,7 +177,8 @@ const INET_DUMPS = [1, 2, 3, 4] as const;
  */
 interface DumpRun<T> {
   seq: number;
-  started: number;
+  /** When a part was last read (a run no look reads any more is begun again). */
+  touched: number;
   /** The index in kinds of the dump being read. */
   kind: number;
   fd: number;
@@ -211,11 +213,12 @@ class PartsDump<T> {
   #step(): boolean {
     const nat = native();
     let r = this.#run;
-    if (r !== undefined && Date.now() - r.started > DUMP_STALE_MS) {
+    if (r !== undefined && Date.now() - r.touched > DUMP_STALE_MS) {
       if (r.fd >= 0) closeSync(r.fd);
       r = undefined;
     }
-    r ??= this.#run = { seq: ++dumps.seq, started: Date.now(), kind: 0, fd: -1, value: this.begin() };
+    r ??= this.#run = { seq: ++dumps.seq, touched: 0, kind: 0, fd: -1, value: this.begin() };
+    r.touched = Date.now();
     const kind = this.kinds[r.kind]!;
     if (r.fd < 0) {
       const fd = nat.diagDumpStart(kind);
