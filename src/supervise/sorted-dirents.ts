@@ -9,7 +9,10 @@ import { InParts } from "./slices.js";
 
 /** One entry of a listing: its inode number, d_type and name (raw bytes). */
 export interface DirEntry {
-  ino: bigint;
+  /** The inode number's low and high 32 bits: numbers, where a bigint was a heap object
+   * per entry (100,000 of them per listing, for the collector to sweep). */
+  inoLo: number;
+  inoHi: number;
   type: number;
   /** The name as latin1 text: one character per byte, so string order is byte order (and
    * strings compare, hash and copy much faster than Buffers). */
@@ -31,7 +34,7 @@ export function parseDirents64(buf: Buffer): DirEntry[] {
     if (reclen < NAME64 || at + reclen > buf.length) break;
     const end = buf.indexOf(0, at + NAME64);
     const nameEnd = end < 0 || end > at + reclen ? at + reclen : end;
-    out.push({ ino: buf.readBigUInt64LE(at), type: buf[at + 18]!, key: buf.toString("latin1", at + NAME64, nameEnd) });
+    out.push({ inoLo: buf.readUInt32LE(at), inoHi: buf.readUInt32LE(at + 4), type: buf[at + 18]!, key: buf.toString("latin1", at + NAME64, nameEnd) });
     at += reclen;
   }
   return out;
@@ -160,7 +163,7 @@ export class SortedPositions {
       // After the remembered name, whether or not it still exists.
       let lo = 0;
       let hi = sorted.length;
-      const probe = { ino: 0n, type: 0, key: name };
+      const probe = { inoLo: 0, inoHi: 0, type: 0, key: name };
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
         if (compareEntries(sorted[mid]!, probe) <= 0) lo = mid + 1;
@@ -194,7 +197,8 @@ export function encodeFrom(sorted: readonly DirEntry[], from: number, count: num
   for (let i = from; i < end; i++) {
     const e = sorted[i]!;
     const reclen = recordSize(e, legacy);
-    bytes.writeBigUInt64LE(e.ino, at);
+    bytes.writeUInt32LE(e.inoLo, at);
+    bytes.writeUInt32LE(e.inoHi, at + 4);
     bytes.writeUInt32LE(cookieOf(e.key), at + 8); // d_off: the cookie, below 2^30 (high half 0)
     bytes.writeUInt16LE(reclen, at + RECLEN_AT);
     if (legacy) {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { compareEntries, cookieOf, encodeFrom, listingBytes, parseDirents64, SNAPSHOT_BYTES, SortedPositions, type DirEntry } from "../../src/supervise/sorted-dirents.js";
 
-const entry = (name: string, ino = 7n, type = 8): DirEntry => ({ ino, type, key: name });
+const entry = (name: string, ino = 7n, type = 8): DirEntry => ({ inoLo: Number(ino & 0xffffffffn), inoHi: Number(ino >> 32n), type, key: name });
 const names = (es: readonly DirEntry[]): string[] => es.map((e) => e.key);
 
 test("name order: . and .. first, then bytes (upper case before lower, '-' before '.')", () => {
@@ -20,8 +20,11 @@ test("getdents64 records: what is encoded parses back, with each name's cookie a
   assert.equal(taken, 4);
   assert.equal(bytes.length % 8, 0);
   const back = parseDirents64(bytes);
-  assert.deepEqual(back.map((e) => [e.ino, e.type, e.key]), es.map((e) => [e.ino, e.type, e.key]));
+  assert.deepEqual(back.map((e) => [e.inoLo, e.inoHi, e.type, e.key]), es.map((e) => [e.inoLo, e.inoHi, e.type, e.key]));
   assert.equal(bytes.readBigInt64LE(8), BigInt(cookieOf(".")));
+  // d_ino as the kernel lays it out: one little-endian 64-bit number.
+  assert.equal(bytes.readBigUInt64LE(0), 1n);
+  assert.equal(encodeFrom([entry("d", 2n ** 40n + 5n)], 0, 64, false).bytes.readBigUInt64LE(0), 2n ** 40n + 5n);
 });
 
 test("legacy getdents records: d_type in the last byte, the name NUL-terminated at offset 18", () => {
@@ -82,7 +85,7 @@ test("a snapshot is kept per directory, the most recent 64", () => {
 
 
 test("kept listings hold at most SNAPSHOT_BYTES in all: the oldest go first, one larger than the budget is not kept", () => {
-  const listing = (n: number, len: number): DirEntry[] => Array.from({ length: n }, (_, i) => ({ ino: BigInt(i), type: 8, key: `${"x".repeat(len)}${i}` }));
+  const listing = (n: number, len: number): DirEntry[] => Array.from({ length: n }, (_, i) => ({ inoLo: i, inoHi: 0, type: 8, key: `${"x".repeat(len)}${i}` }));
   const p = new SortedPositions();
   // Three listings of about 40% of the budget each (the sandbox chooses the names).
   const big = listing(Math.floor((SNAPSHOT_BYTES * 0.4) / 264), 200);
