@@ -284,48 +284,42 @@ static napi_value sl_inet_sockets(napi_env env, napi_callback_info info) {
   return words_result(env, &o, rc);
 }
 
-/* The dumps read in parts (diagDumpStart, diagDumpPart): 0 every unix socket, 1 to 4 every
- * TCP and UDP socket of AF_INET, then of AF_INET6 (inetSockets with states -1, port 0). */
-static int dump_family(int kind) {
-  return kind <= 2 ? AF_INET : AF_INET6;
-}
-static int dump_protocol(int kind) {
-  return kind % 2 == 1 ? IPPROTO_TCP : IPPROTO_UDP;
-}
-
-/* diagDumpStart(kind) -> the descriptor of a NETLINK_SOCK_DIAG socket with the dump of
- * `kind` asked for, to be read with diagDumpPart and closed by the caller; or -errno. */
+/* diagDumpStart(family, protocol) -> the descriptor of a NETLINK_SOCK_DIAG socket with a
+ * dump asked for, to be read with diagDumpPart and closed by the caller; or -errno. AF_UNIX
+ * (protocol 0): every unix socket, as unixSockets(0); AF_INET or AF_INET6 with IPPROTO_TCP
+ * or IPPROTO_UDP: every such socket, as inetSockets(family, protocol, -1, 0). Anything
+ * else: -EINVAL. */
 static napi_value sl_diag_dump_start(napi_env env, napi_callback_info info) {
-  SL_ARGS(env, info, 1);
-  SL_ARG_INT(env, 0, kind);
-  int s;
-  if (kind == 0) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_INT(env, 0, family);
+  SL_ARG_INT(env, 1, protocol);
+  int s = -EINVAL;
+  if (family == AF_UNIX && protocol == 0) {
     struct unix_req req;
     unix_request(&req, 0);
     s = diag_send(&req, sizeof req);
-  } else if (kind >= 1 && kind <= 4) {
+  } else if ((family == AF_INET || family == AF_INET6) && (protocol == IPPROTO_TCP || protocol == IPPROTO_UDP)) {
     struct inet_req req;
-    size_t len = inet_request(&req, dump_family(kind), dump_protocol(kind), -1, 0);
+    size_t len = inet_request(&req, family, protocol, -1, 0);
     s = diag_send(&req, len);
-  } else {
-    s = -EINVAL;
   }
   return sl_make_int(env, s);
 }
 
-/* diagDumpPart(fd, kind, budgetUs) -> Buffer: its first u32 1 once the dump is over, then the
- * records read this time (unixSockets's or inetSockets's), reading until `budgetUs`
- * microseconds are spent; or -errno. A host's socket tables are as long as its processes
- * make them, a sandbox's among them: 128,000 unix sockets took 300 ms in one call. */
+/* diagDumpPart(fd, family, budgetUs) -> Buffer: its first u32 1 once the dump is over, then
+ * the records read this time (unixSockets's format for AF_UNIX, inetSockets's otherwise),
+ * reading until `budgetUs` microseconds are spent (one receive at least); or -errno. A
+ * host's socket tables are as long as its processes make them, a sandbox's among them:
+ * 128,000 unix sockets took 300 ms in one call. */
 static napi_value sl_diag_dump_part(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 3);
   SL_ARG_INT(env, 0, fd);
-  SL_ARG_INT(env, 1, kind);
+  SL_ARG_INT(env, 1, family);
   SL_ARG_INT(env, 2, budget_us);
   struct words o = {0};
   int rc = words_push(&o, 0);
   int done = 0;
-  if (rc == 0) rc = diag_recv(fd, 1, kind == 0 ? unix_each : inet_each, &o, budget_us > 0 ? budget_us : 1, &done);
+  if (rc == 0) rc = diag_recv(fd, 1, family == AF_UNIX ? unix_each : inet_each, &o, budget_us > 0 ? budget_us : 1, &done);
   if (rc == 0) o.w[0] = (uint32_t)done;
   return words_result(env, &o, rc);
 }
@@ -404,9 +398,10 @@ static uint32_t link_object(const char *link, uint32_t *kind) {
  * `budget_us` is not 0, once that many microseconds are spent (the clock is read before
  * each descriptor but the first: one descriptor can cost much more than another, an epoll
  * file's watches being counted in its fdinfo): *next is then the descriptor to go on from,
- * else 0 (the table's end). At least one descriptor is read, so a walk always moves on. -errno when the directory cannot be read (ENOENT: the process is gone).
- * A fd directory's offset is the descriptor number plus 2 (fs/proc/fd.c), so a seek there
- * resumes at the first descriptor >= from. */
+ * else 0 (the table's end). At least one descriptor is read, so a walk always moves on.
+ * -errno when the directory cannot be read (ENOENT: the process is gone). A fd directory's
+ * offset is the descriptor number plus 2 (fs/proc/fd.c), so a seek there resumes at the
+ * first descriptor >= from. */
 static int fd_objects_of(int pid, long from, long max, long budget_us, uint32_t kinds, long *next, long *seen_out, struct words *o) {
   uint64_t start = budget_us > 0 ? mono_us() : 0;
   char path[64];

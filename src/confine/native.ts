@@ -156,13 +156,14 @@ export interface NativeAddon {
    * descriptors from `from` on, fewer once `budgetUs` microseconds are spent (0: no bound
    * in time). */
   fdObjectsFrom(pid: number, from: number, max: number, budgetUs: number, kinds: number): Buffer | number;
-  /** A NETLINK_SOCK_DIAG socket with a dump asked for (kind 0: every unix socket; 1 to 4:
-   * every TCP and UDP socket of AF_INET, then AF_INET6), to read with diagDumpPart and
-   * close; or -errno. */
-  diagDumpStart(kind: number): number;
-  /** The next records of a dump (unixSockets's or inetSockets's format) after a first u32,
-   * 1 once the dump is over, read for about `budgetUs` microseconds; or -errno. */
-  diagDumpPart(fd: number, kind: number, budgetUs: number): Buffer | number;
+  /** A NETLINK_SOCK_DIAG socket with a dump asked for (AF_UNIX with protocol 0: every
+   * unix socket; AF_INET or AF_INET6 with IPPROTO_TCP or IPPROTO_UDP: every such socket),
+   * to read with diagDumpPart and close; or -errno (EINVAL for any other pair). */
+  diagDumpStart(family: number, protocol: number): number;
+  /** The next records of a dump (unixSockets's format for AF_UNIX, inetSockets's
+   * otherwise) after a first u32, 1 once the dump is over, read for about `budgetUs`
+   * microseconds; or -errno. */
+  diagDumpPart(fd: number, family: number, budgetUs: number): Buffer | number;
   /** setsockopt of an int option on the supervisor's descriptor: 0 or -errno. */
   setsockoptInt(fd: number, level: number, name: number, value: number): number;
   /** shmctl(id, IPC_RMID): 0 or -errno. */

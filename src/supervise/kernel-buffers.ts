@@ -13,6 +13,7 @@ import { fdObjectParts } from "./fd-objects.js";
 const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
 const TCP_LISTEN = 10;
+const AF_UNIX = 1;
 const AF_INET = 2;
 const AF_INET6 = 10;
 const IPPROTO_TCP = 6;
@@ -130,12 +131,10 @@ interface InetTable {
   unowned: Map<string, number>;
 }
 
-/** Adds one part of inet dump `kind` (PartsDump kinds 1 to 4: TCP and UDP of AF_INET, then
- * of AF_INET6) to the table; an errno (no inet_diag for it) adds nothing to charge. */
-function addInet(t: InetTable, kind: number, buf: Buffer | number): void {
+/** Adds one part of an inet dump to the table; an errno (no inet_diag for it) adds
+ * nothing to charge. */
+function addInet(t: InetTable, { family, protocol }: DumpOf, buf: Buffer | number): void {
   if (typeof buf === "number") return;
-  const family = kind <= 2 ? AF_INET : AF_INET6;
-  const protocol = kind % 2 === 1 ? IPPROTO_TCP : IPPROTO_UDP;
   for (let at = 0; at + 24 <= buf.length; at += 24) {
     const ino = buf.readUInt32LE(at);
     const port = buf.readUInt32LE(at + 8);
@@ -162,8 +161,24 @@ const DUMP_PART_US = 4000;
 const DUMP_STALE_MS = 1000;
 /** Sockets charged per step of a look (the look runs in slices). */
 const SOCKETS_PER_STEP = 1024;
-/** The inet dumps (native diagDumpStart kinds). */
-const INET_DUMPS = [1, 2, 3, 4] as const;
+/** What a dump lists (native diagDumpStart): every unix socket (AF_UNIX, protocol 0), or
+ * every socket of an IP family and protocol. */
+interface DumpOf {
+  family: number;
+  protocol: number;
+}
+const UNIX_DUMPS: readonly DumpOf[] = [{ family: AF_UNIX, protocol: 0 }];
+const INET_DUMPS: readonly DumpOf[] = [AF_INET, AF_INET6].flatMap((family) => [IPPROTO_TCP, IPPROTO_UDP].map((protocol) => ({ family, protocol })));
+
+interface DumpRun<T> {
+  seq: number;
+  /** When a part was last read (a run no look reads any more is begun again). */
+  touched: number;
+  /** The index in `dumps` of the dump being read. */
+  index: number;
+  fd: number;
+  value: T;
+}
 
 /**
  * The host's socket tables by NETLINK_SOCK_DIAG dumps, taken in parts between which the
@@ -172,26 +187,16 @@ const INET_DUMPS = [1, 2, 3, 4] as const;
  * One dump runs at a time and serves every look of every sandbox of this process: a look
  * that finds it running reads its next part.
  */
-interface DumpRun<T> {
-  seq: number;
-  /** When a part was last read (a run no look reads any more is begun again). */
-  touched: number;
-  /** The index in kinds of the dump being read. */
-  kind: number;
-  fd: number;
-  value: T;
-}
-
 class PartsDump<T> {
   #cache: { at: number; seq: number; value: T } | undefined;
   #run: DumpRun<T> | undefined;
 
-  /** `kinds`: the dumps taken one after the other; `begin` makes the value, `add` adds each
-   * part's records to it (or the errno of a dump that failed) as they come. */
+  /** `dumps`: taken one after the other; `begin` makes the value, `add` adds each part's
+   * records to it (or the errno of a dump that failed) as they come. */
   constructor(
-    private readonly kinds: readonly number[],
+    private readonly dumps: readonly DumpOf[],
     private readonly begin: () => T,
-    private readonly add: (value: T, kind: number, records: Buffer | number) => void,
+    private readonly add: (value: T, dump: DumpOf, records: Buffer | number) => void,
   ) {}
 
   /** The value of a dump finished at most maxAgeMs ago, and the dump's seq; else of the
@@ -214,28 +219,28 @@ class PartsDump<T> {
       if (r.fd >= 0) closeSync(r.fd);
       r = undefined;
     }
-    r ??= this.#run = { seq: ++dumps.seq, touched: 0, kind: 0, fd: -1, value: this.begin() };
+    r ??= this.#run = { seq: ++dumps.seq, touched: 0, index: 0, fd: -1, value: this.begin() };
     r.touched = Date.now();
-    const kind = this.kinds[r.kind]!;
+    const dump = this.dumps[r.index]!;
     if (r.fd < 0) {
-      const fd = nat.diagDumpStart(kind);
-      if (fd < 0) return this.#next(r, kind, fd);
+      const fd = nat.diagDumpStart(dump.family, dump.protocol);
+      if (fd < 0) return this.#next(r, dump, fd);
       r.fd = fd;
     }
-    const part = nat.diagDumpPart(r.fd, kind, DUMP_PART_US);
+    const part = nat.diagDumpPart(r.fd, dump.family, DUMP_PART_US);
     if (typeof part !== "number" && part.readUInt32LE(0) === 0) {
-      this.add(r.value, kind, part.subarray(4));
+      this.add(r.value, dump, part.subarray(4));
       return false;
     }
     closeSync(r.fd);
     r.fd = -1;
-    return this.#next(r, kind, typeof part === "number" ? part : part.subarray(4));
+    return this.#next(r, dump, typeof part === "number" ? part : part.subarray(4));
   }
 
-  #next(r: DumpRun<T>, kind: number, last: Buffer | number): boolean {
-    this.add(r.value, kind, last);
-    r.kind++;
-    if (r.kind < this.kinds.length) return false;
+  #next(r: DumpRun<T>, dump: DumpOf, last: Buffer | number): boolean {
+    this.add(r.value, dump, last);
+    r.index++;
+    if (r.index < this.dumps.length) return false;
     this.#run = undefined;
     this.#cache = { at: Date.now(), seq: r.seq, value: r.value };
     return true;
@@ -243,9 +248,9 @@ class PartsDump<T> {
 }
 
 const unixDump = new PartsDump(
-  [0],
+  UNIX_DUMPS,
   () => new UnixTable(),
-  (t, _kind, records) => (typeof records === "number" ? void (t.failed = true) : t.addPart(records)),
+  (t, _dump, records) => (typeof records === "number" ? void (t.failed = true) : t.addPart(records)),
 );
 const inetDump = new PartsDump(INET_DUMPS, (): InetTable => ({ socks: new Map(), unowned: new Map() }), addInet);
 

@@ -2,7 +2,7 @@
 // watchdog's PartsDump uses): against a real process holding 3,000 unix socket pairs, a dump
 // read in parts of 1 us (one receive each) comes in many parts and lists every one of its
 // sockets, as the dump read in one call does; the inet dumps read the same way are whole
-// records; a kind that names no dump is refused.
+// records; a family and protocol that name no dump are refused.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -23,14 +23,21 @@ function unixInodes(buf: Buffer): number[] {
   return out;
 }
 
-/** Reads dump `kind` in parts of `budgetUs`: its records and how many parts it took. */
-function dumpInParts(kind: number, budgetUs: number): { records: Buffer; parts: number } {
-  const fd = native().diagDumpStart(kind);
-  assert.ok(fd >= 0, `diagDumpStart(${kind}): ${fd}`);
+const AF_UNIX = 1;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const IPPROTO_TCP = 6;
+const IPPROTO_UDP = 17;
+
+/** Reads the dump of (family, protocol) in parts of `budgetUs`: its records and how many
+ * parts it took. */
+function dumpInParts(family: number, protocol: number, budgetUs: number): { records: Buffer; parts: number } {
+  const fd = native().diagDumpStart(family, protocol);
+  assert.ok(fd >= 0, `diagDumpStart(${family}, ${protocol}): ${fd}`);
   const bufs: Buffer[] = [];
   try {
     for (;;) {
-      const part = native().diagDumpPart(fd, kind, budgetUs);
+      const part = native().diagDumpPart(fd, family, budgetUs);
       assert.ok(typeof part !== "number", `diagDumpPart: ${String(part)}`);
       bufs.push(part.subarray(4));
       if (part.readUInt32LE(0) === 1) return { records: Buffer.concat(bufs), parts: bufs.length };
@@ -54,7 +61,7 @@ sys.stdin.read()
     const walk = fdObjectParts(child.pid!, ["socket"], (_kind, inode) => void held.push(inode));
     while (walk.next().done !== true);
     assert.ok(held.length >= 2 * PAIRS, `${held.length} sockets held`);
-    const { records, parts } = dumpInParts(0, 1);
+    const { records, parts } = dumpInParts(AF_UNIX, 0, 1);
     assert.ok(parts > 10, `${parts} parts`);
     const inParts = new Set(unixInodes(records));
     const whole = native().unixSockets(0);
@@ -68,10 +75,15 @@ sys.stdin.read()
   }
 });
 
-test("the inet dumps read in parts are whole records; an unknown kind is refused", () => {
-  for (const kind of [1, 2, 3, 4]) {
-    const { records } = dumpInParts(kind, 1);
-    assert.equal(records.length % 24, 0, `kind ${kind}: ${records.length} bytes`);
+test("the inet dumps read in parts are whole records; any other dump is refused", () => {
+  for (const family of [AF_INET, AF_INET6]) {
+    for (const protocol of [IPPROTO_TCP, IPPROTO_UDP]) {
+      const { records } = dumpInParts(family, protocol, 1);
+      assert.equal(records.length % 24, 0, `${family}/${protocol}: ${records.length} bytes`);
+    }
   }
-  assert.equal(native().diagDumpStart(5), -22); // EINVAL
+  // EINVAL: a protocol the dumps do not take, a family that is not one of theirs.
+  assert.equal(native().diagDumpStart(AF_INET, 99), -22);
+  assert.equal(native().diagDumpStart(AF_UNIX, IPPROTO_TCP), -22);
+  assert.equal(native().diagDumpStart(5, 0), -22);
 });

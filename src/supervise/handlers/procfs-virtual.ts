@@ -160,9 +160,7 @@ class SocketOwners {
   *#steps(read: { descriptors: number }): Generator<void, Set<number>> {
     const found = new Set<number>();
     for (const pid of processTree(this.launcherPid, false, TREE_AGE_MS).keys()) {
-      yield* fdObjectParts(pid, ["socket"], (kind, inode) => {
-        if (kind === "socket") found.add(inode);
-      }, read);
+      yield* fdObjectParts(pid, ["socket"], (_kind, inode) => void found.add(inode), read);
       yield;
     }
     return found;
