@@ -3,8 +3,8 @@
 // load) run one at a time at the end; the rest run three at a time: on the 2-core machines
 // CI uses, two at a time left a quarter of the CPU idle (tests waiting on sandboxes, sleeps,
 // timers): 555 s of wall time and 811 s of CPU for the shared part, three at a time 488 s
-// and 829 s (2026-12-04). The timing-sensitive files leave
-// most of the machine idle (throttled loops, held memory, timers), so a few long files that
+// and 829 s (2026-12-04). The timing-sensitive files leave most of the machine idle
+// (throttled loops, held memory, timers), so a few long files that
 // measure nothing in time (BACKGROUND) run beside them at a lower priority (nice +10: the
 // timing-sensitive files and their sandboxes take the CPU first), their output printed
 // once they are done. A few short files whose bounds a busy machine still moved (ALONE)
