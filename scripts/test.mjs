@@ -14,7 +14,8 @@
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
+import { pathToFileURL, fileURLToPath } from "node:url";
 
 /** Files run alone, each with the reason it cannot share the machine. */
 const SERIAL = new Map([
@@ -68,7 +69,14 @@ for (const [list, names] of [[serial, SERIAL], [background, BACKGROUND], [alone,
 }
 
 const extra = process.argv.slice(2);
-const testArgs = (concurrency, list) => ["--test", `--test-concurrency=${concurrency}`, ...extra, ...list];
+/** Where each part's reporter (failures-reporter.mjs) writes its failed tests. */
+const failuresDir = mkdtempSync(join(tmpdir(), "sandlock-npm-test-failures-"));
+let parts = 0;
+const testArgs = (concurrency, list) => {
+  const failures = join(failuresDir, `${++parts}.jsonl`);
+  const reporters = ["--test-reporter=tap", "--test-reporter-destination=stdout", `--test-reporter=${pathToFileURL(join(import.meta.dirname, "failures-reporter.mjs")).href}`, `--test-reporter-destination=${failures}`];
+  return ["--test", `--test-concurrency=${concurrency}`, ...reporters, ...extra, ...list];
+};
 const header = (label, concurrency, list) => `\n# npm test: ${label}: ${list.length} files, ${concurrency} at a time\n`;
 function part(label, concurrency, list) {
   process.stdout.write(header(label, concurrency, list));
@@ -102,5 +110,16 @@ const finish = startBackground("long files beside the timing-sensitive part (nic
 const second = part("timing-sensitive part (alone but for the background part, which yields to it)", 1, serial);
 const third = await finish();
 const fourth = part("alone part (after every other part has ended)", 1, alone);
+// Every part's failed tests again, last: a log cut to its end still names them.
+const failed = readdirSync(failuresDir).sort((a, b) => parseInt(a) - parseInt(b)).flatMap((f) => readFileSync(join(failuresDir, f), "utf8").split("\n").filter((l) => l !== ""));
+rmSync(failuresDir, { recursive: true, force: true });
+if (failed.length > 0) {
+  process.stdout.write(`\n# npm test: ${failed.length} failed (file: test: error)\n`);
+  for (const line of failed) {
+    const { file, name, message } = JSON.parse(line);
+    const where = file.startsWith("file:") ? fileURLToPath(file) : file;
+    process.stdout.write(`#   ${where === "" ? "?" : relative(process.cwd(), where)}: ${name}: ${message}\n`);
+  }
+}
 process.stdout.write(`\n# npm test: shared part ${verdict(first)}, timing-sensitive part ${verdict(second)}, background part ${verdict(third)}, alone part ${verdict(fourth)}\n`);
 process.exit(first === 0 && second === 0 && third === 0 && fourth === 0 ? 0 : 1);
