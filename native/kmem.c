@@ -482,6 +482,144 @@ static napi_value sl_fd_objects_from(napi_env env, napi_callback_info info) {
   return words_result(env, &o, rc);
 }
 
+/* ---- the same, off the event loop ----
+ * A sandbox decides how long one descriptor takes to read: an epoll file's fdinfo holds a
+ * line per watch and the kernel makes the whole text at the first read (about 0.7 us a
+ * watch here), and an epoll file's watches are bounded by memory and
+ * fs.epoll.max_user_watches, not by the descriptors its process may hold (a watch lives
+ * while its open file does, whatever became of the descriptor it was made on). A memory
+ * watchdog that counts them therefore reads on a thread of Node's pool (napi async work)
+ * and the event loop only parses what came back. */
+
+struct fd_walk {
+  napi_async_work work;
+  napi_deferred deferred;
+  /* fdObjectsFromAsync: the walk's arguments; epollWatchesAsync: pid -1 and fd the
+   * supervisor's duplicate of the epoll file, closed once counted. */
+  int pid, fd;
+  long from, max, budget_us;
+  uint32_t kinds;
+  long next, seen;
+  int rc;
+  uint32_t watches;
+  uint64_t cpu_us; /* the CPU time of the work, on its thread */
+  struct words o;
+};
+
+static uint64_t thread_cpu_us(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
+static void fd_walk_execute(napi_env env, void *data) {
+  (void)env;
+  struct fd_walk *w = data;
+  uint64_t t0 = thread_cpu_us();
+  if (w->pid < 0) {
+    char name[16];
+    snprintf(name, sizeof name, "%d", w->fd);
+    w->watches = epoll_watches(getpid(), name);
+    close(w->fd);
+    w->cpu_us = thread_cpu_us() - t0;
+    return;
+  }
+  w->rc = words_push(&w->o, 0);
+  if (w->rc == 0) w->rc = words_push(&w->o, 0);
+  if (w->rc == 0) w->rc = fd_objects_of(w->pid, w->from, w->max, w->budget_us, w->kinds, &w->next, &w->seen, &w->o);
+  if (w->rc == -ENOENT || w->rc == -ESRCH) w->rc = 0; /* gone: nothing more */
+  if (w->rc == 0) {
+    w->o.w[0] = (uint32_t)w->next;
+    w->o.w[1] = (uint32_t)w->seen;
+  }
+  w->cpu_us = thread_cpu_us() - t0;
+}
+
+/* Resolves the walk's promise with [what it found, the microseconds of CPU it took] (never
+ * rejects: an error is -errno, as from the calls run on the event loop) and frees it. */
+static void fd_walk_complete(napi_env env, napi_status status, void *data) {
+  struct fd_walk *w = data;
+  napi_value v = NULL;
+  if (w->pid < 0) {
+    if (status != napi_ok) close(w->fd); /* cancelled: never executed */
+    v = sl_make_int(env, status == napi_ok ? (int64_t)w->watches : -ECANCELED);
+  } else {
+    v = words_result(env, &w->o, status == napi_ok ? w->rc : -ECANCELED);
+    if (v == NULL) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+      v = sl_make_int(env, -ENOMEM);
+    }
+  }
+  napi_value pair = v;
+  if (v != NULL && napi_create_array_with_length(env, 2, &pair) == napi_ok) {
+    napi_set_element(env, pair, 0, v);
+    napi_set_element(env, pair, 1, sl_make_int(env, (int64_t)w->cpu_us));
+  }
+  napi_resolve_deferred(env, w->deferred, pair);
+  napi_delete_async_work(env, w->work);
+  free(w);
+}
+
+/* Queues w; returns its promise, or NULL (thrown) when napi refused. */
+static napi_value fd_walk_queue(napi_env env, struct fd_walk *w) {
+  napi_value promise, name;
+  if (napi_create_promise(env, &w->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "sandlock.fdwalk", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, fd_walk_execute, fd_walk_complete, w, &w->work) != napi_ok ||
+      napi_queue_async_work(env, w->work) != napi_ok) {
+    if (w->pid < 0) close(w->fd);
+    free(w->o.w);
+    free(w);
+    napi_throw_error(env, "SL_NAPI", "could not queue a descriptor walk");
+    return NULL;
+  }
+  return promise;
+}
+
+/* fdObjectsFromAsync(pid, from, max, budgetUs, kinds) -> Promise of [what fdObjectsFrom
+ * returns, CPU microseconds], the walk made on a thread of Node's pool. */
+static napi_value sl_fd_objects_from_async(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 5);
+  SL_ARG_INT(env, 0, pid);
+  SL_ARG_INT(env, 1, from);
+  SL_ARG_INT(env, 2, max);
+  SL_ARG_INT(env, 3, budget_us);
+  SL_ARG_INT(env, 4, kinds);
+  if (pid <= 0) {
+    napi_throw_range_error(env, "SL_ARGS", "pid must be positive");
+    return NULL;
+  }
+  struct fd_walk *w = calloc(1, sizeof *w);
+  if (w == NULL) return sl_throw_errno(env, "calloc", ENOMEM);
+  w->pid = pid;
+  w->fd = -1;
+  w->from = from;
+  w->max = max;
+  w->budget_us = budget_us;
+  w->kinds = (uint32_t)kinds;
+  return fd_walk_queue(env, w);
+}
+
+/* epollWatchesAsync(fd) -> Promise of [the watches of the supervisor's epoll descriptor fd
+ * (0 when it is none or unreadable), CPU microseconds], counted on a thread of Node's pool on a duplicate of
+ * fd made now, so the caller may close fd at once; or -errno at once when fd cannot be
+ * duplicated. */
+static napi_value sl_epoll_watches_async(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_INT(env, 0, fd);
+  int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return sl_make_int(env, -errno);
+  struct fd_walk *w = calloc(1, sizeof *w);
+  if (w == NULL) {
+    close(dup);
+    return sl_throw_errno(env, "calloc", ENOMEM);
+  }
+  w->pid = -1;
+  w->fd = dup;
+  return fd_walk_queue(env, w);
+}
+
 /* setsockoptInt(fd, level, name, value) -> 0 or -errno: an int option set on the
  * supervisor's duplicate with the value TypeScript decided. */
 static napi_value sl_setsockopt_int(napi_env env, napi_callback_info info) {
@@ -507,6 +645,8 @@ void sl_kmem_register(napi_env env, napi_value exports) {
       {"unixSockets", NULL, sl_unix_sockets, NULL, NULL, NULL, napi_enumerable, NULL},
       {"inetSockets", NULL, sl_inet_sockets, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fdObjectsFrom", NULL, sl_fd_objects_from, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fdObjectsFromAsync", NULL, sl_fd_objects_from_async, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"epollWatchesAsync", NULL, sl_epoll_watches_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"diagDumpStart", NULL, sl_diag_dump_start, NULL, NULL, NULL, napi_enumerable, NULL},
       {"diagDumpPart", NULL, sl_diag_dump_part, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setsockoptInt", NULL, sl_setsockopt_int, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -59,6 +59,16 @@ static napi_value sl_sock_info(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+/* fileFlags(fd) -> the file status flags of a descriptor (fcntl F_GETFL, O_PATH included),
+ * or -errno. Never from its fdinfo, whose text a sandbox can make long (an epoll file's
+ * watches, an inotify file's, a file's locks), the kernel making it whole at each read. */
+static napi_value sl_file_flags(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_INT(env, 0, fd);
+  int fl = fcntl(fd, F_GETFL);
+  return sl_make_int(env, fl < 0 ? -errno : fl);
+}
+
 /* netBind(fd, addr) -> 0 or -errno: bind(2) of a socket duplicate with an address the
  * supervisor copied and checked (port remapping, src/supervise/handlers/port-remap.ts). */
 static napi_value sl_net_bind(napi_env env, napi_callback_info info) {
@@ -428,6 +438,7 @@ void sl_net_register(napi_env env, napi_value exports) {
       {"threadGetfd", NULL, sl_thread_getfd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"threadPidfd", NULL, sl_thread_pidfd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sockInfo", NULL, sl_sock_info, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fileFlags", NULL, sl_file_flags, NULL, NULL, NULL, napi_enumerable, NULL},
       {"peerCred", NULL, sl_peer_cred, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netConnect", NULL, sl_net_connect, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netBind", NULL, sl_net_bind, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -78,6 +78,8 @@ export interface NativeAddon {
   /** A pidfd of thread tid itself (PIDFD_THREAD), or -errno (EINVAL before Linux 6.9). */
   threadPidfd(tid: number): number;
   sockInfo(fd: number): [domain: number, type: number, protocol: number, fileFlags: number, inode: number] | number;
+  /** A descriptor's file status flags (fcntl F_GETFL: O_PATH among them), or -errno. */
+  fileFlags(fd: number): number;
   /** SO_PEERCRED of a connected unix socket: [pid, uid, gid], or -errno. */
   peerCred(fd: number): [pid: number, uid: number, gid: number] | number;
   netConnect(fd: number, addr: Buffer): number;
@@ -156,6 +158,14 @@ export interface NativeAddon {
    * descriptors from `from` on, fewer once `budgetUs` microseconds are spent (0: no bound
    * in time). */
   fdObjectsFrom(pid: number, from: number, max: number, budgetUs: number, kinds: number): Buffer | number;
+  /** fdObjectsFrom made on a thread of Node's pool: what it returns, and the microseconds
+   * of CPU it took there (the promise never rejects). */
+  fdObjectsFromAsync(pid: number, from: number, max: number, budgetUs: number, kinds: number): Promise<[Buffer | number, number]>;
+  /** The watches of this process's epoll descriptor `fd` (0: none, or not an epoll file),
+   * counted on a thread of Node's pool on a duplicate made at once (`fd` may be closed as
+   * soon as this returns), and the microseconds of CPU that took; -errno at once when it
+   * cannot be duplicated. */
+  epollWatchesAsync(fd: number): Promise<[number, number]> | number;
   /** A NETLINK_SOCK_DIAG socket with a dump asked for (AF_UNIX with protocol 0: every
    * unix socket; AF_INET or AF_INET6 with IPPROTO_TCP or IPPROTO_UDP: every such socket),
    * to read with diagDumpPart and close; or -errno (EINVAL for any other pair). */

@@ -4,6 +4,7 @@
 // table one part at a time and yield between parts.
 
 import { native } from "../confine/native.js";
+import type { Step } from "./slices.js";
 
 /** Descriptors read per part at most. */
 export const FD_PART = 2048;
@@ -33,23 +34,103 @@ function kindBits(kinds: readonly FdObjectKind[]): number {
  * descriptors, fewer when they take longer than FD_PART_US). An epoll file's watches are
  * counted only when "epoll" is among `kinds` (its fdinfo holds a line per watch, and the
  * kernel makes the whole text at the first read: a walk that needs no count must not pay
- * for a sandbox's epoll file of a million watches). `each` returning true stops the walk. A
- * process that is gone, or whose table cannot be read, has nothing. Returns whether `each`
- * stopped it. `read`, when given, counts the descriptors read.
+ * for a sandbox's epoll file of a million watches; one that does, fdObjectPartsOffLoop).
+ * `each` returning true stops the walk. A process that is gone, or whose table cannot be
+ * read, has nothing. Returns whether `each` stopped it. `read`, when given, counts the
+ * descriptors read.
  */
 export function* fdObjectParts(pid: number, kinds: readonly FdObjectKind[], each: (kind: FdObjectKind, value: number, fd: number) => boolean | void, read?: { descriptors: number }): Generator<void, boolean> {
   const bits = kindBits(kinds);
   for (let from = 0; ; ) {
-    const part = native().fdObjectsFrom(pid, from, FD_PART, FD_PART_US, bits);
-    if (typeof part === "number") return false;
-    // The descriptor to go on from, how many were read, then triples (descriptor, kind, value).
-    if (read !== undefined) read.descriptors += part.readUInt32LE(4);
-    for (let at = 8; at + 12 <= part.length; at += 12) {
-      const kind = KINDS[part.readUInt32LE(at + 4)];
-      if (kind !== undefined && each(kind, part.readUInt32LE(at + 8), part.readUInt32LE(at)) === true) return true;
-    }
-    from = part.readUInt32LE(0);
-    if (from === 0) return false;
+    const r = eachIn(native().fdObjectsFrom(pid, from, FD_PART, FD_PART_US, bits), each, read);
+    if (typeof r === "boolean") return r;
+    from = r.from;
     yield;
   }
+}
+
+/**
+ * fdObjectParts with each part read on a thread of Node's pool, the event loop only
+ * parsing it: for a walk that counts epoll watches, which a sandbox can make as long as
+ * memory and fs.epoll.max_user_watches allow (a watch outlives the descriptor it was made
+ * on while another refers to its file, so one process of few descriptors can hold an epoll
+ * file of millions: 0.7 us each to count). It yields the part's work (slices.ts Step),
+ * run in `owner`'s turn (offLoop).
+ */
+export function* fdObjectPartsOffLoop(owner: object, pid: number, kinds: readonly FdObjectKind[], each: (kind: FdObjectKind, value: number, fd: number) => boolean | void): Generator<Step, boolean> {
+  const bits = kindBits(kinds);
+  for (let from = 0; ; ) {
+    let part: Buffer | number = -1;
+    yield offLoop(owner, () => native().fdObjectsFromAsync(pid, from, FD_PART, FD_PART_US, bits)).then(([p, cpuUs]) => {
+      part = p;
+      return cpuUs / 1000;
+    });
+    const r = eachIn(part, each);
+    if (typeof r === "boolean") return r;
+    from = r.from;
+  }
+}
+
+/** One part's triples given to `each`: whether it stopped the walk, false at the table's
+ * end (or when it could not be read), else the descriptor to go on from. */
+function eachIn(part: Buffer | number, each: (kind: FdObjectKind, value: number, fd: number) => boolean | void, read?: { descriptors: number }): boolean | { from: number } {
+  if (typeof part === "number") return false;
+  // The descriptor to go on from, how many were read, then triples (descriptor, kind, value).
+  if (read !== undefined) read.descriptors += part.readUInt32LE(4);
+  for (let at = 8; at + 12 <= part.length; at += 12) {
+    const kind = KINDS[part.readUInt32LE(at + 4)];
+    if (kind !== undefined && each(kind, part.readUInt32LE(at + 8), part.readUInt32LE(at)) === true) return true;
+  }
+  const from = part.readUInt32LE(0);
+  return from === 0 ? false : { from };
+}
+
+/** Works on threads of Node's pool at once in this process (the pool has 4 threads by
+ * default, which fs, dns and crypto calls share): the rest wait their turn. */
+export const OFF_LOOP_AT_ONCE = 2;
+let offLoopRunning = 0;
+/** Works waiting, by owner (a sandbox's watchdog): owners are served in turn, each its
+ * oldest work, so that a sandbox with many works waiting delays another's by one of its
+ * own at most per turn. */
+const offLoopWaiting = new Map<object, (() => void)[]>();
+
+function nextOffLoop(): void {
+  for (const [owner, works] of offLoopWaiting) {
+    const go = works.shift()!;
+    offLoopWaiting.delete(owner);
+    if (works.length > 0) offLoopWaiting.set(owner, works); // to the end of the turn
+    go();
+    return;
+  }
+}
+
+/** `start`ed once fewer than OFF_LOOP_AT_ONCE works run, in `owner`'s turn. */
+export function offLoop<T>(owner: object, start: () => Promise<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const go = (): void => {
+      offLoopRunning++;
+      const ended = (): void => {
+        offLoopRunning--;
+        nextOffLoop();
+      };
+      let work: Promise<T>;
+      try {
+        work = start();
+      } catch (e) {
+        ended();
+        reject(e as Error);
+        return;
+      }
+      work.then(
+        (v) => (ended(), resolve(v)),
+        (e: unknown) => (ended(), reject(e as Error)),
+      );
+    };
+    if (offLoopRunning < OFF_LOOP_AT_ONCE) go();
+    else {
+      const works = offLoopWaiting.get(owner);
+      if (works === undefined) offLoopWaiting.set(owner, [go]);
+      else works.push(go);
+    }
+  });
 }

@@ -7,8 +7,8 @@ import { closeSync, fstatSync, readlinkSync } from "node:fs";
 import { native } from "../confine/native.js";
 import { PIPE_CHARGE_BYTES } from "../plan/seccomp-kmem.js";
 import { defaultSendBuffer, sysctlInt } from "./handlers/socket-buffers.js";
-import { readProcText } from "../kernel/proc-text.js";
-import { fdObjectParts } from "./fd-objects.js";
+import { fdObjectPartsOffLoop, offLoop } from "./fd-objects.js";
+import type { Step } from "./slices.js";
 
 const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
@@ -263,15 +263,6 @@ function epollFile(fd: number): boolean {
   }
 }
 
-/** The watches of the supervisor's epoll descriptor fd. */
-function epollWatches(fd: number): number {
-  try {
-    return readProcText(`/proc/self/fdinfo/${fd}`).split("\n").filter((l) => l.startsWith("tfd:")).length;
-  } catch {
-    return 0;
-  }
-}
-
 /** A descriptor the sandbox passed with SCM_RIGHTS, in a socket's queue or received. */
 interface InFlight {
   kind: "socket" | "pipe" | "epoll";
@@ -326,7 +317,9 @@ export class KernelBuffers {
   private readonly residue: number;
   private readonly unconnected: number;
 
-  constructor() {
+  /** `spent`: told the milliseconds of CPU each count of a passed epoll file's watches
+   * took (on a thread of Node's pool), to charge the sandbox (maxCpu). */
+  constructor(private readonly spent?: (ms: number) => void) {
     const sendBuffer = defaultSendBuffer();
     this.residue = 2 * sendBuffer;
     this.unconnected = (sysctlInt("/proc/sys/net/unix/max_dgram_qlen", 10) + 1) * sendBuffer;
@@ -336,9 +329,14 @@ export class KernelBuffers {
    * A send the supervisor performed for `unit` on socket `sender` passed the supervisor's
    * duplicates `fds` (SCM_RIGHTS), to a named socket file `destVfs` (0: the sender's
    * peer). A socket or pipe in a queue is in no descriptor table: it stays charged while
-   * the message that carries it may still be queued (mayHold).
+   * the message that carries it may still be queued (mayHold). An epoll file's watches
+   * are counted off the event loop (fd-objects.ts fdObjectPartsOffLoop says why), one file
+   * after the other in this sandbox's turn: the promise returned then says when they are
+   * charged, and the send waits for it (net.ts), so a sandbox passing epoll files in a loop
+   * is slowed by their counts, which it is charged for, and holds one count at a time per
+   * thread; `fds` must stay open until it settles.
    */
-  passed(unit: number, sender: number, destVfs: number, fds: readonly number[]): void {
+  passed(unit: number, sender: number, destVfs: number, fds: readonly number[]): Promise<void> | undefined {
     let dest = 0;
     if (destVfs === 0) {
       const one = native().unixSockets(sender);
@@ -348,6 +346,7 @@ export class KernelBuffers {
         dest = t.get(sender)?.peer ?? 0;
       }
     }
+    const epolls: number[] = [];
     for (const fd of fds) {
       let st;
       try {
@@ -358,16 +357,28 @@ export class KernelBuffers {
       const type = st.mode & S_IFMT;
       const kind = type === S_IFSOCK ? "socket" : type === S_IFIFO ? "pipe" : epollFile(fd) ? "epoll" : undefined;
       if (kind === undefined) continue; // files: memory-files.ts
-      if (kind === "epoll") {
-        const key = `epoll:${unit}:${sender}:${dest}:${destVfs}`;
-        const held = this.inFlight.get(key);
-        const watches = epollWatches(fd);
-        if (held !== undefined) held.ino += watches;
-        else this.inFlight.set(key, { kind, ino: watches, seq: dumps.seq, unit, sender, dest, destVfs });
-      } else {
-        this.inFlight.set(`${kind}:${st.ino}`, { kind, ino: st.ino, seq: dumps.seq, unit, sender, dest, destVfs });
-      }
+      if (kind === "epoll") epolls.push(fd);
+      else this.inFlight.set(`${kind}:${st.ino}`, { kind, ino: st.ino, seq: dumps.seq, unit, sender, dest, destVfs });
     }
+    if (epolls.length === 0) return undefined;
+    // The record is made now (a look meanwhile keeps it), its watches added as counted.
+    const key = `epoll:${unit}:${sender}:${dest}:${destVfs}`;
+    let held = this.inFlight.get(key);
+    if (held === undefined) this.inFlight.set(key, (held = { kind: "epoll", ino: 0, seq: dumps.seq, unit, sender, dest, destVfs }));
+    const record = held;
+    const countFrom = async (i: number): Promise<void> => {
+      if (i === epolls.length) return;
+      const counted = await offLoop(this, async () => {
+        const r = native().epollWatchesAsync(epolls[i]!);
+        return typeof r === "number" ? ([0, 0] as [number, number]) : r;
+      });
+      this.spent?.(counted[1] / 1000);
+      // (a record a look has dropped meanwhile is charged no more: its message could no
+      // longer be queued)
+      if (this.inFlight.get(key) === record) record.ino += counted[0];
+      return countFrom(i + 1);
+    };
+    return countFrom(0);
   }
 
   /** How many records of descriptors in flight are kept (for tests and diagnostics). */
@@ -379,7 +390,7 @@ export class KernelBuffers {
    * /proc entry shows its descriptors). `maxAgeMs`: how old a shared socket dump may be.
    * A generator that yields after each part of a process's descriptor table (the sandbox
    * decides how long one is: fd-objects.ts): the watchdog runs it in slices between other work (memory.ts). */
-  *measure(procs: ReadonlyMap<number, { unit: number; task: number }>, maxAgeMs: number): Generator<void, Map<number, number>> {
+  *measure(procs: ReadonlyMap<number, { unit: number; task: number }>, maxAgeMs: number): Generator<Step, Map<number, number>> {
     const socks = new Map<number, Set<number>>();
     const pipes = new Map<number, Set<number>>();
     const add = (into: Map<number, Set<number>>, unit: number, ino: number): void => {
@@ -390,7 +401,8 @@ export class KernelBuffers {
     const out = new Map<number, number>();
     const charge = (unit: number, bytes: number): void => void out.set(unit, (out.get(unit) ?? 0) + bytes);
     for (const { unit, task } of procs.values()) {
-      yield* fdObjectParts(task, ["epoll", "socket", "pipe"], (kind, value) => {
+      // Off the event loop: the epoll files' watches are the sandbox's to make long.
+      yield* fdObjectPartsOffLoop(this, task, ["epoll", "socket", "pipe"], (kind, value) => {
         // An epoll file shared by two descriptors or processes is charged for each.
         if (kind === "epoll") charge(unit, value * EPOLL_WATCH_BYTES);
         else if (kind === "socket") add(socks, unit, value);

@@ -6,30 +6,48 @@
 export const SLICE_MS = 10;
 
 /**
+ * What a step of work run in slices yields: nothing (the slice may go on), or work it
+ * started off the event loop (a thread of Node's pool), whose promise resolves to the
+ * milliseconds of CPU that work took: the slice ends there and the next starts once it
+ * has resolved.
+ */
+export type Step = void | Promise<number>;
+
+/**
  * Runs `steps` in slices: each runs steps (one at least) until SLICE_MS have passed, or
  * while `first` says so for the first slice (called before each step after the first),
- * then the loop turns (setImmediate) before the next. `spent` is told each slice's
- * milliseconds, `done` the generator's value and the milliseconds of all slices;
- * `cancelled`, asked before each slice, abandons the work (the generator is returned:
- * its `finally` blocks run).
+ * or until a step yields work off the loop, then the loop turns (setImmediate, or that
+ * work's end) before the next. `spent` is told each slice's milliseconds and each such
+ * work's, `done` the generator's value and the milliseconds of all of them (the work off
+ * the loop is this process's CPU too); `cancelled`, asked before each slice, abandons the
+ * work (the generator is returned: its `finally` blocks run).
  */
-export function runInSlices<T>(steps: Generator<void, T>, done: (value: T, busyMs: number) => void, how: { first?: () => boolean; spent?: (ms: number) => void; cancelled?: () => boolean } = {}): void {
+export function runInSlices<T>(steps: Generator<Step, T>, done: (value: T, busyMs: number) => void, how: { first?: () => boolean; spent?: (ms: number) => void; cancelled?: () => boolean } = {}): void {
   let busy = 0;
   const slice = (more?: () => boolean): void => {
     if (how.cancelled?.() === true) {
       // Ended here, so that what the steps hold (an open /proc file) is let go.
-      (steps as Generator<void, unknown>).return(undefined);
+      (steps as Generator<Step, unknown>).return(undefined);
       return;
     }
     const t0 = performance.now();
     const go = more ?? ((): boolean => performance.now() - t0 < SLICE_MS);
     let step = steps.next();
-    while (step.done !== true && go()) step = steps.next();
+    while (step.done !== true && step.value === undefined && go()) step = steps.next();
     const ms = performance.now() - t0;
     busy += ms;
     how.spent?.(ms);
     if (step.done === true) done(step.value, busy);
-    else setImmediate(() => slice());
+    else if (step.value === undefined) setImmediate(() => slice());
+    else {
+      const resume = (offMs: number): void => {
+        busy += offMs;
+        how.spent?.(offMs);
+        slice();
+      };
+      // (a work that failed leaves the step to find out: the slices go on)
+      step.value.then(resume, () => resume(0));
+    }
   };
   slice(how.first);
 }

@@ -131,6 +131,14 @@ securityCase("positive control: 2 such connections are held under 64M", { fixtur
 securityCase("maxMemory 64M: 400,000 epoll watches (1,000 eventfds in 400 epoll instances, about 85 MiB) are killed", { policy: MEM, cmd: probe("kmem-epoll", "1000", "400"), timeout: 30_000 }, killedByMemory());
 securityCase("positive control: 40,000 epoll watches (about 8 MiB) are held under 64M", { policy: MEM, cmd: probe("kmem-epoll", "1000", "40") }, (o) => assert.equal(heldMiB(o), 8));
 
+// A watch lives while the file it watches does, whatever became of the descriptor it was
+// made on: made on duplicates closed since, one epoll file holds far more watches than its
+// process holds descriptors (probe budget_epoll), and is still charged by its watches.
+securityCase("maxMemory 64M: an epoll file of 400,000 watches (about 85 MiB) made on duplicates closed since, its process holding some 400 descriptors, is killed", { policy: MEM, cmd: probe("budget-epoll", "1", "400000", "3000"), timeout: 30_000 }, killedByMemory());
+// In flight: passed and closed by its sender, the file lives in the socket's queue.
+securityCase("maxMemory 64M: two epoll files of 150,000 watches each (about 64 MiB) passed in flight and closed are killed", { policy: MEM, cmd: probe("kmem-epoll-flight", "150000", "2"), timeout: 30_000 }, killedByMemory());
+securityCase("positive control: one such file (about 32 MiB) is held under 64M", { policy: MEM, cmd: probe("kmem-epoll-flight", "150000", "1") }, (o) => assert.equal(heldMiB(o), 32));
+
 // Passed in flight and closed, with one message always queued: the records the supervisor
 // keeps of them are bounded (unit: kernel-buffers-in-flight.test.ts); nothing is overcharged.
 for (const kind of ["socket", "epoll"]) {

@@ -8,6 +8,9 @@
 //   urandom PROBE MS [CPU]  a seeded /dev/urandom spliced into /dev/null (the same measures)
 //   hold PROBE WHAT PROCS N MS  PROCS processes holding N descriptors, mappings or shared mappings each
 //                       under maxMemory for MS (the memory watchdog's looks: the same measures)
+//   epoll PROBE PROCS N MS [pass]  PROCS processes each holding an epoll file of N watches
+//                       under maxMemory for MS, passing it over a socket pair of their own
+//                       in a loop with "pass" (the watchdog counts the watches; the same measures)
 //   listeners PROBE N M  under portRemap, N listeners of the sandbox on one port, then M
 //                       connects to a remapped port (each asks who listens there)
 //   netread PROBE PROCS FDS MS  PROCS processes holding FDS descriptors each read the
@@ -106,6 +109,10 @@ async function urandomFlood(ms: string, cpu?: string): Promise<object> {
 
 async function hold(what: string, procs: string, n: string, ms: string): Promise<object> {
   return flood({ fsReadable: [probe], maxMemory: "1G", maxProcesses: Number(procs) + 1 }, ["budget-hold", what, procs, n, ms]);
+}
+
+async function epollHold(procs: string, n: string, ms: string, pass?: string): Promise<object> {
+  return flood({ fsReadable: [probe], maxMemory: "1G", maxProcesses: Number(procs) + 1 }, ["budget-epoll", procs, n, ms, ...(pass === undefined ? [] : [pass])]);
 }
 
 /** A new directory in /dev/shm, when it is a writable tmpfs; undefined otherwise. */
@@ -285,6 +292,7 @@ async function main(): Promise<void> {
     else if (mode === "netlink") out = await netlinkFlood(args[0]!, args[1]!, args[2]);
     else if (mode === "urandom") out = await urandomFlood(args[0]!, args[1]);
     else if (mode === "hold") out = await hold(args[0]!, args[1]!, args[2]!, args[3]!);
+    else if (mode === "epoll") out = await epollHold(args[0]!, args[1]!, args[2]!, args[3]);
     else if (mode === "listeners") out = await listeners(args[0]!, args[1]!);
     else if (mode === "netread" || mode === "netread-pairs") out = await netRead(args[0]!, args[1]!, args[2]!, mode === "netread-pairs");
     else if (mode === "ptys") out = await ptys(args[0]!, args[1]!, args[2]!, args[3]);

@@ -4,45 +4,52 @@
 // a real process holding 6,000 pipe ends and an epoll file watching 3,000 of them: the bound
 // in time is what ends a part when it is short, a walk in parts sees every descriptor
 // exactly once, and what it finds is what one unbounded read finds; only the kinds asked
-// for are reported (an epoll file's watches are counted only when asked for).
+// for are reported (an epoll file's watches are counted only when asked for). The same walk
+// made off the event loop (fdObjectsFromAsync, fdObjectPartsOffLoop) finds the same; an
+// epoll file's watches are counted off the loop on a duplicate (epollWatchesAsync); works
+// off the loop are started at most OFF_LOOP_AT_ONCE at once, their owners served in turn.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { native } from "../../src/confine/native.js";
-import { FD_PART, fdObjectParts, type FdObjectKind } from "../../src/supervise/fd-objects.js";
+import { closeSync } from "node:fs";
+import { FD_PART, OFF_LOOP_AT_ONCE, fdObjectParts, fdObjectPartsOffLoop, offLoop, type FdObjectKind } from "../../src/supervise/fd-objects.js";
+import { runInSlices } from "../../src/supervise/slices.js";
 
 const PIPES = 3000;
 /** fdObjectsFrom's kinds: every one (bits 1 to 5). */
 const ALL_KINDS = 0b111110;
 
-/** A process holding PIPES pipes (both ends), alive until its stdin closes. */
-async function holder(): Promise<ChildProcess> {
+/** A process holding PIPES pipes (both ends) and an epoll file watching their read ends,
+ * alive until its stdin closes; `epoll` is that file's descriptor number there. */
+async function holder(): Promise<{ child: ChildProcess; epoll: number }> {
   const program = `
 import os, select, sys
 ends = [os.pipe() for _ in range(${PIPES})]
 ep = select.epoll()
 for r, _ in ends: ep.register(r, select.EPOLLIN)
-print("ready", flush=True)
+print("ready", ep.fileno(), flush=True)
 sys.stdin.read()
 `;
   const child = spawn("/usr/bin/python3", ["-c", program], { stdio: ["pipe", "pipe", "inherit"] });
   let out = "";
   child.stdout!.setEncoding("utf8");
   child.stdout!.on("data", (d: string) => (out += d));
-  while (!out.includes("ready")) {
+  // (the line may come in more than one piece)
+  while (!/^ready \d+\n/.test(out)) {
     const [code] = await Promise.race([once(child.stdout!, "data"), once(child, "exit")]);
     if (typeof code === "number" || code === null) throw new Error(`holder exited: ${code}`);
   }
-  return child;
+  return { child, epoll: Number(/^ready (\d+)\n/.exec(out)![1]) };
 }
 
-/** Runs `fn` with the pid of a holder, which ends after it. */
-async function withHolder(fn: (pid: number) => void): Promise<void> {
-  const child = await holder();
+/** Runs `fn` with the pid of a holder (and its epoll file's descriptor), which ends after it. */
+async function withHolder(fn: (pid: number, epoll: number) => void | Promise<void>): Promise<void> {
+  const { child, epoll } = await holder();
   try {
-    fn(child.pid!);
+    await fn(child.pid!, epoll);
   } finally {
     child.stdin!.end();
     await once(child, "exit");
@@ -121,3 +128,72 @@ test("only the kinds asked for are reported: an epoll file is counted when asked
     while (walk.next().done !== true);
     assert.deepEqual(walked, ["epoll"]);
   }));
+
+test("off the event loop: a part is the part read on it, with the CPU it took; the walk finds the same", () =>
+  withHolder(async (pid) => {
+    for (const [from, max, kinds] of [[0, 1 << 30, ALL_KINDS], [5, 100, ALL_KINDS], [0, FD_PART, 1 << 3]] as const) {
+      const [b, cpuUs] = await native().fdObjectsFromAsync(pid, from, max, 0, kinds);
+      assert.ok(Buffer.isBuffer(b), `fdObjectsFromAsync: ${String(b)}`);
+      assert.deepEqual(b, native().fdObjectsFrom(pid, from, max, 0, kinds), `from ${from}, max ${max}, kinds ${kinds}`);
+      assert.ok(Number.isInteger(cpuUs) && cpuUs >= 0, `CPU ${cpuUs} us`);
+    }
+    const sync = { pipes: [] as number[], epolls: [] as number[] };
+    const walk = fdObjectParts(pid, ["pipe", "epoll"], (kind, value, fd) => void (kind === "pipe" ? sync.pipes.push(fd) : sync.epolls.push(value)));
+    while (walk.next().done !== true);
+    const off = { pipes: [] as number[], epolls: [] as number[] };
+    let busy = -1;
+    await new Promise<void>((resolve) => runInSlices(fdObjectPartsOffLoop({}, pid, ["pipe", "epoll"], (kind, value, fd) => void (kind === "pipe" ? off.pipes.push(fd) : off.epolls.push(value))), (_, ms) => ((busy = ms), resolve())));
+    assert.deepEqual(off, sync);
+    assert.deepEqual(off.epolls, [PIPES]);
+    assert.ok(busy > 0, "the work off the loop is counted in the busy time");
+    // A process that is gone has nothing (as on the loop), and the walk ends.
+    const gone = spawn("/bin/true");
+    await once(gone, "exit");
+    const none: number[] = [];
+    await new Promise<void>((resolve) => runInSlices(fdObjectPartsOffLoop({}, gone.pid!, ["pipe"], (_k, _v, fd) => void none.push(fd)), () => resolve()));
+    assert.deepEqual(none, []);
+  }));
+
+test("an epoll file's watches are counted off the loop on a duplicate: the caller may close its descriptor at once", () =>
+  withHolder(async (pid, epoll) => {
+    const pidfd = native().pidfdOpen(pid);
+    assert.ok(pidfd >= 0, `pidfd_open: ${pidfd}`);
+    const mine = native().pidfdGetfd(pidfd, epoll);
+    closeSync(pidfd);
+    assert.ok(mine >= 0, `pidfd_getfd: ${mine}`);
+    const counting = native().epollWatchesAsync(mine);
+    closeSync(mine);
+    assert.ok(typeof counting !== "number", `epollWatchesAsync: ${String(counting)}`);
+    const [watches, cpuUs] = await counting;
+    assert.equal(watches, PIPES);
+    assert.ok(cpuUs >= 0);
+    // Not an epoll file: none; a descriptor not open: -EBADF at once.
+    const [none] = (await native().epollWatchesAsync(0)) as [number, number];
+    assert.equal(none, 0);
+    assert.equal(native().epollWatchesAsync(mine), -9);
+  }));
+
+test(`works off the loop run ${OFF_LOOP_AT_ONCE} at once, their owners served in turn`, async () => {
+  const started: string[] = [];
+  const ends: (() => void)[] = [];
+  let running = 0;
+  let most = 0;
+  const work = (owner: object, name: string): Promise<number> =>
+    offLoop(owner, () => {
+      started.push(name);
+      most = Math.max(most, ++running);
+      return new Promise<number>((resolve) => ends.push(() => (running--, resolve(0))));
+    });
+  const a = {};
+  const b = {};
+  const all = [...[1, 2, 3, 4, 5, 6].map((i) => work(a, `a${i}`)), work(b, "b1"), work(b, "b2")];
+  // Each work ends once started, in turn, until all have run.
+  while (ends.length > 0 || started.length < all.length) {
+    await new Promise((r) => setImmediate(r));
+    ends.shift()?.();
+  }
+  await Promise.all(all);
+  assert.equal(most, OFF_LOOP_AT_ONCE);
+  // a1 and a2 start at once; then a and b by turns while both wait.
+  assert.deepEqual(started, ["a1", "a2", "a3", "b1", "a4", "b2", "a5", "a6"]);
+});

@@ -20,7 +20,7 @@ import type { Notification } from "../notification.js";
 import type { PassedHook } from "./net.js";
 import { CLONE_THREAD } from "../../plan/seccomp.js";
 import { readProcText } from "../../kernel/proc-text.js";
-import { runInSlices } from "../slices.js";
+import { runInSlices, type Step } from "../slices.js";
 
 const ENOMEM = 12;
 const EINVAL = 22;
@@ -228,7 +228,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
   /** tgid -> the break we let it set, and its program's heap start (execve changes it). */
   const lastBreak = new Map<number, { start: number | null; brk: number }>();
   const files = new MemoryFiles(writable, ctx.stageFd);
-  const buffers = new KernelBuffers();
+  const buffers = new KernelBuffers(ctx.chargeCpu);
   const segments = sysvShm ? new SysvSegments() : undefined;
   let inFiles = new Map<number, number>(); // unit -> bytes in memory-backed files
   const mappedPages = new Map<number, number>(); // tgid -> its pages of such files, last look
@@ -288,7 +288,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
    * served by that loop). What it found replaces the last look's figures at its end only:
    * a handler between two slices sees the last look, never half of this one.
    */
-  function* look(): Generator<void, void> {
+  function* look(): Generator<Step, void> {
     touched = new Set();
     const found = new Map<number, number>(); // tgid -> accounting unit
     const procs = new Map<number, { unit: number; shmem: number; task: number; bytes: number }>();
@@ -571,7 +571,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     handlers,
     passed: (tid, sender, destVfs, fds) => {
       const me = chargeOf(tid);
-      buffers.passed(me === null ? 0 : unitOf(me.tgid), sender, destVfs, fds);
+      return buffers.passed(me === null ? 0 : unitOf(me.tgid), sender, destVfs, fds);
     },
     close: () => {
       closed = true;

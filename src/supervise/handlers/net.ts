@@ -110,8 +110,9 @@ interface Prepared {
 }
 
 /** Told of the descriptors a performed unix send passed (tid: the caller; sender: the
- * socket's inode), before the supervisor closes its duplicates (kernel-buffers.ts). */
-export type PassedHook = (tid: number, sender: number, destVfs: number, fds: readonly number[]) => void;
+ * socket's inode), before the supervisor closes its duplicates (kernel-buffers.ts); a
+ * promise returned is waited for before the send is answered, the duplicates open. */
+export type PassedHook = (tid: number, sender: number, destVfs: number, fds: readonly number[]) => Promise<void> | undefined;
 
 /**
  * `memoryCapped`: the sandbox has maxMemory. Then an O_PATH handle on a memory-backed file
@@ -199,9 +200,11 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
   const perform = (n: Notification, sock: ChildSocket, p: Prepared, flags: number, mayBlock = true): number | Promise<number> => {
     // MSG_ZEROCOPY would leave the supervisor's buffer pages in flight: a plain copy is the
     // same send (SO_ZEROCOPY, without which the flag does nothing, is refused anyway).
-    const note = (r: number): number => {
-      if (r >= 0 && onPassed !== undefined && p.passed !== undefined && p.passed.length > 0) onPassed(n.pid, sock.inode, p.destVfs ?? 0, p.passed);
-      return r;
+    // (a count the hook makes off the event loop is waited for, the duplicates kept open)
+    const note = (r: number): number | Promise<number> => {
+      if (r < 0 || onPassed === undefined || p.passed === undefined || p.passed.length === 0) return r;
+      const counting = onPassed(n.pid, sock.inode, p.destVfs ?? 0, p.passed);
+      return counting === undefined ? r : counting.then(() => r);
     };
     const rc = after(() => {
       const sent = io.send(n, sock, p.name, p.data, p.control, flags & ~MSG_ZEROCOPY, mayBlock, 1 + p.fds.length);
