@@ -86,16 +86,19 @@ function eachIn(part: Buffer | number, each: (kind: FdObjectKind, value: number,
 }
 
 /** Works on threads of Node's pool at once in this process (the pool has 4 threads by
- * default, which fs, dns and crypto calls share): the rest wait their turn. */
+ * default, which fs, dns and crypto calls share): the rest wait their turn. One owner (a
+ * sandbox's watchdog) runs one at a time, so a sandbox whose works are long (an epoll file
+ * of millions of watches: seconds) leaves the other place to the rest. */
 export const OFF_LOOP_AT_ONCE = 2;
-let offLoopRunning = 0;
-/** Works waiting, by owner (a sandbox's watchdog): owners are served in turn, each its
- * oldest work, so that a sandbox with many works waiting delays another's by one of its
- * own at most per turn. */
+/** Owners with a work running. */
+const offLoopRunning = new Set<object>();
+/** Works waiting, by owner: owners are served in turn, each its oldest work. */
 const offLoopWaiting = new Map<object, (() => void)[]>();
 
 function nextOffLoop(): void {
+  if (offLoopRunning.size >= OFF_LOOP_AT_ONCE) return;
   for (const [owner, works] of offLoopWaiting) {
+    if (offLoopRunning.has(owner)) continue;
     const go = works.shift()!;
     offLoopWaiting.delete(owner);
     if (works.length > 0) offLoopWaiting.set(owner, works); // to the end of the turn
@@ -104,13 +107,14 @@ function nextOffLoop(): void {
   }
 }
 
-/** `start`ed once fewer than OFF_LOOP_AT_ONCE works run, in `owner`'s turn. */
+/** `start`ed in `owner`'s turn, once fewer than OFF_LOOP_AT_ONCE works run and none of
+ * `owner`'s. */
 export function offLoop<T>(owner: object, start: () => Promise<T>): Promise<T> {
   return new Promise((resolve, reject) => {
     const go = (): void => {
-      offLoopRunning++;
+      offLoopRunning.add(owner);
       const ended = (): void => {
-        offLoopRunning--;
+        offLoopRunning.delete(owner);
         nextOffLoop();
       };
       let work: Promise<T>;
@@ -126,11 +130,9 @@ export function offLoop<T>(owner: object, start: () => Promise<T>): Promise<T> {
         (e: unknown) => (ended(), reject(e as Error)),
       );
     };
-    if (offLoopRunning < OFF_LOOP_AT_ONCE) go();
-    else {
-      const works = offLoopWaiting.get(owner);
-      if (works === undefined) offLoopWaiting.set(owner, [go]);
-      else works.push(go);
-    }
+    const works = offLoopWaiting.get(owner);
+    if (works !== undefined) works.push(go);
+    else offLoopWaiting.set(owner, [go]);
+    nextOffLoop();
   });
 }

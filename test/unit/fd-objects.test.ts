@@ -173,7 +173,7 @@ test("an epoll file's watches are counted off the loop on a duplicate: the calle
     assert.equal(native().epollWatchesAsync(mine), -9);
   }));
 
-test(`works off the loop run ${OFF_LOOP_AT_ONCE} at once, their owners served in turn`, async () => {
+test(`works off the loop run ${OFF_LOOP_AT_ONCE} at once, one of an owner at a time, their owners served in turn`, async () => {
   const started: string[] = [];
   const ends: (() => void)[] = [];
   let running = 0;
@@ -184,16 +184,18 @@ test(`works off the loop run ${OFF_LOOP_AT_ONCE} at once, their owners served in
       most = Math.max(most, ++running);
       return new Promise<number>((resolve) => ends.push(() => (running--, resolve(0))));
     });
-  const a = {};
-  const b = {};
-  const all = [...[1, 2, 3, 4, 5, 6].map((i) => work(a, `a${i}`)), work(b, "b1"), work(b, "b2")];
-  // Each work ends once started, in turn, until all have run.
+  const [a, b, c] = [{}, {}, {}];
+  const all = [...[1, 2, 3, 4].map((i) => work(a, `a${i}`)), work(b, "b1"), work(b, "b2"), work(c, "c1")];
+  // a1 and b1 start at once (one work of an owner at a time), the rest wait.
+  assert.deepEqual(started, ["a1", "b1"]);
+  // Each work ends once started, oldest first, until all have run.
   while (ends.length > 0 || started.length < all.length) {
     await new Promise((r) => setImmediate(r));
     ends.shift()?.();
   }
   await Promise.all(all);
   assert.equal(most, OFF_LOOP_AT_ONCE);
-  // a1 and a2 start at once; then a and b by turns while both wait.
-  assert.deepEqual(started, ["a1", "a2", "a3", "b1", "a4", "b2", "a5", "a6"]);
+  // The oldest ends first: a1 (a2 starts, a goes to the end of the turn: b, c, a), b1 (b2;
+  // c, a), a2 (c1), b2 (a3), c1 (a4 waits for a3, a's own), a3 (a4).
+  assert.deepEqual(started, ["a1", "b1", "a2", "b2", "c1", "a3", "a4"]);
 });
