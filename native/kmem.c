@@ -453,6 +453,21 @@ static int fd_objects_of(int pid, long from, long max, long budget_us, uint32_t 
   return rc;
 }
 
+/* One part of fdObjectsFrom into o: the descriptor to go on from, the descriptors read,
+ * then the triples; 0 or -errno (a process gone has nothing more). */
+static int fd_objects_part(int pid, long from, long max, long budget_us, uint32_t kinds, struct words *o) {
+  int rc = words_push(o, 0);
+  if (rc == 0) rc = words_push(o, 0);
+  long next = 0, seen = 0;
+  if (rc == 0) rc = fd_objects_of(pid, from, max, budget_us, kinds, &next, &seen, o);
+  if (rc == -ENOENT || rc == -ESRCH) rc = 0; /* gone: nothing more */
+  if (rc == 0) {
+    o->w[0] = (uint32_t)next;
+    o->w[1] = (uint32_t)seen;
+  }
+  return rc;
+}
+
 /* fdObjectsFrom(pid, from, max, budgetUs, kinds) -> Buffer: its first u32 the descriptor to go on from (0:
  * the table was read to its end), its second the descriptors read, then (descriptor, kind, value) triples (kind 1 a socket,
  * 2 a pipe, with its inode; 3 an epoll file, with its count of watches; 4 a path whose last
@@ -470,16 +485,7 @@ static napi_value sl_fd_objects_from(napi_env env, napi_callback_info info) {
   SL_ARG_INT(env, 3, budget_us);
   SL_ARG_INT(env, 4, kinds);
   struct words o = {0};
-  int rc = words_push(&o, 0);
-  if (rc == 0) rc = words_push(&o, 0);
-  long next = 0, seen = 0;
-  if (rc == 0) rc = fd_objects_of(pid, from, max, budget_us, (uint32_t)kinds, &next, &seen, &o);
-  if (rc == -ENOENT || rc == -ESRCH) rc = 0; /* gone: nothing more */
-  if (rc == 0) {
-    o.w[0] = (uint32_t)next;
-    o.w[1] = (uint32_t)seen;
-  }
-  return words_result(env, &o, rc);
+  return words_result(env, &o, fd_objects_part(pid, from, max, budget_us, (uint32_t)kinds, &o));
 }
 
 /* ---- the same, off the event loop ----
@@ -499,7 +505,6 @@ struct fd_walk {
   int pid, fd;
   long from, max, budget_us;
   uint32_t kinds;
-  long next, seen;
   int rc;
   uint32_t watches;
   uint64_t cpu_us; /* the CPU time of the work, on its thread */
@@ -524,14 +529,7 @@ static void fd_walk_execute(napi_env env, void *data) {
     w->cpu_us = thread_cpu_us() - t0;
     return;
   }
-  w->rc = words_push(&w->o, 0);
-  if (w->rc == 0) w->rc = words_push(&w->o, 0);
-  if (w->rc == 0) w->rc = fd_objects_of(w->pid, w->from, w->max, w->budget_us, w->kinds, &w->next, &w->seen, &w->o);
-  if (w->rc == -ENOENT || w->rc == -ESRCH) w->rc = 0; /* gone: nothing more */
-  if (w->rc == 0) {
-    w->o.w[0] = (uint32_t)w->next;
-    w->o.w[1] = (uint32_t)w->seen;
-  }
+  w->rc = fd_objects_part(w->pid, w->from, w->max, w->budget_us, w->kinds, &w->o);
   w->cpu_us = thread_cpu_us() - t0;
 }
 
