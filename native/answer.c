@@ -39,10 +39,22 @@ static napi_value sl_pty_peer(napi_env env, napi_callback_info info) {
   return sl_result(env, ioctl(fd, TIOCGPTPEER, flags));
 }
 
+/* ptyIndex(master) -> the number of the terminal a multiplexer's descriptor opened
+ * (TIOCGPTN), or -errno. Never read from fdinfo's tty-index, whose text also lists the
+ * locks taken through the file, which a sandbox can multiply. */
+static napi_value sl_pty_index(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_INT(env, 0, fd);
+  unsigned int n = 0;
+  if (ioctl(fd, TIOCGPTN, &n) < 0) return sl_make_int(env, -errno);
+  return sl_make_int(env, (int64_t)n);
+}
+
 void sl_answer_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"capget", NULL, sl_capget, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ptyPeer", NULL, sl_pty_peer, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ptyIndex", NULL, sl_pty_index, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -143,6 +143,8 @@ export interface NativeAddon {
    * 0 or -errno; the peer of a pseudo-terminal master, an fd or -errno. */
   capget(version: number, pid: number, out: Buffer): number;
   ptyPeer(master: number, flags: number): number;
+  /** The number of the terminal a multiplexer's descriptor opened (TIOCGPTN), or -errno. */
+  ptyIndex(master: number): number;
   /** Kernel buffers (native/kmem.c): u32 records, or -errno. Unix sockets (ino 0: all of
    * the network namespace): ino, type, state, peer, rqueue, wmem_alloc, vfs ino, flags
    * (1: named), n, n pending-connection inodes. */

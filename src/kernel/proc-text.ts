@@ -1,6 +1,6 @@
 // A small text file of procfs or sysctl (a few KB at most, reported as size 0), read whole.
 
-import { readFileSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 
 /**
  * The file's text, for the ASCII fields read out of it (a number, `CapEff:`, `Seccomp:`,
@@ -19,4 +19,18 @@ import { readFileSync } from "node:fs";
  */
 export function readProcText(path: string): string {
   return readFileSync(path, "utf8");
+}
+
+/**
+ * What this process's descriptor `fd` refers to, as its /proc link reads: a path, or
+ * "anon_inode:[timerfd]", "socket:[N]"...; "" when it is not open. To know a descriptor's
+ * kind before reading its fdinfo, whose length some kinds leave to whoever made the file
+ * (an epoll file's lists its watches).
+ */
+export function fdLink(fd: number): string {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return "";
+  }
 }

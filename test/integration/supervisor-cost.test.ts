@@ -130,6 +130,26 @@ for (const pass of [false, true]) {
   );
 }
 
+// timerfd_settime under timeStart reads the timer's clock from its fdinfo, and
+// pidfd_send_signal (supervised where Landlock cannot scope signals) the target's pid: both
+// read the fdinfo of whatever descriptor the sandbox named. An epoll file of 200,000
+// watches named there held the event loop 337 and 444 ms a call. Now only a timerfd's or a
+// pidfd's fdinfo is read (its link says which), and off the event loop.
+for (const [call, errno] of [["timerfd", "EINVAL"], ["pidfd", "EBADF"]] as const) {
+  scriptCase(
+    `${call === "timerfd" ? "timerfd_settime under timeStart" : "pidfd_send_signal (supervised)"} on an epoll file of 200,000 watches, in a loop for 1 s, fails with ${errno} and keeps the hosting process's event loop lag under 100 ms`,
+    SCRIPT,
+    ["epoll-call", "${PROBE}", "200000", "1000", call],
+    (out) => {
+      assert.equal(out.status, "exited");
+      const m = /^calls (\d+) errno (\w+)$/.exec(out.line);
+      assert.ok(m !== null, JSON.stringify(out));
+      assert.equal(m[2], errno);
+      assertLagUnder100(out);
+    },
+  );
+}
+
 // The socket tables are the host's, and the sandbox decides how long they are: two
 // processes holding 8,000 socket pairs each and reading their table in a loop held the event
 // loop 251 ms at a time while it was read and filtered in one step (4 such: 602 ms). It is

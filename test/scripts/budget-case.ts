@@ -11,6 +11,10 @@
 //   epoll PROBE PROCS N MS [pass]  PROCS processes each holding an epoll file of N watches
 //                       under maxMemory for MS, passing it over a socket pair of their own
 //                       in a loop with "pass" (the watchdog counts the watches; the same measures)
+//   epoll-call PROBE N MS timerfd|pidfd  an epoll file of N watches given for MS, in a loop,
+//                       to timerfd_settime under timeStart, or to pidfd_send_signal on a
+//                       kernel taken for one without Landlock's signal scope (every signal
+//                       supervised): what the supervisor reads of it (the same measures)
 //   listeners PROBE N M  under portRemap, N listeners of the sandbox on one port, then M
 //                       connects to a remapped port (each asks who listens there)
 //   netread PROBE PROCS FDS MS  PROCS processes holding FDS descriptors each read the
@@ -35,6 +39,7 @@ import { join } from "node:path";
 import { createServer, type AddressInfo } from "node:net";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Sandbox } from "../../src/index.js";
+import { overrideHost } from "../../src/kernel/probe.js";
 
 const [mode, probe, ...args] = process.argv.slice(2) as [string, string, ...string[]];
 
@@ -113,6 +118,12 @@ async function hold(what: string, procs: string, n: string, ms: string): Promise
 
 async function epollHold(procs: string, n: string, ms: string, pass?: string): Promise<object> {
   return flood({ fsReadable: [probe], maxMemory: "1G", maxProcesses: Number(procs) + 1 }, ["budget-epoll", procs, n, ms, ...(pass === undefined ? [] : [pass])]);
+}
+
+async function epollCall(n: string, ms: string, call: string): Promise<object> {
+  if (call === "pidfd") overrideHost({ landlockAbi: 5 }); // as signals-case.ts
+  const policy = call === "timerfd" ? { fsReadable: [probe], timeStart: new Date(2000, 0, 1) } : { fsReadable: [probe], protection: { allowDegraded: ["scopes" as const] }, procView: "supervised" as const };
+  return flood(policy, ["budget-epoll-call", n, ms, call]);
 }
 
 /** A new directory in /dev/shm, when it is a writable tmpfs; undefined otherwise. */
@@ -292,6 +303,7 @@ async function main(): Promise<void> {
     else if (mode === "netlink") out = await netlinkFlood(args[0]!, args[1]!, args[2]);
     else if (mode === "urandom") out = await urandomFlood(args[0]!, args[1]);
     else if (mode === "hold") out = await hold(args[0]!, args[1]!, args[2]!, args[3]!);
+    else if (mode === "epoll-call") out = await epollCall(args[0]!, args[1]!, args[2]!);
     else if (mode === "epoll") out = await epollHold(args[0]!, args[1]!, args[2]!, args[3]);
     else if (mode === "listeners") out = await listeners(args[0]!, args[1]!);
     else if (mode === "netread" || mode === "netread-pairs") out = await netRead(args[0]!, args[1]!, args[2]!, mode === "netread-pairs");

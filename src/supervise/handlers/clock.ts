@@ -5,11 +5,12 @@
 // it, or set a timerfd to such a time (plan/seccomp-clock.ts routes only those).
 
 import { closeSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { native } from "../../confine/native.js";
 import { deny, returnValue, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import type { Notification } from "../notification.js";
-import { readProcText } from "../../kernel/proc-text.js";
+import { fdLink } from "../../kernel/proc-text.js";
 
 const EFAULT = 14;
 const EINVAL = 22;
@@ -136,32 +137,44 @@ export function clockHandlers(ctx: SupervisorContext): HandlerTable {
   // caller's timerfd (the same timer), with the deadline read once from the supervisor's
   // copy; a timer on the wall clock (CLOCK_REALTIME, _ALARM: "clockid" in its fdinfo) gets
   // it moved onto the host's clock. Any other timer is set as asked.
-  const timerfd_settime = (n: Notification): Action => {
+  const timerfd_settime = (n: Notification): Action | Promise<Action> => {
     const value = ctx.memory.read(n, n.argAddr(2), 32);
     if (value === null) return deny(EFAULT);
     const dup = native().threadGetfd(n.pid, n.argI32(0));
     if (dup < 0) return deny(-dup);
+    // The timer's clock is in its fdinfo, read only once the descriptor is known to be a
+    // timerfd (another file's fdinfo is the sandbox's to make long: an epoll file's holds a
+    // line per watch), and off the event loop (a timerfd's lists the locks taken through
+    // it, which the sandbox can multiply too): docs/security.md.
+    let text: Promise<string | undefined>;
     try {
-      // The duplicate and the deadline are the caller's: its call is still pending.
-      if (!ctx.memory.stillValid(n)) return deny(EFAULT);
-      let clock: string | undefined;
-      try {
-        clock = /^clockid:\s*(\d+)$/m.exec(readProcText(`/proc/self/fdinfo/${dup}`))?.[1];
-      } catch {
-        clock = undefined;
+      if (fdLink(dup) !== "anon_inode:[timerfd]") {
+        closeSync(dup);
+        return deny(EINVAL);
       }
-      if (clock === undefined) return deny(EINVAL); // not a timerfd
-      const old = Buffer.alloc(32);
-      const rc = native().timerfdSettime(dup, n.argI32(1), value, old, clock === "0" || clock === "8", offset());
-      if (rc < 0) return deny(-rc);
-      if (n.arg(3) !== 0n) {
-        const bad = put(n, n.argAddr(3), old); // relative times: nothing to shift
-        if (bad !== undefined) return bad;
-      }
-      return returnValue(0);
-    } finally {
+      text = readFile(`/proc/self/fdinfo/${dup}`, "latin1").catch(() => undefined);
+    } catch (e) {
       closeSync(dup);
+      throw e;
     }
+    return text.then((info) => {
+      try {
+        // The duplicate and the deadline are the caller's: its call is still pending.
+        if (!ctx.memory.stillValid(n)) return deny(EFAULT);
+        const clock = info === undefined ? undefined : /^clockid:\s*(\d+)$/m.exec(info)?.[1];
+        if (clock === undefined) return deny(EINVAL); // not a timerfd
+        const old = Buffer.alloc(32);
+        const rc = native().timerfdSettime(dup, n.argI32(1), value, old, clock === "0" || clock === "8", offset());
+        if (rc < 0) return deny(-rc);
+        if (n.arg(3) !== 0n) {
+          const bad = put(n, n.argAddr(3), old); // relative times: nothing to shift
+          if (bad !== undefined) return bad;
+        }
+        return returnValue(0);
+      } finally {
+        closeSync(dup);
+      }
+    });
   };
 
   return { clock_gettime, gettimeofday, time, clock_nanosleep, timerfd_settime };

@@ -12,7 +12,6 @@ import { processTree } from "../members.js";
 import type { Notification } from "../notification.js";
 import { AT_FDCWD, O, RESOLVE, callerStatus, readOpen, wantsWrite } from "../paths.js";
 import { parseStatus, supervisorStatus } from "./procfs-open.js";
-import { readProcText } from "../../kernel/proc-text.js";
 
 const ENOENT = 2;
 const EACCES = 13;
@@ -21,6 +20,8 @@ const ENOTDIR = 20;
 const EINTR = 4;
 const ENOMEM = 12;
 const O_NOCTTY = 0o400;
+/** The terminal multiplexer's device number, /dev/ptmx's and every devpts's ptmx (char 5, 2). */
+const PTMX_RDEV = (5 << 8) | 2;
 /** Flags openat2 accepts (it refuses unknown bits where openat ignores them). */
 const VALID_FLAGS = 0o37777703;
 
@@ -81,12 +82,19 @@ function holdsEnd(pid: number, fd: number, kind: FdObjectKind, value: number, id
       const st = statSync(`/proc/${pid}/fd/${fd}`);
       return st.isCharacterDevice() && same(st, id);
     }
-    const tty = /^tty-index:\s*(\d+)$/m.exec(readProcText(`/proc/${pid}/fdinfo/${fd}`));
-    if (tty === null || Number(tty[1]) !== index) return false;
+    // Which terminal it opened: asked of the multiplexer on our duplicate (TIOCGPTN), once
+    // fstat shows it is the multiplexer device (the link only says its name ends in
+    // "ptmx"), never read from its fdinfo, whose text also lists the locks taken through
+    // it, which the sandbox can multiply (30,000: 32 ms a read).
     const dup = nat.threadGetfd(pid, fd);
     if (dup < 0) return false;
-    const peer = nat.ptyPeer(dup, O_NOCTTY | O.CLOEXEC);
-    closeSync(dup);
+    let peer = -1;
+    try {
+      const d = fstatSync(dup);
+      if (d.isCharacterDevice() && d.rdev === PTMX_RDEV && nat.ptyIndex(dup) === index) peer = nat.ptyPeer(dup, O_NOCTTY | O.CLOEXEC);
+    } finally {
+      closeSync(dup);
+    }
     if (peer < 0) return false;
     const st = fstatSync(peer);
     closeSync(peer);

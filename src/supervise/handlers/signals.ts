@@ -8,21 +8,27 @@ import { native } from "../../confine/native.js";
 import { deny, returnValue, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import { Targets } from "../targets.js";
-import { readProcText } from "../../kernel/proc-text.js";
+import { readFile } from "node:fs/promises";
+import { fdLink } from "../../kernel/proc-text.js";
 
 const EPERM = 1;
 const EBADF = 9;
 const ESRCH = 3;
 
 /** The pid a pidfd of ours refers to: a number, -1 once it has exited, undefined when
- * the descriptor is not a pidfd. */
-function pidfdTarget(fd: number): number | undefined {
-  try {
-    const m = /^Pid:\s*(-?\d+)$/m.exec(readProcText(`/proc/self/fdinfo/${fd}`));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
+ * the descriptor is not a pidfd. Its fdinfo is read only once the descriptor is known to
+ * be a pidfd (another file's fdinfo is the sandbox's to make long: an epoll file's holds a
+ * line per watch), and off the event loop (a pidfd's lists the locks taken through it,
+ * which the sandbox can multiply too): docs/security.md. */
+function pidfdTarget(fd: number): Promise<number | undefined> | undefined {
+  if (fdLink(fd) !== "anon_inode:[pidfd]") return undefined;
+  return readFile(`/proc/self/fdinfo/${fd}`, "latin1").then(
+    (text) => {
+      const m = /^Pid:\s*(-?\d+)$/m.exec(text);
+      return m ? Number(m[1]) : undefined;
+    },
+    () => undefined,
+  );
 }
 
 /**
@@ -54,18 +60,27 @@ export function signalHandlers(ctx: SupervisorContext): HandlerTable {
       if (n.arg(2) !== 0n || n.argU32(3) !== 0) return deny(EPERM);
       const fd = native().threadGetfd(n.pid, n.argI32(0));
       if (fd < 0) return deny(-fd);
+      const send = (pid: number | undefined): Action => {
+        try {
+          if (pid === undefined) return deny(EBADF);
+          if (pid <= 0) return deny(ESRCH);
+          // The duplicate names the process itself: if the pid was reused after the check,
+          // the signal still goes to the process checked (or fails with ESRCH).
+          if (!targets.ours(pid)) return deny(EPERM);
+          const rc = native().pidfdSendSignal(fd, n.argI32(1));
+          return rc < 0 ? deny(-rc) : returnValue(0);
+        } finally {
+          closeSync(fd);
+        }
+      };
+      let target: ReturnType<typeof pidfdTarget>;
       try {
-        const pid = pidfdTarget(fd);
-        if (pid === undefined) return deny(EBADF);
-        if (pid <= 0) return deny(ESRCH);
-        // The duplicate names the process itself: if the pid was reused after the check,
-        // the signal still goes to the process checked (or fails with ESRCH).
-        if (!targets.ours(pid)) return deny(EPERM);
-        const rc = native().pidfdSendSignal(fd, n.argI32(1));
-        return rc < 0 ? deny(-rc) : returnValue(0);
-      } finally {
+        target = pidfdTarget(fd);
+      } catch (e) {
         closeSync(fd);
+        throw e;
       }
+      return target === undefined ? send(undefined) : target.then(send);
     },
   };
 }
