@@ -181,7 +181,9 @@ export class RunResultBase implements RunResultFields {
    * Calls the supervisor refused during the run, one entry per kind (syscall, target,
    * rule) with a count; the first 50 kinds are kept. Refusals Landlock makes on its own
    * (a file outside the grants) happen in the kernel without a notification and are not
-   * listed: `sandlock learn` finds those.
+   * listed: `sandlock learn` finds those. A call the supervisor failed to decide (a
+   * handler's error: it fails closed with EPERM) is listed too, its `why` beginning "the
+   * supervisor failed to decide" and naming the error.
    */
   readonly refused: readonly Refusal[];
   /** portRemap: each TCP port the sandbox bound that was busy on the host, and the host

@@ -397,3 +397,10 @@ export const LAST_SYSCALL = Math.max(...Object.values(SYSCALLS));
 export function syscallNumber(name: string): number | undefined {
   return Object.hasOwn(SYSCALLS, name) ? SYSCALLS[name] : undefined;
 }
+
+let names: Map<number, string> | undefined;
+/** The name of x86-64 syscall number `nr`, or undefined. */
+export function syscallName(nr: number): string | undefined {
+  names ??= new Map(Object.entries(SYSCALLS).map(([name, n]) => [n, name]));
+  return names.get(nr);
+}

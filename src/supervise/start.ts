@@ -24,6 +24,7 @@ import { DynamicFiles } from "./policy-files.js";
 import { parentFromStat } from "./members.js";
 import type { PolicyFn } from "../policy/policy-fn.js";
 import { readProcText } from "../kernel/proc-text.js";
+import { syscallName } from "../kernel/syscalls.js";
 
 /** What the sandbox may change after the supervisor started. */
 export interface SupervisorShared {
@@ -56,6 +57,7 @@ export const MAX_REFUSED = 50;
  * its pins, up to two descriptors); the next gets ENFILE. */
 export const FILE_EVENTS_WAITING = 256;
 const ENFILE = 23;
+const EPERM = 1;
 
 function noteRefusal(list: Refusal[], o: Extract<Observation, { kind: "refused" }>): void {
   const same = list.find((r) => r.syscall === o.syscall && r.target === o.target && r.why === o.why);
@@ -177,5 +179,9 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
   supervisor.onClose = () => {
     for (const fn of closers.splice(0)) fn();
   };
+  // A handler that failed answered EPERM (fail closed): the run's refusals say so, and why,
+  // where the caller otherwise saw a bare EPERM with no rule behind it.
+  supervisor.onFailure = (nr, message) =>
+    observe({ kind: "refused", syscall: syscallName(nr) ?? `syscall ${nr}`, errno: EPERM, target: "", why: `the supervisor failed to decide, so refused it: ${message.slice(0, 200)}` });
   return supervisor;
 }

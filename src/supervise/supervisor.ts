@@ -44,6 +44,8 @@ export class Supervisor {
   private fastNsCharged = 0;
   /** Run once when the supervisor closes (the handlers' own cleanup). */
   onClose: (() => void) | undefined;
+  /** Told of each handler failure (the call got EPERM): the syscall's number and why. */
+  onFailure: ((nr: number, message: string) => void) | undefined;
 
   /**
    * `chargeCpu`, when given (the sandbox has maxCpu), is told the milliseconds each
@@ -145,6 +147,7 @@ export class Supervisor {
       // A trapped syscall nobody answers for is a bug in the plan: fail closed.
       this.noteFailure(`no handler for syscall ${n.nr}`);
       this.respond(n, { kind: "errno", errno: EPERM });
+      this.onFailure?.(n.nr, "no handler for it (a bug of the plan)");
       return;
     }
     let action: Action | Promise<Action> | undefined;
@@ -174,8 +177,10 @@ export class Supervisor {
   }
 
   private fail(n: Notification, e: unknown): void {
-    this.noteFailure(`syscall ${n.nr}: ${(e as Error)?.message ?? String(e)}`);
+    const message = (e as Error)?.message ?? String(e);
+    this.noteFailure(`syscall ${n.nr}: ${message}`);
     this.respond(n, { kind: "errno", errno: EPERM });
+    this.onFailure?.(n.nr, message);
   }
 
   /** Answers once. ENOENT means the caller is gone (or was interrupted): nothing to do. */

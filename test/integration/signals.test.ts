@@ -33,3 +33,13 @@ scriptCase("control: with the signal scope kill(-1, 0) is the kernel's and succe
   assert.deepEqual(out.ownChild, ["ok", "137"]);
   assert.deepEqual(out.pidfd, ["ok signal 9"]);
 });
+
+// A handler that fails answers EPERM (fail closed); the run's refusals name the call and
+// why, where the caller saw a bare EPERM with no rule behind it before. The failure is
+// injected into the signal check; without it the same kill succeeds.
+scriptCase("a supervisor handler that fails refuses the call with EPERM, and RunResult.refused says so and why", "dist/test/scripts/handler-failure-case.js", ["${PROBE}"], (out) => {
+  assert.equal(out.failed, "EPERM");
+  assert.deepEqual(out.refused, [{ syscall: "kill", errno: "EPERM", target: "", why: "the supervisor failed to decide, so refused it: injected by the test", count: 1 }]);
+  assert.equal(out.control, "ok");
+  assert.deepEqual(out.controlRefused, []);
+});
