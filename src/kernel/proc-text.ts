@@ -1,6 +1,6 @@
 // A small text file of procfs or sysctl (a few KB at most, reported as size 0), read whole.
 
-import { readFileSync, readlinkSync } from "node:fs";
+import { readFile, readFileSync, readlinkSync } from "node:fs";
 
 /**
  * The file's text, for the ASCII fields read out of it (a number, `CapEff:`, `Seccomp:`,
@@ -33,4 +33,13 @@ export function fdLink(fd: number): string {
   } catch {
     return "";
   }
+}
+
+/**
+ * The file's text read off the event loop (Node's pool), or undefined when it cannot be
+ * read: for a /proc file whose length another process decides (the kernel makes the whole
+ * text at the first read). The callback API, not fs/promises, which a CLI start would load.
+ */
+export function readProcTextOffLoop(path: string): Promise<string | undefined> {
+  return new Promise((resolve) => readFile(path, "latin1", (err, text) => resolve(err === null ? text : undefined)));
 }

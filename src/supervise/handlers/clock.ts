@@ -5,12 +5,11 @@
 // it, or set a timerfd to such a time (plan/seccomp-clock.ts routes only those).
 
 import { closeSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { native } from "../../confine/native.js";
 import { deny, returnValue, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import type { Notification } from "../notification.js";
-import { fdLink } from "../../kernel/proc-text.js";
+import { fdLink, readProcTextOffLoop } from "../../kernel/proc-text.js";
 
 const EFAULT = 14;
 const EINVAL = 22;
@@ -152,7 +151,7 @@ export function clockHandlers(ctx: SupervisorContext): HandlerTable {
         closeSync(dup);
         return deny(EINVAL);
       }
-      text = readFile(`/proc/self/fdinfo/${dup}`, "latin1").catch(() => undefined);
+      text = readProcTextOffLoop(`/proc/self/fdinfo/${dup}`);
     } catch (e) {
       closeSync(dup);
       throw e;

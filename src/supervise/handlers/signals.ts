@@ -8,8 +8,7 @@ import { native } from "../../confine/native.js";
 import { deny, returnValue, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import { Targets } from "../targets.js";
-import { readFile } from "node:fs/promises";
-import { fdLink } from "../../kernel/proc-text.js";
+import { fdLink, readProcTextOffLoop } from "../../kernel/proc-text.js";
 
 const EPERM = 1;
 const EBADF = 9;
@@ -22,13 +21,10 @@ const ESRCH = 3;
  * which the sandbox can multiply too): docs/security.md. */
 function pidfdTarget(fd: number): Promise<number | undefined> | undefined {
   if (fdLink(fd) !== "anon_inode:[pidfd]") return undefined;
-  return readFile(`/proc/self/fdinfo/${fd}`, "latin1").then(
-    (text) => {
-      const m = /^Pid:\s*(-?\d+)$/m.exec(text);
-      return m ? Number(m[1]) : undefined;
-    },
-    () => undefined,
-  );
+  return readProcTextOffLoop(`/proc/self/fdinfo/${fd}`).then((text) => {
+    const m = text === undefined ? null : /^Pid:\s*(-?\d+)$/m.exec(text);
+    return m ? Number(m[1]) : undefined;
+  });
 }
 
 /**
