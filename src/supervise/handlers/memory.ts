@@ -435,7 +435,12 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     };
     runInSlices(look(), next, { spent: ctx.chargeCpu, cancelled: () => closed });
   };
-  timer = setTimeout(watch, WATCH_MS);
+  // The first look at once: what only a look finds (the pipes and sockets the sandbox
+  // starts with, 64 KiB a pipe) is then known to the decisions of its first calls. Taken
+  // WATCH_MS in, it came after a sandbox making threads from its start had been allowed
+  // up to the cap without them, and was killed where it should have had EAGAIN (CI's
+  // kernel-memory threads case, once the look's walk went off the event loop).
+  timer = setTimeout(watch, 0);
   timer.unref();
 
   /**
