@@ -3,11 +3,12 @@
 // pipes and its epoll watches, found through its descriptor tables and the descriptors it
 // passed in flight.
 
-import { closeSync, fstatSync, readlinkSync } from "node:fs";
+import { closeSync, fstatSync } from "node:fs";
 import { native } from "../confine/native.js";
 import { PIPE_CHARGE_BYTES } from "../plan/seccomp-kmem.js";
 import { defaultSendBuffer, sysctlInt } from "./handlers/socket-buffers.js";
 import { fdObjectPartsOffLoop, offLoop } from "./fd-objects.js";
+import { fdLink } from "../kernel/proc-text.js";
 import type { Step } from "./slices.js";
 
 const SOCK_STREAM = 1;
@@ -254,15 +255,6 @@ const unixDump = new PartsDump(
 );
 const inetDump = new PartsDump(INET_DUMPS, (): InetTable => ({ socks: new Map(), unowned: new Map() }), addInet);
 
-/** Whether the supervisor's descriptor fd is an epoll file. */
-function epollFile(fd: number): boolean {
-  try {
-    return readlinkSync(`/proc/self/fd/${fd}`) === "anon_inode:[eventpoll]";
-  } catch {
-    return false;
-  }
-}
-
 /** A descriptor the sandbox passed with SCM_RIGHTS, in a socket's queue or received. */
 interface InFlight {
   kind: "socket" | "pipe" | "epoll";
@@ -355,7 +347,7 @@ export class KernelBuffers {
         continue;
       }
       const type = st.mode & S_IFMT;
-      const kind = type === S_IFSOCK ? "socket" : type === S_IFIFO ? "pipe" : epollFile(fd) ? "epoll" : undefined;
+      const kind = type === S_IFSOCK ? "socket" : type === S_IFIFO ? "pipe" : fdLink(fd) === "anon_inode:[eventpoll]" ? "epoll" : undefined;
       if (kind === undefined) continue; // files: memory-files.ts
       if (kind === "epoll") epolls.push(fd);
       else this.inFlight.set(`${kind}:${st.ino}`, { kind, ino: st.ino, seq: dumps.seq, unit, sender, dest, destVfs });
@@ -366,19 +358,19 @@ export class KernelBuffers {
     let held = this.inFlight.get(key);
     if (held === undefined) this.inFlight.set(key, (held = { kind: "epoll", ino: 0, seq: dumps.seq, unit, sender, dest, destVfs }));
     const record = held;
-    const countFrom = async (i: number): Promise<void> => {
-      if (i === epolls.length) return;
-      const counted = await offLoop(this, async () => {
-        const r = native().epollWatchesAsync(epolls[i]!);
-        return typeof r === "number" ? ([0, 0] as [number, number]) : r;
-      });
-      this.spent?.(counted[1] / 1000);
-      // (a record a look has dropped meanwhile is charged no more: its message could no
-      // longer be queued)
-      if (this.inFlight.get(key) === record) record.ino += counted[0];
-      return countFrom(i + 1);
+    const countAll = async (): Promise<void> => {
+      for (const fd of epolls) {
+        const [watches, cpuUs] = await offLoop(this, async () => {
+          const r = native().epollWatchesAsync(fd);
+          return typeof r === "number" ? ([0, 0] as [number, number]) : r;
+        });
+        this.spent?.(cpuUs / 1000);
+        // (a record a look has dropped meanwhile is charged no more: its message could no
+        // longer be queued)
+        if (this.inFlight.get(key) === record) record.ino += watches;
+      }
     };
-    return countFrom(0);
+    return countAll();
   }
 
   /** How many records of descriptors in flight are kept (for tests and diagnostics). */

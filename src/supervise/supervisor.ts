@@ -145,9 +145,7 @@ export class Supervisor {
     const chain = this.table.get(n.nr);
     if (chain === undefined) {
       // A trapped syscall nobody answers for is a bug in the plan: fail closed.
-      this.noteFailure(`no handler for syscall ${n.nr}`);
-      this.respond(n, { kind: "errno", errno: EPERM });
-      this.onFailure?.(n.nr, "no handler for it (a bug of the plan)");
+      this.fail(n, new Error("no handler for it (a bug of the plan)"));
       return;
     }
     let action: Action | Promise<Action> | undefined;

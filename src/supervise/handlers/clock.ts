@@ -145,18 +145,11 @@ export function clockHandlers(ctx: SupervisorContext): HandlerTable {
     // timerfd (another file's fdinfo is the sandbox's to make long: an epoll file's holds a
     // line per watch), and off the event loop (a timerfd's lists the locks taken through
     // it, which the sandbox can multiply too): docs/security.md.
-    let text: Promise<string | undefined>;
-    try {
-      if (fdLink(dup) !== "anon_inode:[timerfd]") {
-        closeSync(dup);
-        return deny(EINVAL);
-      }
-      text = readProcTextOffLoop(`/proc/self/fdinfo/${dup}`);
-    } catch (e) {
+    if (fdLink(dup) !== "anon_inode:[timerfd]") {
       closeSync(dup);
-      throw e;
+      return deny(EINVAL);
     }
-    return text.then((info) => {
+    return readProcTextOffLoop(`/proc/self/fdinfo/${dup}`).then((info) => {
       try {
         // The duplicate and the deadline are the caller's: its call is still pending.
         if (!ctx.memory.stillValid(n)) return deny(EFAULT);

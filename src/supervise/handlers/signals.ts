@@ -69,13 +69,7 @@ export function signalHandlers(ctx: SupervisorContext): HandlerTable {
           closeSync(fd);
         }
       };
-      let target: ReturnType<typeof pidfdTarget>;
-      try {
-        target = pidfdTarget(fd);
-      } catch (e) {
-        closeSync(fd);
-        throw e;
-      }
+      const target = pidfdTarget(fd);
       return target === undefined ? send(undefined) : target.then(send);
     },
   };
