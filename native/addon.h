@@ -54,6 +54,9 @@ napi_value sl_make_pair(napi_env env, int64_t a, int64_t b);
 /* A syscall's return as a number: the value, or -errno when it failed. */
 napi_value sl_result(napi_env env, long rc);
 
+/* Registers userKey (keyring.c, the checkpoint seal's key). */
+void sl_keyring_register(napi_env env, napi_value exports);
+
 /* Registers timerfdSettime (timer.c, timeStart). */
 void sl_timer_register(napi_env env, napi_value exports);
 

@@ -31,7 +31,7 @@ export {
   OutputLimitError,
   type ErrorCode,
 } from "./errors.js";
-export { Checkpoint, type CheckpointOptions } from "./checkpoint/checkpoint.js";
+export { Checkpoint, type CheckpointOptions, type SavedCheckpoint } from "./checkpoint/checkpoint.js";
 export type { RestoreOptions } from "./checkpoint/restore.js";
 export { pcAndSp, FORMAT_VERSION as CHECKPOINT_FORMAT_VERSION } from "./checkpoint/image.js";
 export type { PcAndSp, ProcessImage, ThreadImage, RegisterSet, MapEntry, MemorySegment, FdEntry } from "./checkpoint/image.js";

@@ -23,15 +23,23 @@ export class Checkpoint {
   readonly appState: Buffer | null;
   /** Every process of the sandbox, parents before children. */
   readonly processes: readonly ProcessImage[];
+  /**
+   * Why the policy saved with this checkpoint is not trusted, or undefined when it is: a
+   * checkpoint captured by this process, or loaded from a directory whose seal verifies
+   * under this user's key (docs/checkpoint.md, "The seal"). Sandbox.restore refuses to run
+   * one that is not trusted under its saved policy; given a policy, it runs under that.
+   */
+  readonly unverified: string | undefined;
 
   /** @internal Made by Sandbox.checkpoint() and Checkpoint.load(). */
-  constructor(data: CheckpointData) {
+  constructor(data: CheckpointData, unverified?: string) {
     this.createdAt = data.createdAt;
     this.arch = data.arch;
     this.kernel = data.kernel;
     this.policyJSON = data.policy;
     this.appState = data.appState;
     this.processes = data.processes;
+    this.unverified = unverified;
     Object.freeze(this);
   }
 
@@ -55,20 +63,30 @@ export class Checkpoint {
    * Writes the checkpoint as the new directory dir (which must not exist), atomically.
    * Refused (CHECKPOINT_FAILED) beneath a directory the checkpoint's own policy lets a
    * sandbox write (fsWritable, workdir, a chroot's root or writable fsMount): a restore
-   * without a policy runs under the policy saved there.
+   * without a policy runs under the policy saved there. Sealed with a key kept in this
+   * user's kernel keyring, which no sandbox can reach; where the keyring cannot be used the
+   * checkpoint is saved without a seal, and the result says why (a restore of it then needs
+   * a policy).
    */
-  async save(dir: string): Promise<void> {
+  async save(dir: string): Promise<SavedCheckpoint> {
     if (typeof dir !== "string" || dir === "") throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint save: dir must be a non-empty path string, got ${JSON.stringify(dir)}`);
-    const [{ encodeCheckpoint }, { saveFiles }, { refusedSavePlace }] = await Promise.all([import("./format.js"), import("./store.js"), import("./save-place.js")]);
-    await saveFiles(dir, encodeCheckpoint(this.data()), (parentReal) => refusedSavePlace(this.policyJSON, parentReal));
+    const [{ encodeCheckpoint, MANIFEST }, { saveFiles }, { refusedSavePlace }, { SEAL, sealOf }] = await Promise.all([import("./format.js"), import("./store.js"), import("./save-place.js"), import("./seal.js")]);
+    const files = encodeCheckpoint(this.data());
+    const sealed = sealOf(files.get(MANIFEST)!);
+    if ("seal" in sealed) files.set(SEAL, sealed.seal);
+    await saveFiles(dir, files, (parentReal) => refusedSavePlace(this.policyJSON, parentReal));
+    return "seal" in sealed ? { sealed: true } : { sealed: false, why: sealed.why };
   }
 
-  /** Reads a directory written by save; CheckpointError (CHECKPOINT_INVALID) names any problem. */
+  /** Reads a directory written by save; CheckpointError (CHECKPOINT_INVALID) names any problem.
+   * Its seal is checked: `unverified` says why it did not verify. */
   static async load(dir: string): Promise<Checkpoint> {
     if (typeof dir !== "string" || dir === "") throw new CheckpointError("CHECKPOINT_INVALID", `checkpoint load: dir must be a non-empty path string, got ${JSON.stringify(dir)}`);
-    const [{ decodeCheckpoint }, { loadFiles }] = await Promise.all([import("./format.js"), import("./store.js")]);
-    const { where, files } = await loadFiles(dir);
-    return new Checkpoint(decodeCheckpoint(where, (name) => files.get(name)));
+    const [{ decodeCheckpoint, MANIFEST }, { loadFiles }, { SEAL, sealProblem }] = await Promise.all([import("./format.js"), import("./store.js"), import("./seal.js")]);
+    const { where, files } = await loadFiles(dir, [SEAL]);
+    const data = decodeCheckpoint(where, (name) => files.get(name));
+    const problem = sealProblem(files.get(MANIFEST), files.get(SEAL));
+    return new Checkpoint(data, problem === undefined ? undefined : `checkpoint ${where}: ${problem}`);
   }
 
   private data(): CheckpointData {
@@ -81,6 +99,14 @@ export class Checkpoint {
       processes: [...this.processes],
     };
   }
+}
+
+/** What Checkpoint.save resolves with. */
+export interface SavedCheckpoint {
+  /** Whether the directory was sealed (docs/checkpoint.md, "The seal"). */
+  readonly sealed: boolean;
+  /** Why it was not, when it was not (the kernel keyring could not be used). */
+  readonly why?: string;
 }
 
 /** Options of Sandbox.checkpoint(). */

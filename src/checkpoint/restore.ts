@@ -35,6 +35,11 @@ export async function restoreSandbox(cp: Checkpoint, opts: RestoreOptions, start
     throw new CheckpointError("CHECKPOINT_REFUSED", `restore: stepTimeoutMs must be a positive number of milliseconds, got ${JSON.stringify(stepTimeoutMs)}`);
   }
   checkHost(cp);
+  // The saved policy carries the authority of a restore without one: only a checkpoint
+  // captured here or sealed under this user's key is trusted with it (seal.ts).
+  if (given === undefined && cp.unverified !== undefined) {
+    throw new CheckpointError("CHECKPOINT_REFUSED", `restore: ${cp.unverified}; the policy saved in it is therefore not trusted: give the policy to restore it under (Sandbox.restore(cp, { policy }); sandlock restore -p NAME or --profile-file PATH), which must be within the saved one`);
+  }
   const saved = cp.policy;
   const policy = given === undefined ? saved : Policy.from(given);
   if (policy.policyFn !== undefined) throw new CheckpointError("CHECKPOINT_REFUSED", "restore: a policy with policyFn cannot run a restore (its launcher would trace the process)");

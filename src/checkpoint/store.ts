@@ -81,8 +81,8 @@ function readAt(fd: number, buf: Buffer, offset: number): Promise<number> {
 }
 
 /**
- * Reads manifest.json and every file it lists (a missing one is left out for the decoder
- * to name). A checkpoint directory comes from outside, so nothing in it is trusted: every
+ * Reads manifest.json, every file it lists (a missing one is left out for the decoder
+ * to name) and the `extra` files that are there (at most MANIFEST_MAX_BYTES each). A checkpoint directory comes from outside, so nothing in it is trusted: every
  * file is opened relative to the directory's descriptor (renaming or swapping the
  * directory afterwards redirects nothing), without following a symlink (one to a secret
  * would leak its size and make the checksum a content oracle; one to /dev/zero would
@@ -90,7 +90,7 @@ function readAt(fd: number, buf: Buffer, offset: number): Promise<number> {
  * must be a regular file of exactly the size the manifest records, and exactly that many
  * bytes are read.
  */
-export async function loadFiles(dir: string): Promise<{ where: string; files: Map<string, Buffer> }> {
+export async function loadFiles(dir: string, extra: readonly string[] = []): Promise<{ where: string; files: Map<string, Buffer> }> {
   const where = resolve(dir);
   const invalid = (message: string, extra: { cause?: unknown; path?: string } = {}): CheckpointError =>
     new CheckpointError("CHECKPOINT_INVALID", `checkpoint ${where}: ${message}`, { ...extra, errno: errnoCode(extra.cause) });
@@ -144,6 +144,11 @@ export async function loadFiles(dir: string): Promise<{ where: string; files: Ma
       for (const e of readManifest(where, () => manifest)) {
         const data = await load(e.name, e.bytes);
         if (data !== undefined) files.set(e.name, data);
+      }
+      // Files the manifest does not list (its seal), read the same way, if there.
+      for (const name of extra) {
+        const data = await load(name, undefined);
+        if (data !== undefined) files.set(name, data);
       }
     }
     return { where, files };

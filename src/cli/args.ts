@@ -127,3 +127,10 @@ export function parseArgs<S extends FlagSpec>(argv: readonly string[], specs: re
 export function flagLabel(spec: FlagSpec): string {
   return spec.short === undefined ? `--${spec.long}` : `-${spec.short}, --${spec.long}`;
 }
+
+/** The help lines of `specs` ("  -p, --profile NAME  ..."), the labels padded to one width. */
+export function formatFlags(specs: readonly FlagSpec[]): string {
+  const label = (f: FlagSpec): string => (f.short === undefined ? "    " : "") + flagLabel(f) + (f.arg === undefined ? "" : ` ${f.arg}`);
+  const width = Math.max(...specs.map((f) => label(f).length));
+  return specs.map((f) => `  ${label(f).padEnd(width)}  ${f.help}\n`).join("");
+}

@@ -1,6 +1,6 @@
 // Help of `sandlock ps`, `inspect`, `kill` and `checkpoint`, generated from their flag tables.
 
-import { flagLabel, type FlagSpec } from "./args.js";
+import { formatFlags, type FlagSpec } from "./args.js";
 import { CHECKPOINT_FLAGS, INSPECT_FLAGS, KILL_FLAGS, PS_FLAGS } from "./manage.js";
 
 const TEXT: Readonly<Record<string, { usage: string; about: string; flags: readonly FlagSpec[] }>> = {
@@ -44,9 +44,7 @@ const TEXT: Readonly<Record<string, { usage: string; about: string; flags: reado
 
 export function manageHelp(command: string): string {
   const t = TEXT[command]!;
-  const width = Math.max(...t.flags.map((f) => flagLabel(f).length + (f.arg === undefined ? 0 : f.arg.length + 1) + (f.short === undefined ? 4 : 0)));
-  const lines = t.flags.map((f) => `  ${((f.short === undefined ? "    " : "") + flagLabel(f) + (f.arg === undefined ? "" : ` ${f.arg}`)).padEnd(width)}  ${f.help}\n`);
-  return `sandlock ${command}\n\nUsage:\n  ${t.usage}\n\n${t.about}\n${lines.join("")}\n` +
+  return `sandlock ${command}\n\nUsage:\n  ${t.usage}\n\n${t.about}\n${formatFlags(t.flags)}\n` +
     `The registry is $XDG_RUNTIME_DIR/sandlock, else /tmp/sandlock-<uid>: a directory of this user,\n` +
     `mode 0700; only this user's sandboxes are seen and reached (see docs/running.md).\n`;
 }

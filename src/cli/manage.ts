@@ -176,5 +176,6 @@ export async function checkpointCommand(argv: readonly string[]): Promise<number
   const c = r as unknown as Checkpointed;
   const mib = (c.memoryBytes / 2 ** 20).toFixed(1);
   process.stdout.write(`${name}: ${c.processes} process${c.processes === 1 ? "" : "es"}, ${mib} MiB of memory, saved to ${printable(c.dir)}\n`);
+  if (typeof c.unsealed === "string") process.stderr.write(`sandlock checkpoint: warning: saved without a seal (${c.unsealed}); sandlock restore will need a policy for it (-p NAME or --profile-file PATH)\n`);
   return 0;
 }

@@ -2,27 +2,37 @@
 // resumes it in a new sandbox under its saved policy, with this terminal's stdin, stdout
 // and stderr as the restored process's 0-2; the exit code is the restored command's.
 
-import { parseArgs, type FlagSpec } from "./args.js";
+import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
+import type { ProfileRef } from "../profile/resolve.js";
 import { exitCodeOf } from "./outcome.js";
 import { UsageError } from "./usage-error.js";
 
-export const RESTORE_FLAGS: readonly FlagSpec[] = [{ long: "help", short: "h", help: "show this help" }];
+export const RESTORE_FLAGS: readonly FlagSpec[] = [
+  { long: "profile", short: "p", arg: "NAME", help: "restore under preset or profile NAME, not the saved policy; repeatable, composed in order" },
+  { long: "profile-file", arg: "PATH", help: "restore under the TOML profile in PATH, not the saved policy; repeatable" },
+  { long: "help", short: "h", help: "show this help" },
+];
 
 const HELP = `sandlock restore
 
 Usage:
-  sandlock restore DIR
+  sandlock restore [-p NAME | --profile-file PATH]... DIR
 
 Resumes the checkpoint saved in DIR (sandlock checkpoint NAME DIR) in a new sandbox under
 its saved policy, on the same kernel: memory, registers, open files at their offsets, cwd,
 umask, signal mask (docs/checkpoint.md). stdin, stdout and stderr are this terminal's. What
 cannot be restored (a socket, a pipe, a changed file, a process whose parent is not in it) is
-refused before anything runs, with the process and descriptor named. Exit: the restored
-command's code (128+N for signal N); 1 when the checkpoint cannot be loaded or restored
-(the reason is on stderr).
+refused before anything runs, with the process and descriptor named.
 
-  -h, --help  show this help
-`;
+The saved policy is used only when the checkpoint's seal verifies under this user's key
+(kept in the kernel keyring, which no sandbox reaches; lost at a reboot): a sandbox that
+could write where it lies could have rewritten it. Otherwise, or to restore under less,
+give the policy with -p or --profile-file; it must be within the saved one.
+
+Exit: the restored command's code (128+N for signal N); 1 when the checkpoint cannot be
+loaded or restored, or a profile cannot be used (the reason is on stderr).
+
+${formatFlags(RESTORE_FLAGS)}`;
 
 export async function restoreCommand(argv: readonly string[]): Promise<number> {
   const hint = `see "sandlock restore --help"`;
@@ -34,13 +44,25 @@ export async function restoreCommand(argv: readonly string[]): Promise<number> {
   if (operands.length !== 1 || operands[0] === "") {
     throw new UsageError(`sandlock restore: give the checkpoint's directory (got ${operands.length} argument${operands.length === 1 ? "" : "s"})`, hint);
   }
-  const [{ Checkpoint }, { Sandbox }, { CheckpointError }] = await Promise.all([import("../checkpoint/checkpoint.js"), import("../sandbox.js"), import("../errors.js")]);
+  const refs: ProfileRef[] = [];
+  for (const u of uses) {
+    if (u.spec.long !== "profile" && u.spec.long !== "profile-file") continue;
+    if (u.value === undefined || u.value === "") throw new UsageError(`sandlock restore: --${u.spec.long} is empty (give ${u.spec.long === "profile" ? "a preset or profile name" : "the path of a TOML file"})`, hint);
+    refs.push(u.spec.long === "profile" ? { kind: "name", name: u.value } : { kind: "file", path: u.value });
+  }
+  const [{ Checkpoint }, { Sandbox }, { CheckpointError, PolicyError }] = await Promise.all([import("../checkpoint/checkpoint.js"), import("../sandbox.js"), import("../errors.js")]);
   let sb;
   try {
+    let policy;
+    if (refs.length > 0) {
+      const r = await (await import("../profile/resolve.js")).resolveProfiles(refs);
+      if (r.cmd !== undefined) throw new UsageError(`sandlock restore: ${r.layers.join(", ")} names a command ([program] exec); a restore runs the checkpoint's own, so give a profile without one`, hint);
+      policy = r.input;
+    }
     const cp = await Checkpoint.load(operands[0]!);
-    sb = await Sandbox.restore(cp, { stdin: "inherit", stdout: "inherit", stderr: "inherit" });
+    sb = await Sandbox.restore(cp, { stdin: "inherit", stdout: "inherit", stderr: "inherit", ...(policy === undefined ? {} : { policy }) });
   } catch (e) {
-    if (!(e instanceof CheckpointError)) throw e;
+    if (!(e instanceof CheckpointError) && !(e instanceof PolicyError)) throw e;
     process.stderr.write(`sandlock restore: ${e.message}\n`);
     return 1;
   }

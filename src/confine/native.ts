@@ -168,6 +168,10 @@ export interface NativeAddon {
    * soon as this returns), and the microseconds of CPU that took; -errno at once when it
    * cannot be duplicated. */
   epollWatchesAsync(fd: number): Promise<[number, number]> | number;
+  /** The 32 bytes of the "user" key `name` in this user's kernel keyring (with `create`,
+   * made of random bytes when there is none); -errno otherwise: -ENOKEY none, -EBADMSG a
+   * key of that name of another size, -ENOSYS or -EPERM where keyrings are refused. */
+  userKey(name: string, create: boolean): Buffer | number;
   /** A NETLINK_SOCK_DIAG socket with a dump asked for (AF_UNIX with protocol 0: every
    * unix socket; AF_INET or AF_INET6 with IPPROTO_TCP or IPPROTO_UDP: every such socket),
    * to read with diagDumpPart and close; or -errno (EINVAL for any other pair). */

@@ -43,6 +43,8 @@ export interface Checkpointed {
   readonly dir: string;
   readonly processes: number;
   readonly memoryBytes: number;
+  /** Why it was saved without a seal (the kernel keyring could not be used), if it was. */
+  readonly unsealed?: string;
 }
 
 /** What `ps` shows of a sandbox (op "info"). */

@@ -24,7 +24,7 @@ export interface RegisteredSandbox {
   readonly sandbox: Stoppable & {
     readonly policy: Policy;
     readonly pid: number | undefined;
-    checkpoint(): Promise<{ readonly processes: readonly unknown[]; readonly memoryBytes: number; save(dir: string): Promise<void> }>;
+    checkpoint(): Promise<{ readonly processes: readonly unknown[]; readonly memoryBytes: number; save(dir: string): Promise<{ sealed: boolean; why?: string }> }>;
   };
   readonly launcherPid: number;
   readonly command: readonly string[];
@@ -276,8 +276,8 @@ export class Registration {
         s.setTimeout(0); // a capture of a large sandbox is not idle
         try {
           const cp = await t.sandbox.checkpoint();
-          await cp.save(req.dir);
-          sendLine(s, { ok: true, dir: req.dir, processes: cp.processes.length, memoryBytes: cp.memoryBytes });
+          const saved = await cp.save(req.dir);
+          sendLine(s, { ok: true, dir: req.dir, processes: cp.processes.length, memoryBytes: cp.memoryBytes, ...(saved.sealed ? {} : { unsealed: saved.why }) });
         } catch (e) {
           sendLine(s, { ok: false, error: (e as Error).message });
         }

@@ -71,7 +71,7 @@ scriptCase("checkpoint of a running sleep: maps, registers, descriptors; it runs
   );
   assert.deepEqual(out.before, out.after, "the loaded checkpoint equals the captured one");
   assert.equal(out.appStateAfter, null);
-  assert.deepEqual(out.files, ["checkpoint.json", "manifest.json", `pages-${p.pid}.bin`, `state-${p.pid}.bin`]);
+  assert.deepEqual(out.files, ["checkpoint.json", "manifest.json", `pages-${p.pid}.bin`, "seal", `state-${p.pid}.bin`]);
 });
 
 scriptCase("checkpoint of a counter: threads, child, heap value, file offset; counting continues; appState round-trips", SCRIPT, ["counter", COUNTER], (out) => {
@@ -113,7 +113,7 @@ scriptCase("checkpoint of a counter: threads, child, heap value, file offset; co
   assert.equal(out.appStateBefore, "00ff0041fffe00");
   assert.equal(out.appStateAfter, "00ff0041fffe00", "appState with NUL and 0xFF bytes survives save/load");
   assert.deepEqual(out.before, out.after, "the loaded checkpoint equals the captured one");
-  assert.deepEqual(out.files, ["app-state.bin", "checkpoint.json", "manifest.json", `pages-${child.pid}.bin`, `pages-${root.pid}.bin`, `state-${child.pid}.bin`, `state-${root.pid}.bin`].sort());
+  assert.deepEqual(out.files, ["app-state.bin", "checkpoint.json", "manifest.json", `pages-${child.pid}.bin`, `pages-${root.pid}.bin`, `state-${child.pid}.bin`, `state-${root.pid}.bin`, "seal"].sort());
 });
 
 scriptCase("checkpoint of a paused sandbox leaves it paused; resume continues the count", SCRIPT, ["paused", COUNTER], (out) => {

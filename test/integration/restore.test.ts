@@ -106,3 +106,36 @@ scriptCase("sandlock restore DIR resumes what sandlock checkpoint NAME DIR saved
   assert.equal(out.usage.code, 125);
   assert.match(out.usage.stderr, /^sandlock restore: give the checkpoint's directory \(got 0 arguments\)\n/);
 });
+
+// The seal (src/checkpoint/seal.ts): a restore without a policy runs under the one saved in
+// the directory, so a sandbox that may write there could choose it. Here another sandbox,
+// granted the directory, rewrites the saved policy to grant itself a directory writable and
+// puts manifest.json's checksum in step; nothing in the sandbox reaches the key.
+scriptCase("restore: a saved policy rewritten by another sandbox is not trusted (the seal, keyed in the user's kernel keyring, fails); given a policy it runs under that", SCRIPT, ["seal", COUNTER], (out) => {
+  assert.deepEqual(out.saved, { sealed: true });
+  assert.equal(out.captured, null, "a checkpoint captured here is trusted");
+  assert.equal(out.fresh, null, "the seal verifies on the directory as saved");
+  assert.match(out.sealFile, /^[0-9a-f]{64}\n$/);
+  assert.equal(out.tamper, "rewritten", "the other sandbox could rewrite the directory");
+  assert.equal(out.keyInSandbox, "-1 1", "keyctl(KEYCTL_SEARCH) of the seal key in a sandbox: EPERM");
+  assert.equal(out.tamperedPolicyGrants, true, "the rewritten policy is what load read");
+  const mismatch = /^checkpoint \/.*\/shared\/cp: its seal does not match this user's key: a file of it was changed after it was saved/;
+  assert.match(out.tampered, mismatch);
+  assert.equal(out.saved_.code, "CHECKPOINT_REFUSED");
+  assert.match(out.saved_.message, /^restore: checkpoint \/.*: its seal does not match this user's key: .*; the policy saved in it is therefore not trusted: give the policy to restore it under/);
+  assert.ok(out.givenCounted >= 5, "restored under the policy given, the counter counts on");
+  assert.equal(out.cli.code, 1);
+  assert.match(out.cli.stderr, /^sandlock restore: restore: checkpoint \/.*: its seal does not match this user's key/);
+  assert.equal(out.cliWithCmd.code, 125);
+  assert.match(out.cliWithCmd.stderr, /^sandlock restore: \/.*with-cmd\.toml names a command \(\[program\] exec\); a restore runs the checkpoint's own/);
+  assert.equal(out.cliEmpty.code, 125);
+  assert.match(out.cliEmpty.stderr, /^sandlock restore: --profile is empty \(give a preset or profile name\)/);
+  assert.equal(out.cliUnknown.code, 1);
+  assert.match(out.cliUnknown.stderr, /^sandlock restore: profile: "no-such-profile-here" is neither a preset/);
+  assert.deepEqual(out.cliProfile, { code: 0, stderr: "" }, "an unsealed checkpoint restored under --profile-file runs to its end");
+  assert.equal(out.cliUnsealed.code, 1);
+  assert.match(out.cliUnsealed.stderr, /^sandlock restore: restore: checkpoint \/.*\/cp3: it has no seal/);
+  assert.match(out.removed, /^checkpoint \/.*: it has no seal \(the file seal: /);
+  assert.match(out.lost, /^checkpoint \/.*\/cp2: its seal cannot be checked: this user's kernel keyring holds no seal key \(sandlock:checkpoint-seal-test-absent\)/);
+  assert.equal(out.found, null, "the same directory verifies under the user's key");
+});

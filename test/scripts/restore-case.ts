@@ -4,11 +4,12 @@
 
 import { createHash } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Checkpoint, CheckpointError, Sandbox, type PolicyInput } from "../../src/index.js";
 import { CLI } from "../helpers/system.js";
+import { useSealKeyName } from "../../src/checkpoint/seal.js";
 
 const [scenario, counter] = process.argv.slice(2);
 if (scenario === undefined || counter === undefined) throw new Error("usage: restore-case.js SCENARIO COUNTER");
@@ -241,6 +242,90 @@ async function run(): Promise<unknown> {
       const treeRestore = await sh(["restore", join(work, "tree")]);
       const usage = await sh(["restore"]);
       return { one, restored, tree, treeRestore, usage };
+    }
+    case "seal": {
+      // A checkpoint saved where another sandbox may write (not beneath the captured one's
+      // own grants, which save refuses): that sandbox rewrites the saved policy to grant
+      // itself `secret` writable, with manifest.json's size and SHA-256 put in step.
+      const system = ["/usr", "/lib", "/lib64", "/bin", "/etc"].filter((p) => existsSync(p));
+      const shared = join(work, "shared");
+      mkdirSync(shared);
+      const cp = await captured([counter, countFile], () => lines().length >= 5);
+      const dir = join(shared, "cp");
+      const result: Record<string, unknown> = { saved: await cp.save(dir), captured: cp.unverified ?? null };
+      const fresh = await Checkpoint.load(dir);
+      result.fresh = fresh.unverified ?? null;
+      result.sealFile = readFileSync(join(dir, "seal"), "latin1");
+      const TAMPER = `
+const fs = require("fs"), path = require("path"), crypto = require("crypto");
+const [dir, secret] = process.argv.slice(1);
+const meta = JSON.parse(fs.readFileSync(path.join(dir, "checkpoint.json"), "utf8"));
+meta.policy.fsWritable = [...(meta.policy.fsWritable ?? []), secret];
+const data = Buffer.from(JSON.stringify(meta));
+fs.writeFileSync(path.join(dir, "checkpoint.json"), data);
+const manifest = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8"));
+for (const f of manifest.files) if (f.name === "checkpoint.json") Object.assign(f, { bytes: data.length, sha256: crypto.createHash("sha256").update(data).digest("hex") });
+fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(manifest));
+console.log("rewritten");`;
+      const node = process.execPath;
+      const other: PolicyInput = { fsReadable: [...system, node], fsWritable: [shared] };
+      const t = await Sandbox.run(other, [node, "-e", TAMPER, dir, secret], { timeout: 60_000 });
+      result.tamper = t.stdoutText.trim() || t.stderrText.trim().slice(0, 300);
+      // Nor can it read the key to seal its own: the keyring is out of every sandbox's reach
+      // (the search below, from this process, finds it).
+      const SEARCH = `import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+r = libc.syscall(250, 10, -4, b"user", b"sandlock:checkpoint-seal", 0)
+print(r, ctypes.get_errno())`;
+      const py = await Sandbox.run({ fsReadable: system }, ["/usr/bin/python3", "-c", SEARCH], { timeout: 60_000 });
+      result.keyInSandbox = py.stdoutText.trim() || py.stderrText.trim().slice(0, 300);
+      const tampered = await Checkpoint.load(dir);
+      result.tampered = tampered.unverified ?? null;
+      result.tamperedPolicyGrants = tampered.policy.fsWritable.includes(secret);
+      result.saved_ = await refused(tampered);
+      // Given a policy (within the tampered one, as the check can only compare with it),
+      // it runs under that policy: the counter counts on.
+      const before = lines().length;
+      const sb = await Sandbox.restore(tampered, { policy: base });
+      await until("5 more lines", () => lines().length >= before + 5);
+      await sb.kill();
+      await sb.wait().catch(() => undefined);
+      result.givenCounted = lines().length - before;
+      // The CLI: refused without a policy, with the reason; a profile naming a command, an
+      // empty -p and an unknown profile are refused by name.
+      const sh = (args: string[]): { code: number | null; stderr: string } => {
+        const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 60_000 });
+        return { code: r.status, stderr: r.stderr };
+      };
+      result.cli = sh(["restore", dir]);
+      const withCmd = join(work, "with-cmd.toml");
+      writeFileSync(withCmd, `[program]\nexec = "/bin/true"\n`);
+      result.cliWithCmd = sh(["restore", "--profile-file", withCmd, dir]);
+      result.cliEmpty = sh(["restore", "-p", "", dir]);
+      result.cliUnknown = sh(["restore", "-p", "no-such-profile-here", dir]);
+      // An unsealed checkpoint restored by the CLI under a profile: a sleep finishes (exit
+      // 0); without one, refused.
+      const sleeper = await captured(["/bin/sleep", "1"], () => true, { fsReadable: system });
+      const dir3 = join(work, "cp3");
+      await sleeper.save(dir3);
+      rmSync(join(dir3, "seal"));
+      const profile = join(work, "system.toml");
+      writeFileSync(profile, `[filesystem]\nread = ${JSON.stringify(system)}\n`);
+      result.cliProfile = sh(["restore", "--profile-file", profile, dir3]);
+      result.cliUnsealed = sh(["restore", dir3]);
+      // A seal removed, and a key this user does not hold (another user's, or one lost).
+      rmSync(join(dir, "seal"));
+      result.removed = (await Checkpoint.load(dir)).unverified ?? null;
+      const dir2 = join(work, "cp2");
+      await cp.save(dir2);
+      const was = useSealKeyName("sandlock:checkpoint-seal-test-absent");
+      try {
+        result.lost = (await Checkpoint.load(dir2)).unverified ?? null;
+      } finally {
+        useSealKeyName(was);
+      }
+      result.found = (await Checkpoint.load(dir2)).unverified ?? null;
+      return result;
     }
     default:
       throw new Error(`unknown scenario ${scenario}`);

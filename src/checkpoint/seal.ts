@@ -1,0 +1,69 @@
+// The seal of a saved checkpoint: an HMAC-SHA256 of its manifest.json (which holds the
+// size and SHA-256 of every other file) under a key kept in the saving user's kernel
+// keyring. A restore without a policy runs under the policy saved in the directory, and a
+// sandbox allowed to write where a checkpoint lies could rewrite it (the policy, the
+// memory): no sandbox can reach the keyring (keyctl, add_key and request_key are refused in
+// every sandbox), so no sandbox can make a seal that verifies. docs/checkpoint.md, "The seal".
+
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { native } from "../confine/native.js";
+import { errnoName } from "../confine/errno.js";
+
+/** The seal's file in a checkpoint directory (not listed in manifest.json, which it seals). */
+export const SEAL = "seal";
+/** What it holds: the HMAC in hex and a newline. */
+const SEAL_BYTES = 65;
+/** Said before the manifest in what the HMAC covers: a seal of this is of nothing else. */
+const LABEL = "sandlock checkpoint seal 1\0";
+const ENOKEY = 126;
+
+let keyName = "sandlock:checkpoint-seal";
+
+/** The keyring key's name; tests use one of their own, so they can lose it without losing
+ * the user's. Returns the previous one. */
+export function useSealKeyName(name: string): string {
+  const was = keyName;
+  keyName = name;
+  return was;
+}
+
+/** The key, or why there is none. */
+function sealKey(create: boolean): Buffer | string {
+  const k = native().userKey(keyName, create);
+  if (typeof k !== "number") return k;
+  if (k === -ENOKEY) return `this user's kernel keyring holds no seal key (${keyName}): it lives while the user has processes, so a reboot or the end of the user's last session loses it, and a checkpoint saved by another user is not sealed with it`;
+  if (k === -74) return `this user's kernel keyring holds a key named ${keyName} that sandlock did not make (not 32 bytes)`;
+  return `the kernel keyring cannot be used here (${errnoName(-k)})`;
+}
+
+function hmac(key: Buffer, manifest: Buffer): Buffer {
+  return createHmac("sha256", key).update(LABEL).update(manifest).digest();
+}
+
+/** The seal of `manifest` (the seal file's bytes), or why the checkpoint cannot be sealed.
+ * The key is made at the first save. Read again after sealing: a save making the key at
+ * the same instant as another may have had its bytes replaced by the other's. */
+export function sealOf(manifest: Buffer): { seal: Buffer } | { why: string } {
+  for (let tries = 0; tries < 5; tries++) {
+    const key = sealKey(true);
+    if (typeof key === "string") return { why: key };
+    const mac = hmac(key, manifest);
+    const again = sealKey(false);
+    if (typeof again !== "string" && again.equals(key)) return { seal: Buffer.from(`${mac.toString("hex")}\n`) };
+  }
+  return { why: `the seal key ${keyName} changed at every read (another process of this user keeps replacing it)` };
+}
+
+/** Why a loaded checkpoint's saved policy cannot be trusted, or undefined when its seal
+ * verifies under this user's key. */
+export function sealProblem(manifest: Buffer | undefined, seal: Buffer | undefined): string | undefined {
+  if (manifest === undefined) return "it has no manifest.json";
+  if (seal === undefined) return `it has no seal (the file ${SEAL}: saved by an earlier sandlock or where the kernel keyring could not be used, or removed)`;
+  const key = sealKey(false);
+  if (typeof key === "string") return `its seal cannot be checked: ${key}`;
+  const want = Buffer.from(`${hmac(key, manifest).toString("hex")}\n`);
+  if (seal.length !== SEAL_BYTES || !timingSafeEqual(seal, want)) {
+    return "its seal does not match this user's key: a file of it was changed after it was saved (the manifest, or the seal itself), or it was saved by another user or under a key since lost";
+  }
+  return undefined;
+}
