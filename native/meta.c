@@ -199,6 +199,18 @@ static napi_value sl_file_id(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* mountId(fd) -> the id of the mount descriptor fd is on (statx's STATX_MNT_ID, the
+ * mnt_id of its fdinfo), or -errno (-ENOSYS: a kernel that does not give it). Not read
+ * from fdinfo, whose text lists the locks taken through the file. */
+static napi_value sl_mount_id(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_INT(env, 0, fd);
+  struct statx stx;
+  if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0) return sl_make_int(env, -errno);
+  if ((stx.stx_mask & STATX_MNT_ID) == 0) return sl_make_int(env, -ENOSYS);
+  return sl_make_int(env, (int64_t)stx.stx_mnt_id);
+}
+
 /* fdPath(fd) -> the kernel's path of this process's descriptor fd (readlink of
  * /proc/self/fd/N) as a Buffer, or -errno. */
 static napi_value sl_fd_path(napi_env env, napi_callback_info info) {
@@ -231,6 +243,7 @@ void sl_meta_register(napi_env env, napi_value exports) {
       {"nameSyscallAs", NULL, sl_name_syscall_as, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fileId", NULL, sl_file_id, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fdPath", NULL, sl_fd_path, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mountId", NULL, sl_mount_id, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

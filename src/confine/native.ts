@@ -172,6 +172,8 @@ export interface NativeAddon {
    * made of random bytes when there is none); -errno otherwise: -ENOKEY none, -EBADMSG a
    * key of that name of another size, -ENOSYS or -EPERM where keyrings are refused. */
   userKey(name: string, create: boolean): Buffer | number;
+  /** The id of the mount descriptor `fd` is on (statx STATX_MNT_ID: fdinfo's mnt_id), or -errno. */
+  mountId(fd: number): number;
   /** A NETLINK_SOCK_DIAG socket with a dump asked for (AF_UNIX with protocol 0: every
    * unix socket; AF_INET or AF_INET6 with IPPROTO_TCP or IPPROTO_UDP: every such socket),
    * to read with diagDumpPart and close; or -errno (EINVAL for any other pair). */

@@ -13,7 +13,7 @@ import type { SupervisorContext } from "../handler.js";
 import type { DynamicFiles } from "../policy-files.js";
 import { descriptorPath } from "../grant-proof.js";
 import { AT_FDCWD, callerStatus, readlinkPath, readSmall } from "../paths.js";
-import { readProcText } from "../../kernel/proc-text.js";
+import { native } from "../../confine/native.js";
 
 export const E = {
   EPERM: 1, ENOENT: 2, EBADF: 9, EACCES: 13, EFAULT: 14, EBUSY: 16, EEXIST: 17, EXDEV: 18, ENOTDIR: 20, EISDIR: 21,
@@ -186,14 +186,10 @@ export function pinParent(n: Notification, dirfd: number, split: Split, caps: bi
 
 const O_PATH = 0o10000000;
 
-/** The mount a descriptor of this process is on (fdinfo's mnt_id), or -1. */
+/** The mount a descriptor of this process is on (statx's mount id, fdinfo's mnt_id), or -1. */
 function mountIdOf(fd: number): number {
-  try {
-    const m = /^mnt_id:\s*(\d+)/m.exec(readProcText(`/proc/self/fdinfo/${fd}`));
-    return m ? Number(m[1]) : -1;
-  } catch {
-    return -1;
-  }
+  const id = native().mountId(fd);
+  return id < 0 ? -1 : id;
 }
 
 /**
