@@ -16,7 +16,8 @@ import { captureSigActions } from "./sigactions.js";
 import { markSharedFds } from "./shared-fds.js";
 import { captureSched } from "./sched.js";
 import { captureTimers } from "./timers.js";
-import { auxvPageSize, parseFdinfo, parseMaps, parseStat, parseStatus, privatePageRuns } from "./procfs.js";
+import { auxvPageSize, parseMaps, parseStat, parseStatus, privatePageRuns } from "./procfs.js";
+import { SLICE_MS } from "../supervise/slices.js";
 
 const ESRCH = 3;
 /** Special mappings whose pages belong to the kernel: never captured (a restore gets its own). */
@@ -25,6 +26,27 @@ const KERNEL_MAPPINGS = new Set(["[vvar]", "[vvar_vclock]", "[vdso]", "[vsyscall
 const PAGEMAP_CHUNK = 65536;
 /** Largest segment kept in one Buffer. */
 const MAX_SEGMENT = 256 << 20;
+/** Bytes of memory read per call (a turn of the event loop may come between two): about
+ * 12 ms here, most of it the first touch of the buffer's pages (16 MiB took 100 ms). */
+const READ_STEP = 2 << 20;
+/** Descriptors whose fdinfo one work on Node's pool reads. */
+const HEADS_PART = 1024;
+const ENOENT = 2;
+
+/**
+ * Turns of the event loop during a capture, which reads as much as the sandbox holds (its
+ * memory, its descriptors): the other sandboxes of this process are served meanwhile. The
+ * captured one is frozen, so nothing of it changes between two steps.
+ */
+class Turns {
+  private since = performance.now();
+  /** Resolves at once, or after a turn of the loop once SLICE_MS have passed since the last. */
+  async maybe(): Promise<void> {
+    if (performance.now() - this.since < SLICE_MS) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.since = performance.now();
+  }
+}
 
 export interface CaptureRequest {
   launcherPid: number;
@@ -82,6 +104,7 @@ export async function captureSandbox(req: CaptureRequest): Promise<CheckpointDat
   let failure: unknown;
   try {
     const frozen = await freezer.freeze();
+    const turns = new Turns();
     let skipPid: number | undefined;
     try {
       if (req.skipParentOf !== undefined) skipPid = parseStat(readProc(req.skipParentOf, "stat").toString("latin1")).ppid;
@@ -92,7 +115,7 @@ export async function captureSandbox(req: CaptureRequest): Promise<CheckpointDat
     for (const [pid, threads] of frozen) {
       if (pid === skipPid) continue;
       try {
-        const image = captureProcess(pid, threads, notes);
+        const image = await captureProcess(pid, threads, notes, turns);
         const actions = await captureSigActions(pid, threads, image.maps, BigInt(`0x${image.sigCaught || "0"}`), req.stopTimeoutMs);
         // Not read (no thread can run the calls): left out, and a restore refuses the process.
         const procTimers = readOptional(pid, "timers");
@@ -134,7 +157,7 @@ function parentsFirst(ps: ProcessImage[]): ProcessImage[] {
   return [...ps].sort((a, b) => depth(a) - depth(b) || a.pid - b.pid);
 }
 
-function captureProcess(pid: number, stopped: readonly StoppedThread[], notes: readonly (readonly [number, string, boolean])[]): ProcessImage {
+async function captureProcess(pid: number, stopped: readonly StoppedThread[], notes: readonly (readonly [number, string, boolean])[], turns: Turns): Promise<ProcessImage> {
   const stat = parseStat(readProc(pid, "stat").toString("latin1"));
   const status = parseStatus(readProc(pid, "status").toString("latin1"));
   const auxv = readProc(pid, "auxv");
@@ -144,6 +167,8 @@ function captureProcess(pid: number, stopped: readonly StoppedThread[], notes: r
   if (cmdline.at(-1) === "") cmdline.pop();
   const umask = status.get("Umask");
   const threads = [...stopped].sort((a, b) => (a.tid === pid ? -1 : b.tid === pid ? 1 : a.tid - b.tid)).map((t) => captureThread(t, notes));
+  const memory = await captureMemory(pid, maps, pageSize, turns);
+  const fds = await captureFds(pid, turns);
   return {
     pid,
     ppid: stat.ppid,
@@ -162,8 +187,8 @@ function captureProcess(pid: number, stopped: readonly StoppedThread[], notes: r
     sigCaught: status.get("SigCgt") ?? "",
     threads,
     maps,
-    memory: captureMemory(pid, maps, pageSize),
-    fds: captureFds(pid),
+    memory,
+    fds,
     mm: mmLayout(readProc(pid, "stat").toString("latin1"), maps),
   };
 }
@@ -260,7 +285,7 @@ function captureThread(t: StoppedThread, notes: readonly (readonly [number, stri
 }
 
 /** [first page, page count] runs of a mapping to capture; every page when pagemap is unreadable. */
-function runsOf(pagemap: number | undefined, m: MapEntry, pageSize: number): [number, number][] {
+async function runsOf(pagemap: number | undefined, m: MapEntry, pageSize: number, turns: Turns): Promise<[number, number][]> {
   const first = Number(m.start / BigInt(pageSize));
   const count = Number((m.end - m.start) / BigInt(pageSize));
   if (pagemap === undefined) return m.perms[1] === "w" ? [[first, count]] : [];
@@ -276,6 +301,7 @@ function runsOf(pagemap: number | undefined, m: MapEntry, pageSize: number): [nu
       else runs.push(r);
     }
     done += n;
+    await turns.maybe();
   }
   return runs;
 }
@@ -284,7 +310,7 @@ function runsOf(pagemap: number | undefined, m: MapEntry, pageSize: number): [nu
  * The pages of private mappings that differ from their backing (see MemorySegment). A
  * page the kernel will not let us read (a file mapping past its file's end) is left out.
  */
-function captureMemory(pid: number, maps: readonly MapEntry[], pageSize: number): MemorySegment[] {
+async function captureMemory(pid: number, maps: readonly MapEntry[], pageSize: number, turns: Turns): Promise<MemorySegment[]> {
   let pagemap: number | undefined;
   try {
     pagemap = openSync(`/proc/${pid}/pagemap`, "r");
@@ -297,10 +323,10 @@ function captureMemory(pid: number, maps: readonly MapEntry[], pageSize: number)
   try {
     for (const m of maps) {
       if (m.perms[3] !== "p" || m.perms[0] !== "r" || KERNEL_MAPPINGS.has(m.path)) continue;
-      for (const [firstPage, pages] of runsOf(pagemap, m, pageSize)) {
+      for (const [firstPage, pages] of await runsOf(pagemap, m, pageSize, turns)) {
         for (let p = 0; p < pages; p += MAX_SEGMENT / pageSize) {
           const len = Math.min(pages - p, MAX_SEGMENT / pageSize) * pageSize;
-          readRange(pid, (firstPage + p) * pageSize, len, pageSize, segments);
+          await readRange(pid, (firstPage + p) * pageSize, len, pageSize, segments, turns);
         }
       }
     }
@@ -310,7 +336,7 @@ function captureMemory(pid: number, maps: readonly MapEntry[], pageSize: number)
   return segments;
 }
 
-function readRange(pid: number, address: number, length: number, pageSize: number, out: MemorySegment[]): void {
+async function readRange(pid: number, address: number, length: number, pageSize: number, out: MemorySegment[], turns: Turns): Promise<void> {
   const buf = Buffer.allocUnsafe(length);
   let segStart = 0;
   let done = 0;
@@ -318,7 +344,8 @@ function readRange(pid: number, address: number, length: number, pageSize: numbe
     if (done > segStart) out.push({ start: BigInt(address + segStart), data: buf.subarray(segStart, done) });
   };
   while (done < length) {
-    const rc = native().readMemory(pid, address + done, buf.subarray(done));
+    await turns.maybe();
+    const rc = native().readMemory(pid, address + done, buf.subarray(done, Math.min(length, done + READ_STEP)));
     if (rc === -ESRCH) throw new Gone();
     if (rc > 0) {
       done += rc - (rc % pageSize);
@@ -332,26 +359,42 @@ function readRange(pid: number, address: number, length: number, pageSize: numbe
   flush();
 }
 
-function captureFds(pid: number): FdEntry[] {
+/** Every descriptor of process pid: its link, the head of its fdinfo (read on Node's pool:
+ * the kernel makes the whole text, which lists an epoll file's watches and the locks taken
+ * through a file, as long as the sandbox made them), the identity of a file. */
+async function captureFds(pid: number, turns: Turns): Promise<FdEntry[]> {
   let names: string[];
   try {
     names = readdirSync(`/proc/${pid}/fd`);
   } catch (e) {
     throw procError(pid, `readdir /proc/${pid}/fd`, e);
   }
+  const numbers = names.map(Number).sort((a, b) => a - b);
+  const heads = new Map<number, { pos: number; flags: number; mntId: number }>();
+  for (let i = 0; i < numbers.length; i += HEADS_PART) {
+    const [part] = await native().fdinfoHeadsAsync(pid, Int32Array.from(numbers.slice(i, i + HEADS_PART)));
+    if (typeof part === "number") throw procError(pid, `read /proc/${pid}/fdinfo`, { code: errnoName(-part) });
+    for (let at = 0; at + 24 <= part.length; at += 24) {
+      const fd = part.readUInt32LE(at);
+      const err = part.readUInt32LE(at + 4);
+      // closed by a thread that was still running? not while frozen, but harmless
+      if (err === ENOENT) continue;
+      if (err !== 0) throw procError(pid, `read /proc/${pid}/fdinfo/${fd}`, { code: errnoName(err) });
+      heads.set(fd, { pos: part.readUInt32LE(at + 16) + part.readUInt32LE(at + 20) * 2 ** 32, flags: part.readUInt32LE(at + 8), mntId: part.readInt32LE(at + 12) });
+    }
+  }
   const fds: FdEntry[] = [];
-  for (const fd of names.map(Number).sort((a, b) => a - b)) {
+  for (const [fd, info] of heads) {
     let target: string;
-    let info: ReturnType<typeof parseFdinfo>;
     try {
       target = readlinkSync(`/proc/${pid}/fd/${fd}`);
-      info = parseFdinfo(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "latin1"));
     } catch (e) {
-      if (errnoCode(e) === "ENOENT") continue; // closed by a thread that was still running? not while frozen, but harmless
-      throw procError(pid, `read /proc/${pid}/fdinfo/${fd}`, e);
+      if (errnoCode(e) === "ENOENT") continue;
+      throw procError(pid, `readlink /proc/${pid}/fd/${fd}`, e);
     }
     const st = target.startsWith("/") ? stampOf(`/proc/${pid}/fd/${fd}`) : undefined;
     fds.push(st === undefined ? { fd, target, ...info } : { fd, target, ...info, file: { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs } });
+    await turns.maybe();
   }
   return fds;
 }

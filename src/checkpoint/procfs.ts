@@ -23,16 +23,6 @@ export function parseMaps(text: string): MapEntry[] {
   return out;
 }
 
-/** /proc/<pid>/fdinfo/<fd>: the offset, the open flags (octal) and the mount id. */
-export function parseFdinfo(text: string): { pos: number; flags: number; mntId: number } {
-  const field = (name: string): string | undefined => new RegExp(`^${name}:\\s*(\\S+)`, "m").exec(text)?.[1];
-  const pos = field("pos");
-  const flags = field("flags");
-  if (pos === undefined || flags === undefined) throw new Error(`fdinfo: no pos or flags in ${JSON.stringify(text.slice(0, 80))}`);
-  const mnt = field("mnt_id");
-  return { pos: Number(pos), flags: Number.parseInt(flags, 8), mntId: mnt === undefined ? -1 : Number(mnt) };
-}
-
 /** /proc/<pid>/stat: state, parent, process group and session (fields 3-6; comm may hold ") "). */
 export function parseStat(text: string): { comm: string; state: string; ppid: number; pgid: number; sid: number } {
   const open = text.indexOf("(");

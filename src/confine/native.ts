@@ -172,6 +172,10 @@ export interface NativeAddon {
    * made of random bytes when there is none); -errno otherwise: -ENOKEY none, -EBADMSG a
    * key of that name of another size, -ENOSYS or -EPERM where keyrings are refused. */
   userKey(name: string, create: boolean): Buffer | number;
+  /** The head of /proc/PID/fdinfo/FD for each of `fds`, read on a thread of Node's pool: six
+   * u32 per descriptor (fd; 0 or the errno of its read; flags with O_CLOEXEC; mnt_id; pos
+   * low and high words), and the microseconds of CPU that took. Never rejects. */
+  fdinfoHeadsAsync(pid: number, fds: Int32Array): Promise<[Buffer | number, number]>;
   /** The id of the mount descriptor `fd` is on (statx STATX_MNT_ID: fdinfo's mnt_id), or -errno. */
   mountId(fd: number): number;
   /** A NETLINK_SOCK_DIAG socket with a dump asked for (AF_UNIX with protocol 0: every

@@ -2,7 +2,11 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { auxvPageSize, parseFdinfo, parseMaps, parseStat, parseStatus, privatePageRuns } from "../../src/checkpoint/procfs.js";
+import { auxvPageSize, parseMaps, parseStat, parseStatus, privatePageRuns } from "../../src/checkpoint/procfs.js";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import { native } from "../../src/confine/native.js";
 import { parseProcTimers } from "../../src/checkpoint/timers.js";
 
 test("maps: addresses as bigints, file offsets, devices, paths with spaces, anonymous and special mappings", () => {
@@ -25,10 +29,53 @@ test("maps: addresses as bigints, file offsets, devices, paths with spaces, anon
   assert.throws(() => parseMaps("garbage line\n"), /maps: cannot parse line "garbage line"/);
 });
 
-test("fdinfo: offset, octal flags, mount id", () => {
-  assert.deepEqual(parseFdinfo("pos:\t4096\nflags:\t02100001\nmnt_id:\t24\nino:\t77\n"), { pos: 4096, flags: 0o2100001, mntId: 24 });
-  assert.deepEqual(parseFdinfo("pos:\t0\nflags:\t02\n"), { pos: 0, flags: 2, mntId: -1 });
-  assert.throws(() => parseFdinfo("ino:\t1\n"), /fdinfo: no pos or flags/);
+test("fdinfo heads, read on the pool: offset (past 4 GiB too), octal flags with O_CLOEXEC, mount id; a closed descriptor is ENOENT", async () => {
+  // A process holding a file at offset 5 GiB + 3 (lseek past the end is allowed), /dev/null
+  // opened O_APPEND without O_CLOEXEC, and an epoll file watching a pipe.
+  const program = `
+import os, select, sys
+f = os.open("/etc/hostname", os.O_RDONLY | os.O_CLOEXEC)
+os.lseek(f, (5 << 30) + 3, os.SEEK_SET)
+n = os.open("/dev/null", os.O_WRONLY | os.O_APPEND)
+os.set_inheritable(n, True)
+r, w = os.pipe()
+ep = select.epoll()
+ep.register(r, select.EPOLLIN)
+print(f, n, ep.fileno(), flush=True)
+sys.stdin.read()
+`;
+  const child = spawn("/usr/bin/python3", ["-c", program], { stdio: ["pipe", "pipe", "inherit"] });
+  let out = "";
+  child.stdout!.setEncoding("utf8");
+  child.stdout!.on("data", (d: string) => (out += d));
+  while (!out.endsWith("\n")) await once(child.stdout!, "data");
+  const [file, nul, epoll] = out.trim().split(" ").map(Number) as [number, number, number];
+  try {
+    const pid = child.pid!;
+    const closed = 900;
+    const [b, cpuUs] = await native().fdinfoHeadsAsync(pid, Int32Array.from([file, nul, epoll, closed]));
+    assert.ok(Buffer.isBuffer(b), `fdinfoHeadsAsync: ${String(b)}`);
+    assert.ok(cpuUs >= 0);
+    const heads = [];
+    for (let at = 0; at < b.length; at += 24) {
+      heads.push({ fd: b.readUInt32LE(at), err: b.readUInt32LE(at + 4), flags: b.readUInt32LE(at + 8), mntId: b.readInt32LE(at + 12), pos: b.readUInt32LE(at + 16) + b.readUInt32LE(at + 20) * 2 ** 32 });
+    }
+    // What the text says, field by field.
+    const fromText = (fd: number) => {
+      const text = readFileSync(`/proc/${pid}/fdinfo/${fd}`, "latin1");
+      const field = (name: string): string => new RegExp(`^${name}:\\s*(\\S+)`, "m").exec(text)![1]!;
+      return { fd, err: 0, flags: Number.parseInt(field("flags"), 8), mntId: Number(field("mnt_id")), pos: Number(field("pos")) };
+    };
+    assert.deepEqual(heads.slice(0, 3), [fromText(file), fromText(nul), fromText(epoll)]);
+    assert.equal(heads[0]!.pos, 5 * 2 ** 30 + 3);
+    assert.equal(heads[0]!.flags & 0o2000000, 0o2000000, "O_CLOEXEC");
+    assert.equal(heads[1]!.flags & 0o2000000, 0, "no O_CLOEXEC");
+    assert.equal(heads[1]!.flags & 0o2000, 0o2000, "O_APPEND");
+    assert.deepEqual(heads[3], { fd: closed, err: 2, flags: 0, mntId: -1, pos: 0 });
+  } finally {
+    child.stdin!.end();
+    await once(child, "exit");
+  }
 });
 
 test("stat: a command name holding ') ' does not shift the fields", () => {
