@@ -17,7 +17,7 @@ import { markSharedFds } from "./shared-fds.js";
 import { captureSched } from "./sched.js";
 import { captureTimers } from "./timers.js";
 import { auxvPageSize, parseMaps, parseStat, parseStatus, privatePageRuns } from "./procfs.js";
-import { SLICE_MS } from "../supervise/slices.js";
+import { Turns } from "./turns.js";
 
 const ESRCH = 3;
 /** Special mappings whose pages belong to the kernel: never captured (a restore gets its own). */
@@ -33,20 +33,6 @@ const READ_STEP = 2 << 20;
 const HEADS_PART = 1024;
 const ENOENT = 2;
 
-/**
- * Turns of the event loop during a capture, which reads as much as the sandbox holds (its
- * memory, its descriptors): the other sandboxes of this process are served meanwhile. The
- * captured one is frozen, so nothing of it changes between two steps.
- */
-class Turns {
-  private since = performance.now();
-  /** Resolves at once, or after a turn of the loop once SLICE_MS have passed since the last. */
-  async maybe(): Promise<void> {
-    if (performance.now() - this.since < SLICE_MS) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    this.since = performance.now();
-  }
-}
 
 export interface CaptureRequest {
   launcherPid: number;
@@ -132,7 +118,7 @@ export async function captureSandbox(req: CaptureRequest): Promise<CheckpointDat
       kernel: kernelRelease(),
       policy: req.policy,
       appState: req.appState,
-      processes: markSharedFds(parentsFirst(processes)),
+      processes: await markSharedFds(parentsFirst(processes), turns),
     };
   } catch (e) {
     failure = e;

@@ -1,0 +1,45 @@
+// Turns of the event loop during a capture, which reads and compares as much as the sandbox
+// holds (its memory, its descriptors): the other sandboxes of this process are served
+// meanwhile. The captured sandbox is frozen, so nothing of it changes between two steps.
+
+import { SLICE_MS } from "../supervise/slices.js";
+
+export class Turns {
+  private since = performance.now();
+
+  /** Resolves at once, or after a turn of the loop once SLICE_MS have passed since the last. */
+  async maybe(): Promise<void> {
+    if (performance.now() - this.since < SLICE_MS) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.since = performance.now();
+  }
+}
+
+/** Comparisons between two looks at the clock in sortInTurns. */
+const COMPARISONS = 256;
+
+/** `items` sorted by `compare` (a merge sort, stable), with turns of the loop between its
+ * comparisons: `compare` may be a system call (kcmp), and the sandbox decides how many
+ * items there are. */
+export async function sortInTurns<T>(items: readonly T[], compare: (a: T, b: T) => number, turns: Turns): Promise<T[]> {
+  let from = items.slice();
+  let to = new Array<T>(from.length);
+  let count = 0;
+  for (let width = 1; width < from.length; width *= 2) {
+    for (let lo = 0; lo < from.length; lo += 2 * width) {
+      const mid = Math.min(lo + width, from.length);
+      const hi = Math.min(lo + 2 * width, from.length);
+      let i = lo;
+      let j = mid;
+      let k = lo;
+      while (i < mid && j < hi) {
+        to[k++] = compare(from[i]!, from[j]!) <= 0 ? from[i++]! : from[j++]!;
+        if (++count % COMPARISONS === 0) await turns.maybe();
+      }
+      while (i < mid) to[k++] = from[i++]!;
+      while (j < hi) to[k++] = from[j++]!;
+    }
+    [from, to] = [to, from];
+  }
+  return from;
+}
