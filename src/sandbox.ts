@@ -221,7 +221,9 @@ export class Sandbox {
 
   /**
    * Resumes a checkpoint (taken here or Checkpoint.load'ed) in a new sandbox under its saved
-   * policy, or the stricter `opts.policy`; resolves once the restored process runs. What
+   * policy, or the stricter `opts.policy`; resolves once the restored process runs. The
+   * saved policy is used only when the checkpoint is trusted (`cp.unverified` undefined:
+   * captured here, or its seal verified); otherwise `opts.policy` is required. What
    * cannot be restored is refused first (CheckpointError CHECKPOINT_REFUSED). See
    * docs/checkpoint.md.
    */
