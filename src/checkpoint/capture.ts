@@ -33,7 +33,6 @@ const READ_STEP = 2 << 20;
 const HEADS_PART = 1024;
 const ENOENT = 2;
 
-
 export interface CaptureRequest {
   launcherPid: number;
   policy: PolicyJSON;

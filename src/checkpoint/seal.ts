@@ -16,6 +16,7 @@ const SEAL_BYTES = 65;
 /** Said before the manifest in what the HMAC covers: a seal of this is of nothing else. */
 const LABEL = "sandlock checkpoint seal 1\0";
 const ENOKEY = 126;
+const EBADMSG = 74;
 
 let keyName = "sandlock:checkpoint-seal";
 
@@ -32,7 +33,7 @@ function sealKey(create: boolean): Buffer | string {
   const k = native().userKey(keyName, create);
   if (typeof k !== "number") return k;
   if (k === -ENOKEY) return `this user's kernel keyring holds no seal key (${keyName}): it lives while the user has processes, so a reboot or the end of the user's last session loses it, and a checkpoint saved by another user is not sealed with it`;
-  if (k === -74) return `this user's kernel keyring holds a key named ${keyName} that sandlock did not make (not 32 bytes)`;
+  if (k === -EBADMSG) return `this user's kernel keyring holds a key named ${keyName} that sandlock did not make (not 32 bytes)`;
   return `the kernel keyring cannot be used here (${errnoName(-k)})`;
 }
 

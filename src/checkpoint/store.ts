@@ -81,8 +81,9 @@ function readAt(fd: number, buf: Buffer, offset: number): Promise<number> {
 }
 
 /**
- * Reads manifest.json, every file it lists (a missing one is left out for the decoder
- * to name) and the `extra` files that are there (at most MANIFEST_MAX_BYTES each). A checkpoint directory comes from outside, so nothing in it is trusted: every
+ * Reads manifest.json, every file it lists (a missing one is left out for the decoder to
+ * name) and the `extra` files that are there (at most MANIFEST_MAX_BYTES each). A
+ * checkpoint directory comes from outside, so nothing in it is trusted: every
  * file is opened relative to the directory's descriptor (renaming or swapping the
  * directory afterwards redirects nothing), without following a symlink (one to a secret
  * would leak its size and make the checksum a content oracle; one to /dev/zero would

@@ -36,10 +36,14 @@ export function fdLink(fd: number): string {
 }
 
 /**
- * The file's text read off the event loop (Node's pool), or undefined when it cannot be
- * read: for a /proc file whose length another process decides (the kernel makes the whole
- * text at the first read). The callback API, not fs/promises, which a CLI start would load.
+ * The fdinfo text of this process's descriptor `fd` when its link reads `link` (a kind such
+ * as "anon_inode:[timerfd]"), else undefined at once: another kind's fdinfo is the
+ * sandbox's to make long (an epoll file's holds a line per watch). Read off the event loop
+ * (Node's pool), since even these list the locks taken through the file, which a sandbox
+ * can multiply; the promise gives undefined when it cannot be read. The callback API, not
+ * fs/promises, which a CLI start would load.
  */
-export function readProcTextOffLoop(path: string): Promise<string | undefined> {
-  return new Promise((resolve) => readFile(path, "latin1", (err, text) => resolve(err === null ? text : undefined)));
+export function fdinfoOfKind(fd: number, link: string): Promise<string | undefined> | undefined {
+  if (fdLink(fd) !== link) return undefined;
+  return new Promise((resolve) => readFile(`/proc/self/fdinfo/${fd}`, "latin1", (err, text) => resolve(err === null ? text : undefined)));
 }

@@ -4,7 +4,7 @@
 
 import { createHash } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Checkpoint, CheckpointError, Sandbox, type PolicyInput } from "../../src/index.js";
@@ -56,6 +56,18 @@ async function roundTrip(cp: Checkpoint, name: string): Promise<Checkpoint> {
 function refusal(e: unknown) {
   if (!(e instanceof CheckpointError)) return { name: (e as Error).name, message: String((e as Error).message ?? e) };
   return { name: e.name, code: e.code, message: e.message, pid: e.pid ?? null, fd: e.fd ?? null };
+}
+
+/** The sandlock CLI run with `args` (and `env`), to its end. */
+function sandlock(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    c.stdout.on("data", (d) => (stdout += d));
+    c.stderr.on("data", (d) => (stderr += d));
+    c.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 async function refused(cp: Checkpoint, opts: Parameters<typeof Sandbox.restore>[1] = {}) {
@@ -204,17 +216,8 @@ async function run(): Promise<unknown> {
     case "cli": {
       // sandlock run --name, checkpoint NAME DIR, kill, restore DIR: a dynamically linked
       // sleep resumes (its nanosleep restarts) and exits 0; a tree is refused by name.
-      const cli = CLI;
       const env = { ...process.env, XDG_RUNTIME_DIR: work };
-      const sh = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-        new Promise((resolve) => {
-          const c = spawn(process.execPath, [cli, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-          let stdout = "";
-          let stderr = "";
-          c.stdout.on("data", (d) => (stdout += d));
-          c.stderr.on("data", (d) => (stderr += d));
-          c.on("close", (code) => resolve({ code, stdout, stderr }));
-        });
+      const sh = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> => sandlock(args, env);
       const ro = ["-r", "/usr", "-r", "/lib", "-r", "/lib64", "-r", "/bin", "-r", "/etc"];
       // The sandboxed sleeps last SLEEP seconds: long enough that a loaded host (each CLI
       // start can take a second there) still catches them running, and the restored copy
@@ -293,16 +296,16 @@ print(r, ctypes.get_errno())`;
       result.givenCounted = lines().length - before;
       // The CLI: refused without a policy, with the reason; a profile naming a command, an
       // empty -p and an unknown profile are refused by name.
-      const sh = (args: string[]): { code: number | null; stderr: string } => {
-        const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 60_000 });
-        return { code: r.status, stderr: r.stderr };
+      const sh = async (args: string[]): Promise<{ code: number | null; stderr: string }> => {
+        const { code, stderr } = await sandlock(args);
+        return { code, stderr };
       };
-      result.cli = sh(["restore", dir]);
+      result.cli = await sh(["restore", dir]);
       const withCmd = join(work, "with-cmd.toml");
       writeFileSync(withCmd, `[program]\nexec = "/bin/true"\n`);
-      result.cliWithCmd = sh(["restore", "--profile-file", withCmd, dir]);
-      result.cliEmpty = sh(["restore", "-p", "", dir]);
-      result.cliUnknown = sh(["restore", "-p", "no-such-profile-here", dir]);
+      result.cliWithCmd = await sh(["restore", "--profile-file", withCmd, dir]);
+      result.cliEmpty = await sh(["restore", "-p", "", dir]);
+      result.cliUnknown = await sh(["restore", "-p", "no-such-profile-here", dir]);
       // An unsealed checkpoint restored by the CLI under a profile: a sleep finishes (exit
       // 0); without one, refused.
       const sleeper = await captured(["/bin/sleep", "1"], () => true, { fsReadable: system });
@@ -311,8 +314,8 @@ print(r, ctypes.get_errno())`;
       rmSync(join(dir3, "seal"));
       const profile = join(work, "system.toml");
       writeFileSync(profile, `[filesystem]\nread = ${JSON.stringify(system)}\n`);
-      result.cliProfile = sh(["restore", "--profile-file", profile, dir3]);
-      result.cliUnsealed = sh(["restore", dir3]);
+      result.cliProfile = await sh(["restore", "--profile-file", profile, dir3]);
+      result.cliUnsealed = await sh(["restore", dir3]);
       // A seal removed, and a key this user does not hold (another user's, or one lost).
       rmSync(join(dir, "seal"));
       result.removed = (await Checkpoint.load(dir)).unverified ?? null;

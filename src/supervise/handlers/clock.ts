@@ -9,7 +9,7 @@ import { native } from "../../confine/native.js";
 import { deny, returnValue, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import type { Notification } from "../notification.js";
-import { fdLink, readProcTextOffLoop } from "../../kernel/proc-text.js";
+import { fdinfoOfKind } from "../../kernel/proc-text.js";
 
 const EFAULT = 14;
 const EINVAL = 22;
@@ -142,14 +142,13 @@ export function clockHandlers(ctx: SupervisorContext): HandlerTable {
     const dup = native().threadGetfd(n.pid, n.argI32(0));
     if (dup < 0) return deny(-dup);
     // The timer's clock is in its fdinfo, read only once the descriptor is known to be a
-    // timerfd (another file's fdinfo is the sandbox's to make long: an epoll file's holds a
-    // line per watch), and off the event loop (a timerfd's lists the locks taken through
-    // it, which the sandbox can multiply too): docs/security.md.
-    if (fdLink(dup) !== "anon_inode:[timerfd]") {
+    // timerfd, and off the event loop (fdinfoOfKind; docs/security.md).
+    const reading = fdinfoOfKind(dup, "anon_inode:[timerfd]");
+    if (reading === undefined) {
       closeSync(dup);
       return deny(EINVAL);
     }
-    return readProcTextOffLoop(`/proc/self/fdinfo/${dup}`).then((info) => {
+    return reading.then((info) => {
       try {
         // The duplicate and the deadline are the caller's: its call is still pending.
         if (!ctx.memory.stillValid(n)) return deny(EFAULT);

@@ -8,7 +8,7 @@ import { native } from "../../confine/native.js";
 import { deny, returnValue, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import { Targets } from "../targets.js";
-import { fdLink, readProcTextOffLoop } from "../../kernel/proc-text.js";
+import { fdinfoOfKind } from "../../kernel/proc-text.js";
 
 const EPERM = 1;
 const EBADF = 9;
@@ -16,12 +16,9 @@ const ESRCH = 3;
 
 /** The pid a pidfd of ours refers to: a number, -1 once it has exited, undefined when
  * the descriptor is not a pidfd. Its fdinfo is read only once the descriptor is known to
- * be a pidfd (another file's fdinfo is the sandbox's to make long: an epoll file's holds a
- * line per watch), and off the event loop (a pidfd's lists the locks taken through it,
- * which the sandbox can multiply too): docs/security.md. */
+ * be a pidfd, and off the event loop (fdinfoOfKind; docs/security.md). */
 function pidfdTarget(fd: number): Promise<number | undefined> | undefined {
-  if (fdLink(fd) !== "anon_inode:[pidfd]") return undefined;
-  return readProcTextOffLoop(`/proc/self/fdinfo/${fd}`).then((text) => {
+  return fdinfoOfKind(fd, "anon_inode:[pidfd]")?.then((text) => {
     const m = text === undefined ? null : /^Pid:\s*(-?\d+)$/m.exec(text);
     return m ? Number(m[1]) : undefined;
   });
