@@ -712,7 +712,12 @@ export class Sandbox {
     return this.launcher;
   }
 
-  /** Stops every process of the sandbox; resolves when all of them are stopped. */
+  /**
+   * Stops every process of the sandbox; resolves when all of them are stopped. Each gets one
+   * SIGSTOP, sent again only when a process of the sandbox continued it meanwhile; a thread
+   * of a stopped process may still be on its way to the stop, but runs none of its own
+   * code again.
+   */
   async pause(): Promise<void> {
     const l = this.requireLive("pause");
     this.pausing = true;

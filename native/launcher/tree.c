@@ -113,6 +113,37 @@ struct linux_dirent64 {
   char name[];
 };
 
+static int is_running(char s) { return s != 'T' && s != 't' && s != 'Z' && s != 'X'; }
+static int is_stopped(char s) { return s == 'T' || s == 't'; }
+static int is_group_stopped(char s) { return s == 'T'; }
+
+/* The state of the first thread of pid (in /proc's order) that pick accepts, or 0 when
+ * none does or pid is gone. */
+static char thread_state(pid_t pid, int (*pick)(char)) {
+  char rel[48], trel[80];
+  sl_fmt_path(rel, proc_dir >= 0 ? "" : "/proc/", pid, "/task");
+  long dir = open_retry(proc_dir >= 0 ? proc_dir : AT_FDCWD, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return 0;
+  char found = 0;
+  char buf[4096] __attribute__((aligned(8)));
+  while (found == 0) {
+    long n = SC3(NR_getdents64, dir, buf, sizeof buf);
+    if (n <= 0) break;
+    for (long off = 0; off < n && found == 0;) {
+      struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
+      off += d->reclen;
+      if (d->name[0] < '1' || d->name[0] > '9') continue;
+      sl_fmt_path(trel, "", pid, "/task/");
+      size_t at = sl_strlen(trel);
+      sl_fmt_path(trel + at, "", sl_parse_long(d->name, NULL), "/stat");
+      struct proc_entry t;
+      if (read_stat_file(trel, &t) == 0 && pick(t.state)) found = t.state;
+    }
+  }
+  SC1(NR_close, dir);
+  return found;
+}
+
 /*
  * The state of a process whose thread-group leader has exited while other threads go on
  * (SYS_exit from the main thread): /proc/<pid>/stat then shows the leader, a zombie, though
@@ -122,36 +153,9 @@ struct linux_dirent64 {
  * is neither stopped nor dead ('R', 'S', 'D'...), else 'T' when one is stopped, else 'Z'.
  */
 static char group_state(pid_t pid) {
-  char rel[48], trel[80];
-  sl_fmt_path(rel, proc_dir >= 0 ? "" : "/proc/", pid, "/task");
-  long dir = open_retry(proc_dir >= 0 ? proc_dir : AT_FDCWD, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return 'Z'; /* gone */
-  char state = 'Z';
-  char buf[4096] __attribute__((aligned(8)));
-  for (;;) {
-    long n = SC3(NR_getdents64, dir, buf, sizeof buf);
-    if (n <= 0) break;
-    for (long off = 0; off < n;) {
-      struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
-      off += d->reclen;
-      if (d->name[0] < '1' || d->name[0] > '9') continue;
-      long tid = sl_parse_long(d->name, NULL);
-      if (tid == pid) continue;
-      sl_fmt_path(trel, "", pid, "/task/");
-      size_t at = sl_strlen(trel);
-      sl_fmt_path(trel + at, "", tid, "/stat");
-      struct proc_entry t;
-      if (read_stat_file(trel, &t) < 0) continue;
-      if (t.state == 'T' || t.state == 't') {
-        state = 'T';
-      } else if (t.state != 'Z' && t.state != 'X') {
-        SC1(NR_close, dir);
-        return t.state;
-      }
-    }
-  }
-  SC1(NR_close, dir);
-  return state;
+  char s = thread_state(pid, is_running);
+  if (s != 0) return s;
+  return thread_state(pid, is_stopped) != 0 ? 'T' : 'Z';
 }
 
 static int grow(struct proc_table *t) {
@@ -294,9 +298,46 @@ int sl_tree_cpu(void) {
   return total > 0x7fffffff ? 0x7fffffff : (int)total;
 }
 
+/* Whether pid's SIGSTOP is already on its way: still queued for the process (ShdPnd), or
+ * taken by one of its threads, which is then stopped ('T') while the others follow. The
+ * queue is read first: the kernel takes SIGSTOP off it and stops the taking thread under
+ * one hold of the signal lock, so a queue found empty means that thread's state is
+ * already 'T', or the stop was undone by a SIGCONT (from a process of the sandbox not yet
+ * stopped) or never sent. 0 when the stop must be sent (again), 1 when it is under way. */
+static int stop_under_way(pid_t pid) {
+  char rel[48], buf[4096];
+  sl_fmt_path(rel, proc_dir >= 0 ? "" : "/proc/", pid, "/status");
+  long fd = open_retry(proc_dir >= 0 ? proc_dir : AT_FDCWD, rel, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  long n = SC3(NR_read, fd, buf, sizeof buf - 1);
+  SC1(NR_close, fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  static const char key[] = "\nShdPnd:";
+  for (long i = 0; i + (long)sizeof key - 1 < n; i++) {
+    if (memcmp(buf + i, key, sizeof key - 1) != 0) continue;
+    const char *p = buf + i + sizeof key - 1;
+    while (*p == ' ' || *p == '\t') p++;
+    /* 16 hex digits, signal s at bit s - 1: SIGSTOP's digit is the fifth from the end. */
+    const char *end = p;
+    while ((*end >= '0' && *end <= '9') || (*end >= 'a' && *end <= 'f')) end++;
+    if (end - p >= 5) {
+      char d = end[-5];
+      int v = d <= '9' ? d - '0' : d - 'a' + 10;
+      if (v & (1 << ((SIGSTOP - 1) % 4))) return 1;
+    }
+    break;
+  }
+  return thread_state(pid, is_group_stopped) != 0;
+}
+
 /* Stops every process and returns once all of them are stopped. A process that forks
  * before its SIGSTOP lands leaves a running child; rescanning until no running process
- * is left catches it, and a stopped process cannot fork again. */
+ * is left catches it, and a stopped process cannot fork again. A process still shown
+ * running on a rescan is sent SIGSTOP again only when its first one is no longer on its
+ * way (stop_under_way): a second sent while a multi-threaded process's group stop is
+ * still reaching its leader stayed queued once it stopped, and a checkpoint of the
+ * paused sandbox recorded it as a pending signal. */
 int sl_tree_stop(void) {
   struct proc_table t = {0};
   int stopped = 0;
@@ -314,7 +355,7 @@ int sl_tree_stop(void) {
         stopped++;
       } else if (s != 'Z' && s != 'X') {
         running++;
-        SC2(NR_kill, t.v[i].pid, SIGSTOP);
+        if (round == 0 || !stop_under_way(t.v[i].pid)) SC2(NR_kill, t.v[i].pid, SIGSTOP);
       }
     }
     if (running == 0) break;

@@ -19,6 +19,8 @@ import { timerRefusal } from "./timers.js";
 export const KERNEL_MAPS = new Set(["[vvar]", "[vvar_vclock]", "[vdso]", "[vsyscall]", "[uprobes]"]);
 const O_ACCMODE = 3;
 const O_PATH = 0o10000000;
+/** SIGSTOP, SIGTSTP, SIGTTIN and SIGTTOU (19-22) as a pending-signal mask (bit s - 1). */
+const STOP_SIGNALS = 0xfn << 18n;
 
 const refuse = (message: string, details: { pid?: number; fd?: number } = {}): never => {
   throw new CheckpointError("CHECKPOINT_REFUSED", `restore: ${message}`, details);
@@ -130,11 +132,16 @@ export function checkImage(cp: Checkpoint, policy: Policy): void {
     // Signals queued but not delivered (blocked, or not yet taken): the restored process is
     // a new one whose queues start empty, and re-raising them would lose their siginfo. The
     // one a thread was stopped with at the freeze is delivered again (restore-run.ts).
-    if (BigInt(`0x${p.sigSharedPending || "0"}`) !== 0n) {
+    // Stop signals queued in a process of a paused sandbox are the exception: the SIGCONT
+    // that resumes it discards them unread (the kernel empties every queue of SIGSTOP,
+    // SIGTSTP, SIGTTIN and SIGTTOU when SIGCONT is sent, blocked or not), and the restore
+    // is that resumption, so the restored process starts as the resumed one would.
+    const ignored = p.threads.every((t) => t.stop === "group-stop") ? STOP_SIGNALS : 0n;
+    if ((BigInt(`0x${p.sigSharedPending || "0"}`) & ~ignored) !== 0n) {
       refuse(`process ${p.pid} has signals pending for the process (ShdPnd ${p.sigSharedPending}); pending signals cannot be restored`, { pid: p.pid });
     }
     for (const t of p.threads) {
-      if (BigInt(`0x${t.sigPending || "0"}`) !== 0n) refuse(`process ${p.pid} thread ${t.tid} has signals pending (SigPnd ${t.sigPending}); pending signals cannot be restored`, { pid: p.pid });
+      if ((BigInt(`0x${t.sigPending || "0"}`) & ~ignored) !== 0n) refuse(`process ${p.pid} thread ${t.tid} has signals pending (SigPnd ${t.sigPending}); pending signals cannot be restored`, { pid: p.pid });
     }
     const timers = timerRefusal(p);
     if (timers !== undefined) refuse(timers, { pid: p.pid });

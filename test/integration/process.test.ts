@@ -3,7 +3,7 @@
 // the process group, pause/resume, and exit statuses.
 
 import assert from "node:assert/strict";
-import { answer, securityCase } from "../helpers/harness.js";
+import { answer, scriptCase, securityCase } from "../helpers/harness.js";
 import { SYSTEM_RO } from "../helpers/system.js";
 
 const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
@@ -100,6 +100,26 @@ securityCase("pause stops a counter and resume restarts it", { policy: base, cmd
   assert.ok(atPause > 0, "the counter ran before the pause");
   assert.equal(afterWait, atPause, "no progress while paused");
   assert.ok(afterResume > afterWait + 5, `progress after resume (${afterWait} -> ${afterResume})`);
+});
+
+// pause() sends each process one SIGSTOP and rescans until all are stopped. A second one,
+// sent while a multi-threaded process's group stop was still reaching its leader, stayed
+// queued once it stopped, and a checkpoint of the paused sandbox recorded it as a pending
+// signal its restore refused (the CI of stop 35). The launcher now sends again only when
+// the first is no longer under way (native/launcher/tree.c stop_under_way): still queued,
+// or taken by a thread that is stopped.
+const PAUSE = "dist/test/scripts/pause-case.js";
+scriptCase("pause, 2 s of rounds on a process spinning in 9 threads: every thread stops and no SIGSTOP is left queued", PAUSE, ["${PROBE}", "spin", "8", "2000"], (out) => {
+  assert.ok(out.rounds >= 10, `rounds: ${out.rounds}`);
+  assert.deepEqual({ queued: out.queued, unstopped: out.unstopped, continued: out.continued }, { queued: 0, unstopped: 0, continued: 0 });
+});
+
+// The attacker's version: the parent continues its already stopped child in a loop while
+// the pause is under way. Before the change, 6 of 63 rounds left a SIGSTOP queued here.
+scriptCase("pause, 2 s of rounds on two spinning processes, one sending the other SIGCONT in a loop: both stay stopped and no SIGSTOP is left queued", PAUSE, ["${PROBE}", "spin-cont", "4", "2000"], (out) => {
+  assert.ok(out.rounds >= 10, `rounds: ${out.rounds}`);
+  assert.equal(out.procs, 2);
+  assert.deepEqual({ queued: out.queued, unstopped: out.unstopped, continued: out.continued }, { queued: 0, unstopped: 0, continued: 0 });
 });
 
 securityCase("timeout kills the command and reports status timeout", { policy: base, cmd: probe("sleep", "30"), timeout: 300 }, (o) => {

@@ -94,6 +94,22 @@ scriptCase("restore refuses, before anything runs, what it cannot restore or mus
   assert.equal(out.untouched, true, "no refused restore ran any of the image (the counter's file is as captured)");
 });
 
+// Stop signals queued in a paused sandbox: its resume's SIGCONT discards them, and the
+// restore, which resumes it, does the same. pause() itself used to leave a second SIGSTOP
+// queued now and then (process.test.ts), which made this restore refuse.
+scriptCase("restore: stop signals queued in a paused sandbox are discarded as its resume discards them; captured running, they are refused", SCRIPT, ["stoppending", COUNTER], (out) => {
+  // SIGTTIN (21) for the process, SIGTSTP (20) for the thread.
+  assert.equal(out.running.code, "CHECKPOINT_REFUSED", JSON.stringify(out.running));
+  assert.match(out.running.message, /^restore: process \d+ has signals pending for the process \(ShdPnd 0*100000\); pending signals cannot be restored$/);
+  assert.deepEqual(out.captured, { stops: ["group-stop"], shdPnd: "0000000000100000", sigPnd: ["0000000000080000"] });
+  assert.equal(out.whilePaused, "0000000000100000/0000000000080000", "queued while paused");
+  assert.equal(out.beforeResume, "0000000000100000/0000000000080000");
+  assert.equal(out.afterResume, "0000000000000000/0000000000000000", "the kernel discarded both at the resume");
+  assert.equal(out.restored, "0000000000000000/0000000000000000");
+  assert.ok(out.values.length >= out.before + 5);
+  consecutive(out.values);
+});
+
 scriptCase("sandlock restore DIR resumes what sandlock checkpoint NAME DIR saved; refusals and usage errors are named", SCRIPT, ["cli", COUNTER], (out) => {
   assert.equal(out.one.code, 0, out.one.stderr);
   assert.match(out.one.stdout, /^one: 1 process, \d+\.\d MiB of memory, saved to \//);

@@ -180,6 +180,52 @@ async function run(): Promise<unknown> {
       const all = lines();
       return { before, errnosBefore: [...new Set(all.slice(0, before).map((l) => l[3]))], errnosAfter: [...new Set(all.slice(before).map((l) => l[3]))], values: all.map((l) => Number(l[0])) };
     }
+    case "stoppending": {
+      // SIGTSTP left queued for the thread and SIGTTIN for the process, both blocked: a
+      // capture of the running sandbox keeps them (refused); one of the paused sandbox may
+      // drop them, as the resume's SIGCONT does (checked on the original here).
+      const file = join(out, "stop");
+      const pending = (pid: number): string => {
+        const masks = readdirSync(`/proc/${pid}/task`).map((t) => readFileSync(`/proc/${pid}/task/${t}/status`, "latin1"));
+        return masks.map((m) => /^ShdPnd:\s*(\S+)/m.exec(m)![1] + "/" + /^SigPnd:\s*(\S+)/m.exec(m)![1]).join(" ");
+      };
+      const sb0 = new Sandbox(base);
+      await sb0.spawn([counter, file, "stoppending"]);
+      await until("3 lines", () => lines(file).length >= 3);
+      const running = await sb0.checkpoint();
+      await sb0.pause();
+      const paused = await roundTrip(await sb0.checkpoint(), "stop");
+      const whilePaused = pending(sb0.pid!);
+      // Killed while paused, the file stays as captured; the resume is watched on a second run.
+      await sb0.kill();
+      await sb0.wait().catch(() => undefined);
+      const sb1 = new Sandbox(base);
+      await sb1.spawn([counter, join(out, "stop2"), "stoppending"]);
+      await until("3 lines", () => lines(join(out, "stop2")).length >= 3);
+      await sb1.pause();
+      const beforeResume = pending(sb1.pid!);
+      await sb1.resume();
+      const afterResume = pending(sb1.pid!);
+      await sb1.kill();
+      await sb1.wait().catch(() => undefined);
+      const p = paused.processes[0]!;
+      const before = lines(file).length;
+      const sb = await Sandbox.restore(paused);
+      await until("5 more lines", () => lines(file).length >= before + 5);
+      const restored = pending(sb.pid!);
+      await sb.kill();
+      await sb.wait().catch(() => undefined);
+      return {
+        running: await refused(running),
+        captured: { stops: p.threads.map((t) => t.stop), shdPnd: p.sigSharedPending, sigPnd: p.threads.map((t) => t.sigPending) },
+        whilePaused,
+        beforeResume,
+        afterResume,
+        restored,
+        before,
+        values: lines(file).map((l) => Number(l[0])),
+      };
+    }
     case "refusals": {
       const result: Record<string, unknown> = {};
       // Each capture counts into a file of its own: a fresh process must have written.
