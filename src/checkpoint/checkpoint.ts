@@ -63,8 +63,9 @@ export class Checkpoint {
    * Writes the checkpoint as the new directory dir (which must not exist), atomically.
    * Refused (CHECKPOINT_FAILED) beneath a directory the checkpoint's own policy lets a
    * sandbox write (fsWritable, workdir, a chroot's root or writable fsMount): a restore
-   * without a policy runs under the policy saved there. Sealed with a key kept in this
-   * user's kernel keyring, which no sandbox can reach; where the keyring cannot be used the
+   * without a policy runs under the policy saved there. Sealed, with the directory's real
+   * path (a checkpoint moved or copied is not trusted), with a key kept in this user's
+   * kernel keyring, which no sandbox can reach; where the keyring cannot be used the
    * checkpoint is saved without a seal, and the result says why (a restore of it then needs
    * a policy).
    */
@@ -72,9 +73,16 @@ export class Checkpoint {
     if (typeof dir !== "string" || dir === "") throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint save: dir must be a non-empty path string, got ${JSON.stringify(dir)}`);
     const [{ encodeCheckpoint, MANIFEST }, { saveFiles }, { refusedSavePlace }, { SEAL, sealOf }] = await Promise.all([import("./format.js"), import("./store.js"), import("./save-place.js"), import("./seal.js")]);
     const files = encodeCheckpoint(this.data());
-    const sealed = sealOf(files.get(MANIFEST)!);
-    if ("seal" in sealed) files.set(SEAL, sealed.seal);
-    await saveFiles(dir, files, (parentReal) => refusedSavePlace(this.policyJSON, parentReal));
+    let sealed: ReturnType<typeof sealOf> = { why: "not saved" };
+    await saveFiles(
+      dir,
+      files,
+      (parentReal) => refusedSavePlace(this.policyJSON, parentReal),
+      (place) => {
+        sealed = sealOf(files.get(MANIFEST)!, place);
+        return new Map("seal" in sealed ? [[SEAL, sealed.seal]] : []);
+      },
+    );
     return "seal" in sealed ? { sealed: true } : { sealed: false, why: sealed.why };
   }
 
@@ -83,9 +91,9 @@ export class Checkpoint {
   static async load(dir: string): Promise<Checkpoint> {
     if (typeof dir !== "string" || dir === "") throw new CheckpointError("CHECKPOINT_INVALID", `checkpoint load: dir must be a non-empty path string, got ${JSON.stringify(dir)}`);
     const [{ decodeCheckpoint, MANIFEST }, { loadFiles }, { SEAL, sealProblem }] = await Promise.all([import("./format.js"), import("./store.js"), import("./seal.js")]);
-    const { where, files } = await loadFiles(dir, [SEAL]);
+    const { where, place, files } = await loadFiles(dir, [SEAL]);
     const data = decodeCheckpoint(where, (name) => files.get(name));
-    const problem = sealProblem(files.get(MANIFEST), files.get(SEAL));
+    const problem = sealProblem(files.get(MANIFEST), files.get(SEAL), place);
     return new Checkpoint(data, problem === undefined ? undefined : `checkpoint ${where}: ${problem}`);
   }
 

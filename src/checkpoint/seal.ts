@@ -1,6 +1,6 @@
-// The seal of a saved checkpoint: an HMAC-SHA256 of its manifest.json (which holds the
-// size and SHA-256 of every other file) under a key kept in the saving user's kernel
-// keyring. A restore without a policy runs under the policy saved in the directory, and a
+// The seal of a saved checkpoint: an HMAC-SHA256 of its directory's real path and its
+// manifest.json (which holds the size and SHA-256 of every other file) under a key kept in
+// the saving user's kernel keyring. A restore without a policy runs under the policy saved in the directory, and a
 // sandbox allowed to write where a checkpoint lies could rewrite it (the policy, the
 // memory): no sandbox can reach the keyring (keyctl, add_key and request_key are refused in
 // every sandbox), so no sandbox can make a seal that verifies. docs/checkpoint.md, "The seal".
@@ -11,10 +11,11 @@ import { errnoName } from "../confine/errno.js";
 
 /** The seal's file in a checkpoint directory (not listed in manifest.json, which it seals). */
 export const SEAL = "seal";
-/** What it holds: the HMAC in hex and a newline. */
-const SEAL_BYTES = 65;
-/** Said before the manifest in what the HMAC covers: a seal of this is of nothing else. */
-const LABEL = "sandlock checkpoint seal 1\0";
+/** What it starts with: the HMAC in hex and a newline; the rest is the directory's path. */
+const MAC_BYTES = 65;
+/** Said first in what the HMAC covers: a seal of this is of nothing else. Then the
+ * directory's real path and a NUL (a path holds none), then the manifest. */
+const LABEL = "sandlock checkpoint seal 2\0";
 const ENOKEY = 126;
 const EBADMSG = 74;
 
@@ -37,33 +38,40 @@ function sealKey(create: boolean): Buffer | string {
   return `the kernel keyring cannot be used here (${errnoName(-k)})`;
 }
 
-function hmac(key: Buffer, manifest: Buffer): Buffer {
-  return createHmac("sha256", key).update(LABEL).update(manifest).digest();
+function hmac(key: Buffer, place: string, manifest: Buffer): Buffer {
+  return createHmac("sha256", key).update(LABEL).update(place).update("\0").update(manifest).digest();
 }
 
-/** The seal of `manifest` (the seal file's bytes), or why the checkpoint cannot be sealed.
- * The key is made at the first save. Read again after sealing: a save making the key at
- * the same instant as another may have had its bytes replaced by the other's. */
-export function sealOf(manifest: Buffer): { seal: Buffer } | { why: string } {
+/** The seal of `manifest` for the directory whose real path is `place` (the seal file's
+ * bytes), or why the checkpoint cannot be sealed. The key is made at the first save. Read
+ * again after sealing: a save making the key at the same instant as another may have had
+ * its bytes replaced by the other's. */
+export function sealOf(manifest: Buffer, place: string): { seal: Buffer } | { why: string } {
   for (let tries = 0; tries < 5; tries++) {
     const key = sealKey(true);
     if (typeof key === "string") return { why: key };
-    const mac = hmac(key, manifest);
+    const mac = hmac(key, place, manifest);
     const again = sealKey(false);
-    if (typeof again !== "string" && again.equals(key)) return { seal: Buffer.from(`${mac.toString("hex")}\n`) };
+    if (typeof again !== "string" && again.equals(key)) return { seal: Buffer.from(`${mac.toString("hex")}\n${place}`) };
   }
   return { why: `the seal key ${keyName} changed at every read (another process of this user keeps replacing it)` };
 }
 
 /** Why a loaded checkpoint's saved policy cannot be trusted, or undefined when its seal
- * verifies under this user's key. */
-export function sealProblem(manifest: Buffer | undefined, seal: Buffer | undefined): string | undefined {
+ * verifies under this user's key for the directory it was read from (real path `place`). */
+export function sealProblem(manifest: Buffer | undefined, seal: Buffer | undefined, place: string): string | undefined {
   if (manifest === undefined) return "it has no manifest.json";
   if (seal === undefined) return `it has no seal (the file ${SEAL}: saved by an earlier sandlock or where the kernel keyring could not be used, or removed)`;
+  // The path written after the HMAC names where it was saved; the HMAC, checked below with
+  // the place it is read from, is what decides.
+  const saved = seal.length > MAC_BYTES && seal[MAC_BYTES - 1] === 0x0a ? seal.subarray(MAC_BYTES).toString() : undefined;
+  if (saved !== undefined && saved !== place) {
+    return `it was saved as ${saved} and is read from ${place}: a seal binds a checkpoint to the directory it was saved as, so one moved, copied or swapped with another is not trusted`;
+  }
   const key = sealKey(false);
   if (typeof key === "string") return `its seal cannot be checked: ${key}`;
-  const want = Buffer.from(`${hmac(key, manifest).toString("hex")}\n`);
-  if (seal.length !== SEAL_BYTES || !timingSafeEqual(seal, want)) {
+  const want = Buffer.from(`${hmac(key, place, manifest).toString("hex")}\n${place}`);
+  if (seal.length !== want.length || !timingSafeEqual(seal, want)) {
     return "its seal does not match this user's key: a file of it was changed after it was saved (the manifest, or the seal itself), or it was saved by another user or under a key since lost";
   }
   return undefined;

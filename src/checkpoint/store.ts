@@ -6,7 +6,7 @@
 import { closeSync, constants, fstatSync, openSync, read, readlinkSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { native } from "../confine/native.js";
-import { basename, dirname, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { CheckpointError } from "../errors.js";
 import { errnoName } from "../confine/errno.js";
 import { errnoCode } from "./errno.js";
@@ -17,7 +17,12 @@ import { writeNewDir } from "../kernel/new-dir.js";
 /** Writes files (manifest.json last) as the new directory dir, atomically. `refuse`, given
  * the real path of the parent directory as pinned (the descriptor the files are written
  * beneath), may name why the save must not happen there. */
-export async function saveFiles(dir: string, files: ReadonlyMap<string, Buffer>, refuse?: (parentReal: string) => string | undefined): Promise<void> {
+export async function saveFiles(
+  dir: string,
+  files: ReadonlyMap<string, Buffer>,
+  refuse?: (parentReal: string) => string | undefined,
+  more?: (placeReal: string) => ReadonlyMap<string, Buffer>,
+): Promise<void> {
   const target = resolve(dir);
   const parent = dirname(target);
   const failed = (message: string, cause?: unknown): CheckpointError =>
@@ -43,8 +48,10 @@ export async function saveFiles(dir: string, files: ReadonlyMap<string, Buffer>,
   // Checked on the descriptor itself: a link swapped into the path after this point
   // changes nothing, every file is created beneath this very directory.
   let why: string | undefined;
+  let parentReal: string;
   try {
-    why = refuse?.(readlinkSync(`/proc/self/fd/${parentFd}`));
+    parentReal = readlinkSync(`/proc/self/fd/${parentFd}`);
+    why = refuse?.(parentReal);
   } catch (e) {
     closeSync(parentFd);
     throw failed(`cannot use the parent directory ${parent} (${errnoCode(e) ?? (e as Error).message})`, e);
@@ -56,7 +63,9 @@ export async function saveFiles(dir: string, files: ReadonlyMap<string, Buffer>,
   try {
     const manifest = files.get(MANIFEST);
     if (manifest === undefined) throw new Error("encoder produced no manifest");
-    writeNewDir(parentFd, basename(target), [...[...files].filter(([name]) => name !== MANIFEST), [MANIFEST, manifest]]);
+    // `more`: files made for the directory's real place (its seal), known only here.
+    const extra = more?.(join(parentReal, basename(target))) ?? new Map<string, Buffer>();
+    writeNewDir(parentFd, basename(target), [...[...files, ...extra].filter(([name]) => name !== MANIFEST), [MANIFEST, manifest]]);
   } catch (e) {
     throw failed(`writing failed (${errnoCode(e) ?? (e as Error).message})`, e);
   } finally {
@@ -91,7 +100,7 @@ function readAt(fd: number, buf: Buffer, offset: number): Promise<number> {
  * must be a regular file of exactly the size the manifest records, and exactly that many
  * bytes are read.
  */
-export async function loadFiles(dir: string, extra: readonly string[] = []): Promise<{ where: string; files: Map<string, Buffer> }> {
+export async function loadFiles(dir: string, extra: readonly string[] = []): Promise<{ where: string; place: string; files: Map<string, Buffer> }> {
   const where = resolve(dir);
   const invalid = (message: string, extra: { cause?: unknown; path?: string } = {}): CheckpointError =>
     new CheckpointError("CHECKPOINT_INVALID", `checkpoint ${where}: ${message}`, { ...extra, errno: errnoCode(extra.cause) });
@@ -152,7 +161,9 @@ export async function loadFiles(dir: string, extra: readonly string[] = []): Pro
         if (data !== undefined) files.set(name, data);
       }
     }
-    return { where, files };
+    // The real path of the directory read (the descriptor's: a link swapped in later names
+    // another, which these files did not come from).
+    return { where, place: readlinkSync(`/proc/self/fd/${dirfd}`), files };
   } finally {
     closeSync(dirfd);
   }

@@ -131,7 +131,7 @@ scriptCase("restore: a saved policy rewritten by another sandbox is not trusted 
   assert.deepEqual(out.saved, { sealed: true });
   assert.equal(out.captured, null, "a checkpoint captured here is trusted");
   assert.equal(out.fresh, null, "the seal verifies on the directory as saved");
-  assert.match(out.sealFile, /^[0-9a-f]{64}\n$/);
+  assert.match(out.sealFile, /^[0-9a-f]{64}\n\//);
   assert.equal(out.tamper, "rewritten", "the other sandbox could rewrite the directory");
   assert.equal(out.keyInSandbox, "-1 1", "keyctl(KEYCTL_SEARCH) of the seal key in a sandbox: EPERM");
   assert.equal(out.tamperedPolicyGrants, true, "the rewritten policy is what load read");
@@ -154,4 +154,13 @@ scriptCase("restore: a saved policy rewritten by another sandbox is not trusted 
   assert.match(out.removed, /^checkpoint \/.*: it has no seal \(the file seal: /);
   assert.match(out.lost, /^checkpoint \/.*\/cp2: its seal cannot be checked: this user's kernel keyring holds no seal key \(sandlock:checkpoint-seal-test-absent\)/);
   assert.equal(out.found, null, "the same directory verifies under the user's key");
+  // The seal binds the directory's real path: swapped checkpoints are not trusted.
+  assert.equal(out.sealFile, out.sealFile.slice(0, 65) + out.place, "the seal file: the HMAC, then the place it was saved as");
+  assert.equal(out.swap, "swapped");
+  assert.equal(out.swappedPolicy, true, "what lies at a is the other checkpoint, with its own saved policy");
+  assert.match(out.swapped, /^checkpoint \/.*\/shared\/a: it was saved as \/.*\/shared\/b and is read from \/.*\/shared\/a: a seal binds a checkpoint to the directory it was saved as, so one moved, copied or swapped with another is not trusted$/);
+  assert.equal(out.swappedRestore.code, "CHECKPOINT_REFUSED");
+  assert.match(out.swappedRestore.message, /^restore: checkpoint \/.*\/shared\/a: it was saved as /);
+  assert.match(out.pathRewritten, /^checkpoint \/.*\/shared\/a: its seal does not match this user's key/);
+  assert.equal(out.viaLink, null, "read through a symlink to its parent, the same place: trusted");
 });

@@ -3,7 +3,7 @@
 // Usage: restore-case.js SCENARIO COUNTER (test/fixtures/checkpoint-counter.c built).
 
 import { createHash } from "node:crypto";
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -374,6 +374,28 @@ print(r, ctypes.get_errno())`;
         useSealKeyName(was);
       }
       result.found = (await Checkpoint.load(dir2)).unverified ?? null;
+      // The place: two sealed checkpoints, each with its own policy, swapped by the other
+      // sandbox (granted the directory they lie in).
+      const a = join(shared, "a");
+      const b = join(shared, "b");
+      await cp.save(a);
+      await sleeper.save(b);
+      const SWAP = `const fs = require("fs"); const [a, b] = process.argv.slice(1);
+fs.renameSync(a, a + ".t"); fs.renameSync(b, a); fs.renameSync(a + ".t", b); console.log("swapped");`;
+      const swap = await Sandbox.run(other, [node, "-e", SWAP, a, b], { timeout: 60_000 });
+      result.swap = swap.stdoutText.trim() || swap.stderrText.trim().slice(0, 300);
+      const swapped = await Checkpoint.load(a);
+      result.swapped = swapped.unverified ?? null;
+      result.swappedPolicy = swapped.policy.fsReadable.includes("/usr");
+      result.swappedRestore = await refused(swapped);
+      // The path after the HMAC rewritten to the new place: the HMAC, made for the old one, decides.
+      writeFileSync(join(a, "seal"), Buffer.concat([readFileSync(join(a, "seal")).subarray(0, 65), Buffer.from(realpathSync(a))]));
+      result.pathRewritten = (await Checkpoint.load(a)).unverified ?? null;
+      // Another spelling of the place it was saved as (a symlink to the parent): trusted.
+      await cp.save(join(shared, "d"));
+      symlinkSync(shared, join(work, "link"));
+      result.viaLink = (await Checkpoint.load(join(work, "link", "d"))).unverified ?? null;
+      result.place = realpathSync(dir);
       return result;
     }
     default:
