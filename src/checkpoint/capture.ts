@@ -3,6 +3,7 @@
 // thaw. Everything is read from /proc and ptrace as the sandbox's parent, no privilege.
 
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { release as kernelRelease } from "node:os";
 import { errnoName } from "../confine/errno.js";
 import { native } from "../confine/native.js";
@@ -16,7 +17,7 @@ import { captureSigActions } from "./sigactions.js";
 import { markSharedFds } from "./shared-fds.js";
 import { captureSched } from "./sched.js";
 import { captureTimers } from "./timers.js";
-import { auxvPageSize, parseMaps, parseStat, parseStatus, privatePageRuns } from "./procfs.js";
+import { auxvPageSize, parseMapsInTurns, parseStat, parseStatus, privatePageRuns } from "./procfs.js";
 import { Turns } from "./turns.js";
 
 const ESRCH = 3;
@@ -55,10 +56,20 @@ function readProc(pid: number, file: string): Buffer {
   }
 }
 
-/** A /proc file some kernels lack (timers needs CONFIG_CHECKPOINT_RESTORE): undefined then. */
-function readOptional(pid: number, file: string): string | undefined {
+/** readProc's text, read on Node's pool (a large file: maps). */
+async function readProcAsync(pid: number, file: string): Promise<string> {
   try {
-    return readFileSync(`/proc/${pid}/${file}`, "latin1");
+    return await readFile(`/proc/${pid}/${file}`, "latin1");
+  } catch (e) {
+    throw procError(pid, `read /proc/${pid}/${file}`, e);
+  }
+}
+
+/** A /proc file some kernels lack (timers needs CONFIG_CHECKPOINT_RESTORE): undefined then.
+ * Read on Node's pool: a process may hold tens of thousands of POSIX timers. */
+async function readOptional(pid: number, file: string): Promise<string | undefined> {
+  try {
+    return await readFile(`/proc/${pid}/${file}`, "latin1");
   } catch {
     return undefined;
   }
@@ -103,7 +114,7 @@ export async function captureSandbox(req: CaptureRequest): Promise<CheckpointDat
         const image = await captureProcess(pid, threads, notes, turns);
         const actions = await captureSigActions(pid, threads, image.maps, BigInt(`0x${image.sigCaught || "0"}`), req.stopTimeoutMs);
         // Not read (no thread can run the calls): left out, and a restore refuses the process.
-        const procTimers = readOptional(pid, "timers");
+        const procTimers = await readOptional(pid, "timers");
         const timers = procTimers === undefined ? undefined : await captureTimers(pid, procTimers, threads, image.maps, req.stopTimeoutMs);
         processes.push({ ...image, ...(actions !== undefined ? { sigActions: actions } : {}), ...(timers !== undefined ? { timers } : {}) });
       } catch (e) {
@@ -147,7 +158,14 @@ async function captureProcess(pid: number, stopped: readonly StoppedThread[], no
   const status = parseStatus(readProc(pid, "status").toString("latin1"));
   const auxv = readProc(pid, "auxv");
   const pageSize = auxvPageSize(auxv) ?? 4096;
-  const maps = parseMaps(readProc(pid, "maps").toString("latin1")).map(stampMap);
+  // Read on Node's pool and parsed and stamped in turns: a process may map one file 65,530
+  // times (each path is looked at once).
+  const stamps = new Map<string, ReturnType<typeof stampOf>>();
+  const maps: MapEntry[] = [];
+  for (const m of await parseMapsInTurns(await readProcAsync(pid, "maps"), turns)) {
+    maps.push(stampMap(m, stamps));
+    await turns.maybe();
+  }
   const cmdline = readProc(pid, "cmdline").toString("utf8").split("\0");
   if (cmdline.at(-1) === "") cmdline.pop();
   const umask = status.get("Umask");
@@ -193,9 +211,10 @@ function stampOf(path: string): (FileStamp & { major: number; minor: number }) |
 
 /** A file mapping with the identity of the file its path names now, when that is the
  * mapped file (same device and inode as the maps line): a restore checks it again. */
-function stampMap(m: MapEntry): MapEntry {
+function stampMap(m: MapEntry, stamps: Map<string, ReturnType<typeof stampOf>>): MapEntry {
   if (m.inode === 0 || !m.path.startsWith("/") || m.path.endsWith(" (deleted)")) return m;
-  const st = stampOf(m.path);
+  if (!stamps.has(m.path)) stamps.set(m.path, stampOf(m.path));
+  const st = stamps.get(m.path);
   if (st === undefined || st.ino !== m.inode || `${st.major.toString(16).padStart(2, "0")}:${st.minor.toString(16).padStart(2, "0")}` !== m.device) return m;
   return { ...m, file: { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs } };
 }

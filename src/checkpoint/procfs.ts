@@ -1,26 +1,41 @@
 // Parsers for the /proc files a checkpoint reads: maps, fdinfo, stat, status, auxv and
-// pagemap. Pure functions of the text or bytes, so each is unit-tested on its own.
+// pagemap. Pure functions of the text or bytes (parseMapsInTurns also gives the event loop
+// its turns), so each is unit-tested on its own.
 
 import type { MapEntry } from "./image.js";
+import type { Turns } from "./turns.js";
 
 /** /proc/<pid>/maps: "start-end perms offset major:minor inode   path". */
 export function parseMaps(text: string): MapEntry[] {
+  return text.split("\n").filter((line) => line !== "").map(parseMapsLine);
+}
+
+/** parseMaps with a turn of the event loop when one is due: a process may hold 65,530
+ * mappings (vm.max_map_count), some 6 MB of text. */
+export async function parseMapsInTurns(text: string, turns: Turns): Promise<MapEntry[]> {
   const out: MapEntry[] = [];
-  for (const line of text.split("\n")) {
-    if (line === "") continue;
-    const m = /^([0-9a-f]+)-([0-9a-f]+) ([r-][w-][x-][ps]) ([0-9a-f]+) ([0-9a-f]+:[0-9a-f]+) (\d+)\s*(.*)$/.exec(line);
-    if (m === null) throw new Error(`maps: cannot parse line ${JSON.stringify(line)}`);
-    out.push({
-      start: BigInt(`0x${m[1]}`),
-      end: BigInt(`0x${m[2]}`),
-      perms: m[3]!,
-      offset: Number.parseInt(m[4]!, 16),
-      device: m[5]!,
-      inode: Number(m[6]),
-      path: m[7]!,
-    });
+  for (let at = 0; at < text.length; ) {
+    let end = text.indexOf("\n", at);
+    if (end < 0) end = text.length;
+    if (end > at) out.push(parseMapsLine(text.slice(at, end)));
+    at = end + 1;
+    if (out.length % 256 === 0) await turns.maybe();
   }
   return out;
+}
+
+function parseMapsLine(line: string): MapEntry {
+  const m = /^([0-9a-f]+)-([0-9a-f]+) ([r-][w-][x-][ps]) ([0-9a-f]+) ([0-9a-f]+:[0-9a-f]+) (\d+)\s*(.*)$/.exec(line);
+  if (m === null) throw new Error(`maps: cannot parse line ${JSON.stringify(line)}`);
+  return {
+    start: BigInt(`0x${m[1]}`),
+    end: BigInt(`0x${m[2]}`),
+    perms: m[3]!,
+    offset: Number.parseInt(m[4]!, 16),
+    device: m[5]!,
+    inode: Number(m[6]),
+    path: m[7]!,
+  };
 }
 
 /** /proc/<pid>/stat: state, parent, process group and session (fields 3-6; comm may hold ") "). */

@@ -48,7 +48,7 @@ function changed(path: string, stamp: FileStamp): string | undefined {
   return undefined;
 }
 
-function checkMap(p: ProcessImage, m: MapEntry): void {
+function checkMap(p: ProcessImage, m: MapEntry, looked: Map<string, string | undefined>): void {
   if (KERNEL_MAPS.has(m.path)) return;
   // The path is a file name the sandbox may have chosen (the kernel escapes only a line
   // break in /proc/PID/maps): printable, as the refusal reaches a terminal.
@@ -59,7 +59,10 @@ function checkMap(p: ProcessImage, m: MapEntry): void {
   if (m.path.endsWith(" (deleted)")) refuse(`${where} is of a deleted file`, { pid: p.pid });
   if (m.inode === 0) return;
   if (m.file === undefined) refuse(`${where}: the file was replaced before the checkpoint (no identity recorded)`, { pid: p.pid });
-  const why = changed(m.path, m.file!);
+  // One look per file and identity: a process may map one file 65,530 times.
+  const key = `${m.path}\0${m.file!.dev}:${m.file!.ino}:${m.file!.size}:${m.file!.mtimeNs}`;
+  if (!looked.has(key)) looked.set(key, changed(m.path, m.file!));
+  const why = looked.get(key);
   if (why !== undefined) refuse(`${where}: the file changed since the checkpoint: ${why}`, { pid: p.pid });
 }
 
@@ -123,6 +126,7 @@ export function checkImage(cp: Checkpoint, policy: Policy): void {
   for (const p of cp.processes.slice(1)) {
     if (!pids.has(p.ppid)) refuse(`process ${p.pid}'s parent ${p.ppid} is not in the checkpoint; only one tree of processes can be restored`, { pid: p.pid });
   }
+  const looked = new Map<string, string | undefined>();
   for (const p of cp.processes) {
     const caught = BigInt(`0x${p.sigCaught || "0"}`);
     const recorded = (p.sigActions ?? []).reduce((m, a) => m | (1n << BigInt(a.sig - 1)), 0n);
@@ -155,7 +159,7 @@ export function checkImage(cp: Checkpoint, policy: Policy): void {
     }
     checkSharing(p, cp.processes);
     if (p.mm === undefined) refuse(`process ${p.pid}: the checkpoint has no memory layout (taken by an older sandlock)`, { pid: p.pid });
-    for (const m of p.maps) checkMap(p, m);
+    for (const m of p.maps) checkMap(p, m, looked);
     for (const f of p.fds) checkFd(p, f, policy);
   }
 }

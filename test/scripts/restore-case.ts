@@ -257,6 +257,13 @@ async function run(): Promise<unknown> {
       result.untouched = readFileSync(countFile).length === countBytes;
       appendFileSync(countFile, "more\n");
       result.changed = await refused(cp);
+      // A mapped file (the program's own, a copy) changed after the capture: refused, named
+      // by its first mapping; checkImage looks at each mapped file once.
+      const copy = join(work, "counter-copy");
+      writeFileSync(copy, readFileSync(counter), { mode: 0o755 });
+      const mappedCp = await captured([copy, join(out, "mapped")], () => lines(join(out, "mapped")).length >= 3, { ...base, fsReadable: [copy, secret] });
+      appendFileSync(copy, "x");
+      result.mapChanged = await refused(mappedCp);
       return result;
     }
     case "cli": {

@@ -2,7 +2,9 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { auxvPageSize, parseMaps, parseStat, parseStatus, privatePageRuns } from "../../src/checkpoint/procfs.js";
+import { auxvPageSize, parseMaps, parseMapsInTurns, parseStat, parseStatus, privatePageRuns } from "../../src/checkpoint/procfs.js";
+import { Turns } from "../../src/checkpoint/turns.js";
+import { SLICE_MS } from "../../src/supervise/slices.js";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
@@ -27,6 +29,26 @@ test("maps: addresses as bigints, file offsets, devices, paths with spaces, anon
   assert.equal(maps[4]!.path, "/memfd:x (deleted)");
   assert.equal(maps[5]!.start, 0xffffffffff600000n);
   assert.throws(() => parseMaps("garbage line\n"), /maps: cannot parse line "garbage line"/);
+});
+
+test("maps in turns: the same entries as parseMaps, with the event loop served while 60,000 lines are parsed", async () => {
+  const line = (i: number): string => `7f${i.toString(16).padStart(6, "0")}000-7f${i.toString(16).padStart(6, "0")}fff r--p 00000000 fd:01 42                         /etc/pass wd`;
+  const text = [...Array.from({ length: 60000 }, (_, i) => line(i)), "55d0c1a71000-55d0c1a92000 rw-p 00000000 00:00 0  [heap]"].join("\n");
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  const turns = new Turns();
+  const t0 = performance.now();
+  const got = await parseMapsInTurns(text, turns);
+  const took = performance.now() - t0;
+  clearInterval(timer);
+  assert.deepEqual(got, parseMaps(text));
+  assert.equal(got.length, 60001);
+  assert.equal(got[59999]!.path, "/etc/pass wd");
+  assert.equal(got[60000]!.path, "[heap]", "the last line, without a line break after it");
+  // The loop ran timers during the parse whenever it took longer than two slices (it
+  // takes some 60-100 ms here): parsed in one step, no timer could run.
+  assert.ok(took < 2 * SLICE_MS || ticks > 0, `timer ticks during a parse of ${Math.round(took)} ms: ${ticks}`);
+  await assert.rejects(parseMapsInTurns("garbage line\n", turns), /maps: cannot parse line "garbage line"/);
 });
 
 test("fdinfo heads, read on the pool: offset (past 4 GiB too), octal flags with O_CLOEXEC, mount id; a closed descriptor is ENOENT", async () => {
