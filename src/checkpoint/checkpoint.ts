@@ -87,13 +87,14 @@ export class Checkpoint {
   }
 
   /** Reads a directory written by save; CheckpointError (CHECKPOINT_INVALID) names any problem.
-   * Its seal is checked: `unverified` says why it did not verify. */
+   * Its seal is checked: `unverified` says why it did not verify (a directory named through
+   * a symbolic link, or moved since its save, is not trusted). */
   static async load(dir: string): Promise<Checkpoint> {
     if (typeof dir !== "string" || dir === "") throw new CheckpointError("CHECKPOINT_INVALID", `checkpoint load: dir must be a non-empty path string, got ${JSON.stringify(dir)}`);
     const [{ decodeCheckpoint, MANIFEST }, { loadFiles }, { SEAL, sealProblem }] = await Promise.all([import("./format.js"), import("./store.js"), import("./seal.js")]);
     const { where, place, files } = await loadFiles(dir, [SEAL]);
     const data = decodeCheckpoint(where, (name) => files.get(name));
-    const problem = sealProblem(files.get(MANIFEST), files.get(SEAL), place);
+    const problem = sealProblem(files.get(MANIFEST), files.get(SEAL), place, where);
     return new Checkpoint(data, problem === undefined ? undefined : `checkpoint ${where}: ${problem}`);
   }
 

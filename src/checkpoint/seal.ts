@@ -58,10 +58,16 @@ export function sealOf(manifest: Buffer, place: string): { seal: Buffer } | { wh
 }
 
 /** Why a loaded checkpoint's saved policy cannot be trusted, or undefined when its seal
- * verifies under this user's key for the directory it was read from (real path `place`). */
-export function sealProblem(manifest: Buffer | undefined, seal: Buffer | undefined, place: string): string | undefined {
+ * verifies under this user's key for the directory it was read from: `place`, its real
+ * path, which must be the path the caller named (`named`, made absolute). */
+export function sealProblem(manifest: Buffer | undefined, seal: Buffer | undefined, place: string, named: string): string | undefined {
   if (manifest === undefined) return "it has no manifest.json";
   if (seal === undefined) return `it has no seal (the file ${SEAL}: saved by an earlier sandlock or where the kernel keyring could not be used, or removed)`;
+  // Through a symbolic link, a name can be pointed at any other checkpoint by whoever may
+  // write a directory on the way: the swap the place in the seal stops, made with a link.
+  if (place !== named) {
+    return `it was read through a symbolic link (the directory named is ${place}): a sealed checkpoint is trusted only under its own path, as a link on the way could point the name at another checkpoint; name it ${place}`;
+  }
   // The path written after the HMAC names where it was saved; the HMAC, checked below with
   // the place it is read from, is what decides.
   const saved = seal.length > MAC_BYTES && seal[MAC_BYTES - 1] === 0x0a ? seal.subarray(MAC_BYTES).toString() : undefined;

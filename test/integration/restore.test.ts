@@ -163,5 +163,7 @@ scriptCase("restore: a saved policy rewritten by another sandbox is not trusted 
   assert.equal(out.swappedRestore.code, "CHECKPOINT_REFUSED");
   assert.match(out.swappedRestore.message, /^restore: checkpoint \/.*\/shared\/a: it was saved as /);
   assert.match(out.pathRewritten, /^checkpoint \/.*\/shared\/a: its seal does not match this user's key/);
-  assert.equal(out.viaLink, null, "read through a symlink to its parent, the same place: trusted");
+  assert.match(out.linked, /^checkpoint \/.*\/shared\/a\.link: it was read through a symbolic link \(the directory named is \/.*\/shared\/b\): a sealed checkpoint is trusted only under its own path/);
+  assert.match(out.viaLink, /^checkpoint \/.*\/link\/d: it was read through a symbolic link \(the directory named is \/.*\/shared\/d\)/);
+  assert.equal(out.direct, null, "the same directory named by its own path: trusted");
 });

@@ -387,21 +387,26 @@ print(r, ctypes.get_errno())`;
       const b = join(shared, "b");
       await cp.save(a);
       await sleeper.save(b);
+      // The swap by renames, and a name made a symbolic link to another checkpoint.
       const SWAP = `const fs = require("fs"); const [a, b] = process.argv.slice(1);
-fs.renameSync(a, a + ".t"); fs.renameSync(b, a); fs.renameSync(a + ".t", b); console.log("swapped");`;
+fs.renameSync(a, a + ".t"); fs.renameSync(b, a); fs.renameSync(a + ".t", b);
+fs.symlinkSync(b, a + ".link"); console.log("swapped");`;
       const swap = await Sandbox.run(other, [node, "-e", SWAP, a, b], { timeout: 60_000 });
       result.swap = swap.stdoutText.trim() || swap.stderrText.trim().slice(0, 300);
       const swapped = await Checkpoint.load(a);
       result.swapped = swapped.unverified ?? null;
       result.swappedPolicy = swapped.policy.fsReadable.includes("/usr");
       result.swappedRestore = await refused(swapped);
+      result.linked = (await Checkpoint.load(`${a}.link`)).unverified ?? null;
       // The path after the HMAC rewritten to the new place: the HMAC, made for the old one, decides.
       writeFileSync(join(a, "seal"), Buffer.concat([readFileSync(join(a, "seal")).subarray(0, 65), Buffer.from(realpathSync(a))]));
       result.pathRewritten = (await Checkpoint.load(a)).unverified ?? null;
-      // Another spelling of the place it was saved as (a symlink to the parent): trusted.
+      // Even a link of the user's own on the way is not followed to a trusted checkpoint
+      // (it cannot be told from one a sandbox made); named by its own path, it is trusted.
       await cp.save(join(shared, "d"));
       symlinkSync(shared, join(work, "link"));
       result.viaLink = (await Checkpoint.load(join(work, "link", "d"))).unverified ?? null;
+      result.direct = (await Checkpoint.load(join(shared, "d"))).unverified ?? null;
       result.place = realpathSync(dir);
       return result;
     }
