@@ -74,7 +74,7 @@ export class Checkpoint {
     const [{ encodeCheckpoint, MANIFEST }, { saveFiles }, { refusedSavePlace }, { SEAL, sealOf }] = await Promise.all([import("./format.js"), import("./store.js"), import("./save-place.js"), import("./seal.js")]);
     const files = encodeCheckpoint(this.data());
     let sealed: ReturnType<typeof sealOf> = { why: "not saved" };
-    await saveFiles(
+    const place = await saveFiles(
       dir,
       files,
       (parentReal) => refusedSavePlace(this.policyJSON, parentReal),
@@ -83,7 +83,7 @@ export class Checkpoint {
         return new Map("seal" in sealed ? [[SEAL, sealed.seal]] : []);
       },
     );
-    return "seal" in sealed ? { sealed: true } : { sealed: false, why: sealed.why };
+    return "seal" in sealed ? { sealed: true, dir: place } : { sealed: false, dir: place, why: sealed.why };
   }
 
   /** Reads a directory written by save; CheckpointError (CHECKPOINT_INVALID) names any problem.
@@ -114,6 +114,8 @@ export class Checkpoint {
 export interface SavedCheckpoint {
   /** Whether the directory was sealed (docs/checkpoint.md, "The seal"). */
   readonly sealed: boolean;
+  /** The directory's real path: the name under which `Checkpoint.load` trusts its seal. */
+  readonly dir: string;
   /** Why it was not, when it was not (the kernel keyring could not be used). */
   readonly why?: string;
 }

@@ -22,7 +22,7 @@ export async function saveFiles(
   files: ReadonlyMap<string, Buffer>,
   refuse?: (parentReal: string) => string | undefined,
   more?: (placeReal: string) => ReadonlyMap<string, Buffer>,
-): Promise<void> {
+): Promise<string> {
   const target = resolve(dir);
   const parent = dirname(target);
   const failed = (message: string, cause?: unknown): CheckpointError =>
@@ -64,8 +64,10 @@ export async function saveFiles(
     const manifest = files.get(MANIFEST);
     if (manifest === undefined) throw new Error("encoder produced no manifest");
     // `more`: files made for the directory's real place (its seal), known only here.
-    const extra = more?.(join(parentReal, basename(target))) ?? new Map<string, Buffer>();
+    const place = join(parentReal, basename(target));
+    const extra = more?.(place) ?? new Map<string, Buffer>();
     writeNewDir(parentFd, basename(target), [...[...files, ...extra].filter(([name]) => name !== MANIFEST), [MANIFEST, manifest]]);
+    return place;
   } catch (e) {
     throw failed(`writing failed (${errnoCode(e) ?? (e as Error).message})`, e);
   } finally {

@@ -24,7 +24,7 @@ export interface RegisteredSandbox {
   readonly sandbox: Stoppable & {
     readonly policy: Policy;
     readonly pid: number | undefined;
-    checkpoint(): Promise<{ readonly processes: readonly unknown[]; readonly memoryBytes: number; save(dir: string): Promise<{ sealed: boolean; why?: string }> }>;
+    checkpoint(): Promise<{ readonly processes: readonly unknown[]; readonly memoryBytes: number; save(dir: string): Promise<{ sealed: boolean; dir: string; why?: string }> }>;
   };
   readonly launcherPid: number;
   readonly command: readonly string[];
@@ -277,7 +277,7 @@ export class Registration {
         try {
           const cp = await t.sandbox.checkpoint();
           const saved = await cp.save(req.dir);
-          sendLine(s, { ok: true, dir: req.dir, processes: cp.processes.length, memoryBytes: cp.memoryBytes, ...(saved.sealed ? {} : { unsealed: saved.why }) });
+          sendLine(s, { ok: true, dir: saved.dir, processes: cp.processes.length, memoryBytes: cp.memoryBytes, ...(saved.sealed ? {} : { unsealed: saved.why }) });
         } catch (e) {
           sendLine(s, { ok: false, error: (e as Error).message });
         }

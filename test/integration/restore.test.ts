@@ -129,7 +129,7 @@ scriptCase("sandlock restore DIR resumes what sandlock checkpoint NAME DIR saved
 // granted the directory, rewrites the saved policy to grant itself a directory writable and
 // puts manifest.json's checksum in step; nothing in the sandbox reaches the key.
 scriptCase("restore: a saved policy rewritten by another sandbox is not trusted (the seal, keyed in the user's kernel keyring, fails); given a policy it runs under that", SCRIPT, ["seal", COUNTER], (out) => {
-  assert.deepEqual(out.saved, { sealed: true });
+  assert.deepEqual(out.saved, { sealed: true, dir: out.place });
   assert.equal(out.captured, null, "a checkpoint captured here is trusted");
   assert.equal(out.fresh, null, "the seal verifies on the directory as saved");
   assert.match(out.sealFile, /^[0-9a-f]{64}\n\//);
@@ -166,4 +166,6 @@ scriptCase("restore: a saved policy rewritten by another sandbox is not trusted 
   assert.match(out.linked, /^checkpoint \/.*\/shared\/a\.link: it was read through a symbolic link \(the directory named is \/.*\/shared\/b\): a sealed checkpoint is trusted only under its own path/);
   assert.match(out.viaLink, /^checkpoint \/.*\/link\/d: it was read through a symbolic link \(the directory named is \/.*\/shared\/d\)/);
   assert.equal(out.direct, null, "the same directory named by its own path: trusted");
+  assert.deepEqual(out.savedViaLink, { sealed: true, dir: out.savedViaLink.real, trusted: null, real: out.savedViaLink.real }, "saved through a link: save names the real path, trusted under it");
+  assert.match(out.savedViaLink.real, /\/shared\/e$/);
 });

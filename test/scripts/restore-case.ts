@@ -407,6 +407,9 @@ fs.symlinkSync(b, a + ".link"); console.log("swapped");`;
       symlinkSync(shared, join(work, "link"));
       result.viaLink = (await Checkpoint.load(join(work, "link", "d"))).unverified ?? null;
       result.direct = (await Checkpoint.load(join(shared, "d"))).unverified ?? null;
+      // Saved through the link, save names the real path, under which the seal is trusted.
+      const savedViaLink = await cp.save(join(work, "link", "e"));
+      result.savedViaLink = { ...savedViaLink, trusted: (await Checkpoint.load(savedViaLink.dir)).unverified ?? null, real: realpathSync(join(shared, "e")) };
       result.place = realpathSync(dir);
       return result;
     }
