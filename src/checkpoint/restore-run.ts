@@ -6,14 +6,16 @@
 // their offsets, sets cwd, umask, ignored signals and the signal mask, then loads the
 // saved registers and lets the thread go. Nothing of the image runs before that.
 
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { errnoName } from "../confine/errno.js";
 import { CheckpointError } from "../errors.js";
 import { native } from "../confine/native.js";
 import type { FdEntry, MapEntry, ProcessImage, ThreadImage } from "./image.js";
 import { NR, REG, Remote } from "./inject.js";
-import { parseMaps } from "./procfs.js";
+import { parseMapsInTurns } from "./procfs.js";
 import { KERNEL_MAPS } from "./restore-check.js";
+import { Turns } from "./turns.js";
 import { restoreSched, SchedError } from "./sched.js";
 import { armSleep, fixRobustOwners, restoreItimers, restorePosixTimers, restoreThreadState, type Sys } from "./restore-state.js";
 
@@ -109,7 +111,9 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
   const keepFrom = inherited.size > 0 ? Math.min(...inherited.values()) : 0xffffffff;
   await sys("close_range(3, ...)", NR.closeRange, 3, keepFrom - 1, 0);
   if (inherited.size > 0) await sys("close_range(above the kept ones)", NR.closeRange, keepFrom + inherited.size, 0xffffffff, 0);
-  const now = parseMaps(readFileSync(`/proc/${pid}/maps`, "latin1"));
+  // A fork of a rebuilt parent holds the parent's mappings (up to 65,530): read on the
+  // pool, parsed in turns.
+  const now = await parseMapsInTurns(await readFile(`/proc/${pid}/maps`, "latin1"), new Turns());
   for (const m of now) {
     if (KERNEL_MAPS.has(m.path) || (m.start >= ours.start && m.end <= ours.end)) continue;
     await sys(`munmap(${hex(m.start)})`, NR.munmap, m.start, m.end - m.start);

@@ -5,6 +5,7 @@
 import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
 import type { ProfileRef } from "../profile/resolve.js";
 import { exitCodeOf } from "./outcome.js";
+import { profileRefOf } from "./profile-ref.js";
 import { UsageError } from "./usage-error.js";
 
 export const RESTORE_FLAGS: readonly FlagSpec[] = [
@@ -47,8 +48,9 @@ export async function restoreCommand(argv: readonly string[]): Promise<number> {
   const refs: ProfileRef[] = [];
   for (const u of uses) {
     if (u.spec.long !== "profile" && u.spec.long !== "profile-file") continue;
-    if (u.value === undefined || u.value === "") throw new UsageError(`sandlock restore: --${u.spec.long} is empty (give ${u.spec.long === "profile" ? "a preset or profile name" : "the path of a TOML file"})`, hint);
-    refs.push(u.spec.long === "profile" ? { kind: "name", name: u.value } : { kind: "file", path: u.value });
+    const ref = profileRefOf(u.spec.long, u.value ?? "");
+    if ("empty" in ref) throw new UsageError(`sandlock restore: --${u.spec.long} is empty (${ref.empty})`, hint);
+    refs.push(ref);
   }
   const [{ Checkpoint }, { Sandbox }, { CheckpointError, PolicyError }] = await Promise.all([import("../checkpoint/checkpoint.js"), import("../sandbox.js"), import("../errors.js")]);
   let sb;

@@ -3,6 +3,7 @@
 
 import type { ProfileRef } from "../profile/resolve.js";
 import { parseArgs, type FlagUse } from "./args.js";
+import { profileRefOf } from "./profile-ref.js";
 import { RUN_FLAGS, type RunFlag } from "./run-flags.js";
 import { readStatusFd } from "./status-fd.js";
 import { UsageError, badValue } from "./usage-error.js";
@@ -88,9 +89,10 @@ function applyPolicyFlag(policy: Draft, spec: RunFlag, value: string | undefined
   }
 }
 
-function profileRef(flag: string, value: string): ProfileRef {
-  if (value === "") throw badValue(`--${flag}`, value, flag === "profile" ? "is empty (give a preset or profile name)" : "is empty (give the path of a TOML file)");
-  return flag === "profile" ? { kind: "name", name: value } : { kind: "file", path: value };
+function profileRef(flag: "profile" | "profile-file", value: string): ProfileRef {
+  const ref = profileRefOf(flag, value);
+  if ("empty" in ref) throw badValue(`--${flag}`, value, `is empty (${ref.empty})`);
+  return ref;
 }
 
 const HELP: RunOptions = {
@@ -108,7 +110,7 @@ export function parseRunArgs(argv: readonly string[]): RunOptions {
   const profiles: ProfileRef[] = [];
   for (const use of uses) {
     if (use.spec.kind === "cli") cli.set(use.spec.long, use); // scalars: the last one wins
-    else if (use.spec.kind === "profile") profiles.push(profileRef(use.spec.long, use.value ?? ""));
+    else if (use.spec.kind === "profile") profiles.push(profileRef(use.spec.long === "profile" ? "profile" : "profile-file", use.value ?? ""));
     else applyPolicyFlag(policy, use.spec, use.value);
   }
 
