@@ -14,6 +14,7 @@ import type { FdEntry, FileStamp, MapEntry, ProcessImage } from "./image.js";
 import { within } from "./restore-policy.js";
 import { schedRefusal } from "./sched.js";
 import { timerRefusal } from "./timers.js";
+import { Turns } from "./turns.js";
 
 /** Special mappings the kernel makes in every process: moved (vDSO, vvar) or left alone. */
 export const KERNEL_MAPS = new Set(["[vvar]", "[vvar_vclock]", "[vdso]", "[vsyscall]", "[uprobes]"]);
@@ -118,8 +119,10 @@ function checkSharing(p: ProcessImage, all: readonly ProcessImage[]): void {
   }
 }
 
-/** Everything of the image a restore rebuilds, checked; throws CHECKPOINT_REFUSED. */
-export function checkImage(cp: Checkpoint, policy: Policy): void {
+/** Everything of the image a restore rebuilds, checked; rejects with CHECKPOINT_REFUSED.
+ * The files of the mappings and descriptors are looked at with turns of the event loop: a
+ * process may map 65,530 files of its own. */
+export async function checkImage(cp: Checkpoint, policy: Policy): Promise<void> {
   if (cp.processes.length === 0) refuse("the checkpoint holds no process");
   // A tree: the first process is the root, every other one's parent is in the image.
   const pids = new Set(cp.processes.map((p) => p.pid));
@@ -127,6 +130,7 @@ export function checkImage(cp: Checkpoint, policy: Policy): void {
     if (!pids.has(p.ppid)) refuse(`process ${p.pid}'s parent ${p.ppid} is not in the checkpoint; only one tree of processes can be restored`, { pid: p.pid });
   }
   const looked = new Map<string, string | undefined>();
+  const turns = new Turns();
   for (const p of cp.processes) {
     const caught = BigInt(`0x${p.sigCaught || "0"}`);
     const recorded = (p.sigActions ?? []).reduce((m, a) => m | (1n << BigInt(a.sig - 1)), 0n);
@@ -159,7 +163,13 @@ export function checkImage(cp: Checkpoint, policy: Policy): void {
     }
     checkSharing(p, cp.processes);
     if (p.mm === undefined) refuse(`process ${p.pid}: the checkpoint has no memory layout (taken by an older sandlock)`, { pid: p.pid });
-    for (const m of p.maps) checkMap(p, m, looked);
-    for (const f of p.fds) checkFd(p, f, policy);
+    for (const m of p.maps) {
+      checkMap(p, m, looked);
+      await turns.maybe();
+    }
+    for (const f of p.fds) {
+      checkFd(p, f, policy);
+      await turns.maybe();
+    }
   }
 }

@@ -44,7 +44,7 @@ export async function restoreSandbox(cp: Checkpoint, opts: RestoreOptions, start
   const policy = given === undefined ? saved : Policy.from(given);
   if (policy.policyFn !== undefined) throw new CheckpointError("CHECKPOINT_REFUSED", "restore: a policy with policyFn cannot run a restore (its launcher would trace the process)");
   if (given !== undefined) assertWithin(policy, saved);
-  checkImage(cp, policy);
+  await checkImage(cp, policy);
   const image = cp.processes[0]!;
   const at = restorePages(cp.processes);
   const argv = [image.exe, ...image.cmdline.slice(1)];

@@ -49,8 +49,8 @@ const proc = (pid: number, ppid: number, extra: Partial<ProcessImage> = {}): Pro
 const cp = (...processes: ProcessImage[]): Checkpoint => ({ processes }) as unknown as Checkpoint;
 const posix = { id: 3, clock: 1, signo: 10, sigValue: 0n, notify: 0, tid: 0, interval: [0, 0] as [number, number], remaining: [1, 0] as [number, number] };
 
-function refused(c: Checkpoint, message: string): void {
-  assert.throws(() => checkImage(c, policy), (e: unknown) => {
+async function refused(c: Checkpoint, message: string): Promise<void> {
+  await assert.rejects(checkImage(c, policy), (e: unknown) => {
     assert.ok(e instanceof CheckpointError, String(e));
     assert.equal(e.code, "CHECKPOINT_REFUSED");
     assert.equal(e.message, `restore: ${message}`);
@@ -58,28 +58,28 @@ function refused(c: Checkpoint, message: string): void {
   });
 }
 
-test("a complete image passes; timers on restorable clocks (glibc's process CPU clock -6 too) pass", () => {
-  checkImage(cp(proc(10, 1, { timers: { itimers: [{ which: 0, interval: [0, 0], remaining: [2, 0] }], posix: [posix, { ...posix, id: 4, clock: -6 }] } })), policy);
+test("a complete image passes; timers on restorable clocks (glibc's process CPU clock -6 too) pass", async () => {
+  await checkImage(cp(proc(10, 1, { timers: { itimers: [{ which: 0, interval: [0, 0], remaining: [2, 0] }], posix: [posix, { ...posix, id: 4, clock: -6 }] } })), policy);
 });
 
-test("state the checkpoint did not record: timers, rseq, the robust-futex list", () => {
-  refused(cp(proc(10, 1, { timers: undefined })), "process 10: the checkpoint has no record of its timers (taken by an older sandlock, or they could not be read); a restore cannot tell whether one was armed");
-  refused(cp(proc(10, 1, { threads: [thread(10), thread(11, { rseq: undefined })] })), "process 10 thread 11: the checkpoint has no record of its rseq registration");
-  refused(cp(proc(10, 1, { threads: [thread(10, { robustList: undefined })] })), "process 10 thread 10: the checkpoint has no record of its robust-futex list");
-  refused(cp(proc(10, 1, { threads: [thread(10), thread(12, { sched: undefined })] })), "process 10 thread 12: the checkpoint has no record of its scheduling (nice, policy, CPU affinity); taken by an older sandlock");
+test("state the checkpoint did not record: timers, rseq, the robust-futex list", async () => {
+  await refused(cp(proc(10, 1, { timers: undefined })), "process 10: the checkpoint has no record of its timers (taken by an older sandlock, or they could not be read); a restore cannot tell whether one was armed");
+  await refused(cp(proc(10, 1, { threads: [thread(10), thread(11, { rseq: undefined })] })), "process 10 thread 11: the checkpoint has no record of its rseq registration");
+  await refused(cp(proc(10, 1, { threads: [thread(10, { robustList: undefined })] })), "process 10 thread 10: the checkpoint has no record of its robust-futex list");
+  await refused(cp(proc(10, 1, { threads: [thread(10), thread(12, { sched: undefined })] })), "process 10 thread 12: the checkpoint has no record of its scheduling (nice, policy, CPU affinity); taken by an older sandlock");
 });
 
-test("scheduling: the policies sched_setscheduler restores pass; SCHED_DEADLINE is refused by name", () => {
+test("scheduling: the policies sched_setscheduler restores pass; SCHED_DEADLINE is refused by name", async () => {
   const withPolicy = (p: number): Checkpoint => cp(proc(10, 1, { threads: [thread(10, { sched: { nice: 3, policy: p, priority: p === 1 || p === 2 ? 10 : 0, cpus: [0] } })] }));
-  for (const p of [0, 1, 2, 3, 5]) checkImage(withPolicy(p), policy);
-  refused(withPolicy(6), "process 10 thread 10 runs under scheduling policy SCHED_DEADLINE, whose parameters are not in the checkpoint; only SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_IDLE can be restored");
+  for (const p of [0, 1, 2, 3, 5]) await checkImage(withPolicy(p), policy);
+  await refused(withPolicy(6), "process 10 thread 10 runs under scheduling policy SCHED_DEADLINE, whose parameters are not in the checkpoint; only SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_IDLE can be restored");
 });
 
-test("SIGEV_THREAD: a POSIX timer signalling one thread with SIGTIMER (32), or a thread waiting for exactly SIGTIMER without timeout, is glibc's helper and refused", () => {
+test("SIGEV_THREAD: a POSIX timer signalling one thread with SIGTIMER (32), or a thread waiting for exactly SIGTIMER without timeout, is glibc's helper and refused", async () => {
   const helper = (tid: number) => `process 10 thread ${tid} is glibc's helper thread of SIGEV_THREAD timers; glibc keeps its thread id in a variable a restore cannot find, and the id changes, so a SIGEV_THREAD timer created after the restore would fail (EINVAL); a process that uses SIGEV_THREAD timers cannot be restored`;
-  refused(cp(proc(10, 1, { threads: [thread(10), thread(11)], timers: { itimers: [], posix: [{ ...posix, signo: 32, notify: 4, tid: 11 }] } })), helper(11));
+  await refused(cp(proc(10, 1, { threads: [thread(10), thread(11)], timers: { itimers: [], posix: [{ ...posix, signo: 32, notify: 4, tid: 11 }] } })), helper(11));
   // Control: SIGEV_THREAD_ID with another signal is an ordinary timer.
-  checkImage(cp(proc(10, 1, { threads: [thread(10), thread(11)], timers: { itimers: [], posix: [{ ...posix, signo: 34, notify: 4, tid: 11 }] } })), policy);
+  await checkImage(cp(proc(10, 1, { threads: [thread(10), thread(11)], timers: { itimers: [], posix: [{ ...posix, signo: 34, notify: 4, tid: 11 }] } })), policy);
   // rt_sigtimedwait(set, info, NULL, 8) with set = {32} in the captured pages.
   const waiting = (set: bigint, timeout = 0n): Checkpoint => {
     const regs = Buffer.alloc(216);
@@ -91,25 +91,25 @@ test("SIGEV_THREAD: a POSIX timer signalling one thread with SIGTIMER (32), or a
     page.writeBigUInt64LE(set, 0);
     return cp(proc(10, 1, { threads: [thread(10), thread(11, { regsets: [{ note: 1, name: "prstatus", data: regs }] })], memory: [{ start: 0x10000n, data: page }] }));
   };
-  refused(waiting(1n << 31n), helper(11));
-  checkImage(waiting(1n << 31n, 0x7000n), policy);
-  checkImage(waiting((1n << 31n) | 1n), policy);
+  await refused(waiting(1n << 31n), helper(11));
+  await checkImage(waiting(1n << 31n, 0x7000n), policy);
+  await checkImage(waiting((1n << 31n) | 1n), policy);
 });
 
-test("POSIX timers that cannot be re-created exactly are named with what they count", () => {
+test("POSIX timers that cannot be re-created exactly are named with what they count", async () => {
   const only = "only timers of CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID, CLOCK_BOOTTIME can be restored";
   const withTimer = (t: Partial<typeof posix>): Checkpoint => cp(proc(10, 1, { timers: { itimers: [], posix: [{ ...posix, ...t }] } }));
-  refused(withTimer({ clock: -2 }), `process 10 POSIX timer 3 counts a thread's CPU time (CLOCK_THREAD_CPUTIME_ID: the thread that made it, which a restore cannot tell); ${only}`);
+  await refused(withTimer({ clock: -2 }), `process 10 POSIX timer 3 counts a thread's CPU time (CLOCK_THREAD_CPUTIME_ID: the thread that made it, which a restore cannot tell); ${only}`);
   // clock_getcpuclockid(700): ~700 << 3 | 2.
-  refused(withTimer({ clock: (~700 << 3) | 2 }), `process 10 POSIX timer 3 counts the CPU time of process 700 (its id changes); ${only}`);
-  refused(withTimer({ clock: 9 }), `process 10 POSIX timer 3 counts an alarm clock (it needs CAP_WAKE_ALARM); ${only}`);
-  refused(withTimer({ notify: 4, tid: 99 }), "process 10 POSIX timer 3 signals thread 99, which is not in the checkpoint");
+  await refused(withTimer({ clock: (~700 << 3) | 2 }), `process 10 POSIX timer 3 counts the CPU time of process 700 (its id changes); ${only}`);
+  await refused(withTimer({ clock: 9 }), `process 10 POSIX timer 3 counts an alarm clock (it needs CAP_WAKE_ALARM); ${only}`);
+  await refused(withTimer({ notify: 4, tid: 99 }), "process 10 POSIX timer 3 signals thread 99, which is not in the checkpoint");
 });
 
-test("shared open files: a reference must be a lower fd of the process or one of its parent's; without kcmp, candidates are refused", () => {
+test("shared open files: a reference must be a lower fd of the process or one of its parent's; without kcmp, candidates are refused", async () => {
   const fd = (n: number, sharedWith?: { pid: number; fd: number }) => ({ fd: n, target: "/dev/null", flags: 1, pos: 0, mntId: 1, file: { dev: 0, ino: 0, size: 0, mtimeNs: "0" }, ...(sharedWith ? { sharedWith } : {}) });
   // (/dev/null's identity is not the stamp, so a reference check must fail before the file check.)
-  refused(cp(proc(10, 1, { fds: [fd(3, { pid: 10, fd: 4 }), fd(4)] })), "process 10 fd 3 is recorded as shared with process 10 fd 4, which is neither a lower descriptor of it nor one of its parent");
-  refused(cp(proc(10, 1), proc(11, 10, { fds: [fd(3, { pid: 12, fd: 3 })] })), "process 11 fd 3 is recorded as shared with process 12 fd 3, which is neither a lower descriptor of it nor one of its parent");
-  refused(cp(proc(10, 1, { fdsCompared: undefined, fds: [fd(3), fd(4)] })), "process 10 fd 4 (/dev/null) may share its open file with fd 3, and the checkpoint could not compare them (kcmp); they would come back with two offsets");
+  await refused(cp(proc(10, 1, { fds: [fd(3, { pid: 10, fd: 4 }), fd(4)] })), "process 10 fd 3 is recorded as shared with process 10 fd 4, which is neither a lower descriptor of it nor one of its parent");
+  await refused(cp(proc(10, 1), proc(11, 10, { fds: [fd(3, { pid: 12, fd: 3 })] })), "process 11 fd 3 is recorded as shared with process 12 fd 3, which is neither a lower descriptor of it nor one of its parent");
+  await refused(cp(proc(10, 1, { fdsCompared: undefined, fds: [fd(3), fd(4)] })), "process 10 fd 4 (/dev/null) may share its open file with fd 3, and the checkpoint could not compare them (kcmp); they would come back with two offsets");
 });
