@@ -1,7 +1,7 @@
 // pause() against programs that make it hard, as whichever user runs it, for a bounded
-// time: each round pauses, waits for every thread of every process to reach its stop,
-// records any SIGSTOP left queued (ShdPnd, SigPnd) and any thread running again 10 ms
-// later, then resumes. Prints one JSON line for test/integration/process.test.ts.
+// time: each round pauses, waits (up to 2 s) for every thread of every process to reach
+// its stop, records any SIGSTOP left queued (ShdPnd, SigPnd) and any thread running again
+// 10 ms later, then resumes. Prints one JSON line for test/integration/process.test.ts.
 // Usage: pause-case.js PROBE MODE THREADS MS (MODE: spin or spin-cont, probe.c op_spin).
 
 import { readdirSync, readFileSync } from "node:fs";
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     // Threads still on their way to the group stop run no code of their own (the kernel
     // stops each before it returns to user space), but reach 'T' only when scheduled.
     let all = false;
-    for (let i = 0; i < 200 && !all; i++) {
+    for (const until = performance.now() + 2000; !all && performance.now() < until; ) {
       all = allStopped();
       if (!all) await sleep(1);
     }
