@@ -57,8 +57,10 @@ static long open_retry(long dir, const char *path, int flags) {
  * The command name may hold spaces and parentheses, so fields are taken after the last
  * ')'. Returns 0, or -errno: ENOENT/ESRCH when the task is gone, anything else is a
  * failure to read. */
-static int read_stat_file(const char *rel, struct proc_entry *e) {
-  char path[80], buf[512];
+/* Reads up to size - 1 bytes of a file relative to /proc into buf, NUL-terminated.
+ * Returns the bytes read, or -errno (ESRCH for an empty read: the task is gone). */
+static long read_proc_file(const char *rel, char *buf, size_t size) {
+  char path[80];
   long fd;
   if (proc_dir >= 0) {
     fd = open_retry(proc_dir, rel, O_RDONLY | O_CLOEXEC);
@@ -70,12 +72,19 @@ static int read_stat_file(const char *rel, struct proc_entry *e) {
     memcpy(path + sizeof prefix - 1, rel, n + 1);
     fd = open_retry(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
   }
-  if (fd < 0) return (int)fd;
-  long n = SC3(NR_read, fd, buf, sizeof buf - 1);
+  if (fd < 0) return fd;
+  long n = SC3(NR_read, fd, buf, size - 1);
   SC1(NR_close, fd);
-  if (n < 0) return (int)n;
+  if (n < 0) return n;
   if (n == 0) return -ESRCH;
   buf[n] = '\0';
+  return n;
+}
+
+static int read_stat_file(const char *rel, struct proc_entry *e) {
+  char buf[512];
+  long n = read_proc_file(rel, buf, sizeof buf);
+  if (n < 0) return (int)n;
   const char *close_paren = NULL;
   for (long i = 0; i < n; i++) {
     if (buf[i] == ')') close_paren = buf + i;
@@ -306,13 +315,9 @@ int sl_tree_cpu(void) {
  * stopped) or never sent. 0 when the stop must be sent (again), 1 when it is under way. */
 static int stop_under_way(pid_t pid) {
   char rel[48], buf[4096];
-  sl_fmt_path(rel, proc_dir >= 0 ? "" : "/proc/", pid, "/status");
-  long fd = open_retry(proc_dir >= 0 ? proc_dir : AT_FDCWD, rel, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  long n = SC3(NR_read, fd, buf, sizeof buf - 1);
-  SC1(NR_close, fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
+  sl_fmt_path(rel, "", pid, "/status");
+  long n = read_proc_file(rel, buf, sizeof buf);
+  if (n < 0) return 0;
   static const char key[] = "\nShdPnd:";
   for (long i = 0; i + (long)sizeof key - 1 < n; i++) {
     if (memcmp(buf + i, key, sizeof key - 1) != 0) continue;

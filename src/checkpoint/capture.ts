@@ -67,12 +67,8 @@ async function readProcAsync(pid: number, file: string): Promise<string> {
 
 /** A /proc file some kernels lack (timers needs CONFIG_CHECKPOINT_RESTORE): undefined then.
  * Read on Node's pool: a process may hold tens of thousands of POSIX timers. */
-async function readOptional(pid: number, file: string): Promise<string | undefined> {
-  try {
-    return await readFile(`/proc/${pid}/${file}`, "latin1");
-  } catch {
-    return undefined;
-  }
+function readOptional(pid: number, file: string): Promise<string | undefined> {
+  return readProcAsync(pid, file).catch(() => undefined);
 }
 
 function linkProc(pid: number, file: string): string {

@@ -1,9 +1,10 @@
 // The seal of a saved checkpoint: an HMAC-SHA256 of its directory's real path and its
 // manifest.json (which holds the size and SHA-256 of every other file) under a key kept in
-// the saving user's kernel keyring. A restore without a policy runs under the policy saved in the directory, and a
-// sandbox allowed to write where a checkpoint lies could rewrite it (the policy, the
-// memory): no sandbox can reach the keyring (keyctl, add_key and request_key are refused in
-// every sandbox), so no sandbox can make a seal that verifies. docs/checkpoint.md, "The seal".
+// the saving user's kernel keyring. A restore without a policy runs under the policy saved
+// in the directory, and a sandbox allowed to write where a checkpoint lies could rewrite
+// it (the policy, the memory): no sandbox can reach the keyring (keyctl, add_key and
+// request_key are refused in every sandbox), so no sandbox can make a seal that verifies.
+// docs/checkpoint.md, "The seal".
 
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { native } from "../confine/native.js";
