@@ -3,7 +3,7 @@
 // and the PolicyErrors for grants into /proc and for too many CPUs.
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -170,6 +170,52 @@ test("the real files behind virtual ones get no Landlock rule from a read-only g
   assert.ok(proc.includes("/proc/sys"), proc.join(","));
   const plain = grantsOf({}, [read("/proc")]).map((g) => g.path);
   assert.ok(plain.includes("/proc/cpuinfo") && plain.includes("/proc/meminfo"), plain.join(","));
+});
+
+test("an entry listed in a real directory is its own real path: split grants ask for no realpath of their own", () => {
+  const asked: string[] = [];
+  const counting = (): FsView => {
+    const base = fakeFs();
+    return { ...base, realpath: (p) => (asked.push(p), base.realpath(p)) };
+  };
+  const plan = (grants: PathGrant[]) => computeView({ name: "b", numCpus: 1 }, grants, true, ["/proc"], counting());
+  const direct = plan([read("/proc")]);
+  assert.deepEqual(direct.grants.map((g) => g.path), ["/proc", "/proc/meminfo", "/proc/sys"], "cpuinfo carved out (served), the rest as before");
+  for (const entry of ["/proc/meminfo", "/proc/sys", "/proc/cpuinfo"]) assert.ok(!asked.includes(entry), `${entry} was resolved on its own: ${asked.join(", ")}`);
+  // Through a link: the link is resolved once, and its real path, /proc, is known with it.
+  asked.length = 0;
+  const linked = plan([read("/lnk")]);
+  assert.deepEqual(linked.grants, direct.grants);
+  assert.ok(asked.includes("/lnk"), asked.join(", "));
+  for (const p of ["/proc", "/proc/meminfo", "/proc/sys", "/proc/cpuinfo"]) assert.ok(!asked.includes(p), `${p} resolved again: ${asked.join(", ")}`);
+  // A directory whose real path is another (/bin -> /usr/bin) lends nothing to its entries,
+  // and a listed symbolic link is never taken for its own real path.
+  const fs = counting();
+  const viewFs = { ...fs, list: (dir: string, wanted: (n: string) => boolean) => (dir === "/usr/bin" ? [{ name: "sh", type: "file" as const }, { name: "ln", type: "symlink" as const }] : fs.list(dir, wanted)) };
+  asked.length = 0;
+  computeView({ name: "b", numCpus: undefined }, [read("/bin"), read("/etc")], true, ["/proc"], viewFs);
+  assert.ok(asked.includes("/bin") && asked.includes("/etc"), asked.join(", "));
+  assert.ok(!asked.includes("/etc/passwd") && !asked.includes("/etc/ssl"), `entries of /etc resolved: ${asked.join(", ")}`);
+});
+
+test("a procfs root is listed up to its first process directory, with the entries and types a full listing gives", async () => {
+  const notProcess = (name: string): boolean => !/^[0-9]+$/.test(name);
+  const byName = (x: { name: string }, y: { name: string }): number => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0);
+  const child = spawn("sleep", ["5"], { stdio: "ignore" });
+  try {
+    const full = HOST_FS.list("/proc", notProcess).sort(byName);
+    const head = HOST_FS.list("/proc", notProcess, true);
+    assert.deepEqual(head, full, "the same entries, in readdirSync's order");
+    assert.ok(head.some((e) => e.name === "meminfo" && e.type === "file") && head.some((e) => e.name === "sys" && e.type === "dir"));
+    assert.ok(head.some((e) => e.name === "self" && e.type === "symlink"), "links keep their own type");
+    assert.ok(!head.some((e) => e.name === String(child.pid)), "no process directory");
+    const asked: string[] = [];
+    HOST_FS.list("/proc", (n) => (asked.push(n), notProcess(n)), true);
+    assert.ok(!asked.some((n) => /^[0-9]+$/.test(n)), `process names reached the filter: ${asked.filter((n) => /^[0-9]+$/.test(n)).length}`);
+    assert.throws(() => HOST_FS.list("/proc/missing-dir", notProcess, true), /ENOENT/);
+  } finally {
+    child.kill();
+  }
 });
 
 const host = (cpuCount: number): HostFacts => ({ landlockAbi: 7, cpuCount });
