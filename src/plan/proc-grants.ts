@@ -92,12 +92,18 @@ const DT_TYPES: Record<number, EntryType> = { 1: "fifo", 2: "device", 4: "dir", 
  * An entry of unknown type (DT_UNKNOWN) is looked at with lstat, as readdirSync does.
  */
 function listProcRoot(dir: string, wanted: (name: string) => boolean): { name: string; type: EntryType }[] {
+  let addon: ReturnType<typeof native>;
+  try {
+    addon = native();
+  } catch {
+    return listHost(dir, wanted); // planning without the addon (no sandbox can start then)
+  }
   const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   const out: { name: string; type: EntryType }[] = [];
   try {
     const buf = Buffer.allocUnsafe(4096);
     for (;;) {
-      const got = native().getdents(fd, buf, 0);
+      const got = addon.getdents(fd, buf, 0);
       if (got < 0) throw errnoError(-got, "getdents64", dir);
       if (got === 0) return byName(out);
       for (let at = 0; at + 19 < got; ) {
