@@ -167,6 +167,25 @@ test("--json past the output limit: one line naming the stream and the limit, ex
   assert.equal(JSON.parse(ok.stdout).stdout, "1048576\n");
 });
 
+test("--json: a result larger than a pipe's buffer reaches a reader that starts late whole (the CLI's quick exit waits for its writes)", async () => {
+  const child = spawn(process.execPath, [CLI, "run", ...RO, "--json", "-e", "yes | head -c 3000000"], { stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout.pause();
+  const closed = new Promise<number | null>((resolve) => child.once("close", resolve));
+  let out = "";
+  let err = "";
+  child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
+  child.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
+  // The CLI has its result by then and 64 KiB of it in the pipe; the rest must wait.
+  await new Promise((r) => setTimeout(r, 1500));
+  child.stdout.resume();
+  const code = await closed;
+  assert.equal(code, 0, err);
+  assert.equal(err, "");
+  const result = JSON.parse(out) as { stdout: string; exitCode: number };
+  assert.equal(result.exitCode, 0);
+  assert.equal(result.stdout.length, 3000000);
+});
+
 test("timeout: 124 and 'timeout after Ns' with N as given", async () => {
   const t0 = performance.now();
   const r = await sandlock(["run", ...RO, "-t", "0.5", "--", "sleep", "5"]);
