@@ -168,4 +168,12 @@ scriptCase("restore: a saved policy rewritten by another sandbox is not trusted 
   assert.equal(out.direct, null, "the same directory named by its own path: trusted");
   assert.deepEqual(out.savedViaLink, { sealed: true, dir: out.savedViaLink.real, trusted: null, real: out.savedViaLink.real }, "saved through a link: save names the real path, trusted under it");
   assert.match(out.savedViaLink.real, /\/shared\/e$/);
+  // Real paths that do not read back as exact text are never sealed (they could collide).
+  const inexact = /^its directory's real path \(".*\/odd-\uFFFD\/g"\) holds bytes that are not UTF-8 text, or the character U\+FFFD they are read as, so it cannot be named exactly and is never sealed/;
+  assert.equal(out.savedOdd.sealed, false);
+  assert.match(out.savedOdd.why, inexact);
+  assert.match(out.savedOdd.loaded, /^checkpoint \/.*\/odd\/g: it has no seal/, "saved unsealed");
+  assert.deepEqual({ ...out.savedReplacement, why: "" }, { sealed: false, why: "", sameText: true }, "the other directory reads as the same text: unsealed too");
+  assert.match(out.savedReplacement.why, inexact);
+  assert.match(out.copiedSealed, /^checkpoint \/.*\/odd-\uFFFD\/h: its directory's real path \(".*\/odd-\uFFFD\/h"\) holds bytes that are not UTF-8 text/);
 });

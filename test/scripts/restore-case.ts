@@ -3,7 +3,7 @@
 // Usage: restore-case.js SCENARIO COUNTER (test/fixtures/checkpoint-counter.c built).
 
 import { createHash } from "node:crypto";
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -410,6 +410,19 @@ fs.symlinkSync(b, a + ".link"); console.log("swapped");`;
       // Saved through the link, save names the real path, under which the seal is trusted.
       const savedViaLink = await cp.save(join(work, "link", "e"));
       result.savedViaLink = { ...savedViaLink, trusted: (await Checkpoint.load(savedViaLink.dir)).unverified ?? null, real: realpathSync(join(shared, "e")) };
+      // A directory whose name is not UTF-8 text (reached through a link of plain text), and
+      // one named with U+FFFD, the character such bytes are read as: neither is sealed.
+      const odd = Buffer.concat([Buffer.from(`${work}/odd-`), Buffer.from([0xff])]);
+      mkdirSync(odd);
+      symlinkSync(odd, join(work, "odd"));
+      const savedOdd = await cp.save(join(work, "odd", "g"));
+      result.savedOdd = { sealed: savedOdd.sealed, why: savedOdd.why ?? null, loaded: (await Checkpoint.load(join(work, "odd", "g"))).unverified ?? null };
+      mkdirSync(join(work, "odd-\uFFFD"));
+      const savedReplacement = await cp.save(join(work, "odd-\uFFFD", "g"));
+      result.savedReplacement = { sealed: savedReplacement.sealed, why: savedReplacement.why ?? null, sameText: savedReplacement.dir === savedOdd.dir };
+      // A sealed checkpoint's files copied there, seal and all: not trusted at such a place.
+      cpSync(join(shared, "d"), join(work, "odd-\uFFFD", "h"), { recursive: true });
+      result.copiedSealed = (await Checkpoint.load(join(work, "odd-\uFFFD", "h"))).unverified ?? null;
       result.place = realpathSync(dir);
       return result;
     }
