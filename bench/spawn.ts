@@ -62,11 +62,48 @@ export interface LibraryResult {
    * --unshare-all): what a Node program pays for the strongest alternative it has, when
    * installed. A comparison, no target. */
   bwrap?: PairResult;
+  /** The /proc view alone against spawn, on the quiet host and then while many other
+   * processes exist (a start must not pay for them: plan/proc-grants.ts lists procfs only up
+   * to its processes), and how many there were; or why it was not measured. Measured on its
+   * own (each start right after a bare spawn, whose fork of this process leaves its pages
+   * copy-on-write for whatever runs next), so compare the two with each other, not with the
+   * rotating rows above. */
+  withProcBusy: { others: number; quiet: PairResult; busy: PairResult } | string;
   /** The load average when the rounds ended (a shared machine's figures need it). */
   load: string;
 }
 
 type Start = () => Promise<void>;
+
+/** Processes the busy-host rows add: about what a loaded build machine runs. */
+const BUSY_PROCESSES = 1500;
+
+/** The number of process directories in /proc now. */
+function processCount(): number {
+  return readdirSync("/proc").filter((n) => /^[0-9]+$/.test(n)).length;
+}
+
+/** fn() while `n` sleeping processes exist (one shell's children, in a process group of
+ * their own, all killed after). */
+async function withSleepers<T>(n: number, fn: (others: number) => Promise<T>): Promise<T> {
+  const holder = spawn("/bin/sh", ["-c", `i=0; while [ $i -lt ${n} ]; do sleep 3600 & i=$((i+1)); done; echo ready; wait`], { detached: true, stdio: ["ignore", "pipe", "ignore"] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      holder.once("error", reject);
+      holder.once("exit", (code) => reject(new Error(`the sleepers' shell exited ${code} before they were all started`)));
+      holder.stdout!.on("data", (d: Buffer) => {
+        if (d.toString().includes("ready")) resolve();
+      });
+    });
+    return await fn(processCount());
+  } finally {
+    try {
+      process.kill(-holder.pid!, "SIGKILL");
+    } catch {
+      // gone already
+    }
+  }
+}
 
 /** bubblewrap's path when installed (the same binds for the CLI and the library rows). */
 const BWRAP = ["/usr/bin/bwrap", "/bin/bwrap"].find((p) => existsSync(p));
@@ -149,6 +186,14 @@ export async function benchLibrary(rounds: number, perRound: number): Promise<Li
   }
   if (BWRAP !== undefined) sides.bwrap = bwrapStart(BWRAP);
   const r = await libraryRounds(sides, rounds, perRound);
+  let withProcBusy: LibraryResult["withProcBusy"];
+  try {
+    const alone = async (): Promise<PairResult> => (await libraryRounds({ withProc: sides.withProc! }, Math.max(3, Math.ceil(rounds / 3)), Math.ceil(perRound / 2))).withProc!;
+    const quiet = await alone();
+    withProcBusy = await withSleepers(BUSY_PROCESSES, async (others) => ({ others, quiet, busy: await alone() }));
+  } catch (e) {
+    withProcBusy = `not measured: ${(e as Error).message}`;
+  }
   return {
     system: r.system!,
     unsupervised: r.unsupervised!,
@@ -156,6 +201,7 @@ export async function benchLibrary(rounds: number, perRound: number): Promise<Li
     kernel: r.kernel ?? `not measured: ${noKernel}`,
     kernelWithProc: r.kernelWithProc ?? `not measured: ${noKernel}`,
     ...(r.bwrap !== undefined ? { bwrap: r.bwrap } : {}),
+    withProcBusy,
     load: `${loadavg().map((x) => x.toFixed(1)).join(" ")} on ${cpus().length} CPUs`,
   };
 }
@@ -167,12 +213,25 @@ function reportSide(title: string, p: PairResult | string, target: string, limit
   return [report(title, "child_process.spawn", p), `  ${verdict(target, p.overhead.median <= limit)}`].join("\n");
 }
 
+/** What the host's process count adds to the /proc view's start (no target: it should add
+ * nothing). */
+function reportBusy(b: { others: number; quiet: PairResult; busy: PairResult }): string {
+  const added = b.busy.overhead.median - b.quiet.overhead.median;
+  return [
+    `The /proc view on its own, quiet and with ${b.others} processes on the host (${BUSY_PROCESSES} sleepers added): what they add to a start (no target; each start follows a bare spawn here, so compare these two rows with each other)`,
+    `  quiet: overhead ${fmt(b.quiet.overhead, " ms")}`,
+    `  busy:  overhead ${fmt(b.busy.overhead, " ms")}`,
+    `  added by the processes: ${added.toFixed(3)} ms at the median`,
+  ].join("\n");
+}
+
 export function reportLibrary(l: LibraryResult): string {
   return [
     `Library: Sandbox.run(/bin/true) vs child_process.spawn(/bin/true), per run, every side interleaved start by start (load ${l.load})`,
     reportSide("Supervised view, system grants", l.system, SUPERVISED_TARGET, 0.5),
     reportSide("The same with supervisor: false (no listener)", l.unsupervised, "unsupervised start within 0.3 ms of child_process.spawn (issue 16, DESIGN 5)", 0.3),
     reportSide("Supervised view with /proc granted (the /proc view)", l.withProc, SUPERVISED_TARGET, 0.5),
+    typeof l.withProcBusy === "string" ? `The same with ${BUSY_PROCESSES} more processes on the host\n  ${l.withProcBusy}` : reportBusy(l.withProcBusy),
     reportSide("Kernel view, system grants (namespaces, constructed root, init)", l.kernel, SUPERVISED_TARGET, 0.5),
     reportSide("Kernel view with /proc granted (a fresh procfs, its hidden files covered)", l.kernelWithProc, SUPERVISED_TARGET, 0.5),
     l.bwrap === undefined
