@@ -43,12 +43,12 @@ function sealKey(create: boolean): Buffer | string {
  * A real path is read as UTF-8 text (readlink of the descriptor), and bytes that are not
  * UTF-8 decode to U+FFFD: two directories whose names differ only in such bytes, or in them
  * and a U+FFFD of their own, would read as one place and share one seal. Such a place is
- * neither sealed nor trusted.
+ * neither sealed nor trusted: the reason, or undefined for a place of plain text.
  */
-function inexact(place: string): boolean {
-  return place.includes("\uFFFD");
+function inexact(place: string): string | undefined {
+  if (!place.includes("\uFFFD")) return undefined;
+  return `its directory's real path (${JSON.stringify(place)}) holds bytes that are not UTF-8 text, or the character U+FFFD they are read as, so it cannot be named exactly and is never sealed: another directory could read as the same path; save it under a path of plain text`;
 }
-const INEXACT = "holds bytes that are not UTF-8 text, or the character U+FFFD they are read as, so it cannot be named exactly and is never sealed: another directory could read as the same path; save it under a path of plain text";
 
 function hmac(key: Buffer, place: string, manifest: Buffer): Buffer {
   return createHmac("sha256", key).update(LABEL).update(place).update("\0").update(manifest).digest();
@@ -59,7 +59,8 @@ function hmac(key: Buffer, place: string, manifest: Buffer): Buffer {
  * again after sealing: a save making the key at the same instant as another may have had
  * its bytes replaced by the other's. */
 export function sealOf(manifest: Buffer, place: string): { seal: Buffer } | { why: string } {
-  if (inexact(place)) return { why: `its directory's real path (${JSON.stringify(place)}) ${INEXACT}` };
+  const why = inexact(place);
+  if (why !== undefined) return { why };
   for (let tries = 0; tries < 5; tries++) {
     const key = sealKey(true);
     if (typeof key === "string") return { why: key };
@@ -81,7 +82,8 @@ export function sealProblem(manifest: Buffer | undefined, seal: Buffer | undefin
   if (place !== named) {
     return `it was read through a symbolic link (the directory named is ${place}): a sealed checkpoint is trusted only under its own path, as a link on the way could point the name at another checkpoint; name it ${place}`;
   }
-  if (inexact(place)) return `its directory's real path (${JSON.stringify(place)}) ${INEXACT}`;
+  const why = inexact(place);
+  if (why !== undefined) return why;
   // The path written after the HMAC names where it was saved; the HMAC, checked below with
   // the place it is read from, is what decides.
   const saved = seal.length > MAC_BYTES && seal[MAC_BYTES - 1] === 0x0a ? seal.subarray(MAC_BYTES).toString() : undefined;

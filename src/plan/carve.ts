@@ -3,11 +3,8 @@
 // supervisor let continue cannot be rewritten into it by another thread.
 
 import type { PathGrant } from "./landlock.js";
-import { HOST_FS, within, type FsView } from "./proc-grants.js";
+import { HOST_FS, childPath, within, type FsView } from "./proc-grants.js";
 
-function join(dir: string, name: string): string {
-  return dir === "/" ? `/${name}` : `${dir}/${name}`;
-}
 
 export interface Carved {
   grants: PathGrant[];
@@ -50,7 +47,7 @@ export function carveOut(grants: readonly PathGrant[], files: readonly string[],
 function split(dir: string, files: readonly string[], fs: FsView, out: PathGrant[]): void {
   out.push({ path: dir, isDir: true, writable: false, dirOnly: true });
   for (const e of fs.list(dir, () => true)) {
-    const path = join(dir, e.name);
+    const path = childPath(dir, e.name);
     // Landlock checks the file a symlink leads to, under that file's own rule.
     if (e.type === "symlink" || files.includes(path)) continue;
     const deeper = files.filter((f) => within(f, path));

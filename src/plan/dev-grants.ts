@@ -4,7 +4,7 @@
 
 import type { MountEntry } from "../kernel/mounts.js";
 import type { PathGrant } from "./landlock.js";
-import { HOST_FS, within, type EntryType, type FsView } from "./proc-grants.js";
+import { HOST_FS, childPath, within, type EntryType, type FsView } from "./proc-grants.js";
 
 /**
  * Device nodes (names in the device tree's root) a grant on the tree still reaches: the
@@ -51,9 +51,6 @@ export interface DeviceGrants {
   pts: { mounts: string[]; writable: boolean } | undefined;
 }
 
-function join(dir: string, name: string): string {
-  return dir === "/" ? `/${name}` : `${dir}/${name}`;
-}
 
 function typeOf(fs: FsView, real: string): EntryType | undefined {
   if (fs.type !== undefined) return fs.type(real);
@@ -133,7 +130,7 @@ export function limitDevices(grants: readonly PathGrant[], trees: DeviceTrees, f
 function splitDown(dir: string, roots: readonly string[], writable: boolean, trees: DeviceTrees, fs: FsView, out: PathGrant[]): void {
   out.push({ path: dir, isDir: true, writable: false, dirOnly: true });
   for (const e of fs.list(dir, () => true)) {
-    const path = join(dir, e.name);
+    const path = childPath(dir, e.name);
     if (e.type === "symlink") continue;
     if (roots.includes(path) && e.type === "dir") {
       splitTree(path, path, writable, trees, fs, out);
@@ -150,7 +147,7 @@ function splitTree(dir: string, root: string, writable: boolean, trees: DeviceTr
   out.push({ path: dir, isDir: true, writable: false, dirOnly: true });
   const atRoot = dir === root;
   for (const e of fs.list(dir, () => true)) {
-    const path = join(dir, e.name);
+    const path = childPath(dir, e.name);
     const allowed = atRoot && DEVICE_ALLOWLIST.includes(e.name);
     switch (e.type) {
       case "dir":

@@ -6,7 +6,7 @@
 import { PolicyError } from "../errors.js";
 import type { MountEntry } from "../kernel/mounts.js";
 import type { PathGrant } from "./landlock.js";
-import { HOST_FS, within, type FsView } from "./proc-grants.js";
+import { HOST_FS, childPath, within, type FsView } from "./proc-grants.js";
 
 /**
  * Filesystems whose files are the kernel's settings and controls rather than data. uid 0
@@ -46,9 +46,6 @@ export function kernelFs(table: readonly MountEntry[], exists: (path: string) =>
   return { readOnly: all.filter((m) => !all.some((o) => o.point !== m.point && within(m.point, o.point))), hidden };
 }
 
-function join(dir: string, name: string): string {
-  return dir === "/" ? `/${name}` : `${dir}/${name}`;
-}
 
 /**
  * `grants` are the policy's own (a writable one at or inside a kernel filesystem is the
@@ -103,7 +100,7 @@ export function readOnlyKernelFs(grants: readonly PathGrant[], k: KernelFs, fs: 
 function split(dir: string, writable: boolean, readOnly: readonly string[], hidden: readonly string[], fs: FsView, out: PathGrant[]): void {
   out.push({ path: dir, isDir: true, writable: false, dirOnly: true });
   for (const e of fs.list(dir, () => true)) {
-    const path = join(dir, e.name);
+    const path = childPath(dir, e.name);
     if (e.type === "symlink" || hidden.includes(path)) continue; // a link: Landlock checks where it leads
     const w = writable && !readOnly.some((p) => within(path, p));
     const deeper = [...readOnly, ...hidden].some((p) => p !== path && within(p, path));

@@ -72,7 +72,7 @@ function listHost(dir: string, wanted: (name: string) => boolean): { name: strin
   const out: { name: string; type: EntryType }[] = [];
   for (const name of readdirSync(dir)) {
     if (!wanted(name)) continue;
-    const st = lstatSync(join(dir, name), { throwIfNoEntry: false });
+    const st = lstatSync(childPath(dir, name), { throwIfNoEntry: false });
     if (st === undefined) continue;
     out.push({ name, type: entryType(st) });
   }
@@ -117,7 +117,7 @@ function listProcRoot(dir: string, wanted: (name: string) => boolean): { name: s
         if (name === "." || name === ".." || !wanted(name)) continue;
         let type = DT_TYPES[dtype];
         if (type === undefined && dtype !== 8) {
-          const st = lstatSync(join(dir, name), { throwIfNoEntry: false });
+          const st = lstatSync(childPath(dir, name), { throwIfNoEntry: false });
           if (st === undefined) continue;
           type = entryType(st);
         }
@@ -155,7 +155,8 @@ export function within(a: string, b: string): boolean {
   return a === b || b === "/" || a.startsWith(b + "/");
 }
 
-function join(dir: string, name: string): string {
+/** The path of entry `name` of directory `dir`. */
+export function childPath(dir: string, name: string): string {
   return dir === "/" ? `/${name}` : `${dir}/${name}`;
 }
 
@@ -234,7 +235,7 @@ function split(dir: string, writable: boolean, mounts: readonly string[], fs: Fs
   out.push({ path: dir, isDir: true, writable: false, dirOnly: true });
   const wanted = (name: string): boolean => !isMount || (!NUMERIC.test(name) && !HIDDEN_PROC_FILES.includes(name));
   for (const e of fs.list(dir, wanted, isMount)) {
-    const path = join(dir, e.name);
+    const path = childPath(dir, e.name);
     if (e.type === "symlink") continue;
     const deeper = mounts.filter((m) => within(m, path));
     if (deeper.length > 0 && e.type === "dir") split(path, writable, deeper, fs, out);

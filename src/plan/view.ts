@@ -10,7 +10,7 @@ import type { ResolvedHosts } from "./net-rules.js";
 import { carveOut } from "./carve.js";
 import { deviceTrees, limitDevices } from "./dev-grants.js";
 import { kernelFs, readOnlyKernelFs } from "./kernel-fs-grants.js";
-import { HOST_FS, hideProcesses, within, type EntryType, type FsView } from "./proc-grants.js";
+import { HOST_FS, childPath, hideProcesses, within, type EntryType, type FsView } from "./proc-grants.js";
 
 /** locks, sysvipc: /proc files that list host processes' pids, served with the
  * sandbox's own lines (supervise/proc-host.ts). */
@@ -181,7 +181,7 @@ function cachedRealpath(fs: FsView): FsView {
     if (seen.get(dir) === dir) {
       for (const e of entries) {
         if (e.type === "symlink") continue;
-        const path = dir === "/" ? `/${e.name}` : `${dir}/${e.name}`;
+        const path = childPath(dir, e.name);
         if (!seen.has(path)) seen.set(path, path);
       }
     }
