@@ -601,6 +601,7 @@ static napi_value init(napi_env env, napi_value exports) {
   sl_answer_register(env, exports);
   sl_kmem_register(env, exports);
   sl_startfile_register(env, exports);
+  sl_populated_register(env, exports);
   sl_keyring_register(env, exports);
   return exports;
 }

@@ -97,5 +97,7 @@ void sl_answer_register(napi_env env, napi_value exports);
 void sl_kmem_register(napi_env env, napi_value exports);
 /* native/startfile.c: the CLI's bundle and code cache read in one populated pass. */
 void sl_startfile_register(napi_env env, napi_value exports);
+/* native/populated.c: zeroed memory with its pages backed, for the watchdog's tables. */
+void sl_populated_register(napi_env env, napi_value exports);
 
 #endif

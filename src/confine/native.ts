@@ -199,6 +199,10 @@ export interface NativeAddon {
   /** Every string startFile mapped, replaced at its address by a private copy of its bytes,
    * unless its file changed since (size or mtime): [settled, changed]. */
   settleStartFiles(): [number, number];
+  /** `bytes` of zeroed memory whose pages are backed already (one mmap with MAP_POPULATE,
+   * native/populated.c), counted as V8 external memory while it lives; undefined when it
+   * cannot (0 or over 256 MiB, no memory, a Node refusing outside memory for buffers). */
+  populatedBuffer(bytes: number): ArrayBuffer | undefined;
 }
 
 /** The package root: dist/src/confine -> ../../.. (import.meta.dirname, Node >= 20.11: the

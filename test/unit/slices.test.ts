@@ -34,6 +34,30 @@ test("steps longer than a slice run one per turn, and the value and busy time ar
   assert.equal(state.closed, true);
 });
 
+test("a slice begins no step that would end past SLICE_MS, as long as its longest: steps of 0.6 SLICE_MS run one per slice, short ones many", async () => {
+  for (const [stepMs, most, least] of [
+    [0.6 * SLICE_MS, 1, 1],
+    [0.05 * SLICE_MS, Infinity, 5],
+  ] as const) {
+    const state = { ran: 0, closed: false };
+    const perSlice: number[] = [];
+    let before = 0;
+    await new Promise<void>((resolve) =>
+      runInSlices(steps(12, stepMs, state), () => resolve(), {
+        spent: () => {
+          perSlice.push(state.ran - before);
+          before = state.ran;
+        },
+      }),
+    );
+    assert.equal(state.ran, 12);
+    // (a slice's last step may be the one that ends the steps: counted in the slice it ran in)
+    const full = perSlice.slice(0, -1);
+    assert.ok(full.every((n) => n <= most), `steps of ${stepMs} ms per slice: ${perSlice.join(" ")}`);
+    assert.ok(Math.max(...perSlice) >= least, `steps of ${stepMs} ms per slice: ${perSlice.join(" ")}`);
+  }
+});
+
 test("cancelled work is ended: its finally runs, done is never called", async () => {
   const state = { ran: 0, closed: false };
   let cancel = false;
