@@ -28,14 +28,17 @@ const SOCKETS_PER_STEP = 1024;
 
 /**
  * Drops the repeats from `list` (inodes), in place and in steps of SOCKETS_PER_STEP; the
- * set of them. Socket and pipe inodes are the kernel's get_next_ino(), 32-bit numbers.
+ * set of them. Socket and pipe inodes are the kernel's get_next_ino(), non-zero 32-bit
+ * numbers; any other is kept as it is, charged however often it came (an index refuses
+ * it, and a throw here would end the watchdog's looks).
  */
 function* unique(list: number[]): Generator<void, InodeIndex> {
   const set = new InodeIndex(false);
   let kept = 0;
   for (let i = 0; i < list.length; i++) {
     if (i % SOCKETS_PER_STEP === SOCKETS_PER_STEP - 1) yield;
-    if (set.add(list[i]!)) list[kept++] = list[i]!;
+    const ino = list[i]!;
+    if (ino === 0 || ino >>> 0 !== ino || set.add(ino)) list[kept++] = ino;
   }
   list.length = kept;
   return set;

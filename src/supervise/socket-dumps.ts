@@ -68,6 +68,7 @@ export class UnixTable {
     this.words += w.length;
     for (let i = 0; i + 9 <= w.length; i += 9 + w[i + 8]!) {
       const ino = w[i]!;
+      if (ino === 0) continue; // (every socket has an inode; an index refuses 0)
       this.at.set(ino, base + i);
       const peer = w[i + 3]!;
       if (peer !== 0) this.senders.set(peer, ino, true);
