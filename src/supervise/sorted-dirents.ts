@@ -7,49 +7,207 @@
 
 import { InParts } from "./slices.js";
 
-/** One entry of a listing: its inode number, d_type and name (raw bytes). */
-export interface DirEntry {
-  /** The inode number's low and high 32 bits: numbers, where a bigint was a heap object
-   * per entry (100,000 of them per listing, for the collector to sweep). */
-  inoLo: number;
-  inoHi: number;
-  type: number;
-  /** The name as latin1 text: one character per byte, so string order is byte order (and
-   * strings compare, hash and copy much faster than Buffers). */
-  key: string;
-}
-
 /** struct linux_dirent64: d_ino u64, d_off s64, d_reclen u16, d_type u8, d_name. */
 const NAME64 = 19;
 /** struct linux_dirent (x86-64): d_ino, d_off (longs), d_reclen u16, d_name, NUL, pad, d_type last. */
 const NAME_LEGACY = 18;
 const RECLEN_AT = 16;
 
-/** The records of a getdents64 buffer. A malformed record (a length running past the
- * buffer) ends the walk. */
-export function parseDirents64(buf: Buffer): DirEntry[] {
-  const out: DirEntry[] = [];
-  for (let at = 0; at + NAME64 <= buf.length; ) {
-    const reclen = buf.readUInt16LE(at + RECLEN_AT);
-    if (reclen < NAME64 || at + reclen > buf.length) break;
-    const end = buf.indexOf(0, at + NAME64);
-    const nameEnd = end < 0 || end > at + reclen ? at + reclen : end;
-    out.push({ inoLo: buf.readUInt32LE(at), inoHi: buf.readUInt32LE(at + 4), type: buf[at + 18]!, key: buf.toString("latin1", at + NAME64, nameEnd) });
-    at += reclen;
+/**
+ * A directory's entries in name order, packed: every name's bytes in one buffer, the
+ * rest in typed arrays, and `order`, the entries' indexes sorted by name. A listing of
+ * 100,000 names was 200,000 objects (an entry and its name's string), which the young
+ * generation's collector copied while they were new: scavenges of 10 to 36 ms, each in
+ * one turn of the event loop. These are a few arrays, none of which it copies.
+ */
+export class Listing {
+  constructor(
+    /** The names' bytes, one after the other (no NUL). */
+    readonly names: Buffer,
+    /** Per entry, as read: where its name starts in `names` and its length. */
+    readonly nameAt: Uint32Array,
+    readonly nameLen: Uint16Array,
+    /** Its name's first four bytes, big-endian (0 and 1 for "." and ".."): see sortKey. */
+    readonly head: Uint32Array,
+    /** Its inode number's low and high 32 bits, and its d_type. */
+    readonly inoLo: Uint32Array,
+    readonly inoHi: Uint32Array,
+    readonly type: Uint8Array,
+    /** The entries' indexes in name order. */
+    readonly order: Uint32Array,
+  ) {}
+
+  get length(): number {
+    return this.order.length;
   }
-  return out;
+
+  /** The name of the entry at `i` in name order, as latin1 text (one character a byte). */
+  key(i: number): string {
+    const e = this.order[i]!;
+    return this.names.toString("latin1", this.nameAt[e]!, this.nameAt[e]! + this.nameLen[e]!);
+  }
+
+  /** Memory the listing holds, in bytes (its arrays' whole size, room to grow included). */
+  get bytes(): number {
+    return LISTING_BYTES + this.names.length + this.nameAt.byteLength + this.nameLen.byteLength + this.head.byteLength + this.inoLo.byteLength + this.inoHi.byteLength + this.type.byteLength + this.order.byteLength;
+  }
 }
 
-/** Name order: "." and ".." first (as `ls -a` shows them), then bytewise, which is the C
- * locale's order and the same on every host; compared on the latin1 keys, whose string
- * order is byte order. */
-export function compareEntries(a: DirEntry, b: DirEntry): number {
-  const ak = a.key;
-  const bk = b.key;
-  if (ak === bk) return 0;
-  if (ak === "." || (ak === ".." && bk !== ".")) return -1;
-  if (bk === "." || bk === "..") return 1;
-  return ak < bk ? -1 : 1;
+/** What a listing holds besides its arrays (its objects), counted against its budget. */
+const LISTING_BYTES = 1024;
+
+/** 0 for ".", 1 for "..", 2 for any other name (name order puts those two first). */
+function dotRank(names: Uint8Array, at: number, len: number): number {
+  if (len > 2 || names[at] !== 0x2e) return 2;
+  return len === 1 ? 0 : names[at + 1] === 0x2e ? 1 : 2;
+}
+
+/**
+ * A name's first four bytes as a big-endian number, the missing ones 0 (a name holds no
+ * NUL, so a shorter name orders first, as bytewise order has it); 0 for "." and 1 for
+ * "..", which no other name can have (its first byte is not 0). Two names in name order
+ * have their keys in order, and most comparisons end there.
+ */
+function headOf(src: Uint8Array, at: number, len: number): number {
+  const rank = dotRank(src, at, len);
+  if (rank !== 2) return rank;
+  return ((src[at]! << 24) | ((len > 1 ? src[at + 1]! : 0) << 16) | ((len > 2 ? src[at + 2]! : 0) << 8) | (len > 3 ? src[at + 3]! : 0)) >>> 0;
+}
+
+/**
+ * A listing as it is read: entries appended from getdents64 records (addRecords) into
+ * arrays that double as they fill, compared by index (compare), and ended with their order
+ * (finish).
+ */
+export class ListingBuilder {
+  #names = Buffer.allocUnsafe(16384);
+  #used = 0;
+  #nameAt = new Uint32Array(256);
+  #nameLen = new Uint16Array(256);
+  #head = new Uint32Array(256);
+  #inoLo = new Uint32Array(256);
+  #inoHi = new Uint32Array(256);
+  #type = new Uint8Array(256);
+  #n = 0;
+
+  /** Entries added so far. */
+  get length(): number {
+    return this.#n;
+  }
+
+  /** Adds one entry, its name the bytes of `src` from `from` to `to`. */
+  add(inoLo: number, inoHi: number, type: number, src: Uint8Array, from: number, to: number): void {
+    const len = to - from;
+    if (this.#n === this.#nameAt.length) this.#grow();
+    if (this.#used + len > this.#names.length) {
+      const names = Buffer.allocUnsafe(Math.max(this.#names.length * 2, this.#used + len));
+      names.set(this.#names.subarray(0, this.#used));
+      this.#names = names;
+    }
+    // Byte by byte: names are short, and a native copy per entry cost more than the loop.
+    const names = this.#names;
+    const at = this.#used;
+    for (let i = 0; i < len; i++) names[at + i] = src[from + i]!;
+    const i = this.#n++;
+    this.#nameAt[i] = at;
+    this.#nameLen[i] = len;
+    this.#head[i] = headOf(src, from, len);
+    this.#inoLo[i] = inoLo;
+    this.#inoHi[i] = inoHi;
+    this.#type[i] = type;
+    this.#used += len;
+  }
+
+  #grow(): void {
+    const n = this.#nameAt.length * 2;
+    const more = <A extends Uint32Array | Uint16Array | Uint8Array>(a: A, b: A): A => (b.set(a), b);
+    this.#nameAt = more(this.#nameAt, new Uint32Array(n));
+    this.#nameLen = more(this.#nameLen, new Uint16Array(n));
+    this.#head = more(this.#head, new Uint32Array(n));
+    this.#inoLo = more(this.#inoLo, new Uint32Array(n));
+    this.#inoHi = more(this.#inoHi, new Uint32Array(n));
+    this.#type = more(this.#type, new Uint8Array(n));
+  }
+
+  /**
+   * Adds the records of a getdents64 buffer whose names `keep` accepts (all without it); a
+   * malformed record (a length running past the buffer) ends the walk. Returns the
+   * records walked, kept or not.
+   */
+  addRecords(buf: Buffer, keep?: (name: string) => boolean): number {
+    let walked = 0;
+    for (let at = 0; at + NAME64 <= buf.length; walked++) {
+      const reclen = buf[at + RECLEN_AT]! | (buf[at + RECLEN_AT + 1]! << 8);
+      if (reclen < NAME64 || at + reclen > buf.length) break;
+      let nameEnd = at + NAME64;
+      while (nameEnd < at + reclen && buf[nameEnd] !== 0) nameEnd++;
+      if (keep === undefined || keep(buf.toString("latin1", at + NAME64, nameEnd))) {
+        this.add(buf.readUInt32LE(at), buf.readUInt32LE(at + 4), buf[at + 18]!, buf, at + NAME64, nameEnd);
+      }
+      at += reclen;
+    }
+    return walked;
+  }
+
+  /**
+   * Name order of entries x and y: "." and ".." first (as `ls -a` shows them), then
+   * bytewise, which is the C locale's order and the same on every host.
+   */
+  compare(x: number, y: number): number {
+    const hx = this.#head[x]!;
+    const hy = this.#head[y]!;
+    if (hx !== hy) return hx < hy ? -1 : 1;
+    if (hx < 2) return 0; // both ".", or both ".."
+    // The same first four bytes (or the same shorter name): the rest decides.
+    const names = this.#names;
+    const a = this.#nameAt[x]!;
+    const b = this.#nameAt[y]!;
+    const al = this.#nameLen[x]!;
+    const bl = this.#nameLen[y]!;
+    const n = al < bl ? al : bl;
+    for (let i = 4; i < n; i++) {
+      const d = names[a + i]! - names[b + i]!;
+      if (d !== 0) return d;
+    }
+    return al - bl;
+  }
+
+  /** The indexes of the entries from `from` on, sorted by name. */
+  sorted(from = 0): Uint32Array {
+    const run = new Uint32Array(this.#n - from);
+    for (let i = 0; i < run.length; i++) run[i] = from + i;
+    return run.sort((x, y) => this.compare(x, y));
+  }
+
+  /** The listing, `order` its entries' indexes in name order. */
+  finish(order: Uint32Array): Listing {
+    return new Listing(this.#names, this.#nameAt, this.#nameLen, this.#head, this.#inoLo, this.#inoHi, this.#type, order);
+  }
+}
+
+/** A listing of every entry of `buf` (getdents64 records), sorted in one go. */
+export function listingOf(buf: Buffer): Listing {
+  const b = new ListingBuilder();
+  b.addRecords(buf);
+  return b.finish(b.sorted());
+}
+
+/** How the entry at `i` of `l` in name order orders against `key` (latin1 text): negative
+ * when the entry comes first. */
+function compareWithKey(l: Listing, i: number, key: string): number {
+  const e = l.order[i]!;
+  const names = l.names;
+  const a = l.nameAt[e]!;
+  const al = l.nameLen[e]!;
+  const ra = dotRank(names, a, al);
+  const rb = key === "." ? 0 : key === ".." ? 1 : 2;
+  if (ra !== 2 || rb !== 2) return ra - rb;
+  const n = al < key.length ? al : key.length;
+  for (let j = 0; j < n; j++) {
+    const d = names[a + j]! - key.charCodeAt(j);
+    if (d !== 0) return d;
+  }
+  return al - key.length;
 }
 
 /** Positions fit in 30 bits: every filesystem accepts them as a directory offset (FAT and
@@ -63,25 +221,25 @@ export function cookieOf(key: string): number {
   return (h & COOKIE_MASK) || 1;
 }
 
+/** cookieOf the name of entry `e` (as read, not in order) of `l`, from its bytes. */
+function entryCookie(l: Listing, e: number): number {
+  const names = l.names;
+  const end = l.nameAt[e]! + l.nameLen[e]!;
+  let h = 0x811c9dc5;
+  for (let i = l.nameAt[e]!; i < end; i++) h = Math.imul(h ^ names[i]!, 0x01000193) >>> 0;
+  return (h & COOKIE_MASK) || 1;
+}
+
 /** How many names of recent batch ends are remembered, to resume after a name that has
  * since been deleted (the hash alone then finds nothing). */
 const REMEMBERED = 16384;
 /** Directories whose sorted listing is kept for the rest of a listing. */
 const SNAPSHOTS = 64;
-/** What the kept listings may hold in all, counted as their names' length plus 64 bytes an
- * entry (the object and its inode number). The names are the sandbox's: 64 directories of
- * 40,000 hard links with 200-byte names, listed once each, held about 13 MB each in the
- * supervising process for as long as the sandbox ran. Past the budget the oldest listings
- * are dropped; a later batch of theirs reads the directory again. */
+/** What the kept listings may hold in all (Listing.bytes). The names are the sandbox's: 64
+ * directories of 40,000 hard links with 200-byte names, listed once each, held about 13
+ * MB each in the supervising process for as long as the sandbox ran. Past the budget the
+ * oldest listings are dropped; a later batch of theirs reads the directory again. */
 export const SNAPSHOT_BYTES = 32 * 1024 * 1024;
-const ENTRY_BYTES = 64;
-
-/** The bytes a listing counts for against SNAPSHOT_BYTES. */
-export function listingBytes(entries: readonly DirEntry[]): number {
-  let n = 0;
-  for (const e of entries) n += e.key.length + ENTRY_BYTES;
-  return n;
-}
 
 /**
  * Where a listing resumes, remembered across calls. A batch ends on a name whose cookie is
@@ -98,7 +256,7 @@ export class SortedPositions {
    * never sends one listing to the other's name. */
   readonly #names = new Map<string, string>();
   /** The listing each directory gave when it was last listed from its start, and its size. */
-  readonly #snapshots = new Map<string, { entries: readonly DirEntry[]; bytes: number; stamp: string | undefined }>();
+  readonly #snapshots = new Map<string, { entries: Listing; bytes: number; stamp: string | undefined }>();
   #bytes = 0;
 
   /**
@@ -108,7 +266,7 @@ export class SortedPositions {
    * answer, and reading and sorting the whole directory again for every batch (n^2/b) is
    * saved. A listing from the start always reads the directory afresh.
    */
-  snapshot(dir: string): readonly DirEntry[] | undefined {
+  snapshot(dir: string): Listing | undefined {
     return this.#snapshots.get(dir)?.entries;
   }
 
@@ -118,14 +276,14 @@ export class SortedPositions {
    * was added, removed or renamed since. A loop of rewinds and reads of a directory of
    * 100,000 names read and sorted it whole every time (490 ms of the event loop each).
    */
-  unchangedSnapshot(dir: string, stamp: string): readonly DirEntry[] | undefined {
+  unchangedSnapshot(dir: string, stamp: string): Listing | undefined {
     const kept = this.#snapshots.get(dir);
     return kept !== undefined && kept.stamp === stamp ? kept.entries : undefined;
   }
 
-  keepSnapshot(dir: string, sorted: readonly DirEntry[], stamp?: string): void {
+  keepSnapshot(dir: string, sorted: Listing, stamp?: string): void {
     this.#drop(dir);
-    const bytes = listingBytes(sorted);
+    const bytes = sorted.bytes;
     // One listing above the whole budget is not kept: its batches read it again.
     if (bytes > SNAPSHOT_BYTES) return;
     this.#snapshots.set(dir, { entries: sorted, bytes, stamp });
@@ -154,7 +312,7 @@ export class SortedPositions {
 
   /** The index in `sorted` to resume at for position `pos`; undefined when the position
    * names nothing known (an entry deleted since, its cookie long forgotten). */
-  resumeAt(dir: string, sorted: readonly DirEntry[], pos: bigint): number | undefined {
+  resumeAt(dir: string, sorted: Listing, pos: bigint): number | undefined {
     if (pos <= 0n) return 0;
     if (pos > BigInt(COOKIE_MASK)) return undefined;
     const cookie = Number(pos);
@@ -163,50 +321,51 @@ export class SortedPositions {
       // After the remembered name, whether or not it still exists.
       let lo = 0;
       let hi = sorted.length;
-      const probe = { inoLo: 0, inoHi: 0, type: 0, key: name };
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (compareEntries(sorted[mid]!, probe) <= 0) lo = mid + 1;
+        if (compareWithKey(sorted, mid, name) <= 0) lo = mid + 1;
         else hi = mid;
       }
       return lo;
     }
-    const at = sorted.findIndex((e) => cookieOf(e.key) === cookie);
-    return at < 0 ? undefined : at + 1;
+    for (let i = 0; i < sorted.length; i++) if (entryCookie(sorted, sorted.order[i]!) === cookie) return i + 1;
+    return undefined;
   }
 }
 
 const align8 = (n: number): number => (n + 7) & ~7;
 
-/** The size of one record in the caller's format. */
-function recordSize(e: DirEntry, legacy: boolean): number {
-  return legacy ? align8(NAME_LEGACY + e.key.length + 2) : align8(NAME64 + e.key.length + 1);
+/** The size of one record, of a name of `len` bytes, in the caller's format. */
+function recordSize(len: number, legacy: boolean): number {
+  return legacy ? align8(NAME_LEGACY + len + 2) : align8(NAME64 + len + 1);
 }
 
 /**
- * Records for sorted[from...] that fit in `count` bytes, in getdents64's format or the
- * legacy getdents's, each with its name's cookie as d_off. `taken` 0 with entries left:
- * the buffer holds not even one (the kernel's EINVAL).
+ * Records for the entries of `sorted` from `from` on (in name order) that fit in `count`
+ * bytes, in getdents64's format or the legacy getdents's, each with its name's cookie as
+ * d_off. `taken` 0 with entries left: the buffer holds not even one (the kernel's EINVAL).
  */
-export function encodeFrom(sorted: readonly DirEntry[], from: number, count: number, legacy: boolean): { bytes: Buffer; taken: number } {
+export function encodeFrom(sorted: Listing, from: number, count: number, legacy: boolean): { bytes: Buffer; taken: number } {
+  const { order, nameLen, nameAt, names } = sorted;
   let size = 0;
   let end = from;
-  while (end < sorted.length && size + recordSize(sorted[end]!, legacy) <= count) size += recordSize(sorted[end++]!, legacy);
+  while (end < sorted.length && size + recordSize(nameLen[order[end]!]!, legacy) <= count) size += recordSize(nameLen[order[end++]!]!, legacy);
   const bytes = Buffer.alloc(size);
   let at = 0;
   for (let i = from; i < end; i++) {
-    const e = sorted[i]!;
-    const reclen = recordSize(e, legacy);
-    bytes.writeUInt32LE(e.inoLo, at);
-    bytes.writeUInt32LE(e.inoHi, at + 4);
-    bytes.writeUInt32LE(cookieOf(e.key), at + 8); // d_off: the cookie, below 2^30 (high half 0)
+    const e = order[i]!;
+    const len = nameLen[e]!;
+    const reclen = recordSize(len, legacy);
+    bytes.writeUInt32LE(sorted.inoLo[e]!, at);
+    bytes.writeUInt32LE(sorted.inoHi[e]!, at + 4);
+    bytes.writeUInt32LE(entryCookie(sorted, e), at + 8); // d_off: the cookie, below 2^30 (high half 0)
     bytes.writeUInt16LE(reclen, at + RECLEN_AT);
     if (legacy) {
-      bytes.write(e.key, at + NAME_LEGACY, "latin1");
-      bytes[at + reclen - 1] = e.type;
+      names.copy(bytes, at + NAME_LEGACY, nameAt[e]!, nameAt[e]! + len);
+      bytes[at + reclen - 1] = sorted.type[e]!;
     } else {
-      bytes[at + 18] = e.type;
-      bytes.write(e.key, at + NAME64, "latin1");
+      bytes[at + 18] = sorted.type[e]!;
+      names.copy(bytes, at + NAME64, nameAt[e]!, nameAt[e]! + len);
     }
     at += reclen;
   }

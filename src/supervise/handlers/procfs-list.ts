@@ -8,7 +8,7 @@ import { closeSync, constants, fstatSync, openSync, readlinkSync, statfsSync, st
 import { native } from "../../confine/native.js";
 import { deny, returnValue, type Action } from "../action.js";
 import { filterDirents } from "../dirents.js";
-import { compareEntries, cookieOf, encodeFrom, parseDirents64, type DirEntry, type SortedPositions } from "../sorted-dirents.js";
+import { cookieOf, encodeFrom, ListingBuilder, type Listing, type SortedPositions } from "../sorted-dirents.js";
 import type { Handler, SupervisorContext } from "../handler.js";
 import type { Members } from "../members.js";
 import type { Notification } from "../notification.js";
@@ -208,7 +208,7 @@ function listSorted(
     return deny(errno);
   };
   const dir = `${st.dev}:${st.ino}`;
-  const answer = (entries: readonly DirEntry[]): Action => {
+  const answer = (entries: Listing): Action => {
     const from = positions.resumeAt(dir, entries, pos);
     // A position naming an entry deleted since, whose name is no longer remembered: where to
     // resume is unknown, and guessing would skip or repeat entries.
@@ -220,7 +220,7 @@ function listSorted(
     const { bytes, taken } = encodeFrom(entries, from, n.argU32(2), legacy);
     if (taken === 0) return restore(EINVAL); // not even one entry fits, as the kernel answers
     if (!ctx.memory.stillValid(n) || !ctx.memory.write(n, n.argAddr(1), bytes)) return restore(EFAULT);
-    const last = entries[from + taken - 1]!.key;
+    const last = entries.key(from + taken - 1);
     const cookie = cookieOf(last);
     positions.remember(dir, cookie, last);
     nat.lseek(dup, BigInt(cookie), SEEK_SET);
@@ -244,7 +244,7 @@ function listSorted(
     if (own >= 0) closeSync(own);
     own = -1;
   };
-  const fresh = (read: DirEntry[] | number): Action => {
+  const fresh = (read: Listing | number): Action => {
     stop();
     if (typeof read === "number") return restore(-read);
     // The stamp is kept only if the directory did not change while it was read.
@@ -265,7 +265,7 @@ function listSorted(
   return (async (): Promise<Action> => {
     try {
       // The caller gone (killed, the sandbox ended): the rest is not read.
-      const last: { value?: DirEntry[] | number } = {};
+      const last: { value?: Listing | number } = {};
       const next = (): boolean => {
         const r = steps.next();
         if (r.done === true) last.value = r.value;
@@ -305,41 +305,41 @@ function reopenDirectory(dup: number): number {
 /**
  * The entries of directory fd from its offset, kept by `keep`, sorted by name: a batch
  * read and sorted per step, then the batches merged MERGE_STEP entries per step. Each
- * step yields the entries it handled; the value is the sorted entries or -errno.
+ * step yields the entries it handled; the value is the sorted listing or -errno.
  */
-function* readSorted(fd: number, keep: ((name: string) => boolean) | undefined): Generator<number, DirEntry[] | number> {
+function* readSorted(fd: number, keep: ((name: string) => boolean) | undefined): Generator<number, Listing | number> {
   const chunk = Buffer.allocUnsafe(MAX_READ);
-  let runs: DirEntry[][] = [];
+  const listing = new ListingBuilder();
+  let runs: Uint32Array[] = [];
   for (;;) {
     const got = native().getdents(fd, chunk, 0);
     if (got < 0) return got;
     if (got === 0) break;
-    const parsed = parseDirents64(chunk.subarray(0, got));
-    const run = keep === undefined ? parsed : parsed.filter((e) => keep(e.key));
-    run.sort(compareEntries);
-    if (run.length > 0) runs.push(run);
-    yield parsed.length;
+    const from = listing.length;
+    const walked = listing.addRecords(chunk.subarray(0, got), keep);
+    if (listing.length > from) runs.push(listing.sorted(from));
+    yield walked;
   }
   while (runs.length > 1) {
-    const next: DirEntry[][] = [];
-    for (let i = 0; i + 1 < runs.length; i += 2) next.push(yield* mergeRuns(runs[i]!, runs[i + 1]!));
+    const next: Uint32Array[] = [];
+    for (let i = 0; i + 1 < runs.length; i += 2) next.push(yield* mergeRuns(listing, runs[i]!, runs[i + 1]!));
     if (runs.length % 2 === 1) next.push(runs[runs.length - 1]!);
     runs = next;
   }
-  return runs[0] ?? [];
+  return listing.finish(runs[0] ?? new Uint32Array(0));
 }
 
-function* mergeRuns(a: readonly DirEntry[], b: readonly DirEntry[]): Generator<number, DirEntry[]> {
-  const out = new Array<DirEntry>(a.length + b.length);
+function* mergeRuns(l: ListingBuilder, a: Uint32Array, b: Uint32Array): Generator<number, Uint32Array> {
+  const out = new Uint32Array(a.length + b.length);
   let i = 0;
   let j = 0;
   let k = 0;
   while (i < a.length && j < b.length) {
-    out[k++] = compareEntries(a[i]!, b[j]!) <= 0 ? a[i++]! : b[j++]!;
+    out[k++] = l.compare(a[i]!, b[j]!) <= 0 ? a[i++]! : b[j++]!;
     if (k % MERGE_STEP === 0) yield MERGE_STEP;
   }
-  while (i < a.length) out[k++] = a[i++]!;
-  while (j < b.length) out[k++] = b[j++]!;
-  yield k % MERGE_STEP;
+  out.set(a.subarray(i), k);
+  out.set(b.subarray(j), k + a.length - i);
+  yield (a.length + b.length) % MERGE_STEP;
   return out;
 }
