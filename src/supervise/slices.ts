@@ -116,17 +116,25 @@ export class InParts {
   }
 
   /**
-   * Runs `step` (true once the work is done) in parts of at most PART_MS, one part of this
-   * sandbox's works per turn of the event loop, asking `going` before each part. True
-   * when the work is done, false when `going` said to stop (the caller gone).
+   * Runs `step` (true once the work is done) in parts of at most PART_MS (one step at
+   * least; a step is begun only when one as long as the part's longest would end within
+   * them, as runInSlices does), one part of this sandbox's works per turn of the event
+   * loop, asking `going` before each part. True when the work is done, false when `going`
+   * said to stop (the caller gone).
    */
   async run(step: () => boolean, going: () => boolean): Promise<boolean> {
     for (;;) {
       await this.turn();
       if (!going()) return false;
       const t0 = performance.now();
-      do if (step()) return true;
-      while (performance.now() - t0 < PART_MS);
+      let now = t0;
+      let longest = 0;
+      do {
+        if (step()) return true;
+        const end = performance.now();
+        longest = Math.max(longest, end - now);
+        now = end;
+      } while (now - t0 + longest < PART_MS);
     }
   }
 

@@ -4,7 +4,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { InParts, IN_PARTS_AT_ONCE, IN_PARTS_WAITING, runInSlices, SLICE_MS } from "../../src/supervise/slices.js";
+import { InParts, IN_PARTS_AT_ONCE, IN_PARTS_WAITING, PART_MS, runInSlices, SLICE_MS } from "../../src/supervise/slices.js";
 
 function* steps(n: number, stepMs: number, state: { ran: number; closed: boolean }): Generator<void, number> {
   try {
@@ -91,4 +91,32 @@ test("works in parts: at most IN_PARTS_AT_ONCE hold a place, the others wait in 
   assert.equal(parts.take(), true);
   for (let i = 0; i < IN_PARTS_WAITING; i++) void parts.wait();
   assert.equal(parts.canWait(), false, `at most ${IN_PARTS_WAITING} wait`);
+});
+
+test("a work in parts begins no step that would end past PART_MS, as long as its longest: steps of 0.6 PART_MS run one per part, short ones many", async () => {
+  for (const [stepMs, most, least] of [
+    [0.6 * PART_MS, 1, 1],
+    [0.05 * PART_MS, Infinity, 5],
+  ] as const) {
+    const parts = new InParts();
+    let ran = 0;
+    const perPart: number[] = [];
+    let before = 0;
+    // A turn of the loop between parts: the count of the part before is taken there.
+    const tick = setInterval(() => {
+      if (ran > before) perPart.push(ran - before);
+      before = ran;
+    }, 0);
+    const done = await parts.run(() => {
+      const t0 = performance.now();
+      while (performance.now() - t0 < stepMs) {
+        // busy: one step's work
+      }
+      return ++ran === 12;
+    }, () => true);
+    clearInterval(tick);
+    assert.equal(done, true);
+    assert.ok(perPart.every((n) => n <= most), `steps of ${stepMs} ms per part: ${perPart.join(" ")}`);
+    assert.ok(Math.max(...perPart, ran - before) >= least, `steps of ${stepMs} ms per part: ${perPart.join(" ")}`);
+  }
 });
