@@ -10,10 +10,30 @@ const MIN_SLOTS = 1024;
 const POPULATED_SLOTS = 16384;
 /** The most memory kept for reuse (words released by tables no one reads any more). */
 const POOL_BYTES = 32 << 20;
+/** The pool is emptied once nothing has taken from it for this long: the sockets that
+ * made its tables large may be long gone, and their memory with them. */
+const POOL_IDLE_MS = 10_000;
 
 /** Large word arrays released by indexes (release()), for the next of the same length. */
 const pool: Uint32Array[] = [];
 let pooledBytes = 0;
+let lastTaken = 0;
+let sweeper: NodeJS.Timeout | undefined;
+
+/** Empties the pool when it has been idle POOL_IDLE_MS, else looks again later. */
+function sweep(): void {
+  sweeper = undefined;
+  if (pool.length === 0) return;
+  const idle = Date.now() - lastTaken;
+  if (idle >= POOL_IDLE_MS) emptyPool();
+  else (sweeper = setTimeout(sweep, POOL_IDLE_MS - idle)).unref();
+}
+
+/** Lets go of every pooled array (for tests, and once idle). */
+export function emptyPool(): void {
+  pool.length = 0;
+  pooledBytes = 0;
+}
 
 /**
  * `slots` zeroed words. A large table's come from the pool, else from memory whose pages
@@ -21,10 +41,12 @@ let pooledBytes = 0;
  * first few thousand entries touch every page of it, and the first touch of a fresh page
  * costs 9 to 18 us on these VMs. Measured for 1 MB: 3.0 ms to touch fresh ordinary
  * memory, 0.2-0.5 ms to map populated memory and 1.4-1.5 ms to touch it; a pooled array is
- * only cleared. Ordinary memory where the addon cannot serve.
+ * only cleared. Ordinary memory where the addon cannot serve. (Taking from the pool,
+ * found or not, counts as using it: see POOL_IDLE_MS.)
  */
 function words(slots: number): Uint32Array {
   if (slots < POPULATED_SLOTS) return new Uint32Array(slots);
+  lastTaken = Date.now();
   const i = pool.findIndex((w) => w.length === slots);
   if (i >= 0) {
     const [w] = pool.splice(i, 1);
@@ -45,6 +67,7 @@ function giveBack(w: Uint32Array): void {
   if (w.length < POPULATED_SLOTS || pooledBytes + w.byteLength > POOL_BYTES) return;
   pool.push(w);
   pooledBytes += w.byteLength;
+  if (sweeper === undefined) (sweeper = setTimeout(sweep, POOL_IDLE_MS)).unref();
 }
 
 /** Words in the pool (for tests). */
