@@ -11,7 +11,8 @@ import { fdObjectPartsOffLoop, offLoop } from "./fd-objects.js";
 import { fdLink } from "../kernel/proc-text.js";
 import type { Step } from "./slices.js";
 import { InodeIndex } from "./inode-index.js";
-import { dumps, inetDump, SOCK_DGRAM, SOCK_STREAM, TCP_LISTEN, UnixTable, unixDump, type Held, type InetTable, type UnixSock } from "./socket-dumps.js";
+import { dumps, inetDump, peerIn, SOCK_DGRAM, SOCK_STREAM, TCP_LISTEN, unixDump, type Held, type InetTable, type UnixSock, type UnixTable } from "./socket-dumps.js";
+
 const S_IFMT = 0o170000;
 const S_IFSOCK = 0o140000;
 const S_IFIFO = 0o010000;
@@ -121,11 +122,7 @@ export class KernelBuffers {
     let dest = 0;
     if (destVfs === 0) {
       const one = native().unixSockets(sender);
-      if (typeof one !== "number") {
-        const t = new UnixTable();
-        t.addPart(one);
-        dest = t.get(sender)?.peer ?? 0;
-      }
+      if (typeof one !== "number") dest = peerIn(one, sender);
     }
     const epolls: number[] = [];
     for (const fd of fds) {

@@ -31,6 +31,19 @@ export interface UnixSock {
   pending: number[];
 }
 
+/** A dump part's bytes as 32-bit words (copied when they do not start 4-aligned). */
+function wordsOf(buf: Buffer): Uint32Array {
+  return buf.byteOffset % 4 === 0 ? new Uint32Array(buf.buffer, buf.byteOffset, buf.length >> 2) : new Uint32Array(Uint8Array.from(buf).buffer);
+}
+
+/** The peer of unix socket `ino` in a part of a unix dump (records as UnixTable reads
+ * them), 0 when it is not there or has none: one socket's lookup, without a table. */
+export function peerIn(buf: Buffer, ino: number): number {
+  const w = wordsOf(buf);
+  for (let i = 0; i + 9 <= w.length; i += 9 + w[i + 8]!) if (w[i] === ino) return w[i + 3]!;
+  return 0;
+}
+
 /**
  * A dump of the host's unix sockets, indexed as its parts come: by inode, and the reverse
  * indexes (which socket points at a socket, which socket a path is). Only the sockets a
@@ -61,7 +74,7 @@ export class UnixTable {
   /** Indexes one part of the dump (records never straddle parts: the kernel sends whole
    * messages). */
   addPart(buf: Buffer): void {
-    const w = buf.byteOffset % 4 === 0 ? new Uint32Array(buf.buffer, buf.byteOffset, buf.length >> 2) : new Uint32Array(Uint8Array.from(buf).buffer);
+    const w = wordsOf(buf);
     const base = this.words;
     this.parts.push(w);
     this.starts.push(base);
