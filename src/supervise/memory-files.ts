@@ -252,6 +252,16 @@ function memoryMapping(line: string, known: ReadonlyMap<string, MemoryKind | nul
   return { range: `${m[1]}-${m[2]}`, dev, ino: m[6]!, kind, anon, extent };
 }
 
+/**
+ * The name map_files gives the mapping of a maps range: the same addresses without the
+ * zeros maps pads them with to 8 digits ("00400000-00452000" is "400000-452000"). Looked
+ * up by the padded name, every mapping below 0x10000000 read as having no size, and a
+ * shared object mapped there by one page was charged that page (docs/security.md).
+ */
+export function mapFilesName(range: string): string {
+  return range.replace(/^0+(?=[0-9a-f])/, "").replace(/-0+(?=[0-9a-f])/, "-");
+}
+
 /** Resident pages that are file pages (not private copies) per mapping range, from smaps
  * read in parts; null when smaps reads empty (the address space is gone). */
 function* filePagesOf(task: number, ranges: ReadonlySet<string>): Generator<void, Map<string, number> | null> {
@@ -500,7 +510,7 @@ export class MemoryFiles {
       if (charged.get(unit)?.has(key) || this.held.has(key)) continue; // a held memfd: its probe measures it
       let size: number | undefined;
       try {
-        const st = statSync(`/proc/${task}/map_files/${h.range}`, { bigint: true, throwIfNoEntry: false });
+        const st = statSync(`/proc/${task}/map_files/${mapFilesName(h.range)}`, { bigint: true, throwIfNoEntry: false });
         if (st !== undefined) size = Number(st.blocks) * 512;
       } catch {
         // EPERM without CAP_SYS_ADMIN

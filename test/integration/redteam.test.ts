@@ -49,6 +49,18 @@ openCase(
   { user: "an unprivileged supervisor cannot read a shared object's size (map_files needs CAP_SYS_ADMIN)" },
 );
 securityCase("positive control: 32 MiB of objects cut down the same way is held", { policy: MEM, cmd: probe("red-shanon", "32", "16", "tail") }, held(32));
+// The same with the objects mapped below 0x10000000: /proc/PID/maps writes those addresses
+// zero-padded to 8 digits ("04000000-04001000") and map_files names them without
+// ("4000000-4001000"), so the size was looked up under a name that does not exist and the
+// one mapped page was all that was charged, unless a look had seen the object whole (1
+// MiB objects, each whole for a few milliseconds: 256 MiB held under 64M, as root).
+openCase(
+  "maxMemory 64M: 256 MiB of 1 MiB shared anonymous objects cut down to one page each, mapped at low addresses, is killed",
+  { policy: MEM, cmd: probe("red-shanon", "256", "1", "low"), timeout: 30_000 },
+  killedByMemory(),
+  { user: "an unprivileged supervisor cannot read a shared object's size (map_files needs CAP_SYS_ADMIN)" },
+);
+securityCase("positive control: 32 MiB of 1 MiB objects at low addresses, cut down the same way, is held", { policy: MEM, cmd: probe("red-shanon", "32", "1", "low") }, held(32));
 
 // Stacks grow on page faults, with no syscall, and VmData leaves them out (VmStk).
 securityCase("maxMemory 64M: the main stack grown by 256 MiB (RLIMIT_STACK raised) is killed", { policy: MEM, cmd: probe("red-stack", "256"), timeout: 30_000 }, killedByMemory());

@@ -2,12 +2,12 @@
 // line, and the device numbers the memory-file watchdog compares with /proc/<pid>/maps.
 
 import assert from "node:assert/strict";
-import { readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { test } from "node:test";
 import { limitMessage, sizeText } from "../../src/cli/report.js";
 import type { Enforcement } from "../../src/plan/features.js";
 import { RunResult } from "../../src/result.js";
-import { devKey } from "../../src/supervise/memory-files.js";
+import { devKey, mapFilesName } from "../../src/supervise/memory-files.js";
 
 const base = {
   status: "signaled" as const, exitCode: null, signal: "SIGKILL", stdout: null, stderr: null, durationMs: 1,
@@ -38,4 +38,27 @@ test("devKey decodes stat's device number into the major:minor of /proc/<pid>/ma
   // The root file system's device, as mountinfo spells it.
   const line = /^\d+ \d+ (\d+:\d+) \/ \/ /m.exec(readFileSync("/proc/self/mountinfo", "utf8"));
   if (line) assert.equal(devKey(statSync("/", { bigint: true }).dev), line[1]);
+});
+
+test("mapFilesName: a maps range as map_files names it, without the padding zeros, checked against this process's own", () => {
+  assert.equal(mapFilesName("00400000-00452000"), "400000-452000");
+  assert.equal(mapFilesName("0400a000-040aa000"), "400a000-40aa000");
+  assert.equal(mapFilesName("7f12a0000000-7f12a0021000"), "7f12a0000000-7f12a0021000");
+  assert.equal(mapFilesName("00000000-00001000"), "0-1000");
+  // Every range of this process's maps that maps a file (an inode) names an entry of its
+  // map_files (which lists no anonymous mapping).
+  let names: Set<string>;
+  try {
+    names = new Set(readdirSync("/proc/self/map_files"));
+  } catch {
+    return; // not listable here: the fixed cases above stand
+  }
+  const ranges = readFileSync("/proc/self/maps", "latin1")
+    .split("\n")
+    .map((l) => l.split(/ +/))
+    .filter((f) => f.length > 4 && f[4] !== "0")
+    .map((f) => f[0]!);
+  assert.ok(ranges.length > 0, "this process maps files (node, libc)");
+  const missing = ranges.filter((r) => !names.has(mapFilesName(r)));
+  assert.deepEqual(missing, []);
 });
