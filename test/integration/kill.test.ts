@@ -83,30 +83,36 @@ const ROOT_ONLY = { skip: isRoot ? false : "writing ns_last_pid needs root" };
 
 test("a member that died and whose pid an outsider was given is not killed in its place (real pid reuse, forced with ns_last_pid)", ROOT_ONLY, async () => {
   // `root` stands for the launcher: its first child is a member; once that is dead and
-  // reaped, a process outside root's tree is made to take the same pid.
-  const root = spawn("sh", ["-c", "sleep 30; sleep 30"], { stdio: "ignore" });
-  try {
-    let member: number | undefined;
-    for (let i = 0; i < 200 && member === undefined; i++) {
-      member = childrenOf(root.pid!)[0];
-      if (member === undefined) await sleep(10);
-    }
-    assert.ok(member !== undefined, "the member started");
-    assert.equal(descendsFrom(member, root.pid!), true);
-    process.kill(member, "SIGKILL");
-    // Reaped once root runs its second sleep.
-    for (let i = 0; i < 200 && (childrenOf(root.pid!)[0] ?? member) === member; i++) await sleep(10);
-    const outsider = sleeperAt(member);
-    assert.ok(outsider !== undefined, `no outsider was given pid ${member} in 50 attempts (the host forks too much)`);
+  // reaped, a process outside root's tree is made to take the same pid. The host's own
+  // forks can take that pid first (a CI run's shared part runs three files at once): the
+  // scene is then set again with a new member, at most five times.
+  for (let round = 1; ; round++) {
+    const root = spawn("sh", ["-c", "sleep 30; sleep 30"], { stdio: "ignore" });
     try {
-      assert.equal(descendsFrom(member, root.pid!), false, "the pid now names the outsider");
-      assert.equal(killMember(member, (p) => descendsFrom(p, root.pid!)), false);
-      assert.equal(process.kill(outsider.pid!, 0), true, "the outsider is alive");
+      let member: number | undefined;
+      for (let i = 0; i < 200 && member === undefined; i++) {
+        member = childrenOf(root.pid!)[0];
+        if (member === undefined) await sleep(10);
+      }
+      assert.ok(member !== undefined, "the member started");
+      assert.equal(descendsFrom(member, root.pid!), true);
+      process.kill(member, "SIGKILL");
+      // Reaped once root runs its second sleep.
+      for (let i = 0; i < 200 && (childrenOf(root.pid!)[0] ?? member) === member; i++) await sleep(10);
+      const outsider = sleeperAt(member);
+      if (outsider === undefined && round < 5) continue;
+      assert.ok(outsider !== undefined, `no outsider was given a dead member's pid in 5 rounds of 50 attempts (the host forks too much)`);
+      try {
+        assert.equal(descendsFrom(member, root.pid!), false, "the pid now names the outsider");
+        assert.equal(killMember(member, (p) => descendsFrom(p, root.pid!)), false);
+        assert.equal(process.kill(outsider.pid!, 0), true, "the outsider is alive");
+      } finally {
+        outsider.kill("SIGKILL");
+      }
+      return;
     } finally {
-      outsider.kill("SIGKILL");
+      root.kill("SIGKILL");
     }
-  } finally {
-    root.kill("SIGKILL");
   }
 });
 
