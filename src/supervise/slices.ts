@@ -14,6 +14,22 @@ export const SLICE_MS = 10;
 export type Step = void | Promise<number>;
 
 /**
+ * Asked after each step of work begun at `t0`: whether one more as long as the longest so
+ * far would still end within `budgetMs` of t0. A run that began a 6 ms step (a socket
+ * dump's part) whenever less than 10 ms had passed held the loop 16 ms and more.
+ */
+function another(t0: number, budgetMs: number): () => boolean {
+  let last = t0;
+  let longest = 0;
+  return (): boolean => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+    return now - t0 + longest < budgetMs;
+  };
+}
+
+/**
  * Runs `steps` in slices: each runs steps (one at least) while one more as long as the
  * longest of the slice would end within SLICE_MS, or while `first` says so for the first
  * slice (called before each step after the first), or until a step yields work off the
@@ -32,21 +48,10 @@ export function runInSlices<T>(steps: Generator<Step, T>, done: (value: T, busyM
       return;
     }
     const t0 = performance.now();
-    // A step is begun only when one as long as the longest of this slice would still end
-    // within SLICE_MS: a slice that began a 6 ms step (a socket dump's part) at 9.9 ms held
-    // the loop 16 ms and more.
-    let longest = 0;
-    let now = t0;
-    const go = more ?? ((): boolean => now - t0 + longest < SLICE_MS);
+    const go = more ?? another(t0, SLICE_MS);
     let step = steps.next();
-    for (;;) {
-      const end = performance.now();
-      longest = Math.max(longest, end - now);
-      now = end;
-      if (step.done === true || step.value !== undefined || !go()) break;
-      step = steps.next();
-    }
-    const ms = now - t0;
+    while (step.done !== true && step.value === undefined && go()) step = steps.next();
+    const ms = performance.now() - t0;
     busy += ms;
     how.spent?.(ms);
     if (step.done === true) done(step.value, busy);
@@ -126,15 +131,9 @@ export class InParts {
     for (;;) {
       await this.turn();
       if (!going()) return false;
-      const t0 = performance.now();
-      let now = t0;
-      let longest = 0;
-      do {
-        if (step()) return true;
-        const end = performance.now();
-        longest = Math.max(longest, end - now);
-        now = end;
-      } while (now - t0 + longest < PART_MS);
+      const go = another(performance.now(), PART_MS);
+      do if (step()) return true;
+      while (go());
     }
   }
 
