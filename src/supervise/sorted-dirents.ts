@@ -27,8 +27,6 @@ export class Listing {
     /** Per entry, as read: where its name starts in `names` and its length. */
     readonly nameAt: Uint32Array,
     readonly nameLen: Uint16Array,
-    /** Its name's first four bytes, big-endian (0 and 1 for "." and ".."): see sortKey. */
-    readonly head: Uint32Array,
     /** Its inode number's low and high 32 bits, and its d_type. */
     readonly inoLo: Uint32Array,
     readonly inoHi: Uint32Array,
@@ -49,7 +47,7 @@ export class Listing {
 
   /** Memory the listing holds, in bytes (its arrays' whole size, room to grow included). */
   get bytes(): number {
-    return LISTING_BYTES + this.names.length + this.nameAt.byteLength + this.nameLen.byteLength + this.head.byteLength + this.inoLo.byteLength + this.inoHi.byteLength + this.type.byteLength + this.order.byteLength;
+    return LISTING_BYTES + this.names.length + this.nameAt.byteLength + this.nameLen.byteLength + this.inoLo.byteLength + this.inoHi.byteLength + this.type.byteLength + this.order.byteLength;
   }
 }
 
@@ -160,16 +158,7 @@ export class ListingBuilder {
     if (hx < 2) return 0; // both ".", or both ".."
     // The same first four bytes (or the same shorter name): the rest decides.
     const names = this.#names;
-    const a = this.#nameAt[x]!;
-    const b = this.#nameAt[y]!;
-    const al = this.#nameLen[x]!;
-    const bl = this.#nameLen[y]!;
-    const n = al < bl ? al : bl;
-    for (let i = 4; i < n; i++) {
-      const d = names[a + i]! - names[b + i]!;
-      if (d !== 0) return d;
-    }
-    return al - bl;
+    return compareBytes(names, this.#nameAt[x]!, this.#nameLen[x]!, names, this.#nameAt[y]!, this.#nameLen[y]!, 4);
   }
 
   /** The indexes of the entries from `from` on, sorted by name. */
@@ -181,7 +170,7 @@ export class ListingBuilder {
 
   /** The listing, `order` its entries' indexes in name order. */
   finish(order: Uint32Array): Listing {
-    return new Listing(this.#names, this.#nameAt, this.#nameLen, this.#head, this.#inoLo, this.#inoHi, this.#type, order);
+    return new Listing(this.#names, this.#nameAt, this.#nameLen, this.#inoLo, this.#inoHi, this.#type, order);
   }
 }
 
@@ -192,42 +181,50 @@ export function listingOf(buf: Buffer): Listing {
   return b.finish(b.sorted());
 }
 
-/** How the entry at `i` of `l` in name order orders against `key` (latin1 text): negative
- * when the entry comes first. */
-function compareWithKey(l: Listing, i: number, key: string): number {
-  const e = l.order[i]!;
-  const names = l.names;
-  const a = l.nameAt[e]!;
-  const al = l.nameLen[e]!;
-  const ra = dotRank(names, a, al);
-  const rb = key === "." ? 0 : key === ".." ? 1 : 2;
-  if (ra !== 2 || rb !== 2) return ra - rb;
-  const n = al < key.length ? al : key.length;
-  for (let j = 0; j < n; j++) {
-    const d = names[a + j]! - key.charCodeAt(j);
+/** Bytewise order of two names, `a` at `at` in `x` and `b` at `bt` in `y`, their first
+ * `from` bytes known equal. */
+function compareBytes(x: Uint8Array, at: number, al: number, y: Uint8Array, bt: number, bl: number, from: number): number {
+  const n = al < bl ? al : bl;
+  for (let i = from; i < n; i++) {
+    const d = x[at + i]! - y[bt + i]!;
     if (d !== 0) return d;
   }
-  return al - key.length;
+  return al - bl;
+}
+
+/** How the entry at `i` of `l` in name order orders against the name `key` (its bytes):
+ * negative when the entry comes first. */
+function compareWithKey(l: Listing, i: number, key: Buffer): number {
+  const e = l.order[i]!;
+  const a = l.nameAt[e]!;
+  const al = l.nameLen[e]!;
+  const ra = dotRank(l.names, a, al);
+  const rb = dotRank(key, 0, key.length);
+  if (ra !== 2 || rb !== 2) return ra - rb;
+  return compareBytes(l.names, a, al, key, 0, key.length, 0);
 }
 
 /** Positions fit in 30 bits: every filesystem accepts them as a directory offset (FAT and
  * ext4's 32-bit hash mode cap offsets at 2^31), and 0 stays the start. */
 const COOKIE_MASK = 0x3fffffff;
 
-/** The position just after a name (its latin1 key): FNV-1a of its bytes, never 0. */
-export function cookieOf(key: string): number {
+/** The position just after a name, its bytes `from` to `to` of `bytes`: FNV-1a of them,
+ * never 0. */
+function cookieOfBytes(bytes: Uint8Array, from: number, to: number): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
+  for (let i = from; i < to; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193) >>> 0;
   return (h & COOKIE_MASK) || 1;
 }
 
-/** cookieOf the name of entry `e` (as read, not in order) of `l`, from its bytes. */
+/** The position just after a name given as latin1 text (a character a byte). */
+export function cookieOf(key: string): number {
+  const bytes = Buffer.from(key, "latin1");
+  return cookieOfBytes(bytes, 0, bytes.length);
+}
+
+/** cookieOf the name of entry `e` (as read, not in order) of `l`. */
 function entryCookie(l: Listing, e: number): number {
-  const names = l.names;
-  const end = l.nameAt[e]! + l.nameLen[e]!;
-  let h = 0x811c9dc5;
-  for (let i = l.nameAt[e]!; i < end; i++) h = Math.imul(h ^ names[i]!, 0x01000193) >>> 0;
-  return (h & COOKIE_MASK) || 1;
+  return cookieOfBytes(l.names, l.nameAt[e]!, l.nameAt[e]! + l.nameLen[e]!);
 }
 
 /** How many names of recent batch ends are remembered, to resume after a name that has
@@ -321,9 +318,10 @@ export class SortedPositions {
       // After the remembered name, whether or not it still exists.
       let lo = 0;
       let hi = sorted.length;
+      const key = Buffer.from(name, "latin1");
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (compareWithKey(sorted, mid, name) <= 0) lo = mid + 1;
+        if (compareWithKey(sorted, mid, key) <= 0) lo = mid + 1;
         else hi = mid;
       }
       return lo;
