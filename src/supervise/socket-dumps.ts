@@ -219,8 +219,9 @@ class PartsDump<T> {
   #run: DumpRun<T> | undefined;
 
   /** `dumps`: taken one after the other; `begin` makes the value, `add` adds each part's
-   * records to it (or the errno of a dump that failed) as they come; `retire`, if given, is told of a value no look holds
-   * any more and no look will be given again (its memory may be reused). */
+   * records to it (or the errno of a dump that failed) as they come; `retire`, if given,
+   * is told of a value no look holds any more and no look will be given again (its memory
+   * may be reused). */
   constructor(
     private readonly dumps: readonly DumpOf[],
     private readonly begin: () => T,
@@ -245,6 +246,11 @@ class PartsDump<T> {
   /** A value get() gave is no longer read by its caller. */
   release(held: Held<T>): void {
     held.holders--;
+    this.#retireIfFree(held);
+  }
+
+  /** Retires a finished dump no look holds, once it is no longer the one get() gives. */
+  #retireIfFree(held: Held<T>): void {
     if (held.holders === 0 && held !== this.#cache) this.retire?.(held.value);
   }
 
@@ -282,7 +288,7 @@ class PartsDump<T> {
     this.#run = undefined;
     const replaced = this.#cache;
     this.#cache = { at: Date.now(), seq: r.seq, value: r.value, holders: 0 };
-    if (replaced !== undefined && replaced.holders === 0) this.retire?.(replaced.value);
+    if (replaced !== undefined) this.#retireIfFree(replaced);
     return true;
   }
 }
