@@ -3,9 +3,9 @@
 // inspect and stop requests there, without blocking its event loop, until it ends.
 
 import { timingSafeEqual, randomBytes } from "node:crypto";
-import { lstatSync, unlinkSync } from "node:fs";
+import { linkSync, lstatSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { native } from "../confine/native.js";
 import { SandboxError } from "../errors.js";
 import type { Enforcement } from "../plan/features.js";
@@ -68,7 +68,7 @@ function theToken(): { bytes: Buffer; fd: number } {
 
 // ---- claiming a name ----
 
-function listen(path: string): Promise<Server> {
+function listenAt(path: string): Promise<Server> {
   const server = createServer();
   return new Promise((resolve, reject) => {
     server.once("error", reject);
@@ -78,6 +78,38 @@ function listen(path: string): Promise<Server> {
       resolve(server);
     });
   });
+}
+
+/**
+ * A listening socket at `path`, never a socket that is only bound there. bind() creates the
+ * file and listen() follows it; a client connecting in between gets ECONNREFUSED, which
+ * means "stale", and removes the entry: a `sandlock ps` run while a named sandbox started
+ * left it unlisted for good (a CI run: `sandlock ps` did not list `web` in 10 s). So the
+ * socket listens under a private name first and is then hard-linked to `path`: link()
+ * fails with EEXIST where the name is taken (reported as EADDRINUSE, as a bind there
+ * would have been), and the entry appears already listening. Returns the server and the
+ * entry's id (entryId), by which close() removes it: libuv unlinks only the name it bound.
+ * A process killed between the bind and the unlink of its private name leaves that name
+ * behind (a dot file no client lists).
+ */
+async function listen(path: string): Promise<{ server: Server; id: string | undefined }> {
+  const bound = join(dirname(path), `.claim-${process.pid}-${randomBytes(8).toString("hex")}`);
+  const server = await listenAt(bound);
+  try {
+    linkSync(bound, path);
+  } catch (e) {
+    server.close(); // (libuv unlinks the name it bound)
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === "EEXIST") err.code = "EADDRINUSE";
+    throw err;
+  }
+  try {
+    unlinkSync(bound);
+  } catch {
+    // removed by hand meanwhile: nothing of ours is lost
+  }
+  // Taken once the links are final: each link and unlink changes the change time.
+  return { server, id: entryId(path) };
 }
 
 type Probe = { live: true; pid: number | undefined } | { live: false; reason: "stale" | "gone" | "other"; code?: string };
@@ -98,24 +130,30 @@ function probe(path: string): Promise<Probe> {
   });
 }
 
-/** Removes a stale entry: only a socket, only the very inode found stale. Without a lock a
- * second claimant may still remove and replace it in between; both are this user's. */
-export function removeStale(path: string, ino: number | undefined): boolean {
+/**
+ * What tells one entry from another at the same path: its inode number and change time.
+ * The number alone does not: ext4 gives a freed inode's number to the next file at once,
+ * so an entry closed and claimed again can come back under the same one.
+ */
+export function entryId(path: string): string | undefined {
   try {
-    const st = lstatSync(path);
-    if (!st.isSocket() || (ino !== undefined && st.ino !== ino)) return false;
+    const st = lstatSync(path, { bigint: true });
+    return `${st.ino}:${st.ctimeNs}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes an entry: only a socket, and only the very one `id` names (found stale, or the
+ * owner's own at its close). Without a lock a second claimant may still remove and replace
+ * it between the check and the unlink; both are this user's. */
+export function removeSocket(path: string, id: string): boolean {
+  try {
+    if (!lstatSync(path).isSocket() || entryId(path) !== id) return false;
     unlinkSync(path);
     return true;
   } catch {
     return false;
-  }
-}
-
-function inodeOf(path: string): number | undefined {
-  try {
-    return lstatSync(path).ino;
-  } catch {
-    return undefined;
   }
 }
 
@@ -134,7 +172,8 @@ export async function claimName(name: string): Promise<Registration | undefined>
     }
     const path = join(dir, entryFile(name));
     try {
-      return new Registration(name, path, await listen(path));
+      const { server, id } = await listen(path);
+      return new Registration(name, path, server, id);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT") {
@@ -146,12 +185,13 @@ export async function claimName(name: string): Promise<Registration | undefined>
         return undefined;
       }
     }
-    const ino = inodeOf(path);
+    const id = entryId(path);
     const p = await probe(path);
     if (p.live) {
       throw new SandboxError(`spawn: name ${JSON.stringify(name)} is in use by a running sandbox of this user (owner process ${p.pid ?? "?"}); choose another name, or stop that one first: sandlock kill ${name}`);
     }
-    if (p.reason === "stale" && !removeStale(path, ino)) {
+    // A stale entry goes; one removed or replaced meanwhile is claimed again from the start.
+    if (p.reason === "stale" && id !== undefined && !removeSocket(path, id) && entryId(path) === id) {
       warnOnce(`${notRegistered}: ${path} is in the way and is not a stale socket`);
       return undefined;
     }
@@ -178,6 +218,8 @@ export class Registration {
     readonly name: string,
     readonly path: string,
     private readonly server: Server,
+    /** The entry's id (entryId): close() removes the entry only while it is still this one. */
+    private readonly id: string | undefined,
   ) {
     server.maxConnections = MAX_CONNECTIONS;
     server.unref(); // the registry never keeps the owner's process alive
@@ -195,7 +237,8 @@ export class Registration {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.server.close(); // libuv unlinks the socket path of a listening pipe it closes
+    this.server.close();
+    if (this.id !== undefined) removeSocket(this.path, this.id); // (libuv unlinks only the private name it bound, gone already)
     for (const s of this.sockets) if (!this.stopping.has(s)) s.destroy();
   }
 
