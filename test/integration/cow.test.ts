@@ -143,7 +143,7 @@ scriptCase("workdir: maxDisk gives ENOSPC past the quota, commits the same tree,
   assert.equal(o.plainCommit.workdir.action, "committed");
   assert.equal(o.equalTrees, true, `the quota stage's commit differs from a plain one: ${JSON.stringify(o.tree)}`);
   assert.ok((o.tree as string[]).some((l) => l.startsWith("f 644 sub/s")), "the control tree holds the new file");
-  assert.equal(o.capped.status, "signaled");
+  assert.equal(o.capped.status, "signaled", JSON.stringify(o.capped));
   assert.equal(o.capped.limit, "maxMemory");
   assert.equal(o.capped.out, "");
   assert.equal(o.roomy.code, 0);
