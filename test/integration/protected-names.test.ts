@@ -62,7 +62,8 @@ scriptCase("protectedFiles (supervisor): protected names absent or present, at a
 scriptCase("protectedFiles (supervisor): a thread swapping a path component for a symlink to .git/hooks during 2000 creates wins never; without protection it does", SCRIPT, ["${PROBE}", "race"], (o) => {
   assert.equal(o.protected.wins, 0, o.protected.stderr);
   assert.ok(o.protected.creates > 0, "creates under the plain directory succeed");
-  assert.ok(o.allowed.wins > 0, "control: the swap does reach .git/hooks without protection");
+  assert.ok(o.protected.swaps > 0, `the swapping thread ran while the protected run's creates did: ${JSON.stringify(o.protected)}`);
+  assert.ok(o.allowed.wins > 0, `control: the swap does reach .git/hooks without protection: ${JSON.stringify(o.allowed)}`);
 });
 
 scriptCase("protectedFiles (supervisor): git commits; git init in a subdirectory cannot write its config or hooks; without it both work", SCRIPT, ["${PROBE}", "git"], (o) => {

@@ -55,13 +55,21 @@ async function ops(): Promise<object> {
   return out;
 }
 
+/** The protected run races once; its control, which only shows that the race can be won,
+ * races again (at most 5 rounds) while it wins none: unsupervised, its 2,000 creates take a
+ * few milliseconds, and on a busy host (CI's shared part) the swapping thread then got no
+ * CPU while they ran (0 of 2,000 once). */
 async function race(): Promise<object> {
   const out: Record<string, object> = {};
   for (const [mode, on] of [["protected", true], ["allowed", false]] as const) {
-    const w = tree(`race-${mode}`);
-    const r = await sandboxed(w, on, [probe, "names-race", w, "2000"]);
-    const m = /wins (\d+) creates (\d+)/.exec(r.stdout);
-    out[mode] = { wins: m ? Number(m[1]) : -1, creates: m ? Number(m[2]) : -1, stderr: r.stderr };
+    for (let round = 1; ; round++) {
+      const w = tree(`race-${mode}-${round}`);
+      const r = await sandboxed(w, on, [probe, "names-race", w, "2000"]);
+      const m = /wins (\d+) creates (\d+) swaps (\d+)/.exec(r.stdout);
+      const wins = m ? Number(m[1]) : -1;
+      out[mode] = { wins, creates: m ? Number(m[2]) : -1, swaps: m ? Number(m[3]) : -1, rounds: round, stderr: r.stderr };
+      if (on || wins !== 0 || round === 5) break;
+    }
   }
   return out;
 }
