@@ -8,14 +8,18 @@
 // Narrowed, not closed: before the thread, 188 of 600 forks of this program failed; since,
 // none on an idle machine, but a few still can when the thread does not get the CPU first
 // (1 of 600 as root on a quiet CI run, 8 of 600 as an unprivileged supervisor during a
-// loaded full run: it cannot raise its thread above other host processes). So "none" is
-// todo, and the regression check holds the fix to at most 1%.
+// loaded full run: it cannot raise its thread above other host processes; 8 of 600 as
+// root once in seven fresh-clone CI runs, in the alone part). So "none" is todo, and the
+// regression check holds the fix to at most 1%, a rate measured over 1,800 forks: the
+// misses come in bursts (the thread off its CPU for a while), and one burst in 600 forks
+// failed a run (8 where 6 were allowed); 1,800 forks here, quiet, miss 0 to 4 (7 runs,
+// 2026-12-05), the bound being 18.
 
 import assert from "node:assert/strict";
 import { answer, openCase, securityCase } from "../helpers/harness.js";
 
 const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
-const N = 300;
+const N = 900;
 
 const FORKS = /^eintr (\d+) forks (\d+) interrupted (\d+)$/;
 
