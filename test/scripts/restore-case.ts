@@ -28,6 +28,13 @@ function lines(file = countFile): string[][] {
   return readFileSync(file, "latin1").split("\n").filter((l) => l !== "").map((l) => l.split(" "));
 }
 
+/** Says on stderr which step a case has reached, and when: a case the harness has to kill
+ * for its time prints nothing else (a CI run's seal case did, after 60 s, once). */
+const started = performance.now();
+function stage(what: string): void {
+  process.stderr.write(`restore-case: ${what} at ${Math.round(performance.now() - started)} ms\n`);
+}
+
 async function until(what: string, ok: () => boolean): Promise<void> {
   for (let i = 0; i < 1000 && !ok(); i++) await sleep(10);
   if (!ok()) throw new Error(`timed out waiting for ${what}`);
@@ -280,14 +287,17 @@ async function run(): Promise<unknown> {
         let ended = false;
         const running = sh(["run", "--name", name, ...ro, ...cmd]).then((r) => ((ended = true), r));
         let c = { code: -1 as number | null, stdout: "", stderr: "" };
+        const attempts: string[] = []; // each failed attempt's time and message, for a failure's report
+        const t0 = performance.now();
         for (let i = 0; i < 100 && !ended; i++) {
           await sleep(100);
           c = await sh(["checkpoint", name, join(work, name)]);
           if (c.code === 0) break;
+          attempts.push(`${Math.round(performance.now() - t0)} ms: ${c.stderr.trim()}`);
         }
         await sh(["kill", "-s", "KILL", name]);
         const r = await running;
-        if (c.code !== 0 && ended) c.stderr += `\n(the run ended before a checkpoint was taken: ${JSON.stringify(r)})`;
+        if (c.code !== 0 && ended) c.stderr += `\n(the run ended at ${Math.round(performance.now() - t0)} ms before a checkpoint was taken: ${JSON.stringify(r)}; attempts: ${JSON.stringify(attempts)})`;
         return c;
       };
       const one = await captureCli("one", ["--", "sleep", SLEEP]);
@@ -307,6 +317,7 @@ async function run(): Promise<unknown> {
       const shared = join(work, "shared");
       mkdirSync(shared);
       const cp = await captured([counter, countFile], () => lines().length >= 5);
+      stage("captured");
       const dir = join(shared, "cp");
       const result: Record<string, unknown> = { saved: await cp.save(dir), captured: cp.unverified ?? null };
       const fresh = await Checkpoint.load(dir);
@@ -325,7 +336,9 @@ fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(manifest));
 console.log("rewritten");`;
       const node = process.execPath;
       const other: PolicyInput = { fsReadable: [...system, node], fsWritable: [shared] };
+      stage("saved, tampering");
       const t = await Sandbox.run(other, [node, "-e", TAMPER, dir, secret], { timeout: 60_000 });
+      stage(`tampered (${t.status})`);
       result.tamper = t.stdoutText.trim() || t.stderrText.trim().slice(0, 300);
       // Nor can it read the key to seal its own: the keyring is out of every sandbox's reach
       // (the search below, from this process, finds it).
@@ -335,6 +348,7 @@ r = libc.syscall(250, 10, -4, b"user", b"sandlock:checkpoint-seal", 0)
 print(r, ctypes.get_errno())`;
       const py = await Sandbox.run({ fsReadable: system }, ["/usr/bin/python3", "-c", SEARCH], { timeout: 60_000 });
       result.keyInSandbox = py.stdoutText.trim() || py.stderrText.trim().slice(0, 300);
+      stage("key searched");
       const tampered = await Checkpoint.load(dir);
       result.tampered = tampered.unverified ?? null;
       result.tamperedPolicyGrants = tampered.policy.fsWritable.includes(secret);
@@ -342,11 +356,13 @@ print(r, ctypes.get_errno())`;
       // Given a policy (within the tampered one, as the check can only compare with it),
       // it runs under that policy: the counter counts on.
       const before = lines().length;
+      stage("refused; restoring under a policy");
       const sb = await Sandbox.restore(tampered, { policy: base });
       await until("5 more lines", () => lines().length >= before + 5);
       await sb.kill();
       await sb.wait().catch(() => undefined);
       result.givenCounted = lines().length - before;
+      stage("restored and killed");
       // The CLI: refused without a policy, with the reason; a profile naming a command, an
       // empty -p and an unknown profile are refused by name.
       const sh = async (args: string[]): Promise<{ code: number | null; stderr: string }> => {
@@ -367,6 +383,7 @@ print(r, ctypes.get_errno())`;
       rmSync(join(dir3, "seal"));
       const profile = join(work, "system.toml");
       writeFileSync(profile, `[filesystem]\nread = ${JSON.stringify(system)}\n`);
+      stage("CLI refusals");
       result.cliProfile = await sh(["restore", "--profile-file", profile, dir3]);
       result.cliUnsealed = await sh(["restore", dir3]);
       // A seal removed, and a key this user does not hold (another user's, or one lost).
