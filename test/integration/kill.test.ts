@@ -117,14 +117,20 @@ test("a member that died and whose pid an outsider was given is not killed in it
 });
 
 test("positive control: the pid reuse is real: a kill by the stale number (what the watchdog did) reaches the outsider", ROOT_ONLY, async () => {
-  const first = sleeper();
-  const pid = first.pid!;
-  const gone = exited(first);
-  first.kill("SIGKILL");
-  await gone;
-  const outsider = sleeperAt(pid);
-  assert.ok(outsider !== undefined, `no outsider was given pid ${pid} in 50 attempts`);
-  const killed = exited(outsider);
-  process.kill(pid, "SIGKILL");
-  assert.equal(await killed, "SIGKILL");
+  // As above, the host's forks can take the pid first (a CI run's shared part, once): the
+  // scene is set again with a new first process, at most five times.
+  for (let round = 1; ; round++) {
+    const first = sleeper();
+    const pid = first.pid!;
+    const gone = exited(first);
+    first.kill("SIGKILL");
+    await gone;
+    const outsider = sleeperAt(pid);
+    if (outsider === undefined && round < 5) continue;
+    assert.ok(outsider !== undefined, `no outsider was given a dead process's pid in 5 rounds of 50 attempts (the host forks too much)`);
+    const killed = exited(outsider);
+    process.kill(pid, "SIGKILL");
+    assert.equal(await killed, "SIGKILL");
+    return;
+  }
 });

@@ -35,6 +35,15 @@ function stage(what: string): void {
   process.stderr.write(`restore-case: ${what} at ${Math.round(performance.now() - started)} ms\n`);
 }
 
+/** The files of the registry directory of runtime directory `dir` (a failed attempt's report). */
+function registryFiles(dir: string): string[] {
+  try {
+    return readdirSync(join(dir, "sandlock"));
+  } catch (e) {
+    return [(e as NodeJS.ErrnoException).code ?? String(e)];
+  }
+}
+
 async function until(what: string, ok: () => boolean): Promise<void> {
   for (let i = 0; i < 1000 && !ok(); i++) await sleep(10);
   if (!ok()) throw new Error(`timed out waiting for ${what}`);
@@ -282,7 +291,8 @@ async function run(): Promise<unknown> {
       // The sandboxed sleeps last SLEEP seconds: long enough that a loaded host (each CLI
       // start can take a second there) still catches them running, and the restored copy
       // sleeps only what was left. A run that ends before its checkpoint is said so.
-      const SLEEP = "3";
+      // 3 s were not enough twice in CI's shared part (an attempt's CLI taking 3.4 s), now 5.
+      const SLEEP = "5";
       const captureCli = async (name: string, cmd: string[]) => {
         let ended = false;
         const running = sh(["run", "--name", name, ...ro, ...cmd]).then((r) => ((ended = true), r));
@@ -291,9 +301,10 @@ async function run(): Promise<unknown> {
         const t0 = performance.now();
         for (let i = 0; i < 100 && !ended; i++) {
           await sleep(100);
+          const t1 = performance.now();
           c = await sh(["checkpoint", name, join(work, name)]);
           if (c.code === 0) break;
-          attempts.push(`${Math.round(performance.now() - t0)} ms: ${c.stderr.trim()}`);
+          attempts.push(`${Math.round(t1 - t0)}-${Math.round(performance.now() - t0)} ms: ${c.stderr.trim()} (registry: ${registryFiles(work).join(" ")})`);
         }
         await sh(["kill", "-s", "KILL", name]);
         const r = await running;
