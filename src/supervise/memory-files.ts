@@ -14,6 +14,9 @@ const KIND_TTL_MS = 10_000;
 /** Descriptors of one process looked at between two of the watchdog's yields (a stat each,
  * about 5 us). */
 const FD_SLICE = 512;
+/** Memory-backed mappings of one process looked at between two yields: a stat of its
+ * map_files entry each, 15-20 us (512 of them made steps of 10-12 ms). */
+const MAPPING_SLICE = 128;
 
 /** shmem pages count in a mapping process's RssShmem; hugetlb pages in no status figure. */
 export type MemoryKind = "shmem" | "hugetlb";
@@ -179,29 +182,22 @@ export interface FileCharges {
   settled: Set<number>;
 }
 
-/** A mapping of a maps text whose file lives in memory. `anon`: shared anonymous memory
- * (MAP_SHARED|MAP_ANONYMOUS, /dev/zero) or a SysV segment, an object of the kernel's
- * internal shmem mount that only mappings hold; `extent`: how far into its object the
- * mapping reaches (offset + length). */
-interface MemoryMapping {
-  range: string;
-  dev: string;
-  ino: string;
-  kind: MemoryKind;
-  anon: boolean;
-  extent: number;
-}
-
-/** The bytes of /proc text read in one step: about 2,500 lines of maps, 250 mappings of smaps. */
-const TEXT_PART = 256 * 1024;
+/** The bytes of /proc text read in one step: about 700 lines of maps, 60 mappings of smaps.
+ * 256 KB made steps of 12-18 ms (the kernel's 7 ms writing 2,800 maps lines, as many to
+ * read them), beyond the slice's 10. */
+const TEXT_PART = 64 * 1024;
 
 /**
  * The lines of a /proc file, read TEXT_PART bytes at a time on one open file (the kernel
  * goes on where the last read stopped; a reopen or a seek would walk the mappings again
- * from the start), yielding after each part. Returns the bytes read, -1 when it could not
- * be opened. The file is closed when the generator ends, is returned or throws.
+ * from the start), handed over as byte ranges of one buffer, yielding after each part. No
+ * string or object is made per line: smaps has some 25 lines per mapping, and a sandbox
+ * decides how many mappings there are (20,000 shared mappings made half a million line
+ * strings, and scavenges of 13-17 ms copying what a look kept of them). Returns the bytes
+ * read, -1 when it could not be opened. The file is closed when the generator ends, is
+ * returned or throws.
  */
-function* procLines(path: string, each: (line: string) => void): Generator<void, number> {
+function* procLines(path: string, each: (buf: Buffer, start: number, end: number) => void): Generator<void, number> {
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -209,78 +205,228 @@ function* procLines(path: string, each: (line: string) => void): Generator<void,
     return -1;
   }
   try {
-    const buf = Buffer.allocUnsafe(TEXT_PART);
+    // A part, after the unfinished line the last part left (a maps line is at most a path
+    // of 4,096 bytes and its fields).
+    const buf = Buffer.allocUnsafe(2 * TEXT_PART);
     let total = 0;
-    let rest = "";
+    let kept = 0;
     for (;;) {
       let n: number;
       try {
-        n = readSync(fd, buf, 0, TEXT_PART, null);
+        n = readSync(fd, buf, kept, TEXT_PART, null);
       } catch {
         n = 0; // the process went while it was read: what was read stands
       }
       if (n === 0) break;
       total += n;
-      const lines = (rest + buf.toString("latin1", 0, n)).split("\n");
-      rest = lines.pop()!;
-      for (const line of lines) each(line);
+      const end = kept + n;
+      let start = 0;
+      for (let nl = buf.indexOf(10, start); nl >= 0 && nl < end; nl = buf.indexOf(10, start)) {
+        each(buf, start, nl);
+        start = nl + 1;
+      }
+      kept = end - start;
+      if (kept > TEXT_PART) throw new Error(`${path}: a line longer than ${TEXT_PART} bytes`);
+      buf.copy(buf, 0, start, end);
       yield;
     }
-    if (rest !== "") each(rest);
+    if (kept > 0) each(buf, 0, kept);
     return total;
   } finally {
     closeSync(fd);
   }
 }
 
-const MAPS_LINE = /^([0-9a-f]+)-([0-9a-f]+) \S+ ([0-9a-f]+) ([0-9a-f]+):([0-9a-f]+) (\d+)\s*(.*)$/;
+/** Where the last hexAt or decAt stopped. */
+let parsedTo = 0;
 
-/** The mapping of a maps line when its file lives in memory; null when it does not, or
- * is no file; undefined when its device is one no mount names (a mount namespace of the
- * sandbox's own): such a file may be memory-backed, and its shared pages stay the
- * process's to pay (RssShmem). */
-function memoryMapping(line: string, known: ReadonlyMap<string, MemoryKind | null>): MemoryMapping | null | undefined {
-  const m = MAPS_LINE.exec(line);
-  if (m === null || m[6] === "0") return null;
-  const dev = `${parseInt(m[4]!, 16)}:${parseInt(m[5]!, 16)}`;
-  const kind = known.get(dev);
-  if (kind === undefined) return undefined;
-  if (kind === null) return null;
-  const path = m[7] ?? "";
-  const anon = path === "/dev/zero (deleted)" || path.startsWith("/SYSV");
-  const extent = parseInt(m[2]!, 16) - parseInt(m[1]!, 16) + parseInt(m[3]!, 16);
-  return { range: `${m[1]}-${m[2]}`, dev, ino: m[6]!, kind, anon, extent };
+/** The number written in lowercase hex from buf[i] (no digit: 0); parsedTo: after it. */
+function hexAt(buf: Buffer, i: number, end: number): number {
+  let v = 0;
+  for (; i < end; i++) {
+    const c = buf[i]!;
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+    if (d < 0) break;
+    v = v * 16 + d;
+  }
+  parsedTo = i;
+  return v;
+}
+
+/** The number written in decimal from buf[i]; parsedTo: after it. */
+function decAt(buf: Buffer, i: number, end: number): number {
+  let v = 0;
+  for (; i < end && buf[i]! >= 48 && buf[i]! <= 57; i++) v = v * 10 + buf[i]! - 48;
+  parsedTo = i;
+  return v;
+}
+
+/** The fields of a /proc/PID/maps line (or an smaps mapping's header) that the look reads. */
+export interface MapsLine {
+  start: number;
+  end: number;
+  offset: number;
+  major: number;
+  minor: number;
+  /** The inode number's digits, buf[inodeAt, inodeEnd) ("0": no file). */
+  inodeAt: number;
+  inodeEnd: number;
+  /** Where the path begins (after the padding spaces; the line's end when there is none). */
+  pathAt: number;
 }
 
 /**
- * The name map_files gives the mapping of a maps range: the same addresses without the
- * zeros maps pads them with to 8 digits ("00400000-00452000" is "400000-452000"). Looked
- * up by the padded name, every mapping below 0x10000000 read as having no size, and a
- * shared object mapped there by one page was charged that page (docs/security.md).
+ * Parses the maps line buf[i, end) ("start-end perms offset major:minor inode   path",
+ * addresses and offset in hex) into `out`; false when it is not one. Addresses of user
+ * space (below 2^47) are exact as numbers; the kernel's vsyscall page, above, maps no
+ * file and is never looked at further.
  */
-export function mapFilesName(range: string): string {
-  return range.replace(/^0+(?=[0-9a-f])/, "").replace(/-0+(?=[0-9a-f])/, "-");
+export function parseMapsLine(buf: Buffer, i: number, end: number, out: MapsLine): boolean {
+  out.start = hexAt(buf, i, end);
+  if (parsedTo === i || buf[parsedTo] !== 45 /* - */) return false;
+  i = parsedTo + 1;
+  out.end = hexAt(buf, i, end);
+  if (parsedTo === i || buf[parsedTo] !== 32) return false;
+  i = buf.indexOf(32, parsedTo + 1); // past the permissions
+  if (i < 0 || i >= end) return false;
+  out.offset = hexAt(buf, ++i, end);
+  if (parsedTo === i || buf[parsedTo] !== 32) return false;
+  i = parsedTo + 1;
+  out.major = hexAt(buf, i, end);
+  if (parsedTo === i || buf[parsedTo] !== 58 /* : */) return false;
+  i = parsedTo + 1;
+  out.minor = hexAt(buf, i, end);
+  if (parsedTo === i || buf[parsedTo] !== 32) return false;
+  i = parsedTo + 1;
+  decAt(buf, i, end);
+  if (parsedTo === i || (parsedTo < end && buf[parsedTo] !== 32)) return false;
+  out.inodeAt = i;
+  out.inodeEnd = parsedTo;
+  for (i = parsedTo; i < end && buf[i] === 32; i++);
+  out.pathAt = i;
+  return true;
 }
 
-/** Resident pages that are file pages (not private copies) per mapping range, from smaps
- * read in parts; null when smaps reads empty (the address space is gone). */
-function* filePagesOf(task: number, ranges: ReadonlySet<string>): Generator<void, Map<string, number> | null> {
-  const out = new Map<string, number>();
-  let current: string | undefined;
+/**
+ * The name map_files gives a mapping: its addresses in hex without padding zeros. maps pads
+ * them to 8 digits ("00400000-00452000" is "400000-452000"); looked up by the padded name,
+ * every mapping below 0x10000000 read as having no size, and a shared object mapped there
+ * by one page was charged that page (docs/security.md).
+ */
+export function mapFilesName(start: number, end: number): string {
+  return `${start.toString(16)}-${end.toString(16)}`;
+}
+
+const DEV_ZERO = Buffer.from("/dev/zero (deleted)");
+const SYSV = Buffer.from("/SYSV");
+const RSS = Buffer.from("Rss:");
+const ANONYMOUS = Buffer.from("Anonymous:");
+
+/** Whether buf[i, end) begins with `what` (a loop: a native compare per line cost more). */
+function bytesAre(buf: Buffer, i: number, end: number, what: Buffer): boolean {
+  if (end - i < what.length) return false;
+  for (let k = 0; k < what.length; k++) if (buf[i + k] !== what[k]) return false;
+  return true;
+}
+
+/**
+ * The memory-backed mappings of one maps text, packed: one entry per mapping in arrays of
+ * numbers and one key string each, where an object and five strings each (and the regex's
+ * captures) made tens of thousands of young objects that lived through a look's steps.
+ */
+class MemoryMappings {
+  readonly start: number[] = [];
+  readonly end: number[] = [];
+  /** How far into its object the mapping reaches (offset + length). */
+  readonly extent: number[] = [];
+  /** 1: shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS, /dev/zero) or a SysV segment,
+   * an object of the kernel's internal shmem mount that only mappings hold. */
+  readonly anon: number[] = [];
+  /** 1: shmem (its pages count in the process's RssShmem); 0: hugetlb. */
+  readonly shmem: number[] = [];
+  /** 1: on a memory-backed mount beneath a writable grant (charged by its growth). */
+  readonly granted: number[] = [];
+  /** "major:minor:inode", the object's key. */
+  readonly key: string[] = [];
+
+  get length(): number {
+    return this.key.length;
+  }
+}
+
+/** A device's key and memory kind, per device number seen in one maps text. */
+interface DeviceSeen {
+  key: string;
+  kind: MemoryKind | null | undefined;
+  granted: boolean;
+}
+
+/**
+ * The memory-backed mappings of /proc/TASK/maps, read in parts (see procLines). `settled`
+ * is false when some mapping's device is one no mount names (a mount namespace of the
+ * sandbox's own): such a file may be memory-backed, and its shared pages stay the
+ * process's to pay (RssShmem). Returns the bytes read (see procLines).
+ */
+function* memoryMappingsOf(
+  task: number, known: ReadonlyMap<string, MemoryKind | null>, grantDevs: ReadonlySet<string>, into: MemoryMappings, flags: { settled: boolean },
+): Generator<void, number> {
+  const line: MapsLine = { start: 0, end: 0, offset: 0, major: 0, minor: 0, inodeAt: 0, inodeEnd: 0, pathAt: 0 };
+  const devices = new Map<number, DeviceSeen>();
+  return yield* procLines(`/proc/${task}/maps`, (buf, i, end) => {
+    if (!parseMapsLine(buf, i, end, line)) return;
+    if (line.inodeEnd - line.inodeAt === 1 && buf[line.inodeAt] === 48) return; // no file
+    const number = line.major * 0x100000 + line.minor;
+    let dev = devices.get(number);
+    if (dev === undefined) {
+      const key = `${line.major}:${line.minor}`;
+      dev = { key, kind: known.get(key), granted: grantDevs.has(key) };
+      devices.set(number, dev);
+    }
+    if (dev.kind === undefined) flags.settled = false;
+    if (dev.kind === undefined || dev.kind === null) return;
+    into.start.push(line.start);
+    into.end.push(line.end);
+    into.extent.push(line.end - line.start + line.offset);
+    into.anon.push(bytesAre(buf, line.pathAt, end, DEV_ZERO) && end - line.pathAt === DEV_ZERO.length ? 1 : bytesAre(buf, line.pathAt, end, SYSV) ? 1 : 0);
+    into.shmem.push(dev.kind === "shmem" ? 1 : 0);
+    into.granted.push(dev.granted ? 1 : 0);
+    into.key.push(`${dev.key}:${buf.toString("latin1", line.inodeAt, line.inodeEnd)}`);
+  });
+}
+
+/**
+ * Resident pages that are file pages (not private copies) of each mapping of `maps`, by
+ * its index there, from smaps read in parts; null when smaps reads empty (the address
+ * space is gone). smaps lists the mappings in the order maps does (ascending addresses):
+ * each header is matched to the next mapping of `maps` at the same addresses, and a
+ * mapping changed in between matches none (no pages).
+ */
+function* filePagesOf(task: number, maps: MemoryMappings): Generator<void, Float64Array | null> {
+  const pages = new Float64Array(maps.length);
+  const header: MapsLine = { start: 0, end: 0, offset: 0, major: 0, minor: 0, inodeAt: 0, inodeEnd: 0, pathAt: 0 };
+  let next = 0; // the first mapping of `maps` not passed yet
+  let current = -1;
   let rss = 0;
-  const read = yield* procLines(`/proc/${task}/smaps`, (line) => {
-    const head = /^([0-9a-f]+-[0-9a-f]+) /.exec(line);
-    if (head !== null) {
-      current = ranges.has(head[1]!) ? head[1]! : undefined;
+  const read = yield* procLines(`/proc/${task}/smaps`, (buf, i, end) => {
+    const c = buf[i]!;
+    if ((c >= 48 && c <= 57) || (c >= 97 && c <= 102)) {
+      // A mapping's header (field names begin with a capital letter).
+      current = -1;
+      if (!parseMapsLine(buf, i, end, header)) return;
+      while (next < maps.length && maps.start[next]! < header.start) next++;
+      if (next < maps.length && maps.start[next] === header.start && maps.end[next] === header.end) current = next++;
       return;
     }
-    if (current === undefined) return;
-    const kv = /^(Rss|Anonymous):\s+(\d+) kB$/.exec(line);
-    if (kv === null) return;
-    if (kv[1] === "Rss") rss = Number(kv[2]) * 1024;
-    else out.set(current, Math.max(0, rss - Number(kv[2]) * 1024));
+    if (current < 0) return;
+    if (bytesAre(buf, i, end, RSS)) rss = decAt(buf, skipSpaces(buf, i + RSS.length, end), end) * 1024;
+    else if (bytesAre(buf, i, end, ANONYMOUS)) pages[current] = Math.max(0, rss - decAt(buf, skipSpaces(buf, i + ANONYMOUS.length, end), end) * 1024);
   });
-  return read === 0 ? null : out; // its address space went after its maps were read
+  return read === 0 ? null : pages; // its address space went after its maps were read
+}
+
+function skipSpaces(buf: Buffer, i: number, end: number): number {
+  while (i < end && buf[i] === 32) i++;
+  return i;
 }
 
 /** A memfd the sandbox created (the supervisor made it: see the memfd_create handler). */
@@ -483,35 +629,30 @@ export class MemoryFiles {
     pid: number, task: number, unit: number, resident: boolean, grantDevs: ReadonlySet<string>, charge: (unit: number, key: string, bytes: number) => void,
     mappedFilePages: Map<number, number>, charged: Map<number, Set<string>>, visible: Set<string>,
   ): Generator<void, boolean> {
-    const hits: MemoryMapping[] = [];
-    const known = knownKinds();
-    let settled = true;
-    const read = yield* procLines(`/proc/${task}/maps`, (line) => {
-      const h = memoryMapping(line, known);
-      if (h === undefined) settled = false;
-      else if (h !== null) hits.push(h);
-    });
+    const hits = new MemoryMappings();
+    const flags = { settled: true };
+    const read = yield* memoryMappingsOf(task, knownKinds(), grantDevs, hits, flags);
     if (read < 0) return false;
     // A live process always maps something (its stack, the vDSO): an empty read is one
     // whose address space is gone (exiting), and its RssShmem read before is stale.
     if (read === 0) return true;
-    if (hits.length === 0) return settled;
-    const pages = resident ? yield* filePagesOf(task, new Set(hits.map((h) => h.range))) : new Map<string, number>();
+    if (hits.length === 0) return flags.settled;
+    const pages = resident ? yield* filePagesOf(task, hits) : new Float64Array(hits.length);
     if (pages === null) return true;
-    const unknown = new Map<string, number>(); // inode -> resident bytes, size unknown
-    const reach = new Map<string, number>(); // shared anonymous inode -> furthest extent
-    for (const [i, h] of hits.entries()) {
-      if (i % FD_SLICE === FD_SLICE - 1) yield;
-      const inMapping = pages.get(h.range) ?? 0;
-      if (h.kind === "shmem") mappedFilePages.set(pid, (mappedFilePages.get(pid) ?? 0) + inMapping);
-      if (grantDevs.has(h.dev)) continue;
-      const key = `${h.dev}:${h.ino}`;
+    const unknown = new Map<string, number>(); // key -> resident bytes, size unknown
+    const reach = new Map<string, number>(); // shared anonymous object's key -> furthest extent
+    for (let i = 0; i < hits.length; i++) {
+      if (i % MAPPING_SLICE === MAPPING_SLICE - 1) yield;
+      const inMapping = pages[i]!;
+      if (hits.shmem[i] === 1) mappedFilePages.set(pid, (mappedFilePages.get(pid) ?? 0) + inMapping);
+      if (hits.granted[i] === 1) continue;
+      const key = hits.key[i]!;
       visible.add(key);
       if (charged.get(unit)?.has(key) || this.held.has(key)) continue; // a held memfd: its probe measures it
       let size: number | undefined;
       try {
-        const st = statSync(`/proc/${task}/map_files/${mapFilesName(h.range)}`, { bigint: true, throwIfNoEntry: false });
-        if (st !== undefined) size = Number(st.blocks) * 512;
+        const st = statSync(`/proc/${task}/map_files/${mapFilesName(hits.start[i]!, hits.end[i]!)}`, { throwIfNoEntry: false });
+        if (st !== undefined) size = st.blocks * 512;
       } catch {
         // EPERM without CAP_SYS_ADMIN
       }
@@ -520,7 +661,7 @@ export class MemoryFiles {
         charge(unit, key, size);
       } else {
         unknown.set(key, (unknown.get(key) ?? 0) + inMapping);
-        if (h.anon) reach.set(key, Math.max(reach.get(key) ?? 0, h.extent));
+        if (hits.anon[i] === 1) reach.set(key, Math.max(reach.get(key) ?? 0, hits.extent[i]!));
       }
     }
     for (const [key, inMappings] of unknown) {
@@ -530,6 +671,6 @@ export class MemoryFiles {
       if (extent !== undefined) this.lastSize.set(key, Math.max(this.lastSize.get(key) ?? 0, extent));
       charge(unit, key, Math.max(this.lastSize.get(key) ?? 0, inMappings));
     }
-    return settled;
+    return flags.settled;
   }
 }

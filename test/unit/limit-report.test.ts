@@ -7,7 +7,7 @@ import { test } from "node:test";
 import { limitMessage, sizeText } from "../../src/cli/report.js";
 import type { Enforcement } from "../../src/plan/features.js";
 import { RunResult } from "../../src/result.js";
-import { devKey, mapFilesName } from "../../src/supervise/memory-files.js";
+import { devKey, mapFilesName, parseMapsLine, type MapsLine } from "../../src/supervise/memory-files.js";
 
 const base = {
   status: "signaled" as const, exitCode: null, signal: "SIGKILL", stdout: null, stderr: null, durationMs: 1,
@@ -40,25 +40,56 @@ test("devKey decodes stat's device number into the major:minor of /proc/<pid>/ma
   if (line) assert.equal(devKey(statSync("/", { bigint: true }).dev), line[1]);
 });
 
-test("mapFilesName: a maps range as map_files names it, without the padding zeros, checked against this process's own", () => {
-  assert.equal(mapFilesName("00400000-00452000"), "400000-452000");
-  assert.equal(mapFilesName("0400a000-040aa000"), "400a000-40aa000");
-  assert.equal(mapFilesName("7f12a0000000-7f12a0021000"), "7f12a0000000-7f12a0021000");
-  assert.equal(mapFilesName("00000000-00001000"), "0-1000");
-  // Every range of this process's maps that maps a file (an inode) names an entry of its
-  // map_files (which lists no anonymous mapping).
+/** The old reading of a maps line (a regex), as an oracle for the byte parser. */
+const MAPS_LINE = /^([0-9a-f]+)-([0-9a-f]+) \S+ ([0-9a-f]+) ([0-9a-f]+):([0-9a-f]+) (\d+)\s*(.*)$/;
+
+function parsed(text: string): Record<string, number | string> | null {
+  const buf = Buffer.from(text, "latin1");
+  const out: MapsLine = { start: 0, end: 0, offset: 0, major: 0, minor: 0, inodeAt: 0, inodeEnd: 0, pathAt: 0 };
+  if (!parseMapsLine(buf, 0, buf.length, out)) return null;
+  return { start: out.start, end: out.end, offset: out.offset, major: out.major, minor: out.minor, inode: buf.toString("latin1", out.inodeAt, out.inodeEnd), path: buf.toString("latin1", out.pathAt) };
+}
+
+function byRegex(text: string): Record<string, number | string> | null {
+  const m = MAPS_LINE.exec(text);
+  if (m === null) return null;
+  return { start: parseInt(m[1]!, 16), end: parseInt(m[2]!, 16), offset: parseInt(m[3]!, 16), major: parseInt(m[4]!, 16), minor: parseInt(m[5]!, 16), inode: m[6]!, path: m[7]! };
+}
+
+test("parseMapsLine reads every line of this process's maps as the regex it replaced did, and lines that are not maps lines as none", () => {
+  const lines = readFileSync("/proc/self/maps", "latin1").split("\n").filter((l) => l !== "");
+  assert.ok(lines.length > 10);
+  // Every line but the kernel's vsyscall page (above 2^53, inexact as a number either way).
+  for (const l of lines.filter((l) => !l.startsWith("ffffffffff600000"))) assert.deepEqual(parsed(l), byRegex(l), l);
+  for (const l of [
+    "00400000-00452000 r-xp 00000000 fd:01 1234 /usr/bin/x",
+    "7f12a0000000-7f12a0021000 rw-s 00001000 00:01 98765                      /dev/zero (deleted)",
+    "7f12a0000000-7f12a0021000 rw-s 00000000 00:01 5                          /SYSV00000000 (deleted)",
+    "7f12a0000000-7f12a0021000 rw-s 00000000 00:1a 77                         /tmp/a file with  spaces (deleted)",
+    "7ffd1000-7ffd2000 rw-p 00000000 00:00 0 ",
+    "7ffd1000-7ffd2000 rw-p 00000000 00:00 0",
+  ]) assert.deepEqual(parsed(l), byRegex(l), l);
+  for (const l of ["", "Rss:                   4 kB", "VmFlags: rd wr mr mw me ac sd", "7ffd1000 rw-p 00000000 00:00 0", "7ffd1000-7ffd2000 rw-p 0 00:00 x", "7ffd1000-7ffd2000 rw-p 00000000 0000 0"]) {
+    assert.equal(parsed(l), null, l);
+    assert.equal(byRegex(l), null, l);
+  }
+});
+
+test("mapFilesName: a mapping's addresses as map_files names it, without padding zeros, checked against this process's own", () => {
+  assert.equal(mapFilesName(0x400000, 0x452000), "400000-452000");
+  assert.equal(mapFilesName(0x400a000, 0x40aa000), "400a000-40aa000");
+  assert.equal(mapFilesName(0x7f12a0000000, 0x7f12a0021000), "7f12a0000000-7f12a0021000");
+  assert.equal(mapFilesName(0, 0x1000), "0-1000");
+  // Every mapping of this process's maps that maps a file (an inode), as parseMapsLine reads
+  // it, names an entry of its map_files (which lists no anonymous mapping).
   let names: Set<string>;
   try {
     names = new Set(readdirSync("/proc/self/map_files"));
   } catch {
     return; // not listable here: the fixed cases above stand
   }
-  const ranges = readFileSync("/proc/self/maps", "latin1")
-    .split("\n")
-    .map((l) => l.split(/ +/))
-    .filter((f) => f.length > 4 && f[4] !== "0")
-    .map((f) => f[0]!);
-  assert.ok(ranges.length > 0, "this process maps files (node, libc)");
-  const missing = ranges.filter((r) => !names.has(mapFilesName(r)));
+  const files = readFileSync("/proc/self/maps", "latin1").split("\n").map(parsed).filter((p) => p !== null && p.inode !== "0");
+  assert.ok(files.length > 0, "this process maps files (node, libc)");
+  const missing = files.map((p) => mapFilesName(p!.start as number, p!.end as number)).filter((n) => !names.has(n));
   assert.deepEqual(missing, []);
 });
