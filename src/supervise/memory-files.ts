@@ -277,9 +277,10 @@ export interface MapsLine {
 
 /**
  * Parses the maps line buf[i, end) ("start-end perms offset major:minor inode   path",
- * addresses and offset in hex) into `out`; false when it is not one. Addresses of user
- * space (below 2^47) are exact as numbers; the kernel's vsyscall page, above, maps no
- * file and is never looked at further.
+ * addresses and offset in hex) into `out`; false when it is not one. The addresses and the
+ * offset are multiples of a page, so every one below 2^65 is exact as a number (a page
+ * number below 2^53), the kernel's vsyscall page included, and so is each step of hexAt
+ * on the way (the digits before the page's three zeros are the page number).
  */
 export function parseMapsLine(buf: Buffer, i: number, end: number, out: MapsLine): boolean {
   out.start = hexAt(buf, i, end);
