@@ -62,24 +62,8 @@ const serial = all.filter((f) => SERIAL.has(base(f)));
 const alone = all.filter((f) => ALONE.has(base(f)));
 // (in the order listed: the longest first)
 const background = [...BACKGROUND.keys()].map((name) => all.find((f) => base(f) === name)).filter((f) => f !== undefined);
-/** The shared part's longest files, started first (longest first), the rest after them in
- * name order: in name order the redteam files (about 60 s each) started last and ran on
- * alone at the end. From the test durations of a fresh-clone CI run (2026-12-05): the
- * shared part took 558 s for 1,441 s of tests in three places. */
-const LONGEST_SHARED = [
-  "redteam6.test.js", "redteam9a.test.js", "redteam10b.test.js", "restore.test.js", "deterministic-dirs.test.js",
-  "net-supervised.test.js", "cli-cache.test.js", "host-reach.test.js", "identity.test.js", "process.test.js",
-];
-const rank = (f) => {
-  const i = LONGEST_SHARED.indexOf(base(f));
-  return i < 0 ? LONGEST_SHARED.length : i;
-};
-const parallel = all
-  .filter((f) => !serial.includes(f) && !background.includes(f) && !alone.includes(f))
-  .map((f, i) => [f, i])
-  .sort((a, b) => rank(a[0]) - rank(b[0]) || a[1] - b[1])
-  .map(([f]) => f);
-for (const [list, names] of [[serial, SERIAL], [background, BACKGROUND], [alone, ALONE], [parallel, new Map(LONGEST_SHARED.map((n) => [n, ""]))]]) {
+const parallel = all.filter((f) => !serial.includes(f) && !background.includes(f) && !alone.includes(f));
+for (const [list, names] of [[serial, SERIAL], [background, BACKGROUND], [alone, ALONE]]) {
   for (const name of names.keys()) {
     if (!list.some((f) => base(f) === name)) throw new Error(`scripts/test.mjs: ${name} is listed but no such test file exists`);
   }
