@@ -139,9 +139,14 @@ function probe(path: string): Promise<Probe> {
  * entries with one reused number made within a tick are not told apart.
  */
 export function entryId(path: string): string | undefined {
+  return entryOf(path)?.id;
+}
+
+/** The entry at `path` (not followed): whether it is a socket, and its id (entryId). */
+function entryOf(path: string): { socket: boolean; id: string } | undefined {
   try {
     const st = lstatSync(path, { bigint: true });
-    return `${st.ino}:${st.ctimeNs}`;
+    return { socket: st.isSocket(), id: `${st.ino}:${st.ctimeNs}` };
   } catch {
     return undefined;
   }
@@ -152,7 +157,8 @@ export function entryId(path: string): string | undefined {
  * it between the check and the unlink; both are this user's. */
 export function removeSocket(path: string, id: string): boolean {
   try {
-    if (!lstatSync(path).isSocket() || entryId(path) !== id) return false;
+    const e = entryOf(path);
+    if (e === undefined || !e.socket || e.id !== id) return false;
     unlinkSync(path);
     return true;
   } catch {

@@ -240,12 +240,16 @@ function* procLines(path: string, each: (buf: Buffer, start: number, end: number
 /** Where the last hexAt or decAt stopped. */
 let parsedTo = 0;
 
+/** The value of byte c as a lowercase hex digit, -1 when it is none. */
+function hexDigit(c: number): number {
+  return c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+}
+
 /** The number written in lowercase hex from buf[i] (no digit: 0); parsedTo: after it. */
 function hexAt(buf: Buffer, i: number, end: number): number {
   let v = 0;
   for (; i < end; i++) {
-    const c = buf[i]!;
-    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+    const d = hexDigit(buf[i]!);
     if (d < 0) break;
     v = v * 16 + d;
   }
@@ -261,7 +265,8 @@ function decAt(buf: Buffer, i: number, end: number): number {
   return v;
 }
 
-/** The fields of a /proc/PID/maps line (or an smaps mapping's header) that the look reads. */
+/** The fields of a /proc/PID/maps line (or an smaps mapping's header) that the look reads
+ * (parseMapsLine fills one in place: one object per text, none per line). */
 export interface MapsLine {
   start: number;
   end: number;
@@ -273,6 +278,10 @@ export interface MapsLine {
   inodeEnd: number;
   /** Where the path begins (after the padding spaces; the line's end when there is none). */
   pathAt: number;
+}
+
+export function emptyMapsLine(): MapsLine {
+  return { start: 0, end: 0, offset: 0, major: 0, minor: 0, inodeAt: 0, inodeEnd: 0, pathAt: 0 };
 }
 
 /**
@@ -303,8 +312,7 @@ export function parseMapsLine(buf: Buffer, i: number, end: number, out: MapsLine
   if (parsedTo === i || (parsedTo < end && buf[parsedTo] !== 32)) return false;
   out.inodeAt = i;
   out.inodeEnd = parsedTo;
-  for (i = parsedTo; i < end && buf[i] === 32; i++);
-  out.pathAt = i;
+  out.pathAt = skipSpaces(buf, parsedTo, end);
   return true;
 }
 
@@ -371,7 +379,7 @@ interface DeviceSeen {
 function* memoryMappingsOf(
   task: number, known: ReadonlyMap<string, MemoryKind | null>, grantDevs: ReadonlySet<string>, into: MemoryMappings, flags: { settled: boolean },
 ): Generator<void, number> {
-  const line: MapsLine = { start: 0, end: 0, offset: 0, major: 0, minor: 0, inodeAt: 0, inodeEnd: 0, pathAt: 0 };
+  const line = emptyMapsLine();
   const devices = new Map<number, DeviceSeen>();
   return yield* procLines(`/proc/${task}/maps`, (buf, i, end) => {
     if (!parseMapsLine(buf, i, end, line)) return;
@@ -404,13 +412,12 @@ function* memoryMappingsOf(
  */
 function* filePagesOf(task: number, maps: MemoryMappings): Generator<void, Float64Array | null> {
   const pages = new Float64Array(maps.length);
-  const header: MapsLine = { start: 0, end: 0, offset: 0, major: 0, minor: 0, inodeAt: 0, inodeEnd: 0, pathAt: 0 };
+  const header = emptyMapsLine();
   let next = 0; // the first mapping of `maps` not passed yet
   let current = -1;
   let rss = 0;
   const read = yield* procLines(`/proc/${task}/smaps`, (buf, i, end) => {
-    const c = buf[i]!;
-    if ((c >= 48 && c <= 57) || (c >= 97 && c <= 102)) {
+    if (hexDigit(buf[i]!) >= 0) {
       // A mapping's header (field names begin with a capital letter).
       current = -1;
       if (!parseMapsLine(buf, i, end, header)) return;

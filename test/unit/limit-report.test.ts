@@ -7,7 +7,7 @@ import { test } from "node:test";
 import { limitMessage, sizeText } from "../../src/cli/report.js";
 import type { Enforcement } from "../../src/plan/features.js";
 import { RunResult } from "../../src/result.js";
-import { devKey, mapFilesName, parseMapsLine, type MapsLine } from "../../src/supervise/memory-files.js";
+import { devKey, emptyMapsLine, mapFilesName, parseMapsLine } from "../../src/supervise/memory-files.js";
 
 const base = {
   status: "signaled" as const, exitCode: null, signal: "SIGKILL", stdout: null, stderr: null, durationMs: 1,
@@ -45,7 +45,7 @@ const MAPS_LINE = /^([0-9a-f]+)-([0-9a-f]+) \S+ ([0-9a-f]+) ([0-9a-f]+):([0-9a-f
 
 function parsed(text: string): Record<string, number | string> | null {
   const buf = Buffer.from(text, "latin1");
-  const out: MapsLine = { start: 0, end: 0, offset: 0, major: 0, minor: 0, inodeAt: 0, inodeEnd: 0, pathAt: 0 };
+  const out = emptyMapsLine();
   if (!parseMapsLine(buf, 0, buf.length, out)) return null;
   return { start: out.start, end: out.end, offset: out.offset, major: out.major, minor: out.minor, inode: buf.toString("latin1", out.inodeAt, out.inodeEnd), path: buf.toString("latin1", out.pathAt) };
 }
