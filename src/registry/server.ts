@@ -134,9 +134,10 @@ function probe(path: string): Promise<Probe> {
  * What tells one entry from another at the same path: its inode number and change time.
  * The number alone does not: ext4 gives a freed inode's number to the next file at once,
  * so an entry closed and claimed again can come back under the same one. The change time
- * is fine-grained where it has been looked at since its last change (multigrain
- * timestamps, Linux 6.13); on older kernels it moves by clock ticks (about 4 ms), and two
- * entries with one reused number made within a tick are not told apart.
+ * is coarse (a clock tick, about 4 ms) unless it was looked at since the inode's last
+ * change (multigrain timestamps, Linux 6.13; always coarse before), so two entries with one
+ * reused number made within a tick can still be taken for one: narrowed, not closed
+ * (registry-claim.test.ts).
  */
 export function entryId(path: string): string | undefined {
   return entryOf(path)?.id;
