@@ -4,7 +4,7 @@
 
 import { createHash } from "node:crypto";
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Checkpoint, CheckpointError, Sandbox, type PolicyInput } from "../../src/index.js";
@@ -74,15 +74,51 @@ function refusal(e: unknown) {
   return { name: e.name, code: e.code, message: e.message, pid: e.pid ?? null, fd: e.fd ?? null };
 }
 
-/** The sandlock CLI run with `args` (and `env`), to its end. */
+/** The processes that may hold a CLI's output open: this process's descendants and any
+ * sandlock or sleep process, with their state and where they wait (a hung run's report). */
+function processReport(): string {
+  const ps = spawnSync("ps", ["-e", "-o", "pid=,ppid=,pgid=,stat=,wchan:24=,etimes=,args="], { encoding: "utf8" });
+  const rows = ps.stdout.split("\n").filter((l) => l.trim() !== "").map((l) => ({ line: l.trim(), f: l.trim().split(/\s+/) }));
+  const mine = new Set([process.pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const r of rows) {
+      if (mine.has(Number(r.f[0])) || !mine.has(Number(r.f[1]))) continue;
+      mine.add(Number(r.f[0]));
+      grew = true;
+    }
+  }
+  return rows.filter((r) => mine.has(Number(r.f[0])) || /sandlock|sleep/.test(r.f.slice(6).join(" "))).map((r) => r.line).join("\n");
+}
+
+/** How long a CLI run may take before it is reported as hung and killed: the harness kills
+ * the whole case at 60 s, with nothing said (one CI run's seal case hung in a CLI restore). */
+const CLI_DEADLINE_MS = 40_000;
+
+/** The sandlock CLI run with `args` (and `env`), to its end: its exit and the close of its
+ * output. One not ended by CLI_DEADLINE_MS is killed; its code is then null and its stderr
+ * says what had happened (exited or not, the processes holding on). */
 function sandlock(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
+    const t0 = performance.now();
     const c = spawn(process.execPath, [CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
+    let exited = "";
     c.stdout.on("data", (d) => (stdout += d));
     c.stderr.on("data", (d) => (stderr += d));
-    c.on("close", (code) => resolve({ code, stdout, stderr }));
+    c.on("exit", (code, signal) => (exited = `exited (${code ?? signal}) at ${Math.round(performance.now() - t0)} ms`));
+    const deadline = setTimeout(() => {
+      stderr += `\n(sandlock ${args.join(" ")}: not ended after ${CLI_DEADLINE_MS} ms; the CLI ${exited || "had not exited"}; processes:\n${processReport()})`;
+      c.kill("SIGKILL");
+      c.stdout.destroy();
+      c.stderr.destroy();
+      resolve({ code: null, stdout, stderr });
+    }, CLI_DEADLINE_MS);
+    c.on("close", (code) => {
+      clearTimeout(deadline);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
