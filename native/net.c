@@ -4,13 +4,16 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <netinet/in.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -128,6 +131,45 @@ static napi_value sl_peer_cred(napi_env env, napi_callback_info info) {
   const int64_t out[3] = {cred.pid, cred.uid, cred.gid};
   for (uint32_t i = 0; i < 3; i++) SL_CALL(env, napi_set_element(env, arr, i, sl_make_int(env, out[i])));
   return arr;
+}
+
+/* unixListening(path) -> [pid, uid] of the process listening on the unix socket file at
+ * path (a Buffer), -EAGAIN when it listens with its backlog full, or -errno (ECONNREFUSED:
+ * nobody listens, a stale entry; ENOENT: none). A connect of its own, made and closed at
+ * once, without waiting: the registry asks it holding its directory's lock, so that what
+ * it finds cannot change before it acts on it (src/registry/lock.ts). */
+static napi_value sl_unix_listening(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_BUFFER(env, 0, path, pathlen);
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  if (pathlen == 0 || pathlen >= sizeof sun.sun_path || memchr(path, 0, pathlen) != NULL) return sl_make_int(env, -ENAMETOOLONG);
+  memcpy(sun.sun_path, path, pathlen);
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s < 0) return sl_make_int(env, -errno);
+  if (connect(s, (const struct sockaddr *)&sun, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + pathlen + 1)) < 0) {
+    int err = errno;
+    close(s);
+    return sl_make_int(env, -err);
+  }
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  int rc = getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ? -errno : 0;
+  close(s);
+  if (rc < 0) return sl_make_int(env, rc);
+  napi_value arr;
+  SL_CALL(env, napi_create_array_with_length(env, 2, &arr));
+  SL_CALL(env, napi_set_element(env, arr, 0, sl_make_int(env, cred.pid)));
+  SL_CALL(env, napi_set_element(env, arr, 1, sl_make_int(env, cred.uid)));
+  return arr;
+}
+
+/* flockFd(fd, op) -> 0 or -errno: flock(2) (LOCK_SH 1, LOCK_EX 2, LOCK_NB 4, LOCK_UN 8).
+ * The registry's directory lock, which the kernel drops when its holder dies. */
+static napi_value sl_flock_fd(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_INT(env, 0, fd);
+  SL_ARG_INT(env, 1, op);
+  return sl_make_int(env, flock(fd, op) < 0 ? -errno : 0);
 }
 
 #ifndef PIDFD_THREAD
@@ -440,6 +482,8 @@ void sl_net_register(napi_env env, napi_value exports) {
       {"sockInfo", NULL, sl_sock_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fileFlags", NULL, sl_file_flags, NULL, NULL, NULL, napi_enumerable, NULL},
       {"peerCred", NULL, sl_peer_cred, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unixListening", NULL, sl_unix_listening, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"flockFd", NULL, sl_flock_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netConnect", NULL, sl_net_connect, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netBind", NULL, sl_net_bind, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netSockname", NULL, sl_net_sockname, NULL, NULL, NULL, napi_enumerable, NULL},

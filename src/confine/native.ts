@@ -82,6 +82,11 @@ export interface NativeAddon {
   fileFlags(fd: number): number;
   /** SO_PEERCRED of a connected unix socket: [pid, uid, gid], or -errno. */
   peerCred(fd: number): [pid: number, uid: number, gid: number] | number;
+  /** Who listens on the unix socket file at path (a connect made and closed at once):
+   * [pid, uid], -EAGAIN (listening, backlog full) or -errno (ECONNREFUSED: nobody). */
+  unixListening(path: Buffer): [pid: number, uid: number] | number;
+  /** flock(2) of fd with op (LOCK_EX 2, LOCK_NB 4, LOCK_UN 8): 0 or -errno. */
+  flockFd(fd: number, op: number): number;
   netConnect(fd: number, addr: Buffer): number;
   /** bind(2) with this address: 0 or -errno. */
   netBind(fd: number, addr: Buffer): number;

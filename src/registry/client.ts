@@ -7,7 +7,7 @@ import { createConnection, type Socket } from "node:net";
 import { join } from "node:path";
 import { native } from "../confine/native.js";
 import { checkName } from "../policy/identity.js";
-import { entryId, removeSocket } from "./server.js";
+import { removeStale } from "./lock.js";
 import { ENTRY_FILE, PROTOCOL_VERSION, TOKEN_BYTES, entryFile, readLines, sendLine, socketFd, type Hello, type Request } from "./protocol.js";
 import { lookupDirs, type Refusal } from "./runtime-dir.js";
 
@@ -66,14 +66,11 @@ export function ask(path: string, op: Request["op"], extra: Partial<Request> = {
       outcome ??= o;
       s.destroy();
     };
-    // The entry asked: a refusal removes that one only, never one claimed there since (an
-    // owner closing and a new one linking its entry between this connect and the removal).
-    const id = entryId(path);
     const s: Socket = createConnection({ path });
     s.setTimeout(ANSWER_MS, () => finish({ kind: "failed", why: `no answer within ${ANSWER_MS / 1000}s (the owner process is busy or stopped)` }));
     s.once("error", (e: NodeJS.ErrnoException) => {
       if (e.code === "ECONNREFUSED") {
-        if (id !== undefined) removeSocket(path, id);
+        removeStale(path); // if it still is, looked at again under the registry's lock
         finish({ kind: "stale" });
       } else if (e.code === "ENOENT") finish({ kind: "gone" });
       else finish({ kind: "failed", why: `${e.code ?? e.message}` });

@@ -3,13 +3,14 @@
 // inspect and stop requests there, without blocking its event loop, until it ends.
 
 import { timingSafeEqual, randomBytes } from "node:crypto";
-import { linkSync, lstatSync, unlinkSync } from "node:fs";
-import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { closeSync, constants, fstatSync, linkSync, lstatSync, openSync, unlinkSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { native } from "../confine/native.js";
 import { SandboxError } from "../errors.js";
 import type { Enforcement } from "../plan/features.js";
 import type { Policy } from "../policy/policy.js";
+import { listenerOf, removeIfStale, tryUnderLock, underLock, type Locked } from "./lock.js";
 import { sandboxProcesses } from "./processes.js";
 import { PROTOCOL_VERSION, TOKEN_BYTES, entryFile, readLines, sendLine, socketFd, type Request, type SandboxDetails, type SandboxInfo } from "./protocol.js";
 import { forgetRegistrationDir, registrationDir } from "./runtime-dir.js";
@@ -18,6 +19,8 @@ import { stopGracefully, type Stoppable } from "./stop.js";
 /** An idle client is dropped after this long (a stop in progress is not idle). */
 const IDLE_MS = 10_000;
 const MAX_CONNECTIONS = 16;
+/** open(2)'s O_PATH (not among node:fs's constants): a descriptor that only names a file. */
+const O_PATH = 0o10000000;
 
 /** What the registry reads of a running sandbox. */
 export interface RegisteredSandbox {
@@ -80,91 +83,54 @@ function listenAt(path: string): Promise<Server> {
   });
 }
 
+/** What a claim found at its entry's name, holding the lock. */
+type Claimed = { claimed: true; ino: bigint } | { claimed: false; owner: number | undefined } | { claimed: false; inTheWay: string };
+
 /**
- * A listening socket at `path`, never a socket that is only bound there. bind() creates the
- * file and listen() follows it; a client connecting in between gets ECONNREFUSED, which
- * means "stale", and removes the entry: a `sandlock ps` run while a named sandbox started
- * left it unlisted for good (a CI run: `sandlock ps` did not list `web` in 10 s). So the
- * socket listens under a private name first and is then hard-linked to `path`: link()
- * fails with EEXIST where the name is taken (reported as EADDRINUSE, as a bind there
- * would have been), and the entry appears already listening. Returns the server and the
- * entry's id (entryId), by which close() removes it: libuv unlinks only the name it bound.
- * A process killed between the bind and the unlink of its private name leaves that name
- * behind (a dot file no client lists).
+ * Links the listening socket bound at `bound` to the entry's name `path`, holding the
+ * registry's lock (lock.ts): a stale socket there is replaced, a live one or anything else
+ * is left. The entry is never seen before it listens: bind() creates the file and listen()
+ * follows it, and a client connecting in between got ECONNREFUSED, which means "stale"
+ * (`sandlock ps` run while a named sandbox started left it unlisted for good, a CI run).
  */
-async function listen(path: string): Promise<{ server: Server; id: string | undefined }> {
+function linkEntry(bound: string, path: string): Claimed {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      linkSync(bound, path);
+      return { claimed: true, ino: lstatSync(path, { bigint: true }).ino };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw e;
+    }
+    const l = listenerOf(path);
+    if (typeof l === "object") return { claimed: false, owner: l.pid };
+    if (l !== "gone" && !removeIfStale(path)) return { claimed: false, inTheWay: l === "stale" ? "it is not a socket" : `connect: ${l}` };
+  }
+}
+
+/**
+ * Claims the entry `path`: a socket listening under a private name (`.claim-PID-RANDOM`,
+ * which no client lists) linked to `path` under the lock. Returns the server and the
+ * entry's inode number, by which close() removes it: exact while the server is open (the
+ * bound socket holds its inode, which no other file can then have). A process killed
+ * between its bind and the unlink of its private name leaves that name behind.
+ */
+async function listen(path: string): Promise<{ server: Server; claimed: Claimed | { lockFailed: string; code: string | undefined } }> {
   const bound = join(dirname(path), `.claim-${process.pid}-${randomBytes(8).toString("hex")}`);
   const server = await listenAt(bound);
+  let r: Locked<Claimed>;
   try {
-    linkSync(bound, path);
+    r = await underLock(dirname(path), () => linkEntry(bound, path));
   } catch (e) {
     server.close(); // (libuv unlinks the name it bound)
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === "EEXIST") err.code = "EADDRINUSE";
-    throw err;
+    throw e;
   }
   try {
     unlinkSync(bound);
   } catch {
     // removed by hand meanwhile: nothing of ours is lost
   }
-  // Taken once the links are final: each link and unlink changes the change time.
-  return { server, id: entryId(path) };
-}
-
-type Probe = { live: true; pid: number | undefined } | { live: false; reason: "stale" | "gone" | "other"; code?: string };
-
-/** Whether someone listens on the entry at path (and who, by SO_PEERCRED). */
-function probe(path: string): Promise<Probe> {
-  return new Promise((resolve) => {
-    const s = createConnection({ path });
-    s.once("connect", () => {
-      const fd = socketFd(s);
-      const cred = fd === undefined ? -1 : native().peerCred(fd);
-      s.destroy();
-      resolve({ live: true, pid: typeof cred === "number" ? undefined : cred[0] });
-    });
-    s.once("error", (e: NodeJS.ErrnoException) => {
-      resolve({ live: false, reason: e.code === "ECONNREFUSED" ? "stale" : e.code === "ENOENT" ? "gone" : "other", code: e.code });
-    });
-  });
-}
-
-/**
- * What tells one entry from another at the same path: its inode number and change time.
- * The number alone does not: ext4 gives a freed inode's number to the next file at once,
- * so an entry closed and claimed again can come back under the same one. The change time
- * is coarse (a clock tick, about 4 ms) unless it was looked at since the inode's last
- * change (multigrain timestamps, Linux 6.13; always coarse before), so two entries with one
- * reused number made within a tick can still be taken for one: narrowed, not closed
- * (registry-claim.test.ts).
- */
-export function entryId(path: string): string | undefined {
-  return entryOf(path)?.id;
-}
-
-/** The entry at `path` (not followed): whether it is a socket, and its id (entryId). */
-function entryOf(path: string): { socket: boolean; id: string } | undefined {
-  try {
-    const st = lstatSync(path, { bigint: true });
-    return { socket: st.isSocket(), id: `${st.ino}:${st.ctimeNs}` };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Removes an entry: only a socket, and only the very one `id` names (found stale, or the
- * owner's own at its close). Without a lock a second claimant may still remove and replace
- * it between the check and the unlink; both are this user's. */
-export function removeSocket(path: string, id: string): boolean {
-  try {
-    const e = entryOf(path);
-    if (e === undefined || !e.socket || e.id !== id) return false;
-    unlinkSync(path);
-    return true;
-  } catch {
-    return false;
-  }
+  if (!r.ok || !r.value.claimed) server.close();
+  return { server, claimed: r.ok ? r.value : { lockFailed: r.why, code: r.code } };
 }
 
 /**
@@ -174,43 +140,42 @@ export function removeSocket(path: string, id: string): boolean {
  */
 export async function claimName(name: string): Promise<Registration | undefined> {
   const notRegistered = `sandbox ${JSON.stringify(name)} runs without a registry entry (sandlock ps, inspect and kill will not see it)`;
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 2; attempt++) {
     const { dir, refused } = registrationDir();
     if (dir === undefined) {
       warnOnce(`${notRegistered}: ${refused.map((r) => `${r.path} ${r.why}`).join("; ")}`);
       return undefined;
     }
     const path = join(dir, entryFile(name));
+    let claim;
     try {
-      const { server, id } = await listen(path);
-      return new Registration(name, path, server, id);
+      claim = await listen(path);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") {
+      if (code === "ENOENT" && attempt === 0) {
         forgetRegistrationDir(); // the directory was removed: make it again
         continue;
       }
-      if (code !== "EADDRINUSE") {
-        warnOnce(`${notRegistered}: listen(${path}): ${code ?? String(e)}`);
-        return undefined;
-      }
-    }
-    const id = entryId(path);
-    const p = await probe(path);
-    if (p.live) {
-      throw new SandboxError(`spawn: name ${JSON.stringify(name)} is in use by a running sandbox of this user (owner process ${p.pid ?? "?"}); choose another name, or stop that one first: sandlock kill ${name}`);
-    }
-    // A stale entry goes; one removed or replaced meanwhile is claimed again from the start.
-    if (p.reason === "stale" && id !== undefined && !removeSocket(path, id) && entryId(path) === id) {
-      warnOnce(`${notRegistered}: ${path} is in the way and is not a stale socket`);
+      warnOnce(`${notRegistered}: claiming ${path}: ${code ?? String(e)}`);
       return undefined;
     }
-    if (p.reason === "other") {
-      warnOnce(`${notRegistered}: connect(${path}): ${p.code ?? "?"}`);
+    const c = claim.claimed;
+    if ("lockFailed" in c && c.code === "ENOENT" && attempt === 0) {
+      forgetRegistrationDir();
+      continue;
+    }
+    if ("lockFailed" in c) {
+      warnOnce(`${notRegistered}: ${c.lockFailed}`);
       return undefined;
     }
+    if (c.claimed) return new Registration(name, path, claim.server, c.ino);
+    if ("inTheWay" in c) {
+      warnOnce(`${notRegistered}: ${path} is in the way (${c.inTheWay})`);
+      return undefined;
+    }
+    throw new SandboxError(`spawn: name ${JSON.stringify(name)} is in use by a running sandbox of this user (owner process ${c.owner ?? "?"}); choose another name, or stop that one first: sandlock kill ${name}`);
   }
-  warnOnce(`${notRegistered}: ${name} kept being claimed and released while this one tried`);
+  warnOnce(`${notRegistered}: its runtime directory kept being removed`);
   return undefined;
 }
 
@@ -228,8 +193,8 @@ export class Registration {
     readonly name: string,
     readonly path: string,
     private readonly server: Server,
-    /** The entry's id (entryId): close() removes the entry only while it is still this one. */
-    private readonly id: string | undefined,
+    /** The entry's inode number: close() removes the entry only while it is still this one. */
+    private readonly ino: bigint,
   ) {
     server.maxConnections = MAX_CONNECTIONS;
     server.unref(); // the registry never keeps the owner's process alive
@@ -243,13 +208,41 @@ export class Registration {
     this.target = target;
   }
 
-  /** The sandbox ended (or never started): the entry goes, clients still connected are dropped. */
+  /** The sandbox ended (or never started): the entry goes, clients still connected are
+   * dropped. The entry is removed, holding the lock, only while it is this one: its inode
+   * number tells, exact while the server holds the inode (no other file can have the number
+   * then). When the lock is busy the server closes at once all the same (the name is free
+   * again: the entry is stale until removed) and an O_PATH descriptor keeps the inode for
+   * the removal made once the lock is had. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.server.close();
-    if (this.id !== undefined) removeSocket(this.path, this.id); // (libuv unlinks only the private name it bound, gone already)
     for (const s of this.sockets) if (!this.stopping.has(s)) s.destroy();
+    const dir = dirname(this.path);
+    const removeOwn = (): void => {
+      try {
+        const st = lstatSync(this.path, { bigint: true });
+        if (st.isSocket() && st.ino === this.ino) unlinkSync(this.path);
+      } catch {
+        // removed meanwhile
+      }
+    };
+    if (tryUnderLock(dir, removeOwn) !== "busy") return void this.server.close();
+    let pin: number | undefined;
+    try {
+      pin = openSync(this.path, O_PATH | constants.O_NOFOLLOW);
+      if (fstatSync(pin, { bigint: true }).ino !== this.ino) {
+        closeSync(pin);
+        pin = undefined; // another entry's (this one was removed, the name claimed again)
+      }
+    } catch {
+      pin = undefined;
+    }
+    this.server.close();
+    if (pin !== undefined) {
+      const kept = pin;
+      void underLock(dir, removeOwn).finally(() => closeSync(kept));
+    }
   }
 
   private serve(s: Socket): void {
