@@ -53,12 +53,6 @@ const BACKGROUND = new Map([
 ]);
 /** nice increment of the background part. */
 const BACKGROUND_NICE = 10;
-/** Files of the background part run at once. Two at a time it ended 40 to 50 s after the
- * timing-sensitive part it runs beside (390 to 418 s against 347 to 371, fresh-clone runs
- * of 2026-12-04), on the whole run's critical path: its files wait on downloads, installs
- * and sandboxes more than they compute, and the timing-sensitive part leaves most of the
- * machine idle. */
-const BACKGROUND_AT_ONCE = 3;
 
 const dist = join(import.meta.dirname, "..", "dist", "test");
 const files = (dir) => readdirSync(join(dist, dir)).filter((f) => f.endsWith(".test.js")).sort().map((f) => join(dist, dir, f));
@@ -113,7 +107,7 @@ const verdict = (code) => (code === 0 ? "passed" : `FAILED (exit ${code})`);
 /** Files of the shared part run at once. */
 const SHARED_AT_ONCE = 3;
 const first = part("shared part", SHARED_AT_ONCE, parallel);
-const finish = startBackground("long files beside the timing-sensitive part (nice +10, output when done)", BACKGROUND_AT_ONCE, background);
+const finish = startBackground("long files beside the timing-sensitive part (nice +10, output when done)", 2, background);
 const second = part("timing-sensitive part (alone but for the background part, which yields to it)", 1, serial);
 const third = await finish();
 const fourth = part("alone part (after every other part has ended)", 1, alone);
