@@ -13,6 +13,16 @@ export const SLICE_MS = 10;
  */
 export type Step = void | Promise<number>;
 
+/** Told the start and length (ms, performance.now()) of every slice and part run here:
+ * how a test tells a stall of the event loop that a slice made from one it did not
+ * (test/scripts/budget-case.ts). */
+let sliceWatch: ((at: number, ms: number) => void) | undefined;
+
+/** Sets (or, with undefined, clears) the function told of every slice and part. */
+export function watchSlices(fn: ((at: number, ms: number) => void) | undefined): void {
+  sliceWatch = fn;
+}
+
 /**
  * Asked after each step of work begun at `t0`: whether one more as long as the longest so
  * far would still end within `budgetMs` of t0. A run that began a 6 ms step (a socket
@@ -53,6 +63,7 @@ export function runInSlices<T>(steps: Generator<Step, T>, done: (value: T, busyM
     while (step.done !== true && step.value === undefined && go()) step = steps.next();
     const ms = performance.now() - t0;
     busy += ms;
+    sliceWatch?.(t0, ms);
     how.spent?.(ms);
     if (step.done === true) done(step.value, busy);
     else if (step.value === undefined) setImmediate(() => slice());
@@ -131,9 +142,13 @@ export class InParts {
     for (;;) {
       await this.turn();
       if (!going()) return false;
-      const go = another(performance.now(), PART_MS);
-      do if (step()) return true;
-      while (go());
+      const p0 = performance.now();
+      const go = another(p0, PART_MS);
+      let done: boolean;
+      do done = step();
+      while (!done && go());
+      sliceWatch?.(p0, performance.now() - p0);
+      if (done) return true;
     }
   }
 

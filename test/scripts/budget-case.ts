@@ -37,9 +37,10 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer, type AddressInfo } from "node:net";
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { Sandbox } from "../../src/index.js";
 import { overrideHost } from "../../src/kernel/probe.js";
+import { watchSlices } from "../../src/supervise/slices.js";
 
 const [mode, probe, ...args] = process.argv.slice(2) as [string, string, ...string[]];
 
@@ -210,13 +211,27 @@ print("connected", ${Number(m)}, "listeners", len(crowd), "ms", round((time.mono
   }
 }
 
+/** The worst stall's report: its length, the part of it spent waiting for a CPU, and how
+ * much of it slices of the supervisor's work in slices (slices.ts) and the garbage
+ * collector took. Each is an overlap with the gap and they may overlap each other (a
+ * collection inside a slice counts in both); what none covers is other work on the loop
+ * (the supervisor's answers, the launcher's messages). */
+export interface Stall {
+  ms: number;
+  waitingMs: number;
+  slicesMs: number;
+  longestSliceMs: number;
+  gcMs: number;
+}
+
 /**
  * The longest gap between turns of this process's event loop while it runs, with how much
  * of it the main thread spent waiting for a CPU (the run-queue delay of
- * /proc/self/task/PID/schedstat): a diagnosis for a failed lag bound, telling a loop kept
- * busy from a process the machine did not schedule. Not part of any assertion.
+ * /proc/self/task/PID/schedstat), in slices and in garbage collection: a diagnosis for a
+ * failed lag bound, telling a loop kept busy (and by what) from a process the machine did
+ * not schedule. Not part of any assertion.
  */
-function stallWatch(): () => { ms: number; waitingMs: number } {
+function stallWatch(): () => Stall {
   const file = `/proc/self/task/${process.pid}/schedstat`;
   const waited = (): number => {
     try {
@@ -225,19 +240,42 @@ function stallWatch(): () => { ms: number; waitingMs: number } {
       return Number.NaN;
     }
   };
+  const slices: [number, number][] = [];
+  const gcs: [number, number][] = [];
+  watchSlices((at, ms) => slices.push([at, ms]));
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcs.push([e.startTime, e.duration]);
+  });
+  gc.observe({ entryTypes: ["gc"] });
   let last = performance.now();
   let lastWait = waited();
-  const worst = { ms: 0, waitingMs: 0 };
+  const worst = { ms: 0, waitingMs: 0, from: 0, to: 0 };
   const timer = setInterval(() => {
     const now = performance.now();
     const wait = waited();
-    if (now - last > worst.ms) Object.assign(worst, { ms: Math.round(now - last), waitingMs: Math.round(wait - lastWait) });
+    if (now - last > worst.ms) Object.assign(worst, { ms: now - last, waitingMs: wait - lastWait, from: last, to: now });
     last = now;
     lastWait = wait;
   }, 5);
+  /** Milliseconds of [at, at + ms) spans within the worst gap, and the longest overlap. */
+  const within = (spans: [number, number][]): { sum: number; longest: number } => {
+    let sum = 0;
+    let longest = 0;
+    for (const [at, ms] of spans) {
+      const o = Math.min(at + ms, worst.to) - Math.max(at, worst.from);
+      if (o <= 0) continue;
+      sum += o;
+      longest = Math.max(longest, o);
+    }
+    return { sum, longest };
+  };
   return () => {
     clearInterval(timer);
-    return worst;
+    watchSlices(undefined);
+    for (const e of gc.takeRecords()) gcs.push([e.startTime, e.duration]);
+    gc.disconnect();
+    const s = within(slices);
+    return { ms: Math.round(worst.ms), waitingMs: Math.round(worst.waitingMs), slicesMs: Math.round(s.sum), longestSliceMs: Math.round(s.longest), gcMs: Math.round(within(gcs).sum) };
   };
 }
 
