@@ -44,14 +44,19 @@ export function tryUnderLock<T>(dir: string, fn: () => T): Locked<T> | "busy" {
   }
 }
 
-/** fn's value, run holding the lock of `dir`, waited for at most waitMs. */
-export async function underLock<T>(dir: string, fn: () => T, waitMs = LOCK_WAIT_MS): Promise<Locked<T>> {
+/** fn's value, run holding the lock of `dir`, waited for at most waitMs. `background`: the
+ * wait does not keep the process alive (a removal a process may leave undone at its exit:
+ * the entry is then stale, and the next client or claim removes it). */
+export async function underLock<T>(dir: string, fn: () => T, waitMs = LOCK_WAIT_MS, background = false): Promise<Locked<T>> {
   const end = performance.now() + waitMs;
   for (let delay = 1; ; delay = Math.min(2 * delay, 50)) {
     const r = tryUnderLock(dir, fn);
     if (r !== "busy") return r;
     if (performance.now() >= end) return { ok: false, why: `${join(dir, LOCK_FILE)} was held by another process for ${waitMs} ms` };
-    await new Promise((resolve) => setTimeout(resolve, delay));
+    await new Promise((resolve) => {
+      const t = setTimeout(resolve, delay);
+      if (background) t.unref();
+    });
   }
 }
 
@@ -81,5 +86,5 @@ export function removeIfStale(path: string): boolean {
 export function removeStale(path: string): void {
   const dir = dirname(path);
   const r = tryUnderLock(dir, () => removeIfStale(path));
-  if (r === "busy") void underLock(dir, () => removeIfStale(path));
+  if (r === "busy") void underLock(dir, () => removeIfStale(path), LOCK_WAIT_MS, true);
 }

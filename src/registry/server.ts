@@ -10,7 +10,7 @@ import { native } from "../confine/native.js";
 import { SandboxError } from "../errors.js";
 import type { Enforcement } from "../plan/features.js";
 import type { Policy } from "../policy/policy.js";
-import { listenerOf, removeIfStale, tryUnderLock, underLock, type Locked } from "./lock.js";
+import { LOCK_WAIT_MS, listenerOf, removeIfStale, tryUnderLock, underLock, type Locked } from "./lock.js";
 import { sandboxProcesses } from "./processes.js";
 import { PROTOCOL_VERSION, TOKEN_BYTES, entryFile, readLines, sendLine, socketFd, type Request, type SandboxDetails, type SandboxInfo } from "./protocol.js";
 import { forgetRegistrationDir, registrationDir } from "./runtime-dir.js";
@@ -241,7 +241,7 @@ export class Registration {
     this.server.close();
     if (pin !== undefined) {
       const kept = pin;
-      void underLock(dir, removeOwn).finally(() => closeSync(kept));
+      void underLock(dir, removeOwn, LOCK_WAIT_MS, true).finally(() => closeSync(kept));
     }
   }
 

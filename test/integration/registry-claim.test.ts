@@ -108,7 +108,7 @@ test("a process that keeps the registry's lock delays a claim at most its wait (
     const free = claimIn(runtime);
     assert.deepEqual({ registered: free.registered, warnings: free.warnings }, { registered: true, warnings: [] }, "control: the lock free, the claim registers");
     // flock(1) of util-linux holds the lock while its command runs.
-    const holder = spawn("flock", ["--exclusive", join(dir, ".lock"), "sleep", "20"], { stdio: "ignore" });
+    const holder = spawn("flock", ["--exclusive", join(dir, ".lock"), "sleep", "20"], { stdio: "ignore", detached: true });
     try {
       for (let i = 0; i < 200 && spawnSync("flock", ["--nonblock", join(dir, ".lock"), "true"]).status === 0; i++) spawnSync("sleep", ["0.02"]);
       const held = claimIn(runtime);
@@ -116,7 +116,7 @@ test("a process that keeps the registry's lock delays a claim at most its wait (
       assert.deepEqual(held.warnings, [`sandbox "held" runs without a registry entry (sandlock ps, inspect and kill will not see it): ${join(dir, ".lock")} was held by another process for 2000 ms`]);
       assert.ok(held.ms >= 2000 && held.ms < 10_000, `the claim gave up after ${Math.round(held.ms)} ms`);
     } finally {
-      holder.kill("SIGKILL");
+      process.kill(-holder.pid!, "SIGKILL"); // flock(1) and its sleep, which holds the lock too
     }
   } finally {
     rmSync(runtime, { recursive: true, force: true });
@@ -140,6 +140,50 @@ test("a lock file planted as a symbolic link, and a file that is not a socket in
     assert.deepEqual(inTheWay.warnings, [`sandbox "held" runs without a registry entry (sandlock ps, inspect and kill will not see it): ${entry} is in the way (it is not a socket)`]);
     assert.ok(lstatSync(entry).isFile(), "the file was left as it was");
   } finally {
+    rmSync(runtime, { recursive: true, force: true });
+  }
+});
+
+test("an owner whose close finds the lock held exits at once all the same; its entry, left stale, goes with the next client once the lock is free", async () => {
+  const { runtime, dir } = runtimeWithRegistry();
+  const lock = join(dir, ".lock");
+  let holder: number | undefined;
+  try {
+    const server = pathToFileURL(join(import.meta.dirname, "../../src/registry/server.js")).href;
+    // The owner claims, the lock is then taken by another process, and the owner closes.
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", `
+      const { spawn, spawnSync } = await import("node:child_process");
+      const { claimName } = await import(${JSON.stringify(server)});
+      const reg = await claimName("held");
+      const h = spawn("flock", ["--exclusive", ${JSON.stringify(lock)}, "sleep", "20"], { stdio: "ignore", detached: true });
+      h.unref();
+      let held = false;
+      for (let i = 0; i < 200 && !held; i++) held = spawnSync("flock", ["--nonblock", ${JSON.stringify(lock)}, "true"]).status !== 0 || void spawnSync("sleep", ["0.02"]);
+      const t0 = performance.now();
+      reg.close();
+      process.on("exit", () => console.log(JSON.stringify({ registered: reg !== undefined, holder: h.pid, held, exitMs: performance.now() - t0 })));`], { env: { ...process.env, XDG_RUNTIME_DIR: runtime }, encoding: "utf8", timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { registered: boolean; holder: number; held: boolean; exitMs: number };
+    holder = out.holder;
+    assert.deepEqual({ registered: out.registered, held: out.held }, { registered: true, held: true }, "the setup: claimed, then the lock held by another process");
+    assert.ok(out.exitMs < 1000, `the owner exited ${Math.round(out.exitMs)} ms after its close (the lock's wait is 2,000 ms)`);
+    const entry = join(dir, entryFile("held"));
+    assert.ok(lstatSync(entry).isSocket(), "the entry is left, stale, while the lock is held");
+    process.kill(-holder, "SIGKILL"); // flock(1) and its sleep, which holds the lock too
+    holder = undefined;
+    const { ask } = await import("../../src/registry/client.js");
+    for (let i = 0; i < 100; i++) {
+      assert.deepEqual(await ask(entry, "info"), { kind: "stale" });
+      try {
+        lstatSync(entry);
+      } catch {
+        return; // removed, once the killed holder's lock was dropped
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.fail("the stale entry was never removed");
+  } finally {
+    if (holder !== undefined) process.kill(-holder, "SIGKILL");
     rmSync(runtime, { recursive: true, force: true });
   }
 });
