@@ -49,7 +49,7 @@ const BACKGROUND = new Map([
   ["cow.test.js", "workdir commits, quotas and crash recovery"],
   ["redteam8a.test.js", "the eighth review's proxy and DNS attacks: floods bounded by count, not time"],
   ["redteam9b.test.js", "the ninth review's learn and profile attacks: many learning runs"],
-  ["registry-claim.test.js", "a 4 s race that keeps both CPUs busy (an owner claiming and releasing a name, a client asking it): in the shared part it is suspected of the 3.4 s a CLI start of restore.test's CLI case took in the first CI runs with it"],
+  ["registry-claim.test.js", "two 3 s races (root, the test user) that keep both CPUs busy (an owner claiming and releasing a name, a client asking it): in the shared part it is suspected of the 3.4 s a CLI start of restore.test's CLI case took in the first CI runs with it"],
 ]);
 /** nice increment of the background part. */
 const BACKGROUND_NICE = 10;

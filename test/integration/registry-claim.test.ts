@@ -3,79 +3,34 @@
 // nobody listens on removes it as stale; an owner's entry must therefore never be seen
 // before it listens, nor be removed for another entry's death. A CI run lost an entry that
 // way: `sandlock ps` never listed a sandbox started a moment before (docs/running.md).
-// Raced for a bounded time, expecting zero losses. History: 61 of 50,568 and 99 of 46,768
-// claims lost before the entry was linked only once listening; then 2 of 14,721 in a CI run
-// while a removal was decided by the entry's inode number and change time (a freed inode's
+// Raced for a bounded time (test/scripts/registry-race.ts), as root and as the test user,
+// expecting zero losses. History: 61 of 50,568 and 99 of 46,768 claims lost before the
+// entry was linked only once listening; then 2 of 14,721 in a CI run while a removal was decided by the entry's inode number and change time (a freed inode's
 // number comes back at once on ext4, and a fresh change time is coarse); none since every
 // change of an entry is made holding the directory's lock (src/registry/lock.ts).
 // Then what the lock adds: a holder that keeps it delays a claim by a bounded time and the
 // sandbox runs unregistered, said; a lock file planted as a link, and a file in the entry's
-// way, are refused by name.
+// way, are refused by name; an owner closing while the lock is held does not wait for it.
 
 import { spawn, spawnSync } from "node:child_process";
 import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Server } from "node:net";
 import { pathToFileURL } from "node:url";
 import { test } from "node:test";
+import { scriptCase } from "../helpers/harness.js";
 import assert from "node:assert/strict";
 import { entryFile } from "../../src/registry/protocol.js";
 
-const RACE_MS = 4000;
-
-test("a client asking while owners claim and release a name never removes a listening entry (raced: zero losses; 1 in 470 to 830 claims before the link, 1 in 7,000 before the lock)", async () => {
-  const runtime = mkdtempSync(join(tmpdir(), "sandlock-claim-"));
-  try {
-    process.env.XDG_RUNTIME_DIR = runtime;
-    const { claimName } = await import("../../src/registry/server.js");
-    const path = join(runtime, "sandlock", entryFile("racy"));
-    // The racer: another process asking the entry as fast as it can, as `sandlock ps` does.
-    const client = pathToFileURL(join(import.meta.dirname, "../../src/registry/client.js")).href;
-    const racer = spawn(process.execPath, ["--input-type=module", "-e", `
-      const { ask } = await import(${JSON.stringify(client)});
-      const counts = {};
-      const end = Date.now() + ${RACE_MS};
-      while (Date.now() < end) { const o = await ask(${JSON.stringify(path)}, "info"); counts[o.kind] = (counts[o.kind] ?? 0) + 1; }
-      console.log(JSON.stringify(counts));`], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env } });
-    let racerOut = "";
-    racer.stdout.on("data", (c: Buffer) => (racerOut += c.toString()));
-    const racerDone = new Promise<number | null>((resolve) => racer.on("exit", (code) => resolve(code)));
-    let claims = 0;
-    const lost: string[] = [];
-    const end = Date.now() + RACE_MS;
-    while (Date.now() < end) {
-      const reg = await claimName("racy");
-      assert.ok(reg !== undefined, "the runtime directory is usable");
-      claims++;
-      // The entry must be there, a socket, for as long as its owner holds it: let the
-      // racer's requests in (a turn of the event loop) and look again.
-      const seen = (when: string): void => {
-        try {
-          if (!lstatSync(path).isSocket()) lost.push(`claim ${claims}: ${when}: not a socket`);
-        } catch (e) {
-          lost.push(`claim ${claims}: ${when}: ${(e as NodeJS.ErrnoException).code}`);
-        }
-      };
-      seen("just claimed");
-      await new Promise((resolve) => setImmediate(resolve));
-      seen("a turn later");
-      // Every other owner dies as a SIGKILLed one would: its server closed, its entry left
-      // stale for the racer and the next claim to remove, both at once.
-      if (claims % 2 === 0) reg.close();
-      else (reg as unknown as { server: Server }).server.close();
-    }
-    assert.equal(await racerDone, 0, "the racer ran to its end");
-    const counts = JSON.parse(racerOut) as Record<string, number>;
-    // The race happened: the racer reached live entries and found none too.
-    assert.ok((counts.answered ?? 0) + (counts.failed ?? 0) > 0, `the racer never reached a live entry: ${racerOut}`);
-    assert.ok(claims > 100, `only ${claims} claims in ${RACE_MS} ms`);
-    assert.ok((counts.stale ?? 0) > 0, `the racer never found a stale entry: ${racerOut}`);
-    const lostClaims = new Set(lost.map((l) => Number(/^claim (\d+)/.exec(l)![1])));
-    assert.equal(lostClaims.size, 0, `${lostClaims.size} of ${claims} claims lost their entry to the racer (${racerOut}): ${lost.slice(0, 5).join("; ")}`);
-  } finally {
-    rmSync(runtime, { recursive: true, force: true });
-  }
+scriptCase("a client asking while owners claim and release a name never removes a listening entry (raced: zero losses; 1 in 470 to 830 claims before the link, 1 in 7,000 before the lock)", "dist/test/scripts/registry-race.js", [], (out: { claims: number; unregistered: number; lostClaims: number; lost: string[]; racerCode: number | null; racer: Record<string, number> }) => {
+  const racer = JSON.stringify(out.racer);
+  assert.equal(out.racerCode, 0, "the racer ran to its end");
+  assert.equal(out.unregistered, 0, "every claim registered (the runtime directory is usable)");
+  // The race happened: the racer reached live entries, found none, and found stale ones.
+  assert.ok((out.racer.answered ?? 0) + (out.racer.failed ?? 0) > 0, `the racer never reached a live entry: ${racer}`);
+  assert.ok((out.racer.stale ?? 0) > 0, `the racer never found a stale entry: ${racer}`);
+  assert.ok(out.claims > 100, `only ${out.claims} claims`);
+  assert.equal(out.lostClaims, 0, `${out.lostClaims} of ${out.claims} claims lost their entry to the racer (${racer}): ${out.lost.join("; ")}`);
 });
 
 /** claimName("held") in a process of its own (a registry warning is given once per
