@@ -58,18 +58,31 @@ export async function restoreSandbox(cp: Checkpoint, opts: RestoreOptions, start
     // go, so the launcher can reap them and the sandbox ends. kill() resolves only once the
     // sandbox ended, which needs the letting go first: awaited after it (awaited before, it
     // never resolved: restore-sched.test.ts).
-    const killed = sb.kill().catch(() => undefined);
-    await letGo(attached, stepTimeoutMs ?? 10_000);
-    await killed;
-    const end = await sb.wait().catch(() => undefined);
+    const limitMs = stepTimeoutMs ?? 10_000;
+    const killed = sb.kill().then(
+      () => true,
+      () => true,
+    );
+    const held = await letGo(attached, limitMs);
+    // Bounded: a thread that could not be let go keeps the sandbox from ending, and an
+    // unbounded wait here would hang the restore (a CLI restore with it) for good. Past the
+    // bound the failure is reported all the same; the kill stays under way, and whatever
+    // this process still traces is let go at its exit at the latest.
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([killed, new Promise<false>((resolve) => (timer = setTimeout(resolve, limitMs, false)))]);
+    clearTimeout(timer);
+    const end = ended ? await sb.wait().catch(() => undefined) : undefined;
+    const unended = ended ? "" : `; the sandbox had not ended ${limitMs} ms after its kill${held.length > 0 ? ` (threads ${held.join(", ")} could not be let go)` : ""}`;
     // The supervisor ended the sandbox at a limit of the new policy (maxMemory lower than
     // the image needs: found only while mapping it): said so, rather than "process ended".
     const pid = e instanceof CheckpointError && e.pid !== undefined ? e.pid : image.pid;
     if (end?.limit?.kind === "memory") {
       throw new CheckpointError("CHECKPOINT_REFUSED", `restore: process ${pid}: the image does not fit the new policy's maxMemory of ${end.limit.cap} bytes (the supervisor ended the sandbox at ${end.limit.used ?? "?"} bytes while rebuilding it)`, { pid, cause: e });
     }
-    if (e instanceof SandlockError) throw e;
-    throw new CheckpointError("CHECKPOINT_FAILED", `restore: process ${image.pid}: ${(e as Error).message}`, { pid: image.pid, cause: e });
+    if (unended === "" && e instanceof SandlockError) throw e;
+    // (past the bound: the failure's own message, with that said; the failure as the cause)
+    const message = e instanceof SandlockError ? e.message : `restore: process ${image.pid}: ${(e as Error).message}`;
+    throw new CheckpointError("CHECKPOINT_FAILED", `${message}${unended}`, { pid: e instanceof CheckpointError && e.pid !== undefined ? e.pid : image.pid, cause: e });
   }
   return sb;
 }
@@ -82,8 +95,9 @@ export async function restoreSandbox(cp: Checkpoint, opts: RestoreOptions, start
  * other threads of its group are reaped, and a child's before its parent's, so a single
  * pass in seize order gave up on the leader and left it a zombie the launcher waited for
  * forever (restore-sched.test.ts). Bounded by limitMs; past it Node's exit lets them go.
+ * Returns the threads it could not let go.
  */
-async function letGo(attached: readonly number[], limitMs: number): Promise<void> {
+async function letGo(attached: readonly number[], limitMs: number): Promise<number[]> {
   const pending = new Set([...attached].reverse());
   for (const end = Date.now() + limitMs; pending.size > 0 && Date.now() < end; ) {
     for (const tid of [...pending]) {
@@ -97,4 +111,5 @@ async function letGo(attached: readonly number[], limitMs: number): Promise<void
     }
     if (pending.size > 0) await new Promise((r) => setTimeout(r, 10));
   }
+  return [...pending];
 }
