@@ -82,7 +82,7 @@ export async function restoreSandbox(cp: Checkpoint, opts: RestoreOptions, start
     if (unended === "" && e instanceof SandlockError) throw e;
     // (past the bound: the failure's own message, with that said; the failure as the cause)
     const message = e instanceof SandlockError ? e.message : `restore: process ${image.pid}: ${(e as Error).message}`;
-    throw new CheckpointError("CHECKPOINT_FAILED", `${message}${unended}`, { pid: e instanceof CheckpointError && e.pid !== undefined ? e.pid : image.pid, cause: e });
+    throw new CheckpointError("CHECKPOINT_FAILED", `${message}${unended}`, { pid, cause: e });
   }
   return sb;
 }

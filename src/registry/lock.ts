@@ -10,6 +10,7 @@
 
 import { closeSync, constants, lstatSync, openSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { errnoName } from "../confine/errno.js";
 import { native } from "../confine/native.js";
 
 export const LOCK_FILE = ".lock";
@@ -18,6 +19,7 @@ export const LOCK_WAIT_MS = 2_000;
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
+const ENOENT = 2;
 const EWOULDBLOCK = 11;
 const ECONNREFUSED = 111;
 
@@ -37,7 +39,7 @@ export function tryUnderLock<T>(dir: string, fn: () => T): Locked<T> | "busy" {
   try {
     const rc = native().flockFd(fd, LOCK_EX | LOCK_NB);
     if (rc === -EWOULDBLOCK) return "busy";
-    if (rc < 0) return { ok: false, why: `flock(${file}): errno ${-rc}` };
+    if (rc < 0) return { ok: false, why: `flock(${file}): ${errnoName(-rc)}` };
     return { ok: true, value: fn() };
   } finally {
     closeSync(fd); // drops the lock
@@ -61,25 +63,31 @@ export async function underLock<T>(dir: string, fn: () => T, waitMs = LOCK_WAIT_
 }
 
 /** Who listens at the entry `path`: its owner's pid (undefined when its backlog is full),
- * "stale" (a socket nobody listens on), "gone", or another errno's name. */
-export function listenerOf(path: string): { pid: number | undefined } | "stale" | "gone" | `errno ${number}` {
+ * "stale" (nobody: a socket nobody listens on, or a file that is no socket), "gone", or
+ * the errno of another failure. */
+export function listenerOf(path: string): { pid: number | undefined } | "stale" | "gone" | { errno: string } {
   const r = native().unixListening(Buffer.from(path));
   if (typeof r !== "number") return { pid: r[0] };
   if (r === -EWOULDBLOCK) return { pid: undefined };
   if (r === -ECONNREFUSED) return "stale";
-  if (r === -2) return "gone";
-  return `errno ${-r}`;
+  if (r === -ENOENT) return "gone";
+  return { errno: errnoName(-r) };
 }
 
-/** Under the lock: removes the entry at `path` if it is a socket nobody listens on. */
-export function removeIfStale(path: string): boolean {
+/** Unlinks the entry at `path` if it is a socket (never another kind of file). */
+export function unlinkSocket(path: string): boolean {
   try {
-    if (!lstatSync(path).isSocket() || listenerOf(path) !== "stale") return false;
+    if (!lstatSync(path).isSocket()) return false;
     unlinkSync(path);
     return true;
   } catch {
     return false; // gone meanwhile
   }
+}
+
+/** Under the lock: removes the entry at `path` if it is a socket nobody listens on. */
+export function removeIfStale(path: string): boolean {
+  return listenerOf(path) === "stale" && unlinkSocket(path);
 }
 
 /** Removes the entry at `path` if it is stale, holding the lock (a client found it so). */

@@ -10,7 +10,7 @@ import { native } from "../confine/native.js";
 import { SandboxError } from "../errors.js";
 import type { Enforcement } from "../plan/features.js";
 import type { Policy } from "../policy/policy.js";
-import { LOCK_WAIT_MS, listenerOf, removeIfStale, tryUnderLock, underLock, type Locked } from "./lock.js";
+import { LOCK_WAIT_MS, listenerOf, tryUnderLock, underLock, unlinkSocket, type Locked } from "./lock.js";
 import { sandboxProcesses } from "./processes.js";
 import { PROTOCOL_VERSION, TOKEN_BYTES, entryFile, readLines, sendLine, socketFd, type Request, type SandboxDetails, type SandboxInfo } from "./protocol.js";
 import { forgetRegistrationDir, registrationDir } from "./runtime-dir.js";
@@ -101,9 +101,11 @@ function linkEntry(bound: string, path: string): Claimed {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw e;
     }
+    // (looked at under the lock: what it finds holds until the lock is let go)
     const l = listenerOf(path);
-    if (typeof l === "object") return { claimed: false, owner: l.pid };
-    if (l !== "gone" && !removeIfStale(path)) return { claimed: false, inTheWay: l === "stale" ? "it is not a socket" : `connect: ${l}` };
+    if (l === "gone") continue;
+    if (l !== "stale") return "pid" in l ? { claimed: false, owner: l.pid } : { claimed: false, inTheWay: `connect: ${l.errno}` };
+    if (!unlinkSocket(path)) return { claimed: false, inTheWay: "it is not a socket" };
   }
 }
 
@@ -160,11 +162,11 @@ export async function claimName(name: string): Promise<Registration | undefined>
       return undefined;
     }
     const c = claim.claimed;
-    if ("lockFailed" in c && c.code === "ENOENT" && attempt === 0) {
-      forgetRegistrationDir();
-      continue;
-    }
     if ("lockFailed" in c) {
+      if (c.code === "ENOENT" && attempt === 0) {
+        forgetRegistrationDir(); // as above
+        continue;
+      }
       warnOnce(`${notRegistered}: ${c.lockFailed}`);
       return undefined;
     }
