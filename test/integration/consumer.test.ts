@@ -15,6 +15,11 @@ import { viewOf } from "../helpers/view.js";
 import { Policy } from "../../src/policy/index.js";
 import { ensureTestUser, isRoot } from "../helpers/stage.js";
 
+// npm test leaves NODE_EXTRA_CA_CERTS out of the suite's Node starts (scripts/test.mjs);
+// this file's npm reaches the registry, where a proxy's CA may be needed: it gets it back.
+const savedCa = process.env.SANDLOCK_TEST_NODE_EXTRA_CA_CERTS;
+if (savedCa !== undefined && process.env.NODE_EXTRA_CA_CERTS === undefined) process.env.NODE_EXTRA_CA_CERTS = savedCa;
+
 /** The Node lines package.json's engines promise (22 and 24 LTS, 26). */
 const LINES = [22, 24, 26];
 const CACHE = join(ROOT, "node_modules", ".cache", "sandlock-consumer");
