@@ -121,7 +121,7 @@ scriptCase("checkpoint of a counter: threads, child, heap value, file offset; co
 // in one step it held every other sandbox of the process (900 MiB: 4.3 s; a million
 // watches: 1.9 s; 3,000 opens of one file: 11 s; 60,000 mappings of one file, read and
 // each stamped with a stat: 730 ms). Now in turns, on Node's pool, sorted.
-scriptCase("checkpoint of a process holding 256 MiB, 60,000 mappings of one file, an epoll file of 200,000 watches and 3,000 opens of one file keeps the hosting event loop's gaps under 100 ms", SCRIPT, ["lag", COUNTER], (out) => {
+scriptCase("checkpoint of a process holding 256 MiB, 60,000 mappings of one file, an epoll file of 200,000 watches and 3,000 opens of one file keeps the hosting event loop's gaps under 100 ms (less its waits for a CPU)", SCRIPT, ["lag", COUNTER], (out) => {
   assert.match(out.said, /^ready \d+ \d+ \d+ \d+$/);
   assert.equal(out.mappings, 60000);
   assert.ok(out.opened >= 2000, `${out.opened} opens (the hard limit of descriptors is low here)`);
@@ -129,7 +129,8 @@ scriptCase("checkpoint of a process holding 256 MiB, 60,000 mappings of one file
   assert.equal(out.epoll, "anon_inode:[eventpoll]");
   assert.deepEqual(out.shared, out.expectShared, "the duplicate, and only it, shares its file with the first open");
   assert.equal(out.compared, true);
-  assert.ok(out.worstGapMs < 100, `the loop's longest gap during the capture: ${out.worstGapMs} ms (capture ${out.captureMs} ms)`);
+  assert.ok(out.controlHeldMs >= 140, `control: 150 ms of CPU on the loop measured as ${out.controlHeldMs} ms held`);
+  assert.ok(out.worstHeldMs < 100, `the loop's longest gap during the capture less this thread's wait for a CPU in it: ${out.worstHeldMs} ms (longest gap ${out.worstGapMs} ms, capture ${out.captureMs} ms)`);
 });
 
 scriptCase("checkpoint of a paused sandbox leaves it paused; resume continues the count", SCRIPT, ["paused", COUNTER], (out) => {

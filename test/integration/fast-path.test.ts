@@ -24,13 +24,19 @@ interface Counts {
 }
 
 /** Runs sh -c script in a sandbox with /proc granted; the supervisor's counts are read
- * while the script sleeps at its end (the supervisor closes with the run). */
+ * once the script has said it is done, while it waits for its stdin to close (the
+ * supervisor closes with the run). The shell's `read` is a builtin: it opens nothing. */
 async function counts(script: string): Promise<{ counts: Counts; stdout: string }> {
   const sb = new Sandbox({ fsReadable: [...SYSTEM, "/proc"] });
-  await sb.spawn(["/bin/sh", "-c", `${script}; sleep 0.4`], { stdout: "pipe", stderr: "pipe" });
-  await new Promise((r) => setTimeout(r, 250));
+  await sb.spawn(["/bin/sh", "-c", `${script}; echo sl-done; read x`], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  let said = "";
+  sb.stdout!.on("data", (d: Buffer) => (said += d.toString()));
+  for (const end = Date.now() + 20_000; !said.includes("sl-done\n"); await new Promise((r) => setTimeout(r, 10))) {
+    if (Date.now() > end) throw new Error(`the script did not finish within 20 s: ${said}`);
+  }
   const sup = (sb as unknown as { supervisor: { fastAnswered: number; stats: { notifications: number } } }).supervisor;
   const c = { fast: sup.fastAnswered, js: sup.stats.notifications };
+  sb.stdin!.end();
   const r = await sb.wait();
   assert.equal(r.exitCode, 0, r.stderrText);
   return { counts: c, stdout: r.stdoutText };

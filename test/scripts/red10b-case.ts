@@ -270,13 +270,14 @@ cases["explain-fifo"] = async () => {
 // policyFn: a send to an allowed address waited for the callback holding its data (up to 1
 // MiB copied) and its socket's duplicate: 200 threads each sending 1 MB under a callback that
 // took 2 s grew the supervising process by 196 MiB. Counted where the callback is asked:
-// how many wait at once. Control: 8 threads at once are all asked.
+// how many wait at once. Control: 8 threads at once are all asked (each thread sends once
+// all are made, as the open flood's threads open).
 cases["send-flood"] = async () => {
   const flood = async (threads: number) => {
     let inFlight = 0;
     let peak = 0;
     let asked = 0;
-    const py = `import socket, threading, errno\nout = {}\ndef f():\n    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n    try:\n        s.sendto(b"x" * 1000000, ("127.0.0.1", 9)); r = "sent"\n    except OSError as e:\n        r = errno.errorcode[e.errno]\n    out[r] = out.get(r, 0) + 1\nts = [threading.Thread(target=f) for _ in range(${threads})]\n[t.start() for t in ts]; [t.join() for t in ts]\nprint(" ".join("%s %d" % kv for kv in sorted(out.items())))`;
+    const py = `import socket, threading, errno\nout = {}\ngo = threading.Event()\ndef f():\n    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n    go.wait()\n    try:\n        s.sendto(b"x" * 1000000, ("127.0.0.1", 9)); r = "sent"\n    except OSError as e:\n        r = errno.errorcode[e.errno]\n    out[r] = out.get(r, 0) + 1\nts = [threading.Thread(target=f) for _ in range(${threads})]\n[t.start() for t in ts]; go.set(); [t.join() for t in ts]\nprint(" ".join("%s %d" % kv for kv in sorted(out.items())))`;
     const r = await Sandbox.run({
       fsReadable: SYSTEM, netAllow: ["udp://127.0.0.1:9"], procView: "supervised",
       policyFn: async (e: PolicyEvent) => {
@@ -312,7 +313,7 @@ cases["open-flood"] = async () => {
     // Every thread started, then all open at once (a barrier): started one by one on a
     // loaded machine, the first opens were decided before the last were made (CI saw "ok
     // 300", no open ever waiting beside 256 others).
-    const py = `import threading, errno\nout = {}\nall_in = threading.Barrier(${threads})\ndef f():\n    all_in.wait()\n    try:\n        open(${JSON.stringify(join(w, "f"))}).close(); r = "ok"\n    except OSError as e:\n        r = errno.errorcode[e.errno]\n    out[r] = out.get(r, 0) + 1\nts = [threading.Thread(target=f) for _ in range(${threads})]\n[t.start() for t in ts]; [t.join() for t in ts]\nprint(" ".join("%s %d" % kv for kv in sorted(out.items())))`;
+    const py = `import threading, errno\nout = {}\nall_in = threading.Barrier(${threads})\ndef f():\n    all_in.wait()\n    try:\n        open(${JSON.stringify(join(w, "f"))}).close(); r = "ok"\n    except OSError as e:\n        r = errno.errorcode[e.errno]\n    out[r] = out.get(r, 0) + 1\nts = [threading.Thread(target=f) for _ in range(${threads})]\n[t.start() for t in ts]; go.set(); [t.join() for t in ts]\nprint(" ".join("%s %d" % kv for kv in sorted(out.items())))`;
     const r = await Sandbox.run({
       fsReadable: [...SYSTEM, w], policyFnFiles: true, procView: "supervised",
       policyFn: async (e: PolicyEvent) => {
