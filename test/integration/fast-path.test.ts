@@ -25,10 +25,11 @@ interface Counts {
 
 /** Runs sh -c script in a sandbox with /proc granted; the supervisor's counts are read
  * once the script has said it is done, while it waits for its stdin to close (the
- * supervisor closes with the run). The shell's `read` is a builtin: it opens nothing. */
+ * supervisor closes with the run). The shell's `read` is a builtin: it opens nothing; at
+ * the end of its input it fails, hence `|| true`. */
 async function counts(script: string): Promise<{ counts: Counts; stdout: string }> {
   const sb = new Sandbox({ fsReadable: [...SYSTEM, "/proc"] });
-  await sb.spawn(["/bin/sh", "-c", `${script}; echo sl-done; read x`], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  await sb.spawn(["/bin/sh", "-c", `${script}; echo sl-done; read x || true`], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
   let said = "";
   sb.stdout!.on("data", (d: Buffer) => (said += d.toString()));
   for (const end = Date.now() + 20_000; !said.includes("sl-done\n"); await new Promise((r) => setTimeout(r, 10))) {
