@@ -240,7 +240,12 @@ async function scenario(spec: CaseSpec, policy: PolicyInput, cmd: string[], out:
       await sb.spawn(cmd, { stdout: "pipe" });
       const chunks: Buffer[] = [];
       sb.stdout!.on("data", (c: Buffer) => chunks.push(c));
-      await sleep(300);
+      // Waits bounded by count, not fixed sleeps: on a loaded machine 300 or 400 ms could
+      // pass with the counter not yet running or not yet scheduled again.
+      const untilLines = async (n: number): Promise<void> => {
+        for (const end = performance.now() + 10_000; lines(chunks).length < n && performance.now() < end; ) await sleep(10);
+      };
+      await untilLines(3);
       await sb.pause();
       out.observed.state = sb.state;
       await sleep(50); // output already in flight reaches us
@@ -249,7 +254,7 @@ async function scenario(spec: CaseSpec, policy: PolicyInput, cmd: string[], out:
       const afterWait = lines(chunks).length;
       await sb.resume();
       out.observed.stateAfterResume = sb.state;
-      await sleep(400);
+      await untilLines(afterWait + 6);
       const afterResume = lines(chunks).length;
       Object.assign(out.observed, { atPause, afterWait, afterResume });
       await sb.kill();

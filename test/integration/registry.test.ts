@@ -205,7 +205,13 @@ for (const who of WHO) {
     const env = { XDG_RUNTIME_DIR: dirFor(who, "sl-xdg") };
     const run = startCli(who, ["run", "--name", "stubborn", ...RO, "-e", `trap "" TERM; sleep 1000`], env);
     const lib = startOwner(who, "lib", ["/bin/sleep", "1000"], env);
-    await waitFor(async () => (await listed(who, env, "stubborn")) && (await listed(who, env, "lib")), "both listed");
+    // Listed is not enough: the name is claimed before the command starts, and a SIGTERM
+    // before the shell's trap would end it at once. Its sleep runs once the trap is set.
+    const trapSet = async (): Promise<boolean> => {
+      const r = await cli(who, ["inspect", "--json", "stubborn"], env);
+      return r.code === 0 && (JSON.parse(r.stdout) as { processes: { command: string }[] }).processes.some((p) => p.command === "sleep 1000");
+    };
+    await waitFor(async () => (await trapSet()) && (await listed(who, env, "lib")), "both listed, the stubborn one's trap set");
     const k = await cli(who, ["kill", "--kill-after", "0.5", "stubborn"], env);
     assert.equal(k.code, 0, k.stderr);
     assert.equal(k.stdout, "stubborn: still running 0.5s after SIGTERM, killed (SIGKILL); the command ended by SIGKILL\n");

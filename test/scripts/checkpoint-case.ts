@@ -142,7 +142,9 @@ async function run(): Promise<unknown> {
       const appState = Buffer.from([0, 0xff, 0x00, 0x41, 0xff, 0xfe, 0x00]);
       const cp = await sb.checkpoint({ appState });
       const root = cp.processes.find((p) => p.pid === sb.pid)!;
-      await sleep(300);
+      // Runs on: well past the capture (bounded waits by count here and below: a fixed
+      // 200-300 ms on a loaded machine could pass before the counter was scheduled again).
+      await untilLines(lines().length + 12);
       const content = readFileSync(countFile, "latin1");
       const out = {
         state: sb.state,
@@ -170,7 +172,7 @@ async function run(): Promise<unknown> {
       const afterCheckpoint = lines().length;
       const stateAfterCheckpoint = sb.state;
       await sb.resume();
-      await sleep(200);
+      await untilLines(atPause + 6);
       const afterResume = lines().map((l) => l[0]);
       await sb.kill();
       return { atPause, afterCheckpoint, stateAfterCheckpoint, afterResume, stops: cp.processes.flatMap((p) => p.threads.map((t) => t.stop)) };
@@ -192,7 +194,8 @@ async function run(): Promise<unknown> {
         error = { name: err.name, code: err.code, message: err.message, pid: err.pid, errno: err.errno, syscall: err.syscall };
       }
       const before = [lines().length, lines(`${countFile}.child`).length];
-      await sleep(300);
+      await untilLines(before[0]! + 11);
+      await untilLines(before[1]! + 11, `${countFile}.child`);
       const after = [lines().length, lines(`${countFile}.child`).length];
       const parentStat = readFileSync(`/proc/${sb.pid}/status`, "latin1");
       const out = { seized, child, error, state: sb.state, before, after, parentTracer: /TracerPid:\s*(\d+)/.exec(parentStat)?.[1] };
@@ -218,7 +221,7 @@ async function run(): Promise<unknown> {
       await sleep(100);
       const stillHeld = lines().at(-1)![1]!;
       hold.release();
-      await sleep(300);
+      for (const end = Date.now() + 10_000; lines().at(-1)![1]! <= stillHeld && Date.now() < end; ) await sleep(10);
       const last = lines().at(-1)!;
       const out = {
         state: sb.state,

@@ -313,7 +313,7 @@ cases["open-flood"] = async () => {
     // Every thread started, then all open at once (a barrier): started one by one on a
     // loaded machine, the first opens were decided before the last were made (CI saw "ok
     // 300", no open ever waiting beside 256 others).
-    const py = `import threading, errno\nout = {}\nall_in = threading.Barrier(${threads})\ndef f():\n    all_in.wait()\n    try:\n        open(${JSON.stringify(join(w, "f"))}).close(); r = "ok"\n    except OSError as e:\n        r = errno.errorcode[e.errno]\n    out[r] = out.get(r, 0) + 1\nts = [threading.Thread(target=f) for _ in range(${threads})]\n[t.start() for t in ts]; go.set(); [t.join() for t in ts]\nprint(" ".join("%s %d" % kv for kv in sorted(out.items())))`;
+    const py = `import threading, errno\nout = {}\nall_in = threading.Barrier(${threads})\ndef f():\n    all_in.wait()\n    try:\n        open(${JSON.stringify(join(w, "f"))}).close(); r = "ok"\n    except OSError as e:\n        r = errno.errorcode[e.errno]\n    out[r] = out.get(r, 0) + 1\nts = [threading.Thread(target=f) for _ in range(${threads})]\n[t.start() for t in ts]; [t.join() for t in ts]\nprint(" ".join("%s %d" % kv for kv in sorted(out.items())))`;
     const r = await Sandbox.run({
       fsReadable: [...SYSTEM, w], policyFnFiles: true, procView: "supervised",
       policyFn: async (e: PolicyEvent) => {
