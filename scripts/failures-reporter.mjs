@@ -1,5 +1,5 @@
 // A `node --test` reporter that writes a line per failed test (todo ones left out): its
-// file, its name and the start of its error. scripts/test.mjs runs it beside the TAP
+// file, its name and the start of its error (of an assertion's diff, the differing lines). scripts/test.mjs runs it beside the TAP
 // output and prints those lines again at the very end of `npm test`, where a log cut to its
 // last lines (CI's) still shows what failed.
 export default async function* failures(source) {
@@ -8,7 +8,11 @@ export default async function* failures(source) {
     const { file, name, details } = event.data;
     const error = details?.error;
     const cause = error?.cause instanceof Error ? error.cause : error;
-    const message = String(cause?.message ?? error?.message ?? "").split("\n").filter((l) => l.trim() !== "").slice(0, 4).join(" | ");
-    yield `${JSON.stringify({ file: file ?? "", name, message: message.slice(0, 400) })}\n`;
+    const lines = String(cause?.message ?? error?.message ?? "").split("\n").filter((l) => l.trim() !== "");
+    // An assertion's diff: its first line and the lines that differ (+ actual, - expected),
+    // not the object's opening lines, which a cut at four lines kept instead of the values.
+    const differing = lines.slice(1).filter((l) => /^[+-] /.test(l) && !l.startsWith("+ actual - expected"));
+    const message = (differing.length > 0 ? [lines[0], ...differing] : lines.slice(0, 4)).join(" | ");
+    yield `${JSON.stringify({ file: file ?? "", name, message: message.slice(0, 600) })}\n`;
   }
 }
