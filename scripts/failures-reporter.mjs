@@ -1,7 +1,7 @@
 // A `node --test` reporter that writes a line per failed test (todo ones left out): its
-// file, its name and the start of its error (of an assertion's diff, the differing lines). scripts/test.mjs runs it beside the TAP
-// output and prints those lines again at the very end of `npm test`, where a log cut to its
-// last lines (CI's) still shows what failed.
+// file, its name and the start of its error (of an assertion's diff, the differing lines).
+// scripts/test.mjs runs it beside the TAP output and prints those lines again at the very
+// end of `npm test`, where a log cut to its last lines (CI's) still shows what failed.
 export default async function* failures(source) {
   for await (const event of source) {
     if (event.type !== "test:fail" || event.data.todo !== undefined || event.data.skip !== undefined) continue;

@@ -72,8 +72,8 @@ for (const [list, names] of [[serial, SERIAL], [background, BACKGROUND], [alone,
 // Node reads the file NODE_EXTRA_CA_CERTS names at every start: these machines set it to
 // the system's 220 kB bundle, about 30 ms of CPU per start (node -e 0: 0.10 s against 0.07),
 // and the suite starts thousands of Node processes (cli.test alone, two runs each: 17.2 and
-// 19.1 s of CPU with it, 13.4 and 15.5 without). Only consumer.test makes TLS connections (npm, to the registry): it gets
-// the variable back from SANDLOCK_TEST_NODE_EXTRA_CA_CERTS.
+// 19.1 s of CPU with it, 13.4 and 15.5 without). Only consumer.test makes TLS connections
+// (npm, to the registry): it gets the variable back from SANDLOCK_TEST_NODE_EXTRA_CA_CERTS.
 if (process.env.NODE_EXTRA_CA_CERTS !== undefined) {
   process.env.SANDLOCK_TEST_NODE_EXTRA_CA_CERTS = process.env.NODE_EXTRA_CA_CERTS;
   delete process.env.NODE_EXTRA_CA_CERTS;

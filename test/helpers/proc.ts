@@ -70,3 +70,10 @@ export function descendantNamed(printed: number): number {
   }
   return printed;
 }
+
+/** This process's main thread (its event loop's) from /proc/self/task/PID/schedstat, in ms:
+ * its time on a CPU and its time waiting for one (the run-queue delay). */
+export function loopThreadSched(): { ranMs: number; waitedMs: number } {
+  const [ran, waited] = readFileSync(`/proc/self/task/${process.pid}/schedstat`, "latin1").split(" ");
+  return { ranMs: Number(ran) / 1e6, waitedMs: Number(waited) / 1e6 };
+}

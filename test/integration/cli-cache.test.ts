@@ -4,7 +4,6 @@
 // only as the bundle is, and a cache that does not fit never fails a run.
 
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { setTimeout as delay } from "node:timers/promises";
 import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -12,6 +11,7 @@ import assert from "node:assert/strict";
 import { ROOT, SYSTEM_RO } from "../helpers/system.js";
 import { ensureTestUser, isRoot, stagePackage } from "../helpers/stage.js";
 import type { Who } from "../helpers/harness.js";
+import { until } from "../helpers/until.js";
 
 const RO = SYSTEM_RO.flatMap((p) => ["-r", p]);
 const made: string[] = [];
@@ -198,11 +198,8 @@ function cases(who: Who): void {
     const ended = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
     // Polled, not looked at after fixed delays: three test files at once can hold the run's
     // start back for most of a second.
-    const until = async (what: string, ok: () => boolean): Promise<void> => {
-      for (const end = Date.now() + 10_000; !ok(); await delay(20)) if (Date.now() > end) assert.fail(`${what}: not seen within 10 s`);
-    };
-    await until("the bundle's text is read from the file's mapping at start", () => maps(child.pid!, bundle));
-    await until("a second in, the text is a private copy: no mapping of the file is left", () => !maps(child.pid!, bundle));
+    await until("the bundle's text is read from the file's mapping at start", () => maps(child.pid!, bundle), 10_000);
+    await until("a second in, the text is a private copy: no mapping of the file is left", () => !maps(child.pid!, bundle), 10_000);
     // (the command sleeps 5 s: the copy was made while the run goes on, not at its end)
     assert.equal(child.exitCode, null, "the run still goes on when the bundle is truncated");
     // A truncated file would be SIGBUS at the next read of a page of its mapping (the unit

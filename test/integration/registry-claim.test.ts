@@ -5,9 +5,10 @@
 // way: `sandlock ps` never listed a sandbox started a moment before (docs/running.md).
 // Raced for a bounded time (test/scripts/registry-race.ts), as root and as the test user,
 // expecting zero losses. History: 61 of 50,568 and 99 of 46,768 claims lost before the
-// entry was linked only once listening; then 2 of 14,721 in a CI run while a removal was decided by the entry's inode number and change time (a freed inode's
-// number comes back at once on ext4, and a fresh change time is coarse); none since every
-// change of an entry is made holding the directory's lock (src/registry/lock.ts).
+// entry was linked only once listening; then 2 of 14,721 in a CI run while a removal was
+// decided by the entry's inode number and change time (a freed inode's number comes back
+// at once on ext4, and a fresh change time is coarse); none since every change of an entry
+// is made holding the directory's lock (src/registry/lock.ts).
 // Then what the lock adds: a holder that keeps it delays a claim by a bounded time and the
 // sandbox runs unregistered, said; a lock file planted as a link, and a file in the entry's
 // way, are refused by name; an owner closing while the lock is held does not wait for it.

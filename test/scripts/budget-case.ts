@@ -33,7 +33,7 @@
 //   busy PROBE MS       a control: this process blocks its own event loop for MS
 
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statfsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer, type AddressInfo } from "node:net";
@@ -41,6 +41,7 @@ import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { Sandbox } from "../../src/index.js";
 import { overrideHost } from "../../src/kernel/probe.js";
 import { watchSlices } from "../../src/supervise/slices.js";
+import { loopThreadSched } from "../helpers/proc.js";
 
 const [mode, probe, ...args] = process.argv.slice(2) as [string, string, ...string[]];
 
@@ -232,10 +233,9 @@ export interface Stall {
  * not schedule. Not part of any assertion.
  */
 function stallWatch(): () => Stall {
-  const file = `/proc/self/task/${process.pid}/schedstat`;
   const waited = (): number => {
     try {
-      return Number(readFileSync(file, "latin1").split(" ")[1]) / 1e6;
+      return loopThreadSched().waitedMs;
     } catch {
       return Number.NaN;
     }

@@ -10,6 +10,7 @@ import { Checkpoint, Sandbox, pcAndSp, type ProcessImage } from "../../src/index
 import { native } from "../../src/confine/native.js";
 import { descendantsOf, parentOf } from "../../src/supervise/members.js";
 import { holdForks } from "../../src/supervise/handler.js";
+import { loopThreadSched } from "../helpers/proc.js";
 import { SYSTEM_RO } from "../helpers/system.js";
 
 const [scenario, counter] = process.argv.slice(2);
@@ -306,9 +307,7 @@ sys.stdin.read()
       // Each gap between two turns of a 2 ms timer, less the time this thread waited for a
       // CPU within it (schedstat's run delay): the loop held by work, which is what the
       // capture must not do, rather than by the three test files beside it on two CPUs.
-      const schedstat = `/proc/self/task/${process.pid}/schedstat`;
-      const field = (i: number): number => Number(readFileSync(schedstat, "latin1").split(" ")[i]) / 1e6;
-      const waitedMs = (): number => field(1);
+      const waitedMs = (): number => loopThreadSched().waitedMs;
       let last = performance.now();
       let lastWaited = waitedMs();
       let worstGapMs = 0;
@@ -332,8 +331,8 @@ sys.stdin.read()
       // every thread of the process, and with the pool's and the collector's threads busy
       // 150 ms of it were 127 ms of this one in a CI run.)
       [worstGapMs, worstHeldMs] = [0, 0];
-      const ran0 = field(0);
-      while (field(0) - ran0 < 150);
+      const ran0 = loopThreadSched().ranMs;
+      while (loopThreadSched().ranMs - ran0 < 150);
       await sleep(5);
       const controlHeldMs = worstHeldMs;
       clearInterval(timer);

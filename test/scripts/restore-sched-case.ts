@@ -9,6 +9,7 @@ import { setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseSchedStat } from "../../src/checkpoint/sched.js";
 import { Checkpoint, CheckpointError, Sandbox, type PolicyInput } from "../../src/index.js";
+import { until } from "../helpers/until.js";
 
 const [scenario, fixture] = process.argv.slice(2);
 if (scenario === undefined || fixture === undefined) throw new Error("usage: restore-sched-case.js SCENARIO FIXTURE");
@@ -16,13 +17,8 @@ const work = mkdtempSync(join(tmpdir(), "sl-restore-sched-"));
 const out = join(work, "out");
 mkdirSync(out);
 const file = join(out, "f");
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const text = (f = file): string => (existsSync(f) ? readFileSync(f, "latin1") : "");
 const lines = (f = file): string[] => text(f).split("\n").filter((l) => l !== "");
-
-async function until(what: string, ok: () => boolean, limitMs = 20_000): Promise<void> {
-  for (const end = Date.now() + limitMs; !ok(); await sleep(10)) if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-}
 
 /** Runs argv until ready(), checkpoints it (through the disk), kills it. */
 async function captured(policy: PolicyInput, argv: string[], ready: () => boolean): Promise<Checkpoint> {

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseProcTimers } from "../../src/checkpoint/timers.js";
 import { Checkpoint, CheckpointError, Sandbox, type PolicyInput } from "../../src/index.js";
+import { until } from "../helpers/until.js";
 
 const [scenario, fixture] = process.argv.slice(2);
 if (scenario === undefined || fixture === undefined) throw new Error("usage: restore-state-case.js SCENARIO STATE");
@@ -15,14 +16,9 @@ const work = mkdtempSync(join(tmpdir(), "sl-restore-state-"));
 const out = join(work, "out");
 mkdirSync(out);
 const file = join(out, "f");
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const policy: PolicyInput = { fsReadable: [fixture], fsWritable: [out] };
 const text = (f = file): string => (existsSync(f) ? readFileSync(f, "latin1") : "");
 const lines = (f = file): string[] => text(f).split("\n").filter((l) => l !== "");
-
-async function until(what: string, ok: () => boolean, limitMs = 20_000): Promise<void> {
-  for (const end = Date.now() + limitMs; !ok(); await sleep(10)) if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-}
 
 /** Runs argv until ready(), pauses it, checkpoints it (through the disk), kills it. */
 async function captured(argv: string[], ready: () => boolean): Promise<Checkpoint> {
