@@ -13,6 +13,6 @@ export default async function* failures(source) {
     // not the object's opening lines, which a cut at four lines kept instead of the values.
     const differing = lines.slice(1).filter((l) => /^[+-] /.test(l) && !l.startsWith("+ actual - expected"));
     const message = (differing.length > 0 ? [lines[0], ...differing] : lines.slice(0, 4)).join(" | ");
-    yield `${JSON.stringify({ file: file ?? "", name, message: message.slice(0, 600) })}\n`;
+    yield `${JSON.stringify({ file: file ?? "", name, message: message.slice(0, 1000) })}\n`;
   }
 }

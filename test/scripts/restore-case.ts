@@ -74,21 +74,45 @@ function refusal(e: unknown) {
   return { name: e.name, code: e.code, message: e.message, pid: e.pid ?? null, fd: e.fd ?? null };
 }
 
+/** One process's line of a hung run's report, short enough that several fit the few
+ * hundred characters of npm test's closing list: pid<ppid, state, where it waits, the
+ * call it is in (/proc/PID/syscall's number), its tracer, pending signals (thread's and
+ * process's, when any) and its arguments' last words. */
+function processLine(f: string[]): string {
+  const [pid, ppid, , stat, wchan] = f;
+  const read = (name: string): string => {
+    try {
+      return readFileSync(`/proc/${pid}/${name}`, "latin1");
+    } catch {
+      return "";
+    }
+  };
+  const status = read("status");
+  const field = (key: string): string => new RegExp(`^${key}:\\s*(\\S+)`, "m").exec(status)?.[1] ?? "?";
+  const pending = [field("SigPnd"), field("ShdPnd")].map((v) => v.replace(/^0+/, "")).join("/");
+  const args = f.slice(6).map((a) => a.split("/").pop()!).join(" ").slice(0, 60);
+  return `${pid}<${ppid} ${stat} ${wchan} sc=${read("syscall").trim().split(" ")[0] || "?"} tr=${field("TracerPid")}${pending === "/" ? "" : ` pnd=${pending}`} ${args}`;
+}
+
 /** The processes that may hold a CLI's output open: this process's descendants and any
- * sandlock or sleep process, with their state and where they wait (a hung run's report). */
+ * sandlock or sleep process elsewhere (a hung run's report, one line each, processLine). */
 function processReport(): string {
   const ps = spawnSync("ps", ["-e", "-o", "pid=,ppid=,pgid=,stat=,wchan:24=,etimes=,args="], { encoding: "utf8" });
-  const rows = ps.stdout.split("\n").filter((l) => l.trim() !== "").map((l) => ({ line: l.trim(), f: l.trim().split(/\s+/) }));
+  const rows = ps.stdout.split("\n").filter((l) => l.trim() !== "").map((l) => l.trim().split(/\s+/));
   const mine = new Set([process.pid]);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const r of rows) {
-      if (mine.has(Number(r.f[0])) || !mine.has(Number(r.f[1]))) continue;
-      mine.add(Number(r.f[0]));
+    for (const f of rows) {
+      if (mine.has(Number(f[0])) || !mine.has(Number(f[1]))) continue;
+      mine.add(Number(f[0]));
       grew = true;
     }
   }
-  return rows.filter((r) => mine.has(Number(r.f[0])) || /sandlock|sleep/.test(r.f.slice(6).join(" "))).map((r) => r.line).join("\n");
+  // This process's descendants first (the CLI and what it started), then the others,
+  // which may be another test's (CI runs three files at once).
+  const own = rows.filter((f) => Number(f[0]) !== process.pid && f[6] !== "ps" && mine.has(Number(f[0])));
+  const others = rows.filter((f) => !mine.has(Number(f[0])) && /sandlock|sleep/.test(f.slice(6).join(" ")));
+  return [...own, ...others].map(processLine).join("\n");
 }
 
 /** How long a CLI run may take before it is reported as hung and killed: the harness kills
@@ -109,7 +133,7 @@ function sandlock(args: string[], env: NodeJS.ProcessEnv = process.env): Promise
     c.stderr.on("data", (d) => (stderr += d));
     c.on("exit", (code, signal) => (exited = `exited (${code ?? signal}) at ${Math.round(performance.now() - t0)} ms`));
     const deadline = setTimeout(() => {
-      stderr += `\n(sandlock ${args.join(" ")}: not ended after ${CLI_DEADLINE_MS} ms; the CLI ${exited || "had not exited"}; processes:\n${processReport()})`;
+      stderr += `\n(not ended after ${CLI_DEADLINE_MS} ms; the CLI ${exited || "had not exited"}; processes:\n${processReport()})`;
       c.kill("SIGKILL");
       c.stdout.destroy();
       c.stderr.destroy();
