@@ -5,12 +5,16 @@
 // Both sides run through bench/fixtures/cpu-of.c, so the command's own CPU time (its
 // descendants' included) is compared too, apart from the sandbox's start: on a shared
 // machine the wall-time ratio swings with the load (printed), the CPU ratio much less.
+// A third side, the floor, runs the command under a compiled launcher that only confines
+// it (bench/fixtures/confine-floor.c -n: Landlock rules for the same grants and a seccomp
+// filter that traps nothing): what the kernel's mechanisms cost the workload, whoever
+// applies them (the Rust reference uses the same two).
 // `node dist/bench/workloads.js [rounds]` runs it alone.
 
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Sandbox } from "../src/index.js";
 import { fmt, summarize, type Summary } from "./stats.js";
@@ -111,6 +115,15 @@ function bare(cmd: string[], cwd: string): Promise<Sample> {
   });
 }
 
+/** The floor: the command confined by Landlock (the sandboxed side's grants) and a seccomp
+ * filter alone, through confine-floor; set by benchWorkloads. */
+let confineFloor = "";
+
+function floor(cmd: string[], cwd: string): Promise<Sample> {
+  const grants = [...SYSTEM, dirname(process.execPath), dirname(cmd[0]!), `+${cwd}`, "+/dev/null"];
+  return bare([confineFloor, "-n", ...grants, "--", ...cmd], cwd);
+}
+
 async function sandboxed(cmd: string[], cwd: string): Promise<Sample> {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
@@ -136,12 +149,19 @@ export interface WorkloadResult {
   cpuRatio: Summary;
   /** (the command's CPU + this process's) / the bare command's CPU. */
   totalCpuRatio: Summary;
+  /** The floor's wall time (confine-floor), floor / bare and sandboxed / floor. */
+  floorMs: Summary;
+  floorRatio: Summary;
+  toFloor: Summary;
+  /** The floor's command CPU / the bare command's. */
+  floorCpuRatio: Summary;
   /** The 1-minute load average before and after this workload's rounds. */
   load: [number, number];
 }
 
 export async function benchWorkloads(rounds: number): Promise<WorkloadResult[]> {
   const out: WorkloadResult[] = [];
+  confineFloor = buildFixture("confine-floor", false);
   for (const w of WORKLOADS) {
     const dir = mkdtempSync(join(tmpdir(), "sandlock-bench-"));
     try {
@@ -155,14 +175,18 @@ export async function benchWorkloads(rounds: number): Promise<WorkloadResult[]> 
       const load0 = loadavg()[0]!;
       await once(bare); // warm the page cache and both paths
       await once(sandboxed);
+      await once(floor);
       const b: Sample[] = [];
       const s: Sample[] = [];
+      const f: Sample[] = [];
       for (let r = 0; r < rounds; r++) {
         // Alternate which side goes first, so drift does not always favour one.
         if (r % 2 === 0) {
           b.push(await once(bare));
           s.push(await once(sandboxed));
+          f.push(await once(floor));
         } else {
+          f.push(await once(floor));
           s.push(await once(sandboxed));
           b.push(await once(bare));
         }
@@ -176,6 +200,10 @@ export async function benchWorkloads(rounds: number): Promise<WorkloadResult[]> 
         sandboxedCpuMs: summarize(s.map((x) => x.cpu)),
         cpuRatio: summarize(s.map((x, i) => x.cpu / b[i]!.cpu)),
         totalCpuRatio: summarize(s.map((x, i) => (x.cpu + x.own) / b[i]!.cpu)),
+        floorMs: summarize(f.map((x) => x.wall)),
+        floorRatio: summarize(f.map((x, i) => x.wall / b[i]!.wall)),
+        toFloor: summarize(s.map((x, i) => x.wall / f[i]!.wall)),
+        floorCpuRatio: summarize(f.map((x, i) => x.cpu / b[i]!.cpu)),
         load: [load0, loadavg()[0]!],
       });
     } finally {
@@ -195,6 +223,8 @@ export function reportWorkloads(results: readonly WorkloadResult[]): string {
     lines.push(`    command CPU bare ${fmt(r.bareCpuMs, " ms", 1)}, sandboxed ${fmt(r.sandboxedCpuMs, " ms", 1)}`);
     lines.push(`    command CPU ratio ${fmt(r.cpuRatio, "x", 2)} (the command alone, the start left out)`);
     lines.push(`    CPU ratio with the supervising process ${fmt(r.totalCpuRatio, "x", 2)} (+ its start and supervision)`);
+    lines.push(`    floor (Landlock and a seccomp filter alone, confine-floor) wall ${fmt(r.floorMs, " ms", 1)}`);
+    lines.push(`    floor / bare wall ${fmt(r.floorRatio, "x", 2)}, command CPU ${fmt(r.floorCpuRatio, "x", 2)}; sandboxed / floor wall ${fmt(r.toFloor, "x", 2)}`);
   }
   return lines.join("\n");
 }
