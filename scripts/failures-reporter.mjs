@@ -13,6 +13,16 @@ export default async function* failures(source) {
     // not the object's opening lines, which a cut at four lines kept instead of the values.
     const differing = lines.slice(1).filter((l) => /^[+-] /.test(l) && !l.startsWith("+ actual - expected"));
     const message = (differing.length > 0 ? [lines[0], ...differing] : lines.slice(0, 4)).join(" | ");
-    yield `${JSON.stringify({ file: file ?? "", name, message: message.slice(0, 1000) })}\n`;
+    yield `${JSON.stringify({ file: testFile(file ?? "", cause?.stack), name, message: message.slice(0, 1000) })}\n`;
   }
+}
+
+/** The file to name for a failure: where test() was called, unless that is a helper (a
+ * scriptCase or securityCase registers its tests in test/helpers/harness.js, which every
+ * such failure named): then the first test file in the error's stack, with its line (the
+ * case's check, written in its own test file), when there is one. */
+function testFile(file, stack) {
+  if (file.endsWith(".test.js")) return file;
+  const m = /(?:file:\/\/)?(\/[^\s():]+\.test\.js):(\d+)/.exec(String(stack ?? ""));
+  return m === null ? file : `${m[1]}:${m[2]}`;
 }

@@ -39,3 +39,15 @@ test("failures reporter: an assertion's diff is reported by its differing lines,
   assert.equal(got[1]!.message, "one | two | three | four");
   assert.equal(got[0]!.file, "/x/a.test.js");
 });
+
+test("failures reporter: a failure registered by a helper (scriptCase, securityCase) names the test file and line its stack shows", async () => {
+  const inHelper = (stack: string): object => ({
+    type: "test:fail",
+    data: { file: "/x/dist/test/helpers/harness.js", name: "case [root]", details: { error: Object.assign(new Error("test failed"), { cause: Object.assign(new Error("no"), { stack }) }) } },
+  });
+  const got = await lines([
+    inHelper("AssertionError: no\n    at check (file:///x/dist/test/integration/restore.test.js:140:12)\n    at TestContext.<anonymous> (file:///x/dist/test/helpers/harness.js:175:5)"),
+    inHelper("AssertionError: no\n    at file:///x/dist/test/helpers/memory-checks.js:13:16\n    at TestContext.<anonymous> (file:///x/dist/test/helpers/harness.js:104:61)"),
+  ]);
+  assert.deepEqual(got.map((l) => l.file), ["/x/dist/test/integration/restore.test.js:140", "/x/dist/test/helpers/harness.js"]);
+});
