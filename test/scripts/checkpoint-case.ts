@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
+import { PerformanceObserver } from "node:perf_hooks";
 import { Checkpoint, Sandbox, pcAndSp, type ProcessImage } from "../../src/index.js";
 import { native } from "../../src/confine/native.js";
 import { descendantsOf, parentOf } from "../../src/supervise/members.js";
@@ -307,25 +308,36 @@ sys.stdin.read()
       // Each gap between two turns of a 2 ms timer, less the time this thread waited for a
       // CPU within it (schedstat's run delay): the loop held by work, which is what the
       // capture must not do, rather than by the three test files beside it on two CPUs.
-      const waitedMs = (): number => loopThreadSched().waitedMs;
+      // For a failure's message: of the worst held gap, the time this thread spent on a CPU
+      // (the rest it was blocked in the kernel, or its vCPU was taken by the host) and the
+      // garbage collector's pauses that overlapped it.
       let last = performance.now();
-      let lastWaited = waitedMs();
+      let lastSched = loopThreadSched();
       let worstGapMs = 0;
       let worstHeldMs = 0;
+      let worstAt: [number, number, number] = [0, 0, 0]; // start, end, ran
+      const gcs: [number, number][] = [];
+      const gcObserver = new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) gcs.push([e.startTime, e.startTime + e.duration]);
+      });
+      gcObserver.observe({ entryTypes: ["gc"] });
       const timer = setInterval(() => {
         const now = performance.now();
-        const waited = waitedMs();
+        const sched = loopThreadSched();
         worstGapMs = Math.max(worstGapMs, now - last);
-        worstHeldMs = Math.max(worstHeldMs, now - last - (waited - lastWaited));
+        const held = now - last - (sched.waitedMs - lastSched.waitedMs);
+        if (held > worstHeldMs) [worstHeldMs, worstAt] = [held, [last, now, sched.ranMs - lastSched.ranMs]];
         last = now;
-        lastWaited = waited;
+        lastSched = sched;
       }, 2);
       const t0 = performance.now();
       const cp = await sb.checkpoint();
       const captureMs = performance.now() - t0;
       // A timer's turn after the capture: a step that held the loop to its very end is seen.
       await sleep(5);
-      const [gapMs, heldMs] = [worstGapMs, worstHeldMs];
+      const [gapMs, heldMs, [heldFrom, heldTo, heldRanMs]] = [worstGapMs, worstHeldMs, worstAt];
+      const heldGcMs = gcs.reduce((sum, [a, b]) => sum + Math.max(0, Math.min(b, heldTo) - Math.max(a, heldFrom)), 0);
+      gcObserver.disconnect();
       // Control: the loop held by 150 ms of this thread's CPU is seen as such, loaded or not.
       // (This thread's own time on a CPU, schedstat's first field: process.cpuUsage counts
       // every thread of the process, and with the pool's and the collector's threads busy
@@ -341,7 +353,7 @@ sys.stdin.read()
       const fds = cp.processes[0]!.fds;
       const epoll = fds.find((f) => f.fd === epfd);
       const shared = fds.filter((f) => f.sharedWith !== undefined).map((f) => [f.fd, f.sharedWith!.fd]);
-      return { said: said.trim(), opened, mappings: cp.processes[0]!.maps.filter((m) => m.path === "/etc/passwd").length, memoryMiB: Math.floor(cp.memoryBytes / 2 ** 20), epoll: epoll?.target ?? null, shared, expectShared: [[dup, first]], compared: cp.processes[0]!.fdsCompared ?? null, captureMs: Math.round(captureMs), worstGapMs: Math.round(gapMs), worstHeldMs: Math.round(heldMs), controlHeldMs: Math.round(controlHeldMs) };
+      return { said: said.trim(), opened, mappings: cp.processes[0]!.maps.filter((m) => m.path === "/etc/passwd").length, memoryMiB: Math.floor(cp.memoryBytes / 2 ** 20), epoll: epoll?.target ?? null, shared, expectShared: [[dup, first]], compared: cp.processes[0]!.fdsCompared ?? null, captureMs: Math.round(captureMs), worstGapMs: Math.round(gapMs), worstHeldMs: Math.round(heldMs), worstHeldRanMs: Math.round(heldRanMs), worstHeldGcMs: Math.round(heldGcMs), controlHeldMs: Math.round(controlHeldMs) };
     }
     default:
       throw new Error(`unknown scenario ${scenario}`);
