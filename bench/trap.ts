@@ -8,10 +8,11 @@
 // - the calls a workspace-style policy traps or could trap: open + close of an unrelated
 //   file and a directory listing with /etc and /proc granted (the /proc view routes opens
 //   and getdents), and uname with and without a sandbox name (only a named sandbox's is
-//   virtual, and trapped only in the supervised view) — each against the same loop bare, and under a compiled launcher that only
-//   confines it (confine-floor: Landlock read rules on the same directories and a seccomp
-//   filter, the mechanisms any such sandbox uses, the Rust reference among them): what the
-//   kernel charges every call of a confined process, whoever confines it.
+//   virtual, and trapped only in the supervised view) — each against the same loop bare,
+//   and under a compiled launcher that only confines it (confine-floor: Landlock read
+//   rules on the same directories and a seccomp filter, the mechanisms any such sandbox
+//   uses, the Rust reference among them): what the kernel charges every call of a
+//   confined process, whoever confines it.
 
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";

@@ -115,13 +115,13 @@ function bare(cmd: string[], cwd: string): Promise<Sample> {
   });
 }
 
-/** The floor: the command confined by Landlock (the sandboxed side's grants) and a seccomp
- * filter alone, through confine-floor; set by benchWorkloads. */
-let confineFloor = "";
-
-function floor(cmd: string[], cwd: string): Promise<Sample> {
-  const grants = [...SYSTEM, dirname(process.execPath), dirname(cmd[0]!), `+${cwd}`, "+/dev/null"];
-  return bare([confineFloor, "-n", ...grants, "--", ...cmd], cwd);
+/** The floor side: the command confined by Landlock (the sandboxed side's grants) and a
+ * seccomp filter alone, through the confine-floor binary at `launcher`. */
+function floorSide(launcher: string): (cmd: string[], cwd: string) => Promise<Sample> {
+  return (cmd, cwd) => {
+    const grants = [...SYSTEM, dirname(process.execPath), dirname(cmd[0]!), `+${cwd}`, "+/dev/null"];
+    return bare([launcher, "-n", ...grants, "--", ...cmd], cwd);
+  };
 }
 
 async function sandboxed(cmd: string[], cwd: string): Promise<Sample> {
@@ -161,7 +161,7 @@ export interface WorkloadResult {
 
 export async function benchWorkloads(rounds: number): Promise<WorkloadResult[]> {
   const out: WorkloadResult[] = [];
-  confineFloor = buildFixture("confine-floor", false);
+  const floor = floorSide(buildFixture("confine-floor", false));
   for (const w of WORKLOADS) {
     const dir = mkdtempSync(join(tmpdir(), "sandlock-bench-"));
     try {
