@@ -1,5 +1,5 @@
 /* The ptrace calls a checkpoint restore adds to ptrace.c's: write a register set, and
- * resume a tracee to its next system-call stop or ptrace-stop; for the capture, a thread's
+ * resume a tracee to its next system-call stop or ptrace-stop, set its signal mask; for the capture, a thread's
  * rseq registration, its robust-futex list, and whether two descriptors share one open
  * file description (kcmp). What to write and when is
  * decided in TypeScript (src/checkpoint/inject.ts); like ptrace.c, every call must come
@@ -32,6 +32,33 @@ static napi_value sl_ptrace_syscall(napi_env env, napi_callback_info info) {
   SL_ARG_INT(env, 0, tid);
   SL_ARG_INT(env, 1, sig);
   return sl_result(env, ptrace(PTRACE_SYSCALL, (pid_t)tid, NULL, (void *)(uintptr_t)(uint32_t)sig));
+}
+
+/* ptraceCont(tid, signal) -> 0 or -errno: PTRACE_CONT, the tracee runs to its next
+ * ptrace-stop (a signal's: the restore's loop ends in int3). */
+static napi_value sl_ptrace_cont(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_INT(env, 0, tid);
+  SL_ARG_INT(env, 1, sig);
+  return sl_result(env, ptrace(PTRACE_CONT, (pid_t)tid, NULL, (void *)(uintptr_t)(uint32_t)sig));
+}
+
+#ifndef PTRACE_SETSIGMASK
+#define PTRACE_SETSIGMASK 0x420b
+#endif
+
+/* ptraceSetSigmask(tid, mask: Buffer of 8) -> 0 or -errno: the tracee's blocked-signal
+ * mask, set without running it (a restore sets each thread's mask last, once no remote
+ * call is left to be interrupted by a signal the mask lets through). */
+static napi_value sl_ptrace_set_sigmask(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_INT(env, 0, tid);
+  SL_ARG_BUFFER(env, 1, mask, len);
+  if (len != 8) {
+    errno = EINVAL;
+    return sl_result(env, -1);
+  }
+  return sl_result(env, ptrace(PTRACE_SETSIGMASK, (pid_t)tid, (void *)(uintptr_t)len, mask));
 }
 
 #ifndef PTRACE_GET_RSEQ_CONFIGURATION
@@ -89,6 +116,8 @@ void sl_ptrace_restore_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"ptraceSetRegset", NULL, sl_ptrace_set_regset, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ptraceSyscall", NULL, sl_ptrace_syscall, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ptraceCont", NULL, sl_ptrace_cont, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ptraceSetSigmask", NULL, sl_ptrace_set_sigmask, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ptraceGetRseq", NULL, sl_ptrace_get_rseq, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getRobustList", NULL, sl_get_robust_list, NULL, NULL, NULL, napi_enumerable, NULL},
       {"kcmpFile", NULL, sl_kcmp_file, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -192,6 +192,8 @@ export class Sandbox {
   private rejectFailure = false;
   /** Set by restore(): the launcher stops with the restore step's pages here instead of exec. */
   private restoreAt: bigint | undefined;
+  /** A restore of a capture from the kernel view: it runs in that view. */
+  private restoreKernel = false;
 
   /** A sandbox for `policy` (validated here: a bad field throws PolicyError naming it). */
   constructor(policy: Policy | PolicyInput) {
@@ -229,10 +231,12 @@ export class Sandbox {
    */
   static async restore(cp: Checkpoint, opts: RestoreOptions = {}): Promise<Sandbox> {
     const { restoreSandbox } = await import("./checkpoint/restore.js");
-    return restoreSandbox(cp, opts, async (policy, at, argv, spawnOpts) => {
+    return restoreSandbox(cp, opts, async (policy, at, argv, spawnOpts, kernel) => {
       const sb = new Sandbox(policy);
       sb.restoreAt = at;
-      await sb.spawnWith(argv, spawnOpts, RUN_DEFAULTS, !spawnOpts.foreground, true);
+      sb.restoreKernel = kernel;
+      // The view the capture was made in, asked for by name (a fallback would be wrong).
+      await sb.spawnWith(argv, spawnOpts, RUN_DEFAULTS, !spawnOpts.foreground, true, kernel ? policy.with({ procView: "kernel" }) : policy);
       return sb;
     });
   }
@@ -419,9 +423,9 @@ export class Sandbox {
       const planned = launchPolicy;
       if (priv !== undefined) launchPolicy = launchPolicy.with({ fsWritable: [...launchPolicy.fsWritable, priv.dir] });
       // A policy planned before is reused while the host facts it read are unchanged.
-      // A restore runs in the supervised view for now (checkpoint/restore.ts): the image's
-      // pids are host pids, and the kernel view's init is a process the image lacks.
-      const restoreView = this.restoreAt !== undefined ? "a checkpoint restore (it runs in the supervised view)" : undefined;
+      // A restore runs in the view of its capture (checkpoint/restore.ts): one from the
+      // supervised view holds host ids, which only the host's pid namespace can mean.
+      const restoreView = this.restoreAt !== undefined && !this.restoreKernel ? "a checkpoint restore of a capture from the supervised view (its thread ids are the host's)" : undefined;
       // privateTmp: planned once against the process's template (plan/private-tmp-plan.ts).
       features = priv !== undefined ? privateTmpFeatures(planned, priv.dir, probeHost(), resolved, restoreView) : cachedFeatures(launchPolicy, probeHost(), resolved, restoreView);
       const learned = learning.get(this);

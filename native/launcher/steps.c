@@ -323,6 +323,16 @@ static long run_step(const struct sl_step *st, struct exec_state *es, int *sub) 
     case SL_STEP_CHROOT:
       return sl_chroot_enter(); /* the launcher built the namespace before the fork (chroot.c) */
     case SL_STEP_RESTORE:
+      /* Under the kernel view the init forked at the SECCOMP step runs the steps too: it
+       * goes to its loop here (the command's stop closes the exec pipe, the init's "exec"),
+       * and only the command's process stops for the rebuild. */
+      if (es->ns_init && !es->forked) {
+        rc = sl_init_fork(&es->ex_rd, es->fds);
+        if (rc < 0) return rc;
+        es->forked = 1;
+        es->cmd = (pid_t)rc;
+      }
+      if (es->ns_init && es->cmd != 0) return sl_init_exec(NULL, NULL, NULL, es->fds, es->own_group, es->cmd, es->ex_rd);
       return sl_restore_stop(p, len);
     case SL_STEP_EXEC:
       if (es->exec.path == NULL) break;

@@ -6,13 +6,13 @@
 // their offsets, sets cwd, umask, ignored signals and the signal mask, then loads the
 // saved registers and lets the thread go. Nothing of the image runs before that.
 
-import { statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { errnoName } from "../confine/errno.js";
 import { CheckpointError } from "../errors.js";
 import { native } from "../confine/native.js";
 import type { FdEntry, MapEntry, ProcessImage, ThreadImage } from "./image.js";
-import { NR, REG, Remote } from "./inject.js";
+import { CLONE_LOOP, NR, REG, Remote } from "./inject.js";
 import { parseMapsInTurns } from "./procfs.js";
 import { KERNEL_MAPS } from "./restore-check.js";
 import { Turns } from "./turns.js";
@@ -89,18 +89,100 @@ export interface RebuildOptions {
   attached?: number[];
 }
 
-/** Rebuilds image p in process pid (stopped in the restore step with its pages at `at`). */
-/** Rebuilds image p in process pid (stopped in the restore step, or a fork of its rebuilt
- * parent sleeping in the pause loop, with the pages at `at`), and its children of `tree`
- * (each forked by it); resolves with what lets every thread of them run. */
+/** One process of the tree rebuilt up to its threads: its main thread's remote, the
+ * threads made so far (the main one first), and each captured tid's new id as the
+ * process itself sees it (its pid namespace's: what its memory must hold). */
+interface Built {
+  pid: number;
+  p: ProcessImage;
+  r: Remote;
+  sys: Sys;
+  threads: [Remote, ThreadImage][];
+  own: Map<number, number>;
+}
+
+/** The id a thread had where it ran: its pid namespace's under the kernel view. */
+const ownId = (t: ThreadImage): number => t.nsTid ?? t.tid;
+
+/**
+ * Rebuilds image p in process pid (stopped in the restore step with its pages at `at`),
+ * its descendants of `tree` and every thread of them; resolves with what lets them all run.
+ *
+ * The ids. A program keeps its threads' ids in memory: glibc's control block, and the owner
+ * of a recursive or error-checking mutex, of an rwlock's writer, of any lock or cache a
+ * program built on gettid(). Given new ids, a thread that held such a lock at the capture
+ * waits for itself for good once restored. So a capture from the kernel view (ids of the
+ * sandbox's own pid namespace: `nsTid`) is restored in the kernel view with the same ids:
+ * the root is pid 2 there again (the init is 1), and every other thread and process is
+ * made in the order of its id, the ids between used up by threads that end at once
+ * (`Ids`), which is how the kernel would have handed them out. A capture from the
+ * supervised view holds host ids, which cannot be chosen: those threads get new ids, and
+ * glibc's record of each and the owners on robust lists are rewritten (docs/checkpoint.md).
+ */
 export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: RebuildOptions, tree: readonly ProcessImage[] = [p]): Promise<() => void> {
+  const kernel = p.threads[0]!.nsTid !== undefined;
+  const root = await rebuildProcess(pid, p, at, opts, tree);
+  const ids = kernel ? new Ids(at, opts.timeoutMs, root) : undefined;
+  const built = new Map([[p.pid, root]]);
+  // Everything to make, in the order of the ids: each process after its parent, each thread
+  // after its process (the kernel handed their ids out in that order).
+  const descendants: ProcessImage[] = [];
+  for (let i = -1; i < descendants.length; i++) {
+    const parent = i < 0 ? p : descendants[i]!;
+    descendants.push(...tree.filter((x) => x.ppid === parent.pid && x !== parent && x !== p));
+  }
+  // Without ids to give back (the supervised view), processes parent first, then threads:
+  // host ids may have wrapped, so their order says nothing.
+  type Make = { id: number; thread: ThreadImage; of: ProcessImage; process?: ProcessImage };
+  const makes: Make[] = [
+    ...descendants.map((c) => ({ id: ownId(c.threads[0]!), thread: c.threads[0]!, of: tree.find((x) => x.pid === c.ppid)!, process: c })),
+    ...[p, ...descendants].flatMap((x) => x.threads.slice(1).map((u) => ({ id: ownId(u), thread: u, of: x }))),
+  ];
+  if (kernel) makes.sort((a, b) => a.id - b.id);
+  for (const m of makes) {
+    const owner = built.get(m.of.pid);
+    const made = m.process ?? m.of;
+    if (owner === undefined) throw failed(made, `process ${m.of.pid}, which makes ${m.process !== undefined ? "it" : `its thread ${m.thread.tid}`}, has a higher id than ${m.id}: the ids of the capture's pid namespace were not handed out in order, and cannot be given back`);
+    await ids?.skipTo(owner, m.id, made, m.thread);
+    if (m.process === undefined) {
+      const own = await makeThread(owner, m.thread, at, opts, kernel);
+      ids?.check(own, m.id, made, m.thread);
+      continue;
+    }
+    const c = m.process;
+    const own = Number(await owner.sys(`fork (for process ${c.pid})`, NR.fork));
+    ids?.check(own, m.id, c, m.thread);
+    try {
+      built.set(c.pid, await rebuildProcess(kernel ? hostIdOf(owner.pid, own, "child") : own, c, at, opts, tree));
+    } catch (e) {
+      // Named after the child, not the root the caller wraps other errors with.
+      if (e instanceof CheckpointError) throw e;
+      throw failed(c, (e as Error).message.replace(/^restore: /, ""));
+    }
+  }
+  const all = [...built.values()];
+  for (const b of all) await finish(b, at);
+  // The signal masks last (PTRACE_SETSIGMASK: no call runs after them, so none can be
+  // interrupted by a signal they let through); until now every thread blocked them all.
+  for (const b of all) {
+    for (const [rt, ti] of b.threads) {
+      const mask = Buffer.alloc(8);
+      mask.writeBigUInt64LE(BigInt(`0x${ti.sigBlocked || "0"}`));
+      const rc = native().ptraceSetSigmask(rt.tid, mask);
+      if (rc < 0) throw failed(b.p, `thread ${ti.tid}: ptrace(PTRACE_SETSIGMASK): ${errnoName(-rc)}`);
+    }
+  }
+  return () => {
+    for (const b of all) for (const [rt, ti] of b.threads) rt.detach(ti.stop === "signal" ? ti.pendingSignal : 0);
+  };
+}
+
+/** Steps 1 to 7 in process pid (the root, stopped in the restore step, or a fork of its
+ * rebuilt parent sleeping in the pause loop, with the pages at `at`). */
+async function rebuildProcess(pid: number, p: ProcessImage, at: bigint, opts: RebuildOptions, tree: readonly ProcessImage[]): Promise<Built> {
   const r = await Remote.attach(pid, at, at + PAGE, opts.timeoutMs);
   opts.attached?.push(pid);
-  const sys = async (what: string, nr: number, ...args: (bigint | number)[]): Promise<bigint> => {
-    const rc = await r.call(nr, ...args);
-    if (rc < 0n && rc > -4096n) throw failed(p, `${what}: ${errnoName(Number(-rc))}`, { errno: errnoName(Number(-rc)) });
-    return rc;
-  };
+  const sys = sysOf(r, p);
   const ours = { start: at, end: at + 2n * PAGE };
 
   // 1. Everything of the launcher (or of the parent this is a fork of) goes, descriptors
@@ -207,7 +289,10 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
     if (f.sharedWith!.pid !== p.pid) await sys("close", NR.close, from);
   }
 
-  // 7. Working directory, umask, ignored signals, handlers, the thread's signal mask.
+  // 7. Working directory, umask, ignored signals and handlers; every signal blocked while
+  // the tree is rebuilt (a thread or process made from this one starts with this mask, and
+  // no handler of the image may run before its registers are set); the image's masks are
+  // set last (rebuild).
   await sys(`chdir(${p.cwd})`, NR.chdir, r.put(p.cwd));
   if (p.umask >= 0) await sys("umask", NR.umask, p.umask);
   const ignored = BigInt(`0x${p.sigIgnored || "0"}`);
@@ -223,61 +308,46 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
     [a.handler, a.flags, a.restorer, a.mask].forEach((x, i) => act.writeBigUInt64LE(x, i * 8));
     await sys(`rt_sigaction(${a.sig})`, NR.rtSigaction, a.sig, r.put(act), 0, 8);
   }
+  await sys("rt_sigprocmask(SIG_SETMASK, every signal)", NR.rtSigprocmask, SIG_SETMASK, r.put(Buffer.alloc(8, 0xff)), 0, 8);
   const t = p.threads[0]!;
-  await setMask(r, t, sys);
-  // Interval timers (alarm included) with the time they had left; a fork does not inherit
-  // them, so the children below start without.
-  await restoreItimers(r, p, sys);
+  return { pid, p, r, sys, threads: [[r, t]], own: new Map([[t.tid, ownTidOf(pid)]]) };
+}
 
-  // 7b. Its children: each a fork of this rebuilt process (the child starts in the pause
-  // loop), then rebuilt as its own image. A descriptor a parent and child shared (one
-  // open file, one offset) becomes two.
-  const releases: (() => void)[] = [];
-  for (const c of tree.filter((x) => x.ppid === p.pid && x !== p)) {
-    const child = Number(await sys(`fork (for process ${c.pid})`, NR.fork));
-    try {
-      releases.push(await rebuild(child, c, at, opts, tree));
-    } catch (e) {
-      // Named after the child, not the root the caller wraps other errors with.
-      if (e instanceof CheckpointError) throw e;
-      throw failed(c, (e as Error).message.replace(/^restore: /, ""));
-    }
-  }
+/** Another thread of owner: cloned by its main thread, it starts in the pause loop and is
+ * seized there; resolves with its id as the process sees it. glibc's record of the thread's
+ * id (CLONE_CHILD_CLEARTID on it: the kernel clears it and wakes pthread_join when the
+ * thread exits) is moved to that id in finish(), when it is a new one. */
+async function makeThread(owner: Built, u: ThreadImage, at: bigint, opts: RebuildOptions, kernel: boolean): Promise<number> {
+  const tidField = glibcTidField(owner.pid, u);
+  const own = Number(await owner.sys(`clone (thread ${u.tid})`, NR.clone, CLONE_THREAD_FLAGS | (tidField !== undefined ? CLONE_CHILD_CLEARTID : 0), 0, 0, tidField ?? 0, 0));
+  const tid = kernel ? hostIdOf(owner.pid, own, "thread") : own;
+  const ru = await Remote.attach(tid, at, at + PAGE, opts.timeoutMs);
+  opts.attached?.push(tid);
+  owner.threads.push([ru, u]);
+  owner.own.set(u.tid, own);
+  return own;
+}
 
-  // 8. The other threads: each cloned by the main one, seized in the pause loop, given
-  // its own signal mask; glibc's record of its tid (pthread_kill, pthread_join) is moved
-  // to the new tid when the thread's control block is where glibc keeps it.
-  const threads: [Remote, ThreadImage][] = [[r, t]];
-  fixTid(pid, p, t, pid);
-  // rseq and the robust-futex list, per thread, after the forks above (a fork inherits the
-  // rseq registration; a new thread does not). rseq_cs is written back at the end.
+/**
+ * The rest of process b, once every thread and process of the tree is made: glibc's
+ * records of the threads' ids, rseq and the robust-futex list (each thread its own; after
+ * the forks, which inherit an rseq registration), nice, policy and affinity (each thread
+ * its own, once all are made: a clone inherits its caller's), the interval and POSIX
+ * timers (a timer may signal one thread: by its id), a sleep's time left, the restore
+ * pages gone, the saved registers.
+ */
+async function finish(b: Built, at: bigint): Promise<void> {
+  const { pid, p, r, sys } = b;
+  for (const [, ti] of b.threads) fixTid(pid, p, ti, b.own.get(ti.tid)!);
+  // rseq_cs is written back at the end (the kernel clears it on each return to user
+  // outside a critical section).
   const rseqCs: { at: bigint; value: Buffer }[] = [];
-  const keepCs = (x: { at: bigint; value: Buffer } | undefined): void => void (x !== undefined && rseqCs.push(x));
-  keepCs(await restoreThreadState(r, t, sys));
-  const tids = new Map([[t.tid, pid]]);
-  for (const u of p.threads.slice(1)) {
-    const tidField = glibcTidField(pid, u);
-    const tid = Number(await sys(`clone (thread ${u.tid})`, NR.clone, CLONE_THREAD_FLAGS | (tidField !== undefined ? CLONE_CHILD_CLEARTID : 0), 0, 0, tidField ?? 0, 0));
-    const ru = await Remote.attach(tid, at, at + PAGE, opts.timeoutMs);
-    opts.attached?.push(tid);
-    await setMask(ru, u, async (what, nr, ...args) => {
-      const rc = await ru.call(nr, ...args);
-      if (rc < 0n) throw failed(p, `thread ${u.tid}: ${what}: ${errnoName(Number(-rc))}`);
-      return rc;
-    });
-    fixTid(pid, p, u, tid);
-    keepCs(await restoreThreadState(ru, u, async (what, nr, ...args) => {
-      const rc = await ru.call(nr, ...args);
-      if (rc < 0n) throw failed(p, `thread ${u.tid}: ${what}: ${errnoName(Number(-rc))}`);
-      return rc;
-    }));
-    tids.set(u.tid, tid);
-    threads.push([ru, u]);
+  for (const [rt, ti] of b.threads) {
+    const cs = await restoreThreadState(rt, ti, rt === r ? sys : sysOf(rt, p, ti));
+    if (cs !== undefined) rseqCs.push(cs);
   }
-  fixRobustOwners(pid, p, tids);
-  // Nice, policy and affinity, each thread its own, once all are cloned (a clone inherits
-  // the caller's: set before, the main thread's would become the others' starting point).
-  for (const [rt, ti] of threads) {
+  fixRobustOwners(pid, p, b.own);
+  for (const [rt, ti] of b.threads) {
     try {
       await restoreSched(rt, pid, ti);
     } catch (e) {
@@ -285,28 +355,30 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
       throw failed(p, e.message, { refused: e.refused, ...(e.errno !== 0 ? { errno: errnoName(e.errno) } : {}) });
     }
   }
-  // POSIX timers, once every thread has its new tid (a timer may signal one thread).
+  // Interval timers (alarm included) with the time they had left; POSIX timers, each
+  // signalling its thread by the id the process sees.
+  await restoreItimers(r, p, sys);
   try {
-    await restorePosixTimers(r, pid, p, tids, sys);
+    await restorePosixTimers(r, pid, p, b.own, sys);
   } catch (e) {
     if (e instanceof CheckpointError) throw e;
     throw failed(p, (e as Error).message, { refused: true });
   }
 
-  // 8b. A thread captured in a relative sleep sleeps the time it had left (restore-state.ts).
+  // A thread captured in a relative sleep sleeps the time it had left (restore-state.ts).
   const sleeping = new Set<ThreadImage>();
-  for (const [rt, ti] of threads) if (await armSleep(rt, ti)) sleeping.add(ti);
+  for (const [rt, ti] of b.threads) if (await armSleep(rt, ti)) sleeping.add(ti);
 
-  // 9. The restore step's pages go (the call returns to an address that is gone; the
+  // The restore step's pages go (the call returns to an address that is gone; the
   // registers below replace it before any thread runs).
   await sys("munmap(the restore step's pages)", NR.munmap, at, 2n * PAGE);
   for (const cs of rseqCs) r.write(cs.at, cs.value);
 
-  // 10. The saved registers, every thread's before any runs. A thread captured inside a
+  // The saved registers, every thread's before any runs. A thread captured inside a
   // call holds the kernel's restart code: it re-issues the call, as the kernel would
-  // have on thaw (a relative sleep armed in 8b enters restart_syscall instead; one
+  // have on thaw (a relative sleep armed above enters restart_syscall instead; one
   // without a rem pointer sleeps its whole time again: its time left is not in the image).
-  for (const [rt, ti] of threads) {
+  for (const [rt, ti] of b.threads) {
     for (const set of ti.regsets) {
       if (set.name === "prstatus") continue;
       rt.setRegs(set.data, set.note);
@@ -326,10 +398,82 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
     regs.writeBigInt64LE(-1n, REG.origRax * 8);
     rt.setRegs(regs);
   }
-  return () => {
-    for (const [rt, ti] of threads) rt.detach(ti.stop === "signal" ? ti.pendingSignal : 0);
-    for (const release of releases) release();
+}
+
+/** The calls of thread rt of image p: a failure names the call (and the thread, when it is
+ * not the main one) and its errno. */
+function sysOf(rt: Remote, p: ProcessImage, t?: ThreadImage): Sys {
+  return async (what, nr, ...args) => {
+    const rc = await rt.call(nr, ...args);
+    if (rc < 0n && rc > -4096n) throw failed(p, `${t !== undefined ? `thread ${t.tid}: ` : ""}${what}: ${errnoName(Number(-rc))}`, { errno: errnoName(Number(-rc)) });
+    return rc;
   };
+}
+
+/** Ids used up at most to reach one of the image's: each costs a supervised clone of a
+ * thread that ends at once (about 0.1 ms here, docs/checkpoint.md "Ids"). */
+export const SKIPPED_IDS_MAX = 1 << 16;
+/** Time allowed per id used up, on top of a step's timeout. */
+const SKIP_MS = 1;
+
+/**
+ * The restore's pid namespace hands ids out in order, from the last one handed out up
+ * (wrapping only at pid_max), and reuses none before it wraps. To give a thread or process
+ * the id it had, the ids below it are used up first, by the restore page's clone loop
+ * (native/launcher/restore.c): threads that end at once. An id already handed out cannot
+ * be had again: the restore then fails, naming it.
+ */
+class Ids {
+  private last: number;
+  private skipped = 0;
+
+  constructor(
+    private readonly at: bigint,
+    private readonly timeoutMs: number,
+    root: Built,
+  ) {
+    const t = root.p.threads[0]!;
+    this.last = root.own.get(t.tid)!;
+    this.check(this.last, ownId(t), root.p, t);
+  }
+
+  /** Uses up ids in owner's namespace until the next one handed out is `id`. */
+  async skipTo(owner: Built, id: number, p: ProcessImage, t: ThreadImage): Promise<void> {
+    const count = id - 1 - this.last;
+    if (count <= 0) return;
+    this.skipped += count;
+    if (this.skipped > SKIPPED_IDS_MAX) throw failed(p, `thread ${t.tid}: its id ${id} in the sandbox's pid namespace is past more than ${SKIPPED_IDS_MAX} ids not in the checkpoint, which the restore would use up one at a time to give it back`, { refused: true });
+    const got = await owner.r.cloneLoop(this.at + CLONE_LOOP, count, [CLONE_THREAD_FLAGS, 0, 0, 0, 0], this.timeoutMs + count * SKIP_MS);
+    if (got < 0n) throw failed(owner.p, `clone (threads using up ids ${this.last + 1} to ${id - 1}): ${errnoName(Number(-got))}`, { errno: errnoName(Number(-got)) });
+    this.last = Number(got);
+    if (this.last >= id) throw failed(p, `thread ${t.tid}: its id ${id} in the sandbox's pid namespace cannot be given back (the kernel handed out ${this.last} while using up the ids below it)`);
+  }
+
+  /** The id the kernel gave (`got`) must be the one the image had (`want`). */
+  check(got: number, want: number, p: ProcessImage, t: ThreadImage): void {
+    if (got !== want) throw failed(p, `thread ${t.tid}: its id ${want} in the sandbox's pid namespace cannot be given back (the kernel handed out ${got}${got > want ? `: ${want} was taken already` : ""})`);
+    this.last = got;
+  }
+}
+
+/** The host's id of the thread (or the child process) that process pid just made, known to
+ * it by `own` (its pid namespace's id). */
+function hostIdOf(pid: number, own: number, kind: "thread" | "child"): number {
+  const candidates = kind === "thread" ? readdirSync(`/proc/${pid}/task`).map(Number) : readFileSync(`/proc/${pid}/task/${pid}/children`, "latin1").trim().split(/\s+/).filter(Boolean).map(Number);
+  for (const id of candidates) {
+    try {
+      if (ownTidOf(id) === own) return id;
+    } catch {
+      // gone meanwhile: not the one just made, which is stopped or asleep
+    }
+  }
+  throw new CheckpointError("CHECKPOINT_FAILED", `restore: the ${kind === "thread" ? "thread" : "process"} ${pid} just made (id ${own} in its pid namespace) is not in /proc/${pid}`);
+}
+
+/** Thread tid's id in its own pid namespace (the last of /proc/<tid>/status NSpid). */
+function ownTidOf(tid: number): number {
+  const m = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${tid}/status`, "latin1"));
+  return Number(m?.[1]?.trim().split(/\s+/).pop());
 }
 
 /** For a child of the tree: each of its descriptors it shares with its parent (which, rebuilt
@@ -346,12 +490,6 @@ async function keepInherited(p: ProcessImage, tree: readonly ProcessImage[], sys
     kept.set(f.fd, tmp);
   }
   return kept;
-}
-
-async function setMask(r: Remote, t: ThreadImage, sys: Sys): Promise<void> {
-  const mask = Buffer.alloc(8);
-  mask.writeBigUInt64LE(BigInt(`0x${t.sigBlocked || "0"}`));
-  await sys("rt_sigprocmask(SIG_SETMASK)", NR.rtSigprocmask, SIG_SETMASK, r.put(mask), 0, 8);
 }
 
 /** The address of glibc's tid field of thread t (in the rebuilt memory), when its thread

@@ -5,7 +5,7 @@
 // never ran any of the image's code.
 
 import { native } from "../confine/native.js";
-import { CheckpointError, SandlockError } from "../errors.js";
+import { CheckpointError, PolicyError, SandlockError } from "../errors.js";
 import { Policy } from "../policy/policy.js";
 import type { PolicyInput } from "../policy/types.js";
 import type { Sandbox, SpawnOptions } from "../sandbox.js";
@@ -24,7 +24,9 @@ export interface RestoreOptions extends SpawnOptions {
   stepTimeoutMs?: number;
 }
 
-type Start = (policy: Policy, at: bigint, argv: string[], opts: SpawnOptions) => Promise<Sandbox>;
+/** Starts the sandbox the image is rebuilt in; `kernel`: in the kernel view (its own pid
+ * namespace), else the supervised view. */
+type Start = (policy: Policy, at: bigint, argv: string[], opts: SpawnOptions, kernel: boolean) => Promise<Sandbox>;
 
 export async function restoreSandbox(cp: Checkpoint, opts: RestoreOptions, start: Start): Promise<Sandbox> {
   if (cp === null || typeof cp !== "object" || !Array.isArray(cp.processes)) {
@@ -46,9 +48,24 @@ export async function restoreSandbox(cp: Checkpoint, opts: RestoreOptions, start
   if (given !== undefined) assertWithin(policy, saved);
   await checkImage(cp, policy);
   const image = cp.processes[0]!;
+  // The view of the capture, whose thread ids the image's memory holds: a capture from the
+  // kernel view (ids of its own pid namespace) is restored in it and gets them back
+  // (restore-run.ts, rebuild); one from the supervised view holds host ids.
+  const kernel = image.threads[0]!.nsTid !== undefined;
+  const other = kernel ? "supervised" : "kernel";
+  if (policy.procView === other) {
+    throw new CheckpointError("CHECKPOINT_REFUSED", `restore: the checkpoint was captured in the ${kernel ? "kernel" : "supervised"} view, and is restored in it (its threads' ids ${kernel ? "are its own pid namespace's, given back there" : "are the host's"}); the policy's procView "${other}" cannot run it: leave procView unset or make it "${kernel ? "kernel" : "supervised"}"`);
+  }
   const at = restorePages(cp.processes);
   const argv = [image.exe, ...image.cmdline.slice(1)];
-  const sb = await start(policy, at, argv, spawnOpts);
+  let sb: Sandbox;
+  try {
+    sb = await start(policy, at, argv, spawnOpts, kernel);
+  } catch (e) {
+    // The kernel view cannot apply here (no user namespaces...): said as the restore's reason.
+    if (kernel && e instanceof PolicyError && e.field === "procView") throw new CheckpointError("CHECKPOINT_REFUSED", kernelViewRefusal(e.message), { cause: e });
+    throw e;
+  }
   const attached: number[] = [];
   try {
     const release = await rebuild(sb.pid!, image, at, { timeoutMs: stepTimeoutMs ?? 10_000, attached }, cp.processes);
@@ -85,6 +102,13 @@ export async function restoreSandbox(cp: Checkpoint, opts: RestoreOptions, start
     throw new CheckpointError("CHECKPOINT_FAILED", `${message}${unended}`, { pid, cause: e });
   }
   return sb;
+}
+
+/** The refusal of a checkpoint captured in the kernel view where that view cannot apply,
+ * from the start's error ('procView: "kernel" cannot apply: WHY (leave procView unset...)'). */
+export function kernelViewRefusal(startError: string): string {
+  const why = /cannot apply: (.*?)(?: \(leave procView unset[^)]*\))?$/s.exec(startError)?.[1] ?? startError;
+  return `restore: the checkpoint was captured in the kernel view, whose pid namespace gives its threads back their ids, and that view cannot apply here: ${why}`;
 }
 
 /**

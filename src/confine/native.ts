@@ -67,6 +67,10 @@ export interface NativeAddon {
   /** Checkpoint restore (native/ptrace-restore.c), from Node's main thread only. */
   ptraceSetRegset(tid: number, note: number, data: Buffer): number;
   ptraceSyscall(tid: number, signal: number): number;
+  /** PTRACE_CONT: runs the tracee to its next ptrace-stop; 0 or -errno. */
+  ptraceCont(tid: number, signal: number): number;
+  /** PTRACE_SETSIGMASK: the stopped tracee's blocked mask (8 bytes); 0 or -errno. */
+  ptraceSetSigmask(tid: number, mask: Buffer): number;
   /** PTRACE_GET_RSEQ_CONFIGURATION into out (24 bytes): bytes filled, or -errno. */
   ptraceGetRseq(tid: number, out: Buffer): number;
   /** get_robust_list(tid) into out: u64 head, u64 length; 0 or -errno. */

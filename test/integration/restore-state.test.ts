@@ -76,6 +76,38 @@ scriptCase(
 );
 
 scriptCase(
+  "restore: a capture from the kernel view gives every thread and process its id back (gaps included), so locks that record their owner's tid still know it; the supervised view's control gets new ids and its locks another owner",
+  SCRIPT,
+  ["tids", FIXTURE],
+  (out) => {
+    const names = ["main", "A", "C", "C1", "B"];
+    const k = out.kernel;
+    assert.equal(k.capturedIn, "kernel");
+    assert.equal(k.restoredIn, "kernel");
+    assert.deepEqual(Object.keys(k.before).sort(), [...names].sort());
+    assert.equal(k.before.main[0], 2, "the command is pid 2 of its namespace (the init is 1)");
+    for (const n of names) assert.deepEqual(k.after[n], [k.before[n][0], 0], `${n}: the same id after the restore, and its lock still its own (${JSON.stringify(k.after)})`);
+    assert.equal(k.hung, false);
+    assert.equal(k.exitCode, 0);
+    // The checkpoint edited: a thread id past the bound on ids to use up is refused by name
+    // before any is used up; one already handed out (the root's) fails naming it.
+    assert.equal(out.farId.code, "CHECKPOINT_REFUSED", JSON.stringify(out.farId));
+    assert.match(out.farId.message, /thread \d+: its id 131072 in the sandbox's pid namespace is past more than 65536 ids not in the checkpoint/);
+    assert.equal(out.takenId.code, "CHECKPOINT_FAILED", JSON.stringify(out.takenId));
+    assert.match(out.takenId.message, /thread \d+: its id 2 in the sandbox's pid namespace cannot be given back \(the kernel handed out \d+: 2 was taken already\)/);
+    // Control: the supervised view's host ids change, and the same checks fail.
+    const c = out.supervised;
+    assert.equal(c.capturedIn, "supervised");
+    assert.equal(c.restoredIn, "supervised");
+    assert.notEqual(c.after.main?.[0], c.before.main[0]);
+    assert.deepEqual(c.after.main?.[1], 110, "main's recursive relock waited for another owner (ETIMEDOUT)");
+    assert.deepEqual(c.after.A?.[1], 1, "A's error-checking unlock was refused (EPERM)");
+    assert.equal(c.exitCode, 5);
+  },
+  120_000,
+);
+
+scriptCase(
   "restore: a descriptor dup'd in a process and inherited by its child comes back as one open file (one offset: no line overwritten)",
   SCRIPT,
   ["shared", FIXTURE],

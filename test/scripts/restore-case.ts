@@ -170,7 +170,8 @@ async function run(): Promise<unknown> {
     }
     case "kview": {
       // Under the kernel view's switch the capture is of the kernel view's sandbox (where
-      // the host allows it); the restore falls back to the supervised view.
+      // the host allows it); the restore runs in the view of the capture, whatever the
+      // switch says by then.
       process.env.SANDLOCK_KERNEL_VIEW = "1";
       const sb0 = new Sandbox(base);
       await sb0.spawn([counter, countFile]);
@@ -181,6 +182,7 @@ async function run(): Promise<unknown> {
       await sb0.kill();
       await sb0.wait().catch(() => undefined);
       const before = lines().length;
+      process.env.SANDLOCK_KERNEL_VIEW = "0";
       const sb = await Sandbox.restore(cp);
       await until("10 more lines", () => lines().length >= before + 10);
       const restoredView = sb.procView;
@@ -254,7 +256,7 @@ async function run(): Promise<unknown> {
       await sb.kill();
       await sb.wait();
       const all = lines();
-      return { before, errnosBefore: [...new Set(all.slice(0, before).map((l) => l[3]))], errnosAfter: [...new Set(all.slice(before).map((l) => l[3]))], values: all.map((l) => Number(l[0])) };
+      return { restoredView: sb.procView, before, errnosBefore: [...new Set(all.slice(0, before).map((l) => l[3]))], errnosAfter: [...new Set(all.slice(before).map((l) => l[3]))], values: all.map((l) => Number(l[0])) };
     }
     case "stoppending": {
       // SIGTSTP left queued for the thread and SIGTTIN for the process, both blocked: a

@@ -6,6 +6,8 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { SKIPPED_IDS_MAX } from "../../src/checkpoint/restore-run.js";
 import { parseProcTimers } from "../../src/checkpoint/timers.js";
 import { Checkpoint, CheckpointError, Sandbox, type PolicyInput } from "../../src/index.js";
 import { until } from "../helpers/until.js";
@@ -21,8 +23,8 @@ const text = (f = file): string => (existsSync(f) ? readFileSync(f, "latin1") : 
 const lines = (f = file): string[] => text(f).split("\n").filter((l) => l !== "");
 
 /** Runs argv until ready(), pauses it, checkpoints it (through the disk), kills it. */
-async function captured(argv: string[], ready: () => boolean): Promise<Checkpoint> {
-  const sb = new Sandbox(policy);
+async function captured(argv: string[], ready: () => boolean, under: PolicyInput = policy): Promise<Checkpoint> {
+  const sb = new Sandbox(under);
   await sb.spawn(argv);
   await until("the program to be ready", ready);
   await sb.pause();
@@ -142,6 +144,58 @@ async function run(): Promise<unknown> {
       const [root, child] = cp.processes;
       const sharing = (p: typeof root) => (p?.fds ?? []).filter((f) => f.fd > 2).map((f) => ({ fd: f.fd, sharedWith: f.sharedWith === undefined ? null : { parent: f.sharedWith.pid === p!.ppid, self: f.sharedWith.pid === p!.pid, fd: f.sharedWith.fd } }));
       return { separate, before, after: oneOffset(text()), rootFds: sharing(root), childFds: sharing(child) };
+    }
+    case "tids": {
+      // The same program captured in each view. The kernel view's capture comes back with
+      // every thread's id; the supervised view's (host ids, which cannot be chosen) is the
+      // control: new ids, so each lock sees another owner (the check can fail).
+      const views: Record<string, unknown> = {};
+      for (const view of ["kernel", "supervised"] as const) {
+        const f = join(out, `tids-${view}`);
+        const ids = (kind: "id" | "after"): Record<string, number[]> => Object.fromEntries(lines(f).filter((l) => l.startsWith(`${kind} `)).map((l) => [l.split(" ")[1]!, l.split(" ").slice(2).map(Number)]));
+        const cp = await captured([fixture, "tids", f], () => Object.keys(ids("id")).length === 5, { ...policy, procView: view });
+        const capturedIn = cp.processes[0]!.threads[0]!.nsTid === undefined ? "supervised" : "kernel";
+        if (view === "kernel") {
+          // The same checkpoint with thread B's id edited (saved, its checksum redone, so
+          // restored with the policy given): past the bound on ids to use up, and the root's.
+          // First: nothing of the image runs in either, so the output file stays as captured.
+          const edited = async (nsTid: number): Promise<unknown> => {
+            const dir = join(work, `tids-edited-${nsTid}`);
+            await cp.save(dir);
+            const meta = JSON.parse(readFileSync(join(dir, "checkpoint.json"), "utf8"));
+            const root = meta.processes.find((x: { pid: number }) => x.pid === cp.processes[0]!.pid);
+            root.threads.at(-1).nsTid = nsTid;
+            const data = Buffer.from(JSON.stringify(meta));
+            writeFileSync(join(dir, "checkpoint.json"), data);
+            const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+            for (const m of manifest.files) if (m.name === "checkpoint.json") Object.assign(m, { bytes: data.length, sha256: createHash("sha256").update(data).digest("hex") });
+            writeFileSync(join(dir, "manifest.json"), JSON.stringify(manifest));
+            const started = Date.now();
+            try {
+              const back = await Sandbox.restore(await Checkpoint.load(dir), { policy: { ...policy, procView: "kernel" } });
+              await back.kill();
+              return { name: "none" };
+            } catch (e) {
+              if (!(e instanceof CheckpointError)) throw e;
+              return { code: e.code, message: e.message, ms: Date.now() - started };
+            }
+          };
+          views.farId = await edited(2 * SKIPPED_IDS_MAX);
+          views.takenId = await edited(2);
+        }
+        const sb = await Sandbox.restore(cp);
+        writeFileSync(`${f}.go`, "");
+        // Bounded: a lock that waits for good is killed after 20 s (the checks take 2 s at most).
+        let hung = false;
+        const guard = setTimeout(() => {
+          hung = true;
+          void sb.kill().catch(() => undefined);
+        }, 20_000);
+        const r = await sb.wait();
+        clearTimeout(guard);
+        views[view] = { capturedIn, restoredIn: sb.procView ?? null, before: ids("id"), after: ids("after"), exitCode: r.exitCode, hung };
+      }
+      return views;
     }
     case "refused": {
       const cp = await captured([fixture, "cputimer", file], () => lines().length >= 3);

@@ -51,3 +51,17 @@ test("holeFor: the lowest free page-aligned place of the size asked, past every 
   assert.equal(holeFor(maps, 0x3000n, 0x1000n), 0x6000n, "the gap 0x3000-0x5000 is too small");
   assert.equal(holeFor(maps, 0x1000n, 0x10000n), 0x10000n);
 });
+
+test("a capture from the kernel view where that view cannot apply: the restore's refusal names why, without the start's hint about a fallback", async () => {
+  const { kernelViewRefusal } = await import("../../src/checkpoint/restore.js");
+  assert.equal(
+    kernelViewRefusal('procView: "kernel" cannot apply: user namespaces are disabled (kernel.unprivileged_userns_clone is 0) (leave procView unset to fall back to the supervised view)'),
+    "restore: the checkpoint was captured in the kernel view, whose pid namespace gives its threads back their ids, and that view cannot apply here: user namespaces are disabled (kernel.unprivileged_userns_clone is 0)",
+  );
+  // A message of another shape is kept whole.
+  assert.match(kernelViewRefusal("something else"), /cannot apply here: something else$/);
+});
+
+test("a procView other than the capture's is refused as wider than the saved policy (it was unset)", () => {
+  wider(new Policy({ ...saved.toJSON(), procView: "supervised" } as never), 'procView is "supervised", the saved policy\'s is unset (only grants and limits may differ)');
+});
