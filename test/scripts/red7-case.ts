@@ -136,8 +136,8 @@ function pidsRunning(argv: string[]): number[] {
 }
 
 /**
- * The CLI runs a sandbox forking in a loop (each round leaves an orphan `sleep` that the
- * init reaps later), under the kernel view; once it has at least 5 running, one of three is
+ * The CLI runs a sandbox forking in a loop (the first 20 rounds each leave an orphan
+ * `sleep` that the init reaps later), under the kernel view; once it has at least 5 running, one of three is
  * SIGKILLed: the CLI, its whole process group, or the launcher alone. Then the host is
  * watched (for at most 10 s, the bound teardown.test uses) until no such `sleep` is left.
  * The count before is the control (the sandbox was forking when the kill came).
@@ -146,7 +146,11 @@ async function forkTeardown(): Promise<object> {
   const out: Record<string, { before: number; left: number }> = {};
   for (const way of ["cli", "group", "launcher"] as const) {
     const argv = ["sleep", String(100_000 + Math.floor(Math.random() * 800_000))];
-    const cli = spawn(process.execPath, [CLI, "run", ...SYSTEM_RO.flatMap((p) => ["-r", p]), "-w", "/dev/null", "--", "/bin/sh", "-c", `while :; do (${argv.join(" ")} &); done`], {
+    // At most 20 sleeps, then subshells that end at once: forking on, under maxProcesses
+    // (64 sleeps would make the shell's next fork fail, and dash then exits, the sandbox
+    // with it, before the kill: "no launcher among the CLI's children" in one CI run).
+    const loop = `n=0; while :; do if [ $n -lt 20 ]; then (${argv.join(" ")} &); n=$((n+1)); else (:); fi; done`;
+    const cli = spawn(process.execPath, [CLI, "run", ...SYSTEM_RO.flatMap((p) => ["-r", p]), "-w", "/dev/null", "--", "/bin/sh", "-c", loop], {
       stdio: "ignore",
       detached: true,
       env: { ...process.env, SANDLOCK_KERNEL_VIEW: "1" },
