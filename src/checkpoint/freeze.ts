@@ -10,6 +10,7 @@ import { CheckpointError } from "../errors.js";
 import { descendantsOf } from "../supervise/members.js";
 import { parseStat, parseStatus } from "./procfs.js";
 import type { ThreadImage } from "./image.js";
+import { pollTurn } from "./turns.js";
 
 const ESRCH = 3;
 const EPERM = 1;
@@ -29,10 +30,6 @@ interface Traced extends StoppedThread {
   state: "running" | "stopped" | "gone";
 }
 
-/** Resolves on the next turn of the event loop (the supervisor keeps answering meanwhile). */
-function nextTurn(polls: number): Promise<void> {
-  return new Promise((resolve) => (polls < 200 ? setImmediate(resolve) : setTimeout(resolve, 1)));
-}
 
 /** The state letter of a thread ("R", "S", "D", "Z"...), or undefined when it is gone. */
 function threadState(pid: number, tid: number): string | undefined {
@@ -200,7 +197,7 @@ export class Freezer {
           { pid: pending.pid },
         );
       }
-      await nextTurn(polls);
+      await pollTurn(polls);
     }
   }
 
@@ -233,7 +230,7 @@ export class Freezer {
       return left;
     };
     const deadline = Date.now() + 1000;
-    for (let polls = 0; settle().length > 0 && Date.now() < deadline; polls++) await nextTurn(polls);
+    for (let polls = 0; settle().length > 0 && Date.now() < deadline; polls++) await pollTurn(polls);
     if (settle().length > 0) {
       const timer = setInterval(() => {
         if (settle().length === 0) clearInterval(timer);

@@ -4,6 +4,7 @@
 // in a page the launcher's restore step mapped (native/launcher/restore.c).
 
 import { native } from "../confine/native.js";
+import { pollTurn } from "./turns.js";
 
 /** struct user_regs_struct, x86_64: 27 registers of 8 bytes. */
 export const REG = { rbx: 5, r10: 7, r9: 8, r8: 9, rax: 10, rdx: 12, rsi: 13, rdi: 14, origRax: 15, rip: 16, rsp: 19 } as const;
@@ -38,25 +39,6 @@ export const CLONE_LOOP = 24n;
 /** A thread the tracer stopped; the stop it reported, as a waitpid status. */
 export class TraceError extends Error {}
 
-/** What a poll naps on (nothing ever wakes it: the nap is its timeout). */
-const NAP = new Int32Array(new SharedArrayBuffer(4));
-/** Polls answered at once before the first nap, and the nap (ms). */
-const POLLS_BEFORE_NAP = 10;
-const NAP_MS = 0.02;
-
-/**
- * The next poll of a wait: at once for the first turns (most calls end within them), then
- * after a nap of 20 us each turn, then every millisecond. Without the naps a call the
- * supervisor answers (a clone) took 1.6 ms instead of 0.27: the busy loop held a CPU, and
- * the tracee woken by the answer, which runs at the sandbox's lower priority, waited for it
- * (2 CPUs, 200 remote clones; getpid's 50 us a call unchanged). The nap blocks the event
- * loop for its 20 us, not the supervisor's receiving thread.
- */
-function nextTurn(polls: number): Promise<void> {
-  if (polls >= POLLS_BEFORE_NAP && polls < 200) Atomics.wait(NAP, 0, 0, NAP_MS);
-  return new Promise((resolve) => (polls < 200 ? setImmediate(resolve) : setTimeout(resolve, 1)));
-}
-
 /** Waits (without blocking the event loop: the supervisor answers the tracee's calls) for
  * the tracee's next stop; returns its wait status. */
 export async function waitStop(tid: number, timeoutMs: number, what: string): Promise<number> {
@@ -69,7 +51,7 @@ export async function waitStop(tid: number, timeoutMs: number, what: string): Pr
       return status;
     }
     if (Date.now() > deadline) throw new TraceError(`${what}: process ${tid} did not stop within ${timeoutMs} ms`);
-    await nextTurn(polls);
+    await pollTurn(polls);
   }
 }
 
