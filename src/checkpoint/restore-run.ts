@@ -457,10 +457,11 @@ class Ids {
 }
 
 /** The host's id of the thread (or the child process) that process pid just made, known to
- * it by `own` (its pid namespace's id). */
+ * it by `own` (its pid namespace's id). Newest first: both lists are in the order the tasks
+ * were made (host ids ascending unless they wrapped), so one status is read, not all. */
 function hostIdOf(pid: number, own: number, kind: "thread" | "child"): number {
-  const candidates = kind === "thread" ? readdirSync(`/proc/${pid}/task`).map(Number) : readFileSync(`/proc/${pid}/task/${pid}/children`, "latin1").trim().split(/\s+/).filter(Boolean).map(Number);
-  for (const id of candidates) {
+  const candidates = kind === "thread" ? readdirSync(`/proc/${pid}/task`).map(Number).sort((a, b) => a - b) : readFileSync(`/proc/${pid}/task/${pid}/children`, "latin1").trim().split(/\s+/).filter(Boolean).map(Number);
+  for (const id of candidates.reverse()) {
     try {
       if (ownTidOf(id) === own) return id;
     } catch {
