@@ -23,7 +23,9 @@ Resumes the checkpoint saved in DIR (sandlock checkpoint NAME DIR) in a new sand
 its saved policy, on the same kernel: memory, registers, open files at their offsets, cwd,
 umask, signal mask (docs/checkpoint.md). stdin, stdout and stderr are this terminal's. What
 cannot be restored (a socket, a pipe, a changed file, a process whose parent is not in it) is
-refused before anything runs, with the process and descriptor named.
+refused before anything runs, with the process and descriptor named. A checkpoint captured
+in the kernel view is restored in it with every thread id as it was; one captured in the
+supervised view gets new ids (a warning says so).
 
 The saved policy is used only when the checkpoint's seal verifies under this user's key
 (kept in the kernel keyring, which no sandbox reaches; lost at a reboot): a sandbox that
@@ -34,6 +36,11 @@ Exit: the restored command's code (128+N for signal N); 1 when the checkpoint ca
 loaded or restored, or a profile cannot be used (the reason is on stderr).
 
 ${formatFlags(RESTORE_FLAGS)}`;
+
+/** Said before a restore of a capture from the supervised view, whose thread ids cannot be
+ * given back (docs/checkpoint.md, "Ids"). */
+export const SUPERVISED_WARNING =
+  "sandlock restore: warning: this checkpoint was captured in the supervised view: its threads get new ids, and one that held a lock recorded by its thread id when captured (a recursive or error-checking mutex) waits for it for good; a capture in the kernel view keeps the ids (docs/checkpoint.md, Limits)";
 
 export async function restoreCommand(argv: readonly string[]): Promise<number> {
   const hint = `see "sandlock restore --help"`;
@@ -62,6 +69,7 @@ export async function restoreCommand(argv: readonly string[]): Promise<number> {
       policy = r.input;
     }
     const cp = await Checkpoint.load(operands[0]!);
+    if (cp.processes[0]?.threads[0]?.nsTid === undefined) process.stderr.write(`${SUPERVISED_WARNING}\n`);
     sb = await Sandbox.restore(cp, { stdin: "inherit", stdout: "inherit", stderr: "inherit", ...(policy === undefined ? {} : { policy }) });
   } catch (e) {
     if (!(e instanceof CheckpointError) && !(e instanceof PolicyError)) throw e;

@@ -113,7 +113,7 @@ scriptCase("restore: stop signals queued in a paused sandbox are discarded as it
   consecutive(out.values);
 });
 
-scriptCase("sandlock restore DIR resumes what sandlock checkpoint NAME DIR saved; refusals and usage errors are named", SCRIPT, ["cli", COUNTER], (out) => {
+scriptCase("sandlock restore DIR resumes what sandlock checkpoint NAME DIR saved (a capture from the supervised view with a warning); refusals and usage errors are named", SCRIPT, ["cli", COUNTER], (out) => {
   assert.equal(out.one.code, 0, out.one.stderr);
   assert.match(out.one.stdout, /^one: 1 process, \d+\.\d MiB of memory, saved to \//);
   assert.equal(out.restored.stderr, "");
@@ -122,6 +122,12 @@ scriptCase("sandlock restore DIR resumes what sandlock checkpoint NAME DIR saved
   assert.equal(out.treeRestore.stderr, "");
   assert.equal(out.treeRestore.stdout, "after\n", "the restored shell ran on after its restored child");
   assert.equal(out.treeRestore.code, 0);
+  // Captured in the supervised view: the same restore, and the warning about its thread ids
+  // (the kernel view's captures above got none).
+  assert.equal(out.supervised.code, 0, out.supervised.stderr);
+  assert.equal(out.supervisedRestore.stderr, `${out.warning}\n`);
+  assert.match(out.warning, /^sandlock restore: warning: this checkpoint was captured in the supervised view: its threads get new ids/);
+  assert.equal(out.supervisedRestore.code, 0);
   assert.equal(out.usage.code, 125);
   assert.match(out.usage.stderr, /^sandlock restore: give the checkpoint's directory \(got 0 arguments\)\n/);
 });

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { Checkpoint, CheckpointError, Sandbox, type PolicyInput } from "../../src/index.js";
 import { CLI } from "../helpers/system.js";
 import { useSealKeyName } from "../../src/checkpoint/seal.js";
+import { SUPERVISED_WARNING } from "../../src/cli/restore.js";
 
 const [scenario, counter] = process.argv.slice(2);
 if (scenario === undefined || counter === undefined) throw new Error("usage: restore-case.js SCENARIO COUNTER");
@@ -346,7 +347,7 @@ async function run(): Promise<unknown> {
     }
     case "cli": {
       // sandlock run --name, checkpoint NAME DIR, kill, restore DIR: a dynamically linked
-      // sleep resumes (its nanosleep restarts) and exits 0; a tree is refused by name.
+      // sleep resumes (its nanosleep restarts) and exits 0; so does a tree.
       const env = { ...process.env, XDG_RUNTIME_DIR: work };
       const sh = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> => sandlock(args, env);
       const ro = ["-r", "/usr", "-r", "/lib", "-r", "/lib64", "-r", "/bin", "-r", "/etc"];
@@ -379,8 +380,11 @@ async function run(): Promise<unknown> {
       // wait4 too, and the shell then runs its second command.
       const tree = await captureCli("tree", ["-e", `sleep ${SLEEP}; echo after`]);
       const treeRestore = await sh(["restore", join(work, "tree")]);
+      // Captured in the supervised view: restored there, with a warning on stderr.
+      const supervised = await captureCli("sup", ["--proc-view", "supervised", "--", "sleep", SLEEP]);
+      const supervisedRestore = await sh(["restore", join(work, "sup")]);
       const usage = await sh(["restore"]);
-      return { one, restored, tree, treeRestore, usage };
+      return { one, restored, tree, treeRestore, supervised, supervisedRestore, warning: SUPERVISED_WARNING, usage };
     }
     case "seal": {
       // A checkpoint saved where another sandbox may write (not beneath the captured one's
