@@ -52,6 +52,16 @@ export class Checkpoint {
     }
   }
 
+  /**
+   * The view the sandbox ran in: "kernel" when its threads' ids were its own pid
+   * namespace's (the image holds them as nsTid), else "supervised" (host ids). A restore
+   * runs in the same view; only the kernel view's gives every thread its id back
+   * (docs/checkpoint.md, "Ids").
+   */
+  get procView(): "kernel" | "supervised" {
+    return this.processes[0]?.threads[0]?.nsTid !== undefined ? "kernel" : "supervised";
+  }
+
   /** The bytes of captured memory, over every process. */
   get memoryBytes(): number {
     let n = 0;

@@ -51,7 +51,7 @@ export async function restoreSandbox(cp: Checkpoint, opts: RestoreOptions, start
   // The view of the capture, whose thread ids the image's memory holds: a capture from the
   // kernel view (ids of its own pid namespace) is restored in it and gets them back
   // (restore-run.ts, rebuild); one from the supervised view holds host ids.
-  const kernel = image.threads[0]!.nsTid !== undefined;
+  const kernel = cp.procView === "kernel";
   const other = kernel ? "supervised" : "kernel";
   if (policy.procView === other) {
     throw new CheckpointError("CHECKPOINT_REFUSED", `restore: the checkpoint was captured in the ${kernel ? "kernel" : "supervised"} view, and is restored in it (its threads' ids ${kernel ? "are its own pid namespace's, given back there" : "are the host's"}); the policy's procView "${other}" cannot run it: leave procView unset or make it "${kernel ? "kernel" : "supervised"}"`);

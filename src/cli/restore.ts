@@ -69,7 +69,7 @@ export async function restoreCommand(argv: readonly string[]): Promise<number> {
       policy = r.input;
     }
     const cp = await Checkpoint.load(operands[0]!);
-    if (cp.processes[0]?.threads[0]?.nsTid === undefined) process.stderr.write(`${SUPERVISED_WARNING}\n`);
+    if (cp.procView === "supervised") process.stderr.write(`${SUPERVISED_WARNING}\n`);
     sb = await Sandbox.restore(cp, { stdin: "inherit", stdout: "inherit", stderr: "inherit", ...(policy === undefined ? {} : { policy }) });
   } catch (e) {
     if (!(e instanceof CheckpointError) && !(e instanceof PolicyError)) throw e;

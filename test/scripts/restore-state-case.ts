@@ -154,7 +154,7 @@ async function run(): Promise<unknown> {
         const f = join(out, `tids-${view}`);
         const ids = (kind: "id" | "after"): Record<string, number[]> => Object.fromEntries(lines(f).filter((l) => l.startsWith(`${kind} `)).map((l) => [l.split(" ")[1]!, l.split(" ").slice(2).map(Number)]));
         const cp = await captured([fixture, "tids", f], () => Object.keys(ids("id")).length === 5, { ...policy, procView: view });
-        const capturedIn = cp.processes[0]!.threads[0]!.nsTid === undefined ? "supervised" : "kernel";
+        const capturedIn = cp.procView;
         if (view === "kernel") {
           // The same checkpoint with thread B's id edited (saved, its checksum redone, so
           // restored with the policy given): past the bound on ids to use up, and the root's.
