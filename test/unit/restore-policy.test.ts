@@ -1,5 +1,6 @@
-// Sandbox.restore's pure checks: what "within the saved policy" means (restore-policy.ts)
-// and where the restore step's pages go (restore-run.ts holeFor).
+// Sandbox.restore's pure checks: what "within the saved policy" means (restore-policy.ts),
+// where the restore step's pages go (restore-run.ts holeFor), the refusal where the kernel
+// view cannot apply, and which signal a capture's call may drop (capture-remote.ts).
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -64,4 +65,15 @@ test("a capture from the kernel view where that view cannot apply: the restore's
 
 test("a procView other than the capture's is refused as wider than the saved policy (it was unset)", () => {
   wider(new Policy({ ...saved.toJSON(), procView: "supervised" } as never), 'procView is "supervised", the saved policy\'s is unset (only grants and limits may differ)');
+});
+
+test("a signal a capture's call may drop: only one the process would have discarded untraced (ignored, or not caught and ignored by default)", async () => {
+  const { discardedUntraced } = await import("../../src/checkpoint/capture-remote.js");
+  // This Node process ignores SIGPIPE, leaves SIGTERM and SIGURG at their defaults.
+  assert.equal(discardedUntraced(process.pid, 13), true, "SIGPIPE: SIG_IGN");
+  assert.equal(discardedUntraced(process.pid, 15), false, "SIGTERM: its default ends the process");
+  assert.equal(discardedUntraced(process.pid, 23), true, "SIGURG: ignored by default");
+  assert.equal(discardedUntraced(process.pid, 0), false);
+  assert.equal(discardedUntraced(process.pid, 65), false);
+  assert.equal(discardedUntraced(2 ** 22 + 1, 17), false, "no such process: not dropped");
 });
