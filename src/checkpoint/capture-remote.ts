@@ -27,16 +27,23 @@ export function vdsoSyscall(pid: number, maps: readonly MapEntry[]): bigint | un
   return at < 0 ? undefined : vdso.start + BigInt(at);
 }
 
-/** Signals whose default action is to ignore them (SIGCHLD, SIGCONT, SIGURG, SIGWINCH). */
-const IGNORED_BY_DEFAULT = new Set([17, 18, 23, 28]);
+/** Signals whose default action is to ignore them (SIGCHLD, SIGCONT, SIGURG, SIGWINCH), as
+ * a signal mask (bit s - 1). */
+const IGNORED_BY_DEFAULT = (1n << 16n) | (1n << 17n) | (1n << 22n) | (1n << 27n);
+
+/** The signals the kernel discards when sent to a process that is not traced, as a mask: the
+ * ignored ones (SigIgn), and those not caught (SigCgt) whose default is to ignore them. A
+ * traced process is sent them all, so that its tracer sees them. */
+export function discardedMask(sigIgnored: bigint, sigCaught: bigint): bigint {
+  return sigIgnored | (IGNORED_BY_DEFAULT & ~sigCaught);
+}
 
 /**
- * Whether the kernel would have discarded signal sig sent to pid, were it not traced: it is
- * ignored (SIG_IGN), or not caught and ignored by default. A traced process gets them all
- * (so that its tracer sees them): a SIGCHLD for a child the pause stopped reached a frozen
- * parent in the middle of a capture's call, which then failed and left its signal handlers
- * unrecorded (a restore refused the process; one run in 75 of restore-state's ids case,
- * three at a time beside two busy loops).
+ * Whether the kernel would have discarded signal sig sent to pid, were it not traced. A
+ * SIGCHLD for a child the pause stopped reached a frozen parent in the middle of a
+ * capture's call, which then failed and left its signal handlers unrecorded (a restore
+ * refused the process; one run in 75 of restore-state's ids case, three at a time beside
+ * two busy loops).
  */
 export function discardedUntraced(pid: number, sig: number): boolean {
   if (sig < 1 || sig > 64) return false;
@@ -47,9 +54,7 @@ export function discardedUntraced(pid: number, sig: number): boolean {
     return false;
   }
   const mask = (name: string): bigint => BigInt(`0x${new RegExp(`^${name}:\\s*([0-9a-f]+)`, "m").exec(status)?.[1] ?? "0"}`);
-  const bit = 1n << BigInt(sig - 1);
-  if ((mask("SigIgn") & bit) !== 0n) return true;
-  return (mask("SigCgt") & bit) === 0n && IGNORED_BY_DEFAULT.has(sig);
+  return (discardedMask(mask("SigIgn"), mask("SigCgt")) & (1n << BigInt(sig - 1))) !== 0n;
 }
 
 /** What the callback of withCaptureCalls gets: a call (rax, or undefined when the thread did

@@ -10,7 +10,8 @@ import { CheckpointError } from "../errors.js";
 import { printable } from "../printable.js";
 import type { Policy } from "../policy/policy.js";
 import type { Checkpoint } from "./checkpoint.js";
-import type { FdEntry, FileStamp, MapEntry, ProcessImage } from "./image.js";
+import { discardedMask } from "./capture-remote.js";
+import type { FdEntry, FileStamp, MapEntry, ProcessImage, ThreadImage } from "./image.js";
 import { within } from "./restore-policy.js";
 import { schedRefusal } from "./sched.js";
 import { timerRefusal } from "./timers.js";
@@ -144,12 +145,19 @@ export async function checkImage(cp: Checkpoint, policy: Policy): Promise<void> 
     // that resumes it discards them unread (the kernel empties every queue of SIGSTOP,
     // SIGTSTP, SIGTTIN and SIGTTOU when SIGCONT is sent, blocked or not), and the restore
     // is that resumption, so the restored process starts as the resumed one would.
+    // And a signal the process ignores, or does not catch and ignores by default (SIGCHLD),
+    // not blocked, queued only because the capture traced it: the kernel discards those for
+    // a process that is not traced (capture-remote.ts, discardedMask; a blocked one stays
+    // queued either way, its handler may change before it is unblocked). A process's
+    // signal is judged by its main thread's mask, as the kernel does for kill().
     const ignored = p.threads.every((t) => t.stop === "group-stop") ? STOP_SIGNALS : 0n;
-    if ((BigInt(`0x${p.sigSharedPending || "0"}`) & ~ignored) !== 0n) {
+    const discarded = discardedMask(BigInt(`0x${p.sigIgnored || "0"}`), BigInt(`0x${p.sigCaught || "0"}`));
+    const unblocked = (t: ThreadImage | undefined): bigint => discarded & ~BigInt(`0x${t?.sigBlocked || "0"}`);
+    if ((BigInt(`0x${p.sigSharedPending || "0"}`) & ~(ignored | unblocked(p.threads[0]))) !== 0n) {
       refuse(`process ${p.pid} has signals pending for the process (ShdPnd ${p.sigSharedPending}); pending signals cannot be restored`, { pid: p.pid });
     }
     for (const t of p.threads) {
-      if ((BigInt(`0x${t.sigPending || "0"}`) & ~ignored) !== 0n) refuse(`process ${p.pid} thread ${t.tid} has signals pending (SigPnd ${t.sigPending}); pending signals cannot be restored`, { pid: p.pid });
+      if ((BigInt(`0x${t.sigPending || "0"}`) & ~(ignored | unblocked(t))) !== 0n) refuse(`process ${p.pid} thread ${t.tid} has signals pending (SigPnd ${t.sigPending}); pending signals cannot be restored`, { pid: p.pid });
     }
     const timers = timerRefusal(p);
     if (timers !== undefined) refuse(timers, { pid: p.pid });

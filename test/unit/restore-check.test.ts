@@ -113,3 +113,14 @@ test("shared open files: a reference must be a lower fd of the process or one of
   await refused(cp(proc(10, 1), proc(11, 10, { fds: [fd(3, { pid: 12, fd: 3 })] })), "process 11 fd 3 is recorded as shared with process 12 fd 3, which is neither a lower descriptor of it nor one of its parent");
   await refused(cp(proc(10, 1, { fdsCompared: undefined, fds: [fd(3), fd(4)] })), "process 10 fd 4 (/dev/null) may share its open file with fd 3, and the checkpoint could not compare them (kcmp); they would come back with two offsets");
 });
+
+test("a queued signal the process would have discarded untraced (SIGCHLD neither caught nor blocked, or one ignored) is dropped; a caught or blocked one is refused", async () => {
+  const SIGCHLD = "10000"; // bit 16
+  await checkImage(cp(proc(10, 1, { sigSharedPending: SIGCHLD })), policy);
+  await checkImage(cp(proc(10, 1, { threads: [thread(10, { sigPending: SIGCHLD })] })), policy);
+  await checkImage(cp(proc(10, 1, { sigSharedPending: "4000", sigIgnored: "4000" })), policy); // SIGTERM, SIG_IGN
+  const handler = { sig: 17, handler: 0x401000n, flags: 0x4000000n, restorer: 0x401100n, mask: 0n };
+  await refused(cp(proc(10, 1, { sigSharedPending: SIGCHLD, sigCaught: SIGCHLD, sigActions: [handler] })), `process 10 has signals pending for the process (ShdPnd ${SIGCHLD}); pending signals cannot be restored`);
+  await refused(cp(proc(10, 1, { sigSharedPending: SIGCHLD, threads: [thread(10, { sigBlocked: SIGCHLD })] })), `process 10 has signals pending for the process (ShdPnd ${SIGCHLD}); pending signals cannot be restored`);
+  await refused(cp(proc(10, 1, { threads: [thread(10, { sigPending: "4000" })] })), "process 10 thread 10 has signals pending (SigPnd 4000); pending signals cannot be restored");
+});
