@@ -97,7 +97,7 @@ const NR_RT_SIGTIMEDWAIT = 128n;
 const SIGTIMER = 32;
 const SIGTIMER_SET = 1n << BigInt(SIGTIMER - 1);
 const SIGEV_THREAD_HELPER = (p: ProcessImage, tid: number): string =>
-  `process ${p.pid} thread ${tid} is glibc's helper thread of SIGEV_THREAD timers; glibc keeps its thread id in a variable a restore cannot find, and the id changes, so a SIGEV_THREAD timer created after the restore would fail (EINVAL); a process that uses SIGEV_THREAD timers cannot be restored`;
+  `process ${p.pid} thread ${tid} is glibc's helper thread of SIGEV_THREAD timers; glibc keeps its thread id in a variable a restore cannot find, and the id changes (the checkpoint was captured in the supervised view), so a SIGEV_THREAD timer created after the restore would fail (EINVAL); a process that uses SIGEV_THREAD timers can be restored only from a capture in the kernel view, which keeps thread ids`;
 
 /**
  * A process with glibc's SIGEV_THREAD helper (timer_create with SIGEV_THREAD starts it once
@@ -109,8 +109,11 @@ const SIGEV_THREAD_HELPER = (p: ProcessImage, tid: number): string =>
  * SIGEV_THREAD timer), or a thread blocked in rt_sigtimedwait without timeout on exactly
  * {SIGTIMER} (the helper's loop; it stays after the last such timer was deleted). The set
  * is read from the image: its captured pages, or the mapped file (glibc's set is const).
+ * A capture from the kernel view is restored with every thread id as it was (restore-run.ts),
+ * the helper's too, so glibc's variable stays right: not refused.
  */
 export function sigevThreadRefusal(p: ProcessImage): string | undefined {
+  if (p.threads[0]?.nsTid !== undefined) return undefined;
   for (const t of p.timers?.posix ?? []) {
     if ((t.notify & SIGEV_THREAD_ID) !== 0 && t.signo === SIGTIMER) return SIGEV_THREAD_HELPER(p, t.tid);
   }

@@ -1,5 +1,6 @@
-// Restore of each thread's scheduling (nice, policy, CPU affinity), the refusal of a process
-// with glibc's SIGEV_THREAD helper thread, and a restore that fails after its sandbox started
+// Restore of each thread's scheduling (nice, policy, CPU affinity), a process with glibc's
+// SIGEV_THREAD helper thread (restored from the kernel view, refused from the supervised
+// view, where its id changes), and a restore that fails after its sandbox started
 // (it ends with a CheckpointError and no process left), as root and as the test user.
 
 import assert from "node:assert/strict";
@@ -50,11 +51,15 @@ scriptCase("restore refuses, naming the thread, a nice lower than the new sandbo
   assert.deepEqual(out.left, [], "no process of the failed restore is left");
 });
 
-scriptCase("restore refuses by name a process with glibc's SIGEV_THREAD helper thread (a new SIGEV_THREAD timer would fail after it); the same program with SIGEV_SIGNAL restores, and unrestored it makes a second timer", SCRIPT, ["sigev-thread", FIXTURE], (out) => {
+scriptCase("restore refuses by name a process with glibc's SIGEV_THREAD helper thread captured in the supervised view (a new SIGEV_THREAD timer would fail after it, its id changed)", SCRIPT, ["sigev-thread-supervised", FIXTURE], (out) => {
   assert.equal(out.outcome, "refused");
   assert.equal(out.code, "CHECKPOINT_REFUSED");
-  assert.match(out.message, /^restore: process \d+ thread \d+ is glibc's helper thread of SIGEV_THREAD timers; glibc keeps its thread id in a variable a restore cannot find, and the id changes, so a SIGEV_THREAD timer created after the restore would fail \(EINVAL\); a process that uses SIGEV_THREAD timers cannot be restored$/);
+  assert.match(out.message, /^restore: process \d+ thread \d+ is glibc's helper thread of SIGEV_THREAD timers; glibc keeps its thread id in a variable a restore cannot find, and the id changes \(the checkpoint was captured in the supervised view\), so a SIGEV_THREAD timer created after the restore would fail \(EINVAL\); a process that uses SIGEV_THREAD timers can be restored only from a capture in the kernel view, which keeps thread ids$/);
   assert.equal(typeof out.pid, "number");
+});
+
+scriptCase("restore: the same SIGEV_THREAD program captured in the kernel view restores (its helper keeps its id) and makes and fires a second timer", SCRIPT, ["sigev-thread", FIXTURE], (out) => {
+  assert.deepEqual(out, { outcome: "restored", exitCode: 0, lines: ["second OK", "fired 3 times"] }, JSON.stringify(out));
 });
 
 scriptCase("restore control: the SIGEV_SIGNAL variant restores and makes and fires a second timer", SCRIPT, ["sigev-signal", FIXTURE], (out) => {

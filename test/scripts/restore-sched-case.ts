@@ -133,9 +133,11 @@ async function run(): Promise<unknown> {
       return { exitCode: r.exitCode, lines: lines().filter((l) => l !== "ready") };
     }
     case "sigev-thread":
+    case "sigev-thread-supervised":
     case "sigev-signal": {
-      const kind = scenario === "sigev-thread" ? "thread" : "signal";
-      const cp = await captured(policy, [fixture, "sigev", file, kind], () => lines().includes("ready"));
+      const kind = scenario === "sigev-signal" ? "signal" : "thread";
+      const view = scenario === "sigev-thread-supervised" ? "supervised" : "kernel";
+      const cp = await captured({ ...policy, procView: view }, [fixture, "sigev", file, kind], () => lines().includes("ready"));
       let sb: Sandbox;
       try {
         sb = await Sandbox.restore(cp);
