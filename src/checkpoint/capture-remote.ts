@@ -3,10 +3,10 @@
 // instruction of its vDSO, answers land below its stack's red zone, and afterwards its
 // registers and those stack bytes are put back exactly, so the capture leaves no trace.
 
-import { readFileSync } from "node:fs";
 import { native } from "../confine/native.js";
 import type { StoppedThread } from "./freeze.js";
 import type { MapEntry } from "./image.js";
+import { discardedUntraced } from "./discarded.js";
 import { REG, waitStop } from "./inject.js";
 
 const NT_PRSTATUS = 1;
@@ -25,36 +25,6 @@ export function vdsoSyscall(pid: number, maps: readonly MapEntry[]): bigint | un
   if (native().readMemory(pid, Number(vdso.start), code) !== code.length) return undefined;
   const at = code.indexOf(Buffer.from([0x0f, 0x05]));
   return at < 0 ? undefined : vdso.start + BigInt(at);
-}
-
-/** Signals whose default action is to ignore them (SIGCHLD, SIGCONT, SIGURG, SIGWINCH), as
- * a signal mask (bit s - 1). */
-const IGNORED_BY_DEFAULT = (1n << 16n) | (1n << 17n) | (1n << 22n) | (1n << 27n);
-
-/** The signals the kernel discards when sent to a process that is not traced, as a mask: the
- * ignored ones (SigIgn), and those not caught (SigCgt) whose default is to ignore them. A
- * traced process is sent them all, so that its tracer sees them. */
-export function discardedMask(sigIgnored: bigint, sigCaught: bigint): bigint {
-  return sigIgnored | (IGNORED_BY_DEFAULT & ~sigCaught);
-}
-
-/**
- * Whether the kernel would have discarded signal sig sent to pid, were it not traced. A
- * SIGCHLD for a child the pause stopped reached a frozen parent in the middle of a
- * capture's call, which then failed and left its signal handlers unrecorded (a restore
- * refused the process; one run in 75 of restore-state's ids case, three at a time beside
- * two busy loops).
- */
-export function discardedUntraced(pid: number, sig: number): boolean {
-  if (sig < 1 || sig > 64) return false;
-  let status: string;
-  try {
-    status = readFileSync(`/proc/${pid}/status`, "latin1");
-  } catch {
-    return false;
-  }
-  const mask = (name: string): bigint => BigInt(`0x${new RegExp(`^${name}:\\s*([0-9a-f]+)`, "m").exec(status)?.[1] ?? "0"}`);
-  return (discardedMask(mask("SigIgn"), mask("SigCgt")) & (1n << BigInt(sig - 1))) !== 0n;
 }
 
 /** What the callback of withCaptureCalls gets: a call (rax, or undefined when the thread did
@@ -94,15 +64,16 @@ export async function withCaptureCalls<T>(pid: number, threads: readonly Stopped
     // resumed (a PTRACE_EVENT_STOP): resumed again, a few times at most. A signal the
     // process would discard untraced is dropped (resumed without it) and the call goes on.
     let phase = 0;
-    for (let tries = 0; phase < 2 && tries < 8; tries++) {
+    const deadline = Date.now() + timeoutMs;
+    for (let tries = 0; phase < 2 && tries < 8; ) {
       if (native().ptraceSyscall(t.tid, 0) < 0) return undefined;
-      const status = await waitStop(t.tid, timeoutMs, "checkpoint: a call in the frozen process");
-      if (status >> 16 === PTRACE_EVENT_STOP) continue;
+      const status = await waitStop(t.tid, Math.max(1, deadline - Date.now()), "checkpoint: a call in the frozen process");
       const sig = (status >> 8) & 0xff;
-      if (sig !== SIGTRAP) {
-        if (status >> 16 === 0 && discardedUntraced(pid, sig)) continue;
-        return undefined;
-      }
+      // (dropped for as long as the call may take; not counted among the tries)
+      if (status >> 16 === 0 && sig !== SIGTRAP && Date.now() < deadline && discardedUntraced(pid, sig)) continue;
+      tries++;
+      if (status >> 16 === PTRACE_EVENT_STOP) continue;
+      if (sig !== SIGTRAP) return undefined;
       phase++;
     }
     const after = Buffer.alloc(27 * 8);

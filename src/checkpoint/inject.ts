@@ -4,6 +4,7 @@
 // in a page the launcher's restore step mapped (native/launcher/restore.c).
 
 import { native } from "../confine/native.js";
+import { discardedUntraced } from "./discarded.js";
 import { pollTurn } from "./turns.js";
 
 /** struct user_regs_struct, x86_64: 27 registers of 8 bytes. */
@@ -121,11 +122,19 @@ export class Remote {
   /** Runs one system call in the tracee; returns the kernel's result (negative: -errno). */
   async call(nr: number, ...args: (bigint | number)[]): Promise<bigint> {
     this.setRegs(this.callRegs(nr, args));
-    for (const phase of ["entry", "exit"]) {
+    // A signal the process would have discarded untraced (a SIGWINCH before the rebuild's
+    // first call blocks them all) stops the thread before the call: dropped, for as long as
+    // the call may take (a flood of them then fails the call, as a thread that never stops
+    // would).
+    const deadline = Date.now() + this.timeoutMs;
+    for (let phase = 0; phase < 2; ) {
       const rc = native().ptraceSyscall(this.tid, 0);
       if (rc < 0) throw new TraceError(`restore: ptrace(PTRACE_SYSCALL) on ${this.tid}: errno ${-rc}`);
-      const status = await waitStop(this.tid, this.timeoutMs, `restore: system call ${nr} (${phase})`);
-      if (((status >> 8) & 0xff) !== SIGTRAP || status >> 16 !== 0) throw new TraceError(`restore: system call ${nr}: unexpected stop (wait status 0x${status.toString(16)})`);
+      const status = await waitStop(this.tid, Math.max(1, deadline - Date.now()), `restore: system call ${nr} (${phase === 0 ? "entry" : "exit"})`);
+      const sig = (status >> 8) & 0xff;
+      if (sig !== SIGTRAP && status >> 16 === 0 && Date.now() < deadline && discardedUntraced(this.tid, sig)) continue;
+      if (sig !== SIGTRAP || status >> 16 !== 0) throw new TraceError(`restore: system call ${nr}: unexpected stop (wait status 0x${status.toString(16)})`);
+      phase++;
     }
     return this.rax();
   }

@@ -10,7 +10,7 @@ import { CheckpointError } from "../errors.js";
 import { printable } from "../printable.js";
 import type { Policy } from "../policy/policy.js";
 import type { Checkpoint } from "./checkpoint.js";
-import { discardedMask } from "./capture-remote.js";
+import { discardedMask } from "./discarded.js";
 import type { FdEntry, FileStamp, MapEntry, ProcessImage, ThreadImage } from "./image.js";
 import { within } from "./restore-policy.js";
 import { schedRefusal } from "./sched.js";

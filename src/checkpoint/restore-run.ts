@@ -184,6 +184,11 @@ async function rebuildProcess(pid: number, p: ProcessImage, at: bigint, opts: Re
   opts.attached?.push(pid);
   const sys = sysOf(r, p);
   const ours = { start: at, end: at + 2n * PAGE };
+  // Every signal blocked from the first call on (a fork inherits it, a clone too): one sent
+  // meanwhile (a terminal's SIGWINCH to the sandbox's group) stays queued instead of
+  // stopping a remote call, and no handler of the image runs before its registers are set.
+  // The image's masks are set last (rebuild).
+  await sys("rt_sigprocmask(SIG_SETMASK, every signal)", NR.rtSigprocmask, SIG_SETMASK, r.put(Buffer.alloc(8, 0xff)), 0, 8);
 
   // 1. Everything of the launcher (or of the parent this is a fork of) goes, descriptors
   // above stdio too; the kernel's own mappings stay (moved in 2). A descriptor this process
@@ -289,10 +294,7 @@ async function rebuildProcess(pid: number, p: ProcessImage, at: bigint, opts: Re
     if (f.sharedWith!.pid !== p.pid) await sys("close", NR.close, from);
   }
 
-  // 7. Working directory, umask, ignored signals and handlers; every signal blocked while
-  // the tree is rebuilt (a thread or process made from this one starts with this mask, and
-  // no handler of the image may run before its registers are set); the image's masks are
-  // set last (rebuild).
+  // 7. Working directory, umask, ignored signals and handlers.
   await sys(`chdir(${p.cwd})`, NR.chdir, r.put(p.cwd));
   if (p.umask >= 0) await sys("umask", NR.umask, p.umask);
   const ignored = BigInt(`0x${p.sigIgnored || "0"}`);
@@ -308,7 +310,6 @@ async function rebuildProcess(pid: number, p: ProcessImage, at: bigint, opts: Re
     [a.handler, a.flags, a.restorer, a.mask].forEach((x, i) => act.writeBigUInt64LE(x, i * 8));
     await sys(`rt_sigaction(${a.sig})`, NR.rtSigaction, a.sig, r.put(act), 0, 8);
   }
-  await sys("rt_sigprocmask(SIG_SETMASK, every signal)", NR.rtSigprocmask, SIG_SETMASK, r.put(Buffer.alloc(8, 0xff)), 0, 8);
   const t = p.threads[0]!;
   return { pid, p, r, sys, threads: [[r, t]], own: new Map([[t.tid, ownTidOf(pid)]]) };
 }

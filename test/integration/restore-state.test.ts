@@ -108,6 +108,17 @@ scriptCase(
 );
 
 scriptCase(
+  "restore: raced by a flood of SIGWINCH at every thread being rebuilt (a signal its process ignores, sent to it while traced), every restore succeeds",
+  SCRIPT,
+  ["winch", FIXTURE],
+  (out) => {
+    assert.ok(out.sent > 0, "the flood reached threads being rebuilt");
+    assert.deepEqual(out.failures, [], `${out.failures.length} of ${out.rounds} restores failed`);
+  },
+  120_000,
+);
+
+scriptCase(
   "restore: a descriptor dup'd in a process and inherited by its child comes back as one open file (one offset: no line overwritten)",
   SCRIPT,
   ["shared", FIXTURE],

@@ -1,6 +1,6 @@
 // Sandbox.restore's pure checks: what "within the saved policy" means (restore-policy.ts),
 // where the restore step's pages go (restore-run.ts holeFor), the refusal where the kernel
-// view cannot apply, and which signal a capture's call may drop (capture-remote.ts).
+// view cannot apply, and which signal a remote call may drop (discarded.ts).
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -68,7 +68,7 @@ test("a procView other than the capture's is refused as wider than the saved pol
 });
 
 test("a signal a capture's call may drop: only one the process would have discarded untraced (ignored, or not caught and ignored by default)", async () => {
-  const { discardedUntraced } = await import("../../src/checkpoint/capture-remote.js");
+  const { discardedUntraced } = await import("../../src/checkpoint/discarded.js");
   // This Node process ignores SIGPIPE, leaves SIGTERM and SIGURG at their defaults.
   assert.equal(discardedUntraced(process.pid, 13), true, "SIGPIPE: SIG_IGN");
   assert.equal(discardedUntraced(process.pid, 15), false, "SIGTERM: its default ends the process");
