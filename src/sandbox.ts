@@ -192,8 +192,6 @@ export class Sandbox {
   private rejectFailure = false;
   /** Set by restore(): the launcher stops with the restore step's pages here instead of exec. */
   private restoreAt: bigint | undefined;
-  /** A restore of a capture from the kernel view: it runs in that view. */
-  private restoreKernel = false;
 
   /** A sandbox for `policy` (validated here: a bad field throws PolicyError naming it). */
   constructor(policy: Policy | PolicyInput) {
@@ -234,9 +232,9 @@ export class Sandbox {
     return restoreSandbox(cp, opts, async (policy, at, argv, spawnOpts, kernel) => {
       const sb = new Sandbox(policy);
       sb.restoreAt = at;
-      sb.restoreKernel = kernel;
-      // The view the capture was made in, asked for by name (a fallback would be wrong).
-      await sb.spawnWith(argv, spawnOpts, RUN_DEFAULTS, !spawnOpts.foreground, true, kernel ? policy.with({ procView: "kernel" }) : policy);
+      // The view the capture was made in, asked for by name whatever SANDLOCK_KERNEL_VIEW
+      // says (a fallback would be wrong: the image's thread ids are that view's).
+      await sb.spawnWith(argv, spawnOpts, RUN_DEFAULTS, !spawnOpts.foreground, true, policy.with({ procView: kernel ? "kernel" : "supervised" }));
       return sb;
     });
   }
@@ -423,11 +421,8 @@ export class Sandbox {
       const planned = launchPolicy;
       if (priv !== undefined) launchPolicy = launchPolicy.with({ fsWritable: [...launchPolicy.fsWritable, priv.dir] });
       // A policy planned before is reused while the host facts it read are unchanged.
-      // A restore runs in the view of its capture (checkpoint/restore.ts): one from the
-      // supervised view holds host ids, which only the host's pid namespace can mean.
-      const restoreView = this.restoreAt !== undefined && !this.restoreKernel ? "a checkpoint restore of a capture from the supervised view (its thread ids are the host's)" : undefined;
       // privateTmp: planned once against the process's template (plan/private-tmp-plan.ts).
-      features = priv !== undefined ? privateTmpFeatures(planned, priv.dir, probeHost(), resolved, restoreView) : cachedFeatures(launchPolicy, probeHost(), resolved, restoreView);
+      features = priv !== undefined ? privateTmpFeatures(planned, priv.dir, probeHost(), resolved) : cachedFeatures(launchPolicy, probeHost(), resolved);
       const learned = learning.get(this);
       if (learned !== undefined) {
         features = withLearning(features);

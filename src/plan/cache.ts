@@ -78,8 +78,8 @@ function freeze<T>(v: T): T {
  * made again and compared (a few microseconds each), and the mount table's generation
  * (kernel/mounts.ts) must be the same. Errors are never cached: a bad policy throws each time.
  */
-export function cachedFeatures(policy: Policy, host: HostFacts, resolved?: ResolvedHosts, supervisedView?: string): Features {
-  const key = supervisedView === undefined ? keyOf(policy, resolved) : `${keyOf(policy, resolved)}\nsupervised: ${supervisedView}`;
+export function cachedFeatures(policy: Policy, host: HostFacts, resolved?: ResolvedHosts): Features {
+  const key = keyOf(policy, resolved);
   const mounts = mountsGeneration();
   let perHost = entries.get(host);
   if (perHost === undefined) entries.set(host, (perHost = new Map()));
@@ -93,7 +93,7 @@ export function cachedFeatures(policy: Policy, host: HostFacts, resolved?: Resol
     }
   }
   planCacheStats.misses++;
-  const { value, reads } = recordReads(() => withLstatMemo(() => computeFeatures(policy, host, resolved, supervisedView)));
+  const { value, reads } = recordReads(() => withLstatMemo(() => computeFeatures(policy, host, resolved)));
   const features = freeze(value);
   const entry: Entry = { features, reads, mounts, prefixes: new Map() };
   if (perHost.size >= KEPT) perHost.delete(perHost.keys().next().value!);

@@ -343,8 +343,7 @@ export function supervised(f: Features): boolean {
 }
 
 /** `resolved`: the addresses of the host names in policy.netAllow (see resolveHosts). */
-/** supervisedView: why this start must use the supervised view (a checkpoint restore), or undefined. */
-export function computeFeatures(policy: Policy, host: HostFacts, resolved: ResolvedHosts = new Map(), supervisedView?: string): Features {
+export function computeFeatures(policy: Policy, host: HostFacts, resolved: ResolvedHosts = new Map()): Features {
   const enforcement = reconcileProtections(policy, host);
   const active = new Set(PROTECTIONS.filter((p) => enforcement[p] === "active"));
 
@@ -377,7 +376,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // processes and name natively, so the view has no procfs mount and no hostname to serve.
   const user = userMapping(policy);
   const requested = kernelViewRequested(policy);
-  const kernelBlock = requested ? (supervisedView ?? usernsUnavailable() ?? (policy.workdir !== undefined ? "workdir (its overlay is mounted in a namespace of its own)" : undefined) ?? (chroot !== undefined ? "chroot (its root is built in a mount namespace of the launcher's)" : undefined) ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
+  const kernelBlock = requested ? (usernsUnavailable() ?? (policy.workdir !== undefined ? "workdir (its overlay is mounted in a namespace of its own)" : undefined) ?? (chroot !== undefined ? "chroot (its root is built in a mount namespace of the launcher's)" : undefined) ?? kernelViewBlocked(policy, active.has("fs"), given, mounts)) : undefined;
   // procView "kernel" asks for this view only: a fallback fails the start, naming why.
   if (policy.procView === "kernel" && kernelBlock !== undefined) throw new PolicyError("procView", "kernel", `procView: "kernel" cannot apply: ${kernelBlock} (leave procView unset to fall back to the supervised view)`);
   const kernel = requested && kernelBlock === undefined;

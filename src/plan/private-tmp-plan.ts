@@ -75,10 +75,10 @@ function replaced(v: unknown, from: readonly string[], to: readonly string[]): u
  * cachedFeatures(base.with({ fsWritable: [...base.fsWritable, dir] }), ...) gives), from
  * the plan of the template when it can be used.
  */
-export function privateTmpFeatures(base: Policy, dir: string, host: HostFacts, resolved?: ResolvedHosts, supervisedView?: string): Features {
+export function privateTmpFeatures(base: Policy, dir: string, host: HostFacts, resolved?: ResolvedHosts): Features {
   const direct = (): Features => {
     privateTmpPlanStats.direct++;
-    return cachedFeatures(base.with({ fsWritable: [...base.fsWritable, dir] }), host, resolved, supervisedView);
+    return cachedFeatures(base.with({ fsWritable: [...base.fsWritable, dir] }), host, resolved);
   };
   // The first such run of a process plans its own directory: a process that runs one
   // (the CLI) would otherwise make and remove a template for nothing (about 0.5 ms).
@@ -90,7 +90,7 @@ export function privateTmpFeatures(base: Policy, dir: string, host: HostFacts, r
   let features: Features;
   let from: string[], to: string[];
   try {
-    features = cachedFeatures(base.with({ fsWritable: [...base.fsWritable, template] }), host, resolved, supervisedView);
+    features = cachedFeatures(base.with({ fsWritable: [...base.fsWritable, template] }), host, resolved);
     const parent = realpathSync(dirname(dir));
     if (realpathSync(dir) !== join(parent, basename(dir)) || realpathSync(template) !== join(parent, basename(template))) return direct();
     from = [template];
