@@ -4,7 +4,7 @@
 import { Policy } from "../policy/policy.js";
 import type { PolicyJSON } from "../policy/types.js";
 import { CheckpointError } from "../errors.js";
-import type { CheckpointData, ProcessImage } from "./image.js";
+import { inOwnPidNamespace, type CheckpointData, type ProcessImage } from "./image.js";
 
 /**
  * A captured sandbox: its processes (registers, maps, memory, descriptors), policy and
@@ -59,7 +59,7 @@ export class Checkpoint {
    * (docs/checkpoint.md, "Ids").
    */
   get procView(): "kernel" | "supervised" {
-    return this.processes[0]?.threads[0]?.nsTid !== undefined ? "kernel" : "supervised";
+    return inOwnPidNamespace(this.processes[0]) ? "kernel" : "supervised";
   }
 
   /** The bytes of captured memory, over every process. */

@@ -4,6 +4,7 @@
 // a restore trace the sandbox, so they meet such signals where the sandbox would not.
 
 import { readFileSync } from "node:fs";
+import { parseStatus } from "./procfs.js";
 
 /** Signals whose default action is to ignore them (SIGCHLD, SIGCONT, SIGURG, SIGWINCH), as
  * a signal mask (bit s - 1). */
@@ -25,12 +26,12 @@ export function discardedMask(sigIgnored: bigint, sigCaught: bigint): bigint {
  */
 export function discardedUntraced(pid: number, sig: number): boolean {
   if (sig < 1 || sig > 64) return false;
-  let status: string;
+  let status: Map<string, string>;
   try {
-    status = readFileSync(`/proc/${pid}/status`, "latin1");
+    status = parseStatus(readFileSync(`/proc/${pid}/status`, "latin1"));
   } catch {
     return false;
   }
-  const mask = (name: string): bigint => BigInt(`0x${new RegExp(`^${name}:\\s*([0-9a-f]+)`, "m").exec(status)?.[1] ?? "0"}`);
+  const mask = (name: string): bigint => BigInt(`0x${status.get(name) || "0"}`);
   return (discardedMask(mask("SigIgn"), mask("SigCgt")) & (1n << BigInt(sig - 1))) !== 0n;
 }

@@ -257,6 +257,12 @@ export interface ProcessImage {
   timers?: TimersImage;
 }
 
+/** Whether process p was captured in the sandbox's own pid namespace (the kernel view): its
+ * threads' ids there are recorded as nsTid, and a restore gives them back. */
+export function inOwnPidNamespace(p: ProcessImage | undefined): boolean {
+  return p?.threads[0]?.nsTid !== undefined;
+}
+
 export interface CheckpointData {
   /** ISO time of the capture. */
   createdAt: string;

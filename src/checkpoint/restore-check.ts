@@ -147,7 +147,7 @@ export async function checkImage(cp: Checkpoint, policy: Policy): Promise<void> 
     // is that resumption, so the restored process starts as the resumed one would.
     // And a signal the process ignores, or does not catch and ignores by default (SIGCHLD),
     // not blocked, queued only because the capture traced it: the kernel discards those for
-    // a process that is not traced (capture-remote.ts, discardedMask; a blocked one stays
+    // a process that is not traced (discarded.ts; a blocked one stays
     // queued either way, its handler may change before it is unblocked). A process's
     // signal is judged by its main thread's mask, as the kernel does for kill().
     const ignored = p.threads.every((t) => t.stop === "group-stop") ? STOP_SIGNALS : 0n;

@@ -11,9 +11,9 @@ import { readFile } from "node:fs/promises";
 import { errnoName } from "../confine/errno.js";
 import { CheckpointError } from "../errors.js";
 import { native } from "../confine/native.js";
-import type { FdEntry, MapEntry, ProcessImage, ThreadImage } from "./image.js";
+import { inOwnPidNamespace, type FdEntry, type MapEntry, type ProcessImage, type ThreadImage } from "./image.js";
 import { CLONE_LOOP, NR, REG, Remote } from "./inject.js";
-import { parseMapsInTurns } from "./procfs.js";
+import { parseMapsInTurns, parseStatus } from "./procfs.js";
 import { KERNEL_MAPS } from "./restore-check.js";
 import { Turns } from "./turns.js";
 import { restoreSched, SchedError } from "./sched.js";
@@ -120,7 +120,7 @@ const ownId = (t: ThreadImage): number => t.nsTid ?? t.tid;
  * glibc's record of each and the owners on robust lists are rewritten (docs/checkpoint.md).
  */
 export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: RebuildOptions, tree: readonly ProcessImage[] = [p]): Promise<() => void> {
-  const kernel = p.threads[0]!.nsTid !== undefined;
+  const kernel = inOwnPidNamespace(p);
   const root = await rebuildProcess(pid, p, at, opts, tree);
   const ids = kernel ? new Ids(at, opts.timeoutMs, root) : undefined;
   const built = new Map([[p.pid, root]]);
@@ -474,8 +474,7 @@ function hostIdOf(pid: number, own: number, kind: "thread" | "child"): number {
 
 /** Thread tid's id in its own pid namespace (the last of /proc/<tid>/status NSpid). */
 function ownTidOf(tid: number): number {
-  const m = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${tid}/status`, "latin1"));
-  return Number(m?.[1]?.trim().split(/\s+/).pop());
+  return Number(parseStatus(readFileSync(`/proc/${tid}/status`, "latin1")).get("NSpid")?.split(/\s+/).pop());
 }
 
 /** For a child of the tree: each of its descriptors it shares with its parent (which, rebuilt

@@ -6,7 +6,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from "node:fs";
 import { withCaptureCalls } from "./capture-remote.js";
 import type { StoppedThread } from "./freeze.js";
-import type { ItimerImage, MapEntry, PosixTimerImage, ProcessImage, TimersImage } from "./image.js";
+import { inOwnPidNamespace, type ItimerImage, type MapEntry, type PosixTimerImage, type ProcessImage, type TimersImage } from "./image.js";
 
 const NR_GETITIMER = 36;
 const NR_TIMER_GETTIME = 224;
@@ -113,7 +113,7 @@ const SIGEV_THREAD_HELPER = (p: ProcessImage, tid: number): string =>
  * the helper's too, so glibc's variable stays right: not refused.
  */
 export function sigevThreadRefusal(p: ProcessImage): string | undefined {
-  if (p.threads[0]?.nsTid !== undefined) return undefined;
+  if (inOwnPidNamespace(p)) return undefined;
   for (const t of p.timers?.posix ?? []) {
     if ((t.notify & SIGEV_THREAD_ID) !== 0 && t.signo === SIGTIMER) return SIGEV_THREAD_HELPER(p, t.tid);
   }
