@@ -1,9 +1,9 @@
-/* The ptrace calls a checkpoint restore adds to ptrace.c's: write a register set, and
- * resume a tracee to its next system-call stop or ptrace-stop, set its signal mask; for the capture, a thread's
- * rseq registration, its robust-futex list, and whether two descriptors share one open
- * file description (kcmp). What to write and when is
- * decided in TypeScript (src/checkpoint/inject.ts); like ptrace.c, every call must come
- * from Node's main thread, the tracer. */
+/* The ptrace calls a checkpoint restore adds to ptrace.c's: write a register set, resume a
+ * tracee to its next system-call stop or ptrace-stop, set its signal mask; for the
+ * capture, a thread's rseq registration, its robust-futex list, and whether two
+ * descriptors share one open file description (kcmp). What to write and when is decided in
+ * TypeScript (src/checkpoint/inject.ts); like ptrace.c, every call must come from Node's
+ * main thread, the tracer. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdint.h>
@@ -25,23 +25,22 @@ static napi_value sl_ptrace_set_regset(napi_env env, napi_callback_info info) {
   return sl_result(env, ptrace(PTRACE_SETREGSET, (pid_t)tid, (void *)(uintptr_t)(uint32_t)note, &iov));
 }
 
-/* ptraceSyscall(tid, signal) -> 0 or -errno: PTRACE_SYSCALL, the tracee runs to its next
- * system-call entry or exit (or other ptrace-stop). */
-static napi_value sl_ptrace_syscall(napi_env env, napi_callback_info info) {
+/* (tid, signal) -> 0 or -errno: resumes the tracee with `request`, delivering signal when
+ * non-zero. */
+static napi_value resume(napi_env env, napi_callback_info info, enum __ptrace_request request) {
   SL_ARGS(env, info, 2);
   SL_ARG_INT(env, 0, tid);
   SL_ARG_INT(env, 1, sig);
-  return sl_result(env, ptrace(PTRACE_SYSCALL, (pid_t)tid, NULL, (void *)(uintptr_t)(uint32_t)sig));
+  return sl_result(env, ptrace(request, (pid_t)tid, NULL, (void *)(uintptr_t)(uint32_t)sig));
 }
 
-/* ptraceCont(tid, signal) -> 0 or -errno: PTRACE_CONT, the tracee runs to its next
- * ptrace-stop (a signal's: the restore's loop ends in int3). */
-static napi_value sl_ptrace_cont(napi_env env, napi_callback_info info) {
-  SL_ARGS(env, info, 2);
-  SL_ARG_INT(env, 0, tid);
-  SL_ARG_INT(env, 1, sig);
-  return sl_result(env, ptrace(PTRACE_CONT, (pid_t)tid, NULL, (void *)(uintptr_t)(uint32_t)sig));
-}
+/* ptraceSyscall(tid, signal): PTRACE_SYSCALL, the tracee runs to its next system-call entry
+ * or exit (or other ptrace-stop). */
+static napi_value sl_ptrace_syscall(napi_env env, napi_callback_info info) { return resume(env, info, PTRACE_SYSCALL); }
+
+/* ptraceCont(tid, signal): PTRACE_CONT, the tracee runs to its next ptrace-stop (a
+ * signal's: the restore's clone loop ends in int3). */
+static napi_value sl_ptrace_cont(napi_env env, napi_callback_info info) { return resume(env, info, PTRACE_CONT); }
 
 #ifndef PTRACE_SETSIGMASK
 #define PTRACE_SETSIGMASK 0x420b

@@ -1,8 +1,9 @@
 /* SL_STEP_RESTORE (checkpoint restore): instead of exec, the command's process, fully
  * confined by the steps before it, maps two pages at the address TypeScript chose (a hole
  * of the image): a code page holding "syscall" (with a pause loop for new threads, and a
- * loop of clones whose threads exit at once, made only to use up ids) and a scratch page, closes every descriptor but 0-2 (the report pipe's EOF tells the launcher
- * "started") and sleeps.
+ * loop of clones whose threads exit at once, made only to use up ids) and a scratch page,
+ * closes every descriptor but 0-2 (the report pipe's EOF tells the launcher "started") and
+ * sleeps.
  * TypeScript then seizes it and rebuilds the image through that instruction
  * (src/checkpoint/restore-run.ts); no code of the image runs before its registers are set. */
 #include "launcher.h"
