@@ -2,13 +2,13 @@
 // what it saw as one JSON line for test/integration/restore.test.ts to check.
 // Usage: restore-case.js SCENARIO COUNTER (test/fixtures/checkpoint-counter.c built).
 
-import { createHash } from "node:crypto";
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { spawn, spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Checkpoint, CheckpointError, Sandbox, type PolicyInput } from "../../src/index.js";
 import { CLI } from "../helpers/system.js";
+import { editSavedCheckpoint } from "../helpers/saved-checkpoint.js";
 import { useSealKeyName } from "../../src/checkpoint/seal.js";
 import { SUPERVISED_WARNING } from "../../src/cli/restore.js";
 
@@ -322,15 +322,7 @@ async function run(): Promise<unknown> {
       // Another kernel: the saved checkpoint.json edited, its checksum in the manifest redone.
       const dir = join(work, "other-kernel");
       await cp.save(dir);
-      const meta = JSON.parse(readFileSync(join(dir, "checkpoint.json"), "utf8"));
-      meta.kernel = "2.6.32-other";
-      const data = Buffer.from(JSON.stringify(meta));
-      writeFileSync(join(dir, "checkpoint.json"), data);
-      const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
-      for (const f of manifest.files) {
-        if (f.name === "checkpoint.json") Object.assign(f, { bytes: data.length, sha256: createHash("sha256").update(data).digest("hex") });
-      }
-      writeFileSync(join(dir, "manifest.json"), JSON.stringify(manifest));
+      editSavedCheckpoint(dir, (meta) => void (meta.kernel = "2.6.32-other"));
       result.kernel = await refused(await Checkpoint.load(dir));
       // Nothing of the image ran in any refusal: the file is as captured.
       result.untouched = readFileSync(countFile).length === countBytes;

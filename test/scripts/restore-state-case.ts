@@ -6,11 +6,11 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createHash } from "node:crypto";
 import { SKIPPED_IDS_MAX } from "../../src/checkpoint/restore-run.js";
 import { parseProcTimers } from "../../src/checkpoint/timers.js";
 import { Checkpoint, CheckpointError, Sandbox, type PolicyInput } from "../../src/index.js";
 import { until } from "../helpers/until.js";
+import { editSavedCheckpoint } from "../helpers/saved-checkpoint.js";
 
 const [scenario, fixture] = process.argv.slice(2);
 if (scenario === undefined || fixture === undefined) throw new Error("usage: restore-state-case.js SCENARIO STATE");
@@ -164,14 +164,10 @@ async function run(): Promise<unknown> {
           const edited = async (nsTid: number): Promise<unknown> => {
             const dir = join(work, `tids-edited-${nsTid}`);
             await cp.save(dir);
-            const meta = JSON.parse(readFileSync(join(dir, "checkpoint.json"), "utf8"));
-            const root = meta.processes.find((x: { pid: number }) => x.pid === cp.processes[0]!.pid);
-            root.threads.at(-1).nsTid = nsTid;
-            const data = Buffer.from(JSON.stringify(meta));
-            writeFileSync(join(dir, "checkpoint.json"), data);
-            const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
-            for (const m of manifest.files) if (m.name === "checkpoint.json") Object.assign(m, { bytes: data.length, sha256: createHash("sha256").update(data).digest("hex") });
-            writeFileSync(join(dir, "manifest.json"), JSON.stringify(manifest));
+            editSavedCheckpoint(dir, (meta) => {
+              const root = meta.processes.find((x: { pid: number }) => x.pid === cp.processes[0]!.pid);
+              root.threads.at(-1).nsTid = nsTid;
+            });
             const started = Date.now();
             try {
               const back = await Sandbox.restore(await Checkpoint.load(dir), { policy: { ...policy, procView: "kernel" } });
