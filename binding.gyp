@@ -20,7 +20,7 @@
     {
       "target_name": "sandlock-launcher",
       "type": "executable",
-      "sources": ["native/launcher/main.c", "native/launcher/steps.c", "native/launcher/tree.c", "native/launcher/teardown.c", "native/launcher/scope.c", "native/launcher/cpu.c", "native/launcher/ns.c", "native/launcher/init.c", "native/launcher/cow.c", "native/launcher/deny.c", "native/launcher/userns.c", "native/launcher/chroot.c", "native/launcher/vclock.c", "native/launcher/vdso.c", "native/launcher/restore.c", "native/launcher/nolibc.c"],
+      "sources": ["native/launcher/main.c", "native/launcher/steps.c", "native/launcher/tree.c", "native/launcher/teardown.c", "native/launcher/scope.c", "native/launcher/cpu.c", "native/launcher/ns.c", "native/launcher/init.c", "native/launcher/cow.c", "native/launcher/deny.c", "native/launcher/userns.c", "native/launcher/chroot.c", "native/launcher/vclock.c", "native/launcher/vdso.c", "native/launcher/restore.c", "native/launcher/standby.c", "native/launcher/nolibc.c"],
       "cflags": ["-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-fno-tree-loop-distribute-patterns", "-fno-asynchronous-unwind-tables", "-U_FORTIFY_SOURCE", "-fno-pie"],
       "cflags!": ["-fstack-protector-strong", "-D_FORTIFY_SOURCE=2"],
       "ldflags": ["-static", "-nostdlib", "-no-pie"],

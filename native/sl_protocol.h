@@ -75,7 +75,7 @@ struct sl_step_header {
 #define SL_SUB_MALFORMED 2 /* a payload the executor could not parse */
 
 /* Launcher file descriptors, as the launcher process receives them. */
-#define SL_FD_PLAN 3    /* memfd holding the plan */
+#define SL_FD_PLAN 3    /* memfd holding the plan; for a standby launcher, a socket (standby.c) */
 #define SL_FD_STATUS 4  /* launcher -> TypeScript: struct sl_msg records */
 #define SL_FD_CONTROL 5 /* TypeScript -> launcher: one command byte each */
 #define SL_FD_FIRST_FREE 6
@@ -110,6 +110,7 @@ struct sl_msg {
 #define SL_FATAL_SIGNALS 3
 #define SL_FATAL_FORK 4
 #define SL_FATAL_SUBREAPER 5
+#define SL_FATAL_STANDBY 6 /* a standby launcher was given a plan that needs work before its fork */
 
 /* Control commands, TypeScript -> launcher. */
 #define SL_CMD_STOP 'S' /* SIGSTOP every process of the sandbox, ack when all are stopped */

@@ -8,6 +8,7 @@ import { monotonicMs } from "./kernel/clock.js";
 import { signalName } from "./confine/errno.js";
 import { SIGKILL, forceAfterMs, signalNumber, type StopSignal } from "./confine/stop.js";
 import { LauncherProcess, type LauncherExit } from "./confine/launcher.js";
+import { setStandby } from "./confine/standby.js";
 import { resolveCommand } from "./confine/resolve.js";
 import { chrootHostPath } from "./plan/chroot.js";
 import { explainExec } from "./confine/exec-explain.js";
@@ -237,6 +238,19 @@ export class Sandbox {
       await sb.spawnWith(argv, spawnOpts, RUN_DEFAULTS, !spawnOpts.foreground, true, policy.with({ procView: kernel ? "kernel" : "supervised" }));
       return sb;
     });
+  }
+
+  /**
+   * Whether this process keeps one launcher waiting for its next kernel-view sandbox (on by
+   * default; `sandlock` commands other than `mcp` turn it off). Once a kernel-view sandbox
+   * has started, the next one's launcher is started ahead: it clones itself into the new
+   * namespaces and waits, so that a start finds that part done (docs/kernel-view.md,
+   * "Standby launcher"). It is one idle process of this user, ended with this process;
+   * `false` ends the waiting one.
+   */
+  static setStandby(enabled: boolean): void {
+    if (typeof enabled !== "boolean") throw new TypeError(`Sandbox.setStandby: expected true or false, got ${typeof enabled === "string" ? JSON.stringify(enabled) : String(enabled)}`);
+    setStandby(enabled);
   }
 
   /** Spawns, waits, and returns the result with stdout and stderr captured. */

@@ -72,6 +72,7 @@ long sl_cpu_ms(int32_t *pid);
 /* The kernel-native view (ns.c): the clone flags the plan asks for (0: none), the step
  * itself, and the id maps the launcher writes for a root caller. */
 unsigned long sl_ns_clone_flags(const struct sl_plan *plan);
+unsigned long sl_ns_view_flags(void);
 long sl_ns_view(const uint8_t *p, uint32_t len, int ack);
 void sl_ns_map_child(pid_t child, int ack_wr);
 /* The caller's own uid and gid mapped 1:1 in a new user namespace (ns.c, used by cow.c). */
@@ -109,6 +110,19 @@ int sl_chroot_namespace_made(const struct sl_plan *plan);
 long sl_chroot_enter(void);
 void sl_chroot_forked(void);
 long sl_chroot_root(void);
+
+/* A launcher started ahead of its sandbox (standby.c): sl_standby_is says whether this is
+ * one; sl_standby_fits whether a plan needs nothing the launcher does before its fork;
+ * the child waits in sl_standby_child for the plan's memfd and its stdio. */
+int sl_plan_load(int fd, struct sl_plan *plan, long *err);
+int sl_standby_is(void);
+int sl_standby_fits(const struct sl_plan *plan);
+long sl_fds_send(int sock, const int *fds, int n);
+long sl_fds_recv(int sock, int *fds, int n);
+__attribute__((noreturn)) void sl_standby_child(int handoff, struct sl_child_fds fds, pid_t launcher);
+#define AF_UNIX_ 1
+#define SOCK_SEQPACKET_ 5
+#define SOCK_CLOEXEC_ 02000000
 
 /* userns.c */
 long sl_userns(const uint8_t *p, uint32_t len);

@@ -66,49 +66,49 @@ __attribute__((noreturn)) static void fatal(int step, long err) {
   sl_exit_group(125);
 }
 
-static uint8_t *read_plan(size_t *len_out) {
+/* Reads and frames the plan held by the memfd `fd`. Returns 0, or the SL_FATAL_* code that
+ * names what failed, with the errno in *err. Checks the framing only; the meaning of each
+ * step is the plan author's business. */
+int sl_plan_load(int fd, struct sl_plan *plan, long *err) {
   struct sl_stat st;
-  long rc = SC2(NR_fstat, SL_FD_PLAN, &st);
-  if (rc < 0) fatal(SL_FATAL_PLAN_READ, rc);
-  if (st.size < (long)sizeof(struct sl_plan_header) || st.size > (long)SL_PLAN_MAX_BYTES) {
-    fatal(SL_FATAL_PLAN_READ, -EMSGSIZE);
-  }
+  long rc = SC2(NR_fstat, fd, &st);
+  *err = rc;
+  if (rc < 0) return SL_FATAL_PLAN_READ;
+  *err = -EMSGSIZE;
+  if (st.size < (long)sizeof(struct sl_plan_header) || st.size > (long)SL_PLAN_MAX_BYTES) return SL_FATAL_PLAN_READ;
   size_t len = (size_t)st.size;
   uint8_t *buf = sl_alloc(len); /* page-aligned, so every 8-byte aligned payload is too */
-  if (buf == NULL) fatal(SL_FATAL_PLAN_READ, -ENOMEM);
+  *err = -ENOMEM;
+  if (buf == NULL) return SL_FATAL_PLAN_READ;
   size_t got = 0;
   while (got < len) {
-    long n = SL_RETRY(SC4(NR_pread64, SL_FD_PLAN, buf + got, len - got, got));
-    if (n < 0) fatal(SL_FATAL_PLAN_READ, n);
-    if (n == 0) fatal(SL_FATAL_PLAN_READ, -EMSGSIZE);
+    long n = SL_RETRY(SC4(NR_pread64, fd, buf + got, len - got, got));
+    *err = n < 0 ? n : -EMSGSIZE;
+    if (n <= 0) return SL_FATAL_PLAN_READ;
     got += (size_t)n;
   }
-  *len_out = len;
-  return buf;
-}
-
-/* Checks the framing only; the meaning of each step is the plan author's business. */
-static int parse_plan(const uint8_t *buf, size_t len, struct sl_plan *plan) {
+  *err = -EINVAL;
   struct sl_plan_header h;
   memcpy(&h, buf, sizeof h);
-  if (h.magic != SL_PLAN_MAGIC || h.version != SL_PLAN_VERSION || h.total_len != len) return -1;
-  if (h.nsteps == 0 || h.nsteps > 1u << 20) return -1;
+  if (h.magic != SL_PLAN_MAGIC || h.version != SL_PLAN_VERSION || h.total_len != len) return SL_FATAL_PLAN_FORMAT;
+  if (h.nsteps == 0 || h.nsteps > 1u << 20) return SL_FATAL_PLAN_FORMAT;
   plan->steps = sl_alloc((size_t)h.nsteps * sizeof *plan->steps);
-  if (plan->steps == NULL) return -1;
+  if (plan->steps == NULL) return SL_FATAL_PLAN_FORMAT;
   size_t off = sizeof h;
   for (uint32_t i = 0; i < h.nsteps; i++) {
     struct sl_step_header sh;
-    if (len - off < sizeof sh) return -1;
+    if (len - off < sizeof sh) return SL_FATAL_PLAN_FORMAT;
     memcpy(&sh, buf + off, sizeof sh);
     off += sizeof sh;
-    if (sh.op == 0 || sh.op > SL_STEP_MAX || sh.len > len - off) return -1;
+    if (sh.op == 0 || sh.op > SL_STEP_MAX || sh.len > len - off) return SL_FATAL_PLAN_FORMAT;
     plan->steps[i] = (struct sl_step){sh.op, sh.len, buf + off};
     size_t padded = ((size_t)sh.len + 7) & ~(size_t)7;
-    if (padded > len - off) return -1;
+    if (padded > len - off) return SL_FATAL_PLAN_FORMAT;
     off += padded;
   }
-  if (off != len) return -1;
+  if (off != len) return SL_FATAL_PLAN_FORMAT;
   plan->nsteps = h.nsteps;
+  *err = 0;
   return 0;
 }
 
@@ -356,15 +356,68 @@ static void handle_command(char cmd, pid_t root, int *root_status, int *root_rea
   send_msg(SL_MSG_ACK, cmd, count < 0 ? 0 : count, count < 0 ? -count : 0);
 }
 
+/* Kills the standby's child (blocked waiting for its plan, or gone) and exits: nobody took
+ * this launcher over, or it could not be. */
+__attribute__((noreturn)) static void standby_abandon(pid_t child, int step, long err) {
+  SC2(NR_kill, child, SIGKILL);
+  SL_RETRY(SC4(NR_wait4, child, NULL, WALL, 0));
+  if (step != 0) fatal(step, err);
+  sl_exit_group(0);
+}
+
+/* A standby launcher's wait (standby.c): its child is in its namespaces, its id maps
+ * written. A sandbox takes it over by sending the plan's memfd and the command's stdin,
+ * stdout and stderr on SL_FD_PLAN; the plan is checked, and the four are passed on to the
+ * child, which applies the plan as any command's process does. EOF on the control pipe (the
+ * Node process is gone or dropped it), on the socket, a SIGTERM or SIGHUP, or the child's
+ * death end it. */
+static void standby_wait(pid_t child, int handoff, int sfd, struct sl_plan *plan) {
+  for (;;) {
+    struct sl_pollfd pfd[3] = {{SL_FD_PLAN, POLLIN, 0}, {SL_FD_CONTROL, POLLIN, 0}, {sfd, POLLIN, 0}};
+    long rc = SC5(NR_ppoll, pfd, 3, NULL, NULL, 8);
+    if (rc == -EINTR) continue;
+    if (rc < 0) standby_abandon(child, 0, 0);
+    /* First: a command may follow the take-over at once, for the main loop to read. */
+    if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) break;
+    if (pfd[2].revents & POLLIN) {
+      struct sl_signalfd_siginfo si;
+      if (SC3(NR_read, sfd, &si, sizeof si) == (long)sizeof si && si.signo != SIGCHLD) standby_abandon(child, 0, 0);
+      if (SC4(NR_wait4, child, NULL, WALL | WNOHANG, 0) != 0) sl_exit_group(0);
+    }
+    if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      char cmd;
+      long n = SC3(NR_read, SL_FD_CONTROL, &cmd, 1);
+      if (n != -EINTR && n != -EAGAIN_) standby_abandon(child, 0, 0); /* nothing is sent before the take-over */
+    }
+  }
+  int got[4];
+  long rc = sl_fds_recv(SL_FD_PLAN, got, 4);
+  if (rc < 0) standby_abandon(child, 0, 0);
+  SC1(NR_close, SL_FD_PLAN);
+  long err = 0;
+  int failed = sl_plan_load(got[0], plan, &err);
+  if (failed) standby_abandon(child, failed, err);
+  if (!sl_standby_fits(plan)) standby_abandon(child, SL_FATAL_STANDBY, -EINVAL);
+  rc = sl_fds_send(handoff, got, 4);
+  if (rc < 0) standby_abandon(child, SL_FATAL_FORK, rc);
+  for (int i = 0; i < 4; i++) SC1(NR_close, got[i]);
+  SC1(NR_close, handoff);
+}
+
 int main(void) {
   /* The launcher's own descriptors must never reach the command. */
   for (int fd = SL_FD_PLAN; fd < SL_FD_FIRST_FREE; fd++) SC3(NR_fcntl, fd, F_SETFD, FD_CLOEXEC);
 
-  size_t len = 0;
-  uint8_t *buf = read_plan(&len);
-  SC1(NR_close, SL_FD_PLAN);
+  /* A standby launcher (standby.c) gets a socket where the plan's memfd would be, and the
+   * plan only once a sandbox takes it over. */
+  int standby = sl_standby_is();
   struct sl_plan plan = {0};
-  if (parse_plan(buf, len, &plan) < 0) fatal(SL_FATAL_PLAN_FORMAT, -EINVAL);
+  if (!standby) {
+    long err = 0;
+    int failed = sl_plan_load(SL_FD_PLAN, &plan, &err);
+    if (failed) fatal(failed, err);
+    SC1(NR_close, SL_FD_PLAN);
+  }
 
   long rc = SC5(NR_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   if (rc < 0) fatal(SL_FATAL_SUBREAPER, rc);
@@ -423,20 +476,28 @@ int main(void) {
 
   /* Before the fork, so that the command's process and everything it starts inherit them. */
   sl_tree_init();
-  if (sl_scope_self(&plan)) launcher_flags |= SL_LAUNCHER_SCOPED;
+  /* Standby: only the kernel-native view, whose launcher enters no scope (scope.c) but sets
+   * no_new_privs as sl_scope_self does; the plan must then need nothing more before the
+   * fork (sl_standby_fits). */
+  if (standby) {
+    SC2(NR_prctl, PR_SET_NO_NEW_PRIVS, 1);
+  } else if (sl_scope_self(&plan)) {
+    launcher_flags |= SL_LAUNCHER_SCOPED;
+  }
   for (uint32_t i = 0; i < plan.nsteps; i++) {
     if (plan.steps[i].op == SL_STEP_CPU_COUNTER && sl_cpu_counter_open()) launcher_flags |= SL_LAUNCHER_CPU_COUNTER;
-    if (plan.steps[i].op == SL_STEP_TRACE) vclock_step = &plan.steps[i];
   }
 
   pid_t self = (pid_t)SC0(NR_getpid);
-  int report[2], ack[2];
+  int report[2], ack[2], handoff[2] = {-1, -1};
   rc = SC2(NR_pipe2, report, O_CLOEXEC);
   if (rc == 0) rc = SC2(NR_pipe2, ack, O_CLOEXEC);
+  if (rc == 0 && standby) rc = SC4(NR_socketpair, AF_UNIX_, SOCK_SEQPACKET_ | SOCK_CLOEXEC_, 0, handoff);
   if (rc < 0) fatal(SL_FATAL_FORK, rc);
   int root_pidfd = -1;
   /* fork; with the kernel-native view (ns.c), into new namespaces */
-  long root = SC5(NR_clone, SIGCHLD | CLONE_PIDFD | sl_ns_clone_flags(&plan), 0, &root_pidfd, 0, 0);
+  unsigned long ns_flags = standby ? sl_ns_view_flags() : sl_ns_clone_flags(&plan);
+  long root = SC5(NR_clone, SIGCHLD | CLONE_PIDFD | ns_flags, 0, &root_pidfd, 0, 0);
   if (root < 0) fatal(SL_FATAL_FORK, root);
   if (root == 0) {
     SC1(NR_close, report[0]);
@@ -445,14 +506,27 @@ int main(void) {
     if (sl_cow_stage_fd >= 0) SC1(NR_close, sl_cow_stage_fd);
     SC1(NR_close, SL_FD_STATUS);
     SC1(NR_close, SL_FD_CONTROL);
-    sl_child_run(&plan, (struct sl_child_fds){.report = report[1], .ack = ack[0]}, self, (launcher_flags & SL_LAUNCHER_SCOPED) != 0);
+    struct sl_child_fds fds = {.report = report[1], .ack = ack[0]};
+    if (standby) {
+      SC1(NR_close, SL_FD_PLAN);
+      SC1(NR_close, handoff[0]);
+      sl_standby_child(handoff[1], fds, self);
+    }
+    sl_child_run(&plan, fds, self, (launcher_flags & SL_LAUNCHER_SCOPED) != 0);
   }
   SC1(NR_close, report[1]);
   SC1(NR_close, ack[0]);
   sl_chroot_forked();
   /* The kernel-native view: the child waits in its NS_VIEW step for these id maps. */
-  ns_root = sl_ns_clone_flags(&plan) != 0;
+  ns_root = ns_flags != 0;
   if (ns_root) sl_ns_map_child((pid_t)root, ack[1]);
+  if (standby) {
+    SC1(NR_close, handoff[1]);
+    standby_wait((pid_t)root, handoff[0], (int)sfd, &plan);
+  }
+  for (uint32_t i = 0; i < plan.nsteps; i++) {
+    if (plan.steps[i].op == SL_STEP_TRACE) vclock_step = &plan.steps[i];
+  }
   if (await_exec(report[0], ack[1], root_pidfd, (pid_t)root) < 0) launcher_exit(0);
 
   int root_status = 0, root_reaped = 0;

@@ -55,6 +55,10 @@ typedef int pid_t;
 #define NR_signalfd4 289
 #define NR_pipe2 293
 #define NR_pidfd_getfd 438
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+#define NR_socketpair 53
+#define NR_dup3 292
 #define NR_pidfd_open 434
 #define NR_perf_event_open 298
 #define NR_prlimit64 302
@@ -131,6 +135,8 @@ struct sl_open_how {
 #define ENFILE 23
 #define EMFILE 24
 #define EMSGSIZE 90
+#define EBADMSG 74
+#define ECONNRESET 104
 
 struct sl_sigaction {
   unsigned long handler;
@@ -150,12 +156,16 @@ struct sl_timespec {
   long nsec;
 };
 
-/* struct stat of x86_64: only st_size (offset 48) is read. */
+/* struct stat of x86_64: only st_mode (offset 24) and st_size (offset 48) are read. */
 struct sl_stat {
-  unsigned char pad0[48];
+  unsigned char pad0[24];
+  uint32_t mode;
+  unsigned char pad_mode[20];
   long size;
   unsigned char pad1[144 - 56];
 };
+#define SL_S_IFMT 0170000
+#define SL_S_IFSOCK 0140000
 
 struct sl_signalfd_siginfo {
   uint32_t signo;

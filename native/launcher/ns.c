@@ -42,6 +42,8 @@
 /* Payload of SL_STEP_NS_VIEW: u32 reserved, u32 outer uid, u32 outer gid, u32 pad, the
  * staging directory\0, then operations, each "<op char>\0" and its strings, then "\0". */
 
+unsigned long sl_ns_view_flags(void) { return SL_NS_CLONE_FLAGS; }
+
 unsigned long sl_ns_clone_flags(const struct sl_plan *plan) {
   for (uint32_t i = 0; i < plan->nsteps; i++) {
     if (plan->steps[i].op == SL_STEP_NS_VIEW) return SL_NS_CLONE_FLAGS;

@@ -4,6 +4,7 @@
 import { closest } from "../policy/suggest.js";
 import { EXIT_USAGE, UsageError } from "./usage-error.js";
 import type { BundleInfo } from "./program-cache.js";
+import { setStandby } from "../confine/standby.js";
 
 // For bin/sandlock.cjs: it writes the V8 code cache only after a run that started a sandbox.
 export { sandboxStarted } from "./start-state.js";
@@ -23,6 +24,9 @@ const MAIN_HINT = `see "sandlock --help"`;
 
 async function dispatch(argv: readonly string[], bundle: BundleInfo | undefined): Promise<number> {
   const [first, ...rest] = argv;
+  // One sandbox per process: a launcher waiting for a next one would only cost a process
+  // (standby.ts). The MCP server starts many and keeps its standby.
+  if (first !== "mcp") setStandby(false);
   switch (first) {
     case "run":
       return (await import("./run.js")).runCommand(rest, bundle);

@@ -8,6 +8,7 @@ import type { PlanStep } from "../plan/plan.js";
 import { errnoName } from "./errno.js";
 import type { ExecExplanation } from "./exec-explain.js";
 import { launcherPath, native } from "./native.js";
+import { drop as dropStandby, fitsStandby, prepareStandby, takeStandby } from "./standby.js";
 
 export interface LauncherExit {
   /** Exit code of the root process, or null when it was killed by a signal. */
@@ -89,22 +90,18 @@ export class LauncherProcess {
     this.started.catch(() => undefined);
 
     const planFd = n.memfd(blob);
-    const [statusR, statusW] = n.pipe();
-    const [controlR, controlW] = n.pipe();
-    let pid: number, pidfd: number;
+    let launched: Launched;
     try {
-      const layout = [stdio[0], stdio[1], stdio[2], planFd, statusW, controlR];
-      if (layout.length !== LauncherFd.FIRST_FREE) throw new Error("launcher fd layout mismatch");
-      [pid, pidfd] = n.spawnLauncher(launcherPath(), layout);
-    } catch (e) {
-      for (const fd of [statusR, controlW]) closeSync(fd);
-      throw new SupervisorError(`cannot start the sandbox launcher ${launcherPath()}: ${(e as Error).message}`, { cause: e });
+      launched = adoptStandby(steps, planFd, stdio) ?? spawnFresh(planFd, stdio);
     } finally {
-      for (const fd of [planFd, statusW, controlR]) closeSync(fd);
+      closeSync(planFd);
     }
+    const { pid, pidfd, statusR, controlW } = launched;
     this.pid = pid;
     this.pidfd = pidfd;
     this.controlFd = controlW;
+    // The next kernel-view start may find a launcher waiting (standby.ts).
+    if (fitsStandby(steps)) this.started.then(prepareStandby, () => undefined);
     // Status messages are read straight off the pipe from an event-loop poll handle: no
     // stream machinery (which also keeps node:net out of a CLI run's start-up).
     const statusEnded = new Promise<void>((resolve) => {
@@ -354,6 +351,48 @@ export class LauncherProcess {
   }
 }
 
+/** A started launcher's pid, pidfd and our ends of its status and control pipes. */
+interface Launched {
+  pid: number;
+  pidfd: number;
+  statusR: number;
+  controlW: number;
+}
+
+function spawnFresh(planFd: number, stdio: readonly [number, number, number]): Launched {
+  const n = native();
+  const [statusR, statusW] = n.pipe();
+  const [controlR, controlW] = n.pipe();
+  try {
+    const layout = [stdio[0], stdio[1], stdio[2], planFd, statusW, controlR];
+    if (layout.length !== LauncherFd.FIRST_FREE) throw new Error("launcher fd layout mismatch");
+    const [pid, pidfd] = n.spawnLauncher(launcherPath(), layout);
+    return { pid, pidfd, statusR, controlW };
+  } catch (e) {
+    for (const fd of [statusR, controlW]) closeSync(fd);
+    throw new SupervisorError(`cannot start the sandbox launcher ${launcherPath()}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    for (const fd of [statusW, controlR]) closeSync(fd);
+  }
+}
+
+const TAKE_OVER = Buffer.from("P");
+
+/** Hands the plan and stdio to the waiting standby launcher, when there is one that fits
+ * (standby.ts); undefined when the caller must start its own. */
+function adoptStandby(steps: readonly PlanStep[], planFd: number, stdio: readonly [number, number, number]): Launched | undefined {
+  const s = takeStandby(steps);
+  if (s === undefined) return undefined;
+  // One byte carrying the four (the launcher's standby_wait takes exactly these).
+  if (native().sendFds(s.sock, TAKE_OVER, [planFd, stdio[0], stdio[1], stdio[2]]) < 0) {
+    // Gone since it was started (EPIPE): reaped, and a launcher of our own started instead.
+    dropStandby(s);
+    return undefined;
+  }
+  closeSync(s.sock);
+  return { pid: s.pid, pidfd: s.pidfd, statusR: s.statusR, controlW: s.controlW };
+}
+
 function fatalName(step: number): string {
   const names: Record<number, string> = {
     [Fatal.PLAN_READ]: "reading the plan",
@@ -361,6 +400,7 @@ function fatalName(step: number): string {
     [Fatal.SIGNALS]: "signal setup",
     [Fatal.FORK]: "fork",
     [Fatal.SUBREAPER]: "prctl(PR_SET_CHILD_SUBREAPER)",
+    [Fatal.STANDBY]: "a standby launcher given a plan that needs work before its fork",
   };
   return names[step] ?? `step ${step}`;
 }

@@ -61,7 +61,7 @@ export const MSG_BYTES = 16;
 /** What the launcher has in force, reported with STARTED. */
 export const LauncherFlag = { SCOPED: 1, CPU_COUNTER: 2, INIT: 4 } as const;
 
-export const Fatal = { PLAN_READ: 1, PLAN_FORMAT: 2, SIGNALS: 3, FORK: 4, SUBREAPER: 5 } as const;
+export const Fatal = { PLAN_READ: 1, PLAN_FORMAT: 2, SIGNALS: 3, FORK: 4, SUBREAPER: 5, STANDBY: 6 } as const;
 
 export const Cmd = { STOP: "S", CONT: "C", KILL: "K", COUNT: "N", LISTENER_TAKEN: "L", STAGE_TAKEN: "D", CPU: "T", SIGNAL: "G", EXEC: "E" } as const;
 

@@ -1,0 +1,140 @@
+// A launcher started ahead of the next kernel-view sandbox (native/launcher/standby.c).
+//
+// Most of a kernel-view start does not depend on the policy: the launcher's exec, the clone
+// into six new namespaces (the network namespace alone about 0.35 ms on these VMs) and the
+// id maps. Once a kernel-view sandbox of this process has started, one more launcher is
+// started in standby: it does all of that and waits, its child blocked in the new
+// namespaces. The next kernel-view start that fits takes it over by sending the plan's
+// memfd and the command's stdio on a socket; from then on it is that sandbox's launcher,
+// exactly as if it had been started with the plan. A start that finds none (the first, or
+// two at once) starts its own launcher as before.
+//
+// At most one standby exists per Node process. It holds no event-loop handle (it never
+// keeps the process alive) and it ends with the process: EOF on its control pipe ends it
+// and kills its child. It is dropped, and a fresh launcher started, when this process's
+// credentials, capabilities, umask, working directory or nice value changed since it was
+// started (the launcher inherits them at its start). Only the main thread makes one.
+// `Sandbox.setStandby(false)` turns it off; the CLI, which starts one sandbox per process,
+// turns it off for every command but `mcp`.
+
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { getPriority } from "node:os";
+import { isMainThread } from "node:worker_threads";
+import { Step } from "../plan/protocol.js";
+import type { PlanStep } from "../plan/plan.js";
+import { launcherPath, native } from "./native.js";
+
+/** A launcher waiting in standby: what LauncherProcess needs to adopt it. */
+export interface Standby {
+  readonly pid: number;
+  readonly pidfd: number;
+  /** Ours of the socket pair: the take-over sends the plan's memfd and stdio on it. */
+  readonly sock: number;
+  readonly statusR: number;
+  readonly controlW: number;
+  /** What the launcher inherited from this process (identity()). */
+  readonly identity: string;
+}
+
+let enabled = true;
+let waiting: Standby | undefined;
+let preparing = false;
+
+/** Turns standby launchers on or off for this process (on by default); off drops the
+ * waiting one. */
+export function setStandby(on: boolean): void {
+  enabled = on;
+  if (!on && waiting !== undefined) {
+    drop(waiting);
+    waiting = undefined;
+  }
+}
+
+/** The steps a launcher runs itself before its fork, or that make it a restore: a plan
+ * holding one never uses a standby (standby.c's sl_standby_fits says the same). */
+const BEFORE_FORK: ReadonlySet<number> = new Set([Step.COW, Step.DENY, Step.CHROOT, Step.USERNS, Step.CPU_COUNTER, Step.RESTORE]);
+
+/** Whether a plan can be applied by a standby launcher: the kernel view, nothing done by
+ * the launcher before its fork. */
+export function fitsStandby(steps: readonly PlanStep[]): boolean {
+  let view = false;
+  for (const s of steps) {
+    if (BEFORE_FORK.has(s.op)) return false;
+    if (s.op === Step.NS_VIEW) view = true;
+  }
+  return view;
+}
+
+/** What a launcher inherits from this process at its start and the plan does not set:
+ * the ids, groups, capabilities, no_new_privs and umask (one read of /proc/self/status),
+ * the working directory and the nice value. */
+function identity(): string {
+  const status = readFileSync("/proc/self/status", "latin1");
+  const keep = status.split("\n").filter((l) => /^(Umask|Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):/.test(l));
+  return `${keep.join("|")}|${process.cwd()}|${getPriority()}`;
+}
+
+/** Takes the waiting standby for a plan that fits, or returns undefined (the caller starts
+ * a launcher of its own). One whose inheritance no longer matches this process is dropped. */
+export function takeStandby(steps: readonly PlanStep[]): Standby | undefined {
+  const s = waiting;
+  if (s === undefined || !fitsStandby(steps)) return undefined;
+  waiting = undefined;
+  if (s.identity !== identity()) {
+    drop(s);
+    return undefined;
+  }
+  return s;
+}
+
+/** Starts a standby if none waits, after the current event-loop turn (the start that asks
+ * for it is not delayed by it). A failure to start one is not an error: the next start
+ * starts its own launcher. */
+export function prepareStandby(): void {
+  // Only the main thread: a worker's descriptors outlive the worker, and so would its
+  // standby, until the process ends.
+  if (!enabled || waiting !== undefined || preparing || !isMainThread) return;
+  preparing = true;
+  setImmediate(() => {
+    preparing = false;
+    if (!enabled || waiting !== undefined) return;
+    waiting = start();
+  });
+}
+
+function start(): Standby | undefined {
+  const n = native();
+  const opened: number[] = [];
+  const close = (fds: number[]): void => {
+    for (const fd of fds) closeSync(fd);
+  };
+  try {
+    const [sock, theirs] = n.seqpacketPair();
+    opened.push(sock, theirs);
+    const [statusR, statusW] = n.pipe();
+    opened.push(statusR, statusW);
+    const [controlR, controlW] = n.pipe();
+    opened.push(controlR, controlW);
+    const devNull = openSync("/dev/null", "r+");
+    opened.push(devNull);
+    const id = identity();
+    const [pid, pidfd] = n.spawnLauncher(launcherPath(), [devNull, devNull, devNull, theirs, statusW, controlR]);
+    close([theirs, statusW, controlR, devNull]);
+    return { pid, pidfd, sock, statusR, controlW, identity: id };
+  } catch {
+    close(opened);
+    return undefined;
+  }
+}
+
+/** Ends a standby: EOF on its control pipe and socket makes it kill its child and exit;
+ * it is reaped through its pidfd (a handle that keeps the loop alive only until then). */
+export function drop(s: Standby): void {
+  const n = native();
+  for (const fd of [s.sock, s.controlW, s.statusR]) closeSync(fd);
+  const handle: object = n.pollFd(s.pidfd, () => {
+    if (n.waitPidfd(s.pidfd) === null) return;
+    n.pollClose(handle);
+    closeSync(s.pidfd);
+  });
+}

@@ -1,0 +1,89 @@
+// The standby launcher (src/confine/standby.ts, native/launcher/standby.c): a kernel-view
+// start that takes over a launcher started ahead is confined exactly as a fresh one, gets
+// its own stdio, and a standby never outlives its Node process, its own death or a change
+// of what it inherited. As root and as the test user.
+
+import assert from "node:assert/strict";
+import { scriptCase } from "../helpers/harness.js";
+
+const SCRIPT = "dist/test/scripts/standby-case.js";
+
+scriptCase("standby: the next kernel-view start takes the waiting launcher over and is confined as a fresh start", SCRIPT, ["${PROBE}", "adopt"], (out) => {
+  assert.ok(out.waiting > 0, "a launcher waits after the first kernel-view start");
+  assert.equal(out.adopted.launcher, out.waiting, "the second start's launcher is the one that waited");
+  assert.notEqual(out.first.launcher, out.waiting);
+  assert.notEqual(out.cold.launcher, out.waiting, "with standbys off, a launcher of its own");
+  for (const r of [out.first, out.adopted, out.cold]) {
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /secret: No such file or directory/, "a host file outside the grants does not exist");
+    assert.match(r.out, /^pid 2$/m, "the command is pid 2 of its own pid namespace");
+    assert.match(r.out, /^Seccomp:\s+2$/m);
+    assert.match(r.out, /^NoNewPrivs:\s+1$/m);
+    assert.match(r.out, /^CapEff:\s+0+$/m);
+    assert.match(r.out, /stdin: through the standby/, "stdin reaches the command");
+  }
+  assert.equal(out.adopted.out, out.first.out, "the taken-over start sees exactly what a fresh one sees");
+  assert.equal(out.cold.out, out.first.out);
+  assert.equal(out.afterOff, "gone", "setStandby(false) ends the waiting launcher, reaped");
+  assert.equal(out.standbyLeft, 0, "and none is made while off");
+});
+
+scriptCase("standby: a change of working directory or umask since it started drops it for a fresh launcher", SCRIPT, ["${PROBE}", "identity"], (out) => {
+  assert.ok(out.waiting > 0);
+  assert.notEqual(out.launcher, out.waiting, "after chdir the waiting launcher is not used");
+  assert.equal(out.code, 0);
+  assert.equal(out.old, "gone", "the dropped launcher is ended and reaped, not left a zombie");
+  assert.ok(out.next > 0);
+  assert.notEqual(out.launcher2, out.next, "after umask the waiting launcher is not used");
+  assert.equal(out.code2, 0);
+});
+
+scriptCase("standby: it ends with its Node process, by exit or by SIGKILL, and its child with it", SCRIPT, ["${PROBE}", "exit"], (out) => {
+  for (const how of ["normal", "SIGKILL"]) {
+    const r = out[how];
+    assert.ok(r.standby > 0 && r.standbyChild > 0, `${how}: a standby with its child in the namespaces: ${JSON.stringify(r)}`);
+    assert.equal(r.standbyAfter, "gone", `${how}: the standby launcher`);
+    assert.equal(r.childAfter, "gone", `${how}: its child`);
+  }
+});
+
+scriptCase("standby: killed from outside, its child dies with it and the next start starts its own launcher", SCRIPT, ["${PROBE}", "killed"], (out) => {
+  assert.ok(out.waiting > 0);
+  assert.equal(out.childAfter, "gone", "the standby's child (PR_SET_PDEATHSIG)");
+  assert.notEqual(out.launcher, out.waiting);
+  assert.equal(out.code, 0, out.out);
+  assert.match(out.out, /stdin: through the standby/);
+  assert.equal(out.standbyAfter, "gone", "the killed standby is reaped");
+});
+
+scriptCase("standby: a plan whose launcher works before its fork (maxCpu) starts its own and leaves the standby waiting", SCRIPT, ["${PROBE}", "nofit"], (out) => {
+  assert.ok(out.waiting > 0);
+  assert.notEqual(out.cpuLauncher, out.waiting);
+  assert.equal(out.cpuCode, 0);
+  assert.equal(out.still, "alive");
+  assert.equal(out.launcher, out.waiting, "the next fitting start takes it");
+  assert.equal(out.code, 0);
+});
+
+scriptCase("standby: Sandbox.setStandby(false) keeps none; a value other than a boolean is refused by name", SCRIPT, ["${PROBE}", "off"], (out) => {
+  assert.equal(out.launchers, 0);
+  assert.equal(out.bad, 'TypeError: Sandbox.setStandby: expected true or false, got "yes"');
+});
+
+scriptCase("standby: twelve starts at once, one standby: each confined, each with its own stdin", SCRIPT, ["${PROBE}", "concurrent"], (out) => {
+  assert.ok(out.waiting > 0);
+  const took = out.runs.filter((r: { launcher: number }) => r.launcher === out.waiting);
+  assert.equal(took.length, 1, "exactly one start takes the standby over");
+  assert.equal(new Set(out.runs.map((r: { launcher: number }) => r.launcher)).size, 12, "twelve launchers");
+  out.runs.forEach((r: { out: string; code: number }, i: number) => {
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, new RegExp(`^n${i} 2\\n`), `run ${i} read its own stdin, as pid 2`);
+    assert.match(r.out, /secret: No such file or directory/);
+  });
+});
+
+scriptCase("standby: the launcher refuses a plan that needs work before its fork, before any step runs", SCRIPT, ["${PROBE}", "check"], (out) => {
+  assert.ok(out.waiting > 0);
+  assert.equal(out.launcher, out.waiting, "the forged plan went to the standby");
+  assert.equal(out.error, "sandbox launcher failed (a standby launcher given a plan that needs work before its fork): EINVAL");
+});

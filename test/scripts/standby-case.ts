@@ -1,0 +1,239 @@
+// The standby launcher (src/confine/standby.ts, native/launcher/standby.c), run as root or
+// as the test user. Prints one JSON line.
+// Usage: standby-case.js PROBE adopt|identity|exit|killed|nofit|off|concurrent|check
+
+import { spawn } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Sandbox } from "../../src/index.js";
+import { LauncherProcess } from "../../src/confine/launcher.js";
+import { native } from "../../src/confine/native.js";
+import { probeHost } from "../../src/kernel/probe.js";
+import { cachedFeatures, planFor } from "../../src/plan/cache.js";
+import { Step } from "../../src/plan/protocol.js";
+import { Policy } from "../../src/policy/policy.js";
+import { SYSTEM_RO } from "../helpers/system.js";
+
+const [probe, mode] = process.argv.slice(2) as [string, string];
+
+const base = mkdtempSync("/tmp/sandlock-standby-");
+chmodSync(base, 0o755);
+const secret = join(base, "secret");
+writeFileSync(secret, "secret\n", { mode: 0o644 });
+const policy = { fsReadable: [probe, "/proc", ...SYSTEM_RO], procView: "kernel" as const };
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** This process's children, with their command names. */
+function children(pid = process.pid): { pid: number; comm: string }[] {
+  let text = "";
+  try {
+    text = readFileSync(`/proc/${pid}/task/${pid}/children`, "latin1");
+  } catch {
+    return [];
+  }
+  return text
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((p) => {
+      let comm = "?";
+      try {
+        comm = readFileSync(`/proc/${p}/comm`, "latin1").trim();
+      } catch {
+        /* gone */
+      }
+      return { pid: Number(p), comm };
+    });
+}
+
+/** Waits (at most 5 s) for a launcher child of this process that no sandbox runs in: the standby. */
+async function standbyPid(busy: readonly number[] = []): Promise<number | undefined> {
+  for (let i = 0; i < 500; i++) {
+    const l = children().find((c) => c.comm === "sandlock-launch" && !busy.includes(c.pid));
+    if (l !== undefined) return l.pid;
+    await sleep(10);
+  }
+  return undefined;
+}
+
+/** Whether process `pid` is gone (or a zombie nobody reaped: reported as "zombie"). */
+function state(pid: number): string {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return s.slice(s.lastIndexOf(")") + 2).split(" ")[0] === "Z" ? "zombie" : "alive";
+  } catch {
+    return "gone";
+  }
+}
+
+async function gone(pid: number, ms = 5000): Promise<string> {
+  for (let t = 0; t < ms; t += 10) {
+    if (state(pid) === "gone") return "gone";
+    await sleep(10);
+  }
+  return state(pid);
+}
+
+/** The launcher of a running kernel-view sandbox: the command's parent is the init, whose
+ * parent is the launcher. */
+function launcherOf(sb: Sandbox): number {
+  const ppid = (p: number): number => Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, "latin1"))![1]);
+  return ppid(ppid(sb.pid!));
+}
+
+/** What the confinement looks like from inside, for comparing a standby start with a
+ * fresh one: ids, capabilities, filter, namespaces' view, a host file outside the grants,
+ * a write outside them, stdin passed through. */
+const BATTERY = [
+  "/bin/sh",
+  "-c",
+  `cat /proc/self/uid_map /proc/self/gid_map; grep -E '^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp|Seccomp_filters|NStgid)' /proc/self/status; cat ${secret} 2>&1; echo x 2>&1 > /etc/standby-x; ls /; hostname; cat /proc/self/mountinfo | wc -l; ls /proc | grep -c '^[0-9]'; echo "pid $$"; read line; echo "stdin: $line"`,
+];
+
+async function battery(): Promise<{ launcher: number; out: string; code: number | null }> {
+  const sb = new Sandbox(policy);
+  await sb.spawn(BATTERY, { stdin: "pipe" });
+  const launcher = launcherOf(sb);
+  sb.stdin!.end("through the standby\n");
+  const r = await sb.wait();
+  return { launcher, out: r.stdoutText + r.stderrText, code: r.exitCode };
+}
+
+async function run(): Promise<Record<string, unknown>> {
+  switch (mode) {
+    case "adopt": {
+      // Cold first (no standby yet), then the standby is taken over; then the same battery
+      // with standbys off: the two starts must look the same from inside.
+      const first = await battery();
+      const waiting = await standbyPid();
+      const adopted = await battery();
+      Sandbox.setStandby(false);
+      const afterOff = await gone(waiting ?? 0, 2000);
+      const cold = await battery();
+      return { first, waiting, adopted, cold, afterOff, standbyLeft: children().filter((c) => c.comm === "sandlock-launch").length };
+    }
+    case "identity": {
+      // The launcher inherits the working directory (and ids, umask...): a change drops it.
+      await Sandbox.run(policy, ["/bin/true"]);
+      const waiting = await standbyPid();
+      const other = join(base, "elsewhere");
+      mkdirSync(other);
+      process.chdir(other);
+      const r = await battery();
+      const old = await gone(waiting ?? 0, 3000);
+      const next = await standbyPid();
+      process.umask(0o077);
+      const r2 = await battery();
+      return { waiting, launcher: r.launcher, code: r.code, old, next, launcher2: r2.launcher, code2: r2.code };
+    }
+    case "exit": {
+      // A Node process with a standby ends, normally or by SIGKILL: the standby and its
+      // child go with it.
+      const out: Record<string, unknown> = {};
+      for (const how of ["normal", "SIGKILL"]) {
+        const child = spawn(process.execPath, [process.argv[1]!, probe, "holder"], { stdio: ["ignore", "pipe", "inherit"] });
+        let text = "";
+        child.stdout.on("data", (d: Buffer) => (text += d.toString()));
+        for (let i = 0; i < 500 && !text.includes("\n"); i++) await sleep(10);
+        const held = JSON.parse(text.split("\n")[0]!) as { standby: number; standbyChild: number };
+        // SIGTERM: the holder's handler exits normally (process.exit).
+        child.kill(how === "SIGKILL" ? "SIGKILL" : "SIGTERM");
+        await new Promise((r) => child.on("exit", r));
+        out[how] = { ...held, standbyAfter: await gone(held.standby), childAfter: await gone(held.standbyChild) };
+      }
+      return out;
+    }
+    case "holder": {
+      await Sandbox.run(policy, ["/bin/true"]);
+      const standby = await standbyPid();
+      const standbyChild = children(standby).map((c) => c.pid)[0];
+      process.stdout.write(`${JSON.stringify({ standby, standbyChild })}\n`);
+      process.on("SIGTERM", () => process.exit(0));
+      await sleep(60_000);
+      return {};
+    }
+    case "killed": {
+      // The standby killed from outside: its child dies with it, and the next start starts
+      // a launcher of its own.
+      await Sandbox.run(policy, ["/bin/true"]);
+      const waiting = (await standbyPid())!;
+      const standbyChild = children(waiting).map((c) => c.pid)[0]!;
+      process.kill(waiting, "SIGKILL");
+      const childAfter = await gone(standbyChild);
+      const r = await battery();
+      return { waiting, childAfter, launcher: r.launcher, code: r.code, out: r.out, standbyAfter: await gone(waiting) };
+    }
+    case "nofit": {
+      // A plan whose launcher must work before its fork (maxCpu's counter, a chroot's
+      // namespace...) starts its own launcher and leaves the standby waiting.
+      await Sandbox.run(policy, ["/bin/true"]);
+      const waiting = await standbyPid();
+      const sb = new Sandbox({ ...policy, maxCpu: 50 });
+      await sb.spawn(["/bin/sleep", "0.2"]);
+      const cpuLauncher = launcherOf(sb);
+      const cpuCode = (await sb.wait()).exitCode;
+      const still = state(waiting ?? 0);
+      const r = await battery();
+      return { waiting, cpuLauncher, cpuCode, still, launcher: r.launcher, code: r.code };
+    }
+    case "off": {
+      Sandbox.setStandby(false);
+      for (let i = 0; i < 3; i++) await Sandbox.run(policy, ["/bin/true"]);
+      await sleep(100);
+      let bad = "";
+      try {
+        Sandbox.setStandby("yes" as unknown as boolean);
+      } catch (e) {
+        bad = `${(e as Error).name}: ${(e as Error).message}`;
+      }
+      return { launchers: children().filter((c) => c.comm === "sandlock-launch").length, bad };
+    }
+    case "concurrent": {
+      // One standby, twelve starts at once: one takes it, the others start their own; every
+      // one runs confined and gets its own stdin.
+      await Sandbox.run(policy, ["/bin/true"]);
+      const waiting = await standbyPid();
+      const runs = await Promise.all(
+        Array.from({ length: 12 }, async (_, i) => {
+          const sb = new Sandbox(policy);
+          await sb.spawn(["/bin/sh", "-c", `read l; echo "$l $$"; cat ${secret} 2>&1; echo end`], { stdin: "pipe" });
+          const launcher = launcherOf(sb);
+          sb.stdin!.end(`n${i}\n`);
+          const r = await sb.wait();
+          return { launcher, out: r.stdoutText + r.stderrText, code: r.exitCode };
+        }),
+      );
+      return { waiting, runs };
+    }
+    case "check": {
+      // The launcher's own check (sl_standby_fits): a plan that needs work before the fork,
+      // here one whose first step is made SL_STEP_CPU_COUNTER's code, given to a standby
+      // anyway (TypeScript never does), is refused before anything of it runs.
+      await Sandbox.run(policy, ["/bin/true"]);
+      const waiting = await standbyPid();
+      const features = cachedFeatures(Policy.from(policy), probeHost());
+      const { plan, blob } = planFor(features, { path: "/bin/true", argv: ["/bin/true"], env: {}, cwd: "/", ownProcessGroup: false });
+      const forged = Buffer.from(blob);
+      forged.writeUInt32LE(Step.CPU_COUNTER, 16); // the first step's op, after the 16-byte header
+      const devNull = native().memfd(Buffer.alloc(0));
+      const l = new LauncherProcess(forged, plan.steps, [devNull, devNull, devNull]);
+      let error = "";
+      try {
+        await l.started;
+      } catch (e) {
+        error = (e as Error).message;
+      }
+      await l.exited.catch(() => undefined);
+      return { waiting, launcher: l.pid, error };
+    }
+  }
+  throw new Error(`unknown mode ${mode}`);
+}
+
+try {
+  const out = await run();
+  if (mode !== "holder") process.stdout.write(`${JSON.stringify(out)}\n`);
+} finally {
+  rmSync(base, { recursive: true, force: true });
+}
