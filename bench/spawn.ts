@@ -11,6 +11,7 @@ import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Sandbox } from "../src/index.js";
+import { bypassStandby } from "../src/confine/standby.js";
 import { fmt, summarize, verdict, type Summary } from "./stats.js";
 import { buildFixture } from "./trap.js";
 
@@ -58,6 +59,8 @@ export interface LibraryResult {
    * apply on this host. */
   kernel: PairResult | string;
   kernelWithProc: PairResult | string;
+  /** The kernel view's start without a standby launcher (each start's own launcher). */
+  kernelCold: PairResult | string;
   /** bubblewrap started with child_process.spawn (read-only binds of the system grants,
    * --unshare-all): what a Node program pays for the strongest alternative it has, when
    * installed. A comparison, no target. */
@@ -174,6 +177,16 @@ async function kernelViewUnavailable(): Promise<string | undefined> {
  * checked against the host at each start: plan/cache.ts). Each view is pinned by the
  * policy's procView, so the figures keep their meaning whichever view is the default. */
 export async function benchLibrary(rounds: number, perRound: number): Promise<LibraryResult> {
+  // The kernel view's rows with a standby launcher (off by default), and one row without.
+  Sandbox.setStandby(true);
+  try {
+    return await libraryRows(rounds, perRound);
+  } finally {
+    Sandbox.setStandby(false);
+  }
+}
+
+async function libraryRows(rounds: number, perRound: number): Promise<LibraryResult> {
   const noKernel = await kernelViewUnavailable();
   const sides: Record<string, Start> = {
     system: sandboxStart({ fsReadable: SYSTEM_RO, procView: "supervised" }),
@@ -183,6 +196,17 @@ export async function benchLibrary(rounds: number, perRound: number): Promise<Li
   if (noKernel === undefined) {
     sides.kernel = sandboxStart({ fsReadable: SYSTEM_RO, procView: "kernel" });
     sides.kernelWithProc = sandboxStart({ fsReadable: [...SYSTEM_RO, "/proc"], procView: "kernel" });
+    // The same start without the standby launcher (src/confine/standby.ts): what the first
+    // kernel-view start of a process, or one of several at once, pays.
+    const cold = sandboxStart({ fsReadable: SYSTEM_RO, procView: "kernel" });
+    sides.kernelCold = async () => {
+      bypassStandby(true);
+      try {
+        await cold();
+      } finally {
+        bypassStandby(false);
+      }
+    };
   }
   if (BWRAP !== undefined) sides.bwrap = bwrapStart(BWRAP);
   const r = await libraryRounds(sides, rounds, perRound);
@@ -200,6 +224,7 @@ export async function benchLibrary(rounds: number, perRound: number): Promise<Li
     withProc: r.withProc!,
     kernel: r.kernel ?? `not measured: ${noKernel}`,
     kernelWithProc: r.kernelWithProc ?? `not measured: ${noKernel}`,
+    kernelCold: r.kernelCold ?? `not measured: ${noKernel}`,
     ...(r.bwrap !== undefined ? { bwrap: r.bwrap } : {}),
     withProcBusy,
     load: `${loadavg().map((x) => x.toFixed(1)).join(" ")} on ${cpus().length} CPUs`,
@@ -232,8 +257,9 @@ export function reportLibrary(l: LibraryResult): string {
     reportSide("The same with supervisor: false (no listener)", l.unsupervised, "unsupervised start within 0.3 ms of child_process.spawn (issue 16, DESIGN 5)", 0.3),
     reportSide("Supervised view with /proc granted (the /proc view)", l.withProc, SUPERVISED_TARGET, 0.5),
     typeof l.withProcBusy === "string" ? `The same with ${BUSY_PROCESSES} more processes on the host\n  ${l.withProcBusy}` : reportBusy(l.withProcBusy),
-    reportSide("Kernel view, system grants (namespaces, constructed root, init)", l.kernel, SUPERVISED_TARGET, 0.5),
-    reportSide("Kernel view with /proc granted (a fresh procfs, its hidden files covered)", l.kernelWithProc, SUPERVISED_TARGET, 0.5),
+    reportSide("Kernel view, system grants (namespaces, constructed root, init), Sandbox.setStandby(true): a standby launcher taken over", l.kernel, SUPERVISED_TARGET, 0.5),
+    reportSide("Kernel view with /proc granted (a fresh procfs, its hidden files covered), standby on", l.kernelWithProc, SUPERVISED_TARGET, 0.5),
+    reportSide("Kernel view, system grants, no standby (the default): each start's own launcher", l.kernelCold, SUPERVISED_TARGET, 0.5),
     l.bwrap === undefined
       ? "bubblewrap through child_process.spawn: not installed here (apt-get install bubblewrap to compare)"
       : report("bubblewrap through child_process.spawn (ro-binds of the system grants, --unshare-all; a comparison, no target)", "child_process.spawn", l.bwrap),

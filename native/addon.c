@@ -130,6 +130,48 @@ static napi_value sl_spawn_launcher(napi_env env, napi_callback_info info) {
   return sl_make_pair(env, pid, pidfd);
 }
 
+/* ---- selfState() -> string: what a process started now would inherit from this one ----
+ * /proc/self/status, limits, cgroup and oom_score_adj, then the ns links of mnt, user, net,
+ * cgroup and pid_for_children, each section ended by "\n\x1e\n" (standby.ts compares two
+ * readings, keeping only status's inherited lines). One call, no JavaScript per file: the
+ * reading is on the path of every start that takes a standby over. */
+
+static size_t append_file(char *out, size_t at, size_t cap, const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t n;
+    while (at < cap && (n = read(fd, out + at, cap - at)) > 0) at += (size_t)n;
+    close(fd);
+  }
+  return at;
+}
+
+static napi_value sl_self_state(napi_env env, napi_callback_info info) {
+  (void)info;
+  static const char *const files[] = {"/proc/self/status", "/proc/self/limits", "/proc/self/cgroup", "/proc/self/oom_score_adj"};
+  static const char *const links[] = {"/proc/self/ns/mnt", "/proc/self/ns/user", "/proc/self/ns/net", "/proc/self/ns/cgroup", "/proc/self/ns/pid_for_children"};
+  size_t cap = 32768, at = 0;
+  char *out = malloc(cap);
+  if (out == NULL) return sl_throw_errno(env, "malloc", ENOMEM);
+  const char sep[] = "\n\x1e\n";
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    at = append_file(out, at, cap - sizeof sep, files[i]);
+    memcpy(out + at, sep, sizeof sep - 1);
+    at += sizeof sep - 1;
+  }
+  for (size_t i = 0; i < sizeof links / sizeof links[0] && at + 64 + sizeof sep < cap; i++) {
+    ssize_t n = readlink(links[i], out + at, 64);
+    if (n > 0) at += (size_t)n;
+    memcpy(out + at, sep, sizeof sep - 1);
+    at += sizeof sep - 1;
+  }
+  napi_value v;
+  napi_status st = napi_create_string_latin1(env, out, at, &v);
+  free(out);
+  if (st != napi_ok) return NULL;
+  return v;
+}
+
 /* ---- pipe() -> [read, write], both close-on-exec ---- */
 
 static napi_value sl_pipe(napi_env env, napi_callback_info info) {
@@ -576,6 +618,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"spawnLauncher", NULL, sl_spawn_launcher, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pipe", NULL, sl_pipe, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"selfState", NULL, sl_self_state, NULL, NULL, NULL, napi_enumerable, NULL},
       {"memfd", NULL, sl_memfd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"waitPidfd", NULL, sl_wait_pidfd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"landlockAbi", NULL, sl_landlock_abi, NULL, NULL, NULL, napi_enumerable, NULL},

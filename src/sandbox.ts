@@ -241,11 +241,11 @@ export class Sandbox {
   }
 
   /**
-   * Whether this process keeps one launcher waiting for its next kernel-view sandbox (on by
-   * default; `sandlock` commands other than `mcp` turn it off). Once a kernel-view sandbox
-   * has started, the next one's launcher is started ahead: it clones itself into the new
-   * namespaces and waits, so that a start finds that part done (docs/kernel-view.md,
-   * "Standby launcher"). It is one idle process of this user, ended with this process;
+   * Whether this process keeps one launcher waiting for its next kernel-view sandbox (off by
+   * default; `sandlock mcp` turns it on). Once a kernel-view sandbox has started, the next
+   * one's launcher is started ahead: it clones itself into the new namespaces and waits, and
+   * the next start that fits takes it over with that part done (docs/kernel-view.md,
+   * "Standby launcher"). It is two idle processes of this user, ended with this process;
    * `false` ends the waiting one.
    */
   static setStandby(enabled: boolean): void {

@@ -24,9 +24,9 @@ const MAIN_HINT = `see "sandlock --help"`;
 
 async function dispatch(argv: readonly string[], bundle: BundleInfo | undefined): Promise<number> {
   const [first, ...rest] = argv;
-  // One sandbox per process: a launcher waiting for a next one would only cost a process
-  // (standby.ts). The MCP server starts many and keeps its standby.
-  if (first !== "mcp") setStandby(false);
+  // The MCP server starts a sandbox per tool call: a launcher waits for the next one
+  // (standby.ts). Every other command starts one and keeps the default, none.
+  if (first === "mcp") setStandby(true);
   switch (first) {
     case "run":
       return (await import("./run.js")).runCommand(rest, bundle);

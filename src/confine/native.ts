@@ -11,6 +11,8 @@ import { ConfinementError } from "../errors.js";
 export interface NativeAddon {
   spawnLauncher(path: string, fds: readonly number[]): [pid: number, pidfd: number];
   pipe(): [read: number, write: number];
+  /** /proc/self/status, limits, cgroup, oom_score_adj and five ns links, sections ended by "\n\x1e\n". */
+  selfState(): string;
   memfd(data: Buffer): number;
   waitPidfd(pidfd: number): [code: number, signal: number] | null;
   landlockAbi(): number;

@@ -2,24 +2,25 @@
 //
 // Most of a kernel-view start does not depend on the policy: the launcher's exec, the clone
 // into six new namespaces (the network namespace alone about 0.35 ms on these VMs) and the
-// id maps. Once a kernel-view sandbox of this process has started, one more launcher is
-// started in standby: it does all of that and waits, its child blocked in the new
-// namespaces. The next kernel-view start that fits takes it over by sending the plan's
-// memfd and the command's stdio on a socket; from then on it is that sandbox's launcher,
-// exactly as if it had been started with the plan. A start that finds none (the first, or
-// two at once) starts its own launcher as before.
+// id maps. With standbys on (`Sandbox.setStandby(true)`; the CLI's `mcp` server turns them
+// on), once a kernel-view sandbox of this process has started, one more launcher is started
+// in standby: it does all of that and waits, its child blocked in the new namespaces. The
+// next kernel-view start that fits takes it over by sending the plan's memfd and the
+// command's stdio on a socket; from then on it is that sandbox's launcher, exactly as if it
+// had been started with the plan. A start that finds none (the first, or two at once)
+// starts its own launcher as before.
 //
-// At most one standby exists per Node process. It holds no event-loop handle (it never
-// keeps the process alive) and it ends with the process: EOF on its control pipe ends it
-// and kills its child. It is dropped, and a fresh launcher started, when this process's
-// credentials, capabilities, umask, working directory or nice value changed since it was
-// started (the launcher inherits them at its start). Only the main thread makes one.
-// `Sandbox.setStandby(false)` turns it off; the CLI, which starts one sandbox per process,
-// turns it off for every command but `mcp`.
+// Off by default: the standby is two idle processes of this user (the launcher and its
+// child) that nobody asked for, which a program checking that its sandboxes left nothing
+// behind would find. At most one exists per Node process. It holds no event-loop handle (it
+// never keeps the process alive) and it ends with the process: EOF on its control pipe ends
+// it and kills its child. It is dropped, and a fresh launcher started, when what the
+// launcher inherited from this process changed since (identity()). Only the main thread
+// makes one.
 
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { getPriority } from "node:os";
-import { isMainThread } from "node:worker_threads";
+import { createRequire } from "node:module";
 import { Step } from "../plan/protocol.js";
 import type { PlanStep } from "../plan/plan.js";
 import { launcherPath, native } from "./native.js";
@@ -36,11 +37,20 @@ export interface Standby {
   readonly identity: string;
 }
 
-let enabled = true;
+let enabled = false;
 let waiting: Standby | undefined;
 let preparing = false;
+/** The bench's cold rows: starts that neither take nor make a standby, leaving the waiting
+ * one alone (bench/spawn.ts). */
+let bypassed = false;
 
-/** Turns standby launchers on or off for this process (on by default); off drops the
+/** For the bench: while on, starts neither take nor prepare a standby (the waiting one
+ * stays). */
+export function bypassStandby(on: boolean): void {
+  bypassed = on;
+}
+
+/** Turns standby launchers on or off for this process (off by default); off drops the
  * waiting one. */
 export function setStandby(on: boolean): void {
   enabled = on;
@@ -65,20 +75,37 @@ export function fitsStandby(steps: readonly PlanStep[]): boolean {
   return view;
 }
 
-/** What a launcher inherits from this process at its start and the plan does not set:
- * the ids, groups, capabilities, no_new_privs and umask (one read of /proc/self/status),
- * the working directory and the nice value. */
+/** The /proc/self/status lines of what a launcher inherits: ids, groups, capabilities,
+ * no_new_privs, the seccomp mode, the umask, the CPUs and memory nodes it may use. */
+const INHERITED_STATUS = /^(Umask|Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp|Seccomp_filters|Cpus_allowed_list|Mems_allowed_list):/;
+
+/** What a launcher inherits from this process at its start and the plan does not set, as
+ * one string: the status lines above, the resource limits, the cgroup, the OOM score
+ * adjustment, the namespaces (native selfState: one call, about 20 us), the working
+ * directory and the nice value. Node can change some of these itself (chdir, umask,
+ * setuid, setPriority, a write to oom_score_adj or to a cgroup's cgroup.procs), other
+ * processes or a native addon the rest; a standby started before such a change is dropped. */
 function identity(): string {
-  const status = readFileSync("/proc/self/status", "latin1");
-  const keep = status.split("\n").filter((l) => /^(Umask|Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):/.test(l));
-  return `${keep.join("|")}|${process.cwd()}|${getPriority()}`;
+  const [status = "", ...rest] = native().selfState().split("\n\x1e\n");
+  const kept = status.split("\n").filter((l) => INHERITED_STATUS.test(l));
+  return [...kept, ...rest, process.cwd(), String(getPriority())].join("|");
+}
+
+let onMainThread: boolean | undefined;
+
+/** Whether this is Node's main thread. node:worker_threads is loaded only here, once a
+ * kernel-view start asks for a standby: it brings the stream modules with it, which the
+ * CLI's start does without (cli-cache.test's module list). */
+function mainThread(): boolean {
+  onMainThread ??= (createRequire(import.meta.url)("node:worker_threads") as typeof import("node:worker_threads")).isMainThread;
+  return onMainThread;
 }
 
 /** Takes the waiting standby for a plan that fits, or returns undefined (the caller starts
  * a launcher of its own). One whose inheritance no longer matches this process is dropped. */
 export function takeStandby(steps: readonly PlanStep[]): Standby | undefined {
   const s = waiting;
-  if (s === undefined || !fitsStandby(steps)) return undefined;
+  if (s === undefined || bypassed || !fitsStandby(steps)) return undefined;
   waiting = undefined;
   if (s.identity !== identity()) {
     drop(s);
@@ -93,11 +120,11 @@ export function takeStandby(steps: readonly PlanStep[]): Standby | undefined {
 export function prepareStandby(): void {
   // Only the main thread: a worker's descriptors outlive the worker, and so would its
   // standby, until the process ends.
-  if (!enabled || waiting !== undefined || preparing || !isMainThread) return;
+  if (!enabled || bypassed || waiting !== undefined || preparing || !mainThread()) return;
   preparing = true;
   setImmediate(() => {
     preparing = false;
-    if (!enabled || waiting !== undefined) return;
+    if (!enabled || bypassed || waiting !== undefined) return;
     waiting = start();
   });
 }

@@ -1,7 +1,8 @@
-// The standby launcher (src/confine/standby.ts, native/launcher/standby.c): a kernel-view
-// start that takes over a launcher started ahead is confined exactly as a fresh one, gets
-// its own stdio, and a standby never outlives its Node process, its own death or a change
-// of what it inherited. As root and as the test user.
+// The standby launcher (src/confine/standby.ts, native/launcher/standby.c), off by default
+// and turned on by each case but "off": a kernel-view start that takes over a launcher
+// started ahead is confined exactly as a fresh one, gets its own stdio, and a standby never
+// outlives its Node process, its own death or a change of what it inherited. As root and
+// as the test user.
 
 import assert from "node:assert/strict";
 import { scriptCase } from "../helpers/harness.js";
@@ -65,7 +66,7 @@ scriptCase("standby: a plan whose launcher works before its fork (maxCpu) starts
   assert.equal(out.code, 0);
 });
 
-scriptCase("standby: Sandbox.setStandby(false) keeps none; a value other than a boolean is refused by name", SCRIPT, ["${PROBE}", "off"], (out) => {
+scriptCase("standby: off by default, none is kept; a value other than a boolean is refused by name", SCRIPT, ["${PROBE}", "off"], (out) => {
   assert.equal(out.launchers, 0);
   assert.equal(out.bad, 'TypeError: Sandbox.setStandby: expected true or false, got "yes"');
 });
