@@ -17,7 +17,7 @@ import { captureSigActions } from "./sigactions.js";
 import { markSharedFds } from "./shared-fds.js";
 import { captureSched } from "./sched.js";
 import { captureTimers } from "./timers.js";
-import { auxvPageSize, parseMapsInTurns, parseStat, parseStatus, privatePageRuns } from "./procfs.js";
+import { hostPageSize, parseMapsInTurns, parseStat, parseStatus, privatePageRuns } from "./procfs.js";
 import { Turns } from "./turns.js";
 
 const ESRCH = 3;
@@ -153,7 +153,8 @@ async function captureProcess(pid: number, stopped: readonly StoppedThread[], no
   const stat = parseStat(readProc(pid, "stat").toString("latin1"));
   const status = parseStatus(readProc(pid, "status").toString("latin1"));
   const auxv = readProc(pid, "auxv");
-  const pageSize = auxvPageSize(auxv) ?? 4096;
+  // The kernel's, not the one the process's auxv says: it can rewrite that (hostPageSize).
+  const pageSize = hostPageSize();
   // Read on Node's pool and parsed and stamped in turns: a process may map one file 65,530
   // times (each path is looked at once).
   const stamps = new Map<string, ReturnType<typeof stampOf>>();

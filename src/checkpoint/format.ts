@@ -9,6 +9,7 @@ import type { PolicyJSON } from "../policy/types.js";
 import {
   FORMAT_NAME,
   FORMAT_VERSION,
+  duplicateIds,
   type CheckpointData,
   type FdEntry,
   type FileStamp,
@@ -148,8 +149,10 @@ class Reader {
     if (!Array.isArray(v)) this.fail(`${at} must be an array`);
     return v;
   }
-  int(v: unknown, at: string, min = 0): number {
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) this.fail(`${at} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  int(v: unknown, at: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max) {
+      this.fail(`${at} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}, got ${JSON.stringify(v)}`);
+    }
     return v;
   }
   bool(v: unknown, at: string): boolean {
@@ -222,6 +225,14 @@ export function readManifest(where: string, read: FileReader): ManifestEntry[] {
   return out;
 }
 
+/** Buffers whose SHA-256 was computed as they were read (store.ts loadFiles), with it:
+ * readVerifiedFiles compares instead of hashing them a second time. */
+const verified = new WeakMap<Buffer, string>();
+
+export function markVerified(data: Buffer, sum: string): void {
+  verified.set(data, sum);
+}
+
 /** The files manifest.json lists, each checked against its recorded size and SHA-256. */
 export function readVerifiedFiles(where: string, read: FileReader): Map<string, Buffer> {
   const files = new Map<string, Buffer>();
@@ -233,7 +244,7 @@ export function readVerifiedFiles(where: string, read: FileReader): Map<string, 
     if (data === undefined) fail(`${e.name} is missing (manifest.json lists it)`);
     else if (data.length < e.bytes) fail(`${e.name} is truncated: ${data.length} of ${e.bytes} bytes`);
     else if (data.length > e.bytes) fail(`${e.name} is ${data.length} bytes, ${data.length - e.bytes} more than manifest.json records (${e.bytes})`);
-    else if (sha256(data) !== e.sha256) fail(`${e.name} is corrupt: its SHA-256 does not match manifest.json`);
+    else if ((verified.get(data) ?? sha256(data)) !== e.sha256) fail(`${e.name} is corrupt: its SHA-256 does not match manifest.json`);
     else files.set(e.name, data);
   }
   return files;
@@ -254,6 +265,8 @@ export function decodeCheckpoint(where: string, read: FileReader): CheckpointDat
   if (Number.isNaN(Date.parse(createdAt))) r.fail(`createdAt ${JSON.stringify(createdAt)} is not an ISO date`);
   const policy = r.obj(top.policy, "policy") as PolicyJSON;
   const processes = r.arr(top.processes, "processes").map((v, i) => decodeProcess(r, v, `processes[${i}]`));
+  const duplicate = duplicateIds(processes);
+  if (duplicate !== undefined) r.fail(`processes: ${duplicate}`);
   return {
     createdAt,
     arch: r.str(top.arch, "arch"),
@@ -266,7 +279,9 @@ export function decodeCheckpoint(where: string, read: FileReader): CheckpointDat
 
 function decodeProcess(r: Reader, v: unknown, at: string): ProcessImage {
   const p = r.obj(v, at);
-  const pageSize = r.int(p.pageSize, `${at}.pageSize`, 1);
+  // Linux's page sizes: 4 KiB to 64 KiB, a power of two (restore-check.ts wants the host's).
+  const pageSize = r.int(p.pageSize, `${at}.pageSize`, 4096, 65536);
+  if ((pageSize & (pageSize - 1)) !== 0) r.fail(`${at}.pageSize must be a power of two, got ${pageSize}`);
   const memory = r.arr(p.memory, `${at}.memory`).map((s, i): MemorySegment => {
     const o = r.obj(s, `${at}.memory[${i}]`);
     const seg = { start: r.addr(o.start, `${at}.memory[${i}].start`), data: r.blob(o.data, `${at}.memory[${i}].data`) };
@@ -301,7 +316,7 @@ function decodeProcess(r: Reader, v: unknown, at: string): ProcessImage {
           sigActions: r.arr(p.sigActions, `${at}.sigActions`).map((v, i): SigAction => {
             const o = r.obj(v, `${at}.sigActions[${i}]`);
             const w = `${at}.sigActions[${i}]`;
-            return { sig: r.int(o.sig, `${w}.sig`, 1), handler: r.addr(o.handler, `${w}.handler`), flags: r.addr(o.flags, `${w}.flags`), restorer: r.addr(o.restorer, `${w}.restorer`), mask: r.addr(o.mask, `${w}.mask`) };
+            return { sig: r.int(o.sig, `${w}.sig`, 1, 64), handler: r.addr(o.handler, `${w}.handler`), flags: r.addr(o.flags, `${w}.flags`), restorer: r.addr(o.restorer, `${w}.restorer`), mask: r.addr(o.mask, `${w}.mask`) };
           }),
         }
       : {}),
@@ -367,7 +382,7 @@ function decodeThread(r: Reader, v: unknown, at: string): ThreadImage {
     ...(t.nsTid !== undefined ? { nsTid: r.int(t.nsTid, `${at}.nsTid`, 1) } : {}),
     regsets,
     stop,
-    pendingSignal: r.int(t.pendingSignal, `${at}.pendingSignal`),
+    pendingSignal: r.int(t.pendingSignal, `${at}.pendingSignal`, 0, 64),
     sigBlocked: r.hexMask(t.sigBlocked, `${at}.sigBlocked`),
     sigPending: r.hexMask(t.sigPending, `${at}.sigPending`),
     ...(t.rseq === null ? { rseq: null } : {}),

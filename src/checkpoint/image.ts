@@ -263,6 +263,31 @@ export function inOwnPidNamespace(p: ProcessImage | undefined): boolean {
   return p?.threads[0]?.nsTid !== undefined;
 }
 
+/** Why the processes' ids cannot be an image of one sandbox, or undefined: every pid once,
+ * every thread id once (a process's main thread is the thread whose id is its pid), and
+ * the same for the ids inside the sandbox's pid namespace. A crafted image repeating one
+ * made the restore's walk of each process's children grow without end. */
+export function duplicateIds(processes: readonly ProcessImage[]): string | undefined {
+  const pids = new Set<number>();
+  const tids = new Map<number, number>();
+  const nsTids = new Map<number, number>();
+  for (const p of processes) {
+    if (pids.has(p.pid)) return `process ${p.pid} is listed twice`;
+    pids.add(p.pid);
+    for (const t of p.threads) {
+      const other = tids.get(t.tid);
+      if (other !== undefined) return `thread ${t.tid} of process ${p.pid} is also a thread of process ${other}`;
+      tids.set(t.tid, p.pid);
+      if (t.nsTid !== undefined) {
+        const ns = nsTids.get(t.nsTid);
+        if (ns !== undefined) return `thread ${t.tid} of process ${p.pid} has the sandbox's id ${t.nsTid}, as a thread of process ${ns} has`;
+        nsTids.set(t.nsTid, p.pid);
+      }
+    }
+  }
+  return undefined;
+}
+
 export interface CheckpointData {
   /** ISO time of the capture. */
   createdAt: string;

@@ -2,6 +2,7 @@
 // pagemap. Pure functions of the text or bytes (parseMapsInTurns also gives the event loop
 // its turns), so each is unit-tested on its own.
 
+import { readFileSync } from "node:fs";
 import type { MapEntry } from "./image.js";
 import type { Turns } from "./turns.js";
 
@@ -66,6 +67,17 @@ export function auxvPageSize(auxv: Buffer): number | undefined {
     if (type === AT_PAGESZ) return Number(auxv.readBigUInt64LE(off + 8));
   }
   return undefined;
+}
+
+let pageSizeOfHost: number | undefined;
+
+/** The kernel's page size, from this process's own auxiliary vector. Never a sandboxed
+ * process's: a process may rewrite its own auxv without privilege (prctl PR_SET_MM_MAP),
+ * and a capture that took a 2 MiB "page size" from it read 512 times the memory the
+ * process had into the supervisor. */
+export function hostPageSize(): number {
+  pageSizeOfHost ??= auxvPageSize(readFileSync("/proc/self/auxv")) ?? 4096;
+  return pageSizeOfHost;
 }
 
 // Bits of a pagemap entry's high 32-bit word (bits 63, 62 and 61 of the entry).

@@ -11,7 +11,8 @@ import { printable } from "../printable.js";
 import type { Policy } from "../policy/policy.js";
 import type { Checkpoint } from "./checkpoint.js";
 import { discardedMask } from "./discarded.js";
-import type { FdEntry, FileStamp, MapEntry, ProcessImage, ThreadImage } from "./image.js";
+import { duplicateIds, type FdEntry, type FileStamp, type MapEntry, type ProcessImage, type ThreadImage } from "./image.js";
+import { hostPageSize } from "./procfs.js";
 import { within } from "./restore-policy.js";
 import { schedRefusal } from "./sched.js";
 import { timerRefusal } from "./timers.js";
@@ -125,6 +126,15 @@ function checkSharing(p: ProcessImage, all: readonly ProcessImage[]): void {
  * process may map 65,530 files of its own. */
 export async function checkImage(cp: Checkpoint, policy: Policy): Promise<void> {
   if (cp.processes.length === 0) refuse("the checkpoint holds no process");
+  const duplicate = duplicateIds(cp.processes);
+  if (duplicate !== undefined) refuse(duplicate);
+  for (const p of cp.processes) {
+    if (p.pageSize !== hostPageSize()) refuse(`process ${p.pid} was captured with pages of ${p.pageSize} bytes; this host's are ${hostPageSize()}`, { pid: p.pid });
+    for (const a of p.sigActions ?? []) if (!(a.sig >= 1 && a.sig <= 64)) refuse(`process ${p.pid} has a handler recorded for signal ${a.sig}, which does not exist`, { pid: p.pid });
+    for (const t of p.threads) {
+      if (!(t.pendingSignal >= 0 && t.pendingSignal <= 64)) refuse(`process ${p.pid} thread ${t.tid} was stopped with signal ${t.pendingSignal}, which does not exist`, { pid: p.pid });
+    }
+  }
   // A tree: the first process is the root, every other one's parent is in the image.
   const pids = new Set(cp.processes.map((p) => p.pid));
   for (const p of cp.processes.slice(1)) {

@@ -126,10 +126,16 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
   const built = new Map([[p.pid, root]]);
   // Everything to make, in the order of the ids: each process after its parent, each thread
   // after its process (the kernel handed their ids out in that order).
+  // Each process once, whatever the image says (checkImage refuses repeated ids already).
   const descendants: ProcessImage[] = [];
+  const reached = new Set<ProcessImage>([p]);
   for (let i = -1; i < descendants.length; i++) {
     const parent = i < 0 ? p : descendants[i]!;
-    descendants.push(...tree.filter((x) => x.ppid === parent.pid && x !== parent && x !== p));
+    for (const x of tree) {
+      if (x.ppid !== parent.pid || reached.has(x)) continue;
+      reached.add(x);
+      descendants.push(x);
+    }
   }
   // Without ids to give back (the supervised view), processes parent first, then threads:
   // host ids may have wrapped, so their order says nothing.

@@ -5,12 +5,14 @@
 
 import { closeSync, constants, fstatSync, openSync, read, readlinkSync } from "node:fs";
 import { stat } from "node:fs/promises";
+import { totalmem } from "node:os";
+import { createHash } from "node:crypto";
 import { native } from "../confine/native.js";
 import { basename, dirname, join, resolve } from "node:path";
 import { CheckpointError } from "../errors.js";
 import { errnoName } from "../confine/errno.js";
 import { errnoCode } from "./errno.js";
-import { MANIFEST, readManifest } from "./format.js";
+import { MANIFEST, markVerified, readManifest } from "./format.js";
 import { fileKind } from "../kernel/file-kind.js";
 import { writeNewDir } from "../kernel/new-dir.js";
 
@@ -116,8 +118,10 @@ export async function loadFiles(dir: string, extra: readonly string[] = []): Pro
     if (code === "ENOTDIR") throw invalid("is not a directory", { cause: e });
     throw invalid(`cannot read the directory (${code ?? (e as Error).message})`, { cause: e });
   }
-  /** The file's bytes, or undefined when it does not exist. `bytes`: the size it must have. */
-  const load = async (name: string, bytes: number | undefined): Promise<Buffer | undefined> => {
+  /** The file's bytes, or undefined when it does not exist. `bytes`: the size it must have;
+   * `sum`: the SHA-256 it must have, checked as it is read (a file that is not what the
+   * manifest says fails at its own end, before the next one is read). */
+  const load = async (name: string, bytes: number | undefined, sum?: string): Promise<Buffer | undefined> => {
     const fd = native().openat2(dirfd, name, OPEN_FILE, 0, RESOLVE_IN_DIR);
     if (fd === -ENOENT) return undefined;
     if (fd === -ELOOP) throw invalid(`${name} is a symbolic link; the files of a checkpoint are never followed`, { path: name });
@@ -132,6 +136,7 @@ export async function loadFiles(dir: string, extra: readonly string[] = []): Pro
       if (st.size < want) throw invalid(`${name} is truncated: ${st.size} of ${want} bytes`, { path: name });
       if (st.size > want) throw invalid(`${name} is ${st.size} bytes, ${st.size - want} more than ${MANIFEST} records (${want})`, { path: name });
       const buf = Buffer.allocUnsafe(want);
+      const hash = sum === undefined ? undefined : createHash("sha256");
       for (let at = 0; at < want; ) {
         let n: number;
         try {
@@ -140,7 +145,12 @@ export async function loadFiles(dir: string, extra: readonly string[] = []): Pro
           throw invalid(`cannot read ${name} (${errnoCode(e) ?? (e as Error).message})`, { cause: e, path: name });
         }
         if (n === 0) throw invalid(`${name} is truncated: it ended after ${at} of ${want} bytes while being read`, { path: name });
+        hash?.update(buf.subarray(at, at + n));
         at += n;
+      }
+      if (hash !== undefined) {
+        if (hash.digest("hex") !== sum) throw invalid(`${name} is corrupt: its SHA-256 does not match ${MANIFEST}`, { path: name });
+        markVerified(buf, sum!);
       }
       return buf;
     } finally {
@@ -153,8 +163,15 @@ export async function loadFiles(dir: string, extra: readonly string[] = []): Pro
     if (manifest !== undefined) {
       files.set(MANIFEST, manifest);
       // Names are checked here (flat, no dot files) before any of them is opened.
-      for (const e of readManifest(where, () => manifest)) {
-        const data = await load(e.name, e.bytes);
+      const entries = readManifest(where, () => manifest);
+      // What the files would take in this process's memory, refused before any is read when
+      // more than the host has: a manifest names sizes, not what the directory holds on
+      // disk (a sparse file of any size takes no room), and such a checkpoint could not be
+      // restored here anyway.
+      const total = entries.reduce((n, e) => n + e.bytes, 0);
+      if (total > totalmem()) throw invalid(`${MANIFEST} lists ${total} bytes of files, more than this host's memory (${totalmem()} bytes)`, { path: MANIFEST });
+      for (const e of entries) {
+        const data = await load(e.name, e.bytes, e.sha256);
         if (data !== undefined) files.set(e.name, data);
       }
       // Files the manifest does not list (its seal), read the same way, if there.

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { Checkpoint, CheckpointError, Sandbox, SandboxError } from "../../src/index.js";
@@ -131,6 +131,14 @@ scriptCase("checkpoint of a process holding 256 MiB, 60,000 mappings of one file
   assert.equal(out.compared, true);
   assert.ok(out.controlHeldMs >= 140, `control: 150 ms of CPU on the loop measured as ${out.controlHeldMs} ms held`);
   assert.ok(out.worstHeldMs < 100, `the loop's longest gap during the capture less this thread's wait for a CPU in it: ${out.worstHeldMs} ms (longest gap ${out.worstGapMs} ms, capture ${out.captureMs} ms; in the worst held gap this thread ran ${out.worstHeldRanMs} ms and the collector paused it ${out.worstHeldGcMs} ms)`);
+});
+
+scriptCase("a process that rewrites its own auxv page size (2 MiB over an untouched 1 GiB) is captured with the host's pages: the image holds what it touched", SCRIPT, ["auxvpage", COUNTER], (out) => {
+  assert.equal(out.pageSize, 4096, "the kernel's page size, not the process's claim");
+  // It touched 2 MiB (and its own few pages); believing its claim read the whole 1 GiB
+  // reserve into this process (3 GiB for a 3 GiB reserve, found by an attack).
+  assert.ok(out.imageBytes < 16 << 20, `image of ${out.imageBytes} bytes`);
+  assert.ok(out.rssGrew < 256 << 20, `the supervisor grew by ${out.rssGrew} bytes`);
 });
 
 scriptCase("checkpoint of a paused sandbox leaves it paused; resume continues the count", SCRIPT, ["paused", COUNTER], (out) => {
@@ -309,6 +317,31 @@ test("load refuses a flipped byte (bad checksum)", async () => {
   b[100] = b[100]! ^ 0xff;
   writeFileSync(file, b);
   await refused(dir, new RegExp(`: state-${pid}\\.bin is corrupt: its SHA-256 does not match manifest\\.json$`), `state-${pid}.bin`);
+});
+
+test("load checks each file's SHA-256 as it reads it: a corrupt file is refused before the next one is opened", async () => {
+  const { dir, pid } = await savedCopy("checksum-first");
+  const file = join(dir, `state-${pid}.bin`);
+  const b = readFileSync(file);
+  b[100] = b[100]! ^ 0xff;
+  writeFileSync(file, b);
+  // Listed last, a FIFO: reading every file before checking any named the FIFO instead.
+  execFileSync("mkfifo", [join(dir, "late.bin")]);
+  const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+  m.files.push({ name: "late.bin", bytes: 1, sha256: "0".repeat(64) });
+  writeFileSync(join(dir, "manifest.json"), JSON.stringify(m));
+  await refused(dir, new RegExp(`: state-${pid}\\.bin is corrupt: its SHA-256 does not match manifest\\.json$`), `state-${pid}.bin`);
+});
+
+test("load refuses a manifest listing more bytes than this host's memory, before reading any file", async () => {
+  // A manifest names sizes: a sparse file of any size takes no room on disk, and the load
+  // read each one whole (six "2 GB" files of a 68 KB directory took 12.5 GB).
+  const { dir } = await savedCopy("too-big");
+  const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+  const listed = m.files.reduce((n: number, f: { bytes: number }) => n + f.bytes, 0);
+  m.files.push({ name: "huge.bin", bytes: totalmem(), sha256: "0".repeat(64) });
+  writeFileSync(join(dir, "manifest.json"), JSON.stringify(m));
+  await refused(dir, new RegExp(`: manifest\\.json lists ${listed + totalmem()} bytes of files, more than this host's memory \\(${totalmem()} bytes\\)$`), "manifest.json");
 });
 
 test("load refuses a missing data file", async () => {

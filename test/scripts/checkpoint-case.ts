@@ -136,6 +136,19 @@ async function run(): Promise<unknown> {
       await sb.kill();
       return out;
     }
+    case "auxvpage": {
+      // The process says its pages are 2 MiB (its own auxv, rewritten without privilege)
+      // over a 1 GiB reserve it never touched: the capture must read only what it has.
+      const sb = new Sandbox({ fsReadable: [counter, "/proc"] });
+      await sb.spawn([counter, "auxvpage", String(2 << 20), "1"], { buffer: false });
+      for await (const line of sb.lines()) if (line === "ready") break;
+      const rss0 = process.memoryUsage().rss;
+      const cp = await sb.checkpoint();
+      const rssGrew = process.memoryUsage().rss - rss0;
+      await sb.kill();
+      const p = cp.processes[0]!;
+      return { pageSize: p.pageSize, imageBytes: p.memory.reduce((n, m) => n + m.data.length, 0), rssGrew, procView: sb.procView };
+    }
     case "counter": {
       const sb = new Sandbox({ fsReadable: [counter], fsWritable: [work] });
       await sb.spawn([counter, countFile, "thread", "fork"]);

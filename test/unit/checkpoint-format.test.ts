@@ -203,6 +203,16 @@ test("checkpoint.json: wrong types, bad addresses and ranges point at the field"
   refused(editMetadata((m) => (m.processes[0].fds[0].mntId = -2)), /fds\[0\]\.mntId must be an integer >= -1, got -2$/);
 });
 
+test("values a capture never writes: a page size that is not Linux's, a signal above 64, a pid or thread listed twice", () => {
+  refused(editMetadata((m) => (m.processes[0].pageSize = 2 << 20)), /processes\[0\]\.pageSize must be an integer from 4096 to 65536, got 2097152$/);
+  refused(editMetadata((m) => (m.processes[0].pageSize = 0)), /processes\[0\]\.pageSize must be an integer from 4096 to 65536, got 0$/);
+  refused(editMetadata((m) => (m.processes[0].pageSize = 6144)), /processes\[0\]\.pageSize must be a power of two, got 6144$/);
+  refused(editMetadata((m) => (m.processes[0].sigActions = [{ sig: 1073741823, handler: "0x1", flags: "0x0", restorer: "0x0", mask: "0x0" }])), /processes\[0\]\.sigActions\[0\]\.sig must be an integer from 1 to 64, got 1073741823$/);
+  refused(editMetadata((m) => (m.processes[0].threads[1].pendingSignal = 999)), /processes\[0\]\.threads\[1\]\.pendingSignal must be an integer from 0 to 64, got 999$/);
+  refused(editMetadata((m) => (m.processes[1].pid = 100)), /: processes: process 100 is listed twice$/);
+  refused(editMetadata((m) => (m.processes[1].threads[0].tid = 101)), /: processes: thread 101 of process 101 is also a thread of process 100$/);
+});
+
 test("the restore-state fields: a sharedWith fd below 3, a timer time that is not [s, fraction], an itimer which above 2", () => {
   const bad = (edit: (p: any) => void, message: RegExp): void => {
     const files = encodeCheckpoint(sample());

@@ -126,3 +126,13 @@ test("a queued signal the process would have discarded untraced (SIGCHLD neither
   await refused(cp(proc(10, 1, { sigSharedPending: SIGCHLD, threads: [thread(10, { sigBlocked: SIGCHLD })] })), `process 10 has signals pending for the process (ShdPnd ${SIGCHLD}); pending signals cannot be restored`);
   await refused(cp(proc(10, 1, { threads: [thread(10, { sigPending: "4000" })] })), "process 10 thread 10 has signals pending (SigPnd 4000); pending signals cannot be restored");
 });
+
+test("ids repeated, a page size other than the host's, a handler or stop signal that does not exist: refused by name before anything runs", async () => {
+  // A crafted image repeating a pid made the walk of each process's children grow without end.
+  await refused(cp(proc(2, 1), proc(5, 2), proc(5, 5)), "process 5 is listed twice");
+  await refused(cp(proc(2, 1, { threads: [thread(2), thread(7)] }), proc(5, 2, { threads: [thread(5), thread(7)] })), "thread 7 of process 5 is also a thread of process 2");
+  await refused(cp(proc(2, 1, { threads: [thread(1000, { nsTid: 2 }), thread(1001, { nsTid: 3 })] }), proc(5, 2, { threads: [thread(1005, { nsTid: 3 })] })), "thread 1005 of process 5 has the sandbox's id 3, as a thread of process 2 has");
+  await refused(cp(proc(2, 1, { pageSize: 2 << 20 })), "process 2 was captured with pages of 2097152 bytes; this host's are 4096");
+  await refused(cp(proc(2, 1, { sigCaught: "1", sigActions: [{ sig: 1, handler: 1n, flags: 0n, restorer: 0n, mask: 0n }, { sig: 1 << 30, handler: 1n, flags: 0n, restorer: 0n, mask: 0n }] })), "process 2 has a handler recorded for signal 1073741824, which does not exist");
+  await refused(cp(proc(2, 1, { threads: [thread(2, { stop: "signal", pendingSignal: 999 })] })), "process 2 thread 2 was stopped with signal 999, which does not exist");
+});
