@@ -74,6 +74,8 @@ long sl_cpu_ms(int32_t *pid);
 unsigned long sl_ns_clone_flags(const struct sl_plan *plan);
 unsigned long sl_ns_view_flags(void);
 long sl_ns_view(const uint8_t *p, uint32_t len, int ack);
+/* A standby's child: the part of the root no plan changes, built ahead (ns.c). */
+void sl_ns_view_enter_ahead(const char *staging, uint32_t uid, uint32_t gid, int ack);
 void sl_ns_map_child(pid_t child, int ack_wr);
 /* The caller's own uid and gid mapped 1:1 in a new user namespace (ns.c, used by cow.c). */
 long sl_ns_write_id_maps(uint32_t uid, uint32_t gid);
@@ -119,7 +121,7 @@ int sl_standby_is(void);
 int sl_standby_fits(const struct sl_plan *plan);
 long sl_fds_send(int sock, const int *fds, int n);
 long sl_fds_recv(int sock, int *fds, int n);
-__attribute__((noreturn)) void sl_standby_child(int handoff, struct sl_child_fds fds, pid_t launcher);
+__attribute__((noreturn)) void sl_standby_child(int handoff, struct sl_child_fds fds, pid_t launcher, const uint8_t *entered);
 #define AF_UNIX_ 1
 #define SOCK_SEQPACKET_ 5
 #define SOCK_CLOEXEC_ 02000000

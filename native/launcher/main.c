@@ -488,6 +488,14 @@ int main(void) {
     if (plan.steps[i].op == SL_STEP_CPU_COUNTER && sl_cpu_counter_open()) launcher_flags |= SL_LAUNCHER_CPU_COUNTER;
   }
 
+  /* Standby: the first message says what the child enters its namespaces with ahead (the
+   * head of an NS_VIEW payload: the caller's ids, the staging directory). */
+  static uint8_t entered[16 + 256];
+  if (standby) {
+    long n = SL_RETRY(SC3(NR_read, SL_FD_PLAN, entered, sizeof entered));
+    if (n < 18 || entered[n - 1] != 0 || sl_memchr(entered + 16, 0, (size_t)n - 16) != entered + n - 1) fatal(SL_FATAL_PLAN_FORMAT, n < 0 ? n : -EINVAL);
+  }
+
   pid_t self = (pid_t)SC0(NR_getpid);
   int report[2], ack[2], handoff[2] = {-1, -1};
   rc = SC2(NR_pipe2, report, O_CLOEXEC);
@@ -510,7 +518,7 @@ int main(void) {
     if (standby) {
       SC1(NR_close, SL_FD_PLAN);
       SC1(NR_close, handoff[0]);
-      sl_standby_child(handoff[1], fds, self);
+      sl_standby_child(handoff[1], fds, self, entered);
     }
     sl_child_run(&plan, fds, self, (launcher_flags & SL_LAUNCHER_SCOPED) != 0);
   }

@@ -136,6 +136,7 @@ struct sl_open_how {
 #define EMFILE 24
 #define EMSGSIZE 90
 #define EBADMSG 74
+#define ENAMETOOLONG 36
 #define ECONNRESET 104
 
 struct sl_sigaction {

@@ -320,14 +320,19 @@ static long run_op(char op, const uint8_t **cur, const uint8_t *end, int pass, i
  * The mount, umount2, pivot_root, unshare and setns calls are refused afterwards by the
  * seccomp blocklist, and DROP_CAPS empties the capability sets: the sandbox cannot undo it.
  */
-long sl_ns_view(const uint8_t *p, uint32_t len, int ack) {
-  if (len < 16) return -EINVAL;
+/* The part of the root's construction no plan changes: the id maps (the launcher's, or
+ * the caller's own), lo up, every mount private, the staging tmpfs pivoted to (the host's
+ * root at /old) and the new root's tmpfs at /new. A standby launcher's child runs it ahead
+ * (standby.c); the NS_VIEW step then checks that its staging directory and ids are the
+ * plan's. */
+static struct {
+  int done;    /* 1: entered already (by a standby's child), with these */
+  long result; /* its outcome, reported by the NS_VIEW step */
   uint32_t uid, gid;
-  memcpy(&uid, p + 4, 4);
-  memcpy(&gid, p + 8, 4);
-  const uint8_t *cur = p + 16, *end = p + len;
-  const char *staging = next_string(&cur, end);
-  if (staging == NULL) return -EINVAL;
+  char staging[256];
+} entered;
+
+long sl_ns_view_enter(const char *staging, uint32_t uid, uint32_t gid, int ack) {
   int32_t mapped = EIO;
   long rc = SL_RETRY(SC3(NR_read, ack, &mapped, sizeof mapped));
   if (rc != (long)sizeof mapped || mapped != 0) {
@@ -347,6 +352,38 @@ long sl_ns_view(const uint8_t *p, uint32_t len, int ack) {
   if (rc == 0) rc = SC1(NR_chdir, "/");
   if (rc == 0) rc = SC5(NR_mount, "tmpfs", NEW, "tmpfs", MS_NOSUID_ | MS_NODEV_, "mode=0755");
   if (rc == 0) rc = touch("/empty");
+  return rc;
+}
+
+void sl_ns_view_enter_ahead(const char *staging, uint32_t uid, uint32_t gid, int ack) {
+  size_t n = sl_strlen(staging);
+  entered.done = 1;
+  entered.uid = uid;
+  entered.gid = gid;
+  if (n >= sizeof entered.staging) {
+    entered.result = -ENAMETOOLONG;
+    return;
+  }
+  memcpy(entered.staging, staging, n + 1);
+  entered.result = sl_ns_view_enter(staging, uid, gid, ack);
+}
+
+long sl_ns_view(const uint8_t *p, uint32_t len, int ack) {
+  if (len < 16) return -EINVAL;
+  uint32_t uid, gid;
+  memcpy(&uid, p + 4, 4);
+  memcpy(&gid, p + 8, 4);
+  const uint8_t *cur = p + 16, *end = p + len;
+  const char *staging = next_string(&cur, end);
+  if (staging == NULL) return -EINVAL;
+  long rc;
+  if (entered.done) {
+    /* Entered ahead: only for the same staging directory and ids. */
+    if (entered.uid != uid || entered.gid != gid || sl_strlen(staging) != sl_strlen(entered.staging) || memcmp(staging, entered.staging, sl_strlen(staging)) != 0) return -EINVAL;
+    rc = entered.result;
+  } else {
+    rc = sl_ns_view_enter(staging, uid, gid, ack);
+  }
   if (rc < 0) return rc;
   const uint8_t *ops = cur;
   for (int pass = 0; pass < 2; pass++) {

@@ -8,10 +8,15 @@
  * plan with sl_standby_fits and passes the four on). From then on both run exactly as a
  * launcher started with that plan: the child applies every step, NS_VIEW first.
  *
+ * The child also builds ahead the part of the root no plan changes (ns.c
+ * sl_ns_view_enter_ahead: the id maps, lo up, the staging tmpfs pivoted to, the new root's
+ * tmpfs), with the ids and staging directory of the launcher's first message; a plan's
+ * NS_VIEW step must name the same (standby.ts checks before the take-over, ns.c again).
+ *
  * What the child holds while it waits: the launcher's no_new_privs, its blocked signals and
  * ignored dispositions (reset by the steps as in any start), /dev/null as 0, 1 and 2, and
- * the two pipes to the launcher. It runs nothing but this file until the plan arrives, and
- * dies with the launcher (PR_SET_PDEATHSIG, and EOF on its socket). */
+ * the two pipes to the launcher. It runs nothing but this file and that part of ns.c until
+ * the plan arrives, and dies with the launcher (PR_SET_PDEATHSIG, and EOF on its socket). */
 #include "launcher.h"
 
 #define SOL_SOCKET_ 1
@@ -124,8 +129,14 @@ long sl_fds_recv(int sock, int *fds, int n) {
 /* The standby's child: waits for the plan's memfd and the command's stdio, puts them in
  * place and applies the plan. A failure is reported on the report pipe as a setup failure
  * before any step (index -1), and the child exits. */
-__attribute__((noreturn)) void sl_standby_child(int handoff, struct sl_child_fds fds, pid_t launcher) {
+__attribute__((noreturn)) void sl_standby_child(int handoff, struct sl_child_fds fds, pid_t launcher, const uint8_t *entered) {
   SC2(NR_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  /* The namespaces' first part, as the NS_VIEW step would build it (its outcome is that
+   * step's to report): `entered` is the head of an NS_VIEW payload, checked by main.c. */
+  uint32_t uid, gid;
+  memcpy(&uid, entered + 4, 4);
+  memcpy(&gid, entered + 8, 4);
+  sl_ns_view_enter_ahead((const char *)entered + 16, uid, gid, fds.ack);
   int got[SL_HANDOFF_FDS];
   long rc = sl_fds_recv(handoff, got, SL_HANDOFF_FDS);
   if (rc == -ECONNRESET) sl_exit_group(0); /* the launcher gave up: nobody to tell */

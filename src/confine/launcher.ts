@@ -100,8 +100,9 @@ export class LauncherProcess {
     this.pid = pid;
     this.pidfd = pidfd;
     this.controlFd = controlW;
-    // The next kernel-view start may find a launcher waiting (standby.ts).
-    if (fitsStandby(steps)) this.started.then(prepareStandby, () => undefined);
+    // The next kernel-view start may find a launcher waiting (standby.ts), started once this
+    // sandbox has ended (prepareStandby says why then).
+    if (fitsStandby(steps)) this.started.then(() => this.exited.then(prepareStandby, prepareStandby), () => undefined);
     // Status messages are read straight off the pipe from an event-loop poll handle: no
     // stream machinery (which also keeps node:net out of a CLI run's start-up).
     const statusEnded = new Promise<void>((resolve) => {

@@ -22,6 +22,7 @@ import { closeSync, openSync } from "node:fs";
 import { getPriority } from "node:os";
 import { createRequire } from "node:module";
 import { Step } from "../plan/protocol.js";
+import { nsViewPayload, stagingDir } from "../plan/kernel-view.js";
 import type { PlanStep } from "../plan/plan.js";
 import { launcherPath, native } from "./native.js";
 
@@ -35,11 +36,14 @@ export interface Standby {
   readonly controlW: number;
   /** What the launcher inherited from this process (identity()). */
   readonly identity: string;
+  /** The start of the NS_VIEW payload its child entered ahead with (ids and staging
+   * directory): a plan's must begin with the same bytes. */
+  readonly enteredWith: Buffer;
 }
 
 let enabled = false;
 let waiting: Standby | undefined;
-let preparing = false;
+
 /** The bench's cold rows: starts that neither take nor make a standby, leaving the waiting
  * one alone (bench/spawn.ts). */
 let bypassed = false;
@@ -67,12 +71,24 @@ const BEFORE_FORK: ReadonlySet<number> = new Set([Step.COW, Step.DENY, Step.CHRO
 /** Whether a plan can be applied by a standby launcher: the kernel view, nothing done by
  * the launcher before its fork. */
 export function fitsStandby(steps: readonly PlanStep[]): boolean {
-  let view = false;
+  return nsView(steps) !== undefined;
+}
+
+/** The plan's NS_VIEW payload when it fits a standby, else undefined. */
+function nsView(steps: readonly PlanStep[]): Buffer | undefined {
+  let view: Buffer | undefined;
   for (const s of steps) {
-    if (BEFORE_FORK.has(s.op)) return false;
-    if (s.op === Step.NS_VIEW) view = true;
+    if (BEFORE_FORK.has(s.op)) return undefined;
+    if (s.op === Step.NS_VIEW) view = s.payload;
   }
   return view;
+}
+
+/** The part of an NS_VIEW payload a standby's child acts on ahead: the 16-byte head (the
+ * caller's uid and gid) and the staging directory with its NUL (kernel-view.ts). */
+function enteredPart(payload: Buffer): Buffer {
+  const nul = payload.indexOf(0, 16);
+  return payload.subarray(0, nul < 0 ? payload.length : nul + 1);
 }
 
 /** The /proc/self/status lines of what a launcher inherits: ids, groups, capabilities,
@@ -105,28 +121,28 @@ function mainThread(): boolean {
  * a launcher of its own). One whose inheritance no longer matches this process is dropped. */
 export function takeStandby(steps: readonly PlanStep[]): Standby | undefined {
   const s = waiting;
-  if (s === undefined || bypassed || !fitsStandby(steps)) return undefined;
+  const view = nsView(steps);
+  if (s === undefined || bypassed || view === undefined) return undefined;
   waiting = undefined;
-  if (s.identity !== identity()) {
+  // Its child built the namespaces' first part with these ids and staging directory.
+  if (!enteredPart(view).equals(s.enteredWith) || s.identity !== identity()) {
     drop(s);
     return undefined;
   }
   return s;
 }
 
-/** Starts a standby if none waits, after the current event-loop turn (the start that asks
- * for it is not delayed by it). A failure to start one is not an error: the next start
+/** Starts a standby if none waits. Called when a kernel-view sandbox has ended, before its
+ * result is delivered (about 0.3 ms of this thread): started beside the sandbox it took the
+ * CPU that sandbox's run and exit needed, and started after the event loop's turn it was
+ * still being made when a loop's next start came, every other start (measured: bench/
+ * spawn.ts, docs/kernel-view.md). A failure to start one is not an error: the next start
  * starts its own launcher. */
 export function prepareStandby(): void {
   // Only the main thread: a worker's descriptors outlive the worker, and so would its
   // standby, until the process ends.
-  if (!enabled || bypassed || waiting !== undefined || preparing || !mainThread()) return;
-  preparing = true;
-  setImmediate(() => {
-    preparing = false;
-    if (!enabled || bypassed || waiting !== undefined) return;
-    waiting = start();
-  });
+  if (!enabled || bypassed || waiting !== undefined || !mainThread()) return;
+  waiting = start();
 }
 
 function start(): Standby | undefined {
@@ -145,9 +161,15 @@ function start(): Standby | undefined {
     const devNull = openSync("/dev/null", "r+");
     opened.push(devNull);
     const id = identity();
+    const enteredWith = enteredPart(nsViewPayload([], stagingDir()));
     const [pid, pidfd] = n.spawnLauncher(launcherPath(), [devNull, devNull, devNull, theirs, statusW, controlR]);
     close([theirs, statusW, controlR, devNull]);
-    return { pid, pidfd, sock, statusR, controlW, identity: id };
+    // Its first message, read before its clone: what its child enters the namespaces with.
+    if (n.sendFds(sock, enteredWith, []) < 0) {
+      drop({ pid, pidfd, sock, statusR, controlW, identity: id, enteredWith });
+      return undefined;
+    }
+    return { pid, pidfd, sock, statusR, controlW, identity: id, enteredWith };
   } catch {
     close(opened);
     return undefined;

@@ -60,6 +60,17 @@ async function standbyPid(busy: readonly number[] = []): Promise<number | undefi
   return undefined;
 }
 
+/** The one child of process `pid` (a standby's, in its namespaces), waited for (at most 5 s:
+ * the standby clones it after its start). */
+async function childOf(pid: number): Promise<number | undefined> {
+  for (let i = 0; i < 500; i++) {
+    const c = children(pid)[0];
+    if (c !== undefined) return c.pid;
+    await sleep(10);
+  }
+  return undefined;
+}
+
 /** Whether process `pid` is gone (or a zombie nobody reaped: reported as "zombie"). */
 function state(pid: number): string {
   try {
@@ -91,7 +102,7 @@ function launcherOf(sb: Sandbox): number {
 const BATTERY = [
   "/bin/sh",
   "-c",
-  `cat /proc/self/uid_map /proc/self/gid_map; grep -E '^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp|Seccomp_filters|NStgid)' /proc/self/status; cat ${secret} 2>&1; echo x 2>&1 > /etc/standby-x; ls /; hostname; cat /proc/self/mountinfo | wc -l; ls /proc | grep -c '^[0-9]'; echo "pid $$"; read line; echo "stdin: $line"`,
+  `cat /proc/self/uid_map /proc/self/gid_map; grep -E '^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp|Seccomp_filters|NStgid)' /proc/self/status; cat ${secret} 2>&1; echo x 2>&1 > /etc/standby-x; ls /; hostname; cat /proc/self/mountinfo | wc -l; set -- /proc/[0-9]*; echo "processes $#"; echo "pid $$"; read line; echo "stdin: $line"`,
 ];
 
 async function battery(): Promise<{ launcher: number; out: string; code: number | null }> {
@@ -150,7 +161,7 @@ async function run(): Promise<Record<string, unknown>> {
     case "holder": {
       await Sandbox.run(policy, ["/bin/true"]);
       const standby = await standbyPid();
-      const standbyChild = children(standby).map((c) => c.pid)[0];
+      const standbyChild = await childOf(standby!);
       process.stdout.write(`${JSON.stringify({ standby, standbyChild })}\n`);
       process.on("SIGTERM", () => process.exit(0));
       await sleep(60_000);
@@ -161,7 +172,7 @@ async function run(): Promise<Record<string, unknown>> {
       // a launcher of its own.
       await Sandbox.run(policy, ["/bin/true"]);
       const waiting = (await standbyPid())!;
-      const standbyChild = children(waiting).map((c) => c.pid)[0]!;
+      const standbyChild = (await childOf(waiting))!;
       process.kill(waiting, "SIGKILL");
       const childAfter = await gone(standbyChild);
       const r = await battery();
