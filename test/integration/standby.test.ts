@@ -83,8 +83,11 @@ scriptCase("standby: twelve starts at once, one standby: each confined, each wit
   });
 });
 
-scriptCase("standby: the launcher refuses a plan that needs work before its fork, before any step runs", SCRIPT, ["${PROBE}", "check"], (out) => {
+scriptCase("standby: the launcher refuses a plan that needs work before its fork, and the child one naming another staging directory", SCRIPT, ["${PROBE}", "check"], (out) => {
   assert.ok(out.waiting > 0);
   assert.equal(out.launcher, out.waiting, "the forged plan went to the standby");
   assert.equal(out.error, "sandbox launcher failed (a standby launcher given a plan that needs work before its fork): EINVAL");
+  assert.ok(out.waiting2 > 0);
+  assert.equal(out.launcher2, out.waiting2, "the plan with another staging directory went to the standby");
+  assert.match(out.error2, /^namespaces and constructed root .*: EINVAL/, "its NS_VIEW step refuses what the standby built for another");
 });

@@ -231,15 +231,30 @@ async function run(): Promise<Record<string, unknown>> {
       const forged = Buffer.from(blob);
       forged.writeUInt32LE(Step.CPU_COUNTER, 16); // the first step's op, after the 16-byte header
       const devNull = native().memfd(Buffer.alloc(0));
-      const l = new LauncherProcess(forged, plan.steps, [devNull, devNull, devNull]);
-      let error = "";
-      try {
-        await l.started;
-      } catch (e) {
-        error = (e as Error).message;
-      }
-      await l.exited.catch(() => undefined);
-      return { waiting, launcher: l.pid, error };
+      const attempt = async (blob: Buffer): Promise<{ launcher: number; error: string }> => {
+        const l = new LauncherProcess(blob, plan.steps, [devNull, devNull, devNull]);
+        let error = "";
+        try {
+          await l.started;
+        } catch (e) {
+          error = (e as Error).message;
+        }
+        await l.exited.catch(() => undefined);
+        return { launcher: l.pid, error };
+      };
+      const forgedOp = await attempt(forged);
+      // The standby's child entered the namespaces with the caller's ids and staging
+      // directory; a plan naming another staging directory (here its first byte changed)
+      // that still reaches it fails its NS_VIEW step instead of using what was built.
+      await Sandbox.run(policy, ["/bin/true"]);
+      const waiting2 = await standbyPid();
+      const other = Buffer.from(blob);
+      const view = plan.steps.findIndex((st) => st.op === Step.NS_VIEW);
+      let at = 16;
+      for (let i = 0; i < view; i++) at += 8 + ((plan.steps[i]!.payload.length + 7) & ~7);
+      other[at + 8 + 17] = other[at + 8 + 17]! ^ 0x20; // "/tmp" -> "/Tmp"
+      const forgedStaging = await attempt(other);
+      return { waiting, launcher: forgedOp.launcher, error: forgedOp.error, waiting2, launcher2: forgedStaging.launcher, error2: forgedStaging.error };
     }
   }
   throw new Error(`unknown mode ${mode}`);
