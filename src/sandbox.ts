@@ -242,11 +242,11 @@ export class Sandbox {
 
   /**
    * Whether this process keeps one launcher waiting for its next kernel-view sandbox (off by
-   * default; `sandlock mcp` turns it on). Once a kernel-view sandbox has started, the next
-   * one's launcher is started ahead: it clones itself into the new namespaces and waits, and
-   * the next start that fits takes it over with that part done (docs/kernel-view.md,
-   * "Standby launcher"). It is two idle processes of this user, ended with this process;
-   * `false` ends the waiting one.
+   * default; the MCP server, `sandlock mcp`, turns it on). When a kernel-view sandbox ends,
+   * the next one's launcher is started ahead: it clones itself into the new namespaces,
+   * builds the part of the root no policy changes and waits, and the next start that fits
+   * takes it over with that done (docs/kernel-view.md, "Standby launcher"). It is two idle
+   * processes of this user, ended with this process; `false` ends the waiting one.
    */
   static setStandby(enabled: boolean): void {
     if (typeof enabled !== "boolean") throw new TypeError(`Sandbox.setStandby: expected true or false, got ${typeof enabled === "string" ? JSON.stringify(enabled) : String(enabled)}`);

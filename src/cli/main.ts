@@ -4,7 +4,6 @@
 import { closest } from "../policy/suggest.js";
 import { EXIT_USAGE, UsageError } from "./usage-error.js";
 import type { BundleInfo } from "./program-cache.js";
-import { setStandby } from "../confine/standby.js";
 
 // For bin/sandlock.cjs: it writes the V8 code cache only after a run that started a sandbox.
 export { sandboxStarted } from "./start-state.js";
@@ -24,9 +23,6 @@ const MAIN_HINT = `see "sandlock --help"`;
 
 async function dispatch(argv: readonly string[], bundle: BundleInfo | undefined): Promise<number> {
   const [first, ...rest] = argv;
-  // The MCP server starts a sandbox per tool call: a launcher waits for the next one
-  // (standby.ts). Every other command starts one and keeps the default, none.
-  if (first === "mcp") setStandby(true);
   switch (first) {
     case "run":
       return (await import("./run.js")).runCommand(rest, bundle);

@@ -2,13 +2,13 @@
 //
 // Most of a kernel-view start does not depend on the policy: the launcher's exec, the clone
 // into six new namespaces (the network namespace alone about 0.35 ms on these VMs) and the
-// id maps. With standbys on (`Sandbox.setStandby(true)`; the CLI's `mcp` server turns them
-// on), once a kernel-view sandbox of this process has started, one more launcher is started
-// in standby: it does all of that and waits, its child blocked in the new namespaces. The
-// next kernel-view start that fits takes it over by sending the plan's memfd and the
-// command's stdio on a socket; from then on it is that sandbox's launcher, exactly as if it
-// had been started with the plan. A start that finds none (the first, or two at once)
-// starts its own launcher as before.
+// id maps. With standbys on (`Sandbox.setStandby(true)`; the MCP server, packages/mcp, turns
+// them on), once a kernel-view sandbox of this process has ended, one more launcher is
+// started in standby: it does all of that and waits, its child blocked in the new
+// namespaces. The next kernel-view start that fits takes it over by sending the plan's
+// memfd and the command's stdio on a socket; from then on it is that sandbox's launcher,
+// exactly as if it had been started with the plan. A start that finds none (the first, or
+// two at once) starts its own launcher as before.
 //
 // Off by default: the standby is two idle processes of this user (the launcher and its
 // child) that nobody asked for, which a program checking that its sandboxes left nothing

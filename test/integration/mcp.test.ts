@@ -19,6 +19,7 @@ const ENV = { PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8", SECRET_TOKE
 
 let root: string;
 let client: Client;
+let transport: StdioClientTransport;
 
 type Structured = { run_id: string; status: string; exit_code: number | null; stdout: string; stderr: string; truncated: { stdout: boolean; stderr: boolean }; refused: { syscall: string; target: string; why: string }[]; cwd: string; changes: string; workdir?: { action: string; branch: string; changes: { kind: string; path: string }[] }; diff?: string };
 interface CallResult { isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: unknown }
@@ -40,12 +41,41 @@ before(async () => {
   mkdirSync(join(root, "sub"));
   symlinkSync("/etc", join(root, "out"));
   client = new Client({ name: "sandlock-test", version: "1.0.0" });
-  await client.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, "mcp", "--root", root, "--profile", "workspace", "--profile", "system", "--max-timeout", "30", "--max-output", "65536"], env: ENV, stderr: "pipe" }));
+  transport = new StdioClientTransport({ command: process.execPath, args: [CLI, "mcp", "--root", root, "--profile", "workspace", "--profile", "system", "--max-timeout", "30", "--max-output", "65536"], env: ENV, stderr: "pipe" });
+  await client.connect(transport);
 });
 
 after(async () => {
   await client?.close();
   rmSync(root, { recursive: true, force: true });
+});
+
+test("mcp: the server keeps a standby launcher for its next kernel-view run (Sandbox.setStandby), and the run that takes it is confined as any", async () => {
+  const children = (pid: number): { pid: number; comm: string }[] =>
+    readFileSync(`/proc/${pid}/task/${pid}/children`, "latin1")
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((p) => ({ pid: Number(p), comm: readFileSync(`/proc/${p}/comm`, "latin1").trim() }));
+  const first = await run({ command: "echo one", profile: "system" });
+  assert.equal(first.stdout.trim(), "one");
+  let standby: number | undefined;
+  for (let i = 0; i < 300 && standby === undefined; i++) {
+    standby = children(transport.pid!).find((c) => c.comm === "sandlock-launch")?.pid;
+    if (standby === undefined) await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.ok(standby !== undefined, "a launcher waits among the server's children after a run");
+  const second = await run({ command: "echo two $$; cat /etc/shadow 2>&1 | head -1", profile: "system" });
+  assert.match(second.stdout, /^two 2\n/);
+  assert.match(second.stdout, /Permission denied|No such file/);
+  // Taken over, it was the second run's launcher and ended with it; unused, it would still wait.
+  assert.equal(existsSync(`/proc/${standby}`), false, "the standby that waited ran the second command");
+  let next: number | undefined;
+  for (let i = 0; i < 300 && next === undefined; i++) {
+    next = children(transport.pid!).find((c) => c.comm === "sandlock-launch")?.pid;
+    if (next === undefined) await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.ok(next !== undefined && next !== standby, "another waits for the next run");
 });
 
 test("mcp: the server lists its three tools", async () => {

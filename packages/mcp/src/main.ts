@@ -2,6 +2,7 @@
 
 import { readFileSync } from "node:fs";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { Sandbox } from "sandlock";
 import { parseOptions, USAGE, UsageError } from "./options.js";
 import { createServer } from "./server.js";
 
@@ -23,6 +24,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`${e.message}\n${USAGE}`);
     return 2;
   }
+  // A sandbox per tool call, one after another: the next kernel-view start finds its
+  // launcher waiting in its namespaces (sandlock's docs/kernel-view.md, "Standby launcher").
+  Sandbox.setStandby(true);
   const server = createServer(opts, version());
   const transport = new StdioServerTransport();
   const closed = new Promise<void>((resolve) => {
