@@ -97,7 +97,7 @@ const INHERITED_STATUS = /^(Umask|Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewP
 
 /** What a launcher inherits from this process at its start and the plan does not set, as
  * one string: the status lines above, the resource limits, the cgroup, the OOM score
- * adjustment, the namespaces (native selfState: one call, about 20 us), the working
+ * adjustment, the namespaces (native selfState: one call, about 50 us here), the working
  * directory and the nice value. Node can change some of these itself (chdir, umask,
  * setuid, setPriority, a write to oom_score_adj or to a cgroup's cgroup.procs), other
  * processes or a native addon the rest; a standby started before such a change is dropped. */
@@ -133,11 +133,10 @@ export function takeStandby(steps: readonly PlanStep[]): Standby | undefined {
 }
 
 /** Starts a standby if none waits. Called when a kernel-view sandbox has ended, before its
- * result is delivered (about 0.3 ms of this thread): started beside the sandbox it took the
- * CPU that sandbox's run and exit needed, and started after the event loop's turn it was
- * still being made when a loop's next start came, every other start (measured: bench/
- * spawn.ts, docs/kernel-view.md). A failure to start one is not an error: the next start
- * starts its own launcher. */
+ * result is delivered (about 0.3 ms of this thread). Made earlier, beside the sandbox, it
+ * took the CPU that sandbox's run and exit needed; made after the event loop's turn, a
+ * loop's next start came first and found none (docs/kernel-view.md has the figures). A
+ * failure to start one is not an error: the next start starts its own launcher. */
 export function prepareStandby(): void {
   // Only the main thread: a worker's descriptors outlive the worker, and so would its
   // standby, until the process ends.
