@@ -8,6 +8,7 @@
 #include <time.h>
 #include <fcntl.h>
 #include <node_api.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -131,9 +132,10 @@ static napi_value sl_spawn_launcher(napi_env env, napi_callback_info info) {
 }
 
 /* ---- selfState() -> string: what a process started now would inherit from this one ----
- * /proc/self/status, limits, cgroup and oom_score_adj, then the ns links of mnt, user, net,
- * cgroup and pid_for_children, each section ended by "\n\x1e\n" (standby.ts compares two
- * readings, keeping only status's inherited lines). One call, no JavaScript per file: the
+ * /proc/self/status, limits, cgroup, oom_score_adj and timerslack_ns, the UTS namespace's
+ * host and domain names, then the ns links of mnt, user, net, cgroup and pid_for_children,
+ * each section ended by "\n\x1e\n", then the scheduling policy, its priority and the I/O
+ * priority (standby.ts compares two readings, keeping only status's inherited lines). One call, no JavaScript per file: the
  * reading is on the path of every start that takes a standby over. */
 
 static size_t append_file(char *out, size_t at, size_t cap, const char *path) {
@@ -148,7 +150,7 @@ static size_t append_file(char *out, size_t at, size_t cap, const char *path) {
 
 static napi_value sl_self_state(napi_env env, napi_callback_info info) {
   (void)info;
-  static const char *const files[] = {"/proc/self/status", "/proc/self/limits", "/proc/self/cgroup", "/proc/self/oom_score_adj"};
+  static const char *const files[] = {"/proc/self/status", "/proc/self/limits", "/proc/self/cgroup", "/proc/self/oom_score_adj", "/proc/self/timerslack_ns", "/proc/sys/kernel/hostname", "/proc/sys/kernel/domainname"};
   static const char *const links[] = {"/proc/self/ns/mnt", "/proc/self/ns/user", "/proc/self/ns/net", "/proc/self/ns/cgroup", "/proc/self/ns/pid_for_children"};
   size_t cap = 32768, at = 0;
   char *out = malloc(cap);
@@ -165,6 +167,13 @@ static napi_value sl_self_state(napi_env env, napi_callback_info info) {
     memcpy(out + at, sep, sizeof sep - 1);
     at += sizeof sep - 1;
   }
+  /* The calling thread's scheduling policy and priority and its I/O priority: a spawned
+   * process inherits them, and none is in /proc/self/status. */
+  struct sched_param sp = {0};
+  int policy = sched_getscheduler(0);
+  if (sched_getparam(0, &sp) < 0) sp.sched_priority = -1;
+  long ioprio = syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 0);
+  if (at + 96 < cap) at += (size_t)snprintf(out + at, 96, "sched %d %d ioprio %ld", policy, sp.sched_priority, ioprio);
   napi_value v;
   napi_status st = napi_create_string_latin1(env, out, at, &v);
   free(out);

@@ -11,7 +11,8 @@ import { ConfinementError } from "../errors.js";
 export interface NativeAddon {
   spawnLauncher(path: string, fds: readonly number[]): [pid: number, pidfd: number];
   pipe(): [read: number, write: number];
-  /** /proc/self/status, limits, cgroup, oom_score_adj and five ns links, sections ended by "\n\x1e\n". */
+  /** /proc/self status, limits, cgroup, oom_score_adj, timerslack_ns, the host and domain
+   * names, five ns links (sections ended by "\n\x1e\n"), then "sched P PRIO ioprio N". */
   selfState(): string;
   memfd(data: Buffer): number;
   waitPidfd(pidfd: number): [code: number, signal: number] | null;

@@ -15,8 +15,9 @@
 // behind would find. At most one exists per Node process. It holds no event-loop handle (it
 // never keeps the process alive) and it ends with the process: EOF on its control pipe ends
 // it and kills its child. It is dropped, and a fresh launcher started, when what the
-// launcher inherited from this process changed since (identity()). Only the main thread
-// makes one.
+// launcher inherited from this process changed since (identity()), or this process's mount
+// table did (mountsChanged(): the child's mount namespace is a copy from its clone). Only
+// the main thread makes one.
 
 import { closeSync, openSync } from "node:fs";
 import { getPriority } from "node:os";
@@ -39,6 +40,10 @@ export interface Standby {
   /** The start of the NS_VIEW payload its child entered ahead with (ids and staging
    * directory): a plan's must begin with the same bytes. */
   readonly enteredWith: Buffer;
+  /** /proc/self/mountinfo, opened before the launcher: the kernel reports POLLERR on it
+   * once this process's mount table changed (a mount, an unmount, a remount); -1 once
+   * closed at the take-over. */
+  mounts: number;
 }
 
 let enabled = false;
@@ -97,7 +102,8 @@ const INHERITED_STATUS = /^(Umask|Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewP
 
 /** What a launcher inherits from this process at its start and the plan does not set, as
  * one string: the status lines above, the resource limits, the cgroup, the OOM score
- * adjustment, the namespaces (native selfState: one call, about 50 us here), the working
+ * adjustment, the timer slack, the host and domain names, the namespaces, the scheduling
+ * policy and the I/O priority (native selfState: one call, about 50 us here), the working
  * directory and the nice value. Node can change some of these itself (chdir, umask,
  * setuid, setPriority, a write to oom_score_adj or to a cgroup's cgroup.procs), other
  * processes or a native addon the rest; a standby started before such a change is dropped. */
@@ -105,6 +111,14 @@ function identity(): string {
   const [status = "", ...rest] = native().selfState().split("\n\x1e\n");
   const kept = status.split("\n").filter((l) => INHERITED_STATUS.test(l));
   return [...kept, ...rest, process.cwd(), String(getPriority())].join("|");
+}
+
+const POLLERR = 0x8;
+
+/** Whether this process's mount table changed since the standby's mountinfo was opened. */
+function mountsChanged(s: Standby): boolean {
+  const revents = native().pollNow(s.mounts);
+  return revents < 0 || (revents & POLLERR) !== 0;
 }
 
 let onMainThread: boolean | undefined;
@@ -124,11 +138,17 @@ export function takeStandby(steps: readonly PlanStep[]): Standby | undefined {
   const view = nsView(steps);
   if (s === undefined || bypassed || view === undefined) return undefined;
   waiting = undefined;
-  // Its child built the namespaces' first part with these ids and staging directory.
-  if (!enteredPart(view).equals(s.enteredWith) || s.identity !== identity()) {
+  // Its child built the namespaces' first part with these ids and staging directory, and
+  // its mount namespace is a copy of this process's from when it was made: the grants are
+  // bound from that copy, so a mount, unmount or remount since (a hidden directory, a grant
+  // made read-only, a volume taken away) would not be seen by the sandbox (found by an
+  // attack: a hidden file read, a write through a read-only remount).
+  if (!enteredPart(view).equals(s.enteredWith) || mountsChanged(s) || s.identity !== identity()) {
     drop(s);
     return undefined;
   }
+  closeSync(s.mounts);
+  s.mounts = -1;
   return s;
 }
 
@@ -159,16 +179,19 @@ function start(): Standby | undefined {
     opened.push(controlR, controlW);
     const devNull = openSync("/dev/null", "r+");
     opened.push(devNull);
+    const mounts = openSync("/proc/self/mountinfo", "r");
+    opened.push(mounts);
     const id = identity();
     const enteredWith = enteredPart(nsViewPayload([], stagingDir()));
     const [pid, pidfd] = n.spawnLauncher(launcherPath(), [devNull, devNull, devNull, theirs, statusW, controlR]);
     close([theirs, statusW, controlR, devNull]);
     // Its first message, read before its clone: what its child enters the namespaces with.
+    const s = { pid, pidfd, sock, statusR, controlW, identity: id, enteredWith, mounts };
     if (n.sendFds(sock, enteredWith, []) < 0) {
-      drop({ pid, pidfd, sock, statusR, controlW, identity: id, enteredWith });
+      drop(s);
       return undefined;
     }
-    return { pid, pidfd, sock, statusR, controlW, identity: id, enteredWith };
+    return s;
   } catch {
     close(opened);
     return undefined;
@@ -179,7 +202,7 @@ function start(): Standby | undefined {
  * it is reaped through its pidfd (a handle that keeps the loop alive only until then). */
 export function drop(s: Standby): void {
   const n = native();
-  for (const fd of [s.sock, s.controlW, s.statusR]) closeSync(fd);
+  for (const fd of [s.sock, s.controlW, s.statusR, s.mounts]) if (fd >= 0) closeSync(fd);
   const handle: object = n.pollFd(s.pidfd, () => {
     if (n.waitPidfd(s.pidfd) === null) return;
     n.pollClose(handle);

@@ -5,7 +5,8 @@
 // as the test user.
 
 import assert from "node:assert/strict";
-import { scriptCase } from "../helpers/harness.js";
+import { test } from "node:test";
+import { runScript, scriptCase } from "../helpers/harness.js";
 
 const SCRIPT = "dist/test/scripts/standby-case.js";
 
@@ -90,4 +91,24 @@ scriptCase("standby: the launcher refuses a plan that needs work before its fork
   assert.ok(out.waiting2 > 0);
   assert.equal(out.launcher2, out.waiting2, "the plan with another staging directory went to the standby");
   assert.match(out.error2, /^namespaces and constructed root .*: EINVAL/, "its NS_VIEW step refuses what the standby built for another");
+});
+
+test("standby: a mount, unmount or remount on the host since the standby was made drops it: a hidden directory stays hidden, a read-only remount holds, a new mount shows [root]", { skip: process.getuid?.() === 0 ? false : "mounting needs root" }, async () => {
+  const out = (await runScript(SCRIPT, ["${PROBE}", "mounts"], "root")) as { waiting: number; launcher: number; out: string };
+  assert.ok(out.waiting > 0);
+  assert.notEqual(out.launcher, out.waiting, "the standby is not taken over");
+  assert.doesNotMatch(out.out, /HIDDEN/, "the directory hidden under a tmpfs since stays hidden");
+  assert.match(out.out, /No such file or directory/);
+  assert.match(out.out, /Read-only file system/, "the grant remounted read-only since is read-only");
+  assert.doesNotMatch(out.out, /wrote/);
+  assert.match(out.out, /NEW/, "the tmpfs mounted since is seen");
+});
+
+scriptCase("standby: the I/O priority, scheduling policy, timer slack and host name changed since it was made drop it: the command sees the new ones", SCRIPT, ["${PROBE}", "inherit"], (out) => {
+  assert.ok(out.waiting > 0);
+  assert.notEqual(out.launcher, out.waiting, "the standby is not taken over");
+  assert.match(out.out, /^idle$/m, "ionice -c3");
+  assert.match(out.out, /SCHED_BATCH/);
+  assert.match(out.out, /^123456$/m, "the timer slack");
+  if (out.root) assert.match(out.out, /^sl-standby-renamed$/m, "the host name (the UTS namespace is copied when the standby is made)");
 });

@@ -2,7 +2,7 @@
 // as the test user. Prints one JSON line.
 // Usage: standby-case.js PROBE adopt|identity|exit|killed|nofit|off|concurrent|check
 
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
@@ -219,6 +219,52 @@ async function run(): Promise<Record<string, unknown>> {
         }),
       );
       return { waiting, runs };
+    }
+    case "mounts": {
+      // Root: the host's mount table changes after the standby was made (a directory hidden
+      // under a tmpfs, a writable grant remounted read-only, a new tmpfs): the next start
+      // must see the table as it is, which the standby's copy is not.
+      const share = join(base, "share");
+      const w = join(base, "w");
+      const fresh = join(base, "newmnt");
+      for (const d of [join(share, "private"), w, fresh]) mkdirSync(d, { recursive: true, mode: 0o755 });
+      writeFileSync(join(share, "private", "secret"), "HIDDEN\n");
+      const grants = { fsReadable: [probe, "/proc", ...SYSTEM_RO, share, fresh], fsWritable: [w], procView: "kernel" as const };
+      await Sandbox.run(grants, ["/bin/true"]);
+      const waiting = await standbyPid();
+      const sh = (c: string): void => void execFileSync("/bin/sh", ["-c", c]);
+      sh(`mount -t tmpfs none ${join(share, "private")} && mount --bind ${w} ${w} && mount -o remount,bind,ro ${w} && mount -t tmpfs none ${fresh} && echo NEW > ${join(fresh, "f")}`);
+      try {
+        const sb = new Sandbox(grants);
+        await sb.spawn(["/bin/sh", "-c", `cat ${join(share, "private", "secret")} 2>&1; echo x > ${join(w, "x")} 2>&1 && echo wrote; cat ${join(fresh, "f")} 2>&1; true`]);
+        const launcher = launcherOf(sb);
+        const r = await sb.wait();
+        return { waiting, launcher, out: r.stdoutText + r.stderrText };
+      } finally {
+        sh(`umount ${fresh}; umount ${w}; umount ${join(share, "private")}`);
+      }
+    }
+    case "inherit": {
+      // What a process inherits that /proc/self/status does not show: the I/O priority, the
+      // scheduling policy, the timer slack (and, as root, the host name), changed on this
+      // process after the standby was made: the command must see the new values.
+      await Sandbox.run(policy, ["/bin/true"]);
+      const waiting = await standbyPid();
+      const sh = (c: string): string => execFileSync("/bin/sh", ["-c", c], { encoding: "utf8" });
+      sh(`ionice -c3 -p ${process.pid} && chrt -b -p 0 ${process.pid}`);
+      writeFileSync("/proc/self/timerslack_ns", "123456");
+      const root = process.getuid?.() === 0;
+      const oldName = root ? sh("hostname").trim() : "";
+      if (root) sh("hostname sl-standby-renamed");
+      try {
+        const sb = new Sandbox(policy);
+        await sb.spawn(["/bin/sh", "-c", "ionice; chrt -p $$ | head -1; cat /proc/self/timerslack_ns; hostname"]);
+        const launcher = launcherOf(sb);
+        const r = await sb.wait();
+        return { waiting, launcher, out: r.stdoutText + r.stderrText, root };
+      } finally {
+        if (root) sh(`hostname ${oldName}`);
+      }
     }
     case "check": {
       // The launcher's own check (sl_standby_fits): a plan that needs work before the fork,
