@@ -133,7 +133,8 @@ static napi_value sl_spawn_launcher(napi_env env, napi_callback_info info) {
 
 /* ---- selfState() -> string: what a process started now would inherit from this one ----
  * /proc/self/status, limits, cgroup, oom_score_adj and timerslack_ns, the UTS namespace's
- * host and domain names, then the ns links of mnt, user, net, cgroup and pid_for_children,
+ * host and domain names, then the ns links of mnt, user, net, cgroup and pid_for_children
+ * and the root directory's link,
  * each section ended by "\n\x1e\n", then the scheduling policy, its priority and the I/O
  * priority (standby.ts compares two readings, keeping only status's inherited lines). One call, no JavaScript per file: the
  * reading is on the path of every start that takes a standby over. */
@@ -151,7 +152,7 @@ static size_t append_file(char *out, size_t at, size_t cap, const char *path) {
 static napi_value sl_self_state(napi_env env, napi_callback_info info) {
   (void)info;
   static const char *const files[] = {"/proc/self/status", "/proc/self/limits", "/proc/self/cgroup", "/proc/self/oom_score_adj", "/proc/self/timerslack_ns", "/proc/sys/kernel/hostname", "/proc/sys/kernel/domainname"};
-  static const char *const links[] = {"/proc/self/ns/mnt", "/proc/self/ns/user", "/proc/self/ns/net", "/proc/self/ns/cgroup", "/proc/self/ns/pid_for_children"};
+  static const char *const links[] = {"/proc/self/ns/mnt", "/proc/self/ns/user", "/proc/self/ns/net", "/proc/self/ns/cgroup", "/proc/self/ns/pid_for_children", "/proc/self/root"};
   size_t cap = 32768, at = 0;
   char *out = malloc(cap);
   if (out == NULL) return sl_throw_errno(env, "malloc", ENOMEM);

@@ -12,7 +12,7 @@ export interface NativeAddon {
   spawnLauncher(path: string, fds: readonly number[]): [pid: number, pidfd: number];
   pipe(): [read: number, write: number];
   /** /proc/self status, limits, cgroup, oom_score_adj, timerslack_ns, the host and domain
-   * names, five ns links (sections ended by "\n\x1e\n"), then "sched P PRIO ioprio N". */
+   * names, five ns links and the root link (sections ended by "\n\x1e\n"), then "sched P PRIO ioprio N". */
   selfState(): string;
   memfd(data: Buffer): number;
   waitPidfd(pidfd: number): [code: number, signal: number] | null;
