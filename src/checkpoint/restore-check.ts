@@ -102,13 +102,13 @@ function checkFd(p: ProcessImage, f: FdEntry, policy: Policy): void {
 /** Shared open file descriptions: each reference names a lower fd of the same process or
  * an fd of the parent; without a kcmp comparison, two candidates (same target) are refused
  * rather than silently split into two offsets. */
-function checkSharing(p: ProcessImage, all: readonly ProcessImage[]): void {
-  const parent = all.find((x) => x.pid === p.ppid);
+function checkSharing(p: ProcessImage, byPid: ReadonlyMap<number, ProcessImage>, fdsOf: (q: ProcessImage) => ReadonlySet<number>): void {
+  const parent = byPid.get(p.ppid);
   for (const f of p.fds) {
     if (f.fd <= 2 || f.sharedWith === undefined) continue;
     const s = f.sharedWith;
     const owner = s.pid === p.pid ? p : s.pid === parent?.pid ? parent : undefined;
-    if (owner === undefined || !owner.fds.some((g) => g.fd === s.fd) || (owner === p && s.fd >= f.fd)) {
+    if (owner === undefined || !fdsOf(owner).has(s.fd) || (owner === p && s.fd >= f.fd)) {
       refuse(`process ${p.pid} fd ${f.fd} is recorded as shared with process ${s.pid} fd ${s.fd}, which is neither a lower descriptor of it nor one of its parent`, { pid: p.pid, fd: f.fd });
     }
   }
@@ -142,6 +142,15 @@ export async function checkImage(cp: Checkpoint, policy: Policy): Promise<void> 
   }
   const looked = new Map<string, string | undefined>();
   const turns = new Turns();
+  // Looked up by pid and fd number, not by scanning: a crafted image's 100,000 processes or
+  // descriptors made the scans quadratic (hours of a blocked event loop).
+  const byPid = new Map(cp.processes.map((p) => [p.pid, p]));
+  const fdSets = new Map<ProcessImage, Set<number>>();
+  const fdsOf = (q: ProcessImage): ReadonlySet<number> => {
+    let set = fdSets.get(q);
+    if (set === undefined) fdSets.set(q, (set = new Set(q.fds.map((f) => f.fd))));
+    return set;
+  };
   for (const p of cp.processes) {
     const caught = BigInt(`0x${p.sigCaught || "0"}`);
     const recorded = (p.sigActions ?? []).reduce((m, a) => m | (1n << BigInt(a.sig - 1)), 0n);
@@ -179,7 +188,7 @@ export async function checkImage(cp: Checkpoint, policy: Policy): Promise<void> 
       const sched = schedRefusal(p, t);
       if (sched !== undefined) refuse(sched, { pid: p.pid });
     }
-    checkSharing(p, cp.processes);
+    checkSharing(p, byPid, fdsOf);
     if (p.mm === undefined) refuse(`process ${p.pid}: the checkpoint has no memory layout (taken by an older sandlock)`, { pid: p.pid });
     for (const m of p.maps) {
       checkMap(p, m, looked);

@@ -126,13 +126,21 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
   const built = new Map([[p.pid, root]]);
   // Everything to make, in the order of the ids: each process after its parent, each thread
   // after its process (the kernel handed their ids out in that order).
-  // Each process once, whatever the image says (checkImage refuses repeated ids already).
+  // Each process once, whatever the image says (checkImage refuses repeated ids already),
+  // found through an index of children rather than a scan of the tree per parent.
+  const childrenOf = new Map<number, ProcessImage[]>();
+  for (const x of tree) {
+    const siblings = childrenOf.get(x.ppid);
+    if (siblings === undefined) childrenOf.set(x.ppid, [x]);
+    else siblings.push(x);
+  }
+  const byPid = new Map(tree.map((x) => [x.pid, x]));
   const descendants: ProcessImage[] = [];
   const reached = new Set<ProcessImage>([p]);
   for (let i = -1; i < descendants.length; i++) {
     const parent = i < 0 ? p : descendants[i]!;
-    for (const x of tree) {
-      if (x.ppid !== parent.pid || reached.has(x)) continue;
+    for (const x of childrenOf.get(parent.pid) ?? []) {
+      if (reached.has(x)) continue;
       reached.add(x);
       descendants.push(x);
     }
@@ -141,7 +149,7 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
   // host ids may have wrapped, so their order says nothing.
   type Make = { id: number; thread: ThreadImage; of: ProcessImage; process?: ProcessImage };
   const makes: Make[] = [
-    ...descendants.map((c) => ({ id: ownId(c.threads[0]!), thread: c.threads[0]!, of: tree.find((x) => x.pid === c.ppid)!, process: c })),
+    ...descendants.map((c) => ({ id: ownId(c.threads[0]!), thread: c.threads[0]!, of: byPid.get(c.ppid)!, process: c })),
     ...[p, ...descendants].flatMap((x) => x.threads.slice(1).map((u) => ({ id: ownId(u), thread: u, of: x }))),
   ];
   if (kernel) makes.sort((a, b) => a.id - b.id);

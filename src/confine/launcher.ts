@@ -384,8 +384,11 @@ const TAKE_OVER = Buffer.from("P");
 function adoptStandby(steps: readonly PlanStep[], planFd: number, stdio: readonly [number, number, number]): Launched | undefined {
   const s = takeStandby(steps);
   if (s === undefined) return undefined;
+  // Gone already (its pidfd readable: it exits when its child dies): a launcher of our own.
   // One byte carrying the four (the launcher's standby_wait takes exactly these).
-  if (native().sendFds(s.sock, TAKE_OVER, [planFd, stdio[0], stdio[1], stdio[2]]) < 0) {
+  const POLLIN = 1;
+  const exited = (native().pollNow(s.pidfd) & POLLIN) !== 0;
+  if (exited || native().sendFds(s.sock, TAKE_OVER, [planFd, stdio[0], stdio[1], stdio[2]]) < 0) {
     // Gone since it was started (EPIPE): reaped, and a launcher of our own started instead.
     dropStandby(s);
     return undefined;
