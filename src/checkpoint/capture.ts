@@ -19,6 +19,7 @@ import { captureSched } from "./sched.js";
 import { captureTimers } from "./timers.js";
 import { hostPageSize, parseMapsInTurns, parseStat, parseStatus, privatePageRuns } from "./procfs.js";
 import { Turns } from "./turns.js";
+import { readProcHead } from "../kernel/proc-text.js";
 
 const ESRCH = 3;
 /** Special mappings whose pages belong to the kernel: never captured (a restore gets its own). */
@@ -54,6 +55,23 @@ function readProc(pid: number, file: string): Buffer {
   } catch (e) {
     throw procError(pid, `read /proc/${pid}/${file}`, e);
   }
+}
+
+/** The most an exec gives a process as arguments and environment together (fs/exec.c:
+ * three quarters of _STK_LIM, whatever the stack limit), with room to spare. */
+const CMDLINE_MAX = 8 << 20;
+
+/** /proc/PID/cmdline, refused past CMDLINE_MAX: its length is the process's to choose
+ * (readProcHead), and a capture read all of it into this process. */
+function readCmdline(pid: number): Buffer {
+  let head: { data: Buffer; more: boolean };
+  try {
+    head = readProcHead(`/proc/${pid}/cmdline`, CMDLINE_MAX);
+  } catch (e) {
+    throw procError(pid, `read /proc/${pid}/cmdline`, e);
+  }
+  if (head.more) throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint: process ${pid}'s argument area is more than ${CMDLINE_MAX} bytes, more than an exec gives (a process can set its own, prctl PR_SET_MM)`, { pid });
+  return head.data;
 }
 
 /** readProc's text, read on Node's pool (a large file: maps). */
@@ -163,7 +181,7 @@ async function captureProcess(pid: number, stopped: readonly StoppedThread[], no
     maps.push(stampMap(m, stamps));
     await turns.maybe();
   }
-  const cmdline = readProc(pid, "cmdline").toString("utf8").split("\0");
+  const cmdline = readCmdline(pid).toString("utf8").split("\0");
   if (cmdline.at(-1) === "") cmdline.pop();
   const umask = status.get("Umask");
   const threads = [...stopped].sort((a, b) => (a.tid === pid ? -1 : b.tid === pid ? 1 : a.tid - b.tid)).map((t) => captureThread(t, notes));

@@ -1,6 +1,7 @@
 // A small text file of procfs or sysctl (a few KB at most, reported as size 0), read whole.
 
-import { readFile, readFileSync, readlinkSync } from "node:fs";
+import { closeSync, openSync, readFile, readFileSync, readSync, readlinkSync } from "node:fs";
+import { open } from "node:fs/promises";
 
 /**
  * The file's text, for the ASCII fields read out of it (a number, `CapEff:`, `Seccomp:`,
@@ -46,4 +47,35 @@ export function fdLink(fd: number): string {
 export function fdinfoOfKind(fd: number, link: string): Promise<string | undefined> | undefined {
   if (fdLink(fd) !== link) return undefined;
   return new Promise((resolve) => readFile(`/proc/self/fdinfo/${fd}`, "latin1", (err, text) => resolve(err === null ? text : undefined)));
+}
+
+/**
+ * At most `limit` bytes of a /proc file whose length its process decides: a process can set
+ * its argument area to any range of its memory (prctl PR_SET_MM_MAP, no privilege needed),
+ * and /proc/PID/cmdline then reads as all of it (1 GiB of an untouched reserve, measured).
+ * Returns the bytes read and whether the file went on past them.
+ */
+export function readProcHead(path: string, limit: number): { data: Buffer; more: boolean } {
+  const fd = openSync(path, "r");
+  try {
+    const buf = Buffer.allocUnsafe(limit + 1);
+    let got = 0;
+    for (let n; got < buf.length && (n = readSync(fd, buf, got, buf.length - got, null)) > 0; ) got += n;
+    return { data: buf.subarray(0, Math.min(got, limit)), more: got > limit };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** readProcHead on Node's pool. */
+export async function readProcHeadAsync(path: string, limit: number): Promise<{ data: Buffer; more: boolean }> {
+  const f = await open(path, "r");
+  try {
+    const buf = Buffer.allocUnsafe(limit + 1);
+    let got = 0;
+    for (let n; got < buf.length && (n = (await f.read(buf, got, buf.length - got, null)).bytesRead) > 0; ) got += n;
+    return { data: buf.subarray(0, Math.min(got, limit)), more: got > limit };
+  } finally {
+    await f.close();
+  }
 }

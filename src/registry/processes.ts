@@ -5,6 +5,7 @@
 import { readFile, readdir } from "node:fs/promises";
 import { parentFromStat, stateFromStat, statFields } from "../supervise/members.js";
 import type { ProcessRow } from "./protocol.js";
+import { readProcHeadAsync } from "../kernel/proc-text.js";
 
 /** USER_HZ: the unit of utime and stime in /proc/<pid>/stat, 100 on every Linux ABI. */
 const CLOCK_TICKS = 100;
@@ -19,6 +20,19 @@ export interface SandboxProcess extends ProcessRow {
 async function readOr(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, "latin1");
+  } catch {
+    return undefined; // exited while we looked
+  }
+}
+
+/** What a listing shows of a command line: its first 4 KiB. A process can make its
+ * /proc/PID/cmdline any length (readProcHead), and listing it read all of it. */
+const COMMAND_SHOWN = 4096;
+
+async function commandLine(pid: number): Promise<string | undefined> {
+  try {
+    const { data, more } = await readProcHeadAsync(`/proc/${pid}/cmdline`, COMMAND_SHOWN);
+    return data.toString("latin1") + (more ? "..." : "");
   } catch {
     return undefined; // exited while we looked
   }
@@ -82,7 +96,7 @@ export async function sandboxProcesses(launcherPid: number, owner?: ProcessOwner
   });
   return inBatches(members, async (pid) => {
     const stat = statOf.get(pid)!;
-    const [cmdline, status] = await Promise.all([readOr(`/proc/${pid}/cmdline`), readOr(`/proc/${pid}/status`)]);
+    const [cmdline, status] = await Promise.all([commandLine(pid), readOr(`/proc/${pid}/status`)]);
     return {
       pid,
       ppid: parent.get(pid)!,

@@ -141,6 +141,16 @@ scriptCase("a process that rewrites its own auxv page size (2 MiB over an untouc
   assert.ok(out.rssGrew < 256 << 20, `the supervisor grew by ${out.rssGrew} bytes`);
 });
 
+scriptCase("a process that makes its argument area 1 GiB: the checkpoint refuses it by name and a listing of the sandbox shows 4 KiB of it; neither reads the rest", SCRIPT, ["bigargs", COUNTER], (out) => {
+  assert.equal(out.error?.code, "CHECKPOINT_FAILED", JSON.stringify(out.error));
+  assert.match(out.error.message, /^checkpoint: process \d+'s argument area is more than 8388608 bytes, more than an exec gives/);
+  assert.equal(out.state, "running", "the sandbox is thawed");
+  assert.equal(out.commands.length, 1);
+  assert.equal(out.commands[0].length, 4096 + 3, "the first 4 KiB and an ellipsis");
+  assert.equal(out.commands[0].tail, "...");
+  assert.ok(out.rssGrew < 256 << 20, `the supervisor grew by ${out.rssGrew} bytes`);
+});
+
 scriptCase("checkpoint of a paused sandbox leaves it paused; resume continues the count", SCRIPT, ["paused", COUNTER], (out) => {
   assert.equal(out.stateAfterCheckpoint, "paused");
   assert.equal(out.afterCheckpoint, out.atPause, "no line written while paused, checkpoint or not");

@@ -149,6 +149,30 @@ async function run(): Promise<unknown> {
       const p = cp.processes[0]!;
       return { pageSize: p.pageSize, imageBytes: p.memory.reduce((n, m) => n + m.data.length, 0), rssGrew, procView: sb.procView };
     }
+    case "bigargs": {
+      // The process makes its argument area a 1 GiB reserve it never touched, so that
+      // /proc/PID/cmdline reads as 1 GiB: the capture refuses it by name, a listing of the
+      // sandbox's processes shows its first 4 KiB, and neither reads the rest.
+      const sb = new Sandbox({ fsReadable: [counter, "/proc"] });
+      await sb.spawn([counter, "bigargs", "1"], { buffer: false });
+      for await (const line of sb.lines()) if (line === "ready") break;
+      const rss0 = process.memoryUsage().rss;
+      let error: { code?: string; message: string } | undefined;
+      try {
+        await sb.checkpoint();
+      } catch (e) {
+        error = { code: (e as { code?: string }).code, message: (e as Error).message };
+      }
+      const { sandboxProcesses } = await import("../../src/registry/processes.js");
+      const ppid = (p: number): number => Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, "latin1"))![1]);
+      // The launcher: the command's parent, or under the kernel view its init's.
+      const launcher = sb.procView === "kernel" ? ppid(ppid(sb.pid!)) : ppid(sb.pid!);
+      const rows = await sandboxProcesses(launcher, sb);
+      const rssGrew = process.memoryUsage().rss - rss0;
+      const state = sb.state;
+      await sb.kill();
+      return { error, commands: rows.map((r) => ({ length: r.command.length, tail: r.command.slice(-3) })), rssGrew, state };
+    }
     case "counter": {
       const sb = new Sandbox({ fsReadable: [counter], fsWritable: [work] });
       await sb.spawn([counter, countFile, "thread", "fork"]);
