@@ -1,7 +1,6 @@
 // A small text file of procfs or sysctl (a few KB at most, reported as size 0), read whole.
 
 import { closeSync, openSync, readFile, readFileSync, readSync, readlinkSync } from "node:fs";
-import { open } from "node:fs/promises";
 
 /**
  * The file's text, for the ASCII fields read out of it (a number, `CapEff:`, `Seccomp:`,
@@ -64,18 +63,5 @@ export function readProcHead(path: string, limit: number): { data: Buffer; more:
     return { data: buf.subarray(0, Math.min(got, limit)), more: got > limit };
   } finally {
     closeSync(fd);
-  }
-}
-
-/** readProcHead on Node's pool. */
-export async function readProcHeadAsync(path: string, limit: number): Promise<{ data: Buffer; more: boolean }> {
-  const f = await open(path, "r");
-  try {
-    const buf = Buffer.allocUnsafe(limit + 1);
-    let got = 0;
-    for (let n; got < buf.length && (n = (await f.read(buf, got, buf.length - got, null)).bytesRead) > 0; ) got += n;
-    return { data: buf.subarray(0, Math.min(got, limit)), more: got > limit };
-  } finally {
-    await f.close();
   }
 }

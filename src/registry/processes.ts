@@ -2,10 +2,9 @@
 // the owner's event loop (the owner also supervises: a synchronous scan of every process
 // of the host would stall every trapped call of every sandbox it runs).
 
-import { readFile, readdir } from "node:fs/promises";
+import { open, readFile, readdir } from "node:fs/promises";
 import { parentFromStat, stateFromStat, statFields } from "../supervise/members.js";
 import type { ProcessRow } from "./protocol.js";
-import { readProcHeadAsync } from "../kernel/proc-text.js";
 
 /** USER_HZ: the unit of utime and stime in /proc/<pid>/stat, 100 on every Linux ABI. */
 const CLOCK_TICKS = 100;
@@ -22,6 +21,20 @@ async function readOr(path: string): Promise<string | undefined> {
     return await readFile(path, "latin1");
   } catch {
     return undefined; // exited while we looked
+  }
+}
+
+/** At most `limit` bytes of a /proc file, read on Node's pool, and whether it went on
+ * (kernel/proc-text.ts readProcHead says why a command line needs the bound). */
+async function readProcHeadAsync(path: string, limit: number): Promise<{ data: Buffer; more: boolean }> {
+  const f = await open(path, "r");
+  try {
+    const buf = Buffer.allocUnsafe(limit + 1);
+    let got = 0;
+    for (let n; got < buf.length && (n = (await f.read(buf, got, buf.length - got, null)).bytesRead) > 0; ) got += n;
+    return { data: buf.subarray(0, Math.min(got, limit)), more: got > limit };
+  } finally {
+    await f.close();
   }
 }
 
