@@ -8,7 +8,7 @@ import type { PlanStep } from "../plan/plan.js";
 import { errnoName } from "./errno.js";
 import type { ExecExplanation } from "./exec-explain.js";
 import { launcherPath, native } from "./native.js";
-import { drop as dropStandby, fitsStandby, prepareStandby, takeStandby } from "./standby.js";
+import { fitsStandby, prepareStandby, takeOverStandby } from "./standby.js";
 
 export interface LauncherExit {
   /** Exit code of the root process, or null when it was killed by a signal. */
@@ -92,7 +92,7 @@ export class LauncherProcess {
     const planFd = n.memfd(blob);
     let launched: Launched;
     try {
-      launched = adoptStandby(steps, planFd, stdio) ?? spawnFresh(planFd, stdio);
+      launched = takeOverStandby(steps, planFd, stdio) ?? spawnFresh(planFd, stdio);
     } finally {
       closeSync(planFd);
     }
@@ -353,7 +353,7 @@ export class LauncherProcess {
 }
 
 /** A started launcher's pid, pidfd and our ends of its status and control pipes. */
-interface Launched {
+export interface Launched {
   pid: number;
   pidfd: number;
   statusR: number;
@@ -375,26 +375,6 @@ function spawnFresh(planFd: number, stdio: readonly [number, number, number]): L
   } finally {
     for (const fd of [statusW, controlR]) closeSync(fd);
   }
-}
-
-const TAKE_OVER = Buffer.from("P");
-
-/** Hands the plan and stdio to the waiting standby launcher, when there is one that fits
- * (standby.ts); undefined when the caller must start its own. */
-function adoptStandby(steps: readonly PlanStep[], planFd: number, stdio: readonly [number, number, number]): Launched | undefined {
-  const s = takeStandby(steps);
-  if (s === undefined) return undefined;
-  // Gone already (its pidfd readable: it exits when its child dies): a launcher of our own.
-  // One byte carrying the four (the launcher's standby_wait takes exactly these).
-  const POLLIN = 1;
-  const exited = (native().pollNow(s.pidfd) & POLLIN) !== 0;
-  if (exited || native().sendFds(s.sock, TAKE_OVER, [planFd, stdio[0], stdio[1], stdio[2]]) < 0) {
-    // Gone since it was started (EPIPE): reaped, and a launcher of our own started instead.
-    dropStandby(s);
-    return undefined;
-  }
-  closeSync(s.sock);
-  return { pid: s.pid, pidfd: s.pidfd, statusR: s.statusR, controlW: s.controlW };
 }
 
 function fatalName(step: number): string {

@@ -25,6 +25,7 @@ import { createRequire } from "node:module";
 import { Step } from "../plan/protocol.js";
 import { nsViewPayload, stagingDir } from "../plan/kernel-view.js";
 import type { PlanStep } from "../plan/plan.js";
+import type { Launched } from "./launcher.js";
 import { launcherPath, native } from "./native.js";
 
 /** A launcher waiting in standby: what LauncherProcess needs to adopt it. */
@@ -131,9 +132,29 @@ function mainThread(): boolean {
   return onMainThread;
 }
 
+const TAKE_OVER = Buffer.from("P");
+const POLLIN = 1;
+
+/** Hands the plan and stdio to the waiting standby launcher when one fits, and returns it as
+ * the sandbox's launcher; undefined when the caller must start its own. */
+export function takeOverStandby(steps: readonly PlanStep[], planFd: number, stdio: readonly [number, number, number]): Launched | undefined {
+  const s = takeStandby(steps);
+  if (s === undefined) return undefined;
+  // Gone already (its pidfd readable: it exits when its child dies), or since (EPIPE on the
+  // send): reaped, and a launcher of the caller's own started instead. One byte carries the
+  // four (the launcher's standby_wait takes exactly these).
+  const exited = (native().pollNow(s.pidfd) & POLLIN) !== 0;
+  if (exited || native().sendFds(s.sock, TAKE_OVER, [planFd, stdio[0], stdio[1], stdio[2]]) < 0) {
+    drop(s);
+    return undefined;
+  }
+  closeSync(s.sock);
+  return { pid: s.pid, pidfd: s.pidfd, statusR: s.statusR, controlW: s.controlW };
+}
+
 /** Takes the waiting standby for a plan that fits, or returns undefined (the caller starts
  * a launcher of its own). One whose inheritance no longer matches this process is dropped. */
-export function takeStandby(steps: readonly PlanStep[]): Standby | undefined {
+function takeStandby(steps: readonly PlanStep[]): Standby | undefined {
   const s = waiting;
   const view = nsView(steps);
   if (s === undefined || bypassed || view === undefined) return undefined;
@@ -200,7 +221,7 @@ function start(): Standby | undefined {
 
 /** Ends a standby: EOF on its control pipe and socket makes it kill its child and exit;
  * it is reaped through its pidfd (a handle that keeps the loop alive only until then). */
-export function drop(s: Standby): void {
+function drop(s: Standby): void {
   const n = native();
   for (const fd of [s.sock, s.controlW, s.statusR, s.mounts]) if (fd >= 0) closeSync(fd);
   const handle: object = n.pollFd(s.pidfd, () => {
