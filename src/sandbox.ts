@@ -466,6 +466,8 @@ export class Sandbox {
     this.stateValue = "running";
     this.startedAt = monotonicMs();
     let stdio: StdioSet;
+    let ended!: () => void;
+    const endedP = new Promise<void>((resolve) => (ended = resolve));
     try {
       const maxBuffer = opts.maxBuffer ?? DEFAULT_MAX_BUFFER;
       stdio = openStdio(opts, defaults, exposeStreams, {
@@ -476,6 +478,7 @@ export class Sandbox {
           this.overflow ??= { stream, maxBuffer };
           this.killFor("killed");
         },
+        ended: endedP,
       });
     } catch (e) {
       this.dropCow();
@@ -511,12 +514,13 @@ export class Sandbox {
       this.dropCow();
       priv?.remove();
       proxy?.close();
+      ended();
       throw e;
     } finally {
       stdio.releaseChildFds();
     }
     this.launcher = launcher;
-    this.result = this.collect(launcher, stdio);
+    this.result = this.collect(launcher, stdio, ended);
     this.result.catch(() => undefined);
     this.armKillers(opts, killSignal, forceAfter);
     try {
@@ -646,13 +650,15 @@ export class Sandbox {
     this.launcher?.kill();
   }
 
-  private async collect(launcher: LauncherProcess, stdio: StdioSet): Promise<RunResult> {
+  /** `ended`: called once the launcher is gone (an overflowed output pipe is read again). */
+  private async collect(launcher: LauncherProcess, stdio: StdioSet, ended: () => void): Promise<RunResult> {
     let exit: LauncherExit;
     let exited = false;
     try {
       exit = await launcher.exited;
       exited = true;
     } finally {
+      ended();
       this.stateValue = "stopped";
       this.registration?.close();
       this.supervisor?.close();

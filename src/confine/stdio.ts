@@ -3,7 +3,7 @@
 
 import { closeSync, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
-import type { Socket } from "node:net";
+import type { OnReadOpts, Socket, SocketConstructorOpts } from "node:net";
 import type { Readable, Writable } from "node:stream";
 import { SandboxError } from "../errors.js";
 import { native } from "./native.js";
@@ -36,6 +36,8 @@ export interface StdioOptions {
   /**
    * Bytes of each piped stream kept for the result (default 100 MiB). A command that
    * writes more is killed and run()/wait() reject with OutputLimitError naming the stream.
+   * Past the limit the pipe is no longer read, so the command's next writes wait for the
+   * kill: only what still fits in the pipe (64 KiB) and one read can be written after it.
    */
   maxBuffer?: number;
   /**
@@ -80,50 +82,79 @@ function pipeSocket(fd: number, readable: boolean): Socket {
 export interface CaptureLimit {
   readonly maxBuffer: number;
   readonly onOverflow: () => void;
+  /** Past the limit the pipe is not read until this settles (the sandbox has ended), so
+   * its writer blocks on a full pipe and the kill finds it still writing. Read and dropped
+   * at once, the rest of a command's output could all be written before the kill reached
+   * it (a 200,000-byte `tr` under a 1,000-byte limit, 1 run in 300 on a loaded machine),
+   * and the run read as having exited. */
+  readonly holdUntil?: Promise<unknown>;
 }
 
+/** What every captured socket reads into before a chunk is copied out: one for all, as the
+ * callbacks that read it run one at a time on this thread and copy what they keep. */
+let socketReadBuffer: Buffer | undefined;
+
 /**
- * Captures what the socket delivers, up to limit.maxBuffer bytes: past them the chunk is
- * cut at the limit, onOverflow runs once, and the rest is read and dropped (the caller
- * kills the sandbox), so the parent's memory never holds more than the limit. With
- * `exposed`, each kept chunk is also pushed to a stream handed to the caller: a listener
- * attached late still sees the first bytes, and a caller that never reads cannot stall
- * the command (that stream shares the kept chunks, so it is bounded by the same limit).
+ * Reads a pipe's read end to its end, up to limit.maxBuffer bytes: past them the chunk is
+ * cut at the limit, onOverflow runs once (the caller kills the sandbox), reading stops at
+ * once (the socket's onread callback returns false: no read-ahead into a stream's buffer)
+ * until limit.holdUntil settles, and the rest is then read and dropped, so the parent's
+ * memory never holds more than the limit and a writer past it holds at most a pipe's
+ * worth. With `expose`, each kept chunk is also pushed to a stream handed to the caller: a
+ * listener attached late still sees the first bytes, and a caller that never reads cannot
+ * stall the command (that stream shares the kept chunks, so it is bounded by the same
+ * limit). `socket` is what reads it.
  */
-function collect(sock: Socket, exposed: Readable | null, limit: CaptureLimit): Promise<Buffer> {
+export function captureFd(fd: number, expose: boolean, limit: CaptureLimit = NO_OVERFLOW_ACTION): { socket: Socket; stream: Readable | null; captured: Promise<Buffer> } {
+  const exposed = expose ? new (streams().Readable)({ read: () => undefined }) : null;
   const chunks: Buffer[] = [];
   let size = 0;
   let over = false;
-  sock.on("data", (c: Buffer) => {
-    if (over) return;
-    if (size + c.length > limit.maxBuffer) {
-      c = c.subarray(0, limit.maxBuffer - size);
-      over = true;
-    }
-    size += c.length;
-    if (c.length > 0) {
-      chunks.push(c);
-      exposed?.push(c);
-    }
-    if (over) limit.onOverflow();
-  });
-  return new Promise((resolve) => {
-    sock.once("close", () => {
+  let held = false;
+  socketReadBuffer ??= Buffer.allocUnsafe(64 * 1024);
+  // onread is one of the Socket constructor's options (net.connect passes its options to
+  // it), though its types list it only for connect(); stdio.test checks that it holds.
+  const opts: SocketConstructorOpts & { onread: OnReadOpts } = {
+    fd,
+    readable: true,
+    writable: false,
+    onread: {
+      buffer: socketReadBuffer,
+      callback: (got: number, buf: Uint8Array): boolean => {
+        if (over) return !held;
+        let keep = Math.min(got, limit.maxBuffer - size);
+        over = got > keep;
+        if (keep > 0) {
+          const c = Buffer.from(buf.subarray(0, keep));
+          chunks.push(c);
+          exposed?.push(c);
+          size += keep;
+        }
+        if (!over) return true;
+        if (limit.holdUntil !== undefined) {
+          held = true;
+          const resume = (): void => {
+            held = false;
+            socket.resume();
+          };
+          limit.holdUntil.then(resume, resume);
+        }
+        limit.onOverflow();
+        return !held;
+      },
+    },
+  };
+  const socket: Socket = new (net().Socket)(opts);
+  const captured = new Promise<Buffer>((resolve) => {
+    socket.once("close", () => {
       exposed?.push(null);
-      resolve(Buffer.concat(chunks));
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
     });
   });
+  return { socket, stream: exposed, captured };
 }
 
 const NO_OVERFLOW_ACTION: CaptureLimit = { maxBuffer: DEFAULT_MAX_BUFFER, onOverflow: () => undefined };
-
-/** Reads a pipe's read end to its end: the captured bytes (at most limit.maxBuffer), and
- * with `expose` a stream of them as they come; `socket` is what reads it. */
-export function captureFd(fd: number, expose: boolean, limit: CaptureLimit = NO_OVERFLOW_ACTION): { socket: Socket; stream: Readable | null; captured: Promise<Buffer> } {
-  const socket = pipeSocket(fd, true);
-  const stream = expose ? new (streams().Readable)({ read: () => undefined }) : null;
-  return { socket, stream, captured: collect(socket, stream, limit) };
-}
 
 /** What capturePipe reads into before a chunk is copied out (one for every pipe). */
 let readBuffer: Buffer | undefined;
@@ -251,6 +282,8 @@ export interface OutputLimits {
   readonly buffer: boolean;
   /** Called once when a captured stream went past maxBuffer. */
   readonly onOverflow: (stream: "stdout" | "stderr") => void;
+  /** Settles when every process of the sandbox is gone: an overflowed pipe is read again. */
+  readonly ended: Promise<unknown>;
 }
 
 /** The modes of a kind of run when the caller gives none. */
@@ -312,7 +345,7 @@ export function openStdio(opts: StdioOptions, defaults: StdioDefaults, expose: b
         outputs[i] = sock;
       } else if (o === "pipe") {
         const name = i === 0 ? "stdout" : "stderr";
-        const capture = captureFd(r, expose, { maxBuffer: limits.maxBuffer, onOverflow: () => limits.onOverflow(name) });
+        const capture = captureFd(r, expose, { maxBuffer: limits.maxBuffer, onOverflow: () => limits.onOverflow(name), holdUntil: limits.ended });
         sockets.push(capture.socket);
         outputs[i] = capture.stream;
         captures[i] = capture.captured;
