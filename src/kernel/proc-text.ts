@@ -57,10 +57,19 @@ export function fdinfoOfKind(fd: number, link: string): Promise<string | undefin
 export function readProcHead(path: string, limit: number): { data: Buffer; more: boolean } {
   const fd = openSync(path, "r");
   try {
-    const buf = Buffer.allocUnsafe(limit + 1);
+    // In chunks, kept as read: a command line of a few hundred bytes costs one 16 KiB read,
+    // not an allocation of the whole bound (8 MiB for a capture's) kept alive by its slice.
+    const chunks: Buffer[] = [];
     let got = 0;
-    for (let n; got < buf.length && (n = readSync(fd, buf, got, buf.length - got, null)) > 0; ) got += n;
-    return { data: buf.subarray(0, Math.min(got, limit)), more: got > limit };
+    while (got <= limit) {
+      const chunk = Buffer.allocUnsafe(Math.min(16 * 1024, limit + 1 - got));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      chunks.push(n === chunk.length ? chunk : Buffer.from(chunk.subarray(0, n)));
+      got += n;
+    }
+    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, got);
+    return { data: got > limit ? data.subarray(0, limit) : data, more: got > limit };
   } finally {
     closeSync(fd);
   }

@@ -29,10 +29,10 @@ async function readOr(path: string): Promise<string | undefined> {
 async function readProcHeadAsync(path: string, limit: number): Promise<{ data: Buffer; more: boolean }> {
   const f = await open(path, "r");
   try {
-    const buf = Buffer.allocUnsafe(limit + 1);
+    const buf = Buffer.allocUnsafe(limit + 1); // the listing's bound is 4 KiB
     let got = 0;
     for (let n; got < buf.length && (n = (await f.read(buf, got, buf.length - got, null)).bytesRead) > 0; ) got += n;
-    return { data: buf.subarray(0, Math.min(got, limit)), more: got > limit };
+    return { data: Buffer.from(buf.subarray(0, Math.min(got, limit))), more: got > limit };
   } finally {
     await f.close();
   }

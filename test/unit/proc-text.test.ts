@@ -7,10 +7,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readProcText } from "../../src/kernel/proc-text.js";
+import { readProcHead, readProcText } from "../../src/kernel/proc-text.js";
 import { parentFromStat, stateFromStat } from "../../src/supervise/members.js";
 
 test("readProcText: a process named with ') ', a lone UTF-8 lead byte and 0xff parses as with latin1 (parent, state)", async () => {
@@ -40,6 +40,33 @@ test("readProcText: a process named with ') ', a lone UTF-8 lead byte and 0xff p
     assert.match(stateFromStat(text) ?? "", /^[RS]$/);
   } finally {
     sh.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("readProcHead: at most the bound, whether the file went on, and no more memory than what was read", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sl-prochead-"));
+  try {
+    const bytes = Buffer.alloc(100_000);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = i % 251;
+    const f = join(dir, "f");
+    writeFileSync(f, bytes);
+    for (const [limit, more] of [[1, true], [16 * 1024, true], [16 * 1024 + 1, true], [99_999, true], [100_000, false], [100_001, false], [8 << 20, false]] as const) {
+      const r = readProcHead(f, limit);
+      const want = bytes.subarray(0, Math.min(limit, bytes.length));
+      assert.equal(r.more, more, `limit ${limit}`);
+      assert.ok(r.data.equals(want), `limit ${limit}: the first ${want.length} bytes`);
+      // The result is its own buffer (or a slice of one the read filled), never a slice of
+      // one the size of the bound: 8 MiB per captured process before.
+      assert.ok(r.data.buffer.byteLength <= Math.max(want.length + 16 * 1024, 64 * 1024), `limit ${limit}: backed by ${r.data.buffer.byteLength} bytes`);
+    }
+    writeFileSync(f, "");
+    assert.deepEqual(readProcHead(f, 10), { data: Buffer.alloc(0), more: false });
+    // A real command line: this process's, NUL-separated, whole.
+    const own = readProcHead("/proc/self/cmdline", 8 << 20);
+    assert.equal(own.more, false);
+    assert.ok(own.data.equals(readFileSync("/proc/self/cmdline")));
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
