@@ -23,8 +23,13 @@ scriptCase("standby: the next kernel-view start takes the waiting launcher over 
     assert.match(r.out, /^NoNewPrivs:\s+1$/m);
     assert.match(r.out, /^CapEff:\s+0+$/m);
     assert.match(r.out, /stdin: through the standby/, "stdin reaches the command");
+    assert.match(r.out, /^kmsg:0 keys:0 kallsyms:0 timer_list:0 kpageflags:0 $/m, "/proc's hidden files are empty covers");
+    assert.match(r.out, /\/proc\/keys: Read-only file system/, "and read-only");
   }
   assert.equal(out.adopted.out, out.first.out, "the taken-over start sees exactly what a fresh one sees");
+  assert.equal(out.noProc.launcher, out.noProc.waiting, "a plan without /proc takes a standby over too");
+  for (const p of ["/proc", "/old", "/new"]) assert.match(out.noProc.out, new RegExp(`^ls: cannot access '${p}': No such file or directory$`, "m"), `${p} in a root without /proc`);
+  assert.match(out.noProc.out, /\/proc\/self\/mountinfo: No such file/);
   assert.equal(out.cold.out, out.first.out);
   assert.equal(out.afterOff, "gone", "setStandby(false) ends the waiting launcher, reaped");
   assert.equal(out.standbyLeft, 0, "and none is made while off");

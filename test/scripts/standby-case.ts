@@ -97,12 +97,13 @@ function launcherOf(sb: Sandbox): number {
 }
 
 /** What the confinement looks like from inside, for comparing a standby start with a
- * fresh one: ids, capabilities, filter, namespaces' view, a host file outside the grants,
- * a write outside them, stdin passed through. */
+ * fresh one: ids, capabilities, filter, namespaces' view, /proc's hidden files covered
+ * (empty, not writable), a host file outside the grants, a write outside them, stdin
+ * passed through. */
 const BATTERY = [
   "/bin/sh",
   "-c",
-  `cat /proc/self/uid_map /proc/self/gid_map; grep -E '^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp|Seccomp_filters|NStgid)' /proc/self/status; cat ${secret} 2>&1; echo x 2>&1 > /etc/standby-x; ls /; hostname; cat /proc/self/mountinfo | wc -l; set -- /proc/[0-9]*; echo "processes $#"; echo "pid $$"; read line; echo "stdin: $line"`,
+  `cat /proc/self/uid_map /proc/self/gid_map; grep -E '^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp|Seccomp_filters|NStgid)' /proc/self/status; cat ${secret} 2>&1; echo x 2>&1 > /etc/standby-x; ls /; hostname; cat /proc/self/mountinfo | wc -l; for f in kmsg keys kallsyms timer_list kpageflags; do printf '%s:%s ' $f $(wc -c < /proc/$f); done; echo; echo x 2>&1 > /proc/keys; grep -c ' /proc/[a-z_-]* ' /proc/self/mountinfo; set -- /proc/[0-9]*; echo "processes $#"; echo "pid $$"; read line; echo "stdin: $line"`,
 ];
 
 async function battery(): Promise<{ launcher: number; out: string; code: number | null }> {
@@ -122,10 +123,19 @@ async function run(): Promise<Record<string, unknown>> {
       const first = await battery();
       const waiting = await standbyPid();
       const adopted = await battery();
+      // A plan without /proc takes the next standby too, and its root has no /proc, nor the
+      // host's tree (/old) or the staging tree's paths (/new) the standby's child pivoted to.
+      const waitingNoProc = await standbyPid();
+      const sb = new Sandbox({ ...policy, fsReadable: [probe, ...SYSTEM_RO] });
+      await sb.spawn(["/bin/sh", "-c", "read line; ls -d /proc /old /new 2>&1; ls /; grep -c . /proc/self/mountinfo 2>&1"], { stdin: "pipe" });
+      const noProcLauncher = launcherOf(sb);
+      sb.stdin!.end("go\n");
+      const noProc = { launcher: noProcLauncher, waiting: waitingNoProc, out: (await sb.wait()).stdoutText };
+      const last = await standbyPid();
       Sandbox.setStandby(false);
-      const afterOff = await gone(waiting ?? 0, 2000);
+      const afterOff = await gone(last ?? 0, 2000);
       const cold = await battery();
-      return { first, waiting, adopted, cold, afterOff, standbyLeft: children().filter((c) => c.comm === "sandlock-launch").length };
+      return { first, waiting, adopted, noProc, cold, afterOff, standbyLeft: children().filter((c) => c.comm === "sandlock-launch").length };
     }
     case "identity": {
       // The launcher inherits the working directory (and ids, umask...): a change drops it.
