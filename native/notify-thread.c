@@ -25,6 +25,7 @@
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -131,6 +132,9 @@ static int idle_count;                 /* under pool_mu */
  * while it still serves: it closes the duplicate itself, then says it is done. */
 static void *worker_main(void *arg) {
   struct sl_worker *w = arg;
+  /* Named, so ps -T, top -H and /proc/PID/task show which of Node's threads are these
+   * (listener-routing.test counts the pool by it). */
+  prctl(PR_SET_NAME, "sandlock-recv", 0, 0, 0);
   /* Ahead of the sandbox on the CPU: woken by a trapped call, this thread must run before
    * another sandboxed process can send the caller a signal (a child's SIGCHLD). Raising
    * itself needs CAP_SYS_NICE (root); otherwise the plan lowers the sandbox instead
