@@ -71,8 +71,9 @@ export function setStandby(on: boolean): void {
 }
 
 /** The steps a launcher runs itself before its fork, or that make it a restore: a plan
- * holding one never uses a standby (standby.c's sl_standby_fits says the same). */
-const BEFORE_FORK: ReadonlySet<number> = new Set([Step.COW, Step.DENY, Step.CHROOT, Step.USERNS, Step.CPU_COUNTER, Step.RESTORE]);
+ * holding one never uses a standby (standby.c's sl_standby_fits says the same, and
+ * protocol.test holds the two lists and main.c's pre-fork steps equal). */
+export const BEFORE_FORK: ReadonlySet<number> = new Set([Step.COW, Step.DENY, Step.CHROOT, Step.USERNS, Step.CPU_COUNTER, Step.RESTORE]);
 
 /** Whether a plan can be applied by a standby launcher: the kernel view, nothing done by
  * the launcher before its fork. */

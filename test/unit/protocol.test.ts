@@ -12,6 +12,7 @@ import { computeFeatures, type HostFacts } from "../../src/plan/features.js";
 import { encodePlan, makePlan, type CommandSpec, type Plan } from "../../src/plan/plan.js";
 import { Cmd, Fatal, LauncherFd, LauncherFlag, MSG_BYTES, Msg, PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, Step, SubCall } from "../../src/plan/protocol.js";
 import { runFilter } from "../helpers/bpf-interpreter.js";
+import { BEFORE_FORK } from "../../src/confine/standby.js";
 
 const HEADER = readFileSync(new URL("../../../native/sl_protocol.h", import.meta.url), "utf8");
 
@@ -340,4 +341,26 @@ test("with nothing to supervise, the plan installs no listener at all", () => {
   }
   // The default policy is supervised: its process limit (64) needs fork accounting.
   assert.ok(plan({ fsReadable: ["/usr"] }).steps.some((s) => s.op === Step.LISTENER));
+});
+
+test("a standby is refused the same steps by TypeScript and by the launcher, and every step the launcher runs before its fork is one of them", () => {
+  const native = (file: string): string => readFileSync(new URL(`../../../native/launcher/${file}`, import.meta.url), "utf8");
+  const stepName = (c: string): string => {
+    const name = c.replace(/^SL_STEP_/, "");
+    assert.ok(name in Step, `${c} has no mirror in Step`);
+    return name;
+  };
+  // standby.c's sl_standby_fits: the cases that return 0.
+  const fits = /int sl_standby_fits\(const struct sl_plan \*plan\) \{([\s\S]*?)\n\}/.exec(native("standby.c"))![1]!;
+  const refusing = /((?:\s*case SL_STEP_\w+:)+)\s*return 0;/.exec(fits)![1]!;
+  const inC = [...refusing.matchAll(/SL_STEP_\w+/g)].map((m) => stepName(m[0])).sort();
+  const stepNames = Object.fromEntries(Object.entries(Step).map(([k, v]) => [v, k]));
+  const inTs = [...BEFORE_FORK].map((op) => stepNames[op]!).sort();
+  assert.deepEqual(inTs, inC, "standby.ts BEFORE_FORK and standby.c sl_standby_fits");
+  // main.c: every step its main() acts on before the standby's wait or the fork.
+  const main = native("main.c");
+  const body = main.slice(main.indexOf("int main("), main.indexOf("standby_wait((pid_t)root"));
+  const acted = new Set([...body.matchAll(/steps\[i\]\.op (?:!=|==) (SL_STEP_\w+)/g)].map((m) => stepName(m[1]!)));
+  assert.ok(acted.size >= 4, `main.c's pre-fork steps read: ${[...acted].join(", ")}`);
+  for (const name of acted) assert.ok(inC.includes(name), `main.c acts on ${name} before its fork, and a standby would not`);
 });
