@@ -15,7 +15,7 @@
   "targets": [
     {
       "target_name": "sandlock_native",
-      "sources": ["native/addon.c", "native/notify.c", "native/net.c", "native/net-host.c", "native/procfs.c", "native/fork.c", "native/zygote-preload.c", "native/ptrace.c", "native/ptrace-restore.c", "native/files.c", "native/meta.c", "native/answer.c", "native/kmem.c", "native/fastpath.c", "native/notify-thread.c", "native/memcredit.c", "native/splice.c", "native/timer.c", "native/startfile.c", "native/populated.c", "native/keyring.c"]
+      "sources": ["native/addon.c", "native/notify.c", "native/net.c", "native/net-host.c", "native/procfs.c", "native/fork.c", "native/zygote-preload.c", "native/ptrace.c", "native/ptrace-restore.c", "native/files.c", "native/meta.c", "native/answer.c", "native/kmem.c", "native/fastpath.c", "native/notify-thread.c", "native/memcredit.c", "native/proccredit.c", "native/splice.c", "native/timer.c", "native/startfile.c", "native/populated.c", "native/keyring.c"]
     },
     {
       "target_name": "sandlock-launcher",

@@ -23,6 +23,7 @@
 #include "addon.h"
 #include "fastpath.h"
 #include "memcredit.h"
+#include "proccredit.h"
 #include "notify-thread.h"
 #include "sl_protocol.h"
 
@@ -506,13 +507,14 @@ static void free_strings(char **s, uint32_t n) {
 }
 
 /* pollFast(handle, notif: Buffer(80), trees: string[], exacts: string[], procDevs: bigint[],
- * opens: bool, getdents: bool, threaded: bool, memory: bool, writeOpensToTs: bool): from now on the handle receives each
+ * opens: bool, getdents: bool, threaded: bool, memory: bool, writeOpensToTs: bool,
+ * procs: bool): from now on the handle receives each
  * notification itself (threaded: on a thread of its own, notify-thread.c; otherwise in
  * the poll callback)
  * into notif, answers what fastpath.c can, and calls back (status, events, received) with
  * received 0 (a notification waits in notif) or -errno of the receive. */
 static napi_value sl_poll_fast(napi_env env, napi_callback_info info) {
-  SL_ARGS(env, info, 10);
+  SL_ARGS(env, info, 11);
   struct sl_poll *p = poll_arg(env, argv[0], "pollFast expects a poll handle");
   if (p == NULL) return NULL;
   SL_ARG_BUFFER(env, 1, notif, notif_len);
@@ -523,7 +525,7 @@ static napi_value sl_poll_fast(napi_env env, napi_callback_info info) {
   char **trees = NULL, **exacts = NULL;
   uint32_t ntrees = 0, nexacts = 0, ndevs = 0;
   uint64_t *devs = NULL;
-  bool opens = false, getdents = false, threaded = false, memory = false, write_opens = false;
+  bool opens = false, getdents = false, threaded = false, memory = false, write_opens = false, procs = false;
   napi_value result = NULL;
   if (read_strings(env, argv[2], &trees, &ntrees) < 0 || read_strings(env, argv[3], &exacts, &nexacts) < 0) goto out;
   if (napi_get_array_length(env, argv[4], &ndevs) != napi_ok) {
@@ -545,15 +547,15 @@ static napi_value sl_poll_fast(napi_env env, napi_callback_info info) {
   }
   if (napi_get_value_bool(env, argv[5], &opens) != napi_ok || napi_get_value_bool(env, argv[6], &getdents) != napi_ok ||
       napi_get_value_bool(env, argv[7], &threaded) != napi_ok || napi_get_value_bool(env, argv[8], &memory) != napi_ok ||
-      napi_get_value_bool(env, argv[9], &write_opens) != napi_ok) {
-    napi_throw_type_error(env, "SL_ARGS", "arguments 5 to 9 must be booleans");
+      napi_get_value_bool(env, argv[9], &write_opens) != napi_ok || napi_get_value_bool(env, argv[10], &procs) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", "arguments 5 to 10 must be booleans");
     goto out;
   }
   if (p->closed || p->fast != NULL) {
     napi_throw_error(env, "SL_ARGS", "pollFast: handle closed or already fast");
     goto out;
   }
-  p->fast = sl_fast_new((const char *const *)trees, ntrees, (const char *const *)exacts, nexacts, devs, ndevs, opens ? (write_opens ? 2 : 1) : 0, getdents, memory);
+  p->fast = sl_fast_new((const char *const *)trees, ntrees, (const char *const *)exacts, nexacts, devs, ndevs, opens ? (write_opens ? 2 : 1) : 0, getdents, memory, procs);
   if (p->fast == NULL) {
     sl_throw_errno(env, "sl_fast_new", ENOMEM);
     goto out;
@@ -622,6 +624,38 @@ static napi_value sl_poll_memory(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* pollProcs(handle, op, n) on the fork credit (proccredit.c): op 0 "grant": n forks may be
+ * continued in C -> undefined; op 1 "take": ends the credit -> [tid, nr, tid, nr...] of the
+ * forks continued in C since the last take. A handle without a credit: undefined, [] . */
+static napi_value sl_poll_procs(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 3);
+  static const char expects[] = "pollProcs expects a poll handle, an op (0 grant, 1 take) and a number of forks";
+  struct sl_poll *p = poll_arg(env, argv[0], expects);
+  if (p == NULL) return NULL;
+  int32_t op;
+  uint32_t n;
+  if (napi_get_value_int32(env, argv[1], &op) != napi_ok || op < 0 || op > 1 || napi_get_value_uint32(env, argv[2], &n) != napi_ok) {
+    napi_throw_type_error(env, "SL_ARGS", expects);
+    return NULL;
+  }
+  struct sl_procs *c = p->closed ? NULL : sl_fast_procs(p->fast);
+  napi_value out;
+  if (op == 0) {
+    if (c != NULL) sl_procs_grant(c, n);
+    napi_get_undefined(env, &out);
+    return out;
+  }
+  int32_t taken[2 * SL_PROCS_CREDIT_MAX]; /* 2 KiB; not static: workers' supervisors call this too */
+  uint32_t got = c == NULL ? 0 : sl_procs_take(c, taken, SL_PROCS_CREDIT_MAX);
+  napi_create_array_with_length(env, 2 * got, &out);
+  for (uint32_t i = 0; i < 2 * got; i++) {
+    napi_value v;
+    napi_create_int32(env, taken[i], &v);
+    napi_set_element(env, out, i, v);
+  }
+  return out;
+}
+
 /* ---- module ---- */
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -640,6 +674,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"pollFast", NULL, sl_poll_fast, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollFastStats", NULL, sl_poll_fast_stats, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pollMemory", NULL, sl_poll_memory, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pollProcs", NULL, sl_poll_procs, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   sl_notify_register(env, exports);

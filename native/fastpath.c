@@ -19,6 +19,9 @@
  *
  * - under maxMemory, mmap, mremap and brk: memcredit.c (a credit TypeScript grants).
  *
+ * - under maxProcesses, fork, vfork and a process's clone: proccredit.c (a credit of forks
+ *   TypeScript grants, each one recorded for its count).
+ *
  * Anything else, and anything this code is unsure of, goes to TypeScript. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,6 +38,7 @@
 
 #include "fastpath.h"
 #include "memcredit.h"
+#include "proccredit.h"
 
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL
@@ -59,6 +63,7 @@ struct sl_fast {
                  * read-only ones (protectedFiles: the supervisor performs write opens) */
   int getdents; /* getdents64 is trapped and may be performed here */
   struct sl_mem *mem; /* maxMemory: mmap, mremap, brk answered from a credit (memcredit.c) */
+  struct sl_procs *procs; /* maxProcesses: forks answered from a credit (proccredit.c) */
   uint64_t answered; /* read by the main thread while a receiving thread adds: atomics */
   uint64_t ns;
   char *dents; /* MAX_READ bytes, allocated on first use */
@@ -82,14 +87,15 @@ static char **copy_list(const char *const *src, size_t n) {
 }
 
 struct sl_fast *sl_fast_new(const char *const *trees, size_t ntrees, const char *const *exacts, size_t nexacts,
-                            const uint64_t *procdevs, size_t nprocdevs, int opens, int getdents, int memory) {
+                            const uint64_t *procdevs, size_t nprocdevs, int opens, int getdents, int memory, int procs) {
   struct sl_fast *f = calloc(1, sizeof *f);
   if (f == NULL) return NULL;
   f->trees = copy_list(trees, ntrees);
   f->exacts = copy_list(exacts, nexacts);
   f->procdevs = calloc(nprocdevs ? nprocdevs : 1, sizeof *f->procdevs);
   if (memory) f->mem = sl_mem_new();
-  if (f->trees == NULL || f->exacts == NULL || f->procdevs == NULL || (memory && f->mem == NULL)) {
+  if (procs) f->procs = sl_procs_new();
+  if (f->trees == NULL || f->exacts == NULL || f->procdevs == NULL || (memory && f->mem == NULL) || (procs && f->procs == NULL)) {
     f->ntrees = f->trees ? ntrees : 0;
     f->nexacts = f->exacts ? nexacts : 0;
     sl_fast_free(f);
@@ -113,7 +119,12 @@ void sl_fast_free(struct sl_fast *f) {
   free(f->procdevs);
   free(f->dents);
   sl_mem_free(f->mem);
+  sl_procs_free(f->procs);
   free(f);
+}
+
+struct sl_procs *sl_fast_procs(struct sl_fast *f) {
+  return f == NULL ? NULL : f->procs;
 }
 
 struct sl_mem *sl_fast_mem(struct sl_fast *f) {
@@ -326,7 +337,8 @@ int sl_fast_try(struct sl_fast *f, int listener, const void *notif) {
   int done = 0;
   if (f->opens && (n->data.nr == NR_OPEN || n->data.nr == NR_OPENAT || n->data.nr == NR_CREAT)) done = try_open(f, listener, n);
   else if (f->getdents && n->data.nr == NR_GETDENTS64) done = try_getdents(f, listener, n);
-  else if (f->mem != NULL) done = sl_mem_try(f->mem, listener, n); /* other numbers: 0 */
+  else if (f->procs != NULL && sl_procs_try(f->procs, listener, n)) done = 1; /* other numbers: 0 */
+  else if (f->mem != NULL) done = sl_mem_try(f->mem, listener, n);               /* likewise */
   if (done) __atomic_fetch_add(&f->answered, 1, __ATOMIC_RELAXED);
   return done;
 }

@@ -8,9 +8,11 @@
 struct sl_fast;
 
 struct sl_fast *sl_fast_new(const char *const *trees, size_t ntrees, const char *const *exacts, size_t nexacts,
-                            const uint64_t *procdevs, size_t nprocdevs, int opens, int getdents, int memory);
+                            const uint64_t *procdevs, size_t nprocdevs, int opens, int getdents, int memory, int procs);
 /* The memory credit (memcredit.c) when made with memory set, else NULL. */
 struct sl_mem *sl_fast_mem(struct sl_fast *f);
+/* The fork credit (proccredit.c) when made with procs set, else NULL. */
+struct sl_procs *sl_fast_procs(struct sl_fast *f);
 void sl_fast_free(struct sl_fast *f);
 /* 1 when the notification (a struct seccomp_notif) was answered here; 0: TypeScript's. */
 int sl_fast_try(struct sl_fast *f, int listener, const void *notif);

@@ -12,6 +12,9 @@
 // procfs mount the view filters (handlers/procfs-list.ts); under deterministicDirs never
 // (every listing is sorted there). Under maxMemory, mmap, mremap
 // and brk: continued in C within a credit handlers/memory.ts grants (native/memcredit.c).
+// Under maxProcesses, fork, vfork and a process's clone: continued in C within a credit
+// handlers/processes.ts grants, which takes each one's record before it decides anything
+// (native/proccredit.c). A new handler trapping forks must be added here, or `procs` false.
 //
 // A learning run's recorder notes every open: there the fast path answers none.
 // A new handler trapping opens must be added here, or `opens` must be false for it:
@@ -38,6 +41,10 @@ export interface FastPathSpec {
   /** maxMemory: mmap, mremap and brk are answered in C from a credit the memory handlers
    * grant (native/memcredit.c, handlers/memory.ts). */
   memory: boolean;
+  /** maxProcesses: fork, vfork and a process's clone are continued in C from a credit the
+   * process handlers grant, each recorded for their count (native/proccredit.c,
+   * handlers/processes.ts). Not in a learning run, whose recorder notes every fork. */
+  procs: boolean;
 }
 
 export function fastPathSpec(s: Supervision): FastPathSpec {
@@ -54,5 +61,5 @@ export function fastPathSpec(s: Supervision): FastPathSpec {
       // gone: nothing there to filter
     }
   }
-  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: s.learn !== true && s.names?.events !== true, getdents: view?.procfs !== undefined && view.sortedDirs !== true, threaded: true, memory: s.maxMemory !== undefined, writeOpens: s.names !== undefined };
+  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: s.learn !== true && s.names?.events !== true, getdents: view?.procfs !== undefined && view.sortedDirs !== true, threaded: true, memory: s.maxMemory !== undefined, writeOpens: s.names !== undefined, procs: s.maxProcesses !== undefined && s.learn !== true };
 }

@@ -57,6 +57,9 @@ export interface SupervisorContext {
   /** maxMemory's credit in the native fast path (native/memcredit.c): growth calls within
    * it never reach the handlers. */
   readonly memoryCredit: MemoryCredit;
+  /** maxProcesses' credit in the native fast path (native/proccredit.c): forks within it
+   * never reach the handlers; each is handed over by take(). */
+  readonly procsCredit?: ProcsCredit;
   /** timeStart: the offset from CLOCK_MONOTONIC to the sandbox's wall clock in ns (the
    * launcher's, reported before the command runs). */
   clockOffsetNs?(): bigint | undefined;
@@ -92,6 +95,14 @@ export interface MemoryCredit {
   revoke(): void;
 }
 
+export interface ProcsCredit {
+  /** From now on `n` forks (at most 256) may be continued in C. */
+  grant(n: number): void;
+  /** Ends the credit and returns the forks continued in C since the last take: the
+   * caller's thread id and the syscall number of each. */
+  take(): [tid: number, nr: number][];
+}
+
 /**
  * Answers a notification, or returns undefined when it is not this concern's business
  * (an openat of a path the concern does not virtualise): the next concern's handler for
@@ -124,11 +135,29 @@ interface Held {
 /** Keyed by launcher pid (our unreaped child while the hold lasts, so not reused). */
 const forkHolds = new Map<number, { holders: number; held: Held[] }>();
 
+/** What a sandbox's fork counter does when a hold starts (processes.ts: end the native
+ * fork credit, so every fork comes to the handlers and finds the hold). */
+const onHoldStart = new Map<number, () => void>();
+
+/** Registers `fn` to run when a hold of this launcher's forks starts; returns the undo. */
+export function whenForksHeld(launcherPid: number, fn: () => void): () => void {
+  onHoldStart.set(launcherPid, fn);
+  return () => {
+    if (onHoldStart.get(launcherPid) === fn) onHoldStart.delete(launcherPid);
+  };
+}
+
+/** Whether forks of this launcher's sandbox are held now. */
+export function forksHeld(launcherPid: number): boolean {
+  return forkHolds.has(launcherPid);
+}
+
 export function holdForks(launcherPid: number): ForkHold {
   let hold = forkHolds.get(launcherPid);
   if (hold === undefined) {
     hold = { holders: 0, held: [] };
     forkHolds.set(launcherPid, hold);
+    onHoldStart.get(launcherPid)?.();
   }
   const h = hold;
   h.holders++;

@@ -113,6 +113,11 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
       settle: (grant) => supervisor.memoryCredit.settle(grant),
       revoke: () => supervisor.memoryCredit.revoke(),
     },
+    // (the first fork is decided by the handlers, which grant the first credit)
+    procsCredit: {
+      grant: (n) => supervisor.procsCredit.grant(n),
+      take: () => supervisor.procsCredit.take(),
+    },
   };
   let pe: ReturnType<typeof policyExec> | undefined;
   if (supervision.policyExec !== undefined) {

@@ -8,7 +8,7 @@ import { errnoName } from "../confine/errno.js";
 import { native } from "../confine/native.js";
 import { SYSCALLS } from "../kernel/syscalls.js";
 import type { Action } from "./action.js";
-import type { Handler, HandlerTable, MemoryCredit } from "./handler.js";
+import type { Handler, HandlerTable, MemoryCredit, ProcsCredit } from "./handler.js";
 import { SIGKILL, signalCaller } from "./kill.js";
 import type { FastPathSpec } from "./fast-path.js";
 import { NOTIF_BYTES, Notification } from "./notification.js";
@@ -89,10 +89,25 @@ export class Supervisor {
     // From here on the handle receives each notification into buf (on a thread of its
     // own) and answers in C what needs no decision (fast-path.ts); the others arrive here
     // with `received` set.
-    if (fast !== undefined && (fast.opens || fast.getdents || fast.threaded || fast.memory)) {
-      n.pollFast(this.handle, this.buf, fast.trees, fast.exacts, fast.procDevs, fast.opens, fast.getdents, fast.threaded, fast.memory, fast.writeOpens);
+    if (fast !== undefined && (fast.opens || fast.getdents || fast.threaded || fast.memory || fast.procs)) {
+      n.pollFast(this.handle, this.buf, fast.trees, fast.exacts, fast.procDevs, fast.opens, fast.getdents, fast.threaded, fast.memory, fast.writeOpens, fast.procs);
     }
   }
+
+  /** The fast path's fork credit (an empty take and a no-op grant without one, or once
+   * closed). */
+  readonly procsCredit: ProcsCredit = {
+    grant: (count) => {
+      if (this.handle !== undefined) native().pollProcs(this.handle, 0, count);
+    },
+    take: () => {
+      if (this.handle === undefined) return [];
+      const flat = native().pollProcs(this.handle, 1, 0);
+      const out: [number, number][] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
+      return out;
+    },
+  };
 
   /** The fast path's memory credit (a no-op without one, or once closed). */
   readonly memoryCredit: MemoryCredit = {

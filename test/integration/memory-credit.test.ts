@@ -5,11 +5,9 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Sandbox } from "../../src/index.js";
-import { existsSync } from "node:fs";
 import type { CaseOutcome } from "../helpers/case-types.js";
 import { securityCase } from "../helpers/harness.js";
-import { stagePackage } from "../helpers/stage.js";
+import { fastCounts } from "../helpers/fast-counts.js";
 
 const MIB = 2 ** 20;
 const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
@@ -67,32 +65,7 @@ securityCase(
   },
 );
 
-interface Counts {
-  fast: number;
-  js: number;
-}
-
-/** Runs the probe under maxMemory; the supervisor's counts are read once the probe has
- * ended (the shell prints its status), while the shell sleeps (the supervisor closes with
- * the run). */
-async function counts(args: string[], maxMemory: string): Promise<{ counts: Counts; stdout: string }> {
-  const { probe: bin } = stagePackage();
-  const sb = new Sandbox({ fsReadable: [bin, "/bin", "/usr", "/lib", "/lib64"].filter((p) => existsSync(p)), maxMemory });
-  await sb.spawn(["/bin/sh", "-c", `"$0" "$@"; echo "status $?"; sleep 5`, bin, ...args], { stdout: "pipe", stderr: "pipe" });
-  let seen = "";
-  await new Promise<void>((resolve) => {
-    sb.stdout!.on("data", (d: Buffer) => {
-      seen += d.toString();
-      if (/status \d+\n/.test(seen)) resolve();
-    });
-    sb.stdout!.on("end", () => resolve());
-  });
-  const sup = (sb as unknown as { supervisor: { fastAnswered: number; stats: { notifications: number } } }).supervisor;
-  const c = { fast: sup.fastAnswered, js: sup.stats.notifications };
-  sb.kill();
-  await sb.wait();
-  return { counts: c, stdout: seen };
-}
+const counts = (args: string[], maxMemory: string): ReturnType<typeof fastCounts> => fastCounts(args, { maxMemory });
 
 test("the credit answers a growth flood in C; only the first call and the grants reach TypeScript", async () => {
   const base = await counts(["grow-mmap", "1"], "1G");

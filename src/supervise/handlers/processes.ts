@@ -3,12 +3,14 @@
 // caps them apart). Beyond the limit the call fails with EAGAIN, as fork does at RLIMIT_NPROC.
 
 import { CONTINUE, deny, type Action } from "../action.js";
-import { forkHeld, type HandlerTable, type SupervisorContext } from "../handler.js";
+import { forkHeld, forksHeld, whenForksHeld, type HandlerTable, type SupervisorContext } from "../handler.js";
 import type { Notification } from "../notification.js";
 import { CLONE_THREAD } from "../../plan/seccomp.js";
 import { readProcText } from "../../kernel/proc-text.js";
 
 const EAGAIN = 11;
+/** The most forks one grant lets the native fast path continue (SL_PROCS_CREDIT_MAX). */
+const CREDIT_MAX = 256;
 /** Kernel-internal: "restart this call", handled on the way back to user space. */
 const ERESTARTNOINTR = 513;
 
@@ -37,6 +39,15 @@ export function stillInSyscall(tid: number, nr: number): boolean {
  * count starts (the child may not exist yet), and only then is a fork refused. A reaped process therefore frees
  * its slot at the latest when the slot is needed. A caller blocked in vfork while its
  * child runs is counted twice; the error is on the strict side, by one.
+ *
+ * Most forks never come here: after each decision the room left (the limit less the
+ * count, at most 256) is granted to the native fast path as a credit (native/proccredit.c),
+ * which continues forks within it on the listener's receiving thread and records each
+ * one's caller. Every decision here first takes those records, which ends the credit:
+ * they are counted and listed as under way exactly as the forks allowed here, so the
+ * count a decision reads has every fork in it, whichever side let it go. No credit is
+ * granted while a recount runs or while a checkpoint holds the forks (the hold takes the
+ * records as it starts).
  */
 export function processHandlers(max: number, ctx: SupervisorContext): HandlerTable {
   // The root process. The kernel-native view's init forks the command before the filter
@@ -47,7 +58,9 @@ export function processHandlers(max: number, ctx: SupervisorContext): HandlerTab
   // policyFn's ctx.restrictMaxProcesses: later forks see the lower limit; processes
   // already running stay (the count only refuses what comes next).
   ctx.limits.lowerProcesses = (n) => {
+    settle();
     limit = Math.min(limit, n);
+    grant();
   };
   const allowed = new Map<number, number>(); // thread id -> the fork syscall it was let into
   let recount: Promise<void> | undefined;
@@ -57,6 +70,21 @@ export function processHandlers(max: number, ctx: SupervisorContext): HandlerTab
     allowed.set(n.pid, n.nr);
     return CONTINUE;
   };
+
+  // The native credit: take() before any decision (it ends the credit), grant() after.
+  const credit = ctx.procsCredit;
+  const settle = (): void => {
+    if (credit === undefined) return;
+    for (const [tid, nr] of credit.take()) {
+      count++;
+      allowed.set(tid, nr);
+    }
+  };
+  const grant = (): void => {
+    if (credit === undefined || recount !== undefined || forksHeld(ctx.launcherPid)) return;
+    credit.grant(Math.max(0, Math.min(CREDIT_MAX, limit - count)));
+  };
+  if (credit !== undefined) ctx.onClose(whenForksHeld(ctx.launcherPid, settle));
 
   // The forks still under way are looked at before the launcher counts, not after: one
   // that completes during the count may have made its child after the launcher looked, and
@@ -72,14 +100,21 @@ export function processHandlers(max: number, ctx: SupervisorContext): HandlerTab
       recount = undefined;
     }));
 
+  const decide = (n: Notification): Action | undefined => {
+    settle();
+    if (count >= limit) return undefined;
+    const a = allow(n);
+    grant();
+    return a;
+  };
+
   const onFork = (n: Notification): Action | Promise<Action> => {
     // A checkpoint is freezing the sandbox: no process may appear until it thaws. Once the
     // freeze has interrupted the caller, ERESTARTNOINTR makes the kernel re-enter its fork
     // after the thaw (see ForkHold); it is never returned to the process.
     const held = forkHeld(ctx.launcherPid, n.pid);
     if (held !== undefined) return held.then((restart) => (restart ? deny(ERESTARTNOINTR) : onFork(n)));
-    if (count < limit) return allow(n);
-    return refresh().then(() => (count < limit ? allow(n) : deny(EAGAIN)));
+    return decide(n) ?? refresh().then(() => decide(n) ?? deny(EAGAIN));
   };
 
   // A thread clone reaches here too when threads are capped (threads.ts): not a process.

@@ -1,0 +1,84 @@
+/* maxProcesses' forks (fork, vfork, clone without CLONE_THREAD) answered on the listener's
+ * receiving thread, from a credit that TypeScript grants and C spends (docs/supervision.md,
+ * "Forks in C"; src/supervise/handlers/processes.ts keeps the count).
+ *
+ * TypeScript counts as before: an allowed fork adds one; at the limit the launcher counts
+ * the live processes, plus the forks whose caller may still be inside the call. After each
+ * decision it grants the room left (the limit less its count) as a credit, and forks within
+ * it are continued here without waking the event loop (one such wake-up cost a fork about
+ * 90 us on these VMs). Each fork continued here is recorded with its caller's thread id,
+ * and TypeScript takes the records before it decides anything (the take ends the credit,
+ * under the lock), so its count and its list of forks under way are exact whenever it
+ * reads them: every fork is counted once, by one side, before the next decision.
+ *
+ * The answer rests on the syscall number and clone's flags register alone, never on the
+ * caller's memory, so CONTINUE is race-free (DESIGN 6). clone3 is not trapped (its flags
+ * are in memory; the filter makes it fail so that libc falls back to clone). */
+#define _GNU_SOURCE
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "proccredit.h"
+
+#define NR_CLONE 56
+#define NR_FORK 57
+#define NR_VFORK 58
+#define CLONE_THREAD_ 0x00010000u
+
+struct sl_procs {
+  pthread_mutex_t mu;
+  uint32_t credit;                          /* forks that may still be continued here */
+  uint32_t spent;                           /* forks continued since the last take */
+  int32_t taken[2 * SL_PROCS_CREDIT_MAX];   /* their (thread id, syscall number) pairs */
+};
+
+struct sl_procs *sl_procs_new(void) {
+  struct sl_procs *p = calloc(1, sizeof *p);
+  if (p != NULL) pthread_mutex_init(&p->mu, NULL);
+  return p;
+}
+
+void sl_procs_free(struct sl_procs *p) {
+  if (p == NULL) return;
+  pthread_mutex_destroy(&p->mu);
+  free(p);
+}
+
+int sl_procs_try(struct sl_procs *p, int listener, const void *notif) {
+  const struct seccomp_notif *n = notif;
+  if (n->data.nr != NR_FORK && n->data.nr != NR_VFORK && n->data.nr != NR_CLONE) return 0;
+  /* A thread is not a process: the thread cap's (handlers/threads.ts), in TypeScript. */
+  if (n->data.nr == NR_CLONE && ((uint32_t)n->data.args[0] & CLONE_THREAD_) != 0) return 0;
+  pthread_mutex_lock(&p->mu);
+  int go = p->credit > 0 && p->spent < SL_PROCS_CREDIT_MAX;
+  if (go) {
+    p->credit--;
+    p->taken[2 * p->spent] = (int32_t)n->pid;
+    p->taken[2 * p->spent + 1] = (int32_t)n->data.nr;
+    p->spent++;
+  }
+  pthread_mutex_unlock(&p->mu);
+  if (!go) return 0;
+  struct seccomp_notif_resp r = {.id = n->id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
+  ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &r);
+  return 1;
+}
+
+void sl_procs_grant(struct sl_procs *p, uint32_t n) {
+  pthread_mutex_lock(&p->mu);
+  p->credit = n > SL_PROCS_CREDIT_MAX ? SL_PROCS_CREDIT_MAX : n;
+  pthread_mutex_unlock(&p->mu);
+}
+
+uint32_t sl_procs_take(struct sl_procs *p, int32_t *out, uint32_t cap) {
+  pthread_mutex_lock(&p->mu);
+  uint32_t n = p->spent < cap ? p->spent : cap;
+  memcpy(out, p->taken, (size_t)n * 2 * sizeof *out);
+  p->credit = 0;
+  p->spent = 0;
+  pthread_mutex_unlock(&p->mu);
+  return n;
+}

@@ -1,0 +1,80 @@
+// maxProcesses' forks continued in C from a credit (native/proccredit.c): the process
+// handlers (src/supervise/handlers/processes.ts) grant the room left under the limit after
+// each decision, the receiving thread continues forks within it and records each one, and
+// every decision takes those records first. Threads forking at once, some continued in C
+// and some decided in TypeScript, never get past the limit; a sandbox's forks really do
+// skip the event loop; and without room the credit is small and the handlers see them.
+// As root and as the test user.
+
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { test } from "node:test";
+import type { CaseOutcome } from "../helpers/case-types.js";
+import { securityCase } from "../helpers/harness.js";
+import { fastCounts } from "../helpers/fast-counts.js";
+
+const SHELL = ["/bin", "/usr", "/lib", "/lib64"].filter((p) => existsSync(p));
+
+/** Every "forked K E" line of the probe's fork-race rounds. */
+function rounds(o: CaseOutcome): { forked: number; err: string }[] {
+  return [...(o.result?.stdout ?? "").matchAll(/^forked (\d+) (\S+)$/gm)].map((m) => ({ forked: Number(m[1]), err: m[2]! }));
+}
+
+// 20 rounds of 8 threads released at once, each forking up to 10 waiting children, under
+// maxProcesses 20: the shell and the probe hold two slots, so each round may make at most
+// 18. A count that missed a fork continued in C (or one the handlers allowed while C spent
+// the same room) would let a round make more. The strict side is allowed: a caller still
+// inside its fork when a recount starts is counted as well as its child, one per thread.
+securityCase(
+  "maxProcesses 20: 8 threads forking at once, 20 rounds, never more children than the room left",
+  {
+    policy: { fsReadable: ["${PROBE}", ...SHELL], maxProcesses: 20 },
+    cmd: ["/bin/sh", "-c", 'i=0; while [ $i -lt 20 ]; do "$0" fork-race 8 10; i=$((i+1)); done', "${PROBE}"],
+    timeout: 60_000,
+  },
+  (o) => {
+    const all = rounds(o);
+    assert.equal(all.length, 20, o.result?.stdout ?? JSON.stringify(o.error));
+    for (const r of all) {
+      assert.ok(r.forked <= 18, `a round made ${r.forked} children where 18 were left: ${JSON.stringify(all)}`);
+      assert.ok(r.forked >= 18 - 8, `a round made only ${r.forked} children: ${JSON.stringify(all)}`);
+      assert.equal(r.err, "EAGAIN");
+    }
+  },
+);
+
+securityCase(
+  "positive control: the same race under a limit it fits in makes all 80 children",
+  { policy: { fsReadable: ["${PROBE}"], maxProcesses: 200 }, cmd: ["${PROBE}", "fork-race", "8", "10"], timeout: 30_000 },
+  (o) => assert.deepEqual(rounds(o), [{ forked: 80, err: "none" }]),
+);
+
+/** Forks answered in C and notifications that reached TypeScript while the probe ran
+ * `sequential N` (fork, reap, again) under maxProcesses `max`. */
+async function counts(n: number, max: number): Promise<{ fast: number; js: number; stdout: string }> {
+  const r = await fastCounts(["sequential", String(n)], { maxProcesses: max });
+  return { ...r.counts, stdout: r.stdout };
+}
+
+test("the credit continues forks in C: of 300 forks under the default limit, only the recounts' reach TypeScript", async () => {
+  const base = await counts(1, 64);
+  const r = await counts(300, 64);
+  assert.match(r.stdout, /^sequential 300\nstatus 0\n$/);
+  const fast = r.fast - base.fast;
+  const js = r.js - base.js;
+  // The credit is the room left (63, then after each recount the limit less the live
+  // processes): a recount, in TypeScript, every sixty-odd forks.
+  assert.ok(fast >= 280, `continued in C: ${fast} (js ${js})`);
+  assert.ok(js <= 15, `reached TypeScript: ${js} (C ${fast})`);
+});
+
+// (maxProcesses 4: the shell, the probe and its child use three slots, and a recount
+// counts the probe twice, in the /proc count and as a caller still inside a fork it was
+// let into: the strict side, processes.ts.)
+test("control: under maxProcesses 4 the room is one fork at a time, and the handlers decide most of them", async () => {
+  const base = await counts(1, 4);
+  const r = await counts(300, 4);
+  assert.match(r.stdout, /^sequential 300\nstatus 0\n$/);
+  const js = r.js - base.js;
+  assert.ok(js >= 100, `reached TypeScript: ${js}`);
+});
