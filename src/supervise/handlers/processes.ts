@@ -102,6 +102,14 @@ export function processHandlers(max: number, ctx: SupervisorContext): HandlerTab
 
   const decide = (n: Notification): Action | undefined => {
     settle();
+    // This thread is in this fork, so any fork it was let into before has returned and its
+    // child exists: a recount started after this point sees the child, and must not count
+    // the caller as a fork under way on top of it (a shell running a program that forks
+    // and reaps one child at a time under maxProcesses 3 got EAGAIN at its second fork).
+    // Not while a recount runs: its /proc count may have passed before that child existed,
+    // and the caller's entry is what counts it (left out then, a fork bomb under
+    // maxProcesses 10 reached 11 and 12 processes).
+    if (recount === undefined) allowed.delete(n.pid);
     if (count >= limit) return undefined;
     const a = allow(n);
     grant();
