@@ -36,11 +36,12 @@ securityCase(
 // 18. A count that missed a fork continued in C (or one the handlers allowed while C spent
 // the same room) would let a round make more. The strict side is allowed: a caller still
 // inside its fork when a recount starts is counted as well as its child, one per thread.
-securityCase(
-  "maxProcesses 20: 8 threads forking at once, 20 rounds, never more children than the room left",
+// Both spellings: libc's fork (clone) and the fork system call.
+for (const [how, spelling] of [["clone", ""], ["fork", " sys"]] as const) securityCase(
+  `maxProcesses 20: 8 threads forking at once (${how}), 20 rounds, never more children than the room left`,
   {
     policy: { fsReadable: ["${PROBE}", ...SHELL], maxProcesses: 20 },
-    cmd: ["/bin/sh", "-c", 'i=0; while [ $i -lt 20 ]; do "$0" fork-race 8 10; i=$((i+1)); done', "${PROBE}"],
+    cmd: ["/bin/sh", "-c", `i=0; while [ $i -lt 20 ]; do "$0" fork-race 8 10${spelling}; i=$((i+1)); done`, "${PROBE}"],
     timeout: 60_000,
   },
   (o) => {
