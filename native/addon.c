@@ -508,7 +508,7 @@ static void free_strings(char **s, uint32_t n) {
 
 /* pollFast(handle, notif: Buffer(80), trees: string[], exacts: string[], procDevs: bigint[],
  * opens: bool, getdents: bool, threaded: bool, memory: bool, writeOpensToTs: bool,
- * procs: bool): from now on the handle receives each
+ * procs: number (1 processes, 2 threads: proccredit.c)): from now on the handle receives each
  * notification itself (threaded: on a thread of its own, notify-thread.c; otherwise in
  * the poll callback)
  * into notif, answers what fastpath.c can, and calls back (status, events, received) with
@@ -525,7 +525,8 @@ static napi_value sl_poll_fast(napi_env env, napi_callback_info info) {
   char **trees = NULL, **exacts = NULL;
   uint32_t ntrees = 0, nexacts = 0, ndevs = 0;
   uint64_t *devs = NULL;
-  bool opens = false, getdents = false, threaded = false, memory = false, write_opens = false, procs = false;
+  bool opens = false, getdents = false, threaded = false, memory = false, write_opens = false;
+  uint32_t procs = 0;
   napi_value result = NULL;
   if (read_strings(env, argv[2], &trees, &ntrees) < 0 || read_strings(env, argv[3], &exacts, &nexacts) < 0) goto out;
   if (napi_get_array_length(env, argv[4], &ndevs) != napi_ok) {
@@ -547,15 +548,16 @@ static napi_value sl_poll_fast(napi_env env, napi_callback_info info) {
   }
   if (napi_get_value_bool(env, argv[5], &opens) != napi_ok || napi_get_value_bool(env, argv[6], &getdents) != napi_ok ||
       napi_get_value_bool(env, argv[7], &threaded) != napi_ok || napi_get_value_bool(env, argv[8], &memory) != napi_ok ||
-      napi_get_value_bool(env, argv[9], &write_opens) != napi_ok || napi_get_value_bool(env, argv[10], &procs) != napi_ok) {
-    napi_throw_type_error(env, "SL_ARGS", "arguments 5 to 10 must be booleans");
+      napi_get_value_bool(env, argv[9], &write_opens) != napi_ok || napi_get_value_uint32(env, argv[10], &procs) != napi_ok ||
+      procs > (SL_PROCS_PROCESSES | SL_PROCS_THREADS)) {
+    napi_throw_type_error(env, "SL_ARGS", "arguments 5 to 9 must be booleans, argument 10 a set of SL_PROCS_* kinds");
     goto out;
   }
   if (p->closed || p->fast != NULL) {
     napi_throw_error(env, "SL_ARGS", "pollFast: handle closed or already fast");
     goto out;
   }
-  p->fast = sl_fast_new((const char *const *)trees, ntrees, (const char *const *)exacts, nexacts, devs, ndevs, opens ? (write_opens ? 2 : 1) : 0, getdents, memory, procs);
+  p->fast = sl_fast_new((const char *const *)trees, ntrees, (const char *const *)exacts, nexacts, devs, ndevs, opens ? (write_opens ? 2 : 1) : 0, getdents, memory, (int)procs);
   if (p->fast == NULL) {
     sl_throw_errno(env, "sl_fast_new", ENOMEM);
     goto out;
@@ -624,29 +626,31 @@ static napi_value sl_poll_memory(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* pollProcs(handle, op, n) on the fork credit (proccredit.c): op 0 "grant": n forks may be
- * continued in C -> undefined; op 1 "take": ends the credit -> [tid, nr, tid, nr...] of the
- * forks continued in C since the last take. A handle without a credit: undefined, [] . */
+/* pollProcs(handle, op, n) on the fork credits (proccredit.c): op 0 "grant": n process
+ * forks may be continued in C -> undefined; op 1 "take": ends that credit -> [tid, nr, tid,
+ * nr...] of the forks continued in C since its last take; ops 2 and 3 the same for thread
+ * clones. A handle without the credit: undefined, []. */
 static napi_value sl_poll_procs(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 3);
-  static const char expects[] = "pollProcs expects a poll handle, an op (0 grant, 1 take) and a number of forks";
+  static const char expects[] = "pollProcs expects a poll handle, an op (0 grant, 1 take; 2, 3 for threads) and a number of calls";
   struct sl_poll *p = poll_arg(env, argv[0], expects);
   if (p == NULL) return NULL;
   int32_t op;
   uint32_t n;
-  if (napi_get_value_int32(env, argv[1], &op) != napi_ok || op < 0 || op > 1 || napi_get_value_uint32(env, argv[2], &n) != napi_ok) {
+  if (napi_get_value_int32(env, argv[1], &op) != napi_ok || op < 0 || op > 3 || napi_get_value_uint32(env, argv[2], &n) != napi_ok) {
     napi_throw_type_error(env, "SL_ARGS", expects);
     return NULL;
   }
   struct sl_procs *c = p->closed ? NULL : sl_fast_procs(p->fast);
   napi_value out;
-  if (op == 0) {
-    if (c != NULL) sl_procs_grant(c, n);
+  int kind = op / 2;
+  if (op % 2 == 0) {
+    if (c != NULL) sl_procs_grant(c, kind, n);
     napi_get_undefined(env, &out);
     return out;
   }
   int32_t taken[2 * SL_PROCS_CREDIT_MAX]; /* 2 KiB; not static: workers' supervisors call this too */
-  uint32_t got = c == NULL ? 0 : sl_procs_take(c, taken, SL_PROCS_CREDIT_MAX);
+  uint32_t got = c == NULL ? 0 : sl_procs_take(c, kind, taken, SL_PROCS_CREDIT_MAX);
   napi_create_array_with_length(env, 2 * got, &out);
   for (uint32_t i = 0; i < 2 * got; i++) {
     napi_value v;

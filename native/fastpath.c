@@ -19,8 +19,9 @@
  *
  * - under maxMemory, mmap, mremap and brk: memcredit.c (a credit TypeScript grants).
  *
- * - under maxProcesses, fork, vfork and a process's clone: proccredit.c (a credit of forks
- *   TypeScript grants, each one recorded for its count).
+ * - under maxProcesses, fork, vfork and a process's clone, and a thread's clone when no
+ *   memory cap charges threads: proccredit.c (credits TypeScript grants, each call
+ *   recorded for its count).
  *
  * Anything else, and anything this code is unsure of, goes to TypeScript. */
 #define _GNU_SOURCE
@@ -94,7 +95,7 @@ struct sl_fast *sl_fast_new(const char *const *trees, size_t ntrees, const char 
   f->exacts = copy_list(exacts, nexacts);
   f->procdevs = calloc(nprocdevs ? nprocdevs : 1, sizeof *f->procdevs);
   if (memory) f->mem = sl_mem_new();
-  if (procs) f->procs = sl_procs_new();
+  if (procs) f->procs = sl_procs_new(procs);
   if (f->trees == NULL || f->exacts == NULL || f->procdevs == NULL || (memory && f->mem == NULL) || (procs && f->procs == NULL)) {
     f->ntrees = f->trees ? ntrees : 0;
     f->nexacts = f->exacts ? nexacts : 0;

@@ -11,7 +11,7 @@ struct sl_fast *sl_fast_new(const char *const *trees, size_t ntrees, const char 
                             const uint64_t *procdevs, size_t nprocdevs, int opens, int getdents, int memory, int procs);
 /* The memory credit (memcredit.c) when made with memory set, else NULL. */
 struct sl_mem *sl_fast_mem(struct sl_fast *f);
-/* The fork credit (proccredit.c) when made with procs set, else NULL. */
+/* The fork credits (proccredit.c) when made with procs set (SL_PROCS_* kinds), else NULL. */
 struct sl_procs *sl_fast_procs(struct sl_fast *f);
 void sl_fast_free(struct sl_fast *f);
 /* 1 when the notification (a struct seccomp_notif) was answered here; 0: TypeScript's. */

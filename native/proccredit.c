@@ -1,6 +1,8 @@
-/* maxProcesses' forks (fork, vfork, clone without CLONE_THREAD) answered on the listener's
- * receiving thread, from a credit that TypeScript grants and C spends (docs/supervision.md,
- * "Forks in C"; src/supervise/handlers/processes.ts keeps the count).
+/* maxProcesses' forks (fork, vfork, clone without CLONE_THREAD), and the thread cap's thread
+ * clones where no memory cap charges them, answered on the listener's receiving thread from
+ * credits that TypeScript grants and C spends (docs/supervision.md, "Forks in C";
+ * src/supervise/handlers/processes.ts and threads.ts keep the counts; the two credits work
+ * alike, each under the same lock).
  *
  * TypeScript counts as before: an allowed fork adds one; at the limit the launcher counts
  * the live processes, plus the forks whose caller may still be inside the call. After each
@@ -28,16 +30,24 @@
 #define NR_VFORK 58
 #define CLONE_THREAD_ 0x00010000u
 
-struct sl_procs {
-  pthread_mutex_t mu;
-  uint32_t credit;                          /* forks that may still be continued here */
-  uint32_t spent;                           /* forks continued since the last take */
-  int32_t taken[2 * SL_PROCS_CREDIT_MAX];   /* their (thread id, syscall number) pairs */
+/* One credit: of processes (0) or of threads (1). */
+struct sl_pool {
+  uint32_t credit;                        /* calls that may still be continued here */
+  uint32_t spent;                         /* continued since the last take */
+  int32_t taken[2 * SL_PROCS_CREDIT_MAX]; /* their (thread id, syscall number) pairs */
 };
 
-struct sl_procs *sl_procs_new(void) {
+struct sl_procs {
+  pthread_mutex_t mu;
+  int kinds; /* SL_PROCS_PROCESSES, SL_PROCS_THREADS */
+  struct sl_pool pool[2];
+};
+
+struct sl_procs *sl_procs_new(int kinds) {
   struct sl_procs *p = calloc(1, sizeof *p);
-  if (p != NULL) pthread_mutex_init(&p->mu, NULL);
+  if (p == NULL) return NULL;
+  pthread_mutex_init(&p->mu, NULL);
+  p->kinds = kinds;
   return p;
 }
 
@@ -50,15 +60,17 @@ void sl_procs_free(struct sl_procs *p) {
 int sl_procs_try(struct sl_procs *p, int listener, const void *notif) {
   const struct seccomp_notif *n = notif;
   if (n->data.nr != NR_FORK && n->data.nr != NR_VFORK && n->data.nr != NR_CLONE) return 0;
-  /* A thread is not a process: the thread cap's (handlers/threads.ts), in TypeScript. */
-  if (n->data.nr == NR_CLONE && ((uint32_t)n->data.args[0] & CLONE_THREAD_) != 0) return 0;
+  /* A thread is the thread cap's (handlers/threads.ts), counted apart. */
+  int kind = n->data.nr == NR_CLONE && ((uint32_t)n->data.args[0] & CLONE_THREAD_) != 0 ? 1 : 0;
+  if ((p->kinds & (kind ? SL_PROCS_THREADS : SL_PROCS_PROCESSES)) == 0) return 0;
+  struct sl_pool *c = &p->pool[kind];
   pthread_mutex_lock(&p->mu);
-  int go = p->credit > 0 && p->spent < SL_PROCS_CREDIT_MAX;
+  int go = c->credit > 0 && c->spent < SL_PROCS_CREDIT_MAX;
   if (go) {
-    p->credit--;
-    p->taken[2 * p->spent] = (int32_t)n->pid;
-    p->taken[2 * p->spent + 1] = (int32_t)n->data.nr;
-    p->spent++;
+    c->credit--;
+    c->taken[2 * c->spent] = (int32_t)n->pid;
+    c->taken[2 * c->spent + 1] = (int32_t)n->data.nr;
+    c->spent++;
   }
   pthread_mutex_unlock(&p->mu);
   if (!go) return 0;
@@ -67,18 +79,19 @@ int sl_procs_try(struct sl_procs *p, int listener, const void *notif) {
   return 1;
 }
 
-void sl_procs_grant(struct sl_procs *p, uint32_t n) {
+void sl_procs_grant(struct sl_procs *p, int kind, uint32_t n) {
   pthread_mutex_lock(&p->mu);
-  p->credit = n > SL_PROCS_CREDIT_MAX ? SL_PROCS_CREDIT_MAX : n;
+  p->pool[kind ? 1 : 0].credit = n > SL_PROCS_CREDIT_MAX ? SL_PROCS_CREDIT_MAX : n;
   pthread_mutex_unlock(&p->mu);
 }
 
-uint32_t sl_procs_take(struct sl_procs *p, int32_t *out, uint32_t cap) {
+uint32_t sl_procs_take(struct sl_procs *p, int kind, int32_t *out, uint32_t cap) {
+  struct sl_pool *c = &p->pool[kind ? 1 : 0];
   pthread_mutex_lock(&p->mu);
-  uint32_t n = p->spent < cap ? p->spent : cap;
-  memcpy(out, p->taken, (size_t)n * 2 * sizeof *out);
-  p->credit = 0;
-  p->spent = 0;
+  uint32_t n = c->spent < cap ? c->spent : cap;
+  memcpy(out, c->taken, (size_t)n * 2 * sizeof *out);
+  c->credit = 0;
+  c->spent = 0;
   pthread_mutex_unlock(&p->mu);
   return n;
 }

@@ -7,17 +7,22 @@
 /* The most forks one grant lets C continue (handlers/processes.ts grants at most this). */
 #define SL_PROCS_CREDIT_MAX 256
 
+#define SL_PROCS_PROCESSES 1 /* fork, vfork, clone without CLONE_THREAD */
+#define SL_PROCS_THREADS 2   /* clone with CLONE_THREAD */
+
 struct sl_procs;
 
-struct sl_procs *sl_procs_new(void);
+/* `kinds`: which of the two credits exist (a call of the other kind goes to TypeScript). */
+struct sl_procs *sl_procs_new(int kinds);
 void sl_procs_free(struct sl_procs *p);
-/* 1 when the notification (fork, vfork, or clone without CLONE_THREAD) was continued here
- * within the credit; 0: TypeScript's. */
+/* 1 when the notification (fork, vfork or clone) was continued here within its kind's
+ * credit; 0: TypeScript's. */
 int sl_procs_try(struct sl_procs *p, int listener, const void *notif);
-/* The credit becomes `n` forks (at most SL_PROCS_CREDIT_MAX). */
-void sl_procs_grant(struct sl_procs *p, uint32_t n);
-/* Ends the credit and hands over the forks continued since the last take: writes up to
+/* Kind 0 (processes) or 1 (threads): the credit becomes `n` calls (at most
+ * SL_PROCS_CREDIT_MAX). */
+void sl_procs_grant(struct sl_procs *p, int kind, uint32_t n);
+/* Ends that credit and hands over the calls continued since its last take: writes up to
  * `cap` pairs (caller's thread id, syscall number) into `out` and returns how many. */
-uint32_t sl_procs_take(struct sl_procs *p, int32_t *out, uint32_t cap);
+uint32_t sl_procs_take(struct sl_procs *p, int kind, int32_t *out, uint32_t cap);
 
 #endif

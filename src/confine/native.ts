@@ -25,15 +25,16 @@ export interface NativeAddon {
    * received 0 when a notification waits in the buffer given, else -errno of the receive. */
   pollFd(fd: number, cb: (status: number, events: number, received?: number) => void): object;
   /** The supervisor's fast path (native/fastpath.c, src/supervise/fast-path.ts). */
-  pollFast(handle: object, notif: Buffer, trees: readonly string[], exacts: readonly string[], procDevs: readonly bigint[], opens: boolean, getdents: boolean, threaded: boolean, memory: boolean, writeOpensToTs: boolean, procs: boolean): void;
+  pollFast(handle: object, notif: Buffer, trees: readonly string[], exacts: readonly string[], procDevs: readonly bigint[], opens: boolean, getdents: boolean, threaded: boolean, memory: boolean, writeOpensToTs: boolean, procs: number): void;
   /** The memory credit of a fast path made with memory (native/memcredit.c): op 0 settles
    * one forwarded growth call, granting `grant` bytes; op 1 revokes the credit; op 2
    * returns the bytes continued in C since the last grant. */
   pollMemory(handle: object, op: 0 | 1 | 2, grant: number): number | undefined;
-  /** The fork credit (native/proccredit.c): op 0 grants n forks (undefined); op 1 takes
-   * [tid, nr, ...] of the forks continued in C since the last take and ends the credit. */
-  pollProcs(handle: object, op: 0, n: number): undefined;
-  pollProcs(handle: object, op: 1, n: 0): number[];
+  /** The fork credits (native/proccredit.c): op 0 grants n process forks (undefined); op 1
+   * takes [tid, nr, ...] of the forks continued in C since the last take and ends the
+   * credit; ops 2 and 3 the same for thread clones. */
+  pollProcs(handle: object, op: 0 | 2, n: number): undefined;
+  pollProcs(handle: object, op: 1 | 3, n: 0): number[];
   /** [notifications the fast path answered, nanoseconds it spent]. */
   pollFastStats(handle: object): [answered: number, ns: number];
   /** Seccomp user notification and process access: each returns >= 0 or -errno. */

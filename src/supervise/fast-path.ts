@@ -12,9 +12,10 @@
 // procfs mount the view filters (handlers/procfs-list.ts); under deterministicDirs never
 // (every listing is sorted there). Under maxMemory, mmap, mremap
 // and brk: continued in C within a credit handlers/memory.ts grants (native/memcredit.c).
-// Under maxProcesses, fork, vfork and a process's clone: continued in C within a credit
-// handlers/processes.ts grants, which takes each one's record before it decides anything
-// (native/proccredit.c). A new handler trapping forks must be added here, or `procs` false.
+// Under maxProcesses, fork, vfork and a process's clone, and thread clones where no memory
+// cap charges them: continued in C within credits handlers/processes.ts and threads.ts
+// grant, which take each one's record before they decide anything (native/proccredit.c).
+// A new handler trapping forks or clones must be added here, or `procs` narrowed.
 //
 // A learning run's recorder notes every open: there the fast path answers none.
 // A new handler trapping opens must be added here, or `opens` must be false for it:
@@ -41,11 +42,16 @@ export interface FastPathSpec {
   /** maxMemory: mmap, mremap and brk are answered in C from a credit the memory handlers
    * grant (native/memcredit.c, handlers/memory.ts). */
   memory: boolean;
-  /** maxProcesses: fork, vfork and a process's clone are continued in C from a credit the
-   * process handlers grant, each recorded for their count (native/proccredit.c,
-   * handlers/processes.ts). Not in a learning run, whose recorder notes every fork. */
-  procs: boolean;
+  /** maxProcesses: fork, vfork and a process's clone (1), and thread clones where no memory
+   * cap charges them (2), are continued in C from credits the process and thread handlers
+   * grant, each recorded for their counts (native/proccredit.c, handlers/processes.ts,
+   * handlers/threads.ts). Neither in a learning run, whose recorder notes every fork. */
+  procs: number;
 }
+
+/** The kinds of fork credit (SL_PROCS_PROCESSES, SL_PROCS_THREADS in native/proccredit.h). */
+const PROCESSES = 1;
+const THREADS = 2;
 
 export function fastPathSpec(s: Supervision): FastPathSpec {
   const view = s.view;
@@ -61,5 +67,5 @@ export function fastPathSpec(s: Supervision): FastPathSpec {
       // gone: nothing there to filter
     }
   }
-  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: s.learn !== true && s.names?.events !== true, getdents: view?.procfs !== undefined && view.sortedDirs !== true, threaded: true, memory: s.maxMemory !== undefined, writeOpens: s.names !== undefined, procs: s.maxProcesses !== undefined && s.learn !== true };
+  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: s.learn !== true && s.names?.events !== true, getdents: view?.procfs !== undefined && view.sortedDirs !== true, threaded: true, memory: s.maxMemory !== undefined, writeOpens: s.names !== undefined, procs: s.learn === true ? 0 : (s.maxProcesses !== undefined ? PROCESSES : 0) | (s.maxThreads !== undefined && s.maxMemory === undefined ? THREADS : 0) };
 }

@@ -60,6 +60,8 @@ export interface SupervisorContext {
   /** maxProcesses' credit in the native fast path (native/proccredit.c): forks within it
    * never reach the handlers; each is handed over by take(). */
   readonly procsCredit?: ProcsCredit;
+  /** The thread cap's credit in the same fast path, where no memory cap charges threads. */
+  readonly threadsCredit?: ProcsCredit;
   /** timeStart: the offset from CLOCK_MONOTONIC to the sandbox's wall clock in ns (the
    * launcher's, reported before the command runs). */
   clockOffsetNs?(): bigint | undefined;

@@ -118,6 +118,10 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
       grant: (n) => supervisor.procsCredit.grant(n),
       take: () => supervisor.procsCredit.take(),
     },
+    threadsCredit: {
+      grant: (n) => supervisor.threadsCredit.grant(n),
+      take: () => supervisor.threadsCredit.take(),
+    },
   };
   let pe: ReturnType<typeof policyExec> | undefined;
   if (supervision.policyExec !== undefined) {

@@ -61,6 +61,56 @@ securityCase(
   (o) => assert.deepEqual(rounds(o), [{ forked: 80, err: "none" }]),
 );
 
+// Thread clones, where no memory cap charges them, draw on a credit of their own against
+// the thread cap (threadCap: 256 under maxProcesses 4). 20 rounds of 8 threads each
+// starting up to 40 threads at once: the shell's thread, the probe's and its 8 starters
+// leave 246; one more is the documented slack (a process made since the last recount is
+// not in the count until the next one: handlers/threads.ts).
+securityCase(
+  "thread cap 256, no memory cap: 8 threads starting threads at once, 20 rounds, never past the cap",
+  {
+    policy: { fsReadable: ["${PROBE}", ...SHELL], maxProcesses: 4 },
+    // (the pause: for 20 ms after a refusal every thread clone is refused without a /proc
+    // pass, handlers/threads.ts, which would refuse the next round's first threads)
+    cmd: ["/bin/sh", "-c", 'i=0; while [ $i -lt 20 ]; do "$0" thread-race 8 40; sleep 0.05; i=$((i+1)); done', "${PROBE}"],
+    timeout: 60_000,
+  },
+  (o) => {
+    const all = [...(o.result?.stdout ?? "").matchAll(/^threads (\d+) (\S+)$/gm)].map((m) => ({ made: Number(m[1]), err: m[2]! }));
+    assert.equal(all.length, 20, o.result?.stdout ?? JSON.stringify(o.error));
+    for (const r of all) {
+      assert.ok(r.made <= 247, `a round started ${r.made} threads where 246 were left: ${JSON.stringify(all)}`);
+      assert.ok(r.made >= 246 - 8, `a round started only ${r.made}: ${JSON.stringify(all)}`);
+      assert.equal(r.err, "EAGAIN");
+    }
+  },
+);
+
+securityCase(
+  "positive control: the same under a cap it fits in starts all 320",
+  { policy: { fsReadable: ["${PROBE}"], maxProcesses: 64 }, cmd: ["${PROBE}", "thread-race", "8", "40"], timeout: 30_000 },
+  (o) => assert.equal(o.result?.stdout, "threads 320 none\n"),
+);
+
+test("the thread credit answers thread clones in C: of 200 threads, a handful reach TypeScript", async () => {
+  const base = await fastCounts(["threads", "1"], {});
+  const r = await fastCounts(["threads", "200"], {});
+  assert.match(r.stdout, /^threads 200\nstatus 0\n$/);
+  const fast = r.counts.fast - base.counts.fast;
+  const js = r.counts.js - base.counts.js;
+  assert.ok(fast >= 190, `continued in C: ${fast} (js ${js})`);
+  assert.ok(js <= 5, `reached TypeScript: ${js}`);
+});
+
+test("control: under a memory cap, which charges each thread, every thread clone reaches TypeScript", async () => {
+  const base = await fastCounts(["threads", "1"], { maxMemory: "1G" });
+  const r = await fastCounts(["threads", "200"], { maxMemory: "1G" });
+  assert.match(r.stdout, /^threads 200\nstatus 0\n$/);
+  // 199 thread clones more than the base run, each one in TypeScript (the other calls of
+  // the two runs differ by a few either way).
+  assert.ok(r.counts.js - base.counts.js >= 190, `reached TypeScript: ${r.counts.js - base.counts.js}`);
+});
+
 /** Forks answered in C and notifications that reached TypeScript while the probe ran
  * `sequential N` (fork, reap, again) under maxProcesses `max`. */
 async function counts(n: number, max: number): Promise<{ fast: number; js: number; stdout: string }> {

@@ -18,6 +18,8 @@ const EAGAIN = 11;
  * a program retrying pthread_create in a loop must not make the supervisor scan /proc at
  * every attempt. Errs on the strict side, for that long. */
 const REFUSAL_REUSE_MS = 20;
+/** The most thread clones one grant lets the native fast path continue (SL_PROCS_CREDIT_MAX). */
+const CREDIT_MAX = 256;
 
 /** Threads of every process of the sandbox right now, from /proc (Threads: of each
  * thread group; a process whose leader exited still shows its live threads there). */
@@ -50,15 +52,26 @@ export function threadHandlers(max: number, ctx: SupervisorContext): HandlerTabl
   let count = 1;
   let refusedAt = -Infinity;
   const allowed = new Map<number, number>(); // thread id -> the clone it was let into
+  // Where no memory cap charges threads, the native fast path continues thread clones
+  // within a credit (the room left, at most 256) and records each, as for processes
+  // (processes.ts): every decision takes the records first, which ends the credit.
+  const credit = ctx.threadsCredit;
 
   const allow = (n: Notification): undefined => {
     count++;
     allowed.set(n.pid, n.nr);
+    credit?.grant(Math.max(0, Math.min(CREDIT_MAX, max - count)));
     return undefined;
   };
 
   const clone = (n: Notification): Action | undefined => {
     if ((n.argU32(0) & CLONE_THREAD) === 0) return undefined;
+    if (credit !== undefined) {
+      for (const [tid, nr] of credit.take()) {
+        count++;
+        allowed.set(tid, nr);
+      }
+    }
     if (count < max) return allow(n);
     if (monotonicMs() - refusedAt < REFUSAL_REUSE_MS) return deny(EAGAIN);
     for (const [tid, nr] of allowed) if (!stillInSyscall(tid, nr)) allowed.delete(tid);
