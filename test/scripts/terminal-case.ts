@@ -66,7 +66,10 @@ if pid == 0:
     os.tcsetpgrp(0, os.getpgrp())
     signal.signal(signal.SIGTTOU, signal.SIG_DFL)
     os.execv(sys.argv[1], sys.argv[1:])
-os.setpgid(pid, pid)
+try:
+    os.setpgid(pid, pid)
+except PermissionError:
+    pass  # EACCES: the child has exec'd already, having made its group itself (as shells do)
 t0 = time.time()
 while True:
     p, st = os.waitpid(pid, os.WUNTRACED | os.WNOHANG)
