@@ -98,7 +98,8 @@ export interface MemoryCredit {
 }
 
 export interface ProcsCredit {
-  /** From now on `n` forks (at most 256) may be continued in C. */
+  /** From now on `n` forks may be continued in C (the room left; native/proccredit.c keeps
+   * at most SL_PROCS_CREDIT_MAX, 256, of a grant). */
   grant(n: number): void;
   /** Ends the credit and returns the forks continued in C since the last take: the
    * caller's thread id and the syscall number of each. */

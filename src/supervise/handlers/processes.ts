@@ -9,8 +9,6 @@ import { CLONE_THREAD } from "../../plan/seccomp.js";
 import { readProcText } from "../../kernel/proc-text.js";
 
 const EAGAIN = 11;
-/** The most forks one grant lets the native fast path continue (SL_PROCS_CREDIT_MAX). */
-const CREDIT_MAX = 256;
 /** Kernel-internal: "restart this call", handled on the way back to user space. */
 const ERESTARTNOINTR = 513;
 
@@ -82,7 +80,7 @@ export function processHandlers(max: number, ctx: SupervisorContext): HandlerTab
   };
   const grant = (): void => {
     if (credit === undefined || recount !== undefined || forksHeld(ctx.launcherPid)) return;
-    credit.grant(Math.max(0, Math.min(CREDIT_MAX, limit - count)));
+    credit.grant(Math.max(0, limit - count));
   };
   if (credit !== undefined) ctx.onClose(whenForksHeld(ctx.launcherPid, settle));
 

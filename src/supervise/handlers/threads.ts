@@ -18,8 +18,6 @@ const EAGAIN = 11;
  * a program retrying pthread_create in a loop must not make the supervisor scan /proc at
  * every attempt. Errs on the strict side, for that long. */
 const REFUSAL_REUSE_MS = 20;
-/** The most thread clones one grant lets the native fast path continue (SL_PROCS_CREDIT_MAX). */
-const CREDIT_MAX = 256;
 
 /** Threads of every process of the sandbox right now, from /proc (Threads: of each
  * thread group; a process whose leader exited still shows its live threads there). */
@@ -60,7 +58,7 @@ export function threadHandlers(max: number, ctx: SupervisorContext): HandlerTabl
   const allow = (n: Notification): undefined => {
     count++;
     allowed.set(n.pid, n.nr);
-    credit?.grant(Math.max(0, Math.min(CREDIT_MAX, max - count)));
+    credit?.grant(Math.max(0, max - count));
     return undefined;
   };
 
