@@ -49,9 +49,9 @@ export interface FastPathSpec {
   procs: number;
 }
 
-/** The kinds of fork credit (SL_PROCS_PROCESSES, SL_PROCS_THREADS in native/proccredit.h). */
-const PROCESSES = 1;
-const THREADS = 2;
+/** The kinds of fork credit, bits of `procs`: SL_PROCS_* in native/proccredit.h (protocol.test
+ * holds the two equal). */
+export const ProcsKind = { PROCESSES: 1, THREADS: 2 } as const;
 
 export function fastPathSpec(s: Supervision): FastPathSpec {
   const view = s.view;
@@ -67,5 +67,5 @@ export function fastPathSpec(s: Supervision): FastPathSpec {
       // gone: nothing there to filter
     }
   }
-  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: s.learn !== true && s.names?.events !== true, getdents: view?.procfs !== undefined && view.sortedDirs !== true, threaded: true, memory: s.maxMemory !== undefined, writeOpens: s.names !== undefined, procs: s.learn === true ? 0 : (s.maxProcesses !== undefined ? PROCESSES : 0) | (s.maxThreads !== undefined && s.maxMemory === undefined ? THREADS : 0) };
+  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: s.learn !== true && s.names?.events !== true, getdents: view?.procfs !== undefined && view.sortedDirs !== true, threaded: true, memory: s.maxMemory !== undefined, writeOpens: s.names !== undefined, procs: s.learn === true ? 0 : (s.maxProcesses !== undefined ? ProcsKind.PROCESSES : 0) | (s.maxThreads !== undefined && s.maxMemory === undefined ? ProcsKind.THREADS : 0) };
 }

@@ -13,17 +13,18 @@ import { encodePlan, makePlan, type CommandSpec, type Plan } from "../../src/pla
 import { Cmd, Fatal, LauncherFd, LauncherFlag, MSG_BYTES, Msg, PLAN_MAGIC, PLAN_MAX_BYTES, PLAN_VERSION, Step, SubCall } from "../../src/plan/protocol.js";
 import { runFilter } from "../helpers/bpf-interpreter.js";
 import { BEFORE_FORK } from "../../src/confine/standby.js";
+import { ProcsKind } from "../../src/supervise/fast-path.js";
 
 const HEADER = readFileSync(new URL("../../../native/sl_protocol.h", import.meta.url), "utf8");
 
 /** The value of a #define: integers (hex or decimal, with a u suffix), shifts, char literals. */
-function evalDefine(name: string, text: string): number {
+function evalDefine(name: string, text: string, file = "sl_protocol.h"): number {
   const t = text.trim().replace(/^\((.*)\)$/, "$1").trim();
   const ch = /^'(.)'$/.exec(t);
   if (ch) return ch[1]!.charCodeAt(0);
   const int = (s: string): number => {
     const m = /^(0x[0-9a-f]+|\d+)u?l*$/i.exec(s.trim());
-    if (!m) throw new Error(`sl_protocol.h: cannot read ${name} = ${text}`);
+    if (!m) throw new Error(`${file}: cannot read ${name} = ${text}`);
     return Number(m[1]);
   };
   const shift = /^(.+)<<(.+)$/.exec(t);
@@ -31,35 +32,36 @@ function evalDefine(name: string, text: string): number {
   return int(t);
 }
 
-function defines(): Map<string, number> {
+/** A header's numeric SL_* #defines (its include guard left out). */
+function defines(text: string, file: string): Map<string, number> {
   const out = new Map<string, number>();
-  for (const line of HEADER.split("\n")) {
+  for (const line of text.split("\n")) {
     const m = /^\s*#define\s+(SL_\w+)\s+(.*?)\s*(\/\*.*\*\/)?\s*$/.exec(line);
-    if (!m || m[1] === "SL_PROTOCOL_H") continue;
-    assert.ok(!out.has(m[1]!), `${m[1]} defined twice`);
-    out.set(m[1]!, evalDefine(m[1]!, m[2]!));
+    if (!m || m[1]!.endsWith("_H")) continue;
+    assert.ok(!out.has(m[1]!), `${m[1]} defined twice in ${file}`);
+    out.set(m[1]!, evalDefine(m[1]!, m[2]!, file));
   }
   return out;
 }
 
-const DEFS = defines();
+const DEFS = defines(HEADER, "sl_protocol.h");
 
-function withPrefix(prefix: string): Map<string, number> {
-  return new Map([...DEFS].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+function withPrefix(prefix: string, defs: Map<string, number>): Map<string, number> {
+  return new Map([...defs].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
 }
 
 /** Asserts that the header's PREFIX_* constants and the TypeScript object hold the same pairs. */
-function sameTable(prefix: string, ts: Record<string, number | string>, except: readonly string[] = []): void {
-  const c = withPrefix(prefix);
+function sameTable(prefix: string, ts: Record<string, number | string>, except: readonly string[] = [], defs = DEFS, mirror = "src/plan/protocol.ts"): void {
+  const c = withPrefix(prefix, defs);
   for (const e of except) c.delete(e);
   assert.ok(c.size > 0, `no ${prefix}* constants in the header`);
   const tsNumbers = new Map(Object.entries(ts).map(([k, v]) => [k, typeof v === "string" ? v.charCodeAt(0) : v]));
   for (const [k, v] of Object.entries(ts)) if (typeof v === "string") assert.equal(v.length, 1, `${k} is one byte`);
   for (const [name, value] of c) {
-    assert.ok(tsNumbers.has(name), `${prefix}${name} has no mirror in src/plan/protocol.ts`);
+    assert.ok(tsNumbers.has(name), `${prefix}${name} has no mirror in ${mirror}`);
     assert.equal(tsNumbers.get(name), value, `${prefix}${name}`);
   }
-  for (const name of tsNumbers.keys()) assert.ok(c.has(name), `${name} of src/plan/protocol.ts is not ${prefix}${name} in the header`);
+  for (const name of tsNumbers.keys()) assert.ok(c.has(name), `${name} of ${mirror} is not ${prefix}${name} in the header`);
 }
 
 test("the header defines the constants this test checks", () => {
@@ -92,6 +94,11 @@ test("launcher fds, status messages, fatal codes and commands agree", () => {
   sameTable("SL_CMD_", Cmd);
   sameTable("SL_SUB_", SubCall);
   sameTable("SL_LAUNCHER_", LauncherFlag);
+});
+
+test("the fork credit's kinds agree with native/proccredit.h", () => {
+  const text = readFileSync(new URL("../../../native/proccredit.h", import.meta.url), "utf8");
+  sameTable("SL_PROCS_", ProcsKind, ["CREDIT_MAX"], defines(text, "proccredit.h"), "ProcsKind of src/supervise/fast-path.ts");
 });
 
 test("the header's structs have the sizes TypeScript assumes", () => {
