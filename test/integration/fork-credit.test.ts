@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { test } from "node:test";
 import type { CaseOutcome } from "../helpers/case-types.js";
-import { securityCase } from "../helpers/harness.js";
+import { byView, securityCase } from "../helpers/harness.js";
 import { fastCounts } from "../helpers/fast-counts.js";
 
 const SHELL = ["/bin", "/usr", "/lib", "/lib64"].filter((p) => existsSync(p));
@@ -63,11 +63,16 @@ securityCase(
 
 // Thread clones, where no memory cap charges them, draw on a credit of their own against
 // the thread cap (threadCap: 256 under maxProcesses 4). 20 rounds of 8 threads each
-// starting up to 40 threads at once: the shell's thread, the probe's and its 8 starters
-// leave 246. The cap's documented bound is looser, by maxProcesses (handlers/threads.ts: a
-// count can miss the threads of processes made since the last recount): up to 250 here.
-// Measured under load (three busy loops), every clone decided in TypeScript as before
-// this credit and with it: 245 to 250 in both, the same spread.
+// starting up to 40 threads at once; a starter that is done waits for the others, so every
+// thread of a round is alive at its end. The shell's thread, the probe's, its 8 starters
+// and, in the kernel view, the init's leave 245 (246 in the supervised view). After the
+// first round the cap is exact: each round's first clone finds the count at the cap and
+// recounts from /proc, where nothing of the round has ended. The first round may pass it
+// by the documented bound (handlers/threads.ts: the count misses the threads of processes
+// made since the last recount, at most maxProcesses). Measured under load (three busy
+// loops): 247 then 245 in every round, as root and as the test user. (Before the starters
+// waited, a starter ending at its first refusal freed its slot for another thread, and
+// rounds "passed" the room by up to 4: the round's count, not the cap's.)
 securityCase(
   "thread cap 256, no memory cap: 8 threads starting threads at once, 20 rounds, never past the cap",
   {
@@ -80,11 +85,14 @@ securityCase(
   (o) => {
     const all = [...(o.result?.stdout ?? "").matchAll(/^threads (\d+) (\S+)$/gm)].map((m) => ({ made: Number(m[1]), err: m[2]! }));
     assert.equal(all.length, 20, o.result?.stdout ?? JSON.stringify(o.error));
-    for (const r of all) {
-      assert.ok(r.made <= 246 + 4, `a round started ${r.made} threads where 246 were left and 4 more are the bound: ${JSON.stringify(all)}`);
-      assert.ok(r.made >= 246 - 8, `a round started only ${r.made}: ${JSON.stringify(all)}`);
+    const room = Number(byView(o, "246", "245"));
+    all.forEach((r, i) => {
+      const bound = i === 0 ? room + 4 : room;
+      assert.ok(r.made <= bound, `round ${i + 1} had ${r.made} threads where ${room} were left (bound ${bound}): ${JSON.stringify(all)}`);
+      // The strict side: a recount counts a caller still in its clone with its thread.
+      assert.ok(r.made >= room - 8, `round ${i + 1} started only ${r.made}: ${JSON.stringify(all)}`);
       assert.equal(r.err, "EAGAIN");
-    }
+    });
   },
 );
 
