@@ -55,6 +55,7 @@ long sl_scope_view(const struct sl_plan *plan);
  * returns a count (sl_tree_cpu: clock ticks; sl_tree_undumpable: a pid or 0), or -errno. */
 void sl_tree_init(void);
 int sl_tree_signal(int sig);
+int sl_tree_count(void);
 int sl_tree_stop(void);
 int sl_tree_cpu(void);
 int sl_tree_kill_round(void);

@@ -317,7 +317,7 @@ static void handle_command(char cmd, pid_t root, int *root_status, int *root_rea
       count = sl_tree_signal(SIGCONT);
       break;
     case SL_CMD_COUNT:
-      count = sl_tree_signal(0); /* signal 0 reaches exactly the live ones */
+      count = sl_tree_count(); /* the processes holding a pid, unreaped children included */
       break;
     case SL_CMD_SIGNAL:
       /* With the init, the command is pid 2 and gets it like any process; the init, pid 1

@@ -289,6 +289,31 @@ int sl_tree_signal(int sig) {
   return count;
 }
 
+/* maxProcesses' count (SL_CMD_COUNT): every process of the sandbox that still holds its
+ * pid. A zombie does until its parent reaps it, so it counts while its parent is one of
+ * the sandbox's processes: a program that forks children and never waits for them would
+ * otherwise hold any number of pids (400 under maxProcesses 10, and the host's pid_max
+ * under the default 64, in the eleventh review). A zombie whose parent is this launcher
+ * (the command in the supervised view, an orphan given to this subreaper, the kernel
+ * view's init) is not counted: the launcher reaps it. */
+int sl_tree_count(void) {
+  struct proc_table t = {0};
+  int rc = scan(&t);
+  if (rc < 0) {
+    release(&t);
+    return rc;
+  }
+  pid_t self = (pid_t)SC0(NR_getpid);
+  int count = 0;
+  for (size_t i = 0; i < t.n; i++) {
+    if (t.v[i].state == 'Z' && t.v[i].ppid == self) continue;
+    /* ESRCH: reaped or gone since the scan. */
+    if (SC2(NR_kill, t.v[i].pid, 0) == 0) count++;
+  }
+  release(&t);
+  return count;
+}
+
 /* CPU time the sandbox has used, in clock ticks: the live (and zombie) processes' own and
  * reaped children's time, plus what the launcher collected from the children it reaped.
  * Saturates at INT32_MAX (over eight months of CPU at 100 Hz). */

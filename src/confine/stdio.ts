@@ -38,6 +38,9 @@ export interface StdioOptions {
    * writes more is killed and run()/wait() reject with OutputLimitError naming the stream.
    * Past the limit the pipe is no longer read, so the command's next writes wait for the
    * kill: only what still fits in the pipe (64 KiB) and one read can be written after it.
+   * A piped stream is read until the sandbox has ended, then for what the pipe holds: a
+   * write end the sandbox passed outside (to another sandbox, over a unix socket) does not
+   * keep the result pending, and its next write there gets EPIPE.
    */
   maxBuffer?: number;
   /**
@@ -82,28 +85,38 @@ function pipeSocket(fd: number, readable: boolean): Socket {
 export interface CaptureLimit {
   readonly maxBuffer: number;
   readonly onOverflow: () => void;
-  /** Past the limit the pipe is not read until this settles (the sandbox has ended), so
-   * its writer blocks on a full pipe and the kill finds it still writing. Read and dropped
-   * at once, the rest of a command's output could all be written before the kill reached
-   * it (a 200,000-byte `tr` under a 1,000-byte limit, 1 run in 300 on a loaded machine),
-   * and the run read as having exited. */
-  readonly holdUntil?: Promise<unknown>;
+  /** Settles when the sandbox has ended (its launcher is gone, and every process of it).
+   * Past the limit the pipe is not read until then, so its writer blocks on a full pipe and
+   * the kill finds it still writing. Read and dropped at once, the rest of a command's
+   * output could all be written before the kill reached it (a 200,000-byte `tr` under a
+   * 1,000-byte limit, 1 run in 300 on a loaded machine), and the run read as having exited.
+   * Once it settles, the capture reads what the pipe holds and ends: no process of the
+   * sandbox can write more, and a write end held elsewhere (passed to another sandbox over a
+   * unix socket, or to a host process) must neither keep the run's result pending nor be
+   * read for ever (the eleventh review: a second sandbox writing into the first's pipe kept
+   * its run() open and the supervising process reading and dropping gigabytes). */
+  readonly ended?: Promise<unknown>;
 }
+
+/** Reads at most this many times (of 64 KiB) from a pipe when its sandbox has ended: more
+ * than a pipe can hold (1 MiB at most for a process without CAP_SYS_RESOURCE), bounded
+ * against a writer outside the sandbox that keeps it full. */
+const FINAL_READS = 20;
 
 /** What every captured socket reads into before a chunk is copied out: one for all, as the
  * callbacks that read it run one at a time on this thread and copy what they keep. */
 let socketReadBuffer: Buffer | undefined;
 
 /**
- * Reads a pipe's read end to its end, up to limit.maxBuffer bytes: past them the chunk is
- * cut at the limit, onOverflow runs once (the caller kills the sandbox), reading stops at
- * once (the socket's onread callback returns false: no read-ahead into a stream's buffer)
- * until limit.holdUntil settles, and the rest is then read and dropped, so the parent's
- * memory never holds more than the limit and a writer past it holds at most a pipe's
- * worth. With `expose`, each kept chunk is also pushed to a stream handed to the caller: a
- * listener attached late still sees the first bytes, and a caller that never reads cannot
- * stall the command (that stream shares the kept chunks, so it is bounded by the same
- * limit). `socket` is what reads it.
+ * Reads a pipe's read end until its end or, once limit.ended settles, until it is empty,
+ * up to limit.maxBuffer bytes: past them the chunk is cut at the limit, onOverflow runs once
+ * (the caller kills the sandbox), reading stops at once (the socket's onread callback
+ * returns false: no read-ahead into a stream's buffer) until limit.ended settles, and what
+ * the pipe holds then is read and dropped, so the parent's memory never holds more than the
+ * limit and a writer past it holds at most a pipe's worth. With `expose`, each kept chunk
+ * is also pushed to a stream handed to the caller: a listener attached late still sees the
+ * first bytes, and a caller that never reads cannot stall the command (that stream shares
+ * the kept chunks, so it is bounded by the same limit). `socket` is what reads it.
  */
 export function captureFd(fd: number, expose: boolean, limit: CaptureLimit = NO_OVERFLOW_ACTION): { socket: Socket; stream: Readable | null; captured: Promise<Buffer> } {
   const exposed = expose ? new (streams().Readable)({ read: () => undefined }) : null;
@@ -120,31 +133,45 @@ export function captureFd(fd: number, expose: boolean, limit: CaptureLimit = NO_
     writable: false,
     onread: {
       buffer: socketReadBuffer,
-      callback: (got: number, buf: Uint8Array): boolean => {
-        if (over) return !held;
-        let keep = Math.min(got, limit.maxBuffer - size);
-        over = got > keep;
-        if (keep > 0) {
-          const c = Buffer.from(buf.subarray(0, keep));
-          chunks.push(c);
-          exposed?.push(c);
-          size += keep;
-        }
-        if (!over) return true;
-        if (limit.holdUntil !== undefined) {
-          held = true;
-          const resume = (): void => {
-            held = false;
-            socket.resume();
-          };
-          limit.holdUntil.then(resume, resume);
-        }
-        limit.onOverflow();
-        return !held;
-      },
+      callback: (got: number, buf: Uint8Array): boolean => keep(got, buf),
     },
   };
+  /** Keeps what fits of a read; false: stop reading (past the limit, until the end). */
+  const keep = (got: number, buf: Uint8Array): boolean => {
+    if (over) return !held;
+    const room = Math.min(got, limit.maxBuffer - size);
+    over = got > room;
+    if (room > 0) {
+      const c = Buffer.from(buf.subarray(0, room));
+      chunks.push(c);
+      exposed?.push(c);
+      size += room;
+    }
+    if (!over) return true;
+    held = limit.ended !== undefined;
+    limit.onOverflow();
+    return !held;
+  };
   const socket: Socket = new (net().Socket)(opts);
+  // The sandbox has ended: what its processes wrote is in the pipe. Read after what the
+  // socket has read (its reads run on this thread too, so the order holds), then the end.
+  const finish = (): void => {
+    if (socket.destroyed) return;
+    held = false;
+    const buf = socketReadBuffer!;
+    for (let i = 0; i < FINAL_READS; i++) {
+      let got: number;
+      try {
+        got = readSync(fd, buf, 0, buf.length, null);
+      } catch {
+        break; // EAGAIN: empty
+      }
+      if (got === 0) break;
+      keep(got, buf);
+    }
+    socket.destroy();
+  };
+  limit.ended?.then(finish, finish);
   const captured = new Promise<Buffer>((resolve) => {
     socket.once("close", () => {
       exposed?.push(null);
@@ -345,7 +372,7 @@ export function openStdio(opts: StdioOptions, defaults: StdioDefaults, expose: b
         outputs[i] = sock;
       } else if (o === "pipe") {
         const name = i === 0 ? "stdout" : "stderr";
-        const capture = captureFd(r, expose, { maxBuffer: limits.maxBuffer, onOverflow: () => limits.onOverflow(name), holdUntil: limits.ended });
+        const capture = captureFd(r, expose, { maxBuffer: limits.maxBuffer, onOverflow: () => limits.onOverflow(name), ended: limits.ended });
         sockets.push(capture.socket);
         outputs[i] = capture.stream;
         captures[i] = capture.captured;
