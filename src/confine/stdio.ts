@@ -181,6 +181,49 @@ export function captureFd(fd: number, expose: boolean, limit: CaptureLimit = NO_
   return { socket, stream: exposed, captured };
 }
 
+/**
+ * Forwards a pipe's read end to a caller's Writable until the pipe's end or, once `ended`
+ * settles (the sandbox is gone), until it is empty, as captureFd reads. Each read is handed
+ * to the stream as it comes (no read-ahead buffer of the socket's that an end could lose);
+ * while the stream asks to wait (write() false) the pipe is not read, so the command blocks
+ * on its writes. Resolves when the forwarding has ended (the stream itself is left open).
+ */
+export function forwardFd(fd: number, to: Writable, ended: Promise<unknown>): { socket: Socket; done: Promise<void> } {
+  let waiting = false;
+  const write = (got: number, buf: Uint8Array): boolean => {
+    if (to.write(Buffer.from(buf.subarray(0, got)))) return true;
+    if (!waiting) {
+      waiting = true;
+      to.once("drain", () => {
+        waiting = false;
+        if (!socket.destroyed) socket.resume();
+      });
+    }
+    return false;
+  };
+  const buffer = Buffer.allocUnsafe(64 * 1024);
+  const opts: SocketConstructorOpts & { onread: OnReadOpts } = { fd, readable: true, writable: false, onread: { buffer, callback: write } };
+  const socket: Socket = new (net().Socket)(opts);
+  const done = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  const finish = (): void => {
+    if (socket.destroyed) return;
+    // What the sandbox wrote is in the pipe: handed over whatever the stream's backlog.
+    for (let i = 0; i < FINAL_READS; i++) {
+      let got: number;
+      try {
+        got = readSync(fd, buffer, 0, buffer.length, null);
+      } catch {
+        break; // EAGAIN: empty
+      }
+      if (got === 0) break;
+      to.write(Buffer.from(buffer.subarray(0, got)));
+    }
+    socket.destroy();
+  };
+  ended.then(finish, finish);
+  return { socket, done };
+}
+
 const NO_OVERFLOW_ACTION: CaptureLimit = { maxBuffer: DEFAULT_MAX_BUFFER, onOverflow: () => undefined };
 
 /** What capturePipe reads into before a chunk is copied out (one for every pipe). */
@@ -377,10 +420,9 @@ export function openStdio(opts: StdioOptions, defaults: StdioDefaults, expose: b
         outputs[i] = capture.stream;
         captures[i] = capture.captured;
       } else {
-        const sock = pipeSocket(r, true);
-        sockets.push(sock);
-        sock.pipe(o, { end: false });
-        drains.push(new Promise((resolve) => sock.once("close", resolve)));
+        const forward = forwardFd(r, o, limits.ended);
+        sockets.push(forward.socket);
+        drains.push(forward.done);
       }
     }
   });

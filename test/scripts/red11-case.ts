@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import { Sandbox } from "../../src/index.js";
 
 const [rt11, mode] = process.argv.slice(2) as [string, string];
@@ -54,8 +55,10 @@ async function run(): Promise<Record<string, unknown>> {
         // writes into it for 4 s. A's run() should settle when A has ended; past A's
         // maxBuffer the supervisor should not read B's writes without bound.
         const out: Record<string, unknown> = {};
-        for (const view of ["kernel", "supervised"] as const) {
-          const dir = join(base, view);
+        for (const target of ["kernel", "supervised", "writable"] as const) {
+          // "writable": A's stdout is a stream of the caller's (forwarded, not kept).
+          const view = target === "writable" ? "kernel" : target;
+          const dir = join(base, target);
           mkdirSync(dir);
           chmodSync(dir, 0o777);
           const pol = { fsReadable: [rt11], fsWritable: [dir], procView: view };
@@ -74,7 +77,9 @@ async function run(): Promise<Record<string, unknown>> {
           let aMs = -1;
           let aError = "";
           let aStatus = "";
-          const a = Sandbox.run(pol, [rt11, "give", join(dir, "s")], { maxBuffer: 1000 }).then(
+          const sink = new PassThrough();
+          sink.resume();
+          const a = Sandbox.run(pol, [rt11, "give", join(dir, "s")], target === "writable" ? { stdout: sink } : { maxBuffer: 1000 }).then(
             (r) => {
               aMs = Date.now() - t0;
               aStatus = r.status;
@@ -88,7 +93,7 @@ async function run(): Promise<Record<string, unknown>> {
           const bMs = Date.now() - t0;
           await a;
           const cpu = process.cpuUsage(cpu0);
-          out[view] = { aMs, aStatus, aError: aError.slice(0, 160), bMs, b: rb.stdoutText, supervisorCpuMs: Math.round((cpu.user + cpu.system) / 1000) };
+          out[target] = { aMs, aStatus, aError: aError.slice(0, 160), bMs, b: rb.stdoutText, supervisorCpuMs: Math.round((cpu.user + cpu.system) / 1000) };
         }
         return out;
       }

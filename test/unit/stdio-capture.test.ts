@@ -8,7 +8,8 @@ import { spawn } from "node:child_process";
 import { closeSync } from "node:fs";
 import { once } from "node:events";
 import { test } from "node:test";
-import { captureFd } from "../../src/confine/stdio.js";
+import { captureFd, forwardFd } from "../../src/confine/stdio.js";
+import { PassThrough, Writable } from "node:stream";
 import { native } from "../../src/confine/native.js";
 
 /** A writer of `bytes` zero bytes into a new pipe; the pipe's read end. */
@@ -99,4 +100,49 @@ test("captureFd: without an end to wait for, past the limit the rest is read and
   assert.equal(code, 0);
   assert.equal((await cap.captured).length, 1000);
   assert.equal(overflows, 1);
+});
+
+// forwardFd: a run whose stdout or stderr is the caller's Writable.
+test("forwardFd: every byte reaches the stream, in order, to the end of the pipe", async () => {
+  const w = writer(300_000);
+  const out = new PassThrough();
+  const got: Buffer[] = [];
+  out.on("data", (c: Buffer) => got.push(c));
+  const f = forwardFd(w.fd, out, new Promise(() => undefined));
+  await f.done;
+  assert.equal(Buffer.concat(got).length, 300_000);
+  assert.equal(out.writableEnded, false, "the caller's stream is left open");
+});
+
+test("forwardFd: once the sandbox has ended, what the pipe holds is forwarded and the forwarding ends, though a writer outside still holds the pipe", async () => {
+  const [r, w] = native().pipe();
+  const child = spawn("sh", ["-c", "printf abc; exec sleep 5"], { stdio: ["ignore", w, "inherit"] });
+  closeSync(w);
+  const out = new PassThrough();
+  const got: Buffer[] = [];
+  out.on("data", (c: Buffer) => got.push(c));
+  let release!: () => void;
+  const f = forwardFd(r, out, new Promise<void>((res) => (release = res)));
+  await sleep(200);
+  const t0 = Date.now();
+  release();
+  await f.done;
+  assert.ok(Date.now() - t0 < 2000, `the forwarding waited ${Date.now() - t0} ms for a pipe the sandbox no longer held`);
+  assert.equal(Buffer.concat(got).toString(), "abc");
+  assert.equal(child.exitCode, null, "control: the writer still held the pipe open");
+  child.kill();
+  await once(child, "exit");
+});
+
+test("forwardFd: a stream that asks to wait stops the reads, so the writer blocks", async () => {
+  const w = writer(1 << 20);
+  let taken = 0;
+  // Takes the first write and never calls back: every later write() returns false.
+  const stuck = new Writable({ highWaterMark: 1024, write: (c: Buffer) => void (taken += c.length) });
+  const f = forwardFd(w.fd, stuck, new Promise(() => undefined));
+  await sleep(300);
+  assert.equal(w.done(), false, "the writer finished: the pipe was read past the stream's wait");
+  assert.ok(taken <= 64 * 1024, `${taken} bytes were handed to a stream that asked to wait`);
+  f.socket.destroy();
+  await w.exited;
 });
