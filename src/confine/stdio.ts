@@ -103,6 +103,21 @@ export interface CaptureLimit {
  * against a writer outside the sandbox that keeps it full. */
 const FINAL_READS = 20;
 
+/** Reads what a non-blocking pipe holds now into buf, handing each read's length to `each`;
+ * stops when it is empty (EAGAIN), at its end, or after FINAL_READS reads. */
+function readRest(fd: number, buf: Buffer, each: (got: number) => void): void {
+  for (let i = 0; i < FINAL_READS; i++) {
+    let got: number;
+    try {
+      got = readSync(fd, buf, 0, buf.length, null);
+    } catch {
+      return; // EAGAIN: empty
+    }
+    if (got === 0) return;
+    each(got);
+  }
+}
+
 /** What every captured socket reads into before a chunk is copied out: one for all, as the
  * callbacks that read it run one at a time on this thread and copy what they keep. */
 let socketReadBuffer: Buffer | undefined;
@@ -158,17 +173,7 @@ export function captureFd(fd: number, expose: boolean, limit: CaptureLimit = NO_
   const finish = (): void => {
     if (socket.destroyed) return;
     held = false;
-    const buf = socketReadBuffer!;
-    for (let i = 0; i < FINAL_READS; i++) {
-      let got: number;
-      try {
-        got = readSync(fd, buf, 0, buf.length, null);
-      } catch {
-        break; // EAGAIN: empty
-      }
-      if (got === 0) break;
-      keep(got, buf);
-    }
+    readRest(fd, socketReadBuffer!, (got) => keep(got, socketReadBuffer!));
     socket.destroy();
   };
   limit.ended?.then(finish, finish);
@@ -208,16 +213,7 @@ export function forwardFd(fd: number, to: Writable, ended: Promise<unknown>): { 
   const finish = (): void => {
     if (socket.destroyed) return;
     // What the sandbox wrote is in the pipe: handed over whatever the stream's backlog.
-    for (let i = 0; i < FINAL_READS; i++) {
-      let got: number;
-      try {
-        got = readSync(fd, buffer, 0, buffer.length, null);
-      } catch {
-        break; // EAGAIN: empty
-      }
-      if (got === 0) break;
-      to.write(Buffer.from(buffer.subarray(0, got)));
-    }
+    readRest(fd, buffer, (got) => to.write(Buffer.from(buffer.subarray(0, got))));
     socket.destroy();
   };
   ended.then(finish, finish);

@@ -13,11 +13,14 @@ export interface FastCounts {
   js: number;
 }
 
-/** Runs the probe with `args` under `limits` (plus the probe and a shell readable). */
-export async function fastCounts(args: readonly string[], limits: PolicyInput): Promise<{ counts: FastCounts; stdout: string }> {
+/** Runs the probe with `args` under `limits` (plus the probe and a shell readable), under a
+ * shell that prints its status, or with `direct` as the sandbox's only process (the probe's
+ * "hold": no shell between, which a count of the sandbox's processes would include). */
+export async function fastCounts(args: readonly string[], limits: PolicyInput, direct = false): Promise<{ counts: FastCounts; stdout: string }> {
   const { probe: bin } = stagePackage();
   const sb = new Sandbox({ ...limits, fsReadable: [bin, "/bin", "/usr", "/lib", "/lib64"].filter((p) => existsSync(p)) });
-  await sb.spawn(["/bin/sh", "-c", `"$0" "$@"; echo "status $?"; sleep 5`, bin, ...args], { stdout: "pipe", stderr: "pipe" });
+  const cmd = direct ? [bin, "hold", ...args] : ["/bin/sh", "-c", `"$0" "$@"; echo "status $?"; sleep 5`, bin, ...args];
+  await sb.spawn(cmd, { stdout: "pipe", stderr: "pipe" });
   let seen = "";
   await new Promise<void>((resolve) => {
     sb.stdout!.on("data", (d: Buffer) => {

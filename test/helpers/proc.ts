@@ -12,6 +12,29 @@ export function alive(pid: number): boolean {
   }
 }
 
+/** The children of pid's main thread, with their command names ("?" once gone). */
+export function childrenOf(pid: number): { pid: number; comm: string }[] {
+  let text = "";
+  try {
+    text = readFileSync(`/proc/${pid}/task/${pid}/children`, "latin1");
+  } catch {
+    return [];
+  }
+  return text
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((p) => {
+      let comm = "?";
+      try {
+        comm = readFileSync(`/proc/${p}/comm`, "latin1").trim();
+      } catch {
+        // gone meanwhile
+      }
+      return { pid: Number(p), comm };
+    });
+}
+
 /** Live (non-zombie) processes descending from pid. */
 export function descendants(pid: number): number[] {
   return descendantsOf(pid);

@@ -7,33 +7,14 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { Sandbox } from "../../src/index.js";
+import { childrenOf } from "../helpers/proc.js";
 
 const [rt11, mode] = process.argv.slice(2) as [string, string];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const SYS = ["/bin", "/usr", "/lib", "/lib64", "/etc"];
 
-/** This process's children named `comm`. */
-function children(pid: number, comm?: string): number[] {
-  let text = "";
-  try {
-    text = readFileSync(`/proc/${pid}/task/${pid}/children`, "latin1");
-  } catch {
-    return [];
-  }
-  return text
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean)
-    .map(Number)
-    .filter((p) => {
-      if (comm === undefined) return true;
-      try {
-        return readFileSync(`/proc/${p}/comm`, "latin1").trim() === comm;
-      } catch {
-        return false;
-      }
-    });
-}
+/** This process's children named `comm` (all of them without one). */
+const children = (pid: number, comm?: string): number[] => childrenOf(pid).filter((c) => comm === undefined || c.comm === comm).map((c) => c.pid);
 
 function state(pid: number): string {
   try {

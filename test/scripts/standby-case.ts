@@ -13,6 +13,7 @@ import { cachedFeatures, planFor } from "../../src/plan/cache.js";
 import { Step } from "../../src/plan/protocol.js";
 import { Policy } from "../../src/policy/policy.js";
 import { SYSTEM_RO } from "../helpers/system.js";
+import { childrenOf } from "../helpers/proc.js";
 
 const [probe, mode] = process.argv.slice(2) as [string, string];
 
@@ -28,27 +29,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 if (mode !== "off") Sandbox.setStandby(true);
 
 /** This process's children, with their command names. */
-function children(pid = process.pid): { pid: number; comm: string }[] {
-  let text = "";
-  try {
-    text = readFileSync(`/proc/${pid}/task/${pid}/children`, "latin1");
-  } catch {
-    return [];
-  }
-  return text
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean)
-    .map((p) => {
-      let comm = "?";
-      try {
-        comm = readFileSync(`/proc/${p}/comm`, "latin1").trim();
-      } catch {
-        /* gone */
-      }
-      return { pid: Number(p), comm };
-    });
-}
+const children = (pid = process.pid): { pid: number; comm: string }[] => childrenOf(pid);
 
 /** Waits (at most 5 s) for a launcher child of this process that no sandbox runs in: the standby. */
 async function standbyPid(busy: readonly number[] = []): Promise<number | undefined> {
