@@ -32,7 +32,8 @@ export function stillInSyscall(tid: number, nr: number): boolean {
 /**
  * Counting: an allowed fork adds one at once (JavaScript answers one notification at a
  * time, so concurrent forks cannot both take the last slot). Exits are not seen one by
- * one; instead, when the count reaches the limit, the launcher counts the live processes
+ * one; instead, when the count reaches the limit, the launcher counts the processes (a child
+ * not yet reaped holds its pid, so it counts: native/launcher/tree.c sl_tree_count)
  * from /proc, plus the forks we allowed whose caller may still be inside the call when the
  * count starts (the child may not exist yet), and only then is a fork refused. A reaped process therefore frees
  * its slot at the latest when the slot is needed. A caller blocked in vfork while its
