@@ -45,8 +45,9 @@ export interface StdioOptions {
   maxBuffer?: number;
   /**
    * Keep piped output for the result (default true). false (spawn only): nothing is kept,
-   * `sb.stdout`/`sb.stderr` are the pipes themselves, and a reader that does not keep up
-   * makes the command block on its writes (backpressure).
+   * `sb.stdout`/`sb.stderr` stream the pipes as they are read, a reader that does not keep
+   * up makes the command block on its writes (backpressure), and each stream ends once the
+   * sandbox has ended and what the pipe held has been read. Destroying one closes its pipe.
    */
   buffer?: boolean;
 }
@@ -220,6 +221,45 @@ export function forwardFd(fd: number, to: Writable, ended: Promise<unknown>): { 
   return { socket, done };
 }
 
+/**
+ * A pipe's read end as a stream the caller reads (spawn with `buffer: false`), until the
+ * pipe's end or, once `ended` settles (the sandbox is gone), until it is empty, as
+ * forwardFd hands it on: each read is pushed as it comes, and while the stream holds its
+ * high-water mark the pipe is not read. A read error ends the stream with that error.
+ */
+export function streamFd(fd: number, ended: Promise<unknown>): { socket: Socket; stream: Readable } {
+  let waiting = false;
+  let socket: Socket | undefined;
+  const stream: Readable = new (streams().Readable)({
+    read: () => {
+      if (!waiting) return;
+      waiting = false;
+      if (socket !== undefined && !socket.destroyed) socket.resume();
+    },
+  });
+  const push = (got: number, buf: Uint8Array): boolean => {
+    if (stream.push(Buffer.from(buf.subarray(0, got)))) return true;
+    waiting = true;
+    return false;
+  };
+  const buffer = Buffer.allocUnsafe(64 * 1024);
+  const opts: SocketConstructorOpts & { onread: OnReadOpts } = { fd, readable: true, writable: false, onread: { buffer, callback: push } };
+  socket = new (net().Socket)(opts);
+  socket.on("error", (e) => stream.destroy(e));
+  socket.once("close", () => {
+    if (!stream.destroyed) stream.push(null);
+  });
+  // The caller destroyed its stream: the pipe is closed, the command's next write gets EPIPE.
+  stream.once("close", () => socket.destroy());
+  const finish = (): void => {
+    if (socket.destroyed) return;
+    readRest(fd, buffer, (got) => stream.push(Buffer.from(buffer.subarray(0, got))));
+    socket.destroy();
+  };
+  ended.then(finish, finish);
+  return { socket, stream };
+}
+
 const NO_OVERFLOW_ACTION: CaptureLimit = { maxBuffer: DEFAULT_MAX_BUFFER, onOverflow: () => undefined };
 
 /** What capturePipe reads into before a chunk is copied out (one for every pipe). */
@@ -348,7 +388,9 @@ export interface OutputLimits {
   readonly buffer: boolean;
   /** Called once when a captured stream went past maxBuffer. */
   readonly onOverflow: (stream: "stdout" | "stderr") => void;
-  /** Settles when every process of the sandbox is gone: an overflowed pipe is read again. */
+  /** Settles when every process of the sandbox is gone: each output pipe is read for what it
+   * holds and closed, the stdin pipe closed (a pipe end the sandbox passed outside, to
+   * another sandbox over a unix socket, is then neither read nor fed). */
   readonly ended: Promise<unknown>;
 }
 
@@ -382,11 +424,20 @@ export function openStdio(opts: StdioOptions, defaults: StdioDefaults, expose: b
     const [r, w] = n.pipe();
     childFds[0] = r;
     toClose.push(r);
-    stdin = pipeSocket(w, false);
+    const sock = pipeSocket(w, false);
+    stdin = sock;
     // A command that exits without reading its input closes the pipe: not an error here.
-    stdin.on("error", () => undefined);
-    if (typeof input === "string" || input instanceof Uint8Array) stdin.end(input);
-    else if (input !== undefined) input.pipe(stdin);
+    sock.on("error", () => undefined);
+    if (typeof input === "string" || input instanceof Uint8Array) sock.end(input);
+    else if (input !== undefined) input.pipe(sock);
+    // Once the sandbox has ended nothing of it reads the pipe: a read end it passed to
+    // another sandbox must not get the rest of the input (the twelfth review: an endless
+    // input stream fed another sandbox at 2-3 GB/s).
+    const close = (): void => {
+      if (input !== undefined && typeof input !== "string" && !(input instanceof Uint8Array)) input.unpipe(sock);
+      sock.destroy();
+    };
+    limits.ended.then(close, close);
   }
 
   ([opts.stdout ?? defaults.stdout, opts.stderr ?? defaults.stderr] as const).forEach((o, i) => {
@@ -404,11 +455,11 @@ export function openStdio(opts: StdioOptions, defaults: StdioDefaults, expose: b
       childFds[target] = w;
       toClose.push(w);
       if (o === "pipe" && !limits.buffer) {
-        // Streaming: the caller reads the pipe itself. The socket reads ahead at most its
+        // Streaming: the caller reads the pipe through a stream that holds at most its
         // high-water mark, then stops reading the pipe, whose writer then blocks.
-        const sock = pipeSocket(r, true);
-        sockets.push(sock);
-        outputs[i] = sock;
+        const stream = streamFd(r, limits.ended);
+        sockets.push(stream.socket);
+        outputs[i] = stream.stream;
       } else if (o === "pipe") {
         const name = i === 0 ? "stdout" : "stderr";
         const capture = captureFd(r, expose, { maxBuffer: limits.maxBuffer, onOverflow: () => limits.onOverflow(name), ended: limits.ended });

@@ -3,7 +3,11 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { filterLocks, filterSysvipc } from "../../src/supervise/proc-host.js";
+import { HOST_FILE_MAX, hostFileContent } from "../../src/supervise/handlers/procfs-host.js";
 
 const LOCKS = [
   "1: OFDLCK ADVISORY  WRITE -1 fe:00:2146568 0 9",
@@ -44,4 +48,22 @@ test("/proc/sysvipc: the header and the objects a sandbox process created or use
   assert.equal(filterSysvipc(SHM, new Set([42])), `${header}\n`);
   assert.equal(filterSysvipc(SEM, new Set([0, 2, 600])), `${SEM.split("\n")[0]}\n`);
   assert.equal(filterSysvipc("", new Set([1])), "");
+});
+
+test("hostFileContent reads at most HOST_FILE_MAX bytes of the host's table, cut at a whole line (a sandbox decides its length)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sl-locks-"));
+  try {
+    const file = join(dir, "locks");
+    const line = (n: number, pid: number): string => `${n}: POSIX  ADVISORY  WRITE ${pid} 00:2a:1234 0 EOF\n`;
+    // This process's own lock first, then host locks past the bound, then its own again.
+    const fill = Math.ceil(HOST_FILE_MAX / line(9, 99999).length) + 10;
+    const text = line(1, process.pid) + Array.from({ length: fill }, (_, i) => line(i + 2, 99999)).join("") + line(fill + 2, process.pid);
+    writeFileSync(file, text);
+    assert.ok(text.length > HOST_FILE_MAX);
+    // launcherPid: this process's parent, so that this process is one of its "own".
+    const got = hostFileContent("locks", file, process.ppid);
+    assert.equal(got, `1: POSIX  ADVISORY  WRITE ${process.pid} 00:2a:1234 0 EOF\n`, "the line past the bound is not read");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

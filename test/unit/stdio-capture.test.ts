@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { closeSync } from "node:fs";
 import { once } from "node:events";
 import { test } from "node:test";
-import { captureFd, forwardFd } from "../../src/confine/stdio.js";
+import { captureFd, forwardFd, streamFd } from "../../src/confine/stdio.js";
 import { PassThrough, Writable } from "node:stream";
 import { native } from "../../src/confine/native.js";
 
@@ -73,10 +73,11 @@ test("captureFd: once the sandbox has ended, the capture keeps what the pipe hol
 test("captureFd control: without an end, the capture waits for the end of the pipe", async () => {
   const [r, w] = native().pipe();
   const child = spawn("sh", ["-c", "printf abc; sleep 0.5; printf def"], { stdio: ["ignore", w, "inherit"] });
+  const exited = once(child, "exit"); // (listened for now: it may come before the capture ends)
   closeSync(w);
   const cap = captureFd(r, false, { maxBuffer: 1000, onOverflow: () => assert.fail("no overflow") });
   assert.equal((await cap.captured).toString(), "abcdef");
-  await once(child, "exit");
+  await exited;
 });
 
 test("captureFd: under the limit every byte is kept, through small and large reads alike", async () => {
@@ -145,4 +146,44 @@ test("forwardFd: a stream that asks to wait stops the reads, so the writer block
   assert.ok(taken <= 64 * 1024, `${taken} bytes were handed to a stream that asked to wait`);
   f.socket.destroy();
   await w.exited;
+});
+
+// streamFd: spawn with buffer: false, where the caller reads sb.stdout itself.
+test("streamFd: once the sandbox has ended, the stream gets what the pipe holds and ends, though a writer outside still holds the pipe", async () => {
+  const [r, w] = native().pipe();
+  const child = spawn("sh", ["-c", "printf abc; exec sleep 5"], { stdio: ["ignore", w, "inherit"] });
+  closeSync(w);
+  let release!: () => void;
+  const s = streamFd(r, new Promise<void>((res) => (release = res)));
+  const got: Buffer[] = [];
+  s.stream.on("data", (c: Buffer) => got.push(c));
+  const ended = once(s.stream, "end");
+  await sleep(200);
+  const t0 = Date.now();
+  release();
+  await ended;
+  assert.ok(Date.now() - t0 < 2000, `the stream waited ${Date.now() - t0} ms for a pipe the sandbox no longer held`);
+  assert.equal(Buffer.concat(got).toString(), "abc");
+  assert.equal(child.exitCode, null, "control: the writer still held the pipe open");
+  child.kill();
+  await once(child, "exit");
+});
+
+test("streamFd: a reader that does not read stops the reads (the writer blocks); destroying the stream closes the pipe (the writer gets EPIPE)", async () => {
+  const w = writer(1 << 20);
+  const s = streamFd(w.fd, new Promise(() => undefined));
+  await sleep(300);
+  assert.equal(w.done(), false, "the writer finished: the pipe was read past the stream's high-water mark");
+  assert.ok(s.stream.readableLength <= 64 * 1024, `${s.stream.readableLength} bytes held for a reader that reads nothing`);
+  s.stream.destroy();
+  const [code, signal] = (await w.exited) as [number | null, string | null];
+  assert.equal(signal, "SIGPIPE", `the writer ended by ${code} ${signal}`);
+});
+
+test("streamFd control: without an end, every byte is streamed to the end of the pipe", async () => {
+  const w = writer(300_000);
+  const s = streamFd(w.fd, new Promise(() => undefined));
+  let n = 0;
+  for await (const c of s.stream) n += (c as Buffer).length;
+  assert.equal(n, 300_000);
 });

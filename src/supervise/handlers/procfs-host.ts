@@ -1,7 +1,7 @@
 // The content of the /proc files that name host processes, as served to one sandbox:
 // filtered copies of /proc/locks and /proc/sysvipc/*, with the lines of its own processes.
 
-import { readFileSync } from "node:fs";
+import { readProcHead } from "../../kernel/proc-text.js";
 import { processTree } from "../members.js";
 import { filterLocks, filterSysvipc } from "../proc-host.js";
 
@@ -12,6 +12,17 @@ const TREE_AGE_MS = 100;
 export type HostFileKind = "locks" | "sysvipc";
 
 /**
+ * How much of the host's file is read: 256 KiB, about 5,000 locks (a host's table holds
+ * tens). A sandbox decides how long /proc/locks is (an open file description's lock on
+ * every other byte of a file is one line each, no write access needed), and the kernel's
+ * own walk of the table grows with the square of its length: read whole, 50,000 lines made
+ * each open hold the supervising event loop 0.2 to 0.6 s, and 1,000,000 held it 422 s (the
+ * twelfth review), where no timeout could fire. A sandbox's own lines past the bound are
+ * not shown.
+ */
+export const HOST_FILE_MAX = 256 * 1024;
+
+/**
  * /proc/locks lists every file lock of the host with its owner's pid and the file's device
  * and inode, /proc/sysvipc/* every SysV object with its creator's and last user's pids
  * (second review of issue 9). `path`: the real file under the supervisor's own procfs mount.
@@ -19,7 +30,9 @@ export type HostFileKind = "locks" | "sysvipc";
 export function hostFileContent(kind: HostFileKind, path: string, launcherPid: number): string {
   let text: string;
   try {
-    text = readFileSync(path, "latin1");
+    const { data, more } = readProcHead(path, HOST_FILE_MAX);
+    // (cut at the last whole line)
+    text = data.toString("latin1", 0, more ? data.lastIndexOf(10) + 1 : data.length);
   } catch {
     text = "";
   }
