@@ -70,6 +70,12 @@ export function threadHandlers(max: number, ctx: SupervisorContext): HandlerTabl
         allowed.set(tid, nr);
       }
     }
+    // This thread is in this clone, so any clone it was let into before has returned and its
+    // thread exists (or has ended): a recount sees it, and must not count the caller as a
+    // clone under way on top of it. (The recount below runs here, at once, so unlike a
+    // fork's (processes.ts) it cannot have started before that thread existed.) Counted
+    // twice, a thread made and joined one at a time at the cap got EAGAIN with one slot left.
+    allowed.delete(n.pid);
     if (count < max) return allow(n);
     if (monotonicMs() - refusedAt < REFUSAL_REUSE_MS) return deny(EAGAIN);
     for (const [tid, nr] of allowed) if (!stillInSyscall(tid, nr)) allowed.delete(tid);
