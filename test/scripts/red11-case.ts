@@ -7,6 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { Sandbox } from "../../src/index.js";
+import { handoffReceiver, scriptMain } from "../helpers/script-main.js";
 import { childrenOf } from "../helpers/proc.js";
 
 const [rt11, mode] = process.argv.slice(2) as [string, string];
@@ -39,20 +40,7 @@ async function run(): Promise<Record<string, unknown>> {
         for (const target of ["kernel", "supervised", "writable"] as const) {
           // "writable": A's stdout is a stream of the caller's (forwarded, not kept).
           const view = target === "writable" ? "kernel" : target;
-          const dir = join(base, target);
-          mkdirSync(dir);
-          chmodSync(dir, 0o777);
-          const pol = { fsReadable: [rt11], fsWritable: [dir], procView: view };
-          const b = new Sandbox(pol);
-          await b.spawn([rt11, "serve", join(dir, "s"), "4"], { stdout: "pipe" });
-          for (let i = 0; i < 200 && b.pid !== undefined; i++) {
-            await sleep(10);
-            try {
-              readFileSync(join(dir, "s"));
-            } catch (e) {
-              if ((e as NodeJS.ErrnoException).code !== "ENOENT") break; // ENXIO: the socket exists
-            }
-          }
+          const { socket, policy: pol, b } = await handoffReceiver(base, target, view, rt11, ["4"]);
           const t0 = Date.now();
           const cpu0 = process.cpuUsage();
           let aMs = -1;
@@ -60,7 +48,7 @@ async function run(): Promise<Record<string, unknown>> {
           let aStatus = "";
           const sink = new PassThrough();
           sink.resume();
-          const a = Sandbox.run(pol, [rt11, "give", join(dir, "s")], target === "writable" ? { stdout: sink } : { maxBuffer: 1000 }).then(
+          const a = Sandbox.run(pol, [rt11, "give", socket], target === "writable" ? { stdout: sink } : { maxBuffer: 1000 }).then(
             (r) => {
               aMs = Date.now() - t0;
               aStatus = r.status;
@@ -137,13 +125,4 @@ async function run(): Promise<Record<string, unknown>> {
   }
 }
 
-run().then(
-  (o) => {
-    console.log(JSON.stringify(o));
-    process.exit(0);
-  },
-  (e: Error) => {
-    console.log(JSON.stringify({ error: e.stack ?? e.message }));
-    process.exit(0);
-  },
-);
+scriptMain(run);

@@ -7,42 +7,14 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { Sandbox } from "../../src/index.js";
+import { handoffReceiver, measured, scriptMain } from "../helpers/script-main.js";
 
 const [rt12, mode] = process.argv.slice(2) as [string, string];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const VIEWS = ["kernel", "supervised"] as const;
 const SYS = ["/bin", "/usr", "/lib", "/lib64", "/etc"];
 
-/** Waits until B's listening socket exists (ENXIO when opened as a file). */
-async function listening(b: Sandbox, path: string): Promise<void> {
-  for (let i = 0; i < 300 && b.pid !== undefined; i++) {
-    await sleep(10);
-    try {
-      readFileSync(path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") return;
-    }
-  }
-}
 
-/** The longest gap of this process's event loop while `fn` runs, with its CPU time. */
-async function measured<T>(fn: () => Promise<T>): Promise<{ value: T; worstGapMs: number; cpuMs: number }> {
-  let last = performance.now();
-  let worst = 0;
-  const iv = setInterval(() => {
-    const t = performance.now();
-    worst = Math.max(worst, t - last - 5);
-    last = t;
-  }, 5);
-  const cpu0 = process.cpuUsage();
-  try {
-    const value = await fn();
-    const cpu = process.cpuUsage(cpu0);
-    return { value, worstGapMs: Math.round(worst), cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
-  } finally {
-    clearInterval(iv);
-  }
-}
 
 async function run(): Promise<Record<string, unknown>> {
   const base = mkdtempSync("/tmp/sandlock-red12-");
@@ -55,17 +27,11 @@ async function run(): Promise<Record<string, unknown>> {
         // reads sb.stdout to its end, as a streaming reader does.
         const out: Record<string, unknown> = {};
         for (const view of VIEWS) {
-          const dir = join(base, view);
-          mkdirSync(dir);
-          chmodSync(dir, 0o777);
-          const pol = { fsReadable: [rt12], fsWritable: [dir], procView: view };
-          const b = new Sandbox(pol);
-          await b.spawn([rt12, "serve", join(dir, "s"), "2", "write"], { stdout: "pipe" });
-          await listening(b, join(dir, "s"));
+          const { socket, policy: pol, b } = await handoffReceiver(base, view, view, rt12, ["2", "write"]);
           const t0 = Date.now();
           const m = await measured(async () => {
             const a = new Sandbox(pol);
-            await a.spawn([rt12, "give", "1", join(dir, "s")], { buffer: false });
+            await a.spawn([rt12, "give", "1", socket], { buffer: false });
             let bytes = 0;
             let endMs = -1;
             const stream = a.stdout!;
@@ -88,13 +54,7 @@ async function run(): Promise<Record<string, unknown>> {
         // its stdin's read end to sandbox B and exits; B reads it for 2 s.
         const out: Record<string, unknown> = {};
         for (const view of VIEWS) {
-          const dir = join(base, view);
-          mkdirSync(dir);
-          chmodSync(dir, 0o777);
-          const pol = { fsReadable: [rt12], fsWritable: [dir], procView: view };
-          const b = new Sandbox(pol);
-          await b.spawn([rt12, "serve", join(dir, "s"), "2", "read"], { stdout: "pipe" });
-          await listening(b, join(dir, "s"));
+          const { socket, policy: pol, b } = await handoffReceiver(base, view, view, rt12, ["2", "read"]);
           const t0 = Date.now();
           let produced = 0;
           const chunk = Buffer.alloc(65536, 0x41);
@@ -105,7 +65,7 @@ async function run(): Promise<Record<string, unknown>> {
             },
           });
           const m = await measured(async () => {
-            const ra = await Sandbox.run(pol, [rt12, "give", "0", join(dir, "s")], { input });
+            const ra = await Sandbox.run(pol, [rt12, "give", "0", socket], { input });
             const aMs = Date.now() - t0;
             const atEnd = produced;
             const rb = await b.wait();
@@ -122,16 +82,10 @@ async function run(): Promise<Record<string, unknown>> {
         // it for 2 s: the feeder ends with A's supervisor, so B meets the pipe's end.
         const out: Record<string, unknown> = {};
         for (const view of ["supervised"] as const) {
-          const dir = join(base, view);
-          mkdirSync(dir);
-          chmodSync(dir, 0o777);
-          const pol = { fsReadable: [rt12], fsWritable: [dir], procView: view };
-          const b = new Sandbox(pol);
-          await b.spawn([rt12, "serve", join(dir, "s"), "2", "read"], { stdout: "pipe" });
-          await listening(b, join(dir, "s"));
+          const { socket, policy: pol, b } = await handoffReceiver(base, view, view, rt12, ["2", "read"]);
           const t0 = Date.now();
           const m = await measured(async () => {
-            const ra = await Sandbox.run({ ...pol, fsReadable: [rt12, "/dev/urandom"], randomSeed: 7 }, [rt12, "give-open", "/dev/urandom", join(dir, "s")]);
+            const ra = await Sandbox.run({ ...pol, fsReadable: [rt12, "/dev/urandom"], randomSeed: 7 }, [rt12, "give-open", "/dev/urandom", socket]);
             const aMs = Date.now() - t0;
             const rb = await b.wait();
             return { aMs, aStatus: ra.status, aErr: ra.stderrText, bMs: Date.now() - t0, b: rb.stdoutText };
@@ -199,13 +153,4 @@ async function run(): Promise<Record<string, unknown>> {
   }
 }
 
-run().then(
-  (o) => {
-    console.log(JSON.stringify(o));
-    process.exit(0);
-  },
-  (e: Error) => {
-    console.log(JSON.stringify({ error: e.stack ?? e.message }));
-    process.exit(0);
-  },
-);
+scriptMain(run);
