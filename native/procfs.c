@@ -235,6 +235,15 @@ static napi_value sl_memfd_seal(napi_env env, napi_callback_info info) {
   return err != 0 ? sl_throw_errno(env, "memfd seals (virtual file)", err) : NULL;
 }
 
+/* ---- fileSeals(fd) -> the file's seals (fcntl F_GET_SEALS), or -errno (EINVAL: a file
+ * that takes none, not a memfd) ---- */
+static napi_value sl_file_seals(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 1);
+  SL_ARG_INT(env, 0, fd);
+  int seals = fcntl(fd, F_GET_SEALS);
+  return sl_make_int(env, seals < 0 ? -errno : seals);
+}
+
 void sl_procfs_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"getdents", NULL, sl_getdents, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -246,6 +255,7 @@ void sl_procfs_register(napi_env env, napi_value exports) {
       {"memfdReadonly", NULL, sl_memfd_readonly, NULL, NULL, NULL, napi_enumerable, NULL},
       {"memfdWritable", NULL, sl_memfd_writable, NULL, NULL, NULL, napi_enumerable, NULL},
       {"memfdSeal", NULL, sl_memfd_seal, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fileSeals", NULL, sl_file_seals, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

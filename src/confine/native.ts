@@ -138,6 +138,8 @@ export interface NativeAddon {
   memfdWritable(name: string): number;
   /** Seals a memfdWritable file as memfdReadonly's are, its offset back at 0 (throws on failure). */
   memfdSeal(fd: number): void;
+  /** A descriptor's seals (fcntl F_GET_SEALS), or -errno (-EINVAL: a file that takes none). */
+  fileSeals(fd: number): number;
   /** Memory supervision (native/files.c): 0 or -errno. */
   fallocate(fd: number, mode: number, offset: bigint, len: bigint): number;
   /** [read-write file for the caller, read-only probe] or -errno (see files.c). */

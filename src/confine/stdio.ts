@@ -380,6 +380,31 @@ export function checkStdioOptions(opts: StdioOptions, expose: boolean): void {
   if (buffer === false && !expose) throw new SandboxError("buffer: false needs spawn() and a reader of sb.stdout/sb.stderr (run() returns only kept output; stdout: \"ignore\" drops it)");
 }
 
+const F_SEAL_SHRINK = 0x2;
+const F_SEAL_GROW = 0x4;
+const F_SEAL_WRITE = 0x8;
+const O_ACCMODE = 3;
+
+/**
+ * A descriptor of the caller's given as stdin, stdout or stderr that names a memfd (a file
+ * that takes seals) opened read-only must be sealed against writes and size changes: no
+ * Landlock rule covers a memfd, so a sandbox can reopen it through /proc/self/fd/N for
+ * writing and change the caller's file (the thirteenth review: "HOST-SECRET-CONFIG" became
+ * "P" through a read-only stdin). Refused with what to do instead.
+ */
+function checkPassedMemfd(name: string, fd: number): void {
+  const n = native();
+  const seals = n.fileSeals(fd);
+  if (seals < 0) return; // not a memfd (EINVAL), or not open: the launcher says so
+  const flags = n.fileFlags(fd);
+  if (flags < 0 || (flags & O_ACCMODE) !== 0) return;
+  const needed = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW;
+  if ((seals & needed) === needed) return;
+  throw new SandboxError(
+    `${name}: descriptor ${fd} is a memfd opened read-only but not sealed against writes: the sandbox could reopen it through /proc/self/fd/${fd} for writing (no Landlock rule covers a memfd) and change it; seal it (F_SEAL_WRITE, F_SEAL_SHRINK and F_SEAL_GROW), or pass its content as \`input\``,
+  );
+}
+
 /** What openStdio needs to know about the output limit. */
 export interface OutputLimits {
   /** Bytes kept per captured stream. */
@@ -416,6 +441,7 @@ export function openStdio(opts: StdioOptions, defaults: StdioDefaults, expose: b
   if (inOpt === "inherit") {
     childFds[0] = 0;
   } else if (typeof inOpt === "number") {
+    checkPassedMemfd("stdin", inOpt);
     childFds[0] = inOpt;
   } else if (inOpt === "ignore") {
     childFds[0] = devNull(false);
@@ -446,6 +472,7 @@ export function openStdio(opts: StdioOptions, defaults: StdioDefaults, expose: b
       childFds[target] = target;
     } else if (typeof o === "number") {
       if (!Number.isInteger(o) || o < 0) throw new SandboxError(`${i === 0 ? "stdout" : "stderr"}: ${o} is not a file descriptor`);
+      checkPassedMemfd(i === 0 ? "stdout" : "stderr", o);
       childFds[target] = o;
     } else if (o === "ignore") {
       childFds[target] = devNull(true);

@@ -4,12 +4,11 @@
 // policy callbacks. Real sandboxed programs (test/fixtures/redteam13.c), as root and as the
 // test user; the cases that need two sandboxes of one process are test/scripts/red13-case.ts.
 //
-// Findings, open (todo):
-// - a memfd the caller passes read-only (stdin here) is reopened for writing through
-//   /proc/self/fd/0 and written, truncated and mapped shared-writable: the supervisor lets a
-//   write open of any memfd through "wherever it came from" (fs-meta.ts privateObject). In
-//   the supervised view even without /proc granted; in the kernel view with /proc granted;
-//   the caller's "HOST-SECRET-CONFIG\n" became "P";
+// Findings; the first fixed with this file (docs/security.md, "The thirteenth review"), the
+// others open (todo, "Known limits"):
+// - a memfd the caller passes read-only (stdin here) was reopened for writing through
+//   /proc/self/fd/0 and written, truncated and mapped shared-writable: the caller's
+//   "HOST-SECRET-CONFIG\n" became "P" (now refused unless sealed);
 // - memfds handed between sandboxes escape maxMemory: a sandbox that never made a memfd of
 //   its own has no descriptor scanned (memory-files.ts measure: scanFds only once `memfds`),
 //   so B under maxMemory 64M holds 144 MiB that three sandboxes A made (each charged while
@@ -56,24 +55,28 @@ function buildRt13(): string {
 buildRt13();
 const RT13 = "${STAGE}/sl-rt13";
 
-// ---- 1. a caller's memfd passed read-only is written (open) ----
+// ---- 1. a caller's memfd passed read-only is written (fixed: refused unless sealed) ----
 //
-// Landlock has no rule on a memfd; the supervisor allows write opens of every memfd and pipe
-// "wherever it came from", as objects no path names and nobody else's (fs-meta.ts
-// privateObject, names-open.ts writableExisting). A memfd the caller passes is the caller's:
-// the sandbox was given a read-only description and gets a writable one. Control: the
-// sandbox reached the memfd (its seals read) and the reopen was answered.
+// Landlock has no rule on a memfd, and a sandbox reopens any descriptor it holds through
+// /proc/self/fd/N with the access it likes (the kernel alone allowed it where the supervisor
+// did not trap the open, and the supervisor allowed write opens of every memfd "wherever it
+// came from", fs-meta.ts privateObject): a memfd the caller passed as a read-only stdin was
+// reopened for writing and its "HOST-SECRET-CONFIG" became "P". Now a read-only memfd that
+// is not sealed against writes and size changes is refused as stdin/stdout/stderr before
+// anything runs, naming what to do (src/confine/stdio.ts checkPassedMemfd); a sealed one
+// runs, and the sandbox's reopen cannot change it (control: the reopen was tried).
 scriptCase("a memfd the caller passes read-only cannot be reopened for writing", SCRIPT, [RT13, "host-memfd"], (out) => {
   assert.equal(out.error, undefined, out.error);
-  for (const key of ["supervised", "supervised+proc", "kernel+proc"]) {
+  for (const key of ["kernel", "kernel+proc", "supervised", "supervised+proc"]) {
     const r = out[key];
-    assert.match(r.out, /^seals 1\nreopen /, `control: ${key} reached the memfd: ${JSON.stringify(r)}`);
-    assert.equal(r.after, "HOST-SECRET-CONFIG\n", `${key}: the caller's memfd was changed through a read-only descriptor: ${JSON.stringify(r)}`);
+    assert.match(r.refused, /^stdin: descriptor \d+ is a memfd opened read-only but not sealed against writes: the sandbox could reopen it through \/proc\/self\/fd\/\d+ for writing/, `${key}: ${JSON.stringify(r)}`);
+    assert.equal(r.afterRefused, "HOST-SECRET-CONFIG\n");
+    assert.equal(r.after, "HOST-SECRET-CONFIG\n", `${key}: the caller's sealed memfd was changed: ${JSON.stringify(r)}`);
     assert.doesNotMatch(r.out, /write ok|ftruncate ok|mmap ok/, `${key}: ${JSON.stringify(r)}`);
   }
-  // The kernel view without /proc: nothing to reopen through.
-  assert.match(out.kernel.out, /reopen ENOENT/, JSON.stringify(out.kernel));
-}, 30_000, "open: the supervisor allows write opens of any memfd (fs-meta.ts privateObject), a caller's passed read-only included");
+  // Control: the reopen was tried where /proc reaches the descriptor.
+  assert.match(out["supervised+proc"].out, /^seals \d+\nreopen /, JSON.stringify(out["supervised+proc"]));
+}, 30_000);
 
 // ---- 2. memfds handed between sandboxes escape maxMemory (open) ----
 //

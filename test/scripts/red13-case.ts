@@ -62,13 +62,26 @@ async function run(): Promise<Record<string, unknown>> {
         const out: Record<string, unknown> = {};
         for (const view of VIEWS) {
           for (const proc of [false, true]) {
+            const pol = { fsReadable: proc ? [rt13, "/proc"] : [rt13], procView: view };
+            // Unsealed: refused before anything runs (src/confine/stdio.ts checkPassedMemfd).
             const m = native().memfd(Buffer.from("HOST-SECRET-CONFIG\n"));
             const ro = openSync(`/proc/self/fd/${m}`, "r");
-            const pol = { fsReadable: proc ? [rt13, "/proc"] : [rt13], procView: view };
-            const r = await Sandbox.run(pol, [rt13, "reopen-fd", "0"], { stdin: ro, timeout: 5000 });
-            out[`${view}${proc ? "+proc" : ""}`] = { out: r.stdoutText, err: r.stderrText, after: readFileSync(`/proc/self/fd/${m}`, "latin1") };
+            let refused = "";
+            try {
+              await Sandbox.run(pol, [rt13, "reopen-fd", "0"], { stdin: ro, timeout: 5000 });
+            } catch (e) {
+              refused = (e as Error).message;
+            }
+            const afterRefused = readFileSync(`/proc/self/fd/${m}`, "latin1");
             closeSync(ro);
             closeSync(m);
+            // Sealed against writes: runs, and the sandbox's reopen cannot change it.
+            const sealed = native().memfdReadonly("rt13", Buffer.from("HOST-SECRET-CONFIG\n"));
+            const sro = openSync(`/proc/self/fd/${sealed}`, "r");
+            const r = await Sandbox.run(pol, [rt13, "reopen-fd", "0"], { stdin: sro, timeout: 5000 });
+            out[`${view}${proc ? "+proc" : ""}`] = { refused, afterRefused, out: r.stdoutText, err: r.stderrText, after: readFileSync(`/proc/self/fd/${sealed}`, "latin1") };
+            closeSync(sro);
+            closeSync(sealed);
           }
         }
         return out;
