@@ -5,10 +5,10 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { closeSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { once } from "node:events";
 import { test } from "node:test";
-import { captureFd, forwardFd, streamFd } from "../../src/confine/stdio.js";
+import { captureFd, forwardFd, openStdio, streamFd } from "../../src/confine/stdio.js";
 import { PassThrough, Writable } from "node:stream";
 import { native } from "../../src/confine/native.js";
 
@@ -186,4 +186,28 @@ test("streamFd control: without an end, every byte is streamed to the end of the
   let n = 0;
   for await (const c of s.stream) n += (c as Buffer).length;
   assert.equal(n, 300_000);
+});
+
+// A caller's memfd given as stdio through a read-only description: the sandbox could reopen it
+// for writing through /proc/self/fd (no Landlock rule covers a memfd), so it must be sealed.
+test("openStdio refuses a read-only memfd not sealed against writes, naming what to do; a sealed one, or a read-write one, is taken", () => {
+  const n = native();
+  const limits = { maxBuffer: 1000, buffer: true, onOverflow: () => undefined, ended: new Promise(() => undefined) };
+  const defaults = { stdin: "ignore", stdout: "ignore", stderr: "ignore" } as const;
+  const open = openSync;
+  const m = n.memfd(Buffer.from("secret\n"));
+  const ro = open(`/proc/self/fd/${m}`, "r");
+  const sealed = n.memfdReadonly("t", Buffer.from("secret\n"));
+  const sro = open(`/proc/self/fd/${sealed}`, "r");
+  try {
+    assert.throws(() => openStdio({ stdin: ro }, defaults, false, limits), {
+      name: "SandboxError",
+      message: `stdin: descriptor ${ro} is a memfd opened read-only but not sealed against writes: the sandbox could reopen it through /proc/self/fd/${ro} for writing (no Landlock rule covers a memfd) and change it; seal it (F_SEAL_WRITE, F_SEAL_SHRINK and F_SEAL_GROW), or pass its content as \`input\``,
+    });
+    assert.throws(() => openStdio({ stdout: ro }, defaults, false, limits), /^SandboxError: stdout: descriptor \d+ is a memfd opened read-only/);
+    openStdio({ stdin: sro }, defaults, false, limits).releaseChildFds();
+    openStdio({ stdin: m }, defaults, false, limits).releaseChildFds(); // read-write: the caller's choice
+  } finally {
+    for (const fd of [ro, m, sro, sealed]) closeSync(fd);
+  }
 });
