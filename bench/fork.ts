@@ -95,6 +95,7 @@ export async function bareGroup(f: ForkFunctions, opts: BareOptions = {}): Promi
     result: () => exited,
     setRef: () => undefined,
     setForkParent: () => undefined,
+    onCloneLimit: () => undefined,
     enforcement: () => ({}) as never,
     kill: () => child.kill("SIGKILL"),
   };

@@ -322,6 +322,9 @@ export class Sandbox {
       setForkParent: (pid) => {
         this.shared.forkParent = pid;
       },
+      onCloneLimit: (fn) => {
+        this.shared.cloneLimit = fn;
+      },
       enforcement: () => this.enforcement!,
       kill: () => this.killFor("killed"),
     };

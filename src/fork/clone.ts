@@ -10,7 +10,7 @@ import { native } from "../confine/native.js";
 import { capturePipe } from "../confine/stdio.js";
 import type { Enforcement } from "../plan/features.js";
 import type { Policy } from "../policy/policy.js";
-import { RunResult, type RunStatus } from "../result.js";
+import { RunResult, type LimitExceeded, type RunStatus } from "../result.js";
 import { monotonicMs, Sandbox, type SandboxState } from "../sandbox.js";
 import { processState } from "../supervise/members.js";
 
@@ -53,6 +53,8 @@ export class Clone extends Sandbox {
   readonly #stderr: () => Readable;
   /** Set when a stream went past maxBuffer: the clone was killed for it. */
   #overflow: "stdout" | "stderr" | undefined;
+  /** The first limit that killed a process of the clone (the supervisor says, limitHit). */
+  #limit: LimitExceeded | undefined;
   readonly #maxBuffer: number;
   /** Reads what the output pipes hold and ends both captures (see exited). */
   readonly #finish: () => void;
@@ -102,6 +104,7 @@ export class Clone extends Sandbox {
         durationMs: monotonicMs() - start.startedAt,
         enforcement: start.enforcement,
         pid: this.#pid,
+        limit: this.#limit ?? null,
       });
     });
   }
@@ -130,6 +133,13 @@ export class Clone extends Sandbox {
     this.#pidfd = -1;
     this.#finish();
     this.#settle();
+  }
+
+  /** A limit killed a process of this clone (maxMemory: the clone's own charge passed the
+   * cap): its result says which, as a sandbox's does. */
+  limitHit(hit: LimitExceeded): void {
+    this.#limit ??= hit;
+    this.#killed = true;
   }
 
   /** The whole sandbox went down (its teardown SIGKILLs every process) before a report came. */

@@ -12,7 +12,7 @@ import { fileKind } from "../kernel/file-kind.js";
 import { addonPath, native } from "../confine/native.js";
 import type { Enforcement } from "../plan/features.js";
 import { Policy } from "../policy/policy.js";
-import type { RunResult } from "../result.js";
+import type { RunResult, LimitExceeded } from "../result.js";
 import { monotonicMs } from "../sandbox.js";
 import { Clone } from "./clone.js";
 import { CloneAdopter } from "./adopt.js";
@@ -39,6 +39,8 @@ export interface ZygoteHost {
   setRef(ref: boolean): void;
   /** Tell the supervisor the zygote's pid (memory is accounted per clone). */
   setForkParent(pid: number): void;
+  /** Where the supervisor reports a limit that killed a process of a clone (its pid). */
+  onCloneLimit(fn: (clonePid: number, hit: LimitExceeded) => void): void;
   enforcement(): Enforcement;
   /** SIGKILL every process of the sandbox (zygote and clones). */
   kill(): void;
@@ -290,6 +292,7 @@ export class ForkGroup {
   static async attach(spec: ZygoteSpec, host: ZygoteHost, ctl: number): Promise<ForkGroup> {
     const group = new ForkGroup(host, ctl);
     host.setForkParent(host.rootPid());
+    host.onCloneLimit((pid, hit) => group.live.get(pid)?.limitHit(hit));
     void host.result().then((r) => group.onZygoteGone(r));
     await group.init(spec);
     return group;

@@ -51,6 +51,9 @@ export interface SupervisorContext {
   onClose(fn: () => void): void;
   /** Records that a limit killed a process of the sandbox (its RunResult reports the first). */
   limitExceeded(hit: LimitExceeded): void;
+  /** The same for a process of a fork group's clone (`unit`: the clone's pid, members.ts
+   * cloneUnit): the clone's RunResult reports it. */
+  cloneLimitExceeded(unit: number, hit: LimitExceeded): void;
   /** Charges milliseconds the supervisor spent on the sandbox's behalf outside a
    * notification (answering requests it wrote to an emulated socket) to its maxCpu. */
   chargeCpu(ms: number): void;

@@ -32,6 +32,8 @@ export interface SupervisorShared {
   forkParent?: number;
   /** The first limit that killed a process of the sandbox. */
   limit?: LimitExceeded;
+  /** Told when a limit killed a process of a fork group's clone (the clone's pid). */
+  cloneLimit?: (clonePid: number, hit: LimitExceeded) => void;
   /** With maxCpu: milliseconds the supervisor spent on the sandbox's behalf and the CPU
    * throttle has not charged yet (undefined: nothing is measured). */
   supervisorMs?: number;
@@ -105,6 +107,7 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
     limitExceeded: (hit) => {
       shared.limit ??= hit;
     },
+    cloneLimitExceeded: (unit, hit) => shared.cloneLimit?.(unit, hit),
     chargeCpu,
     clockOffsetNs: () => launcher.clockOffsetNs,
     // The supervisor is made below, before any notification can arrive.

@@ -249,11 +249,12 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     return sum;
   };
 
-  /** Records the kill for the RunResult: only for unit 0, the sandbox itself (in a fork
-   * group, its zygote); a clone's kill is the clone's, not the group's. */
+  /** Records the kill for the RunResult: unit 0's for the sandbox itself (in a fork group,
+   * its zygote); a clone's for the clone's own result, not the group's. */
   const exceeded = (unit: number, used: number): void => {
     const hit: LimitExceeded = { kind: "memory", field: "maxMemory", cap, used };
     if (unit === 0) ctx.limitExceeded(hit);
+    else ctx.cloneLimitExceeded(unit, hit);
   };
 
   /** A process's charge read now, less its pages of memory-backed files as the last look
