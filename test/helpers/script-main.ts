@@ -22,9 +22,9 @@ export function scriptMain(run: () => Promise<unknown>): void {
 }
 
 /** Waits (3 s at most) until the unix socket at `path` exists (opened as a file: ENXIO),
- * while sandbox `sb`, which makes it, runs. */
-export async function untilListening(sb: Sandbox, path: string): Promise<void> {
-  for (let i = 0; i < 300 && sb.pid !== undefined; i++) {
+ * while sandbox `sb`, which makes it, runs (when given). */
+export async function untilListening(path: string, sb?: Sandbox): Promise<void> {
+  for (let i = 0; i < 300 && (sb === undefined || sb.pid !== undefined); i++) {
     await sleep(10);
     try {
       readFileSync(path);
@@ -49,7 +49,7 @@ export async function handoffReceiver(base: string, name: string, view: "kernel"
   const policy = { fsReadable: [program], fsWritable: [dir], procView: view };
   const b = new S(policy);
   await b.spawn([program, "serve", socket, ...serveArgs], { stdout: "pipe" });
-  await untilListening(b, socket);
+  await untilListening(socket, b);
   return { socket, policy, b };
 }
 

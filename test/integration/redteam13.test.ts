@@ -14,9 +14,9 @@
 //   so B under maxMemory 64M holds 144 MiB that three sandboxes A made (each charged while
 //   it ran, nothing once it ended); the same B that made one empty memfd first is charged
 //   them and ended by the cap (control);
-// - policyFn: an exec's environment of 131,000 strings (2 MiB) is copied out one read per
-//   string in one step of the event loop: 120-220 ms of worst gap per exec, back to back,
-//   where the sandbox spends about 0.1 ms of CPU per exec;
+// - policyFn: an exec's environment of 131,000 strings (2 MiB) was copied out in one step of
+//   the event loop: 120-220 ms of worst gap per exec, back to back, where the sandbox spends
+//   about 0.1 ms of CPU per exec (fixed: read in turns of 4,096 strings);
 // - a pipeline's stage hands its stdout (the pipe into the next stage) to a sandbox outside
 //   the pipeline and exits: the next stage gets no EOF until that sandbox ends, the
 //   pipeline's result waits for it, and what it wrote (5 GB in 2 s) is counted as the
@@ -94,11 +94,12 @@ scriptCase("memfds handed from sandbox to sandbox stay charged against maxMemory
   assert.equal(out.plain.limit, "memory", `B under maxMemory 64M held three 48 MiB memfds other sandboxes made and was not charged: ${JSON.stringify(out.plain)}`);
 }, 40_000, "open: a sandbox's descriptors are scanned for memory-backed files only once it made a memfd itself (memory-files.ts measure)");
 
-// ---- 3. policyFn: an exec's 2 MiB environment in 131,000 strings (open) ----
+// ---- 3. policyFn: an exec's 2 MiB environment in 131,000 strings (fixed: read in turns) ----
 //
-// readArgv (policy-exec.ts) reads each string with its own copy out of the caller, in one
-// step of the event loop. Control: the sandbox's execs reached the callback, which refused
-// them; with 10 strings the same loop leaves the event loop alone.
+// readArgv (policy-exec.ts) read each string with its own copy out of the caller, in one
+// step of the event loop; it now lets the loop turn every 4,096 strings. Control: the
+// sandbox's execs reached the callback, which refused them; with 10 strings the same loop
+// shows what the machine's own load makes of the gap.
 scriptCase("policyFn: an exec with 131,000 environment strings does not hold the event loop", SCRIPT, [RT13, "exec-env"], (out) => {
   assert.equal(out.error, undefined, out.error);
   const small = out["10"];
@@ -106,8 +107,11 @@ scriptCase("policyFn: an exec with 131,000 environment strings does not hold the
   assert.match(big.out, /^execs \d+ EPERM/, `control: the execs were refused: ${JSON.stringify(out)}`);
   assert.ok(big.events >= 3, `control: the callback saw the execs: ${JSON.stringify(out)}`);
   assert.ok(small.worstGapMs < 100, `control: 10 strings: ${JSON.stringify(small)}`);
-  assert.ok(big.worstGapMs < 50, `worst event-loop gap ${big.worstGapMs} ms with ${big.events} exec events of 2 MiB (10 strings: ${small.worstGapMs} ms): ${JSON.stringify(out)}`);
-}, 30_000, "open: policy-exec.ts readArgv copies an exec's strings one by one in one step of the event loop (120-220 ms per exec)");
+  // (bounded by what the same loop with 10 strings shows of the machine's own load: read in
+  // one step the 131,000 held the loop 120-220 ms per exec on a quiet machine)
+  const bound = Math.max(50, small.worstGapMs + 40);
+  assert.ok(big.worstGapMs < bound, `worst event-loop gap ${big.worstGapMs} ms (bound ${bound}) with ${big.events} exec events of 2 MiB (10 strings: ${small.worstGapMs} ms): ${JSON.stringify(out)}`);
+}, 30_000);
 
 // ---- 4. a pipeline's pipe handed outside the pipeline (open) ----
 //
@@ -161,7 +165,7 @@ scriptCase("fork: a clone's stdout handed to another sandbox ends with the clone
   assert.ok(out.bMs < 1000 + out.cloneMs, JSON.stringify(out));
 }, 30_000);
 
-// ---- 6b. fork groups: memfds handed between clones (held), a clone's limit (open) ----
+// ---- 6b. fork groups: memfds handed between clones (held), a clone's limit (fixed) ----
 //
 // Clones of one group share a supervisor that has seen memfds made, so the collector's
 // descriptors are scanned and it is ended past its cap (held; before the cap it took 100 MiB:

@@ -7,42 +7,14 @@ import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, r
 import { join } from "node:path";
 import { Pipeline, Sandbox, Stage } from "../../src/index.js";
 import { native } from "../../src/confine/native.js";
+import { measured, scriptMain, untilListening } from "../helpers/script-main.js";
 
 const [rt13, mode] = process.argv.slice(2) as [string, string];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const VIEWS = ["kernel", "supervised"] as const;
 const SYS = ["/bin", "/usr", "/lib", "/lib64", "/etc"];
 
-/** Waits until a listening socket exists at path (ENXIO when opened as a file). */
-async function listening(path: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    await sleep(10);
-    try {
-      readFileSync(path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") return;
-    }
-  }
-}
-
-/** The longest gap of this process's event loop while `fn` runs, with its CPU time. */
-async function measured<T>(fn: () => Promise<T>): Promise<{ value: T; worstGapMs: number; cpuMs: number }> {
-  let last = performance.now();
-  let worst = 0;
-  const iv = setInterval(() => {
-    const t = performance.now();
-    worst = Math.max(worst, t - last - 5);
-    last = t;
-  }, 5);
-  const cpu0 = process.cpuUsage();
-  try {
-    const value = await fn();
-    const cpu = process.cpuUsage(cpu0);
-    return { value, worstGapMs: Math.round(worst), cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
-  } finally {
-    clearInterval(iv);
-  }
-}
+const listening = (path: string): Promise<void> => untilListening(path);
 
 async function run(): Promise<Record<string, unknown>> {
   const base = mkdtempSync("/tmp/sandlock-red13-");
@@ -289,13 +261,4 @@ async function run(): Promise<Record<string, unknown>> {
   }
 }
 
-run().then(
-  (o) => {
-    console.log(JSON.stringify(o));
-    process.exit(0);
-  },
-  (e: Error) => {
-    console.log(JSON.stringify({ error: e.stack ?? e.message }));
-    process.exit(0);
-  },
-);
+scriptMain(run);
