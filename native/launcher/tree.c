@@ -274,29 +274,10 @@ static int scan(struct proc_table *t) {
   return 0;
 }
 
-int sl_tree_signal(int sig) {
-  struct proc_table t = {0};
-  int rc = scan(&t);
-  if (rc < 0) {
-    release(&t);
-    return rc;
-  }
-  int count = 0;
-  for (size_t i = 0; i < t.n; i++) {
-    if (t.v[i].state != 'Z' && SC2(NR_kill, t.v[i].pid, sig) == 0) count++;
-  }
-  release(&t);
-  return count;
-}
-
-/* maxProcesses' count (SL_CMD_COUNT): every process of the sandbox that still holds its
- * pid. A zombie does until its parent reaps it, so it counts while its parent is one of
- * the sandbox's processes: a program that forks children and never waits for them would
- * otherwise hold any number of pids (400 under maxProcesses 10, and the host's pid_max
- * under the default 64, in the eleventh review). A zombie whose parent is this launcher
- * (the command in the supervised view, an orphan given to this subreaper, the kernel
- * view's init) is not counted: the launcher reaps it. */
-int sl_tree_count(void) {
+/* Sends sig to every process of the sandbox that kill() still reaches, and counts them. A
+ * zombie is passed over (nothing to signal), unless `zombies` asks for those whose parent
+ * is not this launcher (see sl_tree_count). */
+static int signal_tree(int sig, int zombies) {
   struct proc_table t = {0};
   int rc = scan(&t);
   if (rc < 0) {
@@ -306,13 +287,24 @@ int sl_tree_count(void) {
   pid_t self = (pid_t)SC0(NR_getpid);
   int count = 0;
   for (size_t i = 0; i < t.n; i++) {
-    if (t.v[i].state == 'Z' && t.v[i].ppid == self) continue;
+    if (t.v[i].state == 'Z' && (!zombies || t.v[i].ppid == self)) continue;
     /* ESRCH: reaped or gone since the scan. */
-    if (SC2(NR_kill, t.v[i].pid, 0) == 0) count++;
+    if (SC2(NR_kill, t.v[i].pid, sig) == 0) count++;
   }
   release(&t);
   return count;
 }
+
+int sl_tree_signal(int sig) { return signal_tree(sig, 0); }
+
+/* maxProcesses' count (SL_CMD_COUNT): every process of the sandbox that still holds its
+ * pid. A zombie does until its parent reaps it, so it counts while its parent is one of
+ * the sandbox's processes: a program that forks children and never waits for them would
+ * otherwise hold any number of pids (400 under maxProcesses 10, and the host's pid_max
+ * under the default 64, in the eleventh review). A zombie whose parent is this launcher
+ * (the command in the supervised view, an orphan given to this subreaper, the kernel
+ * view's init) is not counted: the launcher reaps it. */
+int sl_tree_count(void) { return signal_tree(0, 1); }
 
 /* CPU time the sandbox has used, in clock ticks: the live (and zombie) processes' own and
  * reaped children's time, plus what the launcher collected from the children it reaped.

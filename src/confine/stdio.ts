@@ -119,9 +119,31 @@ function readRest(fd: number, buf: Buffer, each: (got: number) => void): void {
   }
 }
 
-/** What every captured socket reads into before a chunk is copied out: one for all, as the
- * callbacks that read it run one at a time on this thread and copy what they keep. */
+/** What every pipe read by pipeReader reads into before a chunk is copied out: one for all,
+ * as the callbacks that read it run one at a time on this thread and copy what they keep. */
 let socketReadBuffer: Buffer | undefined;
+
+/**
+ * A socket reading pipe `fd`: each read is handed to `take` (in the shared buffer, which take
+ * copies from if it keeps it); take's false stops the reads until `socket.resume()`. Once
+ * `ended` settles (the sandbox is gone, so what its processes wrote is in the pipe), what the
+ * pipe holds is handed to take as well, after what the socket read (its reads run on this
+ * thread too, so the order holds), and the socket is destroyed, its descriptor closed.
+ */
+function pipeReader(fd: number, take: (got: number, buf: Buffer) => boolean, ended: Promise<unknown> | undefined): Socket {
+  const buffer = (socketReadBuffer ??= Buffer.allocUnsafe(64 * 1024));
+  // onread is one of the Socket constructor's options (net.connect passes its options to
+  // it), though its types list it only for connect(); stdio.test checks that it holds.
+  const opts: SocketConstructorOpts & { onread: OnReadOpts } = { fd, readable: true, writable: false, onread: { buffer, callback: (got: number) => take(got, buffer) } };
+  const socket: Socket = new (net().Socket)(opts);
+  const finish = (): void => {
+    if (socket.destroyed) return;
+    readRest(fd, buffer, (got) => take(got, buffer));
+    socket.destroy();
+  };
+  ended?.then(finish, finish);
+  return socket;
+}
 
 /**
  * Reads a pipe's read end until its end or, once limit.ended settles, until it is empty,
@@ -140,20 +162,8 @@ export function captureFd(fd: number, expose: boolean, limit: CaptureLimit = NO_
   let size = 0;
   let over = false;
   let held = false;
-  socketReadBuffer ??= Buffer.allocUnsafe(64 * 1024);
-  // onread is one of the Socket constructor's options (net.connect passes its options to
-  // it), though its types list it only for connect(); stdio.test checks that it holds.
-  const opts: SocketConstructorOpts & { onread: OnReadOpts } = {
-    fd,
-    readable: true,
-    writable: false,
-    onread: {
-      buffer: socketReadBuffer,
-      callback: (got: number, buf: Uint8Array): boolean => keep(got, buf),
-    },
-  };
   /** Keeps what fits of a read; false: stop reading (past the limit, until the end). */
-  const keep = (got: number, buf: Uint8Array): boolean => {
+  const keep = (got: number, buf: Buffer): boolean => {
     if (over) return !held;
     const room = Math.min(got, limit.maxBuffer - size);
     over = got > room;
@@ -168,16 +178,7 @@ export function captureFd(fd: number, expose: boolean, limit: CaptureLimit = NO_
     limit.onOverflow();
     return !held;
   };
-  const socket: Socket = new (net().Socket)(opts);
-  // The sandbox has ended: what its processes wrote is in the pipe. Read after what the
-  // socket has read (its reads run on this thread too, so the order holds), then the end.
-  const finish = (): void => {
-    if (socket.destroyed) return;
-    held = false;
-    readRest(fd, socketReadBuffer!, (got) => keep(got, socketReadBuffer!));
-    socket.destroy();
-  };
-  limit.ended?.then(finish, finish);
+  const socket = pipeReader(fd, keep, limit.ended);
   const captured = new Promise<Buffer>((resolve) => {
     socket.once("close", () => {
       exposed?.push(null);
@@ -196,7 +197,7 @@ export function captureFd(fd: number, expose: boolean, limit: CaptureLimit = NO_
  */
 export function forwardFd(fd: number, to: Writable, ended: Promise<unknown>): { socket: Socket; done: Promise<void> } {
   let waiting = false;
-  const write = (got: number, buf: Uint8Array): boolean => {
+  const write = (got: number, buf: Buffer): boolean => {
     if (to.write(Buffer.from(buf.subarray(0, got)))) return true;
     if (!waiting) {
       waiting = true;
@@ -207,17 +208,8 @@ export function forwardFd(fd: number, to: Writable, ended: Promise<unknown>): { 
     }
     return false;
   };
-  const buffer = Buffer.allocUnsafe(64 * 1024);
-  const opts: SocketConstructorOpts & { onread: OnReadOpts } = { fd, readable: true, writable: false, onread: { buffer, callback: write } };
-  const socket: Socket = new (net().Socket)(opts);
+  const socket = pipeReader(fd, write, ended);
   const done = new Promise<void>((resolve) => socket.once("close", () => resolve()));
-  const finish = (): void => {
-    if (socket.destroyed) return;
-    // What the sandbox wrote is in the pipe: handed over whatever the stream's backlog.
-    readRest(fd, buffer, (got) => to.write(Buffer.from(buffer.subarray(0, got))));
-    socket.destroy();
-  };
-  ended.then(finish, finish);
   return { socket, done };
 }
 
@@ -229,34 +221,25 @@ export function forwardFd(fd: number, to: Writable, ended: Promise<unknown>): { 
  */
 export function streamFd(fd: number, ended: Promise<unknown>): { socket: Socket; stream: Readable } {
   let waiting = false;
-  let socket: Socket | undefined;
   const stream: Readable = new (streams().Readable)({
     read: () => {
       if (!waiting) return;
       waiting = false;
-      if (socket !== undefined && !socket.destroyed) socket.resume();
+      if (!socket.destroyed) socket.resume();
     },
   });
-  const push = (got: number, buf: Uint8Array): boolean => {
+  const push = (got: number, buf: Buffer): boolean => {
     if (stream.push(Buffer.from(buf.subarray(0, got)))) return true;
     waiting = true;
     return false;
   };
-  const buffer = Buffer.allocUnsafe(64 * 1024);
-  const opts: SocketConstructorOpts & { onread: OnReadOpts } = { fd, readable: true, writable: false, onread: { buffer, callback: push } };
-  socket = new (net().Socket)(opts);
+  const socket = pipeReader(fd, push, ended);
   socket.on("error", (e) => stream.destroy(e));
   socket.once("close", () => {
     if (!stream.destroyed) stream.push(null);
   });
   // The caller destroyed its stream: the pipe is closed, the command's next write gets EPIPE.
   stream.once("close", () => socket.destroy());
-  const finish = (): void => {
-    if (socket.destroyed) return;
-    readRest(fd, buffer, (got) => stream.push(Buffer.from(buffer.subarray(0, got))));
-    socket.destroy();
-  };
-  ended.then(finish, finish);
   return { socket, stream };
 }
 
@@ -454,13 +437,14 @@ export function openStdio(opts: StdioOptions, defaults: StdioDefaults, expose: b
     stdin = sock;
     // A command that exits without reading its input closes the pipe: not an error here.
     sock.on("error", () => undefined);
+    let piped: Readable | undefined;
     if (typeof input === "string" || input instanceof Uint8Array) sock.end(input);
-    else if (input !== undefined) input.pipe(sock);
+    else if (input !== undefined) (piped = input).pipe(sock);
     // Once the sandbox has ended nothing of it reads the pipe: a read end it passed to
     // another sandbox must not get the rest of the input (the twelfth review: an endless
     // input stream fed another sandbox at 2-3 GB/s).
     const close = (): void => {
-      if (input !== undefined && typeof input !== "string" && !(input instanceof Uint8Array)) input.unpipe(sock);
+      piped?.unpipe(sock);
       sock.destroy();
     };
     limits.ended.then(close, close);
