@@ -1,24 +1,29 @@
 // What the red-team case scripts share (test/scripts/red1?-case.ts): printing one JSON line of
 // what happened (an exception as { error }) and exiting, and waiting for a sandbox's listener.
 
-import { chmodSync, mkdirSync, readFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Sandbox } from "../../src/index.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Runs `run` and prints its outcome as one JSON line, then exits 0 (the test reads it). */
-export function scriptMain(run: () => Promise<unknown>): void {
-  run().then(
-    (o) => {
-      console.log(JSON.stringify(o));
-      process.exit(0);
-    },
-    (e: Error) => {
-      console.log(JSON.stringify({ error: e.stack ?? e.message }));
-      process.exit(0);
-    },
-  );
+/** Runs `run` in a new directory under `prefix` (any user may list it; removed after) and
+ * prints its outcome as one JSON line, then exits 0 (the test reads it). */
+export function scriptMain(prefix: string, run: (base: string) => Promise<unknown>): void {
+  const base = mkdtempSync(prefix);
+  chmodSync(base, 0o755);
+  run(base)
+    .finally(() => rmSync(base, { recursive: true, force: true }))
+    .then(
+      (o) => {
+        console.log(JSON.stringify(o));
+        process.exit(0);
+      },
+      (e: Error) => {
+        console.log(JSON.stringify({ error: e.stack ?? e.message }));
+        process.exit(0);
+      },
+    );
 }
 
 /** Waits (3 s at most) until the unix socket at `path` exists (opened as a file: ENXIO),

@@ -3,7 +3,7 @@
 // Prints one JSON line.
 // Usage: red12-case.js RT12 stdout-stream|stdin-input|random-device|thread-churn|locks|litter
 
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { Sandbox } from "../../src/index.js";
@@ -16,141 +16,135 @@ const SYS = ["/bin", "/usr", "/lib", "/lib64", "/etc"];
 
 
 
-async function run(): Promise<Record<string, unknown>> {
-  const base = mkdtempSync("/tmp/sandlock-red12-");
-  chmodSync(base, 0o755);
-  try {
-    switch (mode) {
-      case "stdout-stream": {
-        // buffer: false: sb.stdout is the pipe itself. Sandbox A hands its stdout's write end
-        // to sandbox B of the same process and exits; B writes into it for 2 s. The caller
-        // reads sb.stdout to its end, as a streaming reader does.
-        const out: Record<string, unknown> = {};
-        for (const view of VIEWS) {
-          const { socket, policy: pol, b } = await handoffReceiver(base, view, view, rt12, ["2", "write"]);
-          const t0 = Date.now();
-          const m = await measured(async () => {
-            const a = new Sandbox(pol);
-            await a.spawn([rt12, "give", "1", socket], { buffer: false });
-            let bytes = 0;
-            let endMs = -1;
-            const stream = a.stdout!;
-            stream.on("data", (c: Buffer) => (bytes += c.length));
-            const end = new Promise<void>((r) => stream.once("close", () => r()));
-            const ra = await a.wait();
-            const aMs = Date.now() - t0;
-            const atEnd = bytes;
-            await Promise.race([end, sleep(6000)]);
-            endMs = stream.destroyed ? Date.now() - t0 : -1;
-            const rb = await b.wait();
-            return { aMs, aStatus: ra.status, streamEndMs: endMs, bytesAfterA: bytes - atEnd, bMs: Date.now() - t0, b: rb.stdoutText };
-          });
-          out[view] = { ...m.value, supervisorCpuMs: m.cpuMs };
-        }
-        return out;
+async function run(base: string): Promise<Record<string, unknown>> {
+  switch (mode) {
+    case "stdout-stream": {
+      // buffer: false: sb.stdout is the pipe itself. Sandbox A hands its stdout's write end
+      // to sandbox B of the same process and exits; B writes into it for 2 s. The caller
+      // reads sb.stdout to its end, as a streaming reader does.
+      const out: Record<string, unknown> = {};
+      for (const view of VIEWS) {
+        const { socket, policy: pol, b } = await handoffReceiver(base, view, view, rt12, ["2", "write"]);
+        const t0 = Date.now();
+        const m = await measured(async () => {
+          const a = new Sandbox(pol);
+          await a.spawn([rt12, "give", "1", socket], { buffer: false });
+          let bytes = 0;
+          let endMs = -1;
+          const stream = a.stdout!;
+          stream.on("data", (c: Buffer) => (bytes += c.length));
+          const end = new Promise<void>((r) => stream.once("close", () => r()));
+          const ra = await a.wait();
+          const aMs = Date.now() - t0;
+          const atEnd = bytes;
+          await Promise.race([end, sleep(6000)]);
+          endMs = stream.destroyed ? Date.now() - t0 : -1;
+          const rb = await b.wait();
+          return { aMs, aStatus: ra.status, streamEndMs: endMs, bytesAfterA: bytes - atEnd, bMs: Date.now() - t0, b: rb.stdoutText };
+        });
+        out[view] = { ...m.value, supervisorCpuMs: m.cpuMs };
       }
-      case "stdin-input": {
-        // input: a stream (endless here, as a generator or a socket can be). Sandbox A hands
-        // its stdin's read end to sandbox B and exits; B reads it for 2 s.
-        const out: Record<string, unknown> = {};
-        for (const view of VIEWS) {
-          const { socket, policy: pol, b } = await handoffReceiver(base, view, view, rt12, ["2", "read"]);
-          const t0 = Date.now();
-          let produced = 0;
-          const chunk = Buffer.alloc(65536, 0x41);
-          const input = new Readable({
-            read() {
-              produced += chunk.length;
-              this.push(chunk);
-            },
-          });
-          const m = await measured(async () => {
-            const ra = await Sandbox.run(pol, [rt12, "give", "0", socket], { input });
-            const aMs = Date.now() - t0;
-            const atEnd = produced;
-            const rb = await b.wait();
-            return { aMs, aStatus: ra.status, producedAfterA: produced - atEnd, bMs: Date.now() - t0, b: rb.stdoutText };
-          });
-          input.destroy();
-          out[view] = { ...m.value, supervisorCpuMs: m.cpuMs };
-        }
-        return out;
-      }
-      case "random-device": {
-        // randomSeed: an open of /dev/urandom gets the read end of a pipe the supervisor keeps
-        // full (handlers/random.ts). Sandbox A hands it to sandbox B (no seed) and exits; B reads
-        // it for 2 s: the feeder ends with A's supervisor, so B meets the pipe's end.
-        const out: Record<string, unknown> = {};
-        for (const view of ["supervised"] as const) {
-          const { socket, policy: pol, b } = await handoffReceiver(base, view, view, rt12, ["2", "read"]);
-          const t0 = Date.now();
-          const m = await measured(async () => {
-            const ra = await Sandbox.run({ ...pol, fsReadable: [rt12, "/dev/urandom"], randomSeed: 7 }, [rt12, "give-open", "/dev/urandom", socket]);
-            const aMs = Date.now() - t0;
-            const rb = await b.wait();
-            return { aMs, aStatus: ra.status, aErr: ra.stderrText, bMs: Date.now() - t0, b: rb.stdoutText };
-          });
-          out[view] = { ...m.value, supervisorCpuMs: m.cpuMs };
-        }
-        return out;
-      }
-      case "thread-churn": {
-        // maxProcesses 4: a thread cap of 256. 252 threads wait while one more is made and joined
-        // at a time, for 2 s: each clone finds the count at the cap and recounts (handlers/
-        // threads.ts). The control holds 10: the clones are continued in C within the credit.
-        const out: Record<string, unknown> = {};
-        for (const [name, hold] of [["control", "10"], ["atCap", "252"]] as const) {
-          const m = await measured(() => Sandbox.run({ fsReadable: [rt12], maxProcesses: 4 }, [rt12, "threads", hold, "2"], { timeout: 20_000 }));
-          const made = Number(/ made (\d+)/.exec(m.value.stdoutText)?.[1] ?? 0);
-          out[name] = { out: m.value.stdoutText, made, supervisorCpuMs: m.cpuMs, usPerThread: made > 0 ? Math.round((m.cpuMs * 1000) / made) : -1, worstGapMs: m.worstGapMs, hostProcesses: readdirSync("/proc").filter((n) => /^\d+$/.test(n)).length };
-        }
-        return out;
-      }
-      case "locks": {
-        // 50,000 lock records (100 files of 500), then /proc/locks read in a loop for 2 s.
-        const out: Record<string, unknown> = {};
-        for (const view of VIEWS) {
-          const dir = join(base, view);
-          mkdirSync(dir);
-          chmodSync(dir, 0o777);
-          const pol = { fsReadable: [rt12, "/proc"], fsWritable: [dir], procView: view };
-          const m = await measured(() => Sandbox.run(pol, [rt12, "locks", dir, "100", "500", "0", "2"], { timeout: 20_000 }));
-          out[view] = { status: m.value.status, out: m.value.stdoutText, worstGapMs: m.worstGapMs, supervisorCpuMs: m.cpuMs };
-        }
-        return out;
-      }
-      case "litter": {
-        // privateTmp: the program leaves a file and a listening unix socket in its TMPDIR and a
-        // daemon (setsid, orphaned) holding the socket. After the run: no process of it, no
-        // such socket in the host's table, no TMPDIR.
-        const mine = (): number[] => {
-          const pids: number[] = [];
-          for (const name of readdirSync("/proc")) {
-            if (!/^\d+$/.test(name)) continue;
-            try {
-              if (readFileSync(`/proc/${name}/comm`, "latin1").trim() === "sl-rt12") pids.push(Number(name));
-            } catch {
-              // gone
-            }
-          }
-          return pids;
-        };
-        const out: Record<string, unknown> = { before: mine() };
-        for (const view of VIEWS) {
-          const r = await Sandbox.run({ fsReadable: [rt12, ...SYS], privateTmp: true, procView: view }, ["/bin/sh", "-c", '"$0" litter "$TMPDIR"; echo "tmp $TMPDIR"', rt12]);
-          await sleep(200);
-          const tmp = /^tmp (\S+)$/m.exec(r.stdoutText)?.[1] ?? "";
-          const unix = readFileSync("/proc/net/unix", "latin1");
-          out[view] = { status: r.status, out: r.stdoutText, err: r.stderrText, left: mine(), tmp, tmpLeft: tmp !== "" && existsSync(tmp), socketLeft: tmp !== "" && unix.includes(`${tmp}/sock`) };
-        }
-        return out;
-      }
-      default:
-        throw new Error(`unknown mode ${mode}`);
+      return out;
     }
-  } finally {
-    rmSync(base, { recursive: true, force: true });
+    case "stdin-input": {
+      // input: a stream (endless here, as a generator or a socket can be). Sandbox A hands
+      // its stdin's read end to sandbox B and exits; B reads it for 2 s.
+      const out: Record<string, unknown> = {};
+      for (const view of VIEWS) {
+        const { socket, policy: pol, b } = await handoffReceiver(base, view, view, rt12, ["2", "read"]);
+        const t0 = Date.now();
+        let produced = 0;
+        const chunk = Buffer.alloc(65536, 0x41);
+        const input = new Readable({
+          read() {
+            produced += chunk.length;
+            this.push(chunk);
+          },
+        });
+        const m = await measured(async () => {
+          const ra = await Sandbox.run(pol, [rt12, "give", "0", socket], { input });
+          const aMs = Date.now() - t0;
+          const atEnd = produced;
+          const rb = await b.wait();
+          return { aMs, aStatus: ra.status, producedAfterA: produced - atEnd, bMs: Date.now() - t0, b: rb.stdoutText };
+        });
+        input.destroy();
+        out[view] = { ...m.value, supervisorCpuMs: m.cpuMs };
+      }
+      return out;
+    }
+    case "random-device": {
+      // randomSeed: an open of /dev/urandom gets the read end of a pipe the supervisor keeps
+      // full (handlers/random.ts). Sandbox A hands it to sandbox B (no seed) and exits; B reads
+      // it for 2 s: the feeder ends with A's supervisor, so B meets the pipe's end.
+      const out: Record<string, unknown> = {};
+      for (const view of ["supervised"] as const) {
+        const { socket, policy: pol, b } = await handoffReceiver(base, view, view, rt12, ["2", "read"]);
+        const t0 = Date.now();
+        const m = await measured(async () => {
+          const ra = await Sandbox.run({ ...pol, fsReadable: [rt12, "/dev/urandom"], randomSeed: 7 }, [rt12, "give-open", "/dev/urandom", socket]);
+          const aMs = Date.now() - t0;
+          const rb = await b.wait();
+          return { aMs, aStatus: ra.status, aErr: ra.stderrText, bMs: Date.now() - t0, b: rb.stdoutText };
+        });
+        out[view] = { ...m.value, supervisorCpuMs: m.cpuMs };
+      }
+      return out;
+    }
+    case "thread-churn": {
+      // maxProcesses 4: a thread cap of 256. 252 threads wait while one more is made and joined
+      // at a time, for 2 s: each clone finds the count at the cap and recounts (handlers/
+      // threads.ts). The control holds 10: the clones are continued in C within the credit.
+      const out: Record<string, unknown> = {};
+      for (const [name, hold] of [["control", "10"], ["atCap", "252"]] as const) {
+        const m = await measured(() => Sandbox.run({ fsReadable: [rt12], maxProcesses: 4 }, [rt12, "threads", hold, "2"], { timeout: 20_000 }));
+        const made = Number(/ made (\d+)/.exec(m.value.stdoutText)?.[1] ?? 0);
+        out[name] = { out: m.value.stdoutText, made, supervisorCpuMs: m.cpuMs, usPerThread: made > 0 ? Math.round((m.cpuMs * 1000) / made) : -1, worstGapMs: m.worstGapMs, hostProcesses: readdirSync("/proc").filter((n) => /^\d+$/.test(n)).length };
+      }
+      return out;
+    }
+    case "locks": {
+      // 50,000 lock records (100 files of 500), then /proc/locks read in a loop for 2 s.
+      const out: Record<string, unknown> = {};
+      for (const view of VIEWS) {
+        const dir = join(base, view);
+        mkdirSync(dir);
+        chmodSync(dir, 0o777);
+        const pol = { fsReadable: [rt12, "/proc"], fsWritable: [dir], procView: view };
+        const m = await measured(() => Sandbox.run(pol, [rt12, "locks", dir, "100", "500", "0", "2"], { timeout: 20_000 }));
+        out[view] = { status: m.value.status, out: m.value.stdoutText, worstGapMs: m.worstGapMs, supervisorCpuMs: m.cpuMs };
+      }
+      return out;
+    }
+    case "litter": {
+      // privateTmp: the program leaves a file and a listening unix socket in its TMPDIR and a
+      // daemon (setsid, orphaned) holding the socket. After the run: no process of it, no
+      // such socket in the host's table, no TMPDIR.
+      const mine = (): number[] => {
+        const pids: number[] = [];
+        for (const name of readdirSync("/proc")) {
+          if (!/^\d+$/.test(name)) continue;
+          try {
+            if (readFileSync(`/proc/${name}/comm`, "latin1").trim() === "sl-rt12") pids.push(Number(name));
+          } catch {
+            // gone
+          }
+        }
+        return pids;
+      };
+      const out: Record<string, unknown> = { before: mine() };
+      for (const view of VIEWS) {
+        const r = await Sandbox.run({ fsReadable: [rt12, ...SYS], privateTmp: true, procView: view }, ["/bin/sh", "-c", '"$0" litter "$TMPDIR"; echo "tmp $TMPDIR"', rt12]);
+        await sleep(200);
+        const tmp = /^tmp (\S+)$/m.exec(r.stdoutText)?.[1] ?? "";
+        const unix = readFileSync("/proc/net/unix", "latin1");
+        out[view] = { status: r.status, out: r.stdoutText, err: r.stderrText, left: mine(), tmp, tmpLeft: tmp !== "" && existsSync(tmp), socketLeft: tmp !== "" && unix.includes(`${tmp}/sock`) };
+      }
+      return out;
+    }
+    default:
+      throw new Error(`unknown mode ${mode}`);
   }
 }
 
-scriptMain(run);
+scriptMain("/tmp/sandlock-red12-", run);
