@@ -6,7 +6,7 @@
 
 import { monotonicMs } from "../../kernel/clock.js";
 import { CLONE_THREAD } from "../../plan/seccomp.js";
-import { deny, type Action } from "../action.js";
+import { CONTINUE, deny, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import { processTree } from "../members.js";
 import type { Notification } from "../notification.js";
@@ -19,11 +19,23 @@ const EAGAIN = 11;
  * every attempt. Errs on the strict side, for that long. */
 const REFUSAL_REUSE_MS = 20;
 
-/** Threads of every process of the sandbox right now, from /proc (Threads: of each
- * thread group; a process whose leader exited still shows its live threads there). */
-function liveThreads(launcherPid: number): number {
+/** After a recount at the cap, how long the count is read again (every millisecond, the
+ * processes the recount found) before the clone is refused: a thread that pthread_join has
+ * seen end still counts in the kernel (its Threads: and threads-max) until it is released a
+ * little later, which under load can come after the next clone's recount. A pool replacing
+ * its workers at the cap got EAGAIN in that window (CI, once in 200). The wait only lets a
+ * clone go once the kernel's own count has dropped, so the cap is never passed for it; a
+ * program truly at the cap waits this long for its EAGAIN, then REFUSAL_REUSE_MS of
+ * refusals come at once. Under a load of three runnable tasks per CPU a killed process took
+ * over 10 ms to be released here (thread-cap.test). */
+export const SETTLE_MS = 50;
+
+/** The sum of Threads: of these processes, from /proc (of each thread group: a process
+ * whose leader exited still shows its live threads there; one that went away meanwhile
+ * counts none). */
+function threadsOf(pids: readonly number[]): number {
   let sum = 0;
-  for (const pid of processTree(launcherPid, true).keys()) {
+  for (const pid of pids) {
     try {
       sum += Number(/^Threads:\s+(\d+)/m.exec(readProcText(`/proc/${pid}/status`))?.[1] ?? 1);
     } catch {
@@ -36,8 +48,8 @@ function liveThreads(launcherPid: number): number {
 /**
  * Counting as for processes (processes.ts): an allowed thread adds one at once, exits are
  * not seen one by one, and only when the count reaches the cap is it taken again from
- * /proc (plus the thread clones allowed whose caller is still inside the call), before any
- * thread is refused. The count starts at one, the root process's thread; processes made
+ * /proc (plus the thread clones allowed whose caller is still inside the call), and read
+ * again for up to SETTLE_MS while it stays there, before any thread is refused. The count starts at one, the root process's thread; processes made
  * since the last recount are not in it, so the cap can be passed by at most the processes
  * made in between (maxProcesses), never more.
  *
@@ -62,7 +74,7 @@ export function threadHandlers(max: number, ctx: SupervisorContext): HandlerTabl
     return undefined;
   };
 
-  const clone = (n: Notification): Action | undefined => {
+  const clone = (n: Notification): Action | Promise<Action> | undefined => {
     if ((n.argU32(0) & CLONE_THREAD) === 0) return undefined;
     if (credit !== undefined) {
       for (const [tid, nr] of credit.take()) {
@@ -78,11 +90,40 @@ export function threadHandlers(max: number, ctx: SupervisorContext): HandlerTabl
     allowed.delete(n.pid);
     if (count < max) return allow(n);
     if (monotonicMs() - refusedAt < REFUSAL_REUSE_MS) return deny(EAGAIN);
-    for (const [tid, nr] of allowed) if (!stillInSyscall(tid, nr)) allowed.delete(tid);
-    count = liveThreads(ctx.launcherPid) + allowed.size;
+    if (waiting > 0) return wait(n);
+    const pids = [...processTree(ctx.launcherPid, true).keys()];
+    count = recount(pids);
     if (count < max) return allow(n);
-    refusedAt = monotonicMs();
-    return deny(EAGAIN);
+    return wait(n, pids);
+  };
+
+  const recount = (pids: readonly number[]): number => {
+    for (const [tid, nr] of allowed) if (!stillInSyscall(tid, nr)) allowed.delete(tid);
+    return threadsOf(pids) + allowed.size;
+  };
+
+  // Clones that find the count at the cap wait their turn, each after the previous one's
+  // wait: one freed slot lets one thread go.
+  let waiting = 0;
+  let turn: Promise<unknown> = Promise.resolve();
+  const wait = (n: Notification, pids?: readonly number[]): Promise<Action> => {
+    waiting++;
+    const decided = turn.then(() => settle(n, pids));
+    turn = decided.finally(() => waiting--);
+    return decided;
+  };
+  const settle = async (n: Notification, pids?: readonly number[]): Promise<Action> => {
+    for (const until = monotonicMs() + SETTLE_MS; count >= max && monotonicMs() - refusedAt >= REFUSAL_REUSE_MS; ) {
+      if (monotonicMs() >= until) {
+        refusedAt = monotonicMs();
+        break;
+      }
+      await new Promise((wake) => setTimeout(wake, 1));
+      count = recount((pids ??= [...processTree(ctx.launcherPid, true).keys()]));
+    }
+    if (count >= max) return deny(EAGAIN);
+    allow(n);
+    return CONTINUE;
   };
   return { clone };
 }
