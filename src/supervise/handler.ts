@@ -28,6 +28,12 @@ export type Observation =
 export interface DynamicLimits {
   lowerMemory?: (bytes: number) => void;
   lowerProcesses?: (n: number) => void;
+  /** Set by the process handlers: how many forks the sandbox has been let make so far
+   * (asking folds in the ones the native credit continued), and how many of them may still
+   * be under way (their caller still in the call: the child may not exist yet). The thread
+   * cap reads it to know whether its last pass over the host's /proc still lists every
+   * process of the sandbox. */
+  forks?: () => { made: number; underWay: number };
 }
 
 export interface SupervisorContext {

@@ -1,7 +1,7 @@
 // The twelfth review's cases that need two sandboxes of one process or a measure of the
 // supervising process (test/integration/redteam12.test.ts), run as root or as the test user.
 // Prints one JSON line.
-// Usage: red12-case.js RT12 stdout-stream|stdin-input|random-device|thread-churn|locks|litter
+// Usage: red12-case.js RT12 stdout-stream|stdin-input|random-device|thread-churn|meminfo|locks|litter
 
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -100,6 +100,21 @@ async function run(base: string): Promise<Record<string, unknown>> {
         const m = await measured(() => Sandbox.run({ fsReadable: [rt12], maxProcesses: 4 }, [rt12, "threads", hold, "2"], { timeout: 20_000 }));
         const made = Number(/ made (\d+)/.exec(m.value.stdoutText)?.[1] ?? 0);
         out[name] = { out: m.value.stdoutText, made, supervisorCpuMs: m.cpuMs, usPerThread: made > 0 ? Math.round((m.cpuMs * 1000) / made) : -1, worstGapMs: m.worstGapMs, hostProcesses: readdirSync("/proc").filter((n) => /^\d+$/.test(n)).length };
+      }
+      return out;
+    }
+    case "meminfo": {
+      // maxMemory with /proc granted: /proc/meminfo is the supervisor's (its MemTotal the cap,
+      // the figures from the sandbox's charge), in the supervised view (the kernel view does
+      // not apply with maxMemory). Opened in a loop for 2 s; the control opens /proc/self/stat,
+      // which no handler makes.
+      const out: Record<string, unknown> = { hostProcesses: readdirSync("/proc").filter((n) => /^\d+$/.test(n)).length };
+      for (const view of ["supervised"] as const) {
+        for (const [name, file] of [["meminfo", "/proc/meminfo"], ["control", "/proc/self/stat"]] as const) {
+          const m = await measured(() => Sandbox.run({ fsReadable: [rt12, "/proc"], maxMemory: "64M", procView: view }, [rt12, "opens", file, "2"], { timeout: 20_000 }));
+          const opened = Number(/^opens (\d+)/.exec(m.value.stdoutText)?.[1] ?? 0);
+          out[`${view} ${name}`] = { out: m.value.stdoutText, opened, supervisorCpuMs: m.cpuMs, usPerOpen: opened > 0 ? Math.round((m.cpuMs * 1000) / opened) : -1, worstGapMs: m.worstGapMs };
+        }
       }
       return out;
     }

@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "node:test";
 import { SETTLE_MS, threadHandlers } from "../../src/supervise/handlers/threads.js";
-import type { SupervisorContext } from "../../src/supervise/handler.js";
+import type { DynamicLimits, SupervisorContext } from "../../src/supervise/handler.js";
 import { NOTIF_BYTES, Notification } from "../../src/supervise/notification.js";
 import { CLONE_THREAD } from "../../src/plan/seccomp.js";
 import { CONTINUE, type Action } from "../../src/supervise/action.js";
@@ -45,8 +45,8 @@ async function twoSleeps(): Promise<{ children: ChildProcess[]; sleeps: number[]
 }
 
 /** Thread handlers for a cap of 2 over this process's children, the count already at the cap. */
-function atCap(): (n: Notification) => Action | Promise<Action> | undefined {
-  const { clone } = threadHandlers(2, { launcherPid: process.pid } as SupervisorContext);
+function atCap(limits: DynamicLimits = {}): (n: Notification) => Action | Promise<Action> | undefined {
+  const { clone } = threadHandlers(2, { launcherPid: process.pid, limits } as SupervisorContext);
   assert.equal(clone!(threadClone()), undefined, "the first thread is allowed on the count alone");
   return clone!;
 }
@@ -102,5 +102,43 @@ test("two clones waiting at the cap when one slot is freed: one is let go, the o
     assert.equal(errnoOf(actions[1]), EAGAIN);
   } finally {
     for (const c of children) c.kill("SIGKILL");
+  }
+});
+
+// The recount's pass over the host's /proc (its cost grows with the host) is made again only
+// when the process handlers have let a process be made since the last one. A sleep started
+// behind the handlers' back shows it: not seen while "made" stays, seen once it moves.
+test("the recount lists the processes again only when one was made since the last pass over /proc", async () => {
+  const { children } = await twoSleeps();
+  children[1]!.kill("SIGKILL");
+  await new Promise((gone) => children[1]!.once("exit", gone));
+  let made = 0;
+  let underWay = 0;
+  const clone = atCap({ forks: () => ({ made, underWay }) });
+  let late: ChildProcess | undefined;
+  try {
+    // At the cap (atCap's clone): the first pass lists one sleep, which leaves a slot.
+    assert.deepEqual(clone(threadClone()), undefined);
+    late = spawn("sleep", ["30"], { stdio: "ignore" });
+    await new Promise((up) => late!.once("spawn", up));
+    // The count is at the cap again; the same listing (one sleep) still leaves a slot.
+    assert.deepEqual(clone(threadClone()), undefined, "the second sleep was seen without a process made");
+    made++;
+    underWay = 1;
+    // Listed again: two sleeps fill the cap of 2 (refused after the wait, each re-read listing
+    // again: a fork was under way at the pass).
+    assert.equal(errnoOf(await clone(threadClone())), EAGAIN);
+    // A list made while a fork was under way is not kept: the fork's child may not be in it.
+    // The second sleep gone, the reuse window over: a pass lists one sleep, a slot is left.
+    late.kill("SIGKILL");
+    await new Promise((gone) => late!.once("exit", gone));
+    await sleep(25);
+    assert.deepEqual(clone(threadClone()), undefined);
+    // The fork under way makes its child (a third sleep; "made" stays): counted.
+    late = spawn("sleep", ["30"], { stdio: "ignore" });
+    await new Promise((up) => late!.once("spawn", up));
+    assert.equal(errnoOf(await clone(threadClone())), EAGAIN, "a list made while a fork was under way was kept");
+  } finally {
+    for (const c of [...children, late]) c?.kill("SIGKILL");
   }
 });

@@ -126,9 +126,10 @@ function sandboxCharges(launcherPid: number, forkParent: number | undefined, max
   return out;
 }
 
-/** Bytes charged right now to the accounting unit of process `caller`. */
-export function unitCharge(launcherPid: number, forkParent: number | undefined, caller: number): number {
-  const charges = sandboxCharges(launcherPid, forkParent);
+/** Bytes charged right now to the accounting unit of process `caller`; `maxAgeMs` as for
+ * sandboxCharges. */
+export function unitCharge(launcherPid: number, forkParent: number | undefined, caller: number, maxAgeMs = 0): number {
+  const charges = sandboxCharges(launcherPid, forkParent, maxAgeMs);
   const unit = charges.get(caller)?.unit ?? cloneUnit(caller, forkParent, parentOf);
   const look = lastLooks.get(launcherPid);
   let sum = look?.files.get(unit) ?? 0;

@@ -63,9 +63,11 @@ export function processHandlers(max: number, ctx: SupervisorContext): HandlerTab
   };
   const allowed = new Map<number, number>(); // thread id -> the fork syscall it was let into
   let recount: Promise<void> | undefined;
+  let made = 0; // forks allowed, by either side
 
   const allow = (n: Notification): Action => {
     count++;
+    made++;
     allowed.set(n.pid, n.nr);
     return CONTINUE;
   };
@@ -76,6 +78,7 @@ export function processHandlers(max: number, ctx: SupervisorContext): HandlerTab
     if (credit === undefined) return;
     for (const [tid, nr] of credit.take()) {
       count++;
+      made++;
       allowed.set(tid, nr);
     }
   };
@@ -84,6 +87,18 @@ export function processHandlers(max: number, ctx: SupervisorContext): HandlerTab
     credit.grant(Math.max(0, limit - count));
   };
   if (credit !== undefined) ctx.onClose(whenForksHeld(ctx.launcherPid, settle));
+  ctx.limits.forks = () => {
+    settle();
+    grant();
+    // Pruned as a recount would before it counts (a caller out of its fork has its child),
+    // but not while one runs: its count adds the entries when the launcher answers.
+    let underWay = 0;
+    for (const [tid, nr] of allowed) {
+      if (stillInSyscall(tid, nr)) underWay++;
+      else if (recount === undefined) allowed.delete(tid);
+    }
+    return { made, underWay };
+  };
 
   // The forks still under way are looked at before the launcher counts, not after: one
   // that completes during the count may have made its child after the launcher looked, and
