@@ -29,8 +29,6 @@ export interface Explicit {
 }
 export type Registration = Original | Explicit;
 
-/** How long the proxy waits for the supervisor's word on an accepted connection. */
-const CLAIM_MS = 10_000;
 /** A registration no connection claimed is forgotten after this. */
 const STALE_MS = 30_000;
 
@@ -105,7 +103,6 @@ export class DomainProxy implements Session {
   /** Addresses the sandbox's DNS gave for each name (accepted by the address check). */
   readonly answered = new Map<string, Set<string>>();
   private readonly registrations = new Map<string, { reg: Registration; at: number }>();
-  private readonly waiters = new Map<string, (reg: Registration) => void>();
   private readonly sockets = new Set<Socket>();
   readonly stoppers = new Set<number>();
   private closed = false;
@@ -156,22 +153,30 @@ export class DomainProxy implements Session {
   }
 
   /**
-   * The supervisor connected a sandbox socket whose local address is `peer` to the proxy:
-   * a steered connect (the original destination) or an explicit one. Only connections the
-   * supervisor registered are served: anything else on the host that reaches the port is
-   * closed, so the proxy is no open relay with the supervisor's reach.
+   * The supervisor is about to connect a sandbox socket whose local address is `peer` to the
+   * proxy (it binds the socket first when it has none, net-proxy.ts): a steered connect (the
+   * original destination) or an explicit one. Only connections the supervisor registered
+   * are served, and anything else that reaches the port, from the host or another sandbox,
+   * is closed as it is accepted: the proxy is no open relay with the supervisor's reach,
+   * and connections nobody registers cannot take up its room (the thirteenth review: 300
+   * of them, each waiting 10 s for a registration that might come after the accept, made the
+   * sandbox's own requests fail).
    */
   expect(peer: string, reg: Registration): void {
     if (this.closed) return;
-    const waiter = this.waiters.get(peer);
-    if (waiter !== undefined) {
-      this.waiters.delete(peer);
-      waiter(reg);
-      return;
-    }
     const now = Date.now();
     for (const [k, v] of this.registrations) if (now - v.at > STALE_MS) this.registrations.delete(k);
     this.registrations.set(peer, { reg, at: now });
+  }
+
+  /** Whether a connection from `peer` is registered and not yet accepted. */
+  expects(peer: string): boolean {
+    return this.registrations.has(peer);
+  }
+
+  /** The connect registered as `peer` failed: nothing is to claim it. */
+  forget(peer: string): void {
+    this.registrations.delete(peer);
   }
 
   refuse(destination: string, name: string | null, reason: string): void {
@@ -203,49 +208,27 @@ export class DomainProxy implements Session {
     const one = Buffer.alloc(8);
     one.writeBigUInt64LE(1n);
     for (const fd of this.stoppers) writeSync(fd, one);
-    for (const w of this.waiters.values()) w({ explicit: true, pid: 0 });
-    this.waiters.clear();
     this.registrations.clear();
   }
 
   private accept(s: Socket): void {
+    s.on("error", () => undefined);
+    const peer = `${s.remoteAddress}:${s.remotePort}`;
+    const known = this.registrations.get(peer);
+    this.registrations.delete(peer);
+    if (known === undefined) {
+      s.resetAndDestroy();
+      return;
+    }
     let all = 0;
     for (const p of openProxies) all += p.connections;
     if (this.connections >= this.limits.perProxy || all >= this.limits.perProcess) {
       const limit = this.connections >= this.limits.perProxy ? `${this.limits.perProxy} for this sandbox` : `${this.limits.perProcess} for this process`;
       this.refuse("proxy", null, `too many connections through the proxy at once (${limit})`);
-      s.on("error", () => undefined);
-      // The supervisor's word on it may still come: it claims nothing, rather than stay
-      // as a registration for a later connection from the same address.
-      const peer = `${s.remoteAddress}:${s.remotePort}`;
-      if (!this.registrations.delete(peer)) {
-        const timer = setTimeout(() => this.waiters.delete(peer), CLAIM_MS);
-        timer.unref();
-        this.waiters.set(peer, () => clearTimeout(timer));
-      }
       s.resetAndDestroy();
       return;
     }
     this.track(s);
-    s.on("error", () => undefined);
-    const peer = `${s.remoteAddress}:${s.remotePort}`;
-    const known = this.registrations.get(peer);
-    if (known !== undefined) {
-      this.registrations.delete(peer);
-      serveConnection(this, s, known.reg);
-      return;
-    }
-    // The supervisor registers once the connect it performed returns, which may come
-    // after the accept.
-    const timer = setTimeout(() => {
-      this.waiters.delete(peer);
-      s.destroy();
-    }, CLAIM_MS);
-    timer.unref();
-    this.waiters.set(peer, (reg) => {
-      clearTimeout(timer);
-      if (this.closed) s.destroy();
-      else serveConnection(this, s, reg);
-    });
+    serveConnection(this, s, known.reg);
   }
 }

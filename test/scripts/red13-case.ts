@@ -173,8 +173,11 @@ async function run(base: string): Promise<Record<string, unknown>> {
       await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
       const port = (server.address() as { port: number }).port;
       try {
-        const a = new Sandbox({ fsReadable: [rt13, ...SYS], netAllow: [`http://localhost:${port}`] });
-        await a.spawn(["/bin/sh", "-c", `echo "$HTTP_PROXY"; ${rt13} http-give ${port} /nonexistent; sleep 1.5; ${rt13} http-give ${port} /nonexistent`], { buffer: false, timeout: 10000 });
+        // (Then two more of A's requests, on non-blocking sockets connected twice, one bound
+        // to the wildcard address first: the proxy serves only connections its supervisor
+        // registered, by the socket's local address, before the connect.)
+        const a = new Sandbox({ fsReadable: [rt13, ...SYS], netAllow: [`http://localhost:${port}`], netAllowBind: ["*"] });
+        await a.spawn(["/bin/sh", "-c", `echo "$HTTP_PROXY"; ${rt13} http-give ${port} /nonexistent; sleep 1.5; ${rt13} http-give ${port} /nonexistent; ${rt13} http-again ${port} nobind; ${rt13} http-again ${port} bind`], { buffer: false, timeout: 10000 });
         let text = "";
         a.stdout!.on("data", (c: Buffer) => (text += c.toString()));
         for (let i = 0; i < 300 && !text.includes("\n"); i++) await sleep(10);

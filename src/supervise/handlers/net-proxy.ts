@@ -14,6 +14,7 @@ import { decodeDestination } from "./net-sockaddr.js";
 import { ruleProtocol, type ChildSocket } from "./net-socket.js";
 
 const EINPROGRESS = 115;
+const EINVAL = 22;
 const DNS_PORT = 53;
 
 export interface Steer {
@@ -55,15 +56,38 @@ export function steer(proxy: DomainProxy, net: NetSupervision, sock: ChildSocket
 }
 
 /**
- * After the supervisor's connect to the proxy returned (0, or EINPROGRESS: the local port
- * is bound by then either way), tells the proxy which socket it is by its local address.
- * `fd` is the supervisor's duplicate, still open.
+ * Before the supervisor connects the socket (its duplicate `sock.fd`) to the proxy: binds it
+ * to the loopback address with a port of the kernel's choosing when it has no local port yet
+ * (the connect would have chosen one the same way), and registers its local address with the
+ * proxy, so that the proxy can close at once every connection nobody registered. Returns the
+ * address registered, undefined when a connect of this socket is already registered and not
+ * yet accepted (a second connect on a socket still connecting, which fails with EALREADY:
+ * the first one's registration stands), or a negative errno to fail the connect with (the
+ * bind's: no port left).
  */
-export function registerSteered(proxy: DomainProxy, sock: ChildSocket, reg: Registration, rc: number): number {
-  if (rc !== 0 && rc !== -EINPROGRESS) return rc;
-  const local = native().netSockname(sock.fd);
-  if (typeof local === "number") return rc;
-  const t = decodeDestination(sock.domain, local, "connect");
-  if (t.kind === "ip") proxy.expect(`${formatIp(t.dest.address)}:${t.dest.port}`, reg);
+export function registerBefore(proxy: DomainProxy, sock: ChildSocket, reg: Registration): string | undefined | number {
+  let local = native().netSockname(sock.fd);
+  if (typeof local === "number") return local;
+  let t = decodeDestination(sock.domain, local, "connect");
+  if (t.kind === "ip" && t.dest.port === 0) {
+    const rc = native().netBind(sock.fd, proxyName(sock.domain, 0));
+    if (rc < 0) return rc;
+    local = native().netSockname(sock.fd);
+    if (typeof local === "number") return local;
+    t = decodeDestination(sock.domain, local, "connect");
+  }
+  if (t.kind !== "ip") return -EINVAL;
+  // Bound to the wildcard address by the sandbox: a connect to 127.0.0.1 comes from it.
+  const address = formatIp(t.dest.address);
+  const peer = `${address === "0.0.0.0" || address === "::" ? "127.0.0.1" : address}:${t.dest.port}`;
+  if (proxy.expects(peer)) return undefined;
+  proxy.expect(peer, reg);
+  return peer;
+}
+
+/** After the supervisor's connect: one that failed (not 0, not EINPROGRESS) claims nothing.
+ * `peer`: what registerBefore registered for it (undefined: nothing). */
+export function connected(proxy: DomainProxy, peer: string | undefined, rc: number): number {
+  if (peer !== undefined && rc !== 0 && rc !== -EINPROGRESS) proxy.forget(peer);
   return rc;
 }

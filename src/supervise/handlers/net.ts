@@ -22,7 +22,7 @@ import { SOCKADDR_MAX } from "./net-sockaddr.js";
 import { childSocket, isInet, release, ruleProtocol, type ChildSocket } from "./net-socket.js";
 import { UnixTargets } from "./net-unix.js";
 import { PortRemap } from "./port-remap.js";
-import { registerSteered, steer } from "./net-proxy.js";
+import { connected, registerBefore, steer } from "./net-proxy.js";
 import { NetlinkSockets } from "./netlink-socket.js";
 import { bindAddress } from "./policy-net.js";
 import { badBindName, bindOnBehalf } from "./net-bind.js";
@@ -277,8 +277,10 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
         const s = steer(proxy, net, sock, copied, n.pid);
         if (s !== undefined) {
           const viaProxy = (): ReturnType<typeof io.connect> | number => {
+            const peer = registerBefore(proxy, sock, s.reg);
+            if (typeof peer === "number") return peer;
             const rc = io.connect(n, sock, s.name, 1);
-            return typeof rc === "number" ? registerSteered(proxy, sock, s.reg, rc) : rc.then((r) => registerSteered(proxy, sock, s.reg, r));
+            return typeof rc === "number" ? connected(proxy, peer, rc) : rc.then((r) => connected(proxy, peer, r));
           };
           // policyFn decides these too, on the destination the sandbox named (the proxy
           // only ever carries the bytes there, to that address); an explicit-proxy connect
