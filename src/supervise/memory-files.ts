@@ -18,6 +18,13 @@ const FD_SLICE = 512;
  * map_files entry each, 15-20 us (512 of them made steps of 10-12 ms). */
 const MAPPING_SLICE = 128;
 
+/** Until the sandbox has made a memfd or held a memory-backed file among its descriptors,
+ * how often its descriptors are looked at (a stat each): a memfd another sandbox or a host
+ * service hands it over a unix socket is found within this long, and from then on every
+ * look scans them. Looked at every time, a sandbox of 50 processes with 20 descriptors each
+ * would cost a stat per descriptor every 100 ms for nothing. */
+const FOREIGN_FD_SCAN_MS = 1000;
+
 /** shmem pages count in a mapping process's RssShmem; hugetlb pages in no status figure. */
 export type MemoryKind = "shmem" | "hugetlb";
 
@@ -445,7 +452,9 @@ interface HeldMemfd {
 }
 
 export class MemoryFiles {
+  /** Whether every look scans the descriptors (the sandbox made a memfd, or one was seen). */
   private memfds = false;
+  private fdsScannedAt = -Infinity;
   private readonly grants: GrantMount[];
   /** Every memfd the sandbox created and may still hold, by inode: charged wherever the
    * sandbox keeps it (descriptor, mapping, or a unix socket's queue, where no scan of
@@ -489,7 +498,7 @@ export class MemoryFiles {
   }
 
   /** A memfd the supervisor made for the sandbox: `probe` is its read-only file, kept
-   * (and closed) here. From now on the sandbox's descriptors are looked at too. */
+   * (and closed) here. From now on the sandbox's descriptors are looked at every time. */
   adopt(probe: number, unit: number): void {
     this.memfds = true;
     try {
@@ -552,8 +561,15 @@ export class MemoryFiles {
       if (used > g.low) files.set(0, (files.get(0) ?? 0) + used - g.low);
     }
     const visible = new Set<string>();
+    const fds = this.memfds || Date.now() - this.fdsScannedAt >= FOREIGN_FD_SCAN_MS;
+    if (fds) this.fdsScannedAt = Date.now();
     for (const [pid, { unit, shmem, task }] of procs) {
-      if (this.memfds) yield* this.scanFds(task, unit, grantDevs, charge, visible);
+      if (fds) {
+        const before = visible.size;
+        yield* this.scanFds(task, unit, grantDevs, charge, visible);
+        // A memory-backed file the sandbox did not make (handed in): every look from now on.
+        if (visible.size > before) this.memfds = true;
+      }
       // Every process's mappings, every time: a shared anonymous object holds its pages
       // whether or not any process has them in its page tables (RssShmem).
       if (yield* this.scanMaps(pid, task, unit, shmem > 0, grantDevs, charge, mappedFilePages, charged, visible)) settled.add(pid);

@@ -10,10 +10,10 @@
 //   /proc/self/fd/0 and written, truncated and mapped shared-writable: the caller's
 //   "HOST-SECRET-CONFIG\n" became "P" (now refused unless sealed);
 // - memfds handed between sandboxes escape maxMemory: a sandbox that never made a memfd of
-//   its own has no descriptor scanned (memory-files.ts measure: scanFds only once `memfds`),
-//   so B under maxMemory 64M holds 144 MiB that three sandboxes A made (each charged while
-//   it ran, nothing once it ended); the same B that made one empty memfd first is charged
-//   them and ended by the cap (control);
+//   its own had no descriptor scanned (memory-files.ts measure: scanFds only once `memfds`),
+//   so B under maxMemory 64M held 144 MiB that three sandboxes A made (each charged while
+//   it ran, nothing once it ended); the same B that made one empty memfd first was charged
+//   them and ended by the cap (control) (fixed since: case 2);
 // - policyFn: an exec's environment of 131,000 strings (2 MiB) was copied out in one step of
 //   the event loop: 120-220 ms of worst gap per exec, back to back, where the sandbox spends
 //   about 0.1 ms of CPU per exec (fixed: read in turns of 4,096 strings);
@@ -79,12 +79,14 @@ scriptCase("a memfd the caller passes read-only cannot be reopened for writing",
   assert.match(out["supervised+proc"].out, /^seals \d+\nreopen /, JSON.stringify(out["supervised+proc"]));
 }, 30_000);
 
-// ---- 2. memfds handed between sandboxes escape maxMemory (open) ----
+// ---- 2. memfds handed between sandboxes escape maxMemory (fixed) ----
 //
 // SPEC 10: "memory held in memfd/tmpfs/shm counts against maxMemory". A's memfd is charged
-// to A while anyone holds it (its probe); once A has ended, nobody: B's descriptors are
-// scanned only once B made a memfd of its own. Control: with one empty memfd of its own, the
-// same B is charged what it holds and ended by its cap.
+// to A while anyone holds it (its probe); once A has ended, nobody: B's descriptors were
+// scanned only once B made a memfd of its own. Now they are looked at once a second until a
+// memory-backed file shows among them, then at every look (memory-files.ts): B is charged
+// and ended by its cap. Control: with one empty memfd of its own, the same B is charged what
+// it holds and ended by its cap.
 scriptCase("memfds handed from sandbox to sandbox stay charged against maxMemory", SCRIPT, [RT13, "memfd-pass"], (out) => {
   assert.equal(out.error, undefined, out.error);
   for (const key of ["plain", "own"]) {
@@ -93,7 +95,7 @@ scriptCase("memfds handed from sandbox to sandbox stay charged against maxMemory
   assert.equal(out.own.limit, "memory", `control: B with a memfd of its own is charged what it holds: ${JSON.stringify(out.own)}`);
   assert.match(out.plain.b, /held 2 96/, `control: B took the memfds: ${JSON.stringify(out.plain)}`);
   assert.equal(out.plain.limit, "memory", `B under maxMemory 64M held three 48 MiB memfds other sandboxes made and was not charged: ${JSON.stringify(out.plain)}`);
-}, 40_000, "open: a sandbox's descriptors are scanned for memory-backed files only once it made a memfd itself (memory-files.ts measure)");
+}, 40_000);
 
 // ---- 3. policyFn: an exec's 2 MiB environment in 131,000 strings (fixed: read in turns) ----
 //
