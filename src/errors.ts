@@ -16,7 +16,8 @@ export type ErrorCode =
   | "CHECKPOINT_INVALID"
   | "CHECKPOINT_REFUSED"
   | "COMMAND_FAILED"
-  | "OUTPUT_LIMIT";
+  | "OUTPUT_LIMIT"
+  | "PIPE_HELD";
 
 /** The base class of every error sandlock throws. */
 export class SandlockError extends Error {
@@ -213,6 +214,25 @@ export class OutputLimitError extends SandlockError {
     super("OUTPUT_LIMIT", `${stream}: the command wrote more than maxBuffer (${maxBuffer} bytes), so the sandbox was killed; ${how ?? `raise maxBuffer, or spawn with buffer: false and read sb.${stream} as a stream`}`);
     this.stream = stream;
     this.maxBuffer = maxBuffer;
+    this.result = result;
+  }
+}
+
+/**
+ * A pipeline's stage ended while a process outside the pipeline still held its stdout, the
+ * pipe into the next stage (the stage had handed it away, over a unix socket): that process
+ * could have kept the next stage reading, and its bytes counted as the pipeline's, for as
+ * long as it liked. The next stage was killed once the stage had ended; `result` is the
+ * pipeline's (each stage's in `stages`).
+ */
+export class PipeHeldError extends SandlockError {
+  /** The stage (0-based) whose stdout was held outside the pipeline. */
+  readonly stage: number;
+  /** The pipeline's result: the last stage's, with every stage's in `stages`. */
+  readonly result: RunResult;
+  constructor(stage: number, result: RunResult) {
+    super("PIPE_HELD", `pipeline: stage ${stage} ended while a process outside the pipeline still held its stdout (the pipe into stage ${stage + 1}; the stage handed it away), so stage ${stage + 1} was killed`);
+    this.stage = stage;
     this.result = result;
   }
 }

@@ -29,6 +29,7 @@ export {
   CheckpointError,
   CommandFailedError,
   OutputLimitError,
+  PipeHeldError,
   type ErrorCode,
 } from "./errors.js";
 export { Checkpoint, type CheckpointOptions, type SavedCheckpoint } from "./checkpoint/checkpoint.js";

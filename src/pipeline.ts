@@ -1,10 +1,13 @@
 // Pipelines (SPEC 2.5): stages, each in a sandbox of its own under its own policy, wired
-// stdout to stdin by kernel pipes. This process holds no end of any pipe once the stages
-// run, so a stage that dies early gives its writer EPIPE/SIGPIPE and its reader EOF, as
-// in a shell pipeline, and nothing waits on a pipe only this process could close.
+// stdout to stdin by kernel pipes. This process holds no write end once the stages run, so
+// a stage that dies gives its reader EOF as in a shell pipeline. It keeps each pipe's read
+// end while the reading stage runs, to see whether the writing stage's end is still held
+// once that stage has ended (by a process outside the pipeline it handed it to); the read
+// end is closed when the reading stage ends, so a writer that outlives its reader gets
+// EPIPE/SIGPIPE then. Nothing is ever read through it.
 
 import { closeSync } from "node:fs";
-import { SandboxError } from "./errors.js";
+import { PipeHeldError, SandboxError } from "./errors.js";
 import { native } from "./confine/native.js";
 import { Policy } from "./policy/policy.js";
 import type { PolicyInput } from "./policy/types.js";
@@ -107,6 +110,7 @@ export class Pipeline {
       for (const fd of pipes.flat()) closeSync(fd);
       pipes.length = 0;
     };
+    const readEnds: (number | undefined)[] = [];
     const sandboxes = this.stages.map((s) => new Sandbox(s.policy));
     try {
       for (let i = 0; i < last; i++) pipes.push(n.pipe());
@@ -126,16 +130,24 @@ export class Pipeline {
         await Promise.all(sandboxes.map((sb) => sb.wait().catch(() => undefined)));
         throw failed.reason;
       }
+      // The launchers hold their ends now: this process keeps the read ends (watchHeld).
+      for (const [r] of pipes) readEnds.push(r);
+      for (const [, w] of pipes) closeSync(w);
+      pipes.length = 0;
     } finally {
-      // The launchers hold their ends now (or none will run): this process keeps none.
+      // (Or none will run: this process keeps none.)
       closeAll();
     }
+    const held = watchHeld(sandboxes, readEnds);
     const results = Promise.all(sandboxes.map((sb) => sb.wait()));
     return {
       sandboxes,
       wait: async () => {
         const all = await results;
-        return all[last]!.withStages(all);
+        const result = all[last]!.withStages(all);
+        const stage = await held;
+        if (stage !== undefined) throw new PipeHeldError(stage, result);
+        return result;
       },
       kill: async () => {
         stop.abort();
@@ -143,4 +155,57 @@ export class Pipeline {
       },
     };
   }
+}
+
+/** After a stage has ended, how many times (10 ms apart) its stdout is found still held
+ * before the next stage is killed: the stage's own processes are gone by then, so only a
+ * holder outside the pipeline remains (the looks allow for the kernel's release of its
+ * files). */
+const HELD_LOOKS = 5;
+
+/**
+ * Watches each pipe (`readEnds[i]`, this process's copy of the read end of stage i's
+ * stdout): when stage i has ended and the pipe still has a writer, a process outside the
+ * pipeline holds stage i's stdout (handed to it over a unix socket: the thirteenth review's
+ * sandbox X wrote 5 GB into the next stage in 2 s and kept the pipeline pending while it
+ * ran), and stage i+1 is killed. Each read end is closed once stage i+1 has ended (or the
+ * look found no writer). Resolves, once every stage has ended, with the first stage whose
+ * stdout was held, or undefined.
+ */
+async function watchHeld(sandboxes: readonly Sandbox[], readEnds: (number | undefined)[]): Promise<number | undefined> {
+  const n = native();
+  const release = (i: number): void => {
+    const fd = readEnds[i];
+    readEnds[i] = undefined;
+    if (fd !== undefined) closeSync(fd);
+  };
+  let first: number | undefined;
+  const watch = async (i: number): Promise<void> => {
+    await sandboxes[i]!.wait().catch(() => undefined);
+    for (let look = 0; readEnds[i] !== undefined; look++) {
+      if (n.pipeHasWriter(readEnds[i]!) !== 1) return release(i);
+      if (look === HELD_LOOKS) {
+        release(i);
+        // (Refused when stage i+1 has ended meanwhile, on its own: nothing to report.)
+        const killed = await sandboxes[i + 1]!.kill().then(
+          () => true,
+          () => false,
+        );
+        if (killed) first = first === undefined ? i : Math.min(first, i);
+        return;
+      }
+      await new Promise((wake) => setTimeout(wake, 10));
+    }
+  };
+  await Promise.all(
+    readEnds.map((_, i) => {
+      // The reading stage ended: nothing is to read this pipe any more.
+      void sandboxes[i + 1]!.wait().then(
+        () => release(i),
+        () => release(i),
+      );
+      return watch(i);
+    }),
+  );
+  return first;
 }

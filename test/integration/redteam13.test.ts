@@ -20,7 +20,7 @@
 // - a pipeline's stage hands its stdout (the pipe into the next stage) to a sandbox outside
 //   the pipeline and exits: the next stage gets no EOF until that sandbox ends, the
 //   pipeline's result waits for it, and what it wrote (5 GB in 2 s) is counted as the
-//   pipeline's output.
+//   pipeline's output (fixed since: case 4).
 // - a sandbox allowed TCP anywhere (tcp://*) connects to another sandbox's domain proxy on
 //   127.0.0.1 and holds 300 connections: each waited 10 s for a claim that never came
 //   (proxy.ts CLAIM_MS) counted against the victim's limit (156 here), and the victim's own
@@ -116,13 +116,14 @@ scriptCase("policyFn: an exec with 131,000 environment strings does not hold the
   assert.ok(big.worstGapMs < bound, `worst event-loop gap ${big.worstGapMs} ms (bound ${bound}) with ${big.events} exec events of 2 MiB (10 strings: ${small.worstGapMs} ms): ${JSON.stringify(out)}`);
 }, 30_000);
 
-// ---- 4. a pipeline's pipe handed outside the pipeline (open) ----
+// ---- 4. a pipeline's pipe handed outside the pipeline (fixed) ----
 //
-// src/pipeline.ts: "a stage that dies early gives its writer EPIPE/SIGPIPE and its reader
-// EOF". Stage 0 hands its stdout (the pipe into stage 1, wc -c) to sandbox X and exits at
-// once; X writes into it for 1 s. Stage 1 sees no EOF while X lives, the pipeline's result
-// waits for X, and X's bytes are the pipeline's output. Control: X got the descriptor and
-// stage 0 ended at once.
+// src/pipeline.ts: "a stage that dies gives its reader EOF". Stage 0 hands its stdout (the
+// pipe into stage 1, wc -c) to sandbox X and exits at once; X writes into it for 1 s. Stage
+// 1 saw no EOF while X lived, the pipeline's result waited for X, and X's bytes were the
+// pipeline's output (5 GB in 2 s). Now the pipeline looks at the pipe once stage 0 has
+// ended: still held, stage 1 is killed and wait() throws PipeHeldError naming stage 0 (with
+// the result). Control: X got the descriptor and stage 0 ended at once.
 scriptCase("pipeline: a stage's pipe handed to another sandbox does not keep the pipeline going after the stage ended", SCRIPT, [RT13, "pipeline-handoff"], (out) => {
   assert.equal(out.error, undefined, out.error);
   for (const view of ["kernel", "supervised"]) {
@@ -130,9 +131,11 @@ scriptCase("pipeline: a stage's pipe handed to another sandbox does not keep the
     assert.match(r.x, /^listening\ngot a descriptor\n/, `control: X got stage 0's stdout: ${JSON.stringify(r)}`);
     assert.ok(r.stage0Ms < 1000, `control: stage 0 ended at ${r.stage0Ms} ms: ${JSON.stringify(r)}`);
     assert.ok(r.pipelineMs - r.stage0Ms < 500, `${view}: the pipeline settled ${r.pipelineMs} ms in, stage 0 ${r.stage0Ms} ms: ${JSON.stringify(r)}`);
-    assert.ok(r.counted < 1 << 20, `${view}: stage 1 counted ${r.counted} bytes written by X after stage 0 ended: ${JSON.stringify(r)}`);
+    assert.ok(!(r.counted >= 1 << 20), `${view}: stage 1 counted ${r.counted} bytes written by X after stage 0 ended: ${JSON.stringify(r)}`);
+    assert.deepEqual(r.error, { code: "PIPE_HELD", stage: 0 }, `${view}: the pipeline's wait() names the held stage: ${JSON.stringify(r)}`);
+    assert.equal(r.stage1, "killed", JSON.stringify(r));
   }
-}, 30_000, "open: the pipeline holds no end of its pipes (src/pipeline.ts), so a holder outside it keeps the next stage reading");
+}, 30_000);
 
 // ---- 4b. another sandbox's connections squat a domain proxy (fixed) ----
 //

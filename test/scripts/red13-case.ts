@@ -5,7 +5,7 @@
 
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Pipeline, Sandbox, Stage } from "../../src/index.js";
+import { Pipeline, Sandbox, Stage, type PipeHeldError } from "../../src/index.js";
 import { native } from "../../src/confine/native.js";
 import { measured, scriptMain, untilListening } from "../helpers/script-main.js";
 
@@ -109,9 +109,12 @@ async function run(base: string): Promise<Record<string, unknown>> {
         const m = await measured(async () => {
           const p = Pipeline.of(new Stage(pol, [rt13, "give", "1", join(dir, "q")]), new Stage({ fsReadable: SYS, procView: view }, ["wc", "-c"]));
           const running = await p.spawn({ timeout: 10000 });
-          const [s0] = await Promise.all([running.sandboxes[0]!.wait().then(() => Date.now() - t0), running.wait()]);
-          const r = await running.wait();
-          return { stage0Ms: s0, pipelineMs: Date.now() - t0, counted: Number(r.stdoutText.trim()), stage0: r.stages?.[0]?.stderrText.trim() };
+          const settled = running.wait().then(
+            (r) => ({ r, error: undefined as { code: string; stage: number } | undefined }),
+            (e: PipeHeldError) => ({ r: e.result, error: { code: e.code, stage: e.stage } }),
+          );
+          const [s0, { r, error }] = await Promise.all([running.sandboxes[0]!.wait().then(() => Date.now() - t0), settled]);
+          return { stage0Ms: s0, pipelineMs: Date.now() - t0, counted: Number(r?.stdoutText.trim()), stage1: r?.status, error, stage0: r?.stages?.[0]?.stderrText.trim() };
         });
         const rx = await x.wait();
         out[view] = { ...m.value, supervisorCpuMs: m.cpuMs, x: rx.stdoutText };
