@@ -245,16 +245,17 @@ static napi_value sl_file_seals(napi_env env, napi_callback_info info) {
   return sl_make_int(env, seals < 0 ? -errno : seals);
 }
 
-/* ---- pipeHasWriter(fd) -> 1 while some file holds the pipe's write end, 0 once none does
- * (poll's POLLHUP on this read end: nothing is read), or -errno ---- */
-static napi_value sl_pipe_has_writer(napi_env env, napi_callback_info info) {
+/* ---- pipeHasPeer(fd) -> 1 while the pipe has a file at its other end (a writer, for a read
+ * end; a reader, for a write end), 0 once none does (poll's POLLHUP on a read end, POLLERR
+ * on a write end: nothing is read or written), or -errno ---- */
+static napi_value sl_pipe_has_peer(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 1);
   SL_ARG_INT(env, 0, fd);
-  struct pollfd p = {.fd = fd, .events = POLLIN};
+  struct pollfd p = {.fd = fd, .events = 0};
   int n = poll(&p, 1, 0);
   if (n < 0) return sl_make_int(env, -errno);
   if (p.revents & POLLNVAL) return sl_make_int(env, -EBADF);
-  return sl_make_int(env, (p.revents & POLLHUP) ? 0 : 1);
+  return sl_make_int(env, (p.revents & (POLLHUP | POLLERR)) ? 0 : 1);
 }
 
 void sl_procfs_register(napi_env env, napi_value exports) {
@@ -269,7 +270,7 @@ void sl_procfs_register(napi_env env, napi_value exports) {
       {"memfdWritable", NULL, sl_memfd_writable, NULL, NULL, NULL, napi_enumerable, NULL},
       {"memfdSeal", NULL, sl_memfd_seal, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fileSeals", NULL, sl_file_seals, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"pipeHasWriter", NULL, sl_pipe_has_writer, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pipeHasPeer", NULL, sl_pipe_has_peer, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

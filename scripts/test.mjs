@@ -30,6 +30,7 @@ const SERIAL = new Map([
   ["restore-state.test.js", "timers and sleeps that must fire within a bound after a restore"],
   ["redteam12.test.js", "the supervising event loop's worst gap and its CPU beside pipes fed at GB/s and 50,000 lock records"],
   ["redteam13.test.js", "the supervising event loop's worst gap beside execs of 131,000 environment strings"],
+  ["redteam14.test.js", "the supervising process's CPU beside retries at the thread cap, pipelines' ends timed against 50 ms looks, 2 GB children"],
 ]);
 
 /** Files run after everything else has ended, each with what the background part's load

@@ -219,20 +219,28 @@ export class OutputLimitError extends SandlockError {
 }
 
 /**
- * A pipeline's stage ended while a process outside the pipeline still held its stdout, the
- * pipe into the next stage (the stage had handed it away, over a unix socket): that process
- * could have kept the next stage reading, and its bytes counted as the pipeline's, for as
- * long as it liked. The next stage was killed once the stage had ended; `result` is the
+ * A pipeline's stage ended while a process outside the pipeline still held its end of a pipe
+ * (the stage had handed it away, over a unix socket): its stdout, through which that process
+ * could have kept the next stage reading, its bytes counted as the pipeline's, for as long as
+ * it liked; or its stdin, through which it could have kept the previous stage writing to
+ * it. The stage at the other end was killed once the stage had ended; `result` is the
  * pipeline's (each stage's in `stages`).
  */
 export class PipeHeldError extends SandlockError {
-  /** The stage (0-based) whose stdout was held outside the pipeline. */
+  /** The stage (0-based) whose end was held outside the pipeline. */
   readonly stage: number;
+  /** Which of its ends: "stdout" (stage + 1 was killed) or "stdin" (stage - 1 was killed). */
+  readonly end: "stdout" | "stdin";
   /** The pipeline's result: the last stage's, with every stage's in `stages`. */
   readonly result: RunResult;
-  constructor(stage: number, result: RunResult) {
-    super("PIPE_HELD", `pipeline: stage ${stage} ended while a process outside the pipeline still held its stdout (the pipe into stage ${stage + 1}; the stage handed it away), so stage ${stage + 1} was killed`);
+  constructor(stage: number, end: "stdout" | "stdin", result: RunResult) {
+    const other = end === "stdout" ? stage + 1 : stage - 1;
+    super(
+      "PIPE_HELD",
+      `pipeline: stage ${stage} ended while a process outside the pipeline still held its ${end} (the pipe ${end === "stdout" ? "into" : "from"} stage ${other}; the stage handed it away), so stage ${other} was killed`,
+    );
     this.stage = stage;
+    this.end = end;
     this.result = result;
   }
 }

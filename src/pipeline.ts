@@ -1,12 +1,12 @@
 // Pipelines (SPEC 2.5): stages, each in a sandbox of its own under its own policy, wired
 // stdout to stdin by kernel pipes. This process holds no write end once the stages run, so
 // a stage that dies gives its reader EOF as in a shell pipeline. It keeps each pipe's read
-// end while the reading stage runs, to see whether the writing stage's end is still held
-// once that stage has ended (by a process outside the pipeline it handed it to); the read
-// end is closed when the reading stage ends, so a writer that outlives its reader gets
-// EPIPE/SIGPIPE then. Nothing is ever read through it.
+// end while the reading stage runs (never reading it), and an O_PATH file of the pipe, to
+// see whether a stage's end is still held once the stage has ended, by a process outside
+// the pipeline it handed it to (watchHeld); the read end is closed when the reading stage
+// ends, so a writer that outlives its reader gets EPIPE/SIGPIPE then.
 
-import { closeSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { PipeHeldError, SandboxError } from "./errors.js";
 import { native } from "./confine/native.js";
 import { Policy } from "./policy/policy.js";
@@ -145,8 +145,8 @@ export class Pipeline {
       wait: async () => {
         const all = await results;
         const result = all[last]!.withStages(all);
-        const stage = await held;
-        if (stage !== undefined) throw new PipeHeldError(stage, result);
+        const end = await held;
+        if (end !== undefined) throw new PipeHeldError(end.stage, end.end, result);
         return result;
       },
       kill: async () => {
@@ -157,55 +157,89 @@ export class Pipeline {
   }
 }
 
-/** After a stage has ended, how many times (10 ms apart) its stdout is found still held
- * before the next stage is killed: the stage's own processes are gone by then, so only a
- * holder outside the pipeline remains (the looks allow for the kernel's release of its
- * files). */
-const HELD_LOOKS = 5;
+/** After a stage has ended, its end of a pipe is looked at once, and once more this long
+ * later, before the stage at the other end is killed: the stage's own processes are gone by
+ * then (its wait() settles once every one is reaped, and a process's files are released
+ * before it can be), so only a holder outside the pipeline remains; the second look is
+ * margin. Every millisecond counts: `yes` fed an outside reader 5 MB of it. */
+const SECOND_LOOK_MS = 5;
+
+const O_WRONLY = 0o1;
+const O_NONBLOCK = 0o4000;
+const O_PATH = 0o10000000;
+const O_CLOEXEC = 0o2000000;
+
+/** Which end of which stage a process outside the pipeline held once the stage had ended. */
+export interface HeldEnd {
+  readonly stage: number;
+  readonly end: "stdout" | "stdin";
+}
 
 /**
  * Watches each pipe (`readEnds[i]`, this process's copy of the read end of stage i's
- * stdout): when stage i has ended and the pipe still has a writer, a process outside the
- * pipeline holds stage i's stdout (handed to it over a unix socket: the thirteenth review's
- * sandbox X wrote 5 GB into the next stage in 2 s and kept the pipeline pending while it
- * ran), and stage i+1 is killed. Each read end is closed once stage i+1 has ended (or the
- * look found no writer). Resolves, once every stage has ended, with the first stage whose
- * stdout was held, or undefined.
+ * stdout, never read): a stage that ends while a process outside the pipeline still holds
+ * its end of a pipe (it handed it away over a unix socket) must not keep the stage at the
+ * other end going. Stage i ended and the pipe still has a writer: stage i+1 would read that
+ * holder for as long as it liked (the thirteenth review's sandbox X wrote 5 GB into it in
+ * 2 s and kept the pipeline pending): stage i+1 is killed. Stage i+1 ended and the pipe still
+ * has a reader other than this process's copy: stage i would feed that holder (the
+ * fourteenth review's X read 4.4-5.0 GB of `yes` in 2 s): stage i is killed. The reader is
+ * looked for once this process's read end is closed, through a write end opened (without
+ * blocking) from an O_PATH file of the pipe: poll's POLLERR on it says no reader is left
+ * (an anonymous pipe's open never fails with ENXIO as a FIFO's does); it is closed at once,
+ * nothing written, and only while stage i still runs (so it never ends a reader's input). Resolves, once every stage has ended, with the first
+ * stage (by position) whose end was held, or undefined.
  */
-async function watchHeld(sandboxes: readonly Sandbox[], readEnds: (number | undefined)[]): Promise<number | undefined> {
+async function watchHeld(sandboxes: readonly Sandbox[], readEnds: (number | undefined)[]): Promise<HeldEnd | undefined> {
   const n = native();
+  // O_PATH files of the pipes (neither reader nor writer), for the look at readers.
+  const paths = readEnds.map((fd) => openSync(`/proc/self/fd/${fd!}`, O_PATH | O_CLOEXEC));
   const release = (i: number): void => {
     const fd = readEnds[i];
     readEnds[i] = undefined;
     if (fd !== undefined) closeSync(fd);
   };
-  let first: number | undefined;
-  const watch = async (i: number): Promise<void> => {
-    await sandboxes[i]!.wait().catch(() => undefined);
-    for (let look = 0; readEnds[i] !== undefined; look++) {
-      if (n.pipeHasWriter(readEnds[i]!) !== 1) return release(i);
-      if (look === HELD_LOOKS) {
-        release(i);
-        // (Refused when stage i+1 has ended meanwhile, on its own: nothing to report.)
-        const killed = await sandboxes[i + 1]!.kill().then(
-          () => true,
-          () => false,
-        );
-        if (killed) first = first === undefined ? i : Math.min(first, i);
-        return;
-      }
-      await new Promise((wake) => setTimeout(wake, 10));
+  const held: HeldEnd[] = [];
+  /** Kills the stage at the other end when `holds()` is true at both looks. */
+  const lookThenKill = async (holds: () => boolean, other: number, end: HeldEnd): Promise<void> => {
+    if (!holds()) return;
+    await new Promise((wake) => setTimeout(wake, SECOND_LOOK_MS));
+    if (!holds()) return;
+    // (Refused when the other stage has ended meanwhile, on its own: nothing to report.)
+    if (await sandboxes[other]!.kill().then(() => true, () => false)) held.push(end);
+  };
+  const writerHeld = (i: number): boolean => readEnds[i] !== undefined && n.pipeHasPeer(readEnds[i]!) === 1;
+  const readerHeld = (i: number): boolean => {
+    let fd: number;
+    try {
+      fd = openSync(`/proc/self/fd/${paths[i]!}`, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    } catch {
+      return false;
+    }
+    try {
+      return n.pipeHasPeer(fd) === 1;
+    } finally {
+      closeSync(fd);
     }
   };
   await Promise.all(
-    readEnds.map((_, i) => {
-      // The reading stage ended: nothing is to read this pipe any more.
-      void sandboxes[i + 1]!.wait().then(
-        () => release(i),
-        () => release(i),
-      );
-      return watch(i);
+    readEnds.map(async (_, i) => {
+      const writing = sandboxes[i]!.wait().catch(() => undefined);
+      const reading = sandboxes[i + 1]!.wait().catch(() => undefined);
+      await Promise.all([
+        writing.then(async () => {
+          await lookThenKill(() => writerHeld(i), i + 1, { stage: i, end: "stdout" });
+          release(i);
+        }),
+        reading.then(async () => {
+          // Nothing of the pipeline is to read this pipe any more.
+          release(i);
+          // (A reader outside matters only while stage i still writes.)
+          await lookThenKill(() => sandboxes[i]!.state !== "stopped" && readerHeld(i), i, { stage: i + 1, end: "stdin" });
+        }),
+      ]);
+      closeSync(paths[i]!);
     }),
   );
-  return first;
+  return held.sort((a, b) => a.stage - b.stage)[0];
 }

@@ -140,9 +140,9 @@ export interface NativeAddon {
   memfdSeal(fd: number): void;
   /** A descriptor's seals (fcntl F_GET_SEALS), or -errno (-EINVAL: a file that takes none). */
   fileSeals(fd: number): number;
-  /** A pipe's read end: 1 while some file holds the write end, 0 once none does (nothing is
-   * read), or -errno. */
-  pipeHasWriter(fd: number): number;
+  /** A pipe's end: 1 while some file holds the other end (a writer for a read end, a reader
+   * for a write end), 0 once none does (nothing is read or written), or -errno. */
+  pipeHasPeer(fd: number): number;
   /** Memory supervision (native/files.c): 0 or -errno. */
   fallocate(fd: number, mode: number, offset: bigint, len: bigint): number;
   /** [read-write file for the caller, read-only probe] or -errno (see files.c). */
