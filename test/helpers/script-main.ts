@@ -39,6 +39,14 @@ export async function untilListening(path: string, sb?: Sandbox): Promise<void> 
   }
 }
 
+/** A directory `name` under `base` that any user may write (the test user's sandboxes). */
+export function sharedDir(base: string, name: string): string {
+  const dir = join(base, name);
+  mkdirSync(dir);
+  chmodSync(dir, 0o777);
+  return dir;
+}
+
 /**
  * Sandbox B of a handoff: a directory `name` under `base` that any user may write, the
  * policy both sandboxes of the handoff run under (the program readable, that directory
@@ -47,9 +55,7 @@ export async function untilListening(path: string, sb?: Sandbox): Promise<void> 
  */
 export async function handoffReceiver(base: string, name: string, view: "kernel" | "supervised", program: string, serveArgs: readonly string[]): Promise<{ socket: string; policy: { fsReadable: string[]; fsWritable: string[]; procView: "kernel" | "supervised" }; b: Sandbox }> {
   const { Sandbox: S } = await import("../../src/index.js");
-  const dir = join(base, name);
-  mkdirSync(dir);
-  chmodSync(dir, 0o777);
+  const dir = sharedDir(base, name);
   const socket = join(dir, "s");
   const policy = { fsReadable: [program], fsWritable: [dir], procView: view };
   const b = new S(policy);

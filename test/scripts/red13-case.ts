@@ -3,11 +3,11 @@
 // run as root or as the test user. Prints one JSON line.
 // Usage: red13-case.js RT13 host-memfd|fork-limits memfd|fork-limits cap|memfd-pass|exec-env|pipeline-handoff|pidfd-pass|clone-stdout|proxy-squat|fork-limits|virtual-reopen
 
-import { chmodSync, closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Pipeline, Sandbox, Stage, type PipeHeldError } from "../../src/index.js";
 import { native } from "../../src/confine/native.js";
-import { measured, scriptMain, untilListening } from "../helpers/script-main.js";
+import { measured, scriptMain, sharedDir, untilListening } from "../helpers/script-main.js";
 
 const [rt13, mode] = process.argv.slice(2) as [string, string];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -17,12 +17,7 @@ const SYS = ["/bin", "/usr", "/lib", "/lib64", "/etc"];
 const listening = (path: string): Promise<void> => untilListening(path);
 
 async function run(base: string): Promise<Record<string, unknown>> {
-  const dirOf = (name: string): string => {
-    const d = join(base, name);
-    mkdirSync(d);
-    chmodSync(d, 0o777);
-    return d;
-  };
+  const dirOf = (name: string): string => sharedDir(base, name);
   switch (mode) {
     case "host-memfd": {
       // The caller hands a memfd of its own as stdin, read-only (a description opened

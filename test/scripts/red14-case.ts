@@ -3,10 +3,10 @@
 // or as the test user. Prints one JSON line.
 // Usage: red14-case.js RT14 thread-peak|thread-retry|memfd-stash|pipe-stdin-handoff|pipe-opath|pipe-bigchild|proxy-v6
 
-import { chmodSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Pipeline, Sandbox, Stage, type PipeHeldError, type RunResult } from "../../src/index.js";
-import { measured, scriptMain, untilListening } from "../helpers/script-main.js";
+import { measured, scriptMain, sharedDir, untilListening } from "../helpers/script-main.js";
 
 const [rt14, mode, ...rest] = process.argv.slice(2) as [string, string, ...string[]];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -43,12 +43,7 @@ function threadsUnder(root: number): { threads: number; processes: number } {
 }
 
 async function run(base: string): Promise<Record<string, unknown>> {
-  const dirOf = (name: string): string => {
-    const d = join(base, name);
-    mkdirSync(d);
-    chmodSync(d, 0o777);
-    return d;
-  };
+  const dirOf = (name: string): string => sharedDir(base, name);
   switch (mode) {
     case "thread-peak": {
       // maxProcesses 4: a thread cap of 256. Every process floods thread clones at the cap for
