@@ -139,6 +139,7 @@ export class Pipeline {
       closeAll();
     }
     const held = watchHeld(sandboxes, readEnds);
+    held.catch(() => undefined); // (wait() reports it; a caller who never waits is not crashed)
     const results = Promise.all(sandboxes.map((sb) => sb.wait()));
     return {
       sandboxes,
@@ -193,7 +194,13 @@ export interface HeldEnd {
 async function watchHeld(sandboxes: readonly Sandbox[], readEnds: (number | undefined)[]): Promise<HeldEnd | undefined> {
   const n = native();
   // O_PATH files of the pipes (neither reader nor writer), for the look at readers.
-  const paths = readEnds.map((fd) => openSync(`/proc/self/fd/${fd!}`, O_PATH | O_CLOEXEC));
+  const paths = readEnds.map((fd) => {
+    try {
+      return openSync(`/proc/self/fd/${fd!}`, O_PATH | O_CLOEXEC);
+    } catch {
+      return undefined; // no /proc: the readers are not looked for
+    }
+  });
   const release = (i: number): void => {
     const fd = readEnds[i];
     readEnds[i] = undefined;
@@ -210,9 +217,10 @@ async function watchHeld(sandboxes: readonly Sandbox[], readEnds: (number | unde
   };
   const writerHeld = (i: number): boolean => readEnds[i] !== undefined && n.pipeHasPeer(readEnds[i]!) === 1;
   const readerHeld = (i: number): boolean => {
+    if (paths[i] === undefined) return false;
     let fd: number;
     try {
-      fd = openSync(`/proc/self/fd/${paths[i]!}`, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+      fd = openSync(`/proc/self/fd/${paths[i]}`, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     } catch {
       return false;
     }
@@ -238,7 +246,7 @@ async function watchHeld(sandboxes: readonly Sandbox[], readEnds: (number | unde
           await lookThenKill(() => sandboxes[i]!.state !== "stopped" && readerHeld(i), i, { stage: i + 1, end: "stdin" });
         }),
       ]);
-      closeSync(paths[i]!);
+      if (paths[i] !== undefined) closeSync(paths[i]);
     }),
   );
   return held.sort((a, b) => a.stage - b.stage)[0];
