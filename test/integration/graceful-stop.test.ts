@@ -54,20 +54,32 @@ async function execed(find: () => number | undefined, name: string): Promise<voi
 /** Runs the CLI; `signals` are sent to it, one after the other, once stdout has shown a
  * line: the pid of a sleep the script started, once that sleep runs. */
 function cli(args: string[], signals: NodeJS.Signals[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  // --status-fd 3: sandlock's "started" event comes once its signal guard forwards signals
+  // to the running sandbox. The command's stdout is sandlock's own, so the pid can show
+  // before sandlock has seen its spawn settle; a signal then kills the command as it starts
+  // (sandlock exits 128+N: signals.ts attach), which is not what these cases test.
+  const [sub, ...rest] = args;
+  const child = spawn(process.execPath, [CLI, sub!, "--status-fd", "3", ...rest], { stdio: ["ignore", "pipe", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
+  let status = "";
   let sent = false;
-  child.stdout.on("data", (c: Buffer) => {
+  const started = new Promise<void>((up) =>
+    child.stdio[3]!.on("data", (c: Buffer) => {
+      status += c.toString();
+      if (status.includes('"started"')) up();
+    }),
+  );
+  child.stdout!.on("data", (c: Buffer) => {
     stdout += c.toString();
     if (!sent && stdout.includes("\n")) {
       sent = true;
-      void execed(() => pidOutside(child.pid!, Number(stdout.split("\n")[0])), "sleep").then(() => {
+      void Promise.all([started, execed(() => pidOutside(child.pid!, Number(stdout.split("\n")[0])), "sleep")]).then(() => {
         for (const s of signals) child.kill(s);
       });
     }
   });
-  child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+  child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
   return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
 }
 
