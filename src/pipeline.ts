@@ -188,8 +188,9 @@ export interface HeldEnd {
  * looked for once this process's read end is closed, through a write end opened (without
  * blocking) from an O_PATH file of the pipe: poll's POLLERR on it says no reader is left
  * (an anonymous pipe's open never fails with ENXIO as a FIFO's does); it is closed at once,
- * nothing written, and only while stage i still runs (so it never ends a reader's input). Resolves, once every stage has ended, with the first
- * stage (by position) whose end was held, or undefined.
+ * nothing written, and only while stage i still runs (so it never ends a reader's input).
+ * Resolves, once every stage has ended, with the first stage (by position) whose end was
+ * held, or undefined.
  */
 async function watchHeld(sandboxes: readonly Sandbox[], readEnds: (number | undefined)[]): Promise<HeldEnd | undefined> {
   const n = native();

@@ -3,7 +3,7 @@
 // caps them apart). Beyond the limit the call fails with EAGAIN, as fork does at RLIMIT_NPROC.
 
 import { CONTINUE, deny, type Action } from "../action.js";
-import { forkHeld, forksHeld, whenForksHeld, type HandlerTable, type SupervisorContext } from "../handler.js";
+import { forkHeld, forksHeld, whenForksHeld, type HandlerTable, type ProcsCredit, type SupervisorContext } from "../handler.js";
 import type { Notification } from "../notification.js";
 import { CLONE_THREAD } from "../../plan/seccomp.js";
 import { readProcText } from "../../kernel/proc-text.js";
@@ -27,6 +27,21 @@ export function stillInSyscall(tid: number, nr: number): boolean {
   } catch {
     return false; // gone
   }
+}
+
+/** Drops from `allowed` (a caller's thread id -> the call it was let into) every caller no
+ * longer inside its call: its fork's child, or its thread, exists by now (or has ended). */
+export function pruneFinished(allowed: Map<number, number>): void {
+  for (const [tid, nr] of allowed) if (!stillInSyscall(tid, nr)) allowed.delete(tid);
+}
+
+/** Ends the native credit and lists the calls it let go (native/proccredit.c) in
+ * `allowed`, as the ones allowed in TypeScript are; returns how many there were. */
+export function takeCredit(credit: ProcsCredit | undefined, allowed: Map<number, number>): number {
+  if (credit === undefined) return 0;
+  const taken = credit.take();
+  for (const [tid, nr] of taken) allowed.set(tid, nr);
+  return taken.length;
 }
 
 /**
@@ -75,12 +90,9 @@ export function processHandlers(max: number, ctx: SupervisorContext): HandlerTab
   // The native credit: take() before any decision (it ends the credit), grant() after.
   const credit = ctx.procsCredit;
   const settle = (): void => {
-    if (credit === undefined) return;
-    for (const [tid, nr] of credit.take()) {
-      count++;
-      made++;
-      allowed.set(tid, nr);
-    }
+    const taken = takeCredit(credit, allowed);
+    count += taken;
+    made += taken;
   };
   const grant = (): void => {
     if (credit === undefined || recount !== undefined || forksHeld(ctx.launcherPid)) return;
@@ -106,7 +118,7 @@ export function processHandlers(max: number, ctx: SupervisorContext): HandlerTab
   // while a count runs: each one waits for it, the count being at the limit.)
   const refresh = (): Promise<void> =>
     (recount ??= (() => {
-      for (const [tid, nr] of allowed) if (!stillInSyscall(tid, nr)) allowed.delete(tid);
+      pruneFinished(allowed);
       return ctx.countProcesses().then((live) => {
         count = live + allowed.size;
       });

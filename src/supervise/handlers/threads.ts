@@ -10,7 +10,7 @@ import { CONTINUE, deny, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import { processTree } from "../members.js";
 import type { Notification } from "../notification.js";
-import { stillInSyscall } from "./processes.js";
+import { pruneFinished, takeCredit } from "./processes.js";
 import { readProcText } from "../../kernel/proc-text.js";
 
 const EAGAIN = 11;
@@ -20,9 +20,9 @@ const EAGAIN = 11;
 const REFUSAL_REUSE_MS = 20;
 
 /** After a recount at the cap, how long the count is read again (the processes the
- * recount found, 1, 2, 4, 8 and 16 ms apart, then at the end) before the clone is refused: a thread that pthread_join has
- * seen end still counts in the kernel (its Threads: and threads-max) until it is released a
- * little later, which under load can come after the next clone's recount. A pool replacing
+ * recount found, 1, 2, 4, 8 and 16 ms apart, then at the end) before the clone is refused:
+ * a thread that pthread_join has seen end still counts in the kernel (its Threads: and
+ * threads-max) until it is released a little later, which under load can come after the next clone's recount. A pool replacing
  * its workers at the cap got EAGAIN in that window (CI, once in 200). The wait only lets a
  * clone go once the kernel's own count has dropped, so the cap is never passed for it; a
  * program truly at the cap waits this long for its EAGAIN, then REFUSAL_REUSE_MS of
@@ -51,9 +51,10 @@ function threadsOf(pids: readonly number[]): number {
  * Counting as for processes (processes.ts): an allowed thread adds one at once, exits are
  * not seen one by one, and only when the count reaches the cap is it taken again from
  * /proc (plus the thread clones allowed whose caller is still inside the call), and read
- * again for up to SETTLE_MS while it stays there, before any thread is refused. The count starts at one, the root process's thread; processes made
- * since the last recount are not in it, so the cap can be passed by at most the processes
- * made in between (maxProcesses), never more.
+ * again for up to SETTLE_MS while it stays there, before any thread is refused. The count
+ * starts at one, the root process's thread; processes made since the last recount are not
+ * in it, so the cap can be passed by at most the processes made in between (maxProcesses),
+ * never more.
  *
  * The decision rests on the flags register (CLONE_THREAD) and the supervisor's own count,
  * so CONTINUE is race-free: whatever the caller's memory holds, the kernel makes one
@@ -78,12 +79,7 @@ export function threadHandlers(max: number, ctx: SupervisorContext): HandlerTabl
 
   const clone = (n: Notification): Action | Promise<Action> | undefined => {
     if ((n.argU32(0) & CLONE_THREAD) === 0) return undefined;
-    if (credit !== undefined) {
-      for (const [tid, nr] of credit.take()) {
-        count++;
-        allowed.set(tid, nr);
-      }
-    }
+    count += takeCredit(credit, allowed);
     // This thread is in this clone, so any clone it was let into before has returned and its
     // thread exists (or has ended): a recount sees it, and must not count the caller as a
     // clone under way on top of it. (The recount below runs here, at once, so unlike a
@@ -118,7 +114,7 @@ export function threadHandlers(max: number, ctx: SupervisorContext): HandlerTabl
   };
 
   const recount = (pids: readonly number[]): number => {
-    for (const [tid, nr] of allowed) if (!stillInSyscall(tid, nr)) allowed.delete(tid);
+    pruneFinished(allowed);
     return threadsOf(pids) + allowed.size;
   };
 
