@@ -39,6 +39,19 @@ export async function untilListening(path: string, sb?: Sandbox): Promise<void> 
   }
 }
 
+/** An HTTP server on 127.0.0.1 (a port of the kernel's choosing) answering "ok" to every
+ * request, and how many it answered: the destination of a domain rule's requests. */
+export async function okServer(): Promise<{ port: number; served: () => number; close: () => void }> {
+  const { createServer } = await import("node:http");
+  let served = 0;
+  const server = createServer((_q, s) => {
+    served++;
+    s.end("ok\n");
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { port: (server.address() as { port: number }).port, served: () => served, close: () => server.close() };
+}
+
 /** A directory `name` under `base` that any user may write (the test user's sandboxes). */
 export function sharedDir(base: string, name: string): string {
   const dir = join(base, name);

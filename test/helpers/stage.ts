@@ -111,3 +111,14 @@ export function stagePackage(): Stage {
   stage = { dir, probe: join(dir, "sl-probe"), runner: join(dir, "dist", "test", "helpers", "case-runner.js") };
   return stage;
 }
+
+/** test/fixtures/SOURCE built static into the staged package as NAME (readable and runnable
+ * by the test user): its path there. */
+export function buildStaged(source: string, name: string): string {
+  const out = join(stagePackage().dir, name);
+  execFileSync("gcc", ["-O2", "-static", "-Wall", "-Wextra", "-Werror", "-o", out, join(ROOT, "test", "fixtures", source), "-lpthread"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  chmodSync(out, 0o755);
+  return out;
+}

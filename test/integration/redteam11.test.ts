@@ -13,29 +13,18 @@
 //   dropped whatever the second wrote into it, without bound and without a kill.
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { chmodSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { scriptCase, securityCase } from "../helpers/harness.js";
-import { isRoot, stagePackage } from "../helpers/stage.js";
-import { ROOT } from "../helpers/system.js";
+import { buildStaged, isRoot, stagePackage } from "../helpers/stage.js";
 
 const SCRIPT = "dist/test/scripts/red11-case.js";
 
-/** The attack programs, built static into the staged package so the test user can run them. */
-function buildRt11(): string {
-  const dir = stagePackage().dir;
-  const out = join(dir, "sl-rt11");
-  execFileSync("gcc", ["-O2", "-static", "-Wall", "-Wextra", "-Werror", "-o", out, join(ROOT, "test", "fixtures", "redteam11.c"), "-lpthread"], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  chmodSync(out, 0o755);
-  writeFileSync(join(dir, "rt11-file"), "data\n", { mode: 0o644 });
-  return out;
-}
-const RT11 = buildRt11();
+// The attack programs, built static into the staged package so the test user can run them.
+const RT11 = buildStaged("redteam11.c", "sl-rt11");
 const FILE = join(stagePackage().dir, "rt11-file");
+writeFileSync(FILE, "data\n", { mode: 0o644 });
 
 /** "name outcome" lines of the program's stdout. */
 function lines(stdout: string | null | undefined): Map<string, string> {

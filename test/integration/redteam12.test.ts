@@ -22,26 +22,16 @@
 //   maxMemory does not charge: a million (192 MiB of unreclaimable slab) under maxMemory 64M.
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { byView, openCase, scriptCase, securityCase } from "../helpers/harness.js";
-import { stagePackage } from "../helpers/stage.js";
-import { ROOT } from "../helpers/system.js";
+import { buildStaged, stagePackage } from "../helpers/stage.js";
 
 const SCRIPT = "dist/test/scripts/red12-case.js";
 
-/** The attack programs, built static into the staged package so the test user can run them. */
-function buildRt12(): string {
-  const dir = stagePackage().dir;
-  const out = join(dir, "sl-rt12");
-  execFileSync("gcc", ["-O2", "-static", "-Wall", "-Wextra", "-Werror", "-o", out, join(ROOT, "test", "fixtures", "redteam12.c")], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  chmodSync(out, 0o755);
-  return out;
-}
-const RT12 = buildRt12();
+// The attack programs, built static into the staged package so the test user can run them.
+const RT12 = buildStaged("redteam12.c", "sl-rt12");
+
 /** A directory both users may write, for the lock files. */
 const LOCKDIR = join(stagePackage().dir, "rt12-locks");
 mkdirSync(LOCKDIR, { recursive: true });

@@ -34,26 +34,13 @@
 // ended); the sealed memfds the supervisor serves for virtual files reopened for writing.
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { chmodSync } from "node:fs";
-import { join } from "node:path";
 import { scriptCase } from "../helpers/harness.js";
-import { stagePackage } from "../helpers/stage.js";
-import { ROOT } from "../helpers/system.js";
+import { buildStaged } from "../helpers/stage.js";
 
 const SCRIPT = "dist/test/scripts/red13-case.js";
 
-/** The attack programs, built static into the staged package so the test user can run them. */
-function buildRt13(): string {
-  const dir = stagePackage().dir;
-  const out = join(dir, "sl-rt13");
-  execFileSync("gcc", ["-O2", "-static", "-Wall", "-Wextra", "-Werror", "-o", out, join(ROOT, "test", "fixtures", "redteam13.c")], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  chmodSync(out, 0o755);
-  return out;
-}
-buildRt13();
+// The attack programs, built static into the staged package so the test user can run them.
+buildStaged("redteam13.c", "sl-rt13");
 const RT13 = "${STAGE}/sl-rt13";
 
 // ---- 1. a caller's memfd passed read-only is written (fixed: refused unless sealed) ----

@@ -26,26 +26,13 @@
 // (registered and answered).
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { chmodSync } from "node:fs";
-import { join } from "node:path";
 import { scriptCase } from "../helpers/harness.js";
-import { stagePackage } from "../helpers/stage.js";
-import { ROOT } from "../helpers/system.js";
+import { buildStaged } from "../helpers/stage.js";
 
 const SCRIPT = "dist/test/scripts/red14-case.js";
 
-/** The attack programs, built static into the staged package so the test user can run them. */
-function buildRt14(): string {
-  const dir = stagePackage().dir;
-  const out = join(dir, "sl-rt14");
-  execFileSync("gcc", ["-O2", "-static", "-Wall", "-Wextra", "-Werror", "-o", out, join(ROOT, "test", "fixtures", "redteam14.c")], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  chmodSync(out, 0o755);
-  return out;
-}
-buildRt14();
+// The attack programs, built static into the staged package so the test user can run them.
+buildStaged("redteam14.c", "sl-rt14");
 const RT14 = "${STAGE}/sl-rt14";
 
 // ---- 1. the thread cap's kept list (held) ----

@@ -7,7 +7,7 @@ import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Pipeline, Sandbox, Stage, type PipeHeldError } from "../../src/index.js";
 import { native } from "../../src/confine/native.js";
-import { measured, scriptMain, sharedDir, untilListening } from "../helpers/script-main.js";
+import { measured, okServer, scriptMain, sharedDir, untilListening } from "../helpers/script-main.js";
 
 const [rt13, mode] = process.argv.slice(2) as [string, string];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -162,14 +162,8 @@ async function run(base: string): Promise<Record<string, unknown>> {
       // sandbox B may connect anywhere over TCP (tcp://*) and opens 300 connections to A's
       // proxy port (passed here; a scan of the ephemeral ports finds it), holding them.
       // A's next request through its own proxy.
-      const { createServer } = await import("node:http");
-      let served = 0;
-      const server = createServer((_q, s) => {
-        served++;
-        s.end("ok\n");
-      });
-      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-      const port = (server.address() as { port: number }).port;
+      const server = await okServer();
+      const port = server.port;
       try {
         // (Then two more of A's requests, on non-blocking sockets connected twice, one bound
         // to the wildcard address first: the proxy serves only connections its supervisor
@@ -187,7 +181,7 @@ async function run(base: string): Promise<Record<string, unknown>> {
         const ra = await a.wait();
         await b.kill();
         await b.wait().catch(() => undefined);
-        return { proxyPort, a: text, refused: ra.network?.refused ?? [], b: btext, served };
+        return { proxyPort, a: text, refused: ra.network?.refused ?? [], b: btext, served: server.served() };
       } finally {
         server.close();
       }

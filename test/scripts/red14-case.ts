@@ -6,7 +6,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Pipeline, Sandbox, Stage, type PipeHeldError, type RunResult } from "../../src/index.js";
-import { measured, scriptMain, sharedDir, untilListening } from "../helpers/script-main.js";
+import { measured, okServer, scriptMain, sharedDir, untilListening } from "../helpers/script-main.js";
 
 const [rt14, mode, ...rest] = process.argv.slice(2) as [string, string, ...string[]];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -189,21 +189,15 @@ async function run(base: string): Promise<Record<string, unknown>> {
     case "proxy-v6": {
       // A domain-rule sandbox's requests through its proxy from an IPv6 socket (to the
       // v4-mapped loopback), and from a socket with SO_REUSEADDR/SO_REUSEPORT set.
-      const { createServer } = await import("node:http");
-      let served = 0;
-      const server = createServer((_q, s) => {
-        served++;
-        s.end("ok\n");
-      });
-      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-      const port = (server.address() as { port: number }).port;
+      const server = await okServer();
+      const port = server.port;
       try {
         const out: Record<string, unknown> = {};
         for (const how of ["v6-http", "reuse-http"]) {
           const r = await Sandbox.run({ fsReadable: [rt14], netAllow: [`http://localhost:${port}`] }, [rt14, how, String(port)], { timeout: 10_000 });
           out[how] = { out: r.stdoutText, err: r.stderrText.slice(0, 300), refused: r.network?.refused ?? [] };
         }
-        return { ...out, served };
+        return { ...out, served: server.served() };
       } finally {
         server.close();
       }
