@@ -24,7 +24,9 @@ export interface LimitExceeded {
   readonly cap: number;
   /** What the supervisor measured when it acted, when it measured anything. */
   readonly used?: number;
-  /** For a limit that could not be enforced (maxCpu's throttle lost its measure), why. */
+  /** Why, where the measure alone does not say: a limit that could not be enforced
+   * (maxCpu's throttle lost its measure), or memory that could not be measured (maxMemory:
+   * descriptors kept queued to the sandbox's sockets). */
   readonly reason?: string;
 }
 

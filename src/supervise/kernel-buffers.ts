@@ -3,7 +3,7 @@
 // pipes and its epoll watches, found through its descriptor tables and the descriptors it
 // passed in flight.
 
-import { fstatSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { native } from "../confine/native.js";
 import { PIPE_CHARGE_BYTES } from "../plan/seccomp-kmem.js";
 import { defaultSendBuffer, sysctlInt } from "./handlers/socket-buffers.js";
@@ -24,8 +24,10 @@ const S_IFIFO = 0o010000;
  */
 export const EPOLL_WATCH_BYTES = 224;
 
-/** Sockets charged per step of a look (the look runs in slices). */
+/** Sockets charged per step of a look (the look runs in slices), and fdinfo files read
+ * (about 7 us each: 256 make under 2 ms). */
 const SOCKETS_PER_STEP = 1024;
+const FDINFOS_PER_STEP = 256;
 
 /**
  * Drops the repeats from `list` (inodes), in place and in steps of SOCKETS_PER_STEP; the
@@ -45,6 +47,59 @@ function* unique(list: number[]): Generator<void, InodeIndex> {
   return set;
 }
 
+const O_PATH_CLOEXEC = 0o10000000 | 0o2000000;
+
+/** Whether unix socket `u` may have descriptors queued to it: a stream message that
+ * carries some carries at least one byte (so an empty stream queue has none); a datagram or
+ * seqpacket message may carry them with no byte; a listener's connections not yet accepted
+ * may. */
+function mayBeQueued(u: UnixSock): boolean {
+  if (u.state === TCP_LISTEN) return u.pending.length > 0;
+  return u.type !== SOCK_STREAM || u.rq > 0;
+}
+
+const SCM_FDS = Buffer.from("\nscm_fds:");
+const INO = Buffer.from("\nino:");
+const fdinfoBuf = Buffer.alloc(512);
+
+/** The number after `label` (a line's start) in buf[0, end), -1 when it is not there. */
+function fieldIn(buf: Buffer, end: number, label: Buffer): number {
+  const at = buf.subarray(0, end).indexOf(label);
+  if (at < 0) return -1;
+  let i = at + label.length;
+  while (i < end && (buf[i] === 32 || buf[i] === 9)) i++;
+  let v = 0;
+  const from = i;
+  for (; i < end && buf[i]! >= 48 && buf[i]! <= 57; i++) v = v * 10 + buf[i]! - 48;
+  return i === from ? -1 : v;
+}
+
+/**
+ * Whether descriptors are queued to the unix socket that descriptor `fd` of thread `task`
+ * was (inode `ino`): its fdinfo's `scm_fds`, which for a listener counts its connections
+ * not yet accepted. A descriptor that is now another file answers true (the sandbox could
+ * swap the number between the table's read and this one to hide the count); a process
+ * gone answers false (what it held is closed), and so does a kernel that shows no count.
+ */
+function filesQueued(task: number, fd: number, ino: number): boolean {
+  let n: number;
+  try {
+    const f = openSync(`/proc/${task}/fdinfo/${fd}`, "r");
+    try {
+      fdinfoBuf[0] = 10; // a newline before the first line, so every label is found alike
+      n = 1 + readSync(f, fdinfoBuf, 1, fdinfoBuf.length - 1, 0);
+    } finally {
+      closeSync(f);
+    }
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ENOENT" && (e as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+  const shown = fieldIn(fdinfoBuf, n, INO);
+  if (shown >= 0 && shown !== ino) return true;
+  // No count shown (kernels before 5.14, or without the inode line): nothing to go by.
+  return shown >= 0 && fieldIn(fdinfoBuf, n, SCM_FDS) > 0;
+}
+
 /** A descriptor the sandbox passed with SCM_RIGHTS, in a socket's queue or received. */
 interface InFlight {
   kind: "socket" | "pipe" | "epoll";
@@ -58,6 +113,47 @@ interface InFlight {
   dest: number;
   destVfs: number;
 }
+
+/** Where a message that carried a file went: from socket `sender` (inode) to `dest` (its
+ * peer's inode, 0: unknown) or to the named socket file `destVfs`. */
+interface Route {
+  seq: number;
+  dest: number;
+  destVfs: number;
+}
+
+/**
+ * A memory-backed file (a memfd, a tmpfs file) the sandbox passed with SCM_RIGHTS. In a
+ * queue it is in no descriptor table and no mapping, so no look at the sandbox's processes
+ * sees it, and the probe of the sandbox that made it (memory-files.ts) goes when that
+ * sandbox ends: the fourteenth review's B put memfds three ended sandboxes had made into a
+ * socketpair of its own and held 144 MiB under 64M. It is charged to the unit that sent
+ * it, by its allocated blocks, while any message that carried it may still be queued.
+ */
+interface SentFile {
+  /** An O_PATH file of it, the supervisor's, to read its size. It holds the file as the
+   * queued message it stands for does, and is closed once no such message may be left. */
+  handle: number;
+  unit: number;
+  /** Per sending socket (inode): where the last message that carried it there went. */
+  routes: Map<number, Route>;
+}
+
+/** Files and routes of them kept at most (each file costs the supervisor a descriptor):
+ * past either, a send passing another memory-backed file gets EPERM (memory.ts). */
+export const SENT_FILES_MAX = 1024;
+
+/**
+ * How long a sandbox's unix sockets may keep descriptors queued for it (the kernel's
+ * count of files in flight, `scm_fds` in their fdinfo, a listener's counting its
+ * connections not yet accepted) at every look before it is ended under maxMemory. What a
+ * queued file holds cannot be read without taking it (a peek returns the first message's
+ * only, and none of a connection not yet accepted), and a file another sandbox sent stops
+ * being charged to it when it ends (the fourteenth review's backlog case). A program takes
+ * what is sent to it: two seconds of looks (every 100 ms) all finding some queued is what
+ * only keeping them out of sight does.
+ */
+export const IN_FLIGHT_MS = 2000;
 
 /**
  * What is charged, per socket the sandbox holds (S: in its descriptor tables, or passed
@@ -96,12 +192,19 @@ export class KernelBuffers {
    * charged PIPE_CHARGE_BYTES, so the cap bounds how many there are.
    */
   private readonly inFlight = new Map<string, InFlight>();
+  /** Memory-backed files passed, by key ("major:minor:inode"). */
+  private readonly sent = new Map<string, SentFile>();
+  private routeCount = 0;
+  /** Per unit, since when every look has found descriptors queued to its sockets. */
+  private readonly queuedSince = new Map<number, number>();
   private readonly residue: number;
   private readonly unconnected: number;
 
   /** `spent`: told the milliseconds of CPU each count of a passed epoll file's watches
-   * took (on a thread of Node's pool), to charge the sandbox (maxCpu). */
-  constructor(private readonly spent?: (ms: number) => void) {
+   * took (on a thread of Node's pool), to charge the sandbox (maxCpu). `fileKey`: the key
+   * of a file charged as a memory-backed file, null for any other (memory-files.ts
+   * chargedFileKey); without it, files passed are not recorded. */
+  constructor(private readonly spent?: (ms: number) => void, private readonly fileKey?: (fd: number) => string | null) {
     const sendBuffer = defaultSendBuffer();
     this.residue = 2 * sendBuffer;
     this.unconnected = (sysctlInt("/proc/sys/net/unix/max_dgram_qlen", 10) + 1) * sendBuffer;
@@ -134,7 +237,10 @@ export class KernelBuffers {
       }
       const type = st.mode & S_IFMT;
       const kind = type === S_IFSOCK ? "socket" : type === S_IFIFO ? "pipe" : fdLink(fd) === "anon_inode:[eventpoll]" ? "epoll" : undefined;
-      if (kind === undefined) continue; // files: memory-files.ts
+      if (kind === undefined) {
+        this.sentFile(unit, sender, dest, destVfs, fd);
+        continue;
+      }
       if (kind === "epoll") epolls.push(fd);
       else this.inFlight.set(`${kind}:${st.ino}`, { kind, ino: st.ino, seq: dumps.seq, unit, sender, dest, destVfs });
     }
@@ -159,6 +265,70 @@ export class KernelBuffers {
     return countAll();
   }
 
+  /**
+   * Whether a send may pass `fd` (the supervisor's duplicate): false when it is a
+   * memory-backed file and SENT_FILES_MAX files or routes are kept already.
+   */
+  roomToPass(fd: number): boolean {
+    if (this.sent.size < SENT_FILES_MAX && this.routeCount < SENT_FILES_MAX) return true;
+    return this.fileKey?.(fd) == null;
+  }
+
+  /** A memory-backed file passed (see SentFile); any other file is not recorded. */
+  private sentFile(unit: number, sender: number, dest: number, destVfs: number, fd: number): void {
+    const key = this.fileKey?.(fd);
+    if (key == null) return;
+    let f = this.sent.get(key);
+    if (f === undefined) {
+      if (this.sent.size >= SENT_FILES_MAX) return; // roomToPass turned it away before the send
+      let handle: number;
+      try {
+        handle = openSync(`/proc/self/fd/${fd}`, O_PATH_CLOEXEC);
+      } catch {
+        return; // cannot be: the duplicate is open
+      }
+      this.sent.set(key, (f = { handle, unit, routes: new Map() }));
+    }
+    if (!f.routes.has(sender)) {
+      if (this.routeCount >= SENT_FILES_MAX) return;
+      this.routeCount++;
+    }
+    f.unit = unit;
+    f.routes.set(sender, { seq: dumps.seq, dest, destVfs });
+  }
+
+  /**
+   * The memory-backed files passed that may still be queued, each with its unit and its
+   * size now: charged with the sandbox's other files (memory-files.ts, once per key and
+   * unit). Which of them may still be queued is decided by the last measure.
+   */
+  sentFiles(): { unit: number; key: string; bytes: number }[] {
+    const out: { unit: number; key: string; bytes: number }[] = [];
+    for (const [key, f] of this.sent) {
+      try {
+        out.push({ unit: f.unit, key, bytes: Number(fstatSync(f.handle, { bigint: true }).blocks) * 512 });
+      } catch {
+        // the handle is ours: cannot fail
+      }
+    }
+    return out;
+  }
+
+  /** Closes what the records hold (the supervisor ends). */
+  close(): void {
+    for (const f of this.sent.values()) closeSync(f.handle);
+    this.sent.clear();
+    this.routeCount = 0;
+  }
+
+  /** Units whose sockets have had descriptors queued to them at every look for IN_FLIGHT_MS
+   * (see there), as of the last measure. */
+  queuedTooLong(now = Date.now()): number[] {
+    const out: number[] = [];
+    for (const [unit, since] of this.queuedSince) if (now - since >= IN_FLIGHT_MS) out.push(unit);
+    return out;
+  }
+
   /** How many records of descriptors in flight are kept (for tests and diagnostics). */
   get records(): number {
     return this.inFlight.size;
@@ -181,18 +351,32 @@ export class KernelBuffers {
     };
     const out = new Map<number, number>();
     const charge = (unit: number, bytes: number): void => void out.set(unit, (out.get(unit) ?? 0) + bytes);
+    // Where each socket was found (the first time): its process's thread and descriptor,
+    // for its fdinfo (descriptors queued to it).
+    const where = new Map<number, { unit: number; task: number; fd: number }>();
     for (const { unit, task } of procs.values()) {
       // Off the event loop: the epoll files' watches are the sandbox's to make long.
-      yield* fdObjectPartsOffLoop(this, task, ["epoll", "socket", "pipe"], (kind, value) => {
+      yield* fdObjectPartsOffLoop(this, task, ["epoll", "socket", "pipe"], (kind, value, fd) => {
         // An epoll file shared by two descriptors or processes is charged for each.
         if (kind === "epoll") charge(unit, value * EPOLL_WATCH_BYTES);
-        else if (kind === "socket") add(socks, unit, value);
-        else if (kind === "pipe") add(pipes, unit, value);
+        else if (kind === "socket") {
+          add(socks, unit, value);
+          if (!where.has(value)) where.set(value, { unit, task, fd });
+        } else if (kind === "pipe") add(pipes, unit, value);
       });
       yield;
     }
-    if (socks.size === 0 && pipes.size === 0 && this.inFlight.size === 0) return out;
-    const unixDumped = socks.size > 0 || this.inFlight.size > 0 ? yield* unixDump.get(maxAgeMs) : undefined;
+    const queued = new Set<number>(); // units with descriptors queued to a socket of theirs
+    const settle = (): void => {
+      const now = Date.now();
+      for (const unit of this.queuedSince.keys()) if (!queued.has(unit)) this.queuedSince.delete(unit);
+      for (const unit of queued) if (!this.queuedSince.has(unit)) this.queuedSince.set(unit, now);
+    };
+    if (socks.size === 0 && pipes.size === 0 && this.inFlight.size === 0 && this.sent.size === 0) {
+      settle();
+      return out;
+    }
+    const unixDumped = socks.size > 0 || this.inFlight.size > 0 || this.sent.size > 0 ? yield* unixDump.get(maxAgeMs) : undefined;
     let inet: Held<InetTable> | undefined;
     // The tables' and sets' memory is reused once released: nothing may read them after.
     let mine: InodeIndex | undefined;
@@ -217,17 +401,32 @@ export class KernelBuffers {
         if (f.kind === "epoll") charge(f.unit, f.ino * EPOLL_WATCH_BYTES);
         else add(f.kind === "socket" ? socks : pipes, f.unit, f.ino);
       }
+      for (const [key, f] of this.sent) {
+        for (const [sender, r] of f.routes) {
+          if (this.mayHold(unix, { sender, dest: r.dest, destVfs: r.destVfs })) continue;
+          f.routes.delete(sender);
+          this.routeCount--;
+        }
+        if (f.routes.size > 0) continue;
+        closeSync(f.handle);
+        this.sent.delete(key);
+      }
       for (const [unit, list] of pipes) {
         (yield* unique(list)).release();
         charge(unit, list.length * PIPE_CHARGE_BYTES);
       }
       let looked = 0;
+      let fdinfos = 0;
       for (const [unit, list] of socks) {
         mine = yield* unique(list);
         let bytes = 0;
         for (const ino of list) {
-          // A sandbox decides how many sockets it holds (128,000 took 70 ms here in one go).
-          if (++looked % SOCKETS_PER_STEP === 0) yield;
+          // A sandbox decides how many sockets it holds (128,000 took 70 ms here in one go),
+          // and how many of them have a fdinfo to read (7 us each).
+          if (++looked >= SOCKETS_PER_STEP || fdinfos >= FDINFOS_PER_STEP) {
+            yield;
+            looked = fdinfos = 0;
+          }
           if (unix === null) {
             // No unix_diag on this host: every socket is charged what a peer that went away
             // may have left (docs/security.md).
@@ -237,6 +436,11 @@ export class KernelBuffers {
           const u = unix.get(ino);
           if (u !== undefined) {
             bytes += this.unixCharge(unix, u, mine);
+            const at = where.get(ino);
+            if (at !== undefined && !queued.has(at.unit) && mayBeQueued(u)) {
+              fdinfos++;
+              if (filesQueued(at.task, at.fd, ino)) queued.add(at.unit);
+            }
             continue;
           }
           inet ??= yield* inetDump.get(maxAgeMs);
@@ -248,6 +452,7 @@ export class KernelBuffers {
         charge(unit, bytes);
         mine.release();
       }
+      settle();
       return out;
     } finally {
       mine?.release();
@@ -264,7 +469,7 @@ export class KernelBuffers {
    * a datagram socket while it lives (a zero-length datagram with descriptors shows in no
    * figure). IP sockets and pipes in flight are charged while this holds.
    */
-  private mayHold(unix: UnixTable | null, f: InFlight): boolean {
+  private mayHold(unix: UnixTable | null, f: Pick<InFlight, "sender" | "dest" | "destVfs">): boolean {
     if (unix === null) return true;
     const sender = unix.get(f.sender);
     if (sender !== undefined) return sender.wmem > 0;

@@ -515,6 +515,24 @@ export class MemoryFiles {
     this.held.clear();
   }
 
+  /**
+   * The key ("major:minor:inode") of an open file (a supervisor's duplicate) whose memory
+   * is charged as a file's: a memory-backed regular file off the writable grants' mounts
+   * (those are charged by what the mount grew). Null for any other.
+   */
+  chargedFileKey(fd: number): string | null {
+    const path = `/proc/self/fd/${fd}`;
+    try {
+      const st = statSync(path, { bigint: true });
+      if (!st.isFile()) return null;
+      const dev = devKey(st.dev);
+      if (this.grants.some((g) => g.dev === dev) || kindAt(dev, path) === null) return null;
+      return `${dev}:${st.ino}`;
+    } catch {
+      return null;
+    }
+  }
+
   /** The memory kind of an open file (a supervisor's duplicate), or null. */
   kindOfFd(fd: number): MemoryKind | null {
     const path = `/proc/self/fd/${fd}`;

@@ -3,14 +3,16 @@
 // cases that need several sandboxes, a host server or a measure of the supervising process
 // are test/scripts/red14-case.ts.
 //
-// Findings (open, todo):
-// - memfds handed in can be kept out of every look: the look (memory-files.ts) sees a
+// Findings (fixed since):
+// - memfds handed in could be kept out of every look: the look (memory-files.ts) sees a
 //   sandbox's descriptors and mappings only, and a memfd it did not make itself is not in
 //   `held` (whose probe's lease count sees queued SCM_RIGHTS). B under maxMemory 64M took
 //   three 48 MiB memfds three sandboxes A made and put each at once into a unix socketpair of
 //   its own (in flight, never a descriptor at a look), or never accepted them (the messages
 //   waited in its listener's queue): 3 s later B was alive and took back 144 MiB, every
 //   byte intact. The same B keeping them as descriptors (control) was ended by its cap.
+//   Fixed (case 2): files B passes are charged to B while queued; descriptors kept queued
+//   to B's sockets for IN_FLIGHT_MS end it (kernel-buffers.ts).
 // - a pipeline's READING stage hands its stdin away: watchHeld (pipeline.ts) looked at a pipe
 //   only once its writing stage had ended; stage 1 of `yes | rt14 give-stdin` handed the
 //   pipe's read end to sandbox X and exited at once: yes got no SIGPIPE, fed X 4.4-5.0 GB
@@ -78,15 +80,16 @@ scriptCase("thread cap: tight retries at the cap cost the supervisor no more tha
   }
 }, 60_000);
 
-// ---- 2. memfds handed in and kept out of sight (open) ----
+// ---- 2. memfds handed in and kept out of sight (fixed) ----
 //
 // SPEC 10: memory held in memfds counts against maxMemory. B's look (memory-files.ts) sees
 // its descriptors (once a second until one shows) and its mappings; a memfd B did not make
-// has no probe in `held`, so a queued SCM_RIGHTS message holding it is seen by nobody once
-// the sandbox that made it has ended. B (maxMemory 64M) takes three 48 MiB memfds from three
+// had no probe in `held`, so a queued SCM_RIGHTS message holding it was seen by nobody once
+// the sandbox that made it had ended. B (maxMemory 64M) takes three 48 MiB memfds from three
 // sandboxes A and: keeps the descriptors (control: ended by its cap), puts each into a
 // socketpair of its own at once and closes it (flight), or never accepts the connections
-// for 3 s (backlog). Then it takes all back and checks every byte ("took back 3 144").
+// for 3 s (backlog). Then it takes all back and checks every byte ("took back 3 144"):
+// before the fix it did, in both cases.
 scriptCase(
   "memfds handed in stay charged while kept in flight in a unix socket",
   SCRIPT,
@@ -97,13 +100,19 @@ scriptCase(
       for (const g of out[how].givers) assert.match(g, /^exited: filled 48; sendmsg ok$/, `control: ${how}: A filled and handed its memfd: ${JSON.stringify(out[how])}`);
     }
     assert.equal(out.keep.limit, "memory", `control: B holding them as descriptors is ended by its cap: ${JSON.stringify(out.keep)}`);
-    assert.match(out.flight.b, /took 3\n/, `control: B took the three: ${JSON.stringify(out.flight)}`);
+    assert.match(out.flight.b, /took 3$/m, `control: B took the three: ${JSON.stringify(out.flight)}`);
     for (const how of ["flight", "backlog"]) {
       assert.equal(out[how].limit, "memory", `${how}: B under maxMemory 64M held three 48 MiB memfds other sandboxes made in a unix socket's queue for 3 s, then took them back: ${JSON.stringify(out[how])}`);
+      assert.doesNotMatch(out[how].b, /took back/, `${how}: B took the memfds back: ${JSON.stringify(out[how])}`);
     }
+    // flight: B passed them itself, so each is charged to B while its message is queued
+    // (kernel-buffers.ts SentFile): over the cap by what they hold, at a look.
+    assert.ok(out.flight.used > 64 * 2 ** 20 && out.flight.reason === null, `flight: charged: ${JSON.stringify(out.flight)}`);
+    // backlog: B never had them; its listener's connections keep them queued, which it may do
+    // for IN_FLIGHT_MS before it is ended, the limit saying why.
+    assert.match(out.backlog.reason ?? "", /kept queued to a unix socket/, `backlog: ${JSON.stringify(out.backlog)}`);
   },
   60_000,
-  "open: memfds B did not make, held in a unix socket's queue (its own socketpair, or its listener's backlog), are charged to nobody (memory-files.ts sees descriptors and mappings only; `held` covers B's own memfds): 144 MiB held 3 s under 64M, every byte taken back",
 );
 
 // ---- 3. a pipeline's reading stage hands its stdin away (fixed) ----

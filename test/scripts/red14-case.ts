@@ -103,7 +103,7 @@ async function run(base: string): Promise<Record<string, unknown>> {
           givers.push(`${r.status}: ${[r.stdoutText.trim(), r.stderrText.trim()].join("; ")}`);
         }
         const rb = await b.wait();
-        out[how] = { givers, b: rb.stdoutText, status: rb.status, limit: rb.limit?.kind ?? null };
+        out[how] = { givers, b: rb.stdoutText, status: rb.status, limit: rb.limit?.kind ?? null, used: rb.limit?.used ?? null, reason: rb.limit?.reason ?? null };
       }
       return out;
     }

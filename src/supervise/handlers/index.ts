@@ -29,7 +29,7 @@ export function handlerTables(s: Supervision, ctx: SupervisorContext, learned?: 
   // Before the network's: it answers every other ioctl the filter routes.
   if (s.meta !== undefined) tables.push(metaHandlers(s.meta, ctx));
   const guard = s.maxMemory === undefined ? undefined : memoryGuard(s.maxMemory, ctx, s.memoryWritable, s.sysvShm === true);
-  if (s.net !== undefined) tables.push(netHandlers(s.net, ctx, guard !== undefined, guard?.passed));
+  if (s.net !== undefined) tables.push(netHandlers(s.net, ctx, guard?.refuseRight, guard?.passed));
   if (guard !== undefined) {
     ctx.onClose(guard.close);
     tables.push(guard.handlers, socketBufferHandlers(ctx));

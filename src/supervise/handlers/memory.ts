@@ -13,9 +13,9 @@ import type { LimitExceeded } from "../../result.js";
 import { CONTINUE, deny, returnValue, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import { cloneUnit, parentOf, processTree, statFields } from "../members.js";
-import { MemoryFiles, sysvKey } from "../memory-files.js";
+import { isPathHandleOnMemory, MemoryFiles, sysvKey } from "../memory-files.js";
 import { SysvSegments } from "../sysv-segments.js";
-import { KernelBuffers } from "../kernel-buffers.js";
+import { IN_FLIGHT_MS, KernelBuffers } from "../kernel-buffers.js";
 import type { Notification } from "../notification.js";
 import type { PassedHook } from "./net.js";
 import { CLONE_THREAD } from "../../plan/seccomp.js";
@@ -167,6 +167,9 @@ export interface MemoryGuard {
   handlers: HandlerTable;
   /** Descriptors a performed unix send of thread tid passed in flight (net.ts). */
   passed: PassedHook;
+  /** Whether a unix send may not pass descriptor `dup` (the supervisor's duplicate) with
+   * SCM_RIGHTS (net.ts netHandlers). */
+  refuseRight(dup: number): boolean;
   close(): void;
 }
 
@@ -229,7 +232,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
   /** tgid -> the break we let it set, and its program's heap start (execve changes it). */
   const lastBreak = new Map<number, { start: number | null; brk: number }>();
   const files = new MemoryFiles(writable, ctx.stageFd);
-  const buffers = new KernelBuffers(ctx.chargeCpu);
+  const buffers = new KernelBuffers(ctx.chargeCpu, (fd) => files.chargedFileKey(fd));
   const segments = sysvShm ? new SysvSegments() : undefined;
   let inFiles = new Map<number, number>(); // unit -> bytes in memory-backed files
   const mappedPages = new Map<number, number>(); // tgid -> its pages of such files, last look
@@ -303,7 +306,9 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     // Always: shared anonymous memory is held by mappings whose pages need not be in any
     // process's RssShmem (MADV_DONTNEED, a fork, a mapping cut down to one page).
     const sysv = segments?.look().map((g) => ({ unit: g.unit, key: sysvKey(g.id), bytes: g.bytes })) ?? [];
-    const seen = yield* files.measure(procs, sysv);
+    // Memory-backed files passed in flight, charged once with the same files wherever else
+    // the unit holds them (which of them may still be queued: the last look's dump).
+    const seen = yield* files.measure(procs, [...sysv, ...buffers.sentFiles()]);
     // Socket queues and pipes: memory like a file's, held apart from any process's figures.
     // The socket dumps, shared by every sandbox of this process, are taken once a period.
     const held = yield* buffers.measure(procs, WATCH_MS);
@@ -403,6 +408,19 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     const sums = new Map<number, number>();
     for (const [tgid, b] of charged) sums.set(unitOf(tgid), (sums.get(unitOf(tgid)) ?? 0) + b);
     for (const [unit, bytes] of inFiles) sums.set(unit, (sums.get(unit) ?? 0) + bytes);
+    // Descriptors kept queued to the unit's sockets (kernel-buffers.ts IN_FLIGHT_MS): what
+    // they hold cannot be measured, so the unit goes, the limit naming why.
+    for (const unit of buffers.queuedTooLong()) {
+      if (![...charged.keys()].some((tgid) => unitOf(tgid) === unit)) continue; // gone
+      const hit: LimitExceeded = {
+        kind: "memory", field: "maxMemory", cap, used: sums.get(unit) ?? 0,
+        reason: `descriptors were kept queued to a unix socket of the sandbox (sent and not received, or on connections not accepted) for ${IN_FLIGHT_MS / 1000} s: what they hold cannot be measured`,
+      };
+      if (unit === 0) ctx.limitExceeded(hit);
+      else ctx.cloneLimitExceeded(unit, hit);
+      for (const tgid of charged.keys()) if (unitOf(tgid) === unit) ctx.killProcess(tgid);
+      sums.delete(unit);
+    }
     for (const [unit, sum] of sums) {
       if (sum <= cap) continue;
       exceeded(unit, sum);
@@ -580,6 +598,12 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
       const me = chargeOf(tid);
       return buffers.passed(me === null ? 0 : unitOf(me.tgid), sender, destVfs, fds);
     },
+    refuseRight: (dup) => {
+      if (isPathHandleOnMemory(dup)) return true;
+      if (buffers.roomToPass(dup)) return false;
+      ctx.observe({ kind: "refused", syscall: "sendmsg", errno: 1, target: "SCM_RIGHTS", why: "the sandbox has as many memory-backed files in flight as the supervisor keeps records of" });
+      return true;
+    },
     close: () => {
       closed = true;
       clearTimeout(timer);
@@ -587,6 +611,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
       segments?.removeAll();
       lastLooks.delete(ctx.launcherPid);
       files.close();
+      buffers.close();
     },
   };
 }

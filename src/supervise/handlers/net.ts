@@ -15,7 +15,6 @@ import { interfaceIoctl } from "./net-ioctl.js";
 import { ipName, refusal } from "./net-ip.js";
 import { NO_ROOM, NetIo } from "./net-io.js";
 import { MMSGHDR_BYTES, MMSG_LEN_OFFSET, PAYLOAD_MAX, UIO_MAXIOV, checkControl, copyIn, readMessage, type OutMessage } from "./net-msg.js";
-import { isPathHandleOnMemory } from "../memory-files.js";
 import { SIGPIPE, signalCaller } from "../kill.js";
 import { closeAll, translateRights } from "./net-rights.js";
 import { SOCKADDR_MAX } from "./net-sockaddr.js";
@@ -115,10 +114,13 @@ interface Prepared {
 export type PassedHook = (tid: number, sender: number, destVfs: number, fds: readonly number[]) => Promise<void> | undefined;
 
 /**
- * `memoryCapped`: the sandbox has maxMemory. Then an O_PATH handle on a memory-backed file
- * is never passed with SCM_RIGHTS (EPERM): in a socket's queue it would hold the file's
- * memory where no count sees it (supervise/memory-files.ts). A descriptor open for
- * reading or writing passes, and is counted wherever it is.
+ * `refuseRight`: with maxMemory, the memory guard's test of each descriptor a send would
+ * pass with SCM_RIGHTS (the supervisor's duplicate): true turns the send away with EPERM.
+ * It refuses an O_PATH handle on a memory-backed file (in a socket's queue it would hold
+ * the file's memory where no count sees it: supervise/memory-files.ts), and a memory-backed
+ * file once the sandbox has as many in flight as the guard keeps records of
+ * (kernel-buffers.ts). A descriptor open for reading or writing passes, and is charged to
+ * the sandbox that sent it while its message may still be queued.
  */
 /**
  * policyFn: connects and sends waiting for the callback's verdict each hold the socket's
@@ -131,7 +133,7 @@ export type PassedHook = (tid: number, sender: number, destVfs: number, fds: rea
 export const GATE_CALLS_MAX = 256;
 export const GATE_BYTES_MAX = 32 << 20;
 
-export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryCapped = false, onPassed?: PassedHook): HandlerTable {
+export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseRight?: (dup: number) => boolean, onPassed?: PassedHook): HandlerTable {
   const io = new NetIo();
   const mem = ctx.memory;
   const unix = new UnixTargets(net.unixGrants, net.abstractScoped, (fn) => ctx.onClose(fn), (path) => {
@@ -165,7 +167,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, memoryC
       return { name, data: m.data, control: m.control, fds: [] };
     }
     if (sock.domain === AF.UNIX) {
-      const rights = m.control === null ? null : translateRights(n.pid, m.control, memoryCapped ? isPathHandleOnMemory : undefined);
+      const rights = m.control === null ? null : translateRights(n.pid, m.control, refuseRight);
       if (typeof rights === "number") return rights;
       const fds = rights?.fds ?? [];
       const control = rights?.control ?? null;

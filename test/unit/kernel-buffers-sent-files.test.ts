@@ -1,0 +1,138 @@
+// Memory-backed files a sandbox passes with SCM_RIGHTS, and descriptors queued to its
+// sockets (kernel-buffers.ts SentFile, IN_FLIGHT_MS), against the real kernel: a memfd in a
+// queue is in no descriptor table and no mapping, so these records are all that charge it.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { closeSync, fstatSync, readdirSync, readlinkSync } from "node:fs";
+import { IN_FLIGHT_MS, KernelBuffers, SENT_FILES_MAX } from "../../src/supervise/kernel-buffers.js";
+import { MemoryFiles } from "../../src/supervise/memory-files.js";
+import { native } from "../../src/confine/native.js";
+
+/** A measure run to its end, its works off the event loop waited for. */
+async function measure(kb: KernelBuffers, procs: Map<number, { unit: number; task: number }> = new Map()): Promise<Map<number, number>> {
+  const g = kb.measure(procs, 0);
+  for (;;) {
+    const r = g.next();
+    if (r.done === true) return r.value;
+    if (r.value !== undefined) await r.value;
+  }
+}
+
+/** Lets the clock move past the millisecond of the last socket dump (a dump "no older than
+ * 0 ms" is one from another millisecond). */
+const fresher = (): Promise<void> => new Promise((ok) => setTimeout(ok, 3));
+
+/** This process's descriptors that are memfds named `name`. */
+function memfdsNamed(name: string): number {
+  let n = 0;
+  for (const fd of readdirSync("/proc/self/fd")) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(`/memfd:${name}`)) n++;
+    } catch {
+      // closed meanwhile (readdir's own descriptor)
+    }
+  }
+  return n;
+}
+
+const MiB = 1 << 20;
+const unixDiag = typeof native().unixSockets(0) !== "number";
+
+test("a memfd passed is charged to the unit that sent it while its message is queued, and let go once it is read", { skip: unixDiag ? false : "no unix_diag on this host" }, async () => {
+  const files = new MemoryFiles([]);
+  const kb = new KernelBuffers(undefined, (fd) => files.chargedFileKey(fd));
+  const [a, b] = native().seqpacketPair();
+  try {
+    const memfd = native().memfd(Buffer.alloc(MiB, 1));
+    const key = files.chargedFileKey(memfd);
+    assert.ok(key !== null, "a memfd is charged as a memory-backed file");
+    const sender = fstatSync(a).ino;
+    // Sent twice on one socket, as the supervisor's send does: then only the queue holds it.
+    assert.equal(native().sendFds(a, Buffer.from("x"), [memfd]), 1);
+    kb.passed(7, sender, 0, [memfd]);
+    assert.equal(native().sendFds(a, Buffer.from("y"), [memfd]), 1);
+    kb.passed(7, sender, 0, [memfd]);
+    closeSync(memfd);
+    assert.deepEqual(kb.sentFiles(), [{ unit: 7, key, bytes: MiB }], "one record per file, charged its blocks");
+
+    await fresher();
+    await measure(kb);
+    assert.equal(kb.sentFiles().length, 1, "kept while the sender has messages queued");
+
+    // The receiver takes both messages (and closes what they carried).
+    const out = Buffer.alloc(16);
+    for (let i = 0; i < 2; i++) {
+      const got = native().recvFds(b, out);
+      assert.ok(typeof got !== "number", `received: ${String(got)}`);
+      for (const fd of got[1]) closeSync(fd);
+    }
+    assert.equal(memfdsNamed(""), 1, "the supervisor's handle is the memfd's last file");
+    await fresher();
+    await measure(kb);
+    assert.deepEqual(kb.sentFiles(), [], "nothing the sender passed may be queued now");
+    assert.equal(memfdsNamed(""), 0, "and the handle is closed: the supervisor no longer holds the memory");
+  } finally {
+    closeSync(a);
+    closeSync(b);
+    kb.close();
+    files.close();
+  }
+});
+
+test("files passed are recorded up to SENT_FILES_MAX; past it a memory-backed file may not be passed, anything else may", async () => {
+  const files = new MemoryFiles([]);
+  const kb = new KernelBuffers(undefined, (fd) => files.chargedFileKey(fd));
+  const [a, b] = native().seqpacketPair();
+  const [r, w] = native().pipe();
+  try {
+    const sender = fstatSync(a).ino;
+    for (let i = 0; i < SENT_FILES_MAX; i++) {
+      const memfd = native().memfd(Buffer.alloc(0));
+      assert.equal(kb.roomToPass(memfd), true);
+      kb.passed(1, sender, 0, [memfd]);
+      closeSync(memfd);
+    }
+    assert.equal(kb.sentFiles().length, SENT_FILES_MAX);
+    const one = native().memfd(Buffer.alloc(0));
+    assert.equal(kb.roomToPass(one), false, "a memfd more is turned away");
+    assert.equal(kb.roomToPass(r), true, "a pipe is not a memory-backed file");
+    closeSync(one);
+  } finally {
+    kb.close();
+    files.close();
+    for (const fd of [a, b, r, w]) closeSync(fd);
+  }
+  assert.equal(memfdsNamed(""), 0, "close() let every handle go");
+});
+
+test("descriptors queued to a socket flag its unit at every look; the unit is reported once they have stayed IN_FLIGHT_MS; taking them clears it", { skip: unixDiag ? false : "no unix_diag on this host" }, async () => {
+  const kb = new KernelBuffers();
+  const procs = new Map([[process.pid, { unit: 3, task: process.pid }]]);
+  const [a, b] = native().seqpacketPair();
+  const [r, w] = native().pipe();
+  try {
+    await fresher();
+    await measure(kb, procs);
+    assert.deepEqual(kb.queuedTooLong(Date.now() + IN_FLIGHT_MS), [], "control: nothing queued, nothing flagged");
+
+    // A zero-length message carrying a pipe: no byte shows in any queue length.
+    assert.equal(native().sendFds(a, Buffer.alloc(0), [r]), 0);
+    await fresher();
+    await measure(kb, procs);
+    assert.deepEqual(kb.queuedTooLong(), [], "not yet: queued since this look");
+    assert.deepEqual(kb.queuedTooLong(Date.now() + IN_FLIGHT_MS), [3], "queued at every look for IN_FLIGHT_MS: reported");
+    await fresher();
+    await measure(kb, procs);
+    assert.deepEqual(kb.queuedTooLong(Date.now() + IN_FLIGHT_MS), [3], "a later look keeps the first sighting");
+
+    const got = native().recvFds(b, Buffer.alloc(4));
+    assert.ok(typeof got !== "number" && got[1].length === 1, `received: ${String(got)}`);
+    closeSync(got[1][0]!);
+    await fresher();
+    await measure(kb, procs);
+    assert.deepEqual(kb.queuedTooLong(Date.now() + IN_FLIGHT_MS), [], "a look that finds none clears it");
+  } finally {
+    for (const fd of [a, b, r, w]) closeSync(fd);
+  }
+});
