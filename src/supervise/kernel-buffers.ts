@@ -96,7 +96,8 @@ function filesQueued(task: number, fd: number, ino: number): boolean {
   }
   const shown = fieldIn(fdinfoBuf, n, INO);
   if (shown >= 0 && shown !== ino) return true;
-  // No count shown (kernels before 5.14, or without the inode line): nothing to go by.
+  // No count shown (an older kernel's fdinfo, or one without the inode line): nothing to
+  // go by.
   return shown >= 0 && fieldIn(fdinfoBuf, n, SCM_FDS) > 0;
 }
 
