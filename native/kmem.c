@@ -502,9 +502,11 @@ struct fd_walk {
   napi_deferred deferred;
   /* fdObjectsFromAsync: the walk's arguments; epollWatchesAsync: pid -1 and fd the
    * supervisor's duplicate of the epoll file, closed once counted; fdinfoHeadsAsync: pid
-   * and the descriptors (`fds`, `nfds`) whose heads to read. */
+   * and the descriptors (`fds`, `nfds`) whose heads to read; fdinfoQueuedAsync: the same,
+   * with `inos` (the inode each descriptor was found at). */
   int pid, fd;
   int32_t *fds;
+  uint32_t *inos;
   size_t nfds;
   long from, max, budget_us;
   uint32_t kinds;
@@ -552,10 +554,94 @@ static int fdinfo_head(int pid, int32_t fd, struct words *o) {
   return rc;
 }
 
+/* What fdinfo_queued found of one descriptor. */
+enum { SL_Q_COUNT = 0, SL_Q_OTHER = 1, SL_Q_NOT_SHOWN = 2, SL_Q_GONE = 3, SL_Q_ERROR = 4 };
+
+#define SL_Q_CHUNK (64 * 1024)
+#define SL_Q_LINE 256 /* the lines looked for are short; a longer one is skipped */
+
+/* One line of a fdinfo text: its "ino:" and "scm_fds:" values into ino and scm. */
+static void queued_line(const char *l, size_t n, long long *ino, long long *scm) {
+  long long *into = NULL;
+  size_t at = 0;
+  if (n > 4 && memcmp(l, "ino:", 4) == 0) into = ino, at = 4;
+  else if (n > 8 && memcmp(l, "scm_fds:", 8) == 0) into = scm, at = 8;
+  if (into == NULL) return;
+  while (at < n && (l[at] == ' ' || l[at] == '\t')) at++;
+  long long v = 0;
+  size_t from = at;
+  for (; at < n && l[at] >= '0' && l[at] <= '9' && v < (1ll << 40); at++) v = v * 10 + (l[at] - '0');
+  if (at > from) *into = v;
+}
+
+/* The descriptors queued to unix socket `fd` of process `pid` (found at inode `ino`): its
+ * fdinfo's scm_fds, a listener's counting its connections not yet accepted. The line comes
+ * after one line per lock taken through the file, which the kernel makes at the first read
+ * (a sandbox decides how many: 100,000 took 0.3 s): the whole text is read, in parts, on a
+ * thread of Node's pool. Pushes fd, one of SL_Q_*, and the count (SL_Q_COUNT) or errno. */
+static int fdinfo_queued(int pid, int32_t fd, uint32_t ino, char *buf, struct words *o) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", pid, fd);
+  uint32_t status = SL_Q_NOT_SHOWN, value = 0;
+  long long shown = -1, scm = -1;
+  int f = open(path, O_RDONLY | O_CLOEXEC);
+  if (f < 0) {
+    status = errno == ENOENT || errno == ESRCH ? SL_Q_GONE : SL_Q_ERROR;
+    value = (uint32_t)errno;
+  } else {
+    size_t keep = 0;
+    int skipping = 0; /* within a line too long to keep */
+    for (;;) {
+      ssize_t n = read(f, buf + keep, SL_Q_CHUNK - keep);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        status = errno == ESRCH ? SL_Q_GONE : SL_Q_ERROR;
+        value = (uint32_t)errno;
+        break;
+      }
+      if (n == 0) {
+        if (keep > 0 && !skipping) queued_line(buf, keep, &shown, &scm);
+        break;
+      }
+      size_t end = keep + (size_t)n, start = 0;
+      for (size_t i = 0; i < end; i++) {
+        if (buf[i] != '\n') continue;
+        if (!skipping) queued_line(buf + start, i - start, &shown, &scm);
+        skipping = 0;
+        start = i + 1;
+      }
+      keep = end - start;
+      if (keep > SL_Q_LINE) {
+        skipping = 1;
+        keep = 0;
+      } else {
+        memmove(buf, buf + start, keep);
+      }
+    }
+    close(f);
+    if (status == SL_Q_NOT_SHOWN) {
+      if (shown >= 0 && shown != (long long)ino) status = SL_Q_OTHER;
+      else if (scm >= 0) status = SL_Q_COUNT, value = (uint32_t)(scm > 0xffffffffll ? 0xffffffffll : scm);
+    }
+  }
+  int rc = words_push(o, (uint32_t)fd);
+  if (rc == 0) rc = words_push(o, status);
+  if (rc == 0) rc = words_push(o, value);
+  return rc;
+}
+
 static void fd_walk_execute(napi_env env, void *data) {
   (void)env;
   struct fd_walk *w = data;
   uint64_t t0 = thread_cpu_us();
+  if (w->inos != NULL) {
+    char *buf = malloc(SL_Q_CHUNK);
+    w->rc = buf == NULL ? -ENOMEM : 0;
+    for (size_t i = 0; i < w->nfds && w->rc == 0; i++) w->rc = fdinfo_queued(w->pid, w->fds[i], w->inos[i], buf, &w->o);
+    free(buf);
+    w->cpu_us = thread_cpu_us() - t0;
+    return;
+  }
   if (w->fds != NULL) {
     w->rc = 0;
     for (size_t i = 0; i < w->nfds && w->rc == 0; i++) w->rc = fdinfo_head(w->pid, w->fds[i], &w->o);
@@ -598,6 +684,7 @@ static void fd_walk_complete(napi_env env, napi_status status, void *data) {
   napi_resolve_deferred(env, w->deferred, pair);
   napi_delete_async_work(env, w->work);
   free(w->fds);
+  free(w->inos);
   free(w);
 }
 
@@ -611,6 +698,7 @@ static napi_value fd_walk_queue(napi_env env, struct fd_walk *w) {
     if (w->pid < 0) close(w->fd);
     free(w->o.w);
     free(w->fds);
+    free(w->inos);
     free(w);
     napi_throw_error(env, "SL_NAPI", "could not queue a descriptor walk");
     return NULL;
@@ -694,6 +782,46 @@ static napi_value sl_fdinfo_heads_async(napi_env env, napi_callback_info info) {
   return fd_walk_queue(env, w);
 }
 
+/* fdinfoQueuedAsync(pid, fds: Int32Array, inos: Uint32Array) -> Promise of [a Buffer of
+ * three u32 per descriptor (fd; 0 the count, 1 now another file, 2 no count shown, 3 gone,
+ * 4 an error; the count or the errno), CPU microseconds]: the descriptors queued to each
+ * unix socket (fdinfo_queued), read on a thread of Node's pool. */
+static napi_value sl_fdinfo_queued_async(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 3);
+  SL_ARG_INT(env, 0, pid);
+  napi_typedarray_type type, itype;
+  size_t n = 0, ni = 0;
+  void *data = NULL, *idata = NULL;
+  if (napi_get_typedarray_info(env, argv[1], &type, &n, &data, NULL, NULL) != napi_ok || type != napi_int32_array ||
+      napi_get_typedarray_info(env, argv[2], &itype, &ni, &idata, NULL, NULL) != napi_ok || itype != napi_uint32_array || ni != n) {
+    napi_throw_type_error(env, "SL_ARGS", "arguments 1 and 2 must be an Int32Array and a Uint32Array of one length");
+    return NULL;
+  }
+  if (pid <= 0) {
+    napi_throw_range_error(env, "SL_ARGS", "pid must be positive");
+    return NULL;
+  }
+  struct fd_walk *w = calloc(1, sizeof *w);
+  int32_t *fds = malloc((n ? n : 1) * sizeof *fds);
+  uint32_t *inos = malloc((n ? n : 1) * sizeof *inos);
+  if (w == NULL || fds == NULL || inos == NULL) {
+    free(w);
+    free(fds);
+    free(inos);
+    return sl_throw_errno(env, "calloc", ENOMEM);
+  }
+  if (n > 0) {
+    memcpy(fds, data, n * sizeof *fds);
+    memcpy(inos, idata, n * sizeof *inos);
+  }
+  w->pid = pid;
+  w->fd = -1;
+  w->fds = fds;
+  w->inos = inos;
+  w->nfds = n;
+  return fd_walk_queue(env, w);
+}
+
 /* setsockoptInt(fd, level, name, value) -> 0 or -errno: an int option set on the
  * supervisor's duplicate with the value TypeScript decided. */
 static napi_value sl_setsockopt_int(napi_env env, napi_callback_info info) {
@@ -722,6 +850,7 @@ void sl_kmem_register(napi_env env, napi_value exports) {
       {"fdObjectsFromAsync", NULL, sl_fd_objects_from_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"epollWatchesAsync", NULL, sl_epoll_watches_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fdinfoHeadsAsync", NULL, sl_fdinfo_heads_async, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fdinfoQueuedAsync", NULL, sl_fdinfo_queued_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"diagDumpStart", NULL, sl_diag_dump_start, NULL, NULL, NULL, napi_enumerable, NULL},
       {"diagDumpPart", NULL, sl_diag_dump_part, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setsockoptInt", NULL, sl_setsockopt_int, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -3,7 +3,7 @@
 // pipes and its epoll watches, found through its descriptor tables and the descriptors it
 // passed in flight.
 
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync } from "node:fs";
 import { native } from "../confine/native.js";
 import { PIPE_CHARGE_BYTES } from "../plan/seccomp-kmem.js";
 import { defaultSendBuffer, sysctlInt } from "./handlers/socket-buffers.js";
@@ -24,10 +24,8 @@ const S_IFIFO = 0o010000;
  */
 export const EPOLL_WATCH_BYTES = 224;
 
-/** Sockets charged per step of a look (the look runs in slices), and fdinfo files read
- * (about 7 us each: 256 make under 2 ms). */
+/** Sockets charged per step of a look (the look runs in slices). */
 const SOCKETS_PER_STEP = 1024;
-const FDINFOS_PER_STEP = 256;
 
 /**
  * Drops the repeats from `list` (inodes), in place and in steps of SOCKETS_PER_STEP; the
@@ -58,48 +56,11 @@ function mayBeQueued(u: UnixSock): boolean {
   return u.type !== SOCK_STREAM || u.rq > 0;
 }
 
-const SCM_FDS = Buffer.from("\nscm_fds:");
-const INO = Buffer.from("\nino:");
-const fdinfoBuf = Buffer.alloc(512);
-
-/** The number after `label` (a line's start) in buf[0, end), -1 when it is not there. */
-function fieldIn(buf: Buffer, end: number, label: Buffer): number {
-  const at = buf.subarray(0, end).indexOf(label);
-  if (at < 0) return -1;
-  let i = at + label.length;
-  while (i < end && (buf[i] === 32 || buf[i] === 9)) i++;
-  let v = 0;
-  const from = i;
-  for (; i < end && buf[i]! >= 48 && buf[i]! <= 57; i++) v = v * 10 + buf[i]! - 48;
-  return i === from ? -1 : v;
-}
-
-/**
- * Whether descriptors are queued to the unix socket that descriptor `fd` of thread `task`
- * was (inode `ino`): its fdinfo's `scm_fds`, which for a listener counts its connections
- * not yet accepted. A descriptor that is now another file answers true (the sandbox could
- * swap the number between the table's read and this one to hide the count); a process
- * gone answers false (what it held is closed), and so does a kernel that shows no count.
- */
-function filesQueued(task: number, fd: number, ino: number): boolean {
-  let n: number;
-  try {
-    const f = openSync(`/proc/${task}/fdinfo/${fd}`, "r");
-    try {
-      fdinfoBuf[0] = 10; // a newline before the first line, so every label is found alike
-      n = 1 + readSync(f, fdinfoBuf, 1, fdinfoBuf.length - 1, 0);
-    } finally {
-      closeSync(f);
-    }
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== "ENOENT" && (e as NodeJS.ErrnoException).code !== "ESRCH";
-  }
-  const shown = fieldIn(fdinfoBuf, n, INO);
-  if (shown >= 0 && shown !== ino) return true;
-  // No count shown (an older kernel's fdinfo, or one without the inode line): nothing to
-  // go by.
-  return shown >= 0 && fieldIn(fdinfoBuf, n, SCM_FDS) > 0;
-}
+/** Descriptors whose fdinfo one work on Node's pool reads (a sandbox decides how long each
+ * is: a line per lock taken through the file comes before the count). */
+const QUEUED_PER_WORK = 64;
+const Q_COUNT = 0;
+const Q_OTHER = 1;
 
 /** A descriptor the sandbox passed with SCM_RIGHTS, in a socket's queue or received. */
 interface InFlight {
@@ -417,17 +378,15 @@ export class KernelBuffers {
         charge(unit, list.length * PIPE_CHARGE_BYTES);
       }
       let looked = 0;
-      let fdinfos = 0;
+      // Per thread whose table showed them, the unix sockets that may have descriptors
+      // queued to them, with the inode each was.
+      const toRead = new Map<number, { unit: number; fds: number[]; inos: number[] }>();
       for (const [unit, list] of socks) {
         mine = yield* unique(list);
         let bytes = 0;
         for (const ino of list) {
-          // A sandbox decides how many sockets it holds (128,000 took 70 ms here in one go),
-          // and how many of them have a fdinfo to read (7 us each).
-          if (++looked >= SOCKETS_PER_STEP || fdinfos >= FDINFOS_PER_STEP) {
-            yield;
-            looked = fdinfos = 0;
-          }
+          // A sandbox decides how many sockets it holds (128,000 took 70 ms here in one go).
+          if (++looked % SOCKETS_PER_STEP === 0) yield;
           if (unix === null) {
             // No unix_diag on this host: every socket is charged what a peer that went away
             // may have left (docs/security.md).
@@ -438,9 +397,11 @@ export class KernelBuffers {
           if (u !== undefined) {
             bytes += this.unixCharge(unix, u, mine);
             const at = where.get(ino);
-            if (at !== undefined && !queued.has(at.unit) && mayBeQueued(u)) {
-              fdinfos++;
-              if (filesQueued(at.task, at.fd, ino)) queued.add(at.unit);
+            if (at !== undefined && mayBeQueued(u)) {
+              let list = toRead.get(at.task);
+              if (list === undefined) toRead.set(at.task, (list = { unit: at.unit, fds: [], inos: [] }));
+              list.fds.push(at.fd);
+              list.inos.push(ino);
             }
             continue;
           }
@@ -453,12 +414,42 @@ export class KernelBuffers {
         charge(unit, bytes);
         mine.release();
       }
+      mine = undefined;
+      yield* this.readQueued(toRead, queued);
       settle();
       return out;
     } finally {
       mine?.release();
       if (unixDumped !== undefined) unixDump.release(unixDumped);
       if (inet !== undefined) inetDump.release(inet);
+    }
+  }
+
+  /**
+   * Adds to `queued` each unit one of whose sockets (`toRead`, per thread) has descriptors
+   * queued to it, from their fdinfo (native fdinfoQueuedAsync), read on Node's pool in this
+   * sandbox's turn (offLoop) and charged as its CPU, QUEUED_PER_WORK at a time, a unit's
+   * sockets no more once one showed some. A descriptor that names another file by then
+   * counts as queued (a sandbox could swap numbers between the table's read and this one to
+   * hide a count); one gone, or a kernel that shows no count, does not.
+   */
+  private *readQueued(toRead: ReadonlyMap<number, { unit: number; fds: number[]; inos: number[] }>, queued: Set<number>): Generator<Step, void> {
+    for (const [task, { unit, fds, inos }] of toRead) {
+      for (let i = 0; i < fds.length && !queued.has(unit); i += QUEUED_PER_WORK) {
+        let part: Buffer | number = -1;
+        const some = Int32Array.from(fds.slice(i, i + QUEUED_PER_WORK));
+        const theirs = Uint32Array.from(inos.slice(i, i + QUEUED_PER_WORK));
+        yield offLoop(this, () => native().fdinfoQueuedAsync(task, some, theirs)).then(([p, cpuUs]) => {
+          part = p;
+          return cpuUs / 1000;
+        });
+        if (typeof part === "number") continue;
+        const words = part as Buffer;
+        for (let at = 0; at + 12 <= words.length; at += 12) {
+          const status = words.readUInt32LE(at + 4);
+          if (status === Q_OTHER || (status === Q_COUNT && words.readUInt32LE(at + 8) > 0)) queued.add(unit);
+        }
+      }
     }
   }
 

@@ -11,8 +11,9 @@
 //   (kernel-buffers.ts) reads /proc/<task>/fdinfo/<fd> of the first descriptor the look's
 //   walk found the socket at, and ENOENT answers "nothing queued". B kept the memfds on its
 //   listener's unaccepted connections, moved the listener to descriptor 500 and had a thread
-//   put it back on its old number and close that again every ~50 us: alive 4 s later, it took
-//   back 144 MiB under 64M (without the thread: ended at 2.2 s, case 1).
+//   put it on 400-403 in turn, closing each as the next is opened (~90 us a turn): alive 4 s
+//   later, it took back 144 MiB under 64M, 9 runs of 9 (without the thread: ended at 2.2 s,
+//   case 1).
 // - a thread cloned with CLONE_THREAD and without CLONE_FILES has a descriptor table of its
 //   own, which /proc/<pid>/fd (the only table both looks read: kernel-buffers.ts measure,
 //   memory-files.ts scanFds) does not show. B's listener held only there, or the three memfds
@@ -80,7 +81,7 @@ scriptCase("memfds kept queued: the controls (2 s rule, cap, charge of a stash)"
   for (const how of ["backlog", "cthread-queue"]) {
     ended(out[how], how, "B kept three 48 MiB memfds on its listener's connections");
     assert.match(out[how].reason ?? "", KEPT_QUEUED, `${how}: ended by the queue rule: ${JSON.stringify(out[how])}`);
-    assert.ok(out[how].ms < 3500, `${how}: ${JSON.stringify(out[how])}`);
+    assert.ok(out[how].ms < 4000, `${how}: ended before B's 4 s were up: ${JSON.stringify(out[how])}`);
   }
   ended(out["cthread-keep"], "cthread-keep", "a thread sharing B's table kept the memfds as descriptors");
   assert.ok(out["cthread-keep"].used > CAP && out["cthread-keep"].reason === null, `cthread-keep: charged: ${JSON.stringify(out["cthread-keep"])}`);
@@ -92,8 +93,9 @@ scriptCase("memfds kept queued: the controls (2 s rule, cap, charge of a stash)"
 scriptCase("socket buffers of a thread sharing the process's table are charged (control)", SCRIPT, [RT15, "socks", "shared"], (out) => {
   assert.equal(out.error, undefined, out.error);
   const r = out.shared;
-  assert.ok(r.queuedMib > 64, `control: the thread queued more than the cap: ${JSON.stringify(r)}`);
+  // (ended at a look while it fills, or once it said how much it queued)
   assert.equal(r.limit, "memory", `500 filled socketpairs in B's table: ${JSON.stringify(r)}`);
+  assert.ok(r.used > CAP, JSON.stringify(r));
   assert.equal(r.alive, false, JSON.stringify(r));
 }, 60_000);
 
@@ -101,9 +103,10 @@ scriptCase("socket buffers of a thread sharing the process's table are charged (
 //
 // filesQueued reads the fdinfo of the first descriptor the walk found the socket at; ENOENT
 // ("a process gone") answers false, and one look finding nothing restarts the 2 s. flicker:
-// B's listener (backlog, as case 1) moved to descriptor 500, a thread putting it on its old
-// number and closing it again (~50 us each, 15,000-20,000 times in 4 s). decoy-flicker: the
-// same on B's own stash (case 4's decoy). Control: backlog (case 1).
+// B's listener (backlog, as case 1) moved to descriptor 500, a thread putting it on
+// numbers 400-403 in turn, each closed as the next is opened (~90 us a turn, about 43,000
+// turns in 4 s). decoy-flicker: the same on B's listener and its own stash (case 4's decoy),
+// from the start. Control: backlog (case 1).
 scriptCase(
   "memfds kept queued: a descriptor closed and reopened under the look's fdinfo read",
   SCRIPT,
@@ -112,12 +115,12 @@ scriptCase(
     assert.equal(out.error, undefined, out.error);
     for (const how of ["decoy-flicker", "flicker"]) {
       handed(out[how], how);
-      assert.match(out[how].b, /^flickered \d+$/m, `control: ${how}: the thread ran: ${JSON.stringify(out[how])}`);
+      assert.match(out[how].b, /^flicker on$/m, `control: ${how}: the thread ran: ${JSON.stringify(out[how])}`);
       ended(out[how], how, "B under maxMemory 64M held three 48 MiB memfds other sandboxes made in a unix socket's queue for 4 s and took them back");
     }
   },
   60_000,
-  "open: kernel-buffers.ts filesQueued answers false on ENOENT, which a descriptor closed between the walk and the fdinfo read gives as well as a process gone: B (64M) kept 144 MiB of memfds on its listener's connections (or its own stash, with the decoy) for 4 s while a thread put the socket on its old descriptor and closed it again every ~50 us, and took every byte back",
+  "open: kernel-buffers.ts filesQueued answers false on ENOENT, which a descriptor closed between the walk and the fdinfo read gives as well as a process gone: B (64M) kept 144 MiB of memfds on its listener's connections (or its own stash, with the decoy) for 4 s while a thread put the socket on descriptors 400-403 in turn, closing each as the next was opened (~90 us a turn), and took every byte back",
 );
 
 // ---- 3. a thread with a descriptor table of its own (open) ----
@@ -150,7 +153,7 @@ scriptCase(
   (out) => {
     assert.equal(out.error, undefined, out.error);
     const r = out.own;
-    assert.ok(r.queuedMib > 64, `control: the thread queued more than the cap: ${JSON.stringify(r)}`);
+    // (control: the same fill in the process's table passes the cap, case "sharing")
     assert.equal(r.limit, "memory", `B under maxMemory 64M kept ${r.queuedMib} MiB queued in 500 socketpairs of a thread's own table for 3 s: ${JSON.stringify(r)}`);
   },
   60_000,

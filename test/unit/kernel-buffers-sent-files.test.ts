@@ -136,3 +136,33 @@ test("descriptors queued to a socket flag its unit at every look; the unit is re
     for (const fd of [a, b, r, w]) closeSync(fd);
   }
 });
+
+test("a count behind many lock lines is still read: a socket with 2,000 lock records and a descriptor queued flags its unit", { skip: unixDiag ? false : "no unix_diag on this host" }, async () => {
+  // The count comes after a line per lock taken through the file, and the kernel makes the
+  // whole text at the first read: a reader of its first 512 bytes (the first version) saw no
+  // count behind 8 lock lines, so one lock hid a queue.
+  const py = [
+    "import socket, fcntl, struct, os, sys, array",
+    "a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)",
+    "for i in range(2000): fcntl.fcntl(b.fileno(), fcntl.F_SETLK, struct.pack('hhqqi', fcntl.F_RDLCK, 0, 2 * i, 1, 0))",
+    "r, w = os.pipe()",
+    "a.sendmsg([b''], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', [r]))])",
+    "print(os.getpid(), flush=True)",
+    "sys.stdin.read()",
+  ].join("\n");
+  const { spawn } = await import("node:child_process");
+  const child = spawn("python3", ["-c", py], { stdio: ["pipe", "pipe", "inherit"] });
+  try {
+    const pid = await new Promise<number>((ok, fail) => {
+      child.stdout.once("data", (d: Buffer) => ok(Number(d.toString().trim())));
+      child.once("exit", (c) => fail(new Error(`python3 exited ${c}`)));
+    });
+    const kb = new KernelBuffers();
+    const procs = new Map([[pid, { unit: 4, task: pid }]]);
+    await fresher();
+    await measure(kb, procs);
+    assert.deepEqual(kb.queuedTooLong(Date.now() + IN_FLIGHT_MS), [4], "the queued pipe is seen behind the lock lines");
+  } finally {
+    child.kill();
+  }
+});
