@@ -240,9 +240,11 @@ export class KernelBuffers {
   private sentFile(unit: number, sender: number, dest: number, destVfs: number, fd: number): void {
     const key = this.fileKey?.(fd);
     if (key == null) return;
+    // Recorded whatever the count: the file is in a queue now. roomToPass keeps the count
+    // near SENT_FILES_MAX; past it by at most what sends passed it before any was recorded
+    // (one message's SCM_MAX_FD, the duplicates the sandbox's blocked sends may hold).
     let f = this.sent.get(key);
     if (f === undefined) {
-      if (this.sent.size >= SENT_FILES_MAX) return; // roomToPass turned it away before the send
       let handle: number;
       try {
         handle = openSync(`/proc/self/fd/${fd}`, O_PATH_CLOEXEC);
@@ -251,10 +253,7 @@ export class KernelBuffers {
       }
       this.sent.set(key, (f = { handle, unit, routes: new Map() }));
     }
-    if (!f.routes.has(sender)) {
-      if (this.routeCount >= SENT_FILES_MAX) return;
-      this.routeCount++;
-    }
+    if (!f.routes.has(sender)) this.routeCount++;
     f.unit = unit;
     f.routes.set(sender, { seq: dumps.seq, dest, destVfs });
   }
