@@ -20,6 +20,7 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -574,55 +575,68 @@ static void queued_line(const char *l, size_t n, long long *ino, long long *scm)
   if (at > from) *into = v;
 }
 
-/* The descriptors queued to unix socket `fd` of process `pid` (found at inode `ino`): its
- * fdinfo's scm_fds, a listener's counting its connections not yet accepted. The line comes
- * after one line per lock taken through the file, which the kernel makes at the first read
- * (a sandbox decides how many: 100,000 took 0.3 s): the whole text is read, in parts, on a
- * thread of Node's pool. Pushes fd, one of SL_Q_*, and the count (SL_Q_COUNT) or errno. */
-static int fdinfo_queued(int pid, int32_t fd, uint32_t ino, char *buf, struct words *o) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", pid, fd);
+/* The descriptors queued to unix socket `fd` of the process `pidfd` refers to (found at
+ * inode `ino`): the scm_fds line of the fdinfo of a duplicate taken with pidfd_getfd (a
+ * listener's counts its connections not yet accepted). The supervisor's own duplicate:
+ * its fdinfo lists no POSIX lock the sandbox took through the socket (only locks taken
+ * through this very open file: OFD locks, which a sandbox decides the number of, so the
+ * whole text is read, in parts), and the socket is the one the number named at the
+ * duplicate, checked by its inode. Pushes fd, one of SL_Q_*, and the count (SL_Q_COUNT) or
+ * errno: SL_Q_OTHER when the number no longer names that socket (closed, or another
+ * file), SL_Q_GONE when the process is. */
+static int fdinfo_queued(int pidfd, int32_t fd, uint32_t ino, char *buf, struct words *o) {
   uint32_t status = SL_Q_NOT_SHOWN, value = 0;
   long long shown = -1, scm = -1;
-  int f = open(path, O_RDONLY | O_CLOEXEC);
-  if (f < 0) {
-    status = errno == ENOENT || errno == ESRCH ? SL_Q_GONE : SL_Q_ERROR;
+  int dup = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+  if (pidfd < 0) {
+    status = SL_Q_GONE;
+  } else if (dup < 0) {
     value = (uint32_t)errno;
+    status = errno == EBADF ? SL_Q_OTHER : errno == ESRCH ? SL_Q_GONE : SL_Q_ERROR;
   } else {
-    size_t keep = 0;
-    int skipping = 0; /* within a line too long to keep */
-    for (;;) {
-      ssize_t n = read(f, buf + keep, SL_Q_CHUNK - keep);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        status = errno == ESRCH ? SL_Q_GONE : SL_Q_ERROR;
-        value = (uint32_t)errno;
-        break;
+    struct stat st;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", dup);
+    int f = -1;
+    if (fstat(dup, &st) != 0 || !S_ISSOCK(st.st_mode) || (uint32_t)st.st_ino != ino) {
+      status = SL_Q_OTHER;
+    } else if ((f = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+      status = SL_Q_ERROR;
+      value = (uint32_t)errno;
+    } else {
+      size_t keep = 0;
+      int skipping = 0; /* within a line too long to keep */
+      for (;;) {
+        ssize_t n = read(f, buf + keep, SL_Q_CHUNK - keep);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          status = SL_Q_ERROR;
+          value = (uint32_t)errno;
+          break;
+        }
+        if (n == 0) {
+          if (keep > 0 && !skipping) queued_line(buf, keep, &shown, &scm);
+          break;
+        }
+        size_t end = keep + (size_t)n, start = 0;
+        for (size_t i = 0; i < end; i++) {
+          if (buf[i] != '\n') continue;
+          if (!skipping) queued_line(buf + start, i - start, &shown, &scm);
+          skipping = 0;
+          start = i + 1;
+        }
+        keep = end - start;
+        if (keep > SL_Q_LINE) {
+          skipping = 1;
+          keep = 0;
+        } else {
+          memmove(buf, buf + start, keep);
+        }
       }
-      if (n == 0) {
-        if (keep > 0 && !skipping) queued_line(buf, keep, &shown, &scm);
-        break;
-      }
-      size_t end = keep + (size_t)n, start = 0;
-      for (size_t i = 0; i < end; i++) {
-        if (buf[i] != '\n') continue;
-        if (!skipping) queued_line(buf + start, i - start, &shown, &scm);
-        skipping = 0;
-        start = i + 1;
-      }
-      keep = end - start;
-      if (keep > SL_Q_LINE) {
-        skipping = 1;
-        keep = 0;
-      } else {
-        memmove(buf, buf + start, keep);
-      }
+      close(f);
+      if (status == SL_Q_NOT_SHOWN && scm >= 0) status = SL_Q_COUNT, value = (uint32_t)(scm > 0xffffffffll ? 0xffffffffll : scm);
     }
-    close(f);
-    if (status == SL_Q_NOT_SHOWN) {
-      if (shown >= 0 && shown != (long long)ino) status = SL_Q_OTHER;
-      else if (scm >= 0) status = SL_Q_COUNT, value = (uint32_t)(scm > 0xffffffffll ? 0xffffffffll : scm);
-    }
+    close(dup);
   }
   int rc = words_push(o, (uint32_t)fd);
   if (rc == 0) rc = words_push(o, status);
@@ -637,7 +651,9 @@ static void fd_walk_execute(napi_env env, void *data) {
   if (w->inos != NULL) {
     char *buf = malloc(SL_Q_CHUNK);
     w->rc = buf == NULL ? -ENOMEM : 0;
-    for (size_t i = 0; i < w->nfds && w->rc == 0; i++) w->rc = fdinfo_queued(w->pid, w->fds[i], w->inos[i], buf, &w->o);
+    int pidfd = (int)syscall(SYS_pidfd_open, w->pid, 0);
+    for (size_t i = 0; i < w->nfds && w->rc == 0; i++) w->rc = fdinfo_queued(pidfd, w->fds[i], w->inos[i], buf, &w->o);
+    if (pidfd >= 0) close(pidfd);
     free(buf);
     w->cpu_us = thread_cpu_us() - t0;
     return;
@@ -783,9 +799,12 @@ static napi_value sl_fdinfo_heads_async(napi_env env, napi_callback_info info) {
 }
 
 /* fdinfoQueuedAsync(pid, fds: Int32Array, inos: Uint32Array) -> Promise of [a Buffer of
- * three u32 per descriptor (fd; 0 the count, 1 now another file, 2 no count shown, 3 gone,
- * 4 an error; the count or the errno), CPU microseconds]: the descriptors queued to each
- * unix socket (fdinfo_queued), read on a thread of Node's pool. */
+ * three u32 per descriptor (fd; 0 the count, 1 the number no longer names that socket, 2
+ * no count shown, 3 the process is gone, 4 an error; the count or the errno), CPU
+ * microseconds]: the descriptors queued to each unix socket (fdinfo_queued), read through
+ * duplicates (pidfd_getfd, which needs the ptrace access the supervisor has over its
+ * sandboxes) on a thread of Node's pool. A pid reused meanwhile names other sockets: the
+ * inode check turns them away. */
 static napi_value sl_fdinfo_queued_async(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 3);
   SL_ARG_INT(env, 0, pid);

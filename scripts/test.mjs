@@ -31,7 +31,7 @@ const SERIAL = new Map([
   ["redteam12.test.js", "the supervising event loop's worst gap and its CPU beside pipes fed at GB/s and 50,000 lock records"],
   ["redteam13.test.js", "the supervising event loop's worst gap beside execs of 131,000 environment strings"],
   ["redteam14.test.js", "the supervising process's CPU beside retries at the thread cap, pipelines' ends timed against 50 ms looks, 2 GB children"],
-  ["redteam15.test.js", "memfds of 144 MiB held by several sandboxes, a descriptor swapped every 50 us against the looks' fdinfo reads, a producer's pace against a consumer's over the 2 s rule"],
+  ["redteam15.test.js", "memfds of 144 MiB held by several sandboxes, a socket's descriptor swapped every 90 us against the looks' fdinfo reads, a producer's pace against a consumer's over the 2 s rule"],
 ]);
 
 /** Files run after everything else has ended, each with what the background part's load

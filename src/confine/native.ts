@@ -199,10 +199,10 @@ export interface NativeAddon {
    * low and high words), and the microseconds of CPU that took. Never rejects. */
   fdinfoHeadsAsync(pid: number, fds: Int32Array): Promise<[Buffer | number, number]>;
   /** On a thread of Node's pool: for each descriptor `fds[i]` of process `pid`, a unix
-   * socket found at inode `inos[i]`, the descriptors queued to it (its fdinfo's scm_fds):
-   * three u32 each (fd; status: 0 the count, 1 the descriptor is now another file, 2 no
-   * count shown, 3 gone, 4 an error; the count or the errno), and the microseconds of CPU
-   * that took. Never rejects. */
+   * socket found at inode `inos[i]`, the descriptors queued to it (scm_fds in the fdinfo of
+   * a pidfd_getfd duplicate): three u32 each (fd; status: 0 the count, 1 the number no
+   * longer names that socket, 2 no count shown, 3 the process is gone, 4 an error; the
+   * count or the errno), and the microseconds of CPU that took. Never rejects. */
   fdinfoQueuedAsync(pid: number, fds: Int32Array, inos: Uint32Array): Promise<[Buffer | number, number]>;
   /** The id of the mount descriptor `fd` is on (statx STATX_MNT_ID: fdinfo's mnt_id), or -errno. */
   mountId(fd: number): number;

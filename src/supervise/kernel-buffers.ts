@@ -80,6 +80,7 @@ interface InFlight {
  * peer's inode, 0: unknown) or to the named socket file `destVfs`. */
 interface Route {
   seq: number;
+  sender: number;
   dest: number;
   destVfs: number;
 }
@@ -97,8 +98,11 @@ interface SentFile {
    * queued message it stands for does, and is closed once no such message may be left. */
   handle: number;
   unit: number;
-  /** Per sending socket (inode): where the last message that carried it there went. */
-  routes: Map<number, Route>;
+  /** Each way a message carried it, by "sender:dest:destVfs": one per destination (the
+   * fifteenth review's decoy: with one route per sending socket, a second send of the file
+   * to a socket then emptied and closed replaced the route to the stash, and the record
+   * went while the stash still held the file). */
+  routes: Map<string, Route>;
 }
 
 /** Files and routes of them kept at most (each file costs the supervisor a descriptor):
@@ -157,8 +161,15 @@ export class KernelBuffers {
   /** Memory-backed files passed, by key ("major:minor:inode"). */
   private readonly sent = new Map<string, SentFile>();
   private routeCount = 0;
-  /** Per unit, since when every look has found descriptors queued to its sockets. */
+  /** Per unit, since when the looks have found descriptors queued to its sockets (a look
+   * that found none, or could not tell, is let pass once: see readQueued). */
   private readonly queuedSince = new Map<number, number>();
+  /** Units whose last look found none queued (a second such look in a row ends the run of
+   * sightings). */
+  private readonly missedOnce = new Set<number>();
+  /** Sockets (inodes) whose number named another file, or none, by the time the last look
+   * read it. */
+  private unverified = new Set<number>();
   private readonly residue: number;
   private readonly unconnected: number;
 
@@ -253,9 +264,10 @@ export class KernelBuffers {
       }
       this.sent.set(key, (f = { handle, unit, routes: new Map() }));
     }
-    if (!f.routes.has(sender)) this.routeCount++;
+    const way = `${sender}:${dest}:${destVfs}`;
+    if (!f.routes.has(way)) this.routeCount++;
     f.unit = unit;
-    f.routes.set(sender, { seq: dumps.seq, dest, destVfs });
+    f.routes.set(way, { seq: dumps.seq, sender, dest, destVfs });
   }
 
   /**
@@ -330,7 +342,16 @@ export class KernelBuffers {
     const queued = new Set<number>(); // units with descriptors queued to a socket of theirs
     const settle = (): void => {
       const now = Date.now();
-      for (const unit of this.queuedSince.keys()) if (!queued.has(unit)) this.queuedSince.delete(unit);
+      for (const unit of this.queuedSince.keys()) {
+        if (queued.has(unit)) {
+          this.missedOnce.delete(unit);
+        } else if (this.missedOnce.has(unit)) {
+          this.queuedSince.delete(unit);
+          this.missedOnce.delete(unit);
+        } else {
+          this.missedOnce.add(unit);
+        }
+      }
       for (const unit of queued) if (!this.queuedSince.has(unit)) this.queuedSince.set(unit, now);
     };
     if (socks.size === 0 && pipes.size === 0 && this.inFlight.size === 0 && this.sent.size === 0) {
@@ -363,9 +384,9 @@ export class KernelBuffers {
         else add(f.kind === "socket" ? socks : pipes, f.unit, f.ino);
       }
       for (const [key, f] of this.sent) {
-        for (const [sender, r] of f.routes) {
-          if (this.mayHold(unix, { sender, dest: r.dest, destVfs: r.destVfs })) continue;
-          f.routes.delete(sender);
+        for (const [way, r] of f.routes) {
+          if (this.mayHold(unix, r)) continue;
+          f.routes.delete(way);
           this.routeCount--;
         }
         if (f.routes.size > 0) continue;
@@ -426,13 +447,19 @@ export class KernelBuffers {
 
   /**
    * Adds to `queued` each unit one of whose sockets (`toRead`, per thread) has descriptors
-   * queued to it, from their fdinfo (native fdinfoQueuedAsync), read on Node's pool in this
-   * sandbox's turn (offLoop) and charged as its CPU, QUEUED_PER_WORK at a time, a unit's
-   * sockets no more once one showed some. A descriptor that names another file by then
-   * counts as queued (a sandbox could swap numbers between the table's read and this one to
-   * hide a count); one gone, or a kernel that shows no count, does not.
+   * queued to it, read through a duplicate of each (native fdinfoQueuedAsync) on Node's
+   * pool in this sandbox's turn (offLoop) and charged as its CPU, QUEUED_PER_WORK at a
+   * time, a unit's sockets no more once one showed some.
+   *
+   * A socket whose number names another file, or none, by the time it is read counts as
+   * queued when the last look could not read it either: the fifteenth review moved a
+   * listener holding memfds on unaccepted connections among four numbers every 90 us, and
+   * the read always came after the move (a socket a program closed between the walk and
+   * the read is gone at the next look). With the one look let pass in settle, a sandbox
+   * hides its queue only by being missed at two looks in a row.
    */
   private *readQueued(toRead: ReadonlyMap<number, { unit: number; fds: number[]; inos: number[] }>, queued: Set<number>): Generator<Step, void> {
+    const unverified = new Set<number>();
     for (const [task, { unit, fds, inos }] of toRead) {
       for (let i = 0; i < fds.length && !queued.has(unit); i += QUEUED_PER_WORK) {
         let part: Buffer | number = -1;
@@ -444,12 +471,17 @@ export class KernelBuffers {
         });
         if (typeof part === "number") continue;
         const words = part as Buffer;
-        for (let at = 0; at + 12 <= words.length; at += 12) {
+        for (let at = 0, k = 0; at + 12 <= words.length; at += 12, k++) {
           const status = words.readUInt32LE(at + 4);
-          if (status === Q_OTHER || (status === Q_COUNT && words.readUInt32LE(at + 8) > 0)) queued.add(unit);
+          const ino = theirs[k]!;
+          if (status === Q_COUNT && words.readUInt32LE(at + 8) > 0) queued.add(unit);
+          if (status !== Q_OTHER) continue;
+          unverified.add(ino);
+          if (this.unverified.has(ino)) queued.add(unit);
         }
       }
     }
+    this.unverified = unverified;
   }
 
   /**
