@@ -517,6 +517,9 @@ struct fd_walk {
   struct words o;
 };
 
+/* fdLocksAsync's walk: `kinds` is a bit mask of kinds 1 to 5 for the others. */
+#define SL_WALK_LOCKS 0x80000000u
+
 static uint64_t thread_cpu_us(void) {
   struct timespec t;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
@@ -561,8 +564,46 @@ enum { SL_Q_COUNT = 0, SL_Q_OTHER = 1, SL_Q_NOT_SHOWN = 2, SL_Q_GONE = 3, SL_Q_E
 #define SL_Q_CHUNK (64 * 1024)
 #define SL_Q_LINE 256 /* the lines looked for are short; a longer one is skipped */
 
-/* One line of a fdinfo text: its "ino:" and "scm_fds:" values into ino and scm. */
-static void queued_line(const char *l, size_t n, long long *ino, long long *scm) {
+/* Reads open file f to its end in parts of SL_Q_CHUNK through buf, calling line() with
+ * each line of at most SL_Q_LINE bytes (a longer one is skipped: no line looked for is);
+ * 0 or -errno. The kernel makes a fdinfo text whole at the first read, however little is
+ * asked for: reading on costs only the copy. */
+static int scan_lines(int f, char *buf, void (*line)(const char *, size_t, void *), void *arg) {
+  size_t keep = 0;
+  int skipping = 0; /* within a line too long to keep */
+  for (;;) {
+    ssize_t n = read(f, buf + keep, SL_Q_CHUNK - keep);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -errno;
+    if (n == 0) {
+      if (keep > 0 && !skipping) line(buf, keep, arg);
+      return 0;
+    }
+    size_t end = keep + (size_t)n, start = 0;
+    for (size_t i = 0; i < end; i++) {
+      if (buf[i] != '\n') continue;
+      if (!skipping) line(buf + start, i - start, arg);
+      skipping = 0;
+      start = i + 1;
+    }
+    keep = end - start;
+    if (keep > SL_Q_LINE) {
+      skipping = 1;
+      keep = 0;
+    } else {
+      memmove(buf, buf + start, keep);
+    }
+  }
+}
+
+struct queued_seen {
+  long long ino, scm;
+};
+
+/* One line of a fdinfo text: its "ino:" and "scm_fds:" values. */
+static void queued_line(const char *l, size_t n, void *arg) {
+  struct queued_seen *q = arg;
+  long long *ino = &q->ino, *scm = &q->scm;
   long long *into = NULL;
   size_t at = 0;
   if (n > 4 && memcmp(l, "ino:", 4) == 0) into = ino, at = 4;
@@ -586,7 +627,7 @@ static void queued_line(const char *l, size_t n, long long *ino, long long *scm)
  * file), SL_Q_GONE when the process is. */
 static int fdinfo_queued(int pidfd, int32_t fd, uint32_t ino, char *buf, struct words *o) {
   uint32_t status = SL_Q_NOT_SHOWN, value = 0;
-  long long shown = -1, scm = -1;
+  struct queued_seen q = {-1, -1};
   int dup = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
   if (pidfd < 0) {
     status = SL_Q_GONE;
@@ -604,37 +645,13 @@ static int fdinfo_queued(int pidfd, int32_t fd, uint32_t ino, char *buf, struct 
       status = SL_Q_ERROR;
       value = (uint32_t)errno;
     } else {
-      size_t keep = 0;
-      int skipping = 0; /* within a line too long to keep */
-      for (;;) {
-        ssize_t n = read(f, buf + keep, SL_Q_CHUNK - keep);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-          status = SL_Q_ERROR;
-          value = (uint32_t)errno;
-          break;
-        }
-        if (n == 0) {
-          if (keep > 0 && !skipping) queued_line(buf, keep, &shown, &scm);
-          break;
-        }
-        size_t end = keep + (size_t)n, start = 0;
-        for (size_t i = 0; i < end; i++) {
-          if (buf[i] != '\n') continue;
-          if (!skipping) queued_line(buf + start, i - start, &shown, &scm);
-          skipping = 0;
-          start = i + 1;
-        }
-        keep = end - start;
-        if (keep > SL_Q_LINE) {
-          skipping = 1;
-          keep = 0;
-        } else {
-          memmove(buf, buf + start, keep);
-        }
+      int rc = scan_lines(f, buf, queued_line, &q);
+      if (rc < 0) {
+        status = SL_Q_ERROR;
+        value = (uint32_t)-rc;
       }
       close(f);
-      if (status == SL_Q_NOT_SHOWN && scm >= 0) status = SL_Q_COUNT, value = (uint32_t)(scm > 0xffffffffll ? 0xffffffffll : scm);
+      if (status == SL_Q_NOT_SHOWN && q.scm >= 0) status = SL_Q_COUNT, value = (uint32_t)(q.scm > 0xffffffffll ? 0xffffffffll : q.scm);
     }
     close(dup);
   }
@@ -644,10 +661,78 @@ static int fdinfo_queued(int pidfd, int32_t fd, uint32_t ino, char *buf, struct 
   return rc;
 }
 
+/* One line of a fdinfo text: a lock record taken through the file ("lock:\t1: POSIX ..."). */
+static void lock_line(const char *l, size_t n, void *arg) {
+  if (n >= 5 && memcmp(l, "lock:", 5) == 0) ++*(uint64_t *)arg;
+}
+
+/* The lock records listed in the fdinfo of every descriptor of process pid from descriptor
+ * `from` on (the records taken through that open file by the process, or by the open file
+ * itself: POSIX and OFD locks, flock and leases), ending once `budget_us` microseconds are
+ * spent (at least one descriptor is read). Pushes the descriptor to go on from (0: the
+ * table's end), the descriptors read and the records (saturated at 2^32 - 1); 0 or -errno
+ * (a process gone: nothing, 0). */
+static int fd_locks_part(int pid, long from, long budget_us, char *buf, struct words *o) {
+  uint64_t start = mono_us();
+  char path[64];
+  uint64_t locks = 0;
+  long next = 0, seen = 0;
+  snprintf(path, sizeof path, "/proc/%d/fd", pid);
+  int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  snprintf(path, sizeof path, "/proc/%d/fdinfo", pid);
+  int info = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int rc = 0;
+  if (dir < 0 || info < 0) {
+    rc = -errno;
+  } else if (from > 0 && lseek(dir, (off_t)from + 2, SEEK_SET) < 0) {
+    rc = -errno;
+  } else {
+    char ents[8192] __attribute__((aligned(8)));
+    for (;;) {
+      long got = syscall(SYS_getdents64, dir, ents, sizeof ents);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) {
+        rc = -errno;
+        break;
+      }
+      if (got == 0) break;
+      for (long at = 0; at < got;) {
+        struct dirent64 *d = (struct dirent64 *)(ents + at);
+        at += d->d_reclen;
+        if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
+        if (budget_us > 0 && seen > 0 && mono_us() - start >= (uint64_t)budget_us) {
+          next = strtol(d->d_name, NULL, 10);
+          break;
+        }
+        seen++;
+        int f = openat(info, d->d_name, O_RDONLY | O_CLOEXEC);
+        if (f < 0) continue; /* closed meanwhile */
+        scan_lines(f, buf, lock_line, &locks);
+        close(f);
+      }
+      if (next != 0) break;
+    }
+  }
+  if (dir >= 0) close(dir);
+  if (info >= 0) close(info);
+  if (rc == -ENOENT || rc == -ESRCH) rc = 0;
+  if (rc == 0) rc = words_push(o, (uint32_t)next);
+  if (rc == 0) rc = words_push(o, (uint32_t)seen);
+  if (rc == 0) rc = words_push(o, locks > 0xffffffffull ? 0xffffffffu : (uint32_t)locks);
+  return rc;
+}
+
 static void fd_walk_execute(napi_env env, void *data) {
   (void)env;
   struct fd_walk *w = data;
   uint64_t t0 = thread_cpu_us();
+  if (w->kinds == SL_WALK_LOCKS) {
+    char *buf = malloc(SL_Q_CHUNK);
+    w->rc = buf == NULL ? -ENOMEM : fd_locks_part(w->pid, w->from, w->budget_us, buf, &w->o);
+    free(buf);
+    w->cpu_us = thread_cpu_us() - t0;
+    return;
+  }
   if (w->inos != NULL) {
     char *buf = malloc(SL_Q_CHUNK);
     w->rc = buf == NULL ? -ENOMEM : 0;
@@ -841,6 +926,28 @@ static napi_value sl_fdinfo_queued_async(napi_env env, napi_callback_info info) 
   return fd_walk_queue(env, w);
 }
 
+/* fdLocksAsync(pid, from, budgetUs) -> Promise of [a Buffer of three u32 (the descriptor
+ * to go on from, 0 at the table's end; the descriptors read; the lock records their fdinfo
+ * list) or -errno, CPU microseconds]: fd_locks_part on a thread of Node's pool. */
+static napi_value sl_fd_locks_async(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 3);
+  SL_ARG_INT(env, 0, pid);
+  SL_ARG_INT(env, 1, from);
+  SL_ARG_INT(env, 2, budget_us);
+  if (pid <= 0) {
+    napi_throw_range_error(env, "SL_ARGS", "pid must be positive");
+    return NULL;
+  }
+  struct fd_walk *w = calloc(1, sizeof *w);
+  if (w == NULL) return sl_throw_errno(env, "calloc", ENOMEM);
+  w->pid = pid;
+  w->fd = -1;
+  w->from = from;
+  w->budget_us = budget_us;
+  w->kinds = SL_WALK_LOCKS;
+  return fd_walk_queue(env, w);
+}
+
 /* setsockoptInt(fd, level, name, value) -> 0 or -errno: an int option set on the
  * supervisor's duplicate with the value TypeScript decided. */
 static napi_value sl_setsockopt_int(napi_env env, napi_callback_info info) {
@@ -870,6 +977,7 @@ void sl_kmem_register(napi_env env, napi_value exports) {
       {"epollWatchesAsync", NULL, sl_epoll_watches_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fdinfoHeadsAsync", NULL, sl_fdinfo_heads_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fdinfoQueuedAsync", NULL, sl_fdinfo_queued_async, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fdLocksAsync", NULL, sl_fd_locks_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"diagDumpStart", NULL, sl_diag_dump_start, NULL, NULL, NULL, napi_enumerable, NULL},
       {"diagDumpPart", NULL, sl_diag_dump_part, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setsockoptInt", NULL, sl_setsockopt_int, NULL, NULL, NULL, napi_enumerable, NULL},

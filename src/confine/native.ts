@@ -204,6 +204,12 @@ export interface NativeAddon {
    * longer names that socket, 2 no count shown, 3 the process is gone, 4 an error; the
    * count or the errno), and the microseconds of CPU that took. Never rejects. */
   fdinfoQueuedAsync(pid: number, fds: Int32Array, inos: Uint32Array): Promise<[Buffer | number, number]>;
+  /** On a thread of Node's pool: the lock records listed in the fdinfo of each descriptor
+   * of process `pid` from descriptor `from` on, read whole (the kernel makes the text at
+   * the first read), ending once `budgetUs` microseconds are spent: three u32 (the
+   * descriptor to go on from, 0 at the table's end; the descriptors read; the records), or
+   * -errno; and the microseconds of CPU that took. Never rejects. */
+  fdLocksAsync(pid: number, from: number, budgetUs: number): Promise<[Buffer | number, number]>;
   /** The id of the mount descriptor `fd` is on (statx STATX_MNT_ID: fdinfo's mnt_id), or -errno. */
   mountId(fd: number): number;
   /** A NETLINK_SOCK_DIAG socket with a dump asked for (AF_UNIX with protocol 0: every

@@ -56,6 +56,23 @@ function mayBeQueued(u: UnixSock): boolean {
   return u.type !== SOCK_STREAM || u.rq > 0;
 }
 
+/**
+ * A lock record (struct file_lock, /proc/slabinfo's file_lock_cache: 192-byte objects),
+ * unreclaimable kernel memory held while the file it was taken through is open. A record
+ * needs no write access, and an open file can hold one on every other byte of a file: the
+ * twelfth review held a million (192 MiB) under maxMemory 64M. Each is listed in the
+ * fdinfo of the descriptors it was taken through.
+ */
+export const LOCK_RECORD_BYTES = 192;
+/** How often the sandbox's lock records are counted (every descriptor's fdinfo read whole
+ * on Node's pool, about 7 us each, more for a long one): the count stands in between. A
+ * record takes the kernel longer to make the more a file holds (100,000 on one file took
+ * 230 s here), so a second of records is tens of thousands at most, a few MiB. */
+export const LOCK_SCAN_MS = 1000;
+/** Microseconds one part of a process's lock count may take (it ends at the first
+ * descriptor past it). */
+const LOCK_PART_US = 4000;
+
 /** Descriptors whose fdinfo one work on Node's pool reads (a sandbox decides how long each
  * is: a line per lock taken through the file comes before the count). */
 const QUEUED_PER_WORK = 64;
@@ -170,6 +187,9 @@ export class KernelBuffers {
   /** Sockets (inodes) whose number named another file, or none, by the time the last look
    * read it. */
   private unverified = new Set<number>();
+  /** Lock records per unit at the last count, and when it was made. */
+  private locks = new Map<number, number>();
+  private locksAt = -Infinity;
   private readonly residue: number;
   private readonly unconnected: number;
 
@@ -339,6 +359,12 @@ export class KernelBuffers {
       });
       yield;
     }
+    // Lock records: counted every LOCK_SCAN_MS, the last count charged at every look.
+    if (Date.now() - this.locksAt >= LOCK_SCAN_MS) {
+      this.locksAt = Date.now();
+      this.locks = yield* this.countLocks(procs);
+    }
+    for (const [unit, records] of this.locks) charge(unit, records * LOCK_RECORD_BYTES);
     const queued = new Set<number>(); // units with descriptors queued to a socket of theirs
     const settle = (): void => {
       const now = Date.now();
@@ -482,6 +508,28 @@ export class KernelBuffers {
       }
     }
     this.unverified = unverified;
+  }
+
+  /** The lock records listed in the fdinfo of every descriptor of `procs`, per unit, read on
+   * Node's pool in this sandbox's turn (offLoop), in parts of LOCK_PART_US, charged as its
+   * CPU. */
+  private *countLocks(procs: ReadonlyMap<number, { unit: number; task: number }>): Generator<Step, Map<number, number>> {
+    const out = new Map<number, number>();
+    for (const { unit, task } of procs.values()) {
+      for (let from = 0; ; ) {
+        let part: Buffer | number = -1;
+        yield offLoop(this, () => native().fdLocksAsync(task, from, LOCK_PART_US)).then(([p, cpuUs]) => {
+          part = p;
+          return cpuUs / 1000;
+        });
+        if (typeof part === "number") break; // gone, or unreadable: nothing to count
+        const words = part as Buffer;
+        out.set(unit, (out.get(unit) ?? 0) + words.readUInt32LE(8));
+        from = words.readUInt32LE(0);
+        if (from === 0) break;
+      }
+    }
+    return out;
   }
 
   /**

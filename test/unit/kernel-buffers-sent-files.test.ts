@@ -1,11 +1,12 @@
-// Memory-backed files a sandbox passes with SCM_RIGHTS, and descriptors queued to its
-// sockets (kernel-buffers.ts SentFile, IN_FLIGHT_MS), against the real kernel: a memfd in a
-// queue is in no descriptor table and no mapping, so these records are all that charge it.
+// Memory-backed files a sandbox passes with SCM_RIGHTS, descriptors queued to its sockets
+// (kernel-buffers.ts SentFile, IN_FLIGHT_MS) and its lock records (LOCK_RECORD_BYTES),
+// against the real kernel: a memfd in a queue is in no descriptor table and no mapping, and
+// a lock record in no memory figure, so these counts are all that charge them.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { closeSync, fstatSync, readdirSync, readlinkSync } from "node:fs";
-import { IN_FLIGHT_MS, KernelBuffers, SENT_FILES_MAX } from "../../src/supervise/kernel-buffers.js";
+import { IN_FLIGHT_MS, KernelBuffers, LOCK_RECORD_BYTES, LOCK_SCAN_MS, SENT_FILES_MAX } from "../../src/supervise/kernel-buffers.js";
 import { MemoryFiles } from "../../src/supervise/memory-files.js";
 import { native } from "../../src/confine/native.js";
 
@@ -167,6 +168,54 @@ test("a count behind many lock lines is still read: a socket with 2,000 OFD lock
     await fresher();
     await measure(kb, procs);
     assert.deepEqual(kb.queuedTooLong(Date.now() + IN_FLIGHT_MS), [4], "the queued pipe is seen behind the lock lines");
+  } finally {
+    child.kill();
+  }
+});
+
+test("lock records: every record a process's descriptors list is charged LOCK_RECORD_BYTES, counted once per LOCK_SCAN_MS", async () => {
+  const py = [
+    "import fcntl, os, struct, sys, tempfile",
+    "d = tempfile.mkdtemp()",
+    "a = os.open(os.path.join(d, 'a'), os.O_RDWR | os.O_CREAT)",
+    "b = os.open(os.path.join(d, 'b'), os.O_RDWR | os.O_CREAT)",
+    "for i in range(10): fcntl.fcntl(a, fcntl.F_SETLK, struct.pack('hhqqi', fcntl.F_RDLCK, 0, 2 * i, 1, 0))",
+    "for i in range(20): fcntl.fcntl(b, fcntl.F_OFD_SETLK, struct.pack('hhqqi', fcntl.F_RDLCK, 0, 2 * i, 1, 0))",
+    "print(os.getpid(), flush=True)",
+    "sys.stdin.readline()",
+    "for i in range(10): fcntl.fcntl(a, fcntl.F_SETLK, struct.pack('hhqqi', fcntl.F_UNLCK, 0, 2 * i, 1, 0))",
+    "print('unlocked', flush=True)",
+    "sys.stdin.read()",
+  ].join("\n");
+  const { spawn } = await import("node:child_process");
+  const child = spawn("python3", ["-c", py], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines: string[] = [];
+  const waiters: (() => void)[] = [];
+  let pending = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    const parts = (pending + d).split("\n");
+    pending = parts.pop()!;
+    lines.push(...parts);
+    waiters.splice(0).forEach((w) => w());
+  });
+  const line = async (n: number): Promise<string> => {
+    while (lines.length < n) await new Promise<void>((ok) => waiters.push(ok));
+    return lines[n - 1]!;
+  };
+  try {
+    const pid = Number(await line(1));
+    const kb = new KernelBuffers();
+    const procs = new Map([[pid, { unit: 6, task: pid }]]);
+    // (the unit is charged its stdio pipes too: the records are told by the differences)
+    const first = (await measure(kb, procs)).get(6) ?? 0;
+    child.stdin.write("\n");
+    assert.equal(await line(2), "unlocked");
+    assert.equal((await measure(kb, procs)).get(6), first, "the count stands until the next one");
+    await new Promise((ok) => setTimeout(ok, LOCK_SCAN_MS));
+    const later = (await measure(kb, procs)).get(6) ?? 0;
+    assert.equal(first - later, 10 * LOCK_RECORD_BYTES, "counted again a second later: the 10 POSIX records are gone");
+    assert.ok(later >= 20 * LOCK_RECORD_BYTES, `the 20 OFD records are left: ${later}`);
+    assert.equal((later - 20 * LOCK_RECORD_BYTES) % 65536, 0, `nothing but the records and 64 KiB pipes: ${later}`);
   } finally {
     child.kill();
   }
