@@ -215,3 +215,17 @@ test("the filter: under maxMemory SO_SNDBUF and SO_RCVBUF go to the supervisor, 
   assert.equal(fcntl(capped, 4, 1 << 20), ALLOW, "F_SETFL");
   assert.equal(fcntl(free, F_SETPIPE_SZ, 1 << 20), ALLOW, "without maxMemory");
 });
+
+test("the filter: under maxMemory F_OFD_SETLK and F_OFD_SETLKW get EINVAL (an OFD lock outlives every descriptor through a mapping); POSIX locks and F_OFD_GETLK pass", () => {
+  const capped = buildSeccompProgram(features({ maxMemory: "64M" }).seccomp);
+  const free = buildSeccompProgram(features({}).seccomp);
+  const fcntl = (prog: ReturnType<typeof buildSeccompProgram>, cmd: number | bigint): number => runFilter(prog, { nr: sys("fcntl"), args: [3, cmd, 0x1000] });
+  const EINVAL = 0x00050016;
+  assert.equal(fcntl(capped, 37), EINVAL, "F_OFD_SETLK");
+  assert.equal(fcntl(capped, 38), EINVAL, "F_OFD_SETLKW");
+  assert.equal(fcntl(capped, (1n << 32n) | 37n), EINVAL, "the kernel reads an int: high bits change nothing");
+  assert.equal(fcntl(capped, 36), ALLOW, "F_OFD_GETLK");
+  assert.equal(fcntl(capped, 6), ALLOW, "F_SETLK");
+  assert.equal(fcntl(capped, 7), ALLOW, "F_SETLKW");
+  assert.equal(fcntl(free, 37), ALLOW, "without maxMemory");
+});
