@@ -21,6 +21,7 @@ import { pathToFileURL, fileURLToPath } from "node:url";
 const SERIAL = new Map([
   ["cpu.test.js", "maxCpu shares of a core and the time a throttled loop takes"],
   ["kernel-memory.test.js", "memory held under floods, with time-bounded caps"],
+  ["redteam16.test.js", "240,000 open files mapped, and a supervisor pool thread kept busy for seconds"],
   ["memory-files.test.js", "memfd charges sampled while they are held"],
   ["memory-credit.test.js", "a credit that refills at a rate"],
   ["hold-budget.test.js", "thousands of blocked threads at once"],

@@ -207,11 +207,18 @@ test("lock records: every record a process's descriptors list is charged LOCK_RE
     const kb = new KernelBuffers();
     const procs = new Map([[pid, { unit: 6, task: pid }]]);
     // (the unit is charged its stdio pipes too: the records are told by the differences)
+    // The count runs apart from the look: a look starts it, a later look charges it.
+    const none = (await measure(kb, procs)).get(6) ?? 0;
+    assert.ok(kb.lockCount !== undefined, "the first look started a count");
+    await kb.lockCount;
     const first = (await measure(kb, procs)).get(6) ?? 0;
+    assert.equal(first - none, 30 * LOCK_RECORD_BYTES, "10 POSIX and 20 OFD records");
     child.stdin.write("\n");
     assert.equal(await line(2), "unlocked");
     assert.equal((await measure(kb, procs)).get(6), first, "the count stands until the next one");
     await new Promise((ok) => setTimeout(ok, LOCK_SCAN_MS));
+    await measure(kb, procs);
+    await kb.lockCount;
     const later = (await measure(kb, procs)).get(6) ?? 0;
     assert.equal(first - later, 10 * LOCK_RECORD_BYTES, "counted again a second later: the 10 POSIX records are gone");
     assert.ok(later >= 20 * LOCK_RECORD_BYTES, `the 20 OFD records are left: ${later}`);

@@ -111,7 +111,7 @@ export function chargeOf(tid: number): { tgid: number; task: number; bytes: numb
  * memory-backed files per accounting unit (/proc/meminfo's figures include them), and each
  * process's pages of those files it maps (in its RssShmem and in the files' charge, so
  * taken off once). */
-const lastLooks = new Map<number, { files: ReadonlyMap<number, number>; mapped: ReadonlyMap<number, number> }>();
+const lastLooks = new Map<number, { files: ReadonlyMap<number, number>; mapped: ReadonlyMap<number, number>; maps: ReadonlyMap<number, number> }>();
 
 /** Every process of the sandbox (zombies included): its charge and accounting unit (0,
  * or in a fork group the clone it belongs to; see memoryGuard), keyed by process id.
@@ -133,7 +133,7 @@ export function unitCharge(launcherPid: number, forkParent: number | undefined, 
   const unit = charges.get(caller)?.unit ?? cloneUnit(caller, forkParent, parentOf);
   const look = lastLooks.get(launcherPid);
   let sum = look?.files.get(unit) ?? 0;
-  for (const [tgid, c] of charges) if (c.unit === unit) sum += c.bytes - Math.min(look?.mapped.get(tgid) ?? 0, c.shmem);
+  for (const [tgid, c] of charges) if (c.unit === unit) sum += c.bytes - Math.min(look?.mapped.get(tgid) ?? 0, c.shmem) + (look?.maps.get(tgid) ?? 0);
   return sum;
 }
 
@@ -236,6 +236,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
   const segments = sysvShm ? new SysvSegments() : undefined;
   let inFiles = new Map<number, number>(); // unit -> bytes in memory-backed files
   const mappedPages = new Map<number, number>(); // tgid -> its pages of such files, last look
+  const mapBytes = new Map<number, number>(); // tgid -> its mappings' kernel memory, last look (MAPPING_BYTES)
   const fsizeLimit = ownFileSizeLimit();
   /** While a look runs: the processes whose charge a request recorded meanwhile (fresher
    * than the look's, which then keeps them). */
@@ -266,7 +267,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
    * fresh figure goes through here, or mapped memfd pages counted twice until the next
    * look (a 32 MiB mapping under a 64 MiB cap was killed at 78 MiB). */
   const record = (c: { tgid: number; bytes: number; shmem: number }): number => {
-    const bytes = c.bytes - Math.min(mappedPages.get(c.tgid) ?? 0, c.shmem);
+    const bytes = c.bytes - Math.min(mappedPages.get(c.tgid) ?? 0, c.shmem) + (mapBytes.get(c.tgid) ?? 0);
     charged.set(c.tgid, bytes);
     touched?.add(c.tgid);
     return bytes;
@@ -334,16 +335,19 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     charged.clear();
     units.clear();
     mappedPages.clear();
+    mapBytes.clear();
     for (const [tgid, unit] of found) units.set(tgid, unit);
     for (const [tgid, p] of procs) {
       const mapped = seen.mappedFilePages.get(tgid) ?? 0;
       const pages = seen.settled.has(tgid) ? Math.max(mapped, p.shmem) : mapped;
       mappedPages.set(tgid, pages);
-      charged.set(tgid, p.bytes - Math.min(pages, p.shmem));
+      const maps = seen.mappingBytes.get(tgid) ?? 0;
+      mapBytes.set(tgid, maps);
+      charged.set(tgid, p.bytes - Math.min(pages, p.shmem) + maps);
     }
     for (const [tgid, b] of fresher) charged.set(tgid, b);
     inFiles = seen.files;
-    lastLooks.set(ctx.launcherPid, { files: inFiles, mapped: mappedPages });
+    lastLooks.set(ctx.launcherPid, { files: inFiles, mapped: mappedPages, maps: mapBytes });
     // Breaks of processes gone since (a pid reused by a new process of the sandbox starts
     // from the kernel's figure, as at an execve).
     for (const tgid of lastBreak.keys()) if (!found.has(tgid)) lastBreak.delete(tgid);
