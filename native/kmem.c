@@ -817,6 +817,44 @@ static napi_value fd_walk_queue(napi_env env, struct fd_walk *w) {
   return promise;
 }
 
+/* A walk of process pid for the constructors below (pid checked positive); NULL once
+ * thrown. */
+static struct fd_walk *walk_new(napi_env env, int pid) {
+  if (pid <= 0) {
+    napi_throw_range_error(env, "SL_ARGS", "pid must be positive");
+    return NULL;
+  }
+  struct fd_walk *w = calloc(1, sizeof *w);
+  if (w == NULL) {
+    sl_throw_errno(env, "calloc", ENOMEM);
+    return NULL;
+  }
+  w->pid = pid;
+  w->fd = -1;
+  return w;
+}
+
+/* A malloc'd copy of the elements of v, a typed array of `want` (4-byte elements), into
+ * *out and their count into *n (when n is not NULL; else the count must be *expect): 0, or
+ * -1 once thrown (nothing allocated). */
+static int typed_copy(napi_env env, napi_value v, napi_typedarray_type want, const char *what, void **out, size_t *n, size_t expect) {
+  napi_typedarray_type type;
+  size_t len = 0;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, v, &type, &len, &data, NULL, NULL) != napi_ok || type != want || (n == NULL && len != expect)) {
+    napi_throw_type_error(env, "SL_ARGS", what);
+    return -1;
+  }
+  *out = malloc((len ? len : 1) * 4);
+  if (*out == NULL) {
+    sl_throw_errno(env, "malloc", ENOMEM);
+    return -1;
+  }
+  if (len > 0) memcpy(*out, data, len * 4);
+  if (n != NULL) *n = len;
+  return 0;
+}
+
 /* fdObjectsFromAsync(pid, from, max, budgetUs, kinds) -> Promise of [what fdObjectsFrom
  * returns, CPU microseconds], the walk made on a thread of Node's pool. */
 static napi_value sl_fd_objects_from_async(napi_env env, napi_callback_info info) {
@@ -826,14 +864,8 @@ static napi_value sl_fd_objects_from_async(napi_env env, napi_callback_info info
   SL_ARG_INT(env, 2, max);
   SL_ARG_INT(env, 3, budget_us);
   SL_ARG_INT(env, 4, kinds);
-  if (pid <= 0) {
-    napi_throw_range_error(env, "SL_ARGS", "pid must be positive");
-    return NULL;
-  }
-  struct fd_walk *w = calloc(1, sizeof *w);
-  if (w == NULL) return sl_throw_errno(env, "calloc", ENOMEM);
-  w->pid = pid;
-  w->fd = -1;
+  struct fd_walk *w = walk_new(env, pid);
+  if (w == NULL) return NULL;
   w->from = from;
   w->max = max;
   w->budget_us = budget_us;
@@ -867,29 +899,12 @@ static napi_value sl_epoll_watches_async(napi_env env, napi_callback_info info) 
 static napi_value sl_fdinfo_heads_async(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 2);
   SL_ARG_INT(env, 0, pid);
-  napi_typedarray_type type;
-  size_t n = 0;
-  void *data = NULL;
-  if (napi_get_typedarray_info(env, argv[1], &type, &n, &data, NULL, NULL) != napi_ok || type != napi_int32_array) {
-    napi_throw_type_error(env, "SL_ARGS", "argument 1 must be an Int32Array");
-    return NULL;
-  }
-  if (pid <= 0) {
-    napi_throw_range_error(env, "SL_ARGS", "pid must be positive");
-    return NULL;
-  }
-  struct fd_walk *w = calloc(1, sizeof *w);
-  int32_t *fds = malloc((n ? n : 1) * sizeof *fds);
-  if (w == NULL || fds == NULL) {
+  struct fd_walk *w = walk_new(env, pid);
+  if (w == NULL) return NULL;
+  if (typed_copy(env, argv[1], napi_int32_array, "argument 1 must be an Int32Array", (void **)&w->fds, &w->nfds, 0) < 0) {
     free(w);
-    free(fds);
-    return sl_throw_errno(env, "calloc", ENOMEM);
+    return NULL;
   }
-  if (n > 0) memcpy(fds, data, n * sizeof *fds);
-  w->pid = pid;
-  w->fd = -1;
-  w->fds = fds;
-  w->nfds = n;
   return fd_walk_queue(env, w);
 }
 
@@ -903,36 +918,15 @@ static napi_value sl_fdinfo_heads_async(napi_env env, napi_callback_info info) {
 static napi_value sl_fdinfo_queued_async(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 3);
   SL_ARG_INT(env, 0, pid);
-  napi_typedarray_type type, itype;
-  size_t n = 0, ni = 0;
-  void *data = NULL, *idata = NULL;
-  if (napi_get_typedarray_info(env, argv[1], &type, &n, &data, NULL, NULL) != napi_ok || type != napi_int32_array ||
-      napi_get_typedarray_info(env, argv[2], &itype, &ni, &idata, NULL, NULL) != napi_ok || itype != napi_uint32_array || ni != n) {
-    napi_throw_type_error(env, "SL_ARGS", "arguments 1 and 2 must be an Int32Array and a Uint32Array of one length");
-    return NULL;
-  }
-  if (pid <= 0) {
-    napi_throw_range_error(env, "SL_ARGS", "pid must be positive");
-    return NULL;
-  }
-  struct fd_walk *w = calloc(1, sizeof *w);
-  int32_t *fds = malloc((n ? n : 1) * sizeof *fds);
-  uint32_t *inos = malloc((n ? n : 1) * sizeof *inos);
-  if (w == NULL || fds == NULL || inos == NULL) {
+  struct fd_walk *w = walk_new(env, pid);
+  if (w == NULL) return NULL;
+  static const char what[] = "arguments 1 and 2 must be an Int32Array and a Uint32Array of one length";
+  if (typed_copy(env, argv[1], napi_int32_array, what, (void **)&w->fds, &w->nfds, 0) < 0 ||
+      typed_copy(env, argv[2], napi_uint32_array, what, (void **)&w->inos, NULL, w->nfds) < 0) {
+    free(w->fds);
     free(w);
-    free(fds);
-    free(inos);
-    return sl_throw_errno(env, "calloc", ENOMEM);
+    return NULL;
   }
-  if (n > 0) {
-    memcpy(fds, data, n * sizeof *fds);
-    memcpy(inos, idata, n * sizeof *inos);
-  }
-  w->pid = pid;
-  w->fd = -1;
-  w->fds = fds;
-  w->inos = inos;
-  w->nfds = n;
   return fd_walk_queue(env, w);
 }
 
@@ -944,14 +938,8 @@ static napi_value sl_fd_locks_async(napi_env env, napi_callback_info info) {
   SL_ARG_INT(env, 0, pid);
   SL_ARG_INT(env, 1, from);
   SL_ARG_INT(env, 2, budget_us);
-  if (pid <= 0) {
-    napi_throw_range_error(env, "SL_ARGS", "pid must be positive");
-    return NULL;
-  }
-  struct fd_walk *w = calloc(1, sizeof *w);
-  if (w == NULL) return sl_throw_errno(env, "calloc", ENOMEM);
-  w->pid = pid;
-  w->fd = -1;
+  struct fd_walk *w = walk_new(env, pid);
+  if (w == NULL) return NULL;
   w->from = from;
   w->budget_us = budget_us;
   w->kinds = SL_WALK_LOCKS;
