@@ -97,10 +97,14 @@ scriptCase(
   (out) => {
     assert.equal(out.error, undefined, out.error);
     for (const how of ["keep", "flight", "backlog"]) {
-      for (const g of out[how].givers) assert.match(g, /^exited: filled 48; sendmsg ok$/, `control: ${how}: A filled and handed its memfd: ${JSON.stringify(out[how])}`);
+      // Two handed are past the cap (96 MiB): B may be ended before the third comes (its
+      // connect then refused: CI run of 51be4c4, flight).
+      const givers: string[] = out[how].givers;
+      assert.ok(givers.filter((g) => /^exited: filled 48; sendmsg ok$/.test(g)).length >= 2, `control: ${how}: the A sandboxes filled and handed their memfds: ${JSON.stringify(out[how])}`);
+      for (const g of givers) assert.match(g, out[how].limit === "memory" ? /^exited: filled 48; (sendmsg ok|connect ECONNREFUSED|sendmsg (ECONNRESET|EPIPE|ECONNREFUSED))$/ : /^exited: filled 48; sendmsg ok$/, `control: ${how}: ${JSON.stringify(out[how])}`);
     }
     assert.equal(out.keep.limit, "memory", `control: B holding them as descriptors is ended by its cap: ${JSON.stringify(out.keep)}`);
-    assert.match(out.flight.b, /took 3$/m, `control: B took the three: ${JSON.stringify(out.flight)}`);
+    assert.match(out.flight.b, /took [23]$/m, `control: B took them (the third may come after its end): ${JSON.stringify(out.flight)}`);
     for (const how of ["flight", "backlog"]) {
       assert.equal(out[how].limit, "memory", `${how}: B under maxMemory 64M held three 48 MiB memfds other sandboxes made in a unix socket's queue for 3 s, then took them back: ${JSON.stringify(out[how])}`);
       assert.doesNotMatch(out[how].b, /took back/, `${how}: B took the memfds back: ${JSON.stringify(out[how])}`);
