@@ -96,7 +96,6 @@ interface InFlight {
 /** Where a message that carried a file went: from socket `sender` (inode) to `dest` (its
  * peer's inode, 0: unknown) or to the named socket file `destVfs`. */
 interface Route {
-  seq: number;
   sender: number;
   dest: number;
   destVfs: number;
@@ -288,7 +287,7 @@ export class KernelBuffers {
     const way = `${sender}:${dest}:${destVfs}`;
     if (!f.routes.has(way)) this.routeCount++;
     f.unit = unit;
-    f.routes.set(way, { seq: dumps.seq, sender, dest, destVfs });
+    f.routes.set(way, { sender, dest, destVfs });
   }
 
   /**
