@@ -7,7 +7,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { errnoName } from "../confine/errno.js";
 import { native } from "../confine/native.js";
 import { CheckpointError } from "../errors.js";
-import { descendantsOf } from "../supervise/members.js";
+import { SYSCALLS } from "../kernel/syscalls.js";
+import { descendantsOf, parentOf } from "../supervise/members.js";
 import { parseStat, parseStatus } from "./procfs.js";
 import type { ThreadImage } from "./image.js";
 import { pollTurn } from "./turns.js";
@@ -17,6 +18,12 @@ const EPERM = 1;
 const ECHILD = 10;
 const SIGTRAP = 5;
 const PTRACE_EVENT_STOP = 128;
+const CLONE_VFORK = 0x4000n;
+/** The calls a vfork parent waits in, by number (arm64 has no vfork; clone takes its flags first on both). */
+const VFORK_CALLS: { vfork: number; clone: number; clone3: number } =
+  process.arch === "arm64" ? { vfork: -1, clone: 220, clone3: 435 } : { vfork: SYSCALLS.vfork!, clone: SYSCALLS.clone!, clone3: SYSCALLS.clone3! };
+/** Polls of a freeze's stops before a thread still running is looked at for a vfork wait. */
+const POLLS_BEFORE_VFORK_LOOK = 10;
 
 export interface StoppedThread {
   pid: number;
@@ -61,6 +68,29 @@ function syscallOf(pid: number, tid: number): number | undefined {
     return Number.isInteger(nr) && nr >= 0 ? nr : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * True when the thread waits in vfork (or clone with CLONE_VFORK, or clone3, whose flags
+ * are in its memory) for its child to call exec or exit. That wait is killable but not
+ * interruptible, so no ptrace stop lands before it ends: with the child stopped, never.
+ */
+function inVforkWait(pid: number, tid: number): boolean {
+  if (threadState(pid, tid) !== "D") return false;
+  let fields: string[];
+  try {
+    fields = readFileSync(`/proc/${pid}/task/${tid}/syscall`, "latin1").split(" ");
+  } catch {
+    return false;
+  }
+  const nr = Number(fields[0]);
+  if (nr === VFORK_CALLS.vfork || nr === VFORK_CALLS.clone3) return true;
+  if (nr !== VFORK_CALLS.clone || fields[1] === undefined) return false;
+  try {
+    return (BigInt(fields[1]) & CLONE_VFORK) !== 0n;
+  } catch {
+    return false;
   }
 }
 
@@ -186,6 +216,7 @@ export class Freezer {
       let pending: Traced | undefined;
       for (const t of this.traced.values()) if (t.state === "running" && !this.poll(t)) pending = t;
       if (pending === undefined) return;
+      if (polls >= POLLS_BEFORE_VFORK_LOOK) this.releaseVforkChildren();
       if (Date.now() > deadline) {
         const state = threadState(pending.pid, pending.tid) ?? "gone";
         const nr = syscallOf(pending.pid, pending.tid);
@@ -198,6 +229,46 @@ export class Freezer {
         );
       }
       await pollTurn(polls);
+    }
+  }
+
+  /**
+   * A thread waiting in vfork stops only once its child has called exec or exited, which a
+   * stopped child never does: the freeze waited for such a parent until its deadline (a
+   * shell's loop, dash starting each command with vfork). Every stopped child of a process
+   * with a thread in that wait is let go (detached, forgotten) to run on; the parent then
+   * stops, and the next pass over the tree seizes the child again, by then past its exec.
+   * A child of that process started by fork is let go too (nothing tells the two apart
+   * without reading memory): it runs on a little longer and is seized at the next pass.
+   * Only a process whose every known thread is stopped can be let go (a thread is detached
+   * once stopped).
+   */
+  private releaseVforkChildren(): void {
+    const waiting = new Set<number>();
+    for (const t of this.traced.values()) if (t.state === "running" && inVforkWait(t.pid, t.tid)) waiting.add(t.pid);
+    if (waiting.size === 0) return;
+    const byPid = new Map<number, Traced[]>();
+    for (const t of this.traced.values()) {
+      if (t.state === "gone") continue;
+      const list = byPid.get(t.pid);
+      if (list) list.push(t);
+      else byPid.set(t.pid, [t]);
+    }
+    for (const [pid, threads] of byPid) {
+      if (!threads.every((t) => t.state === "stopped")) continue;
+      const ppid = parentOf(pid);
+      if (ppid === undefined || !waiting.has(ppid)) continue;
+      for (const t of threads) {
+        const rc = native().ptraceDetach(t.tid, t.signal);
+        if (rc < 0 && rc !== -ESRCH) {
+          throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint: ptrace(PTRACE_DETACH) on thread ${t.tid} of process ${pid} (the child a vfork waits for): ${errnoName(-rc)}`, {
+            pid,
+            syscall: "ptrace(PTRACE_DETACH)",
+            errno: errnoName(-rc),
+          });
+        }
+        this.traced.delete(t.tid);
+      }
     }
   }
 

@@ -203,6 +203,19 @@ for (const [scenario, how] of [
   });
 }
 
+// A vfork parent cannot stop until its child has called exec or exited: the freeze lets
+// such a child run on until then (and stops it at its next pass).
+scriptCase("forty checkpoints of a process starting children with vfork without pause: every one succeeds, some with the child, no vfork fails", SCRIPT, ["vforkstress", COUNTER], (out) => {
+  assert.deepEqual(out.errors, []);
+  assert.equal(out.state, "running");
+  assert.equal(out.captured.length, 40);
+  assert.ok(out.captured.every((n: number) => n >= 1), `processes captured: ${out.captured}`);
+  assert.ok(out.captured.some((n: number) => n >= 2), `a child was captured at least once (the race was met): ${out.captured}`);
+  assert.equal(out.failedAfter, 0, "no vfork failed");
+  assert.ok(out.forksAfter > out.forksBefore, `vforks ${out.forksBefore} -> ${out.forksAfter}: still starting children`);
+  assert.deepEqual(out.values, [...out.values.keys()], "the counter kept counting");
+});
+
 // ---- lifecycle errors (no second user needed: nothing is traced) ----
 
 test("checkpoint before spawn and after exit: SandboxError not running", async () => {

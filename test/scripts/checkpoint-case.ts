@@ -297,6 +297,34 @@ async function run(): Promise<unknown> {
       await sb.kill();
       return out;
     }
+    case "vforkstress": {
+      // A process starting children with vfork without pause (each works 2 ms before it
+      // exits), like dash running commands: a vfork parent waits, killable but not
+      // interruptible, until its child has called exec or exited. A freeze that stopped the
+      // child first waited for the parent until its deadline ("did not stop within 5000 ms
+      // (state D, inside system call 58...)").
+      const sb = new Sandbox({ fsReadable: [counter], fsWritable: [work] });
+      await sb.spawn([counter, countFile, "vforkloop"]);
+      await untilLines(3);
+      const captured: number[] = [];
+      const errors: string[] = [];
+      const t0 = Date.now();
+      for (let i = 0; i < 40; i++) {
+        try {
+          captured.push((await sb.checkpoint()).processes.length);
+        } catch (e) {
+          errors.push((e as Error).message);
+        }
+        await sleep(5); // a capture holds the forks: the next child starts after it
+      }
+      const ms = Date.now() - t0;
+      const before = lines().at(-1)![1]!;
+      await sleep(200);
+      const last = lines().at(-1)!;
+      const out = { state: sb.state, captured, errors, ms, forksBefore: before, forksAfter: last[1], failedAfter: last[2], values: lines().map((l) => l[0]) };
+      await sb.kill();
+      return out;
+    }
     case "lag": {
       // A process holding 256 MiB of its own memory, 60,000 mappings of one file, an epoll
       // file of 200,000 watches (made on duplicates of eventfds, closed after: a watch
