@@ -185,7 +185,7 @@ async function workSwap(): Promise<object> {
   if (await until(() => isLink(join(fake, "work")))) chmodSync(join(fake, "work"), 0o700);
   const control = modeOf(victim);
   restore(); // the fake branch stays, swapped, until the end
-  let wins = 0, aborted = 0, dropped = 0, swappedSeen = 0, refusedAtStart = 0;
+  let wins = 0, aborted = 0, dropped = 0, swappedSeen = 0, refusedAtStart = 0, keptGaveUp = 0;
   // A run whose branch's work directory the racer swapped while it was being made is
   // refused at its start (the swap is seen, not followed): an outcome, not a failure.
   const refusal = (e: unknown): boolean => /\(replaced since it was made\)/.test((e as Error).message) && ++refusedAtStart > 0;
@@ -204,16 +204,26 @@ async function workSwap(): Promise<object> {
       wins++;
       restore();
     }
-    // A kept branch dropped at once (sandlock branch drop).
-    try {
-      const res = await Sandbox.run({ fsReadable: SYSTEM, workdir: work, fsStorage: storage, cwd: work, maxDisk: "1M", onExit: "keep" }, ["/bin/sh", "-c", "echo x > k && sleep 0.2"]);
-      const id = res.workdir!.branch!;
-      if (isLink(join(storage, id, "work"))) swappedSeen++;
-      dropWorkdirBranch(id, { fsStorage: storage });
-      dropped++;
-    } catch (e) {
-      if (!refusal(e)) note((e as Error).message);
+    // A kept branch dropped at once (sandlock branch drop). A run refused at its start is
+    // tried again (up to 5 times), so that the drop itself meets the racer in most rounds:
+    // a fast racer once had every kept run of a case refused, and no drop was raced at all.
+    let reached = false;
+    for (let attempt = 0; attempt < 5 && !reached; attempt++) {
+      try {
+        const res = await Sandbox.run({ fsReadable: SYSTEM, workdir: work, fsStorage: storage, cwd: work, maxDisk: "1M", onExit: "keep" }, ["/bin/sh", "-c", "echo x > k && sleep 0.2"]);
+        reached = true;
+        const id = res.workdir!.branch!;
+        if (isLink(join(storage, id, "work"))) swappedSeen++;
+        dropWorkdirBranch(id, { fsStorage: storage });
+        dropped++;
+      } catch (e) {
+        if (!refusal(e)) {
+          note((e as Error).message);
+          reached = true;
+        }
+      }
     }
+    if (!reached) keptGaveUp++;
     if (!intact()) {
       wins++;
       restore();
@@ -224,7 +234,7 @@ async function workSwap(): Promise<object> {
   const out = await race;
   const [swaps, exchange] = racerCounts(out);
   const left = readdirSync(storage).filter((n) => !n.startsWith(".lock-") && n !== "00000000-000000-controlwork");
-  return { wins, aborted, dropped, swappedSeen, refusedAtStart, swaps, exchange, control, left };
+  return { wins, aborted, dropped, swappedSeen, refusedAtStart, keptGaveUp, swaps, exchange, control, left };
 }
 
 let result: object;
