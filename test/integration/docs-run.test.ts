@@ -124,6 +124,7 @@ for (const who of ["root", "user"] as const) {
       const r = (await results(who)).find((x) => x.id === b.id);
       assert.ok(r, `no result for ${b.id}`);
       if (r.ms !== undefined) t.diagnostic(`${r.ms} ms`);
+      if (r.interruptedFork !== undefined) t.diagnostic(`a fork was interrupted (docs/supervision.md), the block ran again; the first run's output: ${r.interruptedFork}`);
       const what = `${b.id} [${who}]:\n${b.body}\n--- output:\n${r.output}`;
       assert.equal(r.signal, null, what);
       assert.equal(r.exitCode, 0, what);

@@ -40,7 +40,16 @@ export interface BlockResult {
   steps?: StepResult[];
   /** Wall-clock time of the block, setup included (a diagnostic of the test, not asserted). */
   ms?: number;
+  /** The output of a first run that failed on an interrupted fork (the block ran again). */
+  interruptedFork?: string;
 }
+
+// dash ("Cannot fork") and make ("Interrupted system call") fail when a signal interrupts a
+// trapped fork before the supervisor received it: a known limit of the supervisor on a
+// loaded host, measured and held to under 1% by interrupted.test.ts (docs/supervision.md).
+// A block failing so runs once more and the test prints the first output; any other
+// failure, or a second one, fails the test (as in workspace-case.ts).
+const INTERRUPTED_FORK = /Cannot fork|Interrupted system call/;
 
 // A guard against a block that hangs, not a time limit: fork(1000) examples take 16 s alone on
 // a VM whose plain C fork of 1000 processes takes 1.5 s, twice that beside the suite.
@@ -129,15 +138,22 @@ async function runBlock(b: RunBlock, dir: string, n: number): Promise<BlockResul
   switch (b.lang) {
     case "sh": {
       writeFileSync(join(dir, `.block-${n}.sh`), shScript(b.body));
-      return { id: b.id, ...(await run("/bin/sh", ["-x", `.block-${n}.sh`], dir)) };
+      const first = await run("/bin/sh", ["-x", `.block-${n}.sh`], dir);
+      if (first.exitCode === 0 || !INTERRUPTED_FORK.test(first.output)) return { id: b.id, ...first };
+      return { id: b.id, ...(await run("/bin/sh", ["-x", `.block-${n}.sh`], dir)), interruptedFork: first.output.slice(-1000) };
     }
     case "console": {
       const steps: StepResult[] = [];
+      let interruptedFork: string | undefined;
       for (const s of consoleSteps(b.body)) {
-        const r = await run("/bin/sh", ["-c", s.command], dir);
+        let r = await run("/bin/sh", ["-c", s.command], dir);
+        if (INTERRUPTED_FORK.test(r.output) && !INTERRUPTED_FORK.test(s.output)) {
+          interruptedFork = `$ ${s.command}\n${r.output.slice(-1000)}`;
+          r = await run("/bin/sh", ["-c", s.command], dir);
+        }
         steps.push({ command: s.command, expected: s.output, output: r.output, exitCode: r.exitCode });
       }
-      return { id: b.id, exitCode: 0, signal: null, output: "", steps };
+      return { id: b.id, exitCode: 0, signal: null, output: "", steps, ...(interruptedFork !== undefined ? { interruptedFork } : {}) };
     }
     case "toml": {
       writeFileSync(join(dir, `.block-${n}.toml`), b.body);
