@@ -31,6 +31,17 @@ securityCase(
   (o) => assert.equal(o.result?.stdout, "sequential 300\nstatus 0\n"),
 );
 
+// The same count with another caller busy in user space just after its fork (a shell
+// preempted between its fork and its wait, on a loaded host): /proc says "running" for it,
+// and the recount took it for a fork still under way, on top of that fork's child. The
+// child's second fork, the last slot, got EAGAIN (CI, as the test user: "sequential 1
+// EAGAIN" above). A refusal that rests on such callers now waits for them a little first.
+securityCase(
+  "maxProcesses 3: a child forking and reaping twice while its parent works 5 ms before it waits gets every fork, 20 rounds",
+  { policy: { fsReadable: ["${PROBE}"], maxProcesses: 3 }, cmd: ["${PROBE}", "spin-parent", "20", "5"], timeout: 60_000 },
+  (o) => assert.equal(o.result?.stdout, "spin-parent 20 0\n"),
+);
+
 // 20 rounds of 8 threads released at once, each forking up to 10 waiting children, under
 // maxProcesses 20: the shell and the probe hold two slots, so each round may make at most
 // 18. A count that missed a fork continued in C (or one the handlers allowed while C spent

@@ -7,6 +7,7 @@ import { forkHeld, forksHeld, whenForksHeld, type HandlerTable, type ProcsCredit
 import type { Notification } from "../notification.js";
 import { CLONE_THREAD } from "../../plan/seccomp.js";
 import { readProcText } from "../../kernel/proc-text.js";
+import { monotonicMs } from "../../kernel/clock.js";
 
 const EAGAIN = 11;
 /** Kernel-internal: "restart this call", handled on the way back to user space. */
@@ -28,6 +29,19 @@ export function stillInSyscall(tid: number, nr: number): boolean {
     return false; // gone
   }
 }
+
+/**
+ * How long a refusal at the limit waits while it rests on callers counted as still in
+ * their fork (recounted 1, 2, 4, 8 and 16 ms apart, then refused). /proc says "running"
+ * for a runnable caller, in its fork or already past it (a shell preempted between its
+ * fork and its wait), and the recount counts it on top of its child: a program forking
+ * its last slot got EAGAIN under a limit it fitted in (fork-credit.test; CI, as the test
+ * user). A caller back in the kernel (its wait) or out of its fork is told apart at a later
+ * recount; one still "running" after the wait (busy in user space past its fork), or truly
+ * in its fork (a vfork parent while its child runs), keeps the strict count. The limit is
+ * never passed for it: only a recount below the limit lets the fork go.
+ */
+const RUNNING_SETTLE_MS = 31;
 
 /** Drops from `allowed` (a caller's thread id -> the call it was let into) every caller no
  * longer inside its call: its fork's child, or its thread, exists by now (or has ended). */
@@ -148,7 +162,22 @@ export function processHandlers(max: number, ctx: SupervisorContext): HandlerTab
     // after the thaw (see ForkHold); it is never returned to the process.
     const held = forkHeld(ctx.launcherPid, n.pid);
     if (held !== undefined) return held.then((restart) => (restart ? deny(ERESTARTNOINTR) : onFork(n)));
-    return decide(n) ?? refresh().then(() => decide(n) ?? deny(EAGAIN));
+    return decide(n) ?? refresh().then(() => decide(n) ?? settleRunning(n));
+  };
+
+  // See RUNNING_SETTLE_MS.
+  const settleRunning = async (n: Notification): Promise<Action> => {
+    const until = monotonicMs() + RUNNING_SETTLE_MS;
+    // After a recount, `allowed` holds only the callers it counted as under way.
+    for (let pause = 1; allowed.size > 0; pause *= 2) {
+      const left = until - monotonicMs();
+      if (left <= 0) break;
+      await new Promise((wake) => setTimeout(wake, Math.min(pause, left)));
+      await refresh();
+      const a = decide(n);
+      if (a !== undefined) return a;
+    }
+    return deny(EAGAIN);
   };
 
   // A thread clone reaches here too when threads are capped (threads.ts): not a process.
