@@ -391,6 +391,7 @@ export class KernelBuffers {
       for (const unit of queued) if (!this.queuedSince.has(unit)) this.queuedSince.set(unit, now);
     };
     if (socks.size === 0 && pipes.size === 0 && this.inFlight.size === 0 && this.sent.size === 0) {
+      this.unverified.clear(); // no socket read at this look: none was missed at it either
       settle();
       return out;
     }
