@@ -60,13 +60,16 @@ async function run(base: string): Promise<Record<string, unknown>> {
           let samples = 0;
           const t0 = Date.now();
           const launcher = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${sb.pid}/status`, "latin1"))?.[1]);
-          while (sb.pid !== undefined && Date.now() - t0 < 4000) {
+          // Sampled until the run ends (its flood lasts 2 s), 4 s at most.
+          let ended = false;
+          const done = sb.wait().finally(() => (ended = true));
+          while (!ended && Date.now() - t0 < 4000) {
             const { threads, processes } = threadsUnder(launcher);
             if (threads > peak) (peak = threads), (peakProcs = processes);
             samples++;
             await sleep(3);
           }
-          const r = await sb.wait();
+          const r = await done;
           out[`${view} ${how}`] = { peak, peakProcs, samples, out: r.stdoutText.trim(), err: r.stderrText.trim().slice(0, 300), status: r.status };
         }
       }
