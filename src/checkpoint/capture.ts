@@ -109,7 +109,7 @@ export async function captureSandbox(req: CaptureRequest): Promise<CheckpointDat
     throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint: architecture ${process.arch} is not supported (${Object.keys(REGSET_NOTES).join(", ")})`);
   }
   const forks = holdForks(req.launcherPid);
-  const freezer = new Freezer(req.launcherPid, req.stopTimeoutMs, (tids) => forks.restart(tids));
+  const freezer = new Freezer(req.launcherPid, req.stopTimeoutMs, (tids) => forks.restart(tids), (tid) => forks.isHeld(tid));
   let result: CheckpointData | undefined;
   let failure: unknown;
   try {

@@ -8,7 +8,7 @@ import { errnoName } from "../confine/errno.js";
 import { native } from "../confine/native.js";
 import { CheckpointError } from "../errors.js";
 import { SYSCALLS } from "../kernel/syscalls.js";
-import { descendantsOf, parentOf } from "../supervise/members.js";
+import { descendantsOf } from "../supervise/members.js";
 import { parseStat, parseStatus } from "./procfs.js";
 import type { ThreadImage } from "./image.js";
 import { pollTurn } from "./turns.js";
@@ -75,9 +75,16 @@ function syscallOf(pid: number, tid: number): number | undefined {
  * True when the thread waits in vfork (or clone with CLONE_VFORK, or clone3, whose flags
  * are in its memory) for its child to call exec or exit. That wait is killable but not
  * interruptible, so no ptrace stop lands before it ends: with the child stopped, never.
+ * A thread in a trapped fork the supervisor holds or is deciding waits in the same state
+ * and call: its kernel wait is seccomp's (wchan), where the vfork wait is the clone's.
  */
 function inVforkWait(pid: number, tid: number): boolean {
   if (threadState(pid, tid) !== "D") return false;
+  try {
+    if (readFileSync(`/proc/${pid}/task/${tid}/wchan`, "latin1").includes("seccomp")) return false;
+  } catch {
+    return false;
+  }
   let fields: string[];
   try {
     fields = readFileSync(`/proc/${pid}/task/${tid}/syscall`, "latin1").split(" ");
@@ -94,11 +101,74 @@ function inVforkWait(pid: number, tid: number): boolean {
   }
 }
 
+function vforkTimeout(pid: number, tid: number, ms: number): CheckpointError {
+  return new CheckpointError(
+    "CHECKPOINT_FAILED",
+    `checkpoint: thread ${tid} of process ${pid} waits in vfork for a child that has not called exec or exited within ${ms} ms (it cannot stop before)`,
+    { pid },
+  );
+}
+
 function tracerOf(tid: number): number {
   try {
     return Number(parseStatus(readFileSync(`/proc/${tid}/status`, "latin1")).get("TracerPid") ?? 0);
   } catch {
     return 0;
+  }
+}
+
+/** Takes one pending wait status of t, if any; true once t is stopped or gone. */
+function pollStop(t: Traced): boolean {
+  const [rc, status] = native().ptraceWaitStop(t.tid);
+  if (rc === 0) return false;
+  if (rc < 0) {
+    if (rc !== -ECHILD) throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint: waitpid(${t.tid}, __WALL): ${errnoName(-rc)}`, { pid: t.pid, syscall: "waitpid", errno: errnoName(-rc) });
+    t.state = "gone";
+    return true;
+  }
+  if ((status & 0xff) !== 0x7f) {
+    t.state = "gone"; // exited or killed (SIGKILL cannot be held off)
+    return true;
+  }
+  const sig = (status >> 8) & 0xff;
+  const event = status >>> 16;
+  t.state = "stopped";
+  if (event === PTRACE_EVENT_STOP) {
+    // The interrupt's trap; with a stop signal instead of SIGTRAP, the group was stopped.
+    t.stop = sig === SIGTRAP ? "interrupt" : "group-stop";
+  } else {
+    // A signal reached the thread first: it stops for its delivery, which serves as well.
+    t.stop = "signal";
+    t.signal = sig;
+  }
+  return true;
+}
+
+/**
+ * Threads a thaw could not let go: seized, never stopped (a vfork parent whose child neither
+ * exec'd nor exited). Polled in the background until they stop, then detached; a later
+ * freeze of the sandbox takes them over (it would get EPERM seizing them: traced already,
+ * by this process).
+ */
+const leftovers = new Map<number, Traced>();
+let leftoverTimer: NodeJS.Timeout | undefined;
+
+function pollLeftovers(): void {
+  for (const [tid, t] of leftovers) {
+    try {
+      pollStop(t);
+    } catch {
+      t.state = "gone";
+    }
+    if (t.state === "stopped") {
+      native().ptraceDetach(t.tid, t.signal);
+      t.state = "gone";
+    }
+    if (t.state === "gone") leftovers.delete(tid);
+  }
+  if (leftovers.size === 0 && leftoverTimer !== undefined) {
+    clearInterval(leftoverTimer);
+    leftoverTimer = undefined;
   }
 }
 
@@ -114,7 +184,13 @@ export class Freezer {
     private readonly launcherPid: number,
     private readonly stopTimeoutMs: number,
     private readonly restartHeld: (tids: ReadonlySet<number>) => void = () => undefined,
+    private readonly forkHeld: (tid: number) => boolean = () => false,
   ) {}
+
+  /** A thread waiting in vfork for its child (see inVforkWait), not one in a held fork. */
+  private waitsInVfork(pid: number, tid: number): boolean {
+    return !this.forkHeld(tid) && inVforkWait(pid, tid);
+  }
 
   private interrupted(): Set<number> {
     const out = new Set<number>();
@@ -129,15 +205,28 @@ export class Freezer {
    */
   async freeze(): Promise<Map<number, StoppedThread[]>> {
     const deadline = Date.now() + this.stopTimeoutMs;
-    for (;;) {
-      let added = 0;
+    for (let waits = 0; ; ) {
+      const fresh: [number, number][] = [];
       for (const pid of descendantsOf(this.launcherPid)) {
-        for (const tid of threadsOf(pid)) {
-          if (!this.traced.has(tid) && this.seize(pid, tid)) added++;
-        }
+        for (const tid of threadsOf(pid)) if (!this.traced.has(tid)) fresh.push([pid, tid]);
       }
+      // A thread waiting in vfork stops only once its child has called exec or exited, and a
+      // seized thread that never stops can never be let go: while one waits, no thread is
+      // seized (its child is among them, whatever its parent: with CLONE_PARENT it is a
+      // sibling), and after a few turns every stopped process is let go, in case the child
+      // was seized in the instant before its parent's wait began.
+      const waiter = fresh.find(([pid, tid]) => this.waitsInVfork(pid, tid)) ?? this.seizedWaiter();
+      if (waiter !== undefined) {
+        if (Date.now() > deadline) throw vforkTimeout(waiter[0], waiter[1], this.stopTimeoutMs);
+        if (waits >= POLLS_BEFORE_VFORK_LOOK) this.releaseStopped();
+        await pollTurn(waits++);
+        continue;
+      }
+      waits = 0;
+      let added = 0;
+      for (const [pid, tid] of fresh) if (this.seize(pid, tid)) added++;
       await this.collectStops(deadline);
-      if (added === 0) break;
+      if (added === 0 && this.seizedWaiter() === undefined) break;
     }
     const byPid = new Map<number, StoppedThread[]>();
     for (const t of this.traced.values()) {
@@ -151,6 +240,14 @@ export class Freezer {
 
   /** Seizes and interrupts one thread; false when it is already gone. */
   private seize(pid: number, tid: number): boolean {
+    const left = leftovers.get(tid);
+    if (left !== undefined) {
+      // Seized by an earlier freeze, its interrupt still pending: taken over.
+      leftovers.delete(tid);
+      if (left.state !== "running") return false;
+      this.traced.set(tid, left);
+      return true;
+    }
     const n = native();
     let rc = n.ptraceSeize(tid);
     if (rc === -ESRCH) return false;
@@ -183,40 +280,14 @@ export class Freezer {
     return true;
   }
 
-  /** Takes one pending wait status of t, if any; true once t is stopped or gone. */
-  private poll(t: Traced): boolean {
-    const [rc, status] = native().ptraceWaitStop(t.tid);
-    if (rc === 0) return false;
-    if (rc < 0) {
-      if (rc !== -ECHILD) throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint: waitpid(${t.tid}, __WALL): ${errnoName(-rc)}`, { pid: t.pid, syscall: "waitpid", errno: errnoName(-rc) });
-      t.state = "gone";
-      return true;
-    }
-    if ((status & 0xff) !== 0x7f) {
-      t.state = "gone"; // exited or killed (SIGKILL cannot be held off)
-      return true;
-    }
-    const sig = (status >> 8) & 0xff;
-    const event = status >>> 16;
-    t.state = "stopped";
-    if (event === PTRACE_EVENT_STOP) {
-      // The interrupt's trap; with a stop signal instead of SIGTRAP, the group was stopped.
-      t.stop = sig === SIGTRAP ? "interrupt" : "group-stop";
-    } else {
-      // A signal reached the thread first: it stops for its delivery, which serves as well.
-      t.stop = "signal";
-      t.signal = sig;
-    }
-    return true;
-  }
-
   private async collectStops(deadline: number): Promise<void> {
     for (let polls = 0; ; polls++) {
       this.restartHeld(this.interrupted());
       let pending: Traced | undefined;
-      for (const t of this.traced.values()) if (t.state === "running" && !this.poll(t)) pending = t;
+      for (const t of this.traced.values()) if (t.state === "running" && !pollStop(t)) pending = t;
       if (pending === undefined) return;
-      if (polls >= POLLS_BEFORE_VFORK_LOOK) this.releaseVforkChildren();
+      // Seized threads that wait in vfork are the freeze loop's (see freeze).
+      if (polls >= POLLS_BEFORE_VFORK_LOOK && this.seizedWaiter() !== undefined && this.onlyWaitersRunning()) return;
       if (Date.now() > deadline) {
         const state = threadState(pending.pid, pending.tid) ?? "gone";
         const nr = syscallOf(pending.pid, pending.tid);
@@ -232,21 +303,26 @@ export class Freezer {
     }
   }
 
+  /** A seized thread not stopped yet that waits in vfork, as [pid, tid]. */
+  private seizedWaiter(): [number, number] | undefined {
+    for (const t of this.traced.values()) if (t.state === "running" && this.waitsInVfork(t.pid, t.tid)) return [t.pid, t.tid];
+    return undefined;
+  }
+
+  private onlyWaitersRunning(): boolean {
+    for (const t of this.traced.values()) if (t.state === "running" && !this.waitsInVfork(t.pid, t.tid)) return false;
+    return true;
+  }
+
   /**
-   * A thread waiting in vfork stops only once its child has called exec or exited, which a
-   * stopped child never does: the freeze waited for such a parent until its deadline (a
-   * shell's loop, dash starting each command with vfork). Every stopped child of a process
-   * with a thread in that wait is let go (detached, forgotten) to run on; the parent then
-   * stops, and the next pass over the tree seizes the child again, by then past its exec.
-   * A child of that process started by fork is let go too (nothing tells the two apart
-   * without reading memory): it runs on a little longer and is seized at the next pass.
-   * Only a process whose every known thread is stopped can be let go (a thread is detached
-   * once stopped).
+   * Lets go (detaches and forgets) every process all of whose seized threads are stopped,
+   * so that the child a vfork waits for runs on to its exec or exit if it was one of them
+   * (nothing tells it apart without comparing address spaces: a vfork child made with
+   * CLONE_PARENT is its parent's sibling). The next pass seizes them all again. Before, the
+   * freeze held such a child stopped and waited for its parent until the deadline (a shell's
+   * loop: dash starts each command with vfork).
    */
-  private releaseVforkChildren(): void {
-    const waiting = new Set<number>();
-    for (const t of this.traced.values()) if (t.state === "running" && inVforkWait(t.pid, t.tid)) waiting.add(t.pid);
-    if (waiting.size === 0) return;
+  private releaseStopped(): void {
     const byPid = new Map<number, Traced[]>();
     for (const t of this.traced.values()) {
       if (t.state === "gone") continue;
@@ -256,12 +332,10 @@ export class Freezer {
     }
     for (const [pid, threads] of byPid) {
       if (!threads.every((t) => t.state === "stopped")) continue;
-      const ppid = parentOf(pid);
-      if (ppid === undefined || !waiting.has(ppid)) continue;
       for (const t of threads) {
         const rc = native().ptraceDetach(t.tid, t.signal);
         if (rc < 0 && rc !== -ESRCH) {
-          throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint: ptrace(PTRACE_DETACH) on thread ${t.tid} of process ${pid} (the child a vfork waits for): ${errnoName(-rc)}`, {
+          throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint: ptrace(PTRACE_DETACH) on thread ${t.tid} of process ${pid} (let go while a vfork waits): ${errnoName(-rc)}`, {
             pid,
             syscall: "ptrace(PTRACE_DETACH)",
             errno: errnoName(-rc),
@@ -290,7 +364,7 @@ export class Freezer {
       for (const t of this.traced.values()) {
         if (t.state === "running") {
           try {
-            this.poll(t);
+            pollStop(t);
           } catch {
             t.state = "gone";
           }
@@ -303,10 +377,10 @@ export class Freezer {
     const deadline = Date.now() + 1000;
     for (let polls = 0; settle().length > 0 && Date.now() < deadline; polls++) await pollTurn(polls);
     if (settle().length > 0) {
-      const timer = setInterval(() => {
-        if (settle().length === 0) clearInterval(timer);
-      }, 10);
-      timer.unref(); // if Node exits first, the kernel detaches every tracee itself
+      for (const t of this.traced.values()) if (t.state === "running") leftovers.set(t.tid, t);
+      this.traced.clear();
+      leftoverTimer ??= setInterval(pollLeftovers, 10);
+      leftoverTimer.unref(); // if Node exits first, the kernel detaches every tracee itself
     }
     return failures;
   }

@@ -136,6 +136,8 @@ export type HandlerTable = Readonly<Record<string, Handler>>;
 export interface ForkHold {
   /** Restarts the held forks of these threads (each must have a ptrace interrupt pending). */
   restart(tids: ReadonlySet<number>): void;
+  /** Whether this thread's fork is held now. */
+  isHeld(tid: number): boolean;
   release(): void;
 }
 
@@ -183,6 +185,7 @@ export function holdForks(launcherPid: number): ForkHold {
       }
       h.held = keep;
     },
+    isHeld: (tid) => h.held.some((x) => x.tid === tid),
     release() {
       if (released) return;
       released = true;
