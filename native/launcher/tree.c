@@ -196,6 +196,19 @@ static struct proc_entry *find(struct proc_table *t, pid_t pid) {
   return NULL;
 }
 
+/* Whether e's parent has changed since e was read, e.ppid updated if so. A parent missing
+ * from the table has exited since e was read (listed later in pid order: after the pid
+ * counter wraps, a child can have the lower pid), and the kernel gives its children to a
+ * subreaper (this launcher) before the parent's /proc entry goes: e's stat read again
+ * names the new parent. Taken as outside the sandbox without it, e and all it made were
+ * missing from the count (the seventeenth review, docs/security.md). */
+static int reparented(struct proc_entry *e) {
+  struct proc_entry again = {.pid = e->pid};
+  if (read_stat(e->pid, &again) < 0 || again.ppid == e->ppid) return 0;
+  e->ppid = again.ppid;
+  return 1;
+}
+
 /* Marks e (and its ancestors on the way) as descending from self or not. */
 static int mark_descendant(struct proc_table *t, struct proc_entry *e, pid_t self) {
   struct proc_entry *chain[64];
@@ -212,6 +225,7 @@ static int mark_descendant(struct proc_table *t, struct proc_entry *e, pid_t sel
       break;
     }
     struct proc_entry *parent = cur->ppid > 0 ? find(t, cur->ppid) : NULL;
+    if (parent == NULL && cur->ppid > 1 && reparented(cur)) continue;
     if (parent == NULL) {
       verdict = 0;
       break;

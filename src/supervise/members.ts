@@ -67,6 +67,21 @@ function scanProcesses(): ProcessTable {
 }
 
 /**
+ * Whether pid's parent has changed since the pass read it (the map updated if so). A
+ * parent missing from the pass has exited since its child was read (read later in pid
+ * order: after the pid counter wraps, a child can have the lower pid), and the kernel gives
+ * its children to a subreaper (the launcher) before the parent's /proc entry goes, so the
+ * child's stat read again names its new parent. Without it the child and all it made were
+ * left out of the sandbox (the seventeenth review, docs/security.md).
+ */
+function reparented(parent: Map<number, number>, pid: number, parentNow: (pid: number) => number | undefined): boolean {
+  const now = parentNow(pid); // undefined: gone
+  if (now === undefined || now === parent.get(pid)) return false;
+  parent.set(pid, now);
+  return true;
+}
+
+/**
  * The parent of every process descending from root (root itself left out), from one
  * pass over /proc. Zombies (exited, not yet reaped) are left out unless asked for.
  * `maxAgeMs` lets periodic callers share one pass: the /proc scan costs in proportion to
@@ -74,15 +89,28 @@ function scanProcesses(): ProcessTable {
  */
 export function processTree(root: number, withZombies = false, maxAgeMs = 0): Map<number, number> {
   if (table === undefined || maxAgeMs <= 0 || Date.now() - table.at > maxAgeMs) table = scanProcesses();
+  return treeIn(table, root, withZombies);
+}
+
+/** processTree over a pass already made; `parentNow` reads a process's parent again (see
+ * reparented). Exported for its unit test. */
+export function treeIn(table: Pick<ProcessTable, "parent" | "zombies">, root: number, withZombies: boolean, parentNow: (pid: number) => number | undefined = parentOf): Map<number, number> {
   const { parent, zombies } = table;
   const tree = new Map<number, number>();
-  for (const [pid, ppid] of parent) {
+  for (const pid of [...parent.keys()]) {
     if (!withZombies && zombies.has(pid)) continue;
-    for (let p: number | undefined = ppid, depth = 0; p !== undefined && depth < 4096; p = parent.get(p), depth++) {
+    for (let cur = pid, depth = 0; depth < 4096; depth++) {
+      const p = parent.get(cur);
+      if (p === undefined) break;
       if (p === root) {
-        tree.set(pid, ppid);
+        tree.set(pid, parent.get(pid)!);
         break;
       }
+      if (!parent.has(p) && p > 1) {
+        if (reparented(parent, cur, parentNow)) continue;
+        break;
+      }
+      cur = p;
     }
   }
   return tree;
