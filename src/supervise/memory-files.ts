@@ -3,8 +3,10 @@
 // other tmpfs/hugetlbfs files reachable through its descriptors and mappings, and what
 // the memory-backed mounts beneath its writable grants grew by since it started.
 
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statfsSync, statSync } from "node:fs";
+import { closeSync, fstatSync, openSync, read, readdirSync, readFileSync, realpathSync, statfsSync, statSync } from "node:fs";
 import { native } from "../confine/native.js";
+import { offLoop } from "./fd-objects.js";
+import type { Step } from "./slices.js";
 
 const TMPFS_MAGIC = 0x01021994; // tmpfs, devtmpfs and the kernel's memfd mount
 const HUGETLBFS_MAGIC = 0x958458f6;
@@ -226,6 +228,25 @@ export interface FileCharges {
 const TEXT_PART = 64 * 1024;
 
 /**
+ * Reads the next part of a /proc file on Node's pool, in `owner`'s turn (offLoop), telling
+ * `got` the bytes read (0 at the end or on an error); resolves with the milliseconds it
+ * took, charged as the look's CPU (wall time: an upper bound). Not on the event loop: the
+ * kernel makes maps and smaps under the process's mmap lock, and a process unmapping
+ * 20,000 shared mappings as it exits held a read of 3.8 kB of its smaps 95-107 ms (two of
+ * six runs of supervisor-cost's shared-mappings case as the test user; CI's worst gaps of
+ * 102-113 ms there, all of it in one slice).
+ */
+function readPart(owner: object, fd: number, buf: Buffer, at: number, got: (n: number) => void): Promise<number> {
+  return offLoop(owner, () => new Promise<number>((resolve) => {
+    const t0 = performance.now();
+    read(fd, buf, at, TEXT_PART, null, (err, n) => {
+      got(err === null ? n : 0);
+      resolve(performance.now() - t0);
+    });
+  }));
+}
+
+/**
  * The lines of a /proc file, read TEXT_PART bytes at a time on one open file (the kernel
  * goes on where the last read stopped; a reopen or a seek would walk the mappings again
  * from the start), handed over as byte ranges of one buffer, yielding after each part. No
@@ -235,7 +256,7 @@ const TEXT_PART = 64 * 1024;
  * read, -1 when it could not be opened. The file is closed when the generator ends, is
  * returned or throws.
  */
-function* procLines(path: string, each: (buf: Buffer, start: number, end: number) => void): Generator<void, number> {
+function* procLines(path: string, owner: object, each: (buf: Buffer, start: number, end: number) => void): Generator<Step, number> {
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -249,13 +270,9 @@ function* procLines(path: string, each: (buf: Buffer, start: number, end: number
     let total = 0;
     let kept = 0;
     for (;;) {
-      let n: number;
-      try {
-        n = readSync(fd, buf, kept, TEXT_PART, null);
-      } catch {
-        n = 0; // the process went while it was read: what was read stands
-      }
-      if (n === 0) break;
+      let n = 0;
+      yield readPart(owner, fd, buf, kept, (got) => (n = got));
+      if (n === 0) break; // the end, or the process went while it was read: what was read stands
       total += n;
       const end = kept + n;
       let start = 0;
@@ -266,7 +283,6 @@ function* procLines(path: string, each: (buf: Buffer, start: number, end: number
       kept = end - start;
       if (kept > TEXT_PART) throw new Error(`${path}: a line longer than ${TEXT_PART} bytes`);
       buf.copy(buf, 0, start, end);
-      yield;
     }
     if (kept > 0) each(buf, 0, kept);
     return total;
@@ -415,12 +431,12 @@ interface DeviceSeen {
  * process's to pay (RssShmem). Returns the bytes read (see procLines).
  */
 function* memoryMappingsOf(
-  task: number, known: ReadonlyMap<string, MemoryKind | null>, grantDevs: ReadonlySet<string>, into: MemoryMappings,
+  task: number, owner: object, known: ReadonlyMap<string, MemoryKind | null>, grantDevs: ReadonlySet<string>, into: MemoryMappings,
   flags: { settled: boolean; mappings: number; fileMappings: number },
-): Generator<void, number> {
+): Generator<Step, number> {
   const line = emptyMapsLine();
   const devices = new Map<number, DeviceSeen>();
-  return yield* procLines(`/proc/${task}/maps`, (buf, i, end) => {
+  return yield* procLines(`/proc/${task}/maps`, owner, (buf, i, end) => {
     if (!parseMapsLine(buf, i, end, line)) return;
     flags.mappings++;
     if (line.inodeEnd - line.inodeAt === 1 && buf[line.inodeAt] === 48) return; // no file
@@ -451,13 +467,13 @@ function* memoryMappingsOf(
  * each header is matched to the next mapping of `maps` at the same addresses, and a
  * mapping changed in between matches none (no pages).
  */
-function* filePagesOf(task: number, maps: MemoryMappings): Generator<void, Float64Array | null> {
+function* filePagesOf(task: number, owner: object, maps: MemoryMappings): Generator<Step, Float64Array | null> {
   const pages = new Float64Array(maps.length);
   const header = emptyMapsLine();
   let next = 0; // the first mapping of `maps` not passed yet
   let current = -1;
   let rss = 0;
-  const read = yield* procLines(`/proc/${task}/smaps`, (buf, i, end) => {
+  const read = yield* procLines(`/proc/${task}/smaps`, owner, (buf, i, end) => {
     if (hexDigit(buf[i]!) >= 0) {
       // A mapping's header (field names begin with a capital letter).
       current = -1;
@@ -589,7 +605,7 @@ export class MemoryFiles {
    * its memory-backed mappings, and every TEXT_PART of its maps and smaps (the sandbox
    * decides how many there are): the watchdog runs it in slices between other work (memory.ts).
    */
-  *measure(procs: ReadonlyMap<number, { unit: number; shmem: number; task: number }>, objects: readonly { unit: number; key: string; bytes: number }[] = []): Generator<void, FileCharges> {
+  *measure(procs: ReadonlyMap<number, { unit: number; shmem: number; task: number }>, objects: readonly { unit: number; key: string; bytes: number }[] = []): Generator<Step, FileCharges> {
     const files = new Map<number, number>();
     const mappedFilePages = new Map<number, number>();
     const mappingBytes = new Map<number, number>();
@@ -705,10 +721,10 @@ export class MemoryFiles {
   private *scanMaps(
     pid: number, task: number, unit: number, resident: boolean, grantDevs: ReadonlySet<string>, charge: (unit: number, key: string, bytes: number) => void,
     mappedFilePages: Map<number, number>, mappingBytes: Map<number, number>, charged: Map<number, Set<string>>, visible: Set<string>,
-  ): Generator<void, boolean> {
+  ): Generator<Step, boolean> {
     const hits = new MemoryMappings();
     const flags = { settled: true, mappings: 0, fileMappings: 0 };
-    const read = yield* memoryMappingsOf(task, knownKinds(), grantDevs, hits, flags);
+    const read = yield* memoryMappingsOf(task, this, knownKinds(), grantDevs, hits, flags);
     if (read < 0) return false;
     // The mappings' own kernel memory (MAPPING_BYTES): the process's, like its page tables.
     mappingBytes.set(pid, flags.mappings * MAPPING_BYTES + flags.fileMappings * FILE_MAPPING_BYTES);
@@ -716,7 +732,7 @@ export class MemoryFiles {
     // whose address space is gone (exiting), and its RssShmem read before is stale.
     if (read === 0) return true;
     if (hits.length === 0) return flags.settled;
-    const pages = resident ? yield* filePagesOf(task, hits) : new Float64Array(hits.length);
+    const pages = resident ? yield* filePagesOf(task, this, hits) : new Float64Array(hits.length);
     if (pages === null) return true;
     const unknown = new Map<string, number>(); // key -> resident bytes, size unknown
     const reach = new Map<string, number>(); // shared anonymous object's key -> furthest extent
@@ -745,7 +761,10 @@ export class MemoryFiles {
         if (hits.anon[i] === 1) reach.set(key, Math.max(reach.get(key) ?? 0, hits.extent[i]!));
       }
     }
+    let k = 0;
     for (const [key, inMappings] of unknown) {
+      // One per object, which a sandbox decides (20,000 took 5-20 ms in one step).
+      if (++k % MAPPING_SLICE === 0) yield;
       const extent = reach.get(key);
       // A shared anonymous object has no other measure: what it was last seen to reach
       // stays charged while any mapping of it is left.
