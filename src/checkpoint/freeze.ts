@@ -61,14 +61,19 @@ function threadsOf(pid: number): number[] {
   });
 }
 
-/** The system call a blocked thread is in (/proc/<tid>/syscall), or undefined. */
-function syscallOf(pid: number, tid: number): number | undefined {
+/** The words of /proc/<tid>/syscall (the call's number, then its arguments), or undefined. */
+function syscallFields(pid: number, tid: number): string[] | undefined {
   try {
-    const nr = Number(readFileSync(`/proc/${pid}/task/${tid}/syscall`, "latin1").split(" ", 1)[0]);
-    return Number.isInteger(nr) && nr >= 0 ? nr : undefined;
+    return readFileSync(`/proc/${pid}/task/${tid}/syscall`, "latin1").split(" ");
   } catch {
     return undefined;
   }
+}
+
+/** The system call a blocked thread is in (/proc/<tid>/syscall), or undefined. */
+function syscallOf(pid: number, tid: number): number | undefined {
+  const nr = Number(syscallFields(pid, tid)?.[0]);
+  return Number.isInteger(nr) && nr >= 0 ? nr : undefined;
 }
 
 /**
@@ -85,12 +90,8 @@ function inVforkWait(pid: number, tid: number): boolean {
   } catch {
     return false;
   }
-  let fields: string[];
-  try {
-    fields = readFileSync(`/proc/${pid}/task/${tid}/syscall`, "latin1").split(" ");
-  } catch {
-    return false;
-  }
+  const fields = syscallFields(pid, tid);
+  if (fields === undefined) return false;
   const nr = Number(fields[0]);
   if (nr === VFORK_CALLS.vfork || nr === VFORK_CALLS.clone3) return true;
   if (nr !== VFORK_CALLS.clone || fields[1] === undefined) return false;
@@ -228,14 +229,7 @@ export class Freezer {
       await this.collectStops(deadline);
       if (added === 0 && this.seizedWaiter() === undefined) break;
     }
-    const byPid = new Map<number, StoppedThread[]>();
-    for (const t of this.traced.values()) {
-      if (t.state !== "stopped") continue;
-      const list = byPid.get(t.pid);
-      if (list) list.push(t);
-      else byPid.set(t.pid, [t]);
-    }
-    return byPid;
+    return this.byProcess((t) => t.state === "stopped");
   }
 
   /** Seizes and interrupts one thread; false when it is already gone. */
@@ -287,7 +281,7 @@ export class Freezer {
       for (const t of this.traced.values()) if (t.state === "running" && !pollStop(t)) pending = t;
       if (pending === undefined) return;
       // Seized threads that wait in vfork are the freeze loop's (see freeze).
-      if (polls >= POLLS_BEFORE_VFORK_LOOK && this.seizedWaiter() !== undefined && this.onlyWaitersRunning()) return;
+      if (polls >= POLLS_BEFORE_VFORK_LOOK && this.onlyWaitersRunning()) return;
       if (Date.now() > deadline) {
         const state = threadState(pending.pid, pending.tid) ?? "gone";
         const nr = syscallOf(pending.pid, pending.tid);
@@ -303,15 +297,33 @@ export class Freezer {
     }
   }
 
+  /** The seized threads `keep` accepts, by process. */
+  private byProcess(keep: (t: Traced) => boolean): Map<number, Traced[]> {
+    const byPid = new Map<number, Traced[]>();
+    for (const t of this.traced.values()) {
+      if (!keep(t)) continue;
+      const list = byPid.get(t.pid);
+      if (list) list.push(t);
+      else byPid.set(t.pid, [t]);
+    }
+    return byPid;
+  }
+
   /** A seized thread not stopped yet that waits in vfork, as [pid, tid]. */
   private seizedWaiter(): [number, number] | undefined {
     for (const t of this.traced.values()) if (t.state === "running" && this.waitsInVfork(t.pid, t.tid)) return [t.pid, t.tid];
     return undefined;
   }
 
+  /** Whether some seized thread is not stopped yet and every such thread waits in vfork. */
   private onlyWaitersRunning(): boolean {
-    for (const t of this.traced.values()) if (t.state === "running" && !this.waitsInVfork(t.pid, t.tid)) return false;
-    return true;
+    let some = false;
+    for (const t of this.traced.values()) {
+      if (t.state !== "running") continue;
+      if (!this.waitsInVfork(t.pid, t.tid)) return false;
+      some = true;
+    }
+    return some;
   }
 
   /**
@@ -323,14 +335,7 @@ export class Freezer {
    * loop: dash starts each command with vfork).
    */
   private releaseStopped(): void {
-    const byPid = new Map<number, Traced[]>();
-    for (const t of this.traced.values()) {
-      if (t.state === "gone") continue;
-      const list = byPid.get(t.pid);
-      if (list) list.push(t);
-      else byPid.set(t.pid, [t]);
-    }
-    for (const [pid, threads] of byPid) {
+    for (const [pid, threads] of this.byProcess((t) => t.state !== "gone")) {
       if (!threads.every((t) => t.state === "stopped")) continue;
       for (const t of threads) {
         const rc = native().ptraceDetach(t.tid, t.signal);

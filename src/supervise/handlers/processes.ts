@@ -174,7 +174,7 @@ export function processHandlers(max: number, ctx: SupervisorContext): HandlerTab
       if (left <= 0) break;
       await new Promise((wake) => setTimeout(wake, Math.min(pause, left)));
       // A checkpoint that began to hold the forks meanwhile holds this one too.
-      if (forkHeld(ctx.launcherPid, n.pid) !== undefined) return onFork(n);
+      if (forksHeld(ctx.launcherPid)) return onFork(n);
       await refresh();
       const a = decide(n);
       if (a !== undefined) return a;
