@@ -35,6 +35,18 @@ export function childrenOf(pid: number): { pid: number; comm: string }[] {
     });
 }
 
+/** A process's parent and its own CPU time (user + system) in clock ticks, from its stat;
+ * undefined once it is gone. */
+export function statOf(pid: number): { ppid: number; cpuTicks: number } | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "latin1");
+    const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return { ppid: Number(f[1]), cpuTicks: Number(f[11]) + Number(f[12]) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Live (non-zombie) processes descending from pid. */
 export function descendants(pid: number): number[] {
   return descendantsOf(pid);

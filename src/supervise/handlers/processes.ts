@@ -43,6 +43,21 @@ export function stillInSyscall(tid: number, nr: number): boolean {
  */
 const RUNNING_SETTLE_MS = 31;
 
+/**
+ * The spacing of the launcher's counts at the limit. Each count passes over every process of
+ * the host (native/launcher/tree.c: the launcher finds the sandbox's processes by their
+ * parents, and this kernel has no children lists), in the launcher's process, outside the
+ * sandbox and outside maxCpu; a sandbox forking in a loop at its limit had one made for
+ * each refusal: the launcher busy 68% of a core with 76 host processes, 97% with 2,076. A
+ * count now starts no sooner than RECOUNT_GAP_RATIO times the last one's duration after it
+ * ended (at least RECOUNT_GAP_MIN_MS), so the counts take at most a fifth of a core,
+ * whatever the host's size; forks at the limit wait for the next one meanwhile (the limit
+ * is as strict as before: only a count decides). A fork meeting the limit after a quiet
+ * spell is counted at once.
+ */
+const RECOUNT_GAP_RATIO = 4;
+const RECOUNT_GAP_MIN_MS = 1;
+
 /** Drops from `allowed` (a caller's thread id -> the call it was let into) every caller no
  * longer inside its call: its fork's child, or its thread, exists by now (or has ended). */
 export function pruneFinished(allowed: Map<number, number>): void {
@@ -92,6 +107,7 @@ export function processHandlers(max: number, ctx: SupervisorContext): HandlerTab
   };
   const allowed = new Map<number, number>(); // thread id -> the fork syscall it was let into
   let recount: Promise<void> | undefined;
+  let nextCountAt = 0; // monotonic ms before which no count starts (RECOUNT_GAP_RATIO)
   let made = 0; // forks allowed, by either side
 
   const allow = (n: Notification): Action => {
@@ -129,13 +145,18 @@ export function processHandlers(max: number, ctx: SupervisorContext): HandlerTab
   // The forks still under way are looked at before the launcher counts, not after: one
   // that completes during the count may have made its child after the launcher looked, and
   // its caller, out of the call by then, would be counted nowhere. (No fork is allowed
-  // while a count runs: each one waits for it, the count being at the limit.)
+  // while a count runs or waits for its turn: each one waits for it, the count being at
+  // the limit, and no credit is granted meanwhile.)
   const refresh = (): Promise<void> =>
-    (recount ??= (() => {
+    (recount ??= (async () => {
+      const wait = nextCountAt - monotonicMs();
+      if (wait > 0) await new Promise((wake) => setTimeout(wake, wait));
       pruneFinished(allowed);
-      return ctx.countProcesses().then((live) => {
-        count = live + allowed.size;
-      });
+      const began = monotonicMs();
+      const live = await ctx.countProcesses();
+      const ended = monotonicMs();
+      count = live + allowed.size;
+      nextCountAt = ended + Math.max(RECOUNT_GAP_MIN_MS, RECOUNT_GAP_RATIO * (ended - began));
     })().finally(() => {
       recount = undefined;
     }));
