@@ -7,6 +7,7 @@ import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, stat
 import { dirname } from "node:path";
 import type { PathGrant } from "../plan/landlock.js";
 import { within } from "../plan/proc-grants.js";
+import { presetCovering } from "../policy/presets.js";
 import { printable } from "../printable.js";
 
 const HEAD = 4096;
@@ -98,7 +99,10 @@ export function explainExec(path: string, grants: readonly PathGrant[]): ExecExp
     if (real === undefined) return depth === 0 ? undefined : { kind: "missing", why: `${role} ${printable(p)} does not exist` };
     if (!covered(real)) {
       const which = depth === 0 ? "it is" : `${role} ${describeGrant(p, real)} is`;
-      return { kind: "ungranted", why: `${which} not under fsReadable/fsWritable: grant ${printable(dirname(real))} (-r ${printable(dirname(real))}), or start from a preset (-p minimal or -p system)` };
+      // A preset only where one grants the file: -p minimal never gives /usr/bin.
+      const preset = presetCovering(real);
+      const or = preset === undefined ? "" : `, or start from a preset (-p ${preset})`;
+      return { kind: "ungranted", why: `${which} not under fsReadable/fsWritable: grant ${printable(dirname(real))} (-r ${printable(dirname(real))})${or}` };
     }
     try {
       if (depth === 0 && (statSync(real).mode & 0o111) === 0) return { kind: "mode", why: `${printable(p)} is not executable (mode ${(statSync(real).mode & 0o777).toString(8)})` };

@@ -190,6 +190,21 @@ export function presetInput(name: string, ctx: PresetContext): PolicyInput {
   throw new PolicyError("preset", name, `preset: ${JSON.stringify(name)} is not a preset (presets: ${PRESET_NAMES.join(", ")})${didYouMean(name, PRESET_NAMES)}`);
 }
 
+/**
+ * The smallest preset whose grants cover `real` (a real path), for the hint of an exec that
+ * failed for lack of a grant: "minimal" (the loader, the libraries and their
+ * configuration), "system" (the system trees), or undefined when neither does (no preset
+ * grants a secret). Resolved on this host as `-p NAME` would be.
+ */
+export function presetCovering(real: string, host: PresetHost = HOST): "minimal" | "system" | undefined {
+  for (const name of ["minimal", "system"] as const) {
+    const p = presetInput(name, { cwd: "/", host });
+    const grants = [...(p.fsReadable ?? []), ...(p.fsWritable ?? [])];
+    if (grants.some((g) => typeof g === "string" && within(real, g))) return name;
+  }
+  return undefined;
+}
+
 export function isPresetName(name: string): name is PresetName {
   return (PRESET_NAMES as readonly string[]).includes(name);
 }

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Policy } from "../../src/policy/policy.js";
 import { composeInputs } from "../../src/policy/compose.js";
-import { PRESET_NAMES, SECRET_PATHS, WEB_RULES, presetInput, type PresetHost } from "../../src/policy/presets.js";
+import { PRESET_NAMES, SECRET_PATHS, WEB_RULES, presetCovering, presetInput, type PresetHost } from "../../src/policy/presets.js";
 
 /** A host with these paths (links: path -> target). */
 function host(paths: readonly string[], links: Record<string, string> = {}): PresetHost {
@@ -52,6 +52,15 @@ test("workspace: system, the working directory writable, privateTmp; / and the h
   });
   assert.throws(() => presetInput("workspace", { cwd: "/root", home: "/root", host: HOST }), /would make every user's files writable/);
   assert.throws(() => presetInput("workspace", { cwd: "/etc/ssh", host: HOST }), /would make secrets of the system writable/);
+});
+
+test("the hint's preset: the smallest that grants the file, none for a file no preset grants", () => {
+  assert.equal(presetCovering("/usr/lib/ld-linux-x86-64.so.2", HOST), "minimal");
+  assert.equal(presetCovering("/usr/bin/ls", HOST), "system", "minimal has the loader, not /usr/bin");
+  assert.equal(presetCovering("/opt/tool/bin/tool", HOST), "system");
+  assert.equal(presetCovering("/work/p/run.sh", HOST), undefined);
+  assert.equal(presetCovering("/etc/shadow", HOST), undefined, "a secret");
+  assert.equal(presetCovering("/usrx/bin/ls", HOST), undefined, "a prefix of a name is not a directory");
 });
 
 test("network variants add web and DNS rules", () => {
