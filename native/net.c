@@ -82,6 +82,15 @@ static napi_value sl_net_bind(napi_env env, napi_callback_info info) {
   return sl_make_int(env, bind(fd, (const struct sockaddr *)addr, (socklen_t)addrlen) < 0 ? -errno : 0);
 }
 
+/* netListen(fd, backlog) -> 0 or -errno: listen(2) of a socket duplicate the supervisor
+ * looked at (an IP socket still on port 0 is refused before: src/supervise/handlers/net.ts). */
+static napi_value sl_net_listen(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_INT(env, 0, fd);
+  SL_ARG_INT(env, 1, backlog);
+  return sl_make_int(env, listen(fd, backlog) < 0 ? -errno : 0);
+}
+
 /* netPortTaken(addr) -> 0, -EADDRINUSE or another -errno: bind(2) of a TCP socket of the
  * supervisor's own to the address, then closed. SO_REUSEADDR (a connection in TIME_WAIT
  * does not count), never SO_REUSEPORT (a listener counts whatever its options), IPv6 not
@@ -487,6 +496,7 @@ void sl_net_register(napi_env env, napi_value exports) {
       {"netConnect", NULL, sl_net_connect, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netBind", NULL, sl_net_bind, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netSockname", NULL, sl_net_sockname, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"netListen", NULL, sl_net_listen, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netPortTaken", NULL, sl_net_port_taken, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netSendmsg", NULL, sl_net_sendmsg, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netConnectAsync", NULL, sl_net_connect_async, NULL, NULL, NULL, napi_enumerable, NULL},

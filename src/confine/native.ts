@@ -104,6 +104,8 @@ export interface NativeAddon {
   netBind(fd: number, addr: Buffer): number;
   /** getsockname(2): the socket's address, or -errno. */
   netSockname(fd: number): Buffer | number;
+  /** listen(2) with this backlog: 0 or -errno. */
+  netListen(fd: number, backlog: number): number;
   /** 0 when a TCP socket of this process (SO_REUSEADDR, not SO_REUSEPORT) can bind addr. */
   netPortTaken(addr: Buffer): number;
   netSendmsg(fd: number, name: Buffer | null, data: Buffer, control: Buffer | null, flags: number): number;

@@ -279,7 +279,7 @@ function connectGrants(policy: Policy): readonly number[] | "any" {
   return [...ports].sort((a, b) => a - b);
 }
 
-export const NET_SYSCALLS = ["connect", "sendto", "sendmsg", "sendmmsg", "socket", "bind", "getsockname", "setsockopt", "ioctl"] as const;
+export const NET_SYSCALLS = ["connect", "sendto", "sendmsg", "sendmmsg", "socket", "bind", "listen", "getsockname", "setsockopt", "ioctl"] as const;
 
 /** Threads of the whole sandbox (every process's main thread included) per allowed
  * process, and the least cap: one large program (a JVM on a many-core host starts a
@@ -408,7 +408,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // where each grant has its path inside the root.
   const proved = chroot === undefined ? grants : grants.map((g) => ({ ...g, inRoot: chrootVirtualPath(chroot, rootedPath(g.path)) ?? "" }));
   const net = netSupervision(policy, resolved, {
-    netTcp: active.has("net-tcp"), fs: active.has("fs"), grants: proved, scopes: active.has("scopes"),
+    netTcp: active.has("net-tcp"), fs: active.has("fs"), grants: proved, scopes: active.has("scopes"), bind: active.has("net-tcp") ? bindPorts : "any",
     ...(policy.portRemap ? { remapBind: active.has("net-tcp") ? bindPorts : "any" as const } : {}),
     ...(policy.policyFn !== undefined ? { policyBind: active.has("net-tcp") ? bindPorts : "any" as const } : {}),
   });
@@ -469,6 +469,9 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       trapSignals: host.landlockAbi < 6,
       inodeIoctls: supervision.meta !== undefined || (unsupervised && active.has("fs")) ? { notify: [...INODE_IOCTLS.keys()], unsupported: UNSUPPORTED_INODE_IOCTLS } : undefined,
       ...(unsupervised ? { unsupervised: true } : {}),
+      // Without a supervisor, where TCP binds are restricted (to no port: the policy refuses
+      // a list of ports, policy/unsupervised.ts), no listen is safe to let through.
+      ...(unsupervised && active.has("net-tcp") && bindPorts !== "any" ? { refuseListen: true } : {}),
       // The kernel view's pid namespace bounds every pid the sandbox can name.
       ...(kernel ? { pidNamespace: true } : {}),
       // portRemap: every bind goes to the supervisor (the filter otherwise routes only
@@ -478,7 +481,8 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       ...(timeStart !== undefined ? { virtualClock: true } : {}),
       ...(supervision.names !== undefined ? { names: true } : {}),
       // No set-id bit in a created file's mode, wherever the filesystem protection holds.
-      ...(active.has("fs") ? { noSetIdCreate: true } : {}),
+      ...(active.has("fs") ? { noSetIdCreate: true, noWhiteout: true } : {}),
+      ...(policy.noHugePages ? { keepThpDisabled: true } : {}),
     },
     rlimits,
     cpuCores: policy.cpuCores,

@@ -32,6 +32,11 @@ export interface NetSupervision extends NetRules {
   /** policyFn: IP binds are made by the supervisor once the callback allowed them; the TCP
    * ports the policy lets the sandbox bind, as for portRemap. */
   readonly policyBind?: readonly number[] | "any";
+  /** The TCP ports the policy lets the sandbox bind (Landlock's bind rules), "any" when
+   * every port may be bound or Landlock's TCP protection is not in force: an IP socket
+   * listened on while still on port 0 (the kernel binds it then, past Landlock, to a port
+   * of its choosing) may listen only under "any". */
+  readonly bind: readonly number[] | "any";
 }
 
 export interface NetFacts {
@@ -43,6 +48,8 @@ export interface NetFacts {
   grants: readonly PathGrant[];
   /** Landlock's scopes (abstract unix sockets, signals) are in force. */
   scopes: boolean;
+  /** The TCP ports the sandbox may bind, "any" without Landlock's TCP protection. */
+  bind: readonly number[] | "any";
   /** With portRemap: the TCP ports the sandbox may bind. */
   remapBind?: readonly number[] | "any";
   /** With policyFn: the same. */
@@ -65,6 +72,7 @@ export function netSupervision(policy: Policy, resolved: ResolvedHosts, facts: N
     interfaces: interfaceScope(policy, resolved),
     unixGrants: facts.fs ? facts.grants.filter((g) => g.writable) : "any",
     abstractScoped: facts.scopes,
+    bind: facts.bind,
     ...(facts.remapBind !== undefined ? { portRemap: { bind: facts.remapBind } } : {}),
     ...(facts.policyBind !== undefined ? { policyBind: facts.policyBind } : {}),
   };

@@ -7,6 +7,7 @@ import { META_SYSCALLS } from "./seccomp-meta.js";
 import type { SeccompSpec } from "./seccomp.js";
 
 const EPERM = 1;
+const EACCES = 13;
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
 const SOCK_TYPE_MASK = 0xf;
@@ -37,6 +38,13 @@ export function unsupervisedFilters(spec: SeccompSpec): Map<string, Emit> {
     b.load(SeccompData.argLow(1)).and(SOCK_TYPE_MASK).jeq(SOCK_DGRAM, 0, `${p}allow`).ret(Ret.errno(EPERM));
     b.label(`${p}allow`).ret(Ret.ALLOW);
   });
+  // listen: on a TCP socket never bound the kernel binds it (inet_autobind) to a port of
+  // its choosing, past Landlock's bind rule, and serves whoever connects (the eighteenth
+  // review). The supervisor refuses only that listen; a filter cannot tell the socket, so
+  // where no port may be bound every listen is refused (what a bind would get). AF_UNIX
+  // sockets cannot be made here anyway (socket is refused for them), and a unix pair's end
+  // cannot listen.
+  if (spec.refuseListen === true) out.set("listen", (b) => b.ret(Ret.errno(EACCES)));
   if (spec.inodeIoctls === undefined) return out;
   for (const name of META_SYSCALLS) {
     const times = TIMES_ARG[name];

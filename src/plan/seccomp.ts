@@ -10,7 +10,7 @@ import { fcntlBlock } from "./seccomp-kmem.js";
 import { unsupervisedFilters } from "./seccomp-unsupervised.js";
 import { clockFilters } from "./seccomp-clock.js";
 import { nameFilters } from "./seccomp-names.js";
-import { setIdCreateFilters } from "./seccomp-setid.js";
+import { setIdCreateFilters, whiteoutFilter } from "./seccomp-setid.js";
 
 export const Errno = { EPERM: 1, EINVAL: 22, ENOSYS: 38, EOPNOTSUPP: 95, EAFNOSUPPORT: 97 } as const;
 
@@ -46,7 +46,12 @@ export const IOCTL_DENIED = { TIOCSTI: 0x5412, TIOCLINUX: 0x541c, TIOCSETD: 0x54
  * returned). Refused when the argument is TCOOFF (0); the kernel compares the whole 64-bit
  * argument, so no other value suspends output. TCOON, TCIOFF, TCION stay. */
 export const IOCTL_TCXONC = { request: 0x540a, TCOOFF: 0 } as const;
+/** FS_IOC_GETFSMAP lists the physical extents of the whole filesystem a file lies on (ext4,
+ * XFS), used and free, to anyone who can open a file there (the eighteenth review): the
+ * host's disk layout. EOPNOTSUPP, what a filesystem without it answers. */
+export const IOCTL_GETFSMAP = 0xc0c0583b;
 export const PRCTL_DENIED = { PR_SET_DUMPABLE: 4, PR_SET_SECUREBITS: 28, PR_SET_PTRACER: 0x59616d61 } as const;
+const PR_SET_THP_DISABLE = 41;
 
 export const AF = { UNIX: 1, INET: 2, INET6: 10, NETLINK: 16 } as const;
 export const SOCK = { STREAM: 1, DGRAM: 2, RAW: 3, SEQPACKET: 5, TYPE_MASK: 0xf } as const;
@@ -81,6 +86,9 @@ export interface SeccompSpec {
   /** No supervisor by the policy's choice (supervisor: false): what only it could check is
    * refused here instead (plan/seccomp-unsupervised.ts). */
   unsupervised?: boolean;
+  /** supervisor: false with TCP binds restricted (to no port): every listen is EACCES (a listen
+   * before any bind would take a port the bind rule never sees; seccomp-unsupervised.ts). */
+  refuseListen?: boolean;
   /** The sandbox has its own pid namespace (plan/kernel-view.ts): a pid or process group it
    * names is one of its own, so the calls aimed at other processes need no check. */
   pidNamespace?: boolean;
@@ -91,6 +99,11 @@ export interface SeccompSpec {
   /** The filesystem protection is in force: a create whose mode has set-user-ID or
    * set-group-ID is EPERM (seccomp-setid.ts; openat2's mode is in memory: not checked). */
   noSetIdCreate?: boolean;
+  /** noHugePages: prctl(PR_SET_THP_DISABLE) is EPERM (it could turn them back on). */
+  keepThpDisabled?: boolean;
+  /** The filesystem protection is in force: renameat2 with RENAME_WHITEOUT is EPERM (the
+   * device node it leaves is not Landlock's to check: seccomp-setid.ts). */
+  noWhiteout?: boolean;
 }
 
 export const CLONE_THREAD = 0x00010000;
@@ -161,7 +174,8 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
       .jeq(IOCTL_DENIED.TIOCLINUX, `${p}deny`, 0)
       .jeq(IOCTL_DENIED.TIOCSETD, `${p}deny`, 0)
       .jeq(IOCTL_DENIED.TIOCEXCL, `${p}deny`, 0)
-      .jeq(IOCTL_TCXONC.request, `${p}tcxonc`, 0);
+      .jeq(IOCTL_TCXONC.request, `${p}tcxonc`, 0)
+      .jeq(IOCTL_GETFSMAP, `${p}nofsmap`, 0);
     consoleIoctls(b, p);
     const route = notify.size > 0 ? (spec.inodeIoctls?.notify ?? []) : [];
     const refuse = spec.inodeIoctls?.unsupported ?? [];
@@ -174,18 +188,22 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
     b.ret(Ret.ALLOW);
     b.label(`${p}tcxonc`).load(SeccompData.argLow(2)).jeq(IOCTL_TCXONC.TCOOFF, `${p}deny`, 0).ret(Ret.ALLOW);
     b.label(`${p}deny`).ret(EPERM);
+    b.label(`${p}nofsmap`).ret(Ret.errno(Errno.EOPNOTSUPP));
     if (route.length > 0) b.label(`${p}inode`).ret(Ret.USER_NOTIF);
     if (refuse.length > 0) b.label(`${p}unsupported`).ret(Ret.errno(Errno.EOPNOTSUPP));
   });
   // prctl: the option is an int. Staying dumpable keeps the supervisor able to inspect the
   // sandbox; securebits and ptracer would loosen what others may do to it.
-  handlers.set(nr("prctl"), (b) => {
+  // noHugePages: PR_SET_THP_DISABLE too, which would turn transparent huge pages back on
+  // (the eighteenth review).
+  handlers.set(nr("prctl"), (b, p) => {
     b.load(SeccompData.argLow(0))
-      .jeq(PRCTL_DENIED.PR_SET_DUMPABLE, 2, 0)
-      .jeq(PRCTL_DENIED.PR_SET_SECUREBITS, 1, 0)
-      .jeq(PRCTL_DENIED.PR_SET_PTRACER, 0, 1)
-      .ret(EPERM)
-      .ret(Ret.ALLOW);
+      .jeq(PRCTL_DENIED.PR_SET_DUMPABLE, `${p}deny`, 0)
+      .jeq(PRCTL_DENIED.PR_SET_SECUREBITS, `${p}deny`, 0)
+      .jeq(PRCTL_DENIED.PR_SET_PTRACER, `${p}deny`, 0);
+    if (spec.keepThpDisabled === true) b.jeq(PR_SET_THP_DISABLE, `${p}deny`, 0);
+    b.ret(Ret.ALLOW);
+    b.label(`${p}deny`).ret(EPERM);
   });
   handlers.set(nr("socket"), (b, p) => socketBlock(b, p, spec, notify.has("socket")));
   if (spec.capBuffers === true) handlers.set(nr("fcntl"), fcntlBlock);
@@ -197,6 +215,7 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
   if (spec.names === true) for (const [name, h] of nameFilters(notify)) handlers.set(nr(name), h);
   // Before any route of the create calls, wrapping it: the mode's check comes first.
   if (spec.noSetIdCreate === true) setIdCreateFilters(nr, handlers);
+  if (spec.noWhiteout === true) whiteoutFilter(nr, handlers);
   // Blocked names come last: an extraDenySyscalls entry overrides an argument filter.
   for (const name of spec.blocked) handlers.set(nr(name), (b) => b.ret(EPERM));
 

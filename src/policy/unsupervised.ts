@@ -31,6 +31,14 @@ export function checkUnsupervised(p: PolicyFields, input: Record<string, unknown
     throw refuse("netAllow", narrow.raw, `the rule names ${what}, checked on every connect and send; Landlock alone enforces TCP ports to any address, e.g. "tcp://*:443"`);
   }
   if (p.netDeny.length > 0) throw refuse("netDeny", input.netDeny, "destinations are checked on every connect and send");
+  // A listen before any bind takes a port of the kernel's choosing that Landlock's bind
+  // rule never sees: without a supervisor, which tells a bound socket from an unbound one,
+  // the filter refuses every listen (plan/seccomp-unsupervised.ts), so ports to bind would
+  // serve nothing. Every port ("*") allows the kernel's choice too.
+  const binds = p.netAllowBind;
+  if (binds.length > 0 && !binds.includes("any")) {
+    throw refuse("netAllowBind", input.netAllowBind, "a listen before any bind takes a port no bind rule sees, and only the supervisor tells a bound socket from an unbound one");
+  }
   if (p.maxMemory !== undefined) throw refuse("maxMemory", input.maxMemory, "memory is charged on every mmap, brk and clone");
   if (p.maxProcessesExplicit) throw refuse("maxProcesses", input.maxProcesses, "processes are counted on every fork and clone");
   if (p.numCpus !== undefined) throw refuse("numCpus", input.numCpus, "sched_getaffinity and /proc/cpuinfo are answered by it");

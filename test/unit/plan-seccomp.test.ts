@@ -22,6 +22,7 @@ import { decodeProgram, runFilter, runFilterTrace, type SeccompInput } from "../
 const ALLOW = 0x7fff0000;
 const EPERM = 0x00050001;
 const ENOSYS = 0x00050026;
+const EOPNOTSUPP = 0x0005005f;
 const EAFNOSUPPORT = 0x00050061;
 const KILL_PROCESS = 0x80000000;
 const X86_64 = 0xc000003e;
@@ -358,6 +359,21 @@ test("ioctl: TIOCSTI, TIOCLINUX, TIOCSETD and TIOCEXCL get EPERM, also with high
     assert.equal(ioctl(req), ALLOW, hex(req));
   }
   assert.equal(ioctl((1n << 32n) | 0x5401n), ALLOW, "TCGETS with high bits");
+});
+
+test("prctl: PR_SET_THP_DISABLE is refused only under noHugePages (it would turn huge pages back on)", () => {
+  const withThp = buildSeccompProgram(spec({ keepThpDisabled: true }));
+  assert.equal(runFilter(withThp, { nr: sys("prctl"), args: [41, 0] }), EPERM);
+  assert.equal(runFilter(DEFAULT_BYTES, { nr: sys("prctl"), args: [41, 0] }), ALLOW, "control: without noHugePages");
+  assert.equal(runFilter(withThp, { nr: sys("prctl"), args: [4, 1] }), EPERM, "PR_SET_DUMPABLE still");
+  assert.equal(runFilter(withThp, { nr: sys("prctl"), args: [15, 0] }), ALLOW, "PR_SET_NAME");
+});
+
+test("ioctl: FS_IOC_GETFSMAP (the whole filesystem's extents) gets EOPNOTSUPP, also with high bits", () => {
+  const ioctl = (req: number | bigint): number => verdict(DEFAULT, "ioctl", [3, req, 0x1000]);
+  assert.equal(ioctl(0xc0c0583b), EOPNOTSUPP);
+  assert.equal(ioctl((1n << 32n) | 0xc0c0583bn), EOPNOTSUPP, "high bits");
+  assert.equal(ioctl(0xc0c0583a), ALLOW, "a neighbour");
 });
 
 test("ioctl: TCXONC with TCOOFF (suspending a terminal's output) gets EPERM, with any high bits of the request or the argument; TCOON, TCIOFF, TCION are allowed", () => {

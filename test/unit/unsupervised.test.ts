@@ -37,6 +37,7 @@ for (const [input, field, message] of [
   [{ netAllow: ["example.com:443"] }, "netAllow", `netAllow: "example.com:443" needs the seccomp supervisor (the rule names an address, checked on every connect and send; Landlock alone enforces TCP ports to any address, e.g. "tcp://*:443"); ${OFF}`],
   [{ netAllow: ["udp://*:53"] }, "netAllow", `netAllow: "udp://*:53" needs the seccomp supervisor (the rule names a UDP port, checked on every connect and send; Landlock alone enforces TCP ports to any address, e.g. "tcp://*:443"); ${OFF}`],
   [{ netAllow: [":53"] }, "netAllow", /^netAllow: ":53" needs the seccomp supervisor \(the rule names a UDP port/],
+  [{ netAllowBind: [8080] }, "netAllowBind", `netAllowBind: [8080] needs the seccomp supervisor (a listen before any bind takes a port no bind rule sees, and only the supervisor tells a bound socket from an unbound one); ${OFF}`],
 ] as const) {
   test(`supervisor: false refuses ${field} by name: ${JSON.stringify(input)}`, () => {
     assert.throws(() => new Policy({ supervisor: false, ...input }), (e: unknown) => {
@@ -50,8 +51,8 @@ for (const [input, field, message] of [
   });
 }
 
-test("supervisor: false accepts TCP port rules to any address, any-address UDP/ping, bind ports, maxCpu, maxOpenFiles", () => {
-  const p = new Policy({ supervisor: false, netAllow: ["tcp://:443", "tcp://*:80,8080", "udp://*", "icmp://*", "*"], netAllowBind: [8080], maxCpu: 50, maxOpenFiles: 100 });
+test("supervisor: false accepts TCP port rules to any address, any-address UDP/ping, every bind port, maxCpu, maxOpenFiles", () => {
+  const p = new Policy({ supervisor: false, netAllow: ["tcp://:443", "tcp://*:80,8080", "udp://*", "icmp://*", "*"], netAllowBind: ["*"], maxCpu: 50, maxOpenFiles: 100 });
   assert.equal(p.supervisor, false);
   assert.deepEqual(p.toJSON().supervisor, false);
   assert.equal(Policy.fromJSON(JSON.stringify(p)).supervisor, false, "round trip");
@@ -114,6 +115,17 @@ test("the unsupervised filter: unix sockets, datagram pairs, netlink, interface 
   assert.equal(run(prog, "utimensat", [3, 0, 0x1000, 0]), EPERM);
   assert.equal(run(prog, "clone", [0x11, 0, 0]), ALLOW, "fork: not counted");
   assert.equal(run(prog, "connect", [3, 0x1000, 16]), ALLOW, "connect: Landlock's");
+});
+
+test("the unsupervised filter refuses listen where TCP binds are restricted (an unbound socket's listen binds past Landlock), not where every port may be bound", () => {
+  const nr = SYSCALLS.listen!;
+  const EACCES = errno(13);
+  const restricted = buildSeccompProgram(features({ fsReadable: ["/usr"] }).seccomp);
+  assert.equal(runFilter(restricted, { nr, args: [3, 4] }), EACCES);
+  const every = buildSeccompProgram(features({ fsReadable: ["/usr"], netAllowBind: ["*"] }).seccomp);
+  assert.equal(runFilter(every, { nr, args: [3, 4] }), ALLOW, "every port: the kernel's choice is one of them");
+  const control = buildSeccompProgram(computeFeatures(new Policy({ fsReadable: ["/usr"] }), HOST).seccomp);
+  assert.equal(runFilter(control, { nr, args: [3, 4] }), 0x7fc00000, "control: with the supervisor listen goes to it (SECCOMP_RET_USER_NOTIF)");
 });
 
 test("--no-supervisor sets supervisor: false", () => {

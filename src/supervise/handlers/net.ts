@@ -5,6 +5,7 @@
 // netlink sockets answered here. No decision on a descriptor or on memory ends in CONTINUE.
 
 import { fstatSync } from "node:fs";
+import { native } from "../../confine/native.js";
 import type { NetSupervision } from "../../plan/net-supervision.js";
 import { AF, SOCK } from "../../plan/seccomp.js";
 import { CONTINUE, deny, returnValue, type Action } from "../action.js";
@@ -27,6 +28,7 @@ import { bindAddress } from "./policy-net.js";
 import { badBindName, bindOnBehalf } from "./net-bind.js";
 
 const EPERM = 1;
+const EACCES = 13;
 const EAGAIN = 11;
 const ENOBUFS = 105;
 const EPIPE = 32;
@@ -460,6 +462,31 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
       return netlink.bind(emulated, copied);
     });
 
+  /**
+   * listen(2). A TCP socket listened on before any bind is bound there by the kernel, to a
+   * port of its choosing on every address (inet_autobind), and Landlock, which checks
+   * bind(2) only, never sees it: a sandbox allowed no bind served the host's peers on an
+   * ephemeral port and wrote to whoever connected (the eighteenth review). An IP socket
+   * still on port 0 may listen only where every port may be bound; the listen is
+   * made on the duplicate looked at (the answer rests on what the number refers to, so it
+   * never ends in CONTINUE: DESIGN 6), with the caller's backlog.
+   */
+  const listen = (n: Notification): Answer =>
+    withSocket(n, n.argI32(0), (sock) => {
+      const connectionKind = sock.type === SOCK.STREAM || sock.type === SOCK.SEQPACKET;
+      if (isInet(sock) && connectionKind && net.bind !== "any") {
+        const local = native().netSockname(sock.fd);
+        if (typeof local === "number") return deny(-local);
+        const port = bindAddress(sock.domain, local)?.port;
+        if (port === undefined || port === 0) {
+          ctx.observe({ kind: "refused", syscall: "listen", errno: EACCES, target: "port 0", why: "a listen before any bind takes a port no bind rule allows (netAllowBind)" });
+          return deny(EACCES);
+        }
+      }
+      const rc = native().netListen(sock.fd, n.argI32(1));
+      return rc < 0 ? deny(-rc) : returnValue(0);
+    });
+
   const getsockname = (n: Notification): Answer =>
     withSocket(n, n.argI32(0), (sock) => {
       const emulated = netlink.find(sock);
@@ -519,6 +546,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
     sendmsg: budgeted(sendmsg, ENOBUFS),
     sendmmsg: budgeted(sendmmsg, ENOBUFS),
     bind,
+    listen,
     getsockname,
     setsockopt,
     socket,
