@@ -28,6 +28,7 @@ static const long ALLOWED[] = {
     SYS_lgetxattr, /* the copy-on-write workdir reads its stage's user.overlay.* marks (cow/changes.ts) */
     SYS_mknodat,   /* ...and copies its whiteouts out of a maxDisk stage (cow/quota.ts): 0/0 only, below */
     SYS_lseek,     /* ...and its files' data extents only (SEEK_DATA/SEEK_HOLE: cow/beneath.ts copyData) */
+    SYS_inotify_add_watch, /* a watch proved beneath a grant, through its pin (handlers/watches.ts) */
 };
 
 /* One argument: a number (an int64), a bigint (64 bits as they are), a Buffer (its

@@ -315,6 +315,7 @@ export function notifiedSyscalls(s: Supervision): string[] {
   if (s.view !== undefined) out.push(...viewSyscalls(s.view).filter((x) => !out.includes(x)));
   // ioctl is routed by request (plan/seccomp.ts), not whole.
   if (s.meta !== undefined) out.push(...META_SYSCALLS);
+  if (s.meta?.watchGrants !== undefined) out.push("inotify_add_watch");
   if (s.names !== undefined) out.push(...NAME_SYSCALLS.filter((x) => !out.includes(x)));
   // policyFnFiles: every open is an event (openat2 stays ENOSYS: seccomp-names.ts).
   if (s.names?.events === true) out.push(...["open", "openat"].filter((x) => !out.includes(x)));
@@ -424,7 +425,9 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // binds, a chroot, or the kernel view's constructed root (where a path outside the grants
   // does not exist: ENOENT, as for the calls the kernel answers itself).
   const ownMounts = policy.workdir !== undefined || denied !== undefined || protect !== undefined || chroot !== undefined || kernel;
-  if (active.has("fs") && !unsupervised) supervision.meta = { writable: proved.filter((g) => g.writable), ...(ownMounts ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}) };
+  // The supervised view: watches too (a path outside the grants exists there; Landlock has
+  // no right for a watch). The kernel view's root holds only the grants.
+  if (active.has("fs") && !unsupervised) supervision.meta = { writable: proved.filter((g) => g.writable), ...(ownMounts ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}), ...(!kernel ? { watchGrants: proved } : {}) };
   if (namesSupervised && supervision.meta !== undefined) supervision.meta = { ...supervision.meta, protect: true };
   // policyFnFiles: every open is an event, performed by the supervisor (handlers/names-open.ts),
   // which proves reads and writes beneath the grants as Landlock would allow them.

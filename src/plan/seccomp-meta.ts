@@ -15,6 +15,9 @@ export interface MetaSupervision {
   /** protectedFiles by the supervisor (handlers/names.ts): a change at a protected
    * position is refused too (policy/protected.ts protectedAt). */
   readonly protect?: boolean;
+  /** The supervised view: inotify_add_watch goes to the supervisor, which adds a watch only
+   * beneath one of these grants, every grant (handlers/watches.ts). */
+  readonly watchGrants?: readonly PathGrant[];
 }
 
 /** The calls that change a file's metadata, by path or by descriptor. */

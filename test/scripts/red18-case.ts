@@ -3,6 +3,7 @@
 //        red18-case.js RT18 listen                  listen() without bind, supervised and kernel view
 //        red18-case.js RT18 whiteout                whiteouts in a writable grant, three policies
 //        red18-case.js RT18 outside                 an xattr and inotify outside the grants, both views and bare
+//        red18-case.js RT18 watch                   watches inside a grant, through a link out, and a link swapped
 
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -160,7 +161,25 @@ async function outside(base: string): Promise<unknown> {
   return out;
 }
 
-const modes: Record<string, (base: string) => Promise<unknown>> = { battery, listen, whiteout, outside };
+/** Watches under the supervised view: inside a grant (the control), through a link to a
+ * directory outside every grant, and through that link swapped while watches are added;
+ * the host makes files in the outside directory all the while. */
+async function watch(base: string): Promise<unknown> {
+  const out = join(base, "out");
+  mkdirSync(out);
+  chmodSync(out, 0o755);
+  const w = sharedDir(base, "w-watch");
+  let n = 0;
+  const activity = setInterval(() => writeFileSync(join(out, `host-made-${n++}`), ""), 20);
+  try {
+    const r = await Sandbox.run({ fsReadable: [rt18], fsWritable: [w], procView: "supervised" }, [rt18, "watch", w, out, "1000"], { timeout: 20_000 });
+    return { procView: r.procView, got: lines(r.stdoutText), hostMade: n };
+  } finally {
+    clearInterval(activity);
+  }
+}
+
+const modes: Record<string, (base: string) => Promise<unknown>> = { battery, listen, whiteout, outside, watch };
 const mode = modes[what];
 if (mode === undefined) throw new Error(`red18-case: unknown mode ${what}`);
 scriptMain("/tmp/sl-red18-", mode);

@@ -14,6 +14,7 @@ import type { Notification } from "../notification.js";
 import { callerStatus, readSmall } from "../paths.js";
 import { DECODERS, E, type Change, type MetaRequest } from "./fs-meta-decode.js";
 import { childFd } from "./net-socket.js";
+import { watchHandler } from "./watches.js";
 import { parseStatus } from "./procfs-open.js";
 import { protectedAt } from "../../policy/protected.js";
 
@@ -236,6 +237,7 @@ export function metaHandlers(spec: MetaSupervision, ctx: SupervisorContext): Han
   };
   const table: Record<string, (n: Notification) => Action | undefined> = {};
   for (const name of META_SYSCALLS) table[name] = handle(name);
+  if (spec.watchGrants !== undefined) table.inotify_add_watch = watchHandler(spec.watchGrants, creds, ctx, spec.ownMounts === true);
   // Only the inode requests the filter routes here; interface queries are the network's.
   const ioctl = handle("ioctl");
   table.ioctl = (n) => (INODE_IOCTLS.has(n.argU32(1)) ? ioctl(n) : undefined);
