@@ -1,5 +1,5 @@
 /* The kernel-native view (prototype, plan option): the command's process is cloned into new
- * user, mount, pid, net, uts and ipc namespaces (main.c takes the flags from the step), and
+ * user, mount, pid, net, uts, ipc and cgroup namespaces (main.c takes the flags from the step), and
  * this step builds its root: a tmpfs holding only the granted paths, a fresh procfs, lo. */
 #include "launcher.h"
 
@@ -36,8 +36,10 @@
 #define SIOCSIFFLAGS_ 0x8914
 #define IFF_UP_ 1
 
-/* Which namespaces: user, mount, pid, net, uts, ipc (clone(2) flags). */
-#define SL_NS_CLONE_FLAGS (0x10000000UL | 0x00020000UL | 0x20000000UL | 0x40000000UL | 0x04000000UL | 0x08000000UL)
+/* Which namespaces: user, mount, pid, net, uts, ipc and cgroup (clone(2) flags). The
+ * cgroup namespace roots /proc/self/cgroup at the launcher's cgroup: without it the
+ * sandbox read the host's cgroup path there (the eighteenth review). */
+#define SL_NS_CLONE_FLAGS (0x10000000UL | 0x00020000UL | 0x20000000UL | 0x40000000UL | 0x04000000UL | 0x08000000UL | 0x02000000UL)
 
 /* Payload of SL_STEP_NS_VIEW: u32 reserved, u32 outer uid, u32 outer gid, u32 pad, the
  * staging directory\0, then operations, each "<op char>\0" and its strings, then "\0". */

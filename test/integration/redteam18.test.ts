@@ -133,6 +133,18 @@ scriptCase(
   "open: the supervised view reads the metadata of files outside the grants, extended attributes included (docs/security.md, Known limits)",
 );
 
+scriptCase("the kernel view's /proc/self/cgroup names no host cgroup (a cgroup namespace of its own)", SCRIPT, [RT18, "cgroup"], (out) => {
+  const msg = JSON.stringify(out);
+  assert.equal(out.procView, "kernel", msg);
+  const paths = (text: string): string[] => text.trim().split("\n").map((l: string) => l.slice(l.indexOf(":", l.indexOf(":") + 1) + 1));
+  const inside = paths(out.inside);
+  assert.ok(inside.length > 0, msg);
+  // Each hierarchy's path is the namespace's root, whatever the host's is (here memory's is
+  // the host's container path).
+  assert.deepEqual(inside.filter((p) => p !== "/"), [], msg);
+  assert.equal(inside.length, paths(out.host).length, `the same hierarchies: ${msg}`);
+});
+
 const BLOCKED = [
   "name_to_handle_at", "open_by_handle_at", "open_tree", "fsopen", "mount_setattr", "unshare", "setns", "perf_event_open", "bpf",
   "userfaultfd", "io_uring_setup", "add_key", "syslog", "quotactl", "lookup_dcookie", "fanotify_init", "kcmp", "process_madvise", "x32_getpid",

@@ -4,6 +4,7 @@
 //        red18-case.js RT18 whiteout                whiteouts in a writable grant, three policies
 //        red18-case.js RT18 outside                 an xattr and inotify outside the grants, both views and bare
 //        red18-case.js RT18 watch                   watches inside a grant, through a link out, and a link swapped
+//        red18-case.js RT18 cgroup                  /proc/self/cgroup in the kernel view
 
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -179,7 +180,14 @@ async function watch(base: string): Promise<unknown> {
   }
 }
 
-const modes: Record<string, (base: string) => Promise<unknown>> = { battery, listen, whiteout, outside, watch };
+/** /proc/self/cgroup in the kernel view (with /proc granted), and the host's own. */
+async function cgroup(): Promise<unknown> {
+  const system = ["/usr", "/lib", "/lib64", "/bin"].filter((p) => existsSync(p));
+  const r = await Sandbox.run({ fsReadable: [...system, "/proc"], procView: "kernel" }, ["/bin/cat", "/proc/self/cgroup"], { timeout: 10_000 });
+  return { procView: r.procView, inside: r.stdoutText, host: readFileSync("/proc/self/cgroup", "utf8") };
+}
+
+const modes: Record<string, (base: string) => Promise<unknown>> = { battery, listen, whiteout, outside, watch, cgroup };
 const mode = modes[what];
 if (mode === undefined) throw new Error(`red18-case: unknown mode ${what}`);
 scriptMain("/tmp/sl-red18-", mode);
