@@ -50,6 +50,8 @@ export const IOCTL_TCXONC = { request: 0x540a, TCOOFF: 0 } as const;
  * XFS), used and free, to anyone who can open a file there (the eighteenth review): the
  * host's disk layout. EOPNOTSUPP, what a filesystem without it answers. */
 export const IOCTL_GETFSMAP = 0xc0c0583b;
+/** The ioctl type of the namespace files (linux/nsfs.h: NS_GET_USERNS, NS_MNT_GET_INFO...). */
+export const NSIO = 0xb7;
 export const PRCTL_DENIED = { PR_SET_DUMPABLE: 4, PR_SET_SECUREBITS: 28, PR_SET_PTRACER: 0x59616d61 } as const;
 const PR_SET_THP_DISABLE = 41;
 
@@ -185,6 +187,11 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
     for (const q of refuse) b.jeq(q, `${p}unsupported`, 0);
     for (const q of forbid) b.jeq(q, `${p}deny`, 0);
     interfaceIoctls(b, p, notify.has("ioctl"), spec.unsupervised === true);
+    // The namespace ioctls (type 0xb7, linux/nsfs.h) on a /proc/<pid>/ns file: under the
+    // supervised view they describe the host's namespaces (NS_MNT_GET_INFO: the host's
+    // mount count and namespace id; the eighteenth review). EPERM, what the kernel answers
+    // the ones that would leave a namespace the caller does not own.
+    b.load(SeccompData.argLow(1)).and(0xff00).jeq(NSIO << 8, `${p}deny`, 0);
     b.ret(Ret.ALLOW);
     b.label(`${p}tcxonc`).load(SeccompData.argLow(2)).jeq(IOCTL_TCXONC.TCOOFF, `${p}deny`, 0).ret(Ret.ALLOW);
     b.label(`${p}deny`).ret(EPERM);

@@ -169,6 +169,8 @@ scriptCase("held: the blocklist, calls and SIGIO aimed at a host process, namesp
     assert.equal(c.got.pidns_parent, "EPERM", msg);
     assert.equal(c.got.userns_parent, "EPERM", msg);
     assert.equal(c.got.mntns_next, "EPERM", msg);
+    // NS_MNT_GET_INFO told the host's mount count and namespace id (supervised view).
+    assert.equal(c.got.mntns_info, "EPERM", msg);
     // The sandbox's filter has a listener already; a second one in the chain is refused.
     assert.equal(c.got.seccomp_listener, "EBUSY", msg);
     // Another architecture kills the process (SIGSYS) before any call runs.

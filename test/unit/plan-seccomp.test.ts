@@ -369,6 +369,15 @@ test("prctl: PR_SET_THP_DISABLE is refused only under noHugePages (it would turn
   assert.equal(runFilter(withThp, { nr: sys("prctl"), args: [15, 0] }), ALLOW, "PR_SET_NAME");
 });
 
+test("ioctl: the namespace files' requests (type 0xb7) get EPERM; a request of another type with the same number does not", () => {
+  const ioctl = (req: number | bigint): number => verdict(DEFAULT, "ioctl", [3, req, 0x1000]);
+  for (const req of [0xb701 /* NS_GET_USERNS */, 0xb702 /* NS_GET_PARENT */, 0x8010b70a /* NS_MNT_GET_INFO */, 0x8010b70b /* NS_MNT_GET_NEXT */]) {
+    assert.equal(ioctl(req), EPERM, hex(req));
+  }
+  assert.equal(ioctl(0xb601), ALLOW, "another type");
+  assert.equal(ioctl(0x541b), ALLOW, "FIONREAD");
+});
+
 test("ioctl: FS_IOC_GETFSMAP (the whole filesystem's extents) gets EOPNOTSUPP, also with high bits", () => {
   const ioctl = (req: number | bigint): number => verdict(DEFAULT, "ioctl", [3, req, 0x1000]);
   assert.equal(ioctl(0xc0c0583b), EOPNOTSUPP);
