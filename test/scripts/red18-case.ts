@@ -26,6 +26,14 @@ function lines(text: string): Record<string, string> {
   return out;
 }
 
+/** A directory of the host's (outside every grant) that the test user can read. */
+function hostDir(base: string, name: string): string {
+  const dir = join(base, name);
+  mkdirSync(dir);
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
 /** What a host process shows of itself that the calls aimed at it would change. */
 function victimState(pid: number): { nice: string; policy: string; nofile: string; cpus: string } {
   const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
@@ -41,9 +49,7 @@ function victimState(pid: number): { nice: string; policy: string; nofile: strin
 }
 
 async function battery(base: string): Promise<unknown> {
-  const ro = join(base, "ro");
-  mkdirSync(ro);
-  chmodSync(ro, 0o755);
+  const ro = hostDir(base, "ro");
   writeFileSync(join(ro, "file"), "read-only\n", { mode: 0o644 });
   const out: Record<string, unknown> = {};
   for (const view of VIEWS) {
@@ -133,9 +139,7 @@ async function whiteout(base: string): Promise<unknown> {
 }
 
 async function outside(base: string): Promise<unknown> {
-  const secret = join(base, "secret");
-  mkdirSync(secret);
-  chmodSync(secret, 0o755);
+  const secret = hostDir(base, "secret");
   const file = join(secret, "file");
   writeFileSync(file, "secret\n", { mode: 0o644 });
   // user.secret set by the program itself, outside any sandbox.
@@ -166,9 +170,7 @@ async function outside(base: string): Promise<unknown> {
  * directory outside every grant, and through that link swapped while watches are added;
  * the host makes files in the outside directory all the while. */
 async function watch(base: string): Promise<unknown> {
-  const out = join(base, "out");
-  mkdirSync(out);
-  chmodSync(out, 0o755);
+  const out = hostDir(base, "out");
   const w = sharedDir(base, "w-watch");
   let n = 0;
   const activity = setInterval(() => writeFileSync(join(out, `host-made-${n++}`), ""), 20);
