@@ -91,6 +91,15 @@ static napi_value sl_net_listen(napi_env env, napi_callback_info info) {
   return sl_make_int(env, listen(fd, backlog) < 0 ? -errno : 0);
 }
 
+/* netShutdown(fd, how) -> 0 or -errno: shutdown(2) of a socket duplicate (a listen the
+ * kernel bound to a port of its own choosing is undone: src/supervise/handlers/net.ts). */
+static napi_value sl_net_shutdown(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_INT(env, 0, fd);
+  SL_ARG_INT(env, 1, how);
+  return sl_make_int(env, shutdown(fd, how) < 0 ? -errno : 0);
+}
+
 /* netPortTaken(addr) -> 0, -EADDRINUSE or another -errno: bind(2) of a TCP socket of the
  * supervisor's own to the address, then closed. SO_REUSEADDR (a connection in TIME_WAIT
  * does not count), never SO_REUSEPORT (a listener counts whatever its options), IPv6 not
@@ -497,6 +506,7 @@ void sl_net_register(napi_env env, napi_value exports) {
       {"netBind", NULL, sl_net_bind, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netSockname", NULL, sl_net_sockname, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netListen", NULL, sl_net_listen, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"netShutdown", NULL, sl_net_shutdown, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netPortTaken", NULL, sl_net_port_taken, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netSendmsg", NULL, sl_net_sendmsg, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netConnectAsync", NULL, sl_net_connect_async, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -106,6 +106,8 @@ export interface NativeAddon {
   netSockname(fd: number): Buffer | number;
   /** listen(2) with this backlog: 0 or -errno. */
   netListen(fd: number, backlog: number): number;
+  /** shutdown(2) (SHUT_RD 0, SHUT_WR 1, SHUT_RDWR 2): 0 or -errno. */
+  netShutdown(fd: number, how: number): number;
   /** 0 when a TCP socket of this process (SO_REUSEADDR, not SO_REUSEPORT) can bind addr. */
   netPortTaken(addr: Buffer): number;
   netSendmsg(fd: number, name: Buffer | null, data: Buffer, control: Buffer | null, flags: number): number;

@@ -426,8 +426,10 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // does not exist: ENOENT, as for the calls the kernel answers itself).
   const ownMounts = policy.workdir !== undefined || denied !== undefined || protect !== undefined || chroot !== undefined || kernel;
   // The supervised view: watches too (a path outside the grants exists there; Landlock has
-  // no right for a watch). The kernel view's root holds only the grants.
-  if (active.has("fs") && !unsupervised) supervision.meta = { writable: proved.filter((g) => g.writable), ...(ownMounts ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}), ...(!kernel ? { watchGrants: proved } : {}) };
+  // no right for a watch). The kernel view's root holds only the grants, but a denied path's
+  // parent is the host's directory there too (its watch names the denied entry).
+  const watches = !kernel || denied !== undefined ? { watchGrants: proved, ...(denied !== undefined ? { watchDenied: denied.map((d) => d.path) } : {}) } : {};
+  if (active.has("fs") && !unsupervised) supervision.meta = { writable: proved.filter((g) => g.writable), ...(ownMounts ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}), ...watches };
   if (namesSupervised && supervision.meta !== undefined) supervision.meta = { ...supervision.meta, protect: true };
   // policyFnFiles: every open is an event, performed by the supervisor (handlers/names-open.ts),
   // which proves reads and writes beneath the grants as Landlock would allow them.

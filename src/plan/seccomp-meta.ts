@@ -15,9 +15,12 @@ export interface MetaSupervision {
   /** protectedFiles by the supervisor (handlers/names.ts): a change at a protected
    * position is refused too (policy/protected.ts protectedAt). */
   readonly protect?: boolean;
-  /** The supervised view: inotify_add_watch goes to the supervisor, which adds a watch only
-   * beneath one of these grants, every grant (handlers/watches.ts). */
+  /** The supervised view, and the kernel view with denied paths: inotify_add_watch goes to
+   * the supervisor, which adds a watch only beneath one of these grants, every grant but a
+   * directory-only one, and never on a denied path's parent (handlers/watches.ts). */
   readonly watchGrants?: readonly PathGrant[];
+  /** fsDenied's paths: their parent directories cannot be watched. */
+  readonly watchDenied?: readonly string[];
 }
 
 /** The calls that change a file's metadata, by path or by descriptor. */

@@ -72,3 +72,24 @@ export function whiteoutFilter(nr: (name: string) => number, handlers: Map<numbe
     else inner(b, `${p}in.`);
   });
 }
+
+/** fcntl's F_NOTIFY (dnotify). */
+export const F_NOTIFY = 1026;
+
+/**
+ * No dnotify (the nineteenth review): fcntl(F_NOTIFY) on a directory the sandbox may read
+ * signals each access to its entries, the ones the policy withholds included (the parent of
+ * a denied path: the host's every open and write of it). Obsolete since inotify, which the
+ * supervisor proves (handlers/watches.ts); EINVAL, what the kernel answers with dnotify
+ * turned off (fs.dir-notify-enable 0). The command is a register. Wraps fcntl's other routes.
+ */
+export function dnotifyFilter(nr: (name: string) => number, handlers: Map<number, Handler>): void {
+  const n = nr("fcntl");
+  const inner = handlers.get(n);
+  handlers.set(n, (b, p) => {
+    b.load(SeccompData.argLow(1)).jeq(F_NOTIFY, 0, `${p}dnotify-ok`).ret(Ret.errno(22));
+    b.label(`${p}dnotify-ok`);
+    if (inner === undefined) b.ret(Ret.ALLOW);
+    else inner(b, `${p}in.`);
+  });
+}

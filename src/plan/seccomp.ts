@@ -10,7 +10,7 @@ import { fcntlBlock } from "./seccomp-kmem.js";
 import { unsupervisedFilters } from "./seccomp-unsupervised.js";
 import { clockFilters } from "./seccomp-clock.js";
 import { nameFilters } from "./seccomp-names.js";
-import { setIdCreateFilters, whiteoutFilter } from "./seccomp-setid.js";
+import { dnotifyFilter, setIdCreateFilters, whiteoutFilter } from "./seccomp-setid.js";
 
 export const Errno = { EPERM: 1, EINVAL: 22, ENOSYS: 38, EOPNOTSUPP: 95, EAFNOSUPPORT: 97 } as const;
 
@@ -104,7 +104,8 @@ export interface SeccompSpec {
   /** noHugePages: prctl(PR_SET_THP_DISABLE) is EPERM (it could turn them back on). */
   keepThpDisabled?: boolean;
   /** The filesystem protection is in force: renameat2 with RENAME_WHITEOUT is EPERM (the
-   * device node it leaves is not Landlock's to check: seccomp-setid.ts). */
+   * device node it leaves is not Landlock's to check) and fcntl(F_NOTIFY) EINVAL (dnotify
+   * reports withheld entries): seccomp-setid.ts. */
   noWhiteout?: boolean;
 }
 
@@ -222,7 +223,10 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
   if (spec.names === true) for (const [name, h] of nameFilters(notify)) handlers.set(nr(name), h);
   // Before any route of the create calls, wrapping it: the mode's check comes first.
   if (spec.noSetIdCreate === true) setIdCreateFilters(nr, handlers);
-  if (spec.noWhiteout === true) whiteoutFilter(nr, handlers);
+  if (spec.noWhiteout === true) {
+    whiteoutFilter(nr, handlers);
+    dnotifyFilter(nr, handlers);
+  }
   // Blocked names come last: an extraDenySyscalls entry overrides an argument filter.
   for (const name of spec.blocked) handlers.set(nr(name), (b) => b.ret(EPERM));
 

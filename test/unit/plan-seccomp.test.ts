@@ -378,6 +378,19 @@ test("ioctl: the namespace files' requests (type 0xb7) get EPERM; a request of a
   assert.equal(ioctl(0x541b), ALLOW, "FIONREAD");
 });
 
+test("with the filesystem protection: renameat2(RENAME_WHITEOUT) EPERM and fcntl(F_NOTIFY) EINVAL, before any other route; other flags and commands pass", () => {
+  const fs = buildSeccompProgram(spec({ noWhiteout: true, capBuffers: true }));
+  const EINVAL = 0x00050016;
+  assert.equal(runFilter(fs, { nr: sys("renameat2"), args: [-100, 0x1000, -100, 0x2000, 4] }), EPERM, "RENAME_WHITEOUT");
+  assert.equal(runFilter(fs, { nr: sys("renameat2"), args: [-100, 0x1000, -100, 0x2000, 4 | 1] }), EPERM, "with NOREPLACE");
+  assert.equal(runFilter(fs, { nr: sys("renameat2"), args: [-100, 0x1000, -100, 0x2000, 2] }), ALLOW, "RENAME_EXCHANGE");
+  assert.equal(runFilter(fs, { nr: sys("fcntl"), args: [3, 1026, 0x80000001] }), EINVAL, "F_NOTIFY");
+  assert.equal(runFilter(fs, { nr: sys("fcntl"), args: [3, 1, 0] }), ALLOW, "F_GETFD");
+  // capBuffers' own fcntl route still answers after the wrap: F_OFD_SETLK EINVAL.
+  assert.equal(runFilter(fs, { nr: sys("fcntl"), args: [3, 37, 0x1000] }), EINVAL, "F_OFD_SETLK (capBuffers)");
+  assert.equal(runFilter(DEFAULT_BYTES, { nr: sys("fcntl"), args: [3, 1026, 1] }), ALLOW, "control: without the protection");
+});
+
 test("ioctl: FS_IOC_GETFSMAP (the whole filesystem's extents) gets EOPNOTSUPP, also with high bits", () => {
   const ioctl = (req: number | bigint): number => verdict(DEFAULT, "ioctl", [3, req, 0x1000]);
   assert.equal(ioctl(0xc0c0583b), EOPNOTSUPP);

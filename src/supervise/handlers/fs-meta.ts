@@ -237,7 +237,7 @@ export function metaHandlers(spec: MetaSupervision, ctx: SupervisorContext): Han
   };
   const table: Record<string, (n: Notification) => Action | undefined> = {};
   for (const name of META_SYSCALLS) table[name] = handle(name);
-  if (spec.watchGrants !== undefined) table.inotify_add_watch = watchHandler(spec.watchGrants, creds, ctx, spec.ownMounts === true);
+  if (spec.watchGrants !== undefined) table.inotify_add_watch = watchHandler(spec.watchGrants, spec.watchDenied ?? [], creds, ctx, spec.ownMounts === true);
   // Only the inode requests the filter routes here; interface queries are the network's.
   const ioctl = handle("ioctl");
   table.ioctl = (n) => (INODE_IOCTLS.has(n.argU32(1)) ? ioctl(n) : undefined);

@@ -474,17 +474,30 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
   const listen = (n: Notification): Answer =>
     withSocket(n, n.argI32(0), (sock) => {
       const connectionKind = sock.type === SOCK.STREAM || sock.type === SOCK.SEQPACKET;
-      if (isInet(sock) && connectionKind && net.bind !== "any") {
+      const checked = isInet(sock) && connectionKind && net.bind !== "any";
+      const portOf = (): number | undefined => {
         const local = native().netSockname(sock.fd);
-        if (typeof local === "number") return deny(-local);
-        const port = bindAddress(sock.domain, local)?.port;
-        if (port === undefined || port === 0) {
-          ctx.observe({ kind: "refused", syscall: "listen", errno: EACCES, target: "port 0", why: "a listen before any bind takes a port no bind rule allows (netAllowBind)" });
-          return deny(EACCES);
-        }
-      }
+        return typeof local === "number" ? undefined : bindAddress(sock.domain, local)?.port;
+      };
+      const refused = (): Action => {
+        ctx.observe({ kind: "refused", syscall: "listen", errno: EACCES, target: "port 0", why: "a listen before any bind takes a port no bind rule allows (netAllowBind)" });
+        return deny(EACCES);
+      };
+      const before = checked ? portOf() : undefined;
+      if (checked && (before === undefined || before === 0)) return refused();
       const rc = native().netListen(sock.fd, n.argI32(1));
-      return rc < 0 ? deny(-rc) : returnValue(0);
+      if (rc < 0) return deny(-rc);
+      // getsockname keeps a port the socket has lost (after a failed connect, a shutdown of
+      // one under way, a connect to AF_UNSPEC: the nineteenth review); a listen that then
+      // succeeds binds a port of the kernel's own choosing. This kernel refuses that listen
+      // (EINVAL) before it could matter; one that allows it would listen here on another
+      // port than the one looked at: undone (a listening socket shut down stops listening
+      // and lets its port go, the caller still blocked in this call) and refused.
+      if (checked && portOf() !== before) {
+        native().netShutdown(sock.fd, 2);
+        return refused();
+      }
+      return returnValue(0);
     });
 
   const getsockname = (n: Notification): Answer =>
