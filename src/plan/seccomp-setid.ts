@@ -31,6 +31,21 @@ export const SET_ID_CREATES: readonly (readonly [name: string, flags: number | u
 type Handler = (b: BpfAssembler, p: string) => void;
 
 /**
+ * Puts `check` before syscall n's handler (or the plain allow when it has none): `check`
+ * refuses what it must and jumps to `ok` for everything else, which the inner handler, or
+ * the allow, then decides as before.
+ */
+function guardFirst(handlers: Map<number, Handler>, n: number, check: (b: BpfAssembler, ok: string) => void): void {
+  const inner = handlers.get(n);
+  handlers.set(n, (b, p) => {
+    check(b, `${p}guard-ok`);
+    b.label(`${p}guard-ok`);
+    if (inner === undefined) b.ret(Ret.ALLOW);
+    else inner(b, `${p}in.`);
+  });
+}
+
+/**
  * Wraps each create call's handler (or the plain allow when it has none) with the check of
  * its mode. mkdir needs none: the kernel keeps only the permission bits and the sticky bit
  * of its mode (set-group-ID comes from the parent directory alone). The registers are ints
@@ -39,14 +54,9 @@ type Handler = (b: BpfAssembler, p: string) => void;
 export function setIdCreateFilters(nr: (name: string) => number, handlers: Map<number, Handler>): void {
   const EPERM = Ret.errno(1);
   for (const [name, flags, mode] of SET_ID_CREATES) {
-    const n = nr(name);
-    const inner = handlers.get(n);
-    handlers.set(n, (b, p) => {
-      if (flags !== undefined) b.load(SeccompData.argLow(flags)).jset(CREATE_FLAGS, 0, `${p}setid-ok`);
-      b.load(SeccompData.argLow(mode)).jset(SET_ID_BITS, 0, `${p}setid-ok`).ret(EPERM);
-      b.label(`${p}setid-ok`);
-      if (inner === undefined) b.ret(Ret.ALLOW);
-      else inner(b, `${p}in.`);
+    guardFirst(handlers, nr(name), (b, ok) => {
+      if (flags !== undefined) b.load(SeccompData.argLow(flags)).jset(CREATE_FLAGS, 0, ok);
+      b.load(SeccompData.argLow(mode)).jset(SET_ID_BITS, 0, ok).ret(EPERM);
     });
   }
 }
@@ -63,13 +73,8 @@ export const RENAME_WHITEOUT = 4;
  * before any other concern's route (protectedFiles performs renames itself).
  */
 export function whiteoutFilter(nr: (name: string) => number, handlers: Map<number, Handler>): void {
-  const n = nr("renameat2");
-  const inner = handlers.get(n);
-  handlers.set(n, (b, p) => {
-    b.load(SeccompData.argLow(4)).jset(RENAME_WHITEOUT, 0, `${p}whiteout-ok`).ret(Ret.errno(1));
-    b.label(`${p}whiteout-ok`);
-    if (inner === undefined) b.ret(Ret.ALLOW);
-    else inner(b, `${p}in.`);
+  guardFirst(handlers, nr("renameat2"), (b, ok) => {
+    b.load(SeccompData.argLow(4)).jset(RENAME_WHITEOUT, 0, ok).ret(Ret.errno(1));
   });
 }
 
@@ -84,12 +89,7 @@ export const F_NOTIFY = 1026;
  * turned off (fs.dir-notify-enable 0). The command is a register. Wraps fcntl's other routes.
  */
 export function dnotifyFilter(nr: (name: string) => number, handlers: Map<number, Handler>): void {
-  const n = nr("fcntl");
-  const inner = handlers.get(n);
-  handlers.set(n, (b, p) => {
-    b.load(SeccompData.argLow(1)).jeq(F_NOTIFY, 0, `${p}dnotify-ok`).ret(Ret.errno(22));
-    b.label(`${p}dnotify-ok`);
-    if (inner === undefined) b.ret(Ret.ALLOW);
-    else inner(b, `${p}in.`);
+  guardFirst(handlers, nr("fcntl"), (b, ok) => {
+    b.load(SeccompData.argLow(1)).jeq(F_NOTIFY, 0, ok).ret(Ret.errno(22));
   });
 }

@@ -8,23 +8,15 @@
 
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
+import { lines, pull } from "../helpers/fixture-output.js";
 import { scriptMain, sharedDir } from "../helpers/script-main.js";
 
 const [rt18, what] = process.argv.slice(2) as [string, string];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const VIEWS = ["supervised", "kernel"] as const;
 
-function lines(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const l of text.trim().split("\n")) {
-    const i = l.indexOf(" ");
-    if (i > 0) out[l.slice(0, i)] = l.slice(i + 1);
-  }
-  return out;
-}
 
 /** A directory of the host's (outside every grant) that the test user can read. */
 function hostDir(base: string, name: string): string {
@@ -71,17 +63,6 @@ async function battery(base: string): Promise<unknown> {
   return out;
 }
 
-/** Connects to 127.0.0.1:port and returns what the peer sent before closing (or the error). */
-function pull(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    let got = "";
-    const s = connect({ host: "127.0.0.1", port });
-    s.setTimeout(2000, () => s.destroy());
-    s.on("data", (d) => (got += d.toString()));
-    s.on("error", (e: NodeJS.ErrnoException) => resolve(`error ${e.code}`));
-    s.on("close", () => resolve(got));
-  });
-}
 
 async function listen(base: string): Promise<unknown> {
   const out: Record<string, unknown> = {};
@@ -104,7 +85,7 @@ async function listen(base: string): Promise<unknown> {
       await sleep(10);
       const text = existsSync(portFile) ? readFileSync(portFile, "utf8") : "";
       if (text.endsWith("\n")) {
-        pulled = await pull(Number(text));
+        pulled = await pull(Number(text), 2000);
         break;
       }
     }

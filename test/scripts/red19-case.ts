@@ -6,23 +6,15 @@
 
 import { execFile, spawn } from "node:child_process";
 import { appendFileSync, chmodSync, existsSync, mkdirSync, opendirSync, readFileSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
+import { lines, pull } from "../helpers/fixture-output.js";
 import { scriptMain, sharedDir } from "../helpers/script-main.js";
 
 const [rt19, what] = process.argv.slice(2) as [string, string];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const WATCH_MS = "300";
 
-function lines(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const l of text.trim().split("\n")) {
-    const i = l.indexOf(" ");
-    if (i > 0 && !l.startsWith("event ")) out[l.slice(0, i)] = l.slice(i + 1);
-  }
-  return out;
-}
 
 /** The names the events of one watch ("DIR" or "PROC") carried, each once. */
 function names(text: string, which: string): string[] {
@@ -80,17 +72,6 @@ async function watches(base: string): Promise<unknown> {
   return out;
 }
 
-/** Connects to 127.0.0.1:port and returns what the peer sent before closing (or the error). */
-function pull(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    let got = "";
-    const s = connect({ host: "127.0.0.1", port });
-    s.setTimeout(1000, () => s.destroy());
-    s.on("data", (d) => (got += d.toString()));
-    s.on("error", (e: NodeJS.ErrnoException) => resolve(`error ${e.code}`));
-    s.on("close", () => resolve(got));
-  });
-}
 
 async function battery(base: string): Promise<unknown> {
   const out: Record<string, unknown> = {};
@@ -106,7 +87,7 @@ async function battery(base: string): Promise<unknown> {
     let ended = false;
     const run = Sandbox.run(
       { fsReadable: [rt19], fsWritable: [dir], netAllow: [`127.0.0.1:${bhPort}`], netAllowBind: ["40997"], procView: "supervised" },
-      [rt19, "listen", bhPort, portFile, "200"],
+      [rt19, "listen", bhPort, portFile, "3000"],
       { timeout: 10_000 },
     ).finally(() => (ended = true));
     let pulled: string | null = null;
@@ -114,7 +95,7 @@ async function battery(base: string): Promise<unknown> {
       await sleep(10);
       const text = existsSync(portFile) ? readFileSync(portFile, "utf8") : "";
       if (text.endsWith("\n")) {
-        pulled = await pull(Number(text));
+        pulled = await pull(Number(text), 1000);
         break;
       }
     }
