@@ -46,6 +46,11 @@ export function unsupervisedFilters(spec: SeccompSpec): Map<string, Emit> {
   // cannot listen.
   if (spec.refuseListen === true) out.set("listen", (b) => b.ret(Ret.errno(EACCES)));
   if (spec.inodeIoctls === undefined) return out;
+  // inotify_add_watch: Landlock has no right for a watch, and only the supervisor can prove
+  // the path beneath a grant (handlers/watches.ts): a watch on a directory outside the
+  // grants names every file the host makes and opens there. Refused as a read outside the
+  // grants is (EACCES); dnotify is EINVAL in every policy with the protection.
+  out.set("inotify_add_watch", (b) => b.ret(Ret.errno(EACCES)));
   for (const name of META_SYSCALLS) {
     const times = TIMES_ARG[name];
     if (times === undefined) {

@@ -84,7 +84,7 @@ scriptCase(
 );
 
 scriptCase(
-  "a directory outside every grant cannot be watched with inotify (both views; control: bare)",
+  "a directory outside every grant cannot be watched with inotify (both views, and without a supervisor; control: bare)",
   SCRIPT,
   [RT18, "outside"],
   (out) => {
@@ -97,6 +97,9 @@ scriptCase(
     assert.equal(o.kernel!.got.inotify_add_watch, "ENOENT", JSON.stringify(out));
     assert.equal(o.supervised!.got.inotify_add_watch, "EACCES", JSON.stringify(out));
     assert.deepEqual(o.supervised!.names, [], JSON.stringify(out));
+    // Without a supervisor the filter refuses every watch (nothing can prove the path).
+    assert.equal(o.unsupervised!.got.inotify_add_watch, "EACCES", JSON.stringify(out));
+    assert.deepEqual(o.unsupervised!.names, [], JSON.stringify(out));
   },
 );
 

@@ -129,6 +129,7 @@ async function outside(base: string): Promise<unknown> {
   const runs: [string, () => Promise<string>][] = [
     ["bare", () => new Promise((resolve) => execFile(rt18, ["outside", secret, file, "300"], (_e, stdout) => resolve(stdout)))],
     ...VIEWS.map((view) => [view, async () => (await Sandbox.run({ fsReadable: [rt18], procView: view }, [rt18, "outside", secret, file, "300"], { timeout: 10_000 })).stdoutText] as [string, () => Promise<string>]),
+    ["unsupervised", async () => (await Sandbox.run({ fsReadable: [rt18], supervisor: false }, [rt18, "outside", secret, file, "300"], { timeout: 10_000 })).stdoutText],
   ];
   for (const [name, run] of runs) {
     // The host opens, reads and creates files in the directory while the program watches.

@@ -128,6 +128,12 @@ test("the unsupervised filter refuses listen where TCP binds are restricted (an 
   assert.equal(runFilter(control, { nr, args: [3, 4] }), 0x7fc00000, "control: with the supervisor listen goes to it (SECCOMP_RET_USER_NOTIF)");
 });
 
+test("the unsupervised filter refuses inotify watches (only the supervisor proves a path beneath a grant)", () => {
+  const prog = buildSeccompProgram(features({ fsReadable: ["/usr"] }).seccomp);
+  assert.equal(runFilter(prog, { nr: SYSCALLS.inotify_add_watch!, args: [3, 0x1000, 0x100] }), errno(13));
+  assert.equal(runFilter(prog, { nr: SYSCALLS.inotify_init1!, args: [0] }), ALLOW, "an instance may be made");
+});
+
 test("--no-supervisor sets supervisor: false", () => {
   assert.deepEqual(parseRunArgs(["--no-supervisor", "--", "true"]).policy, { supervisor: false });
 });
