@@ -102,12 +102,16 @@ scriptCase(
   ["${STAGE}/sl-rt16", "cost", "8000", "400", "1000"],
   (out) => {
     assert.equal(out.error, undefined, out.error);
+    // The pipes were filled, or a look landed while they were being made (about 15 ms of
+    // the run: CI of 5c3beae, the control as root, ended at 37 MB before its count printed)
+    // and ended the sandbox then: either way the looks charged them.
+    const filled = (r: { pipes: number | null; pipesStarted: boolean; limit: string | null }): boolean => (r.pipes ?? 0) >= 900 || (r.pipesStarted && r.pipes === null && r.limit === "memory");
     const c = out.control;
-    assert.ok(c.pipes >= 900, `control: the pipes were filled: ${JSON.stringify(c)}`);
+    assert.ok(filled(c), `control: the pipes were filled: ${JSON.stringify(c)}`);
     assert.equal(c.limit, "memory", `control: the pipes are charged at the next look: ${JSON.stringify(c)}`);
     const a = out.attack;
     assert.equal(a.dups, 400, `control: the duplicates were made: ${JSON.stringify(a)}`);
-    assert.ok(a.pipes >= 900, `control: the pipes were filled: ${JSON.stringify(a)}`);
+    assert.ok(filled(a), `control: the pipes were filled: ${JSON.stringify(a)}`);
     assert.ok(a.worstGapMs < 100, `the event loop: ${JSON.stringify(a)}`);
     const alive = [...String(a.out).matchAll(/^alive (\d+)$/gm)].map((m) => Number(m[1]));
     assert.equal(a.limit, "memory", `${a.pipes} pipes of 64 KiB held ${Math.max(0, (alive.pop() ?? 1500) - 1500)} ms under maxMemory 16M while a lock count read 400 fdinfo texts of about 960 KB (${a.cpuMs} ms of the supervisor's CPU): ${JSON.stringify({ ...a, out: undefined })}`);

@@ -31,6 +31,7 @@ async function cost(base: string, nwatch: string, ndup: string, npipe: string): 
     dups: ready === null ? null : Number(ready[2]),
     fdinfoBytes: ready === null ? null : Number(ready[3]),
     pipes: pipes === null ? null : Number(pipes[1]),
+    pipesStarted: /^pipes start$/m.test(out),
     held: /^held /m.test(out),
     worstGapMs: m.worstGapMs,
     cpuMs: m.cpuMs,
