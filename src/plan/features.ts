@@ -408,10 +408,11 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // chroot: the supervisor proves a file beneath a writable grant from the sandbox's root,
   // where each grant has its path inside the root.
   const proved = chroot === undefined ? grants : grants.map((g) => ({ ...g, inRoot: chrootVirtualPath(chroot, rootedPath(g.path)) ?? "" }));
+  // The ports the supervisor holds its own binds and listens to: Landlock's bind rules, or
+  // every port where its TCP protection is not in force.
+  const tcpBind = active.has("net-tcp") ? bindPorts : "any";
   const net = netSupervision(policy, resolved, {
-    netTcp: active.has("net-tcp"), fs: active.has("fs"), grants: proved, scopes: active.has("scopes"), bind: active.has("net-tcp") ? bindPorts : "any",
-    ...(policy.portRemap ? { remapBind: active.has("net-tcp") ? bindPorts : "any" as const } : {}),
-    ...(policy.policyFn !== undefined ? { policyBind: active.has("net-tcp") ? bindPorts : "any" as const } : {}),
+    netTcp: active.has("net-tcp"), fs: active.has("fs"), grants: proved, scopes: active.has("scopes"), bind: tcpBind, portRemap: policy.portRemap,
   });
   if (!unsupervised) supervision.net = net;
   const timeStart = unsupervised ? undefined : policy.timeStart;
@@ -476,7 +477,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       ...(unsupervised ? { unsupervised: true } : {}),
       // Without a supervisor, where TCP binds are restricted (to no port: the policy refuses
       // a list of ports, policy/unsupervised.ts), no listen is safe to let through.
-      ...(unsupervised && active.has("net-tcp") && bindPorts !== "any" ? { refuseListen: true } : {}),
+      ...(unsupervised && tcpBind !== "any" ? { refuseListen: true } : {}),
       // The kernel view's pid namespace bounds every pid the sandbox can name.
       ...(kernel ? { pidNamespace: true } : {}),
       // portRemap: every bind goes to the supervisor (the filter otherwise routes only
@@ -485,8 +486,9 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       ...(policy.portRemap && !unsupervised || policyFn ? { notifyWhole: [...(policy.portRemap && !unsupervised || policyFn ? ["bind"] : []), ...(policyFn ? ["execve", "execveat"] : [])] } : {}),
       ...(timeStart !== undefined ? { virtualClock: true } : {}),
       ...(supervision.names !== undefined ? { names: true } : {}),
-      // No set-id bit in a created file's mode, wherever the filesystem protection holds.
-      ...(active.has("fs") ? { noSetIdCreate: true, noWhiteout: true } : {}),
+      // No set-id bit in a created file's mode, no whiteout, no dnotify, wherever the
+      // filesystem protection holds.
+      ...(active.has("fs") ? { fsGuards: true } : {}),
       ...(policy.noHugePages ? { keepThpDisabled: true } : {}),
     },
     rlimits,

@@ -22,20 +22,14 @@ export interface NetSupervision extends NetRules {
   /** Landlock's abstract-socket scope is in force: abstract unix addresses are refused
    * (a connect the supervisor performs is not scoped; see handlers/net-unix.ts). */
   readonly abstractScoped: boolean;
-  /**
-   * portRemap: TCP binds to a port other than 0 are made by the supervisor, on another port
-   * when the one asked for is busy. `bind`: the ports the policy lets the sandbox bind (its
-   * bind rules, checked by the supervisor, since Landlock does not see a bind the
-   * supervisor makes); "any" when Landlock's TCP protection is not in force.
-   */
-  readonly portRemap?: { readonly bind: readonly number[] | "any" };
-  /** policyFn: IP binds are made by the supervisor once the callback allowed them; the TCP
-   * ports the policy lets the sandbox bind, as for portRemap. */
-  readonly policyBind?: readonly number[] | "any";
+  /** portRemap: TCP binds to a port other than 0 are made by the supervisor, on another
+   * port when the one asked for is busy (the bind rules: `bind`). */
+  readonly portRemap?: true;
   /** The TCP ports the policy lets the sandbox bind (Landlock's bind rules), "any" when
-   * every port may be bound or Landlock's TCP protection is not in force: an IP socket
-   * listened on while still on port 0 (the kernel binds it then, past Landlock, to a port
-   * of its choosing) may listen only under "any". */
+   * every port may be bound or Landlock's TCP protection is not in force. The supervisor
+   * checks them itself for the binds it makes (portRemap, policyFn's bind events: Landlock
+   * does not see those), and an IP socket listened on while still on port 0 (the kernel
+   * binds it then, past Landlock, to a port of its choosing) may listen only under "any". */
   readonly bind: readonly number[] | "any";
 }
 
@@ -50,10 +44,8 @@ export interface NetFacts {
   scopes: boolean;
   /** The TCP ports the sandbox may bind, "any" without Landlock's TCP protection. */
   bind: readonly number[] | "any";
-  /** With portRemap: the TCP ports the sandbox may bind. */
-  remapBind?: readonly number[] | "any";
-  /** With policyFn: the same. */
-  policyBind?: readonly number[] | "any";
+  /** The policy's portRemap. */
+  portRemap: boolean;
 }
 
 /** TCP rules for any address, as Landlock reads them; every port when it is not in force. */
@@ -73,7 +65,6 @@ export function netSupervision(policy: Policy, resolved: ResolvedHosts, facts: N
     unixGrants: facts.fs ? facts.grants.filter((g) => g.writable) : "any",
     abstractScoped: facts.scopes,
     bind: facts.bind,
-    ...(facts.remapBind !== undefined ? { portRemap: { bind: facts.remapBind } } : {}),
-    ...(facts.policyBind !== undefined ? { policyBind: facts.policyBind } : {}),
+    ...(facts.portRemap ? { portRemap: true as const } : {}),
   };
 }

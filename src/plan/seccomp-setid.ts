@@ -51,7 +51,7 @@ function guardFirst(handlers: Map<number, Handler>, n: number, check: (b: BpfAss
  * of its mode (set-group-ID comes from the parent directory alone). The registers are ints
  * the kernel truncates to 32 bits, so the low half is the whole value.
  */
-export function setIdCreateFilters(nr: (name: string) => number, handlers: Map<number, Handler>): void {
+function setIdCreateFilters(nr: (name: string) => number, handlers: Map<number, Handler>): void {
   const EPERM = Ret.errno(1);
   for (const [name, flags, mode] of SET_ID_CREATES) {
     guardFirst(handlers, nr(name), (b, ok) => {
@@ -72,7 +72,7 @@ export const RENAME_WHITEOUT = 4;
  * unsigned int): refused with EPERM, what the call gave without CAP_MKNOD before 5.8,
  * before any other concern's route (protectedFiles performs renames itself).
  */
-export function whiteoutFilter(nr: (name: string) => number, handlers: Map<number, Handler>): void {
+function whiteoutFilter(nr: (name: string) => number, handlers: Map<number, Handler>): void {
   guardFirst(handlers, nr("renameat2"), (b, ok) => {
     b.load(SeccompData.argLow(4)).jset(RENAME_WHITEOUT, 0, ok).ret(Ret.errno(1));
   });
@@ -88,8 +88,16 @@ export const F_NOTIFY = 1026;
  * supervisor proves (handlers/watches.ts); EINVAL, what the kernel answers with dnotify
  * turned off (fs.dir-notify-enable 0). The command is a register. Wraps fcntl's other routes.
  */
-export function dnotifyFilter(nr: (name: string) => number, handlers: Map<number, Handler>): void {
+function dnotifyFilter(nr: (name: string) => number, handlers: Map<number, Handler>): void {
   guardFirst(handlers, nr("fcntl"), (b, ok) => {
     b.load(SeccompData.argLow(1)).jeq(F_NOTIFY, 0, ok).ret(Ret.errno(22));
   });
+}
+
+/** The guards the filesystem protection puts before any route of their calls: set-id create
+ * modes, whiteouts, dnotify (each above). */
+export function fsGuardFilters(nr: (name: string) => number, handlers: Map<number, Handler>): void {
+  setIdCreateFilters(nr, handlers);
+  whiteoutFilter(nr, handlers);
+  dnotifyFilter(nr, handlers);
 }

@@ -10,7 +10,7 @@ import { fcntlBlock } from "./seccomp-kmem.js";
 import { unsupervisedFilters } from "./seccomp-unsupervised.js";
 import { clockFilters } from "./seccomp-clock.js";
 import { nameFilters } from "./seccomp-names.js";
-import { dnotifyFilter, setIdCreateFilters, whiteoutFilter } from "./seccomp-setid.js";
+import { fsGuardFilters } from "./seccomp-setid.js";
 
 export const Errno = { EPERM: 1, EINVAL: 22, ENOSYS: 38, EOPNOTSUPP: 95, EAFNOSUPPORT: 97 } as const;
 
@@ -98,15 +98,14 @@ export interface SeccompSpec {
   virtualClock?: boolean;
   /** protectedFiles by the supervisor: write opens go to it, openat2 is ENOSYS (seccomp-names.ts). */
   names?: boolean;
-  /** The filesystem protection is in force: a create whose mode has set-user-ID or
-   * set-group-ID is EPERM (seccomp-setid.ts; openat2's mode is in memory: not checked). */
-  noSetIdCreate?: boolean;
+  /** The filesystem protection is in force, so the guards that run before any route
+   * (seccomp-setid.ts): a create whose mode has set-user-ID or set-group-ID is EPERM
+   * (openat2's mode is in memory: not checked), renameat2 with RENAME_WHITEOUT is EPERM (the
+   * device node it leaves is not Landlock's to check), fcntl(F_NOTIFY) EINVAL (dnotify
+   * reports withheld entries). */
+  fsGuards?: boolean;
   /** noHugePages: prctl(PR_SET_THP_DISABLE) is EPERM (it could turn them back on). */
   keepThpDisabled?: boolean;
-  /** The filesystem protection is in force: renameat2 with RENAME_WHITEOUT is EPERM (the
-   * device node it leaves is not Landlock's to check) and fcntl(F_NOTIFY) EINVAL (dnotify
-   * reports withheld entries): seccomp-setid.ts. */
-  noWhiteout?: boolean;
 }
 
 export const CLONE_THREAD = 0x00010000;
@@ -222,11 +221,7 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
   if (spec.virtualClock === true) for (const [name, h] of clockFilters()) handlers.set(nr(name), h);
   if (spec.names === true) for (const [name, h] of nameFilters(notify)) handlers.set(nr(name), h);
   // Before any route of the create calls, wrapping it: the mode's check comes first.
-  if (spec.noSetIdCreate === true) setIdCreateFilters(nr, handlers);
-  if (spec.noWhiteout === true) {
-    whiteoutFilter(nr, handlers);
-    dnotifyFilter(nr, handlers);
-  }
+  if (spec.fsGuards === true) fsGuardFilters(nr, handlers);
   // Blocked names come last: an extraDenySyscalls entry overrides an argument filter.
   for (const name of spec.blocked) handlers.set(nr(name), (b) => b.ret(EPERM));
 

@@ -379,7 +379,7 @@ test("ioctl: the namespace files' requests (type 0xb7) get EPERM; a request of a
 });
 
 test("with the filesystem protection: renameat2(RENAME_WHITEOUT) EPERM and fcntl(F_NOTIFY) EINVAL, before any other route; other flags and commands pass", () => {
-  const fs = buildSeccompProgram(spec({ noWhiteout: true, capBuffers: true }));
+  const fs = buildSeccompProgram(spec({ fsGuards: true, capBuffers: true }));
   const EINVAL = 0x00050016;
   assert.equal(runFilter(fs, { nr: sys("renameat2"), args: [-100, 0x1000, -100, 0x2000, 4] }), EPERM, "RENAME_WHITEOUT");
   assert.equal(runFilter(fs, { nr: sys("renameat2"), args: [-100, 0x1000, -100, 0x2000, 4 | 1] }), EPERM, "with NOREPLACE");
@@ -615,7 +615,7 @@ test("protectedFiles by the supervisor: open and openat go to it only with a wri
 test("no set-id create (eighth review): open, openat (with O_CREAT or O_TMPFILE), creat, mknod and mknodat get EPERM for a mode with set-user-ID or set-group-ID, before any other route; other modes and opens that create nothing keep theirs", () => {
   const host = { landlockAbi: 7, cpuCount: 2 };
   const plain = computeFeatures(new Policy({ fsReadable: ["/usr"], fsWritable: ["/tmp"] }), host);
-  assert.equal(plain.seccomp.noSetIdCreate, true, "set wherever the filesystem protection holds");
+  assert.equal(plain.seccomp.fsGuards, true, "set wherever the filesystem protection holds");
   const NOTIF = Ret.USER_NOTIF;
   const O_CREAT = 0o100, O_TMPFILE = 0o20200000, O_WRONLY = 1;
   const cases = (prog: Insn[], createAllowed: number, what: string): void => {

@@ -144,7 +144,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
     return true;
   });
   const netlink = new NetlinkSockets(net.interfaces, mem, ctx);
-  const remap = net.portRemap === undefined ? undefined : new PortRemap(net.portRemap.bind, ctx);
+  const remap = net.portRemap === undefined ? undefined : new PortRemap(net.bind, ctx);
   const hostPort = remap === undefined ? undefined : remap.hostPortFor.bind(remap);
 
   // From here on the handlers act on copies only. The time-of-check/time-of-use gap
@@ -436,7 +436,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
       // portRemap: its bind, on the same copy (a port it does not remap comes back here).
       const remapped = remap === undefined ? CONTINUE : remap.bind(n, sock, name);
       if (remapped.kind !== CONTINUE.kind) return remapped;
-      const rc = bindOnBehalf(n.pid, sock, name, local.port, net.policyBind ?? "any");
+      const rc = bindOnBehalf(n.pid, sock, name, local.port, net.bind);
       return rc === 0 ? returnValue(0) : deny(rc);
     });
   };
