@@ -1,5 +1,6 @@
 // What the red-team fixtures print, read back, and the host's side of their network cases.
 
+import { existsSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 
 /** "NAME RESULT" lines (the fixtures' output) as a record: NAME -> RESULT. */
@@ -23,4 +24,22 @@ export function pull(port: number, timeoutMs: number): Promise<string> {
     s.on("error", (e: NodeJS.ErrnoException) => resolve(`error ${e.code}`));
     s.on("close", () => resolve(got));
   });
+}
+
+/** Awaits `run` (a sandboxed program that writes the port it listens on, then a newline, to
+ * portFile) and, once the port is written while it runs, pulls from it as above: what the
+ * peer sent, or null when the run ended without writing one (its listen refused). */
+export async function pullWhileRunning<T>(run: Promise<T>, portFile: string, timeoutMs: number): Promise<{ result: T; pulled: string | null }> {
+  let ended = false;
+  const settled = run.finally(() => (ended = true));
+  let pulled: string | null = null;
+  while (!ended) {
+    await new Promise((wake) => setTimeout(wake, 10));
+    const text = existsSync(portFile) ? readFileSync(portFile, "utf8") : "";
+    if (text.endsWith("\n")) {
+      pulled = await pull(Number(text), timeoutMs);
+      break;
+    }
+  }
+  return { result: await settled, pulled };
 }

@@ -10,7 +10,7 @@ import { execFile, spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
-import { lines, pull } from "../helpers/fixture-output.js";
+import { lines, pullWhileRunning } from "../helpers/fixture-output.js";
 import { scriptMain, sharedDir } from "../helpers/script-main.js";
 
 const [rt18, what] = process.argv.slice(2) as [string, string];
@@ -77,19 +77,8 @@ async function listen(base: string): Promise<unknown> {
   for (const [view, net] of cases) {
     const dir = sharedDir(base, `l-${view}`);
     const portFile = join(dir, "port");
-    let ended = false;
-    const run = Sandbox.run({ fsReadable: [rt18], fsWritable: [dir], ...net }, [rt18, "listen", portFile], { timeout: 10_000 }).finally(() => (ended = true));
-    let pulled: string | null = null;
-    // Until the port is written, or the program has ended without one (listen refused).
-    for (let i = 0; i < 300 && !ended; i++) {
-      await sleep(10);
-      const text = existsSync(portFile) ? readFileSync(portFile, "utf8") : "";
-      if (text.endsWith("\n")) {
-        pulled = await pull(Number(text), 2000);
-        break;
-      }
-    }
-    const r = await run;
+    const run = Sandbox.run({ fsReadable: [rt18], fsWritable: [dir], ...net }, [rt18, "listen", portFile], { timeout: 10_000 });
+    const { result: r, pulled } = await pullWhileRunning(run, portFile, 2000);
     out[view] = { procView: r.procView, got: lines(r.stdoutText), pulled };
   }
   return out;

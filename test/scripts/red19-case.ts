@@ -8,7 +8,7 @@ import { execFile, spawn } from "node:child_process";
 import { appendFileSync, chmodSync, existsSync, mkdirSync, opendirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
-import { lines, pull } from "../helpers/fixture-output.js";
+import { lines, pullWhileRunning } from "../helpers/fixture-output.js";
 import { scriptMain, sharedDir } from "../helpers/script-main.js";
 
 const [rt19, what] = process.argv.slice(2) as [string, string];
@@ -84,22 +84,12 @@ async function battery(base: string): Promise<unknown> {
     const bhPort = readFileSync(bhFile, "utf8").trim();
     const dir = sharedDir(base, "l");
     const portFile = join(dir, "port");
-    let ended = false;
     const run = Sandbox.run(
       { fsReadable: [rt19], fsWritable: [dir], netAllow: [`127.0.0.1:${bhPort}`], netAllowBind: ["40997"], procView: "supervised" },
       [rt19, "listen", bhPort, portFile, "3000"],
       { timeout: 10_000 },
-    ).finally(() => (ended = true));
-    let pulled: string | null = null;
-    while (!ended) {
-      await sleep(10);
-      const text = existsSync(portFile) ? readFileSync(portFile, "utf8") : "";
-      if (text.endsWith("\n")) {
-        pulled = await pull(Number(text), 1000);
-        break;
-      }
-    }
-    const r = await run;
+    );
+    const { result: r, pulled } = await pullWhileRunning(run, portFile, 1000);
     out.listen = { procView: r.procView, got: lines(r.stdoutText), pulled };
   } finally {
     bh.kill("SIGKILL");
