@@ -99,9 +99,21 @@ export class Pipeline {
       throw new SandboxError(`timeout: ${JSON.stringify(opts.timeout)} must be a positive number of milliseconds`);
     }
     if (opts.signal?.aborted) throw new SandboxError("Pipeline: the AbortSignal is already aborted");
+    // One controller every stage listens to; the timeout and the caller's signal abort it.
+    // (Not AbortSignal.any over AbortSignal.timeout: Node 20 may collect the timeout signal
+    // inside the composite before it fires, and the pipeline then runs on past its timeout,
+    // about one run in 50 here; nodejs/node#57736.) The timer and the listener hold `stop`
+    // strongly and are dropped once every stage has ended.
     const stop = new AbortController();
-    const signals = [stop.signal, ...(opts.signal ? [opts.signal] : []), ...(opts.timeout !== undefined ? [AbortSignal.timeout(opts.timeout)] : [])];
-    const signal = AbortSignal.any(signals);
+    const signal = stop.signal;
+    const timer = opts.timeout === undefined ? undefined : setTimeout(() => stop.abort(new DOMException("the pipeline's timeout expired", "TimeoutError")), opts.timeout);
+    const outer = opts.signal;
+    const onOuterAbort = (): void => stop.abort(outer?.reason);
+    outer?.addEventListener("abort", onOuterAbort, { once: true });
+    const disarm = (): void => {
+      clearTimeout(timer);
+      outer?.removeEventListener("abort", onOuterAbort);
+    };
     const n = native();
     const last = this.stages.length - 1;
     // Close-on-exec: each launcher gets only the ends it is given as its stdio.
@@ -134,6 +146,9 @@ export class Pipeline {
       for (const [r] of pipes) readEnds.push(r);
       for (const [, w] of pipes) closeSync(w);
       pipes.length = 0;
+    } catch (err) {
+      disarm();
+      throw err;
     } finally {
       // (Or none will run: this process keeps none.)
       closeAll();
@@ -141,6 +156,7 @@ export class Pipeline {
     const held = watchHeld(sandboxes, readEnds);
     held.catch(() => undefined); // (wait() reports it; a caller who never waits is not crashed)
     const results = Promise.all(sandboxes.map((sb) => sb.wait()));
+    void Promise.allSettled(sandboxes.map((sb) => sb.wait())).then(disarm);
     return {
       sandboxes,
       wait: async () => {

@@ -19,6 +19,10 @@ scriptCase("pipelines: own policies per stage, early exits, a killed middle stag
   assert.deepEqual(o.killedMiddle.stages.map((s: StageOut) => [s.status, s.signal ?? s.code]), [["signaled", "SIGPIPE"], ["signaled", "SIGKILL"], ["exited", 0]]);
   assert.notEqual(o.timedOut, "hung");
   assert.deepEqual(o.timedOut.stages.map((s: StageOut) => s.status), ["timeout", "timeout"]);
+  assert.notEqual(o.timedOutGc, "hung", "the timeout fired under garbage collection");
+  assert.deepEqual(o.timedOutGc.stages.map((s: StageOut) => s.status), ["timeout", "timeout"]);
+  assert.notEqual(o.abortedGc, "hung", "the caller's abort ended the pipeline under garbage collection");
+  assert.deepEqual(o.abortedGc.stages.map((s: StageOut) => s.status), ["killed", "killed"]);
   assert.match(o.cannotStart, /^execve\(\/nonexistent-sandlock\/cmd\): ENOENT/);
   assert.deepEqual(o.errors, [
     "Pipeline.of: a pipeline needs at least two stages (got 1)",

@@ -5,6 +5,8 @@
 
 import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { Pipeline, Sandbox, Stage, type RunResult } from "../../src/index.js";
 
 const SYSTEM = { fsReadable: ["/usr", "/lib", "/lib64", "/bin"] };
@@ -53,6 +55,17 @@ setTimeout(() => process.kill(middlePid, "SIGKILL"), 200);
 const killedMiddle = await bounded(running.wait(), 20_000);
 
 const timedOut = await bounded(Pipeline.of(new Stage(SYSTEM, ["sleep", "100"]), new Stage(SYSTEM, ["cat"])).run({ timeout: 300 }), 20_000);
+// The timeout and the caller's signal end the pipeline whatever the garbage collector does
+// meanwhile: Node 20 collected an AbortSignal.timeout inside an AbortSignal.any, and the
+// pipeline ran on past its timeout (one run in 50; every run with a collection every 10 ms).
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+const collecting = setInterval(gc, 10);
+const timedOutGc = await bounded(Pipeline.of(new Stage(SYSTEM, ["sleep", "100"]), new Stage(SYSTEM, ["cat"])).run({ timeout: 300 }), 20_000);
+const caller = new AbortController();
+setTimeout(() => caller.abort(), 300);
+const abortedGc = await bounded(Pipeline.of(new Stage(SYSTEM, ["sleep", "100"]), new Stage(SYSTEM, ["cat"])).run({ signal: caller.signal }), 20_000);
+clearInterval(collecting);
 let cannotStart: string;
 try {
   await Pipeline.of(new Stage(SYSTEM, ["sleep", "100"]), new Stage(SYSTEM, ["/nonexistent-sandlock/cmd"])).run();
@@ -75,5 +88,7 @@ console.log(JSON.stringify({
   three, headEarly, writerEarly,
   killedMiddle: killedMiddle === "hung" ? "hung" : summary(killedMiddle),
   timedOut: timedOut === "hung" ? "hung" : summary(timedOut),
+  timedOutGc: timedOutGc === "hung" ? "hung" : summary(timedOutGc),
+  abortedGc: abortedGc === "hung" ? "hung" : summary(abortedGc),
   cannotStart, errors, input, pipesBefore: before, pipesAfter: after,
 }));
