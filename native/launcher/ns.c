@@ -227,6 +227,25 @@ static const char *next_string(const uint8_t **cur, const uint8_t *end) {
   return s;
 }
 
+/* A per-user count of the sandbox's own user namespace (/proc/sys/user/<name>: inotify
+ * instances and watches), set below its caller's (the plan carries half of the caller's
+ * value, kernel-view.ts): the kernel charges these counts at every level of user
+ * namespaces up to the host's and refuses at the first level whose limit is reached, so a
+ * sandbox that holds all it may leaves the rest to its uid's processes outside. The kernel
+ * picks the table by the writer's user namespace, so this process, already in the new one
+ * and holding CAP_SYS_RESOURCE there until DROP_CAPS, writes its own namespace's limit,
+ * through the host's procfs at /old. A file the kernel lacks is skipped. */
+static long user_limit(const char *name, const char *value) {
+  static const char dir[] = OLD "/proc/sys/user/";
+  char path[sizeof dir + 40];
+  size_t n = sl_strlen(name);
+  if (n < 4 || n >= 40 || memcmp(name, "max_", 4) != 0 || sl_memchr(name, '/', n) != NULL) return -EINVAL;
+  memcpy(path, dir, sizeof dir - 1);
+  memcpy(path + sizeof dir - 1, name, n + 1);
+  long rc = write_file(path, value, sl_strlen(value), 0);
+  return rc == -ENOENT ? 0 : rc;
+}
+
 /* One operation, in one of two passes. Pass 0 only creates, in the new root's tmpfs:
  * directories, symlinks, the empty files binds land on. Pass 1 only mounts. Since no
  * bind exists during pass 0, nothing the plan names can make the launcher create a file
@@ -237,6 +256,11 @@ static long run_op(char op, const uint8_t **cur, const uint8_t *end, int pass, i
   if (path == NULL) return -EINVAL;
   /* the policy's name, in the sandbox's own uts namespace */
   if (op == 'N') return pass == 0 ? 0 : SC2(NR_sethostname, path, sl_strlen(path));
+  if (op == 'U') {
+    const char *value = next_string(cur, end);
+    if (value == NULL) return -EINVAL;
+    return pass == 0 ? user_limit(path, value) : 0;
+  }
   if (join(dst, NEW, path) < 0) return -EINVAL;
   const char *arg = NULL;
   if (op == 'L' || op == 'W') {

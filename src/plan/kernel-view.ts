@@ -3,7 +3,7 @@
 // with a constructed root (native/launcher/ns.c), and nothing of the /proc view or the
 // hostname is trapped. Otherwise the supervised view, the declared fallback.
 
-import { existsSync, lstatSync, readdirSync, readlinkSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import type { Policy } from "../policy/policy.js";
 import type { PathGrant } from "./landlock.js";
 import { HIDDEN_PROC_FILES, within } from "./proc-grants.js";
@@ -103,8 +103,9 @@ export function realOr(p: string): string {
 }
 
 /** One operation of the NS_VIEW step (ns.c's run_op): D dir, L symlink, B dir bind,
- * F file bind, P procfs, H hidden file, W content file, N hostname. */
-export type NsOp = readonly [op: "D" | "B" | "F" | "P" | "H", path: string] | readonly [op: "L" | "W", path: string, arg: string] | readonly [op: "N", name: string];
+ * F file bind, P procfs, H hidden file, W content file, N hostname, U a per-user limit of
+ * the sandbox's user namespace. */
+export type NsOp = readonly [op: "D" | "B" | "F" | "P" | "H", path: string] | readonly [op: "L" | "W", path: string, arg: string] | readonly [op: "N", name: string] | readonly [op: "U", name: string, value: string];
 
 /**
  * The constructed root: every grant bound at its real path (one recursive bind per tree;
@@ -149,12 +150,45 @@ export function nsViewOps(grants: readonly PathGrant[], name: string | undefined
   refuseNul(cwd);
   const realCwd = realOr(cwd);
   if (!covered(realCwd) && lstatSync(realCwd, { throwIfNoEntry: false })?.isDirectory() === true) ops.push(["D", realCwd]);
+  for (const [limit, value] of sandboxUserLimits()) ops.push(["U", limit, String(value)]);
   if (name !== undefined) {
     ops.push(["N", name]);
     const hostname = realOr("/etc/hostname");
     if (kept.some((k) => within(hostname, k.real))) ops.push(["W", hostname, `${name}\n`]);
   }
   return ops;
+}
+
+/** The per-user counts a sandbox could otherwise take whole from its uid (the twentieth
+ * review): inotify instances (128 per user here) and watches. (fanotify's groups and marks
+ * are counted the same way, but fanotify_init is in the blocklist; the namespace counts
+ * need unshare or clone flags the filter refuses.) */
+export const USER_LIMITS = ["max_inotify_instances", "max_inotify_watches"] as const;
+
+let userLimitsCached: [string, number][] | undefined;
+
+/**
+ * Half of each of the caller's per-user limits (its user namespace's /proc/sys/user, read
+ * once per process): the kernel view's sandbox gets a user namespace of its own with these
+ * limits (ns.c, user_limit), and since the kernel charges each level up to the host's, a
+ * sandbox that holds all it may leaves at least the other half to its uid's processes
+ * outside. A limit the kernel lacks is left out.
+ */
+export function sandboxUserLimits(): [string, number][] {
+  if (userLimitsCached !== undefined) return userLimitsCached;
+  const out: [string, number][] = [];
+  for (const limit of USER_LIMITS) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/sys/user/${limit}`, "latin1");
+    } catch {
+      continue;
+    }
+    const n = Number(text.trim());
+    if (Number.isSafeInteger(n) && n > 0) out.push([limit, Math.max(1, Math.floor(n / 2))]);
+  }
+  userLimitsCached = out;
+  return out;
 }
 
 let rootLinksCached: [string, string][] | undefined;

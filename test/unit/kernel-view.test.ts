@@ -2,7 +2,7 @@
 // supervised view, the constructed root's operations, and what the filter then traps.
 
 import assert from "node:assert/strict";
-import { lstatSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, rmSync } from "node:fs";
+import { lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -94,6 +94,11 @@ test("the constructed root: one bind per tree, symlinked ancestors, a fresh proc
   // One the host lacks is not made up: the chdir step fails with ENOENT, as in the supervised view.
   assert.ok(!nsViewOps(grants, "box", "/nonexistent-cwd").some((o) => o[0] === "D" && o[1] === "/nonexistent-cwd"));
   assert.ok(ops.some((o) => o[0] === "N" && o[1] === "box"));
+  // The sandbox's user namespace gets half of each per-user inotify limit of the caller's.
+  for (const limit of ["max_inotify_instances", "max_inotify_watches"]) {
+    const callers = Number(readFileSync(`/proc/sys/user/${limit}`, "latin1").trim());
+    assert.deepEqual(ops.filter((o) => o[0] === "U" && o[1] === limit), [["U", limit, String(Math.max(1, Math.floor(callers / 2)))]]);
+  }
 });
 
 test("under the kernel view nothing of the /proc view or the hostname is trapped", () => {
