@@ -1,5 +1,5 @@
-// Host facts, probed once: the Landlock ABI, the CPU count and this process's hard
-// RLIMIT_NOFILE. Tests override them to plan for kernels other than the one they run on.
+// Host facts, probed once: the Landlock ABI, the CPU count, this process's hard
+// RLIMIT_NOFILE and soft RLIMIT_SIGPENDING. Tests override them to plan for kernels other than the one they run on.
 
 import { cpus } from "node:os";
 import { native } from "../confine/native.js";
@@ -16,6 +16,7 @@ export function probeHost(): HostFacts {
     let cpuCount: number | undefined;
     let openFiles: bigint | null | undefined;
     let raises: boolean | undefined;
+    let pending: bigint | null | undefined;
     cached = {
       landlockAbi: abi > 0 ? abi : 0,
       get cpuCount(): number {
@@ -29,6 +30,11 @@ export function probeHost(): HostFacts {
       },
       get raisesPriority(): boolean {
         return (raises ??= hasCapSysNice());
+      },
+      // Every policy asks (features.ts): read once per process.
+      get pendingSignalsLimit(): bigint | undefined {
+        if (pending === undefined) pending = softPendingSignals();
+        return pending ?? undefined;
       },
     };
   }
@@ -46,6 +52,9 @@ export function probeHost(): HostFacts {
     get openFilesHardLimit(): bigint | undefined {
       return "openFilesHardLimit" in o ? o.openFilesHardLimit : real.openFilesHardLimit;
     },
+    get pendingSignalsLimit(): bigint | undefined {
+      return "pendingSignalsLimit" in o ? o.pendingSignalsLimit : real.pendingSignalsLimit;
+    },
   };
 }
 
@@ -53,6 +62,16 @@ export function probeHost(): HostFacts {
 export function hardOpenFiles(text?: string): bigint | null {
   try {
     const m = /^Max open files\s+\S+\s+(\S+)/m.exec(text ?? readProcText("/proc/self/limits"));
+    return m === null || m[1] === "unlimited" ? null : BigInt(m[1]!);
+  } catch {
+    return null;
+  }
+}
+
+/** The soft RLIMIT_SIGPENDING of this process from /proc/self/limits; null when unlimited or unreadable. */
+export function softPendingSignals(text?: string): bigint | null {
+  try {
+    const m = /^Max pending signals\s+(\S+)/m.exec(text ?? readProcText("/proc/self/limits"));
     return m === null || m[1] === "unlimited" ? null : BigInt(m[1]!);
   } catch {
     return null;

@@ -31,6 +31,8 @@ export interface HostFacts {
   cpuCount: number;
   /** This process's hard RLIMIT_NOFILE (the launcher inherits it); undefined: unlimited. */
   openFilesHardLimit?: bigint | undefined;
+  /** This process's soft RLIMIT_SIGPENDING; undefined: unlimited or unknown. */
+  pendingSignalsLimit?: bigint | undefined;
   /** This process may raise a thread's priority (CAP_SYS_NICE): its receiving threads run
    * ahead of the sandbox without the sandbox being lowered (see RECEIVER_RAISE). */
   raisesPriority?: boolean;
@@ -74,7 +76,7 @@ export interface Rlimit {
   late?: boolean;
 }
 
-export const RLIMIT = { CORE: 4, NOFILE: 7 } as const;
+export const RLIMIT = { CORE: 4, NOFILE: 7, SIGPENDING: 11 } as const;
 
 /** What the seccomp supervisor must enforce; empty means no listener at all. */
 export interface Supervision {
@@ -452,6 +454,13 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     rlimits.push({ resource: RLIMIT.NOFILE, name: "RLIMIT_NOFILE", cur: n, max: n, late: true });
   }
   if (policy.noCoredump) rlimits.push({ resource: RLIMIT.CORE, name: "RLIMIT_CORE", cur: 0n, max: 0n });
+  // Queued signals are counted per user, the sandbox's with its caller's uid's, and a
+  // queue is refused when that count passes the receiver's own limit: at half of its
+  // caller's, a sandbox that queues all it may (real-time signals to its own blocked
+  // threads, POSIX timers) leaves the other half to its uid's processes outside, whose
+  // sigqueue and timer_create got EAGAIN until it ended (the twentieth review).
+  const pending = host.pendingSignalsLimit;
+  if (pending !== undefined && pending > 1n) rlimits.push({ resource: RLIMIT.SIGPENDING, name: "RLIMIT_SIGPENDING", cur: pending / 2n, max: pending / 2n });
 
   const notify = notifiedSyscalls(supervision);
   return {

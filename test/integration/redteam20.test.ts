@@ -1,0 +1,338 @@
+// The twentieth review (2026-12-06): what a sandbox can take from its uid and from the host,
+// as root and as the test user, in both views (programs in test/fixtures/redteam20.c, cases
+// in test/scripts/red20-case.ts). Each taking run holds what it took while a bare program
+// of the same uid tries the same thing ("during"), and again once the run ended ("after").
+// While a case holds its take (a few ms to 3 s), the same uid's other processes fail as the
+// cases show, for the [root] cases root's (the test runner's too; ptys: every user's): the
+// file belongs among scripts/test.mjs's ALONE.
+//
+// Fixed:
+// - queued signals: RLIMIT_SIGPENDING is counted per user (ucounts, every level of user
+//   namespaces up to the host's): a sandbox queued 96,367 real-time signals to itself in
+//   55 ms, and the uid's processes got EAGAIN from sigqueue and timer_create until it
+//   ended, both views, root too (no capability passes this limit). The sandbox's own limit
+//   is now half of its caller's (features.ts), so it stops there.
+// - inotify in the kernel view (its user namespace's limits, half of the caller's: 88e025d).
+//
+// Open (each case below is marked todo until its fix lands; the run still happens):
+// - epoll watches (fs.epoll.max_user_watches, per user, not per namespace): 5,491,631
+//   watches in 2.5-2.8 s, both views; the uid's epoll_ctl got ENOSPC, and a Node process of
+//   the uid started meanwhile aborted (SIGABRT: libuv aborts when epoll_ctl fails), as does
+//   the supervising process itself if its loop adds a descriptor in that window. As root
+//   the case stops at 200,000 watches (every Node process of root would abort otherwise).
+// - pipe pages (fs.pipe-user-pages-soft, per user): past 1,024 pipes of the sandbox, every
+//   new pipe of the uid got 8 KiB instead of 64 KiB, both views (root's processes with
+//   CAP_SYS_RESOURCE or CAP_SYS_ADMIN keep 64 KiB; root's without them got 8 KiB).
+// - descriptors in flight over unix sockets (per user, bounded by the sender's
+//   RLIMIT_NOFILE): 20,240 in flight and the uid's SCM_RIGHTS sends failed with
+//   ETOOMANYREFS, both views. As root the supervisor performs the sends with its
+//   capabilities, so no bound applies at all (40,000 here, the program's own stop).
+//   maxOpenFiles does not bound them either: under maxOpenFiles 512 a sandbox kept 20,240
+//   files of its own making open in its queues as the test user, 40,000 as root (the
+//   host's fs/file-nr grew by as many); as root only fs.file-max (2.47 million here, for
+//   every process without CAP_SYS_ADMIN) would stop it.
+// - pseudo-terminals (kernel.pty.max, host-wide): under a writable /dev (supervised view
+//   only: the kernel view refuses it), 4,095 in 70 ms and /dev/ptmx gave every user ENOSPC.
+// - inotify (supervised view): 128 instances and 192,540 watches (5.2 s), the uid's
+//   processes EMFILE and ENOSPC (the instances were already listed as open).
+// - names (supervised view, which shares the host's network namespace): an abstract unix
+//   name ("@/tmp/.X11-unix/X<n>") bound by a sandbox with no network rights at all served
+//   the host client that connected to it; with netAllowBind naming a port a host server of
+//   the same uid listens on with SO_REUSEPORT, the sandbox joined the group and served about
+//   half of the host's connections; with any UDP allowance a local UDP port is bound and
+//   receives the host's datagrams (docs/network.md, Limits, already says so).
+// - SysV IPC with sysv_ipc lifted (supervised view): 4,096 segments (kernel.shmmni, for
+//   every user), left behind with the message queues and semaphore sets once the run ended;
+//   under maxMemory the segments are removed at the end, the queues and sets are not.
+//
+// Held: the kernel view's inotify instances and watches (its own user namespace's limits,
+// half of the caller's: 64 and 96,270, the uid's processes kept the rest); SysV by default
+// (EPERM) and in the kernel view with it lifted (its own IPC namespace); processes and
+// threads under the default policy (64 and 4,096: 12.7% of this host's pid_max, the uid's
+// fork went on); an abstract name in the kernel view (its own network namespace); binds
+// without netAllowBind (EACCES) or a UDP allowance (EPERM at socket); the blocklist (keys,
+// POSIX queues, SysV, fanotify, user namespaces).
+
+import assert from "node:assert/strict";
+import { scriptCase } from "../helpers/harness.js";
+import { buildStaged } from "../helpers/stage.js";
+
+const SCRIPT = "dist/test/scripts/red20-case.js";
+
+// The attack programs, built static into the staged package so the test user can run them.
+buildStaged("redteam20.c", "sl-rt20");
+const RT20 = "${STAGE}/sl-rt20";
+
+type Got = Record<string, string>;
+interface Taken {
+  procView?: string;
+  exitCode?: number | null;
+  got: Got;
+  before: Got;
+  during: Got | null;
+  after: Got;
+  capless?: Got | null;
+}
+const VIEWS = ["supervised", "kernel"] as const;
+
+/** The count a taking mode printed for `name` ("N ERRNO Tms"). */
+const count = (t: Taken, name: string): number => Number((t.got[name] ?? "").split(" ")[0]);
+
+/** Every view ran, took what it says, and the host's try before and after was fine. */
+function ran(out: Record<string, Taken>, views: readonly string[], checks: Got, msg: string): void {
+  for (const view of views) {
+    const t = out[view]!;
+    assert.ok(t !== undefined, `${view} ran: ${msg}`);
+    assert.equal(t.procView, view, msg);
+    assert.equal(t.exitCode, 0, `${view}: ${msg}`);
+    assert.ok(t.during !== null, `${view}: the program said it was ready: ${msg}`);
+    assert.deepEqual(t.before, checks, `${view} before: ${msg}`);
+    assert.deepEqual(t.after, checks, `${view} after: ${msg}`);
+  }
+}
+
+/** The views (and checks) where the host's try failed while the sandbox held its take. */
+function starved(out: Record<string, Taken>, views: readonly string[], checks: Got, who: string): string[] {
+  return views.flatMap((view) => {
+    const t = out[view]!;
+    const bad = Object.entries(checks).filter(([k, v]) => t.during?.[k] !== v);
+    const capless = who === "root" && t.capless != null ? Object.entries(checks).filter(([k, v]) => t.capless?.[k] !== v) : [];
+    return [...bad.map(([k]) => `${view}: ${k} ${t.during?.[k]}`), ...capless.map(([k]) => `${view}, root without capabilities: ${k} ${t.capless?.[k]}`)];
+  });
+}
+
+scriptCase(
+  "the kernel view's inotify instances and watches leave the uid's processes their share (its own user namespace's limits)",
+  SCRIPT,
+  [RT20, "inotify"],
+  (out) => {
+    const msg = JSON.stringify(out);
+    ran(out, VIEWS, { host_inotify: "ok" }, msg);
+    // Control: the supervised view took every instance of the uid (below, open).
+    assert.match(out.supervised.got.inotify_instances, /^\d+ EMFILE/, msg);
+    assert.match(out.kernel.got.inotify_instances, /^\d+ EMFILE/, msg);
+    assert.ok(count(out.kernel, "inotify_instances") < count(out.supervised, "inotify_instances"), msg);
+    assert.equal(out.kernel.during.host_inotify, "ok", msg);
+  },
+);
+
+scriptCase(
+  "open: inotify instances under the supervised view: a sandbox takes all its uid's (the uid's inotify_init1 EMFILE)",
+  SCRIPT,
+  [RT20, "inotify"],
+  (out) => {
+    const msg = JSON.stringify(out);
+    ran(out, VIEWS, { host_inotify: "ok" }, msg);
+    assert.deepEqual(starved(out, VIEWS, { host_inotify: "ok" }, "user"), [], msg);
+  },
+  undefined,
+  "docs/security.md Known limits: inotify instances are counted per user; the supervised view has no user namespace of its own to set a lower limit in",
+);
+
+scriptCase(
+  "open: inotify watches under the supervised view: 192,540 (every watch of the uid; its inotify_add_watch ENOSPC); the kernel view stops at half",
+  SCRIPT,
+  [RT20, "watches"],
+  (out) => {
+    const msg = JSON.stringify(out);
+    ran(out, VIEWS, { host_watch: "ok" }, msg);
+    assert.match(out.kernel.got.inotify_watches, /ENOSPC/, msg);
+    assert.deepEqual(starved(out, VIEWS, { host_watch: "ok" }, "user"), [], msg);
+  },
+  30_000,
+  "the supervisor performs every inotify_add_watch of the supervised view but counts none",
+);
+
+scriptCase(
+  "queued real-time signals are counted per user: a sandbox stops at half of RLIMIT_SIGPENDING, the uid's sigqueue and timer_create keep working (both views)",
+  SCRIPT,
+  [RT20, "sigq"],
+  (out) => {
+    const msg = JSON.stringify(out);
+    const checks = { host_sigq: "ok", host_timer: "ok" };
+    ran(out, VIEWS, checks, msg);
+    for (const view of VIEWS) assert.match(out[view].got.sigqueue, /EAGAIN/, msg);
+    assert.deepEqual(starved(out, VIEWS, checks, "user"), [], msg);
+  },
+);
+
+scriptCase(
+  "open: epoll watches are counted per user: a sandbox takes all of fs.epoll.max_user_watches, the uid's epoll_ctl gets ENOSPC and a Node process started meanwhile aborts (both views; root stops at 200,000)",
+  SCRIPT,
+  [RT20, "epoll"],
+  (out, who) => {
+    const msg = JSON.stringify(out);
+    const starvedViews: string[] = [];
+    for (const view of VIEWS) {
+      const o = out[view] as { supervisor: { code: number | null; signal: string | null }; result: { procView: string; exitCode: number; got: Got } | null; host: Got | null };
+      assert.equal(o.result?.procView, view, msg);
+      assert.equal(o.result?.exitCode, 0, msg);
+      if (who === "root") {
+        // As root the program stops at 200,000: the fix bounds it below that.
+        assert.doesNotMatch(o.result?.got.epoll_watches ?? "", /cap/, `${view}: no bound below 200,000: ${msg}`);
+      } else {
+        assert.match(o.host?.host_epoll_after ?? "", /^ok/, `${view}: the uid got its watches back: ${msg}`);
+        starvedViews.push(...(o.host?.host_epoll !== "ok" ? [`${view}: host_epoll ${o.host?.host_epoll}`] : []));
+        starvedViews.push(...(o.host?.host_node !== "exit 0" ? [`${view}: node ${o.host?.host_node}`] : []));
+      }
+    }
+    assert.deepEqual(starvedViews, [], msg);
+  },
+  60_000,
+  "nothing bounds a sandbox's epoll watches but maxMemory (224 bytes each)",
+);
+
+scriptCase(
+  "open: pipe pages are counted per user: past fs.pipe-user-pages-soft the uid's new pipes get 8 KiB, not 64 KiB (both views; root's processes without CAP_SYS_RESOURCE too)",
+  SCRIPT,
+  [RT20, "pipes"],
+  (out, who) => {
+    const msg = JSON.stringify(out);
+    const checks = { host_pipe: "size 65536" };
+    ran(out, VIEWS, checks, msg);
+    assert.deepEqual(starved(out, VIEWS, checks, who), [], msg);
+  },
+  undefined,
+  "nothing counts the pipes a sandbox holds but maxMemory (64 KiB each)",
+);
+
+scriptCase(
+  "open: descriptors in flight over unix sockets are counted per user: the uid's SCM_RIGHTS sends get ETOOMANYREFS (both views; as root the supervisor's sends pass every bound)",
+  SCRIPT,
+  [RT20, "inflight"],
+  (out, who) => {
+    const msg = JSON.stringify(out);
+    const checks = { host_inflight: "ok" };
+    ran(out, VIEWS, checks, msg);
+    assert.deepEqual(starved(out, VIEWS, checks, who), [], msg);
+    // As root the program went on to its own stop (40,000) where the kernel would have
+    // refused the sandbox's sends at its RLIMIT_NOFILE: the supervisor sends with its
+    // capabilities. The fix refuses the sandbox's sends itself.
+    for (const view of VIEWS) assert.match(out[view].got.inflight, /ETOOMANYREFS/, `${view}: ${msg}`);
+    // maxOpenFiles 512: files of its own making sent and closed stay open in the queues,
+    // 20,240 as the test user (the supervisor's RLIMIT_NOFILE), 40,000 (its stop) as root:
+    // file-max, host-wide, is the only bound left.
+    for (const view of VIEWS) {
+      const f = out.files[view] as Taken;
+      assert.equal(f.procView, view, msg);
+      assert.ok(count(f, "inflight_files") <= 4096, `${view}: ${f.got.inflight_files} files in flight under maxOpenFiles 512: ${msg}`);
+    }
+  },
+  undefined,
+  "the supervisor performs a sandbox's SCM_RIGHTS sends and counts them only under maxMemory",
+);
+
+scriptCase(
+  "open: pseudo-terminals are host-wide: under a writable /dev a sandbox takes kernel.pty.max and /dev/ptmx gives every user ENOSPC (supervised view; the kernel view refuses the policy)",
+  SCRIPT,
+  [RT20, "pty"],
+  (out) => {
+    const msg = JSON.stringify(out);
+    const checks = { host_pty: "ok" };
+    ran(out, ["supervised"], checks, msg);
+    assert.deepEqual(starved(out, ["supervised"], checks, "user"), [], msg);
+  },
+  undefined,
+  "the supervisor traps each /dev/ptmx open but counts none",
+);
+
+scriptCase(
+  "held: SysV IPC is refused by default (both views); lifted in the kernel view, its objects are its own IPC namespace's and go with it",
+  SCRIPT,
+  [RT20, "sysv"],
+  (out) => {
+    const msg = JSON.stringify(out);
+    for (const view of VIEWS) {
+      const d = out[`default-${view}`] as Taken & { left: number };
+      assert.equal(d.procView, view, msg);
+      assert.match(d.got.shm ?? "", /^0 EPERM/, msg);
+      assert.equal(d.left, 0, msg);
+    }
+    const k = out["lifted-kernel"] as Taken & { left: number };
+    assert.equal(k.procView, "kernel", msg);
+    assert.match(k.got.shm ?? "", /^4096 ENOSPC|^\d+ ENOSPC/, msg);
+    assert.equal(k.during?.host_shm, "ok", msg);
+    assert.equal(k.after.host_shm, "ok", msg);
+    assert.equal(k.left, 0, msg);
+  },
+);
+
+scriptCase(
+  "open: SysV IPC lifted under the supervised view: a sandbox takes kernel.shmmni for every user and leaves its objects behind (under maxMemory its segments are removed, its queues and semaphore sets are not)",
+  SCRIPT,
+  [RT20, "sysv"],
+  (out) => {
+    const msg = JSON.stringify(out);
+    const s = out["lifted-supervised"] as Taken & { left: number };
+    const m = out["lifted-mem-supervised"] as Taken & { left: number };
+    assert.equal(s.procView, "supervised", msg);
+    assert.equal(s.before.host_shm, "ok", msg);
+    assert.deepEqual([s.during?.host_shm, s.after.host_shm, s.left], ["ok", "ok", 0], msg);
+    assert.deepEqual([m.during?.host_shm, m.after.host_shm, m.left], ["ok", "ok", 0], msg);
+  },
+  undefined,
+  "sysv_ipc is the policy's choice (the blocklist's reason says the objects are host-wide); the supervisor neither bounds nor removes them",
+);
+
+scriptCase(
+  "held: the default policy's processes and threads (64 and 4,096) leave the uid's fork working (both views)",
+  SCRIPT,
+  [RT20, "nproc"],
+  (out) => {
+    const msg = JSON.stringify(out);
+    ran(out, VIEWS, { host_fork: "ok" }, msg);
+    for (const view of VIEWS) {
+      const t = out[view] as Taken;
+      assert.ok(count(t, "children") <= 63, msg);
+      assert.ok(count(t, "threads") <= 4096, msg);
+      assert.equal(t.during?.host_fork, "ok", msg);
+    }
+  },
+);
+
+scriptCase(
+  "held: names in the kernel view (its own network namespace); binds without netAllowBind or a UDP allowance",
+  SCRIPT,
+  [RT20, "names"],
+  (out) => {
+    const msg = JSON.stringify(out);
+    assert.equal(out.kernel.abstract.procView, "kernel", msg);
+    assert.match(out.kernel.abstract.reached, /^ECONNREFUSED$/, msg);
+    for (const view of VIEWS) assert.equal(out[view].udp.got.udp_socket, "EPERM", msg);
+    assert.equal(out["tcp-nobind"].got.tcp_bind, "EACCES", msg);
+    // Controls: the programs work (the host reached the supervised view's abstract name,
+    // the sandbox's listener on an allowed port served).
+    assert.equal(out.supervised.abstract.got.abstract_bind, "ok", msg);
+    assert.equal(out["tcp-bind"].got.tcp_bind, "ok", msg);
+  },
+);
+
+scriptCase(
+  "open: names the host trusts, under the supervised view: an abstract unix name with no network rights, a port a host server shares with SO_REUSEPORT, a UDP port",
+  SCRIPT,
+  [RT20, "names"],
+  (out) => {
+    const msg = JSON.stringify(out);
+    const s = out.supervised;
+    const leaks = [
+      ...(s.abstract.reached === "sandbox" ? ["a host client of the abstract name reached the sandbox"] : []),
+      ...((out["tcp-bind"].reached as string[]).includes("sandbox") ? ["the host server's connections went to the sandbox"] : []),
+      ...(s.udpAllowed?.got.udp_received !== "0" ? ["the sandbox received the host's datagram on a port it bound"] : []),
+    ];
+    assert.deepEqual(leaks, [], msg);
+  },
+  undefined,
+  "abstract binds are not trapped (only connects and sends are), SO_REUSEPORT passes, UDP binds are not restricted",
+);
+
+scriptCase("held: the blocklist keeps keys, POSIX queues, SysV, fanotify and user namespaces out (both views)", SCRIPT, [RT20, "battery"], (out) => {
+  const msg = JSON.stringify(out);
+  for (const view of VIEWS) {
+    assert.equal(out[view].procView, view, msg);
+    const g = out[view].got as Got;
+    for (const k of ["add_key", "keyctl_join", "mq_open", "shmget", "msgget", "semget", "fanotify_init", "unshare_user", "clone_newuser"]) {
+      assert.equal(g[k], "EPERM", `${view} ${k}: ${msg}`);
+    }
+    assert.match(g.clone3_newuser ?? "", /^(ENOSYS|EPERM)$/, msg);
+  }
+});
