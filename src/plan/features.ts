@@ -479,6 +479,9 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       allowPing: net.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("icmp")),
       // Port rules allow every address, so a source route reaches nothing they do not.
       denySourceRouting: !net.portRulesOnly,
+      // The kernel view has a network namespace of its own; anywhere else a reuseport
+      // group would be shared with the host's servers of the same uid.
+      ...(kernel ? {} : { refuseReusePort: true }),
       // The launcher scopes signals itself on ABI 6 (native/launcher/scope.c), whatever
       // the policy; below that, the supervisor decides every signal.
       trapSignals: host.landlockAbi < 6,

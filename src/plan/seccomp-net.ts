@@ -49,6 +49,12 @@ export const REFUSED_OPTIONS = {
   SO_ZEROCOPY: 60,
 } as const;
 
+/** SO_REUSEPORT (SOL_SOCKET, 15), refused (EPERM) where the sandbox shares the host's
+ * network namespace: with it a sandbox allowed to bind a port joined the reuseport group of
+ * a host server of its uid on that port and was handed about half of the host's
+ * connections (the twentieth review). */
+export const SO_REUSEPORT = 15;
+
 /** Buffer sizes the supervisor clamps under maxMemory (handlers/socket-buffers.ts). */
 export const BUFFER_OPTIONS = { SO_SNDBUF: 7, SO_RCVBUF: 8 } as const;
 
@@ -154,7 +160,7 @@ function bindBlock(b: BpfAssembler, p: string): void {
 
 /** setsockopt(fd, level, optname, ...): level and optname are ints (low halves).
  * `notifyBuffers`: SO_SNDBUF and SO_RCVBUF go to the supervisor (maxMemory). */
-function setsockoptBlock(denySourceRouting: boolean, notifyNetlink: boolean, notifyBuffers: boolean) {
+function setsockoptBlock(denySourceRouting: boolean, notifyNetlink: boolean, notifyBuffers: boolean, refuseReusePort: boolean) {
   const S = SOURCE_ROUTING;
   const R = REFUSED_OPTIONS;
   return (b: BpfAssembler, p: string): void => {
@@ -166,6 +172,7 @@ function setsockoptBlock(denySourceRouting: boolean, notifyNetlink: boolean, not
     b.label(`${p}tcp`).load(SeccompData.argLow(2)).jeq(R.TCP_FASTOPEN_CONNECT, `${p}noopt`, `${p}allow`);
     b.label(`${p}sock`).load(SeccompData.argLow(2));
     if (notifyBuffers) b.jeq(BUFFER_OPTIONS.SO_SNDBUF, `${p}notify`, 0).jeq(BUFFER_OPTIONS.SO_RCVBUF, `${p}notify`, 0);
+    if (refuseReusePort) b.jeq(SO_REUSEPORT, `${p}deny`, 0);
     b.jeq(R.SO_ZEROCOPY, `${p}noopt`, `${p}allow`);
     if (denySourceRouting) {
       b.label(`${p}ip`).load(SeccompData.argLow(2)).jeq(S.IP_OPTIONS, `${p}deny`, `${p}allow`);
@@ -174,8 +181,8 @@ function setsockoptBlock(denySourceRouting: boolean, notifyNetlink: boolean, not
         .jeq(S.IPV6_2292RTHDR, `${p}deny`, 0)
         .jeq(S.IPV6_2292PKTOPTIONS, `${p}deny`, 0)
         .jeq(S.IPV6_RTHDR, `${p}deny`, `${p}allow`);
-      b.label(`${p}deny`).ret(Ret.errno(E.EPERM));
     }
+    if (denySourceRouting || refuseReusePort) b.label(`${p}deny`).ret(Ret.errno(E.EPERM));
     if (notifyNetlink || notifyBuffers) b.label(`${p}notify`).ret(Ret.USER_NOTIF);
     b.label(`${p}noopt`).ret(Ret.errno(E.ENOPROTOOPT));
     b.label(`${p}allow`).ret(Ret.ALLOW);
@@ -192,7 +199,7 @@ export function netArgumentFilters(spec: SeccompSpec, notify: ReadonlySet<string
     ["sendto", sendtoBlock(notify.has("sendto"))],
     ["sendmsg", messageBlock(2, notify.has("sendmsg"))],
     ["sendmmsg", messageBlock(3, notify.has("sendmmsg"))],
-    ["setsockopt", setsockoptBlock(spec.denySourceRouting === true, notify.has("setsockopt"), spec.capBuffers === true && notify.has("setsockopt"))],
+    ["setsockopt", setsockoptBlock(spec.denySourceRouting === true, notify.has("setsockopt"), spec.capBuffers === true && notify.has("setsockopt"), spec.refuseReusePort === true)],
   ];
   if (notify.has("bind")) out.push(["bind", bindBlock]);
   return out;

@@ -72,6 +72,9 @@ export interface SeccompSpec {
   notify: readonly string[];
   /** Refuse the socket options that source-route (destinations are checked). */
   denySourceRouting?: boolean;
+  /** setsockopt(SO_REUSEPORT) is EPERM: the sandbox shares the host's network namespace
+   * (seccomp-net.ts). */
+  refuseReusePort?: boolean;
   /** The kernel has no Landlock signal scope (ABI < 6): route signals to the supervisor. */
   trapSignals?: boolean;
   /** ioctl requests that change inode flags, routed to the supervisor, and those refused

@@ -13,6 +13,7 @@
 //             before) tries a watch and starts Node meanwhile. As root it stops at 200,000
 //             watches: every Node process of root on the machine would abort otherwise
 //   names     an abstract unix name, a UDP port, a TCP port shared with SO_REUSEPORT
+//   abstract-race  listens raced against binds to an abstract name, 1.5 s in each view
 //   battery   keys, POSIX queues, SysV, fanotify, user namespaces (the blocklist)
 // Each taking run holds what it took until the host has tried the same thing (as the same
 // uid: "before", "during", and "after" the run), in both views.
@@ -180,6 +181,17 @@ const modes: Record<string, (base: string) => Promise<unknown>> = {
       }
     } finally {
       h.kill("SIGKILL");
+    }
+    return out;
+  },
+  async "abstract-race"(base) {
+    void base;
+    const out: Record<string, unknown> = {};
+    const name = `/tmp/.X11-unix/X${3000 + (process.pid % 5000)}`;
+    for (const view of VIEWS) {
+      const r = await Sandbox.run({ fsReadable: [rt20], procView: view }, [rt20, "abstract-race", name, "1500"], { timeout: 20_000 });
+      const m = /abstract_race tries (\d+) wins (\d+) refused (\d+)/.exec(r.stdoutText);
+      out[view] = { procView: r.procView, tries: Number(m?.[1]), wins: Number(m?.[2]), refused: Number(m?.[3]) };
     }
     return out;
   },

@@ -37,6 +37,17 @@ const EMSGSIZE = 90;
 const MSG_NOSIGNAL = 0x4000;
 const MSG_ZEROCOPY = 0x4000000;
 const AF_NETLINK = 16;
+const AF_UNIX = 1;
+
+/**
+ * A unix socket's own address (getsockname's bytes) that is an abstract name of the
+ * sandbox's choosing: sun_path[0] is NUL, and it is not one the kernel picked (an autobind,
+ * NUL and five lowercase hex digits, random and never one a host service is known by).
+ */
+export function chosenAbstract(name: Buffer): boolean {
+  if (name.length <= 2 || name[2] !== 0) return false;
+  return !(name.length === 8 && /^[0-9a-f]{5}$/.test(name.toString("latin1", 3)));
+}
 const NETLINK_ROUTE = 0;
 const SOCKADDR_NL_BYTES = 12;
 const SOL_NETLINK = 270;
@@ -483,10 +494,31 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
         ctx.observe({ kind: "refused", syscall: "listen", errno: EACCES, target: "port 0", why: "a listen before any bind takes a port no bind rule allows (netAllowBind)" });
         return deny(EACCES);
       };
+      // An abstract name is the host's too (the supervised view shares its network
+      // namespace): a sandbox that bound one a host service is known by ("@/tmp/.X11-unix/X0")
+      // served the host's clients that connected to it (the twentieth review). Where the
+      // scope protection holds, the sandbox's own connects to abstract names are refused
+      // (net-unix.ts), so no listener on a name of its choosing has a use inside: refused
+      // before, and undone after when a bind raced the look (the listen is made on the
+      // duplicate; an unbound socket gets an autobind name).
+      const abstract = net.abstractScoped && sock.domain === AF_UNIX && connectionKind;
+      const squats = (): boolean => {
+        const local = native().netSockname(sock.fd);
+        return typeof local !== "number" && chosenAbstract(local);
+      };
+      const squatting = (): Action => {
+        ctx.observe({ kind: "refused", syscall: "listen", errno: EPERM, target: "abstract unix name", why: "an abstract name is shared with the host: a listener there would serve the host's clients (abstract sockets are refused inside under the scope protection)" });
+        return deny(EPERM);
+      };
+      if (abstract && squats()) return squatting();
       const before = checked ? portOf() : undefined;
       if (checked && (before === undefined || before === 0)) return refused();
       const rc = native().netListen(sock.fd, n.argI32(1));
       if (rc < 0) return deny(-rc);
+      if (abstract && squats()) {
+        native().netShutdown(sock.fd, 2);
+        return squatting();
+      }
       // getsockname keeps a port the socket has lost (after a failed connect, a shutdown of
       // one under way, a connect to AF_UNSPEC: the nineteenth review); a listen that then
       // succeeds binds a port of the kernel's own choosing. This kernel refuses that listen
