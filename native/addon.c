@@ -695,6 +695,7 @@ static napi_value init(napi_env env, napi_value exports) {
   sl_startfile_register(env, exports);
   sl_populated_register(env, exports);
   sl_keyring_register(env, exports);
+  sl_inotify_broker_register(env, exports);
   return exports;
 }
 

@@ -56,6 +56,8 @@ napi_value sl_result(napi_env env, long rc);
 
 /* Registers userKey (keyring.c, the checkpoint seal's key). */
 void sl_keyring_register(napi_env env, napi_value exports);
+/* inotify-broker.c: the supervised view's inotify broker (spawnInotifyBroker, brokerInotify). */
+void sl_inotify_broker_register(napi_env env, napi_value exports);
 
 /* Registers timerfdSettime (timer.c, timeStart). */
 void sl_timer_register(napi_env env, napi_value exports);

@@ -122,6 +122,10 @@ int sl_standby_is(void);
 int sl_standby_fits(const struct sl_plan *plan);
 long sl_fds_send(int sock, const int *fds, int n);
 long sl_fds_recv(int sock, int *fds, int n);
+
+/* broker.c: the inotify broker's life (argv[0] "sandlock-inotify"); returns its exit code. */
+#define SL_INOTIFY_BROKER_NAME "sandlock-inotify"
+int sl_inotify_broker(void);
 __attribute__((noreturn)) void sl_standby_child(int handoff, struct sl_child_fds fds, pid_t launcher, const uint8_t *entered);
 #define AF_UNIX_ 1
 #define SOCK_SEQPACKET_ 5

@@ -3,18 +3,23 @@
 
 int main(void);
 
+const char *sl_argv0 = "";
+
 /* The kernel enters here with the stack holding argc, argv and envp; the launcher reads
- * none of them, so all _start does is align the stack and call main. */
+ * only argv[0] (its role: broker.c), so _start passes the stack's top to sl_start, aligns
+ * the stack and calls it. */
 __asm__(
     ".text\n"
     ".global _start\n"
     "_start:\n"
     "  xor %rbp, %rbp\n"
+    "  mov %rsp, %rdi\n"
     "  and $-16, %rsp\n"
     "  call sl_start\n"
     "  hlt\n");
 
-__attribute__((used, noreturn)) void sl_start(void) {
+__attribute__((used, noreturn)) void sl_start(const long *sp) {
+  if (sp[0] > 0 && sp[1] != 0) sl_argv0 = (const char *)sp[1];
   sl_exit_group(main());
 }
 

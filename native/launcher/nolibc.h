@@ -224,6 +224,8 @@ void *memset(void *dst, int c, size_t n);
 void *memmove(void *dst, const void *src, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 size_t sl_strlen(const char *s);
+/* argv[0] as the launcher was started with ("" without one). */
+extern const char *sl_argv0;
 const void *sl_memchr(const void *p, int c, size_t n);
 
 /* mmap-backed allocation: the launcher allocates a handful of blocks in its life. */

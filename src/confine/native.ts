@@ -10,6 +10,11 @@ import { ConfinementError } from "../errors.js";
 
 export interface NativeAddon {
   spawnLauncher(path: string, fds: readonly number[]): [pid: number, pidfd: number];
+  /** The supervised view's inotify broker (native/inotify-broker.c), in a user namespace of
+   * its own with these limits, or -errno. */
+  spawnInotifyBroker(path: string, instances: number, watches: number): [pid: number, pidfd: number, socket: number] | number;
+  /** A new inotify instance's descriptor made by the broker, or -errno. */
+  brokerInotify(socket: number, flags: number): number;
   pipe(): [read: number, write: number];
   /** /proc/self status, limits, cgroup, oom_score_adj, timerslack_ns, the host and domain
    * names, five ns links and the root link (sections ended by "\n\x1e\n"), then "sched P PRIO ioprio N". */

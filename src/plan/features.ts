@@ -318,6 +318,7 @@ export function notifiedSyscalls(s: Supervision): string[] {
   // ioctl is routed by request (plan/seccomp.ts), not whole.
   if (s.meta !== undefined) out.push(...META_SYSCALLS);
   if (s.meta?.watchGrants !== undefined) out.push("inotify_add_watch");
+  if (s.meta?.inotifyBroker === true) out.push("inotify_init", "inotify_init1");
   if (s.names !== undefined) out.push(...NAME_SYSCALLS.filter((x) => !out.includes(x)));
   // policyFnFiles: every open is an event (openat2 stays ENOSYS: seccomp-names.ts).
   if (s.names?.events === true) out.push(...["open", "openat"].filter((x) => !out.includes(x)));
@@ -431,7 +432,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // The supervised view: watches too (a path outside the grants exists there; Landlock has
   // no right for a watch). The kernel view's root holds only the grants, but a denied path's
   // parent is the host's directory there too (its watch names the denied entry).
-  const watches = !kernel || denied !== undefined ? { watchGrants: proved, ...(denied !== undefined ? { watchDenied: denied.map((d) => d.path) } : {}) } : {};
+  const watches = !kernel || denied !== undefined ? { watchGrants: proved, ...(denied !== undefined ? { watchDenied: denied.map((d) => d.path) } : {}), ...(kernel ? {} : { inotifyBroker: true as const }) } : {};
   if (active.has("fs") && !unsupervised) supervision.meta = { writable: proved.filter((g) => g.writable), ...(ownMounts ? { ownMounts: true } : {}), ...(user !== undefined ? { user } : {}), ...watches };
   if (namesSupervised && supervision.meta !== undefined) supervision.meta = { ...supervision.meta, protect: true };
   // policyFnFiles: every open is an event, performed by the supervisor (handlers/names-open.ts),

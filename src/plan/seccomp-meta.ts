@@ -21,6 +21,10 @@ export interface MetaSupervision {
   readonly watchGrants?: readonly PathGrant[];
   /** fsDenied's paths: their parent directories cannot be watched. */
   readonly watchDenied?: readonly string[];
+  /** The supervised view: inotify_init and inotify_init1 go to the supervisor, whose broker
+   * makes the instances in a user namespace with half the caller's limits
+   * (handlers/inotify-init.ts). */
+  readonly inotifyBroker?: true;
 }
 
 /** The calls that change a file's metadata, by path or by descriptor. */

@@ -2,6 +2,7 @@
 // writable grants only: Landlock has no right for it, so every such call is performed by
 // the supervisor on a pinned inode it proved to be beneath a writable grant, or refused.
 
+import { InotifyBroker } from "./inotify-init.js";
 import { closeSync } from "node:fs";
 import { native } from "../../confine/native.js";
 import { SYSCALLS } from "../../kernel/syscalls.js";
@@ -238,6 +239,11 @@ export function metaHandlers(spec: MetaSupervision, ctx: SupervisorContext): Han
   const table: Record<string, (n: Notification) => Action | undefined> = {};
   for (const name of META_SYSCALLS) table[name] = handle(name);
   if (spec.watchGrants !== undefined) table.inotify_add_watch = watchHandler(spec.watchGrants, spec.watchDenied ?? [], creds, ctx, spec.ownMounts === true);
+  if (spec.inotifyBroker === true) {
+    const broker = new InotifyBroker(ctx);
+    table.inotify_init = broker.handler(false);
+    table.inotify_init1 = broker.handler(true);
+  }
   // Only the inode requests the filter routes here; interface queries are the network's.
   const ioctl = handle("ioctl");
   table.ioctl = (n) => (INODE_IOCTLS.has(n.argU32(1)) ? ioctl(n) : undefined);
