@@ -481,8 +481,11 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       // Port rules allow every address, so a source route reaches nothing they do not.
       denySourceRouting: !net.portRulesOnly,
       // The kernel view has a network namespace of its own; anywhere else a reuseport
-      // group would be shared with the host's servers of the same uid.
-      ...(kernel ? {} : { refuseReusePort: true }),
+      // group would be shared with the host's servers of the same uid. Under portRemap the
+      // supervisor makes every TCP bind to a port, and one a host socket holds is remapped
+      // (asked with a socket of its own, without the option): the sandbox's listeners may
+      // share a port among themselves there.
+      ...(kernel || (policy.portRemap && !unsupervised) ? {} : { refuseReusePort: true }),
       // The launcher scopes signals itself on ABI 6 (native/launcher/scope.c), whatever
       // the policy; below that, the supervisor decides every signal.
       trapSignals: host.landlockAbi < 6,

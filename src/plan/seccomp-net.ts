@@ -50,9 +50,9 @@ export const REFUSED_OPTIONS = {
 } as const;
 
 /** SO_REUSEPORT (SOL_SOCKET, 15), refused (EPERM) where the sandbox shares the host's
- * network namespace: with it a sandbox allowed to bind a port joined the reuseport group of
- * a host server of its uid on that port and was handed about half of the host's
- * connections (the twentieth review). */
+ * network namespace and its binds are its own (no portRemap): with it a sandbox allowed to
+ * bind a port joined the reuseport group of a host server of its uid on that port and was
+ * handed about half of the host's connections (the twentieth review). */
 export const SO_REUSEPORT = 15;
 
 /** Buffer sizes the supervisor clamps under maxMemory (handlers/socket-buffers.ts). */

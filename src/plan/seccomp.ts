@@ -73,7 +73,7 @@ export interface SeccompSpec {
   /** Refuse the socket options that source-route (destinations are checked). */
   denySourceRouting?: boolean;
   /** setsockopt(SO_REUSEPORT) is EPERM: the sandbox shares the host's network namespace
-   * (seccomp-net.ts). */
+   * and makes its own binds (seccomp-net.ts). */
   refuseReusePort?: boolean;
   /** The kernel has no Landlock signal scope (ABI < 6): route signals to the supervisor. */
   trapSignals?: boolean;

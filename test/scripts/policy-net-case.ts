@@ -102,7 +102,7 @@ const OTHER_PORT = await new Promise<number>((resolve) => {
     probePort.close(() => resolve(p));
   });
 });
-const BIND_RACE = [probe, "bind-race", String(BIND_PORT), String(OTHER_PORT), "300"];
+const BIND_RACE = [probe, "bind-race", String(BIND_PORT), String(OTHER_PORT), "1000"];
 const BOTH: PolicyInput = { netAllowBind: [BIND_PORT, OTHER_PORT] };
 out.bindRace = await run(async (e) => {
   await new Promise((r) => setImmediate(r));
