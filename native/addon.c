@@ -69,6 +69,17 @@ napi_value sl_make_pair(napi_env env, int64_t a, int64_t b) {
 
 /* ---- spawnLauncher(path, [stdin, stdout, stderr, plan, status, control]) -> [pid, pidfd] ---- */
 
+/* Node ignores SIGPIPE and may block signals; a program of ours starts from defaults. */
+void sl_spawn_attr_defaults(posix_spawnattr_t *attr) {
+  posix_spawnattr_init(attr);
+  sigset_t all, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(attr, &all);
+  posix_spawnattr_setsigmask(attr, &none);
+  posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+}
+
 static napi_value sl_spawn_launcher(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 2);
   char path[4096];
@@ -93,19 +104,12 @@ static napi_value sl_spawn_launcher(napi_env env, napi_callback_info info) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&fa);
-  posix_spawnattr_init(&attr);
+  sl_spawn_attr_defaults(&attr);
   /* Two passes: first lift every source above all of them, then place each one; a source
    * that already sits on a target number can never be overwritten before it is read. */
   for (int i = 0; i < SL_FD_FIRST_FREE; i++) posix_spawn_file_actions_adddup2(&fa, fds[i], top + i);
   for (int i = 0; i < SL_FD_FIRST_FREE; i++) posix_spawn_file_actions_adddup2(&fa, top + i, i);
   posix_spawn_file_actions_addclosefrom_np(&fa, SL_FD_FIRST_FREE);
-  /* Node ignores SIGPIPE and may block signals; the launcher starts from defaults. */
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
   /* No environment and the bare name (eighth review): the launcher reads neither (the
    * command's environment and path come from the plan), and under the kernel view its

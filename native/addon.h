@@ -56,6 +56,10 @@ napi_value sl_result(napi_env env, long rc);
 
 /* Registers userKey (keyring.c, the checkpoint seal's key). */
 void sl_keyring_register(napi_env env, napi_value exports);
+/* addon.c: a posix_spawn attribute set for a program of ours (default signal
+ * dispositions, nothing blocked); the caller destroys it. */
+#include <spawn.h>
+void sl_spawn_attr_defaults(posix_spawnattr_t *attr);
 /* inotify-broker.c: the supervised view's inotify broker (spawnInotifyBroker, brokerInotify). */
 void sl_inotify_broker_register(napi_env env, napi_value exports);
 
