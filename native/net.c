@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -268,6 +269,41 @@ static struct net_job *job_new(int is_connect, int fd, int flags, const void *na
   return j;
 }
 
+/* The capabilities that exempt a sender from the kernel's bound on descriptors in flight
+ * (too_many_unix_fds: the user's count against the sender's RLIMIT_NOFILE). */
+#define SL_CAP_SYS_ADMIN 21
+#define SL_CAP_SYS_RESOURCE 24
+#define SL_CAPS_V3 0x20080522
+
+struct sl_cap_header {
+  uint32_t version;
+  int pid;
+};
+struct sl_cap_data {
+  uint32_t effective, permitted, inheritable;
+};
+
+/* Lowers this thread's effective set by CAP_SYS_ADMIN and CAP_SYS_RESOURCE for a send
+ * carrying descriptors; *saved gets the set to restore (1 when anything was lowered). A
+ * send the supervisor performs for a sandbox is the sandbox's: a supervisor running as
+ * root passed every bound, and a sandbox kept 40,000 files in flight, which only the
+ * host-wide fs.file-max would have stopped (the twentieth review). Capabilities are per
+ * thread: only this send is affected. */
+static int lower_caps(struct sl_cap_data saved[2]) {
+  struct sl_cap_header h = {SL_CAPS_V3, 0};
+  if (syscall(SYS_capget, &h, saved) != 0) return 0;
+  uint32_t drop = (1u << SL_CAP_SYS_ADMIN) | (1u << SL_CAP_SYS_RESOURCE);
+  if ((saved[0].effective & drop) == 0) return 0;
+  struct sl_cap_data lowered[2] = {saved[0], saved[1]};
+  lowered[0].effective &= ~drop;
+  return syscall(SYS_capset, &h, lowered) == 0;
+}
+
+static void restore_caps(struct sl_cap_data saved[2]) {
+  struct sl_cap_header h = {SL_CAPS_V3, 0};
+  (void)syscall(SYS_capset, &h, saved);
+}
+
 /* The system call itself. MSG_NOSIGNAL: a send must never raise SIGPIPE in Node. No EINTR
  * retry for connect: a restarted connect reports EALREADY. Worker threads block every
  * signal, so only the synchronous path can see EINTR, and it never blocks. */
@@ -279,8 +315,13 @@ static long job_run(struct net_job *j) {
     struct iovec iov = {.iov_base = j->data, .iov_len = j->datalen};
     struct msghdr m = {.msg_name = j->name, .msg_namelen = (socklen_t)j->namelen, .msg_iov = &iov, .msg_iovlen = 1,
                        .msg_control = j->control, .msg_controllen = j->controllen};
+    struct sl_cap_data saved[2];
+    int lowered = j->controllen > 0 && lower_caps(saved);
     do rc = sendmsg(j->fd, &m, j->flags | MSG_NOSIGNAL);
     while (rc < 0 && errno == EINTR);
+    int err = errno;
+    if (lowered) restore_caps(saved);
+    errno = err;
   }
   return rc < 0 ? -errno : rc;
 }

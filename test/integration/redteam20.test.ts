@@ -35,8 +35,10 @@
 //   CAP_SYS_RESOURCE or CAP_SYS_ADMIN keep 64 KiB; root's without them got 8 KiB).
 // - descriptors in flight over unix sockets (per user, bounded by the sender's
 //   RLIMIT_NOFILE): 20,240 in flight and the uid's SCM_RIGHTS sends failed with
-//   ETOOMANYREFS, both views. As root the supervisor performs the sends with its
-//   capabilities, so no bound applies at all (40,000 here, the program's own stop).
+//   ETOOMANYREFS, both views. As root the supervisor performed the sends with its
+//   capabilities, so no bound applied at all (40,000 here, the program's own stop): its
+//   sends with descriptors now drop CAP_SYS_RESOURCE and CAP_SYS_ADMIN, and root's stop at
+//   the supervisor's RLIMIT_NOFILE like the test user's (20,240).
 //   maxOpenFiles does not bound them either: under maxOpenFiles 512 a sandbox kept 20,240
 //   files of its own making open in its queues as the test user, 40,000 as root (the
 //   host's fs/file-nr grew by as many); as root only fs.file-max (2.47 million here, for
@@ -188,7 +190,7 @@ scriptCase(
 );
 
 scriptCase(
-  "open: descriptors in flight over unix sockets are counted per user: the uid's SCM_RIGHTS sends get ETOOMANYREFS (both views; as root the supervisor's sends pass every bound)",
+  "open: descriptors in flight over unix sockets are counted per user: the uid's SCM_RIGHTS sends get ETOOMANYREFS (both views; as root the supervisor's sends are bound by its RLIMIT_NOFILE too since they drop CAP_SYS_RESOURCE and CAP_SYS_ADMIN)",
   SCRIPT,
   [RT20, "inflight"],
   (out, who) => {
@@ -196,9 +198,10 @@ scriptCase(
     const checks = { host_inflight: "ok" };
     ran(out, VIEWS, checks, msg);
     assert.deepEqual(starved(out, VIEWS, checks, who), [], msg);
-    // As root the program went on to its own stop (40,000) where the kernel would have
-    // refused the sandbox's sends at its RLIMIT_NOFILE: the supervisor sends with its
-    // capabilities. The fix refuses the sandbox's sends itself.
+    // As root the program went on to its own stop (40,000): the supervisor sent with its
+    // capabilities. Its sends with descriptors now drop CAP_SYS_RESOURCE and CAP_SYS_ADMIN
+    // (native/net.c), so the kernel refuses at the supervisor's RLIMIT_NOFILE (20,240
+    // here), as for the test user; the uid-wide count that leaves is what stays open.
     for (const view of VIEWS) assert.match(out[view].got.inflight, /ETOOMANYREFS/, `${view}: ${msg}`);
     // maxOpenFiles 512: files of its own making sent and closed stay open in the queues,
     // 20,240 as the test user (the supervisor's RLIMIT_NOFILE), 40,000 (its stop) as root:
