@@ -241,6 +241,15 @@ static napi_value sl_wait_pidfd(napi_env env, napi_callback_info info) {
   return sl_make_pair(env, -1, si.si_status);
 }
 
+/* ---- schedSetaffinity(tid, mask) -> 0 or -errno: cpuCores' bound (handlers/affinity.ts) ---- */
+
+static napi_value sl_sched_setaffinity(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_INT(env, 0, tid);
+  SL_ARG_BUFFER(env, 1, mask, len);
+  return sl_result(env, syscall(SYS_sched_setaffinity, tid, len, mask) < 0 ? -errno : 0);
+}
+
 /* ---- landlockAbi() -> ABI version, or -errno when Landlock is unavailable ---- */
 
 static napi_value sl_landlock_abi(napi_env env, napi_callback_info info) {
@@ -673,6 +682,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"selfState", NULL, sl_self_state, NULL, NULL, NULL, napi_enumerable, NULL},
       {"memfd", NULL, sl_memfd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"waitPidfd", NULL, sl_wait_pidfd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"schedSetaffinity", NULL, sl_sched_setaffinity, NULL, NULL, NULL, napi_enumerable, NULL},
       {"landlockAbi", NULL, sl_landlock_abi, NULL, NULL, NULL, napi_enumerable, NULL},
       {"isatty", NULL, sl_isatty, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ignoreSigttou", NULL, sl_ignore_sigttou, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -65,7 +65,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
   { long: "max-processes", short: "P", arg: "N", kind: "int", field: "maxProcesses", section: LIM, help: "peak concurrent processes (default 64)", doc: "peak concurrent processes (default 64)" },
   { long: "max-open-files", arg: "N", kind: "int", field: "maxOpenFiles", section: LIM, help: "open file descriptors per process (RLIMIT_NOFILE)", doc: "RLIMIT_NOFILE, set right before exec; never above the caller's hard limit (a larger value is applied at that limit and reported)" },
   { long: "cpu", short: "c", arg: "PERCENT", kind: "int", field: "maxCpu", section: LIM, help: "CPU cap in percent of one core, 1-100", doc: "1-100 percent of one core" },
-  { long: "cpu-cores", arg: "LIST", kind: "int-csv", field: "cpuCores", section: LIM, help: "start on these CPUs, e.g. 0,2 (an affinity the command may change); repeatable", doc: "the command's starting CPU affinity, e.g. `0,2` (the program may widen it: not a bound)" },
+  { long: "cpu-cores", arg: "LIST", kind: "int-csv", field: "cpuCores", section: LIM, help: "run on these CPUs only, e.g. 0,2 (the command cannot widen its affinity; without a supervisor only where it starts); repeatable", doc: "the CPUs the command runs on, e.g. `0,2`: its affinity, which it cannot widen (every `sched_setaffinity` is cut to them; without a supervisor only its starting affinity)" },
   { long: "num-cpus", arg: "N", kind: "int", field: "numCpus", section: LIM, help: "number of CPUs the command sees", doc: "CPUs the command sees (at most the host's)" },
   { long: "gpu", arg: "all|LIST", kind: "gpu", field: "gpuDevices", section: LIM, help: "GPU devices the command may reach: all, or numbers like 0,1", doc: "reachable GPU devices" },
 

@@ -13,6 +13,8 @@ export interface NativeAddon {
   /** The supervised view's inotify broker (native/inotify-broker.c), in a user namespace of
    * its own with these limits, or -errno. */
   spawnInotifyBroker(path: string, instances: number, watches: number): [pid: number, pidfd: number, socket: number] | number;
+  /** sched_setaffinity(tid, mask.length, mask): 0 or -errno. */
+  schedSetaffinity(tid: number, mask: Buffer): number;
   /** A new inotify instance's descriptor made by the broker, or -errno. */
   brokerInotify(socket: number, flags: number): number;
   pipe(): [read: number, write: number];

@@ -82,6 +82,9 @@ export const RLIMIT = { CORE: 4, NOFILE: 7, SIGPENDING: 11 } as const;
 export interface Supervision {
   /** Peak concurrent processes (threads not counted). */
   maxProcesses?: number;
+  /** cpuCores as a bound: every sched_setaffinity is performed by the supervisor with the
+   * mask intersected with these CPUs (handlers/affinity.ts). */
+  affinity?: { readonly cpus: readonly number[]; readonly nsPids: boolean };
   /** Threads of the whole sandbox, main threads included (derived from maxProcesses:
    * handlers/threads.ts). */
   maxThreads?: number;
@@ -305,6 +308,7 @@ export function threadCap(maxProcesses: number): number {
 export function notifiedSyscalls(s: Supervision): string[] {
   const out: string[] = [];
   if (s.maxProcesses !== undefined) out.push("clone", "fork", "vfork");
+  if (s.affinity !== undefined) out.push("sched_setaffinity");
   // Every connect and send that names a destination or carries a message in memory is
   // performed by the supervisor (the kernel would re-read both after a continue).
   // seccomp-net.ts narrows by argument: sendto only with a destination, bind only with a
@@ -384,6 +388,9 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // procView "kernel" asks for this view only: a fallback fails the start, naming why.
   if (policy.procView === "kernel" && kernelBlock !== undefined) throw new PolicyError("procView", "kernel", `procView: "kernel" cannot apply: ${kernelBlock} (leave procView unset to fall back to the supervised view)`);
   const kernel = requested && kernelBlock === undefined;
+  // cpuCores is a bound where a supervisor can enforce it (every sched_setaffinity made by
+  // it, intersected with these CPUs); without one it stays the starting affinity.
+  if (!unsupervised && policy.cpuCores !== undefined) supervision.affinity = { cpus: [...policy.cpuCores], nsPids: kernel };
   const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, deterministicDirs: policy.deterministicDirs, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
   const computed = computeView(viewPolicy, given, active.has("fs"), kernel ? [] : mounts, undefined, resolved);
   const grants = unsupervised ? withoutProcfs(given, computed.grants, mounts, active.has("fs")) : computed.grants;

@@ -182,7 +182,7 @@ export interface PolicyInput {
   maxOpenFiles?: number;
   /** CPU cap in percent of one core, 1-100 (SIGSTOP/SIGCONT throttling). CLI: `-c`, `--cpu`. Default: none (no cap). */
   maxCpu?: number;
-  /** The CPUs the command starts on (its affinity; a program may change its own, so this is not a bound: docs/security.md, Known limits). CLI: `--cpu-cores`. Default: none (the caller's CPUs). */
+  /** The CPUs the command runs on: its affinity, and with a supervisor a bound (every sched_setaffinity is made by the supervisor, its mask cut to these CPUs; one of none of them is EINVAL). Without a supervisor only the starting affinity (docs/security.md, Known limits). CLI: `--cpu-cores`. Default: none (the caller's CPUs). */
   cpuCores?: readonly number[];
   /** Number of CPUs the command sees (sched_getaffinity, /proc/cpuinfo, nproc). CLI: `--num-cpus`. Default: none (the real count). */
   numCpus?: number;

@@ -22,7 +22,7 @@ export function handlerTables(s: Supervision, ctx: SupervisorContext, learned?: 
   // First in every chain: a call aimed at another process is refused before any other
   // concern answers it (sched_getaffinity is also the view's).
   // The signal handlers answer only what the filter routes (kernels without the scope).
-  const tables: HandlerTable[] = [reachHandlers(ctx), signalHandlers(ctx)];
+  const tables: HandlerTable[] = [reachHandlers(ctx, s.affinity), signalHandlers(ctx)];
   // Next, the recorder of a learning run: it notes and passes every call on.
   if (s.learn === true && learned !== undefined) tables.push(learnHandlers(learned, ctx));
   if (s.maxProcesses !== undefined) tables.push(processHandlers(s.maxProcesses, ctx));

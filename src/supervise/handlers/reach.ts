@@ -7,6 +7,7 @@ import { deny } from "../action.js";
 import type { Handler, HandlerTable, SupervisorContext } from "../handler.js";
 import { Members } from "../members.js";
 import { Targets, tgidOf } from "../targets.js";
+import { affinityHandler, type AffinitySpec } from "./affinity.js";
 import { capgetHandler } from "./capget.js";
 
 const EPERM = 1;
@@ -29,7 +30,7 @@ const EPERM = 1;
  * costs another walk of the pid space. The target's parent is read fresh from /proc for
  * every call (never cached), so the window is this handler's run and the wake-up only.
  */
-export function reachHandlers(ctx: SupervisorContext): HandlerTable {
+export function reachHandlers(ctx: SupervisorContext, affinity?: AffinitySpec): HandlerTable {
   const targets = new Targets(ctx.launcherPid);
 
   const whichWho = (w: { PROCESS: number; PGRP: number; USER: number }): Handler => (n) => {
@@ -63,6 +64,9 @@ export function reachHandlers(ctx: SupervisorContext): HandlerTable {
     },
   };
   for (const name of PID_FIRST) table[name] = (n) => targets.pid(n.argI32(0));
+  // cpuCores: every sched_setaffinity is made by the supervisor (its own target check, in
+  // either view's pids).
+  if (affinity !== undefined) table.sched_setaffinity = affinityHandler(affinity, ctx);
   // Not a register decision: the pid is in memory, so the supervisor performs the call.
   table.capget = capgetHandler(ctx, new Members(ctx.launcherPid));
   return table;
