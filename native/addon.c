@@ -69,6 +69,22 @@ napi_value sl_make_pair(napi_env env, int64_t a, int64_t b) {
 
 /* ---- spawnLauncher(path, [stdin, stdout, stderr, plan, status, control]) -> [pid, pidfd] ---- */
 
+/* Starts a program of ours at `path` with argv {name} and no environment, under `fa` and
+ * `attr` (both destroyed here): 0 and *pid, or the errno. */
+int sl_spawn_ours(pid_t *pid, const char *path, posix_spawn_file_actions_t *fa, posix_spawnattr_t *attr, const char *name) {
+  char argv0[64];
+  size_t n = strlen(name);
+  if (n >= sizeof argv0) n = sizeof argv0 - 1;
+  memcpy(argv0, name, n);
+  argv0[n] = '\0';
+  char *const args[] = {argv0, NULL};
+  char *const noenv[] = {NULL};
+  int err = posix_spawn(pid, path, fa, attr, args, noenv);
+  posix_spawn_file_actions_destroy(fa);
+  posix_spawnattr_destroy(attr);
+  return err;
+}
+
 /* Node ignores SIGPIPE and may block signals; a program of ours starts from defaults. */
 void sl_spawn_attr_defaults(posix_spawnattr_t *attr) {
   posix_spawnattr_init(attr);
@@ -116,13 +132,8 @@ static napi_value sl_spawn_launcher(napi_env env, napi_callback_info info) {
    * child's fork, the sandbox's init, never execs, so /proc/1/environ and /proc/1/cmdline
    * showed the sandbox this process's whole environment and the launcher's host path,
    * whatever cleanEnv gave the command. */
-  char name[] = "sandlock-launcher";
-  char *const args[] = {name, NULL};
-  char *const noenv[] = {NULL};
   pid_t pid;
-  int err = posix_spawn(&pid, path, &fa, &attr, args, noenv);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
+  int err = sl_spawn_ours(&pid, path, &fa, &attr, "sandlock-launcher");
   if (err != 0) return sl_throw_errno(env, "posix_spawn", err);
   /* Race-free: the launcher is our unreaped child, its pid cannot be reused yet. */
   int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);

@@ -60,6 +60,9 @@ void sl_keyring_register(napi_env env, napi_value exports);
  * dispositions, nothing blocked); the caller destroys it. */
 #include <spawn.h>
 void sl_spawn_attr_defaults(posix_spawnattr_t *attr);
+/* addon.c: posix_spawn of a program of ours, argv {name}, no environment; destroys fa and
+ * attr; 0 or the errno. */
+int sl_spawn_ours(pid_t *pid, const char *path, posix_spawn_file_actions_t *fa, posix_spawnattr_t *attr, const char *name);
 /* inotify-broker.c: the supervised view's inotify broker (spawnInotifyBroker, brokerInotify). */
 void sl_inotify_broker_register(napi_env env, napi_value exports);
 

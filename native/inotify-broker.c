@@ -99,13 +99,8 @@ static napi_value sl_spawn_inotify_broker(napi_env env, napi_callback_info info)
   posix_spawn_file_actions_adddup2(&fa, 0, 2);
   posix_spawn_file_actions_adddup2(&fa, theirs, 3);
   posix_spawn_file_actions_addclosefrom_np(&fa, 4);
-  char name[] = "sandlock-inotify";
-  char *const args[] = {name, NULL};
-  char *const noenv[] = {NULL};
   pid_t pid;
-  int err = posix_spawn(&pid, path, &fa, &attr, args, noenv);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
+  int err = sl_spawn_ours(&pid, path, &fa, &attr, "sandlock-inotify");
   close(theirs);
   if (err != 0) {
     close(sv[0]);

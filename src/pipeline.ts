@@ -155,8 +155,9 @@ export class Pipeline {
     }
     const held = watchHeld(sandboxes, readEnds);
     held.catch(() => undefined); // (wait() reports it; a caller who never waits is not crashed)
-    const results = Promise.all(sandboxes.map((sb) => sb.wait()));
-    void Promise.allSettled(sandboxes.map((sb) => sb.wait())).then(disarm);
+    const waits = sandboxes.map((sb) => sb.wait());
+    const results = Promise.all(waits);
+    void Promise.allSettled(waits).then(disarm);
     return {
       sandboxes,
       wait: async () => {

@@ -34,25 +34,9 @@ static long reply(int32_t v) {
 
 /* The limit `name` of this process's user namespace, in decimal. */
 static long set_limit(const char *name, uint32_t value) {
-  static const char dir[] = "/proc/sys/user/";
-  char path[64], text[12];
-  size_t n = sl_strlen(name);
-  if (sizeof dir - 1 + n >= sizeof path) return -EINVAL;
-  memcpy(path, dir, sizeof dir - 1);
-  memcpy(path + sizeof dir - 1, name, n + 1);
-  int t = 0;
-  char tmp[12];
-  do {
-    tmp[t++] = (char)('0' + value % 10);
-    value /= 10;
-  } while (value != 0);
-  size_t len = 0;
-  while (t > 0) text[len++] = tmp[--t];
-  long fd = SC4(NR_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC, 0);
-  if (fd < 0) return fd;
-  long rc = sl_write_all((int)fd, text, len);
-  SC1(NR_close, fd);
-  return rc;
+  char text[24];
+  sl_fmt_path(text, "", value, "");
+  return sl_ns_user_limit("/proc/sys/user/", name, text);
 }
 
 static long enter(uint32_t instances, uint32_t watches) {

@@ -80,6 +80,8 @@ void sl_ns_view_enter_ahead(const char *staging, uint32_t uid, uint32_t gid, int
 void sl_ns_map_child(pid_t child, int ack_wr);
 /* The caller's own uid and gid mapped 1:1 in a new user namespace (ns.c, used by cow.c). */
 long sl_ns_write_id_maps(uint32_t uid, uint32_t gid);
+/* ns.c: a per-user limit ("max_...") of this process's user namespace, written in `dir`. */
+long sl_ns_user_limit(const char *dir, const char *name, const char *value);
 /* unshare a mount namespace (and a user namespace unless root), every mount private. */
 long sl_ns_private_mounts(uint32_t uid, uint32_t gid);
 long sl_ns_write_maps(uint32_t inner_uid, uint32_t outer_uid, uint32_t inner_gid, uint32_t outer_gid);

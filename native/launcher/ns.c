@@ -227,23 +227,20 @@ static const char *next_string(const uint8_t **cur, const uint8_t *end) {
   return s;
 }
 
-/* A per-user count of the sandbox's own user namespace (/proc/sys/user/<name>: inotify
- * instances and watches), set below its caller's (the plan carries half of the caller's
- * value, kernel-view.ts): the kernel charges these counts at every level of user
- * namespaces up to the host's and refuses at the first level whose limit is reached, so a
- * sandbox that holds all it may leaves the rest to its uid's processes outside. The kernel
- * picks the table by the writer's user namespace, so this process, already in the new one
- * and holding CAP_SYS_RESOURCE there until DROP_CAPS, writes its own namespace's limit,
- * through the host's procfs at /old. A file the kernel lacks is skipped. */
-static long user_limit(const char *name, const char *value) {
-  static const char dir[] = OLD "/proc/sys/user/";
-  char path[sizeof dir + 40];
-  size_t n = sl_strlen(name);
-  if (n < 4 || n >= 40 || memcmp(name, "max_", 4) != 0 || sl_memchr(name, '/', n) != NULL) return -EINVAL;
-  memcpy(path, dir, sizeof dir - 1);
-  memcpy(path + sizeof dir - 1, name, n + 1);
-  long rc = write_file(path, value, sl_strlen(value), 0);
-  return rc == -ENOENT ? 0 : rc;
+/* Writes `value` to the per-user limit `name` in `dir` (a /proc/sys/user/ of this
+ * process's user namespace, through whichever procfs the caller reaches it by): the kernel
+ * picks the table by the writer's user namespace, and the write needs CAP_SYS_RESOURCE
+ * there. Only a "max_..." name without a slash. The limits are charged at every level of
+ * user namespaces up to the host's, and a level refuses once its own is reached, so a
+ * limit below the caller's leaves the rest to its uid's processes outside (the twentieth
+ * review). Used by the kernel view's 'U' operation and the inotify broker (broker.c). */
+long sl_ns_user_limit(const char *dir, const char *name, const char *value) {
+  char path[128];
+  size_t d = sl_strlen(dir), n = sl_strlen(name);
+  if (n < 4 || n >= 40 || d + n >= sizeof path || memcmp(name, "max_", 4) != 0 || sl_memchr(name, '/', n) != NULL) return -EINVAL;
+  memcpy(path, dir, d);
+  memcpy(path + d, name, n + 1);
+  return write_file(path, value, sl_strlen(value), 0);
 }
 
 /* One operation, in one of two passes. Pass 0 only creates, in the new root's tmpfs:
@@ -259,7 +256,12 @@ static long run_op(char op, const uint8_t **cur, const uint8_t *end, int pass, i
   if (op == 'U') {
     const char *value = next_string(cur, end);
     if (value == NULL) return -EINVAL;
-    return pass == 0 ? user_limit(path, value) : 0;
+    if (pass != 0) return 0;
+    /* The sandbox's own namespace (the plan carries half of the caller's limits,
+     * kernel-view.ts), written while this process holds CAP_SYS_RESOURCE there (until
+     * DROP_CAPS), through the host's procfs at /old; a limit the kernel lacks is skipped. */
+    long rc = sl_ns_user_limit(OLD "/proc/sys/user/", path, value);
+    return rc == -ENOENT ? 0 : rc;
   }
   if (join(dst, NEW, path) < 0) return -EINVAL;
   const char *arg = NULL;

@@ -16,7 +16,7 @@ import { deny, returnValue, type Action } from "../action.js";
 import type { SupervisorContext } from "../handler.js";
 import { processTree } from "../members.js";
 import type { Notification } from "../notification.js";
-import { Targets } from "../targets.js";
+import { Targets, tgidOf } from "../targets.js";
 import { copyIn } from "./net-msg.js";
 
 const E = { EPERM: 1, ESRCH: 3, EINVAL: 22 } as const;
@@ -40,16 +40,8 @@ function hostTid(launcherPid: number, callerTid: number, nsTid: number): number 
       return undefined;
     }
   };
-  const tgid = (tid: number): number | undefined => {
-    try {
-      const m = /^Tgid:\s*(\d+)$/m.exec(readProcText(`/proc/${tid}/status`));
-      return m === null ? undefined : Number(m[1]);
-    } catch {
-      return undefined;
-    }
-  };
   // The caller's own threads first (pthread_setaffinity_np), then every process's.
-  const own = tgid(callerTid);
+  const own = tgidOf(callerTid);
   const processes = [...(own === undefined ? [] : [own]), ...processTree(launcherPid).keys()];
   for (const pid of processes) {
     let tasks: string[];

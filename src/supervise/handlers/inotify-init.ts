@@ -16,8 +16,7 @@
 // register, passed to the broker's inotify_init1 as they are (unknown bits get EINVAL from
 // the kernel, IN_NONBLOCK is the file's own flag), IN_CLOEXEC becomes the injected
 // descriptor's. Where no broker can start (user namespaces refused to this user), the
-// call goes to the kernel as before, and the start's reason is kept for `sandlock check`
-// and the docs' Known limits.
+// call goes to the kernel as before (docs/security.md, Known limits).
 
 import { closeSync } from "node:fs";
 import { launcherPath, native } from "../../confine/native.js";
@@ -38,7 +37,7 @@ export class InotifyBroker {
 
   constructor(private readonly ctx: SupervisorContext) {}
 
-  /** The broker's socket, started now if need be; a number is why it cannot run (-errno). */
+  /** The broker's socket, started now if need be; a number: it cannot run (-errno). */
   private socket(): number | { sock: number } {
     if (typeof this.state === "object") return { sock: this.state.sock };
     if (typeof this.state === "number") return this.state;
@@ -61,13 +60,11 @@ export class InotifyBroker {
     this.state = "none";
     closeSync(s.sock);
     const n = native();
-    const reap = (): boolean => {
-      if (n.waitPidfd(s.pidfd) === null) return false;
+    const handle: object = n.pollFd(s.pidfd, () => {
+      if (n.waitPidfd(s.pidfd) === null) return;
       n.pollClose(handle);
       closeSync(s.pidfd);
-      return true;
-    };
-    const handle: object = n.pollFd(s.pidfd, () => void reap());
+    });
     // (A broker left alone never outlives its socket: it reads EOF and exits.)
     n.pollRef(handle, false);
   }

@@ -38,6 +38,9 @@ const MSG_NOSIGNAL = 0x4000;
 const MSG_ZEROCOPY = 0x4000000;
 const AF_NETLINK = 16;
 const AF_UNIX = 1;
+const NETLINK_ROUTE = 0;
+const SOCKADDR_NL_BYTES = 12;
+const SOL_NETLINK = 270;
 
 /**
  * A unix socket's own address (getsockname's bytes) that is an abstract name of the
@@ -48,9 +51,6 @@ export function chosenAbstract(name: Buffer): boolean {
   if (name.length <= 2 || name[2] !== 0) return false;
   return !(name.length === 8 && /^[0-9a-f]{5}$/.test(name.toString("latin1", 3)));
 }
-const NETLINK_ROUTE = 0;
-const SOCKADDR_NL_BYTES = 12;
-const SOL_NETLINK = 270;
 
 type Answer = Action | Promise<Action>;
 
