@@ -573,7 +573,7 @@ static napi_value sl_poll_fast(napi_env env, napi_callback_info info) {
   if (napi_get_value_bool(env, argv[5], &opens) != napi_ok || napi_get_value_bool(env, argv[6], &getdents) != napi_ok ||
       napi_get_value_bool(env, argv[7], &threaded) != napi_ok || napi_get_value_bool(env, argv[8], &memory) != napi_ok ||
       napi_get_value_bool(env, argv[9], &write_opens) != napi_ok || napi_get_value_uint32(env, argv[10], &procs) != napi_ok ||
-      procs > (SL_PROCS_PROCESSES | SL_PROCS_THREADS)) {
+      procs > (SL_PROCS_PROCESSES | SL_PROCS_THREADS | SL_PROCS_EPOLL)) {
     napi_throw_type_error(env, "SL_ARGS", "arguments 5 to 9 must be booleans, argument 10 a set of SL_PROCS_* kinds");
     goto out;
   }
@@ -653,15 +653,15 @@ static napi_value sl_poll_memory(napi_env env, napi_callback_info info) {
 /* pollProcs(handle, op, n) on the fork credits (proccredit.c): op 0 "grant": n process
  * forks may be continued in C -> undefined; op 1 "take": ends that credit -> [tid, nr, tid,
  * nr...] of the forks continued in C since its last take; ops 2 and 3 the same for thread
- * clones. A handle without the credit: undefined, []. */
+ * clones, 4 and 5 for epoll_ctl adds. A handle without the credit: undefined, []. */
 static napi_value sl_poll_procs(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 3);
-  static const char expects[] = "pollProcs expects a poll handle, an op (0 grant, 1 take; 2, 3 for threads) and a number of calls";
+  static const char expects[] = "pollProcs expects a poll handle, an op (0 grant, 1 take; 2, 3 for threads; 4, 5 for epoll adds) and a number of calls";
   struct sl_poll *p = poll_arg(env, argv[0], expects);
   if (p == NULL) return NULL;
   int32_t op;
   uint32_t n;
-  if (napi_get_value_int32(env, argv[1], &op) != napi_ok || op < 0 || op > 3 || napi_get_value_uint32(env, argv[2], &n) != napi_ok) {
+  if (napi_get_value_int32(env, argv[1], &op) != napi_ok || op < 0 || op >= 2 * SL_PROCS_KINDS || napi_get_value_uint32(env, argv[2], &n) != napi_ok) {
     napi_throw_type_error(env, "SL_ARGS", expects);
     return NULL;
   }

@@ -15,7 +15,12 @@
  *
  * The answer rests on the syscall number and clone's flags register alone, never on the
  * caller's memory, so CONTINUE is race-free (DESIGN 6). clone3 is not trapped (its flags
- * are in memory; the filter makes it fail so that libc falls back to clone). */
+ * are in memory; the filter makes it fail so that libc falls back to clone).
+ *
+ * The third credit is the epoll watch budget's (handlers/epoll.ts): the filter routes
+ * epoll_ctl(EPOLL_CTL_ADD) only (the op is a register), and an add within the credit is
+ * continued here; TypeScript counts the adds taken and recounts the sandbox's watches near
+ * its budget. */
 #define _GNU_SOURCE
 #include <linux/seccomp.h>
 #include <pthread.h>
@@ -28,9 +33,10 @@
 #define NR_CLONE 56
 #define NR_FORK 57
 #define NR_VFORK 58
+#define NR_EPOLL_CTL 233
 #define CLONE_THREAD_ 0x00010000u
 
-/* One credit: of processes (0) or of threads (1). */
+/* One credit: of processes (0), of threads (1) or of epoll watches (2). */
 struct sl_pool {
   uint32_t credit;                        /* calls that may still be continued here */
   uint32_t spent;                         /* continued since the last take */
@@ -39,8 +45,8 @@ struct sl_pool {
 
 struct sl_procs {
   pthread_mutex_t mu;
-  int kinds; /* SL_PROCS_PROCESSES, SL_PROCS_THREADS */
-  struct sl_pool pool[2];
+  int kinds; /* SL_PROCS_PROCESSES, SL_PROCS_THREADS, SL_PROCS_EPOLL */
+  struct sl_pool pool[SL_PROCS_KINDS];
 };
 
 struct sl_procs *sl_procs_new(int kinds) {
@@ -59,10 +65,12 @@ void sl_procs_free(struct sl_procs *p) {
 
 int sl_procs_try(struct sl_procs *p, int listener, const void *notif) {
   const struct seccomp_notif *n = notif;
-  if (n->data.nr != NR_FORK && n->data.nr != NR_VFORK && n->data.nr != NR_CLONE) return 0;
+  int kind;
+  if (n->data.nr == NR_EPOLL_CTL) kind = 2;
+  else if (n->data.nr != NR_FORK && n->data.nr != NR_VFORK && n->data.nr != NR_CLONE) return 0;
   /* A thread is the thread cap's (handlers/threads.ts), counted apart. */
-  int kind = n->data.nr == NR_CLONE && ((uint32_t)n->data.args[0] & CLONE_THREAD_) != 0 ? 1 : 0;
-  if ((p->kinds & (kind ? SL_PROCS_THREADS : SL_PROCS_PROCESSES)) == 0) return 0;
+  else kind = n->data.nr == NR_CLONE && ((uint32_t)n->data.args[0] & CLONE_THREAD_) != 0 ? 1 : 0;
+  if ((p->kinds & (1 << kind)) == 0) return 0;
   struct sl_pool *c = &p->pool[kind];
   pthread_mutex_lock(&p->mu);
   int go = c->credit > 0 && c->spent < SL_PROCS_CREDIT_MAX;
@@ -81,12 +89,14 @@ int sl_procs_try(struct sl_procs *p, int listener, const void *notif) {
 
 void sl_procs_grant(struct sl_procs *p, int kind, uint32_t n) {
   pthread_mutex_lock(&p->mu);
-  p->pool[kind ? 1 : 0].credit = n > SL_PROCS_CREDIT_MAX ? SL_PROCS_CREDIT_MAX : n;
+  if (kind < 0 || kind >= SL_PROCS_KINDS) return;
+  p->pool[kind].credit = n > SL_PROCS_CREDIT_MAX ? SL_PROCS_CREDIT_MAX : n;
   pthread_mutex_unlock(&p->mu);
 }
 
 uint32_t sl_procs_take(struct sl_procs *p, int kind, int32_t *out, uint32_t cap) {
-  struct sl_pool *c = &p->pool[kind ? 1 : 0];
+  if (kind < 0 || kind >= SL_PROCS_KINDS) return 0;
+  struct sl_pool *c = &p->pool[kind];
   pthread_mutex_lock(&p->mu);
   uint32_t n = c->spent < cap ? c->spent : cap;
   memcpy(out, c->taken, (size_t)n * 2 * sizeof *out);

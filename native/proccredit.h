@@ -1,4 +1,5 @@
-/* maxProcesses: forks answered in C from a credit TypeScript grants (proccredit.c). */
+/* maxProcesses: forks answered in C from a credit TypeScript grants (proccredit.c); the
+ * epoll watch budget's EPOLL_CTL_ADDs the same way. */
 #ifndef SL_PROCCREDIT_H
 #define SL_PROCCREDIT_H
 
@@ -9,16 +10,18 @@
 
 #define SL_PROCS_PROCESSES 1 /* fork, vfork, clone without CLONE_THREAD */
 #define SL_PROCS_THREADS 2   /* clone with CLONE_THREAD */
+#define SL_PROCS_EPOLL 4     /* epoll_ctl (the filter routes EPOLL_CTL_ADD only) */
+#define SL_PROCS_KINDS 3
 
 struct sl_procs;
 
-/* `kinds`: which of the two credits exist (a call of the other kind goes to TypeScript). */
+/* `kinds`: which of the credits exist (a call of another kind goes to TypeScript). */
 struct sl_procs *sl_procs_new(int kinds);
 void sl_procs_free(struct sl_procs *p);
-/* 1 when the notification (fork, vfork or clone) was continued here within its kind's
- * credit; 0: TypeScript's. */
+/* 1 when the notification (fork, vfork, clone or epoll_ctl) was continued here within its
+ * kind's credit; 0: TypeScript's. */
 int sl_procs_try(struct sl_procs *p, int listener, const void *notif);
-/* Kind 0 (processes) or 1 (threads): the credit becomes `n` calls (at most
+/* Kind 0 (processes), 1 (threads) or 2 (epoll watches): the credit becomes `n` calls (at most
  * SL_PROCS_CREDIT_MAX). */
 void sl_procs_grant(struct sl_procs *p, int kind, uint32_t n);
 /* Ends that credit and hands over the calls continued since its last take: writes up to

@@ -167,7 +167,7 @@ export async function rebuild(pid: number, p: ProcessImage, at: bigint, opts: Re
     const own = Number(await owner.sys(`fork (for process ${c.pid})`, NR.fork));
     ids?.check(own, m.id, c, m.thread);
     try {
-      built.set(c.pid, await rebuildProcess(kernel ? hostIdOf(owner.pid, own, "child") : own, c, at, opts, tree));
+      built.set(c.pid, await rebuildProcess(kernel ? await hostIdOf(owner.pid, own, "child") : own, c, at, opts, tree));
     } catch (e) {
       // Named after the child, not the root the caller wraps other errors with.
       if (e instanceof CheckpointError) throw e;
@@ -335,7 +335,7 @@ async function rebuildProcess(pid: number, p: ProcessImage, at: bigint, opts: Re
 async function makeThread(owner: Built, u: ThreadImage, at: bigint, opts: RebuildOptions, kernel: boolean): Promise<number> {
   const tidField = glibcTidField(owner.pid, u);
   const own = Number(await owner.sys(`clone (thread ${u.tid})`, NR.clone, CLONE_THREAD_FLAGS | (tidField !== undefined ? CLONE_CHILD_CLEARTID : 0), 0, 0, tidField ?? 0, 0));
-  const tid = kernel ? hostIdOf(owner.pid, own, "thread") : own;
+  const tid = kernel ? await hostIdOf(owner.pid, own, "thread") : own;
   const ru = await Remote.attach(tid, at, at + PAGE, opts.timeoutMs);
   opts.attached?.push(tid);
   owner.threads.push([ru, u]);
@@ -473,17 +473,30 @@ class Ids {
 
 /** The host's id of the thread (or the child process) that process pid just made, known to
  * it by `own` (its pid namespace's id). Newest first: both lists are in the order the tasks
- * were made (host ids ascending unless they wrapped), so one status is read, not all. */
-function hostIdOf(pid: number, own: number, kind: "thread" | "child"): number {
-  const candidates = kind === "thread" ? readdirSync(`/proc/${pid}/task`).map(Number).sort((a, b) => a - b) : readFileSync(`/proc/${pid}/task/${pid}/children`, "latin1").trim().split(/\s+/).filter(Boolean).map(Number);
-  for (const id of candidates.reverse()) {
-    try {
-      if (ownTidOf(id) === own) return id;
-    } catch {
-      // gone meanwhile: not the one just made, which is stopped or asleep
+ * were made (host ids ascending unless they wrapped), so one status is read, not all. The
+ * kernel lists a task before clone returns; one CI run still did not find a just-made
+ * thread, so the lists are read again for up to 100 ms, and a failure names what they held. */
+async function hostIdOf(pid: number, own: number, kind: "thread" | "child"): Promise<number> {
+  const list = () => (kind === "thread" ? readdirSync(`/proc/${pid}/task`).map(Number).sort((a, b) => a - b) : readFileSync(`/proc/${pid}/task/${pid}/children`, "latin1").trim().split(/\s+/).filter(Boolean).map(Number));
+  const seen: string[] = [];
+  const until = Date.now() + 100;
+  for (;;) {
+    const candidates = list();
+    for (const id of candidates.reverse()) {
+      let ns: number | string;
+      try {
+        ns = ownTidOf(id);
+      } catch (e) {
+        ns = (e as NodeJS.ErrnoException).code ?? "unreadable"; // gone meanwhile: not the one just made, which is stopped or asleep
+      }
+      if (ns === own) return id;
+      seen.push(`${id}:${ns}`);
     }
+    if (Date.now() >= until) break;
+    seen.push("|");
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  throw new CheckpointError("CHECKPOINT_FAILED", `restore: the ${kind === "thread" ? "thread" : "process"} ${pid} just made (id ${own} in its pid namespace) is not in /proc/${pid}`);
+  throw new CheckpointError("CHECKPOINT_FAILED", `restore: the ${kind === "thread" ? "thread" : "process"} ${pid} just made (id ${own} in its pid namespace) is not in /proc/${pid} (host id:namespace id seen, passes split by |: ${seen.slice(0, 40).join(" ")})`);
 }
 
 /** Thread tid's id in its own pid namespace (the last of /proc/<tid>/status NSpid). */

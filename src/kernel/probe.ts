@@ -1,5 +1,5 @@
 // Host facts, probed once: the Landlock ABI, the CPU count, this process's hard
-// RLIMIT_NOFILE and soft RLIMIT_SIGPENDING. Tests override them to plan for kernels other than the one they run on.
+// RLIMIT_NOFILE and soft RLIMIT_SIGPENDING, fs.epoll.max_user_watches. Tests override them to plan for kernels other than the one they run on.
 
 import { cpus } from "node:os";
 import { native } from "../confine/native.js";
@@ -17,6 +17,7 @@ export function probeHost(): HostFacts {
     let openFiles: bigint | null | undefined;
     let raises: boolean | undefined;
     let pending: bigint | null | undefined;
+    let epollWatches: number | null | undefined;
     cached = {
       landlockAbi: abi > 0 ? abi : 0,
       get cpuCount(): number {
@@ -35,6 +36,11 @@ export function probeHost(): HostFacts {
       get pendingSignalsLimit(): bigint | undefined {
         if (pending === undefined) pending = softPendingSignals();
         return pending ?? undefined;
+      },
+      // Every supervised policy asks: read once per process.
+      get epollWatchesLimit(): number | undefined {
+        if (epollWatches === undefined) epollWatches = maxUserWatches();
+        return epollWatches ?? undefined;
       },
     };
   }
@@ -55,6 +61,9 @@ export function probeHost(): HostFacts {
     get pendingSignalsLimit(): bigint | undefined {
       return "pendingSignalsLimit" in o ? o.pendingSignalsLimit : real.pendingSignalsLimit;
     },
+    get epollWatchesLimit(): number | undefined {
+      return "epollWatchesLimit" in o ? o.epollWatchesLimit : real.epollWatchesLimit;
+    },
   };
 }
 
@@ -73,6 +82,16 @@ export function softPendingSignals(text?: string): bigint | null {
   try {
     const m = /^Max pending signals\s+(\S+)/m.exec(text ?? readProcText("/proc/self/limits"));
     return m === null || m[1] === "unlimited" ? null : BigInt(m[1]!);
+  } catch {
+    return null;
+  }
+}
+
+/** fs.epoll.max_user_watches (per user); null when unreadable or not a positive number. */
+export function maxUserWatches(text?: string): number | null {
+  try {
+    const n = Number((text ?? readProcText("/proc/sys/fs/epoll/max_user_watches")).trim());
+    return Number.isSafeInteger(n) && n > 0 ? n : null;
   } catch {
     return null;
   }

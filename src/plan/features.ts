@@ -33,6 +33,8 @@ export interface HostFacts {
   openFilesHardLimit?: bigint | undefined;
   /** This process's soft RLIMIT_SIGPENDING; undefined: unlimited or unknown. */
   pendingSignalsLimit?: bigint | undefined;
+  /** fs.epoll.max_user_watches; undefined: unreadable. */
+  epollWatchesLimit?: number | undefined;
   /** This process may raise a thread's priority (CAP_SYS_NICE): its receiving threads run
    * ahead of the sandbox without the sandbox being lowered (see RECEIVER_RAISE). */
   raisesPriority?: boolean;
@@ -88,6 +90,9 @@ export interface Supervision {
   /** Threads of the whole sandbox, main threads included (derived from maxProcesses:
    * handlers/threads.ts). */
   maxThreads?: number;
+  /** The sandbox's epoll watches at most (EPOLL_BUDGET_SHARE of fs.epoll.max_user_watches):
+   * every epoll_ctl(EPOLL_CTL_ADD) is counted (handlers/epoll.ts). */
+  epoll?: { readonly budget: number };
   /** Network destinations, named unix sockets, the interface view and the synthetic
    * /etc/hosts (always set by computeFeatures: every connect and send is supervised). */
   net?: NetSupervision;
@@ -302,6 +307,15 @@ export function threadCap(maxProcesses: number): number {
   return Math.max(MIN_THREADS, THREADS_PER_PROCESS * maxProcesses);
 }
 
+/** The share of fs.epoll.max_user_watches one sandbox may hold: a quarter (1,372,911 of
+ * 5,491,645 here), so that the uid's processes outside keep three quarters while one
+ * sandbox runs, and a Node server inside still has room for a million connections. */
+export const EPOLL_BUDGET_SHARE = 4;
+
+export function epollBudget(limit: number): number {
+  return Math.max(1, Math.floor(limit / EPOLL_BUDGET_SHARE));
+}
+
 /** The syscalls the filter routes to the supervisor, from what it must enforce. clone is
  * listed when it makes a process (counted); one that makes a thread is routed apart, see
  * threadClones and SeccompSpec.notifyThreads. */
@@ -391,6 +405,12 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // cpuCores is a bound where a supervisor can enforce it (every sched_setaffinity made by
   // it, intersected with these CPUs); without one it stays the starting affinity.
   if (!unsupervised && policy.cpuCores !== undefined) supervision.affinity = { cpus: [...policy.cpuCores], nsPids: kernel };
+  // Epoll watches are counted per user (user_struct: no namespace has a level of its own,
+  // the kernel view's included) and libuv aborts when an add fails: a sandbox that took
+  // them all aborted every Node process of its uid that then added a descriptor, its own
+  // supervisor among them (the twentieth review). The supervisor counts its adds.
+  const epollLimit = unsupervised ? undefined : host.epollWatchesLimit;
+  if (epollLimit !== undefined) supervision.epoll = { budget: epollBudget(epollLimit) };
   const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, deterministicDirs: policy.deterministicDirs, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
   const computed = computeView(viewPolicy, given, active.has("fs"), kernel ? [] : mounts, undefined, resolved);
   const grants = unsupervised ? withoutProcfs(given, computed.grants, mounts, active.has("fs")) : computed.grants;
@@ -481,6 +501,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       blocked,
       notify,
       notifyThreads: threadClones(supervision),
+      ...(supervision.epoll !== undefined ? { epollAdds: true } : {}),
       capBuffers: supervision.maxMemory !== undefined,
       // A denylist allows every protocol to every other address.
       allowUdp: net.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("udp")),

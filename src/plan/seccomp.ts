@@ -109,7 +109,13 @@ export interface SeccompSpec {
   fsGuards?: boolean;
   /** noHugePages: prctl(PR_SET_THP_DISABLE) is EPERM (it could turn them back on). */
   keepThpDisabled?: boolean;
+  /** epoll_ctl(EPOLL_CTL_ADD) goes to the supervisor, which counts the sandbox's watches
+   * (handlers/epoll.ts); the other ops stay the kernel's. */
+  epollAdds?: boolean;
 }
+
+/** epoll_ctl's op that makes a watch (its op is an int: the low half of the register). */
+export const EPOLL_CTL_ADD = 1;
 
 export const CLONE_THREAD = 0x00010000;
 /** A clone that shares its parent's descriptor table. A thread made without it has a table
@@ -216,6 +222,12 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
     b.label(`${p}deny`).ret(EPERM);
   });
   handlers.set(nr("socket"), (b, p) => socketBlock(b, p, spec, notify.has("socket")));
+  if (spec.epollAdds === true && notify.size > 0) {
+    handlers.set(nr("epoll_ctl"), (b) => {
+      b.load(SeccompData.argLow(1)).jeq(EPOLL_CTL_ADD, 0, 1).ret(Ret.USER_NOTIF);
+      b.ret(Ret.ALLOW);
+    });
+  }
   if (spec.capBuffers === true) handlers.set(nr("fcntl"), fcntlBlock);
   // sendto, sendmsg, sendmmsg, bind, setsockopt: see seccomp-net.ts.
   for (const [name, h] of netArgumentFilters(spec, notify)) handlers.set(nr(name), h);

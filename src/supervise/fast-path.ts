@@ -45,13 +45,14 @@ export interface FastPathSpec {
   /** maxProcesses: fork, vfork and a process's clone (1), and thread clones where no memory
    * cap charges them (2), are continued in C from credits the process and thread handlers
    * grant, each recorded for their counts (native/proccredit.c, handlers/processes.ts,
-   * handlers/threads.ts). Neither in a learning run, whose recorder notes every fork. */
+   * handlers/threads.ts), and epoll_ctl adds within the epoll watch budget (4,
+   * handlers/epoll.ts). None in a learning run, whose recorder notes every call. */
   procs: number;
 }
 
 /** The kinds of fork credit, bits of `procs`: SL_PROCS_* in native/proccredit.h (protocol.test
  * holds the two equal). */
-export const ProcsKind = { PROCESSES: 1, THREADS: 2 } as const;
+export const ProcsKind = { PROCESSES: 1, THREADS: 2, EPOLL: 4 } as const;
 
 export function fastPathSpec(s: Supervision): FastPathSpec {
   const view = s.view;
@@ -67,5 +68,5 @@ export function fastPathSpec(s: Supervision): FastPathSpec {
       // gone: nothing there to filter
     }
   }
-  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: s.learn !== true && s.names?.events !== true, getdents: view?.procfs !== undefined && view.sortedDirs !== true, threaded: true, memory: s.maxMemory !== undefined, writeOpens: s.names !== undefined, procs: s.learn === true ? 0 : (s.maxProcesses !== undefined ? ProcsKind.PROCESSES : 0) | (s.maxThreads !== undefined && s.maxMemory === undefined ? ProcsKind.THREADS : 0) };
+  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: s.learn !== true && s.names?.events !== true, getdents: view?.procfs !== undefined && view.sortedDirs !== true, threaded: true, memory: s.maxMemory !== undefined, writeOpens: s.names !== undefined, procs: s.learn === true ? 0 : (s.maxProcesses !== undefined ? ProcsKind.PROCESSES : 0) | (s.maxThreads !== undefined && s.maxMemory === undefined ? ProcsKind.THREADS : 0) | (s.epoll !== undefined ? ProcsKind.EPOLL : 0) };
 }

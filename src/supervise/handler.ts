@@ -71,6 +71,8 @@ export interface SupervisorContext {
   readonly procsCredit?: ProcsCredit;
   /** The thread cap's credit in the same fast path, where no memory cap charges threads. */
   readonly threadsCredit?: ProcsCredit;
+  /** The epoll watch budget's credit of epoll_ctl adds in the same fast path. */
+  readonly epollCredit?: ProcsCredit;
   /** timeStart: the offset from CLOCK_MONOTONIC to the sandbox's wall clock in ns (the
    * launcher's, reported before the command runs). */
   clockOffsetNs?(): bigint | undefined;

@@ -1,14 +1,13 @@
 // Memory a sandbox holds in kernel buffers (maxMemory, SPEC 10): the bytes its sockets
 // have queued (unix and IP, read with NETLINK_SOCK_DIAG, which needs no privilege), its
 // pipes and its epoll watches, found through its descriptor tables and the descriptors it
-// passed in flight.
+// passed in flight (never an epoll file: handlers/epoll.ts refuses every send of one).
 
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { native } from "../confine/native.js";
 import { PIPE_CHARGE_BYTES } from "../plan/seccomp-kmem.js";
 import { defaultSendBuffer, sysctlInt } from "./handlers/socket-buffers.js";
 import { fdObjectPartsOffLoop, offLoop } from "./fd-objects.js";
-import { fdLink } from "../kernel/proc-text.js";
 import type { Step } from "./slices.js";
 import { InodeIndex } from "./inode-index.js";
 import { dumps, inetDump, peerIn, SOCK_DGRAM, SOCK_STREAM, TCP_LISTEN, unixDump, type Held, type InetTable, type UnixSock, type UnixTable } from "./socket-dumps.js";
@@ -81,8 +80,7 @@ const Q_OTHER = 1;
 
 /** A descriptor the sandbox passed with SCM_RIGHTS, in a socket's queue or received. */
 interface InFlight {
-  kind: "socket" | "pipe" | "epoll";
-  /** The inode; for epoll files, the sum of their watches when they were sent. */
+  kind: "socket" | "pipe";
   ino: number;
   /** dumps.seq when it was passed: a dump with a greater one was taken after. */
   seq: number;
@@ -165,10 +163,7 @@ export const IN_FLIGHT_MS = 2000;
  */
 export class KernelBuffers {
   /**
-   * One record per socket or pipe passed (by inode) and one per sending socket and
-   * destination for all the epoll files passed there (they share one anonymous inode, so
-   * nothing tells two apart or says one is gone; their watches add up). A record goes when
-   * its message can no longer be queued (mayHold) and, for a socket, once a dump taken
+   * One record per socket or pipe passed (by inode). A record goes when its message can no longer be queued (mayHold) and, for a socket, once a dump taken
    * after it was passed no longer shows it (closed everywhere: nothing left to charge).
    * A pipe cannot be seen gone: its record stays while its sender has anything queued,
    * charged PIPE_CHARGE_BYTES, so the cap bounds how many there are.
@@ -193,8 +188,8 @@ export class KernelBuffers {
   private readonly residue: number;
   private readonly unconnected: number;
 
-  /** `spent`: told the milliseconds of CPU each count of a passed epoll file's watches
-   * took (on a thread of Node's pool), to charge the sandbox (maxCpu). `fileKey`: the key
+  /** `spent`: told the milliseconds of CPU each count of lock records took (on a thread of
+   * Node's pool), to charge the sandbox (maxCpu). `fileKey`: the key
    * of a file charged as a memory-backed file, null for any other (memory-files.ts
    * chargedFileKey); without it, files passed are not recorded. */
   constructor(private readonly spent?: (ms: number) => void, private readonly fileKey?: (fd: number) => string | null) {
@@ -207,20 +202,15 @@ export class KernelBuffers {
    * A send the supervisor performed for `unit` on socket `sender` passed the supervisor's
    * duplicates `fds` (SCM_RIGHTS), to a named socket file `destVfs` (0: the sender's
    * peer). A socket or pipe in a queue is in no descriptor table: it stays charged while
-   * the message that carries it may still be queued (mayHold). An epoll file's watches
-   * are counted off the event loop (fd-objects.ts fdObjectPartsOffLoop says why), one file
-   * after the other in this sandbox's turn: the promise returned then says when they are
-   * charged, and the send waits for it (net.ts), so a sandbox passing epoll files in a loop
-   * is slowed by their counts, which it is charged for, and holds one count at a time per
-   * thread; `fds` must stay open until it settles.
+   * the message that carries it may still be queued (mayHold). (An epoll file is never
+   * passed: handlers/epoll.ts refuses the send.)
    */
-  passed(unit: number, sender: number, destVfs: number, fds: readonly number[]): Promise<void> | undefined {
+  passed(unit: number, sender: number, destVfs: number, fds: readonly number[]): void {
     let dest = 0;
     if (destVfs === 0) {
       const one = native().unixSockets(sender);
       if (typeof one !== "number") dest = peerIn(one, sender);
     }
-    const epolls: number[] = [];
     for (const fd of fds) {
       let st;
       try {
@@ -229,33 +219,10 @@ export class KernelBuffers {
         continue;
       }
       const type = st.mode & S_IFMT;
-      const kind = type === S_IFSOCK ? "socket" : type === S_IFIFO ? "pipe" : fdLink(fd) === "anon_inode:[eventpoll]" ? "epoll" : undefined;
-      if (kind === undefined) {
-        this.sentFile(unit, sender, dest, destVfs, fd);
-        continue;
-      }
-      if (kind === "epoll") epolls.push(fd);
+      const kind = type === S_IFSOCK ? "socket" : type === S_IFIFO ? "pipe" : undefined;
+      if (kind === undefined) this.sentFile(unit, sender, dest, destVfs, fd);
       else this.inFlight.set(`${kind}:${st.ino}`, { kind, ino: st.ino, seq: dumps.seq, unit, sender, dest, destVfs });
     }
-    if (epolls.length === 0) return undefined;
-    // The record is made now (a look meanwhile keeps it), its watches added as counted.
-    const key = `epoll:${unit}:${sender}:${dest}:${destVfs}`;
-    let held = this.inFlight.get(key);
-    if (held === undefined) this.inFlight.set(key, (held = { kind: "epoll", ino: 0, seq: dumps.seq, unit, sender, dest, destVfs }));
-    const record = held;
-    const countAll = async (): Promise<void> => {
-      for (const fd of epolls) {
-        const [watches, cpuUs] = await offLoop(this, async () => {
-          const r = native().epollWatchesAsync(fd);
-          return typeof r === "number" ? ([0, 0] as [number, number]) : r;
-        });
-        this.spent?.(cpuUs / 1000);
-        // (a record a look has dropped meanwhile is charged no more: its message could no
-        // longer be queued)
-        if (this.inFlight.get(key) === record) record.ino += watches;
-      }
-    };
-    return countAll();
   }
 
   /**
@@ -417,8 +384,7 @@ export class KernelBuffers {
             continue;
           }
         }
-        if (f.kind === "epoll") charge(f.unit, f.ino * EPOLL_WATCH_BYTES);
-        else add(f.kind === "socket" ? socks : pipes, f.unit, f.ino);
+        add(f.kind === "socket" ? socks : pipes, f.unit, f.ino);
       }
       for (const [key, f] of this.sent) {
         for (const [way, r] of f.routes) {

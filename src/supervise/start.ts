@@ -125,6 +125,10 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
       grant: (n) => supervisor.threadsCredit.grant(n),
       take: () => supervisor.threadsCredit.take(),
     },
+    epollCredit: {
+      grant: (n) => supervisor.epollCredit.grant(n),
+      take: () => supervisor.epollCredit.take(),
+    },
   };
   let pe: ReturnType<typeof policyExec> | undefined;
   if (supervision.policyExec !== undefined) {

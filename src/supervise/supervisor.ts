@@ -94,19 +94,20 @@ export class Supervisor {
     }
   }
 
-  /** The fast path's credit of process forks, and of thread clones (an empty take and a
-   * no-op grant without one, or once closed). */
+  /** The fast path's credit of process forks, of thread clones, and of epoll_ctl adds (an
+   * empty take and a no-op grant without one, or once closed). */
   readonly procsCredit: ProcsCredit = this.forkCredit(0);
   readonly threadsCredit: ProcsCredit = this.forkCredit(2);
+  readonly epollCredit: ProcsCredit = this.forkCredit(4);
 
-  private forkCredit(op: 0 | 2): ProcsCredit {
+  private forkCredit(op: 0 | 2 | 4): ProcsCredit {
     return {
       grant: (count) => {
         if (this.handle !== undefined) native().pollProcs(this.handle, op, count);
       },
       take: () => {
         if (this.handle === undefined) return [];
-        const flat = native().pollProcs(this.handle, op === 0 ? 1 : 3, 0);
+        const flat = native().pollProcs(this.handle, (op + 1) as 1 | 3 | 5, 0);
         const out: [number, number][] = [];
         for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
         return out;

@@ -648,3 +648,24 @@ test("no set-id create (eighth review): open, openat (with O_CREAT or O_TMPFILE)
   // Control: a filter without it lets the same create through.
   expectAction(DEFAULT, { nr: sys("openat"), args: [-100, 0, O_CREAT, 0o4755] }, ALLOW, "control: without the protection");
 });
+
+test("epoll watch budget: every supervised policy routes epoll_ctl(EPOLL_CTL_ADD), and only that op; none without a supervisor or a readable limit", () => {
+  const EPOLL_CTL = { ADD: 1, DEL: 2, MOD: 3 };
+  const host = { landlockAbi: 7, cpuCount: 2, epollWatchesLimit: 5_491_645 };
+  const supervised = computeFeatures(new Policy({ fsReadable: ["/usr"] }), host);
+  assert.deepEqual(supervised.supervision.epoll, { budget: 1_372_911 }, "a quarter of the limit");
+  const prog = buildSeccompProgram(supervised.seccomp);
+  expectAction(prog, { nr: sys("epoll_ctl"), args: [3, EPOLL_CTL.ADD, 4, 0] }, NOTIFY, "an add");
+  // The kernel reads op as an int: high bits set still make an add, and still go to the supervisor.
+  expectAction(prog, { nr: sys("epoll_ctl"), args: [3, 0x1_0000_0000 + EPOLL_CTL.ADD, 4, 0] }, NOTIFY, "an add with high bits");
+  expectAction(prog, { nr: sys("epoll_ctl"), args: [3, EPOLL_CTL.DEL, 4, 0] }, ALLOW, "a delete");
+  expectAction(prog, { nr: sys("epoll_ctl"), args: [3, EPOLL_CTL.MOD, 4, 0] }, ALLOW, "a change");
+  const kernelView = computeFeatures(new Policy({ fsReadable: ["/usr"], procView: "kernel" }), host);
+  assert.deepEqual(kernelView.supervision.epoll, { budget: 1_372_911 }, "the kernel view shares the uid's count too");
+  const unsupervised = computeFeatures(new Policy({ fsReadable: ["/usr"], supervisor: false }), host);
+  assert.equal(unsupervised.supervision.epoll, undefined, "no supervisor, no count (docs/security.md, Known limits)");
+  expectAction(buildSeccompProgram(unsupervised.seccomp), { nr: sys("epoll_ctl"), args: [3, EPOLL_CTL.ADD, 4, 0] }, ALLOW, "unsupervised: the kernel's");
+  const unknown = computeFeatures(new Policy({ fsReadable: ["/usr"] }), { landlockAbi: 7, cpuCount: 2, epollWatchesLimit: undefined });
+  assert.equal(unknown.supervision.epoll, undefined, "no limit read, nothing to share");
+  expectAction(buildSeccompProgram(unknown.seccomp), { nr: sys("epoll_ctl"), args: [3, EPOLL_CTL.ADD, 4, 0] }, ALLOW, "no budget: the kernel's");
+});

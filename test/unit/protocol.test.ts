@@ -98,7 +98,7 @@ test("launcher fds, status messages, fatal codes and commands agree", () => {
 
 test("the fork credit's kinds agree with native/proccredit.h", () => {
   const text = readFileSync(new URL("../../../native/proccredit.h", import.meta.url), "utf8");
-  sameTable("SL_PROCS_", ProcsKind, ["CREDIT_MAX"], defines(text, "proccredit.h"), "ProcsKind of src/supervise/fast-path.ts");
+  sameTable("SL_PROCS_", ProcsKind, ["CREDIT_MAX", "KINDS"], defines(text, "proccredit.h"), "ProcsKind of src/supervise/fast-path.ts");
 });
 
 test("the header's structs have the sizes TypeScript assumes", () => {

@@ -15,6 +15,7 @@ import { viewHandlers } from "./view.js";
 import { learnHandlers } from "./learn.js";
 import { clockHandlers } from "./clock.js";
 import { nameHandlers } from "./names.js";
+import { epollHandlers, refuseEpollRight } from "./epoll.js";
 import type { Observed } from "../../learn/observed.js";
 
 /** `learned`: where a learning run's recorder notes what it sees (with s.learn). */
@@ -26,10 +27,16 @@ export function handlerTables(s: Supervision, ctx: SupervisorContext, learned?: 
   // Next, the recorder of a learning run: it notes and passes every call on.
   if (s.learn === true && learned !== undefined) tables.push(learnHandlers(learned, ctx));
   if (s.maxProcesses !== undefined) tables.push(processHandlers(s.maxProcesses, ctx));
+  if (s.epoll !== undefined) tables.push(epollHandlers(s.epoll.budget, ctx));
   // Before the network's: it answers every other ioctl the filter routes.
   if (s.meta !== undefined) tables.push(metaHandlers(s.meta, ctx));
   const guard = s.maxMemory === undefined ? undefined : memoryGuard(s.maxMemory, ctx, s.memoryWritable, s.sysvShm === true);
-  if (s.net !== undefined) tables.push(netHandlers(s.net, ctx, guard?.refuseRight, guard?.passed));
+  // No epoll file may wait in a socket's queue, out of the epoll budget's count and the
+  // memory cap's (handlers/epoll.ts).
+  const epollRight = refuseEpollRight(ctx);
+  const memoryRight = guard?.refuseRight;
+  const refuseRight = (dup: number): boolean => epollRight(dup) || memoryRight?.(dup) === true;
+  if (s.net !== undefined) tables.push(netHandlers(s.net, ctx, refuseRight, guard?.passed));
   if (guard !== undefined) {
     ctx.onClose(guard.close);
     tables.push(guard.handlers, socketBufferHandlers(ctx));

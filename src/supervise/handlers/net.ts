@@ -122,14 +122,13 @@ interface Prepared {
 }
 
 /** Told of the descriptors a performed unix send passed (tid: the caller; sender: the
- * socket's inode), before the supervisor closes its duplicates (kernel-buffers.ts); a
- * promise returned is waited for before the send is answered, the duplicates open. */
-export type PassedHook = (tid: number, sender: number, destVfs: number, fds: readonly number[]) => Promise<void> | undefined;
+ * socket's inode), before the supervisor closes its duplicates (kernel-buffers.ts). */
+export type PassedHook = (tid: number, sender: number, destVfs: number, fds: readonly number[]) => void;
 
 /**
- * `refuseRight`: with maxMemory, the memory guard's test of each descriptor a send would
- * pass with SCM_RIGHTS (the supervisor's duplicate): true turns the send away with EPERM.
- * It refuses an O_PATH handle on a memory-backed file (in a socket's queue it would hold
+ * `refuseRight`: the test of each descriptor a send would pass with SCM_RIGHTS (the
+ * supervisor's duplicate): true turns the send away with EPERM. It refuses an epoll file
+ * (handlers/epoll.ts), and with maxMemory the memory guard's: an O_PATH handle on a memory-backed file (in a socket's queue it would hold
  * the file's memory where no count sees it: supervise/memory-files.ts), and a memory-backed
  * file once the sandbox has as many in flight as the guard keeps records of
  * (kernel-buffers.ts). A descriptor open for reading or writing passes, and is charged to
@@ -215,11 +214,9 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
   const perform = (n: Notification, sock: ChildSocket, p: Prepared, flags: number, mayBlock = true): number | Promise<number> => {
     // MSG_ZEROCOPY would leave the supervisor's buffer pages in flight: a plain copy is the
     // same send (SO_ZEROCOPY, without which the flag does nothing, is refused anyway).
-    // (a count the hook makes off the event loop is waited for, the duplicates kept open)
-    const note = (r: number): number | Promise<number> => {
-      if (r < 0 || onPassed === undefined || p.passed === undefined || p.passed.length === 0) return r;
-      const counting = onPassed(n.pid, sock.inode, p.destVfs ?? 0, p.passed);
-      return counting === undefined ? r : counting.then(() => r);
+    const note = (r: number): number => {
+      if (r >= 0 && onPassed !== undefined && p.passed !== undefined && p.passed.length > 0) onPassed(n.pid, sock.inode, p.destVfs ?? 0, p.passed);
+      return r;
     };
     const rc = after(() => {
       const sent = io.send(n, sock, p.name, p.data, p.control, flags & ~MSG_ZEROCOPY, mayBlock, 1 + p.fds.length);
