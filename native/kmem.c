@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -958,11 +960,13 @@ static napi_value sl_setsockopt_int(napi_env env, napi_callback_info info) {
   return sl_make_int(env, rc < 0 ? -errno : 0);
 }
 
-/* shmRemove(id) -> 0 or -errno: IPC_RMID of a SysV segment (destroyed once unmapped). */
-static napi_value sl_shm_remove(napi_env env, napi_callback_info info) {
-  SL_ARGS(env, info, 1);
-  SL_ARG_INT(env, 0, id);
-  int rc = shmctl(id, IPC_RMID, NULL);
+/* ipcRemove(kind, id) -> 0 or -errno: IPC_RMID of a SysV object, kind 0 a shared memory
+ * segment (destroyed once unmapped), 1 a message queue, 2 a semaphore set. */
+static napi_value sl_ipc_remove(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_INT(env, 0, kind);
+  SL_ARG_INT(env, 1, id);
+  int rc = kind == 0 ? shmctl(id, IPC_RMID, NULL) : kind == 1 ? msgctl(id, IPC_RMID, NULL) : kind == 2 ? semctl(id, 0, IPC_RMID) : (errno = EINVAL, -1);
   return sl_make_int(env, rc < 0 ? -errno : 0);
 }
 
@@ -979,7 +983,7 @@ void sl_kmem_register(napi_env env, napi_value exports) {
       {"diagDumpStart", NULL, sl_diag_dump_start, NULL, NULL, NULL, napi_enumerable, NULL},
       {"diagDumpPart", NULL, sl_diag_dump_part, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setsockoptInt", NULL, sl_setsockopt_int, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"shmRemove", NULL, sl_shm_remove, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ipcRemove", NULL, sl_ipc_remove, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

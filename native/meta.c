@@ -72,12 +72,22 @@ static const long NAME_ALLOWED[] = {
     SYS_fcntl, /* F_SETFL only: a FIFO opened without blocking gets the caller's flags back */
 };
 
+/* The SysV gets the supervisor makes for a sandbox with sysv_ipc lifted in the supervised
+ * view (src/supervise/handlers/sysv.ts): it creates each object itself, with the caller's
+ * capabilities, so that it knows the object is the sandbox's (and removes it at the end). */
+static const long IPC_ALLOWED[] = {SYS_shmget, SYS_msgget, SYS_semget};
+
+enum sl_as { SL_AS_META, SL_AS_NAME, SL_AS_IPC };
+
 /* syscallAs(nr, capEff: bigint | null, ...args) -> the call's result, or -errno.
  * With capEff, the calling thread's effective set is lowered to capEff for the call and
  * restored afterwards (capabilities are per thread: only Node's main thread, which is
  * inside this call, is affected); EPERM when capEff holds a capability this thread does
  * not have permitted (it never acts with more than it has). */
-static napi_value syscall_as(napi_env env, napi_callback_info info, const long *list, size_t count, bool meta) {
+static napi_value syscall_as(napi_env env, napi_callback_info info, const long *list, size_t count, enum sl_as which) {
+  static const char *const not_one[] = {"syscallAs: this syscall is not one of the metadata calls", "nameSyscallAs: this syscall is not one of the name calls",
+                                        "ipcSyscallAs: this syscall is not one of the SysV gets"};
+  bool meta = which == SL_AS_META;
   size_t argc = 8;
   napi_value argv[8];
   SL_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -93,7 +103,7 @@ static napi_value syscall_as(napi_env env, napi_callback_info info, const long *
   bool allowed = false;
   for (size_t i = 0; i < count; i++) allowed |= list[i] == nr;
   if (!allowed) {
-    napi_throw_range_error(env, "SL_ARGS", meta ? "syscallAs: this syscall is not one of the metadata calls" : "nameSyscallAs: this syscall is not one of the name calls");
+    napi_throw_range_error(env, "SL_ARGS", not_one[which]);
     return NULL;
   }
   long a[6] = {0};
@@ -105,7 +115,7 @@ static napi_value syscall_as(napi_env env, napi_callback_info info, const long *
   }
   /* mknodat makes overlay whiteouts only (a character device 0/0, which the kernel lets
    * anyone make); any other node is refused here, whatever the caller could do. */
-  if (!meta && nr == SYS_fcntl && a[1] != F_SETFL) {
+  if (which == SL_AS_NAME && nr == SYS_fcntl && a[1] != F_SETFL) {
     napi_throw_range_error(env, "SL_ARGS", "nameSyscallAs: fcntl sets status flags (F_SETFL) only");
     return NULL;
   }
@@ -229,19 +239,25 @@ static napi_value sl_fd_path(napi_env env, napi_callback_info info) {
 }
 
 static napi_value sl_syscall_as(napi_env env, napi_callback_info info) {
-  return syscall_as(env, info, ALLOWED, sizeof ALLOWED / sizeof ALLOWED[0], true);
+  return syscall_as(env, info, ALLOWED, sizeof ALLOWED / sizeof ALLOWED[0], SL_AS_META);
 }
 
 /* nameSyscallAs: the same, for NAME_ALLOWED (mknodat of any node: the caller's lowered
  * capabilities decide what it may make, as they would for its own call). */
 static napi_value sl_name_syscall_as(napi_env env, napi_callback_info info) {
-  return syscall_as(env, info, NAME_ALLOWED, sizeof NAME_ALLOWED / sizeof NAME_ALLOWED[0], false);
+  return syscall_as(env, info, NAME_ALLOWED, sizeof NAME_ALLOWED / sizeof NAME_ALLOWED[0], SL_AS_NAME);
+}
+
+/* ipcSyscallAs: the same, for IPC_ALLOWED. */
+static napi_value sl_ipc_syscall_as(napi_env env, napi_callback_info info) {
+  return syscall_as(env, info, IPC_ALLOWED, sizeof IPC_ALLOWED / sizeof IPC_ALLOWED[0], SL_AS_IPC);
 }
 
 void sl_meta_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"syscallAs", NULL, sl_syscall_as, NULL, NULL, NULL, napi_enumerable, NULL},
       {"nameSyscallAs", NULL, sl_name_syscall_as, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ipcSyscallAs", NULL, sl_ipc_syscall_as, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fileId", NULL, sl_file_id, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fdPath", NULL, sl_fd_path, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mountId", NULL, sl_mount_id, NULL, NULL, NULL, napi_enumerable, NULL},

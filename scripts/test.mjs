@@ -52,7 +52,6 @@ const BACKGROUND = new Map([
   ["docs-run.test.js", "every block of the docs, twice (the README's fork of 1000 clones among them)"],
   ["procfs.test.js", "200 starts with /proc granted while processes come and go, twice"],
   ["redteam.test.js", "the first review's attacks, each with its control"],
-  ["epoll-budget.test.js", "epoll watches up to the budget (1.4 million here) eight times per user, each add a round trip"],
   ["cow.test.js", "workdir commits, quotas and crash recovery"],
   ["redteam8a.test.js", "the eighth review's proxy and DNS attacks: floods bounded by count, not time"],
   ["redteam9b.test.js", "the ninth review's learn and profile attacks: many learning runs"],

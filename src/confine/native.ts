@@ -167,6 +167,8 @@ export interface NativeAddon {
   /** Name operations (native/meta.c): openat2, mkdirat, mknodat, symlinkat, linkat,
    * renameat2, unlinkat, truncate, fchmod, fchmodat2, as syscallAs makes them. */
   nameSyscallAs(nr: number, capEff: bigint | null, ...args: (number | bigint | Buffer | null)[]): number;
+  /** SysV gets (native/meta.c): shmget, msgget, semget, as syscallAs makes them. */
+  ipcSyscallAs(nr: number, capEff: bigint | null, ...args: (number | bigint | Buffer | null)[]): number;
   /** [dev, ino, mode, nlink] of fd, or of what a NUL-terminated path names from dirfd
    * (O_PATH|O_NOFOLLOW with these RESOLVE_* bits); or -errno. */
   fileId(fd: number, path?: Buffer, resolve?: number): [dev: bigint, ino: bigint, mode: number, nlink: number] | number;
@@ -233,8 +235,8 @@ export interface NativeAddon {
   diagDumpPart(fd: number, family: number, budgetUs: number): Buffer | number;
   /** setsockopt of an int option on the supervisor's descriptor: 0 or -errno. */
   setsockoptInt(fd: number, level: number, name: number, value: number): number;
-  /** shmctl(id, IPC_RMID): 0 or -errno. */
-  shmRemove(id: number): number;
+  /** IPC_RMID of a SysV object (kind 0 shm, 1 msg, 2 sem): 0 or -errno. */
+  ipcRemove(kind: 0 | 1 | 2, id: number): number;
   /** The regular file behind fd, whole and read-only (native/startfile.c, for bin/sandlock.cjs):
    * a private mapping of the file (a copy where it cannot be mapped), as an external latin1
    * string (asString) or an external ArrayBuffer; undefined when it cannot (not a regular

@@ -90,6 +90,10 @@ export interface Supervision {
   /** Threads of the whole sandbox, main threads included (derived from maxProcesses:
    * handlers/threads.ts). */
   maxThreads?: number;
+  /** sysv_ipc lifted in the supervised view: the supervisor makes the sandbox's SysV
+   * objects (these gets), bounds how many it holds, and removes them at the end
+   * (handlers/sysv.ts). */
+  sysv?: { readonly calls: readonly string[] };
   /** The sandbox's epoll watches at most (EPOLL_BUDGET_SHARE of fs.epoll.max_user_watches):
    * every epoll_ctl(EPOLL_CTL_ADD) is counted (handlers/epoll.ts). */
   epoll?: { readonly budget: number };
@@ -307,6 +311,9 @@ export function threadCap(maxProcesses: number): number {
   return Math.max(MIN_THREADS, THREADS_PER_PROCESS * maxProcesses);
 }
 
+/** The SysV calls that may make an object (handlers/sysv.ts). */
+export const SYSV_GETS = ["shmget", "msgget", "semget"] as const;
+
 /** The share of fs.epoll.max_user_watches one sandbox may hold: a quarter (1,372,911 of
  * 5,491,645 here), so that the uid's processes outside keep three quarters while one
  * sandbox runs, and a Node server inside still has room for a million connections. */
@@ -332,6 +339,7 @@ export function notifiedSyscalls(s: Supervision): string[] {
   if (s.net?.hostsFile !== undefined) out.push(...["open", "openat", "openat2", "creat"].filter((x) => !out.includes(x)));
   if (s.maxMemory !== undefined) out.push("mmap", "mremap", "brk", "memfd_create", "memfd_secret", "fallocate");
   if (s.maxMemory !== undefined && s.sysvShm === true) out.push("shmget");
+  if (s.sysv !== undefined) out.push(...s.sysv.calls.filter((x) => !out.includes(x)));
   if (s.view !== undefined) out.push(...viewSyscalls(s.view).filter((x) => !out.includes(x)));
   // ioctl is routed by request (plan/seccomp.ts), not whole.
   if (s.meta !== undefined) out.push(...META_SYSCALLS);
@@ -430,6 +438,10 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   if (policy.protectedFiles && active.has("fs")) refuseIncludedConfigs(grants);
   const protect = policy.protectedFiles ? protectedFeature(grants, adjustments, namesSupervised) : undefined;
   const blocked = blockedSyscalls(policy.extraDenySyscalls, policy.extraAllowSyscalls);
+  // SysV lifted outside the kernel view (whose IPC namespace is the sandbox's own): the
+  // objects live in the host's namespace, so the supervisor makes and removes them.
+  const sysvCalls = kernel || unsupervised ? [] : SYSV_GETS.filter((c) => !blocked.includes(c));
+  if (sysvCalls.length > 0) supervision.sysv = { calls: sysvCalls };
   if (policy.maxMemory !== undefined) {
     supervision.memoryWritable = grants.filter((g) => g.writable).map((g) => g.path);
     if (!blocked.includes("shmget")) supervision.sysvShm = true;
@@ -502,6 +514,8 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       notify,
       notifyThreads: threadClones(supervision),
       ...(supervision.epoll !== undefined ? { epollAdds: true } : {}),
+      // The sandbox's SysV objects may not be given to another owner (handlers/sysv.ts).
+      ...(supervision.sysv !== undefined ? { refuseIpcSet: true } : {}),
       capBuffers: supervision.maxMemory !== undefined,
       // A denylist allows every protocol to every other address.
       allowUdp: net.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("udp")),

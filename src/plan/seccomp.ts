@@ -112,7 +112,14 @@ export interface SeccompSpec {
   /** epoll_ctl(EPOLL_CTL_ADD) goes to the supervisor, which counts the sandbox's watches
    * (handlers/epoll.ts); the other ops stay the kernel's. */
   epollAdds?: boolean;
+  /** shmctl, msgctl and semctl with IPC_SET are EPERM: the supervisor removes the sandbox's
+   * SysV objects at the end, which it could not once their owner was changed. */
+  refuseIpcSet?: boolean;
 }
+
+/** IPC_SET, and the IPC_64 flag glibc adds to every ctl command. */
+export const IPC_SET = 1;
+export const IPC_64 = 0x100;
 
 /** epoll_ctl's op that makes a watch (its op is an int: the low half of the register). */
 export const EPOLL_CTL_ADD = 1;
@@ -222,6 +229,14 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
     b.label(`${p}deny`).ret(EPERM);
   });
   handlers.set(nr("socket"), (b, p) => socketBlock(b, p, spec, notify.has("socket")));
+  if (spec.refuseIpcSet === true) {
+    for (const [name, cmdArg] of [["shmctl", 1], ["msgctl", 1], ["semctl", 2]] as const) {
+      handlers.set(nr(name), (b) => {
+        b.load(SeccompData.argLow(cmdArg)).and(~IPC_64 >>> 0).jeq(IPC_SET, 0, 1).ret(EPERM);
+        b.ret(Ret.ALLOW);
+      });
+    }
+  }
   if (spec.epollAdds === true && notify.size > 0) {
     handlers.set(nr("epoll_ctl"), (b) => {
       b.load(SeccompData.argLow(1)).jeq(EPOLL_CTL_ADD, 0, 1).ret(Ret.USER_NOTIF);

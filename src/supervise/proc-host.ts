@@ -37,10 +37,10 @@ const PID_COLUMNS = new Set(["cpid", "lpid", "lspid", "lrpid"]);
 
 /**
  * /proc/sysvipc/{shm,msg,sem}: the header, and the objects whose creator or last user is
- * one of `own`. Semaphore sets name no process and are never shown: the sandbox cannot
- * tell its own from the host's (SysV IPC is on the blocklist unless lifted anyway).
+ * one of `own`, or whose id is one of `ownIds` (the objects the supervisor made for the
+ * sandbox: handlers/sysv.ts). A semaphore set names no process: only its id shows it.
  */
-export function filterSysvipc(text: string, own: ReadonlySet<number>): string {
+export function filterSysvipc(text: string, own: ReadonlySet<number>, ownIds: ReadonlySet<number> = new Set()): string {
   const all = lines(text);
   if (all.length === 0) return "";
   const header = all[0]!.trim().split(/\s+/);
@@ -48,7 +48,7 @@ export function filterSysvipc(text: string, own: ReadonlySet<number>): string {
   const out = [all[0]!];
   for (const line of all.slice(1)) {
     const f = line.trim().split(/\s+/);
-    if (cols.some((i) => own.has(Number(f[i])))) out.push(line);
+    if (ownIds.has(Number(f[1])) || cols.some((i) => own.has(Number(f[i])))) out.push(line);
   }
   return join(out);
 }

@@ -42,7 +42,7 @@ scriptCase(
       assert.equal(send.send_epoll, "EPERM", `${view}: ${msg}`);
       assert.equal(send.send_eventfd, "ok", `${view}: control, another descriptor passes: ${msg}`);
     }
-    for (const name of ["hop supervised", "hop kernel", "hop20 kernel", "leader supervised"]) {
+    for (const name of ["hop kernel", "hop20 supervised", "leader kernel"]) {
       const g = o[name]!.got;
       const hidden = count(g.hidden);
       assert.equal(hidden, 600_000, `${name}: the hidden set was made: ${msg}`);

@@ -11,15 +11,16 @@ import { scriptMain } from "../helpers/script-main.js";
 
 const [epb] = process.argv.slice(2) as [string];
 
+// Each run to the budget is 1.4 million adds (about 6 s here): the races in both views, each
+// hiding place in one.
 const CASES: readonly [name: string, view: "supervised" | "kernel", args: readonly string[]][] = [
   ["race", "supervised", ["race", "4", "1000"]],
   ["race", "kernel", ["race", "4", "1000"]],
   ["send", "supervised", ["send"]],
   ["send", "kernel", ["send"]],
-  ["hop", "supervised", ["hop", "1000", "600", "0"]],
   ["hop", "kernel", ["hop", "1000", "600", "0"]],
-  ["hop20", "kernel", ["hop", "1000", "600", "20"]],
-  ["leader", "supervised", ["leader", "1000", "600"]],
+  ["hop20", "supervised", ["hop", "1000", "600", "20"]],
+  ["leader", "kernel", ["leader", "1000", "600"]],
 ];
 
 scriptMain("/tmp/sl-epoll-budget-", async () => {

@@ -669,3 +669,30 @@ test("epoll watch budget: every supervised policy routes epoll_ctl(EPOLL_CTL_ADD
   assert.equal(unknown.supervision.epoll, undefined, "no limit read, nothing to share");
   expectAction(buildSeccompProgram(unknown.seccomp), { nr: sys("epoll_ctl"), args: [3, EPOLL_CTL.ADD, 4, 0] }, ALLOW, "no budget: the kernel's");
 });
+
+test("sysv_ipc lifted in the supervised view: the gets go to the supervisor and IPC_SET is EPERM (with or without IPC_64); the kernel view's and the blocklist's stay as they were", () => {
+  const host = { landlockAbi: 7, cpuCount: 2 };
+  const IPC_SET = 1;
+  const IPC_STAT = 2;
+  const IPC_64 = 0x100;
+  const lifted = computeFeatures(new Policy({ fsReadable: ["/usr"], extraAllowSyscalls: ["sysv_ipc"], procView: "supervised" }), host);
+  assert.deepEqual(lifted.supervision.sysv, { calls: ["shmget", "msgget", "semget"] });
+  const prog = buildSeccompProgram(lifted.seccomp);
+  for (const get of ["shmget", "msgget", "semget"]) expectAction(prog, { nr: sys(get), args: [0, 1, 0] }, NOTIFY, get);
+  for (const [name, at] of [["shmctl", 1], ["msgctl", 1], ["semctl", 2]] as const) {
+    const args = (cmd: number): number[] => (at === 1 ? [3, cmd, 0] : [3, 0, cmd, 0]);
+    expectAction(prog, { nr: sys(name), args: args(IPC_SET) }, EPERM, `${name} IPC_SET`);
+    expectAction(prog, { nr: sys(name), args: args(IPC_SET | IPC_64) }, EPERM, `${name} IPC_SET|IPC_64`);
+    expectAction(prog, { nr: sys(name), args: args(IPC_STAT | IPC_64) }, ALLOW, `${name} IPC_STAT`);
+  }
+  const kernel = computeFeatures(new Policy({ fsReadable: ["/usr"], extraAllowSyscalls: ["sysv_ipc"], procView: "kernel" }), host);
+  assert.equal(kernel.supervision.sysv, undefined, "the kernel view's IPC namespace is its own");
+  expectAction(buildSeccompProgram(kernel.seccomp), { nr: sys("shmctl"), args: [3, IPC_SET, 0] }, ALLOW, "kernel view: IPC_SET");
+  expectAction(buildSeccompProgram(kernel.seccomp), { nr: sys("shmget"), args: [0, 1, 0] }, ALLOW, "kernel view: shmget");
+  const denied = computeFeatures(new Policy({ fsReadable: ["/usr"], extraAllowSyscalls: ["sysv_ipc"], extraDenySyscalls: ["msgget"], procView: "supervised" }), host);
+  assert.deepEqual(denied.supervision.sysv, { calls: ["shmget", "semget"] }, "a denied get stays denied");
+  expectAction(buildSeccompProgram(denied.seccomp), { nr: sys("msgget"), args: [0, 0o1000] }, EPERM, "msgget denied by name");
+  const blocked = computeFeatures(new Policy({ fsReadable: ["/usr"], procView: "supervised" }), host);
+  assert.equal(blocked.supervision.sysv, undefined);
+  expectAction(buildSeccompProgram(blocked.seccomp), { nr: sys("shmget"), args: [0, 1, 0] }, EPERM, "the blocklist");
+});

@@ -41,12 +41,16 @@ const SHM = [
 ].join("\n");
 const SEM = "       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n         0          2   600          1     0     0     0     0          0 1764583000\n";
 
-test("/proc/sysvipc: the header and the objects a sandbox process created or used last; semaphore sets never", () => {
+test("/proc/sysvipc: the header and the objects a sandbox process created or used last, or the supervisor made for it (semaphore sets only so)", () => {
   const header = SHM.split("\n")[0]!;
   assert.equal(filterSysvipc(SHM, new Set([501])), `${header}\n${SHM.split("\n")[1]}\n`);
   assert.equal(filterSysvipc(SHM, new Set([800])), `${header}\n${SHM.split("\n")[2]}\n`);
   assert.equal(filterSysvipc(SHM, new Set([42])), `${header}\n`);
   assert.equal(filterSysvipc(SEM, new Set([0, 2, 600])), `${SEM.split("\n")[0]}\n`);
+  // By id: the objects the supervisor made for the sandbox (its own pid is their creator).
+  assert.equal(filterSysvipc(SEM, new Set(), new Set([2])), SEM);
+  assert.equal(filterSysvipc(SHM, new Set(), new Set([13])), `${header}\n${SHM.split("\n")[2]}\n`);
+  assert.equal(filterSysvipc(SHM, new Set(), new Set([600])), `${header}\n`, "an id, not another column");
   assert.equal(filterSysvipc("", new Set([1])), "");
 });
 

@@ -16,6 +16,7 @@ import { learnHandlers } from "./learn.js";
 import { clockHandlers } from "./clock.js";
 import { nameHandlers } from "./names.js";
 import { epollHandlers, refuseEpollRight } from "./epoll.js";
+import { sysvHandlers } from "./sysv.js";
 import type { Observed } from "../../learn/observed.js";
 
 /** `learned`: where a learning run's recorder notes what it sees (with s.learn). */
@@ -41,6 +42,8 @@ export function handlerTables(s: Supervision, ctx: SupervisorContext, learned?: 
     ctx.onClose(guard.close);
     tables.push(guard.handlers, socketBufferHandlers(ctx));
   }
+  // After the memory cap's, which notes who makes a segment.
+  if (s.sysv !== undefined) tables.push(sysvHandlers(ctx));
   // After the memory cap, which may refuse a thread it cannot charge: only a thread both
   // allow is counted.
   if (s.maxThreads !== undefined) tables.push(threadHandlers(s.maxThreads, ctx));

@@ -233,7 +233,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
   const lastBreak = new Map<number, { start: number | null; brk: number }>();
   const files = new MemoryFiles(writable, ctx.stageFd);
   const buffers = new KernelBuffers(ctx.chargeCpu, (fd) => files.chargedFileKey(fd));
-  const segments = sysvShm ? new SysvSegments() : undefined;
+  const segments = sysvShm ? new SysvSegments(ctx.launcherPid) : undefined;
   let inFiles = new Map<number, number>(); // unit -> bytes in memory-backed files
   const mappedPages = new Map<number, number>(); // tgid -> its pages of such files, last look
   const mapBytes = new Map<number, number>(); // tgid -> its mappings' kernel memory, last look (MAPPING_BYTES)
@@ -611,8 +611,7 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     close: () => {
       closed = true;
       clearTimeout(timer);
-      // Segments live in the host's IPC namespace: they would outlive the sandbox.
-      segments?.removeAll();
+      // (the sandbox's SysV segments are removed by handlers/sysv.ts)
       lastLooks.delete(ctx.launcherPid);
       files.close();
       buffers.close();

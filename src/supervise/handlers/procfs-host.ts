@@ -4,6 +4,7 @@
 import { readProcHead } from "../../kernel/proc-text.js";
 import { processTree } from "../members.js";
 import { filterLocks, filterSysvipc } from "../proc-host.js";
+import { sysvObjectsOf, type SysvKind } from "./sysv.js";
 
 /** How old a pass over /proc the member list may be (as the socket tables, proc-net.ts):
  * a process forked since is missed (its lines hidden: closed, not open). */
@@ -37,5 +38,7 @@ export function hostFileContent(kind: HostFileKind, path: string, launcherPid: n
     text = "";
   }
   const own = new Set(processTree(launcherPid, true, TREE_AGE_MS).keys());
-  return kind === "locks" ? filterLocks(text, own) : filterSysvipc(text, own);
+  if (kind === "locks") return filterLocks(text, own);
+  const which = path.slice(path.lastIndexOf("/") + 1) as SysvKind;
+  return filterSysvipc(text, own, new Set(sysvObjectsOf(launcherPid)?.made[which]?.keys()));
 }
