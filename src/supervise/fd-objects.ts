@@ -55,9 +55,10 @@ export function* fdObjectParts(pid: number, kinds: readonly FdObjectKind[], each
  * memory and fs.epoll.max_user_watches allow (a watch outlives the descriptor it was made
  * on while another refers to its file, so one process of few descriptors can hold an epoll
  * file of millions: 0.7 us each to count). It yields the part's work (slices.ts Step),
- * run in `owner`'s turn (offLoop).
+ * run in `owner`'s turn (offLoop). `failed`, when given, is told the errno of a table that
+ * could not be read (a process that is gone is not a failure: its table is empty).
  */
-export function* fdObjectPartsOffLoop(owner: object, pid: number, kinds: readonly FdObjectKind[], each: (kind: FdObjectKind, value: number, fd: number) => boolean | void): Generator<Step, boolean> {
+export function* fdObjectPartsOffLoop(owner: object, pid: number, kinds: readonly FdObjectKind[], each: (kind: FdObjectKind, value: number, fd: number) => boolean | void, failed?: (errno: number) => void): Generator<Step, boolean> {
   const bits = kindBits(kinds);
   for (let from = 0; ; ) {
     let part: Buffer | number = -1;
@@ -65,6 +66,7 @@ export function* fdObjectPartsOffLoop(owner: object, pid: number, kinds: readonl
       part = p;
       return cpuUs / 1000;
     });
+    if (typeof part === "number" && part < 0) failed?.(-part);
     const r = eachIn(part, each);
     if (typeof r === "boolean") return r;
     from = r.from;

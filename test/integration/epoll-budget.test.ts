@@ -1,12 +1,15 @@
 // The epoll watch budget (src/supervise/handlers/epoll.ts): fs.epoll.max_user_watches is
 // counted per user, and a sandbox that took it all made every Node process of its uid abort
-// (redteam20.test's epoll case shows the uid's side). Here, from inside, both views, root and
-// the test user: threads racing to the budget stop at it (a quarter of the limit); once
+// (redteam20.test's epoll case shows the uid's side, both views). Here, from inside, root
+// and the test user, each case in one view: threads racing to the budget stop at it (a quarter of the limit); once
 // their instances are closed adds work again; an epoll descriptor cannot be sent over a
 // unix socket (where it would wait out of the count's sight); instances handed down a
 // chain of processes that fork and exit, or kept by the threads of a process whose main
 // thread exited, still count (each of these got past a count that read only what one
-// list of /proc showed, or the main thread's table: 1,972,911 and 5,491,625 watches).
+// list of /proc showed, or the main thread's table: 1,972,911 and 5,491,625 watches); a
+// process whose table the supervisor may not read (it executed an execute-only file) is
+// not taken for one holding none (the test user held 3,000,000). Open: descriptors moved
+// within one process behind the walk of its table (docs/security.md, Known limits).
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -33,16 +36,19 @@ scriptCase(
       assert.equal(r.exitCode, 0, `${name}: ${msg}`);
     }
     for (const view of ["supervised", "kernel"]) {
+      const send = o[`send ${view}`]!.got;
+      assert.equal(send.send_epoll, "EPERM", `${view}: ${msg}`);
+      assert.equal(send.send_eventfd, "ok", `${view}: control, another descriptor passes: ${msg}`);
+    }
+    {
+      const view = "supervised";
       const race = o[`race ${view}`]!.got;
       assert.match(race.race ?? "", /ENOSPC$/, `${view}: the racers stop at ENOSPC: ${msg}`);
       assert.ok(count(race.race) <= budget && count(race.race) >= budget - IN_FLIGHT, `${view}: at the budget: ${msg}`);
       assert.notEqual(race.freed_wait, "never", `${view}: adds work again once the watches are gone: ${msg}`);
       assert.equal(race.after_free, "10000 cap", `${view}: ${msg}`);
-      const send = o[`send ${view}`]!.got;
-      assert.equal(send.send_epoll, "EPERM", `${view}: ${msg}`);
-      assert.equal(send.send_eventfd, "ok", `${view}: control, another descriptor passes: ${msg}`);
     }
-    for (const name of ["hop kernel", "hop20 supervised", "leader kernel"]) {
+    for (const name of ["hop kernel", "leader kernel"]) {
       const g = o[name]!.got;
       const hidden = count(g.hidden);
       assert.equal(hidden, 600_000, `${name}: the hidden set was made: ${msg}`);
@@ -50,6 +56,9 @@ scriptCase(
       assert.ok(hidden + count(g.added) <= budget + IN_FLIGHT, `${name}: hidden ${hidden} + added ${count(g.added)} within the budget ${budget}: ${msg}`);
       if (name.startsWith("hop")) assert.equal(g.hidden_alive, "yes", `${name}: the chain still held them at the end: ${msg}`);
     }
+    const unreadable = o["unreadable supervised"]!.got.filled ?? "";
+    assert.match(unreadable, /ENOSPC$/, msg);
+    assert.ok(count(unreadable) <= budget, `a table the supervisor may not read is not counted as empty: ${msg}`);
   },
   600_000,
 );
