@@ -12,6 +12,8 @@ import type { Step } from "./slices.js";
 import { InodeIndex } from "./inode-index.js";
 import { dumps, inetDump, peerIn, SOCK_DGRAM, SOCK_STREAM, TCP_LISTEN, unixDump, type Held, type InetTable, type UnixSock, type UnixTable } from "./socket-dumps.js";
 
+const EPERM = 1;
+const EACCES = 13;
 const S_IFMT = 0o170000;
 const S_IFSOCK = 0o140000;
 const S_IFIFO = 0o010000;
@@ -281,6 +283,12 @@ export class KernelBuffers {
     this.routeCount = 0;
   }
 
+  /** Units with a process whose descriptor table the supervisor may not read, as of the
+   * last measure: one that executed a file it may not read is not dumpable, and its
+   * /proc/<pid>/fd is the host root's to a supervisor without CAP_SYS_PTRACE (what its
+   * sockets and pipes hold cannot be measured). */
+  unreadableUnits: ReadonlySet<number> = new Set();
+
   /** Units whose sockets have had descriptors queued to them at every look for IN_FLIGHT_MS
    * (see there), as of the last measure. */
   queuedTooLong(now = Date.now()): number[] {
@@ -319,6 +327,7 @@ export class KernelBuffers {
     // Where each socket was found (the first time): its process's thread and descriptor,
     // for its fdinfo (descriptors queued to it).
     const where = new Map<number, { unit: number; task: number; fd: number }>();
+    const unreadable = new Set<number>();
     for (const { unit, task } of procs.values()) {
       // Off the event loop: the epoll files' watches are the sandbox's to make long.
       yield* fdObjectPartsOffLoop(this, task, ["epoll", "socket", "pipe"], (kind, value, fd) => {
@@ -328,9 +337,10 @@ export class KernelBuffers {
           add(socks, unit, value);
           if (!where.has(value)) where.set(value, { unit, task, fd });
         } else if (kind === "pipe") add(pipes, unit, value);
-      });
+      }, (errno) => void (errno === EACCES || errno === EPERM ? unreadable.add(unit) : undefined));
       yield;
     }
+    this.unreadableUnits = unreadable;
     // Lock records: counted every LOCK_SCAN_MS apart from the look (which a slow count
     // would hold: the sixteenth review's 6.4 s of fdinfo texts left pipes uncharged), the
     // last count charged at every look.

@@ -412,18 +412,23 @@ export function memoryGuard(max: bigint, ctx: SupervisorContext, writable: reado
     const sums = new Map<number, number>();
     for (const [tgid, b] of charged) sums.set(unitOf(tgid), (sums.get(unitOf(tgid)) ?? 0) + b);
     for (const [unit, bytes] of inFiles) sums.set(unit, (sums.get(unit) ?? 0) + bytes);
-    // Descriptors kept queued to the unit's sockets (kernel-buffers.ts IN_FLIGHT_MS): what
-    // they hold cannot be measured, so the unit goes, the limit naming why.
-    for (const unit of buffers.queuedTooLong()) {
-      if (![...charged.keys()].some((tgid) => unitOf(tgid) === unit)) continue; // gone
-      const hit: LimitExceeded = {
-        kind: "memory", field: "maxMemory", cap, used: sums.get(unit) ?? 0,
-        reason: `descriptors were kept queued to a unix socket of the sandbox (sent and not received, or on connections not accepted) for ${IN_FLIGHT_MS / 1000} s: what they hold cannot be measured`,
-      };
+    // A unit whose memory cannot be measured goes, the limit naming why.
+    const end = (unit: number, reason: string): void => {
+      if (![...charged.keys()].some((tgid) => unitOf(tgid) === unit)) return; // gone
+      const hit: LimitExceeded = { kind: "memory", field: "maxMemory", cap, used: sums.get(unit) ?? 0, reason };
       if (unit === 0) ctx.limitExceeded(hit);
       else ctx.cloneLimitExceeded(unit, hit);
       for (const tgid of charged.keys()) if (unitOf(tgid) === unit) ctx.killProcess(tgid);
       sums.delete(unit);
+    };
+    // Descriptors kept queued to the unit's sockets (kernel-buffers.ts IN_FLIGHT_MS).
+    for (const unit of buffers.queuedTooLong()) {
+      end(unit, `descriptors were kept queued to a unix socket of the sandbox (sent and not received, or on connections not accepted) for ${IN_FLIGHT_MS / 1000} s: what they hold cannot be measured`);
+    }
+    // A process whose descriptors the supervisor may not read (it executed a file it may
+    // not read: not dumpable): what its sockets and pipes hold cannot be measured either.
+    for (const unit of buffers.unreadableUnits) {
+      end(unit, "a process of the sandbox executed a file it may not read, so the supervisor may not read its descriptors: what they hold cannot be measured");
     }
     for (const [unit, sum] of sums) {
       if (sum <= cap) continue;
