@@ -4,6 +4,8 @@
 // table one part at a time and yield between parts.
 
 import { native } from "../confine/native.js";
+import { readProcText } from "../kernel/proc-text.js";
+import { statFields } from "./members.js";
 import type { Step } from "./slices.js";
 
 /** Descriptors read per part at most. */
@@ -56,7 +58,7 @@ export function* fdObjectParts(pid: number, kinds: readonly FdObjectKind[], each
  * on while another refers to its file, so one process of few descriptors can hold an epoll
  * file of millions: 0.7 us each to count). It yields the part's work (slices.ts Step),
  * run in `owner`'s turn (offLoop). `failed`, when given, is told the errno of a table that
- * could not be read (a process that is gone is not a failure: its table is empty).
+ * could not be read while its process lives (see exiting).
  */
 export function* fdObjectPartsOffLoop(owner: object, pid: number, kinds: readonly FdObjectKind[], each: (kind: FdObjectKind, value: number, fd: number) => boolean | void, failed?: (errno: number) => void): Generator<Step, boolean> {
   const bits = kindBits(kinds);
@@ -66,10 +68,28 @@ export function* fdObjectPartsOffLoop(owner: object, pid: number, kinds: readonl
       part = p;
       return cpuUs / 1000;
     });
-    if (typeof part === "number" && part < 0) failed?.(-part);
+    if (typeof part === "number" && part < 0 && !exiting(pid)) failed?.(-part);
     const r = eachIn(part, each);
     if (typeof r === "boolean") return r;
     from = r.from;
+  }
+}
+
+const PF_EXITING = 0x4;
+
+/**
+ * Whether process (thread) pid is gone, a zombie or exiting. Such a process has let go of
+ * its memory, and the kernel makes its /proc/<pid>/fd the host root's then (as for one
+ * that is not dumpable): a supervisor without CAP_SYS_PTRACE gets EACCES from a table
+ * that is only closing. Read after the failure: the kernel marks the process exiting
+ * before it lets go of its memory.
+ */
+export function exiting(pid: number): boolean {
+  try {
+    const f = statFields(readProcText(`/proc/${pid}/stat`));
+    return f[0] === "Z" || f[0] === "X" || (Number(f[6]) & PF_EXITING) !== 0;
+  } catch {
+    return true;
   }
 }
 

@@ -39,5 +39,9 @@ scriptMain("/tmp/sl-epoll-budget-", async () => {
   // ends, the limit naming why (as root the supervisor reads the table: it runs through).
   const r = await Sandbox.run({ fsReadable: [epb], fsWritable: [dir], maxMemory: "64M", procView: "supervised" }, [epb, "unreadable", dir, "hold", "1500"], { timeout: 30_000 });
   out.memory = { status: r.status, exitCode: r.exitCode, limit: r.limit ?? null, got: lines(r.stdoutText) };
+  // A zombie's /proc/<pid>/fd is the host root's too (it has let go of its memory): it is
+  // not such a process (the run was ended for a child left unreaped before this was known).
+  const z = await Sandbox.run({ fsReadable: [epb], maxMemory: "64M", procView: "supervised" }, [epb, "zombie", "1500"], { timeout: 30_000 });
+  out.zombie = { status: z.status, exitCode: z.exitCode, limit: z.limit ?? null, got: lines(z.stdoutText) };
   return out;
 });
