@@ -88,8 +88,8 @@ int sl_procs_try(struct sl_procs *p, int listener, const void *notif) {
 }
 
 void sl_procs_grant(struct sl_procs *p, int kind, uint32_t n) {
-  pthread_mutex_lock(&p->mu);
   if (kind < 0 || kind >= SL_PROCS_KINDS) return;
+  pthread_mutex_lock(&p->mu);
   p->pool[kind].credit = n > SL_PROCS_CREDIT_MAX ? SL_PROCS_CREDIT_MAX : n;
   pthread_mutex_unlock(&p->mu);
 }

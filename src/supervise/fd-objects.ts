@@ -4,8 +4,7 @@
 // table one part at a time and yield between parts.
 
 import { native } from "../confine/native.js";
-import { readProcText } from "../kernel/proc-text.js";
-import { statFields } from "./members.js";
+import { exiting } from "./members.js";
 import type { Step } from "./slices.js";
 
 /** Descriptors read per part at most. */
@@ -72,24 +71,6 @@ export function* fdObjectPartsOffLoop(owner: object, pid: number, kinds: readonl
     const r = eachIn(part, each);
     if (typeof r === "boolean") return r;
     from = r.from;
-  }
-}
-
-const PF_EXITING = 0x4;
-
-/**
- * Whether process (thread) pid is gone, a zombie or exiting. Such a process has let go of
- * its memory, and the kernel makes its /proc/<pid>/fd the host root's then (as for one
- * that is not dumpable): a supervisor without CAP_SYS_PTRACE gets EACCES from a table
- * that is only closing. Read after the failure: the kernel marks the process exiting
- * before it lets go of its memory.
- */
-export function exiting(pid: number): boolean {
-  try {
-    const f = statFields(readProcText(`/proc/${pid}/stat`));
-    return f[0] === "Z" || f[0] === "X" || (Number(f[6]) & PF_EXITING) !== 0;
-  } catch {
-    return true;
   }
 }
 

@@ -27,6 +27,24 @@ export function stateFromStat(stat: string): string | undefined {
   return stat[stat.lastIndexOf(")") + 2];
 }
 
+const PF_EXITING = 0x4;
+
+/**
+ * Whether process (thread) pid is gone, a zombie or exiting. Such a process has let go of
+ * its memory, and the kernel makes its /proc/<pid>/fd the host root's then (as for one
+ * that is not dumpable): a supervisor without CAP_SYS_PTRACE gets EACCES from a table
+ * that is only closing. Read after the failure: the kernel marks the process exiting
+ * before it lets go of its memory.
+ */
+export function exiting(pid: number): boolean {
+  try {
+    const f = statFields(readProcText(`/proc/${pid}/stat`));
+    return f[0] === "Z" || f[0] === "X" || (Number(f[6]) & PF_EXITING) !== 0;
+  } catch {
+    return true;
+  }
+}
+
 /** The state letter of a live or zombie process, or undefined when it is gone. */
 export function processState(pid: number): string | undefined {
   try {

@@ -24,6 +24,7 @@ import { deny, returnValue, CONTINUE, type Action } from "../action.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import type { Notification } from "../notification.js";
 import { CallerCredentials } from "./fs-meta.js";
+import { tgidOf } from "../targets.js";
 
 export const IPC_PRIVATE = 0;
 export const IPC_CREAT = 0o1000;
@@ -100,15 +101,6 @@ export function sysvObjectsOf(launcherPid: number): SysvObjects | undefined {
   return registries.get(launcherPid);
 }
 
-/** The caller's thread-group id (Tgid of /proc/<tid>/status), or the tid itself. */
-function tgidOf(tid: number): number {
-  try {
-    return Number(/^Tgid:\s+(\d+)/m.exec(readFileSync(`/proc/${tid}/status`, "latin1"))?.[1] ?? tid);
-  } catch {
-    return tid;
-  }
-}
-
 export function sysvHandlers(ctx: SupervisorContext): HandlerTable {
   const objects = new SysvObjects();
   registries.set(ctx.launcherPid, objects);
@@ -137,7 +129,7 @@ export function sysvHandlers(ctx: SupervisorContext): HandlerTable {
     const create = (): number => {
       if (full()) return -ENOSPC;
       const id = call(flags | IPC_CREAT | (key === IPC_PRIVATE ? 0 : IPC_EXCL));
-      if (id >= 0) made.set(id, tgidOf(n.pid));
+      if (id >= 0) made.set(id, tgidOf(n.pid) ?? n.pid);
       return id;
     };
     // IPC_PRIVATE, or IPC_EXCL asked: a new object or the error.
