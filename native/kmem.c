@@ -444,6 +444,9 @@ static int fd_objects_of(int pid, long from, long max, long budget_us, uint32_t 
       link[n] = '\0';
       uint32_t kind;
       uint32_t ino = link_object(link, &kind);
+      /* Kind 6: an epoll file listed, its watches not read (one read per instance: the
+       * caller finds which descriptors share one). */
+      if (kind == 3 && (kinds & (1u << 3)) == 0 && (kinds & (1u << 6)) != 0) kind = 6;
       if (kind == 0 || (kinds & (1u << kind)) == 0) continue;
       if (kind == 3) ino = epoll_watches(pid, d->d_name);
       if ((rc = words_push(o, (uint32_t)strtoul(d->d_name, NULL, 10))) < 0 || (rc = words_push(o, kind)) < 0) break;
@@ -474,7 +477,8 @@ static int fd_objects_part(int pid, long from, long max, long budget_us, uint32_
 /* fdObjectsFrom(pid, from, max, budgetUs, kinds) -> Buffer: its first u32 the descriptor to go on from (0:
  * the table was read to its end), its second the descriptors read, then (descriptor, kind, value) triples (kind 1 a socket,
  * 2 a pipe, with its inode; 3 an epoll file, with its count of watches; 4 a path whose last
- * name is a number, with the number; 5 a path ending in "/ptmx"), those of `kinds` (bit k:
+ * name is a number, with the number; 5 a path ending in "/ptmx"; 6 an epoll file, 0: its
+ * watches not read, when bit 6 is asked for and bit 3 is not), those of `kinds` (bit k:
  * kind k) only, for at most
  * `max` descriptors of process pid from descriptor `from` on, ending early once `budgetUs`
  * microseconds are spent (0: no bound in time); or -errno. A long table is read in parts so

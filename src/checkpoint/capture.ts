@@ -11,7 +11,7 @@ import { CheckpointError, SandboxError } from "../errors.js";
 import type { PolicyJSON } from "../policy/types.js";
 import { holdForks } from "../supervise/handler.js";
 import { errnoCode } from "./errno.js";
-import { Freezer, type StoppedThread } from "./freeze.js";
+import { Freezer, freezeTurn, type StoppedThread } from "./freeze.js";
 import { REGSET_NOTES, type CheckpointData, type FdEntry, type FileStamp, type MapEntry, type MmLayout, type MemorySegment, type ProcessImage, type RegisterSet, type ThreadImage } from "./image.js";
 import { captureSigActions } from "./sigactions.js";
 import { markSharedFds } from "./shared-fds.js";
@@ -108,6 +108,7 @@ export async function captureSandbox(req: CaptureRequest): Promise<CheckpointDat
   if (notes === undefined) {
     throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint: architecture ${process.arch} is not supported (${Object.keys(REGSET_NOTES).join(", ")})`);
   }
+  const endTurn = await freezeTurn(req.launcherPid);
   const forks = holdForks(req.launcherPid);
   const freezer = new Freezer(req.launcherPid, req.stopTimeoutMs, (tids) => forks.restart(tids), (tid) => forks.isHeld(tid));
   let result: CheckpointData | undefined;
@@ -124,6 +125,11 @@ export async function captureSandbox(req: CaptureRequest): Promise<CheckpointDat
     const processes: ProcessImage[] = [];
     for (const [pid, threads] of frozen) {
       if (pid === skipPid) continue;
+      // Frozen threads of a process whose main thread exited: /proc/<pid> shows the leader,
+      // a zombie without memory, and the process would be left out of the image unsaid.
+      if (threads.every((t) => t.tid !== pid)) {
+        throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint: process ${pid}'s main thread has exited while its threads ${threads.map((t) => t.tid).join(", ")} run on: such a process cannot be captured (its leader's /proc entries are a zombie's)`, { pid });
+      }
       try {
         const image = await captureProcess(pid, threads, notes, turns);
         const actions = await captureSigActions(pid, threads, image.maps, BigInt(`0x${image.sigCaught || "0"}`), req.stopTimeoutMs);
@@ -149,6 +155,7 @@ export async function captureSandbox(req: CaptureRequest): Promise<CheckpointDat
   }
   const thawFailures = await freezer.thaw();
   forks.release();
+  endTurn();
   if (failure !== undefined) throw failure;
   if (thawFailures.length > 0) {
     throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint: the capture worked but thawing failed: ${thawFailures.join("; ")}`);

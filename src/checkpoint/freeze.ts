@@ -6,8 +6,9 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { errnoName } from "../confine/errno.js";
 import { native } from "../confine/native.js";
-import { CheckpointError } from "../errors.js";
+import { CheckpointError, SandboxError } from "../errors.js";
 import { SYSCALLS } from "../kernel/syscalls.js";
+import { holdForks } from "../supervise/handler.js";
 import { descendantsOf } from "../supervise/members.js";
 import { parseStat, parseStatus } from "./procfs.js";
 import type { ThreadImage } from "./image.js";
@@ -173,6 +174,49 @@ function pollLeftovers(): void {
   }
 }
 
+/** The freezes of a sandbox (a checkpoint's, an epoll count's) take turns, by launcher pid:
+ * a thread has one tracer, and a second freeze's seize of it would fail. */
+const freezeTurns = new Map<number, Promise<void>>();
+
+/** Waits for the sandbox's earlier freezes to end; returns the end of this one's turn. */
+export async function freezeTurn(launcherPid: number): Promise<() => void> {
+  const before = freezeTurns.get(launcherPid) ?? Promise.resolve();
+  let end!: () => void;
+  const mine = before.then(() => new Promise<void>((resolve) => (end = resolve)));
+  freezeTurns.set(launcherPid, mine);
+  await before;
+  await Promise.resolve(); // `end` is set once `before` has run its continuation
+  return () => {
+    end();
+    if (freezeTurns.get(launcherPid) === mine) freezeTurns.delete(launcherPid);
+  };
+}
+
+/**
+ * Runs `fn` with every thread of the sandbox stopped (held forks, a freeze in its turn, then
+ * a thaw whatever `fn` did): for a reading of the sandbox that must be one instant's (the
+ * epoll count's walk of every descriptor table). Throws what the freeze or `fn` threw, or
+ * the thaw's failures.
+ */
+export async function whileFrozen<T>(launcherPid: number, stopTimeoutMs: number, fn: (frozen: Map<number, StoppedThread[]>) => Promise<T>): Promise<T> {
+  const endTurn = await freezeTurn(launcherPid);
+  const forks = holdForks(launcherPid);
+  const freezer = new Freezer(launcherPid, stopTimeoutMs, (tids) => forks.restart(tids), (tid) => forks.isHeld(tid));
+  try {
+    let out: T;
+    try {
+      out = await fn(await freezer.freeze());
+    } finally {
+      const failures = await freezer.thaw();
+      if (failures.length > 0) throw new SandboxError(`thawing the sandbox failed: ${failures.join("; ")}`);
+    }
+    return out;
+  } finally {
+    forks.release();
+    endTurn();
+  }
+}
+
 export class Freezer {
   private readonly traced = new Map<number, Traced>();
 
@@ -208,7 +252,8 @@ export class Freezer {
     const deadline = Date.now() + this.stopTimeoutMs;
     for (let waits = 0; ; ) {
       const fresh: [number, number][] = [];
-      for (const pid of descendantsOf(this.launcherPid)) {
+      // Zombies too: a process whose main thread exited is one while its other threads run.
+      for (const pid of descendantsOf(this.launcherPid, true)) {
         for (const tid of threadsOf(pid)) if (!this.traced.has(tid)) fresh.push([pid, tid]);
       }
       // A thread waiting in vfork stops only once its child has called exec or exited, and a

@@ -20,7 +20,7 @@ const json = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (type
  * what the image expects); the ones handled above and `name` are left out. */
 const HANDLED = new Set([
   "fsReadable", "fsWritable", "fsDenied", "extraAllowSyscalls", "extraDenySyscalls", "netAllow", "netDeny",
-  "netAllowBind", "netDenyBind", "maxMemory", "maxProcesses", "maxProcessesExplicit", "maxOpenFiles", "maxCpu", "maxDisk", "name", "policyFn",
+  "netAllowBind", "netDenyBind", "maxMemory", "maxProcesses", "maxProcessesExplicit", "maxOpenFiles", "maxEpollWatches", "maxCpu", "maxDisk", "name", "policyFn",
 ]);
 
 /** Throws CHECKPOINT_REFUSED naming the first field of `given` that is wider than `saved`. */
@@ -46,6 +46,11 @@ export function assertWithin(given: Policy, saved: Policy): void {
   limit("maxProcesses", given.maxProcesses, saved.maxProcesses);
   limit("maxOpenFiles", given.maxOpenFiles, saved.maxOpenFiles);
   limit("maxCpu", given.maxCpu, saved.maxCpu);
+  // Unset is the host's default share, not unlimited: refused when the saved policy set one.
+  const watches = given.maxEpollWatches;
+  if (saved.maxEpollWatches !== undefined && (watches === undefined || watches > saved.maxEpollWatches)) {
+    refuse("maxEpollWatches", watches === undefined ? `is unset (a quarter of fs.epoll.max_user_watches), the saved policy's is ${saved.maxEpollWatches}` : `${watches} is above the saved policy's ${saved.maxEpollWatches}`);
+  }
   limit("maxDisk", given.maxDisk, saved.maxDisk);
   const g = given as unknown as Record<string, unknown>;
   const s = saved as unknown as Record<string, unknown>;

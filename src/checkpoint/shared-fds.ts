@@ -1,37 +1,19 @@
 // Which descriptors of a frozen tree share one open file description (a dup in one
 // process, or inherited by a child), so a restore can give them back shared (one offset)
-// instead of reopening twice. kcmp(KCMP_FILE) orders two descriptors' files (by their
-// obfuscated kernel addresses: 0 the same, 1 and 2 less and greater), so the candidates
-// with one target are sorted by it and the same file's descriptors end up side by side:
-// n log n calls. Compared two by two, each descriptor against every earlier one with its
+// instead of reopening twice: the candidates with one target are sorted by kcmp's order
+// of their files (kernel/kcmp.ts), the same file's descriptors side by side. Compared two by two, each descriptor against every earlier one with its
 // target, 3,000 separate opens of one file took 11 s of the event loop (a sandbox chooses
 // how many descriptors it holds).
 
-import { native } from "../confine/native.js";
+import { fileOrder as order, Unordered } from "../kernel/kcmp.js";
 import type { FdEntry, ProcessImage } from "./image.js";
 import { sortInTurns, type Turns } from "./turns.js";
-
-/** KCMP_FILE's answers: one file; an order between two (kernel/kcmp.c). */
-const SAME = 0;
-const LESS = 1;
-const GREATER = 2;
 
 /** A descriptor of process pid; `parent` for one of the process's parent. */
 interface Candidate {
   pid: number;
   fd: number;
   parent: boolean;
-}
-
-/** The kcmp order could not be had (an error, or an answer without an order). */
-class Unordered extends Error {}
-
-function order(a: Candidate, b: Candidate): number {
-  const rc = native().kcmpFile(a.pid, a.fd, b.pid, b.fd);
-  if (rc === SAME) return 0;
-  if (rc === LESS) return -1;
-  if (rc === GREATER) return 1;
-  throw new Unordered();
 }
 
 /** The candidates above 2 of `fds`, by target. */

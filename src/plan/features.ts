@@ -96,7 +96,14 @@ export interface Supervision {
   sysv?: { readonly calls: readonly string[] };
   /** The sandbox's epoll watches at most (EPOLL_BUDGET_SHARE of fs.epoll.max_user_watches):
    * every epoll_ctl(EPOLL_CTL_ADD) is counted (handlers/epoll.ts). */
-  epoll?: { readonly budget: number };
+  epoll?: {
+    readonly budget: number;
+    /** The budget is the policy's maxEpollWatches (else the host's share). */
+    readonly explicit: boolean;
+    /** The count at the budget holds the sandbox still (a ptrace freeze); false where the
+     * launcher traces every process (timeStart, policyFn: a process has one tracer). */
+    readonly freeze: boolean;
+  };
   /** Network destinations, named unix sockets, the interface view and the synthetic
    * /etc/hosts (always set by computeFeatures: every connect and send is supervised). */
   net?: NetSupervision;
@@ -418,7 +425,12 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // them all aborted every Node process of its uid that then added a descriptor, its own
   // supervisor among them (the twentieth review). The supervisor counts its adds.
   const epollLimit = unsupervised ? undefined : host.epollWatchesLimit;
-  if (epollLimit !== undefined) supervision.epoll = { budget: epollBudget(epollLimit) };
+  const asked = policy.maxEpollWatches;
+  if (asked !== undefined && epollLimit !== undefined && asked > epollLimit) {
+    throw new PolicyError("maxEpollWatches", asked, `maxEpollWatches: ${asked} is more than this host's fs.epoll.max_user_watches (${epollLimit}), which every process of the uid shares`);
+  }
+  const budget = asked ?? (epollLimit === undefined ? undefined : epollBudget(epollLimit));
+  if (!unsupervised && budget !== undefined) supervision.epoll = { budget, explicit: asked !== undefined, freeze: policy.timeStart === undefined && policy.policyFn === undefined };
   const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, deterministicDirs: policy.deterministicDirs, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
   const computed = computeView(viewPolicy, given, active.has("fs"), kernel ? [] : mounts, undefined, resolved);
   const grants = unsupervised ? withoutProcfs(given, computed.grants, mounts, active.has("fs")) : computed.grants;

@@ -52,6 +52,8 @@ export class PolicyBuilder {
   maxProcesses(n: number): this { return this.#set("maxProcesses", n); }
   /** Sets {@link PolicyInput.maxOpenFiles | maxOpenFiles} (see there for its CLI flag and default). */
   maxOpenFiles(n: number): this { return this.#set("maxOpenFiles", n); }
+  /** Sets {@link PolicyInput.maxEpollWatches | maxEpollWatches} (see there for its CLI flag and default). */
+  maxEpollWatches(n: number): this { return this.#set("maxEpollWatches", n); }
   /** Sets {@link PolicyInput.maxCpu | maxCpu} (see there for its CLI flag and default). */
   maxCpu(percent: number): this { return this.#set("maxCpu", percent); }
   /** Appends to {@link PolicyInput.cpuCores | cpuCores} (see there for its CLI flag and default). */

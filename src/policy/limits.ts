@@ -41,6 +41,12 @@ export function checkMaxOpenFiles(field: string, value: unknown): number {
   return checkInteger(field, value, 1, MAX_OPEN_FILES_LIMIT, `is outside 1..${MAX_OPEN_FILES_LIMIT}`);
 }
 
+/** The sandbox's epoll watches: 0 (no add) up to what an int holds; the host's own limit
+ * (fs.epoll.max_user_watches) is checked when the sandbox is planned (plan/features.ts). */
+export function checkMaxEpollWatches(field: string, value: unknown): number {
+  return checkInteger(field, value, 0, 2 ** 31 - 1, `is outside 0..${2 ** 31 - 1}`);
+}
+
 export function checkMaxCpu(field: string, value: unknown): number {
   return checkInteger(field, value, 1, 100, "is outside 1..100 (percent of one core)");
 }

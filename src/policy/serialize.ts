@@ -29,6 +29,7 @@ export function policyToJSON(p: PolicyFields): PolicyJSON {
   out.maxMemory = p.maxMemory?.toString();
   out.maxProcesses = p.maxProcessesExplicit ? p.maxProcesses : undefined;
   out.maxOpenFiles = p.maxOpenFiles;
+  out.maxEpollWatches = p.maxEpollWatches;
   out.maxCpu = p.maxCpu;
   out.cpuCores = p.cpuCores === undefined ? undefined : [...p.cpuCores];
   out.numCpus = p.numCpus;

@@ -180,6 +180,8 @@ export interface PolicyInput {
   maxProcesses?: number;
   /** Open descriptors per process (RLIMIT_NOFILE), never above the caller's hard limit. CLI: `--max-open-files`. Default: none (the caller's limit). */
   maxOpenFiles?: number;
+  /** Epoll watches the whole sandbox may hold at once, 0-2147483647: an add past them gets ENOSPC. fs.epoll.max_user_watches is one count for every process of the uid (sandboxes, their supervisor and the rest), and Node aborts when an add fails. Never above that limit. CLI: `--max-epoll-watches`. Default: a quarter of fs.epoll.max_user_watches. */
+  maxEpollWatches?: number;
   /** CPU cap in percent of one core, 1-100 (SIGSTOP/SIGCONT throttling). CLI: `-c`, `--cpu`. Default: none (no cap). */
   maxCpu?: number;
   /** The CPUs the command runs on: its affinity, and with a supervisor a bound (every sched_setaffinity is made by the supervisor, its mask cut to these CPUs; one of none of them is EINVAL). Without a supervisor only the starting affinity (docs/security.md, Known limits). CLI: `--cpu-cores`. Default: none (the caller's CPUs). */
@@ -268,6 +270,8 @@ export interface PolicyJSON {
   maxProcesses?: number;
   /** {@inheritDoc PolicyInput.maxOpenFiles} */
   maxOpenFiles?: number;
+  /** {@inheritDoc PolicyInput.maxEpollWatches} */
+  maxEpollWatches?: number;
   /** {@inheritDoc PolicyInput.maxCpu} */
   maxCpu?: number;
   /** {@inheritDoc PolicyInput.cpuCores} */
@@ -354,6 +358,8 @@ export interface PolicyFields {
   readonly maxProcessesExplicit: boolean;
   /** {@inheritDoc PolicyInput.maxOpenFiles} */
   readonly maxOpenFiles: number | undefined;
+  /** {@inheritDoc PolicyInput.maxEpollWatches} */
+  readonly maxEpollWatches: number | undefined;
   /** {@inheritDoc PolicyInput.maxCpu} */
   readonly maxCpu: number | undefined;
   /** {@inheritDoc PolicyInput.cpuCores} */

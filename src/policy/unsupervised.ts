@@ -41,6 +41,7 @@ export function checkUnsupervised(p: PolicyFields, input: Record<string, unknown
   }
   if (p.maxMemory !== undefined) throw refuse("maxMemory", input.maxMemory, "memory is charged on every mmap, brk and clone");
   if (p.maxProcessesExplicit) throw refuse("maxProcesses", input.maxProcesses, "processes are counted on every fork and clone");
+  if (p.maxEpollWatches !== undefined) throw refuse("maxEpollWatches", input.maxEpollWatches, "watches are counted on every epoll_ctl add");
   if (p.numCpus !== undefined) throw refuse("numCpus", input.numCpus, "sched_getaffinity and /proc/cpuinfo are answered by it");
   if (p.name !== undefined) throw refuse("name", input.name, "the hostname the sandbox sees is answered by it");
   if (p.portRemap) throw refuse("portRemap", input.portRemap, "binds are made by it");

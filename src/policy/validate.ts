@@ -9,7 +9,7 @@ import { checkAbsolutePath, checkArray, checkBoolean, checkPathList, isPlainObje
 import { checkCowAction, checkDeniedPaths, checkProcView, parseFsMount } from "./filesystem.js";
 import { checkName, parseEnv, parseUser } from "./identity.js";
 import {
-  DEFAULT_MAX_PROCESSES, checkMaxCpu, checkMaxOpenFiles, checkMaxProcesses, checkNumCpus,
+  DEFAULT_MAX_PROCESSES, checkMaxCpu, checkMaxEpollWatches, checkMaxOpenFiles, checkMaxProcesses, checkNumCpus,
   parseCpuCores, parseGpuDevices, parseMaxMemory,
 } from "./limits.js";
 import { parseNetRule } from "./net-rule.js";
@@ -32,7 +32,7 @@ export const DEFAULTS: PolicyFields = Object.freeze({
   netAllow: NONE, netDeny: NONE, netAllowBind: NONE, netDenyBind: NONE,
   maxMemory: undefined,
   maxProcesses: DEFAULT_MAX_PROCESSES, maxProcessesExplicit: false,
-  maxOpenFiles: undefined, maxCpu: undefined, cpuCores: undefined, numCpus: undefined,
+  maxOpenFiles: undefined, maxEpollWatches: undefined, maxCpu: undefined, cpuCores: undefined, numCpus: undefined,
   randomSeed: undefined, timeStart: undefined,
   deterministicDirs: false, noRandomizeMemory: false, noHugePages: false, noCoredump: false,
   name: undefined, workdir: undefined, cwd: undefined, fsStorage: undefined, maxDisk: undefined,
@@ -86,6 +86,7 @@ const PARSERS: { readonly [K in keyof PolicyInput]-?: FieldParser } = {
   maxMemory: (v) => ({ maxMemory: parseMaxMemory("maxMemory", v) }),
   maxProcesses: (v) => ({ maxProcesses: checkMaxProcesses("maxProcesses", v), maxProcessesExplicit: true }),
   maxOpenFiles: (v) => ({ maxOpenFiles: checkMaxOpenFiles("maxOpenFiles", v) }),
+  maxEpollWatches: (v) => ({ maxEpollWatches: checkMaxEpollWatches("maxEpollWatches", v) }),
   maxCpu: (v) => ({ maxCpu: checkMaxCpu("maxCpu", v) }),
   cpuCores: (v) => ({ cpuCores: parseCpuCores("cpuCores", v) }),
   numCpus: (v) => ({ numCpus: checkNumCpus("numCpus", v) }),

@@ -50,6 +50,7 @@ export const PROFILE_KEYS: readonly ProfileKey[] = [
   k("limits", "memory", "size", "maxMemory"),
   k("limits", "processes", "int", "maxProcesses"),
   k("limits", "open_files", "int", "maxOpenFiles"),
+  k("limits", "epoll_watches", "int", "maxEpollWatches"),
   k("limits", "cpu", "int", "maxCpu"),
   k("limits", "cpu_cores", "ints", "cpuCores"),
   k("limits", "num_cpus", "int", "numCpus"),

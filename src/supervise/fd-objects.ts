@@ -16,11 +16,13 @@ export const FD_PART_US = 4000;
 
 /** What a descriptor is: a socket or a pipe (`value`: its inode), an epoll file (`value`:
  * its count of watches), a path whose last name is a number (`value`: the number: a
- * terminal /dev/pts/N, among others), or a path ending in "/ptmx" (a terminal's
- * multiplexer). */
-export type FdObjectKind = "socket" | "pipe" | "epoll" | "numbered" | "ptmx";
+ * terminal /dev/pts/N, among others), a path ending in "/ptmx" (a terminal's
+ * multiplexer), or an epoll file whose watches are not read ("epoll-unread", `value` 0:
+ * asked for without "epoll", to find which descriptors share an instance before reading
+ * each instance once). */
+export type FdObjectKind = "socket" | "pipe" | "epoll" | "numbered" | "ptmx" | "epoll-unread";
 
-const KINDS: readonly (FdObjectKind | undefined)[] = [undefined, "socket", "pipe", "epoll", "numbered", "ptmx"];
+const KINDS: readonly (FdObjectKind | undefined)[] = [undefined, "socket", "pipe", "epoll", "numbered", "ptmx", "epoll-unread"];
 
 /** The bits of `kinds` for fdObjectsFrom. */
 function kindBits(kinds: readonly FdObjectKind[]): number {
@@ -72,6 +74,22 @@ export function* fdObjectPartsOffLoop(owner: object, pid: number, kinds: readonl
     if (typeof r === "boolean") return r;
     from = r.from;
   }
+}
+
+/**
+ * The watches of the epoll file at descriptor `fd` of `pid` (its fdinfo read on a thread of
+ * Node's pool, in `owner`'s turn, as fdObjectPartsOffLoop), or undefined when the
+ * descriptor is no epoll file now or cannot be read.
+ */
+export function* epollWatchesOffLoop(owner: object, pid: number, fd: number): Generator<Step, number | undefined> {
+  let part: Buffer | number = -1;
+  yield offLoop(owner, () => native().fdObjectsFromAsync(pid, fd, 1, 0, kindBits(["epoll"]))).then(([p, cpuUs]) => {
+    part = p;
+    return cpuUs / 1000;
+  });
+  let watches: number | undefined;
+  eachIn(part, (_kind, value, at) => void (at === fd ? (watches = value) : undefined));
+  return watches;
 }
 
 /** One part's triples given to `each`: whether it stopped the walk, false at the table's

@@ -186,6 +186,7 @@ export function holdForks(launcherPid: number): ForkHold {
         else keep.push(x);
       }
       h.held = keep;
+      for (const x of [...(parked.get(launcherPid) ?? [])]) if (tids.has(x.tid)) x.resume(true);
     },
     isHeld: (tid) => h.held.some((x) => x.tid === tid),
     release() {
@@ -203,4 +204,37 @@ export function forkHeld(launcherPid: number, tid: number): Promise<boolean> | u
   const hold = forkHolds.get(launcherPid);
   if (hold === undefined) return undefined;
   return new Promise((resume) => hold.held.push({ tid, resume }));
+}
+
+/** Calls a handler holds until the supervisor has done something for the sandbox (an epoll
+ * count), by launcher pid: like a held fork, each is restarted by a freeze that interrupts
+ * its thread (ForkHold.restart), else a freeze would wait for it and it for the freeze. */
+const parked = new Map<number, Held[]>();
+
+/**
+ * Holds the call of thread `tid` until `until` settles (false: decide it now) or a freeze
+ * interrupts the thread (true: answer ERESTARTNOINTR, the kernel re-enters the call once
+ * the thread is let go).
+ */
+export function parkCall(launcherPid: number, tid: number, until: Promise<unknown>): Promise<boolean> {
+  return new Promise((resolve) => {
+    let list = parked.get(launcherPid);
+    if (list === undefined) parked.set(launcherPid, (list = []));
+    const own = list;
+    let done = false;
+    const x: Held = {
+      tid,
+      resume(restart) {
+        if (done) return;
+        done = true;
+        const at = own.indexOf(x);
+        if (at >= 0) own.splice(at, 1);
+        if (own.length === 0 && parked.get(launcherPid) === own) parked.delete(launcherPid);
+        resolve(restart);
+      },
+    };
+    own.push(x);
+    const go = (): void => x.resume(false);
+    until.then(go, go);
+  });
 }

@@ -254,6 +254,22 @@ test("a second checkpoint while one runs is refused; the first completes", async
   }
 });
 
+test("a process whose main thread exited is refused by name, not left out of the image", async () => {
+  const sb = new Sandbox({ fsReadable: [...SYSTEM_RO, COUNTER] });
+  await sb.spawn([COUNTER, "leaderless"], { stdout: "pipe" });
+  try {
+    await new Promise<void>((resolve) => sb.stdout!.on("data", (d: Buffer) => d.toString().includes("ready") && resolve()));
+    await assert.rejects(sb.checkpoint(), (e: unknown) => {
+      assert.ok(e instanceof CheckpointError, String(e));
+      assert.match(e.message, new RegExp(`^checkpoint: process ${sb.pid}'s main thread has exited while its threads \\d+ run on: such a process cannot be captured`));
+      return true;
+    });
+    assert.equal(sb.state, "running", "thawed: it runs on");
+  } finally {
+    await sb.kill();
+  }
+});
+
 // ---- saving and loading real checkpoints ----
 
 const work = mkdtempSync(join(tmpdir(), "sl-cp-test-"));

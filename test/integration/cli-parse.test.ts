@@ -12,7 +12,7 @@ import { POLICY_FIELDS, validatePolicy } from "../../src/policy/index.js";
 test("every policy flag maps to its field, and the result validates", () => {
   const o = parseRunArgs([
     "-r", "/usr", "--fs-read", "/lib", "-w", "/tmp/w", "--fs-deny", "/etc/shadow", "--fs-deny", "/root",
-    "-m", "512M", "-P", "10", "--max-open-files", "100", "-c", "50", "--cpu-cores", "0,1", "--cpu-cores", "2", "--num-cpus", "2",
+    "-m", "512M", "-P", "10", "--max-open-files", "100", "--max-epoll-watches", "5000", "-c", "50", "--cpu-cores", "0,1", "--cpu-cores", "2", "--num-cpus", "2",
     "--net-allow", "tcp://:443", "--net-allow", "api.example.com:80,443", "--net-allow-bind", "8080,9000-9010", "--net-allow-bind", "*",
     "--port-remap", "--random-seed", "42", "--time-start", "2024-01-01T00:00:00Z", "--deterministic-dirs",
     "--no-randomize-memory", "--no-huge-pages", "--no-coredump", "--name", "box",
@@ -30,6 +30,7 @@ test("every policy flag maps to its field, and the result validates", () => {
     maxMemory: "512M",
     maxProcesses: 10,
     maxOpenFiles: 100,
+    maxEpollWatches: 5000,
     maxCpu: 50,
     cpuCores: [0, 1, 2],
     numCpus: 2,

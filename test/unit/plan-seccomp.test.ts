@@ -15,7 +15,7 @@ import {
 } from "../../src/plan/seccomp.js";
 import { REACH_SYSCALLS } from "../../src/plan/seccomp-reach.js";
 import { computeFeatures, threadCap } from "../../src/plan/features.js";
-import { Policy } from "../../src/policy/index.js";
+import { Policy, type PolicyInput } from "../../src/policy/index.js";
 import { decodeProgram, runFilter, runFilterTrace, type SeccompInput } from "../helpers/bpf-interpreter.js";
 
 // Expected actions, written out rather than taken from src/ (checked against it below).
@@ -653,7 +653,7 @@ test("epoll watch budget: every supervised policy routes epoll_ctl(EPOLL_CTL_ADD
   const EPOLL_CTL = { ADD: 1, DEL: 2, MOD: 3 };
   const host = { landlockAbi: 7, cpuCount: 2, epollWatchesLimit: 5_491_645 };
   const supervised = computeFeatures(new Policy({ fsReadable: ["/usr"] }), host);
-  assert.deepEqual(supervised.supervision.epoll, { budget: 1_372_911 }, "a quarter of the limit");
+  assert.deepEqual(supervised.supervision.epoll, { budget: 1_372_911, explicit: false, freeze: true }, "a quarter of the limit, counted frozen");
   const prog = buildSeccompProgram(supervised.seccomp);
   expectAction(prog, { nr: sys("epoll_ctl"), args: [3, EPOLL_CTL.ADD, 4, 0] }, NOTIFY, "an add");
   // The kernel reads op as an int: high bits set still make an add, and still go to the supervisor.
@@ -661,7 +661,21 @@ test("epoll watch budget: every supervised policy routes epoll_ctl(EPOLL_CTL_ADD
   expectAction(prog, { nr: sys("epoll_ctl"), args: [3, EPOLL_CTL.DEL, 4, 0] }, ALLOW, "a delete");
   expectAction(prog, { nr: sys("epoll_ctl"), args: [3, EPOLL_CTL.MOD, 4, 0] }, ALLOW, "a change");
   const kernelView = computeFeatures(new Policy({ fsReadable: ["/usr"], procView: "kernel" }), host);
-  assert.deepEqual(kernelView.supervision.epoll, { budget: 1_372_911 }, "the kernel view shares the uid's count too");
+  assert.deepEqual(kernelView.supervision.epoll, { budget: 1_372_911, explicit: false, freeze: true }, "the kernel view shares the uid's count too");
+  // A process has one tracer: where the launcher traces every process, the count walks.
+  for (const traced of [{ timeStart: "2020-01-01T00:00:00Z" }, { policyFn: () => undefined }] as PolicyInput[]) {
+    const f = computeFeatures(new Policy({ fsReadable: ["/usr"], ...traced }), host);
+    assert.deepEqual(f.supervision.epoll, { budget: 1_372_911, explicit: false, freeze: false }, Object.keys(traced)[0]);
+  }
+  // maxEpollWatches: the policy's budget, never above the uid's whole limit; counted even
+  // where the limit cannot be read.
+  assert.deepEqual(computeFeatures(new Policy({ fsReadable: ["/usr"], maxEpollWatches: 5000 }), host).supervision.epoll, { budget: 5000, explicit: true, freeze: true });
+  assert.deepEqual(computeFeatures(new Policy({ fsReadable: ["/usr"], maxEpollWatches: 0 }), { ...host, epollWatchesLimit: undefined }).supervision.epoll, { budget: 0, explicit: true, freeze: true });
+  assert.throws(() => computeFeatures(new Policy({ fsReadable: ["/usr"], maxEpollWatches: 5_491_646 }), host), (e: unknown) => {
+    assert.equal((e as Error).message, "maxEpollWatches: 5491646 is more than this host's fs.epoll.max_user_watches (5491645), which every process of the uid shares");
+    assert.equal((e as { field?: string }).field, "maxEpollWatches");
+    return true;
+  });
   const unsupervised = computeFeatures(new Policy({ fsReadable: ["/usr"], supervisor: false }), host);
   assert.equal(unsupervised.supervision.epoll, undefined, "no supervisor, no count (docs/security.md, Known limits)");
   expectAction(buildSeccompProgram(unsupervised.seccomp), { nr: sys("epoll_ctl"), args: [3, EPOLL_CTL.ADD, 4, 0] }, ALLOW, "unsupervised: the kernel's");

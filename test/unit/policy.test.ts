@@ -256,11 +256,12 @@ test("POLICY_FIELDS lists the fields of SPEC 2.1 in order", () => {
   // policyFnFiles is not in SPEC 2.1: the opt-in for policyFn's file events (SPEC 6's
   // openat events cost a round trip per open, so a callback asks for them), beside policyFn.
   // procView is not either: the choice between the kernel view and the supervised one
-  // (docs/kernel-view.md), added with the kernel view, last.
+  // (docs/kernel-view.md), added with the kernel view, last. maxEpollWatches is not either:
+  // the sandbox's share of the uid's epoll watches (docs/security.md), beside the other limits.
   assert.deepEqual(POLICY_FIELDS, [
     "fsReadable", "fsWritable", "fsDenied", "extraDenySyscalls", "extraAllowSyscalls", "netAllow", "netDeny",
-    "netAllowBind", "netDenyBind", "maxMemory", "maxProcesses", "maxOpenFiles", "maxCpu", "cpuCores", "numCpus",
-    "randomSeed", "timeStart", "deterministicDirs", "noRandomizeMemory", "noHugePages", "noCoredump", "name",
+    "netAllowBind", "netDenyBind", "maxMemory", "maxProcesses", "maxOpenFiles", "maxEpollWatches", "maxCpu", "cpuCores",
+    "numCpus", "randomSeed", "timeStart", "deterministicDirs", "noRandomizeMemory", "noHugePages", "noCoredump", "name",
     "workdir", "cwd", "fsStorage", "maxDisk", "onExit", "onError", "chroot", "fsMount", "cleanEnv", "env", "user",
     "gpuDevices", "portRemap", "privateTmp", "protectedFiles", "policyFn", "policyFnFiles", "protection", "supervisor", "procView",
   ]);

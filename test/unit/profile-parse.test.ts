@@ -33,6 +33,7 @@ allow_bind = [8080, "9000-9010"]
 memory = "512M"
 processes = 32
 open_files = 1024
+epoll_watches = 5000
 cpu = 50
 cpu_cores = [0]
 num_cpus = 1
@@ -58,7 +59,7 @@ test("every key maps to its field", async () => {
     env: { CC: "gcc", "WITH SPACE": "x" }, cwd: "/work/p", cleanEnv: true, name: "build",
     fsReadable: ["/srv/data"], fsWritable: ["/work/p"], privateTmp: true,
     netAllow: ["tcp://:443", "udp://1.1.1.1:53"], netAllowBind: [8080, "9000-9010"],
-    maxMemory: "512M", maxProcesses: 32, maxOpenFiles: 1024, maxCpu: 50, cpuCores: [0], numCpus: 1, noCoredump: true,
+    maxMemory: "512M", maxProcesses: 32, maxOpenFiles: 1024, maxEpollWatches: 5000, maxCpu: 50, cpuCores: [0], numCpus: 1, noCoredump: true,
     noRandomizeMemory: true, noHugePages: true,
     extraDenySyscalls: ["ptrace"], extraAllowSyscalls: ["sysv_ipc"], protection: { allowDegraded: ["scopes"] },
   });
@@ -84,7 +85,7 @@ test("time_start takes a TOML date-time with an offset, not a local one", async 
 
 const BAD: [string, string, string][] = [
   ["unknown section", "# a comment\n\n[limitz]\n", `profile /b.toml:3: [limitz]: unknown section (did you mean "limits"?) (sections: [program], [filesystem], [network], [limits], [determinism], [syscalls], [protection]; top-level keys: extends)`],
-  ["unknown key in a dotted form", "limits.cpus = 2\n", `profile /b.toml:1: [limits] cpus: unknown key (did you mean "cpu"?) (keys of [limits]: memory, processes, open_files, cpu, cpu_cores, num_cpus, gpu, no_coredump)`],
+  ["unknown key in a dotted form", "limits.cpus = 2\n", `profile /b.toml:1: [limits] cpus: unknown key (did you mean "cpu"?) (keys of [limits]: memory, processes, open_files, epoll_watches, cpu, cpu_cores, num_cpus, gpu, no_coredump)`],
   ["a key written as a section", "[network.allow]\n", `profile /b.toml:1: [network] allow: expected an array of strings, got a table`],
   ["a section written as a key", "limits = 5\n", `profile /b.toml:1: limits: expected a section ([limits]), got number 5`],
   ["bool as string", "[network]\nport_remap = \"yes\"\n", `profile /b.toml:2: [network] port_remap: expected true or false, got string "yes"`],

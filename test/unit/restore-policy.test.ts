@@ -39,6 +39,11 @@ test("a wider policy is refused, naming the field and the value", () => {
   wider(saved.with({ maxMemory: "1G" }), `maxMemory ${1n << 30n} is above the saved policy's ${256n << 20n}`);
   wider(saved.with({ maxMemory: undefined }), `maxMemory is unlimited, the saved policy's is ${256n << 20n}`);
   wider(saved.with({ extraDenySyscalls: [] }), "extraDenySyscalls no longer denies ptrace");
+  const watching = saved.with({ maxEpollWatches: 1000 });
+  assertWithin(watching.with({ maxEpollWatches: 10 }), watching);
+  assert.throws(() => assertWithin(watching.with({ maxEpollWatches: 1001 }), watching), /: maxEpollWatches 1001 is above the saved policy's 1000$/);
+  assert.throws(() => assertWithin(watching.with({ maxEpollWatches: undefined }), watching), /: maxEpollWatches is unset \(a quarter of fs\.epoll\.max_user_watches\), the saved policy's is 1000$/);
+  assertWithin(saved.with({ maxEpollWatches: 1000 }), saved);
   wider(saved.with({ extraAllowSyscalls: ["sysv_ipc"] }), "extraAllowSyscalls allows sysv_ipc, which the saved policy does not");
   wider(saved.with({ noCoredump: true }), "noCoredump is true, the saved policy's is false (only grants and limits may differ)");
 });

@@ -29,6 +29,7 @@ const OFF = "supervisor: false (--no-supervisor) runs without one";
 for (const [input, field, message] of [
   [{ maxMemory: "64M" }, "maxMemory", `maxMemory: "64M" needs the seccomp supervisor (memory is charged on every mmap, brk and clone); ${OFF}`],
   [{ maxProcesses: 10 }, "maxProcesses", `maxProcesses: 10 needs the seccomp supervisor (processes are counted on every fork and clone); ${OFF}`],
+  [{ maxEpollWatches: 1000 }, "maxEpollWatches", `maxEpollWatches: 1000 needs the seccomp supervisor (watches are counted on every epoll_ctl add); ${OFF}`],
   [{ numCpus: 1 }, "numCpus", `numCpus: 1 needs the seccomp supervisor (sched_getaffinity and /proc/cpuinfo are answered by it); ${OFF}`],
   [{ name: "box" }, "name", `name: "box" needs the seccomp supervisor (the hostname the sandbox sees is answered by it); ${OFF}`],
   [{ portRemap: true }, "portRemap", `portRemap: true needs the seccomp supervisor (binds are made by it); ${OFF}`],

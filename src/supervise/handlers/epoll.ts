@@ -10,36 +10,46 @@
 // within the credit the handler grants is continued in C (native/proccredit.c), taken
 // into the count here at the next decision. The count only grows (a watch goes when its
 // descriptor or its instance closes, which nothing reports): at the budget the sandbox's
-// watches are counted from the fdinfo of every epoll descriptor its processes hold (a line
-// per watch), off the event loop, and the count restarts from that. The decision rests on
-// that count alone, never on the caller's memory or on what its descriptors are, so the
-// add is CONTINUEd (DESIGN 6).
+// watches are counted from the fdinfo of its epoll files, off the event loop, and the
+// count restarts from that. The decision rests on that count alone, never on the caller's
+// memory or on what its descriptors are, so the add is CONTINUEd (DESIGN 6). The budget
+// is the policy's maxEpollWatches, or a share of the uid's limit.
 //
-// Where a watch can hide from the count: an epoll file in no descriptor table of the
-// sandbox. In a socket's queue: a send of one is refused (EPERM, refuseEpollRight: every
-// send with descriptors is the supervisor's). Handed from process to process while the
-// count walks their tables: by a fork only (pidfd_getfd and kcmp are refused, an epoll
-// file cannot be opened again through /proc). A chain of processes each forking the next
-// and exiting moved its instances faster than a pass over /proc lists processes: none of
-// its holders was ever listed, and 600,000 watches went uncounted. So the count lists and
-// reads the sandbox's processes again until one list and its reads saw no fork let
-// through (the process handlers count every fork, and those whose child may not exist
-// yet): then no process appeared meanwhile, and each one listed held at its read every
-// instance it holds (anything made since came from adds, which wait for the count). A
-// sandbox that forks through RECOUNT_ROUNDS lists is not counted: its add gets ENOSPC.
-// An add let through just before a count began and still inside the kernel when its
-// instance was read is missed once: at most one per thread, bounded by the thread cap.
-// A table that cannot be read (a process that executed a file it may not read is not
-// dumpable) leaves the count undone. Open: a table is not read in one instant, and a
-// program that times the count can move an instance within its own table (dup2 onto a
-// descriptor already read, then close the one not yet read): docs/security.md, Known
-// limits.
+// The count reads a sandbox held still (countFrozen): every thread stopped by the
+// checkpoint's freeze (ptrace, no signal; forks held), so no table changes while it is
+// read. Read while it ran, a program that timed the count (an epoll_ctl on an instance
+// being read waits for the read) moved its instances with dup2 from descriptors not yet
+// read onto ones already read, and held 2,400,000 watches as root, 3,000,000 as the test
+// user. Frozen, each epoll descriptor is listed without its watches, the list sorted by
+// kcmp's order of their files, and each instance read once: one shared by descriptors or
+// processes counts once. The adds waiting for the count are parked (handler.ts parkCall):
+// the freeze's interrupt has each entered again once its thread is let go.
+//
+// Where a watch could hide from a frozen count: an epoll file in no descriptor table of
+// the sandbox. In a socket's queue: a send of one is refused (EPERM, refuseEpollRight:
+// every send with descriptors is the supervisor's). In a process the freeze did not
+// stop: it seizes every thread of every process under the launcher (a process whose main
+// thread exited included) until a pass finds none new, forks held meanwhile. A table
+// that cannot be read, or a sandbox that cannot be frozen (a thread that does not stop in
+// time, a process the supervisor may not trace: one that executed a file it may not read
+// is not dumpable), leaves the count undone: ENOSPC until the next.
+//
+// Where the launcher traces every process (timeStart, policyFn) the supervisor cannot
+// seize them (a thread has one tracer), and countWatches walks the tables as they run: a
+// chain of processes each forking the next and exiting moved its instances faster than a
+// pass over /proc lists processes (600,000 watches uncounted), so it lists and reads
+// again until one list and its reads saw no fork let through (the process handlers count
+// every fork, and those whose child may not exist yet), else after RECOUNT_ROUNDS lists
+// ENOSPC. Open there (docs/security.md, Known limits): the dup2 moves above; an add let
+// through just before the count and still in the kernel when its instance was read, missed
+// once (one per thread); an instance under several descriptors, counted for each.
 
 import { monotonicMs } from "../../kernel/clock.js";
 import { fdLink, readProcText } from "../../kernel/proc-text.js";
 import { CONTINUE, deny, type Action } from "../action.js";
-import { fdObjectPartsOffLoop } from "../fd-objects.js";
-import type { HandlerTable, SupervisorContext } from "../handler.js";
+import { fileOrder, Unordered, type ProcessFd } from "../../kernel/kcmp.js";
+import { epollWatchesOffLoop, fdObjectPartsOffLoop } from "../fd-objects.js";
+import { parkCall, type HandlerTable, type SupervisorContext } from "../handler.js";
 import { processTree, statFields } from "../members.js";
 import type { Notification } from "../notification.js";
 import { runInSlices, type Step } from "../slices.js";
@@ -47,6 +57,8 @@ import { chargeOf } from "./memory.js";
 
 const EPERM = 1;
 const ENOSPC = 28;
+/** The kernel enters the call again (the caller never sees it): linux/errno.h. */
+const ERESTARTNOINTR = 513;
 /** Adds one grant lets C continue (native/proccredit.h SL_PROCS_CREDIT_MAX). */
 const CREDIT_MAX = 256;
 /** Lists of the sandbox's processes one count reads at most (see the file's head). */
@@ -116,7 +128,101 @@ export function* countWatches(owner: object, launcherPid: number, forks: (() => 
   return undefined;
 }
 
-export function epollHandlers(budget: number, ctx: SupervisorContext): HandlerTable {
+/** kcmp comparisons between two yields of the sort (about a microsecond each). */
+const COMPARES_PER_STEP = 4096;
+
+/**
+ * `held` with one descriptor per open file: sorted by kcmp(KCMP_FILE)'s order of their files
+ * (a merge sort, yielding between runs of comparisons), the first of each run of one file
+ * kept; undefined when kcmp cannot order them (no CONFIG_KCMP, or a process the supervisor
+ * may not inspect).
+ */
+function* oneEach(held: readonly ProcessFd[]): Generator<Step, ProcessFd[] | undefined> {
+  let compares = 0;
+  const order = (a: ProcessFd, b: ProcessFd): number => {
+    compares++;
+    return fileOrder(a, b);
+  };
+  try {
+    let runs = held.map((h) => [h]);
+    while (runs.length > 1) {
+      const next: ProcessFd[][] = [];
+      for (let i = 0; i < runs.length; i += 2) {
+        const a = runs[i]!;
+        const b = runs[i + 1];
+        if (b === undefined) {
+          next.push(a);
+          continue;
+        }
+        const out: ProcessFd[] = [];
+        let x = 0;
+        let y = 0;
+        while (x < a.length && y < b.length) {
+          if (order(a[x]!, b[y]!) <= 0) out.push(a[x++]!);
+          else out.push(b[y++]!);
+          if (compares >= COMPARES_PER_STEP) {
+            compares = 0;
+            yield;
+          }
+        }
+        while (x < a.length) out.push(a[x++]!);
+        while (y < b.length) out.push(b[y++]!);
+        next.push(out);
+      }
+      runs = next;
+    }
+    const sorted = runs[0] ?? [];
+    const kept: ProcessFd[] = [];
+    for (const h of sorted) if (kept.length === 0 || order(kept[kept.length - 1]!, h) !== 0) kept.push(h);
+    return kept;
+  } catch (e) {
+    if (e instanceof Unordered) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * The watches of the epoll instances a frozen sandbox holds (processes `pids`, every thread
+ * stopped: no table changes while it is read), each instance once however many descriptors
+ * and processes share it (kcmp; when kcmp cannot tell, once per descriptor); undefined
+ * when a table could not be read. Stops at `budget`.
+ */
+export function* countFrozen(owner: object, pids: Iterable<number>, budget: number): Generator<Step, number | undefined> {
+  const held: ProcessFd[] = [];
+  let unreadable = false;
+  for (const pid of pids) {
+    const c = chargeOf(pid);
+    if (c === null) continue;
+    yield* fdObjectPartsOffLoop(owner, c.task, ["epoll-unread"], (_kind, _value, fd) => void held.push({ pid: c.task, fd }), () => void (unreadable = true));
+    if (unreadable) return undefined;
+  }
+  const instances = (yield* oneEach(held)) ?? held;
+  let total = 0;
+  for (const h of instances) {
+    total += (yield* epollWatchesOffLoop(owner, h.pid, h.fd)) ?? 0;
+    if (total >= budget) break;
+  }
+  return total;
+}
+
+/** How long the count's freeze waits for a thread to stop (a checkpoint's wait). */
+const FREEZE_STOP_TIMEOUT_MS = 5000;
+
+/**
+ * The sandbox's watches counted with every thread of it stopped (checkpoint/freeze.ts,
+ * loaded when first needed), or undefined when it could not be frozen or read: `why` says.
+ */
+async function countWhileFrozen(owner: object, launcherPid: number, budget: number, spent: (ms: number) => void, why: (e: unknown) => void): Promise<number | undefined> {
+  try {
+    const { whileFrozen } = await import("../../checkpoint/freeze.js");
+    return await whileFrozen(launcherPid, FREEZE_STOP_TIMEOUT_MS, (frozen) => new Promise<number | undefined>((resolve) => runInSlices(countFrozen(owner, frozen.keys(), budget), resolve, { spent })));
+  } catch (e) {
+    why(e);
+    return undefined;
+  }
+}
+
+export function epollHandlers({ budget, explicit, freeze }: { budget: number; explicit: boolean; freeze: boolean }, ctx: SupervisorContext): HandlerTable {
   const credit = ctx.epollCredit;
   const owner = {}; // this sandbox's turn on Node's pool (fd-objects.ts offLoop)
   // The watches the sandbox may hold: the last count's, plus every add let through since.
@@ -141,27 +247,33 @@ export function epollHandlers(budget: number, ctx: SupervisorContext): HandlerTa
     (recount ??= new Promise<void>((resolve) => {
       settle(); // the credit ends here: no add goes on until the count is done
       const began = monotonicMs();
-      runInSlices(
-        countWatches(owner, ctx.launcherPid, ctx.limits.forks, budget),
-        (total) => {
-          const ended = monotonicMs();
-          // Not counted (the sandbox kept forking, or hid a table): the budget stands as reached.
-          count = total ?? budget;
-          nextCountAt = ended + Math.max(RECOUNT_GAP_MIN_MS, RECOUNT_GAP_RATIO * (ended - began));
-          recount = undefined;
-          grant();
-          resolve();
-        },
-        { spent: (ms) => ctx.chargeCpu(ms) },
-      );
+      const spent = (ms: number): void => ctx.chargeCpu(ms);
+      const counted = (total: number | undefined): void => {
+        const ended = monotonicMs();
+        // Not counted (the sandbox kept forking, hid a table, could not be frozen): the
+        // budget stands as reached.
+        count = total ?? budget;
+        nextCountAt = ended + Math.max(RECOUNT_GAP_MIN_MS, RECOUNT_GAP_RATIO * (ended - began));
+        recount = undefined;
+        grant();
+        resolve();
+      };
+      if (freeze) {
+        const why = (e: unknown): void => ctx.observe({ kind: "refused", syscall: "epoll_ctl", errno: ENOSPC, target: "count", why: `the sandbox's epoll watches could not be counted: ${(e as Error)?.message ?? String(e)}` });
+        void countWhileFrozen(owner, ctx.launcherPid, budget, spent, why).then(counted);
+      } else {
+        runInSlices(countWatches(owner, ctx.launcherPid, ctx.limits.forks, budget), counted, { spent });
+      }
     }));
   const refuse = (n: Notification): Action => {
-    ctx.observe({ kind: "refused", syscall: "epoll_ctl", errno: ENOSPC, target: `descriptor ${n.argU32(2)}`, why: `the sandbox holds its epoll watch budget (${budget}, a quarter of fs.epoll.max_user_watches: the uid's other processes keep the rest)` });
+    ctx.observe({ kind: "refused", syscall: "epoll_ctl", errno: ENOSPC, target: `descriptor ${n.argU32(2)}`, why: explicit ? `the sandbox holds its maxEpollWatches (${budget})` : `the sandbox holds its epoll watch budget (${budget}, a quarter of fs.epoll.max_user_watches: the uid's other processes keep the rest)` });
     return deny(ENOSPC);
   };
   const atBudget = async (n: Notification): Promise<Action> => {
     if (recount === undefined && monotonicMs() < nextCountAt) return refuse(n);
-    await refresh();
+    // Held until the count ends; a freeze (this count's, a checkpoint's) that interrupts
+    // the caller has it enter the call again once let go.
+    if (await parkCall(ctx.launcherPid, n.pid, refresh())) return deny(ERESTARTNOINTR);
     return decide() ?? refuse(n);
   };
   // The first adds of a sandbox are decided here, and grant the first credit.

@@ -28,7 +28,7 @@ export function handlerTables(s: Supervision, ctx: SupervisorContext, learned?: 
   // Next, the recorder of a learning run: it notes and passes every call on.
   if (s.learn === true && learned !== undefined) tables.push(learnHandlers(learned, ctx));
   if (s.maxProcesses !== undefined) tables.push(processHandlers(s.maxProcesses, ctx));
-  if (s.epoll !== undefined) tables.push(epollHandlers(s.epoll.budget, ctx));
+  if (s.epoll !== undefined) tables.push(epollHandlers(s.epoll, ctx));
   // Before the network's: it answers every other ioctl the filter routes.
   if (s.meta !== undefined) tables.push(metaHandlers(s.meta, ctx));
   const guard = s.maxMemory === undefined ? undefined : memoryGuard(s.maxMemory, ctx, s.memoryWritable, s.sysvShm === true);
