@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <sys/file.h>
 #include <sys/socket.h>
@@ -81,6 +82,47 @@ static napi_value sl_net_bind(napi_env env, napi_callback_info info) {
   SL_ARG_OPT_BUFFER(env, 1, addr, addrlen);
   if (addr == NULL) return sl_make_int(env, -EINVAL);
   return sl_make_int(env, bind(fd, (const struct sockaddr *)addr, (socklen_t)addrlen) < 0 ? -errno : 0);
+}
+
+/* udpSocket(domain, type, protocol, ranges) -> a descriptor or -errno: a UDP socket made
+ * for a sandbox (src/supervise/handlers/net.ts), with a socket filter that drops every
+ * datagram whose destination port is in none of the [lo, hi] pairs of the Buffer `ranges`
+ * (u16 pairs, at most SL_UDP_RANGES_MAX), locked (SO_LOCK_FILTER: no process may detach or
+ * replace it, the sandbox's included). At the filter a UDP socket's packet starts at its
+ * UDP header (udp_queue_rcv_one_skb runs sk_filter_trim_cap once the IP header is pulled):
+ * the destination port is the half-word at offset 2, for IPv4 and IPv6 alike. Each pair
+ * is three instructions, every jump short (a jump's offset has 8 bits): below lo, skip to
+ * the next pair; above hi, likewise; else accept the whole datagram. */
+#define SL_UDP_RANGES_MAX 1024
+static napi_value sl_udp_socket(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 4);
+  SL_ARG_INT(env, 0, domain);
+  SL_ARG_INT(env, 1, type);
+  SL_ARG_INT(env, 2, protocol);
+  SL_ARG_BUFFER(env, 3, ranges, len);
+  size_t n = len / 4;
+  if (n == 0 || n > SL_UDP_RANGES_MAX || len % 4 != 0) return sl_make_int(env, -EINVAL);
+  uint16_t r[2 * SL_UDP_RANGES_MAX];
+  memcpy(r, ranges, n * 4);
+  struct sock_filter prog[3 * SL_UDP_RANGES_MAX + 2];
+  size_t at = 0;
+  prog[at++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 2);
+  for (size_t i = 0; i < n; i++) {
+    prog[at++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, r[2 * i], 0, 2);
+    prog[at++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, r[2 * i + 1], 1, 0);
+    prog[at++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffffffffu);
+  }
+  prog[at++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+  struct sock_fprog fprog = {.len = (unsigned short)at, .filter = prog};
+  int fd = socket(domain, type, protocol);
+  if (fd < 0) return sl_make_int(env, -errno);
+  int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) < 0 || setsockopt(fd, SOL_SOCKET, SO_LOCK_FILTER, &one, sizeof one) < 0) {
+    int e = errno;
+    close(fd);
+    return sl_make_int(env, -e);
+  }
+  return sl_make_int(env, fd);
 }
 
 /* netListen(fd, backlog) -> 0 or -errno: listen(2) of a socket duplicate the supervisor
@@ -545,6 +587,7 @@ void sl_net_register(napi_env env, napi_value exports) {
       {"flockFd", NULL, sl_flock_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netConnect", NULL, sl_net_connect, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netBind", NULL, sl_net_bind, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"udpSocket", NULL, sl_udp_socket, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netSockname", NULL, sl_net_sockname, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netListen", NULL, sl_net_listen, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netShutdown", NULL, sl_net_shutdown, NULL, NULL, NULL, napi_enumerable, NULL},

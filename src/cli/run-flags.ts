@@ -57,7 +57,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
 
   { long: "net-allow", arg: "RULE", kind: "list", field: "netAllow", section: NET, help: "allow egress to [scheme://]host[:port,...], or a domain: https://*.example.com; repeatable (without it: no egress at all)", doc: "allowed egress, `[scheme://]target[:port,...]`, or a domain rule `https://*.example.com` (docs/agents.md); without any, no egress" },
   { long: "net-deny", arg: "RULE", kind: "list", field: "netDeny", section: NET, help: "allow all egress except to this IP or CIDR[:ports]; repeatable", doc: "egress allowed except these IPs/CIDRs; not with `--net-allow`" },
-  { long: "net-allow-bind", arg: "PORTS", kind: "csv", field: "netAllowBind", section: NET, help: "TCP ports the command may bind: 8080, 8000-8100 or *; comma list, repeatable", doc: "TCP ports that may be bound: `8080`, `8000-8100`, `*`" },
+  { long: "net-allow-bind", arg: "PORTS", kind: "csv", field: "netAllowBind", section: NET, help: "ports the command may bind (TCP; UDP where allowed): 8080, 8000-8100 or *; comma list, repeatable", doc: "TCP ports that may be bound: `8080`, `8000-8100`, `*`; where UDP is allowed, the UDP ports a socket may bind and receive at (besides port 0 and the ephemeral range)" },
   { long: "net-deny-bind", arg: "PORTS", kind: "csv", field: "netDenyBind", section: NET, help: "bind any TCP port except these; comma list, repeatable", doc: "every port may be bound except these" },
   { long: "port-remap", kind: "bool", field: "portRemap", section: NET, help: "a TCP port busy on the host is bound elsewhere; the command still sees and reaches the port it asked for (--json: ports)", doc: "a busy port is bound elsewhere; the command sees the one it asked for" },
 

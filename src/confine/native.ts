@@ -109,6 +109,9 @@ export interface NativeAddon {
   netConnect(fd: number, addr: Buffer): number;
   /** bind(2) with this address: 0 or -errno. */
   netBind(fd: number, addr: Buffer): number;
+  /** A UDP socket whose datagrams are dropped unless their destination port is in one of
+   * the u16 [lo, hi] pairs of `ranges` (a locked socket filter); a descriptor or -errno. */
+  udpSocket(domain: number, type: number, protocol: number, ranges: Buffer): number;
   /** getsockname(2): the socket's address, or -errno. */
   netSockname(fd: number): Buffer | number;
   /** listen(2) with this backlog: 0 or -errno. */

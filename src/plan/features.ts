@@ -8,7 +8,7 @@ import { PROTECTIONS, PROTECTION_ABI, PROTECTION_LABEL, type BindSpec, type Prot
 import { blockedSyscalls } from "./blocklist.js";
 import type { NetGrants, PathGrant } from "./landlock.js";
 import type { ResolvedHosts } from "./net-rules.js";
-import { netSupervision, type NetSupervision } from "./net-supervision.js";
+import { netSupervision, portRanges, UDP_RANGES_MAX, type NetSupervision } from "./net-supervision.js";
 import { NAME_SYSCALLS, type NameSupervision } from "./seccomp-names.js";
 import { INODE_IOCTLS, META_SYSCALLS, UNSUPPORTED_INODE_IOCTLS, type MetaSupervision } from "./seccomp-meta.js";
 import type { SeccompSpec } from "./seccomp.js";
@@ -465,8 +465,20 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // The ports the supervisor holds its own binds and listens to: Landlock's bind rules, or
   // every port where its TCP protection is not in force.
   const tcpBind = active.has("net-tcp") ? bindPorts : "any";
+  // A UDP socket the sandbox binds receives whatever is sent to its port, from the host or
+  // anywhere (Landlock has no UDP rules before ABI 8): where UDP is allowed, the
+  // supervisor makes the sandbox's UDP sockets with a locked filter that drops datagrams to
+  // ports netAllowBind does not list, but for the ephemeral range (handlers/net.ts).
+  // A denylist allows every protocol to every other address.
+  const allowUdp = policy.netDeny.length > 0 || policy.netAllow.some((r) => r.protocols.includes("udp"));
+  const udpBind = allowUdp && !unsupervised && !kernel && bindPorts !== "any" ? bindPorts : undefined;
+  // The filter takes UDP_RANGES_MAX pairs of ports, one of them the ephemeral range.
+  const udpRanges = udpBind === undefined ? 0 : portRanges(udpBind).length;
+  if (udpRanges > UDP_RANGES_MAX - 1) {
+    throw new PolicyError("netAllowBind", policy.netAllowBind, `netAllowBind: ${udpRanges} separate runs of ports; where UDP is allowed a UDP socket's filter takes at most ${UDP_RANGES_MAX - 1} (list ranges such as "9000-9100" rather than single ports)`);
+  }
   const net = netSupervision(policy, resolved, {
-    netTcp: active.has("net-tcp"), fs: active.has("fs"), grants: proved, scopes: active.has("scopes"), bind: tcpBind, portRemap: policy.portRemap,
+    netTcp: active.has("net-tcp"), fs: active.has("fs"), grants: proved, scopes: active.has("scopes"), bind: tcpBind, portRemap: policy.portRemap, udpBind,
   });
   if (!unsupervised) supervision.net = net;
   const timeStart = unsupervised ? undefined : policy.timeStart;
@@ -529,8 +541,8 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       // The sandbox's SysV objects may not be given to another owner (handlers/sysv.ts).
       ...(supervision.sysv !== undefined ? { refuseIpcSet: true } : {}),
       capBuffers: supervision.maxMemory !== undefined,
-      // A denylist allows every protocol to every other address.
-      allowUdp: net.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("udp")),
+      allowUdp,
+      ...(udpBind !== undefined ? { udpOnBehalf: true } : {}),
       allowPing: net.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("icmp")),
       // Port rules allow every address, so a source route reaches nothing they do not.
       denySourceRouting: !net.portRulesOnly,

@@ -31,6 +31,11 @@ export interface NetSupervision extends NetRules {
    * does not see those), and an IP socket listened on while still on port 0 (the kernel
    * binds it then, past Landlock, to a port of its choosing) may listen only under "any". */
   readonly bind: readonly number[] | "any";
+  /** UDP sockets are the supervisor's making (handlers/net.ts udpSocket): a datagram
+   * reaches one only at a port of these or of the host's ephemeral range, and a bind to a
+   * port other than 0 and these is EACCES. Unset where UDP sockets cannot be made, or
+   * every port may be bound ("*"). */
+  readonly udpBind?: readonly number[];
 }
 
 export interface NetFacts {
@@ -46,6 +51,8 @@ export interface NetFacts {
   bind: readonly number[] | "any";
   /** The policy's portRemap. */
   portRemap: boolean;
+  /** The UDP ports the sandbox may bind and receive at (see NetSupervision.udpBind). */
+  udpBind?: readonly number[] | undefined;
 }
 
 /** TCP rules for any address, as Landlock reads them; every port when it is not in force. */
@@ -66,5 +73,24 @@ export function netSupervision(policy: Policy, resolved: ResolvedHosts, facts: N
     abstractScoped: facts.scopes,
     bind: facts.bind,
     ...(facts.portRemap ? { portRemap: true as const } : {}),
+    ...(facts.udpBind !== undefined ? { udpBind: facts.udpBind } : {}),
   };
 }
+
+/** Pairs of ports a UDP socket's filter takes at most (native/net.c SL_UDP_RANGES_MAX). */
+export const UDP_RANGES_MAX = 1024;
+
+/** `ports` and `extra` as sorted, merged [lo, hi] pairs. */
+export function portRanges(ports: readonly number[], extra?: readonly [number, number]): [number, number][] {
+  const pairs: [number, number][] = ports.map((p) => [p, p]);
+  if (extra !== undefined) pairs.push([extra[0], extra[1]]);
+  pairs.sort((a, b) => a[0] - b[0]);
+  const out: [number, number][] = [];
+  for (const [lo, hi] of pairs) {
+    const last = out[out.length - 1];
+    if (last !== undefined && lo <= last[1] + 1) last[1] = Math.max(last[1], hi);
+    else out.push([lo, hi]);
+  }
+  return out;
+}
+

@@ -61,6 +61,8 @@ export const BUFFER_OPTIONS = { SO_SNDBUF: 7, SO_RCVBUF: 8 } as const;
 export const SOL_NETLINK = 270;
 /** sizeof(struct sockaddr_nl): the only address length a netlink bind can have. */
 export const SOCKADDR_NL_BYTES = 12;
+/** sizeof(struct sockaddr_in): the least address length an IP socket's bind accepts. */
+export const SOCKADDR_IN_BYTES = 16;
 
 /**
  * Interface ioctls (struct ifreq or ifconf, no pointers inside but ifconf's buffer), which
@@ -152,10 +154,16 @@ function messageBlock(flagsArg: number, notify: boolean) {
 }
 
 /** bind(fd, addr, addrlen): only a netlink-sized address can be meant for an emulated
- * netlink socket; every other bind is the kernel's and Landlock's alone. */
-function bindBlock(b: BpfAssembler, p: string): void {
-  b.load(SeccompData.argLow(2)).jeq(SOCKADDR_NL_BYTES, 0, `${p}allow`).ret(Ret.USER_NOTIF);
-  b.label(`${p}allow`).ret(Ret.ALLOW);
+ * netlink socket, and (`inet`, where the supervisor makes UDP sockets) only one of at
+ * least an IPv4 address's 16 bytes for an IP socket (the kernel refuses shorter ones);
+ * every other bind is the kernel's and Landlock's alone. */
+function bindBlock(inet: boolean) {
+  return (b: BpfAssembler, p: string): void => {
+    b.load(SeccompData.argLow(2)).jeq(SOCKADDR_NL_BYTES, `${p}notify`, 0);
+    if (inet) b.jge(SOCKADDR_IN_BYTES, `${p}notify`, 0);
+    b.ret(Ret.ALLOW);
+    b.label(`${p}notify`).ret(Ret.USER_NOTIF);
+  };
 }
 
 /** setsockopt(fd, level, optname, ...): level and optname are ints (low halves).
@@ -201,6 +209,6 @@ export function netArgumentFilters(spec: SeccompSpec, notify: ReadonlySet<string
     ["sendmmsg", messageBlock(3, notify.has("sendmmsg"))],
     ["setsockopt", setsockoptBlock(spec.denySourceRouting === true, notify.has("setsockopt"), spec.capBuffers === true && notify.has("setsockopt"), spec.refuseReusePort === true)],
   ];
-  if (notify.has("bind")) out.push(["bind", bindBlock]);
+  if (notify.has("bind")) out.push(["bind", bindBlock(spec.udpOnBehalf === true)]);
   return out;
 }

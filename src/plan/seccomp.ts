@@ -66,6 +66,9 @@ export interface SeccompSpec {
   blocked: readonly string[];
   /** UDP sockets may be created (a later network rule allows them). */
   allowUdp: boolean;
+  /** UDP sockets are made by the supervisor (socket() of one goes to it, and bind() with an
+   * address of an IP socket's size): handlers/net.ts udpSocket. */
+  udpOnBehalf?: boolean;
   /** Kernel ping sockets (SOCK_DGRAM + IPPROTO_ICMP[V6]) may be created. */
   allowPing: boolean;
   /** Syscalls answered by the supervisor (SECCOMP_RET_USER_NOTIF). */
@@ -317,9 +320,10 @@ function socketBlock(b: BpfAssembler, p: string, spec: SeccompSpec, emulateNetli
     .jeq(IPPROTO.TCP, `${p}allow`, `${p}deny`);
   b.label(`${p}notstream`).jeq(SOCK.DGRAM, 0, `${p}deny`);
   b.load(SeccompData.argLow(2));
-  if (spec.allowUdp) b.jeq(IPPROTO.IP, `${p}allow`, 0).jeq(IPPROTO.UDP, `${p}allow`, 0);
+  if (spec.allowUdp) b.jeq(IPPROTO.IP, spec.udpOnBehalf === true ? `${p}udp` : `${p}allow`, 0).jeq(IPPROTO.UDP, spec.udpOnBehalf === true ? `${p}udp` : `${p}allow`, 0);
   if (spec.allowPing) b.jeq(IPPROTO.ICMP, `${p}allow`, 0).jeq(IPPROTO.ICMPV6, `${p}allow`, 0);
   b.label(`${p}deny`).ret(EPERM);
+  if (spec.allowUdp && spec.udpOnBehalf === true) b.label(`${p}udp`).ret(Ret.USER_NOTIF);
   b.label(`${p}nofamily`).ret(Ret.errno(Errno.EAFNOSUPPORT));
   b.label(`${p}allow`).ret(Ret.ALLOW);
 }

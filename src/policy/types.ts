@@ -170,7 +170,7 @@ export interface PolicyInput {
   netAllow?: readonly string[];
   /** Egress allowed except to these IPs or CIDRs[:ports]; not with netAllow. CLI: `--net-deny`. Default: []. */
   netDeny?: readonly string[];
-  /** TCP ports the command may bind: 8080, "8000-8100" or "*". CLI: `--net-allow-bind`. Default: [] (no port). */
+  /** TCP ports the command may bind: 8080, "8000-8100" or "*"; where UDP is allowed, UDP ports too (a UDP socket binds port 0 or one of these and receives only at them and the ephemeral range: docs/network.md). CLI: `--net-allow-bind`. Default: [] (no port). */
   netAllowBind?: readonly BindInput[];
   /** Every TCP port may be bound except these. Not supported yet: validated, then refused with PolicyUnsupportedError. CLI: `--net-deny-bind`. Default: []. */
   netDenyBind?: readonly BindInput[];

@@ -335,15 +335,25 @@ scriptCase(
 );
 
 scriptCase(
-  "open: a UDP port the sandbox binds under any UDP allowance receives the host's datagrams (supervised view)",
+  "fixed: under a UDP allowance a sandbox binds only the UDP ports netAllowBind lists (EACCES), and a socket bound past the check by racing a descriptor number receives nothing (supervised view)",
   SCRIPT,
   [RT20, "names"],
   (out) => {
     const msg = JSON.stringify(out);
-    assert.equal(out.supervised.udpAllowed?.got.udp_received, "0", `the sandbox received the host's datagram on a port it bound: ${msg}`);
+    const s = out.supervised;
+    // Before: the bind worked and the host's datagram was answered "sandbox".
+    assert.equal(s.udpAllowed?.got.udp_bind, "EACCES", `a port netAllowBind does not list: ${msg}`);
+    assert.notEqual(s.udpAllowed?.reached, "sandbox", msg);
+    // Control: a listed port receives (its answer meets the egress rules: refused).
+    assert.equal(s.udpListed?.got.udp_bind, "ok", msg);
+    assert.equal(s.udpListed?.got.udp_received, "1", `a listed port receives: ${msg}`);
+    // The race: a bind continued for a unix socket whose number then named the UDP socket
+    // binds it past the check; the socket's filter drops what comes to that port.
+    const race = s.udpRace?.got ?? {};
+    assert.match(race.udp_race ?? "", /^tries \d+ won (yes|no)$/, msg);
+    assert.equal(race.udp_received, "0", `the raced socket received the host's datagram: ${msg}`);
+    assert.notEqual(s.udpRace?.reached, "sandbox", msg);
   },
-  undefined,
-  "UDP binds are not restricted (docs/network.md, Limits)",
 );
 
 scriptCase("held: the blocklist keeps keys, POSIX queues, SysV, fanotify and user namespaces out (both views)", SCRIPT, [RT20, "battery"], (out) => {

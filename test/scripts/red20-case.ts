@@ -159,12 +159,18 @@ const modes: Record<string, (base: string) => Promise<unknown>> = {
     const udpPort = 20000 + (process.pid % 5000);
     for (const view of VIEWS) {
       const a = await serveAndReach(base, "abstract", view, [name], {}, () => reachBare(["reach-abstract", name]));
-      // UDP: refused without a UDP allowance; with one (to an unrelated address), the bind
-      // of a local port is not restricted (docs/network.md, Limits).
+      // UDP: refused without a UDP allowance; with one (to an unrelated address), a bind
+      // of a port netAllowBind does not list is EACCES, one it lists receives, and a bind
+      // won by racing a descriptor number past the check receives nothing (the socket's
+      // filter: handlers/net-udp.ts).
       const u = await serveAndReach(base, "udp", view, [String(udpPort)], {}, () => reachBare(["reach-udp", String(udpPort)]));
       // (A policy with egress runs in the supervised view: the kernel view has no network.)
-      const ua = view === "kernel" ? null : await serveAndReach(base, "udp", view, [String(udpPort + 1)], { netAllow: ["udp://192.0.2.1:9"] }, () => reachBare(["reach-udp", String(udpPort + 1)]));
-      out[view] = { abstract: a, udp: u, udpAllowed: ua };
+      const allowed = { netAllow: ["udp://192.0.2.1:9"] };
+      const reach = (port: number) => () => reachBare(["reach-udp", String(port)]);
+      const ua = view === "kernel" ? null : await serveAndReach(base, "udp", view, [String(udpPort + 1)], allowed, reach(udpPort + 1));
+      const listed = view === "kernel" ? null : await serveAndReach(base, "udp", view, [String(udpPort + 2)], { ...allowed, netAllowBind: [udpPort + 2] }, reach(udpPort + 2));
+      const race = view === "kernel" ? null : await serveAndReach(base, "udp-race", view, [String(udpPort + 3)], allowed, reach(udpPort + 3));
+      out[view] = { abstract: a, udp: u, udpAllowed: ua, udpListed: listed, udpRace: race };
     }
     // A host server (this uid) on a port with SO_REUSEPORT; a sandbox allowed to bind that
     // port joins its group and takes a share of its connections (supervised view).

@@ -9,6 +9,7 @@ import { Policy } from "../../src/policy/index.js";
 import { SYSCALLS } from "../../src/kernel/syscalls.js";
 import { computeFeatures, notifiedSyscalls, type Features } from "../../src/plan/features.js";
 import { NET, planLandlock } from "../../src/plan/landlock.js";
+import { portRanges } from "../../src/plan/net-supervision.js";
 import { buildSeccompProgram } from "../../src/plan/seccomp.js";
 import { runFilter } from "../helpers/bpf-interpreter.js";
 
@@ -173,6 +174,40 @@ test("the filter: netlink sockets, netlink-sized binds and getsockname reach the
   const unsupervised = buildSeccompProgram({ ...features({}).seccomp, notify: [] });
   assert.equal(runFilter(unsupervised, { nr: sys("socket"), args: [16, 3, 0] }), ALLOW, "no supervisor: a real one");
   assert.equal(runFilter(unsupervised, { nr: sys("bind"), args: [3, 0x1000, 12] }), ALLOW);
+});
+
+test("UDP where binds are restricted: socket() of UDP and binds of IP-sized addresses reach the supervisor, which makes the sockets (handlers/net-udp.ts)", () => {
+  const udp = features({ netAllow: ["udp://1.1.1.1:53"], netAllowBind: [5353, 8080, 8081] });
+  assert.deepEqual(udp.supervision.net?.udpBind, [5353, 8080, 8081]);
+  assert.equal(udp.seccomp.udpOnBehalf, true);
+  const prog = buildSeccompProgram(udp.seccomp);
+  for (const family of [2, 10]) {
+    for (const proto of [0, 17]) assert.equal(runFilter(prog, { nr: sys("socket"), args: [family, 2 | 0o2000000, proto] }), NOTIFY, `UDP ${family} ${proto}`);
+    assert.equal(runFilter(prog, { nr: sys("socket"), args: [family, 1, 0] }), ALLOW, "TCP: the kernel's");
+  }
+  for (const len of [12, 16, 28, 110, 0xffffffff]) assert.equal(runFilter(prog, { nr: sys("bind"), args: [3, 0x1000, len] }), NOTIFY, `bind ${len}`);
+  for (const len of [0, 2, 15]) assert.equal(runFilter(prog, { nr: sys("bind"), args: [3, 0x1000, len] }), ALLOW, `bind ${len}: too short for an IP address`);
+  // A denylist allows UDP too; every port ("*") leaves UDP sockets the kernel's.
+  assert.deepEqual(features({ netDeny: ["10.0.0.0/8"] }).supervision.net?.udpBind, []);
+  for (const input of [{ netAllow: ["udp://1.1.1.1:53"], netAllowBind: ["*"] }, { netAllow: ["tcp://:443"] }]) {
+    const f = features(input);
+    assert.equal(f.supervision.net?.udpBind, undefined, JSON.stringify(input));
+    assert.equal(f.seccomp.udpOnBehalf, undefined, JSON.stringify(input));
+    assert.equal(runFilter(buildSeccompProgram(f.seccomp), { nr: sys("bind"), args: [3, 0x1000, 16] }), ALLOW, JSON.stringify(input));
+  }
+  // The socket filter takes 1,023 runs of ports besides the ephemeral range.
+  const many = Array.from({ length: 1024 }, (_, i) => 2000 + 2 * i);
+  assert.throws(() => features({ netAllow: ["udp://1.1.1.1:53"], netAllowBind: many }), (e: unknown) => {
+    assert.equal((e as Error).message, `netAllowBind: 1024 separate runs of ports; where UDP is allowed a UDP socket's filter takes at most 1023 (list ranges such as "9000-9100" rather than single ports)`);
+    return true;
+  });
+  features({ netAllow: ["udp://1.1.1.1:53"], netAllowBind: many.slice(1) });
+});
+
+test("portRanges merges ports and a range into sorted runs", () => {
+  assert.deepEqual(portRanges([5, 3, 4, 10, 20], [12, 19]), [[3, 5], [10, 10], [12, 20]]);
+  assert.deepEqual(portRanges([], [32768, 60999]), [[32768, 60999]]);
+  assert.deepEqual(portRanges([40000], [32768, 60999]), [[32768, 60999]]);
 });
 
 test("the filter: interface queries go to the supervisor, interface changes get EPERM, device queries EOPNOTSUPP", () => {

@@ -44,10 +44,13 @@ export function badBindName(name: Buffer): number {
 /**
  * Binds sock to `name` (already copied, checked by mem.stillValid and approved), or an
  * errno. `tcpPorts`: the TCP ports the policy lets the sandbox bind (Landlock's rules),
- * "any" when Landlock's TCP protection is not in force; UDP binds have no such rule.
+ * "any" when Landlock's TCP protection is not in force; `udpPorts`: those of UDP, port 0
+ * always (NetSupervision.udpBind), undefined where UDP binds are not restricted.
  */
-export function bindOnBehalf(tid: number, sock: ChildSocket, name: Buffer, port: number, tcpPorts: readonly number[] | "any"): number {
-  if (ruleProtocol(sock) === "tcp" && tcpPorts !== "any" && !tcpPorts.includes(port)) return EACCES;
+export function bindOnBehalf(tid: number, sock: ChildSocket, name: Buffer, port: number, tcpPorts: readonly number[] | "any", udpPorts?: readonly number[]): number {
+  const protocol = ruleProtocol(sock);
+  if (protocol === "tcp" && tcpPorts !== "any" && !tcpPorts.includes(port)) return EACCES;
+  if (protocol === "udp" && udpPorts !== undefined && port !== 0 && !udpPorts.includes(port)) return EACCES;
   if (port !== 0 && port < unprivilegedStart() && !mayBindPrivileged(tid)) return EACCES;
   const rc = native().netBind(sock.fd, name);
   return rc < 0 ? -rc : 0;

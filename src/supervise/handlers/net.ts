@@ -26,6 +26,7 @@ import { connected, registerBefore, steer } from "./net-proxy.js";
 import { NetlinkSockets } from "./netlink-socket.js";
 import { bindAddress } from "./policy-net.js";
 import { badBindName, bindOnBehalf } from "./net-bind.js";
+import { udpSockets } from "./net-udp.js";
 
 const EPERM = 1;
 const EACCES = 13;
@@ -430,12 +431,18 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
    * (net-bind.ts makes Landlock's and the capability checks the caller's bind would meet);
    * never CONTINUE, after which the kernel would read the caller's buffer again.
    */
-  const gatedBind = (n: Notification, sock: ChildSocket, gate: NonNullable<SupervisorContext["gateBind"]>): Answer => {
+  /** A bind's address, copied once and proved still the caller's call's, or the errno. */
+  const bindName = (n: Notification): Buffer | number => {
     const len = n.argU32(2);
-    if (len > SOCKADDR_MAX) return deny(EINVAL);
+    if (len > SOCKADDR_MAX) return EINVAL;
     const name = copyIn(mem, n, n.argAddr(1), len);
+    if (typeof name === "number") return name;
+    return mem.stillValid(n) ? name : EPERM;
+  };
+
+  const gatedBind = (n: Notification, sock: ChildSocket, gate: NonNullable<SupervisorContext["gateBind"]>): Answer => {
+    const name = bindName(n);
     if (typeof name === "number") return deny(name);
-    if (!mem.stillValid(n)) return deny(EPERM);
     const asked = gate(n, sock, name);
     const local = bindAddress(sock.domain, name);
     if (asked === undefined || local === undefined) return deny(badBindName(name));
@@ -444,7 +451,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
       // portRemap: its bind, on the same copy (a port it does not remap comes back here).
       const remapped = remap === undefined ? CONTINUE : remap.bind(n, sock, name);
       if (remapped.kind !== CONTINUE.kind) return remapped;
-      const rc = bindOnBehalf(n.pid, sock, name, local.port, net.bind);
+      const rc = bindOnBehalf(n.pid, sock, name, local.port, net.bind, net.udpBind);
       return rc === 0 ? returnValue(0) : deny(rc);
     });
   };
@@ -457,12 +464,31 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
    * the number then refers to, exactly as for the same call with another address length,
    * which is never trapped (under policyFn every bind is trapped, and an IP one goes to
    * gatedBind above). The worst a dup2() onto the number can do is put the
-   * sandbox's end of an emulated socket in the kernel's hands: a unix socket of its own.
+   * sandbox's end of an emulated socket in the kernel's hands: a unix socket of its own;
+   * or, where the supervisor makes UDP sockets (the filter then routes IP-sized binds,
+   * udpBind above), a UDP socket of its own, which the kernel binds past the port check:
+   * the socket's own filter, made with it, drops what comes to a port not allowed
+   * (net-udp.ts).
    */
+  /**
+   * A UDP bind where udpBind is set: the address copied, the port checked (0 or one
+   * netAllowBind lists), the supervisor's duplicate bound with the copy (net-udp.ts).
+   */
+  const udpBind = (n: Notification, sock: ChildSocket): Answer => {
+    const name = bindName(n);
+    if (typeof name === "number") return deny(name);
+    const local = bindAddress(sock.domain, name);
+    if (local === undefined) return deny(badBindName(name));
+    const rc = bindOnBehalf(n.pid, sock, name, local.port, net.bind, net.udpBind);
+    if (rc === EACCES) ctx.observe({ kind: "refused", syscall: "bind", errno: EACCES, target: `udp port ${local.port}`, why: "not a port netAllowBind lists (UDP sockets receive only at those, 0 and the ephemeral range)" });
+    return rc === 0 ? returnValue(0) : deny(rc);
+  };
+
   const bind = (n: Notification): Answer =>
     withSocket(n, n.argI32(0), (sock) => {
       const emulated = netlink.find(sock);
       if (emulated === undefined && isInet(sock) && ctx.gateBind !== undefined) return gatedBind(n, sock, ctx.gateBind);
+      if (emulated === undefined && isInet(sock) && net.udpBind !== undefined && ruleProtocol(sock) === "udp") return udpBind(n, sock);
       if (emulated === undefined) return remap === undefined ? CONTINUE : remap.bind(n, sock);
       const copied = copyIn(mem, n, n.argAddr(1), SOCKADDR_NL_BYTES);
       if (typeof copied === "number") return deny(copied);
@@ -541,8 +567,12 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
     n.argI32(1) !== SOL_NETLINK ? undefined : withSocket(n, n.argI32(0), (sock) => (netlink.find(sock) === undefined ? CONTINUE : netlink.setsockopt(n)));
 
   /** socket(2): the filter sends only socket(AF_NETLINK, *, NETLINK_ROUTE) here. */
-  const socket = (n: Notification): Answer | undefined =>
-    n.argU32(0) === AF_NETLINK && n.argU32(2) === NETLINK_ROUTE ? netlink.socket(n) : undefined;
+  const udpSocket = net.udpBind === undefined ? undefined : udpSockets(net.udpBind);
+  // The filter routes socket() of NETLINK_ROUTE, and of UDP where udpBind is set.
+  const socket = (n: Notification): Answer | undefined => {
+    if (n.argU32(0) === AF_NETLINK) return n.argU32(2) === NETLINK_ROUTE ? netlink.socket(n) : undefined;
+    return udpSocket?.(n);
+  };
 
   const ioctl = (n: Notification): Answer => interfaceIoctl(n, mem, net.interfaces);
 
