@@ -12,7 +12,8 @@
 // within one process behind the walk of its table (dup2, timed by the instance's mutex)
 // held 2,400,000 as root and 3,000,000 as the test user: the count now reads a frozen
 // sandbox (the control: timeStart, whose launcher traces, is walked as before). An
-// instance shared by descriptors and processes counts once (kcmp).
+// instance shared by descriptors and processes counts once (kcmp). Checkpoints, pauses
+// and resumes between counts take turns with them.
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -86,6 +87,11 @@ scriptCase(
     const unreadable = o["unreadable supervised"]!.got.filled ?? "";
     assert.match(unreadable, /ENOSPC$/, msg);
     assert.ok(count(unreadable) <= SMALL, `a table the supervisor may not read is not counted as empty: ${msg}`);
+    const turns = o.turns as unknown as { exitCode: number; checkpoints: number; pauses: number; failures: string[]; got: Record<string, string> };
+    assert.deepEqual([turns.exitCode, turns.failures], [0, []], `checkpoints and pauses between counts: ${msg}`);
+    assert.ok(turns.checkpoints >= 2 && turns.pauses >= 2, msg);
+    assert.match(turns.got.filled ?? "", /ENOSPC$/, msg);
+    assert.ok(Number(turns.got.churned) > 0, `counts went on between them: ${msg}`);
     const zombie = o.zombie as unknown as { exitCode: number; limit: unknown; got: Record<string, string> };
     assert.deepEqual([zombie.exitCode, zombie.limit, zombie.got.held], [0, null, "ok"], `a zombie is not a table hidden: ${msg}`);
     const memory = o.memory as unknown as { status: string; exitCode: number; limit: { field: string; reason?: string } | null; got: Record<string, string> };

@@ -52,8 +52,10 @@
 //   every process without CAP_SYS_ADMIN) would stop it.
 // - pseudo-terminals (kernel.pty.max, host-wide): under a writable /dev (supervised view
 //   only: the kernel view refuses it), 4,095 in 70 ms and /dev/ptmx gave every user ENOSPC.
-// - UDP (supervised view): with any UDP allowance a local UDP port is bound and receives
-//   the host's datagrams (docs/network.md, Limits, already says so).
+// - UDP (supervised view): with any UDP allowance a local UDP port was bound and received
+//   the host's datagrams. Fixed since: netAllowBind covers UDP binds (EACCES), and each UDP
+//   socket is the supervisor's making with a locked filter on its destination port (a bind
+//   raced past the check receives nothing): docs/network.md, Limits.
 //
 // Held: SysV by default
 // (EPERM) and in the kernel view with it lifted (its own IPC namespace); processes and

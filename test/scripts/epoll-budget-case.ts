@@ -56,6 +56,32 @@ scriptMain("/tmp/sl-epoll-budget-", async () => {
     out.control = { status: c.status, exitCode: c.exitCode, tries: i + 1, got };
     if (Number(got.added?.split(" ")[0]) > SMALL - 15_000 - 50_000) break;
   }
+  // A count freezes the sandbox as a checkpoint does: while the program makes a count at
+  // every round (it frees an instance and fills another, at its budget), checkpoints,
+  // pauses and resumes come between; they take turns with the counts (an add waiting for a
+  // count is entered again when a checkpoint's freeze interrupts it).
+  {
+    const sb = new Sandbox({ fsReadable: [epb], procView: "supervised", maxEpollWatches: SMALL });
+    await sb.spawn([epb, "churn", "1000", "3000"]);
+    await new Promise((wake) => setTimeout(wake, 500));
+    const failures: string[] = [];
+    let checkpoints = 0;
+    let pauses = 0;
+    for (const t0 = Date.now(); Date.now() - t0 < 2000; ) {
+      try {
+        await sb.checkpoint();
+        checkpoints++;
+      } catch (e) {
+        failures.push((e as Error).message);
+      }
+      await sb.pause();
+      await new Promise((wake) => setTimeout(wake, 20));
+      await sb.resume();
+      pauses++;
+    }
+    const r = await sb.wait();
+    out.turns = { status: r.status, exitCode: r.exitCode, checkpoints, pauses, failures, got: lines(r.stdoutText) };
+  }
   // The memory cap cannot measure what such a process's descriptors hold either: its run
   // ends, the limit naming why (as root the supervisor reads the table: it runs through).
   const r = await Sandbox.run({ fsReadable: [epb], fsWritable: [dir], maxMemory: "64M", procView: "supervised" }, [epb, "unreadable", dir, "hold", "1500"], { timeout: 30_000 });

@@ -1,10 +1,11 @@
 // The capture's sort with turns of the event loop (checkpoint/turns.ts): what Array.sort
 // gives, stable, and the loop turns while a slow comparison (kcmp, a system call, in a
-// capture) sorts many items.
+// capture) sorts many items. And the turns freezes of one sandbox take (freeze.ts).
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Turns, sortInTurns } from "../../src/checkpoint/turns.js";
+import { freezeTurn } from "../../src/checkpoint/freeze.js";
 
 test("sortInTurns sorts as Array.prototype.sort does, stable, for every length up to 70", async () => {
   for (let n = 0; n <= 70; n++) {
@@ -30,4 +31,31 @@ test("sortInTurns lets the event loop turn while it sorts", async () => {
   clearInterval(timer);
   assert.deepEqual(sorted, Array.from({ length: 20_000 }, (_, i) => i));
   assert.ok(ticks >= ms / 50, `${ticks} timer ticks in ${ms.toFixed(0)} ms of sorting`);
+});
+
+test("freezeTurn: the freezes of one sandbox (a checkpoint's, an epoll count's) take turns; another sandbox's do not wait", async () => {
+  const order: string[] = [];
+  const endA = await freezeTurn(1001);
+  const b = freezeTurn(1001).then((end) => {
+    order.push("b");
+    return end;
+  });
+  const c = freezeTurn(1001).then((end) => {
+    order.push("c");
+    return end;
+  });
+  const other = await freezeTurn(1002); // not held up by 1001's turns
+  order.push("other");
+  other();
+  await new Promise((wake) => setImmediate(wake));
+  assert.deepEqual(order, ["other"], "b and c wait for a's turn to end");
+  endA();
+  const endB = await b;
+  await new Promise((wake) => setImmediate(wake));
+  assert.deepEqual(order, ["other", "b"], "c waits for b's");
+  endB();
+  (await c)();
+  assert.deepEqual(order, ["other", "b", "c"]);
+  // Every turn ended: a new one starts at once.
+  (await freezeTurn(1001))();
 });
