@@ -224,8 +224,11 @@ for (const view of ["supervised", "kernel"] as const) {
 // Each open of the supervisor's /proc/meminfo made a pass over the host's /proc for the
 // sandbox's charge (unitCharge): 1.2 ms of the supervising process per open with 93 host
 // processes, 35 ms with 2,074. Now a pass at most 100 ms old serves. Bound: under 300 us of
-// the supervising process per open (a sealed memfd made and injected each time). Control:
-// the opens worked, and the same loop on /proc/self/stat.
+// the supervising process per open (a sealed memfd made and injected each time), or, on a
+// loaded machine, under twice the control's cost in the same run (the same loop on
+// /proc/self/stat, also served by the supervisor): a CI run beside other tests measured
+// 411 us against the control's 273, where the pass it guards against costs 1.2 ms and up.
+// Control: the opens worked.
 scriptCase("maxMemory: a /proc/meminfo open does not cost the supervisor a pass over the host's /proc", SCRIPT, ["${STAGE}/sl-rt12", "meminfo"], (out) => {
   assert.equal(out.error, undefined, out.error);
   for (const view of ["supervised"]) {
@@ -233,6 +236,6 @@ scriptCase("maxMemory: a /proc/meminfo open does not cost the supervisor a pass 
     const c = out[`${view} control`];
     assert.ok(m.opened > 100 && c.opened > 100, `control: the opens worked: ${JSON.stringify(out)}`);
     assert.match(m.out, /failed 0$/, JSON.stringify(out));
-    assert.ok(m.usPerOpen < 300, `${view}: each meminfo open cost the supervising process ${m.usPerOpen} us (${m.supervisorCpuMs} ms for ${m.opened}), with ${out.hostProcesses} processes on the host: ${JSON.stringify(out)}`);
+    assert.ok(m.usPerOpen < Math.max(300, 2 * c.usPerOpen), `${view}: each meminfo open cost the supervising process ${m.usPerOpen} us (${m.supervisorCpuMs} ms for ${m.opened}; the control ${c.usPerOpen} us), with ${out.hostProcesses} processes on the host: ${JSON.stringify(out)}`);
   }
 });
