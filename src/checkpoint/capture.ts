@@ -9,9 +9,8 @@ import { errnoName } from "../confine/errno.js";
 import { native } from "../confine/native.js";
 import { CheckpointError, SandboxError } from "../errors.js";
 import type { PolicyJSON } from "../policy/types.js";
-import { holdForks } from "../supervise/handler.js";
 import { errnoCode } from "./errno.js";
-import { Freezer, freezeTurn, type StoppedThread } from "./freeze.js";
+import { whileFrozen, type StoppedThread } from "./freeze.js";
 import { REGSET_NOTES, type CheckpointData, type FdEntry, type FileStamp, type MapEntry, type MmLayout, type MemorySegment, type ProcessImage, type RegisterSet, type ThreadImage } from "./image.js";
 import { captureSigActions } from "./sigactions.js";
 import { markSharedFds } from "./shared-fds.js";
@@ -108,13 +107,8 @@ export async function captureSandbox(req: CaptureRequest): Promise<CheckpointDat
   if (notes === undefined) {
     throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint: architecture ${process.arch} is not supported (${Object.keys(REGSET_NOTES).join(", ")})`);
   }
-  const endTurn = await freezeTurn(req.launcherPid);
-  const forks = holdForks(req.launcherPid);
-  const freezer = new Freezer(req.launcherPid, req.stopTimeoutMs, (tids) => forks.restart(tids), (tid) => forks.isHeld(tid));
-  let result: CheckpointData | undefined;
-  let failure: unknown;
-  try {
-    const frozen = await freezer.freeze();
+  const thawFailed = (failures: string[]): Error => new CheckpointError("CHECKPOINT_FAILED", `checkpoint: the capture worked but thawing failed: ${failures.join("; ")}`);
+  return whileFrozen(req.launcherPid, req.stopTimeoutMs, async (frozen): Promise<CheckpointData> => {
     const turns = new Turns();
     let skipPid: number | undefined;
     try {
@@ -142,7 +136,7 @@ export async function captureSandbox(req: CaptureRequest): Promise<CheckpointDat
       }
     }
     if (processes.length === 0) throw new SandboxError("checkpoint: not running (no process is left in the sandbox)");
-    result = {
+    return {
       createdAt: new Date().toISOString(),
       arch: process.arch,
       kernel: kernelRelease(),
@@ -150,17 +144,7 @@ export async function captureSandbox(req: CaptureRequest): Promise<CheckpointDat
       appState: req.appState,
       processes: await markSharedFds(parentsFirst(processes), turns),
     };
-  } catch (e) {
-    failure = e;
-  }
-  const thawFailures = await freezer.thaw();
-  forks.release();
-  endTurn();
-  if (failure !== undefined) throw failure;
-  if (thawFailures.length > 0) {
-    throw new CheckpointError("CHECKPOINT_FAILED", `checkpoint: the capture worked but thawing failed: ${thawFailures.join("; ")}`);
-  }
-  return result!;
+  }, thawFailed);
 }
 
 /** Orders processes so that each comes after its parent (when the parent is captured). */

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { errnoName } from "../confine/errno.js";
 import { native } from "../confine/native.js";
-import { CheckpointError, SandboxError } from "../errors.js";
+import { CheckpointError } from "../errors.js";
 import { SYSCALLS } from "../kernel/syscalls.js";
 import { holdForks } from "../supervise/handler.js";
 import { descendantsOf } from "../supervise/members.js";
@@ -193,28 +193,31 @@ export async function freezeTurn(launcherPid: number): Promise<() => void> {
 }
 
 /**
- * Runs `fn` with every thread of the sandbox stopped (held forks, a freeze in its turn, then
- * a thaw whatever `fn` did): for a reading of the sandbox that must be one instant's (the
- * epoll count's walk of every descriptor table). Throws what the freeze or `fn` threw, or
- * the thaw's failures.
+ * Runs `fn` with every thread of the sandbox stopped: forks held, a freeze in its turn,
+ * then a thaw whatever happened (a checkpoint's capture; the epoll count's walk of every
+ * descriptor table, which must read one instant). Throws what the freeze or `fn` threw,
+ * else `thawFailed` of the thaw's failures, if any.
  */
-export async function whileFrozen<T>(launcherPid: number, stopTimeoutMs: number, fn: (frozen: Map<number, StoppedThread[]>) => Promise<T>): Promise<T> {
+export async function whileFrozen<T>(launcherPid: number, stopTimeoutMs: number, fn: (frozen: Map<number, StoppedThread[]>) => Promise<T>, thawFailed: (failures: string[]) => Error): Promise<T> {
   const endTurn = await freezeTurn(launcherPid);
   const forks = holdForks(launcherPid);
   const freezer = new Freezer(launcherPid, stopTimeoutMs, (tids) => forks.restart(tids), (tid) => forks.isHeld(tid));
+  let out: { value: T } | { failure: unknown };
+  let thawFailures: string[];
   try {
-    let out: T;
     try {
-      out = await fn(await freezer.freeze());
-    } finally {
-      const failures = await freezer.thaw();
-      if (failures.length > 0) throw new SandboxError(`thawing the sandbox failed: ${failures.join("; ")}`);
+      out = { value: await fn(await freezer.freeze()) };
+    } catch (e) {
+      out = { failure: e };
     }
-    return out;
+    thawFailures = await freezer.thaw();
   } finally {
     forks.release();
     endTurn();
   }
+  if ("failure" in out) throw out.failure;
+  if (thawFailures.length > 0) throw thawFailed(thawFailures);
+  return out.value;
 }
 
 export class Freezer {

@@ -1,9 +1,9 @@
 // Which descriptors of a frozen tree share one open file description (a dup in one
 // process, or inherited by a child), so a restore can give them back shared (one offset)
 // instead of reopening twice: the candidates with one target are sorted by kcmp's order
-// of their files (kernel/kcmp.ts), the same file's descriptors side by side. Compared two by two, each descriptor against every earlier one with its
-// target, 3,000 separate opens of one file took 11 s of the event loop (a sandbox chooses
-// how many descriptors it holds).
+// of their files (kernel/kcmp.ts), the same file's descriptors side by side. Compared two
+// by two, each descriptor against every earlier one with its target, 3,000 separate opens
+// of one file took 11 s of the event loop (a sandbox chooses how many descriptors it holds).
 
 import { fileOrder as order, Unordered } from "../kernel/kcmp.js";
 import type { FdEntry, ProcessImage } from "./image.js";

@@ -3,7 +3,7 @@
 // meanwhile. The captured sandbox is frozen, so nothing of it changes between two steps.
 // Also the polls of a wait for a ptrace stop (freeze.ts, inject.ts).
 
-import { SLICE_MS } from "../supervise/slices.js";
+import { SLICE_MS, sortInSteps } from "../supervise/slices.js";
 
 export class Turns {
   private since = performance.now();
@@ -36,31 +36,12 @@ export function pollTurn(polls: number): Promise<void> {
   return new Promise((resolve) => (polls < 200 ? setImmediate(resolve) : setTimeout(resolve, 1)));
 }
 
-/** Comparisons between two looks at the clock in sortInTurns. */
-const COMPARISONS = 256;
-
-/** `items` sorted by `compare` (a merge sort, stable), with turns of the loop between its
- * comparisons: `compare` may be a system call (kcmp), and the sandbox decides how many
- * items there are. */
+/** `items` sorted by `compare` (slices.ts sortInSteps: a merge sort, stable), with a look at
+ * the clock every 256 comparisons and a turn of the loop once a slice has passed. */
 export async function sortInTurns<T>(items: readonly T[], compare: (a: T, b: T) => number, turns: Turns): Promise<T[]> {
-  let from = items.slice();
-  let to = new Array<T>(from.length);
-  let count = 0;
-  for (let width = 1; width < from.length; width *= 2) {
-    for (let lo = 0; lo < from.length; lo += 2 * width) {
-      const mid = Math.min(lo + width, from.length);
-      const hi = Math.min(lo + 2 * width, from.length);
-      let i = lo;
-      let j = mid;
-      let k = lo;
-      while (i < mid && j < hi) {
-        to[k++] = compare(from[i]!, from[j]!) <= 0 ? from[i++]! : from[j++]!;
-        if (++count % COMPARISONS === 0) await turns.maybe();
-      }
-      while (i < mid) to[k++] = from[i++]!;
-      while (j < hi) to[k++] = from[j++]!;
-    }
-    [from, to] = [to, from];
+  const steps = sortInSteps(items, compare);
+  for (let r = steps.next(); ; r = steps.next()) {
+    if (r.done === true) return r.value;
+    await turns.maybe();
   }
-  return from;
 }

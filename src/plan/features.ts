@@ -470,7 +470,8 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // supervisor makes the sandbox's UDP sockets with a locked filter that drops datagrams to
   // ports netAllowBind does not list, but for the ephemeral range (handlers/net.ts).
   // A denylist allows every protocol to every other address.
-  const allowUdp = policy.netDeny.length > 0 || policy.netAllow.some((r) => r.protocols.includes("udp"));
+  const allows = (protocol: "udp" | "icmp"): boolean => policy.netDeny.length > 0 || policy.netAllow.some((r) => r.protocols.includes(protocol));
+  const allowUdp = allows("udp");
   const udpBind = allowUdp && !unsupervised && !kernel && bindPorts !== "any" ? bindPorts : undefined;
   // The filter takes UDP_RANGES_MAX pairs of ports, one of them the ephemeral range.
   const udpRanges = udpBind === undefined ? 0 : portRanges(udpBind).length;
@@ -543,7 +544,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       capBuffers: supervision.maxMemory !== undefined,
       allowUdp,
       ...(udpBind !== undefined ? { udpOnBehalf: true } : {}),
-      allowPing: net.mode === "deny" || policy.netAllow.some((r) => r.protocols.includes("icmp")),
+      allowPing: allows("icmp"),
       // Port rules allow every address, so a source route reaches nothing they do not.
       denySourceRouting: !net.portRulesOnly,
       // The kernel view has a network namespace of its own; anywhere else a reuseport

@@ -93,4 +93,3 @@ export function portRanges(ports: readonly number[], extra?: readonly [number, n
   }
   return out;
 }
-

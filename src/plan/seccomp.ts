@@ -320,7 +320,8 @@ function socketBlock(b: BpfAssembler, p: string, spec: SeccompSpec, emulateNetli
     .jeq(IPPROTO.TCP, `${p}allow`, `${p}deny`);
   b.label(`${p}notstream`).jeq(SOCK.DGRAM, 0, `${p}deny`);
   b.load(SeccompData.argLow(2));
-  if (spec.allowUdp) b.jeq(IPPROTO.IP, spec.udpOnBehalf === true ? `${p}udp` : `${p}allow`, 0).jeq(IPPROTO.UDP, spec.udpOnBehalf === true ? `${p}udp` : `${p}allow`, 0);
+  const udp = spec.udpOnBehalf === true ? `${p}udp` : `${p}allow`;
+  if (spec.allowUdp) b.jeq(IPPROTO.IP, udp, 0).jeq(IPPROTO.UDP, udp, 0);
   if (spec.allowPing) b.jeq(IPPROTO.ICMP, `${p}allow`, 0).jeq(IPPROTO.ICMPV6, `${p}allow`, 0);
   b.label(`${p}deny`).ret(EPERM);
   if (spec.allowUdp && spec.udpOnBehalf === true) b.label(`${p}udp`).ret(Ret.USER_NOTIF);

@@ -64,11 +64,7 @@ export function* fdObjectParts(pid: number, kinds: readonly FdObjectKind[], each
 export function* fdObjectPartsOffLoop(owner: object, pid: number, kinds: readonly FdObjectKind[], each: (kind: FdObjectKind, value: number, fd: number) => boolean | void, failed?: (errno: number) => void): Generator<Step, boolean> {
   const bits = kindBits(kinds);
   for (let from = 0; ; ) {
-    let part: Buffer | number = -1;
-    yield offLoop(owner, () => native().fdObjectsFromAsync(pid, from, FD_PART, FD_PART_US, bits)).then(([p, cpuUs]) => {
-      part = p;
-      return cpuUs / 1000;
-    });
+    const part = yield* partOffLoop(owner, pid, from, FD_PART, FD_PART_US, bits);
     if (typeof part === "number" && part < 0 && !exiting(pid)) failed?.(-part);
     const r = eachIn(part, each);
     if (typeof r === "boolean") return r;
@@ -82,14 +78,21 @@ export function* fdObjectPartsOffLoop(owner: object, pid: number, kinds: readonl
  * descriptor is no epoll file now or cannot be read.
  */
 export function* epollWatchesOffLoop(owner: object, pid: number, fd: number): Generator<Step, number | undefined> {
-  let part: Buffer | number = -1;
-  yield offLoop(owner, () => native().fdObjectsFromAsync(pid, fd, 1, 0, kindBits(["epoll"]))).then(([p, cpuUs]) => {
-    part = p;
-    return cpuUs / 1000;
-  });
+  const part = yield* partOffLoop(owner, pid, fd, 1, 0, kindBits(["epoll"]));
   let watches: number | undefined;
   eachIn(part, (_kind, value, at) => void (at === fd ? (watches = value) : undefined));
   return watches;
+}
+
+/** One part of fdObjectsFrom read on a thread of Node's pool in `owner`'s turn (offLoop),
+ * yielded as the work it is (its CPU time charged); the part, or -errno. */
+function* partOffLoop(owner: object, pid: number, from: number, max: number, budgetUs: number, bits: number): Generator<Step, Buffer | number> {
+  let part: Buffer | number = -1;
+  yield offLoop(owner, () => native().fdObjectsFromAsync(pid, from, max, budgetUs, bits)).then(([p, cpuUs]) => {
+    part = p;
+    return cpuUs / 1000;
+  });
+  return part;
 }
 
 /** One part's triples given to `each`: whether it stopped the walk, false at the table's

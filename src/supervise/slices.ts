@@ -157,3 +157,31 @@ export class InParts {
     return { running: this.#running, waiting: this.#waiting.length };
   }
 }
+
+/**
+ * `items` sorted by `compare` (a merge sort, stable), yielding every `every` comparisons:
+ * `compare` may be a system call (kcmp), and the sandbox decides how many items there are.
+ * Run in slices (runInSlices), or in turns of the loop (checkpoint/turns.ts sortInTurns).
+ */
+export function* sortInSteps<T>(items: readonly T[], compare: (a: T, b: T) => number, every = 256): Generator<void, T[]> {
+  let from = items.slice();
+  let to = new Array<T>(from.length);
+  let count = 0;
+  for (let width = 1; width < from.length; width *= 2) {
+    for (let lo = 0; lo < from.length; lo += 2 * width) {
+      const mid = Math.min(lo + width, from.length);
+      const hi = Math.min(lo + 2 * width, from.length);
+      let i = lo;
+      let j = mid;
+      let k = lo;
+      while (i < mid && j < hi) {
+        to[k++] = compare(from[i]!, from[j]!) <= 0 ? from[i++]! : from[j++]!;
+        if (++count % every === 0) yield;
+      }
+      while (i < mid) to[k++] = from[i++]!;
+      while (j < hi) to[k++] = from[j++]!;
+    }
+    [from, to] = [to, from];
+  }
+  return from;
+}

@@ -44,6 +44,7 @@
 // through just before the count and still in the kernel when its instance was read, missed
 // once (one per thread); an instance under several descriptors, counted for each.
 
+import { SandboxError } from "../../errors.js";
 import { monotonicMs } from "../../kernel/clock.js";
 import { fdLink, readProcText } from "../../kernel/proc-text.js";
 import { CONTINUE, deny, type Action } from "../action.js";
@@ -52,7 +53,7 @@ import { epollWatchesOffLoop, fdObjectPartsOffLoop } from "../fd-objects.js";
 import { parkCall, type HandlerTable, type SupervisorContext } from "../handler.js";
 import { processTree, statFields } from "../members.js";
 import type { Notification } from "../notification.js";
-import { runInSlices, type Step } from "../slices.js";
+import { runInSlices, sortInSteps, type Step } from "../slices.js";
 import { chargeOf } from "./memory.js";
 
 const EPERM = 1;
@@ -128,52 +129,16 @@ export function* countWatches(owner: object, launcherPid: number, forks: (() => 
   return undefined;
 }
 
-/** kcmp comparisons between two yields of the sort (about a microsecond each). */
-const COMPARES_PER_STEP = 4096;
-
 /**
  * `held` with one descriptor per open file: sorted by kcmp(KCMP_FILE)'s order of their files
- * (a merge sort, yielding between runs of comparisons), the first of each run of one file
- * kept; undefined when kcmp cannot order them (no CONFIG_KCMP, or a process the supervisor
- * may not inspect).
+ * (slices.ts sortInSteps), the first of each run of one file kept; undefined when kcmp
+ * cannot order them (no CONFIG_KCMP, or a process the supervisor may not inspect).
  */
 function* oneEach(held: readonly ProcessFd[]): Generator<Step, ProcessFd[] | undefined> {
-  let compares = 0;
-  const order = (a: ProcessFd, b: ProcessFd): number => {
-    compares++;
-    return fileOrder(a, b);
-  };
   try {
-    let runs = held.map((h) => [h]);
-    while (runs.length > 1) {
-      const next: ProcessFd[][] = [];
-      for (let i = 0; i < runs.length; i += 2) {
-        const a = runs[i]!;
-        const b = runs[i + 1];
-        if (b === undefined) {
-          next.push(a);
-          continue;
-        }
-        const out: ProcessFd[] = [];
-        let x = 0;
-        let y = 0;
-        while (x < a.length && y < b.length) {
-          if (order(a[x]!, b[y]!) <= 0) out.push(a[x++]!);
-          else out.push(b[y++]!);
-          if (compares >= COMPARES_PER_STEP) {
-            compares = 0;
-            yield;
-          }
-        }
-        while (x < a.length) out.push(a[x++]!);
-        while (y < b.length) out.push(b[y++]!);
-        next.push(out);
-      }
-      runs = next;
-    }
-    const sorted = runs[0] ?? [];
+    const sorted = yield* sortInSteps(held, fileOrder);
     const kept: ProcessFd[] = [];
-    for (const h of sorted) if (kept.length === 0 || order(kept[kept.length - 1]!, h) !== 0) kept.push(h);
+    for (const h of sorted) if (kept.length === 0 || fileOrder(kept[kept.length - 1]!, h) !== 0) kept.push(h);
     return kept;
   } catch (e) {
     if (e instanceof Unordered) return undefined;
@@ -215,7 +180,8 @@ const FREEZE_STOP_TIMEOUT_MS = 5000;
 async function countWhileFrozen(owner: object, launcherPid: number, budget: number, spent: (ms: number) => void, why: (e: unknown) => void): Promise<number | undefined> {
   try {
     const { whileFrozen } = await import("../../checkpoint/freeze.js");
-    return await whileFrozen(launcherPid, FREEZE_STOP_TIMEOUT_MS, (frozen) => new Promise<number | undefined>((resolve) => runInSlices(countFrozen(owner, frozen.keys(), budget), resolve, { spent })));
+    const thawFailed = (failures: string[]): Error => new SandboxError(`thawing the sandbox failed: ${failures.join("; ")}`);
+    return await whileFrozen(launcherPid, FREEZE_STOP_TIMEOUT_MS, (frozen) => new Promise<number | undefined>((resolve) => runInSlices(countFrozen(owner, frozen.keys(), budget), resolve, { spent })), thawFailed);
   } catch (e) {
     why(e);
     return undefined;

@@ -425,12 +425,6 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
       });
     });
 
-  /**
-   * policyFn: an IP bind is an event. The address is copied, the call re-checked, the
-   * callback asked about the copy, and the supervisor binds the duplicate with that copy
-   * (net-bind.ts makes Landlock's and the capability checks the caller's bind would meet);
-   * never CONTINUE, after which the kernel would read the caller's buffer again.
-   */
   /** A bind's address, copied once and proved still the caller's call's, or the errno. */
   const bindName = (n: Notification): Buffer | number => {
     const len = n.argU32(2);
@@ -440,6 +434,12 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
     return mem.stillValid(n) ? name : EPERM;
   };
 
+  /**
+   * policyFn: an IP bind is an event. The address is copied, the call re-checked, the
+   * callback asked about the copy, and the supervisor binds the duplicate with that copy
+   * (net-bind.ts makes Landlock's and the capability checks the caller's bind would meet);
+   * never CONTINUE, after which the kernel would read the caller's buffer again.
+   */
   const gatedBind = (n: Notification, sock: ChildSocket, gate: NonNullable<SupervisorContext["gateBind"]>): Answer => {
     const name = bindName(n);
     if (typeof name === "number") return deny(name);
@@ -457,6 +457,20 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
   };
 
   /**
+   * A UDP bind where udpBind is set: the address copied, the port checked (0 or one
+   * netAllowBind lists), the supervisor's duplicate bound with the copy (net-udp.ts).
+   */
+  const udpBind = (n: Notification, sock: ChildSocket, ports: readonly number[]): Answer => {
+    const name = bindName(n);
+    if (typeof name === "number") return deny(name);
+    const local = bindAddress(sock.domain, name);
+    if (local === undefined) return deny(badBindName(name));
+    const rc = bindOnBehalf(n.pid, sock, name, local.port, net.bind, ports);
+    if (rc === EACCES && local.port !== 0 && !ports.includes(local.port)) ctx.observe({ kind: "refused", syscall: "bind", errno: EACCES, target: `udp port ${local.port}`, why: "not a port netAllowBind lists (UDP sockets receive only at those, 0 and the ephemeral range)" });
+    return rc === 0 ? returnValue(0) : deny(rc);
+  };
+
+  /**
    * bind, getsockname and setsockopt(SOL_NETLINK) reach the supervisor only to answer for
    * emulated netlink sockets (the filter narrows bind to netlink-sized addresses). For any
    * other socket the supervisor decides nothing, so the call continues: the kernel and
@@ -470,25 +484,11 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
    * the socket's own filter, made with it, drops what comes to a port not allowed
    * (net-udp.ts).
    */
-  /**
-   * A UDP bind where udpBind is set: the address copied, the port checked (0 or one
-   * netAllowBind lists), the supervisor's duplicate bound with the copy (net-udp.ts).
-   */
-  const udpBind = (n: Notification, sock: ChildSocket): Answer => {
-    const name = bindName(n);
-    if (typeof name === "number") return deny(name);
-    const local = bindAddress(sock.domain, name);
-    if (local === undefined) return deny(badBindName(name));
-    const rc = bindOnBehalf(n.pid, sock, name, local.port, net.bind, net.udpBind);
-    if (rc === EACCES) ctx.observe({ kind: "refused", syscall: "bind", errno: EACCES, target: `udp port ${local.port}`, why: "not a port netAllowBind lists (UDP sockets receive only at those, 0 and the ephemeral range)" });
-    return rc === 0 ? returnValue(0) : deny(rc);
-  };
-
   const bind = (n: Notification): Answer =>
     withSocket(n, n.argI32(0), (sock) => {
       const emulated = netlink.find(sock);
       if (emulated === undefined && isInet(sock) && ctx.gateBind !== undefined) return gatedBind(n, sock, ctx.gateBind);
-      if (emulated === undefined && isInet(sock) && net.udpBind !== undefined && ruleProtocol(sock) === "udp") return udpBind(n, sock);
+      if (emulated === undefined && isInet(sock) && net.udpBind !== undefined && ruleProtocol(sock) === "udp") return udpBind(n, sock, net.udpBind);
       if (emulated === undefined) return remap === undefined ? CONTINUE : remap.bind(n, sock);
       const copied = copyIn(mem, n, n.argAddr(1), SOCKADDR_NL_BYTES);
       if (typeof copied === "number") return deny(copied);
@@ -566,9 +566,9 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
   const setsockopt = (n: Notification): Answer | undefined =>
     n.argI32(1) !== SOL_NETLINK ? undefined : withSocket(n, n.argI32(0), (sock) => (netlink.find(sock) === undefined ? CONTINUE : netlink.setsockopt(n)));
 
-  /** socket(2): the filter sends only socket(AF_NETLINK, *, NETLINK_ROUTE) here. */
   const udpSocket = net.udpBind === undefined ? undefined : udpSockets(net.udpBind);
-  // The filter routes socket() of NETLINK_ROUTE, and of UDP where udpBind is set.
+  /** socket(2): the filter sends socket(AF_NETLINK, *, NETLINK_ROUTE) here, and UDP's where
+   * udpBind is set. */
   const socket = (n: Notification): Answer | undefined => {
     if (n.argU32(0) === AF_NETLINK) return n.argU32(2) === NETLINK_ROUTE ? netlink.socket(n) : undefined;
     return udpSocket?.(n);
