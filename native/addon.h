@@ -74,6 +74,10 @@ void sl_notify_register(napi_env env, napi_value exports);
 
 /* Registers the network supervisor's socket calls and the sealed memfd (net.c). */
 void sl_net_register(napi_env env, napi_value exports);
+/* The sender of sends with descriptors (sender.c): one send, or -errno; registered by
+ * sl_net_register. */
+long sl_sender_send(int fd, int pin, uint32_t limit, const void *name, size_t namelen, const void *data, size_t datalen, const void *control, size_t controllen, int flags);
+void sl_sender_register(napi_env env, napi_value exports);
 
 /* Registers the host interface calls: netlink dump, interface ioctls (net-host.c); called
  * by sl_net_register. */

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/time.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -270,6 +272,9 @@ struct net_job {
   int connect; /* 1: connect(name); 0: sendmsg(name, data, control) */
   int fd;
   int flags;
+  int sender;     /* 1: a send with descriptors, made by the sender (native/sender.c) */
+  int pin;        /* for the sender: the pinned destination (-1: the name as it is) */
+  uint32_t limit; /* for the sender: the RLIMIT_NOFILE the send is made under */
   long rc;
   void *name, *data, *control;
   size_t namelen, datalen, controllen;
@@ -311,45 +316,50 @@ static struct net_job *job_new(int is_connect, int fd, int flags, const void *na
   return j;
 }
 
-/* The capabilities that exempt a sender from the kernel's bound on descriptors in flight
- * (too_many_unix_fds: the user's count against the sender's RLIMIT_NOFILE). */
-#define SL_CAP_SYS_ADMIN 21
-#define SL_CAP_SYS_RESOURCE 24
-#define SL_CAPS_V3 0x20080522
-
-struct sl_cap_header {
-  uint32_t version;
-  int pid;
-};
-struct sl_cap_data {
-  uint32_t effective, permitted, inheritable;
-};
-
-/* Lowers this thread's effective set by CAP_SYS_ADMIN and CAP_SYS_RESOURCE for a send
- * carrying descriptors; *saved gets the set to restore (1 when anything was lowered). A
- * send the supervisor performs for a sandbox is the sandbox's: a supervisor running as
- * root passed every bound, and a sandbox kept 40,000 files in flight, which only the
- * host-wide fs.file-max would have stopped (the twentieth review). Capabilities are per
- * thread: only this send is affected. */
-static int lower_caps(struct sl_cap_data saved[2]) {
-  struct sl_cap_header h = {SL_CAPS_V3, 0};
-  if (syscall(SYS_capget, &h, saved) != 0) return 0;
-  uint32_t drop = (1u << SL_CAP_SYS_ADMIN) | (1u << SL_CAP_SYS_RESOURCE);
-  if ((saved[0].effective & drop) == 0) return 0;
-  struct sl_cap_data lowered[2] = {saved[0], saved[1]};
-  lowered[0].effective &= ~drop;
-  return syscall(SYS_capset, &h, lowered) == 0;
-}
-
-static void restore_caps(struct sl_cap_data saved[2]) {
-  struct sl_cap_header h = {SL_CAPS_V3, 0};
-  (void)syscall(SYS_capset, &h, saved);
+/* A send with descriptors, made by the sender, which never waits. One that may wait (the
+ * caller's socket blocks, no MSG_DONTWAIT: only on a worker thread) is tried again each
+ * time the socket may have room (poll), or after a pause growing to 64 ms where poll cannot
+ * tell (a datagram to a named peer whose queue is full), until it is made or fails, or the
+ * socket's SO_SNDTIMEO passes (EAGAIN, as the kernel answers). */
+static long sender_job(struct net_job *j) {
+  int once = (j->flags & MSG_DONTWAIT) != 0;
+  struct timeval tmo = {0, 0};
+  socklen_t tlen = sizeof tmo;
+  if (!once && getsockopt(j->fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, &tlen) < 0) tmo = (struct timeval){0, 0};
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  long pause_ms = 1;
+  for (;;) {
+    long rc = sl_sender_send(j->fd, j->pin, j->limit, j->name, j->namelen, j->data, j->datalen, j->control, j->controllen, j->flags);
+    if (rc != -EAGAIN || once) return rc;
+    /* Waits for room without asking the sender again (a retry carries every descriptor
+     * once more); the deadline looked at every 100 ms. */
+    int waited = 0;
+    for (;;) {
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      long spent_ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+      if ((tmo.tv_sec || tmo.tv_usec) && spent_ms >= tmo.tv_sec * 1000 + tmo.tv_usec / 1000) return rc;
+      struct pollfd p = {j->fd, POLLOUT, 0};
+      if (poll(&p, 1, 100) != 0) break;
+      waited = 1;
+    }
+    if (waited) {
+      pause_ms = 1;
+    } else {
+      /* poll saw room at once, yet there was none: it cannot tell (a datagram by name). */
+      struct timespec nap = {0, pause_ms * 1000000};
+      nanosleep(&nap, NULL);
+      if (pause_ms < 64) pause_ms *= 2;
+    }
+  }
 }
 
 /* The system call itself. MSG_NOSIGNAL: a send must never raise SIGPIPE in Node. No EINTR
  * retry for connect: a restarted connect reports EALREADY. Worker threads block every
  * signal, so only the synchronous path can see EINTR, and it never blocks. */
 static long job_run(struct net_job *j) {
+  if (j->sender) return sender_job(j);
   long rc;
   if (j->connect) {
     rc = connect(j->fd, (struct sockaddr *)j->name, (socklen_t)j->namelen);
@@ -357,13 +367,8 @@ static long job_run(struct net_job *j) {
     struct iovec iov = {.iov_base = j->data, .iov_len = j->datalen};
     struct msghdr m = {.msg_name = j->name, .msg_namelen = (socklen_t)j->namelen, .msg_iov = &iov, .msg_iovlen = 1,
                        .msg_control = j->control, .msg_controllen = j->controllen};
-    struct sl_cap_data saved[2];
-    int lowered = j->controllen > 0 && lower_caps(saved);
     do rc = sendmsg(j->fd, &m, j->flags | MSG_NOSIGNAL);
     while (rc < 0 && errno == EINTR);
-    int err = errno;
-    if (lowered) restore_caps(saved);
-    errno = err;
   }
   return rc < 0 ? -errno : rc;
 }
@@ -576,6 +581,56 @@ static napi_value sl_net_sendmsg_async(napi_env env, napi_callback_info info) {
   return start_job(env, j, argv[5]);
 }
 
+/* The arguments of netSendRights and netSendRightsAsync into a job for the sender. */
+static struct net_job *sender_job_new(napi_env env, napi_value *argv) {
+  int32_t fd, pin, flags;
+  uint32_t limit;
+  void *name, *data, *control;
+  size_t namelen, datalen, controllen;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int32(env, argv[1], &pin) != napi_ok ||
+      napi_get_value_uint32(env, argv[2], &limit) != napi_ok || napi_get_value_int32(env, argv[6], &flags) != napi_ok ||
+      opt_buffer(env, argv[3], &name, &namelen) != 0 || opt_buffer(env, argv[4], &data, &datalen) != 0 ||
+      opt_buffer(env, argv[5], &control, &controllen) != 0) {
+    napi_throw_type_error(env, "SL_ARGS", "expected (fd, pin, limit, name|null, data, control, flags)");
+    return NULL;
+  }
+  struct net_job *j = job_new(0, fd, flags, name, namelen, data, datalen, control, controllen);
+  if (j == NULL) {
+    napi_throw_error(env, "SL_NOMEM", "out of memory");
+    return NULL;
+  }
+  j->sender = 1;
+  j->pin = pin;
+  j->limit = limit;
+  return j;
+}
+
+/* netSendRights(fd, pin, limit, name|null, data, control, flags) -> bytes sent or -errno:
+ * a send passing descriptors, made by the sender (native/sender.c) under RLIMIT_NOFILE
+ * `limit`, to the pinned destination `pin` (-1: to `name`); on the calling thread, which
+ * waits for the sender's answer (flags must hold MSG_DONTWAIT: one try). */
+static napi_value sl_net_send_rights(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 7);
+  struct net_job *j = sender_job_new(env, argv);
+  if (j == NULL) return NULL;
+  long rc = sender_job(j);
+  job_free(j);
+  return sl_make_int(env, rc);
+}
+
+/* netSendRightsAsync(fd, pin, limit, name|null, data, control, flags, cb) -> 0 (cb(rc)
+ * follows) or -errno: the same on a worker thread, waiting as the caller's send would. */
+static napi_value sl_net_send_rights_async(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 8);
+  if (!is_function(env, argv[7])) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 7 must be a function");
+    return NULL;
+  }
+  struct net_job *j = sender_job_new(env, argv);
+  if (j == NULL) return NULL;
+  return start_job(env, j, argv[7]);
+}
+
 void sl_net_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"threadGetfd", NULL, sl_thread_getfd, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -595,8 +650,11 @@ void sl_net_register(napi_env env, napi_value exports) {
       {"netSendmsg", NULL, sl_net_sendmsg, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netConnectAsync", NULL, sl_net_connect_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netSendmsgAsync", NULL, sl_net_sendmsg_async, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"netSendRights", NULL, sl_net_send_rights, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"netSendRightsAsync", NULL, sl_net_send_rights_async, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   sl_net_host_register(env, exports);
+  sl_sender_register(env, exports);
   sl_splice_register(env, exports);
 }

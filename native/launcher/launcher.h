@@ -125,9 +125,51 @@ int sl_standby_fits(const struct sl_plan *plan);
 long sl_fds_send(int sock, const int *fds, int n);
 long sl_fds_recv(int sock, int *fds, int n);
 
+/* sendmsg and recvmsg's structures, and the socket constants the launcher uses. */
+#define SOL_SOCKET_ 1
+#define SCM_RIGHTS_ 1
+#define MSG_DONTWAIT_ 0x40
+#define MSG_NOSIGNAL_ 0x4000
+#define MSG_CMSG_CLOEXEC_ 0x40000000
+#define MSG_CTRUNC_ 0x8
+struct sl_iovec {
+  void *base;
+  size_t len;
+};
+struct sl_msghdr {
+  void *name;
+  uint32_t namelen;
+  struct sl_iovec *iov;
+  size_t iovlen;
+  void *control;
+  size_t controllen;
+  int flags;
+};
+struct sl_cmsghdr {
+  size_t len;
+  int level;
+  int type;
+};
+
+/* capget/capset, version 3: two 32-bit words per set. */
+struct sl_cap_header {
+  uint32_t version;
+  int32_t pid;
+};
+struct sl_cap_data {
+  uint32_t effective;
+  uint32_t permitted;
+  uint32_t inheritable;
+};
+#define SL_CAP_VERSION_3 0x20080522u
+
 /* broker.c: the inotify broker's life (argv[0] "sandlock-inotify"); returns its exit code. */
 #define SL_INOTIFY_BROKER_NAME "sandlock-inotify"
 int sl_inotify_broker(void);
+/* sender.c: the broker that makes the sends carrying descriptors (argv[0]
+ * "sandlock-sender"); returns its exit code. */
+#define SL_SENDER_NAME "sandlock-sender"
+int sl_sender(void);
 __attribute__((noreturn)) void sl_standby_child(int handoff, struct sl_child_fds fds, pid_t launcher, const uint8_t *entered);
 #define AF_UNIX_ 1
 #define SOCK_SEQPACKET_ 5

@@ -407,6 +407,8 @@ static void standby_wait(pid_t child, int handoff, int sfd, struct sl_plan *plan
 int main(void) {
   /* Started as the inotify broker of a supervised-view sandbox (broker.c), not a launcher. */
   if (sl_strlen(sl_argv0) == sizeof SL_INOTIFY_BROKER_NAME - 1 && memcmp(sl_argv0, SL_INOTIFY_BROKER_NAME, sizeof SL_INOTIFY_BROKER_NAME - 1) == 0) return sl_inotify_broker();
+  /* Started as the sender of a supervising process's sends with descriptors (sender.c). */
+  if (sl_strlen(sl_argv0) == sizeof SL_SENDER_NAME - 1 && memcmp(sl_argv0, SL_SENDER_NAME, sizeof SL_SENDER_NAME - 1) == 0) return sl_sender();
   /* The launcher's own descriptors must never reach the command. */
   for (int fd = SL_FD_PLAN; fd < SL_FD_FIRST_FREE; fd++) SC3(NR_fcntl, fd, F_SETFD, FD_CLOEXEC);
 

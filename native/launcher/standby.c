@@ -19,33 +19,7 @@
  * the plan arrives, and dies with the launcher (PR_SET_PDEATHSIG, and EOF on its socket). */
 #include "launcher.h"
 
-#define SOL_SOCKET_ 1
-#define SCM_RIGHTS_ 1
-#define MSG_NOSIGNAL_ 0x4000
-#define MSG_CMSG_CLOEXEC_ 0x40000000
-#define MSG_CTRUNC_ 0x8
 #define SL_HANDOFF_FDS 4
-
-struct sl_iovec {
-  void *base;
-  size_t len;
-};
-
-struct sl_msghdr {
-  void *name;
-  uint32_t namelen;
-  struct sl_iovec *iov;
-  size_t iovlen;
-  void *control;
-  size_t controllen;
-  int flags;
-};
-
-struct sl_cmsghdr {
-  size_t len;
-  int level;
-  int type;
-};
 
 /* Room for one control message carrying SL_HANDOFF_FDS descriptors. */
 union sl_fd_control {

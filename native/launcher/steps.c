@@ -119,17 +119,6 @@ static long hand_over_listener(struct exec_state *es) {
   return answer == 0 ? 0 : -answer; /* the launcher's errno from pidfd_getfd */
 }
 
-/* capget/capset, version 3: two 32-bit words per set. */
-struct sl_cap_header {
-  uint32_t version;
-  int32_t pid;
-};
-struct sl_cap_data {
-  uint32_t effective;
-  uint32_t permitted;
-  uint32_t inheritable;
-};
-#define SL_CAP_VERSION_3 0x20080522u
 #define SL_CAP_SETPCAP 8
 #define SL_CAP_MAX 64 /* PR_CAPBSET_DROP answers EINVAL past the kernel's last capability */
 

@@ -124,6 +124,15 @@ export interface NativeAddon {
   /** 0 when started (cb gets the result later), or -errno with no callback. */
   netConnectAsync(fd: number, addr: Buffer, cb: (rc: number) => void): number;
   netSendmsgAsync(fd: number, name: Buffer | null, data: Buffer, control: Buffer | null, flags: number, cb: (rc: number) => void): number;
+  /** A send passing descriptors, made by the sender (native/sender.c) under RLIMIT_NOFILE
+   * `limit` to the pinned destination `pin` (-1: `name`); flags must hold MSG_DONTWAIT. */
+  netSendRights(fd: number, pin: number, limit: number, name: Buffer | null, data: Buffer, control: Buffer, flags: number): number;
+  /** The same on a worker thread, waiting for room as the caller's send would. */
+  netSendRightsAsync(fd: number, pin: number, limit: number, name: Buffer | null, data: Buffer, control: Buffer, flags: number, cb: (rc: number) => void): number;
+  /** The program started as the sender (the launcher binary). */
+  senderPath(path: string): void;
+  /** The running sender's pid, 0 when none runs. */
+  senderPid(): number;
   /** The filtering proxy's data path (native/splice.c): on a thread, connects to dest (a
    * sockaddr), writes headToB there, then moves bytes between socket a (duplicated) and it;
    * 0 (cb(rc) once both ways ended) or -errno. A write to stopFd ends it. */

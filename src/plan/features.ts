@@ -479,7 +479,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     throw new PolicyError("netAllowBind", policy.netAllowBind, `netAllowBind: ${udpRanges} separate runs of ports; where UDP is allowed a UDP socket's filter takes at most ${UDP_RANGES_MAX - 1} (list ranges such as "9000-9100" rather than single ports)`);
   }
   const net = netSupervision(policy, resolved, {
-    netTcp: active.has("net-tcp"), fs: active.has("fs"), grants: proved, scopes: active.has("scopes"), bind: tcpBind, portRemap: policy.portRemap, udpBind,
+    netTcp: active.has("net-tcp"), fs: active.has("fs"), grants: proved, scopes: active.has("scopes"), bind: tcpBind, portRemap: policy.portRemap, udpBind, maxOpenFiles: policy.maxOpenFiles,
   });
   if (!unsupervised) supervision.net = net;
   const timeStart = unsupervised ? undefined : policy.timeStart;

@@ -36,7 +36,22 @@ export interface NetSupervision extends NetRules {
    * port other than 0 and these is EACCES. Unset where UDP sockets cannot be made, or
    * every port may be bound ("*"). */
   readonly udpBind?: readonly number[];
+  /** The RLIMIT_NOFILE the sandbox's sends with descriptors are made under, by the
+   * supervising process's sender (native/launcher/sender.c): the kernel refuses such a send
+   * (ETOOMANYREFS) once the uid's count of files in flight passes the sender's limit. The
+   * policy's maxOpenFiles, at most IN_FLIGHT_MAX. */
+  readonly inFlight: number;
 }
+
+/**
+ * The most files in flight in unix sockets' queues (the uid's count, every process of it
+ * together) past which a sandbox's sends with descriptors get ETOOMANYREFS. The kernel
+ * compares that count with the sender's RLIMIT_NOFILE, and a process of the uid at the
+ * usual soft limit of 1,024 can pass no descriptor once it is reached: a sandbox's sends
+ * stop at 256 (one message may then add 253, the kernel's SCM_MAX_FD), which leaves such a
+ * process room for about 500 of its own.
+ */
+export const IN_FLIGHT_MAX = 256;
 
 export interface NetFacts {
   /** Landlock's TCP protection is in force: without it TCP ports are not restricted. */
@@ -53,6 +68,8 @@ export interface NetFacts {
   portRemap: boolean;
   /** The UDP ports the sandbox may bind and receive at (see NetSupervision.udpBind). */
   udpBind?: readonly number[] | undefined;
+  /** The policy's maxOpenFiles. */
+  maxOpenFiles?: number | undefined;
 }
 
 /** TCP rules for any address, as Landlock reads them; every port when it is not in force. */
@@ -74,6 +91,7 @@ export function netSupervision(policy: Policy, resolved: ResolvedHosts, facts: N
     bind: facts.bind,
     ...(facts.portRemap ? { portRemap: true as const } : {}),
     ...(facts.udpBind !== undefined ? { udpBind: facts.udpBind } : {}),
+    inFlight: Math.min(IN_FLIGHT_MAX, facts.maxOpenFiles ?? IN_FLIGHT_MAX),
   };
 }
 

@@ -92,6 +92,9 @@ async function connectFlood(n: string, dir: string): Promise<object> {
 async function errorFlood(rounds: string, dir: string): Promise<object> {
   const policy = { fsReadable: [probe], fsWritable: [dir] };
   await Sandbox.run(policy, [probe, "budget-errors", "1", dir]);
+  // A descriptor passed: the sender starts (native/sender.c), and its socket stays with
+  // this process for the sends to come, as the worker threads do.
+  await Sandbox.run(policy, [probe, "unix-self", dir]);
   const before = fds();
   const r = await Sandbox.run(policy, [probe, "budget-errors", rounds, dir], { timeout: 50_000 });
   // A sandbox killed while its senders wait in performed calls: what they held goes too.

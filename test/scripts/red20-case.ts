@@ -62,6 +62,28 @@ function take(base: string, mode: string, view: View, args: readonly string[], c
   return takeWith(base, mode, view, args, checks, extra, () => undefined, capless);
 }
 
+/** `rt20 MODE DIR HOLD_MS` outside any sandbox, started through `wrapper` (a command and its
+ * arguments), with the host checks (`capless`: as root without capabilities) while it holds
+ * what it took. */
+async function bareTake(base: string, mode: string, wrapper: readonly string[], checks: readonly string[], capless = false): Promise<Omit<Taken, "before" | "after">> {
+  const dir = sharedDir(base, `${mode}-bare-${Math.random().toString(36).slice(2, 8)}`);
+  const child = spawn(wrapper[0]!, [...wrapper.slice(1), rt20, mode, dir, HOLD_MS], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+  const ended = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  let during: Record<string, string> | null = null;
+  let exited = false;
+  void ended.then(() => (exited = true));
+  try {
+    while (!exited && !existsSync(join(dir, "ready"))) await sleep(10);
+    if (!exited) during = await host(checks, capless);
+  } finally {
+    writeFileSync(join(dir, "done"), "");
+  }
+  const exitCode = await ended;
+  return { exitCode, got: lines(stdout), during };
+}
+
 /** take, calling `meanwhile` too while the sandbox holds what it took. */
 async function takeWith(base: string, mode: string, view: View, args: readonly string[], checks: readonly string[], extra: Record<string, unknown>, meanwhile: () => void, capless = false): Promise<Taken> {
   const dir = sharedDir(base, `${mode}-${view}-${Math.random().toString(36).slice(2, 8)}`);
@@ -104,6 +126,11 @@ const modes: Record<string, (base: string) => Promise<unknown>> = {
   sigq: (base) => inBothViews(base, "sigq", [], ["sigq", "timer"]),
   async inflight(base) {
     const out: Record<string, unknown> = await inBothViews(base, "inflight", [], ["inflight"], {}, true);
+    // Control: the same program bare under RLIMIT_NOFILE 1,600 (as a process of the uid
+    // with a raised limit may): the host's try at 1,024 must fail while it holds. Root's
+    // capabilities exempt both from the bound, so as root both run without them.
+    const capless = isRoot ? ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--ambient-caps=-all", "--"] : [];
+    out.control = await bareTake(base, "inflight", [...capless, "prlimit", "--nofile=1600:1600"], ["inflight"], isRoot);
     // Files of the sandbox's own making held in flight under maxOpenFiles 512 (each sent,
     // then closed): the bound is the sending process's RLIMIT_NOFILE, and the supervisor
     // sends. The host's count of open files (fs/file-nr) while they are held.

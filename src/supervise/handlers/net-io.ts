@@ -2,7 +2,7 @@
 // ever blocking the event loop: calls that cannot block run inline, the others on native
 // worker threads, within the sandbox's hold budget (supervise/hold-budget.ts).
 
-import { native } from "../../confine/native.js";
+import { launcherPath, native } from "../../confine/native.js";
 import { SOCK } from "../../plan/seccomp.js";
 import { HoldBudget } from "../hold-budget.js";
 import type { Notification } from "../notification.js";
@@ -16,6 +16,25 @@ const MSG_DONTWAIT = 0x40;
  * it holds, waits for room (HoldBudget.wait) and makes the call again from the start.
  */
 export const NO_ROOM = -0x10000;
+
+/**
+ * A send passing descriptors (SCM_RIGHTS): made by the supervising process's sender
+ * (native/sender.c, native/launcher/sender.c) under RLIMIT_NOFILE `limit`, to the pinned
+ * destination `pin` (-1: the name as it is; a pin is the sender's to name, by its own
+ * number). The kernel bounds the uid's files in flight by the sending process's limit.
+ */
+export interface SenderRights {
+  readonly pin: number;
+  readonly limit: number;
+}
+
+let senderReady = false;
+/** Tells the native side which program the sender is, once (it starts at the first send). */
+function startSender(): void {
+  if (senderReady) return;
+  native().senderPath(launcherPath());
+  senderReady = true;
+}
 
 export class NetIo {
   readonly budget = new HoldBudget();
@@ -43,8 +62,14 @@ export class NetIo {
    * send is repeated as it asked, on a thread (or NO_ROOM). `fds` as for connect, with
    * the duplicates of passed descriptors.
    */
-  send(n: Notification, sock: ChildSocket, name: Buffer | null, data: Buffer, control: Buffer | null, flags: number, mayBlock: boolean, fds: number): number | Promise<number> {
+  send(n: Notification, sock: ChildSocket, name: Buffer | null, data: Buffer, control: Buffer | null, flags: number, mayBlock: boolean, fds: number, rights?: SenderRights): number | Promise<number> {
     const nat = native();
+    if (rights !== undefined && control !== null) {
+      startSender();
+      const rc = nat.netSendRights(sock.fd, rights.pin, rights.limit, name, data, control, flags | MSG_DONTWAIT);
+      if (rc !== -EAGAIN || !mayBlock || (flags & MSG_DONTWAIT) !== 0 || sock.nonblocking) return rc;
+      return this.threaded(n, fds, (cb) => nat.netSendRightsAsync(sock.fd, rights.pin, rights.limit, name, data, control, flags, cb));
+    }
     const rc = nat.netSendmsg(sock.fd, name, data, control, flags | MSG_DONTWAIT);
     if (rc !== -EAGAIN || !mayBlock || (flags & MSG_DONTWAIT) !== 0 || sock.nonblocking) return rc;
     return this.threaded(n, fds, (cb) => nat.netSendmsgAsync(sock.fd, name, data, control, flags, cb));

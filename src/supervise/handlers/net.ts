@@ -120,6 +120,8 @@ interface Prepared {
    * file (0: none): for the memory cap's count of descriptors in flight. */
   readonly passed?: readonly number[];
   readonly destVfs?: number;
+  /** The named destination's pin (`name` refers to it as /proc/self/fd/N), among fds. */
+  readonly pin?: number;
 }
 
 /** Told of the descriptors a performed unix send passed (tid: the caller; sender: the
@@ -203,7 +205,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
         fds.push(t.pin);
         if (passed.length > 0) destVfs = fstatSync(t.pin).ino;
       }
-      return { name: t.name, data: m.data, control, fds, passed, destVfs };
+      return { name: t.name, data: m.data, control, fds, passed, destVfs, ...(t.pin !== undefined ? { pin: t.pin } : {}) };
     }
     // A real netlink socket (one from outside: the sandbox's own are emulated) or another
     // family: never sent on by the supervisor. Its privileges would apply: netlink checks
@@ -220,7 +222,10 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
       return r;
     };
     const rc = after(() => {
-      const sent = io.send(n, sock, p.name, p.data, p.control, flags & ~MSG_ZEROCOPY, mayBlock, 1 + p.fds.length);
+      // A send passing descriptors is made by the sender under the sandbox's limit on
+      // files in flight (NetSupervision.inFlight), not under the supervisor's own.
+      const rights = p.passed !== undefined && p.passed.length > 0 ? { pin: p.pin ?? -1, limit: net.inFlight } : undefined;
+      const sent = io.send(n, sock, p.name, p.data, p.control, flags & ~MSG_ZEROCOPY, mayBlock, 1 + p.fds.length, rights);
       return typeof sent === "number" ? note(sent) : sent.then(note);
     }, p.fds);
     const signal = (r: number): number => {
