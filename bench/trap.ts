@@ -8,7 +8,8 @@
 // - the calls a workspace-style policy traps or could trap: open + close of an unrelated
 //   file and a directory listing with /etc and /proc granted (the /proc view routes opens
 //   and getdents), and uname with and without a sandbox name (only a named sandbox's is
-//   virtual, and trapped only in the supervised view) — each against the same loop bare,
+//   virtual, and trapped only in the supervised view), and a descriptor passed with
+//   SCM_RIGHTS (every send goes to the supervisor, this one to its sender) — each against the same loop bare,
 //   and under a compiled launcher that only confines it (confine-floor: Landlock read
 //   rules on the same directories and a seccomp filter, the mechanisms any such sandbox
 //   uses, the Rust reference among them): what the kernel charges every call of a
@@ -77,6 +78,7 @@ export async function benchTrap(rounds: number): Promise<TrapResult> {
     { name: "open+close /etc/passwd, no /proc", policy: { fsReadable: [calls, ...SYSTEM.filter((p) => p !== "/proc")] }, args: ["open", "20000", "/etc/passwd"] },
     { name: "list /usr/include, /proc granted", policy: { fsReadable: [calls, ...SYSTEM] }, args: ["getdents", "500", "/usr/include"] },
     { name: "uname, unnamed sandbox", policy: { fsReadable: [calls] }, args: ["uname", "100000"], target: 1.2, targetText: "uname at bare cost unless the hostname is virtual (issue 16)" },
+    { name: "SCM_RIGHTS: one descriptor sent over a socket pair, received, closed (the send made by the sender, native/sender.c)", policy: { fsReadable: [calls] }, args: ["rights", "20000"] },
     { name: "uname, named sandbox (virtual: its own UTS namespace in the kernel view, a round trip through TypeScript in the supervised one)", policy: { fsReadable: [calls], name: "bench" }, args: ["uname", "100000"] },
   ];
   const rows: Row[] = [];

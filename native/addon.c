@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -83,6 +84,36 @@ int sl_spawn_ours(pid_t *pid, const char *path, posix_spawn_file_actions_t *fa, 
   posix_spawn_file_actions_destroy(fa);
   posix_spawnattr_destroy(attr);
   return err;
+}
+
+int sl_spawn_with_socket(const char *path, const char *name, int type, pid_t *pid, int *sock) {
+  int sv[2];
+  if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) < 0) return -errno;
+  /* Above 3 first, so the dup2 below always makes a new descriptor (without close-on-exec). */
+  int theirs = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
+  close(sv[1]);
+  if (theirs < 0) {
+    int err = errno;
+    close(sv[0]);
+    return -err;
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&fa);
+  sl_spawn_attr_defaults(&attr);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
+  posix_spawn_file_actions_adddup2(&fa, 0, 1);
+  posix_spawn_file_actions_adddup2(&fa, 0, 2);
+  posix_spawn_file_actions_adddup2(&fa, theirs, 3);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+  int err = sl_spawn_ours(pid, path, &fa, &attr, name);
+  close(theirs);
+  if (err != 0) {
+    close(sv[0]);
+    return -err;
+  }
+  *sock = sv[0];
+  return 0;
 }
 
 /* Node ignores SIGPIPE and may block signals; a program of ours starts from defaults. */

@@ -63,6 +63,10 @@ void sl_spawn_attr_defaults(posix_spawnattr_t *attr);
 /* addon.c: posix_spawn of a program of ours, argv {name}, no environment; destroys fa and
  * attr; 0 or the errno. */
 int sl_spawn_ours(pid_t *pid, const char *path, posix_spawn_file_actions_t *fa, posix_spawnattr_t *attr, const char *name);
+/* addon.c: a program of ours started as `name` with a socket pair's end (of `type`) at its
+ * descriptor 3, /dev/null at 0, 1 and 2 and nothing else; *sock gets the other end
+ * (close-on-exec). 0 or -errno. */
+int sl_spawn_with_socket(const char *path, const char *name, int type, pid_t *pid, int *sock);
 /* inotify-broker.c: the supervised view's inotify broker (spawnInotifyBroker, brokerInotify). */
 void sl_inotify_broker_register(napi_env env, napi_value exports);
 

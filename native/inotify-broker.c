@@ -80,36 +80,14 @@ static napi_value sl_spawn_inotify_broker(napi_env env, napi_callback_info info)
   }
   SL_ARG_INT(env, 1, instances);
   SL_ARG_INT(env, 2, watches);
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return sl_make_int(env, -errno);
-  /* Above 3 first, so the dup2 below always makes a new descriptor (without close-on-exec). */
-  int theirs = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
-  close(sv[1]);
-  if (theirs < 0) {
-    int err = errno;
-    close(sv[0]);
-    return sl_make_int(env, -err);
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&fa);
-  sl_spawn_attr_defaults(&attr);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
-  posix_spawn_file_actions_adddup2(&fa, 0, 1);
-  posix_spawn_file_actions_adddup2(&fa, 0, 2);
-  posix_spawn_file_actions_adddup2(&fa, theirs, 3);
-  posix_spawn_file_actions_addclosefrom_np(&fa, 4);
   pid_t pid;
-  int err = sl_spawn_ours(&pid, path, &fa, &attr, "sandlock-inotify");
-  close(theirs);
-  if (err != 0) {
-    close(sv[0]);
-    return sl_make_int(env, -err);
-  }
+  int sock;
+  int err = sl_spawn_with_socket(path, "sandlock-inotify", SOCK_SEQPACKET, &pid, &sock);
+  if (err < 0) return sl_make_int(env, err);
   uint32_t limits[2] = {(uint32_t)instances, (uint32_t)watches};
   int32_t status = 0;
-  long rc = send_all(sv[0], limits, sizeof limits);
-  if (rc == 0) rc = recv_answer(sv[0], &status, sizeof status, NULL);
+  long rc = send_all(sock, limits, sizeof limits);
+  if (rc == 0) rc = recv_answer(sock, &status, sizeof status, NULL);
   if (rc == 0 && status < 0) rc = status;
   int pidfd = rc == 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
   if (rc == 0 && pidfd < 0) rc = -errno;
@@ -117,13 +95,13 @@ static napi_value sl_spawn_inotify_broker(napi_env env, napi_callback_info info)
     /* Our unreaped child: its pid cannot be reused before this wait. */
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    close(sv[0]);
+    close(sock);
     return sl_make_int(env, rc);
   }
   fcntl(pidfd, F_SETFD, FD_CLOEXEC);
   napi_value out, v;
   SL_CALL(env, napi_create_array_with_length(env, 3, &out));
-  int64_t vals[3] = {pid, pidfd, sv[0]};
+  int64_t vals[3] = {pid, pidfd, sock};
   for (uint32_t i = 0; i < 3; i++) {
     SL_CALL(env, napi_create_int64(env, vals[i], &v));
     SL_CALL(env, napi_set_element(env, out, i, v));

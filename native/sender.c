@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -17,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SL_SEND_MAGIC 0x31534c53u
@@ -55,37 +57,16 @@ static void sender_end(void) {
 static int sender_socket(void) {
   if (sender.sock >= 0) return sender.sock;
   if (sender.path[0] == '\0') return -ENOENT;
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return -errno;
-  int theirs = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
-  close(sv[1]);
-  if (theirs < 0) {
-    int err = errno;
-    close(sv[0]);
-    return -err;
-  }
-  struct timeval tv = {SENDER_ANSWER_S, 0};
-  setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&fa);
-  sl_spawn_attr_defaults(&attr);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
-  posix_spawn_file_actions_adddup2(&fa, 0, 1);
-  posix_spawn_file_actions_adddup2(&fa, 0, 2);
-  posix_spawn_file_actions_adddup2(&fa, theirs, 3);
-  posix_spawn_file_actions_addclosefrom_np(&fa, 4);
   pid_t pid;
-  int err = sl_spawn_ours(&pid, sender.path, &fa, &attr, "sandlock-sender");
-  close(theirs);
-  if (err != 0) {
-    close(sv[0]);
-    return -err;
-  }
+  int sock;
+  int err = sl_spawn_with_socket(sender.path, "sandlock-sender", SOCK_STREAM, &pid, &sock);
+  if (err < 0) return err;
+  struct timeval tv = {SENDER_ANSWER_S, 0};
+  setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   sender.pid = pid;
-  sender.sock = sv[0];
-  return sender.sock;
+  sender.sock = sock;
+  return sock;
 }
 
 /* Collects the supervisor's numbers in the SCM_RIGHTS headers of `control`, in order, after
@@ -160,6 +141,29 @@ static long write_request(int sock, const struct sl_send_request *rq, const int 
   return 0;
 }
 
+/* Under the lock: the sender's answer. The caller waits for it in any case (the event loop
+ * included), so it first looks without sleeping for up to SENDER_SPIN_NS: a sleeping
+ * caller is woken by an interrupt from the sender's CPU, which costs tens of microseconds
+ * on a virtual machine (a ping-pong between two processes here: 85 us a round trip across
+ * CPUs, 10 on one), more than the sender takes to answer. Then it sleeps (SO_RCVTIMEO). */
+#define SENDER_SPIN_NS 200000
+static ssize_t recv_answer(int sock, int32_t *answer) {
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    ssize_t got = recv(sock, answer, sizeof *answer, MSG_DONTWAIT);
+    if (got == (ssize_t)sizeof *answer || (got < 0 && errno != EAGAIN && errno != EINTR)) return got;
+    if (got >= 0) break; /* a part of it, or EOF: the blocking read below tells */
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > SENDER_SPIN_NS) break;
+    sched_yield(); /* the sender may have been woken on this CPU */
+  }
+  ssize_t got;
+  do got = recv(sock, answer, sizeof *answer, MSG_WAITALL);
+  while (got < 0 && errno == EINTR);
+  return got;
+}
+
 long sl_sender_send(int fd, int pin, uint32_t limit, const void *name, size_t namelen, const void *data, size_t datalen, const void *control, size_t controllen, int flags) {
   int passed[SENDER_PASSED_MAX];
   int npassed = rights_of(control, controllen, passed, SENDER_PASSED_MAX);
@@ -179,10 +183,7 @@ long sl_sender_send(int fd, int pin, uint32_t limit, const void *name, size_t na
     }
     int32_t answer = 0;
     ssize_t got = -1;
-    if (w == 0) {
-      do got = recv(sock, &answer, sizeof answer, MSG_WAITALL);
-      while (got < 0 && errno == EINTR);
-    }
+    if (w == 0) got = recv_answer(sock, &answer);
     /* No answer within the bound, or a broken conversation: the send's outcome is unknown
      * (it may have been made); the call fails as the kernel's would without buffer space,
      * and the next send starts a new sender. */

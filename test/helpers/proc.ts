@@ -12,6 +12,12 @@ export function alive(pid: number): boolean {
   }
 }
 
+/** Waits (3 s at most) until every pid is gone; returns the ones still there. */
+export async function gone(pids: readonly number[]): Promise<number[]> {
+  for (let i = 0; i < 300 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 10));
+  return pids.filter(alive);
+}
+
 /** The children of pid's main thread, with their command names ("?" once gone). */
 export function childrenOf(pid: number): { pid: number; comm: string }[] {
   let text = "";

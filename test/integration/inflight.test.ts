@@ -54,6 +54,12 @@ scriptCase("sends passing descriptors go through the sender: every shape works i
   const [dn, derr] = held(o.bound.default);
   assert.equal(derr, "ETOOMANYREFS", msg);
   assert.ok(dn <= 257 && dn > 200, `default bound: ${dn}: ${msg}`);
+  const [rn, rerr] = (o.bound.race.got.race ?? "").split(" ");
+  assert.equal(rerr, "ETOOMANYREFS", msg);
+  assert.ok(Number(rn) <= 256 + 253, `eight racing threads: ${rn}: ${msg}`);
+  const [sn, serr] = held(o.bound.sendmmsg);
+  assert.equal(serr, "ETOOMANYREFS", msg);
+  assert.ok(sn <= 257 && sn > 200, `sendmmsg: ${sn}: ${msg}`);
   const [mn, merr] = held(o.bound.maxOpenFiles);
   assert.equal(merr, "ETOOMANYREFS", msg);
   assert.ok(mn <= 65 && mn > 10, `maxOpenFiles 64: ${mn}: ${msg}`);

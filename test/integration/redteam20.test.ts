@@ -30,6 +30,13 @@
 //   the supervising process itself if its loop adds a descriptor in that window. Every
 //   add is now counted by the supervisor (handlers/epoll.ts): a sandbox stops at a quarter
 //   of the limit (epoll-budget.test tries to get past it from inside).
+// - descriptors in flight over unix sockets (per user, bounded by the sending process's
+//   RLIMIT_NOFILE): 20,240 in flight (as root 40,000, the program's stop, before the
+//   supervisor's sends dropped CAP_SYS_RESOURCE and CAP_SYS_ADMIN) and the uid's processes
+//   at 1,024 got ETOOMANYREFS for any descriptor they passed, both views; maxOpenFiles did
+//   not bound them. The sends are now made by the sender under the sandbox's maxOpenFiles
+//   at most 256 (native/launcher/sender.c): 506 at most, the host's try at 1,024 works
+//   (inflight.test tries the sender's shapes and limits).
 // - SysV IPC with sysv_ipc lifted (supervised view): 4,096 segments (kernel.shmmni, for
 //   every user), left behind with the message queues and semaphore sets once the run ended
 //   (under maxMemory the segments were removed, the queues and sets not). The supervisor
@@ -40,16 +47,6 @@
 // - pipe pages (fs.pipe-user-pages-soft, per user): past 1,024 pipes of the sandbox, every
 //   new pipe of the uid got 8 KiB instead of 64 KiB, both views (root's processes with
 //   CAP_SYS_RESOURCE or CAP_SYS_ADMIN keep 64 KiB; root's without them got 8 KiB).
-// - descriptors in flight over unix sockets (per user, bounded by the sender's
-//   RLIMIT_NOFILE): 20,240 in flight and the uid's SCM_RIGHTS sends failed with
-//   ETOOMANYREFS, both views. As root the supervisor performed the sends with its
-//   capabilities, so no bound applied at all (40,000 here, the program's own stop): its
-//   sends with descriptors now drop CAP_SYS_RESOURCE and CAP_SYS_ADMIN, and root's stop at
-//   the supervisor's RLIMIT_NOFILE like the test user's (20,240).
-//   maxOpenFiles does not bound them either: under maxOpenFiles 512 a sandbox kept 20,240
-//   files of its own making open in its queues as the test user, 40,000 as root (the
-//   host's fs/file-nr grew by as many); as root only fs.file-max (2.47 million here, for
-//   every process without CAP_SYS_ADMIN) would stop it.
 // - pseudo-terminals (kernel.pty.max, host-wide): under a writable /dev (supervised view
 //   only: the kernel view refuses it), 4,095 in 70 ms and /dev/ptmx gave every user ENOSPC.
 // - UDP (supervised view): with any UDP allowance a local UDP port was bound and received

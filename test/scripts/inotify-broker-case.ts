@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
+import { gone } from "../helpers/proc.js";
 import { scriptMain, sharedDir } from "../helpers/script-main.js";
 
 const [rt20, mode, childDir] = process.argv.slice(2) as [string, string | undefined, string | undefined];
@@ -39,21 +40,6 @@ function brokersOf(ppid: number): number[] {
   return out;
 }
 
-/** Whether process `pid` still exists (and is not a zombie). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-/** Waits (3 s at most) until every pid is gone; returns the ones still there. */
-async function gone(pids: readonly number[]): Promise<number[]> {
-  for (let i = 0; i < 300 && pids.some(alive); i++) await sleep(10);
-  return pids.filter(alive);
-}
 
 async function untilReady(dir: string): Promise<boolean> {
   for (let i = 0; i < 500 && !existsSync(join(dir, "ready")); i++) await sleep(10);

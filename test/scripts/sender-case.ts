@@ -12,25 +12,13 @@ import { readFileSync } from "node:fs";
 import { native } from "../../src/confine/native.js";
 import { Sandbox } from "../../src/index.js";
 import { lines } from "../helpers/fixture-output.js";
+import { gone } from "../helpers/proc.js";
 import { scriptMain, sharedDir } from "../helpers/script-main.js";
 
 const [rights, mode, childDir] = process.argv.slice(2) as [string, string | undefined, string | undefined];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const VIEWS = ["supervised", "kernel"] as const;
 
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-async function gone(pids: readonly number[]): Promise<number[]> {
-  for (let i = 0; i < 300 && pids.some(alive); i++) await sleep(10);
-  return pids.filter(alive);
-}
 
 /** What /proc says of the sender: parent, argv[0], RLIMIT_NOFILE, capability sets. */
 function describe(pid: number): Record<string, unknown> {
@@ -82,6 +70,11 @@ if (mode === "child") {
     const bound = {
       default: await run(dir, "supervised", ["held", "600"]),
       maxOpenFiles: await run(dir, "supervised", ["held", "600"], { maxOpenFiles: 64 }),
+      // Eight threads at once, 253 descriptors a message: the sender makes one send at a
+      // time, so together they pass the bound by one message at most.
+      race: await run(dir, "supervised", ["race", "8"]),
+      // Another call with the same effect, in the other view.
+      sendmmsg: await run(dir, "kernel", ["held", "600", "mmsg"]),
     };
     const pid = native().senderPid();
     const sender = pid > 0 ? describe(pid) : null;
