@@ -9,7 +9,7 @@ import { Policy } from "../../src/policy/index.js";
 import { SYSCALLS } from "../../src/kernel/syscalls.js";
 import { computeFeatures, notifiedSyscalls, type Features } from "../../src/plan/features.js";
 import { NET, planLandlock } from "../../src/plan/landlock.js";
-import { portRanges } from "../../src/plan/net-supervision.js";
+import { IN_FLIGHT_MAX, portRanges } from "../../src/plan/net-supervision.js";
 import { buildSeccompProgram } from "../../src/plan/seccomp.js";
 import { runFilter } from "../helpers/bpf-interpreter.js";
 
@@ -263,4 +263,12 @@ test("the filter: under maxMemory F_OFD_SETLK and F_OFD_SETLKW get EINVAL (an OF
   assert.equal(fcntl(capped, 6), ALLOW, "F_SETLK");
   assert.equal(fcntl(capped, 7), ALLOW, "F_SETLKW");
   assert.equal(fcntl(free, 37), ALLOW, "without maxMemory");
+});
+
+test("sends passing descriptors: made under maxOpenFiles, at most IN_FLIGHT_MAX (the uid's count of files in flight)", () => {
+  assert.equal(IN_FLIGHT_MAX, 256);
+  assert.equal(features({}).supervision.net?.inFlight, IN_FLIGHT_MAX);
+  assert.equal(features({ maxOpenFiles: 64 }).supervision.net?.inFlight, 64);
+  assert.equal(features({ maxOpenFiles: 5000 }).supervision.net?.inFlight, IN_FLIGHT_MAX);
+  assert.equal(features({ maxOpenFiles: 1 }).supervision.net?.inFlight, 1);
 });
