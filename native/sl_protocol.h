@@ -98,6 +98,7 @@ struct sl_msg {
 #define SL_MSG_TRACE 8        /* command's process -> launcher (report pipe): trace me (SL_STEP_TRACE) */
 #define SL_MSG_STAGE 10       /* a = fd number of the copy-on-write stage's tmpfs (maxDisk) in the launcher; SL_CMD_STAGE_TAKEN answers */
 #define SL_MSG_EXEC 9         /* a = pid stopped right after its exec, b = the thread id that called execve; SL_CMD_EXEC answers */
+#define SL_MSG_HELD 11        /* a = threads held: every thread of a traced sandbox is stopped (SL_CMD_HOLD) */
 
 /* What the launcher has in force, reported with SL_MSG_STARTED. */
 #define SL_LAUNCHER_SCOPED 1      /* it is in a Landlock domain scoping signals: teardown is kill(-1) */
@@ -128,5 +129,11 @@ struct sl_msg {
 /* Followed by a 32-bit pid (little-endian) and one byte, 1: resume the program SL_MSG_EXEC
  * reported, 0: kill it. No ack. */
 #define SL_CMD_EXEC 'E'
+/* Where the launcher traces (SL_STEP_TRACE): interrupts every thread of the sandbox
+ * (PTRACE_INTERRUPT) and keeps each stopped as it stops, new ones included; ack with b =
+ * threads interrupted once the interrupts are sent, then SL_MSG_HELD once all are stopped.
+ * SL_CMD_RELEASE lets them go as they were (a group stop stays, a signal goes on); ack. */
+#define SL_CMD_HOLD 'H'
+#define SL_CMD_RELEASE 'R'
 
 #endif

@@ -60,6 +60,7 @@ int sl_tree_stop(void);
 int sl_tree_cpu(void);
 int sl_tree_kill_round(void);
 int sl_tree_undumpable(void);
+int sl_tree_threads(void (*fn)(pid_t tid, void *arg), void *arg);
 
 /* Kills and reaps every process of the sandbox (teardown.c); returns how many processes
  * other than the root it reaped, and records the root's wait status when it reaps it. */
@@ -189,6 +190,10 @@ int sl_vclock_stopped(pid_t pid, int status, int32_t *tid);
 void sl_vclock_verdict(pid_t pid, int go);
 void sl_vclock_gone(pid_t pid);
 int sl_vclock_active(void);
+/* The hold of a traced sandbox (SL_CMD_HOLD, SL_CMD_RELEASE, SL_MSG_HELD): vclock.c. */
+long sl_vclock_hold(void);
+int sl_vclock_held(void);
+int sl_vclock_release(void);
 /* Rewrites a stopped program's vDSO clock functions (vdso.c): 0 or -errno. */
 long sl_vdso_patch(pid_t pid, int64_t off_sec, int64_t off_nsec);
 

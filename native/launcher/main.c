@@ -271,6 +271,16 @@ static void set_ignored(int sig) {
   SC4(NR_rt_sigaction, sig, &sa, NULL, 8);
 }
 
+/* SL_CMD_HOLD's second answer, once: every thread is stopped. */
+static int held_reported = 0;
+static void report_held(void) {
+  int n = sl_vclock_held();
+  if (n > 0 && !held_reported) {
+    held_reported = 1;
+    send_msg(SL_MSG_HELD, n, 0, 0);
+  }
+}
+
 /* Returns 1 when no child is left at all. */
 static int reap_children(pid_t root, int *root_status, int *root_reaped) {
   int status;
@@ -350,6 +360,18 @@ static void handle_command(char cmd, pid_t root, int *root_status, int *root_rea
       if (sl_cow_stage_fd >= 0) SC1(NR_close, sl_cow_stage_fd);
       sl_cow_stage_fd = -1;
       return;
+    case SL_CMD_HOLD: {
+      long n = sl_vclock_hold();
+      send_msg(SL_MSG_ACK, cmd, n < 0 ? 0 : (int32_t)n, n < 0 ? (int32_t)-n : 0);
+      /* Stops already waiting are taken in now; every thread may be stopped already. */
+      reap_children(root, root_status, root_reaped);
+      report_held();
+      return;
+    }
+    case SL_CMD_RELEASE:
+      count = sl_vclock_release();
+      held_reported = 0;
+      break;
     default:
       count = -EINVAL;
   }
@@ -553,6 +575,7 @@ int main(void) {
         if (si.signo == SIGTERM || si.signo == SIGHUP) teardown_and_exit((pid_t)root, root_status, root_reaped);
         /* SIGCHLD (or several merged into one): reap everything that has exited. */
         int none_left = reap_children((pid_t)root, &root_status, &root_reaped);
+        report_held();
         /* The init gone, the whole namespace is. */
         if (ns_root && root_reaped) teardown_and_exit((pid_t)root, root_status, root_reaped);
         /* The sandbox lives as long as its root process: what it leaves behind dies. During

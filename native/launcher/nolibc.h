@@ -138,6 +138,9 @@ struct sl_open_how {
 #define EBADMSG 74
 #define ENAMETOOLONG 36
 #define ECONNRESET 104
+#define E2BIG 7
+#define EBUSY 16
+#define EOPNOTSUPP 95
 
 struct sl_sigaction {
   unsigned long handler;

@@ -401,6 +401,49 @@ int sl_tree_stop(void) {
   return stopped;
 }
 
+/* Calls fn with every live thread of every live process of the sandbox (a zombie
+ * leader's other threads included), from /proc/<pid>/task. Returns how many, or -errno
+ * when the list could not be made. */
+int sl_tree_threads(void (*fn)(pid_t tid, void *arg), void *arg) {
+  struct proc_table t = {0};
+  int rc = scan(&t);
+  int count = 0;
+  char rel[48];
+  char buf[4096] __attribute__((aligned(8)));
+  for (size_t i = 0; rc == 0 && i < t.n; i++) {
+    if (t.v[i].state == 'Z' || t.v[i].state == 'X') continue;
+    sl_fmt_path(rel, proc_dir >= 0 ? "" : "/proc/", t.v[i].pid, "/task");
+    long dir = open_retry(proc_dir >= 0 ? proc_dir : AT_FDCWD, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir == -ENOENT || dir == -ESRCH) continue; /* gone meanwhile */
+    if (dir < 0) {
+      rc = (int)dir;
+      break;
+    }
+    for (;;) {
+      long n = SC3(NR_getdents64, dir, buf, sizeof buf);
+      if (n < 0) rc = (int)n;
+      if (n <= 0) break;
+      for (long off = 0; off < n;) {
+        struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
+        off += d->reclen;
+        if (d->name[0] < '1' || d->name[0] > '9') continue;
+        pid_t tid = (pid_t)sl_parse_long(d->name, NULL);
+        /* An exited thread (a zombie leader's own) is not one to stop. */
+        char trel[80];
+        struct proc_entry te;
+        sl_fmt_path(trel, "", t.v[i].pid, "/task/");
+        sl_fmt_path(trel + sl_strlen(trel), "", tid, "/stat");
+        if (read_stat_file(trel, &te) < 0 || te.state == 'Z' || te.state == 'X') continue;
+        fn(tid, arg);
+        count++;
+      }
+    }
+    SC1(NR_close, dir);
+  }
+  release(&t);
+  return rc < 0 ? rc : count;
+}
+
 /* One round of the /proc teardown: SIGKILL every live descendant. Returns how many were
  * signalled, or -errno when the list could not be made. */
 int sl_tree_kill_round(void) {

@@ -18,6 +18,7 @@
 #define PTRACE_GETEVENTMSG 0x4201
 #define PTRACE_SEIZE 0x4206
 #define PTRACE_LISTEN 0x4208
+#define PTRACE_INTERRUPT 0x4207
 #define PTRACE_O_TRACEFORK 0x02
 #define PTRACE_O_TRACEVFORK 0x04
 #define PTRACE_O_TRACECLONE 0x08
@@ -34,6 +35,128 @@ static int active = 0; /* traced at all */
 #define PENDING_MAX 256
 static pid_t pending[PENDING_MAX];
 static int clock_on = 0, execs_on = 0;
+
+/* The hold (SL_CMD_HOLD): every thread of the sandbox interrupted and kept stopped as it
+ * stops, until SL_CMD_RELEASE. An entry is a thread the hold waits for (stopped 0) or keeps
+ * (stopped 1), with how to let it go: as the stop it reported would have been. Beyond
+ * the table the hold fails (E2BIG) and lets go of what it held. */
+#define HELD_MAX 16384
+enum { GO_CONT = 0, GO_LISTEN = 1, GO_VERDICT = 2 };
+static struct {
+  pid_t tid;
+  uint8_t stopped, go, sig;
+} held[HELD_MAX];
+static int nheld = 0, holding = 0, overflow = 0;
+
+static int held_find(pid_t tid) {
+  for (int i = 0; i < nheld; i++)
+    if (held[i].tid == tid) return i;
+  return -1;
+}
+
+/* The entry of tid, made (waiting for its stop) if there is none. */
+static int held_entry(pid_t tid) {
+  int i = held_find(tid);
+  if (i >= 0) return i;
+  if (nheld == HELD_MAX) {
+    overflow = 1;
+    return -1;
+  }
+  held[nheld].tid = tid;
+  held[nheld].stopped = 0;
+  held[nheld].go = GO_CONT;
+  held[nheld].sig = 0;
+  return nheld++;
+}
+
+static void held_drop(pid_t tid) {
+  int i = held_find(tid);
+  if (i >= 0) held[i] = held[--nheld];
+}
+
+/* A thread stopped while the hold lasts: kept, to be let go as `go` says. */
+static void keep(pid_t tid, int go, int sig) {
+  int i = held_entry(tid);
+  if (i < 0) {
+    /* No room to keep it: it goes on now (the hold has failed anyway). */
+    if (go == GO_LISTEN) SC4(NR_ptrace, PTRACE_LISTEN, tid, 0, 0);
+    else if (go == GO_CONT) SC4(NR_ptrace, PTRACE_CONT, tid, 0, sig);
+    return;
+  }
+  held[i].stopped = 1;
+  held[i].go = (uint8_t)go;
+  held[i].sig = (uint8_t)sig;
+}
+
+static int is_pending(pid_t pid) {
+  for (int k = 0; k < PENDING_MAX; k++)
+    if (pending[k] == pid) return 1;
+  return 0;
+}
+
+static void interrupt_one(pid_t tid, void *arg) {
+  (void)arg;
+  int i = held_entry(tid);
+  if (i < 0 || held[i].stopped) return;
+  /* A program stopped at its exec for a verdict is stopped already, and the interrupt
+   * would be reported only once it goes on. */
+  if (is_pending(tid)) {
+    held[i].stopped = 1;
+    held[i].go = GO_VERDICT;
+    return;
+  }
+  /* ESRCH: gone, or not traced (the kernel view's init): not waited for. */
+  if (SC4(NR_ptrace, PTRACE_INTERRUPT, tid, 0, 0) < 0) held_drop(tid);
+}
+
+/* SL_CMD_HOLD: the threads interrupted (or -errno: not traced, already holding, the list
+ * not made). Their stops come through sl_vclock_stopped; sl_vclock_held says when all are
+ * in. A thread that never stops (an uninterruptible wait) keeps the hold from completing:
+ * TypeScript bounds its wait and releases. */
+long sl_vclock_hold(void) {
+  if (!active) return -EOPNOTSUPP;
+  if (holding) return -EBUSY;
+  holding = 1;
+  overflow = 0;
+  nheld = 0;
+  int n = sl_tree_threads(interrupt_one, NULL);
+  if (n < 0 || overflow) {
+    sl_vclock_release();
+    return n < 0 ? n : -E2BIG;
+  }
+  return nheld;
+}
+
+/* The threads held once every one the hold waits for is stopped; 0 while one is not (or
+ * no hold runs), -1 once the table overflowed. */
+int sl_vclock_held(void) {
+  if (!holding) return 0;
+  if (overflow) return -1;
+  for (int i = 0; i < nheld; i++)
+    if (!held[i].stopped) return 0;
+  return nheld > 0 ? nheld : 1;
+}
+
+/* SL_CMD_RELEASE: every thread kept goes on as its stop would have had it; one still
+ * awaited goes on by itself once it stops (its interrupt stop is continued as usual). */
+int sl_vclock_release(void) {
+  int count = 0;
+  for (int i = 0; i < nheld; i++) {
+    if (!held[i].stopped) continue;
+    pid_t tid = held[i].tid;
+    if (held[i].go == GO_LISTEN) {
+      /* A SIGCONT meanwhile ended the group stop: then it simply goes on. */
+      if (SC4(NR_ptrace, PTRACE_LISTEN, tid, 0, 0) < 0) SC4(NR_ptrace, PTRACE_CONT, tid, 0, 0);
+    } else if (held[i].go == GO_CONT) {
+      SC4(NR_ptrace, PTRACE_CONT, tid, 0, held[i].sig);
+    }
+    count++;
+  }
+  nheld = 0;
+  holding = 0;
+  overflow = 0;
+  return count;
+}
 static int64_t off_sec = 0, off_nsec = 0;
 
 int sl_vclock_active(void) { return active; }
@@ -125,20 +248,30 @@ static void futex_to_monotonic(pid_t pid) {
  * patched is killed: it would read the host's clock while the policy says otherwise.
  * Returns 1 for an exec stop left stopped for TypeScript's verdict (policyFn), with the id
  * of the thread that called execve in *tid (after the exec the process has its leader's). */
+/* Lets a stopped thread go on as `go` says, or keeps it while a hold lasts. */
+static void go_on(pid_t pid, int go, int sig) {
+  if (holding) keep(pid, go, sig);
+  else if (go == GO_LISTEN) SC4(NR_ptrace, PTRACE_LISTEN, pid, 0, 0);
+  else SC4(NR_ptrace, PTRACE_CONT, pid, 0, sig);
+}
+
 int sl_vclock_stopped(pid_t pid, int status, int32_t *tid) {
   int sig = (status >> 8) & 0xff;
   int event = (status >> 16) & 0xff;
   if (event == PTRACE_EVENT_EXEC) {
+    unsigned long former = 0;
+    /* A thread other than the leader that called execve took the leader's id: the hold no
+     * longer waits for its old one. */
+    if (SC4(NR_ptrace, PTRACE_GETEVENTMSG, pid, 0, &former) < 0) {
+      SC2(NR_kill, pid, SIGKILL);
+      return 0;
+    }
+    if (holding && (pid_t)former != pid) held_drop((pid_t)former);
     if (clock_on && sl_vdso_patch(pid, off_sec, off_nsec) < 0) {
       SC2(NR_kill, pid, SIGKILL);
       return 0;
     }
     if (execs_on) {
-      unsigned long former = 0;
-      if (SC4(NR_ptrace, PTRACE_GETEVENTMSG, pid, 0, &former) < 0) {
-        SC2(NR_kill, pid, SIGKILL);
-        return 0;
-      }
       int k = 0;
       while (k < PENDING_MAX && pending[k] != 0) k++;
       if (k == PENDING_MAX) {
@@ -147,22 +280,29 @@ int sl_vclock_stopped(pid_t pid, int status, int32_t *tid) {
       }
       pending[k] = pid;
       *tid = (int32_t)former;
+      if (holding) keep(pid, GO_VERDICT, 0);
       return 1;
     }
-    SC4(NR_ptrace, PTRACE_CONT, pid, 0, 0);
+    go_on(pid, GO_CONT, 0);
   } else if (event == PTRACE_EVENT_SECCOMP) {
     if (clock_on) futex_to_monotonic(pid);
-    SC4(NR_ptrace, PTRACE_CONT, pid, 0, 0);
+    go_on(pid, GO_CONT, 0);
   } else if (event == PTRACE_EVENT_STOP) {
     /* A group stop reports its stop signal: the process stays stopped until SIGCONT
-     * (PTRACE_LISTEN). A new process's first stop, or a stop ended by SIGCONT, reports
-     * SIGTRAP: it goes on. */
-    if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) SC4(NR_ptrace, PTRACE_LISTEN, pid, 0, 0);
-    else SC4(NR_ptrace, PTRACE_CONT, pid, 0, 0);
+     * (PTRACE_LISTEN). A new process's first stop, an interrupt's, or a stop ended by
+     * SIGCONT, reports SIGTRAP: it goes on. */
+    if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) go_on(pid, GO_LISTEN, 0);
+    else go_on(pid, GO_CONT, 0);
   } else if (event != 0) {
-    SC4(NR_ptrace, PTRACE_CONT, pid, 0, 0); /* fork, vfork, clone */
+    /* fork, vfork, clone: while a hold lasts the new thread or process is waited for too
+     * (its first stop may have been reported already). */
+    if (holding) {
+      unsigned long child = 0;
+      if (SC4(NR_ptrace, PTRACE_GETEVENTMSG, pid, 0, &child) == 0 && child > 0) held_entry((pid_t)child);
+    }
+    go_on(pid, GO_CONT, 0);
   } else {
-    SC4(NR_ptrace, PTRACE_CONT, pid, 0, sig); /* a signal on its way: delivered unchanged */
+    go_on(pid, GO_CONT, sig); /* a signal on its way: delivered unchanged */
   }
   return 0;
 }
@@ -175,8 +315,14 @@ void sl_vclock_verdict(pid_t pid, int go) {
   while (k < PENDING_MAX && pending[k] != pid) k++;
   if (k == PENDING_MAX) return;
   pending[k] = 0;
-  if (go == 1) SC4(NR_ptrace, PTRACE_CONT, pid, 0, 0);
-  else SC2(NR_kill, pid, SIGKILL);
+  if (go != 1) {
+    SC2(NR_kill, pid, SIGKILL);
+    return;
+  }
+  /* Approved while a hold lasts: it goes on at the release. */
+  int i = holding ? held_find(pid) : -1;
+  if (i >= 0 && held[i].stopped) held[i].go = GO_CONT;
+  else SC4(NR_ptrace, PTRACE_CONT, pid, 0, 0);
 }
 
 /* A traced process or thread has ended (wait4 reported it gone, not stopped): a program it
@@ -188,6 +334,7 @@ void sl_vclock_verdict(pid_t pid, int go) {
 void sl_vclock_gone(pid_t pid) {
   for (int k = 0; k < PENDING_MAX; k++)
     if (pending[k] == pid) pending[k] = 0;
+  if (holding) held_drop(pid);
 }
 
 /* The command's process, at its SL_STEP_TRACE step: asks the launcher to trace it and

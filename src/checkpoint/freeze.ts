@@ -220,6 +220,29 @@ export async function whileFrozen<T>(launcherPid: number, stopTimeoutMs: number,
   return out.value;
 }
 
+/**
+ * whileFrozen where the launcher is the sandbox's tracer (timeStart, policyFn: a thread has
+ * one tracer, so the supervisor cannot seize it): `hold` stops every thread through the
+ * launcher (SupervisorContext.holdTraced), forks and parked calls are restarted as the
+ * interrupts reach their threads, and `fn` runs with the sandbox's processes (none can
+ * start or end while all are stopped), then the release, whatever happened.
+ */
+export async function whileHeld<T>(launcherPid: number, stopTimeoutMs: number, hold: (interrupted: () => () => void, timeoutMs: number) => Promise<() => Promise<void>>, fn: (pids: readonly number[]) => Promise<T>): Promise<T> {
+  const endTurn = await freezeTurn(launcherPid);
+  const forks = holdForks(launcherPid);
+  try {
+    const release = await hold(() => forks.restartAll(), stopTimeoutMs);
+    try {
+      return await fn(descendantsOf(launcherPid, true));
+    } finally {
+      await release();
+    }
+  } finally {
+    forks.release();
+    endTurn();
+  }
+}
+
 export class Freezer {
   private readonly traced = new Map<number, Traced>();
 

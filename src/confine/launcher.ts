@@ -71,6 +71,8 @@ export class LauncherProcess {
   /** policyFn: told of each program stopped at its exec (pid, the thread that called
    * execve); it must answer with execVerdict. */
   onExec: ((pid: number, tid: number) => void) | undefined;
+  /** The hold's second answer (SL_MSG_HELD): told once every thread is stopped. */
+  private onHeld: ((threads: number) => void) | undefined;
 
   /** Starts the launcher. stdio are the descriptors the command gets as 0, 1 and 2. */
   /** Says why the command's execve got EACCES from the grants (confine/exec-explain.ts). */
@@ -186,7 +188,7 @@ export class LauncherProcess {
         const p = this.pending.shift();
         this.applyRef();
         if (!p) break;
-        const what = { [Cmd.STOP]: "pause", [Cmd.CONT]: "resume", [Cmd.COUNT]: "process count", [Cmd.CPU]: "CPU time", [Cmd.SIGNAL]: "signal" }[p.cmd] ?? p.cmd;
+        const what = { [Cmd.STOP]: "pause", [Cmd.CONT]: "resume", [Cmd.COUNT]: "process count", [Cmd.CPU]: "CPU time", [Cmd.SIGNAL]: "signal", [Cmd.HOLD]: "hold", [Cmd.RELEASE]: "release" }[p.cmd] ?? p.cmd;
         if (c === EPERM && p.cmd === Cmd.CPU) {
           p.reject(new SupervisorError(`the CPU time of process ${b} cannot be counted: it is not dumpable (it executed a file it may not read), and the kernel stops counting such a process`));
         } else if (c !== 0) {
@@ -215,6 +217,10 @@ export class LauncherProcess {
         // timeStart: the command's virtual wall clock is CLOCK_MONOTONIC plus this offset.
         // a, b: the seconds' low and high halves (signed 64 bits), c: nanoseconds.
         this.clockOffsetNs = BigInt.asIntN(64, (BigInt(b >>> 0) << 32n) | BigInt(a >>> 0)) * 1_000_000_000n + BigInt(c);
+        break;
+      case Msg.HELD:
+        this.onHeld?.(a);
+        this.onHeld = undefined;
         break;
       case Msg.EXEC:
         // policyFn: process a stopped right after its exec, called by thread b. Without a
@@ -274,8 +280,51 @@ export class LauncherProcess {
     });
   }
 
+  /**
+   * Where the launcher traces (timeStart, policyFn): every thread of the sandbox stopped by
+   * its tracer (SL_CMD_HOLD: a ptrace interrupt each, new threads and processes kept at
+   * their first stop). `interrupted` runs once the interrupts are sent (a call the
+   * supervisor holds must be answered then, or its thread cannot stop), and the function
+   * it returns once they are all stopped or before any release (no call may be answered
+   * so after that: a thread let go has no interrupt left to stop at). Resolves once all
+   * are stopped with the release, which lets them go as they were; rejects (after
+   * releasing) when the launcher cannot hold them or one does not stop within timeoutMs.
+   */
+  async holdThreads(interrupted: () => () => void, timeoutMs: number): Promise<() => Promise<void>> {
+    let timer: NodeJS.Timeout | undefined;
+    const allStopped = new Promise<number>((resolve, reject) => {
+      this.onHeld = resolve;
+      timer = setTimeout(() => reject(new SupervisorError(`a thread of the sandbox did not stop within ${timeoutMs} ms (an uninterruptible wait)`)), timeoutMs);
+    });
+    allStopped.catch(() => undefined);
+    const release = async (): Promise<void> => {
+      this.onHeld = undefined;
+      clearTimeout(timer);
+      await this.command(Cmd.RELEASE);
+    };
+    try {
+      await this.command(Cmd.HOLD);
+    } catch (e) {
+      this.onHeld = undefined;
+      clearTimeout(timer);
+      throw e;
+    }
+    let ended: (() => void) | undefined;
+    try {
+      ended = interrupted();
+      await allStopped;
+    } catch (e) {
+      ended?.();
+      await release().catch(() => undefined);
+      throw e;
+    }
+    ended();
+    clearTimeout(timer);
+    return release;
+  }
+
   /** Sends stop or continue and resolves with the number of processes affected. */
-  command(cmd: typeof Cmd.STOP | typeof Cmd.CONT | typeof Cmd.COUNT | typeof Cmd.CPU): Promise<number> {
+  command(cmd: typeof Cmd.STOP | typeof Cmd.CONT | typeof Cmd.COUNT | typeof Cmd.CPU | typeof Cmd.HOLD | typeof Cmd.RELEASE): Promise<number> {
     return new Promise((resolve, reject) => {
       if (!this.writeControl(cmd)) {
         reject(new SupervisorError("the sandbox launcher is gone"));

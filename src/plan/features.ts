@@ -100,9 +100,10 @@ export interface Supervision {
     readonly budget: number;
     /** The budget is the policy's maxEpollWatches (else the host's share). */
     readonly explicit: boolean;
-    /** The count at the budget holds the sandbox still (a ptrace freeze); false where the
-     * launcher traces every process (timeStart, policyFn: a process has one tracer). */
-    readonly freeze: boolean;
+    /** The count at the budget holds the sandbox still: by the supervisor's ptrace freeze,
+     * or, where the launcher traces every process (timeStart, policyFn: a thread has one
+     * tracer), by the launcher's hold (SL_CMD_HOLD). */
+    readonly traced: boolean;
   };
   /** Network destinations, named unix sockets, the interface view and the synthetic
    * /etc/hosts (always set by computeFeatures: every connect and send is supervised). */
@@ -430,7 +431,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     throw new PolicyError("maxEpollWatches", asked, `maxEpollWatches: ${asked} is more than this host's fs.epoll.max_user_watches (${epollLimit}), which every process of the uid shares`);
   }
   const budget = asked ?? (epollLimit === undefined ? undefined : epollBudget(epollLimit));
-  if (!unsupervised && budget !== undefined) supervision.epoll = { budget, explicit: asked !== undefined, freeze: policy.timeStart === undefined && policy.policyFn === undefined };
+  if (!unsupervised && budget !== undefined) supervision.epoll = { budget, explicit: asked !== undefined, traced: policy.timeStart !== undefined || policy.policyFn !== undefined };
   const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, deterministicDirs: policy.deterministicDirs, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
   const computed = computeView(viewPolicy, given, active.has("fs"), kernel ? [] : mounts, undefined, resolved);
   const grants = unsupervised ? withoutProcfs(given, computed.grants, mounts, active.has("fs")) : computed.grants;

@@ -52,7 +52,7 @@ export type StepOp = (typeof Step)[keyof typeof Step];
 
 export const LauncherFd = { PLAN: 3, STATUS: 4, CONTROL: 5, FIRST_FREE: 6 } as const;
 
-export const Msg = { STARTED: 1, SETUP_FAILED: 2, EXIT: 3, ACK: 4, FATAL: 5, LISTENER: 6, VCLOCK: 7, TRACE: 8, EXEC: 9, STAGE: 10 } as const;
+export const Msg = { STARTED: 1, SETUP_FAILED: 2, EXIT: 3, ACK: 4, FATAL: 5, LISTENER: 6, VCLOCK: 7, TRACE: 8, EXEC: 9, STAGE: 10, HELD: 11 } as const;
 
 /** SL_STEP_TRACE's flags: patch the vDSO clock, hold every exec for a verdict. */
 export const TraceFlag = { CLOCK: 1, EXECS: 2 } as const;
@@ -63,7 +63,7 @@ export const LauncherFlag = { SCOPED: 1, CPU_COUNTER: 2, INIT: 4 } as const;
 
 export const Fatal = { PLAN_READ: 1, PLAN_FORMAT: 2, SIGNALS: 3, FORK: 4, SUBREAPER: 5, STANDBY: 6 } as const;
 
-export const Cmd = { STOP: "S", CONT: "C", KILL: "K", COUNT: "N", LISTENER_TAKEN: "L", STAGE_TAKEN: "D", CPU: "T", SIGNAL: "G", EXEC: "E" } as const;
+export const Cmd = { STOP: "S", CONT: "C", KILL: "K", COUNT: "N", LISTENER_TAKEN: "L", STAGE_TAKEN: "D", CPU: "T", SIGNAL: "G", EXEC: "E", HOLD: "H", RELEASE: "R" } as const;
 
 /** Sub-call of a step that failed: the reported value is op | sub << 8. */
 export const SubCall = { MAIN: 0, OPEN: 1, MALFORMED: 2 } as const;

@@ -49,6 +49,9 @@ export interface SupervisorContext {
   killProcess(pid: number): void;
   /** The sandbox's launcher pid: every process of the sandbox descends from it. */
   readonly launcherPid: number;
+  /** Every thread of the sandbox stopped by the launcher, its tracer where timeStart or
+   * policyFn trace it (Launcher.holdThreads); resolves with the release. */
+  holdTraced(interrupted: () => () => void, timeoutMs: number): Promise<() => Promise<void>>;
   /** The zygote's pid once the sandbox is a fork group (its clones are accounted apart). */
   forkParent(): number | undefined;
   /** Domain rules: the filtering proxy TCP connects are steered to (handlers/net-proxy.ts). */
@@ -138,6 +141,10 @@ export type HandlerTable = Readonly<Record<string, Handler>>;
 export interface ForkHold {
   /** Restarts the held forks of these threads (each must have a ptrace interrupt pending). */
   restart(tids: ReadonlySet<number>): void;
+  /** Restarts every held fork and parked call, and every one that comes until the
+   * function returned is called: the launcher's hold has interrupted every thread (each
+   * has an interrupt pending until it stops, and none can call while stopped). */
+  restartAll(): () => void;
   /** Whether this thread's fork is held now. */
   isHeld(tid: number): boolean;
   release(): void;
@@ -150,6 +157,9 @@ interface Held {
 
 /** Keyed by launcher pid (our unreaped child while the hold lasts, so not reused). */
 const forkHolds = new Map<number, { holders: number; held: Held[] }>();
+/** Launchers whose every thread has an interrupt pending (ForkHold.restartAll): their
+ * forks and parked calls are restarted as they come. */
+const restarting = new Set<number>();
 
 /** What a sandbox's fork counter does when a hold starts (processes.ts: end the native
  * fork credit, so every fork comes to the handlers and finds the hold). */
@@ -188,6 +198,12 @@ export function holdForks(launcherPid: number): ForkHold {
       h.held = keep;
       for (const x of [...(parked.get(launcherPid) ?? [])]) if (tids.has(x.tid)) x.resume(true);
     },
+    restartAll() {
+      restarting.add(launcherPid);
+      for (const x of h.held.splice(0)) x.resume(true);
+      for (const x of [...(parked.get(launcherPid) ?? [])]) x.resume(true);
+      return () => restarting.delete(launcherPid);
+    },
     isHeld: (tid) => h.held.some((x) => x.tid === tid),
     release() {
       if (released) return;
@@ -203,6 +219,7 @@ export function holdForks(launcherPid: number): ForkHold {
 export function forkHeld(launcherPid: number, tid: number): Promise<boolean> | undefined {
   const hold = forkHolds.get(launcherPid);
   if (hold === undefined) return undefined;
+  if (restarting.has(launcherPid)) return Promise.resolve(true);
   return new Promise((resume) => hold.held.push({ tid, resume }));
 }
 
@@ -217,6 +234,7 @@ const parked = new Map<number, Held[]>();
  * the thread is let go).
  */
 export function parkCall(launcherPid: number, tid: number, until: Promise<unknown>): Promise<boolean> {
+  if (restarting.has(launcherPid)) return Promise.resolve(true);
   return new Promise((resolve) => {
     let list = parked.get(launcherPid);
     if (list === undefined) parked.set(launcherPid, (list = []));

@@ -100,6 +100,7 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
     // A pid from a /proc scan may be another process's by now: pinned, then checked (kill.ts).
     killProcess: (pid) => void killMember(pid, (p) => descendsFrom(p, launcher.pid)),
     launcherPid: launcher.pid,
+    holdTraced: (interrupted, timeoutMs) => launcher.holdThreads(interrupted, timeoutMs),
     stageFd: launcher.stageFd,
     limits: {},
     forkParent: () => shared.forkParent,

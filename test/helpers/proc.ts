@@ -53,9 +53,21 @@ export function statOf(pid: number): { ppid: number; cpuTicks: number } | undefi
   }
 }
 
-/** Live (non-zombie) processes descending from pid. */
+/** Whether pid is a supervising process's sender (native/launcher/sender.c: argv[0]
+ * "sandlock-sender"): one per process that supervises, started at the first send passing
+ * descriptors and kept for the ones to come, part of no sandbox. */
+function isSender(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0")[0] === "sandlock-sender";
+  } catch {
+    return false;
+  }
+}
+
+/** Live (non-zombie) processes descending from pid, but for its sender (a helper of the
+ * supervising process's that outlives its sandboxes by design, as its threads do). */
 export function descendants(pid: number): number[] {
-  return descendantsOf(pid);
+  return descendantsOf(pid).filter((p) => !isSender(p));
 }
 
 /**

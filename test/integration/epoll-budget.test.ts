@@ -11,9 +11,11 @@
 // not taken for one holding none (the test user held 3,000,000). Descriptors moved
 // within one process behind the walk of its table (dup2, timed by the instance's mutex)
 // held 2,400,000 as root and 3,000,000 as the test user: the count now reads a frozen
-// sandbox (the control: timeStart, whose launcher traces, is walked as before). An
-// instance shared by descriptors and processes counts once (kcmp). Checkpoints, pauses
-// and resumes between counts take turns with them.
+// sandbox, held by the launcher where it traces (timeStart, policyFn: whose tables were
+// walked as they ran, and the same attack held 300,000 within 200,000). An instance
+// shared by descriptors and processes counts once (kcmp). Checkpoints, pauses and resumes
+// between counts take turns with them; the launcher's hold with pauses, resumes and
+// policyFn's exec stops.
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -71,10 +73,25 @@ scriptCase(
       assert.deepEqual([g.decoy, g.hidden], ["15000 cap", "100000 cap"], `shuffle: the sets were made: ${msg}`);
       assert.match(g.added ?? "", /ENOSPC$/, `shuffle: ${msg}`);
       assert.ok(held <= SMALL, `shuffle: decoy, hidden and added ${held} within ${SMALL} (the moving thread moved the set ${g.moves} times): ${msg}`);
-      // The control: the same attack on a sandbox the supervisor cannot freeze (timeStart):
-      // more than half the hidden set got past the count.
-      const c = (o.control as unknown as { got: Record<string, string> }).got;
-      assert.ok(count(c.decoy) + count(c.hidden) + count(c.added) > SMALL + 50_000, `control: the attack hides its set from a walk of tables that change: ${msg}`);
+    }
+    // Where the launcher traces (timeStart, policyFn), it holds the threads for the count.
+    for (const name of ["timeStart supervised", "policyFn supervised"]) {
+      const t = o[name]!;
+      const g = t.got;
+      assert.equal(t.exitCode, 0, `${name}: ${msg}`);
+      assert.deepEqual([g.decoy, g.hidden], ["15000 cap", "100000 cap"], `${name}: the sets were made: ${msg}`);
+      assert.match(g.added ?? "", /ENOSPC$/, `${name}: ${msg}`);
+      const held = count(g.decoy) + count(g.hidden) + count(g.added);
+      assert.ok(held <= SMALL, `${name}: decoy, hidden and added ${held} within ${SMALL} (moved ${g.moves} times): ${msg}`);
+      assert.equal(t.why, `the sandbox holds its maxEpollWatches (${SMALL})`, `${name}: ${msg}`);
+    }
+    {
+      const t = o["turns-traced"] as unknown as { exitCode: number; pauses: number; got: Record<string, string> };
+      assert.equal(t.exitCode, 0, msg);
+      assert.ok(t.pauses >= 10, msg);
+      assert.match(t.got.filled ?? "", /ENOSPC$/, `turns-traced: it reached its budget: ${msg}`);
+      assert.ok(count(t.got.churned) >= 1, `turns-traced: counts went on between pauses: ${msg}`);
+      assert.ok(count(t.got.execs) >= 5, `turns-traced: the programs run meanwhile went through their exec stops: ${msg}`);
     }
     {
       const g = o["shared kernel"]!.got;

@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { holdForks, parkCall } from "../../src/supervise/handler.js";
+import { forkHeld, holdForks, parkCall } from "../../src/supervise/handler.js";
 
 test("parkCall: decided (false) when the work ends; restarted (true) by a freeze of its thread, only its launcher's", async () => {
   let finish!: () => void;
@@ -31,4 +31,28 @@ test("parkCall: a failed work decides the call too (the handler answers)", async
   const failed = Promise.reject(new Error("count failed"));
   failed.catch(() => undefined);
   assert.equal(await parkCall(2003, 5, failed), false);
+});
+
+test("restartAll (the launcher's hold): restarts parked calls and held forks, and every one that comes until it ends; another launcher's are untouched", async () => {
+  const never = new Promise<void>(() => undefined);
+  const hold = holdForks(2004);
+  const held = forkHeld(2004, 7);
+  const parked = parkCall(2004, 8, never);
+  const other = parkCall(2005, 8, Promise.resolve());
+  const end = hold.restartAll();
+  assert.equal(await held, true, "a held fork is restarted");
+  assert.equal(await parked, true, "a parked call is restarted");
+  assert.equal(await parkCall(2004, 9, never), true, "a call parked meanwhile is restarted at once");
+  assert.equal(await forkHeld(2004, 10), true, "a fork held meanwhile too");
+  assert.equal(await other, false, "another sandbox's call is decided as usual");
+  end();
+  // Ended (every thread stopped): a call parked now waits for its work again.
+  let settled = false;
+  const after = parkCall(2004, 11, Promise.resolve()).then((v) => ((settled = true), v));
+  assert.equal(await after, false);
+  assert.ok(settled);
+  const fork = forkHeld(2004, 12);
+  hold.release();
+  assert.equal(await fork, false, "held after the end: let go at release, not restarted");
+  assert.equal(forkHeld(2004, 13), undefined, "no hold left");
 });

@@ -653,7 +653,7 @@ test("epoll watch budget: every supervised policy routes epoll_ctl(EPOLL_CTL_ADD
   const EPOLL_CTL = { ADD: 1, DEL: 2, MOD: 3 };
   const host = { landlockAbi: 7, cpuCount: 2, epollWatchesLimit: 5_491_645 };
   const supervised = computeFeatures(new Policy({ fsReadable: ["/usr"] }), host);
-  assert.deepEqual(supervised.supervision.epoll, { budget: 1_372_911, explicit: false, freeze: true }, "a quarter of the limit, counted frozen");
+  assert.deepEqual(supervised.supervision.epoll, { budget: 1_372_911, explicit: false, traced: false }, "a quarter of the limit, counted frozen");
   const prog = buildSeccompProgram(supervised.seccomp);
   expectAction(prog, { nr: sys("epoll_ctl"), args: [3, EPOLL_CTL.ADD, 4, 0] }, NOTIFY, "an add");
   // The kernel reads op as an int: high bits set still make an add, and still go to the supervisor.
@@ -661,16 +661,16 @@ test("epoll watch budget: every supervised policy routes epoll_ctl(EPOLL_CTL_ADD
   expectAction(prog, { nr: sys("epoll_ctl"), args: [3, EPOLL_CTL.DEL, 4, 0] }, ALLOW, "a delete");
   expectAction(prog, { nr: sys("epoll_ctl"), args: [3, EPOLL_CTL.MOD, 4, 0] }, ALLOW, "a change");
   const kernelView = computeFeatures(new Policy({ fsReadable: ["/usr"], procView: "kernel" }), host);
-  assert.deepEqual(kernelView.supervision.epoll, { budget: 1_372_911, explicit: false, freeze: true }, "the kernel view shares the uid's count too");
+  assert.deepEqual(kernelView.supervision.epoll, { budget: 1_372_911, explicit: false, traced: false }, "the kernel view shares the uid's count too");
   // A process has one tracer: where the launcher traces every process, the count walks.
   for (const traced of [{ timeStart: "2020-01-01T00:00:00Z" }, { policyFn: () => undefined }] as PolicyInput[]) {
     const f = computeFeatures(new Policy({ fsReadable: ["/usr"], ...traced }), host);
-    assert.deepEqual(f.supervision.epoll, { budget: 1_372_911, explicit: false, freeze: false }, Object.keys(traced)[0]);
+    assert.deepEqual(f.supervision.epoll, { budget: 1_372_911, explicit: false, traced: true }, Object.keys(traced)[0]);
   }
   // maxEpollWatches: the policy's budget, never above the uid's whole limit; counted even
   // where the limit cannot be read.
-  assert.deepEqual(computeFeatures(new Policy({ fsReadable: ["/usr"], maxEpollWatches: 5000 }), host).supervision.epoll, { budget: 5000, explicit: true, freeze: true });
-  assert.deepEqual(computeFeatures(new Policy({ fsReadable: ["/usr"], maxEpollWatches: 0 }), { ...host, epollWatchesLimit: undefined }).supervision.epoll, { budget: 0, explicit: true, freeze: true });
+  assert.deepEqual(computeFeatures(new Policy({ fsReadable: ["/usr"], maxEpollWatches: 5000 }), host).supervision.epoll, { budget: 5000, explicit: true, traced: false });
+  assert.deepEqual(computeFeatures(new Policy({ fsReadable: ["/usr"], maxEpollWatches: 0 }), { ...host, epollWatchesLimit: undefined }).supervision.epoll, { budget: 0, explicit: true, traced: false });
   assert.throws(() => computeFeatures(new Policy({ fsReadable: ["/usr"], maxEpollWatches: 5_491_646 }), host), (e: unknown) => {
     assert.equal((e as Error).message, "maxEpollWatches: 5491646 is more than this host's fs.epoll.max_user_watches (5491645), which every process of the uid shares");
     assert.equal((e as { field?: string }).field, "maxEpollWatches");

@@ -15,43 +15,38 @@
 // memory or on what its descriptors are, so the add is CONTINUEd (DESIGN 6). The budget
 // is the policy's maxEpollWatches, or a share of the uid's limit.
 //
-// The count reads a sandbox held still (countFrozen): every thread stopped by the
-// checkpoint's freeze (ptrace, no signal; forks held), so no table changes while it is
-// read. Read while it ran, a program that timed the count (an epoll_ctl on an instance
-// being read waits for the read) moved its instances with dup2 from descriptors not yet
-// read onto ones already read, and held 2,400,000 watches as root, 3,000,000 as the test
-// user. Frozen, each epoll descriptor is listed without its watches, the list sorted by
-// kcmp's order of their files, and each instance read once: one shared by descriptors or
-// processes counts once. The adds waiting for the count are parked (handler.ts parkCall):
-// the freeze's interrupt has each entered again once its thread is let go.
+// The count reads a sandbox held still (countFrozen): every thread stopped, so no table
+// changes while it is read. Read while it ran, a program that timed the count (an
+// epoll_ctl on an instance being read waits for the read) moved its instances with dup2
+// from descriptors not yet read onto ones already read, and held 2,400,000 watches as
+// root, 3,000,000 as the test user. Frozen, each epoll descriptor is listed without its
+// watches, the list sorted by kcmp's order of their files, and each instance read once:
+// one shared by descriptors or processes counts once. The adds waiting for the count are
+// parked (handler.ts parkCall): the freeze's interrupt has each entered again once its
+// thread is let go. Who stops the threads: the supervisor, with the checkpoint's freeze
+// (ptrace, no signal; forks held); or, where the launcher traces every process (timeStart,
+// policyFn: a thread has one tracer), the launcher, its tracer (SL_CMD_HOLD: an interrupt
+// each, new threads and processes kept at their first stop, forks and parked calls
+// restarted as the interrupts reach them; checkpoint/freeze.ts whileHeld). Before that
+// hold, such a sandbox's tables were walked as they ran, and the dup2 moves held 300,000
+// watches within maxEpollWatches 200,000 in 10 of 10 tries.
 //
 // Where a watch could hide from a frozen count: an epoll file in no descriptor table of
 // the sandbox. In a socket's queue: a send of one is refused (EPERM, refuseEpollRight:
 // every send with descriptors is the supervisor's). In a process the freeze did not
-// stop: it seizes every thread of every process under the launcher (a process whose main
-// thread exited included) until a pass finds none new, forks held meanwhile. A table
-// that cannot be read, or a sandbox that cannot be frozen (a thread that does not stop in
-// time, a process the supervisor may not trace: one that executed a file it may not read
-// is not dumpable), leaves the count undone: ENOSPC until the next.
-//
-// Where the launcher traces every process (timeStart, policyFn) the supervisor cannot
-// seize them (a thread has one tracer), and countWatches walks the tables as they run: a
-// chain of processes each forking the next and exiting moved its instances faster than a
-// pass over /proc lists processes (600,000 watches uncounted), so it lists and reads
-// again until one list and its reads saw no fork let through (the process handlers count
-// every fork, and those whose child may not exist yet), else after RECOUNT_ROUNDS lists
-// ENOSPC. Open there (docs/security.md, Known limits): the dup2 moves above; an add let
-// through just before the count and still in the kernel when its instance was read, missed
-// once (one per thread); an instance under several descriptors, counted for each.
+// stop: it takes every thread of every process under the launcher (a process whose main
+// thread exited included), forks held meanwhile. A table that cannot be read, or a
+// sandbox that cannot be held (a thread that does not stop in time, a process the
+// supervisor may not trace: one that executed a file it may not read is not dumpable),
+// leaves the count undone: ENOSPC until the next.
 
 import { SandboxError } from "../../errors.js";
 import { monotonicMs } from "../../kernel/clock.js";
-import { fdLink, readProcText } from "../../kernel/proc-text.js";
+import { fdLink } from "../../kernel/proc-text.js";
 import { CONTINUE, deny, type Action } from "../action.js";
 import { fileOrder, Unordered, type ProcessFd } from "../../kernel/kcmp.js";
 import { epollWatchesOffLoop, fdObjectPartsOffLoop } from "../fd-objects.js";
 import { parkCall, type HandlerTable, type SupervisorContext } from "../handler.js";
-import { processTree, statFields } from "../members.js";
 import type { Notification } from "../notification.js";
 import { runInSlices, sortInSteps, type Step } from "../slices.js";
 import { chargeOf } from "./memory.js";
@@ -62,8 +57,6 @@ const ENOSPC = 28;
 const ERESTARTNOINTR = 513;
 /** Adds one grant lets C continue (native/proccredit.h SL_PROCS_CREDIT_MAX). */
 const CREDIT_MAX = 256;
-/** Lists of the sandbox's processes one count reads at most (see the file's head). */
-export const RECOUNT_ROUNDS = 4;
 /** A count starts no sooner than this many times the last one's length after it ended
  * (at least RECOUNT_GAP_MIN_MS): counts take at most a fifth of a thread of Node's pool,
  * and an add at the budget meanwhile gets ENOSPC. */
@@ -79,54 +72,6 @@ export function refuseEpollRight(ctx: SupervisorContext): (dup: number) => boole
     ctx.observe({ kind: "refused", syscall: "sendmsg", errno: EPERM, target: "SCM_RIGHTS", why: "an epoll file in a socket's queue would hold its watches where the supervisor does not count them" });
     return true;
   };
-}
-
-/** A process's identity across a count: its pid and start time (a pid used again by a
- * new process is another one); undefined when it is gone. */
-function identity(pid: number): string | undefined {
-  try {
-    return `${pid}:${statFields(readProcText(`/proc/${pid}/stat`))[19]}`;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The watches of every epoll file the sandbox's processes hold (an instance in two tables,
- * or under two descriptors, counted for each: the count errs toward the budget), or
- * undefined when no list of its processes was quiet through RECOUNT_ROUNDS, or a table
- * could not be read (see the file's head). `forks`: the process handlers' count of forks
- * let through, and of those whose child may not exist yet (DynamicLimits.forks). The count
- * stops at `budget`: past it nothing more is needed, and each read of an epoll file costs
- * what its watches do (one instance under ten descriptors held a count 29 s).
- */
-export function* countWatches(owner: object, launcherPid: number, forks: (() => { made: number; underWay: number }) | undefined, budget: number): Generator<Step, number | undefined> {
-  let total = 0;
-  let unreadable = false;
-  const read = new Set<string>();
-  const add = (_kind: unknown, watches: number): boolean => (total += watches) >= budget;
-  const fail = (): void => void (unreadable = true);
-  for (let round = 0; round < RECOUNT_ROUNDS; round++) {
-    const before = forks?.();
-    // Zombies too: a process whose main thread exited while others run is one, and
-    // chargeOf names a live thread that shows its descriptors.
-    for (const pid of processTree(launcherPid, true).keys()) {
-      const id = identity(pid);
-      if (id === undefined || read.has(id)) continue;
-      read.add(id);
-      const c = chargeOf(pid);
-      if (c === null) continue;
-      const full = yield* fdObjectPartsOffLoop(owner, c.task, ["epoll"], add, fail);
-      // A table the supervisor may not read (a process that executed a file it may not
-      // read is no longer dumpable, its /proc/<pid>/fd the host's root's): not counted.
-      if (unreadable) return undefined;
-      if (full) return total;
-      yield;
-    }
-    const after = forks?.();
-    if (before !== undefined && after !== undefined && before.underWay === 0 && after.made === before.made) return total;
-  }
-  return undefined;
 }
 
 /**
@@ -177,18 +122,22 @@ const FREEZE_STOP_TIMEOUT_MS = 5000;
  * The sandbox's watches counted with every thread of it stopped (checkpoint/freeze.ts,
  * loaded when first needed), or undefined when it could not be frozen or read: `why` says.
  */
-async function countWhileFrozen(owner: object, launcherPid: number, budget: number, spent: (ms: number) => void, why: (e: unknown) => void): Promise<number | undefined> {
+async function countWhileFrozen(owner: object, ctx: SupervisorContext, traced: boolean, budget: number, spent: (ms: number) => void, why: (e: unknown) => void): Promise<number | undefined> {
   try {
-    const { whileFrozen } = await import("../../checkpoint/freeze.js");
+    const { whileFrozen, whileHeld } = await import("../../checkpoint/freeze.js");
+    const count = (pids: Iterable<number>): Promise<number | undefined> => new Promise<number | undefined>((resolve) => runInSlices(countFrozen(owner, pids, budget), resolve, { spent }));
+    // Where the launcher traces (timeStart, policyFn), it holds the threads; else the
+    // supervisor freezes them itself.
+    if (traced) return await whileHeld(ctx.launcherPid, FREEZE_STOP_TIMEOUT_MS, ctx.holdTraced, count);
     const thawFailed = (failures: string[]): Error => new SandboxError(`thawing the sandbox failed: ${failures.join("; ")}`);
-    return await whileFrozen(launcherPid, FREEZE_STOP_TIMEOUT_MS, (frozen) => new Promise<number | undefined>((resolve) => runInSlices(countFrozen(owner, frozen.keys(), budget), resolve, { spent })), thawFailed);
+    return await whileFrozen(ctx.launcherPid, FREEZE_STOP_TIMEOUT_MS, (frozen) => count(frozen.keys()), thawFailed);
   } catch (e) {
     why(e);
     return undefined;
   }
 }
 
-export function epollHandlers({ budget, explicit, freeze }: { budget: number; explicit: boolean; freeze: boolean }, ctx: SupervisorContext): HandlerTable {
+export function epollHandlers({ budget, explicit, traced }: { budget: number; explicit: boolean; traced: boolean }, ctx: SupervisorContext): HandlerTable {
   const credit = ctx.epollCredit;
   const owner = {}; // this sandbox's turn on Node's pool (fd-objects.ts offLoop)
   // The watches the sandbox may hold: the last count's, plus every add let through since.
@@ -224,12 +173,8 @@ export function epollHandlers({ budget, explicit, freeze }: { budget: number; ex
         grant();
         resolve();
       };
-      if (freeze) {
-        const why = (e: unknown): void => ctx.observe({ kind: "refused", syscall: "epoll_ctl", errno: ENOSPC, target: "count", why: `the sandbox's epoll watches could not be counted: ${(e as Error)?.message ?? String(e)}` });
-        void countWhileFrozen(owner, ctx.launcherPid, budget, spent, why).then(counted);
-      } else {
-        runInSlices(countWatches(owner, ctx.launcherPid, ctx.limits.forks, budget), counted, { spent });
-      }
+      const why = (e: unknown): void => ctx.observe({ kind: "refused", syscall: "epoll_ctl", errno: ENOSPC, target: "count", why: `the sandbox's epoll watches could not be counted: ${(e as Error)?.message ?? String(e)}` });
+      void countWhileFrozen(owner, ctx, traced, budget, spent, why).then(counted);
     }));
   const refuse = (n: Notification): Action => {
     ctx.observe({ kind: "refused", syscall: "epoll_ctl", errno: ENOSPC, target: `descriptor ${n.argU32(2)}`, why: explicit ? `the sandbox holds its maxEpollWatches (${budget})` : `the sandbox holds its epoll watch budget (${budget}, a quarter of fs.epoll.max_user_watches: the uid's other processes keep the rest)` });
