@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <sys/auxv.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -206,7 +207,17 @@ static napi_value sl_seqpacket_pair(napi_env env, napi_callback_info info) {
   return sl_make_pair(env, sv[0], sv[1]);
 }
 
-/* sendFds(sock, data, fds[]) -> bytes sent or -errno. Blocks until the message fits. */
+/* How long the zygote's send with descriptors waits for the parent to take earlier ones
+ * (ETOOMANYREFS), and how long it sleeps between tries. */
+#define SL_INFLIGHT_WAIT_MS 10000
+#define SL_INFLIGHT_NAP_MS 2
+
+/* sendFds(sock, data, fds[]) -> bytes sent or -errno. Blocks until the message fits. The
+ * zygote's sends are a sandbox's: made by the supervisor's sender under the sandbox's bound
+ * on descriptors in flight (256, counted for the uid: native/launcher/sender.c), which a
+ * few batches not yet read by the parent pass (64 clones, 128 descriptors each). The
+ * parent reads them as they come, so a refusal (ETOOMANYREFS) is waited out, for
+ * SL_INFLIGHT_WAIT_MS at most (the uid's other processes may hold the count longer). */
 static napi_value sl_send_fds(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 3);
   SL_ARG_INT(env, 0, sock);
@@ -233,8 +244,13 @@ static napi_value sl_send_fds(napi_env env, napi_callback_info info) {
     memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
   }
   ssize_t rc;
-  do rc = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  while (rc < 0 && errno == EINTR);
+  for (int waited = 0;; waited += SL_INFLIGHT_NAP_MS) {
+    do rc = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    while (rc < 0 && errno == EINTR);
+    if (!(rc < 0 && errno == ETOOMANYREFS && nfds > 0 && waited < SL_INFLIGHT_WAIT_MS)) break;
+    struct timespec nap = {0, SL_INFLIGHT_NAP_MS * 1000000L};
+    nanosleep(&nap, NULL);
+  }
   return sl_result(env, rc);
 }
 

@@ -63,6 +63,11 @@ scriptCase("sends passing descriptors go through the sender: every shape works i
   const [mn, merr] = held(o.bound.maxOpenFiles);
   assert.equal(merr, "ETOOMANYREFS", msg);
   assert.ok(mn <= 65 && mn > 10, `maxOpenFiles 64: ${mn}: ${msg}`);
+  // A fork group's zygote waits out the uid's count held at its bound by another sandbox.
+  assert.match(o.forkWait.holder, /^held \d+ ETOOMANYREFS$/, msg);
+  assert.equal(o.forkWait.error, undefined, msg);
+  assert.deepEqual([o.forkWait.clones, o.forkWait.ok], [300, 300], msg);
+  assert.ok(o.forkWait.ms >= 500, `the fork waited for the holder's end: ${msg}`);
   // The sender: the supervising process's child, the launcher binary as sandlock-sender.
   assert.ok(o.pid > 0, msg);
   assert.equal(o.sender.ppid, o.self, msg);

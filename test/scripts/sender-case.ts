@@ -76,6 +76,30 @@ if (mode === "child") {
       // Another call with the same effect, in the other view.
       sendmmsg: await run(dir, "kernel", ["held", "600", "mmsg"]),
     };
+    // A fork group's zygote passes each batch's pipes (128 descriptors) as the parent reads
+    // them: while another sandbox of the uid holds the count at its bound, its sends wait
+    // (they got ETOOMANYREFS and the zygote exited before), and the fork completes once
+    // that sandbox ends 600 ms later.
+    const forkWait = await (async () => {
+      const holder = new Sandbox({ fsReadable: [rights], procView: "supervised" });
+      await holder.spawn([rights, "held", "600"], { stdin: "pipe", stdout: "pipe" });
+      let said = "";
+      holder.stdout!.on("data", (b: Buffer) => (said += b.toString()));
+      for (let i = 0; i < 300 && !said.includes("\n"); i++) await sleep(10);
+      const t0 = Date.now();
+      setTimeout(() => holder.stdin!.end(), 600);
+      const group = Sandbox.newWithFns({ fsReadable: ["/usr", "/lib", "/lib64", "/etc"], maxProcesses: 400 }, { init() {}, work(id: number) { console.log(id); } });
+      try {
+        const clones = await group.fork(300);
+        const ok = (await Promise.all(clones.map((c) => c.wait()))).filter((r) => r.exitCode === 0).length;
+        return { holder: said.trim(), clones: clones.length, ok, ms: Date.now() - t0 };
+      } catch (e) {
+        return { holder: said.trim(), error: (e as Error).message };
+      } finally {
+        await group[Symbol.asyncDispose]();
+        await holder.wait();
+      }
+    })();
     const pid = native().senderPid();
     const sender = pid > 0 ? describe(pid) : null;
     // Killed: the next send starts another.
@@ -97,6 +121,6 @@ if (mode === "child") {
     }
     child.kill("SIGKILL");
     const left = await gone([said.sandbox ?? 0, said.sender ?? 0].filter((p) => p > 0));
-    return { shapes, bound, pid, self: process.pid, sender, killedGone, again, next, crash: { said, left } };
+    return { shapes, bound, forkWait, pid, self: process.pid, sender, killedGone, again, next, crash: { said, left } };
   });
 }
