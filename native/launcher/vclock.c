@@ -2,7 +2,9 @@
  * processes with PTRACE_SEIZE. At each exec stop, before the new program runs a single
  * instruction, it rewrites the program's vDSO clock functions (vdso.c: the wall clocks
  * become CLOCK_MONOTONIC plus the sandbox's offset) for timeStart, and holds the program
- * until TypeScript has checked that it is what policyFn approved. */
+ * until TypeScript has checked that it is what policyFn approved. Being the tracer, it also
+ * holds every thread still when TypeScript asks (SL_CMD_HOLD: the epoll count, which the
+ * supervisor cannot freeze itself here). */
 #include "launcher.h"
 
 #define NR_ptrace 101
@@ -35,6 +37,7 @@ static int active = 0; /* traced at all */
 #define PENDING_MAX 256
 static pid_t pending[PENDING_MAX];
 static int clock_on = 0, execs_on = 0;
+static int64_t off_sec = 0, off_nsec = 0;
 
 /* The hold (SL_CMD_HOLD): every thread of the sandbox interrupted and kept stopped as it
  * stops, until SL_CMD_RELEASE. An entry is a thread the hold waits for (stopped 0) or keeps
@@ -157,7 +160,6 @@ int sl_vclock_release(void) {
   overflow = 0;
   return count;
 }
-static int64_t off_sec = 0, off_nsec = 0;
 
 int sl_vclock_active(void) { return active; }
 
@@ -243,11 +245,6 @@ static void futex_to_monotonic(pid_t pid) {
   SC4(NR_ptrace, PTRACE_SETREGS, pid, 0, regs);
 }
 
-/* One ptrace stop of a traced process (status from wait4): resumes it as the kernel alone
- * would have, after patching the vDSO at an exec stop. A process whose vDSO cannot be
- * patched is killed: it would read the host's clock while the policy says otherwise.
- * Returns 1 for an exec stop left stopped for TypeScript's verdict (policyFn), with the id
- * of the thread that called execve in *tid (after the exec the process has its leader's). */
 /* Lets a stopped thread go on as `go` says, or keeps it while a hold lasts. */
 static void go_on(pid_t pid, int go, int sig) {
   if (holding) keep(pid, go, sig);
@@ -255,6 +252,11 @@ static void go_on(pid_t pid, int go, int sig) {
   else SC4(NR_ptrace, PTRACE_CONT, pid, 0, sig);
 }
 
+/* One ptrace stop of a traced process (status from wait4): resumes it as the kernel alone
+ * would have, after patching the vDSO at an exec stop. A process whose vDSO cannot be
+ * patched is killed: it would read the host's clock while the policy says otherwise.
+ * Returns 1 for an exec stop left stopped for TypeScript's verdict (policyFn), with the id
+ * of the thread that called execve in *tid (after the exec the process has its leader's). */
 int sl_vclock_stopped(pid_t pid, int status, int32_t *tid) {
   int sig = (status >> 8) & 0xff;
   int event = (status >> 16) & 0xff;
