@@ -662,7 +662,7 @@ test("epoll watch budget: every supervised policy routes epoll_ctl(EPOLL_CTL_ADD
   expectAction(prog, { nr: sys("epoll_ctl"), args: [3, EPOLL_CTL.MOD, 4, 0] }, ALLOW, "a change");
   const kernelView = computeFeatures(new Policy({ fsReadable: ["/usr"], procView: "kernel" }), host);
   assert.deepEqual(kernelView.supervision.epoll, { budget: 1_372_911, explicit: false, traced: false }, "the kernel view shares the uid's count too");
-  // A process has one tracer: where the launcher traces every process, the count walks.
+  // A thread has one tracer: where the launcher traces every process, it holds them for the count.
   for (const traced of [{ timeStart: "2020-01-01T00:00:00Z" }, { policyFn: () => undefined }] as PolicyInput[]) {
     const f = computeFeatures(new Policy({ fsReadable: ["/usr"], ...traced }), host);
     assert.deepEqual(f.supervision.epoll, { budget: 1_372_911, explicit: false, traced: true }, Object.keys(traced)[0]);
