@@ -207,21 +207,29 @@ static napi_value sl_seqpacket_pair(napi_env env, napi_callback_info info) {
   return sl_make_pair(env, sv[0], sv[1]);
 }
 
-/* How long the zygote's send with descriptors waits for the parent to take earlier ones
- * (ETOOMANYREFS), and how long it sleeps between tries. */
-#define SL_INFLIGHT_WAIT_MS 10000
+/* How long a send with descriptors sleeps between tries when it waits out ETOOMANYREFS. */
 #define SL_INFLIGHT_NAP_MS 2
 
-/* sendFds(sock, data, fds[]) -> bytes sent or -errno. Blocks until the message fits. The
- * zygote's sends are a sandbox's: made by the supervisor's sender under the sandbox's bound
- * on descriptors in flight (256, counted for the uid: native/launcher/sender.c), which a
- * few batches not yet read by the parent pass (64 clones, 128 descriptors each). The
- * parent reads them as they come, so a refusal (ETOOMANYREFS) is waited out, for
- * SL_INFLIGHT_WAIT_MS at most (the uid's other processes may hold the count longer). */
+/* sendFds(sock, data, fds[], waitMs = 0) -> bytes sent or -errno. Blocks until the message
+ * fits. The zygote's sends are a sandbox's: made by the supervisor's sender under the
+ * sandbox's bound on descriptors in flight (256, counted for the uid:
+ * native/launcher/sender.c), which a few batches not yet read by the parent pass (64
+ * clones, 128 descriptors each). The parent reads them as they come, so the zygote waits a
+ * refusal (ETOOMANYREFS) out for waitMs at most (the uid's other processes may hold the
+ * count longer); the supervising process's own sends (standby.ts) never wait. */
 static napi_value sl_send_fds(napi_env env, napi_callback_info info) {
-  SL_ARGS(env, info, 3);
+  size_t argc_ = 4;
+  napi_value argv[4]; /* a fourth left out is undefined */
+  SL_CALL(env, napi_get_cb_info(env, info, &argc_, argv, NULL, NULL));
+  if (argc_ < 3) {
+    napi_throw_type_error(env, "SL_ARGS", "expected 3 arguments");
+    return NULL;
+  }
   SL_ARG_INT(env, 0, sock);
   SL_ARG_BUFFER(env, 1, data, len);
+  int32_t wait_ms = 0;
+  napi_valuetype t;
+  if (napi_typeof(env, argv[3], &t) == napi_ok && t == napi_number) napi_get_value_int32(env, argv[3], &wait_ms);
   int fds[SL_MAX_FDS];
   uint32_t nfds = 0;
   if (fd_list(env, argv[2], fds, SL_MAX_FDS, &nfds) != 0) {
@@ -247,7 +255,7 @@ static napi_value sl_send_fds(napi_env env, napi_callback_info info) {
   for (int waited = 0;; waited += SL_INFLIGHT_NAP_MS) {
     do rc = sendmsg(sock, &msg, MSG_NOSIGNAL);
     while (rc < 0 && errno == EINTR);
-    if (!(rc < 0 && errno == ETOOMANYREFS && nfds > 0 && waited < SL_INFLIGHT_WAIT_MS)) break;
+    if (!(rc < 0 && errno == ETOOMANYREFS && nfds > 0 && waited < wait_ms)) break;
     struct timespec nap = {0, SL_INFLIGHT_NAP_MS * 1000000L};
     nanosleep(&nap, NULL);
   }

@@ -67,7 +67,7 @@ export interface NativeAddon {
   forkBatch(n: number, control: number, stopFirst: number): { pids: number[]; fds: number[]; errno: number; syscall: string } | number;
   reapClones(): [pid: number, code: number, signal: number][];
   seqpacketPair(): [number, number];
-  sendFds(sock: number, data: Buffer, fds: readonly number[]): number;
+  sendFds(sock: number, data: Buffer, fds: readonly number[], waitMs?: number): number;
   recvFds(sock: number, out: Buffer): [bytes: number, fds: number[]] | number;
   moveFd(fd: number, min: number): number;
   emptyStdin(): number;

@@ -20,7 +20,7 @@ interface Native {
   collapse(start: number, length: number): number;
   forkBatch(n: number, control: number, stopFirst: number): ForkBatch | number;
   reapClones(): [number, number, number][];
-  sendFds(sock: number, data: Buffer, fds: readonly number[]): number;
+  sendFds(sock: number, data: Buffer, fds: readonly number[], waitMs?: number): number;
   recvFds(sock: number, out: Buffer): [number, number[]] | number;
   moveFd(fd: number, min: number): number;
   emptyStdin(): number;
@@ -71,8 +71,12 @@ const ctl = native.moveFd(0, 3); // any free descriptor above stdio (maxOpenFile
 if (ctl < 0) fail(`no control socket on fd 0 (errno ${-ctl})`);
 if (native.emptyStdin() < 0) fail("cannot replace stdin");
 
+/** How long a send with descriptors waits out the uid's count of descriptors in flight at
+ * the sandbox's bound (ETOOMANYREFS: native/fork.c sendFds): the parent reads them. */
+const INFLIGHT_WAIT_MS = 10_000;
+
 function send(msg: object, fds: readonly number[] = []): void {
-  const rc = native.sendFds(ctl, Buffer.from(JSON.stringify(msg)), fds);
+  const rc = native.sendFds(ctl, Buffer.from(JSON.stringify(msg)), fds, INFLIGHT_WAIT_MS);
   // The parent is gone: nothing is left to serve.
   if (rc < 0) native.exitNow(0);
 }
