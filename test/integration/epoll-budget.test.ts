@@ -16,7 +16,8 @@
 // walked as they ran, and the same attack held 300,000 within 200,000). An instance
 // shared by descriptors and processes counts once (kcmp). Checkpoints, pauses and resumes
 // between counts take turns with them; the launcher's hold with pauses, resumes and
-// policyFn's exec stops.
+// policyFn's exec stops; a hold that cannot complete (a vfork parent) fails closed and
+// lets every thread go.
 
 import assert from "node:assert/strict";
 import { scriptCase } from "../helpers/harness.js";
@@ -83,6 +84,14 @@ scriptCase(
       const held = count(g.decoy) + count(g.hidden) + count(g.added);
       assert.ok(held <= SMALL, `${name}: decoy, hidden and added ${held} within ${SMALL} (moved ${g.moves} times): ${msg}`);
       assert.equal(t.why, `the sandbox holds its maxEpollWatches (${SMALL})`, `${name}: ${msg}`);
+    }
+    {
+      const t = o["stuck-traced"] as unknown as { exitCode: number; why: string[]; got: Record<string, string> };
+      assert.equal(t.exitCode, 0, `stuck-traced: released, it ran to its end: ${msg}`);
+      assert.equal(t.got.vfork, "ok", msg);
+      assert.match(t.got.added ?? "", /ENOSPC$/, msg);
+      assert.ok(count(t.got.added) <= SMALL, msg);
+      assert.equal(t.why[0], "the sandbox's epoll watches could not be counted: a thread of the sandbox did not stop within 5000 ms (an uninterruptible wait)", `stuck-traced: the count failed closed and said why: ${msg}`);
     }
     {
       const t = o["turns-traced"] as unknown as { exitCode: number; pauses: number; got: Record<string, string> };

@@ -85,6 +85,14 @@ scriptMain("/tmp/sl-epoll-budget-", async () => {
     const r = await sb.wait();
     out.turns = { status: r.status, exitCode: r.exitCode, checkpoints, pauses, failures, got: lines(r.stdoutText) };
   }
+  // A hold that cannot complete: the main thread waits in a vfork whose child sleeps 6.5 s
+  // (no interrupt stops it), while another thread reaches the budget. The count is not
+  // done (ENOSPC, the refusal says why), the hold lets every thread go, and the program
+  // ends as it would have.
+  {
+    const c = await Sandbox.run({ fsReadable: [epb], procView: "supervised", maxEpollWatches: SMALL, policyFn: () => "allow" }, [epb, "vfork-stuck", "1000", "6500"], { timeout: 60_000 });
+    out["stuck-traced"] = { status: c.status, exitCode: c.exitCode, why: c.refused.filter((x) => x.syscall === "epoll_ctl").map((x) => x.why), got: lines(c.stdoutText) };
+  }
   // The launcher's hold between pauses and resumes, and beside execs stopped for policyFn's
   // verdict (a child runs the program again in a loop): a count at every round for 2 s.
   {
