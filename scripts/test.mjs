@@ -4,8 +4,9 @@
 // CI uses, two at a time left a quarter of the CPU idle (tests waiting on sandboxes, sleeps,
 // timers): 555 s of wall time and 811 s of CPU for the shared part, three at a time 488 s
 // and 829 s (2026-12-04). The timing-sensitive files leave most of the machine idle
-// (throttled loops, held memory, timers), so a few long files that
-// measure nothing in time (BACKGROUND) run beside them at a lower priority (nice +10: the
+// (throttled loops, held memory, timers), so long files that measure nothing in time
+// (BACKGROUND: the background part ended halfway through the timing-sensitive one, and
+// stop 49's CI took 1,357 s, so nine more of the shared part's joined it) run beside them at a lower priority (nice +10: the
 // timing-sensitive files and their sandboxes take the CPU first), their output printed
 // once they are done. A few short files whose bounds a busy machine still moved (ALONE)
 // run last, once the background part has ended. All parts always run; the exit code is
@@ -49,6 +50,7 @@ const ALONE = new Map([
  * with what makes it long. Their sandboxes' own priorities stay relative to it (a
  * supervisor at nice 10 still runs its sandbox at 15, features.ts RECEIVER_RAISE). */
 const BACKGROUND = new Map([
+  ["epoll-budget.test.js", "fills and frees 200,000 epoll watches in some twenty runs, checkpoints and pauses among them (its counts of rounds, not of time)"],
   ["consumer.test.js", "three Node lines downloaded, npm installs, tsc, a build from source"],
   ["docs-run.test.js", "every block of the docs, twice (the README's fork of 1000 clones among them)"],
   ["procfs.test.js", "200 starts with /proc granted while processes come and go, twice"],
@@ -56,6 +58,14 @@ const BACKGROUND = new Map([
   ["cow.test.js", "workdir commits, quotas and crash recovery"],
   ["redteam8a.test.js", "the eighth review's proxy and DNS attacks: floods bounded by count, not time"],
   ["redteam9b.test.js", "the ninth review's learn and profile attacks: many learning runs"],
+  ["redteam6.test.js", "the sixth review's git, FIFO and lease attacks: races of a fixed number of rounds"],
+  ["deterministic-dirs.test.js", "directories of 20,000 and 100,000 names listed in parts, Python and Node twice"],
+  ["net-supervised.test.js", "network destinations against echo servers: many short sandboxes"],
+  ["syscalls.test.js", "the blocklist, one sandbox per call tried"],
+  ["chroot.test.js", "escapes tried from a chroot, each with its control"],
+  ["host-reach.test.js", "every device node scanned, 20,000 capget races"],
+  ["net-escapes.test.js", "socket families and options tried, each with its control"],
+  ["identity.test.js", "hostnames and ids, one sandbox per case"],
   ["registry-claim.test.js", "two 3 s races (root, the test user) that keep both CPUs busy (an owner claiming and releasing a name, a client asking it): in the shared part it is suspected of the 3.4 s a CLI start of restore.test's CLI case took in the first CI runs with it"],
 ]);
 /** nice increment of the background part. */

@@ -2,7 +2,7 @@
 // decodes its status messages, sends stop/continue/kill, and reaps it through its pidfd.
 
 import { closeSync, readSync, writeSync } from "node:fs";
-import { ConfinementError, SupervisorError } from "../errors.js";
+import { ConfinementError, SandboxError, SupervisorError } from "../errors.js";
 import { Cmd, Fatal, LauncherFd, LauncherFlag, Msg, MSG_BYTES, Step, SubCall, type StepOp } from "../plan/protocol.js";
 import type { PlanStep } from "../plan/plan.js";
 import { errnoName } from "./errno.js";
@@ -25,6 +25,11 @@ type Pending = { cmd: string; resolve: (n: number) => void; reject: (e: Error) =
 
 const live = new Set<LauncherProcess>();
 let exitHookInstalled = false;
+
+/** A launcher command as its errors name it. */
+function commandName(cmd: string): string {
+  return { [Cmd.STOP]: "pause", [Cmd.CONT]: "resume", [Cmd.COUNT]: "process count", [Cmd.CPU]: "CPU time", [Cmd.SIGNAL]: "signal", [Cmd.HOLD]: "hold", [Cmd.RELEASE]: "release" }[cmd] ?? cmd;
+}
 
 /** If this Node process exits, every sandbox dies: closing the control pipe does that on
  * its own, and the hook below asks explicitly first (it also covers fds leaked by a fork). */
@@ -147,7 +152,9 @@ export class LauncherProcess {
     this.closeControl();
     const gone = new SupervisorError("the sandbox launcher exited without reporting its command's exit");
     this.settleStart(this.fatal ?? gone);
-    for (const p of this.pending) p.reject(this.fatal ?? gone);
+    // A command sent as the sandbox ended (a pause racing its exit) was not carried out: it
+    // is refused as a command sent after the end is (Sandbox.requireLive).
+    for (const p of this.pending) p.reject(this.fatal ?? (this.exitMsg ? new SandboxError(`${commandName(p.cmd)}: not running (the sandbox has exited)`) : gone));
     this.pending = [];
     if (this.exitMsg) return this.exitMsg;
     // The launcher itself was killed from outside: the root died with it (PDEATHSIG).
@@ -188,7 +195,7 @@ export class LauncherProcess {
         const p = this.pending.shift();
         this.applyRef();
         if (!p) break;
-        const what = { [Cmd.STOP]: "pause", [Cmd.CONT]: "resume", [Cmd.COUNT]: "process count", [Cmd.CPU]: "CPU time", [Cmd.SIGNAL]: "signal", [Cmd.HOLD]: "hold", [Cmd.RELEASE]: "release" }[p.cmd] ?? p.cmd;
+        const what = commandName(p.cmd);
         if (c === EPERM && p.cmd === Cmd.CPU) {
           p.reject(new SupervisorError(`the CPU time of process ${b} cannot be counted: it is not dumpable (it executed a file it may not read), and the kernel stops counting such a process`));
         } else if (c !== 0) {
@@ -385,13 +392,16 @@ export class LauncherProcess {
     }
   }
 
+  /** Whether `cmd` went to the launcher, or will be answered when it ends (finish()): a
+   * launcher that has just exited (EPIPE) may yet report its command's exit, which decides
+   * how the command is refused. */
   private writeControl(cmd: string): boolean {
     if (this.controlFd < 0) return false;
     try {
       writeSync(this.controlFd, cmd);
       return true;
-    } catch {
-      return false;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === "EPIPE";
     }
   }
 

@@ -45,6 +45,27 @@ test("lifecycle misuse is a SandboxError with a clear message", async () => {
   await assert.rejects(sb.kill(), (e: unknown) => e instanceof SandboxError && e.code === "SANDBOX_STATE");
 });
 
+test("a pause or resume racing the sandbox's end is refused as one after the end is, never as a launcher failure", async () => {
+  // The command reaches the launcher as its command exits: the launcher ends with it
+  // unanswered (before the fix: "the sandbox launcher exited without reporting its
+  // command's exit", a SupervisorError, though the exit was reported).
+  const refusals = new Map<string, number>();
+  for (let i = 0; i < 40; i++) {
+    const sb = new Sandbox(policy);
+    await sb.spawn([probe, "exit", "0"]);
+    let ended = false;
+    const done = sb.wait().finally(() => (ended = true));
+    while (!ended) {
+      await new Promise((wake) => setImmediate(wake));
+      for (const step of [() => sb.pause(), () => sb.resume()]) {
+        await step().catch((e: Error) => refusals.set(`${e.name}: ${e.message}`, (refusals.get(`${e.name}: ${e.message}`) ?? 0) + 1));
+      }
+    }
+    assert.equal((await done).exitCode, 0);
+  }
+  for (const what of refusals.keys()) assert.match(what, /^SandboxError: (pause|resume): not running \(the sandbox has exited\)$/, JSON.stringify([...refusals]));
+});
+
 test("a second spawn while the first waits for its workdir's module is refused; the first runs", { skip: !isRoot ? "the workdir's overlay needs root in-process" : false }, async () => {
   // A workdir run imports the copy-on-write module before it launches (sandbox.ts): the
   // first spawn has not started a process yet when the second call comes.

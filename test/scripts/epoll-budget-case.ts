@@ -5,7 +5,7 @@
 // exited, in a process whose table the supervisor may not read, and in descriptors moved
 // behind the count's walk of a table (dup2), and shares instances among processes.
 // Prints one JSON line: per case its view, exit code and lines.
-// Usage: epoll-budget-case.js EPB SMALL
+// Usage: epoll-budget-case.js EPB SMALL ROUNDS TRACED_ROUNDS (the churn cases' rounds)
 
 import { chmodSync, mkdtempSync } from "node:fs";
 import { Sandbox } from "../../src/index.js";
@@ -14,11 +14,30 @@ import { scriptMain } from "../helpers/script-main.js";
 
 const [epb] = process.argv.slice(2) as [string];
 
-// A run to the budget of a quarter of the limit is 1.4 million adds (about 6 s here, more
-// beside other tests): the race runs there (the default's own case), every hiding place
-// under maxEpollWatches SMALL (the count is the same code), each in one view (the kernel
-// view's pid namespace is where the chain and the exited leader run).
+// Every case runs under maxEpollWatches SMALL (the count is the same code as at the default
+// budget, a quarter of the uid's limit, 1.4 million adds: redteam20.test fills that one,
+// both views), each in one view (the kernel view's pid namespace is where the chain and the
+// exited leader run).
 const SMALL = Number(process.argv[3]);
+/** The churn cases' rounds (a count each, and the pause after it: about 1.3 s a round on a
+ * quiet machine), and the time they may take at most. */
+const CHURN_ROUNDS = Number(process.argv[4]);
+const TRACED_ROUNDS = Number(process.argv[5]);
+const CHURN_MS = 60_000;
+/** Pauses `sb` for `ms` ms and resumes it: false if it ended meanwhile (a pause or resume
+ * sent as it ends is refused so). */
+async function pauseFor(sb: Sandbox, ms: number): Promise<boolean> {
+  try {
+    await sb.pause();
+    await new Promise((wake) => setTimeout(wake, ms));
+    await sb.resume();
+    return true;
+  } catch (e) {
+    if (/: not running \(the sandbox has exited\)$/.test((e as Error).message)) return false;
+    throw e;
+  }
+}
+
 const CASES: readonly [name: string, view: "supervised" | "kernel", args: readonly string[], watches?: number][] = [
   // Under maxEpollWatches SMALL (the default budget, a quarter of the uid's limit, took 21 s
   // to fill and free: redteam20.test fills it, both views).
@@ -61,53 +80,61 @@ scriptMain("/tmp/sl-epoll-budget-", async () => {
   }
   // A count freezes the sandbox as a checkpoint does: while the program makes a count at
   // every round (it frees an instance and fills another, at its budget), checkpoints,
-  // pauses and resumes come between; they take turns with the counts (an add waiting for a
-  // count is entered again when a checkpoint's freeze interrupts it).
+  // pauses and resumes come between, until it has made its rounds; they take turns with
+  // the counts (an add waiting for a count is entered again when a checkpoint's freeze
+  // interrupts it).
   {
     const sb = new Sandbox({ fsReadable: [epb], procView: "supervised", maxEpollWatches: SMALL });
-    await sb.spawn([epb, "churn", "1000", "3000"]);
+    await sb.spawn([epb, "churn", "1000", String(CHURN_ROUNDS), String(CHURN_MS)]);
+    const ended = sb.wait();
+    let done = false;
+    void ended.then(() => (done = true), () => (done = true));
     await new Promise((wake) => setTimeout(wake, 500));
     const failures: string[] = [];
     let checkpoints = 0;
     let pauses = 0;
-    for (const t0 = Date.now(); Date.now() - t0 < 2000; ) {
+    while (!done) {
       try {
         await sb.checkpoint();
         checkpoints++;
       } catch (e) {
+        // The program's end (its last process gone) ends the loop; anything else fails.
+        if (/^checkpoint: not running /.test((e as Error).message)) break;
         failures.push((e as Error).message);
       }
-      await sb.pause();
+      if (done) break;
+      if (!(await pauseFor(sb, 20))) break;
       await new Promise((wake) => setTimeout(wake, 20));
-      await sb.resume();
       pauses++;
     }
-    const r = await sb.wait();
+    const r = await ended;
     out.turns = { status: r.status, exitCode: r.exitCode, checkpoints, pauses, failures, got: lines(r.stdoutText) };
   }
-  // A hold that cannot complete: the main thread waits in a vfork whose child sleeps 6.5 s
-  // (no interrupt stops it), while another thread reaches the budget. The count is not
+  // A hold that cannot complete: the main thread waits in a vfork (no interrupt stops it)
+  // whose child sleeps 6.5 s once another thread nears the budget, which it then reaches. The count is not
   // done (ENOSPC, the refusal says why), the hold lets every thread go, and the program
   // ends as it would have.
   {
-    const c = await Sandbox.run({ fsReadable: [epb], procView: "supervised", maxEpollWatches: SMALL, policyFn: () => "allow" }, [epb, "vfork-stuck", "1000", "6500"], { timeout: 60_000 });
+    const c = await Sandbox.run({ fsReadable: [epb], procView: "supervised", maxEpollWatches: SMALL, policyFn: () => "allow" }, [epb, "vfork-stuck", "1000", "6500", String(SMALL)], { timeout: 60_000 });
     out["stuck-traced"] = { status: c.status, exitCode: c.exitCode, why: c.refused.filter((x) => x.syscall === "epoll_ctl").map((x) => x.why), got: lines(c.stdoutText) };
   }
   // The launcher's hold between pauses and resumes, and beside execs stopped for policyFn's
-  // verdict (a child runs the program again in a loop): a count at every round for 2 s.
+  // verdict (a child runs the program again in a loop), until the program has made its
+  // rounds (a count each).
   {
     const sb = new Sandbox({ fsReadable: [epb], procView: "supervised", maxEpollWatches: SMALL, policyFn: () => "allow" });
-    await sb.spawn([epb, "churn", "1000", "2500", "exec"]);
+    await sb.spawn([epb, "churn", "1000", String(TRACED_ROUNDS), String(CHURN_MS), "exec"]);
+    const ended = sb.wait();
+    let done = false;
+    void ended.then(() => (done = true), () => (done = true));
     await new Promise((wake) => setTimeout(wake, 500));
     let pauses = 0;
-    for (const t0 = Date.now(); Date.now() - t0 < 2000; ) {
-      await sb.pause();
-      await new Promise((wake) => setTimeout(wake, 20));
-      await sb.resume();
+    while (!done) {
+      if (!(await pauseFor(sb, 20))) break;
       await new Promise((wake) => setTimeout(wake, 20));
       pauses++;
     }
-    const r = await sb.wait();
+    const r = await ended;
     out["turns-traced"] = { status: r.status, exitCode: r.exitCode, pauses, got: lines(r.stdoutText) };
   }
   // The memory cap cannot measure what such a process's descriptors hold either: its run
