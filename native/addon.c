@@ -127,15 +127,19 @@ void sl_spawn_attr_defaults(posix_spawnattr_t *attr) {
   posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 }
 
+int sl_arg_launcher_path(napi_env env, napi_value v, char *path, size_t size) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, path, size, &len) != napi_ok || len == 0 || len >= size - 1) {
+    napi_throw_type_error(env, "SL_ARGS", "launcher path must be a non-empty string");
+    return -1;
+  }
+  return 0;
+}
+
 static napi_value sl_spawn_launcher(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 2);
   char path[4096];
-  size_t plen = 0;
-  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok || plen == 0 ||
-      plen >= sizeof path - 1) {
-    napi_throw_type_error(env, "SL_ARGS", "launcher path must be a non-empty string");
-    return NULL;
-  }
+  if (sl_arg_launcher_path(env, argv[0], path, sizeof path) < 0) return NULL;
   int fds[SL_FD_FIRST_FREE];
   int top = SL_FD_FIRST_FREE;
   for (uint32_t i = 0; i < SL_FD_FIRST_FREE; i++) {

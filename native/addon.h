@@ -63,6 +63,9 @@ void sl_spawn_attr_defaults(posix_spawnattr_t *attr);
 /* addon.c: posix_spawn of a program of ours, argv {name}, no environment; destroys fa and
  * attr; 0 or the errno. */
 int sl_spawn_ours(pid_t *pid, const char *path, posix_spawn_file_actions_t *fa, posix_spawnattr_t *attr, const char *name);
+/* addon.c: the launcher's path from argument v into path (size bytes, NUL-terminated);
+ * 0, or -1 with a TypeError pending (not a string, empty, or too long). */
+int sl_arg_launcher_path(napi_env env, napi_value v, char *path, size_t size);
 /* addon.c: a program of ours started as `name` with a socket pair's end (of `type`) at its
  * descriptor 3, /dev/null at 0, 1 and 2 and nothing else; *sock gets the other end
  * (close-on-exec). 0 or -errno. */

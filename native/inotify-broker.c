@@ -73,11 +73,7 @@ static long send_all(int sock, const void *buf, size_t len) {
 static napi_value sl_spawn_inotify_broker(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 3);
   char path[4096];
-  size_t plen = 0;
-  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok || plen == 0 || plen >= sizeof path - 1) {
-    napi_throw_type_error(env, "SL_ARGS", "launcher path must be a non-empty string");
-    return NULL;
-  }
+  if (sl_arg_launcher_path(env, argv[0], path, sizeof path) < 0) return NULL;
   SL_ARG_INT(env, 1, instances);
   SL_ARG_INT(env, 2, watches);
   pid_t pid;

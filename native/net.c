@@ -581,8 +581,10 @@ static napi_value sl_net_sendmsg_async(napi_env env, napi_callback_info info) {
   return start_job(env, j, argv[5]);
 }
 
-/* The arguments of netSendRights and netSendRightsAsync into a job for the sender. */
-static struct net_job *sender_job_new(napi_env env, napi_value *argv) {
+/* The arguments of netSendRights and netSendRightsAsync as a job for the sender, its
+ * buffers borrowed from the call's (job_new copies them for a worker); 0, or -1 with an
+ * exception pending. */
+static int sender_args(napi_env env, napi_value *argv, struct net_job *j) {
   int32_t fd, pin, flags;
   uint32_t limit;
   void *name, *data, *control;
@@ -592,17 +594,11 @@ static struct net_job *sender_job_new(napi_env env, napi_value *argv) {
       opt_buffer(env, argv[3], &name, &namelen) != 0 || opt_buffer(env, argv[4], &data, &datalen) != 0 ||
       opt_buffer(env, argv[5], &control, &controllen) != 0) {
     napi_throw_type_error(env, "SL_ARGS", "expected (fd, pin, limit, name|null, data, control, flags)");
-    return NULL;
+    return -1;
   }
-  struct net_job *j = job_new(0, fd, flags, name, namelen, data, datalen, control, controllen);
-  if (j == NULL) {
-    napi_throw_error(env, "SL_NOMEM", "out of memory");
-    return NULL;
-  }
-  j->sender = 1;
-  j->pin = pin;
-  j->limit = limit;
-  return j;
+  *j = (struct net_job){.fd = fd, .flags = flags, .sender = 1, .pin = pin, .limit = limit, .name = name, .namelen = namelen,
+                        .data = data, .datalen = datalen, .control = control, .controllen = controllen};
+  return 0;
 }
 
 /* netSendRights(fd, pin, limit, name|null, data, control, flags) -> bytes sent or -errno:
@@ -611,11 +607,9 @@ static struct net_job *sender_job_new(napi_env env, napi_value *argv) {
  * waits for the sender's answer (flags must hold MSG_DONTWAIT: one try). */
 static napi_value sl_net_send_rights(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 7);
-  struct net_job *j = sender_job_new(env, argv);
-  if (j == NULL) return NULL;
-  long rc = sender_job(j);
-  job_free(j);
-  return sl_make_int(env, rc);
+  struct net_job j;
+  if (sender_args(env, argv, &j) < 0) return NULL;
+  return sl_make_int(env, sender_job(&j));
 }
 
 /* netSendRightsAsync(fd, pin, limit, name|null, data, control, flags, cb) -> 0 (cb(rc)
@@ -626,8 +620,13 @@ static napi_value sl_net_send_rights_async(napi_env env, napi_callback_info info
     napi_throw_type_error(env, "SL_ARGS", "argument 7 must be a function");
     return NULL;
   }
-  struct net_job *j = sender_job_new(env, argv);
-  if (j == NULL) return NULL;
+  struct net_job b;
+  if (sender_args(env, argv, &b) < 0) return NULL;
+  struct net_job *j = job_new(0, b.fd, b.flags, b.name, b.namelen, b.data, b.datalen, b.control, b.controllen);
+  if (j == NULL) return sl_make_int(env, -ENOMEM);
+  j->sender = 1;
+  j->pin = b.pin;
+  j->limit = b.limit;
   return start_job(env, j, argv[7]);
 }
 

@@ -202,13 +202,9 @@ long sl_sender_send(int fd, int pin, uint32_t limit, const void *name, size_t na
 static napi_value sl_sender_path(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 1);
   char path[4096];
-  size_t plen = 0;
-  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok || plen == 0 || plen >= sizeof path - 1) {
-    napi_throw_type_error(env, "SL_ARGS", "launcher path must be a non-empty string");
-    return NULL;
-  }
+  if (sl_arg_launcher_path(env, argv[0], path, sizeof path) < 0) return NULL;
   pthread_mutex_lock(&sender.mu);
-  memcpy(sender.path, path, plen + 1);
+  memcpy(sender.path, path, sizeof path);
   pthread_mutex_unlock(&sender.mu);
   return NULL;
 }

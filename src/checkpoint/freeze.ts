@@ -8,7 +8,7 @@ import { errnoName } from "../confine/errno.js";
 import { native } from "../confine/native.js";
 import { CheckpointError } from "../errors.js";
 import { SYSCALLS } from "../kernel/syscalls.js";
-import { holdForks } from "../supervise/handler.js";
+import { holdForks, type ForkHold } from "../supervise/handler.js";
 import { descendantsOf } from "../supervise/members.js";
 import { parseStat, parseStatus } from "./procfs.js";
 import type { ThreadImage } from "./image.js";
@@ -199,25 +199,31 @@ export async function freezeTurn(launcherPid: number): Promise<() => void> {
  * else `thawFailed` of the thaw's failures, if any.
  */
 export async function whileFrozen<T>(launcherPid: number, stopTimeoutMs: number, fn: (frozen: Map<number, StoppedThread[]>) => Promise<T>, thawFailed: (failures: string[]) => Error): Promise<T> {
-  const endTurn = await freezeTurn(launcherPid);
-  const forks = holdForks(launcherPid);
-  const freezer = new Freezer(launcherPid, stopTimeoutMs, (tids) => forks.restart(tids), (tid) => forks.isHeld(tid));
-  let out: { value: T } | { failure: unknown };
-  let thawFailures: string[];
-  try {
+  const { out, thawFailures } = await inTurn(launcherPid, async (forks) => {
+    const freezer = new Freezer(launcherPid, stopTimeoutMs, (tids) => forks.restart(tids), (tid) => forks.isHeld(tid));
+    let out: { value: T } | { failure: unknown };
     try {
       out = { value: await fn(await freezer.freeze()) };
     } catch (e) {
       out = { failure: e };
     }
-    thawFailures = await freezer.thaw();
+    return { out, thawFailures: await freezer.thaw() };
+  });
+  if ("failure" in out) throw out.failure;
+  if (thawFailures.length > 0) throw thawFailed(thawFailures);
+  return out.value;
+}
+
+/** Runs `fn` in the sandbox's freeze turn with its forks held, both ended whatever happened. */
+async function inTurn<T>(launcherPid: number, fn: (forks: ForkHold) => Promise<T>): Promise<T> {
+  const endTurn = await freezeTurn(launcherPid);
+  const forks = holdForks(launcherPid);
+  try {
+    return await fn(forks);
   } finally {
     forks.release();
     endTurn();
   }
-  if ("failure" in out) throw out.failure;
-  if (thawFailures.length > 0) throw thawFailed(thawFailures);
-  return out.value;
 }
 
 /**
@@ -227,20 +233,15 @@ export async function whileFrozen<T>(launcherPid: number, stopTimeoutMs: number,
  * interrupts reach their threads, and `fn` runs with the sandbox's processes (none can
  * start or end while all are stopped), then the release, whatever happened.
  */
-export async function whileHeld<T>(launcherPid: number, stopTimeoutMs: number, hold: (interrupted: () => () => void, timeoutMs: number) => Promise<() => Promise<void>>, fn: (pids: readonly number[]) => Promise<T>): Promise<T> {
-  const endTurn = await freezeTurn(launcherPid);
-  const forks = holdForks(launcherPid);
-  try {
+export function whileHeld<T>(launcherPid: number, stopTimeoutMs: number, hold: (interrupted: () => () => void, timeoutMs: number) => Promise<() => Promise<void>>, fn: (pids: readonly number[]) => Promise<T>): Promise<T> {
+  return inTurn(launcherPid, async (forks) => {
     const release = await hold(() => forks.restartAll(), stopTimeoutMs);
     try {
       return await fn(descendantsOf(launcherPid, true));
     } finally {
       await release();
     }
-  } finally {
-    forks.release();
-    endTurn();
-  }
+  });
 }
 
 export class Freezer {

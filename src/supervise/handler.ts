@@ -188,20 +188,21 @@ export function holdForks(launcherPid: number): ForkHold {
   const h = hold;
   h.holders++;
   let released = false;
+  /** Restarts the held forks and parked calls of the threads `picked`. */
+  const restartWhere = (picked: (tid: number) => boolean): void => {
+    const keep: Held[] = [];
+    for (const x of h.held) {
+      if (picked(x.tid)) x.resume(true);
+      else keep.push(x);
+    }
+    h.held = keep;
+    for (const x of [...(parked.get(launcherPid) ?? [])]) if (picked(x.tid)) x.resume(true);
+  };
   return {
-    restart(tids) {
-      const keep: Held[] = [];
-      for (const x of h.held) {
-        if (tids.has(x.tid)) x.resume(true);
-        else keep.push(x);
-      }
-      h.held = keep;
-      for (const x of [...(parked.get(launcherPid) ?? [])]) if (tids.has(x.tid)) x.resume(true);
-    },
+    restart: (tids) => restartWhere((tid) => tids.has(tid)),
     restartAll() {
       restarting.add(launcherPid);
-      for (const x of h.held.splice(0)) x.resume(true);
-      for (const x of [...(parked.get(launcherPid) ?? [])]) x.resume(true);
+      restartWhere(() => true);
       return () => restarting.delete(launcherPid);
     },
     isHeld: (tid) => h.held.some((x) => x.tid === tid),
