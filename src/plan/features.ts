@@ -480,7 +480,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     throw new PolicyError("netAllowBind", policy.netAllowBind, `netAllowBind: ${udpRanges} separate runs of ports; where UDP is allowed a UDP socket's filter takes at most ${UDP_RANGES_MAX - 1} (list ranges such as "9000-9100" rather than single ports)`);
   }
   const net = netSupervision(policy, resolved, {
-    netTcp: active.has("net-tcp"), fs: active.has("fs"), grants: proved, scopes: active.has("scopes"), bind: tcpBind, portRemap: policy.portRemap, udpBind, maxOpenFiles: policy.maxOpenFiles,
+    netTcp: active.has("net-tcp"), fs: active.has("fs"), grants: proved, scopes: active.has("scopes"), ownNetns: kernel, bind: tcpBind, portRemap: policy.portRemap, udpBind, maxOpenFiles: policy.maxOpenFiles,
   });
   if (!unsupervised) supervision.net = net;
   const timeStart = unsupervised ? undefined : policy.timeStart;
@@ -545,6 +545,8 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       capBuffers: supervision.maxMemory !== undefined,
       allowUdp,
       ...(udpBind !== undefined ? { udpOnBehalf: true } : {}),
+      // Every bind but an autobind goes to the supervisor, which refuses abstract names.
+      ...(!unsupervised && net.refuseAbstractBind ? { unixBinds: true } : {}),
       allowPing: allows("icmp"),
       // Port rules allow every address, so a source route reaches nothing they do not.
       denySourceRouting: !net.portRulesOnly,

@@ -22,6 +22,12 @@ export interface NetSupervision extends NetRules {
   /** Landlock's abstract-socket scope is in force: abstract unix addresses are refused
    * (a connect the supervisor performs is not scoped; see handlers/net-unix.ts). */
   readonly abstractScoped: boolean;
+  /** A bind of a unix socket to an abstract name is refused (EPERM): the scope protection
+   * holds (the sandbox's own connects there are refused) and the sandbox shares the host's
+   * network namespace (not the kernel view), where such a name is the host's too: a
+   * socket bound to it receives what the host's processes send there, and keeps a host
+   * service that would bind it from doing so (handlers/net.ts unixBind). */
+  readonly refuseAbstractBind: boolean;
   /** portRemap: TCP binds to a port other than 0 are made by the supervisor, on another
    * port when the one asked for is busy (the bind rules: `bind`). */
   readonly portRemap?: true;
@@ -62,6 +68,8 @@ export interface NetFacts {
   grants: readonly PathGrant[];
   /** Landlock's scopes (abstract unix sockets, signals) are in force. */
   scopes: boolean;
+  /** The sandbox has a network namespace of its own (the kernel view). */
+  ownNetns: boolean;
   /** The TCP ports the sandbox may bind, "any" without Landlock's TCP protection. */
   bind: readonly number[] | "any";
   /** The policy's portRemap. */
@@ -88,6 +96,7 @@ export function netSupervision(policy: Policy, resolved: ResolvedHosts, facts: N
     interfaces: interfaceScope(policy, resolved),
     unixGrants: facts.fs ? facts.grants.filter((g) => g.writable) : "any",
     abstractScoped: facts.scopes,
+    refuseAbstractBind: facts.scopes && !facts.ownNetns,
     bind: facts.bind,
     ...(facts.portRemap ? { portRemap: true as const } : {}),
     ...(facts.udpBind !== undefined ? { udpBind: facts.udpBind } : {}),

@@ -63,6 +63,9 @@ export const SOL_NETLINK = 270;
 export const SOCKADDR_NL_BYTES = 12;
 /** sizeof(struct sockaddr_in): the least address length an IP socket's bind accepts. */
 export const SOCKADDR_IN_BYTES = 16;
+/** offsetof(struct sockaddr_un, sun_path): a unix bind of this length is an autobind (the
+ * kernel picks an abstract name: NUL and five hex digits). */
+export const SOCKADDR_AUTOBIND_BYTES = 2;
 
 /**
  * Interface ioctls (struct ifreq or ifconf, no pointers inside but ifconf's buffer), which
@@ -156,11 +159,14 @@ function messageBlock(flagsArg: number, notify: boolean) {
 /** bind(fd, addr, addrlen): only a netlink-sized address can be meant for an emulated
  * netlink socket, and (`inet`, where the supervisor makes UDP sockets) only one of at
  * least an IPv4 address's 16 bytes for an IP socket (the kernel refuses shorter ones);
- * every other bind is the kernel's and Landlock's alone. */
-function bindBlock(inet: boolean) {
+ * every other bind is the kernel's and Landlock's alone. `unix` (abstract names refused):
+ * every address longer than an autobind's, whose length alone cannot tell a unix name
+ * from an IP address. */
+function bindBlock(inet: boolean, unix: boolean) {
   return (b: BpfAssembler, p: string): void => {
     b.load(SeccompData.argLow(2)).jeq(SOCKADDR_NL_BYTES, `${p}notify`, 0);
-    if (inet) b.jge(SOCKADDR_IN_BYTES, `${p}notify`, 0);
+    if (unix) b.jge(SOCKADDR_AUTOBIND_BYTES + 1, `${p}notify`, 0);
+    else if (inet) b.jge(SOCKADDR_IN_BYTES, `${p}notify`, 0);
     b.ret(Ret.ALLOW);
     b.label(`${p}notify`).ret(Ret.USER_NOTIF);
   };
@@ -209,6 +215,6 @@ export function netArgumentFilters(spec: SeccompSpec, notify: ReadonlySet<string
     ["sendmmsg", messageBlock(3, notify.has("sendmmsg"))],
     ["setsockopt", setsockoptBlock(spec.denySourceRouting === true, notify.has("setsockopt"), spec.capBuffers === true && notify.has("setsockopt"), spec.refuseReusePort === true)],
   ];
-  if (notify.has("bind")) out.push(["bind", bindBlock(spec.udpOnBehalf === true)]);
+  if (notify.has("bind")) out.push(["bind", bindBlock(spec.udpOnBehalf === true, spec.unixBinds === true)]);
   return out;
 }

@@ -69,6 +69,9 @@ export interface SeccompSpec {
   /** UDP sockets are made by the supervisor (socket() of one goes to it, and bind() with an
    * address of an IP socket's size): handlers/net.ts udpSocket. */
   udpOnBehalf?: boolean;
+  /** bind() with any address longer than an autobind's (sa_family alone) goes to the
+   * supervisor, which refuses a unix socket's abstract name (seccomp-net.ts bindBlock). */
+  unixBinds?: boolean;
   /** Kernel ping sockets (SOCK_DGRAM + IPPROTO_ICMP[V6]) may be created. */
   allowPing: boolean;
   /** Syscalls answered by the supervisor (SECCOMP_RET_USER_NOTIF). */

@@ -19,7 +19,9 @@
 // - names: an abstract unix name ("@/tmp/.X11-unix/X<n>") bound by a sandbox with no
 //   network rights at all served the host client that connected to it (supervised view):
 //   a listen on an abstract name of the sandbox's choosing is now EPERM, rechecked after
-//   the listen against a racing bind (abstract-race); with netAllowBind naming a port a
+//   the listen against a racing bind (abstract-race), and in the supervised view the bind
+//   itself is EPERM since (abstract-names.test: a datagram socket there received the
+//   host's datagrams); with netAllowBind naming a port a
 //   host server of the same uid listens on with SO_REUSEPORT, the sandbox joined the group
 //   and served about half of the host's connections: SO_REUSEPORT is now EPERM outside the
 //   kernel view.
@@ -311,7 +313,10 @@ scriptCase(
     const msg = JSON.stringify(out);
     for (const view of VIEWS) {
       assert.equal(out[view].abstract.procView, view, msg);
-      assert.equal(out[view].abstract.got.abstract_listen, "EPERM", `${view}: ${msg}`);
+      // The supervised view refuses the bind already (abstract-names.test); the kernel
+      // view, with a network namespace of its own, the listen.
+      if (view === "supervised") assert.equal(out[view].abstract.got.abstract_bind, "EPERM", `${view}: ${msg}`);
+      else assert.equal(out[view].abstract.got.abstract_listen, "EPERM", `${view}: ${msg}`);
       assert.notEqual(out[view].abstract.reached, "sandbox", `${view}: a host client of the abstract name reached the sandbox: ${msg}`);
     }
     // With netAllowBind naming the port a host server of the uid shares with SO_REUSEPORT:
@@ -322,15 +327,18 @@ scriptCase(
 );
 
 scriptCase(
-  "an abstract name bound by a racing thread between the supervisor's look and its listen is undone: 0 listens on the name in 1.5 s of races (both views)",
+  "an abstract name bound by a racing thread between the supervisor's look and its listen is undone: 0 listens on the name in 1.5 s of races (both views; the supervised view refuses the binds themselves)",
   SCRIPT,
   [RT20, "abstract-race"],
   (out) => {
     const msg = JSON.stringify(out);
     for (const view of VIEWS) {
       assert.equal(out[view].procView, view, msg);
-      assert.ok(out[view].tries > 1000, `${view}: the race ran: ${msg}`);
-      assert.ok(out[view].refused > 0, `${view}: binds won the race to the look: ${msg}`);
+      // (In the supervised view each bind is a round trip to the supervisor, which the two
+      // spinning threads leave little CPU: about 200 rounds.)
+      assert.ok(out[view].tries > (view === "supervised" ? 100 : 1000), `${view}: the race ran: ${msg}`);
+      if (view === "supervised") assert.equal(out[view].bindRefused, out[view].tries, `${view}: every bind refused: ${msg}`);
+      else assert.ok(out[view].refused > 0, `${view}: binds won the race to the look: ${msg}`);
       assert.equal(out[view].wins, 0, `${view}: ${msg}`);
     }
   },

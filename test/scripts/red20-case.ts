@@ -224,8 +224,8 @@ const modes: Record<string, (base: string) => Promise<unknown>> = {
     const name = `/tmp/.X11-unix/X${3000 + (process.pid % 5000)}`;
     for (const view of VIEWS) {
       const r = await Sandbox.run({ fsReadable: [rt20], procView: view }, [rt20, "abstract-race", name, "1500"], { timeout: 20_000 });
-      const m = /abstract_race tries (\d+) wins (\d+) refused (\d+)/.exec(r.stdoutText);
-      out[view] = { procView: r.procView, tries: Number(m?.[1]), wins: Number(m?.[2]), refused: Number(m?.[3]) };
+      const m = /abstract_race tries (\d+) wins (\d+) refused (\d+) bind_refused (\d+)/.exec(r.stdoutText);
+      out[view] = { procView: r.procView, tries: Number(m?.[1]), wins: Number(m?.[2]), refused: Number(m?.[3]), bindRefused: Number(m?.[4]) };
     }
     return out;
   },

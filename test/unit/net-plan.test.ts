@@ -176,6 +176,27 @@ test("the filter: netlink sockets, netlink-sized binds and getsockname reach the
   assert.equal(runFilter(unsupervised, { nr: sys("bind"), args: [3, 0x1000, 12] }), ALLOW);
 });
 
+test("abstract unix names where the sandbox shares the host's network namespace: every bind longer than an autobind reaches the supervisor (which refuses an abstract name); not in the kernel view, nor without the scope protection", () => {
+  const f = features({ procView: "supervised" });
+  assert.equal(f.supervision.net?.refuseAbstractBind, true);
+  assert.equal(f.seccomp.unixBinds, true);
+  const prog = buildSeccompProgram(f.seccomp);
+  for (const len of [3, 12, 15, 16, 28, 110, 0xffffffff]) assert.equal(runFilter(prog, { nr: sys("bind"), args: [3, 0x1000, len] }), NOTIFY, `bind ${len}`);
+  for (const len of [0, 2]) assert.equal(runFilter(prog, { nr: sys("bind"), args: [3, 0x1000, len] }), ALLOW, `bind ${len}: an autobind (the family alone) or EINVAL`);
+  // The kernel view: its own network namespace, the kernel's binds but netlink-sized ones.
+  const kernel = features({ procView: "kernel" });
+  assert.equal(kernel.supervision.net?.refuseAbstractBind, false);
+  assert.equal(kernel.seccomp.unixBinds, undefined);
+  assert.equal(runFilter(buildSeccompProgram(kernel.seccomp), { nr: sys("bind"), args: [3, 0x1000, 15] }), ALLOW);
+  // Without the scope protection the sandbox reaches the host's abstract sockets anyway.
+  const degraded = computeFeatures(new Policy({ procView: "supervised", protection: { allowDegraded: ["scopes"] } }), { ...HOST, landlockAbi: 5 }, RESOLVED);
+  assert.equal(degraded.supervision.net?.refuseAbstractBind, false);
+  assert.equal(degraded.seccomp.unixBinds, undefined);
+  // Nor without a supervisor (no bind reaches one).
+  const unsupervised = features({ procView: "supervised", supervisor: false });
+  assert.equal(unsupervised.seccomp.unixBinds, undefined);
+});
+
 test("UDP where binds are restricted: socket() of UDP and binds of IP-sized addresses reach the supervisor, which makes the sockets (handlers/net-udp.ts)", () => {
   const udp = features({ netAllow: ["udp://1.1.1.1:53"], netAllowBind: [5353, 8080, 8081] });
   assert.deepEqual(udp.supervision.net?.udpBind, [5353, 8080, 8081]);
@@ -186,14 +207,18 @@ test("UDP where binds are restricted: socket() of UDP and binds of IP-sized addr
     assert.equal(runFilter(prog, { nr: sys("socket"), args: [family, 1, 0] }), ALLOW, "TCP: the kernel's");
   }
   for (const len of [12, 16, 28, 110, 0xffffffff]) assert.equal(runFilter(prog, { nr: sys("bind"), args: [3, 0x1000, len] }), NOTIFY, `bind ${len}`);
-  for (const len of [0, 2, 15]) assert.equal(runFilter(prog, { nr: sys("bind"), args: [3, 0x1000, len] }), ALLOW, `bind ${len}: too short for an IP address`);
+  for (const len of [0, 2]) assert.equal(runFilter(prog, { nr: sys("bind"), args: [3, 0x1000, len] }), ALLOW, `bind ${len}: too short for an IP address or a unix name`);
+  // (15 bytes, too short for an IP address, may be a unix socket's abstract name: below.)
+  assert.equal(runFilter(prog, { nr: sys("bind"), args: [3, 0x1000, 15] }), NOTIFY, "bind 15");
   // A denylist allows UDP too; every port ("*") leaves UDP sockets the kernel's.
   assert.deepEqual(features({ netDeny: ["10.0.0.0/8"] }).supervision.net?.udpBind, []);
   for (const input of [{ netAllow: ["udp://1.1.1.1:53"], netAllowBind: ["*"] }, { netAllow: ["tcp://:443"] }]) {
     const f = features(input);
     assert.equal(f.supervision.net?.udpBind, undefined, JSON.stringify(input));
     assert.equal(f.seccomp.udpOnBehalf, undefined, JSON.stringify(input));
-    assert.equal(runFilter(buildSeccompProgram(f.seccomp), { nr: sys("bind"), args: [3, 0x1000, 16] }), ALLOW, JSON.stringify(input));
+    // The kernel makes the sandbox's UDP sockets (a bind still reaches the supervisor in
+    // this view, for abstract unix names: above).
+    assert.equal(runFilter(buildSeccompProgram(f.seccomp), { nr: sys("socket"), args: [2, 2, 17] }), input.netAllow[0]!.startsWith("udp") ? ALLOW : EPERM, JSON.stringify(input));
   }
   // The socket filter takes 1,023 runs of ports besides the ephemeral range.
   const many = Array.from({ length: 1024 }, (_, i) => 2000 + 2 * i);

@@ -39,6 +39,8 @@ const MSG_NOSIGNAL = 0x4000;
 const MSG_ZEROCOPY = 0x4000000;
 const AF_NETLINK = 16;
 const AF_UNIX = 1;
+/** offsetof(struct sockaddr_un, sun_path). */
+const SOCKADDR_UN_PATH = 2;
 const NETLINK_ROUTE = 0;
 const SOCKADDR_NL_BYTES = 12;
 const SOL_NETLINK = 270;
@@ -476,6 +478,25 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
   };
 
   /**
+   * A unix socket's bind where abstract names are refused (NetSupervision
+   * refuseAbstractBind; the filter then routes every bind longer than an autobind here): an
+   * abstract name is the host's too, and a datagram socket bound to one of the sandbox's
+   * choosing received what the host's processes sent there (the twentieth review); bound,
+   * the name is also kept from a host service that would bind it. The address is copied
+   * once: an abstract one is EPERM. A path continues (the kernel and Landlock's MAKE_SOCK
+   * decide at their own lookup), and the kernel reads the address again then: a thread
+   * that turns the path into an abstract name in between binds it (security.md, Known
+   * limits; a listen on it is still refused, after the listen too).
+   */
+  const unixBind = (n: Notification): Action => {
+    const name = bindName(n);
+    if (typeof name === "number") return deny(name);
+    if (name.length <= SOCKADDR_UN_PATH || name[SOCKADDR_UN_PATH] !== 0) return CONTINUE;
+    ctx.observe({ kind: "refused", syscall: "bind", errno: EPERM, target: "abstract unix name", why: "an abstract name is shared with the host: a socket bound there would receive what the host's processes send to that name, and keep a host service from binding it (abstract sockets are refused inside under the scope protection; an autobind, a bind of the family alone, works)" });
+    return deny(EPERM);
+  };
+
+  /**
    * bind, getsockname and setsockopt(SOL_NETLINK) reach the supervisor only to answer for
    * emulated netlink sockets (the filter narrows bind to netlink-sized addresses). For any
    * other socket the supervisor decides nothing, so the call continues: the kernel and
@@ -492,6 +513,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
   const bind = (n: Notification): Answer =>
     withSocket(n, n.argI32(0), (sock) => {
       const emulated = netlink.find(sock);
+      if (emulated === undefined && sock.domain === AF_UNIX && net.refuseAbstractBind) return unixBind(n);
       if (emulated === undefined && isInet(sock) && ctx.gateBind !== undefined) return gatedBind(n, sock, ctx.gateBind);
       if (emulated === undefined && isInet(sock) && net.udpBind !== undefined && ruleProtocol(sock) === "udp") return udpBind(n, sock, net.udpBind);
       if (emulated === undefined) return remap === undefined ? CONTINUE : remap.bind(n, sock);
