@@ -25,8 +25,11 @@
 #define PTRACE_O_TRACEVFORK 0x04
 #define PTRACE_O_TRACECLONE 0x08
 #define PTRACE_O_TRACEEXEC 0x10
+#define PTRACE_O_TRACEVFORKDONE 0x20
 #define PTRACE_O_EXITKILL 0x100000
+#define PTRACE_EVENT_VFORK 2
 #define PTRACE_EVENT_EXEC 4
+#define PTRACE_EVENT_VFORK_DONE 5
 #define PTRACE_EVENT_STOP 128
 #define CLOCK_MONOTONIC 1
 #define NSEC 1000000000LL
@@ -50,6 +53,34 @@ static struct {
   uint8_t stopped, go, sig;
 } held[HELD_MAX];
 static int nheld = 0, holding = 0, overflow = 0;
+
+/* Threads waiting in vfork for a child to exec or exit: between their PTRACE_EVENT_VFORK
+ * stop and their PTRACE_EVENT_VFORK_DONE stop, an interrupt cannot stop them, and they run
+ * none of their own code (nor does anything change their descriptor table) until they
+ * reach the second stop, which the hold keeps. So the hold takes them as held: their
+ * child, a thread like any other, is held itself, and one that execs or exits meanwhile
+ * lets its parent go only as far as that stop. Beyond the table (64 threads in vfork at
+ * once) a vfork is not noted, and a hold waits for its parent, which does not stop: it
+ * fails at TypeScript's timeout (the count is not made: ENOSPC). */
+#define VFORK_MAX 64
+static pid_t in_vfork[VFORK_MAX];
+
+static int vfork_find(pid_t tid) {
+  for (int i = 0; i < VFORK_MAX; i++)
+    if (in_vfork[i] == tid) return i;
+  return -1;
+}
+
+static void vfork_note(pid_t tid) {
+  if (vfork_find(tid) >= 0) return;
+  int i = vfork_find(0);
+  if (i >= 0) in_vfork[i] = tid;
+}
+
+static void vfork_done(pid_t tid) {
+  int i = vfork_find(tid);
+  if (i >= 0) in_vfork[i] = 0;
+}
 
 static int held_find(pid_t tid) {
   for (int i = 0; i < nheld; i++)
@@ -114,8 +145,9 @@ static void interrupt_one(pid_t tid, void *arg) {
 
 /* SL_CMD_HOLD: the threads interrupted (or -errno: not traced, already holding, the list
  * not made). Their stops come through sl_vclock_stopped; sl_vclock_held says when all are
- * in. A thread that never stops (an uninterruptible wait) keeps the hold from completing:
- * TypeScript bounds its wait and releases. */
+ * in (a thread waiting in vfork counts as held: in_vfork). A thread that never stops (an
+ * uninterruptible wait) keeps the hold from completing: TypeScript bounds its wait and
+ * releases. */
 long sl_vclock_hold(void) {
   if (!active) return -EOPNOTSUPP;
   if (holding) return -EBUSY;
@@ -136,7 +168,7 @@ int sl_vclock_held(void) {
   if (!holding) return 0;
   if (overflow) return -1;
   for (int i = 0; i < nheld; i++)
-    if (!held[i].stopped) return 0;
+    if (!held[i].stopped && vfork_find(held[i].tid) < 0) return 0;
   return nheld > 0 ? nheld : 1;
 }
 
@@ -197,7 +229,7 @@ long sl_vclock_init(const uint8_t *p, uint32_t len, int64_t *sec_out, int64_t *n
  * anywhere in the sandbox stops. EXITKILL: the launcher's death kills them all. The
  * sandbox cannot detach or trace anything itself: its filter blocks ptrace. */
 long sl_vclock_seize(pid_t pid) {
-  long opts = PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
+  long opts = PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEVFORKDONE | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
   /* timeStart: the filter hands absolute wall-clock futex waits to the tracer. */
   if (clock_on) opts |= PTRACE_O_TRACESECCOMP;
   return SC4(NR_ptrace, PTRACE_SEIZE, pid, 0, opts);
@@ -295,9 +327,14 @@ int sl_vclock_stopped(pid_t pid, int status, int32_t *tid) {
      * SIGCONT, reports SIGTRAP: it goes on. */
     if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) go_on(pid, GO_LISTEN, 0);
     else go_on(pid, GO_CONT, 0);
+  } else if (event == PTRACE_EVENT_VFORK_DONE) {
+    vfork_done(pid);
+    go_on(pid, GO_CONT, 0);
   } else if (event != 0) {
     /* fork, vfork, clone: while a hold lasts the new thread or process is waited for too
-     * (its first stop may have been reported already). */
+     * (its first stop may have been reported already). A vfork's parent waits for its
+     * child once let go. */
+    if (event == PTRACE_EVENT_VFORK) vfork_note(pid);
     if (holding) {
       unsigned long child = 0;
       if (SC4(NR_ptrace, PTRACE_GETEVENTMSG, pid, 0, &child) == 0 && child > 0) held_entry((pid_t)child);
@@ -336,6 +373,7 @@ void sl_vclock_verdict(pid_t pid, int go) {
 void sl_vclock_gone(pid_t pid) {
   for (int k = 0; k < PENDING_MAX; k++)
     if (pending[k] == pid) pending[k] = 0;
+  vfork_done(pid);
   if (holding) held_drop(pid);
 }
 

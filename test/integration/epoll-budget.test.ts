@@ -16,8 +16,9 @@
 // walked as they ran, and the same attack held 300,000 within 200,000). An instance
 // shared by descriptors and processes counts once (kcmp). Checkpoints, pauses and resumes
 // between counts take turns with them; the launcher's hold with pauses, resumes and
-// policyFn's exec stops; a hold that cannot complete (a vfork parent) fails closed and
-// lets every thread go.
+// policyFn's exec stops; a thread waiting in vfork is taken as held by the launcher (the
+// count is made meanwhile), and a hold that cannot complete (past the 64 vforks it notes
+// at once) fails closed and lets every thread go.
 
 import assert from "node:assert/strict";
 import { scriptCase } from "../helpers/harness.js";
@@ -92,6 +93,16 @@ scriptCase(
       assert.equal(t.why, `the sandbox holds its maxEpollWatches (${SMALL})`, `${name}: ${msg}`);
     }
     {
+      // A thread waiting in vfork is taken as held: the count is made meanwhile.
+      const t = o["vfork-traced"] as unknown as { exitCode: number; why: string[]; got: Record<string, string> };
+      assert.equal(t.exitCode, 0, msg);
+      assert.equal(t.got.vfork, "ok", msg);
+      assert.equal(t.got.added, `${SMALL} ENOSPC`, `vfork-traced: counted at the budget: ${msg}`);
+      assert.equal(t.got.added_in_vfork, "yes", `vfork-traced: the count was made while the thread waited in its vfork: ${msg}`);
+      assert.deepEqual(new Set(t.why), new Set([`the sandbox holds its maxEpollWatches (${SMALL})`]), `vfork-traced: counted, not failed: ${msg}`);
+    }
+    {
+      // Past the vforks the launcher notes at once: the hold fails closed and lets go.
       const t = o["stuck-traced"] as unknown as { exitCode: number; why: string[]; got: Record<string, string> };
       assert.equal(t.exitCode, 0, `stuck-traced: released, it ran to its end: ${msg}`);
       assert.equal(t.got.vfork, "ok", msg);
