@@ -42,8 +42,9 @@ const RT14 = "${STAGE}/sl-rt14";
 //
 // threads.ts keeps its list of the sandbox's processes while the process handlers report no
 // fork made and none under way (ctx.limits.forks). Every process of the sandbox (maxProcesses
-// 4, cap 256) floods thread clones for 2 s while one of three workers is replaced every
-// 50 ms: by fork, by a clone with CLONE_PARENT (a sibling of the root, the launcher's
+// 4, cap 256) floods thread clones for 2 s (with replacements, until the control's 300
+// threads were made in all, 6 s at most: a loaded machine made 272 in 2 s) while one of
+// three workers is replaced every 50 ms: by fork, by a clone with CLONE_PARENT (a sibling of the root, the launcher's
 // child), by a clone with CLONE_VM and no CLONE_THREAD; and forks of a worker holding 512 MiB
 // (copy_process takes milliseconds) whose children flood too. The peak of the kernel's
 // Threads: over every process under the launcher, sampled every few ms, stays at the cap

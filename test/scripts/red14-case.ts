@@ -60,10 +60,11 @@ async function run(base: string): Promise<Record<string, unknown>> {
           let samples = 0;
           const t0 = Date.now();
           const launcher = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${sb.pid}/status`, "latin1"))?.[1]);
-          // Sampled until the run ends (its flood lasts 2 s), 4 s at most.
+          // Sampled until the run ends (its flood lasts 2 s, with replacements up to 6 s
+          // until the control's 300 threads were made), 8 s at most.
           let ended = false;
           const done = sb.wait().finally(() => (ended = true));
-          while (!ended && Date.now() - t0 < 4000) {
+          while (!ended && Date.now() - t0 < 8000) {
             const { threads, processes } = threadsUnder(launcher);
             if (threads > peak) (peak = threads), (peakProcs = processes);
             samples++;
