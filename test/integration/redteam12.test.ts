@@ -223,19 +223,23 @@ for (const view of ["supervised", "kernel"] as const) {
 //
 // Each open of the supervisor's /proc/meminfo made a pass over the host's /proc for the
 // sandbox's charge (unitCharge): 1.2 ms of the supervising process per open with 93 host
-// processes, 35 ms with 2,074. Now a pass at most 100 ms old serves. Bound: under 300 us of
-// the supervising process per open (a sealed memfd made and injected each time), or, on a
-// loaded machine, under twice the control's cost in the same run (the same loop on
-// /proc/self/stat, also served by the supervisor): a CI run beside other tests measured
-// 411 us against the control's 273, where the pass it guards against costs 1.2 ms and up.
-// Control: the opens worked.
+// processes, 35 ms with 2,074. Now a pass at most 100 ms old serves. The bound is on how
+// the cost grows with the host's processes: the same loop with 1,000 more of them (idle
+// sleeps) costs the supervising process under four times as much per open. A pass per open
+// costs about twelve times as much there (1.2 ms an open with 93 processes, 35 ms with
+// 2,074); the passes every 100 ms, which remain, about twice (321 us an open with 71
+// processes, 606 us with 1,071, quiet; the supervising process's CPU is spent either way,
+// and half of it goes to those passes with 1,071: noted, not fixed). An absolute bound
+// (300 us an open, or twice the control's) failed on loaded CI runs: 305 and 350 us, the
+// work unchanged. Control: the opens worked, the processes were there.
 scriptCase("maxMemory: a /proc/meminfo open does not cost the supervisor a pass over the host's /proc", SCRIPT, ["${STAGE}/sl-rt12", "meminfo"], (out) => {
   assert.equal(out.error, undefined, out.error);
-  for (const view of ["supervised"]) {
-    const m = out[`${view} meminfo`];
-    const c = out[`${view} control`];
-    assert.ok(m.opened > 100 && c.opened > 100, `control: the opens worked: ${JSON.stringify(out)}`);
-    assert.match(m.out, /failed 0$/, JSON.stringify(out));
-    assert.ok(m.usPerOpen < Math.max(300, 2 * c.usPerOpen), `${view}: each meminfo open cost the supervising process ${m.usPerOpen} us (${m.supervisorCpuMs} ms for ${m.opened}; the control ${c.usPerOpen} us), with ${out.hostProcesses} processes on the host: ${JSON.stringify(out)}`);
-  }
+  const m = out["supervised meminfo"];
+  const c = out["supervised control"];
+  const more = out["supervised meminfo, more processes"];
+  assert.ok(m.opened > 100 && c.opened > 100 && more.opened > 100, `control: the opens worked: ${JSON.stringify(out)}`);
+  assert.match(m.out, /failed 0$/, JSON.stringify(out));
+  assert.match(more.out, /failed 0$/, JSON.stringify(out));
+  assert.ok(out.moreHostProcesses >= out.hostProcesses + 900, `control: the host had 1,000 more processes: ${JSON.stringify(out)}`);
+  assert.ok(more.usPerOpen < 4 * m.usPerOpen, `each meminfo open cost the supervising process ${m.usPerOpen} us with ${out.hostProcesses} processes on the host, ${more.usPerOpen} us with ${out.moreHostProcesses} (the control ${c.usPerOpen} us): ${JSON.stringify(out)}`);
 });

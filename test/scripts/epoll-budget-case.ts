@@ -117,7 +117,7 @@ scriptMain("/tmp/sl-epoll-budget-", async () => {
   // (65 threads here) the hold cannot complete: the count is not done (ENOSPC, the refusal
   // says why), the hold lets every thread go, and the program ends as it would have.
   for (const [name, threads] of [["vfork-traced", 1], ["stuck-traced", 65]] as const) {
-    const c = await Sandbox.run({ fsReadable: [epb], procView: "supervised", maxEpollWatches: SMALL, maxProcesses: 100, policyFn: () => "allow" }, [epb, "vfork", "1000", "6500", String(SMALL), String(threads)], { timeout: 60_000 });
+    const c = await Sandbox.run({ fsReadable: [epb], procView: "supervised", maxEpollWatches: SMALL, maxProcesses: 100, policyFn: () => "allow" }, [epb, "vfork", "1000", "30000", String(SMALL), String(threads)], { timeout: 60_000 });
     out[name] = { status: c.status, exitCode: c.exitCode, why: c.refused.filter((x) => x.syscall === "epoll_ctl").map((x) => x.why), got: lines(c.stdoutText) };
   }
   // The launcher's hold between pauses and resumes, and beside execs stopped for policyFn's
