@@ -5,11 +5,8 @@
 // timers): 555 s of wall time and 811 s of CPU for the shared part, three at a time 488 s
 // and 829 s (2026-12-04). The timing-sensitive files leave most of the machine idle
 // (throttled loops, held memory, timers), so long files that measure nothing in time
-// (BACKGROUND: the background part ended halfway through the timing-sensitive one, and
-// stop 49's CI took 1,357 s, so eight more of the shared part's joined it: 21 min 22 s
-// became 18 min 59 s here; epoll-budget.test, CPU-bound, took 239 s there at nice +10
-// and outlasted the timing-sensitive part, so it stays in the shared part) run beside them at a lower priority (nice +10: the
-// timing-sensitive files and their sandboxes take the CPU first), their output printed
+// (BACKGROUND) run beside them at a lower priority (nice +10: the timing-sensitive files
+// and their sandboxes take the CPU first), their output printed
 // once they are done. A few short files whose bounds a busy machine still moved (ALONE)
 // run last, once the background part has ended. All parts always run; the exit code is
 // non-zero if any failed.
@@ -49,7 +46,10 @@ const ALONE = new Map([
 ]);
 
 /** Long files that assert nothing about time, run beside the timing-sensitive part, each
- * with what makes it long. Their sandboxes' own priorities stay relative to it (a
+ * with what makes it long. The part ended halfway through the timing-sensitive one, and
+ * stop 49's CI took 1,357 s: eight more of the shared part's joined it (21 min 22 s became
+ * 18.5-19.5 min here). epoll-budget.test, CPU-bound, took 239 s here at nice +10 and
+ * outlasted the timing-sensitive part: it stays in the shared part. Their sandboxes' own priorities stay relative to it (a
  * supervisor at nice 10 still runs its sandbox at 15, features.ts RECEIVER_RAISE). */
 const BACKGROUND = new Map([
   ["consumer.test.js", "three Node lines downloaded, npm installs, tsc, a build from source"],

@@ -45,13 +45,19 @@ const NETLINK_ROUTE = 0;
 const SOCKADDR_NL_BYTES = 12;
 const SOL_NETLINK = 270;
 
+/** A unix socket address (bind's or getsockname's bytes) that is an abstract name:
+ * sun_path[0] is NUL. */
+function isAbstract(name: Buffer): boolean {
+  return name.length > SOCKADDR_UN_PATH && name[SOCKADDR_UN_PATH] === 0;
+}
+
 /**
  * A unix socket's own address (getsockname's bytes) that is an abstract name of the
  * sandbox's choosing: sun_path[0] is NUL, and it is not one the kernel picked (an autobind,
  * NUL and five lowercase hex digits, random and never one a host service is known by).
  */
 export function chosenAbstract(name: Buffer): boolean {
-  if (name.length <= 2 || name[2] !== 0) return false;
+  if (!isAbstract(name)) return false;
   return !(name.length === 8 && /^[0-9a-f]{5}$/.test(name.toString("latin1", 3)));
 }
 
@@ -491,15 +497,16 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
   const unixBind = (n: Notification): Action => {
     const name = bindName(n);
     if (typeof name === "number") return deny(name);
-    if (name.length <= SOCKADDR_UN_PATH || name[SOCKADDR_UN_PATH] !== 0) return CONTINUE;
+    if (!isAbstract(name)) return CONTINUE;
     ctx.observe({ kind: "refused", syscall: "bind", errno: EPERM, target: "abstract unix name", why: "an abstract name is shared with the host: a socket bound there would receive what the host's processes send to that name, and keep a host service from binding it (abstract sockets are refused inside under the scope protection; an autobind, a bind of the family alone, works)" });
     return deny(EPERM);
   };
 
   /**
-   * bind, getsockname and setsockopt(SOL_NETLINK) reach the supervisor only to answer for
-   * emulated netlink sockets (the filter narrows bind to netlink-sized addresses). For any
-   * other socket the supervisor decides nothing, so the call continues: the kernel and
+   * bind, getsockname and setsockopt(SOL_NETLINK) reach the supervisor to answer for
+   * emulated netlink sockets (the filter narrows bind to netlink-sized addresses), and bind
+   * for unixBind above where abstract names are refused (every bind longer than an
+   * autobind). For any other socket the supervisor decides nothing, so the call continues: the kernel and
    * Landlock (bind ports, MAKE_SOCK for unix paths) decide at their own lookup, whatever
    * the number then refers to, exactly as for the same call with another address length,
    * which is never trapped (under policyFn every bind is trapped, and an IP one goes to
@@ -508,7 +515,8 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
    * or, where the supervisor makes UDP sockets (the filter then routes IP-sized binds,
    * udpBind above), a UDP socket of its own, which the kernel binds past the port check:
    * the socket's own filter, made with it, drops what comes to a port not allowed
-   * (net-udp.ts).
+   * (net-udp.ts); or, where abstract names are refused, a unix socket with an abstract
+   * address (the race unixBind leaves open, as for a path turned into one).
    */
   const bind = (n: Notification): Answer =>
     withSocket(n, n.argI32(0), (sock) => {
