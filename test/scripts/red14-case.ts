@@ -42,6 +42,29 @@ function threadsUnder(root: number): { threads: number; processes: number } {
   return { threads: sum, processes: n };
 }
 
+/** One flood (rt14 tflood HOW 2) under maxProcesses 4 (a thread cap of 256), its peak of
+ * threads sampled every few ms until it ends: its flood lasts 2 s, with replacements up to
+ * 6 s until 300 threads were made; 8 s at most. */
+async function threadPeak(rt14: string, how: string, view: "supervised" | "kernel"): Promise<Record<string, unknown>> {
+  const sb = new Sandbox({ fsReadable: [rt14], maxProcesses: 4, procView: view });
+  await sb.spawn([rt14, "tflood", how, "2"], { timeout: 20_000 });
+  let peak = 0;
+  let peakProcs = 0;
+  let samples = 0;
+  const t0 = Date.now();
+  const launcher = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${sb.pid}/status`, "latin1"))?.[1]);
+  let ended = false;
+  const done = sb.wait().finally(() => (ended = true));
+  while (!ended && Date.now() - t0 < 8000) {
+    const { threads, processes } = threadsUnder(launcher);
+    if (threads > peak) (peak = threads), (peakProcs = processes);
+    samples++;
+    await sleep(3);
+  }
+  const r = await done;
+  return { peak, peakProcs, samples, out: r.stdoutText.trim(), err: r.stderrText.trim().slice(0, 300), status: r.status };
+}
+
 async function run(base: string): Promise<Record<string, unknown>> {
   const dirOf = (name: string): string => sharedDir(base, name);
   switch (mode) {
@@ -53,25 +76,18 @@ async function run(base: string): Promise<Record<string, unknown>> {
       const hows = rest.length > 0 ? rest : ["still", "fork", "parent", "vm", "bigfork"];
       for (const view of ["supervised", "kernel"] as const) {
         for (const how of hows) {
-          const sb = new Sandbox({ fsReadable: [rt14], maxProcesses: 4, procView: view });
-          await sb.spawn([rt14, "tflood", how, "2"], { timeout: 20_000 });
-          let peak = 0;
-          let peakProcs = 0;
-          let samples = 0;
-          const t0 = Date.now();
-          const launcher = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${sb.pid}/status`, "latin1"))?.[1]);
-          // Sampled until the run ends (its flood lasts 2 s, with replacements up to 6 s
-          // until the control's 300 threads were made), 8 s at most.
-          let ended = false;
-          const done = sb.wait().finally(() => (ended = true));
-          while (!ended && Date.now() - t0 < 8000) {
-            const { threads, processes } = threadsUnder(launcher);
-            if (threads > peak) (peak = threads), (peakProcs = processes);
-            samples++;
-            await sleep(3);
+          // With replacements, a run that made no more than the control's 300 threads (once
+          // in CI: "made 255" in 6 s, nothing after the cap) is run again, 3 runs at most:
+          // the peak is every run's, each sampled throughout.
+          const runs: Record<string, unknown>[] = [];
+          for (let made = 0; runs.length < (how === "still" || how === "bigfork" ? 1 : 3) && made <= 300; ) {
+            const r = await threadPeak(rt14, how, view);
+            runs.push(r);
+            made = Number(/^made (\d+)/.exec(r.out as string)?.[1]);
           }
-          const r = await done;
-          out[`${view} ${how}`] = { peak, peakProcs, samples, out: r.stdoutText.trim(), err: r.stderrText.trim().slice(0, 300), status: r.status };
+          const last = runs[runs.length - 1]!;
+          const worst = runs.reduce((a, b) => ((b.peak as number) > (a.peak as number) ? b : a));
+          out[`${view} ${how}`] = { ...last, peak: worst.peak, peakProcs: worst.peakProcs, runs: runs.length, earlier: runs.slice(0, -1) };
         }
       }
       return out;
