@@ -10,8 +10,14 @@
 #include <string.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "addon.h"
@@ -253,6 +259,111 @@ static napi_value sl_ipc_syscall_as(napi_env env, napi_callback_info info) {
   return syscall_as(env, info, IPC_ALLOWED, sizeof IPC_ALLOWED / sizeof IPC_ALLOWED[0], SL_AS_IPC);
 }
 
+/* unixBindAs: bind(2) of a unix socket (the supervisor's duplicate of the caller's) to a
+ * path, as the caller's own bind would make it (src/supervise/handlers/net-unix.ts), on a
+ * thread of its own made for the one call and joined: with its own filesystem context
+ * (unshare CLONE_FS: the working directory and umask are per fs_struct, which Node's
+ * threads share), the caller's working directory (a pinned descriptor: a relative path is
+ * looked up from there) and umask (the socket file's mode), the caller's effective
+ * capabilities, and a Landlock domain of its own (the thread's alone: NO_NEW_PRIVS and
+ * restrict_self act on the calling thread) allowing MAKE_SOCK only beneath one directory:
+ * the parent the supervisor pinned and proved beneath a writable grant. The kernel looks
+ * the path up again at the bind; a component swapped in since the pin leads nowhere but
+ * beneath that directory (EACCES elsewhere), and the address bound is the one copied. */
+#define SL_LL_CREATE_RULESET 444
+#define SL_LL_ADD_RULE 445
+#define SL_LL_RESTRICT_SELF 446
+#define SL_LL_MAKE_SOCK (1ull << 9)
+#define SL_LL_RULE_PATH_BENEATH 1
+
+struct unix_bind_job {
+  int sock, cwd, beneath;
+  unsigned mask;
+  bool lower;
+  uint64_t caps;
+  struct sockaddr_un addr;
+  socklen_t len;
+  long rc;
+};
+
+static long unix_bind_run(struct unix_bind_job *j) {
+  if (syscall(SYS_unshare, CLONE_FS) < 0) return -errno;
+  if (j->cwd >= 0 && fchdir(j->cwd) < 0) return -errno;
+  umask(j->mask);
+  if (j->beneath >= 0) {
+    struct {
+      uint64_t handled_access_fs;
+    } attr = {SL_LL_MAKE_SOCK};
+    struct {
+      uint64_t allowed_access;
+      int32_t parent_fd;
+    } __attribute__((packed)) rule = {SL_LL_MAKE_SOCK, j->beneath};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return -errno;
+    long rs = syscall(SL_LL_CREATE_RULESET, &attr, sizeof attr, 0);
+    if (rs < 0) return -errno;
+    long rc = syscall(SL_LL_ADD_RULE, rs, SL_LL_RULE_PATH_BENEATH, &rule, 0);
+    if (rc == 0) rc = syscall(SL_LL_RESTRICT_SELF, rs, 0);
+    int err = errno;
+    close((int)rs);
+    if (rc < 0) return -err;
+  }
+  if (j->lower) {
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &hdr, d) < 0) return -errno;
+    uint64_t permitted = d[0].permitted | (uint64_t)d[1].permitted << 32;
+    if ((j->caps & ~permitted) != 0) return -EPERM;
+    d[0].effective = (uint32_t)j->caps;
+    d[1].effective = (uint32_t)(j->caps >> 32);
+    if (syscall(SYS_capset, &hdr, d) < 0) return -errno;
+  }
+  return bind(j->sock, (const struct sockaddr *)&j->addr, j->len) < 0 ? -errno : 0;
+}
+
+static void *unix_bind_thread(void *arg) {
+  struct unix_bind_job *j = arg;
+  j->rc = unix_bind_run(j);
+  return NULL;
+}
+
+/* unixBindAs(sock, path: Buffer (no NUL), cwd, beneath, umask, capEff: bigint | null) -> 0
+ * or -errno. cwd: a directory descriptor a relative path starts from (-1: the
+ * supervisor's, for an absolute path); beneath: the one directory MAKE_SOCK is allowed
+ * beneath (-1: no Landlock domain, where the filesystem protection is not in force). */
+static napi_value sl_unix_bind_as(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 6);
+  struct unix_bind_job j = {.addr = {.sun_family = AF_UNIX}};
+  SL_ARG_INT(env, 0, sock);
+  SL_ARG_BUFFER(env, 1, path, len);
+  SL_ARG_INT(env, 2, cwd);
+  SL_ARG_INT(env, 3, beneath);
+  SL_ARG_INT(env, 4, mask);
+  if (len == 0 || len > sizeof j.addr.sun_path || memchr(path, 0, len) != NULL) return sl_make_int(env, -EINVAL);
+  napi_valuetype ct;
+  SL_CALL(env, napi_typeof(env, argv[5], &ct));
+  if (ct == napi_bigint) {
+    bool lossless;
+    SL_CALL(env, napi_get_value_bigint_uint64(env, argv[5], &j.caps, &lossless));
+    j.lower = true;
+  } else if (ct != napi_null && ct != napi_undefined) {
+    napi_throw_type_error(env, "SL_ARGS", "argument 5 must be a bigint or null");
+    return NULL;
+  }
+  j.sock = sock;
+  j.cwd = cwd;
+  j.beneath = beneath;
+  j.mask = (unsigned)mask & 0777;
+  memcpy(j.addr.sun_path, path, len);
+  /* With its NUL, as the kernel keeps it; a path of all 108 bytes goes without (the kernel
+   * ends it itself). */
+  j.len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (len < sizeof j.addr.sun_path ? 1 : 0));
+  pthread_t t;
+  int err = pthread_create(&t, NULL, unix_bind_thread, &j);
+  if (err != 0) return sl_make_int(env, -err);
+  pthread_join(t, NULL);
+  return sl_make_int(env, (int32_t)j.rc);
+}
+
 void sl_meta_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"syscallAs", NULL, sl_syscall_as, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -261,6 +372,7 @@ void sl_meta_register(napi_env env, napi_value exports) {
       {"fileId", NULL, sl_file_id, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fdPath", NULL, sl_fd_path, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mountId", NULL, sl_mount_id, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unixBindAs", NULL, sl_unix_bind_as, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

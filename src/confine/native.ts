@@ -109,6 +109,11 @@ export interface NativeAddon {
   netConnect(fd: number, addr: Buffer): number;
   /** bind(2) with this address: 0 or -errno. */
   netBind(fd: number, addr: Buffer): number;
+  /** bind(2) of a unix socket to `path` (no NUL) on a thread of its own: working directory
+   * `cwd` (-1: the supervisor's), the caller's umask and effective capabilities (null: the
+   * supervisor's), MAKE_SOCK allowed by Landlock beneath `beneath` only (-1: no domain);
+   * 0 or -errno (native/meta.c). */
+  unixBindAs(sock: number, path: Buffer, cwd: number, beneath: number, umask: number, capEff: bigint | null): number;
   /** A UDP socket whose datagrams are dropped unless their destination port is in one of
    * the u16 [lo, hi] pairs of `ranges` (a locked socket filter); a descriptor or -errno. */
   udpSocket(domain: number, type: number, protocol: number, ranges: Buffer): number;

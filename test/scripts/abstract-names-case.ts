@@ -3,11 +3,18 @@
 // while the host sends a datagram to that name, a stream socket bound to one (no listen),
 // an autobind, a bind to a path under a writable grant; the same datagram bind without a
 // sandbox (the control); and the race of a thread that turns a path into an abstract name
-// while the bind is decided. Prints one JSON line.
+// while the bind is decided. Path binds, which the supervisor makes in the supervised view
+// (net-unix.ts bind): the name and mode the socket gets (umask 077, a relative path from
+// the working directory), a directory only readable (EACCES), and a thread swapping a
+// parent directory with a symlink to a directory outside the grants while binds go through
+// it (what lands outside is counted from here; the control runs it without a sandbox); and
+// a thread that dup2()s a unix socket onto the number of a TCP socket being bound to an
+// address that is an abstract name of an IP address's length.
+// Prints one JSON line.
 // Usage: abstract-names-case.js FIXTURE RACE_MS
 
 import { execFile } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
 import { lines } from "../helpers/fixture-output.js";
@@ -30,6 +37,18 @@ async function dgram(dir: string, start: (dir: string, name: string) => Promise<
   return { ...(await run), host };
 }
 
+/** The swap race in `dir` (its real/, and out -> a directory beside it outside the
+ * sandbox's grants): the program's counts and the sockets that landed outside. */
+async function swap(dir: string, run: (dir: string) => Promise<string>): Promise<Record<string, unknown>> {
+  mkdirSync(join(dir, "real"));
+  const outside = `${dir}-outside`;
+  mkdirSync(outside);
+  symlinkSync(outside, join(dir, "out"));
+  const m = /swap tries (\d+) ok (\d+) eacces (\d+) other (\d+)/.exec(await run(dir));
+  const counts = m === null ? null : { tries: Number(m[1]), ok: Number(m[2]), eacces: Number(m[3]), other: Number(m[4]) };
+  return { ...counts, outside: readdirSync(outside).length, inside: readdirSync(join(dir, "real")).length };
+}
+
 scriptMain("/tmp/sl-abstract-names-", async (base) => {
   const out: Record<string, unknown> = {};
   for (const procView of ["supervised", "kernel"] as const) {
@@ -44,6 +63,15 @@ scriptMain("/tmp/sl-abstract-names-", async (base) => {
       const r = await Sandbox.run(policy, [fixture, ...args], { timeout: 20_000 });
       view[key] = { exitCode: r.exitCode, got: lines(r.stdoutText) };
     }
+    const ro = sharedDir(base, `${procView}-ro`);
+    for (const [key, args] of [["umask", ["path", join(dir, "u"), "077"]], ["relative", ["path", "rel", "022", dir]], ["readonly", ["path", join(ro, "x")]]] as const) {
+      const r = await Sandbox.run({ ...policy, fsReadable: [fixture, ro] }, [fixture, ...args], { timeout: 20_000 });
+      view[key] = { exitCode: r.exitCode, got: lines(r.stdoutText) };
+    }
+    view.swap = await swap(sharedDir(base, `${procView}-swap`), (d) => Sandbox.run({ ...policy, fsWritable: [dir, d] }, [fixture, "swap", d, raceMs], { timeout: 30_000 }).then((r) => r.stdoutText));
+    const dup2 = await Sandbox.run(policy, [fixture, "dup2race", raceMs], { timeout: 30_000 });
+    const d = /dup2race tries (\d+) abstract (\d+)/.exec(dup2.stdoutText);
+    view.dup2 = d === null ? { stdout: dup2.stdoutText, stderr: dup2.stderrText.slice(-500) } : { tries: Number(d[1]), abstract: Number(d[2]) };
     const race = await Sandbox.run(policy, [fixture, "race", join(dir, "r"), raceMs], { timeout: 30_000 });
     const m = /race tries (\d+) path (\d+) abstract (\d+) refused (\d+)/.exec(race.stdoutText);
     view.race = m === null ? { stdout: race.stdoutText, stderr: race.stderrText.slice(-500) } : { tries: Number(m[1]), path: Number(m[2]), abstract: Number(m[3]), refused: Number(m[4]) };
@@ -51,5 +79,10 @@ scriptMain("/tmp/sl-abstract-names-", async (base) => {
   }
   // Control: the same datagram bind without a sandbox receives the host's datagram.
   out.bare = await dgram(sharedDir(base, "bare"), (d, name) => bare(["dgram", d, name]).then((got) => ({ got })));
+  // Control: without a sandbox the dup2 race binds the abstract name.
+  const d = /^tries (\d+) abstract (\d+)$/.exec((await bare(["dup2race", "300"])).dup2race ?? "");
+  out.bareDup2 = d === null ? null : { tries: Number(d[1]), abstract: Number(d[2]) };
+  // Control: without a sandbox the swap puts sockets outside.
+  out.bareSwap = await swap(sharedDir(base, "bare-swap"), (d) => new Promise((resolve) => execFile(fixture, ["swap", d, "300"], { timeout: 10_000 }, (_e, stdout) => resolve(stdout))));
   return out;
 });

@@ -262,6 +262,9 @@ const umaskOf = (status: string | null): number | undefined => {
   return m ? parseInt(m[1]!, 8) : undefined;
 };
 
+/** The calling thread's umask (its /proc status), or undefined when it cannot be read. */
+export const callerUmask = (n: Notification): number | undefined => umaskOf(callerStatus(n));
+
 /**
  * The mode bits a create must clear beyond what the kernel clears with the supervisor's
  * own umask, which it applies to every create the supervisor makes: the caller's umask is
@@ -271,7 +274,7 @@ const umaskOf = (status: string | null): number | undefined => {
  * for one call would change it for every thread of the host program.
  */
 export function createMode(n: Notification, mode: number): { mode: number; fix: boolean } | number {
-  const caller = umaskOf(callerStatus(n));
+  const caller = callerUmask(n);
   const own = umaskOf(readSmall("/proc/self/status"));
   if (caller === undefined || own === undefined) return E.EPERM;
   const want = mode & 0o7777 & ~caller;

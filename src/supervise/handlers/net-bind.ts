@@ -51,7 +51,8 @@ export function bindOnBehalf(tid: number, sock: ChildSocket, name: Buffer, port:
   const protocol = ruleProtocol(sock);
   if (protocol === "tcp" && tcpPorts !== "any" && !tcpPorts.includes(port)) return EACCES;
   if (protocol === "udp" && udpPorts !== undefined && port !== 0 && !udpPorts.includes(port)) return EACCES;
-  if (port !== 0 && port < unprivilegedStart() && !mayBindPrivileged(tid)) return EACCES;
+  // A ping socket's "port" is its echo identifier, which the kernel lets any value be.
+  if (port !== 0 && protocol !== "icmp" && port < unprivilegedStart() && !mayBindPrivileged(tid)) return EACCES;
   const rc = native().netBind(sock.fd, name);
   return rc < 0 ? -rc : 0;
 }

@@ -5,15 +5,17 @@
 import { closeSync } from "node:fs";
 import type { PathGrant } from "../../plan/landlock.js";
 import { AF } from "../../plan/seccomp.js";
-import { callerRoot, ownMountNamespace, pinCallerPath, pinCallerPathInRoot } from "../caller-path.js";
+import { callerBase, callerRoot, ownMountNamespace, pinCallerPath, pinCallerPathInRoot } from "../caller-path.js";
 import { fileId, isType, S_IF, WritableGrants } from "../grant-proof.js";
 import type { Notification } from "../notification.js";
 import { AT_FDCWD } from "../paths.js";
 import { native } from "../../confine/native.js";
+import { callerUmask, splitPath } from "./names-site.js";
 
-const E = { EPERM: 1, EACCES: 13, EINVAL: 22, ECONNREFUSED: 111 } as const;
+const E = { EPERM: 1, EACCES: 13, ENOTDIR: 20, EINVAL: 22, ECONNREFUSED: 111 } as const;
 /** sizeof(struct sockaddr_un): the kernel refuses longer unix addresses. */
 const SOCKADDR_UN_MAX = 110;
+const SLASH = 0x2f;
 
 /** A unix address to hand the kernel, and the descriptor pinning its socket (to close
  * once the call is done). */
@@ -36,13 +38,14 @@ export class UnixTargets {
 
   /** `grants`: the writable grants (see WritableGrants), or "any" when the filesystem
    * protection is not in force. */
-  /** `denied`: policyFn's ctx.denyPath, asked with the real path of the pinned socket (and
-   * saying the refusal itself); a connect or send to a socket there is refused (EACCES). */
+  /** `denied`: policyFn's ctx.denyPath, asked with the real path of the pinned socket (or,
+   * for a bind, of the name in its pinned parent), saying the refusal itself; a connect,
+   * send or bind there is refused (EACCES). */
   constructor(
     grants: readonly PathGrant[] | "any",
     private readonly abstractScoped: boolean,
     onClose: (fn: () => void) => void,
-    private readonly denied?: (path: string) => boolean,
+    private readonly denied?: (path: string, syscall: "connect" | "bind") => boolean,
   ) {
     this.grants = grants === "any" ? "any" : new WritableGrants(grants, onClose);
   }
@@ -107,12 +110,67 @@ export class UnixTargets {
     // real path, the very socket then connected to.
     if (ok === 0 && this.denied !== undefined) {
       const real = native().fdPath(pinned);
-      if (typeof real !== "number" && this.denied(real.toString("utf8"))) ok = E.EACCES;
+      if (typeof real !== "number" && this.denied(real.toString("utf8"), "connect")) ok = E.EACCES;
     }
     if (ok !== 0) {
       closeSync(pinned);
       return ok;
     }
     return { name: sockaddrUn(`/proc/self/fd/${pinned}`), pin: pinned };
+  }
+
+  /**
+   * bind(2) of the unix socket `sock` (the supervisor's duplicate of the caller's) to the
+   * path in `name` (the caller's address, copied once; never an abstract one), made by the
+   * supervisor so that the kernel never reads the caller's address again: 0 or an errno.
+   * A bind that continued had the kernel read it at its own lookup, where a thread that
+   * turned the path's first byte into a NUL meanwhile bound an abstract name (4% of a tight
+   * race's binds). The parent directory is pinned as the caller's lookup would reach it and
+   * proved beneath a writable grant (EACCES otherwise, Landlock's answer; policyFn's denyPath
+   * likewise); the bind then runs on a thread of its own (native unixBindAs) with the
+   * caller's working directory, umask and capabilities, Landlock allowing MAKE_SOCK beneath
+   * that parent only, so a path changed since the pin creates nothing elsewhere. The address
+   * bound is the caller's own path, as getsockname and the peers see it, except for an
+   * absolute path from a sandbox with a mount namespace of its own (a workdir, fsDenied,
+   * chroot): looked up from the supervisor's root it would name another file, so the name
+   * is bound from the pinned parent and the address is its last component. `stillValid`
+   * re-checks the notification once the pins are made, before the bind.
+   */
+  bind(n: Notification, sock: number, name: Buffer, caps: bigint, stillValid: () => boolean): number {
+    if (name.length <= 2 || name.readUInt16LE(0) !== AF.UNIX || name.length > SOCKADDR_UN_MAX) return E.EINVAL;
+    const raw = name.subarray(2);
+    const nul = raw.indexOf(0);
+    const path = nul >= 0 ? raw.subarray(0, nul) : raw;
+    if (path.length === 0) return E.EINVAL; // an abstract name: refused before
+    const umask = callerUmask(n);
+    if (umask === undefined) return E.EPERM; // the caller is gone
+    const own: number[] = [];
+    const keep = (fd: number): number => (fd >= 0 && own.push(fd), fd);
+    try {
+      const root = ownMountNamespace(n.pid) ? keep(callerRoot(n.pid)) : undefined;
+      if (root !== undefined && root < 0) return E.EPERM;
+      const split = splitPath(path);
+      const arg = { dirfd: AT_FDCWD, path: split.dir, follow: true, emptyPath: false };
+      const parent = keep(split.dir.length === 0 ? callerBase(n.pid, AT_FDCWD) : root !== undefined ? pinCallerPathInRoot(n, arg, caps, root) : pinCallerPath(n, arg, caps));
+      if (parent < 0) return -parent;
+      const st = fileId(parent);
+      if (typeof st === "number") return -st;
+      if (!isType(st, S_IF.DIR)) return E.ENOTDIR;
+      if (this.grants !== "any" && !this.grants.contains(parent, st, root)) return E.EACCES;
+      if (this.denied !== undefined) {
+        const dir = native().fdPath(parent);
+        const real = typeof dir === "number" ? "" : dir.toString("utf8");
+        if (this.denied(`${real === "/" ? "" : real}/${split.name.toString("utf8")}`, "bind")) return E.EACCES;
+      }
+      const relative = path[0] !== SLASH;
+      const cwd = !relative ? (root !== undefined ? parent : -1) : split.dir.length === 0 ? parent : keep(callerBase(n.pid, AT_FDCWD));
+      if (cwd < -1) return -cwd;
+      if (!stillValid()) return E.EPERM;
+      const bound = relative || root === undefined ? path : Buffer.concat([split.name, split.trailing ? Buffer.from("/") : Buffer.alloc(0)]);
+      const rc = native().unixBindAs(sock, bound, cwd, this.grants === "any" ? -1 : parent, umask, caps);
+      return rc < 0 ? -rc : 0;
+    } finally {
+      for (const fd of own) closeSync(fd);
+    }
   }
 }

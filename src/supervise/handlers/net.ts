@@ -21,6 +21,7 @@ import { closeAll, translateRights } from "./net-rights.js";
 import { SOCKADDR_MAX } from "./net-sockaddr.js";
 import { childSocket, isInet, release, ruleProtocol, type ChildSocket } from "./net-socket.js";
 import { UnixTargets } from "./net-unix.js";
+import { CallerCredentials } from "./fs-meta.js";
 import { PortRemap } from "./port-remap.js";
 import { connected, registerBefore, steer } from "./net-proxy.js";
 import { NetlinkSockets } from "./netlink-socket.js";
@@ -159,11 +160,12 @@ export const GATE_BYTES_MAX = 32 << 20;
 export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseRight?: (dup: number) => boolean, onPassed?: PassedHook): HandlerTable {
   const io = new NetIo();
   const mem = ctx.memory;
-  const unix = new UnixTargets(net.unixGrants, net.abstractScoped, (fn) => ctx.onClose(fn), (path) => {
+  const unix = new UnixTargets(net.unixGrants, net.abstractScoped, (fn) => ctx.onClose(fn), (path, syscall) => {
     if (ctx.files?.denied(path) !== true) return false;
-    ctx.observe({ kind: "refused", syscall: "connect", errno: 13, target: path, why: "denied by policyFn's ctx.denyPath" });
+    ctx.observe({ kind: "refused", syscall, errno: 13, target: path, why: "denied by policyFn's ctx.denyPath" });
     return true;
   });
+  const creds = new CallerCredentials(ctx.launcherPid);
   const netlink = new NetlinkSockets(net.interfaces, mem, ctx);
   const remap = net.portRemap === undefined ? undefined : new PortRemap(net.bind, ctx);
   const hostPort = remap === undefined ? undefined : remap.hostPortFor.bind(remap);
@@ -459,14 +461,37 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
     const asked = gate(n, sock, name);
     const local = bindAddress(sock.domain, name);
     if (asked === undefined || local === undefined) return deny(badBindName(name));
-    return asked.then((errno) => {
-      if (errno !== undefined) return deny(errno);
-      // portRemap: its bind, on the same copy (a port it does not remap comes back here).
-      const remapped = remap === undefined ? CONTINUE : remap.bind(n, sock, name);
-      if (remapped.kind !== CONTINUE.kind) return remapped;
-      const rc = bindOnBehalf(n.pid, sock, name, local.port, net.bind, net.udpBind);
-      return rc === 0 ? returnValue(0) : deny(rc);
-    });
+    return asked.then((errno) => (errno !== undefined ? deny(errno) : bindCopy(n, sock, name, local.port)));
+  };
+
+  /** An IP socket's bind made on the duplicate with the copied address (never a continue):
+   * portRemap's, on the same copy (a port it does not remap comes back here), else the
+   * supervisor's with the checks the caller's bind would meet (net-bind.ts). */
+  const bindCopy = (n: Notification, sock: ChildSocket, name: Buffer, port: number): Action => {
+    const remapped = remap === undefined ? CONTINUE : remap.bind(n, sock, name);
+    if (remapped.kind !== CONTINUE.kind) return remapped;
+    const rc = bindOnBehalf(n.pid, sock, name, port, net.bind, net.udpBind);
+    return rc === 0 ? returnValue(0) : deny(rc);
+  };
+
+  /**
+   * Where abstract names are refused, any other bind: an IP socket's is made on the
+   * duplicate (bindCopy), for a bind that continued was looked up by the kernel afterwards,
+   * when a dup2() may have put a unix socket at the number, which the kernel then bound to
+   * the abstract name it read from the caller's buffer (40 of 45,093 tries in 2 s, a TCP
+   * socket and a unix one swapped onto the number in turn: abstract-names.test). Sockets of
+   * other families do not reach here (the filter lets a sandbox make unix, IP and
+   * NETLINK_ROUTE sockets, the last emulated); one handed in from outside is refused.
+   */
+  const otherBind = (n: Notification, sock: ChildSocket): Action => {
+    if (!isInet(sock)) {
+      ctx.observe({ kind: "refused", syscall: "bind", errno: EPERM, target: `a socket of family ${sock.domain}`, why: "only unix and IP sockets are bound in the supervised view under the scope protection" });
+      return deny(EPERM);
+    }
+    const name = bindName(n);
+    if (typeof name === "number") return deny(name);
+    const local = bindAddress(sock.domain, name);
+    return local === undefined ? deny(badBindName(name)) : bindCopy(n, sock, name, local.port);
   };
 
   /**
@@ -489,15 +514,20 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
    * abstract name is the host's too, and a datagram socket bound to one of the sandbox's
    * choosing received what the host's processes sent there (the twentieth review); bound,
    * the name is also kept from a host service that would bind it. The address is copied
-   * once: an abstract one is EPERM. A path continues (the kernel and Landlock's MAKE_SOCK
-   * decide at their own lookup), and the kernel reads the address again then: a thread
-   * that turns the path into an abstract name in between binds it (security.md, Known
-   * limits; a listen on it is still refused, after the listen too).
+   * once: an abstract one is EPERM. A path is bound by the supervisor with that copy
+   * (net-unix.ts bind), never a continue: the kernel would read the address again, and a
+   * thread that turned the path into an abstract name in between bound it (about 4% of a
+   * tight race's binds).
    */
-  const unixBind = (n: Notification): Action => {
+  const unixBind = (n: Notification, sock: ChildSocket): Action => {
     const name = bindName(n);
     if (typeof name === "number") return deny(name);
-    if (!isAbstract(name)) return CONTINUE;
+    if (!isAbstract(name)) {
+      const caps = creds.forCall(n);
+      if (caps === null) return deny(EPERM);
+      const rc = unix.bind(n, sock.fd, name, caps, () => mem.stillValid(n));
+      return rc === 0 ? returnValue(0) : deny(rc);
+    }
     ctx.observe({ kind: "refused", syscall: "bind", errno: EPERM, target: "abstract unix name", why: "an abstract name is shared with the host: a socket bound there would receive what the host's processes send to that name, and keep a host service from binding it (abstract sockets are refused inside under the scope protection; an autobind, a bind of the family alone, works)" });
     return deny(EPERM);
   };
@@ -506,7 +536,7 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
    * bind, getsockname and setsockopt(SOL_NETLINK) reach the supervisor to answer for
    * emulated netlink sockets (the filter narrows bind to netlink-sized addresses), and bind
    * for unixBind above where abstract names are refused (every bind longer than an
-   * autobind). For any other socket the supervisor decides nothing, so the call continues: the kernel and
+   * autobind), where every other bind is otherBind's too. Elsewhere, for any other socket the supervisor decides nothing, so the call continues: the kernel and
    * Landlock (bind ports, MAKE_SOCK for unix paths) decide at their own lookup, whatever
    * the number then refers to, exactly as for the same call with another address length,
    * which is never trapped (under policyFn every bind is trapped, and an IP one goes to
@@ -515,15 +545,16 @@ export function netHandlers(net: NetSupervision, ctx: SupervisorContext, refuseR
    * or, where the supervisor makes UDP sockets (the filter then routes IP-sized binds,
    * udpBind above), a UDP socket of its own, which the kernel binds past the port check:
    * the socket's own filter, made with it, drops what comes to a port not allowed
-   * (net-udp.ts); or, where abstract names are refused, a unix socket with an abstract
-   * address (the race unixBind leaves open, as for a path turned into one).
+   * (net-udp.ts). Where abstract names are refused, a unix socket's bind is unixBind's,
+   * made on the duplicate: what the number refers to afterwards is not bound by it.
    */
   const bind = (n: Notification): Answer =>
     withSocket(n, n.argI32(0), (sock) => {
       const emulated = netlink.find(sock);
-      if (emulated === undefined && sock.domain === AF_UNIX && net.refuseAbstractBind) return unixBind(n);
+      if (emulated === undefined && sock.domain === AF_UNIX && net.refuseAbstractBind) return unixBind(n, sock);
       if (emulated === undefined && isInet(sock) && ctx.gateBind !== undefined) return gatedBind(n, sock, ctx.gateBind);
       if (emulated === undefined && isInet(sock) && net.udpBind !== undefined && ruleProtocol(sock) === "udp") return udpBind(n, sock, net.udpBind);
+      if (emulated === undefined && net.refuseAbstractBind) return otherBind(n, sock);
       if (emulated === undefined) return remap === undefined ? CONTINUE : remap.bind(n, sock);
       const copied = copyIn(mem, n, n.argAddr(1), SOCKADDR_NL_BYTES);
       if (typeof copied === "number") return deny(copied);
