@@ -366,7 +366,8 @@ static uint32_t epoll_watches(int pid, const char *fd) {
 /* The inode in a descriptor link "socket:[N]" or "pipe:[N]": 1 or 2 in *kind; an epoll
  * file (anon_inode:[eventpoll], whose inode all anonymous files share): 3; a path ending
  * in "/ptmx": 5; a path whose last name is a number (a terminal /dev/pts/N, or anything
- * so named): 4, with the number; else 0. */
+ * so named): 4, with the number; the same name removed since ("N (deleted)": a terminal
+ * whose multiplexer was closed, still held by its other end): 7, with the number; else 0. */
 static uint32_t link_object(const char *link, uint32_t *kind) {
   const char *rest = NULL;
   if (strcmp(link, "anon_inode:[eventpoll]") == 0) {
@@ -377,9 +378,14 @@ static uint32_t link_object(const char *link, uint32_t *kind) {
     const char *last = strrchr(link, '/') + 1;
     size_t len = strlen(last);
     *kind = 0;
+    static const char deleted[] = " (deleted)";
+    const size_t dlen = sizeof deleted - 1;
+    size_t digits = strspn(last, "0123456789");
+    int number = digits > 0 && digits <= 9 && (last[0] != '0' || digits == 1);
     if (strcmp(last, "ptmx") == 0) *kind = 5;
-    else if (len > 0 && len <= 9 && strspn(last, "0123456789") == len && (last[0] != '0' || len == 1)) *kind = 4;
-    return *kind == 4 ? (uint32_t)strtoul(last, NULL, 10) : 0;
+    else if (number && digits == len) *kind = 4;
+    else if (number && len == digits + dlen && strcmp(last + digits, deleted) == 0) *kind = 7;
+    return *kind == 4 || *kind == 7 ? (uint32_t)strtoul(last, NULL, 10) : 0;
   }
   if (strncmp(link, "socket:[", 8) == 0) {
     *kind = 1;
@@ -478,7 +484,8 @@ static int fd_objects_part(int pid, long from, long max, long budget_us, uint32_
  * the table was read to its end), its second the descriptors read, then (descriptor, kind, value) triples (kind 1 a socket,
  * 2 a pipe, with its inode; 3 an epoll file, with its count of watches; 4 a path whose last
  * name is a number, with the number; 5 a path ending in "/ptmx"; 6 an epoll file, 0: its
- * watches not read, when bit 6 is asked for and bit 3 is not), those of `kinds` (bit k:
+ * watches not read, when bit 6 is asked for and bit 3 is not; 7 a path whose last name is
+ * a number and " (deleted)", with the number), those of `kinds` (bit k:
  * kind k) only, for at most
  * `max` descriptors of process pid from descriptor `from` on, ending early once `budgetUs`
  * microseconds are spent (0: no bound in time); or -errno. A long table is read in parts so

@@ -45,10 +45,35 @@ export function deviceTrees(table: readonly MountEntry[], dev: string | undefine
   };
 }
 
+/**
+ * A pseudo-terminal multiplexer a grant reaches (/dev/ptmx): each open makes a terminal pair
+ * out of kernel.pty.max, which every user of the host shares (4,095 in 70 ms starved every
+ * user: the twentieth review). It gets no Landlock rule where a supervisor runs: the
+ * supervisor makes the opens of `name` itself, counted (supervise/handlers/dev-ptmx.ts).
+ */
+export interface Multiplexer {
+  /** The path the sandbox opens it by (/dev/ptmx). */
+  name: string;
+  /** The device node itself (name, or where name's symlink leads: /dev/pts/ptmx). */
+  node: string;
+  /** Reached by a writable grant (opens for writing allowed, as Landlock's rule would). */
+  writable: boolean;
+}
+
 export interface DeviceGrants {
   grants: PathGrant[];
   /** devpts mounts the grants reach, and whether a writable grant does. */
   pts: { mounts: string[]; writable: boolean } | undefined;
+  /** The multiplexers the grants reach, left out of `grants` (see Multiplexer). */
+  ptmx: Multiplexer[];
+}
+
+/** The Landlock rules that give the multiplexers back (a sandbox without a supervisor,
+ * where nothing counts its terminals: the kernel's kernel.pty.max alone bounds them). */
+export function multiplexerGrants(ptmx: readonly Multiplexer[]): PathGrant[] {
+  const writable = new Map<string, boolean>();
+  for (const m of ptmx) writable.set(m.node, (writable.get(m.node) ?? false) || m.writable);
+  return [...writable].map(([path, w]) => ({ path, isDir: false, writable: w }));
 }
 
 
@@ -84,6 +109,7 @@ function typeOf(fs: FsView, real: string): EntryType | undefined {
  */
 export function limitDevices(grants: readonly PathGrant[], trees: DeviceTrees, fs: FsView = HOST_FS): DeviceGrants {
   const out: PathGrant[] = [];
+  const ptmx: Multiplexer[] = [];
   const pts = new Set<string>();
   let ptsWritable = false;
   const reachPts = (real: string, writable: boolean): void => {
@@ -96,7 +122,11 @@ export function limitDevices(grants: readonly PathGrant[], trees: DeviceTrees, f
   };
   for (const g of grants) {
     if (g.dirOnly || !g.isDir) {
-      out.push(g); // a file, a device node included, is exactly what the grant names
+      // A file, a device node included, is exactly what the grant names; a multiplexer
+      // named is served as one reached through /dev is.
+      const node = g.dirOnly ? undefined : multiplexerAt(g.path, trees, fs);
+      if (node !== undefined) ptmx.push({ name: g.path, node, writable: g.writable });
+      else out.push(g);
       continue;
     }
     let real: string;
@@ -111,7 +141,7 @@ export function limitDevices(grants: readonly PathGrant[], trees: DeviceTrees, f
       if (trees.keep.some((k) => within(real, k))) out.push(g);
       else {
         reachPts(real, g.writable);
-        splitTree(real, root, g.writable, trees, fs, out);
+        splitTree(real, root, g.writable, trees, fs, out, ptmx);
       }
       continue;
     }
@@ -121,29 +151,43 @@ export function limitDevices(grants: readonly PathGrant[], trees: DeviceTrees, f
       continue;
     }
     reachPts(real, g.writable);
-    splitDown(real, below, g.writable, trees, fs, out);
+    splitDown(real, below, g.writable, trees, fs, out, ptmx);
   }
-  return { grants: out, pts: pts.size === 0 ? undefined : { mounts: [...pts], writable: ptsWritable } };
+  return { grants: out, pts: pts.size === 0 ? undefined : { mounts: [...pts], writable: ptsWritable }, ptmx };
+}
+
+/** The device node a path names when it is a multiplexer of a device tree (ptmx, or a
+ * symlink named so that leads to one), else undefined. */
+function multiplexerAt(path: string, trees: DeviceTrees, fs: FsView): string | undefined {
+  if (!path.endsWith("/ptmx")) return undefined;
+  let node: string;
+  try {
+    node = fs.realpath(path);
+  } catch {
+    return undefined;
+  }
+  if (!node.endsWith("/ptmx") || !trees.roots.some((r) => within(node, r)) || typeOf(fs, node) !== "device") return undefined;
+  return node;
 }
 
 /** The directories above a device tree: listable only, their other entries as granted. */
-function splitDown(dir: string, roots: readonly string[], writable: boolean, trees: DeviceTrees, fs: FsView, out: PathGrant[]): void {
+function splitDown(dir: string, roots: readonly string[], writable: boolean, trees: DeviceTrees, fs: FsView, out: PathGrant[], ptmx: Multiplexer[]): void {
   out.push({ path: dir, isDir: true, writable: false, dirOnly: true });
   for (const e of fs.list(dir, () => true)) {
     const path = childPath(dir, e.name);
     if (e.type === "symlink") continue;
     if (roots.includes(path) && e.type === "dir") {
-      splitTree(path, path, writable, trees, fs, out);
+      splitTree(path, path, writable, trees, fs, out, ptmx);
       continue;
     }
     const deeper = roots.filter((r) => within(r, path));
-    if (deeper.length > 0 && e.type === "dir") splitDown(path, deeper, writable, trees, fs, out);
+    if (deeper.length > 0 && e.type === "dir") splitDown(path, deeper, writable, trees, fs, out, ptmx);
     else out.push({ path, isDir: e.type === "dir", writable });
   }
 }
 
 /** A directory of a device tree (see limitDevices). */
-function splitTree(dir: string, root: string, writable: boolean, trees: DeviceTrees, fs: FsView, out: PathGrant[]): void {
+function splitTree(dir: string, root: string, writable: boolean, trees: DeviceTrees, fs: FsView, out: PathGrant[], ptmx: Multiplexer[]): void {
   out.push({ path: dir, isDir: true, writable: false, dirOnly: true });
   const atRoot = dir === root;
   for (const e of fs.list(dir, () => true)) {
@@ -152,10 +196,11 @@ function splitTree(dir: string, root: string, writable: boolean, trees: DeviceTr
     switch (e.type) {
       case "dir":
         if (trees.keep.includes(path)) out.push({ path, isDir: true, writable });
-        else splitTree(path, root, writable, trees, fs, out);
+        else splitTree(path, root, writable, trees, fs, out, ptmx);
         break;
       case "device":
-        if (allowed) out.push({ path, isDir: false, writable });
+        if (allowed && e.name === "ptmx") ptmx.push({ name: path, node: path, writable });
+        else if (allowed) out.push({ path, isDir: false, writable });
         break;
       case "symlink": {
         // An allowlisted name that is a link (/dev/ptmx -> pts/ptmx in many containers):
@@ -167,7 +212,10 @@ function splitTree(dir: string, root: string, writable: boolean, trees: DeviceTr
         } catch {
           break;
         }
-        if (within(target, root) && typeOf(fs, target) === "device") out.push({ path: target, isDir: false, writable });
+        if (!within(target, root) || typeOf(fs, target) !== "device") break;
+        // Served by both names, as the rule on the node reached both.
+        if (e.name === "ptmx") ptmx.push({ name: path, node: target, writable }, { name: target, node: target, writable });
+        else out.push({ path: target, isDir: false, writable });
         break;
       }
       case "fifo":

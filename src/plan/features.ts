@@ -13,6 +13,7 @@ import { NAME_SYSCALLS, type NameSupervision } from "./seccomp-names.js";
 import { INODE_IOCTLS, META_SYSCALLS, UNSUPPORTED_INODE_IOCTLS, type MetaSupervision } from "./seccomp-meta.js";
 import type { SeccompSpec } from "./seccomp.js";
 import { computeView, viewSyscalls, type ViewSpec } from "./view.js";
+import { multiplexerGrants } from "./dev-grants.js";
 import { procfsMounts } from "../kernel/mounts.js";
 import { checkSignalScope, withoutProcfs } from "./unsupervised.js";
 import { cowUnavailable, realWorkdir, workdirGrants } from "../cow/host.js";
@@ -434,8 +435,10 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   if (!unsupervised && budget !== undefined) supervision.epoll = { budget, explicit: asked !== undefined, traced: policy.timeStart !== undefined || policy.policyFn !== undefined };
   const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, deterministicDirs: policy.deterministicDirs, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
   const computed = computeView(viewPolicy, given, active.has("fs"), kernel ? [] : mounts, undefined, resolved);
-  const grants = unsupervised ? withoutProcfs(given, computed.grants, mounts, active.has("fs")) : computed.grants;
-  if (!unsupervised) supervision.view = computed.view;
+  // Without a supervisor nothing counts pseudo-terminals: the multiplexers get their rules
+  // back, and kernel.pty.max alone bounds them (docs/security.md, Known limits).
+  const grants = unsupervised ? [...withoutProcfs(given, computed.grants, mounts, active.has("fs")), ...multiplexerGrants(computed.view.ptmx ?? [])] : computed.grants;
+  if (!unsupervised) supervision.view = policy.timeStart !== undefined || policy.policyFn !== undefined ? { ...computed.view, traced: true } : computed.view;
   const denied = policy.fsDenied.length > 0 ? deniedFeature(inRoot(policy.fsDenied), grants, active.has("fs")) : undefined;
   const adjustments: Adjustment[] = [];
   // protectedFiles: the supervisor performs every name operation and write open beneath

@@ -8,7 +8,7 @@ import { interfaceScope, type InterfaceScope } from "./interface-view.js";
 import type { PathGrant } from "./landlock.js";
 import type { ResolvedHosts } from "./net-rules.js";
 import { carveOut } from "./carve.js";
-import { deviceTrees, limitDevices } from "./dev-grants.js";
+import { deviceTrees, limitDevices, type Multiplexer } from "./dev-grants.js";
 import { kernelFs, readOnlyKernelFs } from "./kernel-fs-grants.js";
 import { HOST_FS, childPath, hideProcesses, within, type EntryType, type FsView } from "./proc-grants.js";
 
@@ -46,6 +46,13 @@ export interface ViewSpec {
   /** devpts mounts the grants reach: the sandbox opens its own pseudo-terminals there
    * through the supervisor (Landlock grants none of them); writable: a writable grant. */
   pts?: { mounts: readonly string[]; writable: boolean };
+  /** Pseudo-terminal multiplexers the grants reach (/dev/ptmx): the supervisor makes their
+   * opens, each a new terminal pair counted against the sandbox's share of kernel.pty.max
+   * (plan/dev-grants.ts Multiplexer); Landlock grants none of them. */
+  ptmx?: readonly Multiplexer[];
+  /** The launcher traces the sandbox (timeStart, policyFn): a count that needs the sandbox
+   * held still asks the launcher to hold it (supervise/count-still.ts). */
+  traced?: boolean;
 }
 
 /** The syscalls the supervisor answers for this view: uname for a named sandbox, opens only
@@ -55,7 +62,7 @@ export function viewSyscalls(v: ViewSpec): string[] {
   if (v.hostname !== undefined) out.push("uname");
   if (v.numCpus !== undefined) out.push("sched_getaffinity");
   if (v.randomSeed !== undefined) out.push("getrandom");
-  if (v.procfs !== undefined || v.files.length > 0 || v.pts !== undefined) out.push("open", "openat", "openat2", "creat");
+  if (v.procfs !== undefined || v.files.length > 0 || v.pts !== undefined || v.ptmx !== undefined) out.push("open", "openat", "openat2", "creat");
   if (v.procfs !== undefined || v.sortedDirs === true) out.push("getdents64", "getdents");
   return out;
 }
@@ -117,6 +124,7 @@ export function computeView(
   let procfs: ViewSpec["procfs"];
   const roots = grants.map((g) => real(g.path));
   let pts: ViewSpec["pts"];
+  let ptmx: ViewSpec["ptmx"];
   if (fsActive) {
     // Kernel interfaces first, on the policy's own grants (a writable one naming sysfs is
     // refused; debugfs and tracefs are left out), then the process directories, then the
@@ -127,6 +135,7 @@ export function computeView(
     const devices = limitDevices(hidden.grants, deviceTrees(table, realIfExists(fs, "/dev")[0]), fs);
     out = devices.grants;
     pts = devices.pts;
+    if (devices.ptmx.length > 0) ptmx = devices.ptmx;
   } else {
     // No filesystem rules: every path is reached, so every mount is shown.
     procfs = { mounts, writable: true, reach: ["/"] };
@@ -144,6 +153,7 @@ export function computeView(
   if (policy.deterministicDirs === true) view.sortedDirs = true;
   if (procfs !== undefined) view.procfs = procfs;
   if (pts !== undefined) view.pts = pts;
+  if (ptmx !== undefined) view.ptmx = ptmx;
   return { view, grants: out };
 }
 

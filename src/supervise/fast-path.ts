@@ -4,11 +4,11 @@
 // Opens: every handler that traps open, openat, openat2 or creat (the /proc view, the
 // sandbox's pseudo-terminals, the virtual files, /etc/hosts under host rules) acts only on
 // a path that, resolved as paths.ts resolves it, passes through a procfs or devpts mount or
-// ends on one of its virtual files; on any other it passes and the call continues. So the
+// ends on one of its virtual files or a multiplexer (/dev/ptmx); on any other it passes and the call continues. So the
 // fast path continues those itself, in C, and hands the rest over. The list of trees is
 // every procfs mount of the host (paths.ts expands /proc/self and walks magic links in
-// any of them) and the granted devpts mounts; the exact paths are the virtual files and
-// /etc/hosts. Getdents64: performed in C on a duplicate unless the directory is on a
+// any of them) and the granted devpts mounts; the exact paths are the virtual files, the
+// multiplexers and /etc/hosts. Getdents64: performed in C on a duplicate unless the directory is on a
 // procfs mount the view filters (handlers/procfs-list.ts); under deterministicDirs never
 // (every listing is sorted there). Under maxMemory, mmap, mremap
 // and brk: continued in C within a credit handlers/memory.ts grants (native/memcredit.c).
@@ -57,7 +57,7 @@ export const ProcsKind = { PROCESSES: 1, THREADS: 2, EPOLL: 4 } as const;
 export function fastPathSpec(s: Supervision): FastPathSpec {
   const view = s.view;
   const trees = [...procfsMounts(), ...(view?.pts?.mounts ?? [])];
-  const exacts = (view?.files ?? []).map((f) => f.path);
+  const exacts = [...(view?.files ?? []).map((f) => f.path), ...(view?.ptmx ?? []).map((m) => m.name)];
   if (s.net?.hostsFile !== undefined) exacts.push(HOSTS);
   if (s.net?.resolvConf !== undefined) exacts.push(RESOLV);
   const procDevs: bigint[] = [];

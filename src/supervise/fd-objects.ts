@@ -17,12 +17,13 @@ export const FD_PART_US = 4000;
 /** What a descriptor is: a socket or a pipe (`value`: its inode), an epoll file (`value`:
  * its count of watches), a path whose last name is a number (`value`: the number: a
  * terminal /dev/pts/N, among others), a path ending in "/ptmx" (a terminal's
- * multiplexer), or an epoll file whose watches are not read ("epoll-unread", `value` 0:
+ * multiplexer), an epoll file whose watches are not read ("epoll-unread", `value` 0:
  * asked for without "epoll", to find which descriptors share an instance before reading
- * each instance once). */
-export type FdObjectKind = "socket" | "pipe" | "epoll" | "numbered" | "ptmx" | "epoll-unread";
+ * each instance once), or a numbered path removed since ("numbered-deleted": a terminal
+ * whose multiplexer was closed, held by its other end). */
+export type FdObjectKind = "socket" | "pipe" | "epoll" | "numbered" | "ptmx" | "epoll-unread" | "numbered-deleted";
 
-const KINDS: readonly (FdObjectKind | undefined)[] = [undefined, "socket", "pipe", "epoll", "numbered", "ptmx", "epoll-unread"];
+const KINDS: readonly (FdObjectKind | undefined)[] = [undefined, "socket", "pipe", "epoll", "numbered", "ptmx", "epoll-unread", "numbered-deleted"];
 
 /** The bits of `kinds` for fdObjectsFrom. */
 function kindBits(kinds: readonly FdObjectKind[]): number {

@@ -5,7 +5,8 @@
 //   pipes     pipe pages past fs.pipe-user-pages-soft
 //   sigq      queued real-time signals (RLIMIT_SIGPENDING, counted per user)
 //   inflight  descriptors in flight over unix sockets (counted per user)
-//   pty       pseudo-terminals (kernel.pty.max) under a /dev grant
+//   pty       pseudo-terminals (kernel.pty.max) under a /dev grant: held four ways, then by
+//             four sandboxes at once
 //   sysv      SysV objects: refused by default; with sysv_ipc lifted, host-wide shmmni
 //   nproc     processes and threads under the default policy
 //   epoll     epoll watches (fs.epoll.max_user_watches): the sandbox is supervised by a
@@ -147,7 +148,43 @@ const modes: Record<string, (base: string) => Promise<unknown>> = {
   },
   // A writable /dev reaches /dev/ptmx; the kernel view refuses such a policy (no devpts of
   // its own yet), so the supervised view only.
-  pty: (base) => inBothViews(base, "pty", ["5000"], ["pty"], { fsWritable: ["/dev"] }, false, ["supervised"]),
+  async pty(base) {
+    // Each way of holding pairs, one sandbox at a time: opened for reading and writing under
+    // a writable /dev; for reading only under a readable /dev (a pair all the same; both
+    // views); each pair held by its terminal alone (the multiplexer closed); multiplexers in
+    // flight in unix sockets, then held. The host's multiplexer meanwhile, and its pty/nr.
+    const out: Record<string, unknown> = {};
+    const nr = (): number => Number(readFileSync("/proc/sys/kernel/pty/nr", "latin1").trim());
+    const runs: [string, View, string, Record<string, unknown>][] = [
+      ["rdwr", "supervised", "rdwr", { fsWritable: ["/dev"] }],
+      ["rdonly", "supervised", "rdonly", { fsReadable: ["/dev"] }],
+      ["rdonly-kernel", "kernel", "rdonly", { fsReadable: ["/dev"] }],
+      ["slaves", "supervised", "slaves", { fsWritable: ["/dev"] }],
+      ["flight", "supervised", "flight", { fsWritable: ["/dev"] }],
+    ];
+    for (const [label, view, how, extra] of runs) {
+      let during = 0;
+      out[label] = { ...(await takeWith(base, "pty", view, ["5000", how], ["pty"], extra, () => (during = nr()))), nrDuring: during };
+    }
+    // Four sandboxes at once, each up to its share: together they would take every pair of
+    // kernel.pty.max; the host keeps kernel.pty.reserve.
+    const dirs = [0, 1, 2, 3].map((i) => sharedDir(base, `pty-four-${i}`));
+    const runsAtOnce = dirs.map((dir) => Sandbox.run({ fsReadable: [rt20], fsWritable: [dir, "/dev"], procView: "supervised" }, [rt20, "pty", dir, HOLD_MS, "5000", "rdwr"], { timeout: 20_000 }));
+    for (const r of runsAtOnce) r.catch(() => undefined);
+    let during: Record<string, string> | null = null;
+    let nrDuring = 0;
+    try {
+      const t0 = Date.now();
+      while (Date.now() - t0 < 15_000 && !dirs.every((d) => existsSync(join(d, "ready")))) await sleep(10);
+      nrDuring = nr();
+      during = await host(["pty"]);
+    } finally {
+      for (const d of dirs) writeFileSync(join(d, "done"), "");
+    }
+    const results = await Promise.all(runsAtOnce);
+    out.four = { got: results.map((r) => lines(r.stdoutText)), exitCodes: results.map((r) => r.exitCode), during, nrDuring };
+    return out;
+  },
   async sysv(base) {
     // Keys of this run's own, so the cleanup removes only what the sandbox made; after each
     // run, what it left is counted as it is removed.

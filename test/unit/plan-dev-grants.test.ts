@@ -6,11 +6,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { PolicyError } from "../../src/errors.js";
 import { parseMounts, type MountEntry } from "../../src/kernel/mounts.js";
-import { DEVICE_ALLOWLIST, deviceTrees, limitDevices } from "../../src/plan/dev-grants.js";
+import { DEVICE_ALLOWLIST, deviceTrees, limitDevices, multiplexerGrants } from "../../src/plan/dev-grants.js";
 import { kernelFs, readOnlyKernelFs } from "../../src/plan/kernel-fs-grants.js";
 import type { PathGrant } from "../../src/plan/landlock.js";
 import type { EntryType, FsView } from "../../src/plan/proc-grants.js";
 import { computeView } from "../../src/plan/view.js";
+import { terminalIndex } from "../../src/supervise/handlers/dev-ptmx.js";
 
 const TREE: Record<string, Record<string, EntryType>> = {
   "/": { dev: "dir", sys: "dir", proc: "dir", etc: "dir", tmp: "dir" },
@@ -89,7 +90,6 @@ const DEV_READ: PathGrant[] = [
   read("/dev/random", false),
   read("/dev/urandom", false),
   read("/dev/tty", false),
-  read("/dev/pts/ptmx", false), // /dev/ptmx is a link to it
   read("/dev/log", false),
   read("/dev/shm"),
   listOnly("/dev/pts"),
@@ -110,6 +110,23 @@ test("a grant on /dev reaches the allowlist's nodes only; data mounts, files and
   }
   assert.deepEqual(out.pts, { mounts: ["/dev/pts"], writable: false });
   assert.deepEqual(DEVICE_ALLOWLIST, ["null", "zero", "full", "random", "urandom", "tty", "ptmx"]);
+  // The multiplexer gets no rule: the supervisor serves its opens by name, counted
+  // (handlers/dev-ptmx.ts); /dev/ptmx is a link to devpts's here.
+  assert.ok(!out.grants.some((g) => g.path.endsWith("ptmx")), JSON.stringify(out.grants));
+  assert.deepEqual(out.ptmx, [{ name: "/dev/ptmx", node: "/dev/pts/ptmx", writable: false }, { name: "/dev/pts/ptmx", node: "/dev/pts/ptmx", writable: false }]);
+  // Without a supervisor the rule comes back (nothing counts then).
+  assert.deepEqual(multiplexerGrants(out.ptmx), [read("/dev/pts/ptmx", false)]);
+  assert.deepEqual(multiplexerGrants([...out.ptmx, { name: "/dev/ptmx", node: "/dev/pts/ptmx", writable: true }]), [write("/dev/pts/ptmx", false)]);
+});
+
+test("a multiplexer named by a grant is served too; a node of that name outside a device tree is a file", () => {
+  const out = limitDevices([write("/dev/ptmx", false), read("/dev/null", false)], TREES, fakeFs);
+  assert.deepEqual(out.grants, [read("/dev/null", false)]);
+  assert.deepEqual(out.ptmx, [{ name: "/dev/ptmx", node: "/dev/pts/ptmx", writable: true }]);
+  const named = limitDevices([read("/dev/pts/ptmx", false)], TREES, fakeFs);
+  assert.deepEqual([named.grants, named.ptmx], [[], [{ name: "/dev/pts/ptmx", node: "/dev/pts/ptmx", writable: false }]]);
+  // A directory's listing rule named ptmx is not a node.
+  assert.deepEqual(limitDevices([listOnly("/dev/ptmx")], TREES, fakeFs).ptmx, []);
 });
 
 test("a writable grant on /dev: the same nodes, writable; its directories may only be listed (no unlinking the host's nodes)", () => {
@@ -120,6 +137,7 @@ test("a writable grant on /dev: the same nodes, writable; its directories may on
   }
   assert.deepEqual(out.grants.filter((g) => !g.dirOnly).map((g) => g.path).sort(), DEV_READ.filter((g) => !g.dirOnly).map((g) => g.path).sort());
   assert.deepEqual(out.pts, { mounts: ["/dev/pts"], writable: true });
+  assert.deepEqual(out.ptmx.map((m) => m.writable), [true, true]);
 });
 
 test("a grant on / is split down to /dev; its other entries keep the grant", () => {
@@ -191,4 +209,14 @@ test("the view: / writable reaches procfs, sysfs read-only (but debugfs, tracefs
   assert.deepEqual(view.procfs, { mounts: ["/proc"], writable: true, reach: ["/"] });
   const none = computeView({ name: undefined, numCpus: undefined }, [read("/etc")], true, ["/proc"], fakeFs, new Map(), TABLE).view;
   assert.equal(none.pts, undefined);
+});
+
+test("a terminal's index from its device number: major 136, the index as the minor (glibc's encoding past 255)", () => {
+  const rdev = (major: number, minor: number): number => (minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12);
+  assert.equal(terminalIndex(rdev(136, 0)), 0);
+  assert.equal(terminalIndex(rdev(136, 7)), 7);
+  assert.equal(terminalIndex(rdev(136, 300)), 300);
+  assert.equal(terminalIndex(rdev(136, 4095)), 4095);
+  assert.equal(terminalIndex(rdev(5, 2)), undefined); // the multiplexer
+  assert.equal(terminalIndex(rdev(4, 1)), undefined); // a virtual console
 });

@@ -12,6 +12,7 @@ import { processTree } from "../members.js";
 import type { Notification } from "../notification.js";
 import { AT_FDCWD, O, RESOLVE, callerStatus, readOpen, wantsWrite } from "../paths.js";
 import { parseStatus, supervisorStatus } from "./procfs-open.js";
+import { PTMX_RDEV } from "./dev-ptmx.js";
 
 const ENOENT = 2;
 const EACCES = 13;
@@ -20,8 +21,6 @@ const ENOTDIR = 20;
 const EINTR = 4;
 const ENOMEM = 12;
 const O_NOCTTY = 0o400;
-/** The terminal multiplexer's device number, /dev/ptmx's and every devpts's ptmx (char 5, 2). */
-const PTMX_RDEV = (5 << 8) | 2;
 /** Flags openat2 accepts (it refuses unknown bits where openat ignores them). */
 const VALID_FLAGS = 0o37777703;
 
@@ -123,7 +122,8 @@ export function devPtsHandler(spec: PtsSpec, ctx: SupervisorContext): Handler {
     const mount = spec.mounts.find((m) => path.startsWith(`${m}/`));
     if (mount === undefined) return undefined;
     const name = path.slice(mount.length + 1);
-    // ptmx and anything else of devpts: Landlock decides (no rule). O_PATH gives no
+    // ptmx (dev-ptmx.ts when a grant reaches it) and anything else of devpts: Landlock
+    // decides (no rule). O_PATH gives no
     // content; openat2's RESOLVE_* rules are not reproduced: the kernel, then Landlock.
     if (!/^(0|[1-9][0-9]*)$/.test(name) || (req.flags & O.PATH) !== 0 || req.resolve !== 0) return undefined;
     if (req.target.trailingSlash || (req.flags & O.DIRECTORY) !== 0) return deny(ENOTDIR);

@@ -40,7 +40,7 @@
 // supervisor may not trace: one that executed a file it may not read is not dumpable),
 // leaves the count undone: ENOSPC until the next.
 
-import { SandboxError } from "../../errors.js";
+import { countStill } from "../count-still.js";
 import { monotonicMs } from "../../kernel/clock.js";
 import { fdLink } from "../../kernel/proc-text.js";
 import { CONTINUE, deny, type Action } from "../action.js";
@@ -48,7 +48,7 @@ import { fileOrder, Unordered, type ProcessFd } from "../../kernel/kcmp.js";
 import { epollWatchesOffLoop, fdObjectPartsOffLoop } from "../fd-objects.js";
 import { parkCall, type HandlerTable, type SupervisorContext } from "../handler.js";
 import type { Notification } from "../notification.js";
-import { runInSlices, sortInSteps, type Step } from "../slices.js";
+import { sortInSteps, type Step } from "../slices.js";
 import { chargeOf } from "./memory.js";
 
 const EPERM = 1;
@@ -57,9 +57,14 @@ const ENOSPC = 28;
 const ERESTARTNOINTR = 513;
 /** Adds one grant lets C continue (native/proccredit.h SL_PROCS_CREDIT_MAX). */
 const CREDIT_MAX = 256;
-/** A count starts no sooner than this many times the last one's length after it ended
- * (at least RECOUNT_GAP_MIN_MS): counts take at most a fifth of a thread of Node's pool,
- * and an add at the budget meanwhile gets ENOSPC. */
+/** A count starts no sooner than this many times the last one's work after it ended (at
+ * least RECOUNT_GAP_MIN_MS): counts take at most a fifth of a thread of Node's pool, and an
+ * add at the budget meanwhile gets ENOSPC. The work is the count's own (its slices on the
+ * pool), not its wall time: that also holds the waits for the freeze's turn and, where the
+ * launcher traces, for its hold through pauses and policyFn's verdicts, and the gap grew
+ * with them (under pauses every 40 ms a program's counts came seconds apart: 3 rounds of
+ * refills took 26-31 s against 6 without pauses, and one not done in 60 s on a loaded CI
+ * run). */
 const RECOUNT_GAP_RATIO = 4;
 const RECOUNT_GAP_MIN_MS = 100;
 
@@ -115,28 +120,6 @@ export function* countFrozen(owner: object, pids: Iterable<number>, budget: numb
   return total;
 }
 
-/** How long the count's freeze waits for a thread to stop (a checkpoint's wait). */
-const FREEZE_STOP_TIMEOUT_MS = 5000;
-
-/**
- * The sandbox's watches counted with every thread of it stopped (checkpoint/freeze.ts,
- * loaded when first needed), or undefined when it could not be frozen or read: `why` says.
- */
-async function countWhileFrozen(owner: object, ctx: SupervisorContext, traced: boolean, budget: number, spent: (ms: number) => void, why: (e: unknown) => void): Promise<number | undefined> {
-  try {
-    const { whileFrozen, whileHeld } = await import("../../checkpoint/freeze.js");
-    const count = (pids: Iterable<number>): Promise<number | undefined> => new Promise<number | undefined>((resolve) => runInSlices(countFrozen(owner, pids, budget), resolve, { spent }));
-    // Where the launcher traces (timeStart, policyFn), it holds the threads; else the
-    // supervisor freezes them itself.
-    if (traced) return await whileHeld(ctx.launcherPid, FREEZE_STOP_TIMEOUT_MS, ctx.holdTraced, count);
-    const thawFailed = (failures: string[]): Error => new SandboxError(`thawing the sandbox failed: ${failures.join("; ")}`);
-    return await whileFrozen(ctx.launcherPid, FREEZE_STOP_TIMEOUT_MS, (frozen) => count(frozen.keys()), thawFailed);
-  } catch (e) {
-    why(e);
-    return undefined;
-  }
-}
-
 export function epollHandlers({ budget, explicit, traced }: { budget: number; explicit: boolean; traced: boolean }, ctx: SupervisorContext): HandlerTable {
   const credit = ctx.epollCredit;
   const owner = {}; // this sandbox's turn on Node's pool (fd-objects.ts offLoop)
@@ -161,20 +144,22 @@ export function epollHandlers({ budget, explicit, traced }: { budget: number; ex
   const refresh = (): Promise<void> =>
     (recount ??= new Promise<void>((resolve) => {
       settle(); // the credit ends here: no add goes on until the count is done
-      const began = monotonicMs();
-      const spent = (ms: number): void => ctx.chargeCpu(ms);
+      let work = 0;
+      const spent = (ms: number): void => {
+        work += ms;
+        ctx.chargeCpu(ms);
+      };
       const counted = (total: number | undefined): void => {
-        const ended = monotonicMs();
         // Not counted (the sandbox kept forking, hid a table, could not be frozen): the
         // budget stands as reached.
         count = total ?? budget;
-        nextCountAt = ended + Math.max(RECOUNT_GAP_MIN_MS, RECOUNT_GAP_RATIO * (ended - began));
+        nextCountAt = monotonicMs() + Math.max(RECOUNT_GAP_MIN_MS, RECOUNT_GAP_RATIO * work);
         recount = undefined;
         grant();
         resolve();
       };
       const why = (e: unknown): void => ctx.observe({ kind: "refused", syscall: "epoll_ctl", errno: ENOSPC, target: "count", why: `the sandbox's epoll watches could not be counted: ${(e as Error)?.message ?? String(e)}` });
-      void countWhileFrozen(owner, ctx, traced, budget, spent, why).then(counted);
+      void countStill(ctx, traced, (pids) => countFrozen(owner, pids, budget), spent, why).then(counted);
     }));
   const refuse = (n: Notification): Action => {
     ctx.observe({ kind: "refused", syscall: "epoll_ctl", errno: ENOSPC, target: `descriptor ${n.argU32(2)}`, why: explicit ? `the sandbox holds its maxEpollWatches (${budget})` : `the sandbox holds its epoll watch budget (${budget}, a quarter of fs.epoll.max_user_watches: the uid's other processes keep the rest)` });

@@ -1,11 +1,12 @@
 // The view concern's handler tables (SPEC 4.4): identity and CPU count always, the /proc
 // process view when the grants reach a procfs mount, the sandbox's own pseudo-terminals
-// when they reach a devpts mount.
+// when they reach a devpts mount, and new ones when they reach a multiplexer.
 
 import type { ViewSpec } from "../../plan/view.js";
 import type { HandlerTable, SupervisorContext } from "../handler.js";
 import { Members } from "../members.js";
 import { devPtsHandler } from "./dev-pts.js";
+import { devPtmxHandler } from "./dev-ptmx.js";
 import { identityHandlers } from "./identity.js";
 import { listingHandler } from "./procfs-list.js";
 import { SortedPositions } from "../sorted-dirents.js";
@@ -16,6 +17,10 @@ export function viewHandlers(view: ViewSpec, ctx: SupervisorContext): HandlerTab
   if (view.pts !== undefined) {
     const pts = devPtsHandler(view.pts, ctx);
     tables.push({ open: pts, openat: pts, openat2: pts, creat: pts });
+  }
+  if (view.ptmx !== undefined) {
+    const ptmx = devPtmxHandler(view.ptmx, view.traced === true, ctx);
+    tables.push({ open: ptmx, openat: ptmx, openat2: ptmx, creat: ptmx });
   }
   const procfs = view.procfs;
   const members = new Members(ctx.launcherPid);
