@@ -60,12 +60,15 @@ const CASES: readonly [name: string, view: "supervised" | "kernel", args: readon
 
 scriptMain("/tmp/sl-epoll-budget-", async () => {
   const out: Record<string, unknown> = {};
+  // Each case's milliseconds (the time since the last case ended), for reading CI's runs.
+  let mark = Date.now();
+  const lap = (): number => -mark + (mark = Date.now());
   const dir = mkdtempSync("/tmp/sl-epoll-budget-x-");
   chmodSync(dir, 0o755);
   for (const [name, view, args, watches] of CASES) {
     const r = await Sandbox.run({ fsReadable: [epb], fsWritable: [dir], procView: view, ...(watches !== undefined ? { maxEpollWatches: watches } : {}) }, [epb, ...args.map((a) => a.replace("${DIR}", dir))], { timeout: 90_000 });
     const why = r.refused.find((x) => x.syscall === "epoll_ctl")?.why;
-    out[`${name} ${view}`] = { procView: r.procView, exitCode: r.exitCode, status: r.status, why, got: lines(r.stdoutText) };
+    out[`${name} ${view}`] = { ms: lap(), procView: r.procView, exitCode: r.exitCode, status: r.status, why, got: lines(r.stdoutText) };
   }
   // Where the launcher traces every process (timeStart, policyFn) the supervisor cannot
   // seize them (a thread has one tracer): the launcher holds them for the count
@@ -76,7 +79,7 @@ scriptMain("/tmp/sl-epoll-budget-", async () => {
   for (const [name, extra] of traced) {
     const c = await Sandbox.run({ fsReadable: [epb], procView: "supervised", maxEpollWatches: SMALL, ...extra }, [epb, "shuffle", "15000", "2000", "50"], { timeout: 90_000 });
     const why = c.refused.find((x) => x.syscall === "epoll_ctl")?.why;
-    out[`${name} supervised`] = { procView: c.procView, status: c.status, exitCode: c.exitCode, why, got: lines(c.stdoutText) };
+    out[`${name} supervised`] = { ms: lap(), procView: c.procView, status: c.status, exitCode: c.exitCode, why, got: lines(c.stdoutText) };
   }
   // A count freezes the sandbox as a checkpoint does: while the program makes a count at
   // every round (it frees an instance and fills another, at its budget), checkpoints,
@@ -108,7 +111,7 @@ scriptMain("/tmp/sl-epoll-budget-", async () => {
       pauses++;
     }
     const r = await ended;
-    out.turns = { status: r.status, exitCode: r.exitCode, checkpoints, pauses, failures, got: lines(r.stdoutText) };
+    out.turns = { ms: lap(), status: r.status, exitCode: r.exitCode, checkpoints, pauses, failures, got: lines(r.stdoutText) };
   }
   // The launcher's hold and vfork: a thread waiting in vfork for its child (which the hold
   // keeps) cannot be stopped, and runs none of its code until the child execs or exits:
@@ -118,7 +121,7 @@ scriptMain("/tmp/sl-epoll-budget-", async () => {
   // says why), the hold lets every thread go, and the program ends as it would have.
   for (const [name, threads] of [["vfork-traced", 1], ["stuck-traced", 65]] as const) {
     const c = await Sandbox.run({ fsReadable: [epb], procView: "supervised", maxEpollWatches: SMALL, maxProcesses: 100, policyFn: () => "allow" }, [epb, "vfork", "1000", "30000", String(SMALL), String(threads)], { timeout: 60_000 });
-    out[name] = { status: c.status, exitCode: c.exitCode, why: c.refused.filter((x) => x.syscall === "epoll_ctl").map((x) => x.why), got: lines(c.stdoutText) };
+    out[name] = { ms: lap(), status: c.status, exitCode: c.exitCode, why: c.refused.filter((x) => x.syscall === "epoll_ctl").map((x) => x.why), got: lines(c.stdoutText) };
   }
   // The launcher's hold between pauses and resumes, and beside execs stopped for policyFn's
   // verdict (a child runs the program again in a loop), until the program has made its
@@ -137,15 +140,15 @@ scriptMain("/tmp/sl-epoll-budget-", async () => {
       pauses++;
     }
     const r = await ended;
-    out["turns-traced"] = { status: r.status, exitCode: r.exitCode, pauses, got: lines(r.stdoutText) };
+    out["turns-traced"] = { ms: lap(), status: r.status, exitCode: r.exitCode, pauses, got: lines(r.stdoutText) };
   }
   // The memory cap cannot measure what such a process's descriptors hold either: its run
   // ends, the limit naming why (as root the supervisor reads the table: it runs through).
   const r = await Sandbox.run({ fsReadable: [epb], fsWritable: [dir], maxMemory: "64M", procView: "supervised" }, [epb, "unreadable", dir, "hold", "1500"], { timeout: 30_000 });
-  out.memory = { status: r.status, exitCode: r.exitCode, limit: r.limit ?? null, got: lines(r.stdoutText) };
+  out.memory = { ms: lap(), status: r.status, exitCode: r.exitCode, limit: r.limit ?? null, got: lines(r.stdoutText) };
   // A zombie's /proc/<pid>/fd is the host root's too (it has let go of its memory): it is
   // not such a process (the run was ended for a child left unreaped before this was known).
   const z = await Sandbox.run({ fsReadable: [epb], maxMemory: "64M", procView: "supervised" }, [epb, "zombie", "1500"], { timeout: 30_000 });
-  out.zombie = { status: z.status, exitCode: z.exitCode, limit: z.limit ?? null, got: lines(z.stdoutText) };
+  out.zombie = { ms: lap(), status: z.status, exitCode: z.exitCode, limit: z.limit ?? null, got: lines(z.stdoutText) };
   return out;
 });
