@@ -38,7 +38,7 @@ const ENOTDIR = 20;
 /** The kernel enters the call again (the caller never sees it): linux/errno.h. */
 const ERESTARTNOINTR = 513;
 const ENOSPC = 28;
-const O_NOCTTY = 0o400;
+export const O_NOCTTY = 0o400;
 /** Flags openat2 accepts (it refuses unknown bits where openat ignores them). */
 const VALID_FLAGS = 0o37777703;
 /** The multiplexer's device number (char 5, 2), /dev/ptmx's and every devpts's ptmx. */
@@ -47,6 +47,23 @@ export const PTMX_RDEV = (5 << 8) | 2;
 const PTS_MAJOR = 136;
 /** The share of kernel.pty.max one sandbox may hold. */
 export const PTY_SHARE_DIVISOR = 4;
+
+/**
+ * Opens the terminal device `path` (no link followed) for the caller of n as its own open
+ * would be made: with its capabilities, refused (EACCES) when its identities differ from
+ * the supervisor's, and O_NOCTTY (the supervisor's process must never take a controlling
+ * terminal). The descriptor and the caller's process id, or -errno. Shared with
+ * dev-pts.ts.
+ */
+export function openTerminalAs(n: Notification, path: string, flags: number): { fd: number; tgid: number } | number {
+  const caller = parseStatus(callerStatus(n) ?? "");
+  const self = supervisorStatus();
+  if (caller === null || self === null || caller.ids !== self.ids || caller.capEff < 0n) return -EACCES;
+  const nat = native();
+  const how = [AT_FDCWD, path, (flags & VALID_FLAGS & ~O.CREAT) | O_NOCTTY | O.CLOEXEC, 0, RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS] as const;
+  const fd = caller.capEff !== self.capEff ? nat.openat2As(...how, caller.capEff) : nat.openat2(...how);
+  return fd < 0 ? fd : { fd, tgid: caller.tgid };
+}
 
 /** The host's pty sysctls, or undefined when unreadable. */
 function ptySysctl(name: "max" | "reserve" | "nr"): number | undefined {
@@ -154,14 +171,9 @@ export function devPtmxHandler(ptmx: readonly Multiplexer[], traced: boolean, ct
     if (max === undefined || nr === undefined || nr >= max - reserve) {
       return refuse(`the host's pseudo-terminals are at kernel.pty.max less kernel.pty.reserve (${nr ?? "?"} of ${max ?? "?"}, ${reserve} kept for the host's own)`, node);
     }
-    const caller = parseStatus(callerStatus(n) ?? "");
-    const self = supervisorStatus();
-    // The supervisor opens with the caller's capabilities, not its identity: it must be the same.
-    if (caller === null || self === null || caller.ids !== self.ids || caller.capEff < 0n) return deny(EACCES);
-    const nat = native();
-    const how = [AT_FDCWD, node, (flags & VALID_FLAGS & ~O.CREAT) | O_NOCTTY | O.CLOEXEC, 0, RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS] as const;
-    const fd = caller.capEff !== self.capEff ? nat.openat2As(...how, caller.capEff) : nat.openat2(...how);
-    if (fd < 0) return deny(-fd);
+    const opened = openTerminalAs(n, node, flags);
+    if (typeof opened === "number") return deny(-opened);
+    const fd = opened.fd;
     try {
       const st = fstatSync(fd);
       if (!st.isCharacterDevice() || st.rdev !== PTMX_RDEV) throw new Error("not a multiplexer");

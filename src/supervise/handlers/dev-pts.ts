@@ -10,9 +10,8 @@ import { fdObjectParts, type FdObjectKind } from "../fd-objects.js";
 import { InParts } from "../slices.js";
 import { processTree } from "../members.js";
 import type { Notification } from "../notification.js";
-import { AT_FDCWD, O, RESOLVE, callerStatus, readOpen, wantsWrite } from "../paths.js";
-import { parseStatus, supervisorStatus } from "./procfs-open.js";
-import { PTMX_RDEV } from "./dev-ptmx.js";
+import { O, readOpen, wantsWrite } from "../paths.js";
+import { O_NOCTTY, PTMX_RDEV, openTerminalAs } from "./dev-ptmx.js";
 
 const ENOENT = 2;
 const EACCES = 13;
@@ -20,9 +19,6 @@ const EEXIST = 17;
 const ENOTDIR = 20;
 const EINTR = 4;
 const ENOMEM = 12;
-const O_NOCTTY = 0o400;
-/** Flags openat2 accepts (it refuses unknown bits where openat ignores them). */
-const VALID_FLAGS = 0o37777703;
 
 export interface PtsSpec {
   mounts: readonly string[];
@@ -164,14 +160,10 @@ function open(n: Notification, ctx: SupervisorContext, path: string, index: numb
 /** The open itself, holding a place among the walks in parts: the terminal opened as the
  * caller would have, then the sandbox's descriptor tables walked for an end of it. */
 function check(n: Notification, ctx: SupervisorContext, path: string, index: number, flags: number, walks: InParts): Action | Promise<Action> {
-  const nat = native();
-  const caller = parseStatus(callerStatus(n) ?? "");
-  const self = supervisorStatus();
   // The supervisor opens with the caller's capabilities, not its identity: it must be the same.
-  if (caller === null || self === null || caller.ids !== self.ids || caller.capEff < 0n) return deny(EACCES);
-  const how = [AT_FDCWD, path, (flags & VALID_FLAGS & ~O.CREAT) | O_NOCTTY | O.CLOEXEC, 0, RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS] as const;
-  const fd = caller.capEff !== self.capEff ? nat.openat2As(...how, caller.capEff) : nat.openat2(...how);
-  if (fd < 0) return deny(-fd === ENOENT && (flags & O.CREAT) !== 0 ? EACCES : -fd);
+  const opened = openTerminalAs(n, path, flags);
+  if (typeof opened === "number") return deny(-opened === ENOENT && (flags & O.CREAT) !== 0 ? EACCES : -opened);
+  const { fd, tgid } = opened;
   let st: TtyId;
   try {
     const s = fstatSync(fd);
@@ -183,7 +175,7 @@ function check(n: Notification, ctx: SupervisorContext, path: string, index: num
   }
   return (async (): Promise<Action> => {
     let injected = false;
-    const steps = heldSteps(ctx.launcherPid, caller.tgid, st, index);
+    const steps = heldSteps(ctx.launcherPid, tgid, st, index);
     let found = false;
     try {
       const step = (): boolean => {
