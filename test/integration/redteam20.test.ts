@@ -265,6 +265,32 @@ scriptCase(
   120_000,
 );
 
+// The multiplexer's opens the supervisor serves are those of its path (plain, relative, from
+// a descriptor of /dev: the path as resolved); any other way to it meets Landlock, which has
+// no rule on it, so it makes no pair uncounted: a symlink to it or to /dev, /proc/self/fd/N
+// of an O_PATH descriptor, openat2 with RESOLVE_* rules, a node made with mknod.
+scriptCase(
+  "pseudo-terminals: /dev/ptmx reached by another spelling than its path (a symlink, /proc/self/fd, openat2, a node of one's own) is refused, so no pair escapes the count",
+  SCRIPT,
+  [RT20, "pty-spell"],
+  (out) => {
+    const msg = JSON.stringify(out);
+    const served = ["plain", "openat", "relative"];
+    const others = ["symlink", "through-link", "openat2"];
+    const bare = out.bare as Got;
+    for (const k of [...served, ...others, "proc-fd"]) assert.equal(bare[k], "ok", `control: bare, ${k} reaches it: ${msg}`);
+    for (const [label, view] of [["rdwr", "supervised"], ["rdonly", "supervised"], ["rdonly-kernel", "kernel"]] as const) {
+      const t = out[label] as { procView: string; exitCode: number; got: Got };
+      assert.deepEqual([t.procView, t.exitCode], [view, 0], `${label}: ${msg}`);
+      for (const k of served) assert.equal(t.got[k], "ok", `${label}: ${k}: ${msg}`);
+      // (The kernel view's /dev has no node where no rule is: ENOENT there.)
+      for (const k of others) assert.match(t.got[k] ?? "", /^(EACCES|ENOENT)$/, `${label}: ${k}: ${msg}`);
+      assert.match(t.got["proc-fd"] ?? t.got["o-path"] ?? "", /^(EACCES|ENOENT)$/, `${label}: /proc/self/fd: ${msg}`);
+      assert.equal(t.got["mknod-made"], "EACCES", `${label}: mknod of 5:2: ${msg}`);
+    }
+  },
+);
+
 scriptCase(
   "held: SysV IPC is refused by default (both views); lifted in the kernel view, its objects are its own IPC namespace's and go with it",
   SCRIPT,

@@ -7,6 +7,7 @@
 //   inflight  descriptors in flight over unix sockets (counted per user)
 //   pty       pseudo-terminals (kernel.pty.max) under a /dev grant: held four ways, then by
 //             four sandboxes at once
+//   pty-spell /dev/ptmx by other spellings than its path (a symlink, /proc/self/fd...)
 //   sysv      SysV objects: refused by default; with sysv_ipc lifted, host-wide shmmni
 //   nproc     processes and threads under the default policy
 //   epoll     epoll watches (fs.epoll.max_user_watches): the sandbox is supervised by a
@@ -183,6 +184,26 @@ const modes: Record<string, (base: string) => Promise<unknown>> = {
     }
     const results = await Promise.all(runsAtOnce);
     out.four = { got: results.map((r) => lines(r.stdoutText)), exitCodes: results.map((r) => r.exitCode), during, nrDuring };
+    return out;
+  },
+  async "pty-spell"(base) {
+    // /dev/ptmx by every spelling: read-write under a writable /dev (supervised view; the
+    // kernel view refuses it), read-only under a readable one (both views), and bare (the
+    // control: every spelling reaches it there).
+    const out: Record<string, unknown> = {};
+    const runs: [string, View, Record<string, unknown>, string][] = [
+      ["rdwr", "supervised", { fsWritable: ["/dev"] }, "rdwr"],
+      ["rdonly", "supervised", { fsReadable: ["/dev", "/proc"] }, "rdonly"],
+      ["rdonly-kernel", "kernel", { fsReadable: ["/dev", "/proc"] }, "rdonly"],
+    ];
+    for (const [label, view, extra, how] of runs) {
+      const dir = sharedDir(base, `pty-spell-${label}`);
+      const policy = { fsReadable: [rt20, ...((extra.fsReadable as string[] | undefined) ?? [])], fsWritable: [dir, ...((extra.fsWritable as string[] | undefined) ?? [])], procView: view };
+      const r = await Sandbox.run(policy, [rt20, "pty-spell", dir, how], { timeout: 20_000 });
+      out[label] = { procView: r.procView, exitCode: r.exitCode, got: lines(r.stdoutText) };
+    }
+    const dir = sharedDir(base, "pty-spell-bare");
+    out.bare = lines(execFileSync(rt20, ["pty-spell", dir, "rdonly"], { encoding: "utf8" }));
     return out;
   },
   async sysv(base) {
