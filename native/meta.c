@@ -85,6 +85,24 @@ static const long IPC_ALLOWED[] = {SYS_shmget, SYS_msgget, SYS_semget};
 
 enum sl_as { SL_AS_META, SL_AS_NAME, SL_AS_IPC };
 
+/* Lowers the calling thread's effective capabilities to `want` (capabilities are per
+ * thread), keeping the sets it had in `saved`: 1 when they changed, 0 when they were
+ * `want` already, -EPERM when `want` holds one not permitted (never more than the thread
+ * has), or -errno. */
+static int lower_effective(uint64_t want, struct __user_cap_data_struct saved[2]) {
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  if (syscall(SYS_capget, &hdr, saved) < 0) return -errno;
+  uint64_t permitted = saved[0].permitted | (uint64_t)saved[1].permitted << 32;
+  uint64_t effective = saved[0].effective | (uint64_t)saved[1].effective << 32;
+  if ((want & ~permitted) != 0) return -EPERM;
+  if (want == effective) return 0;
+  struct __user_cap_data_struct lowered[2];
+  memcpy(lowered, saved, sizeof lowered);
+  lowered[0].effective = (uint32_t)want;
+  lowered[1].effective = (uint32_t)(want >> 32);
+  return syscall(SYS_capset, &hdr, lowered) < 0 ? -errno : 1;
+}
+
 /* syscallAs(nr, capEff: bigint | null, ...args) -> the call's result, or -errno.
  * With capEff, the calling thread's effective set is lowered to capEff for the call and
  * restored afterwards (capabilities are per thread: only Node's main thread, which is
@@ -138,19 +156,11 @@ static napi_value syscall_as(napi_env env, napi_callback_info info, const long *
     SL_CALL(env, napi_get_value_bigint_uint64(env, argv[1], &want, &lossless));
   }
   struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-  struct __user_cap_data_struct saved[2], lowered[2];
+  struct __user_cap_data_struct saved[2];
   if (lower) {
-    if (syscall(SYS_capget, &hdr, saved) < 0) return sl_make_int(env, -errno);
-    uint64_t permitted = saved[0].permitted | (uint64_t)saved[1].permitted << 32;
-    uint64_t effective = saved[0].effective | (uint64_t)saved[1].effective << 32;
-    if ((want & ~permitted) != 0) return sl_make_int(env, -EPERM);
-    lower = want != effective; /* already the caller's: nothing to change */
-    if (lower) {
-      memcpy(lowered, saved, sizeof lowered);
-      lowered[0].effective = (uint32_t)want;
-      lowered[1].effective = (uint32_t)(want >> 32);
-      if (syscall(SYS_capset, &hdr, lowered) < 0) return sl_make_int(env, -errno);
-    }
+    int changed = lower_effective(want, saved);
+    if (changed < 0) return sl_make_int(env, changed);
+    lower = changed == 1; /* already the caller's: nothing to restore */
   }
   long rc;
   do {
@@ -160,7 +170,6 @@ static napi_value syscall_as(napi_env env, napi_callback_info info, const long *
   if (lower) {
     /* Raising the effective set back within the permitted one cannot fail; if it ever
      * did, the supervisor would go on with less privilege, never more. */
-    hdr.pid = 0;
     if (syscall(SYS_capset, &hdr, saved) < 0) {
       if (rc >= 0 && nr == SYS_openat2) close((int)rc);
       return sl_make_int(env, -errno);
@@ -308,14 +317,10 @@ static long unix_bind_run(struct unix_bind_job *j) {
     if (rc < 0) return -err;
   }
   if (j->lower) {
-    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_data_struct d[2];
-    if (syscall(SYS_capget, &hdr, d) < 0) return -errno;
-    uint64_t permitted = d[0].permitted | (uint64_t)d[1].permitted << 32;
-    if ((j->caps & ~permitted) != 0) return -EPERM;
-    d[0].effective = (uint32_t)j->caps;
-    d[1].effective = (uint32_t)(j->caps >> 32);
-    if (syscall(SYS_capset, &hdr, d) < 0) return -errno;
+    /* This thread ends after the bind: nothing to restore. */
+    struct __user_cap_data_struct saved[2];
+    int rc = lower_effective(j->caps, saved);
+    if (rc < 0) return rc;
   }
   return bind(j->sock, (const struct sockaddr *)&j->addr, j->len) < 0 ? -errno : 0;
 }

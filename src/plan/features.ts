@@ -432,13 +432,16 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
     throw new PolicyError("maxEpollWatches", asked, `maxEpollWatches: ${asked} is more than this host's fs.epoll.max_user_watches (${epollLimit}), which every process of the uid shares`);
   }
   const budget = asked ?? (epollLimit === undefined ? undefined : epollBudget(epollLimit));
-  if (!unsupervised && budget !== undefined) supervision.epoll = { budget, explicit: asked !== undefined, traced: policy.timeStart !== undefined || policy.policyFn !== undefined };
+  // The launcher traces every process (timeStart, policyFn): counts that hold the sandbox
+  // still ask it to (supervise/count-still.ts).
+  const traced = policy.timeStart !== undefined || policy.policyFn !== undefined;
+  if (!unsupervised && budget !== undefined) supervision.epoll = { budget, explicit: asked !== undefined, traced };
   const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, deterministicDirs: policy.deterministicDirs, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
   const computed = computeView(viewPolicy, given, active.has("fs"), kernel ? [] : mounts, undefined, resolved);
   // Without a supervisor nothing counts pseudo-terminals: the multiplexers get their rules
   // back, and kernel.pty.max alone bounds them (docs/security.md, Known limits).
   const grants = unsupervised ? [...withoutProcfs(given, computed.grants, mounts, active.has("fs")), ...multiplexerGrants(computed.view.ptmx ?? [])] : computed.grants;
-  if (!unsupervised) supervision.view = policy.timeStart !== undefined || policy.policyFn !== undefined ? { ...computed.view, traced: true } : computed.view;
+  if (!unsupervised) supervision.view = traced ? { ...computed.view, traced: true } : computed.view;
   const denied = policy.fsDenied.length > 0 ? deniedFeature(inRoot(policy.fsDenied), grants, active.has("fs")) : undefined;
   const adjustments: Adjustment[] = [];
   // protectedFiles: the supervisor performs every name operation and write open beneath

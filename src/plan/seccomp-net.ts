@@ -64,8 +64,9 @@ export const SOCKADDR_NL_BYTES = 12;
 /** sizeof(struct sockaddr_in): the least address length an IP socket's bind accepts. */
 export const SOCKADDR_IN_BYTES = 16;
 /** offsetof(struct sockaddr_un, sun_path): a unix bind of this length is an autobind (the
- * kernel picks an abstract name: NUL and five hex digits). */
-export const SOCKADDR_AUTOBIND_BYTES = 2;
+ * kernel picks an abstract name: NUL and five hex digits); the path (or an abstract name's
+ * NUL) starts there. */
+export const SOCKADDR_UN_PATH = 2;
 
 /**
  * Interface ioctls (struct ifreq or ifconf, no pointers inside but ifconf's buffer), which
@@ -165,7 +166,7 @@ function messageBlock(flagsArg: number, notify: boolean) {
 function bindBlock(inet: boolean, unix: boolean) {
   return (b: BpfAssembler, p: string): void => {
     b.load(SeccompData.argLow(2)).jeq(SOCKADDR_NL_BYTES, `${p}notify`, 0);
-    if (unix) b.jge(SOCKADDR_AUTOBIND_BYTES + 1, `${p}notify`, 0);
+    if (unix) b.jge(SOCKADDR_UN_PATH + 1, `${p}notify`, 0);
     else if (inet) b.jge(SOCKADDR_IN_BYTES, `${p}notify`, 0);
     b.ret(Ret.ALLOW);
     b.label(`${p}notify`).ret(Ret.USER_NOTIF);

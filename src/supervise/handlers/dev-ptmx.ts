@@ -14,18 +14,18 @@
 //   distinct pairs whose multiplexer or terminal its processes hold, read with the sandbox
 //   held still (count-still.ts: read while it ran, a program could move its descriptors
 //   from processes not yet read to ones already read), and no sooner than four times that
-//   count's work after the last one (an open at the share meanwhile: ENOSPC).
+//   count's work after the last one (count-still.ts StillCount; an open at the share
+//   meanwhile: ENOSPC).
 // Past either, ENOSPC, what the multiplexer answers at kernel.pty.max.
 
 import { closeSync, fstatSync, statSync } from "node:fs";
 import { native } from "../../confine/native.js";
-import { monotonicMs } from "../../kernel/clock.js";
 import { readProcText } from "../../kernel/proc-text.js";
 import type { Multiplexer } from "../../plan/dev-grants.js";
 import { deny, type Action } from "../action.js";
-import { countStill } from "../count-still.js";
+import { StillCount } from "../count-still.js";
 import { fdObjectPartsOffLoop, type FdObjectKind } from "../fd-objects.js";
-import { parkCall, type Handler, type SupervisorContext } from "../handler.js";
+import type { Handler, SupervisorContext } from "../handler.js";
 import type { Notification } from "../notification.js";
 import { AT_FDCWD, O, RESOLVE, callerStatus, readOpen, wantsWrite } from "../paths.js";
 import type { Step } from "../slices.js";
@@ -42,7 +42,7 @@ export const O_NOCTTY = 0o400;
 /** Flags openat2 accepts (it refuses unknown bits where openat ignores them). */
 const VALID_FLAGS = 0o37777703;
 /** The multiplexer's device number (char 5, 2), /dev/ptmx's and every devpts's ptmx. */
-export const PTMX_RDEV = (5 << 8) | 2;
+const PTMX_RDEV = (5 << 8) | 2;
 /** The terminals' major (UNIX98 pty slaves: one major, the index as the minor). */
 const PTS_MAJOR = 136;
 /** The share of kernel.pty.max one sandbox may hold. */
@@ -84,27 +84,37 @@ export function terminalIndex(rdev: number): number | undefined {
 }
 
 /**
+ * `use` called with our duplicate of descriptor fd of process pid and the index of its
+ * pair, when it is a multiplexer: asked of it (TIOCGPTN) once fstat shows it is the
+ * multiplexer device (a link only says its name ends in "ptmx"), never read from its
+ * fdinfo, whose text also lists the locks taken through it, which the sandbox can multiply
+ * (30,000: 32 ms a read). Undefined otherwise; the duplicate is closed after. Shared with
+ * dev-pts.ts. Throws when the descriptor went meanwhile.
+ */
+export function withMultiplexer<T>(pid: number, fd: number, use: (dup: number, index: number) => T): T | undefined {
+  const nat = native();
+  const dup = nat.threadGetfd(pid, fd);
+  if (dup < 0) return undefined;
+  try {
+    const d = fstatSync(dup);
+    if (!d.isCharacterDevice() || d.rdev !== PTMX_RDEV) return undefined;
+    const index = nat.ptyIndex(dup);
+    return index >= 0 ? use(dup, index) : undefined;
+  } finally {
+    closeSync(dup);
+  }
+}
+
+/**
  * The index of the terminal pair a descriptor of process pid belongs to (as fdObjectParts
- * classified it), or undefined: a multiplexer's by asking it (TIOCGPTN, on our duplicate,
- * once fstat shows it is the multiplexer), a terminal's from its device number.
+ * classified it), or undefined: a multiplexer's by asking it (withMultiplexer), a
+ * terminal's from its device number.
  */
 function pairOf(pid: number, fd: number, kind: FdObjectKind): number | undefined {
-  const nat = native();
   try {
-    if (kind !== "ptmx") {
-      const st = statSync(`/proc/${pid}/fd/${fd}`);
-      return st.isCharacterDevice() ? terminalIndex(st.rdev) : undefined;
-    }
-    const dup = nat.threadGetfd(pid, fd);
-    if (dup < 0) return undefined;
-    try {
-      const d = fstatSync(dup);
-      if (!d.isCharacterDevice() || d.rdev !== PTMX_RDEV) return undefined;
-      const index = nat.ptyIndex(dup);
-      return index >= 0 ? index : undefined;
-    } finally {
-      closeSync(dup);
-    }
+    if (kind === "ptmx") return withMultiplexer(pid, fd, (_dup, index) => index);
+    const st = statSync(`/proc/${pid}/fd/${fd}`);
+    return st.isCharacterDevice() ? terminalIndex(st.rdev) : undefined;
   } catch {
     return undefined; // closed or exited meanwhile
   }
@@ -136,11 +146,6 @@ function* heldPairs(owner: object, pids: Iterable<number>): Generator<Step, numb
   return pairs.size;
 }
 
-/** A count starts no sooner than this many times the last one's work after it ended (at
- * least GAP_MIN_MS), as the epoll count's (handlers/epoll.ts). */
-const GAP_RATIO = 4;
-const GAP_MIN_MS = 100;
-
 /**
  * Race-free: the decision rests on the supervisor's copy of the path and its own count, and
  * the caller gets the descriptor the supervisor opened (ADDFD), never a CONTINUE. Another
@@ -157,9 +162,10 @@ export function devPtmxHandler(ptmx: readonly Multiplexer[], traced: boolean, ct
   // The pairs held at the last count plus those opened since (an upper bound: a pair
   // closed since still counts until the next count).
   let count = 0;
-  let counting: Promise<void> | undefined;
-  let nextCountAt = 0;
   const owner = {}; // this sandbox's turn on Node's pool (fd-objects.ts offLoop)
+  const why = (e: unknown): void => ctx.observe({ kind: "refused", syscall: "open", errno: ENOSPC, target: "count", why: `the sandbox's pseudo-terminals could not be counted: ${(e as Error)?.message ?? String(e)}` });
+  // Not counted (not held still, a table unreadable): the share stands as reached.
+  const counts = new StillCount(ctx, traced, (pids) => heldPairs(owner, pids), why, (total) => (count = total ?? share));
 
   const refuse = (why: string, node: string): Action => {
     ctx.observe({ kind: "refused", syscall: "open", errno: ENOSPC, target: node, why });
@@ -185,23 +191,6 @@ export function devPtmxHandler(ptmx: readonly Multiplexer[], traced: boolean, ct
     return { kind: "inject", fd, cloexec: (flags & O.CLOEXEC) !== 0, close: true };
   };
 
-  const recount = (): Promise<void> =>
-    (counting ??= new Promise<void>((resolve) => {
-      let work = 0;
-      const spent = (ms: number): void => {
-        work += ms;
-        ctx.chargeCpu(ms);
-      };
-      const why = (e: unknown): void => ctx.observe({ kind: "refused", syscall: "open", errno: ENOSPC, target: "count", why: `the sandbox's pseudo-terminals could not be counted: ${(e as Error)?.message ?? String(e)}` });
-      void countStill(ctx, traced, (pids) => heldPairs(owner, pids), spent, why).then((total) => {
-        // Not counted (not held still, a table unreadable): the share stands as reached.
-        count = total ?? share;
-        nextCountAt = monotonicMs() + Math.max(GAP_MIN_MS, GAP_RATIO * work);
-        counting = undefined;
-        resolve();
-      });
-    }));
-
   return (n) => {
     const req = readOpen(n, ctx.memory);
     if (req === null || req.target.kind !== "path") return undefined;
@@ -216,9 +205,9 @@ export function devPtmxHandler(ptmx: readonly Multiplexer[], traced: boolean, ct
     const node = hits[0]!.node;
     const full = (): Action => refuse(`the sandbox holds its share of pseudo-terminals: ${count} of ${share} (a quarter of kernel.pty.max)`, node);
     if (count < share) return make(n, node, req.flags);
-    if (counting === undefined && monotonicMs() < nextCountAt) return full();
+    if (!counts.due) return full();
     // Parked until the count ends; the freeze's interrupt has the caller enter the open
     // again once let go (which comes back here, counted).
-    return parkCall(ctx.launcherPid, n.pid, recount()).then((restart) => (restart ? deny(ERESTARTNOINTR) : count < share ? make(n, node, req.flags) : full()));
+    return counts.park(n).then((restart) => (restart ? deny(ERESTARTNOINTR) : count < share ? make(n, node, req.flags) : full()));
   };
 }

@@ -11,7 +11,7 @@ import { InParts } from "../slices.js";
 import { processTree } from "../members.js";
 import type { Notification } from "../notification.js";
 import { O, readOpen, wantsWrite } from "../paths.js";
-import { O_NOCTTY, PTMX_RDEV, openTerminalAs } from "./dev-ptmx.js";
+import { O_NOCTTY, openTerminalAs, withMultiplexer } from "./dev-ptmx.js";
 
 const ENOENT = 2;
 const EACCES = 13;
@@ -77,19 +77,8 @@ function holdsEnd(pid: number, fd: number, kind: FdObjectKind, value: number, id
       const st = statSync(`/proc/${pid}/fd/${fd}`);
       return st.isCharacterDevice() && same(st, id);
     }
-    // Which terminal it opened: asked of the multiplexer on our duplicate (TIOCGPTN), once
-    // fstat shows it is the multiplexer device (the link only says its name ends in
-    // "ptmx"), never read from its fdinfo, whose text also lists the locks taken through
-    // it, which the sandbox can multiply (30,000: 32 ms a read).
-    const dup = nat.threadGetfd(pid, fd);
-    if (dup < 0) return false;
-    let peer = -1;
-    try {
-      const d = fstatSync(dup);
-      if (d.isCharacterDevice() && d.rdev === PTMX_RDEV && nat.ptyIndex(dup) === index) peer = nat.ptyPeer(dup, O_NOCTTY | O.CLOEXEC);
-    } finally {
-      closeSync(dup);
-    }
+    // Which terminal it opened: asked of the multiplexer (withMultiplexer), then its peer.
+    const peer = withMultiplexer(pid, fd, (dup, at) => (at === index ? nat.ptyPeer(dup, O_NOCTTY | O.CLOEXEC) : -1)) ?? -1;
     if (peer < 0) return false;
     const st = fstatSync(peer);
     closeSync(peer);

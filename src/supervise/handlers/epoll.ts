@@ -40,13 +40,12 @@
 // supervisor may not trace: one that executed a file it may not read is not dumpable),
 // leaves the count undone: ENOSPC until the next.
 
-import { countStill } from "../count-still.js";
-import { monotonicMs } from "../../kernel/clock.js";
+import { StillCount } from "../count-still.js";
 import { fdLink } from "../../kernel/proc-text.js";
 import { CONTINUE, deny, type Action } from "../action.js";
 import { fileOrder, Unordered, type ProcessFd } from "../../kernel/kcmp.js";
 import { epollWatchesOffLoop, fdObjectPartsOffLoop } from "../fd-objects.js";
-import { parkCall, type HandlerTable, type SupervisorContext } from "../handler.js";
+import type { HandlerTable, SupervisorContext } from "../handler.js";
 import type { Notification } from "../notification.js";
 import { sortInSteps, type Step } from "../slices.js";
 import { chargeOf } from "./memory.js";
@@ -57,16 +56,6 @@ const ENOSPC = 28;
 const ERESTARTNOINTR = 513;
 /** Adds one grant lets C continue (native/proccredit.h SL_PROCS_CREDIT_MAX). */
 const CREDIT_MAX = 256;
-/** A count starts no sooner than this many times the last one's work after it ended (at
- * least RECOUNT_GAP_MIN_MS): counts take at most a fifth of a thread of Node's pool, and an
- * add at the budget meanwhile gets ENOSPC. The work is the count's own (its slices on the
- * pool), not its wall time: that also holds the waits for the freeze's turn and, where the
- * launcher traces, for its hold through pauses and policyFn's verdicts, and the gap grew
- * with them (under pauses every 40 ms a program's counts came seconds apart: 3 rounds of
- * refills took 26-31 s against 6 without pauses, and one not done in 60 s on a loaded CI
- * run). */
-const RECOUNT_GAP_RATIO = 4;
-const RECOUNT_GAP_MIN_MS = 100;
 
 /** For a send the supervisor performs: whether it must refuse to pass `dup` (its duplicate
  * of a descriptor named in SCM_RIGHTS): an epoll file, whatever the policy (see the file's
@@ -125,14 +114,12 @@ export function epollHandlers({ budget, explicit, traced }: { budget: number; ex
   const owner = {}; // this sandbox's turn on Node's pool (fd-objects.ts offLoop)
   // The watches the sandbox may hold: the last count's, plus every add let through since.
   let count = 0;
-  let recount: Promise<void> | undefined;
-  let nextCountAt = 0;
 
   const settle = (): void => {
     if (credit !== undefined) count += credit.take().length;
   };
   const grant = (): void => {
-    if (credit !== undefined && recount === undefined) credit.grant(Math.min(CREDIT_MAX, Math.max(0, budget - count)));
+    if (credit !== undefined && !counts.running) credit.grant(Math.min(CREDIT_MAX, Math.max(0, budget - count)));
   };
   const decide = (): Action | undefined => {
     settle();
@@ -141,35 +128,24 @@ export function epollHandlers({ budget, explicit, traced }: { budget: number; ex
     grant();
     return CONTINUE;
   };
-  const refresh = (): Promise<void> =>
-    (recount ??= new Promise<void>((resolve) => {
-      settle(); // the credit ends here: no add goes on until the count is done
-      let work = 0;
-      const spent = (ms: number): void => {
-        work += ms;
-        ctx.chargeCpu(ms);
-      };
-      const counted = (total: number | undefined): void => {
-        // Not counted (the sandbox kept forking, hid a table, could not be frozen): the
-        // budget stands as reached.
-        count = total ?? budget;
-        nextCountAt = monotonicMs() + Math.max(RECOUNT_GAP_MIN_MS, RECOUNT_GAP_RATIO * work);
-        recount = undefined;
-        grant();
-        resolve();
-      };
-      const why = (e: unknown): void => ctx.observe({ kind: "refused", syscall: "epoll_ctl", errno: ENOSPC, target: "count", why: `the sandbox's epoll watches could not be counted: ${(e as Error)?.message ?? String(e)}` });
-      void countStill(ctx, traced, (pids) => countFrozen(owner, pids, budget), spent, why).then(counted);
-    }));
+  const why = (e: unknown): void => ctx.observe({ kind: "refused", syscall: "epoll_ctl", errno: ENOSPC, target: "count", why: `the sandbox's epoll watches could not be counted: ${(e as Error)?.message ?? String(e)}` });
+  const counted = (total: number | undefined): void => {
+    // Not counted (the sandbox kept forking, hid a table, could not be frozen): the
+    // budget stands as reached.
+    count = total ?? budget;
+    grant();
+  };
+  // settle as a count starts: the credit ends there, no add goes on until the count is done.
+  const counts = new StillCount(ctx, traced, (pids) => countFrozen(owner, pids, budget), why, counted, settle);
   const refuse = (n: Notification): Action => {
     ctx.observe({ kind: "refused", syscall: "epoll_ctl", errno: ENOSPC, target: `descriptor ${n.argU32(2)}`, why: explicit ? `the sandbox holds its maxEpollWatches (${budget})` : `the sandbox holds its epoll watch budget (${budget}, a quarter of fs.epoll.max_user_watches: the uid's other processes keep the rest)` });
     return deny(ENOSPC);
   };
   const atBudget = async (n: Notification): Promise<Action> => {
-    if (recount === undefined && monotonicMs() < nextCountAt) return refuse(n);
+    if (!counts.due) return refuse(n);
     // Held until the count ends; a freeze (this count's, a checkpoint's) that interrupts
     // the caller has it enter the call again once let go.
-    if (await parkCall(ctx.launcherPid, n.pid, refresh())) return deny(ERESTARTNOINTR);
+    if (await counts.park(n)) return deny(ERESTARTNOINTR);
     return decide() ?? refuse(n);
   };
   // The first adds of a sandbox are decided here, and grant the first credit.

@@ -5,6 +5,7 @@
 import { closeSync } from "node:fs";
 import type { PathGrant } from "../../plan/landlock.js";
 import { AF } from "../../plan/seccomp.js";
+import { SOCKADDR_UN_PATH } from "../../plan/seccomp-net.js";
 import { callerBase, callerRoot, ownMountNamespace, pinCallerPath, pinCallerPathInRoot } from "../caller-path.js";
 import { fileId, isType, S_IF, WritableGrants } from "../grant-proof.js";
 import type { Notification } from "../notification.js";
@@ -15,6 +16,20 @@ import { callerUmask, splitPath } from "./names-site.js";
 const E = { EPERM: 1, EACCES: 13, ENOTDIR: 20, EINVAL: 22, ECONNREFUSED: 111 } as const;
 /** sizeof(struct sockaddr_un): the kernel refuses longer unix addresses. */
 const SOCKADDR_UN_MAX = 110;
+
+/** A unix socket address (bind's, connect's or getsockname's bytes) that is an abstract
+ * name: sun_path[0] is NUL. */
+export function isAbstract(name: Buffer): boolean {
+  return name.length > SOCKADDR_UN_PATH && name[SOCKADDR_UN_PATH] === 0;
+}
+
+/** The path of a unix address (not abstract): sun_path's bytes up to its NUL, or to the
+ * address's end, as the kernel reads them. */
+function sunPath(name: Buffer): Buffer {
+  const raw = name.subarray(SOCKADDR_UN_PATH);
+  const nul = raw.indexOf(0);
+  return nul >= 0 ? raw.subarray(0, nul) : raw;
+}
 const SLASH = 0x2f;
 
 /** A unix address to hand the kernel, and the descriptor pinning its socket (to close
@@ -64,13 +79,11 @@ export class UnixTargets {
    * With the scope protection disabled nothing scoped them: they go as they are.
    */
   target(n: Notification, name: Buffer): UnixTarget | number {
-    if (name.length < 2 || name.readUInt16LE(0) !== AF.UNIX) return { name };
+    if (name.length < SOCKADDR_UN_PATH || name.readUInt16LE(0) !== AF.UNIX) return { name };
     if (name.length > SOCKADDR_UN_MAX) return E.EINVAL;
-    if (name.length === 2) return { name }; // no path: the kernel refuses it
-    if (name[2] === 0) return this.abstractScoped ? E.EPERM : { name };
-    const raw = name.subarray(2);
-    const nul = raw.indexOf(0);
-    return this.pin(n, nul >= 0 ? raw.subarray(0, nul) : raw);
+    if (name.length === SOCKADDR_UN_PATH) return { name }; // no path: the kernel refuses it
+    if (isAbstract(name)) return this.abstractScoped ? E.EPERM : { name };
+    return this.pin(n, sunPath(name));
   }
 
   /** Resolves `path` as the caller's connect would (relative to its working directory,
@@ -137,11 +150,8 @@ export class UnixTargets {
    * re-checks the notification once the pins are made, before the bind.
    */
   bind(n: Notification, sock: number, name: Buffer, caps: bigint, stillValid: () => boolean): number {
-    if (name.length <= 2 || name.readUInt16LE(0) !== AF.UNIX || name.length > SOCKADDR_UN_MAX) return E.EINVAL;
-    const raw = name.subarray(2);
-    const nul = raw.indexOf(0);
-    const path = nul >= 0 ? raw.subarray(0, nul) : raw;
-    if (path.length === 0) return E.EINVAL; // an abstract name: refused before
+    if (name.length <= SOCKADDR_UN_PATH || name.readUInt16LE(0) !== AF.UNIX || name.length > SOCKADDR_UN_MAX || isAbstract(name)) return E.EINVAL;
+    const path = sunPath(name);
     const umask = callerUmask(n);
     if (umask === undefined) return E.EPERM; // the caller is gone
     const own: number[] = [];

@@ -20,7 +20,7 @@ import { SIGPIPE, signalCaller } from "../kill.js";
 import { closeAll, translateRights } from "./net-rights.js";
 import { SOCKADDR_MAX } from "./net-sockaddr.js";
 import { childSocket, isInet, release, ruleProtocol, type ChildSocket } from "./net-socket.js";
-import { UnixTargets } from "./net-unix.js";
+import { UnixTargets, isAbstract } from "./net-unix.js";
 import { CallerCredentials } from "./fs-meta.js";
 import { PortRemap } from "./port-remap.js";
 import { connected, registerBefore, steer } from "./net-proxy.js";
@@ -40,17 +40,9 @@ const MSG_NOSIGNAL = 0x4000;
 const MSG_ZEROCOPY = 0x4000000;
 const AF_NETLINK = 16;
 const AF_UNIX = 1;
-/** offsetof(struct sockaddr_un, sun_path). */
-const SOCKADDR_UN_PATH = 2;
 const NETLINK_ROUTE = 0;
 const SOCKADDR_NL_BYTES = 12;
 const SOL_NETLINK = 270;
-
-/** A unix socket address (bind's or getsockname's bytes) that is an abstract name:
- * sun_path[0] is NUL. */
-function isAbstract(name: Buffer): boolean {
-  return name.length > SOCKADDR_UN_PATH && name[SOCKADDR_UN_PATH] === 0;
-}
 
 /**
  * A unix socket's own address (getsockname's bytes) that is an abstract name of the
