@@ -2,7 +2,7 @@
 // world-readable copy of the package (the checkout may sit under root's home), and the
 // static probe program compiled from test/fixtures/probe.c.
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ROOT } from "./system.js";
@@ -121,4 +121,19 @@ export function buildStaged(source: string, name: string): string {
   });
   chmodSync(out, 0o755);
   return out;
+}
+
+let i386: "SIGSYS" | "SIGSEGV" | undefined;
+/** The signal a sandboxed `int $0x80` dies by on this machine. The sandbox's filter kills any
+ * call of another architecture (SIGSYS) where the kernel takes the i386 entry; some kernels
+ * (ia32 emulation off, or a hypervisor that does not pass it: 6.18 guests here) fault it
+ * for every process, bare ones too (SIGSEGV), so no i386 call runs anywhere. Learnt once,
+ * from the probe run bare; anything else (the call answered) expects SIGSYS. */
+export function i386EntrySignal(): "SIGSYS" | "SIGSEGV" {
+  if (i386 === undefined) {
+    const r = spawnSync(buildProbe(), ["int80"], { encoding: "latin1" });
+    i386 = r.signal === "SIGSEGV" ? "SIGSEGV" : "SIGSYS";
+    if (i386 === "SIGSYS" && !/^int80 returned \d+/m.test(r.stdout)) throw new Error(`the probe's bare int $0x80: ${r.status} ${r.signal} ${r.stdout} ${r.stderr}`);
+  }
+  return i386;
 }

@@ -28,14 +28,16 @@ buildStaged("epoll-budget.c", "sl-epoll-budget");
 /** maxEpollWatches of the cases (test/scripts/epoll-budget-case.ts). */
 const SMALL = 200_000;
 /** Rounds of the churn cases, between checkpoints and pauses and between the launcher's
- * pauses: each one made (a count), however long a loaded machine makes them. Each round
- * between checkpoints costs several checkpoints of 200,000 watches: 3 rounds took 30 s as
- * root beside two busy loops, and the file 255 s as root in a CI run (its shared part's
- * longest); 2 still show counts taking turns with checkpoints. The launcher's counts were
- * slowed by its pauses (the gap after a count measured its wall time: 3 rounds 270 s,
- * 14 s since it is the count's work): one round there. */
-const CHURN_ROUNDS = 2;
-const TRACED_ROUNDS = 1;
+ * pauses: each one made (a count), however long a loaded machine makes them. */
+const CHURN_ROUNDS = 8;
+const TRACED_ROUNDS = 3;
+/** maxEpollWatches of the churn cases: their counts' turns with checkpoints, pauses and
+ * exec stops are the same at any size, and each round costs fills, counts and checkpoints
+ * of that many watches. At SMALL they took most of the file's time (as the test user under
+ * the shared part's load, 483 s on a machine whose system calls cost 1 us; 144 s alone,
+ * 98 s of it these two cases); at 20,000, 8 and 3 rounds take 2 and 6 s, with 8
+ * checkpoints and 14 pauses between them. */
+const CHURN_BUDGET = 20_000;
 
 type Case = { procView: string; exitCode: number; why?: string; got: Record<string, string> };
 const count = (v: string | undefined): number => Number((v ?? "").split(" ")[0]);
@@ -43,7 +45,7 @@ const count = (v: string | undefined): number => Number((v ?? "").split(" ")[0])
 scriptCase(
   "epoll watches: a sandbox holds at most its budget, raced by threads, hidden in a chain of forks or behind an exited main thread, moved behind the count (held by the launcher where it traces); freed watches come back; no epoll descriptor in a socket's queue (both views)",
   "dist/test/scripts/epoll-budget-case.js",
-  ["${STAGE}/sl-epoll-budget", String(SMALL), String(CHURN_ROUNDS), String(TRACED_ROUNDS)],
+  ["${STAGE}/sl-epoll-budget", String(SMALL), String(CHURN_ROUNDS), String(TRACED_ROUNDS), String(CHURN_BUDGET)],
   (o: Record<string, Case>, who) => {
     const msg = JSON.stringify(o);
     for (const [name, r] of Object.entries(o)) {

@@ -5,7 +5,8 @@
 // exited, in a process whose table the supervisor may not read, and in descriptors moved
 // behind the count's walk of a table (dup2), and shares instances among processes.
 // Prints one JSON line: per case its view, exit code and lines.
-// Usage: epoll-budget-case.js EPB SMALL ROUNDS TRACED_ROUNDS (the churn cases' rounds)
+// Usage: epoll-budget-case.js EPB SMALL ROUNDS TRACED_ROUNDS CHURN_BUDGET (the churn cases'
+// rounds and their maxEpollWatches)
 
 import { chmodSync, mkdtempSync } from "node:fs";
 import { Sandbox } from "../../src/index.js";
@@ -23,6 +24,9 @@ const SMALL = Number(process.argv[3]);
  * quiet machine), and the time they may take at most. */
 const CHURN_ROUNDS = Number(process.argv[4]);
 const TRACED_ROUNDS = Number(process.argv[5]);
+/** maxEpollWatches of the churn cases: what they show is counts taking turns with
+ * checkpoints, pauses and exec stops, not the count's size (the cases above fill SMALL). */
+const CHURN_BUDGET = Number(process.argv[6]);
 const CHURN_MS = 60_000;
 /** Pauses `sb` for `ms` ms and resumes it: false if it ended meanwhile (a pause or resume
  * sent as it ends is refused so). */
@@ -87,7 +91,7 @@ scriptMain("/tmp/sl-epoll-budget-", async () => {
   // the counts (an add waiting for a count is entered again when a checkpoint's freeze
   // interrupts it).
   {
-    const sb = new Sandbox({ fsReadable: [epb], procView: "supervised", maxEpollWatches: SMALL });
+    const sb = new Sandbox({ fsReadable: [epb], procView: "supervised", maxEpollWatches: CHURN_BUDGET });
     await sb.spawn([epb, "churn", "1000", String(CHURN_ROUNDS), String(CHURN_MS)]);
     const ended = sb.wait();
     let done = false;
@@ -127,7 +131,7 @@ scriptMain("/tmp/sl-epoll-budget-", async () => {
   // verdict (a child runs the program again in a loop), until the program has made its
   // rounds (a count each).
   {
-    const sb = new Sandbox({ fsReadable: [epb], procView: "supervised", maxEpollWatches: SMALL, policyFn: () => "allow" });
+    const sb = new Sandbox({ fsReadable: [epb], procView: "supervised", maxEpollWatches: CHURN_BUDGET, policyFn: () => "allow" });
     await sb.spawn([epb, "churn", "1000", String(TRACED_ROUNDS), String(CHURN_MS), "exec"]);
     const ended = sb.wait();
     let done = false;
