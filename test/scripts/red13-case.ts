@@ -86,7 +86,7 @@ async function run(base: string): Promise<Record<string, unknown>> {
             { timeout: 10000 },
           ),
         );
-        out[String(nenv)] = { out: m.value.stdoutText.trim(), status: m.value.status, events, worstGapMs: m.worstGapMs, supervisorCpuMs: m.cpuMs };
+        out[String(nenv)] = { out: m.value.stdoutText.trim(), status: m.value.status, events, worstGapMs: m.worstGapMs, rawWorstGapMs: m.rawWorstGapMs, supervisorCpuMs: m.cpuMs };
       }
       return out;
     }

@@ -100,7 +100,7 @@ async function run(base: string): Promise<Record<string, unknown>> {
         const m = await measured(() => Sandbox.run({ fsReadable: [rt14], maxProcesses: 4, procView: view }, [rt14, "tretry", "2"], { timeout: 20_000 }));
         const lines = m.value.stdoutText.trim().split("\n");
         const refused = Math.max(...lines.map((l) => Number(/refused (\d+)/.exec(l)?.[1] ?? 0)));
-        out[view] = { supervisorCpuMs: m.cpuMs, worstGapMs: m.worstGapMs, out: lines.slice(-1)[0], refused, status: m.value.status };
+        out[view] = { supervisorCpuMs: m.cpuMs, worstGapMs: m.worstGapMs, rawWorstGapMs: m.rawWorstGapMs, out: lines.slice(-1)[0], refused, status: m.value.status };
       }
       return out;
     }

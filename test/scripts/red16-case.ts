@@ -33,7 +33,7 @@ async function cost(base: string, nwatch: string, ndup: string, npipe: string): 
     pipes: pipes === null ? null : Number(pipes[1]),
     pipesStarted: /^pipes start$/m.test(out),
     held: /^held /m.test(out),
-    worstGapMs: m.worstGapMs,
+    worstGapMs: m.worstGapMs, rawWorstGapMs: m.rawWorstGapMs,
     cpuMs: m.cpuMs,
   };
 }
