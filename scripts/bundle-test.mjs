@@ -16,7 +16,7 @@ import { pathToFileURL } from "node:url";
 const MODULES = new Set(["fork-module.js", "launch-plan.js"]);
 
 /** Each module's import.meta as it would be unbundled. */
-const ownImportMeta = {
+export const ownImportMeta = {
   name: "own-import-meta",
   setup(b) {
     b.onLoad({ filter: /\.js$/ }, (args) => {
