@@ -81,17 +81,7 @@ const serial = all.filter((f) => SERIAL.has(base(f)));
 const alone = all.filter((f) => ALONE.has(base(f)));
 // (in the order listed: the longest first)
 const background = [...BACKGROUND.keys()].map((name) => all.find((f) => base(f) === name)).filter((f) => f !== undefined);
-/** The shared part's longest files (a CI run's order, 2026-12-07: 149 s to 18 s), started
- * first so that no long file starts near the part's end with the others done (477 s of
- * wall time for 1,282 s of tests three at a time). The rest follow in name order. One run
- * since showed no gain (499 s: epoll-budget took 199 s beside the other long ones, 149 s
- * before): the part is CPU-bound on 2 CPUs, and the order matters less than the work. */
-const LONGEST = ["epoll-budget", "restore", "checkpoint", "redteam9a", "cli-cache", "redteam10b", "fork-credit", "redteam4", "process", "abstract-names", "registry", "procfs-host", "redteam17", "protected-names", "mcp", "cli", "standby", "redteam3"].map((n) => `${n}.test.js`);
-const rank = (f) => (LONGEST.includes(base(f)) ? LONGEST.indexOf(base(f)) : LONGEST.length);
-const parallel = all.filter((f) => !serial.includes(f) && !background.includes(f) && !alone.includes(f)).sort((a, b) => rank(a) - rank(b));
-for (const name of LONGEST) {
-  if (!parallel.some((f) => base(f) === name)) throw new Error(`scripts/test.mjs: ${name} is listed among the shared part's longest but is not in that part`);
-}
+const parallel = all.filter((f) => !serial.includes(f) && !background.includes(f) && !alone.includes(f));
 for (const [list, names] of [[serial, SERIAL], [background, BACKGROUND], [alone, ALONE]]) {
   for (const name of names.keys()) {
     if (!list.some((f) => base(f) === name)) throw new Error(`scripts/test.mjs: ${name} is listed but no such test file exists`);

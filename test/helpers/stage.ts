@@ -48,22 +48,25 @@ function newestFixtureSource(): number {
   return Math.max(...readdirSync(dir).filter((f) => /\.[ch]$/.test(f)).map((f) => statSync(join(dir, f)).mtimeMs));
 }
 
+/** test/fixtures/SOURCE compiled static to `out` (runnable by all) unless `out` is newer
+ * than every fixture source. Compiled under a name of its own and renamed over: another
+ * test file may be executing the previous program, or compiling it too. */
+function compileFixture(source: string, out: string): string {
+  if (existsSync(out) && statSync(out).mtimeMs >= newestFixtureSource()) return out;
+  const tmp = `${out}.${process.pid}`;
+  execFileSync("gcc", ["-O2", "-static", "-Wall", "-Wextra", "-Werror", "-o", tmp, join(ROOT, "test", "fixtures", source), "-lpthread"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  chmodSync(tmp, 0o755);
+  renameSync(tmp, out);
+  return out;
+}
+
 /** Compiles the probe (static, so a sandbox only needs the probe itself readable). */
 function buildProbe(): string {
-  const src = join(ROOT, "test", "fixtures", "probe.c");
   const outDir = join(ROOT, "build", "test-fixtures");
-  const out = join(outDir, "sl-probe");
-  if (!existsSync(out) || statSync(out).mtimeMs < newestFixtureSource()) {
-    mkdirSync(outDir, { recursive: true });
-    // Compiled under a name of its own and renamed over: a test file running at the same
-    // time may be executing the previous probe, or compiling it too.
-    const tmp = `${out}.${process.pid}`;
-    execFileSync("gcc", ["-O2", "-static", "-Wall", "-Wextra", "-Werror", "-o", tmp, src, "-lpthread"], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    renameSync(tmp, out);
-  }
-  return out;
+  mkdirSync(outDir, { recursive: true });
+  return compileFixture("probe.c", join(outDir, "sl-probe"));
 }
 
 export interface Stage {
@@ -150,18 +153,8 @@ export function makeStage(): Stage {
 /** test/fixtures/SOURCE built static into the staged package as NAME (readable and runnable
  * by the test user): its path there. */
 export function buildStaged(source: string, name: string): string {
-  const out = join(stagePackage().dir, name);
-  // Built once for a shared stage: again only when a fixture source is newer.
-  if (existsSync(out) && statSync(out).mtimeMs >= newestFixtureSource()) return out;
-  // Built under a name of its own and renamed over: in a stage shared by the run's files,
-  // another file may be executing or building the same program.
-  const tmp = `${out}.${process.pid}`;
-  execFileSync("gcc", ["-O2", "-static", "-Wall", "-Wextra", "-Werror", "-o", tmp, join(ROOT, "test", "fixtures", source), "-lpthread"], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  chmodSync(tmp, 0o755);
-  renameSync(tmp, out);
-  return out;
+  // (In a stage shared by the run's files: built once, again only when a source is newer.)
+  return compileFixture(source, join(stagePackage().dir, name));
 }
 
 let i386: "SIGSYS" | "SIGSEGV" | undefined;
@@ -174,7 +167,7 @@ export function i386EntrySignal(): "SIGSYS" | "SIGSEGV" {
   if (i386 === undefined) {
     const r = spawnSync(buildProbe(), ["int80"], { encoding: "latin1" });
     i386 = r.signal === "SIGSEGV" ? "SIGSEGV" : "SIGSYS";
-    if (i386 === "SIGSYS" && !/^int80 returned \d+/m.test(r.stdout)) throw new Error(`the probe's bare int $0x80: ${r.status} ${r.signal} ${r.stdout} ${r.stderr}`);
+    if (i386 === "SIGSYS" && !/^int80 returned -?\d+/m.test(r.stdout)) throw new Error(`the probe's bare int $0x80: ${r.status} ${r.signal} ${r.stdout} ${r.stderr}`);
   }
   return i386;
 }
