@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <linux/openat2.h>
 #include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -258,6 +260,97 @@ static napi_value sl_pipe_has_peer(napi_env env, napi_callback_info info) {
   return sl_make_int(env, (p.revents & (POLLHUP | POLLERR)) ? 0 : 1);
 }
 
+/* Appends the pids a children file lists ("12 34 ") to o[*n...cap); -E2BIG when o is full,
+ * -errno when the read fails (the thread went), 0 otherwise. */
+static int read_children(int fd, int32_t *o, size_t *n, size_t cap) {
+  char buf[4096];
+  int32_t num = 0;
+  bool digits = false;
+  for (;;) {
+    ssize_t got = read(fd, buf, sizeof buf);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return -errno;
+    for (ssize_t i = 0; i <= got; i++) {
+      if (i < got && buf[i] >= '0' && buf[i] <= '9') {
+        num = num * 10 + (buf[i] - '0');
+        digits = true;
+      } else if (digits && (i < got || got == 0)) {
+        if (*n >= cap) return -E2BIG;
+        o[(*n)++] = num;
+        num = 0;
+        digits = false;
+      }
+    }
+    if (got == 0) return 0;
+  }
+}
+
+/* processChildren(pid, out: Buffer of int32) -> how many int32 were written, or -errno (the
+ * process gone: its task directory or stat unreadable; -E2BIG: out is too small). out[0]:
+ * the parent from /proc/pid/stat, out[1]: its state letter, out[2]: 1 when every thread's
+ * list of children was read (0: a thread went between the listing and its read), then the
+ * children of all its threads. The stat is read after the lists: a process still alive
+ * then was alive while they were read (supervise/members.ts walkTree). */
+static napi_value sl_process_children(napi_env env, napi_callback_info info) {
+  SL_ARGS(env, info, 2);
+  SL_ARG_INT(env, 0, pid);
+  SL_ARG_BUFFER(env, 1, out, len);
+  int32_t *o = out;
+  size_t cap = len / sizeof *o, n = 3;
+  if (cap < 3 || ((uintptr_t)out & 3) != 0) return sl_result(env, -EINVAL);
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/task", pid);
+  int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return sl_result(env, -errno);
+  int whole = 1;
+  long rc = 0;
+  char dents[4096];
+  for (;;) {
+    long got = syscall(SYS_getdents64, dir, dents, sizeof dents);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      if (got < 0) rc = -errno;
+      break;
+    }
+    for (long off = 0; off < got && rc == 0;) {
+      const struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; } *d = (const void *)(dents + off);
+      off += d->reclen;
+      if (d->name[0] < '0' || d->name[0] > '9') continue;
+      char rel[48];
+      snprintf(rel, sizeof rel, "%.16s/children", d->name);
+      int fd = openat(dir, rel, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        whole = 0;
+        continue;
+      }
+      int r = read_children(fd, o, &n, cap);
+      close(fd);
+      if (r == -E2BIG) rc = r;
+      else if (r < 0) whole = 0;
+    }
+    if (rc != 0) break;
+  }
+  close(dir);
+  if (rc != 0) return sl_result(env, rc);
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return sl_result(env, -errno);
+  char stat[1024];
+  ssize_t got;
+  do got = read(fd, stat, sizeof stat - 1);
+  while (got < 0 && errno == EINTR);
+  int err = errno;
+  close(fd);
+  if (got < 0) return sl_result(env, -err);
+  stat[got] = 0;
+  const char *close_paren = strrchr(stat, ')');
+  if (close_paren == NULL || close_paren[1] != ' ' || close_paren[2] == 0 || close_paren[3] != ' ') return sl_result(env, -ESRCH);
+  o[1] = (unsigned char)close_paren[2];
+  o[0] = (int32_t)strtol(close_paren + 4, NULL, 10);
+  o[2] = whole;
+  return sl_result(env, (long)n);
+}
+
 void sl_procfs_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"getdents", NULL, sl_getdents, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -271,6 +364,7 @@ void sl_procfs_register(napi_env env, napi_value exports) {
       {"memfdSeal", NULL, sl_memfd_seal, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fileSeals", NULL, sl_file_seals, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pipeHasPeer", NULL, sl_pipe_has_peer, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"processChildren", NULL, sl_process_children, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

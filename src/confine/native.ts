@@ -171,6 +171,10 @@ export interface NativeAddon {
   /** A pipe's end: 1 while some file holds the other end (a writer for a read end, a reader
    * for a write end), 0 once none does (nothing is read or written), or -errno. */
   pipeHasPeer(fd: number): number;
+  /** Process pid's parent, state and children (native/procfs.c): how many int32 were
+   * written to `out` ([parent, state letter, 1 when every thread's list was read, the
+   * children...]), or -errno (gone; -E2BIG: `out` too small). */
+  processChildren(pid: number, out: Buffer): number;
   /** Memory supervision (native/files.c): 0 or -errno. */
   fallocate(fd: number, mode: number, offset: bigint, len: bigint): number;
   /** [read-write file for the caller, read-only probe] or -errno (see files.c). */

@@ -3,8 +3,10 @@
 // come from /proc/<pid>/stat and are cached for a short burst.
 
 import { monotonicMs } from "../kernel/clock.js";
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
+import { constants } from "node:os";
 import { readProcText } from "../kernel/proc-text.js";
+import { native } from "../confine/native.js";
 
 /** How long a membership answer is reused. A live process never leaves the tree; a stale
  * answer needs its pid to die and be reused in that time, i.e. the pid space to wrap. */
@@ -100,14 +102,173 @@ function reparented(parent: Map<number, number>, pid: number, parentNow: (pid: n
 }
 
 /**
- * The parent of every process descending from root (root itself left out), from one
- * pass over /proc. Zombies (exited, not yet reaped) are left out unless asked for.
- * `maxAgeMs` lets periodic callers share one pass: the /proc scan costs in proportion to
- * every process of the host, and fifty sandboxes' watchdogs must not each pay it.
+ * The parent of every process descending from root (root itself left out). Zombies
+ * (exited, not yet reaped) are left out unless asked for. Where the kernel lists each
+ * thread's children (/proc/PID/task/TID/children), a walk down from root reads only the
+ * sandbox's own processes (walkTree); elsewhere, or when the walk does not settle, one pass
+ * over every process of the host's /proc. `maxAgeMs` lets periodic callers share a recent
+ * answer: fifty sandboxes' watchdogs must not each pay a pass over the host, and one
+ * sandbox's callers need not walk it twice within the age.
  */
 export function processTree(root: number, withZombies = false, maxAgeMs = 0): Map<number, number> {
+  if (listsChildren()) {
+    const now = Date.now();
+    let known = walks.get(root);
+    if (known === undefined || maxAgeMs <= 0 || now - known.at > maxAgeMs) {
+      const walked = walkTree(root, procReader);
+      if (walked !== undefined) {
+        known = { at: now, ...walked };
+        keepWalk(root, known);
+      } else {
+        walkFallbacks++;
+        known = undefined;
+      }
+    }
+    if (known !== undefined) return withoutZombies(known, withZombies);
+  }
   if (table === undefined || maxAgeMs <= 0 || Date.now() - table.at > maxAgeMs) table = scanProcesses();
   return treeIn(table, root, withZombies);
+}
+
+/** Whether this kernel lists a thread's children (CONFIG_PROC_CHILDREN). Some do not: the
+ * launcher's own count (native/launcher/tree.c) reads every process's stat for that. */
+let childrenListed: boolean | undefined;
+function listsChildren(): boolean {
+  return (childrenListed ??= existsSync("/proc/thread-self/children"));
+}
+
+/** Walks that did not settle and fell back to a pass over the host (for tests). */
+let walkFallbacks = 0;
+export function treeWalkFallbacks(): number {
+  return walkFallbacks;
+}
+
+/** The last walk of each root, for callers sharing one within their maxAgeMs. */
+const walks = new Map<number, ProcessTable>();
+function keepWalk(root: number, walk: ProcessTable): void {
+  walks.delete(root); // re-inserted last: the map's order is the walks' age
+  walks.set(root, walk);
+  for (const [old, w] of walks) {
+    if (walks.size <= 16 && walk.at - w.at <= 10_000) break;
+    walks.delete(old);
+  }
+}
+
+function withoutZombies(t: Pick<ProcessTable, "parent" | "zombies">, withZombies: boolean): Map<number, number> {
+  if (withZombies) return new Map(t.parent);
+  const out = new Map<number, number>();
+  for (const [pid, ppid] of t.parent) if (!t.zombies.has(pid)) out.set(pid, ppid);
+  return out;
+}
+
+/** What walkTree reads of a process; the real one reads /proc, a unit test's tells a story. */
+export interface TreeReader {
+  /** The children of every thread of pid (processes, by their pid) and whether every
+   * thread's list was read (false: a thread went between the listing and its read), then
+   * pid's parent and state letter (R, S, Z...) as read after them; undefined when pid is
+   * gone. */
+  read(pid: number): { pids: number[]; whole: boolean; ppid: number; state: string } | undefined;
+}
+
+let childrenOut = Buffer.alloc(1024 * 4);
+const procReader: TreeReader = {
+  read(pid) {
+    let n = native().processChildren(pid, childrenOut);
+    while (n === -E2BIG) {
+      childrenOut = Buffer.alloc(childrenOut.length * 4);
+      n = native().processChildren(pid, childrenOut);
+    }
+    if (n < 0) return undefined;
+    const o = new Int32Array(childrenOut.buffer, childrenOut.byteOffset, n);
+    return { ppid: o[0]!, state: String.fromCharCode(o[1]!), whole: o[2] === 1, pids: [...o.subarray(3)] };
+  },
+};
+const E2BIG = constants.errno.E2BIG;
+
+/** Passes of re-reads a walk may take before it gives up for a pass over the host. */
+const WALK_ROUNDS = 8;
+
+/**
+ * The sandbox's processes by walking down from root through each thread's list of
+ * children: reads in proportion to the sandbox, not to the host. Undefined when it did not
+ * settle within WALK_ROUNDS rounds (the caller then passes over the host's /proc).
+ *
+ * A list is read once, at one moment, and processes move while the walk goes on: a
+ * process whose parent exits is given to the nearest live subreaper above it (the
+ * launcher, the kernel view's init, or one the sandbox made) or, when a thread exits, to
+ * another thread of its process, often to a list the walk has read already; and the
+ * parent that exited may be reaped before its own parent's list is read, so nothing the
+ * walk reads names it. So after the walk down, every list is read again (deepest first),
+ * and again, until a whole pass finds no process it did not know and none of those it
+ * knew gone, newly exited (a zombie: it gave its children away as it exited) or with a
+ * thread gone during the read. A process's state is read after its lists: one still alive
+ * then was alive when they were read. A sandbox whose processes exit or fork faster than
+ * the passes settle (an attacker's fork-and-exit chain, a busy build) gets the pass over
+ * the host, as before. What the walk may leave out is a process made after it began, as
+ * any pass would. Tested against a model of exits, reaps, forks and subreapers
+ * (test/unit/members-walk.test.ts): reading again only what was found exiting, and what
+ * was above it, missed processes there.
+ */
+export function walkTree(root: number, reader: TreeReader, rounds = WALK_ROUNDS): { parent: Map<number, number>; zombies: Set<number> } | undefined {
+  const parent = new Map<number, number>(); // from each process's stat: its parent now
+  const zombies = new Set<number>();
+  const under = new Map<number, number>(); // the list each was found in: for its depth
+  const gone = new Set<number>();
+  let changed = false; // a process found gone, newly exited, or a thread gone: children may have moved
+  let queue: number[] = [root];
+  const read = (pid: number): void => {
+    const r = reader.read(pid);
+    if (pid === root) {
+      if (r === undefined) return;
+    } else if (r === undefined) {
+      gone.add(pid);
+      parent.delete(pid);
+      zombies.delete(pid);
+      changed = true;
+      return;
+    } else {
+      parent.set(pid, r.ppid);
+      // a zombie gave its children away as it exited (a leader's may go on in its
+      // threads, still walked): once seen, every list is read after that
+      if ((r.state === "Z" || r.state === "X") && !zombies.has(pid)) {
+        zombies.add(pid);
+        changed = true;
+      }
+    }
+    if (!r.whole) changed = true;
+    for (const child of r.pids) {
+      if (child === root || under.has(child)) continue;
+      under.set(child, pid);
+      queue.push(child);
+    }
+  };
+  const depth = (pid: number): number => {
+    let d = 0;
+    for (let p = pid; p !== root && d < 4096; d++) {
+      const up = under.get(p);
+      if (up === undefined) break;
+      p = up;
+    }
+    return d;
+  };
+  let known = -1;
+  for (let round = 0; ; round++) {
+    while (queue.length > 0) {
+      const next = queue;
+      queue = [];
+      for (const pid of next) read(pid);
+    }
+    if (round > 0 && !changed && under.size === known) break;
+    if (round > rounds) return undefined;
+    // every list read again, deepest first
+    known = under.size;
+    changed = false;
+    const ordered = [root, ...under.keys()].filter((pid) => !gone.has(pid)).map((pid) => [pid, depth(pid)] as const);
+    ordered.sort((x, y) => y[1] - x[1]);
+    for (const [pid] of ordered) read(pid);
+  }
+  for (const pid of gone) parent.delete(pid);
+  return { parent, zombies };
 }
 
 /** processTree over a pass already made; `parentNow` reads a process's parent again (see

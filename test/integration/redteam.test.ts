@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, statSync } from "node:fs";
 import { test } from "node:test";
 import { answer, byView, openCase, runScript, securityCase } from "../helpers/harness.js";
+import type { CaseOutcome } from "../helpers/case-types.js";
 import { killedByMemory, held } from "../helpers/memory-checks.js";
 import { isRoot } from "../helpers/stage.js";
 
@@ -32,6 +33,35 @@ securityCase("positive control: under maxProcesses 64 the same twelve children a
 
 securityCase("maxMemory 64M: 256 MiB grown by a thread after its leader exited is killed", { policy: MEM, cmd: probe("red-zombie-mem", "256"), timeout: 30_000 }, killedByMemory());
 securityCase("positive control: 16 MiB grown the same way is held", { policy: MEM, cmd: probe("red-zombie-mem", "16") }, held(16));
+
+// --- Memory handed down a chain of processes that fork and exit. ------------------------
+// The watchdog lists the sandbox's processes by walking down from the launcher through
+// each thread's list of children where the kernel has them (members.ts walkTree), lists
+// read one at a time while the chain's holder is always a new process, orphaned to a
+// subreaper above: the launcher, or one the sandbox made (PR_SET_CHILD_SUBREAPER). 256 MiB
+// made writable by mprotect (no call announces the growth: the watchdog must find it)
+// are handed down the chain for 1.5 s; a watchdog that missed the holder at every look
+// would let the chain keep them. (The walk's logic against moves between its reads:
+// test/unit/members-walk.test.ts.) The watchdog kills the largest process, the holder:
+// the first process, which holds nothing, reports the chain lost, unless the whole
+// sandbox went with it. The controls hand down 4 MiB: while a process forks, its parent
+// and child both show the pages (VmData) and are both charged, and a look may find a few
+// of the chain at once (16 MiB was charged 74 MiB).
+function chainKilled(o: CaseOutcome): void {
+  const limit = o.result?.limit as { kind: string; field: string; cap: number; used: number } | null;
+  assert.doesNotMatch(o.result?.stdout ?? "", /held/, `the chain kept the memory: ${JSON.stringify(o.result)}`);
+  assert.ok(o.result?.stdout === "lost\n" || (o.result?.stdout === "" && o.result?.signal === "SIGKILL"), `the chain's end: ${JSON.stringify(o.result)} ${JSON.stringify(o.error)}`);
+  assert.equal(limit?.kind, "memory", JSON.stringify(o.result));
+  assert.ok(limit!.used > 64 * 2 ** 20, `used ${limit?.used}`);
+}
+securityCase("maxMemory 64M: 256 MiB handed down a fork-and-exit chain are found and its holder killed", { policy: MEM, cmd: probe("red-chain-mem", "256"), timeout: 30_000 }, chainKilled);
+securityCase("maxMemory 64M: 256 MiB handed down a fork-and-exit chain under a subreaper of the sandbox's are found and its holder killed", { policy: MEM, cmd: probe("red-chain-mem", "256", "sub"), timeout: 30_000 }, chainKilled);
+for (const sub of [[], ["sub"]]) {
+  securityCase(`positive control: 4 MiB handed down the same chain${sub.length ? " under a subreaper" : ""} are held to its end`, { policy: MEM, cmd: probe("red-chain-mem", "4", ...sub), timeout: 30_000 }, (o) => {
+    assert.equal(o.result?.stdout, "held 4\n", JSON.stringify(o.result));
+    assert.equal(o.result?.limit, null);
+  });
+}
 
 // --- Memory no figure of the charge showed. ---------------------------------------------
 
