@@ -232,9 +232,10 @@ for (const view of ["supervised", "kernel"] as const) {
 // the cost grows with the host's processes: the same loop with 1,000 more of them (idle
 // sleeps) costs the supervising process under four times as much per open. A pass per open
 // costs about twelve times as much there (1.2 ms an open with 93 processes, 35 ms with
-// 2,074); the passes every 100 ms, which remain, about twice (321 us an open with 71
-// processes, 606 us with 1,071, quiet; the supervising process's CPU is spent either way,
-// and half of it goes to those passes with 1,071: noted, not fixed). An absolute bound
+// 2,074); the watchdog's passes every 100 ms about twice (321 us an open with 71
+// processes, 606 us with 1,071, quiet), and under a CI run's load almost five times (263
+// and 1,241 us: the bound failed). Since 2026-12-07 the list is a walk of the sandbox's own
+// tree where the kernel lists children (members.ts walkTree): 201 and 253 us. An absolute bound
 // (300 us an open, or twice the control's) failed on loaded CI runs: 305 and 350 us, the
 // work unchanged. Control: the opens worked, the processes were there.
 scriptCase("maxMemory: a /proc/meminfo open does not cost the supervisor a pass over the host's /proc", SCRIPT, ["${STAGE}/sl-rt12", "meminfo"], (out) => {

@@ -141,7 +141,7 @@ test("the launcher gone: nothing", () => {
 // must find: every process present (alive or a zombie, not reaped) from its start to its
 // end. Regimes: few or many subreapers, calm or churning, wide or deep trees. A walk that
 // read only the lists of processes found gone or exiting, and those above them, missed 90
-// in 3,000 walks here (a parent exiting and reaped before its own parent's list was read,
+// processes in 3,000 walks of a calmer model (a parent exiting and reaped before its own parent's list was read,
 // its children given to a list read already).
 test("random exits, reaps and forks between the reads: no process present throughout is missed", () => {
   let seed = 12345;
