@@ -1,9 +1,10 @@
 /* Finds every process of the sandbox from /proc and signals, stops, times or inspects it.
  * The launcher is a child subreaper, so a process that double-forks or calls setsid is
  * re-parented to the launcher, never to the host's init: "descendants of the launcher" is
- * exactly "processes of the sandbox". This kernel has no /proc/<pid>/task/<tid>/children,
- * so the tree comes from /proc/<pid>/stat. A list that cannot be made whole is an error,
- * never a shorter list. */
+ * exactly "processes of the sandbox". Where the kernel lists each thread's children
+ * (/proc/<pid>/task/<tid>/children) the tree is walked down from the launcher (walk); where
+ * it does not, or a walk does not settle, it comes from every process's /proc/<pid>/stat
+ * (scan_host). A list that cannot be made whole is an error, never a shorter list. */
 #include "launcher.h"
 
 struct proc_entry {
@@ -13,7 +14,8 @@ struct proc_entry {
   unsigned long flags; /* PF_* */
   long threads; /* num_threads: the group's threads, an exited leader included */
   char state;
-  signed char mark; /* -1 unknown, 0 not ours, 1 descendant */
+  signed char mark; /* -1 unknown, 0 not ours (a walk: gone), 1 descendant */
+  int depth; /* a walk's: how many lists down from the launcher it was found */
 };
 
 struct proc_table {
@@ -243,9 +245,10 @@ static int mark_descendant(struct proc_table *t, struct proc_entry *e, pid_t sel
   return verdict;
 }
 
-/* Fills t with every live descendant of the calling process. Fails rather than returning
- * a partial list when a process's stat cannot be read for any reason but its exit. */
-static int scan(struct proc_table *t) {
+/* Fills t with every live descendant of the calling process from a pass over every
+ * process of the host. Fails rather than returning a partial list when a process's stat
+ * cannot be read for any reason but its exit. */
+static int scan_host(struct proc_table *t) {
   t->n = 0;
   long dir = proc_dir;
   if (dir >= 0) {
@@ -286,6 +289,232 @@ static int scan(struct proc_table *t) {
   }
   t->n = kept;
   return 0;
+}
+
+/* ---- the walk down the launcher's own tree ---- */
+
+/* Whether the kernel lists each thread's children (CONFIG_PROC_CHILDREN): 1, 0, or -1 not
+ * known yet. */
+static int children_listed = -1;
+
+static int lists_children(void) {
+  if (children_listed < 0) {
+    long fd = proc_dir >= 0 ? SC3(NR_openat, proc_dir, "thread-self/children", O_RDONLY | O_CLOEXEC) : SC3(NR_openat, AT_FDCWD, "/proc/thread-self/children", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      SC1(NR_close, fd);
+      children_listed = 1;
+    } else if (fd == -ENOENT) {
+      children_listed = 0;
+    } else {
+      return 0; /* out of descriptors, say: the host pass this time */
+    }
+  }
+  return children_listed;
+}
+
+/* The pids a walk has found (open addressing; 0 is an empty slot). */
+struct pid_set {
+  pid_t *v;
+  size_t cap, n;
+};
+
+static int pid_set_add(struct pid_set *s, pid_t pid) {
+  if (2 * (s->n + 1) > s->cap) {
+    size_t cap = s->cap ? 2 * s->cap : 256;
+    pid_t *v = sl_alloc(cap * sizeof *v);
+    if (v == NULL) return -ENOMEM;
+    memset(v, 0, cap * sizeof *v);
+    for (size_t i = 0; i < s->cap; i++) {
+      if (s->v[i] == 0) continue;
+      size_t j = (size_t)s->v[i] * 2654435761u & (cap - 1);
+      while (v[j] != 0) j = (j + 1) & (cap - 1);
+      v[j] = s->v[i];
+    }
+    sl_free(s->v, s->cap * sizeof *s->v);
+    s->v = v;
+    s->cap = cap;
+  }
+  size_t j = (size_t)pid * 2654435761u & (s->cap - 1);
+  while (s->v[j] != 0) {
+    if (s->v[j] == pid) return 0;
+    j = (j + 1) & (s->cap - 1);
+  }
+  s->v[j] = pid;
+  s->n++;
+  return 1;
+}
+
+/* Appends to t, at `depth`, each pid a children file lists ("12 34 ") that the walk has
+ * not found yet. Returns 0, -errno when the read failed (the thread went: -ESRCH,
+ * -ENOENT), or -ENOMEM. */
+static int walk_children(long fd, struct proc_table *t, struct pid_set *known, int depth) {
+  char buf[4096];
+  long num = 0;
+  int digits = 0;
+  for (;;) {
+    long got = SL_RETRY(SC3(NR_read, fd, buf, sizeof buf));
+    if (got < 0) return (int)got;
+    for (long i = 0; i <= got; i++) {
+      if (i < got && buf[i] >= '0' && buf[i] <= '9') {
+        num = num * 10 + (buf[i] - '0');
+        digits = 1;
+        continue;
+      }
+      if (!digits || (i == got && got > 0)) continue; /* a number may go on in the next read */
+      int added = pid_set_add(known, (pid_t)num);
+      if (added < 0) return added;
+      if (added && t->n == t->cap && grow(t) < 0) return -ENOMEM;
+      if (added) t->v[t->n++] = (struct proc_entry){.pid = (pid_t)num, .mark = -1, .depth = depth};
+      num = 0;
+      digits = 0;
+    }
+    if (got == 0) return 0;
+  }
+}
+
+/* Reads the lists of children of every thread of pid, new children appended to t one
+ * deeper, then (for an entry of t, at index `at`) its stat: alive then, it was alive while
+ * its lists were read. Returns 1 when what the walk knew may have moved (pid gone, newly
+ * a zombie, or a thread gone during the read), 0, or -errno (a list or stat that could not
+ * be read but for an exit). */
+static int walk_read(struct proc_table *t, struct pid_set *known, pid_t pid, size_t at, int depth) {
+  char rel[80];
+  sl_fmt_path(rel, proc_dir >= 0 ? "" : "/proc/", pid, "/task");
+  long base = proc_dir >= 0 ? proc_dir : AT_FDCWD;
+  long dir = open_retry(base, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int changed = 0, rc = 0;
+  if (dir == -ENOENT || dir == -ESRCH) {
+    if (at == (size_t)-1) return 0; /* the launcher's own: cannot be */
+    t->v[at].mark = 0;
+    return 1;
+  }
+  if (dir < 0) return (int)dir;
+  char dents[4096] __attribute__((aligned(8)));
+  int dead = 0;
+  for (;;) {
+    long n = SC3(NR_getdents64, dir, dents, sizeof dents);
+    if (n == -ENOENT || n == -ESRCH) dead = 1; /* the process went while listed */
+    else if (n < 0) rc = (int)n;
+    if (n <= 0) break;
+    for (long off = 0; off < n && rc == 0;) {
+      struct linux_dirent64 *d = (struct linux_dirent64 *)(dents + off);
+      off += d->reclen;
+      if (d->name[0] < '1' || d->name[0] > '9') continue;
+      char crel[112];
+      sl_fmt_path(crel, "", sl_parse_long(d->name, NULL), "/children");
+      long fd = open_retry(dir, crel, O_RDONLY | O_CLOEXEC);
+      if (fd == -ENOENT || fd == -ESRCH) {
+        changed = 1; /* the thread went: its children went to another one */
+        continue;
+      }
+      if (fd < 0) {
+        rc = (int)fd;
+        break;
+      }
+      int r = walk_children(fd, t, known, depth + 1);
+      SC1(NR_close, fd);
+      if (r == -ENOENT || r == -ESRCH) changed = 1;
+      else if (r < 0) rc = r;
+    }
+    if (rc < 0) break;
+  }
+  SC1(NR_close, dir);
+  if (rc < 0) return rc;
+  if (dead && at != (size_t)-1) {
+    t->v[at].mark = 0;
+    return 1;
+  }
+  if (at == (size_t)-1) return changed;
+  struct proc_entry e = {.pid = pid, .mark = 1, .depth = t->v[at].depth};
+  int err = read_stat(pid, &e);
+  if (err == -ENOENT || err == -ESRCH) {
+    t->v[at].mark = 0;
+    return 1;
+  }
+  if (err < 0) return err;
+  /* A zombie leader with threads left: the process is as alive as they are. */
+  if ((e.state == 'Z' || e.state == 'X') && e.threads > 1) e.state = group_state(pid);
+  /* A zombie gave its children away as it exited: seen for the first time, every list
+   * is read after that. */
+  int was_zombie = t->v[at].mark == 1 && (t->v[at].state == 'Z' || t->v[at].state == 'X');
+  if ((e.state == 'Z' || e.state == 'X') && !was_zombie) changed = 1;
+  t->v[at] = e;
+  return changed;
+}
+
+/* Passes of re-reads a walk may take before the host pass serves instead. */
+#define WALK_PASSES 8
+
+/*
+ * Fills t with every descendant of the calling process by walking down its lists of
+ * children, in proportion to the sandbox rather than to the host. Lists are read one at a
+ * time while processes exit, and an exiting process's children are given to the nearest
+ * live subreaper above it (this launcher, the kernel view's init, or one of the sandbox's),
+ * or to another thread of their process, often to a list read already; the parent may even
+ * be reaped before its own parent's list is read. So every list is read again, deepest
+ * first, until a whole pass finds no new process and none found gone, newly exited or with
+ * a thread gone (src/supervise/members.ts walkTree does the same; its unit test holds the
+ * logic against a model of exits, reaps, forks and subreapers). Returns 0, 1 when the
+ * walk did not settle (the caller passes over the host), or -errno.
+ */
+static int walk(struct proc_table *t) {
+  t->n = 0;
+  struct pid_set known = {0};
+  pid_t self = (pid_t)SC0(NR_getpid);
+  int rc = pid_set_add(&known, self) < 0 ? -ENOMEM : 0;
+  size_t next = 0, seen = (size_t)-1;
+  int changed = rc == 0 ? walk_read(t, &known, self, (size_t)-1, 0) : 0;
+  if (changed < 0) rc = changed;
+  for (int pass = 0; rc == 0; pass++) {
+    for (; next < t->n && rc == 0; next++) {
+      int r = walk_read(t, &known, t->v[next].pid, next, t->v[next].depth);
+      if (r < 0) rc = r;
+      else changed |= r;
+    }
+    if (rc != 0) break;
+    if (pass > 0 && !changed && t->n == seen) break;
+    if (pass > WALK_PASSES) {
+      rc = 1;
+      break;
+    }
+    seen = t->n;
+    changed = 0;
+    int deepest = 0;
+    for (size_t i = 0; i < t->n; i++) {
+      if (t->v[i].depth > deepest) deepest = t->v[i].depth;
+    }
+    for (int d = deepest; d >= 1 && rc == 0; d--) {
+      for (size_t i = 0; i < seen && rc == 0; i++) {
+        if (t->v[i].depth != d || t->v[i].mark == 0) continue;
+        int r = walk_read(t, &known, t->v[i].pid, i, d);
+        if (r < 0) rc = r;
+        else changed |= r;
+      }
+    }
+    if (rc == 0) {
+      int r = walk_read(t, &known, self, (size_t)-1, 0);
+      if (r < 0) rc = r;
+      else changed |= r;
+    }
+  }
+  sl_free(known.v, known.cap * sizeof *known.v);
+  if (rc != 0) return rc;
+  size_t kept = 0;
+  for (size_t i = 0; i < t->n; i++) {
+    if (t->v[i].mark == 1) t->v[kept++] = t->v[i];
+  }
+  t->n = kept;
+  return 0;
+}
+
+/* Fills t with every live descendant of the calling process (zombies included), walked
+ * where the kernel lists children, else from a pass over the host. */
+static int scan(struct proc_table *t) {
+  if (lists_children()) {
+    int rc = walk(t);
+    if (rc <= 0) return rc;
+  }
+  return scan_host(t);
 }
 
 /* Sends sig to every process of the sandbox that kill() still reaches, and counts them. A

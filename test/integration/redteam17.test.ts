@@ -44,6 +44,24 @@ for (const view of ["supervised", "kernel"] as const) {
   });
 }
 
+// Children that fork three grandchildren and exit at once, for 2 s under maxProcesses 4,
+// the orphans given to a subreaper the sandbox made (its first process, which reaps them),
+// not to the launcher: the launcher's count walks its tree (native/launcher/tree.c walk),
+// and orphans moving to a list it has read already must still be counted. The same bounds
+// as above; control: the limit was reached and forks went through.
+for (const view of ["supervised", "kernel"] as const) {
+  scriptCase(`maxProcesses 4 (${view} view): orphans given to a subreaper of the sandbox's are counted`, SCRIPT, [RT17, "peak", view, "4", "4", "suborphan", "2"], (out) => {
+    const { peakNoLauncherZombies: peak, samples } = out.sampler as { peakNoLauncherZombies: number; samples: number };
+    const bound = view === "kernel" ? 5 : 4;
+    assert.ok(samples > 100, `control: sampled: ${JSON.stringify(out)}`);
+    assert.ok(peak <= bound, `a peak of ${peak} processes where ${bound} may be: ${JSON.stringify(out)}`);
+    const forks = JSON.parse(out.out) as { ok: number; eagain: number; other: number };
+    assert.ok(peak >= bound - 1, `control: the limit was reached (${peak}): ${JSON.stringify(out)}`);
+    assert.ok(forks.ok > 50, `control: forks went through: ${out.out}`);
+    assert.equal(forks.other, 0, out.out);
+  });
+}
+
 // A worker vforks a child that never calls exec nor exits. The checkpoint cannot stop the
 // worker: it fails, naming the wait, and leaves no thread traced or stopped; a second one
 // fails the same way (before: EPERM at once, the worker still traced by the supervisor).

@@ -11,11 +11,19 @@ import type { Stall } from "../scripts/budget-case.js";
 const SCRIPT = "dist/test/scripts/budget-case.js";
 const replyBytes = (line: string): number => Number(/^requests \d+ replies (\d+)$/.exec(line)?.[1] ?? -1);
 
-/** The hosting process's worst event-loop lag under 100 ms; the message says where it went. */
+/**
+ * The hosting process's event loop held under 100 ms: its longest gap between turns less
+ * the time its thread waited for a CPU within it (as measured() takes the other files'
+ * gaps). What the bound claims is that the supervisor does not hold the loop, on a CPU or
+ * blocked in the kernel, not that nothing else runs on a machine of 2 CPUs the sandbox's
+ * own processes keep busy: a CI run here failed on a 106 ms lag of which 55 ms were the
+ * loop's thread waiting for a CPU (40 ms in the supervisor's slices). The message says
+ * where the longest raw gap went, and the lag histogram's worst.
+ */
 function assertLagUnder100(out: { lagMaxMs: number; lagP99Ms: number; worstStall: Stall }): void {
   const w = out.worstStall;
   const stall = `the longest gap between turns ${w.ms} ms: ${w.waitingMs} ms of it waiting for a CPU, ${w.slicesMs} ms in the supervisor's slices (the longest ${w.longestSliceMs} ms), ${w.gcMs} ms in garbage collection`;
-  assert.ok(out.lagMaxMs < 100, `worst lag ${out.lagMaxMs} ms (p99 ${out.lagP99Ms} ms; ${stall})`);
+  assert.ok(w.heldMs < 100, `the loop held ${w.heldMs} ms (the worst lag ${out.lagMaxMs} ms, p99 ${out.lagP99Ms} ms; ${stall})`);
 }
 
 scriptCase(
@@ -267,5 +275,6 @@ scriptCase(
 
 scriptCase("positive control: the same measurements see this process block its own event loop for 300 ms", SCRIPT, ["busy", "${PROBE}", "300"], (out) => {
   assert.ok(out.lagMaxMs >= 250, `worst lag ${out.lagMaxMs} ms`);
+  assert.ok(out.worstStall.heldMs >= 250, `the loop held ${out.worstStall.heldMs} ms: ${JSON.stringify(out.worstStall)}`);
   assert.ok(out.cpuMs >= 250, `${out.cpuMs} ms of CPU`);
 });
