@@ -1,11 +1,14 @@
-// Runs one integration case in its own Node process, as whichever user started it: sets
-// up the fixtures the case names (listeners, victims, directories), runs the scenario,
-// and prints one JSON line of observations for the test to assert on.
+// Runs integration cases in a Node process of their own, as whichever user started it:
+// sets up the fixtures a case names (listeners, victims, directories), runs the scenario,
+// and prints one JSON line of observations for the test to assert on. One case read whole
+// from stdin; with --serve, one case per line of stdin, each answered by a line in turn
+// (harness.ts keeps such a runner per user for the cases that need no fresh process).
 
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { Sandbox } from "../../src/index.js";
 import type { PolicyInput } from "../../src/index.js";
 import type { CaseSpec, CaseOutcome, Fixture } from "./case-types.js";
@@ -279,8 +282,8 @@ async function scenario(spec: CaseSpec, policy: PolicyInput, cmd: string[], out:
   }
 }
 
-async function main(): Promise<void> {
-  const spec = JSON.parse(readFileSync(0, "utf8")) as CaseSpec;
+async function runOne(spec: CaseSpec): Promise<CaseOutcome> {
+  for (const k of Object.keys(counters)) delete counters[k];
   // The runner itself: a process outside the sandbox that tests can aim at.
   const vars: Vars = { RUNNER_PID: String(process.pid), ...spec.vars };
   const out: CaseOutcome = { observed: {} };
@@ -310,8 +313,22 @@ async function main(): Promise<void> {
   }
   out.vars = vars;
   for (const c of cleanups.splice(0)) c();
+  return out;
+}
+
+const print = (out: CaseOutcome): Promise<void> => new Promise((done) => process.stdout.write(JSON.stringify(out) + "\n", () => done()));
+
+async function main(): Promise<void> {
+  if (process.argv.includes("--serve")) {
+    for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+      if (line !== "") await print(await runOne(JSON.parse(line) as CaseSpec));
+    }
+    process.exit(0);
+  }
+  const out = await runOne(JSON.parse(readFileSync(0, "utf8")) as CaseSpec);
   // Exit only once the (possibly large) line is flushed into the pipe.
-  process.stdout.write(JSON.stringify(out) + "\n", () => process.exit(0));
+  await print(out);
+  process.exit(0);
 }
 
 /** File operations done outside the sandbox before it runs (fixtures for escape tests). */

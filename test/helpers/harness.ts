@@ -3,7 +3,7 @@
 // process started as that user; the check asserts on what the runner observed.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -46,8 +46,94 @@ function runnerEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/**
+ * A case runner kept for a user's cases that need no process of their own (the default
+ * scenario and "bare", no pids limit): started once per test file and user with --serve,
+ * it runs one case at a time, each answered by a line. A case's Node start and the
+ * bundle's load (about 0.15 s of CPU of a trivial case's 0.23) is paid once. Cases whose
+ * scenario watches this runner's descendants or its event loop (a fork bomb, daemons,
+ * fifty sandboxes, a pause), and those under a pids limit, still get a fresh runner;
+ * SANDLOCK_TEST_FRESH_RUNNERS=1 gives every case one. A runner that dies or outlasts a
+ * case's time fails that case and is replaced for the next.
+ */
+class WarmRunner {
+  private readonly child: ChildProcess;
+  private readonly waiting: { resolve: (o: CaseOutcome) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
+  private buffered = "";
+  private stderr = "";
+  dead = false;
+
+  constructor(private readonly who: Who) {
+    const { file, args } = asWho(who, stagePackage().runner, ["--serve"]);
+    this.child = spawn(file, args, { cwd: "/", env: runnerEnv(), stdio: ["pipe", "pipe", "pipe"] });
+    this.child.stdout!.setEncoding("utf8").on("data", (d: string) => this.data(d));
+    this.child.stderr!.setEncoding("utf8").on("data", (d: string) => void (this.stderr = (this.stderr + d).slice(-4096)));
+    this.child.on("exit", (code, signal) => this.fail(`case runner (${who}) exited (${signal ?? code})\nstderr: ${this.stderr}`));
+    this.child.on("error", (e) => this.fail(`case runner (${who}): ${e.message}`));
+    this.idle();
+  }
+
+  run(spec: object): Promise<CaseOutcome> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.fail(`case runner (${this.who}) timed out after ${RUNNER_TIMEOUT_MS} ms`);
+        this.child.kill("SIGKILL");
+      }, RUNNER_TIMEOUT_MS);
+      this.waiting.push({ resolve, reject, timer });
+      this.child.ref();
+      for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) (s as unknown as { ref?: () => void }).ref?.();
+      this.child.stdin!.write(JSON.stringify(spec) + "\n");
+    });
+  }
+
+  private data(d: string): void {
+    this.buffered += d;
+    for (let nl = this.buffered.indexOf("\n"); nl >= 0; nl = this.buffered.indexOf("\n")) {
+      const line = this.buffered.slice(0, nl);
+      this.buffered = this.buffered.slice(nl + 1);
+      const w = this.waiting.shift();
+      if (w === undefined) continue;
+      clearTimeout(w.timer);
+      try {
+        w.resolve(JSON.parse(line) as CaseOutcome);
+      } catch {
+        w.reject(new Error(`case runner (${this.who}) printed: ${line.slice(0, 500)}\nstderr: ${this.stderr}`));
+      }
+    }
+    if (this.waiting.length === 0) this.idle();
+  }
+
+  /** Nothing waits on it: the test file's process may end without ending it (its stdin
+   * closes then, and it exits). */
+  private idle(): void {
+    this.child.unref();
+    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) (s as unknown as { unref?: () => void }).unref?.();
+  }
+
+  private fail(message: string): void {
+    this.dead = true;
+    if (warm.get(this.who) === this) warm.delete(this.who);
+    for (const w of this.waiting.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(new Error(message));
+    }
+  }
+}
+
+const warm = new Map<Who, WarmRunner>();
+
+/** Whether a case can run in the kept runner (see WarmRunner). */
+function warmable(spec: CaseSpec): boolean {
+  return spec.pidsMax === undefined && ["run", "bare"].includes(spec.scenario ?? "run") && process.env.SANDLOCK_TEST_FRESH_RUNNERS !== "1";
+}
+
 export function runCase(spec: CaseSpec, who: Who): Promise<CaseOutcome> {
   const stage = stagePackage();
+  if (warmable(spec)) {
+    let runner = warm.get(who);
+    if (runner === undefined || runner.dead) warm.set(who, (runner = new WarmRunner(who)));
+    return runner.run({ ...spec, vars: { PROBE: stage.probe, ...spec.vars } });
+  }
   const input = JSON.stringify({ ...spec, vars: { PROBE: stage.probe, ...spec.vars } });
   let { file, args } = asWho(who, stage.runner);
   let cgroup: string | undefined;
