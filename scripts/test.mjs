@@ -37,10 +37,12 @@ const SERIAL = new Map([
 ]);
 
 /** Files run after everything else has ended, each with what the background part's load
- * moved in it. */
+ * moved in it. (supervisor-cost.test was one, for its lag bound: a 731 ms stall beside the
+ * background part, stop 29's CI. Since 2026-12-07 the bound is the loop held, its thread's
+ * waits for a CPU taken out, and the file runs in the shared part: beside four other files
+ * here its worst held gap was 57 ms, where raw gaps reached 100 ms.) */
 const ALONE = new Map([
   ["interrupted.test.js", "forks interrupted before the receiving thread gets the CPU: 10 of 600 beside the background part (stop 30's CI), at most 1% allowed"],
-  ["supervisor-cost.test.js", "the host event loop's lag: a 731 ms stall beside the background part (stop 29's CI), under 100 ms allowed"],
   ["redteam20.test.js", "takes its uid's per-user counts (queued signals, epoll watches, pipe pages, inotify, descriptors in flight) and every user's pseudo-terminals while the host's try runs: any other process of that uid (or, for terminals, of any user) would fail meanwhile"],
   ["inflight.test.js", "takes its uid's count of descriptors in flight (256 and one message past it): every other sandbox and process of that uid gets ETOOMANYREFS for a descriptor it passes meanwhile"],
   ["limits.test.js", "the memory watchdog's reaction time, and a fork bomb run as the test user under RLIMIT_NPROC, which counts every process of that user: the background part's docs blocks run as the same user (1000 clones), and the runner's own exec failed with EAGAIN beside them (stop 30's CI)"],
