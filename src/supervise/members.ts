@@ -116,13 +116,8 @@ export function processTree(root: number, withZombies = false, maxAgeMs = 0): Ma
     let known = walks.get(root);
     if (known === undefined || maxAgeMs <= 0 || now - known.at > maxAgeMs) {
       const walked = walkTree(root, procReader);
-      if (walked !== undefined) {
-        known = { at: now, ...walked };
-        keepWalk(root, known);
-      } else {
-        walkFallbacks++;
-        known = undefined;
-      }
+      known = walked === undefined ? undefined : { at: now, ...walked };
+      if (known !== undefined) keepWalk(root, known);
     }
     if (known !== undefined) return withoutZombies(known, withZombies);
   }
@@ -135,12 +130,6 @@ export function processTree(root: number, withZombies = false, maxAgeMs = 0): Ma
 let childrenListed: boolean | undefined;
 function listsChildren(): boolean {
   return (childrenListed ??= existsSync("/proc/thread-self/children"));
-}
-
-/** Walks that did not settle and fell back to a pass over the host (for tests). */
-let walkFallbacks = 0;
-export function treeWalkFallbacks(): number {
-  return walkFallbacks;
 }
 
 /** The last walk of each root, for callers sharing one within their maxAgeMs. */
@@ -212,7 +201,7 @@ const WALK_ROUNDS = 8;
 export function walkTree(root: number, reader: TreeReader, rounds = WALK_ROUNDS): { parent: Map<number, number>; zombies: Set<number> } | undefined {
   const parent = new Map<number, number>(); // from each process's stat: its parent now
   const zombies = new Set<number>();
-  const under = new Map<number, number>(); // the list each was found in: for its depth
+  const depthOf = new Map<number, number>([[root, 0]]); // lists down from root it was found
   const gone = new Set<number>();
   let changed = false; // a process found gone, newly exited, or a thread gone: children may have moved
   let queue: number[] = [root];
@@ -237,19 +226,10 @@ export function walkTree(root: number, reader: TreeReader, rounds = WALK_ROUNDS)
     }
     if (!r.whole) changed = true;
     for (const child of r.pids) {
-      if (child === root || under.has(child)) continue;
-      under.set(child, pid);
+      if (depthOf.has(child)) continue;
+      depthOf.set(child, depthOf.get(pid)! + 1);
       queue.push(child);
     }
-  };
-  const depth = (pid: number): number => {
-    let d = 0;
-    for (let p = pid; p !== root && d < 4096; d++) {
-      const up = under.get(p);
-      if (up === undefined) break;
-      p = up;
-    }
-    return d;
   };
   let known = -1;
   for (let round = 0; ; round++) {
@@ -258,13 +238,12 @@ export function walkTree(root: number, reader: TreeReader, rounds = WALK_ROUNDS)
       queue = [];
       for (const pid of next) read(pid);
     }
-    if (round > 0 && !changed && under.size === known) break;
+    if (round > 0 && !changed && depthOf.size === known) break;
     if (round > rounds) return undefined;
     // every list read again, deepest first
-    known = under.size;
+    known = depthOf.size;
     changed = false;
-    const ordered = [root, ...under.keys()].filter((pid) => !gone.has(pid)).map((pid) => [pid, depth(pid)] as const);
-    ordered.sort((x, y) => y[1] - x[1]);
+    const ordered = [...depthOf].filter(([pid]) => !gone.has(pid)).sort((x, y) => y[1] - x[1]);
     for (const [pid] of ordered) read(pid);
   }
   for (const pid of gone) parent.delete(pid);

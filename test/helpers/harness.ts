@@ -70,7 +70,7 @@ class WarmRunner {
     this.child.stderr!.setEncoding("utf8").on("data", (d: string) => void (this.stderr = (this.stderr + d).slice(-4096)));
     this.child.on("exit", (code, signal) => this.fail(`case runner (${who}) exited (${signal ?? code})\nstderr: ${this.stderr}`));
     this.child.on("error", (e) => this.fail(`case runner (${who}): ${e.message}`));
-    this.idle();
+    this.hold(false);
   }
 
   run(spec: object): Promise<CaseOutcome> {
@@ -80,8 +80,7 @@ class WarmRunner {
         this.child.kill("SIGKILL");
       }, RUNNER_TIMEOUT_MS);
       this.waiting.push({ resolve, reject, timer });
-      this.child.ref();
-      for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) (s as unknown as { ref?: () => void }).ref?.();
+      this.hold(true);
       this.child.stdin!.write(JSON.stringify(spec) + "\n");
     });
   }
@@ -100,14 +99,17 @@ class WarmRunner {
         w.reject(new Error(`case runner (${this.who}) printed: ${line.slice(0, 500)}\nstderr: ${this.stderr}`));
       }
     }
-    if (this.waiting.length === 0) this.idle();
+    if (this.waiting.length === 0) this.hold(false);
   }
 
-  /** Nothing waits on it: the test file's process may end without ending it (its stdin
-   * closes then, and it exits). */
-  private idle(): void {
-    this.child.unref();
-    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) (s as unknown as { unref?: () => void }).unref?.();
+  /** Whether the runner and its pipes keep the test file's process alive: only while a
+   * case waits on it. Idle, the process may end without ending it (its stdin closes then,
+   * and it exits). */
+  private hold(on: boolean): void {
+    for (const h of [this.child, this.child.stdin, this.child.stdout, this.child.stderr] as unknown as { ref(): void; unref(): void }[]) {
+      if (on) h.ref();
+      else h.unref();
+    }
   }
 
   private fail(message: string): void {
@@ -129,12 +131,13 @@ function warmable(spec: CaseSpec): boolean {
 
 export function runCase(spec: CaseSpec, who: Who): Promise<CaseOutcome> {
   const stage = stagePackage();
+  const withVars = { ...spec, vars: { PROBE: stage.probe, ...spec.vars } };
   if (warmable(spec)) {
     let runner = warm.get(who);
     if (runner === undefined || runner.dead) warm.set(who, (runner = new WarmRunner(who)));
-    return runner.run({ ...spec, vars: { PROBE: stage.probe, ...spec.vars } });
+    return runner.run(withVars);
   }
-  const input = JSON.stringify({ ...spec, vars: { PROBE: stage.probe, ...spec.vars } });
+  const input = JSON.stringify(withVars);
   let { file, args } = asWho(who, stage.runner);
   let cgroup: string | undefined;
   if (spec.pidsMax !== undefined) {
