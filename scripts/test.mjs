@@ -12,7 +12,7 @@
 // non-zero if any failed.
 // Extra arguments go to every `node --test` run (e.g. `npm test -- --test-name-pattern=maxCpu`).
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
@@ -115,18 +115,24 @@ if (process.env.SANDLOCK_TEST_UNBUNDLED !== "1") {
 }
 
 const extra = process.argv.slice(2);
-/** Where each part's reporter (failures-reporter.mjs) writes its failed tests. */
-const failuresDir = mkdtempSync(join(tmpdir(), "sandlock-npm-test-failures-"));
+/** Where each part's reporters write its failed tests (failures-reporter.mjs: N.jsonl) and
+ * its files' wall times (durations-reporter.mjs: N.times). */
+const reportsDir = mkdtempSync(join(tmpdir(), "sandlock-npm-test-reports-"));
 let parts = 0;
+const reporter = (name, destination) => [`--test-reporter=${pathToFileURL(join(import.meta.dirname, name)).href}`, `--test-reporter-destination=${destination}`];
 const testArgs = (concurrency, list) => {
-  const failures = join(failuresDir, `${++parts}.jsonl`);
-  const reporters = ["--test-reporter=tap", "--test-reporter-destination=stdout", `--test-reporter=${pathToFileURL(join(import.meta.dirname, "failures-reporter.mjs")).href}`, `--test-reporter-destination=${failures}`];
+  const n = ++parts;
+  const reporters = ["--test-reporter=tap", "--test-reporter-destination=stdout", ...reporter("failures-reporter.mjs", join(reportsDir, `${n}.jsonl`)), ...reporter("durations-reporter.mjs", join(reportsDir, `${n}.times`))];
   return ["--test", `--test-concurrency=${concurrency}`, ...reporters, ...extra, ...list];
 };
 const header = (label, concurrency, list) => `\n# npm test: ${label}: ${list.length} files, ${concurrency} at a time\n`;
+/** Each part's label and wall time, for the summary at the end. */
+const partTimes = [];
 function part(label, concurrency, list) {
   process.stdout.write(header(label, concurrency, list));
+  const started = Date.now();
   const r = spawnSync(process.execPath, testArgs(concurrency, list), { stdio: "inherit" });
+  partTimes.push({ n: parts, label, s: (Date.now() - started) / 1000 });
   return r.status ?? 1;
 }
 
@@ -136,9 +142,14 @@ function startBackground(label, concurrency, list) {
   const dir = mkdtempSync(join(tmpdir(), "sandlock-npm-test-"));
   const file = join(dir, "background.tap");
   const fd = openSync(file, "w");
+  const started = Date.now();
   const child = spawn("nice", ["-n", String(BACKGROUND_NICE), process.execPath, ...testArgs(concurrency, list)], { stdio: ["ignore", fd, fd] });
+  const n = parts;
   closeSync(fd);
-  const done = new Promise((resolve) => child.on("close", (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+  const done = new Promise((resolve) => child.on("close", (code, signal) => {
+    partTimes.push({ n, label, s: (Date.now() - started) / 1000 });
+    resolve(code ?? (signal ? 1 : 0));
+  }));
   return async () => {
     const code = await done;
     process.stdout.write(header(label, concurrency, list));
@@ -156,9 +167,18 @@ const finish = startBackground("long files beside the timing-sensitive part (nic
 const second = part("timing-sensitive part (alone but for the background part, which yields to it)", 1, serial);
 const third = await finish();
 const fourth = part("alone part (after every other part has ended)", 1, alone);
-// Every part's failed tests again, last: a log cut to its end still names them.
-const failed = readdirSync(failuresDir).sort((a, b) => parseInt(a) - parseInt(b)).flatMap((f) => readFileSync(join(failuresDir, f), "utf8").split("\n").filter((l) => l !== ""));
-rmSync(failuresDir, { recursive: true, force: true });
+// Each part's wall time and its longest files, then every part's failed tests again, last:
+// a log cut to its end still names them.
+process.stdout.write("\n# npm test: where the time went (wall seconds; a file's time includes its waits for the CPU)\n");
+for (const { n, label, s } of partTimes.sort((a, b) => a.n - b.n)) {
+  const file = join(reportsDir, `${n}.times`);
+  const times = existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l)) : [];
+  times.sort((a, b) => b.ms - a.ms);
+  const longest = times.slice(0, 8).map((t) => `${base(t.file).replace(/\.test\.js$/, "")} ${(t.ms / 1000).toFixed(0)}`).join(", ");
+  process.stdout.write(`#   ${label.replace(/ \(.*$/, "")}: ${s.toFixed(0)} s; files summed ${(times.reduce((a, t) => a + t.ms, 0) / 1000).toFixed(0)} s; longest: ${longest}\n`);
+}
+const failed = readdirSync(reportsDir).filter((f) => f.endsWith(".jsonl")).sort((a, b) => parseInt(a) - parseInt(b)).flatMap((f) => readFileSync(join(reportsDir, f), "utf8").split("\n").filter((l) => l !== ""));
+rmSync(reportsDir, { recursive: true, force: true });
 if (failed.length > 0) {
   process.stdout.write(`\n# npm test: ${failed.length} failed (file: test: error)\n`);
   for (const line of failed) {
