@@ -124,18 +124,22 @@ securityCase("positive control: 2 such connections are held under 64M", { fixtur
 );
 
 // --- Epoll watches: every descriptor in every epoll instance, about 224 bytes each. -----
+//
+// Under a 32M cap: every add is a supervised call (the epoll budget, handlers/epoll.ts), and
+// the 85 MiB these cases made under 64M took 6 to 12 s each as the timing part ran them.
 
-securityCase("maxMemory 64M: 400,000 epoll watches (1,000 eventfds in 400 epoll instances, about 85 MiB) are killed", { policy: MEM, cmd: probe("kmem-epoll", "1000", "400"), timeout: 30_000 }, killedByMemory());
-securityCase("positive control: 40,000 epoll watches (about 8 MiB) are held under 64M", { policy: MEM, cmd: probe("kmem-epoll", "1000", "40") }, (o) => assert.equal(heldMiB(o), 8));
+const MEM32 = { ...BASE, maxMemory: "32M" };
+securityCase("maxMemory 32M: 200,000 epoll watches (1,000 eventfds in 200 epoll instances, about 42 MiB) are killed", { policy: MEM32, cmd: probe("kmem-epoll", "1000", "200"), timeout: 30_000 }, killedByMemory(32));
+securityCase("positive control: 40,000 epoll watches (about 8 MiB) are held under 32M", { policy: MEM32, cmd: probe("kmem-epoll", "1000", "40") }, (o) => assert.equal(heldMiB(o), 8));
 
 // A watch lives while the file it watches does, whatever became of the descriptor it was
 // made on: made on duplicates closed since, one epoll file holds far more watches than its
 // process holds descriptors (probe budget_epoll), and is still charged by its watches.
-securityCase("maxMemory 64M: an epoll file of 400,000 watches (about 85 MiB) made on duplicates closed since, its process holding some 400 descriptors, is killed", { policy: MEM, cmd: probe("budget-epoll", "1", "400000", "3000"), timeout: 30_000 }, killedByMemory());
+securityCase("maxMemory 32M: an epoll file of 200,000 watches (about 42 MiB) made on duplicates closed since, its process holding some 400 descriptors, is killed", { policy: MEM32, cmd: probe("budget-epoll", "1", "200000", "3000"), timeout: 30_000 }, killedByMemory(32));
 // In flight, passed and closed by its sender, the file would live in the socket's queue,
 // where no descriptor table shows it: such a send is refused (handlers/epoll.ts; it was
 // charged by its watches at the send before the epoll budget).
-securityCase("maxMemory 64M: an epoll file of 100,000 watches cannot be passed in flight (EPERM)", { policy: MEM, cmd: probe("kmem-epoll-flight", "100000", "1"), timeout: 30_000 }, (o) => assert.equal(answer(o), "EPERM"));
+securityCase("maxMemory 64M: an epoll file of 20,000 watches cannot be passed in flight (EPERM)", { policy: MEM, cmd: probe("kmem-epoll-flight", "20000", "1"), timeout: 30_000 }, (o) => assert.equal(answer(o), "EPERM"));
 
 // Passed in flight and closed, with one message always queued: the records the supervisor
 // keeps of them are bounded (unit: kernel-buffers-in-flight.test.ts); nothing is overcharged.

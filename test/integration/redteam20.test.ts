@@ -66,12 +66,40 @@
 // POSIX queues, SysV, fanotify, user namespaces).
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { after } from "node:test";
 import { scriptCase } from "../helpers/harness.js";
 import { buildStaged } from "../helpers/stage.js";
 import { IN_FLIGHT_MAX } from "../../src/plan/net-supervision.js";
 
 const SCRIPT = "dist/test/scripts/red20-case.js";
+
+// The watch limits, lowered while this file runs where it may (as root): the sandbox's
+// budgets are shares of them (a quarter of fs.epoll.max_user_watches, half of
+// fs.inotify.max_user_watches), and at this host's 5,491,667 epoll watches the epoll case
+// made 1.37 million supervised adds in each view, 22-25 s a user (of the file's 124 s in
+// CI's alone part, 2026-12-07); the inotify case 9-10 s. The rule and its checks are the
+// same at any limit (each reads the limit it is a share of); a sandbox filling a quarter of
+// 400,000 starves the uid as surely, were the count gone. Restored when the file ends,
+// whatever ends it but SIGKILL; only ever lowered (a host set lower keeps its value).
+// The file runs in the alone part, where no other process of the suite needs the limits.
+const LOWERED: readonly [path: string, value: number][] = [
+  ["/proc/sys/fs/epoll/max_user_watches", 400_000],
+  ["/proc/sys/fs/inotify/max_user_watches", 40_000],
+];
+if (process.getuid?.() === 0) {
+  const restore: (() => void)[] = [];
+  for (const [path, value] of LOWERED) {
+    const was = readFileSync(path, "latin1").trim();
+    if (Number(was) <= value) continue;
+    writeFileSync(path, String(value));
+    restore.push(() => writeFileSync(path, was));
+  }
+  const undo = (): void => void restore.splice(0).forEach((r) => r());
+  after(undo);
+  process.on("exit", undo);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => (undo(), process.exit(1)));
+}
 
 // The attack programs, built static into the staged package so the test user can run them.
 buildStaged("redteam20.c", "sl-rt20");
