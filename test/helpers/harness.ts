@@ -260,10 +260,24 @@ export function runScript(script: string, args: readonly string[], who: Who, tim
 /** Registers `name [root]` and `name [user]`, each running a staged script as that user
  * (see runScript); check asserts on the JSON it printed. */
 export function scriptCase(name: string, script: string, args: readonly string[], check: (out: any, who: Who) => void, timeoutMs?: number, todo?: string): void {
-  test(`${name} [root]`, { skip: isRoot ? false : "tests are not running as root", todo }, async () => {
-    check(await runScript(script, args, "root", timeoutMs), "root");
-  });
-  test(`${name} [user]`, { todo }, async () => {
-    check(await runScript(script, args, "user", timeoutMs), "user");
-  });
+  scriptTests(name, (who) => runScript(script, args, who, timeoutMs), check, todo);
+}
+
+const sharedRuns = new Map<string, Promise<unknown>>();
+
+/** scriptCase for one of several checks of the same run: the script runs once per user for
+ * every sharedScriptCase of the same script and arguments in the test file, each check a
+ * test of its own (a run that takes seconds, checked for different things). */
+export function sharedScriptCase(name: string, script: string, args: readonly string[], check: (out: any, who: Who) => void, timeoutMs?: number, todo?: string): void {
+  scriptTests(name, (who) => {
+    const key = JSON.stringify([who, script, args]);
+    let run = sharedRuns.get(key);
+    if (run === undefined) sharedRuns.set(key, (run = runScript(script, args, who, timeoutMs)));
+    return run;
+  }, check, todo);
+}
+
+function scriptTests(name: string, run: (who: Who) => Promise<unknown>, check: (out: any, who: Who) => void, todo: string | undefined): void {
+  test(`${name} [root]`, { skip: isRoot ? false : "tests are not running as root", todo }, async () => check(await run("root"), "root"));
+  test(`${name} [user]`, { todo }, async () => check(await run("user"), "user"));
 }

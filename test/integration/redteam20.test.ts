@@ -68,7 +68,7 @@
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { after } from "node:test";
-import { scriptCase } from "../helpers/harness.js";
+import { scriptCase, sharedScriptCase } from "../helpers/harness.js";
 import { buildStaged } from "../helpers/stage.js";
 import { IN_FLIGHT_MAX } from "../../src/plan/net-supervision.js";
 
@@ -319,7 +319,7 @@ scriptCase(
   },
 );
 
-scriptCase(
+sharedScriptCase(
   "held: SysV IPC is refused by default (both views); lifted in the kernel view, its objects are its own IPC namespace's and go with it",
   SCRIPT,
   [RT20, "sysv"],
@@ -340,7 +340,7 @@ scriptCase(
   },
 );
 
-scriptCase(
+sharedScriptCase(
   "SysV IPC lifted under the supervised view: a sandbox holds at most a quarter of kernel.shmmni (the host's shmget keeps working) and leaves no object behind, with or without maxMemory",
   SCRIPT,
   [RT20, "sysv"],
@@ -377,7 +377,7 @@ scriptCase(
   },
 );
 
-scriptCase(
+sharedScriptCase(
   "held: binds without netAllowBind (EACCES) or a UDP allowance (EPERM at socket), both views",
   SCRIPT,
   [RT20, "names"],
@@ -388,7 +388,7 @@ scriptCase(
   },
 );
 
-scriptCase(
+sharedScriptCase(
   "names the host trusts: a listener on an abstract unix name is refused (EPERM, both views), SO_REUSEPORT is refused in the supervised view without portRemap (EPERM), so the host's client and server connections stay the host's",
   SCRIPT,
   [RT20, "names"],
@@ -427,7 +427,7 @@ scriptCase(
   },
 );
 
-scriptCase(
+sharedScriptCase(
   "fixed: under a UDP allowance a sandbox binds only the UDP ports netAllowBind lists (EACCES), and a socket bound past the check by racing a descriptor number receives nothing (supervised view)",
   SCRIPT,
   [RT20, "names"],
