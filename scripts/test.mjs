@@ -27,7 +27,7 @@ const SERIAL = new Map([
   ["memory-credit.test.js", "a credit that refills at a rate"],
   ["hold-budget.test.js", "thousands of blocked threads at once"],
   ["workdir-swap.test.js", "a race that needs the racer to get CPU time"],
-  ["fork.test.js", "1000 clones at once"],
+  ["fork-many.test.js", "1000 clones at once, and rounds of clones that exit at once (fork.test.js, the other cases, shares the machine)"],
   ["cpu-escape.test.js", "a thread's share of a core, with and without maxCpu"],
   ["restore-state.test.js", "timers and sleeps that must fire within a bound after a restore"],
   ["redteam12.test.js", "the supervising event loop's worst gap and its CPU beside pipes fed at GB/s and 50,000 lock records"],

@@ -2,6 +2,16 @@
 // to a sandbox B under maxMemory 64M (redteam13, redteam14).
 
 import assert from "node:assert/strict";
+import type { RunResult } from "../../src/result.js";
+
+/** A giver's run as assertHanded reads it: its status (with the signal and the limit that
+ * ended it, when it did not exit: a giver signaled in a CI run's timing part, 2026-12-07,
+ * said no more), then its output and its errors. */
+export function giverLine(r: RunResult): string {
+  const limit = r.limit ? `, ${r.limit.field} ${r.limit.used ?? "?"} of ${r.limit.cap}${r.limit.reason ? `: ${r.limit.reason}` : ""}` : "";
+  const how = r.status === "exited" ? "" : ` (${r.signal ?? "no signal"}${limit})`;
+  return `${r.status}${how}: ${[r.stdoutText.trim(), r.stderrText.trim()].join("; ")}`;
+}
 
 /**
  * At least two A sandboxes filled and handed their memfd. Two handed are past B's cap (96

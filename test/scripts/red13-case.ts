@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { Pipeline, Sandbox, Stage, type PipeHeldError } from "../../src/index.js";
 import { native } from "../../src/confine/native.js";
 import { measured, okServer, scriptMain, sharedDir, untilListening } from "../helpers/script-main.js";
+import { giverLine } from "../helpers/givers.js";
 
 const [rt13, mode] = process.argv.slice(2) as [string, string];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -65,7 +66,7 @@ async function run(base: string): Promise<Record<string, unknown>> {
         const givers: string[] = [];
         for (let i = 0; i < 3; i++) {
           const r = await Sandbox.run(pol, [rt13, "memfd-give", "48", join(dir, "s")], { timeout: 5000 });
-          givers.push(`${r.status}: ${[r.stdoutText.trim(), r.stderrText.trim()].join("; ")}`);
+          givers.push(giverLine(r));
         }
         const rb = await b.wait();
         out[own ? "own" : "plain"] = { givers, b: rb.stdoutText, status: rb.status, limit: rb.limit?.kind ?? null };
@@ -210,7 +211,7 @@ async function run(base: string): Promise<Record<string, unknown>> {
           for (let i = 0; i < 3; i++) {
             const [g] = await sb.fork(1);
             const r = await g!.wait();
-            givers.push(`${r.status}: ${[r.stdoutText.trim(), r.stderrText.trim()].join("; ")}`);
+            givers.push(giverLine(r));
           }
           const rc = await collector!.wait();
           out.memfd = { givers, collector: rc.stdoutText, status: rc.status, limit: rc.limit?.kind ?? null };

@@ -7,6 +7,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Pipeline, Sandbox, Stage, type PipeHeldError, type RunResult } from "../../src/index.js";
 import { measured, okServer, scriptMain, sharedDir, untilListening } from "../helpers/script-main.js";
+import { giverLine } from "../helpers/givers.js";
 
 const [rt14, mode, ...rest] = process.argv.slice(2) as [string, string, ...string[]];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -120,7 +121,7 @@ async function run(base: string): Promise<Record<string, unknown>> {
         const givers: string[] = [];
         for (let i = 0; i < 3; i++) {
           const r = await Sandbox.run(pol, [rt14, "memfd-give", "48", join(dir, "s")], { timeout: 5000 });
-          givers.push(`${r.status}: ${[r.stdoutText.trim(), r.stderrText.trim()].join("; ")}`);
+          givers.push(giverLine(r));
         }
         const rb = await b.wait();
         out[how] = { givers, b: rb.stdoutText, status: rb.status, limit: rb.limit?.kind ?? null, used: rb.limit?.used ?? null, reason: rb.limit?.reason ?? null };

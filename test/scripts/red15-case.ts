@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { Sandbox } from "../../src/index.js";
 import { scriptMain, sharedDir, untilListening } from "../helpers/script-main.js";
+import { giverLine } from "../helpers/givers.js";
 
 const [rt15, mode, ...rest] = process.argv.slice(2) as [string, string, ...string[]];
 
@@ -22,7 +23,7 @@ async function hide(base: string, arg: string, secs: number): Promise<Record<str
   const givers: string[] = [];
   for (let i = 0; i < 3; i++) {
     const r = await Sandbox.run(pol, [rt15, "memfd-give", "48", join(dir, "s")], { timeout: 5000 });
-    givers.push(`${r.status}: ${[r.stdoutText.trim(), r.stderrText.trim()].join("; ")}`);
+    givers.push(giverLine(r));
   }
   const rb = await b.wait();
   const tookBack = /^took back (\d+) (\d+)$/m.exec(rb.stdoutText);

@@ -3,6 +3,7 @@
 //   inotify   inotify instances (fs.inotify.max_user_instances)
 //   watches   inotify watches (fs.inotify.max_user_watches)
 //   pipes     pipe pages past fs.pipe-user-pages-soft
+//   splice-pipes  the same pages in threads' splice pipes (sendfile), no pipe made
 //   sigq      queued real-time signals (RLIMIT_SIGPENDING, counted per user)
 //   inflight  descriptors in flight over unix sockets (counted per user)
 //   pty       pseudo-terminals (kernel.pty.max) under a /dev grant: held four ways, then by
@@ -125,6 +126,9 @@ const modes: Record<string, (base: string) => Promise<unknown>> = {
   watches: (base) => inBothViews(base, "inotify-watch", ["/usr", "60"], ["watch"], { fsReadable: ["/usr"] }),
   // 1,100 pipes of 16 pages: past the soft 16,384 pages of fs.pipe-user-pages-soft.
   pipes: (base) => inBothViews(base, "pipes", ["1100"], ["pipe"], {}, true),
+  // 1,100 threads, each with its splice pipe (a sendfile between two files): the same pages
+  // without a pipe(2) (under the default thread cap of 4,096).
+  "splice-pipes": (base) => inBothViews(base, "splice-pipes", ["1100"], ["pipe"], {}, true),
   sigq: (base) => inBothViews(base, "sigq", [], ["sigq", "timer"]),
   async inflight(base) {
     const out: Record<string, unknown> = await inBothViews(base, "inflight", [], ["inflight"], {}, true);
