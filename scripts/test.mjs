@@ -52,7 +52,10 @@ const ALONE = new Map([
  * with what makes it long. The part ended halfway through the timing-sensitive one, and
  * stop 49's CI took 1,357 s: eight more of the shared part's joined it (21 min 22 s became
  * 18.5-19.5 min here). epoll-budget.test, CPU-bound, took 239 s here at nice +10 and
- * outlasted the timing-sensitive part: it stays in the shared part. Their sandboxes' own priorities stay relative to it (a
+ * outlasted the timing-sensitive part: it stays in the shared part. host-reach.test left
+ * the part (2026-12-07): its reads of /proc/locks beside redteam12.test's 50,000 lock
+ * records failed both (another process's such records showed in the kernel view, and
+ * redteam12's loop gap bound was passed, 101 ms). Their sandboxes' own priorities stay relative to it (a
  * supervisor at nice 10 still runs its sandbox at 15, features.ts RECEIVER_RAISE). */
 const BACKGROUND = new Map([
   ["consumer.test.js", "three Node lines downloaded, npm installs, tsc, a build from source"],
@@ -67,7 +70,6 @@ const BACKGROUND = new Map([
   ["net-supervised.test.js", "network destinations against echo servers: many short sandboxes"],
   ["syscalls.test.js", "the blocklist, one sandbox per call tried"],
   ["chroot.test.js", "escapes tried from a chroot, each with its control"],
-  ["host-reach.test.js", "every device node scanned, 20,000 capget races"],
   ["net-escapes.test.js", "socket families and options tried, each with its control"],
   ["identity.test.js", "hostnames and ids, one sandbox per case"],
   ["cli-cache.test.js", "the CLI's caches, each case a copy of the package and several CLI runs (57 s in the shared part, 2026-12-07)"],
