@@ -144,6 +144,11 @@ export function nsViewOps(grants: readonly PathGrant[], name: string | undefined
   if (proc) {
     ops.push(["P", "/proc"]);
     for (const f of HIDDEN_PROC_FILES) ops.push(["H", `/proc/${f}`]);
+    // The kernel lists every open-file-description lock of the host in each pid namespace
+    // (pid -1: it has no owner to translate), with the file's device, inode and range: an
+    // empty file over /proc/locks (found 2026-12-07). The sandbox's own locks are not
+    // listed either; the supervised view serves a copy filtered to its processes.
+    ops.push(["H", "/proc/locks"]);
   }
   // Only a directory the host has: a missing one fails the chdir step (ENOENT), as under
   // the supervised view, rather than appearing empty.

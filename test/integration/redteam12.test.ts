@@ -91,8 +91,9 @@ scriptCase("input: a stdin handed to a second sandbox is not fed after the sandb
 // ms (every sandbox of the process and the application with it); the kernel's walk of the
 // list restarts at each read of the seq_file, so the cost grows with the square: a million
 // records held it 422 s for one open, past the run's own timeout. Under the kernel view the
-// sandbox reads its own procfs's file itself (the control: the same loop costs the
-// supervising process nothing).
+// sandbox reads a file of its own root (the control: the same loop costs the supervising
+// process nothing; since 2026-12-07 an empty file, the kernel's listing every
+// open-file-description lock of the host in every pid namespace: plan/kernel-view.ts).
 scriptCase("supervised view: 50,000 lock records do not make an open of /proc/locks hold the supervising event loop", SCRIPT, ["${STAGE}/sl-rt12", "locks"], (out) => {
   assert.equal(out.error, undefined, out.error);
   const k = out.kernel;

@@ -90,6 +90,7 @@ test("the constructed root: one bind per tree, symlinked ancestors, a fresh proc
   assert.ok(ops.some((o) => o[0] === "L" && o[1] === "/lib" && o[2] === "usr/lib"));
   assert.ok(ops.some((o) => o[0] === "P" && o[1] === "/proc"));
   assert.ok(ops.some((o) => o[0] === "H" && o[1] === "/proc/kallsyms"));
+  assert.ok(ops.some((o) => o[0] === "H" && o[1] === "/proc/locks"), "the host's open-file-description locks show in every pid namespace");
   assert.ok(ops.some((o) => o[0] === "D" && o[1] === realCwd), "an ungranted working directory exists, empty");
   // One the host lacks is not made up: the chdir step fails with ENOENT, as in the supervised view.
   assert.ok(!nsViewOps(grants, "box", "/nonexistent-cwd").some((o) => o[0] === "D" && o[1] === "/nonexistent-cwd"));
