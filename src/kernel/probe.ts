@@ -1,5 +1,5 @@
 // Host facts, probed once: the Landlock ABI, the CPU count, this process's hard
-// RLIMIT_NOFILE and soft RLIMIT_SIGPENDING, fs.epoll.max_user_watches. Tests override them to plan for kernels other than the one they run on.
+// RLIMIT_NOFILE and soft RLIMIT_SIGPENDING, fs.epoll.max_user_watches, fs.pipe-user-pages-soft. Tests override them to plan for kernels other than the one they run on.
 
 import { cpus } from "node:os";
 import { native } from "../confine/native.js";
@@ -18,6 +18,7 @@ export function probeHost(): HostFacts {
     let raises: boolean | undefined;
     let pending: bigint | null | undefined;
     let epollWatches: number | null | undefined;
+    let pipePages: number | null | undefined;
     cached = {
       landlockAbi: abi > 0 ? abi : 0,
       get cpuCount(): number {
@@ -42,6 +43,10 @@ export function probeHost(): HostFacts {
         if (epollWatches === undefined) epollWatches = maxUserWatches();
         return epollWatches ?? undefined;
       },
+      get pipePagesLimit(): number | undefined {
+        if (pipePages === undefined) pipePages = pipeUserPagesSoft();
+        return pipePages ?? undefined;
+      },
     };
   }
   const real = cached;
@@ -63,6 +68,9 @@ export function probeHost(): HostFacts {
     },
     get epollWatchesLimit(): number | undefined {
       return "epollWatchesLimit" in o ? o.epollWatchesLimit : real.epollWatchesLimit;
+    },
+    get pipePagesLimit(): number | undefined {
+      return "pipePagesLimit" in o ? o.pipePagesLimit : real.pipePagesLimit;
     },
   };
 }
@@ -91,6 +99,16 @@ export function softPendingSignals(text?: string): bigint | null {
 export function maxUserWatches(text?: string): number | null {
   try {
     const n = Number((text ?? readProcText("/proc/sys/fs/epoll/max_user_watches")).trim());
+    return Number.isSafeInteger(n) && n > 0 ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+/** fs.pipe-user-pages-soft; null when 0 (no limit) or unreadable. */
+export function pipeUserPagesSoft(text?: string): number | null {
+  try {
+    const n = Number((text ?? readProcText("/proc/sys/fs/pipe-user-pages-soft")).trim());
     return Number.isSafeInteger(n) && n > 0 ? n : null;
   } catch {
     return null;

@@ -36,6 +36,8 @@ export interface HostFacts {
   pendingSignalsLimit?: bigint | undefined;
   /** fs.epoll.max_user_watches; undefined: unreadable. */
   epollWatchesLimit?: number | undefined;
+  /** fs.pipe-user-pages-soft; undefined: no limit (0) or unreadable. */
+  pipePagesLimit?: number | undefined;
   /** This process may raise a thread's priority (CAP_SYS_NICE): its receiving threads run
    * ahead of the sandbox without the sandbox being lowered (see RECEIVER_RAISE). */
   raisesPriority?: boolean;
@@ -104,6 +106,15 @@ export interface Supervision {
     /** The count at the budget holds the sandbox still: by the supervisor's ptrace freeze,
      * or, where the launcher traces every process (timeStart, policyFn: a thread has one
      * tracer), by the launcher's hold (SL_CMD_HOLD). */
+    readonly traced: boolean;
+  };
+  /** The sandbox's pipe pages at most, in pipes of PIPE_PAGES (PIPE_BUDGET_SHARE of
+   * fs.pipe-user-pages-soft): pipes it makes (pipe, pipe2), FIFOs it makes (mknod) and
+   * threads that made the kernel's splice pipe (sendfile, copy_file_range), counted by
+   * handlers/pipes.ts; F_SETPIPE_SZ may not grow a pipe past PIPE_PAGES. */
+  pipes?: {
+    readonly budget: number;
+    /** The count at the budget holds the sandbox still (as epoll's). */
     readonly traced: boolean;
   };
   /** Network destinations, named unix sockets, the interface view and the synthetic
@@ -332,6 +343,22 @@ export function epollBudget(limit: number): number {
   return Math.max(1, Math.floor(limit / EPOLL_BUDGET_SHARE));
 }
 
+/** The share of fs.pipe-user-pages-soft one sandbox may hold: a quarter (4,096 of 16,384
+ * pages here: 256 pipes), so that the uid's processes outside keep three quarters at full
+ * size while one sandbox runs (past the soft limit every new pipe of the uid has 2 pages). */
+export const PIPE_BUDGET_SHARE = 4;
+/** The pages a pipe is charged (PIPE_DEF_BUFFERS: a new pipe's, and a thread's splice
+ * pipe's; F_SETPIPE_SZ may not grow one past it where the budget holds). */
+export const PIPE_PAGES = 16;
+
+/** The calls the pipe budget counts (handlers/pipes.ts): a FIFO's mknod among the mknods. */
+export const PIPE_SYSCALLS = ["pipe", "pipe2", "mknod", "mknodat", "sendfile", "copy_file_range"] as const;
+
+/** The pipes (of PIPE_PAGES) a sandbox may hold under fs.pipe-user-pages-soft `limit`. */
+export function pipeBudget(limit: number): number {
+  return Math.max(1, Math.floor(limit / PIPE_BUDGET_SHARE / PIPE_PAGES));
+}
+
 /** The syscalls the filter routes to the supervisor, from what it must enforce. clone is
  * listed when it makes a process (counted); one that makes a thread is routed apart, see
  * threadClones and SeccompSpec.notifyThreads. */
@@ -358,6 +385,7 @@ export function notifiedSyscalls(s: Supervision): string[] {
   // policyFnFiles: every open is an event (openat2 stays ENOSYS: seccomp-names.ts).
   if (s.names?.events === true) out.push(...["open", "openat"].filter((x) => !out.includes(x)));
   if (s.learn === true) out.push(...LEARN_SYSCALLS.filter((x) => !out.includes(x)));
+  if (s.pipes !== undefined) out.push(...PIPE_SYSCALLS.filter((x) => !out.includes(x)));
   return out;
 }
 
@@ -436,6 +464,11 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
   // still ask it to (supervise/count-still.ts).
   const traced = policy.timeStart !== undefined || policy.policyFn !== undefined;
   if (!unsupervised && budget !== undefined) supervision.epoll = { budget, explicit: asked !== undefined, traced };
+  // Pipe pages are counted per user too (fs.pipe-user-pages-soft): past it every new pipe
+  // of the uid has 2 pages instead of 16, root's processes without CAP_SYS_RESOURCE
+  // included (the twentieth review). The supervisor counts the sandbox's pipes.
+  const pipePages = unsupervised ? undefined : host.pipePagesLimit;
+  if (pipePages !== undefined) supervision.pipes = { budget: pipeBudget(pipePages), traced };
   const viewPolicy = kernel ? { name: undefined, numCpus: policy.numCpus, maxMemory: policy.maxMemory, randomSeed: policy.randomSeed, deterministicDirs: policy.deterministicDirs, netAllow: policy.netAllow, netDeny: policy.netDeny } : policy;
   const computed = computeView(viewPolicy, given, active.has("fs"), kernel ? [] : mounts, undefined, resolved);
   // Without a supervisor nothing counts pseudo-terminals: the multiplexers get their rules
@@ -549,6 +582,7 @@ export function computeFeatures(policy: Policy, host: HostFacts, resolved: Resol
       // The sandbox's SysV objects may not be given to another owner (handlers/sysv.ts).
       ...(supervision.sysv !== undefined ? { refuseIpcSet: true } : {}),
       capBuffers: supervision.maxMemory !== undefined,
+      ...(supervision.pipes !== undefined ? { capPipeSize: true } : {}),
       allowUdp,
       ...(udpBind !== undefined ? { udpOnBehalf: true } : {}),
       // Every bind but an autobind goes to the supervisor, which refuses abstract names.

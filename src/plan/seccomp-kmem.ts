@@ -35,7 +35,17 @@ const EINVAL = 22;
  */
 export function fcntlBlock(b: BpfAssembler, p: string): void {
   b.load(SeccompData.argLow(1)).jeq(F_OFD_SETLK, `${p}ofd`, 0).jeq(F_OFD_SETLKW, `${p}ofd`, 0).jeq(F_SETPIPE_SZ, 0, `${p}allow`);
+  pipeSizeRest(b, p);
+  b.label(`${p}ofd`).ret(Ret.errno(EINVAL));
+}
+
+/** The F_SETPIPE_SZ rule alone (the pipe budget's, without maxMemory: handlers/pipes.ts). */
+export function pipeSizeBlock(b: BpfAssembler, p: string): void {
+  b.load(SeccompData.argLow(1)).jeq(F_SETPIPE_SZ, 0, `${p}allow`);
+  pipeSizeRest(b, p);
+}
+
+function pipeSizeRest(b: BpfAssembler, p: string): void {
   b.load(SeccompData.argLow(2)).jge(PIPE_CHARGE_BYTES + 1, 0, `${p}allow`).ret(Ret.errno(EPERM));
   b.label(`${p}allow`).ret(Ret.ALLOW);
-  b.label(`${p}ofd`).ret(Ret.errno(EINVAL));
 }

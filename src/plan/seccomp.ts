@@ -6,7 +6,7 @@ import { BpfAssembler, type Insn, Ret, SeccompData } from "./bpf/assembler.js";
 import { interfaceIoctls, netArgumentFilters } from "./seccomp-net.js";
 import { consoleIoctls } from "./seccomp-console.js";
 import { reachFilters } from "./seccomp-reach.js";
-import { fcntlBlock } from "./seccomp-kmem.js";
+import { fcntlBlock, pipeSizeBlock } from "./seccomp-kmem.js";
 import { unsupervisedFilters } from "./seccomp-unsupervised.js";
 import { clockFilters } from "./seccomp-clock.js";
 import { nameFilters } from "./seccomp-names.js";
@@ -118,6 +118,9 @@ export interface SeccompSpec {
   /** epoll_ctl(EPOLL_CTL_ADD) goes to the supervisor, which counts the sandbox's watches
    * (handlers/epoll.ts); the other ops stay the kernel's. */
   epollAdds?: boolean;
+  /** The pipe budget (handlers/pipes.ts) charges every pipe PIPE_PAGES: fcntl(F_SETPIPE_SZ)
+   * past that is EPERM (capBuffers does the same, with its lock rule). */
+  capPipeSize?: boolean;
   /** shmctl, msgctl and semctl with IPC_SET are EPERM: the supervisor removes the sandbox's
    * SysV objects at the end, which it could not once their owner was changed. */
   refuseIpcSet?: boolean;
@@ -250,6 +253,7 @@ export function buildSeccompProgram(spec: SeccompSpec): Insn[] {
     });
   }
   if (spec.capBuffers === true) handlers.set(nr("fcntl"), fcntlBlock);
+  else if (spec.capPipeSize === true) handlers.set(nr("fcntl"), pipeSizeBlock);
   // sendto, sendmsg, sendmmsg, bind, setsockopt: see seccomp-net.ts.
   for (const [name, h] of netArgumentFilters(spec, notify)) handlers.set(nr(name), h);
   for (const name of spec.notifyWhole ?? []) handlers.set(nr(name), (b) => b.ret(Ret.USER_NOTIF));

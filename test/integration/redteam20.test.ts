@@ -49,11 +49,12 @@
 //   both views. The supervisor makes the multiplexer's opens (handlers/dev-ptmx.ts): at
 //   most a quarter of kernel.pty.max a sandbox, the host keeping kernel.pty.reserve.
 //
-// Open (each case below is marked todo until its fix lands; the run still happens):
+// Found open, each fixed since (its case was marked todo until its fix landed):
 // - pipe pages (fs.pipe-user-pages-soft, per user): past 1,024 pipes of the sandbox, every
 //   new pipe of the uid got 8 KiB instead of 64 KiB, both views (root's processes with
 //   CAP_SYS_RESOURCE or CAP_SYS_ADMIN keep 64 KiB; root's without them got 8 KiB). The
-//   same through threads' splice pipes, no pipe made (found 2026-12-07).
+//   same through threads' splice pipes, no pipe made (found 2026-12-07). Fixed since: a
+//   pipe budget (handlers/pipes.ts), a quarter of the limit.
 // - UDP (supervised view): with any UDP allowance a local UDP port was bound and received
 //   the host's datagrams. Fixed since: netAllowBind covers UDP binds (EACCES), and each UDP
 //   socket is the supervisor's making with a locked filter on its destination port (a bind
@@ -72,6 +73,7 @@ import { after } from "node:test";
 import { scriptCase, sharedScriptCase } from "../helpers/harness.js";
 import { buildStaged } from "../helpers/stage.js";
 import { IN_FLIGHT_MAX } from "../../src/plan/net-supervision.js";
+import { pipeBudget } from "../../src/plan/features.js";
 
 const SCRIPT = "dist/test/scripts/red20-case.js";
 
@@ -220,28 +222,33 @@ const pipesKept = (made: (t: Taken, view: string) => void) => (out: Record<strin
   assert.deepEqual(starved(out, VIEWS, checks, who), [], msg);
 };
 
+/** The sandbox's pipe budget on this host (features.ts pipeBudget). */
+const pipeBudgetHere = (): number => pipeBudget(Number(readFileSync("/proc/sys/fs/pipe-user-pages-soft", "latin1")));
+
 scriptCase(
-  "open: pipe pages are counted per user: past fs.pipe-user-pages-soft the uid's new pipes get 8 KiB, not 64 KiB (both views; root's processes without CAP_SYS_RESOURCE too)",
+  "pipe pages are counted per user: a sandbox's pipes stop at its budget (ENFILE), and the uid's new pipes keep 64 KiB (both views; root's processes without CAP_SYS_RESOURCE too)",
   SCRIPT,
   [RT20, "pipes"],
-  pipesKept(() => undefined),
-  undefined,
-  "nothing counts the pipes a sandbox holds but maxMemory (64 KiB each)",
+  pipesKept((t, view) => {
+    const [made, err] = (t.got.pipes ?? "").split(" ");
+    assert.equal(err, "ENFILE", `${view}: the sandbox's pipes stop at its budget: ${JSON.stringify(t)}`);
+    // The pipes of its stdio, held from the start, are in the count too.
+    assert.ok(Number(made) <= pipeBudgetHere() && Number(made) >= pipeBudgetHere() - 3, `${view}: ${made} pipes, budget ${pipeBudgetHere()}: ${JSON.stringify(t)}`);
+  }),
 );
 
-// Found 2026-12-07: the pipe a thread's first sendfile (or splice) between two files makes
-// to move the data through (the task's splice pipe) is charged to the uid as pipe(2)'s
-// are and kept until the thread exits; the memory cap sees none of them (no descriptor
-// holds them, and they hold no page once the copy is done). 1,100 threads of one process
-// did it in 107 ms bare; the default policy allows 4,096 threads (65,536 pages, four times
-// the soft limit). A count of pipes alone would not close this.
+// Found 2026-12-07: the pipe a thread's first sendfile (or copy_file_range) between two
+// files makes to move the data through (the task's splice pipe) is charged to the uid as
+// pipe(2)'s are and kept until the thread exits; the memory cap sees none of them (no
+// descriptor holds them, and they hold no page once the copy is done). 1,100 threads of one
+// process did it in 107 ms bare; the default policy allows 4,096 threads (65,536 pages, four
+// times the soft limit). Now each thread's first such call counts against the pipe budget,
+// and past it gets EINVAL (copy_file_range EXDEV), from which programs copy by read and write.
 scriptCase(
-  "open: splice pipes are pipe pages too: 1,100 threads that each made one sendfile between two files leave the uid's new pipes 8 KiB, no pipe made (both views)",
+  "splice pipes are pipe pages too: of 1,100 threads that each try one sendfile between two files, those past the budget get EINVAL, and the uid's new pipes keep 64 KiB (both views)",
   SCRIPT,
   [RT20, "splice-pipes"],
-  pipesKept((t, view) => assert.match(t.got.splice_pipes ?? "", /^1100 cap/, `${view}: the threads made their splice pipes: ${JSON.stringify(t)}`)),
-  undefined,
-  "nothing counts the threads' splice pipes",
+  pipesKept((t, view) => assert.match(t.got.splice_pipes ?? "", /^1100 EINVAL/, `${view}: every thread was made, those past the budget refused: ${JSON.stringify(t)}`)),
 );
 
 scriptCase(

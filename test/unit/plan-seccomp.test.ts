@@ -14,7 +14,8 @@ import {
   type SeccompSpec,
 } from "../../src/plan/seccomp.js";
 import { REACH_SYSCALLS } from "../../src/plan/seccomp-reach.js";
-import { computeFeatures, threadCap } from "../../src/plan/features.js";
+import { computeFeatures, pipeBudget, threadCap } from "../../src/plan/features.js";
+import { pipeUserPagesSoft } from "../../src/kernel/probe.js";
 import { Policy, type PolicyInput } from "../../src/policy/index.js";
 import { decodeProgram, runFilter, runFilterTrace, type SeccompInput } from "../helpers/bpf-interpreter.js";
 
@@ -682,6 +683,36 @@ test("epoll watch budget: every supervised policy routes epoll_ctl(EPOLL_CTL_ADD
   const unknown = computeFeatures(new Policy({ fsReadable: ["/usr"] }), { landlockAbi: 7, cpuCount: 2, epollWatchesLimit: undefined });
   assert.equal(unknown.supervision.epoll, undefined, "no limit read, nothing to share");
   expectAction(buildSeccompProgram(unknown.seccomp), { nr: sys("epoll_ctl"), args: [3, EPOLL_CTL.ADD, 4, 0] }, ALLOW, "no budget: the kernel's");
+});
+
+test("pipe budget: every supervised policy routes pipe, pipe2, mknod, mknodat, sendfile and copy_file_range, and F_SETPIPE_SZ past 64 KiB is EPERM; none without a supervisor or a limit", () => {
+  const host = { landlockAbi: 7, cpuCount: 2, pipePagesLimit: 16_384 };
+  const F_SETPIPE_SZ = 1031;
+  const F_OFD_SETLK = 37;
+  const supervised = computeFeatures(new Policy({ fsReadable: ["/usr"] }), host);
+  assert.deepEqual(supervised.supervision.pipes, { budget: 256, traced: false }, "a quarter of the pages, in pipes of 16");
+  assert.equal(pipeBudget(16_384), 256);
+  assert.equal(pipeBudget(63), 1, "at least one pipe");
+  const prog = buildSeccompProgram(supervised.seccomp);
+  for (const name of ["pipe", "pipe2", "mknod", "mknodat", "sendfile", "copy_file_range"]) expectAction(prog, { nr: sys(name), args: [3, 0, 0, 0] }, NOTIFY, name);
+  const fcntl = (args: (number | bigint)[]): SeccompInput => ({ nr: sys("fcntl"), args });
+  expectAction(prog, fcntl([3, F_SETPIPE_SZ, 1 << 20]), EPERM, "a pipe grown past its charge");
+  expectAction(prog, fcntl([3, F_SETPIPE_SZ, 65537]), EPERM, "one byte past");
+  expectAction(prog, fcntl([3, F_SETPIPE_SZ, 65536]), ALLOW, "at its charge");
+  expectAction(prog, fcntl([3, F_OFD_SETLK, 0]), ALLOW, "OFD locks stay maxMemory's rule");
+  const traced = computeFeatures(new Policy({ fsReadable: ["/usr"], timeStart: "2020-01-01T00:00:00Z" }), host);
+  assert.deepEqual(traced.supervision.pipes, { budget: 256, traced: true }, "the launcher holds the sandbox for the count");
+  const kernelView = computeFeatures(new Policy({ fsReadable: ["/usr"], procView: "kernel" }), host);
+  assert.deepEqual(kernelView.supervision.pipes, { budget: 256, traced: false }, "the kernel view shares the uid's count too");
+  const unsupervised = computeFeatures(new Policy({ fsReadable: ["/usr"], supervisor: false }), host);
+  assert.equal(unsupervised.supervision.pipes, undefined, "no supervisor, no count (docs/security.md, Known limits)");
+  expectAction(buildSeccompProgram(unsupervised.seccomp), { nr: sys("pipe2"), args: [0, 0] }, ALLOW, "unsupervised: the kernel's");
+  expectAction(buildSeccompProgram(unsupervised.seccomp), fcntl([3, F_SETPIPE_SZ, 1 << 20]), ALLOW, "unsupervised: the kernel's");
+  const unlimited = computeFeatures(new Policy({ fsReadable: ["/usr"] }), { landlockAbi: 7, cpuCount: 2, pipePagesLimit: undefined });
+  assert.equal(unlimited.supervision.pipes, undefined, "no soft limit (0) or none read: nothing to share");
+  assert.equal(pipeUserPagesSoft("16384\n"), 16_384);
+  assert.equal(pipeUserPagesSoft("0\n"), null, "0: no limit");
+  assert.equal(pipeUserPagesSoft("junk"), null);
 });
 
 test("sysv_ipc lifted in the supervised view: the gets go to the supervisor and IPC_SET is EPERM (with or without IPC_64); the kernel view's and the blocklist's stay as they were", () => {

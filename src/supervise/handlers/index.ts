@@ -17,6 +17,7 @@ import { clockHandlers } from "./clock.js";
 import { nameHandlers } from "./names.js";
 import { epollHandlers, refuseEpollRight } from "./epoll.js";
 import { sysvHandlers } from "./sysv.js";
+import { pipeHandlers } from "./pipes.js";
 import type { Observed } from "../../learn/observed.js";
 
 /** `learned`: where a learning run's recorder notes what it sees (with s.learn). */
@@ -29,14 +30,17 @@ export function handlerTables(s: Supervision, ctx: SupervisorContext, learned?: 
   if (s.learn === true && learned !== undefined) tables.push(learnHandlers(learned, ctx));
   if (s.maxProcesses !== undefined) tables.push(processHandlers(s.maxProcesses, ctx));
   if (s.epoll !== undefined) tables.push(epollHandlers(s.epoll, ctx));
+  // Before the names' (a FIFO's mknod is counted, then made by them where they make it).
+  const pipes = s.pipes === undefined ? undefined : pipeHandlers(s.pipes, ctx);
+  if (pipes !== undefined) tables.push(pipes.handlers);
   // Before the network's: it answers every other ioctl the filter routes.
   if (s.meta !== undefined) tables.push(metaHandlers(s.meta, ctx));
   const guard = s.maxMemory === undefined ? undefined : memoryGuard(s.maxMemory, ctx, s.memoryWritable, s.sysvShm === true);
   // No epoll file may wait in a socket's queue, out of the epoll budget's count and the
-  // memory cap's (handlers/epoll.ts).
+  // memory cap's (handlers/epoll.ts); a pipe counts against the pipe budget (handlers/pipes.ts).
   const epollRight = refuseEpollRight(ctx);
   const memoryRight = guard?.refuseRight;
-  const refuseRight = (dup: number): boolean => epollRight(dup) || memoryRight?.(dup) === true;
+  const refuseRight = (dup: number): boolean => epollRight(dup) || memoryRight?.(dup) === true || pipes?.refuseRight(dup) === true;
   if (s.net !== undefined) tables.push(netHandlers(s.net, ctx, refuseRight, guard?.passed));
   if (guard !== undefined) {
     ctx.onClose(guard.close);

@@ -1,0 +1,170 @@
+// The sandbox's pipe pages (the twentieth review). fs.pipe-user-pages-soft is counted per
+// user (user_struct: the kernel view's namespaces have no level of their own), charged to
+// the uid of the pipe's maker; past it every new pipe of the uid gets 2 pages instead of 16
+// (8 KiB), root's processes without CAP_SYS_RESOURCE included, and F_SETPIPE_SZ past a
+// pipe's pages is EPERM. A sandbox took the uid there with 1,100 pipes, and with none: a
+// thread's first sendfile between two files (or copy_file_range that the filesystem does
+// not do itself) makes the pipe the kernel copies through (the task's splice pipe, 16
+// pages, kept until the thread exits), which no descriptor shows. Here a sandbox holds at
+// most its budget (features.ts pipeBudget: a quarter of the limit, in pipes of 16 pages;
+// F_SETPIPE_SZ may not grow one past 16: seccomp-kmem.ts), counting
+//
+// - pipes: every pipe and pipe2 adds one; at the budget the pipes in the sandbox's
+//   descriptor tables are counted, held still (count-still.ts, as epoll's watches: a pipe
+//   moved by dup2 from a table not yet read onto one already read would hide), each pipe
+//   once however many descriptors and processes hold it (its inode), and the count restarts
+//   from that;
+// - pipes that left the tables without closing: each one the sandbox passes in SCM_RIGHTS
+//   (every send with descriptors is the supervisor's: refusePipeRight) counts for the
+//   sandbox's life (what is queued cannot be seen; a queue may outlive the sandbox);
+// - FIFOs: each mknod of a FIFO counts for the sandbox's life (a FIFO's pipe is made at its
+//   first open, which no call of ours sees; the FIFO outlives its descriptors);
+// - threads with a splice pipe: a thread's first sendfile or copy_file_range adds one (its
+//   thread id kept; a thread gone frees its slot at the next decision at the budget).
+//
+// Past the budget: pipe and pipe2 ENFILE (what the kernel answers at the hard limit),
+// mknod of a FIFO ENOSPC, a pipe in SCM_RIGHTS EPERM, sendfile EINVAL and copy_file_range
+// EXDEV from a thread without a splice pipe (what a file the kernel cannot splice gives:
+// programs fall back to read and write, coreutils' cp, libuv and Python's shutil among
+// them). Every decision rests on the supervisor's counts and the registers (the mode of a
+// mknod, the caller's thread id), never on the caller's memory, so an allowed call is
+// CONTINUEd (DESIGN 6).
+
+import { statSync } from "node:fs";
+import { fdLink } from "../../kernel/proc-text.js";
+import { StillCount } from "../count-still.js";
+import { CONTINUE, deny, type Action } from "../action.js";
+import { fdObjectPartsOffLoop } from "../fd-objects.js";
+import type { HandlerTable, SupervisorContext } from "../handler.js";
+import type { Notification } from "../notification.js";
+import type { Step } from "../slices.js";
+import { chargeOf } from "./memory.js";
+
+const EPERM = 1;
+const ENFILE = 23;
+const ENOSPC = 28;
+const EINVAL = 22;
+const EXDEV = 18;
+/** The kernel enters the call again (the caller never sees it): linux/errno.h. */
+const ERESTARTNOINTR = 513;
+const S_IFMT = 0o170000;
+const S_IFIFO = 0o010000;
+
+/**
+ * The pipes in the descriptor tables of a frozen sandbox (processes `pids`, every thread
+ * stopped), each once by its inode; undefined when a table could not be read.
+ */
+export function* pipesFrozen(owner: object, pids: Iterable<number>): Generator<Step, number | undefined> {
+  const inodes = new Set<number>();
+  let unreadable = false;
+  for (const pid of pids) {
+    const c = chargeOf(pid);
+    if (c === null) continue;
+    yield* fdObjectPartsOffLoop(owner, c.task, ["pipe"], (_kind, inode) => void inodes.add(inode), () => void (unreadable = true));
+    if (unreadable) return undefined;
+  }
+  return inodes.size;
+}
+
+/** Whether thread `tid` still exists. */
+function alive(tid: number): boolean {
+  try {
+    statSync(`/proc/${tid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface PipeBudget {
+  readonly handlers: HandlerTable;
+  /** For a send the supervisor performs: whether it must refuse to pass `dup` (its
+   * duplicate of a descriptor named in SCM_RIGHTS): a pipe past the budget. A pipe it
+   * passes counts for the sandbox's life. */
+  readonly refuseRight: (dup: number) => boolean;
+}
+
+export function pipeHandlers({ budget, traced }: { budget: number; traced: boolean }, ctx: SupervisorContext): PipeBudget {
+  const owner = {}; // this sandbox's turn on Node's pool (fd-objects.ts offLoop)
+  // The pipes the sandbox may hold in its tables: the last count's, plus every one made since.
+  let held = 0;
+  // Counted for the sandbox's life: pipes passed in SCM_RIGHTS and FIFOs made.
+  let kept = 0;
+  // Threads that made their splice pipe.
+  const spliced = new Set<number>();
+  const used = (): number => held + kept + spliced.size;
+
+  const prune = (): void => {
+    for (const tid of spliced) if (!alive(tid)) spliced.delete(tid);
+  };
+  const why = (e: unknown): void => ctx.observe({ kind: "refused", syscall: "pipe2", errno: ENFILE, target: "count", why: `the sandbox's pipes could not be counted: ${(e as Error)?.message ?? String(e)}` });
+  // Not counted (the sandbox could not be held still, a table could not be read): the
+  // budget stands as reached.
+  const counts = new StillCount(ctx, traced, (pids) => pipesFrozen(owner, pids), why, (total) => void (held = total ?? budget));
+  const refusal = (n: Notification, syscall: string, errno: number): Action => {
+    ctx.observe({ kind: "refused", syscall, errno, target: `thread ${n.pid}`, why: `the sandbox holds its pipe budget (${budget} pipes of 16 pages, a quarter of fs.pipe-user-pages-soft: the uid's other processes keep the rest)` });
+    return deny(errno);
+  };
+
+  /** Whether one more fits, after a count (held still) if one is due: `false` when not,
+   * "restart" when a freeze interrupted the caller meanwhile. */
+  const room = async (n: Notification): Promise<boolean | "restart"> => {
+    prune();
+    if (used() < budget) return true;
+    if (!counts.due) return false;
+    if (await counts.park(n)) return "restart";
+    prune();
+    return used() < budget;
+  };
+  const take = (n: Notification, syscall: string, errno: number, count: () => void): Action | Promise<Action> => {
+    if (used() < budget) {
+      count();
+      return CONTINUE;
+    }
+    return room(n).then((r) => {
+      if (r === "restart") return deny(ERESTARTNOINTR);
+      if (!r) return refusal(n, syscall, errno);
+      count();
+      return CONTINUE;
+    });
+  };
+
+  const pipe = (n: Notification): Action | Promise<Action> => take(n, n.nr === 22 ? "pipe" : "pipe2", ENFILE, () => void held++);
+  // A FIFO's mknod counts, then goes on to the next concern (the names' handlers may make
+  // it themselves), so it is decided at once: at the budget without a count (threads gone
+  // are pruned; pipes that closed since the last count are not seen until the next pipe
+  // or splice at the budget makes one). Any other mknod is not ours.
+  const fifo = (mode: number) => (n: Notification): Action | undefined => {
+    if ((n.argU32(mode) & S_IFMT) !== S_IFIFO) return undefined;
+    if (used() >= budget) prune();
+    if (used() >= budget) return refusal(n, mode === 1 ? "mknod" : "mknodat", ENOSPC);
+    kept++;
+    return undefined;
+  };
+  const splice = (syscall: string, errno: number) => (n: Notification): Action | Promise<Action> => {
+    if (spliced.has(n.pid)) return CONTINUE;
+    return take(n, syscall, errno, () => void spliced.add(n.pid));
+  };
+
+  const refuseRight = (dup: number): boolean => {
+    if (!fdLink(dup).startsWith("pipe:[")) return false;
+    if (used() >= budget) {
+      ctx.observe({ kind: "refused", syscall: "sendmsg", errno: EPERM, target: "SCM_RIGHTS", why: `a pipe in a socket's queue counts against the sandbox's pipe budget (${budget}), which it holds` });
+      return true;
+    }
+    kept++;
+    return false;
+  };
+
+  return {
+    handlers: {
+      pipe,
+      pipe2: pipe,
+      mknod: fifo(1),
+      mknodat: fifo(2),
+      sendfile: splice("sendfile", EINVAL),
+      copy_file_range: splice("copy_file_range", EXDEV),
+    },
+    refuseRight,
+  };
+}
