@@ -96,6 +96,8 @@ export async function bareGroup(f: ForkFunctions, opts: BareOptions = {}): Promi
     setRef: () => undefined,
     setForkParent: () => undefined,
     onCloneLimit: () => undefined,
+    setClonePipes: () => undefined,
+    pipesReceived: () => undefined,
     enforcement: () => ({}) as never,
     kill: () => child.kill("SIGKILL"),
   };

@@ -325,6 +325,10 @@ export class Sandbox {
       onCloneLimit: (fn) => {
         this.shared.cloneLimit = fn;
       },
+      setClonePipes: (fn) => {
+        this.shared.clonePipes = fn;
+      },
+      pipesReceived: (count) => this.shared.pipesReceived?.(count),
       enforcement: () => this.enforcement!,
       kill: () => this.killFor("killed"),
     };

@@ -9,6 +9,7 @@ import { SandboxError } from "../errors.js";
 import { printableShort } from "../printable.js";
 import { errnoName } from "../confine/errno.js";
 import { fileKind } from "../kernel/file-kind.js";
+import { fdLink } from "../kernel/proc-text.js";
 import { addonPath, native } from "../confine/native.js";
 import type { Enforcement } from "../plan/features.js";
 import { Policy } from "../policy/policy.js";
@@ -41,9 +42,23 @@ export interface ZygoteHost {
   setForkParent(pid: number): void;
   /** Where the supervisor reports a limit that killed a process of a clone (its pid). */
   onCloneLimit(fn: (clonePid: number, hit: LimitExceeded) => void): void;
+  /** Where the supervisor's pipe budget asks how many pipes the clones' outputs take. */
+  setClonePipes(fn: () => number): void;
+  /** Tell the supervisor's pipe budget that this many pipes the zygote passed arrived here. */
+  pipesReceived(count: number): void;
   enforcement(): Enforcement;
   /** SIGKILL every process of the sandbox (zygote and clones). */
   kill(): void;
+}
+
+/** Whether descriptor fd is a pipe (anonymous: a named FIFO is not one the pipe budget
+ * counted as passed). */
+function isPipe(fd: number): boolean {
+  try {
+    return fdLink(fd).startsWith("pipe:[");
+  } catch {
+    return false;
+  }
 }
 
 const ZYGOTE_MAIN = fileURLToPath(new URL("./zygote-main.cjs", import.meta.url));
@@ -293,6 +308,8 @@ export class ForkGroup {
     const group = new ForkGroup(host, ctl);
     host.setForkParent(host.rootPid());
     host.onCloneLimit((pid, hit) => group.live.get(pid)?.limitHit(hit));
+    // Each clone's stdout and stderr are pipes the zygote makes (native/fork.c forkBatch).
+    host.setClonePipes(() => 2 * (group.live.size + (group.pendingFork === undefined ? 0 : group.pendingFork.n - group.pendingFork.clones.length)));
     void host.result().then((r) => group.onZygoteGone(r));
     await group.init(spec);
     return group;
@@ -363,6 +380,9 @@ export class ForkGroup {
         return;
       }
       const [len, fds] = got;
+      // Passed by the zygote, now here: no longer the sandbox's pipes in a queue.
+      const pipes = fds.filter((fd) => isPipe(fd)).length;
+      if (pipes > 0) this.host.pipesReceived(pipes);
       if (len === 0) {
         this.closeChannel();
         return;

@@ -86,6 +86,15 @@ export class StillCount<T> {
     return parkCall(this.ctx.launcherPid, n.pid, this.run());
   }
 
+  /** As park, but a count not due yet is waited for (the gap since the last one) rather
+   * than refused: for calls whose refusal a program does not expect (pipe2 in a fork
+   * group's zygote). */
+  parkUntilCounted(n: Notification): Promise<boolean> {
+    const wait = Math.max(0, this.#nextAt - monotonicMs());
+    const counted = this.#running !== undefined || wait === 0 ? this.run() : new Promise<void>((resolve) => setTimeout(resolve, wait)).then(() => this.run());
+    return parkCall(this.ctx.launcherPid, n.pid, counted);
+  }
+
   private run(): Promise<void> {
     return (this.#running ??= new Promise<void>((resolve) => {
       this.starting?.();

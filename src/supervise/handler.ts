@@ -34,6 +34,9 @@ export interface DynamicLimits {
    * cap reads it to know whether its last pass over the host's /proc still lists every
    * process of the sandbox. */
   forks?: () => { made: number; underWay: number };
+  /** Set by the pipe budget (handlers/pipes.ts): the supervisor received this many pipes the
+   * sandbox passed (a fork group's clones' outputs), which no longer count as passed away. */
+  pipesReceived?: (count: number) => void;
 }
 
 export interface SupervisorContext {
@@ -54,6 +57,9 @@ export interface SupervisorContext {
   holdTraced(interrupted: () => () => void, timeoutMs: number): Promise<() => Promise<void>>;
   /** The zygote's pid once the sandbox is a fork group (its clones are accounted apart). */
   forkParent(): number | undefined;
+  /** A fork group's pipes for its clones' outputs: two for each clone alive or asked for
+   * (0 outside a fork group). */
+  forkPipes(): number;
   /** Domain rules: the filtering proxy TCP connects are steered to (handlers/net-proxy.ts). */
   readonly proxy?: DomainProxy;
   /** Registers cleanup (timers, descriptors) to run when the supervisor closes. */

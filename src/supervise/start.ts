@@ -34,6 +34,10 @@ export interface SupervisorShared {
   limit?: LimitExceeded;
   /** Told when a limit killed a process of a fork group's clone (the clone's pid). */
   cloneLimit?: (clonePid: number, hit: LimitExceeded) => void;
+  /** A fork group's pipes for its clones' outputs (two per clone alive or asked for). */
+  clonePipes?: () => number;
+  /** Told how many pipes the fork group received from the zygote (set by the supervisor). */
+  pipesReceived?: (count: number) => void;
   /** With maxCpu: milliseconds the supervisor spent on the sandbox's behalf and the CPU
    * throttle has not charged yet (undefined: nothing is measured). */
   supervisorMs?: number;
@@ -104,6 +108,7 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
     stageFd: launcher.stageFd,
     limits: {},
     forkParent: () => shared.forkParent,
+    forkPipes: () => shared.clonePipes?.() ?? 0,
     onClose: (fn) => closers.push(fn),
     limitExceeded: (hit) => {
       shared.limit ??= hit;
@@ -131,6 +136,7 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
       take: () => supervisor.epollCredit.take(),
     },
   };
+  shared.pipesReceived = (count) => ctx.limits.pipesReceived?.(count);
   let pe: ReturnType<typeof policyExec> | undefined;
   if (supervision.policyExec !== undefined) {
     // Without the callback nothing can approve an exec: every one is refused, and an exec

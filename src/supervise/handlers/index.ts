@@ -31,7 +31,7 @@ export function handlerTables(s: Supervision, ctx: SupervisorContext, learned?: 
   if (s.maxProcesses !== undefined) tables.push(processHandlers(s.maxProcesses, ctx));
   if (s.epoll !== undefined) tables.push(epollHandlers(s.epoll, ctx));
   // Before the names' (a FIFO's mknod is counted, then made by them where they make it).
-  const pipes = s.pipes === undefined ? undefined : pipeHandlers(s.pipes, ctx);
+  const pipes = s.pipes === undefined ? undefined : pipeHandlers(s.pipes, ctx, s.names !== undefined);
   if (pipes !== undefined) tables.push(pipes.handlers);
   // Before the network's: it answers every other ioctl the filter routes.
   if (s.meta !== undefined) tables.push(metaHandlers(s.meta, ctx));

@@ -22,11 +22,15 @@
 // - threads with a splice pipe: a thread's first sendfile or copy_file_range adds one (its
 //   thread id kept; a thread gone frees its slot at the next decision at the budget).
 //
+// A call at the budget waits for a count (no sooner than the gap after the last one:
+// count-still.ts) unless no pipe was made since the last one, whose answer then stands.
 // Past the budget: pipe and pipe2 ENFILE (what the kernel answers at the hard limit),
-// mknod of a FIFO ENOSPC, a pipe in SCM_RIGHTS EPERM, sendfile EINVAL and copy_file_range
-// EXDEV from a thread without a splice pipe (what a file the kernel cannot splice gives:
-// programs fall back to read and write, coreutils' cp, libuv and Python's shutil among
-// them). Every decision rests on the supervisor's counts and the registers (the mode of a
+// mknod of a FIFO ENOSPC, sendfile EINVAL and copy_file_range EXDEV from a thread without
+// a splice pipe (what a file the kernel cannot splice gives: programs fall back to read
+// and write, coreutils' cp, libuv and Python's shutil among them); a pipe in SCM_RIGHTS
+// EPERM once what was passed away fills the budget. A fork group's clones' output pipes
+// (two a clone, made by the zygote) are allowed on top of the budget, and those the
+// supervisor received are no longer counted as passed away. Every decision rests on the supervisor's counts and the registers (the mode of a
 // mknod, the caller's thread id), never on the caller's memory, so an allowed call is
 // CONTINUEd (DESIGN 6).
 
@@ -84,15 +88,26 @@ export interface PipeBudget {
   readonly refuseRight: (dup: number) => boolean;
 }
 
-export function pipeHandlers({ budget, traced }: { budget: number; traced: boolean }, ctx: SupervisorContext): PipeBudget {
+/** `chained`: the names' handlers come after these for mknod (they make nodes themselves). */
+export function pipeHandlers({ budget, traced }: { budget: number; traced: boolean }, ctx: SupervisorContext, chained: boolean): PipeBudget {
   const owner = {}; // this sandbox's turn on Node's pool (fd-objects.ts offLoop)
   // The pipes the sandbox may hold in its tables: the last count's, plus every one made since.
   let held = 0;
+  // Pipes made since the last count started (its `held` may be stale by them).
+  let madeSinceCount = 0;
   // Counted for the sandbox's life: pipes passed in SCM_RIGHTS and FIFOs made.
   let kept = 0;
   // Threads that made their splice pipe.
   const spliced = new Set<number>();
   const used = (): number => held + kept + spliced.size;
+  // A fork group's clones each have a pipe for stdout and one for stderr, made by the zygote
+  // and read by the supervisor (fork/zygote.ts): as many clones as the host asked for, each
+  // pipe counted in the clone's table until it ends. They are allowed on top of the budget;
+  // the read ends the supervisor received count no more as passed away (pipesReceived).
+  const limit = (): number => budget + ctx.forkPipes();
+  ctx.limits.pipesReceived = (count) => {
+    kept = Math.max(0, kept - count);
+  };
 
   const prune = (): void => {
     for (const tid of spliced) if (!alive(tid)) spliced.delete(tid);
@@ -100,24 +115,29 @@ export function pipeHandlers({ budget, traced }: { budget: number; traced: boole
   const why = (e: unknown): void => ctx.observe({ kind: "refused", syscall: "pipe2", errno: ENFILE, target: "count", why: `the sandbox's pipes could not be counted: ${(e as Error)?.message ?? String(e)}` });
   // Not counted (the sandbox could not be held still, a table could not be read): the
   // budget stands as reached.
-  const counts = new StillCount(ctx, traced, (pids) => pipesFrozen(owner, pids), why, (total) => void (held = total ?? budget));
+  const counts = new StillCount(ctx, traced, (pids) => pipesFrozen(owner, pids), why, (total) => void (held = total ?? budget), () => void (madeSinceCount = 0));
   const refusal = (n: Notification, syscall: string, errno: number): Action => {
     ctx.observe({ kind: "refused", syscall, errno, target: `thread ${n.pid}`, why: `the sandbox holds its pipe budget (${budget} pipes of 16 pages, a quarter of fs.pipe-user-pages-soft: the uid's other processes keep the rest)` });
     return deny(errno);
   };
 
-  /** Whether one more fits, after a count (held still) if one is due: `false` when not,
-   * "restart" when a freeze interrupted the caller meanwhile. */
+  /** Whether one more fits, after a count (held still; a count not due yet is waited for,
+   * the gap since the last one, rather than the call refused: a program making and closing
+   * pipes in a loop reaches the budget every 256 pipes): `false` when not, "restart" when a
+   * freeze interrupted the caller meanwhile. */
   const room = async (n: Notification): Promise<boolean | "restart"> => {
     prune();
-    if (used() < budget) return true;
-    if (!counts.due) return false;
-    if (await counts.park(n)) return "restart";
+    if (used() < limit()) return true;
+    // No pipe made since the last count: it is fresh, and says no. (A call the count's
+    // freeze interrupted comes back here, and is answered by that count; waiting for the
+    // next one, whose freeze interrupts it again, would never end.)
+    if (madeSinceCount === 0 && !counts.running) return false;
+    if (await counts.parkUntilCounted(n)) return "restart";
     prune();
-    return used() < budget;
+    return used() < limit();
   };
   const take = (n: Notification, syscall: string, errno: number, count: () => void): Action | Promise<Action> => {
-    if (used() < budget) {
+    if (used() < limit()) {
       count();
       return CONTINUE;
     }
@@ -129,15 +149,22 @@ export function pipeHandlers({ budget, traced }: { budget: number; traced: boole
     });
   };
 
-  const pipe = (n: Notification): Action | Promise<Action> => take(n, n.nr === 22 ? "pipe" : "pipe2", ENFILE, () => void held++);
-  // A FIFO's mknod counts, then goes on to the next concern (the names' handlers may make
-  // it themselves), so it is decided at once: at the budget without a count (threads gone
-  // are pruned; pipes that closed since the last count are not seen until the next pipe
-  // or splice at the budget makes one). Any other mknod is not ours.
-  const fifo = (mode: number) => (n: Notification): Action | undefined => {
+  const pipe = (n: Notification): Action | Promise<Action> =>
+    take(n, n.nr === 22 ? "pipe" : "pipe2", ENFILE, () => {
+      held++;
+      madeSinceCount++;
+    });
+  // A FIFO's mknod counts. Where the names' handlers make nodes themselves (protectedFiles)
+  // it then goes on to them, so it is decided at once: at the limit without a count
+  // (threads gone are pruned; pipes closed since the last count are not seen until the
+  // next pipe at the limit makes one). Elsewhere it waits for a count as pipe2 does. Any
+  // other mknod is not ours.
+  const fifo = (mode: number) => (n: Notification): Action | Promise<Action> | undefined => {
     if ((n.argU32(mode) & S_IFMT) !== S_IFIFO) return undefined;
-    if (used() >= budget) prune();
-    if (used() >= budget) return refusal(n, mode === 1 ? "mknod" : "mknodat", ENOSPC);
+    const syscall = mode === 1 ? "mknod" : "mknodat";
+    if (!chained) return take(n, syscall, ENOSPC, () => void kept++);
+    if (used() >= limit()) prune();
+    if (used() >= limit()) return refusal(n, syscall, ENOSPC);
     kept++;
     return undefined;
   };
@@ -146,9 +173,14 @@ export function pipeHandlers({ budget, traced }: { budget: number; traced: boole
     return take(n, syscall, errno, () => void spliced.add(n.pid));
   };
 
+  // A send makes no pipe: what it passes was counted when made (or came from outside), and
+  // stays counted (kept) when its descriptors close, so the next count cannot forget it. It
+  // is refused only once what is kept alone fills the limit (the same pipe sent over and
+  // over would otherwise grow the count without end); the stale count of the tables is not
+  // held against it (the call cannot wait for a count).
   const refuseRight = (dup: number): boolean => {
     if (!fdLink(dup).startsWith("pipe:[")) return false;
-    if (used() >= budget) {
+    if (kept + spliced.size >= limit()) {
       ctx.observe({ kind: "refused", syscall: "sendmsg", errno: EPERM, target: "SCM_RIGHTS", why: `a pipe in a socket's queue counts against the sandbox's pipe budget (${budget}), which it holds` });
       return true;
     }
