@@ -67,6 +67,8 @@ export class StillCount<T> {
     private readonly why: (e: unknown) => void,
     private readonly counted: (total: T | undefined) => void,
     private readonly starting?: () => void,
+    /** The least gap after a count (RECOUNT_GAP_MIN_MS unless given). */
+    private readonly minGapMs = RECOUNT_GAP_MIN_MS,
   ) {}
 
   /** A count is under way. */
@@ -104,7 +106,7 @@ export class StillCount<T> {
         this.ctx.chargeCpu(ms);
       };
       void countStill(this.ctx, this.traced, this.steps, spent, this.why).then((total) => {
-        this.#nextAt = monotonicMs() + Math.max(RECOUNT_GAP_MIN_MS, RECOUNT_GAP_RATIO * work);
+        this.#nextAt = monotonicMs() + Math.max(this.minGapMs, RECOUNT_GAP_RATIO * work);
         this.#running = undefined;
         this.counted(total);
         resolve();

@@ -52,6 +52,13 @@ const EXDEV = 18;
 /** The kernel enters the call again (the caller never sees it): linux/errno.h. */
 const ERESTARTNOINTR = 513;
 const S_IFMT = 0o170000;
+/** The least gap between two counts of the tables (count-still.ts; its ratio to the count's
+ * work still holds). Calls at the budget wait for the next count, and a program making and
+ * closing pipes in a loop reaches the budget every 256 pipes: at the shared 100 ms it made
+ * at most about 2,600 pipes a second here (370 us a pipe, against 5 bare and 31-40 under
+ * the budget); at 10 ms, 44-55 us a pipe over 5,000. Each pipe is a round trip to this
+ * handler (no native credit yet: 28-40 us a pipe below the budget, 5 bare). */
+const PIPE_COUNT_GAP_MS = 10;
 const S_IFIFO = 0o010000;
 
 /**
@@ -115,7 +122,7 @@ export function pipeHandlers({ budget, traced }: { budget: number; traced: boole
   const why = (e: unknown): void => ctx.observe({ kind: "refused", syscall: "pipe2", errno: ENFILE, target: "count", why: `the sandbox's pipes could not be counted: ${(e as Error)?.message ?? String(e)}` });
   // Not counted (the sandbox could not be held still, a table could not be read): the
   // budget stands as reached.
-  const counts = new StillCount(ctx, traced, (pids) => pipesFrozen(owner, pids), why, (total) => void (held = total ?? budget), () => void (madeSinceCount = 0));
+  const counts = new StillCount(ctx, traced, (pids) => pipesFrozen(owner, pids), why, (total) => void (held = total ?? budget), () => void (madeSinceCount = 0), PIPE_COUNT_GAP_MS);
   const refusal = (n: Notification, syscall: string, errno: number): Action => {
     ctx.observe({ kind: "refused", syscall, errno, target: `thread ${n.pid}`, why: `the sandbox holds its pipe budget (${budget} pipes of 16 pages, a quarter of fs.pipe-user-pages-soft: the uid's other processes keep the rest)` });
     return deny(errno);
