@@ -608,7 +608,7 @@ static napi_value sl_poll_fast(napi_env env, napi_callback_info info) {
   if (napi_get_value_bool(env, argv[5], &opens) != napi_ok || napi_get_value_bool(env, argv[6], &getdents) != napi_ok ||
       napi_get_value_bool(env, argv[7], &threaded) != napi_ok || napi_get_value_bool(env, argv[8], &memory) != napi_ok ||
       napi_get_value_bool(env, argv[9], &write_opens) != napi_ok || napi_get_value_uint32(env, argv[10], &procs) != napi_ok ||
-      procs > (SL_PROCS_PROCESSES | SL_PROCS_THREADS | SL_PROCS_EPOLL)) {
+      procs > (SL_PROCS_PROCESSES | SL_PROCS_THREADS | SL_PROCS_EPOLL | SL_PROCS_PIPES | SL_PROCS_SPLICE)) {
     napi_throw_type_error(env, "SL_ARGS", "arguments 5 to 9 must be booleans, argument 10 a set of SL_PROCS_* kinds");
     goto out;
   }
@@ -688,10 +688,12 @@ static napi_value sl_poll_memory(napi_env env, napi_callback_info info) {
 /* pollProcs(handle, op, n) on the fork credits (proccredit.c): op 0 "grant": n process
  * forks may be continued in C -> undefined; op 1 "take": ends that credit -> [tid, nr, tid,
  * nr...] of the forks continued in C since its last take; ops 2 and 3 the same for thread
- * clones, 4 and 5 for epoll_ctl adds. A handle without the credit: undefined, []. */
+ * clones, 4 and 5 for epoll_ctl adds, 6 and 7 for pipes; op 8 makes thread n one whose
+ * sendfile and copy_file_range C continues (0: none), op 9 takes nothing. A handle without
+ * the credit: undefined, []. */
 static napi_value sl_poll_procs(napi_env env, napi_callback_info info) {
   SL_ARGS(env, info, 3);
-  static const char expects[] = "pollProcs expects a poll handle, an op (0 grant, 1 take; 2, 3 for threads; 4, 5 for epoll adds) and a number of calls";
+  static const char expects[] = "pollProcs expects a poll handle, an op (0 grant, 1 take; 2, 3 for threads; 4, 5 for epoll adds; 6, 7 for pipes; 8 a splicing thread) and a number";
   struct sl_poll *p = poll_arg(env, argv[0], expects);
   if (p == NULL) return NULL;
   int32_t op;

@@ -20,7 +20,15 @@
  * The third credit is the epoll watch budget's (handlers/epoll.ts): the filter routes
  * epoll_ctl(EPOLL_CTL_ADD) only (the op is a register), and an add within the credit is
  * continued here; TypeScript counts the adds taken and recounts the sandbox's watches near
- * its budget. */
+ * its budget.
+ *
+ * The fourth is the pipe budget's pipes (pipe, pipe2: handlers/pipes.ts), alike. The fifth
+ * kind is no credit: the threads TypeScript has counted as having their splice pipe (a
+ * thread's first sendfile or copy_file_range makes it), whose later such calls need no
+ * decision; C keeps their ids and continues their calls. A thread id that outlives its
+ * thread stays known until TypeScript prunes its list and has C forget them all: a new
+ * thread given that id is then let through uncounted, but only in the slot the dead one
+ * still holds in the count. */
 #define _GNU_SOURCE
 #include <linux/seccomp.h>
 #include <pthread.h>
@@ -34,6 +42,10 @@
 #define NR_FORK 57
 #define NR_VFORK 58
 #define NR_EPOLL_CTL 233
+#define NR_PIPE 22
+#define NR_PIPE2 293
+#define NR_SENDFILE 40
+#define NR_COPY_FILE_RANGE 326
 #define CLONE_THREAD_ 0x00010000u
 
 /* One credit: of processes (0), of threads (1) or of epoll watches (2). */
@@ -45,9 +57,18 @@ struct sl_pool {
 
 struct sl_procs {
   pthread_mutex_t mu;
-  int kinds; /* SL_PROCS_PROCESSES, SL_PROCS_THREADS, SL_PROCS_EPOLL */
+  int kinds; /* SL_PROCS_PROCESSES ... SL_PROCS_SPLICE */
   struct sl_pool pool[SL_PROCS_KINDS];
+  uint32_t nknown; /* the splice kind's threads */
+  int32_t known[SL_SPLICE_KNOWN];
 };
+
+/* Whether thread tid is one the splice kind knows (under the lock). */
+static int known_tid(const struct sl_procs *p, int32_t tid) {
+  for (uint32_t i = 0; i < p->nknown; i++)
+    if (p->known[i] == tid) return 1;
+  return 0;
+}
 
 struct sl_procs *sl_procs_new(int kinds) {
   struct sl_procs *p = calloc(1, sizeof *p);
@@ -67,7 +88,17 @@ int sl_procs_try(struct sl_procs *p, int listener, const void *notif) {
   const struct seccomp_notif *n = notif;
   int kind;
   if (n->data.nr == NR_EPOLL_CTL) kind = 2;
-  else if (n->data.nr != NR_FORK && n->data.nr != NR_VFORK && n->data.nr != NR_CLONE) return 0;
+  else if (n->data.nr == NR_PIPE || n->data.nr == NR_PIPE2) kind = 3;
+  else if (n->data.nr == NR_SENDFILE || n->data.nr == NR_COPY_FILE_RANGE) {
+    if ((p->kinds & SL_PROCS_SPLICE) == 0) return 0;
+    pthread_mutex_lock(&p->mu);
+    int go = known_tid(p, (int32_t)n->pid);
+    pthread_mutex_unlock(&p->mu);
+    if (!go) return 0;
+    struct seccomp_notif_resp r = {.id = n->id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
+    ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &r);
+    return 1;
+  } else if (n->data.nr != NR_FORK && n->data.nr != NR_VFORK && n->data.nr != NR_CLONE) return 0;
   /* A thread is the thread cap's (handlers/threads.ts), counted apart. */
   else kind = n->data.nr == NR_CLONE && ((uint32_t)n->data.args[0] & CLONE_THREAD_) != 0 ? 1 : 0;
   if ((p->kinds & (1 << kind)) == 0) return 0;
@@ -90,7 +121,12 @@ int sl_procs_try(struct sl_procs *p, int listener, const void *notif) {
 void sl_procs_grant(struct sl_procs *p, int kind, uint32_t n) {
   if (kind < 0 || kind >= SL_PROCS_KINDS) return;
   pthread_mutex_lock(&p->mu);
-  p->pool[kind].credit = n > SL_PROCS_CREDIT_MAX ? SL_PROCS_CREDIT_MAX : n;
+  if (kind == 4) {
+    if (n == 0) p->nknown = 0;
+    else if (p->nknown < SL_SPLICE_KNOWN && !known_tid(p, (int32_t)n)) p->known[p->nknown++] = (int32_t)n;
+  } else {
+    p->pool[kind].credit = n > SL_PROCS_CREDIT_MAX ? SL_PROCS_CREDIT_MAX : n;
+  }
   pthread_mutex_unlock(&p->mu);
 }
 

@@ -40,8 +40,8 @@ export interface NativeAddon {
   /** The fork credits (native/proccredit.c): op 0 grants n process forks (undefined); op 1
    * takes [tid, nr, ...] of the forks continued in C since the last take and ends the
    * credit; ops 2 and 3 the same for thread clones, 4 and 5 for epoll_ctl adds. */
-  pollProcs(handle: object, op: 0 | 2 | 4, n: number): undefined;
-  pollProcs(handle: object, op: 1 | 3 | 5, n: 0): number[];
+  pollProcs(handle: object, op: 0 | 2 | 4 | 6 | 8, n: number): undefined;
+  pollProcs(handle: object, op: 1 | 3 | 5 | 7 | 9, n: 0): number[];
   /** [notifications the fast path answered, nanoseconds it spent]. */
   pollFastStats(handle: object): [answered: number, ns: number];
   /** Seccomp user notification and process access: each returns >= 0 or -errno. */

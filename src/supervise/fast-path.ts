@@ -52,7 +52,7 @@ export interface FastPathSpec {
 
 /** The kinds of fork credit, bits of `procs`: SL_PROCS_* in native/proccredit.h (protocol.test
  * holds the two equal). */
-export const ProcsKind = { PROCESSES: 1, THREADS: 2, EPOLL: 4 } as const;
+export const ProcsKind = { PROCESSES: 1, THREADS: 2, EPOLL: 4, PIPES: 8, SPLICE: 16 } as const;
 
 export function fastPathSpec(s: Supervision): FastPathSpec {
   const view = s.view;
@@ -68,5 +68,5 @@ export function fastPathSpec(s: Supervision): FastPathSpec {
       // gone: nothing there to filter
     }
   }
-  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: s.learn !== true && s.names?.events !== true, getdents: view?.procfs !== undefined && view.sortedDirs !== true, threaded: true, memory: s.maxMemory !== undefined, writeOpens: s.names !== undefined, procs: s.learn === true ? 0 : (s.maxProcesses !== undefined ? ProcsKind.PROCESSES : 0) | (s.maxThreads !== undefined && s.maxMemory === undefined ? ProcsKind.THREADS : 0) | (s.epoll !== undefined ? ProcsKind.EPOLL : 0) };
+  return { trees: [...new Set(trees)], exacts: [...new Set(exacts)], procDevs, opens: s.learn !== true && s.names?.events !== true, getdents: view?.procfs !== undefined && view.sortedDirs !== true, threaded: true, memory: s.maxMemory !== undefined, writeOpens: s.names !== undefined, procs: s.learn === true ? 0 : (s.maxProcesses !== undefined ? ProcsKind.PROCESSES : 0) | (s.maxThreads !== undefined && s.maxMemory === undefined ? ProcsKind.THREADS : 0) | (s.epoll !== undefined ? ProcsKind.EPOLL : 0) | (s.pipes !== undefined ? ProcsKind.PIPES | ProcsKind.SPLICE : 0) };
 }

@@ -82,6 +82,11 @@ export interface SupervisorContext {
   readonly threadsCredit?: ProcsCredit;
   /** The epoll watch budget's credit of epoll_ctl adds in the same fast path. */
   readonly epollCredit?: ProcsCredit;
+  /** The pipe budget's credit of pipes (pipe, pipe2) in the same fast path. */
+  readonly pipesCredit?: ProcsCredit;
+  /** The pipe budget's threads with a splice pipe: grant(tid) has the fast path continue that
+   * thread's sendfile and copy_file_range, grant(0) forgets them all. */
+  readonly spliceThreads?: ProcsCredit;
   /** timeStart: the offset from CLOCK_MONOTONIC to the sandbox's wall clock in ns (the
    * launcher's, reported before the command runs). */
   clockOffsetNs?(): bigint | undefined;

@@ -135,6 +135,14 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
       grant: (n) => supervisor.epollCredit.grant(n),
       take: () => supervisor.epollCredit.take(),
     },
+    pipesCredit: {
+      grant: (n) => supervisor.pipesCredit.grant(n),
+      take: () => supervisor.pipesCredit.take(),
+    },
+    spliceThreads: {
+      grant: (tid) => supervisor.spliceThreads.grant(tid),
+      take: () => [],
+    },
   };
   shared.pipesReceived = (count) => ctx.limits.pipesReceived?.(count);
   let pe: ReturnType<typeof policyExec> | undefined;

@@ -99,15 +99,19 @@ export class Supervisor {
   readonly procsCredit: ProcsCredit = this.forkCredit(0);
   readonly threadsCredit: ProcsCredit = this.forkCredit(2);
   readonly epollCredit: ProcsCredit = this.forkCredit(4);
+  readonly pipesCredit: ProcsCredit = this.forkCredit(6);
+  /** Not a credit: grant(tid) makes a thread one whose sendfile and copy_file_range the fast
+   * path continues (grant(0): none); take() is empty. */
+  readonly spliceThreads: ProcsCredit = this.forkCredit(8);
 
-  private forkCredit(op: 0 | 2 | 4): ProcsCredit {
+  private forkCredit(op: 0 | 2 | 4 | 6 | 8): ProcsCredit {
     return {
       grant: (count) => {
         if (this.handle !== undefined) native().pollProcs(this.handle, op, count);
       },
       take: () => {
         if (this.handle === undefined) return [];
-        const flat = native().pollProcs(this.handle, (op + 1) as 1 | 3 | 5, 0);
+        const flat = native().pollProcs(this.handle, (op + 1) as 1 | 3 | 5 | 7 | 9, 0);
         const out: [number, number][] = [];
         for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
         return out;

@@ -65,6 +65,18 @@ for (const view of VIEWS) {
     );
   }
 
+  // The pipes below the budget are continued in C from a credit (native/proccredit.c): eight
+  // threads racing for it make no more than the budget between them.
+  securityCase(
+    `${view} view: 8 threads making pipes at once stop within the pipe budget between them (ENFILE)`,
+    { policy: policy(view), cmd: probe("pipes-racing", "8"), fixtures: ["dirs"], timeout: 30_000 },
+    (o) => {
+      const [made, err] = fields(o, "racing");
+      assert.equal(err, "ENFILE", answer(o));
+      assert.ok(Number(made) <= BUDGET && Number(made) >= BUDGET - 6, `${made} pipes, budget ${BUDGET}: ${answer(o)}`);
+    },
+  );
+
   // Positive control: a thread gone frees its slot (its splice pipe goes with it), so a
   // pool whose workers come and go copies on past the budget.
   securityCase(

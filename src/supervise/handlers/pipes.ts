@@ -57,9 +57,11 @@ const S_IFMT = 0o170000;
  * closing pipes in a loop reaches the budget every 256 pipes: at the shared 100 ms it made
  * at most about 2,600 pipes a second here (370 us a pipe, against 5 bare and 31-40 under
  * the budget); at 10 ms, 44-55 us a pipe over 5,000. Each pipe is a round trip to this
- * handler (no native credit yet: 28-40 us a pipe below the budget, 5 bare). */
+ * handler but within the fast path's credit (below). */
 const PIPE_COUNT_GAP_MS = 10;
 const S_IFIFO = 0o010000;
+/** Pipes one grant lets C continue (native/proccredit.h SL_PROCS_CREDIT_MAX). */
+const CREDIT_MAX = 256;
 
 /**
  * The pipes in the descriptor tables of a frozen sandbox (processes `pids`, every thread
@@ -114,15 +116,43 @@ export function pipeHandlers({ budget, traced }: { budget: number; traced: boole
   const limit = (): number => budget + ctx.forkPipes();
   ctx.limits.pipesReceived = (count) => {
     kept = Math.max(0, kept - count);
+    grant();
   };
 
+  // The fast path (native/proccredit.c): pipes within a credit of the room left under the
+  // budget (the fork group's allowance is decided here), taken into the count before every
+  // decision here; and the sendfile and copy_file_range of threads counted as spliced.
+  const credit = ctx.pipesCredit;
+  const fastThreads = ctx.spliceThreads;
+  const settle = (): void => {
+    const taken = credit?.take().length ?? 0;
+    held += taken;
+    madeSinceCount += taken;
+  };
+  const grant = (): void => {
+    if (credit !== undefined && !counts.running) credit.grant(Math.min(CREDIT_MAX, Math.max(0, budget - used())));
+  };
   const prune = (): void => {
-    for (const tid of spliced) if (!alive(tid)) spliced.delete(tid);
+    let gone = false;
+    for (const tid of spliced) if (!alive(tid)) gone = spliced.delete(tid);
+    if (gone && fastThreads !== undefined) {
+      fastThreads.grant(0);
+      for (const tid of spliced) fastThreads.grant(tid);
+    }
   };
   const why = (e: unknown): void => ctx.observe({ kind: "refused", syscall: "pipe2", errno: ENFILE, target: "count", why: `the sandbox's pipes could not be counted: ${(e as Error)?.message ?? String(e)}` });
   // Not counted (the sandbox could not be held still, a table could not be read): the
   // budget stands as reached.
-  const counts = new StillCount(ctx, traced, (pids) => pipesFrozen(owner, pids), why, (total) => void (held = total ?? budget), () => void (madeSinceCount = 0), PIPE_COUNT_GAP_MS);
+  const counted = (total: number | undefined): void => {
+    held = total ?? budget;
+    grant();
+  };
+  // settle as a count starts: the credit ends there, no pipe is made until the count is done.
+  const starting = (): void => {
+    settle();
+    madeSinceCount = 0;
+  };
+  const counts = new StillCount(ctx, traced, (pids) => pipesFrozen(owner, pids), why, counted, starting, PIPE_COUNT_GAP_MS);
   const refusal = (n: Notification, syscall: string, errno: number): Action => {
     ctx.observe({ kind: "refused", syscall, errno, target: `thread ${n.pid}`, why: `the sandbox holds its pipe budget (${budget} pipes of 16 pages, a quarter of fs.pipe-user-pages-soft: the uid's other processes keep the rest)` });
     return deny(errno);
@@ -133,6 +163,7 @@ export function pipeHandlers({ budget, traced }: { budget: number; traced: boole
    * pipes in a loop reaches the budget every 256 pipes): `false` when not, "restart" when a
    * freeze interrupted the caller meanwhile. */
   const room = async (n: Notification): Promise<boolean | "restart"> => {
+    settle();
     prune();
     if (used() < limit()) return true;
     // No pipe made since the last count: it is fresh, and says no. (A call the count's
@@ -140,18 +171,22 @@ export function pipeHandlers({ budget, traced }: { budget: number; traced: boole
     // next one, whose freeze interrupts it again, would never end.)
     if (madeSinceCount === 0 && !counts.running) return false;
     if (await counts.parkUntilCounted(n)) return "restart";
+    settle();
     prune();
     return used() < limit();
   };
   const take = (n: Notification, syscall: string, errno: number, count: () => void): Action | Promise<Action> => {
+    settle();
     if (used() < limit()) {
       count();
+      grant();
       return CONTINUE;
     }
     return room(n).then((r) => {
       if (r === "restart") return deny(ERESTARTNOINTR);
       if (!r) return refusal(n, syscall, errno);
       count();
+      grant();
       return CONTINUE;
     });
   };
@@ -170,14 +205,24 @@ export function pipeHandlers({ budget, traced }: { budget: number; traced: boole
     if ((n.argU32(mode) & S_IFMT) !== S_IFIFO) return undefined;
     const syscall = mode === 1 ? "mknod" : "mknodat";
     if (!chained) return take(n, syscall, ENOSPC, () => void kept++);
+    settle();
     if (used() >= limit()) prune();
     if (used() >= limit()) return refusal(n, syscall, ENOSPC);
     kept++;
+    grant();
     return undefined;
   };
+  // A thread counted comes here again only when the fast path forgot it (a prune) or had no
+  // room to keep it: it is taught again.
   const splice = (syscall: string, errno: number) => (n: Notification): Action | Promise<Action> => {
-    if (spliced.has(n.pid)) return CONTINUE;
-    return take(n, syscall, errno, () => void spliced.add(n.pid));
+    if (!spliced.has(n.pid)) {
+      return take(n, syscall, errno, () => {
+        spliced.add(n.pid);
+        fastThreads?.grant(n.pid);
+      });
+    }
+    fastThreads?.grant(n.pid);
+    return CONTINUE;
   };
 
   // A send makes no pipe: what it passes was counted when made (or came from outside), and
@@ -187,11 +232,13 @@ export function pipeHandlers({ budget, traced }: { budget: number; traced: boole
   // held against it (the call cannot wait for a count).
   const refuseRight = (dup: number): boolean => {
     if (!fdLink(dup).startsWith("pipe:[")) return false;
+    settle();
     if (kept + spliced.size >= limit()) {
       ctx.observe({ kind: "refused", syscall: "sendmsg", errno: EPERM, target: "SCM_RIGHTS", why: `a pipe in a socket's queue counts against the sandbox's pipe budget (${budget}), which it holds` });
       return true;
     }
     kept++;
+    grant();
     return false;
   };
 
