@@ -328,7 +328,7 @@ export class Sandbox {
       setClonePipes: (fn) => {
         this.shared.clonePipes = fn;
       },
-      pipesReceived: (count) => this.shared.pipesReceived?.(count),
+      pipesReceived: (inodes) => this.shared.pipesReceived?.(inodes),
       enforcement: () => this.enforcement!,
       kill: () => this.killFor("killed"),
     };

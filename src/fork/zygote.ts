@@ -44,20 +44,21 @@ export interface ZygoteHost {
   onCloneLimit(fn: (clonePid: number, hit: LimitExceeded) => void): void;
   /** Where the supervisor's pipe budget asks how many pipes the clones' outputs take. */
   setClonePipes(fn: () => number): void;
-  /** Tell the supervisor's pipe budget that this many pipes the zygote passed arrived here. */
-  pipesReceived(count: number): void;
+  /** Tell the supervisor's pipe budget which pipes (inodes) the zygote passed arrived here. */
+  pipesReceived(inodes: readonly number[]): void;
   enforcement(): Enforcement;
   /** SIGKILL every process of the sandbox (zygote and clones). */
   kill(): void;
 }
 
-/** Whether descriptor fd is a pipe (anonymous: a named FIFO is not one the pipe budget
- * counted as passed). */
-function isPipe(fd: number): boolean {
+/** The inode of descriptor fd when it is a pipe (anonymous: a named FIFO is not one the pipe
+ * budget counts as passed), else undefined. */
+function pipeInode(fd: number): number | undefined {
   try {
-    return fdLink(fd).startsWith("pipe:[");
+    const inode = /^pipe:\[(\d+)\]$/.exec(fdLink(fd))?.[1];
+    return inode === undefined ? undefined : Number(inode);
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -381,8 +382,8 @@ export class ForkGroup {
       }
       const [len, fds] = got;
       // Passed by the zygote, now here: no longer the sandbox's pipes in a queue.
-      const pipes = fds.filter((fd) => isPipe(fd)).length;
-      if (pipes > 0) this.host.pipesReceived(pipes);
+      const pipes = fds.map(pipeInode).filter((inode) => inode !== undefined);
+      if (pipes.length > 0) this.host.pipesReceived(pipes);
       if (len === 0) {
         this.closeChannel();
         return;

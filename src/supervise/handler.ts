@@ -34,9 +34,9 @@ export interface DynamicLimits {
    * cap reads it to know whether its last pass over the host's /proc still lists every
    * process of the sandbox. */
   forks?: () => { made: number; underWay: number };
-  /** Set by the pipe budget (handlers/pipes.ts): the supervisor received this many pipes the
-   * sandbox passed (a fork group's clones' outputs), which no longer count as passed away. */
-  pipesReceived?: (count: number) => void;
+  /** Set by the pipe budget (handlers/pipes.ts): the supervisor received these pipes (by
+   * inode) the sandbox passed (a fork group's clones' outputs): no longer passed away. */
+  pipesReceived?: (inodes: readonly number[]) => void;
 }
 
 export interface SupervisorContext {

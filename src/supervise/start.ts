@@ -36,8 +36,8 @@ export interface SupervisorShared {
   cloneLimit?: (clonePid: number, hit: LimitExceeded) => void;
   /** A fork group's pipes for its clones' outputs (two per clone alive or asked for). */
   clonePipes?: () => number;
-  /** Told how many pipes the fork group received from the zygote (set by the supervisor). */
-  pipesReceived?: (count: number) => void;
+  /** Told the pipes (inodes) the fork group received from the zygote (set by the supervisor). */
+  pipesReceived?: (inodes: readonly number[]) => void;
   /** With maxCpu: milliseconds the supervisor spent on the sandbox's behalf and the CPU
    * throttle has not charged yet (undefined: nothing is measured). */
   supervisorMs?: number;
@@ -144,7 +144,7 @@ export function startSupervisor(listener: number, supervision: Supervision, laun
       take: () => [],
     },
   };
-  shared.pipesReceived = (count) => ctx.limits.pipesReceived?.(count);
+  shared.pipesReceived = (inodes) => ctx.limits.pipesReceived?.(inodes);
   let pe: ReturnType<typeof policyExec> | undefined;
   if (supervision.policyExec !== undefined) {
     // Without the callback nothing can approve an exec: every one is refused, and an exec

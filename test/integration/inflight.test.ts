@@ -90,13 +90,14 @@ scriptCase("sends passing descriptors go through the sender: every shape works i
   assert.deepEqual(o.crash.left, [], msg);
 });
 
-// maxMemory charges pipes kept only in flight (64 KiB each under it). At most 509 fit in
-// flight now (256, then one message of 253), 32 MiB, so these run under 32M: 500 pipes in
-// two messages, 31 MiB over a run's own 14 MiB.
+// maxMemory charges pipes kept only in flight (64 KiB each under it). The pipe budget
+// (handlers/pipes.ts) lets a sandbox pass at most 256 pipes here (16 MiB), so these run
+// under 24M: 240 pipes, 15 MiB over a run's own 14 MiB.
 const probe = (...args: string[]): string[] => ["${PROBE}", ...args];
 const MEM32 = { fsReadable: ["${PROBE}"], maxMemory: "32M" };
-securityCase("maxMemory 32M: 500 full pipes held only in flight (SCM_RIGHTS in a socket's queue) are killed", { policy: MEM32, cmd: probe("kmem-pipes", "500", "flight"), timeout: 30_000 }, killedByMemory(32));
-securityCase("maxMemory 32M: 500 full pipes passed in flight in two rounds of 250, each round kept 300 ms before it is closed, are killed", { policy: MEM32, cmd: probe("kmem-pipes", "500", "linger"), timeout: 30_000 }, killedByMemory(32));
+const MEM24 = { fsReadable: ["${PROBE}"], maxMemory: "24M" };
+securityCase("maxMemory 24M: 240 full pipes held only in flight (SCM_RIGHTS in a socket's queue) are killed", { policy: MEM24, cmd: probe("kmem-pipes", "240", "flight"), timeout: 30_000 }, killedByMemory(24));
+securityCase("maxMemory 24M: 240 full pipes passed in flight in two rounds of 120, each round kept 300 ms before it is closed, are killed", { policy: MEM24, cmd: probe("kmem-pipes", "240", "linger"), timeout: 30_000 }, killedByMemory(24));
 securityCase("positive control: 100 full pipes in flight are held under 32M", { policy: MEM32, cmd: probe("kmem-pipes", "100", "flight") }, (o) => {
   assert.match(answer(o), /^held \d+$/, `stdout: ${o.result?.stdout} stderr: ${o.result?.stderr}`);
   assert.equal(o.result?.exitCode, 0);

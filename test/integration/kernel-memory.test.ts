@@ -103,8 +103,10 @@ securityCase("positive control: without maxMemory the same 10 pairs queue over 6
 );
 
 // Pipes: 64 KiB each (F_SETPIPE_SZ may not raise it under maxMemory), in a descriptor
-// table.
-securityCase("maxMemory 64M: 2000 full pipes are killed", { policy: MEM, cmd: probe("kmem-pipes", "2000", "keep"), timeout: 30_000 }, killedByMemory());
+// table. The pipe budget (handlers/pipes.ts) stops a sandbox at 256 pipes (16 MiB) here, so
+// the cap is 24M: 240 pipes are 15 MiB over a run's own 14.
+const MEM24 = { ...BASE, maxMemory: "24M" };
+securityCase("maxMemory 24M: 240 full pipes are killed", { policy: MEM24, cmd: probe("kmem-pipes", "240", "keep"), timeout: 30_000 }, killedByMemory(24));
 // In flight in a socket's queue: inflight.test.ts (run alone: it takes its uid's count of
 // files in flight, which every sandbox of the uid shares).
 securityCase("maxMemory: F_SETPIPE_SZ past 64 KiB gets EPERM", { policy: MEM, cmd: probe("kmem-pipesz", String(MiB)) }, (o) => assert.equal(answer(o), "EPERM"));

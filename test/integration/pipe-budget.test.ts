@@ -77,6 +77,21 @@ for (const view of VIEWS) {
     },
   );
 
+  // Positive control: pipes closed at the budget free their slots (the call at the budget
+  // waits for a count of the tables).
+  securityCase(
+    `${view} view: a program at the pipe budget that closes half of its pipes makes as many again`,
+    { policy: policy(view), cmd: probe("pipes-reuse"), fixtures: ["dirs"], timeout: 30_000 },
+    (o) => {
+      const [first, again, err] = fields(o, "reuse");
+      assert.equal(err, "ENFILE", answer(o));
+      assert.ok(Number(first) <= BUDGET && Number(first) >= BUDGET - 6, answer(o));
+      // (its stdio pipes, counted with the tables, take the last few slots)
+      const freed = Math.floor(Number(first) / 2);
+      assert.ok(Number(again) <= freed && Number(again) >= freed - 6, `made again what was closed: ${answer(o)}`);
+    },
+  );
+
   // Positive control: a thread gone frees its slot (its splice pipe goes with it), so a
   // pool whose workers come and go copies on past the budget.
   securityCase(

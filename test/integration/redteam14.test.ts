@@ -56,10 +56,12 @@ const RT14 = "${STAGE}/sl-rt14";
 // says how many workers it replaced and how many spawns were refused). CI once saw a peak
 // of 273 ("supervised fork", as root, while another test held 1,000 clones): not seen again
 // here in 34 runs beside 1,000 host processes (sleeping, churning, or forked in bursts), nor
-// in 3 with the sampler's pass slowed 8 ms a process. The sampler now counts a sample by reading its
-// members' threads again at once after the pass that found them (threadsUnder), and the
-// failure line carries the pass's own sum, its duration and each member's threads: a pass
-// counting one process's threads twice and a real overshoot now read differently.
+// in 3 with the sampler's pass slowed 8 ms a process. The sampler now finds the members by
+// walking the kernel's children lists down from the launcher (the pass over the host's /proc
+// took 102 ms in a later CI run, 32 samples: the control's "over 50" failed) and counts a
+// sample by reading their threads again at once (threadsUnder); the failure line carries the
+// walk's own sum, its duration and each member's threads: a walk counting one process's
+// threads twice and a real overshoot read differently.
 scriptCase("thread cap: processes replaced by fork, CLONE_PARENT or CLONE_VM, or forked slowly, do not pass the cap", SCRIPT, [RT14, "thread-peak"], (out) => {
   assert.equal(out.error, undefined, out.error);
   for (const view of ["supervised", "kernel"]) {

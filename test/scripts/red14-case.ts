@@ -21,40 +21,47 @@ const threadsOf = (pid: number): number | undefined => {
   }
 };
 
-/** The threads of every process descending from `root` (the sandbox's launcher: the parent of
- * its pid, so that children made with CLONE_PARENT count). The members are found by a pass
- * over the host's /proc, and their threads are then read again at once: the pass reads one
- * status after another, and with a thousand host processes between two of the sandbox's pids
- * (a fork of 1000 clones in another test of CI's run) it spans tens of milliseconds, in which
- * a worker read early can be killed and its replacement, read late, take the slots it freed:
- * one process's threads counted twice. The re-read of a few members spans microseconds.
- * (A process made after the pass is counted by the next sample: the threads at a real
- * overshoot are idle, not gone in a few ms.) The pass's own sum and duration are kept. */
-function threadsUnder(root: number): { threads: number; processes: number; passThreads: number; passMs: number; each: number[] } {
-  const t0 = performance.now();
-  const parent = new Map<number, number>();
-  const threads = new Map<number, number>();
-  for (const name of readdirSync("/proc")) {
-    const pid = Number(name);
-    if (!Number.isInteger(pid)) continue;
+/** The children of process `pid` (every thread's list: a child belongs to the thread that
+ * made it), from /proc/PID/task/TID/children; [] when it is gone. */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tasks) {
     try {
-      const status = readFileSync(`/proc/${pid}/status`, "latin1");
-      parent.set(pid, Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]));
-      threads.set(pid, Number(/^Threads:\s+(\d+)/m.exec(status)?.[1]));
+      for (const c of readFileSync(`/proc/${pid}/task/${tid}/children`, "latin1").split(" ")) if (c.trim() !== "") out.push(Number(c));
     } catch {
-      // gone
+      // gone meanwhile
     }
   }
-  let passThreads = 0;
+  return out;
+}
+
+/** The threads of every process descending from `root` (the sandbox's launcher: the parent of
+ * its pid, so that children made with CLONE_PARENT count, and orphans it reaps). The members
+ * are found by walking down the kernel's children lists from the launcher (a few files
+ * whatever the host holds: a pass over the host's /proc took 102 ms in CI beside a fork of
+ * 1000 clones, and the sampler got 32 samples in a run), and their threads are then read
+ * again at once: a walk reads one status after another, and a worker read early can be
+ * killed and its replacement, read late, take the slots it freed (one process's threads
+ * counted twice); the re-read of a few members spans microseconds. (A process made after the
+ * walk is counted by the next sample: the threads at a real overshoot are idle, not gone in a
+ * few ms.) The walk's own sum and duration are kept. */
+function threadsUnder(root: number): { threads: number; processes: number; passThreads: number; passMs: number; each: number[] } {
+  const t0 = performance.now();
   const members: number[] = [];
-  for (const [pid, t] of threads) {
-    for (let p = parent.get(pid), d = 0; p !== undefined && d < 64; p = parent.get(p), d++) {
-      if (p === root) {
-        passThreads += t;
-        members.push(pid);
-        break;
-      }
-    }
+  let passThreads = 0;
+  for (let todo = childrenOf(root); todo.length > 0; ) {
+    const pid = todo.pop()!;
+    const t = threadsOf(pid);
+    if (t === undefined) continue;
+    members.push(pid);
+    passThreads += t;
+    todo.push(...childrenOf(pid));
   }
   const passMs = Math.round(performance.now() - t0);
   const each = members.map((pid) => threadsOf(pid) ?? 0);

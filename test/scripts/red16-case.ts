@@ -2,7 +2,7 @@
 // under maxMemory while this process's event loop gaps and CPU are measured. Prints one JSON
 // line. Usage: red16-case.js RT16 cost NWATCH NDUP NPIPE
 //
-// cost: the sandbox (maxMemory 16M) runs `rt16 inotify-dup DIR NWATCH NDUP 6 NPIPE`: an
+// cost: the sandbox (maxMemory 12M) runs `rt16 inotify-dup DIR NWATCH NDUP 6 NPIPE`: an
 // inotify descriptor of NWATCH watches (a fdinfo text of about 120 bytes a watch) duplicated
 // NDUP times, read whole by every lock count (once a second); 1.5 s in it makes NPIPE pipes
 // (64 KiB each of the cap, charged by the looks). Reports when the sandbox ended, how, and
@@ -16,7 +16,7 @@ const [rt16, mode, ...rest] = process.argv.slice(2) as [string, string, ...strin
 async function cost(base: string, nwatch: string, ndup: string, npipe: string): Promise<Record<string, unknown>> {
   const dir = sharedDir(base, `w-${ndup}`);
   const t0 = Date.now();
-  const m = await measured(() => Sandbox.run({ fsReadable: [rt16], fsWritable: [dir], maxMemory: "16M" }, [rt16, "inotify-dup", dir, nwatch, ndup, "6", npipe], { timeout: 20_000 }));
+  const m = await measured(() => Sandbox.run({ fsReadable: [rt16], fsWritable: [dir], maxMemory: "12M" }, [rt16, "inotify-dup", dir, nwatch, ndup, "6", npipe], { timeout: 20_000 }));
   const r = m.value;
   const out = r.stdoutText;
   const ready = /^watches (\d+) dups (\d+) fdinfo (\d+) bytes$/m.exec(out);

@@ -15,15 +15,17 @@
 //   once however many descriptors and processes hold it (its inode), and the count restarts
 //   from that;
 // - pipes that left the tables without closing: each one the sandbox passes in SCM_RIGHTS
-//   (every send with descriptors is the supervisor's: refusePipeRight) counts for the
-//   sandbox's life (what is queued cannot be seen; a queue may outlive the sandbox);
+//   (every send with descriptors is the supervisor's: refuseRight) counts for the sandbox's
+//   life, once by its inode however often it is passed (what is queued cannot be seen; a
+//   queue may outlive the sandbox);
 // - FIFOs: each mknod of a FIFO counts for the sandbox's life (a FIFO's pipe is made at its
 //   first open, which no call of ours sees; the FIFO outlives its descriptors);
 // - threads with a splice pipe: a thread's first sendfile or copy_file_range adds one (its
 //   thread id kept; a thread gone frees its slot at the next decision at the budget).
 //
 // A call at the budget waits for a count (no sooner than the gap after the last one:
-// count-still.ts) unless no pipe was made since the last one, whose answer then stands.
+// count-still.ts); one the count's freeze interrupted is answered by that count when it
+// enters the call again.
 // Past the budget: pipe and pipe2 ENFILE (what the kernel answers at the hard limit),
 // mknod of a FIFO ENOSPC, sendfile EINVAL and copy_file_range EXDEV from a thread without
 // a splice pipe (what a file the kernel cannot splice gives: programs fall back to read
@@ -102,20 +104,24 @@ export function pipeHandlers({ budget, traced }: { budget: number; traced: boole
   const owner = {}; // this sandbox's turn on Node's pool (fd-objects.ts offLoop)
   // The pipes the sandbox may hold in its tables: the last count's, plus every one made since.
   let held = 0;
-  // Pipes made since the last count started (its `held` may be stale by them).
-  let madeSinceCount = 0;
-  // Counted for the sandbox's life: pipes passed in SCM_RIGHTS and FIFOs made.
-  let kept = 0;
+  // Counts done, and for a thread whose call at the budget the count's freeze interrupted
+  // (it enters the call again), the count it waited for: that count answers it.
+  let countsDone = 0;
+  const waitingFor = new Map<number, number>();
+  // Counted for the sandbox's life: FIFOs made, and the pipes passed in SCM_RIGHTS (each
+  // once by its inode, however often it is passed: a pipe passed back and forth is one).
+  let fifos = 0;
+  const passed = new Set<number>();
   // Threads that made their splice pipe.
   const spliced = new Set<number>();
-  const used = (): number => held + kept + spliced.size;
+  const used = (): number => held + fifos + passed.size + spliced.size;
   // A fork group's clones each have a pipe for stdout and one for stderr, made by the zygote
   // and read by the supervisor (fork/zygote.ts): as many clones as the host asked for, each
   // pipe counted in the clone's table until it ends. They are allowed on top of the budget;
   // the read ends the supervisor received count no more as passed away (pipesReceived).
   const limit = (): number => budget + ctx.forkPipes();
-  ctx.limits.pipesReceived = (count) => {
-    kept = Math.max(0, kept - count);
+  ctx.limits.pipesReceived = (inodes) => {
+    for (const inode of inodes) passed.delete(inode);
     grant();
   };
 
@@ -125,9 +131,7 @@ export function pipeHandlers({ budget, traced }: { budget: number; traced: boole
   const credit = ctx.pipesCredit;
   const fastThreads = ctx.spliceThreads;
   const settle = (): void => {
-    const taken = credit?.take().length ?? 0;
-    held += taken;
-    madeSinceCount += taken;
+    held += credit?.take().length ?? 0;
   };
   const grant = (): void => {
     if (credit !== undefined && !counts.running) credit.grant(Math.min(CREDIT_MAX, Math.max(0, budget - used())));
@@ -145,14 +149,13 @@ export function pipeHandlers({ budget, traced }: { budget: number; traced: boole
   // budget stands as reached.
   const counted = (total: number | undefined): void => {
     held = total ?? budget;
+    countsDone++;
+    // (threads that never came back: their entries go once two counts have passed them)
+    if (waitingFor.size > 1024) for (const [tid, want] of waitingFor) if (want < countsDone - 1) waitingFor.delete(tid);
     grant();
   };
   // settle as a count starts: the credit ends there, no pipe is made until the count is done.
-  const starting = (): void => {
-    settle();
-    madeSinceCount = 0;
-  };
-  const counts = new StillCount(ctx, traced, (pids) => pipesFrozen(owner, pids), why, counted, starting, PIPE_COUNT_GAP_MS);
+  const counts = new StillCount(ctx, traced, (pids) => pipesFrozen(owner, pids), why, counted, settle, PIPE_COUNT_GAP_MS);
   const refusal = (n: Notification, syscall: string, errno: number): Action => {
     ctx.observe({ kind: "refused", syscall, errno, target: `thread ${n.pid}`, why: `the sandbox holds its pipe budget (${budget} pipes of 16 pages, a quarter of fs.pipe-user-pages-soft: the uid's other processes keep the rest)` });
     return deny(errno);
@@ -166,11 +169,16 @@ export function pipeHandlers({ budget, traced }: { budget: number; traced: boole
     settle();
     prune();
     if (used() < limit()) return true;
-    // No pipe made since the last count: it is fresh, and says no. (A call the count's
-    // freeze interrupted comes back here, and is answered by that count; waiting for the
-    // next one, whose freeze interrupts it again, would never end.)
-    if (madeSinceCount === 0 && !counts.running) return false;
+    // A call the count's freeze interrupted comes back here, and is answered by that count:
+    // waiting for the next one, whose freeze interrupts it again, would never end.
+    const want = waitingFor.get(n.pid);
+    if (want !== undefined && countsDone >= want) {
+      waitingFor.delete(n.pid);
+      return false;
+    }
+    waitingFor.set(n.pid, countsDone + 1);
     if (await counts.parkUntilCounted(n)) return "restart";
+    waitingFor.delete(n.pid);
     settle();
     prune();
     return used() < limit();
@@ -192,10 +200,7 @@ export function pipeHandlers({ budget, traced }: { budget: number; traced: boole
   };
 
   const pipe = (n: Notification): Action | Promise<Action> =>
-    take(n, n.nr === 22 ? "pipe" : "pipe2", ENFILE, () => {
-      held++;
-      madeSinceCount++;
-    });
+    take(n, n.nr === 22 ? "pipe" : "pipe2", ENFILE, () => void held++);
   // A FIFO's mknod counts. Where the names' handlers make nodes themselves (protectedFiles)
   // it then goes on to them, so it is decided at once: at the limit without a count
   // (threads gone are pruned; pipes closed since the last count are not seen until the
@@ -204,11 +209,11 @@ export function pipeHandlers({ budget, traced }: { budget: number; traced: boole
   const fifo = (mode: number) => (n: Notification): Action | Promise<Action> | undefined => {
     if ((n.argU32(mode) & S_IFMT) !== S_IFIFO) return undefined;
     const syscall = mode === 1 ? "mknod" : "mknodat";
-    if (!chained) return take(n, syscall, ENOSPC, () => void kept++);
+    if (!chained) return take(n, syscall, ENOSPC, () => void fifos++);
     settle();
     if (used() >= limit()) prune();
     if (used() >= limit()) return refusal(n, syscall, ENOSPC);
-    kept++;
+    fifos++;
     grant();
     return undefined;
   };
@@ -226,18 +231,20 @@ export function pipeHandlers({ budget, traced }: { budget: number; traced: boole
   };
 
   // A send makes no pipe: what it passes was counted when made (or came from outside), and
-  // stays counted (kept) when its descriptors close, so the next count cannot forget it. It
-  // is refused only once what is kept alone fills the limit (the same pipe sent over and
-  // over would otherwise grow the count without end); the stale count of the tables is not
-  // held against it (the call cannot wait for a count).
+  // stays counted (passed) when its descriptors close, so the next count cannot forget it.
+  // A pipe not passed before is refused only once what was passed, with the FIFOs and the
+  // spliced threads, fills the limit; the stale count of the tables is not held against it
+  // (the call cannot wait for a count).
   const refuseRight = (dup: number): boolean => {
-    if (!fdLink(dup).startsWith("pipe:[")) return false;
+    const inode = /^pipe:\[(\d+)\]$/.exec(fdLink(dup))?.[1];
+    if (inode === undefined) return false;
+    if (passed.has(Number(inode))) return false;
     settle();
-    if (kept + spliced.size >= limit()) {
+    if (fifos + passed.size + spliced.size >= limit()) {
       ctx.observe({ kind: "refused", syscall: "sendmsg", errno: EPERM, target: "SCM_RIGHTS", why: `a pipe in a socket's queue counts against the sandbox's pipe budget (${budget}), which it holds` });
       return true;
     }
-    kept++;
+    passed.add(Number(inode));
     grant();
     return false;
   };
