@@ -168,7 +168,10 @@ export function pipeHandlers({ budget, traced }: { budget: number; traced: boole
   const room = async (n: Notification): Promise<boolean | "restart"> => {
     settle();
     prune();
-    if (used() < limit()) return true;
+    if (used() < limit()) {
+      waitingFor.delete(n.pid);
+      return true;
+    }
     // A call the count's freeze interrupted comes back here, and is answered by that count:
     // waiting for the next one, whose freeze interrupts it again, would never end.
     const want = waitingFor.get(n.pid);
@@ -186,6 +189,9 @@ export function pipeHandlers({ budget, traced }: { budget: number; traced: boole
   const take = (n: Notification, syscall: string, errno: number, count: () => void): Action | Promise<Action> => {
     settle();
     if (used() < limit()) {
+      // (a thread whose interrupted call the count answered has its call decided: the next
+      // one at the budget waits for a count of its own)
+      if (waitingFor.size > 0) waitingFor.delete(n.pid);
       count();
       grant();
       return CONTINUE;
