@@ -136,8 +136,16 @@ export function threadHandlers(max: number, ctx: SupervisorContext): HandlerTabl
         break;
       }
       await new Promise((wake) => setTimeout(wake, Math.min(pause, left)));
+      // The clones the native credit let go meanwhile (another decision granted it while
+      // this one waited) are taken first, as every decision does: the recount lists them
+      // as under way, and a grant below is made on a count that holds them. Without the
+      // take, allow() re-granted the room on a count that missed what the last grant had
+      // already let go, and a flood at the cap with workers replaced passed it by 17 and 18
+      // threads in CI (273 and 274 under 256).
+      count += takeCredit(credit, allowed);
       count = recount((pids ??= processes()));
     }
+    count += takeCredit(credit, allowed);
     if (count >= max) return deny(EAGAIN);
     allow(n);
     return CONTINUE;
