@@ -129,6 +129,16 @@ async function run(base: string): Promise<Record<string, unknown>> {
       try {
         await new Promise<void>((resolve) => sleepers.stdout!.once("data", () => resolve()));
         out.moreHostProcesses = hostProcesses();
+        // The sleepers themselves (their process group): the host's own count beside them
+        // moves with the suite's other files (387 at the start, 97 besides the sleepers
+        // 4 s later, in a CI run).
+        out.sleepers = readdirSync("/proc").filter((n) => {
+          try {
+            return /^\d+$/.test(n) && Number(readFileSync(`/proc/${n}/stat`, "latin1").replace(/^.*\) /s, "").split(" ")[2]) === sleepers.pid;
+          } catch {
+            return false;
+          }
+        }).length;
         out["supervised meminfo, more processes"] = await loop("/proc/meminfo");
       } finally {
         process.kill(-sleepers.pid!, "SIGKILL");
