@@ -9,7 +9,7 @@ import { SandboxError } from "../errors.js";
 import { printableShort } from "../printable.js";
 import { errnoName } from "../confine/errno.js";
 import { fileKind } from "../kernel/file-kind.js";
-import { fdLink } from "../kernel/proc-text.js";
+import { pipeInode } from "../kernel/proc-text.js";
 import { addonPath, native } from "../confine/native.js";
 import type { Enforcement } from "../plan/features.js";
 import { Policy } from "../policy/policy.js";
@@ -49,17 +49,6 @@ export interface ZygoteHost {
   enforcement(): Enforcement;
   /** SIGKILL every process of the sandbox (zygote and clones). */
   kill(): void;
-}
-
-/** The inode of descriptor fd when it is a pipe (anonymous: a named FIFO is not one the pipe
- * budget counts as passed), else undefined. */
-function pipeInode(fd: number): number | undefined {
-  try {
-    const inode = /^pipe:\[(\d+)\]$/.exec(fdLink(fd))?.[1];
-    return inode === undefined ? undefined : Number(inode);
-  } catch {
-    return undefined;
-  }
 }
 
 const ZYGOTE_MAIN = fileURLToPath(new URL("./zygote-main.cjs", import.meta.url));

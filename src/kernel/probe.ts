@@ -97,18 +97,19 @@ export function softPendingSignals(text?: string): bigint | null {
 
 /** fs.epoll.max_user_watches (per user); null when unreadable or not a positive number. */
 export function maxUserWatches(text?: string): number | null {
-  try {
-    const n = Number((text ?? readProcText("/proc/sys/fs/epoll/max_user_watches")).trim());
-    return Number.isSafeInteger(n) && n > 0 ? n : null;
-  } catch {
-    return null;
-  }
+  return positiveSysctl("/proc/sys/fs/epoll/max_user_watches", text);
 }
 
 /** fs.pipe-user-pages-soft; null when 0 (no limit) or unreadable. */
 export function pipeUserPagesSoft(text?: string): number | null {
+  return positiveSysctl("/proc/sys/fs/pipe-user-pages-soft", text);
+}
+
+/** A sysctl's value (`text`, else read from `path`) when it is a positive integer; null
+ * otherwise (0, unreadable, not a number). */
+function positiveSysctl(path: string, text?: string): number | null {
   try {
-    const n = Number((text ?? readProcText("/proc/sys/fs/pipe-user-pages-soft")).trim());
+    const n = Number((text ?? readProcText(path)).trim());
     return Number.isSafeInteger(n) && n > 0 ? n : null;
   } catch {
     return null;

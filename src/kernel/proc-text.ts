@@ -35,6 +35,13 @@ export function fdLink(fd: number): string {
   }
 }
 
+/** The inode of this process's descriptor fd when it is an anonymous pipe ("pipe:[N]"; a
+ * named FIFO shows its path), else undefined. */
+export function pipeInode(fd: number): number | undefined {
+  const inode = /^pipe:\[(\d+)\]$/.exec(fdLink(fd))?.[1];
+  return inode === undefined ? undefined : Number(inode);
+}
+
 /**
  * The fdinfo text of this process's descriptor `fd` when its link reads `link` (a kind such
  * as "anon_inode:[timerfd]"), else undefined at once: another kind's fdinfo is the

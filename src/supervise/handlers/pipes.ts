@@ -37,7 +37,7 @@
 // CONTINUEd (DESIGN 6).
 
 import { statSync } from "node:fs";
-import { fdLink } from "../../kernel/proc-text.js";
+import { pipeInode } from "../../kernel/proc-text.js";
 import { StillCount } from "../count-still.js";
 import { CONTINUE, deny, type Action } from "../action.js";
 import { fdObjectPartsOffLoop } from "../fd-objects.js";
@@ -242,15 +242,14 @@ export function pipeHandlers({ budget, traced }: { budget: number; traced: boole
   // spliced threads, fills the limit; the stale count of the tables is not held against it
   // (the call cannot wait for a count).
   const refuseRight = (dup: number): boolean => {
-    const inode = /^pipe:\[(\d+)\]$/.exec(fdLink(dup))?.[1];
-    if (inode === undefined) return false;
-    if (passed.has(Number(inode))) return false;
+    const inode = pipeInode(dup);
+    if (inode === undefined || passed.has(inode)) return false;
     settle();
     if (fifos + passed.size + spliced.size >= limit()) {
       ctx.observe({ kind: "refused", syscall: "sendmsg", errno: EPERM, target: "SCM_RIGHTS", why: `a pipe in a socket's queue counts against the sandbox's pipe budget (${budget}), which it holds` });
       return true;
     }
-    passed.add(Number(inode));
+    passed.add(inode);
     grant();
     return false;
   };

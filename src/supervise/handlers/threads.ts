@@ -141,8 +141,9 @@ export function threadHandlers(max: number, ctx: SupervisorContext): HandlerTabl
       // as under way, and a grant below is made on a count that holds them. Without the
       // take, allow() re-granted the room on a count that missed what the last grant had
       // already let go, and a flood at the cap with workers replaced passed it by 17 and 18
-      // threads in CI (273 and 274 under 256).
-      count += takeCredit(credit, allowed);
+      // threads in CI (273 and 274 under 256). (The recount replaces the count: the records
+      // only join `allowed` here.)
+      takeCredit(credit, allowed);
       count = recount((pids ??= processes()));
     }
     count += takeCredit(credit, allowed);
