@@ -74,18 +74,23 @@ export function open(key: Buffer, what: string, msg: unknown): unknown {
   }
 }
 
-/** Splits a stream into lines and hands each to `line`; past `max()` characters without a
- * newline it calls `tooLong` once and reads nothing more. */
+/** Splits a stream into lines (UTF-8, a character may be split between chunks) and hands
+ * each to `line`; past `max()` bytes without a newline it calls `tooLong` once and reads
+ * nothing more. */
 export function lineReader(line: (text: string) => void, tooLong: () => void = () => undefined, max: () => number = () => MAX_LINE): (chunk: Buffer) => void {
   let pending = "";
   let over = false;
   return (chunk) => {
     if (over) return;
-    pending += chunk.toString("utf8");
-    for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
-      const text = pending.slice(0, nl);
+    // Only the new chunk is searched for a line's end: a line of megabytes comes in many
+    // chunks, and searching all of it at each one cost the square of its length.
+    const text = chunk.toString("latin1");
+    const from = pending.length;
+    pending += text;
+    for (let nl = pending.indexOf("\n", from); nl >= 0; nl = pending.indexOf("\n")) {
+      const bytes = pending.slice(0, nl);
       pending = pending.slice(nl + 1);
-      line(text);
+      line(Buffer.from(bytes, "latin1").toString("utf8"));
     }
     if (pending.length > max()) {
       over = true;
