@@ -42,24 +42,30 @@ async function pauseFor(sb: Sandbox, ms: number): Promise<boolean> {
   }
 }
 
+/** Watches per instance of the hidden sets (100 instances in hop and leader, 50 in shuffle:
+ * half the budget each) and of the shared instances (50 of them: a quarter). */
+const HOP_N = String(SMALL / 200);
+const SHUFFLE_N = String(SMALL / 100);
+const SHARED_N = String(SMALL / 200);
+
 const CASES: readonly [name: string, view: "supervised" | "kernel", args: readonly string[], watches?: number][] = [
   // Under maxEpollWatches SMALL (the default budget, a quarter of the uid's limit, took 21 s
   // to fill and free: redteam20.test fills it, both views).
   ["race", "supervised", ["race", "4", "1000"], SMALL],
   ["send", "supervised", ["send"]],
   ["send", "kernel", ["send"]],
-  ["hop", "kernel", ["hop", "1000", "100", "0"], SMALL],
-  ["leader", "kernel", ["leader", "1000", "100"], SMALL],
+  ["hop", "kernel", ["hop", HOP_N, "100", "0"], SMALL],
+  ["leader", "kernel", ["leader", HOP_N, "100"], SMALL],
   // A program copied execute-only and executed (its table unreadable to a supervisor
   // without CAP_SYS_PTRACE): the test user's counts came to 0 and it held 3,000,000.
   ["unreadable", "supervised", ["unreadable", "${DIR}", "fill", "1000"], SMALL],
   // The dup2 attack on a walk of a table that changes under it (the twentieth review's
   // open item: 2,400,000 as root, 3,000,000 as the test user): the count now reads a
   // frozen sandbox.
-  ["shuffle", "supervised", ["shuffle", "15000", "2000", "50"], SMALL],
+  ["shuffle", "supervised", ["shuffle", "15000", SHUFFLE_N, "50"], SMALL],
   // 50 instances shared by 12 descriptors in 4 processes: counted once each (kcmp), or
   // freed watches never came back (600,000 counted).
-  ["shared", "kernel", ["shared", "1000", "50", "3"], SMALL],
+  ["shared", "kernel", ["shared", SHARED_N, "50", "3"], SMALL],
 ];
 
 scriptMain("/tmp/sl-epoll-budget-", async () => {
@@ -81,7 +87,7 @@ scriptMain("/tmp/sl-epoll-budget-", async () => {
   // (policyFn's hold is tried below, between pauses and beside its exec stops.)
   const traced: [string, Record<string, unknown>][] = [["timeStart", { timeStart: new Date() }]];
   for (const [name, extra] of traced) {
-    const c = await Sandbox.run({ fsReadable: [epb], procView: "supervised", maxEpollWatches: SMALL, ...extra }, [epb, "shuffle", "15000", "2000", "50"], { timeout: 90_000 });
+    const c = await Sandbox.run({ fsReadable: [epb], procView: "supervised", maxEpollWatches: SMALL, ...extra }, [epb, "shuffle", "15000", SHUFFLE_N, "50"], { timeout: 90_000 });
     const why = c.refused.find((x) => x.syscall === "epoll_ctl")?.why;
     out[`${name} supervised`] = { ms: lap(), procView: c.procView, status: c.status, exitCode: c.exitCode, why, got: lines(c.stdoutText) };
   }
