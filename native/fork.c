@@ -84,6 +84,16 @@ static int empty_reader(void) {
   return empty;
 }
 
+/* The size of each clone's stdout and stderr pipe. The kernel charges every pipe's pages to
+ * the uid (fs.pipe-user-pages-soft, 16,384 pages here: past it every new pipe of the uid has
+ * 8 KiB), and a pipe is made with 16 pages: two of them a clone took the uid to its soft
+ * limit at 512 live clones. The parent reads both ends as soon as they are readable
+ * (src/confine/stdio.ts capturePipe), so a smaller pipe costs a clone that prints much
+ * only more wake-ups: 4 pages for stdout, 1 for stderr, 5 pages a clone (3,276 clones to
+ * the soft limit). Best effort: a pipe that keeps its size still works. */
+#define SL_CLONE_STDOUT_PIPE (4 * 4096)
+#define SL_CLONE_STDERR_PIPE 4096
+
 /* Most clones one forkBatch makes: each holds two descriptors (the read ends of its stdout
  * and stderr) until the zygote has passed them on, and they travel in one SCM_RIGHTS
  * message. */
@@ -129,6 +139,8 @@ static napi_value sl_fork_batch(napi_env env, napi_callback_info info) {
       close(out[0]), close(out[1]);
       break;
     }
+    fcntl(out[0], F_SETPIPE_SZ, SL_CLONE_STDOUT_PIPE);
+    fcntl(errp[0], F_SETPIPE_SZ, SL_CLONE_STDERR_PIPE);
     pid_t pid = fork();
     if (pid < 0) {
       err = errno, failed = "fork";

@@ -90,6 +90,11 @@ scriptCase("fork: a clone writing past 100 MiB is killed and its wait() rejects 
   assert.deepEqual([o.over.status, o.over.signal, o.over.kept], ["killed", "SIGKILL", 100 << 20]);
 });
 
+scriptCase("fork: a clone's stdout and stderr pipes hold 16 KiB and 4 KiB (the uid's pipe pages: 5 a clone, not 32); Sandbox.run's keep the kernel's 64 KiB (control)", SCRIPT, ["pipeSizes"], (o: Json) => {
+  assert.deepEqual(o.clones, ["0 16384 4096 ", "0 16384 4096 ", "0 16384 4096 "], JSON.stringify(o));
+  assert.equal(o.control, "0 65536 65536 ", JSON.stringify(o));
+});
+
 scriptCase("fork: the mapper reads data the reducer cannot (EACCES); a clone cannot read outside its grants", SCRIPT, ["grants"], (o: Json) => {
   ok(o);
   // Outside the grants: EACCES from Landlock in the supervised view; in the kernel view the

@@ -483,6 +483,23 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     return { MiB, first: many.slice(0, 3), restOk: many.slice(2).every((o) => o.ok && o.bytes === 10), few, bad: bad.map((b) => b?.message) };
   },
 
+  /** The size of a clone's stdout and stderr pipes, as a program the clone runs reads it
+   * (F_GETPIPE_SZ, 1032); the control: the same program run by Sandbox.run, whose pipes
+   * keep the kernel's size. */
+  async pipeSizes() {
+    const py = ["/usr/bin/python3", "-c", "import fcntl; print(fcntl.fcntl(1, 1032), fcntl.fcntl(2, 1032))"];
+    const work = (): void => {
+      const [file, ...args] = JSON.parse(process.env.PY!) as string[];
+      // (sent as source: no import travels with it)
+      const cp = (process as unknown as { getBuiltinModule(id: string): typeof import("node:child_process") }).getBuiltinModule("node:child_process");
+      cp.execFileSync(file!, args, { stdio: ["pipe", "inherit", "inherit"] }); // ("ignore" opens /dev/null, not granted)
+    };
+    await using sb = Sandbox.newWithFns({ ...base, env: { PY: JSON.stringify(py) } }, { work });
+    const clones = await Promise.all((await sb.fork(3)).map((c) => c.wait()));
+    const control = await Sandbox.run(base, py);
+    return { clones: clones.map((r) => `${r.exitCode} ${r.stdoutText.trim()} ${r.stderrText.trim()}`), control: `${control.exitCode} ${control.stdoutText.trim()} ${control.stderrText.trim()}` };
+  },
+
   /** fork(1000): every clone's output, in order. */
   async thousand() {
     await using sb = Sandbox.newWithFns({ ...base, maxProcesses: 1100 }, { module: MODULE });
