@@ -216,7 +216,11 @@ test("mcp: a run whose agent goes away (stdin closed, no signal) is killed at on
     }
     const closedAt = Date.now();
     gone.child.stdin!.end();
-    const exitedAt = await Promise.race([gone.exited, new Promise<number>((r) => setTimeout(() => r(Infinity), 40_000))]);
+    // (the timer cleared once the race is decided: left pending, it kept this file's process
+    // alive 34 s after its last test, holding a slot of npm test's shared part)
+    let timer: NodeJS.Timeout | undefined;
+    const exitedAt = await Promise.race([gone.exited, new Promise<number>((r) => (timer = setTimeout(() => r(Infinity), 40_000)))]);
+    clearTimeout(timer);
     if (exitedAt === Infinity) gone.child.kill("SIGKILL");
     assert.ok(exitedAt - closedAt < 10_000, `the server lived ${exitedAt - closedAt} ms after its client went away`);
     // The sandbox went with it (polled: the launcher ends it when its control pipe closes).
