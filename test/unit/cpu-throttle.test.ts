@@ -33,7 +33,16 @@ function fake(script: Partial<Record<string, Answer[]>>): Throttled & { calls: s
   };
 }
 
-const within = <T>(p: Promise<T>, ms: number): Promise<T | "timeout"> => Promise.race([p, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), ms))]);
+/** p, or "timeout" after ms (the timer cleared once p settles: left pending, it kept the
+ * file's process alive that long after its last test). */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | "timeout"> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 test("a sandbox over its share is stopped, then continued", async () => {
   // 1000 ms of CPU at once: far beyond 10% of the first 100 ms.
