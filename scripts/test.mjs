@@ -68,6 +68,7 @@ const BACKGROUND = new Map([
   ["cow.test.js", "workdir commits, quotas and crash recovery"],
   ["redteam8a.test.js", "the eighth review's proxy and DNS attacks: floods bounded by count, not time"],
   ["redteam9b.test.js", "the ninth review's learn and profile attacks: many learning runs"],
+  ["redteam9a.test.js", "the ninth review's wrap and MCP attacks: mostly waits on servers and sandboxes (44 s alone, 13 s of CPU, 2026-12-08; 85 s in the shared part while a pending timer kept it going 34 s after its last test)"],
   ["redteam6.test.js", "the sixth review's git, FIFO and lease attacks: races of a fixed number of rounds"],
   ["deterministic-dirs.test.js", "directories of 20,000 and 100,000 names listed in parts, Python and Node twice"],
   ["net-supervised.test.js", "network destinations against echo servers: many short sandboxes"],
@@ -85,8 +86,6 @@ const SHARED_FIRST = new Map([
   ["supervisor-cost.test.js", 138],
   // (135 s at a budget of 200,000 watches; 46 s alone at 50,000, 2026-12-08)
   ["epoll-budget.test.js", 65],
-  // (85 s while a pending timer kept it 34 s after its last test, until 2026-12-08)
-  ["redteam9a.test.js", 55],
   ["restore.test.js", 55],
   ["checkpoint.test.js", 51],
   ["redteam17.test.js", 45],
