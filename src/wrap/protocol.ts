@@ -76,25 +76,28 @@ export function open(key: Buffer, what: string, msg: unknown): unknown {
 
 /** Splits a stream into lines (UTF-8, a character may be split between chunks) and hands
  * each to `line`; past `max()` bytes without a newline it calls `tooLong` once and reads
- * nothing more. */
+ * nothing more. An unfinished line is kept as the chunks it came in and only each new chunk
+ * is searched for its end: a line of megabytes comes in many chunks, and a search of all of
+ * it at each one (or of a string grown by each) cost the square of its length. */
 export function lineReader(line: (text: string) => void, tooLong: () => void = () => undefined, max: () => number = () => MAX_LINE): (chunk: Buffer) => void {
-  let pending = "";
+  let parts: Buffer[] = [];
+  let size = 0;
   let over = false;
   return (chunk) => {
     if (over) return;
-    // Only the new chunk is searched for a line's end: a line of megabytes comes in many
-    // chunks, and searching all of it at each one cost the square of its length.
-    const text = chunk.toString("latin1");
-    const from = pending.length;
-    pending += text;
-    for (let nl = pending.indexOf("\n", from); nl >= 0; nl = pending.indexOf("\n")) {
-      const bytes = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      line(Buffer.from(bytes, "latin1").toString("utf8"));
+    for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a)) {
+      parts.push(chunk.subarray(0, nl));
+      const text = Buffer.concat(parts).toString("utf8");
+      parts = [];
+      size = 0;
+      chunk = chunk.subarray(nl + 1);
+      line(text);
     }
-    if (pending.length > max()) {
+    parts.push(chunk);
+    size += chunk.length;
+    if (size > max()) {
       over = true;
-      pending = "";
+      parts = [];
       tooLong();
     }
   };

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import type { CaseOutcome, CaseSpec } from "./case-types.js";
 import { ensureTestUser, isRoot, stagePackage } from "./stage.js";
+import { lineReader } from "../../src/wrap/protocol.js";
 
 export type Who = "root" | "user";
 
@@ -59,16 +60,14 @@ function runnerEnv(): NodeJS.ProcessEnv {
 class WarmRunner {
   private readonly child: ChildProcess;
   private readonly waiting: { resolve: (o: CaseOutcome) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
-  private buffered = "";
-  /** Chunks of an unfinished line, joined once its end comes. */
-  private pending: string[] = [];
   private stderr = "";
   dead = false;
 
   constructor(private readonly who: Who) {
     const { file, args } = asWho(who, stagePackage().runner, ["--serve"]);
     this.child = spawn(file, args, { cwd: "/", env: runnerEnv(), stdio: ["pipe", "pipe", "pipe"] });
-    this.child.stdout!.setEncoding("utf8").on("data", (d: string) => this.data(d));
+    // (a case's outcome can be a line of megabytes: its captured streams)
+    this.child.stdout!.on("data", lineReader((line) => this.line(line), undefined, () => Infinity));
     this.child.stderr!.setEncoding("utf8").on("data", (d: string) => void (this.stderr = (this.stderr + d).slice(-4096)));
     this.child.on("exit", (code, signal) => this.fail(`case runner (${who}) exited (${signal ?? code})\nstderr: ${this.stderr}`));
     this.child.on("error", (e) => this.fail(`case runner (${who}): ${e.message}`));
@@ -87,21 +86,9 @@ class WarmRunner {
     });
   }
 
-  private data(d: string): void {
-    // A line of megabytes (a case's captured streams) comes in many chunks: only the new
-    // chunk is searched for its end (searching the whole buffer at every chunk took 8 s
-    // for process.test's 16 MiB case).
-    if (!d.includes("\n")) {
-      this.pending.push(d);
-      return;
-    }
-    this.buffered += this.pending.join("") + d;
-    this.pending = [];
-    for (let nl = this.buffered.indexOf("\n"); nl >= 0; nl = this.buffered.indexOf("\n")) {
-      const line = this.buffered.slice(0, nl);
-      this.buffered = this.buffered.slice(nl + 1);
-      const w = this.waiting.shift();
-      if (w === undefined) continue;
+  private line(line: string): void {
+    const w = this.waiting.shift();
+    if (w !== undefined) {
       clearTimeout(w.timer);
       try {
         w.resolve(JSON.parse(line) as CaseOutcome);
